@@ -1,0 +1,83 @@
+//! Typed UUID identifiers, so an organization id cannot be passed where a user id is meant.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new time-ordered (v7) id: consecutive inserts land close together in indexes.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            /// Wraps an id read from a trusted source (the database, a verified token).
+            pub fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+
+            /// Parses the textual form of a UUID.
+            pub fn parse(s: &str) -> Result<Self, crate::ParseError> {
+                Uuid::try_parse(s)
+                    .map(Self)
+                    .map_err(|_| crate::ParseError("must be a UUID"))
+            }
+
+            /// The underlying UUID.
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An organization (tenant) id.
+    OrgId
+);
+id_type!(
+    /// A user id; a user belongs to exactly one organization.
+    UserId
+);
+id_type!(
+    /// A customer id (unique within its organization; UUIDs make it unique everywhere).
+    CustomerId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_uuids_only() {
+        let id = OrgId::new();
+        assert_eq!(OrgId::parse(&id.to_string()), Ok(id));
+        assert!(OrgId::parse("42").is_err());
+        assert!(OrgId::parse("").is_err());
+    }
+
+    #[test]
+    fn new_ids_are_v7_and_ordered() {
+        let a = UserId::new();
+        let b = UserId::new();
+        assert_eq!(a.as_uuid().get_version_num(), 7);
+        assert!(a < b);
+    }
+}

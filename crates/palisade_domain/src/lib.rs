@@ -1,0 +1,93 @@
+//! Palisade's domain types: values that are valid by construction ("parse, don't validate").
+//!
+//! Every type here has a private field and a fallible `parse`; a handler that holds one
+//! never re-checks it. This crate does no I/O and knows nothing of HTTP or SQL.
+
+mod contact;
+mod ids;
+mod names;
+mod secret;
+
+pub use contact::{EmailAddress, PhoneNumber};
+pub use ids::{CustomerId, OrgId, UserId};
+pub use names::{CustomerName, OrganizationName, PersonName};
+pub use secret::Password;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a value was refused. The message is safe to show to the client that sent it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub(crate) &'static str);
+
+impl ParseError {
+    /// The human-readable reason.
+    pub fn reason(&self) -> &'static str {
+        self.0
+    }
+}
+
+/// A user's role inside their organization. Ordered by privilege.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads the organization's data.
+    Member,
+    /// Also manages keys, integrations, webhooks, phone numbers and members.
+    Admin,
+    /// Also deletes the organization. Exactly who signed it up, unless ownership moves.
+    Owner,
+}
+
+impl Role {
+    /// The spelling used in tokens, the database and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    /// Parses the spelling of [`Role::as_str`].
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        match s {
+            "member" => Ok(Role::Member),
+            "admin" => Ok(Role::Admin),
+            "owner" => Ok(Role::Owner),
+            _ => Err(ParseError("must be one of owner, admin, member")),
+        }
+    }
+
+    /// Whether this role may change the organization's configuration (keys, members...).
+    pub fn can_administer(self) -> bool {
+        self >= Role::Admin
+    }
+}
+
+/// Who is acting, for which organization: the input of every tenant transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantContext {
+    /// The organization whose rows are visible; RLS filters on it.
+    pub org_id: OrgId,
+    /// The acting user (for API keys: the key's creator).
+    pub user_id: UserId,
+    /// The acting role inside the organization.
+    pub role: Role,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip_and_order() {
+        for r in [Role::Member, Role::Admin, Role::Owner] {
+            assert_eq!(Role::parse(r.as_str()), Ok(r));
+        }
+        assert!(Role::parse("root").is_err());
+        assert!(Role::Owner.can_administer());
+        assert!(Role::Admin.can_administer());
+        assert!(!Role::Member.can_administer());
+    }
+}
