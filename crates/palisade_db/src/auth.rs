@@ -1,0 +1,164 @@
+//! Signup, login and "who am I": the queries behind `/v1/auth/*` and `/v1/me`.
+//!
+//! Signup runs entirely under RLS: it opens a tenant transaction for a freshly generated
+//! organization id and inserts the organization and its owner, which the policies allow
+//! precisely because the context names them. Login is the one read before a tenant is known,
+//! and goes through the narrow resolver function `palisade_private.login_lookup`.
+
+use palisade_domain::{
+    EmailAddress, OrgId, OrganizationName, PersonName, Role, TenantContext, UserId,
+};
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::{AppPool, DbError, TenantTx};
+
+/// What signup stores. The password is already hashed.
+#[derive(Debug, Clone)]
+pub struct NewSignup {
+    /// The new organization's name.
+    pub organization_name: OrganizationName,
+    /// The owner's display name.
+    pub name: PersonName,
+    /// The owner's login email.
+    pub email: EmailAddress,
+    /// The owner's password, as a PHC string (argon2id).
+    pub password_hash: String,
+}
+
+/// Why signup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignupError {
+    /// The login email is already registered (in any organization: it is a global key).
+    #[error("email already registered")]
+    EmailTaken,
+    /// Anything else.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Creates an organization and its owner; returns the owner's context.
+pub async fn signup(pool: &AppPool, input: &NewSignup) -> Result<TenantContext, SignupError> {
+    let ctx = TenantContext {
+        org_id: OrgId::new(),
+        user_id: UserId::new(),
+        role: Role::Owner,
+    };
+    let mut tx = TenantTx::begin(pool, &ctx).await?;
+    tx.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, $2)",
+        &[&ctx.org_id.as_uuid(), &input.organization_name.as_str()],
+    )
+    .await?;
+    let inserted = tx
+        .execute(
+            "INSERT INTO palisade.users (id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &ctx.user_id.as_uuid(),
+                &input.email.as_str(),
+                &input.name.as_str(),
+                &Role::Owner.as_str(),
+                &input.password_hash,
+            ],
+        )
+        .await;
+    match inserted {
+        Err(e) if e.is_unique_violation_of("users_email_key") => {
+            return Err(SignupError::EmailTaken);
+        }
+        other => other?,
+    };
+    tx.commit().await?;
+    Ok(ctx)
+}
+
+/// A login candidate: who would be logged in, and the hash to verify first.
+pub struct LoginRecord {
+    /// The context a token for this user carries.
+    pub ctx: TenantContext,
+    /// The stored PHC hash.
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for LoginRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRecord")
+            .field("ctx", &self.ctx)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Finds the user who logs in with `email`, before any tenant is known, through the resolver
+/// function (the app role cannot read password hashes itself).
+pub async fn login_lookup(
+    pool: &AppPool,
+    email: &EmailAddress,
+) -> Result<Option<LoginRecord>, DbError> {
+    let conn = pool.get().await?;
+    let stmt = conn
+        .prepare_cached(
+            "SELECT organization_id, user_id, role, password_hash \
+               FROM palisade_private.login_lookup($1)",
+        )
+        .await?;
+    let Some(row) = conn.query_opt(&stmt, &[&email.as_str()]).await? else {
+        return Ok(None);
+    };
+    let role: String = row.try_get("role")?;
+    Ok(Some(LoginRecord {
+        ctx: TenantContext {
+            org_id: OrgId::from_uuid(row.try_get("organization_id")?),
+            user_id: UserId::from_uuid(row.try_get("user_id")?),
+            role: Role::parse(&role)
+                .map_err(|_| DbError::Decode(format!("unknown role {role:?}")))?,
+        },
+        password_hash: row.try_get("password_hash")?,
+    }))
+}
+
+/// A user and their organization, as `/v1/me` shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Me {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// Login email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Role in the organization.
+    pub role: Role,
+    /// The organization's id.
+    pub organization_id: Uuid,
+    /// The organization's name.
+    pub organization_name: String,
+    /// When the user was created.
+    pub created_at: OffsetDateTime,
+}
+
+/// The acting user, if it still exists in the acting organization.
+pub async fn me(tx: &mut TenantTx) -> Result<Option<Me>, DbError> {
+    let user_id = tx.context().user_id.as_uuid();
+    let row = tx
+        .query_opt(
+            "SELECT u.id, u.email, u.name, u.role, u.organization_id, o.name AS organization_name, u.created_at \
+               FROM palisade.users u JOIN palisade.organizations o ON o.id = u.organization_id \
+              WHERE u.id = $1",
+            &[&user_id],
+        )
+        .await?;
+    row.map(|r| me_from_row(&r)).transpose()
+}
+
+fn me_from_row(r: &Row) -> Result<Me, DbError> {
+    let role: String = r.try_get("role")?;
+    Ok(Me {
+        user_id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        name: r.try_get("name")?,
+        role: Role::parse(&role).map_err(|_| DbError::Decode(format!("unknown role {role:?}")))?,
+        organization_id: r.try_get("organization_id")?,
+        organization_name: r.try_get("organization_name")?,
+        created_at: r.try_get("created_at")?,
+    })
+}

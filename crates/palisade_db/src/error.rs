@@ -1,0 +1,93 @@
+//! The database layer's error type, safe to log.
+
+use tokio_postgres::error::SqlState;
+
+/// A database failure, reduced to what callers act on and what an operator needs at 3 a.m.
+///
+/// Server messages and details are dropped on purpose: they can quote row values
+/// ("Key (email)=(...) already exists"). The SQLSTATE, constraint and table names are kept.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A unique constraint refused the write.
+    #[error("unique constraint {constraint} violated")]
+    UniqueViolation {
+        /// The constraint's name, e.g. `customers_email_key`.
+        constraint: String,
+    },
+    /// A foreign key refused the write (with composite keys: the parent is not in this tenant).
+    #[error("foreign key {constraint} violated")]
+    ForeignKeyViolation {
+        /// The constraint's name.
+        constraint: String,
+    },
+    /// Row-level security refused the write (42501 "new row violates row-level security
+    /// policy"), or a privilege is missing: the acting role may not do this.
+    #[error("permission denied by row-level security or privileges (table {table})")]
+    PermissionDenied {
+        /// The table, when the server named it.
+        table: String,
+    },
+    /// Any other error the server reported.
+    #[error("database error {code}{}", table.as_deref().map(|t| format!(" on table {t}")).unwrap_or_default())]
+    Server {
+        /// The SQLSTATE code, e.g. `23514`.
+        code: String,
+        /// The table, when the server named it.
+        table: Option<String>,
+    },
+    /// No connection could be had in time (pool exhausted or server unreachable).
+    #[error("no database connection available: {0}")]
+    Unavailable(String),
+    /// The connection failed (closed, I/O, protocol).
+    #[error("database connection error: {0}")]
+    Connection(String),
+    /// A row did not decode into the expected Rust type: a bug or a schema mismatch.
+    #[error("database row did not decode: {0}")]
+    Decode(String),
+}
+
+impl DbError {
+    /// Whether this is the given unique constraint's violation.
+    pub fn is_unique_violation_of(&self, name: &str) -> bool {
+        matches!(self, DbError::UniqueViolation { constraint } if constraint == name)
+    }
+}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        let Some(db) = e.as_db_error() else {
+            // Not a server-reported error: a closed connection, I/O, or a type mismatch while
+            // encoding/decoding. These messages carry no row data.
+            return if e.is_closed() {
+                DbError::Connection("connection closed".into())
+            } else {
+                DbError::Connection(e.to_string())
+            };
+        };
+        let constraint = db.constraint().unwrap_or("unknown").to_owned();
+        let code = db.code();
+        if *code == SqlState::UNIQUE_VIOLATION {
+            DbError::UniqueViolation { constraint }
+        } else if *code == SqlState::FOREIGN_KEY_VIOLATION {
+            DbError::ForeignKeyViolation { constraint }
+        } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
+            DbError::PermissionDenied {
+                table: db.table().unwrap_or("unknown").to_owned(),
+            }
+        } else {
+            DbError::Server {
+                code: code.code().to_owned(),
+                table: db.table().map(str::to_owned),
+            }
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for DbError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => DbError::from(e),
+            other => DbError::Unavailable(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! Palisade's database layer: the only crate that talks to PostgreSQL.
+//!
+//! What it owns:
+//! - [`pool`]: the connection pools, one per database role (the app role for tenants; the
+//!   billing role, later, for Stripe only).
+//! - [`tenant_tx`]: [`TenantTx`], the only way to reach tenant tables. It sets the request's
+//!   organization transaction-locally; PostgreSQL row-level security does the filtering.
+//! - [`schema`]: bootstrap (roles, database), migrations (`sql/`), policies (`policies/`) and
+//!   the startup checks that refuse a dangerous app role.
+//! - [`auth`], [`customers`]: the queries, which never filter by organization themselves.
+//!
+//! Errors are [`DbError`]: its `Display` never includes a server message or a parameter value,
+//! so it is safe to log (server messages can quote row data).
+
+pub mod auth;
+pub mod customers;
+mod error;
+pub mod pool;
+pub mod schema;
+pub mod tenant_tx;
+
+pub use error::DbError;
+pub use pool::{AppPool, PoolSettings};
+pub use tenant_tx::TenantTx;
+
+/// Keyset pagination input shared by list queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest<C> {
+    /// Continue after this position (exclusive); `None` starts at the beginning.
+    pub after: Option<C>,
+    /// How many items at most (the API bounds it to 1..=100).
+    pub limit: u16,
+}
+
+/// One page of a keyset-paginated list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T, C> {
+    /// The items, in list order.
+    pub items: Vec<T>,
+    /// Where the next page starts, when there may be one.
+    pub next: Option<C>,
+}

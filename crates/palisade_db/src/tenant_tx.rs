@@ -1,0 +1,246 @@
+//! [`TenantTx`]: the request's transaction, scoped to one organization.
+//!
+//! ```text
+//! BEGIN
+//! SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true),
+//!        set_config('app.current_role', $3, true)
+//! ...queries with no organization filter of their own: RLS decides...
+//! COMMIT
+//! ```
+//! The settings are transaction-local (`is_local = true`), so a pooled connection carries
+//! nothing to the next request, and the design works behind PgBouncer in transaction mode.
+//!
+//! Round trips are the cost that matters. Nothing is sent when the transaction is opened:
+//! BEGIN and the context travel in the same round trip as the first query, and
+//! [`TenantTx::query_once`] adds the COMMIT too, so a one-statement read is one round trip.
+//! That relies on tokio-postgres sending a request when its future is first polled: every
+//! statement is prepared *before* the pipeline starts (an unprepared statement would first
+//! wait for its own Parse round trip and could reach the server after a later statement), and
+//! the futures are polled in a fixed order (`try_join!(biased; ...)`). Were the query ever to
+//! overtake the context it would fail closed (no rows), and the pool-safety test, which checks
+//! every answer of many interleaved requests, would catch it.
+
+use deadpool_postgres::Object;
+use palisade_domain::TenantContext;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
+
+use crate::{AppPool, DbError};
+
+const BEGIN: &str = "BEGIN";
+const COMMIT: &str = "COMMIT";
+const SET_CONTEXT: &str = "SELECT set_config('app.current_org', $1, true), \
+                                  set_config('app.current_user', $2, true), \
+                                  set_config('app.current_role', $3, true)";
+
+/// Query parameters, as tokio-postgres takes them.
+pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Nothing sent yet: the next statement carries BEGIN and the context with it.
+    Fresh,
+    /// BEGIN sent (it may have failed): the transaction must end before the connection is reused.
+    Open,
+}
+
+/// A transaction on a pooled app-role connection, with the tenant context set
+/// transaction-locally. The only way to reach tenant tables from Rust.
+///
+/// End it with [`TenantTx::commit`]. Dropping it without commit rolls back: a cancelled
+/// request leaves nothing behind, and the connection returns to the pool clean (or is closed,
+/// if the rollback cannot be sent).
+pub struct TenantTx {
+    conn: Option<Object>,
+    ctx: TenantContext,
+    state: State,
+}
+
+impl TenantTx {
+    /// Checks out a connection for `ctx`. Sends nothing yet: the first statement carries BEGIN
+    /// and the context in the same round trip.
+    pub async fn begin(pool: &AppPool, ctx: &TenantContext) -> Result<Self, DbError> {
+        let conn = pool.get().await?;
+        Ok(Self {
+            conn: Some(conn),
+            ctx: *ctx,
+            state: State::Fresh,
+        })
+    }
+
+    /// The context this transaction acts for.
+    pub fn context(&self) -> &TenantContext {
+        &self.ctx
+    }
+
+    fn conn(&self) -> Result<&Object, DbError> {
+        self.conn
+            .as_ref()
+            .ok_or_else(|| DbError::Connection("transaction already ended".into()))
+    }
+
+    /// Runs one statement and returns its rows.
+    pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
+        if self.state == State::Open {
+            let conn = self.conn()?;
+            let stmt = conn.prepare_cached(sql).await?;
+            return Ok(conn.query(&stmt, params).await?);
+        }
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| DbError::Connection("transaction already ended".into()))?;
+        let (begin, set_ctx, stmt) = tokio::try_join!(
+            conn.prepare_cached(BEGIN),
+            conn.prepare_cached(SET_CONTEXT),
+            conn.prepare_cached(sql),
+        )?;
+        // From here on the connection may be inside a transaction, whatever happens below.
+        self.state = State::Open;
+        let (org, user, role) = context_params(&self.ctx);
+        let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
+        let (_, _, rows) = tokio::try_join!(
+            biased;
+            conn.execute(&begin, &[]),
+            conn.execute(&set_ctx, &ctx_params),
+            conn.query(&stmt, params),
+        )?;
+        Ok(rows)
+    }
+
+    /// Runs one statement that returns at most one row.
+    pub async fn query_opt(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Option<Row>, DbError> {
+        let mut rows = self.query(sql, params).await?;
+        if rows.len() > 1 {
+            return Err(DbError::Decode(format!(
+                "expected at most one row, got {}",
+                rows.len()
+            )));
+        }
+        Ok(rows.pop())
+    }
+
+    /// Runs one statement that returns exactly one row.
+    pub async fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, DbError> {
+        self.query_opt(sql, params)
+            .await?
+            .ok_or_else(|| DbError::Decode("expected one row, got none".into()))
+    }
+
+    /// Runs a statement and returns how many rows it affected (a statement without
+    /// `RETURNING`; rows it would return are discarded).
+    pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, DbError> {
+        if self.state == State::Open {
+            let conn = self.conn()?;
+            let stmt = conn.prepare_cached(sql).await?;
+            return Ok(conn.execute(&stmt, params).await?);
+        }
+        // Same pipeline as `query`, but keep the affected-row count.
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| DbError::Connection("transaction already ended".into()))?;
+        let (begin, set_ctx, stmt) = tokio::try_join!(
+            conn.prepare_cached(BEGIN),
+            conn.prepare_cached(SET_CONTEXT),
+            conn.prepare_cached(sql),
+        )?;
+        self.state = State::Open;
+        let (org, user, role) = context_params(&self.ctx);
+        let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
+        let (_, _, n) = tokio::try_join!(
+            biased;
+            conn.execute(&begin, &[]),
+            conn.execute(&set_ctx, &ctx_params),
+            conn.execute(&stmt, params),
+        )?;
+        Ok(n)
+    }
+
+    /// Commits. On error the transaction is over anyway (PostgreSQL rolled it back).
+    pub async fn commit(mut self) -> Result<(), DbError> {
+        if self.state == State::Fresh {
+            // Nothing was sent: there is no transaction to end.
+            return Ok(());
+        }
+        let conn = self.conn()?;
+        let commit = conn.prepare_cached(COMMIT).await?;
+        conn.execute(&commit, &[]).await?;
+        self.state = State::Fresh;
+        Ok(())
+    }
+
+    /// A one-statement read in one round trip: BEGIN, the context, the query and COMMIT are
+    /// pipelined. Falls back to query-then-commit when the transaction is already open.
+    pub async fn query_once(mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
+        if self.state == State::Open {
+            let rows = self.query(sql, params).await?;
+            self.commit().await?;
+            return Ok(rows);
+        }
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| DbError::Connection("transaction already ended".into()))?;
+        let (begin, set_ctx, stmt, commit) = tokio::try_join!(
+            conn.prepare_cached(BEGIN),
+            conn.prepare_cached(SET_CONTEXT),
+            conn.prepare_cached(sql),
+            conn.prepare_cached(COMMIT),
+        )?;
+        self.state = State::Open;
+        let (org, user, role) = context_params(&self.ctx);
+        let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
+        let (_, _, rows, _) = tokio::try_join!(
+            biased;
+            conn.execute(&begin, &[]),
+            conn.execute(&set_ctx, &ctx_params),
+            conn.query(&stmt, params),
+            conn.execute(&commit, &[]),
+        )?;
+        // The COMMIT has run: if the query had failed, try_join would have returned its error,
+        // and the COMMIT would have acted as a rollback (PostgreSQL ends an aborted transaction).
+        self.state = State::Fresh;
+        Ok(rows)
+    }
+
+    /// Prepares a statement on this transaction's connection without running it (so that a
+    /// caller can check its parameter types, or warm the cache).
+    pub async fn prepare(&self, sql: &str) -> Result<Statement, DbError> {
+        Ok(self.conn()?.prepare_cached(sql).await?)
+    }
+}
+
+fn context_params(ctx: &TenantContext) -> (String, String, &'static str) {
+    (
+        ctx.org_id.to_string(),
+        ctx.user_id.to_string(),
+        ctx.role.as_str(),
+    )
+}
+
+impl Drop for TenantTx {
+    fn drop(&mut self) {
+        if self.state != State::Open {
+            return;
+        }
+        let Some(conn) = self.conn.take() else { return };
+        // The connection may be inside a transaction (with this tenant's context set). It must
+        // not reach the next request that way: roll back before it returns to the pool, or
+        // close it (the server then rolls back) when no runtime is left to send the ROLLBACK.
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    if conn.batch_execute("ROLLBACK").await.is_err() {
+                        drop(Object::take(conn));
+                    }
+                });
+            }
+            Err(_) => drop(Object::take(conn)),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+/**
+ * Roles. Applied by a superuser (the `bootstrap` step, or a DBA with psql), never by the app.
+ * Safe to re-run. Passwords are not set here: `palisade bootstrap` sets them from configuration,
+ * or a DBA runs ALTER ROLE ... PASSWORD (docs: README "Using an existing PostgreSQL").
+ *
+ *   palisade_owner     LOGIN. Owns the schemas, tables and functions; runs migrations and
+ *                      re-applies this directory. FORCE ROW LEVEL SECURITY binds it too, and it has
+ *                      no tenant policies: it sees no tenant rows.
+ *   palisade_app       LOGIN. Every tenant request and carrier/email webhook. Owns nothing, is no
+ *                      superuser, has no BYPASSRLS; the server refuses to start otherwise.
+ *   palisade_billing   LOGIN, BYPASSRLS. The Stripe webhook path only, through its own pool, with
+ *                      grants on billing tables only. row_security = off makes it fail loudly
+ *                      (instead of silently seeing nothing) if it ever loses BYPASSRLS.
+ *   palisade_resolver  NOLOGIN. Owns the few SECURITY DEFINER functions that must find a row before
+ *                      a tenant is known (login by email). Nobody logs in as it. The owner role is
+ *                      its only member, so that 020_resolvers.sql can SET ROLE to it to create and
+ *                      replace those functions. The resolver's policies also require
+ *                      current_user = 'palisade_resolver' (true only inside its own functions), so
+ *                      membership alone does not let the owner see tenant rows.
+ */
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_owner') THEN
+        CREATE ROLE palisade_owner;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_app') THEN
+        CREATE ROLE palisade_app;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_billing') THEN
+        CREATE ROLE palisade_billing;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_resolver') THEN
+        CREATE ROLE palisade_resolver;
+    END IF;
+END
+$roles$;
+
+ALTER ROLE palisade_owner    LOGIN   NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+ALTER ROLE palisade_app      LOGIN   NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+ALTER ROLE palisade_billing  LOGIN   NOSUPERUSER BYPASSRLS   NOCREATEDB NOCREATEROLE NOREPLICATION;
+ALTER ROLE palisade_resolver NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+ALTER ROLE palisade_billing SET row_security = off;
+
+GRANT palisade_resolver TO palisade_owner;

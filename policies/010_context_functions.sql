@@ -1,0 +1,43 @@
+/**
+ * Schema privileges and the tenant-context helpers every policy reads.
+ * Applied by palisade_owner after migrations; safe to re-run.
+ *
+ * The request's tenant transaction sets three transaction-local settings
+ * (set_config(name, value, true)): app.current_org, app.current_user, app.current_role.
+ * A pooled connection reports '' (not NULL) for them after a transaction ends, hence nullif:
+ * no organization set means NULL, and `organization_id = NULL` matches no row. Fail closed.
+ *
+ * Policies call these wrapped in a scalar subquery, `(SELECT palisade_private.current_org_id())`,
+ * so PostgreSQL evaluates them once per statement (an InitPlan), not once per row. They are
+ * plain STABLE SQL functions, not SECURITY DEFINER: they read only the caller's own settings.
+ */
+GRANT USAGE ON SCHEMA palisade TO palisade_app, palisade_resolver;
+GRANT USAGE ON SCHEMA palisade_private TO palisade_app;
+-- The resolver role owns the SECURITY DEFINER functions of 020_resolvers.sql, so it needs to be
+-- able to hold objects in this schema. Nobody can log in as it.
+GRANT USAGE, CREATE ON SCHEMA palisade_private TO palisade_resolver;
+
+/** The acting organization, or NULL when none is set (every tenant policy compares to it). */
+CREATE OR REPLACE FUNCTION palisade_private.current_org_id() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = ''
+    AS $fn$ SELECT nullif(pg_catalog.current_setting('app.current_org', true), '')::uuid $fn$;
+
+/** The acting user, or NULL. */
+CREATE OR REPLACE FUNCTION palisade_private.current_user_id() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = ''
+    AS $fn$ SELECT nullif(pg_catalog.current_setting('app.current_user', true), '')::uuid $fn$;
+
+/** The acting user's role in the organization ('owner', 'admin', 'member'), or NULL. */
+CREATE OR REPLACE FUNCTION palisade_private.current_app_role() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = ''
+    AS $fn$ SELECT nullif(pg_catalog.current_setting('app.current_role', true), '') $fn$;
+
+REVOKE ALL ON FUNCTION palisade_private.current_org_id() FROM PUBLIC;
+REVOKE ALL ON FUNCTION palisade_private.current_user_id() FROM PUBLIC;
+REVOKE ALL ON FUNCTION palisade_private.current_app_role() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.current_org_id() TO palisade_app;
+GRANT EXECUTE ON FUNCTION palisade_private.current_user_id() TO palisade_app;
+GRANT EXECUTE ON FUNCTION palisade_private.current_app_role() TO palisade_app;

@@ -1,0 +1,30 @@
+/**
+ * Resolver functions: the only ways to find a row before the tenant is known.
+ * Each is SECURITY DEFINER, owned by the NOLOGIN role palisade_resolver (which reads exactly the
+ * columns it needs, through its own policy in the table's file), has `search_path = ''`, and is
+ * executable by palisade_app only, never by PUBLIC. Each returns the least the caller needs.
+ *
+ * This file runs inside the policies transaction: it becomes palisade_resolver for its duration
+ * (SET LOCAL ROLE, possible because palisade_owner is its member), so the functions are
+ * created, replaced and granted by their owner.
+ */
+SET LOCAL ROLE palisade_resolver;
+
+/**
+ * login_lookup(email): the user that logs in with this (normalised) email, with the password
+ * hash to verify and the organization and role to put in the token. At most one row: the login
+ * email is unique platform-wide (see 110_users.sql).
+ */
+CREATE OR REPLACE FUNCTION palisade_private.login_lookup(p_email text)
+    RETURNS TABLE (organization_id uuid, user_id uuid, role text, password_hash text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        SELECT u.organization_id, u.id, u.role, u.password_hash
+        FROM palisade.users AS u
+        WHERE u.email = p_email
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.login_lookup(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.login_lookup(text) TO palisade_app;
+
+RESET ROLE;

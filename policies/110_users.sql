@@ -1,0 +1,61 @@
+/**
+ * palisade.users: people who log in; each belongs to exactly one organization.
+ *
+ * Allow-listed global unique key: users_email_key UNIQUE (email). The product logs people in by
+ * email before it knows their organization, so one email must name one user platform-wide.
+ * What it reveals: signup answers "email already registered" for an email used in any
+ * organization. That is inherent to email login; nothing else about the other tenant is exposed.
+ * It is read before a tenant is known only through palisade_private.login_lookup (020_resolvers.sql).
+ *
+ * Who may do what (as palisade_app, inside a tenant transaction):
+ *   SELECT  users of its own organization, every column except password_hash (column grant).
+ *   INSERT  into its own organization, owners and admins only (signup acts as the new owner).
+ *   UPDATE  users of its own organization, owners and admins only; cannot move them elsewhere.
+ *   DELETE  users of its own organization, owners and admins only.
+ * palisade_resolver reads the login columns of every user, and only through login_lookup.
+ */
+ALTER TABLE palisade.users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE palisade.users FORCE ROW LEVEL SECURITY;
+ALTER TABLE palisade.users
+    ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
+
+-- password_hash is never readable by the app role: login verifies through the resolver.
+REVOKE ALL ON palisade.users FROM palisade_app, palisade_resolver;
+GRANT SELECT (organization_id, id, email, name, role, created_at, updated_at)
+    ON palisade.users TO palisade_app;
+GRANT INSERT, DELETE ON palisade.users TO palisade_app;
+GRANT UPDATE (email, name, role, password_hash, updated_at) ON palisade.users TO palisade_app;
+GRANT SELECT (organization_id, id, email, role, password_hash) ON palisade.users TO palisade_resolver;
+
+/** Everyone in the organization sees its members. */
+DROP POLICY IF EXISTS users_select ON palisade.users;
+CREATE POLICY users_select ON palisade.users FOR SELECT TO palisade_app
+    USING (organization_id = (SELECT palisade_private.current_org_id()));
+
+/** Owners and admins add users to their own organization. */
+DROP POLICY IF EXISTS users_insert ON palisade.users;
+CREATE POLICY users_insert ON palisade.users FOR INSERT TO palisade_app
+    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
+                AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'));
+
+/** Owners and admins change users of their own organization, and keep them there. */
+DROP POLICY IF EXISTS users_update ON palisade.users;
+CREATE POLICY users_update ON palisade.users FOR UPDATE TO palisade_app
+    USING (organization_id = (SELECT palisade_private.current_org_id())
+           AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'))
+    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id()));
+
+/** Owners and admins remove users of their own organization. */
+DROP POLICY IF EXISTS users_delete ON palisade.users;
+CREATE POLICY users_delete ON palisade.users FOR DELETE TO palisade_app
+    USING (organization_id = (SELECT palisade_private.current_org_id())
+           AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'));
+
+/**
+ * The resolver finds a login email's user before any tenant is known. current_user is
+ * palisade_resolver only while one of its SECURITY DEFINER functions runs (login_lookup), so
+ * this does not extend to roles that are members of palisade_resolver (the owner).
+ */
+DROP POLICY IF EXISTS users_select_resolver ON palisade.users;
+CREATE POLICY users_select_resolver ON palisade.users FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');
