@@ -1,0 +1,47 @@
+//! Palisade's HTTP edge: routes, extractors, authentication and the one error type clients see.
+//!
+//! - [`error`]: [`ApiError`], the only error a handler returns; it maps to a status and a JSON
+//!   body `{"error": "snake_case_code", "message": "..."}` and logs internal causes once.
+//! - [`auth`]: JWT issuing and checking, password hashing, and the [`auth::Tenant`] extractor
+//!   that turns a bearer token into the request's tenant context.
+//! - [`routes`]: the handlers. Each opens a [`palisade_db::TenantTx`] for its tenant and never
+//!   filters by organization itself.
+//! - [`telemetry`]: the request span (request id, route, organization once known).
+
+pub mod auth;
+pub mod error;
+pub mod pagination;
+pub mod routes;
+pub mod telemetry;
+
+pub use error::ApiError;
+
+use actix_web::web;
+use palisade_db::AppPool;
+
+/// Largest JSON body accepted, in bytes. Larger bodies answer 413.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The app-role pool; reachable only through TenantTx and the pre-tenant functions.
+    pub pool: AppPool,
+    /// Issues and verifies bearer tokens.
+    pub tokens: auth::TokenKeys,
+    /// Hashes and verifies passwords off the async workers.
+    pub passwords: auth::PasswordHashing,
+}
+
+/// Registers every route and the extractor configurations (JSON, path and query errors as
+/// JSON 4xx). The server and the tests build their `App` with this, so they serve the same API.
+pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(web::Data::new(state))
+            .app_data(error::json_config())
+            .app_data(error::path_config())
+            .app_data(error::query_config())
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found));
+    }
+}

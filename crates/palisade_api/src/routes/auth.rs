@@ -1,0 +1,159 @@
+//! `POST /v1/auth/signup`, `POST /v1/auth/login`, `GET /v1/me`.
+
+use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
+use palisade_db::auth::{self as db, NewSignup, SignupError};
+use palisade_domain::{EmailAddress, OrganizationName, Password, PersonName, TenantContext};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::Fields;
+use crate::auth::Tenant;
+use crate::{ApiError, AppState};
+
+/// Signup body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupBody {
+    organization_name: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+}
+
+/// Login body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    email: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    organization_id: Uuid,
+    user_id: Uuid,
+    role: palisade_domain::Role,
+}
+
+fn token_response(state: &AppState, ctx: &TenantContext) -> Result<TokenResponse, ApiError> {
+    Ok(TokenResponse {
+        token: state.tokens.issue(ctx)?,
+        token_type: "Bearer",
+        expires_in: state.tokens.ttl().as_secs(),
+        organization_id: ctx.org_id.as_uuid(),
+        user_id: ctx.user_id.as_uuid(),
+        role: ctx.role,
+    })
+}
+
+/// Creates an organization and its owner, and returns a token for the owner (201).
+#[tracing::instrument(name = "signup", skip_all)]
+pub async fn signup(
+    state: web::Data<AppState>,
+    body: web::Json<SignupBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let organization_name = f.required(
+        "organization_name",
+        body.organization_name.as_deref(),
+        OrganizationName::parse,
+    );
+    let name = f.required("name", body.name.as_deref(), PersonName::parse);
+    let email = f.required("email", body.email.as_deref(), EmailAddress::parse);
+    let password = f.required("password", body.password.as_deref(), Password::parse_new);
+    f.finish()?;
+    let (Some(organization_name), Some(name), Some(email), Some(password)) =
+        (organization_name, name, email, password)
+    else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let password_hash = state.passwords.hash(&password).await?;
+    let input = NewSignup {
+        organization_name,
+        name,
+        email,
+        password_hash,
+    };
+    let ctx = match db::signup(&state.pool, &input).await {
+        Ok(ctx) => ctx,
+        Err(SignupError::EmailTaken) => {
+            return Err(ApiError::Conflict {
+                code: "email_taken",
+                message: "this email is already registered; log in instead",
+            });
+        }
+        Err(SignupError::Db(e)) => return Err(e.into()),
+    };
+    tracing::info!(org.id = %ctx.org_id, user.id = %ctx.user_id, "organization signed up");
+    Ok(HttpResponse::Created().json(token_response(&state, &ctx)?))
+}
+
+/// Exchanges email and password for a token. An unknown email and a wrong password answer the
+/// same 401 and cost the same argon2 verification.
+#[tracing::instrument(name = "login", skip_all)]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let email_raw = f.required("email", body.email.as_deref(), |s| Ok(s.to_owned()));
+    let password = f.required(
+        "password",
+        body.password.as_deref(),
+        Password::parse_attempt,
+    );
+    f.finish()?;
+    let (Some(email_raw), Some(password)) = (email_raw, password) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    // A malformed email cannot belong to anyone; treat it as unknown rather than say so.
+    let record = match EmailAddress::parse(&email_raw) {
+        Ok(email) => db::login_lookup(&state.pool, &email).await?,
+        Err(_) => None,
+    };
+    let (ctx, stored) = match record {
+        Some(r) => (Some(r.ctx), Some(r.password_hash)),
+        None => (None, None),
+    };
+    let ok = state.passwords.verify(&password, stored).await?;
+    match (ok, ctx) {
+        (true, Some(ctx)) => {
+            tracing::info!(org.id = %ctx.org_id, user.id = %ctx.user_id, "login succeeded");
+            Ok(HttpResponse::Ok().json(token_response(&state, &ctx)?))
+        }
+        _ => {
+            tracing::info!("login refused");
+            Err(ApiError::Unauthorized {
+                code: "invalid_credentials",
+                message: "email or password is incorrect",
+            })
+        }
+    }
+}
+
+/// The acting user and organization.
+pub async fn me(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let me = db::me(&mut tx).await?;
+    tx.commit().await?;
+    // The token is valid but the user is gone (removed, or the organization deleted).
+    let me = me.ok_or(ApiError::Unauthorized {
+        code: "invalid_token",
+        message: "this token's user no longer exists",
+    })?;
+    Ok(HttpResponse::Ok().json(json!({
+        "user": {
+            "id": me.user_id,
+            "email": me.email,
+            "name": me.name,
+            "role": me.role,
+            "created_at": me.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        },
+        "organization": {"id": me.organization_id, "name": me.organization_name},
+    })))
+}

@@ -1,0 +1,201 @@
+//! `/v1/customers`: keyset-paginated list with filters, create, read, update, delete.
+//! Another organization's customer id answers 404, exactly like a missing one: RLS makes the
+//! row invisible, so the handler cannot tell the difference either.
+
+use actix_web::{HttpResponse, web};
+use palisade_db::customers::{self as db, Customer, CustomerFilter, CustomerPatch, NewCustomer};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::{CustomerId, CustomerName, EmailAddress, PhoneNumber};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Fields, nullable, parse_id};
+use crate::auth::Tenant;
+use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::{ApiError, AppState};
+
+/// A customer as clients see it.
+#[derive(Serialize)]
+pub struct CustomerJson {
+    id: Uuid,
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Customer> for CustomerJson {
+    fn from(c: Customer) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            email: c.email,
+            phone: c.phone,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// List query string.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
+}
+
+/// `GET /v1/customers?limit=&cursor=&email=&name=`: newest first.
+pub async fn list(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let email = f.optional("email", q.email.as_deref(), EmailAddress::parse);
+    let name_contains = f.optional("name", q.name.as_deref(), |s| {
+        CustomerName::parse(s).map(|n| n.as_str().to_owned())
+    });
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list(
+        tx,
+        &CustomerFilter {
+            email,
+            name_contains,
+        },
+        PageRequest { after, limit },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(CustomerJson::from).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    })))
+}
+
+/// Create body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+fn email_taken() -> ApiError {
+    ApiError::Conflict {
+        code: "email_taken",
+        message: "another customer of this organization has this email",
+    }
+}
+
+/// `POST /v1/customers` (201).
+pub async fn create(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let name = f.required("name", body.name.as_deref(), CustomerName::parse);
+    let email = f.optional("email", body.email.as_deref(), EmailAddress::parse);
+    let phone = f.optional("phone", body.phone.as_deref(), PhoneNumber::parse);
+    f.finish()?;
+    let Some(name) = name else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let created = db::create(&mut tx, &NewCustomer { name, email, phone }).await;
+    let customer = match created {
+        Err(e) if e.is_unique_violation_of(db::EMAIL_KEY) => return Err(email_taken()),
+        other => other?,
+    };
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(CustomerJson::from(customer)))
+}
+
+/// `GET /v1/customers/{id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, CustomerId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let customer = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(CustomerJson::from(customer)))
+}
+
+/// Patch body: absent fields stay, `null` clears `email` or `phone`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    #[serde(default, deserialize_with = "nullable")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    phone: Option<Option<String>>,
+}
+
+/// `PATCH /v1/customers/{id}`.
+pub async fn update(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<PatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, CustomerId::parse)?;
+    let mut f = Fields::default();
+    let name = match &body.name {
+        None => None,
+        Some(None) => {
+            f.0.push(crate::error::FieldError {
+                field: "name",
+                reason: "cannot be null",
+            });
+            None
+        }
+        Some(Some(s)) => f.optional("name", Some(s), CustomerName::parse),
+    };
+    let email = match &body.email {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(s)) => f.optional("email", Some(s), EmailAddress::parse).map(Some),
+    };
+    let phone = match &body.phone {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(s)) => f.optional("phone", Some(s), PhoneNumber::parse).map(Some),
+    };
+    f.finish()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let updated = db::update(&mut tx, id, &CustomerPatch { name, email, phone }).await;
+    let customer = match updated {
+        Err(e) if e.is_unique_violation_of(db::EMAIL_KEY) => return Err(email_taken()),
+        other => other?.ok_or(ApiError::NotFound)?,
+    };
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(CustomerJson::from(customer)))
+}
+
+/// `DELETE /v1/customers/{id}` (204).
+pub async fn delete(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, CustomerId::parse)?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if !db::delete(&mut tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,120 @@
+//! Route table. Every `/v1` route except signup and login takes a [`crate::auth::Tenant`].
+
+mod auth;
+mod customers;
+mod health;
+
+use actix_web::{HttpResponse, web};
+
+use crate::ApiError;
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .service(
+            web::scope("/v1")
+                .route("/auth/signup", web::post().to(auth::signup))
+                .route("/auth/login", web::post().to(auth::login))
+                .route("/me", web::get().to(auth::me))
+                .service(
+                    web::resource("/customers")
+                        .route(web::get().to(customers::list))
+                        .route(web::post().to(customers::create))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(
+                    web::resource("/customers/{id}")
+                        .route(web::get().to(customers::get))
+                        .route(web::patch().to(customers::update))
+                        .route(web::delete().to(customers::delete))
+                        .default_service(web::to(method_not_allowed)),
+                ),
+        );
+}
+
+/// Unknown paths: a JSON 404 like every other error.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::Http {
+        status: actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: "this method is not allowed on this resource".into(),
+    })
+}
+
+/// Parses a path id; a malformed one answers 400 (it cannot name any row).
+pub(crate) fn parse_id<T>(
+    raw: &str,
+    parse: fn(&str) -> Result<T, palisade_domain::ParseError>,
+) -> Result<T, ApiError> {
+    parse(raw).map_err(|_| ApiError::BadRequest {
+        code: "invalid_id",
+        message: "ids are UUIDs".into(),
+    })
+}
+
+/// Collects field errors while parsing a request body into domain types.
+#[derive(Default)]
+pub(crate) struct Fields(Vec<crate::error::FieldError>);
+
+impl Fields {
+    /// Parses a required field.
+    pub(crate) fn required<T>(
+        &mut self,
+        field: &'static str,
+        raw: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, palisade_domain::ParseError>,
+    ) -> Option<T> {
+        match raw {
+            None => {
+                self.0.push(crate::error::FieldError {
+                    field,
+                    reason: "is required",
+                });
+                None
+            }
+            Some(v) => self.optional(field, Some(v), parse),
+        }
+    }
+
+    /// Parses an optional field (absent is fine).
+    pub(crate) fn optional<T>(
+        &mut self,
+        field: &'static str,
+        raw: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, palisade_domain::ParseError>,
+    ) -> Option<T> {
+        match parse(raw?) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push(crate::error::FieldError {
+                    field,
+                    reason: e.reason(),
+                });
+                None
+            }
+        }
+    }
+
+    /// Fails with every collected error, if any.
+    pub(crate) fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
+    }
+}
+
+/// Deserializes a field that may be absent (outer `None`), null (`Some(None)`) or a value.
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(d).map(Some)
+}
