@@ -1,0 +1,141 @@
+//! Which OS user the server processes run as. PostgreSQL refuses to run as root, so as root
+//! they run as the `postgres` user; otherwise as ourselves.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::LaunchError;
+use crate::error::io_context;
+
+/// The OS user the server runs as when we are root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServerUser {
+    pub(crate) name: String,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+}
+
+/// `None` when not root (the server simply runs as ourselves).
+pub(crate) fn server_user() -> Result<Option<ServerUser>, LaunchError> {
+    if effective_uid() != 0 {
+        return Ok(None);
+    }
+    let passwd = fs::read_to_string("/etc/passwd").map_err(io_context("reading /etc/passwd"))?;
+    parse_passwd(&passwd, "postgres")
+        .map(Some)
+        .ok_or(LaunchError::NoServerUser)
+}
+
+#[allow(unsafe_code)]
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid() takes no arguments, touches no memory of ours and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+fn parse_passwd(passwd: &str, name: &str) -> Option<ServerUser> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        if fields.next()? != name {
+            return None;
+        }
+        let _password = fields.next()?;
+        Some(ServerUser {
+            name: name.to_owned(),
+            uid: fields.next()?.parse().ok()?,
+            gid: fields.next()?.parse().ok()?,
+        })
+    })
+}
+
+/// Prepares a command that must run on the server's side: as `user` if given, from `/` (our
+/// working directory may be unreadable to that user), and without our `PG*` variables
+/// (`PGSSLMODE`, `PGOPTIONS`, ... would otherwise leak into the programs).
+pub(crate) fn server_side(cmd: &mut Command, user: Option<&ServerUser>) {
+    cmd.current_dir("/");
+    scrub_pg_env(cmd);
+    if let Some(user) = user {
+        // std also calls setgroups(0) when dropping from root, so only `gid` remains.
+        cmd.uid(user.uid).gid(user.gid);
+    }
+}
+
+/// Removes every inherited `PG*` variable from `cmd`'s environment.
+pub(crate) fn scrub_pg_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        if key.as_encoded_bytes().starts_with(b"PG") {
+            cmd.env_remove(key);
+        }
+    }
+}
+
+/// Whether a directory with this owner and mode is searchable by `user`, with POSIX's
+/// owner -> group -> other precedence. Only the primary group counts, as the server runs with
+/// no supplementary groups (see [`server_side`]). ACLs are not considered.
+fn can_traverse(mode: u32, owner: u32, group: u32, user: &ServerUser) -> bool {
+    let bit = if owner == user.uid {
+        0o100
+    } else if group == user.gid {
+        0o010
+    } else {
+        0o001
+    };
+    mode & bit != 0
+}
+
+/// The first directory among the existing `dir` and its ancestors that `user` cannot search.
+pub(crate) fn first_blocking_dir(dir: &Path, user: &ServerUser) -> io::Result<Option<PathBuf>> {
+    let dir = fs::canonicalize(dir)?;
+    for ancestor in dir.ancestors() {
+        let meta = fs::metadata(ancestor)?;
+        if !can_traverse(meta.mode(), meta.uid(), meta.gid(), user) {
+            return Ok(Some(ancestor.to_path_buf()));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      postgres-admin:x:7:7::/:/bin/sh\n\
+                      postgres:x:101:104:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash\n";
+        let user = parse_passwd(passwd, "postgres");
+        assert_eq!(
+            user,
+            Some(ServerUser {
+                name: "postgres".into(),
+                uid: 101,
+                gid: 104
+            })
+        );
+        assert_eq!(
+            parse_passwd("postgres:x:oops:1::/:/bin/sh", "postgres"),
+            None
+        );
+        assert_eq!(parse_passwd("", "postgres"), None);
+    }
+
+    #[test]
+    fn traversal_follows_owner_group_other_precedence() {
+        let pg = ServerUser {
+            name: "postgres".into(),
+            uid: 101,
+            gid: 104,
+        };
+        assert!(can_traverse(0o755, 0, 0, &pg));
+        assert!(!can_traverse(0o700, 0, 0, &pg)); // e.g. /root
+        assert!(can_traverse(0o700, 101, 0, &pg));
+        assert!(can_traverse(0o710, 0, 104, &pg));
+        // The owner class applies even when "other" would allow it.
+        assert!(!can_traverse(0o601, 101, 0, &pg));
+        assert!(!can_traverse(0o705, 0, 104, &pg));
+    }
+}
