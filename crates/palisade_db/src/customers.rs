@@ -4,6 +4,7 @@
 use palisade_domain::{CustomerId, CustomerName, EmailAddress, PhoneNumber};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::{DbError, Page, PageRequest, TenantTx};
@@ -68,19 +69,19 @@ pub struct CustomerFilter {
 /// The unique constraint that keeps emails unique within an organization.
 pub const EMAIL_KEY: &str = "customers_email_key";
 
-// Two fixed statements (with and without a cursor) rather than one with `$n IS NULL OR ...`:
-// a prepared statement's generic plan cannot use the index for an optional row comparison.
-const LIST_FIRST: &str = "SELECT id, name, email, phone, created_at, updated_at FROM palisade.customers \
-     WHERE ($1::text IS NULL OR email = $1) \
-       AND ($2::text IS NULL OR name ILIKE '%' || $2 || '%' ESCAPE '\\') \
-     ORDER BY created_at DESC, id DESC LIMIT $3";
-const LIST_AFTER: &str = "SELECT id, name, email, phone, created_at, updated_at FROM palisade.customers \
-     WHERE ($1::text IS NULL OR email = $1) \
-       AND ($2::text IS NULL OR name ILIKE '%' || $2 || '%' ESCAPE '\\') \
-       AND (created_at, id) < ($4, $5) \
-     ORDER BY created_at DESC, id DESC LIMIT $3";
+// The list statement is assembled from constant fragments, one per filter the request uses, so
+// each combination is its own prepared statement (at most 8) with a plan that fits it: a single
+// statement with `$n IS NULL OR ...` for every optional filter gets a generic plan that must
+// evaluate every optional condition on every row. Values are always bind parameters.
+const LIST_SELECT: &str =
+    "SELECT id, name, email, phone, created_at, updated_at FROM palisade.customers WHERE true";
+const LIST_BY_EMAIL: &str = " AND email = $";
+const LIST_BY_NAME: &[&str] = &[" AND name ILIKE '%' || $", " || '%' ESCAPE '\\'"];
+const LIST_AFTER: &[&str] = &[" AND (created_at, id) < ($", ", $", ")"];
+const LIST_ORDER: &str = " ORDER BY created_at DESC, id DESC LIMIT $";
 
-fn from_row(r: &Row) -> Result<Customer, DbError> {
+/// Decodes a row of `id, name, email, phone, created_at, updated_at`.
+pub fn from_row(r: &Row) -> Result<Customer, DbError> {
     Ok(Customer {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
@@ -89,6 +90,16 @@ fn from_row(r: &Row) -> Result<Customer, DbError> {
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
+}
+
+/// Appends the next placeholder number to `sql` and its value to `params`.
+fn bind<'a>(
+    sql: &mut String,
+    params: &mut Vec<&'a (dyn ToSql + Sync)>,
+    value: &'a (dyn ToSql + Sync),
+) {
+    params.push(value);
+    sql.push_str(&params.len().to_string());
 }
 
 /// Escapes LIKE wildcards so a name filter matches literally.
@@ -113,13 +124,27 @@ pub async fn list(
     let name = filter.name_contains.as_deref().map(like_literal);
     // Fetch one extra row to know whether another page exists.
     let limit = i64::from(page.limit) + 1;
-    let rows = match page.after {
-        None => tx.query_once(LIST_FIRST, &[&email, &name, &limit]).await?,
-        Some(c) => {
-            tx.query_once(LIST_AFTER, &[&email, &name, &limit, &c.created_at, &c.id])
-                .await?
-        }
-    };
+    let mut sql = String::from(LIST_SELECT);
+    let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(5);
+    if let Some(email) = &email {
+        sql.push_str(LIST_BY_EMAIL);
+        bind(&mut sql, &mut params, email);
+    }
+    if let Some(name) = &name {
+        sql.push_str(LIST_BY_NAME[0]);
+        bind(&mut sql, &mut params, name);
+        sql.push_str(LIST_BY_NAME[1]);
+    }
+    if let Some(after) = &page.after {
+        sql.push_str(LIST_AFTER[0]);
+        bind(&mut sql, &mut params, &after.created_at);
+        sql.push_str(LIST_AFTER[1]);
+        bind(&mut sql, &mut params, &after.id);
+        sql.push_str(LIST_AFTER[2]);
+    }
+    sql.push_str(LIST_ORDER);
+    bind(&mut sql, &mut params, &limit);
+    let rows = tx.query_once(&sql, &params).await?;
     let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     let next = if items.len() > usize::from(page.limit) {
         items.truncate(usize::from(page.limit));
