@@ -1,0 +1,180 @@
+//! Settings, read from the environment (see the README's configuration table).
+//!
+//! Two database modes. With `DATABASE_URL` unset, the **embedded default**: Palisade runs its
+//! own PostgreSQL cluster under `PALISADE_DATA_DIR` and generates every password and the JWT
+//! secret there. With `DATABASE_URL` set (the owner role's URL), it uses that server and needs
+//! `PALISADE_APP_DATABASE_URL` and `PALISADE_JWT_SECRET` too.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::telemetry::LogFormat;
+
+/// A setting that could not be used. The message names the variable, never its value.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Where the database comes from.
+#[derive(Clone)]
+pub enum DatabaseMode {
+    /// Palisade starts its own cluster.
+    Embedded(EmbeddedSettings),
+    /// An existing server.
+    External(ExternalSettings),
+}
+
+/// The embedded default's settings.
+#[derive(Debug, Clone)]
+pub struct EmbeddedSettings {
+    /// Holds `pgdata/` (the cluster), `secrets.json` and the server log.
+    pub data_dir: PathBuf,
+    /// PostgreSQL's TCP port on 127.0.0.1; `None` picks a free one at each start.
+    pub pg_port: Option<u16>,
+}
+
+/// An existing server's settings. URLs hold passwords: never logged.
+#[derive(Clone)]
+pub struct ExternalSettings {
+    /// `DATABASE_URL`: the owner role (`palisade_owner`), for migrations and policies.
+    pub owner_url: String,
+    /// `PALISADE_APP_DATABASE_URL`: the app role (`palisade_app`), for every request.
+    pub app_url: String,
+    /// `PALISADE_BILLING_DATABASE_URL`: the billing role; only the Stripe path will use it.
+    pub billing_url: Option<String>,
+    /// `PALISADE_JWT_SECRET`: at least 32 bytes.
+    pub jwt_secret: String,
+}
+
+/// Everything `palisade serve` needs.
+#[derive(Clone)]
+pub struct Settings {
+    /// `PALISADE_HTTP_ADDR`, default `127.0.0.1:8080`.
+    pub http_addr: String,
+    /// Embedded or external database.
+    pub database: DatabaseMode,
+    /// `PALISADE_DB_POOL_SIZE`, default 16.
+    pub pool_size: usize,
+    /// `PALISADE_TOKEN_TTL_SECS`, default 86400.
+    pub token_ttl: Duration,
+    /// `PALISADE_LOG_FORMAT`: `text` (default) or `json`.
+    pub log_format: LogFormat,
+    /// `PALISADE_HTTP_WORKERS`, default: one per core.
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads settings through `get` (tests pass a map instead of the process environment).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| ConfigError(format!("{name} must be a whole number"))),
+            }
+        };
+        let database = match get("DATABASE_URL") {
+            None => DatabaseMode::Embedded(EmbeddedSettings {
+                data_dir: PathBuf::from(get("PALISADE_DATA_DIR").unwrap_or_else(|| ".palisade".into())),
+                pg_port: match get("PALISADE_PG_PORT") {
+                    None => None,
+                    Some(p) => Some(p.parse().map_err(|_| ConfigError("PALISADE_PG_PORT must be a port number".into()))?),
+                },
+            }),
+            Some(owner_url) => DatabaseMode::External(ExternalSettings {
+                owner_url,
+                app_url: get("PALISADE_APP_DATABASE_URL").ok_or_else(|| {
+                    ConfigError("DATABASE_URL is set, so PALISADE_APP_DATABASE_URL (the palisade_app role) must be too".into())
+                })?,
+                billing_url: get("PALISADE_BILLING_DATABASE_URL"),
+                jwt_secret: get("PALISADE_JWT_SECRET")
+                    .ok_or_else(|| ConfigError("DATABASE_URL is set, so PALISADE_JWT_SECRET must be too".into()))?,
+            }),
+        };
+        let log_format = match get("PALISADE_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(_) => {
+                return Err(ConfigError(
+                    "PALISADE_LOG_FORMAT must be text or json".into(),
+                ));
+            }
+        };
+        let pool_size = number("PALISADE_DB_POOL_SIZE", 16)?;
+        if pool_size == 0 {
+            return Err(ConfigError(
+                "PALISADE_DB_POOL_SIZE must be at least 1".into(),
+            ));
+        }
+        Ok(Self {
+            http_addr: get("PALISADE_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            database,
+            pool_size: usize::try_from(pool_size).unwrap_or(16),
+            token_ttl: Duration::from_secs(number("PALISADE_TOKEN_TTL_SECS", 86_400)?),
+            log_format,
+            workers: match get("PALISADE_HTTP_WORKERS") {
+                None => None,
+                Some(_) => Some(
+                    usize::try_from(number("PALISADE_HTTP_WORKERS", 1)?)
+                        .unwrap_or(1)
+                        .max(1),
+                ),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_to_embedded() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.http_addr, "127.0.0.1:8080");
+        assert!(
+            matches!(s.database, DatabaseMode::Embedded(ref e) if e.data_dir == Path::new(".palisade"))
+        );
+        assert_eq!(s.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn external_needs_app_url_and_secret_and_never_echoes_values() {
+        let err = settings(&[("DATABASE_URL", "postgresql://o:hunter2@h/db")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("PALISADE_APP_DATABASE_URL"));
+        assert!(!err.contains("hunter2"));
+        let ok = settings(&[
+            ("DATABASE_URL", "postgresql://o:p@h/db"),
+            ("PALISADE_APP_DATABASE_URL", "postgresql://a:p@h/db"),
+            ("PALISADE_JWT_SECRET", "x"),
+        ]);
+        assert!(matches!(ok.unwrap().database, DatabaseMode::External(_)));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(settings(&[("PALISADE_LOG_FORMAT", "xml")]).is_err());
+        assert!(settings(&[("PALISADE_DB_POOL_SIZE", "0")]).is_err());
+        assert!(settings(&[("PALISADE_PG_PORT", "http")]).is_err());
+    }
+}

@@ -1,0 +1,222 @@
+//! The embedded default: with no `DATABASE_URL`, Palisade runs a private PostgreSQL cluster
+//! from the installed server binaries.
+//!
+//! Layout of `PALISADE_DATA_DIR` (default `./.palisade`):
+//! - `pgdata/`: the cluster (owned by the `postgres` OS user when Palisade runs as root);
+//! - `secrets.json` (mode 0600): generated passwords of the superuser and the three login
+//!   roles, and the JWT secret. Kept across runs, so tokens and data survive restarts.
+//!
+//! Every start bootstraps (idempotently) and migrates, exactly as on an external server.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use palisade_db::schema::RolePasswords;
+use palisade_pg_embedded::{ClusterOptions, LaunchError, PgBinaries, RunningCluster};
+use serde::{Deserialize, Serialize};
+
+use crate::configuration::EmbeddedSettings;
+
+/// The database name inside the embedded cluster.
+pub const DATABASE: &str = "palisade";
+const SUPERUSER: &str = "postgres";
+
+/// Why the embedded database could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    /// Finding, initialising or starting PostgreSQL failed.
+    #[error(transparent)]
+    Launch(#[from] LaunchError),
+    /// The data directory or secrets file could not be used.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Generated secrets, kept in `secrets.json`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Secrets {
+    /// The cluster superuser's password (bootstrap only).
+    pub superuser_password: String,
+    /// `palisade_owner`'s password.
+    pub owner_password: String,
+    /// `palisade_app`'s password.
+    pub app_password: String,
+    /// `palisade_billing`'s password.
+    pub billing_password: String,
+    /// The HS256 token secret.
+    pub jwt_secret: String,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets(<redacted>)")
+    }
+}
+
+fn random_secret() -> Result<String, std::io::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+impl Secrets {
+    fn generate() -> Result<Self, std::io::Error> {
+        Ok(Self {
+            superuser_password: random_secret()?,
+            owner_password: random_secret()?,
+            app_password: random_secret()?,
+            billing_password: random_secret()?,
+            jwt_secret: random_secret()?,
+        })
+    }
+
+    /// The login roles' passwords, for bootstrap.
+    pub fn role_passwords(&self) -> RolePasswords {
+        RolePasswords {
+            owner: self.owner_password.clone(),
+            app: self.app_password.clone(),
+            billing: self.billing_password.clone(),
+        }
+    }
+}
+
+/// Loads `secrets.json`, or creates it (mode 0600) on first start.
+fn load_or_create_secrets(path: &Path) -> Result<Secrets, EmbeddedError> {
+    let io = |what, source| EmbeddedError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    };
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            io(
+                "cannot parse (delete it only together with pgdata/)",
+                std::io::Error::other(e.to_string()),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secrets = Secrets::generate().map_err(|e| io("cannot generate secrets for", e))?;
+            let json = serde_json::to_vec_pretty(&secrets)
+                .map_err(|e| io("cannot encode", std::io::Error::other(e.to_string())))?;
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| io("cannot create", e))?;
+            file.write_all(&json).map_err(|e| io("cannot write", e))?;
+            Ok(secrets)
+        }
+        Err(e) => Err(io("cannot read", e)),
+    }
+}
+
+/// A running embedded cluster and how to reach it.
+pub struct EmbeddedDb {
+    cluster: RunningCluster,
+    secrets: Secrets,
+    data_dir: PathBuf,
+}
+
+impl EmbeddedDb {
+    /// Finds the binaries, initialises the cluster on first use, starts it and waits until it
+    /// accepts connections. Blocking: call it before the async runtime, or off it.
+    pub fn start(settings: &EmbeddedSettings) -> Result<Self, EmbeddedError> {
+        let data_dir =
+            std::path::absolute(&settings.data_dir).map_err(|source| EmbeddedError::Io {
+                what: "cannot resolve",
+                path: settings.data_dir.clone(),
+                source,
+            })?;
+        fs::create_dir_all(&data_dir).map_err(|source| EmbeddedError::Io {
+            what: "cannot create",
+            path: data_dir.clone(),
+            source,
+        })?;
+        // The postgres OS user (when we run as root) must be able to traverse this directory
+        // to reach pgdata/; the secrets file inside stays 0600.
+        fs::set_permissions(&data_dir, fs::Permissions::from_mode(0o711)).map_err(|source| {
+            EmbeddedError::Io {
+                what: "cannot set permissions on",
+                path: data_dir.clone(),
+                source,
+            }
+        })?;
+        let secrets = load_or_create_secrets(&data_dir.join("secrets.json"))?;
+        let bins = PgBinaries::locate()?;
+        let (major, minor) = bins.version();
+        tracing::info!(bindir = %bins.bindir().display(), version = %format!("{major}.{minor}"), "found PostgreSQL");
+        let cluster = RunningCluster::start(
+            &bins,
+            ClusterOptions {
+                data_dir: data_dir.join("pgdata"),
+                port: settings.pg_port,
+                superuser: SUPERUSER.into(),
+                superuser_password: secrets.superuser_password.clone(),
+                ephemeral: false,
+                settings: Vec::new(),
+            },
+        )?;
+        Ok(Self {
+            cluster,
+            secrets,
+            data_dir,
+        })
+    }
+
+    /// The generated secrets.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    /// The superuser's URL (bootstrap).
+    pub fn superuser_url(&self) -> String {
+        self.cluster
+            .url(SUPERUSER, &self.secrets.superuser_password, "postgres")
+    }
+
+    /// The owner role's URL (migrations).
+    pub fn owner_url(&self) -> String {
+        self.cluster.url(
+            palisade_db::schema::OWNER_ROLE,
+            &self.secrets.owner_password,
+            DATABASE,
+        )
+    }
+
+    /// The app role's URL (requests).
+    pub fn app_url(&self) -> String {
+        self.cluster.url(
+            palisade_db::schema::APP_ROLE,
+            &self.secrets.app_password,
+            DATABASE,
+        )
+    }
+
+    /// Where the cluster listens, for the startup banner (no password).
+    pub fn describe(&self) -> String {
+        format!(
+            "embedded PostgreSQL on {}:{} (data {}, passwords in {})",
+            self.cluster.host(),
+            self.cluster.port(),
+            self.cluster.data_dir().display(),
+            self.data_dir.join("secrets.json").display()
+        )
+    }
+
+    /// Stops PostgreSQL cleanly and waits for it.
+    pub fn stop(self) -> Result<(), EmbeddedError> {
+        Ok(self.cluster.stop()?)
+    }
+}

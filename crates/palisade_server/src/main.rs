@@ -1,0 +1,166 @@
+//! `palisade`: the Palisade server and its operational subcommands.
+//!
+//! ```text
+//! palisade [serve]   serve HTTP (embedded PostgreSQL unless DATABASE_URL is set)
+//! palisade migrate   apply migrations and policies, then exit
+//! palisade bootstrap create roles and the database on an existing server (superuser URL)
+//! ```
+
+use std::process::ExitCode;
+
+use palisade_db::AppPool;
+use palisade_db::PoolSettings;
+use palisade_db::schema::{self, RolePasswords};
+use palisade_server::configuration::{DatabaseMode, Settings};
+use palisade_server::embedded::{self, EmbeddedDb};
+use palisade_server::startup::{AppConfig, Application};
+use palisade_server::telemetry;
+
+const USAGE: &str = "usage: palisade [serve|migrate|bootstrap|help]
+
+  serve      Serve the HTTP API (the default). Without DATABASE_URL, runs its own PostgreSQL
+             cluster under PALISADE_DATA_DIR (default ./.palisade).
+  migrate    Apply migrations (sql/) and policies (policies/), then exit.
+  bootstrap  On an existing server: create the roles and the database, as a superuser.
+             Needs PALISADE_SUPERUSER_URL, PALISADE_OWNER_PASSWORD, PALISADE_APP_PASSWORD,
+             PALISADE_BILLING_PASSWORD; PALISADE_DATABASE_NAME defaults to palisade.
+
+Configuration is read from the environment: see README.md.";
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn main() -> ExitCode {
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    if matches!(command.as_str(), "help" | "-h" | "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("palisade: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    let result = match command.as_str() {
+        "serve" => serve(&settings),
+        "migrate" => migrate(&settings),
+        "bootstrap" => bootstrap(),
+        other => {
+            eprintln!("palisade: unknown command {other:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One clear line; the cause chain is already in it.
+            eprintln!("palisade: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts the embedded cluster (when configured), runs `body` on an actix system, and stops
+/// the cluster afterwards whatever `body` returned.
+fn with_database(
+    settings: &Settings,
+    body: impl AsyncFnOnce(Option<&EmbeddedDb>) -> Result<(), BoxError>,
+) -> Result<(), BoxError> {
+    let embedded = match &settings.database {
+        DatabaseMode::Embedded(e) => {
+            let db = EmbeddedDb::start(e)?;
+            tracing::info!("{}", db.describe());
+            Some(db)
+        }
+        DatabaseMode::External(_) => None,
+    };
+    let result = actix_web::rt::System::new().block_on(body(embedded.as_ref()));
+    if let Some(db) = embedded {
+        if let Err(e) = db.stop() {
+            tracing::error!(error = %e, "could not stop the embedded PostgreSQL cleanly");
+        } else {
+            tracing::info!("embedded PostgreSQL stopped");
+        }
+    }
+    result
+}
+
+/// Bootstraps (embedded only: we hold the superuser there) and migrates.
+async fn prepare_database(
+    settings: &Settings,
+    embedded: Option<&EmbeddedDb>,
+) -> Result<(), BoxError> {
+    match (embedded, &settings.database) {
+        (Some(db), _) => {
+            schema::bootstrap(
+                &db.superuser_url(),
+                embedded::DATABASE,
+                &db.secrets().role_passwords(),
+            )
+            .await?;
+            schema::migrate(&db.owner_url()).await?;
+        }
+        (None, DatabaseMode::External(ext)) => schema::migrate(&ext.owner_url).await?,
+        (None, DatabaseMode::Embedded(_)) => return Err("embedded database not started".into()),
+    }
+    Ok(())
+}
+
+fn serve(settings: &Settings) -> Result<(), BoxError> {
+    with_database(settings, async move |embedded| {
+        prepare_database(settings, embedded).await?;
+        let (app_url, jwt_secret) = match (embedded, &settings.database) {
+            (Some(db), _) => (db.app_url(), db.secrets().jwt_secret.clone()),
+            (None, DatabaseMode::External(ext)) => (ext.app_url.clone(), ext.jwt_secret.clone()),
+            (None, DatabaseMode::Embedded(_)) => return Err("embedded database not started".into()),
+        };
+        let pool = AppPool::new(&PoolSettings {
+            url: app_url,
+            max_size: settings.pool_size,
+            wait_timeout: std::time::Duration::from_secs(5),
+        })?;
+        let config = AppConfig {
+            http_addr: settings.http_addr.clone(),
+            jwt_secret: jwt_secret.into_bytes(),
+            token_ttl: settings.token_ttl,
+            workers: settings.workers,
+        };
+        let app = Application::build(&config, pool.clone()).await?;
+        tracing::info!(
+            port = app.port(),
+            "listening on http://{}",
+            settings.http_addr
+        );
+        app.run_until_stopped().await?;
+        tracing::info!("HTTP server stopped; in-flight requests drained");
+        pool.close();
+        Ok(())
+    })
+}
+
+fn migrate(settings: &Settings) -> Result<(), BoxError> {
+    with_database(settings, async move |embedded| {
+        prepare_database(settings, embedded).await?;
+        tracing::info!("migrations and policies are up to date");
+        Ok(())
+    })
+}
+
+fn bootstrap() -> Result<(), BoxError> {
+    let var = |name: &str| std::env::var(name).map_err(|_| format!("bootstrap needs {name}"));
+    let superuser_url = var("PALISADE_SUPERUSER_URL")?;
+    let passwords = RolePasswords {
+        owner: var("PALISADE_OWNER_PASSWORD")?,
+        app: var("PALISADE_APP_PASSWORD")?,
+        billing: var("PALISADE_BILLING_PASSWORD")?,
+    };
+    let database =
+        std::env::var("PALISADE_DATABASE_NAME").unwrap_or_else(|_| embedded::DATABASE.into());
+    actix_web::rt::System::new().block_on(async move {
+        schema::bootstrap(&superuser_url, &database, &passwords).await?;
+        tracing::info!(db.name = %database, "roles and database are in place; now run `palisade migrate` with DATABASE_URL");
+        Ok(())
+    })
+}

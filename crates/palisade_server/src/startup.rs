@@ -1,0 +1,124 @@
+//! [`Application`]: builds the HTTP server over an app-role pool, after refusing a dangerous
+//! app role. `build` binds the listener itself, so tests can ask for port 0.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::{App, HttpServer};
+use palisade_api::AppState;
+use palisade_api::auth::{PasswordHashing, TokenKeys};
+use palisade_api::telemetry::{PalisadeRootSpan, add_request_id_header};
+use palisade_db::AppPool;
+use palisade_db::schema::{SchemaError, check_app_role};
+use tracing_actix_web::TracingLogger;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The app role is unsafe, the server too old, or the database unreachable.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Anything else (bad JWT secret, ...).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What the HTTP server needs besides its pool.
+#[derive(Clone)]
+pub struct AppConfig {
+    /// `host:port` to listen on; port 0 picks a free one.
+    pub http_addr: String,
+    /// HS256 secret, at least 32 bytes.
+    pub jwt_secret: Vec<u8>,
+    /// Token lifetime.
+    pub token_ttl: Duration,
+    /// HTTP worker threads; `None` means one per core.
+    pub workers: Option<usize>,
+}
+
+/// A bound, not yet running HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Checks the app role, binds the listener and prepares the server.
+    pub async fn build(config: &AppConfig, pool: AppPool) -> Result<Self, StartupError> {
+        check_app_role(&pool).await?;
+        let tokens = TokenKeys::new(&config.jwt_secret, config.token_ttl)
+            .map_err(|e| StartupError::Other(e.into()))?;
+        let cores = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(2);
+        let passwords = tokio::task::spawn_blocking(move || PasswordHashing::new(cores))
+            .await
+            .map_err(|e| StartupError::Other(e.to_string()))?
+            .map_err(|e| StartupError::Other(e.to_string()))?;
+        let state = AppState {
+            pool,
+            tokens,
+            passwords,
+        };
+
+        let listener =
+            TcpListener::bind(&config.http_addr).map_err(|source| StartupError::Bind {
+                addr: config.http_addr.clone(),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: config.http_addr.clone(),
+                source,
+            })?
+            .port();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap_fn(|req, srv| {
+                    let fut = srv.call(req);
+                    async move { fut.await.map(add_request_id_header) }
+                })
+                .wrap(TracingLogger::<PalisadeRootSpan>::new())
+                .configure(palisade_api::configure(state.clone()))
+        })
+        // On SIGINT/SIGTERM: stop accepting, let in-flight requests finish (up to 30 s).
+        .shutdown_timeout(30);
+        if let Some(w) = config.workers {
+            server = server.workers(w);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                addr: config.http_addr.clone(),
+                source,
+            })?
+            .run();
+        Ok(Self { port, server })
+    }
+
+    /// The bound port (useful when asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until a signal (or [`ServerHandle::stop`]) stops the server and in-flight
+    /// requests have drained.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
