@@ -1,0 +1,373 @@
+//! Test harness: real PostgreSQL, connected as the app role. No mocks.
+//!
+//! - One throwaway cluster per test process ([`cluster`]), started from the installed server
+//!   binaries with the same launcher as the embedded default, or an existing server named by
+//!   `TEST_DATABASE_URL` (a superuser URL over TCP). The cluster stops and its files are
+//!   removed when the test process exits, however it exits.
+//! - Migrations and policies are applied once, to a template database; each test gets its own
+//!   database copied from it ([`TestDb::new`], `CREATE DATABASE ... TEMPLATE`), dropped after.
+//! - [`spawn_app`] serves the real application on 127.0.0.1 port 0 over that database.
+//!
+//! Roles are cluster-wide, so tests share `palisade_owner`, `palisade_app` and
+//! `palisade_billing` (with fixed test passwords) and must never alter them; a test that needs
+//! a differently privileged role creates its own, uniquely named.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a harness failure should stop the test loudly
+
+mod http;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use palisade_api::auth::TokenKeys;
+use palisade_db::schema::{self, RolePasswords};
+use palisade_db::{AppPool, PoolSettings};
+use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral_dir};
+use palisade_server::startup::{AppConfig, Application};
+use tokio_postgres::Client;
+
+pub use http::{TestResponse, request};
+
+/// Password of every login role in test clusters. Test servers only.
+pub const TEST_PASSWORD: &str = "palisade-test-password";
+/// The JWT secret test apps use.
+pub const TEST_JWT_SECRET: &[u8] = b"palisade-test-jwt-secret-32-bytes-long!!";
+
+/// The process-wide test server.
+pub struct TestCluster {
+    host: String,
+    port: u16,
+    superuser: String,
+    superuser_password: String,
+    template: String,
+    // Keeps the embedded cluster alive for the whole process (statics are never dropped; the
+    // launcher stops the server when the process exits).
+    _cluster: Option<RunningCluster>,
+}
+
+impl TestCluster {
+    /// A URL for `user` (with `password`) to `db` on the test server.
+    pub fn url(&self, user: &str, password: &str, db: &str) -> String {
+        format!(
+            "postgresql://{user}:{password}@{}:{}/{db}",
+            self.host, self.port
+        )
+    }
+
+    /// The superuser's URL to `db`.
+    pub fn superuser_url(&self, db: &str) -> String {
+        self.url(&self.superuser, &self.superuser_password, db)
+    }
+}
+
+static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
+
+/// The test server, started (and the template migrated) on first use.
+pub fn cluster() -> &'static TestCluster {
+    // Initialise on a plain thread with its own runtime: callers are inside a test's runtime,
+    // which cannot be blocked on.
+    CLUSTER.get_or_init(|| {
+        std::thread::spawn(init_cluster)
+            .join()
+            .expect("test cluster init panicked")
+    })
+}
+
+fn init_cluster() -> TestCluster {
+    let template = format!("palisade_tmpl_{}", uuid::Uuid::new_v4().simple());
+    let (host, port, superuser, superuser_password, cluster) =
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => {
+                let cfg: tokio_postgres::Config = url
+                    .parse()
+                    .expect("TEST_DATABASE_URL is not a PostgreSQL URL");
+                let host = match cfg.get_hosts().first() {
+                    Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+                    _ => panic!("TEST_DATABASE_URL must name a TCP host"),
+                };
+                let port = cfg.get_ports().first().copied().unwrap_or(5432);
+                let user = cfg
+                    .get_user()
+                    .expect("TEST_DATABASE_URL must name a superuser")
+                    .to_owned();
+                let password = cfg
+                    .get_password()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .unwrap_or_default();
+                (host, port, user, password, None)
+            }
+            _ => {
+                let bins = PgBinaries::locate().unwrap_or_else(|e| panic!("{e}"));
+                let cluster = RunningCluster::start(
+                    &bins,
+                    ClusterOptions {
+                        data_dir: ephemeral_dir("palisade-test").expect("temp dir"),
+                        port: None,
+                        superuser: "postgres".into(),
+                        superuser_password: TEST_PASSWORD.into(),
+                        ephemeral: true,
+                        settings: vec![("max_connections".into(), "400".into())],
+                    },
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+                (
+                    cluster.host().to_owned(),
+                    cluster.port(),
+                    "postgres".to_owned(),
+                    TEST_PASSWORD.to_owned(),
+                    Some(cluster),
+                )
+            }
+        };
+    let c = TestCluster {
+        host,
+        port,
+        superuser,
+        superuser_password,
+        template,
+        _cluster: cluster,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let passwords = RolePasswords {
+            owner: TEST_PASSWORD.into(),
+            app: TEST_PASSWORD.into(),
+            billing: TEST_PASSWORD.into(),
+        };
+        schema::bootstrap(&c.superuser_url("postgres"), &c.template, &passwords)
+            .await
+            .unwrap_or_else(|e| panic!("bootstrap: {e}"));
+        schema::migrate(&c.url(schema::OWNER_ROLE, TEST_PASSWORD, &c.template))
+            .await
+            .unwrap_or_else(|e| panic!("migrate: {e}"));
+    });
+    c
+}
+
+/// A database of its own for one test, copied from the migrated template; dropped afterwards.
+pub struct TestDb {
+    /// The database name.
+    pub name: String,
+}
+
+impl TestDb {
+    /// Creates the database.
+    pub async fn new() -> Self {
+        let c = cluster();
+        let name = format!("palisade_test_{}", uuid::Uuid::new_v4().simple());
+        let su = schema::connect(&c.superuser_url("postgres"))
+            .await
+            .expect("superuser connection");
+        // The template's last migration connection may still be closing: retry while it is
+        // "being accessed by other users".
+        let mut attempts = 0;
+        loop {
+            let sql = format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{}\" OWNER palisade_owner",
+                c.template
+            );
+            match su.batch_execute(&sql).await {
+                Ok(()) => break,
+                Err(e)
+                    if e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE)
+                        && attempts < 100 =>
+                {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("create test database: {e}"),
+            }
+        }
+        Self { name }
+    }
+
+    /// URL for a role of ours with the test password.
+    pub fn url_as(&self, role: &str) -> String {
+        cluster().url(role, TEST_PASSWORD, &self.name)
+    }
+
+    /// URL for the superuser.
+    pub fn superuser_url(&self) -> String {
+        cluster().superuser_url(&self.name)
+    }
+
+    /// A raw client as `palisade_app`, for SQL-level isolation tests.
+    pub async fn app_client(&self) -> Client {
+        schema::connect(&self.url_as(schema::APP_ROLE))
+            .await
+            .expect("app connection")
+    }
+
+    /// A raw client as `palisade_owner`.
+    pub async fn owner_client(&self) -> Client {
+        schema::connect(&self.url_as(schema::OWNER_ROLE))
+            .await
+            .expect("owner connection")
+    }
+
+    /// A raw client as the superuser (to arrange what a DBA would, never to assert isolation).
+    pub async fn superuser_client(&self) -> Client {
+        schema::connect(&self.superuser_url())
+            .await
+            .expect("superuser connection")
+    }
+
+    /// An app-role pool of `size` connections.
+    pub fn app_pool(&self, size: usize) -> AppPool {
+        AppPool::new(&PoolSettings {
+            url: self.url_as(schema::APP_ROLE),
+            max_size: size,
+            wait_timeout: Duration::from_secs(10),
+        })
+        .expect("pool")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let url = cluster().superuser_url("postgres");
+        // Drop from a plain thread: the test's runtime may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let su = schema::connect(&url).await.ok()?;
+                su.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// The application, serving on 127.0.0.1 over a database of its own.
+pub struct TestApp {
+    /// `127.0.0.1:<port>`.
+    pub addr: String,
+    /// Its database.
+    pub db: TestDb,
+    /// The app pool it serves from (tests inspect it; handlers only reach it via TenantTx).
+    pub pool: AppPool,
+    /// The keys it signs tokens with, to mint odd tokens in tests.
+    pub tokens: TokenKeys,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// Starts the application with a pool of `pool_size` connections. Call from `#[actix_web::test]`.
+pub async fn spawn_app_with_pool(pool_size: usize) -> TestApp {
+    let db = TestDb::new().await;
+    let pool = db.app_pool(pool_size);
+    let config = AppConfig {
+        http_addr: "127.0.0.1:0".into(),
+        jwt_secret: TEST_JWT_SECRET.to_vec(),
+        token_ttl: Duration::from_secs(3600),
+        workers: Some(1),
+    };
+    let app = Application::build(&config, pool.clone())
+        .await
+        .unwrap_or_else(|e| panic!("startup: {e}"));
+    let addr = format!("127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        addr,
+        db,
+        pool,
+        tokens: TokenKeys::new(TEST_JWT_SECRET, Duration::from_secs(3600)).expect("keys"),
+        handle,
+    }
+}
+
+/// Starts the application with a pool of 4 connections.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with_pool(4).await
+}
+
+/// A signed-up organization with its owner's credentials.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Bearer token of the owner.
+    pub token: String,
+    /// The organization.
+    pub org_id: String,
+    /// The owner.
+    pub user_id: String,
+    /// Login email.
+    pub email: String,
+    /// Login password.
+    pub password: String,
+}
+
+impl TestApp {
+    /// Sends a request; `body` is sent as JSON when given.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> TestResponse {
+        let body = body.map(|b| b.to_string());
+        let mut headers: Vec<(&str, String)> = Vec::new();
+        if let Some(t) = token {
+            headers.push(("Authorization", format!("Bearer {t}")));
+        }
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json".into()));
+        }
+        request(
+            &self.addr,
+            method,
+            path,
+            &headers,
+            body.as_deref().map(str::as_bytes),
+        )
+        .await
+    }
+
+    /// Signs up a new organization named `org`, with a unique owner email.
+    pub async fn signup(&self, org: &str) -> Account {
+        let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
+        let password = "correct horse battery staple".to_owned();
+        let body = serde_json::json!({"organization_name": org, "name": "Owner", "email": email, "password": password});
+        let r = self
+            .call("POST", "/v1/auth/signup", None, Some(&body))
+            .await;
+        assert_eq!(r.status, 201, "signup failed: {}", r.text);
+        Account {
+            token: r.json["token"].as_str().expect("token").to_owned(),
+            org_id: r.json["organization_id"].as_str().expect("org").to_owned(),
+            user_id: r.json["user_id"].as_str().expect("user").to_owned(),
+            email,
+            password,
+        }
+    }
+
+    /// Creates a customer for `account` and returns its JSON.
+    pub async fn create_customer(
+        &self,
+        account: &Account,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let r = self
+            .call("POST", "/v1/customers", Some(&account.token), Some(&body))
+            .await;
+        assert_eq!(r.status, 201, "create customer failed: {}", r.text);
+        r.json
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command; the workers drain and exit on their own.
+        drop(self.handle.stop(false));
+        self.pool.close();
+    }
+}

@@ -1,0 +1,211 @@
+//! Signup, login, /v1/me and the bearer-token rules.
+
+use palisade_api::auth::Claims;
+use palisade_domain::Role;
+use palisade_test_support::{TestApp, spawn_app};
+use serde_json::json;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn claims_for(app_user: &palisade_test_support::Account) -> Claims {
+    Claims {
+        iss: "palisade".into(),
+        aud: "palisade-api".into(),
+        sub: app_user.user_id.parse().unwrap(),
+        iat: now(),
+        exp: now() + 600,
+        org: Some(app_user.org_id.parse().unwrap()),
+        role: Some(Role::Owner),
+    }
+}
+
+async fn me_status(app: &TestApp, token: &str) -> (u16, serde_json::Value) {
+    let r = app.call("GET", "/v1/me", Some(token), None).await;
+    (r.status, r.json)
+}
+
+#[actix_web::test]
+async fn signup_then_login_then_me() {
+    let app = spawn_app().await;
+    let acct = app.signup("Acme").await;
+    let (status, me) = me_status(&app, &acct.token).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["organization"]["name"], "Acme");
+    assert_eq!(me["organization"]["id"], acct.org_id);
+    assert_eq!(me["user"]["role"], "owner");
+    assert_eq!(me["user"]["email"], acct.email);
+    assert!(me["user"].get("password_hash").is_none());
+
+    let r = app
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": acct.email.to_uppercase(), "password": acct.password})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["organization_id"], acct.org_id);
+    let (status, _) = me_status(&app, r.json["token"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+}
+
+#[actix_web::test]
+async fn unknown_email_and_wrong_password_answer_the_same() {
+    let app = spawn_app().await;
+    let acct = app.signup("Acme").await;
+    let wrong = app
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": acct.email, "password": "not the password"})),
+        )
+        .await;
+    let unknown = app
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": "nobody@example.com", "password": "not the password"})),
+        )
+        .await;
+    let malformed = app
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": "not-an-email", "password": "not the password"})),
+        )
+        .await;
+    for r in [&wrong, &unknown, &malformed] {
+        assert_eq!(r.status, 401);
+        assert_eq!(r.json, wrong.json);
+    }
+    assert_eq!(wrong.json["error"], "invalid_credentials");
+}
+
+#[actix_web::test]
+async fn signup_validates_and_refuses_a_taken_email() {
+    let app = spawn_app().await;
+    let r = app
+        .call("POST", "/v1/auth/signup", None, Some(&json!({"organization_name": " ", "name": "A", "email": "bad", "password": "short"})))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let fields: Vec<&str> = r.json["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["organization_name", "email", "password"]);
+
+    let acct = app.signup("Acme").await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/auth/signup",
+            None,
+            Some(&json!({"organization_name": "Other", "name": "B", "email": acct.email, "password": "another long password"})),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json["error"], "email_taken");
+}
+
+#[actix_web::test]
+async fn bad_tokens_answer_401() {
+    let app = spawn_app().await;
+    let acct = app.signup("Acme").await;
+    let other_keys =
+        palisade_api::auth::TokenKeys::new(&[9u8; 32], std::time::Duration::from_secs(60)).unwrap();
+
+    let mut expired = claims_for(&acct);
+    expired.iat = now() - 7200;
+    expired.exp = now() - 3600;
+    let mut wrong_aud = claims_for(&acct);
+    wrong_aud.aud = "someone-else".into();
+    // alg "none": header {"alg":"none","typ":"JWT"}, the real claims, no signature.
+    let b64 = |s: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+    };
+    let unsigned = format!(
+        "{}.{}.",
+        b64(r#"{"alg":"none","typ":"JWT"}"#),
+        b64(&serde_json::to_string(&claims_for(&acct)).unwrap())
+    );
+    // Claims without `org` and `role` at all (not null: missing).
+    let missing = {
+        let mut v = serde_json::to_value(claims_for(&acct)).unwrap();
+        v.as_object_mut().unwrap().remove("org");
+        v.as_object_mut().unwrap().remove("role");
+        let header = b64(r#"{"alg":"HS256","typ":"JWT"}"#);
+        let body = b64(&v.to_string());
+        // Signed correctly with the app's key, so only the missing claims are wrong.
+        jsonwebtoken_sign(&format!("{header}.{body}"))
+    };
+    let cases = [
+        ("expired", app.tokens.sign(&expired).unwrap()),
+        ("another key", other_keys.sign(&claims_for(&acct)).unwrap()),
+        ("wrong audience", app.tokens.sign(&wrong_aud).unwrap()),
+        ("alg none", unsigned),
+        ("missing claims", missing),
+        ("garbage", "not.a.jwt".into()),
+    ];
+    for (what, token) in cases {
+        let r = app.call("GET", "/v1/me", Some(&token), None).await;
+        assert_eq!(r.status, 401, "{what}: {}", r.text);
+        assert_eq!(r.json["error"], "invalid_token", "{what}");
+        assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    }
+    let r = app.call("GET", "/v1/me", None, None).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json["error"], "unauthorized");
+}
+
+/// HS256 over `signing_input` with the test secret (for hand-built claim sets).
+fn jsonwebtoken_sign(signing_input: &str) -> String {
+    use base64::Engine;
+    use hmac::{KeyInit, Mac};
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(palisade_test_support::TEST_JWT_SECRET).unwrap();
+    mac.update(signing_input.as_bytes());
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signing_input}.{sig}")
+}
+
+#[actix_web::test]
+async fn a_token_without_an_organization_answers_403_no_organization() {
+    let app = spawn_app().await;
+    let acct = app.signup("Acme").await;
+    let mut claims = claims_for(&acct);
+    claims.org = None;
+    claims.role = None;
+    let r = app
+        .call(
+            "GET",
+            "/v1/customers",
+            Some(&app.tokens.sign(&claims).unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json["error"], "no_organization");
+}
+
+#[actix_web::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let r = app.call("GET", "/healthz", None, None).await;
+    assert_eq!(r.status, 200);
+    let r = app.call("GET", "/readyz", None, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["status"], "ready");
+    assert!(r.header("x-request-id").is_some());
+}

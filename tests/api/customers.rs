@@ -1,0 +1,332 @@
+//! `/v1/customers` over HTTP: CRUD, validation, pagination, and cross-tenant isolation.
+
+use palisade_test_support::{Account, TestApp, request, spawn_app};
+use serde_json::{Value, json};
+
+async fn two_tenants(app: &TestApp) -> (Account, Account, Value) {
+    let a = app.signup("Tenant A").await;
+    let b = app.signup("Tenant B").await;
+    let b_customer = app
+        .create_customer(
+            &b,
+            json!({"name": "Bob of B", "email": "bob@b.example", "phone": "+14155550100"}),
+        )
+        .await;
+    (a, b, b_customer)
+}
+
+#[actix_web::test]
+async fn crud_round_trip() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let c = app
+        .create_customer(
+            &a,
+            json!({"name": " Ada ", "email": "Ada@Example.com", "phone": "+44 20 7946 0958"}),
+        )
+        .await;
+    assert_eq!(c["name"], "Ada");
+    assert_eq!(c["email"], "ada@example.com");
+    assert_eq!(c["phone"], "+442079460958");
+    let path = format!("/v1/customers/{}", c["id"].as_str().unwrap());
+
+    let r = app.call("GET", &path, Some(&a.token), None).await;
+    assert_eq!((r.status, &r.json), (200, &c));
+
+    let r = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&a.token),
+            Some(&json!({"name": "Ada L", "email": null})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["name"], "Ada L");
+    assert_eq!(r.json["email"], Value::Null);
+    assert_eq!(r.json["phone"], "+442079460958");
+
+    let r = app.call("DELETE", &path, Some(&a.token), None).await;
+    assert_eq!(r.status, 204);
+    let r = app.call("GET", &path, Some(&a.token), None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json["error"], "not_found");
+}
+
+#[actix_web::test]
+async fn another_organizations_customer_is_404_for_every_method_and_stays_unchanged() {
+    let app = spawn_app().await;
+    let (a, b, b_customer) = two_tenants(&app).await;
+    let path = format!("/v1/customers/{}", b_customer["id"].as_str().unwrap());
+    let missing = format!("/v1/customers/{}", uuid::Uuid::now_v7());
+
+    for p in [&path, &missing] {
+        let get = app.call("GET", p, Some(&a.token), None).await;
+        let patch = app
+            .call("PATCH", p, Some(&a.token), Some(&json!({"name": "pwned"})))
+            .await;
+        let delete = app.call("DELETE", p, Some(&a.token), None).await;
+        for r in [&get, &patch, &delete] {
+            assert_eq!(r.status, 404, "{p}: {}", r.text);
+            // Exactly like a missing one: same body.
+            assert_eq!(
+                r.json,
+                json!({"error": "not_found", "message": "no such resource"})
+            );
+        }
+    }
+    // B's customer is byte-for-byte unchanged.
+    let r = app.call("GET", &path, Some(&b.token), None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json, b_customer);
+}
+
+#[actix_web::test]
+async fn lists_and_filters_never_show_another_organizations_customers() {
+    let app = spawn_app().await;
+    let (a, _b, b_customer) = two_tenants(&app).await;
+    let mine = app
+        .create_customer(&a, json!({"name": "Bob of A", "email": "bob@a.example"}))
+        .await;
+    // Same email as B's customer: allowed, unique per organization only.
+    app.create_customer(&a, json!({"name": "Bob twin", "email": "bob@b.example"}))
+        .await;
+
+    for query in [
+        "",
+        "?name=bob",
+        "?name=Bob%20of%20B",
+        "?email=bob@b.example",
+        "?limit=100",
+    ] {
+        let r = app
+            .call(
+                "GET",
+                &format!("/v1/customers{query}"),
+                Some(&a.token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{query}: {}", r.text);
+        let ids: Vec<&str> = r.json["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert!(
+            !ids.contains(&b_customer["id"].as_str().unwrap()),
+            "{query} leaked B's customer"
+        );
+    }
+    let r = app
+        .call(
+            "GET",
+            "/v1/customers?name=Bob%20of%20B",
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.json["data"], json!([]));
+    let r = app
+        .call(
+            "GET",
+            "/v1/customers?email=bob@a.example",
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.json["data"], json!([mine]));
+}
+
+#[actix_web::test]
+async fn keyset_pagination_walks_every_row_once_newest_first() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let mut created = Vec::new();
+    for i in 0..7 {
+        created.push(
+            app.create_customer(&a, json!({"name": format!("c{i}")}))
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    created.reverse();
+    let mut seen = Vec::new();
+    let mut path = "/v1/customers?limit=3".to_owned();
+    loop {
+        let r = app.call("GET", &path, Some(&a.token), None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        seen.extend(
+            r.json["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned()),
+        );
+        match r.json["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/customers?limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, created);
+}
+
+#[actix_web::test]
+async fn bad_input_gets_a_4xx_json_error_and_changes_nothing() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let auth = vec![("Authorization", format!("Bearer {}", a.token))];
+    let with_json = {
+        let mut h = auth.clone();
+        h.push(("Content-Type", "application/json".into()));
+        h
+    };
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(70 * 1024));
+    // (method, path, headers, body, expected status, expected error code)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Vec<(&'a str, String)>,
+        Vec<u8>,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "POST",
+            "/v1/customers",
+            with_json.clone(),
+            b"{not json".to_vec(),
+            400,
+            "invalid_json",
+        ),
+        (
+            "POST",
+            "/v1/customers",
+            with_json.clone(),
+            br#"{"name": 5}"#.to_vec(),
+            400,
+            "invalid_json",
+        ),
+        (
+            "POST",
+            "/v1/customers",
+            with_json.clone(),
+            br#"{"name": "x", "nmae": "y"}"#.to_vec(),
+            400,
+            "invalid_json",
+        ),
+        (
+            "POST",
+            "/v1/customers",
+            auth.clone(),
+            br#"{"name": "x"}"#.to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "POST",
+            "/v1/customers",
+            with_json.clone(),
+            big.into_bytes(),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "POST",
+            "/v1/customers",
+            with_json.clone(),
+            br#"{"email": "nope", "phone": "12"}"#.to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (
+            "GET",
+            "/v1/customers/not-a-uuid",
+            auth.clone(),
+            vec![],
+            400,
+            "invalid_id",
+        ),
+        (
+            "GET",
+            "/v1/customers?limit=1000",
+            auth.clone(),
+            vec![],
+            422,
+            "validation_failed",
+        ),
+        (
+            "GET",
+            "/v1/customers?cursor=bogus",
+            auth.clone(),
+            vec![],
+            400,
+            "invalid_cursor",
+        ),
+        (
+            "PUT",
+            "/v1/customers",
+            auth.clone(),
+            vec![],
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "GET",
+            "/v1/nothing-here",
+            auth.clone(),
+            vec![],
+            404,
+            "not_found",
+        ),
+    ];
+    for (method, path, headers, body, status, code) in cases {
+        let r = request(&app.addr, method, path, &headers, Some(&body)).await;
+        assert_eq!(r.status, status, "{method} {path}: {}", r.text);
+        assert_eq!(r.json["error"], code, "{method} {path}: {}", r.text);
+        assert!(r.json["message"].is_string());
+    }
+    let r = app
+        .call(
+            "POST",
+            "/v1/customers",
+            Some(&a.token),
+            Some(&json!({"email": "nope", "phone": "12"})),
+        )
+        .await;
+    let fields: Vec<&str> = r.json["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "email", "phone"]);
+    let r = app.call("GET", "/v1/customers", Some(&a.token), None).await;
+    assert_eq!(
+        r.json["data"],
+        json!([]),
+        "a refused request wrote something"
+    );
+}
+
+#[actix_web::test]
+async fn duplicate_email_within_an_organization_is_409() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    app.create_customer(&a, json!({"name": "One", "email": "dup@example.com"}))
+        .await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/customers",
+            Some(&a.token),
+            Some(&json!({"name": "Two", "email": "DUP@example.com"})),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json["error"], "email_taken");
+}

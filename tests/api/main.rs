@@ -1,0 +1,11 @@
+//! Palisade's integration and isolation tests: one binary, real PostgreSQL, the app role.
+//! See `palisade_test_support` for the harness (a throwaway cluster per process, a database
+//! per test copied from a migrated template, the real server on port 0).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod auth;
+mod customers;
+mod rls_sql;
+mod startup;
+mod tenant_tx;

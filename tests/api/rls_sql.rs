@@ -1,0 +1,304 @@
+//! Isolation at the SQL level, in the shape of basejump's pgTAP tests: act as a tenant through
+//! a raw connection as `palisade_app` (exactly what TenantTx sends), expect that tenant's rows;
+//! act as another, expect none; expect RLS errors on writes across tenants.
+
+use palisade_test_support::TestDb;
+use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
+use uuid::Uuid;
+
+/// Opens a transaction acting as `org` (role owner), the way TenantTx does.
+async fn act_as(c: &Client, org: Uuid) {
+    c.batch_execute("BEGIN").await.unwrap();
+    c.execute(
+        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
+                set_config('app.current_role', 'owner', true)",
+        &[&org.to_string(), &Uuid::now_v7().to_string()],
+    )
+    .await
+    .unwrap();
+}
+
+struct Seed {
+    a: Uuid,
+    b: Uuid,
+    a_customer: Uuid,
+    b_customer: Uuid,
+}
+
+/// Two organizations, each with one user and one customer, inserted as the app role under RLS.
+async fn seed(c: &Client) -> Seed {
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut customers = Vec::new();
+    for org in [a, b] {
+        act_as(c, org).await;
+        c.execute(
+            "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'org')",
+            &[&org],
+        )
+        .await
+        .unwrap();
+        c.execute(
+            "INSERT INTO palisade.users (id, email, name, role, password_hash) VALUES ($1, $2, 'U', 'owner', 'x')",
+            &[&Uuid::now_v7(), &format!("{org}@example.com")],
+        )
+        .await
+        .unwrap();
+        let id = Uuid::now_v7();
+        // Same customer email in both organizations: unique per organization only.
+        c.execute(
+            "INSERT INTO palisade.customers (id, name, email) VALUES ($1, 'C', 'same@example.com')",
+            &[&id],
+        )
+        .await
+        .unwrap();
+        c.batch_execute("COMMIT").await.unwrap();
+        customers.push(id);
+    }
+    Seed {
+        a,
+        b,
+        a_customer: customers[0],
+        b_customer: customers[1],
+    }
+}
+
+const TABLES: [(&str, &str); 3] = [
+    ("palisade.organizations", "id"),
+    ("palisade.users", "organization_id"),
+    ("palisade.customers", "organization_id"),
+];
+
+#[tokio::test]
+async fn each_tenant_sees_only_its_rows_in_every_table() {
+    let db = TestDb::new().await;
+    let c = db.app_client().await;
+    let s = seed(&c).await;
+    for (org, other) in [(s.a, s.b), (s.b, s.a)] {
+        act_as(&c, org).await;
+        for (table, col) in TABLES {
+            let orgs: Vec<Uuid> = c
+                .query(&format!("SELECT {col} FROM {table}"), &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert_eq!(
+                orgs,
+                vec![org],
+                "{table}: expected exactly one row of {org}, not {other}"
+            );
+        }
+        c.batch_execute("ROLLBACK").await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn no_organization_set_means_no_rows_even_after_a_previous_transaction() {
+    let db = TestDb::new().await;
+    let c = db.app_client().await;
+    seed(&c).await;
+    // After the seeding transactions, this connection reports '' for app.current_org (not
+    // NULL): the nullif in the policies must still fail closed.
+    let leftover: String = c
+        .query_one(
+            "SELECT coalesce(current_setting('app.current_org', true), '<null>')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(leftover, "");
+    for (table, _) in TABLES {
+        let n: i64 = c
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0, "{table} visible without an organization");
+    }
+    // Writes without an organization are refused too.
+    let err = c
+        .execute(
+            "INSERT INTO palisade.customers (id, name) VALUES ($1, 'x')",
+            &[&Uuid::now_v7()],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.code(), Some(c) if *c == SqlState::NOT_NULL_VIOLATION || *c == SqlState::INSUFFICIENT_PRIVILEGE),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_cannot_insert_into_update_or_delete_another_tenants_rows() {
+    let db = TestDb::new().await;
+    let c = db.app_client().await;
+    let s = seed(&c).await;
+    act_as(&c, s.a).await;
+    // INSERT carrying B's organization id: refused by WITH CHECK.
+    let err = c
+        .execute(
+            "INSERT INTO palisade.customers (organization_id, id, name) VALUES ($1, $2, 'intruder')",
+            &[&s.b, &Uuid::now_v7()],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+        "{err:?}"
+    );
+    assert!(
+        err.as_db_error()
+            .unwrap()
+            .message()
+            .contains("row-level security")
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+
+    act_as(&c, s.a).await;
+    let n = c
+        .execute(
+            "UPDATE palisade.customers SET name = 'pwned' WHERE id = $1",
+            &[&s.b_customer],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let n = c
+        .execute(
+            "DELETE FROM palisade.customers WHERE id = $1",
+            &[&s.b_customer],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let n = c
+        .execute(
+            "UPDATE palisade.organizations SET name = 'pwned' WHERE id = $1",
+            &[&s.b],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let n = c
+        .execute(
+            "DELETE FROM palisade.users WHERE organization_id = $1",
+            &[&s.b],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    // Moving one's own row to B is refused as well.
+    let err = c
+        .execute(
+            "UPDATE palisade.customers SET organization_id = $1 WHERE id = $2",
+            &[&s.b, &s.a_customer],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+        "{err:?}"
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+
+    // B's rows are untouched.
+    act_as(&c, s.b).await;
+    let name: String = c
+        .query_one(
+            "SELECT name FROM palisade.customers WHERE id = $1",
+            &[&s.b_customer],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(name, "C");
+    let users: i64 = c
+        .query_one("SELECT count(*) FROM palisade.users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(users, 1);
+    c.batch_execute("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test]
+async fn the_owner_role_sees_nothing_either_because_rls_is_forced() {
+    let db = TestDb::new().await;
+    let app = db.app_client().await;
+    seed(&app).await;
+    let owner = db.owner_client().await;
+    for (table, _) in TABLES {
+        let n: i64 = owner
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            n, 0,
+            "owner sees {table}: FORCE ROW LEVEL SECURITY is not in effect"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_app_role_cannot_read_password_hashes_or_turn_rls_off() {
+    let db = TestDb::new().await;
+    let c = db.app_client().await;
+    let s = seed(&c).await;
+    act_as(&c, s.a).await;
+    let err = c
+        .query("SELECT password_hash FROM palisade.users", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
+    c.batch_execute("ROLLBACK").await.unwrap();
+    let err = c
+        .batch_execute("ALTER TABLE palisade.customers DISABLE ROW LEVEL SECURITY")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
+}
+
+#[tokio::test]
+async fn a_probe_on_other_tenants_rows_raises_nothing() {
+    // RLS pitfall 14: a function that would fail on B's rows must never see them, because the
+    // policy's qual runs before a non-leakproof one of the query.
+    let db = TestDb::new().await;
+    let c = db.app_client().await;
+    let s = seed(&c).await;
+    act_as(&c, s.a).await;
+    let rows = c
+        .query(
+            "SELECT id FROM palisade.customers WHERE 1 / (CASE WHEN organization_id = $1 THEN 0 ELSE 1 END) = 1",
+            &[&s.b],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    c.batch_execute("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test]
+async fn policies_read_the_context_once_per_statement() {
+    // The context helper is wrapped in (SELECT ...) so it becomes an InitPlan, not a per-row call.
+    let db = TestDb::new().await;
+    let c = db.app_client().await;
+    let s = seed(&c).await;
+    act_as(&c, s.a).await;
+    let plan: Vec<String> = c
+        .query("EXPLAIN SELECT * FROM palisade.customers", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("InitPlan"), "no InitPlan in:\n{plan}");
+    c.batch_execute("ROLLBACK").await.unwrap();
+}

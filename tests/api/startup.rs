@@ -1,0 +1,89 @@
+//! The server refuses to start when its app role could see past RLS.
+
+use std::time::Duration;
+
+use palisade_db::schema::check_app_role;
+use palisade_db::{AppPool, PoolSettings};
+use palisade_server::startup::{AppConfig, Application};
+use palisade_test_support::{TEST_JWT_SECRET, TEST_PASSWORD, TestDb, cluster};
+
+/// Creates a login role of its own (roles are cluster-wide; never alter the shared ones).
+async fn make_role(db: &TestDb, attrs: &str) -> String {
+    let name = format!("palisade_probe_{}", uuid::Uuid::new_v4().simple());
+    let su = db.superuser_client().await;
+    su.batch_execute(&format!(
+        "CREATE ROLE {name} LOGIN PASSWORD '{TEST_PASSWORD}' {attrs}"
+    ))
+    .await
+    .unwrap();
+    su.batch_execute(&format!("GRANT palisade_app TO {name}"))
+        .await
+        .unwrap();
+    name
+}
+
+fn pool_as(db: &TestDb, role: &str) -> AppPool {
+    AppPool::new(&PoolSettings {
+        url: cluster().url(role, TEST_PASSWORD, &db.name),
+        max_size: 1,
+        wait_timeout: Duration::from_secs(10),
+    })
+    .unwrap()
+}
+
+async fn refusal(db: &TestDb, role: &str) -> String {
+    let config = AppConfig {
+        http_addr: "127.0.0.1:0".into(),
+        jwt_secret: TEST_JWT_SECRET.to_vec(),
+        token_ttl: Duration::from_secs(60),
+        workers: Some(1),
+    };
+    match Application::build(&config, pool_as(db, role)).await {
+        Ok(_) => panic!("the server started with app role {role}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[actix_web::test]
+async fn the_real_app_role_passes() {
+    let db = TestDb::new().await;
+    check_app_role(&db.app_pool(1)).await.unwrap();
+}
+
+#[actix_web::test]
+async fn an_app_role_with_bypassrls_is_refused() {
+    let db = TestDb::new().await;
+    let role = make_role(&db, "BYPASSRLS").await;
+    let msg = refusal(&db, &role).await;
+    assert!(
+        msg.contains("refusing to start") && msg.contains("BYPASSRLS"),
+        "{msg}"
+    );
+}
+
+#[actix_web::test]
+async fn a_superuser_app_role_is_refused() {
+    let db = TestDb::new().await;
+    let role = make_role(&db, "SUPERUSER").await;
+    let msg = refusal(&db, &role).await;
+    assert!(msg.contains("superuser"), "{msg}");
+}
+
+#[actix_web::test]
+async fn an_app_role_that_owns_a_tenant_table_or_can_become_the_owner_is_refused() {
+    let db = TestDb::new().await;
+    let role = make_role(&db, "").await;
+    let su = db.superuser_client().await;
+    su.batch_execute(&format!("ALTER TABLE palisade.customers OWNER TO {role}"))
+        .await
+        .unwrap();
+    let msg = refusal(&db, &role).await;
+    assert!(msg.contains("owns 1 table(s)"), "{msg}");
+
+    let member = make_role(&db, "").await;
+    su.batch_execute(&format!("GRANT palisade_owner TO {member}"))
+        .await
+        .unwrap();
+    let msg = refusal(&db, &member).await;
+    assert!(msg.contains("member of palisade_owner"), "{msg}");
+}

@@ -1,0 +1,155 @@
+//! The tenant transaction: pool safety, rollback on drop, pipelining order.
+
+use palisade_db::customers::{self, CustomerFilter, NewCustomer};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::{CustomerName, OrgId, Role, TenantContext, UserId};
+use palisade_test_support::TestDb;
+use uuid::Uuid;
+
+fn ctx(org: OrgId) -> TenantContext {
+    TenantContext {
+        org_id: org,
+        user_id: UserId::new(),
+        role: Role::Owner,
+    }
+}
+
+/// Creates `n` organizations with `per_org` customers each, through TenantTx.
+async fn seed(pool: &palisade_db::AppPool, n: usize, per_org: usize) -> Vec<(OrgId, Vec<Uuid>)> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let org = OrgId::new();
+        let mut tx = TenantTx::begin(pool, &ctx(org)).await.unwrap();
+        tx.execute(
+            "INSERT INTO palisade.organizations (id, name) VALUES ($1, $2)",
+            &[&org.as_uuid(), &format!("org {i}")],
+        )
+        .await
+        .unwrap();
+        let mut ids = Vec::new();
+        for j in 0..per_org {
+            let c = customers::create(
+                &mut tx,
+                &NewCustomer {
+                    name: CustomerName::parse(&format!("c{i}-{j}")).unwrap(),
+                    email: None,
+                    phone: None,
+                },
+            )
+            .await
+            .unwrap();
+            ids.push(c.id);
+        }
+        tx.commit().await.unwrap();
+        ids.sort();
+        out.push((org, ids));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_pooled_connection_never_shows_one_tenant_another_tenants_rows() {
+    let db = TestDb::new().await;
+    let pool = db.app_pool(1);
+    let orgs = seed(&pool, 8, 3).await;
+    // Many interleaved requests from many organizations through a single connection, using
+    // both the pipelined one-round-trip read and the multi-statement path. Every answer must
+    // be exact: a context that leaked, or a query that overtook its set_config, would show up
+    // as foreign or missing rows.
+    let mut tasks = Vec::new();
+    for round in 0..25 {
+        for (org, expected) in orgs.clone() {
+            let pool = pool.clone();
+            tasks.push(tokio::spawn(async move {
+                let tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+                let mut got: Vec<Uuid> = if round % 2 == 0 {
+                    let page = customers::list(
+                        tx,
+                        &CustomerFilter::default(),
+                        PageRequest {
+                            after: None,
+                            limit: 100,
+                        },
+                    )
+                    .await
+                    .unwrap();
+                    page.items.iter().map(|c| c.id).collect()
+                } else {
+                    let mut tx = tx;
+                    let n: i64 = tx
+                        .query_one("SELECT count(*) FROM palisade.organizations", &[])
+                        .await
+                        .unwrap()
+                        .get(0);
+                    assert_eq!(n, 1);
+                    let rows = tx
+                        .query("SELECT id FROM palisade.customers", &[])
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                    rows.iter().map(|r| r.get(0)).collect()
+                };
+                got.sort();
+                assert_eq!(got, expected, "organization {org} saw the wrong rows");
+                // The connection is back in the pool with no tenant context on it.
+                let idle = pool.idle_context().await.unwrap();
+                assert_eq!(idle, [String::new(), String::new(), String::new()]);
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn dropping_without_commit_rolls_back_and_cleans_the_connection() {
+    let db = TestDb::new().await;
+    let pool = db.app_pool(1);
+    let orgs = seed(&pool, 1, 0).await;
+    let org = orgs[0].0;
+    {
+        let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+        customers::create(
+            &mut tx,
+            &NewCustomer {
+                name: CustomerName::parse("ghost").unwrap(),
+                email: None,
+                phone: None,
+            },
+        )
+        .await
+        .unwrap();
+        // Dropped here, as when a client disconnects mid-request.
+    }
+    // The only connection comes back rolled back, with no context, and nothing was written.
+    assert_eq!(
+        pool.idle_context().await.unwrap(),
+        [String::new(), String::new(), String::new()]
+    );
+    let tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    let rows = tx
+        .query_once("SELECT count(*) FROM palisade.customers", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 0);
+}
+
+#[tokio::test]
+async fn a_failing_statement_in_the_pipeline_leaves_the_connection_usable() {
+    let db = TestDb::new().await;
+    let pool = db.app_pool(1);
+    let orgs = seed(&pool, 1, 2).await;
+    let tx = TenantTx::begin(&pool, &ctx(orgs[0].0)).await.unwrap();
+    assert!(tx.query_once("SELECT 1 / 0", &[]).await.is_err());
+    let tx = TenantTx::begin(&pool, &ctx(orgs[0].0)).await.unwrap();
+    let rows = tx
+        .query_once("SELECT count(*) FROM palisade.customers", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 2);
+    assert_eq!(
+        pool.idle_context().await.unwrap(),
+        [String::new(), String::new(), String::new()]
+    );
+}
