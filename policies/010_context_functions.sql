@@ -10,6 +10,10 @@
  * Policies call these wrapped in a scalar subquery, `(SELECT palisade_private.current_org_id())`,
  * so PostgreSQL evaluates them once per statement (an InitPlan), not once per row. They are
  * plain STABLE SQL functions, not SECURITY DEFINER: they read only the caller's own settings.
+ * They deliberately have no `SET search_path` clause: a function with a SET clause cannot be
+ * inlined, and its per-call GUC save/restore measurably slowed every tenant query. Every name in
+ * their bodies is schema-qualified (pg_catalog.*) instead, so the caller's search_path cannot
+ * redirect them.
  */
 GRANT USAGE ON SCHEMA palisade TO palisade_app, palisade_resolver;
 GRANT USAGE ON SCHEMA palisade_private TO palisade_app;
@@ -18,22 +22,19 @@ GRANT USAGE ON SCHEMA palisade_private TO palisade_app;
 GRANT USAGE, CREATE ON SCHEMA palisade_private TO palisade_resolver;
 
 /** The acting organization, or NULL when none is set (every tenant policy compares to it). */
-CREATE OR REPLACE FUNCTION palisade_private.current_org_id() RETURNS uuid
+CREATE OR REPLACE FUNCTION palisade_private.current_org_id() RETURNS pg_catalog.uuid
     LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path = ''
-    AS $fn$ SELECT nullif(pg_catalog.current_setting('app.current_org', true), '')::uuid $fn$;
+    AS $fn$ SELECT NULLIF(pg_catalog.current_setting('app.current_org', true), '')::pg_catalog.uuid $fn$;
 
 /** The acting user, or NULL. */
-CREATE OR REPLACE FUNCTION palisade_private.current_user_id() RETURNS uuid
+CREATE OR REPLACE FUNCTION palisade_private.current_user_id() RETURNS pg_catalog.uuid
     LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path = ''
-    AS $fn$ SELECT nullif(pg_catalog.current_setting('app.current_user', true), '')::uuid $fn$;
+    AS $fn$ SELECT NULLIF(pg_catalog.current_setting('app.current_user', true), '')::pg_catalog.uuid $fn$;
 
 /** The acting user's role in the organization ('owner', 'admin', 'member'), or NULL. */
-CREATE OR REPLACE FUNCTION palisade_private.current_app_role() RETURNS text
+CREATE OR REPLACE FUNCTION palisade_private.current_app_role() RETURNS pg_catalog.text
     LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path = ''
-    AS $fn$ SELECT nullif(pg_catalog.current_setting('app.current_role', true), '') $fn$;
+    AS $fn$ SELECT NULLIF(pg_catalog.current_setting('app.current_role', true), '') $fn$;
 
 REVOKE ALL ON FUNCTION palisade_private.current_org_id() FROM PUBLIC;
 REVOKE ALL ON FUNCTION palisade_private.current_user_id() FROM PUBLIC;

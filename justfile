@@ -1,0 +1,30 @@
+# Palisade's convenience recipes. Nothing here is required: the README's commands work without just.
+
+# List the recipes.
+default:
+    @just --list
+
+# Start the embedded PostgreSQL, apply migrations and policies, and stop (data in ./.palisade).
+db:
+    cargo run --bin palisade -- migrate
+
+# Serve the API on 127.0.0.1:8080 over the embedded PostgreSQL.
+run:
+    cargo run --bin palisade
+
+# Run every test (each test process starts its own throwaway PostgreSQL).
+test:
+    cargo test --workspace
+
+# Formatting and lints, as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Benchmark: TenantTx under RLS versus a plain WHERE organization_id = $1, as a ratio.
+bench:
+    cargo bench -p palisade_db --bench tenant_tx
+
+# Everything CI runs.
+ci:
+    bash .ci/run
