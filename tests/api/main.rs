@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod auth;
+mod catalog;
 mod customers;
+mod isolation;
 mod rls_sql;
 mod startup;
 mod tenant_tx;

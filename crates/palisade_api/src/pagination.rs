@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use palisade_db::customers::CustomerCursor;
+use palisade_db::list::Cursor;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -31,13 +31,13 @@ pub fn parse_limit(raw: Option<&str>) -> Result<u16, ApiError> {
 }
 
 /// Encodes a `(created_at, id)` position.
-pub fn encode_cursor(c: &CustomerCursor) -> String {
+pub fn encode_cursor(c: &Cursor) -> String {
     let micros = c.created_at.unix_timestamp_nanos() / 1_000;
     URL_SAFE_NO_PAD.encode(format!("v1:{micros}:{}", c.id))
 }
 
 /// Decodes a cursor made by [`encode_cursor`]; anything else answers 400.
-pub fn decode_cursor(raw: &str) -> Result<CustomerCursor, ApiError> {
+pub fn decode_cursor(raw: &str) -> Result<Cursor, ApiError> {
     let bad = || ApiError::BadRequest {
         code: "invalid_cursor",
         message: "the cursor is not one this API returned".into(),
@@ -52,7 +52,7 @@ pub fn decode_cursor(raw: &str) -> Result<CustomerCursor, ApiError> {
     let created_at =
         OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).map_err(|_| bad())?;
     let id = Uuid::try_parse(id).map_err(|_| bad())?;
-    Ok(CustomerCursor { created_at, id })
+    Ok(Cursor { created_at, id })
 }
 
 #[cfg(test)]
@@ -61,7 +61,7 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_at_microsecond_precision() {
-        let c = CustomerCursor {
+        let c = Cursor {
             created_at: OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_000)
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH),
             id: Uuid::now_v7(),

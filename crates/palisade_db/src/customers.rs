@@ -4,9 +4,9 @@
 use palisade_domain::{CustomerId, CustomerName, EmailAddress, PhoneNumber};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use crate::list::{Cursor, ListQuery, like_literal};
 use crate::{DbError, Page, PageRequest, TenantTx};
 
 /// A customer as stored.
@@ -24,15 +24,6 @@ pub struct Customer {
     pub created_at: OffsetDateTime,
     /// Last change.
     pub updated_at: OffsetDateTime,
-}
-
-/// Position in the newest-first customer list: the last item's `(created_at, id)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CustomerCursor {
-    /// The last item's creation time.
-    pub created_at: OffsetDateTime,
-    /// The last item's id (breaks ties between equal times).
-    pub id: Uuid,
 }
 
 /// A customer to create.
@@ -69,17 +60,6 @@ pub struct CustomerFilter {
 /// The unique constraint that keeps emails unique within an organization.
 pub const EMAIL_KEY: &str = "customers_email_key";
 
-// The list statement is assembled from constant fragments, one per filter the request uses, so
-// each combination is its own prepared statement (at most 8) with a plan that fits it: a single
-// statement with `$n IS NULL OR ...` for every optional filter gets a generic plan that must
-// evaluate every optional condition on every row. Values are always bind parameters.
-const LIST_SELECT: &str =
-    "SELECT id, name, email, phone, created_at, updated_at FROM palisade.customers WHERE true";
-const LIST_BY_EMAIL: &str = " AND email = $";
-const LIST_BY_NAME: &[&str] = &[" AND name ILIKE '%' || $", " || '%' ESCAPE '\\'"];
-const LIST_AFTER: &[&str] = &[" AND (created_at, id) < ($", ", $", ")"];
-const LIST_ORDER: &str = " ORDER BY created_at DESC, id DESC LIMIT $";
-
 /// Decodes a row of `id, name, email, phone, created_at, updated_at`.
 pub fn from_row(r: &Row) -> Result<Customer, DbError> {
     Ok(Customer {
@@ -92,70 +72,25 @@ pub fn from_row(r: &Row) -> Result<Customer, DbError> {
     })
 }
 
-/// Appends the next placeholder number to `sql` and its value to `params`.
-fn bind<'a>(
-    sql: &mut String,
-    params: &mut Vec<&'a (dyn ToSql + Sync)>,
-    value: &'a (dyn ToSql + Sync),
-) {
-    params.push(value);
-    sql.push_str(&params.len().to_string());
-}
-
-/// Escapes LIKE wildcards so a name filter matches literally.
-fn like_literal(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// One page of customers, newest first. Ends the transaction (one round trip).
 pub async fn list(
     tx: TenantTx,
     filter: &CustomerFilter,
-    page: PageRequest<CustomerCursor>,
-) -> Result<Page<Customer, CustomerCursor>, DbError> {
+    page: PageRequest<Cursor>,
+) -> Result<Page<Customer, Cursor>, DbError> {
     let email = filter.email.as_ref().map(EmailAddress::as_str);
     let name = filter.name_contains.as_deref().map(like_literal);
-    // Fetch one extra row to know whether another page exists.
-    let limit = i64::from(page.limit) + 1;
-    let mut sql = String::from(LIST_SELECT);
-    let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(5);
-    if let Some(email) = &email {
-        sql.push_str(LIST_BY_EMAIL);
-        bind(&mut sql, &mut params, email);
-    }
-    if let Some(name) = &name {
-        sql.push_str(LIST_BY_NAME[0]);
-        bind(&mut sql, &mut params, name);
-        sql.push_str(LIST_BY_NAME[1]);
-    }
-    if let Some(after) = &page.after {
-        sql.push_str(LIST_AFTER[0]);
-        bind(&mut sql, &mut params, &after.created_at);
-        sql.push_str(LIST_AFTER[1]);
-        bind(&mut sql, &mut params, &after.id);
-        sql.push_str(LIST_AFTER[2]);
-    }
-    sql.push_str(LIST_ORDER);
-    bind(&mut sql, &mut params, &limit);
-    let rows = tx.query_once(&sql, &params).await?;
-    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-    let next = if items.len() > usize::from(page.limit) {
-        items.truncate(usize::from(page.limit));
-        items.last().map(|c| CustomerCursor {
-            created_at: c.created_at,
-            id: c.id,
-        })
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+    ListQuery::new(
+        "SELECT id, name, email, phone, created_at, updated_at FROM palisade.customers WHERE true",
+    )
+    .and_opt("email = $", email.as_ref())
+    .and_opt_wrapped("name ILIKE '%' || $", name.as_ref(), " || '%' ESCAPE '\\'")
+    .after(page.after.as_ref())
+    .fetch(tx, page.limit, from_row, |c| Cursor {
+        created_at: c.created_at,
+        id: c.id,
+    })
+    .await
 }
 
 /// One customer, or `None` when it does not exist in this organization.
@@ -234,15 +169,4 @@ pub async fn delete(tx: &mut TenantTx, id: CustomerId) -> Result<bool, DbError> 
         )
         .await?
         == 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_literal;
-
-    #[test]
-    fn like_wildcards_are_escaped() {
-        assert_eq!(like_literal("50%_off\\"), "50\\%\\_off\\\\");
-        assert_eq!(like_literal("Ada"), "Ada");
-    }
 }

@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod customers;
 mod error;
+pub mod list;
 pub mod pool;
 pub mod schema;
 pub mod tenant_tx;

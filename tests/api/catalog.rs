@@ -1,0 +1,149 @@
+//! Schema rules, read from pg_catalog (crates.io's `schema_details.rs` pattern): a table added
+//! to the tenant schema without them fails here, naming the table, without anyone writing a
+//! new test.
+
+use palisade_test_support::TestDb;
+
+/// Unique keys that do not include `organization_id`, each a deliberate, documented exception
+/// (the justification is in the table's file in policies/). Anything else is a violation: a
+/// global unique key tells one tenant that another already holds a value.
+pub const GLOBAL_UNIQUE_ALLOW_LIST: &[&str] = &[
+    // The login email: people log in before their organization is known (policies/110_users.sql).
+    "users_email_key",
+    // A phone number routes inbound SMS and calls to exactly one organization.
+    "phone_numbers_number_key",
+    // An API key is found by its hash before its organization is known; the hash of a random
+    // 256-bit key reveals nothing.
+    "api_keys_key_hash_key",
+];
+
+/// The root table: its own `id` is the organization id.
+const ROOT: &str = "organizations";
+
+async fn violations(db: &TestDb) -> Vec<String> {
+    let c = db.superuser_client().await;
+    let rows = c
+        .query(
+            "WITH t AS (
+                SELECT c.oid, c.relname::text AS name, c.relrowsecurity, c.relforcerowsecurity,
+                       CASE WHEN c.relname = 'organizations' THEN 'id' ELSE 'organization_id' END AS tenant_col
+                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p')
+            )
+            SELECT t.name,
+                   -- the tenant column: uuid NOT NULL
+                   EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid AND a.attname = t.tenant_col
+                             AND a.atttypid = 'uuid'::regtype AND a.attnotnull AND NOT a.attisdropped) AS has_tenant_col,
+                   t.relrowsecurity, t.relforcerowsecurity,
+                   -- commands with a policy for palisade_app, and whether each has the clauses it needs
+                   ARRAY(SELECT DISTINCT p.polcmd::text FROM pg_policy p
+                          WHERE p.polrelid = t.oid AND 'palisade_app'::regrole = ANY (p.polroles)
+                            AND (p.polcmd IN ('a') OR p.polqual IS NOT NULL)
+                            AND (p.polcmd IN ('r', 'd') OR p.polwithcheck IS NOT NULL)) AS commands,
+                   -- an index whose leading column is the tenant column
+                   EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]
+                            WHERE i.indrelid = t.oid AND a.attname = t.tenant_col) AS tenant_index,
+                   -- foreign keys to tenant tables that do not carry the tenant column
+                   ARRAY(SELECT k.conname::text FROM pg_constraint k
+                          JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+                          WHERE k.conrelid = t.oid AND k.contype = 'f' AND rn.nspname = 'palisade'
+                            AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid
+                                              AND a.attnum = ANY (k.conkey) AND a.attname = 'organization_id')
+                         ) AS bad_fks,
+                   -- unique constraints and unique indexes without the tenant column
+                   ARRAY(SELECT ic.relname::text FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                          WHERE i.indrelid = t.oid AND i.indisunique
+                            AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid
+                                              AND a.attnum = ANY (i.indkey) AND a.attname = t.tenant_col)) AS global_uniques
+              FROM t ORDER BY t.name",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(rows.len() >= 3, "no tenant tables found");
+    let mut out = Vec::new();
+    for r in rows {
+        let name: String = r.get(0);
+        let col = if name == ROOT {
+            "id"
+        } else {
+            "organization_id"
+        };
+        if !r.get::<_, bool>(1) {
+            out.push(format!("{name}: no {col} uuid NOT NULL"));
+        }
+        if !r.get::<_, bool>(2) {
+            out.push(format!("{name}: row-level security not enabled"));
+        }
+        if !r.get::<_, bool>(3) {
+            out.push(format!("{name}: row-level security not forced"));
+        }
+        let commands: Vec<String> = r.get(4);
+        let has = |c: &str| commands.iter().any(|x| x == c || x == "*");
+        for (code, label) in [
+            ("r", "SELECT"),
+            ("a", "INSERT"),
+            ("w", "UPDATE"),
+            ("d", "DELETE"),
+        ] {
+            if !has(code) {
+                out.push(format!(
+                    "{name}: no {label} policy for palisade_app with USING/WITH CHECK"
+                ));
+            }
+        }
+        if !r.get::<_, bool>(5) {
+            out.push(format!("{name}: no index leading with {col}"));
+        }
+        for fk in r.get::<_, Vec<String>>(6) {
+            out.push(format!(
+                "{name}: foreign key {fk} to a tenant table without organization_id"
+            ));
+        }
+        for u in r.get::<_, Vec<String>>(7) {
+            if !GLOBAL_UNIQUE_ALLOW_LIST.contains(&u.as_str()) {
+                out.push(format!("{name}: unique key {u} without {col}"));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_tenant_table_follows_the_schema_rules() {
+    let db = TestDb::new().await;
+    let v = violations(&db).await;
+    assert!(
+        v.is_empty(),
+        "schema rule violations:\n  {}",
+        v.join("\n  ")
+    );
+}
+
+#[tokio::test]
+async fn the_rules_catch_a_table_that_breaks_them() {
+    // The test above is only worth something if it fails on a bad table: add one as a DBA
+    // would (superuser) and expect every rule to be named.
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute(
+        "CREATE TABLE palisade.sloppy (id uuid PRIMARY KEY, customer_id uuid, email text UNIQUE);
+         CREATE TABLE palisade.sloppy_child (organization_id uuid NOT NULL, id uuid,
+             customer_id uuid REFERENCES palisade.sloppy (id), PRIMARY KEY (organization_id, id));",
+    )
+    .await
+    .unwrap();
+    let v = violations(&db).await.join("\n");
+    for expected in [
+        "sloppy: no organization_id uuid NOT NULL",
+        "sloppy: row-level security not enabled",
+        "sloppy: row-level security not forced",
+        "sloppy: no SELECT policy",
+        "sloppy: no index leading with organization_id",
+        "sloppy: unique key sloppy_email_key without organization_id",
+        "sloppy: unique key sloppy_pkey without organization_id",
+        "sloppy_child: foreign key sloppy_child_customer_id_fkey to a tenant table without organization_id",
+    ] {
+        assert!(v.contains(expected), "missing {expected:?} in:\n{v}");
+    }
+}
