@@ -209,3 +209,14 @@ async fn health_and_readiness() {
     assert_eq!(r.json["status"], "ready");
     assert!(r.header("x-request-id").is_some());
 }
+
+#[actix_web::test]
+async fn added_users_log_in_with_their_role() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let member = app.add_user(&owner, Role::Member).await;
+    let (status, me) = me_status(&app, &member.token).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["user"]["role"], "member");
+    assert_eq!(me["organization"]["id"], owner.org_id);
+}

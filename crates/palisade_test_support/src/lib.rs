@@ -350,6 +350,47 @@ impl TestApp {
         }
     }
 
+    /// Adds a user with `role` to `account`'s organization (directly, under RLS as the owner:
+    /// this predates the members API) and logs them in.
+    pub async fn add_user(&self, account: &Account, role: palisade_domain::Role) -> Account {
+        let owner = palisade_domain::TenantContext {
+            org_id: palisade_domain::OrgId::parse(&account.org_id).expect("org id"),
+            user_id: palisade_domain::UserId::parse(&account.user_id).expect("user id"),
+            role: palisade_domain::Role::Owner,
+        };
+        let email = format!(
+            "{}-{}@example.com",
+            role.as_str(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let password = "another correct horse battery".to_owned();
+        let hasher = palisade_api::auth::PasswordHashing::new(1).expect("hasher");
+        let hash = hasher
+            .hash(&palisade_domain::Password::parse_new(&password).expect("password"))
+            .await
+            .expect("hash");
+        let mut tx = palisade_db::TenantTx::begin(&self.pool, &owner)
+            .await
+            .expect("tx");
+        tx.execute(
+            "INSERT INTO palisade.users (id, email, name, role, password_hash) VALUES ($1, $2, 'Added', $3, $4)",
+            &[&uuid::Uuid::now_v7(), &email, &role.as_str(), &hash],
+        )
+        .await
+        .expect("insert user");
+        tx.commit().await.expect("commit");
+        let body = serde_json::json!({"email": email, "password": password});
+        let r = self.call("POST", "/v1/auth/login", None, Some(&body)).await;
+        assert_eq!(r.status, 200, "login of the added user failed: {}", r.text);
+        Account {
+            token: r.json["token"].as_str().expect("token").to_owned(),
+            org_id: account.org_id.clone(),
+            user_id: r.json["user_id"].as_str().expect("user").to_owned(),
+            email,
+            password,
+        }
+    }
+
     /// Creates a customer for `account` and returns its JSON.
     pub async fn create_customer(
         &self,
