@@ -13,6 +13,7 @@ pub mod error;
 pub mod pagination;
 pub mod routes;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use error::ApiError;
 

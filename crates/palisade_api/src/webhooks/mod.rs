@@ -1,0 +1,7 @@
+//! Inbound webhooks from carriers, email providers and Stripe.
+//!
+//! [`signature`] verifies each provider's signature over the raw request bytes, in constant
+//! time, before anything is parsed. Routing and writes come later (under RLS for carriers and
+//! email providers; through the billing pool for Stripe only).
+
+pub mod signature;
