@@ -42,7 +42,10 @@ pub struct Seeded {
 pub type Seeder = for<'a> fn(&'a TestApp, &'a Account, &'a str) -> LocalBoxFuture<'a, Seeded>;
 
 /// Every resource group. A new resource adds its seeder here (in its own test module).
-pub const SEEDERS: &[(&str, Seeder)] = &[("customers", seed_customers)];
+pub const SEEDERS: &[(&str, Seeder)] = &[
+    ("customers", seed_customers),
+    ("messaging", crate::messaging::seed),
+];
 
 fn seed_customers<'a>(
     app: &'a TestApp,

@@ -8,6 +8,7 @@ mod auth;
 mod catalog;
 mod customers;
 mod isolation;
+mod messaging;
 mod rls_sql;
 mod startup;
 mod tenant_tx;

@@ -7,7 +7,8 @@
 //!   organization transaction-locally; PostgreSQL row-level security does the filtering.
 //! - [`schema`]: bootstrap (roles, database), migrations (`sql/`), policies (`policies/`) and
 //!   the startup checks that refuse a dangerous app role.
-//! - [`auth`], [`customers`]: the queries, which never filter by organization themselves.
+//! - [`auth`], [`customers`], [`messaging`]: the queries, which never filter by organization
+//!   themselves.
 //!
 //! Errors are [`DbError`]: its `Display` never includes a server message or a parameter value,
 //! so it is safe to log (server messages can quote row data).
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod customers;
 mod error;
 pub mod list;
+pub mod messaging;
 pub mod pool;
 pub mod schema;
 pub mod tenant_tx;

@@ -60,6 +60,30 @@ id_type!(
     /// A customer id (unique within its organization; UUIDs make it unique everywhere).
     CustomerId
 );
+id_type!(
+    /// An email campaign id.
+    EmailCampaignId
+);
+id_type!(
+    /// An email message id (one recipient of an email campaign).
+    EmailMessageId
+);
+id_type!(
+    /// An SMS campaign id.
+    SmsCampaignId
+);
+id_type!(
+    /// An SMS message id (inbound or outbound).
+    SmsMessageId
+);
+id_type!(
+    /// A voice campaign id.
+    VoiceCampaignId
+);
+id_type!(
+    /// A call id.
+    CallId
+);
 
 #[cfg(test)]
 mod tests {

@@ -5,11 +5,19 @@
 
 mod contact;
 mod ids;
+mod messaging;
 mod names;
 mod secret;
 
 pub use contact::{EmailAddress, PhoneNumber};
-pub use ids::{CustomerId, OrgId, UserId};
+pub use ids::{
+    CallId, CustomerId, EmailCampaignId, EmailMessageId, OrgId, SmsCampaignId, SmsMessageId,
+    UserId, VoiceCampaignId,
+};
+pub use messaging::{
+    CallNotes, CallStatus, CampaignName, CampaignStatus, Direction, EmailBody, EmailStatus,
+    EmailSubject, ProviderId, SmsBody, SmsStatus, VoiceScript,
+};
 pub use names::{CustomerName, OrganizationName, PersonName};
 pub use secret::Password;
 

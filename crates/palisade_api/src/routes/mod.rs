@@ -3,6 +3,7 @@
 mod auth;
 mod customers;
 mod health;
+mod messaging;
 
 use actix_web::{HttpResponse, web};
 
@@ -29,7 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::patch().to(customers::update))
                         .route(web::delete().to(customers::delete))
                         .default_service(web::to(method_not_allowed)),
-                ),
+                )
+                .configure(messaging::configure),
         );
 }
 

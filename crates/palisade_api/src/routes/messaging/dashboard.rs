@@ -1,0 +1,100 @@
+//! `GET /v1/dashboard/stats`: the organization's campaigns, messages and calls counted by
+//! status, per channel, with delivery rates and call time.
+//!
+//! Definitions (the same as the status docs in `palisade_domain`):
+//! - email `sent` counts messages that left for the recipient's server: sent, delivered,
+//!   opened, clicked, bounced; `delivered` counts delivered, opened, clicked (an open implies
+//!   a delivery). Dropped and failed messages never left.
+//! - SMS `sent` counts outbound messages the carrier accepted: sent, delivered, undelivered;
+//!   `delivered` counts delivered. Failed ones were never sent; inbound ones are `received`.
+//! - `delivery_rate` is delivered / sent, or `null` when nothing was sent.
+//! - `total_call_seconds` sums the known durations; `total_call_minutes` is that / 60,
+//!   rounded to two decimals.
+//!
+//! `created_after` / `created_before` (RFC 3339, both exclusive) restrict every figure to rows
+//! created in that window.
+
+use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
+use palisade_db::messaging::dashboard::{self as db, ByStatus};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::auth::Tenant;
+use crate::routes::Fields;
+use crate::{ApiError, AppState};
+
+/// Query string.
+#[derive(Deserialize)]
+pub struct StatsQuery {
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+fn by_status<S: Copy>(counts: &ByStatus<S>, name: fn(S) -> &'static str) -> Value {
+    let mut m = Map::new();
+    for (s, n) in counts {
+        m.insert(name(*s).to_owned(), json!(n));
+    }
+    Value::Object(m)
+}
+
+fn sum_where<S: Copy>(counts: &ByStatus<S>, pred: fn(S) -> bool) -> i64 {
+    counts
+        .iter()
+        .filter(|(s, _)| pred(*s))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// delivered / sent, or `None` when nothing was sent.
+fn delivery_rate(delivered: i64, sent: i64) -> Option<f64> {
+    // Row counts fit f64's 53-bit mantissa exactly.
+    (sent > 0).then(|| delivered as f64 / sent as f64)
+}
+
+/// `GET /v1/dashboard/stats?created_after=&created_before=`.
+pub async fn stats(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let created = f.created_range(q.created_after.as_deref(), q.created_before.as_deref());
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let c = db::stats(tx, &created).await?;
+
+    let email_sent = sum_where(&c.email_messages, |s| s.counts_as_sent());
+    let email_delivered = sum_where(&c.email_messages, |s| s.counts_as_delivered());
+    let sms_sent = sum_where(&c.sms_messages, |s| s.counts_as_sent());
+    let sms_delivered = sum_where(&c.sms_messages, |s| s.counts_as_delivered());
+    let calls_total: i64 = c.calls.iter().map(|(_, n)| n).sum();
+    // Integer arithmetic, so the figure is exact: hundredths of a minute, rounded half up.
+    let centi_minutes = (c.call_seconds * 100 + 30) / 60;
+    let total_call_minutes = centi_minutes as f64 / 100.0;
+
+    Ok(HttpResponse::Ok().json(json!({
+        "email": {
+            "campaigns": by_status(&c.email_campaigns, |s| s.as_str()),
+            "messages": by_status(&c.email_messages, |s| s.as_str()),
+            "sent": email_sent,
+            "delivered": email_delivered,
+            "delivery_rate": delivery_rate(email_delivered, email_sent),
+        },
+        "sms": {
+            "campaigns": by_status(&c.sms_campaigns, |s| s.as_str()),
+            "messages": by_status(&c.sms_messages, |s| s.as_str()),
+            "sent": sms_sent,
+            "delivered": sms_delivered,
+            "delivery_rate": delivery_rate(sms_delivered, sms_sent),
+        },
+        "voice": {
+            "campaigns": by_status(&c.voice_campaigns, |s| s.as_str()),
+            "calls": by_status(&c.calls, |s| s.as_str()),
+            "total_calls": calls_total,
+            "total_call_seconds": c.call_seconds,
+            "total_call_minutes": total_call_minutes,
+        },
+    })))
+}

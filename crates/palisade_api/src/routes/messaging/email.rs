@@ -1,0 +1,478 @@
+//! `/v1/email-campaigns`, their recipients (`/v1/email-campaigns/{id}/messages`), and
+//! `/v1/email-messages`.
+
+use actix_web::{HttpResponse, web};
+use palisade_db::messaging::email::{
+    self as db, CampaignFilter, EmailCampaign, EmailCampaignPatch, EmailMessage, MessageFilter,
+    NewEmailCampaign, NewEmailMessage,
+};
+use palisade_db::messaging::{self as shared, Guarded};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::{
+    CampaignName, CampaignStatus, CustomerId, EmailAddress, EmailBody, EmailCampaignId,
+    EmailMessageId, EmailStatus, EmailSubject,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    CampaignChange, check_campaign_change, message_not_queued, new_campaign_status,
+    no_such_customer, not_deletable, not_editable_for_recipients, recipient_exists,
+};
+use crate::auth::Tenant;
+use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::routes::{Fields, nullable, parse_id};
+use crate::{ApiError, AppState};
+
+/// Send counters as clients see them.
+#[derive(Serialize)]
+pub struct CountsJson {
+    sent: i32,
+    delivered: i32,
+    opened: i32,
+    clicked: i32,
+    bounced: i32,
+    failed: i32,
+}
+
+/// An email campaign as clients see it.
+#[derive(Serialize)]
+pub struct CampaignJson {
+    id: Uuid,
+    name: String,
+    subject: String,
+    body: String,
+    status: &'static str,
+    #[serde(with = "time::serde::rfc3339::option")]
+    scheduled_at: Option<OffsetDateTime>,
+    counts: CountsJson,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<EmailCampaign> for CampaignJson {
+    fn from(c: EmailCampaign) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            subject: c.subject,
+            body: c.body,
+            status: c.status.as_str(),
+            scheduled_at: c.scheduled_at,
+            counts: CountsJson {
+                sent: c.counts.sent,
+                delivered: c.counts.delivered,
+                opened: c.counts.opened,
+                clicked: c.counts.clicked,
+                bounced: c.counts.bounced,
+                failed: c.counts.failed,
+            },
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// An email message (one recipient) as clients see it.
+#[derive(Serialize)]
+pub struct MessageJson {
+    id: Uuid,
+    campaign_id: Uuid,
+    customer_id: Option<Uuid>,
+    to_email: String,
+    status: &'static str,
+    provider_message_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    sent_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    delivered_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    opened_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    clicked_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    failed_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<EmailMessage> for MessageJson {
+    fn from(m: EmailMessage) -> Self {
+        Self {
+            id: m.id,
+            campaign_id: m.campaign_id,
+            customer_id: m.customer_id,
+            to_email: m.to_email,
+            status: m.status.as_str(),
+            provider_message_id: m.provider_message_id,
+            sent_at: m.sent_at,
+            delivered_at: m.delivered_at,
+            opened_at: m.opened_at,
+            clicked_at: m.clicked_at,
+            failed_at: m.failed_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// Campaign list query string.
+#[derive(Deserialize)]
+pub struct CampaignListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    status: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+/// `GET /v1/email-campaigns?limit=&cursor=&status=&created_after=&created_before=`.
+pub async fn list_campaigns(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<CampaignListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let status = f.optional("status", q.status.as_deref(), CampaignStatus::parse);
+    let created = f.created_range(q.created_after.as_deref(), q.created_before.as_deref());
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list_campaigns(
+        tx,
+        &CampaignFilter { status, created },
+        PageRequest { after, limit },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(CampaignJson::from).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    })))
+}
+
+/// Create body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCampaignBody {
+    name: Option<String>,
+    subject: Option<String>,
+    body: Option<String>,
+    status: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    scheduled_at: Option<Option<String>>,
+}
+
+/// `POST /v1/email-campaigns` (201): a draft, or scheduled with a future `scheduled_at`.
+pub async fn create_campaign(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<CreateCampaignBody>,
+) -> Result<HttpResponse, ApiError> {
+    let now = OffsetDateTime::now_utc();
+    let mut f = Fields::default();
+    let name = f.required("name", body.name.as_deref(), CampaignName::parse);
+    let subject = f.required("subject", body.subject.as_deref(), EmailSubject::parse);
+    let text = f.required("body", body.body.as_deref(), EmailBody::parse);
+    let scheduled_at = f.scheduled_at(&body.scheduled_at, now).flatten();
+    let status = new_campaign_status(&mut f, body.status.as_deref(), scheduled_at);
+    f.finish()?;
+    let (Some(name), Some(subject), Some(body)) = (name, subject, text) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let campaign = db::create_campaign(
+        &mut tx,
+        &NewEmailCampaign {
+            name,
+            subject,
+            body,
+            status,
+            scheduled_at,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(CampaignJson::from(campaign)))
+}
+
+/// `GET /v1/email-campaigns/{id}`.
+pub async fn get_campaign(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, EmailCampaignId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let campaign = db::get_campaign(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(CampaignJson::from(campaign)))
+}
+
+/// Patch body: absent fields stay; `null` clears `scheduled_at`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchCampaignBody {
+    #[serde(default, deserialize_with = "nullable")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    subject: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    body: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    status: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    scheduled_at: Option<Option<String>>,
+}
+
+/// `PATCH /v1/email-campaigns/{id}`: content while draft or scheduled; status along the allowed
+/// transitions (409 otherwise).
+pub async fn update_campaign(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<PatchCampaignBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, EmailCampaignId::parse)?;
+    let now = OffsetDateTime::now_utc();
+    let mut f = Fields::default();
+    let name = f
+        .not_null("name", &body.name)
+        .and_then(|s| f.optional("name", Some(s), CampaignName::parse));
+    let subject = f
+        .not_null("subject", &body.subject)
+        .and_then(|s| f.optional("subject", Some(s), EmailSubject::parse));
+    let text = f
+        .not_null("body", &body.body)
+        .and_then(|s| f.optional("body", Some(s), EmailBody::parse));
+    let status = f
+        .not_null("status", &body.status)
+        .and_then(|s| f.optional("status", Some(s), CampaignStatus::parse));
+    let scheduled_at = f.scheduled_at(&body.scheduled_at, now);
+    f.finish()?;
+    let change = CampaignChange {
+        status,
+        scheduled_at,
+        edits_content: body.name.is_some()
+            || body.subject.is_some()
+            || body.body.is_some()
+            || body.scheduled_at.is_some(),
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let current = db::lock_campaign(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let status = check_campaign_change(current.status, current.scheduled_at, &change, now)?;
+    let patch = EmailCampaignPatch {
+        name,
+        subject,
+        body: text,
+        status,
+        scheduled_at,
+    };
+    let campaign = db::update_campaign(&mut tx, id, &patch)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(CampaignJson::from(campaign)))
+}
+
+/// `DELETE /v1/email-campaigns/{id}` (204), with its recipients; 409 while sending or once sent.
+pub async fn delete_campaign(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, EmailCampaignId::parse)?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    match db::delete_campaign(&mut tx, id).await? {
+        Guarded::Done(()) => {}
+        Guarded::NotFound => return Err(ApiError::NotFound),
+        Guarded::Refused(status) => return Err(not_deletable(status)),
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Message list query string.
+#[derive(Deserialize)]
+pub struct MessageListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    campaign_id: Option<String>,
+    status: Option<String>,
+    customer_id: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+fn message_filter(
+    q: &MessageListQuery,
+) -> Result<(MessageFilter, PageRequest<palisade_db::list::Cursor>), ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let campaign_id = f.optional(
+        "campaign_id",
+        q.campaign_id.as_deref(),
+        EmailCampaignId::parse,
+    );
+    let status = f.optional("status", q.status.as_deref(), EmailStatus::parse);
+    let customer_id = f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse);
+    let created = f.created_range(q.created_after.as_deref(), q.created_before.as_deref());
+    f.finish()?;
+    Ok((
+        MessageFilter {
+            campaign_id,
+            status,
+            customer_id,
+            created,
+        },
+        PageRequest { after, limit },
+    ))
+}
+
+fn message_page(page: palisade_db::Page<EmailMessage, palisade_db::list::Cursor>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(MessageJson::from).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    }))
+}
+
+/// `GET /v1/email-messages?campaign_id=&status=&customer_id=&created_after=&created_before=`:
+/// every campaign's messages, newest first.
+pub async fn list_messages(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<MessageListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (filter, page) = message_filter(&q)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    Ok(message_page(db::list_messages(tx, &filter, page).await?))
+}
+
+/// `GET /v1/email-campaigns/{id}/messages?status=&customer_id=&created_after=&created_before=`:
+/// this campaign's recipients only; 404 when the campaign is not this organization's.
+pub async fn list_campaign_messages(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    q: web::Query<MessageListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, EmailCampaignId::parse)?;
+    let (mut filter, page) = message_filter(&q)?;
+    if filter.campaign_id.is_some_and(|c| c != id) {
+        return Err(ApiError::invalid(
+            "campaign_id",
+            "is given by the path on this route",
+        ));
+    }
+    filter.campaign_id = Some(id);
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if !db::campaign_exists(&mut tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(message_page(db::list_messages(tx, &filter, page).await?))
+}
+
+/// Add-recipient body: a customer (whose email is used unless `to_email` is given), an
+/// address, or both.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMessageBody {
+    customer_id: Option<String>,
+    to_email: Option<String>,
+}
+
+/// `POST /v1/email-campaigns/{id}/messages` (201): adds a queued recipient to a draft or
+/// scheduled campaign.
+pub async fn create_message(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<CreateMessageBody>,
+) -> Result<HttpResponse, ApiError> {
+    let campaign_id = parse_id(&path, EmailCampaignId::parse)?;
+    let mut f = Fields::default();
+    let customer_id = f.optional(
+        "customer_id",
+        body.customer_id.as_deref(),
+        CustomerId::parse,
+    );
+    let to_email = f.optional("to_email", body.to_email.as_deref(), EmailAddress::parse);
+    if body.customer_id.is_none() && body.to_email.is_none() {
+        f.push("to_email", "is required unless customer_id is given");
+    }
+    f.finish()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let status = db::share_campaign_status(&mut tx, campaign_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if !status.is_editable() {
+        return Err(not_editable_for_recipients(status));
+    }
+    let to_email = match (to_email, customer_id) {
+        (Some(e), _) => e,
+        (None, Some(customer)) => {
+            let contact = shared::customer_contact(&mut tx, customer)
+                .await?
+                .ok_or_else(no_such_customer)?;
+            let email = contact.email.ok_or_else(|| {
+                ApiError::invalid("to_email", "is required: the customer has no email")
+            })?;
+            EmailAddress::parse(&email).map_err(ApiError::internal)?
+        }
+        (None, None) => return Err(ApiError::internal("validated fields missing")),
+    };
+    let created = db::create_message(
+        &mut tx,
+        &NewEmailMessage {
+            campaign_id,
+            customer_id,
+            to_email,
+        },
+    )
+    .await;
+    let message = match created {
+        Err(e) if shared::is_fk_violation_of(&e, db::CUSTOMER_FKEY) => {
+            return Err(no_such_customer());
+        }
+        Err(e) if e.is_unique_violation_of(db::RECIPIENT_KEY) => return Err(recipient_exists()),
+        other => other?,
+    };
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(MessageJson::from(message)))
+}
+
+/// `GET /v1/email-messages/{id}`.
+pub async fn get_message(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, EmailMessageId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let message = db::get_message(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(MessageJson::from(message)))
+}
+
+/// `DELETE /v1/email-messages/{id}` (204): only while queued (409 once it has gone out).
+pub async fn delete_message(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, EmailMessageId::parse)?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    match db::delete_message(&mut tx, id).await? {
+        Guarded::Done(()) => {}
+        Guarded::NotFound => return Err(ApiError::NotFound),
+        Guarded::Refused(status) => return Err(message_not_queued(status.as_str())),
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

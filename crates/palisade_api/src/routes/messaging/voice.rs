@@ -1,0 +1,552 @@
+//! `/v1/voice-campaigns` and `/v1/calls`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use palisade_db::messaging::voice::{
+    self as db, Call, CallFilter, CallPatch, CampaignFilter, NewCall, NewVoiceCampaign,
+    VoiceCampaign, VoiceCampaignPatch,
+};
+use palisade_db::messaging::{self as shared, Guarded};
+use palisade_db::{DbError, PageRequest, TenantTx};
+use palisade_domain::{
+    CallId, CallNotes, CallStatus, CampaignName, CampaignStatus, CustomerId, Direction,
+    PhoneNumber, ProviderId, VoiceCampaignId, VoiceScript,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    CampaignChange, check_campaign_change, new_campaign_status, no_such_customer, not_deletable,
+};
+use crate::auth::Tenant;
+use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::routes::{Fields, nullable, parse_id};
+use crate::{ApiError, AppState};
+
+/// The longest call duration accepted, in seconds (Twilio ends calls after 24 hours).
+const MAX_CALL_SECONDS: i64 = 86_400;
+
+/// A voice campaign as clients see it.
+#[derive(Serialize)]
+pub struct CampaignJson {
+    id: Uuid,
+    name: String,
+    script: Option<String>,
+    status: &'static str,
+    #[serde(with = "time::serde::rfc3339::option")]
+    scheduled_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<VoiceCampaign> for CampaignJson {
+    fn from(c: VoiceCampaign) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            script: c.script,
+            status: c.status.as_str(),
+            scheduled_at: c.scheduled_at,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// A call as clients see it.
+#[derive(Serialize)]
+pub struct CallJson {
+    id: Uuid,
+    voice_campaign_id: Option<Uuid>,
+    customer_id: Option<Uuid>,
+    direction: &'static str,
+    from_number: String,
+    to_number: String,
+    call_sid: Option<String>,
+    status: &'static str,
+    duration_seconds: Option<i32>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    ended_at: Option<OffsetDateTime>,
+    last_sequence_number: Option<i64>,
+    notes: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Call> for CallJson {
+    fn from(c: Call) -> Self {
+        Self {
+            id: c.id,
+            voice_campaign_id: c.voice_campaign_id,
+            customer_id: c.customer_id,
+            direction: c.direction.as_str(),
+            from_number: c.from_number,
+            to_number: c.to_number,
+            call_sid: c.call_sid,
+            status: c.status.as_str(),
+            duration_seconds: c.duration_seconds,
+            started_at: c.started_at,
+            ended_at: c.ended_at,
+            last_sequence_number: c.last_sequence_number,
+            notes: c.notes,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// Campaign list query string.
+#[derive(Deserialize)]
+pub struct CampaignListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    status: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+/// `GET /v1/voice-campaigns?limit=&cursor=&status=&created_after=&created_before=`.
+pub async fn list_campaigns(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<CampaignListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let status = f.optional("status", q.status.as_deref(), CampaignStatus::parse);
+    let created = f.created_range(q.created_after.as_deref(), q.created_before.as_deref());
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list_campaigns(
+        tx,
+        &CampaignFilter { status, created },
+        PageRequest { after, limit },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(CampaignJson::from).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    })))
+}
+
+/// Create body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCampaignBody {
+    name: Option<String>,
+    script: Option<String>,
+    status: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    scheduled_at: Option<Option<String>>,
+}
+
+/// `POST /v1/voice-campaigns` (201): a draft, or scheduled with a future `scheduled_at`.
+pub async fn create_campaign(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<CreateCampaignBody>,
+) -> Result<HttpResponse, ApiError> {
+    let now = OffsetDateTime::now_utc();
+    let mut f = Fields::default();
+    let name = f.required("name", body.name.as_deref(), CampaignName::parse);
+    let script = f.optional("script", body.script.as_deref(), VoiceScript::parse);
+    let scheduled_at = f.scheduled_at(&body.scheduled_at, now).flatten();
+    let status = new_campaign_status(&mut f, body.status.as_deref(), scheduled_at);
+    f.finish()?;
+    let Some(name) = name else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let campaign = db::create_campaign(
+        &mut tx,
+        &NewVoiceCampaign {
+            name,
+            script,
+            status,
+            scheduled_at,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(CampaignJson::from(campaign)))
+}
+
+/// `GET /v1/voice-campaigns/{id}`.
+pub async fn get_campaign(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, VoiceCampaignId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let campaign = db::get_campaign(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(CampaignJson::from(campaign)))
+}
+
+/// Patch body: absent fields stay; `null` clears `script` and `scheduled_at`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchCampaignBody {
+    #[serde(default, deserialize_with = "nullable")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    script: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    status: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    scheduled_at: Option<Option<String>>,
+}
+
+/// `PATCH /v1/voice-campaigns/{id}`: content while draft or scheduled; status along the
+/// allowed transitions (409 otherwise).
+pub async fn update_campaign(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<PatchCampaignBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, VoiceCampaignId::parse)?;
+    let now = OffsetDateTime::now_utc();
+    let mut f = Fields::default();
+    let name = f
+        .not_null("name", &body.name)
+        .and_then(|s| f.optional("name", Some(s), CampaignName::parse));
+    let script = match &body.script {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(s)) => f.optional("script", Some(s), VoiceScript::parse).map(Some),
+    };
+    let status = f
+        .not_null("status", &body.status)
+        .and_then(|s| f.optional("status", Some(s), CampaignStatus::parse));
+    let scheduled_at = f.scheduled_at(&body.scheduled_at, now);
+    f.finish()?;
+    let change = CampaignChange {
+        status,
+        scheduled_at,
+        edits_content: body.name.is_some() || body.script.is_some() || body.scheduled_at.is_some(),
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let current = db::lock_campaign(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let status = check_campaign_change(current.status, current.scheduled_at, &change, now)?;
+    let patch = VoiceCampaignPatch {
+        name,
+        script,
+        status,
+        scheduled_at,
+    };
+    let campaign = db::update_campaign(&mut tx, id, &patch)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(CampaignJson::from(campaign)))
+}
+
+/// `DELETE /v1/voice-campaigns/{id}` (204); its calls stay, unlinked. 409 while sending or
+/// once sent.
+pub async fn delete_campaign(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, VoiceCampaignId::parse)?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    match db::delete_campaign(&mut tx, id).await? {
+        Guarded::Done(()) => {}
+        Guarded::NotFound => return Err(ApiError::NotFound),
+        Guarded::Refused(status) => return Err(not_deletable(status)),
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Call list query string.
+#[derive(Deserialize)]
+pub struct CallListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    status: Option<String>,
+    direction: Option<String>,
+    voice_campaign_id: Option<String>,
+    customer_id: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+/// `GET /v1/calls?status=&direction=&voice_campaign_id=&customer_id=&created_after=&created_before=`.
+pub async fn list_calls(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<CallListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let status = f.optional("status", q.status.as_deref(), CallStatus::parse);
+    let direction = f.optional("direction", q.direction.as_deref(), Direction::parse);
+    let voice_campaign_id = f.optional(
+        "voice_campaign_id",
+        q.voice_campaign_id.as_deref(),
+        VoiceCampaignId::parse,
+    );
+    let customer_id = f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse);
+    let created = f.created_range(q.created_after.as_deref(), q.created_before.as_deref());
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list_calls(
+        tx,
+        &CallFilter {
+            status,
+            direction,
+            voice_campaign_id,
+            customer_id,
+            created,
+        },
+        PageRequest { after, limit },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(CallJson::from).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    })))
+}
+
+impl Fields {
+    /// A call duration in seconds: 0 to [`MAX_CALL_SECONDS`].
+    fn duration(&mut self, raw: Option<i64>) -> Option<i32> {
+        let secs = raw?;
+        match i32::try_from(secs) {
+            Ok(s) if (0..=MAX_CALL_SECONDS).contains(&secs) => Some(s),
+            _ => {
+                self.push("duration_seconds", "must be an integer from 0 to 86400");
+                None
+            }
+        }
+    }
+}
+
+/// Create body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCallBody {
+    direction: Option<String>,
+    from_number: Option<String>,
+    to_number: Option<String>,
+    call_sid: Option<String>,
+    status: Option<String>,
+    duration_seconds: Option<i64>,
+    started_at: Option<String>,
+    ended_at: Option<String>,
+    voice_campaign_id: Option<String>,
+    customer_id: Option<String>,
+    notes: Option<String>,
+}
+
+fn call_sid_taken() -> ApiError {
+    ApiError::Conflict {
+        code: "call_sid_taken",
+        message: "a call with this call_sid is already recorded in this organization",
+    }
+}
+
+/// `POST /v1/calls` (201): records a call (placed, received, or to be placed). Status defaults
+/// to `queued`; a campaign or customer that is not this organization's answers exactly like a
+/// missing one (422 on that field).
+pub async fn create_call(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<CreateCallBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let direction = f.required("direction", body.direction.as_deref(), Direction::parse);
+    let from_number = f.required(
+        "from_number",
+        body.from_number.as_deref(),
+        PhoneNumber::parse,
+    );
+    let to_number = f.required("to_number", body.to_number.as_deref(), PhoneNumber::parse);
+    let call_sid = f.optional("call_sid", body.call_sid.as_deref(), ProviderId::parse);
+    let status = f
+        .optional("status", body.status.as_deref(), CallStatus::parse)
+        .unwrap_or(CallStatus::Queued);
+    let duration_seconds = f.duration(body.duration_seconds);
+    let started_at = f.timestamp("started_at", body.started_at.as_deref());
+    let ended_at = f.timestamp("ended_at", body.ended_at.as_deref());
+    if let (Some(s), Some(e)) = (started_at, ended_at)
+        && e < s
+    {
+        f.push("ended_at", "must not be before started_at");
+    }
+    let voice_campaign_id = f.optional(
+        "voice_campaign_id",
+        body.voice_campaign_id.as_deref(),
+        VoiceCampaignId::parse,
+    );
+    let customer_id = f.optional(
+        "customer_id",
+        body.customer_id.as_deref(),
+        CustomerId::parse,
+    );
+    let notes = f.optional("notes", body.notes.as_deref(), CallNotes::parse);
+    f.finish()?;
+    let (Some(direction), Some(from_number), Some(to_number)) = (direction, from_number, to_number)
+    else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let created = db::create_call(
+        &mut tx,
+        &NewCall {
+            direction,
+            from_number,
+            to_number,
+            call_sid,
+            status,
+            duration_seconds,
+            started_at,
+            ended_at,
+            voice_campaign_id,
+            customer_id,
+            notes,
+        },
+    )
+    .await;
+    let call = match created {
+        Err(e) => return Err(call_write_error(e)),
+        Ok(call) => call,
+    };
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(CallJson::from(call)))
+}
+
+/// Maps the constraint errors a call write can meet; a composite foreign key failing means the
+/// referenced row is not this organization's, answered exactly like a missing one.
+fn call_write_error(e: DbError) -> ApiError {
+    if shared::is_fk_violation_of(&e, db::CUSTOMER_FKEY) {
+        no_such_customer()
+    } else if shared::is_fk_violation_of(&e, db::CAMPAIGN_FKEY) {
+        ApiError::invalid("voice_campaign_id", "no such voice campaign")
+    } else if e.is_unique_violation_of(db::CALL_SID_KEY) {
+        call_sid_taken()
+    } else {
+        e.into()
+    }
+}
+
+/// `GET /v1/calls/{id}`.
+pub async fn get_call(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, CallId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let call = db::get_call(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(CallJson::from(call)))
+}
+
+/// Patch body: absent fields stay; `null` clears `notes` and `customer_id`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchCallBody {
+    #[serde(default, deserialize_with = "nullable")]
+    notes: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    status: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    duration_seconds: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    customer_id: Option<Option<String>>,
+}
+
+/// `PATCH /v1/calls/{id}`: notes, customer, duration, and status (forward only: 409
+/// `invalid_status_transition` otherwise). Moving to `in-progress` records `started_at`;
+/// moving to a final status records `ended_at` and, for an answered call without one, the
+/// duration.
+pub async fn update_call(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<PatchCallBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, CallId::parse)?;
+    let mut f = Fields::default();
+    let notes = match &body.notes {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(s)) => f.optional("notes", Some(s), CallNotes::parse).map(Some),
+    };
+    let customer_id = match &body.customer_id {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(s)) => f
+            .optional("customer_id", Some(s), CustomerId::parse)
+            .map(Some),
+    };
+    let status = f
+        .not_null("status", &body.status)
+        .and_then(|s| f.optional("status", Some(s), CallStatus::parse));
+    let duration_seconds = match body.duration_seconds {
+        None => None,
+        Some(None) => {
+            f.push("duration_seconds", "cannot be null");
+            None
+        }
+        Some(Some(secs)) => f.duration(Some(secs)),
+    };
+    f.finish()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let current = db::lock_call(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if let Some(to) = status
+        && !current.status.may_move_to(to)
+    {
+        return Err(ApiError::Http {
+            status: StatusCode::CONFLICT,
+            code: "invalid_status_transition",
+            message: format!(
+                "a {} call cannot become {}",
+                current.status.as_str(),
+                to.as_str()
+            ),
+        });
+    }
+    let patch = CallPatch {
+        notes,
+        customer_id,
+        status: status.filter(|s| *s != current.status),
+        duration_seconds,
+    };
+    let call = match db::update_call(&mut tx, id, &patch).await {
+        Err(e) => return Err(call_write_error(e)),
+        Ok(call) => call.ok_or(ApiError::NotFound)?,
+    };
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(CallJson::from(call)))
+}
+
+/// `DELETE /v1/calls/{id}` (204).
+pub async fn delete_call(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, CallId::parse)?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if !db::delete_call(&mut tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

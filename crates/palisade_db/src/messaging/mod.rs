@@ -1,0 +1,87 @@
+//! Campaigns, messages and calls: the email, SMS and voice channels, and the dashboard that
+//! sums them up. As everywhere in this crate, no query filters by organization: the policies
+//! of `policies/200_email_campaigns.sql` to `policies/250_calls.sql` do, and `organization_id`
+//! defaults to the context on insert.
+//!
+//! The rules about statuses (which transitions clients may make, when a campaign can still be
+//! edited) live in `palisade_domain`; the handlers apply them to a row read `FOR UPDATE` in the
+//! same transaction as the write, so two concurrent requests cannot both pass a check that only
+//! one of them should.
+
+pub mod dashboard;
+pub mod email;
+pub mod sms;
+pub mod voice;
+
+use palisade_domain::ParseError;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+
+use crate::DbError;
+
+/// The creation-time window shared by every list and the dashboard (both bounds exclusive).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CreatedRange {
+    /// Only rows created strictly after this instant.
+    pub after: Option<OffsetDateTime>,
+    /// Only rows created strictly before this instant.
+    pub before: Option<OffsetDateTime>,
+}
+
+/// Decodes a text column into a domain enum; a value the domain does not know is a schema
+/// mismatch (the CHECK constraints and the enums list the same values).
+pub(crate) fn decode<T>(
+    r: &Row,
+    col: &str,
+    parse: fn(&str) -> Result<T, ParseError>,
+) -> Result<T, DbError> {
+    let raw: &str = r.try_get(col)?;
+    parse(raw).map_err(|_| DbError::Decode(format!("unexpected {col} value")))
+}
+
+/// The result of a write that a row's status may forbid.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Guarded<T, S> {
+    /// Done.
+    Done(T),
+    /// No such row in this organization.
+    NotFound,
+    /// The row exists, but its status (given) does not allow it.
+    Refused(S),
+}
+
+/// A customer's contact details, to address a message to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerContact {
+    /// Their email, if known.
+    pub email: Option<String>,
+    /// Their E.164 phone number, if known.
+    pub phone: Option<String>,
+}
+
+/// The contact details of a customer of this organization; `None` when there is no such
+/// customer here (another organization's customer is just as absent).
+pub async fn customer_contact(
+    tx: &mut crate::TenantTx,
+    id: palisade_domain::CustomerId,
+) -> Result<Option<CustomerContact>, DbError> {
+    let row = tx
+        .query_opt(
+            "SELECT email, phone FROM palisade.customers WHERE id = $1",
+            &[&id.as_uuid()],
+        )
+        .await?;
+    row.map(|r| {
+        Ok(CustomerContact {
+            email: r.try_get("email")?,
+            phone: r.try_get("phone")?,
+        })
+    })
+    .transpose()
+}
+
+/// Whether `e` is the violation of foreign key `name` (with composite keys: the referenced row
+/// is not in this organization, which is exactly the same as not existing).
+pub fn is_fk_violation_of(e: &DbError, name: &str) -> bool {
+    matches!(e, DbError::ForeignKeyViolation { constraint } if constraint == name)
+}

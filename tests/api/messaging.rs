@@ -1,0 +1,1657 @@
+//! Campaigns, messages, calls and the dashboard over HTTP: CRUD, validation, status rules,
+//! filters and pagination, cross-tenant references, and the isolation seeder.
+//!
+//! What clients cannot do (mark a campaign sent, record a delivery, receive an SMS) is done here
+//! the way the sender and the provider webhooks of later issues will: SQL as the app role,
+//! inside the organization's context, under RLS.
+
+use futures_util::future::LocalBoxFuture;
+use palisade_domain::Role;
+use palisade_test_support::{Account, TestApp, TestResponse, spawn_app};
+use serde_json::{Value, json};
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::isolation::{Item, Seeded};
+
+const FUTURE: &str = "2099-01-31T09:00:00Z";
+const LATER: &str = "2099-02-28T09:00:00Z";
+const PAST: &str = "2001-01-01T00:00:00Z";
+
+async fn call(
+    app: &TestApp,
+    acct: &Account,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> TestResponse {
+    app.call(method, path, Some(&acct.token), body.as_ref())
+        .await
+}
+
+/// POSTs and expects 201.
+async fn create(app: &TestApp, acct: &Account, path: &str, body: Value) -> Value {
+    let r = call(app, acct, "POST", path, Some(body)).await;
+    assert_eq!(r.status, 201, "POST {path}: {}", r.text);
+    r.json
+}
+
+fn id(v: &Value) -> &str {
+    v["id"].as_str().unwrap()
+}
+
+fn ids(r: &TestResponse) -> Vec<String> {
+    r.json["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {}", r.text))
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn fields(r: &TestResponse) -> Vec<String> {
+    r.json["fields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no fields: {}", r.text))
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Runs one statement as the app role in `acct`'s organization, as the sender or a webhook
+/// will; returns the rows affected.
+async fn as_org(app: &TestApp, acct: &Account, sql: &str, params: &[&(dyn ToSql + Sync)]) -> u64 {
+    let c = app.db.app_client().await;
+    c.batch_execute("BEGIN").await.unwrap();
+    c.execute(
+        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
+                set_config('app.current_role', 'owner', true)",
+        &[&acct.org_id, &acct.user_id],
+    )
+    .await
+    .unwrap();
+    let n = c.execute(sql, params).await.unwrap();
+    c.batch_execute("COMMIT").await.unwrap();
+    n
+}
+
+fn uuid(s: &str) -> Uuid {
+    Uuid::parse_str(s).unwrap()
+}
+
+/// Sets a row's status (text column) as the sender or a webhook would.
+async fn set_status(app: &TestApp, acct: &Account, table: &str, row_id: &str, status: &str) {
+    let n = as_org(
+        app,
+        acct,
+        &format!("UPDATE palisade.{table} SET status = $2 WHERE id = $1"),
+        &[&uuid(row_id), &status],
+    )
+    .await;
+    assert_eq!(n, 1, "{table} {row_id} not updated");
+}
+
+/// The three kinds of campaign: (collection path, table, a valid create body, a content edit).
+fn channels() -> [(&'static str, &'static str, Value, Value); 3] {
+    [
+        (
+            "/v1/email-campaigns",
+            "email_campaigns",
+            json!({"name": "Spring", "subject": "Hello", "body": "Dear customer,\nhello."}),
+            json!({"subject": "Hello again"}),
+        ),
+        (
+            "/v1/sms-campaigns",
+            "sms_campaigns",
+            json!({"name": "Spring", "body": "Hello!", "from_number": "+14155550100"}),
+            json!({"body": "Hello again!"}),
+        ),
+        (
+            "/v1/voice-campaigns",
+            "voice_campaigns",
+            json!({"name": "Spring", "script": "Say hello."}),
+            json!({"script": "Say hello again."}),
+        ),
+    ]
+}
+
+#[actix_web::test]
+async fn campaigns_crud_for_every_channel() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    for (collection, _, body, edit) in channels() {
+        let c = create(&app, &a, collection, body.clone()).await;
+        assert_eq!(c["status"], "draft", "{collection}");
+        assert_eq!(c["scheduled_at"], Value::Null);
+        assert_eq!(c["name"], "Spring");
+        let path = format!("{collection}/{}", id(&c));
+
+        let r = call(&app, &a, "GET", &path, None).await;
+        assert_eq!((r.status, &r.json), (200, &c), "{path}");
+
+        let r = call(&app, &a, "PATCH", &path, Some(edit.clone())).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        for (k, v) in edit.as_object().unwrap() {
+            assert_eq!(&r.json[k], v, "{path} {k}");
+        }
+        assert_eq!(r.json["name"], "Spring", "untouched fields stay");
+
+        let r = call(&app, &a, "GET", collection, None).await;
+        assert_eq!(ids(&r), vec![id(&c).to_owned()], "{collection}");
+
+        let r = call(&app, &a, "DELETE", &path, None).await;
+        assert_eq!(r.status, 204, "{path}: {}", r.text);
+        let r = call(&app, &a, "GET", &path, None).await;
+        assert_eq!(r.status, 404);
+        let r = call(&app, &a, "DELETE", &path, None).await;
+        assert_eq!(r.status, 404);
+    }
+    // Email campaigns carry their counters, zero until the sender and webhooks count.
+    let c = create(&app, &a, "/v1/email-campaigns", channels()[0].2.clone()).await;
+    assert_eq!(
+        c["counts"],
+        json!({"sent": 0, "delivered": 0, "opened": 0, "clicked": 0, "bounced": 0, "failed": 0})
+    );
+    let c = create(&app, &a, "/v1/sms-campaigns", channels()[1].2.clone()).await;
+    assert_eq!(
+        c["counts"],
+        json!({"sent": 0, "delivered": 0, "undelivered": 0, "failed": 0})
+    );
+    // A voice campaign's script is optional and can be cleared.
+    let v = create(
+        &app,
+        &a,
+        "/v1/voice-campaigns",
+        json!({"name": "No script yet"}),
+    )
+    .await;
+    assert_eq!(v["script"], Value::Null);
+    let path = format!("/v1/voice-campaigns/{}", id(&v));
+    let r = call(&app, &a, "PATCH", &path, Some(json!({"script": "Hi."}))).await;
+    assert_eq!(r.json["script"], "Hi.");
+    let r = call(&app, &a, "PATCH", &path, Some(json!({"script": null}))).await;
+    assert_eq!(r.json["script"], Value::Null);
+}
+
+#[actix_web::test]
+async fn campaign_input_is_validated() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    // (path, body, expected fields of the 422)
+    let cases = [
+        (
+            "/v1/email-campaigns",
+            json!({}),
+            vec!["name", "subject", "body"],
+        ),
+        (
+            "/v1/email-campaigns",
+            json!({"name": " ", "subject": "two\nlines", "body": "x"}),
+            vec!["name", "subject"],
+        ),
+        (
+            "/v1/sms-campaigns",
+            json!({"name": "x", "body": "x", "from_number": "12345"}),
+            vec!["from_number"],
+        ),
+        (
+            "/v1/sms-campaigns",
+            json!({"name": "x", "body": "x".repeat(1601), "from_number": "+14155550100"}),
+            vec!["body"],
+        ),
+        (
+            "/v1/voice-campaigns",
+            json!({"name": "x", "status": "sending"}),
+            vec!["status"],
+        ),
+        (
+            "/v1/voice-campaigns",
+            json!({"name": "x", "status": "paused"}),
+            vec!["status"],
+        ),
+        (
+            "/v1/voice-campaigns",
+            json!({"name": "x", "status": "scheduled"}),
+            vec!["scheduled_at"],
+        ),
+        (
+            "/v1/voice-campaigns",
+            json!({"name": "x", "status": "scheduled", "scheduled_at": PAST}),
+            vec!["scheduled_at"],
+        ),
+        (
+            "/v1/voice-campaigns",
+            json!({"name": "x", "scheduled_at": "tomorrow"}),
+            vec!["scheduled_at"],
+        ),
+    ];
+    for (path, body, expected) in cases {
+        let r = call(&app, &a, "POST", path, Some(body.clone())).await;
+        assert_eq!(r.status, 422, "{path} {body}: {}", r.text);
+        assert_eq!(fields(&r), expected, "{path} {body}");
+    }
+    for (path, body) in [
+        (
+            "/v1/email-campaigns",
+            json!({"name": "x", "subject": "x", "body": "x", "from": "me"}),
+        ),
+        ("/v1/voice-campaigns", json!({"name": 5})),
+    ] {
+        let r = call(&app, &a, "POST", path, Some(body)).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (400, Some("invalid_json")),
+            "{path}"
+        );
+    }
+    let v = create(&app, &a, "/v1/voice-campaigns", json!({"name": "x"})).await;
+    let path = format!("/v1/voice-campaigns/{}", id(&v));
+    let r = call(
+        &app,
+        &a,
+        "PATCH",
+        &path,
+        Some(json!({"name": null, "status": null})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, fields(&r)),
+        (422, vec!["name".to_owned(), "status".to_owned()])
+    );
+    for bad in [
+        "/v1/email-campaigns/42",
+        "/v1/sms-campaigns/nope",
+        "/v1/calls/x",
+        "/v1/email-messages/1",
+    ] {
+        let r = call(&app, &a, "GET", bad, None).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (400, Some("invalid_id")),
+            "{bad}"
+        );
+    }
+    for bad in [
+        "/v1/email-campaigns?status=done",
+        "/v1/calls?direction=up",
+        "/v1/sms-messages?created_after=yesterday",
+        "/v1/email-messages?customer_id=1",
+        "/v1/dashboard/stats?created_before=2020",
+    ] {
+        let r = call(&app, &a, "GET", bad, None).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text);
+    }
+    let r = call(&app, &a, "PUT", "/v1/calls", None).await;
+    assert_eq!(r.status, 405);
+    // Nothing was written by the refused requests.
+    for path in ["/v1/email-campaigns", "/v1/sms-campaigns"] {
+        let r = call(&app, &a, "GET", path, None).await;
+        assert_eq!(r.json["data"], json!([]), "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn campaign_status_transitions_are_enforced_for_every_channel() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    for (collection, table, body, edit) in channels() {
+        let c = create(&app, &a, collection, body.clone()).await;
+        let path = format!("{collection}/{}", id(&c));
+        let patch = |b: Value| {
+            let (app, a, path) = (&app, &a, path.clone());
+            async move { call(app, a, "PATCH", &path, Some(b)).await }
+        };
+
+        // draft -> scheduled needs a future scheduled_at.
+        let r = patch(json!({"status": "scheduled"})).await;
+        assert_eq!(
+            (r.status, fields(&r)),
+            (422, vec!["scheduled_at".to_owned()]),
+            "{collection}"
+        );
+        let r = patch(json!({"status": "scheduled", "scheduled_at": PAST})).await;
+        assert_eq!(r.status, 422, "{collection}");
+        let r = patch(json!({"status": "scheduled", "scheduled_at": FUTURE})).await;
+        assert_eq!(r.status, 200, "{collection}: {}", r.text);
+        assert_eq!(
+            (r.json["status"].as_str(), r.json["scheduled_at"].as_str()),
+            (Some("scheduled"), Some(FUTURE))
+        );
+        // Rescheduling and editing a scheduled campaign are fine; unscheduling it is not
+        // possible by clearing the time while it stays scheduled.
+        let r = patch(json!({"scheduled_at": LATER})).await;
+        assert_eq!(r.json["scheduled_at"], LATER, "{collection}");
+        let r = patch(edit.clone()).await;
+        assert_eq!(r.status, 200, "{collection}");
+        let r = patch(json!({"scheduled_at": null})).await;
+        assert_eq!(
+            (r.status, fields(&r)),
+            (422, vec!["scheduled_at".to_owned()]),
+            "{collection}"
+        );
+        let r = patch(json!({"status": "draft"})).await;
+        assert_eq!(r.json["status"], "draft", "{collection}");
+
+        // draft -> sending: content is frozen, only cancelling remains.
+        let r = patch(json!({"status": "sending"})).await;
+        assert_eq!(r.json["status"], "sending", "{collection}");
+        let r = patch(edit.clone()).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (409, Some("campaign_not_editable")),
+            "{collection}"
+        );
+        for to in ["draft", "scheduled", "sent"] {
+            let r = patch(json!({"status": to})).await;
+            assert_eq!(
+                (r.status, r.json["error"].as_str()),
+                (409, Some("invalid_status_transition")),
+                "{collection} sending -> {to}"
+            );
+            assert!(r.json["message"].as_str().unwrap().contains("sending"));
+        }
+        let r = call(&app, &a, "DELETE", &path, None).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (409, Some("campaign_not_deletable")),
+            "{collection}"
+        );
+
+        // The sender marks it sent: no edit, no transition, no deletion.
+        set_status(&app, &a, table, id(&c), "sent").await;
+        let r = patch(json!({"name": "Renamed"})).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (409, Some("campaign_not_editable")),
+            "{collection}"
+        );
+        let r = patch(json!({"status": "cancelled"})).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (409, Some("invalid_status_transition")),
+            "{collection}"
+        );
+        let r = call(&app, &a, "DELETE", &path, None).await;
+        assert_eq!(r.status, 409, "{collection}");
+        let r = call(&app, &a, "GET", &path, None).await;
+        assert_eq!(
+            (r.json["status"].as_str(), r.json["name"].as_str()),
+            (Some("sent"), Some("Spring"))
+        );
+
+        // Cancelling is final, and a cancelled campaign can be deleted.
+        let c = create(&app, &a, collection, body.clone()).await;
+        let path = format!("{collection}/{}", id(&c));
+        let r = call(
+            &app,
+            &a,
+            "PATCH",
+            &path,
+            Some(json!({"status": "cancelled"})),
+        )
+        .await;
+        assert_eq!(r.json["status"], "cancelled", "{collection}");
+        let r = call(&app, &a, "PATCH", &path, Some(json!({"status": "draft"}))).await;
+        assert_eq!(r.status, 409, "{collection}");
+        let r = call(&app, &a, "DELETE", &path, None).await;
+        assert_eq!(r.status, 204, "{collection}");
+
+        // Created scheduled.
+        let mut scheduled = body.clone();
+        scheduled["status"] = json!("scheduled");
+        scheduled["scheduled_at"] = json!(FUTURE);
+        let c = create(&app, &a, collection, scheduled).await;
+        assert_eq!(
+            (c["status"].as_str(), c["scheduled_at"].as_str()),
+            (Some("scheduled"), Some(FUTURE))
+        );
+    }
+}
+
+#[actix_web::test]
+async fn campaign_lists_filter_and_paginate() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let c = create(
+            &app,
+            &a,
+            "/v1/sms-campaigns",
+            json!({"name": format!("c{i}"), "body": "x", "from_number": "+14155550100"}),
+        )
+        .await;
+        created.push(id(&c).to_owned());
+    }
+    set_status(&app, &a, "sms_campaigns", &created[1], "sent").await;
+    set_status(&app, &a, "sms_campaigns", &created[3], "sent").await;
+    created.reverse();
+
+    let mut seen = Vec::new();
+    let mut path = "/v1/sms-campaigns?limit=2".to_owned();
+    loop {
+        let r = call(&app, &a, "GET", &path, None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        seen.extend(ids(&r));
+        match r.json["next_cursor"].as_str() {
+            Some(cur) => path = format!("/v1/sms-campaigns?limit=2&cursor={cur}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, created, "every campaign once, newest first");
+
+    let r = call(&app, &a, "GET", "/v1/sms-campaigns?status=sent", None).await;
+    assert_eq!(ids(&r), vec![created[1].clone(), created[3].clone()]);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        "/v1/sms-campaigns?status=sent&limit=1",
+        None,
+    )
+    .await;
+    assert_eq!(ids(&r), vec![created[1].clone()]);
+    let cur = r.json["next_cursor"].as_str().unwrap().to_owned();
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/sms-campaigns?status=sent&limit=1&cursor={cur}"),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&r), vec![created[3].clone()]);
+    assert_eq!(r.json["next_cursor"], Value::Null);
+
+    // The creation window: everything is after 2001 and before 2099; nothing after 2099.
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/sms-campaigns?created_after={PAST}&created_before={FUTURE}"),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&r).len(), 5);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/sms-campaigns?created_after={FUTURE}"),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&r), Vec::<String>::new());
+    // A `+` offset survives form decoding (it arrives as a space).
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        "/v1/sms-campaigns?created_before=2001-01-01T00:00:00+02:00",
+        None,
+    )
+    .await;
+    assert_eq!((r.status, ids(&r).len()), (200, 0), "{}", r.text);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        "/v1/sms-campaigns?created_after=2001-01-01T00:00:00%2B02:00",
+        None,
+    )
+    .await;
+    assert_eq!((r.status, ids(&r).len()), (200, 5), "{}", r.text);
+    // The creation window splits the list exactly at a campaign's own created_at.
+    let middle = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/sms-campaigns/{}", created[2]),
+        None,
+    )
+    .await;
+    let at = middle.json["created_at"].as_str().unwrap().to_owned();
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/sms-campaigns?created_before={at}"),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&r), created[3..].to_vec());
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/sms-campaigns?created_after={at}"),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&r), created[..2].to_vec());
+}
+
+#[actix_web::test]
+async fn email_recipients_belong_to_their_campaign_and_follow_its_status() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let ada = app
+        .create_customer(&a, json!({"name": "Ada", "email": "ada@example.com"}))
+        .await;
+    let bob = app.create_customer(&a, json!({"name": "Bob"})).await;
+    let c1 = create(&app, &a, "/v1/email-campaigns", channels()[0].2.clone()).await;
+    let c2 = create(&app, &a, "/v1/email-campaigns", channels()[0].2.clone()).await;
+    let m1 = format!("/v1/email-campaigns/{}/messages", id(&c1));
+    let m2 = format!("/v1/email-campaigns/{}/messages", id(&c2));
+
+    // By customer (their email is used), by address, and both.
+    let by_customer = create(&app, &a, &m1, json!({"customer_id": id(&ada)})).await;
+    assert_eq!(
+        (
+            by_customer["to_email"].as_str(),
+            by_customer["customer_id"].as_str(),
+            by_customer["status"].as_str()
+        ),
+        (Some("ada@example.com"), Some(id(&ada)), Some("queued"))
+    );
+    assert_eq!(by_customer["campaign_id"], c1["id"]);
+    for k in [
+        "provider_message_id",
+        "sent_at",
+        "delivered_at",
+        "opened_at",
+        "clicked_at",
+        "failed_at",
+    ] {
+        assert_eq!(by_customer[k], Value::Null, "{k}");
+    }
+    let by_address = create(&app, &a, &m1, json!({"to_email": "Grace@Example.com"})).await;
+    assert_eq!(
+        (by_address["to_email"].as_str(), &by_address["customer_id"]),
+        (Some("grace@example.com"), &Value::Null)
+    );
+    let both = create(
+        &app,
+        &a,
+        &m1,
+        json!({"customer_id": id(&bob), "to_email": "bob@example.com"}),
+    )
+    .await;
+    let in_c2 = create(&app, &a, &m2, json!({"to_email": "ada@example.com"})).await;
+
+    // One row per recipient per campaign.
+    let r = call(
+        &app,
+        &a,
+        "POST",
+        &m1,
+        Some(json!({"to_email": "ADA@example.com"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (409, Some("recipient_exists"))
+    );
+    // A customer without an email needs an address; neither given is refused.
+    let r = call(
+        &app,
+        &a,
+        "POST",
+        &m2,
+        Some(json!({"customer_id": id(&bob)})),
+    )
+    .await;
+    assert_eq!((r.status, fields(&r)), (422, vec!["to_email".to_owned()]));
+    let r = call(&app, &a, "POST", &m2, Some(json!({}))).await;
+    assert_eq!((r.status, fields(&r)), (422, vec!["to_email".to_owned()]));
+    let r = call(&app, &a, "POST", &m2, Some(json!({"to_email": "nope"}))).await;
+    assert_eq!((r.status, fields(&r)), (422, vec!["to_email".to_owned()]));
+
+    // Each campaign lists its own messages only, newest first.
+    let r = call(&app, &a, "GET", &m1, None).await;
+    assert_eq!(ids(&r), vec![id(&both), id(&by_address), id(&by_customer)]);
+    let r = call(&app, &a, "GET", &m2, None).await;
+    assert_eq!(ids(&r), vec![id(&in_c2)]);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("{m1}?customer_id={}", id(&ada)),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&r), vec![id(&by_customer)]);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("{m1}?campaign_id={}", id(&c2)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 422, "a campaign_id contradicting the path");
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/email-messages?campaign_id={}", id(&c2)),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&r), vec![id(&in_c2)]);
+    let r = call(&app, &a, "GET", "/v1/email-messages", None).await;
+    assert_eq!(ids(&r).len(), 4);
+    let missing = format!("/v1/email-campaigns/{}/messages", Uuid::now_v7());
+    let r = call(&app, &a, "GET", &missing, None).await;
+    assert_eq!(r.status, 404);
+    let r = call(
+        &app,
+        &a,
+        "POST",
+        &missing,
+        Some(json!({"to_email": "x@example.com"})),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+
+    // Delivery, as the webhooks will record it; then filters by status.
+    set_status(&app, &a, "email_messages", id(&by_address), "delivered").await;
+    let r = call(&app, &a, "GET", &format!("{m1}?status=delivered"), None).await;
+    assert_eq!(ids(&r), vec![id(&by_address)]);
+    let r = call(&app, &a, "GET", "/v1/email-messages?status=queued", None).await;
+    assert_eq!(ids(&r).len(), 3);
+
+    // GET and DELETE of one message: only queued ones can be deleted.
+    let path = format!("/v1/email-messages/{}", id(&by_address));
+    let r = call(&app, &a, "GET", &path, None).await;
+    assert_eq!(
+        (r.status, r.json["status"].as_str()),
+        (200, Some("delivered"))
+    );
+    let r = call(&app, &a, "DELETE", &path, None).await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (409, Some("message_not_queued"))
+    );
+    let path = format!("/v1/email-messages/{}", id(&both));
+    let r = call(&app, &a, "DELETE", &path, None).await;
+    assert_eq!(r.status, 204);
+    let r = call(&app, &a, "GET", &path, None).await;
+    assert_eq!(r.status, 404);
+
+    // Once the campaign goes out, no more recipients.
+    let r = call(
+        &app,
+        &a,
+        "PATCH",
+        &format!("/v1/email-campaigns/{}", id(&c1)),
+        Some(json!({"status": "sending"})),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = call(
+        &app,
+        &a,
+        "POST",
+        &m1,
+        Some(json!({"to_email": "late@example.com"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (409, Some("campaign_not_editable"))
+    );
+
+    // Deleting a customer keeps the message, unlinked; deleting a campaign removes its messages.
+    let r = call(
+        &app,
+        &a,
+        "DELETE",
+        &format!("/v1/customers/{}", id(&ada)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/email-messages/{}", id(&by_customer)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.json["customer_id"].clone(), r.json["to_email"].as_str()),
+        (Value::Null, Some("ada@example.com"))
+    );
+    let r = call(
+        &app,
+        &a,
+        "DELETE",
+        &format!("/v1/email-campaigns/{}", id(&c2)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/email-messages/{}", id(&in_c2)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+}
+
+#[actix_web::test]
+async fn sms_recipients_inbound_messages_and_the_direction_filter() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let ada = app
+        .create_customer(&a, json!({"name": "Ada", "phone": "+14155550123"}))
+        .await;
+    let nophone = app.create_customer(&a, json!({"name": "No phone"})).await;
+    let c = create(
+        &app,
+        &a,
+        "/v1/sms-campaigns",
+        json!({"name": "Promo", "body": "Sale!", "from_number": "+1 415 555 0100"}),
+    )
+    .await;
+    assert_eq!(c["from_number"], "+14155550100");
+    let msgs = format!("/v1/sms-campaigns/{}/messages", id(&c));
+
+    let m = create(&app, &a, &msgs, json!({"customer_id": id(&ada)})).await;
+    assert_eq!(
+        (
+            m["direction"].as_str(),
+            m["from_number"].as_str(),
+            m["to_number"].as_str(),
+            m["body"].as_str(),
+            m["status"].as_str()
+        ),
+        (
+            Some("outbound"),
+            Some("+14155550100"),
+            Some("+14155550123"),
+            Some("Sale!"),
+            Some("queued")
+        )
+    );
+    assert_eq!(
+        (
+            m["campaign_id"].as_str(),
+            m["carrier_sid"].clone(),
+            m["error_code"].clone()
+        ),
+        (Some(id(&c)), Value::Null, Value::Null)
+    );
+    let other = create(&app, &a, &msgs, json!({"to_number": "+442079460958"})).await;
+    let r = call(
+        &app,
+        &a,
+        "POST",
+        &msgs,
+        Some(json!({"to_number": "+1 (415) 555-0123"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (409, Some("recipient_exists"))
+    );
+    let r = call(
+        &app,
+        &a,
+        "POST",
+        &msgs,
+        Some(json!({"customer_id": id(&nophone)})),
+    )
+    .await;
+    assert_eq!((r.status, fields(&r)), (422, vec!["to_number".to_owned()]));
+
+    // Editing the campaign's text or number updates its queued messages.
+    let r = call(
+        &app,
+        &a,
+        "PATCH",
+        &format!("/v1/sms-campaigns/{}", id(&c)),
+        Some(json!({"body": "Bigger sale!", "from_number": "+14155550199"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/sms-messages/{}", id(&m)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.json["body"].as_str(), r.json["from_number"].as_str()),
+        (Some("Bigger sale!"), Some("+14155550199"))
+    );
+
+    // An inbound SMS, as the Twilio webhook will write it: no campaign.
+    let inbound = Uuid::now_v7();
+    as_org(
+        &app,
+        &a,
+        "INSERT INTO palisade.sms_messages (id, direction, from_number, to_number, body, status, carrier_sid, customer_id, received_at) \
+         VALUES ($1, 'inbound', '+14155550123', '+14155550100', 'STOP', 'received', 'SM00000000000000000000000000000001', $2, now())",
+        &[&inbound, &uuid(id(&ada))],
+    )
+    .await;
+    let inbound = inbound.to_string();
+
+    let r = call(&app, &a, "GET", &msgs, None).await;
+    assert_eq!(
+        ids(&r),
+        vec![id(&other), id(&m)],
+        "a campaign lists its recipients only"
+    );
+    let r = call(&app, &a, "GET", "/v1/sms-messages?direction=inbound", None).await;
+    assert_eq!(ids(&r), vec![inbound.clone()]);
+    assert_eq!(
+        (
+            r.json["data"][0]["campaign_id"].clone(),
+            r.json["data"][0]["status"].as_str()
+        ),
+        (Value::Null, Some("received"))
+    );
+    let r = call(&app, &a, "GET", "/v1/sms-messages?direction=outbound", None).await;
+    assert_eq!(ids(&r), vec![id(&other), id(&m)]);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/sms-messages?customer_id={}", id(&ada)),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&r), vec![inbound.clone(), id(&m).to_owned()]);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/sms-messages?campaign_id={}&status=queued", id(&c)),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&r).len(), 2);
+
+    // Only queued messages can be deleted: not inbound ones, not sent ones.
+    let r = call(
+        &app,
+        &a,
+        "DELETE",
+        &format!("/v1/sms-messages/{inbound}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (409, Some("message_not_queued"))
+    );
+    set_status(&app, &a, "sms_messages", id(&other), "delivered").await;
+    let r = call(
+        &app,
+        &a,
+        "DELETE",
+        &format!("/v1/sms-messages/{}", id(&other)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 409);
+    let r = call(
+        &app,
+        &a,
+        "DELETE",
+        &format!("/v1/sms-messages/{}", id(&m)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+
+    // A delivered message keeps its text when the campaign is edited (only queued ones follow).
+    let r = call(
+        &app,
+        &a,
+        "PATCH",
+        &format!("/v1/sms-campaigns/{}", id(&c)),
+        Some(json!({"body": "Final sale!"})),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/sms-messages/{}", id(&other)),
+        None,
+    )
+    .await;
+    assert_eq!(r.json["body"], "Bigger sale!");
+}
+
+#[actix_web::test]
+async fn calls_crud_transitions_and_filters() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let ada = app.create_customer(&a, json!({"name": "Ada"})).await;
+    let vc = create(&app, &a, "/v1/voice-campaigns", json!({"name": "Renewals"})).await;
+
+    let logged = create(
+        &app,
+        &a,
+        "/v1/calls",
+        json!({
+            "direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100",
+            "call_sid": "CA00000000000000000000000000000001", "status": "completed",
+            "duration_seconds": 95, "started_at": "2024-05-01T10:00:00Z", "ended_at": "2024-05-01T10:01:35Z",
+            "customer_id": id(&ada), "notes": "Asked about pricing."
+        }),
+    )
+    .await;
+    assert_eq!(
+        (
+            logged["status"].as_str(),
+            logged["duration_seconds"].as_i64(),
+            logged["call_sid"].as_str(),
+            logged["last_sequence_number"].clone()
+        ),
+        (
+            Some("completed"),
+            Some(95),
+            Some("CA00000000000000000000000000000001"),
+            Value::Null
+        )
+    );
+    let placed = create(
+        &app,
+        &a,
+        "/v1/calls",
+        json!({"direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550123", "voice_campaign_id": id(&vc)}),
+    )
+    .await;
+    assert_eq!(
+        (placed["status"].as_str(), placed["started_at"].clone()),
+        (Some("queued"), Value::Null)
+    );
+    let path = format!("/v1/calls/{}", id(&placed));
+
+    // Forward only; in-progress records the start, a final status the end and the duration.
+    let r = call(&app, &a, "PATCH", &path, Some(json!({"status": "ringing"}))).await;
+    assert_eq!(r.json["status"], "ringing");
+    let r = call(&app, &a, "PATCH", &path, Some(json!({"status": "queued"}))).await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (409, Some("invalid_status_transition"))
+    );
+    let r = call(
+        &app,
+        &a,
+        "PATCH",
+        &path,
+        Some(json!({"status": "in-progress"})),
+    )
+    .await;
+    assert!(r.json["started_at"].is_string(), "{}", r.text);
+    let r = call(&app, &a, "PATCH", &path, Some(json!({"status": "busy"}))).await;
+    assert_eq!(r.status, 409, "an answered call was not busy");
+    let r = call(
+        &app,
+        &a,
+        "PATCH",
+        &path,
+        Some(json!({"status": "completed", "notes": "Renewed."})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json["ended_at"].is_string());
+    assert!(
+        r.json["duration_seconds"].as_i64().is_some_and(|d| d >= 0),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.json["notes"], "Renewed.");
+    let r = call(
+        &app,
+        &a,
+        "PATCH",
+        &path,
+        Some(json!({"status": "in-progress"})),
+    )
+    .await;
+    assert_eq!(r.status, 409, "completed is final");
+    // Notes, customer and duration stay editable; null clears notes and customer.
+    let r = call(
+        &app,
+        &a,
+        "PATCH",
+        &path,
+        Some(json!({"notes": null, "customer_id": id(&ada), "duration_seconds": 60})),
+    )
+    .await;
+    assert_eq!(
+        (
+            r.json["notes"].clone(),
+            r.json["customer_id"].as_str(),
+            r.json["duration_seconds"].as_i64()
+        ),
+        (Value::Null, Some(id(&ada)), Some(60))
+    );
+    let r = call(&app, &a, "PATCH", &path, Some(json!({"customer_id": null}))).await;
+    assert_eq!(r.json["customer_id"], Value::Null);
+
+    // Validation.
+    let r = call(&app, &a, "POST", "/v1/calls", Some(json!({"direction": "sideways", "from_number": "555", "to_number": "+14155550123", "status": "done", "duration_seconds": -1}))).await;
+    assert_eq!(
+        (r.status, fields(&r)),
+        (
+            422,
+            vec!["direction", "from_number", "status", "duration_seconds"]
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        )
+    );
+    let r = call(&app, &a, "POST", "/v1/calls", Some(json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100", "started_at": "2024-05-01T10:00:00Z", "ended_at": "2024-05-01T09:00:00Z", "call_sid": "has space"}))).await;
+    assert_eq!(
+        (r.status, fields(&r)),
+        (422, vec!["call_sid".to_owned(), "ended_at".to_owned()])
+    );
+    let r = call(&app, &a, "POST", "/v1/calls", Some(json!({}))).await;
+    assert_eq!(fields(&r), vec!["direction", "from_number", "to_number"]);
+    let r = call(
+        &app,
+        &a,
+        "PATCH",
+        &path,
+        Some(json!({"duration_seconds": 86401})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, fields(&r)),
+        (422, vec!["duration_seconds".to_owned()])
+    );
+    let r = call(
+        &app,
+        &a,
+        "PATCH",
+        &path,
+        Some(json!({"duration_seconds": null})),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+
+    // A call SID is unique within an organization (another organization may hold the same).
+    let dup = json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100", "call_sid": "CA00000000000000000000000000000001"});
+    let r = call(&app, &a, "POST", "/v1/calls", Some(dup.clone())).await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (409, Some("call_sid_taken"))
+    );
+    let b = app.signup("Other").await;
+    create(&app, &b, "/v1/calls", dup).await;
+
+    // Filters.
+    let r = call(&app, &a, "GET", "/v1/calls?direction=outbound", None).await;
+    assert_eq!(ids(&r), vec![id(&placed)]);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        "/v1/calls?direction=inbound&status=completed",
+        None,
+    )
+    .await;
+    assert_eq!(ids(&r), vec![id(&logged)]);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/calls?voice_campaign_id={}", id(&vc)),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&r), vec![id(&placed)]);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/calls?customer_id={}", id(&ada)),
+        None,
+    )
+    .await;
+    assert_eq!(ids(&r), vec![id(&logged)]);
+    let r = call(&app, &a, "GET", "/v1/calls?status=queued", None).await;
+    assert_eq!(ids(&r), Vec::<String>::new());
+
+    // Deleting the campaign or the customer keeps the calls, unlinked.
+    let r = call(
+        &app,
+        &a,
+        "DELETE",
+        &format!("/v1/voice-campaigns/{}", id(&vc)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let r = call(
+        &app,
+        &a,
+        "DELETE",
+        &format!("/v1/customers/{}", id(&ada)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let r = call(&app, &a, "GET", &path, None).await;
+    assert_eq!(
+        (r.status, r.json["voice_campaign_id"].clone()),
+        (200, Value::Null)
+    );
+    let r = call(&app, &a, "GET", &format!("/v1/calls/{}", id(&logged)), None).await;
+    assert_eq!(r.json["customer_id"], Value::Null);
+
+    let r = call(&app, &a, "DELETE", &path, None).await;
+    assert_eq!(r.status, 204);
+    let r = call(&app, &a, "GET", &path, None).await;
+    assert_eq!(r.status, 404);
+}
+
+#[actix_web::test]
+async fn another_organizations_customer_or_campaign_is_refused_like_a_missing_one() {
+    let app = spawn_app().await;
+    let a = app.signup("Tenant A").await;
+    let b = app.signup("Tenant B").await;
+    let b_customer = app
+        .create_customer(
+            &b,
+            json!({"name": "Bob of B", "email": "bob@b.example", "phone": "+14155550177"}),
+        )
+        .await;
+    let b_campaign = create(&app, &b, "/v1/voice-campaigns", json!({"name": "B's"})).await;
+    let theirs = id(&b_customer).to_owned();
+    let missing = Uuid::now_v7().to_string();
+    let email_c = create(&app, &a, "/v1/email-campaigns", channels()[0].2.clone()).await;
+    let sms_c = create(&app, &a, "/v1/sms-campaigns", channels()[1].2.clone()).await;
+    let a_call = create(&app, &a, "/v1/calls", json!({"direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550123"})).await;
+
+    // (method, path, body with a customer or campaign id) — answered the same for B's id and
+    // for an id that exists nowhere.
+    let cases = |other: &str| -> Vec<(&'static str, String, Value)> {
+        vec![
+            (
+                "POST",
+                format!("/v1/email-campaigns/{}/messages", id(&email_c)),
+                json!({"customer_id": other}),
+            ),
+            (
+                "POST",
+                format!("/v1/email-campaigns/{}/messages", id(&email_c)),
+                json!({"customer_id": other, "to_email": "x@example.com"}),
+            ),
+            (
+                "POST",
+                format!("/v1/sms-campaigns/{}/messages", id(&sms_c)),
+                json!({"customer_id": other}),
+            ),
+            (
+                "POST",
+                format!("/v1/sms-campaigns/{}/messages", id(&sms_c)),
+                json!({"customer_id": other, "to_number": "+14155550123"}),
+            ),
+            (
+                "POST",
+                "/v1/calls".into(),
+                json!({"direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550123", "customer_id": other}),
+            ),
+            (
+                "PATCH",
+                format!("/v1/calls/{}", id(&a_call)),
+                json!({"customer_id": other}),
+            ),
+        ]
+    };
+    for ((method, path, body), (_, _, missing_body)) in
+        cases(&theirs).into_iter().zip(cases(&missing))
+    {
+        let with_theirs = call(&app, &a, method, &path, Some(body.clone())).await;
+        let with_missing = call(&app, &a, method, &path, Some(missing_body)).await;
+        assert_eq!(
+            with_theirs.status, 422,
+            "{method} {path} {body}: {}",
+            with_theirs.text
+        );
+        assert_eq!(
+            (with_theirs.status, &with_theirs.json),
+            (with_missing.status, &with_missing.json),
+            "{method} {path} {body}"
+        );
+        assert_eq!(fields(&with_theirs), vec!["customer_id"]);
+    }
+    for other in [id(&b_campaign), missing.as_str()] {
+        let r = call(&app, &a, "POST", "/v1/calls", Some(json!({"direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550123", "voice_campaign_id": other}))).await;
+        assert_eq!(
+            (r.status, fields(&r)),
+            (422, vec!["voice_campaign_id".to_owned()]),
+            "{}",
+            r.text
+        );
+    }
+    // Nothing was written.
+    for path in [
+        format!("/v1/email-campaigns/{}/messages", id(&email_c)),
+        format!("/v1/sms-campaigns/{}/messages", id(&sms_c)),
+    ] {
+        let r = call(&app, &a, "GET", &path, None).await;
+        assert_eq!(r.json["data"], json!([]), "{path}");
+    }
+    let r = call(&app, &a, "GET", "/v1/calls", None).await;
+    assert_eq!(ids(&r), vec![id(&a_call)]);
+    assert_eq!(r.json["data"][0]["customer_id"], Value::Null);
+    // B's campaign itself is 404 to A.
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/voice-campaigns/{}", id(&b_campaign)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+}
+
+#[actix_web::test]
+async fn members_run_campaigns_and_log_calls() {
+    // Decision: every role writes campaigns, messages and calls (like customers).
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let member = app.add_user(&owner, Role::Member).await;
+    for (collection, _, body, edit) in channels() {
+        let c = create(&app, &member, collection, body).await;
+        let path = format!("{collection}/{}", id(&c));
+        let r = call(&app, &member, "PATCH", &path, Some(edit)).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        let r = call(&app, &owner, "GET", &path, None).await;
+        assert_eq!(r.status, 200, "the owner reads the member's campaign");
+        let r = call(&app, &member, "DELETE", &path, None).await;
+        assert_eq!(r.status, 204, "{path}");
+    }
+    let c = create(&app, &owner, "/v1/email-campaigns", channels()[0].2.clone()).await;
+    let m = create(
+        &app,
+        &member,
+        &format!("/v1/email-campaigns/{}/messages", id(&c)),
+        json!({"to_email": "x@example.com"}),
+    )
+    .await;
+    let r = call(
+        &app,
+        &member,
+        "DELETE",
+        &format!("/v1/email-messages/{}", id(&m)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let k = create(
+        &app,
+        &member,
+        "/v1/calls",
+        json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100"}),
+    )
+    .await;
+    let r = call(
+        &app,
+        &member,
+        "PATCH",
+        &format!("/v1/calls/{}", id(&k)),
+        Some(json!({"notes": "x"})),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = call(&app, &member, "GET", "/v1/dashboard/stats", None).await;
+    assert_eq!(r.status, 200);
+}
+
+fn zeros(statuses: &[&str]) -> Value {
+    Value::Object(
+        statuses
+            .iter()
+            .map(|s| ((*s).to_owned(), json!(0)))
+            .collect(),
+    )
+}
+
+fn with(mut v: Value, counts: &[(&str, i64)]) -> Value {
+    for (k, n) in counts {
+        v[*k] = json!(n);
+    }
+    v
+}
+
+const CAMPAIGN_STATUSES: &[&str] = &["draft", "scheduled", "sending", "sent", "cancelled"];
+const EMAIL_STATUSES: &[&str] = &[
+    "queued",
+    "sent",
+    "delivered",
+    "opened",
+    "clicked",
+    "bounced",
+    "dropped",
+    "failed",
+];
+const SMS_STATUSES: &[&str] = &[
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "received",
+];
+const CALL_STATUSES: &[&str] = &[
+    "queued",
+    "ringing",
+    "in-progress",
+    "completed",
+    "busy",
+    "no-answer",
+    "failed",
+    "canceled",
+];
+
+/// Gives `acct` known data: returns nothing; the expected figures are in the test.
+async fn seed_dashboard_data(app: &TestApp, acct: &Account) {
+    let e1 = create(app, acct, "/v1/email-campaigns", channels()[0].2.clone()).await;
+    create(app, acct, "/v1/email-campaigns", channels()[0].2.clone()).await;
+    let e1m = format!("/v1/email-campaigns/{}/messages", id(&e1));
+    for (i, status) in [
+        "delivered",
+        "opened",
+        "clicked",
+        "bounced",
+        "sent",
+        "dropped",
+        "failed",
+        "queued",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let m = create(
+            app,
+            acct,
+            &e1m,
+            json!({"to_email": format!("r{i}@example.com")}),
+        )
+        .await;
+        set_status(app, acct, "email_messages", id(&m), status).await;
+    }
+    set_status(app, acct, "email_campaigns", id(&e1), "sent").await;
+
+    let s1 = create(app, acct, "/v1/sms-campaigns", channels()[1].2.clone()).await;
+    let s1m = format!("/v1/sms-campaigns/{}/messages", id(&s1));
+    for (i, status) in [
+        "delivered",
+        "delivered",
+        "delivered",
+        "undelivered",
+        "failed",
+        "queued",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let m = create(
+            app,
+            acct,
+            &s1m,
+            json!({"to_number": format!("+1415555020{i}")}),
+        )
+        .await;
+        set_status(app, acct, "sms_messages", id(&m), status).await;
+    }
+    as_org(
+        app,
+        acct,
+        "INSERT INTO palisade.sms_messages (id, direction, from_number, to_number, body, status) \
+         VALUES ($1, 'inbound', '+14155550123', '+14155550100', 'hi', 'received')",
+        &[&Uuid::now_v7()],
+    )
+    .await;
+    let r = call(
+        app,
+        acct,
+        "PATCH",
+        &format!("/v1/sms-campaigns/{}", id(&s1)),
+        Some(json!({"status": "sending"})),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+
+    create(
+        app,
+        acct,
+        "/v1/voice-campaigns",
+        json!({"name": "v", "status": "scheduled", "scheduled_at": FUTURE}),
+    )
+    .await;
+    for (status, secs) in [
+        ("completed", Some(90)),
+        ("completed", Some(45)),
+        ("failed", Some(15)),
+        ("busy", None),
+        ("no-answer", None),
+    ] {
+        let mut body = json!({"direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550123", "status": status});
+        if let Some(s) = secs {
+            body["duration_seconds"] = json!(s);
+        }
+        create(app, acct, "/v1/calls", body).await;
+    }
+}
+
+#[actix_web::test]
+async fn the_dashboard_counts_known_data_of_this_organization_only() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+
+    let empty = json!({
+        "email": {"campaigns": zeros(CAMPAIGN_STATUSES), "messages": zeros(EMAIL_STATUSES), "sent": 0, "delivered": 0, "delivery_rate": null},
+        "sms": {"campaigns": zeros(CAMPAIGN_STATUSES), "messages": zeros(SMS_STATUSES), "sent": 0, "delivered": 0, "delivery_rate": null},
+        "voice": {"campaigns": zeros(CAMPAIGN_STATUSES), "calls": zeros(CALL_STATUSES), "total_calls": 0, "total_call_seconds": 0, "total_call_minutes": 0.0},
+    });
+    let r = call(&app, &a, "GET", "/v1/dashboard/stats", None).await;
+    assert_eq!((r.status, &r.json), (200, &empty), "{}", r.text);
+
+    seed_dashboard_data(&app, &a).await;
+    let expected = json!({
+        "email": {
+            "campaigns": with(zeros(CAMPAIGN_STATUSES), &[("draft", 1), ("sent", 1)]),
+            "messages": with(zeros(EMAIL_STATUSES), &[("queued", 1), ("sent", 1), ("delivered", 1), ("opened", 1), ("clicked", 1), ("bounced", 1), ("dropped", 1), ("failed", 1)]),
+            // sent: sent, delivered, opened, clicked, bounced; delivered: delivered, opened, clicked.
+            "sent": 5, "delivered": 3, "delivery_rate": 0.6,
+        },
+        "sms": {
+            "campaigns": with(zeros(CAMPAIGN_STATUSES), &[("sending", 1)]),
+            "messages": with(zeros(SMS_STATUSES), &[("queued", 1), ("delivered", 3), ("undelivered", 1), ("failed", 1), ("received", 1)]),
+            // sent: delivered, undelivered (failed never left; inbound is not sent).
+            "sent": 4, "delivered": 3, "delivery_rate": 0.75,
+        },
+        "voice": {
+            "campaigns": with(zeros(CAMPAIGN_STATUSES), &[("scheduled", 1)]),
+            "calls": with(zeros(CALL_STATUSES), &[("completed", 2), ("failed", 1), ("busy", 1), ("no-answer", 1)]),
+            "total_calls": 5, "total_call_seconds": 150, "total_call_minutes": 2.5,
+        },
+    });
+    let r = call(&app, &a, "GET", "/v1/dashboard/stats", None).await;
+    assert_eq!(r.json, expected, "{}", r.text);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/dashboard/stats?created_after={PAST}&created_before={FUTURE}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.json, expected);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/dashboard/stats?created_after={FUTURE}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.json, empty);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/dashboard/stats?created_before={PAST}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.json, empty);
+
+    // Another organization with the same data changes nothing for A, and sees its own.
+    let b = app.signup("Other").await;
+    seed_dashboard_data(&app, &b).await;
+    create(&app, &b, "/v1/calls", json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100", "duration_seconds": 3600, "status": "completed"})).await;
+    let r = call(&app, &a, "GET", "/v1/dashboard/stats", None).await;
+    assert_eq!(r.json, expected);
+    let r = call(&app, &b, "GET", "/v1/dashboard/stats", None).await;
+    assert_eq!(
+        (
+            r.json["voice"]["total_calls"].as_i64(),
+            r.json["voice"]["total_call_seconds"].as_i64()
+        ),
+        (Some(6), Some(3750))
+    );
+    assert_eq!(r.json["voice"]["total_call_minutes"], 62.5);
+}
+
+/// The isolation seeder: one row of every messaging table, each composite foreign key set.
+pub fn seed<'a>(
+    app: &'a TestApp,
+    acct: &'a Account,
+    marker: &'a str,
+) -> LocalBoxFuture<'a, Seeded> {
+    Box::pin(async move {
+        let customer = app
+            .create_customer(acct, json!({"name": format!("{marker} recipient"), "email": format!("{marker}@messaging.example"), "phone": "+14155550142"}))
+            .await;
+        let customer = id(&customer).to_owned();
+        let email_c = create(app, acct, "/v1/email-campaigns", json!({"name": format!("{marker} email"), "subject": format!("{marker} subject"), "body": format!("{marker} body")})).await;
+        let email_m = create(
+            app,
+            acct,
+            &format!("/v1/email-campaigns/{}/messages", id(&email_c)),
+            json!({"customer_id": customer}),
+        )
+        .await;
+        let sms_c = create(app, acct, "/v1/sms-campaigns", json!({"name": format!("{marker} sms"), "body": format!("{marker} text"), "from_number": "+14155550100"})).await;
+        let sms_m = create(
+            app,
+            acct,
+            &format!("/v1/sms-campaigns/{}/messages", id(&sms_c)),
+            json!({"customer_id": customer}),
+        )
+        .await;
+        let voice_c = create(
+            app,
+            acct,
+            "/v1/voice-campaigns",
+            json!({"name": format!("{marker} voice"), "script": format!("{marker} script")}),
+        )
+        .await;
+        let call_row = create(
+            app,
+            acct,
+            "/v1/calls",
+            json!({
+                "direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550142",
+                // The same SID in every organization: unique per organization only.
+                "call_sid": "CA0123456789abcdef0123456789abcdef", "status": "completed", "duration_seconds": 61,
+                "voice_campaign_id": id(&voice_c), "customer_id": customer, "notes": format!("{marker} notes")
+            }),
+        )
+        .await;
+        let campaign_patch = json!({"name": "changed by another tenant"});
+        Seeded {
+            items: vec![
+                Item {
+                    path: format!("/v1/email-campaigns/{}", id(&email_c)),
+                    writes: &["PATCH", "DELETE"],
+                    patch: campaign_patch.clone(),
+                },
+                Item {
+                    path: format!("/v1/email-campaigns/{}/messages", id(&email_c)),
+                    writes: &["POST"],
+                    patch: json!({"to_email": "intruder@example.com"}),
+                },
+                Item {
+                    path: format!("/v1/email-messages/{}", id(&email_m)),
+                    writes: &["DELETE"],
+                    patch: json!({}),
+                },
+                Item {
+                    path: format!("/v1/sms-campaigns/{}", id(&sms_c)),
+                    writes: &["PATCH", "DELETE"],
+                    patch: campaign_patch.clone(),
+                },
+                Item {
+                    path: format!("/v1/sms-campaigns/{}/messages", id(&sms_c)),
+                    writes: &["POST"],
+                    patch: json!({"to_number": "+14155550666"}),
+                },
+                Item {
+                    path: format!("/v1/sms-messages/{}", id(&sms_m)),
+                    writes: &["DELETE"],
+                    patch: json!({}),
+                },
+                Item {
+                    path: format!("/v1/voice-campaigns/{}", id(&voice_c)),
+                    writes: &["PATCH", "DELETE"],
+                    patch: campaign_patch,
+                },
+                Item {
+                    path: format!("/v1/calls/{}", id(&call_row)),
+                    writes: &["PATCH", "DELETE"],
+                    patch: json!({"notes": "changed by another tenant", "status": "completed"}),
+                },
+            ],
+            views: vec![
+                "/v1/email-campaigns".into(),
+                "/v1/email-campaigns?status=draft".into(),
+                format!("/v1/email-campaigns?created_after={PAST}"),
+                format!(
+                    "/v1/email-campaigns/{}/messages?status=queued",
+                    id(&email_c)
+                ),
+                format!("/v1/email-messages?customer_id={customer}"),
+                "/v1/email-messages?status=queued".into(),
+                "/v1/sms-campaigns?status=draft".into(),
+                format!(
+                    "/v1/sms-campaigns/{}/messages?customer_id={customer}",
+                    id(&sms_c)
+                ),
+                "/v1/sms-messages?direction=outbound".into(),
+                "/v1/sms-messages?status=queued".into(),
+                "/v1/voice-campaigns?status=draft".into(),
+                format!("/v1/voice-campaigns?created_before={FUTURE}"),
+                "/v1/calls".into(),
+                "/v1/calls?direction=outbound&status=completed".into(),
+                format!("/v1/calls?voice_campaign_id={}", id(&voice_c)),
+                format!("/v1/calls?customer_id={customer}"),
+                "/v1/dashboard/stats".into(),
+                format!("/v1/dashboard/stats?created_after={PAST}"),
+            ],
+        }
+    })
+}
