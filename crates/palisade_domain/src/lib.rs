@@ -5,13 +5,30 @@
 
 mod contact;
 mod ids;
+mod ivr;
+mod json;
+mod kinds;
 mod names;
 mod secret;
+mod text;
 
 pub use contact::{EmailAddress, PhoneNumber};
-pub use ids::{CustomerId, OrgId, UserId};
+pub use ids::{
+    AnalyticsEventId, ArticleId, ConversationId, CustomerId, IvrMenuId, MessageId, OrgId,
+    PhoneNumberId, ReportId, SocialAccountId, SocialPostId, UserId,
+};
+pub use ivr::IvrMenuTree;
+pub use json::{EventProperties, ReportParameters};
+pub use kinds::{
+    Capabilities, Capability, ConversationStatus, MessageSender, PostStatus, ReportKind,
+    ReportSchedule, SocialNetwork,
+};
 pub use names::{CustomerName, OrganizationName, PersonName};
 pub use secret::Password;
+pub use text::{
+    AccessToken, ArticleBody, ArticleTitle, ConversationSubject, EventType, IvrMenuName,
+    MessageBody, PhoneLabel, PostBody, ReportName, SocialHandle, Tags,
+};
 
 use serde::{Deserialize, Serialize};
 
