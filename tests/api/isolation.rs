@@ -45,6 +45,7 @@ pub type Seeder = for<'a> fn(&'a TestApp, &'a Account, &'a str) -> LocalBoxFutur
 pub const SEEDERS: &[(&str, Seeder)] = &[
     ("customers", seed_customers),
     ("messaging", crate::messaging::seed),
+    ("engagement", crate::engagement::seed),
 ];
 
 fn seed_customers<'a>(
@@ -269,10 +270,21 @@ async fn the_catalog_driven_sql_matrix_holds_for_every_tenant_table() {
             if forged.get("id").is_some() {
                 forged["id"] = json!(Uuid::now_v7().to_string());
             }
+            // Generated columns (e.g. kb_articles.search) only take DEFAULT: name the others.
+            let cols: String = su
+                .query_one(
+                    "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+                      WHERE attrelid = ('palisade.' || $1)::regclass AND attnum > 0
+                        AND NOT attisdropped AND attgenerated = ''",
+                    &[table],
+                )
+                .await
+                .unwrap()
+                .get(0);
             act_as(&c, &a.org_id, "owner").await;
             let err = c
                 .execute(
-                    &format!("INSERT INTO palisade.{table} SELECT * FROM jsonb_populate_record(NULL::palisade.{table}, $1)"),
+                    &format!("INSERT INTO palisade.{table} ({cols}) SELECT {cols} FROM jsonb_populate_record(NULL::palisade.{table}, $1)"),
                     &[&forged],
                 )
                 .await

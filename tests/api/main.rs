@@ -4,11 +4,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod analytics;
 mod auth;
 mod catalog;
+mod chat;
 mod customers;
+mod engagement;
 mod isolation;
 mod messaging;
+mod ivr_menus;
+mod knowledge_base;
+mod phone_numbers;
+mod reports;
 mod rls_sql;
+mod social;
 mod startup;
 mod tenant_tx;

@@ -51,6 +51,12 @@ impl DbError {
     pub fn is_unique_violation_of(&self, name: &str) -> bool {
         matches!(self, DbError::UniqueViolation { constraint } if constraint == name)
     }
+
+    /// Whether this is the given foreign key's violation (with composite keys: the referenced
+    /// row is not in this organization, missing or another's).
+    pub fn is_foreign_key_violation_of(&self, name: &str) -> bool {
+        matches!(self, DbError::ForeignKeyViolation { constraint } if constraint == name)
+    }
 }
 
 impl From<tokio_postgres::Error> for DbError {

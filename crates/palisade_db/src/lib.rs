@@ -7,19 +7,27 @@
 //!   organization transaction-locally; PostgreSQL row-level security does the filtering.
 //! - [`schema`]: bootstrap (roles, database), migrations (`sql/`), policies (`policies/`) and
 //!   the startup checks that refuse a dangerous app role.
-//! - [`auth`], [`customers`], [`messaging`]: the queries, which never filter by organization
+//! - [`auth`], [`customers`], [`messaging`], [`chat`], [`ivr_menus`], [`phone_numbers`],
+//!   [`knowledge_base`], [`reports`], [`analytics`], [`social`]: the queries, which never filter by organization
 //!   themselves.
 //!
 //! Errors are [`DbError`]: its `Display` never includes a server message or a parameter value,
 //! so it is safe to log (server messages can quote row data).
 
+pub mod analytics;
 pub mod auth;
+pub mod chat;
 pub mod customers;
 mod error;
+pub mod ivr_menus;
+pub mod knowledge_base;
 pub mod list;
 pub mod messaging;
+pub mod phone_numbers;
 pub mod pool;
+pub mod reports;
 pub mod schema;
+pub mod social;
 pub mod tenant_tx;
 
 pub use error::DbError;

@@ -85,6 +85,43 @@ id_type!(
     CallId
 );
 
+id_type!(
+    /// A chat conversation id.
+    ConversationId
+);
+id_type!(
+    /// A chat message id.
+    MessageId
+);
+id_type!(
+    /// An IVR menu id.
+    IvrMenuId
+);
+id_type!(
+    /// A phone number id (the number itself is the platform-wide key; this is the row's id).
+    PhoneNumberId
+);
+id_type!(
+    /// A knowledge-base article id.
+    ArticleId
+);
+id_type!(
+    /// A saved report definition id.
+    ReportId
+);
+id_type!(
+    /// An analytics event id.
+    AnalyticsEventId
+);
+id_type!(
+    /// A connected social account id.
+    SocialAccountId
+);
+id_type!(
+    /// A social post id.
+    SocialPostId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

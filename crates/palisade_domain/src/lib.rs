@@ -6,13 +6,24 @@
 mod contact;
 mod ids;
 mod messaging;
+mod ivr;
+mod json;
+mod kinds;
 mod names;
 mod secret;
+mod text;
 
 pub use contact::{EmailAddress, PhoneNumber};
 pub use ids::{
-    CallId, CustomerId, EmailCampaignId, EmailMessageId, OrgId, SmsCampaignId, SmsMessageId,
-    UserId, VoiceCampaignId,
+    AnalyticsEventId, ArticleId, CallId, ConversationId, CustomerId, EmailCampaignId,
+    EmailMessageId, IvrMenuId, MessageId, OrgId, PhoneNumberId, ReportId, SmsCampaignId,
+    SmsMessageId, SocialAccountId, SocialPostId, UserId, VoiceCampaignId,
+};
+pub use ivr::IvrMenuTree;
+pub use json::{EventProperties, ReportParameters};
+pub use kinds::{
+    Capabilities, Capability, ConversationStatus, MessageSender, PostStatus, ReportKind,
+    ReportSchedule, SocialNetwork,
 };
 pub use messaging::{
     CallNotes, CallStatus, CampaignName, CampaignStatus, Direction, EmailBody, EmailStatus,
@@ -20,6 +31,10 @@ pub use messaging::{
 };
 pub use names::{CustomerName, OrganizationName, PersonName};
 pub use secret::Password;
+pub use text::{
+    AccessToken, ArticleBody, ArticleTitle, ConversationSubject, EventType, IvrMenuName,
+    MessageBody, PhoneLabel, PostBody, ReportName, SocialHandle, Tags,
+};
 
 use serde::{Deserialize, Serialize};
 

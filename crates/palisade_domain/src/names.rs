@@ -2,7 +2,7 @@
 
 use crate::ParseError;
 
-fn parse_name(s: &str, max_chars: usize) -> Result<String, ParseError> {
+pub(crate) fn parse_name(s: &str, max_chars: usize) -> Result<String, ParseError> {
     let trimmed = s.trim();
     if trimmed.is_empty() {
         return Err(ParseError("must not be empty"));

@@ -1,9 +1,17 @@
 //! Route table. Every `/v1` route except signup and login takes a [`crate::auth::Tenant`].
 
+mod analytics;
 mod auth;
+mod chat;
 mod customers;
 mod health;
 mod messaging;
+mod ivr_menus;
+mod knowledge_base;
+mod phone_numbers;
+mod query_params;
+mod reports;
+mod social;
 
 use actix_web::{HttpResponse, web};
 
@@ -31,7 +39,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::delete().to(customers::delete))
                         .default_service(web::to(method_not_allowed)),
                 )
-                .configure(messaging::configure),
+                .configure(messaging::configure)
+                .configure(chat::configure)
+                .configure(ivr_menus::configure)
+                .configure(phone_numbers::configure)
+                .configure(knowledge_base::configure)
+                .configure(reports::configure)
+                .configure(analytics::configure)
+                .configure(social::configure),
         );
 }
 

@@ -161,7 +161,7 @@ impl Fields {
     }
 
     /// A field that may be absent, null or a value, where null is refused.
-    fn not_null<'a>(
+    fn non_null_raw<'a>(
         &mut self,
         field: &'static str,
         raw: &'a Option<Option<String>>,

@@ -247,16 +247,16 @@ pub async fn update_campaign(
     let now = OffsetDateTime::now_utc();
     let mut f = Fields::default();
     let name = f
-        .not_null("name", &body.name)
+        .non_null_raw("name", &body.name)
         .and_then(|s| f.optional("name", Some(s), CampaignName::parse));
     let text = f
-        .not_null("body", &body.body)
+        .non_null_raw("body", &body.body)
         .and_then(|s| f.optional("body", Some(s), SmsBody::parse));
     let from_number = f
-        .not_null("from_number", &body.from_number)
+        .non_null_raw("from_number", &body.from_number)
         .and_then(|s| f.optional("from_number", Some(s), PhoneNumber::parse));
     let status = f
-        .not_null("status", &body.status)
+        .non_null_raw("status", &body.status)
         .and_then(|s| f.optional("status", Some(s), CampaignStatus::parse));
     let scheduled_at = f.scheduled_at(&body.scheduled_at, now);
     f.finish()?;

@@ -217,7 +217,7 @@ pub async fn update_campaign(
     let now = OffsetDateTime::now_utc();
     let mut f = Fields::default();
     let name = f
-        .not_null("name", &body.name)
+        .non_null_raw("name", &body.name)
         .and_then(|s| f.optional("name", Some(s), CampaignName::parse));
     let script = match &body.script {
         None => None,
@@ -225,7 +225,7 @@ pub async fn update_campaign(
         Some(Some(s)) => f.optional("script", Some(s), VoiceScript::parse).map(Some),
     };
     let status = f
-        .not_null("status", &body.status)
+        .non_null_raw("status", &body.status)
         .and_then(|s| f.optional("status", Some(s), CampaignStatus::parse));
     let scheduled_at = f.scheduled_at(&body.scheduled_at, now);
     f.finish()?;
@@ -494,7 +494,7 @@ pub async fn update_call(
             .map(Some),
     };
     let status = f
-        .not_null("status", &body.status)
+        .non_null_raw("status", &body.status)
         .and_then(|s| f.optional("status", Some(s), CallStatus::parse));
     let duration_seconds = match body.duration_seconds {
         None => None,

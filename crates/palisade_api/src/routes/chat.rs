@@ -1,0 +1,318 @@
+//! `/v1/chat/conversations` and their messages. Another organization's conversation answers
+//! 404 exactly like a missing one (RLS hides it); a customer of another organization in a body
+//! answers exactly like a missing customer (the composite foreign key refuses it).
+
+use actix_web::{HttpResponse, web};
+use palisade_db::chat::{
+    self as db, Conversation, ConversationFilter, ConversationPatch, Message, MessageFilter,
+    NewConversation, PostOutcome,
+};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::{
+    ConversationId, ConversationStatus, ConversationSubject, CustomerId, MessageBody, MessageSender,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::query_params::{no_such, page_response};
+use super::{Fields, method_not_allowed, nullable, parse_id};
+use crate::auth::Tenant;
+use crate::pagination::{decode_cursor, parse_limit};
+use crate::{ApiError, AppState};
+
+/// Registers the chat routes (inside `/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/chat/conversations")
+            .route(web::get().to(list))
+            .route(web::post().to(create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/chat/conversations/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/chat/conversations/{id}/messages")
+            .route(web::get().to(list_messages))
+            .route(web::post().to(post_message))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// A conversation as clients see it.
+#[derive(Serialize)]
+pub struct ConversationJson {
+    id: Uuid,
+    customer_id: Option<Uuid>,
+    subject: Option<String>,
+    status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Conversation> for ConversationJson {
+    fn from(c: Conversation) -> Self {
+        Self {
+            id: c.id,
+            customer_id: c.customer_id,
+            subject: c.subject,
+            status: c.status,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// A message as clients see it.
+#[derive(Serialize)]
+pub struct MessageJson {
+    id: Uuid,
+    conversation_id: Uuid,
+    sender: String,
+    body: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+impl From<Message> for MessageJson {
+    fn from(m: Message) -> Self {
+        Self {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            sender: m.sender,
+            body: m.body,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// Conversation list query string.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    status: Option<String>,
+    customer_id: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+/// `GET /v1/chat/conversations?status=&customer_id=&created_after=&created_before=`.
+pub async fn list(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let filter = ConversationFilter {
+        status: f.optional("status", q.status.as_deref(), ConversationStatus::parse),
+        customer_id: f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse),
+        created_after: f.time("created_after", q.created_after.as_deref()),
+        created_before: f.time("created_before", q.created_before.as_deref()),
+    };
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list_conversations(tx, &filter, PageRequest { after, limit }).await?;
+    Ok(page_response(page, ConversationJson::from))
+}
+
+/// Create body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    customer_id: Option<String>,
+    subject: Option<String>,
+}
+
+/// `POST /v1/chat/conversations` (201): opens a conversation.
+pub async fn create(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let new = NewConversation {
+        customer_id: f.optional(
+            "customer_id",
+            body.customer_id.as_deref(),
+            CustomerId::parse,
+        ),
+        subject: f.optional(
+            "subject",
+            body.subject.as_deref(),
+            ConversationSubject::parse,
+        ),
+    };
+    f.finish()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let c = match db::create_conversation(&mut tx, &new).await {
+        Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
+            return Err(no_such("customer_id"));
+        }
+        other => other?,
+    };
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(ConversationJson::from(c)))
+}
+
+/// `GET /v1/chat/conversations/{id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, ConversationId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let c = db::get_conversation(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(ConversationJson::from(c)))
+}
+
+/// Patch body: absent fields stay; `null` clears `customer_id` or `subject`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    #[serde(default, deserialize_with = "nullable")]
+    status: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    customer_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    subject: Option<Option<String>>,
+}
+
+/// `PATCH /v1/chat/conversations/{id}`: close or reopen (`status`), relink, retitle.
+pub async fn update(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<PatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, ConversationId::parse)?;
+    let mut f = Fields::default();
+    let patch = ConversationPatch {
+        status: f.not_null(
+            "status",
+            body.status.as_ref().map(Option::as_deref),
+            ConversationStatus::parse,
+        ),
+        customer_id: f.clearable(
+            "customer_id",
+            body.customer_id.as_ref().map(Option::as_deref),
+            CustomerId::parse,
+        ),
+        subject: f.clearable(
+            "subject",
+            body.subject.as_ref().map(Option::as_deref),
+            ConversationSubject::parse,
+        ),
+    };
+    f.finish()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let c = match db::update_conversation(&mut tx, id, &patch).await {
+        Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
+            return Err(no_such("customer_id"));
+        }
+        other => other?.ok_or(ApiError::NotFound)?,
+    };
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(ConversationJson::from(c)))
+}
+
+/// `DELETE /v1/chat/conversations/{id}` (204): deletes it and its messages.
+pub async fn delete(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, ConversationId::parse)?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if !db::delete_conversation(&mut tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Message list query string.
+#[derive(Deserialize)]
+pub struct MessageListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    sender: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+/// `GET /v1/chat/conversations/{id}/messages?sender=&created_after=&created_before=`: newest
+/// first; 404 when the conversation is not this organization's.
+pub async fn list_messages(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    q: web::Query<MessageListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, ConversationId::parse)?;
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let filter = MessageFilter {
+        sender: f.optional("sender", q.sender.as_deref(), MessageSender::parse),
+        created_after: f.time("created_after", q.created_after.as_deref()),
+        created_before: f.time("created_before", q.created_before.as_deref()),
+    };
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list_messages(tx, id, &filter, PageRequest { after, limit })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(page_response(page, MessageJson::from))
+}
+
+/// Message body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageBodyJson {
+    sender: Option<String>,
+    body: Option<String>,
+}
+
+/// `POST /v1/chat/conversations/{id}/messages` (201); 404 when the conversation is not this
+/// organization's, 409 `conversation_closed` when it is closed.
+pub async fn post_message(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<MessageBodyJson>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, ConversationId::parse)?;
+    let mut f = Fields::default();
+    let sender = f.required("sender", body.sender.as_deref(), MessageSender::parse);
+    let text = f.required("body", body.body.as_deref(), MessageBody::parse);
+    f.finish()?;
+    let (Some(sender), Some(text)) = (sender, text) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let message = match db::post_message(&mut tx, id, sender, &text).await? {
+        PostOutcome::Posted(m) => m,
+        PostOutcome::NoConversation => return Err(ApiError::NotFound),
+        PostOutcome::Closed => {
+            return Err(ApiError::Conflict {
+                code: "conversation_closed",
+                message: "the conversation is closed; reopen it to post",
+            });
+        }
+    };
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(MessageJson::from(message)))
+}

@@ -1,0 +1,200 @@
+//! `/v1/ivr/menus`: IVR menus (a name unique within the organization, and a menu tree parsed by
+//! [`IvrMenuTree`], stored and returned as given). Another organization's menu answers 404
+//! exactly like a missing one.
+
+use actix_web::{HttpResponse, web};
+use palisade_db::ivr_menus::{self as db, IvrMenu, IvrMenuFilter, IvrMenuPatch};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::{IvrMenuId, IvrMenuName, IvrMenuTree};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::query_params::page_response;
+use super::{Fields, method_not_allowed, parse_id};
+use crate::auth::Tenant;
+use crate::pagination::{decode_cursor, parse_limit};
+use crate::{ApiError, AppState};
+
+/// Registers the IVR menu routes (inside `/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/ivr/menus")
+            .route(web::get().to(list))
+            .route(web::post().to(create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/ivr/menus/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// A menu as clients see it.
+#[derive(Serialize)]
+pub struct IvrMenuJson {
+    id: Uuid,
+    name: String,
+    tree: Value,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<IvrMenu> for IvrMenuJson {
+    fn from(m: IvrMenu) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            tree: m.tree,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+fn name_taken() -> ApiError {
+    ApiError::Conflict {
+        code: "name_taken",
+        message: "another IVR menu of this organization has this name",
+    }
+}
+
+fn parse_tree(f: &mut Fields, raw: Option<&Value>) -> Option<IvrMenuTree> {
+    match IvrMenuTree::parse(raw?) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            f.refuse("tree", e.reason());
+            None
+        }
+    }
+}
+
+/// List query string.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    name: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+/// `GET /v1/ivr/menus?name=&created_after=&created_before=`: newest first; `name` is a
+/// case-insensitive substring.
+pub async fn list(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let filter = IvrMenuFilter {
+        name_contains: f.optional("name", q.name.as_deref(), |s| {
+            IvrMenuName::parse(s).map(|n| n.as_str().to_owned())
+        }),
+        created_after: f.time("created_after", q.created_after.as_deref()),
+        created_before: f.time("created_before", q.created_before.as_deref()),
+    };
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list(tx, &filter, PageRequest { after, limit }).await?;
+    Ok(page_response(page, IvrMenuJson::from))
+}
+
+/// Create body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: Option<String>,
+    tree: Option<Value>,
+}
+
+/// `POST /v1/ivr/menus` (201).
+pub async fn create(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let name = f.required("name", body.name.as_deref(), IvrMenuName::parse);
+    if body.tree.is_none() {
+        f.refuse("tree", "is required");
+    }
+    let tree = parse_tree(&mut f, body.tree.as_ref());
+    f.finish()?;
+    let (Some(name), Some(tree)) = (name, tree) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let menu = match db::create(&mut tx, &name, &tree).await {
+        Err(e) if e.is_unique_violation_of(db::NAME_KEY) => return Err(name_taken()),
+        other => other?,
+    };
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(IvrMenuJson::from(menu)))
+}
+
+/// `GET /v1/ivr/menus/{id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, IvrMenuId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let menu = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(IvrMenuJson::from(menu)))
+}
+
+/// Patch body: absent fields stay; `tree` replaces the whole tree.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    name: Option<String>,
+    tree: Option<Value>,
+}
+
+/// `PATCH /v1/ivr/menus/{id}`.
+pub async fn update(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<PatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, IvrMenuId::parse)?;
+    let mut f = Fields::default();
+    let patch = IvrMenuPatch {
+        name: f.optional("name", body.name.as_deref(), IvrMenuName::parse),
+        tree: parse_tree(&mut f, body.tree.as_ref()),
+    };
+    f.finish()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let menu = match db::update(&mut tx, id, &patch).await {
+        Err(e) if e.is_unique_violation_of(db::NAME_KEY) => return Err(name_taken()),
+        other => other?.ok_or(ApiError::NotFound)?,
+    };
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(IvrMenuJson::from(menu)))
+}
+
+/// `DELETE /v1/ivr/menus/{id}` (204); numbers that pointed at it keep working without a menu.
+pub async fn delete(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, IvrMenuId::parse)?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if !db::delete(&mut tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,222 @@
+//! `/v1/knowledge-base/articles`: articles with tags and a published flag, and full-text search
+//! (`?q=`, web-search syntax) under RLS. Another organization's article answers 404 exactly like
+//! a missing one, and never matches a search.
+
+use actix_web::{HttpResponse, web};
+use palisade_db::knowledge_base::{self as db, Article, ArticleFilter, ArticlePatch, NewArticle};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::{ArticleBody, ArticleId, ArticleTitle, Tags};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::query_params::page_response;
+use super::{Fields, method_not_allowed, parse_id};
+use crate::auth::Tenant;
+use crate::pagination::{decode_cursor, parse_limit};
+use crate::{ApiError, AppState};
+
+/// Longest search query, in characters.
+const MAX_QUERY_CHARS: usize = 200;
+
+/// Registers the knowledge-base routes (inside `/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/knowledge-base/articles")
+            .route(web::get().to(list))
+            .route(web::post().to(create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/knowledge-base/articles/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// An article as clients see it.
+#[derive(Serialize)]
+pub struct ArticleJson {
+    id: Uuid,
+    title: String,
+    body: String,
+    tags: Vec<String>,
+    published: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Article> for ArticleJson {
+    fn from(a: Article) -> Self {
+        Self {
+            id: a.id,
+            title: a.title,
+            body: a.body,
+            tags: a.tags,
+            published: a.published,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+fn parse_tags(f: &mut Fields, raw: Option<&Vec<String>>) -> Option<Tags> {
+    match Tags::parse(raw?) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            f.refuse("tags", e.reason());
+            None
+        }
+    }
+}
+
+/// List and search query string.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    q: Option<String>,
+    tag: Option<String>,
+    published: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+/// `GET /v1/knowledge-base/articles?q=&tag=&published=&created_after=&created_before=`: newest
+/// first, search results included (they are filtered, not ranked).
+pub async fn list(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let search = match q.q.as_deref().map(str::trim) {
+        None => None,
+        Some(s) if s.is_empty() || s.chars().count() > MAX_QUERY_CHARS => {
+            f.refuse("q", "must be 1 to 200 characters");
+            None
+        }
+        Some(s) if s.chars().any(char::is_control) => {
+            f.refuse("q", "must not contain control characters");
+            None
+        }
+        Some(s) => Some(s.to_owned()),
+    };
+    let filter = ArticleFilter {
+        q: search,
+        tag: f.optional("tag", q.tag.as_deref(), Tags::parse_one),
+        published: f.boolean("published", q.published.as_deref()),
+        created_after: f.time("created_after", q.created_after.as_deref()),
+        created_before: f.time("created_before", q.created_before.as_deref()),
+    };
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list(tx, &filter, PageRequest { after, limit }).await?;
+    Ok(page_response(page, ArticleJson::from))
+}
+
+/// Create body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    title: Option<String>,
+    body: Option<String>,
+    tags: Option<Vec<String>>,
+    published: Option<bool>,
+}
+
+/// `POST /v1/knowledge-base/articles` (201). `tags` defaults to none, `published` to false.
+pub async fn create(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let title = f.required("title", body.title.as_deref(), ArticleTitle::parse);
+    let text = f.required("body", body.body.as_deref(), ArticleBody::parse);
+    let tags = match &body.tags {
+        None => Some(Tags::default()),
+        Some(t) => parse_tags(&mut f, Some(t)),
+    };
+    f.finish()?;
+    let (Some(title), Some(text), Some(tags)) = (title, text, tags) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let new = NewArticle {
+        title,
+        body: text,
+        tags,
+        published: body.published.unwrap_or(false),
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let article = db::create(&mut tx, &new).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(ArticleJson::from(article)))
+}
+
+/// `GET /v1/knowledge-base/articles/{id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, ArticleId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let article = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(ArticleJson::from(article)))
+}
+
+/// Patch body: absent fields stay; `tags` replaces the list.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    title: Option<String>,
+    body: Option<String>,
+    tags: Option<Vec<String>>,
+    published: Option<bool>,
+}
+
+/// `PATCH /v1/knowledge-base/articles/{id}`.
+pub async fn update(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<PatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, ArticleId::parse)?;
+    let mut f = Fields::default();
+    let patch = ArticlePatch {
+        title: f.optional("title", body.title.as_deref(), ArticleTitle::parse),
+        body: f.optional("body", body.body.as_deref(), ArticleBody::parse),
+        tags: parse_tags(&mut f, body.tags.as_ref()),
+        published: body.published,
+    };
+    f.finish()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let article = db::update(&mut tx, id, &patch)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(ArticleJson::from(article)))
+}
+
+/// `DELETE /v1/knowledge-base/articles/{id}` (204).
+pub async fn delete(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, ArticleId::parse)?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if !db::delete(&mut tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,211 @@
+//! `/v1/reports`: saved report definitions (name, kind, parameters as a bounded JSON object,
+//! optional schedule). Another organization's definition answers 404 exactly like a missing one.
+
+use actix_web::{HttpResponse, web};
+use palisade_db::reports::{self as db, NewReport, Report, ReportFilter, ReportPatch};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::{ReportId, ReportKind, ReportName, ReportParameters, ReportSchedule};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::query_params::page_response;
+use super::{Fields, method_not_allowed, nullable, parse_id};
+use crate::auth::Tenant;
+use crate::pagination::{decode_cursor, parse_limit};
+use crate::{ApiError, AppState};
+
+/// Registers the report routes (inside `/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/reports")
+            .route(web::get().to(list))
+            .route(web::post().to(create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/reports/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// A report definition as clients see it.
+#[derive(Serialize)]
+pub struct ReportJson {
+    id: Uuid,
+    name: String,
+    kind: String,
+    parameters: Value,
+    schedule: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Report> for ReportJson {
+    fn from(r: Report) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            kind: r.kind,
+            parameters: r.parameters,
+            schedule: r.schedule,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+fn parse_parameters(f: &mut Fields, raw: Option<&Value>) -> Option<ReportParameters> {
+    match ReportParameters::parse(raw?) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            f.refuse("parameters", e.reason());
+            None
+        }
+    }
+}
+
+/// List query string.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    kind: Option<String>,
+    schedule: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+/// `GET /v1/reports?kind=&schedule=&created_after=&created_before=`: newest first.
+pub async fn list(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let filter = ReportFilter {
+        kind: f.optional("kind", q.kind.as_deref(), ReportKind::parse),
+        schedule: f.optional("schedule", q.schedule.as_deref(), ReportSchedule::parse),
+        created_after: f.time("created_after", q.created_after.as_deref()),
+        created_before: f.time("created_before", q.created_before.as_deref()),
+    };
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list(tx, &filter, PageRequest { after, limit }).await?;
+    Ok(page_response(page, ReportJson::from))
+}
+
+/// Create body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: Option<String>,
+    kind: Option<String>,
+    parameters: Option<Value>,
+    schedule: Option<String>,
+}
+
+/// `POST /v1/reports` (201). `parameters` defaults to `{}`, `schedule` to none.
+pub async fn create(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let name = f.required("name", body.name.as_deref(), ReportName::parse);
+    let kind = f.required("kind", body.kind.as_deref(), ReportKind::parse);
+    let parameters = match &body.parameters {
+        None => Some(ReportParameters::default()),
+        Some(p) => parse_parameters(&mut f, Some(p)),
+    };
+    let schedule = f.optional("schedule", body.schedule.as_deref(), ReportSchedule::parse);
+    f.finish()?;
+    let (Some(name), Some(kind), Some(parameters)) = (name, kind, parameters) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let new = NewReport {
+        name,
+        kind,
+        parameters,
+        schedule,
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let report = db::create(&mut tx, &new).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(ReportJson::from(report)))
+}
+
+/// `GET /v1/reports/{id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, ReportId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let report = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(ReportJson::from(report)))
+}
+
+/// Patch body: absent fields stay; `parameters` replaces the object; `schedule: null`
+/// unschedules.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    name: Option<String>,
+    kind: Option<String>,
+    parameters: Option<Value>,
+    #[serde(default, deserialize_with = "nullable")]
+    schedule: Option<Option<String>>,
+}
+
+/// `PATCH /v1/reports/{id}`.
+pub async fn update(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<PatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, ReportId::parse)?;
+    let mut f = Fields::default();
+    let patch = ReportPatch {
+        name: f.optional("name", body.name.as_deref(), ReportName::parse),
+        kind: f.optional("kind", body.kind.as_deref(), ReportKind::parse),
+        parameters: parse_parameters(&mut f, body.parameters.as_ref()),
+        schedule: f.clearable(
+            "schedule",
+            body.schedule.as_ref().map(Option::as_deref),
+            ReportSchedule::parse,
+        ),
+    };
+    f.finish()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let report = db::update(&mut tx, id, &patch)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(ReportJson::from(report)))
+}
+
+/// `DELETE /v1/reports/{id}` (204).
+pub async fn delete(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, ReportId::parse)?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if !db::delete(&mut tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

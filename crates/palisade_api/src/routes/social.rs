@@ -1,0 +1,558 @@
+//! `/v1/social`: connected accounts (access tokens are write-only: stored, never returned, never
+//! logged; responses say `has_access_token`), their posts with engagement counters, and totals
+//! per network and account. Another organization's account or post answers 404 exactly like a
+//! missing one; a post naming another organization's account answers exactly like a missing
+//! account.
+
+use actix_web::{HttpResponse, web};
+use palisade_db::social::{
+    self as db, Account, AccountFilter, AccountPatch, Post, PostFilter, PostState,
+};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::{
+    AccessToken, PostBody, PostStatus, SocialAccountId, SocialHandle, SocialNetwork, SocialPostId,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::query_params::{format_date, no_such, page_response};
+use super::{Fields, method_not_allowed, nullable, parse_id};
+use crate::auth::Tenant;
+use crate::pagination::{decode_cursor, parse_limit};
+use crate::{ApiError, AppState};
+
+/// Registers the social routes (inside `/v1`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/social/accounts")
+            .route(web::get().to(list_accounts))
+            .route(web::post().to(create_account))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/social/accounts/{id}")
+            .route(web::get().to(get_account))
+            .route(web::patch().to(update_account))
+            .route(web::delete().to(delete_account))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/social/posts")
+            .route(web::get().to(list_posts))
+            .route(web::post().to(create_post))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/social/posts/{id}")
+            .route(web::get().to(get_post))
+            .route(web::patch().to(update_post))
+            .route(web::delete().to(delete_post))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/social/analytics")
+            .route(web::get().to(analytics))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// An account as clients see it (never its token).
+#[derive(Serialize)]
+pub struct AccountJson {
+    id: Uuid,
+    network: String,
+    handle: String,
+    has_access_token: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Account> for AccountJson {
+    fn from(a: Account) -> Self {
+        Self {
+            id: a.id,
+            network: a.network,
+            handle: a.handle,
+            has_access_token: a.has_access_token,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+fn handle_taken() -> ApiError {
+    ApiError::Conflict {
+        code: "handle_taken",
+        message: "this organization already has this account on this network",
+    }
+}
+
+/// Account list query string.
+#[derive(Deserialize)]
+pub struct AccountListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    network: Option<String>,
+    handle: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+/// `GET /v1/social/accounts?network=&handle=&created_after=&created_before=`: newest first.
+pub async fn list_accounts(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<AccountListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let filter = AccountFilter {
+        network: f.optional("network", q.network.as_deref(), SocialNetwork::parse),
+        handle: f.optional("handle", q.handle.as_deref(), SocialHandle::parse),
+        created_after: f.time("created_after", q.created_after.as_deref()),
+        created_before: f.time("created_before", q.created_before.as_deref()),
+    };
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list_accounts(tx, &filter, PageRequest { after, limit }).await?;
+    Ok(page_response(page, AccountJson::from))
+}
+
+/// Account create body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountCreateBody {
+    network: Option<String>,
+    handle: Option<String>,
+    access_token: Option<String>,
+}
+
+/// `POST /v1/social/accounts` (201); 409 `handle_taken` when this organization already has
+/// that handle on that network.
+pub async fn create_account(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<AccountCreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let network = f.required("network", body.network.as_deref(), SocialNetwork::parse);
+    let handle = f.required("handle", body.handle.as_deref(), SocialHandle::parse);
+    let token = f.optional(
+        "access_token",
+        body.access_token.as_deref(),
+        AccessToken::parse,
+    );
+    f.finish()?;
+    let (Some(network), Some(handle)) = (network, handle) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let account = match db::create_account(&mut tx, network, &handle, token.as_ref()).await {
+        Err(e) if e.is_unique_violation_of(db::HANDLE_KEY) => return Err(handle_taken()),
+        other => other?,
+    };
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(AccountJson::from(account)))
+}
+
+/// `GET /v1/social/accounts/{id}`.
+pub async fn get_account(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, SocialAccountId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let a = db::get_account(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(AccountJson::from(a)))
+}
+
+/// Account patch body: absent fields stay; `access_token: null` removes the token.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountPatchBody {
+    handle: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    access_token: Option<Option<String>>,
+}
+
+/// `PATCH /v1/social/accounts/{id}`.
+pub async fn update_account(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<AccountPatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, SocialAccountId::parse)?;
+    let mut f = Fields::default();
+    let patch = AccountPatch {
+        handle: f.optional("handle", body.handle.as_deref(), SocialHandle::parse),
+        access_token: f.clearable(
+            "access_token",
+            body.access_token.as_ref().map(Option::as_deref),
+            AccessToken::parse,
+        ),
+    };
+    f.finish()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let a = match db::update_account(&mut tx, id, &patch).await {
+        Err(e) if e.is_unique_violation_of(db::HANDLE_KEY) => return Err(handle_taken()),
+        other => other?.ok_or(ApiError::NotFound)?,
+    };
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(AccountJson::from(a)))
+}
+
+/// `DELETE /v1/social/accounts/{id}` (204): disconnects it and deletes its posts.
+pub async fn delete_account(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, SocialAccountId::parse)?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if !db::delete_account(&mut tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A post as clients see it.
+#[derive(Serialize)]
+pub struct PostJson {
+    id: Uuid,
+    account_id: Uuid,
+    body: String,
+    status: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    scheduled_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    published_at: Option<OffsetDateTime>,
+    likes: i64,
+    shares: i64,
+    comments: i64,
+    impressions: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Post> for PostJson {
+    fn from(p: Post) -> Self {
+        Self {
+            id: p.id,
+            account_id: p.account_id,
+            body: p.body,
+            status: p.status,
+            scheduled_at: p.scheduled_at,
+            published_at: p.published_at,
+            likes: p.likes,
+            shares: p.shares,
+            comments: p.comments,
+            impressions: p.impressions,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// Post list query string.
+#[derive(Deserialize)]
+pub struct PostListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    account_id: Option<String>,
+    status: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+/// `GET /v1/social/posts?account_id=&status=&created_after=&created_before=`: newest first.
+pub async fn list_posts(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<PostListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let filter = PostFilter {
+        account_id: f.optional(
+            "account_id",
+            q.account_id.as_deref(),
+            SocialAccountId::parse,
+        ),
+        status: f.optional("status", q.status.as_deref(), PostStatus::parse),
+        created_after: f.time("created_after", q.created_after.as_deref()),
+        created_before: f.time("created_before", q.created_before.as_deref()),
+    };
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list_posts(tx, &filter, PageRequest { after, limit }).await?;
+    Ok(page_response(page, PostJson::from))
+}
+
+/// Post create body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostCreateBody {
+    account_id: Option<String>,
+    body: Option<String>,
+    status: Option<String>,
+    scheduled_at: Option<String>,
+    published_at: Option<String>,
+    likes: Option<i64>,
+    shares: Option<i64>,
+    comments: Option<i64>,
+    impressions: Option<i64>,
+}
+
+/// Checks a post's state as a whole: counters are not negative, a scheduled post has
+/// `scheduled_at`, and a published one gets `published_at` (now, when not given).
+fn check_state(f: &mut Fields, mut state: PostState) -> PostState {
+    for (name, value) in ["likes", "shares", "comments", "impressions"]
+        .into_iter()
+        .zip(state.counters)
+    {
+        if value < 0 {
+            f.refuse(name, "must not be negative");
+        }
+    }
+    if state.status == PostStatus::Scheduled && state.scheduled_at.is_none() {
+        f.refuse("scheduled_at", "is required when status is scheduled");
+    }
+    if state.status == PostStatus::Published && state.published_at.is_none() {
+        state.published_at = Some(OffsetDateTime::now_utc());
+    }
+    state
+}
+
+/// `POST /v1/social/posts` (201). `status` defaults to `draft`, counters to 0. An
+/// `account_id` that is not this organization's answers 422 like a missing one.
+pub async fn create_post(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<PostCreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let account_id = f.required(
+        "account_id",
+        body.account_id.as_deref(),
+        SocialAccountId::parse,
+    );
+    let text = f.required("body", body.body.as_deref(), PostBody::parse);
+    let status = match body.status.as_deref() {
+        None => Some(PostStatus::Draft),
+        Some(s) => f.optional("status", Some(s), PostStatus::parse),
+    };
+    let scheduled_at = f.time("scheduled_at", body.scheduled_at.as_deref());
+    let published_at = f.time("published_at", body.published_at.as_deref());
+    let counters =
+        [body.likes, body.shares, body.comments, body.impressions].map(|c| c.unwrap_or(0));
+    let (Some(account_id), Some(text), Some(status)) = (account_id, text, status) else {
+        f.finish()?;
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let post_state = check_state(
+        &mut f,
+        PostState {
+            body: text,
+            status,
+            scheduled_at,
+            published_at,
+            counters,
+        },
+    );
+    f.finish()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let p = match db::create_post(&mut tx, account_id, &post_state).await {
+        Err(e) if e.is_foreign_key_violation_of(db::ACCOUNT_FKEY) => {
+            return Err(no_such("account_id"));
+        }
+        other => other?,
+    };
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(PostJson::from(p)))
+}
+
+/// `GET /v1/social/posts/{id}`.
+pub async fn get_post(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, SocialPostId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let p = db::get_post(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(PostJson::from(p)))
+}
+
+/// Post patch body: absent fields stay; `null` clears `scheduled_at` or `published_at`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostPatchBody {
+    body: Option<String>,
+    status: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    scheduled_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    published_at: Option<Option<String>>,
+    likes: Option<i64>,
+    shares: Option<i64>,
+    comments: Option<i64>,
+    impressions: Option<i64>,
+}
+
+/// `PATCH /v1/social/posts/{id}`: edits, schedules, publishes, or updates the counters; the
+/// result is checked as a whole (see `POST`).
+pub async fn update_post(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<PostPatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, SocialPostId::parse)?;
+    let mut f = Fields::default();
+    let text = f.optional("body", body.body.as_deref(), PostBody::parse);
+    let status = f.optional("status", body.status.as_deref(), PostStatus::parse);
+    let scheduled_at = match &body.scheduled_at {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(s)) => f.time("scheduled_at", Some(s)).map(Some),
+    };
+    let published_at = match &body.published_at {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(s)) => f.time("published_at", Some(s)).map(Some),
+    };
+    f.finish()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let current = db::lock_post(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let (Ok(current_body), Ok(current_status)) = (
+        PostBody::parse(&current.body),
+        PostStatus::parse(&current.status),
+    ) else {
+        return Err(ApiError::internal("a stored post does not parse"));
+    };
+    let mut f = Fields::default();
+    let merged = check_state(
+        &mut f,
+        PostState {
+            body: text.unwrap_or(current_body),
+            status: status.unwrap_or(current_status),
+            scheduled_at: scheduled_at.unwrap_or(current.scheduled_at),
+            published_at: published_at.unwrap_or(current.published_at),
+            counters: [
+                body.likes.unwrap_or(current.likes),
+                body.shares.unwrap_or(current.shares),
+                body.comments.unwrap_or(current.comments),
+                body.impressions.unwrap_or(current.impressions),
+            ],
+        },
+    );
+    f.finish()?;
+    let p = db::update_post(&mut tx, id, &merged)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(PostJson::from(p)))
+}
+
+/// `DELETE /v1/social/posts/{id}` (204).
+pub async fn delete_post(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, SocialPostId::parse)?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if !db::delete_post(&mut tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Analytics query string.
+#[derive(Deserialize)]
+pub struct AnalyticsQuery {
+    from: Option<String>,
+    to: Option<String>,
+    network: Option<String>,
+    account_id: Option<String>,
+}
+
+/// `GET /v1/social/analytics?from=YYYY-MM-DD&to=YYYY-MM-DD&network=&account_id=`: posts
+/// published in the inclusive range of UTC days (default: the 30 days ending today; at most
+/// 366) and their engagement, per network and per account:
+/// `{"from", "to", "networks": [{network, posts, likes, shares, comments, impressions}],
+///   "accounts": [{account_id, network, handle, posts, likes, ...}]}`.
+pub async fn analytics(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<AnalyticsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let range = f.day_range(q.from.as_deref(), q.to.as_deref());
+    let network = f.optional("network", q.network.as_deref(), SocialNetwork::parse);
+    let account_id = f.optional(
+        "account_id",
+        q.account_id.as_deref(),
+        SocialAccountId::parse,
+    );
+    f.finish()?;
+    let Some((from_day, to_day, start, end)) = range else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let accounts = db::engagement(tx, start, end, network, account_id).await?;
+    let mut networks: Vec<(String, i64, [i64; 4])> = Vec::new();
+    for a in &accounts {
+        let i = match networks.iter().position(|(n, _, _)| *n == a.network) {
+            Some(i) => i,
+            None => {
+                networks.push((a.network.clone(), 0, [0; 4]));
+                networks.len() - 1
+            }
+        };
+        let entry = &mut networks[i];
+        entry.1 += a.posts;
+        for (total, v) in entry.2.iter_mut().zip(a.counters) {
+            *total += v;
+        }
+    }
+    let totals = |posts: i64, c: [i64; 4]| json!({"posts": posts, "likes": c[0], "shares": c[1], "comments": c[2], "impressions": c[3]});
+    let networks: Vec<_> = networks
+        .into_iter()
+        .map(|(network, posts, c)| {
+            let mut v = totals(posts, c);
+            v["network"] = json!(network);
+            v
+        })
+        .collect();
+    let accounts: Vec<_> = accounts
+        .into_iter()
+        .map(|a| {
+            let mut v = totals(a.posts, a.counters);
+            v["account_id"] = json!(a.account_id);
+            v["network"] = json!(a.network);
+            v["handle"] = json!(a.handle);
+            v
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "from": format_date(from_day),
+        "to": format_date(to_day),
+        "networks": networks,
+        "accounts": accounts,
+    })))
+}

@@ -1,0 +1,176 @@
+//! Analytics events: batch ingest, list, and counts per type and day. No query filters by
+//! organization: the policies of `policies/350_analytics_events.sql` do, and `organization_id`
+//! defaults to the context on insert.
+
+use palisade_domain::{AnalyticsEventId, CustomerId, EventProperties, EventType};
+use serde_json::Value;
+use time::{Date, OffsetDateTime};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::list::{Cursor, ListQuery};
+use crate::{DbError, Page, PageRequest, TenantTx};
+
+/// The composite foreign key to the customer: violated when the customer does not exist in
+/// this organization (missing, or another organization's).
+pub const CUSTOMER_FKEY: &str = "analytics_events_customer_fkey";
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Its id.
+    pub id: Uuid,
+    /// Its type, e.g. `page.viewed`.
+    pub event_type: String,
+    /// When it happened (as the client says).
+    pub occurred_at: OffsetDateTime,
+    /// Its properties (a JSON object).
+    pub properties: Value,
+    /// The customer it is about, if any.
+    pub customer_id: Option<Uuid>,
+    /// When it was ingested.
+    pub created_at: OffsetDateTime,
+    /// Last change (events are not changed: equal to `created_at`).
+    pub updated_at: OffsetDateTime,
+}
+
+/// An event to ingest.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Type.
+    pub event_type: EventType,
+    /// When it happened.
+    pub occurred_at: OffsetDateTime,
+    /// Properties.
+    pub properties: EventProperties,
+    /// The customer it is about.
+    pub customer_id: Option<CustomerId>,
+}
+
+/// List filters.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only this type.
+    pub event_type: Option<EventType>,
+    /// Only about this customer.
+    pub customer_id: Option<CustomerId>,
+    /// Occurred at or after.
+    pub occurred_after: Option<OffsetDateTime>,
+    /// Occurred before.
+    pub occurred_before: Option<OffsetDateTime>,
+    /// Ingested at or after.
+    pub created_after: Option<OffsetDateTime>,
+    /// Ingested before.
+    pub created_before: Option<OffsetDateTime>,
+}
+
+/// Events of one type on one day (UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCount {
+    /// The day, in UTC.
+    pub day: Date,
+    /// The type.
+    pub event_type: String,
+    /// How many.
+    pub count: i64,
+}
+
+const COLUMNS: &str =
+    "id, event_type, occurred_at, properties, customer_id, created_at, updated_at";
+
+fn from_row(r: &Row) -> Result<Event, DbError> {
+    Ok(Event {
+        id: r.try_get("id")?,
+        event_type: r.try_get("event_type")?,
+        occurred_at: r.try_get("occurred_at")?,
+        properties: r.try_get("properties")?,
+        customer_id: r.try_get("customer_id")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// Ingests a batch in one statement (all or nothing); returns the events in input order.
+pub async fn ingest(tx: &mut TenantTx, events: &[NewEvent]) -> Result<Vec<Event>, DbError> {
+    let ids: Vec<Uuid> = events
+        .iter()
+        .map(|_| AnalyticsEventId::new().as_uuid())
+        .collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let occurred: Vec<OffsetDateTime> = events.iter().map(|e| e.occurred_at).collect();
+    let properties: Vec<Value> = events.iter().map(|e| e.properties.to_value()).collect();
+    let customers: Vec<Option<Uuid>> = events
+        .iter()
+        .map(|e| e.customer_id.map(|c| c.as_uuid()))
+        .collect();
+    let sql = format!(
+        "INSERT INTO palisade.analytics_events (id, event_type, occurred_at, properties, customer_id) \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::uuid[]) \
+         RETURNING {COLUMNS}"
+    );
+    let rows = tx
+        .query(&sql, &[&ids, &types, &occurred, &properties, &customers])
+        .await?;
+    let mut out = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    out.sort_by_key(|e| ids.iter().position(|id| *id == e.id));
+    Ok(out)
+}
+
+/// One page of events, newest ingested first. Ends the transaction (one round trip).
+pub async fn list(
+    tx: TenantTx,
+    filter: &EventFilter,
+    page: PageRequest<Cursor>,
+) -> Result<Page<Event, Cursor>, DbError> {
+    let event_type = filter.event_type.as_ref().map(EventType::as_str);
+    let customer = filter.customer_id.map(|c| c.as_uuid());
+    ListQuery::new(
+        "SELECT id, event_type, occurred_at, properties, customer_id, created_at, updated_at \
+         FROM palisade.analytics_events WHERE true",
+    )
+    .and_opt("event_type = $", event_type.as_ref())
+    .and_opt("customer_id = $", customer.as_ref())
+    .and_opt("occurred_at >= $", filter.occurred_after.as_ref())
+    .and_opt("occurred_at < $", filter.occurred_before.as_ref())
+    .and_opt("created_at >= $", filter.created_after.as_ref())
+    .and_opt("created_at < $", filter.created_before.as_ref())
+    .after(page.after.as_ref())
+    .fetch(tx, page.limit, from_row, |e| Cursor {
+        created_at: e.created_at,
+        id: e.id,
+    })
+    .await
+}
+
+/// Counts of events per UTC day and type with `from <= occurred_at < until`, by day then type.
+/// Ends the transaction (one round trip).
+pub async fn summary(
+    tx: TenantTx,
+    from: OffsetDateTime,
+    until: OffsetDateTime,
+    event_type: Option<&EventType>,
+) -> Result<Vec<DayCount>, DbError> {
+    const ALL: &str = "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, event_type, count(*) AS n \
+         FROM palisade.analytics_events WHERE occurred_at >= $1 AND occurred_at < $2 \
+         GROUP BY 1, 2 ORDER BY 1, 2";
+    const ONE_TYPE: &str = "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, event_type, count(*) AS n \
+         FROM palisade.analytics_events WHERE occurred_at >= $1 AND occurred_at < $2 \
+           AND event_type = $3 \
+         GROUP BY 1, 2 ORDER BY 1, 2";
+    let rows = match event_type {
+        None => tx.query_once(ALL, &[&from, &until]).await?,
+        Some(t) => {
+            tx.query_once(ONE_TYPE, &[&from, &until, &t.as_str()])
+                .await?
+        }
+    };
+    rows.iter()
+        .map(|r| {
+            Ok(DayCount {
+                day: r.try_get("day")?,
+                event_type: r.try_get("event_type")?,
+                count: r.try_get("n")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,128 @@
+//! Client-supplied JSON objects stored as `jsonb`: bounded in size, key count and nesting, so
+//! one row cannot grow without limit. Stored and returned as given.
+
+use serde_json::{Map, Value};
+
+use crate::ParseError;
+
+/// Limits of one kind of object.
+struct Limits {
+    max_bytes: usize,
+    max_keys: usize,
+    max_depth: usize,
+}
+
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn is_identifier(k: &str) -> bool {
+    let mut chars = k.chars();
+    k.len() <= 64
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn parse_object(v: &Value, l: &Limits) -> Result<Map<String, Value>, ParseError> {
+    let Value::Object(map) = v else {
+        return Err(ParseError("must be a JSON object"));
+    };
+    if map.len() > l.max_keys {
+        return Err(ParseError("has too many keys"));
+    }
+    if !map.keys().all(|k| is_identifier(k)) {
+        return Err(ParseError(
+            "keys must be identifiers: a letter or '_', then letters, digits or '_', at most 64",
+        ));
+    }
+    if depth(v) > l.max_depth {
+        return Err(ParseError("is nested too deeply"));
+    }
+    if v.to_string().len() > l.max_bytes {
+        return Err(ParseError("is too large"));
+    }
+    Ok(map.clone())
+}
+
+macro_rules! object_type {
+    ($(#[$doc:meta])* $name:ident, $bytes:expr, $keys:expr, $depth:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct $name(Map<String, Value>);
+
+        impl $name {
+            /// Largest serialized size, in bytes.
+            pub const MAX_BYTES: usize = $bytes;
+            /// Most top-level keys.
+            pub const MAX_KEYS: usize = $keys;
+            /// Deepest nesting (the object itself is level 1).
+            pub const MAX_DEPTH: usize = $depth;
+
+            /// Accepts a JSON object within the limits whose top-level keys are identifiers.
+            pub fn parse(v: &Value) -> Result<Self, ParseError> {
+                parse_object(
+                    v,
+                    &Limits {
+                        max_bytes: Self::MAX_BYTES,
+                        max_keys: Self::MAX_KEYS,
+                        max_depth: Self::MAX_DEPTH,
+                    },
+                )
+                .map(Self)
+            }
+
+            /// The object, as a JSON value.
+            pub fn to_value(&self) -> Value {
+                Value::Object(self.0.clone())
+            }
+        }
+    };
+}
+
+object_type!(
+    /// A saved report's parameters, e.g. `{"campaign_ids": [...], "group_by": "day"}`.
+    ReportParameters,
+    8 * 1024,
+    32,
+    4
+);
+object_type!(
+    /// An analytics event's properties, e.g. `{"path": "/pricing", "plan": "pro"}`.
+    EventProperties,
+    4 * 1024,
+    50,
+    3
+);
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn objects_within_bounds_are_kept_as_given() {
+        let v = json!({"group_by": "day", "campaign_ids": ["a", "b"], "filters": {"x": 1}});
+        assert_eq!(ReportParameters::parse(&v).map(|p| p.to_value()), Ok(v));
+        assert!(EventProperties::parse(&json!({})).is_ok());
+    }
+
+    #[test]
+    fn non_objects_and_unbounded_objects_are_refused() {
+        for bad in [json!([1]), json!("x"), json!(null), json!(3)] {
+            assert!(ReportParameters::parse(&bad).is_err(), "{bad}");
+        }
+        assert!(EventProperties::parse(&json!({"a": {"b": {"c": {}}}})).is_err());
+        assert!(EventProperties::parse(&json!({"a": {"b": {"c": 1}}})).is_ok());
+        assert!(EventProperties::parse(&json!({"bad key": 1})).is_err());
+        assert!(EventProperties::parse(&json!({"k": "x".repeat(5000)})).is_err());
+        let many: Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!(i))).collect();
+        assert!(EventProperties::parse(&Value::Object(many)).is_err());
+    }
+}

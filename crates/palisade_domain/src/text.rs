@@ -1,0 +1,277 @@
+//! Bounded free text of the communication resources: one-line titles and labels, multi-line
+//! bodies, tags, social handles, analytics event types and write-only access tokens.
+
+use crate::ParseError;
+use crate::names::parse_name;
+
+/// Multi-line text: trimmed at both ends, non-empty, at most `max_chars` characters; line
+/// breaks and tabs are kept, other control characters refused.
+fn parse_body(s: &str, max_chars: usize) -> Result<String, ParseError> {
+    let trimmed = s.trim();
+    if trimmed.is_empty() {
+        return Err(ParseError("must not be empty"));
+    }
+    if trimmed.chars().count() > max_chars {
+        return Err(ParseError("is too long"));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ParseError("must not contain control characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+macro_rules! text_type {
+    ($(#[$doc:meta])* $name:ident, $max:expr, $parse:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The longest accepted value, in characters.
+            pub const MAX_CHARS: usize = $max;
+
+            /// Trims, then refuses empty, overlong or control-character input.
+            pub fn parse(s: &str) -> Result<Self, ParseError> {
+                $parse(s, Self::MAX_CHARS).map(Self)
+            }
+
+            /// The validated text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+text_type!(
+    /// A chat conversation's subject (one line).
+    ConversationSubject,
+    200,
+    parse_name
+);
+text_type!(
+    /// A chat message's body (line breaks allowed).
+    MessageBody,
+    4000,
+    parse_body
+);
+text_type!(
+    /// An IVR menu's name (one line).
+    IvrMenuName,
+    200,
+    parse_name
+);
+text_type!(
+    /// A phone number's label, e.g. "Support line" (one line).
+    PhoneLabel,
+    100,
+    parse_name
+);
+text_type!(
+    /// A knowledge-base article's title (one line).
+    ArticleTitle,
+    300,
+    parse_name
+);
+text_type!(
+    /// A knowledge-base article's body (line breaks allowed).
+    ArticleBody,
+    50_000,
+    parse_body
+);
+text_type!(
+    /// A saved report's name (one line).
+    ReportName,
+    200,
+    parse_name
+);
+text_type!(
+    /// A social post's text (line breaks allowed).
+    PostBody,
+    5000,
+    parse_body
+);
+
+/// An article's tags: at most 20, each trimmed and lower-cased, 1 to 50 characters, no
+/// control characters, duplicates dropped (first occurrence kept).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tags(Vec<String>);
+
+impl Tags {
+    /// Most tags per article.
+    pub const MAX_TAGS: usize = 20;
+
+    /// Parses one tag (also the `tag` list filter).
+    pub fn parse_one(s: &str) -> Result<String, ParseError> {
+        let t = parse_name(s, 50).map_err(|_| ParseError("tags are 1 to 50 characters of text"))?;
+        Ok(t.to_lowercase())
+    }
+
+    /// Parses a list of tags.
+    pub fn parse(tags: &[String]) -> Result<Self, ParseError> {
+        if tags.len() > Self::MAX_TAGS {
+            return Err(ParseError("at most 20 tags"));
+        }
+        let mut out: Vec<String> = Vec::with_capacity(tags.len());
+        for t in tags {
+            let t = Self::parse_one(t)?;
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        Ok(Self(out))
+    }
+
+    /// The tags, normalised.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// A handle on a social network, without the leading `@`, lower-cased (handles are
+/// case-insensitive on every supported network): 1 to 100 letters, digits, `_`, `.` or `-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocialHandle(String);
+
+impl SocialHandle {
+    /// Parses a handle; a leading `@` is dropped.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let t = s.trim();
+        let t = t.strip_prefix('@').unwrap_or(t);
+        let ok = (1..=100).contains(&t.chars().count())
+            && t.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !ok {
+            return Err(ParseError(
+                "must be 1 to 100 letters, digits, '_', '.' or '-'",
+            ));
+        }
+        Ok(Self(t.to_lowercase()))
+    }
+
+    /// The handle.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An analytics event type: a lower-case identifier, `[a-z][a-z0-9_.]{0,63}`, e.g.
+/// `page.viewed` or `signup_completed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventType(String);
+
+impl EventType {
+    /// Parses an event type.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let mut chars = s.chars();
+        let ok = s.len() <= 64
+            && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && chars
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.'));
+        if !ok {
+            return Err(ParseError(
+                "must be 1 to 64 characters: a lower-case letter, then a-z, 0-9, '_' or '.'",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The type.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An access token for a third-party API. Write-only: accepted on create and update, stored,
+/// never returned. Its `Debug` is redacted so it cannot reach a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    /// Accepts 1 to 4096 visible ASCII characters.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let ok = (1..=4096).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
+        if !ok {
+            return Err(ParseError("must be 1 to 4096 visible ASCII characters"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The secret itself, for storing only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_keep_line_breaks_but_not_other_controls() {
+        assert_eq!(
+            MessageBody::parse("  hello\nworld\t! ").map(|b| b.0),
+            Ok("hello\nworld\t!".into())
+        );
+        assert!(MessageBody::parse(" \n ").is_err());
+        assert!(MessageBody::parse("bell\u{7}").is_err());
+        assert!(MessageBody::parse(&"x".repeat(4001)).is_err());
+        assert!(ArticleBody::parse(&"é".repeat(50_000)).is_ok());
+    }
+
+    #[test]
+    fn titles_are_one_line() {
+        assert!(ArticleTitle::parse("Reset your password").is_ok());
+        assert!(ArticleTitle::parse("two\nlines").is_err());
+        assert!(PhoneLabel::parse(&"a".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn tags_are_normalised_deduplicated_and_bounded() {
+        let t = Tags::parse(&["FAQ".into(), " billing ".into(), "faq".into()]);
+        assert_eq!(t.map(|t| t.0), Ok(vec!["faq".into(), "billing".into()]));
+        assert!(Tags::parse(&["".into()]).is_err());
+        assert!(Tags::parse(&vec!["x".to_owned(); 21]).is_err());
+        assert!(Tags::parse(&["a".repeat(51)]).is_err());
+    }
+
+    #[test]
+    fn handles_drop_the_at_sign_and_fold_case() {
+        assert_eq!(
+            SocialHandle::parse("@Acme_HQ").map(|h| h.0),
+            Ok("acme_hq".into())
+        );
+        assert!(SocialHandle::parse("@").is_err());
+        assert!(SocialHandle::parse("has space").is_err());
+        assert!(SocialHandle::parse(&"a".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn event_types_are_bounded_identifiers() {
+        for ok in ["a", "page.viewed", "signup_completed2"] {
+            assert!(EventType::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Page", "1st", "a b", "a-b", &"a".repeat(65)] {
+            assert!(EventType::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn access_tokens_are_redacted_in_debug() {
+        let t = AccessToken::parse("s3cr3t-token");
+        assert!(
+            t.is_ok_and(|t| !format!("{t:?}").contains("s3cr3t") && t.expose() == "s3cr3t-token")
+        );
+        assert!(AccessToken::parse("with space").is_err());
+        assert!(AccessToken::parse("").is_err());
+    }
+}

@@ -1,0 +1,179 @@
+//! `/v1/analytics`: ingest (one or a batch, all or nothing), list filters, and the per-day
+//! summary.
+
+use palisade_test_support::spawn_app;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::engagement::{create, ids};
+
+#[actix_web::test]
+async fn events_are_ingested_listed_and_summed_per_day() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let cust = app.create_customer(&a, json!({"name": "Grace"})).await;
+    let one = create(&app, &a, "/v1/analytics/events", json!({"type": "page.viewed", "occurred_at": "2024-05-01T10:00:00Z", "properties": {"path": "/pricing"}, "customer_id": cust["id"]})).await;
+    assert_eq!(
+        (&one["type"], &one["properties"]),
+        (&json!("page.viewed"), &json!({"path": "/pricing"}))
+    );
+    let batch = create(
+        &app,
+        &a,
+        "/v1/analytics/events",
+        json!([
+            {"type": "page.viewed", "occurred_at": "2024-05-01T23:59:59Z"},
+            {"type": "page.viewed", "occurred_at": "2024-05-02T00:00:00Z"},
+            {"type": "signup.completed", "occurred_at": "2024-05-02T08:00:00+02:00"},
+            {"type": "signup.completed"}
+        ]),
+    )
+    .await;
+    let batch = batch["data"].as_array().unwrap();
+    assert_eq!(batch.len(), 4);
+    assert_eq!(batch[2]["occurred_at"], "2024-05-02T06:00:00Z");
+
+    let r = app
+        .call(
+            "GET",
+            "/v1/analytics/events?type=signup.completed",
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&r.json).len(), 2);
+    let r = app
+        .call(
+            "GET",
+            &format!(
+                "/v1/analytics/events?customer_id={}",
+                cust["id"].as_str().unwrap()
+            ),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&r.json), vec![one["id"].as_str().unwrap().to_owned()]);
+    let r = app.call("GET", "/v1/analytics/events?occurred_after=2024-05-01T12:00:00Z&occurred_before=2024-05-02T07:00:00Z", Some(&a.token), None).await;
+    assert_eq!(ids(&r.json).len(), 3);
+    let r = app
+        .call("GET", "/v1/analytics/events?limit=2", Some(&a.token), None)
+        .await;
+    assert_eq!(ids(&r.json).len(), 2);
+    assert!(r.json["next_cursor"].is_string());
+
+    let r = app
+        .call(
+            "GET",
+            "/v1/analytics/summary?from=2024-05-01&to=2024-05-02",
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json,
+        json!({
+            "from": "2024-05-01", "to": "2024-05-02",
+            "data": [
+                {"day": "2024-05-01", "type": "page.viewed", "count": 2},
+                {"day": "2024-05-02", "type": "page.viewed", "count": 1},
+                {"day": "2024-05-02", "type": "signup.completed", "count": 1}
+            ],
+            "totals": [{"type": "page.viewed", "count": 3}, {"type": "signup.completed", "count": 1}]
+        })
+    );
+    let r = app
+        .call(
+            "GET",
+            "/v1/analytics/summary?from=2024-05-02&to=2024-05-02&type=page.viewed",
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.json["data"],
+        json!([{"day": "2024-05-02", "type": "page.viewed", "count": 1}])
+    );
+    // The default range (the last 30 days) holds the event ingested without occurred_at.
+    let r = app
+        .call("GET", "/v1/analytics/summary", Some(&a.token), None)
+        .await;
+    assert_eq!(
+        r.json["totals"],
+        json!([{"type": "signup.completed", "count": 1}])
+    );
+}
+
+#[actix_web::test]
+async fn a_batch_is_all_or_nothing_and_foreign_customers_answer_like_missing_ones() {
+    let app = spawn_app().await;
+    let a = app.signup("A").await;
+    let b = app.signup("B").await;
+    let b_cust = app.create_customer(&b, json!({"name": "Bob"})).await;
+    let mut answers = Vec::new();
+    for cust in [
+        b_cust["id"].as_str().unwrap().to_owned(),
+        Uuid::now_v7().to_string(),
+    ] {
+        let body = json!([{"type": "ok"}, {"type": "ok", "customer_id": cust}]);
+        let r = app
+            .call("POST", "/v1/analytics/events", Some(&a.token), Some(&body))
+            .await;
+        answers.push((r.status, r.json));
+    }
+    assert_eq!(answers[0].0, 422);
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(
+        answers[0].1["fields"],
+        json!([{"field": "customer_id", "reason": "does not exist"}])
+    );
+
+    let too_many: Vec<_> = (0..101).map(|_| json!({"type": "x"})).collect();
+    for body in [
+        json!(too_many),
+        json!([]),
+        json!([{"type": "Bad Type"}]),
+        json!({"type": "x", "properties": [1]}),
+        json!({"type": "x", "occurred_at": "soon"}),
+    ] {
+        let r = app
+            .call("POST", "/v1/analytics/events", Some(&a.token), Some(&body))
+            .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+    }
+    let r = app
+        .call(
+            "POST",
+            "/v1/analytics/events",
+            Some(&a.token),
+            Some(&json!({"type": "x", "extra": 1})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = app
+        .call("GET", "/v1/analytics/events", Some(&a.token), None)
+        .await;
+    assert_eq!(
+        r.json["data"],
+        json!([]),
+        "a refused batch stored something"
+    );
+
+    for bad in [
+        "?from=2024-05-02&to=2024-05-01",
+        "?from=2023-01-01&to=2024-05-01",
+        "?from=May",
+        "?type=A",
+    ] {
+        let r = app
+            .call(
+                "GET",
+                &format!("/v1/analytics/summary{bad}"),
+                Some(&a.token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text);
+    }
+}

@@ -1,0 +1,415 @@
+//! `/v1/chat/conversations` and messages over HTTP: CRUD, closing, filters, pagination, and
+//! references to another organization's rows answered like missing ones.
+
+use palisade_test_support::spawn_app;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::engagement::{create, ids};
+
+#[actix_web::test]
+async fn conversations_and_messages_round_trip() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let cust = app.create_customer(&a, json!({"name": "Grace"})).await;
+    let cust_id = cust["id"].as_str().unwrap();
+    let conv = create(
+        &app,
+        &a,
+        "/v1/chat/conversations",
+        json!({"customer_id": cust_id, "subject": " Billing question "}),
+    )
+    .await;
+    assert_eq!(conv["subject"], "Billing question");
+    assert_eq!(conv["status"], "open");
+    assert_eq!(conv["customer_id"], cust_id);
+    let other = create(&app, &a, "/v1/chat/conversations", json!({})).await;
+    assert_eq!(other["customer_id"], json!(null));
+    let path = format!("/v1/chat/conversations/{}", conv["id"].as_str().unwrap());
+    assert_eq!(
+        app.call("GET", &path, Some(&a.token), None).await.json,
+        conv
+    );
+
+    let messages = format!("{path}/messages");
+    let mut posted = Vec::new();
+    for (sender, body) in [
+        ("customer", "Hi"),
+        ("agent", "Hello!\nHow can I help?"),
+        ("bot", "Rate us"),
+    ] {
+        let m = create(&app, &a, &messages, json!({"sender": sender, "body": body})).await;
+        assert_eq!(m["body"], body);
+        assert_eq!(m["conversation_id"], conv["id"]);
+        posted.push(m["id"].as_str().unwrap().to_owned());
+    }
+    posted.reverse();
+    // Newest first, two per page.
+    let mut seen = Vec::new();
+    let mut next = format!("{messages}?limit=2");
+    loop {
+        let r = app.call("GET", &next, Some(&a.token), None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        seen.extend(ids(&r.json));
+        match r.json["next_cursor"].as_str() {
+            Some(c) => next = format!("{messages}?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, posted);
+    let r = app
+        .call(
+            "GET",
+            &format!("{messages}?sender=agent"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&r.json), vec![posted[1].clone()]);
+
+    // Filters on the conversation list.
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/chat/conversations?customer_id={cust_id}"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&r.json), vec![conv["id"].as_str().unwrap().to_owned()]);
+
+    // Closed conversations refuse messages until reopened.
+    let r = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&a.token),
+            Some(&json!({"status": "closed", "subject": null})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (r.json["status"].as_str(), &r.json["subject"]),
+        (Some("closed"), &json!(null))
+    );
+    let r = app
+        .call(
+            "POST",
+            &messages,
+            Some(&a.token),
+            Some(&json!({"sender": "agent", "body": "late"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (409, Some("conversation_closed"))
+    );
+    let r = app
+        .call(
+            "GET",
+            "/v1/chat/conversations?status=closed",
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&r.json), vec![conv["id"].as_str().unwrap().to_owned()]);
+    let r = app
+        .call(
+            "GET",
+            "/v1/chat/conversations?status=open",
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&r.json), vec![other["id"].as_str().unwrap().to_owned()]);
+    let r = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&a.token),
+            Some(&json!({"status": "open"})),
+        )
+        .await;
+    assert_eq!(r.json["status"], "open");
+    create(
+        &app,
+        &a,
+        &messages,
+        json!({"sender": "agent", "body": "back"}),
+    )
+    .await;
+
+    // Deleting the customer keeps the conversation, without a customer.
+    let r = app
+        .call(
+            "DELETE",
+            &format!("/v1/customers/{cust_id}"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        app.call("GET", &path, Some(&a.token), None).await.json["customer_id"],
+        json!(null)
+    );
+
+    // Deleting the conversation deletes its messages.
+    assert_eq!(
+        app.call("DELETE", &path, Some(&a.token), None).await.status,
+        204
+    );
+    assert_eq!(
+        app.call("GET", &path, Some(&a.token), None).await.status,
+        404
+    );
+    assert_eq!(
+        app.call("GET", &messages, Some(&a.token), None)
+            .await
+            .status,
+        404
+    );
+}
+
+#[actix_web::test]
+async fn another_organizations_customer_and_conversation_answer_like_missing_ones() {
+    let app = spawn_app().await;
+    let a = app.signup("A").await;
+    let b = app.signup("B").await;
+    let b_cust = app.create_customer(&b, json!({"name": "Bob"})).await;
+    let b_conv = create(
+        &app,
+        &b,
+        "/v1/chat/conversations",
+        json!({"subject": "B's"}),
+    )
+    .await;
+    let foreign = b_cust["id"].as_str().unwrap();
+    let missing = Uuid::now_v7().to_string();
+
+    let mut answers = Vec::new();
+    for id in [foreign, &missing] {
+        let r = app
+            .call(
+                "POST",
+                "/v1/chat/conversations",
+                Some(&a.token),
+                Some(&json!({"customer_id": id})),
+            )
+            .await;
+        answers.push((r.status, r.json));
+    }
+    assert_eq!(answers[0].0, 422);
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(
+        answers[0].1["fields"],
+        json!([{"field": "customer_id", "reason": "does not exist"}])
+    );
+
+    let mine = create(&app, &a, "/v1/chat/conversations", json!({})).await;
+    let path = format!("/v1/chat/conversations/{}", mine["id"].as_str().unwrap());
+    let r1 = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&a.token),
+            Some(&json!({"customer_id": foreign})),
+        )
+        .await;
+    let r2 = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&a.token),
+            Some(&json!({"customer_id": missing})),
+        )
+        .await;
+    assert_eq!((r1.status, &r1.json), (r2.status, &r2.json));
+    assert_eq!(r1.status, 422);
+
+    // B's conversation: 404 for reading and posting, like a missing one; nothing posted.
+    let b_messages = format!(
+        "/v1/chat/conversations/{}/messages",
+        b_conv["id"].as_str().unwrap()
+    );
+    let missing_messages = format!("/v1/chat/conversations/{missing}/messages");
+    for (method, body) in [
+        ("GET", None),
+        ("POST", Some(json!({"sender": "agent", "body": "hi"}))),
+    ] {
+        let r = app
+            .call(method, &b_messages, Some(&a.token), body.as_ref())
+            .await;
+        let m = app
+            .call(method, &missing_messages, Some(&a.token), body.as_ref())
+            .await;
+        assert_eq!(r.status, 404, "{method}: {}", r.text);
+        assert_eq!(r.json, m.json);
+    }
+    let r = app.call("GET", &b_messages, Some(&b.token), None).await;
+    assert_eq!(r.json["data"], json!([]));
+}
+
+#[actix_web::test]
+async fn invalid_chat_input_is_refused() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let conv = create(&app, &a, "/v1/chat/conversations", json!({})).await;
+    let messages = format!(
+        "/v1/chat/conversations/{}/messages",
+        conv["id"].as_str().unwrap()
+    );
+    let cases = [
+        (
+            "POST",
+            messages.clone(),
+            json!({"sender": "robot", "body": "x"}),
+            422,
+            "sender",
+        ),
+        (
+            "POST",
+            messages.clone(),
+            json!({"sender": "agent", "body": "  "}),
+            422,
+            "body",
+        ),
+        (
+            "POST",
+            messages.clone(),
+            json!({"sender": "agent", "body": "x".repeat(4001)}),
+            422,
+            "body",
+        ),
+        (
+            "POST",
+            messages.clone(),
+            json!({"sender": "agent"}),
+            422,
+            "body",
+        ),
+        (
+            "POST",
+            "/v1/chat/conversations".into(),
+            json!({"customer_id": "nope"}),
+            422,
+            "customer_id",
+        ),
+        (
+            "POST",
+            "/v1/chat/conversations".into(),
+            json!({"subject": "a\nb"}),
+            422,
+            "subject",
+        ),
+        (
+            "PATCH",
+            format!("/v1/chat/conversations/{}", conv["id"].as_str().unwrap()),
+            json!({"status": "archived"}),
+            422,
+            "status",
+        ),
+        (
+            "PATCH",
+            format!("/v1/chat/conversations/{}", conv["id"].as_str().unwrap()),
+            json!({"status": null}),
+            422,
+            "status",
+        ),
+        (
+            "POST",
+            "/v1/chat/conversations".into(),
+            json!({"topic": "x"}),
+            400,
+            "",
+        ),
+    ];
+    for (method, path, body, status, field) in cases {
+        let r = app.call(method, &path, Some(&a.token), Some(&body)).await;
+        assert_eq!(r.status, status, "{method} {path} {body}: {}", r.text);
+        if status == 422 {
+            assert_eq!(r.json["fields"][0]["field"], field, "{body}");
+        }
+    }
+    for bad in [
+        "?status=maybe",
+        "?created_after=yesterday",
+        "?customer_id=1",
+    ] {
+        let r = app
+            .call(
+                "GET",
+                &format!("/v1/chat/conversations{bad}"),
+                Some(&a.token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 422, "{bad}");
+    }
+    let r = app
+        .call(
+            "GET",
+            "/v1/chat/conversations/not-a-uuid/messages",
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (400, Some("invalid_id"))
+    );
+    let r = app
+        .call(
+            "GET",
+            &format!("{messages}?sender=alien"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let r = app.call("GET", &messages, Some(&a.token), None).await;
+    assert_eq!(r.json["data"], json!([]), "a refused message was stored");
+}
+
+#[actix_web::test]
+async fn created_after_and_before_bound_the_list() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let first = create(
+        &app,
+        &a,
+        "/v1/chat/conversations",
+        json!({"subject": "first"}),
+    )
+    .await;
+    let second = create(
+        &app,
+        &a,
+        "/v1/chat/conversations",
+        json!({"subject": "second"}),
+    )
+    .await;
+    let t = second["created_at"].as_str().unwrap();
+    let enc = |s: &str| s.replace('+', "%2B").replace(':', "%3A");
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/chat/conversations?created_before={}", enc(t)),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&r.json), vec![first["id"].as_str().unwrap().to_owned()]);
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/chat/conversations?created_after={}", enc(t)),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        ids(&r.json),
+        vec![second["id"].as_str().unwrap().to_owned()]
+    );
+}

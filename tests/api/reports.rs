@@ -1,0 +1,122 @@
+//! `/v1/reports`: saved report definitions with validated parameters, filters and pagination.
+
+use palisade_test_support::spawn_app;
+use serde_json::json;
+
+use crate::engagement::{create, ids};
+
+#[actix_web::test]
+async fn report_definitions_round_trip() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let params =
+        json!({"campaign_ids": ["x", "y"], "group_by": "day", "filters": {"channel": "sms"}});
+    let r1 = create(&app, &a, "/v1/reports", json!({"name": "Weekly campaigns", "kind": "campaign_performance", "parameters": params, "schedule": "weekly"})).await;
+    assert_eq!(r1["parameters"], params);
+    let r2 = create(
+        &app,
+        &a,
+        "/v1/reports",
+        json!({"name": "Calls", "kind": "call_volume"}),
+    )
+    .await;
+    assert_eq!(
+        (&r2["parameters"], &r2["schedule"]),
+        (&json!({}), &json!(null))
+    );
+    let path = format!("/v1/reports/{}", r1["id"].as_str().unwrap());
+    assert_eq!(app.call("GET", &path, Some(&a.token), None).await.json, r1);
+
+    let id = |v: &serde_json::Value| v["id"].as_str().unwrap().to_owned();
+    for (query, expected) in [
+        ("?kind=call_volume", vec![id(&r2)]),
+        ("?schedule=weekly", vec![id(&r1)]),
+        ("?limit=1", vec![id(&r2)]),
+    ] {
+        let r = app
+            .call("GET", &format!("/v1/reports{query}"), Some(&a.token), None)
+            .await;
+        assert_eq!(ids(&r.json), expected, "{query}");
+    }
+    let r = app
+        .call("GET", "/v1/reports?limit=1", Some(&a.token), None)
+        .await;
+    let cursor = r.json["next_cursor"].as_str().unwrap().to_owned();
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/reports?limit=1&cursor={cursor}"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (ids(&r.json), &r.json["next_cursor"]),
+        (vec![id(&r1)], &json!(null))
+    );
+
+    let r = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&a.token),
+            Some(&json!({"schedule": null, "parameters": {"group_by": "week"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (&r.json["schedule"], &r.json["parameters"]),
+        (&json!(null), &json!({"group_by": "week"}))
+    );
+    assert_eq!(r.json["name"], "Weekly campaigns");
+    assert_eq!(
+        app.call("DELETE", &path, Some(&a.token), None).await.status,
+        204
+    );
+    assert_eq!(
+        app.call("GET", &path, Some(&a.token), None).await.status,
+        404
+    );
+}
+
+#[actix_web::test]
+async fn invalid_report_input_is_refused() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    for (body, field) in [
+        (json!({"name": "r", "kind": "revenue"}), "kind"),
+        (json!({"kind": "call_volume"}), "name"),
+        (
+            json!({"name": "r", "kind": "call_volume", "parameters": [1, 2]}),
+            "parameters",
+        ),
+        (
+            json!({"name": "r", "kind": "call_volume", "parameters": {"bad key": 1}}),
+            "parameters",
+        ),
+        (
+            json!({"name": "r", "kind": "call_volume", "parameters": {"a": {"b": {"c": {"d": {}}}}}}),
+            "parameters",
+        ),
+        (
+            json!({"name": "r", "kind": "call_volume", "parameters": {"k": "x".repeat(9000)}}),
+            "parameters",
+        ),
+        (
+            json!({"name": "r", "kind": "call_volume", "schedule": "hourly"}),
+            "schedule",
+        ),
+    ] {
+        let r = app
+            .call("POST", "/v1/reports", Some(&a.token), Some(&body))
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.text);
+        assert_eq!(r.json["fields"][0]["field"], field, "{body}");
+    }
+    let r = app
+        .call("GET", "/v1/reports?kind=revenue", Some(&a.token), None)
+        .await;
+    assert_eq!(r.status, 422);
+    let r = app.call("GET", "/v1/reports", Some(&a.token), None).await;
+    assert_eq!(r.json["data"], json!([]));
+}
