@@ -60,6 +60,26 @@ id_type!(
     /// A customer id (unique within its organization; UUIDs make it unique everywhere).
     CustomerId
 );
+id_type!(
+    /// An integration (a connection to an outside service) id.
+    IntegrationId
+);
+id_type!(
+    /// An outbound webhook endpoint id.
+    WebhookId
+);
+id_type!(
+    /// An API key id (the row, not the secret key).
+    ApiKeyId
+);
+id_type!(
+    /// A subscription id (ours; Stripe's is `stripe_subscription_id`).
+    SubscriptionId
+);
+id_type!(
+    /// An invoice id (ours; Stripe's is `stripe_invoice_id`).
+    InvoiceId
+);
 
 #[cfg(test)]
 mod tests {

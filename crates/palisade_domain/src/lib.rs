@@ -5,13 +5,21 @@
 
 mod contact;
 mod ids;
+mod integration;
 mod names;
 mod secret;
+mod webhook;
 
 pub use contact::{EmailAddress, PhoneNumber};
-pub use ids::{CustomerId, OrgId, UserId};
-pub use names::{CustomerName, OrganizationName, PersonName};
+pub use ids::{
+    ApiKeyId, CustomerId, IntegrationId, InvoiceId, OrgId, SubscriptionId, UserId, WebhookId,
+};
+pub use integration::{IntegrationConfig, IntegrationProvider, IntegrationSecrets};
+pub use names::{
+    ApiKeyName, CustomerName, IntegrationName, OrganizationName, PersonName, WebhookDescription,
+};
 pub use secret::Password;
+pub use webhook::{WebhookEvent, WebhookEvents, WebhookUrl, is_public_ipv4, is_public_ipv6};
 
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +67,14 @@ impl Role {
         }
     }
 
+    /// Parses a role an API key may act with: `admin` or `member`. No key is an owner.
+    pub fn parse_for_api_key(s: &str) -> Result<Self, ParseError> {
+        match Self::parse(s) {
+            Ok(Role::Owner) | Err(_) => Err(ParseError("must be admin or member")),
+            Ok(r) => Ok(r),
+        }
+    }
+
     /// Whether this role may change the organization's configuration (keys, members...).
     pub fn can_administer(self) -> bool {
         self >= Role::Admin
@@ -89,5 +105,9 @@ mod tests {
         assert!(Role::Owner.can_administer());
         assert!(Role::Admin.can_administer());
         assert!(!Role::Member.can_administer());
+        assert_eq!(Role::parse_for_api_key("admin"), Ok(Role::Admin));
+        assert_eq!(Role::parse_for_api_key("member"), Ok(Role::Member));
+        assert!(Role::parse_for_api_key("owner").is_err());
+        assert!(Role::parse_for_api_key("root").is_err());
     }
 }
