@@ -8,14 +8,22 @@
 //! - [`schema`]: bootstrap (roles, database), migrations (`sql/`), policies (`policies/`) and
 //!   the startup checks that refuse a dangerous app role.
 //! - [`auth`], [`customers`]: the queries, which never filter by organization themselves.
+//! - [`integrations`], [`outbound_webhooks`], [`api_keys`], [`members`], [`organization`],
+//!   [`billing`]: the tenant domain's configuration, people and billing, likewise.
 //!
 //! Errors are [`DbError`]: its `Display` never includes a server message or a parameter value,
 //! so it is safe to log (server messages can quote row data).
 
+pub mod api_keys;
 pub mod auth;
+pub mod billing;
 pub mod customers;
 mod error;
+pub mod integrations;
 pub mod list;
+pub mod members;
+pub mod organization;
+pub mod outbound_webhooks;
 pub mod pool;
 pub mod schema;
 pub mod tenant_tx;
