@@ -1,8 +1,15 @@
 //! Route table. Every `/v1` route except signup and login takes a [`crate::auth::Tenant`].
 
+mod api_keys;
 mod auth;
+mod billing;
 mod customers;
+mod fields;
 mod health;
+mod integrations;
+mod members;
+mod organization;
+mod webhooks;
 
 use actix_web::{HttpResponse, web};
 
@@ -29,7 +36,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::patch().to(customers::update))
                         .route(web::delete().to(customers::delete))
                         .default_service(web::to(method_not_allowed)),
-                ),
+                )
+                .configure(integrations::configure)
+                .configure(webhooks::configure)
+                .configure(api_keys::configure)
+                .configure(members::configure)
+                .configure(organization::configure)
+                .configure(billing::configure),
         );
 }
 
