@@ -42,7 +42,13 @@ pub struct Seeded {
 pub type Seeder = for<'a> fn(&'a TestApp, &'a Account, &'a str) -> LocalBoxFuture<'a, Seeded>;
 
 /// Every resource group. A new resource adds its seeder here (in its own test module).
-pub const SEEDERS: &[(&str, Seeder)] = &[("customers", seed_customers)];
+pub const SEEDERS: &[(&str, Seeder)] = &[
+    ("customers", seed_customers),
+    (
+        "tenant administration and billing",
+        crate::tenant_domain::seed,
+    ),
+];
 
 fn seed_customers<'a>(
     app: &'a TestApp,

@@ -10,4 +10,5 @@ mod customers;
 mod isolation;
 mod rls_sql;
 mod startup;
+mod tenant_domain;
 mod tenant_tx;
