@@ -4,11 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod api_keys;
 mod auth;
 mod catalog;
 mod customers;
+mod integrations;
 mod isolation;
 mod rls_sql;
 mod startup;
 mod tenant_domain;
 mod tenant_tx;
+mod webhooks;
