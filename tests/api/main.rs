@@ -10,6 +10,7 @@ mod catalog;
 mod customers;
 mod integrations;
 mod isolation;
+mod members;
 mod rls_sql;
 mod startup;
 mod tenant_domain;
