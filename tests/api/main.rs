@@ -6,11 +6,13 @@
 
 mod api_keys;
 mod auth;
+mod billing;
 mod catalog;
 mod customers;
 mod integrations;
 mod isolation;
 mod members;
+mod organization;
 mod rls_sql;
 mod startup;
 mod tenant_domain;
