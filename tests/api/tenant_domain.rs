@@ -189,13 +189,11 @@ async fn a_member_context_can_read_but_not_write_admin_tables_at_the_sql_level()
     let member = app.add_user(&a, palisade_domain::Role::Member).await;
     let c = app.db.app_client().await;
 
-    // (table, an INSERT of a valid row, an UPDATE and a DELETE of every row)
+    // (table, an INSERT of a valid row and its parameters); then an UPDATE and a DELETE of
+    // every row.
+    type Param = Box<dyn tokio_postgres::types::ToSql + Sync>;
     let key_hash = vec![7u8; 32];
-    let cases: [(
-        &str,
-        &str,
-        Vec<Box<dyn tokio_postgres::types::ToSql + Sync>>,
-    ); 4] = [
+    let cases: [(&str, &str, Vec<Param>); 4] = [
         (
             "integrations",
             "INSERT INTO palisade.integrations (id, provider, name) VALUES ($1, 'zapier', 'by a member')",

@@ -197,9 +197,14 @@ pub fn is_public_ipv6(ip: Ipv6Addr) -> bool {
     if (s[0] & 0xe000) != 0x2000 {
         return false;
     }
-    let blocked = (s[0] == 0x2001 && s[1] < 0x0200) // 2001::/23 IETF protocol assignments, incl. Teredo (2001::/32), which hides an IPv4 address
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // 2001:db8::/32 documentation
-        || (s[0] == 0x3fff && (s[1] & 0xf000) == 0); // 3fff::/20 documentation
+    let blocked = match s[0] {
+        // 2001::/23 IETF protocol assignments (including Teredo, 2001::/32, which hides an IPv4
+        // address) and 2001:db8::/32 documentation.
+        0x2001 => s[1] < 0x0200 || s[1] == 0x0db8,
+        // 3fff::/20 documentation.
+        0x3fff => (s[1] & 0xf000) == 0,
+        _ => false,
+    };
     !blocked
 }
 
