@@ -63,9 +63,6 @@ pub struct ApiKeyFilter {
     pub revoked: Option<bool>,
 }
 
-/// The allow-listed global unique key on the hash.
-pub const KEY_HASH_KEY: &str = "api_keys_key_hash_key";
-
 /// The columns every query returns (never `key_hash`), as a literal for `concat!`.
 macro_rules! columns {
     () => {

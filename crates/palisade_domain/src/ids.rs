@@ -73,10 +73,6 @@ id_type!(
     ApiKeyId
 );
 id_type!(
-    /// A subscription id (ours; Stripe's is `stripe_subscription_id`).
-    SubscriptionId
-);
-id_type!(
     /// An invoice id (ours; Stripe's is `stripe_invoice_id`).
     InvoiceId
 );

@@ -11,9 +11,7 @@ mod secret;
 mod webhook;
 
 pub use contact::{EmailAddress, PhoneNumber};
-pub use ids::{
-    ApiKeyId, CustomerId, IntegrationId, InvoiceId, OrgId, SubscriptionId, UserId, WebhookId,
-};
+pub use ids::{ApiKeyId, CustomerId, IntegrationId, InvoiceId, OrgId, UserId, WebhookId};
 pub use integration::{IntegrationConfig, IntegrationProvider, IntegrationSecrets};
 pub use names::{
     ApiKeyName, CustomerName, IntegrationName, OrganizationName, PersonName, WebhookDescription,
