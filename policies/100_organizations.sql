@@ -6,15 +6,20 @@
  *   SELECT  its own organization only.
  *   INSERT  only the organization named by the context: signup opens a tenant transaction for a
  *           freshly generated id and inserts it. Any other id is refused by WITH CHECK.
- *   UPDATE  its own organization, owners and admins only; cannot move to another id.
+ *   UPDATE  its own organization's name, owners and admins only; cannot move to another id.
  *   DELETE  its own organization, the owner only. ON DELETE CASCADE removes every row it owns.
  * With no organization set, every command sees and touches nothing.
  */
 ALTER TABLE palisade.organizations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.organizations FORCE ROW LEVEL SECURITY;
 
+-- Tenants read every column (including the billing columns) but write only the name: the
+-- billing columns (stripe_customer_id, plan, plan_status) belong to the Stripe path, whose grants
+-- are in 440_billing.sql.
 REVOKE ALL ON palisade.organizations FROM palisade_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON palisade.organizations TO palisade_app;
+GRANT SELECT, DELETE ON palisade.organizations TO palisade_app;
+GRANT INSERT (id, name) ON palisade.organizations TO palisade_app;
+GRANT UPDATE (name, updated_at) ON palisade.organizations TO palisade_app;
 
 /** Members of an organization read it. */
 DROP POLICY IF EXISTS organizations_select ON palisade.organizations;

@@ -12,6 +12,9 @@
  *   INSERT  into its own organization, owners and admins only (signup acts as the new owner).
  *   UPDATE  users of its own organization, owners and admins only; cannot move them elsewhere.
  *   DELETE  users of its own organization, owners and admins only.
+ * Only an owner may create an owner, change an owner, or make someone an owner: an admin's
+ * writes never touch an owner row, before or after the change. (That an organization keeps at
+ * least one owner is checked by the members routes, under a lock on the owner rows.)
  * palisade_resolver reads the login columns of every user, and only through login_lookup.
  */
 ALTER TABLE palisade.users ENABLE ROW LEVEL SECURITY;
@@ -32,24 +35,31 @@ DROP POLICY IF EXISTS users_select ON palisade.users;
 CREATE POLICY users_select ON palisade.users FOR SELECT TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id()));
 
-/** Owners and admins add users to their own organization. */
+/** Owners and admins add users to their own organization; only an owner adds an owner. */
 DROP POLICY IF EXISTS users_insert ON palisade.users;
 CREATE POLICY users_insert ON palisade.users FOR INSERT TO palisade_app
     WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
-                AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'));
+                AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin')
+                AND (role <> 'owner' OR (SELECT palisade_private.current_app_role()) = 'owner'));
 
-/** Owners and admins change users of their own organization, and keep them there. */
+/**
+ * Owners and admins change users of their own organization, and keep them there. Only an owner
+ * changes an owner row (USING) or makes a row an owner (WITH CHECK).
+ */
 DROP POLICY IF EXISTS users_update ON palisade.users;
 CREATE POLICY users_update ON palisade.users FOR UPDATE TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id())
-           AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'))
-    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id()));
+           AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin')
+           AND (role <> 'owner' OR (SELECT palisade_private.current_app_role()) = 'owner'))
+    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
+                AND (role <> 'owner' OR (SELECT palisade_private.current_app_role()) = 'owner'));
 
-/** Owners and admins remove users of their own organization. */
+/** Owners and admins remove users of their own organization; only an owner removes an owner. */
 DROP POLICY IF EXISTS users_delete ON palisade.users;
 CREATE POLICY users_delete ON palisade.users FOR DELETE TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id())
-           AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'));
+           AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin')
+           AND (role <> 'owner' OR (SELECT palisade_private.current_app_role()) = 'owner'));
 
 /**
  * The resolver finds a login email's user before any tenant is known. current_user is

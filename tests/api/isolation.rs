@@ -46,6 +46,10 @@ pub const SEEDERS: &[(&str, Seeder)] = &[
     ("customers", seed_customers),
     ("messaging", crate::messaging::seed),
     ("engagement", crate::engagement::seed),
+    (
+        "tenant administration and billing",
+        crate::tenant_domain::seed,
+    ),
 ];
 
 fn seed_customers<'a>(

@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod analytics;
+mod api_keys;
 mod auth;
+mod billing;
 mod catalog;
 mod chat;
 mod customers;
@@ -16,7 +18,12 @@ mod ivr_menus;
 mod knowledge_base;
 mod phone_numbers;
 mod reports;
+mod integrations;
+mod members;
+mod organization;
 mod rls_sql;
 mod social;
 mod startup;
+mod tenant_domain;
 mod tenant_tx;
+mod webhooks;

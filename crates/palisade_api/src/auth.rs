@@ -3,7 +3,8 @@
 //! Tokens are HS256 with `iss`, `aud`, `sub` (user id), `iat`, `exp`, and two claims of ours
 //! that must be present: `org` (the organization id, or null) and `role` (or null). A token
 //! whose `org` is null authenticates a user who belongs to no organization: 403
-//! `no_organization`. Anything else wrong with a token answers 401.
+//! `no_organization`. Anything else wrong with a token answers 401, and so does a valid token
+//! whose user no longer exists. API keys (`pk_...`) are the other credential; see [`Tenant`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -238,8 +239,20 @@ impl PasswordHashing {
 
 /// The authenticated tenant of a request: extract it in a handler's arguments.
 ///
-/// Reads `Authorization: Bearer <token>`, verifies it, and records the organization and user
-/// ids on the request's span, so every later log line of the request carries them.
+/// Accepts either credential:
+/// - `Authorization: Bearer <jwt>`: verified, then the token's user is looked up
+///   (`palisade_db::members::current_role`, one statement): a user who has been removed, or
+///   whose organization was deleted, answers 401 `invalid_token` on every route, and the role
+///   used is the user's role now, not the one the token was issued with.
+/// - an API key, as `Authorization: Bearer pk_...` or `X-API-Key: pk_...` (Authorization wins
+///   when both are sent): looked up by its SHA-256 through `palisade_db::api_keys::resolve` (one
+///   statement). Unknown, revoked, or whose creator was removed: 401 `invalid_token`. A key acts
+///   for its own organization with its own role (capped by its creator's current role), as its
+///   creator (`user_id`).
+///
+/// Either way one round trip, before the handler's own transaction. The organization and user
+/// ids are recorded on the request's span, so every later log line carries them; the
+/// credential itself is never logged.
 #[derive(Debug, Clone, Copy)]
 pub struct Tenant(pub TenantContext);
 
@@ -252,6 +265,18 @@ impl Tenant {
             Err(ApiError::Forbidden {
                 code: "forbidden",
                 message: "this requires the owner or admin role",
+            })
+        }
+    }
+
+    /// Refuses (403) unless the role is owner.
+    pub fn require_owner(&self) -> Result<(), ApiError> {
+        if self.0.role == Role::Owner {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden {
+                code: "forbidden",
+                message: "this requires the owner role",
             })
         }
     }
@@ -270,38 +295,112 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-impl FromRequest for Tenant {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+/// The header an API key may also be sent in.
+pub const API_KEY_HEADER: &str = "x-api-key";
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let result = (|| {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal("AppState is not configured"))?;
-            let token = bearer(req).ok_or(ApiError::Unauthorized {
-                code: "unauthorized",
-                message: "send Authorization: Bearer <token>",
-            })?;
-            let claims = state.tokens.verify(token)?;
-            let (Some(org), Some(role)) = (claims.org, claims.role) else {
+fn api_key_header(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(API_KEY_HEADER)?
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+}
+
+/// What a request authenticates with.
+enum Credential {
+    Jwt(String),
+    ApiKey(String),
+}
+
+fn credential(req: &HttpRequest) -> Result<Credential, ApiError> {
+    match (bearer(req), api_key_header(req)) {
+        (Some(token), _) if crate::credentials::looks_like_api_key(token) => {
+            Ok(Credential::ApiKey(token.to_owned()))
+        }
+        (Some(token), _) => Ok(Credential::Jwt(token.to_owned())),
+        (None, Some(key)) => Ok(Credential::ApiKey(key.to_owned())),
+        (None, None) => Err(ApiError::Unauthorized {
+            code: "unauthorized",
+            message: "send Authorization: Bearer <token>, or an API key as X-API-Key: <key>",
+        }),
+    }
+}
+
+fn user_gone() -> ApiError {
+    ApiError::Unauthorized {
+        code: "invalid_token",
+        message: "this token's user no longer exists",
+    }
+}
+
+async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContext, ApiError> {
+    match cred {
+        Credential::Jwt(token) => {
+            let claims = state.tokens.verify(&token)?;
+            let (Some(org), Some(_issued_role)) = (claims.org, claims.role) else {
                 return Err(ApiError::Forbidden {
                     code: "no_organization",
                     message: "this account does not belong to an organization",
                 });
             };
-            let ctx = TenantContext {
-                org_id: OrgId::from_uuid(org),
-                user_id: UserId::from_uuid(claims.sub),
+            let org_id = OrgId::from_uuid(org);
+            let user_id = UserId::from_uuid(claims.sub);
+            let role = palisade_db::members::current_role(&state.pool, org_id, user_id)
+                .await?
+                .ok_or_else(|| {
+                    tracing::debug!(reason = "user_gone", "bearer token refused");
+                    user_gone()
+                })?;
+            Ok(TenantContext {
+                org_id,
+                user_id,
                 role,
+            })
+        }
+        Credential::ApiKey(key) => {
+            let refused = |reason: &'static str| {
+                tracing::debug!(reason, "api key refused");
+                ApiError::Unauthorized {
+                    code: "invalid_token",
+                    message: "the API key is malformed, unknown or revoked",
+                }
             };
+            let hash =
+                crate::credentials::api_key_hash(&key).ok_or_else(|| refused("malformed"))?;
+            let resolved = palisade_db::api_keys::resolve(&state.pool, &hash)
+                .await?
+                .ok_or_else(|| refused("unknown"))?;
+            if resolved.revoked {
+                return Err(refused("revoked"));
+            }
+            Ok(TenantContext {
+                org_id: resolved.org_id,
+                user_id: resolved.user_id,
+                role: resolved.role,
+            })
+        }
+    }
+}
+
+impl FromRequest for Tenant {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| ApiError::internal("AppState is not configured"))?;
+            let ctx = authenticate(&state, credential(&req)?).await?;
             if let Some(span) = req.extensions().get::<tracing_actix_web::RootSpan>() {
                 span.record("org.id", tracing::field::display(ctx.org_id));
                 span.record("user.id", tracing::field::display(ctx.user_id));
             }
             Ok(Tenant(ctx))
-        })();
-        Box::pin(async move { result })
+        })
     }
 }
 

@@ -4,11 +4,13 @@
 //!   body `{"error": "snake_case_code", "message": "..."}` and logs internal causes once.
 //! - [`auth`]: JWT issuing and checking, password hashing, and the [`auth::Tenant`] extractor
 //!   that turns a bearer token into the request's tenant context.
+//! - [`credentials`]: API keys and webhook signing secrets, generated and shown once.
 //! - [`routes`]: the handlers. Each opens a [`palisade_db::TenantTx`] for its tenant and never
 //!   filters by organization itself.
 //! - [`telemetry`]: the request span (request id, route, organization once known).
 
 pub mod auth;
+pub mod credentials;
 pub mod error;
 pub mod pagination;
 pub mod routes;

@@ -8,8 +8,10 @@
 //! - [`schema`]: bootstrap (roles, database), migrations (`sql/`), policies (`policies/`) and
 //!   the startup checks that refuse a dangerous app role.
 //! - [`auth`], [`customers`], [`messaging`], [`chat`], [`ivr_menus`], [`phone_numbers`],
-//!   [`knowledge_base`], [`reports`], [`analytics`], [`social`]: the queries, which never filter by organization
-//!   themselves.
+//!   [`knowledge_base`], [`reports`], [`analytics`], [`social`]: the queries, which never filter
+//!   by organization themselves.
+//! - [`integrations`], [`outbound_webhooks`], [`api_keys`], [`members`], [`organization`],
+//!   [`billing`]: the tenant domain's configuration, people and billing, likewise.
 //!
 //! Errors are [`DbError`]: its `Display` never includes a server message or a parameter value,
 //! so it is safe to log (server messages can quote row data).
@@ -24,6 +26,12 @@ pub mod knowledge_base;
 pub mod list;
 pub mod messaging;
 pub mod phone_numbers;
+pub mod api_keys;
+pub mod billing;
+pub mod integrations;
+pub mod members;
+pub mod organization;
+pub mod outbound_webhooks;
 pub mod pool;
 pub mod reports;
 pub mod schema;

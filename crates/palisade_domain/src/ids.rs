@@ -121,6 +121,22 @@ id_type!(
     /// A social post id.
     SocialPostId
 );
+id_type!(
+    /// An integration (a connection to an outside service) id.
+    IntegrationId
+);
+id_type!(
+    /// An outbound webhook endpoint id.
+    WebhookId
+);
+id_type!(
+    /// An API key id (the row, not the secret key).
+    ApiKeyId
+);
+id_type!(
+    /// An invoice id (ours; Stripe's is `stripe_invoice_id`).
+    InvoiceId
+);
 
 #[cfg(test)]
 mod tests {

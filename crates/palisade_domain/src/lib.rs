@@ -5,20 +5,23 @@
 
 mod contact;
 mod ids;
-mod messaging;
+mod integration;
 mod ivr;
 mod json;
 mod kinds;
+mod messaging;
 mod names;
 mod secret;
 mod text;
+mod webhook;
 
 pub use contact::{EmailAddress, PhoneNumber};
 pub use ids::{
-    AnalyticsEventId, ArticleId, CallId, ConversationId, CustomerId, EmailCampaignId,
-    EmailMessageId, IvrMenuId, MessageId, OrgId, PhoneNumberId, ReportId, SmsCampaignId,
-    SmsMessageId, SocialAccountId, SocialPostId, UserId, VoiceCampaignId,
+    AnalyticsEventId, ApiKeyId, ArticleId, CallId, ConversationId, CustomerId, EmailCampaignId,
+    EmailMessageId, IntegrationId, InvoiceId, IvrMenuId, MessageId, OrgId, PhoneNumberId, ReportId,
+    SmsCampaignId, SmsMessageId, SocialAccountId, SocialPostId, UserId, VoiceCampaignId, WebhookId,
 };
+pub use integration::{IntegrationConfig, IntegrationProvider, IntegrationSecrets};
 pub use ivr::IvrMenuTree;
 pub use json::{EventProperties, ReportParameters};
 pub use kinds::{
@@ -29,12 +32,15 @@ pub use messaging::{
     CallNotes, CallStatus, CampaignName, CampaignStatus, Direction, EmailBody, EmailStatus,
     EmailSubject, ProviderId, SmsBody, SmsStatus, VoiceScript,
 };
-pub use names::{CustomerName, OrganizationName, PersonName};
+pub use names::{
+    ApiKeyName, CustomerName, IntegrationName, OrganizationName, PersonName, WebhookDescription,
+};
 pub use secret::Password;
 pub use text::{
     AccessToken, ArticleBody, ArticleTitle, ConversationSubject, EventType, IvrMenuName,
     MessageBody, PhoneLabel, PostBody, ReportName, SocialHandle, Tags,
 };
+pub use webhook::{WebhookEvent, WebhookEvents, WebhookUrl, is_public_ipv4, is_public_ipv6};
 
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +88,14 @@ impl Role {
         }
     }
 
+    /// Parses a role an API key may act with: `admin` or `member`. No key is an owner.
+    pub fn parse_for_api_key(s: &str) -> Result<Self, ParseError> {
+        match Self::parse(s) {
+            Ok(Role::Owner) | Err(_) => Err(ParseError("must be admin or member")),
+            Ok(r) => Ok(r),
+        }
+    }
+
     /// Whether this role may change the organization's configuration (keys, members...).
     pub fn can_administer(self) -> bool {
         self >= Role::Admin
@@ -112,5 +126,9 @@ mod tests {
         assert!(Role::Owner.can_administer());
         assert!(Role::Admin.can_administer());
         assert!(!Role::Member.can_administer());
+        assert_eq!(Role::parse_for_api_key("admin"), Ok(Role::Admin));
+        assert_eq!(Role::parse_for_api_key("member"), Ok(Role::Member));
+        assert!(Role::parse_for_api_key("owner").is_err());
+        assert!(Role::parse_for_api_key("root").is_err());
     }
 }

@@ -60,6 +60,21 @@ name_type!(
     CustomerName,
     200
 );
+name_type!(
+    /// An integration's display name (unique within its organization).
+    IntegrationName,
+    200
+);
+name_type!(
+    /// An API key's display name.
+    ApiKeyName,
+    200
+);
+name_type!(
+    /// A webhook endpoint's free-text description.
+    WebhookDescription,
+    500
+);
 
 #[cfg(test)]
 mod tests {

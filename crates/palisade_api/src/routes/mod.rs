@@ -3,7 +3,10 @@
 mod analytics;
 mod auth;
 mod chat;
+mod api_keys;
+mod billing;
 mod customers;
+mod fields;
 mod health;
 mod messaging;
 mod ivr_menus;
@@ -12,6 +15,10 @@ mod phone_numbers;
 mod query_params;
 mod reports;
 mod social;
+mod integrations;
+mod members;
+mod organization;
+mod webhooks;
 
 use actix_web::{HttpResponse, web};
 
@@ -46,7 +53,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(knowledge_base::configure)
                 .configure(reports::configure)
                 .configure(analytics::configure)
-                .configure(social::configure),
+                .configure(social::configure)
+                .configure(integrations::configure)
+                .configure(webhooks::configure)
+                .configure(api_keys::configure)
+                .configure(members::configure)
+                .configure(organization::configure)
+                .configure(billing::configure),
         );
 }
 

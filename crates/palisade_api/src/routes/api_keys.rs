@@ -1,0 +1,184 @@
+//! `/v1/api-keys`: keys that servers use instead of a user's token. Every member sees the
+//! organization's keys (name, role, prefix, last use; never the key or its hash); owners and
+//! admins mint and revoke them (checked here, 403, and by the policies).
+//!
+//! A key is shown once, in the 201 that mints it (`Cache-Control: no-store`). It acts for its
+//! organization with the role it was given (`admin` or `member`, never above the minter's own
+//! role, never `owner`), as the user who minted it. `DELETE` revokes: the key answers 401 from
+//! then on and stays listed with its `revoked_at`.
+
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use actix_web::{HttpResponse, web};
+use palisade_db::api_keys::{self as db, ApiKey, ApiKeyFilter, NewApiKey};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::{ApiKeyId, ApiKeyName, Role};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Fields, method_not_allowed, parse_id};
+use crate::auth::Tenant;
+use crate::credentials::GeneratedApiKey;
+use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::{ApiError, AppState};
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api-keys")
+            .route(web::get().to(list))
+            .route(web::post().to(create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api-keys/{id}")
+            .route(web::get().to(get))
+            .route(web::delete().to(revoke))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// An API key as clients see it (never the key, never its hash).
+#[derive(Serialize)]
+pub struct ApiKeyJson {
+    id: Uuid,
+    name: String,
+    role: Role,
+    prefix: String,
+    created_by: Uuid,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_used_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    revoked_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<ApiKey> for ApiKeyJson {
+    fn from(k: ApiKey) -> Self {
+        Self {
+            id: k.id,
+            name: k.name,
+            role: k.role,
+            prefix: k.prefix,
+            created_by: k.created_by,
+            last_used_at: k.last_used_at,
+            revoked_at: k.revoked_at,
+            created_at: k.created_at,
+            updated_at: k.updated_at,
+        }
+    }
+}
+
+/// List query string.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    revoked: Option<String>,
+}
+
+/// `GET /v1/api-keys?limit=&cursor=&revoked=`: newest first.
+pub async fn list(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let revoked = f.optional_bool("revoked", q.revoked.as_deref());
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list(tx, &ApiKeyFilter { revoked }, PageRequest { after, limit }).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(ApiKeyJson::from).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    })))
+}
+
+/// Create body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: Option<String>,
+    role: Option<String>,
+}
+
+/// The key with its secret: the only shape that carries it.
+#[derive(Serialize)]
+struct WithKey {
+    #[serde(flatten)]
+    api_key: ApiKeyJson,
+    key: String,
+}
+
+/// `POST /v1/api-keys` (201 with `key`, shown this once; owners and admins).
+#[tracing::instrument(name = "create_api_key", skip_all)]
+pub async fn create(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    tenant.require_admin()?;
+    let mut f = Fields::default();
+    let name = f.required("name", body.name.as_deref(), ApiKeyName::parse);
+    let role = f.required("role", body.role.as_deref(), Role::parse_for_api_key);
+    f.finish()?;
+    let (Some(name), Some(role)) = (name, role) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    if role > tenant.0.role {
+        return Err(ApiError::Forbidden {
+            code: "forbidden",
+            message: "a key cannot have a role above your own",
+        });
+    }
+    let generated = GeneratedApiKey::generate()?;
+    let new = NewApiKey {
+        name,
+        role,
+        prefix: generated.display_prefix(),
+        key_hash: generated.hash(),
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let api_key = db::create(&mut tx, &new).await?;
+    tx.commit().await?;
+    tracing::info!(api_key.id = %api_key.id, role = role.as_str(), "api key created");
+    Ok(HttpResponse::Created()
+        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(WithKey {
+            api_key: api_key.into(),
+            key: generated.expose().to_owned(),
+        }))
+}
+
+/// `GET /v1/api-keys/{id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, ApiKeyId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let api_key = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(ApiKeyJson::from(api_key)))
+}
+
+/// `DELETE /v1/api-keys/{id}`: revokes the key (204, idempotent; owners and admins).
+#[tracing::instrument(name = "revoke_api_key", skip_all)]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, ApiKeyId::parse)?;
+    tenant.require_admin()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let api_key = db::revoke(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    tracing::info!(api_key.id = %api_key.id, "api key revoked");
+    Ok(HttpResponse::NoContent().finish())
+}

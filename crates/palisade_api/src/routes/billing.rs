@@ -1,0 +1,209 @@
+//! `/v1/billing`: the organization's subscription and invoices, read-only for every member.
+//! They are written only by the Stripe path (palisade_billing); the app role may not write them
+//! at all (policies/440_billing.sql), so there are no write routes here.
+
+use actix_web::{HttpResponse, web};
+use palisade_db::billing::{self as db, Invoice, InvoiceFilter, Subscription};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::InvoiceId;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Fields, method_not_allowed, parse_id};
+use crate::auth::Tenant;
+use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::{ApiError, AppState};
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/billing/subscription")
+            .route(web::get().to(subscription))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/billing/invoices")
+            .route(web::get().to(list_invoices))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/billing/invoices/{id}")
+            .route(web::get().to(get_invoice))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// A subscription as clients see it.
+#[derive(Serialize)]
+pub struct SubscriptionJson {
+    id: Uuid,
+    stripe_subscription_id: String,
+    status: String,
+    plan: String,
+    stripe_price_id: Option<String>,
+    quantity: i32,
+    unit_amount_cents: i64,
+    currency: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    current_period_start: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    current_period_end: Option<OffsetDateTime>,
+    cancel_at_period_end: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    canceled_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Subscription> for SubscriptionJson {
+    fn from(s: Subscription) -> Self {
+        Self {
+            id: s.id,
+            stripe_subscription_id: s.stripe_subscription_id,
+            status: s.status,
+            plan: s.plan,
+            stripe_price_id: s.stripe_price_id,
+            quantity: s.quantity,
+            unit_amount_cents: s.unit_amount_cents,
+            currency: s.currency,
+            current_period_start: s.current_period_start,
+            current_period_end: s.current_period_end,
+            cancel_at_period_end: s.cancel_at_period_end,
+            canceled_at: s.canceled_at,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// An invoice as clients see it.
+#[derive(Serialize)]
+pub struct InvoiceJson {
+    id: Uuid,
+    stripe_invoice_id: String,
+    stripe_subscription_id: Option<String>,
+    number: Option<String>,
+    status: String,
+    currency: String,
+    subtotal_cents: i64,
+    total_cents: i64,
+    amount_due_cents: i64,
+    amount_paid_cents: i64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    period_start: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    period_end: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    due_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    paid_at: Option<OffsetDateTime>,
+    hosted_invoice_url: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Invoice> for InvoiceJson {
+    fn from(i: Invoice) -> Self {
+        Self {
+            id: i.id,
+            stripe_invoice_id: i.stripe_invoice_id,
+            stripe_subscription_id: i.stripe_subscription_id,
+            number: i.number,
+            status: i.status,
+            currency: i.currency,
+            subtotal_cents: i.subtotal_cents,
+            total_cents: i.total_cents,
+            amount_due_cents: i.amount_due_cents,
+            amount_paid_cents: i.amount_paid_cents,
+            period_start: i.period_start,
+            period_end: i.period_end,
+            due_at: i.due_at,
+            paid_at: i.paid_at,
+            hosted_invoice_url: i.hosted_invoice_url,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+/// `GET /v1/billing/subscription`: the current (newest not ended) subscription, or 404.
+pub async fn subscription(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+) -> Result<HttpResponse, ApiError> {
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let sub = db::current_subscription(tx)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(SubscriptionJson::from(sub)))
+}
+
+/// Invoice statuses (Stripe's), for the `status` filter.
+const INVOICE_STATUSES: [&str; 5] = ["draft", "open", "paid", "uncollectible", "void"];
+
+/// List query string.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    status: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+/// `GET /v1/billing/invoices?limit=&cursor=&status=&created_after=&created_before=`: newest
+/// first; `created_after` is inclusive, `created_before` exclusive (RFC 3339).
+pub async fn list_invoices(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let status = match q.status.as_deref() {
+        Some(s) if !INVOICE_STATUSES.contains(&s) => {
+            f.invalid(
+                "status",
+                "must be one of draft, open, paid, uncollectible, void",
+            );
+            None
+        }
+        other => other.map(str::to_owned),
+    };
+    let created_after = f.optional_time("created_after", q.created_after.as_deref());
+    let created_before = f.optional_time("created_before", q.created_before.as_deref());
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list_invoices(
+        tx,
+        &InvoiceFilter {
+            status,
+            created_after,
+            created_before,
+        },
+        PageRequest { after, limit },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(InvoiceJson::from).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    })))
+}
+
+/// `GET /v1/billing/invoices/{id}`.
+pub async fn get_invoice(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, InvoiceId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let invoice = db::get_invoice(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(InvoiceJson::from(invoice)))
+}

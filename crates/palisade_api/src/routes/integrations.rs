@@ -1,0 +1,259 @@
+//! `/v1/integrations`: connections to outside services. Every member reads them; owners and
+//! admins create, change and delete them (checked here, 403, and by the policies). `secrets`
+//! is write-only: a response says which secret keys are set (`secret_keys`), never their values.
+
+use actix_web::{HttpResponse, web};
+use palisade_db::integrations::{
+    self as db, Integration, IntegrationFilter, IntegrationPatch, NewIntegration,
+};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::{
+    IntegrationConfig, IntegrationId, IntegrationName, IntegrationProvider, IntegrationSecrets,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Fields, method_not_allowed, nullable, parse_id};
+use crate::auth::Tenant;
+use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::{ApiError, AppState};
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/integrations")
+            .route(web::get().to(list))
+            .route(web::post().to(create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/integrations/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// An integration as clients see it.
+#[derive(Serialize)]
+pub struct IntegrationJson {
+    id: Uuid,
+    provider: String,
+    name: String,
+    config: Value,
+    secret_keys: Vec<String>,
+    enabled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Integration> for IntegrationJson {
+    fn from(i: Integration) -> Self {
+        Self {
+            id: i.id,
+            provider: i.provider,
+            name: i.name,
+            config: i.config,
+            secret_keys: i.secret_keys,
+            enabled: i.enabled,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+fn name_taken() -> ApiError {
+    ApiError::Conflict {
+        code: "name_taken",
+        message: "another integration of this organization has this name",
+    }
+}
+
+/// List query string.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    provider: Option<String>,
+    enabled: Option<String>,
+}
+
+/// `GET /v1/integrations?limit=&cursor=&provider=&enabled=`: newest first.
+pub async fn list(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let provider = f.optional(
+        "provider",
+        q.provider.as_deref(),
+        IntegrationProvider::parse,
+    );
+    let enabled = f.optional_bool("enabled", q.enabled.as_deref());
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list(
+        tx,
+        &IntegrationFilter { provider, enabled },
+        PageRequest { after, limit },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(IntegrationJson::from).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    })))
+}
+
+/// Create body. `config` and `secrets` default to `{}`, `enabled` to true.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    provider: Option<String>,
+    name: Option<String>,
+    config: Option<Value>,
+    secrets: Option<Value>,
+    enabled: Option<bool>,
+}
+
+/// `POST /v1/integrations` (201; owners and admins).
+#[tracing::instrument(name = "create_integration", skip_all)]
+pub async fn create(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    tenant.require_admin()?;
+    let empty = Value::Object(Map::new());
+    let mut f = Fields::default();
+    let provider = f.required(
+        "provider",
+        body.provider.as_deref(),
+        IntegrationProvider::parse,
+    );
+    let name = f.required("name", body.name.as_deref(), IntegrationName::parse);
+    let config = f.optional_value(
+        "config",
+        Some(body.config.as_ref().unwrap_or(&empty)),
+        IntegrationConfig::parse,
+    );
+    let secrets = f.optional_value(
+        "secrets",
+        Some(body.secrets.as_ref().unwrap_or(&empty)),
+        IntegrationSecrets::parse,
+    );
+    f.finish()?;
+    let (Some(provider), Some(name), Some(config), Some(secrets)) =
+        (provider, name, config, secrets)
+    else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let new = NewIntegration {
+        provider,
+        name,
+        config,
+        secrets,
+        enabled: body.enabled.unwrap_or(true),
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let integration = match db::create(&mut tx, &new).await {
+        Err(e) if e.is_unique_violation_of(db::NAME_KEY) => return Err(name_taken()),
+        other => other?,
+    };
+    tx.commit().await?;
+    tracing::info!(integration.id = %integration.id, provider = provider.as_str(), "integration created");
+    Ok(HttpResponse::Created().json(IntegrationJson::from(integration)))
+}
+
+/// `GET /v1/integrations/{id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, IntegrationId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let integration = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(IntegrationJson::from(integration)))
+}
+
+/// Patch body: absent fields stay; `config` and `secrets` replace the whole object.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    #[serde(default, deserialize_with = "nullable")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    config: Option<Option<Value>>,
+    #[serde(default, deserialize_with = "nullable")]
+    secrets: Option<Option<Value>>,
+    #[serde(default, deserialize_with = "nullable")]
+    enabled: Option<Option<bool>>,
+}
+
+/// `PATCH /v1/integrations/{id}` (owners and admins).
+#[tracing::instrument(name = "update_integration", skip_all)]
+pub async fn update(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<PatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, IntegrationId::parse)?;
+    tenant.require_admin()?;
+    let mut f = Fields::default();
+    let name = f
+        .present_not_null("name", body.name.as_ref().map(Option::as_deref))
+        .and_then(|s| f.optional("name", Some(s), IntegrationName::parse));
+    let config = f
+        .present_not_null("config", body.config.as_ref().map(Option::as_ref))
+        .and_then(|v| f.optional_value("config", Some(v), IntegrationConfig::parse));
+    let secrets = f
+        .present_not_null("secrets", body.secrets.as_ref().map(Option::as_ref))
+        .and_then(|v| f.optional_value("secrets", Some(v), IntegrationSecrets::parse));
+    let enabled = f
+        .present_not_null("enabled", body.enabled.as_ref().map(Option::as_ref))
+        .copied();
+    f.finish()?;
+    let patch = IntegrationPatch {
+        name,
+        config,
+        secrets,
+        enabled,
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let integration = match db::update(&mut tx, id, &patch).await {
+        Err(e) if e.is_unique_violation_of(db::NAME_KEY) => return Err(name_taken()),
+        other => other?.ok_or(ApiError::NotFound)?,
+    };
+    tx.commit().await?;
+    tracing::info!(
+        integration.id = %integration.id,
+        secrets_replaced = patch.secrets.is_some(),
+        "integration updated"
+    );
+    Ok(HttpResponse::Ok().json(IntegrationJson::from(integration)))
+}
+
+/// `DELETE /v1/integrations/{id}` (204; owners and admins).
+pub async fn delete(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, IntegrationId::parse)?;
+    tenant.require_admin()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if !db::delete(&mut tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

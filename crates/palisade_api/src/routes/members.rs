@@ -1,0 +1,266 @@
+//! `/v1/members`: the people of the organization (the users table). Every member reads the
+//! list; owners and admins add, change and remove members; only an owner creates an owner,
+//! changes an owner or makes someone an owner (checked here, 403, and by the policies of
+//! policies/110_users.sql). The last owner can be neither demoted nor removed (409
+//! `last_owner`), checked under a lock on the owner rows so that two concurrent changes cannot
+//! remove the last two owners together.
+//!
+//! Adding a member takes their initial password from the request (12+ characters, like
+//! signup), hashed with argon2id; the API never generates or returns passwords. A removed
+//! member's tokens stop working at once (the Tenant extractor checks the user exists), and the
+//! API keys they created are revoked in the same transaction.
+
+use actix_web::{HttpResponse, web};
+use palisade_db::members::{self as db, Member, MemberFilter, MemberPatch, NewMember};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::{EmailAddress, Password, PersonName, Role, UserId};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Fields, method_not_allowed, nullable, parse_id};
+use crate::auth::Tenant;
+use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::{ApiError, AppState};
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/members")
+            .route(web::get().to(list))
+            .route(web::post().to(create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/members/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// A member as clients see them.
+#[derive(Serialize)]
+pub struct MemberJson {
+    id: Uuid,
+    email: String,
+    name: String,
+    role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Member> for MemberJson {
+    fn from(m: Member) -> Self {
+        Self {
+            id: m.id,
+            email: m.email,
+            name: m.name,
+            role: m.role,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+fn owner_only() -> ApiError {
+    ApiError::Forbidden {
+        code: "forbidden",
+        message: "only an owner may create, change or remove an owner",
+    }
+}
+
+fn last_owner() -> ApiError {
+    ApiError::Conflict {
+        code: "last_owner",
+        message: "an organization keeps at least one owner; make someone else owner first",
+    }
+}
+
+/// List query string.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    role: Option<String>,
+}
+
+/// `GET /v1/members?limit=&cursor=&role=`: newest first.
+pub async fn list(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let role = f.optional("role", q.role.as_deref(), Role::parse);
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list(tx, &MemberFilter { role }, PageRequest { after, limit }).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(MemberJson::from).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    })))
+}
+
+/// Create body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    email: Option<String>,
+    name: Option<String>,
+    role: Option<String>,
+    password: Option<String>,
+}
+
+/// `POST /v1/members` (201; owners and admins, owners only for an owner).
+#[tracing::instrument(name = "add_member", skip_all)]
+pub async fn create(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    tenant.require_admin()?;
+    let mut f = Fields::default();
+    let email = f.required("email", body.email.as_deref(), EmailAddress::parse);
+    let name = f.required("name", body.name.as_deref(), PersonName::parse);
+    let role = f.required("role", body.role.as_deref(), Role::parse);
+    let password = f.required("password", body.password.as_deref(), Password::parse_new);
+    f.finish()?;
+    let (Some(email), Some(name), Some(role), Some(password)) = (email, name, role, password)
+    else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    if role == Role::Owner && tenant.0.role != Role::Owner {
+        return Err(owner_only());
+    }
+    let password_hash = state.passwords.hash(&password).await?;
+    let new = NewMember {
+        email,
+        name,
+        role,
+        password_hash,
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let member = match db::create(&mut tx, &new).await {
+        Err(e) if e.is_unique_violation_of(db::EMAIL_KEY) => {
+            return Err(ApiError::Conflict {
+                code: "email_taken",
+                message: "this email is already registered",
+            });
+        }
+        other => other?,
+    };
+    tx.commit().await?;
+    tracing::info!(member.id = %member.id, role = role.as_str(), "member added");
+    Ok(HttpResponse::Created().json(MemberJson::from(member)))
+}
+
+/// `GET /v1/members/{id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, UserId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let member = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(MemberJson::from(member)))
+}
+
+/// Patch body: absent fields stay.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    #[serde(default, deserialize_with = "nullable")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    role: Option<Option<String>>,
+}
+
+/// Opens the transaction for a change to member `id` and reads them. An owner's transaction
+/// first locks the owner rows (see `palisade_db::members::lock_owners`) and returns their ids;
+/// an admin never changes owners, so needs no lock. `None` when the member is not here.
+async fn begin_change(
+    state: &AppState,
+    tenant: &Tenant,
+    id: UserId,
+) -> Result<(TenantTx, Member, Vec<Uuid>), ApiError> {
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let owners = if tenant.0.role == Role::Owner {
+        db::lock_owners(&mut tx).await?
+    } else {
+        Vec::new()
+    };
+    let member = db::find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok((tx, member, owners))
+}
+
+/// `PATCH /v1/members/{id}`: name and role (owners and admins; see the module doc for owners).
+#[tracing::instrument(name = "update_member", skip_all)]
+pub async fn update(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<PatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, UserId::parse)?;
+    tenant.require_admin()?;
+    let mut f = Fields::default();
+    let name = f
+        .present_not_null("name", body.name.as_ref().map(Option::as_deref))
+        .and_then(|s| f.optional("name", Some(s), PersonName::parse));
+    let role = f
+        .present_not_null("role", body.role.as_ref().map(Option::as_deref))
+        .and_then(|s| f.optional("role", Some(s), Role::parse));
+    f.finish()?;
+    let (mut tx, member, owners) = begin_change(&state, &tenant, id).await?;
+    let touches_owner = member.role == Role::Owner || role == Some(Role::Owner);
+    if touches_owner && tenant.0.role != Role::Owner {
+        return Err(owner_only());
+    }
+    let demotes_owner = member.role == Role::Owner && role.is_some_and(|r| r != Role::Owner);
+    if demotes_owner && owners.len() <= 1 {
+        return Err(last_owner());
+    }
+    let updated = db::update(&mut tx, id, &MemberPatch { name, role })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    if role.is_some_and(|r| r != member.role) {
+        tracing::info!(member.id = %id, from = member.role.as_str(), to = updated.role.as_str(), "member role changed");
+    }
+    Ok(HttpResponse::Ok().json(MemberJson::from(updated)))
+}
+
+/// `DELETE /v1/members/{id}` (204; owners and admins, owners only for an owner; never the last
+/// owner, not even themselves). Revokes the API keys the member created.
+#[tracing::instrument(name = "remove_member", skip_all)]
+pub async fn delete(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, UserId::parse)?;
+    tenant.require_admin()?;
+    let (mut tx, member, owners) = begin_change(&state, &tenant, id).await?;
+    if member.role == Role::Owner {
+        if tenant.0.role != Role::Owner {
+            return Err(owner_only());
+        }
+        if owners.len() <= 1 {
+            return Err(last_owner());
+        }
+    }
+    let revoked = palisade_db::api_keys::revoke_created_by(&mut tx, id).await?;
+    if !db::delete(&mut tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    tracing::info!(member.id = %id, api_keys_revoked = revoked, "member removed");
+    Ok(HttpResponse::NoContent().finish())
+}

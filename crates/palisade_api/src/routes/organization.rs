@@ -1,0 +1,132 @@
+//! `/v1/organization`: the acting organization itself. Every member reads it; owners and admins
+//! rename it; only the owner deletes it, and with it every row it owns in every table (the
+//! composite foreign keys cascade). `/v1/organization/export` returns all of its data as JSON
+//! (owners and admins), generated from the catalog under RLS and without secrets: see
+//! `palisade_db::organization`.
+
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
+use palisade_db::organization::{self as db, Organization};
+use palisade_domain::OrganizationName;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Fields, method_not_allowed};
+use crate::auth::Tenant;
+use crate::{ApiError, AppState};
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/organization")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/organization/export")
+            .route(web::get().to(export))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// The organization as clients see it.
+#[derive(Serialize)]
+pub struct OrganizationJson {
+    id: Uuid,
+    name: String,
+    plan: String,
+    plan_status: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Organization> for OrganizationJson {
+    fn from(o: Organization) -> Self {
+        Self {
+            id: o.id,
+            name: o.name,
+            plan: o.plan,
+            plan_status: o.plan_status,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+/// `GET /v1/organization`.
+pub async fn get(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let org = db::get(tx).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(OrganizationJson::from(org)))
+}
+
+/// Patch body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    name: Option<String>,
+}
+
+/// `PATCH /v1/organization`: rename (owners and admins).
+#[tracing::instrument(name = "rename_organization", skip_all)]
+pub async fn update(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<PatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    tenant.require_admin()?;
+    let mut f = Fields::default();
+    let name = f.required("name", body.name.as_deref(), OrganizationName::parse);
+    f.finish()?;
+    let Some(name) = name else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let org = db::rename(&mut tx, &name)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(OrganizationJson::from(org)))
+}
+
+/// `DELETE /v1/organization` (204; the owner only). Irreversible: every row of the
+/// organization goes, and every token and key of it stops working.
+#[tracing::instrument(name = "delete_organization", skip_all)]
+pub async fn delete(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
+    tenant.require_owner()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if !db::delete(&mut tx).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    tracing::warn!(org.id = %tenant.0.org_id, "organization deleted");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /v1/organization/export`: `{"organization_id", "exported_at", "tables": {...}}`
+/// (owners and admins: every row in it is one a member may read, but a bulk copy of the whole
+/// organization is an administrator's act).
+#[tracing::instrument(name = "export_organization", skip_all)]
+pub async fn export(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
+    tenant.require_admin()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let tables = db::export(&mut tx).await?;
+    tx.commit().await?;
+    let exported_at = OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(ApiError::internal)?;
+    tracing::info!("organization exported");
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(serde_json::json!({
+            "organization_id": tenant.0.org_id,
+            "exported_at": exported_at,
+            "tables": tables,
+        })))
+}

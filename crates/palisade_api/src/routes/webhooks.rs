@@ -1,0 +1,308 @@
+//! `/v1/webhooks`: outbound webhook endpoints. Every member reads them; owners and admins
+//! create, change, rotate and delete them (checked here, 403, and by the policies).
+//!
+//! The signing secret is generated here and appears in exactly two responses: the 201 that
+//! creates the webhook and the 200 of `POST /v1/webhooks/{id}/rotate-secret` (both
+//! `Cache-Control: no-store`). It is stored for signing deliveries, but the app role cannot
+//! read it back, so no other response can contain it.
+
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use actix_web::{HttpResponse, web};
+use palisade_db::outbound_webhooks::{
+    self as db, NewWebhook, Webhook, WebhookFilter, WebhookPatch,
+};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::{WebhookDescription, WebhookEvent, WebhookEvents, WebhookId, WebhookUrl};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Fields, method_not_allowed, nullable, parse_id};
+use crate::auth::Tenant;
+use crate::credentials::generate_webhook_secret;
+use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::{ApiError, AppState};
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/webhooks")
+            .route(web::get().to(list))
+            .route(web::post().to(create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/webhooks/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/webhooks/{id}/rotate-secret")
+            .route(web::post().to(rotate_secret))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// A webhook as clients see it (never with its secret).
+#[derive(Serialize)]
+pub struct WebhookJson {
+    id: Uuid,
+    url: String,
+    description: Option<String>,
+    event_types: Vec<String>,
+    enabled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Webhook> for WebhookJson {
+    fn from(w: Webhook) -> Self {
+        Self {
+            id: w.id,
+            url: w.url,
+            description: w.description,
+            event_types: w.event_types,
+            enabled: w.enabled,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        }
+    }
+}
+
+/// A webhook with its freshly generated secret: the only shape that carries it.
+#[derive(Serialize)]
+struct WithSecret {
+    #[serde(flatten)]
+    webhook: WebhookJson,
+    signing_secret: String,
+}
+
+fn with_secret(status: actix_web::http::StatusCode, body: WithSecret) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(body)
+}
+
+/// List query string.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    enabled: Option<String>,
+    event_type: Option<String>,
+}
+
+/// `GET /v1/webhooks?limit=&cursor=&enabled=&event_type=`: newest first.
+pub async fn list(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut f = Fields::default();
+    let enabled = f.optional_bool("enabled", q.enabled.as_deref());
+    let event_type = f.optional("event_type", q.event_type.as_deref(), |s| {
+        WebhookEvent::parse(s).map(|e| e.as_str().to_owned())
+    });
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list(
+        tx,
+        &WebhookFilter {
+            enabled,
+            event_type,
+        },
+        PageRequest { after, limit },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(WebhookJson::from).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    })))
+}
+
+/// Create body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    url: Option<String>,
+    event_types: Option<Vec<String>>,
+    description: Option<String>,
+    enabled: Option<bool>,
+}
+
+/// `POST /v1/webhooks` (201 with `signing_secret`, shown this once; owners and admins).
+#[tracing::instrument(name = "create_webhook", skip_all)]
+pub async fn create(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    tenant.require_admin()?;
+    let mut f = Fields::default();
+    let url = f.required("url", body.url.as_deref(), WebhookUrl::parse);
+    let event_types = match &body.event_types {
+        None => {
+            f.invalid("event_types", "is required");
+            None
+        }
+        Some(names) => match WebhookEvents::parse(names) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                f.invalid("event_types", e.reason());
+                None
+            }
+        },
+    };
+    let description = f.optional(
+        "description",
+        body.description.as_deref(),
+        WebhookDescription::parse,
+    );
+    f.finish()?;
+    let (Some(url), Some(event_types)) = (url, event_types) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let new = NewWebhook {
+        url,
+        description,
+        event_types,
+        enabled: body.enabled.unwrap_or(true),
+    };
+    let secret = generate_webhook_secret()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let webhook = db::create(&mut tx, &new, &secret).await?;
+    tx.commit().await?;
+    tracing::info!(webhook.id = %webhook.id, "webhook created");
+    Ok(with_secret(
+        actix_web::http::StatusCode::CREATED,
+        WithSecret {
+            webhook: webhook.into(),
+            signing_secret: secret,
+        },
+    ))
+}
+
+/// `GET /v1/webhooks/{id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, WebhookId::parse)?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let webhook = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(WebhookJson::from(webhook)))
+}
+
+/// Patch body: absent fields stay, `null` clears `description`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    #[serde(default, deserialize_with = "nullable")]
+    url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    event_types: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    enabled: Option<Option<bool>>,
+}
+
+/// `PATCH /v1/webhooks/{id}` (owners and admins).
+#[tracing::instrument(name = "update_webhook", skip_all)]
+pub async fn update(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    body: web::Json<PatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, WebhookId::parse)?;
+    tenant.require_admin()?;
+    let mut f = Fields::default();
+    let url = f
+        .present_not_null("url", body.url.as_ref().map(Option::as_deref))
+        .and_then(|s| f.optional("url", Some(s), WebhookUrl::parse));
+    let event_types = f
+        .present_not_null(
+            "event_types",
+            body.event_types.as_ref().map(Option::as_deref),
+        )
+        .and_then(|names| match WebhookEvents::parse(names) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                f.invalid("event_types", e.reason());
+                None
+            }
+        });
+    let description = match &body.description {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(s)) => f
+            .optional("description", Some(s), WebhookDescription::parse)
+            .map(Some),
+    };
+    let enabled = f
+        .present_not_null("enabled", body.enabled.as_ref().map(Option::as_ref))
+        .copied();
+    f.finish()?;
+    let patch = WebhookPatch {
+        url,
+        description,
+        event_types,
+        enabled,
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let webhook = db::update(&mut tx, id, &patch)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(WebhookJson::from(webhook)))
+}
+
+/// `POST /v1/webhooks/{id}/rotate-secret` (200 with the new `signing_secret`, shown this once;
+/// the old one stops being used at once; owners and admins).
+#[tracing::instrument(name = "rotate_webhook_secret", skip_all)]
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, WebhookId::parse)?;
+    tenant.require_admin()?;
+    let secret = generate_webhook_secret()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let webhook = db::rotate_secret(&mut tx, id, &secret)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    tracing::info!(webhook.id = %webhook.id, "webhook secret rotated");
+    Ok(with_secret(
+        actix_web::http::StatusCode::OK,
+        WithSecret {
+            webhook: webhook.into(),
+            signing_secret: secret,
+        },
+    ))
+}
+
+/// `DELETE /v1/webhooks/{id}` (204; owners and admins).
+pub async fn delete(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, WebhookId::parse)?;
+    tenant.require_admin()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if !db::delete(&mut tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,122 @@
+//! The acting organization: read, rename, delete (everything it owns goes with it, by
+//! `ON DELETE CASCADE`), and export every row it owns as JSON.
+//!
+//! The export is generated from the catalog, not from a list of tables kept in Rust: every table
+//! of schema `palisade`, and of each only the columns the app role may SELECT. Secrets (the
+//! password hash, integration credentials, webhook signing secrets, API key hashes) are exactly
+//! the columns the app role has no SELECT grant on, so they cannot be in it; and it runs under
+//! RLS like any tenant query, so it cannot contain another organization's rows.
+
+use palisade_domain::OrganizationName;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::{DbError, TenantTx};
+
+/// The organization as its members see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organization {
+    /// Its id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Billing plan (kept by the Stripe path; `free` until then).
+    pub plan: String,
+    /// Stripe status of the plan's subscription, if any.
+    pub plan_status: Option<String>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+macro_rules! columns {
+    () => {
+        "id, name, plan, plan_status, created_at, updated_at"
+    };
+}
+
+fn from_row(r: &Row) -> Result<Organization, DbError> {
+    Ok(Organization {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        plan: r.try_get("plan")?,
+        plan_status: r.try_get("plan_status")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// The acting organization (`None` once it has been deleted). Ends the transaction.
+pub async fn get(tx: TenantTx) -> Result<Option<Organization>, DbError> {
+    let rows = tx
+        .query_once(
+            concat!("SELECT ", columns!(), " FROM palisade.organizations"),
+            &[],
+        )
+        .await?;
+    rows.first().map(from_row).transpose()
+}
+
+/// Renames the acting organization (owners and admins: RLS hides it from others' UPDATE, which
+/// then returns `None`).
+pub async fn rename(
+    tx: &mut TenantTx,
+    name: &OrganizationName,
+) -> Result<Option<Organization>, DbError> {
+    let row = tx
+        .query_opt(
+            concat!(
+                "UPDATE palisade.organizations SET name = $1, updated_at = now() RETURNING ",
+                columns!()
+            ),
+            &[&name.as_str()],
+        )
+        .await?;
+    row.map(|r| from_row(&r)).transpose()
+}
+
+/// Deletes the acting organization and, by cascade, every row of it in every table. `false`
+/// when nothing was deleted (not the owner: RLS hides the row from the DELETE).
+pub async fn delete(tx: &mut TenantTx) -> Result<bool, DbError> {
+    let id = tx.context().org_id.as_uuid();
+    Ok(tx
+        .execute("DELETE FROM palisade.organizations WHERE id = $1", &[&id])
+        .await?
+        == 1)
+}
+
+/// Builds, from the catalog and on the server, one statement that returns
+/// `{"<table>": [<row>, ...], ...}` for every table of schema `palisade`, selecting only the
+/// columns the current role may SELECT. Identifiers are quoted by the server (`format('%I')`,
+/// `quote_ident`), never pasted by Rust. One statement means one snapshot: the export is
+/// consistent across tables.
+const BUILD_EXPORT_SQL: &str = "\
+SELECT 'SELECT jsonb_object_agg(t.name, t.rows) FROM ('
+       || string_agg(
+            format('SELECT %L::text AS name, '
+                   '(SELECT coalesce(jsonb_agg(to_jsonb(r)), ''[]''::jsonb) '
+                   'FROM (SELECT %s FROM palisade.%I) AS r) AS rows',
+                   c.relname, c.cols, c.relname),
+            ' UNION ALL ' ORDER BY c.relname)
+       || ') AS t'
+  FROM (SELECT cl.relname::text AS relname,
+               string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) AS cols
+          FROM pg_catalog.pg_class cl
+          JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE n.nspname = 'palisade' AND cl.relkind IN ('r', 'p') AND NOT cl.relispartition
+           AND pg_catalog.has_column_privilege(cl.oid, a.attnum, 'SELECT')
+         GROUP BY cl.relname) AS c";
+
+/// Every row of the acting organization, per table, as JSON (see the module doc). Two round
+/// trips (build the statement, run it) inside the caller's transaction.
+pub async fn export(tx: &mut TenantTx) -> Result<serde_json::Value, DbError> {
+    let sql: Option<String> = tx.query_one(BUILD_EXPORT_SQL, &[]).await?.try_get(0)?;
+    let Some(sql) = sql else {
+        return Ok(serde_json::json!({}));
+    };
+    let tables: Option<serde_json::Value> = tx.query_one(&sql, &[]).await?.try_get(0)?;
+    Ok(tables.unwrap_or_else(|| serde_json::json!({})))
+}

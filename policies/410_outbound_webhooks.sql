@@ -1,0 +1,48 @@
+/**
+ * palisade.outbound_webhooks: endpoints an organization registers to receive its events.
+ *
+ * Who may do what (as palisade_app, inside a tenant transaction):
+ *   SELECT  every role of the organization, its own webhooks, every column except
+ *           `signing_secret` (column grant): the secret is shown once, in the response that
+ *           generated it, and cannot be read back through the app role afterwards.
+ *   INSERT  owners and admins, into their own organization.
+ *   UPDATE  owners and admins, their own organization's webhooks (including rotating the
+ *           secret, which writes a new one without reading the old); cannot move them.
+ *   DELETE  owners and admins, their own organization's webhooks.
+ * No organization set: nothing visible, nothing writable.
+ */
+ALTER TABLE palisade.outbound_webhooks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE palisade.outbound_webhooks FORCE ROW LEVEL SECURITY;
+ALTER TABLE palisade.outbound_webhooks
+    ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
+
+REVOKE ALL ON palisade.outbound_webhooks FROM palisade_app;
+GRANT SELECT (organization_id, id, url, description, event_types, enabled, created_at, updated_at)
+    ON palisade.outbound_webhooks TO palisade_app;
+GRANT INSERT, DELETE ON palisade.outbound_webhooks TO palisade_app;
+GRANT UPDATE (url, description, event_types, enabled, signing_secret, updated_at)
+    ON palisade.outbound_webhooks TO palisade_app;
+
+/** Every member of an organization sees its webhooks (without their signing secrets). */
+DROP POLICY IF EXISTS outbound_webhooks_select ON palisade.outbound_webhooks;
+CREATE POLICY outbound_webhooks_select ON palisade.outbound_webhooks FOR SELECT TO palisade_app
+    USING (organization_id = (SELECT palisade_private.current_org_id()));
+
+/** Owners and admins register webhooks for their own organization. */
+DROP POLICY IF EXISTS outbound_webhooks_insert ON palisade.outbound_webhooks;
+CREATE POLICY outbound_webhooks_insert ON palisade.outbound_webhooks FOR INSERT TO palisade_app
+    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
+                AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'));
+
+/** Owners and admins change their own organization's webhooks and keep them there. */
+DROP POLICY IF EXISTS outbound_webhooks_update ON palisade.outbound_webhooks;
+CREATE POLICY outbound_webhooks_update ON palisade.outbound_webhooks FOR UPDATE TO palisade_app
+    USING (organization_id = (SELECT palisade_private.current_org_id())
+           AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'))
+    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id()));
+
+/** Owners and admins remove their own organization's webhooks. */
+DROP POLICY IF EXISTS outbound_webhooks_delete ON palisade.outbound_webhooks;
+CREATE POLICY outbound_webhooks_delete ON palisade.outbound_webhooks FOR DELETE TO palisade_app
+    USING (organization_id = (SELECT palisade_private.current_org_id())
+           AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'));

@@ -1,0 +1,110 @@
+/**
+ * palisade.api_keys: keys that servers send instead of a user's token.
+ *
+ * Allow-listed global unique key: api_keys_key_hash_key UNIQUE (key_hash). A request presents
+ * its key before its organization is known, so the key must name one row platform-wide; the
+ * lookup goes through palisade_private.api_key_lookup (below), never through a tenant's view.
+ * What it reveals: nothing. The hash is SHA-256 of `pk_` + 32 random bytes, so a collision with
+ * another tenant's key cannot be provoked, and palisade_app cannot even read the hash column.
+ *
+ * Who may do what (as palisade_app, inside a tenant transaction):
+ *   SELECT  every role of the organization, its own keys, every column except key_hash.
+ *   INSERT  owners and admins, into their own organization, as themselves (created_by is the
+ *           acting user). The key's role is admin or member (CHECK), never owner, so nobody mints
+ *           beyond their own role.
+ *   UPDATE  owners and admins: rename and revoke (revoked_at) their own organization's keys.
+ *   DELETE  nobody: keys are revoked, not deleted, so the record of a key (name, prefix, last
+ *           use) stays until its organization is deleted. No DELETE grant either.
+ * palisade_resolver reads the lookup columns of every key and stamps last_used_at, only inside
+ * api_key_lookup.
+ */
+ALTER TABLE palisade.api_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE palisade.api_keys FORCE ROW LEVEL SECURITY;
+ALTER TABLE palisade.api_keys
+    ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
+
+REVOKE ALL ON palisade.api_keys FROM palisade_app, palisade_resolver;
+GRANT SELECT (organization_id, id, name, role, prefix, created_by, last_used_at, revoked_at,
+              created_at, updated_at)
+    ON palisade.api_keys TO palisade_app;
+GRANT INSERT ON palisade.api_keys TO palisade_app;
+GRANT UPDATE (name, revoked_at, updated_at) ON palisade.api_keys TO palisade_app;
+GRANT SELECT (organization_id, id, key_hash, created_by, role, revoked_at, last_used_at)
+    ON palisade.api_keys TO palisade_resolver;
+GRANT UPDATE (last_used_at) ON palisade.api_keys TO palisade_resolver;
+
+/** Every member of an organization sees its keys (names, prefixes, roles; never hashes). */
+DROP POLICY IF EXISTS api_keys_select ON palisade.api_keys;
+CREATE POLICY api_keys_select ON palisade.api_keys FOR SELECT TO palisade_app
+    USING (organization_id = (SELECT palisade_private.current_org_id()));
+
+/** Owners and admins mint keys for their own organization, recorded as created by themselves. */
+DROP POLICY IF EXISTS api_keys_insert ON palisade.api_keys;
+CREATE POLICY api_keys_insert ON palisade.api_keys FOR INSERT TO palisade_app
+    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
+                AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin')
+                AND created_by = (SELECT palisade_private.current_user_id()));
+
+/** Owners and admins rename and revoke their own organization's keys, and keep them there. */
+DROP POLICY IF EXISTS api_keys_update ON palisade.api_keys;
+CREATE POLICY api_keys_update ON palisade.api_keys FOR UPDATE TO palisade_app
+    USING (organization_id = (SELECT palisade_private.current_org_id())
+           AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'))
+    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id()));
+
+/** Keys are never deleted by tenants: revoking keeps the record (see above). */
+DROP POLICY IF EXISTS api_keys_delete ON palisade.api_keys;
+CREATE POLICY api_keys_delete ON palisade.api_keys FOR DELETE TO palisade_app
+    USING (false);
+
+/**
+ * The resolver reads keys by hash before any tenant is known, and stamps their last use.
+ * current_user is palisade_resolver only while one of its SECURITY DEFINER functions runs, so
+ * this does not extend to roles that are members of palisade_resolver (the owner).
+ */
+DROP POLICY IF EXISTS api_keys_select_resolver ON palisade.api_keys;
+CREATE POLICY api_keys_select_resolver ON palisade.api_keys FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');
+
+DROP POLICY IF EXISTS api_keys_update_resolver ON palisade.api_keys;
+CREATE POLICY api_keys_update_resolver ON palisade.api_keys FOR UPDATE TO palisade_resolver
+    USING (current_user = 'palisade_resolver')
+    WITH CHECK (current_user = 'palisade_resolver');
+
+SET LOCAL ROLE palisade_resolver;
+
+/**
+ * api_key_lookup(sha256 of a presented key): the key's organization, id, the user it acts as
+ * (its creator), the role it acts with, and whether it is revoked. No row when no key has this
+ * hash or its creator no longer exists. The role is the key's, capped by the creator's current
+ * role: an admin's key demoted with its creator acts as a member. Stamps last_used_at at most
+ * once a minute per key (so a busy key costs one small write a minute, not one per request).
+ */
+CREATE OR REPLACE FUNCTION palisade_private.api_key_lookup(p_key_hash bytea)
+    RETURNS TABLE (organization_id uuid, key_id uuid, user_id uuid, role text, revoked boolean)
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        WITH k AS (
+            SELECT k.organization_id, k.id, k.created_by,
+                   CASE WHEN u.role = 'member' THEN 'member' ELSE k.role END AS role,
+                   k.revoked_at IS NOT NULL AS revoked,
+                   k.last_used_at
+              FROM palisade.api_keys AS k
+              JOIN palisade.users AS u
+                ON u.organization_id = k.organization_id AND u.id = k.created_by
+             WHERE k.key_hash = p_key_hash
+        ), touched AS (
+            UPDATE palisade.api_keys AS a
+               SET last_used_at = pg_catalog.now()
+              FROM k
+             WHERE a.organization_id = k.organization_id AND a.id = k.id AND NOT k.revoked
+               AND (k.last_used_at IS NULL
+                    OR k.last_used_at < pg_catalog.now() - pg_catalog.make_interval(mins => 1))
+        )
+        SELECT k.organization_id, k.id, k.created_by, k.role, k.revoked FROM k
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.api_key_lookup(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.api_key_lookup(bytea) TO palisade_app;
+
+RESET ROLE;

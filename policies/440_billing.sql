@@ -1,0 +1,82 @@
+/**
+ * Billing: palisade.subscriptions and palisade.invoices, and the billing columns of
+ * palisade.organizations (stripe_customer_id, plan, plan_status).
+ *
+ * Written only by the Stripe path, which connects as palisade_billing (BYPASSRLS, its own pool):
+ * it finds the organization by its Stripe customer id and upserts what Stripe sends. Tenants
+ * read their own billing rows and cannot write any of them.
+ *
+ * Who may do what:
+ *   palisade_app      SELECT its own organization's subscriptions and invoices. INSERT,
+ *                     UPDATE and DELETE: no grant, and policies that are explicitly false.
+ *   palisade_billing  SELECT, INSERT, UPDATE on subscriptions and invoices (no DELETE: Stripe
+ *                     voids, it does not delete); on organizations, SELECT of the id and the
+ *                     billing columns (to find an organization by customer id) and UPDATE of the
+ *                     billing columns only. Nothing on any other table: its BYPASSRLS is
+ *                     confined by grants, so it cannot read a tenant's customers, users or keys.
+ */
+GRANT USAGE ON SCHEMA palisade TO palisade_billing;
+
+REVOKE ALL ON palisade.organizations FROM palisade_billing;
+GRANT SELECT (id, stripe_customer_id, plan, plan_status) ON palisade.organizations TO palisade_billing;
+GRANT UPDATE (stripe_customer_id, plan, plan_status) ON palisade.organizations TO palisade_billing;
+
+-- palisade.subscriptions -------------------------------------------------------------------
+
+ALTER TABLE palisade.subscriptions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE palisade.subscriptions FORCE ROW LEVEL SECURITY;
+
+REVOKE ALL ON palisade.subscriptions FROM palisade_app, palisade_billing;
+GRANT SELECT ON palisade.subscriptions TO palisade_app;
+GRANT SELECT, INSERT, UPDATE ON palisade.subscriptions TO palisade_billing;
+
+/** Every member of an organization sees its subscriptions. */
+DROP POLICY IF EXISTS subscriptions_select ON palisade.subscriptions;
+CREATE POLICY subscriptions_select ON palisade.subscriptions FOR SELECT TO palisade_app
+    USING (organization_id = (SELECT palisade_private.current_org_id()));
+
+/** Tenants never create subscriptions: written only by the Stripe path. */
+DROP POLICY IF EXISTS subscriptions_insert ON palisade.subscriptions;
+CREATE POLICY subscriptions_insert ON palisade.subscriptions FOR INSERT TO palisade_app
+    WITH CHECK (false);
+
+/** Tenants never change subscriptions: written only by the Stripe path. */
+DROP POLICY IF EXISTS subscriptions_update ON palisade.subscriptions;
+CREATE POLICY subscriptions_update ON palisade.subscriptions FOR UPDATE TO palisade_app
+    USING (false)
+    WITH CHECK (false);
+
+/** Tenants never delete subscriptions: written only by the Stripe path. */
+DROP POLICY IF EXISTS subscriptions_delete ON palisade.subscriptions;
+CREATE POLICY subscriptions_delete ON palisade.subscriptions FOR DELETE TO palisade_app
+    USING (false);
+
+-- palisade.invoices ------------------------------------------------------------------------
+
+ALTER TABLE palisade.invoices ENABLE ROW LEVEL SECURITY;
+ALTER TABLE palisade.invoices FORCE ROW LEVEL SECURITY;
+
+REVOKE ALL ON palisade.invoices FROM palisade_app, palisade_billing;
+GRANT SELECT ON palisade.invoices TO palisade_app;
+GRANT SELECT, INSERT, UPDATE ON palisade.invoices TO palisade_billing;
+
+/** Every member of an organization sees its invoices. */
+DROP POLICY IF EXISTS invoices_select ON palisade.invoices;
+CREATE POLICY invoices_select ON palisade.invoices FOR SELECT TO palisade_app
+    USING (organization_id = (SELECT palisade_private.current_org_id()));
+
+/** Tenants never create invoices: written only by the Stripe path. */
+DROP POLICY IF EXISTS invoices_insert ON palisade.invoices;
+CREATE POLICY invoices_insert ON palisade.invoices FOR INSERT TO palisade_app
+    WITH CHECK (false);
+
+/** Tenants never change invoices: written only by the Stripe path. */
+DROP POLICY IF EXISTS invoices_update ON palisade.invoices;
+CREATE POLICY invoices_update ON palisade.invoices FOR UPDATE TO palisade_app
+    USING (false)
+    WITH CHECK (false);
+
+/** Tenants never delete invoices: written only by the Stripe path. */
+DROP POLICY IF EXISTS invoices_delete ON palisade.invoices;
+CREATE POLICY invoices_delete ON palisade.invoices FOR DELETE TO palisade_app
+    USING (false);

@@ -1,0 +1,388 @@
+//! `/v1/api-keys` and authenticating with a key: shown once, stored as a hash, usable as
+//! `Authorization: Bearer` or `X-API-Key`, revocable, confined to its organization and role.
+
+use palisade_domain::Role;
+use palisade_test_support::{Account, TestApp, TestResponse, request, spawn_app};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+/// Sends a request authenticated by an API key, in the header `how` names.
+async fn with_key(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    key: &str,
+    how: &str,
+    body: Option<&Value>,
+) -> TestResponse {
+    let mut headers = match how {
+        "bearer" => vec![("Authorization", format!("Bearer {key}"))],
+        _ => vec![("X-API-Key", key.to_owned())],
+    };
+    let body = body.map(Value::to_string);
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json".into()));
+    }
+    request(
+        &app.addr,
+        method,
+        path,
+        &headers,
+        body.as_deref().map(str::as_bytes),
+    )
+    .await
+}
+
+async fn mint(app: &TestApp, acct: &Account, name: &str, role: &str) -> (String, Value) {
+    let r = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&acct.token),
+            Some(&json!({"name": name, "role": role})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let key = r.json["key"].as_str().unwrap().to_owned();
+    (key, r.json)
+}
+
+#[actix_web::test]
+async fn a_key_is_shown_once_stored_as_a_hash_and_works_in_either_header() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&a.token),
+            Some(&json!({"name": "CI deploys", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let key = r.json["key"].as_str().unwrap().to_owned();
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("pk_") && key.len() == 46, "{key}");
+    assert!(key.starts_with(r.json["prefix"].as_str().unwrap()));
+    assert_eq!(r.json["role"], "admin");
+    assert_eq!(r.json["created_by"], a.user_id.as_str());
+    assert_eq!(r.json["revoked_at"], Value::Null);
+    assert_eq!(r.json["last_used_at"], Value::Null);
+
+    // Never again: not in the item, not in the list, not in the export.
+    for path in [
+        format!("/v1/api-keys/{id}"),
+        "/v1/api-keys".to_owned(),
+        "/v1/organization/export".to_owned(),
+    ] {
+        let r = app.call("GET", &path, Some(&a.token), None).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        assert!(!r.text.contains(&key), "{path} shows the key");
+        assert!(!r.text.contains("key_hash"), "{path} shows the hash");
+    }
+    // Stored: the SHA-256 of the whole key, and nowhere the key itself.
+    let su = app.db.superuser_client().await;
+    let stored: Vec<u8> = su
+        .query_one(
+            "SELECT key_hash FROM palisade.api_keys WHERE id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, sha2::Sha256::digest(key.as_bytes()).to_vec());
+    let anywhere: i64 = su
+        .query_one(
+            "SELECT (SELECT count(*) FROM palisade.api_keys t WHERE to_jsonb(t)::text LIKE '%' || $1 || '%') \
+                  + (SELECT count(*) FROM palisade.users t WHERE to_jsonb(t)::text LIKE '%' || $1 || '%')",
+            &[&&key[3..]],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(anywhere, 0);
+
+    // Both headers work; the key acts for its organization as its creator, with its role.
+    for how in ["bearer", "x-api-key"] {
+        let r = with_key(&app, "GET", "/v1/me", &key, how, None).await;
+        assert_eq!(r.status, 200, "{how}: {}", r.text);
+        assert_eq!(r.json["user"]["id"], a.user_id.as_str());
+        assert_eq!(r.json["organization"]["id"], a.org_id.as_str());
+        let r = with_key(
+            &app,
+            "POST",
+            "/v1/customers",
+            &key,
+            how,
+            Some(&json!({"name": format!("via {how}")})),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{how}: {}", r.text);
+    }
+    // An admin key may do admin things (but never delete the organization).
+    let r = with_key(
+        &app,
+        "POST",
+        "/v1/integrations",
+        &key,
+        "bearer",
+        Some(&json!({"provider": "zapier", "name": "by key"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = with_key(&app, "DELETE", "/v1/organization", &key, "bearer", None).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+
+    // Its use is recorded.
+    let r = app
+        .call("GET", &format!("/v1/api-keys/{id}"), Some(&a.token), None)
+        .await;
+    assert!(r.json["last_used_at"].is_string(), "{}", r.text);
+}
+
+#[actix_web::test]
+async fn revoked_unknown_and_malformed_keys_answer_401() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let (key, created) = mint(&app, &a, "short-lived", "member").await;
+    let path = format!("/v1/api-keys/{}", created["id"].as_str().unwrap());
+    let r = with_key(&app, "GET", "/v1/customers", &key, "bearer", None).await;
+    assert_eq!(r.status, 200);
+
+    let r = app.call("DELETE", &path, Some(&a.token), None).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    // Revoking again is harmless, and the first revocation time stays.
+    let first = app.call("GET", &path, Some(&a.token), None).await.json["revoked_at"].clone();
+    assert!(first.is_string());
+    let r = app.call("DELETE", &path, Some(&a.token), None).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        app.call("GET", &path, Some(&a.token), None).await.json["revoked_at"],
+        first
+    );
+
+    let unknown = format!("pk_{}", "A".repeat(43));
+    for (what, k) in [
+        ("revoked", key.as_str()),
+        ("unknown", unknown.as_str()),
+        ("malformed", "pk_not-a-key"),
+        ("truncated", &key[..40]),
+    ] {
+        for how in ["bearer", "x-api-key"] {
+            let r = with_key(&app, "GET", "/v1/customers", k, how, None).await;
+            assert_eq!(r.status, 401, "{what} via {how}: {}", r.text);
+            assert_eq!(r.json["error"], "invalid_token", "{what} via {how}");
+        }
+    }
+    // A JWT in X-API-Key is not a key.
+    let r = with_key(&app, "GET", "/v1/customers", &a.token, "x-api-key", None).await;
+    assert_eq!(r.status, 401);
+
+    // Listed as revoked.
+    let r = app
+        .call("GET", "/v1/api-keys?revoked=true", Some(&a.token), None)
+        .await;
+    assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
+    let r = app
+        .call("GET", "/v1/api-keys?revoked=false", Some(&a.token), None)
+        .await;
+    assert_eq!(r.json["data"], json!([]));
+}
+
+#[actix_web::test]
+async fn a_key_of_one_organization_never_reaches_another() {
+    let app = spawn_app().await;
+    let a = app.signup("Tenant A").await;
+    let b = app.signup("Tenant B").await;
+    let (key_a, _) = mint(&app, &a, "A's key", "admin").await;
+    let b_customer = app
+        .create_customer(&b, json!({"name": "B's customer"}))
+        .await;
+    let (_, b_key) = mint(&app, &b, "B's key", "member").await;
+    let b_paths = [
+        format!("/v1/customers/{}", b_customer["id"].as_str().unwrap()),
+        format!("/v1/api-keys/{}", b_key["id"].as_str().unwrap()),
+    ];
+    for path in &b_paths {
+        for method in ["GET", "DELETE"] {
+            let r = with_key(&app, method, path, &key_a, "bearer", None).await;
+            assert_eq!(r.status, 404, "{method} {path}: {}", r.text);
+        }
+    }
+    for path in [
+        "/v1/customers",
+        "/v1/api-keys",
+        "/v1/members",
+        "/v1/organization",
+    ] {
+        let r = with_key(&app, "GET", path, &key_a, "x-api-key", None).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(!r.text.contains(&b.org_id), "{path} shows B");
+        assert!(!r.text.contains("B's"), "{path} shows B's rows");
+    }
+    // B's rows are unchanged.
+    let r = app.call("GET", &b_paths[1], Some(&b.token), None).await;
+    assert_eq!(r.json["revoked_at"], Value::Null);
+    let r = app.call("GET", &b_paths[0], Some(&b.token), None).await;
+    assert_eq!(r.status, 200);
+}
+
+#[actix_web::test]
+async fn roles_bound_who_mints_and_what_a_key_may_do() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let member = app.add_user(&owner, Role::Member).await;
+
+    // Members cannot mint or revoke keys; nobody mints an owner key.
+    let r = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&member.token),
+            Some(&json!({"name": "mine", "role": "member"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (403, Some("forbidden"))
+    );
+    for role in ["owner", "root"] {
+        let r = app
+            .call(
+                "POST",
+                "/v1/api-keys",
+                Some(&owner.token),
+                Some(&json!({"name": "k", "role": role})),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{role}: {}", r.text);
+        assert_eq!(r.json["fields"][0]["field"], "role");
+    }
+    let r = app
+        .call("POST", "/v1/api-keys", Some(&owner.token), Some(&json!({})))
+        .await;
+    assert_eq!(r.status, 422);
+    let (admin_key, admin_key_json) = mint(&app, &admin, "admin's", "admin").await;
+    let r = app
+        .call(
+            "DELETE",
+            &format!("/v1/api-keys/{}", admin_key_json["id"].as_str().unwrap()),
+            Some(&member.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    // Members see the keys (not the secrets).
+    let r = app
+        .call("GET", "/v1/api-keys", Some(&member.token), None)
+        .await;
+    assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
+
+    // A member key reads and does member things, and nothing reserved to admins.
+    let (member_key, _) = mint(&app, &owner, "read-mostly", "member").await;
+    let r = with_key(&app, "GET", "/v1/members", &member_key, "bearer", None).await;
+    assert_eq!(r.status, 200);
+    for (path, body) in [
+        ("/v1/api-keys", json!({"name": "escalate", "role": "admin"})),
+        (
+            "/v1/webhooks",
+            json!({"url": "https://hooks.example.com/x", "event_types": ["customer.created"]}),
+        ),
+    ] {
+        let r = with_key(&app, "POST", path, &member_key, "bearer", Some(&body)).await;
+        assert_eq!(r.status, 403, "{path}: {}", r.text);
+    }
+
+    // An admin key acts as admin... until its creator is demoted: never above its creator.
+    let r = with_key(
+        &app,
+        "POST",
+        "/v1/integrations",
+        &admin_key,
+        "bearer",
+        Some(&json!({"provider": "hubspot", "name": "ok"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/v1/members/{}", admin.user_id),
+            Some(&owner.token),
+            Some(&json!({"role": "member"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = with_key(
+        &app,
+        "POST",
+        "/v1/integrations",
+        &admin_key,
+        "bearer",
+        Some(&json!({"provider": "hubspot", "name": "not ok"})),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+
+    // Removing the creator revokes the key: 401, and it is listed as revoked.
+    let r = app
+        .call(
+            "DELETE",
+            &format!("/v1/members/{}", admin.user_id),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = with_key(&app, "GET", "/v1/customers", &admin_key, "bearer", None).await;
+    assert_eq!(r.status, 401);
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/api-keys/{}", admin_key_json["id"].as_str().unwrap()),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert!(r.json["revoked_at"].is_string(), "{}", r.text);
+}
+
+#[actix_web::test]
+async fn keys_list_newest_first_in_pages() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (_, k) = mint(&app, &a, &format!("k{i}"), "member").await;
+        ids.push(k["id"].as_str().unwrap().to_owned());
+    }
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut path = "/v1/api-keys?limit=2".to_owned();
+    loop {
+        let r = app.call("GET", &path, Some(&a.token), None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for k in r.json["data"].as_array().unwrap() {
+            assert!(k.get("key").is_none());
+            seen.push(k["id"].as_str().unwrap().to_owned());
+        }
+        match r.json["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/api-keys?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    let r = app
+        .call("GET", "/v1/api-keys?revoked=maybe", Some(&a.token), None)
+        .await;
+    assert_eq!(r.status, 422);
+    let r = app
+        .call("GET", "/v1/api-keys/not-a-uuid", Some(&a.token), None)
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (400, Some("invalid_id"))
+    );
+}

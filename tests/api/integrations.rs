@@ -1,0 +1,294 @@
+//! `/v1/integrations`: CRUD, write-only secrets, config validation, roles, filters, pagination.
+
+use palisade_domain::Role;
+use palisade_test_support::spawn_app;
+use serde_json::{Value, json};
+
+#[actix_web::test]
+async fn crud_with_write_only_secrets() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/integrations",
+            Some(&a.token),
+            Some(&json!({
+                "provider": "salesforce",
+                "name": " Salesforce EU ",
+                "config": {"instance_url": "https://acme.my.salesforce.com", "sync": {"objects": ["lead", "case"]}},
+                "secrets": {"client_secret": "sf-client-secret-value", "refresh_token": "sf-refresh-token-value"}
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["provider"], "salesforce");
+    assert_eq!(r.json["name"], "Salesforce EU");
+    assert_eq!(r.json["config"]["sync"]["objects"], json!(["lead", "case"]));
+    assert_eq!(
+        r.json["secret_keys"],
+        json!(["client_secret", "refresh_token"])
+    );
+    assert_eq!(r.json["enabled"], true);
+    assert!(r.json.get("secrets").is_none());
+    assert!(!r.text.contains("sf-client-secret-value"));
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/integrations/{id}");
+
+    let got = app.call("GET", &path, Some(&a.token), None).await;
+    assert_eq!((got.status, &got.json), (200, &r.json));
+
+    // PATCH without secrets leaves them; with secrets replaces them all.
+    let r = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&a.token),
+            Some(&json!({"enabled": false, "config": {"instance_url": "https://acme2.my.salesforce.com"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["enabled"], false);
+    assert_eq!(
+        r.json["secret_keys"],
+        json!(["client_secret", "refresh_token"])
+    );
+    assert_eq!(
+        r.json["config"],
+        json!({"instance_url": "https://acme2.my.salesforce.com"})
+    );
+    let r = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&a.token),
+            Some(&json!({"secrets": {"access_token": "sf-new-access-token"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["secret_keys"], json!(["access_token"]));
+    assert!(!r.text.contains("sf-new-access-token"));
+    let su = app.db.superuser_client().await;
+    let stored: Value = su
+        .query_one(
+            "SELECT secrets FROM palisade.integrations WHERE id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, json!({"access_token": "sf-new-access-token"}));
+
+    // The app role cannot read secrets at all, even with SQL of its own.
+    let c = app.db.app_client().await;
+    c.batch_execute("BEGIN").await.unwrap();
+    c.execute(
+        "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', 'owner', true)",
+        &[&a.org_id],
+    )
+    .await
+    .unwrap();
+    let err = c
+        .query("SELECT secrets FROM palisade.integrations", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+
+    for p in ["/v1/integrations", "/v1/organization/export"] {
+        let r = app.call("GET", p, Some(&a.token), None).await;
+        assert_eq!(r.status, 200);
+        assert!(
+            !r.text.contains("sf-new-access-token") && !r.text.contains("sf-client-secret-value"),
+            "{p} shows a secret"
+        );
+    }
+
+    let r = app.call("DELETE", &path, Some(&a.token), None).await;
+    assert_eq!(r.status, 204);
+    let r = app.call("GET", &path, Some(&a.token), None).await;
+    assert_eq!(r.status, 404);
+}
+
+#[actix_web::test]
+async fn validation_and_duplicate_names() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    for (body, field) in [
+        (json!({"name": "x"}), "provider"),
+        (json!({"provider": "myspace", "name": "x"}), "provider"),
+        (json!({"provider": "slack"}), "name"),
+        (
+            json!({"provider": "slack", "name": "x", "config": []}),
+            "config",
+        ),
+        (
+            json!({"provider": "slack", "name": "x", "config": {"api_token": "oops"}}),
+            "config",
+        ),
+        (
+            json!({"provider": "slack", "name": "x", "config": {"nested": {"password": "oops"}}}),
+            "config",
+        ),
+        (
+            json!({"provider": "slack", "name": "x", "config": {"Bad Key": 1}}),
+            "config",
+        ),
+        (
+            json!({"provider": "slack", "name": "x", "secrets": "token"}),
+            "secrets",
+        ),
+        (
+            json!({"provider": "slack", "name": "x", "secrets": {"bot_token": 42}}),
+            "secrets",
+        ),
+        (
+            json!({"provider": "slack", "name": "x", "secrets": {"bot_token": ""}}),
+            "secrets",
+        ),
+    ] {
+        let r = app
+            .call("POST", "/v1/integrations", Some(&a.token), Some(&body))
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.text);
+        assert_eq!(r.json["fields"][0]["field"], field, "{body}");
+    }
+    let body = json!({"provider": "zendesk", "name": "Support", "config": {"subdomain": "acme"}});
+    let r = app
+        .call("POST", "/v1/integrations", Some(&a.token), Some(&body))
+        .await;
+    assert_eq!(r.status, 201);
+    let path = format!("/v1/integrations/{}", r.json["id"].as_str().unwrap());
+    let r = app
+        .call("POST", "/v1/integrations", Some(&a.token), Some(&body))
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (409, Some("name_taken"))
+    );
+    // Another organization may use the same name.
+    let b = app.signup("Other").await;
+    let r = app
+        .call("POST", "/v1/integrations", Some(&b.token), Some(&body))
+        .await;
+    assert_eq!(r.status, 201);
+    for patch in [
+        json!({"name": null}),
+        json!({"config": null}),
+        json!({"secrets": null}),
+        json!({"enabled": null}),
+        json!({"provider": "slack"}),
+    ] {
+        let r = app.call("PATCH", &path, Some(&a.token), Some(&patch)).await;
+        assert!(r.status == 422 || r.status == 400, "{patch}: {}", r.text);
+    }
+    let r = app
+        .call(
+            "GET",
+            "/v1/integrations?provider=myspace",
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422);
+}
+
+#[actix_web::test]
+async fn members_read_admins_write() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let member = app.add_user(&owner, Role::Member).await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/integrations",
+            Some(&admin.token),
+            Some(
+                &json!({"provider": "slack", "name": "Slack", "secrets": {"bot_token": "xoxb-1"}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let path = format!("/v1/integrations/{}", r.json["id"].as_str().unwrap());
+    for (method, p, body) in [
+        (
+            "POST",
+            "/v1/integrations",
+            Some(json!({"provider": "slack", "name": "Mine"})),
+        ),
+        ("PATCH", path.as_str(), Some(json!({"enabled": false}))),
+        ("DELETE", path.as_str(), None),
+    ] {
+        let r = app
+            .call(method, p, Some(&member.token), body.as_ref())
+            .await;
+        assert_eq!(r.status, 403, "member {method} {p}: {}", r.text);
+    }
+    let r = app.call("GET", &path, Some(&member.token), None).await;
+    assert_eq!((r.status, &r.json["enabled"]), (200, &json!(true)));
+    let r = app
+        .call("GET", "/v1/integrations", Some(&member.token), None)
+        .await;
+    assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn filters_and_pagination() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let mut ids = Vec::new();
+    for (i, provider) in ["slack", "hubspot", "slack", "zapier"].iter().enumerate() {
+        let r = app
+            .call(
+                "POST",
+                "/v1/integrations",
+                Some(&a.token),
+                Some(&json!({"provider": provider, "name": format!("n{i}"), "enabled": i != 2})),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+        ids.push(r.json["id"].as_str().unwrap().to_owned());
+    }
+    let list = |q: &'static str| {
+        let app = &app;
+        let token = a.token.clone();
+        async move {
+            let r = app
+                .call("GET", &format!("/v1/integrations{q}"), Some(&token), None)
+                .await;
+            assert_eq!(r.status, 200, "{q}: {}", r.text);
+            let ids: Vec<String> = r.json["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_owned())
+                .collect();
+            (ids, r.json["next_cursor"].as_str().map(str::to_owned))
+        }
+    };
+    assert_eq!(
+        list("?provider=slack").await.0,
+        [ids[2].clone(), ids[0].clone()]
+    );
+    assert_eq!(
+        list("?provider=slack&enabled=true").await.0,
+        [ids[0].clone()]
+    );
+    assert_eq!(list("?enabled=false").await.0, [ids[2].clone()]);
+    let (page1, cursor) = list("?limit=3").await;
+    assert_eq!(page1, [ids[3].clone(), ids[2].clone(), ids[1].clone()]);
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/integrations?limit=3&cursor={}", cursor.unwrap()),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.json["data"][0]["id"], ids[0].as_str());
+    assert_eq!(r.json["next_cursor"], Value::Null);
+}

@@ -1,0 +1,427 @@
+//! `/v1/members`: adding, listing, changing and removing the people of an organization; the
+//! owner rules and the last owner; a removed user's tokens stop working on every route.
+
+use palisade_domain::Role;
+use palisade_test_support::{Account, TestApp, spawn_app};
+use serde_json::{Value, json};
+
+async fn add(app: &TestApp, by: &Account, role: &str) -> Value {
+    let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
+    let r = app
+        .call(
+            "POST",
+            "/v1/members",
+            Some(&by.token),
+            Some(
+                &json!({"email": email, "name": format!("New {role}"), "role": role,
+                         "password": "an initial password"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.json
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> String {
+    let r = app
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": email, "password": password})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json["token"].as_str().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn an_admin_adds_a_member_who_can_log_in_and_is_listed() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/members",
+            Some(&admin.token),
+            Some(
+                &json!({"email": " Grace@Example.com ", "name": "Grace", "role": "member",
+                         "password": "an initial password"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["email"], "grace@example.com");
+    assert_eq!(r.json["role"], "member");
+    assert!(r.json.get("password").is_none() && r.json.get("password_hash").is_none());
+    let token = login(&app, "grace@example.com", "an initial password").await;
+    let me = app.call("GET", "/v1/me", Some(&token), None).await;
+    assert_eq!(me.json["organization"]["id"], owner.org_id.as_str());
+    assert_eq!(me.json["user"]["role"], "member");
+
+    let r = app.call("GET", "/v1/members", Some(&token), None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["data"].as_array().unwrap().len(), 3);
+    assert!(!r.text.contains("argon2"));
+    let r = app
+        .call("GET", "/v1/members?role=admin", Some(&token), None)
+        .await;
+    assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
+    assert_eq!(r.json["data"][0]["id"], admin.user_id.as_str());
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/members/{}", owner.user_id),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, &r.json["role"]), (200, &json!("owner")));
+
+    // The login email is unique platform-wide: taken here or in another organization, 409.
+    let other = app.signup("Other").await;
+    for email in ["grace@example.com", other.email.as_str()] {
+        let r = app
+            .call(
+                "POST",
+                "/v1/members",
+                Some(&owner.token),
+                Some(&json!({"email": email, "name": "Dup", "role": "member", "password": "an initial password"})),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (409, Some("email_taken")),
+            "{email}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn validation() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/members",
+            Some(&owner.token),
+            Some(&json!({"email": "nope", "name": " ", "role": "root", "password": "short"})),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let fields: Vec<&str> = r.json["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["email", "name", "role", "password"]);
+    let path = format!("/v1/members/{}", owner.user_id);
+    for body in [
+        json!({"role": null}),
+        json!({"name": null}),
+        json!({"role": "boss"}),
+    ] {
+        let r = app
+            .call("PATCH", &path, Some(&owner.token), Some(&body))
+            .await;
+        assert_eq!(r.status, 422, "{body}");
+    }
+    let r = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&owner.token),
+            Some(&json!({"email": "x@example.com"})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = app
+        .call("GET", "/v1/members/42", Some(&owner.token), None)
+        .await;
+    assert_eq!(r.status, 400);
+}
+
+#[actix_web::test]
+async fn only_owners_and_admins_write_and_only_owners_touch_owners() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let member = app.add_user(&owner, Role::Member).await;
+    let owner_path = format!("/v1/members/{}", owner.user_id);
+    let member_path = format!("/v1/members/{}", member.user_id);
+    let admin_path = format!("/v1/members/{}", admin.user_id);
+
+    // Members: 403 on every write.
+    let body = json!({"email": "x@example.com", "name": "X", "role": "member", "password": "an initial password"});
+    for (method, p, b) in [
+        ("POST", "/v1/members", Some(&body)),
+        ("PATCH", member_path.as_str(), Some(&json!({"name": "me"}))),
+        ("DELETE", admin_path.as_str(), None),
+    ] {
+        let r = app.call(method, p, Some(&member.token), b).await;
+        assert_eq!(r.status, 403, "member {method} {p}: {}", r.text);
+    }
+
+    // Admins: manage admins and members, but neither create, change, promote to, nor remove owners.
+    let r = app
+        .call(
+            "POST",
+            "/v1/members",
+            Some(&admin.token),
+            Some(&json!({"email": "o@example.com", "name": "O", "role": "owner", "password": "an initial password"})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    for (method, p, b) in [
+        (
+            "PATCH",
+            owner_path.as_str(),
+            Some(json!({"name": "renamed"})),
+        ),
+        (
+            "PATCH",
+            owner_path.as_str(),
+            Some(json!({"role": "member"})),
+        ),
+        (
+            "PATCH",
+            member_path.as_str(),
+            Some(json!({"role": "owner"})),
+        ),
+        ("PATCH", admin_path.as_str(), Some(json!({"role": "owner"}))),
+        ("DELETE", owner_path.as_str(), None),
+    ] {
+        let r = app.call(method, p, Some(&admin.token), b.as_ref()).await;
+        assert_eq!(r.status, 403, "admin {method} {p} {b:?}: {}", r.text);
+    }
+    let r = app
+        .call(
+            "PATCH",
+            &member_path,
+            Some(&admin.token),
+            Some(&json!({"role": "admin", "name": "Promoted"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.json["role"]),
+        (200, &json!("admin")),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.json["name"], "Promoted");
+
+    // The owner may make an owner; the role takes effect at once, even for existing tokens.
+    let r = app
+        .call(
+            "PATCH",
+            &member_path,
+            Some(&owner.token),
+            Some(&json!({"role": "owner"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app.call("GET", "/v1/me", Some(&member.token), None).await;
+    assert_eq!(r.json["user"]["role"], "owner");
+    let r = app
+        .call(
+            "PATCH",
+            &admin_path,
+            Some(&owner.token),
+            Some(&json!({"role": "member"})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .call(
+            "POST",
+            "/v1/webhooks",
+            Some(&admin.token),
+            Some(
+                &json!({"url": "https://hooks.example.com/", "event_types": ["customer.created"]}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        r.status, 403,
+        "a demoted admin's old token still administers: {}",
+        r.text
+    );
+}
+
+#[actix_web::test]
+async fn the_last_owner_is_never_demoted_or_removed() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let owner_path = format!("/v1/members/{}", owner.user_id);
+    for (method, body) in [("PATCH", Some(json!({"role": "admin"}))), ("DELETE", None)] {
+        let r = app
+            .call(method, &owner_path, Some(&owner.token), body.as_ref())
+            .await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (409, Some("last_owner")),
+            "{method}"
+        );
+    }
+    // Renaming the last owner, or "changing" them to owner, is fine.
+    let r = app
+        .call(
+            "PATCH",
+            &owner_path,
+            Some(&owner.token),
+            Some(&json!({"name": "Still Owner", "role": "owner"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // With a second owner, either may step down, but not both.
+    let second = add(&app, &owner, "owner").await;
+    let second_path = format!("/v1/members/{}", second["id"].as_str().unwrap());
+    let r = app
+        .call(
+            "PATCH",
+            &owner_path,
+            Some(&owner.token),
+            Some(&json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The first owner is an admin now and cannot touch the remaining owner.
+    let r = app
+        .call("DELETE", &second_path, Some(&owner.token), None)
+        .await;
+    assert_eq!(r.status, 403);
+    let second_token = login(
+        &app,
+        second["email"].as_str().unwrap(),
+        "an initial password",
+    )
+    .await;
+    let r = app
+        .call("DELETE", &second_path, Some(&second_token), None)
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (409, Some("last_owner"))
+    );
+    // The remaining owner removes the first one.
+    let r = app
+        .call("DELETE", &owner_path, Some(&second_token), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = app
+        .call("GET", "/v1/members?role=owner", Some(&second_token), None)
+        .await;
+    assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn concurrent_demotions_never_leave_an_organization_without_an_owner() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        let first = app.signup("Acme").await;
+        let second = add(&app, &first, "owner").await;
+        let second_token = login(
+            &app,
+            second["email"].as_str().unwrap(),
+            "an initial password",
+        )
+        .await;
+        // Each owner demotes the other at the same time.
+        let (r1, r2) = futures_util::future::join(
+            app.call(
+                "PATCH",
+                &format!("/v1/members/{}", second["id"].as_str().unwrap()),
+                Some(&first.token),
+                Some(&json!({"role": "member"})),
+            ),
+            app.call(
+                "PATCH",
+                &format!("/v1/members/{}", first.user_id),
+                Some(&second_token),
+                Some(&json!({"role": "member"})),
+            ),
+        )
+        .await;
+        let statuses = [r1.status, r2.status];
+        assert!(
+            statuses.contains(&200),
+            "{statuses:?}: {} {}",
+            r1.text,
+            r2.text
+        );
+        let su = app.db.superuser_client().await;
+        let owners: i64 = su
+            .query_one(
+                "SELECT count(*) FROM palisade.users WHERE organization_id = $1::text::uuid AND role = 'owner'",
+                &[&first.org_id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(owners, 1, "{statuses:?}");
+    }
+}
+
+#[actix_web::test]
+async fn a_removed_users_tokens_stop_working_on_every_route() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let r = app
+        .call("GET", "/v1/customers", Some(&admin.token), None)
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .call(
+            "DELETE",
+            &format!("/v1/members/{}", admin.user_id),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    for (method, path) in [
+        ("GET", "/v1/me"),
+        ("GET", "/v1/customers"),
+        ("POST", "/v1/customers"),
+        ("GET", "/v1/members"),
+        ("GET", "/v1/integrations"),
+        ("GET", "/v1/webhooks"),
+        ("GET", "/v1/api-keys"),
+        ("GET", "/v1/organization"),
+        ("GET", "/v1/billing/invoices"),
+        ("POST", "/v1/members"),
+    ] {
+        let r = app
+            .call(
+                method,
+                path,
+                Some(&admin.token),
+                Some(&json!({"name": "ghost"})).filter(|_| method == "POST"),
+            )
+            .await;
+        assert_eq!(r.status, 401, "{method} {path}: {}", r.text);
+        assert_eq!(r.json["error"], "invalid_token", "{method} {path}");
+    }
+    // Gone from the list, and their login is free again.
+    let r = app
+        .call("GET", "/v1/members", Some(&owner.token), None)
+        .await;
+    assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
+    let r = app
+        .call(
+            "POST",
+            "/v1/members",
+            Some(&owner.token),
+            Some(&json!({"email": admin.email, "name": "Back", "role": "member", "password": "an initial password"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // The old token names the old user id, which is gone for good.
+    let r = app.call("GET", "/v1/me", Some(&admin.token), None).await;
+    assert_eq!(r.status, 401);
+}

@@ -1,0 +1,307 @@
+//! `/v1/organization`: read, rename, delete (every row of every table goes, nothing of another
+//! organization does) and export (every row, nothing of another organization, no secrets).
+//! Both are checked against the catalog, so tables added later are covered without edits.
+
+use std::collections::BTreeMap;
+
+use palisade_domain::Role;
+use palisade_test_support::{Account, TestApp, spawn_app};
+use serde_json::{Value, json};
+
+use crate::isolation::SEEDERS;
+
+/// Seeds every resource group's data (every seeder of the isolation tests) for `acct`.
+async fn seed_everything(app: &TestApp, acct: &Account, marker: &str) {
+    for (_, seeder) in SEEDERS {
+        seeder(app, acct, marker).await;
+    }
+}
+
+/// Rows per tenant table for `org`, counted as superuser from the catalog (table and column
+/// names quoted by the server).
+async fn rows_per_table(app: &TestApp, org: &str) -> BTreeMap<String, i64> {
+    let su = app.db.superuser_client().await;
+    let tables = su
+        .query(
+            "SELECT c.relname::text,
+                    format('SELECT count(*) FROM palisade.%I WHERE %I = $1::text::uuid', c.relname,
+                           CASE WHEN c.relname = 'organizations' THEN 'id' ELSE 'organization_id' END)
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+              ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for t in tables {
+        let sql: String = t.get(1);
+        let n: i64 = su.query_one(&sql, &[&org]).await.unwrap().get(0);
+        out.insert(t.get(0), n);
+    }
+    out
+}
+
+#[actix_web::test]
+async fn read_and_rename() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let member = app.add_user(&owner, Role::Member).await;
+    let r = app
+        .call("GET", "/v1/organization", Some(&member.token), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["id"], owner.org_id.as_str());
+    assert_eq!(r.json["name"], "Acme");
+    assert_eq!(r.json["plan"], "free");
+    assert_eq!(r.json["plan_status"], Value::Null);
+
+    let r = app
+        .call(
+            "PATCH",
+            "/v1/organization",
+            Some(&member.token),
+            Some(&json!({"name": "Mine"})),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = app
+        .call(
+            "PATCH",
+            "/v1/organization",
+            Some(&admin.token),
+            Some(&json!({"name": " Acme Ltd "})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.json["name"]),
+        (200, &json!("Acme Ltd")),
+        "{}",
+        r.text
+    );
+    for (body, status) in [
+        (json!({"name": ""}), 422),
+        (json!({}), 422),
+        (json!({"name": "x", "plan": "enterprise"}), 400),
+        (json!({"id": "00000000-0000-0000-0000-000000000000"}), 400),
+    ] {
+        let r = app
+            .call("PATCH", "/v1/organization", Some(&owner.token), Some(&body))
+            .await;
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+    }
+    let r = app
+        .call("GET", "/v1/organization", Some(&owner.token), None)
+        .await;
+    assert_eq!(r.json["name"], "Acme Ltd");
+}
+
+#[actix_web::test]
+async fn deleting_removes_every_row_of_the_organization_and_nothing_else() {
+    let app = spawn_app().await;
+    let a = app.signup("Tenant A").await;
+    let b = app.signup("Tenant B").await;
+    seed_everything(&app, &a, "marker-a").await;
+    seed_everything(&app, &b, "marker-b").await;
+    let admin = app.add_user(&a, Role::Admin).await;
+    let member = app.add_user(&a, Role::Member).await;
+    let key = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&a.token),
+            Some(&json!({"name": "k", "role": "admin"})),
+        )
+        .await
+        .json["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let a_before = rows_per_table(&app, &a.org_id).await;
+    let b_before = rows_per_table(&app, &b.org_id).await;
+    for (table, n) in &a_before {
+        assert!(
+            *n > 0,
+            "{table}: seed it, or this test proves nothing about it"
+        );
+    }
+
+    for (who, token) in [("member", &member.token), ("admin", &admin.token)] {
+        let r = app
+            .call("DELETE", "/v1/organization", Some(token), None)
+            .await;
+        assert_eq!(r.status, 403, "{who}: {}", r.text);
+    }
+    // An admin-role API key is no owner either.
+    let r = app
+        .call("DELETE", "/v1/organization", Some(&key), None)
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(rows_per_table(&app, &a.org_id).await, a_before);
+
+    let r = app
+        .call("DELETE", "/v1/organization", Some(&a.token), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+
+    let a_after = rows_per_table(&app, &a.org_id).await;
+    assert!(
+        a_after.values().all(|n| *n == 0),
+        "rows left behind: {a_after:?}"
+    );
+    assert_eq!(a_after.len(), a_before.len());
+    assert_eq!(
+        rows_per_table(&app, &b.org_id).await,
+        b_before,
+        "B lost or gained rows"
+    );
+
+    // Every credential of A is dead; B works as before.
+    for token in [&a.token, &admin.token, &member.token] {
+        let r = app.call("GET", "/v1/organization", Some(token), None).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (401, Some("invalid_token"))
+        );
+    }
+    let r = app.call("GET", "/v1/customers", Some(&key), None).await;
+    assert_eq!(r.status, 401);
+    let r = app
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": a.email, "password": a.password})),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let r = app
+        .call("GET", "/v1/organization", Some(&b.token), None)
+        .await;
+    assert_eq!((r.status, &r.json["name"]), (200, &json!("Tenant B")));
+}
+
+#[actix_web::test]
+async fn the_export_holds_every_row_of_the_organization_none_of_another_and_no_secret() {
+    let app = spawn_app().await;
+    let a = app.signup("Tenant A").await;
+    let b = app.signup("Tenant B").await;
+    seed_everything(&app, &a, "marker-a").await;
+    seed_everything(&app, &b, "marker-b").await;
+
+    // Secrets of A whose values we know.
+    let r = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&a.token),
+            Some(&json!({"name": "exported?", "role": "member"})),
+        )
+        .await;
+    let api_key = r.json["key"].as_str().unwrap().to_owned();
+    let r = app
+        .call(
+            "POST",
+            "/v1/webhooks",
+            Some(&a.token),
+            Some(&json!({"url": "https://hooks.example.com/x", "event_types": ["invoice.paid"]})),
+        )
+        .await;
+    let signing_secret = r.json["signing_secret"].as_str().unwrap().to_owned();
+    let integration_secret = "sk_live_integration_secret_value";
+    let r = app
+        .call(
+            "POST",
+            "/v1/integrations",
+            Some(&a.token),
+            Some(&json!({"provider": "hubspot", "name": "HubSpot", "secrets": {"private_app_token": integration_secret}})),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let su = app.db.superuser_client().await;
+    let mut secrets: Vec<String> = vec![
+        api_key.clone(),
+        api_key[3..].to_owned(),
+        signing_secret,
+        integration_secret.into(),
+    ];
+    for row in su
+        .query(
+            "SELECT encode(key_hash, 'hex') FROM palisade.api_keys
+             UNION ALL SELECT encode(key_hash, 'base64') FROM palisade.api_keys
+             UNION ALL SELECT password_hash FROM palisade.users",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        secrets.push(row.get(0));
+    }
+
+    let member = app.add_user(&a, Role::Member).await;
+    let r = app
+        .call("GET", "/v1/organization/export", Some(&member.token), None)
+        .await;
+    assert_eq!(r.status, 403);
+
+    let r = app
+        .call("GET", "/v1/organization/export", Some(&a.token), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.json["organization_id"], a.org_id.as_str());
+    let tables = r.json["tables"].as_object().unwrap();
+
+    // Every table of the catalog, with exactly A's rows.
+    let expected = rows_per_table(&app, &a.org_id).await;
+    let exported: BTreeMap<String, i64> = tables
+        .iter()
+        .map(|(t, rows)| (t.clone(), rows.as_array().unwrap().len() as i64))
+        .collect();
+    assert_eq!(exported, expected);
+    for (table, rows) in tables {
+        let col = if table == "organizations" {
+            "id"
+        } else {
+            "organization_id"
+        };
+        for row in rows.as_array().unwrap() {
+            assert_eq!(
+                row[col],
+                a.org_id.as_str(),
+                "{table}: a row of another organization"
+            );
+        }
+    }
+    // Nothing of B, and no secret material in any form we know.
+    assert!(!r.text.contains(&b.org_id) && !r.text.contains("marker-b"));
+    assert!(r.text.contains("marker-a"));
+    for s in &secrets {
+        assert!(
+            !r.text.contains(s.as_str()),
+            "the export contains a secret ({} chars)",
+            s.len()
+        );
+    }
+    assert!(!r.text.contains("argon2"));
+    let has_column = |table: &str, col: &str| {
+        tables[table]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|row| row.get(col).is_some())
+    };
+    for (table, col) in [
+        ("users", "password_hash"),
+        ("api_keys", "key_hash"),
+        ("outbound_webhooks", "signing_secret"),
+        ("integrations", "secrets"),
+    ] {
+        assert!(!has_column(table, col), "{table}.{col} exported");
+    }
+    assert!(has_column("integrations", "secret_keys"));
+    assert!(has_column("users", "email"));
+    assert!(has_column("invoices", "total_cents"));
+}
