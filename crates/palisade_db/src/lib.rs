@@ -7,11 +7,13 @@
 //!   organization transaction-locally; PostgreSQL row-level security does the filtering.
 //! - [`schema`]: bootstrap (roles, database), migrations (`sql/`), policies (`policies/`) and
 //!   the startup checks that refuse a dangerous app role.
+//! - [`audit`]: the DBA audit (the `palisade_audit` views, and drift from the repository).
 //! - [`auth`], [`customers`]: the queries, which never filter by organization themselves.
 //!
 //! Errors are [`DbError`]: its `Display` never includes a server message or a parameter value,
 //! so it is safe to log (server messages can quote row data).
 
+pub mod audit;
 pub mod auth;
 pub mod customers;
 mod error;
