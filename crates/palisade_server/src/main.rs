@@ -15,7 +15,7 @@ use palisade_db::audit::AuditError;
 use palisade_db::schema::{self, RolePasswords};
 use palisade_server::audit::{self, AuditArgs, EXIT_ERROR};
 use palisade_server::configuration::{AuditDatabase, AuditSettings, DatabaseMode, Settings};
-use palisade_server::embedded::{self, EmbeddedDb};
+use palisade_server::embedded::{self, AttachedDb, EmbeddedDb};
 use palisade_server::startup::{AppConfig, Application};
 use palisade_server::telemetry;
 
@@ -219,35 +219,33 @@ fn audit_command(args: &[String]) -> u8 {
     }
 }
 
-/// Audits the embedded cluster: starts it (it must not be running already), reads it as the
-/// owner, builds the drift reference as its superuser, and stops it. Never migrates first: that
-/// would repair the very drift the audit is asked to find.
+/// Audits the embedded cluster: reads it where a running `palisade` serves it, or starts it
+/// for the audit and stops it afterwards. Reads it as the owner and builds the drift reference
+/// as its superuser. Never migrates first: that would repair the very drift it must report.
 fn audit_embedded(
     settings: &palisade_server::configuration::EmbeddedSettings,
     drift: bool,
 ) -> Result<palisade_db::audit::AuditReport, String> {
-    if !settings
-        .data_dir
-        .join("pgdata")
-        .join("PG_VERSION")
-        .is_file()
-    {
+    if !settings.data_dir.join("pgdata").join("PG_VERSION").is_file() {
         return Err(format!(
             "no embedded database under {}: nothing to audit (run `palisade migrate` first, or set DATABASE_URL)",
             settings.data_dir.display()
         ));
     }
-    let db = EmbeddedDb::start(settings).map_err(|e| {
-        format!("{e} (if `palisade` is serving from this directory, stop it first, or set DATABASE_URL to its cluster)")
-    })?;
-    let superuser = db.superuser_url();
-    let result = actix_web::rt::System::new()
-        .block_on(audit::audit_database(
-            &db.owner_url(),
-            drift.then_some(superuser.as_str()),
-            drift,
-        ))
-        .map_err(|e: AuditError| e.to_string());
+    let run = |owner: String, superuser: String| {
+        actix_web::rt::System::new()
+            .block_on(audit::audit_database(
+                &owner,
+                drift.then_some(superuser.as_str()),
+                drift,
+            ))
+            .map_err(|e: AuditError| e.to_string())
+    };
+    if let Some(attached) = AttachedDb::find(settings).map_err(|e| e.to_string())? {
+        return run(attached.owner_url(), attached.superuser_url());
+    }
+    let db = EmbeddedDb::start(settings).map_err(|e| e.to_string())?;
+    let result = run(db.owner_url(), db.superuser_url());
     if let Err(e) = db.stop() {
         tracing::error!(error = %e, "could not stop the embedded PostgreSQL cleanly");
     }
