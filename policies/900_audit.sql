@@ -352,7 +352,8 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table, f.tenant_column::text AS 
       ORDER BY x.o, x.reason) END AS reasons) AS r;
 
 /**
- * One row per role (predefined pg_* roles left out). `in_this_database`: the role owns something
+ * One row per role (predefined pg_* roles left out): its attributes, the tables and views it owns
+ * in this database, and what it may do on each tenant table. `in_this_database`: the role owns something
  * here, is named in a privilege, policy, default privilege or setting of this database, or is a
  * member of such a role; role findings are limited to those. Findings (`reasons`, "kind: detail"):
  *   bypassrls_role         BYPASSRLS on a role that is neither a superuser (the DBA's own) nor in
@@ -412,6 +413,9 @@ WITH db AS (
                 WHERE b.oid <> r.oid AND (b.rolsuper OR b.rolbypassrls)
                   AND pg_catalog.pg_has_role(r.oid, b.oid, 'MEMBER')
                 ORDER BY 1) ELSE '{}' END AS can_become_bypass_roles,
+           ARRAY(SELECT ns.nspname || '.' || c.relname FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
+                  WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                  ORDER BY 1) AS tables_owned,
            ARRAY(SELECT o.name FROM tenant_objects o WHERE o.owner = r.oid ORDER BY 1) AS tenant_objects_owned,
            CASE WHEN NOT r.rolsuper THEN ARRAY(
                SELECT DISTINCT o.name || ' (as ' || pg_catalog.pg_get_userbyid(o.owner) || ')'
@@ -429,7 +433,7 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
        f.rolbypassrls AS bypass_rls,
        (f.rolsuper OR f.rolbypassrls OR pg_catalog.cardinality(f.can_become_bypass_roles) > 0) AS can_bypass_rls,
        f.in_this_database, f.member_of, f.can_become_bypass_roles,
-       f.tenant_objects_owned,
+       f.tables_owned, f.tenant_objects_owned,
        CASE WHEN f.rolsuper THEN 'all (superuser)'
             WHEN f.in_this_database THEN (
                 SELECT pg_catalog.string_agg(t.relname || ': ' || pv.privs, '; ' ORDER BY t.relname)
@@ -610,8 +614,20 @@ SELECT x.kind, x.object_type, x.object, x.detail
   ) AS x
  ORDER BY x.object_type, x.object, x.kind, x.detail;
 
-/** DBAs who are not superusers read the audit through palisade_auditor (000_roles.sql). */
+/**
+ * DBAs who are not superusers read the audit through palisade_auditor (000_roles.sql): the schema,
+ * every view and the allow-list, and the helper functions the views call; nothing else. The role
+ * is created by `palisade bootstrap`; on a server bootstrapped by an older version it may not exist
+ * yet, and then these grants wait for the next apply after bootstrap has been re-run (the server
+ * still starts; `palisade audit` then reports the missing DDL guard of that older bootstrap).
+ */
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA palisade_audit FROM PUBLIC;
-GRANT USAGE ON SCHEMA palisade_audit TO palisade_auditor;
-GRANT SELECT ON ALL TABLES IN SCHEMA palisade_audit TO palisade_auditor;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA palisade_audit TO palisade_auditor;
+DO $grants$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_auditor') THEN
+        GRANT USAGE ON SCHEMA palisade_audit TO palisade_auditor;
+        GRANT SELECT ON ALL TABLES IN SCHEMA palisade_audit TO palisade_auditor;
+        GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA palisade_audit TO palisade_auditor;
+    END IF;
+END
+$grants$;

@@ -139,7 +139,11 @@ impl AttachedDb {
             return Ok(None);
         };
         // Line 4 of postmaster.pid is the port.
-        let Some(port) = text.lines().nth(3).and_then(|l| l.trim().parse::<u16>().ok()) else {
+        let Some(port) = text
+            .lines()
+            .nth(3)
+            .and_then(|l| l.trim().parse::<u16>().ok())
+        else {
             return Ok(None);
         };
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));

@@ -226,7 +226,12 @@ fn audit_embedded(
     settings: &palisade_server::configuration::EmbeddedSettings,
     drift: bool,
 ) -> Result<palisade_db::audit::AuditReport, String> {
-    if !settings.data_dir.join("pgdata").join("PG_VERSION").is_file() {
+    if !settings
+        .data_dir
+        .join("pgdata")
+        .join("PG_VERSION")
+        .is_file()
+    {
         return Err(format!(
             "no embedded database under {}: nothing to audit (run `palisade migrate` first, or set DATABASE_URL)",
             settings.data_dir.display()

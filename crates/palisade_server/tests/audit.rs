@@ -258,7 +258,7 @@ async fn rls_disabled_is_reported() {
     let run = run_binary(&db, &[], true).await;
     assert!(
         run.stdout
-            .contains("[drift] relation palisade.customers: differs"),
+            .contains("[drift] row level security palisade.customers: differs"),
         "{}",
         run.stdout
     );
@@ -600,7 +600,7 @@ async fn drift_sees_what_policies_do_not_touch() {
         .map(|d| d.object.as_str())
         .collect();
     for expected in [
-        "relation palisade.customers",
+        "grants palisade.customers",
         "policy palisade.customers.customers_extra",
         "allow-list global_unique_key customers_phone_key",
     ] {
@@ -610,7 +610,7 @@ async fn drift_sees_what_policies_do_not_touch() {
     let grants = report
         .drift_items()
         .iter()
-        .find(|d| d.object == "relation palisade.customers")
+        .find(|d| d.object == "grants palisade.customers")
         .unwrap();
     assert!(
         grants.live.as_deref().unwrap().contains(&role),
