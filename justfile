@@ -21,6 +21,10 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# The DBA audit: violations and drift from sql/ and policies/ (exit 0 healthy, 1 findings, 2 error).
+audit *ARGS:
+    cargo run --bin palisade -- audit {{ARGS}}
+
 # Benchmark: TenantTx under RLS versus a plain WHERE organization_id = $1, as a ratio.
 bench:
     cargo bench -p palisade_db --bench tenant_tx

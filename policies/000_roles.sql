@@ -17,6 +17,11 @@
  *                      replace those functions. The resolver's policies also require
  *                      current_user = 'palisade_resolver' (true only inside its own functions), so
  *                      membership alone does not let the owner see tenant rows.
+ *   palisade_auditor   NOLOGIN. Optional, read-only: the audit views of schema palisade_audit
+ *                      (900_audit.sql) and nothing else; no tenant table, no BYPASSRLS. A DBA who
+ *                      is not a superuser gets it with GRANT palisade_auditor TO <their role>.
+ *                      Its LOGIN attribute is left alone here, so a DBA may also give it a
+ *                      password and log in as it (ALTER ROLE palisade_auditor LOGIN PASSWORD ...).
  */
 DO $roles$
 BEGIN
@@ -32,6 +37,9 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_resolver') THEN
         CREATE ROLE palisade_resolver;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_auditor') THEN
+        CREATE ROLE palisade_auditor NOLOGIN;
+    END IF;
 END
 $roles$;
 
@@ -39,6 +47,7 @@ ALTER ROLE palisade_owner    LOGIN   NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATE
 ALTER ROLE palisade_app      LOGIN   NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
 ALTER ROLE palisade_billing  LOGIN   NOSUPERUSER BYPASSRLS   NOCREATEDB NOCREATEROLE NOREPLICATION;
 ALTER ROLE palisade_resolver NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+ALTER ROLE palisade_auditor          NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
 ALTER ROLE palisade_billing SET row_security = off;
 
 GRANT palisade_resolver TO palisade_owner;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use palisade_db::schema::check_app_role;
+use palisade_db::schema::{self, check_app_role};
 use palisade_db::{AppPool, PoolSettings};
 use palisade_server::startup::{AppConfig, Application};
 use palisade_test_support::{TEST_JWT_SECRET, TEST_PASSWORD, TestDb, cluster};
@@ -20,6 +20,21 @@ async fn make_role(db: &TestDb, attrs: &str) -> String {
         .await
         .unwrap();
     name
+}
+
+/// Drops the test's database, then its probe roles: roles are cluster-wide, and a BYPASSRLS
+/// member of palisade_app left behind would be a real finding for `palisade audit` on any other
+/// database of a shared test server (TEST_DATABASE_URL).
+async fn clean_up(db: TestDb, roles: &[&str]) {
+    drop(db);
+    let su = schema::connect(&cluster().superuser_url("postgres"))
+        .await
+        .unwrap();
+    for role in roles {
+        su.batch_execute(&format!("DROP ROLE IF EXISTS {role}"))
+            .await
+            .unwrap();
+    }
 }
 
 fn pool_as(db: &TestDb, role: &str) -> AppPool {
@@ -59,6 +74,7 @@ async fn an_app_role_with_bypassrls_is_refused() {
         msg.contains("refusing to start") && msg.contains("BYPASSRLS"),
         "{msg}"
     );
+    clean_up(db, &[&role]).await;
 }
 
 #[actix_web::test]
@@ -67,6 +83,7 @@ async fn a_superuser_app_role_is_refused() {
     let role = make_role(&db, "SUPERUSER").await;
     let msg = refusal(&db, &role).await;
     assert!(msg.contains("superuser"), "{msg}");
+    clean_up(db, &[&role]).await;
 }
 
 #[actix_web::test]
@@ -86,4 +103,5 @@ async fn an_app_role_that_owns_a_tenant_table_or_can_become_the_owner_is_refused
         .unwrap();
     let msg = refusal(&db, &member).await;
     assert!(msg.contains("member of palisade_owner"), "{msg}");
+    clean_up(db, &[&role, &member]).await;
 }

@@ -7,6 +7,7 @@
 //!   organization transaction-locally; PostgreSQL row-level security does the filtering.
 //! - [`schema`]: bootstrap (roles, database), migrations (`sql/`), policies (`policies/`) and
 //!   the startup checks that refuse a dangerous app role.
+//! - [`audit`]: the DBA audit (the `palisade_audit` views, and drift from the repository).
 //! - [`auth`], [`customers`], [`messaging`], [`chat`], [`ivr_menus`], [`phone_numbers`],
 //!   [`knowledge_base`], [`reports`], [`analytics`], [`social`]: the queries, which never filter
 //!   by organization themselves.
@@ -17,6 +18,7 @@
 //! so it is safe to log (server messages can quote row data).
 
 pub mod analytics;
+pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod customers;

@@ -80,13 +80,7 @@ impl Settings {
             }
         };
         let database = match get("DATABASE_URL") {
-            None => DatabaseMode::Embedded(EmbeddedSettings {
-                data_dir: PathBuf::from(get("PALISADE_DATA_DIR").unwrap_or_else(|| ".palisade".into())),
-                pg_port: match get("PALISADE_PG_PORT") {
-                    None => None,
-                    Some(p) => Some(p.parse().map_err(|_| ConfigError("PALISADE_PG_PORT must be a port number".into()))?),
-                },
-            }),
+            None => DatabaseMode::Embedded(embedded_from_lookup(&get)?),
             Some(owner_url) => DatabaseMode::External(ExternalSettings {
                 owner_url,
                 app_url: get("PALISADE_APP_DATABASE_URL").ok_or_else(|| {
@@ -97,15 +91,7 @@ impl Settings {
                     .ok_or_else(|| ConfigError("DATABASE_URL is set, so PALISADE_JWT_SECRET must be too".into()))?,
             }),
         };
-        let log_format = match get("PALISADE_LOG_FORMAT").as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(_) => {
-                return Err(ConfigError(
-                    "PALISADE_LOG_FORMAT must be text or json".into(),
-                ));
-            }
-        };
+        let log_format = log_format_from_lookup(&get)?;
         let pool_size = number("PALISADE_DB_POOL_SIZE", 16)?;
         if pool_size == 0 {
             return Err(ConfigError(
@@ -126,6 +112,79 @@ impl Settings {
                         .max(1),
                 ),
             },
+        })
+    }
+}
+
+/// The embedded default's settings (`PALISADE_DATA_DIR`, `PALISADE_PG_PORT`).
+fn embedded_from_lookup(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<EmbeddedSettings, ConfigError> {
+    Ok(EmbeddedSettings {
+        data_dir: PathBuf::from(get("PALISADE_DATA_DIR").unwrap_or_else(|| ".palisade".into())),
+        pg_port: match get("PALISADE_PG_PORT") {
+            None => None,
+            Some(p) => Some(
+                p.parse()
+                    .map_err(|_| ConfigError("PALISADE_PG_PORT must be a port number".into()))?,
+            ),
+        },
+    })
+}
+
+fn log_format_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<LogFormat, ConfigError> {
+    match get("PALISADE_LOG_FORMAT").as_deref() {
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(_) => Err(ConfigError(
+            "PALISADE_LOG_FORMAT must be text or json".into(),
+        )),
+    }
+}
+
+/// Which database `palisade audit` reads, and how it may build its reference for the drift
+/// check. It needs neither the app role nor a JWT secret.
+#[derive(Clone)]
+pub enum AuditDatabase {
+    /// The embedded cluster under `PALISADE_DATA_DIR` (it holds the superuser's password).
+    Embedded(EmbeddedSettings),
+    /// An existing server.
+    External {
+        /// `DATABASE_URL`: a role that can read schema palisade_audit (the owner, a superuser,
+        /// or a member of palisade_auditor).
+        url: String,
+        /// `PALISADE_SUPERUSER_URL`, for the drift check's scratch database; when unset, the
+        /// drift check uses `DATABASE_URL` if its role is a superuser.
+        superuser_url: Option<String>,
+    },
+}
+
+/// `palisade audit`'s settings.
+#[derive(Clone)]
+pub struct AuditSettings {
+    /// Where the audited database is.
+    pub database: AuditDatabase,
+    /// `PALISADE_LOG_FORMAT` (logs go to stderr; the report to stdout).
+    pub log_format: LogFormat,
+}
+
+impl AuditSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads settings through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            database: match get("DATABASE_URL") {
+                None => AuditDatabase::Embedded(embedded_from_lookup(&get)?),
+                Some(url) => AuditDatabase::External {
+                    url,
+                    superuser_url: get("PALISADE_SUPERUSER_URL"),
+                },
+            },
+            log_format: log_format_from_lookup(&get)?,
         })
     }
 }
@@ -169,6 +228,24 @@ mod tests {
             ("PALISADE_JWT_SECRET", "x"),
         ]);
         assert!(matches!(ok.unwrap().database, DatabaseMode::External(_)));
+    }
+
+    #[test]
+    fn audit_needs_no_app_url_or_secret() {
+        let map: HashMap<String, String> = [("DATABASE_URL", "postgresql://o:p@h/db")]
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        let s = AuditSettings::from_lookup(|k| map.get(k).cloned()).unwrap();
+        assert!(matches!(
+            s.database,
+            AuditDatabase::External {
+                superuser_url: None,
+                ..
+            }
+        ));
+        let s = AuditSettings::from_lookup(|_| None).unwrap();
+        assert!(matches!(s.database, AuditDatabase::Embedded(_)));
     }
 
     #[test]

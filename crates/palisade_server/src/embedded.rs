@@ -122,6 +122,70 @@ fn load_or_create_secrets(path: &Path) -> Result<Secrets, EmbeddedError> {
     }
 }
 
+/// An embedded cluster that another `palisade` process (e.g. the server) is already running from
+/// this data directory, and how to reach it. `palisade audit` reads it instead of starting a
+/// second server on the same files, which PostgreSQL would refuse.
+pub struct AttachedDb {
+    port: u16,
+    secrets: Secrets,
+}
+
+impl AttachedDb {
+    /// The cluster under `settings.data_dir` if its server is up: `pgdata/postmaster.pid` names
+    /// its port and something accepts connections there. `None` when it is not running.
+    pub fn find(settings: &EmbeddedSettings) -> Result<Option<Self>, EmbeddedError> {
+        let pid_file = settings.data_dir.join("pgdata").join("postmaster.pid");
+        let Ok(text) = fs::read_to_string(&pid_file) else {
+            return Ok(None);
+        };
+        // Line 4 of postmaster.pid is the port.
+        let Some(port) = text
+            .lines()
+            .nth(3)
+            .and_then(|l| l.trim().parse::<u16>().ok())
+        else {
+            return Ok(None);
+        };
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        if std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_err() {
+            return Ok(None); // A stale file: the server is not running.
+        }
+        let path = settings.data_dir.join("secrets.json");
+        let secrets = fs::read(&path)
+            .map_err(|source| EmbeddedError::Io {
+                what: "cannot read",
+                path: path.clone(),
+                source,
+            })
+            .and_then(|bytes| {
+                serde_json::from_slice(&bytes).map_err(|e| EmbeddedError::Io {
+                    what: "cannot parse",
+                    path: path.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            })?;
+        Ok(Some(Self { port, secrets }))
+    }
+
+    /// The superuser's URL (the generated passwords are URL-safe base64).
+    pub fn superuser_url(&self) -> String {
+        format!(
+            "postgresql://{SUPERUSER}:{}@127.0.0.1:{}/postgres",
+            self.secrets.superuser_password, self.port
+        )
+    }
+
+    /// The owner role's URL to the Palisade database.
+    pub fn owner_url(&self) -> String {
+        format!(
+            "postgresql://{}:{}@127.0.0.1:{}/{DATABASE}",
+            palisade_db::schema::OWNER_ROLE,
+            self.secrets.owner_password,
+            self.port
+        )
+    }
+}
+
 /// A running embedded cluster and how to reach it.
 pub struct EmbeddedDb {
     cluster: RunningCluster,

@@ -7,7 +7,9 @@
 //!   own listener so tests can bind port 0, and refuses to start with a dangerous app role.
 //! - [`embedded`]: the no-`DATABASE_URL` default: a private PostgreSQL cluster, bootstrapped
 //!   and migrated on every start.
+//! - [`audit`]: `palisade audit`, the DBA audit's command: report rendering and exit codes.
 
+pub mod audit;
 pub mod configuration;
 pub mod embedded;
 pub mod startup;

@@ -4,19 +4,22 @@
 //! palisade [serve]   serve HTTP (embedded PostgreSQL unless DATABASE_URL is set)
 //! palisade migrate   apply migrations and policies, then exit
 //! palisade bootstrap create roles and the database on an existing server (superuser URL)
+//! palisade audit     the DBA audit: violations and drift; exit 0 healthy, 1 findings, 2 error
 //! ```
 
 use std::process::ExitCode;
 
 use palisade_db::AppPool;
 use palisade_db::PoolSettings;
+use palisade_db::audit::AuditError;
 use palisade_db::schema::{self, RolePasswords};
-use palisade_server::configuration::{DatabaseMode, Settings};
-use palisade_server::embedded::{self, EmbeddedDb};
+use palisade_server::audit::{self, AuditArgs, EXIT_ERROR};
+use palisade_server::configuration::{AuditDatabase, AuditSettings, DatabaseMode, Settings};
+use palisade_server::embedded::{self, AttachedDb, EmbeddedDb};
 use palisade_server::startup::{AppConfig, Application};
 use palisade_server::telemetry;
 
-const USAGE: &str = "usage: palisade [serve|migrate|bootstrap|help]
+const USAGE: &str = "usage: palisade [serve|migrate|bootstrap|audit|help]
 
   serve      Serve the HTTP API (the default). Without DATABASE_URL, runs its own PostgreSQL
              cluster under PALISADE_DATA_DIR (default ./.palisade).
@@ -24,16 +27,28 @@ const USAGE: &str = "usage: palisade [serve|migrate|bootstrap|help]
   bootstrap  On an existing server: create the roles and the database, as a superuser.
              Needs PALISADE_SUPERUSER_URL, PALISADE_OWNER_PASSWORD, PALISADE_APP_PASSWORD,
              PALISADE_BILLING_PASSWORD; PALISADE_DATABASE_NAME defaults to palisade.
+  audit [--json] [--no-drift]
+             The DBA audit: every tenant table's protection, roles that can bypass row-level
+             security, SECURITY DEFINER functions, views over tenant tables (the
+             palisade_audit views), and drift of the live database from sql/ and policies/.
+             Reads the embedded cluster, or DATABASE_URL (a role that can read palisade_audit);
+             the drift check needs a superuser: PALISADE_SUPERUSER_URL, or DATABASE_URL's role.
+             Exit status: 0 healthy, 1 violations or drift, 2 the audit could not run.
 
 Configuration is read from the environment: see README.md.";
 
 type BoxError = Box<dyn std::error::Error>;
 
 fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().cloned().unwrap_or_else(|| "serve".into());
     if matches!(command.as_str(), "help" | "-h" | "--help") {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
+    }
+    if command == "audit" {
+        // Its own settings: the audit needs neither the app role nor a JWT secret.
+        return ExitCode::from(audit_command(&args[1..]));
     }
     let settings = match Settings::from_env() {
         Ok(s) => s,
@@ -163,4 +178,81 @@ fn bootstrap() -> Result<(), BoxError> {
         tracing::info!(db.name = %database, "roles and database are in place; now run `palisade migrate` with DATABASE_URL");
         Ok(())
     })
+}
+
+/// `palisade audit`: prints the report on stdout (logs go to stderr) and returns the exit code.
+fn audit_command(args: &[String]) -> u8 {
+    let parsed = match AuditArgs::parse(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("palisade: {e}\n\n{USAGE}");
+            return EXIT_ERROR;
+        }
+    };
+    let settings = match AuditSettings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("palisade: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    telemetry::init_with(settings.log_format, telemetry::Output::Stderr, "warn");
+    let result = match &settings.database {
+        AuditDatabase::External { url, superuser_url } => actix_web::rt::System::new()
+            .block_on(audit::audit_database(
+                url,
+                superuser_url.as_deref(),
+                parsed.drift,
+            ))
+            .map_err(|e| e.to_string()),
+        AuditDatabase::Embedded(e) => audit_embedded(e, parsed.drift),
+    };
+    match result {
+        Ok(report) => {
+            print!("{}", audit::render(&report, parsed));
+            audit::exit_code(&report)
+        }
+        Err(e) => {
+            eprintln!("palisade audit: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Audits the embedded cluster: reads it where a running `palisade` serves it, or starts it
+/// for the audit and stops it afterwards. Reads it as the owner and builds the drift reference
+/// as its superuser. Never migrates first: that would repair the very drift it must report.
+fn audit_embedded(
+    settings: &palisade_server::configuration::EmbeddedSettings,
+    drift: bool,
+) -> Result<palisade_db::audit::AuditReport, String> {
+    if !settings
+        .data_dir
+        .join("pgdata")
+        .join("PG_VERSION")
+        .is_file()
+    {
+        return Err(format!(
+            "no embedded database under {}: nothing to audit (run `palisade migrate` first, or set DATABASE_URL)",
+            settings.data_dir.display()
+        ));
+    }
+    let run = |owner: String, superuser: String| {
+        actix_web::rt::System::new()
+            .block_on(audit::audit_database(
+                &owner,
+                drift.then_some(superuser.as_str()),
+                drift,
+            ))
+            .map_err(|e: AuditError| e.to_string())
+    };
+    if let Some(attached) = AttachedDb::find(settings).map_err(|e| e.to_string())? {
+        return run(attached.owner_url(), attached.superuser_url());
+    }
+    let db = EmbeddedDb::start(settings).map_err(|e| e.to_string())?;
+    let result = run(db.owner_url(), db.superuser_url());
+    if let Err(e) = db.stop() {
+        tracing::error!(error = %e, "could not stop the embedded PostgreSQL cleanly");
+    }
+    result
 }

@@ -16,9 +16,35 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber. Call once, first thing in `main`.
+/// Installs the global subscriber, logging to stdout. Call once, first thing in `main`.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with(format, Output::Stdout, "info");
+}
+
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The server's logs.
+    Stdout,
+    /// Commands whose stdout is their result (`palisade audit`).
+    Stderr,
+}
+
+/// Installs the global subscriber writing to `output`, with `default_filter` when `RUST_LOG` is
+/// unset.
+pub fn init_with(format: LogFormat, output: Output, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let writer = move || -> Box<dyn std::io::Write> {
+        match output {
+            Output::Stdout => Box::new(std::io::stdout()),
+            Output::Stderr => Box::new(std::io::stderr()),
+        }
+    };
+    let ansi = match output {
+        Output::Stdout => std::io::stdout().is_terminal(),
+        Output::Stderr => std::io::stderr().is_terminal(),
+    };
     let registry = tracing_subscriber::registry().with(filter);
     // A second init (tests) is harmless: try_init's error is ignored on purpose.
     let _ = match format {
@@ -26,14 +52,16 @@ pub fn init(format: LogFormat) {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_target(false)
+                    .with_writer(writer)
                     // Colours only on a terminal, so files and journald get plain text.
-                    .with_ansi(std::io::stdout().is_terminal()),
+                    .with_ansi(ansi),
             )
             .try_init(),
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
+                    .with_writer(writer)
                     .with_current_span(true)
                     .with_span_list(false),
             )

@@ -1,0 +1,471 @@
+//! `palisade audit`: runs [`palisade_db::audit::run`] against a database and prints the report,
+//! as a readable text or as JSON (`--json`), and decides the exit code.
+//!
+//! Exit codes: [`EXIT_OK`] (0) no violation and no drift; [`EXIT_FINDINGS`] (1) at least one
+//! violation or one difference from the repository; [`EXIT_ERROR`] (2) the audit could not run
+//! (configuration, connection, a missing prerequisite; the message says which).
+
+use std::fmt::Write as _;
+
+use palisade_db::DbError;
+use palisade_db::audit::{self, AuditError, AuditReport, Drift};
+use palisade_db::schema;
+
+/// Healthy: no violation, no drift.
+pub const EXIT_OK: u8 = 0;
+/// At least one violation or one difference from the repository.
+pub const EXIT_FINDINGS: u8 = 1;
+/// The audit could not run.
+pub const EXIT_ERROR: u8 = 2;
+
+/// The command line of `palisade audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditArgs {
+    /// `--json`: print the report as one JSON document.
+    pub json: bool,
+    /// Check drift (the default); `--no-drift` turns it off.
+    pub drift: bool,
+}
+
+impl AuditArgs {
+    /// Parses the arguments after `audit`.
+    pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Self, String> {
+        let mut parsed = Self {
+            json: false,
+            drift: true,
+        };
+        for arg in args {
+            match arg.as_ref() {
+                "--json" => parsed.json = true,
+                "--no-drift" => parsed.drift = false,
+                other => return Err(format!("audit: unknown option {other:?}")),
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// The exit code for a finished audit.
+pub fn exit_code(report: &AuditReport) -> u8 {
+    if report.passed() {
+        EXIT_OK
+    } else {
+        EXIT_FINDINGS
+    }
+}
+
+/// Audits the database at `url`. With `drift`, the reference database is built through
+/// `superuser_url`, or through `url` itself when its role is a superuser; without either, the
+/// audit refuses to run rather than silently skip the drift check.
+pub async fn audit_database(
+    url: &str,
+    superuser_url: Option<&str>,
+    drift: bool,
+) -> Result<AuditReport, AuditError> {
+    let mut live = schema::connect(url).await.map_err(|e| {
+        AuditError::Setup(match &e {
+            DbError::Server { code, .. } if code == "3D000" => {
+                "the audited database does not exist (run `palisade migrate` first)".into()
+            }
+            DbError::Server { code, .. } if code == "28P01" => {
+                "cannot connect to the audited database: password authentication failed".into()
+            }
+            _ => format!("cannot connect to the audited database: {e}"),
+        })
+    })?;
+    let reference = if !drift {
+        None
+    } else if let Some(su) = superuser_url {
+        Some(su.to_owned())
+    } else if audit::is_superuser(&live).await? {
+        Some(url.to_owned())
+    } else {
+        return Err(AuditError::Setup(
+            "the drift check builds a scratch database from the repository, which needs a superuser: \
+             set PALISADE_SUPERUSER_URL (or connect DATABASE_URL as a superuser), \
+             or pass --no-drift to check the live database only"
+                .into(),
+        ));
+    };
+    audit::run(&mut live, reference.as_deref()).await
+}
+
+/// The report as the command prints it: JSON with `--json`, text otherwise.
+pub fn render(report: &AuditReport, args: AuditArgs) -> String {
+    if args.json {
+        let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| {
+            serde_json::json!({"ok": false, "error": format!("cannot encode the report: {e}")})
+                .to_string()
+        });
+        s.push('\n');
+        s
+    } else {
+        render_text(report)
+    }
+}
+
+fn yes(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+fn ok(b: bool) -> String {
+    if b { "ok" } else { "NOT OK" }.to_owned()
+}
+
+fn count_lines(s: Option<&String>) -> usize {
+    s.map_or(0, |s| s.lines().count())
+}
+
+/// Appends an aligned table with a two-space indent.
+fn table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |out: &mut String, cells: &[String]| {
+        let mut s = String::from(" ");
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                let _ = write!(s, " {cell}");
+            } else {
+                let _ = write!(s, " {cell:<w$}");
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(
+        out,
+        &headers.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>(),
+    );
+    for row in rows {
+        line(out, row);
+    }
+}
+
+/// The readable report.
+pub fn render_text(r: &AuditReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Palisade audit of database {} (PostgreSQL {})",
+        r.database, r.server_version
+    );
+
+    out.push_str("\nTenant tables (schema palisade)\n");
+    let tenant: Vec<_> = r.tables.iter().filter(|t| t.is_tenant_table).collect();
+    table(
+        &mut out,
+        &[
+            "table",
+            "tenant column",
+            "RLS",
+            "forced",
+            "policies S/I/U/D",
+            "tenant index",
+            "owner",
+            "ok",
+        ],
+        &tenant
+            .iter()
+            .map(|t| {
+                vec![
+                    t.table_name.clone(),
+                    t.tenant_column.clone().unwrap_or_default(),
+                    yes(t.rls_enabled),
+                    yes(t.rls_forced),
+                    format!(
+                        "{}/{}/{}/{}",
+                        count_lines(t.select_policies.as_ref()),
+                        count_lines(t.insert_policies.as_ref()),
+                        count_lines(t.update_policies.as_ref()),
+                        count_lines(t.delete_policies.as_ref())
+                    ),
+                    t.tenant_index.clone().unwrap_or_else(|| "-".into()),
+                    t.owner.clone(),
+                    ok(t.ok),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    );
+    let allowed: Vec<String> = tenant
+        .iter()
+        .flat_map(|t| {
+            t.unique_keys_without_tenant
+                .iter()
+                .flatten()
+                .filter(|k| !t.reasons.iter().any(|r| r.contains(k.as_str())))
+                .map(move |k| format!("{}.{k}", t.table_name))
+        })
+        .collect();
+    if !allowed.is_empty() {
+        let _ = writeln!(
+            out,
+            "  Allow-listed global unique keys (palisade_audit.allow_list): {}",
+            allowed.join(", ")
+        );
+    }
+    let others: Vec<String> = r
+        .tables
+        .iter()
+        .filter(|t| !t.is_tenant_table)
+        .map(|t| format!("{}.{}", t.schema_name, t.table_name))
+        .collect();
+    if !others.is_empty() {
+        let _ = writeln!(out, "  Other tables: {}", others.join(", "));
+    }
+
+    out.push_str("\nRoles with something in this database\n");
+    let here: Vec<_> = r.roles.iter().filter(|x| x.in_this_database).collect();
+    table(
+        &mut out,
+        &[
+            "role",
+            "login",
+            "superuser",
+            "bypassrls",
+            "can bypass RLS",
+            "ok",
+            "on tenant tables",
+        ],
+        &here
+            .iter()
+            .map(|x| {
+                vec![
+                    x.role_name.clone(),
+                    yes(x.can_login),
+                    yes(x.is_superuser),
+                    yes(x.bypass_rls),
+                    yes(x.can_bypass_rls),
+                    ok(x.ok),
+                    x.tenant_privileges.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    );
+    let elsewhere = r.roles.len() - here.len();
+    if elsewhere > 0 {
+        let _ = writeln!(
+            out,
+            "  {elsewhere} other role(s) of the cluster own and hold nothing in this database (palisade_audit.roles lists them)"
+        );
+    }
+
+    out.push_str("\nSECURITY DEFINER functions\n");
+    let definers: Vec<_> = r.functions.iter().filter(|f| f.security_definer).collect();
+    if definers.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        table(
+            &mut out,
+            &["function", "owner", "search_path", "ok", "executable by"],
+            &definers
+                .iter()
+                .map(|f| {
+                    vec![
+                        format!("{}.{}({})", f.schema_name, f.function_name, f.arguments),
+                        f.owner.clone(),
+                        f.search_path.clone().unwrap_or_else(|| "(not set)".into()),
+                        ok(f.ok),
+                        f.executable_by.join(", "),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+
+    out.push_str("\nViews over tenant tables\n");
+    if r.views.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        table(
+            &mut out,
+            &["view", "kind", "owner", "security_invoker", "ok", "reads"],
+            &r.views
+                .iter()
+                .map(|v| {
+                    vec![
+                        format!("{}.{}", v.schema_name, v.view_name),
+                        v.kind.clone(),
+                        v.owner.clone(),
+                        yes(v.security_invoker),
+                        ok(v.ok),
+                        v.tenant_tables.join(", "),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+
+    out.push_str("\nDDL guard (event triggers)\n");
+    table(
+        &mut out,
+        &["event trigger", "event", "state"],
+        &r.ddl_guard
+            .iter()
+            .map(|g| {
+                vec![
+                    g.event_trigger.clone(),
+                    g.event.clone().unwrap_or_else(|| "-".into()),
+                    match (&g.event, g.enabled) {
+                        (None, _) => "NOT INSTALLED".into(),
+                        (Some(_), true) => "enabled".into(),
+                        (Some(_), false) => "DISABLED".into(),
+                    },
+                ]
+            })
+            .collect::<Vec<_>>(),
+    );
+
+    let _ = writeln!(out, "\nViolations ({})", r.violations.len());
+    if r.violations.is_empty() {
+        out.push_str("  none\n");
+    }
+    for v in &r.violations {
+        let _ = writeln!(
+            out,
+            "  [{}] {} {}: {}",
+            v.kind, v.object_type, v.object, v.detail
+        );
+    }
+
+    match &r.drift {
+        Drift::Skipped { reason } => {
+            let _ = writeln!(out, "\nDrift: not checked: {reason}");
+        }
+        Drift::Checked {
+            method,
+            differences,
+        } => {
+            let _ = writeln!(
+                out,
+                "\nDrift from the repository ({} difference(s))\n  Method: {method}.",
+                differences.len()
+            );
+            if differences.is_empty() {
+                out.push_str("  none\n");
+            }
+            for d in differences {
+                let what = match (&d.live, &d.repository) {
+                    (Some(_), Some(_)) => "differs",
+                    (Some(_), None) => "in the live database only",
+                    (None, _) => "missing from the live database",
+                };
+                let _ = writeln!(out, "  [drift] {}: {what}", d.object);
+                if let Some(l) = &d.live {
+                    let _ = writeln!(out, "      live:       {l}");
+                }
+                if let Some(x) = &d.repository {
+                    let _ = writeln!(out, "      repository: {x}");
+                }
+            }
+        }
+    }
+
+    let drift = r.drift_items().len();
+    if r.passed() {
+        out.push_str("\nResult: OK\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "\nResult: FAILED ({} violation(s), {drift} difference(s) from the repository)",
+            r.violations.len()
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use palisade_db::audit::{DriftItem, Violation};
+
+    fn report(violations: Vec<Violation>, drift: Drift) -> AuditReport {
+        let mut r = AuditReport {
+            database: "palisade".into(),
+            server_version: "15.18".into(),
+            ok: false,
+            violations,
+            drift,
+            tables: vec![],
+            roles: vec![],
+            functions: vec![],
+            views: vec![],
+            ddl_guard: vec![],
+        };
+        r.ok = r.passed();
+        r
+    }
+
+    fn checked(differences: Vec<DriftItem>) -> Drift {
+        Drift::Checked {
+            method: "test".into(),
+            differences,
+        }
+    }
+
+    #[test]
+    fn arguments() {
+        assert_eq!(
+            AuditArgs::parse::<&str>(&[]).unwrap(),
+            AuditArgs {
+                json: false,
+                drift: true
+            }
+        );
+        assert_eq!(
+            AuditArgs::parse(&["--json", "--no-drift"]).unwrap(),
+            AuditArgs {
+                json: true,
+                drift: false
+            }
+        );
+        assert!(AuditArgs::parse(&["--jsn"]).is_err());
+    }
+
+    #[test]
+    fn exit_code_is_zero_only_without_violations_and_drift() {
+        assert_eq!(exit_code(&report(vec![], checked(vec![]))), EXIT_OK);
+        let skipped = Drift::Skipped {
+            reason: "--no-drift".into(),
+        };
+        assert_eq!(exit_code(&report(vec![], skipped)), EXIT_OK);
+        let v = Violation {
+            kind: "rls_disabled".into(),
+            object_type: "table".into(),
+            object: "palisade.customers".into(),
+            detail: "row-level security is not enabled".into(),
+        };
+        let r = report(vec![v], checked(vec![]));
+        assert_eq!(exit_code(&r), EXIT_FINDINGS);
+        let text = render_text(&r);
+        assert!(
+            text.contains("[rls_disabled] table palisade.customers"),
+            "{text}"
+        );
+        assert!(text.contains("Result: FAILED"), "{text}");
+        let d = DriftItem {
+            object: "policy palisade.customers.customers_select".into(),
+            live: None,
+            repository: Some("FOR SELECT".into()),
+        };
+        let r = report(vec![], checked(vec![d]));
+        assert_eq!(exit_code(&r), EXIT_FINDINGS);
+        assert!(render_text(&r).contains(
+            "[drift] policy palisade.customers.customers_select: missing from the live database"
+        ));
+        let json: serde_json::Value = serde_json::from_str(&render(
+            &r,
+            AuditArgs {
+                json: true,
+                drift: true,
+            },
+        ))
+        .unwrap();
+        assert_eq!(json["ok"], false);
+        assert_eq!(json["drift"]["status"], "checked");
+    }
+}

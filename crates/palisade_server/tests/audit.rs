@@ -1,0 +1,908 @@
+//! The DBA audit and the DDL guard, against real databases: the `palisade_audit` views, the
+//! library entry point the CLI uses, and the built `palisade audit` binary.
+//!
+//! Each test gets its own database (copied from the migrated template) and breaks it the way a
+//! DBA would, as a superuser, overriding the DDL guard where it would refuse. Roles are
+//! cluster-wide and tests run in parallel: the shared palisade_* roles are never altered (making
+//! palisade_app the owner of a table changes the table, in this test's database only), and role
+//! violations use uniquely named roles that only hold privileges in their own test's database,
+//! so the role findings of other tests' databases never see them. This file is its own test
+//! process, with its own throwaway cluster.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use palisade_db::audit::{self, Drift};
+use palisade_db::schema;
+use palisade_pg_embedded::PgBinaries;
+use palisade_server::audit::{EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, audit_database};
+use palisade_test_support::{TEST_PASSWORD, TestDb, cluster};
+use tokio_postgres::Client;
+
+/// What the binary printed and returned.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the built `palisade audit` with DATABASE_URL = the owner of `db` and, unless
+/// `superuser` is false, PALISADE_SUPERUSER_URL.
+async fn run_binary(db: &TestDb, args: &[&str], superuser: bool) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    cmd.arg("audit")
+        .args(args)
+        .env("DATABASE_URL", db.url_as(schema::OWNER_ROLE))
+        .env_remove("PALISADE_SUPERUSER_URL")
+        .env_remove("RUST_LOG");
+    if superuser {
+        cmd.env(
+            "PALISADE_SUPERUSER_URL",
+            cluster().superuser_url("postgres"),
+        );
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `palisade_audit.violations` as (kind, object_type, object).
+async fn violations(c: &Client) -> Vec<(String, String, String)> {
+    c.query(
+        "SELECT kind, object_type, object FROM palisade_audit.violations",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}
+
+/// Asserts that the violations view reports `kind` on `object` (of `object_type`), and that
+/// `palisade audit` exits 1 naming it.
+async fn assert_reported(db: &TestDb, kind: &str, object_type: &str, object: &str) {
+    let su = db.superuser_client().await;
+    let found = violations(&su).await;
+    assert!(
+        found
+            .iter()
+            .any(|(k, t, o)| k == kind && t == object_type && o == object),
+        "palisade_audit.violations lacks ({kind}, {object_type}, {object}): {found:?}"
+    );
+    let run = run_binary(db, &[], true).await;
+    assert_eq!(
+        run.code,
+        i32::from(EXIT_FINDINGS),
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let line = format!("[{kind}] {object_type} {object}:");
+    assert!(
+        run.stdout.contains(&line),
+        "the audit output does not name {line:?}:\n{}",
+        run.stdout
+    );
+}
+
+/// SQL creating a tenant table the way a DBA would (as palisade_owner, in one transaction, no
+/// override: the guard lets well-formed tables through), with one policy per command in
+/// `commands`.
+fn tenant_table(name: &str, primary_key: &str, extra_columns: &str, commands: &[&str]) -> String {
+    let org = "organization_id = (SELECT palisade_private.current_org_id())";
+    let mut sql = format!(
+        "BEGIN;
+         SET LOCAL ROLE palisade_owner;
+         CREATE TABLE palisade.{name} (
+             organization_id uuid NOT NULL REFERENCES palisade.organizations (id) ON DELETE CASCADE,
+             id uuid NOT NULL{extra_columns},
+             PRIMARY KEY ({primary_key}));
+         ALTER TABLE palisade.{name} ENABLE ROW LEVEL SECURITY;
+         ALTER TABLE palisade.{name} FORCE ROW LEVEL SECURITY;
+         GRANT SELECT, INSERT, UPDATE, DELETE ON palisade.{name} TO palisade_app;"
+    );
+    for command in commands {
+        let clauses = match *command {
+            "INSERT" => format!("WITH CHECK ({org})"),
+            "UPDATE" => format!("USING ({org}) WITH CHECK ({org})"),
+            _ => format!("USING ({org})"),
+        };
+        sql.push_str(&format!(
+            "CREATE POLICY {name}_{} ON palisade.{name} FOR {command} TO palisade_app {clauses};",
+            command.to_lowercase()
+        ));
+    }
+    sql.push_str("COMMIT;");
+    sql
+}
+
+const ALL_COMMANDS: &[&str] = &["SELECT", "INSERT", "UPDATE", "DELETE"];
+
+/// A uniquely named role of this test's own, dropped with `drop_role`.
+fn probe_role() -> String {
+    format!("palisade_audit_probe_{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn drop_role(c: &Client, role: &str) {
+    c.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_fresh_database_has_no_violation_and_no_drift() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    assert_eq!(violations(&su).await, vec![]);
+
+    // The library entry point the CLI uses, reading as the owner, drift checked as superuser.
+    let report = audit_database(
+        &db.url_as(schema::OWNER_ROLE),
+        Some(&cluster().superuser_url("postgres")),
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    match &report.drift {
+        Drift::Checked { differences, .. } => assert!(differences.is_empty(), "{differences:?}"),
+        Drift::Skipped { reason } => panic!("drift skipped: {reason}"),
+    }
+    assert!(report.ok && report.passed());
+    assert_eq!(palisade_server::audit::exit_code(&report), EXIT_OK);
+    // Every tenant table is listed and protected; the guard is in place.
+    for table in ["organizations", "users", "customers"] {
+        let row = report
+            .tables
+            .iter()
+            .find(|t| t.is_tenant_table && t.table_name == table)
+            .unwrap_or_else(|| panic!("{table} missing from palisade_audit.tables"));
+        assert!(row.ok && row.rls_enabled && row.rls_forced, "{row:?}");
+        assert!(row.select_policies.is_some() && row.delete_policies.is_some());
+    }
+    assert!(report.ddl_guard.iter().all(|g| g.enabled) && report.ddl_guard.len() == 2);
+    let app = report
+        .roles
+        .iter()
+        .find(|r| r.role_name == schema::APP_ROLE)
+        .unwrap();
+    assert!(app.in_this_database && !app.can_bypass_rls && app.ok);
+    assert!(
+        app.tenant_privileges
+            .as_deref()
+            .unwrap()
+            .contains("customers: SELECT INSERT UPDATE DELETE"),
+        "{app:?}"
+    );
+
+    // The binary, text and JSON.
+    let run = run_binary(&db, &[], true).await;
+    assert_eq!(
+        run.code,
+        i32::from(EXIT_OK),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(run.stdout.contains("Violations (0)"), "{}", run.stdout);
+    assert!(run.stdout.contains("(0 difference(s))"), "{}", run.stdout);
+    assert!(run.stdout.contains("Result: OK"), "{}", run.stdout);
+    let run = run_binary(&db, &["--json"], true).await;
+    assert_eq!(run.code, i32::from(EXIT_OK), "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["violations"], serde_json::json!([]));
+    assert_eq!(json["drift"]["status"], "checked");
+    assert_eq!(json["drift"]["differences"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn the_drift_check_needs_a_superuser_or_an_explicit_no_drift() {
+    let db = TestDb::new().await;
+    let run = run_binary(&db, &[], false).await;
+    assert_eq!(run.code, i32::from(EXIT_ERROR), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("PALISADE_SUPERUSER_URL"),
+        "{}",
+        run.stderr
+    );
+    let run = run_binary(&db, &["--no-drift"], false).await;
+    assert_eq!(
+        run.code,
+        i32::from(EXIT_OK),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(run.stdout.contains("Drift: not checked"), "{}", run.stdout);
+    let run = run_binary(&db, &["--frobnicate"], true).await;
+    assert_eq!(run.code, i32::from(EXIT_ERROR));
+    // DATABASE_URL as a superuser is enough on its own.
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("audit")
+        .env("DATABASE_URL", db.superuser_url())
+        .env_remove("PALISADE_SUPERUSER_URL")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(EXIT_OK)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn rls_disabled_is_reported() {
+    let db = TestDb::new().await;
+    db.superuser_client()
+        .await
+        .batch_execute(
+            "BEGIN;
+             SET LOCAL palisade.ddl_guard_override = 'audit test: RLS disabled';
+             ALTER TABLE palisade.customers DISABLE ROW LEVEL SECURITY;
+             COMMIT;",
+        )
+        .await
+        .unwrap();
+    assert_reported(&db, "rls_disabled", "table", "palisade.customers").await;
+    let run = run_binary(&db, &[], true).await;
+    assert!(
+        run.stdout
+            .contains("[drift] row level security palisade.customers: differs"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn rls_not_forced_is_reported() {
+    let db = TestDb::new().await;
+    db.superuser_client()
+        .await
+        .batch_execute(
+            "BEGIN;
+             SET LOCAL palisade.ddl_guard_override = 'audit test: RLS not forced';
+             ALTER TABLE palisade.customers NO FORCE ROW LEVEL SECURITY;
+             COMMIT;",
+        )
+        .await
+        .unwrap();
+    assert_reported(&db, "rls_not_forced", "table", "palisade.customers").await;
+}
+
+#[tokio::test]
+async fn a_table_without_a_policy_for_one_command_is_reported() {
+    let db = TestDb::new().await;
+    db.superuser_client()
+        .await
+        .batch_execute(&tenant_table(
+            "audit_notes",
+            "organization_id, id",
+            "",
+            &["SELECT", "INSERT", "UPDATE"],
+        ))
+        .await
+        .unwrap();
+    assert_reported(&db, "missing_policy", "table", "palisade.audit_notes").await;
+    let su = db.superuser_client().await;
+    let detail: String = su
+        .query_one(
+            "SELECT detail FROM palisade_audit.violations WHERE object = 'palisade.audit_notes'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(detail.contains("DELETE"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_dropped_policy_is_reported_and_is_drift() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute("DROP POLICY customers_update ON palisade.customers")
+        .await
+        .unwrap();
+    assert_reported(&db, "missing_policy", "table", "palisade.customers").await;
+    let run = run_binary(&db, &[], true).await;
+    assert!(
+        run.stdout.contains(
+            "[drift] policy palisade.customers.customers_update: missing from the live database"
+        ),
+        "{}",
+        run.stdout
+    );
+
+    // A policy no rule requires (the resolver's) is still drift, and fails the audit.
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute("DROP POLICY users_select_resolver ON palisade.users")
+        .await
+        .unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+    let run = run_binary(&db, &[], true).await;
+    assert_eq!(run.code, i32::from(EXIT_FINDINGS), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "[drift] policy palisade.users.users_select_resolver: missing from the live database"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn a_policy_changed_to_using_true_is_reported() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute("ALTER POLICY customers_select ON palisade.customers USING (true)")
+        .await
+        .unwrap();
+    assert_reported(&db, "unscoped_policy", "table", "palisade.customers").await;
+    let run = run_binary(&db, &[], true).await;
+    assert!(
+        run.stdout
+            .contains("[drift] policy palisade.customers.customers_select: differs"),
+        "{}",
+        run.stdout
+    );
+    // An OR that widens the organization test is not scoped either.
+    su.batch_execute(
+        "ALTER POLICY customers_select ON palisade.customers
+             USING (organization_id = (SELECT palisade_private.current_org_id()) OR name <> '')",
+    )
+    .await
+    .unwrap();
+    assert!(
+        violations(&su)
+            .await
+            .iter()
+            .any(|(k, _, o)| k == "unscoped_policy" && o == "palisade.customers")
+    );
+}
+
+#[tokio::test]
+async fn a_missing_tenant_index_is_reported() {
+    let db = TestDb::new().await;
+    db.superuser_client()
+        .await
+        .batch_execute(&tenant_table(
+            "audit_notes",
+            "id, organization_id",
+            "",
+            ALL_COMMANDS,
+        ))
+        .await
+        .unwrap();
+    assert_reported(&db, "no_tenant_index", "table", "palisade.audit_notes").await;
+}
+
+#[tokio::test]
+async fn a_single_column_foreign_key_between_tenant_tables_is_reported() {
+    let db = TestDb::new().await;
+    db.superuser_client()
+        .await
+        .batch_execute(&tenant_table(
+            "audit_notes",
+            "organization_id, id",
+            ",\n other_org_id uuid REFERENCES palisade.organizations (id)",
+            ALL_COMMANDS,
+        ))
+        .await
+        .unwrap();
+    assert_reported(&db, "fk_without_tenant", "table", "palisade.audit_notes").await;
+    let su = db.superuser_client().await;
+    let found = violations(&su).await;
+    assert_eq!(
+        found
+            .iter()
+            .filter(|(_, _, o)| o == "palisade.audit_notes")
+            .count(),
+        1,
+        "only the single-column key is wrong: {found:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_global_unique_key_is_reported() {
+    let db = TestDb::new().await;
+    db.superuser_client()
+        .await
+        .batch_execute("CREATE UNIQUE INDEX customers_phone_key ON palisade.customers (phone)")
+        .await
+        .unwrap();
+    assert_reported(&db, "global_unique_key", "table", "palisade.customers").await;
+}
+
+#[tokio::test]
+async fn security_definer_functions_with_a_mutable_search_path_or_public_execute_are_reported() {
+    let db = TestDb::new().await;
+    db.superuser_client()
+        .await
+        .batch_execute(
+            "BEGIN;
+             SET LOCAL ROLE palisade_owner;
+             CREATE FUNCTION palisade_private.audit_probe_path() RETURNS int
+                 LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
+             REVOKE ALL ON FUNCTION palisade_private.audit_probe_path() FROM PUBLIC;
+             CREATE FUNCTION palisade_private.audit_probe_public() RETURNS int
+                 LANGUAGE sql SECURITY DEFINER SET search_path = '' AS 'SELECT 1';
+             COMMIT;",
+        )
+        .await
+        .unwrap();
+    assert_reported(
+        &db,
+        "definer_mutable_search_path",
+        "function",
+        "palisade_private.audit_probe_path()",
+    )
+    .await;
+    assert_reported(
+        &db,
+        "definer_public_execute",
+        "function",
+        "palisade_private.audit_probe_public()",
+    )
+    .await;
+    let su = db.superuser_client().await;
+    let found = violations(&su).await;
+    assert_eq!(found.len(), 2, "{found:?}");
+}
+
+#[tokio::test]
+async fn a_second_bypassrls_role_is_reported() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let role = probe_role();
+    su.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN BYPASSRLS; GRANT USAGE ON SCHEMA palisade TO {role};
+         GRANT SELECT ON palisade.customers TO {role};"
+    ))
+    .await
+    .unwrap();
+    assert_reported(&db, "bypassrls_role", "role", &role).await;
+    // The allow-listed billing role is not reported, even once it holds grants here.
+    su.batch_execute("GRANT SELECT ON palisade.organizations TO palisade_billing")
+        .await
+        .unwrap();
+    let found = violations(&su).await;
+    assert!(
+        !found.iter().any(|(_, _, o)| o == schema::BILLING_ROLE),
+        "{found:?}"
+    );
+    drop_role(&su, &role).await;
+}
+
+#[tokio::test]
+async fn a_role_that_can_become_a_bypassrls_role_is_reported() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let (member, bypass) = (probe_role(), probe_role());
+    su.batch_execute(&format!(
+        "CREATE ROLE {bypass} NOLOGIN BYPASSRLS; CREATE ROLE {member} LOGIN;
+         GRANT SELECT ON palisade.customers TO {member}; GRANT {bypass} TO {member};"
+    ))
+    .await
+    .unwrap();
+    assert_reported(&db, "member_of_bypass_role", "role", &member).await;
+    drop_role(&su, &member).await;
+    drop_role(&su, &bypass).await;
+}
+
+#[tokio::test]
+async fn the_app_role_made_owner_of_a_table_is_reported() {
+    let db = TestDb::new().await;
+    // Changes the table (in this test's database), not the shared role.
+    db.superuser_client()
+        .await
+        .batch_execute("ALTER TABLE palisade.customers OWNER TO palisade_app")
+        .await
+        .unwrap();
+    assert_reported(&db, "app_role_owns", "role", schema::APP_ROLE).await;
+    assert_reported(&db, "foreign_owner", "table", "palisade.customers").await;
+}
+
+#[tokio::test]
+async fn a_view_over_a_tenant_table_without_security_invoker_is_reported() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute(
+        "CREATE VIEW public.audit_all_customers AS SELECT * FROM palisade.customers;
+         CREATE VIEW public.audit_safe_customers WITH (security_invoker = true)
+             AS SELECT id FROM palisade.customers;
+         CREATE MATERIALIZED VIEW public.audit_customer_counts
+             AS SELECT organization_id, count(*) FROM palisade.customers GROUP BY 1;",
+    )
+    .await
+    .unwrap();
+    assert_reported(
+        &db,
+        "view_not_security_invoker",
+        "view",
+        "public.audit_all_customers",
+    )
+    .await;
+    assert_reported(
+        &db,
+        "materialized_view_over_tenant_table",
+        "materialized view",
+        "public.audit_customer_counts",
+    )
+    .await;
+    let found = violations(&su).await;
+    assert!(
+        !found
+            .iter()
+            .any(|(_, _, o)| o == "public.audit_safe_customers"),
+        "{found:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_public_grant_and_a_disabled_guard_are_reported() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute(
+        "GRANT SELECT ON palisade.customers TO PUBLIC;
+         ALTER EVENT TRIGGER palisade_ddl_guard DISABLE;",
+    )
+    .await
+    .unwrap();
+    assert_reported(&db, "public_grant", "table", "palisade.customers").await;
+    assert_reported(
+        &db,
+        "ddl_guard_missing",
+        "event trigger",
+        "palisade_ddl_guard",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn drift_sees_what_policies_do_not_touch() {
+    // Re-applying policies/ would leave these in place; a reference database shows them.
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let role = probe_role();
+    su.batch_execute(&format!(
+        "CREATE ROLE {role} NOLOGIN;
+         GRANT SELECT ON palisade.customers TO {role};
+         CREATE POLICY customers_extra ON palisade.customers FOR SELECT TO palisade_app
+             USING (organization_id = (SELECT palisade_private.current_org_id()));
+         INSERT INTO palisade_audit.allow_list VALUES ('global_unique_key', 'customers_phone_key', 'sneaked in');"
+    ))
+    .await
+    .unwrap();
+    // None of it breaks a rule by itself...
+    assert_eq!(violations(&su).await, vec![]);
+    // ...but it is not what the repository produces.
+    let report = audit_database(
+        &db.url_as(schema::OWNER_ROLE),
+        Some(&cluster().superuser_url("postgres")),
+        true,
+    )
+    .await
+    .unwrap();
+    let objects: Vec<&str> = report
+        .drift_items()
+        .iter()
+        .map(|d| d.object.as_str())
+        .collect();
+    for expected in [
+        "grants palisade.customers",
+        "policy palisade.customers.customers_extra",
+        "allow-list global_unique_key customers_phone_key",
+    ] {
+        assert!(objects.contains(&expected), "{expected} not in {objects:?}");
+    }
+    assert_eq!(palisade_server::audit::exit_code(&report), EXIT_FINDINGS);
+    let grants = report
+        .drift_items()
+        .iter()
+        .find(|d| d.object == "grants palisade.customers")
+        .unwrap();
+    assert!(
+        grants.live.as_deref().unwrap().contains(&role),
+        "{grants:?}"
+    );
+    drop_role(&su, &role).await;
+}
+
+#[tokio::test]
+async fn the_auditor_role_reads_the_audit_and_no_tenant_row() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES (gen_random_uuid(), 'Acme');
+         SET ROLE palisade_auditor;",
+    )
+    .await
+    .unwrap();
+    for view in [
+        "violations",
+        "tables",
+        "policies",
+        "roles",
+        "functions",
+        "views",
+        "ddl_guard",
+        "allow_list",
+    ] {
+        su.query(&format!("SELECT * FROM palisade_audit.{view}"), &[])
+            .await
+            .unwrap_or_else(|e| panic!("auditor cannot read {view}: {e}"));
+    }
+    assert_eq!(violations(&su).await, vec![]);
+    let err = su
+        .query("SELECT * FROM palisade.organizations", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+    // The library reads as the auditor too (the snapshot included).
+    let mut live = schema::connect(&db.superuser_url()).await.unwrap();
+    live.batch_execute("SET ROLE palisade_auditor")
+        .await
+        .unwrap();
+    let report = audit::run(&mut live, Some(&cluster().superuser_url("postgres")))
+        .await
+        .unwrap();
+    assert!(
+        report.passed(),
+        "{:?} {:?}",
+        report.violations,
+        report.drift
+    );
+}
+
+fn guard_error(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map(|d| format!("{} {}", d.message(), d.hint().unwrap_or_default()))
+        .unwrap_or_else(|| e.to_string())
+}
+
+#[tokio::test]
+async fn the_ddl_guard_refuses_a_tenant_table_without_organization_id_unless_overridden() {
+    let db = TestDb::new().await;
+    for client in [db.owner_client().await, db.superuser_client().await] {
+        let err = client
+            .batch_execute("CREATE TABLE palisade.audit_bad (id uuid PRIMARY KEY)")
+            .await
+            .unwrap_err();
+        let msg = guard_error(&err);
+        assert!(
+            msg.contains("rule tenant_column_required") && msg.contains("palisade.audit_bad"),
+            "{msg}"
+        );
+        assert!(msg.contains("palisade.ddl_guard_override"), "{msg}");
+        let err = client
+            .batch_execute("CREATE TABLE palisade.audit_bad AS SELECT 1 AS n")
+            .await
+            .unwrap_err();
+        assert!(guard_error(&err).contains("rule tenant_column_required"));
+    }
+    // Other schemas are not tenant schemas.
+    let owner = db.owner_client().await;
+    owner
+        .batch_execute("CREATE TABLE public.audit_scratch (id uuid)")
+        .await
+        .unwrap();
+    // ...nor can a table be moved into the tenant schema without the column.
+    let err = owner
+        .batch_execute("ALTER TABLE public.audit_scratch SET SCHEMA palisade")
+        .await
+        .unwrap_err();
+    assert!(guard_error(&err).contains("rule tenant_column_required"));
+    // The documented override, in a transaction.
+    owner
+        .batch_execute(
+            "BEGIN;
+             SET LOCAL palisade.ddl_guard_override = 'test: a table that is not a tenant table';
+             CREATE TABLE palisade.audit_bad (id uuid PRIMARY KEY);
+             COMMIT;",
+        )
+        .await
+        .unwrap();
+    // SET LOCAL ended with the transaction: the next one is guarded again.
+    let err = owner
+        .batch_execute("CREATE TABLE palisade.audit_bad2 (id uuid PRIMARY KEY)")
+        .await
+        .unwrap_err();
+    assert!(guard_error(&err).contains("rule tenant_column_required"));
+}
+
+#[tokio::test]
+async fn the_ddl_guard_refuses_disabling_or_unforcing_rls_unless_overridden() {
+    let db = TestDb::new().await;
+    for client in [db.owner_client().await, db.superuser_client().await] {
+        let err = client
+            .batch_execute("ALTER TABLE palisade.customers DISABLE ROW LEVEL SECURITY")
+            .await
+            .unwrap_err();
+        let msg = guard_error(&err);
+        assert!(
+            msg.contains("rule rls_stays_enabled") && msg.contains("palisade.customers"),
+            "{msg}"
+        );
+        let err = client
+            .batch_execute("ALTER TABLE palisade.customers NO FORCE ROW LEVEL SECURITY")
+            .await
+            .unwrap_err();
+        assert!(guard_error(&err).contains("rule rls_stays_forced"));
+    }
+    let owner = db.owner_client().await;
+    // Harmless DDL on tenant tables passes, and so does a new table built in the migrations'
+    // style: created first, RLS enabled and forced by later statements.
+    owner
+        .batch_execute(
+            "ALTER TABLE palisade.customers ADD COLUMN audit_note text;
+             CREATE TABLE palisade.audit_new (organization_id uuid NOT NULL, id uuid NOT NULL,
+                 PRIMARY KEY (organization_id, id));
+             ALTER TABLE palisade.audit_new ADD COLUMN label text;
+             ALTER TABLE palisade.audit_new ENABLE ROW LEVEL SECURITY;
+             ALTER TABLE palisade.audit_new FORCE ROW LEVEL SECURITY;",
+        )
+        .await
+        .unwrap();
+    // The documented override.
+    owner
+        .batch_execute(
+            "BEGIN;
+             SET LOCAL palisade.ddl_guard_override = 'test: consciously, for a bulk load';
+             ALTER TABLE palisade.customers DISABLE ROW LEVEL SECURITY;
+             ALTER TABLE palisade.customers NO FORCE ROW LEVEL SECURITY;
+             COMMIT;",
+        )
+        .await
+        .unwrap();
+    let row = owner
+        .query_one(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'palisade.customers'::regclass",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, bool>(0), row.get::<_, bool>(1)),
+        (false, false)
+    );
+}
+
+#[tokio::test]
+async fn the_migration_path_passes_the_guard_on_its_own_connection_only() {
+    let db = TestDb::new().await;
+    let mut migrating = db.owner_client().await;
+    schema::migrate_with(&mut migrating).await.unwrap();
+    let setting: String = migrating
+        .query_one("SELECT current_setting('palisade.ddl_guard_override')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(setting, "palisade migrate");
+    migrating
+        .batch_execute("CREATE TABLE palisade.audit_migrated (id uuid)")
+        .await
+        .unwrap();
+    // Any other connection (a pooled app connection included) is guarded.
+    let other = db.owner_client().await;
+    let err = other
+        .batch_execute("CREATE TABLE palisade.audit_other (id uuid)")
+        .await
+        .unwrap_err();
+    assert!(guard_error(&err).contains("rule tenant_column_required"));
+    let app = db.app_client().await;
+    let seen: Option<String> = app
+        .query_one(
+            "SELECT current_setting('palisade.ddl_guard_override', true)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(seen.unwrap_or_default().is_empty());
+}
+
+/// The ```sql blocks of docs/dba.md, in order.
+fn dba_recipes() -> Vec<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/dba.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, "```sql") => current = Some(String::new()),
+            (Some(_), "```") => blocks.extend(current.take()),
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            _ => {}
+        }
+    }
+    assert!(blocks.len() >= 4, "docs/dba.md has too few sql recipes");
+    blocks
+}
+
+#[tokio::test]
+async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    su.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Org A'), ($2, 'Org B')",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    su.execute(
+        "INSERT INTO palisade.customers (organization_id, id, name) VALUES
+             ($1, gen_random_uuid(), 'customer of org A'), ($2, gen_random_uuid(), 'customer of org B')",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    let psql = PgBinaries::locate().unwrap().bindir().join("psql");
+    let mut as_org_block_seen = false;
+    for block in dba_recipes() {
+        let url = db.superuser_url();
+        let org = a.to_string();
+        let sql = block.clone();
+        let psql = psql.clone();
+        let file = std::env::temp_dir().join(format!(
+            "palisade-dba-recipe-{}.sql",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::write(&file, &sql).unwrap();
+        let script = file.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(psql)
+                .args(["-X", "-v", "ON_ERROR_STOP=1", "-v"])
+                .arg(format!("org={org}"))
+                .arg("-d")
+                .arg(url)
+                .arg("-f")
+                .arg(&script)
+                .env("PGPASSWORD", TEST_PASSWORD)
+                .output()
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let _ = std::fs::remove_file(&file);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "recipe failed:\n{block}\nstdout:\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if block.contains("SET LOCAL ROLE palisade_app") {
+            as_org_block_seen = true;
+            assert!(stdout.contains("customer of org A"), "{block}\n{stdout}");
+            assert!(!stdout.contains("customer of org B"), "{block}\n{stdout}");
+        }
+    }
+    assert!(
+        as_org_block_seen,
+        "docs/dba.md lost its act-as-an-organization recipe"
+    );
+    // The session-scoped recipes left nothing behind (ROLLBACK).
+    let n: i64 = su
+        .query_one("SELECT count(*) FROM palisade.customers", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+}

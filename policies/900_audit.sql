@@ -1,0 +1,633 @@
+/**
+ * The DBA audit: views over the system catalogs that show, from the live database alone, how
+ * every table is protected, which roles can get past row-level security, which SECURITY DEFINER
+ * functions exist and who may run them, and which views could leak tenant rows.
+ *
+ *     SELECT * FROM palisade_audit.violations;     -- zero rows on a healthy database
+ *
+ *   palisade_audit.tables      One row per table of the database. Tenant tables (schema palisade)
+ *                              get every check; `ok` and `reasons` sum them up.
+ *   palisade_audit.policies    One row per policy, with what it restricts rows to.
+ *   palisade_audit.roles       One row per role: login, superuser, BYPASSRLS, what it owns and
+ *                              what it may do on each tenant table, and why it is not ok.
+ *   palisade_audit.functions   One row per function; SECURITY DEFINER ones are checked.
+ *   palisade_audit.views       Views and materialized views that read tenant tables.
+ *   palisade_audit.ddl_guard   The event triggers of the DDL guard (policies/001_ddl_guard.sql).
+ *   palisade_audit.violations  Every finding above as (kind, object_type, object, detail).
+ *   palisade_audit.allow_list  The deliberate exceptions (policies/910_audit_allow_list.sql).
+ *
+ * Which roles are looked at: roles are shared by every database of the cluster, so role findings
+ * are limited to roles that matter to this database: roles that own something here, are named in
+ * one of its privileges, policies or settings, and roles that are members of those (they can act
+ * as them). Superusers are the DBA's own and are reported, never flagged.
+ *
+ * The views are security_invoker: whoever reads them reads the system catalogs with their own
+ * rights (PostgreSQL lets every role read them), so palisade_auditor needs no more than the
+ * grants at the end of this file. Applied by palisade_owner after migrations, like every file
+ * here; safe to re-run (the views are dropped and re-created in the same transaction).
+ */
+DROP VIEW IF EXISTS palisade_audit.violations, palisade_audit.tables, palisade_audit.policies,
+    palisade_audit.roles, palisade_audit.functions, palisade_audit.views, palisade_audit.ddl_guard
+    CASCADE;
+
+/** The column a table's rows are owned through: `id` for the root table, organization_id for the
+ * other tables of schema palisade, NULL for tables that are not tenant tables. */
+CREATE OR REPLACE FUNCTION palisade_audit.tenant_column(p_schema name, p_table name) RETURNS name
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+        SELECT CASE WHEN p_schema <> 'palisade' THEN NULL
+                    WHEN p_table = 'organizations' THEN 'id'::name
+                    ELSE 'organization_id'::name END
+    $fn$;
+
+/**
+ * The top-level AND operands of a deparsed expression (pg_get_expr output), each without its
+ * outer parentheses: '((a = 1) AND ((b) AND (c)))' gives {'a = 1', 'b', 'c'}. A policy is scoped
+ * to the organization only if one of these operands is the comparison with the tenant context;
+ * an OR anywhere above that comparison would widen it, so it does not count.
+ */
+CREATE OR REPLACE FUNCTION palisade_audit.conjuncts(p_expr text) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    work text[] := ARRAY[p_expr];
+    result text[] := '{}';
+    parts text[];
+    s text;
+    ch text;
+    quote text;
+    i int;
+    n int;
+    depth int;
+    start int;
+    closing int;
+BEGIN
+    WHILE cardinality(work) > 0 LOOP
+        s := btrim(work[1]);
+        work := work[2:];
+        -- Strip parentheses that enclose the whole operand.
+        LOOP
+            EXIT WHEN left(s, 1) <> '(' OR right(s, 1) <> ')';
+            depth := 0; quote := NULL; closing := 0; i := 1; n := length(s);
+            WHILE i <= n LOOP
+                ch := substr(s, i, 1);
+                IF quote IS NOT NULL THEN
+                    IF ch = quote THEN quote := NULL; END IF;
+                ELSIF ch IN ('''', '"') THEN
+                    quote := ch;
+                ELSIF ch = '(' THEN
+                    depth := depth + 1;
+                ELSIF ch = ')' THEN
+                    depth := depth - 1;
+                    IF depth = 0 THEN closing := i; EXIT; END IF;
+                END IF;
+                i := i + 1;
+            END LOOP;
+            EXIT WHEN closing <> n;
+            s := btrim(substr(s, 2, n - 2));
+        END LOOP;
+        -- Split at AND outside parentheses and quotes.
+        parts := '{}'; depth := 0; quote := NULL; start := 1; i := 1; n := length(s);
+        WHILE i <= n LOOP
+            ch := substr(s, i, 1);
+            IF quote IS NOT NULL THEN
+                IF ch = quote THEN quote := NULL; END IF;
+            ELSIF ch IN ('''', '"') THEN
+                quote := ch;
+            ELSIF ch = '(' THEN
+                depth := depth + 1;
+            ELSIF ch = ')' THEN
+                depth := depth - 1;
+            ELSIF depth = 0 AND substr(s, i, 5) = ' AND ' THEN
+                parts := parts || btrim(substr(s, start, i - start));
+                start := i + 5;
+                i := i + 4;
+            END IF;
+            i := i + 1;
+        END LOOP;
+        parts := parts || btrim(substr(s, start));
+        IF cardinality(parts) = 1 THEN
+            result := result || parts[1];
+        ELSE
+            work := parts || work;
+        END IF;
+    END LOOP;
+    RETURN result;
+END
+$fn$;
+
+/**
+ * Whether a policy clause (USING or WITH CHECK, deparsed) keeps rows to the acting organization:
+ * absent, `false`, or ANDed with `<tenant column> = (SELECT palisade_private.current_org_id())`
+ * (either side, with or without the SELECT wrapping; the schema is left out of the deparsed text
+ * when the reader's search_path includes palisade_private).
+ */
+CREATE OR REPLACE FUNCTION palisade_audit.scoped_to_org(p_expr text, p_column name) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+        SELECT p_expr IS NULL OR p_expr = 'false' OR EXISTS (
+            SELECT 1 FROM pg_catalog.unnest(palisade_audit.conjuncts(p_expr)) AS c(operand),
+                          (VALUES ('palisade_private.'), ('')) AS q(schema_prefix)
+             WHERE c.operand IN (
+                 p_column || ' = ( SELECT ' || q.schema_prefix || 'current_org_id() AS current_org_id)',
+                 '( SELECT ' || q.schema_prefix || 'current_org_id() AS current_org_id) = ' || p_column,
+                 p_column || ' = ' || q.schema_prefix || 'current_org_id()',
+                 q.schema_prefix || 'current_org_id() = ' || p_column))
+    $fn$;
+
+/**
+ * Whether a policy clause is the resolver form: absent, or ANDed with CURRENT_USER = '<role>',
+ * which holds only while a SECURITY DEFINER function owned by that (NOLOGIN) role runs.
+ */
+CREATE OR REPLACE FUNCTION palisade_audit.scoped_to_role(p_expr text, p_role name) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+        SELECT p_expr IS NULL OR EXISTS (
+            SELECT 1 FROM pg_catalog.unnest(palisade_audit.conjuncts(p_expr)) AS c(operand)
+             WHERE c.operand IN ('CURRENT_USER = ' || pg_catalog.quote_literal(p_role) || '::name',
+                                 pg_catalog.quote_literal(p_role) || '::name = CURRENT_USER'))
+    $fn$;
+
+/**
+ * One row per policy. `restricts_to` says what limits the rows it lets through; NULL means
+ * nothing does (e.g. USING (true)), which is a violation on a tenant table:
+ *   'the acting organization'   every clause compares the tenant column with the context;
+ *   'nothing (false)'           every clause is false (e.g. tenants may not write billing tables);
+ *   'its resolver role'         TO one NOLOGIN role r USING (current_user = 'r'): only r's
+ *                               SECURITY DEFINER functions (palisade_private) match;
+ *   'moot: its roles bypass RLS' every role it names bypasses row-level security anyway;
+ *   'restrictive'               AS RESTRICTIVE: it can only narrow what permissive ones allow.
+ */
+CREATE VIEW palisade_audit.policies WITH (security_invoker = true) AS
+WITH p AS (
+    SELECT n.nspname::text AS schema_name, c.relname::text AS table_name, p.polname::text AS policy_name,
+           CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+                         WHEN 'd' THEN 'DELETE' ELSE 'ALL' END AS command,
+           p.polpermissive AS permissive,
+           ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(r.oid)::text END
+                   FROM pg_catalog.unnest(p.polroles) AS r(oid) ORDER BY 1) AS roles,
+           pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS using_expr,
+           pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS with_check_expr,
+           palisade_audit.tenant_column(n.nspname, c.relname) AS tenant_column,
+           p.polroles
+      FROM pg_catalog.pg_policy p
+      JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+)
+SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.roles,
+       p.using_expr, p.with_check_expr,
+       p.tenant_column IS NOT NULL AS on_tenant_table,
+       (0::oid = ANY (p.polroles) OR 'palisade_app' = ANY (p.roles)) AS binds_app,
+       CASE
+         WHEN NOT p.permissive THEN 'restrictive'
+         WHEN p.tenant_column IS NOT NULL
+              AND palisade_audit.scoped_to_org(p.using_expr, p.tenant_column)
+              AND palisade_audit.scoped_to_org(p.with_check_expr, p.tenant_column)
+           THEN CASE WHEN coalesce(p.using_expr, 'false') = 'false'
+                      AND coalesce(p.with_check_expr, 'false') = 'false'
+                     THEN 'nothing (false)' ELSE 'the acting organization' END
+         WHEN pg_catalog.cardinality(p.polroles) = 1
+              AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                           WHERE r.oid = p.polroles[1] AND NOT r.rolcanlogin
+                             AND palisade_audit.scoped_to_role(p.using_expr, r.rolname)
+                             AND palisade_audit.scoped_to_role(p.with_check_expr, r.rolname))
+           THEN 'its resolver role'
+         WHEN NOT 0::oid = ANY (p.polroles)
+              AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                               WHERE r.oid = ANY (p.polroles) AND NOT (r.rolsuper OR r.rolbypassrls))
+           THEN 'moot: its roles bypass RLS'
+       END AS restricts_to
+  FROM p;
+
+/**
+ * One row per table (schemas other than pg_catalog, information_schema and pg_toast). Tenant
+ * tables are those of schema palisade; `ok` is false, with `reasons` (each "kind: detail"), when
+ * one breaks a rule:
+ *   no_tenant_column   no organization_id uuid NOT NULL (organizations: id);
+ *   rls_disabled       row-level security not enabled;
+ *   rls_not_forced     not forced: the table owner would bypass the policies;
+ *   missing_policy     no permissive policy for palisade_app (or PUBLIC) for SELECT, INSERT,
+ *                      UPDATE or DELETE with the clauses the command needs (USING for SELECT and
+ *                      DELETE, WITH CHECK for INSERT, both for UPDATE);
+ *   unscoped_policy    a permissive policy whose rows are not restricted (see policies above);
+ *   no_tenant_index    no index leading with the tenant column;
+ *   fk_without_tenant  a foreign key to a tenant table whose columns do not pair this table's
+ *                      organization_id with the parent's (FK checks bypass RLS: a single-column
+ *                      key lets one tenant reference, and so detect, another tenant's rows);
+ *   global_unique_key  a unique key without the tenant column, not in the allow-list (a
+ *                      duplicate-key error tells one tenant what another holds);
+ *   public_grant       PUBLIC holds privileges on it;
+ *   foreign_owner      owned by a role other than the owner of schema palisade.
+ */
+CREATE VIEW palisade_audit.tables WITH (security_invoker = true) AS
+WITH t AS (
+    SELECT c.oid, n.nspname::text AS schema_name, c.relname::text AS table_name,
+           palisade_audit.tenant_column(n.nspname, c.relname) AS tenant_column,
+           c.relowner, n.nspowner, c.relrowsecurity, c.relforcerowsecurity, c.relacl
+      FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+), facts AS (
+    SELECT t.*,
+           t.tenant_column IS NOT NULL AS is_tenant_table,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid = t.oid AND a.attname = t.tenant_column AND NOT a.attisdropped
+                      AND a.atttypid = 'pg_catalog.uuid'::pg_catalog.regtype AND a.attnotnull) AS has_tenant_column,
+           cmd.select_policies, cmd.insert_policies, cmd.update_policies, cmd.delete_policies,
+           ARRAY(SELECT v.command
+                   FROM (VALUES (1, 'SELECT'), (2, 'INSERT'), (3, 'UPDATE'), (4, 'DELETE')) AS v(o, command)
+                  WHERE NOT EXISTS (
+                        SELECT 1 FROM palisade_audit.policies p
+                         WHERE p.schema_name = t.schema_name AND p.table_name = t.table_name
+                           AND p.permissive AND p.binds_app AND p.command IN (v.command, 'ALL')
+                           AND (v.command = 'INSERT' OR p.using_expr IS NOT NULL)
+                           AND (v.command IN ('SELECT', 'DELETE') OR p.with_check_expr IS NOT NULL))
+                  ORDER BY v.o) AS commands_without_policy,
+           ARRAY(SELECT pg_catalog.format('%s (%s TO %s) %s', p.policy_name, p.command,
+                                          pg_catalog.array_to_string(p.roles, ', '),
+                                          pg_catalog.concat_ws(' ', 'USING ' || p.using_expr,
+                                                               'WITH CHECK ' || p.with_check_expr))
+                   FROM palisade_audit.policies p
+                  WHERE p.schema_name = t.schema_name AND p.table_name = t.table_name
+                    AND p.restricts_to IS NULL
+                  ORDER BY p.policy_name) AS unscoped_policies,
+           (SELECT ic.relname::text
+              FROM pg_catalog.pg_index i
+              JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+              JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]
+             WHERE i.indrelid = t.oid AND a.attname = t.tenant_column
+             ORDER BY i.indisprimary DESC, ic.relname
+             LIMIT 1) AS tenant_index,
+           CASE WHEN t.tenant_column IS NOT NULL THEN ARRAY(
+               SELECT k.conname::text
+                 FROM pg_catalog.pg_constraint k
+                 JOIN pg_catalog.pg_class r ON r.oid = k.confrelid
+                 JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+                WHERE k.conrelid = t.oid AND k.contype = 'f'
+                  AND palisade_audit.tenant_column(rn.nspname, r.relname) IS NOT NULL
+                  AND NOT EXISTS (
+                      SELECT 1 FROM pg_catalog.generate_subscripts(k.conkey, 1) AS s(i)
+                        JOIN pg_catalog.pg_attribute ca ON ca.attrelid = k.conrelid AND ca.attnum = k.conkey[s.i]
+                        JOIN pg_catalog.pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[s.i]
+                       WHERE ca.attname = t.tenant_column
+                         AND pa.attname = palisade_audit.tenant_column(rn.nspname, r.relname))
+                ORDER BY 1) END AS foreign_keys_without_tenant,
+           CASE WHEN t.tenant_column IS NOT NULL THEN ARRAY(
+               SELECT ic.relname::text
+                 FROM pg_catalog.pg_index i
+                 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+                WHERE i.indrelid = t.oid AND i.indisunique
+                  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                   WHERE a.attrelid = t.oid AND a.attnum = ANY (i.indkey)
+                                     AND a.attname = t.tenant_column)
+                ORDER BY 1) END AS unique_keys_without_tenant,
+           ARRAY(SELECT DISTINCT x.privilege_type::text FROM pg_catalog.aclexplode(t.relacl) x
+                  WHERE x.grantee = 0 ORDER BY 1) AS public_privileges
+      FROM t
+      CROSS JOIN LATERAL (
+          SELECT pg_catalog.string_agg(d.line, E'\n' ORDER BY d.line) FILTER (WHERE d.command IN ('SELECT', 'ALL')) AS select_policies,
+                 pg_catalog.string_agg(d.line, E'\n' ORDER BY d.line) FILTER (WHERE d.command IN ('INSERT', 'ALL')) AS insert_policies,
+                 pg_catalog.string_agg(d.line, E'\n' ORDER BY d.line) FILTER (WHERE d.command IN ('UPDATE', 'ALL')) AS update_policies,
+                 pg_catalog.string_agg(d.line, E'\n' ORDER BY d.line) FILTER (WHERE d.command IN ('DELETE', 'ALL')) AS delete_policies
+            FROM (SELECT p.command,
+                         pg_catalog.concat_ws(' ', p.policy_name,
+                                              CASE WHEN NOT p.permissive THEN 'AS RESTRICTIVE' END,
+                                              'TO ' || pg_catalog.array_to_string(p.roles, ', '),
+                                              'USING ' || p.using_expr,
+                                              'WITH CHECK ' || p.with_check_expr) AS line
+                    FROM palisade_audit.policies p
+                   WHERE p.schema_name = t.schema_name AND p.table_name = t.table_name) AS d
+      ) AS cmd
+)
+SELECT f.schema_name, f.table_name, f.is_tenant_table, f.tenant_column::text AS tenant_column,
+       pg_catalog.pg_get_userbyid(f.relowner)::text AS owner,
+       CASE WHEN f.is_tenant_table THEN f.has_tenant_column END AS has_tenant_column,
+       f.relrowsecurity AS rls_enabled, f.relforcerowsecurity AS rls_forced,
+       f.select_policies, f.insert_policies, f.update_policies, f.delete_policies,
+       f.tenant_index, f.foreign_keys_without_tenant, f.unique_keys_without_tenant, f.public_privileges,
+       pg_catalog.cardinality(r.reasons) = 0 AS ok,
+       r.reasons
+  FROM facts f
+  CROSS JOIN LATERAL (SELECT CASE WHEN NOT f.is_tenant_table THEN '{}'::text[] ELSE ARRAY(
+      SELECT x.reason FROM (
+          SELECT 1, CASE WHEN NOT f.has_tenant_column
+                         THEN pg_catalog.format('no_tenant_column: no column %s uuid NOT NULL', f.tenant_column) END
+          UNION ALL
+          SELECT 2, CASE WHEN NOT f.relrowsecurity
+                         THEN 'rls_disabled: row-level security is not enabled' END
+          UNION ALL
+          SELECT 3, CASE WHEN NOT f.relforcerowsecurity
+                         THEN 'rls_not_forced: row-level security is not forced, so the table owner bypasses every policy' END
+          UNION ALL
+          SELECT 4, pg_catalog.format('missing_policy: no permissive %s policy for palisade_app with %s', c.command,
+                                      CASE c.command WHEN 'SELECT' THEN 'USING' WHEN 'DELETE' THEN 'USING'
+                                                     WHEN 'INSERT' THEN 'WITH CHECK' ELSE 'USING and WITH CHECK' END)
+            FROM pg_catalog.unnest(f.commands_without_policy) AS c(command)
+          UNION ALL
+          SELECT 5, 'unscoped_policy: policy ' || u.policy || ' does not restrict rows to the acting organization'
+            FROM pg_catalog.unnest(f.unscoped_policies) AS u(policy)
+          UNION ALL
+          SELECT 6, CASE WHEN f.tenant_index IS NULL
+                         THEN pg_catalog.format('no_tenant_index: no index leading with %s', f.tenant_column) END
+          UNION ALL
+          SELECT 7, pg_catalog.format('fk_without_tenant: foreign key %s references a tenant table without pairing %s with the parent''s tenant column', k.name, f.tenant_column)
+            FROM pg_catalog.unnest(f.foreign_keys_without_tenant) AS k(name)
+          UNION ALL
+          SELECT 8, pg_catalog.format('global_unique_key: unique key %s does not include %s and is not in palisade_audit.allow_list', u.name, f.tenant_column)
+            FROM pg_catalog.unnest(f.unique_keys_without_tenant) AS u(name)
+           WHERE u.name NOT IN (SELECT a.name FROM palisade_audit.allow_list a WHERE a.kind = 'global_unique_key')
+          UNION ALL
+          SELECT 9, CASE WHEN pg_catalog.cardinality(f.public_privileges) > 0
+                         THEN 'public_grant: PUBLIC holds ' || pg_catalog.array_to_string(f.public_privileges, ', ') END
+          UNION ALL
+          SELECT 10, CASE WHEN f.relowner <> f.nspowner
+                          THEN pg_catalog.format('foreign_owner: owned by %s, not by %s (the owner of schema palisade); its owner can drop its policies or disable row-level security',
+                                                 pg_catalog.pg_get_userbyid(f.relowner), pg_catalog.pg_get_userbyid(f.nspowner)) END
+      ) AS x(o, reason)
+      WHERE x.reason IS NOT NULL
+      ORDER BY x.o, x.reason) END AS reasons) AS r;
+
+/**
+ * One row per role (predefined pg_* roles left out): its attributes, the tables and views it owns
+ * in this database, and what it may do on each tenant table. `in_this_database`: the role owns something
+ * here, is named in a privilege, policy, default privilege or setting of this database, or is a
+ * member of such a role; role findings are limited to those. Findings (`reasons`, "kind: detail"):
+ *   bypassrls_role         BYPASSRLS on a role that is neither a superuser (the DBA's own) nor in
+ *                          the allow-list (palisade_billing, for the Stripe path);
+ *   member_of_bypass_role  it can SET ROLE to a superuser or BYPASSRLS role;
+ *   app_role_bypasses      a role that tenant policies are written for (palisade_app, a resolver
+ *                          role) can bypass row-level security;
+ *   app_role_owns          such a role owns (or can become the owner of) tables or schemas of
+ *                          palisade / palisade_private: an owner can disable RLS and drop policies.
+ */
+CREATE VIEW palisade_audit.roles WITH (security_invoker = true) AS
+WITH db AS (
+    SELECT d.oid, d.datdba, d.datacl FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()
+), ns AS (
+    SELECT n.oid, n.nspname, n.nspowner, n.nspacl FROM pg_catalog.pg_namespace n
+     WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+), present AS (
+    SELECT db.datdba AS role FROM db
+    UNION SELECT g.grantee FROM db, pg_catalog.aclexplode(db.datacl) g
+    UNION SELECT ns.nspowner FROM ns
+    UNION SELECT g.grantee FROM ns, pg_catalog.aclexplode(ns.nspacl) g
+    UNION SELECT c.relowner FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
+    UNION SELECT g.grantee FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace,
+                                pg_catalog.aclexplode(c.relacl) g
+    UNION SELECT g.grantee FROM pg_catalog.pg_attribute a
+                           JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+                           JOIN ns ON ns.oid = c.relnamespace,
+                                pg_catalog.aclexplode(a.attacl) g
+    UNION SELECT p.proowner FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace
+    UNION SELECT g.grantee FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace,
+                                pg_catalog.aclexplode(p.proacl) g
+    UNION SELECT pg_catalog.unnest(p.polroles) FROM pg_catalog.pg_policy p
+    UNION SELECT d.defaclrole FROM pg_catalog.pg_default_acl d
+    UNION SELECT g.grantee FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) g
+    UNION SELECT s.setrole FROM pg_catalog.pg_db_role_setting s, db WHERE s.setdatabase = db.oid
+), tenant AS (
+    SELECT c.oid, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p')
+), tenant_objects AS (
+    -- What an owner could use to switch tenancy off: the tenant schemas and what is in them.
+    SELECT c.relowner AS owner, n.nspname || '.' || c.relname AS name
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname IN ('palisade', 'palisade_private') AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+    UNION ALL
+    SELECT n.nspowner, 'schema ' || n.nspname FROM pg_catalog.pg_namespace n
+     WHERE n.nspname IN ('palisade', 'palisade_private')
+), facts AS (
+    SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls,
+           (r.oid IN (SELECT p.role FROM present p)
+            OR EXISTS (SELECT 1 FROM present p
+                        WHERE p.role <> r.oid AND p.role <> 0
+                          AND pg_catalog.pg_has_role(r.oid, p.role, 'MEMBER'))) AS in_this_database,
+           ARRAY(SELECT pg_catalog.pg_get_userbyid(m.roleid)::text FROM pg_catalog.pg_auth_members m
+                  WHERE m.member = r.oid ORDER BY 1) AS member_of,
+           CASE WHEN NOT r.rolsuper THEN ARRAY(
+               SELECT b.rolname::text FROM pg_catalog.pg_roles b
+                WHERE b.oid <> r.oid AND (b.rolsuper OR b.rolbypassrls)
+                  AND pg_catalog.pg_has_role(r.oid, b.oid, 'MEMBER')
+                ORDER BY 1) ELSE '{}' END AS can_become_bypass_roles,
+           ARRAY(SELECT ns.nspname || '.' || c.relname FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
+                  WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                  ORDER BY 1) AS tables_owned,
+           ARRAY(SELECT o.name FROM tenant_objects o WHERE o.owner = r.oid ORDER BY 1) AS tenant_objects_owned,
+           CASE WHEN NOT r.rolsuper THEN ARRAY(
+               SELECT DISTINCT o.name || ' (as ' || pg_catalog.pg_get_userbyid(o.owner) || ')'
+                 FROM tenant_objects o
+                WHERE o.owner <> r.oid AND pg_catalog.pg_has_role(r.oid, o.owner, 'MEMBER')
+                ORDER BY 1) ELSE '{}' END AS tenant_objects_owned_via_membership,
+           (r.rolname = 'palisade_app'
+            OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p JOIN tenant t ON t.oid = p.polrelid
+                        WHERE p.polpermissive AND r.oid = ANY (p.polroles))) AS bound_by_tenant_policies,
+           r.rolname IN (SELECT a.name FROM palisade_audit.allow_list a WHERE a.kind = 'bypassrls_role') AS allow_listed
+      FROM pg_catalog.pg_roles r
+     WHERE r.rolname !~ '^pg_'
+)
+SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS is_superuser,
+       f.rolbypassrls AS bypass_rls,
+       (f.rolsuper OR f.rolbypassrls OR pg_catalog.cardinality(f.can_become_bypass_roles) > 0) AS can_bypass_rls,
+       f.in_this_database, f.member_of, f.can_become_bypass_roles,
+       f.tables_owned, f.tenant_objects_owned,
+       CASE WHEN f.rolsuper THEN 'all (superuser)'
+            WHEN f.in_this_database THEN (
+                SELECT pg_catalog.string_agg(t.relname || ': ' || pv.privs, '; ' ORDER BY t.relname)
+                  FROM tenant t
+                 CROSS JOIN LATERAL (
+                     SELECT pg_catalog.string_agg(x.label, ' ' ORDER BY v.o) AS privs
+                       FROM (VALUES (1, 'SELECT'), (2, 'INSERT'), (3, 'UPDATE'), (4, 'DELETE'),
+                                    (5, 'TRUNCATE'), (6, 'REFERENCES'), (7, 'TRIGGER')) AS v(o, priv)
+                      CROSS JOIN LATERAL (
+                          SELECT CASE WHEN pg_catalog.has_table_privilege(f.oid, t.oid, v.priv) THEN v.priv
+                                      WHEN v.priv IN ('SELECT', 'INSERT', 'UPDATE', 'REFERENCES')
+                                           AND pg_catalog.has_any_column_privilege(f.oid, t.oid, v.priv)
+                                      THEN v.priv || '(some columns)' END AS label) AS x
+                      WHERE x.label IS NOT NULL) AS pv
+                 WHERE pv.privs IS NOT NULL)
+       END AS tenant_privileges,
+       pg_catalog.cardinality(r.reasons) = 0 AS ok,
+       r.reasons
+  FROM facts f
+  CROSS JOIN LATERAL (SELECT ARRAY(
+      SELECT x.reason FROM (
+          SELECT 1, CASE WHEN f.in_this_database AND NOT f.rolsuper AND f.rolbypassrls AND NOT f.allow_listed
+                         THEN 'bypassrls_role: has BYPASSRLS but is neither a superuser nor in palisade_audit.allow_list' END
+          UNION ALL
+          SELECT 2, CASE WHEN f.in_this_database AND pg_catalog.cardinality(f.can_become_bypass_roles) > 0
+                         THEN 'member_of_bypass_role: can SET ROLE to '
+                              || pg_catalog.array_to_string(f.can_become_bypass_roles, ', ')
+                              || ', which bypass(es) row-level security' END
+          UNION ALL
+          SELECT 3, CASE WHEN f.bound_by_tenant_policies AND (f.rolsuper OR f.rolbypassrls)
+                         THEN 'app_role_bypasses: tenant policies are written for this role, but it is a superuser or has BYPASSRLS' END
+          UNION ALL
+          SELECT 4, CASE WHEN f.bound_by_tenant_policies
+                          AND pg_catalog.cardinality(f.tenant_objects_owned || f.tenant_objects_owned_via_membership) > 0
+                         THEN 'app_role_owns: tenant policies are written for this role, but it owns '
+                              || pg_catalog.array_to_string(f.tenant_objects_owned || f.tenant_objects_owned_via_membership, ', ')
+                              || ' (an owner can disable row-level security and drop policies)' END
+      ) AS x(o, reason)
+      WHERE x.reason IS NOT NULL
+      ORDER BY x.o) AS reasons) AS r;
+
+/**
+ * One row per function outside the system schemas (extension members left out). SECURITY DEFINER
+ * functions run with their owner's rights, so each is checked (`reasons`, "kind: detail"):
+ *   definer_mutable_search_path  no SET search_path (or one with $user or public): the caller's
+ *                                search_path could redirect the names it uses;
+ *   definer_public_execute       PUBLIC may execute it (the default unless revoked);
+ *   definer_bypasses_rls         its owner is a superuser or has BYPASSRLS, so it sees every row.
+ */
+CREATE VIEW palisade_audit.functions WITH (security_invoker = true) AS
+WITH f AS (
+    SELECT p.oid, n.nspname::text AS schema_name, p.proname::text AS function_name,
+           pg_catalog.pg_get_function_identity_arguments(p.oid) AS arguments,
+           pg_catalog.pg_get_userbyid(p.proowner)::text AS owner, p.prosecdef AS security_definer,
+           (SELECT pg_catalog.substr(cfg, 13) FROM pg_catalog.unnest(p.proconfig) AS cfg
+             WHERE cfg LIKE 'search\_path=%' LIMIT 1) AS search_path,
+           CASE WHEN p.proacl IS NULL
+                THEN ARRAY[pg_catalog.pg_get_userbyid(p.proowner)::text, 'PUBLIC']
+                ELSE ARRAY(SELECT DISTINCT CASE WHEN x.grantee = 0 THEN 'PUBLIC'
+                                                ELSE pg_catalog.pg_get_userbyid(x.grantee)::text END
+                             FROM pg_catalog.aclexplode(p.proacl) x
+                            WHERE x.privilege_type = 'EXECUTE' ORDER BY 1) END AS executable_by,
+           o.rolsuper OR o.rolbypassrls AS owner_bypasses_rls
+      FROM pg_catalog.pg_proc p
+      JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+      JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
+     WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                        WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                          AND d.objid = p.oid AND d.deptype = 'e')
+)
+SELECT f.schema_name, f.function_name, f.arguments, f.owner, f.security_definer, f.search_path,
+       f.executable_by, pg_catalog.cardinality(r.reasons) = 0 AS ok, r.reasons
+  FROM f
+  CROSS JOIN LATERAL (SELECT CASE WHEN NOT f.security_definer THEN '{}'::text[] ELSE ARRAY(
+      SELECT x.reason FROM (
+          SELECT 1, CASE WHEN f.search_path IS NULL
+                         THEN 'definer_mutable_search_path: SECURITY DEFINER without SET search_path'
+                         WHEN f.search_path ~ '(^|[ ,"])(\$user|public)($|[ ,"])'
+                         THEN 'definer_mutable_search_path: SECURITY DEFINER with search_path ' || f.search_path || ', which others may be able to create objects in' END
+          UNION ALL
+          SELECT 2, CASE WHEN 'PUBLIC' = ANY (f.executable_by)
+                         THEN 'definer_public_execute: SECURITY DEFINER and executable by PUBLIC' END
+          UNION ALL
+          SELECT 3, CASE WHEN f.owner_bypasses_rls
+                         THEN 'definer_bypasses_rls: SECURITY DEFINER owned by ' || f.owner || ', which bypasses row-level security' END
+      ) AS x(o, reason)
+      WHERE x.reason IS NOT NULL
+      ORDER BY x.o) END AS reasons) AS r;
+
+/**
+ * Views and materialized views that read tenant tables, directly or through other views.
+ * A view without security_invoker reads its tables with its owner's rights, not the reader's,
+ * so the reader's row-level security does not apply (`view_not_security_invoker`). A
+ * materialized view holds a copy of what its owner saw when refreshed and has no row-level
+ * security of its own (`materialized_view_over_tenant_table`).
+ */
+CREATE VIEW palisade_audit.views WITH (security_invoker = true) AS
+WITH RECURSIVE tenant AS (
+    SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p')
+), dep AS (
+    SELECT DISTINCT r.ev_class AS view_oid, d.refobjid AS used_oid
+      FROM pg_catalog.pg_rewrite r
+      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+     WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> r.ev_class
+), reach (view_oid, tenant_oid) AS (
+    SELECT dep.view_oid, dep.used_oid FROM dep JOIN tenant ON tenant.oid = dep.used_oid
+    UNION
+    SELECT dep.view_oid, reach.tenant_oid FROM dep JOIN reach ON reach.view_oid = dep.used_oid
+), v AS (
+    SELECT c.oid, n.nspname::text AS schema_name, c.relname::text AS view_name, c.relkind,
+           pg_catalog.pg_get_userbyid(c.relowner)::text AS owner,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_options_to_table(c.reloptions) o
+                    WHERE o.option_name = 'security_invoker'
+                      AND pg_catalog.lower(o.option_value) IN ('true', 'on', 'yes', '1')) AS security_invoker
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid IN (SELECT reach.view_oid FROM reach) AND c.relkind IN ('v', 'm')
+)
+SELECT v.schema_name, v.view_name,
+       CASE v.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END AS kind,
+       v.owner, v.security_invoker,
+       ARRAY(SELECT DISTINCT 'palisade.' || c.relname::text FROM reach
+               JOIN pg_catalog.pg_class c ON c.oid = reach.tenant_oid
+              WHERE reach.view_oid = v.oid ORDER BY 1) AS tenant_tables,
+       pg_catalog.cardinality(r.reasons) = 0 AS ok, r.reasons
+  FROM v
+  CROSS JOIN LATERAL (SELECT ARRAY(
+      SELECT x.reason FROM (
+          SELECT 1, CASE WHEN v.relkind = 'v' AND NOT v.security_invoker
+                         THEN 'view_not_security_invoker: reads tenant tables as its owner ' || v.owner || ', not as the reader: set security_invoker = true' END
+          UNION ALL
+          SELECT 2, CASE WHEN v.relkind = 'm'
+                         THEN 'materialized_view_over_tenant_table: holds tenant rows without row-level security' END
+      ) AS x(o, reason)
+      WHERE x.reason IS NOT NULL
+      ORDER BY x.o) AS reasons) AS r;
+
+/** The DDL guard's event triggers (policies/001_ddl_guard.sql), and whether they fire. */
+CREATE VIEW palisade_audit.ddl_guard WITH (security_invoker = true) AS
+SELECT w.event_trigger, e.evtevent::text AS event,
+       coalesce(e.evtenabled <> 'D', false) AS enabled,
+       CASE WHEN e.oid IS NOT NULL THEN e.evtfoid::pg_catalog.regprocedure::text END AS function,
+       e.evttags AS tags
+  FROM (VALUES ('palisade_ddl_guard_before'), ('palisade_ddl_guard')) AS w(event_trigger)
+  LEFT JOIN pg_catalog.pg_event_trigger e ON e.evtname = w.event_trigger;
+
+/**
+ * Every finding of the views above, one row each. Empty on a healthy database. `kind` is the
+ * stable name of the rule (see each view's comment); `object` is what breaks it.
+ */
+CREATE VIEW palisade_audit.violations WITH (security_invoker = true) AS
+SELECT x.kind, x.object_type, x.object, x.detail
+  FROM (
+      SELECT pg_catalog.split_part(r.reason, ': ', 1) AS kind, 'table' AS object_type,
+             t.schema_name || '.' || t.table_name AS object,
+             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2) AS detail
+        FROM palisade_audit.tables t, pg_catalog.unnest(t.reasons) AS r(reason)
+      UNION ALL
+      SELECT pg_catalog.split_part(r.reason, ': ', 1), 'role', o.role_name,
+             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2)
+        FROM palisade_audit.roles o, pg_catalog.unnest(o.reasons) AS r(reason)
+      UNION ALL
+      SELECT pg_catalog.split_part(r.reason, ': ', 1), 'function',
+             f.schema_name || '.' || f.function_name || '(' || f.arguments || ')',
+             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2)
+        FROM palisade_audit.functions f, pg_catalog.unnest(f.reasons) AS r(reason)
+      UNION ALL
+      SELECT pg_catalog.split_part(r.reason, ': ', 1), v.kind, v.schema_name || '.' || v.view_name,
+             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2)
+        FROM palisade_audit.views v, pg_catalog.unnest(v.reasons) AS r(reason)
+      UNION ALL
+      SELECT 'ddl_guard_missing', 'event trigger', g.event_trigger,
+             CASE WHEN g.event IS NULL THEN 'the DDL guard is not installed in this database: run palisade bootstrap (or, as a superuser, policies/001_ddl_guard.sql)'
+                  ELSE 'the DDL guard is disabled: run palisade bootstrap (or ALTER EVENT TRIGGER ' || g.event_trigger || ' ENABLE)' END
+        FROM palisade_audit.ddl_guard g
+       WHERE NOT g.enabled
+  ) AS x
+ ORDER BY x.object_type, x.object, x.kind, x.detail;
+
+/**
+ * DBAs who are not superusers read the audit through palisade_auditor (000_roles.sql): the schema,
+ * every view and the allow-list, and the helper functions the views call; nothing else. The role
+ * is created by `palisade bootstrap`; on a server bootstrapped by an older version it may not exist
+ * yet, and then these grants wait for the next apply after bootstrap has been re-run (the server
+ * still starts; `palisade audit` then reports the missing DDL guard of that older bootstrap).
+ */
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA palisade_audit FROM PUBLIC;
+DO $grants$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_auditor') THEN
+        GRANT USAGE ON SCHEMA palisade_audit TO palisade_auditor;
+        GRANT SELECT ON ALL TABLES IN SCHEMA palisade_audit TO palisade_auditor;
+        GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA palisade_audit TO palisade_auditor;
+    END IF;
+END
+$grants$;

@@ -1,0 +1,21 @@
+/**
+ * palisade_audit.allow_list: the deliberate, documented exceptions to the tenancy rules. The audit
+ * views (900_audit.sql), `palisade audit` and the catalog test (tests/api/catalog.rs) all read this
+ * table; nothing else lists exceptions. Re-written on every apply, so the live list is exactly this
+ * file's (a row added by hand is reported as drift by `palisade audit`).
+ *
+ *   global_unique_key  a unique key without organization_id. It tells a tenant that a value is
+ *                      taken somewhere, so each must be something the product needs to find
+ *                      before a tenant is known, read only through a resolver function.
+ *   bypassrls_role     a role other than the superusers that may hold BYPASSRLS.
+ */
+DELETE FROM palisade_audit.allow_list;
+INSERT INTO palisade_audit.allow_list (kind, name, reason) VALUES
+    ('global_unique_key', 'users_email_key',
+     'The login email: people log in before their organization is known (policies/110_users.sql).'),
+    ('global_unique_key', 'phone_numbers_number_key',
+     'A phone number routes inbound SMS and calls to exactly one organization.'),
+    ('global_unique_key', 'api_keys_key_hash_key',
+     'An API key is found by its hash before its organization is known; the hash of a random 256-bit key reveals nothing.'),
+    ('bypassrls_role', 'palisade_billing',
+     'The Stripe webhook path upserts subscriptions and invoices of any organization (000_roles.sql).');
