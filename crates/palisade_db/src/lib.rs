@@ -18,22 +18,22 @@
 //! so it is safe to log (server messages can quote row data).
 
 pub mod analytics;
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod chat;
 pub mod customers;
 mod error;
+pub mod integrations;
 pub mod ivr_menus;
 pub mod knowledge_base;
 pub mod list;
-pub mod messaging;
-pub mod phone_numbers;
-pub mod api_keys;
-pub mod billing;
-pub mod integrations;
 pub mod members;
+pub mod messaging;
 pub mod organization;
 pub mod outbound_webhooks;
+pub mod phone_numbers;
 pub mod pool;
 pub mod reports;
 pub mod schema;

@@ -1,23 +1,23 @@
 //! Route table. Every `/v1` route except signup and login takes a [`crate::auth::Tenant`].
 
 mod analytics;
-mod auth;
-mod chat;
 mod api_keys;
+mod auth;
 mod billing;
+mod chat;
 mod customers;
 mod fields;
 mod health;
-mod messaging;
+mod integrations;
 mod ivr_menus;
 mod knowledge_base;
+mod members;
+mod messaging;
+mod organization;
 mod phone_numbers;
 mod query_params;
 mod reports;
 mod social;
-mod integrations;
-mod members;
-mod organization;
 mod webhooks;
 
 use actix_web::{HttpResponse, web};
