@@ -17,8 +17,10 @@ ALTER TABLE palisade.email_messages FORCE ROW LEVEL SECURITY;
 ALTER TABLE palisade.email_messages
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
-REVOKE ALL ON palisade.email_messages FROM palisade_app;
+REVOKE ALL ON palisade.email_messages FROM palisade_app, palisade_resolver;
 GRANT SELECT, INSERT, UPDATE, DELETE ON palisade.email_messages TO palisade_app;
+-- The webhook resolver reads only the columns that route a delivery (021_webhook_resolvers.sql).
+GRANT SELECT (organization_id, id, provider_message_id) ON palisade.email_messages TO palisade_resolver;
 
 /** Every role of an organization reads its email messages. */
 DROP POLICY IF EXISTS email_messages_select ON palisade.email_messages;
@@ -40,3 +42,13 @@ CREATE POLICY email_messages_update ON palisade.email_messages FOR UPDATE TO pal
 DROP POLICY IF EXISTS email_messages_delete ON palisade.email_messages;
 CREATE POLICY email_messages_delete ON palisade.email_messages FOR DELETE TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id()));
+
+/**
+ * The webhook resolver finds a row before any tenant is known (webhook_org_for_email_message:
+ * the organization of the email an email provider event is about). current_user is
+ * palisade_resolver only while one of its SECURITY DEFINER functions runs, so this does not
+ * extend to roles that are members of palisade_resolver (the owner).
+ */
+DROP POLICY IF EXISTS email_messages_select_resolver ON palisade.email_messages;
+CREATE POLICY email_messages_select_resolver ON palisade.email_messages FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');

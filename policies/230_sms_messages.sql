@@ -16,8 +16,10 @@ ALTER TABLE palisade.sms_messages FORCE ROW LEVEL SECURITY;
 ALTER TABLE palisade.sms_messages
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
-REVOKE ALL ON palisade.sms_messages FROM palisade_app;
+REVOKE ALL ON palisade.sms_messages FROM palisade_app, palisade_resolver;
 GRANT SELECT, INSERT, UPDATE, DELETE ON palisade.sms_messages TO palisade_app;
+-- The webhook resolver reads only the columns that route a delivery (021_webhook_resolvers.sql).
+GRANT SELECT (organization_id, id, direction, carrier_sid) ON palisade.sms_messages TO palisade_resolver;
 
 /** Every role of an organization reads its SMS messages. */
 DROP POLICY IF EXISTS sms_messages_select ON palisade.sms_messages;
@@ -39,3 +41,13 @@ CREATE POLICY sms_messages_update ON palisade.sms_messages FOR UPDATE TO palisad
 DROP POLICY IF EXISTS sms_messages_delete ON palisade.sms_messages;
 CREATE POLICY sms_messages_delete ON palisade.sms_messages FOR DELETE TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id()));
+
+/**
+ * The webhook resolver finds a row before any tenant is known (webhook_org_for_sms_message: the
+ * organization of the message a Twilio status callback is about). current_user is
+ * palisade_resolver only while one of its SECURITY DEFINER functions runs, so this does not
+ * extend to roles that are members of palisade_resolver (the owner).
+ */
+DROP POLICY IF EXISTS sms_messages_select_resolver ON palisade.sms_messages;
+CREATE POLICY sms_messages_select_resolver ON palisade.sms_messages FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');

@@ -15,8 +15,10 @@ ALTER TABLE palisade.calls FORCE ROW LEVEL SECURITY;
 ALTER TABLE palisade.calls
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
-REVOKE ALL ON palisade.calls FROM palisade_app;
+REVOKE ALL ON palisade.calls FROM palisade_app, palisade_resolver;
 GRANT SELECT, INSERT, UPDATE, DELETE ON palisade.calls TO palisade_app;
+-- The webhook resolver reads only the columns that route a delivery (021_webhook_resolvers.sql).
+GRANT SELECT (organization_id, id, call_sid) ON palisade.calls TO palisade_resolver;
 
 /** Every role of an organization reads its calls. */
 DROP POLICY IF EXISTS calls_select ON palisade.calls;
@@ -38,3 +40,13 @@ CREATE POLICY calls_update ON palisade.calls FOR UPDATE TO palisade_app
 DROP POLICY IF EXISTS calls_delete ON palisade.calls;
 CREATE POLICY calls_delete ON palisade.calls FOR DELETE TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id()));
+
+/**
+ * The webhook resolver finds a row before any tenant is known (webhook_org_for_call: the
+ * organization of the call a Twilio voice status callback is about). current_user is
+ * palisade_resolver only while one of its SECURITY DEFINER functions runs, so this does not
+ * extend to roles that are members of palisade_resolver (the owner).
+ */
+DROP POLICY IF EXISTS calls_select_resolver ON palisade.calls;
+CREATE POLICY calls_select_resolver ON palisade.calls FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');

@@ -24,8 +24,10 @@ ALTER TABLE palisade.phone_numbers FORCE ROW LEVEL SECURITY;
 ALTER TABLE palisade.phone_numbers
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
-REVOKE ALL ON palisade.phone_numbers FROM palisade_app;
+REVOKE ALL ON palisade.phone_numbers FROM palisade_app, palisade_resolver;
 GRANT SELECT, INSERT, UPDATE, DELETE ON palisade.phone_numbers TO palisade_app;
+-- The webhook resolver reads only the columns that route a delivery (021_webhook_resolvers.sql).
+GRANT SELECT (organization_id, number, capabilities) ON palisade.phone_numbers TO palisade_resolver;
 
 /** Every role of an organization reads its phone numbers. */
 DROP POLICY IF EXISTS phone_numbers_select ON palisade.phone_numbers;
@@ -51,3 +53,13 @@ DROP POLICY IF EXISTS phone_numbers_delete ON palisade.phone_numbers;
 CREATE POLICY phone_numbers_delete ON palisade.phone_numbers FOR DELETE TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id())
         AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'));
+
+/**
+ * The webhook resolver finds a row before any tenant is known (webhook_org_for_number: the
+ * organization an inbound SMS or call to this number belongs to). current_user is
+ * palisade_resolver only while one of its SECURITY DEFINER functions runs, so this does not
+ * extend to roles that are members of palisade_resolver (the owner).
+ */
+DROP POLICY IF EXISTS phone_numbers_select_resolver ON palisade.phone_numbers;
+CREATE POLICY phone_numbers_select_resolver ON palisade.phone_numbers FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');

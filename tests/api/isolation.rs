@@ -50,6 +50,7 @@ pub const SEEDERS: &[(&str, Seeder)] = &[
         "tenant administration and billing",
         crate::tenant_domain::seed,
     ),
+    ("carrier and email webhooks", crate::twilio_sms::seed),
 ];
 
 fn seed_customers<'a>(

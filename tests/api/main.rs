@@ -26,4 +26,5 @@ mod social;
 mod startup;
 mod tenant_domain;
 mod tenant_tx;
+mod twilio_sms;
 mod webhooks;

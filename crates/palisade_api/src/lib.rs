@@ -34,6 +34,8 @@ pub struct AppState {
     pub tokens: auth::TokenKeys,
     /// Hashes and verifies passwords off the async workers.
     pub passwords: auth::PasswordHashing,
+    /// The public URL and provider secrets of the carrier and email webhooks.
+    pub webhooks: std::sync::Arc<webhooks::WebhookConfig>,
 }
 
 /// Registers every route and the extractor configurations (JSON, path and query errors as
@@ -45,6 +47,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(error::path_config())
             .app_data(error::query_config())
             .configure(routes::configure)
+            .configure(webhooks::configure)
             .default_service(web::to(routes::not_found));
     }
 }

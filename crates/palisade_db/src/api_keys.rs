@@ -126,7 +126,10 @@ pub async fn get(tx: TenantTx, id: ApiKeyId) -> Result<Option<ApiKey>, DbError> 
 /// Records a key minted by the acting user (owners and admins: RLS refuses others).
 pub async fn create(tx: &mut TenantTx, new: &NewApiKey) -> Result<ApiKey, DbError> {
     let id = ApiKeyId::new();
-    let created_by = tx.context().user_id.as_uuid();
+    let created_by = tx
+        .context()
+        .map(|c| c.user_id.as_uuid())
+        .ok_or_else(|| DbError::Decode("an API key is created by a user".into()))?;
     let row = tx
         .query_one(
             concat!(

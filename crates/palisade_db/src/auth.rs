@@ -138,7 +138,9 @@ pub struct Me {
 
 /// The acting user, if it still exists in the acting organization.
 pub async fn me(tx: &mut TenantTx) -> Result<Option<Me>, DbError> {
-    let user_id = tx.context().user_id.as_uuid();
+    let Some(user_id) = tx.context().map(|c| c.user_id.as_uuid()) else {
+        return Ok(None);
+    };
     let row = tx
         .query_opt(
             "SELECT u.id, u.email, u.name, u.role, u.organization_id, o.name AS organization_name, u.created_at \

@@ -39,6 +39,7 @@ pub mod reports;
 pub mod schema;
 pub mod social;
 pub mod tenant_tx;
+pub mod webhooks;
 
 pub use error::DbError;
 pub use pool::{AppPool, PoolSettings};

@@ -21,7 +21,7 @@
 //! every answer of many interleaved requests, would catch it.
 
 use deadpool_postgres::Object;
-use palisade_domain::TenantContext;
+use palisade_domain::{OrgId, TenantContext};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
@@ -52,8 +52,19 @@ enum State {
 /// if the rollback cannot be sent).
 pub struct TenantTx {
     conn: Option<Object>,
-    ctx: TenantContext,
+    actor: Actor,
     state: State,
+}
+
+/// Who a transaction acts for.
+#[derive(Debug, Clone, Copy)]
+enum Actor {
+    /// A signed-in user (bearer token or API key) of the organization.
+    User(TenantContext),
+    /// A carrier or email provider's verified webhook, routed to this organization. It sets
+    /// only `app.current_org`: `app.current_user` and `app.current_role` stay empty, so every
+    /// policy that asks for a role (owner/admin writes) fails closed for it.
+    Provider(OrgId),
 }
 
 impl TenantTx {
@@ -63,14 +74,38 @@ impl TenantTx {
         let conn = pool.get().await?;
         Ok(Self {
             conn: Some(conn),
-            ctx: *ctx,
+            actor: Actor::User(*ctx),
             state: State::Fresh,
         })
     }
 
-    /// The context this transaction acts for.
-    pub fn context(&self) -> &TenantContext {
-        &self.ctx
+    /// Checks out a connection for a provider's webhook already routed to `org` (by a resolver
+    /// function). The transaction sees and writes only `org`'s rows, with no user and no role:
+    /// it can do what the table's policies allow any member of `org`, never owner/admin-only
+    /// writes. Sends nothing yet, like [`TenantTx::begin`].
+    pub async fn begin_for_provider(pool: &AppPool, org: OrgId) -> Result<Self, DbError> {
+        let conn = pool.get().await?;
+        Ok(Self {
+            conn: Some(conn),
+            actor: Actor::Provider(org),
+            state: State::Fresh,
+        })
+    }
+
+    /// The user context this transaction acts for; `None` for a provider's webhook.
+    pub fn context(&self) -> Option<&TenantContext> {
+        match &self.actor {
+            Actor::User(ctx) => Some(ctx),
+            Actor::Provider(_) => None,
+        }
+    }
+
+    /// The organization whose rows this transaction sees.
+    pub fn org_id(&self) -> OrgId {
+        match self.actor {
+            Actor::User(ctx) => ctx.org_id,
+            Actor::Provider(org) => org,
+        }
     }
 
     fn conn(&self) -> Result<&Object, DbError> {
@@ -97,7 +132,7 @@ impl TenantTx {
         )?;
         // From here on the connection may be inside a transaction, whatever happens below.
         self.state = State::Open;
-        let (org, user, role) = context_params(&self.ctx);
+        let (org, user, role) = context_params(&self.actor);
         let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
         let (_, _, rows) = tokio::try_join!(
             biased;
@@ -150,7 +185,7 @@ impl TenantTx {
             conn.prepare_cached(sql),
         )?;
         self.state = State::Open;
-        let (org, user, role) = context_params(&self.ctx);
+        let (org, user, role) = context_params(&self.actor);
         let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
         let (_, _, n) = tokio::try_join!(
             biased;
@@ -193,7 +228,7 @@ impl TenantTx {
             conn.prepare_cached(COMMIT),
         )?;
         self.state = State::Open;
-        let (org, user, role) = context_params(&self.ctx);
+        let (org, user, role) = context_params(&self.actor);
         let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
         let (_, _, rows, _) = tokio::try_join!(
             biased;
@@ -215,12 +250,16 @@ impl TenantTx {
     }
 }
 
-fn context_params(ctx: &TenantContext) -> (String, String, &'static str) {
-    (
-        ctx.org_id.to_string(),
-        ctx.user_id.to_string(),
-        ctx.role.as_str(),
-    )
+fn context_params(actor: &Actor) -> (String, String, &'static str) {
+    match actor {
+        Actor::User(ctx) => (
+            ctx.org_id.to_string(),
+            ctx.user_id.to_string(),
+            ctx.role.as_str(),
+        ),
+        // '' reads back as NULL (nullif in the context helpers): no user, no role.
+        Actor::Provider(org) => (org.to_string(), String::new(), ""),
+    }
 }
 
 impl Drop for TenantTx {

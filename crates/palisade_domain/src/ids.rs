@@ -137,6 +137,10 @@ id_type!(
     /// An invoice id (ours; Stripe's is `stripe_invoice_id`).
     InvoiceId
 );
+id_type!(
+    /// A recorded carrier or email-provider webhook delivery.
+    WebhookDeliveryId
+);
 
 #[cfg(test)]
 mod tests {

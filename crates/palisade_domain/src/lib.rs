@@ -19,7 +19,8 @@ pub use contact::{EmailAddress, PhoneNumber};
 pub use ids::{
     AnalyticsEventId, ApiKeyId, ArticleId, CallId, ConversationId, CustomerId, EmailCampaignId,
     EmailMessageId, IntegrationId, InvoiceId, IvrMenuId, MessageId, OrgId, PhoneNumberId, ReportId,
-    SmsCampaignId, SmsMessageId, SocialAccountId, SocialPostId, UserId, VoiceCampaignId, WebhookId,
+    SmsCampaignId, SmsMessageId, SocialAccountId, SocialPostId, UserId, VoiceCampaignId,
+    WebhookDeliveryId, WebhookId,
 };
 pub use integration::{IntegrationConfig, IntegrationProvider, IntegrationSecrets};
 pub use ivr::IvrMenuTree;

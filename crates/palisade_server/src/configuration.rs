@@ -61,6 +61,52 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `PALISADE_HTTP_WORKERS`, default: one per core.
     pub workers: Option<usize>,
+    /// The carrier and email webhooks' public URL and secrets.
+    pub webhooks: WebhookSettings,
+}
+
+/// The carrier and email webhooks' settings. Secrets: never logged. In the embedded default,
+/// each one left unset is taken from the generated `webhook-secrets.json`.
+#[derive(Clone, Default)]
+pub struct WebhookSettings {
+    /// `PALISADE_PUBLIC_BASE_URL`: what precedes `/webhooks/...` in the URLs pasted into the
+    /// providers' consoles, e.g. `https://api.example.com`. Default `http://<PALISADE_HTTP_ADDR>`.
+    pub public_base_url: Option<String>,
+    /// `TWILIO_AUTH_TOKEN`.
+    pub twilio_auth_token: Option<String>,
+    /// `SENDGRID_WEBHOOK_PUBLIC_KEY`: the event webhook's verification key (base64, as
+    /// SendGrid's console shows it).
+    pub sendgrid_public_key: Option<String>,
+    /// `MAILGUN_WEBHOOK_SIGNING_KEY`.
+    pub mailgun_signing_key: Option<String>,
+}
+
+impl WebhookSettings {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let public_base_url = get("PALISADE_PUBLIC_BASE_URL");
+        if let Some(url) = &public_base_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ConfigError(
+                "PALISADE_PUBLIC_BASE_URL must start with https:// (or http://)".into(),
+            ));
+        }
+        let sendgrid_public_key = get("SENDGRID_WEBHOOK_PUBLIC_KEY");
+        if let Some(key) = &sendgrid_public_key
+            && palisade_api::webhooks::signature::SendgridKey::parse(key).is_none()
+        {
+            return Err(ConfigError(
+                "SENDGRID_WEBHOOK_PUBLIC_KEY must be the base64 P-256 public key SendGrid shows"
+                    .into(),
+            ));
+        }
+        Ok(Self {
+            public_base_url,
+            twilio_auth_token: get("TWILIO_AUTH_TOKEN"),
+            sendgrid_public_key,
+            mailgun_signing_key: get("MAILGUN_WEBHOOK_SIGNING_KEY"),
+        })
+    }
 }
 
 impl Settings {
@@ -98,6 +144,7 @@ impl Settings {
                 "PALISADE_DB_POOL_SIZE must be at least 1".into(),
             ));
         }
+        let webhooks = WebhookSettings::from_lookup(&get)?;
         Ok(Self {
             http_addr: get("PALISADE_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
             database,
@@ -112,6 +159,7 @@ impl Settings {
                         .max(1),
                 ),
             },
+            webhooks,
         })
     }
 }
@@ -250,6 +298,12 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused() {
+        assert!(settings(&[("PALISADE_PUBLIC_BASE_URL", "api.example.com")]).is_err());
+        let err = settings(&[("SENDGRID_WEBHOOK_PUBLIC_KEY", "not-a-key")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("SENDGRID_WEBHOOK_PUBLIC_KEY") && !err.contains("not-a-key"));
         assert!(settings(&[("PALISADE_LOG_FORMAT", "xml")]).is_err());
         assert!(settings(&[("PALISADE_DB_POOL_SIZE", "0")]).is_err());
         assert!(settings(&[("PALISADE_PG_PORT", "http")]).is_err());

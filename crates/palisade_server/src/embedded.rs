@@ -5,6 +5,8 @@
 //! - `pgdata/`: the cluster (owned by the `postgres` OS user when Palisade runs as root);
 //! - `secrets.json` (mode 0600): generated passwords of the superuser and the three login
 //!   roles, and the JWT secret. Kept across runs, so tokens and data survive restarts.
+//! - `webhook-secrets.json` (mode 0600): development secrets of the webhook providers
+//!   ([`WebhookDevSecrets`]), so a developer can sign requests exactly as the providers do.
 //!
 //! Every start bootstraps (idempotently) and migrates, exactly as on an external server.
 
@@ -15,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use palisade_api::webhooks::signature::SendgridDevSigner;
 use palisade_db::schema::RolePasswords;
 use palisade_pg_embedded::{ClusterOptions, LaunchError, PgBinaries, RunningCluster};
 use serde::{Deserialize, Serialize};
@@ -91,8 +94,54 @@ impl Secrets {
     }
 }
 
-/// Loads `secrets.json`, or creates it (mode 0600) on first start.
-fn load_or_create_secrets(path: &Path) -> Result<Secrets, EmbeddedError> {
+/// Development values of the webhook providers' secrets, generated on the first start of the
+/// embedded default into `webhook-secrets.json`. Each is overridden by its environment variable
+/// (README, "Webhooks"); a production deployment sets those instead.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct WebhookDevSecrets {
+    /// Stands in for `TWILIO_AUTH_TOKEN`.
+    pub twilio_auth_token: String,
+    /// Stands in for `MAILGUN_WEBHOOK_SIGNING_KEY`.
+    pub mailgun_signing_key: String,
+    /// Stands in for `SENDGRID_WEBHOOK_PUBLIC_KEY` (base64 SPKI, as SendGrid shows it).
+    pub sendgrid_public_key: String,
+    /// The matching private key (base64 P-256 scalar), to sign test events as SendGrid would.
+    pub sendgrid_private_key: String,
+}
+
+impl std::fmt::Debug for WebhookDevSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookDevSecrets(<redacted>)")
+    }
+}
+
+fn random_hex(len_bytes: usize) -> Result<String, std::io::Error> {
+    let mut bytes = vec![0u8; len_bytes];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl WebhookDevSecrets {
+    fn generate() -> Result<Self, std::io::Error> {
+        let signer = SendgridDevSigner::generate()
+            .ok_or_else(|| std::io::Error::other("cannot generate a P-256 key"))?;
+        Ok(Self {
+            // Twilio auth tokens and Mailgun signing keys are 32 hex digits.
+            twilio_auth_token: random_hex(16)?,
+            mailgun_signing_key: random_hex(16)?,
+            sendgrid_public_key: signer
+                .public_key_b64()
+                .ok_or_else(|| std::io::Error::other("cannot encode a P-256 public key"))?,
+            sendgrid_private_key: signer.scalar_b64(),
+        })
+    }
+}
+
+/// Loads `path`, or creates it with `generate` (mode 0600) on first use.
+fn load_or_create<T: Serialize + serde::de::DeserializeOwned>(
+    path: &Path,
+    generate: impl FnOnce() -> Result<T, std::io::Error>,
+) -> Result<T, EmbeddedError> {
     let io = |what, source| EmbeddedError::Io {
         what,
         path: path.to_owned(),
@@ -106,7 +155,7 @@ fn load_or_create_secrets(path: &Path) -> Result<Secrets, EmbeddedError> {
             )
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let secrets = Secrets::generate().map_err(|e| io("cannot generate secrets for", e))?;
+            let secrets = generate().map_err(|e| io("cannot generate secrets for", e))?;
             let json = serde_json::to_vec_pretty(&secrets)
                 .map_err(|e| io("cannot encode", std::io::Error::other(e.to_string())))?;
             let mut file = fs::OpenOptions::new()
@@ -190,6 +239,7 @@ impl AttachedDb {
 pub struct EmbeddedDb {
     cluster: RunningCluster,
     secrets: Secrets,
+    webhook_secrets: WebhookDevSecrets,
     data_dir: PathBuf,
 }
 
@@ -217,7 +267,11 @@ impl EmbeddedDb {
                 source,
             }
         })?;
-        let secrets = load_or_create_secrets(&data_dir.join("secrets.json"))?;
+        let secrets = load_or_create(&data_dir.join("secrets.json"), Secrets::generate)?;
+        let webhook_secrets = load_or_create(
+            &data_dir.join("webhook-secrets.json"),
+            WebhookDevSecrets::generate,
+        )?;
         let bins = PgBinaries::locate()?;
         let (major, minor) = bins.version();
         tracing::info!(bindir = %bins.bindir().display(), version = %format!("{major}.{minor}"), "found PostgreSQL");
@@ -235,6 +289,7 @@ impl EmbeddedDb {
         Ok(Self {
             cluster,
             secrets,
+            webhook_secrets,
             data_dir,
         })
     }
@@ -242,6 +297,16 @@ impl EmbeddedDb {
     /// The generated secrets.
     pub fn secrets(&self) -> &Secrets {
         &self.secrets
+    }
+
+    /// The generated development secrets of the webhook providers.
+    pub fn webhook_secrets(&self) -> &WebhookDevSecrets {
+        &self.webhook_secrets
+    }
+
+    /// Where [`EmbeddedDb::webhook_secrets`] are kept, for the startup log.
+    pub fn webhook_secrets_path(&self) -> PathBuf {
+        self.data_dir.join("webhook-secrets.json")
     }
 
     /// The superuser's URL (bootstrap).

@@ -9,6 +9,8 @@
 
 use std::process::ExitCode;
 
+use palisade_api::webhooks::WebhookConfig;
+use palisade_api::webhooks::signature::SendgridKey;
 use palisade_db::AppPool;
 use palisade_db::PoolSettings;
 use palisade_db::audit::AuditError;
@@ -141,6 +143,7 @@ fn serve(settings: &Settings) -> Result<(), BoxError> {
             jwt_secret: jwt_secret.into_bytes(),
             token_ttl: settings.token_ttl,
             workers: settings.workers,
+            webhooks: webhook_config(settings, embedded)?,
         };
         let app = Application::build(&config, pool.clone()).await?;
         tracing::info!(
@@ -153,6 +156,64 @@ fn serve(settings: &Settings) -> Result<(), BoxError> {
         pool.close();
         Ok(())
     })
+}
+
+/// The webhooks' public URL and secrets: each from its environment variable, else (embedded
+/// default only) from the generated development secrets. A provider left without a secret
+/// answers 503 until configured.
+fn webhook_config(
+    settings: &Settings,
+    embedded: Option<&EmbeddedDb>,
+) -> Result<WebhookConfig, BoxError> {
+    let env = &settings.webhooks;
+    let base = env
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.http_addr));
+    let mut config = WebhookConfig::new(&base);
+    let dev = embedded.map(EmbeddedDb::webhook_secrets);
+    config.twilio_auth_token = env
+        .twilio_auth_token
+        .clone()
+        .or_else(|| dev.map(|d| d.twilio_auth_token.clone()));
+    config.mailgun_signing_key = env
+        .mailgun_signing_key
+        .clone()
+        .or_else(|| dev.map(|d| d.mailgun_signing_key.clone()));
+    let sendgrid = env
+        .sendgrid_public_key
+        .clone()
+        .or_else(|| dev.map(|d| d.sendgrid_public_key.clone()));
+    config.sendgrid_public_key = match sendgrid {
+        None => None,
+        Some(key) => Some(
+            SendgridKey::parse(&key).ok_or("the SendGrid webhook public key cannot be parsed")?,
+        ),
+    };
+    if let Some(db) = embedded {
+        tracing::info!(
+            path = %db.webhook_secrets_path().display(),
+            "development webhook secrets (Twilio, SendGrid, Mailgun) are in this file; \
+             the environment variables of README \"Webhooks\" override them"
+        );
+    }
+    for (provider, configured) in [
+        ("twilio", config.twilio_auth_token.is_some()),
+        ("sendgrid", config.sendgrid_public_key.is_some()),
+        ("mailgun", config.mailgun_signing_key.is_some()),
+    ] {
+        if !configured {
+            tracing::warn!(
+                provider,
+                "webhook secret not configured: its route answers 503"
+            );
+        }
+    }
+    tracing::info!(
+        public_base_url = %config.public_base_url,
+        "webhook URLs start with this (set PALISADE_PUBLIC_BASE_URL to the URL providers call)"
+    );
+    Ok(config)
 }
 
 fn migrate(settings: &Settings) -> Result<(), BoxError> {

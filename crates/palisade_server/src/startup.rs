@@ -9,6 +9,7 @@ use actix_web::{App, HttpServer};
 use palisade_api::AppState;
 use palisade_api::auth::{PasswordHashing, TokenKeys};
 use palisade_api::telemetry::{PalisadeRootSpan, add_request_id_header};
+use palisade_api::webhooks::WebhookConfig;
 use palisade_db::AppPool;
 use palisade_db::schema::{SchemaError, check_app_role};
 use tracing_actix_web::TracingLogger;
@@ -43,6 +44,8 @@ pub struct AppConfig {
     pub token_ttl: Duration,
     /// HTTP worker threads; `None` means one per core.
     pub workers: Option<usize>,
+    /// The carrier and email webhooks' public URL and secrets.
+    pub webhooks: WebhookConfig,
 }
 
 /// A bound, not yet running HTTP server.
@@ -68,6 +71,7 @@ impl Application {
             pool,
             tokens,
             passwords,
+            webhooks: std::sync::Arc::new(config.webhooks.clone()),
         };
 
         let listener =

@@ -20,6 +20,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use palisade_api::auth::TokenKeys;
+use palisade_api::webhooks::WebhookConfig;
+use palisade_api::webhooks::signature::{SendgridDevSigner, SendgridKey, sign_twilio};
 use palisade_db::schema::{self, RolePasswords};
 use palisade_db::{AppPool, PoolSettings};
 use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral_dir};
@@ -27,6 +29,34 @@ use palisade_server::startup::{AppConfig, Application};
 use tokio_postgres::Client;
 
 pub use http::{TestResponse, request};
+
+/// The public base URL the test server believes it is reached at. Deliberately not the address
+/// the tests connect to: a signature only verifies if the server rebuilt the URL from its
+/// configuration, never from the Host header.
+pub const TEST_PUBLIC_BASE_URL: &str = "https://palisade.test";
+/// The test server's Twilio auth token.
+pub const TEST_TWILIO_AUTH_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+/// The test server's Mailgun webhook signing key.
+pub const TEST_MAILGUN_SIGNING_KEY: &str = "key-palisade-test-mailgun-signing";
+/// The secret scalar of the SendGrid-style key pair the tests sign events with.
+pub const TEST_SENDGRID_SCALAR: [u8; 32] = [7; 32];
+
+/// Signs like SendGrid, with the key whose public half the test server trusts.
+pub fn sendgrid_test_signer() -> SendgridDevSigner {
+    SendgridDevSigner::from_scalar(&TEST_SENDGRID_SCALAR).expect("a valid P-256 scalar")
+}
+
+/// The webhook configuration every test server gets.
+pub fn test_webhook_config() -> WebhookConfig {
+    let mut config = WebhookConfig::new(TEST_PUBLIC_BASE_URL);
+    config.twilio_auth_token = Some(TEST_TWILIO_AUTH_TOKEN.into());
+    config.mailgun_signing_key = Some(TEST_MAILGUN_SIGNING_KEY.into());
+    config.sendgrid_public_key = Some(
+        SendgridKey::parse(&sendgrid_test_signer().public_key_b64().expect("public key"))
+            .expect("parses"),
+    );
+    config
+}
 
 /// Password of every login role in test clusters. Test servers only.
 pub const TEST_PASSWORD: &str = "palisade-test-password";
@@ -269,6 +299,7 @@ pub async fn spawn_app_with_pool(pool_size: usize) -> TestApp {
         jwt_secret: TEST_JWT_SECRET.to_vec(),
         token_ttl: Duration::from_secs(3600),
         workers: Some(1),
+        webhooks: test_webhook_config(),
     };
     let app = Application::build(&config, pool.clone())
         .await
@@ -328,6 +359,46 @@ impl TestApp {
             path,
             &headers,
             body.as_deref().map(str::as_bytes),
+        )
+        .await
+    }
+
+    /// Posts a Twilio webhook: `params` form-encoded, signed with [`TEST_TWILIO_AUTH_TOKEN`]
+    /// over [`TEST_PUBLIC_BASE_URL`] + `path_and_query`, as Twilio would.
+    pub async fn twilio(&self, path_and_query: &str, params: &[(&str, &str)]) -> TestResponse {
+        let url = format!("{TEST_PUBLIC_BASE_URL}{path_and_query}");
+        self.twilio_signed_as(path_and_query, params, TEST_TWILIO_AUTH_TOKEN, &url)
+            .await
+    }
+
+    /// [`TestApp::twilio`] with a chosen token and signed URL (to test refusals).
+    pub async fn twilio_signed_as(
+        &self,
+        path_and_query: &str,
+        params: &[(&str, &str)],
+        token: &str,
+        signed_url: &str,
+    ) -> TestResponse {
+        let owned: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let signature = sign_twilio(token, signed_url, &owned);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        request(
+            &self.addr,
+            "POST",
+            path_and_query,
+            &[
+                (
+                    "Content-Type",
+                    "application/x-www-form-urlencoded".to_owned(),
+                ),
+                ("X-Twilio-Signature", signature),
+            ],
+            Some(body.as_bytes()),
         )
         .await
     }

@@ -18,6 +18,7 @@ mod phone_numbers;
 mod query_params;
 mod reports;
 mod social;
+mod webhook_deliveries;
 mod webhooks;
 
 use actix_web::{HttpResponse, web};
@@ -56,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(social::configure)
                 .configure(integrations::configure)
                 .configure(webhooks::configure)
+                .configure(webhook_deliveries::configure)
                 .configure(api_keys::configure)
                 .configure(members::configure)
                 .configure(organization::configure)

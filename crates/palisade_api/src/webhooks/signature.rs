@@ -75,6 +75,28 @@ pub fn twilio_url_variants(url: &str) -> Vec<String> {
     out
 }
 
+/// Twilio's MAC over one candidate URL and the parameters (sorted by name, then value).
+fn twilio_mac(
+    auth_token: &str,
+    url: &str,
+    sorted: &[&(String, String)],
+) -> Result<Hmac<sha1::Sha1>, SignatureError> {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes())
+        .map_err(|_| SignatureError::Malformed)?;
+    mac.update(url.as_bytes());
+    for (name, value) in sorted {
+        mac.update(name.as_bytes());
+        mac.update(value.as_bytes());
+    }
+    Ok(mac)
+}
+
+fn sorted_params(params: &[(String, String)]) -> Vec<&(String, String)> {
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    sorted.sort();
+    sorted
+}
+
 /// Twilio: `X-Twilio-Signature` over `url` and the form parameters.
 ///
 /// `url` is the public URL as configured (never rebuilt from the Host header) including its
@@ -90,21 +112,27 @@ pub fn verify_twilio(
     let expected = STANDARD
         .decode(signature_b64.trim())
         .map_err(|_| SignatureError::Malformed)?;
-    let mut sorted: Vec<&(String, String)> = params.iter().collect();
-    sorted.sort();
+    let sorted = sorted_params(params);
     for candidate in twilio_url_variants(url) {
-        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes())
-            .map_err(|_| SignatureError::Malformed)?;
-        mac.update(candidate.as_bytes());
-        for (name, value) in &sorted {
-            mac.update(name.as_bytes());
-            mac.update(value.as_bytes());
-        }
-        if mac.verify_slice(&expected).is_ok() {
+        if twilio_mac(auth_token, &candidate, &sorted)?
+            .verify_slice(&expected)
+            .is_ok()
+        {
             return Ok(());
         }
     }
     Err(SignatureError::Mismatch)
+}
+
+/// The `X-Twilio-Signature` Twilio would send for `url` and `params` (for development tools and
+/// tests: Twilio signs, we verify).
+pub fn sign_twilio(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    match twilio_mac(auth_token, url, &sorted_params(params)) {
+        Ok(mac) => STANDARD.encode(mac.finalize().into_bytes()),
+        // HMAC takes keys of any length, so this cannot happen; an empty signature never
+        // verifies.
+        Err(_) => String::new(),
+    }
 }
 
 /// Stripe's default tolerance, in seconds.
@@ -161,6 +189,66 @@ impl SendgridKey {
     pub fn parse(public_key_b64: &str) -> Option<Self> {
         let der = STANDARD.decode(public_key_b64.trim()).ok()?;
         VerifyingKey::from_public_key_der(&der).ok().map(Self)
+    }
+}
+
+/// A SendGrid-style signing key pair for development and tests: SendGrid holds the real
+/// private key. The embedded default generates one, so a developer can sign events exactly as
+/// SendGrid would and the server verifies them with the public half.
+#[derive(Clone)]
+pub struct SendgridDevSigner(p256::ecdsa::SigningKey);
+
+impl std::fmt::Debug for SendgridDevSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SendgridDevSigner(<redacted>)")
+    }
+}
+
+impl SendgridDevSigner {
+    /// A new random key pair; `None` if the OS random source fails.
+    pub fn generate() -> Option<Self> {
+        // A random scalar is a valid key unless it is 0 or >= the group order (probability
+        // about 2^-32): draw again in that case.
+        for _ in 0..8 {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).ok()?;
+            if let Ok(key) = p256::ecdsa::SigningKey::from_slice(&bytes) {
+                return Some(Self(key));
+            }
+        }
+        None
+    }
+
+    /// From 32 secret scalar bytes (tests use a fixed key); `None` if they are not a valid key.
+    pub fn from_scalar(bytes: &[u8]) -> Option<Self> {
+        p256::ecdsa::SigningKey::from_slice(bytes).ok().map(Self)
+    }
+
+    /// The secret scalar, base64 (what `webhook-secrets.json` keeps).
+    pub fn scalar_b64(&self) -> String {
+        STANDARD.encode(self.0.to_bytes())
+    }
+
+    /// From [`SendgridDevSigner::scalar_b64`]'s encoding.
+    pub fn from_scalar_b64(s: &str) -> Option<Self> {
+        Self::from_scalar(&STANDARD.decode(s.trim()).ok()?)
+    }
+
+    /// The public key as SendGrid's console shows it (base64 SPKI DER).
+    pub fn public_key_b64(&self) -> Option<String> {
+        use p256::pkcs8::EncodePublicKey;
+        let der = self.0.verifying_key().to_public_key_der().ok()?;
+        Some(STANDARD.encode(der.as_bytes()))
+    }
+
+    /// The signature header value SendGrid would send for `timestamp` and `body`.
+    pub fn sign(&self, timestamp: &str, body: &[u8]) -> String {
+        use p256::ecdsa::signature::Signer;
+        let mut signed = Vec::with_capacity(timestamp.len() + body.len());
+        signed.extend_from_slice(timestamp.as_bytes());
+        signed.extend_from_slice(body);
+        let signature: Signature = self.0.sign(&signed);
+        STANDARD.encode(signature.to_der().as_bytes())
     }
 }
 
@@ -245,6 +333,11 @@ mod tests {
         assert_eq!(
             verify_twilio("12345", TWILIO_URL, &twilio_params(), Some(TWILIO_SIG)),
             Ok(())
+        );
+        // Our signer (used by tests and development tools) agrees with Twilio's.
+        assert_eq!(
+            sign_twilio("12345", TWILIO_URL, &twilio_params()),
+            TWILIO_SIG
         );
         // Parameter order on the wire does not matter: they are sorted.
         let mut shuffled = twilio_params();
@@ -470,5 +563,23 @@ mod tests {
             verify_mailgun("key-test", None, Some("tok"), Some(sig), 0),
             Err(SignatureError::Missing)
         );
+    }
+
+    #[test]
+    fn a_dev_signer_signs_what_its_public_key_verifies() {
+        let signer = SendgridDevSigner::generate().unwrap();
+        let key = SendgridKey::parse(&signer.public_key_b64().unwrap()).unwrap();
+        let body = br#"[{"event":"delivered"}]"#;
+        let sig = signer.sign("1700000000", body);
+        assert_eq!(
+            verify_sendgrid(&key, Some("1700000000"), body, Some(&sig)),
+            Ok(())
+        );
+        assert_eq!(
+            verify_sendgrid(&key, Some("1700000001"), body, Some(&sig)),
+            Err(SignatureError::Mismatch)
+        );
+        let again = SendgridDevSigner::from_scalar_b64(&signer.scalar_b64()).unwrap();
+        assert_eq!(again.public_key_b64(), signer.public_key_b64());
     }
 }

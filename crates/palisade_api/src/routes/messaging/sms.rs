@@ -1,6 +1,6 @@
 //! `/v1/sms-campaigns`, their recipients (`/v1/sms-campaigns/{id}/messages`), and
 //! `/v1/sms-messages` (every SMS sent or received; inbound ones arrive through the Twilio
-//! webhook of a later issue and belong to no campaign).
+//! webhook, `POST /webhooks/twilio/sms`, and belong to no campaign).
 
 use actix_web::{HttpResponse, web};
 use palisade_db::messaging::sms::{

@@ -1,0 +1,204 @@
+//! Twilio webhooks (form-encoded, `X-Twilio-Signature`).
+//!
+//! Every handler first calls [`verified_form`]: the signature is checked over the public URL
+//! (rebuilt from the configured base URL, never from the Host header) and the raw form fields,
+//! before any field is interpreted. Then the delivery is routed through a resolver function
+//! and applied in a tenant transaction for the organization found (see
+//! [`palisade_db::webhooks`]). An unknown number or message answers 200 with one warn line and
+//! writes nothing, so that Twilio stops retrying.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use palisade_db::TenantTx;
+use palisade_db::webhooks::{self, Delivery, DeliveryKind, InboundSms, Outcome, Provider};
+use palisade_domain::{OrgId, PhoneNumber};
+
+use super::signature::verify_twilio;
+use crate::{ApiError, AppState};
+
+/// Twilio's empty TwiML answer: "received, nothing to do".
+const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";
+
+/// 200 with empty TwiML (`text/xml`), the answer to every accepted delivery.
+pub fn empty_twiml() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::xml())
+        .body(EMPTY_TWIML)
+}
+
+/// The form fields of a Twilio request whose signature is valid, in order received.
+pub struct TwilioForm(Vec<(String, String)>);
+
+impl TwilioForm {
+    /// The first value of `name`, if present and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// [`TwilioForm::get`], or 400 naming the missing field.
+    pub fn require(&self, name: &'static str) -> Result<&str, ApiError> {
+        self.get(name).ok_or_else(|| ApiError::BadRequest {
+            code: "invalid_payload",
+            message: format!("the {name} field is missing"),
+        })
+    }
+}
+
+/// 503 for a provider whose secret this server was not given.
+pub(crate) fn not_configured(what: &'static str) -> ApiError {
+    tracing::warn!(
+        provider = what,
+        "webhook refused: its secret is not configured on this server"
+    );
+    ApiError::Http {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "not_configured",
+        message: "this webhook is not configured on this server".into(),
+    }
+}
+
+/// 401 for a missing, malformed or wrong signature; the reason is logged, not returned.
+pub(crate) fn invalid_signature(
+    provider: &'static str,
+    reason: super::signature::SignatureError,
+) -> ApiError {
+    tracing::warn!(provider, %reason, "webhook refused: invalid signature");
+    ApiError::Unauthorized {
+        code: "invalid_signature",
+        message: "the webhook signature is missing or does not match",
+    }
+}
+
+/// Verifies `X-Twilio-Signature` over the public URL of `req` and the form fields of `body`,
+/// then returns the fields. Nothing is parsed before the signature holds, except the form
+/// encoding itself, which the signature covers.
+pub fn verified_form(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<TwilioForm, ApiError> {
+    let token = state
+        .webhooks
+        .twilio_auth_token
+        .as_deref()
+        .ok_or_else(|| not_configured("twilio"))?;
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or(req.path(), |p| p.as_str());
+    let url = state.webhooks.public_url(path_and_query);
+    let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let signature = req
+        .headers()
+        .get("X-Twilio-Signature")
+        .and_then(|v| v.to_str().ok());
+    verify_twilio(token, &url, &params, signature)
+        .map_err(|reason| invalid_signature("twilio", reason))?;
+    Ok(TwilioForm(params))
+}
+
+/// Puts the organization a delivery was routed to on the request's log span.
+pub(crate) fn record_org(req: &HttpRequest, org: OrgId) {
+    if let Some(span) = req.extensions().get::<tracing_actix_web::RootSpan>() {
+        span.record("org.id", tracing::field::display(org));
+    }
+}
+
+/// Commits when the delivery is new; rolls back (drops the transaction) when it was already
+/// recorded. Either way the provider gets its 2xx.
+pub(crate) async fn finish(mut tx: TenantTx, delivery: &Delivery<'_>) -> Result<bool, ApiError> {
+    if webhooks::record(&mut tx, delivery).await? {
+        tx.commit().await?;
+        Ok(true)
+    } else {
+        drop(tx);
+        tracing::info!(
+            provider = delivery.provider.as_str(),
+            kind = delivery.kind.as_str(),
+            event = delivery.event_key,
+            "duplicate webhook delivery ignored"
+        );
+        Ok(false)
+    }
+}
+
+/// `POST /webhooks/twilio/sms`: an inbound SMS to one of our numbers. Stored as an inbound
+/// `sms_messages` row of the number's organization, linked to the customer whose phone is the
+/// sender's when there is one. Answers empty TwiML (no auto-reply).
+pub async fn sms_inbound(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let form = verified_form(&state, &req, &body)?;
+    let sid = form.require("MessageSid")?;
+    if sid.len() > 255 {
+        return Err(ApiError::BadRequest {
+            code: "invalid_payload",
+            message: "MessageSid is too long".into(),
+        });
+    }
+    let to = PhoneNumber::parse(form.require("To")?).map_err(|_| ApiError::BadRequest {
+        code: "invalid_payload",
+        message: "To is not an E.164 number".into(),
+    })?;
+    let body_text = form.get("Body").unwrap_or("");
+    // sms_messages stores E.164 senders only (short codes and alphanumeric sender ids cannot
+    // be replied to by SMS anyway). Acknowledge so Twilio does not retry.
+    let Ok(from) = PhoneNumber::parse(form.require("From")?) else {
+        tracing::warn!(
+            message_sid = sid,
+            "inbound SMS ignored: the sender is not an E.164 number"
+        );
+        return Ok(empty_twiml());
+    };
+    if body_text.chars().count() > 1600 {
+        tracing::warn!(
+            message_sid = sid,
+            "inbound SMS ignored: the body is longer than 1600 characters"
+        );
+        return Ok(empty_twiml());
+    }
+    let Some(org) = webhooks::resolve_number(&state.pool, to.as_str(), "sms").await? else {
+        tracing::warn!(
+            message_sid = sid,
+            "inbound SMS ignored: no organization has this number with the sms capability"
+        );
+        return Ok(empty_twiml());
+    };
+    record_org(&req, org);
+    let mut tx = TenantTx::begin_for_provider(&state.pool, org).await?;
+    let inserted = webhooks::insert_inbound_sms(
+        &mut tx,
+        &InboundSms {
+            sid,
+            from: from.as_str(),
+            to: to.as_str(),
+            body: body_text,
+        },
+    )
+    .await?;
+    let Some(message_id) = inserted else {
+        // This organization already holds a message with this SID: a duplicate delivery.
+        drop(tx);
+        tracing::info!(message_sid = sid, "duplicate inbound SMS ignored");
+        return Ok(empty_twiml());
+    };
+    finish(
+        tx,
+        &Delivery {
+            provider: Provider::Twilio,
+            kind: DeliveryKind::SmsInbound,
+            event_key: sid,
+            outcome: Outcome::Applied,
+            subject_id: Some(message_id),
+        },
+    )
+    .await?;
+    Ok(empty_twiml())
+}

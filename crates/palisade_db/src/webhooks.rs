@@ -1,0 +1,327 @@
+//! Carrier and email-provider webhooks: routing a verified delivery to its organization, and
+//! recording it so that a retry or a concurrent duplicate changes nothing.
+//!
+//! The `resolve_*` functions are the only reads before the organization is known; each calls
+//! one SECURITY DEFINER function of `policies/021_webhook_resolvers.sql`, which returns an
+//! organization id and nothing else. Everything after runs in
+//! [`TenantTx::begin_for_provider`] for that organization, under RLS, as `palisade_app`: these
+//! paths never see the billing role.
+//!
+//! Each delivery's effect and its [`record`] share one transaction, effect first:
+//! ```text
+//! tx = TenantTx::begin_for_provider(pool, org)
+//! ...the effect (insert the inbound message, advance a status)...
+//! if record(&mut tx, &delivery)? { tx.commit() } else { drop(tx) /* duplicate: roll back */ }
+//! ```
+//! A duplicate arriving while the first delivery's transaction is still open waits on the
+//! unique key (PostgreSQL's ON CONFLICT waits for the other transaction's outcome), then finds
+//! it and rolls its own effect back: exactly one effect, however the duplicates interleave.
+
+use palisade_domain::{OrgId, WebhookDeliveryId};
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::list::{Cursor, ListQuery};
+use crate::{AppPool, DbError, Page, PageRequest, TenantTx};
+
+/// Who sent a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// Twilio (SMS and voice).
+    Twilio,
+    /// SendGrid's event webhook.
+    Sendgrid,
+    /// Mailgun's webhooks.
+    Mailgun,
+}
+
+impl Provider {
+    /// Every provider.
+    pub const ALL: [Provider; 3] = [Provider::Twilio, Provider::Sendgrid, Provider::Mailgun];
+
+    /// Parses [`Provider::as_str`]'s spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Twilio => "twilio",
+            Provider::Sendgrid => "sendgrid",
+            Provider::Mailgun => "mailgun",
+        }
+    }
+}
+
+/// What a delivery was about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKind {
+    /// An inbound SMS.
+    SmsInbound,
+    /// A status callback for an SMS we sent.
+    SmsStatus,
+    /// A voice call status callback.
+    VoiceStatus,
+    /// An email event (delivered, opened, bounced...).
+    EmailEvent,
+}
+
+impl DeliveryKind {
+    /// Every kind.
+    pub const ALL: [DeliveryKind; 4] = [
+        DeliveryKind::SmsInbound,
+        DeliveryKind::SmsStatus,
+        DeliveryKind::VoiceStatus,
+        DeliveryKind::EmailEvent,
+    ];
+
+    /// Parses [`DeliveryKind::as_str`]'s spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::SmsInbound => "sms.inbound",
+            DeliveryKind::SmsStatus => "sms.status",
+            DeliveryKind::VoiceStatus => "voice.status",
+            DeliveryKind::EmailEvent => "email.event",
+        }
+    }
+}
+
+/// What a delivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It changed the row it is about.
+    Applied,
+    /// It was older than what we had (e.g. "sent" after "delivered") and changed nothing.
+    Stale,
+}
+
+impl Outcome {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Stale => "stale",
+        }
+    }
+}
+
+/// One delivery, as recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// Who sent it.
+    pub provider: Provider,
+    /// What it was about.
+    pub kind: DeliveryKind,
+    /// The provider's id for it (see `policies/500_webhook_deliveries.sql` for each kind's).
+    pub event_key: &'a str,
+    /// What it did.
+    pub outcome: Outcome,
+    /// The message or call it was about.
+    pub subject_id: Option<Uuid>,
+}
+
+/// Records `delivery` in the transaction that applied it. `true` the first time; `false` when
+/// this organization already recorded the same delivery: the caller must then drop the
+/// transaction (roll back) instead of committing.
+pub async fn record(tx: &mut TenantTx, delivery: &Delivery<'_>) -> Result<bool, DbError> {
+    let rows = tx
+        .query(
+            "INSERT INTO palisade.webhook_deliveries (id, provider, kind, event_key, outcome, subject_id) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (organization_id, provider, kind, event_key) DO NOTHING \
+             RETURNING id",
+            &[
+                &WebhookDeliveryId::new().as_uuid(),
+                &delivery.provider.as_str(),
+                &delivery.kind.as_str(),
+                &delivery.event_key,
+                &delivery.outcome.as_str(),
+                &delivery.subject_id,
+            ],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+async fn resolve(
+    pool: &AppPool,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Option<OrgId>, DbError> {
+    let conn = pool.get().await?;
+    let stmt = conn.prepare_cached(sql).await?;
+    let row = conn.query_one(&stmt, params).await?;
+    Ok(row.try_get::<_, Option<Uuid>>(0)?.map(OrgId::from_uuid))
+}
+
+/// The organization owning `number` (E.164) with `capability` (`sms` or `voice`).
+pub async fn resolve_number(
+    pool: &AppPool,
+    number: &str,
+    capability: &str,
+) -> Result<Option<OrgId>, DbError> {
+    resolve(
+        pool,
+        "SELECT palisade_private.webhook_org_for_number($1, $2)",
+        &[&number, &capability],
+    )
+    .await
+}
+
+/// The organization of the outbound SMS with our id `message_id` (from the callback URL), or
+/// else with carrier SID `sid` when exactly one organization has it.
+pub async fn resolve_sms_message(
+    pool: &AppPool,
+    message_id: Option<Uuid>,
+    sid: &str,
+) -> Result<Option<OrgId>, DbError> {
+    resolve(
+        pool,
+        "SELECT palisade_private.webhook_org_for_sms_message($1, $2)",
+        &[&message_id, &sid],
+    )
+    .await
+}
+
+/// The organization of the call with our id `call_id`, or else with call SID `sid` when
+/// exactly one organization has it.
+pub async fn resolve_call(
+    pool: &AppPool,
+    call_id: Option<Uuid>,
+    sid: &str,
+) -> Result<Option<OrgId>, DbError> {
+    resolve(
+        pool,
+        "SELECT palisade_private.webhook_org_for_call($1, $2)",
+        &[&call_id, &sid],
+    )
+    .await
+}
+
+/// The organization of the email with our id `message_id`, or else with the provider's
+/// message id `provider_id` when exactly one organization has it.
+pub async fn resolve_email_message(
+    pool: &AppPool,
+    message_id: Option<Uuid>,
+    provider_id: Option<&str>,
+) -> Result<Option<OrgId>, DbError> {
+    resolve(
+        pool,
+        "SELECT palisade_private.webhook_org_for_email_message($1, $2)",
+        &[&message_id, &provider_id],
+    )
+    .await
+}
+
+/// An inbound SMS, as Twilio reports it.
+#[derive(Debug, Clone)]
+pub struct InboundSms<'a> {
+    /// Twilio's MessageSid.
+    pub sid: &'a str,
+    /// The sender (E.164).
+    pub from: &'a str,
+    /// Our number it was sent to (E.164).
+    pub to: &'a str,
+    /// The text (up to 1600 characters).
+    pub body: &'a str,
+}
+
+/// Stores an inbound SMS for the transaction's organization, linked to the oldest customer
+/// whose phone is the sender's. `None` when a message with this SID is already stored (a
+/// duplicate delivery).
+pub async fn insert_inbound_sms(
+    tx: &mut TenantTx,
+    sms: &InboundSms<'_>,
+) -> Result<Option<Uuid>, DbError> {
+    let rows = tx
+        .query(
+            "INSERT INTO palisade.sms_messages \
+                    (id, direction, from_number, to_number, body, status, carrier_sid, received_at, customer_id) \
+             VALUES ($1, 'inbound', $2, $3, $4, 'received', $5, now(), \
+                     (SELECT c.id FROM palisade.customers c WHERE c.phone = $2 \
+                       ORDER BY c.created_at, c.id LIMIT 1)) \
+             ON CONFLICT (organization_id, carrier_sid) DO NOTHING \
+             RETURNING id",
+            &[
+                &palisade_domain::SmsMessageId::new().as_uuid(),
+                &sms.from,
+                &sms.to,
+                &sms.body,
+                &sms.sid,
+            ],
+        )
+        .await?;
+    Ok(rows.first().map(|r| r.try_get(0)).transpose()?)
+}
+
+/// A recorded delivery, as listed to the organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRow {
+    /// Its id.
+    pub id: Uuid,
+    /// `twilio`, `sendgrid`, `mailgun`.
+    pub provider: String,
+    /// `sms.inbound`, `sms.status`, `voice.status`, `email.event`.
+    pub kind: String,
+    /// The provider's id for the delivery.
+    pub event_key: String,
+    /// `applied` or `stale`.
+    pub outcome: String,
+    /// The message or call it was about.
+    pub subject_id: Option<Uuid>,
+    /// When it arrived.
+    pub created_at: OffsetDateTime,
+}
+
+fn from_row(r: &Row) -> Result<DeliveryRow, DbError> {
+    Ok(DeliveryRow {
+        id: r.try_get("id")?,
+        provider: r.try_get("provider")?,
+        kind: r.try_get("kind")?,
+        event_key: r.try_get("event_key")?,
+        outcome: r.try_get("outcome")?,
+        subject_id: r.try_get("subject_id")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// Filters of `GET /v1/webhook-deliveries`.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    /// Only this provider.
+    pub provider: Option<Provider>,
+    /// Only this kind.
+    pub kind: Option<DeliveryKind>,
+    /// Only deliveries about this message or call.
+    pub subject_id: Option<Uuid>,
+}
+
+/// The organization's deliveries, newest first.
+pub async fn list(
+    tx: TenantTx,
+    filter: &DeliveryFilter,
+    page: PageRequest<Cursor>,
+) -> Result<Page<DeliveryRow, Cursor>, DbError> {
+    let provider = filter.provider.map(Provider::as_str);
+    let kind = filter.kind.map(DeliveryKind::as_str);
+    ListQuery::new(
+        "SELECT id, provider, kind, event_key, outcome, subject_id, created_at \
+         FROM palisade.webhook_deliveries WHERE true",
+    )
+    .and_opt("provider = $", provider.as_ref())
+    .and_opt("kind = $", kind.as_ref())
+    .and_opt("subject_id = $", filter.subject_id.as_ref())
+    .after(page.after.as_ref())
+    .fetch(tx, page.limit, from_row, |d| Cursor {
+        created_at: d.created_at,
+        id: d.id,
+    })
+    .await
+}

@@ -1,0 +1,346 @@
+//! `POST /webhooks/twilio/sms` (inbound SMS), and the webhook rules every carrier and email
+//! route shares: signature first, routing by a resolver, idempotent recording, and never the
+//! billing role.
+
+use futures_util::future::{LocalBoxFuture, join_all};
+use palisade_test_support::{
+    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, spawn_app,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::isolation::Seeded;
+
+/// A fresh E.164 number (+1 555 and 7 random digits), unique enough across a test run.
+pub fn unique_number() -> String {
+    let n = Uuid::new_v4().as_u128() % 10_000_000;
+    format!("+1555{n:07}")
+}
+
+/// A fresh Twilio-style SID with `prefix` (`SM`, `CA`...).
+pub fn unique_sid(prefix: &str) -> String {
+    format!("{prefix}{}", Uuid::new_v4().simple())
+}
+
+/// Gives `acct` a number with `capabilities`, and returns it.
+pub async fn add_number(app: &TestApp, acct: &Account, capabilities: &[&str]) -> String {
+    let number = unique_number();
+    let r = app
+        .call(
+            "POST",
+            "/v1/phone-numbers",
+            Some(&acct.token),
+            Some(&json!({"number": number, "capabilities": capabilities})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    number
+}
+
+fn inbound<'a>(sid: &'a str, from: &'a str, to: &'a str, body: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("MessageSid", sid),
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("From", from),
+        ("To", to),
+        ("Body", body),
+        ("NumMedia", "0"),
+    ]
+}
+
+async fn data(app: &TestApp, acct: &Account, path: &str) -> Vec<Value> {
+    let r = app.call("GET", path, Some(&acct.token), None).await;
+    assert_eq!(r.status, 200, "{path}: {}", r.text);
+    r.json["data"].as_array().unwrap().clone()
+}
+
+/// Seeds an inbound SMS (so an `sms_messages` row and a `webhook_deliveries` row) for the
+/// isolation tests.
+pub fn seed<'a>(
+    app: &'a TestApp,
+    acct: &'a Account,
+    marker: &'a str,
+) -> LocalBoxFuture<'a, Seeded> {
+    Box::pin(async move {
+        let number = add_number(app, acct, &["sms"]).await;
+        let sid = unique_sid("SM");
+        let body = format!("{marker} inbound");
+        let r = app
+            .twilio(
+                "/webhooks/twilio/sms",
+                &inbound(&sid, "+14155550100", &number, &body),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        Seeded {
+            items: Vec::new(),
+            views: vec![
+                "/v1/webhook-deliveries".into(),
+                "/v1/webhook-deliveries?provider=twilio&kind=sms.inbound".into(),
+                "/v1/sms-messages?direction=inbound".into(),
+            ],
+        }
+    })
+}
+
+#[actix_web::test]
+async fn an_inbound_sms_lands_in_the_numbers_organization_and_nowhere_else() {
+    let app = spawn_app().await;
+    let a = app.signup("Carrier A").await;
+    let b = app.signup("Carrier B").await;
+    let a_number = add_number(&app, &a, &["sms", "voice"]).await;
+    add_number(&app, &b, &["sms"]).await;
+    let customer = app
+        .create_customer(&a, json!({"name": "Ada", "phone": "+14155550123"}))
+        .await;
+
+    let sid = unique_sid("SM");
+    let r = app
+        .twilio(
+            "/webhooks/twilio/sms",
+            &inbound(&sid, "+14155550123", &a_number, "Hello there"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.header("content-type").unwrap().starts_with("text/xml"));
+    assert!(r.text.contains("<Response/>"));
+
+    let msgs = data(&app, &a, "/v1/sms-messages?direction=inbound").await;
+    assert_eq!(msgs.len(), 1);
+    let m = &msgs[0];
+    assert_eq!(m["body"], "Hello there");
+    assert_eq!(m["from_number"], "+14155550123");
+    assert_eq!(m["to_number"], a_number);
+    assert_eq!(m["status"], "received");
+    assert_eq!(
+        m["customer_id"], customer["id"],
+        "linked to the sender's customer"
+    );
+    let deliveries = data(&app, &a, "/v1/webhook-deliveries").await;
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0]["provider"], "twilio");
+    assert_eq!(deliveries[0]["kind"], "sms.inbound");
+    assert_eq!(deliveries[0]["event_key"], sid.as_str());
+    assert_eq!(deliveries[0]["outcome"], "applied");
+    assert_eq!(deliveries[0]["subject_id"], m["id"]);
+
+    assert!(data(&app, &b, "/v1/sms-messages").await.is_empty());
+    assert!(data(&app, &b, "/v1/webhook-deliveries").await.is_empty());
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/sms-messages/{}", m["id"].as_str().unwrap()),
+            Some(&b.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+#[actix_web::test]
+async fn unsigned_tampered_or_misaddressed_deliveries_are_refused_and_write_nothing() {
+    let app = spawn_app().await;
+    let a = app.signup("Carrier").await;
+    let number = add_number(&app, &a, &["sms"]).await;
+    let sid = unique_sid("SM");
+    let params = inbound(&sid, "+14155550100", &number, "hi");
+    let path = "/webhooks/twilio/sms";
+    let url = format!("{TEST_PUBLIC_BASE_URL}{path}");
+
+    // Wrong auth token.
+    let r = app
+        .twilio_signed_as(path, &params, "ffffffffffffffffffffffffffffffff", &url)
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(r.json["error"], "invalid_signature");
+    // Signed for another URL (query added), or for the address the test actually connects to
+    // (what a server trusting the Host header would rebuild).
+    let r = app
+        .twilio_signed_as(path, &params, TEST_TWILIO_AUTH_TOKEN, &format!("{url}?x=1"))
+        .await;
+    assert_eq!(r.status, 401);
+    let r = app
+        .twilio_signed_as(
+            path,
+            &params,
+            TEST_TWILIO_AUTH_TOKEN,
+            &format!("http://{}{path}", app.addr),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    // Signed query, but sent to another query.
+    let r = app
+        .twilio_signed_as(
+            &format!("{path}?x=2"),
+            &params,
+            TEST_TWILIO_AUTH_TOKEN,
+            &format!("{url}?x=1"),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    // Tampered body: signed over one text, sent with another.
+    let signature = palisade_api::webhooks::signature::sign_twilio(
+        TEST_TWILIO_AUTH_TOKEN,
+        &url,
+        &params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>(),
+    );
+    let tampered = form(&inbound(&sid, "+14155550100", &number, "hi, with more"));
+    for headers in [
+        vec![("X-Twilio-Signature", signature.clone())],
+        vec![],
+        vec![("X-Twilio-Signature", "not base64!".to_owned())],
+    ] {
+        let mut headers = headers;
+        headers.push((
+            "Content-Type",
+            "application/x-www-form-urlencoded".to_owned(),
+        ));
+        let r = palisade_test_support::request(
+            &app.addr,
+            "POST",
+            path,
+            &headers,
+            Some(tampered.as_bytes()),
+        )
+        .await;
+        assert_eq!(r.status, 401, "{}", r.text);
+    }
+
+    assert!(data(&app, &a, "/v1/sms-messages").await.is_empty());
+    assert!(data(&app, &a, "/v1/webhook-deliveries").await.is_empty());
+
+    // Twilio's libraries may sign the URL with the scheme's default port: accepted.
+    let r = app
+        .twilio_signed_as(
+            path,
+            &params,
+            TEST_TWILIO_AUTH_TOKEN,
+            "https://palisade.test:443/webhooks/twilio/sms",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(data(&app, &a, "/v1/sms-messages").await.len(), 1);
+}
+
+fn form(params: &[(&str, &str)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.replace('+', "%2B").replace(' ', "+").replace(',', "%2C")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[actix_web::test]
+async fn deliveries_nobody_can_take_are_acknowledged_and_write_nothing() {
+    let app = spawn_app().await;
+    let a = app.signup("Carrier").await;
+    let voice_only = add_number(&app, &a, &["voice"]).await;
+    for to in [unique_number(), voice_only] {
+        let r = app
+            .twilio(
+                "/webhooks/twilio/sms",
+                &inbound(&unique_sid("SM"), "+14155550100", &to, "hi"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    // A sender that is not a phone number (alphanumeric sender id).
+    let number = add_number(&app, &a, &["sms"]).await;
+    let r = app
+        .twilio(
+            "/webhooks/twilio/sms",
+            &inbound(&unique_sid("SM"), "ACME", &number, "hi"),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(data(&app, &a, "/v1/sms-messages").await.is_empty());
+    assert!(data(&app, &a, "/v1/webhook-deliveries").await.is_empty());
+
+    // Validly signed but missing its MessageSid: a 4xx JSON error, nothing written.
+    let r = app
+        .twilio(
+            "/webhooks/twilio/sms",
+            &[("From", "+14155550100"), ("To", number.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json["error"], "invalid_payload");
+    assert!(data(&app, &a, "/v1/sms-messages").await.is_empty());
+}
+
+#[actix_web::test]
+async fn the_same_inbound_sms_five_times_in_a_row_and_five_at_once_is_stored_once() {
+    let app = spawn_app_with_pool_for_concurrency().await;
+    let a = app.signup("Carrier").await;
+    let number = add_number(&app, &a, &["sms"]).await;
+
+    let sid = unique_sid("SM");
+    let params = inbound(&sid, "+14155550100", &number, "once");
+    for _ in 0..5 {
+        assert_eq!(
+            app.twilio("/webhooks/twilio/sms", &params).await.status,
+            200
+        );
+    }
+    assert_eq!(data(&app, &a, "/v1/sms-messages").await.len(), 1);
+
+    let sid = unique_sid("SM");
+    let params = inbound(&sid, "+14155550100", &number, "at once");
+    let answers = join_all((0..5).map(|_| app.twilio("/webhooks/twilio/sms", &params))).await;
+    assert!(
+        answers.iter().all(|r| r.status == 200),
+        "{:?}",
+        answers.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(data(&app, &a, "/v1/sms-messages").await.len(), 2);
+    assert_eq!(data(&app, &a, "/v1/webhook-deliveries").await.len(), 2);
+}
+
+async fn spawn_app_with_pool_for_concurrency() -> TestApp {
+    palisade_test_support::spawn_app_with_pool(8).await
+}
+
+#[actix_web::test]
+async fn carrier_webhooks_never_open_a_connection_that_bypasses_rls() {
+    let app = spawn_app().await;
+    let a = app.signup("Carrier").await;
+    let number = add_number(&app, &a, &["sms"]).await;
+    for _ in 0..3 {
+        let r = app
+            .twilio(
+                "/webhooks/twilio/sms",
+                &inbound(&unique_sid("SM"), "+14155550100", &number, "hi"),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    assert_eq!(data(&app, &a, "/v1/sms-messages").await.len(), 3);
+    // Every connection the server holds to its database: which roles, and can any bypass RLS?
+    let su = app.db.superuser_client().await;
+    let rows = su
+        .query(
+            "SELECT a.usename::text, r.rolbypassrls OR r.rolsuper
+               FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
+              WHERE a.datname = $1 AND a.pid <> pg_backend_pid()",
+            &[&app.db.name],
+        )
+        .await
+        .unwrap();
+    assert!(!rows.is_empty(), "the server holds pooled connections");
+    for row in rows {
+        let (role, bypasses): (String, bool) = (row.get(0), row.get(1));
+        assert_eq!(
+            role, "palisade_app",
+            "a carrier webhook connected as {role}"
+        );
+        assert!(!bypasses);
+    }
+}
