@@ -94,7 +94,7 @@ fn parse_event(f: &mut Fields, e: &EventBody, now: OffsetDateTime) -> Option<New
         Some(p) => match EventProperties::parse(p) {
             Ok(p) => Some(p),
             Err(err) => {
-                f.refuse("properties", err.reason());
+                f.invalid("properties", err.reason());
                 None
             }
         },

@@ -89,7 +89,7 @@ pub async fn list(
     let limit = parse_limit(q.limit.as_deref())?;
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
-    let revoked = f.optional_bool("revoked", q.revoked.as_deref());
+    let revoked = f.boolean("revoked", q.revoked.as_deref());
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let page = db::list(tx, &ApiKeyFilter { revoked }, PageRequest { after, limit }).await?;

@@ -176,8 +176,8 @@ pub async fn list_invoices(
         }
         other => other.map(str::to_owned),
     };
-    let created_after = f.optional_time("created_after", q.created_after.as_deref());
-    let created_before = f.optional_time("created_before", q.created_before.as_deref());
+    let created_after = f.time("created_after", q.created_after.as_deref());
+    let created_before = f.time("created_before", q.created_before.as_deref());
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let page = db::list_invoices(

@@ -200,21 +200,9 @@ pub async fn update(
     let id = parse_id(&path, ConversationId::parse)?;
     let mut f = Fields::default();
     let patch = ConversationPatch {
-        status: f.not_null(
-            "status",
-            body.status.as_ref().map(Option::as_deref),
-            ConversationStatus::parse,
-        ),
-        customer_id: f.clearable(
-            "customer_id",
-            body.customer_id.as_ref().map(Option::as_deref),
-            CustomerId::parse,
-        ),
-        subject: f.clearable(
-            "subject",
-            body.subject.as_ref().map(Option::as_deref),
-            ConversationSubject::parse,
-        ),
+        status: f.not_null("status", &body.status, ConversationStatus::parse),
+        customer_id: f.clearable("customer_id", &body.customer_id, CustomerId::parse),
+        subject: f.clearable("subject", &body.subject, ConversationSubject::parse),
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;

@@ -1,11 +1,12 @@
-//! More ways to fill [`Fields`]: query-string flags and times, JSON values, and PATCH fields
-//! that may be absent but not null. Each records a field error instead of failing, so one 422
-//! lists every problem.
+//! Every way to fill [`Fields`] besides `required`/`optional` (in `mod.rs`): query-string
+//! booleans, times, dates and day ranges, JSON values, and PATCH fields that may be cleared or
+//! may be absent but not null. Each records a field error instead of failing, so one 422 lists
+//! every problem. One method per concept: add here rather than in a route module.
 
 use palisade_domain::ParseError;
 use serde_json::Value;
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::{Date, Duration, OffsetDateTime, Time};
 
 use super::Fields;
 use crate::error::FieldError;
@@ -16,8 +17,41 @@ impl Fields {
         self.0.push(FieldError { field, reason });
     }
 
-    /// A `true`/`false` query parameter.
-    pub(crate) fn optional_bool(&mut self, field: &'static str, raw: Option<&str>) -> Option<bool> {
+    /// An RFC 3339 date-time (`created_after=2024-05-01T00:00:00Z`), when present.
+    pub(crate) fn time(
+        &mut self,
+        field: &'static str,
+        raw: Option<&str>,
+    ) -> Option<OffsetDateTime> {
+        // A `+` offset typed into a query string arrives as a space (form encoding); RFC 3339
+        // has no spaces, so putting it back cannot change the meaning of a valid value.
+        let raw = raw?.trim().replace(' ', "+");
+        match OffsetDateTime::parse(&raw, &Rfc3339) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                self.invalid(
+                    field,
+                    "must be an RFC 3339 date-time, like 2024-05-01T00:00:00Z",
+                );
+                None
+            }
+        }
+    }
+
+    /// A calendar date (`2024-05-01`), when present.
+    pub(crate) fn date(&mut self, field: &'static str, raw: Option<&str>) -> Option<Date> {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        match Date::parse(raw?, &format) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.invalid(field, "must be a date, like 2024-05-01");
+                None
+            }
+        }
+    }
+
+    /// `true` or `false`, when present.
+    pub(crate) fn boolean(&mut self, field: &'static str, raw: Option<&str>) -> Option<bool> {
         match raw? {
             "true" => Some(true),
             "false" => Some(false),
@@ -28,19 +62,57 @@ impl Fields {
         }
     }
 
-    /// An RFC 3339 time query parameter (`2024-05-01T00:00:00Z`).
-    pub(crate) fn optional_time(
+    /// A PATCH field that may be set or cleared: absent -> `None`, null -> `Some(None)`.
+    pub(crate) fn clearable<T>(
         &mut self,
         field: &'static str,
-        raw: Option<&str>,
-    ) -> Option<OffsetDateTime> {
-        match OffsetDateTime::parse(raw?, &Rfc3339) {
-            Ok(t) => Some(t),
-            Err(_) => {
-                self.invalid(field, "must be an RFC 3339 time, like 2024-05-01T00:00:00Z");
-                None
-            }
+        raw: &Option<Option<String>>,
+        parse: impl FnOnce(&str) -> Result<T, ParseError>,
+    ) -> Option<Option<T>> {
+        match raw.as_ref()? {
+            None => Some(None),
+            Some(s) => self.optional(field, Some(s), parse).map(Some),
         }
+    }
+
+    /// A PATCH field that may be changed but not cleared: absent -> `None`, null is refused.
+    pub(crate) fn not_null<T>(
+        &mut self,
+        field: &'static str,
+        raw: &Option<Option<String>>,
+        parse: impl FnOnce(&str) -> Result<T, ParseError>,
+    ) -> Option<T> {
+        let s = self.present_not_null(field, raw.as_ref().map(Option::as_deref))?;
+        self.optional(field, Some(s), parse)
+    }
+
+    /// An inclusive range of UTC days, `from` and `to` (dates), as the half-open range of
+    /// instants `[from 00:00, to + 1 day 00:00)`. Defaults to the 30 days ending today; at most
+    /// 366 days.
+    pub(crate) fn day_range(
+        &mut self,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Option<(Date, Date, OffsetDateTime, OffsetDateTime)> {
+        let to_day = match to {
+            Some(_) => self.date("to", to)?,
+            None => OffsetDateTime::now_utc().date(),
+        };
+        let from_day = match from {
+            Some(_) => self.date("from", from)?,
+            None => to_day - Duration::days(29),
+        };
+        if from_day > to_day {
+            self.invalid("from", "must not be after to");
+            return None;
+        }
+        if (to_day - from_day).whole_days() >= 366 {
+            self.invalid("from", "the range is at most 366 days");
+            return None;
+        }
+        let start = from_day.with_time(Time::MIDNIGHT).assume_utc();
+        let end = to_day.with_time(Time::MIDNIGHT).assume_utc() + Duration::days(1);
+        Some((from_day, to_day, start, end))
     }
 
     /// A JSON value parsed by a domain type (absent is fine).

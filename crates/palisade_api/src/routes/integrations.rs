@@ -97,7 +97,7 @@ pub async fn list(
         q.provider.as_deref(),
         IntegrationProvider::parse,
     );
-    let enabled = f.optional_bool("enabled", q.enabled.as_deref());
+    let enabled = f.boolean("enabled", q.enabled.as_deref());
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let page = db::list(
@@ -209,9 +209,7 @@ pub async fn update(
     let id = parse_id(&path, IntegrationId::parse)?;
     tenant.require_admin()?;
     let mut f = Fields::default();
-    let name = f
-        .present_not_null("name", body.name.as_ref().map(Option::as_deref))
-        .and_then(|s| f.optional("name", Some(s), IntegrationName::parse));
+    let name = f.not_null("name", &body.name, IntegrationName::parse);
     let config = f
         .present_not_null("config", body.config.as_ref().map(Option::as_ref))
         .and_then(|v| f.optional_value("config", Some(v), IntegrationConfig::parse));

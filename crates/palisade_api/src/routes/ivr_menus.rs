@@ -69,7 +69,7 @@ fn parse_tree(f: &mut Fields, raw: Option<&Value>) -> Option<IvrMenuTree> {
     match IvrMenuTree::parse(raw?) {
         Ok(t) => Some(t),
         Err(e) => {
-            f.refuse("tree", e.reason());
+            f.invalid("tree", e.reason());
             None
         }
     }
@@ -125,7 +125,7 @@ pub async fn create(
     let mut f = Fields::default();
     let name = f.required("name", body.name.as_deref(), IvrMenuName::parse);
     if body.tree.is_none() {
-        f.refuse("tree", "is required");
+        f.invalid("tree", "is required");
     }
     let tree = parse_tree(&mut f, body.tree.as_ref());
     f.finish()?;

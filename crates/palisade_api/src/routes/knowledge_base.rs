@@ -68,7 +68,7 @@ fn parse_tags(f: &mut Fields, raw: Option<&Vec<String>>) -> Option<Tags> {
     match Tags::parse(raw?) {
         Ok(t) => Some(t),
         Err(e) => {
-            f.refuse("tags", e.reason());
+            f.invalid("tags", e.reason());
             None
         }
     }
@@ -99,11 +99,11 @@ pub async fn list(
     let search = match q.q.as_deref().map(str::trim) {
         None => None,
         Some(s) if s.is_empty() || s.chars().count() > MAX_QUERY_CHARS => {
-            f.refuse("q", "must be 1 to 200 characters");
+            f.invalid("q", "must be 1 to 200 characters");
             None
         }
         Some(s) if s.chars().any(char::is_control) => {
-            f.refuse("q", "must not contain control characters");
+            f.invalid("q", "must not contain control characters");
             None
         }
         Some(s) => Some(s.to_owned()),

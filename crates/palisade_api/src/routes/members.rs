@@ -211,12 +211,8 @@ pub async fn update(
     let id = parse_id(&path, UserId::parse)?;
     tenant.require_admin()?;
     let mut f = Fields::default();
-    let name = f
-        .present_not_null("name", body.name.as_ref().map(Option::as_deref))
-        .and_then(|s| f.optional("name", Some(s), PersonName::parse));
-    let role = f
-        .present_not_null("role", body.role.as_ref().map(Option::as_deref))
-        .and_then(|s| f.optional("role", Some(s), Role::parse));
+    let name = f.not_null("name", &body.name, PersonName::parse);
+    let role = f.not_null("role", &body.role, Role::parse);
     f.finish()?;
     let (mut tx, member, owners) = begin_change(&state, &tenant, id).await?;
     let touches_owner = member.role == Role::Owner || role == Some(Role::Owner);

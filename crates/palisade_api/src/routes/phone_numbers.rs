@@ -71,7 +71,7 @@ fn parse_capabilities(f: &mut Fields, raw: Option<&Vec<String>>) -> Option<Capab
     match Capabilities::parse(raw?) {
         Ok(c) => Some(c),
         Err(e) => {
-            f.refuse("capabilities", e.reason());
+            f.invalid("capabilities", e.reason());
             None
         }
     }
@@ -199,17 +199,9 @@ pub async fn update(
     tenant.require_admin()?;
     let mut f = Fields::default();
     let patch = PhoneNumberPatch {
-        label: f.clearable(
-            "label",
-            body.label.as_ref().map(Option::as_deref),
-            PhoneLabel::parse,
-        ),
+        label: f.clearable("label", &body.label, PhoneLabel::parse),
         capabilities: parse_capabilities(&mut f, body.capabilities.as_ref()),
-        ivr_menu_id: f.clearable(
-            "ivr_menu_id",
-            body.ivr_menu_id.as_ref().map(Option::as_deref),
-            IvrMenuId::parse,
-        ),
+        ivr_menu_id: f.clearable("ivr_menu_id", &body.ivr_menu_id, IvrMenuId::parse),
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;

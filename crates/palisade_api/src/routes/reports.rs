@@ -65,7 +65,7 @@ fn parse_parameters(f: &mut Fields, raw: Option<&Value>) -> Option<ReportParamet
     match ReportParameters::parse(raw?) {
         Ok(p) => Some(p),
         Err(e) => {
-            f.refuse("parameters", e.reason());
+            f.invalid("parameters", e.reason());
             None
         }
     }
@@ -180,11 +180,7 @@ pub async fn update(
         name: f.optional("name", body.name.as_deref(), ReportName::parse),
         kind: f.optional("kind", body.kind.as_deref(), ReportKind::parse),
         parameters: parse_parameters(&mut f, body.parameters.as_ref()),
-        schedule: f.clearable(
-            "schedule",
-            body.schedule.as_ref().map(Option::as_deref),
-            ReportSchedule::parse,
-        ),
+        schedule: f.clearable("schedule", &body.schedule, ReportSchedule::parse),
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;

@@ -192,11 +192,7 @@ pub async fn update_account(
     let mut f = Fields::default();
     let patch = AccountPatch {
         handle: f.optional("handle", body.handle.as_deref(), SocialHandle::parse),
-        access_token: f.clearable(
-            "access_token",
-            body.access_token.as_ref().map(Option::as_deref),
-            AccessToken::parse,
-        ),
+        access_token: f.clearable("access_token", &body.access_token, AccessToken::parse),
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
@@ -322,11 +318,11 @@ fn check_state(f: &mut Fields, mut state: PostState) -> PostState {
         .zip(state.counters)
     {
         if value < 0 {
-            f.refuse(name, "must not be negative");
+            f.invalid(name, "must not be negative");
         }
     }
     if state.status == PostStatus::Scheduled && state.scheduled_at.is_none() {
-        f.refuse("scheduled_at", "is required when status is scheduled");
+        f.invalid("scheduled_at", "is required when status is scheduled");
     }
     if state.status == PostStatus::Published && state.published_at.is_none() {
         state.published_at = Some(OffsetDateTime::now_utc());

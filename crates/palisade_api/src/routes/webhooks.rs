@@ -105,7 +105,7 @@ pub async fn list(
     let limit = parse_limit(q.limit.as_deref())?;
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
-    let enabled = f.optional_bool("enabled", q.enabled.as_deref());
+    let enabled = f.boolean("enabled", q.enabled.as_deref());
     let event_type = f.optional("event_type", q.event_type.as_deref(), |s| {
         WebhookEvent::parse(s).map(|e| e.as_str().to_owned())
     });
@@ -225,9 +225,7 @@ pub async fn update(
     let id = parse_id(&path, WebhookId::parse)?;
     tenant.require_admin()?;
     let mut f = Fields::default();
-    let url = f
-        .present_not_null("url", body.url.as_ref().map(Option::as_deref))
-        .and_then(|s| f.optional("url", Some(s), WebhookUrl::parse));
+    let url = f.not_null("url", &body.url, WebhookUrl::parse);
     let event_types = f
         .present_not_null(
             "event_types",

@@ -240,18 +240,10 @@ pub async fn update_campaign(
     let id = parse_id(&path, EmailCampaignId::parse)?;
     let now = OffsetDateTime::now_utc();
     let mut f = Fields::default();
-    let name = f
-        .non_null_raw("name", &body.name)
-        .and_then(|s| f.optional("name", Some(s), CampaignName::parse));
-    let subject = f
-        .non_null_raw("subject", &body.subject)
-        .and_then(|s| f.optional("subject", Some(s), EmailSubject::parse));
-    let text = f
-        .non_null_raw("body", &body.body)
-        .and_then(|s| f.optional("body", Some(s), EmailBody::parse));
-    let status = f
-        .non_null_raw("status", &body.status)
-        .and_then(|s| f.optional("status", Some(s), CampaignStatus::parse));
+    let name = f.not_null("name", &body.name, CampaignName::parse);
+    let subject = f.not_null("subject", &body.subject, EmailSubject::parse);
+    let text = f.not_null("body", &body.body, EmailBody::parse);
+    let status = f.not_null("status", &body.status, CampaignStatus::parse);
     let scheduled_at = f.scheduled_at(&body.scheduled_at, now);
     f.finish()?;
     let change = CampaignChange {
@@ -405,7 +397,7 @@ pub async fn create_message(
     );
     let to_email = f.optional("to_email", body.to_email.as_deref(), EmailAddress::parse);
     if body.customer_id.is_none() && body.to_email.is_none() {
-        f.push("to_email", "is required unless customer_id is given");
+        f.invalid("to_email", "is required unless customer_id is given");
     }
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;

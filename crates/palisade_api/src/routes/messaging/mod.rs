@@ -27,11 +27,9 @@ use actix_web::web;
 use palisade_db::messaging::CreatedRange;
 use palisade_domain::CampaignStatus;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::{Fields, method_not_allowed};
 use crate::ApiError;
-use crate::error::FieldError;
 
 /// Registers the routes of this module (inside `/v1`).
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -130,49 +128,11 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 impl Fields {
-    /// Records a field error found outside a domain parser.
-    fn push(&mut self, field: &'static str, reason: &'static str) {
-        self.0.push(FieldError { field, reason });
-    }
-
-    /// Parses an optional RFC 3339 timestamp (query parameter or body field).
-    fn timestamp(&mut self, field: &'static str, raw: Option<&str>) -> Option<OffsetDateTime> {
-        // A `+` offset typed into a query string arrives as a space (form encoding); RFC 3339
-        // has no spaces, so putting it back cannot change the meaning of a valid value.
-        let raw = raw?.trim().replace(' ', "+");
-        match OffsetDateTime::parse(&raw, &Rfc3339) {
-            Ok(t) => Some(t),
-            Err(_) => {
-                self.push(
-                    field,
-                    "must be an RFC 3339 timestamp, like 2030-01-31T09:00:00Z",
-                );
-                None
-            }
-        }
-    }
-
     /// `created_after` and `created_before` query parameters.
     fn created_range(&mut self, after: Option<&str>, before: Option<&str>) -> CreatedRange {
         CreatedRange {
-            after: self.timestamp("created_after", after),
-            before: self.timestamp("created_before", before),
-        }
-    }
-
-    /// A field that may be absent, null or a value, where null is refused.
-    fn non_null_raw<'a>(
-        &mut self,
-        field: &'static str,
-        raw: &'a Option<Option<String>>,
-    ) -> Option<&'a str> {
-        match raw {
-            Some(None) => {
-                self.push(field, "cannot be null");
-                None
-            }
-            Some(Some(s)) => Some(s),
-            None => None,
+            after: self.time("created_after", after),
+            before: self.time("created_before", before),
         }
     }
 
@@ -186,9 +146,9 @@ impl Fields {
             None => None,
             Some(None) => Some(None),
             Some(Some(s)) => {
-                let t = self.timestamp("scheduled_at", Some(s))?;
+                let t = self.time("scheduled_at", Some(s))?;
                 if t <= now {
-                    self.push("scheduled_at", "must be in the future");
+                    self.invalid("scheduled_at", "must be in the future");
                     return None;
                 }
                 Some(Some(t))
@@ -210,11 +170,11 @@ fn new_campaign_status(
         CampaignStatus::Draft => {}
         CampaignStatus::Scheduled => {
             if scheduled_at.is_none() && !f.0.iter().any(|e| e.field == "scheduled_at") {
-                f.push("scheduled_at", "is required to schedule a campaign");
+                f.invalid("scheduled_at", "is required to schedule a campaign");
             }
         }
         // Parsed, but not a status a campaign can start in.
-        _ => f.push("status", "a new campaign is draft or scheduled"),
+        _ => f.invalid("status", "a new campaign is draft or scheduled"),
     }
     status
 }

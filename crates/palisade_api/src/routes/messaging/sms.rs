@@ -246,18 +246,10 @@ pub async fn update_campaign(
     let id = parse_id(&path, SmsCampaignId::parse)?;
     let now = OffsetDateTime::now_utc();
     let mut f = Fields::default();
-    let name = f
-        .non_null_raw("name", &body.name)
-        .and_then(|s| f.optional("name", Some(s), CampaignName::parse));
-    let text = f
-        .non_null_raw("body", &body.body)
-        .and_then(|s| f.optional("body", Some(s), SmsBody::parse));
-    let from_number = f
-        .non_null_raw("from_number", &body.from_number)
-        .and_then(|s| f.optional("from_number", Some(s), PhoneNumber::parse));
-    let status = f
-        .non_null_raw("status", &body.status)
-        .and_then(|s| f.optional("status", Some(s), CampaignStatus::parse));
+    let name = f.not_null("name", &body.name, CampaignName::parse);
+    let text = f.not_null("body", &body.body, SmsBody::parse);
+    let from_number = f.not_null("from_number", &body.from_number, PhoneNumber::parse);
+    let status = f.not_null("status", &body.status, CampaignStatus::parse);
     let scheduled_at = f.scheduled_at(&body.scheduled_at, now);
     f.finish()?;
     let change = CampaignChange {
@@ -414,7 +406,7 @@ pub async fn create_message(
     );
     let to_number = f.optional("to_number", body.to_number.as_deref(), PhoneNumber::parse);
     if body.customer_id.is_none() && body.to_number.is_none() {
-        f.push("to_number", "is required unless customer_id is given");
+        f.invalid("to_number", "is required unless customer_id is given");
     }
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;

@@ -216,17 +216,13 @@ pub async fn update_campaign(
     let id = parse_id(&path, VoiceCampaignId::parse)?;
     let now = OffsetDateTime::now_utc();
     let mut f = Fields::default();
-    let name = f
-        .non_null_raw("name", &body.name)
-        .and_then(|s| f.optional("name", Some(s), CampaignName::parse));
+    let name = f.not_null("name", &body.name, CampaignName::parse);
     let script = match &body.script {
         None => None,
         Some(None) => Some(None),
         Some(Some(s)) => f.optional("script", Some(s), VoiceScript::parse).map(Some),
     };
-    let status = f
-        .non_null_raw("status", &body.status)
-        .and_then(|s| f.optional("status", Some(s), CampaignStatus::parse));
+    let status = f.not_null("status", &body.status, CampaignStatus::parse);
     let scheduled_at = f.scheduled_at(&body.scheduled_at, now);
     f.finish()?;
     let change = CampaignChange {
@@ -328,7 +324,7 @@ impl Fields {
         match i32::try_from(secs) {
             Ok(s) if (0..=MAX_CALL_SECONDS).contains(&secs) => Some(s),
             _ => {
-                self.push("duration_seconds", "must be an integer from 0 to 86400");
+                self.invalid("duration_seconds", "must be an integer from 0 to 86400");
                 None
             }
         }
@@ -380,12 +376,12 @@ pub async fn create_call(
         .optional("status", body.status.as_deref(), CallStatus::parse)
         .unwrap_or(CallStatus::Queued);
     let duration_seconds = f.duration(body.duration_seconds);
-    let started_at = f.timestamp("started_at", body.started_at.as_deref());
-    let ended_at = f.timestamp("ended_at", body.ended_at.as_deref());
+    let started_at = f.time("started_at", body.started_at.as_deref());
+    let ended_at = f.time("ended_at", body.ended_at.as_deref());
     if let (Some(s), Some(e)) = (started_at, ended_at)
         && e < s
     {
-        f.push("ended_at", "must not be before started_at");
+        f.invalid("ended_at", "must not be before started_at");
     }
     let voice_campaign_id = f.optional(
         "voice_campaign_id",
@@ -493,13 +489,11 @@ pub async fn update_call(
             .optional("customer_id", Some(s), CustomerId::parse)
             .map(Some),
     };
-    let status = f
-        .non_null_raw("status", &body.status)
-        .and_then(|s| f.optional("status", Some(s), CallStatus::parse));
+    let status = f.not_null("status", &body.status, CallStatus::parse);
     let duration_seconds = match body.duration_seconds {
         None => None,
         Some(None) => {
-            f.push("duration_seconds", "cannot be null");
+            f.invalid("duration_seconds", "cannot be null");
             None
         }
         Some(Some(secs)) => f.duration(Some(secs)),
