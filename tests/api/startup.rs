@@ -52,6 +52,7 @@ async fn refusal(db: &TestDb, role: &str) -> String {
         jwt_secret: TEST_JWT_SECRET.to_vec(),
         token_ttl: Duration::from_secs(60),
         workers: Some(1),
+        stripe: None,
     };
     match Application::build(&config, pool_as(db, role)).await {
         Ok(_) => panic!("the server started with app role {role}"),

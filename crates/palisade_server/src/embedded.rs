@@ -4,7 +4,9 @@
 //! Layout of `PALISADE_DATA_DIR` (default `./.palisade`):
 //! - `pgdata/`: the cluster (owned by the `postgres` OS user when Palisade runs as root);
 //! - `secrets.json` (mode 0600): generated passwords of the superuser and the three login
-//!   roles, and the JWT secret. Kept across runs, so tokens and data survive restarts.
+//!   roles, the JWT secret, and the Stripe webhook signing secret (`stripe_webhook_secret`,
+//!   added to an older file on its first start by this version). Kept across runs, so tokens
+//!   and data survive restarts.
 //!
 //! Every start bootstraps (idempotently) and migrates, exactly as on an external server.
 
@@ -56,6 +58,10 @@ pub struct Secrets {
     pub billing_password: String,
     /// The HS256 token secret.
     pub jwt_secret: String,
+    /// The Stripe webhook endpoint's signing secret (`whsec_...`). Empty in a file written by
+    /// an older version; [`load_or_create_secrets`] then generates it and rewrites the file.
+    #[serde(default)]
+    pub stripe_webhook_secret: String,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -70,6 +76,11 @@ fn random_secret() -> Result<String, std::io::Error> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A development signing secret for the Stripe endpoint, shaped like Stripe's own.
+fn stripe_webhook_secret() -> Result<String, std::io::Error> {
+    Ok(format!("whsec_{}", random_secret()?))
+}
+
 impl Secrets {
     fn generate() -> Result<Self, std::io::Error> {
         Ok(Self {
@@ -78,6 +89,7 @@ impl Secrets {
             app_password: random_secret()?,
             billing_password: random_secret()?,
             jwt_secret: random_secret()?,
+            stripe_webhook_secret: stripe_webhook_secret()?,
         })
     }
 
@@ -91,7 +103,8 @@ impl Secrets {
     }
 }
 
-/// Loads `secrets.json`, or creates it (mode 0600) on first start.
+/// Loads `secrets.json`, or creates it (mode 0600) on first start. A file from an older version
+/// without `stripe_webhook_secret` gets one generated and is rewritten (atomically, still 0600).
 fn load_or_create_secrets(path: &Path) -> Result<Secrets, EmbeddedError> {
     let io = |what, source| EmbeddedError::Io {
         what,
@@ -99,27 +112,59 @@ fn load_or_create_secrets(path: &Path) -> Result<Secrets, EmbeddedError> {
         source,
     };
     match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            io(
-                "cannot parse (delete it only together with pgdata/)",
-                std::io::Error::other(e.to_string()),
-            )
-        }),
+        Ok(bytes) => {
+            let mut secrets: Secrets = serde_json::from_slice(&bytes).map_err(|e| {
+                io(
+                    "cannot parse (delete it only together with pgdata/)",
+                    std::io::Error::other(e.to_string()),
+                )
+            })?;
+            if secrets.stripe_webhook_secret.is_empty() {
+                secrets.stripe_webhook_secret =
+                    stripe_webhook_secret().map_err(|e| io("cannot generate secrets for", e))?;
+                write_secrets(path, &secrets, false)?;
+                tracing::info!(path = %path.display(), "added a Stripe webhook signing secret to the secrets file");
+            }
+            Ok(secrets)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let secrets = Secrets::generate().map_err(|e| io("cannot generate secrets for", e))?;
-            let json = serde_json::to_vec_pretty(&secrets)
-                .map_err(|e| io("cannot encode", std::io::Error::other(e.to_string())))?;
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| io("cannot create", e))?;
-            file.write_all(&json).map_err(|e| io("cannot write", e))?;
+            write_secrets(path, &secrets, true)?;
             Ok(secrets)
         }
         Err(e) => Err(io("cannot read", e)),
     }
+}
+
+/// Writes `secrets` to `path` with mode 0600: created exclusively when `new`, otherwise written
+/// to a temporary file beside it and renamed over it, so a crash never leaves half a file.
+fn write_secrets(path: &Path, secrets: &Secrets, new: bool) -> Result<(), EmbeddedError> {
+    let io = |what, source| EmbeddedError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    };
+    let json = serde_json::to_vec_pretty(secrets)
+        .map_err(|e| io("cannot encode", std::io::Error::other(e.to_string())))?;
+    let target = if new {
+        path.to_owned()
+    } else {
+        path.with_extension("json.tmp")
+    };
+    let mut options = fs::OpenOptions::new();
+    options.write(true).mode(0o600);
+    if new {
+        options.create_new(true);
+    } else {
+        options.create(true).truncate(true);
+    }
+    let mut file = options.open(&target).map_err(|e| io("cannot create", e))?;
+    file.write_all(&json).map_err(|e| io("cannot write", e))?;
+    file.sync_all().map_err(|e| io("cannot write", e))?;
+    if !new {
+        fs::rename(&target, path).map_err(|e| io("cannot replace", e))?;
+    }
+    Ok(())
 }
 
 /// An embedded cluster that another `palisade` process (e.g. the server) is already running from
@@ -268,6 +313,20 @@ impl EmbeddedDb {
         )
     }
 
+    /// The billing role's URL (the Stripe webhook's pool).
+    pub fn billing_url(&self) -> String {
+        self.cluster.url(
+            palisade_db::schema::BILLING_ROLE,
+            &self.secrets.billing_password,
+            DATABASE,
+        )
+    }
+
+    /// Where the secrets (passwords, JWT and Stripe signing secrets) are kept.
+    pub fn secrets_path(&self) -> PathBuf {
+        self.data_dir.join("secrets.json")
+    }
+
     /// Where the cluster listens, for the startup banner (no password).
     pub fn describe(&self) -> String {
         format!(
@@ -275,12 +334,70 @@ impl EmbeddedDb {
             self.cluster.host(),
             self.cluster.port(),
             self.cluster.data_dir().display(),
-            self.data_dir.join("secrets.json").display()
+            self.secrets_path().display()
         )
     }
 
     /// Stops PostgreSQL cleanly and waits for it.
     pub fn stop(self) -> Result<(), EmbeddedError> {
         Ok(self.cluster.stop()?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn scratch_dir(name: &str) -> PathBuf {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("palisade-{name}-{}-{nanos}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_new_secrets_file_has_a_stripe_secret_and_an_older_one_gets_one() {
+        let dir = scratch_dir("secrets");
+        let fresh = load_or_create_secrets(&dir.join("new.json")).unwrap();
+        assert!(fresh.stripe_webhook_secret.starts_with("whsec_"));
+        assert!(fresh.stripe_webhook_secret.len() > 40);
+
+        // A file written before the Stripe webhook existed.
+        let path = dir.join("secrets.json");
+        let older = serde_json::json!({
+            "superuser_password": "su", "owner_password": "ow", "app_password": "ap",
+            "billing_password": "bi", "jwt_secret": "jw"
+        });
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .unwrap()
+            .write_all(older.to_string().as_bytes())
+            .unwrap();
+        let upgraded = load_or_create_secrets(&path).unwrap();
+        assert!(upgraded.stripe_webhook_secret.starts_with("whsec_"));
+        assert_eq!(
+            (
+                upgraded.owner_password.as_str(),
+                upgraded.jwt_secret.as_str()
+            ),
+            ("ow", "jw")
+        );
+        // Persisted (the next start reads the same secret), still private, nothing left over.
+        let again = load_or_create_secrets(&path).unwrap();
+        assert_eq!(again.stripe_webhook_secret, upgraded.stripe_webhook_secret);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(!path.with_extension("json.tmp").exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
