@@ -8,9 +8,13 @@
  *                      no tenant policies: it sees no tenant rows.
  *   palisade_app       LOGIN. Every tenant request and carrier/email webhook. Owns nothing, is no
  *                      superuser, has no BYPASSRLS; the server refuses to start otherwise.
- *   palisade_billing   LOGIN, BYPASSRLS. The Stripe webhook path only, through its own pool, with
- *                      grants on billing tables only. row_security = off makes it fail loudly
- *                      (instead of silently seeing nothing) if it ever loses BYPASSRLS.
+ *   palisade_billing   LOGIN, BYPASSRLS. The Stripe webhook path only (POST /webhooks/stripe,
+ *                      through palisade_db::BillingPool, whose only operations are Stripe's), with
+ *                      grants on billing tables only (440_billing.sql) and on its dedupe table
+ *                      palisade_platform.stripe_events (450_stripe_events.sql). row_security = off
+ *                      makes it fail loudly (instead of silently seeing nothing) if it ever loses
+ *                      BYPASSRLS. The server refuses to start Stripe with a billing role that is a
+ *                      superuser or holds privileges on any other tenant table.
  *   palisade_resolver  NOLOGIN. Owns the few SECURITY DEFINER functions that must find a row before
  *                      a tenant is known (login by email, API keys, the organization of a webhook
  *                      delivery: 020_resolvers.sql, 021_webhook_resolvers.sql). Nobody logs in as it. The owner role is

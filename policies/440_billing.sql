@@ -12,8 +12,10 @@
  *   palisade_billing  SELECT, INSERT, UPDATE on subscriptions and invoices (no DELETE: Stripe
  *                     voids, it does not delete); on organizations, SELECT of the id and the
  *                     billing columns (to find an organization by customer id) and UPDATE of the
- *                     billing columns only. Nothing on any other table: its BYPASSRLS is
+ *                     billing columns only. Nothing on any other tenant table: its BYPASSRLS is
  *                     confined by grants, so it cannot read a tenant's customers, users or keys.
+ *                     (Outside the tenant schema it also records the Stripe event ids it applied
+ *                     in palisade_platform.stripe_events: 450_stripe_events.sql.)
  */
 GRANT USAGE ON SCHEMA palisade TO palisade_billing;
 

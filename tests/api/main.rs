@@ -24,6 +24,7 @@ mod reports;
 mod rls_sql;
 mod social;
 mod startup;
+mod stripe_webhooks;
 mod tenant_domain;
 mod tenant_tx;
 mod twilio_sms;

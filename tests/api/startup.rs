@@ -53,6 +53,7 @@ async fn refusal(db: &TestDb, role: &str) -> String {
         token_ttl: Duration::from_secs(60),
         workers: Some(1),
         webhooks: palisade_test_support::test_webhook_config(),
+        stripe: None,
     };
     match Application::build(&config, pool_as(db, role)).await {
         Ok(_) => panic!("the server started with app role {role}"),

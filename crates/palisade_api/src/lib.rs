@@ -40,13 +40,18 @@ pub struct AppState {
 
 /// Registers every route and the extractor configurations (JSON, path and query errors as
 /// JSON 4xx). The server and the tests build their `App` with this, so they serve the same API.
-pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
+/// `stripe` (the billing pool and the Stripe signing secret) is attached to `POST
+/// /webhooks/stripe` alone, never to the shared [`AppState`].
+pub fn configure(
+    state: AppState,
+    stripe: Option<webhooks::stripe::StripeSetup>,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::new(state))
             .app_data(error::json_config())
             .app_data(error::path_config())
             .app_data(error::query_config())
-            .configure(routes::configure)
+            .configure(routes::configure(stripe))
             .configure(webhooks::configure)
             .default_service(web::to(routes::not_found));
     }

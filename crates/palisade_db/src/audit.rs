@@ -38,6 +38,7 @@ pub const AUDIT_SCHEMA: &str = "palisade_audit";
 pub const SNAPSHOT_SCHEMAS: &[&str] = &[
     "palisade",
     "palisade_private",
+    "palisade_platform",
     "palisade_audit",
     "palisade_guard",
 ];

@@ -1,8 +1,9 @@
 //! Palisade's database layer: the only crate that talks to PostgreSQL.
 //!
 //! What it owns:
-//! - [`pool`]: the connection pools, one per database role (the app role for tenants; the
-//!   billing role, later, for Stripe only).
+//! - [`pool`]: the connection pools, one per database role: [`AppPool`] (`palisade_app`) for
+//!   tenants and carrier/email webhooks; [`billing_pool`]'s [`BillingPool`] (`palisade_billing`,
+//!   BYPASSRLS), whose only operations are the Stripe webhook's.
 //! - [`tenant_tx`]: [`TenantTx`], the only way to reach tenant tables. It sets the request's
 //!   organization transaction-locally; PostgreSQL row-level security does the filtering.
 //! - [`schema`]: bootstrap (roles, database), migrations (`sql/`), policies (`policies/`) and
@@ -22,6 +23,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod billing_pool;
 pub mod chat;
 pub mod customers;
 mod error;
@@ -41,6 +43,7 @@ pub mod social;
 pub mod tenant_tx;
 pub mod webhooks;
 
+pub use billing_pool::{BillingPool, StripeOutcome};
 pub use error::DbError;
 pub use pool::{AppPool, PoolSettings};
 pub use tenant_tx::TenantTx;

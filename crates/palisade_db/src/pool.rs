@@ -2,7 +2,9 @@
 //! checked at startup ([`crate::schema::check_app_role`]).
 //!
 //! Handlers never receive a raw connection: the app pool is only usable through
-//! [`crate::TenantTx`] and the narrow pre-tenant functions of [`crate::auth`].
+//! [`crate::TenantTx`] and the narrow pre-tenant functions of [`crate::auth`]. The billing
+//! role's pool is [`crate::BillingPool`] (its own module): it exposes nothing but the Stripe
+//! operations.
 
 use std::time::Duration;
 
@@ -10,6 +12,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio_postgres::NoTls;
 
 use crate::DbError;
+
+/// `application_name` of the app pool's connections.
+pub const APP_APPLICATION_NAME: &str = "palisade";
 
 /// How to build a pool.
 #[derive(Clone)]
@@ -32,12 +37,13 @@ impl std::fmt::Debug for PoolSettings {
     }
 }
 
-/// Builds a deadpool pool for one role. Connects lazily.
-pub(crate) fn build_pool(settings: &PoolSettings) -> Result<Pool, DbError> {
+/// Builds a deadpool pool for one role. Connects lazily. `application_name` tells the pools
+/// apart in `pg_stat_activity` (`palisade` for the app pool, `palisade-billing` for Stripe's).
+pub(crate) fn build_pool(settings: &PoolSettings, application_name: &str) -> Result<Pool, DbError> {
     let mut config: tokio_postgres::Config = settings.url.parse().map_err(|_| {
         DbError::Unavailable("the database URL is not a valid PostgreSQL URL".into())
     })?;
-    config.application_name("palisade");
+    config.application_name(application_name);
     config.connect_timeout(settings.wait_timeout);
     // Fast recycling only checks that the connection is open. That is enough because a
     // connection never goes back to the pool inside a transaction: TenantTx commits, or
@@ -69,7 +75,7 @@ impl AppPool {
     /// Builds the pool; no connection is made until one is needed.
     pub fn new(settings: &PoolSettings) -> Result<Self, DbError> {
         Ok(Self {
-            pool: build_pool(settings)?,
+            pool: build_pool(settings, APP_APPLICATION_NAME)?,
         })
     }
 

@@ -12,6 +12,7 @@ mod kinds;
 mod messaging;
 mod names;
 mod secret;
+pub mod stripe;
 mod text;
 mod webhook;
 

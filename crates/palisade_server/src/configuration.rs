@@ -4,6 +4,11 @@
 //! own PostgreSQL cluster under `PALISADE_DATA_DIR` and generates every password and the JWT
 //! secret there. With `DATABASE_URL` set (the owner role's URL), it uses that server and needs
 //! `PALISADE_APP_DATABASE_URL` and `PALISADE_JWT_SECRET` too.
+//!
+//! Stripe webhooks: the embedded default serves them with a generated signing secret (kept in
+//! `webhook-secrets.json`, overridden by `STRIPE_WEBHOOK_SECRET`, e.g. the one `stripe listen` prints).
+//! On an existing server they need `PALISADE_BILLING_DATABASE_URL` and `STRIPE_WEBHOOK_SECRET`
+//! together; with neither, `POST /webhooks/stripe` answers 503.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,7 +45,8 @@ pub struct ExternalSettings {
     pub owner_url: String,
     /// `PALISADE_APP_DATABASE_URL`: the app role (`palisade_app`), for every request.
     pub app_url: String,
-    /// `PALISADE_BILLING_DATABASE_URL`: the billing role; only the Stripe path will use it.
+    /// `PALISADE_BILLING_DATABASE_URL`: the billing role (`palisade_billing`), used by the
+    /// Stripe webhook only. Set exactly when [`Settings::stripe_webhook_secret`] is.
     pub billing_url: Option<String>,
     /// `PALISADE_JWT_SECRET`: at least 32 bytes.
     pub jwt_secret: String,
@@ -63,6 +69,22 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// The carrier and email webhooks' public URL and secrets.
     pub webhooks: WebhookSettings,
+    /// `STRIPE_WEBHOOK_SECRET`: the Stripe endpoint's signing secret (`whsec_...`). Embedded
+    /// mode: overrides the generated one. External mode: required with the billing URL.
+    pub stripe_webhook_secret: Option<String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("http_addr", &self.http_addr)
+            .field("pool_size", &self.pool_size)
+            .field(
+                "stripe_webhook_secret",
+                &self.stripe_webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// The carrier and email webhooks' settings. Secrets: never logged. In the embedded default,
@@ -137,6 +159,24 @@ impl Settings {
                     .ok_or_else(|| ConfigError("DATABASE_URL is set, so PALISADE_JWT_SECRET must be too".into()))?,
             }),
         };
+        let stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET");
+        if stripe_webhook_secret
+            .as_deref()
+            .is_some_and(|s| s.len() <= "whsec_".len() || !s.starts_with("whsec_"))
+        {
+            return Err(ConfigError(
+                "STRIPE_WEBHOOK_SECRET must be the endpoint's signing secret, which starts with whsec_".into(),
+            ));
+        }
+        if let DatabaseMode::External(ext) = &database
+            && ext.billing_url.is_some() != stripe_webhook_secret.is_some()
+        {
+            return Err(ConfigError(
+                "PALISADE_BILLING_DATABASE_URL and STRIPE_WEBHOOK_SECRET go together: set both to \
+                 serve POST /webhooks/stripe, or neither"
+                    .into(),
+            ));
+        }
         let log_format = log_format_from_lookup(&get)?;
         let pool_size = number("PALISADE_DB_POOL_SIZE", 16)?;
         if pool_size == 0 {
@@ -160,6 +200,7 @@ impl Settings {
                 ),
             },
             webhooks,
+            stripe_webhook_secret,
         })
     }
 }
@@ -276,6 +317,55 @@ mod tests {
             ("PALISADE_JWT_SECRET", "x"),
         ]);
         assert!(matches!(ok.unwrap().database, DatabaseMode::External(_)));
+    }
+
+    #[test]
+    fn stripe_needs_the_billing_url_and_the_secret_together() {
+        let external = [
+            ("DATABASE_URL", "postgresql://o:p@h/db"),
+            ("PALISADE_APP_DATABASE_URL", "postgresql://a:p@h/db"),
+            ("PALISADE_JWT_SECRET", "x"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = external.to_vec();
+            vars.extend_from_slice(extra);
+            settings(&vars)
+        };
+        let none = with(&[]).unwrap();
+        assert!(none.stripe_webhook_secret.is_none());
+        let both = with(&[
+            ("PALISADE_BILLING_DATABASE_URL", "postgresql://b:p@h/db"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_hunter2"),
+        ])
+        .unwrap();
+        assert_eq!(both.stripe_webhook_secret.as_deref(), Some("whsec_hunter2"));
+        assert!(!format!("{both:?}").contains("hunter2"));
+        for half in [
+            [(
+                "PALISADE_BILLING_DATABASE_URL",
+                "postgresql://b:hunter2@h/db",
+            )],
+            [("STRIPE_WEBHOOK_SECRET", "whsec_hunter2")],
+        ] {
+            let err = with(&half).err().unwrap().to_string();
+            assert!(err.contains("go together"), "{err}");
+            assert!(!err.contains("hunter2"));
+        }
+        let err = with(&[
+            ("PALISADE_BILLING_DATABASE_URL", "postgresql://b:p@h/db"),
+            ("STRIPE_WEBHOOK_SECRET", "sk_live_hunter2"),
+        ])
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("whsec_") && !err.contains("hunter2"), "{err}");
+        // Embedded mode: the secret alone overrides the generated one.
+        let embedded = settings(&[("STRIPE_WEBHOOK_SECRET", "whsec_from_stripe_cli")]).unwrap();
+        assert!(matches!(embedded.database, DatabaseMode::Embedded(_)));
+        assert_eq!(
+            embedded.stripe_webhook_secret.as_deref(),
+            Some("whsec_from_stripe_cli")
+        );
     }
 
     #[test]

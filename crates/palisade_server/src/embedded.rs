@@ -6,7 +6,9 @@
 //! - `secrets.json` (mode 0600): generated passwords of the superuser and the three login
 //!   roles, and the JWT secret. Kept across runs, so tokens and data survive restarts.
 //! - `webhook-secrets.json` (mode 0600): development secrets of the webhook providers
-//!   ([`WebhookDevSecrets`]), so a developer can sign requests exactly as the providers do.
+//!   ([`WebhookDevSecrets`]: Twilio, SendGrid, Mailgun, Stripe), so a developer can sign
+//!   requests exactly as the providers do. A key missing from an older file is generated and
+//!   the file rewritten (atomically, still 0600).
 //!
 //! Every start bootstraps (idempotently) and migrates, exactly as on an external server.
 
@@ -96,17 +98,25 @@ impl Secrets {
 
 /// Development values of the webhook providers' secrets, generated on the first start of the
 /// embedded default into `webhook-secrets.json`. Each is overridden by its environment variable
-/// (README, "Webhooks"); a production deployment sets those instead.
-#[derive(Clone, Serialize, Deserialize)]
+/// (README, "Webhooks"); a production deployment sets those instead. A key missing from the
+/// file (written by an older version) is generated on the next start.
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct WebhookDevSecrets {
     /// Stands in for `TWILIO_AUTH_TOKEN`.
+    #[serde(default)]
     pub twilio_auth_token: String,
     /// Stands in for `MAILGUN_WEBHOOK_SIGNING_KEY`.
+    #[serde(default)]
     pub mailgun_signing_key: String,
     /// Stands in for `SENDGRID_WEBHOOK_PUBLIC_KEY` (base64 SPKI, as SendGrid shows it).
+    #[serde(default)]
     pub sendgrid_public_key: String,
     /// The matching private key (base64 P-256 scalar), to sign test events as SendGrid would.
+    #[serde(default)]
     pub sendgrid_private_key: String,
+    /// Stands in for `STRIPE_WEBHOOK_SECRET` (`whsec_...`).
+    #[serde(default)]
+    pub stripe_webhook_secret: String,
 }
 
 impl std::fmt::Debug for WebhookDevSecrets {
@@ -121,26 +131,56 @@ fn random_hex(len_bytes: usize) -> Result<String, std::io::Error> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// A development signing secret for the Stripe endpoint, shaped like Stripe's own.
+fn stripe_webhook_secret() -> Result<String, std::io::Error> {
+    Ok(format!("whsec_{}", random_secret()?))
+}
+
 impl WebhookDevSecrets {
-    fn generate() -> Result<Self, std::io::Error> {
-        let signer = SendgridDevSigner::generate()
-            .ok_or_else(|| std::io::Error::other("cannot generate a P-256 key"))?;
-        Ok(Self {
-            // Twilio auth tokens and Mailgun signing keys are 32 hex digits.
-            twilio_auth_token: random_hex(16)?,
-            mailgun_signing_key: random_hex(16)?,
-            sendgrid_public_key: signer
+    /// Generates every missing value; `true` when something was generated.
+    fn fill_missing(&mut self) -> Result<bool, std::io::Error> {
+        let mut changed = false;
+        // Twilio auth tokens and Mailgun signing keys are 32 hex digits.
+        if self.twilio_auth_token.is_empty() {
+            self.twilio_auth_token = random_hex(16)?;
+            changed = true;
+        }
+        if self.mailgun_signing_key.is_empty() {
+            self.mailgun_signing_key = random_hex(16)?;
+            changed = true;
+        }
+        let pair_ok = SendgridDevSigner::from_scalar_b64(&self.sendgrid_private_key)
+            .and_then(|s| s.public_key_b64())
+            .is_some_and(|public| public == self.sendgrid_public_key);
+        if !pair_ok {
+            let signer = SendgridDevSigner::generate()
+                .ok_or_else(|| std::io::Error::other("cannot generate a P-256 key"))?;
+            self.sendgrid_public_key = signer
                 .public_key_b64()
-                .ok_or_else(|| std::io::Error::other("cannot encode a P-256 public key"))?,
-            sendgrid_private_key: signer.scalar_b64(),
-        })
+                .ok_or_else(|| std::io::Error::other("cannot encode a P-256 public key"))?;
+            self.sendgrid_private_key = signer.scalar_b64();
+            changed = true;
+        }
+        if self.stripe_webhook_secret.is_empty() {
+            self.stripe_webhook_secret = stripe_webhook_secret()?;
+            changed = true;
+        }
+        Ok(changed)
+    }
+
+    fn generate() -> Result<Self, std::io::Error> {
+        let mut fresh = Self::default();
+        fresh.fill_missing()?;
+        Ok(fresh)
     }
 }
 
-/// Loads `path`, or creates it with `generate` (mode 0600) on first use.
+/// Loads `path`, or creates it with `generate` (mode 0600) on first use. On load, `upgrade`
+/// may fill in what an older version did not write; the file is then rewritten atomically.
 fn load_or_create<T: Serialize + serde::de::DeserializeOwned>(
     path: &Path,
     generate: impl FnOnce() -> Result<T, std::io::Error>,
+    upgrade: impl FnOnce(&mut T) -> Result<bool, std::io::Error>,
 ) -> Result<T, EmbeddedError> {
     let io = |what, source| EmbeddedError::Io {
         what,
@@ -148,27 +188,57 @@ fn load_or_create<T: Serialize + serde::de::DeserializeOwned>(
         source,
     };
     match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            io(
-                "cannot parse (delete it only together with pgdata/)",
-                std::io::Error::other(e.to_string()),
-            )
-        }),
+        Ok(bytes) => {
+            let mut secrets: T = serde_json::from_slice(&bytes).map_err(|e| {
+                io(
+                    "cannot parse (delete it only together with pgdata/)",
+                    std::io::Error::other(e.to_string()),
+                )
+            })?;
+            if upgrade(&mut secrets).map_err(|e| io("cannot generate secrets for", e))? {
+                write_secrets(path, &secrets, false)?;
+                tracing::info!(path = %path.display(), "added newly needed secrets to the file");
+            }
+            Ok(secrets)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let secrets = generate().map_err(|e| io("cannot generate secrets for", e))?;
-            let json = serde_json::to_vec_pretty(&secrets)
-                .map_err(|e| io("cannot encode", std::io::Error::other(e.to_string())))?;
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| io("cannot create", e))?;
-            file.write_all(&json).map_err(|e| io("cannot write", e))?;
+            write_secrets(path, &secrets, true)?;
             Ok(secrets)
         }
         Err(e) => Err(io("cannot read", e)),
     }
+}
+
+/// Writes `secrets` to `path` with mode 0600: created exclusively when `new`, otherwise written
+/// to a temporary file beside it and renamed over it, so a crash never leaves half a file.
+fn write_secrets<T: Serialize>(path: &Path, secrets: &T, new: bool) -> Result<(), EmbeddedError> {
+    let io = |what, source| EmbeddedError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    };
+    let json = serde_json::to_vec_pretty(secrets)
+        .map_err(|e| io("cannot encode", std::io::Error::other(e.to_string())))?;
+    let target = if new {
+        path.to_owned()
+    } else {
+        path.with_extension("json.tmp")
+    };
+    let mut options = fs::OpenOptions::new();
+    options.write(true).mode(0o600);
+    if new {
+        options.create_new(true);
+    } else {
+        options.create(true).truncate(true);
+    }
+    let mut file = options.open(&target).map_err(|e| io("cannot create", e))?;
+    file.write_all(&json).map_err(|e| io("cannot write", e))?;
+    file.sync_all().map_err(|e| io("cannot write", e))?;
+    if !new {
+        fs::rename(&target, path).map_err(|e| io("cannot replace", e))?;
+    }
+    Ok(())
 }
 
 /// An embedded cluster that another `palisade` process (e.g. the server) is already running from
@@ -267,10 +337,13 @@ impl EmbeddedDb {
                 source,
             }
         })?;
-        let secrets = load_or_create(&data_dir.join("secrets.json"), Secrets::generate)?;
+        let secrets = load_or_create(&data_dir.join("secrets.json"), Secrets::generate, |_| {
+            Ok(false)
+        })?;
         let webhook_secrets = load_or_create(
             &data_dir.join("webhook-secrets.json"),
             WebhookDevSecrets::generate,
+            WebhookDevSecrets::fill_missing,
         )?;
         let bins = PgBinaries::locate()?;
         let (major, minor) = bins.version();
@@ -333,6 +406,20 @@ impl EmbeddedDb {
         )
     }
 
+    /// The billing role's URL (the Stripe webhook's pool).
+    pub fn billing_url(&self) -> String {
+        self.cluster.url(
+            palisade_db::schema::BILLING_ROLE,
+            &self.secrets.billing_password,
+            DATABASE,
+        )
+    }
+
+    /// Where the secrets (passwords, JWT and Stripe signing secrets) are kept.
+    pub fn secrets_path(&self) -> PathBuf {
+        self.data_dir.join("secrets.json")
+    }
+
     /// Where the cluster listens, for the startup banner (no password).
     pub fn describe(&self) -> String {
         format!(
@@ -340,12 +427,82 @@ impl EmbeddedDb {
             self.cluster.host(),
             self.cluster.port(),
             self.cluster.data_dir().display(),
-            self.data_dir.join("secrets.json").display()
+            self.secrets_path().display()
         )
     }
 
     /// Stops PostgreSQL cleanly and waits for it.
     pub fn stop(self) -> Result<(), EmbeddedError> {
         Ok(self.cluster.stop()?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn scratch_dir(name: &str) -> PathBuf {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("palisade-{name}-{}-{nanos}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_new_webhook_secrets_file_has_every_secret_and_an_older_one_gets_the_missing_ones() {
+        let dir = scratch_dir("secrets");
+        let load = |path: &Path| {
+            load_or_create(
+                path,
+                WebhookDevSecrets::generate,
+                WebhookDevSecrets::fill_missing,
+            )
+            .unwrap()
+        };
+        let fresh = load(&dir.join("new.json"));
+        assert!(fresh.stripe_webhook_secret.starts_with("whsec_"));
+        assert!(fresh.stripe_webhook_secret.len() > 40);
+        assert_eq!(fresh.twilio_auth_token.len(), 32);
+        let signer = SendgridDevSigner::from_scalar_b64(&fresh.sendgrid_private_key).unwrap();
+        assert_eq!(
+            signer.public_key_b64().as_deref(),
+            Some(fresh.sendgrid_public_key.as_str())
+        );
+
+        // A file written before the Stripe and Mailgun secrets existed.
+        let path = dir.join("webhook-secrets.json");
+        let older = serde_json::json!({
+            "twilio_auth_token": "tw",
+            "sendgrid_public_key": fresh.sendgrid_public_key,
+            "sendgrid_private_key": fresh.sendgrid_private_key,
+        });
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .unwrap()
+            .write_all(older.to_string().as_bytes())
+            .unwrap();
+        let upgraded = load(&path);
+        assert!(upgraded.stripe_webhook_secret.starts_with("whsec_"));
+        assert_eq!(upgraded.mailgun_signing_key.len(), 32);
+        assert_eq!(upgraded.twilio_auth_token, "tw", "existing values are kept");
+        assert_eq!(upgraded.sendgrid_public_key, fresh.sendgrid_public_key);
+        // Persisted (the next start reads the same secrets), still private, nothing left over.
+        let again = load(&path);
+        assert_eq!(again.stripe_webhook_secret, upgraded.stripe_webhook_secret);
+        assert_eq!(again.mailgun_signing_key, upgraded.mailgun_signing_key);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(!path.with_extension("json.tmp").exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -11,10 +11,11 @@ use std::process::ExitCode;
 
 use palisade_api::webhooks::WebhookConfig;
 use palisade_api::webhooks::signature::SendgridKey;
-use palisade_db::AppPool;
+use palisade_api::webhooks::stripe::StripeSetup;
 use palisade_db::PoolSettings;
 use palisade_db::audit::AuditError;
 use palisade_db::schema::{self, RolePasswords};
+use palisade_db::{AppPool, BillingPool};
 use palisade_server::audit::{self, AuditArgs, EXIT_ERROR};
 use palisade_server::configuration::{AuditDatabase, AuditSettings, DatabaseMode, Settings};
 use palisade_server::embedded::{self, AttachedDb, EmbeddedDb};
@@ -125,6 +126,63 @@ async fn prepare_database(
     Ok(())
 }
 
+/// Connections the Stripe webhook's billing pool may open (Stripe sends a few events at a time).
+const BILLING_POOL_SIZE: usize = 4;
+
+/// The Stripe webhook's setup: in embedded mode always (the signing secret from
+/// `STRIPE_WEBHOOK_SECRET`, else the generated one in webhook-secrets.json); on an existing server when
+/// `PALISADE_BILLING_DATABASE_URL` and `STRIPE_WEBHOOK_SECRET` are set. Logs where the secret
+/// comes from, never the secret.
+fn stripe_setup(
+    settings: &Settings,
+    embedded: Option<&EmbeddedDb>,
+) -> Result<Option<StripeSetup>, BoxError> {
+    let pool = |url: String| {
+        BillingPool::new(&PoolSettings {
+            url,
+            max_size: BILLING_POOL_SIZE,
+            wait_timeout: std::time::Duration::from_secs(5),
+        })
+    };
+    let (billing_url, secret) = match (embedded, &settings.database) {
+        (Some(db), _) => match &settings.stripe_webhook_secret {
+            Some(secret) => {
+                tracing::info!("Stripe webhook signing secret: from STRIPE_WEBHOOK_SECRET");
+                (db.billing_url(), secret.clone())
+            }
+            None => {
+                tracing::info!(
+                    "Stripe webhook signing secret: key stripe_webhook_secret in {} \
+                     (set STRIPE_WEBHOOK_SECRET to use Stripe's, e.g. from `stripe listen`)",
+                    db.webhook_secrets_path().display()
+                );
+                (
+                    db.billing_url(),
+                    db.webhook_secrets().stripe_webhook_secret.clone(),
+                )
+            }
+        },
+        (None, DatabaseMode::External(ext)) => {
+            match (&ext.billing_url, &settings.stripe_webhook_secret) {
+                (Some(url), Some(secret)) => {
+                    tracing::info!("Stripe webhook signing secret: from STRIPE_WEBHOOK_SECRET");
+                    (url.clone(), secret.clone())
+                }
+                // Configuration guarantees both or neither.
+                _ => {
+                    tracing::info!(
+                        "Stripe webhooks are not configured (PALISADE_BILLING_DATABASE_URL and \
+                         STRIPE_WEBHOOK_SECRET): POST /webhooks/stripe answers 503"
+                    );
+                    return Ok(None);
+                }
+            }
+        }
+        (None, DatabaseMode::Embedded(_)) => return Err("embedded database not started".into()),
+    };
+    Ok(Some(StripeSetup::new(pool(billing_url)?, secret)))
+}
+
 fn serve(settings: &Settings) -> Result<(), BoxError> {
     with_database(settings, async move |embedded| {
         prepare_database(settings, embedded).await?;
@@ -138,12 +196,14 @@ fn serve(settings: &Settings) -> Result<(), BoxError> {
             max_size: settings.pool_size,
             wait_timeout: std::time::Duration::from_secs(5),
         })?;
+        let stripe = stripe_setup(settings, embedded)?;
         let config = AppConfig {
             http_addr: settings.http_addr.clone(),
             jwt_secret: jwt_secret.into_bytes(),
             token_ttl: settings.token_ttl,
             workers: settings.workers,
             webhooks: webhook_config(settings, embedded)?,
+            stripe: stripe.clone(),
         };
         let app = Application::build(&config, pool.clone()).await?;
         tracing::info!(
@@ -154,6 +214,9 @@ fn serve(settings: &Settings) -> Result<(), BoxError> {
         app.run_until_stopped().await?;
         tracing::info!("HTTP server stopped; in-flight requests drained");
         pool.close();
+        if let Some(stripe) = stripe {
+            stripe.pool().close();
+        }
         Ok(())
     })
 }
@@ -193,7 +256,7 @@ fn webhook_config(
     if let Some(db) = embedded {
         tracing::info!(
             path = %db.webhook_secrets_path().display(),
-            "development webhook secrets (Twilio, SendGrid, Mailgun) are in this file; \
+            "development webhook secrets (Twilio, SendGrid, Mailgun, Stripe) are in this file; \
              the environment variables of README \"Webhooks\" override them"
         );
     }

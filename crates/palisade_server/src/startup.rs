@@ -1,5 +1,5 @@
 //! [`Application`]: builds the HTTP server over an app-role pool, after refusing a dangerous
-//! app role. `build` binds the listener itself, so tests can ask for port 0.
+//! app role (or, when Stripe is configured, a dangerous billing role). `build` binds the listener itself, so tests can ask for port 0.
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use palisade_api::AppState;
 use palisade_api::auth::{PasswordHashing, TokenKeys};
 use palisade_api::telemetry::{PalisadeRootSpan, add_request_id_header};
 use palisade_api::webhooks::WebhookConfig;
+use palisade_api::webhooks::stripe::StripeSetup;
 use palisade_db::AppPool;
 use palisade_db::schema::{SchemaError, check_app_role};
 use tracing_actix_web::TracingLogger;
@@ -46,6 +47,9 @@ pub struct AppConfig {
     pub workers: Option<usize>,
     /// The carrier and email webhooks' public URL and secrets.
     pub webhooks: WebhookConfig,
+    /// The Stripe webhook's billing pool and signing secret, handed to `POST /webhooks/stripe`
+    /// alone. `None`: that route answers 503 `not_configured`.
+    pub stripe: Option<StripeSetup>,
 }
 
 /// A bound, not yet running HTTP server.
@@ -55,9 +59,15 @@ pub struct Application {
 }
 
 impl Application {
-    /// Checks the app role, binds the listener and prepares the server.
+    /// Checks the app role (and the billing role, when Stripe is configured), binds the
+    /// listener and prepares the server.
     pub async fn build(config: &AppConfig, pool: AppPool) -> Result<Self, StartupError> {
         check_app_role(&pool).await?;
+        if let Some(stripe) = &config.stripe {
+            // Through the app pool: no billing connection is opened before a Stripe event.
+            stripe.pool().check_role(&pool).await?;
+        }
+        let stripe = config.stripe.clone();
         let tokens = TokenKeys::new(&config.jwt_secret, config.token_ttl)
             .map_err(|e| StartupError::Other(e.into()))?;
         let cores = std::thread::available_parallelism()
@@ -93,7 +103,7 @@ impl Application {
                     async move { fut.await.map(add_request_id_header) }
                 })
                 .wrap(TracingLogger::<PalisadeRootSpan>::new())
-                .configure(palisade_api::configure(state.clone()))
+                .configure(palisade_api::configure(state.clone(), stripe.clone()))
         })
         // On SIGINT/SIGTERM: stop accepting, let in-flight requests finish (up to 30 s).
         .shutdown_timeout(30);

@@ -169,6 +169,14 @@ async fn a_fresh_database_has_no_violation_and_no_drift() {
         assert!(row.ok && row.rls_enabled && row.rls_forced, "{row:?}");
         assert!(row.select_policies.is_some() && row.delete_policies.is_some());
     }
+    // The Stripe dedupe table is listed, as a platform table, not a tenant one.
+    let events = report
+        .tables
+        .iter()
+        .find(|t| t.schema_name == "palisade_platform" && t.table_name == "stripe_events")
+        .expect("palisade_platform.stripe_events missing from palisade_audit.tables");
+    assert!(!events.is_tenant_table && events.ok && events.rls_enabled && events.rls_forced);
+    assert!(events.public_privileges.is_empty(), "{events:?}");
     assert!(report.ddl_guard.iter().all(|g| g.enabled) && report.ddl_guard.len() == 2);
     let app = report
         .roles
@@ -194,6 +202,11 @@ async fn a_fresh_database_has_no_violation_and_no_drift() {
         run.stderr
     );
     assert!(run.stdout.contains("Violations (0)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("palisade_platform.stripe_events"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("(0 difference(s))"), "{}", run.stdout);
     assert!(run.stdout.contains("Result: OK"), "{}", run.stdout);
     let run = run_binary(&db, &["--json"], true).await;
@@ -578,6 +591,7 @@ async fn drift_sees_what_policies_do_not_touch() {
     su.batch_execute(&format!(
         "CREATE ROLE {role} NOLOGIN;
          GRANT SELECT ON palisade.customers TO {role};
+         GRANT SELECT ON palisade_platform.stripe_events TO {role};
          CREATE POLICY customers_extra ON palisade.customers FOR SELECT TO palisade_app
              USING (organization_id = (SELECT palisade_private.current_org_id()));
          INSERT INTO palisade_audit.allow_list VALUES ('global_unique_key', 'customers_phone_key', 'sneaked in');"
@@ -601,6 +615,7 @@ async fn drift_sees_what_policies_do_not_touch() {
         .collect();
     for expected in [
         "grants palisade.customers",
+        "grants palisade_platform.stripe_events",
         "policy palisade.customers.customers_extra",
         "allow-list global_unique_key customers_phone_key",
     ] {

@@ -6,7 +6,9 @@
 //!   removed when the test process exits, however it exits.
 //! - Migrations and policies are applied once, to a template database; each test gets its own
 //!   database copied from it ([`TestDb::new`], `CREATE DATABASE ... TEMPLATE`), dropped after.
-//! - [`spawn_app`] serves the real application on 127.0.0.1 port 0 over that database.
+//! - [`spawn_app`] serves the real application on 127.0.0.1 port 0 over that database, with the
+//!   Stripe webhook configured: a billing pool as `palisade_billing` and
+//!   [`TEST_STRIPE_WEBHOOK_SECRET`]; [`stripe_signature_header`] signs a body as Stripe does.
 //!
 //! Roles are cluster-wide, so tests share `palisade_owner`, `palisade_app` and
 //! `palisade_billing` (with fixed test passwords) and must never alter them; a test that needs
@@ -19,13 +21,15 @@ mod http;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use hmac::{Hmac, KeyInit, Mac};
 use palisade_api::auth::TokenKeys;
 use palisade_api::webhooks::WebhookConfig;
 use palisade_api::webhooks::signature::{SendgridDevSigner, SendgridKey, sign_twilio};
+use palisade_api::webhooks::stripe::StripeSetup;
 use palisade_db::schema::{self, RolePasswords};
-use palisade_db::{AppPool, PoolSettings};
+use palisade_db::{AppPool, BillingPool, PoolSettings};
 use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral_dir};
-use palisade_server::startup::{AppConfig, Application};
+use palisade_server::startup::{AppConfig, Application, StartupError};
 use tokio_postgres::Client;
 
 pub use http::{TestResponse, request};
@@ -62,6 +66,32 @@ pub fn test_webhook_config() -> WebhookConfig {
 pub const TEST_PASSWORD: &str = "palisade-test-password";
 /// The JWT secret test apps use.
 pub const TEST_JWT_SECRET: &[u8] = b"palisade-test-jwt-secret-32-bytes-long!!";
+/// The Stripe webhook signing secret test apps use.
+pub const TEST_STRIPE_WEBHOOK_SECRET: &str = "whsec_palisade_test_stripe_secret";
+
+/// A `Stripe-Signature` header for `body` as Stripe builds it: `t=<timestamp>,v1=<hex
+/// HMAC-SHA256 of "{t}.{body}" keyed with the whole whsec_ string>`.
+pub fn stripe_signature_header(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("hmac key");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={timestamp},v1={hex}")
+}
+
+/// The current Unix time, as Stripe stamps its signatures.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
 
 /// The process-wide test server.
 pub struct TestCluster {
@@ -245,6 +275,16 @@ impl TestDb {
             .expect("superuser connection")
     }
 
+    /// A billing-role pool (`palisade_billing`), as the server builds it for the Stripe webhook.
+    pub fn billing_pool(&self) -> BillingPool {
+        BillingPool::new(&PoolSettings {
+            url: self.url_as(schema::BILLING_ROLE),
+            max_size: 4,
+            wait_timeout: Duration::from_secs(10),
+        })
+        .expect("billing pool")
+    }
+
     /// An app-role pool of `size` connections.
     pub fn app_pool(&self, size: usize) -> AppPool {
         AppPool::new(&PoolSettings {
@@ -290,8 +330,25 @@ pub struct TestApp {
     handle: actix_web::dev::ServerHandle,
 }
 
-/// Starts the application with a pool of `pool_size` connections. Call from `#[actix_web::test]`.
+/// Starts the application with a pool of `pool_size` connections and the Stripe webhook
+/// configured. Call from `#[actix_web::test]`.
 pub async fn spawn_app_with_pool(pool_size: usize) -> TestApp {
+    try_spawn_app(pool_size, |db| {
+        Some(StripeSetup::new(
+            db.billing_pool(),
+            TEST_STRIPE_WEBHOOK_SECRET.into(),
+        ))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("startup: {e}"))
+}
+
+/// Starts the application with the Stripe setup `stripe` builds for the test database (`None`:
+/// Stripe not configured), or says why it refused to start.
+pub async fn try_spawn_app(
+    pool_size: usize,
+    stripe: impl FnOnce(&TestDb) -> Option<StripeSetup>,
+) -> Result<TestApp, StartupError> {
     let db = TestDb::new().await;
     let pool = db.app_pool(pool_size);
     let config = AppConfig {
@@ -300,20 +357,19 @@ pub async fn spawn_app_with_pool(pool_size: usize) -> TestApp {
         token_ttl: Duration::from_secs(3600),
         workers: Some(1),
         webhooks: test_webhook_config(),
+        stripe: stripe(&db),
     };
-    let app = Application::build(&config, pool.clone())
-        .await
-        .unwrap_or_else(|e| panic!("startup: {e}"));
+    let app = Application::build(&config, pool.clone()).await?;
     let addr = format!("127.0.0.1:{}", app.port());
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
-    TestApp {
+    Ok(TestApp {
         addr,
         db,
         pool,
         tokens: TokenKeys::new(TEST_JWT_SECRET, Duration::from_secs(3600)).expect("keys"),
         handle,
-    }
+    })
 }
 
 /// Starts the application with a pool of 4 connections.
@@ -460,6 +516,23 @@ impl TestApp {
             email,
             password,
         }
+    }
+
+    /// Posts `body` to `POST /webhooks/stripe` with `signature` as the `Stripe-Signature` header
+    /// (`None`: no header).
+    pub async fn post_stripe(&self, body: &[u8], signature: Option<String>) -> TestResponse {
+        let mut headers = vec![("Content-Type", "application/json; charset=utf-8".to_owned())];
+        if let Some(s) = signature {
+            headers.push(("Stripe-Signature", s));
+        }
+        request(&self.addr, "POST", "/webhooks/stripe", &headers, Some(body)).await
+    }
+
+    /// Posts `body` to `POST /webhooks/stripe` signed as Stripe would, now, with
+    /// [`TEST_STRIPE_WEBHOOK_SECRET`].
+    pub async fn stripe_webhook(&self, body: &[u8]) -> TestResponse {
+        let header = stripe_signature_header(TEST_STRIPE_WEBHOOK_SECRET, unix_now(), body);
+        self.post_stripe(body, Some(header)).await
     }
 
     /// Creates a customer for `account` and returns its JSON.

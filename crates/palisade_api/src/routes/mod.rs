@@ -25,10 +25,20 @@ use actix_web::{HttpResponse, web};
 
 use crate::ApiError;
 
-/// Registers every route.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Registers every route. `stripe` reaches `POST /webhooks/stripe` alone.
+pub fn configure(
+    stripe: Option<crate::webhooks::stripe::StripeSetup>,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| configure_routes(cfg, stripe)
+}
+
+fn configure_routes(
+    cfg: &mut web::ServiceConfig,
+    stripe: Option<crate::webhooks::stripe::StripeSetup>,
+) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .configure(crate::webhooks::stripe::configure(stripe))
         .service(
             web::scope("/v1")
                 .route("/auth/signup", web::post().to(auth::signup))
@@ -70,7 +80,7 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+pub(crate) async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::Http {
         status: actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
         code: "method_not_allowed",

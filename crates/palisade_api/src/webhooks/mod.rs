@@ -4,6 +4,7 @@
 //!   time, before anything is parsed.
 //! - [`config`]: the public base URL and the carrier/email providers' secrets.
 //! - [`twilio`]: inbound SMS, SMS status and voice status callbacks.
+//! - [`stripe`]: `POST /webhooks/stripe`, the only user of the billing pool.
 //!
 //! Carrier and email deliveries are routed to an organization by a resolver function and
 //! applied under RLS as the app role, recorded by their provider id in the same transaction
@@ -11,6 +12,7 @@
 
 pub mod config;
 pub mod signature;
+pub mod stripe;
 pub mod twilio;
 
 pub use config::WebhookConfig;

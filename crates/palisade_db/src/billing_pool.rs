@@ -1,0 +1,514 @@
+//! [`BillingPool`]: the pool of the BYPASSRLS role `palisade_billing`, usable for the Stripe
+//! webhook and nothing else.
+//!
+//! What one Stripe event does, in one transaction ([`BillingPool::apply_stripe_event`]):
+//! 1. find the organization and lock its row (`FOR NO KEY UPDATE`, so events of one organization
+//!    apply one at a time): `checkout.session.completed` by `client_reference_id` (the
+//!    organization id Palisade puts on the Checkout Sessions it creates), every other handled type
+//!    by the Stripe customer id stored on the organization, which must match exactly one;
+//! 2. record the event id in `palisade_platform.stripe_events` (`ON CONFLICT DO NOTHING`): taken
+//!    means a duplicate, and nothing else is written. Concurrent duplicates queue on the primary
+//!    key (and on the organization's row lock), so exactly one applies;
+//! 3. apply it: store the customer id (checkout), upsert the subscription and bring the
+//!    organization's `plan`/`plan_status` in step (subscriptions), or upsert the invoice.
+//!
+//! Out-of-order delivery: a subscription or invoice row carries `stripe_updated_at`, the `created`
+//! time of the event that last wrote it. An event older than that changes nothing (outcome
+//! [`StripeOutcome::Stale`]; its id is still recorded). On equal seconds the later *arrival*
+//! wins, except that a row in a final status (subscription `canceled`/`incomplete_expired`,
+//! invoice `paid`/`void`) never takes another status: Stripe never leaves those, so an event
+//! saying otherwise in the same second is the older one.
+//!
+//! Events that find no organization (unknown customer, a checkout without our
+//! `client_reference_id`), and types Palisade does not handle, write nothing at all, not even the
+//! event id.
+
+use deadpool_postgres::Pool;
+use palisade_domain::stripe::{
+    CheckoutSession, Invoice, InvoiceStatus, PlanName, StripeCustomerId, StripeEvent,
+    StripeEventKind, StripeTimestamp, Subscription, SubscriptionStatus,
+};
+use time::OffsetDateTime;
+use tokio_postgres::Transaction;
+use uuid::Uuid;
+
+use crate::billing::ENDED_SUBSCRIPTION_STATUSES;
+use crate::pool::build_pool;
+use crate::schema::{BILLING_ROLE, SchemaError};
+use crate::{AppPool, DbError, PoolSettings};
+
+/// `application_name` of the billing pool's connections (visible in `pg_stat_activity`).
+pub const BILLING_APPLICATION_NAME: &str = "palisade-billing";
+
+/// What [`BillingPool::apply_stripe_event`] did. Every outcome but the errors is answered 2xx:
+/// Stripe must stop retrying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StripeOutcome {
+    /// Written.
+    Applied,
+    /// Older than what is stored: the event id was recorded, nothing else changed.
+    Stale,
+    /// Already applied: nothing written.
+    Duplicate,
+    /// A type Palisade does not handle, or a checkout without a customer: nothing written.
+    Ignored,
+    /// No organization has this Stripe customer: nothing written.
+    UnknownCustomer,
+    /// `checkout.session.completed` whose `client_reference_id` names no organization: nothing
+    /// written.
+    UnknownOrganization,
+    /// More than one organization has this Stripe customer: nothing written. A data problem an
+    /// operator must fix; the handler answers 500 so that Stripe keeps retrying meanwhile.
+    AmbiguousCustomer,
+    /// The checkout's customer already belongs to another organization: nothing written (it
+    /// would make the customer ambiguous). Answered like [`Self::AmbiguousCustomer`].
+    CustomerConflict,
+}
+
+impl StripeOutcome {
+    /// A stable name for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StripeOutcome::Applied => "applied",
+            StripeOutcome::Stale => "stale",
+            StripeOutcome::Duplicate => "duplicate",
+            StripeOutcome::Ignored => "ignored",
+            StripeOutcome::UnknownCustomer => "unknown_customer",
+            StripeOutcome::UnknownOrganization => "unknown_organization",
+            StripeOutcome::AmbiguousCustomer => "ambiguous_customer",
+            StripeOutcome::CustomerConflict => "customer_conflict",
+        }
+    }
+}
+
+/// The pool of connections as `palisade_billing`, which bypasses row-level security.
+///
+/// **This type is the compile-time guarantee that only the Stripe path can use the billing
+/// role.** Its deadpool pool is a private field, and it has no method that returns a connection,
+/// a transaction or runs caller-supplied SQL: its only operations are [`Self::check_role`] and
+/// [`Self::apply_stripe_event`], whose statements are fixed here. The server hands it to exactly
+/// one route, `POST /webhooks/stripe` (attached to that resource alone, not to the shared
+/// application state); tenant handlers and the carrier and email webhooks only ever receive
+/// [`AppPool`] (`palisade_app`, no BYPASSRLS), so they cannot reach the billing role even by
+/// mistake. It connects lazily: no billing connection exists before the first Stripe event.
+#[derive(Clone)]
+pub struct BillingPool {
+    pool: Pool,
+    role: String,
+}
+
+impl std::fmt::Debug for BillingPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BillingPool")
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BillingPool {
+    /// Builds the pool (`application_name` `palisade-billing`); no connection is made until the
+    /// first Stripe event.
+    pub fn new(settings: &PoolSettings) -> Result<Self, DbError> {
+        let config: tokio_postgres::Config = settings.url.parse().map_err(|_| {
+            DbError::Unavailable("the billing database URL is not a valid PostgreSQL URL".into())
+        })?;
+        let role = config
+            .get_user()
+            .ok_or_else(|| DbError::Unavailable("the billing database URL names no user".into()))?
+            .to_owned();
+        Ok(Self {
+            pool: build_pool(settings, BILLING_APPLICATION_NAME)?,
+            role,
+        })
+    }
+
+    /// The role the pool connects as (from its URL).
+    pub fn role(&self) -> &str {
+        &self.role
+    }
+
+    /// Closes every connection; later events fail with "unavailable". Called on shutdown.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
+    /// Refuses to start unless the billing URL's role is a safe `palisade_billing`: that very
+    /// role (the one BYPASSRLS role the audit allows), able to log in, BYPASSRLS (it writes
+    /// every organization's billing rows), not a superuser or a member of one (its grants must
+    /// confine it), owning nothing in Palisade's schemas, and with no privilege on any tenant
+    /// table beyond billing: `subscriptions`, `invoices`, and `organizations`' `id` and billing
+    /// columns.
+    ///
+    /// It reads the catalogs **through the app pool** (every role may read them), so startup
+    /// opens no billing connection: one exists only once a Stripe event arrived, which the tests
+    /// check in `pg_stat_activity`. The billing password is therefore first used by the first
+    /// event (a wrong one fails that event with a 5xx, which Stripe retries).
+    pub async fn check_role(&self, via: &AppPool) -> Result<(), SchemaError> {
+        if self.role != BILLING_ROLE {
+            return Err(SchemaError::Refused(format!(
+                "the billing database URL connects as {:?}; it must be {BILLING_ROLE} (the one \
+                 BYPASSRLS role the audit allows)",
+                self.role
+            )));
+        }
+        let conn = via.get().await?;
+        let row = conn
+            .query_opt(
+                "WITH r AS (SELECT oid, rolname, rolsuper, rolbypassrls, rolcanlogin
+                              FROM pg_catalog.pg_roles WHERE rolname = $1),
+                      tenant AS (SELECT c.oid, c.relname FROM pg_catalog.pg_class c
+                                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                                  WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))
+                 SELECT r.rolsuper, r.rolbypassrls, r.rolcanlogin,
+                        (SELECT count(*) FROM pg_catalog.pg_class c
+                           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                          WHERE c.relowner = r.oid
+                            AND n.nspname IN ('palisade', 'palisade_private', 'palisade_platform'))
+                      + (SELECT count(*) FROM pg_catalog.pg_namespace n
+                          WHERE n.nspowner = r.oid
+                            AND n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')) AS owned,
+                        EXISTS (SELECT 1 FROM pg_catalog.pg_roles s
+                                 WHERE s.rolsuper AND s.oid <> r.oid
+                                   AND pg_catalog.pg_has_role(r.oid, s.oid, 'MEMBER')) AS member_of_superuser,
+                        ARRAY(SELECT t.relname::text FROM tenant t
+                               WHERE t.relname NOT IN ('subscriptions', 'invoices', 'organizations')
+                                 AND (pg_catalog.has_table_privilege(r.oid, t.oid,
+                                          'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                                      OR pg_catalog.has_any_column_privilege(r.oid, t.oid,
+                                          'SELECT, INSERT, UPDATE, REFERENCES'))
+                               ORDER BY 1)
+                     || ARRAY(SELECT 'organizations.' || a.attname::text FROM pg_catalog.pg_attribute a
+                               WHERE a.attrelid = 'palisade.organizations'::pg_catalog.regclass
+                                 AND a.attnum > 0 AND NOT a.attisdropped
+                                 AND a.attname NOT IN ('id', 'stripe_customer_id', 'plan', 'plan_status')
+                                 AND pg_catalog.has_column_privilege(r.oid, a.attrelid, a.attnum,
+                                         'SELECT, INSERT, UPDATE, REFERENCES')
+                               ORDER BY 1)
+                     || CASE WHEN pg_catalog.has_table_privilege(r.oid, 'palisade.organizations',
+                                      'INSERT, DELETE, TRUNCATE, TRIGGER')
+                             THEN ARRAY['organizations (insert, delete or truncate)'] ELSE '{}' END
+                        AS beyond_billing
+                   FROM r",
+                &[&self.role],
+            )
+            .await
+            .map_err(DbError::from)?;
+        let Some(row) = row else {
+            return Err(SchemaError::Refused(format!(
+                "the billing role {BILLING_ROLE} does not exist: run `palisade bootstrap`"
+            )));
+        };
+        let get_bool = |i: usize| row.try_get::<_, bool>(i).map_err(DbError::from);
+        let (superuser, bypass, login) = (get_bool(0)?, get_bool(1)?, get_bool(2)?);
+        let owned: i64 = row.try_get(3).map_err(DbError::from)?;
+        let member_of_superuser = get_bool(4)?;
+        let beyond: Vec<String> = row.try_get(5).map_err(DbError::from)?;
+        let mut reasons = Vec::new();
+        if superuser || member_of_superuser {
+            reasons.push("is (or can become) a superuser, so no grant confines it".to_owned());
+        }
+        if !bypass {
+            reasons.push("lacks BYPASSRLS, so it cannot write billing rows".to_owned());
+        }
+        if !login {
+            reasons.push("cannot log in".to_owned());
+        }
+        if owned > 0 {
+            reasons.push(format!("owns {owned} object(s) of Palisade's schemas"));
+        }
+        if !beyond.is_empty() {
+            reasons.push(format!(
+                "holds privileges beyond billing on {}",
+                beyond.join(", ")
+            ));
+        }
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(SchemaError::Refused(format!(
+                "the billing role {BILLING_ROLE} {} (policies/000_roles.sql and 440_billing.sql say \
+                 what it should be; `palisade bootstrap` and `palisade migrate` restore it)",
+                reasons.join(", ")
+            )))
+        }
+    }
+
+    /// Applies one verified Stripe event in one transaction (see the module docs). Types other
+    /// than the handled ones return [`StripeOutcome::Ignored`] without touching the database.
+    pub async fn apply_stripe_event(&self, event: &StripeEvent) -> Result<StripeOutcome, DbError> {
+        if matches!(event.kind, StripeEventKind::Other { .. }) {
+            return Ok(StripeOutcome::Ignored);
+        }
+        if let StripeEventKind::CheckoutSessionCompleted(CheckoutSession {
+            customer: None, ..
+        }) = event.kind
+        {
+            // A session without a customer (e.g. a one-off payment): nothing to link.
+            return Ok(StripeOutcome::Ignored);
+        }
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let outcome = apply(&tx, event).await?;
+        match outcome {
+            StripeOutcome::Applied | StripeOutcome::Stale => tx.commit().await?,
+            // Nothing was meant to be written: make sure nothing is.
+            _ => tx.rollback().await?,
+        }
+        Ok(outcome)
+    }
+}
+
+fn at(t: StripeTimestamp) -> Result<OffsetDateTime, DbError> {
+    OffsetDateTime::from_unix_timestamp(t.unix())
+        .map_err(|_| DbError::Decode("a Stripe timestamp out of range".into()))
+}
+
+fn at_opt(t: Option<StripeTimestamp>) -> Result<Option<OffsetDateTime>, DbError> {
+    t.map(at).transpose()
+}
+
+/// Where an event is applied, or why it is not.
+enum Target {
+    Org(Uuid),
+    Not(StripeOutcome),
+}
+
+async fn apply(tx: &Transaction<'_>, event: &StripeEvent) -> Result<StripeOutcome, DbError> {
+    let target = match &event.kind {
+        StripeEventKind::CheckoutSessionCompleted(c) => checkout_target(tx, c).await?,
+        StripeEventKind::SubscriptionCreated(s)
+        | StripeEventKind::SubscriptionUpdated(s)
+        | StripeEventKind::SubscriptionDeleted(s) => customer_target(tx, &s.customer).await?,
+        StripeEventKind::InvoicePaid(i) | StripeEventKind::InvoicePaymentFailed(i) => {
+            match &i.customer {
+                Some(c) => customer_target(tx, c).await?,
+                None => Target::Not(StripeOutcome::UnknownCustomer),
+            }
+        }
+        StripeEventKind::Other { .. } => Target::Not(StripeOutcome::Ignored),
+    };
+    let org = match target {
+        Target::Org(org) => org,
+        Target::Not(outcome) => return Ok(outcome),
+    };
+    let recorded = tx
+        .execute(
+            "INSERT INTO palisade_platform.stripe_events (event_id, event_type, event_created, organization_id) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+            &[
+                &event.id.as_str(),
+                &event.kind.event_type(),
+                &at(event.created)?,
+                &org,
+            ],
+        )
+        .await?;
+    if recorded == 0 {
+        return Ok(StripeOutcome::Duplicate);
+    }
+    match &event.kind {
+        StripeEventKind::CheckoutSessionCompleted(c) => {
+            // checkout_target only returns an organization for a session with a customer.
+            if let Some(customer) = &c.customer {
+                tx.execute(
+                    "UPDATE palisade.organizations SET stripe_customer_id = $2 \
+                     WHERE id = $1 AND stripe_customer_id IS DISTINCT FROM $2",
+                    &[&org, &customer.as_str()],
+                )
+                .await?;
+            }
+            Ok(StripeOutcome::Applied)
+        }
+        StripeEventKind::SubscriptionCreated(s)
+        | StripeEventKind::SubscriptionUpdated(s)
+        | StripeEventKind::SubscriptionDeleted(s) => {
+            upsert_subscription(tx, org, s, event.created).await
+        }
+        StripeEventKind::InvoicePaid(i) | StripeEventKind::InvoicePaymentFailed(i) => {
+            upsert_invoice(tx, org, i, event.created).await
+        }
+        StripeEventKind::Other { .. } => Ok(StripeOutcome::Ignored),
+    }
+}
+
+/// The organization named by the session's `client_reference_id`, locked, if the session's
+/// customer can be linked to it.
+async fn checkout_target(tx: &Transaction<'_>, c: &CheckoutSession) -> Result<Target, DbError> {
+    let (Some(org), Some(customer)) = (c.organization_id, &c.customer) else {
+        return Ok(Target::Not(match c.customer {
+            None => StripeOutcome::Ignored,
+            Some(_) => StripeOutcome::UnknownOrganization,
+        }));
+    };
+    let org = org.as_uuid();
+    let found = tx
+        .query_opt(
+            "SELECT id FROM palisade.organizations WHERE id = $1 FOR NO KEY UPDATE",
+            &[&org],
+        )
+        .await?;
+    if found.is_none() {
+        return Ok(Target::Not(StripeOutcome::UnknownOrganization));
+    }
+    let taken = tx
+        .query_opt(
+            "SELECT 1 FROM palisade.organizations WHERE stripe_customer_id = $1 AND id <> $2 LIMIT 1",
+            &[&customer.as_str(), &org],
+        )
+        .await?;
+    Ok(match taken {
+        Some(_) => Target::Not(StripeOutcome::CustomerConflict),
+        None => Target::Org(org),
+    })
+}
+
+/// The one organization whose `stripe_customer_id` is `customer`, locked.
+async fn customer_target(
+    tx: &Transaction<'_>,
+    customer: &StripeCustomerId,
+) -> Result<Target, DbError> {
+    let rows = tx
+        .query(
+            "SELECT id FROM palisade.organizations WHERE stripe_customer_id = $1 \
+             ORDER BY id LIMIT 2 FOR NO KEY UPDATE",
+            &[&customer.as_str()],
+        )
+        .await?;
+    Ok(match rows.as_slice() {
+        [] => Target::Not(StripeOutcome::UnknownCustomer),
+        [one] => Target::Org(one.try_get(0)?),
+        _ => Target::Not(StripeOutcome::AmbiguousCustomer),
+    })
+}
+
+/// Inserts or updates the subscription unless the stored row is newer (module docs), then
+/// brings the organization's plan in step. `Stale` when the row was left alone.
+async fn upsert_subscription(
+    tx: &Transaction<'_>,
+    org: Uuid,
+    s: &Subscription,
+    event_created: StripeTimestamp,
+) -> Result<StripeOutcome, DbError> {
+    let final_statuses: Vec<&str> = SubscriptionStatus::FINAL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    let written = tx
+        .query_opt(
+            "INSERT INTO palisade.subscriptions AS s (organization_id, id, stripe_subscription_id, \
+                 status, plan, stripe_price_id, quantity, unit_amount_cents, currency, \
+                 current_period_start, current_period_end, cancel_at_period_end, canceled_at, \
+                 stripe_updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (organization_id, stripe_subscription_id) DO UPDATE SET \
+                 status = EXCLUDED.status, plan = EXCLUDED.plan, \
+                 stripe_price_id = EXCLUDED.stripe_price_id, quantity = EXCLUDED.quantity, \
+                 unit_amount_cents = EXCLUDED.unit_amount_cents, currency = EXCLUDED.currency, \
+                 current_period_start = EXCLUDED.current_period_start, \
+                 current_period_end = EXCLUDED.current_period_end, \
+                 cancel_at_period_end = EXCLUDED.cancel_at_period_end, \
+                 canceled_at = EXCLUDED.canceled_at, \
+                 stripe_updated_at = EXCLUDED.stripe_updated_at, updated_at = now() \
+             WHERE s.stripe_updated_at <= EXCLUDED.stripe_updated_at \
+               AND (s.status <> ALL ($15) OR s.status = EXCLUDED.status) \
+             RETURNING s.id",
+            &[
+                &org,
+                &Uuid::now_v7(),
+                &s.id.as_str(),
+                &s.status.as_str(),
+                &s.plan.as_str(),
+                &s.price_id.as_ref().map(|p| p.as_str()),
+                &s.quantity,
+                &s.unit_amount_cents,
+                &s.currency.as_str(),
+                &at_opt(s.current_period_start)?,
+                &at_opt(s.current_period_end)?,
+                &s.cancel_at_period_end,
+                &at_opt(s.canceled_at)?,
+                &at(event_created)?,
+                &final_statuses,
+            ],
+        )
+        .await?;
+    if written.is_none() {
+        return Ok(StripeOutcome::Stale);
+    }
+    // The organization's plan is its current subscription's: the newest one that has not
+    // ended, exactly what GET /v1/billing/subscription shows. With none, the plan falls back to
+    // free and plan_status keeps the status of the subscription that just ended (canceled).
+    tx.execute(
+        "WITH c AS (SELECT plan, status FROM palisade.subscriptions \
+                     WHERE organization_id = $1 AND status <> ALL ($2) \
+                     ORDER BY created_at DESC, id DESC LIMIT 1) \
+         UPDATE palisade.organizations \
+            SET plan = coalesce((SELECT plan FROM c), $3), \
+                plan_status = coalesce((SELECT status FROM c), $4) \
+          WHERE id = $1",
+        &[
+            &org,
+            &ENDED_SUBSCRIPTION_STATUSES.as_slice(),
+            &PlanName::FREE,
+            &s.status.as_str(),
+        ],
+    )
+    .await?;
+    Ok(StripeOutcome::Applied)
+}
+
+/// Inserts or updates the invoice unless the stored row is newer (module docs).
+async fn upsert_invoice(
+    tx: &Transaction<'_>,
+    org: Uuid,
+    i: &Invoice,
+    event_created: StripeTimestamp,
+) -> Result<StripeOutcome, DbError> {
+    let final_statuses: Vec<&str> = InvoiceStatus::FINAL.iter().map(|s| s.as_str()).collect();
+    let written = tx
+        .query_opt(
+            "INSERT INTO palisade.invoices AS i (organization_id, id, stripe_invoice_id, \
+                 stripe_subscription_id, number, status, currency, subtotal_cents, total_cents, \
+                 amount_due_cents, amount_paid_cents, period_start, period_end, due_at, paid_at, \
+                 hosted_invoice_url, stripe_updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             ON CONFLICT (organization_id, stripe_invoice_id) DO UPDATE SET \
+                 stripe_subscription_id = EXCLUDED.stripe_subscription_id, \
+                 number = EXCLUDED.number, status = EXCLUDED.status, \
+                 currency = EXCLUDED.currency, subtotal_cents = EXCLUDED.subtotal_cents, \
+                 total_cents = EXCLUDED.total_cents, amount_due_cents = EXCLUDED.amount_due_cents, \
+                 amount_paid_cents = EXCLUDED.amount_paid_cents, \
+                 period_start = EXCLUDED.period_start, period_end = EXCLUDED.period_end, \
+                 due_at = EXCLUDED.due_at, paid_at = EXCLUDED.paid_at, \
+                 hosted_invoice_url = EXCLUDED.hosted_invoice_url, \
+                 stripe_updated_at = EXCLUDED.stripe_updated_at, updated_at = now() \
+             WHERE i.stripe_updated_at <= EXCLUDED.stripe_updated_at \
+               AND (i.status <> ALL ($18) OR i.status = EXCLUDED.status) \
+             RETURNING i.id",
+            &[
+                &org,
+                &Uuid::now_v7(),
+                &i.id.as_str(),
+                &i.subscription.as_ref().map(|s| s.as_str()),
+                &i.number,
+                &i.status.as_str(),
+                &i.currency.as_str(),
+                &i.subtotal_cents,
+                &i.total_cents,
+                &i.amount_due_cents,
+                &i.amount_paid_cents,
+                &at_opt(i.period_start)?,
+                &at_opt(i.period_end)?,
+                &at_opt(i.due_at)?,
+                &at_opt(i.paid_at)?,
+                &i.hosted_invoice_url,
+                &at(event_created)?,
+                &final_statuses,
+            ],
+        )
+        .await?;
+    Ok(if written.is_some() {
+        StripeOutcome::Applied
+    } else {
+        StripeOutcome::Stale
+    })
+}

@@ -1,0 +1,24 @@
+/**
+ * palisade_platform.stripe_events: the ids of the Stripe events the Stripe path applied, its
+ * idempotency record (sql/V0060__create_stripe_events.sql). Not a tenant table: it lives outside
+ * schema palisade and has no tenant policies.
+ *
+ * Who may do what:
+ *   palisade_billing  USAGE on the schema; SELECT and INSERT on the table: it inserts each event id
+ *                     with ON CONFLICT DO NOTHING in the transaction that applies the event, and
+ *                     reads them. No UPDATE or DELETE: a recorded event stays recorded.
+ *   palisade_app      nothing: tenant requests and carrier/email webhooks never touch Stripe events.
+ *   PUBLIC            nothing.
+ *
+ * Row-level security is enabled and forced with no policy: only a BYPASSRLS role
+ * (palisade_billing) or a superuser sees rows, so a stray grant to another role exposes nothing.
+ * ON DELETE SET NULL from palisade.organizations runs as the table owner and is unaffected.
+ */
+REVOKE ALL ON SCHEMA palisade_platform FROM PUBLIC, palisade_app, palisade_billing;
+GRANT USAGE ON SCHEMA palisade_platform TO palisade_billing;
+
+ALTER TABLE palisade_platform.stripe_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE palisade_platform.stripe_events FORCE ROW LEVEL SECURITY;
+
+REVOKE ALL ON palisade_platform.stripe_events FROM PUBLIC, palisade_app, palisade_billing;
+GRANT SELECT, INSERT ON palisade_platform.stripe_events TO palisade_billing;

@@ -1,0 +1,1012 @@
+//! `POST /webhooks/stripe`: signed events over real HTTP, applied through the billing pool
+//! (`palisade_billing`), and their effects read back through the tenant API (`/v1/organization`,
+//! `/v1/billing/...`) as the organization's own members see them. Database state that the API
+//! does not show (the dedupe table, the customer link, `pg_stat_activity`) is inspected as the
+//! superuser, never to assert isolation.
+
+use futures_util::future::join_all;
+use palisade_db::BillingPool;
+use palisade_db::PoolSettings;
+use palisade_test_support::{
+    Account, TEST_STRIPE_WEBHOOK_SECRET, TestApp, spawn_app, stripe_signature_header,
+    try_spawn_app, unix_now,
+};
+use serde_json::{Value, json};
+use tokio_postgres::error::SqlState;
+use uuid::Uuid;
+
+/// A base `created` time for events; tests order events relative to it.
+const T0: i64 = 1_750_000_000;
+
+fn stripe_id(prefix: &str) -> String {
+    format!("{prefix}_{}", Uuid::new_v4().simple())
+}
+
+fn event(id: &str, event_type: &str, created: i64, object: Value) -> Vec<u8> {
+    json!({
+        "id": id, "object": "event", "api_version": "2025-03-31.basil", "created": created,
+        "livemode": false, "pending_webhooks": 1, "type": event_type,
+        "request": {"id": null, "idempotency_key": null},
+        "data": {"object": object}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn checkout(org: &str, customer: &str) -> Value {
+    json!({
+        "id": stripe_id("cs_test"), "object": "checkout.session", "mode": "subscription",
+        "status": "complete", "payment_status": "paid", "client_reference_id": org,
+        "customer": customer, "subscription": stripe_id("sub"),
+        "customer_details": {"email": "billing@acme.example", "name": "Acme Billing"}
+    })
+}
+
+/// A subscription in the 2025-03-31.basil shape (billing period on the item).
+fn subscription(id: &str, customer: &str, status: &str, plan: &str, quantity: i64) -> Value {
+    json!({
+        "id": id, "object": "subscription", "customer": customer, "status": status,
+        "cancel_at_period_end": false, "canceled_at": if status == "canceled" { json!(T0) } else { Value::Null },
+        "currency": "usd", "metadata": {},
+        "items": {"object": "list", "data": [{
+            "id": stripe_id("si"), "object": "subscription_item", "quantity": quantity,
+            "current_period_start": T0, "current_period_end": T0 + 30 * 86_400,
+            "price": {"id": "price_1Mr6rdLkdIwHu7ixwPmiybbR", "object": "price", "currency": "usd",
+                      "unit_amount": 2900, "lookup_key": plan, "metadata": {},
+                      "recurring": {"interval": "month", "interval_count": 1}}
+        }]}
+    })
+}
+
+/// An invoice in the pre-basil shape (`subscription` at the top).
+fn invoice(id: &str, customer: &str, subscription: &str, status: &str) -> Value {
+    let paid = status == "paid";
+    json!({
+        "id": id, "object": "invoice", "customer": customer, "subscription": subscription,
+        "status": status, "number": "ACME-0001", "currency": "usd",
+        "subtotal": 8700, "total": 8700, "amount_due": 8700,
+        "amount_paid": if paid { 8700 } else { 0 },
+        "period_start": T0, "period_end": T0 + 30 * 86_400, "due_date": null,
+        "status_transitions": {"paid_at": if paid { json!(T0 + 60) } else { Value::Null }},
+        "hosted_invoice_url": "https://invoice.stripe.com/i/acct_1/test",
+        "customer_email": "billing@acme.example"
+    })
+}
+
+/// Links `account` to a new Stripe customer through `checkout.session.completed`.
+async fn link_customer(app: &TestApp, account: &Account) -> String {
+    let customer = stripe_id("cus");
+    let r = app
+        .stripe_webhook(&event(
+            &stripe_id("evt"),
+            "checkout.session.completed",
+            T0,
+            checkout(&account.org_id, &customer),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    customer
+}
+
+async fn accepted(app: &TestApp, body: &[u8]) {
+    let r = app.stripe_webhook(body).await;
+    assert_eq!(
+        (r.status, &r.json),
+        (200, &json!({"received": true})),
+        "{}",
+        r.text
+    );
+}
+
+/// Rows of the dedupe table, optionally of one event id.
+async fn recorded_events(app: &TestApp, event_id: Option<&str>) -> i64 {
+    app.db
+        .superuser_client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM palisade_platform.stripe_events WHERE $1::text IS NULL OR event_id = $1",
+            &[&event_id],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn stored_customer(app: &TestApp, account: &Account) -> Option<String> {
+    app.db
+        .superuser_client()
+        .await
+        .query_one(
+            "SELECT stripe_customer_id FROM palisade.organizations WHERE id = $1::text::uuid",
+            &[&account.org_id],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Everything billing-related the organization's members can see.
+async fn billing_view(app: &TestApp, account: &Account) -> Value {
+    let org = app
+        .call("GET", "/v1/organization", Some(&account.token), None)
+        .await;
+    let sub = app
+        .call(
+            "GET",
+            "/v1/billing/subscription",
+            Some(&account.token),
+            None,
+        )
+        .await;
+    let invoices = app
+        .call("GET", "/v1/billing/invoices", Some(&account.token), None)
+        .await;
+    assert_eq!(invoices.status, 200, "{}", invoices.text);
+    json!({
+        "plan": org.json["plan"], "plan_status": org.json["plan_status"],
+        "subscription": if sub.status == 200 { sub.json } else { Value::Null },
+        "invoices": invoices.json["data"],
+    })
+}
+
+#[actix_web::test]
+async fn each_handled_event_type_is_accepted_and_has_its_effect() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let before = billing_view(&app, &a).await;
+    assert_eq!(
+        (&before["plan"], &before["plan_status"]),
+        (&json!("free"), &Value::Null)
+    );
+
+    // checkout.session.completed: the organization named by client_reference_id gets the customer.
+    let customer = link_customer(&app, &a).await;
+    assert_eq!(stored_customer(&app, &a).await, Some(customer.clone()));
+    assert_eq!(
+        billing_view(&app, &a).await,
+        before,
+        "checkout alone changes no plan"
+    );
+
+    // customer.subscription.created
+    let sub_id = stripe_id("sub");
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "customer.subscription.created",
+            T0 + 1,
+            subscription(&sub_id, &customer, "active", "pro", 3),
+        ),
+    )
+    .await;
+    let v = billing_view(&app, &a).await;
+    assert_eq!(
+        (&v["plan"], &v["plan_status"]),
+        (&json!("pro"), &json!("active"))
+    );
+    let s = &v["subscription"];
+    assert_eq!(s["stripe_subscription_id"], sub_id.as_str());
+    assert_eq!(
+        (
+            &s["status"],
+            &s["plan"],
+            &s["quantity"],
+            &s["unit_amount_cents"],
+            &s["currency"]
+        ),
+        (
+            &json!("active"),
+            &json!("pro"),
+            &json!(3),
+            &json!(2900),
+            &json!("usd")
+        )
+    );
+    assert_eq!(s["stripe_price_id"], "price_1Mr6rdLkdIwHu7ixwPmiybbR");
+    assert_eq!(s["current_period_start"], "2025-06-15T15:06:40Z");
+    assert_eq!(s["current_period_end"], "2025-07-15T15:06:40Z");
+
+    // customer.subscription.updated (older API shape: period at the top level)
+    let mut past_due = subscription(&sub_id, &customer, "past_due", "pro", 3);
+    past_due["items"]["data"][0]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| !k.starts_with("current_period"));
+    past_due["current_period_start"] = json!(T0 + 86_400);
+    past_due["current_period_end"] = json!(T0 + 31 * 86_400);
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "customer.subscription.updated",
+            T0 + 2,
+            past_due,
+        ),
+    )
+    .await;
+    let v = billing_view(&app, &a).await;
+    assert_eq!(
+        (&v["plan"], &v["plan_status"]),
+        (&json!("pro"), &json!("past_due"))
+    );
+    assert_eq!(v["subscription"]["status"], "past_due");
+    assert_eq!(
+        v["subscription"]["current_period_start"],
+        "2025-06-16T15:06:40Z"
+    );
+
+    // invoice.payment_failed, then invoice.paid (basil shape: subscription under parent)
+    let in_id = stripe_id("in");
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "invoice.payment_failed",
+            T0 + 3,
+            invoice(&in_id, &customer, &sub_id, "open"),
+        ),
+    )
+    .await;
+    let v = billing_view(&app, &a).await;
+    assert_eq!(v["invoices"].as_array().unwrap().len(), 1);
+    let i = &v["invoices"][0];
+    assert_eq!(
+        (
+            &i["stripe_invoice_id"],
+            &i["status"],
+            &i["amount_due_cents"],
+            &i["amount_paid_cents"]
+        ),
+        (&json!(in_id), &json!("open"), &json!(8700), &json!(0))
+    );
+    assert_eq!(i["stripe_subscription_id"], sub_id.as_str());
+    assert_eq!(
+        i["hosted_invoice_url"],
+        "https://invoice.stripe.com/i/acct_1/test"
+    );
+    let mut paid = invoice(&in_id, &customer, &sub_id, "paid");
+    paid.as_object_mut().unwrap().remove("subscription");
+    paid["parent"] = json!({"type": "subscription_details",
+                            "subscription_details": {"subscription": sub_id, "metadata": {}}});
+    accepted(
+        &app,
+        &event(&stripe_id("evt"), "invoice.paid", T0 + 4, paid),
+    )
+    .await;
+    let v = billing_view(&app, &a).await;
+    let i = &v["invoices"][0];
+    assert_eq!(
+        v["invoices"].as_array().unwrap().len(),
+        1,
+        "same invoice, updated"
+    );
+    assert_eq!(
+        (
+            &i["status"],
+            &i["amount_paid_cents"],
+            &i["paid_at"],
+            &i["stripe_subscription_id"]
+        ),
+        (
+            &json!("paid"),
+            &json!(8700),
+            &json!("2025-06-15T15:07:40Z"),
+            &json!(sub_id)
+        )
+    );
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/billing/invoices/{}", i["id"].as_str().unwrap()),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, &r.json["number"]), (200, &json!("ACME-0001")));
+
+    // customer.subscription.deleted: no current subscription, plan back to free.
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "customer.subscription.deleted",
+            T0 + 5,
+            subscription(&sub_id, &customer, "canceled", "pro", 3),
+        ),
+    )
+    .await;
+    let v = billing_view(&app, &a).await;
+    assert_eq!(
+        (&v["plan"], &v["plan_status"]),
+        (&json!("free"), &json!("canceled"))
+    );
+    assert_eq!(
+        v["subscription"],
+        Value::Null,
+        "a canceled subscription is not current"
+    );
+    assert_eq!(recorded_events(&app, None).await, 6);
+}
+
+#[actix_web::test]
+async fn refused_signatures_answer_401_and_write_nothing() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let customer = link_customer(&app, &a).await;
+    let before = billing_view(&app, &a).await;
+    let body = event(
+        &stripe_id("evt"),
+        "customer.subscription.created",
+        T0,
+        subscription(&stripe_id("sub"), &customer, "active", "pro", 1),
+    );
+    let now = unix_now();
+    let good = stripe_signature_header(TEST_STRIPE_WEBHOOK_SECRET, now, &body);
+    let mut tampered = body.clone();
+    let at = tampered.len() - 3;
+    tampered[at] ^= 0x01;
+    let cases: Vec<(&str, Vec<u8>, Option<String>)> = vec![
+        ("tampered body", tampered, Some(good.clone())),
+        (
+            "wrong secret",
+            body.clone(),
+            Some(stripe_signature_header("whsec_not_ours", now, &body)),
+        ),
+        (
+            "stale timestamp",
+            body.clone(),
+            Some(stripe_signature_header(
+                TEST_STRIPE_WEBHOOK_SECRET,
+                now - 301,
+                &body,
+            )),
+        ),
+        (
+            "timestamp from the future",
+            body.clone(),
+            Some(stripe_signature_header(
+                TEST_STRIPE_WEBHOOK_SECRET,
+                now + 301,
+                &body,
+            )),
+        ),
+        ("missing header", body.clone(), None),
+        ("malformed header", body.clone(), Some("garbage".into())),
+        (
+            "malformed signature",
+            body.clone(),
+            Some(format!("t={now},v1=not-hex")),
+        ),
+        (
+            "no v1 signature",
+            body.clone(),
+            Some(good.replace("v1=", "v0=")),
+        ),
+    ];
+    for (case, body, header) in cases {
+        let r = app.post_stripe(&body, header).await;
+        assert_eq!(r.status, 401, "{case}: {}", r.text);
+        assert_eq!(r.json["error"], "invalid_signature", "{case}");
+        assert!(r.header("www-authenticate").is_none(), "{case}");
+    }
+    assert_eq!(billing_view(&app, &a).await, before);
+    assert_eq!(recorded_events(&app, None).await, 1, "only the checkout");
+
+    // The same body with its correct signature is accepted: the refusals were the signature's.
+    let r = app.post_stripe(&body, Some(good)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(billing_view(&app, &a).await["plan"], "pro");
+}
+
+#[actix_web::test]
+async fn a_signed_body_that_is_not_a_readable_event_answers_400() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let customer = link_customer(&app, &a).await;
+    for (case, body) in [
+        ("not JSON", b"{\"id\": \"evt_1\", \"type\": ".to_vec()),
+        ("no envelope", b"[]".to_vec()),
+        (
+            "a subscription without a customer id",
+            event(
+                &stripe_id("evt"),
+                "customer.subscription.updated",
+                T0,
+                subscription(&stripe_id("sub"), "not-a-customer", "active", "pro", 1),
+            ),
+        ),
+        (
+            "an unknown subscription status",
+            event(
+                &stripe_id("evt"),
+                "customer.subscription.updated",
+                T0,
+                subscription(&stripe_id("sub"), &customer, "exploded", "pro", 1),
+            ),
+        ),
+    ] {
+        let r = app.stripe_webhook(&body).await;
+        assert_eq!(r.status, 400, "{case}: {}", r.text);
+        assert_eq!(r.json["error"], "invalid_event", "{case}");
+        assert!(
+            !r.text.contains("not-a-customer"),
+            "{case}: echoes the body"
+        );
+    }
+    assert_eq!(billing_view(&app, &a).await["subscription"], Value::Null);
+    assert_eq!(recorded_events(&app, None).await, 1);
+}
+
+#[actix_web::test]
+async fn unhandled_types_and_unknown_customers_are_acknowledged_without_any_write() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let customer = link_customer(&app, &a).await;
+    let before = billing_view(&app, &a).await;
+
+    // A type Palisade does not handle, even one about our customer.
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "customer.updated",
+            T0,
+            json!({"id": customer, "object": "customer", "email": "x@acme.example"}),
+        ),
+    )
+    .await;
+    accepted(
+        &app,
+        br#"{"id":"evt_test_webhook","object":"event","type":"charge.succeeded","created":1795756800}"#,
+    )
+    .await;
+    // Handled types for a customer no organization has.
+    let stranger = stripe_id("cus");
+    let sub = stripe_id("sub");
+    for (event_type, object) in [
+        (
+            "customer.subscription.created",
+            subscription(&sub, &stranger, "active", "pro", 1),
+        ),
+        (
+            "customer.subscription.deleted",
+            subscription(&sub, &stranger, "canceled", "pro", 1),
+        ),
+        (
+            "invoice.paid",
+            invoice(&stripe_id("in"), &stranger, &sub, "paid"),
+        ),
+    ] {
+        accepted(&app, &event(&stripe_id("evt"), event_type, T0, object)).await;
+    }
+    // Checkouts that do not name one of our organizations.
+    for reference in [
+        Value::Null,
+        json!("order-17"),
+        json!(Uuid::now_v7().to_string()),
+    ] {
+        let mut object = checkout(&a.org_id, &stripe_id("cus"));
+        object["client_reference_id"] = reference;
+        accepted(
+            &app,
+            &event(&stripe_id("evt"), "checkout.session.completed", T0, object),
+        )
+        .await;
+    }
+    // A checkout of ours without a customer (e.g. a one-off payment).
+    let mut object = checkout(&a.org_id, "cus_unused");
+    object["customer"] = Value::Null;
+    accepted(
+        &app,
+        &event(&stripe_id("evt"), "checkout.session.completed", T0, object),
+    )
+    .await;
+
+    assert_eq!(billing_view(&app, &a).await, before);
+    assert_eq!(stored_customer(&app, &a).await, Some(customer));
+    assert_eq!(
+        recorded_events(&app, None).await,
+        1,
+        "not even the event ids are recorded"
+    );
+    let su = app.db.superuser_client().await;
+    let n: i64 = su
+        .query_one(
+            "SELECT (SELECT count(*) FROM palisade.subscriptions) + (SELECT count(*) FROM palisade.invoices)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+}
+
+#[actix_web::test]
+async fn out_of_order_events_never_regress_a_subscription_or_an_invoice() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let customer = link_customer(&app, &a).await;
+    let sub = stripe_id("sub");
+
+    // The newer state arrives first...
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "customer.subscription.updated",
+            T0 + 100,
+            subscription(&sub, &customer, "active", "team", 5),
+        ),
+    )
+    .await;
+    let newer = billing_view(&app, &a).await;
+    // ...then older ones: the creation (incomplete), and an update to past_due.
+    for (event_type, created, status) in [
+        ("customer.subscription.created", T0, "incomplete"),
+        ("customer.subscription.updated", T0 + 99, "past_due"),
+    ] {
+        let id = stripe_id("evt");
+        accepted(
+            &app,
+            &event(
+                &id,
+                event_type,
+                created,
+                subscription(&sub, &customer, status, "starter", 1),
+            ),
+        )
+        .await;
+        assert_eq!(
+            recorded_events(&app, Some(&id)).await,
+            1,
+            "stale, but recorded"
+        );
+    }
+    let after = billing_view(&app, &a).await;
+    assert_eq!(after, newer);
+    assert_eq!(
+        (
+            &after["plan"],
+            &after["plan_status"],
+            &after["subscription"]["quantity"]
+        ),
+        (&json!("team"), &json!("active"), &json!(5))
+    );
+
+    // Equal seconds: deletion, then an update stamped the same second. Stripe never revives a
+    // canceled subscription, so the update is the older one.
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "customer.subscription.deleted",
+            T0 + 200,
+            subscription(&sub, &customer, "canceled", "team", 5),
+        ),
+    )
+    .await;
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "customer.subscription.updated",
+            T0 + 200,
+            subscription(&sub, &customer, "active", "team", 5),
+        ),
+    )
+    .await;
+    let v = billing_view(&app, &a).await;
+    assert_eq!(
+        (&v["plan"], &v["plan_status"]),
+        (&json!("free"), &json!("canceled"))
+    );
+    assert_eq!(v["subscription"], Value::Null);
+
+    // Invoices: paid, then a late payment failure (older, then the same second).
+    let inv = stripe_id("in");
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "invoice.paid",
+            T0 + 10,
+            invoice(&inv, &customer, &sub, "paid"),
+        ),
+    )
+    .await;
+    for created in [T0 + 5, T0 + 10] {
+        accepted(
+            &app,
+            &event(
+                &stripe_id("evt"),
+                "invoice.payment_failed",
+                created,
+                invoice(&inv, &customer, &sub, "open"),
+            ),
+        )
+        .await;
+    }
+    let v = billing_view(&app, &a).await;
+    assert_eq!(
+        (
+            &v["invoices"][0]["status"],
+            &v["invoices"][0]["amount_paid_cents"]
+        ),
+        (&json!("paid"), &json!(8700))
+    );
+}
+
+/// The subscription's `(created_at, updated_at)`: equal as long as no event updated it after
+/// inserting it (a second application would set `updated_at` to its own transaction's time).
+async fn subscription_times(app: &TestApp, sub: &str) -> (String, String) {
+    let row = app
+        .db
+        .superuser_client()
+        .await
+        .query_one(
+            "SELECT created_at::text, updated_at::text FROM palisade.subscriptions \
+             WHERE stripe_subscription_id = $1",
+            &[&sub],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[actix_web::test]
+async fn the_same_event_five_times_sequentially_or_concurrently_applies_once() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let customer = link_customer(&app, &a).await;
+
+    let sub = stripe_id("sub");
+    let id = stripe_id("evt");
+    let body = event(
+        &id,
+        "customer.subscription.created",
+        T0,
+        subscription(&sub, &customer, "active", "pro", 2),
+    );
+    for _ in 0..5 {
+        accepted(&app, &body).await;
+    }
+    assert_eq!(recorded_events(&app, Some(&id)).await, 1);
+    let (created, updated) = subscription_times(&app, &sub).await;
+    assert_eq!(created, updated, "applied once, never again");
+
+    let sub = stripe_id("sub");
+    let id = stripe_id("evt");
+    let body = event(
+        &id,
+        "customer.subscription.created",
+        T0,
+        subscription(&sub, &customer, "trialing", "team", 4),
+    );
+    let answers = join_all((0..5).map(|_| app.stripe_webhook(&body))).await;
+    for r in answers {
+        assert_eq!(
+            (r.status, &r.json),
+            (200, &json!({"received": true})),
+            "{}",
+            r.text
+        );
+    }
+    assert_eq!(recorded_events(&app, Some(&id)).await, 1);
+    let (created, updated) = subscription_times(&app, &sub).await;
+    assert_eq!(created, updated, "exactly one of the five applied");
+    let n: i64 = app
+        .db
+        .superuser_client()
+        .await
+        .query_one("SELECT count(*) FROM palisade.subscriptions", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+    // The newest subscription not ended is the current one.
+    assert_eq!(billing_view(&app, &a).await["plan_status"], "trialing");
+}
+
+#[actix_web::test]
+async fn an_event_for_one_organizations_customer_never_changes_another() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let b = app.signup("Other").await;
+    let cus_a = link_customer(&app, &a).await;
+    let cus_b = link_customer(&app, &b).await;
+    let sub_b = stripe_id("sub");
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "customer.subscription.created",
+            T0,
+            subscription(&sub_b, &cus_b, "active", "enterprise", 10),
+        ),
+    )
+    .await;
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "invoice.paid",
+            T0,
+            invoice(&stripe_id("in"), &cus_b, &sub_b, "paid"),
+        ),
+    )
+    .await;
+    let b_before = billing_view(&app, &b).await;
+
+    // Events for A's customer, including one naming B's subscription id.
+    for (event_type, object) in [
+        (
+            "customer.subscription.created",
+            subscription(&stripe_id("sub"), &cus_a, "active", "pro", 1),
+        ),
+        (
+            "customer.subscription.deleted",
+            subscription(&sub_b, &cus_a, "canceled", "pro", 1),
+        ),
+        (
+            "invoice.payment_failed",
+            invoice(&stripe_id("in"), &cus_a, &sub_b, "open"),
+        ),
+    ] {
+        accepted(&app, &event(&stripe_id("evt"), event_type, T0 + 1, object)).await;
+    }
+    assert_eq!(billing_view(&app, &b).await, b_before, "B changed");
+    let a_view = billing_view(&app, &a).await;
+    assert_eq!(
+        (&a_view["plan"], &a_view["plan_status"]),
+        (&json!("pro"), &json!("active"))
+    );
+    assert_eq!(a_view["invoices"].as_array().unwrap().len(), 1);
+
+    // A checkout for A with B's customer is refused (it would make the customer ambiguous).
+    let r = app
+        .stripe_webhook(&event(
+            &stripe_id("evt"),
+            "checkout.session.completed",
+            T0 + 2,
+            checkout(&a.org_id, &cus_b),
+        ))
+        .await;
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert_eq!(stored_customer(&app, &a).await, Some(cus_a.clone()));
+    assert_eq!(stored_customer(&app, &b).await, Some(cus_b.clone()));
+
+    // A customer id held by two organizations (a DBA's mistake) applies to neither.
+    let su = app.db.superuser_client().await;
+    su.execute(
+        "UPDATE palisade.organizations SET stripe_customer_id = $1 WHERE id = $2::text::uuid",
+        &[&cus_b, &a.org_id],
+    )
+    .await
+    .unwrap();
+    let id = stripe_id("evt");
+    let r = app
+        .stripe_webhook(&event(
+            &id,
+            "customer.subscription.updated",
+            T0 + 3,
+            subscription(&sub_b, &cus_b, "past_due", "enterprise", 10),
+        ))
+        .await;
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert_eq!(recorded_events(&app, Some(&id)).await, 0);
+    assert_eq!(billing_view(&app, &b).await, b_before);
+}
+
+#[actix_web::test]
+async fn deleting_an_organization_keeps_its_event_ids_so_retries_stay_duplicates() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let customer = link_customer(&app, &a).await;
+    let id = stripe_id("evt");
+    let body = event(
+        &id,
+        "customer.subscription.created",
+        T0,
+        subscription(&stripe_id("sub"), &customer, "active", "pro", 1),
+    );
+    accepted(&app, &body).await;
+    let r = app
+        .call("DELETE", "/v1/organization", Some(&a.token), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let su = app.db.superuser_client().await;
+    let org: Option<Uuid> = su
+        .query_one(
+            "SELECT organization_id FROM palisade_platform.stripe_events WHERE event_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        org, None,
+        "unlinked from the deleted organization, still recorded"
+    );
+    accepted(&app, &body).await;
+    assert_eq!(recorded_events(&app, Some(&id)).await, 1);
+}
+
+#[actix_web::test]
+async fn the_billing_role_reaches_billing_and_nothing_else() {
+    let app = spawn_app().await;
+    let billing = palisade_db::schema::connect(&app.db.url_as("palisade_billing"))
+        .await
+        .unwrap();
+    // Every tenant table but the billing ones, from the catalog, so a new table is covered.
+    let tables: Vec<String> = app
+        .db
+        .superuser_client()
+        .await
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p') \
+               AND c.relname NOT IN ('subscriptions', 'invoices', 'organizations') ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for must in [
+        "customers",
+        "users",
+        "api_keys",
+        "sms_messages",
+        "email_messages",
+        "calls",
+    ] {
+        assert!(
+            tables.iter().any(|t| t == must),
+            "{must} missing from {tables:?}"
+        );
+    }
+    let mut statements: Vec<String> = tables
+        .iter()
+        .map(|t| format!("SELECT count(*) FROM palisade.{t}"))
+        .collect();
+    statements.extend(
+        [
+            "SELECT name FROM palisade.organizations",
+            "SELECT * FROM palisade.organizations",
+            "UPDATE palisade.organizations SET name = 'taken over'",
+            "INSERT INTO palisade.organizations (id, name) VALUES (gen_random_uuid(), 'x')",
+            "DELETE FROM palisade.organizations",
+            "DELETE FROM palisade.subscriptions",
+            "DELETE FROM palisade.invoices",
+            "UPDATE palisade_platform.stripe_events SET event_type = 'x.y'",
+            "DELETE FROM palisade_platform.stripe_events",
+            "SELECT palisade_private.current_org_id()",
+        ]
+        .map(String::from),
+    );
+    for sql in &statements {
+        let err = billing.execute(sql.as_str(), &[]).await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+            "palisade_billing: {sql}: {err:?}"
+        );
+    }
+    // What it may do: its tables, the billing columns, the dedupe table.
+    for sql in [
+        "SELECT count(*) FROM palisade.subscriptions",
+        "SELECT count(*) FROM palisade.invoices",
+        "SELECT id, stripe_customer_id, plan, plan_status FROM palisade.organizations",
+        "SELECT count(*) FROM palisade_platform.stripe_events",
+    ] {
+        billing.execute(sql, &[]).await.unwrap();
+    }
+    // The app role cannot see the dedupe table at all.
+    let app_client = app.db.app_client().await;
+    let err = app_client
+        .execute("SELECT count(*) FROM palisade_platform.stripe_events", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+        "{err:?}"
+    );
+}
+
+async fn billing_connections(app: &TestApp) -> Vec<String> {
+    app.db
+        .superuser_client()
+        .await
+        .query(
+            "SELECT application_name FROM pg_stat_activity \
+             WHERE usename = 'palisade_billing' AND datname = $1",
+            &[&app.db.name],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_billing_connection_exists_only_once_a_stripe_event_is_applied() {
+    let app = spawn_app().await;
+    // Startup (including the billing role check), tenant traffic, billing reads...
+    let a = app.signup("Acme").await;
+    let member = app.add_user(&a, palisade_domain::Role::Member).await;
+    billing_view(&app, &member).await;
+    app.create_customer(&a, json!({"name": "Grace"})).await;
+    // ...refused and unhandled Stripe calls: none of these opens a billing connection.
+    let r = app.post_stripe(b"{}", Some("t=1,v1=00".into())).await;
+    assert_eq!(r.status, 401);
+    accepted(
+        &app,
+        br#"{"id":"evt_test_webhook","object":"event","type":"charge.succeeded","created":1795756800}"#,
+    )
+    .await;
+    assert_eq!(billing_connections(&app).await, Vec::<String>::new());
+
+    link_customer(&app, &a).await;
+    let seen = billing_connections(&app).await;
+    assert!(
+        !seen.is_empty(),
+        "the Stripe path's pool keeps its connection"
+    );
+    assert!(
+        seen.iter()
+            .all(|n| n == palisade_db::billing_pool::BILLING_APPLICATION_NAME),
+        "{seen:?}"
+    );
+}
+
+#[actix_web::test]
+async fn without_stripe_configured_the_route_answers_503() {
+    let app = try_spawn_app(2, |_| None).await.unwrap();
+    let body = event(&stripe_id("evt"), "charge.succeeded", T0, json!({}));
+    let r = app.stripe_webhook(&body).await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (503, Some("not_configured")),
+        "{}",
+        r.text
+    );
+}
+
+#[actix_web::test]
+async fn the_server_refuses_a_billing_pool_of_another_role() {
+    let refused = try_spawn_app(2, |db| {
+        let pool = BillingPool::new(&PoolSettings {
+            url: db.url_as("palisade_app"),
+            max_size: 1,
+            wait_timeout: std::time::Duration::from_secs(10),
+        })
+        .unwrap();
+        Some(palisade_api::webhooks::stripe::StripeSetup::new(
+            pool,
+            TEST_STRIPE_WEBHOOK_SECRET.into(),
+        ))
+    })
+    .await;
+    let err = refused
+        .err()
+        .expect("started with a billing pool as palisade_app")
+        .to_string();
+    assert!(err.contains("must be palisade_billing"), "{err}");
+}
+
+#[actix_web::test]
+async fn only_post_is_routed_and_bodies_are_bounded() {
+    let app = spawn_app().await;
+    let r = app.call("GET", "/webhooks/stripe", None, None).await;
+    assert_eq!(r.status, 405, "{}", r.text);
+    let huge = vec![b' '; palisade_api::webhooks::stripe::MAX_STRIPE_BODY + 1];
+    let r = app.stripe_webhook(&huge).await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+}
