@@ -1010,3 +1010,57 @@ async fn only_post_is_routed_and_bodies_are_bounded() {
         (413, Some("payload_too_large"))
     );
 }
+
+#[actix_web::test]
+async fn a_subscription_or_invoice_that_arrives_before_its_checkout_links_the_organization_named_in_its_metadata()
+ {
+    let app = spawn_app().await;
+    let a = app.signup("Early").await;
+    let b = app.signup("Already linked").await;
+    let b_customer = link_customer(&app, &b).await;
+    let b_before = billing_view(&app, &b).await;
+
+    // Stripe sent customer.subscription.created before checkout.session.completed: the
+    // subscription carries the organization id Palisade put in subscription_data.metadata.
+    let customer = stripe_id("cus");
+    let sub = stripe_id("sub");
+    let mut object = subscription(&sub, &customer, "active", "pro", 1);
+    object["metadata"] = json!({"organization_id": a.org_id});
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "customer.subscription.created",
+            T0,
+            object,
+        ),
+    )
+    .await;
+    assert_eq!(stored_customer(&app, &a).await, Some(customer.clone()));
+    let view = billing_view(&app, &a).await;
+    assert_eq!(view["subscription"]["status"], "active", "{view}");
+    // The checkout that follows finds the link in place and changes nothing else.
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "checkout.session.completed",
+            T0 + 1,
+            checkout(&a.org_id, &customer),
+        ),
+    )
+    .await;
+    assert_eq!(billing_view(&app, &a).await, view);
+
+    // An invoice (basil shape: parent.subscription_details.metadata) for another new customer
+    // naming B, which already has its own customer: metadata never moves an organization to
+    // another customer. Acknowledged, nothing written.
+    let stranger = stripe_id("cus");
+    let mut object = invoice(&stripe_id("in"), &stranger, &stripe_id("sub"), "paid");
+    object["subscription"] = Value::Null;
+    object["parent"] = json!({"type": "subscription_details",
+        "subscription_details": {"subscription": stripe_id("sub"), "metadata": {"organization_id": b.org_id}}});
+    accepted(&app, &event(&stripe_id("evt"), "invoice.paid", T0, object)).await;
+    assert_eq!(stored_customer(&app, &b).await, Some(b_customer));
+    assert_eq!(billing_view(&app, &b).await, b_before);
+}

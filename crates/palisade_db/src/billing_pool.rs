@@ -5,7 +5,10 @@
 //! 1. find the organization and lock its row (`FOR NO KEY UPDATE`, so events of one organization
 //!    apply one at a time): `checkout.session.completed` by `client_reference_id` (the
 //!    organization id Palisade puts on the Checkout Sessions it creates), every other handled type
-//!    by the Stripe customer id stored on the organization, which must match exactly one;
+//!    by the Stripe customer id stored on the organization, which must match exactly one, or,
+//!    when none has it yet, the organization named by the object's `metadata.organization_id`
+//!    (Stripe may send a subscription or invoice event before the checkout), which then gets the
+//!    customer if it has no other;
 //! 2. record the event id in `palisade_platform.stripe_events` (`ON CONFLICT DO NOTHING`): taken
 //!    means a duplicate, and nothing else is written. Concurrent duplicates queue on the primary
 //!    key (and on the organization's row lock), so exactly one applies;
@@ -24,6 +27,7 @@
 //! event id.
 
 use deadpool_postgres::Pool;
+use palisade_domain::OrgId;
 use palisade_domain::stripe::{
     CheckoutSession, Invoice, InvoiceStatus, PlanName, StripeCustomerId, StripeEvent,
     StripeEventKind, StripeTimestamp, Subscription, SubscriptionStatus,
@@ -278,10 +282,12 @@ async fn apply(tx: &Transaction<'_>, event: &StripeEvent) -> Result<StripeOutcom
         StripeEventKind::CheckoutSessionCompleted(c) => checkout_target(tx, c).await?,
         StripeEventKind::SubscriptionCreated(s)
         | StripeEventKind::SubscriptionUpdated(s)
-        | StripeEventKind::SubscriptionDeleted(s) => customer_target(tx, &s.customer).await?,
+        | StripeEventKind::SubscriptionDeleted(s) => {
+            customer_target(tx, &s.customer, s.organization_id).await?
+        }
         StripeEventKind::InvoicePaid(i) | StripeEventKind::InvoicePaymentFailed(i) => {
             match &i.customer {
-                Some(c) => customer_target(tx, c).await?,
+                Some(c) => customer_target(tx, c, i.organization_id).await?,
                 None => Target::Not(StripeOutcome::UnknownCustomer),
             }
         }
@@ -362,10 +368,15 @@ async fn checkout_target(tx: &Transaction<'_>, c: &CheckoutSession) -> Result<Ta
     })
 }
 
-/// The one organization whose `stripe_customer_id` is `customer`, locked.
+/// The one organization whose `stripe_customer_id` is `customer`, locked. When none has it yet
+/// and the object names an organization in its metadata (`metadata.organization_id`, set by
+/// Palisade when it creates the subscription through Checkout), that organization, if it exists
+/// and is linked to no other customer: the event arrived before `checkout.session.completed`
+/// (Stripe does not order its events), so it links the customer itself.
 async fn customer_target(
     tx: &Transaction<'_>,
     customer: &StripeCustomerId,
+    named: Option<OrgId>,
 ) -> Result<Target, DbError> {
     let rows = tx
         .query(
@@ -374,10 +385,29 @@ async fn customer_target(
             &[&customer.as_str()],
         )
         .await?;
-    Ok(match rows.as_slice() {
-        [] => Target::Not(StripeOutcome::UnknownCustomer),
-        [one] => Target::Org(one.try_get(0)?),
-        _ => Target::Not(StripeOutcome::AmbiguousCustomer),
+    match rows.as_slice() {
+        [one] => return Ok(Target::Org(one.try_get(0)?)),
+        [_, _, ..] => return Ok(Target::Not(StripeOutcome::AmbiguousCustomer)),
+        [] => {}
+    }
+    let Some(named) = named else {
+        return Ok(Target::Not(StripeOutcome::UnknownCustomer));
+    };
+    // Locking the row serialises this with a concurrent checkout or event for the same
+    // organization; after the wait, the condition is checked again on the row as it is then.
+    let linked = tx
+        .query_opt(
+            "UPDATE palisade.organizations SET stripe_customer_id = $2 \
+             WHERE id = $1 AND (stripe_customer_id IS NULL OR stripe_customer_id = $2) \
+             RETURNING id",
+            &[&named.as_uuid(), &customer.as_str()],
+        )
+        .await?;
+    Ok(match linked {
+        Some(row) => Target::Org(row.try_get(0)?),
+        // No such organization, or it already has another customer: metadata does not move
+        // an organization to another customer; only a completed Checkout does.
+        None => Target::Not(StripeOutcome::UnknownCustomer),
     })
 }
 

@@ -336,6 +336,10 @@ pub struct Subscription {
     pub id: StripeSubscriptionId,
     /// Whose subscription: routes the event to an organization.
     pub customer: StripeCustomerId,
+    /// `metadata.organization_id`, which Palisade sets on the subscription it creates through
+    /// Checkout (`subscription_data.metadata`): routes an event that arrives before
+    /// `checkout.session.completed` has linked the customer. `None` when absent or not a UUID.
+    pub organization_id: Option<OrgId>,
     /// Stripe's status.
     pub status: SubscriptionStatus,
     /// See the module docs for where it comes from.
@@ -366,6 +370,10 @@ pub struct Invoice {
     pub id: StripeInvoiceId,
     /// Whose invoice: routes the event. `None` when Stripe sent none (never routed).
     pub customer: Option<StripeCustomerId>,
+    /// The subscription's `metadata.organization_id` as the invoice carries it
+    /// (`parent.subscription_details.metadata`, or `subscription_details.metadata` in older API
+    /// versions): like [`Subscription::organization_id`].
+    pub organization_id: Option<OrgId>,
     /// The subscription it bills, if any.
     pub subscription: Option<StripeSubscriptionId>,
     /// Invoice number (1-100 characters; dropped otherwise: display only).
@@ -508,6 +516,15 @@ struct RawSubscription {
 struct RawSubscriptionDetails {
     #[serde(default)]
     subscription: Option<Expandable>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+}
+
+/// `metadata.organization_id` when it is an organization id.
+fn metadata_org(m: Option<&Metadata>) -> Option<OrgId> {
+    m?.get("organization_id")?
+        .as_str()
+        .and_then(|o| OrgId::parse(o).ok())
 }
 
 #[derive(Deserialize)]
@@ -531,6 +548,9 @@ struct RawInvoice {
     subscription: Option<Expandable>,
     #[serde(default)]
     parent: Option<RawInvoiceParent>,
+    /// Older API versions: the subscription's details at the top level.
+    #[serde(default)]
+    subscription_details: Option<RawSubscriptionDetails>,
     #[serde(default)]
     number: Option<String>,
     #[serde(default)]
@@ -710,6 +730,7 @@ fn subscription(raw: RawSubscription) -> Result<Subscription, StripeEventError> 
     Ok(Subscription {
         id,
         customer,
+        organization_id: metadata_org(raw.metadata.as_ref()),
         status,
         plan,
         price_id: price.and_then(|p| StripePriceId::parse(&p.id).ok()),
@@ -725,11 +746,16 @@ fn subscription(raw: RawSubscription) -> Result<Subscription, StripeEventError> 
 
 fn invoice(raw: RawInvoice) -> Result<Invoice, StripeEventError> {
     let invalid = StripeEventError::Invalid;
-    let subscription = raw.subscription.or_else(|| {
-        raw.parent
-            .and_then(|p| p.subscription_details)
-            .and_then(|d| d.subscription)
-    });
+    let details = raw
+        .parent
+        .and_then(|p| p.subscription_details)
+        .or(raw.subscription_details);
+    let organization_id = details
+        .as_ref()
+        .and_then(|d| metadata_org(d.metadata.as_ref()));
+    let subscription = raw
+        .subscription
+        .or_else(|| details.and_then(|d| d.subscription));
     let (period_start, period_end) = period(
         raw.period_start,
         raw.period_end,
@@ -749,6 +775,7 @@ fn invoice(raw: RawInvoice) -> Result<Invoice, StripeEventError> {
             .map(|c| StripeCustomerId::parse(c.id()))
             .transpose()
             .map_err(|_| invalid("data.object.customer"))?,
+        organization_id,
         subscription: subscription
             .map(|s| StripeSubscriptionId::parse(s.id()))
             .transpose()
