@@ -51,6 +51,7 @@ pub const SEEDERS: &[(&str, Seeder)] = &[
         crate::tenant_domain::seed,
     ),
     ("carrier and email webhooks", crate::twilio_sms::seed),
+    ("email provider events", crate::email_webhooks::seed),
 ];
 
 fn seed_customers<'a>(
