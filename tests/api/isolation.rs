@@ -50,7 +50,8 @@ pub const SEEDERS: &[(&str, Seeder)] = &[
         "tenant administration and billing",
         crate::tenant_domain::seed,
     ),
-    ("carrier and email webhooks", crate::twilio_sms::seed),
+    ("inbound SMS", crate::twilio_sms::seed),
+    ("email provider events", crate::email_webhooks::seed),
 ];
 
 fn seed_customers<'a>(

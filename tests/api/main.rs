@@ -11,6 +11,7 @@ mod billing;
 mod catalog;
 mod chat;
 mod customers;
+mod email_webhooks;
 mod engagement;
 mod integrations;
 mod isolation;

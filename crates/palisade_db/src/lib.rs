@@ -12,6 +12,8 @@
 //! - [`auth`], [`customers`], [`messaging`], [`chat`], [`ivr_menus`], [`phone_numbers`],
 //!   [`knowledge_base`], [`reports`], [`analytics`], [`social`]: the queries, which never filter
 //!   by organization themselves.
+//! - [`webhooks`] and [`email_events`]: carrier and email-provider deliveries, routed by
+//!   resolver functions and applied in provider transactions.
 //! - [`integrations`], [`outbound_webhooks`], [`api_keys`], [`members`], [`organization`],
 //!   [`billing`]: the tenant domain's configuration, people and billing, likewise.
 //!
@@ -26,6 +28,7 @@ pub mod billing;
 pub mod billing_pool;
 pub mod chat;
 pub mod customers;
+pub mod email_events;
 mod error;
 pub mod integrations;
 pub mod ivr_menus;

@@ -4,6 +4,7 @@
 //! never re-checks it. This crate does no I/O and knows nothing of HTTP or SQL.
 
 mod contact;
+mod email_event;
 mod ids;
 mod integration;
 mod ivr;
@@ -17,6 +18,7 @@ mod text;
 mod webhook;
 
 pub use contact::{EmailAddress, PhoneNumber};
+pub use email_event::{EmailEvent, EmailTracking, StagesReached, email_status_rank};
 pub use ids::{
     AnalyticsEventId, ApiKeyId, ArticleId, CallId, ConversationId, CustomerId, EmailCampaignId,
     EmailMessageId, IntegrationId, InvoiceId, IvrMenuId, MessageId, OrgId, PhoneNumberId, ReportId,

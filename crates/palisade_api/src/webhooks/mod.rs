@@ -5,12 +5,16 @@
 //! - [`config`]: the public base URL and the carrier/email providers' secrets.
 //! - [`twilio`]: inbound SMS, SMS status and voice status callbacks.
 //! - [`stripe`]: `POST /webhooks/stripe`, the only user of the billing pool.
+//! - [`email`]: SendGrid's and Mailgun's email events, and [`replay`], the memory of Mailgun
+//!   signature tokens that stops a captured signature from carrying other events.
 //!
 //! Carrier and email deliveries are routed to an organization by a resolver function and
 //! applied under RLS as the app role, recorded by their provider id in the same transaction
 //! ([`palisade_db::webhooks`]). Only the Stripe route reaches the billing role.
 
 pub mod config;
+pub mod email;
+pub mod replay;
 pub mod signature;
 pub mod stripe;
 pub mod twilio;
@@ -22,6 +26,10 @@ use actix_web::web;
 /// Largest Twilio request body accepted, in bytes (Twilio's own are a few KiB).
 const MAX_TWILIO_BODY: usize = 64 * 1024;
 
+/// Largest email-provider request body accepted, in bytes: SendGrid batches events into posts
+/// of up to a few hundred KiB; Mailgun sends one event per request.
+const MAX_EMAIL_BODY: usize = 1024 * 1024;
+
 /// Registers the carrier and email-provider routes under `/webhooks` (no bearer token: each
 /// request carries its provider's signature instead).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -29,5 +37,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/webhooks/twilio")
             .app_data(web::PayloadConfig::new(MAX_TWILIO_BODY))
             .route("/sms", web::post().to(twilio::sms_inbound)),
+    );
+    cfg.service(
+        web::scope("/webhooks/email")
+            .app_data(web::PayloadConfig::new(MAX_EMAIL_BODY))
+            .route("/sendgrid", web::post().to(email::sendgrid))
+            .route("/mailgun", web::post().to(email::mailgun)),
     );
 }
