@@ -51,6 +51,7 @@ pub const SEEDERS: &[(&str, Seeder)] = &[
         crate::tenant_domain::seed,
     ),
     ("carrier and email webhooks", crate::twilio_sms::seed),
+    ("twilio status callbacks", crate::twilio_status::seed),
 ];
 
 fn seed_customers<'a>(

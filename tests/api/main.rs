@@ -27,4 +27,5 @@ mod startup;
 mod tenant_domain;
 mod tenant_tx;
 mod twilio_sms;
+mod twilio_status;
 mod webhooks;

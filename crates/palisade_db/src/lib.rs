@@ -13,6 +13,7 @@
 //!   by organization themselves.
 //! - [`integrations`], [`outbound_webhooks`], [`api_keys`], [`members`], [`organization`],
 //!   [`billing`]: the tenant domain's configuration, people and billing, likewise.
+//! - [`carrier_status`]: Twilio's SMS and call status callbacks, applied forward only.
 //!
 //! Errors are [`DbError`]: its `Display` never includes a server message or a parameter value,
 //! so it is safe to log (server messages can quote row data).
@@ -22,6 +23,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod carrier_status;
 pub mod chat;
 pub mod customers;
 mod error;

@@ -3,7 +3,8 @@
 //! - [`signature`] verifies each provider's signature over the raw request bytes, in constant
 //!   time, before anything is parsed.
 //! - [`config`]: the public base URL and the carrier/email providers' secrets.
-//! - [`twilio`]: inbound SMS, SMS status and voice status callbacks.
+//! - [`twilio`]: Twilio's signature check and inbound SMS; [`twilio_status`]: its SMS and
+//!   voice status callbacks.
 //!
 //! Carrier and email deliveries are routed to an organization by a resolver function and
 //! applied under RLS as the app role, recorded by their provider id in the same transaction
@@ -12,6 +13,7 @@
 pub mod config;
 pub mod signature;
 pub mod twilio;
+pub mod twilio_status;
 
 pub use config::WebhookConfig;
 
@@ -26,6 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/webhooks/twilio")
             .app_data(web::PayloadConfig::new(MAX_TWILIO_BODY))
-            .route("/sms", web::post().to(twilio::sms_inbound)),
+            .route("/sms", web::post().to(twilio::sms_inbound))
+            .route("/sms/status", web::post().to(twilio_status::sms_status))
+            .route("/voice/status", web::post().to(twilio_status::voice_status)),
     );
 }
