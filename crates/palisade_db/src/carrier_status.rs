@@ -20,9 +20,9 @@
 //!
 //! [`SmsStatus::counts_as_sent`]: palisade_domain::SmsStatus::counts_as_sent
 
-use palisade_domain::{CallId, CallStatus, Direction, PhoneNumber, SmsStatus};
 use std::sync::LazyLock;
 
+use palisade_domain::{CallId, CallStatus, Direction, PhoneNumber, SmsStatus};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
