@@ -52,6 +52,7 @@ pub const SEEDERS: &[(&str, Seeder)] = &[
     ),
     ("inbound SMS", crate::twilio_sms::seed),
     ("email provider events", crate::email_webhooks::seed),
+    ("twilio status callbacks", crate::twilio_status::seed),
 ];
 
 fn seed_customers<'a>(

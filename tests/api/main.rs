@@ -29,4 +29,5 @@ mod stripe_webhooks;
 mod tenant_domain;
 mod tenant_tx;
 mod twilio_sms;
+mod twilio_status;
 mod webhooks;

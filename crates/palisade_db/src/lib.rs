@@ -16,6 +16,7 @@
 //!   resolver functions and applied in provider transactions.
 //! - [`integrations`], [`outbound_webhooks`], [`api_keys`], [`members`], [`organization`],
 //!   [`billing`]: the tenant domain's configuration, people and billing, likewise.
+//! - [`carrier_status`]: Twilio's SMS and call status callbacks, applied forward only.
 //!
 //! Errors are [`DbError`]: its `Display` never includes a server message or a parameter value,
 //! so it is safe to log (server messages can quote row data).
@@ -26,6 +27,7 @@ pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod billing_pool;
+pub mod carrier_status;
 pub mod chat;
 pub mod customers;
 pub mod email_events;

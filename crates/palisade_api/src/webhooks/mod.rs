@@ -3,7 +3,8 @@
 //! - [`signature`] verifies each provider's signature over the raw request bytes, in constant
 //!   time, before anything is parsed.
 //! - [`config`]: the public base URL and the carrier/email providers' secrets.
-//! - [`twilio`]: inbound SMS, SMS status and voice status callbacks.
+//! - [`twilio`]: Twilio's signature check and inbound SMS; [`twilio_status`]: its SMS and
+//!   voice status callbacks.
 //! - [`stripe`]: `POST /webhooks/stripe`, the only user of the billing pool.
 //! - [`email`]: SendGrid's and Mailgun's email events, and [`replay`], the memory of Mailgun
 //!   signature tokens that stops a captured signature from carrying other events.
@@ -18,6 +19,7 @@ pub mod replay;
 pub mod signature;
 pub mod stripe;
 pub mod twilio;
+pub mod twilio_status;
 
 pub use config::WebhookConfig;
 
@@ -36,7 +38,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/webhooks/twilio")
             .app_data(web::PayloadConfig::new(MAX_TWILIO_BODY))
-            .route("/sms", web::post().to(twilio::sms_inbound)),
+            .route("/sms", web::post().to(twilio::sms_inbound))
+            .route("/sms/status", web::post().to(twilio_status::sms_status))
+            .route("/voice/status", web::post().to(twilio_status::voice_status)),
     );
     cfg.service(
         web::scope("/webhooks/email")

@@ -1,5 +1,6 @@
 //! SMS campaigns, and every SMS sent or received. Outbound messages are a campaign's
-//! recipients; inbound ones (written by the Twilio webhook, a later issue) belong to no campaign.
+//! recipients (their status moved forward by Twilio's status callbacks,
+//! [`crate::carrier_status`]); inbound ones (written by the Twilio webhook) belong to no campaign.
 
 use palisade_domain::{
     CampaignName, CampaignStatus, CustomerId, Direction, PhoneNumber, SmsBody, SmsCampaignId,
@@ -32,16 +33,17 @@ macro_rules! message_columns {
     };
 }
 
-/// What the sender and the Twilio callbacks counted for a campaign.
+/// A campaign's messages by status, kept by [`crate::carrier_status::apply_sms_status`] in
+/// the statement that changes a message's status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SmsCounts {
-    /// Accepted by the carrier.
+    /// Accepted by the carrier: messages now `sent`, `delivered` or `undelivered`.
     pub sent: i32,
-    /// Delivered to handsets.
+    /// Delivered to handsets (`delivered`).
     pub delivered: i32,
-    /// Sent but not delivered.
+    /// Sent but not delivered (`undelivered`).
     pub undelivered: i32,
-    /// Could not be sent.
+    /// Could not be sent (`failed`).
     pub failed: i32,
 }
 

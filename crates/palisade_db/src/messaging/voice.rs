@@ -278,7 +278,8 @@ pub struct Call {
     pub started_at: Option<OffsetDateTime>,
     /// When it ended.
     pub ended_at: Option<OffsetDateTime>,
-    /// The highest Twilio SequenceNumber applied (status callbacks, a later issue).
+    /// The highest Twilio SequenceNumber applied by the voice status callbacks
+    /// ([`crate::carrier_status`]).
     pub last_sequence_number: Option<i64>,
     /// Free-text notes.
     pub notes: Option<String>,

@@ -1,0 +1,408 @@
+//! Twilio's status callbacks: `POST /webhooks/twilio/sms/status` (a message we sent) and
+//! `POST /webhooks/twilio/voice/status` (a call).
+//!
+//! Same shape as the inbound SMS handler ([`super::twilio`]): the signature first (the query
+//! string, where our own `message_id` / `call_id` travel, is part of the signed URL), then the
+//! fields, then the routing (a resolver function), then one provider transaction that applies
+//! the callback ([`palisade_db::carrier_status`]) and records it ([`finish`]).
+//!
+//! What a callback does is decided by the database statement, atomically: a status only moves
+//! forward, and a call's callbacks apply in SequenceNumber order. A callback that arrives too
+//! late is still recorded, with outcome `stale`, so that its retries are no-ops too.
+//!
+//! Answers: 200 with empty TwiML for every accepted callback, including those about a message,
+//! call or number no organization holds (one warn line with the SID, never the body), and
+//! those with a status we do not know; 400 `invalid_payload` for a signed callback whose fields
+//! cannot be read (nothing is written); 401 for a bad signature.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use palisade_db::TenantTx;
+use palisade_db::carrier_status::{
+    self, Applied, CallStatusReport, CallTarget, CarrierCall, SmsStatusReport,
+};
+use palisade_db::webhooks::{self, Delivery, DeliveryKind, Outcome, Provider};
+use palisade_domain::{CallId, CallStatus, Direction, OrgId, PhoneNumber, SmsStatus};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc2822;
+use uuid::Uuid;
+
+use super::twilio::{TwilioForm, empty_twiml, finish, record_org, verified_form};
+use crate::{ApiError, AppState};
+
+/// The longest call duration accepted, in seconds (Twilio ends calls after 24 hours).
+const MAX_CALL_SECONDS: i32 = 86_400;
+
+/// Our status for a Twilio message status, or `None` for one we do not know.
+///
+/// - `accepted` (a Messaging Service took it), `scheduled` (it will go at a set time) and
+///   `queued` are all "waiting to be sent": `queued`.
+/// - `sending`, `sent`, `delivered`, `undelivered` and `failed` are ours as they are.
+/// - `read` (WhatsApp, RCS: the recipient opened it) implies `delivered`; we keep no read
+///   state, so it counts as `delivered` (and changes nothing after a `delivered`).
+/// - `canceled` (a scheduled message cancelled before it went) was never sent: `failed`, the
+///   only final status that says so.
+/// - `receiving` and `received` describe inbound messages, never a message we sent: unknown.
+pub fn sms_status_from_twilio(status: &str) -> Option<SmsStatus> {
+    Some(match status {
+        "accepted" | "scheduled" | "queued" => SmsStatus::Queued,
+        "sending" => SmsStatus::Sending,
+        "sent" => SmsStatus::Sent,
+        "delivered" | "read" => SmsStatus::Delivered,
+        "undelivered" => SmsStatus::Undelivered,
+        "failed" | "canceled" => SmsStatus::Failed,
+        _ => return None,
+    })
+}
+
+/// Our status for a Twilio call status: `initiated` (Twilio has started dialling) is our
+/// `queued` (not yet ringing); the others (`queued`, `ringing`, `in-progress`, `completed`,
+/// `busy`, `no-answer`, `failed`, `canceled`) are ours as they are. `None` for any other.
+pub fn call_status_from_twilio(status: &str) -> Option<CallStatus> {
+    match status {
+        "initiated" => Some(CallStatus::Queued),
+        other => CallStatus::parse(other).ok(),
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_payload",
+        message: message.into(),
+    }
+}
+
+/// The first value of `name` in the request's query string (part of the signed URL).
+fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Our id from the signed callback URL (`?message_id=` or `?call_id=`), if given.
+fn our_id(req: &HttpRequest, name: &'static str) -> Result<Option<Uuid>, ApiError> {
+    query_param(req, name)
+        .map(|raw| {
+            Uuid::try_parse(&raw).map_err(|_| invalid(format!("{name} in the URL is not a UUID")))
+        })
+        .transpose()
+}
+
+/// A Twilio SID field, present and at most 255 characters (what our columns hold).
+fn sid<'a>(form: &'a TwilioForm, name: &'static str) -> Result<&'a str, ApiError> {
+    let sid = form.require(name)?;
+    if sid.len() > 255 {
+        return Err(invalid(format!("{name} is too long")));
+    }
+    Ok(sid)
+}
+
+/// An optional integer field; present but not an integer in `range` is a 400.
+fn int_field<T>(
+    form: &TwilioForm,
+    name: &'static str,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<Option<T>, ApiError>
+where
+    T: std::str::FromStr + PartialOrd,
+{
+    form.get(name)
+        .map(|raw| match raw.parse::<T>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(invalid(format!("{name} is not a valid integer"))),
+        })
+        .transpose()
+}
+
+/// Records an applied or stale callback (a stale one too: its retries then stop at the record,
+/// like those of an applied one) and answers. A callback that found nothing to apply to is
+/// not recorded: the transaction is dropped (rolled back) with one warn line.
+async fn record_and_answer(
+    tx: TenantTx,
+    kind: DeliveryKind,
+    sid: &str,
+    event_key: &str,
+    applied: Applied,
+) -> Result<HttpResponse, ApiError> {
+    let (outcome, subject) = match applied {
+        Applied::Changed(id) => (Outcome::Applied, id),
+        Applied::Stale(id) => (Outcome::Stale, id),
+        Applied::NotFound => {
+            drop(tx);
+            tracing::warn!(
+                sid,
+                kind = kind.as_str(),
+                "status callback ignored: its message or call is gone, or was never stored"
+            );
+            return Ok(empty_twiml());
+        }
+        Applied::SidTaken => {
+            drop(tx);
+            tracing::warn!(
+                sid,
+                kind = kind.as_str(),
+                "status callback ignored: another row of this organization already has this SID"
+            );
+            return Ok(empty_twiml());
+        }
+    };
+    finish(
+        tx,
+        &Delivery {
+            provider: Provider::Twilio,
+            kind,
+            event_key,
+            outcome,
+            subject_id: Some(subject),
+        },
+    )
+    .await?;
+    Ok(empty_twiml())
+}
+
+/// `POST /webhooks/twilio/sms/status[?message_id=<our sms_messages id>]`: a status callback for
+/// an SMS we sent. Our sender sets the message's StatusCallback to this URL with our id in
+/// `message_id`; the message is found by that id (and must have this MessageSid or none yet),
+/// else by the MessageSid when exactly one organization holds it. The first callback records
+/// the MessageSid on the message; the status, error code and times only move forward, and the
+/// campaign's counters follow. Recorded as `MessageSid:MessageStatus`.
+pub async fn sms_status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let form = verified_form(&state, &req, &body)?;
+    let message_id = our_id(&req, "message_id")?;
+    let sid = sid(&form, "MessageSid")?;
+    let twilio_status = form.require("MessageStatus")?;
+    let error_code = int_field(&form, "ErrorCode", 0..=i32::MAX)?;
+    let Some(status) = sms_status_from_twilio(twilio_status) else {
+        tracing::warn!(
+            message_sid = sid,
+            status = twilio_status,
+            "SMS status callback ignored: unknown MessageStatus"
+        );
+        return Ok(empty_twiml());
+    };
+    let Some(org) = webhooks::resolve_sms_message(&state.pool, message_id, sid).await? else {
+        tracing::warn!(
+            message_sid = sid,
+            message_id = message_id.map(tracing::field::display),
+            "SMS status callback ignored: no single organization sent this message"
+        );
+        return Ok(empty_twiml());
+    };
+    record_org(&req, org);
+    let mut tx = TenantTx::begin_for_provider(&state.pool, org).await?;
+    let applied = carrier_status::apply_sms_status(
+        &mut tx,
+        &SmsStatusReport {
+            message_id,
+            sid,
+            status,
+            error_code,
+        },
+    )
+    .await?;
+    let event_key = format!("{sid}:{twilio_status}");
+    record_and_answer(tx, DeliveryKind::SmsStatus, sid, &event_key, applied).await
+}
+
+/// Twilio's Direction: `inbound`, or `outbound-api` / `outbound-dial` (any `outbound*`).
+fn call_direction(form: &TwilioForm) -> Option<Direction> {
+    match form.get("Direction")? {
+        "inbound" => Some(Direction::Inbound),
+        d if d.starts_with("outbound") => Some(Direction::Outbound),
+        _ => None,
+    }
+}
+
+/// Where a voice callback goes: an organization, and whether the call may be created there.
+struct CallRoute {
+    org: OrgId,
+    target: CallTarget,
+    /// Set when the organization was found by one of its numbers: the call is recorded if it
+    /// is not yet (the numbers must be E.164 for that).
+    create: Option<Direction>,
+}
+
+/// Routes a voice callback (see [`voice_status`]).
+async fn route_call(
+    state: &AppState,
+    form: &TwilioForm,
+    call_id: Option<Uuid>,
+    sid: &str,
+    from: Option<&PhoneNumber>,
+    to: Option<&PhoneNumber>,
+) -> Result<Option<CallRoute>, ApiError> {
+    if let Some(id) = call_id {
+        return Ok(webhooks::resolve_call(&state.pool, Some(id), sid)
+            .await?
+            .map(|org| CallRoute {
+                org,
+                target: CallTarget::Id(CallId::from_uuid(id)),
+                create: None,
+            }));
+    }
+    // Our side of the call: the callee of an inbound call, the caller of an outbound one.
+    let candidates: &[(Option<&PhoneNumber>, Direction)] = match call_direction(form) {
+        Some(Direction::Inbound) => &[(to, Direction::Inbound)],
+        Some(Direction::Outbound) => &[(from, Direction::Outbound)],
+        None => &[(to, Direction::Inbound), (from, Direction::Outbound)],
+    };
+    for (number, direction) in candidates {
+        let Some(number) = number else { continue };
+        if let Some(org) = webhooks::resolve_number(&state.pool, number.as_str(), "voice").await? {
+            return Ok(Some(CallRoute {
+                org,
+                target: CallTarget::Sid,
+                create: Some(*direction),
+            }));
+        }
+    }
+    // None of our numbers is on the call (released since, or never registered): the CallSid
+    // alone, when exactly one organization holds it. Such a call is not created.
+    Ok(webhooks::resolve_call(&state.pool, None, sid)
+        .await?
+        .map(|org| CallRoute {
+            org,
+            target: CallTarget::Sid,
+            create: None,
+        }))
+}
+
+/// `POST /webhooks/twilio/voice/status[?call_id=<our calls id>]`: a call status callback.
+///
+/// Routing: with our `call_id` in the (signed) URL, that call, if it has this CallSid or none
+/// yet. Without it, the organization owning our side of the call: the `To` number of an
+/// inbound call, the `From` number of an outbound one (Twilio's `Direction`; without it `To`,
+/// then `From`), with the `voice` capability; the call is found there by CallSid, or recorded
+/// (the numbers are globally unique, a CallSid is not: a call row another organization made up
+/// with the same CallSid is never reached this way). When neither number is an organization's,
+/// the CallSid alone routes it if exactly one organization holds it.
+///
+/// Applied in SequenceNumber order (an older callback after a newer one is `stale`), never
+/// backwards in status. Recorded as `CallSid:SequenceNumber` (`CallSid:CallStatus` without one).
+pub async fn voice_status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let form = verified_form(&state, &req, &body)?;
+    let call_id = our_id(&req, "call_id")?;
+    let sid = sid(&form, "CallSid")?;
+    let twilio_status = form.require("CallStatus")?;
+    let sequence = int_field(&form, "SequenceNumber", 0..=i64::MAX)?;
+    let duration_seconds = int_field(&form, "CallDuration", 0..=MAX_CALL_SECONDS)?;
+    let at = form
+        .get("Timestamp")
+        .map(|raw| {
+            OffsetDateTime::parse(raw, &Rfc2822)
+                .map_err(|_| invalid("Timestamp is not an RFC 2822 date"))
+        })
+        .transpose()?;
+    let Some(status) = call_status_from_twilio(twilio_status) else {
+        tracing::warn!(
+            call_sid = sid,
+            status = twilio_status,
+            "voice status callback ignored: unknown CallStatus"
+        );
+        return Ok(empty_twiml());
+    };
+    // Numbers that are not E.164 (SIP addresses, `client:` identities) route nothing and
+    // cannot be stored.
+    let from = form.get("From").and_then(|f| PhoneNumber::parse(f).ok());
+    let to = form.get("To").and_then(|t| PhoneNumber::parse(t).ok());
+    let Some(route) = route_call(&state, &form, call_id, sid, from.as_ref(), to.as_ref()).await?
+    else {
+        tracing::warn!(
+            call_sid = sid,
+            call_id = call_id.map(tracing::field::display),
+            "voice status callback ignored: no organization has this call or its numbers"
+        );
+        return Ok(empty_twiml());
+    };
+    record_org(&req, route.org);
+    let mut tx = TenantTx::begin_for_provider(&state.pool, route.org).await?;
+    if let (Some(direction), Some(from), Some(to)) = (route.create, from.as_ref(), to.as_ref()) {
+        carrier_status::record_carrier_call(
+            &mut tx,
+            &CarrierCall {
+                direction,
+                from,
+                to,
+                sid,
+            },
+        )
+        .await?;
+    }
+    let applied = carrier_status::apply_call_status(
+        &mut tx,
+        route.target,
+        &CallStatusReport {
+            sid,
+            status,
+            sequence,
+            duration_seconds,
+            at,
+        },
+    )
+    .await?;
+    let event_key = match sequence {
+        Some(n) => format!("{sid}:{n}"),
+        None => format!("{sid}:{twilio_status}"),
+    };
+    record_and_answer(tx, DeliveryKind::VoiceStatus, sid, &event_key, applied).await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_twilio_message_status_maps_to_ours_or_is_unknown() {
+        use SmsStatus::*;
+        for (twilio, ours) in [
+            ("accepted", Queued),
+            ("scheduled", Queued),
+            ("queued", Queued),
+            ("sending", Sending),
+            ("sent", Sent),
+            ("delivered", Delivered),
+            ("read", Delivered),
+            ("undelivered", Undelivered),
+            ("failed", Failed),
+            ("canceled", Failed),
+        ] {
+            assert_eq!(sms_status_from_twilio(twilio), Some(ours), "{twilio}");
+        }
+        for unknown in [
+            "received",
+            "receiving",
+            "partially_delivered",
+            "",
+            "Delivered",
+        ] {
+            assert_eq!(sms_status_from_twilio(unknown), None, "{unknown}");
+        }
+    }
+
+    #[test]
+    fn every_twilio_call_status_maps_to_ours_or_is_unknown() {
+        assert_eq!(
+            call_status_from_twilio("initiated"),
+            Some(CallStatus::Queued)
+        );
+        for s in CallStatus::ALL {
+            assert_eq!(call_status_from_twilio(s.as_str()), Some(*s));
+        }
+        assert_eq!(call_status_from_twilio("answered"), None);
+        assert_eq!(call_status_from_twilio("in_progress"), None);
+    }
+
+    #[test]
+    fn twilios_timestamps_parse_as_rfc_2822() {
+        let t = OffsetDateTime::parse("Tue, 14 Jul 2020 20:07:33 +0000", &Rfc2822).unwrap();
+        assert_eq!(t.unix_timestamp(), 1_594_757_253);
+    }
+}
