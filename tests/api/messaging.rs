@@ -2,7 +2,7 @@
 //! filters and pagination, cross-tenant references, and the isolation seeder.
 //!
 //! What clients cannot do (mark a campaign sent, record a delivery, receive an SMS) is done here
-//! the way the sender and the provider webhooks of later issues will: SQL as the app role,
+//! the way the sender (not built yet) will: SQL as the app role,
 //! inside the organization's context, under RLS.
 
 use futures_util::future::LocalBoxFuture;

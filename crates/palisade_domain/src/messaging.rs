@@ -2,7 +2,7 @@
 //! call and SMS directions, provider ids, and the bounded texts they carry.
 //!
 //! The status sets mirror the providers' own (Twilio's SMS and call statuses, SendGrid's and
-//! Mailgun's email events), so the webhooks of a later issue store what the providers say.
+//! Mailgun's email events), so the provider webhooks store what the providers say.
 
 use crate::ParseError;
 
@@ -76,7 +76,7 @@ impl CampaignStatus {
     /// sending   -> cancelled
     /// sent, cancelled: final
     /// ```
-    /// `sending -> sent` happens, but only the sender (a later issue) makes it.
+    /// `sending -> sent` happens, but only the sender (not built yet) makes it.
     pub fn client_may_move_to(self, to: CampaignStatus) -> bool {
         use CampaignStatus::*;
         self == to
