@@ -1064,3 +1064,45 @@ async fn a_subscription_or_invoice_that_arrives_before_its_checkout_links_the_or
     assert_eq!(stored_customer(&app, &b).await, Some(b_customer));
     assert_eq!(billing_view(&app, &b).await, b_before);
 }
+
+#[actix_web::test]
+async fn checkouts_created_and_updated_events_of_the_same_second_never_leave_it_incomplete() {
+    let app = spawn_app().await;
+    let a = app.signup("Same second").await;
+    let customer = link_customer(&app, &a).await;
+    let sub = stripe_id("sub");
+    // Checkout: customer.subscription.created (incomplete) and .updated (active) share a second,
+    // and the updated one is delivered first.
+    for status in ["active", "incomplete"] {
+        let event_type = if status == "active" {
+            "customer.subscription.updated"
+        } else {
+            "customer.subscription.created"
+        };
+        accepted(
+            &app,
+            &event(
+                &stripe_id("evt"),
+                event_type,
+                T0 + 5,
+                subscription(&sub, &customer, status, "pro", 1),
+            ),
+        )
+        .await;
+    }
+    let view = billing_view(&app, &a).await;
+    assert_eq!(view["subscription"]["status"], "active", "{view}");
+    assert_eq!(view["plan_status"], "active", "{view}");
+    // A later status of the same second still applies (the later arrival wins among them).
+    accepted(
+        &app,
+        &event(
+            &stripe_id("evt"),
+            "customer.subscription.updated",
+            T0 + 5,
+            subscription(&sub, &customer, "past_due", "pro", 1),
+        ),
+    )
+    .await;
+    assert_eq!(billing_view(&app, &a).await["plan_status"], "past_due");
+}

@@ -1025,6 +1025,40 @@ async fn outbound_calls_are_routed_by_call_id_or_by_our_calling_number() {
 }
 
 #[actix_web::test]
+async fn a_dial_child_leg_is_never_routed_by_its_from_number() {
+    let app = spawn_app().await;
+    let a = app.signup("Forwarder").await;
+    let b = app.signup("Original caller").await;
+    let a_number = add_number(&app, &a, &["voice"]).await;
+    let b_number = add_number(&app, &b, &["voice"]).await;
+    // B's number called A's number, and A's TwiML forwards it with <Dial>: the child leg's
+    // From is B's number by default, its To A's forwarding destination.
+    let sid = unique_sid("CA");
+    assert_twiml(
+        &call_callback(
+            &app,
+            None,
+            &sid,
+            "completed",
+            "3",
+            "Wed, 15 Jul 2020 11:00:00 +0000",
+            "outbound-dial",
+            &b_number,
+            "+14155550177",
+            &[("CallDuration", "30"), ("ParentCallSid", "CA0123")],
+        )
+        .await,
+    );
+    assert!(
+        data(&app, &b, "/v1/calls").await.is_empty(),
+        "B learned A's forwarding"
+    );
+    assert!(data(&app, &a, "/v1/calls").await.is_empty());
+    assert!(data(&app, &b, "/v1/webhook-deliveries").await.is_empty());
+    let _ = a_number;
+}
+
+#[actix_web::test]
 async fn a_call_sid_another_organization_made_up_never_routes_our_callbacks_to_it() {
     let app = spawn_app().await;
     let a = app.signup("Callee").await;

@@ -20,7 +20,9 @@
 //! [`StripeOutcome::Stale`]; its id is still recorded). On equal seconds the later *arrival*
 //! wins, except that a row in a final status (subscription `canceled`/`incomplete_expired`,
 //! invoice `paid`/`void`) never takes another status: Stripe never leaves those, so an event
-//! saying otherwise in the same second is the older one.
+//! saying otherwise in the same second is the older one. Likewise a subscription never goes
+//! back to `incomplete`, its first status: Checkout's `customer.subscription.created`
+//! (`incomplete`) and `.updated` (`active`) usually share a second and may arrive reversed.
 //!
 //! Events that find no organization (unknown customer, a checkout without our
 //! `client_reference_id`), and types Palisade does not handle, write nothing at all, not even the
@@ -441,6 +443,7 @@ async fn upsert_subscription(
                  stripe_updated_at = EXCLUDED.stripe_updated_at, updated_at = now() \
              WHERE s.stripe_updated_at <= EXCLUDED.stripe_updated_at \
                AND (s.status <> ALL ($15) OR s.status = EXCLUDED.status) \
+               AND (EXCLUDED.status <> 'incomplete' OR s.status = 'incomplete') \
              RETURNING s.id",
             &[
                 &org,

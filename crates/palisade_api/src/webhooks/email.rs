@@ -64,7 +64,7 @@ fn check_fresh(timestamp: &str, now: i64, tolerance: i64) -> Result<(), Signatur
         .trim()
         .parse()
         .map_err(|_| SignatureError::Malformed)?;
-    if (now - t).abs() > tolerance {
+    if !super::signature::within(now, t, tolerance) {
         return Err(SignatureError::Stale);
     }
     Ok(())
@@ -254,8 +254,9 @@ fn unix_time(v: Option<&Value>) -> Option<OffsetDateTime> {
     if !secs.is_finite() {
         return None;
     }
+    // `as` saturates on huge values; checked_mul keeps the product in range.
     let micros = (secs * 1e6).round() as i128;
-    OffsetDateTime::from_unix_timestamp_nanos(micros * 1000).ok()
+    OffsetDateTime::from_unix_timestamp_nanos(micros.checked_mul(1000)?).ok()
 }
 
 /// A usable event id: 1 to 300 characters.

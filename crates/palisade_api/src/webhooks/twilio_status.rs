@@ -243,8 +243,12 @@ async fn route_call(
                 create: None,
             }));
     }
-    // Our side of the call: the callee of an inbound call, the caller of an outbound one.
+    // Our side of the call: the callee of an inbound call, the caller of an outbound one. Not
+    // for the child leg of a <Dial> ("outbound-dial"): its From is, by default, the original
+    // caller's number, which may be another organization's; such a leg is reached only by our
+    // call_id or its CallSid.
     let candidates: &[(Option<&PhoneNumber>, Direction)] = match call_direction(form) {
+        _ if form.get("Direction") == Some("outbound-dial") => &[],
         Some(Direction::Inbound) => &[(to, Direction::Inbound)],
         Some(Direction::Outbound) => &[(from, Direction::Outbound)],
         None => &[(to, Direction::Inbound), (from, Direction::Outbound)],
@@ -275,7 +279,8 @@ async fn route_call(
 /// Routing: with our `call_id` in the (signed) URL, that call, if it has this CallSid or none
 /// yet. Without it, the organization owning our side of the call: the `To` number of an
 /// inbound call, the `From` number of an outbound one (Twilio's `Direction`; without it `To`,
-/// then `From`), with the `voice` capability; the call is found there by CallSid, or recorded
+/// then `From`; never for a `<Dial>` child leg, `outbound-dial`, whose `From` is the original
+/// caller's), with the `voice` capability; the call is found there by CallSid, or recorded
 /// (the numbers are globally unique, a CallSid is not: a call row another organization made up
 /// with the same CallSid is never reached this way). When neither number is an organization's,
 /// the CallSid alone routes it if exactly one organization holds it.
