@@ -47,6 +47,22 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Whether trying again later may succeed: no connection, a broken connection, or a
+    /// transaction that lost a race (serialization failure 40001, deadlock 40P01) or was cut
+    /// off by the server (class 57, e.g. a shutdown). Constraint, permission and decode errors
+    /// would fail again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Unavailable(_) | DbError::Connection(_) => true,
+            DbError::Server { code, .. } => {
+                code == "40001" || code == "40P01" || code.starts_with("57")
+            }
+            _ => false,
+        }
+    }
+}
+
+impl DbError {
     /// Whether this is the given unique constraint's violation.
     pub fn is_unique_violation_of(&self, name: &str) -> bool {
         matches!(self, DbError::UniqueViolation { constraint } if constraint == name)
@@ -94,6 +110,41 @@ impl From<deadpool_postgres::PoolError> for DbError {
         match e {
             deadpool_postgres::PoolError::Backend(e) => DbError::from(e),
             other => DbError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: &str) -> DbError {
+        DbError::Server {
+            code: code.into(),
+            table: None,
+        }
+    }
+
+    #[test]
+    fn only_errors_a_retry_can_cure_are_transient() {
+        for e in [
+            DbError::Unavailable("pool".into()),
+            DbError::Connection("closed".into()),
+            server("40001"),
+            server("40P01"),
+            server("57P01"),
+        ] {
+            assert!(e.is_transient(), "{e}");
+        }
+        for e in [
+            server("23514"),
+            DbError::UniqueViolation {
+                constraint: "k".into(),
+            },
+            DbError::Decode("x".into()),
+            DbError::PermissionDenied { table: "t".into() },
+        ] {
+            assert!(!e.is_transient(), "{e}");
         }
     }
 }

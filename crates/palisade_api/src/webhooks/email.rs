@@ -16,7 +16,7 @@
 //! naming the provider's ids, never the body or an address.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use palisade_db::TenantTx;
+use palisade_db::{DbError, TenantTx};
 use palisade_db::email_events::{self, ProviderEmailEvent};
 use palisade_db::webhooks::{self, Delivery, DeliveryKind, Provider};
 use palisade_domain::EmailEvent;
@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::signature::{MAILGUN_TOLERANCE_SECS, SignatureError, verify_mailgun, verify_sendgrid};
-use super::twilio::{finish, invalid_signature, not_configured, record_org};
+use super::twilio::{invalid_signature, not_configured, record_org};
 use crate::{ApiError, AppState};
 
 /// The custom argument (SendGrid) or user variable (Mailgun) in which the sender puts our
@@ -93,8 +93,22 @@ pub async fn sendgrid(
         .map_err(|_| invalid_payload("the body is not a JSON array of events"))?;
     let now = OffsetDateTime::now_utc();
     for raw in &events {
-        if let Some(event) = sendgrid_event(raw, now) {
-            apply_one(&state, None, &event).await?;
+        let Some(event) = sendgrid_event(raw, now) else {
+            continue;
+        };
+        match apply_one(&state, None, &event).await {
+            Ok(()) => {}
+            // The database is unreachable or the transaction lost a race: answer 5xx so that
+            // SendGrid retries the batch (what was applied is recorded, so it is skipped then).
+            Err(e) if e.is_transient() => return Err(e.into()),
+            // Anything else would fail again on every retry and hold back the events after it
+            // until SendGrid gives up: log it (ids only) and go on with the batch.
+            Err(e) => tracing::error!(
+                provider = "sendgrid",
+                event = event.event_id,
+                error = %e,
+                "email event not applied, skipped so the rest of its batch is not retried forever"
+            ),
         }
     }
     Ok(HttpResponse::Ok().finish())
@@ -189,7 +203,7 @@ async fn apply_one(
     state: &AppState,
     req: Option<&HttpRequest>,
     event: &ProviderEmailEvent<'_>,
-) -> Result<(), ApiError> {
+) -> Result<(), DbError> {
     let provider = event.provider.as_str();
     let org = if event.message_id.is_none() && event.provider_message_id.is_none() {
         None
@@ -220,17 +234,20 @@ async fn apply_one(
         );
         return Ok(());
     };
-    let new = finish(
-        tx,
-        &Delivery {
-            provider: event.provider,
-            kind: DeliveryKind::EmailEvent,
-            event_key: event.event_id,
-            outcome: applied.outcome,
-            subject_id: Some(applied.message_id),
-        },
-    )
-    .await?;
+    let delivery = Delivery {
+        provider: event.provider,
+        kind: DeliveryKind::EmailEvent,
+        event_key: event.event_id,
+        outcome: applied.outcome,
+        subject_id: Some(applied.message_id),
+    };
+    let new = webhooks::record(&mut tx, &delivery).await?;
+    if new {
+        tx.commit().await?;
+    } else {
+        drop(tx);
+        tracing::info!(provider, event = event.event_id, "duplicate webhook delivery ignored");
+    }
     if new {
         tracing::debug!(
             provider,
