@@ -775,6 +775,18 @@ async fn an_event_for_one_organizations_customer_never_changes_another() {
     assert_eq!(r.status, 500, "{}", r.text);
     assert_eq!(stored_customer(&app, &a).await, Some(cus_a.clone()));
     assert_eq!(stored_customer(&app, &b).await, Some(cus_b.clone()));
+    // A checkout naming A with a brand-new customer (client_reference_id is all that names A,
+    // and anyone opening a Payment Link can set it) does not take A's billing away.
+    let r = app
+        .stripe_webhook(&event(
+            &stripe_id("evt"),
+            "checkout.session.completed",
+            T0 + 2,
+            checkout(&a.org_id, &stripe_id("cus")),
+        ))
+        .await;
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert_eq!(stored_customer(&app, &a).await, Some(cus_a.clone()));
 
     // A customer id held by two organizations (a DBA's mistake) applies to neither.
     let su = app.db.superuser_client().await;

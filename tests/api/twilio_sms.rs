@@ -243,7 +243,8 @@ async fn deliveries_nobody_can_take_are_acknowledged_and_write_nothing() {
     let app = spawn_app().await;
     let a = app.signup("Carrier").await;
     let voice_only = add_number(&app, &a, &["voice"]).await;
-    for to in [unique_number(), voice_only] {
+    // A number nobody holds, one without the sms capability, a short code.
+    for to in [unique_number(), voice_only, "12345".to_owned()] {
         let r = app
             .twilio(
                 "/webhooks/twilio/sms",

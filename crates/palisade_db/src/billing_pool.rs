@@ -66,8 +66,10 @@ pub enum StripeOutcome {
     /// More than one organization has this Stripe customer: nothing written. A data problem an
     /// operator must fix; the handler answers 500 so that Stripe keeps retrying meanwhile.
     AmbiguousCustomer,
-    /// The checkout's customer already belongs to another organization: nothing written (it
-    /// would make the customer ambiguous). Answered like [`Self::AmbiguousCustomer`].
+    /// The checkout's customer already belongs to another organization (it would make the
+    /// customer ambiguous), or the organization already has another customer (it would take the
+    /// organization's billing away from its customer): nothing written. Answered like
+    /// [`Self::AmbiguousCustomer`].
     CustomerConflict,
 }
 
@@ -351,12 +353,20 @@ async fn checkout_target(tx: &Transaction<'_>, c: &CheckoutSession) -> Result<Ta
     let org = org.as_uuid();
     let found = tx
         .query_opt(
-            "SELECT id FROM palisade.organizations WHERE id = $1 FOR NO KEY UPDATE",
+            "SELECT stripe_customer_id FROM palisade.organizations WHERE id = $1 FOR NO KEY UPDATE",
             &[&org],
         )
         .await?;
-    if found.is_none() {
+    let Some(found) = found else {
         return Ok(Target::Not(StripeOutcome::UnknownOrganization));
+    };
+    // An organization keeps its customer: a checkout naming it with another customer is
+    // refused (an operator decides), since `client_reference_id` alone is all that names it
+    // (anyone opening a Payment Link could set it). Sessions for an organization that has a
+    // customer must be created with that `customer`.
+    let current: Option<String> = found.try_get(0)?;
+    if current.is_some_and(|c| c != customer.as_str()) {
+        return Ok(Target::Not(StripeOutcome::CustomerConflict));
     }
     let taken = tx
         .query_opt(

@@ -96,9 +96,12 @@ impl DeliveryKind {
 /// What a delivery did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// It changed the row it is about.
+    /// It advanced the row it is about (its status, timestamps or provider id).
     Applied,
-    /// It was older than what we had (e.g. "sent" after "delivered") and changed nothing.
+    /// It did not advance the row's status: older than what we had (e.g. "sent" after
+    /// "delivered"), or an event that moves no status (an email deferral). An email event still
+    /// adds its analytics event, and an SMS or call callback may still record the SID (then it
+    /// is `Applied`). The migration's comment says "changed nothing"; this is the precise rule.
     Stale,
 }
 

@@ -415,7 +415,8 @@ impl EmbeddedDb {
         )
     }
 
-    /// Where the secrets (passwords, JWT and Stripe signing secrets) are kept.
+    /// Where the passwords and the JWT secret are kept (the webhook secrets are in
+    /// [`EmbeddedDb::webhook_secrets_path`]).
     pub fn secrets_path(&self) -> PathBuf {
         self.data_dir.join("secrets.json")
     }

@@ -16,9 +16,9 @@
 //! naming the provider's ids, never the body or an address.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use palisade_db::{DbError, TenantTx};
 use palisade_db::email_events::{self, ProviderEmailEvent};
 use palisade_db::webhooks::{self, Delivery, DeliveryKind, Provider};
+use palisade_db::{DbError, TenantTx};
 use palisade_domain::EmailEvent;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -246,7 +246,11 @@ async fn apply_one(
         tx.commit().await?;
     } else {
         drop(tx);
-        tracing::info!(provider, event = event.event_id, "duplicate webhook delivery ignored");
+        tracing::info!(
+            provider,
+            event = event.event_id,
+            "duplicate webhook delivery ignored"
+        );
     }
     if new {
         tracing::debug!(

@@ -143,10 +143,15 @@ pub async fn sms_inbound(
             message: "MessageSid is too long".into(),
         });
     }
-    let to = PhoneNumber::parse(form.require("To")?).map_err(|_| ApiError::BadRequest {
-        code: "invalid_payload",
-        message: "To is not an E.164 number".into(),
-    })?;
+    // A `To` that is not E.164 (e.g. a short code) cannot be one of our numbers (they are all
+    // E.164): acknowledged like an unknown number, so Twilio does not retry.
+    let Ok(to) = PhoneNumber::parse(form.require("To")?) else {
+        tracing::warn!(
+            message_sid = sid,
+            "inbound SMS ignored: To is not an E.164 number, so no organization's"
+        );
+        return Ok(empty_twiml());
+    };
     let body_text = form.get("Body").unwrap_or("");
     // sms_messages stores E.164 senders only (short codes and alphanumeric sender ids cannot
     // be replied to by SMS anyway). Acknowledge so Twilio does not retry.
