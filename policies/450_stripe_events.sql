@@ -7,14 +7,20 @@
  *   palisade_billing  USAGE on the schema; SELECT and INSERT on the table: it inserts each event id
  *                     with ON CONFLICT DO NOTHING in the transaction that applies the event, and
  *                     reads them. No UPDATE or DELETE: a recorded event stays recorded.
- *   palisade_app      nothing: tenant requests and carrier/email webhooks never touch Stripe events.
+ *   palisade_app      nothing on this table: tenant requests and carrier/email webhooks never touch
+ *                     Stripe events. (It has USAGE on the schema, for its one platform table
+ *                     palisade_platform.mailgun_tokens: granted and explained in
+ *                     460_mailgun_tokens.sql. USAGE alone reaches no table: this file revokes
+ *                     every privilege on stripe_events from it, and without a policy for it, RLS
+ *                     would show it no row anyway.)
  *   PUBLIC            nothing.
  *
  * Row-level security is enabled and forced with no policy: only a BYPASSRLS role
  * (palisade_billing) or a superuser sees rows, so a stray grant to another role exposes nothing.
  * ON DELETE SET NULL from palisade.organizations runs as the table owner and is unaffected.
  */
-REVOKE ALL ON SCHEMA palisade_platform FROM PUBLIC, palisade_app, palisade_billing;
+-- Schema privileges of PUBLIC and palisade_billing; palisade_app's are 460_mailgun_tokens.sql's.
+REVOKE ALL ON SCHEMA palisade_platform FROM PUBLIC, palisade_billing;
 GRANT USAGE ON SCHEMA palisade_platform TO palisade_billing;
 
 ALTER TABLE palisade_platform.stripe_events ENABLE ROW LEVEL SECURITY;

@@ -1,5 +1,6 @@
 //! `POST /webhooks/email/sendgrid` and `POST /webhooks/email/mailgun`: signatures (and
-//! Mailgun's token replay), the effect of each event on the message, its campaign counters and
+//! Mailgun's token replay, refused on every instance sharing the database and after a
+//! restart), the effect of each event on the message, its campaign counters and
 //! analytics, routing between organizations, a status that never moves backwards, and
 //! idempotency under sequential and concurrent duplicates.
 //!
@@ -7,6 +8,7 @@
 //! needs a provider message id already stored, it is set in SQL as the app role inside the
 //! organization, as the sender will.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::future::{LocalBoxFuture, join_all};
@@ -14,7 +16,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use palisade_api::webhooks::signature::SendgridDevSigner;
 use palisade_test_support::{
     Account, TEST_MAILGUN_SIGNING_KEY, TestApp, TestResponse, request, sendgrid_test_signer,
-    spawn_app, spawn_app_with_pool,
+    spawn_app, spawn_app_on, spawn_app_with_pool,
 };
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -870,6 +872,292 @@ async fn forged_stale_unsigned_or_replayed_mailgun_posts_are_refused_and_write_n
         assert_eq!(r.json["error"], "invalid_payload");
     }
     assert_eq!(snapshot(&app, &a).await, after_original);
+}
+
+/// How many rows `palisade_platform.mailgun_tokens` holds for `token` (read as the app role,
+/// which may read that table).
+async fn stored_tokens(app: &TestApp, token: &str) -> i64 {
+    app.db
+        .app_client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM palisade_platform.mailgun_tokens WHERE token = $1",
+            &[&token],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[actix_web::test]
+async fn a_mailgun_token_is_good_for_one_body_on_every_instance_and_after_a_restart() {
+    let first = spawn_app().await;
+    let second = first.spawn_instance().await;
+    let a = first.signup("Sender").await;
+    let (_, msgs) = campaign(&first, &a, 2).await;
+    let (m, other) = (id(&msgs[0]), id(&msgs[1]));
+    let t = base_time();
+    let now = unix_now();
+    let token = unique("tok");
+    let original = mailgun_body(
+        TEST_MAILGUN_SIGNING_KEY,
+        now,
+        &token,
+        &mg("delivered", &unique("mg"), t, Some(m), None, json!({})),
+    );
+    let forgeries: Vec<Vec<u8>> = [
+        mg(
+            "failed",
+            &unique("mg"),
+            t,
+            Some(other),
+            None,
+            json!({"severity": "permanent"}),
+        ),
+        mg("opened", &unique("mg"), t + 1, Some(m), None, json!({})),
+    ]
+    .iter()
+    .map(|e| mailgun_body(TEST_MAILGUN_SIGNING_KEY, now, &token, e))
+    .collect();
+
+    assert_eq!(mailgun_raw(&first, &original).await.status, 200);
+    assert_eq!(stored_tokens(&first, &token).await, 1);
+    let applied = snapshot(&first, &a).await;
+    assert_eq!(message(&first, &a, m).await["status"], "delivered");
+    assert_eq!(data(&first, &a, "/v1/webhook-deliveries").await.len(), 1);
+
+    // The captured signature with other event data, sent to another instance: refused there
+    // too. Mailgun's retry of the original reaching that instance is still a retry.
+    for forged in &forgeries {
+        let r = mailgun_raw(&second, forged).await;
+        assert_eq!(r.status, 401, "{}", r.text);
+        assert_eq!(r.json["error"], "invalid_signature");
+    }
+    assert_eq!(mailgun_raw(&second, &original).await.status, 200);
+    assert_eq!(
+        snapshot(&second, &a).await,
+        applied,
+        "nothing applied twice"
+    );
+
+    // Every instance stops; one starts again over the same database: still refused.
+    let db = Arc::clone(&first.db);
+    drop(first);
+    drop(second);
+    let restarted = spawn_app_on(db).await;
+    for forged in &forgeries {
+        let r = mailgun_raw(&restarted, forged).await;
+        assert_eq!(r.status, 401, "{}", r.text);
+    }
+    assert_eq!(mailgun_raw(&restarted, &original).await.status, 200);
+    assert_eq!(
+        snapshot(&restarted, &a).await,
+        applied,
+        "nothing applied twice"
+    );
+    assert_eq!(stored_tokens(&restarted, &token).await, 1);
+}
+
+#[actix_web::test]
+async fn concurrent_first_uses_of_one_mailgun_token_with_different_bodies_admit_exactly_one() {
+    let app = spawn_app_with_pool(8).await;
+    let a = app.signup("Sender").await;
+    let (_, msgs) = campaign(&app, &a, 5).await;
+    let t = base_time();
+    for round in 0..3 {
+        let (token, now) = (unique("tok"), unix_now());
+        let events: Vec<(String, Vec<u8>)> = msgs
+            .iter()
+            .map(|m| {
+                let event_id = unique("mg");
+                let e = mg(
+                    "clicked",
+                    &event_id,
+                    t + round,
+                    Some(id(m)),
+                    None,
+                    json!({}),
+                );
+                let body = mailgun_body(TEST_MAILGUN_SIGNING_KEY, now, &token, &e);
+                (event_id, body)
+            })
+            .collect();
+        let answers = join_all(events.iter().map(|(_, body)| mailgun_raw(&app, body))).await;
+        let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "round {round}: {statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 401),
+            "{statuses:?}"
+        );
+        let winner = statuses.iter().position(|s| *s == 200).unwrap();
+        // Only the winner's event was applied; it stays the token's one body.
+        for (i, (event_id, body)) in events.iter().enumerate() {
+            let recorded = outcome(&app, &a, event_id).await;
+            assert_eq!(recorded.is_some(), i == winner, "round {round}, event {i}");
+            let again = mailgun_raw(&app, body).await.status;
+            assert_eq!(again, if i == winner { 200 } else { 401 }, "round {round}");
+        }
+    }
+    assert_eq!(data(&app, &a, "/v1/webhook-deliveries").await.len(), 3);
+    assert_eq!(data(&app, &a, "/v1/analytics/events").await.len(), 3);
+}
+
+/// The race of two first uses, made deterministic: another connection has inserted the token
+/// and not yet committed, so the admitting statement waits on it, and the row it conflicts with
+/// is not in that statement's snapshot once committed. It must judge by that row's body anyway
+/// (the same body is a retry, another a replay), and admit when the other one rolls back.
+#[actix_web::test]
+async fn admitting_a_token_waits_for_a_concurrent_first_use_and_judges_by_its_body() {
+    use palisade_db::webhooks::admit_mailgun_token;
+    let app = spawn_app().await;
+    let su = app.db.superuser_client().await;
+    let (mine, theirs) = ([1u8; 32], [2u8; 32]);
+    for (their_digest, commit, expected) in [
+        (mine, true, true),
+        (theirs, true, false),
+        (theirs, false, true),
+    ] {
+        let token = unique("tok");
+        let other = app.db.app_client().await;
+        other.batch_execute("BEGIN").await.unwrap();
+        other
+            .execute(
+                "INSERT INTO palisade_platform.mailgun_tokens (token, body_sha256) VALUES ($1, $2)",
+                &[&token, &their_digest.as_slice()],
+            )
+            .await
+            .unwrap();
+        let pool = app.pool.clone();
+        let tok = token.clone();
+        let admitting =
+            actix_web::rt::spawn(async move { admit_mailgun_token(&pool, &tok, &mine).await });
+        // Until the admitting statement waits on the other transaction's row (a bound, so that
+        // a statement that never waits fails the test instead of hanging it).
+        for attempt in 0.. {
+            assert!(attempt < 3000, "the admitting statement never waited");
+            let waiting: i64 = su
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                      WHERE datname = $1 AND application_name = 'palisade' AND wait_event_type = 'Lock'",
+                    &[&app.db.name],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        other
+            .batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })
+            .await
+            .unwrap();
+        let admitted = admitting.await.unwrap().unwrap();
+        assert_eq!(
+            admitted, expected,
+            "their digest {:?}, commit {commit}",
+            their_digest[0]
+        );
+        assert_eq!(stored_tokens(&app, &token).await, 1);
+    }
+}
+
+#[actix_web::test]
+async fn expired_mailgun_tokens_are_forgotten_and_fresh_ones_are_not() {
+    let app = spawn_app().await;
+    let a = app.signup("Sender").await;
+    let (_, msgs) = campaign(&app, &a, 1).await;
+    let su = app.db.superuser_client().await;
+    // Accepted eleven minutes ago (past the ten of twice the signature tolerance), and five.
+    let (expired, recent) = (unique("expired"), unique("recent"));
+    for (token, age) in [
+        (format!("{expired}-1"), 660),
+        (format!("{expired}-2"), 601),
+        (recent.clone(), 300),
+    ] {
+        su.execute(
+            "INSERT INTO palisade_platform.mailgun_tokens (token, body_sha256, accepted_at) \
+             VALUES ($1, sha256('x'), now() - make_interval(secs => $2))",
+            &[&token, &f64::from(age)],
+        )
+        .await
+        .unwrap();
+    }
+    let r = mailgun(
+        &app,
+        &mg(
+            "delivered",
+            &unique("mg"),
+            base_time(),
+            Some(id(&msgs[0])),
+            None,
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(stored_tokens(&app, &format!("{expired}-1")).await, 0);
+    assert_eq!(stored_tokens(&app, &format!("{expired}-2")).await, 0);
+    assert_eq!(stored_tokens(&app, &recent).await, 1);
+
+    // The app role itself cannot forget a token that could still verify, nor change one; it
+    // gets nothing on the Stripe table beside it.
+    let c = app.db.app_client().await;
+    let deleted = c
+        .execute("DELETE FROM palisade_platform.mailgun_tokens", &[])
+        .await
+        .unwrap();
+    assert_eq!(deleted, 0);
+    assert_eq!(stored_tokens(&app, &recent).await, 1);
+    for sql in [
+        "UPDATE palisade_platform.mailgun_tokens SET body_sha256 = sha256('y')",
+        "TRUNCATE palisade_platform.mailgun_tokens",
+        "SELECT count(*) FROM palisade_platform.stripe_events",
+        "CREATE TABLE palisade_platform.sneaky (x int)",
+    ] {
+        let err = c.execute(sql, &[]).await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{sql}: {err:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_database_error_while_admitting_a_mailgun_token_answers_5xx_and_admits_nothing() {
+    let app = spawn_app().await;
+    let a = app.signup("Sender").await;
+    let (_, msgs) = campaign(&app, &a, 1).await;
+    let before = snapshot(&app, &a).await;
+    // As a DBA could by mistake: the app role loses its privileges on the token table (in this
+    // test's database only).
+    app.db
+        .superuser_client()
+        .await
+        .batch_execute("REVOKE ALL ON palisade_platform.mailgun_tokens FROM palisade_app")
+        .await
+        .unwrap();
+    let r = mailgun(
+        &app,
+        &mg(
+            "delivered",
+            &unique("mg"),
+            base_time(),
+            Some(id(&msgs[0])),
+            None,
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert_eq!(r.json["error"], "internal_error");
+    assert_eq!(snapshot(&app, &a).await, before, "nothing written");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 //! Carrier and email-provider webhooks: routing a verified delivery to its organization, and
 //! recording it so that a retry or a concurrent duplicate changes nothing.
 //!
-//! The `resolve_*` functions are the only reads before the organization is known; each calls
-//! one SECURITY DEFINER function of `policies/021_webhook_resolvers.sql`, which returns an
-//! organization id and nothing else. Everything after runs in
+//! The `resolve_*` functions are the only reads of tenant tables before the organization is
+//! known; each calls one SECURITY DEFINER function of `policies/021_webhook_resolvers.sql`,
+//! which returns an organization id and nothing else. (The Mailgun token check below reads a
+//! platform table with no tenant data.) Everything after runs in
 //! [`TenantTx::begin_for_provider`] for that organization, under RLS, as `palisade_app`: these
 //! paths never see the billing role.
 //!
@@ -16,6 +17,10 @@
 //! A duplicate arriving while the first delivery's transaction is still open waits on the
 //! unique key (PostgreSQL's ON CONFLICT waits for the other transaction's outcome), then finds
 //! it and rolls its own effect back: exactly one effect, however the duplicates interleave.
+//!
+//! Before all that, a Mailgun delivery's signature token is admitted for its body only
+//! ([`admit_mailgun_token`], over `palisade_platform.mailgun_tokens`): Mailgun's signature does
+//! not cover the event, and this is what keeps a captured signature from carrying another one.
 
 use palisade_domain::{OrgId, WebhookDeliveryId};
 use time::OffsetDateTime;
@@ -221,6 +226,101 @@ pub async fn resolve_email_message(
         &[&message_id, &provider_id],
     )
     .await
+}
+
+/// How long a Mailgun token is remembered after it was first accepted, in seconds: twice the
+/// Mailgun webhook's 300 s signature tolerance (a token verifies only while its timestamp is
+/// within the tolerance of the clock, on either side), so a forgotten token can no longer
+/// verify. `policies/460_mailgun_tokens.sql` lets `palisade_app` delete no fresher token.
+pub const MAILGUN_TOKEN_RETENTION_SECS: i64 = 600;
+
+/// Longest Mailgun token stored (Mailgun's are 50 characters).
+pub const MAX_MAILGUN_TOKEN_CHARS: usize = 512;
+
+/// Most expired tokens one call forgets (see [`admit_mailgun_token`]).
+const MAILGUN_SWEEP_LIMIT: i64 = 100;
+
+/// Whether the Mailgun signature `token`, which has just verified, may be used with the body
+/// whose SHA-256 is `body_sha256`: yes the first time (the token is then recorded with this
+/// digest, for every server instance sharing the database), yes again with the same digest
+/// (Mailgun retrying the same request; its delivery record makes that harmless), no with any
+/// other digest (a replay of the signature with other event data). Also no for an empty token
+/// or one longer than [`MAX_MAILGUN_TOKEN_CHARS`], which Mailgun never sends.
+///
+/// Of several concurrent first uses of one token with different bodies, exactly one is
+/// admitted: the primary key serializes them (an `INSERT ... ON CONFLICT DO NOTHING` waits for
+/// a concurrent insert of the same token to commit, then finds it taken).
+///
+/// One autocommit statement on the app pool, outside any tenant transaction, one round trip:
+/// - it inserts the token (`ON CONFLICT DO NOTHING`) and reads the digest already stored for it,
+///   if any. When the insert conflicted with a token committed after the statement's snapshot
+///   was taken (a concurrent first use), that stored row is not visible to the same statement:
+///   the statement is then run once more (a new snapshot sees it), the only second round trip;
+/// - it forgets, in the same statement, up to 100 tokens accepted more than
+///   [`MAILGUN_TOKEN_RETENTION_SECS`] ago (by the database's clock, the one every instance
+///   shares), oldest first through the `accepted_at` index: about as many expire as are added,
+///   so each call has one or none to delete, and finding none is one index probe. Doing it here
+///   costs no extra round trip and needs no background task; two calls that pick the same
+///   expired row wait at most for the other's statement.
+pub async fn admit_mailgun_token(
+    pool: &AppPool,
+    token: &str,
+    body_sha256: &[u8; 32],
+) -> Result<bool, DbError> {
+    if token.is_empty() || token.chars().count() > MAX_MAILGUN_TOKEN_CHARS {
+        return Ok(false);
+    }
+    let conn = pool.get().await?;
+    let stmt = conn
+        .prepare_cached(
+            "WITH inserted AS ( \
+                 INSERT INTO palisade_platform.mailgun_tokens (token, body_sha256) \
+                 VALUES ($1, $2) \
+                 ON CONFLICT (token) DO NOTHING \
+                 RETURNING token \
+             ), swept AS ( \
+                 DELETE FROM palisade_platform.mailgun_tokens \
+                  WHERE token IN (SELECT old.token FROM palisade_platform.mailgun_tokens old \
+                                   WHERE old.accepted_at < now() - make_interval(secs => $3) \
+                                   ORDER BY old.accepted_at LIMIT $4) \
+                 RETURNING token \
+             ) \
+             SELECT EXISTS (SELECT 1 FROM inserted), \
+                    (SELECT t.body_sha256 FROM palisade_platform.mailgun_tokens t WHERE t.token = $1), \
+                    (SELECT count(*) FROM swept)",
+        )
+        .await?;
+    // The second run settles it: the row the first run conflicted with is committed by then
+    // (ON CONFLICT waited for it), so it is visible, or it was deleted as expired and this
+    // run's insert succeeds. Should neither happen, refuse (Mailgun retries a 401) rather than
+    // admit.
+    for _ in 0..2 {
+        let row = conn
+            .query_one(
+                &stmt,
+                &[
+                    &token,
+                    &body_sha256.as_slice(),
+                    &(MAILGUN_TOKEN_RETENTION_SECS as f64),
+                    &MAILGUN_SWEEP_LIMIT,
+                ],
+            )
+            .await?;
+        let inserted: bool = row.try_get(0)?;
+        let stored: Option<Vec<u8>> = row.try_get(1)?;
+        let swept: i64 = row.try_get(2)?;
+        if swept > 0 {
+            tracing::debug!(swept, "expired Mailgun tokens forgotten");
+        }
+        if inserted {
+            return Ok(true);
+        }
+        if let Some(stored) = stored {
+            return Ok(stored == body_sha256);
+        }
+    }
+    tracing::warn!("Mailgun token refused: taken, but its row never became visible");
+    Ok(false)
 }
 
 /// An inbound SMS, as Twilio reports it.

@@ -9,6 +9,8 @@
 //! - [`spawn_app`] serves the real application on 127.0.0.1 port 0 over that database, with the
 //!   Stripe webhook configured: a billing pool as `palisade_billing` and
 //!   [`TEST_STRIPE_WEBHOOK_SECRET`]; [`stripe_signature_header`] signs a body as Stripe does.
+//!   [`TestApp::spawn_instance`] and [`spawn_app_on`] start more instances over the same
+//!   database, as a deployment of several servers (or a restarted one) would run.
 //!
 //! Roles are cluster-wide, so tests share `palisade_owner`, `palisade_app` and
 //! `palisade_billing` (with fixed test passwords) and must never alter them; a test that needs
@@ -18,7 +20,7 @@
 
 mod http;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -321,8 +323,8 @@ impl Drop for TestDb {
 pub struct TestApp {
     /// `127.0.0.1:<port>`.
     pub addr: String,
-    /// Its database.
-    pub db: TestDb,
+    /// Its database, shared with any other instance started over it (dropped with the last).
+    pub db: Arc<TestDb>,
     /// The app pool it serves from (tests inspect it; handlers only reach it via TenantTx).
     pub pool: AppPool,
     /// The keys it signs tokens with, to mint odd tokens in tests.
@@ -333,14 +335,18 @@ pub struct TestApp {
 /// Starts the application with a pool of `pool_size` connections and the Stripe webhook
 /// configured. Call from `#[actix_web::test]`.
 pub async fn spawn_app_with_pool(pool_size: usize) -> TestApp {
-    try_spawn_app(pool_size, |db| {
-        Some(StripeSetup::new(
-            db.billing_pool(),
-            TEST_STRIPE_WEBHOOK_SECRET.into(),
-        ))
-    })
-    .await
-    .unwrap_or_else(|e| panic!("startup: {e}"))
+    try_spawn_app(pool_size, test_stripe_setup)
+        .await
+        .unwrap_or_else(|e| panic!("startup: {e}"))
+}
+
+/// The Stripe webhook of test servers: a billing pool over `db` and
+/// [`TEST_STRIPE_WEBHOOK_SECRET`].
+fn test_stripe_setup(db: &TestDb) -> Option<StripeSetup> {
+    Some(StripeSetup::new(
+        db.billing_pool(),
+        TEST_STRIPE_WEBHOOK_SECRET.into(),
+    ))
 }
 
 /// Starts the application with the Stripe setup `stripe` builds for the test database (`None`:
@@ -349,7 +355,24 @@ pub async fn try_spawn_app(
     pool_size: usize,
     stripe: impl FnOnce(&TestDb) -> Option<StripeSetup>,
 ) -> Result<TestApp, StartupError> {
-    let db = TestDb::new().await;
+    try_spawn_app_on(Arc::new(TestDb::new().await), pool_size, stripe).await
+}
+
+/// Starts an instance of the application over an existing database `db` (another server of the
+/// same deployment, or a restarted one): its own pool, listener and process state, the same
+/// configuration as [`spawn_app`] (Stripe configured), 4 connections.
+pub async fn spawn_app_on(db: Arc<TestDb>) -> TestApp {
+    try_spawn_app_on(db, 4, test_stripe_setup)
+        .await
+        .unwrap_or_else(|e| panic!("startup: {e}"))
+}
+
+/// [`try_spawn_app`] over an existing database.
+pub async fn try_spawn_app_on(
+    db: Arc<TestDb>,
+    pool_size: usize,
+    stripe: impl FnOnce(&TestDb) -> Option<StripeSetup>,
+) -> Result<TestApp, StartupError> {
     let pool = db.app_pool(pool_size);
     let config = AppConfig {
         http_addr: "127.0.0.1:0".into(),
@@ -393,6 +416,13 @@ pub struct Account {
 }
 
 impl TestApp {
+    /// Another instance of the application over this one's database, as a second server of the
+    /// same deployment: nothing shared with this one but the database. (For a restarted server:
+    /// keep `Arc::clone(&app.db)`, drop `app`, then [`spawn_app_on`].)
+    pub async fn spawn_instance(&self) -> TestApp {
+        spawn_app_on(Arc::clone(&self.db)).await
+    }
+
     /// Sends a request; `body` is sent as JSON when given.
     pub async fn call(
         &self,

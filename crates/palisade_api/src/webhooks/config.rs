@@ -1,9 +1,6 @@
 //! [`WebhookConfig`]: the public URL and the provider secrets the carrier and email webhooks
 //! verify against. (The Stripe secret travels with the billing pool, to the Stripe route only.)
 
-use std::sync::Arc;
-
-use super::replay::MailgunTokens;
 use super::signature::SendgridKey;
 
 /// How the webhook routes check what reaches them. A provider whose secret is not configured
@@ -21,9 +18,6 @@ pub struct WebhookConfig {
     pub sendgrid_public_key: Option<SendgridKey>,
     /// Mailgun's webhook signing key (HMAC-SHA256).
     pub mailgun_signing_key: Option<String>,
-    /// The Mailgun signature tokens this process accepted recently (Mailgun's signature does not
-    /// cover the event: see [`MailgunTokens`]). Shared by every clone of this configuration.
-    pub mailgun_tokens: Arc<MailgunTokens>,
 }
 
 impl WebhookConfig {
@@ -34,7 +28,6 @@ impl WebhookConfig {
             twilio_auth_token: None,
             sendgrid_public_key: None,
             mailgun_signing_key: None,
-            mailgun_tokens: Arc::default(),
         }
     }
 
@@ -57,7 +50,6 @@ impl std::fmt::Debug for WebhookConfig {
                 "mailgun_signing_key",
                 &self.mailgun_signing_key.as_ref().map(|_| "<redacted>"),
             )
-            .field("mailgun_tokens", &self.mailgun_tokens.len())
             .finish()
     }
 }

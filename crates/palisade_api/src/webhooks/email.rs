@@ -4,7 +4,9 @@
 //! the body (and a timestamp within [`SENDGRID_TOLERANCE_SECS`] of our clock); Mailgun's HMAC of
 //! the body's own `signature.timestamp + signature.token` (within
 //! [`MAILGUN_TOLERANCE_SECS`]), after which the token is admitted for this body only
-//! ([`super::replay::MailgunTokens`]), since Mailgun's signature does not cover the event.
+//! ([`webhooks::admit_mailgun_token`], in `palisade_platform.mailgun_tokens`, shared by every
+//! server instance and kept across restarts), since Mailgun's signature does not cover the
+//! event: the same token with another body is a replay, refused like a bad signature.
 //!
 //! Then each event is normalized ([`sendgrid_event`], [`mailgun_event`]) and applied on its own:
 //! routed by a resolver function (our message id from the `palisade_message_id` custom argument
@@ -22,6 +24,7 @@ use palisade_db::{DbError, TenantTx};
 use palisade_domain::EmailEvent;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -41,6 +44,10 @@ pub const SENDGRID_TIMESTAMP_HEADER: &str = "X-Twilio-Email-Event-Webhook-Timest
 /// How far SendGrid's timestamp header may be from our clock, either way, in seconds. SendGrid
 /// documents no window; this is Mailgun's (and Stripe's default).
 pub const SENDGRID_TOLERANCE_SECS: i64 = MAILGUN_TOLERANCE_SECS;
+
+// A forgotten token must be one that can no longer verify: its timestamp was within the
+// tolerance of the clock when it was accepted, and stays verifiable for up to twice that.
+const _: () = assert!(webhooks::MAILGUN_TOKEN_RETENTION_SECS >= 2 * MAILGUN_TOLERANCE_SECS);
 
 /// Longest provider event id we store (`webhook_deliveries.event_key`).
 const MAX_EVENT_ID: usize = 300;
@@ -177,10 +184,19 @@ pub async fn mailgun(
     )
     .map_err(|reason| invalid_signature("mailgun", reason))?;
     let token = token.unwrap_or_default();
-    if !state.webhooks.mailgun_tokens.admit(&token, &body, now) {
+    let digest: [u8; 32] = Sha256::digest(&body).into();
+    // Before routing, in its own autocommit statement. A database error answers 5xx (Mailgun
+    // retries it), never admits.
+    let admitted = webhooks::admit_mailgun_token(&state.pool, &token, &digest)
+        .await
+        .map_err(|e| match e {
+            DbError::Unavailable(_) => ApiError::Unavailable(e),
+            other => ApiError::Internal(other.to_string()),
+        })?;
+    if !admitted {
         tracing::warn!(
             provider = "mailgun",
-            "webhook refused: a signature token already accepted with another body (replay)"
+            "webhook refused: its signature token was accepted before with another body (a replay), or is empty or too long"
         );
         return Err(ApiError::Unauthorized {
             code: "invalid_signature",

@@ -6,8 +6,8 @@
 //! - [`twilio`]: Twilio's signature check and inbound SMS; [`twilio_status`]: its SMS and
 //!   voice status callbacks.
 //! - [`stripe`]: `POST /webhooks/stripe`, the only user of the billing pool.
-//! - [`email`]: SendGrid's and Mailgun's email events, and [`replay`], the memory of Mailgun
-//!   signature tokens that stops a captured signature from carrying other events.
+//! - [`email`]: SendGrid's and Mailgun's email events (Mailgun's signature tokens are admitted
+//!   for one body only, in the database: [`palisade_db::webhooks::admit_mailgun_token`]).
 //!
 //! Carrier and email deliveries are routed to an organization by a resolver function and
 //! applied under RLS as the app role, recorded by their provider id in the same transaction
@@ -15,7 +15,6 @@
 
 pub mod config;
 pub mod email;
-pub mod replay;
 pub mod signature;
 pub mod stripe;
 pub mod twilio;
