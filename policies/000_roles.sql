@@ -8,6 +8,9 @@
  *                      no tenant policies: it sees no tenant rows.
  *   palisade_app       LOGIN. Every tenant request and carrier/email webhook. Owns nothing, is no
  *                      superuser, has no BYPASSRLS; the server refuses to start otherwise.
+ *                      Outside the tenant schema it reaches one platform table, the Mailgun
+ *                      webhook's replay guard palisade_platform.mailgun_tokens
+ *                      (460_mailgun_tokens.sql).
  *   palisade_billing   LOGIN, BYPASSRLS. The Stripe webhook path only (POST /webhooks/stripe,
  *                      through palisade_db::BillingPool, whose only operations are Stripe's), with
  *                      grants on billing tables only (440_billing.sql) and on its dedupe table

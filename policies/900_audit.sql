@@ -353,7 +353,9 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table, f.tenant_column::text AS 
 
 /**
  * One row per role (predefined pg_* roles left out): its attributes, the tables and views it owns
- * in this database, and what it may do on each tenant table. `in_this_database`: the role owns something
+ * in this database, what it may do on each tenant table, and on each platform table (schema
+ * palisade_platform: no tenant rows, but the app role's Mailgun tokens and the billing role's
+ * Stripe events live there). `in_this_database`: the role owns something
  * here, is named in a privilege, policy, default privilege or setting of this database, or is a
  * member of such a role; role findings are limited to those. Findings (`reasons`, "kind: detail"):
  *   bypassrls_role         BYPASSRLS on a role that is neither a superuser (the DBA's own) nor in
@@ -362,7 +364,8 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table, f.tenant_column::text AS 
  *   app_role_bypasses      a role that tenant policies are written for (palisade_app, a resolver
  *                          role) can bypass row-level security;
  *   app_role_owns          such a role owns (or can become the owner of) tables or schemas of
- *                          palisade / palisade_private: an owner can disable RLS and drop policies.
+ *                          palisade / palisade_private / palisade_platform: an owner can disable
+ *                          RLS and drop policies.
  */
 CREATE VIEW palisade_audit.roles WITH (security_invoker = true) AS
 WITH db AS (
@@ -392,14 +395,18 @@ WITH db AS (
 ), tenant AS (
     SELECT c.oid, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p')
+), platform AS (
+    SELECT c.oid, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'palisade_platform' AND c.relkind IN ('r', 'p')
 ), tenant_objects AS (
-    -- What an owner could use to switch tenancy off: the tenant schemas and what is in them.
+    -- What an owner could use to switch row-level security off: Palisade's protected schemas
+    -- and what is in them.
     SELECT c.relowner AS owner, n.nspname || '.' || c.relname AS name
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname IN ('palisade', 'palisade_private') AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+     WHERE n.nspname IN ('palisade', 'palisade_private', 'palisade_platform') AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
     UNION ALL
     SELECT n.nspowner, 'schema ' || n.nspname FROM pg_catalog.pg_namespace n
-     WHERE n.nspname IN ('palisade', 'palisade_private')
+     WHERE n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')
 ), facts AS (
     SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls,
            (r.oid IN (SELECT p.role FROM present p)
@@ -450,6 +457,22 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
                       WHERE x.label IS NOT NULL) AS pv
                  WHERE pv.privs IS NOT NULL)
        END AS tenant_privileges,
+       CASE WHEN f.rolsuper THEN 'all (superuser)'
+            WHEN f.in_this_database THEN (
+                SELECT pg_catalog.string_agg(t.relname || ': ' || pv.privs, '; ' ORDER BY t.relname)
+                  FROM platform t
+                 CROSS JOIN LATERAL (
+                     SELECT pg_catalog.string_agg(x.label, ' ' ORDER BY v.o) AS privs
+                       FROM (VALUES (1, 'SELECT'), (2, 'INSERT'), (3, 'UPDATE'), (4, 'DELETE'),
+                                    (5, 'TRUNCATE'), (6, 'REFERENCES'), (7, 'TRIGGER')) AS v(o, priv)
+                      CROSS JOIN LATERAL (
+                          SELECT CASE WHEN pg_catalog.has_table_privilege(f.oid, t.oid, v.priv) THEN v.priv
+                                      WHEN v.priv IN ('SELECT', 'INSERT', 'UPDATE', 'REFERENCES')
+                                           AND pg_catalog.has_any_column_privilege(f.oid, t.oid, v.priv)
+                                      THEN v.priv || '(some columns)' END AS label) AS x
+                      WHERE x.label IS NOT NULL) AS pv
+                 WHERE pv.privs IS NOT NULL)
+       END AS platform_privileges,
        pg_catalog.cardinality(r.reasons) = 0 AS ok,
        r.reasons
   FROM facts f

@@ -155,3 +155,59 @@ async fn the_rules_catch_a_table_that_breaks_them() {
         assert!(v.contains(expected), "missing {expected:?} in:\n{v}");
     }
 }
+
+/// The platform tables (schema `palisade_platform`, outside the tenant schema) that
+/// `palisade_app` may touch, each justified in its policy file: `mailgun_tokens`, the Mailgun
+/// webhook's replay guard (`policies/460_mailgun_tokens.sql`).
+const APP_PLATFORM_TABLES: &[&str] = &["mailgun_tokens"];
+
+#[tokio::test]
+async fn platform_tables_are_locked_down_and_the_app_role_reaches_only_the_allowed_ones() {
+    let db = TestDb::new().await;
+    let c = db.superuser_client().await;
+    let rows = c
+        .query(
+            "SELECT c.relname::text, c.relrowsecurity, c.relforcerowsecurity,
+                    EXISTS (SELECT 1 FROM aclexplode(c.relacl) x WHERE x.grantee = 0) AS public_grant,
+                    has_table_privilege('palisade_app', c.oid,
+                        'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                      OR has_any_column_privilege('palisade_app', c.oid, 'SELECT, INSERT, UPDATE, REFERENCES') AS app
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'palisade_platform' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+              ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert!(
+        names.iter().any(|n| n == "stripe_events") && names.iter().any(|n| n == "mailgun_tokens"),
+        "{names:?}"
+    );
+    let mut out = Vec::new();
+    for r in &rows {
+        let name: String = r.get(0);
+        if !r.get::<_, bool>(1) || !r.get::<_, bool>(2) {
+            out.push(format!("{name}: row-level security not enabled and forced"));
+        }
+        if r.get::<_, bool>(3) {
+            out.push(format!("{name}: PUBLIC holds privileges"));
+        }
+        if r.get::<_, bool>(4) != APP_PLATFORM_TABLES.contains(&name.as_str()) {
+            out.push(format!(
+                "{name}: palisade_app privileges do not match APP_PLATFORM_TABLES"
+            ));
+        }
+    }
+    assert!(out.is_empty(), "{}", out.join("\n"));
+    // The app role may create nothing there.
+    let can_create: bool = c
+        .query_one(
+            "SELECT has_schema_privilege('palisade_app', 'palisade_platform', 'CREATE')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!can_create);
+}

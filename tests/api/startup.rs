@@ -80,6 +80,24 @@ async fn an_app_role_with_bypassrls_is_refused() {
 }
 
 #[actix_web::test]
+async fn an_app_role_that_owns_a_platform_table_is_refused() {
+    // palisade_app may touch palisade_platform.mailgun_tokens; owning it (or anything in that
+    // schema) would let it disable row-level security there and grant itself the rest.
+    let db = TestDb::new().await;
+    let role = make_role(&db, "").await;
+    db.superuser_client()
+        .await
+        .batch_execute(&format!(
+            "ALTER TABLE palisade_platform.mailgun_tokens OWNER TO {role}"
+        ))
+        .await
+        .unwrap();
+    let msg = refusal(&db, &role).await;
+    assert!(msg.contains("owns 1 table(s)"), "{msg}");
+    clean_up(db, &[&role]).await;
+}
+
+#[actix_web::test]
 async fn a_superuser_app_role_is_refused() {
     let db = TestDb::new().await;
     let role = make_role(&db, "SUPERUSER").await;

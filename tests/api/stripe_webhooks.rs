@@ -1011,6 +1011,28 @@ async fn the_server_refuses_a_billing_pool_of_another_role() {
 }
 
 #[actix_web::test]
+async fn the_server_refuses_a_billing_role_with_privileges_on_the_mailgun_tokens() {
+    // A grant in this test's database only: the shared role itself is not altered.
+    let db = palisade_test_support::TestDb::new().await;
+    let billing = db.billing_pool();
+    billing.check_role(&db.app_pool(1)).await.unwrap();
+    db.superuser_client()
+        .await
+        .batch_execute("GRANT DELETE ON palisade_platform.mailgun_tokens TO palisade_billing")
+        .await
+        .unwrap();
+    let err = billing
+        .check_role(&db.app_pool(1))
+        .await
+        .expect_err("a billing role that may delete Mailgun tokens passed")
+        .to_string();
+    assert!(
+        err.contains("beyond billing on palisade_platform.mailgun_tokens"),
+        "{err}"
+    );
+}
+
+#[actix_web::test]
 async fn only_post_is_routed_and_bodies_are_bounded() {
     let app = spawn_app().await;
     let r = app.call("GET", "/webhooks/stripe", None, None).await;

@@ -146,10 +146,13 @@ pub struct RoleRow {
     pub can_become_bypass_roles: Vec<String>,
     /// Tables and views of this database it owns (any schema but the system ones).
     pub tables_owned: Vec<String>,
-    /// Tables, views and schemas of `palisade`/`palisade_private` it owns.
+    /// Tables, views and schemas of `palisade`/`palisade_private`/`palisade_platform` it owns.
     pub tenant_objects_owned: Vec<String>,
     /// What it may do on each tenant table, e.g. `customers: SELECT INSERT; users: SELECT(some columns)`.
     pub tenant_privileges: Option<String>,
+    /// What it may do on each platform table (schema `palisade_platform`), in the same form,
+    /// e.g. `mailgun_tokens: SELECT INSERT DELETE`.
+    pub platform_privileges: Option<String>,
     /// No reasons.
     pub ok: bool,
     /// `kind: detail` per finding.

@@ -145,7 +145,8 @@ impl BillingPool {
     /// every organization's billing rows), not a superuser or a member of one (its grants must
     /// confine it), owning nothing in Palisade's schemas, and with no privilege on any tenant
     /// table beyond billing: `subscriptions`, `invoices`, and `organizations`' `id` and billing
-    /// columns.
+    /// columns; nor on a platform table other than its own `stripe_events` (a BYPASSRLS role
+    /// that could delete from `mailgun_tokens` could reopen Mailgun replays).
     ///
     /// It reads the catalogs **through the app pool** (every role may read them), so startup
     /// opens no billing connection: one exists only once a Stripe event arrived, which the tests
@@ -195,6 +196,15 @@ impl BillingPool {
                      || CASE WHEN pg_catalog.has_table_privilege(r.oid, 'palisade.organizations',
                                       'INSERT, DELETE, TRUNCATE, TRIGGER')
                              THEN ARRAY['organizations (insert, delete or truncate)'] ELSE '{}' END
+                     || ARRAY(SELECT 'palisade_platform.' || c.relname::text FROM pg_catalog.pg_class c
+                                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                               WHERE n.nspname = 'palisade_platform' AND c.relname <> 'stripe_events'
+                                 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                                 AND (pg_catalog.has_table_privilege(r.oid, c.oid,
+                                          'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                                      OR pg_catalog.has_any_column_privilege(r.oid, c.oid,
+                                          'SELECT, INSERT, UPDATE, REFERENCES'))
+                               ORDER BY 1)
                         AS beyond_billing
                    FROM r",
                 &[&self.role],

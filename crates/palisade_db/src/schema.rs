@@ -271,8 +271,10 @@ async fn check_server_version(client: &Client) -> Result<(), SchemaError> {
 }
 
 /// Refuses to start when the app pool's role could see past row-level security: it is a
-/// superuser, has BYPASSRLS, owns anything in the tenant schemas (owners may disable RLS), or
-/// is a member of a role that does. Also refuses a server older than 15.3.
+/// superuser, has BYPASSRLS, owns anything in Palisade's schemas (`palisade`,
+/// `palisade_private`, and `palisade_platform`, where it may touch `mailgun_tokens`: owners may
+/// disable RLS and grant themselves the rest), or is a member of a role that does. Also refuses
+/// a server older than 15.3.
 pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     let conn = pool.get().await?;
     check_server_version(&conn).await?;
@@ -282,19 +284,19 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
                     (SELECT count(*) FROM pg_catalog.pg_class c
                        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                       WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-                        AND n.nspname IN ('palisade', 'palisade_private'))
+                        AND n.nspname IN ('palisade', 'palisade_private', 'palisade_platform'))
                   + (SELECT count(*) FROM pg_catalog.pg_namespace n
-                      WHERE n.nspowner = r.oid AND n.nspname IN ('palisade', 'palisade_private')) AS owned,
+                      WHERE n.nspowner = r.oid AND n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')) AS owned,
                     (SELECT string_agg(o.rolname, ', ' ORDER BY o.rolname) FROM pg_catalog.pg_roles o
                       WHERE o.oid <> r.oid AND pg_catalog.pg_has_role(r.oid, o.oid, 'MEMBER')
                         AND (o.rolsuper OR o.rolbypassrls
                              OR EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n
                                          WHERE n.nspowner = o.oid
-                                           AND n.nspname IN ('palisade', 'palisade_private'))
+                                           AND n.nspname IN ('palisade', 'palisade_private', 'palisade_platform'))
                              OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c
                                           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                                          WHERE c.relowner = o.oid
-                                           AND n.nspname IN ('palisade', 'palisade_private')))) AS risky_memberships
+                                           AND n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')))) AS risky_memberships
                FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
             &[],
         )
@@ -314,7 +316,7 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     }
     if owned > 0 {
         reasons.push(format!(
-            "owns {owned} table(s), view(s) or schema(s) of the tenant schemas"
+            "owns {owned} table(s), view(s) or schema(s) of Palisade's schemas"
         ));
     }
     if let Some(m) = memberships {

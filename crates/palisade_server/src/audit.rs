@@ -229,6 +229,7 @@ pub fn render_text(r: &AuditReport) -> String {
             "can bypass RLS",
             "ok",
             "on tenant tables",
+            "on platform tables",
         ],
         &here
             .iter()
@@ -241,6 +242,7 @@ pub fn render_text(r: &AuditReport) -> String {
                     yes(x.can_bypass_rls),
                     ok(x.ok),
                     x.tenant_privileges.clone().unwrap_or_else(|| "-".into()),
+                    x.platform_privileges.clone().unwrap_or_else(|| "-".into()),
                 ]
             })
             .collect::<Vec<_>>(),

@@ -177,6 +177,26 @@ async fn a_fresh_database_has_no_violation_and_no_drift() {
         .expect("palisade_platform.stripe_events missing from palisade_audit.tables");
     assert!(!events.is_tenant_table && events.ok && events.rls_enabled && events.rls_forced);
     assert!(events.public_privileges.is_empty(), "{events:?}");
+    assert!(events.select_policies.is_none(), "{events:?}");
+    // So is the Mailgun replay guard, with its policies for the app role (no UPDATE).
+    let tokens = report
+        .tables
+        .iter()
+        .find(|t| t.schema_name == "palisade_platform" && t.table_name == "mailgun_tokens")
+        .expect("palisade_platform.mailgun_tokens missing from palisade_audit.tables");
+    assert!(!tokens.is_tenant_table && tokens.ok && tokens.rls_enabled && tokens.rls_forced);
+    assert!(tokens.public_privileges.is_empty(), "{tokens:?}");
+    for policies in [
+        &tokens.select_policies,
+        &tokens.insert_policies,
+        &tokens.delete_policies,
+    ] {
+        assert!(
+            policies.as_deref().unwrap().contains("TO palisade_app"),
+            "{tokens:?}"
+        );
+    }
+    assert!(tokens.update_policies.is_none(), "{tokens:?}");
     assert!(report.ddl_guard.iter().all(|g| g.enabled) && report.ddl_guard.len() == 2);
     let app = report
         .roles
@@ -191,6 +211,23 @@ async fn a_fresh_database_has_no_violation_and_no_drift() {
             .contains("customers: SELECT INSERT UPDATE DELETE"),
         "{app:?}"
     );
+    // On platform tables: the Mailgun tokens only (nothing on the Stripe events); the billing
+    // role the reverse.
+    assert_eq!(
+        app.platform_privileges.as_deref(),
+        Some("mailgun_tokens: SELECT INSERT DELETE"),
+        "{app:?}"
+    );
+    let billing = report
+        .roles
+        .iter()
+        .find(|r| r.role_name == schema::BILLING_ROLE)
+        .unwrap();
+    assert_eq!(
+        billing.platform_privileges.as_deref(),
+        Some("stripe_events: SELECT INSERT"),
+        "{billing:?}"
+    );
 
     // The binary, text and JSON.
     let run = run_binary(&db, &[], true).await;
@@ -202,11 +239,13 @@ async fn a_fresh_database_has_no_violation_and_no_drift() {
         run.stderr
     );
     assert!(run.stdout.contains("Violations (0)"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("palisade_platform.stripe_events"),
-        "{}",
-        run.stdout
-    );
+    for platform in [
+        "palisade_platform.stripe_events",
+        "palisade_platform.mailgun_tokens",
+        "mailgun_tokens: SELECT INSERT DELETE",
+    ] {
+        assert!(run.stdout.contains(platform), "{platform}:\n{}", run.stdout);
+    }
     assert!(run.stdout.contains("(0 difference(s))"), "{}", run.stdout);
     assert!(run.stdout.contains("Result: OK"), "{}", run.stdout);
     let run = run_binary(&db, &["--json"], true).await;
@@ -527,6 +566,19 @@ async fn the_app_role_made_owner_of_a_table_is_reported() {
 }
 
 #[tokio::test]
+async fn the_app_role_made_owner_of_a_platform_table_is_reported() {
+    // It may read and write the Mailgun tokens; as their owner it could also disable their
+    // row-level security and grant itself anything there.
+    let db = TestDb::new().await;
+    db.superuser_client()
+        .await
+        .batch_execute("ALTER TABLE palisade_platform.mailgun_tokens OWNER TO palisade_app")
+        .await
+        .unwrap();
+    assert_reported(&db, "app_role_owns", "role", schema::APP_ROLE).await;
+}
+
+#[tokio::test]
 async fn a_view_over_a_tenant_table_without_security_invoker_is_reported() {
     let db = TestDb::new().await;
     let su = db.superuser_client().await;
@@ -592,6 +644,7 @@ async fn drift_sees_what_policies_do_not_touch() {
         "CREATE ROLE {role} NOLOGIN;
          GRANT SELECT ON palisade.customers TO {role};
          GRANT SELECT ON palisade_platform.stripe_events TO {role};
+         GRANT UPDATE ON palisade_platform.mailgun_tokens TO palisade_app;
          CREATE POLICY customers_extra ON palisade.customers FOR SELECT TO palisade_app
              USING (organization_id = (SELECT palisade_private.current_org_id()));
          INSERT INTO palisade_audit.allow_list VALUES ('global_unique_key', 'customers_phone_key', 'sneaked in');"
@@ -616,6 +669,7 @@ async fn drift_sees_what_policies_do_not_touch() {
     for expected in [
         "grants palisade.customers",
         "grants palisade_platform.stripe_events",
+        "grants palisade_platform.mailgun_tokens",
         "policy palisade.customers.customers_extra",
         "allow-list global_unique_key customers_phone_key",
     ] {
