@@ -171,14 +171,17 @@ pub async fn receive(
     })?;
     let event_id = event.id.as_str();
     let event_type = event.kind.event_type();
-    let outcome = stripe.pool.apply_stripe_event(&event).await.map_err(|e| {
-        tracing::error!(stripe.event_id = %event_id, stripe.event_type = %event_type, error = %e,
-            "Stripe event not applied: database error (Stripe will retry)");
-        match e {
+    // ApiError logs the cause once, on the request's span; the message names the event.
+    let outcome = stripe
+        .pool
+        .apply_stripe_event(&event)
+        .await
+        .map_err(|e| match e {
             palisade_db::DbError::Unavailable(_) => ApiError::Unavailable(e),
-            other => ApiError::internal(other),
-        }
-    })?;
+            other => ApiError::internal(format!(
+                "Stripe event {event_id} ({event_type}) not applied (Stripe will retry): {other}"
+            )),
+        })?;
     match outcome {
         StripeOutcome::Applied | StripeOutcome::Stale | StripeOutcome::Duplicate => {
             tracing::info!(stripe.event_id = %event_id, stripe.event_type = %event_type,
