@@ -3,23 +3,21 @@
 
 use actix_web::{HttpResponse, web};
 use palisade_db::messaging::email::{
-    self as db, CampaignFilter, EmailCampaign, EmailCampaignPatch, EmailMessage, MessageFilter,
-    NewEmailCampaign, NewEmailMessage,
+    self as db, EmailCampaign, EmailCampaignPatch, EmailMessage, MessageFilter, NewEmailCampaign,
+    NewEmailMessage,
 };
 use palisade_db::messaging::{self as shared, Guarded};
 use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{
     CampaignName, CampaignStatus, CustomerId, EmailAddress, EmailBody, EmailCampaignId,
-    EmailMessageId, EmailStatus, EmailSubject,
+    EmailMessageId, EmailStatus, EmailSubject, ParseError,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{
-    CampaignChange, check_campaign_change, message_not_queued, new_campaign_status,
-    no_such_customer, not_deletable, not_editable_for_recipients, recipient_exists,
-};
+use super::campaign::{self, CampaignChange, CampaignRoute, new_campaign_status};
+use super::{message_not_queued, no_such_customer, recipient_exists};
 use crate::auth::Tenant;
 use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
 use crate::routes::{Fields, nullable, parse_id};
@@ -76,6 +74,11 @@ impl From<EmailCampaign> for CampaignJson {
     }
 }
 
+impl CampaignRoute for EmailCampaign {
+    type Json = CampaignJson;
+    const PARSE_ID: fn(&str) -> Result<EmailCampaignId, ParseError> = EmailCampaignId::parse;
+}
+
 /// An email message (one recipient) as clients see it.
 #[derive(Serialize)]
 pub struct MessageJson {
@@ -119,41 +122,6 @@ impl From<EmailMessage> for MessageJson {
             updated_at: m.updated_at,
         }
     }
-}
-
-/// Campaign list query string.
-#[derive(Deserialize)]
-pub struct CampaignListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-    status: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
-}
-
-/// `GET /v1/email-campaigns?limit=&cursor=&status=&created_after=&created_before=`.
-pub async fn list_campaigns(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: web::Query<CampaignListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let mut f = Fields::default();
-    let status = f.optional("status", q.status.as_deref(), CampaignStatus::parse);
-    let created = f.created_range(q.created_after.as_deref(), q.created_before.as_deref());
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_campaigns(
-        tx,
-        &CampaignFilter { status, created },
-        PageRequest { after, limit },
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(CampaignJson::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
 }
 
 /// Create body.
@@ -201,18 +169,6 @@ pub async fn create_campaign(
     Ok(HttpResponse::Created().json(CampaignJson::from(campaign)))
 }
 
-/// `GET /v1/email-campaigns/{id}`.
-pub async fn get_campaign(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, EmailCampaignId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let campaign = db::get_campaign(tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(CampaignJson::from(campaign)))
-}
-
 /// Patch body: absent fields stay; `null` clears `scheduled_at`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -255,10 +211,7 @@ pub async fn update_campaign(
             || body.scheduled_at.is_some(),
     };
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let current = db::lock_campaign(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let status = check_campaign_change(current.status, current.scheduled_at, &change, now)?;
+    let status = campaign::lock_and_check::<EmailCampaign>(&mut tx, id, &change, now).await?;
     let patch = EmailCampaignPatch {
         name,
         subject,
@@ -271,23 +224,6 @@ pub async fn update_campaign(
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(CampaignJson::from(campaign)))
-}
-
-/// `DELETE /v1/email-campaigns/{id}` (204), with its recipients; 409 while sending or once sent.
-pub async fn delete_campaign(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, EmailCampaignId::parse)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    match db::delete_campaign(&mut tx, id).await? {
-        Guarded::Done(()) => {}
-        Guarded::NotFound => return Err(ApiError::NotFound),
-        Guarded::Refused(status) => return Err(not_deletable(status)),
-    }
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Message list query string.
@@ -365,9 +301,7 @@ pub async fn list_campaign_messages(
     }
     filter.campaign_id = Some(id);
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if !db::campaign_exists(&mut tx, id).await? {
-        return Err(ApiError::NotFound);
-    }
+    campaign::require_campaign::<EmailCampaign>(&mut tx, id).await?;
     Ok(message_page(db::list_messages(tx, &filter, page).await?))
 }
 
@@ -401,12 +335,7 @@ pub async fn create_message(
     }
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let status = db::share_campaign_status(&mut tx, campaign_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if !status.is_editable() {
-        return Err(not_editable_for_recipients(status));
-    }
+    campaign::takes_recipients::<EmailCampaign>(&mut tx, campaign_id).await?;
     let to_email = match (to_email, customer_id) {
         (Some(e), _) => e,
         (None, Some(customer)) => {
