@@ -13,8 +13,9 @@ use palisade_domain::{CampaignStatus, ParseError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::page_json;
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::pagination::{decode_cursor, parse_limit};
 use crate::routes::{Fields, parse_id};
 use crate::{ApiError, AppState};
 
@@ -55,10 +56,7 @@ pub(super) async fn list_campaigns<C: CampaignRoute>(
         PageRequest { after, limit },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(C::Json::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json::<_, C::Json>(page))
 }
 
 /// `GET /v1/{email,sms,voice}-campaigns/{id}`.

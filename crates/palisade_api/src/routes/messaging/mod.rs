@@ -22,11 +22,14 @@
 mod campaign;
 mod dashboard;
 mod email;
+mod recipients;
 mod sms;
 mod voice;
 
 use actix_web::http::StatusCode;
-use actix_web::web;
+use actix_web::{HttpResponse, web};
+use palisade_db::Page;
+use palisade_db::list::Cursor;
 use palisade_db::messaging::CreatedRange;
 use palisade_db::messaging::email::EmailCampaign;
 use palisade_db::messaging::sms::SmsCampaign;
@@ -35,6 +38,8 @@ use time::OffsetDateTime;
 
 use super::{Fields, method_not_allowed};
 use crate::ApiError;
+use crate::pagination::encode_cursor;
+use serde::Serialize;
 
 /// Registers the routes of this module (inside `/v1`).
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -160,6 +165,14 @@ impl Fields {
             }
         }
     }
+}
+
+/// A list page as clients see it: `{"data": [...], "next_cursor": "..."|null}`.
+fn page_json<T, J: Serialize + From<T>>(page: Page<T, Cursor>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(J::from).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    }))
 }
 
 fn message_not_queued(status: &str) -> ApiError {

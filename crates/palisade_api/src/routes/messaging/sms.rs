@@ -3,11 +3,11 @@
 //! webhook, `POST /webhooks/twilio/sms`, and belong to no campaign).
 
 use actix_web::{HttpResponse, web};
+use palisade_db::messaging::Guarded;
 use palisade_db::messaging::sms::{
     self as db, MessageFilter, NewCampaignRecipient, NewSmsCampaign, SmsCampaign, SmsCampaignPatch,
     SmsMessage,
 };
-use palisade_db::messaging::{self as shared, Guarded};
 use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{
     CampaignName, CampaignStatus, CustomerId, Direction, ParseError, PhoneNumber, SmsBody,
@@ -18,9 +18,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::campaign::{self, CampaignChange, CampaignRoute, new_campaign_status};
-use super::{message_not_queued, no_such_customer, recipient_exists};
+use super::recipients::{RecipientAddress, campaign_from_path, recipient_created};
+use super::{message_not_queued, page_json};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::pagination::{decode_cursor, parse_limit};
 use crate::routes::{Fields, nullable, parse_id};
 use crate::{ApiError, AppState};
 
@@ -273,13 +274,6 @@ fn message_filter(
     ))
 }
 
-fn message_page(page: palisade_db::Page<SmsMessage, palisade_db::list::Cursor>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(MessageJson::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    }))
-}
-
 /// `GET /v1/sms-messages?campaign_id=&direction=&status=&customer_id=&created_after=&created_before=`:
 /// every SMS, inbound and outbound, newest first.
 pub async fn list_messages(
@@ -289,7 +283,9 @@ pub async fn list_messages(
 ) -> Result<HttpResponse, ApiError> {
     let (filter, page) = message_filter(&q)?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    Ok(message_page(db::list_messages(tx, &filter, page).await?))
+    Ok(page_json::<_, MessageJson>(
+        db::list_messages(tx, &filter, page).await?,
+    ))
 }
 
 /// `GET /v1/sms-campaigns/{id}/messages?status=&customer_id=&created_after=&created_before=`:
@@ -302,17 +298,21 @@ pub async fn list_campaign_messages(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, SmsCampaignId::parse)?;
     let (mut filter, page) = message_filter(&q)?;
-    if filter.campaign_id.is_some_and(|c| c != id) {
-        return Err(ApiError::invalid(
-            "campaign_id",
-            "is given by the path on this route",
-        ));
-    }
-    filter.campaign_id = Some(id);
+    campaign_from_path(&mut filter.campaign_id, id)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     campaign::require_campaign::<SmsCampaign>(&mut tx, id).await?;
-    Ok(message_page(db::list_messages(tx, &filter, page).await?))
+    Ok(page_json::<_, MessageJson>(
+        db::list_messages(tx, &filter, page).await?,
+    ))
 }
+
+/// A recipient's address: `to_number`, else the customer's phone.
+const TO_NUMBER: RecipientAddress<PhoneNumber> = RecipientAddress {
+    field: "to_number",
+    parse: PhoneNumber::parse,
+    contact: |c| c.phone,
+    missing: "is required: the customer has no phone",
+};
 
 /// Add-recipient body: a customer (whose phone is used unless `to_number` is given), a
 /// number, or both.
@@ -332,32 +332,11 @@ pub async fn create_message(
     body: web::Json<CreateMessageBody>,
 ) -> Result<HttpResponse, ApiError> {
     let campaign_id = parse_id(&path, SmsCampaignId::parse)?;
-    let mut f = Fields::default();
-    let customer_id = f.optional(
-        "customer_id",
-        body.customer_id.as_deref(),
-        CustomerId::parse,
-    );
-    let to_number = f.optional("to_number", body.to_number.as_deref(), PhoneNumber::parse);
-    if body.customer_id.is_none() && body.to_number.is_none() {
-        f.invalid("to_number", "is required unless customer_id is given");
-    }
-    f.finish()?;
+    let (customer_id, to_number) =
+        TO_NUMBER.fields(body.customer_id.as_deref(), body.to_number.as_deref())?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     campaign::takes_recipients::<SmsCampaign>(&mut tx, campaign_id).await?;
-    let to_number = match (to_number, customer_id) {
-        (Some(n), _) => n,
-        (None, Some(customer)) => {
-            let contact = shared::customer_contact(&mut tx, customer)
-                .await?
-                .ok_or_else(no_such_customer)?;
-            let phone = contact.phone.ok_or_else(|| {
-                ApiError::invalid("to_number", "is required: the customer has no phone")
-            })?;
-            PhoneNumber::parse(&phone).map_err(ApiError::internal)?
-        }
-        (None, None) => return Err(ApiError::internal("validated fields missing")),
-    };
+    let to_number = TO_NUMBER.resolve(&mut tx, to_number, customer_id).await?;
     let created = db::create_recipient(
         &mut tx,
         &NewCampaignRecipient {
@@ -367,13 +346,8 @@ pub async fn create_message(
         },
     )
     .await;
-    let message = match created {
-        Err(e) if shared::is_fk_violation_of(&e, db::CUSTOMER_FKEY) => {
-            return Err(no_such_customer());
-        }
-        Err(e) if e.is_unique_violation_of(db::RECIPIENT_KEY) => return Err(recipient_exists()),
-        other => other?.ok_or(ApiError::NotFound)?,
-    };
+    let message = recipient_created(created, db::CUSTOMER_FKEY, db::RECIPIENT_KEY)?
+        .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(MessageJson::from(message)))
 }

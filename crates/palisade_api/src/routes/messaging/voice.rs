@@ -17,9 +17,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::campaign::{self, CampaignChange, CampaignRoute, new_campaign_status};
-use super::no_such_customer;
+use super::{no_such_customer, page_json};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::pagination::{decode_cursor, parse_limit};
 use crate::routes::{Fields, nullable, parse_id};
 use crate::{ApiError, AppState};
 
@@ -247,10 +247,7 @@ pub async fn list_calls(
         PageRequest { after, limit },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(CallJson::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json::<_, CallJson>(page))
 }
 
 impl Fields {
