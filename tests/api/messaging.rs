@@ -1447,29 +1447,56 @@ pub fn seed<'a>(
             .create_customer(acct, json!({"name": format!("{marker} recipient"), "email": format!("{marker}@messaging.example"), "phone": "+14155550142"}))
             .await;
         let customer = id(&customer).to_owned();
-        let email_c = create(app, acct, "/v1/email-campaigns", json!({"name": format!("{marker} email"), "subject": format!("{marker} subject"), "body": format!("{marker} body")})).await;
-        let email_m = create(
-            app,
-            acct,
-            &format!("/v1/email-campaigns/{}/messages", id(&email_c)),
-            json!({"customer_id": customer}),
-        )
-        .await;
-        let sms_c = create(app, acct, "/v1/sms-campaigns", json!({"name": format!("{marker} sms"), "body": format!("{marker} text"), "from_number": "+14155550100"})).await;
-        let sms_m = create(
-            app,
-            acct,
-            &format!("/v1/sms-campaigns/{}/messages", id(&sms_c)),
-            json!({"customer_id": customer}),
-        )
-        .await;
-        let voice_c = create(
-            app,
-            acct,
-            "/v1/voice-campaigns",
-            json!({"name": format!("{marker} voice"), "script": format!("{marker} script")}),
-        )
-        .await;
+        let campaign_patch = json!({"name": "changed by another tenant"});
+        // (campaigns, a create body, and for email and SMS: every message, an intruding recipient)
+        let channels = [
+            (
+                "/v1/email-campaigns",
+                json!({"name": format!("{marker} email"), "subject": format!("{marker} subject"), "body": format!("{marker} body")}),
+                Some((
+                    "/v1/email-messages",
+                    json!({"to_email": "intruder@example.com"}),
+                )),
+            ),
+            (
+                "/v1/sms-campaigns",
+                json!({"name": format!("{marker} sms"), "body": format!("{marker} text"), "from_number": "+14155550100"}),
+                Some(("/v1/sms-messages", json!({"to_number": "+14155550666"}))),
+            ),
+            (
+                "/v1/voice-campaigns",
+                json!({"name": format!("{marker} voice"), "script": format!("{marker} script")}),
+                None,
+            ),
+        ];
+        let mut items = Vec::new();
+        let mut campaigns = Vec::new();
+        for (collection, body, recipients) in channels {
+            let c = id(&create(app, acct, collection, body).await).to_owned();
+            items.push(Item {
+                path: format!("{collection}/{c}"),
+                writes: &["PATCH", "DELETE"],
+                patch: campaign_patch.clone(),
+            });
+            if let Some((messages, intruder)) = recipients {
+                let path = format!("{collection}/{c}/messages");
+                let m = create(app, acct, &path, json!({"customer_id": customer})).await;
+                items.push(Item {
+                    path,
+                    writes: &["POST"],
+                    patch: intruder,
+                });
+                items.push(Item {
+                    path: format!("{messages}/{}", id(&m)),
+                    writes: &["DELETE"],
+                    patch: json!({}),
+                });
+            }
+            campaigns.push(c);
+        }
+        let [email_c, sms_c, voice_c] = &campaigns[..] else {
+            unreachable!("three channels")
+        };
         let call_row = create(
             app,
             acct,
@@ -1478,76 +1505,33 @@ pub fn seed<'a>(
                 "direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550142",
                 // The same SID in every organization: unique per organization only.
                 "call_sid": "CA0123456789abcdef0123456789abcdef", "status": "completed", "duration_seconds": 61,
-                "voice_campaign_id": id(&voice_c), "customer_id": customer, "notes": format!("{marker} notes")
+                "voice_campaign_id": voice_c, "customer_id": customer, "notes": format!("{marker} notes")
             }),
         )
         .await;
-        let campaign_patch = json!({"name": "changed by another tenant"});
+        items.push(Item {
+            path: format!("/v1/calls/{}", id(&call_row)),
+            writes: &["PATCH", "DELETE"],
+            patch: json!({"notes": "changed by another tenant", "status": "completed"}),
+        });
         Seeded {
-            items: vec![
-                Item {
-                    path: format!("/v1/email-campaigns/{}", id(&email_c)),
-                    writes: &["PATCH", "DELETE"],
-                    patch: campaign_patch.clone(),
-                },
-                Item {
-                    path: format!("/v1/email-campaigns/{}/messages", id(&email_c)),
-                    writes: &["POST"],
-                    patch: json!({"to_email": "intruder@example.com"}),
-                },
-                Item {
-                    path: format!("/v1/email-messages/{}", id(&email_m)),
-                    writes: &["DELETE"],
-                    patch: json!({}),
-                },
-                Item {
-                    path: format!("/v1/sms-campaigns/{}", id(&sms_c)),
-                    writes: &["PATCH", "DELETE"],
-                    patch: campaign_patch.clone(),
-                },
-                Item {
-                    path: format!("/v1/sms-campaigns/{}/messages", id(&sms_c)),
-                    writes: &["POST"],
-                    patch: json!({"to_number": "+14155550666"}),
-                },
-                Item {
-                    path: format!("/v1/sms-messages/{}", id(&sms_m)),
-                    writes: &["DELETE"],
-                    patch: json!({}),
-                },
-                Item {
-                    path: format!("/v1/voice-campaigns/{}", id(&voice_c)),
-                    writes: &["PATCH", "DELETE"],
-                    patch: campaign_patch,
-                },
-                Item {
-                    path: format!("/v1/calls/{}", id(&call_row)),
-                    writes: &["PATCH", "DELETE"],
-                    patch: json!({"notes": "changed by another tenant", "status": "completed"}),
-                },
-            ],
+            items,
             views: vec![
                 "/v1/email-campaigns".into(),
                 "/v1/email-campaigns?status=draft".into(),
                 format!("/v1/email-campaigns?created_after={PAST}"),
-                format!(
-                    "/v1/email-campaigns/{}/messages?status=queued",
-                    id(&email_c)
-                ),
+                format!("/v1/email-campaigns/{email_c}/messages?status=queued"),
                 format!("/v1/email-messages?customer_id={customer}"),
                 "/v1/email-messages?status=queued".into(),
                 "/v1/sms-campaigns?status=draft".into(),
-                format!(
-                    "/v1/sms-campaigns/{}/messages?customer_id={customer}",
-                    id(&sms_c)
-                ),
+                format!("/v1/sms-campaigns/{sms_c}/messages?customer_id={customer}"),
                 "/v1/sms-messages?direction=outbound".into(),
                 "/v1/sms-messages?status=queued".into(),
                 "/v1/voice-campaigns?status=draft".into(),
                 format!("/v1/voice-campaigns?created_before={FUTURE}"),
                 "/v1/calls".into(),
                 "/v1/calls?direction=outbound&status=completed".into(),
-                format!("/v1/calls?voice_campaign_id={}", id(&voice_c)),
+                format!("/v1/calls?voice_campaign_id={voice_c}"),
                 format!("/v1/calls?customer_id={customer}"),
                 "/v1/dashboard/stats".into(),
                 format!("/v1/dashboard/stats?created_after={PAST}"),
