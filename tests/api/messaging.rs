@@ -40,6 +40,14 @@ async fn get(app: &TestApp, acct: &Account, path: &str) -> TestResponse {
     call(app, acct, "GET", path, None).await
 }
 
+async fn delete(app: &TestApp, acct: &Account, path: &str) -> TestResponse {
+    call(app, acct, "DELETE", path, None).await
+}
+
+async fn update(app: &TestApp, acct: &Account, path: &str, body: Value) -> TestResponse {
+    call(app, acct, "PATCH", path, Some(body)).await
+}
+
 fn id(v: &Value) -> &str {
     v["id"].as_str().unwrap()
 }
@@ -133,7 +141,7 @@ async fn campaigns_crud_for_every_channel() {
         let r = get(&app, &a, &path).await;
         assert_eq!((r.status, &r.json), (200, &c), "{path}");
 
-        let r = call(&app, &a, "PATCH", &path, Some(edit.clone())).await;
+        let r = update(&app, &a, &path, edit.clone()).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text);
         for (k, v) in edit.as_object().unwrap() {
             assert_eq!(&r.json[k], v, "{path} {k}");
@@ -143,11 +151,11 @@ async fn campaigns_crud_for_every_channel() {
         let r = get(&app, &a, collection).await;
         assert_eq!(ids(&r), vec![id(&c).to_owned()], "{collection}");
 
-        let r = call(&app, &a, "DELETE", &path, None).await;
+        let r = delete(&app, &a, &path).await;
         assert_eq!(r.status, 204, "{path}: {}", r.text);
         let r = get(&app, &a, &path).await;
         assert_eq!(r.status, 404);
-        let r = call(&app, &a, "DELETE", &path, None).await;
+        let r = delete(&app, &a, &path).await;
         assert_eq!(r.status, 404);
     }
     // Email campaigns carry their counters, zero until the sender and webhooks count.
@@ -171,9 +179,9 @@ async fn campaigns_crud_for_every_channel() {
     .await;
     assert_eq!(v["script"], Value::Null);
     let path = format!("/v1/voice-campaigns/{}", id(&v));
-    let r = call(&app, &a, "PATCH", &path, Some(json!({"script": "Hi."}))).await;
+    let r = update(&app, &a, &path, json!({"script": "Hi."})).await;
     assert_eq!(r.json["script"], "Hi.");
-    let r = call(&app, &a, "PATCH", &path, Some(json!({"script": null}))).await;
+    let r = update(&app, &a, &path, json!({"script": null})).await;
     assert_eq!(r.json["script"], Value::Null);
 }
 
@@ -250,14 +258,7 @@ async fn campaign_input_is_validated() {
     }
     let v = create(&app, &a, "/v1/voice-campaigns", json!({"name": "x"})).await;
     let path = format!("/v1/voice-campaigns/{}", id(&v));
-    let r = call(
-        &app,
-        &a,
-        "PATCH",
-        &path,
-        Some(json!({"name": null, "status": null})),
-    )
-    .await;
+    let r = update(&app, &a, &path, json!({"name": null, "status": null})).await;
     assert_eq!(
         (r.status, fields(&r)),
         (422, vec!["name".to_owned(), "status".to_owned()])
@@ -303,7 +304,7 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
         let path = format!("{collection}/{}", id(&c));
         let patch = |b: Value| {
             let (app, a, path) = (&app, &a, path.clone());
-            async move { call(app, a, "PATCH", &path, Some(b)).await }
+            async move { update(app, a, &path, b).await }
         };
 
         // draft -> scheduled needs a future scheduled_at.
@@ -354,7 +355,7 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
             );
             assert!(r.json["message"].as_str().unwrap().contains("sending"));
         }
-        let r = call(&app, &a, "DELETE", &path, None).await;
+        let r = delete(&app, &a, &path).await;
         assert_eq!(
             (r.status, r.json["error"].as_str()),
             (409, Some("campaign_not_deletable")),
@@ -375,7 +376,7 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
             (409, Some("invalid_status_transition")),
             "{collection}"
         );
-        let r = call(&app, &a, "DELETE", &path, None).await;
+        let r = delete(&app, &a, &path).await;
         assert_eq!(r.status, 409, "{collection}");
         let r = get(&app, &a, &path).await;
         assert_eq!(
@@ -386,18 +387,11 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
         // Cancelling is final, and a cancelled campaign can be deleted.
         let c = create(&app, &a, collection, body.clone()).await;
         let path = format!("{collection}/{}", id(&c));
-        let r = call(
-            &app,
-            &a,
-            "PATCH",
-            &path,
-            Some(json!({"status": "cancelled"})),
-        )
-        .await;
+        let r = update(&app, &a, &path, json!({"status": "cancelled"})).await;
         assert_eq!(r.json["status"], "cancelled", "{collection}");
-        let r = call(&app, &a, "PATCH", &path, Some(json!({"status": "draft"}))).await;
+        let r = update(&app, &a, &path, json!({"status": "draft"})).await;
         assert_eq!(r.status, 409, "{collection}");
-        let r = call(&app, &a, "DELETE", &path, None).await;
+        let r = delete(&app, &a, &path).await;
         assert_eq!(r.status, 204, "{collection}");
 
         // Created scheduled.
@@ -649,27 +643,20 @@ async fn recipients_belong_to_their_campaign_and_follow_its_status() {
             (r.status, r.json["status"].as_str()),
             (200, Some("delivered"))
         );
-        let r = call(&app, &a, "DELETE", &path, None).await;
+        let r = delete(&app, &a, &path).await;
         assert_eq!(
             (r.status, r.json["error"].as_str()),
             (409, Some("message_not_queued"))
         );
         let path = format!("{messages}/{}", id(&both));
-        let r = call(&app, &a, "DELETE", &path, None).await;
+        let r = delete(&app, &a, &path).await;
         assert_eq!(r.status, 204);
         let r = get(&app, &a, &path).await;
         assert_eq!(r.status, 404);
 
         // Once the campaign goes out, no more recipients.
         let c1_path = format!("{campaigns}/{}", id(&c1));
-        let r = call(
-            &app,
-            &a,
-            "PATCH",
-            &c1_path,
-            Some(json!({"status": "sending"})),
-        )
-        .await;
+        let r = update(&app, &a, &c1_path, json!({"status": "sending"})).await;
         assert_eq!(r.status, 200);
         let r = call(&app, &a, "POST", &m1, Some(json!({addr: ch.more[2]}))).await;
         assert_eq!(
@@ -680,28 +667,14 @@ async fn recipients_belong_to_their_campaign_and_follow_its_status() {
 
         // Deleting a customer keeps the message, unlinked; deleting a campaign removes its
         // messages.
-        let r = call(
-            &app,
-            &a,
-            "DELETE",
-            &format!("/v1/customers/{}", id(&ada)),
-            None,
-        )
-        .await;
+        let r = delete(&app, &a, &format!("/v1/customers/{}", id(&ada))).await;
         assert_eq!(r.status, 204);
         let r = get(&app, &a, &format!("{messages}/{}", id(&by_customer))).await;
         assert_eq!(
             (r.json["customer_id"].clone(), r.json[addr].as_str()),
             (Value::Null, Some(ch.contact.1))
         );
-        let r = call(
-            &app,
-            &a,
-            "DELETE",
-            &format!("{campaigns}/{}", id(&c2)),
-            None,
-        )
-        .await;
+        let r = delete(&app, &a, &format!("{campaigns}/{}", id(&c2))).await;
         assert_eq!(r.status, 204);
         let r = get(&app, &a, &format!("{messages}/{}", id(&in_c2))).await;
         assert_eq!(r.status, 404);
@@ -753,12 +726,11 @@ async fn sms_recipients_inbound_messages_and_the_direction_filter() {
     let other = create(&app, &a, &msgs, json!({"to_number": "+442079460958"})).await;
 
     // Editing the campaign's text or number updates its queued messages.
-    let r = call(
+    let r = update(
         &app,
         &a,
-        "PATCH",
         &format!("/v1/sms-campaigns/{}", id(&c)),
-        Some(json!({"body": "Bigger sale!", "from_number": "+14155550199"})),
+        json!({"body": "Bigger sale!", "from_number": "+14155550199"}),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -813,45 +785,23 @@ async fn sms_recipients_inbound_messages_and_the_direction_filter() {
     assert_eq!(ids(&r).len(), 2);
 
     // Only queued messages can be deleted: not inbound ones, not sent ones.
-    let r = call(
-        &app,
-        &a,
-        "DELETE",
-        &format!("/v1/sms-messages/{inbound}"),
-        None,
-    )
-    .await;
+    let r = delete(&app, &a, &format!("/v1/sms-messages/{inbound}")).await;
     assert_eq!(
         (r.status, r.json["error"].as_str()),
         (409, Some("message_not_queued"))
     );
     set_status(&app, &a, "sms_messages", id(&other), "delivered").await;
-    let r = call(
-        &app,
-        &a,
-        "DELETE",
-        &format!("/v1/sms-messages/{}", id(&other)),
-        None,
-    )
-    .await;
+    let r = delete(&app, &a, &format!("/v1/sms-messages/{}", id(&other))).await;
     assert_eq!(r.status, 409);
-    let r = call(
-        &app,
-        &a,
-        "DELETE",
-        &format!("/v1/sms-messages/{}", id(&m)),
-        None,
-    )
-    .await;
+    let r = delete(&app, &a, &format!("/v1/sms-messages/{}", id(&m))).await;
     assert_eq!(r.status, 204);
 
     // A delivered message keeps its text when the campaign is edited (only queued ones follow).
-    let r = call(
+    let r = update(
         &app,
         &a,
-        "PATCH",
         &format!("/v1/sms-campaigns/{}", id(&c)),
-        Some(json!({"body": "Final sale!"})),
+        json!({"body": "Final sale!"}),
     )
     .await;
     assert_eq!(r.status, 200);
@@ -906,30 +856,22 @@ async fn calls_crud_transitions_and_filters() {
     let path = format!("/v1/calls/{}", id(&placed));
 
     // Forward only; in-progress records the start, a final status the end and the duration.
-    let r = call(&app, &a, "PATCH", &path, Some(json!({"status": "ringing"}))).await;
+    let r = update(&app, &a, &path, json!({"status": "ringing"})).await;
     assert_eq!(r.json["status"], "ringing");
-    let r = call(&app, &a, "PATCH", &path, Some(json!({"status": "queued"}))).await;
+    let r = update(&app, &a, &path, json!({"status": "queued"})).await;
     assert_eq!(
         (r.status, r.json["error"].as_str()),
         (409, Some("invalid_status_transition"))
     );
-    let r = call(
-        &app,
-        &a,
-        "PATCH",
-        &path,
-        Some(json!({"status": "in-progress"})),
-    )
-    .await;
+    let r = update(&app, &a, &path, json!({"status": "in-progress"})).await;
     assert!(r.json["started_at"].is_string(), "{}", r.text);
-    let r = call(&app, &a, "PATCH", &path, Some(json!({"status": "busy"}))).await;
+    let r = update(&app, &a, &path, json!({"status": "busy"})).await;
     assert_eq!(r.status, 409, "an answered call was not busy");
-    let r = call(
+    let r = update(
         &app,
         &a,
-        "PATCH",
         &path,
-        Some(json!({"status": "completed", "notes": "Renewed."})),
+        json!({"status": "completed", "notes": "Renewed."}),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -940,22 +882,14 @@ async fn calls_crud_transitions_and_filters() {
         r.text
     );
     assert_eq!(r.json["notes"], "Renewed.");
-    let r = call(
-        &app,
-        &a,
-        "PATCH",
-        &path,
-        Some(json!({"status": "in-progress"})),
-    )
-    .await;
+    let r = update(&app, &a, &path, json!({"status": "in-progress"})).await;
     assert_eq!(r.status, 409, "completed is final");
     // Notes, customer and duration stay editable; null clears notes and customer.
-    let r = call(
+    let r = update(
         &app,
         &a,
-        "PATCH",
         &path,
-        Some(json!({"notes": null, "customer_id": id(&ada), "duration_seconds": 60})),
+        json!({"notes": null, "customer_id": id(&ada), "duration_seconds": 60}),
     )
     .await;
     assert_eq!(
@@ -966,7 +900,7 @@ async fn calls_crud_transitions_and_filters() {
         ),
         (Value::Null, Some(id(&ada)), Some(60))
     );
-    let r = call(&app, &a, "PATCH", &path, Some(json!({"customer_id": null}))).await;
+    let r = update(&app, &a, &path, json!({"customer_id": null})).await;
     assert_eq!(r.json["customer_id"], Value::Null);
 
     // Validation.
@@ -988,26 +922,12 @@ async fn calls_crud_transitions_and_filters() {
     );
     let r = call(&app, &a, "POST", "/v1/calls", Some(json!({}))).await;
     assert_eq!(fields(&r), vec!["direction", "from_number", "to_number"]);
-    let r = call(
-        &app,
-        &a,
-        "PATCH",
-        &path,
-        Some(json!({"duration_seconds": 86401})),
-    )
-    .await;
+    let r = update(&app, &a, &path, json!({"duration_seconds": 86401})).await;
     assert_eq!(
         (r.status, fields(&r)),
         (422, vec!["duration_seconds".to_owned()])
     );
-    let r = call(
-        &app,
-        &a,
-        "PATCH",
-        &path,
-        Some(json!({"duration_seconds": null})),
-    )
-    .await;
+    let r = update(&app, &a, &path, json!({"duration_seconds": null})).await;
     assert_eq!(r.status, 422);
 
     // A call SID is unique within an organization (another organization may hold the same).
@@ -1038,23 +958,9 @@ async fn calls_crud_transitions_and_filters() {
     assert_eq!(ids(&r), Vec::<String>::new());
 
     // Deleting the campaign or the customer keeps the calls, unlinked.
-    let r = call(
-        &app,
-        &a,
-        "DELETE",
-        &format!("/v1/voice-campaigns/{}", id(&vc)),
-        None,
-    )
-    .await;
+    let r = delete(&app, &a, &format!("/v1/voice-campaigns/{}", id(&vc))).await;
     assert_eq!(r.status, 204);
-    let r = call(
-        &app,
-        &a,
-        "DELETE",
-        &format!("/v1/customers/{}", id(&ada)),
-        None,
-    )
-    .await;
+    let r = delete(&app, &a, &format!("/v1/customers/{}", id(&ada))).await;
     assert_eq!(r.status, 204);
     let r = get(&app, &a, &path).await;
     assert_eq!(
@@ -1064,7 +970,7 @@ async fn calls_crud_transitions_and_filters() {
     let r = get(&app, &a, &format!("/v1/calls/{}", id(&logged))).await;
     assert_eq!(r.json["customer_id"], Value::Null);
 
-    let r = call(&app, &a, "DELETE", &path, None).await;
+    let r = delete(&app, &a, &path).await;
     assert_eq!(r.status, 204);
     let r = get(&app, &a, &path).await;
     assert_eq!(r.status, 404);
@@ -1180,11 +1086,11 @@ async fn members_run_campaigns_and_log_calls() {
     for (collection, _, body, edit) in channels() {
         let c = create(&app, &member, collection, body).await;
         let path = format!("{collection}/{}", id(&c));
-        let r = call(&app, &member, "PATCH", &path, Some(edit)).await;
+        let r = update(&app, &member, &path, edit).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text);
         let r = get(&app, &owner, &path).await;
         assert_eq!(r.status, 200, "the owner reads the member's campaign");
-        let r = call(&app, &member, "DELETE", &path, None).await;
+        let r = delete(&app, &member, &path).await;
         assert_eq!(r.status, 204, "{path}");
     }
     let c = create(&app, &owner, "/v1/email-campaigns", channels()[0].2.clone()).await;
@@ -1195,14 +1101,7 @@ async fn members_run_campaigns_and_log_calls() {
         json!({"to_email": "x@example.com"}),
     )
     .await;
-    let r = call(
-        &app,
-        &member,
-        "DELETE",
-        &format!("/v1/email-messages/{}", id(&m)),
-        None,
-    )
-    .await;
+    let r = delete(&app, &member, &format!("/v1/email-messages/{}", id(&m))).await;
     assert_eq!(r.status, 204);
     let k = create(
         &app,
@@ -1211,12 +1110,11 @@ async fn members_run_campaigns_and_log_calls() {
         json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100"}),
     )
     .await;
-    let r = call(
+    let r = update(
         &app,
         &member,
-        "PATCH",
         &format!("/v1/calls/{}", id(&k)),
-        Some(json!({"notes": "x"})),
+        json!({"notes": "x"}),
     )
     .await;
     assert_eq!(r.status, 200);
@@ -1330,12 +1228,11 @@ async fn seed_dashboard_data(app: &TestApp, acct: &Account) {
         &[&Uuid::now_v7()],
     )
     .await;
-    let r = call(
+    let r = update(
         app,
         acct,
-        "PATCH",
         &format!("/v1/sms-campaigns/{}", id(&s1)),
-        Some(json!({"status": "sending"})),
+        json!({"status": "sending"}),
     )
     .await;
     assert_eq!(r.status, 200);
