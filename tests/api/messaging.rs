@@ -36,6 +36,18 @@ async fn create(app: &TestApp, acct: &Account, path: &str, body: Value) -> Value
     r.json
 }
 
+async fn get(app: &TestApp, acct: &Account, path: &str) -> TestResponse {
+    call(app, acct, "GET", path, None).await
+}
+
+async fn delete(app: &TestApp, acct: &Account, path: &str) -> TestResponse {
+    call(app, acct, "DELETE", path, None).await
+}
+
+async fn update(app: &TestApp, acct: &Account, path: &str, body: Value) -> TestResponse {
+    call(app, acct, "PATCH", path, Some(body)).await
+}
+
 fn id(v: &Value) -> &str {
     v["id"].as_str().unwrap()
 }
@@ -126,24 +138,24 @@ async fn campaigns_crud_for_every_channel() {
         assert_eq!(c["name"], "Spring");
         let path = format!("{collection}/{}", id(&c));
 
-        let r = call(&app, &a, "GET", &path, None).await;
+        let r = get(&app, &a, &path).await;
         assert_eq!((r.status, &r.json), (200, &c), "{path}");
 
-        let r = call(&app, &a, "PATCH", &path, Some(edit.clone())).await;
+        let r = update(&app, &a, &path, edit.clone()).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text);
         for (k, v) in edit.as_object().unwrap() {
             assert_eq!(&r.json[k], v, "{path} {k}");
         }
         assert_eq!(r.json["name"], "Spring", "untouched fields stay");
 
-        let r = call(&app, &a, "GET", collection, None).await;
+        let r = get(&app, &a, collection).await;
         assert_eq!(ids(&r), vec![id(&c).to_owned()], "{collection}");
 
-        let r = call(&app, &a, "DELETE", &path, None).await;
+        let r = delete(&app, &a, &path).await;
         assert_eq!(r.status, 204, "{path}: {}", r.text);
-        let r = call(&app, &a, "GET", &path, None).await;
+        let r = get(&app, &a, &path).await;
         assert_eq!(r.status, 404);
-        let r = call(&app, &a, "DELETE", &path, None).await;
+        let r = delete(&app, &a, &path).await;
         assert_eq!(r.status, 404);
     }
     // Email campaigns carry their counters, zero until the sender and webhooks count.
@@ -167,9 +179,9 @@ async fn campaigns_crud_for_every_channel() {
     .await;
     assert_eq!(v["script"], Value::Null);
     let path = format!("/v1/voice-campaigns/{}", id(&v));
-    let r = call(&app, &a, "PATCH", &path, Some(json!({"script": "Hi."}))).await;
+    let r = update(&app, &a, &path, json!({"script": "Hi."})).await;
     assert_eq!(r.json["script"], "Hi.");
-    let r = call(&app, &a, "PATCH", &path, Some(json!({"script": null}))).await;
+    let r = update(&app, &a, &path, json!({"script": null})).await;
     assert_eq!(r.json["script"], Value::Null);
 }
 
@@ -246,14 +258,7 @@ async fn campaign_input_is_validated() {
     }
     let v = create(&app, &a, "/v1/voice-campaigns", json!({"name": "x"})).await;
     let path = format!("/v1/voice-campaigns/{}", id(&v));
-    let r = call(
-        &app,
-        &a,
-        "PATCH",
-        &path,
-        Some(json!({"name": null, "status": null})),
-    )
-    .await;
+    let r = update(&app, &a, &path, json!({"name": null, "status": null})).await;
     assert_eq!(
         (r.status, fields(&r)),
         (422, vec!["name".to_owned(), "status".to_owned()])
@@ -264,7 +269,7 @@ async fn campaign_input_is_validated() {
         "/v1/calls/x",
         "/v1/email-messages/1",
     ] {
-        let r = call(&app, &a, "GET", bad, None).await;
+        let r = get(&app, &a, bad).await;
         assert_eq!(
             (r.status, r.json["error"].as_str()),
             (400, Some("invalid_id")),
@@ -278,14 +283,14 @@ async fn campaign_input_is_validated() {
         "/v1/email-messages?customer_id=1",
         "/v1/dashboard/stats?created_before=2020",
     ] {
-        let r = call(&app, &a, "GET", bad, None).await;
+        let r = get(&app, &a, bad).await;
         assert_eq!(r.status, 422, "{bad}: {}", r.text);
     }
     let r = call(&app, &a, "PUT", "/v1/calls", None).await;
     assert_eq!(r.status, 405);
     // Nothing was written by the refused requests.
     for path in ["/v1/email-campaigns", "/v1/sms-campaigns"] {
-        let r = call(&app, &a, "GET", path, None).await;
+        let r = get(&app, &a, path).await;
         assert_eq!(r.json["data"], json!([]), "{path}");
     }
 }
@@ -299,7 +304,7 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
         let path = format!("{collection}/{}", id(&c));
         let patch = |b: Value| {
             let (app, a, path) = (&app, &a, path.clone());
-            async move { call(app, a, "PATCH", &path, Some(b)).await }
+            async move { update(app, a, &path, b).await }
         };
 
         // draft -> scheduled needs a future scheduled_at.
@@ -350,7 +355,7 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
             );
             assert!(r.json["message"].as_str().unwrap().contains("sending"));
         }
-        let r = call(&app, &a, "DELETE", &path, None).await;
+        let r = delete(&app, &a, &path).await;
         assert_eq!(
             (r.status, r.json["error"].as_str()),
             (409, Some("campaign_not_deletable")),
@@ -371,9 +376,9 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
             (409, Some("invalid_status_transition")),
             "{collection}"
         );
-        let r = call(&app, &a, "DELETE", &path, None).await;
+        let r = delete(&app, &a, &path).await;
         assert_eq!(r.status, 409, "{collection}");
-        let r = call(&app, &a, "GET", &path, None).await;
+        let r = get(&app, &a, &path).await;
         assert_eq!(
             (r.json["status"].as_str(), r.json["name"].as_str()),
             (Some("sent"), Some("Spring"))
@@ -382,18 +387,11 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
         // Cancelling is final, and a cancelled campaign can be deleted.
         let c = create(&app, &a, collection, body.clone()).await;
         let path = format!("{collection}/{}", id(&c));
-        let r = call(
-            &app,
-            &a,
-            "PATCH",
-            &path,
-            Some(json!({"status": "cancelled"})),
-        )
-        .await;
+        let r = update(&app, &a, &path, json!({"status": "cancelled"})).await;
         assert_eq!(r.json["status"], "cancelled", "{collection}");
-        let r = call(&app, &a, "PATCH", &path, Some(json!({"status": "draft"}))).await;
+        let r = update(&app, &a, &path, json!({"status": "draft"})).await;
         assert_eq!(r.status, 409, "{collection}");
-        let r = call(&app, &a, "DELETE", &path, None).await;
+        let r = delete(&app, &a, &path).await;
         assert_eq!(r.status, 204, "{collection}");
 
         // Created scheduled.
@@ -412,336 +410,275 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
 async fn campaign_lists_filter_and_paginate() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let mut created = Vec::new();
-    for i in 0..5 {
-        let c = create(
+    for (collection, table, body, _) in channels() {
+        let mut created = Vec::new();
+        for i in 0..5 {
+            let mut body = body.clone();
+            body["name"] = json!(format!("c{i}"));
+            let c = create(&app, &a, collection, body).await;
+            created.push(id(&c).to_owned());
+        }
+        set_status(&app, &a, table, &created[1], "sent").await;
+        set_status(&app, &a, table, &created[3], "sent").await;
+        created.reverse();
+
+        let mut seen = Vec::new();
+        let mut path = format!("{collection}?limit=2");
+        loop {
+            let r = get(&app, &a, &path).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            seen.extend(ids(&r));
+            match r.json["next_cursor"].as_str() {
+                Some(cur) => path = format!("{collection}?limit=2&cursor={cur}"),
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen, created,
+            "{collection}: every campaign once, newest first"
+        );
+
+        let r = get(&app, &a, &format!("{collection}?status=sent")).await;
+        assert_eq!(ids(&r), vec![created[1].clone(), created[3].clone()]);
+        let r = get(&app, &a, &format!("{collection}?status=sent&limit=1")).await;
+        assert_eq!(ids(&r), vec![created[1].clone()]);
+        let cur = r.json["next_cursor"].as_str().unwrap().to_owned();
+        let r = get(
             &app,
             &a,
-            "/v1/sms-campaigns",
-            json!({"name": format!("c{i}"), "body": "x", "from_number": "+14155550100"}),
+            &format!("{collection}?status=sent&limit=1&cursor={cur}"),
         )
         .await;
-        created.push(id(&c).to_owned());
+        assert_eq!(ids(&r), vec![created[3].clone()]);
+        assert_eq!(r.json["next_cursor"], Value::Null);
+
+        // The creation window: everything is after 2001 and before 2099; nothing after 2099.
+        let window = format!("{collection}?created_after={PAST}&created_before={FUTURE}");
+        let r = get(&app, &a, &window).await;
+        assert_eq!(ids(&r).len(), 5, "{collection}");
+        let r = get(&app, &a, &format!("{collection}?created_after={FUTURE}")).await;
+        assert_eq!(ids(&r), Vec::<String>::new());
+        // A `+` offset survives form decoding (it arrives as a space).
+        let before = format!("{collection}?created_before=2001-01-01T00:00:00+02:00");
+        let r = get(&app, &a, &before).await;
+        assert_eq!((r.status, ids(&r).len()), (200, 0), "{}", r.text);
+        let after = format!("{collection}?created_after=2001-01-01T00:00:00%2B02:00");
+        let r = get(&app, &a, &after).await;
+        assert_eq!((r.status, ids(&r).len()), (200, 5), "{}", r.text);
+        // The creation window splits the list exactly at a campaign's own created_at.
+        let middle = get(&app, &a, &format!("{collection}/{}", created[2])).await;
+        let at = middle.json["created_at"].as_str().unwrap().to_owned();
+        let r = get(&app, &a, &format!("{collection}?created_before={at}")).await;
+        assert_eq!(ids(&r), created[3..].to_vec());
+        let r = get(&app, &a, &format!("{collection}?created_after={at}")).await;
+        assert_eq!(ids(&r), created[..2].to_vec());
     }
-    set_status(&app, &a, "sms_campaigns", &created[1], "sent").await;
-    set_status(&app, &a, "sms_campaigns", &created[3], "sent").await;
-    created.reverse();
+}
 
-    let mut seen = Vec::new();
-    let mut path = "/v1/sms-campaigns?limit=2".to_owned();
-    loop {
-        let r = call(&app, &a, "GET", &path, None).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        seen.extend(ids(&r));
-        match r.json["next_cursor"].as_str() {
-            Some(cur) => path = format!("/v1/sms-campaigns?limit=2&cursor={cur}"),
-            None => break,
-        }
-    }
-    assert_eq!(seen, created, "every campaign once, newest first");
+/// A channel whose campaigns have recipients (email, SMS), for the rules both follow.
+struct Recipients {
+    /// The campaigns' collection, and a valid create body.
+    campaigns: &'static str,
+    campaign: Value,
+    /// Every message of the channel, and their table.
+    messages: &'static str,
+    table: &'static str,
+    /// A recipient's address field.
+    address: &'static str,
+    /// The customer field holding that address, and a customer's address (as stored).
+    contact: (&'static str, &'static str),
+    /// The same customer's address typed differently by a client (the same recipient).
+    contact_typed: &'static str,
+    /// Another address as a client types it, and as stored.
+    typed: (&'static str, &'static str),
+    /// Three more valid addresses, and an invalid one.
+    more: [&'static str; 3],
+    invalid: &'static str,
+    /// The fields a new queued recipient has null.
+    unset: &'static [&'static str],
+}
 
-    let r = call(&app, &a, "GET", "/v1/sms-campaigns?status=sent", None).await;
-    assert_eq!(ids(&r), vec![created[1].clone(), created[3].clone()]);
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        "/v1/sms-campaigns?status=sent&limit=1",
-        None,
-    )
-    .await;
-    assert_eq!(ids(&r), vec![created[1].clone()]);
-    let cur = r.json["next_cursor"].as_str().unwrap().to_owned();
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("/v1/sms-campaigns?status=sent&limit=1&cursor={cur}"),
-        None,
-    )
-    .await;
-    assert_eq!(ids(&r), vec![created[3].clone()]);
-    assert_eq!(r.json["next_cursor"], Value::Null);
-
-    // The creation window: everything is after 2001 and before 2099; nothing after 2099.
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("/v1/sms-campaigns?created_after={PAST}&created_before={FUTURE}"),
-        None,
-    )
-    .await;
-    assert_eq!(ids(&r).len(), 5);
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("/v1/sms-campaigns?created_after={FUTURE}"),
-        None,
-    )
-    .await;
-    assert_eq!(ids(&r), Vec::<String>::new());
-    // A `+` offset survives form decoding (it arrives as a space).
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        "/v1/sms-campaigns?created_before=2001-01-01T00:00:00+02:00",
-        None,
-    )
-    .await;
-    assert_eq!((r.status, ids(&r).len()), (200, 0), "{}", r.text);
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        "/v1/sms-campaigns?created_after=2001-01-01T00:00:00%2B02:00",
-        None,
-    )
-    .await;
-    assert_eq!((r.status, ids(&r).len()), (200, 5), "{}", r.text);
-    // The creation window splits the list exactly at a campaign's own created_at.
-    let middle = call(
-        &app,
-        &a,
-        "GET",
-        &format!("/v1/sms-campaigns/{}", created[2]),
-        None,
-    )
-    .await;
-    let at = middle.json["created_at"].as_str().unwrap().to_owned();
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("/v1/sms-campaigns?created_before={at}"),
-        None,
-    )
-    .await;
-    assert_eq!(ids(&r), created[3..].to_vec());
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("/v1/sms-campaigns?created_after={at}"),
-        None,
-    )
-    .await;
-    assert_eq!(ids(&r), created[..2].to_vec());
+fn recipient_channels() -> [Recipients; 2] {
+    [
+        Recipients {
+            campaigns: "/v1/email-campaigns",
+            campaign: channels()[0].2.clone(),
+            messages: "/v1/email-messages",
+            table: "email_messages",
+            address: "to_email",
+            contact: ("email", "ada@example.com"),
+            contact_typed: "ADA@example.com",
+            typed: ("Grace@Example.com", "grace@example.com"),
+            more: ["bob@example.com", "x@example.com", "late@example.com"],
+            invalid: "nope",
+            unset: &[
+                "provider_message_id",
+                "sent_at",
+                "delivered_at",
+                "opened_at",
+                "clicked_at",
+                "failed_at",
+            ],
+        },
+        Recipients {
+            campaigns: "/v1/sms-campaigns",
+            campaign: channels()[1].2.clone(),
+            messages: "/v1/sms-messages",
+            table: "sms_messages",
+            address: "to_number",
+            contact: ("phone", "+14155550123"),
+            contact_typed: "+1 (415) 555-0123",
+            typed: ("+44 20 7946 0958", "+442079460958"),
+            more: ["+14155550111", "+14155550112", "+14155550113"],
+            invalid: "12345",
+            unset: &[
+                "carrier_sid",
+                "error_code",
+                "sent_at",
+                "delivered_at",
+                "failed_at",
+                "received_at",
+            ],
+        },
+    ]
 }
 
 #[actix_web::test]
-async fn email_recipients_belong_to_their_campaign_and_follow_its_status() {
+async fn recipients_belong_to_their_campaign_and_follow_its_status() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let ada = app
-        .create_customer(&a, json!({"name": "Ada", "email": "ada@example.com"}))
+    for ch in recipient_channels() {
+        let (addr, campaigns, messages) = (ch.address, ch.campaigns, ch.messages);
+        let ada = app
+            .create_customer(&a, json!({"name": "Ada", ch.contact.0: ch.contact.1}))
+            .await;
+        let bob = app.create_customer(&a, json!({"name": "Bob"})).await;
+        let c1 = create(&app, &a, campaigns, ch.campaign.clone()).await;
+        let c2 = create(&app, &a, campaigns, ch.campaign.clone()).await;
+        let m1 = format!("{campaigns}/{}/messages", id(&c1));
+        let m2 = format!("{campaigns}/{}/messages", id(&c2));
+
+        // By customer (their address is used), by address, and both.
+        let by_customer = create(&app, &a, &m1, json!({"customer_id": id(&ada)})).await;
+        assert_eq!(
+            (
+                by_customer[addr].as_str(),
+                by_customer["customer_id"].as_str(),
+                by_customer["status"].as_str()
+            ),
+            (Some(ch.contact.1), Some(id(&ada)), Some("queued")),
+            "{campaigns}"
+        );
+        assert_eq!(by_customer["campaign_id"], c1["id"]);
+        for k in ch.unset {
+            assert_eq!(by_customer[k], Value::Null, "{campaigns} {k}");
+        }
+        let by_address = create(&app, &a, &m1, json!({addr: ch.typed.0})).await;
+        assert_eq!(
+            (by_address[addr].as_str(), &by_address["customer_id"]),
+            (Some(ch.typed.1), &Value::Null),
+            "{campaigns}"
+        );
+        let both = create(
+            &app,
+            &a,
+            &m1,
+            json!({"customer_id": id(&bob), addr: ch.more[0]}),
+        )
         .await;
-    let bob = app.create_customer(&a, json!({"name": "Bob"})).await;
-    let c1 = create(&app, &a, "/v1/email-campaigns", channels()[0].2.clone()).await;
-    let c2 = create(&app, &a, "/v1/email-campaigns", channels()[0].2.clone()).await;
-    let m1 = format!("/v1/email-campaigns/{}/messages", id(&c1));
-    let m2 = format!("/v1/email-campaigns/{}/messages", id(&c2));
+        let in_c2 = create(&app, &a, &m2, json!({addr: ch.contact.1})).await;
 
-    // By customer (their email is used), by address, and both.
-    let by_customer = create(&app, &a, &m1, json!({"customer_id": id(&ada)})).await;
-    assert_eq!(
-        (
-            by_customer["to_email"].as_str(),
-            by_customer["customer_id"].as_str(),
-            by_customer["status"].as_str()
-        ),
-        (Some("ada@example.com"), Some(id(&ada)), Some("queued"))
-    );
-    assert_eq!(by_customer["campaign_id"], c1["id"]);
-    for k in [
-        "provider_message_id",
-        "sent_at",
-        "delivered_at",
-        "opened_at",
-        "clicked_at",
-        "failed_at",
-    ] {
-        assert_eq!(by_customer[k], Value::Null, "{k}");
+        // One row per recipient per campaign.
+        let r = call(&app, &a, "POST", &m1, Some(json!({addr: ch.contact_typed}))).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (409, Some("recipient_exists")),
+            "{campaigns}"
+        );
+        // A customer without an address needs one; neither given is refused, and so is an
+        // invalid one.
+        for body in [
+            json!({"customer_id": id(&bob)}),
+            json!({}),
+            json!({addr: ch.invalid}),
+        ] {
+            let r = call(&app, &a, "POST", &m2, Some(body.clone())).await;
+            assert_eq!(
+                (r.status, fields(&r)),
+                (422, vec![addr.to_owned()]),
+                "{campaigns} {body}"
+            );
+        }
+
+        // Each campaign lists its own messages only, newest first.
+        let r = get(&app, &a, &m1).await;
+        assert_eq!(ids(&r), vec![id(&both), id(&by_address), id(&by_customer)]);
+        let r = get(&app, &a, &m2).await;
+        assert_eq!(ids(&r), vec![id(&in_c2)]);
+        let r = get(&app, &a, &format!("{m1}?customer_id={}", id(&ada))).await;
+        assert_eq!(ids(&r), vec![id(&by_customer)]);
+        let r = get(&app, &a, &format!("{m1}?campaign_id={}", id(&c2))).await;
+        assert_eq!(r.status, 422, "a campaign_id contradicting the path");
+        let r = get(&app, &a, &format!("{messages}?campaign_id={}", id(&c2))).await;
+        assert_eq!(ids(&r), vec![id(&in_c2)]);
+        let r = get(&app, &a, messages).await;
+        assert_eq!(ids(&r).len(), 4, "{messages}");
+        let missing = format!("{campaigns}/{}/messages", Uuid::now_v7());
+        let r = get(&app, &a, &missing).await;
+        assert_eq!(r.status, 404);
+        let r = call(&app, &a, "POST", &missing, Some(json!({addr: ch.more[1]}))).await;
+        assert_eq!(r.status, 404);
+
+        // Delivery, as the webhooks will record it; then filters by status.
+        set_status(&app, &a, ch.table, id(&by_address), "delivered").await;
+        let r = get(&app, &a, &format!("{m1}?status=delivered")).await;
+        assert_eq!(ids(&r), vec![id(&by_address)]);
+        let r = get(&app, &a, &format!("{messages}?status=queued")).await;
+        assert_eq!(ids(&r).len(), 3, "{messages}");
+
+        // GET and DELETE of one message: only queued ones can be deleted.
+        let path = format!("{messages}/{}", id(&by_address));
+        let r = get(&app, &a, &path).await;
+        assert_eq!(
+            (r.status, r.json["status"].as_str()),
+            (200, Some("delivered"))
+        );
+        let r = delete(&app, &a, &path).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (409, Some("message_not_queued"))
+        );
+        let path = format!("{messages}/{}", id(&both));
+        let r = delete(&app, &a, &path).await;
+        assert_eq!(r.status, 204);
+        let r = get(&app, &a, &path).await;
+        assert_eq!(r.status, 404);
+
+        // Once the campaign goes out, no more recipients.
+        let c1_path = format!("{campaigns}/{}", id(&c1));
+        let r = update(&app, &a, &c1_path, json!({"status": "sending"})).await;
+        assert_eq!(r.status, 200);
+        let r = call(&app, &a, "POST", &m1, Some(json!({addr: ch.more[2]}))).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (409, Some("campaign_not_editable")),
+            "{campaigns}"
+        );
+
+        // Deleting a customer keeps the message, unlinked; deleting a campaign removes its
+        // messages.
+        let r = delete(&app, &a, &format!("/v1/customers/{}", id(&ada))).await;
+        assert_eq!(r.status, 204);
+        let r = get(&app, &a, &format!("{messages}/{}", id(&by_customer))).await;
+        assert_eq!(
+            (r.json["customer_id"].clone(), r.json[addr].as_str()),
+            (Value::Null, Some(ch.contact.1))
+        );
+        let r = delete(&app, &a, &format!("{campaigns}/{}", id(&c2))).await;
+        assert_eq!(r.status, 204);
+        let r = get(&app, &a, &format!("{messages}/{}", id(&in_c2))).await;
+        assert_eq!(r.status, 404);
     }
-    let by_address = create(&app, &a, &m1, json!({"to_email": "Grace@Example.com"})).await;
-    assert_eq!(
-        (by_address["to_email"].as_str(), &by_address["customer_id"]),
-        (Some("grace@example.com"), &Value::Null)
-    );
-    let both = create(
-        &app,
-        &a,
-        &m1,
-        json!({"customer_id": id(&bob), "to_email": "bob@example.com"}),
-    )
-    .await;
-    let in_c2 = create(&app, &a, &m2, json!({"to_email": "ada@example.com"})).await;
-
-    // One row per recipient per campaign.
-    let r = call(
-        &app,
-        &a,
-        "POST",
-        &m1,
-        Some(json!({"to_email": "ADA@example.com"})),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("recipient_exists"))
-    );
-    // A customer without an email needs an address; neither given is refused.
-    let r = call(
-        &app,
-        &a,
-        "POST",
-        &m2,
-        Some(json!({"customer_id": id(&bob)})),
-    )
-    .await;
-    assert_eq!((r.status, fields(&r)), (422, vec!["to_email".to_owned()]));
-    let r = call(&app, &a, "POST", &m2, Some(json!({}))).await;
-    assert_eq!((r.status, fields(&r)), (422, vec!["to_email".to_owned()]));
-    let r = call(&app, &a, "POST", &m2, Some(json!({"to_email": "nope"}))).await;
-    assert_eq!((r.status, fields(&r)), (422, vec!["to_email".to_owned()]));
-
-    // Each campaign lists its own messages only, newest first.
-    let r = call(&app, &a, "GET", &m1, None).await;
-    assert_eq!(ids(&r), vec![id(&both), id(&by_address), id(&by_customer)]);
-    let r = call(&app, &a, "GET", &m2, None).await;
-    assert_eq!(ids(&r), vec![id(&in_c2)]);
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("{m1}?customer_id={}", id(&ada)),
-        None,
-    )
-    .await;
-    assert_eq!(ids(&r), vec![id(&by_customer)]);
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("{m1}?campaign_id={}", id(&c2)),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 422, "a campaign_id contradicting the path");
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("/v1/email-messages?campaign_id={}", id(&c2)),
-        None,
-    )
-    .await;
-    assert_eq!(ids(&r), vec![id(&in_c2)]);
-    let r = call(&app, &a, "GET", "/v1/email-messages", None).await;
-    assert_eq!(ids(&r).len(), 4);
-    let missing = format!("/v1/email-campaigns/{}/messages", Uuid::now_v7());
-    let r = call(&app, &a, "GET", &missing, None).await;
-    assert_eq!(r.status, 404);
-    let r = call(
-        &app,
-        &a,
-        "POST",
-        &missing,
-        Some(json!({"to_email": "x@example.com"})),
-    )
-    .await;
-    assert_eq!(r.status, 404);
-
-    // Delivery, as the webhooks will record it; then filters by status.
-    set_status(&app, &a, "email_messages", id(&by_address), "delivered").await;
-    let r = call(&app, &a, "GET", &format!("{m1}?status=delivered"), None).await;
-    assert_eq!(ids(&r), vec![id(&by_address)]);
-    let r = call(&app, &a, "GET", "/v1/email-messages?status=queued", None).await;
-    assert_eq!(ids(&r).len(), 3);
-
-    // GET and DELETE of one message: only queued ones can be deleted.
-    let path = format!("/v1/email-messages/{}", id(&by_address));
-    let r = call(&app, &a, "GET", &path, None).await;
-    assert_eq!(
-        (r.status, r.json["status"].as_str()),
-        (200, Some("delivered"))
-    );
-    let r = call(&app, &a, "DELETE", &path, None).await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("message_not_queued"))
-    );
-    let path = format!("/v1/email-messages/{}", id(&both));
-    let r = call(&app, &a, "DELETE", &path, None).await;
-    assert_eq!(r.status, 204);
-    let r = call(&app, &a, "GET", &path, None).await;
-    assert_eq!(r.status, 404);
-
-    // Once the campaign goes out, no more recipients.
-    let r = call(
-        &app,
-        &a,
-        "PATCH",
-        &format!("/v1/email-campaigns/{}", id(&c1)),
-        Some(json!({"status": "sending"})),
-    )
-    .await;
-    assert_eq!(r.status, 200);
-    let r = call(
-        &app,
-        &a,
-        "POST",
-        &m1,
-        Some(json!({"to_email": "late@example.com"})),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("campaign_not_editable"))
-    );
-
-    // Deleting a customer keeps the message, unlinked; deleting a campaign removes its messages.
-    let r = call(
-        &app,
-        &a,
-        "DELETE",
-        &format!("/v1/customers/{}", id(&ada)),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 204);
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("/v1/email-messages/{}", id(&by_customer)),
-        None,
-    )
-    .await;
-    assert_eq!(
-        (r.json["customer_id"].clone(), r.json["to_email"].as_str()),
-        (Value::Null, Some("ada@example.com"))
-    );
-    let r = call(
-        &app,
-        &a,
-        "DELETE",
-        &format!("/v1/email-campaigns/{}", id(&c2)),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 204);
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("/v1/email-messages/{}", id(&in_c2)),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 404);
 }
 
 #[actix_web::test]
@@ -751,7 +688,6 @@ async fn sms_recipients_inbound_messages_and_the_direction_filter() {
     let ada = app
         .create_customer(&a, json!({"name": "Ada", "phone": "+14155550123"}))
         .await;
-    let nophone = app.create_customer(&a, json!({"name": "No phone"})).await;
     let c = create(
         &app,
         &a,
@@ -788,46 +724,17 @@ async fn sms_recipients_inbound_messages_and_the_direction_filter() {
         (Some(id(&c)), Value::Null, Value::Null)
     );
     let other = create(&app, &a, &msgs, json!({"to_number": "+442079460958"})).await;
-    let r = call(
-        &app,
-        &a,
-        "POST",
-        &msgs,
-        Some(json!({"to_number": "+1 (415) 555-0123"})),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("recipient_exists"))
-    );
-    let r = call(
-        &app,
-        &a,
-        "POST",
-        &msgs,
-        Some(json!({"customer_id": id(&nophone)})),
-    )
-    .await;
-    assert_eq!((r.status, fields(&r)), (422, vec!["to_number".to_owned()]));
 
     // Editing the campaign's text or number updates its queued messages.
-    let r = call(
+    let r = update(
         &app,
         &a,
-        "PATCH",
         &format!("/v1/sms-campaigns/{}", id(&c)),
-        Some(json!({"body": "Bigger sale!", "from_number": "+14155550199"})),
+        json!({"body": "Bigger sale!", "from_number": "+14155550199"}),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("/v1/sms-messages/{}", id(&m)),
-        None,
-    )
-    .await;
+    let r = get(&app, &a, &format!("/v1/sms-messages/{}", id(&m))).await;
     assert_eq!(
         (r.json["body"].as_str(), r.json["from_number"].as_str()),
         (Some("Bigger sale!"), Some("+14155550199"))
@@ -845,13 +752,13 @@ async fn sms_recipients_inbound_messages_and_the_direction_filter() {
     .await;
     let inbound = inbound.to_string();
 
-    let r = call(&app, &a, "GET", &msgs, None).await;
+    let r = get(&app, &a, &msgs).await;
     assert_eq!(
         ids(&r),
         vec![id(&other), id(&m)],
         "a campaign lists its recipients only"
     );
-    let r = call(&app, &a, "GET", "/v1/sms-messages?direction=inbound", None).await;
+    let r = get(&app, &a, "/v1/sms-messages?direction=inbound").await;
     assert_eq!(ids(&r), vec![inbound.clone()]);
     assert_eq!(
         (
@@ -860,78 +767,45 @@ async fn sms_recipients_inbound_messages_and_the_direction_filter() {
         ),
         (Value::Null, Some("received"))
     );
-    let r = call(&app, &a, "GET", "/v1/sms-messages?direction=outbound", None).await;
+    let r = get(&app, &a, "/v1/sms-messages?direction=outbound").await;
     assert_eq!(ids(&r), vec![id(&other), id(&m)]);
-    let r = call(
+    let r = get(
         &app,
         &a,
-        "GET",
         &format!("/v1/sms-messages?customer_id={}", id(&ada)),
-        None,
     )
     .await;
     assert_eq!(ids(&r), vec![inbound.clone(), id(&m).to_owned()]);
-    let r = call(
+    let r = get(
         &app,
         &a,
-        "GET",
         &format!("/v1/sms-messages?campaign_id={}&status=queued", id(&c)),
-        None,
     )
     .await;
     assert_eq!(ids(&r).len(), 2);
 
     // Only queued messages can be deleted: not inbound ones, not sent ones.
-    let r = call(
-        &app,
-        &a,
-        "DELETE",
-        &format!("/v1/sms-messages/{inbound}"),
-        None,
-    )
-    .await;
+    let r = delete(&app, &a, &format!("/v1/sms-messages/{inbound}")).await;
     assert_eq!(
         (r.status, r.json["error"].as_str()),
         (409, Some("message_not_queued"))
     );
     set_status(&app, &a, "sms_messages", id(&other), "delivered").await;
-    let r = call(
-        &app,
-        &a,
-        "DELETE",
-        &format!("/v1/sms-messages/{}", id(&other)),
-        None,
-    )
-    .await;
+    let r = delete(&app, &a, &format!("/v1/sms-messages/{}", id(&other))).await;
     assert_eq!(r.status, 409);
-    let r = call(
-        &app,
-        &a,
-        "DELETE",
-        &format!("/v1/sms-messages/{}", id(&m)),
-        None,
-    )
-    .await;
+    let r = delete(&app, &a, &format!("/v1/sms-messages/{}", id(&m))).await;
     assert_eq!(r.status, 204);
 
     // A delivered message keeps its text when the campaign is edited (only queued ones follow).
-    let r = call(
+    let r = update(
         &app,
         &a,
-        "PATCH",
         &format!("/v1/sms-campaigns/{}", id(&c)),
-        Some(json!({"body": "Final sale!"})),
+        json!({"body": "Final sale!"}),
     )
     .await;
     assert_eq!(r.status, 200);
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("/v1/sms-messages/{}", id(&other)),
-        None,
-    )
-    .await;
+    let r = get(&app, &a, &format!("/v1/sms-messages/{}", id(&other))).await;
     assert_eq!(r.json["body"], "Bigger sale!");
 }
 
@@ -982,30 +856,22 @@ async fn calls_crud_transitions_and_filters() {
     let path = format!("/v1/calls/{}", id(&placed));
 
     // Forward only; in-progress records the start, a final status the end and the duration.
-    let r = call(&app, &a, "PATCH", &path, Some(json!({"status": "ringing"}))).await;
+    let r = update(&app, &a, &path, json!({"status": "ringing"})).await;
     assert_eq!(r.json["status"], "ringing");
-    let r = call(&app, &a, "PATCH", &path, Some(json!({"status": "queued"}))).await;
+    let r = update(&app, &a, &path, json!({"status": "queued"})).await;
     assert_eq!(
         (r.status, r.json["error"].as_str()),
         (409, Some("invalid_status_transition"))
     );
-    let r = call(
-        &app,
-        &a,
-        "PATCH",
-        &path,
-        Some(json!({"status": "in-progress"})),
-    )
-    .await;
+    let r = update(&app, &a, &path, json!({"status": "in-progress"})).await;
     assert!(r.json["started_at"].is_string(), "{}", r.text);
-    let r = call(&app, &a, "PATCH", &path, Some(json!({"status": "busy"}))).await;
+    let r = update(&app, &a, &path, json!({"status": "busy"})).await;
     assert_eq!(r.status, 409, "an answered call was not busy");
-    let r = call(
+    let r = update(
         &app,
         &a,
-        "PATCH",
         &path,
-        Some(json!({"status": "completed", "notes": "Renewed."})),
+        json!({"status": "completed", "notes": "Renewed."}),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -1016,22 +882,14 @@ async fn calls_crud_transitions_and_filters() {
         r.text
     );
     assert_eq!(r.json["notes"], "Renewed.");
-    let r = call(
-        &app,
-        &a,
-        "PATCH",
-        &path,
-        Some(json!({"status": "in-progress"})),
-    )
-    .await;
+    let r = update(&app, &a, &path, json!({"status": "in-progress"})).await;
     assert_eq!(r.status, 409, "completed is final");
     // Notes, customer and duration stay editable; null clears notes and customer.
-    let r = call(
+    let r = update(
         &app,
         &a,
-        "PATCH",
         &path,
-        Some(json!({"notes": null, "customer_id": id(&ada), "duration_seconds": 60})),
+        json!({"notes": null, "customer_id": id(&ada), "duration_seconds": 60}),
     )
     .await;
     assert_eq!(
@@ -1042,7 +900,7 @@ async fn calls_crud_transitions_and_filters() {
         ),
         (Value::Null, Some(id(&ada)), Some(60))
     );
-    let r = call(&app, &a, "PATCH", &path, Some(json!({"customer_id": null}))).await;
+    let r = update(&app, &a, &path, json!({"customer_id": null})).await;
     assert_eq!(r.json["customer_id"], Value::Null);
 
     // Validation.
@@ -1064,26 +922,12 @@ async fn calls_crud_transitions_and_filters() {
     );
     let r = call(&app, &a, "POST", "/v1/calls", Some(json!({}))).await;
     assert_eq!(fields(&r), vec!["direction", "from_number", "to_number"]);
-    let r = call(
-        &app,
-        &a,
-        "PATCH",
-        &path,
-        Some(json!({"duration_seconds": 86401})),
-    )
-    .await;
+    let r = update(&app, &a, &path, json!({"duration_seconds": 86401})).await;
     assert_eq!(
         (r.status, fields(&r)),
         (422, vec!["duration_seconds".to_owned()])
     );
-    let r = call(
-        &app,
-        &a,
-        "PATCH",
-        &path,
-        Some(json!({"duration_seconds": null})),
-    )
-    .await;
+    let r = update(&app, &a, &path, json!({"duration_seconds": null})).await;
     assert_eq!(r.status, 422);
 
     // A call SID is unique within an organization (another organization may hold the same).
@@ -1097,68 +941,38 @@ async fn calls_crud_transitions_and_filters() {
     create(&app, &b, "/v1/calls", dup).await;
 
     // Filters.
-    let r = call(&app, &a, "GET", "/v1/calls?direction=outbound", None).await;
+    let r = get(&app, &a, "/v1/calls?direction=outbound").await;
     assert_eq!(ids(&r), vec![id(&placed)]);
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        "/v1/calls?direction=inbound&status=completed",
-        None,
-    )
-    .await;
+    let r = get(&app, &a, "/v1/calls?direction=inbound&status=completed").await;
     assert_eq!(ids(&r), vec![id(&logged)]);
-    let r = call(
+    let r = get(
         &app,
         &a,
-        "GET",
         &format!("/v1/calls?voice_campaign_id={}", id(&vc)),
-        None,
     )
     .await;
     assert_eq!(ids(&r), vec![id(&placed)]);
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("/v1/calls?customer_id={}", id(&ada)),
-        None,
-    )
-    .await;
+    let r = get(&app, &a, &format!("/v1/calls?customer_id={}", id(&ada))).await;
     assert_eq!(ids(&r), vec![id(&logged)]);
-    let r = call(&app, &a, "GET", "/v1/calls?status=queued", None).await;
+    let r = get(&app, &a, "/v1/calls?status=queued").await;
     assert_eq!(ids(&r), Vec::<String>::new());
 
     // Deleting the campaign or the customer keeps the calls, unlinked.
-    let r = call(
-        &app,
-        &a,
-        "DELETE",
-        &format!("/v1/voice-campaigns/{}", id(&vc)),
-        None,
-    )
-    .await;
+    let r = delete(&app, &a, &format!("/v1/voice-campaigns/{}", id(&vc))).await;
     assert_eq!(r.status, 204);
-    let r = call(
-        &app,
-        &a,
-        "DELETE",
-        &format!("/v1/customers/{}", id(&ada)),
-        None,
-    )
-    .await;
+    let r = delete(&app, &a, &format!("/v1/customers/{}", id(&ada))).await;
     assert_eq!(r.status, 204);
-    let r = call(&app, &a, "GET", &path, None).await;
+    let r = get(&app, &a, &path).await;
     assert_eq!(
         (r.status, r.json["voice_campaign_id"].clone()),
         (200, Value::Null)
     );
-    let r = call(&app, &a, "GET", &format!("/v1/calls/{}", id(&logged)), None).await;
+    let r = get(&app, &a, &format!("/v1/calls/{}", id(&logged))).await;
     assert_eq!(r.json["customer_id"], Value::Null);
 
-    let r = call(&app, &a, "DELETE", &path, None).await;
+    let r = delete(&app, &a, &path).await;
     assert_eq!(r.status, 204);
-    let r = call(&app, &a, "GET", &path, None).await;
+    let r = get(&app, &a, &path).await;
     assert_eq!(r.status, 404);
 }
 
@@ -1247,19 +1061,17 @@ async fn another_organizations_customer_or_campaign_is_refused_like_a_missing_on
         format!("/v1/email-campaigns/{}/messages", id(&email_c)),
         format!("/v1/sms-campaigns/{}/messages", id(&sms_c)),
     ] {
-        let r = call(&app, &a, "GET", &path, None).await;
+        let r = get(&app, &a, &path).await;
         assert_eq!(r.json["data"], json!([]), "{path}");
     }
-    let r = call(&app, &a, "GET", "/v1/calls", None).await;
+    let r = get(&app, &a, "/v1/calls").await;
     assert_eq!(ids(&r), vec![id(&a_call)]);
     assert_eq!(r.json["data"][0]["customer_id"], Value::Null);
     // B's campaign itself is 404 to A.
-    let r = call(
+    let r = get(
         &app,
         &a,
-        "GET",
         &format!("/v1/voice-campaigns/{}", id(&b_campaign)),
-        None,
     )
     .await;
     assert_eq!(r.status, 404);
@@ -1274,11 +1086,11 @@ async fn members_run_campaigns_and_log_calls() {
     for (collection, _, body, edit) in channels() {
         let c = create(&app, &member, collection, body).await;
         let path = format!("{collection}/{}", id(&c));
-        let r = call(&app, &member, "PATCH", &path, Some(edit)).await;
+        let r = update(&app, &member, &path, edit).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text);
-        let r = call(&app, &owner, "GET", &path, None).await;
+        let r = get(&app, &owner, &path).await;
         assert_eq!(r.status, 200, "the owner reads the member's campaign");
-        let r = call(&app, &member, "DELETE", &path, None).await;
+        let r = delete(&app, &member, &path).await;
         assert_eq!(r.status, 204, "{path}");
     }
     let c = create(&app, &owner, "/v1/email-campaigns", channels()[0].2.clone()).await;
@@ -1289,14 +1101,7 @@ async fn members_run_campaigns_and_log_calls() {
         json!({"to_email": "x@example.com"}),
     )
     .await;
-    let r = call(
-        &app,
-        &member,
-        "DELETE",
-        &format!("/v1/email-messages/{}", id(&m)),
-        None,
-    )
-    .await;
+    let r = delete(&app, &member, &format!("/v1/email-messages/{}", id(&m))).await;
     assert_eq!(r.status, 204);
     let k = create(
         &app,
@@ -1305,16 +1110,15 @@ async fn members_run_campaigns_and_log_calls() {
         json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100"}),
     )
     .await;
-    let r = call(
+    let r = update(
         &app,
         &member,
-        "PATCH",
         &format!("/v1/calls/{}", id(&k)),
-        Some(json!({"notes": "x"})),
+        json!({"notes": "x"}),
     )
     .await;
     assert_eq!(r.status, 200);
-    let r = call(&app, &member, "GET", "/v1/dashboard/stats", None).await;
+    let r = get(&app, &member, "/v1/dashboard/stats").await;
     assert_eq!(r.status, 200);
 }
 
@@ -1424,12 +1228,11 @@ async fn seed_dashboard_data(app: &TestApp, acct: &Account) {
         &[&Uuid::now_v7()],
     )
     .await;
-    let r = call(
+    let r = update(
         app,
         acct,
-        "PATCH",
         &format!("/v1/sms-campaigns/{}", id(&s1)),
-        Some(json!({"status": "sending"})),
+        json!({"status": "sending"}),
     )
     .await;
     assert_eq!(r.status, 200);
@@ -1466,7 +1269,7 @@ async fn the_dashboard_counts_known_data_of_this_organization_only() {
         "sms": {"campaigns": zeros(CAMPAIGN_STATUSES), "messages": zeros(SMS_STATUSES), "sent": 0, "delivered": 0, "delivery_rate": null},
         "voice": {"campaigns": zeros(CAMPAIGN_STATUSES), "calls": zeros(CALL_STATUSES), "total_calls": 0, "total_call_seconds": 0, "total_call_minutes": 0.0},
     });
-    let r = call(&app, &a, "GET", "/v1/dashboard/stats", None).await;
+    let r = get(&app, &a, "/v1/dashboard/stats").await;
     assert_eq!((r.status, &r.json), (200, &empty), "{}", r.text);
 
     seed_dashboard_data(&app, &a).await;
@@ -1489,32 +1292,26 @@ async fn the_dashboard_counts_known_data_of_this_organization_only() {
             "total_calls": 5, "total_call_seconds": 150, "total_call_minutes": 2.5,
         },
     });
-    let r = call(&app, &a, "GET", "/v1/dashboard/stats", None).await;
+    let r = get(&app, &a, "/v1/dashboard/stats").await;
     assert_eq!(r.json, expected, "{}", r.text);
-    let r = call(
+    let r = get(
         &app,
         &a,
-        "GET",
         &format!("/v1/dashboard/stats?created_after={PAST}&created_before={FUTURE}"),
-        None,
     )
     .await;
     assert_eq!(r.json, expected);
-    let r = call(
+    let r = get(
         &app,
         &a,
-        "GET",
         &format!("/v1/dashboard/stats?created_after={FUTURE}"),
-        None,
     )
     .await;
     assert_eq!(r.json, empty);
-    let r = call(
+    let r = get(
         &app,
         &a,
-        "GET",
         &format!("/v1/dashboard/stats?created_before={PAST}"),
-        None,
     )
     .await;
     assert_eq!(r.json, empty);
@@ -1523,9 +1320,9 @@ async fn the_dashboard_counts_known_data_of_this_organization_only() {
     let b = app.signup("Other").await;
     seed_dashboard_data(&app, &b).await;
     create(&app, &b, "/v1/calls", json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100", "duration_seconds": 3600, "status": "completed"})).await;
-    let r = call(&app, &a, "GET", "/v1/dashboard/stats", None).await;
+    let r = get(&app, &a, "/v1/dashboard/stats").await;
     assert_eq!(r.json, expected);
-    let r = call(&app, &b, "GET", "/v1/dashboard/stats", None).await;
+    let r = get(&app, &b, "/v1/dashboard/stats").await;
     assert_eq!(
         (
             r.json["voice"]["total_calls"].as_i64(),
@@ -1547,29 +1344,56 @@ pub fn seed<'a>(
             .create_customer(acct, json!({"name": format!("{marker} recipient"), "email": format!("{marker}@messaging.example"), "phone": "+14155550142"}))
             .await;
         let customer = id(&customer).to_owned();
-        let email_c = create(app, acct, "/v1/email-campaigns", json!({"name": format!("{marker} email"), "subject": format!("{marker} subject"), "body": format!("{marker} body")})).await;
-        let email_m = create(
-            app,
-            acct,
-            &format!("/v1/email-campaigns/{}/messages", id(&email_c)),
-            json!({"customer_id": customer}),
-        )
-        .await;
-        let sms_c = create(app, acct, "/v1/sms-campaigns", json!({"name": format!("{marker} sms"), "body": format!("{marker} text"), "from_number": "+14155550100"})).await;
-        let sms_m = create(
-            app,
-            acct,
-            &format!("/v1/sms-campaigns/{}/messages", id(&sms_c)),
-            json!({"customer_id": customer}),
-        )
-        .await;
-        let voice_c = create(
-            app,
-            acct,
-            "/v1/voice-campaigns",
-            json!({"name": format!("{marker} voice"), "script": format!("{marker} script")}),
-        )
-        .await;
+        let campaign_patch = json!({"name": "changed by another tenant"});
+        // (campaigns, a create body, and for email and SMS: every message, an intruding recipient)
+        let channels = [
+            (
+                "/v1/email-campaigns",
+                json!({"name": format!("{marker} email"), "subject": format!("{marker} subject"), "body": format!("{marker} body")}),
+                Some((
+                    "/v1/email-messages",
+                    json!({"to_email": "intruder@example.com"}),
+                )),
+            ),
+            (
+                "/v1/sms-campaigns",
+                json!({"name": format!("{marker} sms"), "body": format!("{marker} text"), "from_number": "+14155550100"}),
+                Some(("/v1/sms-messages", json!({"to_number": "+14155550666"}))),
+            ),
+            (
+                "/v1/voice-campaigns",
+                json!({"name": format!("{marker} voice"), "script": format!("{marker} script")}),
+                None,
+            ),
+        ];
+        let mut items = Vec::new();
+        let mut campaigns = Vec::new();
+        for (collection, body, recipients) in channels {
+            let c = id(&create(app, acct, collection, body).await).to_owned();
+            items.push(Item {
+                path: format!("{collection}/{c}"),
+                writes: &["PATCH", "DELETE"],
+                patch: campaign_patch.clone(),
+            });
+            if let Some((messages, intruder)) = recipients {
+                let path = format!("{collection}/{c}/messages");
+                let m = create(app, acct, &path, json!({"customer_id": customer})).await;
+                items.push(Item {
+                    path,
+                    writes: &["POST"],
+                    patch: intruder,
+                });
+                items.push(Item {
+                    path: format!("{messages}/{}", id(&m)),
+                    writes: &["DELETE"],
+                    patch: json!({}),
+                });
+            }
+            campaigns.push(c);
+        }
+        let [email_c, sms_c, voice_c] = &campaigns[..] else {
+            unreachable!("three channels")
+        };
         let call_row = create(
             app,
             acct,
@@ -1578,76 +1402,33 @@ pub fn seed<'a>(
                 "direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550142",
                 // The same SID in every organization: unique per organization only.
                 "call_sid": "CA0123456789abcdef0123456789abcdef", "status": "completed", "duration_seconds": 61,
-                "voice_campaign_id": id(&voice_c), "customer_id": customer, "notes": format!("{marker} notes")
+                "voice_campaign_id": voice_c, "customer_id": customer, "notes": format!("{marker} notes")
             }),
         )
         .await;
-        let campaign_patch = json!({"name": "changed by another tenant"});
+        items.push(Item {
+            path: format!("/v1/calls/{}", id(&call_row)),
+            writes: &["PATCH", "DELETE"],
+            patch: json!({"notes": "changed by another tenant", "status": "completed"}),
+        });
         Seeded {
-            items: vec![
-                Item {
-                    path: format!("/v1/email-campaigns/{}", id(&email_c)),
-                    writes: &["PATCH", "DELETE"],
-                    patch: campaign_patch.clone(),
-                },
-                Item {
-                    path: format!("/v1/email-campaigns/{}/messages", id(&email_c)),
-                    writes: &["POST"],
-                    patch: json!({"to_email": "intruder@example.com"}),
-                },
-                Item {
-                    path: format!("/v1/email-messages/{}", id(&email_m)),
-                    writes: &["DELETE"],
-                    patch: json!({}),
-                },
-                Item {
-                    path: format!("/v1/sms-campaigns/{}", id(&sms_c)),
-                    writes: &["PATCH", "DELETE"],
-                    patch: campaign_patch.clone(),
-                },
-                Item {
-                    path: format!("/v1/sms-campaigns/{}/messages", id(&sms_c)),
-                    writes: &["POST"],
-                    patch: json!({"to_number": "+14155550666"}),
-                },
-                Item {
-                    path: format!("/v1/sms-messages/{}", id(&sms_m)),
-                    writes: &["DELETE"],
-                    patch: json!({}),
-                },
-                Item {
-                    path: format!("/v1/voice-campaigns/{}", id(&voice_c)),
-                    writes: &["PATCH", "DELETE"],
-                    patch: campaign_patch,
-                },
-                Item {
-                    path: format!("/v1/calls/{}", id(&call_row)),
-                    writes: &["PATCH", "DELETE"],
-                    patch: json!({"notes": "changed by another tenant", "status": "completed"}),
-                },
-            ],
+            items,
             views: vec![
                 "/v1/email-campaigns".into(),
                 "/v1/email-campaigns?status=draft".into(),
                 format!("/v1/email-campaigns?created_after={PAST}"),
-                format!(
-                    "/v1/email-campaigns/{}/messages?status=queued",
-                    id(&email_c)
-                ),
+                format!("/v1/email-campaigns/{email_c}/messages?status=queued"),
                 format!("/v1/email-messages?customer_id={customer}"),
                 "/v1/email-messages?status=queued".into(),
                 "/v1/sms-campaigns?status=draft".into(),
-                format!(
-                    "/v1/sms-campaigns/{}/messages?customer_id={customer}",
-                    id(&sms_c)
-                ),
+                format!("/v1/sms-campaigns/{sms_c}/messages?customer_id={customer}"),
                 "/v1/sms-messages?direction=outbound".into(),
                 "/v1/sms-messages?status=queued".into(),
                 "/v1/voice-campaigns?status=draft".into(),
                 format!("/v1/voice-campaigns?created_before={FUTURE}"),
                 "/v1/calls".into(),
                 "/v1/calls?direction=outbound&status=completed".into(),
-                format!("/v1/calls?voice_campaign_id={}", id(&voice_c)),
+                format!("/v1/calls?voice_campaign_id={voice_c}"),
                 format!("/v1/calls?customer_id={customer}"),
                 "/v1/dashboard/stats".into(),
                 format!("/v1/dashboard/stats?created_after={PAST}"),

@@ -8,6 +8,8 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+pub use super::campaign::CampaignFilter;
+use super::campaign::impl_campaign;
 use super::{CreatedRange, Guarded, decode};
 use crate::list::{Cursor, ListQuery};
 use crate::{DbError, Page, PageRequest, TenantTx};
@@ -101,14 +103,12 @@ pub struct EmailCampaignPatch {
     pub scheduled_at: Option<Option<OffsetDateTime>>,
 }
 
-/// Campaign list filters.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CampaignFilter {
-    /// Only this status.
-    pub status: Option<CampaignStatus>,
-    /// Creation window.
-    pub created: CreatedRange,
-}
+impl_campaign!(
+    EmailCampaign,
+    EmailCampaignId,
+    "email_campaigns",
+    campaign_columns!()
+);
 
 fn campaign_from_row(r: &Row) -> Result<EmailCampaign, DbError> {
     Ok(EmailCampaign {
@@ -129,69 +129,6 @@ fn campaign_from_row(r: &Row) -> Result<EmailCampaign, DbError> {
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
-}
-
-fn cursor_of_campaign(c: &EmailCampaign) -> Cursor {
-    Cursor {
-        created_at: c.created_at,
-        id: c.id,
-    }
-}
-
-/// One page of email campaigns, newest first. Ends the transaction (one round trip).
-pub async fn list_campaigns(
-    tx: TenantTx,
-    filter: &CampaignFilter,
-    page: PageRequest<Cursor>,
-) -> Result<Page<EmailCampaign, Cursor>, DbError> {
-    let status = filter.status.map(CampaignStatus::as_str);
-    ListQuery::new(concat!(
-        "SELECT ",
-        campaign_columns!(),
-        " FROM palisade.email_campaigns WHERE true"
-    ))
-    .and_opt("status = $", status.as_ref())
-    .and_opt("created_at > $", filter.created.after.as_ref())
-    .and_opt("created_at < $", filter.created.before.as_ref())
-    .after(page.after.as_ref())
-    .fetch(tx, page.limit, campaign_from_row, cursor_of_campaign)
-    .await
-}
-
-/// One campaign, or `None` when it does not exist in this organization.
-pub async fn get_campaign(
-    tx: TenantTx,
-    id: EmailCampaignId,
-) -> Result<Option<EmailCampaign>, DbError> {
-    let rows = tx
-        .query_once(
-            concat!(
-                "SELECT ",
-                campaign_columns!(),
-                " FROM palisade.email_campaigns WHERE id = $1"
-            ),
-            &[&id.as_uuid()],
-        )
-        .await?;
-    rows.first().map(campaign_from_row).transpose()
-}
-
-/// One campaign, locked until the transaction ends (read it, check the rules, then update).
-pub async fn lock_campaign(
-    tx: &mut TenantTx,
-    id: EmailCampaignId,
-) -> Result<Option<EmailCampaign>, DbError> {
-    let row = tx
-        .query_opt(
-            concat!(
-                "SELECT ",
-                campaign_columns!(),
-                " FROM palisade.email_campaigns WHERE id = $1 FOR UPDATE"
-            ),
-            &[&id.as_uuid()],
-        )
-        .await?;
-    row.map(|r| campaign_from_row(&r)).transpose()
 }
 
 /// Creates a campaign in the acting organization.
@@ -254,68 +191,6 @@ pub async fn update_campaign(
         )
         .await?;
     row.map(|r| campaign_from_row(&r)).transpose()
-}
-
-/// Deletes a campaign and its messages, unless its status forbids it
-/// ([`CampaignStatus::is_deletable`]).
-pub async fn delete_campaign(
-    tx: &mut TenantTx,
-    id: EmailCampaignId,
-) -> Result<Guarded<(), CampaignStatus>, DbError> {
-    let Some(status) = lock_campaign_status(tx, id).await? else {
-        return Ok(Guarded::NotFound);
-    };
-    if !status.is_deletable() {
-        return Ok(Guarded::Refused(status));
-    }
-    tx.execute(
-        "DELETE FROM palisade.email_campaigns WHERE id = $1",
-        &[&id.as_uuid()],
-    )
-    .await?;
-    Ok(Guarded::Done(()))
-}
-
-/// A campaign's status, with the row locked `FOR UPDATE` until the transaction ends.
-async fn lock_campaign_status(
-    tx: &mut TenantTx,
-    id: EmailCampaignId,
-) -> Result<Option<CampaignStatus>, DbError> {
-    let row = tx
-        .query_opt(
-            "SELECT status FROM palisade.email_campaigns WHERE id = $1 FOR UPDATE",
-            &[&id.as_uuid()],
-        )
-        .await?;
-    row.map(|r| decode(&r, "status", CampaignStatus::parse))
-        .transpose()
-}
-
-/// A campaign's status, with the row share-locked until the transaction ends: recipients can
-/// be added concurrently, but the status cannot change under them (a move to `sending` waits).
-pub async fn share_campaign_status(
-    tx: &mut TenantTx,
-    id: EmailCampaignId,
-) -> Result<Option<CampaignStatus>, DbError> {
-    let row = tx
-        .query_opt(
-            "SELECT status FROM palisade.email_campaigns WHERE id = $1 FOR SHARE",
-            &[&id.as_uuid()],
-        )
-        .await?;
-    row.map(|r| decode(&r, "status", CampaignStatus::parse))
-        .transpose()
-}
-
-/// Whether a campaign exists in this organization.
-pub async fn campaign_exists(tx: &mut TenantTx, id: EmailCampaignId) -> Result<bool, DbError> {
-    Ok(tx
-        .query_opt(
-            "SELECT 1 FROM palisade.email_campaigns WHERE id = $1",
-            &[&id.as_uuid()],
-        )
-        .await?
-        .is_some())
 }
 
 /// One recipient of a campaign, as stored.

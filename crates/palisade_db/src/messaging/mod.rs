@@ -8,6 +8,7 @@
 //! same transaction as the write, so two concurrent requests cannot both pass a check that only
 //! one of them should.
 
+pub mod campaign;
 pub mod dashboard;
 pub mod email;
 pub mod sms;

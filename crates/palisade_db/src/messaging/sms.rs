@@ -10,6 +10,8 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+pub use super::campaign::CampaignFilter;
+use super::campaign::impl_campaign;
 use super::{CreatedRange, Guarded, decode};
 use crate::list::{Cursor, ListQuery};
 use crate::{DbError, Page, PageRequest, TenantTx};
@@ -100,14 +102,12 @@ pub struct SmsCampaignPatch {
     pub scheduled_at: Option<Option<OffsetDateTime>>,
 }
 
-/// Campaign list filters.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CampaignFilter {
-    /// Only this status.
-    pub status: Option<CampaignStatus>,
-    /// Creation window.
-    pub created: CreatedRange,
-}
+impl_campaign!(
+    SmsCampaign,
+    SmsCampaignId,
+    "sms_campaigns",
+    campaign_columns!()
+);
 
 fn campaign_from_row(r: &Row) -> Result<SmsCampaign, DbError> {
     Ok(SmsCampaign {
@@ -126,66 +126,6 @@ fn campaign_from_row(r: &Row) -> Result<SmsCampaign, DbError> {
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
-}
-
-fn cursor_of_campaign(c: &SmsCampaign) -> Cursor {
-    Cursor {
-        created_at: c.created_at,
-        id: c.id,
-    }
-}
-
-/// One page of SMS campaigns, newest first. Ends the transaction (one round trip).
-pub async fn list_campaigns(
-    tx: TenantTx,
-    filter: &CampaignFilter,
-    page: PageRequest<Cursor>,
-) -> Result<Page<SmsCampaign, Cursor>, DbError> {
-    let status = filter.status.map(CampaignStatus::as_str);
-    ListQuery::new(concat!(
-        "SELECT ",
-        campaign_columns!(),
-        " FROM palisade.sms_campaigns WHERE true"
-    ))
-    .and_opt("status = $", status.as_ref())
-    .and_opt("created_at > $", filter.created.after.as_ref())
-    .and_opt("created_at < $", filter.created.before.as_ref())
-    .after(page.after.as_ref())
-    .fetch(tx, page.limit, campaign_from_row, cursor_of_campaign)
-    .await
-}
-
-/// One campaign, or `None` when it does not exist in this organization.
-pub async fn get_campaign(tx: TenantTx, id: SmsCampaignId) -> Result<Option<SmsCampaign>, DbError> {
-    let rows = tx
-        .query_once(
-            concat!(
-                "SELECT ",
-                campaign_columns!(),
-                " FROM palisade.sms_campaigns WHERE id = $1"
-            ),
-            &[&id.as_uuid()],
-        )
-        .await?;
-    rows.first().map(campaign_from_row).transpose()
-}
-
-/// One campaign, locked until the transaction ends (read it, check the rules, then update).
-pub async fn lock_campaign(
-    tx: &mut TenantTx,
-    id: SmsCampaignId,
-) -> Result<Option<SmsCampaign>, DbError> {
-    let row = tx
-        .query_opt(
-            concat!(
-                "SELECT ",
-                campaign_columns!(),
-                " FROM palisade.sms_campaigns WHERE id = $1 FOR UPDATE"
-            ),
-            &[&id.as_uuid()],
-        )
-        .await?;
-    row.map(|r| campaign_from_row(&r)).transpose()
 }
 
 /// Creates a campaign in the acting organization.
@@ -258,60 +198,6 @@ pub async fn update_campaign(
         )
         .await?;
     row.map(|r| campaign_from_row(&r)).transpose()
-}
-
-/// Deletes a campaign and its messages, unless its status forbids it
-/// ([`CampaignStatus::is_deletable`]).
-pub async fn delete_campaign(
-    tx: &mut TenantTx,
-    id: SmsCampaignId,
-) -> Result<Guarded<(), CampaignStatus>, DbError> {
-    let row = tx
-        .query_opt(
-            "SELECT status FROM palisade.sms_campaigns WHERE id = $1 FOR UPDATE",
-            &[&id.as_uuid()],
-        )
-        .await?;
-    let Some(row) = row else {
-        return Ok(Guarded::NotFound);
-    };
-    let status = decode(&row, "status", CampaignStatus::parse)?;
-    if !status.is_deletable() {
-        return Ok(Guarded::Refused(status));
-    }
-    tx.execute(
-        "DELETE FROM palisade.sms_campaigns WHERE id = $1",
-        &[&id.as_uuid()],
-    )
-    .await?;
-    Ok(Guarded::Done(()))
-}
-
-/// A campaign's status, share-locked until the transaction ends: recipients can be added
-/// concurrently, but the status cannot change under them (a move to `sending` waits).
-pub async fn share_campaign_status(
-    tx: &mut TenantTx,
-    id: SmsCampaignId,
-) -> Result<Option<CampaignStatus>, DbError> {
-    let row = tx
-        .query_opt(
-            "SELECT status FROM palisade.sms_campaigns WHERE id = $1 FOR SHARE",
-            &[&id.as_uuid()],
-        )
-        .await?;
-    row.map(|r| decode(&r, "status", CampaignStatus::parse))
-        .transpose()
-}
-
-/// Whether a campaign exists in this organization.
-pub async fn campaign_exists(tx: &mut TenantTx, id: SmsCampaignId) -> Result<bool, DbError> {
-    Ok(tx
-        .query_opt(
-            "SELECT 1 FROM palisade.sms_campaigns WHERE id = $1",
-            &[&id.as_uuid()],
-        )
-        .await?
-        .is_some())
 }
 
 /// An SMS as stored.

@@ -15,36 +15,46 @@
 //! missing one (422 on that field): RLS hides the row, and the composite foreign keys refuse
 //! it with the same error as an absent row.
 //!
+//! [`CampaignStatus::client_may_move_to`]: palisade_domain::CampaignStatus::client_may_move_to
+//! [`CampaignStatus::is_deletable`]: palisade_domain::CampaignStatus::is_deletable
 //! [`CallStatus::may_move_to`]: palisade_domain::CallStatus::may_move_to
 
+mod campaign;
 mod dashboard;
 mod email;
+mod recipients;
 mod sms;
 mod voice;
 
 use actix_web::http::StatusCode;
-use actix_web::web;
+use actix_web::{HttpResponse, web};
+use palisade_db::Page;
+use palisade_db::list::Cursor;
 use palisade_db::messaging::CreatedRange;
-use palisade_domain::CampaignStatus;
+use palisade_db::messaging::email::EmailCampaign;
+use palisade_db::messaging::sms::SmsCampaign;
+use palisade_db::messaging::voice::VoiceCampaign;
 use time::OffsetDateTime;
 
 use super::{Fields, method_not_allowed};
 use crate::ApiError;
+use crate::pagination::encode_cursor;
+use serde::Serialize;
 
 /// Registers the routes of this module (inside `/v1`).
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     let nope = || web::to(method_not_allowed);
     cfg.service(
         web::resource("/email-campaigns")
-            .route(web::get().to(email::list_campaigns))
+            .route(web::get().to(campaign::list_campaigns::<EmailCampaign>))
             .route(web::post().to(email::create_campaign))
             .default_service(nope()),
     )
     .service(
         web::resource("/email-campaigns/{id}")
-            .route(web::get().to(email::get_campaign))
+            .route(web::get().to(campaign::get_campaign::<EmailCampaign>))
             .route(web::patch().to(email::update_campaign))
-            .route(web::delete().to(email::delete_campaign))
+            .route(web::delete().to(campaign::delete_campaign::<EmailCampaign>))
             .default_service(nope()),
     )
     .service(
@@ -66,15 +76,15 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/sms-campaigns")
-            .route(web::get().to(sms::list_campaigns))
+            .route(web::get().to(campaign::list_campaigns::<SmsCampaign>))
             .route(web::post().to(sms::create_campaign))
             .default_service(nope()),
     )
     .service(
         web::resource("/sms-campaigns/{id}")
-            .route(web::get().to(sms::get_campaign))
+            .route(web::get().to(campaign::get_campaign::<SmsCampaign>))
             .route(web::patch().to(sms::update_campaign))
-            .route(web::delete().to(sms::delete_campaign))
+            .route(web::delete().to(campaign::delete_campaign::<SmsCampaign>))
             .default_service(nope()),
     )
     .service(
@@ -96,15 +106,15 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/voice-campaigns")
-            .route(web::get().to(voice::list_campaigns))
+            .route(web::get().to(campaign::list_campaigns::<VoiceCampaign>))
             .route(web::post().to(voice::create_campaign))
             .default_service(nope()),
     )
     .service(
         web::resource("/voice-campaigns/{id}")
-            .route(web::get().to(voice::get_campaign))
+            .route(web::get().to(campaign::get_campaign::<VoiceCampaign>))
             .route(web::patch().to(voice::update_campaign))
-            .route(web::delete().to(voice::delete_campaign))
+            .route(web::delete().to(campaign::delete_campaign::<VoiceCampaign>))
             .default_service(nope()),
     )
     .service(
@@ -157,107 +167,12 @@ impl Fields {
     }
 }
 
-/// The status of a new campaign: draft (default) or scheduled, which needs `scheduled_at`.
-fn new_campaign_status(
-    f: &mut Fields,
-    raw: Option<&str>,
-    scheduled_at: Option<OffsetDateTime>,
-) -> CampaignStatus {
-    let status = f
-        .optional("status", raw, CampaignStatus::parse)
-        .unwrap_or(CampaignStatus::Draft);
-    match status {
-        CampaignStatus::Draft => {}
-        CampaignStatus::Scheduled => {
-            if scheduled_at.is_none() && !f.0.iter().any(|e| e.field == "scheduled_at") {
-                f.invalid("scheduled_at", "is required to schedule a campaign");
-            }
-        }
-        // Parsed, but not a status a campaign can start in.
-        _ => f.invalid("status", "a new campaign is draft or scheduled"),
-    }
-    status
-}
-
-/// What a PATCH asks of a campaign's lifecycle.
-struct CampaignChange {
-    /// The requested status, if any.
-    status: Option<CampaignStatus>,
-    /// The requested schedule (already checked to be in the future), if any.
-    scheduled_at: Option<Option<OffsetDateTime>>,
-    /// Whether the PATCH touches the content (name, texts, schedule).
-    edits_content: bool,
-}
-
-/// Checks a PATCH against the campaign's current status (read `FOR UPDATE`): 409 for a
-/// transition clients may not make or an edit of a campaign that has gone out, 422 when the
-/// result would be scheduled without a future `scheduled_at`. Returns the status to store:
-/// `None` when it does not change.
-fn check_campaign_change(
-    current: CampaignStatus,
-    current_scheduled_at: Option<OffsetDateTime>,
-    change: &CampaignChange,
-    now: OffsetDateTime,
-) -> Result<Option<CampaignStatus>, ApiError> {
-    let target = change.status.unwrap_or(current);
-    if !current.client_may_move_to(target) {
-        return Err(ApiError::Http {
-            status: StatusCode::CONFLICT,
-            code: "invalid_status_transition",
-            message: format!(
-                "a {} campaign cannot become {}",
-                current.as_str(),
-                target.as_str()
-            ),
-        });
-    }
-    if change.edits_content && !current.is_editable() {
-        return Err(ApiError::Http {
-            status: StatusCode::CONFLICT,
-            code: "campaign_not_editable",
-            message: format!(
-                "a {} campaign cannot be edited; only draft and scheduled ones can",
-                current.as_str()
-            ),
-        });
-    }
-    if target == CampaignStatus::Scheduled && (target != current || change.scheduled_at.is_some()) {
-        match change.scheduled_at.unwrap_or(current_scheduled_at) {
-            None => {
-                return Err(ApiError::invalid(
-                    "scheduled_at",
-                    "is required to schedule a campaign",
-                ));
-            }
-            Some(t) if t <= now => {
-                return Err(ApiError::invalid("scheduled_at", "must be in the future"));
-            }
-            Some(_) => {}
-        }
-    }
-    Ok((target != current).then_some(target))
-}
-
-fn not_deletable(status: CampaignStatus) -> ApiError {
-    ApiError::Http {
-        status: StatusCode::CONFLICT,
-        code: "campaign_not_deletable",
-        message: format!(
-            "a {} campaign cannot be deleted; only draft, scheduled and cancelled ones can",
-            status.as_str()
-        ),
-    }
-}
-
-fn not_editable_for_recipients(status: CampaignStatus) -> ApiError {
-    ApiError::Http {
-        status: StatusCode::CONFLICT,
-        code: "campaign_not_editable",
-        message: format!(
-            "recipients cannot be added to a {} campaign; only to draft and scheduled ones",
-            status.as_str()
-        ),
-    }
+/// A list page as clients see it: `{"data": [...], "next_cursor": "..."|null}`.
+fn page_json<T, J: Serialize + From<T>>(page: Page<T, Cursor>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(J::from).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    }))
 }
 
 fn message_not_queued(status: &str) -> ApiError {
@@ -279,133 +194,4 @@ fn recipient_exists() -> ApiError {
 /// it is missing or another organization's (the two must be indistinguishable).
 fn no_such_customer() -> ApiError {
     ApiError::invalid("customer_id", "no such customer")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use CampaignStatus::*;
-
-    fn change(
-        status: Option<CampaignStatus>,
-        scheduled_at: Option<Option<OffsetDateTime>>,
-        edits_content: bool,
-    ) -> CampaignChange {
-        CampaignChange {
-            status,
-            scheduled_at,
-            edits_content,
-        }
-    }
-
-    fn code(r: Result<Option<CampaignStatus>, ApiError>) -> String {
-        match r {
-            Ok(s) => format!("ok {s:?}"),
-            Err(ApiError::Http { code, .. }) => code.to_owned(),
-            Err(ApiError::Validation(f)) => format!("422 {}: {}", f[0].field, f[0].reason),
-            Err(e) => e.to_string(),
-        }
-    }
-
-    #[test]
-    fn campaign_changes() {
-        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(10_000);
-        let later = now + time::Duration::hours(1);
-        let earlier = now - time::Duration::hours(1);
-        let cases = [
-            (
-                Draft,
-                None,
-                change(Some(Scheduled), Some(Some(later)), false),
-                "ok Some(Scheduled)",
-            ),
-            (
-                Draft,
-                None,
-                change(Some(Scheduled), None, false),
-                "422 scheduled_at: is required to schedule a campaign",
-            ),
-            (
-                Draft,
-                Some(earlier),
-                change(Some(Scheduled), None, false),
-                "422 scheduled_at: must be in the future",
-            ),
-            (
-                Draft,
-                Some(later),
-                change(Some(Scheduled), None, false),
-                "ok Some(Scheduled)",
-            ),
-            (
-                Scheduled,
-                Some(later),
-                change(None, Some(None), true),
-                "422 scheduled_at: is required to schedule a campaign",
-            ),
-            (
-                Scheduled,
-                Some(earlier),
-                change(Some(Scheduled), None, false),
-                "ok None",
-            ),
-            (
-                Scheduled,
-                Some(later),
-                change(Some(Draft), None, true),
-                "ok Some(Draft)",
-            ),
-            (
-                Draft,
-                None,
-                change(Some(Sending), None, true),
-                "ok Some(Sending)",
-            ),
-            (
-                Sending,
-                None,
-                change(Some(Cancelled), None, false),
-                "ok Some(Cancelled)",
-            ),
-            (
-                Sending,
-                None,
-                change(Some(Sent), None, false),
-                "invalid_status_transition",
-            ),
-            (
-                Sending,
-                None,
-                change(None, None, true),
-                "campaign_not_editable",
-            ),
-            (
-                Sent,
-                None,
-                change(Some(Draft), None, false),
-                "invalid_status_transition",
-            ),
-            (
-                Sent,
-                None,
-                change(None, None, true),
-                "campaign_not_editable",
-            ),
-            (Sent, None, change(Some(Sent), None, false), "ok None"),
-            (
-                Cancelled,
-                None,
-                change(Some(Cancelled), None, true),
-                "campaign_not_editable",
-            ),
-        ];
-        for (current, scheduled, ch, expected) in cases {
-            assert_eq!(
-                code(check_campaign_change(current, scheduled, &ch, now)),
-                expected,
-                "{current:?} {:?}",
-                ch.status
-            );
-        }
-    }
 }

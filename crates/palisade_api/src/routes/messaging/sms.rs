@@ -3,26 +3,25 @@
 //! webhook, `POST /webhooks/twilio/sms`, and belong to no campaign).
 
 use actix_web::{HttpResponse, web};
+use palisade_db::messaging::Guarded;
 use palisade_db::messaging::sms::{
-    self as db, CampaignFilter, MessageFilter, NewCampaignRecipient, NewSmsCampaign, SmsCampaign,
-    SmsCampaignPatch, SmsMessage,
+    self as db, MessageFilter, NewCampaignRecipient, NewSmsCampaign, SmsCampaign, SmsCampaignPatch,
+    SmsMessage,
 };
-use palisade_db::messaging::{self as shared, Guarded};
 use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{
-    CampaignName, CampaignStatus, CustomerId, Direction, PhoneNumber, SmsBody, SmsCampaignId,
-    SmsMessageId, SmsStatus,
+    CampaignName, CampaignStatus, CustomerId, Direction, ParseError, PhoneNumber, SmsBody,
+    SmsCampaignId, SmsMessageId, SmsStatus,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{
-    CampaignChange, check_campaign_change, message_not_queued, new_campaign_status,
-    no_such_customer, not_deletable, not_editable_for_recipients, recipient_exists,
-};
+use super::campaign::{self, CampaignChange, CampaignRoute, new_campaign_status};
+use super::recipients::{RecipientAddress, campaign_from_path, recipient_created};
+use super::{message_not_queued, page_json};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::pagination::{decode_cursor, parse_limit};
 use crate::routes::{Fields, nullable, parse_id};
 use crate::{ApiError, AppState};
 
@@ -71,6 +70,11 @@ impl From<SmsCampaign> for CampaignJson {
             updated_at: c.updated_at,
         }
     }
+}
+
+impl CampaignRoute for SmsCampaign {
+    type Json = CampaignJson;
+    const PARSE_ID: fn(&str) -> Result<SmsCampaignId, ParseError> = SmsCampaignId::parse;
 }
 
 /// An SMS as clients see it.
@@ -123,41 +127,6 @@ impl From<SmsMessage> for MessageJson {
     }
 }
 
-/// Campaign list query string.
-#[derive(Deserialize)]
-pub struct CampaignListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-    status: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
-}
-
-/// `GET /v1/sms-campaigns?limit=&cursor=&status=&created_after=&created_before=`.
-pub async fn list_campaigns(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: web::Query<CampaignListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let mut f = Fields::default();
-    let status = f.optional("status", q.status.as_deref(), CampaignStatus::parse);
-    let created = f.created_range(q.created_after.as_deref(), q.created_before.as_deref());
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_campaigns(
-        tx,
-        &CampaignFilter { status, created },
-        PageRequest { after, limit },
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(CampaignJson::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
-}
-
 /// Create body.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -207,18 +176,6 @@ pub async fn create_campaign(
     Ok(HttpResponse::Created().json(CampaignJson::from(campaign)))
 }
 
-/// `GET /v1/sms-campaigns/{id}`.
-pub async fn get_campaign(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, SmsCampaignId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let campaign = db::get_campaign(tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(CampaignJson::from(campaign)))
-}
-
 /// Patch body: absent fields stay; `null` clears `scheduled_at`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,10 +218,7 @@ pub async fn update_campaign(
             || body.scheduled_at.is_some(),
     };
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let current = db::lock_campaign(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let status = check_campaign_change(current.status, current.scheduled_at, &change, now)?;
+    let status = campaign::lock_and_check::<SmsCampaign>(&mut tx, id, &change, now).await?;
     let patch = SmsCampaignPatch {
         name,
         body: text,
@@ -277,23 +231,6 @@ pub async fn update_campaign(
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(CampaignJson::from(campaign)))
-}
-
-/// `DELETE /v1/sms-campaigns/{id}` (204), with its recipients; 409 while sending or once sent.
-pub async fn delete_campaign(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, SmsCampaignId::parse)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    match db::delete_campaign(&mut tx, id).await? {
-        Guarded::Done(()) => {}
-        Guarded::NotFound => return Err(ApiError::NotFound),
-        Guarded::Refused(status) => return Err(not_deletable(status)),
-    }
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Message list query string.
@@ -337,13 +274,6 @@ fn message_filter(
     ))
 }
 
-fn message_page(page: palisade_db::Page<SmsMessage, palisade_db::list::Cursor>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(MessageJson::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    }))
-}
-
 /// `GET /v1/sms-messages?campaign_id=&direction=&status=&customer_id=&created_after=&created_before=`:
 /// every SMS, inbound and outbound, newest first.
 pub async fn list_messages(
@@ -353,7 +283,9 @@ pub async fn list_messages(
 ) -> Result<HttpResponse, ApiError> {
     let (filter, page) = message_filter(&q)?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    Ok(message_page(db::list_messages(tx, &filter, page).await?))
+    Ok(page_json::<_, MessageJson>(
+        db::list_messages(tx, &filter, page).await?,
+    ))
 }
 
 /// `GET /v1/sms-campaigns/{id}/messages?status=&customer_id=&created_after=&created_before=`:
@@ -366,19 +298,21 @@ pub async fn list_campaign_messages(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, SmsCampaignId::parse)?;
     let (mut filter, page) = message_filter(&q)?;
-    if filter.campaign_id.is_some_and(|c| c != id) {
-        return Err(ApiError::invalid(
-            "campaign_id",
-            "is given by the path on this route",
-        ));
-    }
-    filter.campaign_id = Some(id);
+    campaign_from_path(&mut filter.campaign_id, id)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if !db::campaign_exists(&mut tx, id).await? {
-        return Err(ApiError::NotFound);
-    }
-    Ok(message_page(db::list_messages(tx, &filter, page).await?))
+    campaign::require_campaign::<SmsCampaign>(&mut tx, id).await?;
+    Ok(page_json::<_, MessageJson>(
+        db::list_messages(tx, &filter, page).await?,
+    ))
 }
+
+/// A recipient's address: `to_number`, else the customer's phone.
+const TO_NUMBER: RecipientAddress<PhoneNumber> = RecipientAddress {
+    field: "to_number",
+    parse: PhoneNumber::parse,
+    contact: |c| c.phone,
+    missing: "is required: the customer has no phone",
+};
 
 /// Add-recipient body: a customer (whose phone is used unless `to_number` is given), a
 /// number, or both.
@@ -398,37 +332,11 @@ pub async fn create_message(
     body: web::Json<CreateMessageBody>,
 ) -> Result<HttpResponse, ApiError> {
     let campaign_id = parse_id(&path, SmsCampaignId::parse)?;
-    let mut f = Fields::default();
-    let customer_id = f.optional(
-        "customer_id",
-        body.customer_id.as_deref(),
-        CustomerId::parse,
-    );
-    let to_number = f.optional("to_number", body.to_number.as_deref(), PhoneNumber::parse);
-    if body.customer_id.is_none() && body.to_number.is_none() {
-        f.invalid("to_number", "is required unless customer_id is given");
-    }
-    f.finish()?;
+    let (customer_id, to_number) =
+        TO_NUMBER.fields(body.customer_id.as_deref(), body.to_number.as_deref())?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let status = db::share_campaign_status(&mut tx, campaign_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if !status.is_editable() {
-        return Err(not_editable_for_recipients(status));
-    }
-    let to_number = match (to_number, customer_id) {
-        (Some(n), _) => n,
-        (None, Some(customer)) => {
-            let contact = shared::customer_contact(&mut tx, customer)
-                .await?
-                .ok_or_else(no_such_customer)?;
-            let phone = contact.phone.ok_or_else(|| {
-                ApiError::invalid("to_number", "is required: the customer has no phone")
-            })?;
-            PhoneNumber::parse(&phone).map_err(ApiError::internal)?
-        }
-        (None, None) => return Err(ApiError::internal("validated fields missing")),
-    };
+    campaign::takes_recipients::<SmsCampaign>(&mut tx, campaign_id).await?;
+    let to_number = TO_NUMBER.resolve(&mut tx, to_number, customer_id).await?;
     let created = db::create_recipient(
         &mut tx,
         &NewCampaignRecipient {
@@ -438,13 +346,8 @@ pub async fn create_message(
         },
     )
     .await;
-    let message = match created {
-        Err(e) if shared::is_fk_violation_of(&e, db::CUSTOMER_FKEY) => {
-            return Err(no_such_customer());
-        }
-        Err(e) if e.is_unique_violation_of(db::RECIPIENT_KEY) => return Err(recipient_exists()),
-        other => other?.ok_or(ApiError::NotFound)?,
-    };
+    let message = recipient_created(created, db::CUSTOMER_FKEY, db::RECIPIENT_KEY)?
+        .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(MessageJson::from(message)))
 }

@@ -2,25 +2,24 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use palisade_db::messaging as shared;
 use palisade_db::messaging::voice::{
-    self as db, Call, CallFilter, CallPatch, CampaignFilter, NewCall, NewVoiceCampaign,
-    VoiceCampaign, VoiceCampaignPatch,
+    self as db, Call, CallFilter, CallPatch, NewCall, NewVoiceCampaign, VoiceCampaign,
+    VoiceCampaignPatch,
 };
-use palisade_db::messaging::{self as shared, Guarded};
 use palisade_db::{DbError, PageRequest, TenantTx};
 use palisade_domain::{
-    CallId, CallNotes, CallStatus, CampaignName, CampaignStatus, CustomerId, Direction,
+    CallId, CallNotes, CallStatus, CampaignName, CampaignStatus, CustomerId, Direction, ParseError,
     PhoneNumber, ProviderId, VoiceCampaignId, VoiceScript,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{
-    CampaignChange, check_campaign_change, new_campaign_status, no_such_customer, not_deletable,
-};
+use super::campaign::{self, CampaignChange, CampaignRoute, new_campaign_status};
+use super::{no_such_customer, page_json};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::pagination::{decode_cursor, parse_limit};
 use crate::routes::{Fields, nullable, parse_id};
 use crate::{ApiError, AppState};
 
@@ -54,6 +53,11 @@ impl From<VoiceCampaign> for CampaignJson {
             updated_at: c.updated_at,
         }
     }
+}
+
+impl CampaignRoute for VoiceCampaign {
+    type Json = CampaignJson;
+    const PARSE_ID: fn(&str) -> Result<VoiceCampaignId, ParseError> = VoiceCampaignId::parse;
 }
 
 /// A call as clients see it.
@@ -102,41 +106,6 @@ impl From<Call> for CallJson {
     }
 }
 
-/// Campaign list query string.
-#[derive(Deserialize)]
-pub struct CampaignListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-    status: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
-}
-
-/// `GET /v1/voice-campaigns?limit=&cursor=&status=&created_after=&created_before=`.
-pub async fn list_campaigns(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: web::Query<CampaignListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let mut f = Fields::default();
-    let status = f.optional("status", q.status.as_deref(), CampaignStatus::parse);
-    let created = f.created_range(q.created_after.as_deref(), q.created_before.as_deref());
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_campaigns(
-        tx,
-        &CampaignFilter { status, created },
-        PageRequest { after, limit },
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(CampaignJson::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
-}
-
 /// Create body.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,18 +148,6 @@ pub async fn create_campaign(
     Ok(HttpResponse::Created().json(CampaignJson::from(campaign)))
 }
 
-/// `GET /v1/voice-campaigns/{id}`.
-pub async fn get_campaign(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, VoiceCampaignId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let campaign = db::get_campaign(tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(CampaignJson::from(campaign)))
-}
-
 /// Patch body: absent fields stay; `null` clears `script` and `scheduled_at`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -231,10 +188,7 @@ pub async fn update_campaign(
         edits_content: body.name.is_some() || body.script.is_some() || body.scheduled_at.is_some(),
     };
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let current = db::lock_campaign(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let status = check_campaign_change(current.status, current.scheduled_at, &change, now)?;
+    let status = campaign::lock_and_check::<VoiceCampaign>(&mut tx, id, &change, now).await?;
     let patch = VoiceCampaignPatch {
         name,
         script,
@@ -246,24 +200,6 @@ pub async fn update_campaign(
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(CampaignJson::from(campaign)))
-}
-
-/// `DELETE /v1/voice-campaigns/{id}` (204); its calls stay, unlinked. 409 while sending or
-/// once sent.
-pub async fn delete_campaign(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, VoiceCampaignId::parse)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    match db::delete_campaign(&mut tx, id).await? {
-        Guarded::Done(()) => {}
-        Guarded::NotFound => return Err(ApiError::NotFound),
-        Guarded::Refused(status) => return Err(not_deletable(status)),
-    }
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Call list query string.
@@ -311,10 +247,7 @@ pub async fn list_calls(
         PageRequest { after, limit },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(CallJson::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json::<_, CallJson>(page))
 }
 
 impl Fields {
