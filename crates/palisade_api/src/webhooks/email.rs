@@ -29,7 +29,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::signature::{MAILGUN_TOLERANCE_SECS, SignatureError, verify_mailgun, verify_sendgrid};
-use super::twilio::{invalid_signature, not_configured, record_org};
+use super::{invalid_signature, not_configured, record_org};
 use crate::{ApiError, AppState};
 
 /// The custom argument (SendGrid) or user variable (Mailgun) in which the sender puts our

@@ -22,7 +22,13 @@ pub mod twilio_status;
 
 pub use config::WebhookConfig;
 
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, HttpRequest, web};
+use palisade_db::TenantTx;
+use palisade_db::webhooks::Delivery;
+use palisade_domain::OrgId;
+
+use crate::ApiError;
 
 /// Largest Twilio request body accepted, in bytes (Twilio's own are a few KiB).
 const MAX_TWILIO_BODY: usize = 64 * 1024;
@@ -47,4 +53,59 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/sendgrid", web::post().to(email::sendgrid))
             .route("/mailgun", web::post().to(email::mailgun)),
     );
+}
+
+// --- shared by the provider handlers ------------------------------------------------------
+
+/// 503 for a provider whose secret this server was not given.
+pub(crate) fn not_configured(what: &'static str) -> ApiError {
+    tracing::warn!(
+        provider = what,
+        "webhook refused: its secret is not configured on this server"
+    );
+    ApiError::Http {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "not_configured",
+        message: "this webhook is not configured on this server".into(),
+    }
+}
+
+/// 401 for a missing, malformed or wrong signature; the reason is logged, not returned.
+pub(crate) fn invalid_signature(
+    provider: &'static str,
+    reason: signature::SignatureError,
+) -> ApiError {
+    tracing::warn!(provider, %reason, "webhook refused: invalid signature");
+    // Not ApiError::Unauthorized: that one invites a bearer token (WWW-Authenticate), which
+    // would not help; the provider's signature is the credential here.
+    ApiError::Http {
+        status: StatusCode::UNAUTHORIZED,
+        code: "invalid_signature",
+        message: "the webhook signature is missing or does not match".into(),
+    }
+}
+
+/// Puts the organization a delivery was routed to on the request's log span.
+pub(crate) fn record_org(req: &HttpRequest, org: OrgId) {
+    if let Some(span) = req.extensions().get::<tracing_actix_web::RootSpan>() {
+        span.record("org.id", tracing::field::display(org));
+    }
+}
+
+/// Commits when the delivery is new; rolls back (drops the transaction) when it was already
+/// recorded. Either way the provider gets its 2xx.
+pub(crate) async fn finish(mut tx: TenantTx, delivery: &Delivery<'_>) -> Result<bool, ApiError> {
+    if palisade_db::webhooks::record(&mut tx, delivery).await? {
+        tx.commit().await?;
+        Ok(true)
+    } else {
+        drop(tx);
+        tracing::info!(
+            provider = delivery.provider.as_str(),
+            kind = delivery.kind.as_str(),
+            event = delivery.event_key,
+            "duplicate webhook delivery ignored"
+        );
+        Ok(false)
+    }
 }

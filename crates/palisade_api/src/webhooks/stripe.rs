@@ -28,6 +28,7 @@ use palisade_db::{BillingPool, StripeOutcome};
 use palisade_domain::stripe::{StripeEvent, StripeEventError};
 
 use super::signature::verify_stripe;
+use super::{invalid_signature, not_configured};
 use crate::ApiError;
 
 /// The path Stripe posts to.
@@ -131,16 +132,10 @@ pub async fn receive(
     payload: web::Payload,
     stripe: Option<web::Data<StripeSetup>>,
 ) -> Result<HttpResponse, ApiError> {
+    // Not configured: set PALISADE_BILLING_DATABASE_URL and STRIPE_WEBHOOK_SECRET, or use the
+    // embedded default.
     let Some(stripe) = stripe else {
-        tracing::warn!(
-            "Stripe webhook refused: Stripe is not configured (set PALISADE_BILLING_DATABASE_URL \
-             and STRIPE_WEBHOOK_SECRET, or use the embedded default)"
-        );
-        return Err(ApiError::Http {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "not_configured",
-            message: "Stripe webhooks are not configured on this server".into(),
-        });
+        return Err(not_configured("stripe"));
     };
     let body = read_body(&req, payload).await?;
     // A header that is not visible ASCII cannot be a Stripe signature: treat it as malformed.
@@ -148,15 +143,8 @@ pub async fn receive(
         .headers()
         .get(SIGNATURE_HEADER)
         .map(|v| v.to_str().unwrap_or(""));
-    if let Err(reason) = verify_stripe(&stripe.webhook_secret, header, &body, now_unix()) {
-        tracing::warn!(reason = %reason, "Stripe webhook refused: invalid signature");
-        return Err(ApiError::Http {
-            status: StatusCode::UNAUTHORIZED,
-            code: "invalid_signature",
-            message: "the Stripe-Signature header is missing, malformed, stale or does not match"
-                .into(),
-        });
-    }
+    verify_stripe(&stripe.webhook_secret, header, &body, now_unix())
+        .map_err(|reason| invalid_signature("stripe", reason))?;
     let event = StripeEvent::parse(&body).map_err(|e| {
         tracing::warn!(error = %e, "Stripe webhook refused: signed, but not a readable event");
         ApiError::BadRequest {

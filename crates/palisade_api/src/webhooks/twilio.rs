@@ -7,14 +7,14 @@
 //! [`palisade_db::webhooks`]). An unknown number or message answers 200 with one warn line and
 //! writes nothing, so that Twilio stops retrying.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::webhooks::{self, Delivery, DeliveryKind, InboundSms, Outcome, Provider};
-use palisade_domain::{OrgId, PhoneNumber};
+use palisade_domain::PhoneNumber;
 
 use super::signature::verify_twilio;
+use super::{finish, invalid_signature, not_configured, record_org};
 use crate::{ApiError, AppState};
 
 /// Twilio's empty TwiML answer: "received, nothing to do".
@@ -49,31 +49,6 @@ impl TwilioForm {
     }
 }
 
-/// 503 for a provider whose secret this server was not given.
-pub(crate) fn not_configured(what: &'static str) -> ApiError {
-    tracing::warn!(
-        provider = what,
-        "webhook refused: its secret is not configured on this server"
-    );
-    ApiError::Http {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "not_configured",
-        message: "this webhook is not configured on this server".into(),
-    }
-}
-
-/// 401 for a missing, malformed or wrong signature; the reason is logged, not returned.
-pub(crate) fn invalid_signature(
-    provider: &'static str,
-    reason: super::signature::SignatureError,
-) -> ApiError {
-    tracing::warn!(provider, %reason, "webhook refused: invalid signature");
-    ApiError::Unauthorized {
-        code: "invalid_signature",
-        message: "the webhook signature is missing or does not match",
-    }
-}
-
 /// Verifies `X-Twilio-Signature` over the public URL of `req` and the form fields of `body`,
 /// then returns the fields. Nothing is parsed before the signature holds, except the form
 /// encoding itself, which the signature covers.
@@ -100,31 +75,6 @@ pub fn verified_form(
     verify_twilio(token, &url, &params, signature)
         .map_err(|reason| invalid_signature("twilio", reason))?;
     Ok(TwilioForm(params))
-}
-
-/// Puts the organization a delivery was routed to on the request's log span.
-pub(crate) fn record_org(req: &HttpRequest, org: OrgId) {
-    if let Some(span) = req.extensions().get::<tracing_actix_web::RootSpan>() {
-        span.record("org.id", tracing::field::display(org));
-    }
-}
-
-/// Commits when the delivery is new; rolls back (drops the transaction) when it was already
-/// recorded. Either way the provider gets its 2xx.
-pub(crate) async fn finish(mut tx: TenantTx, delivery: &Delivery<'_>) -> Result<bool, ApiError> {
-    if webhooks::record(&mut tx, delivery).await? {
-        tx.commit().await?;
-        Ok(true)
-    } else {
-        drop(tx);
-        tracing::info!(
-            provider = delivery.provider.as_str(),
-            kind = delivery.kind.as_str(),
-            event = delivery.event_key,
-            "duplicate webhook delivery ignored"
-        );
-        Ok(false)
-    }
 }
 
 /// `POST /webhooks/twilio/sms`: an inbound SMS to one of our numbers. Stored as an inbound

@@ -26,7 +26,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 use uuid::Uuid;
 
-use super::twilio::{TwilioForm, empty_twiml, finish, record_org, verified_form};
+use super::twilio::{TwilioForm, empty_twiml, verified_form};
+use super::{finish, record_org};
 use crate::{ApiError, AppState};
 
 /// The longest call duration accepted, in seconds (Twilio ends calls after 24 hours).
