@@ -723,9 +723,10 @@ async fn forged_tampered_stale_or_unsigned_sendgrid_posts_are_refused_and_write_
     // Signed by another key.
     let other = SendgridDevSigner::generate().unwrap();
     refused.push(sendgrid_signed(&app, &other, now, &body).await);
-    // Stale, and from the future (validly signed, with that timestamp).
-    refused.push(sendgrid_signed(&app, &signer, now - 301, &body).await);
-    refused.push(sendgrid_signed(&app, &signer, now + 301, &body).await);
+    // Stale, and from the future (validly signed, with that timestamp). Twice the 300 s window
+    // away: the request may reach the server seconds after `now` on a loaded machine.
+    refused.push(sendgrid_signed(&app, &signer, now - 600, &body).await);
+    refused.push(sendgrid_signed(&app, &signer, now + 600, &body).await);
     // Tampered: signed over one body, sent with another; and with another timestamp.
     let ts = now.to_string();
     let good_sig = signer.sign(&ts, &body);
@@ -809,7 +810,8 @@ async fn forged_stale_unsigned_or_replayed_mailgun_posts_are_refused_and_write_n
         )
         .await,
     );
-    for ts in [now - 301, now + 301] {
+    // Twice the 300 s window away (robust to a slow machine between `now` and the request).
+    for ts in [now - 600, now + 600] {
         let body = mailgun_body(TEST_MAILGUN_SIGNING_KEY, ts, &unique("tok"), &event);
         refused.push(mailgun_raw(&app, &body).await);
     }
