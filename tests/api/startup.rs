@@ -54,6 +54,7 @@ async fn refusal(db: &TestDb, role: &str) -> String {
         workers: Some(1),
         webhooks: palisade_test_support::test_webhook_config(),
         stripe: None,
+        clock: std::sync::Arc::new(palisade_domain::SystemClock),
     };
     match Application::build(&config, pool_as(db, role)).await {
         Ok(_) => panic!("the server started with app role {role}"),

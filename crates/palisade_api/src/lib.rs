@@ -36,6 +36,9 @@ pub struct AppState {
     pub passwords: auth::PasswordHashing,
     /// The public URL and provider secrets of the carrier and email webhooks.
     pub webhooks: std::sync::Arc<webhooks::WebhookConfig>,
+    /// "Now" for every time-dependent rule (expiry, quarantine, throttling): the system clock
+    /// in the server, a [`palisade_domain::ManualClock`] in tests.
+    pub clock: palisade_domain::SharedClock,
 }
 
 /// Registers every route and the extractor configurations (JSON, path and query errors as

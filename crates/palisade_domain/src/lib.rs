@@ -3,6 +3,7 @@
 //! Every type here has a private field and a fallible `parse`; a handler that holds one
 //! never re-checks it. This crate does no I/O and knows nothing of HTTP or SQL.
 
+pub mod clock;
 mod contact;
 mod email_event;
 mod ids;
@@ -17,6 +18,7 @@ pub mod stripe;
 mod text;
 mod webhook;
 
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use contact::{EmailAddress, PhoneNumber};
 pub use email_event::{EmailEvent, EmailTracking, StagesReached, email_status_rank};
 pub use ids::{

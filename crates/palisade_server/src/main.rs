@@ -204,6 +204,7 @@ fn serve(settings: &Settings) -> Result<(), BoxError> {
             workers: settings.workers,
             webhooks: webhook_config(settings, embedded)?,
             stripe: stripe.clone(),
+            clock: std::sync::Arc::new(palisade_domain::SystemClock),
         };
         let app = Application::build(&config, pool.clone()).await?;
         tracing::info!(

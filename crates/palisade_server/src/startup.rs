@@ -50,6 +50,9 @@ pub struct AppConfig {
     /// The Stripe webhook's billing pool and signing secret, handed to `POST /webhooks/stripe`
     /// alone. `None`: that route answers 503 `not_configured`.
     pub stripe: Option<StripeSetup>,
+    /// "Now" for expiry, quarantine and throttling rules: [`palisade_domain::SystemClock`] in
+    /// production, a [`palisade_domain::ManualClock`] in tests.
+    pub clock: palisade_domain::SharedClock,
 }
 
 /// A bound, not yet running HTTP server.
@@ -82,6 +85,7 @@ impl Application {
             tokens,
             passwords,
             webhooks: std::sync::Arc::new(config.webhooks.clone()),
+            clock: config.clock.clone(),
         };
 
         let listener =

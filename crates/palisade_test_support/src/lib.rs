@@ -30,6 +30,7 @@ use palisade_api::webhooks::signature::{SendgridDevSigner, SendgridKey, sign_twi
 use palisade_api::webhooks::stripe::StripeSetup;
 use palisade_db::schema::{self, RolePasswords};
 use palisade_db::{AppPool, BillingPool, PoolSettings};
+use palisade_domain::ManualClock;
 use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral_dir};
 use palisade_server::startup::{AppConfig, Application, StartupError};
 use tokio_postgres::Client;
@@ -329,6 +330,9 @@ pub struct TestApp {
     pub pool: AppPool,
     /// The keys it signs tokens with, to mint odd tokens in tests.
     pub tokens: TokenKeys,
+    /// The application's clock: it stands at the time the app started until a test moves it
+    /// (`app.clock.advance(..)`), so expiry, quarantine and throttling are tested without sleeping.
+    pub clock: ManualClock,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -374,6 +378,7 @@ pub async fn try_spawn_app_on(
     stripe: impl FnOnce(&TestDb) -> Option<StripeSetup>,
 ) -> Result<TestApp, StartupError> {
     let pool = db.app_pool(pool_size);
+    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
     let config = AppConfig {
         http_addr: "127.0.0.1:0".into(),
         jwt_secret: TEST_JWT_SECRET.to_vec(),
@@ -381,6 +386,7 @@ pub async fn try_spawn_app_on(
         workers: Some(1),
         webhooks: test_webhook_config(),
         stripe: stripe(&db),
+        clock: Arc::new(clock.clone()),
     };
     let app = Application::build(&config, pool.clone()).await?;
     let addr = format!("127.0.0.1:{}", app.port());
@@ -391,6 +397,7 @@ pub async fn try_spawn_app_on(
         db,
         pool,
         tokens: TokenKeys::new(TEST_JWT_SECRET, Duration::from_secs(3600)).expect("keys"),
+        clock,
         handle,
     })
 }
