@@ -205,6 +205,8 @@ fn serve(settings: &Settings) -> Result<(), BoxError> {
             webhooks: webhook_config(settings, embedded)?,
             stripe: stripe.clone(),
             clock: std::sync::Arc::new(palisade_domain::SystemClock),
+            rate_limits: settings.rate_limits.clone(),
+            trusted_proxies: settings.trusted_proxies.clone(),
         };
         let app = Application::build(&config, pool.clone()).await?;
         tracing::info!(
