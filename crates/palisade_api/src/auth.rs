@@ -4,7 +4,8 @@
 //! that must be present: `org` (the organization id, or null) and `role` (or null). A token
 //! whose `org` is null authenticates a user who belongs to no organization: 403
 //! `no_organization`. Anything else wrong with a token answers 401, and so does a valid token
-//! whose user no longer exists. API keys (`pk_...`) are the other credential; see [`Tenant`].
+//! whose user no longer exists. API keys (`pk_...`) are the other credential; see [`Tenant`],
+//! and [`UserSession`] for the routes a key may not use.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -249,6 +250,8 @@ impl PasswordHashing {
 ///   statement). Unknown, revoked, or whose creator was removed: 401 `invalid_token`. A key acts
 ///   for its own organization with its own role (capped by its creator's current role), as its
 ///   creator (`user_id`).
+///
+/// Routes that manage credentials take [`UserSession`] instead, which refuses API keys.
 ///
 /// Either way one round trip, before the handler's own transaction. The organization and user
 /// ids are recorded on the request's span, so every later log line carries them; the
