@@ -209,6 +209,15 @@ impl ClientAddr {
     }
 }
 
+impl std::fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => f.write_str("unknown"),
+        }
+    }
+}
+
 impl FromRequest for ClientAddr {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;

@@ -290,7 +290,7 @@ impl Throttle {
             tracing::warn!(
                 action = self.action,
                 scope,
-                client.address = ?client.0,
+                client.address = %client,
                 retry_after_ms = wait.as_millis() as u64,
                 "attempt throttled"
             );
