@@ -28,6 +28,8 @@ mod startup;
 mod stripe_webhooks;
 mod tenant_domain;
 mod tenant_tx;
+mod throttling;
 mod twilio_sms;
 mod twilio_status;
+mod user_session;
 mod webhooks;

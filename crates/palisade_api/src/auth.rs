@@ -4,7 +4,8 @@
 //! that must be present: `org` (the organization id, or null) and `role` (or null). A token
 //! whose `org` is null authenticates a user who belongs to no organization: 403
 //! `no_organization`. Anything else wrong with a token answers 401, and so does a valid token
-//! whose user no longer exists. API keys (`pk_...`) are the other credential; see [`Tenant`].
+//! whose user no longer exists. API keys (`pk_...`) are the other credential; see [`Tenant`],
+//! and [`UserSession`] for the routes a key may not use.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -250,6 +251,8 @@ impl PasswordHashing {
 ///   for its own organization with its own role (capped by its creator's current role), as its
 ///   creator (`user_id`).
 ///
+/// Routes that manage credentials take [`UserSession`] instead, which refuses API keys.
+///
 /// Either way one round trip, before the handler's own transaction. The organization and user
 /// ids are recorded on the request's span, so every later log line carries them; the
 /// credential itself is never logged.
@@ -383,23 +386,88 @@ async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContex
     }
 }
 
+/// Authenticates a request: its tenant, and whether a user's session or an API key did it.
+fn authenticate_request(
+    req: &HttpRequest,
+) -> LocalBoxFuture<'static, Result<(Tenant, CredentialKind), ApiError>> {
+    let req = req.clone();
+    Box::pin(async move {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("AppState is not configured"))?;
+        let cred = credential(&req)?;
+        let kind = match cred {
+            Credential::Jwt(_) => CredentialKind::UserSession,
+            Credential::ApiKey(_) => CredentialKind::ApiKey,
+        };
+        let ctx = authenticate(&state, cred).await?;
+        if let Some(span) = req.extensions().get::<tracing_actix_web::RootSpan>() {
+            span.record("org.id", tracing::field::display(ctx.org_id));
+            span.record("user.id", tracing::field::display(ctx.user_id));
+        }
+        Ok((Tenant(ctx), kind))
+    })
+}
+
 impl FromRequest for Tenant {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
+        let auth = authenticate_request(req);
+        Box::pin(async move { auth.await.map(|(tenant, _)| tenant) })
+    }
+}
+
+/// What authenticated a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// A bearer token issued to a user at login or signup.
+    UserSession,
+    /// An API key (`pk_...`).
+    ApiKey,
+}
+
+/// The tenant of a request made by a person: a user's bearer token, never an API key.
+///
+/// Routes that manage credentials take this instead of [`Tenant`], so that a leaked key cannot
+/// mint its successors or lock out the people who would revoke it: creating and revoking API
+/// keys, adding, changing and removing members (and inviting them), rotating a webhook's
+/// signing secret, deleting the organization. An API key there answers 403
+/// `requires_user_session` (after it is authenticated: an unknown or revoked key is still 401).
+///
+/// Apply it by destructuring in the handler's arguments, so the body keeps its `tenant`:
+/// ```ignore
+/// pub async fn create(state: web::Data<AppState>, UserSession(tenant): UserSession, ..)
+/// ```
+/// and add the route to the table in `tests/api/user_session.rs` (and `docs/security.md`).
+#[derive(Debug, Clone, Copy)]
+pub struct UserSession(pub Tenant);
+
+/// The refusal of an API key on a route that needs a user's session.
+pub fn requires_user_session() -> ApiError {
+    ApiError::Forbidden {
+        code: "requires_user_session",
+        message: "API keys cannot manage credentials, members or the organization: \
+                  sign in as a user to do this",
+    }
+}
+
+impl FromRequest for UserSession {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let auth = authenticate_request(req);
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| ApiError::internal("AppState is not configured"))?;
-            let ctx = authenticate(&state, credential(&req)?).await?;
-            if let Some(span) = req.extensions().get::<tracing_actix_web::RootSpan>() {
-                span.record("org.id", tracing::field::display(ctx.org_id));
-                span.record("user.id", tracing::field::display(ctx.user_id));
+            match auth.await? {
+                (tenant, CredentialKind::UserSession) => Ok(UserSession(tenant)),
+                (_, CredentialKind::ApiKey) => {
+                    tracing::info!("api key refused: this route needs a user session");
+                    Err(requires_user_session())
+                }
             }
-            Ok(Tenant(ctx))
         })
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Which error goes where: domain parse failures become [`ApiError::Validation`] (422, with the
 //! offending fields); malformed JSON, query strings and ids are 400; authentication failures
-//! 401; role and organization problems 403; anything not visible to this tenant 404 (another
+//! 401; role and organization problems 403; throttled attempts 429 with `Retry-After`; anything not visible to this tenant 404 (another
 //! organization's row looks exactly like a missing one); [`palisade_db::DbError`] is mapped
 //! here, its cause logged once at error level with the request's span, and never sent.
 
@@ -73,6 +73,12 @@ pub enum ApiError {
         /// Human-readable explanation.
         message: String,
     },
+    /// 429: too many attempts (see [`crate::throttle`]); `Retry-After` says when to retry.
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Whole seconds until an attempt may succeed (rounded up, at least 1).
+        retry_after_secs: u64,
+    },
     /// 503: the database cannot be reached or is saturated.
     #[error("service unavailable: {0}")]
     Unavailable(#[source] DbError),
@@ -92,6 +98,14 @@ impl ApiError {
         ApiError::Internal(e.to_string())
     }
 
+    /// A 429 asking to wait `wait` (rounded up to whole seconds, at least one).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        ApiError::RateLimited {
+            retry_after_secs: secs.max(1),
+        }
+    }
+
     fn code(&self) -> &'static str {
         match self {
             ApiError::Validation(_) => "validation_failed",
@@ -101,6 +115,7 @@ impl ApiError {
             | ApiError::Conflict { code, .. }
             | ApiError::Http { code, .. } => code,
             ApiError::NotFound => "not_found",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -138,6 +153,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Http { status, .. } => *status,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -168,6 +184,9 @@ impl ResponseError for ApiError {
         }
         if matches!(self, ApiError::Unavailable(_)) {
             resp.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        if let ApiError::RateLimited { retry_after_secs } = self {
+            resp.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after_secs)));
         }
         resp.json(Body {
             error: self.code(),

@@ -3,18 +3,23 @@
 //! - [`error`]: [`ApiError`], the only error a handler returns; it maps to a status and a JSON
 //!   body `{"error": "snake_case_code", "message": "..."}` and logs internal causes once.
 //! - [`auth`]: JWT issuing and checking, password hashing, and the [`auth::Tenant`] extractor
-//!   that turns a bearer token into the request's tenant context.
+//!   that turns a bearer token or an API key into the request's tenant context, and
+//!   [`auth::UserSession`], which accepts a user's token only (routes that manage credentials).
+//! - [`throttle`]: rate limits on login, signup, password reset and invitation acceptance, per
+//!   [`client_addr::ClientAddr`] (the peer, or behind trusted proxies the forwarded client).
 //! - [`credentials`]: API keys and webhook signing secrets, generated and shown once.
 //! - [`routes`]: the handlers. Each opens a [`palisade_db::TenantTx`] for its tenant and never
 //!   filters by organization itself.
 //! - [`telemetry`]: the request span (request id, route, organization once known).
 
 pub mod auth;
+pub mod client_addr;
 pub mod credentials;
 pub mod error;
 pub mod pagination;
 pub mod routes;
 pub mod telemetry;
+pub mod throttle;
 pub mod webhooks;
 
 pub use error::ApiError;
@@ -39,6 +44,10 @@ pub struct AppState {
     /// "Now" for every time-dependent rule (expiry, quarantine, throttling): the system clock
     /// in the server, a [`palisade_domain::ManualClock`] in tests.
     pub clock: palisade_domain::SharedClock,
+    /// Rate limits on guessable routes (login, signup, reset, invitations), on [`Self::clock`].
+    pub throttles: std::sync::Arc<throttle::Throttles>,
+    /// Whose forwarding header names the client (see [`client_addr`]); none by default.
+    pub trusted_proxies: std::sync::Arc<client_addr::TrustedProxies>,
 }
 
 /// Registers every route and the extractor configurations (JSON, path and query errors as

@@ -13,6 +13,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use palisade_api::client_addr::{ForwardedHeader, TrustedProxies};
+use palisade_api::throttle::{ActionLimits, Limit, RateLimits};
+
 use crate::telemetry::LogFormat;
 
 /// A setting that could not be used. The message names the variable, never its value.
@@ -72,6 +75,12 @@ pub struct Settings {
     /// `STRIPE_WEBHOOK_SECRET`: the Stripe endpoint's signing secret (`whsec_...`). Embedded
     /// mode: overrides the generated one. External mode: required with the billing URL.
     pub stripe_webhook_secret: Option<String>,
+    /// `PALISADE_RATE_LIMIT_*`: limits on login, signup, password reset and invitation
+    /// acceptance (defaults: [`RateLimits::default`], listed in docs/security.md).
+    pub rate_limits: RateLimits,
+    /// `PALISADE_TRUSTED_PROXIES` and `PALISADE_TRUSTED_PROXY_HEADER`: whose forwarding header
+    /// names the client. Default: none, the TCP peer is the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl std::fmt::Debug for Settings {
@@ -185,6 +194,8 @@ impl Settings {
             ));
         }
         let webhooks = WebhookSettings::from_lookup(&get)?;
+        let rate_limits = rate_limits_from_lookup(&get)?;
+        let trusted_proxies = trusted_proxies_from_lookup(&get)?;
         Ok(Self {
             http_addr: get("PALISADE_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
             database,
@@ -201,7 +212,61 @@ impl Settings {
             },
             webhooks,
             stripe_webhook_secret,
+            rate_limits,
+            trusted_proxies,
         })
+    }
+}
+
+/// `PALISADE_RATE_LIMIT_<ACTION>_PER_<ADDRESS|ACCOUNT>` (`10/min`, `30/min,burst=10`, `5/h`)
+/// and `PALISADE_RATE_LIMIT_MAX_KEYS`; each one unset keeps its default.
+fn rate_limits_from_lookup(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<RateLimits, ConfigError> {
+    let defaults = RateLimits::default();
+    let action = |name: &str, default: ActionLimits| -> Result<ActionLimits, ConfigError> {
+        let one = |scope: &str, default: Limit| -> Result<Limit, ConfigError> {
+            let var = format!("PALISADE_RATE_LIMIT_{name}_PER_{scope}");
+            match get(&var) {
+                None => Ok(default),
+                Some(v) => Limit::parse(&v).map_err(|e| ConfigError(format!("{var}: {e}"))),
+            }
+        };
+        Ok(ActionLimits {
+            per_address: one("ADDRESS", default.per_address)?,
+            per_account: one("ACCOUNT", default.per_account)?,
+        })
+    };
+    let max_keys = match get("PALISADE_RATE_LIMIT_MAX_KEYS") {
+        None => defaults.max_keys,
+        Some(v) => v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ConfigError("PALISADE_RATE_LIMIT_MAX_KEYS must be a whole number above 0".into())
+        })?,
+    };
+    Ok(RateLimits {
+        login: action("LOGIN", defaults.login)?,
+        signup: action("SIGNUP", defaults.signup)?,
+        password_reset: action("PASSWORD_RESET", defaults.password_reset)?,
+        invitation: action("INVITATION", defaults.invitation)?,
+        max_keys,
+    })
+}
+
+/// `PALISADE_TRUSTED_PROXIES` (a comma list of addresses and CIDR networks) and
+/// `PALISADE_TRUSTED_PROXY_HEADER` (`x-forwarded-for`, the default, or `forwarded`).
+fn trusted_proxies_from_lookup(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<TrustedProxies, ConfigError> {
+    let header = match get("PALISADE_TRUSTED_PROXY_HEADER") {
+        None => ForwardedHeader::default(),
+        Some(v) => ForwardedHeader::parse(&v).ok_or_else(|| {
+            ConfigError("PALISADE_TRUSTED_PROXY_HEADER must be x-forwarded-for or forwarded".into())
+        })?,
+    };
+    match get("PALISADE_TRUSTED_PROXIES") {
+        None => Ok(TrustedProxies::none()),
+        Some(list) => TrustedProxies::parse(&list, header)
+            .map_err(|e| ConfigError(format!("PALISADE_TRUSTED_PROXIES: {e}"))),
     }
 }
 
@@ -397,5 +462,52 @@ mod tests {
         assert!(settings(&[("PALISADE_LOG_FORMAT", "xml")]).is_err());
         assert!(settings(&[("PALISADE_DB_POOL_SIZE", "0")]).is_err());
         assert!(settings(&[("PALISADE_PG_PORT", "http")]).is_err());
+        for (var, value) in [
+            ("PALISADE_RATE_LIMIT_LOGIN_PER_ACCOUNT", "10/fortnight"),
+            ("PALISADE_RATE_LIMIT_SIGNUP_PER_ADDRESS", "0/min"),
+            ("PALISADE_RATE_LIMIT_MAX_KEYS", "0"),
+            ("PALISADE_TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"),
+            ("PALISADE_TRUSTED_PROXY_HEADER", "x-real-ip"),
+        ] {
+            let err = settings(&[(var, value)]).err().unwrap().to_string();
+            assert!(err.contains(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn rate_limits_and_trusted_proxies_default_and_override() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.rate_limits, RateLimits::default());
+        assert_eq!(
+            s.rate_limits.login.per_account.to_string(),
+            "10/min,burst=10"
+        );
+        assert_eq!(
+            s.rate_limits.login.per_address.to_string(),
+            "30/min,burst=30"
+        );
+        assert!(s.trusted_proxies.is_empty());
+        let s = settings(&[
+            ("PALISADE_RATE_LIMIT_LOGIN_PER_ACCOUNT", "3/min,burst=2"),
+            ("PALISADE_RATE_LIMIT_INVITATION_PER_ADDRESS", "100/h"),
+            ("PALISADE_RATE_LIMIT_MAX_KEYS", "5000"),
+            ("PALISADE_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+            ("PALISADE_TRUSTED_PROXY_HEADER", "Forwarded"),
+        ])
+        .unwrap();
+        assert_eq!(s.rate_limits.login.per_account.to_string(), "3/min,burst=2");
+        assert_eq!(
+            s.rate_limits.login.per_address,
+            RateLimits::default().login.per_address
+        );
+        assert_eq!(
+            s.rate_limits.invitation.per_address.to_string(),
+            "100/h,burst=100"
+        );
+        assert_eq!(s.rate_limits.max_keys, 5000);
+        assert_eq!(
+            s.trusted_proxies,
+            TrustedProxies::parse("10.0.0.0/8,127.0.0.1", ForwardedHeader::Forwarded).unwrap()
+        );
     }
 }

@@ -205,8 +205,19 @@ fn serve(settings: &Settings) -> Result<(), BoxError> {
             webhooks: webhook_config(settings, embedded)?,
             stripe: stripe.clone(),
             clock: std::sync::Arc::new(palisade_domain::SystemClock),
+            rate_limits: settings.rate_limits.clone(),
+            trusted_proxies: settings.trusted_proxies.clone(),
         };
         let app = Application::build(&config, pool.clone()).await?;
+        let limits = &settings.rate_limits;
+        tracing::info!(
+            login.per_address = %limits.login.per_address,
+            login.per_account = %limits.login.per_account,
+            signup.per_address = %limits.signup.per_address,
+            signup.per_account = %limits.signup.per_account,
+            trusted_proxies = !settings.trusted_proxies.is_empty(),
+            "rate limits (per server instance; see docs/security.md)"
+        );
         tracing::info!(
             port = app.port(),
             "listening on http://{}",

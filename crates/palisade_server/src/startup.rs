@@ -53,6 +53,10 @@ pub struct AppConfig {
     /// "Now" for expiry, quarantine and throttling rules: [`palisade_domain::SystemClock`] in
     /// production, a [`palisade_domain::ManualClock`] in tests.
     pub clock: palisade_domain::SharedClock,
+    /// Rate limits on login, signup, password reset and invitation acceptance.
+    pub rate_limits: palisade_api::throttle::RateLimits,
+    /// Proxies whose forwarding header names the client; none: the TCP peer is the client.
+    pub trusted_proxies: palisade_api::client_addr::TrustedProxies,
 }
 
 /// A bound, not yet running HTTP server.
@@ -86,6 +90,11 @@ impl Application {
             passwords,
             webhooks: std::sync::Arc::new(config.webhooks.clone()),
             clock: config.clock.clone(),
+            throttles: std::sync::Arc::new(palisade_api::throttle::Throttles::new(
+                &config.rate_limits,
+                config.clock.clone(),
+            )),
+            trusted_proxies: std::sync::Arc::new(config.trusted_proxies.clone()),
         };
 
         let listener =

@@ -25,6 +25,8 @@ use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use palisade_api::auth::TokenKeys;
+use palisade_api::client_addr::TrustedProxies;
+use palisade_api::throttle::RateLimits;
 use palisade_api::webhooks::WebhookConfig;
 use palisade_api::webhooks::signature::{SendgridDevSigner, SendgridKey, sign_twilio};
 use palisade_api::webhooks::stripe::StripeSetup;
@@ -377,9 +379,33 @@ pub async fn try_spawn_app_on(
     pool_size: usize,
     stripe: impl FnOnce(&TestDb) -> Option<StripeSetup>,
 ) -> Result<TestApp, StartupError> {
+    try_spawn_app_on_configured(db, pool_size, stripe, |_| {}).await
+}
+
+/// Starts the application like [`spawn_app`], after `configure` has changed its configuration
+/// (e.g. tight rate limits, trusted proxies). Test apps otherwise run with
+/// [`RateLimits::generous`], which no test reaches, and no trusted proxy.
+pub async fn spawn_app_configured(configure: impl FnOnce(&mut AppConfig)) -> TestApp {
+    try_spawn_app_on_configured(
+        Arc::new(TestDb::new().await),
+        4,
+        test_stripe_setup,
+        configure,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("startup: {e}"))
+}
+
+/// [`try_spawn_app_on`], after `configure` has changed the configuration.
+pub async fn try_spawn_app_on_configured(
+    db: Arc<TestDb>,
+    pool_size: usize,
+    stripe: impl FnOnce(&TestDb) -> Option<StripeSetup>,
+    configure: impl FnOnce(&mut AppConfig),
+) -> Result<TestApp, StartupError> {
     let pool = db.app_pool(pool_size);
     let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-    let config = AppConfig {
+    let mut config = AppConfig {
         http_addr: "127.0.0.1:0".into(),
         jwt_secret: TEST_JWT_SECRET.to_vec(),
         token_ttl: Duration::from_secs(3600),
@@ -387,7 +413,10 @@ pub async fn try_spawn_app_on(
         webhooks: test_webhook_config(),
         stripe: stripe(&db),
         clock: Arc::new(clock.clone()),
+        rate_limits: RateLimits::generous(),
+        trusted_proxies: TrustedProxies::none(),
     };
+    configure(&mut config);
     let app = Application::build(&config, pool.clone()).await?;
     let addr = format!("127.0.0.1:{}", app.port());
     let handle = app.handle();

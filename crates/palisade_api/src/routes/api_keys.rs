@@ -1,6 +1,8 @@
 //! `/v1/api-keys`: keys that servers use instead of a user's token. Every member sees the
 //! organization's keys (name, role, prefix, last use; never the key or its hash); owners and
-//! admins mint and revoke them (checked here, 403, and by the policies).
+//! admins mint and revoke them (checked here, 403, and by the policies), with a user's session:
+//! a key cannot mint or revoke keys (403 `requires_user_session`, see
+//! [`crate::auth::UserSession`]).
 //!
 //! A key is shown once, in the 201 that mints it (`Cache-Control: no-store`). It acts for its
 //! organization with the role it was given (`admin` or `member`, never above the minter's own
@@ -17,7 +19,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Fields, method_not_allowed, parse_id};
-use crate::auth::Tenant;
+use crate::auth::{Tenant, UserSession};
 use crate::credentials::GeneratedApiKey;
 use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
 use crate::{ApiError, AppState};
@@ -115,11 +117,12 @@ struct WithKey {
     key: String,
 }
 
-/// `POST /v1/api-keys` (201 with `key`, shown this once; owners and admins).
+/// `POST /v1/api-keys` (201 with `key`, shown this once; owners and admins, with a user's
+/// session: a key never mints a key).
 #[tracing::instrument(name = "create_api_key", skip_all)]
 pub async fn create(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    UserSession(tenant): UserSession,
     body: web::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
@@ -167,11 +170,12 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(ApiKeyJson::from(api_key)))
 }
 
-/// `DELETE /v1/api-keys/{id}`: revokes the key (204, idempotent; owners and admins).
+/// `DELETE /v1/api-keys/{id}`: revokes the key (204, idempotent; owners and admins, with a
+/// user's session).
 #[tracing::instrument(name = "revoke_api_key", skip_all)]
 pub async fn revoke(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    UserSession(tenant): UserSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ApiKeyId::parse)?;

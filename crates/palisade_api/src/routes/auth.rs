@@ -1,4 +1,8 @@
 //! `POST /v1/auth/signup`, `POST /v1/auth/login`, `GET /v1/me`.
+//!
+//! Signup and login are throttled per client address and per email ([`crate::throttle`]):
+//! checked once the body is read, before any lookup or argon2 hash, so a throttled attempt
+//! costs nothing and, while throttled, even the right password answers 429.
 
 use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
@@ -10,6 +14,7 @@ use uuid::Uuid;
 
 use super::Fields;
 use crate::auth::Tenant;
+use crate::client_addr::ClientAddr;
 use crate::{ApiError, AppState};
 
 /// Signup body.
@@ -55,6 +60,7 @@ fn token_response(state: &AppState, ctx: &TenantContext) -> Result<TokenResponse
 #[tracing::instrument(name = "signup", skip_all)]
 pub async fn signup(
     state: web::Data<AppState>,
+    client: ClientAddr,
     body: web::Json<SignupBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
@@ -72,6 +78,10 @@ pub async fn signup(
     else {
         return Err(ApiError::internal("validated fields missing"));
     };
+    state
+        .throttles
+        .signup
+        .check(&client, Some(email.as_str()))?;
     let password_hash = state.passwords.hash(&password).await?;
     let input = NewSignup {
         organization_name,
@@ -98,6 +108,7 @@ pub async fn signup(
 #[tracing::instrument(name = "login", skip_all)]
 pub async fn login(
     state: web::Data<AppState>,
+    client: ClientAddr,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
@@ -111,6 +122,7 @@ pub async fn login(
     let (Some(email_raw), Some(password)) = (email_raw, password) else {
         return Err(ApiError::internal("validated fields missing"));
     };
+    state.throttles.login.check(&client, Some(&email_raw))?;
     // A malformed email cannot belong to anyone; treat it as unknown rather than say so.
     let record = match EmailAddress::parse(&email_raw) {
         Ok(email) => db::login_lookup(&state.pool, &email).await?,

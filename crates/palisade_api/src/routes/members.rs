@@ -1,7 +1,8 @@
 //! `/v1/members`: the people of the organization (the users table). Every member reads the
 //! list; owners and admins add, change and remove members; only an owner creates an owner,
 //! changes an owner or makes someone an owner (checked here, 403, and by the policies of
-//! policies/110_users.sql). The last owner can be neither demoted nor removed (409
+//! policies/110_users.sql). Adding, changing and removing members takes a user's session, never
+//! an API key (403 `requires_user_session`, see [`crate::auth::UserSession`]). The last owner can be neither demoted nor removed (409
 //! `last_owner`), checked under a lock on the owner rows so that two concurrent changes cannot
 //! remove the last two owners together.
 //!
@@ -19,7 +20,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Fields, method_not_allowed, nullable, parse_id};
-use crate::auth::Tenant;
+use crate::auth::{Tenant, UserSession};
 use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
 use crate::{ApiError, AppState};
 
@@ -121,7 +122,7 @@ pub struct CreateBody {
 #[tracing::instrument(name = "add_member", skip_all)]
 pub async fn create(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    UserSession(tenant): UserSession,
     body: web::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
@@ -204,7 +205,7 @@ async fn begin_change(
 #[tracing::instrument(name = "update_member", skip_all)]
 pub async fn update(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    UserSession(tenant): UserSession,
     path: web::Path<String>,
     body: web::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -238,7 +239,7 @@ pub async fn update(
 #[tracing::instrument(name = "remove_member", skip_all)]
 pub async fn delete(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    UserSession(tenant): UserSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, UserId::parse)?;

@@ -1,4 +1,5 @@
-//! Route table. Every `/v1` route except signup and login takes a [`crate::auth::Tenant`].
+//! Route table. Every `/v1` route except signup and login takes a [`crate::auth::Tenant`], or a
+//! [`crate::auth::UserSession`] (a user's token, never an API key) where it manages credentials.
 
 mod analytics;
 mod api_keys;

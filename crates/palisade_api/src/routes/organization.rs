@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Fields, method_not_allowed};
-use crate::auth::Tenant;
+use crate::auth::{Tenant, UserSession};
 use crate::{ApiError, AppState};
 
 /// Registers the routes.
@@ -95,10 +95,13 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(OrganizationJson::from(org)))
 }
 
-/// `DELETE /v1/organization` (204; the owner only). Irreversible: every row of the
+/// `DELETE /v1/organization` (204; the owner only, with a user's session, never an API key). Irreversible: every row of the
 /// organization goes, and every token and key of it stops working.
 #[tracing::instrument(name = "delete_organization", skip_all)]
-pub async fn delete(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    UserSession(tenant): UserSession,
+) -> Result<HttpResponse, ApiError> {
     tenant.require_owner()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     if !db::delete(&mut tx).await? {

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Fields, method_not_allowed, nullable, parse_id};
-use crate::auth::Tenant;
+use crate::auth::{Tenant, UserSession};
 use crate::credentials::generate_webhook_secret;
 use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
 use crate::{ApiError, AppState};
@@ -264,11 +264,12 @@ pub async fn update(
 }
 
 /// `POST /v1/webhooks/{id}/rotate-secret` (200 with the new `signing_secret`, shown this once;
-/// the old one stops being used at once; owners and admins).
+/// the old one stops being used at once; owners and admins, with a user's session: a leaked API
+/// key cannot take over a receiver's secret).
 #[tracing::instrument(name = "rotate_webhook_secret", skip_all)]
 pub async fn rotate_secret(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    UserSession(tenant): UserSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, WebhookId::parse)?;

@@ -1,0 +1,174 @@
+//! A leaked API key cannot mint its successors: every route that manages credentials needs a
+//! user's session (`palisade_api::auth::UserSession`) and answers 403 `requires_user_session`
+//! to an API key, whatever the key's role, changing nothing.
+//!
+//! THE TABLE BELOW IS THE LIST of those routes (docs/security.md repeats it). A new route that
+//! manages credentials (invitations, password change, ...) takes `UserSession` and gets a row.
+
+use palisade_domain::Role;
+use palisade_test_support::{Account, TestApp, TestResponse, request, spawn_app};
+use serde_json::{Value, json};
+
+/// Sends a request authenticated by an API key, as `Authorization: Bearer` or `X-API-Key`.
+async fn with_key(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    key: &str,
+    bearer: bool,
+    body: Option<&Value>,
+) -> TestResponse {
+    let mut headers = if bearer {
+        vec![("Authorization", format!("Bearer {key}"))]
+    } else {
+        vec![("X-API-Key", key.to_owned())]
+    };
+    let body = body.map(Value::to_string);
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json".into()));
+    }
+    request(
+        &app.addr,
+        method,
+        path,
+        &headers,
+        body.as_deref().map(str::as_bytes),
+    )
+    .await
+}
+
+/// Everything the organization holds, as its owner exports it, less the keys' `last_used_at`
+/// (using a key stamps it; that is bookkeeping, not a change the key made).
+async fn snapshot(app: &TestApp, owner: &Account) -> Value {
+    let r = app
+        .call("GET", "/v1/organization/export", Some(&owner.token), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut tables = r.json["tables"].clone();
+    for key in tables["api_keys"].as_array_mut().unwrap() {
+        key.as_object_mut().unwrap().remove("last_used_at");
+    }
+    tables
+}
+
+async fn mint(app: &TestApp, by: &Account, name: &str, role: &str) -> (String, String) {
+    let r = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&by.token),
+            Some(&json!({"name": name, "role": role})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    (
+        r.json["key"].as_str().unwrap().to_owned(),
+        r.json["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[actix_web::test]
+async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let (key, key_id) = mint(&app, &owner, "leaked", "admin").await;
+    let (_, other_key_id) = mint(&app, &admin, "other", "admin").await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/webhooks",
+            Some(&owner.token),
+            Some(&json!({"url": "https://hooks.example.com/in", "event_types": ["customer.created"]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let webhook_id = r.json["id"].as_str().unwrap().to_owned();
+
+    // The routes that need a user's session, each with a body that a session would get a 2xx for.
+    let routes: Vec<(&str, String, Option<Value>)> = vec![
+        (
+            "POST",
+            "/v1/api-keys".into(),
+            Some(json!({"name": "successor", "role": "admin"})),
+        ),
+        ("DELETE", format!("/v1/api-keys/{other_key_id}"), None),
+        ("DELETE", format!("/v1/api-keys/{key_id}"), None),
+        (
+            "POST",
+            "/v1/members".into(),
+            Some(
+                json!({"email": "accomplice@example.com", "name": "Accomplice",
+                        "role": "admin", "password": "a long enough password"}),
+            ),
+        ),
+        (
+            "PATCH",
+            format!("/v1/members/{}", admin.user_id),
+            Some(json!({"role": "member"})),
+        ),
+        (
+            "PATCH",
+            format!("/v1/members/{}", admin.user_id),
+            Some(json!({"name": "Renamed"})),
+        ),
+        ("DELETE", format!("/v1/members/{}", admin.user_id), None),
+        (
+            "POST",
+            format!("/v1/webhooks/{webhook_id}/rotate-secret"),
+            None,
+        ),
+        ("DELETE", "/v1/organization".into(), None),
+    ];
+
+    let before = snapshot(&app, &owner).await;
+    for (method, path, body) in &routes {
+        for bearer in [true, false] {
+            let r = with_key(&app, method, path, &key, bearer, body.as_ref()).await;
+            assert_eq!(
+                (r.status, r.json["error"].as_str()),
+                (403, Some("requires_user_session")),
+                "{method} {path} (bearer: {bearer}): {}",
+                r.text
+            );
+            assert!(r.json["message"].as_str().unwrap().contains("user"));
+        }
+        assert_eq!(
+            snapshot(&app, &owner).await,
+            before,
+            "{method} {path} with an API key changed something"
+        );
+    }
+
+    // The key itself still works where it may (the guard is about the route, not the key)...
+    let r = with_key(&app, "GET", "/v1/api-keys", &key, true, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // ...an unknown key on a guarded route is still 401: authentication comes first...
+    let r = with_key(
+        &app,
+        "POST",
+        "/v1/api-keys",
+        "pk_live_0000000000000000000000000000000000000000",
+        true,
+        Some(&json!({"name": "x", "role": "member"})),
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    // ...and a user's session does each of these things (the role rules still apply).
+    for (method, path, body) in &routes[..routes.len() - 1] {
+        let r = app
+            .call(method, path, Some(&owner.token), body.as_ref())
+            .await;
+        assert!(
+            (200..300).contains(&r.status),
+            "{method} {path} with the owner's session: {}",
+            r.text
+        );
+    }
+    let r = with_key(&app, "GET", "/v1/customers", &key, true, None).await;
+    assert_eq!(r.status, 401, "revoked by the owner's session: {}", r.text);
+    let r = app
+        .call("DELETE", "/v1/organization", Some(&owner.token), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+}
