@@ -4,7 +4,8 @@
 //!   body `{"error": "snake_case_code", "message": "..."}` and logs internal causes once.
 //! - [`auth`]: JWT issuing and checking, password hashing, and the [`auth::Tenant`] extractor
 //!   that turns a bearer token into the request's tenant context.
-//! - [`credentials`]: API keys and webhook signing secrets, generated and shown once.
+//! - [`credentials`]: API keys, webhook signing secrets and link tokens, generated and shown once.
+//! - [`mail`]: the [`mail::Mailer`] that sends account mail (invitations, password resets).
 //! - [`routes`]: the handlers. Each opens a [`palisade_db::TenantTx`] for its tenant and never
 //!   filters by organization itself.
 //! - [`telemetry`]: the request span (request id, route, organization once known).
@@ -12,6 +13,7 @@
 pub mod auth;
 pub mod credentials;
 pub mod error;
+pub mod mail;
 pub mod pagination;
 pub mod routes;
 pub mod telemetry;
@@ -39,6 +41,28 @@ pub struct AppState {
     /// "Now" for every time-dependent rule (expiry, quarantine, throttling): the system clock
     /// in the server, a [`palisade_domain::ManualClock`] in tests.
     pub clock: palisade_domain::SharedClock,
+    /// Sends account mail (invitations, password resets).
+    pub mailer: mail::Mailer,
+    /// How long emailed links live.
+    pub accounts: AccountSettings,
+}
+
+/// The lifetimes of emailed links (see docs/accounts.md).
+#[derive(Debug, Clone, Copy)]
+pub struct AccountSettings {
+    /// How long an invitation link works (`PALISADE_INVITATION_TTL_SECS`, default 7 days).
+    pub invitation_ttl: time::Duration,
+    /// How long a password-reset link works (`PALISADE_PASSWORD_RESET_TTL_SECS`, default 1 hour).
+    pub password_reset_ttl: time::Duration,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            invitation_ttl: time::Duration::days(7),
+            password_reset_ttl: time::Duration::hours(1),
+        }
+    }
 }
 
 /// Registers every route and the extractor configurations (JSON, path and query errors as

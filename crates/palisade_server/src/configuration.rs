@@ -72,6 +72,24 @@ pub struct Settings {
     /// `STRIPE_WEBHOOK_SECRET`: the Stripe endpoint's signing secret (`whsec_...`). Embedded
     /// mode: overrides the generated one. External mode: required with the billing URL.
     pub stripe_webhook_secret: Option<String>,
+    /// Account mail and the lifetimes of emailed links.
+    pub mail: MailSettings,
+}
+
+/// Account mail (invitations, password resets; docs/accounts.md).
+#[derive(Clone)]
+pub struct MailSettings {
+    /// `PALISADE_SMTP_URL`: `smtp://[user:password@]host[:port]`. Unset: messages are written to
+    /// [`MailSettings::outbox_dir`] instead. Holds a password: never logged.
+    pub smtp_url: Option<String>,
+    /// `PALISADE_MAIL_FROM`, default `Palisade <palisade@localhost>`.
+    pub from: String,
+    /// `PALISADE_DATA_DIR/outbox`: where messages go without an SMTP URL.
+    pub outbox_dir: PathBuf,
+    /// `PALISADE_INVITATION_TTL_SECS`, default 7 days.
+    pub invitation_ttl: Duration,
+    /// `PALISADE_PASSWORD_RESET_TTL_SECS`, default 1 hour.
+    pub password_reset_ttl: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -185,6 +203,23 @@ impl Settings {
             ));
         }
         let webhooks = WebhookSettings::from_lookup(&get)?;
+        let ttl = |name: &str, default: u64| -> Result<Duration, ConfigError> {
+            match number(name, default)? {
+                0 => Err(ConfigError(format!("{name} must be at least 1"))),
+                secs => Ok(Duration::from_secs(secs)),
+            }
+        };
+        let mail = MailSettings {
+            smtp_url: get("PALISADE_SMTP_URL"),
+            from: get("PALISADE_MAIL_FROM")
+                .unwrap_or_else(|| "Palisade <palisade@localhost>".into()),
+            outbox_dir: PathBuf::from(
+                get("PALISADE_DATA_DIR").unwrap_or_else(|| ".palisade".into()),
+            )
+            .join("outbox"),
+            invitation_ttl: ttl("PALISADE_INVITATION_TTL_SECS", 7 * 86_400)?,
+            password_reset_ttl: ttl("PALISADE_PASSWORD_RESET_TTL_SECS", 3_600)?,
+        };
         Ok(Self {
             http_addr: get("PALISADE_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
             database,
@@ -201,6 +236,7 @@ impl Settings {
             },
             webhooks,
             stripe_webhook_secret,
+            mail,
         })
     }
 }

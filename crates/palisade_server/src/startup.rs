@@ -53,6 +53,10 @@ pub struct AppConfig {
     /// "Now" for expiry, quarantine and throttling rules: [`palisade_domain::SystemClock`] in
     /// production, a [`palisade_domain::ManualClock`] in tests.
     pub clock: palisade_domain::SharedClock,
+    /// Sends account mail: SMTP, or an outbox directory (docs/accounts.md).
+    pub mailer: palisade_api::mail::Mailer,
+    /// How long invitation and password-reset links live.
+    pub accounts: palisade_api::AccountSettings,
 }
 
 /// A bound, not yet running HTTP server.
@@ -86,6 +90,8 @@ impl Application {
             passwords,
             webhooks: std::sync::Arc::new(config.webhooks.clone()),
             clock: config.clock.clone(),
+            mailer: config.mailer.clone(),
+            accounts: config.accounts,
         };
 
         let listener =
