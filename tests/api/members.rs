@@ -349,12 +349,20 @@ async fn a_removed_users_tokens_stop_working_on_every_route() {
         ("POST", "/v1/invitations"),
         ("POST", "/v1/me/password"),
     ] {
+        // Valid bodies: only the token is wrong (a body error could otherwise answer first).
+        let body = match path {
+            "/v1/invitations" => json!({"email": "ghost@example.com", "role": "member"}),
+            "/v1/me/password" => {
+                json!({"current_password": admin.password, "new_password": "a ghost's passphrase"})
+            }
+            _ => json!({"name": "ghost"}),
+        };
         let r = app
             .call(
                 method,
                 path,
                 Some(&admin.token),
-                Some(&json!({"name": "ghost"})).filter(|_| method == "POST"),
+                Some(&body).filter(|_| method == "POST"),
             )
             .await;
         assert_eq!(r.status, 401, "{method} {path}: {}", r.text);
