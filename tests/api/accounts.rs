@@ -84,7 +84,7 @@ async fn an_invitee_joins_through_the_mailed_link_with_their_own_password_once()
 
     // The mail: to the invitee, from the configured sender, with a link under the public URL.
     let mail = app.last_mail_to(&email).await;
-    assert_eq!(mail.to, [email.clone()]);
+    assert_eq!(mail.to, vec![email.clone()]);
     assert_eq!(mail.from, "palisade@palisade.test");
     assert!(mail.header("Subject").unwrap().contains("Acme"));
     assert!(
