@@ -340,6 +340,24 @@ mod tests {
     }
 
     #[test]
+    fn account_mail_defaults_to_the_outbox_under_the_data_dir() {
+        let s = settings(&[("PALISADE_DATA_DIR", "/var/tmp/p")]).unwrap();
+        assert_eq!(s.mail.smtp_url, None);
+        assert_eq!(s.mail.outbox_dir, Path::new("/var/tmp/p/outbox"));
+        assert_eq!(s.mail.invitation_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(s.mail.password_reset_ttl, Duration::from_secs(3_600));
+        let s = settings(&[
+            ("PALISADE_SMTP_URL", "smtp://relay:2525"),
+            ("PALISADE_PASSWORD_RESET_TTL_SECS", "600"),
+        ])
+        .unwrap();
+        assert_eq!(s.mail.smtp_url.as_deref(), Some("smtp://relay:2525"));
+        assert_eq!(s.mail.password_reset_ttl, Duration::from_secs(600));
+        assert!(settings(&[("PALISADE_INVITATION_TTL_SECS", "0")]).is_err());
+        assert!(settings(&[("PALISADE_INVITATION_TTL_SECS", "a week")]).is_err());
+    }
+
+    #[test]
     fn external_needs_app_url_and_secret_and_never_echoes_values() {
         let err = settings(&[("DATABASE_URL", "postgresql://o:hunter2@h/db")])
             .err()
