@@ -124,8 +124,14 @@ impl Mailer {
             Some(url::Host::Ipv6(ip)) => ip.to_string(),
             None => return Err(bad("a host is required")),
         };
+        // smtp:// is not a "special" scheme to the URL parser: an IPv4 address comes back as a
+        // domain, so it is parsed here.
         let loopback = match parsed.host() {
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Domain(d)) => {
+                d.eq_ignore_ascii_case("localhost")
+                    || d.parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
             None => false,
@@ -258,6 +264,9 @@ mod tests {
     fn smtp_urls() {
         let from = "Palisade <no-reply@example.com>";
         assert!(Mailer::smtp("smtp://relay.internal:2525", from).is_ok());
+        assert!(Mailer::smtp("smtp://user:pass@localhost", from).is_ok());
+        assert!(Mailer::smtp("smtp://user:pass@[::1]:25", from).is_ok());
+        assert!(Mailer::smtp("smtp://user:pass@10.0.0.1:25", from).is_err());
         assert!(Mailer::smtp("smtp://user:p%40ss@127.0.0.1:587", from).is_ok());
         assert!(Mailer::smtp("smtp://user:pass@smtp.example.com:587", from).is_err());
         assert!(Mailer::smtp("smtps://smtp.example.com", from).is_err());
