@@ -107,8 +107,12 @@ fn mail_unavailable() -> ApiError {
     }
 }
 
+/// A mail's expiry time, to the second.
 fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Invite body.
@@ -171,8 +175,9 @@ pub async fn invite(
         text: format!(
             "Hello,\n\nYou have been invited to join {organization} on Palisade as {role}.\n\n\
              To accept, open this link and choose your own password. It works once, until \
-             {expires} (UTC):\n\n{link}\n\nIf you did not expect this invitation, ignore this \
-             message.\n",
+             {expires}:\n\n{link}\n\nIf the link does not open, your page asks for this \
+             code:\n\n{code}\n\nIf you did not expect this invitation, ignore this message.\n",
+            code = token.expose(),
             role = role.as_str(),
             expires = rfc3339(new.expires_at),
         ),
@@ -415,9 +420,10 @@ pub async fn request_password_reset(
             subject: "Reset your Palisade password".into(),
             text: format!(
                 "Hello,\n\nSomeone asked to reset the password of this Palisade account. To \
-                 choose a new password, open this link. It works once, until {expires} \
-                 (UTC):\n\n{base}/reset-password#token={token}\n\nIf it was not you, ignore \
-                 this message: your password stays as it is.\n",
+                 choose a new password, open this link. It works once, until \
+                 {expires}:\n\n{base}/reset-password#token={token}\n\nIf the link does not \
+                 open, your page asks for this code:\n\n{token}\n\nIf it was not you, \
+                 ignore this message: your password stays as it is.\n",
                 expires = rfc3339(expires_at),
                 base = state.webhooks.public_base_url,
                 token = token.expose(),
