@@ -146,6 +146,27 @@ async fn an_invitee_joins_through_the_mailed_link_with_their_own_password_once()
 }
 
 #[actix_web::test]
+async fn of_two_concurrent_accepts_of_one_link_exactly_one_succeeds() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let email = fresh_email("racer");
+    assert_eq!(app.invite(&owner, &email, "member").await.status, 201);
+    let token = app.invitation_token(&email).await;
+    let (a, b) = futures_util::future::join(
+        app.accept_invitation(&token, "First", "first racer's passphrase"),
+        app.accept_invitation(&token, "Second", "second racer's passphrase"),
+    )
+    .await;
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 400], "{} / {}", a.text, b.text);
+    let members = app
+        .call("GET", "/v1/members", Some(&owner.token), None)
+        .await;
+    assert_eq!(members.json["data"].as_array().unwrap().len(), 2);
+}
+
+#[actix_web::test]
 async fn invitation_links_expire_and_reinviting_replaces_the_link() {
     let app = spawn_app().await;
     let owner = app.signup("Acme").await;

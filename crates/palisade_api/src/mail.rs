@@ -276,6 +276,30 @@ mod tests {
         assert_eq!(percent_decode("bad%4"), None);
     }
 
+    #[actix_web::test]
+    async fn the_outbox_mailer_writes_one_message_per_file() {
+        let dir = std::env::temp_dir().join(format!("palisade-outbox-{}", uuid::Uuid::now_v7()));
+        let mailer = Mailer::outbox(dir.clone(), "Palisade <no-reply@example.com>").unwrap();
+        for n in 0..2 {
+            mailer
+                .send(OutgoingMail {
+                    to: EmailAddress::parse("grace@example.com").unwrap(),
+                    subject: format!("Hello {n}"),
+                    text: "a body".into(),
+                })
+                .await
+                .unwrap();
+        }
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 2);
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(text.contains("To: grace@example.com") && text.contains("From: Palisade"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn outbox_files_are_private() {
         use std::os::unix::fs::PermissionsExt as _;
