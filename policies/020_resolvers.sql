@@ -12,15 +12,20 @@ SET LOCAL ROLE palisade_resolver;
 
 /**
  * login_lookup(email): the user that logs in with this (normalised) email, with the password
- * hash to verify and the organization and role to put in the token. At most one row: the login
- * email is unique platform-wide (see 110_users.sql).
+ * hash to verify, the organization and role to put in the token, and the credential version the
+ * token must carry (a password change or reset bumps it, ending every earlier token). At most
+ * one row: the login email is unique platform-wide (see 110_users.sql). Also used, by email,
+ * to find whom a password-reset request is for and to check a current password before a change.
  */
-CREATE OR REPLACE FUNCTION palisade_private.login_lookup(p_email text)
-    RETURNS TABLE (organization_id uuid, user_id uuid, role text, password_hash text)
+-- The result gained credential_version: a changed result type needs DROP, not CREATE OR REPLACE.
+DROP FUNCTION IF EXISTS palisade_private.login_lookup(text);
+CREATE FUNCTION palisade_private.login_lookup(p_email text)
+    RETURNS TABLE (organization_id uuid, user_id uuid, role text, password_hash text,
+                   credential_version integer)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = ''
     AS $fn$
-        SELECT u.organization_id, u.id, u.role, u.password_hash
+        SELECT u.organization_id, u.id, u.role, u.password_hash, u.credential_version
         FROM palisade.users AS u
         WHERE u.email = p_email
     $fn$;

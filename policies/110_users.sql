@@ -11,11 +11,16 @@
  *   SELECT  users of its own organization, every column except password_hash (column grant).
  *   INSERT  into its own organization, owners and admins only (signup acts as the new owner).
  *   UPDATE  users of its own organization, owners and admins only; cannot move them elsewhere.
+ *           Names and roles only: no endpoint sets someone else's password, and the app role
+ *           has no UPDATE on password_hash or credential_version at all.
  *   DELETE  users of its own organization, owners and admins only.
  * Only an owner may create an owner, change an owner, or make someone an owner: an admin's
  * writes never touch an owner row, before or after the change. (That an organization keeps at
  * least one owner is checked by the members routes, under a lock on the owner rows.)
- * palisade_resolver reads the login columns of every user, and only through login_lookup.
+ * palisade_resolver reads the login columns of every user, and only through login_lookup and
+ * the account functions of 023_accounts.sql; it changes a password (and bumps
+ * credential_version, which ends every token issued before) only inside change_password (which
+ * needs the current hash) and reset_password (which needs a valid reset token).
  */
 ALTER TABLE palisade.users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.users FORCE ROW LEVEL SECURITY;
@@ -24,11 +29,13 @@ ALTER TABLE palisade.users
 
 -- password_hash is never readable by the app role: login verifies through the resolver.
 REVOKE ALL ON palisade.users FROM palisade_app, palisade_resolver;
-GRANT SELECT (organization_id, id, email, name, role, created_at, updated_at)
+GRANT SELECT (organization_id, id, email, name, role, credential_version, created_at, updated_at)
     ON palisade.users TO palisade_app;
 GRANT INSERT, DELETE ON palisade.users TO palisade_app;
-GRANT UPDATE (email, name, role, password_hash, updated_at) ON palisade.users TO palisade_app;
-GRANT SELECT (organization_id, id, email, role, password_hash) ON palisade.users TO palisade_resolver;
+GRANT UPDATE (email, name, role, updated_at) ON palisade.users TO palisade_app;
+GRANT SELECT (organization_id, id, email, role, password_hash, credential_version)
+    ON palisade.users TO palisade_resolver;
+GRANT UPDATE (password_hash, credential_version, updated_at) ON palisade.users TO palisade_resolver;
 
 /** Everyone in the organization sees its members. */
 DROP POLICY IF EXISTS users_select ON palisade.users;
@@ -69,3 +76,12 @@ CREATE POLICY users_delete ON palisade.users FOR DELETE TO palisade_app
 DROP POLICY IF EXISTS users_select_resolver ON palisade.users;
 CREATE POLICY users_select_resolver ON palisade.users FOR SELECT TO palisade_resolver
     USING (current_user = 'palisade_resolver');
+
+/**
+ * The resolver sets a password and bumps credential_version, only inside change_password and
+ * reset_password (023_accounts.sql); current_user is palisade_resolver only while they run.
+ */
+DROP POLICY IF EXISTS users_update_resolver ON palisade.users;
+CREATE POLICY users_update_resolver ON palisade.users FOR UPDATE TO palisade_resolver
+    USING (current_user = 'palisade_resolver')
+    WITH CHECK (current_user = 'palisade_resolver');

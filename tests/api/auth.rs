@@ -21,6 +21,7 @@ fn claims_for(app_user: &palisade_test_support::Account) -> Claims {
         exp: now() + 600,
         org: Some(app_user.org_id.parse().unwrap()),
         role: Some(Role::Owner),
+        ver: 0,
     }
 }
 

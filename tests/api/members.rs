@@ -1,61 +1,30 @@
-//! `/v1/members`: adding, listing, changing and removing the people of an organization; the
-//! owner rules and the last owner; a removed user's tokens stop working on every route.
+//! `/v1/members`: listing, changing and removing the people of an organization (they join by
+//! invitation: tests/api/accounts.rs); the owner rules and the last owner; a removed user's
+//! tokens stop working on every route.
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, spawn_app};
-use serde_json::{Value, json};
-
-async fn add(app: &TestApp, by: &Account, role: &str) -> Value {
-    let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
-    let r = app
-        .call(
-            "POST",
-            "/v1/members",
-            Some(&by.token),
-            Some(
-                &json!({"email": email, "name": format!("New {role}"), "role": role,
-                         "password": "an initial password"}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.json
-}
-
-async fn login(app: &TestApp, email: &str, password: &str) -> String {
-    let r = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(&json!({"email": email, "password": password})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.json["token"].as_str().unwrap().to_owned()
-}
+use palisade_test_support::spawn_app;
+use serde_json::json;
 
 #[actix_web::test]
-async fn an_admin_adds_a_member_who_can_log_in_and_is_listed() {
+async fn an_admin_invites_a_member_who_joins_logs_in_and_is_listed() {
     let app = spawn_app().await;
     let owner = app.signup("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
-    let r = app
-        .call(
-            "POST",
-            "/v1/members",
-            Some(&admin.token),
-            Some(
-                &json!({"email": " Grace@Example.com ", "name": "Grace", "role": "member",
-                         "password": "an initial password"}),
-            ),
-        )
-        .await;
+    let r = app.invite(&admin, " Grace@Example.com ", "member").await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json["email"], "grace@example.com");
     assert_eq!(r.json["role"], "member");
-    assert!(r.json.get("password").is_none() && r.json.get("password_hash").is_none());
-    let token = login(&app, "grace@example.com", "an initial password").await;
+    let invitation_token = app.invitation_token("grace@example.com").await;
+    let r = app
+        .accept_invitation(&invitation_token, "Grace", "grace's own passphrase")
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .login("grace@example.com", "grace's own passphrase")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = r.json["token"].as_str().unwrap().to_owned();
     let me = app.call("GET", "/v1/me", Some(&token), None).await;
     assert_eq!(me.json["organization"]["id"], owner.org_id.as_str());
     assert_eq!(me.json["user"]["role"], "member");
@@ -78,38 +47,27 @@ async fn an_admin_adds_a_member_who_can_log_in_and_is_listed() {
         )
         .await;
     assert_eq!((r.status, &r.json["role"]), (200, &json!("owner")));
-
-    // The login email is unique platform-wide: taken here or in another organization, 409.
-    let other = app.signup("Other").await;
-    for email in ["grace@example.com", other.email.as_str()] {
-        let r = app
-            .call(
-                "POST",
-                "/v1/members",
-                Some(&owner.token),
-                Some(&json!({"email": email, "name": "Dup", "role": "member", "password": "an initial password"})),
-            )
-            .await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (409, Some("email_taken")),
-            "{email}"
-        );
-    }
+    assert!(!r.text.contains("password"));
 }
 
 #[actix_web::test]
 async fn validation() {
     let app = spawn_app().await;
     let owner = app.signup("Acme").await;
+    // Nobody adds a member with a password any more: they join by invitation.
     let r = app
         .call(
             "POST",
             "/v1/members",
             Some(&owner.token),
-            Some(&json!({"email": "nope", "name": " ", "role": "root", "password": "short"})),
+            Some(&json!({"email": "x@example.com", "name": "X", "role": "member", "password": "an initial password"})),
         )
         .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+    let r = app.invite(&owner, "nope", "root").await;
     assert_eq!(r.status, 422);
     let fields: Vec<&str> = r.json["fields"]
         .as_array()
@@ -117,7 +75,18 @@ async fn validation() {
         .iter()
         .map(|f| f["field"].as_str().unwrap())
         .collect();
-    assert_eq!(fields, ["email", "name", "role", "password"]);
+    assert_eq!(fields, ["email", "role"]);
+    let r = app
+        .call(
+            "POST",
+            "/v1/invitations",
+            Some(&owner.token),
+            Some(
+                &json!({"email": "x@example.com", "role": "member", "password": "not mine to set"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 400, "an invitation takes no password: {}", r.text);
     let path = format!("/v1/members/{}", owner.user_id);
     for body in [
         json!({"role": null}),
@@ -155,9 +124,9 @@ async fn only_owners_and_admins_write_and_only_owners_touch_owners() {
     let admin_path = format!("/v1/members/{}", admin.user_id);
 
     // Members: 403 on every write.
-    let body = json!({"email": "x@example.com", "name": "X", "role": "member", "password": "an initial password"});
+    let body = json!({"email": "x@example.com", "role": "member"});
     for (method, p, b) in [
-        ("POST", "/v1/members", Some(&body)),
+        ("POST", "/v1/invitations", Some(&body)),
         ("PATCH", member_path.as_str(), Some(&json!({"name": "me"}))),
         ("DELETE", admin_path.as_str(), None),
     ] {
@@ -166,14 +135,7 @@ async fn only_owners_and_admins_write_and_only_owners_touch_owners() {
     }
 
     // Admins: manage admins and members, but neither create, change, promote to, nor remove owners.
-    let r = app
-        .call(
-            "POST",
-            "/v1/members",
-            Some(&admin.token),
-            Some(&json!({"email": "o@example.com", "name": "O", "role": "owner", "password": "an initial password"})),
-        )
-        .await;
+    let r = app.invite(&admin, "o@example.com", "owner").await;
     assert_eq!(r.status, 403, "{}", r.text);
     for (method, p, b) in [
         (
@@ -278,8 +240,8 @@ async fn the_last_owner_is_never_demoted_or_removed() {
     assert_eq!(r.status, 200, "{}", r.text);
 
     // With a second owner, either may step down, but not both.
-    let second = add(&app, &owner, "owner").await;
-    let second_path = format!("/v1/members/{}", second["id"].as_str().unwrap());
+    let second = app.add_user(&owner, Role::Owner).await;
+    let second_path = format!("/v1/members/{}", second.user_id);
     let r = app
         .call(
             "PATCH",
@@ -294,12 +256,7 @@ async fn the_last_owner_is_never_demoted_or_removed() {
         .call("DELETE", &second_path, Some(&owner.token), None)
         .await;
     assert_eq!(r.status, 403);
-    let second_token = login(
-        &app,
-        second["email"].as_str().unwrap(),
-        "an initial password",
-    )
-    .await;
+    let second_token = second.token.clone();
     let r = app
         .call("DELETE", &second_path, Some(&second_token), None)
         .await;
@@ -323,18 +280,13 @@ async fn concurrent_demotions_never_leave_an_organization_without_an_owner() {
     let app = spawn_app().await;
     for _ in 0..5 {
         let first = app.signup("Acme").await;
-        let second = add(&app, &first, "owner").await;
-        let second_token = login(
-            &app,
-            second["email"].as_str().unwrap(),
-            "an initial password",
-        )
-        .await;
+        let second = app.add_user(&first, Role::Owner).await;
+        let second_token = second.token.clone();
         // Each owner demotes the other at the same time.
         let (r1, r2) = futures_util::future::join(
             app.call(
                 "PATCH",
-                &format!("/v1/members/{}", second["id"].as_str().unwrap()),
+                &format!("/v1/members/{}", second.user_id),
                 Some(&first.token),
                 Some(&json!({"role": "member"})),
             ),
@@ -394,14 +346,23 @@ async fn a_removed_users_tokens_stop_working_on_every_route() {
         ("GET", "/v1/api-keys"),
         ("GET", "/v1/organization"),
         ("GET", "/v1/billing/invoices"),
-        ("POST", "/v1/members"),
+        ("POST", "/v1/invitations"),
+        ("POST", "/v1/me/password"),
     ] {
+        // Valid bodies: only the token is wrong (a body error could otherwise answer first).
+        let body = match path {
+            "/v1/invitations" => json!({"email": "ghost@example.com", "role": "member"}),
+            "/v1/me/password" => {
+                json!({"current_password": admin.password, "new_password": "a ghost's passphrase"})
+            }
+            _ => json!({"name": "ghost"}),
+        };
         let r = app
             .call(
                 method,
                 path,
                 Some(&admin.token),
-                Some(&json!({"name": "ghost"})).filter(|_| method == "POST"),
+                Some(&body).filter(|_| method == "POST"),
             )
             .await;
         assert_eq!(r.status, 401, "{method} {path}: {}", r.text);
@@ -412,13 +373,11 @@ async fn a_removed_users_tokens_stop_working_on_every_route() {
         .call("GET", "/v1/members", Some(&owner.token), None)
         .await;
     assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
+    let r = app.invite(&owner, &admin.email, "member").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let token = app.invitation_token(&admin.email).await;
     let r = app
-        .call(
-            "POST",
-            "/v1/members",
-            Some(&owner.token),
-            Some(&json!({"email": admin.email, "name": "Back", "role": "member", "password": "an initial password"})),
-        )
+        .accept_invitation(&token, "Back", "a fresh passphrase")
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     // The old token names the old user id, which is gone for good.

@@ -57,6 +57,12 @@ async fn refusal(db: &TestDb, role: &str) -> String {
         clock: std::sync::Arc::new(palisade_domain::SystemClock),
         rate_limits: Default::default(),
         trusted_proxies: Default::default(),
+        mailer: palisade_api::mail::Mailer::outbox(
+            std::env::temp_dir().join("palisade-startup-refusal-outbox"),
+            palisade_test_support::TEST_MAIL_FROM,
+        )
+        .unwrap(),
+        accounts: palisade_api::AccountSettings::default(),
     };
     match Application::build(&config, pool_as(db, role)).await {
         Ok(_) => panic!("the server started with app role {role}"),

@@ -102,15 +102,20 @@ pub fn seed<'a>(
             json!({"name": format!("{marker} key"), "role": "member"}),
         )
         .await;
-        let member = post(
-            app,
-            acct,
-            "/v1/members",
-            json!({"email": format!("{marker}-{}@example.com", Uuid::new_v4().simple()),
-                   "name": format!("{marker} member"), "role": "member",
-                   "password": "a long enough initial password"}),
-        )
-        .await;
+        // Members join by invitation, with their own password.
+        let email = format!("{marker}-{}@example.com", Uuid::new_v4().simple());
+        let r = app.invite(acct, &email, "member").await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let token = app.invitation_token(&email).await;
+        let r = app
+            .accept_invitation(
+                &token,
+                &format!("{marker} member"),
+                "a long enough passphrase",
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let member = json!({"id": r.json["user_id"]});
         let billing = billing_client(app).await;
         insert_subscription(&billing, &acct.org_id, "active", "pro").await;
         let invoice =

@@ -84,6 +84,9 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let webhook_id = r.json["id"].as_str().unwrap().to_owned();
+    let r = app.invite(&owner, "pending@example.com", "member").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let invitation_id = r.json["id"].as_str().unwrap().to_owned();
 
     // The routes that need a user's session, each with a body that a session would get a 2xx for.
     let routes: Vec<(&str, String, Option<Value>)> = vec![
@@ -96,12 +99,10 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
         ("DELETE", format!("/v1/api-keys/{key_id}"), None),
         (
             "POST",
-            "/v1/members".into(),
-            Some(
-                json!({"email": "accomplice@example.com", "name": "Accomplice",
-                        "role": "admin", "password": "a long enough password"}),
-            ),
+            "/v1/invitations".into(),
+            Some(json!({"email": "accomplice@example.com", "role": "admin"})),
         ),
+        ("DELETE", format!("/v1/invitations/{invitation_id}"), None),
         (
             "PATCH",
             format!("/v1/members/{}", admin.user_id),
@@ -117,6 +118,13 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
             "POST",
             format!("/v1/webhooks/{webhook_id}/rotate-secret"),
             None,
+        ),
+        // The key acts as its creator, the owner, and knows the owner's password (worst case).
+        (
+            "POST",
+            "/v1/me/password".into(),
+            Some(json!({"current_password": owner.password,
+                        "new_password": "a brand new long password"})),
         ),
         ("DELETE", "/v1/organization".into(), None),
     ];
@@ -154,8 +162,9 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
     )
     .await;
     assert_eq!(r.status, 401, "{}", r.text);
-    // ...and a user's session does each of these things (the role rules still apply).
-    for (method, path, body) in &routes[..routes.len() - 1] {
+    // ...and a user's session does each of these things (the role rules still apply). The
+    // password change ends the session's token, so it comes last, before the deletion.
+    for (method, path, body) in &routes[..routes.len() - 2] {
         let r = app
             .call(method, path, Some(&owner.token), body.as_ref())
             .await;
@@ -167,8 +176,18 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
     }
     let r = with_key(&app, "GET", "/v1/customers", &key, true, None).await;
     assert_eq!(r.status, 401, "revoked by the owner's session: {}", r.text);
+    let (method, path, body) = &routes[routes.len() - 2];
     let r = app
-        .call("DELETE", "/v1/organization", Some(&owner.token), None)
+        .call(method, path, Some(&owner.token), body.as_ref())
+        .await;
+    assert_eq!(
+        r.status, 200,
+        "{method} {path} with the owner's session: {}",
+        r.text
+    );
+    let fresh = r.json["token"].as_str().unwrap().to_owned();
+    let r = app
+        .call("DELETE", "/v1/organization", Some(&fresh), None)
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
 }

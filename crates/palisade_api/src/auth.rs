@@ -4,8 +4,10 @@
 //! that must be present: `org` (the organization id, or null) and `role` (or null). A token
 //! whose `org` is null authenticates a user who belongs to no organization: 403
 //! `no_organization`. Anything else wrong with a token answers 401, and so does a valid token
-//! whose user no longer exists. API keys (`pk_...`) are the other credential; see [`Tenant`],
-//! and [`UserSession`] for the routes a key may not use.
+//! whose user no longer exists, or whose `ver` (the user's credential version when it was
+//! issued) is no longer the user's: a password change or reset ends every earlier token. API
+//! keys (`pk_...`) are the other credential; see [`Tenant`], and [`UserSession`] for the routes
+//! a key may not use.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +47,11 @@ pub struct Claims {
     /// The role in that organization: required, may be null only when `org` is.
     #[serde(deserialize_with = "required_nullable")]
     pub role: Option<Role>,
+    /// The user's credential version when the token was issued. Tokens issued before this claim
+    /// existed carry none and count as version 0, the version of every user who never changed
+    /// their password; any change ends them too.
+    #[serde(default)]
+    pub ver: i32,
 }
 
 /// Without this, serde treats a missing `Option` field as `None`; we want "missing" to be an
@@ -91,8 +98,9 @@ impl TokenKeys {
         self.ttl
     }
 
-    /// Issues a token for a user acting in their organization.
-    pub fn issue(&self, ctx: &TenantContext) -> Result<String, ApiError> {
+    /// Issues a token for a user acting in their organization, valid while the user's
+    /// credential version is `credential_version`.
+    pub fn issue(&self, ctx: &TenantContext, credential_version: i32) -> Result<String, ApiError> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let claims = Claims {
@@ -103,6 +111,7 @@ impl TokenKeys {
             exp: now.saturating_add(ttl),
             org: Some(ctx.org_id.as_uuid()),
             role: Some(ctx.role),
+            ver: credential_version,
         };
         self.sign(&claims)
     }
@@ -242,9 +251,11 @@ impl PasswordHashing {
 ///
 /// Accepts either credential:
 /// - `Authorization: Bearer <jwt>`: verified, then the token's user is looked up
-///   (`palisade_db::members::current_role`, one statement): a user who has been removed, or
-///   whose organization was deleted, answers 401 `invalid_token` on every route, and the role
-///   used is the user's role now, not the one the token was issued with.
+///   (`palisade_db::members::session`, one statement): a user who has been removed, or whose
+///   organization was deleted, answers 401 `invalid_token` on every route, and so does a token
+///   issued before the user's last password change or reset (its `ver` is not the user's
+///   credential version); the role used is the user's role now, not the one the token was
+///   issued with.
 /// - an API key, as `Authorization: Bearer pk_...` or `X-API-Key: pk_...` (Authorization wins
 ///   when both are sent): looked up by its SHA-256 through `palisade_db::api_keys::resolve` (one
 ///   statement). Unknown, revoked, or whose creator was removed: 401 `invalid_token`. A key acts
@@ -349,16 +360,23 @@ async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContex
             };
             let org_id = OrgId::from_uuid(org);
             let user_id = UserId::from_uuid(claims.sub);
-            let role = palisade_db::members::current_role(&state.pool, org_id, user_id)
+            let session = palisade_db::members::session(&state.pool, org_id, user_id)
                 .await?
                 .ok_or_else(|| {
                     tracing::debug!(reason = "user_gone", "bearer token refused");
                     user_gone()
                 })?;
+            if session.credential_version != claims.ver {
+                tracing::debug!(reason = "credentials_changed", "bearer token refused");
+                return Err(ApiError::Unauthorized {
+                    code: "invalid_token",
+                    message: "this token was issued before the password last changed; log in again",
+                });
+            }
             Ok(TenantContext {
                 org_id,
                 user_id,
-                role,
+                role: session.role,
             })
         }
         Credential::ApiKey(key) => {
@@ -493,7 +511,8 @@ mod tests {
     fn round_trip() {
         let k = keys();
         let c = ctx();
-        let claims = k.verify(&k.issue(&c).unwrap()).unwrap();
+        let claims = k.verify(&k.issue(&c, 3).unwrap()).unwrap();
+        assert_eq!(claims.ver, 3);
         assert_eq!(claims.org, Some(c.org_id.as_uuid()));
         assert_eq!(claims.sub, c.user_id.as_uuid());
         assert_eq!(claims.role, Some(Role::Admin));
@@ -507,7 +526,7 @@ mod tests {
     #[test]
     fn another_key_is_refused() {
         let other = TokenKeys::new(&[8u8; 32], Duration::from_secs(600)).unwrap();
-        assert!(keys().verify(&other.issue(&ctx()).unwrap()).is_err());
+        assert!(keys().verify(&other.issue(&ctx(), 0).unwrap()).is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Credentials the server generates and shows exactly once: API keys and webhook signing
-//! secrets. Both are 32 bytes from the operating system's CSPRNG, base64url-encoded behind a
+//! Credentials the server generates and shows exactly once: API keys, webhook signing secrets,
+//! and the tokens of emailed links (invitations, password resets). Both are 32 bytes from the operating system's CSPRNG, base64url-encoded behind a
 //! recognisable prefix (`pk_`, `whsec_`), so they can be told apart from JWTs and found by
 //! secret scanners. Neither is ever logged; their `Debug` is redacted.
 
@@ -90,9 +90,63 @@ pub fn generate_webhook_secret() -> Result<String, ApiError> {
     ))
 }
 
+/// The token of an emailed single-use link (an invitation or a password reset): base64url of
+/// 32 random bytes. The link carries it; the database keeps only its SHA-256.
+pub struct LinkToken {
+    token: String,
+    hash: [u8; 32],
+}
+
+impl LinkToken {
+    /// Mints a token.
+    pub fn generate() -> Result<Self, ApiError> {
+        let token = URL_SAFE_NO_PAD.encode(random_32()?);
+        let hash = sha256(&token);
+        Ok(Self { token, hash })
+    }
+
+    /// The token, for the one mail that carries it.
+    pub fn expose(&self) -> &str {
+        &self.token
+    }
+
+    /// SHA-256 of the token: what the database stores and looks up.
+    pub fn hash(&self) -> [u8; 32] {
+        self.hash
+    }
+}
+
+impl std::fmt::Debug for LinkToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkToken(<redacted>)")
+    }
+}
+
+/// The SHA-256 to look a presented link token up by, or `None` when it cannot be one of ours
+/// (wrong length or alphabet), which spares the database a lookup that cannot match.
+pub fn link_token_hash(candidate: &str) -> Option<[u8; 32]> {
+    let well_formed = candidate.len() == ENCODED_32_BYTES
+        && candidate
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    well_formed.then(|| sha256(candidate))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_tokens_round_trip_and_are_redacted() {
+        let Ok(t) = LinkToken::generate() else {
+            panic!("no randomness")
+        };
+        assert_eq!(t.expose().len(), 43);
+        assert_eq!(link_token_hash(t.expose()), Some(t.hash()));
+        assert_eq!(link_token_hash("short"), None);
+        assert_eq!(link_token_hash(&format!("{}!", &t.expose()[1..])), None);
+        assert_eq!(format!("{t:?}"), "LinkToken(<redacted>)");
+    }
 
     #[test]
     fn api_keys_have_the_documented_shape_and_hash() {

@@ -7,7 +7,8 @@
 //!   [`auth::UserSession`], which accepts a user's token only (routes that manage credentials).
 //! - [`throttle`]: rate limits on login, signup, password reset and invitation acceptance, per
 //!   [`client_addr::ClientAddr`] (the peer, or behind trusted proxies the forwarded client).
-//! - [`credentials`]: API keys and webhook signing secrets, generated and shown once.
+//! - [`credentials`]: API keys, webhook signing secrets and link tokens, generated and shown once.
+//! - [`mail`]: the [`mail::Mailer`] that sends account mail (invitations, password resets).
 //! - [`routes`]: the handlers. Each opens a [`palisade_db::TenantTx`] for its tenant and never
 //!   filters by organization itself.
 //! - [`telemetry`]: the request span (request id, route, organization once known).
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod client_addr;
 pub mod credentials;
 pub mod error;
+pub mod mail;
 pub mod pagination;
 pub mod routes;
 pub mod telemetry;
@@ -48,6 +50,28 @@ pub struct AppState {
     pub throttles: std::sync::Arc<throttle::Throttles>,
     /// Whose forwarding header names the client (see [`client_addr`]); none by default.
     pub trusted_proxies: std::sync::Arc<client_addr::TrustedProxies>,
+    /// Sends account mail (invitations, password resets).
+    pub mailer: mail::Mailer,
+    /// How long emailed links live.
+    pub accounts: AccountSettings,
+}
+
+/// The lifetimes of emailed links (see docs/accounts.md).
+#[derive(Debug, Clone, Copy)]
+pub struct AccountSettings {
+    /// How long an invitation link works (`PALISADE_INVITATION_TTL_SECS`, default 7 days).
+    pub invitation_ttl: time::Duration,
+    /// How long a password-reset link works (`PALISADE_PASSWORD_RESET_TTL_SECS`, default 1 hour).
+    pub password_reset_ttl: time::Duration,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            invitation_ttl: time::Duration::days(7),
+            password_reset_ttl: time::Duration::hours(1),
+        }
+    }
 }
 
 /// Registers every route and the extractor configurations (JSON, path and query errors as

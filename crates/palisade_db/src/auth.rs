@@ -79,6 +79,8 @@ pub struct LoginRecord {
     pub ctx: TenantContext,
     /// The stored PHC hash.
     pub password_hash: String,
+    /// The credential version a token for this user must carry.
+    pub credential_version: i32,
 }
 
 impl std::fmt::Debug for LoginRecord {
@@ -98,7 +100,7 @@ pub async fn login_lookup(
     let conn = pool.get().await?;
     let stmt = conn
         .prepare_cached(
-            "SELECT organization_id, user_id, role, password_hash \
+            "SELECT organization_id, user_id, role, password_hash, credential_version \
                FROM palisade_private.login_lookup($1)",
         )
         .await?;
@@ -114,6 +116,7 @@ pub async fn login_lookup(
                 .map_err(|_| DbError::Decode(format!("unknown role {role:?}")))?,
         },
         password_hash: row.try_get("password_hash")?,
+        credential_version: row.try_get("credential_version")?,
     }))
 }
 

@@ -21,6 +21,7 @@
 //! Errors are [`DbError`]: its `Display` never includes a server message or a parameter value,
 //! so it is safe to log (server messages can quote row data).
 
+pub mod accounts;
 pub mod analytics;
 pub mod api_keys;
 pub mod audit;

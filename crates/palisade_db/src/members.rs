@@ -1,10 +1,12 @@
 //! Members: the users of the acting organization (table `palisade.users`, policies in
-//! `policies/110_users.sql`), and [`current_role`], the per-request check that a token's user
-//! still exists (`palisade_private.member_role`, policies/430_members.sql).
+//! `policies/110_users.sql`), and [`session`], the per-request check that a token's user still
+//! exists and what their role and credential version are now (`palisade_private.member_session`,
+//! policies/023_accounts.sql).
 //!
-//! The password hash is written here and never read: the app role has no SELECT on it.
+//! Members are not created here: they join by invitation (`crate::accounts`), and their password
+//! is theirs alone.
 
-use palisade_domain::{EmailAddress, OrgId, PersonName, Role, UserId};
+use palisade_domain::{OrgId, PersonName, Role, UserId};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -29,28 +31,6 @@ pub struct Member {
     pub updated_at: OffsetDateTime,
 }
 
-/// A member to add. The password is already hashed.
-#[derive(Clone)]
-pub struct NewMember {
-    /// Login email.
-    pub email: EmailAddress,
-    /// Display name.
-    pub name: PersonName,
-    /// Role.
-    pub role: Role,
-    /// PHC string (argon2id).
-    pub password_hash: String,
-}
-
-impl std::fmt::Debug for NewMember {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewMember")
-            .field("email", &self.email)
-            .field("role", &self.role)
-            .finish_non_exhaustive()
-    }
-}
-
 /// A partial update: `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
 pub struct MemberPatch {
@@ -66,9 +46,6 @@ pub struct MemberFilter {
     /// Only this role.
     pub role: Option<Role>,
 }
-
-/// The allow-listed global unique key on the login email.
-pub const EMAIL_KEY: &str = "users_email_key";
 
 /// The columns every query returns (never `password_hash`), as a literal for `concat!`.
 macro_rules! columns {
@@ -135,28 +112,6 @@ pub async fn find(tx: &mut TenantTx, id: UserId) -> Result<Option<Member>, DbErr
     row.map(|r| from_row(&r)).transpose()
 }
 
-/// Adds a member (owners and admins; only an owner adds an owner: RLS refuses others).
-pub async fn create(tx: &mut TenantTx, new: &NewMember) -> Result<Member, DbError> {
-    let id = UserId::new();
-    let row = tx
-        .query_one(
-            concat!(
-                "INSERT INTO palisade.users (id, email, name, role, password_hash) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING ",
-                columns!()
-            ),
-            &[
-                &id.as_uuid(),
-                &new.email.as_str(),
-                &new.name.as_str(),
-                &new.role.as_str(),
-                &new.password_hash,
-            ],
-        )
-        .await?;
-    from_row(&row)
-}
-
 /// Locks the organization's owner rows until the transaction ends and returns their ids.
 ///
 /// Every change that could remove the last owner takes this lock first, so two of them cannot
@@ -211,21 +166,34 @@ pub async fn delete(tx: &mut TenantTx, id: UserId) -> Result<bool, DbError> {
         == 1)
 }
 
-/// The current role of `user` in `org`, or `None` when the user no longer exists there. One
-/// statement (one round trip) through the resolver function, outside any tenant transaction:
-/// the request path calls it for every bearer token.
-pub async fn current_role(
-    pool: &AppPool,
-    org: OrgId,
-    user: UserId,
-) -> Result<Option<Role>, DbError> {
+/// What the per-request check finds about a token's user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    /// The user's role now.
+    pub role: Role,
+    /// The user's credential version now: a token carrying another one was issued before a
+    /// password change or reset.
+    pub credential_version: i32,
+}
+
+/// The current role and credential version of `user` in `org`, or `None` when the user no
+/// longer exists there. One statement (one round trip) through the resolver function, outside
+/// any tenant transaction: the request path calls it for every bearer token.
+pub async fn session(pool: &AppPool, org: OrgId, user: UserId) -> Result<Option<Session>, DbError> {
     let conn = pool.get().await?;
     let stmt = conn
-        .prepare_cached("SELECT palisade_private.member_role($1, $2)")
+        .prepare_cached(
+            "SELECT role, credential_version FROM palisade_private.member_session($1, $2)",
+        )
         .await?;
-    let row = conn
-        .query_one(&stmt, &[&org.as_uuid(), &user.as_uuid()])
-        .await?;
-    let role: Option<&str> = row.try_get(0)?;
-    role.map(parse_role).transpose()
+    let Some(row) = conn
+        .query_opt(&stmt, &[&org.as_uuid(), &user.as_uuid()])
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Session {
+        role: parse_role(row.try_get("role")?)?,
+        credential_version: row.try_get("credential_version")?,
+    }))
 }

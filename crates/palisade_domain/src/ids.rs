@@ -141,6 +141,10 @@ id_type!(
     /// A recorded carrier or email-provider webhook delivery.
     WebhookDeliveryId
 );
+id_type!(
+    /// A pending invitation to join an organization.
+    InvitationId
+);
 
 #[cfg(test)]
 mod tests {

@@ -23,9 +23,9 @@ pub use contact::{EmailAddress, PhoneNumber};
 pub use email_event::{EmailEvent, EmailTracking, StagesReached, email_status_rank};
 pub use ids::{
     AnalyticsEventId, ApiKeyId, ArticleId, CallId, ConversationId, CustomerId, EmailCampaignId,
-    EmailMessageId, IntegrationId, InvoiceId, IvrMenuId, MessageId, OrgId, PhoneNumberId, ReportId,
-    SmsCampaignId, SmsMessageId, SocialAccountId, SocialPostId, UserId, VoiceCampaignId,
-    WebhookDeliveryId, WebhookId,
+    EmailMessageId, IntegrationId, InvitationId, InvoiceId, IvrMenuId, MessageId, OrgId,
+    PhoneNumberId, ReportId, SmsCampaignId, SmsMessageId, SocialAccountId, SocialPostId, UserId,
+    VoiceCampaignId, WebhookDeliveryId, WebhookId,
 };
 pub use integration::{IntegrationConfig, IntegrationProvider, IntegrationSecrets};
 pub use ivr::IvrMenuTree;

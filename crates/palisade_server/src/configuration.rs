@@ -81,6 +81,24 @@ pub struct Settings {
     /// `PALISADE_TRUSTED_PROXIES` and `PALISADE_TRUSTED_PROXY_HEADER`: whose forwarding header
     /// names the client. Default: none, the TCP peer is the client.
     pub trusted_proxies: TrustedProxies,
+    /// Account mail and the lifetimes of emailed links.
+    pub mail: MailSettings,
+}
+
+/// Account mail (invitations, password resets; docs/accounts.md).
+#[derive(Clone)]
+pub struct MailSettings {
+    /// `PALISADE_SMTP_URL`: `smtp://[user:password@]host[:port]`. Unset: messages are written to
+    /// [`MailSettings::outbox_dir`] instead. Holds a password: never logged.
+    pub smtp_url: Option<String>,
+    /// `PALISADE_MAIL_FROM`, default `Palisade <palisade@localhost>`.
+    pub from: String,
+    /// `PALISADE_DATA_DIR/outbox`: where messages go without an SMTP URL.
+    pub outbox_dir: PathBuf,
+    /// `PALISADE_INVITATION_TTL_SECS`, default 7 days.
+    pub invitation_ttl: Duration,
+    /// `PALISADE_PASSWORD_RESET_TTL_SECS`, default 1 hour.
+    pub password_reset_ttl: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -196,6 +214,23 @@ impl Settings {
         let webhooks = WebhookSettings::from_lookup(&get)?;
         let rate_limits = rate_limits_from_lookup(&get)?;
         let trusted_proxies = trusted_proxies_from_lookup(&get)?;
+        let ttl = |name: &str, default: u64| -> Result<Duration, ConfigError> {
+            match number(name, default)? {
+                0 => Err(ConfigError(format!("{name} must be at least 1"))),
+                secs => Ok(Duration::from_secs(secs)),
+            }
+        };
+        let mail = MailSettings {
+            smtp_url: get("PALISADE_SMTP_URL"),
+            from: get("PALISADE_MAIL_FROM")
+                .unwrap_or_else(|| "Palisade <palisade@localhost>".into()),
+            outbox_dir: PathBuf::from(
+                get("PALISADE_DATA_DIR").unwrap_or_else(|| ".palisade".into()),
+            )
+            .join("outbox"),
+            invitation_ttl: ttl("PALISADE_INVITATION_TTL_SECS", 7 * 86_400)?,
+            password_reset_ttl: ttl("PALISADE_PASSWORD_RESET_TTL_SECS", 3_600)?,
+        };
         Ok(Self {
             http_addr: get("PALISADE_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
             database,
@@ -214,6 +249,7 @@ impl Settings {
             stripe_webhook_secret,
             rate_limits,
             trusted_proxies,
+            mail,
         })
     }
 }
@@ -366,6 +402,24 @@ mod tests {
             matches!(s.database, DatabaseMode::Embedded(ref e) if e.data_dir == Path::new(".palisade"))
         );
         assert_eq!(s.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn account_mail_defaults_to_the_outbox_under_the_data_dir() {
+        let s = settings(&[("PALISADE_DATA_DIR", "/var/tmp/p")]).unwrap();
+        assert_eq!(s.mail.smtp_url, None);
+        assert_eq!(s.mail.outbox_dir, Path::new("/var/tmp/p/outbox"));
+        assert_eq!(s.mail.invitation_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(s.mail.password_reset_ttl, Duration::from_secs(3_600));
+        let s = settings(&[
+            ("PALISADE_SMTP_URL", "smtp://relay:2525"),
+            ("PALISADE_PASSWORD_RESET_TTL_SECS", "600"),
+        ])
+        .unwrap();
+        assert_eq!(s.mail.smtp_url.as_deref(), Some("smtp://relay:2525"));
+        assert_eq!(s.mail.password_reset_ttl, Duration::from_secs(600));
+        assert!(settings(&[("PALISADE_INVITATION_TTL_SECS", "0")]).is_err());
+        assert!(settings(&[("PALISADE_INVITATION_TTL_SECS", "a week")]).is_err());
     }
 
     #[test]

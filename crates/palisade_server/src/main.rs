@@ -9,6 +9,7 @@
 
 use std::process::ExitCode;
 
+use palisade_api::mail::Mailer;
 use palisade_api::webhooks::WebhookConfig;
 use palisade_api::webhooks::signature::SendgridKey;
 use palisade_api::webhooks::stripe::StripeSetup;
@@ -207,6 +208,11 @@ fn serve(settings: &Settings) -> Result<(), BoxError> {
             clock: std::sync::Arc::new(palisade_domain::SystemClock),
             rate_limits: settings.rate_limits.clone(),
             trusted_proxies: settings.trusted_proxies.clone(),
+            mailer: mailer(settings)?,
+            accounts: palisade_api::AccountSettings {
+                invitation_ttl: time_duration(settings.mail.invitation_ttl),
+                password_reset_ttl: time_duration(settings.mail.password_reset_ttl),
+            },
         };
         let app = Application::build(&config, pool.clone()).await?;
         let limits = &settings.rate_limits;
@@ -231,6 +237,41 @@ fn serve(settings: &Settings) -> Result<(), BoxError> {
         }
         Ok(())
     })
+}
+
+/// The account mailer: SMTP when `PALISADE_SMTP_URL` is set, else the outbox directory under
+/// the data dir (the embedded default needs no mail server). Logs which, never the URL.
+fn mailer(settings: &Settings) -> Result<Mailer, BoxError> {
+    let mail = &settings.mail;
+    match &mail.smtp_url {
+        Some(url) => {
+            let mailer = Mailer::smtp(url, &mail.from)?;
+            tracing::info!("account mail goes out over SMTP (PALISADE_SMTP_URL)");
+            Ok(mailer)
+        }
+        None => {
+            let dir = std::path::absolute(&mail.outbox_dir)?;
+            let mailer = Mailer::outbox(dir.clone(), &mail.from)?;
+            if matches!(settings.database, DatabaseMode::External(_)) {
+                tracing::warn!(
+                    outbox = %dir.display(),
+                    "PALISADE_SMTP_URL is not set: account mail (invitations, password resets) \
+                     is written to this directory, not sent"
+                );
+            } else {
+                tracing::info!(
+                    outbox = %dir.display(),
+                    "account mail (invitations, password resets) is written to this directory, \
+                     one .eml file per message (set PALISADE_SMTP_URL to send it)"
+                );
+            }
+            Ok(mailer)
+        }
+    }
+}
+
+fn time_duration(d: std::time::Duration) -> time::Duration {
+    time::Duration::try_from(d).unwrap_or(time::Duration::MAX)
 }
 
 /// The webhooks' public URL and secrets: each from its environment variable, else (embedded

@@ -57,6 +57,10 @@ pub struct AppConfig {
     pub rate_limits: palisade_api::throttle::RateLimits,
     /// Proxies whose forwarding header names the client; none: the TCP peer is the client.
     pub trusted_proxies: palisade_api::client_addr::TrustedProxies,
+    /// Sends account mail: SMTP, or an outbox directory (docs/accounts.md).
+    pub mailer: palisade_api::mail::Mailer,
+    /// How long invitation and password-reset links live.
+    pub accounts: palisade_api::AccountSettings,
 }
 
 /// A bound, not yet running HTTP server.
@@ -95,6 +99,8 @@ impl Application {
                 config.clock.clone(),
             )),
             trusted_proxies: std::sync::Arc::new(config.trusted_proxies.clone()),
+            mailer: config.mailer.clone(),
+            accounts: config.accounts,
         };
 
         let listener =

@@ -11,6 +11,10 @@
 //!   [`TEST_STRIPE_WEBHOOK_SECRET`]; [`stripe_signature_header`] signs a body as Stripe does.
 //!   [`TestApp::spawn_instance`] and [`spawn_app_on`] start more instances over the same
 //!   database, as a deployment of several servers (or a restarted one) would run.
+//! - Each app sends its account mail through its real mailer over SMTP to a small real SMTP
+//!   server of its own on 127.0.0.1 ([`smtp::SmtpServer`]); tests read the links out of the
+//!   mail it received ([`TestApp::last_mail_to`]). Members join by invitation
+//!   ([`TestApp::add_user`], [`TestApp::invite`], [`TestApp::accept_invitation`]).
 //!
 //! Roles are cluster-wide, so tests share `palisade_owner`, `palisade_app` and
 //! `palisade_billing` (with fixed test passwords) and must never alter them; a test that needs
@@ -19,6 +23,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a harness failure should stop the test loudly
 
 mod http;
+pub mod smtp;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -38,6 +43,7 @@ use palisade_server::startup::{AppConfig, Application, StartupError};
 use tokio_postgres::Client;
 
 pub use http::{TestResponse, request};
+pub use smtp::{ReceivedMail, SmtpServer};
 
 /// The public base URL the test server believes it is reached at. Deliberately not the address
 /// the tests connect to: a signature only verifies if the server rebuilt the URL from its
@@ -335,8 +341,15 @@ pub struct TestApp {
     /// The application's clock: it stands at the time the app started until a test moves it
     /// (`app.clock.advance(..)`), so expiry, quarantine and throttling are tested without sleeping.
     pub clock: ManualClock,
+    /// The SMTP server the app's mailer delivers to: every mail it sent is here.
+    pub smtp: SmtpServer,
     handle: actix_web::dev::ServerHandle,
 }
+
+/// The sender address of test apps' mail.
+pub const TEST_MAIL_FROM: &str = "Palisade Test <palisade@palisade.test>";
+/// The password [`TestApp::add_user`] gives the people it adds.
+pub const MEMBER_PASSWORD: &str = "another correct horse battery";
 
 /// Starts the application with a pool of `pool_size` connections and the Stripe webhook
 /// configured. Call from `#[actix_web::test]`.
@@ -405,6 +418,7 @@ pub async fn try_spawn_app_on_configured(
 ) -> Result<TestApp, StartupError> {
     let pool = db.app_pool(pool_size);
     let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+    let smtp = SmtpServer::start().await;
     let mut config = AppConfig {
         http_addr: "127.0.0.1:0".into(),
         jwt_secret: TEST_JWT_SECRET.to_vec(),
@@ -415,6 +429,9 @@ pub async fn try_spawn_app_on_configured(
         clock: Arc::new(clock.clone()),
         rate_limits: RateLimits::generous(),
         trusted_proxies: TrustedProxies::none(),
+        mailer: palisade_api::mail::Mailer::smtp(&smtp.url(), TEST_MAIL_FROM)
+            .expect("the test SMTP URL"),
+        accounts: palisade_api::AccountSettings::default(),
     };
     configure(&mut config);
     let app = Application::build(&config, pool.clone()).await?;
@@ -427,6 +444,7 @@ pub async fn try_spawn_app_on_configured(
         pool,
         tokens: TokenKeys::new(TEST_JWT_SECRET, Duration::from_secs(3600)).expect("keys"),
         clock,
+        smtp,
         handle,
     })
 }
@@ -543,45 +561,87 @@ impl TestApp {
         }
     }
 
-    /// Adds a user with `role` to `account`'s organization (directly, under RLS as the owner:
-    /// this predates the members API) and logs them in.
+    /// Adds a person with `role` to `account`'s organization as a client would: `account` (an
+    /// owner or admin) invites a fresh email, the invitee takes the token from the mail and
+    /// accepts with their own password ([`MEMBER_PASSWORD`]). Returns their logged-in account.
     pub async fn add_user(&self, account: &Account, role: palisade_domain::Role) -> Account {
-        let owner = palisade_domain::TenantContext {
-            org_id: palisade_domain::OrgId::parse(&account.org_id).expect("org id"),
-            user_id: palisade_domain::UserId::parse(&account.user_id).expect("user id"),
-            role: palisade_domain::Role::Owner,
-        };
         let email = format!(
             "{}-{}@example.com",
             role.as_str(),
             uuid::Uuid::new_v4().simple()
         );
-        let password = "another correct horse battery".to_owned();
-        let hasher = palisade_api::auth::PasswordHashing::new(1).expect("hasher");
-        let hash = hasher
-            .hash(&palisade_domain::Password::parse_new(&password).expect("password"))
-            .await
-            .expect("hash");
-        let mut tx = palisade_db::TenantTx::begin(&self.pool, &owner)
-            .await
-            .expect("tx");
-        tx.execute(
-            "INSERT INTO palisade.users (id, email, name, role, password_hash) VALUES ($1, $2, 'Added', $3, $4)",
-            &[&uuid::Uuid::now_v7(), &email, &role.as_str(), &hash],
-        )
-        .await
-        .expect("insert user");
-        tx.commit().await.expect("commit");
-        let body = serde_json::json!({"email": email, "password": password});
-        let r = self.call("POST", "/v1/auth/login", None, Some(&body)).await;
-        assert_eq!(r.status, 200, "login of the added user failed: {}", r.text);
+        let r = self.invite(account, &email, role.as_str()).await;
+        assert_eq!(r.status, 201, "invitation failed: {}", r.text);
+        let token = self.invitation_token(&email).await;
+        let r = self
+            .accept_invitation(&token, "Added", MEMBER_PASSWORD)
+            .await;
+        assert_eq!(r.status, 201, "accepting the invitation failed: {}", r.text);
         Account {
             token: r.json["token"].as_str().expect("token").to_owned(),
-            org_id: account.org_id.clone(),
+            org_id: r.json["organization_id"].as_str().expect("org").to_owned(),
             user_id: r.json["user_id"].as_str().expect("user").to_owned(),
             email,
-            password,
+            password: MEMBER_PASSWORD.to_owned(),
         }
+    }
+
+    /// `POST /v1/invitations` as `by`.
+    pub async fn invite(&self, by: &Account, email: &str, role: &str) -> TestResponse {
+        let body = serde_json::json!({"email": email, "role": role});
+        self.call("POST", "/v1/invitations", Some(&by.token), Some(&body))
+            .await
+    }
+
+    /// The newest mail the app sent to `email`, waiting for the first one if none has arrived.
+    pub async fn last_mail_to(&self, email: &str) -> ReceivedMail {
+        self.smtp
+            .wait_for(email, 1)
+            .await
+            .pop()
+            .expect("at least one mail")
+    }
+
+    /// The token of the newest invitation link mailed to `email`.
+    pub async fn invitation_token(&self, email: &str) -> String {
+        self.last_mail_to(email)
+            .await
+            .link_token("/accept-invitation")
+            .expect("an invitation link in the mail")
+    }
+
+    /// `POST /v1/auth/accept-invitation`.
+    pub async fn accept_invitation(&self, token: &str, name: &str, password: &str) -> TestResponse {
+        let body = serde_json::json!({"token": token, "name": name, "password": password});
+        self.call("POST", "/v1/auth/accept-invitation", None, Some(&body))
+            .await
+    }
+
+    /// `POST /v1/auth/login`.
+    pub async fn login(&self, email: &str, password: &str) -> TestResponse {
+        let body = serde_json::json!({"email": email, "password": password});
+        self.call("POST", "/v1/auth/login", None, Some(&body)).await
+    }
+
+    /// `POST /v1/auth/request-password-reset`.
+    pub async fn request_password_reset(&self, email: &str) -> TestResponse {
+        let body = serde_json::json!({"email": email});
+        self.call("POST", "/v1/auth/request-password-reset", None, Some(&body))
+            .await
+    }
+
+    /// The token of the reset link in mail number `nth` (1-based) to `email`, waiting for it.
+    pub async fn reset_token(&self, email: &str, nth: usize) -> String {
+        self.smtp.wait_for(email, nth).await[nth - 1]
+            .link_token("/reset-password")
+            .expect("a reset link in the mail")
+    }
+
+    /// `POST /v1/auth/reset-password`.
+    pub async fn reset_password(&self, token: &str, new_password: &str) -> TestResponse {
+        let body = serde_json::json!({"token": token, "new_password": new_password});
+        self.call("POST", "/v1/auth/reset-password", None, Some(&body))
+            .await
     }
 
     /// Posts `body` to `POST /webhooks/stripe` with `signature` as the `Stripe-Signature` header

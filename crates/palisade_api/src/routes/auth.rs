@@ -35,8 +35,9 @@ pub struct LoginBody {
     password: Option<String>,
 }
 
+/// A token and what it is for.
 #[derive(Serialize)]
-struct TokenResponse {
+pub(crate) struct TokenResponse {
     token: String,
     token_type: &'static str,
     expires_in: u64,
@@ -45,9 +46,15 @@ struct TokenResponse {
     role: palisade_domain::Role,
 }
 
-fn token_response(state: &AppState, ctx: &TenantContext) -> Result<TokenResponse, ApiError> {
+/// The answer that hands out a token for `ctx`, valid while the user's credential version is
+/// `credential_version`.
+pub(crate) fn token_response(
+    state: &AppState,
+    ctx: &TenantContext,
+    credential_version: i32,
+) -> Result<TokenResponse, ApiError> {
     Ok(TokenResponse {
-        token: state.tokens.issue(ctx)?,
+        token: state.tokens.issue(ctx, credential_version)?,
         token_type: "Bearer",
         expires_in: state.tokens.ttl().as_secs(),
         organization_id: ctx.org_id.as_uuid(),
@@ -100,7 +107,7 @@ pub async fn signup(
         Err(SignupError::Db(e)) => return Err(e.into()),
     };
     tracing::info!(org.id = %ctx.org_id, user.id = %ctx.user_id, "organization signed up");
-    Ok(HttpResponse::Created().json(token_response(&state, &ctx)?))
+    Ok(HttpResponse::Created().json(token_response(&state, &ctx, 0)?))
 }
 
 /// Exchanges email and password for a token. An unknown email and a wrong password answer the
@@ -129,14 +136,14 @@ pub async fn login(
         Err(_) => None,
     };
     let (ctx, stored) = match record {
-        Some(r) => (Some(r.ctx), Some(r.password_hash)),
+        Some(r) => (Some((r.ctx, r.credential_version)), Some(r.password_hash)),
         None => (None, None),
     };
     let ok = state.passwords.verify(&password, stored).await?;
     match (ok, ctx) {
-        (true, Some(ctx)) => {
+        (true, Some((ctx, version))) => {
             tracing::info!(org.id = %ctx.org_id, user.id = %ctx.user_id, "login succeeded");
-            Ok(HttpResponse::Ok().json(token_response(&state, &ctx)?))
+            Ok(HttpResponse::Ok().json(token_response(&state, &ctx, version)?))
         }
         _ => {
             tracing::info!("login refused");

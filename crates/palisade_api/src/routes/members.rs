@@ -1,20 +1,21 @@
 //! `/v1/members`: the people of the organization (the users table). Every member reads the
 //! list; owners and admins add, change and remove members; only an owner creates an owner,
 //! changes an owner or makes someone an owner (checked here, 403, and by the policies of
-//! policies/110_users.sql). Adding, changing and removing members takes a user's session, never
-//! an API key (403 `requires_user_session`, see [`crate::auth::UserSession`]). The last owner can be neither demoted nor removed (409
-//! `last_owner`), checked under a lock on the owner rows so that two concurrent changes cannot
+//! policies/110_users.sql). Changing and removing members takes a user's session, never an API
+//! key (403 `requires_user_session`, see [`crate::auth::UserSession`]). The last owner can be
+//! neither demoted nor removed (409 `last_owner`), checked under a lock on the owner rows so that two concurrent changes cannot
 //! remove the last two owners together.
 //!
-//! Adding a member takes their initial password from the request (12+ characters, like
-//! signup), hashed with argon2id; the API never generates or returns passwords. A removed
-//! member's tokens stop working at once (the Tenant extractor checks the user exists), and the
-//! API keys they created are revoked in the same transaction.
+//! Nobody adds a member here, and no endpoint takes a password for someone else: people join
+//! by invitation and choose their own password (`POST /v1/invitations`, routes/accounts.rs).
+//! A removed member's tokens stop working at once (the Tenant extractor checks the user
+//! exists), the API keys they created are revoked in the same transaction, and their pending
+//! invitations and password-reset links go with them (ON DELETE CASCADE).
 
 use actix_web::{HttpResponse, web};
-use palisade_db::members::{self as db, Member, MemberFilter, MemberPatch, NewMember};
+use palisade_db::members::{self as db, Member, MemberFilter, MemberPatch};
 use palisade_db::{PageRequest, TenantTx};
-use palisade_domain::{EmailAddress, Password, PersonName, Role, UserId};
+use palisade_domain::{PersonName, Role, UserId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -29,7 +30,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/members")
             .route(web::get().to(list))
-            .route(web::post().to(create))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
@@ -108,59 +108,6 @@ pub async fn list(
     })))
 }
 
-/// Create body.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBody {
-    email: Option<String>,
-    name: Option<String>,
-    role: Option<String>,
-    password: Option<String>,
-}
-
-/// `POST /v1/members` (201; owners and admins, owners only for an owner).
-#[tracing::instrument(name = "add_member", skip_all)]
-pub async fn create(
-    state: web::Data<AppState>,
-    UserSession(tenant): UserSession,
-    body: web::Json<CreateBody>,
-) -> Result<HttpResponse, ApiError> {
-    tenant.require_admin()?;
-    let mut f = Fields::default();
-    let email = f.required("email", body.email.as_deref(), EmailAddress::parse);
-    let name = f.required("name", body.name.as_deref(), PersonName::parse);
-    let role = f.required("role", body.role.as_deref(), Role::parse);
-    let password = f.required("password", body.password.as_deref(), Password::parse_new);
-    f.finish()?;
-    let (Some(email), Some(name), Some(role), Some(password)) = (email, name, role, password)
-    else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    if role == Role::Owner && tenant.0.role != Role::Owner {
-        return Err(owner_only());
-    }
-    let password_hash = state.passwords.hash(&password).await?;
-    let new = NewMember {
-        email,
-        name,
-        role,
-        password_hash,
-    };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let member = match db::create(&mut tx, &new).await {
-        Err(e) if e.is_unique_violation_of(db::EMAIL_KEY) => {
-            return Err(ApiError::Conflict {
-                code: "email_taken",
-                message: "this email is already registered",
-            });
-        }
-        other => other?,
-    };
-    tx.commit().await?;
-    tracing::info!(member.id = %member.id, role = role.as_str(), "member added");
-    Ok(HttpResponse::Created().json(MemberJson::from(member)))
-}
-
 /// `GET /v1/members/{id}`.
 pub async fn get(
     state: web::Data<AppState>,
@@ -235,7 +182,8 @@ pub async fn update(
 }
 
 /// `DELETE /v1/members/{id}` (204; owners and admins, owners only for an owner; never the last
-/// owner, not even themselves). Revokes the API keys the member created.
+/// owner, not even themselves). Revokes the API keys the member created; their tokens, pending
+/// invitations and reset links die with their row.
 #[tracing::instrument(name = "remove_member", skip_all)]
 pub async fn delete(
     state: web::Data<AppState>,

@@ -1,6 +1,8 @@
-//! Route table. Every `/v1` route except signup and login takes a [`crate::auth::Tenant`], or a
-//! [`crate::auth::UserSession`] (a user's token, never an API key) where it manages credentials.
+//! Route table. Every `/v1` route except those under `/v1/auth` takes a [`crate::auth::Tenant`],
+//! or a [`crate::auth::UserSession`] (a user's token, never an API key) where it manages
+//! credentials.
 
+mod accounts;
 mod analytics;
 mod api_keys;
 mod auth;
@@ -44,7 +46,20 @@ fn configure_routes(
             web::scope("/v1")
                 .route("/auth/signup", web::post().to(auth::signup))
                 .route("/auth/login", web::post().to(auth::login))
+                .route(
+                    "/auth/accept-invitation",
+                    web::post().to(accounts::accept_invitation),
+                )
+                .route(
+                    "/auth/request-password-reset",
+                    web::post().to(accounts::request_password_reset),
+                )
+                .route(
+                    "/auth/reset-password",
+                    web::post().to(accounts::reset_password),
+                )
                 .route("/me", web::get().to(auth::me))
+                .configure(accounts::configure)
                 .service(
                     web::resource("/customers")
                         .route(web::get().to(customers::list))

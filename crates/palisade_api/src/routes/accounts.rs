@@ -1,0 +1,504 @@
+//! Credentials that belong to their person (docs/accounts.md): invitations, password change and
+//! password reset.
+//!
+//! - `GET|POST /v1/invitations`, `GET|DELETE /v1/invitations/{id}` (owners and admins; only an owner
+//!   invites an owner or revokes an owner's invitation): an invitation is emailed as a
+//!   single-use link carrying a random token (the database keeps its SHA-256). The answer is
+//!   the same whether or not the email already has an account: nothing is looked up about it.
+//! - `POST /v1/auth/accept-invitation` (public): the invitee's token, name and own password;
+//!   creates the member and answers with a token for them. When the email already logs in
+//!   somewhere (login emails are unique platform-wide), the invitee, and only they, learn it
+//!   from a 409 `email_taken`; the invitation stays pending, and the inviter sees nothing new.
+//! - `POST /v1/me/password`: current and new password; every token issued before stops
+//!   working, the caller's own included, and the answer carries a fresh token.
+//! - `POST /v1/auth/request-password-reset` (public): answers 202 with the same body whether or
+//!   not the email exists; the mail (only when it does) goes out in the background, so the
+//!   answer does not wait for it. `POST /v1/auth/reset-password` (public): token and new
+//!   password; single use, and every token issued before stops working.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use palisade_db::accounts::{
+    self as db, AcceptError, INVITATION_EMAIL_KEY, Invitation, NewInvitation,
+};
+use palisade_db::{PageRequest, TenantTx};
+use palisade_domain::{EmailAddress, InvitationId, Password, PersonName, Role};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use super::auth::token_response;
+use super::{Fields, method_not_allowed, parse_id};
+use crate::auth::{Tenant, UserSession};
+use crate::client_addr::ClientAddr;
+use crate::credentials::{LinkToken, link_token_hash};
+use crate::mail::OutgoingMail;
+use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::{ApiError, AppState};
+
+/// Registers the tenant routes (the public ones are registered under `/v1/auth`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/invitations")
+            .route(web::get().to(list_invitations))
+            .route(web::post().to(invite))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/invitations/{id}")
+            .route(web::get().to(get_invitation))
+            .route(web::delete().to(revoke_invitation))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/me/password")
+            .route(web::post().to(change_password))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// A pending invitation as admins see it: never its token or hash.
+#[derive(Serialize)]
+pub struct InvitationJson {
+    id: Uuid,
+    email: String,
+    role: Role,
+    invited_by: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+    expired: bool,
+}
+
+impl InvitationJson {
+    fn new(i: Invitation, now: OffsetDateTime) -> Self {
+        Self {
+            expired: i.expires_at <= now,
+            id: i.id,
+            email: i.email,
+            role: i.role,
+            invited_by: i.invited_by,
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+        }
+    }
+}
+
+fn owner_only() -> ApiError {
+    ApiError::Forbidden {
+        code: "forbidden",
+        message: "only an owner may invite an owner or revoke an owner's invitation",
+    }
+}
+
+fn invalid_link() -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_link",
+        message: "this link is unknown, expired, revoked or already used".into(),
+    }
+}
+
+fn mail_unavailable() -> ApiError {
+    ApiError::Http {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "mail_unavailable",
+        message: "the mail could not be sent; nothing was changed, try again later".into(),
+    }
+}
+
+/// A mail's expiry time, to the second.
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Invite body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteBody {
+    email: Option<String>,
+    role: Option<String>,
+}
+
+/// `POST /v1/invitations` (201; owners and admins, owners only for an owner). Inviting an
+/// email with a pending invitation replaces it (the old link stops working).
+#[tracing::instrument(name = "invite_member", skip_all)]
+pub async fn invite(
+    state: web::Data<AppState>,
+    UserSession(tenant): UserSession,
+    body: web::Json<InviteBody>,
+) -> Result<HttpResponse, ApiError> {
+    tenant.require_admin()?;
+    let mut f = Fields::default();
+    let email = f.required("email", body.email.as_deref(), EmailAddress::parse);
+    let role = f.required("role", body.role.as_deref(), Role::parse);
+    f.finish()?;
+    let (Some(email), Some(role)) = (email, role) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    if role == Role::Owner && tenant.0.role != Role::Owner {
+        return Err(owner_only());
+    }
+    let token = LinkToken::generate()?;
+    let now = state.clock.now();
+    let new = NewInvitation {
+        email: email.clone(),
+        role,
+        token_hash: token.hash(),
+        created_at: now,
+        expires_at: now + state.accounts.invitation_ttl,
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let invitation = match db::create_invitation(&mut tx, &new).await {
+        // Another request is inviting the same email at this very moment.
+        Err(e) if e.is_unique_violation_of(INVITATION_EMAIL_KEY) => {
+            return Err(ApiError::Conflict {
+                code: "invitation_pending",
+                message: "this email is being invited by another request; list invitations and retry",
+            });
+        }
+        other => other?,
+    };
+    let organization = db::organization_name(&mut tx).await?;
+    // Sent before the commit: a 201 means the mail went out; a failed send changes nothing.
+    let link = format!(
+        "{}/accept-invitation#token={}",
+        state.webhooks.public_base_url,
+        token.expose()
+    );
+    let mail = OutgoingMail {
+        to: email,
+        subject: format!("You are invited to join {organization} on Palisade"),
+        text: format!(
+            "Hello,\n\nYou have been invited to join {organization} on Palisade as {role}.\n\n\
+             To accept, open this link and choose your own password. It works once, until \
+             {expires}:\n\n{link}\n\nIf the link does not open, your page asks for this \
+             code:\n\n{code}\n\nIf you did not expect this invitation, ignore this message.\n",
+            code = token.expose(),
+            role = role.as_str(),
+            expires = rfc3339(new.expires_at),
+        ),
+    };
+    if let Err(e) = state.mailer.send(mail).await {
+        tracing::error!(error = %e, "invitation mail not sent");
+        return Err(mail_unavailable());
+    }
+    tx.commit().await?;
+    tracing::info!(invitation.id = %invitation.id, role = role.as_str(), "member invited");
+    Ok(HttpResponse::Created().json(InvitationJson::new(invitation, now)))
+}
+
+/// List query string.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/invitations?limit=&cursor=` (owners and admins): pending invitations, newest
+/// first; `expired` says whether the link still works.
+pub async fn list_invitations(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    tenant.require_admin()?;
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let now = state.clock.now();
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::list_invitations(tx, PageRequest { after, limit }).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(|i| InvitationJson::new(i, now)).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    })))
+}
+
+/// `GET /v1/invitations/{id}` (owners and admins).
+pub async fn get_invitation(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, InvitationId::parse)?;
+    tenant.require_admin()?;
+    let now = state.clock.now();
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let invitation = db::get_invitation(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(InvitationJson::new(invitation, now)))
+}
+
+/// `DELETE /v1/invitations/{id}` (204; owners and admins, owners only for an owner's
+/// invitation): the link stops working. Another organization's invitation answers 404 like a
+/// missing one.
+#[tracing::instrument(name = "revoke_invitation", skip_all)]
+pub async fn revoke_invitation(
+    state: web::Data<AppState>,
+    UserSession(tenant): UserSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, InvitationId::parse)?;
+    tenant.require_admin()?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let role = db::invitation_role(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if role == Role::Owner && tenant.0.role != Role::Owner {
+        return Err(owner_only());
+    }
+    if !db::revoke_invitation(&mut tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    tracing::info!(invitation.id = %id, "invitation revoked");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Accept body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptBody {
+    token: Option<String>,
+    name: Option<String>,
+    password: Option<String>,
+}
+
+/// `POST /v1/auth/accept-invitation` (public; 201 with a token for the new member).
+#[tracing::instrument(name = "accept_invitation", skip_all)]
+pub async fn accept_invitation(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    body: web::Json<AcceptBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let token = f.required("token", body.token.as_deref(), |s| Ok(s.to_owned()));
+    let name = f.required("name", body.name.as_deref(), PersonName::parse);
+    let password = f.required("password", body.password.as_deref(), Password::parse_new);
+    f.finish()?;
+    let (Some(token), Some(name), Some(password)) = (token, name, password) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    state.throttles.invitation.check(&client, Some(&token))?;
+    let token_hash = link_token_hash(&token).ok_or_else(invalid_link)?;
+    let now = state.clock.now();
+    let found = db::invitation_by_token(&state.pool, &token_hash, now)
+        .await?
+        .ok_or_else(|| {
+            tracing::info!("invitation link refused");
+            invalid_link()
+        })?;
+    let password_hash = state.passwords.hash(&password).await?;
+    let mut tx = TenantTx::begin(&state.pool, &found.inviter).await?;
+    let ctx = match db::accept_invitation(&mut tx, found.invitation_id, now, &name, &password_hash)
+        .await
+    {
+        Ok(ctx) => ctx,
+        Err(AcceptError::Invalid) => return Err(invalid_link()),
+        Err(AcceptError::EmailTaken) => {
+            tracing::info!(org.id = %found.inviter.org_id, "invitation for an email that already has an account");
+            return Err(ApiError::Conflict {
+                code: "email_taken",
+                message: "this email already has a Palisade account, and an account belongs to \
+                          one organization; the invitation stays valid until it expires (see \
+                          docs/accounts.md)",
+            });
+        }
+        Err(AcceptError::Db(e)) => return Err(e.into()),
+    };
+    tx.commit().await?;
+    tracing::info!(org.id = %ctx.org_id, user.id = %ctx.user_id, invitation.id = %found.invitation_id, "invitation accepted");
+    Ok(HttpResponse::Created().json(token_response(&state, &ctx, 0)?))
+}
+
+/// Password change body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordBody {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+/// `POST /v1/me/password` (200 with a fresh token): needs the current password (403
+/// `invalid_current_password` otherwise); every token issued before, this one included, stops
+/// working.
+#[tracing::instrument(name = "change_password", skip_all)]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    UserSession(tenant): UserSession,
+    body: web::Json<ChangePasswordBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let current = f.required(
+        "current_password",
+        body.current_password.as_deref(),
+        Password::parse_attempt,
+    );
+    let new = f.required(
+        "new_password",
+        body.new_password.as_deref(),
+        Password::parse_new,
+    );
+    f.finish()?;
+    let (Some(current), Some(new)) = (current, new) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let me = palisade_db::auth::me(&mut tx).await?;
+    tx.commit().await?;
+    let gone = || ApiError::Unauthorized {
+        code: "invalid_token",
+        message: "this token's user no longer exists",
+    };
+    let me = me.ok_or_else(gone)?;
+    let email = EmailAddress::parse(&me.email)
+        .map_err(|_| ApiError::internal("a stored login email does not parse"))?;
+    // The current password is guessable like a login: it counts against the same limits.
+    state.throttles.login.check(&client, Some(email.as_str()))?;
+    let record = palisade_db::auth::login_lookup(&state.pool, &email)
+        .await?
+        .filter(|r| r.ctx.user_id == tenant.0.user_id)
+        .ok_or_else(gone)?;
+    if !state
+        .passwords
+        .verify(&current, Some(record.password_hash.clone()))
+        .await?
+    {
+        tracing::info!("password change refused: wrong current password");
+        return Err(ApiError::Forbidden {
+            code: "invalid_current_password",
+            message: "the current password is incorrect",
+        });
+    }
+    let new_hash = state.passwords.hash(&new).await?;
+    let version = db::change_password(
+        &state.pool,
+        &tenant.0,
+        &record.password_hash,
+        &new_hash,
+        state.clock.now(),
+    )
+    .await?
+    .ok_or(ApiError::Conflict {
+        code: "password_changed",
+        message: "the password changed meanwhile; log in again",
+    })?;
+    tracing::info!("password changed; earlier tokens revoked");
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(token_response(&state, &tenant.0, version)?))
+}
+
+/// Reset request body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequestBody {
+    email: Option<String>,
+}
+
+/// `POST /v1/auth/request-password-reset` (public; always 202 with the same body).
+#[tracing::instrument(name = "request_password_reset", skip_all)]
+pub async fn request_password_reset(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    body: web::Json<ResetRequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let email = f.required("email", body.email.as_deref(), EmailAddress::parse);
+    f.finish()?;
+    let Some(email) = email else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    state
+        .throttles
+        .password_reset
+        .check(&client, Some(email.as_str()))?;
+    if let Some(record) = palisade_db::auth::login_lookup(&state.pool, &email).await? {
+        let token = LinkToken::generate()?;
+        let now = state.clock.now();
+        let expires_at = now + state.accounts.password_reset_ttl;
+        let mut tx = TenantTx::begin(&state.pool, &record.ctx).await?;
+        db::create_password_reset(&mut tx, &token.hash(), now, expires_at).await?;
+        tx.commit().await?;
+        let mail = OutgoingMail {
+            to: email,
+            subject: "Reset your Palisade password".into(),
+            text: format!(
+                "Hello,\n\nSomeone asked to reset the password of this Palisade account. To \
+                 choose a new password, open this link. It works once, until \
+                 {expires}:\n\n{base}/reset-password#token={token}\n\nIf the link does not \
+                 open, your page asks for this code:\n\n{token}\n\nIf it was not you, \
+                 ignore this message: your password stays as it is.\n",
+                expires = rfc3339(expires_at),
+                base = state.webhooks.public_base_url,
+                token = token.expose(),
+            ),
+        };
+        // In the background: the answer must not take longer when the email exists.
+        let mailer = state.mailer.clone();
+        let span = tracing::Span::current();
+        actix_web::rt::spawn(tracing::Instrument::instrument(
+            async move {
+                if let Err(e) = mailer.send(mail).await {
+                    tracing::error!(error = %e, "password reset mail not sent");
+                }
+            },
+            span,
+        ));
+        tracing::info!(org.id = %record.ctx.org_id, user.id = %record.ctx.user_id, "password reset requested");
+    } else {
+        tracing::info!("password reset requested for an unknown email");
+    }
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "message": "if this email belongs to an account, a link to reset its password is on its way",
+    })))
+}
+
+/// Reset body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetBody {
+    token: Option<String>,
+    new_password: Option<String>,
+}
+
+/// `POST /v1/auth/reset-password` (public; 204): sets the password, consumes the link, and
+/// ends every token issued before.
+#[tracing::instrument(name = "reset_password", skip_all)]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    body: web::Json<ResetBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let token = f.required("token", body.token.as_deref(), |s| Ok(s.to_owned()));
+    let new = f.required(
+        "new_password",
+        body.new_password.as_deref(),
+        Password::parse_new,
+    );
+    f.finish()?;
+    let (Some(token), Some(new)) = (token, new) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    state
+        .throttles
+        .password_reset
+        .check(&client, Some(&token))?;
+    let token_hash = link_token_hash(&token).ok_or_else(invalid_link)?;
+    let new_hash = state.passwords.hash(&new).await?;
+    let (org, user) = db::reset_password(&state.pool, &token_hash, state.clock.now(), &new_hash)
+        .await?
+        .ok_or_else(|| {
+            tracing::info!("password reset link refused");
+            invalid_link()
+        })?;
+    tracing::info!(org.id = %org, user.id = %user, "password reset; earlier tokens revoked");
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,378 @@
+//! Accounts: invitations (table `palisade.invitations`, policies/470_invitations.sql), password
+//! resets (`palisade.password_resets`, policies/480_password_resets.sql) and password changes.
+//!
+//! Tokens never reach the database: only their SHA-256, which the app role can write but not
+//! read. Everything that finds a row by a token hash, or writes a password, goes through the
+//! SECURITY DEFINER functions of policies/023_accounts.sql. "Now" is always the caller's (the
+//! application's clock), passed as a parameter.
+
+use palisade_domain::{EmailAddress, InvitationId, OrgId, PersonName, Role, TenantContext, UserId};
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::list::{Cursor, ListQuery};
+use crate::{AppPool, DbError, Page, PageRequest, TenantTx};
+
+/// A pending invitation as admins see it (never its token or hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invitation {
+    /// The invitation id.
+    pub id: Uuid,
+    /// Who is invited.
+    pub email: String,
+    /// The role they will have.
+    pub role: Role,
+    /// Who invited them.
+    pub invited_by: Uuid,
+    /// When.
+    pub created_at: OffsetDateTime,
+    /// Until when the link works.
+    pub expires_at: OffsetDateTime,
+}
+
+/// An invitation to store. `token_hash` is the SHA-256 of the link's token.
+#[derive(Clone)]
+pub struct NewInvitation {
+    /// Who is invited.
+    pub email: EmailAddress,
+    /// Their role once they accept.
+    pub role: Role,
+    /// SHA-256 of the token the link carries.
+    pub token_hash: [u8; 32],
+    /// The application's now.
+    pub created_at: OffsetDateTime,
+    /// When the link stops working.
+    pub expires_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for NewInvitation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewInvitation")
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The per-organization unique key on an invitation's email.
+pub const INVITATION_EMAIL_KEY: &str = "invitations_email_key";
+/// The global unique key on the login email (see policies/110_users.sql).
+pub const USER_EMAIL_KEY: &str = "users_email_key";
+
+macro_rules! invitation_columns {
+    () => {
+        "id, email, role, invited_by, created_at, expires_at"
+    };
+}
+
+fn parse_role(role: &str) -> Result<Role, DbError> {
+    Role::parse(role).map_err(|_| DbError::Decode(format!("unknown role {role:?}")))
+}
+
+fn invitation_from_row(r: &Row) -> Result<Invitation, DbError> {
+    Ok(Invitation {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        role: parse_role(r.try_get("role")?)?,
+        invited_by: r.try_get("invited_by")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+    })
+}
+
+/// Stores an invitation from the acting user, replacing a pending one for the same email (its
+/// link stops working). Owners and admins only; only an owner invites an owner (RLS).
+pub async fn create_invitation(
+    tx: &mut TenantTx,
+    new: &NewInvitation,
+) -> Result<Invitation, DbError> {
+    let inviter = tx
+        .context()
+        .map(|c| c.user_id.as_uuid())
+        .ok_or_else(|| DbError::Decode("an invitation needs a user context".into()))?;
+    tx.execute(
+        "DELETE FROM palisade.invitations WHERE email = $1",
+        &[&new.email.as_str()],
+    )
+    .await?;
+    let row = tx
+        .query_one(
+            concat!(
+                "INSERT INTO palisade.invitations \
+                     (id, email, role, token_hash, invited_by, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+                invitation_columns!()
+            ),
+            &[
+                &InvitationId::new().as_uuid(),
+                &new.email.as_str(),
+                &new.role.as_str(),
+                &new.token_hash.as_slice(),
+                &inviter,
+                &new.created_at,
+                &new.expires_at,
+            ],
+        )
+        .await?;
+    invitation_from_row(&row)
+}
+
+/// One page of the organization's pending invitations (expired ones included, until revoked or
+/// replaced), newest first. Ends the transaction.
+pub async fn list_invitations(
+    tx: TenantTx,
+    page: PageRequest<Cursor>,
+) -> Result<Page<Invitation, Cursor>, DbError> {
+    ListQuery::new(concat!(
+        "SELECT ",
+        invitation_columns!(),
+        " FROM palisade.invitations WHERE true"
+    ))
+    .after(page.after.as_ref())
+    .fetch(tx, page.limit, invitation_from_row, |i| Cursor {
+        created_at: i.created_at,
+        id: i.id,
+    })
+    .await
+}
+
+/// One pending invitation, or `None` when it is not this organization's (or the acting role
+/// may not see invitations). Ends the transaction.
+pub async fn get_invitation(tx: TenantTx, id: InvitationId) -> Result<Option<Invitation>, DbError> {
+    let rows = tx
+        .query_once(
+            concat!(
+                "SELECT ",
+                invitation_columns!(),
+                " FROM palisade.invitations WHERE id = $1"
+            ),
+            &[&id.as_uuid()],
+        )
+        .await?;
+    rows.first().map(invitation_from_row).transpose()
+}
+
+/// The role an invitation grants, inside a transaction that goes on; `None` when it is not
+/// this organization's.
+pub async fn invitation_role(tx: &mut TenantTx, id: InvitationId) -> Result<Option<Role>, DbError> {
+    let row = tx
+        .query_opt(
+            "SELECT role FROM palisade.invitations WHERE id = $1",
+            &[&id.as_uuid()],
+        )
+        .await?;
+    row.map(|r| parse_role(r.try_get("role")?)).transpose()
+}
+
+/// Revokes (deletes) an invitation; `false` when it is not this organization's or the acting
+/// role may not (RLS).
+pub async fn revoke_invitation(tx: &mut TenantTx, id: InvitationId) -> Result<bool, DbError> {
+    Ok(tx
+        .execute(
+            "DELETE FROM palisade.invitations WHERE id = $1",
+            &[&id.as_uuid()],
+        )
+        .await?
+        == 1)
+}
+
+/// The acting organization's name (for the invitation mail).
+pub async fn organization_name(tx: &mut TenantTx) -> Result<String, DbError> {
+    let row = tx
+        .query_one("SELECT name FROM palisade.organizations", &[])
+        .await?;
+    Ok(row.try_get("name")?)
+}
+
+/// A valid invitation found by its token: where it leads and who sent it.
+#[derive(Debug, Clone, Copy)]
+pub struct InvitationByToken {
+    /// The invitation.
+    pub invitation_id: InvitationId,
+    /// The inviter acting in their organization with their current role: accepting runs as them.
+    pub inviter: TenantContext,
+}
+
+/// Finds an invitation by the SHA-256 of its token, valid at `now`, before any tenant is known
+/// (`palisade_private.invitation_by_token`, one statement).
+pub async fn invitation_by_token(
+    pool: &AppPool,
+    token_hash: &[u8; 32],
+    now: OffsetDateTime,
+) -> Result<Option<InvitationByToken>, DbError> {
+    let conn = pool.get().await?;
+    let stmt = conn
+        .prepare_cached(
+            "SELECT organization_id, invitation_id, inviter_id, inviter_role \
+               FROM palisade_private.invitation_by_token($1, $2)",
+        )
+        .await?;
+    let Some(row) = conn
+        .query_opt(&stmt, &[&token_hash.as_slice(), &now])
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(InvitationByToken {
+        invitation_id: InvitationId::from_uuid(row.try_get("invitation_id")?),
+        inviter: TenantContext {
+            org_id: OrgId::from_uuid(row.try_get("organization_id")?),
+            user_id: UserId::from_uuid(row.try_get("inviter_id")?),
+            role: parse_role(row.try_get("inviter_role")?)?,
+        },
+    }))
+}
+
+/// Why accepting an invitation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// Gone meanwhile (accepted, revoked, expired), or the inviter may no longer grant it.
+    #[error("invitation no longer valid")]
+    Invalid,
+    /// The email already logs in somewhere (it is unique platform-wide).
+    #[error("email already registered")]
+    EmailTaken,
+    /// Anything else.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Accepts an invitation inside a transaction acting as its inviter: deletes it (single use:
+/// of two concurrent accepts, one deletes it and the other finds nothing) and creates the user
+/// with the invited email and role. Returns the new member's context. Nothing is committed.
+pub async fn accept_invitation(
+    tx: &mut TenantTx,
+    id: InvitationId,
+    now: OffsetDateTime,
+    name: &PersonName,
+    password_hash: &str,
+) -> Result<TenantContext, AcceptError> {
+    let Some(row) = tx
+        .query_opt(
+            "DELETE FROM palisade.invitations WHERE id = $1 AND expires_at > $2 \
+             RETURNING email, role",
+            &[&id.as_uuid(), &now],
+        )
+        .await?
+    else {
+        return Err(AcceptError::Invalid);
+    };
+    let email: String = row.try_get("email").map_err(DbError::from)?;
+    let role = parse_role(row.try_get("role").map_err(DbError::from)?)?;
+    let user_id = UserId::new();
+    let inserted = tx
+        .execute(
+            "INSERT INTO palisade.users (id, email, name, role, password_hash, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            &[
+                &user_id.as_uuid(),
+                &email,
+                &name.as_str(),
+                &role.as_str(),
+                &password_hash,
+                &now,
+            ],
+        )
+        .await;
+    match inserted {
+        Err(e) if e.is_unique_violation_of(USER_EMAIL_KEY) => return Err(AcceptError::EmailTaken),
+        other => other?,
+    };
+    Ok(TenantContext {
+        org_id: tx.org_id(),
+        user_id,
+        role,
+    })
+}
+
+/// Opens a password reset for the acting user (the transaction acts as them): withdraws their
+/// pending resets (only the newest link works) and stores the new one.
+pub async fn create_password_reset(
+    tx: &mut TenantTx,
+    token_hash: &[u8; 32],
+    created_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+) -> Result<(), DbError> {
+    let user = tx
+        .context()
+        .map(|c| c.user_id.as_uuid())
+        .ok_or_else(|| DbError::Decode("a password reset needs a user context".into()))?;
+    tx.execute(
+        "DELETE FROM palisade.password_resets WHERE user_id = $1",
+        &[&user],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO palisade.password_resets (id, user_id, token_hash, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &Uuid::now_v7(),
+            &user,
+            &token_hash.as_slice(),
+            &created_at,
+            &expires_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Consumes a reset link by the SHA-256 of its token (valid at `now`) and sets the password
+/// (`palisade_private.reset_password`, one statement). Returns whose password it was, or
+/// `None` when the link is unknown, expired or used.
+pub async fn reset_password(
+    pool: &AppPool,
+    token_hash: &[u8; 32],
+    now: OffsetDateTime,
+    password_hash: &str,
+) -> Result<Option<(OrgId, UserId)>, DbError> {
+    let conn = pool.get().await?;
+    let stmt = conn
+        .prepare_cached(
+            "SELECT organization_id, user_id FROM palisade_private.reset_password($1, $2, $3)",
+        )
+        .await?;
+    let row = conn
+        .query_opt(&stmt, &[&token_hash.as_slice(), &now, &password_hash])
+        .await?;
+    row.map(|r| -> Result<_, DbError> {
+        Ok((
+            OrgId::from_uuid(r.try_get("organization_id")?),
+            UserId::from_uuid(r.try_get("user_id")?),
+        ))
+    })
+    .transpose()
+}
+
+/// Replaces `user`'s password if their stored hash is still `current_hash`
+/// (`palisade_private.change_password`). Returns the new credential version, or `None` when
+/// nothing changed (the user is gone or the password changed meanwhile).
+pub async fn change_password(
+    pool: &AppPool,
+    ctx: &TenantContext,
+    current_hash: &str,
+    new_hash: &str,
+    now: OffsetDateTime,
+) -> Result<Option<i32>, DbError> {
+    let conn = pool.get().await?;
+    let stmt = conn
+        .prepare_cached(
+            "SELECT credential_version FROM palisade_private.change_password($1, $2, $3, $4, $5)",
+        )
+        .await?;
+    let row = conn
+        .query_opt(
+            &stmt,
+            &[
+                &ctx.org_id.as_uuid(),
+                &ctx.user_id.as_uuid(),
+                &current_hash,
+                &new_hash,
+                &now,
+            ],
+        )
+        .await?;
+    row.map(|r| r.try_get("credential_version").map_err(DbError::from))
+        .transpose()
+}

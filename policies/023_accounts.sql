@@ -1,0 +1,124 @@
+/**
+ * Account functions: what must find a user, an invitation or a reset link before the tenant is
+ * known, or change a credential that the app role may not write (see docs/accounts.md).
+ * Like 020_resolvers.sql: each is SECURITY DEFINER, owned by the NOLOGIN role palisade_resolver
+ * (which reads and writes exactly the columns it needs, through its own policies in the tables'
+ * files: 110_users.sql, 470_invitations.sql, 480_password_resets.sql), has `search_path = ''`,
+ * fully qualified names, and is executable by palisade_app only, never by PUBLIC. Every lookup by
+ * a token hash happens in here: palisade_app cannot read a token_hash column.
+ */
+SET LOCAL ROLE palisade_resolver;
+
+-- Replaced by member_session (which also returns the credential version); it lived in the
+-- former policies/430_members.sql.
+DROP FUNCTION IF EXISTS palisade_private.member_role(uuid, uuid);
+
+/**
+ * member_session(organization, user): the user's current role in that organization and their
+ * credential version, or no row when the user no longer exists there (removed, or the
+ * organization deleted). The Tenant extractor calls it for every bearer token (one statement):
+ * a removed user's tokens stop working at once, a role change takes effect at once, and a token
+ * whose `ver` claim is not the current credential_version (issued before a password change or
+ * reset) is refused. It reveals nothing a valid token does not already say.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.member_session(p_organization_id uuid, p_user_id uuid)
+    RETURNS TABLE (role text, credential_version integer)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        SELECT u.role, u.credential_version FROM palisade.users AS u
+         WHERE u.organization_id = p_organization_id AND u.id = p_user_id
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.member_session(uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.member_session(uuid, uuid) TO palisade_app;
+
+/**
+ * invitation_by_token(sha256 of the link's token, now): the invitation's organization and id,
+ * and its inviter with the inviter's current role, when the invitation exists and has not
+ * expired at `now` (the application's clock). No row otherwise: unknown, expired, revoked and
+ * already accepted look the same. The caller then accepts it in a tenant transaction acting as
+ * the inviter (the policies of 110_users.sql and 470_invitations.sql decide), so this function
+ * writes nothing. The token is 256 random bits: the hash names at most one row in practice.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.invitation_by_token(p_token_hash bytea,
+                                                                p_now timestamptz)
+    RETURNS TABLE (organization_id uuid, invitation_id uuid, inviter_id uuid, inviter_role text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        SELECT i.organization_id, i.id, u.id, u.role
+          FROM palisade.invitations AS i
+          JOIN palisade.users AS u
+            ON u.organization_id = i.organization_id AND u.id = i.invited_by
+         WHERE i.token_hash = p_token_hash AND i.expires_at > p_now
+         LIMIT 1
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.invitation_by_token(bytea, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.invitation_by_token(bytea, timestamptz) TO palisade_app;
+
+/**
+ * reset_password(sha256 of the link's token, now, new password hash): consumes a password-reset
+ * link and sets the password, in one statement. When a reset with this token hash exists and
+ * has not expired at `now`, every pending reset of that user is deleted (the link is single-use,
+ * and older links die with it), the password hash replaced and credential_version bumped (every
+ * token issued before stops working); returns the user's organization and id. No row otherwise
+ * (unknown, expired or already used, alike), and nothing changes.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.reset_password(p_token_hash bytea, p_now timestamptz,
+                                                           p_password_hash text)
+    RETURNS TABLE (organization_id uuid, user_id uuid)
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        WITH found AS (
+            SELECT r.organization_id, r.user_id
+              FROM palisade.password_resets AS r
+             WHERE r.token_hash = p_token_hash AND r.expires_at > p_now
+             LIMIT 1
+        ), consumed AS (
+            DELETE FROM palisade.password_resets AS r
+             USING found AS f
+             WHERE r.organization_id = f.organization_id AND r.user_id = f.user_id
+        )
+        UPDATE palisade.users AS u
+           SET password_hash = p_password_hash,
+               credential_version = u.credential_version + 1,
+               updated_at = p_now
+          FROM found AS f
+         WHERE u.organization_id = f.organization_id AND u.id = f.user_id
+        RETURNING u.organization_id, u.id
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.reset_password(bytea, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.reset_password(bytea, timestamptz, text) TO palisade_app;
+
+/**
+ * change_password(organization, user, current hash, new hash, now): replaces the password of a
+ * user whose stored hash is still `current hash` (the caller verified the current password
+ * against it, as login does; a concurrent change makes this a no-op), bumps credential_version
+ * (every token issued before stops working) and returns the new version. No row when nothing
+ * changed. The caller is the user themselves (POST /v1/me/password); the app role has no UPDATE
+ * on password_hash, so this and reset_password are the only ways a password changes.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.change_password(p_organization_id uuid,
+                                                            p_user_id uuid,
+                                                            p_current_hash text,
+                                                            p_new_hash text,
+                                                            p_now timestamptz)
+    RETURNS TABLE (credential_version integer)
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        UPDATE palisade.users AS u
+           SET password_hash = p_new_hash,
+               credential_version = u.credential_version + 1,
+               updated_at = p_now
+         WHERE u.organization_id = p_organization_id AND u.id = p_user_id
+           AND u.password_hash = p_current_hash
+        RETURNING u.credential_version
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.change_password(uuid, uuid, text, text, timestamptz)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.change_password(uuid, uuid, text, text, timestamptz)
+    TO palisade_app;
+
+RESET ROLE;

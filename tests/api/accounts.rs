@@ -1,0 +1,554 @@
+//! Credentials belong to their person (docs/accounts.md): members join by emailed invitation
+//! and set their own password; password change and reset; every earlier token dies with the
+//! old password and with a removed member. Mail goes through the app's real mailer, over SMTP,
+//! to the harness's SMTP server; expiry is tested by moving the app's clock.
+
+use futures_util::future::LocalBoxFuture;
+use palisade_domain::Role;
+use palisade_test_support::{Account, TestApp, spawn_app};
+use serde_json::{Value, json};
+use time::Duration;
+
+use crate::isolation::{Item, Seeded};
+
+/// Invitations and password resets of `acct`'s organization, for the isolation matrix.
+pub fn seed<'a>(
+    app: &'a TestApp,
+    acct: &'a Account,
+    marker: &'a str,
+) -> LocalBoxFuture<'a, Seeded> {
+    Box::pin(async move {
+        let r = app
+            .invite(acct, &format!("{marker}-invitee@example.com"), "member")
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let id = r.json["id"].as_str().unwrap().to_owned();
+        let r = app.request_password_reset(&acct.email).await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        Seeded {
+            items: vec![Item {
+                path: format!("/v1/invitations/{id}"),
+                writes: &["DELETE"],
+                patch: Value::Null,
+            }],
+            views: vec!["/v1/invitations".into()],
+        }
+    })
+}
+
+fn fresh_email(tag: &str) -> String {
+    format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+async fn status_of(app: &TestApp, token: &str) -> u16 {
+    app.call("GET", "/v1/me", Some(token), None).await.status
+}
+
+fn error_of(r: &palisade_test_support::TestResponse) -> (u16, Option<&str>) {
+    (r.status, r.json["error"].as_str())
+}
+
+#[actix_web::test]
+async fn an_invitee_joins_through_the_mailed_link_with_their_own_password_once() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let email = fresh_email("ada");
+    let r = app.invite(&owner, &email, "admin").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        (r.json["email"].as_str(), r.json["role"].as_str()),
+        (Some(email.as_str()), Some("admin"))
+    );
+    assert_eq!(r.json["invited_by"], owner.user_id.as_str());
+    assert_eq!(r.json["expired"], false);
+    let mut keys: Vec<&str> = r
+        .json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "created_at",
+            "email",
+            "expired",
+            "expires_at",
+            "id",
+            "invited_by",
+            "role"
+        ]
+    );
+
+    // The mail: to the invitee, from the configured sender, with a link under the public URL.
+    let mail = app.last_mail_to(&email).await;
+    assert_eq!(mail.to, vec![email.clone()]);
+    assert_eq!(mail.from, "palisade@palisade.test");
+    assert!(mail.header("Subject").unwrap().contains("Acme"));
+    assert!(
+        mail.text()
+            .contains("https://palisade.test/accept-invitation#token=")
+    );
+    let token = mail.link_token("/accept-invitation").unwrap();
+    assert_eq!(token.len(), 43);
+    // Neither the token nor its hash is ever shown to admins.
+    let list = app
+        .call("GET", "/v1/invitations", Some(&owner.token), None)
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.json["data"].as_array().unwrap().len(), 1);
+    assert!(!list.text.contains(&token) && !list.text.contains("hash"));
+
+    let r = app
+        .accept_invitation(&token, "Ada", "ada's own passphrase")
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["organization_id"], owner.org_id.as_str());
+    assert_eq!(r.json["role"], "admin");
+    let first_token = r.json["token"].as_str().unwrap().to_owned();
+    assert_eq!(status_of(&app, &first_token).await, 200);
+    let r = app.login(&email, "ada's own passphrase").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let me = app
+        .call(
+            "GET",
+            "/v1/me",
+            Some(r.json["token"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            me.json["user"]["name"].as_str(),
+            me.json["user"]["role"].as_str()
+        ),
+        (Some("Ada"), Some("admin"))
+    );
+
+    // Single use: the link is gone, and so is the pending invitation.
+    let r = app
+        .accept_invitation(&token, "Mallory", "mallory's passphrase")
+        .await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")), "{}", r.text);
+    let list = app
+        .call("GET", "/v1/invitations", Some(&owner.token), None)
+        .await;
+    assert_eq!(list.json["data"], json!([]));
+    // Malformed tokens and weak passwords are refused before anything is looked up.
+    let r = app
+        .accept_invitation("not-a-token", "X", "long enough passphrase")
+        .await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")));
+    let r = app.accept_invitation(&token, "X", "short").await;
+    assert_eq!(r.status, 422);
+}
+
+#[actix_web::test]
+async fn of_two_concurrent_accepts_of_one_link_exactly_one_succeeds() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let email = fresh_email("racer");
+    assert_eq!(app.invite(&owner, &email, "member").await.status, 201);
+    let token = app.invitation_token(&email).await;
+    let (a, b) = futures_util::future::join(
+        app.accept_invitation(&token, "First", "first racer's passphrase"),
+        app.accept_invitation(&token, "Second", "second racer's passphrase"),
+    )
+    .await;
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 400], "{} / {}", a.text, b.text);
+    let members = app
+        .call("GET", "/v1/members", Some(&owner.token), None)
+        .await;
+    assert_eq!(members.json["data"].as_array().unwrap().len(), 2);
+}
+
+#[actix_web::test]
+async fn invitation_links_expire_and_reinviting_replaces_the_link() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let (early, late) = (fresh_email("early"), fresh_email("late"));
+    for email in [&early, &late] {
+        assert_eq!(app.invite(&owner, email, "member").await.status, 201);
+    }
+    let early_token = app.invitation_token(&early).await;
+    let late_token = app.invitation_token(&late).await;
+
+    // The default lifetime is 7 days.
+    app.clock.advance(Duration::days(7) - Duration::minutes(1));
+    let r = app
+        .accept_invitation(&early_token, "Early", "a good passphrase")
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.clock.advance(Duration::minutes(2));
+    let r = app
+        .accept_invitation(&late_token, "Late", "a good passphrase")
+        .await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")), "{}", r.text);
+    let list = app
+        .call("GET", "/v1/invitations", Some(&owner.token), None)
+        .await;
+    assert_eq!(list.json["data"][0]["email"], late.as_str());
+    assert_eq!(list.json["data"][0]["expired"], true);
+
+    // Inviting again replaces the expired invitation: a new link that works, the old one dead.
+    assert_eq!(app.invite(&owner, &late, "member").await.status, 201);
+    let new_token = app.invitation_token(&late).await;
+    assert_ne!(new_token, late_token);
+    let list = app
+        .call("GET", "/v1/invitations", Some(&owner.token), None)
+        .await;
+    assert_eq!(list.json["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list.json["data"][0]["expired"], false);
+    let r = app
+        .accept_invitation(&new_token, "Late", "a good passphrase")
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+#[actix_web::test]
+async fn a_revoked_invitation_cannot_be_accepted() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let email = fresh_email("revoked");
+    let r = app.invite(&owner, &email, "member").await;
+    let path = format!("/v1/invitations/{}", r.json["id"].as_str().unwrap());
+    let token = app.invitation_token(&email).await;
+    let r = app.call("GET", &path, Some(&owner.token), None).await;
+    assert_eq!(
+        (r.status, r.json["email"].as_str()),
+        (200, Some(email.as_str()))
+    );
+    let r = app.call("DELETE", &path, Some(&owner.token), None).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = app
+        .accept_invitation(&token, "Late", "a good passphrase")
+        .await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")));
+    let r = app.call("DELETE", &path, Some(&owner.token), None).await;
+    assert_eq!(r.status, 404);
+    let r = app.login(&email, "a good passphrase").await;
+    assert_eq!(r.status, 401);
+}
+
+#[actix_web::test]
+async fn another_organization_can_neither_see_nor_revoke_an_invitation() {
+    let app = spawn_app().await;
+    let a = app.signup("Tenant A").await;
+    let b = app.signup("Tenant B").await;
+    let email = fresh_email("a-invitee");
+    let r = app.invite(&a, &email, "member").await;
+    let path = format!("/v1/invitations/{}", r.json["id"].as_str().unwrap());
+    let before = app.call("GET", &path, Some(&a.token), None).await;
+    let missing = format!("/v1/invitations/{}", uuid::Uuid::now_v7());
+    for method in ["GET", "DELETE"] {
+        let expected = app.call(method, &missing, Some(&b.token), None).await;
+        let r = app.call(method, &path, Some(&b.token), None).await;
+        assert_eq!(r.status, 404, "B {method}: {}", r.text);
+        assert_eq!(
+            r.json, expected.json,
+            "B {method} differs from a missing id"
+        );
+    }
+    let r = app
+        .call("GET", "/v1/invitations", Some(&b.token), None)
+        .await;
+    assert_eq!(r.json["data"], json!([]));
+    let after = app.call("GET", &path, Some(&a.token), None).await;
+    assert_eq!(before.text, after.text);
+    // The link still leads into A, never B.
+    let token = app.invitation_token(&email).await;
+    let r = app
+        .accept_invitation(&token, "Invitee", "a good passphrase")
+        .await;
+    assert_eq!(r.json["organization_id"], a.org_id.as_str());
+}
+
+#[actix_web::test]
+async fn only_owners_and_admins_invite_and_only_owners_invite_owners() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let member = app.add_user(&owner, Role::Member).await;
+    let r = app.invite(&owner, &fresh_email("co-owner"), "owner").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let owner_invitation = format!("/v1/invitations/{}", r.json["id"].as_str().unwrap());
+
+    let r = app.invite(&member, &fresh_email("x"), "member").await;
+    assert_eq!(error_of(&r), (403, Some("forbidden")));
+    for (method, path) in [
+        ("GET", "/v1/invitations"),
+        ("GET", owner_invitation.as_str()),
+        ("DELETE", owner_invitation.as_str()),
+    ] {
+        let r = app.call(method, path, Some(&member.token), None).await;
+        assert_eq!(r.status, 403, "member {method} {path}: {}", r.text);
+    }
+    let r = app.invite(&admin, &fresh_email("x"), "owner").await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = app
+        .call("DELETE", &owner_invitation, Some(&admin.token), None)
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = app.invite(&admin, &fresh_email("x"), "admin").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // A member's invitation attempt sent no mail.
+    assert_eq!(
+        app.smtp
+            .messages()
+            .iter()
+            .filter(|m| m.to[0].starts_with("x-"))
+            .count(),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn the_inviter_cannot_tell_whether_an_email_already_has_an_account() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let elsewhere = app.signup("Elsewhere").await;
+    let new_email = fresh_email("new");
+
+    let existing = app.invite(&owner, &elsewhere.email, "member").await;
+    let new = app.invite(&owner, &new_email, "member").await;
+    let shape = |r: &palisade_test_support::TestResponse| {
+        let mut v = r.json.clone();
+        for k in ["id", "email", "created_at", "expires_at"] {
+            v[k] = json!(v[k].is_string());
+        }
+        (r.status, v)
+    };
+    assert_eq!(existing.status, 201, "{}", existing.text);
+    assert_eq!(shape(&existing), shape(&new));
+    // Both were mailed, both are listed as pending, alike.
+    app.last_mail_to(&elsewhere.email).await;
+    app.last_mail_to(&new_email).await;
+    let list = app
+        .call("GET", "/v1/invitations", Some(&owner.token), None)
+        .await;
+    let rows = list.json["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|r| r["expired"] == false && r["role"] == "member")
+    );
+
+    // Only the invitee learns it, on accepting: 409, nothing changes, the invitation stays.
+    let token = app.invitation_token(&elsewhere.email).await;
+    let r = app
+        .accept_invitation(&token, "Someone", "a good passphrase")
+        .await;
+    assert_eq!(error_of(&r), (409, Some("email_taken")), "{}", r.text);
+    let list_after = app
+        .call("GET", "/v1/invitations", Some(&owner.token), None)
+        .await;
+    assert_eq!(list.text, list_after.text);
+    let r = app.login(&elsewhere.email, &elsewhere.password).await;
+    assert_eq!(r.json["organization_id"], elsewhere.org_id.as_str());
+}
+
+#[actix_web::test]
+async fn changing_a_password_needs_the_current_one_and_ends_every_other_token() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let other_session = app.login(&owner.email, &owner.password).await.json["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let change = |token: &str, body: Value| {
+        let token = token.to_owned();
+        let app = &app;
+        async move {
+            app.call("POST", "/v1/me/password", Some(&token), Some(&body))
+                .await
+        }
+    };
+
+    let r = change(
+        &owner.token,
+        json!({"new_password": "a brand new passphrase"}),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = change(
+        &owner.token,
+        json!({"current_password": "not my password", "new_password": "a brand new passphrase"}),
+    )
+    .await;
+    assert_eq!(error_of(&r), (403, Some("invalid_current_password")));
+    let r = change(
+        &owner.token,
+        json!({"current_password": owner.password, "new_password": "short"}),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    // Refusals changed nothing.
+    assert_eq!(status_of(&app, &other_session).await, 200);
+
+    let r = change(
+        &owner.token,
+        json!({"current_password": owner.password, "new_password": "a brand new passphrase"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let fresh = r.json["token"].as_str().unwrap().to_owned();
+    assert_eq!(status_of(&app, &fresh).await, 200);
+    for old in [&owner.token, &other_session] {
+        let r = app.call("GET", "/v1/customers", Some(old), None).await;
+        assert_eq!(error_of(&r), (401, Some("invalid_token")));
+    }
+    assert_eq!(app.login(&owner.email, &owner.password).await.status, 401);
+    let r = app.login(&owner.email, "a brand new passphrase").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        status_of(&app, r.json["token"].as_str().unwrap()).await,
+        200
+    );
+}
+
+#[actix_web::test]
+async fn a_reset_request_answers_the_same_for_unknown_emails_and_mails_only_real_ones() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let unknown = fresh_email("nobody");
+    let known = app.request_password_reset(&owner.email).await;
+    let other = app.request_password_reset(&unknown).await;
+    assert_eq!(known.status, 202);
+    assert_eq!((known.status, &known.text), (other.status, &other.text));
+    let mail = app.last_mail_to(&owner.email).await;
+    assert!(
+        mail.text()
+            .contains("https://palisade.test/reset-password#token=")
+    );
+    // The known address got its mail; the unknown one never gets any (the known mail was sent
+    // after the unknown request had been answered, so nothing for it is still on its way).
+    assert!(app.smtp.messages_to(&unknown).is_empty());
+    let r = app.request_password_reset("not an email").await;
+    assert_eq!(r.status, 422);
+}
+
+#[actix_web::test]
+async fn a_reset_link_works_once_and_ends_every_earlier_token() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let member = app.add_user(&owner, Role::Member).await;
+
+    // Only the newest link works.
+    app.request_password_reset(&member.email).await;
+    let first = app.reset_token(&member.email, 2).await; // mail 1 was the invitation
+    app.request_password_reset(&member.email).await;
+    let second = app.reset_token(&member.email, 3).await;
+    let r = app.reset_password(&first, "my reset passphrase").await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")));
+    let r = app.reset_password(&second, "short").await;
+    assert_eq!(r.status, 422);
+
+    let r = app.reset_password(&second, "my reset passphrase").await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(status_of(&app, &member.token).await, 401);
+    assert_eq!(app.login(&member.email, &member.password).await.status, 401);
+    assert_eq!(
+        app.login(&member.email, "my reset passphrase").await.status,
+        200
+    );
+    let r = app
+        .reset_password(&second, "another reset passphrase")
+        .await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")));
+    assert_eq!(
+        app.login(&member.email, "my reset passphrase").await.status,
+        200
+    );
+    // Nobody else's tokens changed.
+    assert_eq!(status_of(&app, &owner.token).await, 200);
+}
+
+#[actix_web::test]
+async fn a_reset_link_expires_after_an_hour() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    app.request_password_reset(&owner.email).await;
+    let token = app.reset_token(&owner.email, 1).await;
+    app.clock.advance(Duration::hours(1) + Duration::seconds(1));
+    let r = app.reset_password(&token, "my reset passphrase").await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")));
+    assert_eq!(app.login(&owner.email, &owner.password).await.status, 200);
+}
+
+#[actix_web::test]
+async fn a_removed_admin_keeps_nothing() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let second_session = app.login(&admin.email, &admin.password).await.json["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // What the admin started: an invitation and a reset link of their own.
+    let invitee = fresh_email("invited-by-admin");
+    assert_eq!(app.invite(&admin, &invitee, "member").await.status, 201);
+    let invitation = app.invitation_token(&invitee).await;
+    app.request_password_reset(&admin.email).await;
+    let reset = app.reset_token(&admin.email, 2).await;
+
+    let r = app
+        .call(
+            "DELETE",
+            &format!("/v1/members/{}", admin.user_id),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    for token in [&admin.token, &second_session] {
+        assert_eq!(status_of(&app, token).await, 401);
+    }
+    assert_eq!(app.login(&admin.email, &admin.password).await.status, 401);
+    let r = app
+        .accept_invitation(&invitation, "Invitee", "a good passphrase")
+        .await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")));
+    let r = app.reset_password(&reset, "a good passphrase").await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")));
+    let r = app
+        .call("GET", "/v1/invitations", Some(&owner.token), None)
+        .await;
+    assert_eq!(r.json["data"], json!([]));
+}
+
+#[actix_web::test]
+async fn the_app_role_cannot_read_token_hashes_or_write_passwords() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    app.invite(&owner, &fresh_email("x"), "member").await;
+    app.request_password_reset(&owner.email).await;
+    let c = app.db.app_client().await;
+    for sql in [
+        "SELECT token_hash FROM palisade.invitations",
+        "SELECT token_hash FROM palisade.password_resets",
+        "SELECT id FROM palisade.invitations WHERE token_hash = '\\x00'",
+        "UPDATE palisade.users SET password_hash = 'x'",
+        "UPDATE palisade.users SET credential_version = 0",
+    ] {
+        c.batch_execute("BEGIN").await.unwrap();
+        c.execute(
+            "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
+                    set_config('app.current_role', 'owner', true)",
+            &[&owner.org_id, &owner.user_id],
+        )
+        .await
+        .unwrap();
+        let err = c.batch_execute(sql).await.expect_err(sql);
+        c.batch_execute("ROLLBACK").await.unwrap();
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{sql}: {err:?}"
+        );
+    }
+}
