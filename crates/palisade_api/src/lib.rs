@@ -39,6 +39,9 @@ pub struct AppState {
     /// "Now" for every time-dependent rule (expiry, quarantine, throttling): the system clock
     /// in the server, a [`palisade_domain::ManualClock`] in tests.
     pub clock: palisade_domain::SharedClock,
+    /// How long a released phone number stays reserved for the organization that released it
+    /// (`PALISADE_NUMBER_QUARANTINE_DAYS`, default 30): see docs/phone-numbers.md.
+    pub number_quarantine: time::Duration,
 }
 
 /// Registers every route and the extractor configurations (JSON, path and query errors as

@@ -72,6 +72,9 @@ pub struct Settings {
     /// `STRIPE_WEBHOOK_SECRET`: the Stripe endpoint's signing secret (`whsec_...`). Embedded
     /// mode: overrides the generated one. External mode: required with the billing URL.
     pub stripe_webhook_secret: Option<String>,
+    /// `PALISADE_NUMBER_QUARANTINE_DAYS`, default 30: how long a released phone number stays
+    /// reserved for the organization that released it before anyone else may claim it.
+    pub number_quarantine: time::Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -185,6 +188,7 @@ impl Settings {
             ));
         }
         let webhooks = WebhookSettings::from_lookup(&get)?;
+        let number_quarantine = number_quarantine_from_lookup(&get)?;
         Ok(Self {
             http_addr: get("PALISADE_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
             database,
@@ -201,7 +205,28 @@ impl Settings {
             },
             webhooks,
             stripe_webhook_secret,
+            number_quarantine,
         })
+    }
+}
+
+/// Default of `PALISADE_NUMBER_QUARANTINE_DAYS`.
+pub const DEFAULT_NUMBER_QUARANTINE_DAYS: i64 = 30;
+
+/// `PALISADE_NUMBER_QUARANTINE_DAYS` (0 to 3650, default 30). `palisade serve` and `palisade
+/// numbers list` read it.
+pub fn number_quarantine_from_lookup(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<time::Duration, ConfigError> {
+    match get("PALISADE_NUMBER_QUARANTINE_DAYS") {
+        None => Ok(time::Duration::days(DEFAULT_NUMBER_QUARANTINE_DAYS)),
+        Some(v) => match v.parse::<i64>() {
+            Ok(days) if (0..=3650).contains(&days) => Ok(time::Duration::days(days)),
+            _ => Err(ConfigError(
+                "PALISADE_NUMBER_QUARANTINE_DAYS must be a whole number of days from 0 to 3650"
+                    .into(),
+            )),
+        },
     }
 }
 
@@ -397,5 +422,17 @@ mod tests {
         assert!(settings(&[("PALISADE_LOG_FORMAT", "xml")]).is_err());
         assert!(settings(&[("PALISADE_DB_POOL_SIZE", "0")]).is_err());
         assert!(settings(&[("PALISADE_PG_PORT", "http")]).is_err());
+        assert!(settings(&[("PALISADE_NUMBER_QUARANTINE_DAYS", "-1")]).is_err());
+        assert!(settings(&[("PALISADE_NUMBER_QUARANTINE_DAYS", "a month")]).is_err());
+        assert_eq!(
+            settings(&[("PALISADE_NUMBER_QUARANTINE_DAYS", "7")])
+                .unwrap()
+                .number_quarantine,
+            time::Duration::days(7)
+        );
+        assert_eq!(
+            settings(&[]).unwrap().number_quarantine,
+            time::Duration::days(30)
+        );
     }
 }

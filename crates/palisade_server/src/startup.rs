@@ -53,6 +53,8 @@ pub struct AppConfig {
     /// "Now" for expiry, quarantine and throttling rules: [`palisade_domain::SystemClock`] in
     /// production, a [`palisade_domain::ManualClock`] in tests.
     pub clock: palisade_domain::SharedClock,
+    /// How long a released phone number is quarantined (`PALISADE_NUMBER_QUARANTINE_DAYS`).
+    pub number_quarantine: time::Duration,
 }
 
 /// A bound, not yet running HTTP server.
@@ -86,6 +88,7 @@ impl Application {
             passwords,
             webhooks: std::sync::Arc::new(config.webhooks.clone()),
             clock: config.clock.clone(),
+            number_quarantine: config.number_quarantine,
         };
 
         let listener =

@@ -65,6 +65,9 @@ pub fn test_webhook_config() -> WebhookConfig {
     config
 }
 
+/// The phone number quarantine of test servers: the default, 30 days.
+pub const TEST_NUMBER_QUARANTINE: time::Duration = time::Duration::days(30);
+
 /// Password of every login role in test clusters. Test servers only.
 pub const TEST_PASSWORD: &str = "palisade-test-password";
 /// The JWT secret test apps use.
@@ -387,6 +390,7 @@ pub async fn try_spawn_app_on(
         webhooks: test_webhook_config(),
         stripe: stripe(&db),
         clock: Arc::new(clock.clone()),
+        number_quarantine: TEST_NUMBER_QUARANTINE,
     };
     let app = Application::build(&config, pool.clone()).await?;
     let addr = format!("127.0.0.1:{}", app.port());
