@@ -55,6 +55,7 @@ async fn refusal(db: &TestDb, role: &str) -> String {
         webhooks: palisade_test_support::test_webhook_config(),
         stripe: None,
         clock: std::sync::Arc::new(palisade_domain::SystemClock),
+        number_quarantine: palisade_test_support::TEST_NUMBER_QUARANTINE,
     };
     match Application::build(&config, pool_as(db, role)).await {
         Ok(_) => panic!("the server started with app role {role}"),
