@@ -20,7 +20,8 @@ fn id(v: &Value) -> &str {
 
 /// `t` as PostgreSQL stores it (microseconds).
 fn micros(t: time::OffsetDateTime) -> time::OffsetDateTime {
-    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap()
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap()
 }
 
 fn unavailable() -> Value {
@@ -322,7 +323,10 @@ async fn organizations_browse_what_is_available_and_nothing_about_holders() {
         (stocked[2].clone(), json!(["voice"])),
         (stocked[4].clone(), json!(["sms"])),
     ];
-    assert_eq!(all, expected, "in number order, across pages, B's number absent");
+    assert_eq!(
+        all, expected,
+        "in number order, across pages, B's number absent"
+    );
     let voice: Vec<String> = browse(&app, &a, "&capability=voice")
         .await
         .into_iter()
@@ -389,7 +393,8 @@ async fn a_released_number_is_quarantined_for_everyone_else_until_the_clock_says
     assert!(!only_a_sees_it(&b).await, "B must not see it yet");
     assert_eq!(app.claim(&b, &number).await.status, 409);
 
-    app.clock.advance(time::Duration::days(30) - time::Duration::seconds(1));
+    app.clock
+        .advance(time::Duration::days(30) - time::Duration::seconds(1));
     assert_eq!(app.claim(&b, &number).await.json, unavailable());
     assert!(!only_a_sees_it(&b).await);
 
@@ -649,7 +654,11 @@ async fn members_read_numbers_but_only_owners_and_admins_write_them() {
         n,
         "a member changed it"
     );
-    assert_eq!(inventory_row(&app, &spare).await.0, None, "a member claimed");
+    assert_eq!(
+        inventory_row(&app, &spare).await.0,
+        None,
+        "a member claimed"
+    );
     let r = app
         .call(
             "PATCH",
@@ -854,9 +863,7 @@ async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability
         )
         .await;
     let number_path = format!("/v1/phone-numbers/{}", id(&listed.json["data"][0]));
-    let r = app
-        .call("DELETE", &number_path, Some(&a.token), None)
-        .await;
+    let r = app.call("DELETE", &number_path, Some(&a.token), None).await;
     assert_eq!(
         (r.status, r.json["error"].as_str()),
         (409, Some("number_in_use"))
@@ -871,10 +878,12 @@ async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = app
-        .call("DELETE", &number_path, Some(&a.token), None)
-        .await;
-    assert_eq!(r.status, 204, "a cancelled campaign pins nothing: {}", r.text);
+    let r = app.call("DELETE", &number_path, Some(&a.token), None).await;
+    assert_eq!(
+        r.status, 204,
+        "a cancelled campaign pins nothing: {}",
+        r.text
+    );
     // Its history keeps the number it was sent from.
     assert_eq!(
         app.call("GET", &campaign_path, Some(&a.token), None)
@@ -926,10 +935,7 @@ async fn the_database_refuses_outbound_rows_from_numbers_not_owned() {
             .await
             .expect_err(sql);
         assert_eq!(
-            (
-                err.code(),
-                err.as_db_error().and_then(|e| e.constraint())
-            ),
+            (err.code(), err.as_db_error().and_then(|e| e.constraint())),
             (
                 Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
                 Some(constraint)
