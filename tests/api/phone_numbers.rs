@@ -955,3 +955,161 @@ async fn the_database_refuses_outbound_rows_from_numbers_not_owned() {
     .unwrap();
     c.batch_execute("ROLLBACK").await.unwrap();
 }
+
+#[tokio::test]
+async fn an_upgrade_keeps_numbers_claimed_the_old_way_with_their_holders() {
+    use palisade_db::schema;
+    use palisade_test_support::{TEST_PASSWORD, TestDb, cluster};
+    // A database at the last version before the inventory (V0062), with data the old API wrote.
+    let name = format!("palisade_upgrade_{}", Uuid::new_v4().simple());
+    let su = schema::connect(&cluster().superuser_url("postgres"))
+        .await
+        .unwrap();
+    su.batch_execute(&format!(
+        "CREATE DATABASE {name} OWNER {}",
+        schema::OWNER_ROLE
+    ))
+    .await
+    .unwrap();
+    let db = TestDb { name: name.clone() }; // dropped (with the database) at the end
+    schema::install_superuser_database_files(&cluster().superuser_url("postgres"), &name)
+        .await
+        .unwrap();
+    let owner_url = cluster().url(schema::OWNER_ROLE, TEST_PASSWORD, &name);
+    let mut owner = schema::connect(&owner_url).await.unwrap();
+    owner
+        .batch_execute("SET palisade.ddl_guard_override = 'upgrade test'")
+        .await
+        .unwrap();
+    schema::migrate_up_to(&mut owner, 62).await.unwrap();
+    drop(owner);
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let (a_number, b_number, stranger) = (unique_number(), unique_number(), unique_number());
+    let old_campaign = Uuid::now_v7();
+    let su_db = db.superuser_client().await;
+    su_db
+        .execute(
+            "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'A'), ($2, 'B')",
+            &[&a, &b],
+        )
+        .await
+        .unwrap();
+    su_db
+        .execute(
+            "INSERT INTO palisade.phone_numbers (organization_id, id, number, capabilities) \
+             VALUES ($1, $3, $4, '{sms,voice}'), ($2, $5, $6, '{sms}')",
+            &[
+                &a,
+                &b,
+                &Uuid::now_v7(),
+                &a_number,
+                &Uuid::now_v7(),
+                &b_number,
+            ],
+        )
+        .await
+        .unwrap();
+    // A campaign of A from a number A never held (first come, first served allowed it), and
+    // one from its own number.
+    su_db
+        .execute(
+            "INSERT INTO palisade.sms_campaigns (organization_id, id, name, body, from_number) \
+             VALUES ($1, $2, 'old', 'x', $3), ($1, $4, 'own', 'x', $5)",
+            &[&a, &old_campaign, &stranger, &Uuid::now_v7(), &a_number],
+        )
+        .await
+        .unwrap();
+
+    schema::migrate(&owner_url).await.unwrap();
+
+    let inventory: Vec<(String, Vec<String>, Option<Uuid>)> = db
+        .owner_client()
+        .await
+        .query(
+            "SELECT number, capabilities, holder_org_id FROM palisade_platform.phone_number_inventory",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let mut expected = vec![
+        (
+            a_number.clone(),
+            vec!["sms".into(), "voice".into()],
+            Some(a),
+        ),
+        (b_number.clone(), vec!["sms".into()], Some(b)),
+    ];
+    expected.sort();
+    let mut inventory = inventory;
+    inventory.sort();
+    assert_eq!(
+        inventory, expected,
+        "every old number stays with its holder"
+    );
+
+    // As A, under RLS: the old campaign still works (counters), but cannot queue messages from
+    // a number A does not hold, nor move to another such number; A's own number still sends.
+    let c = db.app_client().await;
+    let begin = async || {
+        c.batch_execute("BEGIN").await.unwrap();
+        c.execute(
+            "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', 'owner', true)",
+            &[&a.to_string()],
+        )
+        .await
+        .unwrap();
+    };
+    begin().await;
+    let n = c
+        .execute(
+            "UPDATE palisade.sms_campaigns SET sent_count = sent_count + 1 WHERE id = $1",
+            &[&old_campaign],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        n, 1,
+        "old rows are not rechecked until their from_number changes"
+    );
+    let refused = [
+        c.execute(
+            "INSERT INTO palisade.sms_messages (id, campaign_id, direction, from_number, to_number, status) \
+             VALUES ($1, $2, 'outbound', $3, '+14155550123', 'queued')",
+            &[&Uuid::now_v7(), &old_campaign, &stranger],
+        )
+        .await,
+        c.execute("ROLLBACK AND CHAIN", &[]).await,
+    ];
+    assert_eq!(
+        refused[0].as_ref().err().and_then(|e| e.code()),
+        Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+        "a message from a number A does not hold: {refused:?}"
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+    begin().await;
+    let err = c
+        .execute(
+            "UPDATE palisade.sms_campaigns SET from_number = $2 WHERE id = $1",
+            &[&old_campaign, &b_number],
+        )
+        .await
+        .expect_err("the old campaign moved to B's number");
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+        "{err:?}"
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+    begin().await;
+    c.execute(
+        "INSERT INTO palisade.sms_messages (id, direction, from_number, to_number, status) \
+         VALUES ($1, 'outbound', $2, '+14155550123', 'queued')",
+        &[&Uuid::now_v7(), &a_number],
+    )
+    .await
+    .unwrap();
+    c.batch_execute("ROLLBACK").await.unwrap();
+}
