@@ -232,7 +232,7 @@ pub async fn migrate_with(client: &mut Client) -> Result<(), SchemaError> {
 #[doc(hidden)]
 pub async fn migrate_up_to(client: &mut Client, version: i32) -> Result<(), SchemaError> {
     embedded::migrations::runner()
-        .set_target(refinery::Target::Version(version.into()))
+        .set_target(refinery::Target::Version(version))
         .run_async(client)
         .await
         .map_err(|e| SchemaError::Migration(e.to_string()))?;
