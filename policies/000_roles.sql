@@ -20,7 +20,9 @@
  *                      superuser or holds privileges on any other tenant table.
  *   palisade_resolver  NOLOGIN. Owns the few SECURITY DEFINER functions that must find a row before
  *                      a tenant is known (login by email, API keys, the organization of a webhook
- *                      delivery: 020_resolvers.sql, 021_webhook_resolvers.sql). Nobody logs in as it. The owner role is
+ *                      delivery: 020_resolvers.sql, 021_webhook_resolvers.sql), or touch platform
+ *                      data for a tenant (phone number claims: 022_phone_number_inventory.sql).
+ *                      Nobody logs in as it. The owner role is
  *                      its only member, so that 020_resolvers.sql can SET ROLE to it to create and
  *                      replace those functions. The resolver's policies also require
  *                      current_user = 'palisade_resolver' (true only inside its own functions), so

@@ -1,15 +1,18 @@
 /**
- * palisade.phone_numbers: the E.164 numbers an organization owns, their capabilities, and the
+ * palisade.phone_numbers: the E.164 numbers an organization holds, their capabilities, and the
  * IVR menu a call to them starts in (composite foreign key: never another organization's menu).
+ * A row exists only for a number the platform's inventory assigns to the organization
+ * (phone_numbers_inventory_fkey, sql/V0070; claims go through policies/022), so no write here,
+ * even a direct INSERT, can take a number nobody assigned (docs/phone-numbers.md).
  *
  * The one global unique key of the tenant domain: phone_numbers_number_key UNIQUE (number),
  * allow-listed in tests/api/catalog.rs. Why it is needed: an inbound SMS or call names only the
  * number it was sent to, and it must route to exactly one organization (a later webhook issue
  * resolves the organization from the number through a narrow SECURITY DEFINER function, before
- * any tenant is known). What it reveals: that a number is taken by some organization. An
- * organization adding a number that another holds gets 409 number_unavailable, with no detail
- * about who holds it, since when, or how it is configured (the same answer as for a number it
- * holds itself). Why that is acceptable: a phone number is public by nature (anyone can dial it
+ * any tenant is known). What it reveals: nothing the API answers: a claim goes through
+ * claim_phone_number (policies/022) first, which answers the same for a number that is unknown,
+ * held by anyone or quarantined (409 number_unavailable), with no detail about who holds it,
+ * since when, or how it is configured. Why the key is acceptable: a phone number is public by nature (anyone can dial it
  * and learn that it is in service), a carrier assigns it to one subscriber only, and the
  * platform could not route it otherwise. Nothing else of the row is visible across tenants.
  *

@@ -4,14 +4,8 @@
 use futures_util::future::LocalBoxFuture;
 use palisade_test_support::{Account, TestApp};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::isolation::{Item, Seeded};
-
-/// A random number: numbers are unique across the platform, so every seeding needs its own.
-pub fn random_number() -> String {
-    format!("+1555{:07}", Uuid::new_v4().as_u128() % 10_000_000)
-}
 
 /// POSTs `body` to `path` as `acct`, expects 201, returns the JSON.
 pub async fn create(app: &TestApp, acct: &Account, path: &str, body: Value) -> Value {
@@ -78,7 +72,9 @@ pub fn seed<'a>(
         )
         .await;
         let menu_id = menu["id"].as_str().unwrap();
-        let number = create(app, acct, "/v1/phone-numbers", json!({"number": random_number(), "label": format!("{marker} line"), "capabilities": ["voice", "sms"], "ivr_menu_id": menu_id})).await;
+        let stocked = palisade_test_support::unique_number();
+        app.stock_numbers(&[(&stocked, &["sms", "voice"])]).await;
+        let number = create(app, acct, "/v1/phone-numbers", json!({"number": stocked, "label": format!("{marker} line"), "capabilities": ["voice", "sms"], "ivr_menu_id": menu_id})).await;
         let article = create(app, acct, "/v1/knowledge-base/articles", json!({"title": format!("{marker} article"), "body": format!("How to reset a password. {marker}"), "tags": ["faq"], "published": true})).await;
         let report = create(app, acct, "/v1/reports", json!({"name": format!("{marker} report"), "kind": "call_volume", "parameters": {"note": marker}, "schedule": "weekly"})).await;
         create(app, acct, "/v1/analytics/events", json!([

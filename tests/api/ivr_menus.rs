@@ -144,3 +144,147 @@ async fn malformed_trees_are_422_and_store_nothing() {
     let r = app.call("GET", "/v1/ivr/menus", Some(&a.token), None).await;
     assert_eq!(r.json["data"], json!([]));
 }
+
+#[actix_web::test]
+async fn members_read_menus_but_only_owners_and_admins_write_them() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let member = app.add_user(&owner, palisade_domain::Role::Member).await;
+    let admin = app.add_user(&owner, palisade_domain::Role::Admin).await;
+    let menu = create(
+        &app,
+        &admin,
+        "/v1/ivr/menus",
+        json!({"name": "Main", "tree": menu_tree("Acme")}),
+    )
+    .await;
+    let path = format!("/v1/ivr/menus/{}", menu["id"].as_str().unwrap());
+    assert_eq!(
+        app.call("GET", &path, Some(&member.token), None).await.json,
+        menu
+    );
+    let r = app
+        .call("GET", "/v1/ivr/menus", Some(&member.token), None)
+        .await;
+    assert_eq!(ids(&r.json), vec![menu["id"].as_str().unwrap().to_owned()]);
+    for (method, p, body) in [
+        (
+            "POST",
+            "/v1/ivr/menus",
+            Some(json!({"name": "Mine", "tree": menu_tree("Mine")})),
+        ),
+        ("PATCH", &path as &str, Some(json!({"name": "Renamed"}))),
+        ("DELETE", &path, None),
+    ] {
+        let r = app
+            .call(method, p, Some(&member.token), body.as_ref())
+            .await;
+        // The same refusal phone numbers give members.
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (403, Some("forbidden")),
+            "{method}: {}",
+            r.text
+        );
+    }
+    let r = app
+        .call("GET", "/v1/ivr/menus", Some(&owner.token), None)
+        .await;
+    assert_eq!(r.json["data"], json!([menu]), "a member changed the menus");
+    let r = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&admin.token),
+            Some(&json!({"name": "Support"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        app.call("DELETE", &path, Some(&owner.token), None)
+            .await
+            .status,
+        204
+    );
+}
+
+#[tokio::test]
+async fn the_policies_refuse_ivr_menu_writes_to_members() {
+    let db = palisade_test_support::TestDb::new().await;
+    let c = db.app_client().await;
+    let org = uuid::Uuid::now_v7();
+    let act = |role: &'static str| {
+        let c = &c;
+        async move {
+            c.batch_execute("BEGIN").await.unwrap();
+            c.execute(
+                "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
+                        set_config('app.current_role', $3, true)",
+                &[&org.to_string(), &uuid::Uuid::now_v7().to_string(), &role],
+            )
+            .await
+            .unwrap();
+        }
+    };
+    let insert = "INSERT INTO palisade.ivr_menus (id, name, tree) VALUES ($1, $2, '{}'::jsonb)";
+    act("owner").await;
+    c.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'org')",
+        &[&org],
+    )
+    .await
+    .unwrap();
+    let id = uuid::Uuid::now_v7();
+    c.execute(insert, &[&id, &"Main"]).await.unwrap();
+    c.batch_execute("COMMIT").await.unwrap();
+
+    act("member").await;
+    let seen: i64 = c
+        .query_one("SELECT count(*) FROM palisade.ivr_menus", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(seen, 1, "members read menus");
+    let err = c
+        .execute(insert, &[&uuid::Uuid::now_v7(), &"Mine"])
+        .await
+        .expect_err("a member inserted a menu");
+    let message = err
+        .as_db_error()
+        .map(|e| e.message().to_owned())
+        .unwrap_or_default();
+    assert!(
+        message.starts_with("new row violates row-level security policy"),
+        "{err:?}"
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+    act("member").await;
+    let updated = c
+        .execute(
+            "UPDATE palisade.ivr_menus SET name = 'x' WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let deleted = c
+        .execute("DELETE FROM palisade.ivr_menus WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    assert_eq!((updated, deleted), (0, 0));
+    c.batch_execute("ROLLBACK").await.unwrap();
+
+    act("admin").await;
+    let updated = c
+        .execute(
+            "UPDATE palisade.ivr_menus SET name = 'x' WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let deleted = c
+        .execute("DELETE FROM palisade.ivr_menus WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    assert_eq!((updated, deleted), (1, 1));
+    c.batch_execute("ROLLBACK").await.unwrap();
+}

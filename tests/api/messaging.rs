@@ -48,6 +48,22 @@ async fn update(app: &TestApp, acct: &Account, path: &str, body: Value) -> TestR
     call(app, acct, "PATCH", path, Some(body)).await
 }
 
+/// The numbers these tests send from: the organization that [`signup_with_numbers`] creates
+/// holds both, with both capabilities (outbound SMS and calls need one of the organization's
+/// own numbers).
+const OUR_NUMBER: &str = "+14155550100";
+const OUR_OTHER_NUMBER: &str = "+14155550199";
+
+/// Signs up `name` and has it claim [`OUR_NUMBER`] and [`OUR_OTHER_NUMBER`] from the inventory.
+async fn signup_with_numbers(app: &TestApp, name: &str) -> Account {
+    let acct = app.signup(name).await;
+    for number in [OUR_NUMBER, OUR_OTHER_NUMBER] {
+        app.claim_this_number(&acct, number, &["sms", "voice"])
+            .await;
+    }
+    acct
+}
+
 fn id(v: &Value) -> &str {
     v["id"].as_str().unwrap()
 }
@@ -130,7 +146,7 @@ fn channels() -> [(&'static str, &'static str, Value, Value); 3] {
 #[actix_web::test]
 async fn campaigns_crud_for_every_channel() {
     let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let a = signup_with_numbers(&app, "Acme").await;
     for (collection, _, body, edit) in channels() {
         let c = create(&app, &a, collection, body.clone()).await;
         assert_eq!(c["status"], "draft", "{collection}");
@@ -188,7 +204,7 @@ async fn campaigns_crud_for_every_channel() {
 #[actix_web::test]
 async fn campaign_input_is_validated() {
     let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let a = signup_with_numbers(&app, "Acme").await;
     // (path, body, expected fields of the 422)
     let cases = [
         (
@@ -298,7 +314,7 @@ async fn campaign_input_is_validated() {
 #[actix_web::test]
 async fn campaign_status_transitions_are_enforced_for_every_channel() {
     let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let a = signup_with_numbers(&app, "Acme").await;
     for (collection, table, body, edit) in channels() {
         let c = create(&app, &a, collection, body.clone()).await;
         let path = format!("{collection}/{}", id(&c));
@@ -409,7 +425,7 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
 #[actix_web::test]
 async fn campaign_lists_filter_and_paginate() {
     let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let a = signup_with_numbers(&app, "Acme").await;
     for (collection, table, body, _) in channels() {
         let mut created = Vec::new();
         for i in 0..5 {
@@ -546,7 +562,7 @@ fn recipient_channels() -> [Recipients; 2] {
 #[actix_web::test]
 async fn recipients_belong_to_their_campaign_and_follow_its_status() {
     let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let a = signup_with_numbers(&app, "Acme").await;
     for ch in recipient_channels() {
         let (addr, campaigns, messages) = (ch.address, ch.campaigns, ch.messages);
         let ada = app
@@ -684,7 +700,7 @@ async fn recipients_belong_to_their_campaign_and_follow_its_status() {
 #[actix_web::test]
 async fn sms_recipients_inbound_messages_and_the_direction_filter() {
     let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let a = signup_with_numbers(&app, "Acme").await;
     let ada = app
         .create_customer(&a, json!({"name": "Ada", "phone": "+14155550123"}))
         .await;
@@ -812,7 +828,7 @@ async fn sms_recipients_inbound_messages_and_the_direction_filter() {
 #[actix_web::test]
 async fn calls_crud_transitions_and_filters() {
     let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let a = signup_with_numbers(&app, "Acme").await;
     let ada = app.create_customer(&a, json!({"name": "Ada"})).await;
     let vc = create(&app, &a, "/v1/voice-campaigns", json!({"name": "Renewals"})).await;
 
@@ -979,7 +995,7 @@ async fn calls_crud_transitions_and_filters() {
 #[actix_web::test]
 async fn another_organizations_customer_or_campaign_is_refused_like_a_missing_one() {
     let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let a = signup_with_numbers(&app, "Tenant A").await;
     let b = app.signup("Tenant B").await;
     let b_customer = app
         .create_customer(
@@ -1081,7 +1097,7 @@ async fn another_organizations_customer_or_campaign_is_refused_like_a_missing_on
 async fn members_run_campaigns_and_log_calls() {
     // Decision: every role writes campaigns, messages and calls (like customers).
     let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let owner = signup_with_numbers(&app, "Acme").await;
     let member = app.add_user(&owner, Role::Member).await;
     for (collection, _, body, edit) in channels() {
         let c = create(&app, &member, collection, body).await;
@@ -1171,6 +1187,7 @@ const CALL_STATUSES: &[&str] = &[
 
 /// Gives `acct` known data: returns nothing; the expected figures are in the test.
 async fn seed_dashboard_data(app: &TestApp, acct: &Account) {
+    let from = app.claim_number(acct, &["sms", "voice"]).await;
     let e1 = create(app, acct, "/v1/email-campaigns", channels()[0].2.clone()).await;
     create(app, acct, "/v1/email-campaigns", channels()[0].2.clone()).await;
     let e1m = format!("/v1/email-campaigns/{}/messages", id(&e1));
@@ -1198,7 +1215,9 @@ async fn seed_dashboard_data(app: &TestApp, acct: &Account) {
     }
     set_status(app, acct, "email_campaigns", id(&e1), "sent").await;
 
-    let s1 = create(app, acct, "/v1/sms-campaigns", channels()[1].2.clone()).await;
+    let mut sms_body = channels()[1].2.clone();
+    sms_body["from_number"] = json!(from);
+    let s1 = create(app, acct, "/v1/sms-campaigns", sms_body).await;
     let s1m = format!("/v1/sms-campaigns/{}/messages", id(&s1));
     for (i, status) in [
         "delivered",
@@ -1251,7 +1270,7 @@ async fn seed_dashboard_data(app: &TestApp, acct: &Account) {
         ("busy", None),
         ("no-answer", None),
     ] {
-        let mut body = json!({"direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550123", "status": status});
+        let mut body = json!({"direction": "outbound", "from_number": from, "to_number": "+14155550123", "status": status});
         if let Some(s) = secs {
             body["duration_seconds"] = json!(s);
         }
@@ -1262,7 +1281,7 @@ async fn seed_dashboard_data(app: &TestApp, acct: &Account) {
 #[actix_web::test]
 async fn the_dashboard_counts_known_data_of_this_organization_only() {
     let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let a = signup_with_numbers(&app, "Acme").await;
 
     let empty = json!({
         "email": {"campaigns": zeros(CAMPAIGN_STATUSES), "messages": zeros(EMAIL_STATUSES), "sent": 0, "delivered": 0, "delivery_rate": null},
@@ -1340,6 +1359,7 @@ pub fn seed<'a>(
     marker: &'a str,
 ) -> LocalBoxFuture<'a, Seeded> {
     Box::pin(async move {
+        let from = app.claim_number(acct, &["sms", "voice"]).await;
         let customer = app
             .create_customer(acct, json!({"name": format!("{marker} recipient"), "email": format!("{marker}@messaging.example"), "phone": "+14155550142"}))
             .await;
@@ -1357,7 +1377,7 @@ pub fn seed<'a>(
             ),
             (
                 "/v1/sms-campaigns",
-                json!({"name": format!("{marker} sms"), "body": format!("{marker} text"), "from_number": "+14155550100"}),
+                json!({"name": format!("{marker} sms"), "body": format!("{marker} text"), "from_number": from}),
                 Some(("/v1/sms-messages", json!({"to_number": "+14155550666"}))),
             ),
             (
@@ -1399,7 +1419,7 @@ pub fn seed<'a>(
             acct,
             "/v1/calls",
             json!({
-                "direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550142",
+                "direction": "outbound", "from_number": from, "to_number": "+14155550142",
                 // The same SID in every organization: unique per organization only.
                 "call_sid": "CA0123456789abcdef0123456789abcdef", "status": "completed", "duration_seconds": 61,
                 "voice_campaign_id": voice_c, "customer_id": customer, "notes": format!("{marker} notes")

@@ -1,15 +1,81 @@
-//! `/v1/phone-numbers`: globally unique numbers (409 `number_unavailable`, no detail), owner
-//! and admin writes enforced by the handler and by the policies, the IVR menu link.
+//! `/v1/phone-numbers`: numbers are assigned from the platform's inventory, not claimed. The
+//! operator stocks the inventory (as the owner, `TestApp::stock_numbers`); organizations claim
+//! only available numbers, atomically, and a number that is not available answers the same
+//! whatever the reason; released numbers are quarantined (by the injectable clock); deleting an
+//! organization quarantines its numbers; browsing shows nothing about holders; outbound
+//! from numbers must be the organization's own; owner and admin writes are enforced by the
+//! handler and by the policies.
 
-use palisade_domain::Role;
-use palisade_test_support::spawn_app;
-use serde_json::json;
+use futures_util::future::join_all;
+use palisade_domain::{Clock, Role};
+use palisade_test_support::{Account, TestApp, spawn_app, unique_number};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::engagement::{create, ids, menu_tree, random_number};
+use crate::engagement::{create, ids, menu_tree};
+
+fn id(v: &Value) -> &str {
+    v["id"].as_str().unwrap()
+}
+
+/// `t` as PostgreSQL stores it (microseconds).
+fn micros(t: time::OffsetDateTime) -> time::OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap()
+}
+
+fn unavailable() -> Value {
+    json!({"error": "number_unavailable", "message": "this number is not available"})
+}
+
+/// The numbers (and capabilities) `acct` may claim now, following every cursor.
+async fn browse(app: &TestApp, acct: &Account, query: &str) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/phone-numbers/available?limit=2{query}&cursor={c}"),
+            None => format!("/v1/phone-numbers/available?limit=2{query}"),
+        };
+        let r = app.call("GET", &path, Some(&acct.token), None).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        for n in r.json["data"].as_array().unwrap() {
+            assert_eq!(
+                n.as_object().unwrap().len(),
+                2,
+                "only number and capabilities: {n}"
+            );
+            out.push((
+                n["number"].as_str().unwrap().to_owned(),
+                n["capabilities"].clone(),
+            ));
+        }
+        match r.json["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+/// The inventory row of `number`, as the operator sees it: (holder, released_by, released_at).
+async fn inventory_row(
+    app: &TestApp,
+    number: &str,
+) -> (Option<Uuid>, Option<Uuid>, Option<time::OffsetDateTime>) {
+    let owner = app.db.owner_client().await;
+    let r = owner
+        .query_one(
+            "SELECT holder_org_id, released_by_org_id, released_at \
+             FROM palisade_platform.phone_number_inventory WHERE number = $1",
+            &[&number],
+        )
+        .await
+        .unwrap();
+    (r.get(0), r.get(1), r.get(2))
+}
 
 #[actix_web::test]
-async fn numbers_round_trip_and_follow_their_menu() {
+async fn numbers_are_claimed_from_the_inventory_and_follow_their_menu() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
     let menu = create(
@@ -20,7 +86,10 @@ async fn numbers_round_trip_and_follow_their_menu() {
     )
     .await;
     let menu_id = menu["id"].as_str().unwrap();
-    let number = random_number();
+    let number = unique_number();
+    let sms_only = unique_number();
+    app.stock_numbers(&[(&number, &["sms", "voice"]), (&sms_only, &["sms"])])
+        .await;
     let spaced = format!("{} {}", &number[..5], &number[5..]);
     let n = create(
         &app,
@@ -30,16 +99,15 @@ async fn numbers_round_trip_and_follow_their_menu() {
     )
     .await;
     assert_eq!(n["number"], number);
-    assert_eq!(n["capabilities"], json!(["sms", "voice"]));
+    assert_eq!(n["capabilities"], json!(["sms", "voice"]), "all it has");
     assert_eq!(n["ivr_menu_id"], menu_id);
-    let sms_only = create(
-        &app,
-        &a,
-        "/v1/phone-numbers",
-        json!({"number": random_number(), "capabilities": ["sms"]}),
-    )
-    .await;
-    let path = format!("/v1/phone-numbers/{}", n["id"].as_str().unwrap());
+    let sms_only = create(&app, &a, "/v1/phone-numbers", json!({"number": sms_only})).await;
+    assert_eq!(sms_only["capabilities"], json!(["sms"]));
+    assert_eq!(
+        inventory_row(&app, &number).await.0,
+        Some(Uuid::parse_str(&a.org_id).unwrap())
+    );
+    let path = format!("/v1/phone-numbers/{}", id(&n));
     assert_eq!(app.call("GET", &path, Some(&a.token), None).await.json, n);
 
     for (query, expected) in [
@@ -56,10 +124,7 @@ async fn numbers_round_trip_and_follow_their_menu() {
                 None,
             )
             .await;
-        let want: Vec<String> = expected
-            .iter()
-            .map(|e| e["id"].as_str().unwrap().to_owned())
-            .collect();
+        let want: Vec<String> = expected.iter().map(|e| id(e).to_owned()).collect();
         assert_eq!(ids(&r.json), want, "{query}");
     }
 
@@ -81,7 +146,7 @@ async fn numbers_round_trip_and_follow_their_menu() {
             "PATCH",
             &path,
             Some(&a.token),
-            Some(&json!({"number": random_number()})),
+            Some(&json!({"number": unique_number()})),
         )
         .await;
     assert_eq!(r.status, 400, "the number itself cannot change");
@@ -109,54 +174,197 @@ async fn numbers_round_trip_and_follow_their_menu() {
         app.call("GET", &path, Some(&a.token), None).await.status,
         404
     );
-    // Released: it can be added again.
+    // Released into quarantine; the organization that released it may take it back at once.
+    let (holder, released_by, released_at) = inventory_row(&app, &number).await;
+    assert_eq!(holder, None);
+    assert_eq!(released_by, Some(Uuid::parse_str(&a.org_id).unwrap()));
+    assert_eq!(released_at, Some(micros(app.clock.now())));
     create(&app, &a, "/v1/phone-numbers", json!({"number": number})).await;
+    assert_eq!(inventory_row(&app, &number).await.1, None);
 }
 
 #[actix_web::test]
-async fn a_number_taken_anywhere_is_409_number_unavailable_without_detail() {
+async fn a_number_that_is_not_available_answers_the_same_whatever_the_reason() {
     let app = spawn_app().await;
     let a = app.signup("A").await;
     let b = app.signup("B").await;
-    let number = random_number();
+    let held_by_b = unique_number();
+    let released_by_b = unique_number();
+    app.stock_numbers(&[(&held_by_b, &["sms"]), (&released_by_b, &["sms"])])
+        .await;
     let b_number = create(
         &app,
         &b,
         "/v1/phone-numbers",
-        json!({"number": number, "label": "B's secret label"}),
+        json!({"number": held_by_b, "label": "B's secret label"}),
     )
     .await;
-    let own = random_number();
-    create(&app, &a, "/v1/phone-numbers", json!({"number": own})).await;
-
-    let by_other = app
+    let released = create(
+        &app,
+        &b,
+        "/v1/phone-numbers",
+        json!({"number": released_by_b}),
+    )
+    .await;
+    let r = app
         .call(
-            "POST",
-            "/v1/phone-numbers",
-            Some(&a.token),
-            Some(&json!({"number": number})),
+            "DELETE",
+            &format!("/v1/phone-numbers/{}", id(&released)),
+            Some(&b.token),
+            None,
         )
         .await;
-    let by_self = app
+    assert_eq!(r.status, 204);
+    let own = app.claim_number(&a, &["sms"]).await;
+
+    for (why, number) in [
+        ("unknown to the inventory", unique_number()),
+        ("held by another organization", held_by_b.clone()),
+        ("quarantined by another organization", released_by_b.clone()),
+        ("already this organization's", own),
+    ] {
+        let r = app.claim(&a, &number).await;
+        assert_eq!((r.status, &r.json), (409, &unavailable()), "{why}");
+        assert!(
+            !r.text.contains(&b.org_id) && !r.text.contains("secret"),
+            "{why}"
+        );
+    }
+
+    // A's lists and lookups still show nothing of B's number, and nothing changed for B.
+    let r = app
         .call(
-            "POST",
-            "/v1/phone-numbers",
+            "GET",
+            &format!("/v1/phone-numbers?number=%2B{}", &held_by_b[1..]),
             Some(&a.token),
-            Some(&json!({"number": own})),
+            None,
         )
         .await;
-    assert_eq!(by_other.status, 409);
+    assert_eq!(r.json["data"], json!([]));
+    let path = format!("/v1/phone-numbers/{}", id(&b_number));
     assert_eq!(
-        by_other.json,
-        json!({"error": "number_unavailable", "message": "this number is not available"})
+        app.call("GET", &path, Some(&a.token), None).await.status,
+        404
     );
     assert_eq!(
-        by_other.json, by_self.json,
-        "taken by another must answer like taken by oneself"
+        app.call("GET", &path, Some(&b.token), None).await.json,
+        b_number
     );
-    assert!(!by_other.text.contains(&b.org_id) && !by_other.text.contains("secret"));
+    for number in [&held_by_b, &released_by_b] {
+        assert_eq!(
+            inventory_row(&app, number).await.0.is_some(),
+            number == &held_by_b
+        );
+    }
+}
 
-    // A's lists and lookups still show nothing of B's number.
+#[actix_web::test]
+async fn of_organizations_racing_for_one_number_exactly_one_wins() {
+    let app = spawn_app().await;
+    let mut accounts = Vec::new();
+    for i in 0..6 {
+        accounts.push(app.signup(&format!("Racer {i}")).await);
+    }
+    for round in 0..3 {
+        let number = unique_number();
+        app.stock_numbers(&[(&number, &["sms", "voice"])]).await;
+        let answers = join_all(accounts.iter().map(|acct| app.claim(acct, &number))).await;
+        let winners: Vec<&Account> = answers
+            .iter()
+            .zip(&accounts)
+            .filter(|(r, _)| r.status == 201)
+            .map(|(_, a)| a)
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {answers:?}");
+        for r in answers.iter().filter(|r| r.status != 201) {
+            assert_eq!((r.status, &r.json), (409, &unavailable()), "round {round}");
+        }
+        assert_eq!(
+            inventory_row(&app, &number).await.0,
+            Some(Uuid::parse_str(&winners[0].org_id).unwrap())
+        );
+        // Exactly one organization lists it.
+        let mut holders = 0;
+        for acct in &accounts {
+            let r = app
+                .call(
+                    "GET",
+                    &format!("/v1/phone-numbers?number=%2B{}", &number[1..]),
+                    Some(&acct.token),
+                    None,
+                )
+                .await;
+            holders += r.json["data"].as_array().unwrap().len();
+        }
+        assert_eq!(holders, 1, "round {round}");
+    }
+}
+
+#[actix_web::test]
+async fn organizations_browse_what_is_available_and_nothing_about_holders() {
+    let app = spawn_app().await;
+    let a = app.signup("A").await;
+    let b = app.signup("B").await;
+    let mut stocked: Vec<String> = (0..5).map(|_| unique_number()).collect();
+    stocked.sort();
+    app.stock_numbers(&[
+        (&stocked[0], &["sms", "voice"]),
+        (&stocked[1], &["sms"]),
+        (&stocked[2], &["voice"]),
+        (&stocked[3], &["sms", "voice"]),
+        (&stocked[4], &["sms"]),
+    ])
+    .await;
+    create(&app, &b, "/v1/phone-numbers", json!({"number": stocked[3]})).await;
+    let all = browse(&app, &a, "").await;
+    let expected: Vec<(String, Value)> = vec![
+        (stocked[0].clone(), json!(["sms", "voice"])),
+        (stocked[1].clone(), json!(["sms"])),
+        (stocked[2].clone(), json!(["voice"])),
+        (stocked[4].clone(), json!(["sms"])),
+    ];
+    assert_eq!(
+        all, expected,
+        "in number order, across pages, B's number absent"
+    );
+    let voice: Vec<String> = browse(&app, &a, "&capability=voice")
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(voice, vec![stocked[0].clone(), stocked[2].clone()]);
+    // A member may browse too; bad input is 4xx.
+    let member = app.add_user(&a, Role::Member).await;
+    assert_eq!(browse(&app, &member, "").await, expected);
+    for (query, status) in [
+        ("?capability=fax", 422),
+        ("?cursor=bm90LWEtY3Vyc29y", 400),
+        ("?limit=0", 422),
+    ] {
+        let r = app
+            .call(
+                "GET",
+                &format!("/v1/phone-numbers/available{query}"),
+                Some(&a.token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, status, "{query}: {}", r.text);
+    }
+    assert_eq!(
+        app.call("GET", "/v1/phone-numbers/available", None, None)
+            .await
+            .status,
+        401
+    );
+}
+
+#[actix_web::test]
+async fn a_released_number_is_quarantined_for_everyone_else_until_the_clock_says() {
+    let app = spawn_app().await;
+    let a = app.signup("A").await;
+    let b = app.signup("B").await;
+    let number = app.claim_number(&a, &["sms", "voice"]).await;
     let r = app
         .call(
             "GET",
@@ -165,16 +373,189 @@ async fn a_number_taken_anywhere_is_409_number_unavailable_without_detail() {
             None,
         )
         .await;
-    assert_eq!(r.json["data"], json!([]));
+    let path = format!("/v1/phone-numbers/{}", id(&r.json["data"][0]));
+    assert_eq!(
+        app.call("DELETE", &path, Some(&a.token), None).await.status,
+        204
+    );
+    let only_a_sees_it = |acct: &Account| {
+        let acct = acct.clone();
+        let app = &app;
+        let number = number.clone();
+        async move {
+            browse(app, &acct, "")
+                .await
+                .iter()
+                .any(|(n, _)| *n == number)
+        }
+    };
+    assert!(only_a_sees_it(&a).await, "A may take it back");
+    assert!(!only_a_sees_it(&b).await, "B must not see it yet");
+    assert_eq!(app.claim(&b, &number).await.status, 409);
+
+    app.clock
+        .advance(time::Duration::days(30) - time::Duration::seconds(1));
+    assert_eq!(app.claim(&b, &number).await.json, unavailable());
+    assert!(!only_a_sees_it(&b).await);
+
+    app.clock.advance(time::Duration::seconds(1));
+    assert!(only_a_sees_it(&b).await, "the quarantine is over");
+    let r = app.claim(&b, &number).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(app.claim(&a, &number).await.json, unavailable());
+}
+
+#[actix_web::test]
+async fn the_releasing_organization_takes_its_number_back_during_the_quarantine() {
+    let app = spawn_app().await;
+    let a = app.signup("A").await;
+    let b = app.signup("B").await;
+    let number = app.claim_number(&a, &["sms"]).await;
+    let listed = app
+        .call("GET", "/v1/phone-numbers", Some(&a.token), None)
+        .await;
+    let path = format!("/v1/phone-numbers/{}", id(&listed.json["data"][0]));
+    app.call("DELETE", &path, Some(&a.token), None).await;
+    app.clock.advance(time::Duration::days(10));
+    assert_eq!(app.claim(&a, &number).await.status, 201);
+    // Taken back: a fresh assignment, and no quarantine left behind for anyone.
+    assert_eq!(inventory_row(&app, &number).await.1, None);
+    app.clock.advance(time::Duration::days(60));
+    assert_eq!(app.claim(&b, &number).await.json, unavailable());
+}
+
+#[actix_web::test]
+async fn deleting_an_organization_quarantines_its_numbers() {
+    let app = spawn_app().await;
+    let a = app.signup("A").await;
+    let b = app.signup("B").await;
+    let sms = app.claim_number(&a, &["sms"]).await;
+    let voice = app.claim_number(&a, &["voice"]).await;
+    app.clock.advance(time::Duration::days(3));
+    let deleted_at = micros(app.clock.now());
+    let r = app
+        .call("DELETE", "/v1/organization", Some(&a.token), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    for number in [&sms, &voice] {
+        let (holder, released_by, released_at) = inventory_row(&app, number).await;
+        assert_eq!(holder, None, "the inventory learnt of the deletion");
+        assert_eq!(released_by, Some(Uuid::parse_str(&a.org_id).unwrap()));
+        assert_eq!(released_at, Some(deleted_at), "by the application's clock");
+        assert_eq!(app.claim(&b, number).await.json, unavailable());
+    }
+    app.clock.advance(time::Duration::days(29));
+    assert_eq!(app.claim(&b, &sms).await.status, 409);
+    app.clock.advance(time::Duration::days(1));
+    assert_eq!(app.claim(&b, &sms).await.status, 201);
+    assert_eq!(app.claim(&b, &voice).await.status, 201);
+}
+
+#[actix_web::test]
+async fn capabilities_are_bounded_by_what_the_carrier_gives_the_number() {
+    let app = spawn_app().await;
+    let a = app.signup("A").await;
+    let number = unique_number();
+    app.stock_numbers(&[(&number, &["sms"])]).await;
     let r = app
         .call(
-            "GET",
-            &format!("/v1/phone-numbers/{}", b_number["id"].as_str().unwrap()),
+            "POST",
+            "/v1/phone-numbers",
             Some(&a.token),
-            None,
+            Some(&json!({"number": number, "capabilities": ["sms", "voice"]})),
         )
         .await;
-    assert_eq!(r.status, 404);
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.json["fields"][0]["field"], "capabilities", "{}", r.text);
+    assert_eq!(
+        inventory_row(&app, &number).await.0,
+        None,
+        "the refused claim rolled back"
+    );
+    let n = create(
+        &app,
+        &a,
+        "/v1/phone-numbers",
+        json!({"number": number, "capabilities": ["sms"]}),
+    )
+    .await;
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/v1/phone-numbers/{}", id(&n)),
+            Some(&a.token),
+            Some(&json!({"capabilities": ["voice"]})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+}
+
+#[actix_web::test]
+async fn the_database_refuses_a_number_the_inventory_does_not_assign() {
+    let app = spawn_app().await;
+    let a = app.signup("A").await;
+    let b = app.signup("B").await;
+    let bs = app.claim_number(&b, &["sms"]).await;
+    let free = unique_number();
+    app.stock_numbers(&[(&free, &["sms"])]).await;
+    let c = app.db.app_client().await;
+    for number in [&bs, &free, &unique_number()] {
+        c.batch_execute("BEGIN").await.unwrap();
+        c.execute(
+            "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', 'owner', true)",
+            &[&a.org_id],
+        )
+        .await
+        .unwrap();
+        let err = c
+            .execute(
+                "INSERT INTO palisade.phone_numbers (id, number, capabilities) VALUES ($1, $2, '{sms}')",
+                &[&Uuid::now_v7(), number],
+            )
+            .await
+            .expect_err("a direct insert claimed a number");
+        let db = err.as_db_error().unwrap();
+        // B's number trips the global key first; the others, the inventory's foreign key.
+        assert!(
+            ["phone_numbers_inventory_fkey", "phone_numbers_number_key"]
+                .contains(&db.constraint().unwrap_or_default()),
+            "{err:?}"
+        );
+        c.batch_execute("ROLLBACK").await.unwrap();
+    }
+    // The app role cannot read or write the inventory itself.
+    for sql in [
+        "SELECT count(*) FROM palisade_platform.phone_number_inventory",
+        "UPDATE palisade_platform.phone_number_inventory SET holder_org_id = NULL",
+    ] {
+        let err = c.execute(sql, &[]).await.expect_err(sql);
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{sql}"
+        );
+    }
+    // The claim function acts for the context only: no organization, or a member, claims nothing.
+    for (org, role) in [("", "owner"), (a.org_id.as_str(), "member")] {
+        c.batch_execute("BEGIN").await.unwrap();
+        c.execute(
+            "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', $2, true)",
+            &[&org, &role],
+        )
+        .await
+        .unwrap();
+        let caps: Option<Vec<String>> = c
+            .query_one(
+                "SELECT palisade_private.claim_phone_number($1, now(), interval '30 days')",
+                &[&free],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(caps, None, "{role} in {org:?}");
+        c.batch_execute("ROLLBACK").await.unwrap();
+    }
+    assert_eq!(inventory_row(&app, &free).await.0, None);
 }
 
 #[actix_web::test]
@@ -190,30 +571,32 @@ async fn another_organizations_menu_answers_like_a_missing_one() {
     )
     .await;
     let mut answers = Vec::new();
-    for menu in [
-        b_menu["id"].as_str().unwrap().to_owned(),
-        Uuid::now_v7().to_string(),
-    ] {
+    for menu in [id(&b_menu).to_owned(), Uuid::now_v7().to_string()] {
+        let number = unique_number();
+        app.stock_numbers(&[(&number, &["voice"])]).await;
         let r = app
             .call(
                 "POST",
                 "/v1/phone-numbers",
                 Some(&a.token),
-                Some(&json!({"number": random_number(), "ivr_menu_id": menu})),
+                Some(&json!({"number": number, "ivr_menu_id": menu})),
             )
             .await;
         answers.push((r.status, r.json));
+        assert_eq!(inventory_row(&app, &number).await.0, None, "rolled back");
     }
     assert_eq!(answers[0].0, 422);
     assert_eq!(answers[0], answers[1]);
-    let n = create(
-        &app,
-        &a,
-        "/v1/phone-numbers",
-        json!({"number": random_number()}),
-    )
-    .await;
-    let path = format!("/v1/phone-numbers/{}", n["id"].as_str().unwrap());
+    let number = app.claim_number(&a, &["voice"]).await;
+    let listed = app
+        .call(
+            "GET",
+            &format!("/v1/phone-numbers?number=%2B{}", &number[1..]),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    let path = format!("/v1/phone-numbers/{}", id(&listed.json["data"][0]));
     let r = app
         .call(
             "PATCH",
@@ -231,29 +614,29 @@ async fn members_read_numbers_but_only_owners_and_admins_write_them() {
     let owner = app.signup("Acme").await;
     let member = app.add_user(&owner, Role::Member).await;
     let admin = app.add_user(&owner, Role::Admin).await;
+    let main = unique_number();
+    let spare = unique_number();
+    app.stock_numbers(&[(&main, &["sms", "voice"]), (&spare, &["sms"])])
+        .await;
     let n = create(
         &app,
         &admin,
         "/v1/phone-numbers",
-        json!({"number": random_number(), "label": "Main"}),
+        json!({"number": main, "label": "Main"}),
     )
     .await;
-    let path = format!("/v1/phone-numbers/{}", n["id"].as_str().unwrap());
+    let path = format!("/v1/phone-numbers/{}", id(&n));
 
     let r = app
         .call("GET", "/v1/phone-numbers", Some(&member.token), None)
         .await;
-    assert_eq!(ids(&r.json), vec![n["id"].as_str().unwrap().to_owned()]);
+    assert_eq!(ids(&r.json), vec![id(&n).to_owned()]);
     assert_eq!(
         app.call("GET", &path, Some(&member.token), None).await.json,
         n
     );
     for (method, p, body) in [
-        (
-            "POST",
-            "/v1/phone-numbers",
-            Some(json!({"number": random_number()})),
-        ),
+        ("POST", "/v1/phone-numbers", Some(json!({"number": spare}))),
         ("PATCH", &path as &str, Some(json!({"label": "Mine now"}))),
         ("DELETE", &path, None),
     ] {
@@ -270,6 +653,11 @@ async fn members_read_numbers_but_only_owners_and_admins_write_them() {
         app.call("GET", &path, Some(&owner.token), None).await.json,
         n,
         "a member changed it"
+    );
+    assert_eq!(
+        inventory_row(&app, &spare).await.0,
+        None,
+        "a member claimed"
     );
     let r = app
         .call(
@@ -313,10 +701,24 @@ async fn the_policies_refuse_phone_number_writes_to_members() {
     )
     .await
     .unwrap();
+    c.batch_execute("COMMIT").await.unwrap();
+    // The operator assigns two numbers to the organization, so only the policies can refuse.
+    let (first, second) = (unique_number(), unique_number());
+    app_db
+        .owner_client()
+        .await
+        .execute(
+            "INSERT INTO palisade_platform.phone_number_inventory (number, capabilities, holder_org_id) \
+             VALUES ($1, '{sms}', $3), ($2, '{sms}', $3)",
+            &[&first, &second, &org],
+        )
+        .await
+        .unwrap();
+    act("owner").await;
     let id = Uuid::now_v7();
     c.execute(
         "INSERT INTO palisade.phone_numbers (id, number, capabilities) VALUES ($1, $2, '{sms}')",
-        &[&id, &random_number()],
+        &[&id, &first],
     )
     .await
     .unwrap();
@@ -332,7 +734,7 @@ async fn the_policies_refuse_phone_number_writes_to_members() {
     let err = c
         .execute(
             "INSERT INTO palisade.phone_numbers (id, number, capabilities) VALUES ($1, $2, '{sms}')",
-            &[&Uuid::now_v7(), &random_number()],
+            &[&Uuid::now_v7(), &second],
         )
         .await
         .expect_err("a member inserted a number");
@@ -373,5 +775,341 @@ async fn the_policies_refuse_phone_number_writes_to_members() {
         .await
         .unwrap();
     assert_eq!((updated, deleted), (1, 1));
+    c.batch_execute("ROLLBACK").await.unwrap();
+}
+
+#[actix_web::test]
+async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability() {
+    let app = spawn_app().await;
+    let a = app.signup("A").await;
+    let b = app.signup("B").await;
+    let sms = app.claim_number(&a, &["sms"]).await;
+    let voice = app.claim_number(&a, &["voice"]).await;
+    let bs = app.claim_number(&b, &["sms", "voice"]).await;
+    let not_owned = |capability: &str| {
+        json!({
+            "error": "from_number_not_owned",
+            "message": format!("from_number must be one of this organization's phone numbers with the {capability} capability"),
+        })
+    };
+
+    // SMS campaigns.
+    for from in [&bs, &voice, &unique_number()] {
+        let r = app
+            .call(
+                "POST",
+                "/v1/sms-campaigns",
+                Some(&a.token),
+                Some(&json!({"name": "x", "body": "x", "from_number": from})),
+            )
+            .await;
+        assert_eq!((r.status, &r.json), (422, &not_owned("sms")), "{from}");
+    }
+    let campaign = create(
+        &app,
+        &a,
+        "/v1/sms-campaigns",
+        json!({"name": "Promo", "body": "Sale!", "from_number": sms}),
+    )
+    .await;
+    let campaign_path = format!("/v1/sms-campaigns/{}", id(&campaign));
+    let r = app
+        .call(
+            "PATCH",
+            &campaign_path,
+            Some(&a.token),
+            Some(&json!({"from_number": bs})),
+        )
+        .await;
+    assert_eq!((r.status, &r.json), (422, &not_owned("sms")));
+    let r = app
+        .call(
+            "POST",
+            &format!("{campaign_path}/messages"),
+            Some(&a.token),
+            Some(&json!({"to_number": "+14155550123"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["from_number"], sms.as_str());
+
+    // Calls: outbound from a voice number of ours; inbound keeps the caller's number.
+    for from in [&bs, &sms] {
+        let r = app
+            .call(
+                "POST",
+                "/v1/calls",
+                Some(&a.token),
+                Some(&json!({"direction": "outbound", "from_number": from, "to_number": "+14155550123"})),
+            )
+            .await;
+        assert_eq!((r.status, &r.json), (422, &not_owned("voice")), "{from}");
+    }
+    for body in [
+        json!({"direction": "outbound", "from_number": voice, "to_number": "+14155550123"}),
+        json!({"direction": "inbound", "from_number": "+14155550123", "to_number": voice}),
+        json!({"direction": "inbound", "from_number": bs, "to_number": voice}),
+    ] {
+        create(&app, &a, "/v1/calls", body).await;
+    }
+
+    // The number cannot be released, or lose sms, while the campaign may still send.
+    let listed = app
+        .call(
+            "GET",
+            &format!("/v1/phone-numbers?number=%2B{}", &sms[1..]),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    let number_path = format!("/v1/phone-numbers/{}", id(&listed.json["data"][0]));
+    let r = app.call("DELETE", &number_path, Some(&a.token), None).await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (409, Some("number_in_use"))
+    );
+    assert!(inventory_row(&app, &sms).await.0.is_some());
+    let r = app
+        .call(
+            "PATCH",
+            &campaign_path,
+            Some(&a.token),
+            Some(&json!({"status": "cancelled"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app.call("DELETE", &number_path, Some(&a.token), None).await;
+    assert_eq!(
+        r.status, 204,
+        "a cancelled campaign pins nothing: {}",
+        r.text
+    );
+    // Its history keeps the number it was sent from.
+    assert_eq!(
+        app.call("GET", &campaign_path, Some(&a.token), None)
+            .await
+            .json["from_number"],
+        sms.as_str()
+    );
+}
+
+#[actix_web::test]
+async fn the_database_refuses_outbound_rows_from_numbers_not_owned() {
+    let app = spawn_app().await;
+    let a = app.signup("A").await;
+    let b = app.signup("B").await;
+    let sms = app.claim_number(&a, &["sms"]).await;
+    let bs = app.claim_number(&b, &["sms", "voice"]).await;
+    let c = app.db.app_client().await;
+    let begin = async || {
+        c.batch_execute("BEGIN").await.unwrap();
+        c.execute(
+            "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', 'owner', true)",
+            &[&a.org_id],
+        )
+        .await
+        .unwrap();
+    };
+    for (sql, from, constraint) in [
+        (
+            "INSERT INTO palisade.sms_messages (id, direction, from_number, to_number, status) \
+             VALUES ($1, 'outbound', $2, '+14155550123', 'queued')",
+            &bs,
+            "sms_messages_from_number_owned",
+        ),
+        (
+            "INSERT INTO palisade.calls (id, direction, from_number, to_number) \
+             VALUES ($1, 'outbound', $2, '+14155550123')",
+            &sms,
+            "calls_from_number_owned",
+        ),
+        (
+            "INSERT INTO palisade.sms_campaigns (id, name, body, from_number) VALUES ($1, 'x', 'x', $2)",
+            &bs,
+            "sms_campaigns_from_number_fkey",
+        ),
+    ] {
+        begin().await;
+        let err = c
+            .execute(sql, &[&Uuid::now_v7(), from])
+            .await
+            .expect_err(sql);
+        assert_eq!(
+            (err.code(), err.as_db_error().and_then(|e| e.constraint())),
+            (
+                Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+                Some(constraint)
+            ),
+            "{sql}"
+        );
+        c.batch_execute("ROLLBACK").await.unwrap();
+    }
+    // Inbound rows keep the customer's number as sent.
+    begin().await;
+    c.execute(
+        "INSERT INTO palisade.sms_messages (id, direction, from_number, to_number, status) \
+         VALUES ($1, 'inbound', $2, $3, 'received')",
+        &[&Uuid::now_v7(), &bs, &sms],
+    )
+    .await
+    .unwrap();
+    c.batch_execute("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test]
+async fn an_upgrade_keeps_numbers_claimed_the_old_way_with_their_holders() {
+    use palisade_db::schema;
+    use palisade_test_support::{TEST_PASSWORD, TestDb, cluster};
+    // A database at the last version before the inventory (V0062), with data the old API wrote.
+    let name = format!("palisade_upgrade_{}", Uuid::new_v4().simple());
+    let su = schema::connect(&cluster().superuser_url("postgres"))
+        .await
+        .unwrap();
+    su.batch_execute(&format!(
+        "CREATE DATABASE {name} OWNER {}",
+        schema::OWNER_ROLE
+    ))
+    .await
+    .unwrap();
+    let db = TestDb { name: name.clone() }; // dropped (with the database) at the end
+    schema::install_superuser_database_files(&cluster().superuser_url("postgres"), &name)
+        .await
+        .unwrap();
+    let owner_url = cluster().url(schema::OWNER_ROLE, TEST_PASSWORD, &name);
+    let mut owner = schema::connect(&owner_url).await.unwrap();
+    owner
+        .batch_execute("SET palisade.ddl_guard_override = 'upgrade test'")
+        .await
+        .unwrap();
+    schema::migrate_up_to(&mut owner, 62).await.unwrap();
+    drop(owner);
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let (a_number, b_number, stranger) = (unique_number(), unique_number(), unique_number());
+    let old_campaign = Uuid::now_v7();
+    let su_db = db.superuser_client().await;
+    su_db
+        .execute(
+            "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'A'), ($2, 'B')",
+            &[&a, &b],
+        )
+        .await
+        .unwrap();
+    su_db
+        .execute(
+            "INSERT INTO palisade.phone_numbers (organization_id, id, number, capabilities) \
+             VALUES ($1, $3, $4, '{sms,voice}'), ($2, $5, $6, '{sms}')",
+            &[
+                &a,
+                &b,
+                &Uuid::now_v7(),
+                &a_number,
+                &Uuid::now_v7(),
+                &b_number,
+            ],
+        )
+        .await
+        .unwrap();
+    // A campaign of A from a number A never held (first come, first served allowed it), and
+    // one from its own number.
+    su_db
+        .execute(
+            "INSERT INTO palisade.sms_campaigns (organization_id, id, name, body, from_number) \
+             VALUES ($1, $2, 'old', 'x', $3), ($1, $4, 'own', 'x', $5)",
+            &[&a, &old_campaign, &stranger, &Uuid::now_v7(), &a_number],
+        )
+        .await
+        .unwrap();
+
+    schema::migrate(&owner_url).await.unwrap();
+
+    let inventory: Vec<(String, Vec<String>, Option<Uuid>)> = db
+        .owner_client()
+        .await
+        .query(
+            "SELECT number, capabilities, holder_org_id FROM palisade_platform.phone_number_inventory",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let mut expected = vec![
+        (
+            a_number.clone(),
+            vec!["sms".into(), "voice".into()],
+            Some(a),
+        ),
+        (b_number.clone(), vec!["sms".into()], Some(b)),
+    ];
+    expected.sort();
+    let mut inventory = inventory;
+    inventory.sort();
+    assert_eq!(
+        inventory, expected,
+        "every old number stays with its holder"
+    );
+
+    // As A, under RLS: the old campaign still works (counters), but cannot queue messages from
+    // a number A does not hold, nor move to another such number; A's own number still sends.
+    let c = db.app_client().await;
+    let begin = async || {
+        c.batch_execute("BEGIN").await.unwrap();
+        c.execute(
+            "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', 'owner', true)",
+            &[&a.to_string()],
+        )
+        .await
+        .unwrap();
+    };
+    begin().await;
+    let n = c
+        .execute(
+            "UPDATE palisade.sms_campaigns SET sent_count = sent_count + 1 WHERE id = $1",
+            &[&old_campaign],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        n, 1,
+        "old rows are not rechecked until their from_number changes"
+    );
+    let refused = [
+        c.execute(
+            "INSERT INTO palisade.sms_messages (id, campaign_id, direction, from_number, to_number, status) \
+             VALUES ($1, $2, 'outbound', $3, '+14155550123', 'queued')",
+            &[&Uuid::now_v7(), &old_campaign, &stranger],
+        )
+        .await,
+        c.execute("ROLLBACK AND CHAIN", &[]).await,
+    ];
+    assert_eq!(
+        refused[0].as_ref().err().and_then(|e| e.code()),
+        Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+        "a message from a number A does not hold: {refused:?}"
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+    begin().await;
+    let err = c
+        .execute(
+            "UPDATE palisade.sms_campaigns SET from_number = $2 WHERE id = $1",
+            &[&old_campaign, &b_number],
+        )
+        .await
+        .expect_err("the old campaign moved to B's number");
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+        "{err:?}"
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+    begin().await;
+    c.execute(
+        "INSERT INTO palisade.sms_messages (id, direction, from_number, to_number, status) \
+         VALUES ($1, 'outbound', $2, '+14155550123', 'queued')",
+        &[&Uuid::now_v7(), &a_number],
+    )
+    .await
+    .unwrap();
     c.batch_execute("ROLLBACK").await.unwrap();
 }

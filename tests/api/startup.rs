@@ -63,6 +63,7 @@ async fn refusal(db: &TestDb, role: &str) -> String {
         )
         .unwrap(),
         accounts: palisade_api::AccountSettings::default(),
+        number_quarantine: palisade_test_support::TEST_NUMBER_QUARANTINE,
     };
     match Application::build(&config, pool_as(db, role)).await {
         Ok(_) => panic!("the server started with app role {role}"),

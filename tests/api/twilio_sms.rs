@@ -4,37 +4,16 @@
 
 use futures_util::future::{LocalBoxFuture, join_all};
 use palisade_test_support::{
-    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, spawn_app,
+    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, spawn_app, unique_number,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::isolation::Seeded;
 
-/// A fresh E.164 number (+1 555 and 7 random digits), unique enough across a test run.
-pub fn unique_number() -> String {
-    let n = Uuid::new_v4().as_u128() % 10_000_000;
-    format!("+1555{n:07}")
-}
-
 /// A fresh Twilio-style SID with `prefix` (`SM`, `CA`...).
 pub fn unique_sid(prefix: &str) -> String {
     format!("{prefix}{}", Uuid::new_v4().simple())
-}
-
-/// Gives `acct` a number with `capabilities`, and returns it.
-pub async fn add_number(app: &TestApp, acct: &Account, capabilities: &[&str]) -> String {
-    let number = unique_number();
-    let r = app
-        .call(
-            "POST",
-            "/v1/phone-numbers",
-            Some(&acct.token),
-            Some(&json!({"number": number, "capabilities": capabilities})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    number
 }
 
 fn inbound<'a>(sid: &'a str, from: &'a str, to: &'a str, body: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -62,7 +41,7 @@ pub fn seed<'a>(
     marker: &'a str,
 ) -> LocalBoxFuture<'a, Seeded> {
     Box::pin(async move {
-        let number = add_number(app, acct, &["sms"]).await;
+        let number = app.claim_number(acct, &["sms"]).await;
         let sid = unique_sid("SM");
         let body = format!("{marker} inbound");
         let r = app
@@ -88,8 +67,8 @@ async fn an_inbound_sms_lands_in_the_numbers_organization_and_nowhere_else() {
     let app = spawn_app().await;
     let a = app.signup("Carrier A").await;
     let b = app.signup("Carrier B").await;
-    let a_number = add_number(&app, &a, &["sms", "voice"]).await;
-    add_number(&app, &b, &["sms"]).await;
+    let a_number = app.claim_number(&a, &["sms", "voice"]).await;
+    app.claim_number(&b, &["sms"]).await;
     let customer = app
         .create_customer(&a, json!({"name": "Ada", "phone": "+14155550123"}))
         .await;
@@ -141,7 +120,7 @@ async fn an_inbound_sms_lands_in_the_numbers_organization_and_nowhere_else() {
 async fn unsigned_tampered_or_misaddressed_deliveries_are_refused_and_write_nothing() {
     let app = spawn_app().await;
     let a = app.signup("Carrier").await;
-    let number = add_number(&app, &a, &["sms"]).await;
+    let number = app.claim_number(&a, &["sms"]).await;
     let sid = unique_sid("SM");
     let params = inbound(&sid, "+14155550100", &number, "hi");
     let path = "/webhooks/twilio/sms";
@@ -242,7 +221,7 @@ fn form(params: &[(&str, &str)]) -> String {
 async fn deliveries_nobody_can_take_are_acknowledged_and_write_nothing() {
     let app = spawn_app().await;
     let a = app.signup("Carrier").await;
-    let voice_only = add_number(&app, &a, &["voice"]).await;
+    let voice_only = app.claim_number(&a, &["voice"]).await;
     // A number nobody holds, one without the sms capability, a short code.
     for to in [unique_number(), voice_only, "12345".to_owned()] {
         let r = app
@@ -254,7 +233,7 @@ async fn deliveries_nobody_can_take_are_acknowledged_and_write_nothing() {
         assert_eq!(r.status, 200, "{}", r.text);
     }
     // A sender that is not a phone number (alphanumeric sender id).
-    let number = add_number(&app, &a, &["sms"]).await;
+    let number = app.claim_number(&a, &["sms"]).await;
     let r = app
         .twilio(
             "/webhooks/twilio/sms",
@@ -281,7 +260,7 @@ async fn deliveries_nobody_can_take_are_acknowledged_and_write_nothing() {
 async fn the_same_inbound_sms_five_times_in_a_row_and_five_at_once_is_stored_once() {
     let app = spawn_app_with_pool_for_concurrency().await;
     let a = app.signup("Carrier").await;
-    let number = add_number(&app, &a, &["sms"]).await;
+    let number = app.claim_number(&a, &["sms"]).await;
 
     let sid = unique_sid("SM");
     let params = inbound(&sid, "+14155550100", &number, "once");
@@ -313,7 +292,7 @@ async fn spawn_app_with_pool_for_concurrency() -> TestApp {
 async fn carrier_webhooks_never_open_a_connection_that_bypasses_rls() {
     let app = spawn_app().await;
     let a = app.signup("Carrier").await;
-    let number = add_number(&app, &a, &["sms"]).await;
+    let number = app.claim_number(&a, &["sms"]).await;
     for _ in 0..3 {
         let r = app
             .twilio(

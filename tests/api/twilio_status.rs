@@ -7,13 +7,13 @@
 use futures_util::future::{LocalBoxFuture, join_all};
 use palisade_test_support::{
     Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, TestResponse, spawn_app,
-    spawn_app_with_pool,
+    spawn_app_with_pool, unique_number,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::isolation::{Item, Seeded};
-use crate::twilio_sms::{add_number, unique_number, unique_sid};
+use crate::twilio_sms::unique_sid;
 
 const ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
 
@@ -133,12 +133,13 @@ async fn campaign_with(
     name: &str,
     to: &[&str],
 ) -> (String, Vec<String>) {
+    let from = app.claim_number(acct, &["sms"]).await;
     let r = app
         .call(
             "POST",
             "/v1/sms-campaigns",
             Some(&acct.token),
-            Some(&json!({"name": name, "body": format!("{name} text"), "from_number": "+14155550100"})),
+            Some(&json!({"name": name, "body": format!("{name} text"), "from_number": from})),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -521,7 +522,7 @@ async fn assert_refused(app: &TestApp, path: &str, other_path: &str, params: &[(
 async fn unsigned_or_tampered_status_callbacks_are_refused_and_write_nothing() {
     let app = spawn_app().await;
     let a = app.signup("Sender").await;
-    let number = add_number(&app, &a, &["voice"]).await;
+    let number = app.claim_number(&a, &["voice"]).await;
     let (campaign, m) = campaign_with(&app, &a, "Signed", &["+14155550101", "+14155550102"]).await;
     let untouched = [
         message(&app, &a, &m[0]).await,
@@ -622,7 +623,7 @@ async fn unsigned_or_tampered_status_callbacks_are_refused_and_write_nothing() {
 async fn malformed_callbacks_are_400_and_unknown_ones_are_acknowledged_without_a_write() {
     let app = spawn_app().await;
     let a = app.signup("Sender").await;
-    let number = add_number(&app, &a, &["voice"]).await;
+    let number = app.claim_number(&a, &["voice"]).await;
     let (_, m) = campaign_with(&app, &a, "Odd", &["+14155550101"]).await;
     let untouched = message(&app, &a, &m[0]).await;
     let sid = unique_sid("SM");
@@ -734,8 +735,8 @@ async fn an_inbound_calls_callbacks_build_its_row_in_the_numbers_organization() 
     let app = spawn_app().await;
     let a = app.signup("Callee").await;
     let b = app.signup("Other").await;
-    let number = add_number(&app, &a, &["voice"]).await;
-    add_number(&app, &b, &["voice"]).await;
+    let number = app.claim_number(&a, &["voice"]).await;
+    app.claim_number(&b, &["voice"]).await;
     let customer = app
         .create_customer(&a, json!({"name": "Caller", "phone": "+14155550123"}))
         .await;
@@ -809,7 +810,7 @@ async fn an_inbound_calls_callbacks_build_its_row_in_the_numbers_organization() 
 async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
     let app = spawn_app().await;
     let a = app.signup("Callee").await;
-    let number = add_number(&app, &a, &["voice"]).await;
+    let number = app.claim_number(&a, &["voice"]).await;
     let sid = unique_sid("CA");
     let cb = |status: &'static str,
               seq: &'static str,
@@ -935,8 +936,8 @@ async fn outbound_calls_are_routed_by_call_id_or_by_our_calling_number() {
     let app = spawn_app().await;
     let a = app.signup("Caller").await;
     let b = app.signup("Callee").await;
-    let a_number = add_number(&app, &a, &["voice"]).await;
-    let b_number = add_number(&app, &b, &["voice"]).await;
+    let a_number = app.claim_number(&a, &["voice"]).await;
+    let b_number = app.claim_number(&b, &["voice"]).await;
 
     // A call we placed and recorded first: the callback names it.
     let r = app
@@ -1029,8 +1030,8 @@ async fn a_dial_child_leg_is_never_routed_by_its_from_number() {
     let app = spawn_app().await;
     let a = app.signup("Forwarder").await;
     let b = app.signup("Original caller").await;
-    let a_number = add_number(&app, &a, &["voice"]).await;
-    let b_number = add_number(&app, &b, &["voice"]).await;
+    let a_number = app.claim_number(&a, &["voice"]).await;
+    let b_number = app.claim_number(&b, &["voice"]).await;
     // B's number called A's number, and A's TwiML forwards it with <Dial>: the child leg's
     // From is B's number by default, its To A's forwarding destination.
     let sid = unique_sid("CA");
@@ -1063,7 +1064,7 @@ async fn a_call_sid_another_organization_made_up_never_routes_our_callbacks_to_i
     let app = spawn_app().await;
     let a = app.signup("Callee").await;
     let b = app.signup("Squatter").await;
-    let number = add_number(&app, &a, &["voice"]).await;
+    let number = app.claim_number(&a, &["voice"]).await;
     // B records, through the API, a call with the SID A's incoming call will have (and A's
     // numbers).
     let sid = unique_sid("CA");
@@ -1134,7 +1135,7 @@ async fn a_call_sid_another_organization_made_up_never_routes_our_callbacks_to_i
 async fn the_same_callback_five_times_in_a_row_and_five_at_once_changes_things_once() {
     let app = spawn_app_with_pool(8).await;
     let a = app.signup("Sender").await;
-    let number = add_number(&app, &a, &["voice"]).await;
+    let number = app.claim_number(&a, &["voice"]).await;
     let (campaign, m) = campaign_with(&app, &a, "Once", &["+14155550101"]).await;
     let sid = unique_sid("SM");
 
@@ -1248,7 +1249,7 @@ async fn concurrent_callbacks_with_different_statuses_end_at_the_furthest_one() 
 async fn status_callbacks_never_open_a_connection_that_bypasses_rls() {
     let app = spawn_app().await;
     let a = app.signup("Carrier").await;
-    let number = add_number(&app, &a, &["voice"]).await;
+    let number = app.claim_number(&a, &["voice"]).await;
     let (_, m) = campaign_with(&app, &a, "Roles", &["+14155550101"]).await;
     let sid = unique_sid("SM");
     for status in ["queued", "sent", "delivered"] {
@@ -1304,7 +1305,7 @@ pub fn seed<'a>(
     marker: &'a str,
 ) -> LocalBoxFuture<'a, Seeded> {
     Box::pin(async move {
-        let number = add_number(app, acct, &["voice"]).await;
+        let number = app.claim_number(acct, &["voice"]).await;
         let (campaign, m) =
             campaign_with(app, acct, &format!("{marker} status"), &["+14155550177"]).await;
         assert_twiml(&sms_callback(app, Some(&m[0]), &unique_sid("SM"), "sent").await);

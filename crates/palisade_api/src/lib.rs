@@ -54,6 +54,9 @@ pub struct AppState {
     pub mailer: mail::Mailer,
     /// How long emailed links live.
     pub accounts: AccountSettings,
+    /// How long a released phone number stays reserved for the organization that released it
+    /// (`PALISADE_NUMBER_QUARANTINE_DAYS`, default 30): see docs/phone-numbers.md.
+    pub number_quarantine: time::Duration,
 }
 
 /// The lifetimes of emailed links (see docs/accounts.md).

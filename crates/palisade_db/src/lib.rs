@@ -17,6 +17,8 @@
 //! - [`integrations`], [`outbound_webhooks`], [`api_keys`], [`members`], [`organization`],
 //!   [`billing`]: the tenant domain's configuration, people and billing, likewise.
 //! - [`carrier_status`]: Twilio's SMS and call status callbacks, applied forward only.
+//! - [`phone_inventory`]: the platform's phone number inventory, for the operator (`palisade
+//!   numbers`, as the owner role); tenants claim from it through [`phone_numbers`].
 //!
 //! Errors are [`DbError`]: its `Display` never includes a server message or a parameter value,
 //! so it is safe to log (server messages can quote row data).
@@ -41,6 +43,7 @@ pub mod members;
 pub mod messaging;
 pub mod organization;
 pub mod outbound_webhooks;
+pub mod phone_inventory;
 pub mod phone_numbers;
 pub mod pool;
 pub mod reports;

@@ -1,6 +1,12 @@
 //! Phone numbers. No query filters by organization: the policies of
 //! `policies/320_phone_numbers.sql` do (and reserve writes to owners and admins), and
 //! `organization_id` defaults to the context on insert.
+//!
+//! A number comes from the platform's inventory (`palisade_platform.phone_number_inventory`),
+//! which the app role cannot read: [`claim`], [`release`], [`available`] and
+//! [`held_capabilities`] go through the SECURITY DEFINER functions of
+//! `policies/022_phone_number_inventory.sql`, which act for the transaction's own organization.
+//! "Now" is always the application's clock, passed in.
 
 use palisade_domain::{
     Capabilities, Capability, IvrMenuId, PhoneLabel, PhoneNumber, PhoneNumberId,
@@ -15,6 +21,14 @@ use crate::{DbError, Page, PageRequest, TenantTx};
 /// The platform-wide unique key on the number (the allow-listed exception, justified in the
 /// policy file): violated when any organization, this one included, already holds the number.
 pub const NUMBER_KEY: &str = "phone_numbers_number_key";
+
+/// The foreign key to the inventory: violated when the number is not assigned to this
+/// organization (a row written without [`claim`]).
+pub const INVENTORY_FKEY: &str = "phone_numbers_inventory_fkey";
+
+/// The composite foreign key from SMS campaigns that may still send: violated when releasing a
+/// number, or dropping its `sms` capability, while such a campaign uses it.
+pub const CAMPAIGN_FROM_FKEY: &str = "sms_campaigns_from_number_fkey";
 
 /// The composite foreign key to the IVR menu: violated when the menu does not exist in this
 /// organization (missing, or another organization's).
@@ -131,7 +145,20 @@ pub async fn get(tx: TenantTx, id: PhoneNumberId) -> Result<Option<PhoneNumberRo
     rows.first().map(from_row).transpose()
 }
 
-/// Adds a number to the acting organization.
+/// The number of one of this organization's rows, inside a transaction that goes on.
+pub async fn number_of(tx: &mut TenantTx, id: PhoneNumberId) -> Result<Option<String>, DbError> {
+    let row = tx
+        .query_opt(
+            "SELECT number FROM palisade.phone_numbers WHERE id = $1",
+            &[&id.as_uuid()],
+        )
+        .await?;
+    row.map(|r| r.try_get("number").map_err(DbError::from))
+        .transpose()
+}
+
+/// Adds a number to the acting organization: only one the inventory assigns to it ([`claim`]
+/// first, in the same transaction; [`INVENTORY_FKEY`] refuses any other).
 pub async fn create(tx: &mut TenantTx, new: &NewPhoneNumber) -> Result<PhoneNumberRow, DbError> {
     let sql = format!(
         "INSERT INTO palisade.phone_numbers (id, number, label, capabilities, ivr_menu_id) \
@@ -186,13 +213,136 @@ pub async fn update(
     row.map(|r| from_row(&r)).transpose()
 }
 
-/// Releases a number; `false` when it does not exist in this organization.
-pub async fn delete(tx: &mut TenantTx, id: PhoneNumberId) -> Result<bool, DbError> {
-    Ok(tx
-        .execute(
-            "DELETE FROM palisade.phone_numbers WHERE id = $1",
+/// Removes the organization's row of a number and returns the number; `None` when it does not
+/// exist in this organization. Follow with [`release`] in the same transaction.
+pub async fn delete(tx: &mut TenantTx, id: PhoneNumberId) -> Result<Option<String>, DbError> {
+    let row = tx
+        .query_opt(
+            "DELETE FROM palisade.phone_numbers WHERE id = $1 RETURNING number",
             &[&id.as_uuid()],
         )
-        .await?
-        == 1)
+        .await?;
+    row.map(|r| r.try_get("number").map_err(DbError::from))
+        .transpose()
+}
+
+/// A quarantine as whole seconds (never negative), which the SQL turns into an interval.
+fn whole_seconds(d: time::Duration) -> i64 {
+    d.whole_seconds().max(0)
+}
+
+/// Assigns `number` from the inventory to the acting organization, if it is available to it at
+/// `now` with a quarantine of `quarantine`, and returns what the carrier lets it do; `None`
+/// otherwise (unknown, held by anyone, or quarantined: the same answer). Owners and admins only.
+/// Insert the organization's row with [`create`] in the same transaction.
+pub async fn claim(
+    tx: &mut TenantTx,
+    number: &PhoneNumber,
+    now: OffsetDateTime,
+    quarantine: time::Duration,
+) -> Result<Option<Vec<String>>, DbError> {
+    let row = tx
+        .query_one(
+            "SELECT palisade_private.claim_phone_number($1, $2, $3::bigint * interval '1 second') AS caps",
+            &[&number.as_str(), &now, &whole_seconds(quarantine)],
+        )
+        .await?;
+    Ok(row.try_get("caps")?)
+}
+
+/// Gives `number` back to the inventory, quarantined from `now`; `false` when it was not
+/// assigned to the acting organization. After [`delete`], in the same transaction.
+pub async fn release(
+    tx: &mut TenantTx,
+    number: &str,
+    now: OffsetDateTime,
+) -> Result<bool, DbError> {
+    let row = tx
+        .query_one(
+            "SELECT palisade_private.release_phone_number($1, $2) AS released",
+            &[&number, &now],
+        )
+        .await?;
+    Ok(row.try_get("released")?)
+}
+
+/// What the carrier lets `number` do, when it is assigned to the acting organization.
+pub async fn held_capabilities(
+    tx: &mut TenantTx,
+    number: &str,
+) -> Result<Option<Vec<String>>, DbError> {
+    let row = tx
+        .query_one(
+            "SELECT palisade_private.held_phone_number_capabilities($1) AS caps",
+            &[&number],
+        )
+        .await?;
+    Ok(row.try_get("caps")?)
+}
+
+/// A number the acting organization may claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvailableNumber {
+    /// E.164.
+    pub number: String,
+    /// What the carrier lets it do.
+    pub capabilities: Vec<String>,
+}
+
+/// One page of the numbers the acting organization may claim at `now`, in number order after
+/// `after`; `next` is the last number when there may be more. Ends the transaction.
+pub async fn available(
+    tx: TenantTx,
+    now: OffsetDateTime,
+    quarantine: time::Duration,
+    capability: Option<Capability>,
+    page: PageRequest<String>,
+) -> Result<Page<AvailableNumber, String>, DbError> {
+    let limit = i32::from(page.limit);
+    let rows = tx
+        .query_once(
+            "SELECT available_number, available_capabilities \
+             FROM palisade_private.available_phone_numbers(\
+                 $1, $2::bigint * interval '1 second', $3, $4, $5 + 1)",
+            &[
+                &now,
+                &whole_seconds(quarantine),
+                &capability.map(Capability::as_str),
+                &page.after,
+                &limit,
+            ],
+        )
+        .await?;
+    let mut items = rows
+        .iter()
+        .map(|r| {
+            Ok(AvailableNumber {
+                number: r.try_get("available_number")?,
+                capabilities: r.try_get("available_capabilities")?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    let more = items.len() > usize::from(page.limit);
+    items.truncate(usize::from(page.limit));
+    let next = if more {
+        items.last().map(|n| n.number.clone())
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+/// After the acting organization deleted itself in this transaction: its numbers, released by
+/// the cascade, are quarantined from `now` (the application's clock). Returns how many.
+pub async fn quarantine_deleted_organization_numbers(
+    tx: &mut TenantTx,
+    now: OffsetDateTime,
+) -> Result<i32, DbError> {
+    let row = tx
+        .query_one(
+            "SELECT palisade_private.stamp_deleted_organization_releases($1) AS n",
+            &[&now],
+        )
+        .await?;
+    Ok(row.try_get("n")?)
 }

@@ -226,6 +226,19 @@ pub async fn migrate_with(client: &mut Client) -> Result<(), SchemaError> {
     result
 }
 
+/// For upgrade tests: applies the migrations of `sql/` up to and including `version` only, and
+/// no policy, on a connection of the owner's that already carries the DDL guard override. A
+/// later [`migrate`] then upgrades the database as it would an installation of that version.
+#[doc(hidden)]
+pub async fn migrate_up_to(client: &mut Client, version: i32) -> Result<(), SchemaError> {
+    embedded::migrations::runner()
+        .set_target(refinery::Target::Version(version))
+        .run_async(client)
+        .await
+        .map_err(|e| SchemaError::Migration(e.to_string()))?;
+    Ok(())
+}
+
 async fn migrate_locked(client: &mut Client) -> Result<(), SchemaError> {
     let report = embedded::migrations::runner()
         .run_async(client)

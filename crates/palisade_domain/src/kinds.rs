@@ -149,6 +149,14 @@ impl Capabilities {
     pub fn as_strs(&self) -> Vec<&'static str> {
         self.0.iter().map(|c| c.as_str()).collect()
     }
+
+    /// Whether every capability is among `allowed` (spellings, e.g. what the carrier lets a
+    /// number do).
+    pub fn within(&self, allowed: &[String]) -> bool {
+        self.0
+            .iter()
+            .all(|c| allowed.iter().any(|a| a == c.as_str()))
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +181,13 @@ mod tests {
         let c = Capabilities::parse(&["voice".into(), "sms".into(), "voice".into()]);
         assert_eq!(c.map(|c| c.as_strs()), Ok(vec!["sms", "voice"]));
         assert!(Capabilities::parse(&[]).is_err());
+        let sms = Capabilities::parse(&["sms".into()]);
+        assert_eq!(
+            sms.as_ref()
+                .map(|s| s.within(&["sms".into(), "voice".into()])),
+            Ok(true)
+        );
+        assert_eq!(sms.map(|s| s.within(&["voice".into()])), Ok(false));
         assert!(Capabilities::parse(&["fax".into()]).is_err());
     }
 }

@@ -75,6 +75,9 @@ pub struct Settings {
     /// `STRIPE_WEBHOOK_SECRET`: the Stripe endpoint's signing secret (`whsec_...`). Embedded
     /// mode: overrides the generated one. External mode: required with the billing URL.
     pub stripe_webhook_secret: Option<String>,
+    /// `PALISADE_NUMBER_QUARANTINE_DAYS`, default 30: how long a released phone number stays
+    /// reserved for the organization that released it before anyone else may claim it.
+    pub number_quarantine: time::Duration,
     /// `PALISADE_RATE_LIMIT_*`: limits on login, signup, password reset and invitation
     /// acceptance (defaults: [`RateLimits::default`], listed in docs/security.md).
     pub rate_limits: RateLimits,
@@ -231,6 +234,7 @@ impl Settings {
             invitation_ttl: ttl("PALISADE_INVITATION_TTL_SECS", 7 * 86_400)?,
             password_reset_ttl: ttl("PALISADE_PASSWORD_RESET_TTL_SECS", 3_600)?,
         };
+        let number_quarantine = number_quarantine_from_lookup(&get)?;
         Ok(Self {
             http_addr: get("PALISADE_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
             database,
@@ -250,6 +254,7 @@ impl Settings {
             rate_limits,
             trusted_proxies,
             mail,
+            number_quarantine,
         })
     }
 }
@@ -303,6 +308,26 @@ fn trusted_proxies_from_lookup(
         None => Ok(TrustedProxies::none()),
         Some(list) => TrustedProxies::parse(&list, header)
             .map_err(|e| ConfigError(format!("PALISADE_TRUSTED_PROXIES: {e}"))),
+    }
+}
+
+/// Default of `PALISADE_NUMBER_QUARANTINE_DAYS`.
+pub const DEFAULT_NUMBER_QUARANTINE_DAYS: i64 = 30;
+
+/// `PALISADE_NUMBER_QUARANTINE_DAYS` (0 to 3650, default 30). `palisade serve` and `palisade
+/// numbers list` read it.
+pub fn number_quarantine_from_lookup(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<time::Duration, ConfigError> {
+    match get("PALISADE_NUMBER_QUARANTINE_DAYS") {
+        None => Ok(time::Duration::days(DEFAULT_NUMBER_QUARANTINE_DAYS)),
+        Some(v) => match v.parse::<i64>() {
+            Ok(days) if (0..=3650).contains(&days) => Ok(time::Duration::days(days)),
+            _ => Err(ConfigError(
+                "PALISADE_NUMBER_QUARANTINE_DAYS must be a whole number of days from 0 to 3650"
+                    .into(),
+            )),
+        },
     }
 }
 
@@ -516,6 +541,18 @@ mod tests {
         assert!(settings(&[("PALISADE_LOG_FORMAT", "xml")]).is_err());
         assert!(settings(&[("PALISADE_DB_POOL_SIZE", "0")]).is_err());
         assert!(settings(&[("PALISADE_PG_PORT", "http")]).is_err());
+        assert!(settings(&[("PALISADE_NUMBER_QUARANTINE_DAYS", "-1")]).is_err());
+        assert!(settings(&[("PALISADE_NUMBER_QUARANTINE_DAYS", "a month")]).is_err());
+        assert_eq!(
+            settings(&[("PALISADE_NUMBER_QUARANTINE_DAYS", "7")])
+                .unwrap()
+                .number_quarantine,
+            time::Duration::days(7)
+        );
+        assert_eq!(
+            settings(&[]).unwrap().number_quarantine,
+            time::Duration::days(30)
+        );
         for (var, value) in [
             ("PALISADE_RATE_LIMIT_LOGIN_PER_ACCOUNT", "10/fortnight"),
             ("PALISADE_RATE_LIMIT_SIGNUP_PER_ADDRESS", "0/min"),

@@ -8,9 +8,11 @@
 //! - [`embedded`]: the no-`DATABASE_URL` default: a private PostgreSQL cluster, bootstrapped
 //!   and migrated on every start.
 //! - [`audit`]: `palisade audit`, the DBA audit's command: report rendering and exit codes.
+//! - [`numbers`]: `palisade numbers`, the operator's path to the phone number inventory.
 
 pub mod audit;
 pub mod configuration;
 pub mod embedded;
+pub mod numbers;
 pub mod startup;
 pub mod telemetry;

@@ -5,6 +5,7 @@
 //! palisade migrate   apply migrations and policies, then exit
 //! palisade bootstrap create roles and the database on an existing server (superuser URL)
 //! palisade audit     the DBA audit: violations and drift; exit 0 healthy, 1 findings, 2 error
+//! palisade numbers   the platform's phone number inventory, as the owner role
 //! ```
 
 use std::process::ExitCode;
@@ -18,12 +19,16 @@ use palisade_db::audit::AuditError;
 use palisade_db::schema::{self, RolePasswords};
 use palisade_db::{AppPool, BillingPool};
 use palisade_server::audit::{self, AuditArgs, EXIT_ERROR};
-use palisade_server::configuration::{AuditDatabase, AuditSettings, DatabaseMode, Settings};
+use palisade_server::configuration::{
+    AuditDatabase, AuditSettings, DatabaseMode, EmbeddedSettings, Settings,
+    number_quarantine_from_lookup,
+};
 use palisade_server::embedded::{self, AttachedDb, EmbeddedDb};
+use palisade_server::numbers::{self, NumbersCommand};
 use palisade_server::startup::{AppConfig, Application};
 use palisade_server::telemetry;
 
-const USAGE: &str = "usage: palisade [serve|migrate|bootstrap|audit|help]
+const USAGE: &str = "usage: palisade [serve|migrate|bootstrap|audit|numbers|help]
 
   serve      Serve the HTTP API (the default). Without DATABASE_URL, runs its own PostgreSQL
              cluster under PALISADE_DATA_DIR (default ./.palisade).
@@ -38,6 +43,16 @@ const USAGE: &str = "usage: palisade [serve|migrate|bootstrap|audit|help]
              Reads the embedded cluster, or DATABASE_URL (a role that can read palisade_audit);
              the drift check needs a superuser: PALISADE_SUPERUSER_URL, or DATABASE_URL's role.
              Exit status: 0 healthy, 1 violations or drift, 2 the audit could not run.
+  numbers add NUMBER --capabilities sms,voice
+  numbers import FILE
+  numbers list
+  numbers remove NUMBER
+             The platform's phone number inventory (docs/phone-numbers.md): the numbers the
+             carrier account holds, which organizations claim from. Connects as the owner role
+             (DATABASE_URL, or the embedded cluster), never as the app role. FILE: one number
+             per line, then its capabilities, e.g. `+15550001111 sms,voice`; `#` comments.
+             `list` shows each number available, assigned (to which organization) or
+             quarantined (until when: PALISADE_NUMBER_QUARANTINE_DAYS, default 30).
 
 Configuration is read from the environment: see README.md.";
 
@@ -53,6 +68,10 @@ fn main() -> ExitCode {
     if command == "audit" {
         // Its own settings: the audit needs neither the app role nor a JWT secret.
         return ExitCode::from(audit_command(&args[1..]));
+    }
+    if command == "numbers" {
+        // Like the audit: the owner's database only, no app role, no JWT secret.
+        return ExitCode::from(numbers_command(&args[1..]));
     }
     let settings = match Settings::from_env() {
         Ok(s) => s,
@@ -213,6 +232,7 @@ fn serve(settings: &Settings) -> Result<(), BoxError> {
                 invitation_ttl: time_duration(settings.mail.invitation_ttl),
                 password_reset_ttl: time_duration(settings.mail.password_reset_ttl),
             },
+            number_quarantine: settings.number_quarantine,
         };
         let app = Application::build(&config, pool.clone()).await?;
         let limits = &settings.rate_limits;
@@ -396,25 +416,13 @@ fn audit_command(args: &[String]) -> u8 {
     }
 }
 
-/// Audits the embedded cluster: reads it where a running `palisade` serves it, or starts it
-/// for the audit and stops it afterwards. Reads it as the owner and builds the drift reference
-/// as its superuser. Never migrates first: that would repair the very drift it must report.
+/// Audits the embedded cluster as its owner, building the drift reference as its superuser.
+/// Never migrates first: that would repair the very drift it must report.
 fn audit_embedded(
-    settings: &palisade_server::configuration::EmbeddedSettings,
+    settings: &EmbeddedSettings,
     drift: bool,
 ) -> Result<palisade_db::audit::AuditReport, String> {
-    if !settings
-        .data_dir
-        .join("pgdata")
-        .join("PG_VERSION")
-        .is_file()
-    {
-        return Err(format!(
-            "no embedded database under {}: nothing to audit (run `palisade migrate` first, or set DATABASE_URL)",
-            settings.data_dir.display()
-        ));
-    }
-    let run = |owner: String, superuser: String| {
+    on_embedded_cluster(settings, |owner: String, superuser: String| {
         actix_web::rt::System::new()
             .block_on(audit::audit_database(
                 &owner,
@@ -422,14 +430,81 @@ fn audit_embedded(
                 drift,
             ))
             .map_err(|e: AuditError| e.to_string())
-    };
+    })
+}
+
+/// Runs `body` with the embedded cluster's owner and superuser URLs, for the operator commands
+/// (`audit`, `numbers`): where a running `palisade` serves the cluster, on it; otherwise the
+/// cluster is started for `body` and stopped afterwards. Never creates or migrates one.
+fn on_embedded_cluster<T>(
+    settings: &EmbeddedSettings,
+    body: impl FnOnce(String, String) -> Result<T, String>,
+) -> Result<T, String> {
+    if !settings
+        .data_dir
+        .join("pgdata")
+        .join("PG_VERSION")
+        .is_file()
+    {
+        return Err(format!(
+            "no embedded database under {} (run `palisade migrate` first, or set DATABASE_URL)",
+            settings.data_dir.display()
+        ));
+    }
     if let Some(attached) = AttachedDb::find(settings).map_err(|e| e.to_string())? {
-        return run(attached.owner_url(), attached.superuser_url());
+        return body(attached.owner_url(), attached.superuser_url());
     }
     let db = EmbeddedDb::start(settings).map_err(|e| e.to_string())?;
-    let result = run(db.owner_url(), db.superuser_url());
+    let result = body(db.owner_url(), db.superuser_url());
     if let Err(e) = db.stop() {
         tracing::error!(error = %e, "could not stop the embedded PostgreSQL cleanly");
     }
     result
+}
+
+/// `palisade numbers ...`: the phone number inventory, as the owner role (the audit's database
+/// settings: `DATABASE_URL` is the owner's URL, else the embedded cluster). Prints the result on
+/// stdout; exit 0 done, 1 refused or failed, 2 usage or configuration.
+fn numbers_command(args: &[String]) -> u8 {
+    let command = match NumbersCommand::parse(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("palisade: {e}\n\n{USAGE}");
+            return EXIT_ERROR;
+        }
+    };
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (settings, quarantine) = match (
+        AuditSettings::from_env(),
+        number_quarantine_from_lookup(&env),
+    ) {
+        (Ok(s), Ok(q)) => (s, q),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("palisade: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    telemetry::init_with(settings.log_format, telemetry::Output::Stderr, "warn");
+    let run = |owner_url: String| {
+        actix_web::rt::System::new().block_on(numbers::run(
+            &owner_url,
+            &command,
+            quarantine,
+            time::OffsetDateTime::now_utc(),
+        ))
+    };
+    let result = match &settings.database {
+        AuditDatabase::External { url, .. } => run(url.clone()),
+        AuditDatabase::Embedded(e) => on_embedded_cluster(e, |owner, _| run(owner)),
+    };
+    match result {
+        Ok(out) => {
+            print!("{out}");
+            0
+        }
+        Err(e) => {
+            eprintln!("palisade numbers: {e}");
+            1
+        }
+    }
 }

@@ -61,6 +61,8 @@ pub struct AppConfig {
     pub mailer: palisade_api::mail::Mailer,
     /// How long invitation and password-reset links live.
     pub accounts: palisade_api::AccountSettings,
+    /// How long a released phone number is quarantined (`PALISADE_NUMBER_QUARANTINE_DAYS`).
+    pub number_quarantine: time::Duration,
 }
 
 /// A bound, not yet running HTTP server.
@@ -101,6 +103,7 @@ impl Application {
             trusted_proxies: std::sync::Arc::new(config.trusted_proxies.clone()),
             mailer: config.mailer.clone(),
             accounts: config.accounts,
+            number_quarantine: config.number_quarantine,
         };
 
         let listener =

@@ -73,6 +73,15 @@ pub fn test_webhook_config() -> WebhookConfig {
     config
 }
 
+/// A fresh E.164 number (+1 555 and 7 random digits), unique enough within a test.
+pub fn unique_number() -> String {
+    let n = uuid::Uuid::new_v4().as_u128() % 10_000_000;
+    format!("+1555{n:07}")
+}
+
+/// The phone number quarantine of test servers: the default, 30 days.
+pub const TEST_NUMBER_QUARANTINE: time::Duration = time::Duration::days(30);
+
 /// Password of every login role in test clusters. Test servers only.
 pub const TEST_PASSWORD: &str = "palisade-test-password";
 /// The JWT secret test apps use.
@@ -432,6 +441,7 @@ pub async fn try_spawn_app_on_configured(
         mailer: palisade_api::mail::Mailer::smtp(&smtp.url(), TEST_MAIL_FROM)
             .expect("the test SMTP URL"),
         accounts: palisade_api::AccountSettings::default(),
+        number_quarantine: TEST_NUMBER_QUARANTINE,
     };
     configure(&mut config);
     let app = Application::build(&config, pool.clone()).await?;
@@ -659,6 +669,54 @@ impl TestApp {
     pub async fn stripe_webhook(&self, body: &[u8]) -> TestResponse {
         let header = stripe_signature_header(TEST_STRIPE_WEBHOOK_SECRET, unix_now(), body);
         self.post_stripe(body, Some(header)).await
+    }
+
+    /// As the operator would (`palisade numbers add`, as the owner role, never the app role):
+    /// puts `numbers` into the platform's inventory, each with its capabilities.
+    pub async fn stock_numbers(&self, numbers: &[(&str, &[&str])]) {
+        let mut owner = self.db.owner_client().await;
+        let entries: Vec<palisade_db::phone_inventory::InventoryEntry> = numbers
+            .iter()
+            .map(|(n, caps)| palisade_db::phone_inventory::InventoryEntry {
+                number: palisade_domain::PhoneNumber::parse(n).expect("an E.164 number"),
+                capabilities: palisade_domain::Capabilities::parse(
+                    &caps.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>(),
+                )
+                .expect("capabilities"),
+            })
+            .collect();
+        palisade_db::phone_inventory::load(&mut owner, &entries)
+            .await
+            .expect("stock the inventory");
+    }
+
+    /// `POST /v1/phone-numbers` for `account`: claims `number` from the inventory (with all the
+    /// capabilities it has there) and returns the answer, whatever it is.
+    pub async fn claim(&self, account: &Account, number: &str) -> TestResponse {
+        self.call(
+            "POST",
+            "/v1/phone-numbers",
+            Some(&account.token),
+            Some(&serde_json::json!({ "number": number })),
+        )
+        .await
+    }
+
+    /// The usual way a test organization gets a number: the operator stocks a fresh one with
+    /// `capabilities`, and `account` claims it over HTTP. Returns the number.
+    pub async fn claim_number(&self, account: &Account, capabilities: &[&str]) -> String {
+        let number = unique_number();
+        self.stock_numbers(&[(&number, capabilities)]).await;
+        let r = self.claim(account, &number).await;
+        assert_eq!(r.status, 201, "claim {number}: {}", r.text);
+        number
+    }
+
+    /// [`TestApp::claim_number`] for a number the test chose (e.g. one it writes in bodies).
+    pub async fn claim_this_number(&self, account: &Account, number: &str, capabilities: &[&str]) {
+        self.stock_numbers(&[(number, capabilities)]).await;
+        let r = self.claim(account, number).await;
+        assert_eq!(r.status, 201, "claim {number}: {}", r.text);
     }
 
     /// Creates a customer for `account` and returns its JSON.

@@ -1,6 +1,8 @@
 //! `/v1/ivr/menus`: IVR menus (a name unique within the organization, and a menu tree parsed by
 //! [`IvrMenuTree`], stored and returned as given). Another organization's menu answers 404
-//! exactly like a missing one.
+//! exactly like a missing one. Every role reads; only owners and admins create, change or
+//! delete menus, as for phone numbers (a menu decides where calls are transferred): 403 here,
+//! and the policies of `policies/310_ivr_menus.sql` refuse it again.
 
 use actix_web::{HttpResponse, web};
 use palisade_db::ivr_menus::{self as db, IvrMenu, IvrMenuFilter, IvrMenuPatch};
@@ -116,12 +118,13 @@ pub struct CreateBody {
     tree: Option<Value>,
 }
 
-/// `POST /v1/ivr/menus` (201).
+/// `POST /v1/ivr/menus` (201; owners and admins).
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
     body: web::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
+    tenant.require_admin()?;
     let mut f = Fields::default();
     let name = f.required("name", body.name.as_deref(), IvrMenuName::parse);
     if body.tree.is_none() {
@@ -161,7 +164,7 @@ pub struct PatchBody {
     tree: Option<Value>,
 }
 
-/// `PATCH /v1/ivr/menus/{id}`.
+/// `PATCH /v1/ivr/menus/{id}` (owners and admins).
 pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
@@ -169,6 +172,7 @@ pub async fn update(
     body: web::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, IvrMenuId::parse)?;
+    tenant.require_admin()?;
     let mut f = Fields::default();
     let patch = IvrMenuPatch {
         name: f.optional("name", body.name.as_deref(), IvrMenuName::parse),
@@ -184,13 +188,15 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(IvrMenuJson::from(menu)))
 }
 
-/// `DELETE /v1/ivr/menus/{id}` (204); numbers that pointed at it keep working without a menu.
+/// `DELETE /v1/ivr/menus/{id}` (204; owners and admins); numbers that pointed at it keep
+/// working without a menu.
 pub async fn delete(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, IvrMenuId::parse)?;
+    tenant.require_admin()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     if !db::delete(&mut tx, id).await? {
         return Err(ApiError::NotFound);

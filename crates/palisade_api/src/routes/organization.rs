@@ -107,6 +107,10 @@ pub async fn delete(
     if !db::delete(&mut tx).await? {
         return Err(ApiError::NotFound);
     }
+    // Its phone numbers went back to the inventory with it (the cascade): quarantined from now,
+    // by the application's clock, so nobody else takes over its customers' replies at once.
+    palisade_db::phone_numbers::quarantine_deleted_organization_numbers(&mut tx, state.clock.now())
+        .await?;
     tx.commit().await?;
     tracing::warn!(org.id = %tenant.0.org_id, "organization deleted");
     Ok(HttpResponse::NoContent().finish())

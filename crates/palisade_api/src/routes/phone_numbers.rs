@@ -1,10 +1,18 @@
-//! `/v1/phone-numbers`: the E.164 numbers an organization owns. Members read; only owners and
-//! admins add, change or release numbers (403 here, and the policies of
-//! `policies/320_phone_numbers.sql` refuse it again). A number is unique across the platform:
-//! adding one that is taken, by this organization or any other, answers 409
-//! `number_unavailable` with no detail about who holds it.
+//! `/v1/phone-numbers`: the E.164 numbers an organization holds. Members read; only owners and
+//! admins claim, change or release numbers (403 here, and the policies of
+//! `policies/320_phone_numbers.sql` refuse it again).
+//!
+//! Numbers come from the platform's inventory (docs/phone-numbers.md): `POST` claims an
+//! available one, atomically; a number that is not available to this organization (unknown,
+//! held by anyone, this organization included, or quarantined) answers the same 409
+//! `number_unavailable`. `GET /v1/phone-numbers/available` lists what may be claimed, nothing
+//! about holders. `DELETE` releases the number into quarantine
+//! (`PALISADE_NUMBER_QUARANTINE_DAYS`), refused with 409 `number_in_use` while an SMS campaign
+//! that may still send uses it.
 
 use actix_web::{HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use palisade_db::phone_numbers::{
     self as db, NewPhoneNumber, PhoneNumberFilter, PhoneNumberPatch, PhoneNumberRow,
 };
@@ -28,6 +36,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/phone-numbers")
             .route(web::get().to(list))
             .route(web::post().to(create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    // Before `/phone-numbers/{id}`, which would take `available` for an id.
+    .service(
+        web::resource("/phone-numbers/available")
+            .route(web::get().to(available))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
@@ -64,6 +78,45 @@ impl From<PhoneNumberRow> for PhoneNumberJson {
             created_at: n.created_at,
             updated_at: n.updated_at,
         }
+    }
+}
+
+/// 409 for a number this organization cannot claim: the same answer whether it is unknown,
+/// held by another organization or this one, or quarantined.
+fn number_unavailable() -> ApiError {
+    ApiError::Conflict {
+        code: "number_unavailable",
+        message: "this number is not available",
+    }
+}
+
+/// 409 for releasing a number, or dropping its `sms` capability, while an SMS campaign that may
+/// still send (draft, scheduled, sending) uses it.
+fn number_in_use() -> ApiError {
+    ApiError::Conflict {
+        code: "number_in_use",
+        message: "an SMS campaign that may still send uses this number: change its from_number, or cancel it, first",
+    }
+}
+
+/// 422 for capabilities the carrier does not give this number.
+fn capabilities_not_supported() -> ApiError {
+    ApiError::invalid(
+        "capabilities",
+        "includes a capability this number does not have",
+    )
+}
+
+/// 422 `from_number_not_owned`: an outbound SMS campaign, message or call names a number that
+/// is not one of this organization's phone numbers with `capability`.
+pub(crate) fn from_number_not_owned(capability: Capability) -> ApiError {
+    ApiError::Http {
+        status: actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        code: "from_number_not_owned",
+        message: format!(
+            "from_number must be one of this organization's phone numbers with the {} capability",
+            capability.as_str()
+        ),
     }
 }
 
@@ -121,7 +174,8 @@ pub struct CreateBody {
     ivr_menu_id: Option<String>,
 }
 
-/// `POST /v1/phone-numbers` (201; owners and admins). `capabilities` defaults to both.
+/// `POST /v1/phone-numbers` (201; owners and admins): claims an available number from the
+/// inventory. `capabilities` defaults to all the number has, and may be a subset of them.
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
@@ -131,15 +185,23 @@ pub async fn create(
     let mut f = Fields::default();
     let number = f.required("number", body.number.as_deref(), PhoneNumber::parse);
     let label = f.optional("label", body.label.as_deref(), PhoneLabel::parse);
-    let default_capabilities = vec!["sms".to_owned(), "voice".to_owned()];
-    let capabilities = parse_capabilities(
-        &mut f,
-        Some(body.capabilities.as_ref().unwrap_or(&default_capabilities)),
-    );
+    let requested = parse_capabilities(&mut f, body.capabilities.as_ref());
     let ivr_menu_id = f.optional("ivr_menu_id", body.ivr_menu_id.as_deref(), IvrMenuId::parse);
     f.finish()?;
-    let (Some(number), Some(capabilities)) = (number, capabilities) else {
+    let Some(number) = number else {
         return Err(ApiError::internal("validated fields missing"));
+    };
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    // Dropping `tx` on any refusal below rolls the claim back with everything else.
+    let Some(held) =
+        db::claim(&mut tx, &number, state.clock.now(), state.number_quarantine).await?
+    else {
+        return Err(number_unavailable());
+    };
+    let capabilities = match requested {
+        Some(c) if c.within(&held) => c,
+        Some(_) => return Err(capabilities_not_supported()),
+        None => Capabilities::parse(&held).map_err(|e| ApiError::internal(e.reason()))?,
     };
     let new = NewPhoneNumber {
         number,
@@ -147,14 +209,9 @@ pub async fn create(
         capabilities,
         ivr_menu_id,
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let created = match db::create(&mut tx, &new).await {
-        Err(e) if e.is_unique_violation_of(db::NUMBER_KEY) => {
-            return Err(ApiError::Conflict {
-                code: "number_unavailable",
-                message: "this number is not available",
-            });
-        }
+        // Already this organization's: the same answer as any other unavailable number.
+        Err(e) if e.is_unique_violation_of(db::NUMBER_KEY) => return Err(number_unavailable()),
         Err(e) if e.is_foreign_key_violation_of(db::IVR_MENU_FKEY) => {
             return Err(no_such("ivr_menu_id"));
         }
@@ -205,9 +262,22 @@ pub async fn update(
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if let Some(wanted) = &patch.capabilities {
+        // What the carrier gives the number bounds what the organization may use it for.
+        let number = db::number_of(&mut tx, id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let held = db::held_capabilities(&mut tx, &number).await?;
+        if !held.is_some_and(|h| wanted.within(&h)) {
+            return Err(capabilities_not_supported());
+        }
+    }
     let n = match db::update(&mut tx, id, &patch).await {
         Err(e) if e.is_foreign_key_violation_of(db::IVR_MENU_FKEY) => {
             return Err(no_such("ivr_menu_id"));
+        }
+        Err(e) if e.is_foreign_key_violation_of(db::CAMPAIGN_FROM_FKEY) => {
+            return Err(number_in_use());
         }
         other => other?.ok_or(ApiError::NotFound)?,
     };
@@ -215,7 +285,8 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(PhoneNumberJson::from(n)))
 }
 
-/// `DELETE /v1/phone-numbers/{id}` (204; owners and admins): releases the number.
+/// `DELETE /v1/phone-numbers/{id}` (204; owners and admins): releases the number into
+/// quarantine; 409 `number_in_use` while an SMS campaign that may still send uses it.
 pub async fn delete(
     state: web::Data<AppState>,
     tenant: Tenant,
@@ -224,9 +295,81 @@ pub async fn delete(
     let id = parse_id(&path, PhoneNumberId::parse)?;
     tenant.require_admin()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if !db::delete(&mut tx, id).await? {
-        return Err(ApiError::NotFound);
+    let number = match db::delete(&mut tx, id).await {
+        Err(e) if e.is_foreign_key_violation_of(db::CAMPAIGN_FROM_FKEY) => {
+            return Err(number_in_use());
+        }
+        other => other?.ok_or(ApiError::NotFound)?,
+    };
+    if !db::release(&mut tx, &number, state.clock.now()).await? {
+        return Err(ApiError::internal(
+            "a phone number row existed without its inventory assignment",
+        ));
     }
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /v1/phone-numbers/available` query string.
+#[derive(Deserialize)]
+pub struct AvailableQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    capability: Option<String>,
+}
+
+/// An available number as clients see it: the number and what it can do, nothing else.
+#[derive(Serialize)]
+pub struct AvailableJson {
+    number: String,
+    capabilities: Vec<String>,
+}
+
+/// A cursor over numbers: base64url of `n1:<number>`, opaque to clients.
+fn encode_number_cursor(number: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("n1:{number}"))
+}
+
+fn decode_number_cursor(raw: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::BadRequest {
+        code: "invalid_cursor",
+        message: "the cursor is not one this API returned".into(),
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let number = text.strip_prefix("n1:").ok_or_else(bad)?;
+    PhoneNumber::parse(number).map_err(|_| bad())?;
+    Ok(number.to_owned())
+}
+
+/// `GET /v1/phone-numbers/available?capability=&limit=&cursor=` (every role): the numbers this
+/// organization may claim now, in number order, `{"data": [{"number", "capabilities"}],
+/// "next_cursor"}`. A number this organization released and may still take back is included;
+/// nothing says who holds any other number.
+pub async fn available(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    q: web::Query<AvailableQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = q.cursor.as_deref().map(decode_number_cursor).transpose()?;
+    let mut f = Fields::default();
+    let capability = f.optional("capability", q.capability.as_deref(), Capability::parse);
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = db::available(
+        tx,
+        state.clock.now(),
+        state.number_quarantine,
+        capability,
+        PageRequest { after, limit },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "data": page.items.into_iter().map(|n| AvailableJson {
+            number: n.number,
+            capabilities: n.capabilities,
+        }).collect::<Vec<_>>(),
+        "next_cursor": page.next.as_deref().map(encode_number_cursor),
+    })))
 }

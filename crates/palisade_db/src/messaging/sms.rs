@@ -20,6 +20,12 @@ use crate::{DbError, Page, PageRequest, TenantTx};
 pub const RECIPIENT_KEY: &str = "sms_messages_recipient_key";
 /// The composite foreign key from a message to its customer.
 pub const CUSTOMER_FKEY: &str = "sms_messages_customer_fkey";
+/// An outbound message's from_number is one of the organization's numbers with the `sms`
+/// capability (a trigger, sql/V0070, raising a foreign key violation by this name).
+pub const FROM_NUMBER_OWNED: &str = "sms_messages_from_number_owned";
+/// A campaign that may still send names one of the organization's numbers with the `sms`
+/// capability (composite foreign key, sql/V0070).
+pub const CAMPAIGN_FROM_FKEY: &str = "sms_campaigns_from_number_fkey";
 
 macro_rules! campaign_columns {
     () => {

@@ -20,6 +20,9 @@ pub const CALL_SID_KEY: &str = "calls_call_sid_key";
 pub const CUSTOMER_FKEY: &str = "calls_customer_fkey";
 /// The composite foreign key from a call to its voice campaign.
 pub const CAMPAIGN_FKEY: &str = "calls_voice_campaign_fkey";
+/// An outbound call's from_number is one of the organization's numbers with the `voice`
+/// capability (a trigger, sql/V0070, raising a foreign key violation by this name).
+pub const FROM_NUMBER_OWNED: &str = "calls_from_number_owned";
 
 macro_rules! campaign_columns {
     () => {

@@ -8,10 +8,10 @@ use palisade_db::messaging::sms::{
     self as db, MessageFilter, NewCampaignRecipient, NewSmsCampaign, SmsCampaign, SmsCampaignPatch,
     SmsMessage,
 };
-use palisade_db::{PageRequest, TenantTx};
+use palisade_db::{DbError, PageRequest, TenantTx};
 use palisade_domain::{
-    CampaignName, CampaignStatus, CustomerId, Direction, ParseError, PhoneNumber, SmsBody,
-    SmsCampaignId, SmsMessageId, SmsStatus,
+    CampaignName, CampaignStatus, Capability, CustomerId, Direction, ParseError, PhoneNumber,
+    SmsBody, SmsCampaignId, SmsMessageId, SmsStatus,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -22,6 +22,7 @@ use super::recipients::{RecipientAddress, campaign_from_path, recipient_created}
 use super::{message_not_queued, page_json};
 use crate::auth::Tenant;
 use crate::pagination::{decode_cursor, parse_limit};
+use crate::routes::phone_numbers::from_number_not_owned;
 use crate::routes::{Fields, nullable, parse_id};
 use crate::{ApiError, AppState};
 
@@ -171,9 +172,22 @@ pub async fn create_campaign(
             scheduled_at,
         },
     )
-    .await?;
+    .await
+    .map_err(sms_write_error)?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(CampaignJson::from(campaign)))
+}
+
+/// 422 `from_number_not_owned` when a campaign or its messages would send from a number that
+/// is not one of this organization's SMS numbers (the database refuses it: sql/V0070).
+fn sms_write_error(e: DbError) -> ApiError {
+    if e.is_foreign_key_violation_of(db::CAMPAIGN_FROM_FKEY)
+        || e.is_foreign_key_violation_of(db::FROM_NUMBER_OWNED)
+    {
+        from_number_not_owned(Capability::Sms)
+    } else {
+        e.into()
+    }
 }
 
 /// Patch body: absent fields stay; `null` clears `scheduled_at`.
@@ -227,7 +241,8 @@ pub async fn update_campaign(
         scheduled_at,
     };
     let campaign = db::update_campaign(&mut tx, id, &patch)
-        .await?
+        .await
+        .map_err(sms_write_error)?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(CampaignJson::from(campaign)))
@@ -346,6 +361,14 @@ pub async fn create_message(
         },
     )
     .await;
+    let created = match created {
+        // A campaign from before the ownership rule may name a number this organization
+        // does not hold: it cannot queue messages from it.
+        Err(e) if e.is_foreign_key_violation_of(db::FROM_NUMBER_OWNED) => {
+            return Err(from_number_not_owned(Capability::Sms));
+        }
+        other => other,
+    };
     let message = recipient_created(created, db::CUSTOMER_FKEY, db::RECIPIENT_KEY)?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;

@@ -9,8 +9,8 @@ use palisade_db::messaging::voice::{
 };
 use palisade_db::{DbError, PageRequest, TenantTx};
 use palisade_domain::{
-    CallId, CallNotes, CallStatus, CampaignName, CampaignStatus, CustomerId, Direction, ParseError,
-    PhoneNumber, ProviderId, VoiceCampaignId, VoiceScript,
+    CallId, CallNotes, CallStatus, CampaignName, CampaignStatus, Capability, CustomerId, Direction,
+    ParseError, PhoneNumber, ProviderId, VoiceCampaignId, VoiceScript,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -20,6 +20,7 @@ use super::campaign::{self, CampaignChange, CampaignRoute, new_campaign_status};
 use super::{no_such_customer, page_json};
 use crate::auth::Tenant;
 use crate::pagination::{decode_cursor, parse_limit};
+use crate::routes::phone_numbers::from_number_not_owned;
 use crate::routes::{Fields, nullable, parse_id};
 use crate::{ApiError, AppState};
 
@@ -367,6 +368,8 @@ fn call_write_error(e: DbError) -> ApiError {
         ApiError::invalid("voice_campaign_id", "no such voice campaign")
     } else if e.is_unique_violation_of(db::CALL_SID_KEY) {
         call_sid_taken()
+    } else if e.is_foreign_key_violation_of(db::FROM_NUMBER_OWNED) {
+        from_number_not_owned(Capability::Voice)
     } else {
         e.into()
     }
