@@ -545,6 +545,21 @@ SELECT 'event trigger ' || e.evtname,
     )
 }
 
+/// Tables of schema `palisade_audit` whose rows `policies/` writes, each with the query that
+/// reads them as snapshot entries (key, definition).
+const DATA_SNAPSHOTS: &[(&str, &str)] = &[
+    (
+        "palisade_audit.allow_list",
+        "SELECT 'allow-list ' || kind || ' ' || name, reason FROM palisade_audit.allow_list",
+    ),
+    (
+        "palisade_audit.column_classification",
+        "SELECT 'column classification ' || schema_name || '.' || table_name || '.' || column_name,
+                classification || coalesce(': ' || reason, '')
+           FROM palisade_audit.column_classification",
+    ),
+];
+
 /// Reads the [`Snapshot`] of the database `client` is connected to (read-only).
 pub async fn snapshot(client: &mut Client) -> Result<Snapshot, AuditError> {
     let tx = read_only(client).await?;
@@ -559,24 +574,24 @@ pub async fn snapshot(client: &mut Client) -> Result<Snapshot, AuditError> {
         let value: Option<String> = row.get(1);
         out.insert(key, value.unwrap_or_default());
     }
-    // The allow-list is data that policies/ writes: a row added by hand is drift.
-    let readable: bool = tx
-        .query_one(
-            "SELECT to_regclass('palisade_audit.allow_list') IS NOT NULL
-                AND has_table_privilege('palisade_audit.allow_list', 'SELECT')",
-            &[],
-        )
-        .await
-        .map_err(AuditError::query("reading the allow-list"))?
-        .get(0);
-    if readable {
-        for row in tx
-            .query(
-                "SELECT 'allow-list ' || kind || ' ' || name, reason FROM palisade_audit.allow_list",
-                &[],
+    // The allow-list and the column classification are data that policies/ writes: a row
+    // added, changed or removed by hand is drift.
+    for (table, rows_sql) in DATA_SNAPSHOTS {
+        let readable: bool = tx
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL AND has_table_privilege($1, 'SELECT')",
+                &[table],
             )
             .await
-            .map_err(AuditError::query("reading the allow-list"))?
+            .map_err(AuditError::query("reading the audit's data tables"))?
+            .get(0);
+        if !readable {
+            continue;
+        }
+        for row in tx
+            .query(*rows_sql, &[])
+            .await
+            .map_err(AuditError::query("reading the audit's data tables"))?
         {
             out.insert(row.get(0), row.get(1));
         }
