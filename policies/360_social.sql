@@ -1,19 +1,27 @@
 /**
  * palisade.social_accounts: the social network accounts an organization connects. A handle is
  * unique per (organization, network): social_accounts_handle_key includes organization_id.
- * access_token is write-only: the API stores it and never selects it back (responses say only
- * whether one is set), and it is never logged.
+ * access_token is write-only: palisade_app may write it (INSERT, UPDATE) but has no SELECT on it
+ * (column grants), so no query, export or `RETURNING` can hand it back; responses say only
+ * whether one is set (has_access_token, a generated column). It is never logged. Because the app
+ * role cannot read it, an UPDATE may set it but not refer to it (`SET access_token =
+ * coalesce($1, access_token)` needs SELECT): palisade_db::social writes it in its own statement.
  *
  * Who may do what: every role of the organization reads and writes its own accounts (the issue
  * reserves no social write to admins); nothing of another organization is visible or writable.
+ * Every column is classified in 920_column_classification.sql; a new column gets no SELECT here
+ * until it is listed both there and in the grant below.
  */
 ALTER TABLE palisade.social_accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.social_accounts FORCE ROW LEVEL SECURITY;
 ALTER TABLE palisade.social_accounts
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
+-- REVOKE ALL also revokes every column grant, so this block is the whole truth on each apply.
 REVOKE ALL ON palisade.social_accounts FROM palisade_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON palisade.social_accounts TO palisade_app;
+GRANT SELECT (organization_id, id, network, handle, has_access_token, created_at, updated_at)
+    ON palisade.social_accounts TO palisade_app;
+GRANT INSERT, UPDATE, DELETE ON palisade.social_accounts TO palisade_app;
 
 /** Every role of an organization reads its accounts. */
 DROP POLICY IF EXISTS social_accounts_select ON palisade.social_accounts;

@@ -13,8 +13,12 @@
  *   palisade_audit.functions   One row per function; SECURITY DEFINER ones are checked.
  *   palisade_audit.views       Views and materialized views that read tenant tables.
  *   palisade_audit.ddl_guard   The event triggers of the DDL guard (policies/001_ddl_guard.sql).
+ *   palisade_audit.columns     Every column palisade_app can reach, with its classification
+ *                              (readable or secret: policies/920_column_classification.sql) and
+ *                              what palisade_app may do with it.
  *   palisade_audit.violations  Every finding above as (kind, object_type, object, detail).
  *   palisade_audit.allow_list  The deliberate exceptions (policies/910_audit_allow_list.sql).
+ *   palisade_audit.column_classification  Readable or secret, per column (920_column_classification.sql).
  *
  * Which roles are looked at: roles are shared by every database of the cluster, so role findings
  * are limited to roles that matter to this database: roles that own something here, are named in
@@ -27,7 +31,8 @@
  * here; safe to re-run (the views are dropped and re-created in the same transaction).
  */
 DROP VIEW IF EXISTS palisade_audit.violations, palisade_audit.tables, palisade_audit.policies,
-    palisade_audit.roles, palisade_audit.functions, palisade_audit.views, palisade_audit.ddl_guard
+    palisade_audit.roles, palisade_audit.functions, palisade_audit.views, palisade_audit.ddl_guard,
+    palisade_audit.columns
     CASCADE;
 
 /** The column a table's rows are owned through: `id` for the root table, organization_id for the
@@ -595,6 +600,130 @@ SELECT v.schema_name, v.view_name,
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) AS reasons) AS r;
 
+/**
+ * One row per column that palisade_app can reach, and per classified column
+ * (palisade_audit.column_classification, written by policies/920_column_classification.sql).
+ * palisade_app reaches a column when it holds any privilege on its table or on one of the
+ * table's columns (directly, through membership, or through PUBLIC), in any schema but the
+ * system ones; then every column of that table counts. `app_privileges` lists what palisade_app
+ * may do with the column (table-wide privileges included); `derived_from_secret` the secret
+ * columns it is computed from (a generated column's expression; for a view that reads its
+ * tables as its owner, or a materialized view, every secret column it reads). Findings:
+ *   unclassified_column          palisade_app can reach it and it is not classified: decide
+ *                                readable or secret in 920_column_classification.sql;
+ *   secret_column_readable       classified secret, yet palisade_app may SELECT it: it would be
+ *                                in the export and in any query result;
+ *   stale_column_classification  classified, but no such column exists (renamed or dropped:
+ *                                a renamed secret must not lose its classification silently);
+ *   secret_derived_column        classified readable without a reason, yet computed from a
+ *                                secret column: a copy of a secret under another name.
+ */
+CREATE VIEW palisade_audit.columns WITH (security_invoker = true) AS
+WITH app AS (
+    SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = 'palisade_app'
+), rel AS (
+    SELECT c.oid, n.nspname::text AS schema_name, c.relname::text AS table_name, c.relkind,
+           c.relkind = 'm' OR (c.relkind = 'v' AND NOT EXISTS (
+               SELECT 1 FROM pg_catalog.pg_options_to_table(c.reloptions) o
+                WHERE o.option_name = 'security_invoker'
+                  AND pg_catalog.lower(o.option_value) IN ('true', 'on', 'yes', '1'))) AS reads_as_owner
+      FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      CROSS JOIN app
+     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+       AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+       AND (pg_catalog.has_table_privilege(app.oid, c.oid,
+                'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+            OR pg_catalog.has_any_column_privilege(app.oid, c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))
+), col AS (
+    SELECT rel.oid, rel.schema_name, rel.table_name, rel.relkind, rel.reads_as_owner,
+           a.attnum, a.attname::text AS column_name, a.attgenerated,
+           ARRAY(SELECT v.priv
+                   FROM (VALUES (1, 'SELECT'), (2, 'INSERT'), (3, 'UPDATE'), (4, 'REFERENCES')) AS v(o, priv)
+                  WHERE pg_catalog.has_column_privilege(app.oid, rel.oid, a.attnum, v.priv)
+                  UNION ALL
+                 SELECT v.priv
+                   FROM (VALUES (5, 'DELETE'), (6, 'TRUNCATE'), (7, 'TRIGGER')) AS v(o, priv)
+                  WHERE pg_catalog.has_table_privilege(app.oid, rel.oid, v.priv)) AS app_privileges
+      FROM rel
+      CROSS JOIN app
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped
+), secret AS (
+    SELECT a.attrelid, a.attnum, cc.schema_name || '.' || cc.table_name || '.' || cc.column_name AS name
+      FROM palisade_audit.column_classification cc
+      JOIN pg_catalog.pg_namespace n ON n.nspname = cc.schema_name
+      JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = cc.table_name
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = cc.column_name AND NOT a.attisdropped
+     WHERE cc.classification = 'secret'
+), derived AS (
+    -- A generated column: its default expression depends on the columns it reads.
+    SELECT col.oid, col.attnum, s.name
+      FROM col
+      JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = col.oid AND ad.adnum = col.attnum
+      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                                 AND d.objid = ad.oid
+                                 AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+      JOIN secret s ON s.attrelid = d.refobjid AND s.attnum = d.refobjsubid
+     WHERE col.attgenerated <> ''
+    UNION
+    -- A view that reads as its owner (or a materialized view): its rule depends on every column
+    -- it reads; which output column carries which is not recorded, so each gets them all.
+    SELECT col.oid, col.attnum, s.name
+      FROM col
+      JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = col.oid
+      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                                 AND d.objid = rw.oid
+                                 AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+      JOIN secret s ON s.attrelid = d.refobjid AND s.attnum = d.refobjsubid
+     WHERE col.reads_as_owner
+), joined AS (
+    SELECT coalesce(col.schema_name, cc.schema_name) AS schema_name,
+           coalesce(col.table_name, cc.table_name) AS table_name,
+           coalesce(col.column_name, cc.column_name) AS column_name,
+           col.attnum IS NOT NULL AS app_can_reach,
+           col.attnum IS NULL AND NOT EXISTS (
+               SELECT 1 FROM pg_catalog.pg_namespace n
+                 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = cc.table_name
+                 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = cc.column_name
+                                               AND a.attnum > 0 AND NOT a.attisdropped
+                WHERE n.nspname = cc.schema_name) AS missing,
+           cc.classification, cc.reason,
+           coalesce(col.app_privileges, '{}') AS app_privileges,
+           ARRAY(SELECT DISTINCT d.name FROM derived d
+                  WHERE d.oid = col.oid AND d.attnum = col.attnum ORDER BY 1) AS derived_from_secret,
+           col.attnum
+      FROM col
+      FULL JOIN palisade_audit.column_classification cc
+        ON cc.schema_name = col.schema_name AND cc.table_name = col.table_name
+       AND cc.column_name = col.column_name
+)
+SELECT j.schema_name, j.table_name, j.column_name, j.classification, j.reason, j.app_can_reach,
+       'SELECT' = ANY (j.app_privileges) AS app_can_select, j.app_privileges, j.derived_from_secret,
+       pg_catalog.cardinality(r.reasons) = 0 AS ok, r.reasons
+  FROM joined j
+  CROSS JOIN LATERAL (SELECT ARRAY(
+      SELECT x.reason FROM (
+          SELECT 1, CASE WHEN j.app_can_reach AND j.classification IS NULL
+                         THEN 'unclassified_column: palisade_app can reach this column ('
+                              || pg_catalog.array_to_string(j.app_privileges, ' ')
+                              || ' on it or its table) but policies/920_column_classification.sql does not classify it' END
+          UNION ALL
+          SELECT 2, CASE WHEN j.classification = 'secret' AND 'SELECT' = ANY (j.app_privileges)
+                         THEN 'secret_column_readable: classified secret, yet palisade_app may SELECT it (grant SELECT column by column, without it)' END
+          UNION ALL
+          SELECT 3, CASE WHEN j.missing
+                         THEN 'stale_column_classification: classified in policies/920_column_classification.sql, but no such column exists' END
+          UNION ALL
+          SELECT 4, CASE WHEN j.classification = 'readable' AND j.reason IS NULL
+                          AND pg_catalog.cardinality(j.derived_from_secret) > 0
+                          AND 'SELECT' = ANY (j.app_privileges)
+                         THEN 'secret_derived_column: readable by palisade_app, yet computed from secret column(s) '
+                              || pg_catalog.array_to_string(j.derived_from_secret, ', ')
+                              || ' (classify it secret, or give the reason it reveals nothing)' END
+      ) AS x(o, reason)
+      WHERE x.reason IS NOT NULL
+      ORDER BY x.o) AS reasons) AS r;
+
 /** The DDL guard's event triggers (policies/001_ddl_guard.sql), and whether they fire. */
 CREATE VIEW palisade_audit.ddl_guard WITH (security_invoker = true) AS
 SELECT w.event_trigger, e.evtevent::text AS event,
@@ -628,6 +757,11 @@ SELECT x.kind, x.object_type, x.object, x.detail
       SELECT pg_catalog.split_part(r.reason, ': ', 1), v.kind, v.schema_name || '.' || v.view_name,
              pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2)
         FROM palisade_audit.views v, pg_catalog.unnest(v.reasons) AS r(reason)
+      UNION ALL
+      SELECT pg_catalog.split_part(r.reason, ': ', 1), 'column',
+             c.schema_name || '.' || c.table_name || '.' || c.column_name,
+             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2)
+        FROM palisade_audit.columns c, pg_catalog.unnest(c.reasons) AS r(reason)
       UNION ALL
       SELECT 'ddl_guard_missing', 'event trigger', g.event_trigger,
              CASE WHEN g.event IS NULL THEN 'the DDL guard is not installed in this database: run palisade bootstrap (or, as a superuser, policies/001_ddl_guard.sql)'

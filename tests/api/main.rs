@@ -11,6 +11,7 @@ mod auth;
 mod billing;
 mod catalog;
 mod chat;
+mod column_secrecy;
 mod customers;
 mod email_webhooks;
 mod engagement;

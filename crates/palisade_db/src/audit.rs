@@ -218,6 +218,34 @@ pub struct GuardRow {
     pub tags: Option<Vec<String>>,
 }
 
+/// One row of `palisade_audit.columns`: a column `palisade_app` can reach, or a classified one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ColumnRow {
+    /// Schema.
+    pub schema_name: String,
+    /// Table or view.
+    pub table_name: String,
+    /// Column.
+    pub column_name: String,
+    /// `readable` or `secret`; none when unclassified.
+    pub classification: Option<String>,
+    /// Why (required for secrets).
+    pub reason: Option<String>,
+    /// `palisade_app` holds some privilege on it or its table.
+    pub app_can_reach: bool,
+    /// `palisade_app` may SELECT it.
+    pub app_can_select: bool,
+    /// What `palisade_app` may do with it (`SELECT`, `INSERT`, `UPDATE`, `REFERENCES`, and the
+    /// table-wide `DELETE`, `TRUNCATE`, `TRIGGER`).
+    pub app_privileges: Vec<String>,
+    /// Secret columns it is computed from (`schema.table.column`).
+    pub derived_from_secret: Vec<String>,
+    /// No reasons.
+    pub ok: bool,
+    /// `kind: detail` per finding.
+    pub reasons: Vec<String>,
+}
+
 /// One difference between the live database and the repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DriftItem {
@@ -270,6 +298,8 @@ pub struct AuditReport {
     pub views: Vec<ViewRow>,
     /// `palisade_audit.ddl_guard`.
     pub ddl_guard: Vec<GuardRow>,
+    /// `palisade_audit.columns`.
+    pub columns: Vec<ColumnRow>,
 }
 
 impl AuditReport {
@@ -310,6 +340,8 @@ pub struct Inspection {
     pub views: Vec<ViewRow>,
     /// `palisade_audit.ddl_guard`.
     pub ddl_guard: Vec<GuardRow>,
+    /// `palisade_audit.columns`.
+    pub columns: Vec<ColumnRow>,
 }
 
 /// Reads `view` of the audit schema as JSON rows (so the structs follow the views' columns).
@@ -398,6 +430,7 @@ pub async fn inspect(client: &mut Client) -> Result<Inspection, AuditError> {
         .await?,
         views: read_view(&tx, "views", "v.schema_name, v.view_name").await?,
         ddl_guard: read_view(&tx, "ddl_guard", "v.event_trigger").await?,
+        columns: read_view(&tx, "columns", "v.schema_name, v.table_name, v.column_name").await?,
         database,
         server_version,
     };
@@ -545,6 +578,21 @@ SELECT 'event trigger ' || e.evtname,
     )
 }
 
+/// Tables of schema `palisade_audit` whose rows `policies/` writes, each with the query that
+/// reads them as snapshot entries (key, definition).
+const DATA_SNAPSHOTS: &[(&str, &str)] = &[
+    (
+        "palisade_audit.allow_list",
+        "SELECT 'allow-list ' || kind || ' ' || name, reason FROM palisade_audit.allow_list",
+    ),
+    (
+        "palisade_audit.column_classification",
+        "SELECT 'column classification ' || schema_name || '.' || table_name || '.' || column_name,
+                classification || coalesce(': ' || reason, '')
+           FROM palisade_audit.column_classification",
+    ),
+];
+
 /// Reads the [`Snapshot`] of the database `client` is connected to (read-only).
 pub async fn snapshot(client: &mut Client) -> Result<Snapshot, AuditError> {
     let tx = read_only(client).await?;
@@ -559,24 +607,24 @@ pub async fn snapshot(client: &mut Client) -> Result<Snapshot, AuditError> {
         let value: Option<String> = row.get(1);
         out.insert(key, value.unwrap_or_default());
     }
-    // The allow-list is data that policies/ writes: a row added by hand is drift.
-    let readable: bool = tx
-        .query_one(
-            "SELECT to_regclass('palisade_audit.allow_list') IS NOT NULL
-                AND has_table_privilege('palisade_audit.allow_list', 'SELECT')",
-            &[],
-        )
-        .await
-        .map_err(AuditError::query("reading the allow-list"))?
-        .get(0);
-    if readable {
-        for row in tx
-            .query(
-                "SELECT 'allow-list ' || kind || ' ' || name, reason FROM palisade_audit.allow_list",
-                &[],
+    // The allow-list and the column classification are data that policies/ writes: a row
+    // added, changed or removed by hand is drift.
+    for (table, rows_sql) in DATA_SNAPSHOTS {
+        let readable: bool = tx
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL AND has_table_privilege($1, 'SELECT')",
+                &[table],
             )
             .await
-            .map_err(AuditError::query("reading the allow-list"))?
+            .map_err(AuditError::query("reading the audit's data tables"))?
+            .get(0);
+        if !readable {
+            continue;
+        }
+        for row in tx
+            .query(*rows_sql, &[])
+            .await
+            .map_err(AuditError::query("reading the audit's data tables"))?
         {
             out.insert(row.get(0), row.get(1));
         }
@@ -704,6 +752,7 @@ pub async fn run(
         functions: inspection.functions,
         views: inspection.views,
         ddl_guard: inspection.ddl_guard,
+        columns: inspection.columns,
     };
     report.ok = report.passed();
     Ok(report)

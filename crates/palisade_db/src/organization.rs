@@ -3,9 +3,10 @@
 //!
 //! The export is generated from the catalog, not from a list of tables kept in Rust: every table
 //! of schema `palisade`, and of each only the columns the app role may SELECT. Secrets (the
-//! password hash, integration credentials, webhook signing secrets, API key hashes) are exactly
-//! the columns the app role has no SELECT grant on, so they cannot be in it; and it runs under
-//! RLS like any tenant query, so it cannot contain another organization's rows.
+//! password hash, integration credentials, webhook signing secrets, social access tokens, API key
+//! hashes: every column classified secret in `policies/920_column_classification.sql`) are
+//! exactly the columns the app role has no SELECT grant on, so they cannot be in it; and it runs
+//! under RLS like any tenant query, so it cannot contain another organization's rows.
 
 use palisade_domain::OrganizationName;
 use time::OffsetDateTime;

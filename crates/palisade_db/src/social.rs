@@ -1,6 +1,9 @@
 //! Social accounts, their posts, and engagement totals. No query filters by organization: the
 //! policies of `policies/360_social.sql` do, and `organization_id` defaults to the context on
-//! insert. An account's access token is written here and never selected.
+//! insert. An account's access token is written here and never selected: the app role has no
+//! SELECT on `access_token` (`policies/360_social.sql`), so no statement here may even refer to
+//! it outside a SET list or VALUES; `has_access_token` is a generated column that says whether
+//! one is set.
 
 use palisade_domain::{
     AccessToken, PostBody, PostStatus, SocialAccountId, SocialHandle, SocialNetwork, SocialPostId,
@@ -58,8 +61,7 @@ pub struct AccountFilter {
     pub created_before: Option<OffsetDateTime>,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, network, handle, access_token IS NOT NULL AS has_access_token, \
-                               created_at, updated_at";
+const ACCOUNT_COLUMNS: &str = "id, network, handle, has_access_token, created_at, updated_at";
 
 fn account(r: &Row) -> Result<Account, DbError> {
     Ok(Account {
@@ -81,8 +83,8 @@ pub async fn list_accounts(
     let network = filter.network.map(SocialNetwork::as_str);
     let handle = filter.handle.as_ref().map(SocialHandle::as_str);
     ListQuery::new(
-        "SELECT id, network, handle, access_token IS NOT NULL AS has_access_token, created_at, \
-         updated_at FROM palisade.social_accounts WHERE true",
+        "SELECT id, network, handle, has_access_token, created_at, updated_at \
+         FROM palisade.social_accounts WHERE true",
     )
     .and_opt("network = $", network.as_ref())
     .and_opt("handle = $", handle.as_ref())
@@ -134,25 +136,35 @@ pub async fn update_account(
     id: SocialAccountId,
     patch: &AccountPatch,
 ) -> Result<Option<Account>, DbError> {
-    let sql = format!(
-        "UPDATE palisade.social_accounts SET handle = coalesce($2, handle), \
-             access_token = CASE WHEN $3 THEN $4 ELSE access_token END, updated_at = now() \
-         WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
-    );
-    let row = tx
-        .query_opt(
-            &sql,
-            &[
-                &id.as_uuid(),
-                &patch.handle.as_ref().map(SocialHandle::as_str),
-                &patch.access_token.is_some(),
-                &patch
-                    .access_token
-                    .as_ref()
-                    .and_then(|t| t.as_ref().map(AccessToken::expose)),
-            ],
-        )
-        .await?;
+    let handle = patch.handle.as_ref().map(SocialHandle::as_str);
+    // Two statements, not one with `CASE WHEN $3 THEN $4 ELSE access_token END`: reading
+    // `access_token` in the SET list needs a SELECT grant the app role does not have.
+    let row = match &patch.access_token {
+        None => {
+            let sql = format!(
+                "UPDATE palisade.social_accounts SET handle = coalesce($2, handle), \
+                     updated_at = now() \
+                 WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
+            );
+            tx.query_opt(&sql, &[&id.as_uuid(), &handle]).await?
+        }
+        Some(token) => {
+            let sql = format!(
+                "UPDATE palisade.social_accounts SET handle = coalesce($2, handle), \
+                     access_token = $3, updated_at = now() \
+                 WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
+            );
+            tx.query_opt(
+                &sql,
+                &[
+                    &id.as_uuid(),
+                    &handle,
+                    &token.as_ref().map(AccessToken::expose),
+                ],
+            )
+            .await?
+        }
+    };
     row.map(|r| account(&r)).transpose()
 }
 

@@ -301,6 +301,37 @@ pub fn render_text(r: &AuditReport) -> String {
         );
     }
 
+    out.push_str("\nSecret columns (policies/920_column_classification.sql)\n");
+    let secrets: Vec<_> = r
+        .columns
+        .iter()
+        .filter(|c| c.classification.as_deref() == Some("secret"))
+        .collect();
+    if secrets.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        table(
+            &mut out,
+            &["column", "palisade_app may", "ok"],
+            &secrets
+                .iter()
+                .map(|c| {
+                    vec![
+                        format!("{}.{}.{}", c.schema_name, c.table_name, c.column_name),
+                        c.app_privileges.join(" "),
+                        ok(c.ok),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    let reachable = r.columns.iter().filter(|c| c.app_can_reach).count();
+    let readable = r.columns.iter().filter(|c| c.app_can_select).count();
+    let _ = writeln!(
+        out,
+        "  palisade_app reaches {reachable} column(s) and may read {readable} (palisade_audit.columns lists them)"
+    );
+
     out.push_str("\nDDL guard (event triggers)\n");
     table(
         &mut out,
@@ -397,6 +428,7 @@ mod tests {
             functions: vec![],
             views: vec![],
             ddl_guard: vec![],
+            columns: vec![],
         };
         r.ok = r.passed();
         r

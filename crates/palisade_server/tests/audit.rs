@@ -635,6 +635,91 @@ async fn a_public_grant_and_a_disabled_guard_are_reported() {
 }
 
 #[tokio::test]
+async fn column_secrecy_findings_are_reported_and_a_hand_made_classification_is_drift() {
+    // policies/920_column_classification.sql classifies every column palisade_app can reach;
+    // break each rule as a careless migration, grant or DBA would.
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute(
+        "ALTER TABLE palisade.customers ADD COLUMN portal_token text;
+         GRANT SELECT (signing_secret) ON palisade.outbound_webhooks TO palisade_app;
+         INSERT INTO palisade_audit.column_classification
+             VALUES ('palisade', 'customers', 'loyalty_code', 'readable', NULL);
+         CREATE VIEW public.audit_webhook_secrets AS
+             SELECT id, signing_secret AS url_token FROM palisade.outbound_webhooks;
+         GRANT SELECT ON public.audit_webhook_secrets TO palisade_app;
+         INSERT INTO palisade_audit.column_classification VALUES
+             ('public', 'audit_webhook_secrets', 'id', 'readable', NULL),
+             ('public', 'audit_webhook_secrets', 'url_token', 'readable', NULL);",
+    )
+    .await
+    .unwrap();
+    let found = violations(&su).await;
+    for (kind, object) in [
+        ("unclassified_column", "palisade.customers.portal_token"),
+        (
+            "stale_column_classification",
+            "palisade.customers.loyalty_code",
+        ),
+        (
+            "secret_derived_column",
+            "public.audit_webhook_secrets.url_token",
+        ),
+    ] {
+        assert!(
+            found
+                .iter()
+                .any(|(k, t, o)| k == kind && t == "column" && o == object),
+            "({kind}, column, {object}) not in {found:?}"
+        );
+    }
+    // The view is also reported as a view; nothing else is.
+    let columns: Vec<&(String, String, String)> =
+        found.iter().filter(|(_, t, _)| t == "column").collect();
+    assert_eq!(columns.len(), 5, "{columns:?}");
+    // `palisade audit` names them, and the rows added by hand are drift.
+    assert_reported(
+        &db,
+        "secret_column_readable",
+        "column",
+        "palisade.outbound_webhooks.signing_secret",
+    )
+    .await;
+    let report = audit_database(
+        &db.url_as(schema::OWNER_ROLE),
+        Some(&cluster().superuser_url("postgres")),
+        true,
+    )
+    .await
+    .unwrap();
+    let objects: Vec<&str> = report
+        .drift_items()
+        .iter()
+        .map(|d| d.object.as_str())
+        .collect();
+    assert!(
+        objects.contains(&"column classification palisade.customers.loyalty_code"),
+        "{objects:?}"
+    );
+    // The report lists every column with what the app role may do with it.
+    let find = |table: &str, column: &str| {
+        report
+            .columns
+            .iter()
+            .find(|c| c.table_name == table && c.column_name == column)
+            .unwrap_or_else(|| panic!("{table}.{column} missing from the report"))
+    };
+    let token = find("social_accounts", "access_token");
+    assert_eq!(token.classification.as_deref(), Some("secret"));
+    assert!(
+        token.ok && token.app_can_reach && !token.app_can_select,
+        "{token:?}"
+    );
+    let leaked = find("outbound_webhooks", "signing_secret");
+    assert!(!leaked.ok && leaked.app_can_select, "{leaked:?}");
+}
+
+#[tokio::test]
 async fn drift_sees_what_policies_do_not_touch() {
     // Re-applying policies/ would leave these in place; a reference database shows them.
     let db = TestDb::new().await;
@@ -707,6 +792,8 @@ async fn the_auditor_role_reads_the_audit_and_no_tenant_row() {
         "views",
         "ddl_guard",
         "allow_list",
+        "columns",
+        "column_classification",
     ] {
         su.query(&format!("SELECT * FROM palisade_audit.{view}"), &[])
             .await
