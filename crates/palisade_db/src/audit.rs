@@ -617,7 +617,8 @@ pub async fn is_superuser(client: &Client) -> Result<bool, AuditError> {
 }
 
 /// Builds a scratch database on the server of `superuser_url` exactly as a new installation is
-/// built (DDL guard, migrations and policies embedded in this binary, run as `palisade_owner`),
+/// built (DDL guard, migrations and policies embedded in this binary, run as `palisade_owner`,
+/// then the SECURITY DEFINER files as the superuser),
 /// reads its [`Snapshot`], and drops it again, whatever happened.
 pub async fn repository_snapshot(superuser_url: &str) -> Result<Snapshot, AuditError> {
     let su = schema::connect(superuser_url)
@@ -664,6 +665,9 @@ async fn build_and_snapshot(superuser_url: &str, name: &str) -> Result<Snapshot,
         .await
         .map_err(|e| AuditError::Setup(format!("building the scratch database: {e}")))?;
     drop(owner);
+    schema::install_definers(superuser_url, name)
+        .await
+        .map_err(|e| AuditError::Setup(format!("building the scratch database: {e}")))?;
     let mut reader = schema::connect_to(superuser_url, name)
         .await
         .map_err(|e| AuditError::Setup(format!("connecting to the scratch database: {e}")))?;

@@ -1,6 +1,6 @@
 //! Members: the users of the acting organization (table `palisade.users`, policies in
 //! `policies/110_users.sql`), and [`current_role`], the per-request check that a token's user
-//! still exists (`palisade_private.member_role`, policies/430_members.sql).
+//! still exists (`palisade_private.member_role`, policies/029_member_resolvers.sql).
 //!
 //! The password hash is written here and never read: the app role has no SELECT on it.
 

@@ -1,7 +1,8 @@
 /**
  * Members: the users of an organization (table palisade.users; its policies are in
  * 110_users.sql). This file holds the resolver the request path uses to check, on every
- * authenticated request, that a token's user still exists and what its role is now.
+ * authenticated request, that a token's user still exists and what its role is now. Same rules
+ * as 020_resolvers.sql; installed by a superuser after migrations, like every 02N file.
  */
 SET LOCAL ROLE palisade_resolver;
 
