@@ -144,6 +144,9 @@ pub struct RoleRow {
     pub member_of: Vec<String>,
     /// Superuser or BYPASSRLS roles it can SET ROLE to.
     pub can_become_bypass_roles: Vec<String>,
+    /// Login roles only: `palisade_resolver` and other owners of tenant tables or SECURITY
+    /// DEFINER functions it can SET ROLE to (`member_of_owner_role` when not empty).
+    pub can_become_owner_roles: Vec<String>,
     /// Tables and views of this database it owns (any schema but the system ones).
     pub tables_owned: Vec<String>,
     /// Tables, views and schemas of `palisade`/`palisade_private`/`palisade_platform` it owns.

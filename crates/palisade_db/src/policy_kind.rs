@@ -29,9 +29,8 @@ pub const ROLES_FILE: &str = "000_roles.sql";
 /// The kind of the policy file called `name` (a file name, not a path).
 pub fn classify(name: &str) -> PolicyFileKind {
     let digits = name.as_bytes();
-    let numbered = |prefix: &str| {
-        name.starts_with(prefix) && digits.get(2).is_some_and(u8::is_ascii_digit)
-    };
+    let numbered =
+        |prefix: &str| name.starts_with(prefix) && digits.get(2).is_some_and(u8::is_ascii_digit);
     if name == ROLES_FILE {
         PolicyFileKind::Roles
     } else if numbered("00") {

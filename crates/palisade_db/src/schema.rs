@@ -271,14 +271,18 @@ pub async fn install_definers(superuser_url: &str, database: &str) -> Result<(),
         tx.batch_execute(&format!("SET LOCAL ROLE {RESOLVER_ROLE}"))
             .await
             .map_err(DbError::from)?;
-        tx.batch_execute(sql).await.map_err(|e| SchemaError::Policy {
-            file,
-            message: format!(
-                "{} (the SECURITY DEFINER files are installed after `palisade migrate`)",
-                server_message(&e)
-            ),
-        })?;
-        tx.batch_execute("RESET ROLE").await.map_err(DbError::from)?;
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| SchemaError::Policy {
+                file,
+                message: format!(
+                    "{} (the SECURITY DEFINER files are installed after `palisade migrate`)",
+                    server_message(&e)
+                ),
+            })?;
+        tx.batch_execute("RESET ROLE")
+            .await
+            .map_err(DbError::from)?;
     }
     let digest: String = tx
         .query_one("SELECT md5($1)", &[&definer_digest_input()])
