@@ -185,7 +185,8 @@ async fn an_app_role_that_owns_a_security_definer_function_is_refused() {
 async fn missing_or_outdated_security_definer_functions_are_refused_until_installed() {
     let db = TestDb::new().await;
     let su = db.superuser_client().await;
-    let install = || schema::install_definers(&cluster().superuser_url("postgres"), &db.name);
+    let superuser_url = cluster().superuser_url("postgres");
+    let install = || schema::install_definers(&superuser_url, &db.name);
     // As after `palisade migrate` on a new server, before `palisade install-definers`.
     su.batch_execute("DROP FUNCTION palisade_private.definer_files_digest()")
         .await

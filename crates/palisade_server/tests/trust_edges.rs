@@ -80,7 +80,11 @@ async fn no_login_role_can_become_the_resolver() {
         .get(0);
     assert_eq!(members, 0);
     let err = owner_may_become_resolver(&owner).await.unwrap_err();
-    assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{err:?}");
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+        "{err:?}"
+    );
     assert!(
         err.as_db_error()
             .unwrap()
@@ -95,7 +99,11 @@ async fn no_login_role_can_become_the_resolver() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{err:?}");
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+        "{err:?}"
+    );
     // Every SECURITY DEFINER function is the resolver's.
     let owners: Vec<String> = su
         .query(
@@ -147,7 +155,11 @@ async fn no_login_role_can_become_the_resolver() {
     let (code, stdout, stderr) = palisade(&db, &["install-definers"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let err = owner_may_become_resolver(&owner).await.unwrap_err();
-    assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{err:?}");
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+        "{err:?}"
+    );
     assert_eq!(violations(&su).await, vec![]);
 
     // A login role that reaches the resolver through a NOLOGIN role in between is reported too.
