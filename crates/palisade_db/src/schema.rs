@@ -334,8 +334,9 @@ pub async fn install_definers(superuser_url: &str, database: &str) -> Result<(),
 }
 
 /// Whether the SECURITY DEFINER functions installed in the database are the ones of this binary:
-/// `Ok(())`, or why not (missing, or installed from other files), with what to run.
-async fn definers_state(client: &Client) -> Result<Result<(), String>, SchemaError> {
+/// `Ok(())`, or why not, with what to run: `(false, why)` when none are installed (a new
+/// database), `(true, why)` when they were installed from other files (an upgrade).
+async fn definers_state(client: &Client) -> Result<Result<(), (bool, String)>, SchemaError> {
     let callable: bool = client
         .query_one(
             "SELECT to_regprocedure($1) IS NOT NULL
@@ -347,11 +348,14 @@ async fn definers_state(client: &Client) -> Result<Result<(), String>, SchemaErr
         .try_get(0)
         .map_err(DbError::from)?;
     let fix = "run `palisade install-definers` as a superuser after `palisade migrate` \
-               (docs/dba.md, \"Upgrading\")";
+               (docs/dba.md, \"Installing and upgrading\")";
     if !callable {
-        return Ok(Err(format!(
-            "the SECURITY DEFINER functions (policies/02N_*.sql) are not installed in this \
-             database: {fix}"
+        return Ok(Err((
+            false,
+            format!(
+                "the SECURITY DEFINER functions (policies/02N_*.sql) are not installed in this \
+                 database: {fix}"
+            ),
         )));
     }
     let current: bool = client
@@ -366,9 +370,12 @@ async fn definers_state(client: &Client) -> Result<Result<(), String>, SchemaErr
     Ok(if current {
         Ok(())
     } else {
-        Err(format!(
-            "the SECURITY DEFINER functions installed in this database are not the ones of this \
-             version's policies/02N_*.sql: {fix}"
+        Err((
+            true,
+            format!(
+                "the SECURITY DEFINER functions installed in this database are not the ones of \
+                 this version's policies/02N_*.sql: {fix}"
+            ),
         ))
     })
 }
@@ -378,7 +385,9 @@ async fn definers_state(client: &Client) -> Result<Result<(), String>, SchemaErr
 /// behave as another version). Through the app pool.
 pub async fn check_definers(pool: &AppPool) -> Result<(), SchemaError> {
     let conn = pool.get().await?;
-    definers_state(&conn).await?.map_err(SchemaError::Refused)
+    definers_state(&conn)
+        .await?
+        .map_err(|(_, why)| SchemaError::Refused(why))
 }
 
 /// The server's own message for a failed statement (about schema objects here, never rows).
@@ -430,9 +439,12 @@ async fn migrate_locked(client: &mut Client) -> Result<(), SchemaError> {
     }
     apply_policies(client).await?;
     // The owner cannot install the SECURITY DEFINER files (a superuser does): say so if they
-    // are behind, without failing the migration.
-    if let Err(why) = definers_state(client).await? {
-        tracing::warn!("{why}");
+    // are behind, without failing the migration. None at all is the normal state of a new
+    // database at this point.
+    match definers_state(client).await? {
+        Ok(()) => {}
+        Err((true, why)) => tracing::warn!("{why}"),
+        Err((false, why)) => tracing::info!("{why}"),
     }
     Ok(())
 }
