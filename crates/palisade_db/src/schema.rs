@@ -584,6 +584,14 @@ mod tests {
             names.iter().all(|n| !n.starts_with("02")),
             "02N files are the SECURITY DEFINER files, applied by a superuser"
         );
+        for (file, sql) in POLICY_FILES {
+            // The owner is not a member of palisade_resolver: a definer function in an owner file
+            // would fail `migrate` ("permission denied to set role"). It goes in a 02N file.
+            assert!(
+                !sql.contains("ROLE palisade_resolver;"),
+                "{file} switches to palisade_resolver: move its SECURITY DEFINER functions to a policies/02N_*.sql file"
+            );
+        }
     }
 
     #[test]
