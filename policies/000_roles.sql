@@ -19,14 +19,18 @@
  *                      BYPASSRLS. The server refuses to start Stripe with a billing role that is a
  *                      superuser or holds privileges on any other tenant table.
  *   palisade_resolver  NOLOGIN. Owns the few SECURITY DEFINER functions that must find a row before
- *                      a tenant is known (login by email, API keys, the organization of a webhook
- *                      delivery: 020_resolvers.sql, 021_webhook_resolvers.sql), or touch platform
- *                      data for a tenant (phone number claims: 022_phone_number_inventory.sql).
- *                      Nobody logs in as it. The owner role is
- *                      its only member, so that 020_resolvers.sql can SET ROLE to it to create and
- *                      replace those functions. The resolver's policies also require
- *                      current_user = 'palisade_resolver' (true only inside its own functions), so
- *                      membership alone does not let the owner see tenant rows.
+ *                      a tenant is known (login by email, API keys, member sessions, the
+ *                      organization of a webhook delivery), or touch platform data for a tenant
+ *                      (phone number claims): the 02N_*.sql files. Nobody logs in as it and it has
+ *                      no members: a member could SET ROLE to it and read what its policies open
+ *                      (every organization's users, password and key hashes). So a superuser, not
+ *                      the owner, creates its functions: after migrations it applies every
+ *                      02N_*.sql file with SET LOCAL ROLE palisade_resolver (`palisade
+ *                      install-definers`; embedded mode does it on every start). Its policies also
+ *                      require current_user = 'palisade_resolver' (true only inside its own
+ *                      functions), as a second line of defence. The server refuses an app role that
+ *                      is a member of it, and `palisade audit` reports any login role that is
+ *                      (member_of_owner_role).
  *   palisade_auditor   NOLOGIN. Optional, read-only: the audit views of schema palisade_audit
  *                      (900_audit.sql) and nothing else; no tenant table, no BYPASSRLS. A DBA who
  *                      is not a superuser gets it with GRANT palisade_auditor TO <their role>.
@@ -60,4 +64,20 @@ ALTER ROLE palisade_resolver NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATE
 ALTER ROLE palisade_auditor          NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
 ALTER ROLE palisade_billing SET row_security = off;
 
-GRANT palisade_resolver TO palisade_owner;
+/**
+ * palisade_resolver has no members. Before this rule the owner was one (so that policy files could
+ * SET ROLE to it); re-running this file on such a database revokes that, and any other direct
+ * membership someone granted by hand.
+ */
+DO $no_resolver_members$
+DECLARE
+    member name;
+BEGIN
+    FOR member IN
+        SELECT pg_catalog.pg_get_userbyid(m.member) FROM pg_catalog.pg_auth_members m
+         WHERE m.roleid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = 'palisade_resolver')
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE palisade_resolver FROM %I', member);
+    END LOOP;
+END
+$no_resolver_members$;

@@ -17,8 +17,9 @@
  */
 GRANT USAGE ON SCHEMA palisade TO palisade_app, palisade_resolver;
 GRANT USAGE ON SCHEMA palisade_private TO palisade_app;
--- The resolver role owns the SECURITY DEFINER functions of 020_resolvers.sql, so it needs to be
--- able to hold objects in this schema. Nobody can log in as it.
+-- The resolver role owns the SECURITY DEFINER functions of the 02N_*.sql files (created by a
+-- superuser acting as it, after this file has run), so it needs to be able to hold objects in
+-- this schema. Nobody can log in as it, and it has no members.
 GRANT USAGE, CREATE ON SCHEMA palisade_private TO palisade_resolver;
 
 /** The acting organization, or NULL when none is set (every tenant policy compares to it). */

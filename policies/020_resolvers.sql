@@ -4,9 +4,11 @@
  * columns it needs, through its own policy in the table's file), has `search_path = ''`, and is
  * executable by palisade_app only, never by PUBLIC. Each returns the least the caller needs.
  *
- * This file runs inside the policies transaction: it becomes palisade_resolver for its duration
- * (SET LOCAL ROLE, possible because palisade_owner is its member), so the functions are
- * created, replaced and granted by their owner.
+ * Like every policies/02N_*.sql file, this one is applied by a superuser after migrations, in one
+ * transaction with the other 02N files (`palisade install-definers`; embedded mode and the test
+ * harness do it after `migrate`), never by palisade_owner: no login role is a member of
+ * palisade_resolver. It becomes palisade_resolver for its duration (SET LOCAL ROLE, which the
+ * superuser may do), so the functions are created, replaced and granted by their owner.
  */
 SET LOCAL ROLE palisade_resolver;
 

@@ -71,7 +71,7 @@ CREATE POLICY users_delete ON palisade.users FOR DELETE TO palisade_app
 /**
  * The resolver finds a login email's user before any tenant is known. current_user is
  * palisade_resolver only while one of its SECURITY DEFINER functions runs (login_lookup), so
- * this does not extend to roles that are members of palisade_resolver (the owner).
+ * this does not extend to members of palisade_resolver (it has none: 000_roles.sql).
  */
 DROP POLICY IF EXISTS users_select_resolver ON palisade.users;
 CREATE POLICY users_select_resolver ON palisade.users FOR SELECT TO palisade_resolver

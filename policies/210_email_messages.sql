@@ -47,7 +47,7 @@ CREATE POLICY email_messages_delete ON palisade.email_messages FOR DELETE TO pal
  * The webhook resolver finds a row before any tenant is known (webhook_org_for_email_message:
  * the organization of the email an email provider event is about). current_user is
  * palisade_resolver only while one of its SECURITY DEFINER functions runs, so this does not
- * extend to roles that are members of palisade_resolver (the owner).
+ * extend to members of palisade_resolver (it has none: 000_roles.sql).
  */
 DROP POLICY IF EXISTS email_messages_select_resolver ON palisade.email_messages;
 CREATE POLICY email_messages_select_resolver ON palisade.email_messages FOR SELECT TO palisade_resolver

@@ -46,7 +46,7 @@ CREATE POLICY sms_messages_delete ON palisade.sms_messages FOR DELETE TO palisad
  * The webhook resolver finds a row before any tenant is known (webhook_org_for_sms_message: the
  * organization of the message a Twilio status callback is about). current_user is
  * palisade_resolver only while one of its SECURITY DEFINER functions runs, so this does not
- * extend to roles that are members of palisade_resolver (the owner).
+ * extend to members of palisade_resolver (it has none: 000_roles.sql).
  */
 DROP POLICY IF EXISTS sms_messages_select_resolver ON palisade.sms_messages;
 CREATE POLICY sms_messages_select_resolver ON palisade.sms_messages FOR SELECT TO palisade_resolver

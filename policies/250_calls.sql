@@ -45,7 +45,7 @@ CREATE POLICY calls_delete ON palisade.calls FOR DELETE TO palisade_app
  * The webhook resolver finds a row before any tenant is known (webhook_org_for_call: the
  * organization of the call a Twilio voice status callback is about). current_user is
  * palisade_resolver only while one of its SECURITY DEFINER functions runs, so this does not
- * extend to roles that are members of palisade_resolver (the owner).
+ * extend to members of palisade_resolver (it has none: 000_roles.sql).
  */
 DROP POLICY IF EXISTS calls_select_resolver ON palisade.calls;
 CREATE POLICY calls_select_resolver ON palisade.calls FOR SELECT TO palisade_resolver

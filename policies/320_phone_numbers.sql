@@ -61,7 +61,7 @@ CREATE POLICY phone_numbers_delete ON palisade.phone_numbers FOR DELETE TO palis
  * The webhook resolver finds a row before any tenant is known (webhook_org_for_number: the
  * organization an inbound SMS or call to this number belongs to). current_user is
  * palisade_resolver only while one of its SECURITY DEFINER functions runs, so this does not
- * extend to roles that are members of palisade_resolver (the owner).
+ * extend to members of palisade_resolver (it has none: 000_roles.sql).
  */
 DROP POLICY IF EXISTS phone_numbers_select_resolver ON palisade.phone_numbers;
 CREATE POLICY phone_numbers_select_resolver ON palisade.phone_numbers FOR SELECT TO palisade_resolver

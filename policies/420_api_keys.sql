@@ -3,7 +3,7 @@
  *
  * Allow-listed global unique key: api_keys_key_hash_key UNIQUE (key_hash). A request presents
  * its key before its organization is known, so the key must name one row platform-wide; the
- * lookup goes through palisade_private.api_key_lookup (below), never through a tenant's view.
+ * lookup goes through palisade_private.api_key_lookup (028_api_key_resolvers.sql), never through a tenant's view.
  * What it reveals: nothing. The hash is SHA-256 of `pk_` + 32 random bytes, so a collision with
  * another tenant's key cannot be provoked, and palisade_app cannot even read the hash column.
  *
@@ -16,7 +16,7 @@
  *   DELETE  nobody: keys are revoked, not deleted, so the record of a key (name, prefix, last
  *           use) stays until its organization is deleted. No DELETE grant either.
  * palisade_resolver reads the lookup columns of every key and stamps last_used_at, only inside
- * api_key_lookup.
+ * palisade_private.api_key_lookup (028_api_key_resolvers.sql, installed by a superuser).
  */
 ALTER TABLE palisade.api_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.api_keys FORCE ROW LEVEL SECURITY;
@@ -60,7 +60,8 @@ CREATE POLICY api_keys_delete ON palisade.api_keys FOR DELETE TO palisade_app
 /**
  * The resolver reads keys by hash before any tenant is known, and stamps their last use.
  * current_user is palisade_resolver only while one of its SECURITY DEFINER functions runs, so
- * this does not extend to roles that are members of palisade_resolver (the owner).
+ * this would not extend to a role that became a member of palisade_resolver (none may be: the
+ * audit reports member_of_owner_role, and the server refuses such an app role).
  */
 DROP POLICY IF EXISTS api_keys_select_resolver ON palisade.api_keys;
 CREATE POLICY api_keys_select_resolver ON palisade.api_keys FOR SELECT TO palisade_resolver
@@ -70,41 +71,3 @@ DROP POLICY IF EXISTS api_keys_update_resolver ON palisade.api_keys;
 CREATE POLICY api_keys_update_resolver ON palisade.api_keys FOR UPDATE TO palisade_resolver
     USING (current_user = 'palisade_resolver')
     WITH CHECK (current_user = 'palisade_resolver');
-
-SET LOCAL ROLE palisade_resolver;
-
-/**
- * api_key_lookup(sha256 of a presented key): the key's organization, id, the user it acts as
- * (its creator), the role it acts with, and whether it is revoked. No row when no key has this
- * hash or its creator no longer exists. The role is the key's, capped by the creator's current
- * role: an admin's key demoted with its creator acts as a member. Stamps last_used_at at most
- * once a minute per key (so a busy key costs one small write a minute, not one per request).
- */
-CREATE OR REPLACE FUNCTION palisade_private.api_key_lookup(p_key_hash bytea)
-    RETURNS TABLE (organization_id uuid, key_id uuid, user_id uuid, role text, revoked boolean)
-    LANGUAGE sql VOLATILE SECURITY DEFINER
-    SET search_path = ''
-    AS $fn$
-        WITH k AS (
-            SELECT k.organization_id, k.id, k.created_by,
-                   CASE WHEN u.role = 'member' THEN 'member' ELSE k.role END AS role,
-                   k.revoked_at IS NOT NULL AS revoked,
-                   k.last_used_at
-              FROM palisade.api_keys AS k
-              JOIN palisade.users AS u
-                ON u.organization_id = k.organization_id AND u.id = k.created_by
-             WHERE k.key_hash = p_key_hash
-        ), touched AS (
-            UPDATE palisade.api_keys AS a
-               SET last_used_at = pg_catalog.now()
-              FROM k
-             WHERE a.organization_id = k.organization_id AND a.id = k.id AND NOT k.revoked
-               AND (k.last_used_at IS NULL
-                    OR k.last_used_at < pg_catalog.now() - pg_catalog.make_interval(mins => 1))
-        )
-        SELECT k.organization_id, k.id, k.created_by, k.role, k.revoked FROM k
-    $fn$;
-REVOKE ALL ON FUNCTION palisade_private.api_key_lookup(bytea) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION palisade_private.api_key_lookup(bytea) TO palisade_app;
-
-RESET ROLE;

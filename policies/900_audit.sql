@@ -219,6 +219,7 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
  *                      UPDATE or DELETE with the clauses the command needs (USING for SELECT and
  *                      DELETE, WITH CHECK for INSERT, both for UPDATE);
  *   unscoped_policy    a permissive policy whose rows are not restricted (see policies above);
+ *   public_policy      a permissive policy TO PUBLIC: every policy names the role it is for;
  *   no_tenant_index    no index leading with the tenant column;
  *   fk_without_tenant  a foreign key to a tenant table whose columns do not pair this table's
  *                      organization_id with the parent's (FK checks bypass RLS: a single-column
@@ -260,6 +261,11 @@ WITH t AS (
                   WHERE p.schema_name = t.schema_name AND p.table_name = t.table_name
                     AND p.restricts_to IS NULL
                   ORDER BY p.policy_name) AS unscoped_policies,
+           ARRAY(SELECT p.policy_name
+                   FROM palisade_audit.policies p
+                  WHERE p.schema_name = t.schema_name AND p.table_name = t.table_name
+                    AND p.permissive AND 'PUBLIC' = ANY (p.roles)
+                  ORDER BY p.policy_name) AS public_policies,
            (SELECT ic.relname::text
               FROM pg_catalog.pg_index i
               JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
@@ -336,6 +342,9 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table, f.tenant_column::text AS 
           SELECT 5, 'unscoped_policy: policy ' || u.policy || ' does not restrict rows to the acting organization'
             FROM pg_catalog.unnest(f.unscoped_policies) AS u(policy)
           UNION ALL
+          SELECT 5, 'public_policy: policy ' || u.policy || ' applies TO PUBLIC (every role, present and future, the resolver and the billing role included); name the role it is for'
+            FROM pg_catalog.unnest(f.public_policies) AS u(policy)
+          UNION ALL
           SELECT 6, CASE WHEN f.tenant_index IS NULL
                          THEN pg_catalog.format('no_tenant_index: no index leading with %s', f.tenant_column) END
           UNION ALL
@@ -370,7 +379,11 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table, f.tenant_column::text AS 
  *                          role) can bypass row-level security;
  *   app_role_owns          such a role owns (or can become the owner of) tables or schemas of
  *                          palisade / palisade_private / palisade_platform: an owner can disable
- *                          RLS and drop policies.
+ *                          RLS and drop policies;
+ *   member_of_owner_role   a login role (superusers aside) is a member, directly or not, of
+ *                          palisade_resolver or of another role that owns tenant tables or
+ *                          SECURITY DEFINER functions: it can SET ROLE to it and act as their
+ *                          owner (palisade_resolver has no members: 000_roles.sql).
  */
 CREATE VIEW palisade_audit.roles WITH (security_invoker = true) AS
 WITH db AS (
@@ -434,6 +447,15 @@ WITH db AS (
                  FROM tenant_objects o
                 WHERE o.owner <> r.oid AND pg_catalog.pg_has_role(r.oid, o.owner, 'MEMBER')
                 ORDER BY 1) ELSE '{}' END AS tenant_objects_owned_via_membership,
+           CASE WHEN r.rolcanlogin AND NOT r.rolsuper THEN ARRAY(
+               SELECT o.rolname::text FROM pg_catalog.pg_roles o
+                WHERE o.oid <> r.oid AND pg_catalog.pg_has_role(r.oid, o.oid, 'MEMBER')
+                  AND (o.rolname = 'palisade_resolver'
+                       OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN tenant t ON t.oid = c.oid
+                                   WHERE c.relowner = o.oid)
+                       OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace
+                                   WHERE p.prosecdef AND p.proowner = o.oid))
+                ORDER BY 1) ELSE '{}' END AS can_become_owner_roles,
            (r.rolname = 'palisade_app'
             OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p JOIN tenant t ON t.oid = p.polrelid
                         WHERE p.polpermissive AND r.oid = ANY (p.polroles))) AS bound_by_tenant_policies,
@@ -445,7 +467,7 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
        f.rolbypassrls AS bypass_rls,
        (f.rolsuper OR f.rolbypassrls OR pg_catalog.cardinality(f.can_become_bypass_roles) > 0) AS can_bypass_rls,
        f.in_this_database, f.member_of, f.can_become_bypass_roles,
-       f.tables_owned, f.tenant_objects_owned,
+       f.tables_owned, f.tenant_objects_owned, f.can_become_owner_roles,
        CASE WHEN f.rolsuper THEN 'all (superuser)'
             WHEN f.in_this_database THEN (
                 SELECT pg_catalog.string_agg(t.relname || ': ' || pv.privs, '; ' ORDER BY t.relname)
@@ -499,6 +521,11 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
                          THEN 'app_role_owns: tenant policies are written for this role, but it owns '
                               || pg_catalog.array_to_string(f.tenant_objects_owned || f.tenant_objects_owned_via_membership, ', ')
                               || ' (an owner can disable row-level security and drop policies)' END
+          UNION ALL
+          SELECT 5, CASE WHEN f.in_this_database AND pg_catalog.cardinality(f.can_become_owner_roles) > 0
+                         THEN 'member_of_owner_role: logs in and can SET ROLE to '
+                              || pg_catalog.array_to_string(f.can_become_owner_roles, ', ')
+                              || ', which own(s) tenant tables or SECURITY DEFINER functions (palisade_resolver''s read every organization''s users and key hashes); revoke the membership' END
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) AS reasons) AS r;

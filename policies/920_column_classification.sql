@@ -10,7 +10,7 @@
  *             own policy file: it may write it (INSERT, UPDATE ... SET col = $1) but never read
  *             it, refer to it in a WHERE, or return it. `reason` says what it protects. A lookup
  *             by a secret goes through a SECURITY DEFINER resolver (020_resolvers.sql,
- *             420_api_keys.sql).
+ *             028_api_key_resolvers.sql).
  *
  * "Reach" means any privilege of palisade_app (directly, through a role it is a member of, or
  * through PUBLIC) on the table or on one of its columns, in any schema but the system ones:
@@ -59,7 +59,7 @@ VALUES
     ('palisade', 'api_keys', 'name', 'readable', NULL),
     ('palisade', 'api_keys', 'role', 'readable', NULL),
     ('palisade', 'api_keys', 'prefix', 'readable', 'The key''s first 11 characters (pk_ and 8 of its 43 random ones), shown to tell keys apart; the other 208 random bits stay unknown.'),
-    ('palisade', 'api_keys', 'key_hash', 'secret', 'SHA-256 of an API key, which authenticates as its creator: the key is found by it only through palisade_private.api_key_lookup (420_api_keys.sql).'),
+    ('palisade', 'api_keys', 'key_hash', 'secret', 'SHA-256 of an API key, which authenticates as its creator: the key is found by it only through palisade_private.api_key_lookup (028_api_key_resolvers.sql).'),
     ('palisade', 'api_keys', 'created_by', 'readable', NULL),
     ('palisade', 'api_keys', 'last_used_at', 'readable', NULL),
     ('palisade', 'api_keys', 'revoked_at', 'readable', NULL),

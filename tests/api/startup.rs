@@ -135,3 +135,98 @@ async fn an_app_role_that_owns_a_tenant_table_or_can_become_the_owner_is_refused
     assert!(msg.contains("member of palisade_owner"), "{msg}");
     clean_up(db, &[&role, &member]).await;
 }
+
+#[actix_web::test]
+async fn an_app_role_that_can_become_the_resolver_is_refused() {
+    // palisade_resolver owns the SECURITY DEFINER functions and nothing else: no table, no
+    // schema. A member could SET ROLE to it and read every organization's users and key hashes.
+    let db = TestDb::new().await;
+    let role = make_role(&db, "").await;
+    db.superuser_client()
+        .await
+        .batch_execute(&format!("GRANT palisade_resolver TO {role}"))
+        .await
+        .unwrap();
+    let msg = refusal(&db, &role).await;
+    assert!(
+        msg.contains("refusing to start") && msg.contains("member of palisade_resolver"),
+        "{msg}"
+    );
+    // Through a NOLOGIN role in between, too.
+    let middle = format!("palisade_probe_{}", uuid::Uuid::new_v4().simple());
+    let member = make_role(&db, "").await;
+    db.superuser_client()
+        .await
+        .batch_execute(&format!(
+            "CREATE ROLE {middle} NOLOGIN; GRANT palisade_resolver TO {middle}; GRANT {middle} TO {member}"
+        ))
+        .await
+        .unwrap();
+    let msg = refusal(&db, &member).await;
+    assert!(msg.contains("palisade_resolver"), "{msg}");
+    clean_up(db, &[&role, &member, &middle]).await;
+}
+
+#[actix_web::test]
+async fn an_app_role_that_owns_a_security_definer_function_is_refused() {
+    let db = TestDb::new().await;
+    let role = make_role(&db, "").await;
+    db.superuser_client()
+        .await
+        .batch_execute(&format!(
+            "CREATE FUNCTION public.probe_definer() RETURNS int LANGUAGE sql SECURITY DEFINER
+                 SET search_path = '' AS 'SELECT 1';
+             ALTER FUNCTION public.probe_definer() OWNER TO {role};"
+        ))
+        .await
+        .unwrap();
+    let msg = refusal(&db, &role).await;
+    assert!(msg.contains("function(s)"), "{msg}");
+    db.superuser_client()
+        .await
+        .batch_execute("DROP FUNCTION public.probe_definer()")
+        .await
+        .unwrap();
+    clean_up(db, &[&role]).await;
+}
+
+#[actix_web::test]
+async fn missing_or_outdated_security_definer_functions_are_refused_until_installed() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let superuser_url = cluster().superuser_url("postgres");
+    let install = || schema::install_definers(&superuser_url, &db.name);
+    // As after `palisade migrate` on a new server, before `palisade install-definers`.
+    su.batch_execute("DROP FUNCTION palisade_private.definer_files_digest()")
+        .await
+        .unwrap();
+    let msg = refusal(&db, schema::APP_ROLE).await;
+    assert!(
+        msg.contains("are not installed") && msg.contains("palisade install-definers"),
+        "{msg}"
+    );
+    install().await.unwrap();
+    schema::check_definers(&db.app_pool(1)).await.unwrap();
+    // As after an upgrade whose definer files changed.
+    su.batch_execute(
+        "BEGIN; SET LOCAL ROLE palisade_resolver;
+         CREATE OR REPLACE FUNCTION palisade_private.definer_files_digest() RETURNS text
+             LANGUAGE sql IMMUTABLE SET search_path = '' AS $$ SELECT 'an older version'::text $$;
+         COMMIT;",
+    )
+    .await
+    .unwrap();
+    let msg = refusal(&db, schema::APP_ROLE).await;
+    assert!(
+        msg.contains("not the ones of this version") && msg.contains("palisade install-definers"),
+        "{msg}"
+    );
+    install().await.unwrap();
+    check_app_role(&db.app_pool(1)).await.unwrap();
+    schema::check_definers(&db.app_pool(1)).await.unwrap();
+    // Only a superuser can install them (they are created as palisade_resolver).
+    let err = schema::install_definers(&db.url_as(schema::OWNER_ROLE), &db.name)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("needs a superuser"), "{err}");
+}

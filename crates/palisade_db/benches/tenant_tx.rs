@@ -191,6 +191,9 @@ async fn main() {
     schema::migrate(&cluster.url("palisade_owner", PASSWORD, db))
         .await
         .unwrap();
+    schema::install_definers(&cluster.url("postgres", PASSWORD, "postgres"), db)
+        .await
+        .unwrap();
 
     // Seed as the superuser (which bypasses RLS), then a plain reader role without RLS.
     let su = schema::connect(&cluster.url("postgres", PASSWORD, db))

@@ -144,6 +144,9 @@ pub struct RoleRow {
     pub member_of: Vec<String>,
     /// Superuser or BYPASSRLS roles it can SET ROLE to.
     pub can_become_bypass_roles: Vec<String>,
+    /// Login roles only: `palisade_resolver` and other owners of tenant tables or SECURITY
+    /// DEFINER functions it can SET ROLE to (`member_of_owner_role` when not empty).
+    pub can_become_owner_roles: Vec<String>,
     /// Tables and views of this database it owns (any schema but the system ones).
     pub tables_owned: Vec<String>,
     /// Tables, views and schemas of `palisade`/`palisade_private`/`palisade_platform` it owns.
@@ -665,7 +668,8 @@ pub async fn is_superuser(client: &Client) -> Result<bool, AuditError> {
 }
 
 /// Builds a scratch database on the server of `superuser_url` exactly as a new installation is
-/// built (DDL guard, migrations and policies embedded in this binary, run as `palisade_owner`),
+/// built (DDL guard, migrations and policies embedded in this binary, run as `palisade_owner`,
+/// then the SECURITY DEFINER files as the superuser),
 /// reads its [`Snapshot`], and drops it again, whatever happened.
 pub async fn repository_snapshot(superuser_url: &str) -> Result<Snapshot, AuditError> {
     let su = schema::connect(superuser_url)
@@ -712,6 +716,9 @@ async fn build_and_snapshot(superuser_url: &str, name: &str) -> Result<Snapshot,
         .await
         .map_err(|e| AuditError::Setup(format!("building the scratch database: {e}")))?;
     drop(owner);
+    schema::install_definers(superuser_url, name)
+        .await
+        .map_err(|e| AuditError::Setup(format!("building the scratch database: {e}")))?;
     let mut reader = schema::connect_to(superuser_url, name)
         .await
         .map_err(|e| AuditError::Setup(format!("connecting to the scratch database: {e}")))?;

@@ -6,7 +6,8 @@
 //!   BYPASSRLS), whose only operations are the Stripe webhook's.
 //! - [`tenant_tx`]: [`TenantTx`], the only way to reach tenant tables. It sets the request's
 //!   organization transaction-locally; PostgreSQL row-level security does the filtering.
-//! - [`schema`]: bootstrap (roles, database), migrations (`sql/`), policies (`policies/`) and
+//! - [`schema`]: bootstrap (roles, database), migrations (`sql/`), policies (`policies/`, sorted
+//!   by [`policy_kind`]: superuser, SECURITY DEFINER and owner files) and
 //!   the startup checks that refuse a dangerous app role.
 //! - [`audit`]: the DBA audit (the `palisade_audit` views, and drift from the repository).
 //! - [`auth`], [`customers`], [`messaging`], [`chat`], [`ivr_menus`], [`phone_numbers`],
@@ -45,6 +46,7 @@ pub mod organization;
 pub mod outbound_webhooks;
 pub mod phone_inventory;
 pub mod phone_numbers;
+pub mod policy_kind;
 pub mod pool;
 pub mod reports;
 pub mod schema;

@@ -4,6 +4,9 @@
 //! palisade [serve]   serve HTTP (embedded PostgreSQL unless DATABASE_URL is set)
 //! palisade migrate   apply migrations and policies, then exit
 //! palisade bootstrap create roles and the database on an existing server (superuser URL)
+//! palisade install-definers
+//!                    after every migrate on an existing server (superuser URL): the roles, the
+//!                    DDL guard and the SECURITY DEFINER functions
 //! palisade audit     the DBA audit: violations and drift; exit 0 healthy, 1 findings, 2 error
 //! palisade numbers   the platform's phone number inventory, as the owner role
 //! ```
@@ -28,7 +31,7 @@ use palisade_server::numbers::{self, NumbersCommand};
 use palisade_server::startup::{AppConfig, Application};
 use palisade_server::telemetry;
 
-const USAGE: &str = "usage: palisade [serve|migrate|bootstrap|audit|numbers|help]
+const USAGE: &str = "usage: palisade [serve|migrate|bootstrap|install-definers|audit|numbers|help]
 
   serve      Serve the HTTP API (the default). Without DATABASE_URL, runs its own PostgreSQL
              cluster under PALISADE_DATA_DIR (default ./.palisade).
@@ -36,6 +39,14 @@ const USAGE: &str = "usage: palisade [serve|migrate|bootstrap|audit|numbers|help
   bootstrap  On an existing server: create the roles and the database, as a superuser.
              Needs PALISADE_SUPERUSER_URL, PALISADE_OWNER_PASSWORD, PALISADE_APP_PASSWORD,
              PALISADE_BILLING_PASSWORD; PALISADE_DATABASE_NAME defaults to palisade.
+             Then run `migrate`, then `install-definers`.
+  install-definers
+             On an existing server, after every `migrate` (a new installation and every
+             upgrade), as a superuser: re-applies the roles (not their passwords) and the DDL
+             guard, and installs the SECURITY DEFINER functions (policies/02N_*.sql) as
+             palisade_resolver, which the owner cannot do. The server refuses to start until
+             they match its version. Needs PALISADE_SUPERUSER_URL; PALISADE_DATABASE_NAME
+             defaults to palisade. (Embedded mode does all of this on every start.)
   audit [--json] [--no-drift]
              The DBA audit: every tenant table's protection, roles that can bypass row-level
              security, SECURITY DEFINER functions, views over tenant tables (the
@@ -85,6 +96,7 @@ fn main() -> ExitCode {
         "serve" => serve(&settings),
         "migrate" => migrate(&settings),
         "bootstrap" => bootstrap(),
+        "install-definers" => install_definers(),
         other => {
             eprintln!("palisade: unknown command {other:?}\n\n{USAGE}");
             return ExitCode::from(2);
@@ -125,7 +137,9 @@ fn with_database(
     result
 }
 
-/// Bootstraps (embedded only: we hold the superuser there) and migrates.
+/// Bootstraps, migrates and installs the SECURITY DEFINER functions (embedded: we hold the
+/// superuser there); on an existing server only migrates (as the owner): `palisade
+/// install-definers` is the superuser's step, and the server refuses to start without it.
 async fn prepare_database(
     settings: &Settings,
     embedded: Option<&EmbeddedDb>,
@@ -139,6 +153,7 @@ async fn prepare_database(
             )
             .await?;
             schema::migrate(&db.owner_url()).await?;
+            schema::install_definers(&db.superuser_url(), embedded::DATABASE).await?;
         }
         (None, DatabaseMode::External(ext)) => schema::migrate(&ext.owner_url).await?,
         (None, DatabaseMode::Embedded(_)) => return Err("embedded database not started".into()),
@@ -372,7 +387,22 @@ fn bootstrap() -> Result<(), BoxError> {
         std::env::var("PALISADE_DATABASE_NAME").unwrap_or_else(|_| embedded::DATABASE.into());
     actix_web::rt::System::new().block_on(async move {
         schema::bootstrap(&superuser_url, &database, &passwords).await?;
-        tracing::info!(db.name = %database, "roles and database are in place; now run `palisade migrate` with DATABASE_URL");
+        tracing::info!(db.name = %database, "roles and database are in place; now run `palisade migrate` with DATABASE_URL, then `palisade install-definers`");
+        Ok(())
+    })
+}
+
+/// `palisade install-definers`: the superuser's step after every `migrate` on an existing server.
+fn install_definers() -> Result<(), BoxError> {
+    let superuser_url = std::env::var("PALISADE_SUPERUSER_URL").map_err(|_| {
+        "install-definers needs PALISADE_SUPERUSER_URL (a superuser's URL); in embedded mode \
+         every start (and `palisade migrate`) already installs them"
+    })?;
+    let database =
+        std::env::var("PALISADE_DATABASE_NAME").unwrap_or_else(|_| embedded::DATABASE.into());
+    actix_web::rt::System::new().block_on(async move {
+        schema::superuser_after_migrate(&superuser_url, &database).await?;
+        tracing::info!(db.name = %database, "roles, DDL guard and SECURITY DEFINER functions are in place");
         Ok(())
     })
 }

@@ -12,7 +12,7 @@ use palisade_api::telemetry::{PalisadeRootSpan, add_request_id_header};
 use palisade_api::webhooks::WebhookConfig;
 use palisade_api::webhooks::stripe::StripeSetup;
 use palisade_db::AppPool;
-use palisade_db::schema::{SchemaError, check_app_role};
+use palisade_db::schema::{SchemaError, check_app_role, check_definers};
 use tracing_actix_web::TracingLogger;
 
 /// Why the server could not start.
@@ -72,10 +72,11 @@ pub struct Application {
 }
 
 impl Application {
-    /// Checks the app role (and the billing role, when Stripe is configured), binds the
-    /// listener and prepares the server.
+    /// Checks the app role (and the billing role, when Stripe is configured) and that the
+    /// SECURITY DEFINER functions are this version's, binds the listener and prepares the server.
     pub async fn build(config: &AppConfig, pool: AppPool) -> Result<Self, StartupError> {
         check_app_role(&pool).await?;
+        check_definers(&pool).await?;
         if let Some(stripe) = &config.stripe {
             // Through the app pool: no billing connection is opened before a Stripe event.
             stripe.pool().check_role(&pool).await?;

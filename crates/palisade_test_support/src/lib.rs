@@ -223,6 +223,10 @@ fn init_cluster() -> TestCluster {
         schema::migrate(&c.url(schema::OWNER_ROLE, TEST_PASSWORD, &c.template))
             .await
             .unwrap_or_else(|e| panic!("migrate: {e}"));
+        // As in production: the SECURITY DEFINER files, by the superuser, after migrations.
+        schema::install_definers(&c.superuser_url("postgres"), &c.template)
+            .await
+            .unwrap_or_else(|e| panic!("install definers: {e}"));
     });
     c
 }

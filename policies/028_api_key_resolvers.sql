@@ -1,0 +1,45 @@
+/**
+ * The API key resolver: how a request that presents an API key finds the key's organization
+ * before any tenant is known. Same rules as 020_resolvers.sql: SECURITY DEFINER, owned by the
+ * NOLOGIN role palisade_resolver, `search_path = ''`, EXECUTE for palisade_app only. Installed by
+ * a superuser after migrations (`palisade install-definers`, or every embedded start), like every
+ * 02N file; the columns and policies it relies on (api_keys_select_resolver,
+ * api_keys_update_resolver) are in 420_api_keys.sql.
+ */
+SET LOCAL ROLE palisade_resolver;
+
+/**
+ * api_key_lookup(sha256 of a presented key): the key's organization, id, the user it acts as
+ * (its creator), the role it acts with, and whether it is revoked. No row when no key has this
+ * hash or its creator no longer exists. The role is the key's, capped by the creator's current
+ * role: an admin's key demoted with its creator acts as a member. Stamps last_used_at at most
+ * once a minute per key (so a busy key costs one small write a minute, not one per request).
+ */
+CREATE OR REPLACE FUNCTION palisade_private.api_key_lookup(p_key_hash bytea)
+    RETURNS TABLE (organization_id uuid, key_id uuid, user_id uuid, role text, revoked boolean)
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        WITH k AS (
+            SELECT k.organization_id, k.id, k.created_by,
+                   CASE WHEN u.role = 'member' THEN 'member' ELSE k.role END AS role,
+                   k.revoked_at IS NOT NULL AS revoked,
+                   k.last_used_at
+              FROM palisade.api_keys AS k
+              JOIN palisade.users AS u
+                ON u.organization_id = k.organization_id AND u.id = k.created_by
+             WHERE k.key_hash = p_key_hash
+        ), touched AS (
+            UPDATE palisade.api_keys AS a
+               SET last_used_at = pg_catalog.now()
+              FROM k
+             WHERE a.organization_id = k.organization_id AND a.id = k.id AND NOT k.revoked
+               AND (k.last_used_at IS NULL
+                    OR k.last_used_at < pg_catalog.now() - pg_catalog.make_interval(mins => 1))
+        )
+        SELECT k.organization_id, k.id, k.created_by, k.role, k.revoked FROM k
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.api_key_lookup(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.api_key_lookup(bytea) TO palisade_app;
+
+RESET ROLE;
