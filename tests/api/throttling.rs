@@ -1,4 +1,4 @@
-//! Guessing is throttled: login and signup are limited per client address and per account,
+//! Guessing is throttled: login, signup, password resets and invitation links are limited per client address and per account,
 //! answering 429 `rate_limited` with `Retry-After` before any lookup or argon2 hash. Time moves
 //! on the app's injected clock, never by sleeping. The client address is the TCP peer unless
 //! trusted proxies are configured; then the right-most untrusted `X-Forwarded-For` hop.
@@ -188,4 +188,59 @@ async fn signup_is_throttled_per_address_and_per_email() {
     app.clock.advance(time::Duration::seconds(retry));
     let r = signup("third@example.com".into()).await;
     assert_eq!(r.status, 201, "{}", r.text);
+}
+
+#[actix_web::test]
+async fn password_resets_and_invitation_links_are_throttled_per_email_and_per_link() {
+    let app = spawn_app_configured(|c| {
+        c.rate_limits.password_reset = limits("1000/min", "2/min");
+        c.rate_limits.invitation = limits("1000/min", "2/min");
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+
+    // Reset requests for one email: two pass, the third is 429 (the unknown email likewise, so
+    // the limit says nothing about whether an account exists).
+    for email in [owner.email.as_str(), "nobody@example.com"] {
+        for i in 0..2 {
+            let r = app.request_password_reset(email).await;
+            assert_eq!(r.status, 202, "{email} request {i}: {}", r.text);
+        }
+        throttled(
+            &app.request_password_reset(email).await,
+            "third reset request",
+        );
+    }
+    // Guessing a reset link: the same budget, per link guessed.
+    let guess = "a-guessed-reset-link-token-that-is-long-enough";
+    for i in 0..2 {
+        let r = app.reset_password(guess, "a brand new long password").await;
+        assert_eq!(r.status, 400, "guess {i}: {}", r.text);
+    }
+    throttled(
+        &app.reset_password(guess, "a brand new long password").await,
+        "third try of one reset link",
+    );
+
+    // An invitation link: two attempts, then 429 whatever the answer would be; the clock frees
+    // it. (An invitation to an email that already has an account stays pending: 409 each time.)
+    let taken = app.signup("Globex").await;
+    let r = app.invite(&owner, &taken.email, "member").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let token = app.invitation_token(&taken.email).await;
+    for i in 0..2 {
+        let r = app
+            .accept_invitation(&token, "Taken", "a long enough password")
+            .await;
+        assert_eq!(r.status, 409, "attempt {i}: {}", r.text);
+    }
+    let r = app
+        .accept_invitation(&token, "Taken", "a long enough password")
+        .await;
+    let retry = throttled(&r, "third use of one invitation link");
+    app.clock.advance(time::Duration::seconds(retry));
+    let r = app
+        .accept_invitation(&token, "Taken", "a long enough password")
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
 }
