@@ -70,55 +70,68 @@ CREATE OR REPLACE FUNCTION palisade_private.reset_password(p_token_hash bytea, p
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = ''
     AS $fn$
-        WITH found AS (
-            SELECT r.organization_id, r.user_id
-              FROM palisade.password_resets AS r
-             WHERE r.token_hash = p_token_hash AND r.expires_at > p_now
-             LIMIT 1
-        ), consumed AS (
+        -- The DELETE of the link's own row decides: of two concurrent uses of one link, the
+        -- second waits for the first, finds the row gone, consumes nothing and changes nothing.
+        WITH consumed AS (
             DELETE FROM palisade.password_resets AS r
-             USING found AS f
-             WHERE r.organization_id = f.organization_id AND r.user_id = f.user_id
+             WHERE r.token_hash = p_token_hash AND r.expires_at > p_now
+            RETURNING r.organization_id, r.user_id
+        ), older AS (
+            DELETE FROM palisade.password_resets AS r
+             USING consumed AS c
+             WHERE r.organization_id = c.organization_id AND r.user_id = c.user_id
+               AND r.token_hash <> p_token_hash
         )
         UPDATE palisade.users AS u
            SET password_hash = p_password_hash,
                credential_version = u.credential_version + 1,
                updated_at = p_now
-          FROM found AS f
-         WHERE u.organization_id = f.organization_id AND u.id = f.user_id
+          FROM consumed AS c
+         WHERE u.organization_id = c.organization_id AND u.id = c.user_id
         RETURNING u.organization_id, u.id
     $fn$;
 REVOKE ALL ON FUNCTION palisade_private.reset_password(bytea, timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION palisade_private.reset_password(bytea, timestamptz, text) TO palisade_app;
 
 /**
- * change_password(organization, user, current hash, new hash, now): replaces the password of a
- * user whose stored hash is still `current hash` (the caller verified the current password
- * against it, as login does; a concurrent change makes this a no-op), bumps credential_version
- * (every token issued before stops working) and returns the new version. No row when nothing
- * changed. The caller is the user themselves (POST /v1/me/password); the app role has no UPDATE
- * on password_hash, so this and reset_password are the only ways a password changes.
+ * change_password(current hash, new hash, now): replaces the password of the acting user (the
+ * transaction's app.current_org and app.current_user, set by the request's TenantTx from its
+ * verified token; never a parameter) if their stored hash is still `current hash` (the caller
+ * verified the current password against it, as login does; a concurrent change makes this a
+ * no-op), bumps credential_version (every token issued before stops working), deletes the
+ * user's pending password-reset links, and returns the new version. No row when nothing changed
+ * or no user is set. The app role has no UPDATE on password_hash, so this and reset_password are
+ * the only ways a password changes.
  */
-CREATE OR REPLACE FUNCTION palisade_private.change_password(p_organization_id uuid,
-                                                            p_user_id uuid,
-                                                            p_current_hash text,
+DROP FUNCTION IF EXISTS palisade_private.change_password(uuid, uuid, text, text, timestamptz);
+CREATE OR REPLACE FUNCTION palisade_private.change_password(p_current_hash text,
                                                             p_new_hash text,
                                                             p_now timestamptz)
     RETURNS TABLE (credential_version integer)
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = ''
     AS $fn$
-        UPDATE palisade.users AS u
-           SET password_hash = p_new_hash,
-               credential_version = u.credential_version + 1,
-               updated_at = p_now
-         WHERE u.organization_id = p_organization_id AND u.id = p_user_id
-           AND u.password_hash = p_current_hash
-        RETURNING u.credential_version
+        WITH me AS (
+            SELECT NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid AS org,
+                   NULLIF(pg_catalog.current_setting('app.current_user', true), '')::uuid AS usr
+        ), changed AS (
+            UPDATE palisade.users AS u
+               SET password_hash = p_new_hash,
+                   credential_version = u.credential_version + 1,
+                   updated_at = p_now
+              FROM me
+             WHERE u.organization_id = me.org AND u.id = me.usr
+               AND u.password_hash = p_current_hash
+            RETURNING u.organization_id, u.id, u.credential_version
+        ), links AS (
+            DELETE FROM palisade.password_resets AS r
+             USING changed AS c
+             WHERE r.organization_id = c.organization_id AND r.user_id = c.id
+        )
+        SELECT c.credential_version FROM changed AS c
     $fn$;
-REVOKE ALL ON FUNCTION palisade_private.change_password(uuid, uuid, text, text, timestamptz)
-    FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION palisade_private.change_password(uuid, uuid, text, text, timestamptz)
+REVOKE ALL ON FUNCTION palisade_private.change_password(text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.change_password(text, text, timestamptz)
     TO palisade_app;
 
 RESET ROLE;

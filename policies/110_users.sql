@@ -12,27 +12,33 @@
  *   INSERT  into its own organization, owners and admins only (signup acts as the new owner).
  *   UPDATE  users of its own organization, owners and admins only; cannot move them elsewhere.
  *           Names and roles only: no endpoint sets someone else's password, and the app role
- *           has no UPDATE on password_hash or credential_version at all.
+ *           has no UPDATE on password_hash, credential_version or email at all (an email
+ *           rewritten by an admin would redirect that member's password-reset mail).
  *   DELETE  users of its own organization, owners and admins only.
  * Only an owner may create an owner, change an owner, or make someone an owner: an admin's
  * writes never touch an owner row, before or after the change. (That an organization keeps at
  * least one owner is checked by the members routes, under a lock on the owner rows.)
  * palisade_resolver reads the login columns of every user, and only through login_lookup and
  * the account functions of 023_accounts.sql; it changes a password (and bumps
- * credential_version, which ends every token issued before) only inside change_password (which
- * needs the current hash) and reset_password (which needs a valid reset token).
+ * credential_version, which ends every token issued before) only inside change_password (the
+ * transaction's own user, whose current hash the caller must present) and reset_password (which
+ * needs a valid reset token).
+ * Limits, honestly: login_lookup hands the password hash to the app role (argon2 runs in the
+ * server), so change_password's "current hash" check binds the app's code, not a compromised
+ * app role; and INSERT lets an admin context create a user with a hash of its choosing, which
+ * only the invitation acceptance path does (routes/accounts.rs).
  */
 ALTER TABLE palisade.users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.users FORCE ROW LEVEL SECURITY;
 ALTER TABLE palisade.users
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
--- password_hash is never readable by the app role: login verifies through the resolver.
+-- password_hash is not readable through the table: login reads it through the resolver.
 REVOKE ALL ON palisade.users FROM palisade_app, palisade_resolver;
 GRANT SELECT (organization_id, id, email, name, role, credential_version, created_at, updated_at)
     ON palisade.users TO palisade_app;
 GRANT INSERT, DELETE ON palisade.users TO palisade_app;
-GRANT UPDATE (email, name, role, updated_at) ON palisade.users TO palisade_app;
+GRANT UPDATE (name, role, updated_at) ON palisade.users TO palisade_app;
 GRANT SELECT (organization_id, id, email, role, password_hash, credential_version)
     ON palisade.users TO palisade_resolver;
 GRANT UPDATE (password_hash, credential_version, updated_at) ON palisade.users TO palisade_resolver;

@@ -552,3 +552,82 @@ async fn the_app_role_cannot_read_token_hashes_or_write_passwords() {
         );
     }
 }
+
+#[actix_web::test]
+async fn of_two_concurrent_uses_of_one_reset_link_exactly_one_changes_the_password() {
+    // In SQL as the app role, so the race is certain: the first use holds its transaction open
+    // while the second one runs, then commits; the second must find the link consumed.
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    assert_eq!(app.request_password_reset(&owner.email).await.status, 202);
+    let token = app.reset_token(&owner.email, 1).await;
+    let hash = palisade_api::credentials::link_token_hash(&token).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let sql = "SELECT user_id FROM palisade_private.reset_password($1, $2, $3)";
+    let mut first = app.db.app_client().await;
+    let second = app.db.app_client().await;
+    let tx = first.transaction().await.unwrap();
+    let won = tx
+        .query(sql, &[&&hash[..], &now, &"$argon2id$first"])
+        .await
+        .unwrap();
+    assert_eq!(won.len(), 1);
+    let late = tokio::spawn(async move {
+        second
+            .query(sql, &[&&hash[..], &now, &"$argon2id$second"])
+            .await
+            .map(|rows| rows.len())
+    });
+    // Commit only once the second use is blocked behind the first (on the link's row).
+    let watcher = app.db.app_client().await;
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE wait_event_type = 'Lock' AND query LIKE '%reset_password%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting == 1 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(late.await.unwrap().unwrap(), 0, "the link was used twice");
+}
+
+#[actix_web::test]
+async fn changing_a_password_drops_pending_reset_links_and_acts_only_on_the_acting_user() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    assert_eq!(app.request_password_reset(&owner.email).await.status, 202);
+    let link = app.reset_token(&owner.email, 1).await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/me/password",
+            Some(&owner.token),
+            Some(&json!({"current_password": owner.password,
+                         "new_password": "a changed long password"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The reset link mailed before the change no longer works.
+    let r = app
+        .reset_password(&link, "an attacker's new password")
+        .await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")));
+    // The function takes no user id: with no user in the transaction it changes nothing.
+    let c = app.db.app_client().await;
+    let rows = c
+        .query(
+            "SELECT * FROM palisade_private.change_password('x', 'y', now())",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+}

@@ -2,11 +2,13 @@
 //! and shared through [`crate::AppState`].
 //!
 //! Two ways out, chosen by configuration, one message format (RFC 5322, built with `lettre`):
-//! - **SMTP** (`PALISADE_SMTP_URL=smtp://[user:password@]host[:port]`): each message is handed to
-//!   that server (a relay or MTA) over one SMTP session. This build has no TLS client (the
-//!   rustls backends of `lettre` need a C toolchain to build `ring`), so the connection is plain:
-//!   point it at a relay on the same host or a private network, and credentials are only accepted
-//!   for a loopback host (they would otherwise cross the network in clear).
+//! - **SMTP** (`PALISADE_SMTP_URL`): each message is handed to that server (a provider's
+//!   submission endpoint, a relay or an MTA) over one SMTP session, over TLS unless the server is
+//!   on this host: `smtps://host[:465]` is TLS from the first byte; `smtp://host[:587]` requires
+//!   STARTTLS; `smtp://localhost[:25]` (any loopback address) is plain; `?tls=none` allows plain
+//!   SMTP to another host (a relay on a private network) but then refuses credentials, which
+//!   would cross the network in clear. Certificates are checked against the Mozilla roots
+//!   (rustls, `webpki-roots`).
 //! - **Outbox** (the default without `PALISADE_SMTP_URL`): each message is written as one `.eml`
 //!   file (mode 0600) in a directory, and the path is logged, for development and for the
 //!   embedded default, which must run without any mail server.
@@ -20,6 +22,7 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use palisade_domain::EmailAddress;
 
@@ -100,23 +103,26 @@ fn parse_from(from: &str) -> Result<Mailbox, MailConfigError> {
 }
 
 impl Mailer {
-    /// Mail through the SMTP server named by `url`: `smtp://[user:password@]host[:port]`
-    /// (port 25 by default; user and password percent-encoded, and only for a loopback host).
+    /// Mail through the SMTP server named by `url` (user and password percent-encoded):
+    /// `smtps://[user:password@]host[:port]` (TLS, port 465 by default),
+    /// `smtp://[user:password@]host[:port]` (STARTTLS required, port 587 by default; plain and
+    /// port 25 by default for a loopback host), or `smtp://host[:port]?tls=none` (plain to
+    /// another host, port 25 by default, no credentials).
     pub fn smtp(url: &str, from: &str) -> Result<Self, MailConfigError> {
         let bad = |why: &str| MailConfigError(format!("PALISADE_SMTP_URL: {why}"));
         let parsed = url::Url::parse(url).map_err(|_| bad("not a URL"))?;
-        match parsed.scheme() {
-            "smtp" => {}
-            "smtps" => {
-                return Err(bad(
-                    "smtps:// needs TLS, which this build does not include; use smtp:// to a \
-                     local relay (see docs/accounts.md)",
-                ));
-            }
-            _ => return Err(bad("the scheme must be smtp://")),
-        }
-        if parsed.query().is_some() || parsed.fragment().is_some() || parsed.path().len() > 1 {
-            return Err(bad("no path, query or fragment is understood"));
+        let implicit_tls = match parsed.scheme() {
+            "smtp" => false,
+            "smtps" => true,
+            _ => return Err(bad("the scheme must be smtp:// or smtps://")),
+        };
+        let plain_asked = match parsed.query() {
+            None => false,
+            Some("tls=none") if !implicit_tls => true,
+            Some(_) => return Err(bad("the only query understood is ?tls=none, with smtp://")),
+        };
+        if parsed.fragment().is_some() || parsed.path().len() > 1 {
+            return Err(bad("no path or fragment is understood"));
         }
         let host = match parsed.host() {
             Some(url::Host::Domain(d)) => d.to_owned(),
@@ -136,14 +142,26 @@ impl Mailer {
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
             None => false,
         };
+        let plain = plain_asked || (loopback && !implicit_tls);
+        let tls = |host: &str| {
+            TlsParameters::new(host.to_owned()).map_err(|e| bad(&format!("cannot set up TLS: {e}")))
+        };
+        let (security, default_port) = if implicit_tls {
+            (Tls::Wrapper(tls(&host)?), 465)
+        } else if plain {
+            (Tls::None, 25)
+        } else {
+            (Tls::Required(tls(&host)?), 587)
+        };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(parsed.port().unwrap_or(25))
+            .port(parsed.port().unwrap_or(default_port))
+            .tls(security)
             .timeout(Some(SMTP_TIMEOUT));
         if !parsed.username().is_empty() {
-            if !loopback {
+            if plain && !loopback {
                 return Err(bad(
-                    "credentials are only sent to a loopback host: without TLS they would cross \
-                     the network in clear",
+                    "credentials are not sent over plain SMTP to another host (?tls=none): they \
+                     would cross the network in clear",
                 ));
             }
             let decode = |s: &str| {
@@ -264,12 +282,16 @@ mod tests {
     fn smtp_urls() {
         let from = "Palisade <no-reply@example.com>";
         assert!(Mailer::smtp("smtp://relay.internal:2525", from).is_ok());
+        assert!(Mailer::smtp("smtp://relay.internal?tls=none", from).is_ok());
         assert!(Mailer::smtp("smtp://user:pass@localhost", from).is_ok());
         assert!(Mailer::smtp("smtp://user:pass@[::1]:25", from).is_ok());
-        assert!(Mailer::smtp("smtp://user:pass@10.0.0.1:25", from).is_err());
         assert!(Mailer::smtp("smtp://user:p%40ss@127.0.0.1:587", from).is_ok());
-        assert!(Mailer::smtp("smtp://user:pass@smtp.example.com:587", from).is_err());
-        assert!(Mailer::smtp("smtps://smtp.example.com", from).is_err());
+        // Credentials go over TLS (STARTTLS required, or smtps), or to this host.
+        assert!(Mailer::smtp("smtp://user:pass@smtp.example.com:587", from).is_ok());
+        assert!(Mailer::smtp("smtps://user:pass@smtp.example.com", from).is_ok());
+        assert!(Mailer::smtp("smtp://user:pass@10.0.0.1:25?tls=none", from).is_err());
+        assert!(Mailer::smtp("smtps://smtp.example.com?tls=none", from).is_err());
+        assert!(Mailer::smtp("smtp://smtp.example.com?tls=maybe", from).is_err());
         assert!(Mailer::smtp("http://smtp.example.com", from).is_err());
         assert!(Mailer::smtp("smtp://relay.internal", "not an address").is_err());
         assert_eq!(percent_decode("p%40ss").as_deref(), Some("p@ss"));

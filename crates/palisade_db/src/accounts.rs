@@ -345,32 +345,20 @@ pub async fn reset_password(
     .transpose()
 }
 
-/// Replaces `user`'s password if their stored hash is still `current_hash`
+/// Replaces the acting user's password (the transaction's user, never a parameter) if their
+/// stored hash is still `current_hash`, and drops their pending reset links
 /// (`palisade_private.change_password`). Returns the new credential version, or `None` when
 /// nothing changed (the user is gone or the password changed meanwhile).
 pub async fn change_password(
-    pool: &AppPool,
-    ctx: &TenantContext,
+    tx: &mut TenantTx,
     current_hash: &str,
     new_hash: &str,
     now: OffsetDateTime,
 ) -> Result<Option<i32>, DbError> {
-    let conn = pool.get().await?;
-    let stmt = conn
-        .prepare_cached(
-            "SELECT credential_version FROM palisade_private.change_password($1, $2, $3, $4, $5)",
-        )
-        .await?;
-    let row = conn
+    let row = tx
         .query_opt(
-            &stmt,
-            &[
-                &ctx.org_id.as_uuid(),
-                &ctx.user_id.as_uuid(),
-                &current_hash,
-                &new_hash,
-                &now,
-            ],
+            "SELECT credential_version FROM palisade_private.change_password($1, $2, $3)",
+            &[&current_hash, &new_hash, &now],
         )
         .await?;
     row.map(|r| r.try_get("credential_version").map_err(DbError::from))

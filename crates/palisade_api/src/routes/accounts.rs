@@ -377,18 +377,14 @@ pub async fn change_password(
         });
     }
     let new_hash = state.passwords.hash(&new).await?;
-    let version = db::change_password(
-        &state.pool,
-        &tenant.0,
-        &record.password_hash,
-        &new_hash,
-        state.clock.now(),
-    )
-    .await?
-    .ok_or(ApiError::Conflict {
-        code: "password_changed",
-        message: "the password changed meanwhile; log in again",
-    })?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let version = db::change_password(&mut tx, &record.password_hash, &new_hash, state.clock.now())
+        .await?
+        .ok_or(ApiError::Conflict {
+            code: "password_changed",
+            message: "the password changed meanwhile; log in again",
+        })?;
+    tx.commit().await?;
     tracing::info!("password changed; earlier tokens revoked");
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
@@ -419,45 +415,63 @@ pub async fn request_password_reset(
         .throttles
         .password_reset
         .check(&client, Some(email.as_str()))?;
-    if let Some(record) = palisade_db::auth::login_lookup(&state.pool, &email).await? {
-        let token = LinkToken::generate()?;
-        let now = state.clock.now();
-        let expires_at = now + state.accounts.password_reset_ttl;
-        let mut tx = TenantTx::begin(&state.pool, &record.ctx).await?;
-        db::create_password_reset(&mut tx, &token.hash(), now, expires_at).await?;
-        tx.commit().await?;
-        let mail = OutgoingMail {
-            to: email,
-            subject: "Reset your Palisade password".into(),
-            text: format!(
-                "Hello,\n\nSomeone asked to reset the password of this Palisade account. To \
-                 choose a new password, open this link. It works once, until \
-                 {expires}:\n\n{base}/reset-password#token={token}\n\nIf the link does not \
-                 open, your page asks for this code:\n\n{token}\n\nIf it was not you, \
-                 ignore this message: your password stays as it is.\n",
-                expires = rfc3339(expires_at),
-                base = state.webhooks.public_base_url,
-                token = token.expose(),
-            ),
-        };
-        // In the background: the answer must not take longer when the email exists.
-        let mailer = state.mailer.clone();
-        let span = tracing::Span::current();
-        actix_web::rt::spawn(tracing::Instrument::instrument(
-            async move {
-                if let Err(e) = mailer.send(mail).await {
-                    tracing::error!(error = %e, "password reset mail not sent");
-                }
-            },
-            span,
-        ));
-        tracing::info!(org.id = %record.ctx.org_id, user.id = %record.ctx.user_id, "password reset requested");
-    } else {
-        tracing::info!("password reset requested for an unknown email");
-    }
+    // Everything else happens in the background, the lookup included: the answer takes the same
+    // time, and says the same, whether or not the email has an account.
+    let span = tracing::Span::current();
+    actix_web::rt::spawn(tracing::Instrument::instrument(
+        async move {
+            if let Err(e) = issue_password_reset(&state, email).await {
+                tracing::error!(error = %e, "password reset not issued");
+            }
+        },
+        span,
+    ));
     Ok(HttpResponse::Accepted().json(serde_json::json!({
         "message": "if this email belongs to an account, a link to reset its password is on its way",
     })))
+}
+
+/// Creates a reset link for the account of `email`, if there is one, and mails it.
+async fn issue_password_reset(state: &AppState, email: EmailAddress) -> Result<(), IssueError> {
+    let Some(record) = palisade_db::auth::login_lookup(&state.pool, &email).await? else {
+        tracing::info!("password reset requested for an unknown email");
+        return Ok(());
+    };
+    let token = LinkToken::generate().map_err(|_| IssueError::Token)?;
+    let now = state.clock.now();
+    let expires_at = now + state.accounts.password_reset_ttl;
+    let mut tx = TenantTx::begin(&state.pool, &record.ctx).await?;
+    db::create_password_reset(&mut tx, &token.hash(), now, expires_at).await?;
+    tx.commit().await?;
+    tracing::info!(org.id = %record.ctx.org_id, user.id = %record.ctx.user_id, "password reset requested");
+    let mail = OutgoingMail {
+        to: email,
+        subject: "Reset your Palisade password".into(),
+        text: format!(
+            "Hello,\n\nSomeone asked to reset the password of this Palisade account. To \
+             choose a new password, open this link. It works once, until \
+             {expires}:\n\n{base}/reset-password#token={token}\n\nIf the link does not \
+             open, your page asks for this code:\n\n{token}\n\nIf it was not you, \
+             ignore this message: your password stays as it is.\n",
+            expires = rfc3339(expires_at),
+            base = state.webhooks.public_base_url,
+            token = token.expose(),
+        ),
+    };
+    state.mailer.send(mail).await?;
+    Ok(())
+}
+
+/// Why a reset link was not issued (logged; the client has its 202 already). Safe to log: no
+/// token, address or database message in it.
+#[derive(Debug, thiserror::Error)]
+enum IssueError {
+    #[error(transparent)]
+    Db(#[from] palisade_db::DbError),
+    #[error("no random token could be generated")]
+    Token,
+    #[error("the mail was not sent: {0}")]
+    Mail(#[from] crate::mail::MailError),
 }
 
 /// Reset body.
