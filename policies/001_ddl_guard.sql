@@ -78,9 +78,6 @@ CREATE OR REPLACE FUNCTION palisade_guard.remember_rls() RETURNS event_trigger
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 BEGIN
-    IF pg_catalog.current_setting('palisade_guard.busy', true) = 'on' THEN
-        RETURN;  -- the guard's own ALTER TABLE ... ENABLE/FORCE (below)
-    END IF;
     PERFORM pg_catalog.set_config('palisade_guard.rls_before', coalesce((
         SELECT pg_catalog.string_agg(c.oid::text || ':' || c.relrowsecurity::int::text
                                      || c.relforcerowsecurity::int::text, ',')
@@ -112,9 +109,6 @@ DECLARE
     breach text;
     target oid;
 BEGIN
-    IF pg_catalog.current_setting('palisade_guard.busy', true) = 'on' THEN
-        RETURN;  -- the guard's own ALTER TABLE ... ENABLE/FORCE (below)
-    END IF;
     FOR t IN
         SELECT DISTINCT e.objid, e.command_tag, c.relname, c.relnamespace, c.relkind,
                c.relrowsecurity, c.relforcerowsecurity,
@@ -194,16 +188,14 @@ BEGIN
                 session_user, override, breach;
         END LOOP;
     END IF;
-    -- rls_on_arrival: the guard's own ALTER TABLE fires these triggers again; "busy" makes them
-    -- step aside (the flag is transaction-local and cleared right after).
-    IF pg_catalog.cardinality(to_close) > 0 THEN
-        PERFORM pg_catalog.set_config('palisade_guard.busy', 'on', true);
-        FOREACH target IN ARRAY to_close LOOP
-            EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY',
-                                      target::pg_catalog.regclass);
-        END LOOP;
-        PERFORM pg_catalog.set_config('palisade_guard.busy', '', true);
-    END IF;
+    -- rls_on_arrival. The guard's own ALTER TABLE fires these triggers again, and passes them
+    -- like any other: the table is already in the schema (not "entered") and only gains RLS.
+    -- There is deliberately no "the guard is busy" flag to skip them: any role can set a
+    -- custom setting, so such a flag would be a silent side door.
+    FOREACH target IN ARRAY to_close LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY',
+                                  target::pg_catalog.regclass);
+    END LOOP;
 END
 $fn$;
 

@@ -268,6 +268,19 @@ const CASES: &[Case] = &[
         expect: Expect::Refused("tenant_table_stays"),
     },
     Case {
+        name: "set schema round trip with a guess at an internal flag (owner)",
+        setup: "",
+        who: As::Owner,
+        sql: "BEGIN;
+              SET LOCAL palisade_guard.busy = 'on';
+              SET LOCAL palisade_guard.rls_before = '';
+              ALTER TABLE palisade.customers SET SCHEMA palisade_private;
+              ALTER TABLE palisade_private.customers DISABLE ROW LEVEL SECURITY;
+              ALTER TABLE palisade_private.customers SET SCHEMA palisade;
+              COMMIT;",
+        expect: Expect::Refused("tenant_table_stays"),
+    },
+    Case {
         name: "set schema round trip, consciously overridden (superuser)",
         setup: "",
         who: As::Superuser,
