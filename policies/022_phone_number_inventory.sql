@@ -4,7 +4,7 @@ SET LOCAL ROLE palisade_resolver;
  * (palisade_platform.phone_number_inventory, sql/V0070__create_phone_number_inventory.sql),
  * which it may not read. Same rules as 020_resolvers.sql: SECURITY DEFINER, owned by the NOLOGIN
  * role palisade_resolver, `search_path = ''`, fully qualified names, EXECUTE for palisade_app
- * only. The resolver reads and updates only what these need (policies/470_phone_number_inventory.sql).
+ * only. The resolver reads and updates only what these need (policies/325_phone_number_inventory.sql).
  *
  * The acting organization and role come from the transaction's own context (app.current_org,
  * app.current_role, set by TenantTx), never from a parameter: a caller cannot claim, release or

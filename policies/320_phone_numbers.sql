@@ -7,9 +7,9 @@
  *
  * The one global unique key of the tenant domain: phone_numbers_number_key UNIQUE (number),
  * allow-listed in tests/api/catalog.rs. Why it is needed: an inbound SMS or call names only the
- * number it was sent to, and it must route to exactly one organization (a later webhook issue
- * resolves the organization from the number through a narrow SECURITY DEFINER function, before
- * any tenant is known). What it reveals: nothing the API answers: a claim goes through
+ * number it was sent to, and it must route to exactly one organization (the webhook resolvers
+ * of 021_webhook_resolvers.sql find the organization from the number, before any tenant is
+ * known). What it reveals: nothing the API answers: a claim goes through
  * claim_phone_number (policies/022) first, which answers the same for a number that is unknown,
  * held by anyone or quarantined (409 number_unavailable), with no detail about who holds it,
  * since when, or how it is configured. Why the key is acceptable: a phone number is public by nature (anyone can dial it

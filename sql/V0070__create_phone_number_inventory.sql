@@ -10,7 +10,7 @@
 -- A platform table, not a tenant table (schema palisade_platform): the platform's numbers, and
 -- which organization holds each. Tenants never read it: they reach it only through the narrow
 -- functions of policies/022, which answer about the acting organization alone. Privileges and
--- policies: policies/470_phone_number_inventory.sql.
+-- policies: policies/325_phone_number_inventory.sql.
 CREATE TABLE palisade_platform.phone_number_inventory (
     number text PRIMARY KEY CHECK (number ~ '^\+[1-9][0-9]{6,14}$'),
     -- What the carrier lets this number do; an organization may use a subset.

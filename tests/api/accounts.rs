@@ -631,3 +631,109 @@ async fn changing_a_password_drops_pending_reset_links_and_acts_only_on_the_acti
         .unwrap();
     assert!(rows.is_empty());
 }
+
+#[actix_web::test]
+async fn an_upgrade_ends_the_passwords_admins_chose_for_members_but_not_the_owners_own() {
+    use palisade_db::schema;
+    use palisade_test_support::{TEST_PASSWORD, TestDb, cluster, spawn_app_on};
+    use std::sync::Arc;
+    // A database at V0082, before passwords set by admins were ended, with an organization, its
+    // signup owner (created in the organization's transaction: the same created_at) and a member
+    // an admin created later with a password the admin chose.
+    let name = format!("palisade_upgrade_{}", uuid::Uuid::new_v4().simple());
+    let su = schema::connect(&cluster().superuser_url("postgres"))
+        .await
+        .unwrap();
+    su.batch_execute(&format!(
+        "CREATE DATABASE {name} OWNER {}",
+        schema::OWNER_ROLE
+    ))
+    .await
+    .unwrap();
+    let db = Arc::new(TestDb { name: name.clone() });
+    schema::install_superuser_database_files(&cluster().superuser_url("postgres"), &name)
+        .await
+        .unwrap();
+    let owner_url = cluster().url(schema::OWNER_ROLE, TEST_PASSWORD, &name);
+    let mut owner_db = schema::connect(&owner_url).await.unwrap();
+    owner_db
+        .batch_execute("SET palisade.ddl_guard_override = 'upgrade test'")
+        .await
+        .unwrap();
+    schema::migrate_up_to(&mut owner_db, 82).await.unwrap();
+    drop(owner_db);
+    let hashing = palisade_api::auth::PasswordHashing::new(1).unwrap();
+    let owner_password = "the owner's own password";
+    let member_password = "chosen by the admin";
+    let hash = |p: &'static str| {
+        let hashing = hashing.clone();
+        async move {
+            hashing
+                .hash(&palisade_domain::Password::parse_new(p).unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let (org, owner_id, member_id) = (
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+    );
+    let (owner_email, member_email) = (fresh_email("owner"), fresh_email("member"));
+    let c = db.superuser_client().await;
+    c.batch_execute("BEGIN").await.unwrap();
+    c.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Old')",
+        &[&org],
+    )
+    .await
+    .unwrap();
+    c.execute(
+        "INSERT INTO palisade.users (organization_id, id, email, name, role, password_hash) \
+         VALUES ($1, $2, $3, 'Owner', 'owner', $4)",
+        &[&org, &owner_id, &owner_email, &hash(owner_password).await],
+    )
+    .await
+    .unwrap();
+    c.batch_execute("COMMIT").await.unwrap();
+    c.execute(
+        "INSERT INTO palisade.users (organization_id, id, email, name, role, password_hash) \
+         VALUES ($1, $2, $3, 'Member', 'member', $4)",
+        &[
+            &org,
+            &member_id,
+            &member_email,
+            &hash(member_password).await,
+        ],
+    )
+    .await
+    .unwrap();
+
+    schema::migrate(&owner_url).await.unwrap();
+    schema::install_definers(&cluster().superuser_url("postgres"), &name)
+        .await
+        .unwrap();
+    let app = spawn_app_on(db).await;
+    let r = app.login(&owner_email, owner_password).await;
+    assert_eq!(
+        r.status, 200,
+        "the owner chose their own password: {}",
+        r.text
+    );
+    let r = app.login(&member_email, member_password).await;
+    assert_eq!(
+        error_of(&r).0,
+        401,
+        "the admin's choice is over: {}",
+        r.text
+    );
+    // The member takes their account back through their own mailbox.
+    assert_eq!(app.request_password_reset(&member_email).await.status, 202);
+    let token = app.reset_token(&member_email, 1).await;
+    let r = app
+        .reset_password(&token, "the member's own password")
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = app.login(&member_email, "the member's own password").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
