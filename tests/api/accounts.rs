@@ -635,33 +635,12 @@ async fn changing_a_password_drops_pending_reset_links_and_acts_only_on_the_acti
 #[actix_web::test]
 async fn an_upgrade_ends_the_passwords_admins_chose_for_members_but_not_the_owners_own() {
     use palisade_db::schema;
-    use palisade_test_support::{TEST_PASSWORD, TestDb, cluster, spawn_app_on};
+    use palisade_test_support::{TestDb, cluster, spawn_app_on};
     use std::sync::Arc;
     // A database at V0082, before passwords set by admins were ended, with an organization, its
     // signup owner (created in the organization's transaction: the same created_at) and a member
     // an admin created later with a password the admin chose.
-    let name = format!("palisade_upgrade_{}", uuid::Uuid::new_v4().simple());
-    let su = schema::connect(&cluster().superuser_url("postgres"))
-        .await
-        .unwrap();
-    su.batch_execute(&format!(
-        "CREATE DATABASE {name} OWNER {}",
-        schema::OWNER_ROLE
-    ))
-    .await
-    .unwrap();
-    let db = Arc::new(TestDb { name: name.clone() });
-    schema::install_superuser_database_files(&cluster().superuser_url("postgres"), &name)
-        .await
-        .unwrap();
-    let owner_url = cluster().url(schema::OWNER_ROLE, TEST_PASSWORD, &name);
-    let mut owner_db = schema::connect(&owner_url).await.unwrap();
-    owner_db
-        .batch_execute("SET palisade.ddl_guard_override = 'upgrade test'")
-        .await
-        .unwrap();
-    schema::migrate_up_to(&mut owner_db, 82).await.unwrap();
-    drop(owner_db);
+    let db = Arc::new(TestDb::at_version(82).await);
     let hashing = palisade_api::auth::PasswordHashing::new(1).unwrap();
     let owner_password = "the owner's own password";
     let member_password = "chosen by the admin";
@@ -709,8 +688,10 @@ async fn an_upgrade_ends_the_passwords_admins_chose_for_members_but_not_the_owne
     .await
     .unwrap();
 
-    schema::migrate(&owner_url).await.unwrap();
-    schema::install_definers(&cluster().superuser_url("postgres"), &name)
+    schema::migrate(&db.url_as(schema::OWNER_ROLE))
+        .await
+        .unwrap();
+    schema::install_definers(&cluster().superuser_url("postgres"), &db.name)
         .await
         .unwrap();
     let app = spawn_app_on(db).await;

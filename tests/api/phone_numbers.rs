@@ -959,30 +959,10 @@ async fn the_database_refuses_outbound_rows_from_numbers_not_owned() {
 #[tokio::test]
 async fn an_upgrade_keeps_numbers_claimed_the_old_way_with_their_holders() {
     use palisade_db::schema;
-    use palisade_test_support::{TEST_PASSWORD, TestDb, cluster};
+    use palisade_test_support::TestDb;
     // A database at the last version before the inventory (V0062), with data the old API wrote.
-    let name = format!("palisade_upgrade_{}", Uuid::new_v4().simple());
-    let su = schema::connect(&cluster().superuser_url("postgres"))
-        .await
-        .unwrap();
-    su.batch_execute(&format!(
-        "CREATE DATABASE {name} OWNER {}",
-        schema::OWNER_ROLE
-    ))
-    .await
-    .unwrap();
-    let db = TestDb { name: name.clone() }; // dropped (with the database) at the end
-    schema::install_superuser_database_files(&cluster().superuser_url("postgres"), &name)
-        .await
-        .unwrap();
-    let owner_url = cluster().url(schema::OWNER_ROLE, TEST_PASSWORD, &name);
-    let mut owner = schema::connect(&owner_url).await.unwrap();
-    owner
-        .batch_execute("SET palisade.ddl_guard_override = 'upgrade test'")
-        .await
-        .unwrap();
-    schema::migrate_up_to(&mut owner, 62).await.unwrap();
-    drop(owner);
+    let db = TestDb::at_version(62).await; // dropped (with the database) at the end
+    let owner_url = db.url_as(schema::OWNER_ROLE);
     let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
     let (a_number, b_number, stranger) = (unique_number(), unique_number(), unique_number());
     let old_campaign = Uuid::now_v7();

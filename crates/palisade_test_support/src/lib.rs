@@ -268,6 +268,40 @@ impl TestDb {
         Self { name }
     }
 
+    /// A new database migrated only up to migration `version` (the superuser's files first,
+    /// as bootstrap does), to test an upgrade from there: write what an older version would have
+    /// written (as the superuser), then `schema::migrate(&db.url_as(schema::OWNER_ROLE))` and
+    /// `schema::install_definers`, and look at what the upgrade made of it.
+    pub async fn at_version(version: i32) -> Self {
+        let name = format!("palisade_upgrade_{}", uuid::Uuid::new_v4().simple());
+        let su_url = cluster().superuser_url("postgres");
+        let su = schema::connect(&su_url)
+            .await
+            .expect("superuser connection");
+        su.batch_execute(&format!(
+            "CREATE DATABASE \"{name}\" OWNER {}",
+            schema::OWNER_ROLE
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("create upgrade database: {e}"));
+        let db = Self { name };
+        schema::install_superuser_database_files(&su_url, &db.name)
+            .await
+            .unwrap_or_else(|e| panic!("superuser files: {e}"));
+        let mut owner = schema::connect(&db.url_as(schema::OWNER_ROLE))
+            .await
+            .expect("owner connection");
+        // As `palisade migrate` does on its own connection: the migrations pass the DDL guard.
+        owner
+            .batch_execute("SET palisade.ddl_guard_override = 'upgrade test'")
+            .await
+            .expect("override");
+        schema::migrate_up_to(&mut owner, version)
+            .await
+            .unwrap_or_else(|e| panic!("migrate up to V{version}: {e}"));
+        db
+    }
+
     /// URL for a role of ours with the test password.
     pub fn url_as(&self, role: &str) -> String {
         cluster().url(role, TEST_PASSWORD, &self.name)
