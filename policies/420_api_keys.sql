@@ -45,7 +45,11 @@ CREATE POLICY api_keys_insert ON palisade.api_keys FOR INSERT TO palisade_app
                 AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin')
                 AND created_by = (SELECT palisade_private.current_user_id()));
 
-/** Owners and admins rename and revoke their own organization's keys, and keep them there. */
+/**
+ * Owners and admins rename and revoke their own organization's keys, and keep them there. A
+ * revoked key stays revoked: the trigger api_keys_stay_revoked (V0084) refuses setting
+ * revoked_at back, which no policy can see (a policy has no OLD row).
+ */
 DROP POLICY IF EXISTS api_keys_update ON palisade.api_keys;
 CREATE POLICY api_keys_update ON palisade.api_keys FOR UPDATE TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id())

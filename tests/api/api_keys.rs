@@ -395,3 +395,50 @@ async fn keys_list_newest_first_in_pages() {
         (400, Some("invalid_id"))
     );
 }
+
+#[actix_web::test]
+async fn a_revoked_key_stays_revoked_even_for_a_direct_update_as_the_app_role() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let (_, created) = mint(&app, &a, "leaked", "admin").await;
+    let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let r = app
+        .call(
+            "DELETE",
+            &format!("/v1/api-keys/{id}"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    // As the app role in the owner's context: un-revoking is refused; revoking again is not.
+    let c = app.db.app_client().await;
+    c.batch_execute("BEGIN").await.unwrap();
+    c.execute(
+        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
+                set_config('app.current_role', 'owner', true)",
+        &[&a.org_id, &a.user_id],
+    )
+    .await
+    .unwrap();
+    let again = c
+        .execute(
+            "UPDATE palisade.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, 1);
+    let err = c
+        .execute(
+            "UPDATE palisade.api_keys SET revoked_at = NULL WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION),
+        "{err:?}"
+    );
+}
