@@ -6,8 +6,9 @@ use palisade_test_support::{Account, TestApp, TestResponse, request, spawn_app};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-/// Sends a request authenticated by an API key, in the header `how` names.
-async fn with_key(
+/// Sends a request authenticated by an API key, in the header `how` names (`"bearer"` for
+/// `Authorization: Bearer`, anything else for `X-API-Key`).
+pub(crate) async fn with_key(
     app: &TestApp,
     method: &str,
     path: &str,
@@ -33,7 +34,8 @@ async fn with_key(
     .await
 }
 
-async fn mint(app: &TestApp, acct: &Account, name: &str, role: &str) -> (String, Value) {
+/// Mints a key as `acct`: the key and the created resource.
+pub(crate) async fn mint(app: &TestApp, acct: &Account, name: &str, role: &str) -> (String, Value) {
     let r = app
         .call(
             "POST",
@@ -413,14 +415,7 @@ async fn a_revoked_key_stays_revoked_even_for_a_direct_update_as_the_app_role() 
     assert_eq!(r.status, 204, "{}", r.text);
     // As the app role in the owner's context: un-revoking is refused; revoking again is not.
     let c = app.db.app_client().await;
-    c.batch_execute("BEGIN").await.unwrap();
-    c.execute(
-        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
-                set_config('app.current_role', 'owner', true)",
-        &[&a.org_id, &a.user_id],
-    )
-    .await
-    .unwrap();
+    crate::sql_as::begin_as(&c, a.org_id.parse().unwrap(), "owner").await;
     let again = c
         .execute(
             "UPDATE palisade.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1",

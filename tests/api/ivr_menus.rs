@@ -5,6 +5,7 @@ use palisade_test_support::spawn_app;
 use serde_json::json;
 
 use crate::engagement::{create, ids, menu_tree};
+use crate::sql_as::{assert_members_read_and_only_admins_write, begin_as};
 
 #[actix_web::test]
 async fn menus_round_trip_with_their_tree_as_given() {
@@ -213,21 +214,8 @@ async fn the_policies_refuse_ivr_menu_writes_to_members() {
     let db = palisade_test_support::TestDb::new().await;
     let c = db.app_client().await;
     let org = uuid::Uuid::now_v7();
-    let act = |role: &'static str| {
-        let c = &c;
-        async move {
-            c.batch_execute("BEGIN").await.unwrap();
-            c.execute(
-                "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
-                        set_config('app.current_role', $3, true)",
-                &[&org.to_string(), &uuid::Uuid::now_v7().to_string(), &role],
-            )
-            .await
-            .unwrap();
-        }
-    };
     let insert = "INSERT INTO palisade.ivr_menus (id, name, tree) VALUES ($1, $2, '{}'::jsonb)";
-    act("owner").await;
+    begin_as(&c, org, "owner").await;
     c.execute(
         "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'org')",
         &[&org],
@@ -238,53 +226,14 @@ async fn the_policies_refuse_ivr_menu_writes_to_members() {
     c.execute(insert, &[&id, &"Main"]).await.unwrap();
     c.batch_execute("COMMIT").await.unwrap();
 
-    act("member").await;
-    let seen: i64 = c
-        .query_one("SELECT count(*) FROM palisade.ivr_menus", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(seen, 1, "members read menus");
-    let err = c
-        .execute(insert, &[&uuid::Uuid::now_v7(), &"Mine"])
-        .await
-        .expect_err("a member inserted a menu");
-    let message = err
-        .as_db_error()
-        .map(|e| e.message().to_owned())
-        .unwrap_or_default();
-    assert!(
-        message.starts_with("new row violates row-level security policy"),
-        "{err:?}"
-    );
-    c.batch_execute("ROLLBACK").await.unwrap();
-    act("member").await;
-    let updated = c
-        .execute(
-            "UPDATE palisade.ivr_menus SET name = 'x' WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .unwrap();
-    let deleted = c
-        .execute("DELETE FROM palisade.ivr_menus WHERE id = $1", &[&id])
-        .await
-        .unwrap();
-    assert_eq!((updated, deleted), (0, 0));
-    c.batch_execute("ROLLBACK").await.unwrap();
-
-    act("admin").await;
-    let updated = c
-        .execute(
-            "UPDATE palisade.ivr_menus SET name = 'x' WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .unwrap();
-    let deleted = c
-        .execute("DELETE FROM palisade.ivr_menus WHERE id = $1", &[&id])
-        .await
-        .unwrap();
-    assert_eq!((updated, deleted), (1, 1));
-    c.batch_execute("ROLLBACK").await.unwrap();
+    assert_members_read_and_only_admins_write(
+        &c,
+        org,
+        "ivr_menus",
+        id,
+        insert,
+        &[&uuid::Uuid::now_v7(), &"Mine"],
+        "name = 'x'",
+    )
+    .await;
 }

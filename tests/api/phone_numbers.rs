@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::engagement::{create, ids, menu_tree};
+use crate::sql_as::{assert_members_read_and_only_admins_write, begin_as};
 
 fn id(v: &Value) -> &str {
     v["id"].as_str().unwrap()
@@ -681,20 +682,7 @@ async fn the_policies_refuse_phone_number_writes_to_members() {
     let app_db = palisade_test_support::TestDb::new().await;
     let c = app_db.app_client().await;
     let org = Uuid::now_v7();
-    let act = |role: &'static str| {
-        let c = &c;
-        async move {
-            c.batch_execute("BEGIN").await.unwrap();
-            c.execute(
-                "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
-                        set_config('app.current_role', $3, true)",
-                &[&org.to_string(), &Uuid::now_v7().to_string(), &role],
-            )
-            .await
-            .unwrap();
-        }
-    };
-    act("owner").await;
+    begin_as(&c, org, "owner").await;
     c.execute(
         "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'org')",
         &[&org],
@@ -714,68 +702,23 @@ async fn the_policies_refuse_phone_number_writes_to_members() {
         )
         .await
         .unwrap();
-    act("owner").await;
+    let insert =
+        "INSERT INTO palisade.phone_numbers (id, number, capabilities) VALUES ($1, $2, '{sms}')";
+    begin_as(&c, org, "owner").await;
     let id = Uuid::now_v7();
-    c.execute(
-        "INSERT INTO palisade.phone_numbers (id, number, capabilities) VALUES ($1, $2, '{sms}')",
-        &[&id, &first],
-    )
-    .await
-    .unwrap();
+    c.execute(insert, &[&id, &first]).await.unwrap();
     c.batch_execute("COMMIT").await.unwrap();
 
-    act("member").await;
-    let seen: i64 = c
-        .query_one("SELECT count(*) FROM palisade.phone_numbers", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(seen, 1, "members read numbers");
-    let err = c
-        .execute(
-            "INSERT INTO palisade.phone_numbers (id, number, capabilities) VALUES ($1, $2, '{sms}')",
-            &[&Uuid::now_v7(), &second],
-        )
-        .await
-        .expect_err("a member inserted a number");
-    let message = err
-        .as_db_error()
-        .map(|e| e.message().to_owned())
-        .unwrap_or_default();
-    assert!(
-        message.starts_with("new row violates row-level security policy"),
-        "{err:?}"
-    );
-    c.batch_execute("ROLLBACK").await.unwrap();
-    act("member").await;
-    let updated = c
-        .execute(
-            "UPDATE palisade.phone_numbers SET label = 'x' WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .unwrap();
-    let deleted = c
-        .execute("DELETE FROM palisade.phone_numbers WHERE id = $1", &[&id])
-        .await
-        .unwrap();
-    assert_eq!((updated, deleted), (0, 0));
-    c.batch_execute("ROLLBACK").await.unwrap();
-
-    act("admin").await;
-    let updated = c
-        .execute(
-            "UPDATE palisade.phone_numbers SET label = 'x' WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .unwrap();
-    let deleted = c
-        .execute("DELETE FROM palisade.phone_numbers WHERE id = $1", &[&id])
-        .await
-        .unwrap();
-    assert_eq!((updated, deleted), (1, 1));
-    c.batch_execute("ROLLBACK").await.unwrap();
+    assert_members_read_and_only_admins_write(
+        &c,
+        org,
+        "phone_numbers",
+        id,
+        insert,
+        &[&Uuid::now_v7(), &second],
+        "label = 'x'",
+    )
+    .await;
 }
 
 #[actix_web::test]

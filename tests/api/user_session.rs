@@ -6,7 +6,7 @@
 //! manages credentials (invitations, password change, ...) takes `UserSession` and gets a row.
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, TestResponse, request, spawn_app};
+use palisade_test_support::{Account, TestApp, TestResponse, spawn_app};
 use serde_json::{Value, json};
 
 /// Sends a request authenticated by an API key, as `Authorization: Bearer` or `X-API-Key`.
@@ -18,23 +18,8 @@ async fn with_key(
     bearer: bool,
     body: Option<&Value>,
 ) -> TestResponse {
-    let mut headers = if bearer {
-        vec![("Authorization", format!("Bearer {key}"))]
-    } else {
-        vec![("X-API-Key", key.to_owned())]
-    };
-    let body = body.map(Value::to_string);
-    if body.is_some() {
-        headers.push(("Content-Type", "application/json".into()));
-    }
-    request(
-        &app.addr,
-        method,
-        path,
-        &headers,
-        body.as_deref().map(str::as_bytes),
-    )
-    .await
+    let how = if bearer { "bearer" } else { "x-api-key" };
+    crate::api_keys::with_key(app, method, path, key, how, body).await
 }
 
 /// Everything the organization holds, as its owner exports it, less the keys' `last_used_at`
@@ -51,20 +36,10 @@ async fn snapshot(app: &TestApp, owner: &Account) -> Value {
     tables
 }
 
+/// Mints a key as `by`: the key and its id.
 async fn mint(app: &TestApp, by: &Account, name: &str, role: &str) -> (String, String) {
-    let r = app
-        .call(
-            "POST",
-            "/v1/api-keys",
-            Some(&by.token),
-            Some(&json!({"name": name, "role": role})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    (
-        r.json["key"].as_str().unwrap().to_owned(),
-        r.json["id"].as_str().unwrap().to_owned(),
-    )
+    let (key, created) = crate::api_keys::mint(app, by, name, role).await;
+    (key, created["id"].as_str().unwrap().to_owned())
 }
 
 #[actix_web::test]
