@@ -126,7 +126,7 @@ async fn a_batch_is_all_or_nothing_and_foreign_customers_answer_like_missing_one
     assert_eq!(answers[0], answers[1]);
     assert_eq!(
         answers[0].1["fields"],
-        json!([{"field": "customer_id", "reason": "does not exist"}])
+        json!([{"field": "customer_id", "code": "not_found", "reason": "does not exist in this organization"}])
     );
 
     let too_many: Vec<_> = (0..101).map(|_| json!({"type": "x"})).collect();

@@ -203,7 +203,7 @@ async fn another_organizations_customer_and_conversation_answer_like_missing_one
     assert_eq!(answers[0], answers[1]);
     assert_eq!(
         answers[0].1["fields"],
-        json!([{"field": "customer_id", "reason": "does not exist"}])
+        json!([{"field": "customer_id", "code": "not_found", "reason": "does not exist in this organization"}])
     );
 
     let mine = create(&app, &a, "/v1/chat/conversations", json!({})).await;

@@ -140,7 +140,7 @@ async fn malformed_trees_are_422_and_store_nothing() {
         .await;
     assert_eq!(
         r.json["fields"],
-        json!([{"field": "tree", "reason": "is required"}])
+        json!([{"field": "tree", "code": "required", "reason": "is required"}])
     );
     let r = app.call("GET", "/v1/ivr/menus", Some(&a.token), None).await;
     assert_eq!(r.json["data"], json!([]));

@@ -144,7 +144,7 @@ async fn posts_follow_their_status_rules_and_add_up_in_the_analytics() {
         .await;
     assert_eq!(
         r.json["fields"],
-        json!([{"field": "scheduled_at", "reason": "is required when status is scheduled"}])
+        json!([{"field": "scheduled_at", "code": "required", "reason": "is required when status is scheduled"}])
     );
     let r = app
         .call(

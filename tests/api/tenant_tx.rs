@@ -69,6 +69,7 @@ async fn one_pooled_connection_never_shows_one_tenant_another_tenants_rows() {
                         PageRequest {
                             after: None,
                             limit: 100,
+                            created: Default::default(),
                         },
                     )
                     .await

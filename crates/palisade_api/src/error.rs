@@ -6,20 +6,53 @@
 //! organization's row looks exactly like a missing one); [`palisade_db::DbError`] is mapped
 //! here, its cause logged once at error level with the request's span, and never sent.
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpResponse, ResponseError, web};
 use palisade_db::DbError;
 use serde::Serialize;
+use std::borrow::Cow;
 
-/// A field-level validation failure.
+/// A field-level validation failure: `{"field": "recipients[2].email", "code": "invalid",
+/// "reason": "..."}` inside a 422's `fields`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FieldError {
-    /// The JSON field or query parameter.
-    pub field: &'static str,
-    /// Why it was refused.
-    pub reason: &'static str,
+    /// The JSON field or query parameter; a path into nested bodies (`items[3].name`).
+    pub field: Cow<'static, str>,
+    /// What kind of problem, for programs (see [`FieldCode`]).
+    pub code: FieldCode,
+    /// Why it was refused, for people.
+    pub reason: Cow<'static, str>,
+}
+
+impl FieldError {
+    /// A field error.
+    pub fn new(
+        field: impl Into<Cow<'static, str>>,
+        code: FieldCode,
+        reason: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The machine-readable kind of a [`FieldError`], documented in docs/api.md.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldCode {
+    /// The field is missing (or `null` where a value is required).
+    Required,
+    /// The value has the wrong JSON type (a number where a string is expected...).
+    InvalidType,
+    /// The value is of the right type but not acceptable (format, range, length, choice).
+    Invalid,
+    /// The value names a row (customer, menu, account...) this organization does not have.
+    NotFound,
 }
 
 /// An error as a client sees it.
@@ -90,7 +123,7 @@ pub enum ApiError {
 impl ApiError {
     /// A 422 for one field.
     pub fn invalid(field: &'static str, reason: &'static str) -> Self {
-        ApiError::Validation(vec![FieldError { field, reason }])
+        ApiError::Validation(vec![FieldError::new(field, FieldCode::Invalid, reason)])
     }
 
     /// A 500 from any error; its `Display` is logged, so it must not hold secrets.
@@ -196,41 +229,6 @@ impl ResponseError for ApiError {
     }
 }
 
-/// JSON bodies: size limit, content type, and every failure as a JSON 4xx.
-pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(crate::MAX_JSON_BODY)
-        .error_handler(|err, _req: &HttpRequest| {
-            let e = match &err {
-                JsonPayloadError::OverflowKnownLength { .. }
-                | JsonPayloadError::Overflow { .. } => ApiError::Http {
-                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                    code: "payload_too_large",
-                    message: format!(
-                        "request bodies are limited to {} bytes",
-                        crate::MAX_JSON_BODY
-                    ),
-                },
-                JsonPayloadError::ContentType => ApiError::Http {
-                    status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    code: "unsupported_media_type",
-                    message: "send the body as application/json".to_owned(),
-                },
-                // serde's message says what was wrong and where (line, column); it quotes only
-                // the client's own input.
-                JsonPayloadError::Deserialize(e) => ApiError::BadRequest {
-                    code: "invalid_json",
-                    message: format!("the body is not valid JSON for this request: {e}"),
-                },
-                _ => ApiError::BadRequest {
-                    code: "invalid_body",
-                    message: "the request body could not be read".to_owned(),
-                },
-            };
-            e.into()
-        })
-}
-
 /// Path parameters that fail to parse answer 400 (ids are parsed by handlers; this is a backstop).
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_err: PathError, _req| {
@@ -242,13 +240,35 @@ pub fn path_config() -> web::PathConfig {
     })
 }
 
-/// Query strings that fail to parse answer 400.
+/// Query strings that fail to parse answer 400: an unknown parameter names itself (lists use
+/// [`crate::list::List`], which applies the same rule).
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
-        ApiError::BadRequest {
-            code: "invalid_query",
-            message: format!("the query string is malformed: {err}"),
-        }
-        .into()
+        let text = err.to_string();
+        let e = match text.split_once("unknown field `") {
+            Some((_, rest)) => {
+                let name = rest.split('`').next().unwrap_or("");
+                let accepted = rest
+                    .split_once("expected one of ")
+                    .or_else(|| rest.split_once("expected "))
+                    .map(|(_, a)| a.replace('`', ""))
+                    .unwrap_or_default();
+                ApiError::BadRequest {
+                    code: "unknown_parameter",
+                    message: format!(
+                        "unknown query parameter {name}; this route accepts {accepted}"
+                    ),
+                }
+            }
+            None if text.contains("duplicate field `") => ApiError::BadRequest {
+                code: "duplicate_parameter",
+                message: "a query parameter is given more than once".to_owned(),
+            },
+            None => ApiError::BadRequest {
+                code: "invalid_query",
+                message: "the query string could not be read".to_owned(),
+            },
+        };
+        e.into()
     })
 }

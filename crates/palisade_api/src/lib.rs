@@ -17,8 +17,9 @@ pub mod auth;
 pub mod client_addr;
 pub mod credentials;
 pub mod error;
+pub mod extract;
+pub mod list;
 pub mod mail;
-pub mod pagination;
 pub mod routes;
 pub mod telemetry;
 pub mod throttle;
@@ -87,7 +88,6 @@ pub fn configure(
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::new(state))
-            .app_data(error::json_config())
             .app_data(error::path_config())
             .app_data(error::query_config())
             .configure(routes::configure(stripe))

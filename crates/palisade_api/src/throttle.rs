@@ -7,7 +7,7 @@
 //!
 //! Wiring a new route (one line, after its body is parsed, before any lookup or hashing):
 //! ```ignore
-//! pub async fn accept(state: web::Data<AppState>, client: ClientAddr, body: web::Json<B>) -> .. {
+//! pub async fn accept(state: web::Data<AppState>, client: ClientAddr, body: crate::extract::Json<B>) -> .. {
 //!     // ... parse the body ...
 //!     state.throttles.invitation.check(&client, Some(token))?;
 //! ```

@@ -92,6 +92,7 @@ async fn round(
                             PageRequest {
                                 after: None,
                                 limit: 50,
+                                created: Default::default(),
                             },
                         )
                         .await

@@ -129,7 +129,7 @@ pub async fn list_invitations(
         invitation_columns!(),
         " FROM palisade.invitations WHERE true"
     ))
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, invitation_from_row, |i| Cursor {
         created_at: i.created_at,
         id: i.id,

@@ -58,10 +58,6 @@ pub struct EventFilter {
     pub occurred_after: Option<OffsetDateTime>,
     /// Occurred before.
     pub occurred_before: Option<OffsetDateTime>,
-    /// Ingested at or after.
-    pub created_after: Option<OffsetDateTime>,
-    /// Ingested before.
-    pub created_before: Option<OffsetDateTime>,
 }
 
 /// Events of one type on one day (UTC).
@@ -132,9 +128,7 @@ pub async fn list(
     .and_opt("customer_id = $", customer.as_ref())
     .and_opt("occurred_at >= $", filter.occurred_after.as_ref())
     .and_opt("occurred_at < $", filter.occurred_before.as_ref())
-    .and_opt("created_at >= $", filter.created_after.as_ref())
-    .and_opt("created_at < $", filter.created_before.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, from_row, |e| Cursor {
         created_at: e.created_at,
         id: e.id,

@@ -100,7 +100,7 @@ pub async fn list(
         " FROM palisade.api_keys WHERE true"
     ))
     .and_opt("(revoked_at IS NOT NULL) = $", filter.revoked.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, from_row, |k| Cursor {
         created_at: k.created_at,
         id: k.id,

@@ -87,10 +87,6 @@ pub struct Invoice {
 pub struct InvoiceFilter {
     /// Only this status.
     pub status: Option<String>,
-    /// Created at or after.
-    pub created_after: Option<OffsetDateTime>,
-    /// Created before.
-    pub created_before: Option<OffsetDateTime>,
 }
 
 /// The Stripe statuses of a subscription that no longer bills: not "current".
@@ -182,9 +178,7 @@ pub async fn list_invoices(
         " FROM palisade.invoices WHERE true"
     ))
     .and_opt("status = $", filter.status.as_ref())
-    .and_opt("created_at >= $", filter.created_after.as_ref())
-    .and_opt("created_at < $", filter.created_before.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, invoice_from_row, |i| Cursor {
         created_at: i.created_at,
         id: i.id,

@@ -60,10 +60,6 @@ pub struct ConversationFilter {
     pub status: Option<ConversationStatus>,
     /// Only with this customer.
     pub customer_id: Option<CustomerId>,
-    /// Created at or after.
-    pub created_after: Option<OffsetDateTime>,
-    /// Created before.
-    pub created_before: Option<OffsetDateTime>,
 }
 
 const CONVERSATION_COLUMNS: &str = "id, customer_id, subject, status, created_at, updated_at";
@@ -93,9 +89,7 @@ pub async fn list_conversations(
     )
     .and_opt("status = $", status.as_ref())
     .and_opt("customer_id = $", customer.as_ref())
-    .and_opt("created_at >= $", filter.created_after.as_ref())
-    .and_opt("created_at < $", filter.created_before.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, conversation, |c| Cursor {
         created_at: c.created_at,
         id: c.id,
@@ -206,10 +200,6 @@ pub struct Message {
 pub struct MessageFilter {
     /// Only from this sender.
     pub sender: Option<MessageSender>,
-    /// Created at or after.
-    pub created_after: Option<OffsetDateTime>,
-    /// Created before.
-    pub created_before: Option<OffsetDateTime>,
 }
 
 const MESSAGE_COLUMNS: &str = "id, conversation_id, sender, body, created_at, updated_at";
@@ -252,9 +242,7 @@ pub async fn list_messages(
     )
     .and("conversation_id = $", &id)
     .and_opt("sender = $", sender.as_ref())
-    .and_opt("created_at >= $", filter.created_after.as_ref())
-    .and_opt("created_at < $", filter.created_before.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, message, |m| Cursor {
         created_at: m.created_at,
         id: m.id,

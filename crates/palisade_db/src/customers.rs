@@ -85,7 +85,7 @@ pub async fn list(
     )
     .and_opt("email = $", email.as_ref())
     .and_opt_wrapped("name ILIKE '%' || $", name.as_ref(), " || '%' ESCAPE '\\'")
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, from_row, |c| Cursor {
         created_at: c.created_at,
         id: c.id,

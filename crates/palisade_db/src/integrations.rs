@@ -108,7 +108,7 @@ pub async fn list(
     ))
     .and_opt("provider = $", provider.as_ref())
     .and_opt("enabled = $", filter.enabled.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, from_row, |i| Cursor {
         created_at: i.created_at,
         id: i.id,

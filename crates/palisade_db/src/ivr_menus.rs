@@ -42,10 +42,6 @@ pub struct IvrMenuPatch {
 pub struct IvrMenuFilter {
     /// Case-insensitive substring of the name.
     pub name_contains: Option<String>,
-    /// Created at or after.
-    pub created_after: Option<OffsetDateTime>,
-    /// Created before.
-    pub created_before: Option<OffsetDateTime>,
 }
 
 const COLUMNS: &str = "id, name, tree, created_at, updated_at";
@@ -71,9 +67,7 @@ pub async fn list(
         "SELECT id, name, tree, created_at, updated_at FROM palisade.ivr_menus WHERE true",
     )
     .and_opt_wrapped("name ILIKE '%' || $", name.as_ref(), " || '%' ESCAPE '\\'")
-    .and_opt("created_at >= $", filter.created_after.as_ref())
-    .and_opt("created_at < $", filter.created_before.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, from_row, |m| Cursor {
         created_at: m.created_at,
         id: m.id,

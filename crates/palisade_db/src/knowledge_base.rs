@@ -64,10 +64,6 @@ pub struct ArticleFilter {
     pub tag: Option<String>,
     /// Only published, or only unpublished, articles.
     pub published: Option<bool>,
-    /// Created at or after.
-    pub created_after: Option<OffsetDateTime>,
-    /// Created before.
-    pub created_before: Option<OffsetDateTime>,
 }
 
 const COLUMNS: &str = "id, title, body, tags, published, created_at, updated_at";
@@ -96,8 +92,6 @@ pub fn list_query<'a>(filter: &'a ArticleFilter, tag: Option<&'a Vec<String>>) -
     .and_opt_wrapped(SEARCH_CONDITION, filter.q.as_ref(), ")")
     .and_opt("tags @> $", tag)
     .and_opt("published = $", filter.published.as_ref())
-    .and_opt("created_at >= $", filter.created_after.as_ref())
-    .and_opt("created_at < $", filter.created_before.as_ref())
 }
 
 /// One page of articles, newest first (search results too). Ends the transaction.
@@ -108,7 +102,7 @@ pub async fn list(
 ) -> Result<Page<Article, Cursor>, DbError> {
     let tag = filter.tag.clone().map(|t| vec![t]);
     list_query(filter, tag.as_ref())
-        .after(page.after.as_ref())
+        .page(&page)
         .fetch(tx, page.limit, from_row, |a| Cursor {
             created_at: a.created_at,
             id: a.id,

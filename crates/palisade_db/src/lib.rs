@@ -66,6 +66,9 @@ pub struct PageRequest<C> {
     pub after: Option<C>,
     /// How many items at most (the API bounds it to 1..=100).
     pub limit: u16,
+    /// Only rows created in this window (every list has it: `created_after` inclusive,
+    /// `created_before` exclusive).
+    pub created: list::CreatedRange,
 }
 
 /// One page of a keyset-paginated list.

@@ -30,6 +30,16 @@ pub struct Cursor {
     pub id: Uuid,
 }
 
+/// The creation-time window of every list and of the dashboard: `after` inclusive, `before`
+/// exclusive (so consecutive windows neither overlap nor leave a gap).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CreatedRange {
+    /// Only rows created at or after this instant.
+    pub after: Option<OffsetDateTime>,
+    /// Only rows created strictly before this instant.
+    pub before: Option<OffsetDateTime>,
+}
+
 /// A list statement under construction.
 pub struct ListQuery<'a> {
     sql: String,
@@ -95,6 +105,13 @@ impl<'a> ListQuery<'a> {
             Some(v) => self.and_wrapped(prefix, v, suffix),
             None => self,
         }
+    }
+
+    /// Applies a page request: its creation window, then its cursor.
+    pub fn page(self, page: &'a crate::PageRequest<Cursor>) -> Self {
+        self.and_opt("created_at >= $", page.created.after.as_ref())
+            .and_opt("created_at < $", page.created.before.as_ref())
+            .after(page.after.as_ref())
     }
 
     /// Continues after `cursor`, when there is one.

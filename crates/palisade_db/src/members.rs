@@ -82,7 +82,7 @@ pub async fn list(
         " FROM palisade.users WHERE true"
     ))
     .and_opt("role = $", role.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, from_row, |m| Cursor {
         created_at: m.created_at,
         id: m.id,

@@ -100,7 +100,7 @@ pub async fn list(
         filter.event_type.as_ref(),
         "::text = ANY (event_types)",
     )
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, from_row, |w| Cursor {
         created_at: w.created_at,
         id: w.id,

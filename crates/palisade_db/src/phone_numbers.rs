@@ -87,10 +87,6 @@ pub struct PhoneNumberFilter {
     pub capability: Option<Capability>,
     /// Only numbers pointing at this menu.
     pub ivr_menu_id: Option<IvrMenuId>,
-    /// Created at or after.
-    pub created_after: Option<OffsetDateTime>,
-    /// Created before.
-    pub created_before: Option<OffsetDateTime>,
 }
 
 const COLUMNS: &str = "id, number, label, capabilities, ivr_menu_id, created_at, updated_at";
@@ -123,9 +119,7 @@ pub async fn list(
     .and_opt("number = $", number.as_ref())
     .and_opt_wrapped("capabilities @> ARRAY[$", capability.as_ref(), "]::text[]")
     .and_opt("ivr_menu_id = $", menu.as_ref())
-    .and_opt("created_at >= $", filter.created_after.as_ref())
-    .and_opt("created_at < $", filter.created_before.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, from_row, |n| Cursor {
         created_at: n.created_at,
         id: n.id,

@@ -62,10 +62,6 @@ pub struct ReportFilter {
     pub kind: Option<ReportKind>,
     /// Only this schedule.
     pub schedule: Option<ReportSchedule>,
-    /// Created at or after.
-    pub created_after: Option<OffsetDateTime>,
-    /// Created before.
-    pub created_before: Option<OffsetDateTime>,
 }
 
 const COLUMNS: &str = "id, name, kind, parameters, schedule, created_at, updated_at";
@@ -96,9 +92,7 @@ pub async fn list(
     )
     .and_opt("kind = $", kind.as_ref())
     .and_opt("schedule = $", schedule.as_ref())
-    .and_opt("created_at >= $", filter.created_after.as_ref())
-    .and_opt("created_at < $", filter.created_before.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, from_row, |r| Cursor {
         created_at: r.created_at,
         id: r.id,

@@ -55,10 +55,6 @@ pub struct AccountFilter {
     pub network: Option<SocialNetwork>,
     /// Only this exact handle.
     pub handle: Option<SocialHandle>,
-    /// Created at or after.
-    pub created_after: Option<OffsetDateTime>,
-    /// Created before.
-    pub created_before: Option<OffsetDateTime>,
 }
 
 const ACCOUNT_COLUMNS: &str = "id, network, handle, has_access_token, created_at, updated_at";
@@ -88,9 +84,7 @@ pub async fn list_accounts(
     )
     .and_opt("network = $", network.as_ref())
     .and_opt("handle = $", handle.as_ref())
-    .and_opt("created_at >= $", filter.created_after.as_ref())
-    .and_opt("created_at < $", filter.created_before.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, account, |a| Cursor {
         created_at: a.created_at,
         id: a.id,
@@ -231,10 +225,6 @@ pub struct PostFilter {
     pub account_id: Option<SocialAccountId>,
     /// Only this status.
     pub status: Option<PostStatus>,
-    /// Created at or after.
-    pub created_after: Option<OffsetDateTime>,
-    /// Created before.
-    pub created_before: Option<OffsetDateTime>,
 }
 
 const POST_COLUMNS: &str = "id, account_id, body, status, scheduled_at, published_at, likes, \
@@ -271,9 +261,7 @@ pub async fn list_posts(
     )
     .and_opt("account_id = $", account_id.as_ref())
     .and_opt("status = $", status.as_ref())
-    .and_opt("created_at >= $", filter.created_after.as_ref())
-    .and_opt("created_at < $", filter.created_before.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, post, |p| Cursor {
         created_at: p.created_at,
         id: p.id,

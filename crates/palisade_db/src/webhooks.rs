@@ -421,7 +421,7 @@ pub async fn list(
     .and_opt("provider = $", provider.as_ref())
     .and_opt("kind = $", kind.as_ref())
     .and_opt("subject_id = $", filter.subject_id.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, from_row, |d| Cursor {
         created_at: d.created_at,
         id: d.id,

@@ -18,10 +18,10 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::accounts::{
     self as db, AcceptError, INVITATION_EMAIL_KEY, Invitation, NewInvitation,
 };
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{EmailAddress, InvitationId, Password, PersonName, Role};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -33,8 +33,8 @@ use super::{Fields, method_not_allowed, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::client_addr::ClientAddr;
 use crate::credentials::{LinkToken, link_token_hash};
+use crate::list::List;
 use crate::mail::OutgoingMail;
-use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
 use crate::{ApiError, AppState};
 
 /// Registers the tenant routes (the public ones are registered under `/v1/auth`).
@@ -130,7 +130,7 @@ pub struct InviteBody {
 pub async fn invite(
     state: web::Data<AppState>,
     UserSession(tenant): UserSession,
-    body: web::Json<InviteBody>,
+    body: crate::extract::Json<InviteBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
     let mut f = Fields::default();
@@ -194,28 +194,21 @@ pub async fn invite(
 
 /// List query string.
 #[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-}
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {}
 
 /// `GET /v1/invitations?limit=&cursor=` (owners and admins): pending invitations, newest
 /// first; `expired` says whether the link still works.
 pub async fn list_invitations(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let now = state.clock.now();
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_invitations(tx, PageRequest { after, limit }).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(|i| InvitationJson::new(i, now)).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
+    let page = db::list_invitations(tx, q.page).await?;
+    Ok(q.respond(page, |i| InvitationJson::new(i, now)))
 }
 
 /// `GET /v1/invitations/{id}` (owners and admins).
@@ -274,7 +267,7 @@ pub struct AcceptBody {
 pub async fn accept_invitation(
     state: web::Data<AppState>,
     client: ClientAddr,
-    body: web::Json<AcceptBody>,
+    body: crate::extract::Json<AcceptBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let token = f.required("token", body.token.as_deref(), |s| Ok(s.to_owned()));
@@ -332,7 +325,7 @@ pub async fn change_password(
     state: web::Data<AppState>,
     client: ClientAddr,
     UserSession(tenant): UserSession,
-    body: web::Json<ChangePasswordBody>,
+    body: crate::extract::Json<ChangePasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let current = f.required(
@@ -403,7 +396,7 @@ pub struct ResetRequestBody {
 pub async fn request_password_reset(
     state: web::Data<AppState>,
     client: ClientAddr,
-    body: web::Json<ResetRequestBody>,
+    body: crate::extract::Json<ResetRequestBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let email = f.required("email", body.email.as_deref(), EmailAddress::parse);
@@ -488,7 +481,7 @@ pub struct ResetBody {
 pub async fn reset_password(
     state: web::Data<AppState>,
     client: ClientAddr,
-    body: web::Json<ResetBody>,
+    body: crate::extract::Json<ResetBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let token = f.required("token", body.token.as_deref(), |s| Ok(s.to_owned()));

@@ -3,18 +3,18 @@
 //! exactly like a missing customer (the composite foreign key refuses it).
 
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::analytics::{self as db, Event, EventFilter, NewEvent};
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{CustomerId, EventProperties, EventType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::query_params::{format_date, no_such, page_response};
+use super::query_params::{format_date, no_such};
 use super::{Fields, method_not_allowed};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// Most events in one ingest request.
@@ -73,14 +73,41 @@ pub struct EventBody {
     customer_id: Option<String>,
 }
 
-/// An ingest body: one event object, or an array of them.
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// An ingest body: one event object, or an array of them. Deserialized by hand (not
+/// `#[serde(untagged)]`) so that an error inside names its field and item (`[3].type`), and an
+/// unknown field is refused like anywhere else.
 pub enum IngestBody {
     /// One event: answered with the event.
     One(EventBody),
     /// A batch: answered with `{"data": [...]}` in the same order.
     Many(Vec<EventBody>),
+}
+
+impl<'de> Deserialize<'de> for IngestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = IngestBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an event object or an array of them")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<IngestBody, A::Error> {
+                EventBody::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(IngestBody::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<IngestBody, A::Error> {
+                Vec::<EventBody>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(IngestBody::Many)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 fn parse_event(f: &mut Fields, e: &EventBody, now: OffsetDateTime) -> Option<NewEvent> {
@@ -114,7 +141,7 @@ fn parse_event(f: &mut Fields, e: &EventBody, now: OffsetDateTime) -> Option<New
 pub async fn ingest(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<IngestBody>,
+    body: crate::extract::Json<IngestBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (bodies, single) = match &*body {
         IngestBody::One(e) => (std::slice::from_ref(e), true),
@@ -152,16 +179,13 @@ pub async fn ingest(
 
 /// List query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     #[serde(rename = "type")]
     event_type: Option<String>,
     customer_id: Option<String>,
     occurred_after: Option<String>,
     occurred_before: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
 }
 
 /// `GET /v1/analytics/events?type=&customer_id=&occurred_after=&occurred_before=&created_after=&created_before=`:
@@ -169,27 +193,28 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
     let filter = EventFilter {
-        event_type: f.optional("type", q.event_type.as_deref(), EventType::parse),
-        customer_id: f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse),
-        occurred_after: f.time("occurred_after", q.occurred_after.as_deref()),
-        occurred_before: f.time("occurred_before", q.occurred_before.as_deref()),
-        created_after: f.time("created_after", q.created_after.as_deref()),
-        created_before: f.time("created_before", q.created_before.as_deref()),
+        event_type: f.optional("type", q.filter.event_type.as_deref(), EventType::parse),
+        customer_id: f.optional(
+            "customer_id",
+            q.filter.customer_id.as_deref(),
+            CustomerId::parse,
+        ),
+        occurred_after: f.time("occurred_after", q.filter.occurred_after.as_deref()),
+        occurred_before: f.time("occurred_before", q.filter.occurred_before.as_deref()),
     };
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &filter, PageRequest { after, limit }).await?;
-    Ok(page_response(page, EventJson::from))
+    let page = db::list(tx, &filter, q.page).await?;
+    Ok(q.respond(page, EventJson::from))
 }
 
 /// Summary query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SummaryQuery {
     from: Option<String>,
     to: Option<String>,

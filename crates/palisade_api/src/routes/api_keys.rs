@@ -11,8 +11,8 @@
 
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::api_keys::{self as db, ApiKey, ApiKeyFilter, NewApiKey};
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{ApiKeyId, ApiKeyName, Role};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::{Fields, method_not_allowed, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::credentials::GeneratedApiKey;
-use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// Registers the routes.
@@ -76,9 +76,8 @@ impl From<ApiKey> for ApiKeyJson {
 
 /// List query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     revoked: Option<String>,
 }
 
@@ -86,19 +85,14 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
-    let revoked = f.boolean("revoked", q.revoked.as_deref());
+    let revoked = f.boolean("revoked", q.filter.revoked.as_deref());
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &ApiKeyFilter { revoked }, PageRequest { after, limit }).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(ApiKeyJson::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
+    let page = db::list(tx, &ApiKeyFilter { revoked }, q.page).await?;
+    Ok(q.respond(page, ApiKeyJson::from))
 }
 
 /// Create body.
@@ -123,7 +117,7 @@ struct WithKey {
 pub async fn create(
     state: web::Data<AppState>,
     UserSession(tenant): UserSession,
-    body: web::Json<CreateBody>,
+    body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
     let mut f = Fields::default();

@@ -68,7 +68,7 @@ pub(crate) fn token_response(
 pub async fn signup(
     state: web::Data<AppState>,
     client: ClientAddr,
-    body: web::Json<SignupBody>,
+    body: crate::extract::Json<SignupBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let organization_name = f.required(
@@ -116,7 +116,7 @@ pub async fn signup(
 pub async fn login(
     state: web::Data<AppState>,
     client: ClientAddr,
-    body: web::Json<LoginBody>,
+    body: crate::extract::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let email_raw = f.required("email", body.email.as_deref(), |s| Ok(s.to_owned()));

@@ -3,8 +3,8 @@
 //! at all (policies/440_billing.sql), so there are no write routes here.
 
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::billing::{self as db, Invoice, InvoiceFilter, Subscription};
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::InvoiceId;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{Fields, method_not_allowed, parse_id};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// Registers the routes.
@@ -148,12 +148,9 @@ const INVOICE_STATUSES: [&str; 5] = ["draft", "open", "paid", "uncollectible", "
 
 /// List query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     status: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
 }
 
 /// `GET /v1/billing/invoices?limit=&cursor=&status=&created_after=&created_before=`: newest
@@ -161,12 +158,10 @@ pub struct ListQuery {
 pub async fn list_invoices(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
-    let status = match q.status.as_deref() {
+    let status = match q.filter.status.as_deref() {
         Some(s) if !INVOICE_STATUSES.contains(&s) => {
             f.invalid(
                 "status",
@@ -176,24 +171,10 @@ pub async fn list_invoices(
         }
         other => other.map(str::to_owned),
     };
-    let created_after = f.time("created_after", q.created_after.as_deref());
-    let created_before = f.time("created_before", q.created_before.as_deref());
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_invoices(
-        tx,
-        &InvoiceFilter {
-            status,
-            created_after,
-            created_before,
-        },
-        PageRequest { after, limit },
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(InvoiceJson::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
+    let page = db::list_invoices(tx, &InvoiceFilter { status }, q.page).await?;
+    Ok(q.respond(page, InvoiceJson::from))
 }
 
 /// `GET /v1/billing/invoices/{id}`.

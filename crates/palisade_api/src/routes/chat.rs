@@ -3,11 +3,11 @@
 //! answers exactly like a missing customer (the composite foreign key refuses it).
 
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::chat::{
     self as db, Conversation, ConversationFilter, ConversationPatch, Message, MessageFilter,
     NewConversation, PostOutcome,
 };
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{
     ConversationId, ConversationStatus, ConversationSubject, CustomerId, MessageBody, MessageSender,
 };
@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::query_params::{no_such, page_response};
+use super::query_params::no_such;
 use super::{Fields, method_not_allowed, nullable, parse_id};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// Registers the chat routes (inside `/v1`).
@@ -95,34 +95,35 @@ impl From<Message> for MessageJson {
 
 /// Conversation list query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     status: Option<String>,
     customer_id: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
 }
 
 /// `GET /v1/chat/conversations?status=&customer_id=&created_after=&created_before=`.
 pub async fn list(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
     let filter = ConversationFilter {
-        status: f.optional("status", q.status.as_deref(), ConversationStatus::parse),
-        customer_id: f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse),
-        created_after: f.time("created_after", q.created_after.as_deref()),
-        created_before: f.time("created_before", q.created_before.as_deref()),
+        status: f.optional(
+            "status",
+            q.filter.status.as_deref(),
+            ConversationStatus::parse,
+        ),
+        customer_id: f.optional(
+            "customer_id",
+            q.filter.customer_id.as_deref(),
+            CustomerId::parse,
+        ),
     };
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_conversations(tx, &filter, PageRequest { after, limit }).await?;
-    Ok(page_response(page, ConversationJson::from))
+    let page = db::list_conversations(tx, &filter, q.page).await?;
+    Ok(q.respond(page, ConversationJson::from))
 }
 
 /// Create body.
@@ -137,7 +138,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<CreateBody>,
+    body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let new = NewConversation {
@@ -195,7 +196,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<PatchBody>,
+    body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ConversationId::parse)?;
     let mut f = Fields::default();
@@ -233,12 +234,9 @@ pub async fn delete(
 
 /// Message list query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MessageListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     sender: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
 }
 
 /// `GET /v1/chat/conversations/{id}/messages?sender=&created_after=&created_before=`: newest
@@ -247,23 +245,19 @@ pub async fn list_messages(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    q: web::Query<MessageListQuery>,
+    q: List<MessageListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ConversationId::parse)?;
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
     let filter = MessageFilter {
-        sender: f.optional("sender", q.sender.as_deref(), MessageSender::parse),
-        created_after: f.time("created_after", q.created_after.as_deref()),
-        created_before: f.time("created_before", q.created_before.as_deref()),
+        sender: f.optional("sender", q.filter.sender.as_deref(), MessageSender::parse),
     };
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_messages(tx, id, &filter, PageRequest { after, limit })
+    let page = db::list_messages(tx, id, &filter, q.page)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(page_response(page, MessageJson::from))
+    Ok(q.respond(page, MessageJson::from))
 }
 
 /// Message body.
@@ -280,7 +274,7 @@ pub async fn post_message(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<MessageBodyJson>,
+    body: crate::extract::Json<MessageBodyJson>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ConversationId::parse)?;
     let mut f = Fields::default();

@@ -3,8 +3,8 @@
 //! row invisible, so the handler cannot tell the difference either.
 
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::customers::{self as db, Customer, CustomerFilter, CustomerPatch, NewCustomer};
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{CustomerId, CustomerName, EmailAddress, PhoneNumber};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{Fields, nullable, parse_id};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// A customer as clients see it.
@@ -43,9 +43,8 @@ impl From<Customer> for CustomerJson {
 
 /// List query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     email: Option<String>,
     name: Option<String>,
 }
@@ -54,13 +53,11 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
-    let email = f.optional("email", q.email.as_deref(), EmailAddress::parse);
-    let name_contains = f.optional("name", q.name.as_deref(), |s| {
+    let email = f.optional("email", q.filter.email.as_deref(), EmailAddress::parse);
+    let name_contains = f.optional("name", q.filter.name.as_deref(), |s| {
         CustomerName::parse(s).map(|n| n.as_str().to_owned())
     });
     f.finish()?;
@@ -71,13 +68,10 @@ pub async fn list(
             email,
             name_contains,
         },
-        PageRequest { after, limit },
+        q.page,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(CustomerJson::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
+    Ok(q.respond(page, CustomerJson::from))
 }
 
 /// Create body.
@@ -100,7 +94,7 @@ fn email_taken() -> ApiError {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<CreateBody>,
+    body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let name = f.required("name", body.name.as_deref(), CustomerName::parse);
@@ -149,31 +143,13 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<PatchBody>,
+    body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, CustomerId::parse)?;
     let mut f = Fields::default();
-    let name = match &body.name {
-        None => None,
-        Some(None) => {
-            f.0.push(crate::error::FieldError {
-                field: "name",
-                reason: "cannot be null",
-            });
-            None
-        }
-        Some(Some(s)) => f.optional("name", Some(s), CustomerName::parse),
-    };
-    let email = match &body.email {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(s)) => f.optional("email", Some(s), EmailAddress::parse).map(Some),
-    };
-    let phone = match &body.phone {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(s)) => f.optional("phone", Some(s), PhoneNumber::parse).map(Some),
-    };
+    let name = f.not_null("name", &body.name, CustomerName::parse);
+    let email = f.clearable("email", &body.email, EmailAddress::parse);
+    let phone = f.clearable("phone", &body.phone, PhoneNumber::parse);
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let updated = db::update(&mut tx, id, &CustomerPatch { name, email, phone }).await;

@@ -9,12 +9,29 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, Duration, OffsetDateTime, Time};
 
 use super::Fields;
-use crate::error::FieldError;
+use crate::error::{FieldCode, FieldError};
 
 impl Fields {
-    /// Records an error for `field`.
+    /// Records an `invalid` error for `field`.
     pub(crate) fn invalid(&mut self, field: &'static str, reason: &'static str) {
-        self.0.push(FieldError { field, reason });
+        self.0
+            .push(FieldError::new(field, FieldCode::Invalid, reason));
+    }
+
+    /// Records a `required` error for `field`.
+    pub(crate) fn missing(&mut self, field: &'static str) {
+        self.required_because(field, "is required");
+    }
+
+    /// Records a `required` error for `field` with a reason (`is required when ...`).
+    pub(crate) fn required_because(&mut self, field: &'static str, reason: &'static str) {
+        self.0
+            .push(FieldError::new(field, FieldCode::Required, reason));
+    }
+
+    /// Records any error.
+    pub(crate) fn push(&mut self, error: FieldError) {
+        self.0.push(error);
     }
 
     /// An RFC 3339 date-time (`created_after=2024-05-01T00:00:00Z`), when present.
@@ -140,7 +157,11 @@ impl Fields {
         match raw {
             None => None,
             Some(None) => {
-                self.invalid(field, "cannot be null");
+                self.push(FieldError::new(
+                    field,
+                    FieldCode::Required,
+                    "cannot be null: it is required",
+                ));
                 None
             }
             Some(Some(v)) => Some(v),

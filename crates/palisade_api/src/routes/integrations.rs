@@ -3,10 +3,10 @@
 //! is write-only: a response says which secret keys are set (`secret_keys`), never their values.
 
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::integrations::{
     self as db, Integration, IntegrationFilter, IntegrationPatch, NewIntegration,
 };
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{
     IntegrationConfig, IntegrationId, IntegrationName, IntegrationProvider, IntegrationSecrets,
 };
@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{Fields, method_not_allowed, nullable, parse_id};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// Registers the routes.
@@ -76,9 +76,8 @@ fn name_taken() -> ApiError {
 
 /// List query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     provider: Option<String>,
     enabled: Option<String>,
 }
@@ -87,29 +86,19 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
     let provider = f.optional(
         "provider",
-        q.provider.as_deref(),
+        q.filter.provider.as_deref(),
         IntegrationProvider::parse,
     );
-    let enabled = f.boolean("enabled", q.enabled.as_deref());
+    let enabled = f.boolean("enabled", q.filter.enabled.as_deref());
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(
-        tx,
-        &IntegrationFilter { provider, enabled },
-        PageRequest { after, limit },
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(IntegrationJson::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
+    let page = db::list(tx, &IntegrationFilter { provider, enabled }, q.page).await?;
+    Ok(q.respond(page, IntegrationJson::from))
 }
 
 /// Create body. `config` and `secrets` default to `{}`, `enabled` to true.
@@ -128,7 +117,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<CreateBody>,
+    body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
     let empty = Value::Object(Map::new());
@@ -204,7 +193,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<PatchBody>,
+    body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, IntegrationId::parse)?;
     tenant.require_admin()?;

@@ -5,18 +5,17 @@
 //! and the policies of `policies/310_ivr_menus.sql` refuse it again.
 
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::ivr_menus::{self as db, IvrMenu, IvrMenuFilter, IvrMenuPatch};
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{IvrMenuId, IvrMenuName, IvrMenuTree};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::query_params::page_response;
 use super::{Fields, method_not_allowed, parse_id};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// Registers the IVR menu routes (inside `/v1`).
@@ -79,12 +78,9 @@ fn parse_tree(f: &mut Fields, raw: Option<&Value>) -> Option<IvrMenuTree> {
 
 /// List query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     name: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
 }
 
 /// `GET /v1/ivr/menus?name=&created_after=&created_before=`: newest first; `name` is a
@@ -92,22 +88,18 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
     let filter = IvrMenuFilter {
-        name_contains: f.optional("name", q.name.as_deref(), |s| {
+        name_contains: f.optional("name", q.filter.name.as_deref(), |s| {
             IvrMenuName::parse(s).map(|n| n.as_str().to_owned())
         }),
-        created_after: f.time("created_after", q.created_after.as_deref()),
-        created_before: f.time("created_before", q.created_before.as_deref()),
     };
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &filter, PageRequest { after, limit }).await?;
-    Ok(page_response(page, IvrMenuJson::from))
+    let page = db::list(tx, &filter, q.page).await?;
+    Ok(q.respond(page, IvrMenuJson::from))
 }
 
 /// Create body.
@@ -122,13 +114,13 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<CreateBody>,
+    body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
     let mut f = Fields::default();
     let name = f.required("name", body.name.as_deref(), IvrMenuName::parse);
     if body.tree.is_none() {
-        f.invalid("tree", "is required");
+        f.missing("tree");
     }
     let tree = parse_tree(&mut f, body.tree.as_ref());
     f.finish()?;
@@ -169,7 +161,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<PatchBody>,
+    body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, IvrMenuId::parse)?;
     tenant.require_admin()?;

@@ -3,17 +3,16 @@
 //! a missing one, and never matches a search.
 
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::knowledge_base::{self as db, Article, ArticleFilter, ArticlePatch, NewArticle};
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{ArticleBody, ArticleId, ArticleTitle, Tags};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::query_params::page_response;
 use super::{Fields, method_not_allowed, parse_id};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// Longest search query, in characters.
@@ -76,14 +75,11 @@ fn parse_tags(f: &mut Fields, raw: Option<&Vec<String>>) -> Option<Tags> {
 
 /// List and search query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     q: Option<String>,
     tag: Option<String>,
     published: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
 }
 
 /// `GET /v1/knowledge-base/articles?q=&tag=&published=&created_after=&created_before=`: newest
@@ -91,12 +87,10 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
-    let search = match q.q.as_deref().map(str::trim) {
+    let search = match q.filter.q.as_deref().map(str::trim) {
         None => None,
         Some(s) if s.is_empty() || s.chars().count() > MAX_QUERY_CHARS => {
             f.invalid("q", "must be 1 to 200 characters");
@@ -110,15 +104,13 @@ pub async fn list(
     };
     let filter = ArticleFilter {
         q: search,
-        tag: f.optional("tag", q.tag.as_deref(), Tags::parse_one),
-        published: f.boolean("published", q.published.as_deref()),
-        created_after: f.time("created_after", q.created_after.as_deref()),
-        created_before: f.time("created_before", q.created_before.as_deref()),
+        tag: f.optional("tag", q.filter.tag.as_deref(), Tags::parse_one),
+        published: f.boolean("published", q.filter.published.as_deref()),
     };
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &filter, PageRequest { after, limit }).await?;
-    Ok(page_response(page, ArticleJson::from))
+    let page = db::list(tx, &filter, q.page).await?;
+    Ok(q.respond(page, ArticleJson::from))
 }
 
 /// Create body.
@@ -135,7 +127,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<CreateBody>,
+    body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let title = f.required("title", body.title.as_deref(), ArticleTitle::parse);
@@ -187,7 +179,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<PatchBody>,
+    body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ArticleId::parse)?;
     let mut f = Fields::default();

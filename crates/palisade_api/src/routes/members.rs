@@ -13,8 +13,8 @@
 //! invitations and password-reset links go with them (ON DELETE CASCADE).
 
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::members::{self as db, Member, MemberFilter, MemberPatch};
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{PersonName, Role, UserId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::{Fields, method_not_allowed, nullable, parse_id};
 use crate::auth::{Tenant, UserSession};
-use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// Registers the routes.
@@ -83,9 +83,8 @@ fn last_owner() -> ApiError {
 
 /// List query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     role: Option<String>,
 }
 
@@ -93,19 +92,14 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
-    let role = f.optional("role", q.role.as_deref(), Role::parse);
+    let role = f.optional("role", q.filter.role.as_deref(), Role::parse);
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &MemberFilter { role }, PageRequest { after, limit }).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(MemberJson::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
+    let page = db::list(tx, &MemberFilter { role }, q.page).await?;
+    Ok(q.respond(page, MemberJson::from))
 }
 
 /// `GET /v1/members/{id}`.
@@ -154,7 +148,7 @@ pub async fn update(
     state: web::Data<AppState>,
     UserSession(tenant): UserSession,
     path: web::Path<String>,
-    body: web::Json<PatchBody>,
+    body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, UserId::parse)?;
     tenant.require_admin()?;

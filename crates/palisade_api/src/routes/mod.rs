@@ -129,10 +129,11 @@ impl Fields {
     ) -> Option<T> {
         match raw {
             None => {
-                self.0.push(crate::error::FieldError {
+                self.0.push(crate::error::FieldError::new(
                     field,
-                    reason: "is required",
-                });
+                    crate::error::FieldCode::Required,
+                    "is required",
+                ));
                 None
             }
             Some(v) => self.optional(field, Some(v), parse),
@@ -149,10 +150,7 @@ impl Fields {
         match parse(raw?) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.0.push(crate::error::FieldError {
-                    field,
-                    reason: e.reason(),
-                });
+                self.invalid(field, e.reason());
                 None
             }
         }

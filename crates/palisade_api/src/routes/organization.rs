@@ -78,7 +78,7 @@ pub struct PatchBody {
 pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<PatchBody>,
+    body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
     let mut f = Fields::default();

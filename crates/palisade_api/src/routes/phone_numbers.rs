@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::query_params::{no_such, page_response};
+use super::query_params::no_such;
 use super::{Fields, method_not_allowed, nullable, parse_id};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// Registers the phone-number routes (inside `/v1`).
@@ -132,36 +132,37 @@ fn parse_capabilities(f: &mut Fields, raw: Option<&Vec<String>>) -> Option<Capab
 
 /// List query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     number: Option<String>,
     capability: Option<String>,
     ivr_menu_id: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
 }
 
 /// `GET /v1/phone-numbers?number=&capability=&ivr_menu_id=&created_after=&created_before=`.
 pub async fn list(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
     let filter = PhoneNumberFilter {
-        number: f.optional("number", q.number.as_deref(), PhoneNumber::parse),
-        capability: f.optional("capability", q.capability.as_deref(), Capability::parse),
-        ivr_menu_id: f.optional("ivr_menu_id", q.ivr_menu_id.as_deref(), IvrMenuId::parse),
-        created_after: f.time("created_after", q.created_after.as_deref()),
-        created_before: f.time("created_before", q.created_before.as_deref()),
+        number: f.optional("number", q.filter.number.as_deref(), PhoneNumber::parse),
+        capability: f.optional(
+            "capability",
+            q.filter.capability.as_deref(),
+            Capability::parse,
+        ),
+        ivr_menu_id: f.optional(
+            "ivr_menu_id",
+            q.filter.ivr_menu_id.as_deref(),
+            IvrMenuId::parse,
+        ),
     };
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &filter, PageRequest { after, limit }).await?;
-    Ok(page_response(page, PhoneNumberJson::from))
+    let page = db::list(tx, &filter, q.page).await?;
+    Ok(q.respond(page, PhoneNumberJson::from))
 }
 
 /// Create body.
@@ -179,7 +180,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<CreateBody>,
+    body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
     let mut f = Fields::default();
@@ -250,7 +251,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<PatchBody>,
+    body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, PhoneNumberId::parse)?;
     tenant.require_admin()?;
@@ -312,10 +313,11 @@ pub async fn delete(
 
 /// `GET /v1/phone-numbers/available` query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AvailableQuery {
+    capability: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
-    capability: Option<String>,
 }
 
 /// An available number as clients see it: the number and what it can do, nothing else.
@@ -351,10 +353,10 @@ pub async fn available(
     tenant: Tenant,
     q: web::Query<AvailableQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
     let after = q.cursor.as_deref().map(decode_number_cursor).transpose()?;
     let mut f = Fields::default();
     let capability = f.optional("capability", q.capability.as_deref(), Capability::parse);
+    let limit = f.limit(q.limit.as_deref());
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let page = db::available(
@@ -362,7 +364,11 @@ pub async fn available(
         state.clock.now(),
         state.number_quarantine,
         capability,
-        PageRequest { after, limit },
+        PageRequest {
+            after,
+            limit: limit.unwrap_or(crate::list::DEFAULT_LIMIT),
+            created: Default::default(),
+        },
     )
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({

@@ -2,18 +2,17 @@
 //! optional schedule). Another organization's definition answers 404 exactly like a missing one.
 
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::reports::{self as db, NewReport, Report, ReportFilter, ReportPatch};
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{ReportId, ReportKind, ReportName, ReportParameters, ReportSchedule};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::query_params::page_response;
 use super::{Fields, method_not_allowed, nullable, parse_id};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// Registers the report routes (inside `/v1`).
@@ -73,34 +72,31 @@ fn parse_parameters(f: &mut Fields, raw: Option<&Value>) -> Option<ReportParamet
 
 /// List query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     kind: Option<String>,
     schedule: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
 }
 
 /// `GET /v1/reports?kind=&schedule=&created_after=&created_before=`: newest first.
 pub async fn list(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
     let filter = ReportFilter {
-        kind: f.optional("kind", q.kind.as_deref(), ReportKind::parse),
-        schedule: f.optional("schedule", q.schedule.as_deref(), ReportSchedule::parse),
-        created_after: f.time("created_after", q.created_after.as_deref()),
-        created_before: f.time("created_before", q.created_before.as_deref()),
+        kind: f.optional("kind", q.filter.kind.as_deref(), ReportKind::parse),
+        schedule: f.optional(
+            "schedule",
+            q.filter.schedule.as_deref(),
+            ReportSchedule::parse,
+        ),
     };
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &filter, PageRequest { after, limit }).await?;
-    Ok(page_response(page, ReportJson::from))
+    let page = db::list(tx, &filter, q.page).await?;
+    Ok(q.respond(page, ReportJson::from))
 }
 
 /// Create body.
@@ -117,7 +113,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<CreateBody>,
+    body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let name = f.required("name", body.name.as_deref(), ReportName::parse);
@@ -172,7 +168,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<PatchBody>,
+    body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ReportId::parse)?;
     let mut f = Fields::default();

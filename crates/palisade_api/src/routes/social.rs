@@ -5,10 +5,10 @@
 //! account.
 
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::social::{
     self as db, Account, AccountFilter, AccountPatch, Post, PostFilter, PostState,
 };
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{
     AccessToken, PostBody, PostStatus, SocialAccountId, SocialHandle, SocialNetwork, SocialPostId,
 };
@@ -17,10 +17,10 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::query_params::{format_date, no_such, page_response};
+use super::query_params::{format_date, no_such};
 use super::{Fields, method_not_allowed, nullable, parse_id};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// Registers the social routes (inside `/v1`).
@@ -93,34 +93,27 @@ fn handle_taken() -> ApiError {
 
 /// Account list query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AccountListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     network: Option<String>,
     handle: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
 }
 
 /// `GET /v1/social/accounts?network=&handle=&created_after=&created_before=`: newest first.
 pub async fn list_accounts(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<AccountListQuery>,
+    q: List<AccountListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
     let filter = AccountFilter {
-        network: f.optional("network", q.network.as_deref(), SocialNetwork::parse),
-        handle: f.optional("handle", q.handle.as_deref(), SocialHandle::parse),
-        created_after: f.time("created_after", q.created_after.as_deref()),
-        created_before: f.time("created_before", q.created_before.as_deref()),
+        network: f.optional("network", q.filter.network.as_deref(), SocialNetwork::parse),
+        handle: f.optional("handle", q.filter.handle.as_deref(), SocialHandle::parse),
     };
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_accounts(tx, &filter, PageRequest { after, limit }).await?;
-    Ok(page_response(page, AccountJson::from))
+    let page = db::list_accounts(tx, &filter, q.page).await?;
+    Ok(q.respond(page, AccountJson::from))
 }
 
 /// Account create body.
@@ -137,7 +130,7 @@ pub struct AccountCreateBody {
 pub async fn create_account(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<AccountCreateBody>,
+    body: crate::extract::Json<AccountCreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let network = f.required("network", body.network.as_deref(), SocialNetwork::parse);
@@ -186,7 +179,7 @@ pub async fn update_account(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<AccountPatchBody>,
+    body: crate::extract::Json<AccountPatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, SocialAccountId::parse)?;
     let mut f = Fields::default();
@@ -261,38 +254,31 @@ impl From<Post> for PostJson {
 
 /// Post list query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PostListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     account_id: Option<String>,
     status: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
 }
 
 /// `GET /v1/social/posts?account_id=&status=&created_after=&created_before=`: newest first.
 pub async fn list_posts(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<PostListQuery>,
+    q: List<PostListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
     let filter = PostFilter {
         account_id: f.optional(
             "account_id",
-            q.account_id.as_deref(),
+            q.filter.account_id.as_deref(),
             SocialAccountId::parse,
         ),
-        status: f.optional("status", q.status.as_deref(), PostStatus::parse),
-        created_after: f.time("created_after", q.created_after.as_deref()),
-        created_before: f.time("created_before", q.created_before.as_deref()),
+        status: f.optional("status", q.filter.status.as_deref(), PostStatus::parse),
     };
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_posts(tx, &filter, PageRequest { after, limit }).await?;
-    Ok(page_response(page, PostJson::from))
+    let page = db::list_posts(tx, &filter, q.page).await?;
+    Ok(q.respond(page, PostJson::from))
 }
 
 /// Post create body.
@@ -322,7 +308,7 @@ fn check_state(f: &mut Fields, mut state: PostState) -> PostState {
         }
     }
     if state.status == PostStatus::Scheduled && state.scheduled_at.is_none() {
-        f.invalid("scheduled_at", "is required when status is scheduled");
+        f.required_because("scheduled_at", "is required when status is scheduled");
     }
     if state.status == PostStatus::Published && state.published_at.is_none() {
         state.published_at = Some(OffsetDateTime::now_utc());
@@ -335,7 +321,7 @@ fn check_state(f: &mut Fields, mut state: PostState) -> PostState {
 pub async fn create_post(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<PostCreateBody>,
+    body: crate::extract::Json<PostCreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let account_id = f.required(
@@ -412,7 +398,7 @@ pub async fn update_post(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<PostPatchBody>,
+    body: crate::extract::Json<PostPatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, SocialPostId::parse)?;
     let mut f = Fields::default();
@@ -480,6 +466,7 @@ pub async fn delete_post(
 
 /// Analytics query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AnalyticsQuery {
     from: Option<String>,
     to: Option<String>,

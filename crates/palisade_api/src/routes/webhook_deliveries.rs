@@ -4,16 +4,15 @@
 //! them through the API: only a verified webhook records one (`policies/500_webhook_deliveries.sql`).
 
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::webhooks::{self as db, DeliveryFilter, DeliveryKind, DeliveryRow, Provider};
-use palisade_db::{PageRequest, TenantTx};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::query_params::page_response;
 use super::{Fields, method_not_allowed};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// Registers the route (inside `/v1`).
@@ -54,9 +53,8 @@ impl From<DeliveryRow> for DeliveryJson {
 
 /// List query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     provider: Option<String>,
     kind: Option<String>,
     subject_id: Option<String>,
@@ -81,36 +79,34 @@ fn enum_filter<T>(
 pub async fn list(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
     let filter = DeliveryFilter {
         provider: enum_filter(
             &mut f,
             "provider",
-            q.provider.as_deref(),
+            q.filter.provider.as_deref(),
             Provider::parse,
             "must be one of twilio, sendgrid, mailgun",
         ),
         kind: enum_filter(
             &mut f,
             "kind",
-            q.kind.as_deref(),
+            q.filter.kind.as_deref(),
             DeliveryKind::parse,
             "must be one of sms.inbound, sms.status, voice.status, email.event",
         ),
         subject_id: enum_filter(
             &mut f,
             "subject_id",
-            q.subject_id.as_deref(),
+            q.filter.subject_id.as_deref(),
             |s| Uuid::parse_str(s).ok(),
             "must be a UUID",
         ),
     };
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &filter, PageRequest { after, limit }).await?;
-    Ok(page_response(page, DeliveryJson::from))
+    let page = db::list(tx, &filter, q.page).await?;
+    Ok(q.respond(page, DeliveryJson::from))
 }

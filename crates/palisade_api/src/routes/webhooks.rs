@@ -8,10 +8,10 @@
 
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::outbound_webhooks::{
     self as db, NewWebhook, Webhook, WebhookFilter, WebhookPatch,
 };
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{WebhookDescription, WebhookEvent, WebhookEvents, WebhookId, WebhookUrl};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::{Fields, method_not_allowed, nullable, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::credentials::generate_webhook_secret;
-use crate::pagination::{decode_cursor, encode_cursor, parse_limit};
+use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// Registers the routes.
@@ -89,9 +89,8 @@ fn with_secret(status: actix_web::http::StatusCode, body: WithSecret) -> HttpRes
 
 /// List query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     enabled: Option<String>,
     event_type: Option<String>,
 }
@@ -100,13 +99,11 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<ListQuery>,
+    q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
-    let enabled = f.boolean("enabled", q.enabled.as_deref());
-    let event_type = f.optional("event_type", q.event_type.as_deref(), |s| {
+    let enabled = f.boolean("enabled", q.filter.enabled.as_deref());
+    let event_type = f.optional("event_type", q.filter.event_type.as_deref(), |s| {
         WebhookEvent::parse(s).map(|e| e.as_str().to_owned())
     });
     f.finish()?;
@@ -117,13 +114,10 @@ pub async fn list(
             enabled,
             event_type,
         },
-        PageRequest { after, limit },
+        q.page,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(WebhookJson::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
+    Ok(q.respond(page, WebhookJson::from))
 }
 
 /// Create body.
@@ -141,14 +135,14 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<CreateBody>,
+    body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
     let mut f = Fields::default();
     let url = f.required("url", body.url.as_deref(), WebhookUrl::parse);
     let event_types = match &body.event_types {
         None => {
-            f.invalid("event_types", "is required");
+            f.missing("event_types");
             None
         }
         Some(names) => match WebhookEvents::parse(names) {
@@ -220,7 +214,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<PatchBody>,
+    body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, WebhookId::parse)?;
     tenant.require_admin()?;

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{CreatedRange, Guarded, decode};
+use super::{Guarded, decode};
 use crate::list::{Cursor, ListQuery};
 use crate::{DbError, Page, PageRequest, TenantTx};
 
@@ -20,8 +20,6 @@ use crate::{DbError, Page, PageRequest, TenantTx};
 pub struct CampaignFilter {
     /// Only this status.
     pub status: Option<CampaignStatus>,
-    /// Creation window.
-    pub created: CreatedRange,
 }
 
 /// The statements by id that every campaign table answers (`$1` is the id).
@@ -106,9 +104,7 @@ pub async fn list_campaigns<C: Campaign>(
     let status = filter.status.map(CampaignStatus::as_str);
     ListQuery::new(C::SQL.list)
         .and_opt("status = $", status.as_ref())
-        .and_opt("created_at > $", filter.created.after.as_ref())
-        .and_opt("created_at < $", filter.created.before.as_ref())
-        .after(page.after.as_ref())
+        .page(&page)
         .fetch(tx, page.limit, C::from_row, cursor_of)
         .await
 }

@@ -12,25 +12,25 @@ use crate::{DbError, TenantTx};
 const STATS: &str = "\
 WITH w AS (SELECT coalesce($1::timestamptz, '-infinity') AS after, coalesce($2::timestamptz, 'infinity') AS before)
 SELECT 'email_campaigns' AS kind, status, count(*) AS n
-  FROM palisade.email_campaigns, w WHERE created_at > w.after AND created_at < w.before GROUP BY status
+  FROM palisade.email_campaigns, w WHERE created_at >= w.after AND created_at < w.before GROUP BY status
 UNION ALL
 SELECT 'email_messages', status, count(*)
-  FROM palisade.email_messages, w WHERE created_at > w.after AND created_at < w.before GROUP BY status
+  FROM palisade.email_messages, w WHERE created_at >= w.after AND created_at < w.before GROUP BY status
 UNION ALL
 SELECT 'sms_campaigns', status, count(*)
-  FROM palisade.sms_campaigns, w WHERE created_at > w.after AND created_at < w.before GROUP BY status
+  FROM palisade.sms_campaigns, w WHERE created_at >= w.after AND created_at < w.before GROUP BY status
 UNION ALL
 SELECT 'sms_messages', status, count(*)
-  FROM palisade.sms_messages, w WHERE created_at > w.after AND created_at < w.before GROUP BY status
+  FROM palisade.sms_messages, w WHERE created_at >= w.after AND created_at < w.before GROUP BY status
 UNION ALL
 SELECT 'voice_campaigns', status, count(*)
-  FROM palisade.voice_campaigns, w WHERE created_at > w.after AND created_at < w.before GROUP BY status
+  FROM palisade.voice_campaigns, w WHERE created_at >= w.after AND created_at < w.before GROUP BY status
 UNION ALL
 SELECT 'calls', status, count(*)
-  FROM palisade.calls, w WHERE created_at > w.after AND created_at < w.before GROUP BY status
+  FROM palisade.calls, w WHERE created_at >= w.after AND created_at < w.before GROUP BY status
 UNION ALL
 SELECT 'call_seconds', NULL::text, coalesce(sum(duration_seconds), 0)
-  FROM palisade.calls, w WHERE created_at > w.after AND created_at < w.before";
+  FROM palisade.calls, w WHERE created_at >= w.after AND created_at < w.before";
 
 /// Counts per status, every status present (zero when none), in lifecycle order.
 pub type ByStatus<S> = Vec<(S, i64)>;

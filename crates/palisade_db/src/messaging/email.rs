@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 pub use super::campaign::CampaignFilter;
 use super::campaign::impl_campaign;
-use super::{CreatedRange, Guarded, decode};
+use super::{Guarded, decode};
 use crate::list::{Cursor, ListQuery};
 use crate::{DbError, Page, PageRequest, TenantTx};
 
@@ -244,8 +244,6 @@ pub struct MessageFilter {
     pub status: Option<EmailStatus>,
     /// Only messages to this customer.
     pub customer_id: Option<CustomerId>,
-    /// Creation window.
-    pub created: CreatedRange,
 }
 
 fn message_from_row(r: &Row) -> Result<EmailMessage, DbError> {
@@ -290,9 +288,7 @@ pub async fn list_messages(
     .and_opt("campaign_id = $", campaign.as_ref())
     .and_opt("status = $", status.as_ref())
     .and_opt("customer_id = $", customer.as_ref())
-    .and_opt("created_at > $", filter.created.after.as_ref())
-    .and_opt("created_at < $", filter.created.before.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, message_from_row, cursor_of_message)
     .await
 }

@@ -15,19 +15,11 @@ pub mod sms;
 pub mod voice;
 
 use palisade_domain::ParseError;
-use time::OffsetDateTime;
 use tokio_postgres::Row;
 
 use crate::DbError;
 
-/// The creation-time window shared by every list and the dashboard (both bounds exclusive).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CreatedRange {
-    /// Only rows created strictly after this instant.
-    pub after: Option<OffsetDateTime>,
-    /// Only rows created strictly before this instant.
-    pub before: Option<OffsetDateTime>,
-}
+pub use crate::list::CreatedRange;
 
 /// Decodes a text column into a domain enum; a value the domain does not know is a schema
 /// mismatch (the CHECK constraints and the enums list the same values).

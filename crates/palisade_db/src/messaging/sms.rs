@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 pub use super::campaign::CampaignFilter;
 use super::campaign::impl_campaign;
-use super::{CreatedRange, Guarded, decode};
+use super::{Guarded, decode};
 use crate::list::{Cursor, ListQuery};
 use crate::{DbError, Page, PageRequest, TenantTx};
 
@@ -265,8 +265,6 @@ pub struct MessageFilter {
     pub status: Option<SmsStatus>,
     /// Only messages with this customer.
     pub customer_id: Option<CustomerId>,
-    /// Creation window.
-    pub created: CreatedRange,
 }
 
 fn message_from_row(r: &Row) -> Result<SmsMessage, DbError> {
@@ -316,9 +314,7 @@ pub async fn list_messages(
     .and_opt("direction = $", direction.as_ref())
     .and_opt("status = $", status.as_ref())
     .and_opt("customer_id = $", customer.as_ref())
-    .and_opt("created_at > $", filter.created.after.as_ref())
-    .and_opt("created_at < $", filter.created.before.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, message_from_row, cursor_of_message)
     .await
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 pub use super::campaign::CampaignFilter;
 use super::campaign::impl_campaign;
-use super::{CreatedRange, decode};
+use super::decode;
 use crate::list::{Cursor, ListQuery};
 use crate::{DbError, Page, PageRequest, TenantTx};
 
@@ -255,8 +255,6 @@ pub struct CallFilter {
     pub voice_campaign_id: Option<VoiceCampaignId>,
     /// Only calls with this customer.
     pub customer_id: Option<CustomerId>,
-    /// Creation window.
-    pub created: CreatedRange,
 }
 
 fn call_from_row(r: &Row) -> Result<Call, DbError> {
@@ -305,9 +303,7 @@ pub async fn list_calls(
     .and_opt("direction = $", direction.as_ref())
     .and_opt("voice_campaign_id = $", campaign.as_ref())
     .and_opt("customer_id = $", customer.as_ref())
-    .and_opt("created_at > $", filter.created.after.as_ref())
-    .and_opt("created_at < $", filter.created.before.as_ref())
-    .after(page.after.as_ref())
+    .page(&page)
     .fetch(tx, page.limit, call_from_row, cursor_of_call)
     .await
 }

@@ -6,16 +6,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use palisade_db::TenantTx;
 use palisade_db::messaging::Guarded;
 use palisade_db::messaging::campaign::{self as db, Campaign, CampaignFilter};
-use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{CampaignStatus, ParseError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::page_json;
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, parse_limit};
+use crate::list::List;
 use crate::routes::{Fields, parse_id};
 use crate::{ApiError, AppState};
 
@@ -29,34 +28,23 @@ pub(super) trait CampaignRoute: Campaign + 'static {
 
 /// Campaign list query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CampaignListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     status: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
 }
 
 /// `GET /v1/{email,sms,voice}-campaigns?limit=&cursor=&status=&created_after=&created_before=`.
 pub(super) async fn list_campaigns<C: CampaignRoute>(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<CampaignListQuery>,
+    q: List<CampaignListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
-    let status = f.optional("status", q.status.as_deref(), CampaignStatus::parse);
-    let created = f.created_range(q.created_after.as_deref(), q.created_before.as_deref());
+    let status = f.optional("status", q.filter.status.as_deref(), CampaignStatus::parse);
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_campaigns::<C>(
-        tx,
-        &CampaignFilter { status, created },
-        PageRequest { after, limit },
-    )
-    .await?;
-    Ok(page_json::<_, C::Json>(page))
+    let page = db::list_campaigns::<C>(tx, &CampaignFilter { status }, q.page).await?;
+    Ok(q.respond(page, C::Json::from))
 }
 
 /// `GET /v1/{email,sms,voice}-campaigns/{id}`.
@@ -144,7 +132,7 @@ pub(super) fn new_campaign_status(
         CampaignStatus::Draft => {}
         CampaignStatus::Scheduled => {
             if scheduled_at.is_none() && !f.0.iter().any(|e| e.field == "scheduled_at") {
-                f.invalid("scheduled_at", "is required to schedule a campaign");
+                f.required_because("scheduled_at", "is required to schedule a campaign");
             }
         }
         // Parsed, but not a status a campaign can start in.
@@ -198,10 +186,11 @@ fn check_campaign_change(
     if target == CampaignStatus::Scheduled && (target != current || change.scheduled_at.is_some()) {
         match change.scheduled_at.unwrap_or(current_scheduled_at) {
             None => {
-                return Err(ApiError::invalid(
+                return Err(ApiError::Validation(vec![crate::error::FieldError::new(
                     "scheduled_at",
+                    crate::error::FieldCode::Required,
                     "is required to schedule a campaign",
-                ));
+                )]));
             }
             Some(t) if t <= now => {
                 return Err(ApiError::invalid("scheduled_at", "must be in the future"));

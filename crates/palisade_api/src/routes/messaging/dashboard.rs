@@ -26,6 +26,7 @@ use crate::{ApiError, AppState};
 
 /// Query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StatsQuery {
     created_after: Option<String>,
     created_before: Option<String>,

@@ -27,9 +27,7 @@ mod sms;
 mod voice;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
-use palisade_db::Page;
-use palisade_db::list::Cursor;
+use actix_web::web;
 use palisade_db::messaging::CreatedRange;
 use palisade_db::messaging::email::EmailCampaign;
 use palisade_db::messaging::sms::SmsCampaign;
@@ -38,8 +36,6 @@ use time::OffsetDateTime;
 
 use super::{Fields, method_not_allowed};
 use crate::ApiError;
-use crate::pagination::encode_cursor;
-use serde::Serialize;
 
 /// Registers the routes of this module (inside `/v1`).
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -167,14 +163,6 @@ impl Fields {
     }
 }
 
-/// A list page as clients see it: `{"data": [...], "next_cursor": "..."|null}`.
-fn page_json<T, J: Serialize + From<T>>(page: Page<T, Cursor>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(J::from).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    }))
-}
-
 fn message_not_queued(status: &str) -> ApiError {
     ApiError::Http {
         status: StatusCode::CONFLICT,
@@ -193,5 +181,5 @@ fn recipient_exists() -> ApiError {
 /// The answer for a customer id in a body that names no customer of this organization, whether
 /// it is missing or another organization's (the two must be indistinguishable).
 fn no_such_customer() -> ApiError {
-    ApiError::invalid("customer_id", "no such customer")
+    super::query_params::no_such("customer_id")
 }

@@ -10,6 +10,7 @@ use palisade_domain::{CustomerId, ParseError};
 
 use super::{no_such_customer, recipient_exists};
 use crate::ApiError;
+use crate::error::{FieldCode, FieldError};
 use crate::routes::Fields;
 
 /// How a channel addresses a recipient.
@@ -35,7 +36,7 @@ impl<A> RecipientAddress<A> {
         let customer = f.optional("customer_id", customer_id, CustomerId::parse);
         let parsed = f.optional(self.field, address, self.parse);
         if customer_id.is_none() && address.is_none() {
-            f.invalid(self.field, "is required unless customer_id is given");
+            f.required_because(self.field, "is required unless customer_id is given");
         }
         f.finish()?;
         Ok((customer, parsed))
@@ -55,8 +56,13 @@ impl<A> RecipientAddress<A> {
                 let contact = shared::customer_contact(tx, customer)
                     .await?
                     .ok_or_else(no_such_customer)?;
-                let raw = (self.contact)(contact)
-                    .ok_or_else(|| ApiError::invalid(self.field, self.missing))?;
+                let raw = (self.contact)(contact).ok_or_else(|| {
+                    ApiError::Validation(vec![FieldError::new(
+                        self.field,
+                        FieldCode::Required,
+                        self.missing,
+                    )])
+                })?;
                 (self.parse)(&raw).map_err(ApiError::internal)
             }
             (None, None) => Err(ApiError::internal("validated fields missing")),

@@ -18,10 +18,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::campaign::{self, CampaignChange, CampaignRoute, new_campaign_status};
+use super::message_not_queued;
 use super::recipients::{RecipientAddress, campaign_from_path, recipient_created};
-use super::{message_not_queued, page_json};
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, parse_limit};
+use crate::list::List;
 use crate::routes::phone_numbers::from_number_not_owned;
 use crate::routes::{Fields, nullable, parse_id};
 use crate::{ApiError, AppState};
@@ -144,7 +144,7 @@ pub struct CreateCampaignBody {
 pub async fn create_campaign(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<CreateCampaignBody>,
+    body: crate::extract::Json<CreateCampaignBody>,
 ) -> Result<HttpResponse, ApiError> {
     let now = OffsetDateTime::now_utc();
     let mut f = Fields::default();
@@ -212,7 +212,7 @@ pub async fn update_campaign(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<PatchCampaignBody>,
+    body: crate::extract::Json<PatchCampaignBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, SmsCampaignId::parse)?;
     let now = OffsetDateTime::now_utc();
@@ -250,32 +250,30 @@ pub async fn update_campaign(
 
 /// Message list query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MessageListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     campaign_id: Option<String>,
     direction: Option<String>,
     status: Option<String>,
     customer_id: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
 }
 
 fn message_filter(
-    q: &MessageListQuery,
+    q: &List<MessageListQuery>,
 ) -> Result<(MessageFilter, PageRequest<palisade_db::list::Cursor>), ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
     let campaign_id = f.optional(
         "campaign_id",
-        q.campaign_id.as_deref(),
+        q.filter.campaign_id.as_deref(),
         SmsCampaignId::parse,
     );
-    let direction = f.optional("direction", q.direction.as_deref(), Direction::parse);
-    let status = f.optional("status", q.status.as_deref(), SmsStatus::parse);
-    let customer_id = f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse);
-    let created = f.created_range(q.created_after.as_deref(), q.created_before.as_deref());
+    let direction = f.optional("direction", q.filter.direction.as_deref(), Direction::parse);
+    let status = f.optional("status", q.filter.status.as_deref(), SmsStatus::parse);
+    let customer_id = f.optional(
+        "customer_id",
+        q.filter.customer_id.as_deref(),
+        CustomerId::parse,
+    );
     f.finish()?;
     Ok((
         MessageFilter {
@@ -283,9 +281,8 @@ fn message_filter(
             direction,
             status,
             customer_id,
-            created,
         },
-        PageRequest { after, limit },
+        q.page,
     ))
 }
 
@@ -294,12 +291,13 @@ fn message_filter(
 pub async fn list_messages(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<MessageListQuery>,
+    q: List<MessageListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (filter, page) = message_filter(&q)?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    Ok(page_json::<_, MessageJson>(
+    Ok(q.respond(
         db::list_messages(tx, &filter, page).await?,
+        MessageJson::from,
     ))
 }
 
@@ -309,15 +307,16 @@ pub async fn list_campaign_messages(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    q: web::Query<MessageListQuery>,
+    q: List<MessageListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, SmsCampaignId::parse)?;
     let (mut filter, page) = message_filter(&q)?;
     campaign_from_path(&mut filter.campaign_id, id)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     campaign::require_campaign::<SmsCampaign>(&mut tx, id).await?;
-    Ok(page_json::<_, MessageJson>(
+    Ok(q.respond(
         db::list_messages(tx, &filter, page).await?,
+        MessageJson::from,
     ))
 }
 
@@ -344,7 +343,7 @@ pub async fn create_message(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<CreateMessageBody>,
+    body: crate::extract::Json<CreateMessageBody>,
 ) -> Result<HttpResponse, ApiError> {
     let campaign_id = parse_id(&path, SmsCampaignId::parse)?;
     let (customer_id, to_number) =

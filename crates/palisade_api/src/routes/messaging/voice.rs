@@ -7,7 +7,7 @@ use palisade_db::messaging::voice::{
     self as db, Call, CallFilter, CallPatch, NewCall, NewVoiceCampaign, VoiceCampaign,
     VoiceCampaignPatch,
 };
-use palisade_db::{DbError, PageRequest, TenantTx};
+use palisade_db::{DbError, TenantTx};
 use palisade_domain::{
     CallId, CallNotes, CallStatus, CampaignName, CampaignStatus, Capability, CustomerId, Direction,
     ParseError, PhoneNumber, ProviderId, VoiceCampaignId, VoiceScript,
@@ -17,9 +17,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::campaign::{self, CampaignChange, CampaignRoute, new_campaign_status};
-use super::{no_such_customer, page_json};
+use super::no_such_customer;
 use crate::auth::Tenant;
-use crate::pagination::{decode_cursor, parse_limit};
+use crate::list::List;
 use crate::routes::phone_numbers::from_number_not_owned;
 use crate::routes::{Fields, nullable, parse_id};
 use crate::{ApiError, AppState};
@@ -122,7 +122,7 @@ pub struct CreateCampaignBody {
 pub async fn create_campaign(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<CreateCampaignBody>,
+    body: crate::extract::Json<CreateCampaignBody>,
 ) -> Result<HttpResponse, ApiError> {
     let now = OffsetDateTime::now_utc();
     let mut f = Fields::default();
@@ -169,7 +169,7 @@ pub async fn update_campaign(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<PatchCampaignBody>,
+    body: crate::extract::Json<PatchCampaignBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, VoiceCampaignId::parse)?;
     let now = OffsetDateTime::now_utc();
@@ -205,35 +205,33 @@ pub async fn update_campaign(
 
 /// Call list query string.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CallListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
     status: Option<String>,
     direction: Option<String>,
     voice_campaign_id: Option<String>,
     customer_id: Option<String>,
-    created_after: Option<String>,
-    created_before: Option<String>,
 }
 
 /// `GET /v1/calls?status=&direction=&voice_campaign_id=&customer_id=&created_after=&created_before=`.
 pub async fn list_calls(
     state: web::Data<AppState>,
     tenant: Tenant,
-    q: web::Query<CallListQuery>,
+    q: List<CallListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = parse_limit(q.limit.as_deref())?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
-    let status = f.optional("status", q.status.as_deref(), CallStatus::parse);
-    let direction = f.optional("direction", q.direction.as_deref(), Direction::parse);
+    let status = f.optional("status", q.filter.status.as_deref(), CallStatus::parse);
+    let direction = f.optional("direction", q.filter.direction.as_deref(), Direction::parse);
     let voice_campaign_id = f.optional(
         "voice_campaign_id",
-        q.voice_campaign_id.as_deref(),
+        q.filter.voice_campaign_id.as_deref(),
         VoiceCampaignId::parse,
     );
-    let customer_id = f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse);
-    let created = f.created_range(q.created_after.as_deref(), q.created_before.as_deref());
+    let customer_id = f.optional(
+        "customer_id",
+        q.filter.customer_id.as_deref(),
+        CustomerId::parse,
+    );
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let page = db::list_calls(
@@ -243,12 +241,11 @@ pub async fn list_calls(
             direction,
             voice_campaign_id,
             customer_id,
-            created,
         },
-        PageRequest { after, limit },
+        q.page,
     )
     .await?;
-    Ok(page_json::<_, CallJson>(page))
+    Ok(q.respond(page, CallJson::from))
 }
 
 impl Fields {
@@ -295,7 +292,7 @@ fn call_sid_taken() -> ApiError {
 pub async fn create_call(
     state: web::Data<AppState>,
     tenant: Tenant,
-    body: web::Json<CreateCallBody>,
+    body: crate::extract::Json<CreateCallBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let direction = f.required("direction", body.direction.as_deref(), Direction::parse);
@@ -365,7 +362,7 @@ fn call_write_error(e: DbError) -> ApiError {
     if shared::is_fk_violation_of(&e, db::CUSTOMER_FKEY) {
         no_such_customer()
     } else if shared::is_fk_violation_of(&e, db::CAMPAIGN_FKEY) {
-        ApiError::invalid("voice_campaign_id", "no such voice campaign")
+        crate::routes::query_params::no_such("voice_campaign_id")
     } else if e.is_unique_violation_of(db::CALL_SID_KEY) {
         call_sid_taken()
     } else if e.is_foreign_key_violation_of(db::FROM_NUMBER_OWNED) {
@@ -409,7 +406,7 @@ pub async fn update_call(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
-    body: web::Json<PatchCallBody>,
+    body: crate::extract::Json<PatchCallBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, CallId::parse)?;
     let mut f = Fields::default();

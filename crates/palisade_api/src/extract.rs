@@ -1,0 +1,352 @@
+//! Request-body extraction with one rule for every route (docs/api.md, "Errors"):
+//!
+//! - a body that cannot be parsed at all (not JSON, truncated, trailing data) or that carries a
+//!   field the request does not define answers **400** (`invalid_json`, `unknown_field`);
+//! - a parsed body whose values do not fit (a number where a string belongs, a missing field,
+//!   an unknown enum value) answers **422** `validation_failed`, with one entry per field, the
+//!   field named by its path (`recipients[3].email`) and a machine code
+//!   ([`crate::error::FieldCode`]);
+//! - messages are ours: serde's wording (which names Rust types) never reaches a client.
+//!
+//! [`Json`] replaces `actix_web::web::Json` in every handler.
+
+use std::ops::Deref;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::ApiError;
+use crate::error::{FieldCode, FieldError};
+
+/// A JSON request body of type `T`, read under [`crate::MAX_JSON_BODY`].
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    /// The body.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    let Some(ct) = req.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(ct) = ct.to_str() else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || (essence.len() > 5
+            && essence.is_char_boundary(essence.len() - 5)
+            && essence[essence.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
+fn too_large() -> ApiError {
+    ApiError::Http {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "payload_too_large",
+        message: format!(
+            "request bodies are limited to {} bytes",
+            crate::MAX_JSON_BODY
+        ),
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::Http {
+                    status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    code: "unsupported_media_type",
+                    message: "send the body as application/json".to_owned(),
+                });
+            }
+            if declared.is_some_and(|n| n > crate::MAX_JSON_BODY) {
+                return Err(too_large());
+            }
+            let mut body = Vec::with_capacity(declared.unwrap_or(256).min(crate::MAX_JSON_BODY));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| ApiError::BadRequest {
+                    code: "invalid_body",
+                    message: "the request body could not be read".to_owned(),
+                })?;
+                if body.len() + chunk.len() > crate::MAX_JSON_BODY {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(Json)
+        })
+    }
+}
+
+/// Parses a JSON body by the rules of this module.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        classify(&path, e.into_inner())
+    })?;
+    de.end().map_err(|e| classify("", e))?;
+    Ok(value)
+}
+
+/// Turns a serde_json error into our answer. serde reports data errors as text only; the
+/// prefixes matched here are serde's own stable wording (`serde::de::Error`'s provided
+/// methods), pinned by the tests below.
+fn classify(path: &str, e: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Io | Category::Syntax | Category::Eof => ApiError::BadRequest {
+            code: "invalid_json",
+            message: format!(
+                "the body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        },
+        Category::Data => {
+            let text = e.to_string();
+            let at = |name: &str| -> String {
+                match (path, name) {
+                    ("." | "", n) => n.to_owned(),
+                    (p, "") => p.to_owned(),
+                    (p, n) => format!("{p}.{n}"),
+                }
+            };
+            if let Some(name) = quoted_after(&text, "unknown field `") {
+                // serde_path_to_error's path already ends at the unknown key.
+                let field = if path.is_empty() || path == "." {
+                    name.to_owned()
+                } else {
+                    path.to_owned()
+                };
+                return ApiError::BadRequest {
+                    code: "unknown_field",
+                    message: format!("the body has a field this request does not define: {field}"),
+                };
+            }
+            let (field, code, reason) = if let Some(name) = quoted_after(&text, "missing field `") {
+                (at(name), FieldCode::Required, "is required".to_owned())
+            } else if let Some(rest) = text.strip_prefix("invalid type: ") {
+                let found = rest.split([',', ' ']).next().unwrap_or("value");
+                let found = match found {
+                    "integer" | "floating" => "a number",
+                    "boolean" => "a boolean",
+                    "string" => "a string",
+                    "sequence" => "an array",
+                    "map" => "an object",
+                    "null" => "null",
+                    _ => "another type",
+                };
+                let reason = if found == "null" {
+                    return ApiError::Validation(vec![FieldError::new(
+                        at(""),
+                        FieldCode::Required,
+                        "cannot be null",
+                    )]);
+                } else {
+                    format!("has the wrong type: got {found}")
+                };
+                (at(""), FieldCode::InvalidType, reason)
+            } else if text.starts_with("unknown variant `") {
+                let allowed = text
+                    .split_once("expected one of ")
+                    .or_else(|| text.split_once("expected "))
+                    .map(|(_, a)| a.split(" at line ").next().unwrap_or(a).replace('`', ""))
+                    .unwrap_or_default();
+                let reason = if allowed.is_empty() {
+                    "is not an accepted value".to_owned()
+                } else {
+                    format!("must be one of {allowed}")
+                };
+                (at(""), FieldCode::Invalid, reason)
+            } else if text.starts_with("invalid length") {
+                (
+                    at(""),
+                    FieldCode::Invalid,
+                    "has the wrong number of items".to_owned(),
+                )
+            } else {
+                // invalid value / out of range numbers / custom messages from our own types.
+                (
+                    at(""),
+                    FieldCode::Invalid,
+                    "is not an acceptable value".to_owned(),
+                )
+            };
+            ApiError::Validation(vec![FieldError::new(field, code, reason)])
+        }
+    }
+}
+
+fn quoted_after<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    text.strip_prefix(prefix)?.split('`').next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        email: String,
+        count: Option<u16>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        items: Option<Vec<Item>>,
+        kind: Option<Kind>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        Daily,
+        Weekly,
+    }
+
+    fn fields(r: Result<Body, ApiError>) -> Vec<(String, FieldCode, String)> {
+        match r {
+            Err(ApiError::Validation(f)) => f
+                .into_iter()
+                .map(|e| (e.field.into_owned(), e.code, e.reason.into_owned()))
+                .collect(),
+            other => panic!("expected a 422, got {other:?}"),
+        }
+    }
+
+    fn bad_request(r: Result<Body, ApiError>) -> (&'static str, String) {
+        match r {
+            Err(ApiError::BadRequest { code, message }) => (code, message),
+            other => panic!("expected a 400, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_400_in_our_words() {
+        for body in [&b"{"[..], b"", b"nope", b"{\"name\": \"a\"} x"] {
+            let (code, message) = bad_request(parse(body));
+            assert_eq!(code, "invalid_json");
+            assert!(
+                message.starts_with("the body is not valid JSON"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_400_and_named() {
+        let (code, message) = bad_request(parse(br#"{"name": "a", "nmae": 1}"#));
+        assert_eq!(code, "unknown_field");
+        assert!(message.ends_with(": nmae"), "{message}");
+        let (code, message) = bad_request(parse(
+            br#"{"name": "a", "items": [{"email": "x", "mail": 1}]}"#,
+        ));
+        assert_eq!(code, "unknown_field");
+        assert!(message.ends_with(": items[0].mail"), "{message}");
+    }
+
+    #[test]
+    fn type_mismatches_are_422_with_the_path_and_no_rust_names() {
+        assert_eq!(
+            fields(parse(br#"{"name": 5}"#)),
+            [(
+                "name".to_owned(),
+                FieldCode::InvalidType,
+                "has the wrong type: got a number".to_owned()
+            )]
+        );
+        assert_eq!(
+            fields(parse(
+                br#"{"name": "a", "items": [{"email": "x"}, {"email": []}]}"#
+            )),
+            [(
+                "items[1].email".to_owned(),
+                FieldCode::InvalidType,
+                "has the wrong type: got an array".to_owned()
+            )]
+        );
+        let f = fields(parse(br#"[1, 2]"#));
+        assert_eq!(f[0].1, FieldCode::InvalidType);
+        assert!(!f[0].2.contains("struct"), "{f:?}");
+    }
+
+    #[test]
+    fn missing_and_null_required_fields_are_required() {
+        assert_eq!(
+            fields(parse(br#"{}"#)),
+            [(
+                "name".to_owned(),
+                FieldCode::Required,
+                "is required".to_owned()
+            )]
+        );
+        assert_eq!(
+            fields(parse(br#"{"name": "a", "items": [{}]}"#)),
+            [(
+                "items[0].email".to_owned(),
+                FieldCode::Required,
+                "is required".to_owned()
+            )]
+        );
+        assert_eq!(
+            fields(parse(br#"{"name": null}"#)),
+            [(
+                "name".to_owned(),
+                FieldCode::Required,
+                "cannot be null".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn out_of_range_numbers_and_unknown_enum_values_are_invalid() {
+        let f = fields(parse(
+            br#"{"name": "a", "items": [{"email": "x", "count": 70000}]}"#,
+        ));
+        assert_eq!(f[0].0, "items[0].count");
+        assert_eq!(f[0].1, FieldCode::Invalid);
+        let f = fields(parse(br#"{"name": "a", "kind": "hourly"}"#));
+        assert_eq!(
+            f,
+            [(
+                "kind".to_owned(),
+                FieldCode::Invalid,
+                "must be one of daily or weekly".to_owned()
+            )]
+        );
+    }
+}
