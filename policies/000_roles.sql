@@ -1,7 +1,7 @@
 /**
  * Roles. Applied by a superuser (the `bootstrap` step, or a DBA with psql), never by the app.
  * Safe to re-run. Passwords are not set here: `palisade bootstrap` sets them from configuration,
- * or a DBA runs ALTER ROLE ... PASSWORD (docs: README "Using an existing PostgreSQL").
+ * or a DBA runs ALTER ROLE ... PASSWORD (docs/dba.md, "Installing and upgrading").
  *
  *   palisade_owner     LOGIN. Owns the schemas, tables and functions; runs migrations and
  *                      re-applies this directory. FORCE ROW LEVEL SECURITY binds it too, and it has

@@ -168,7 +168,7 @@ async fn findings(db: &TestDb) -> Vec<String> {
     out
 }
 
-/// The write-only fields the README promises, each classified secret.
+/// The write-only fields docs/api.md promises, each classified secret.
 const SECRETS: &[(&str, &str)] = &[
     ("users", "password_hash"),
     ("api_keys", "key_hash"),

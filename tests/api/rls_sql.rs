@@ -267,8 +267,8 @@ async fn the_app_role_cannot_read_password_hashes_or_turn_rls_off() {
 
 #[tokio::test]
 async fn a_probe_on_other_tenants_rows_raises_nothing() {
-    // RLS pitfall 14: a function that would fail on B's rows must never see them, because the
-    // policy's qual runs before a non-leakproof one of the query.
+    // RLS pitfall 14 (docs/rls-pitfalls.md): a function that would fail on B's rows must never
+    // see them, because the policy's qual runs before a non-leakproof one of the query.
     let db = TestDb::new().await;
     let c = db.app_client().await;
     let s = seed(&c).await;

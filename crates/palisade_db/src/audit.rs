@@ -16,8 +16,8 @@
 //!   ACCESS EXCLUSIVE lock on every tenant table until the rollback (every request queues behind
 //!   it, and behind any long transaction it waits for), and it cannot see what the files do not
 //!   touch (an extra policy, a grant to another role, an extra trigger or view), while a
-//!   reference database shows those as differences. README.md ("palisade audit") says the same
-//!   for operators.
+//!   reference database shows those as differences. docs/dba.md ("palisade audit") says the
+//!   same for operators.
 //!
 //! Roles are cluster-wide, so both databases share them; owners that are superusers are written
 //! `<superuser>` in snapshots, because a scratch database is built by whichever superuser runs

@@ -1,4 +1,4 @@
-//! Settings, read from the environment (see the README's configuration table).
+//! Settings, read from the environment (every variable: docs/configuration.md).
 //!
 //! Two database modes. With `DATABASE_URL` unset, the **embedded default**: Palisade runs its
 //! own PostgreSQL cluster under `PALISADE_DATA_DIR` and generates every password and the JWT

@@ -98,7 +98,7 @@ impl Secrets {
 
 /// Development values of the webhook providers' secrets, generated on the first start of the
 /// embedded default into `webhook-secrets.json`. Each is overridden by its environment variable
-/// (README, "Webhooks"); a production deployment sets those instead. A key missing from the
+/// (docs/configuration.md, "Webhooks"); a production deployment sets those instead. A key missing from the
 /// file (written by an older version) is generated on the next start.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct WebhookDevSecrets {

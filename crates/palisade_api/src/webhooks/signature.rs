@@ -1,4 +1,4 @@
-//! Webhook signature schemes (facts in ../shared/reference/webhooks.md), verified over the raw
+//! Webhook signature schemes (the contracts: docs/webhooks.md), verified over the raw
 //! bytes, comparing MACs in constant time (`Mac::verify_slice`).
 //!
 //! | provider | input signed | algorithm |
