@@ -82,7 +82,7 @@ fn seed_customers<'a>(
     })
 }
 
-async fn seed_all(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
+pub(crate) async fn seed_all(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
     let mut all = Seeded::default();
     for (_, seeder) in SEEDERS {
         let s = seeder(app, acct, marker).await;

@@ -12,6 +12,7 @@ mod billing;
 mod catalog;
 mod chat;
 mod column_secrecy;
+mod conventions;
 mod customers;
 mod email_webhooks;
 mod engagement;

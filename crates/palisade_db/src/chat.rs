@@ -271,11 +271,13 @@ pub async fn post_message(
 ) -> Result<PostOutcome, DbError> {
     let id = conversation_id.as_uuid();
     // The conversation must be visible (RLS) and open; the composite foreign key would refuse
-    // another organization's conversation anyway.
+    // another organization's conversation anyway. A message is a change of its conversation:
+    // the UPDATE moves `updated_at` and locks the row, so a concurrent close waits.
     let sql = format!(
-        "INSERT INTO palisade.chat_messages (id, conversation_id, sender, body) \
-         SELECT $1, c.id, $3, $4 FROM palisade.chat_conversations c \
-          WHERE c.id = $2 AND c.status = 'open' \
+        "WITH c AS (UPDATE palisade.chat_conversations SET updated_at = now() \
+                     WHERE id = $2 AND status = 'open' RETURNING id) \
+         INSERT INTO palisade.chat_messages (id, conversation_id, sender, body) \
+         SELECT $1, c.id, $3, $4 FROM c \
          RETURNING {MESSAGE_COLUMNS}"
     );
     let row = tx

@@ -526,7 +526,27 @@ impl TestApp {
     }
 
     /// Sends a request; `body` is sent as JSON when given.
+    ///
+    /// Every 201 that comes back through here is checked against the API's contract
+    /// (docs/api.md): it carries a `Location` that, read with the same credential, answers 200
+    /// with the created resource's id. The exceptions are the creates with no URL of their own
+    /// (chat messages and analytics events are read through their lists; a signup's Location is
+    /// the organization).
     pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> TestResponse {
+        let response = self.send(method, path, token, body).await;
+        if method == "POST" && response.status == 201 {
+            Box::pin(self.check_location(path, token, &response)).await;
+        }
+        response
+    }
+
+    async fn send(
         &self,
         method: &str,
         path: &str,
@@ -549,6 +569,50 @@ impl TestApp {
             body.as_deref().map(str::as_bytes),
         )
         .await
+    }
+
+    async fn check_location(&self, path: &str, token: Option<&str>, created: &TestResponse) {
+        let without_location = (path.starts_with("/v1/chat/conversations/")
+            && path.ends_with("/messages"))
+            || path == "/v1/analytics/events";
+        let location = created.header("location");
+        if without_location {
+            assert_eq!(location, None, "POST {path}: unexpected Location");
+            return;
+        }
+        let Some(location) = location else {
+            panic!(
+                "POST {path} answered 201 without a Location: {}",
+                created.text
+            );
+        };
+        if path == "/v1/auth/signup" {
+            assert_eq!(location, "/v1/organization");
+            return;
+        }
+        // Accepting an invitation creates the caller's membership; read it with the new token.
+        let token = created.json["token"].as_str().or(token);
+        let id = created.json["id"]
+            .as_str()
+            .or(created.json["api_key"]["id"].as_str())
+            .or(created.json["webhook"]["id"].as_str())
+            .or(created.json["user_id"].as_str())
+            .unwrap_or_else(|| panic!("POST {path}: a 201 body without an id: {}", created.text));
+        assert!(
+            location.ends_with(&format!("/{id}")),
+            "POST {path}: Location {location} is not the created resource {id}"
+        );
+        let read = self.send("GET", location, token, None).await;
+        assert_eq!(
+            read.status, 200,
+            "GET {location} (from POST {path}): {}",
+            read.text
+        );
+        let read_id = read.json["id"]
+            .as_str()
+            .or(read.json["user_id"].as_str())
+            .or(read.json["api_key"]["id"].as_str());
+        assert_eq!(read_id, Some(id), "GET {location}: {}", read.text);
     }
 
     /// Posts a Twilio webhook: `params` form-encoded, signed with [`TEST_TWILIO_AUTH_TOKEN`]

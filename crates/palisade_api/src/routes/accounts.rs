@@ -189,7 +189,11 @@ pub async fn invite(
     }
     tx.commit().await?;
     tracing::info!(invitation.id = %invitation.id, role = role.as_str(), "member invited");
-    Ok(HttpResponse::Created().json(InvitationJson::new(invitation, now)))
+    Ok(super::created(
+        "/v1/invitations",
+        invitation.id,
+        InvitationJson::new(invitation, now),
+    ))
 }
 
 /// List query string.
@@ -306,7 +310,12 @@ pub async fn accept_invitation(
     };
     tx.commit().await?;
     tracing::info!(org.id = %ctx.org_id, user.id = %ctx.user_id, invitation.id = %found.invitation_id, "invitation accepted");
-    Ok(HttpResponse::Created().json(token_response(&state, &ctx, 0)?))
+    // The created resource is the new member (this caller).
+    Ok(super::created(
+        "/v1/members",
+        ctx.user_id,
+        token_response(&state, &ctx, 0)?,
+    ))
 }
 
 /// Password change body.

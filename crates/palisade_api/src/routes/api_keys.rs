@@ -146,6 +146,10 @@ pub async fn create(
     tracing::info!(api_key.id = %api_key.id, role = role.as_str(), "api key created");
     Ok(HttpResponse::Created()
         .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/v1/api-keys/{}", api_key.id),
+        ))
         .json(WithKey {
             api_key: api_key.into(),
             key: generated.expose().to_owned(),

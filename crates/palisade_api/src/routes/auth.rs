@@ -9,7 +9,6 @@ use palisade_db::TenantTx;
 use palisade_db::auth::{self as db, NewSignup, SignupError};
 use palisade_domain::{EmailAddress, OrganizationName, Password, PersonName, TenantContext};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use uuid::Uuid;
 
 use super::Fields;
@@ -107,7 +106,10 @@ pub async fn signup(
         Err(SignupError::Db(e)) => return Err(e.into()),
     };
     tracing::info!(org.id = %ctx.org_id, user.id = %ctx.user_id, "organization signed up");
-    Ok(HttpResponse::Created().json(token_response(&state, &ctx, 0)?))
+    // The created resource is the organization (one per caller: its URL has no id).
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, "/v1/organization"))
+        .json(token_response(&state, &ctx, 0)?))
 }
 
 /// Exchanges email and password for a token. An unknown email and a wrong password answer the
@@ -155,7 +157,34 @@ pub async fn login(
     }
 }
 
-/// The acting user and organization.
+/// `GET /v1/me`.
+#[derive(serde::Serialize)]
+pub struct MeJson {
+    user: MeUser,
+    organization: MeOrganization,
+    /// What this credential may do: the user's role for a user's token, the key's role (capped
+    /// by its creator's current role) for an API key.
+    role: palisade_domain::Role,
+}
+
+#[derive(serde::Serialize)]
+struct MeUser {
+    id: uuid::Uuid,
+    email: String,
+    name: String,
+    /// The user's own role in the organization.
+    role: palisade_domain::Role,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: time::OffsetDateTime,
+}
+
+#[derive(serde::Serialize)]
+struct MeOrganization {
+    id: uuid::Uuid,
+    name: String,
+}
+
+/// The acting user and organization, and the credential's effective role.
 pub async fn me(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let me = db::me(&mut tx).await?;
@@ -165,14 +194,18 @@ pub async fn me(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpRespon
         code: "invalid_token",
         message: "this token's user no longer exists",
     })?;
-    Ok(HttpResponse::Ok().json(json!({
-        "user": {
-            "id": me.user_id,
-            "email": me.email,
-            "name": me.name,
-            "role": me.role,
-            "created_at": me.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    Ok(HttpResponse::Ok().json(MeJson {
+        user: MeUser {
+            id: me.user_id,
+            email: me.email,
+            name: me.name,
+            role: me.role,
+            created_at: me.created_at,
         },
-        "organization": {"id": me.organization_id, "name": me.organization_name},
-    })))
+        organization: MeOrganization {
+            id: me.organization_id,
+            name: me.organization_name,
+        },
+        role: tenant.0.role,
+    }))
 }

@@ -162,7 +162,11 @@ pub async fn create(
         other => other?,
     };
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(ConversationJson::from(c)))
+    Ok(super::created(
+        "/v1/chat/conversations",
+        c.id,
+        ConversationJson::from(c),
+    ))
 }
 
 /// `GET /v1/chat/conversations/{id}`.

@@ -111,7 +111,11 @@ pub async fn create(
         other => other?,
     };
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(CustomerJson::from(customer)))
+    Ok(super::created(
+        "/v1/customers",
+        customer.id,
+        CustomerJson::from(customer),
+    ))
 }
 
 /// `GET /v1/customers/{id}`.

@@ -158,7 +158,11 @@ pub async fn create(
     };
     tx.commit().await?;
     tracing::info!(integration.id = %integration.id, provider = provider.as_str(), "integration created");
-    Ok(HttpResponse::Created().json(IntegrationJson::from(integration)))
+    Ok(super::created(
+        "/v1/integrations",
+        integration.id,
+        IntegrationJson::from(integration),
+    ))
 }
 
 /// `GET /v1/integrations/{id}`.

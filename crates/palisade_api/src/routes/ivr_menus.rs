@@ -133,7 +133,11 @@ pub async fn create(
         other => other?,
     };
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(IvrMenuJson::from(menu)))
+    Ok(super::created(
+        "/v1/ivr/menus",
+        menu.id,
+        IvrMenuJson::from(menu),
+    ))
 }
 
 /// `GET /v1/ivr/menus/{id}`.

@@ -149,7 +149,11 @@ pub async fn create(
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let article = db::create(&mut tx, &new).await?;
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(ArticleJson::from(article)))
+    Ok(super::created(
+        "/v1/knowledge-base/articles",
+        article.id,
+        ArticleJson::from(article),
+    ))
 }
 
 /// `GET /v1/knowledge-base/articles/{id}`.

@@ -104,6 +104,20 @@ pub(crate) async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     })
 }
 
+/// A 201 with `Location: <collection>/<id>`, the created resource's own URL.
+pub(crate) fn created(
+    collection: &'static str,
+    id: impl std::fmt::Display,
+    body: impl serde::Serialize,
+) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("{collection}/{id}"),
+        ))
+        .json(body)
+}
+
 /// Parses a path id; a malformed one answers 400 (it cannot name any row).
 pub(crate) fn parse_id<T>(
     raw: &str,

@@ -219,7 +219,11 @@ pub async fn create(
         other => other?,
     };
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(PhoneNumberJson::from(created)))
+    Ok(super::created(
+        "/v1/phone-numbers",
+        created.id,
+        PhoneNumberJson::from(created),
+    ))
 }
 
 /// `GET /v1/phone-numbers/{id}`.

@@ -136,7 +136,11 @@ pub async fn create(
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let report = db::create(&mut tx, &new).await?;
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(ReportJson::from(report)))
+    Ok(super::created(
+        "/v1/reports",
+        report.id,
+        ReportJson::from(report),
+    ))
 }
 
 /// `GET /v1/reports/{id}`.

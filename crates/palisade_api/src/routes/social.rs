@@ -150,7 +150,11 @@ pub async fn create_account(
         other => other?,
     };
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(AccountJson::from(account)))
+    Ok(super::created(
+        "/v1/social/accounts",
+        account.id,
+        AccountJson::from(account),
+    ))
 }
 
 /// `GET /v1/social/accounts/{id}`.
@@ -361,7 +365,7 @@ pub async fn create_post(
         other => other?,
     };
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(PostJson::from(p)))
+    Ok(super::created("/v1/social/posts", p.id, PostJson::from(p)))
 }
 
 /// `GET /v1/social/posts/{id}`.

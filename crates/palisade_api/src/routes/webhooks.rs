@@ -173,13 +173,20 @@ pub async fn create(
     let webhook = db::create(&mut tx, &new, &secret).await?;
     tx.commit().await?;
     tracing::info!(webhook.id = %webhook.id, "webhook created");
-    Ok(with_secret(
+    let location = format!("/v1/webhooks/{}", webhook.id);
+    let mut response = with_secret(
         actix_web::http::StatusCode::CREATED,
         WithSecret {
             webhook: webhook.into(),
             signing_secret: secret,
         },
-    ))
+    );
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::LOCATION, value);
+    }
+    Ok(response)
 }
 
 /// `GET /v1/webhooks/{id}`.

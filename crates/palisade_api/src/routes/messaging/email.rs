@@ -167,7 +167,11 @@ pub async fn create_campaign(
     )
     .await?;
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(CampaignJson::from(campaign)))
+    Ok(crate::routes::created(
+        "/v1/email-campaigns",
+        campaign.id,
+        CampaignJson::from(campaign),
+    ))
 }
 
 /// Patch body: absent fields stay; `null` clears `scheduled_at`.
@@ -338,7 +342,11 @@ pub async fn create_message(
     .await;
     let message = recipient_created(created, db::CUSTOMER_FKEY, db::RECIPIENT_KEY)?;
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(MessageJson::from(message)))
+    Ok(crate::routes::created(
+        "/v1/email-messages",
+        message.id,
+        MessageJson::from(message),
+    ))
 }
 
 /// `GET /v1/email-messages/{id}`.

@@ -175,7 +175,11 @@ pub async fn create_campaign(
     .await
     .map_err(sms_write_error)?;
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(CampaignJson::from(campaign)))
+    Ok(crate::routes::created(
+        "/v1/sms-campaigns",
+        campaign.id,
+        CampaignJson::from(campaign),
+    ))
 }
 
 /// 422 `from_number_not_owned` when a campaign or its messages would send from a number that
@@ -371,7 +375,11 @@ pub async fn create_message(
     let message = recipient_created(created, db::CUSTOMER_FKEY, db::RECIPIENT_KEY)?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(MessageJson::from(message)))
+    Ok(crate::routes::created(
+        "/v1/sms-messages",
+        message.id,
+        MessageJson::from(message),
+    ))
 }
 
 /// `GET /v1/sms-messages/{id}`.

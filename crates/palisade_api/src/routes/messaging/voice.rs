@@ -146,7 +146,11 @@ pub async fn create_campaign(
     )
     .await?;
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(CampaignJson::from(campaign)))
+    Ok(crate::routes::created(
+        "/v1/voice-campaigns",
+        campaign.id,
+        CampaignJson::from(campaign),
+    ))
 }
 
 /// Patch body: absent fields stay; `null` clears `script` and `scheduled_at`.
@@ -353,7 +357,11 @@ pub async fn create_call(
         Ok(call) => call,
     };
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(CallJson::from(call)))
+    Ok(crate::routes::created(
+        "/v1/calls",
+        call.id,
+        CallJson::from(call),
+    ))
 }
 
 /// Maps the constraint errors a call write can meet; a composite foreign key failing means the

@@ -1,0 +1,211 @@
+//! The API's conventions (docs/api.md), checked on every list and item the isolation seeders
+//! create rather than family by family: a new resource that registers its seeder is checked
+//! here too.
+//!
+//! - every list takes `limit`, `cursor`, `created_after` (inclusive) and `created_before`
+//!   (exclusive), refuses an unknown or repeated parameter with 400, and refuses another
+//!   list's cursor with 400;
+//! - every 201 carries a `Location` that reads back the created resource (checked for every
+//!   create in every test, by `TestApp::call`);
+//! - `/v1/me` reports the credential's effective role.
+
+use palisade_test_support::{TestApp, spawn_app};
+use serde_json::{Value, json};
+
+use crate::isolation::seed_all;
+
+/// The list paths among the seeded views: GET answers `{"data": [...], "next_cursor"}`.
+async fn lists(app: &TestApp, token: &str, views: &[String]) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for v in views {
+        let r = app.call("GET", v, Some(token), None).await;
+        assert_eq!(r.status, 200, "GET {v}: {}", r.text);
+        if r.json["data"].is_array() && r.json.get("next_cursor").is_some() {
+            out.push((v.clone(), r.json));
+        }
+    }
+    out
+}
+
+fn with_param(path: &str, param: &str) -> String {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{sep}{param}")
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v["data"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| i["id"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[actix_web::test]
+async fn every_list_follows_the_same_query_rules() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let seeded = seed_all(&app, &a, "conv").await;
+    // A second customer, so that the customer list has a next page and a cursor.
+    app.create_customer(&a, json!({"name": "Second"})).await;
+    let page = app
+        .call("GET", "/v1/customers?limit=1", Some(&a.token), None)
+        .await;
+    let foreign_cursor = page.json["next_cursor"].as_str().unwrap().to_owned();
+
+    let lists = lists(&app, &a.token, &seeded.views).await;
+    assert!(lists.len() >= 20, "only {} lists seeded", lists.len());
+    for (path, all) in &lists {
+        let get = |p: String| {
+            let app = &app;
+            let token = a.token.clone();
+            async move { app.call("GET", &p, Some(&token), None).await }
+        };
+        // Unknown and repeated parameters.
+        let r = get(with_param(path, "sort=name")).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (400, Some("unknown_parameter")),
+            "{path}: {}",
+            r.text
+        );
+        let r = get(with_param(&with_param(path, "limit=1"), "limit=2")).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (400, Some("duplicate_parameter")),
+            "{path}: {}",
+            r.text
+        );
+        if path.contains("created_") {
+            continue; // the view sets the window itself
+        }
+        // The creation window: all of it, none of it, and an invalid bound.
+        let r = get(with_param(path, "created_after=2000-01-01T00:00:00Z")).await;
+        assert_eq!(ids(&r.json), ids(all), "{path}: {}", r.text);
+        let r = get(with_param(path, "created_after=2999-01-01T00:00:00Z")).await;
+        assert_eq!(
+            (r.status, ids(&r.json).len()),
+            (200, 0),
+            "{path}: {}",
+            r.text
+        );
+        let r = get(with_param(path, "created_before=2000-01-01T00:00:00Z")).await;
+        assert_eq!(
+            (r.status, ids(&r.json).len()),
+            (200, 0),
+            "{path}: {}",
+            r.text
+        );
+        let r = get(with_param(path, "created_before=soon")).await;
+        assert_eq!(r.status, 422, "{path}: {}", r.text);
+        assert_eq!(r.json["fields"][0]["field"], "created_before", "{path}");
+        assert_eq!(r.json["fields"][0]["code"], "invalid", "{path}");
+        // created_after is inclusive: the newest item's own created_at keeps it in the list.
+        if let Some(newest) = all["data"][0]["created_at"].as_str() {
+            let r = get(with_param(path, &format!("created_after={newest}"))).await;
+            assert!(
+                ids(&r.json).contains(&ids(all)[0]),
+                "{path}: created_after={newest} left out the item created then: {}",
+                r.text
+            );
+            let r = get(with_param(path, &format!("created_before={newest}"))).await;
+            assert!(
+                !ids(&r.json).contains(&ids(all)[0]),
+                "{path}: created_before={newest} kept the item created then"
+            );
+        }
+        // Another list's cursor.
+        if !path.starts_with("/v1/customers") {
+            let r = get(with_param(path, &format!("cursor={foreign_cursor}"))).await;
+            assert_eq!(
+                (r.status, r.json["error"].as_str()),
+                (400, Some("invalid_cursor")),
+                "{path} took a customers cursor: {}",
+                r.text
+            );
+        }
+    }
+    // The customers cursor itself: valid on its list, refused with other filters.
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/customers?limit=1&cursor={foreign_cursor}"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/customers?limit=1&name=Second&cursor={foreign_cursor}"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.json["error"], "invalid_cursor", "{}", r.text);
+}
+
+#[actix_web::test]
+async fn me_reports_the_credentials_effective_role() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let me = app.call("GET", "/v1/me", Some(&a.token), None).await;
+    assert_eq!(
+        (me.json["role"].as_str(), me.json["user"]["role"].as_str()),
+        (Some("owner"), Some("owner"))
+    );
+    for role in ["member", "admin"] {
+        let (key, _) = crate::api_keys::mint(&app, &a, role, role).await;
+        let me = app.call("GET", "/v1/me", Some(&key), None).await;
+        assert_eq!(me.status, 200, "{}", me.text);
+        assert_eq!(
+            (me.json["role"].as_str(), me.json["user"]["role"].as_str()),
+            (Some(role), Some("owner")),
+            "{}",
+            me.text
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_chat_message_moves_its_conversations_updated_at() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let c = app
+        .call(
+            "POST",
+            "/v1/chat/conversations",
+            Some(&a.token),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.text);
+    let id = c.json["id"].as_str().unwrap();
+    let m = app
+        .call(
+            "POST",
+            &format!("/v1/chat/conversations/{id}/messages"),
+            Some(&a.token),
+            Some(&json!({"sender": "customer", "body": "hello"})),
+        )
+        .await;
+    assert_eq!(m.status, 201, "{}", m.text);
+    let after = app
+        .call(
+            "GET",
+            &format!("/v1/chat/conversations/{id}"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert!(
+        after.json["updated_at"].as_str() >= m.json["created_at"].as_str(),
+        "{} vs {}",
+        after.text,
+        m.text
+    );
+    assert_ne!(after.json["updated_at"], c.json["updated_at"]);
+}
