@@ -171,7 +171,7 @@ pub async fn me(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpRespon
             "email": me.email,
             "name": me.name,
             "role": me.role,
-            "created_at": me.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "created_at": palisade_domain::timestamp::format(me.created_at),
         },
         "organization": {"id": me.organization_id, "name": me.organization_name},
     })))
