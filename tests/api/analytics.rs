@@ -31,7 +31,7 @@ async fn events_are_ingested_listed_and_summed_per_day() {
     .await;
     let batch = batch["data"].as_array().unwrap();
     assert_eq!(batch.len(), 4);
-    assert_eq!(batch[2]["occurred_at"], "2024-05-02T06:00:00Z");
+    assert_eq!(batch[2]["occurred_at"], "2024-05-02T06:00:00.000000Z");
 
     let r = app
         .call(

@@ -20,7 +20,6 @@ use palisade_test_support::{
 };
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::isolation::{Item, Seeded};
@@ -42,10 +41,7 @@ fn base_time() -> i64 {
 
 /// `secs` as the API prints it.
 fn rfc3339(secs: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(secs)
-        .unwrap()
-        .format(&Rfc3339)
-        .unwrap()
+    palisade_domain::timestamp::format(OffsetDateTime::from_unix_timestamp(secs).unwrap()).unwrap()
 }
 
 fn id(v: &Value) -> &str {
@@ -588,7 +584,7 @@ async fn mailgun_events_move_the_message_its_campaign_and_analytics() {
             .unwrap()
             .starts_with(&rfc3339(t)[..19])
     );
-    assert!(got["delivered_at"].as_str().unwrap().ends_with(".25Z"));
+    assert!(got["delivered_at"].as_str().unwrap().ends_with(".250000Z"));
     for (msg, status) in [
         (dropped, "dropped"),
         (bounced, "bounced"),

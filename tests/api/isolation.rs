@@ -82,7 +82,8 @@ fn seed_customers<'a>(
     })
 }
 
-pub(crate) async fn seed_all(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
+/// Every seeder's data for `acct`: the item and view paths of all of them.
+pub async fn seed_all(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
     let mut all = Seeded::default();
     for (_, seeder) in SEEDERS {
         let s = seeder(app, acct, marker).await;

@@ -33,6 +33,7 @@ mod stripe_webhooks;
 mod tenant_domain;
 mod tenant_tx;
 mod throttling;
+mod timestamps;
 mod twilio_sms;
 mod twilio_status;
 mod user_session;

@@ -15,7 +15,11 @@ use uuid::Uuid;
 use crate::isolation::{Item, Seeded};
 
 const FUTURE: &str = "2099-01-31T09:00:00Z";
+/// [`FUTURE`] as the API prints it (UTC, six fractional digits).
+const FUTURE_AS_SERVED: &str = "2099-01-31T09:00:00.000000Z";
 const LATER: &str = "2099-02-28T09:00:00Z";
+/// [`LATER`] as the API prints it.
+const LATER_AS_SERVED: &str = "2099-02-28T09:00:00.000000Z";
 const PAST: &str = "2001-01-01T00:00:00Z";
 
 async fn call(
@@ -337,12 +341,12 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
         assert_eq!(r.status, 200, "{collection}: {}", r.text);
         assert_eq!(
             (r.json["status"].as_str(), r.json["scheduled_at"].as_str()),
-            (Some("scheduled"), Some(FUTURE))
+            (Some("scheduled"), Some(FUTURE_AS_SERVED))
         );
         // Rescheduling and editing a scheduled campaign are fine; unscheduling it is not
         // possible by clearing the time while it stays scheduled.
         let r = patch(json!({"scheduled_at": LATER})).await;
-        assert_eq!(r.json["scheduled_at"], LATER, "{collection}");
+        assert_eq!(r.json["scheduled_at"], LATER_AS_SERVED, "{collection}");
         let r = patch(edit.clone()).await;
         assert_eq!(r.status, 200, "{collection}");
         let r = patch(json!({"scheduled_at": null})).await;
@@ -418,7 +422,7 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
         let c = create(&app, &a, collection, scheduled).await;
         assert_eq!(
             (c["status"].as_str(), c["scheduled_at"].as_str()),
-            (Some("scheduled"), Some(FUTURE))
+            (Some("scheduled"), Some(FUTURE_AS_SERVED))
         );
     }
 }

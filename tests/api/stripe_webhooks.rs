@@ -204,8 +204,8 @@ async fn each_handled_event_type_is_accepted_and_has_its_effect() {
         )
     );
     assert_eq!(s["stripe_price_id"], "price_1Mr6rdLkdIwHu7ixwPmiybbR");
-    assert_eq!(s["current_period_start"], "2025-06-15T15:06:40Z");
-    assert_eq!(s["current_period_end"], "2025-07-15T15:06:40Z");
+    assert_eq!(s["current_period_start"], "2025-06-15T15:06:40.000000Z");
+    assert_eq!(s["current_period_end"], "2025-07-15T15:06:40.000000Z");
 
     // customer.subscription.updated (older API shape: period at the top level)
     let mut past_due = subscription(&sub_id, &customer, "past_due", "pro", 3);
@@ -233,7 +233,7 @@ async fn each_handled_event_type_is_accepted_and_has_its_effect() {
     assert_eq!(v["subscription"]["status"], "past_due");
     assert_eq!(
         v["subscription"]["current_period_start"],
-        "2025-06-16T15:06:40Z"
+        "2025-06-16T15:06:40.000000Z"
     );
 
     // invoice.payment_failed, then invoice.paid (basil shape: subscription under parent)
@@ -291,7 +291,7 @@ async fn each_handled_event_type_is_accepted_and_has_its_effect() {
         (
             &json!("paid"),
             &json!(8700),
-            &json!("2025-06-15T15:07:40Z"),
+            &json!("2025-06-15T15:07:40.000000Z"),
             &json!(sub_id)
         )
     );

@@ -783,8 +783,8 @@ async fn an_inbound_calls_callbacks_build_its_row_in_the_numbers_organization() 
     assert_eq!(call["to_number"], number.as_str());
     assert_eq!(call["call_sid"], sid.as_str());
     assert_eq!(call["customer_id"], customer["id"]);
-    assert_eq!(call["started_at"], "2020-07-14T20:07:10Z");
-    assert_eq!(call["ended_at"], "2020-07-14T20:07:52Z");
+    assert_eq!(call["started_at"], "2020-07-14T20:07:10.000000Z");
+    assert_eq!(call["ended_at"], "2020-07-14T20:07:52.000000Z");
     assert_eq!(call["duration_seconds"], 42);
     assert_eq!(call["last_sequence_number"], 3);
 
@@ -846,8 +846,8 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
     );
     let done = data(&app, &a, "/v1/calls").await[0].clone();
     assert_eq!(done["status"], "completed");
-    assert_eq!(done["started_at"], "2020-07-14T20:07:30Z");
-    assert_eq!(done["ended_at"], "2020-07-14T20:08:00Z");
+    assert_eq!(done["started_at"], "2020-07-14T20:07:30.000000Z");
+    assert_eq!(done["ended_at"], "2020-07-14T20:08:00.000000Z");
     assert_eq!(done["duration_seconds"], 30);
     assert_eq!(done["last_sequence_number"], 3);
     // Then the older ones: nothing moves.
@@ -892,7 +892,7 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
     let calls = data(&app, &a, "/v1/calls?status=no-answer").await;
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["started_at"], Value::Null, "never answered");
-    assert_eq!(calls[0]["ended_at"], "2020-07-14T21:00:30Z");
+    assert_eq!(calls[0]["ended_at"], "2020-07-14T21:00:30.000000Z");
     assert_eq!(calls[0]["last_sequence_number"], 3);
 
     // Without SequenceNumber (an account that asked only for "completed"): ordered by status,

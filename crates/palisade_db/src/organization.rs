@@ -92,7 +92,9 @@ pub async fn delete(tx: &mut TenantTx) -> Result<bool, DbError> {
 /// `{"<table>": [<row>, ...], ...}` for every table of schema `palisade`, selecting only the
 /// columns the current role may SELECT. Identifiers are quoted by the server (`format('%I')`,
 /// `quote_ident`), never pasted by Rust. One statement means one snapshot: the export is
-/// consistent across tables.
+/// consistent across tables. Timestamps are spelled as in every response
+/// (`palisade_domain::timestamp`: UTC, six fractional digits, `Z`), not as `to_jsonb` would
+/// (the session's offset, and only as many fractional digits as the value needs).
 const BUILD_EXPORT_SQL: &str = "\
 SELECT 'SELECT jsonb_object_agg(t.name, t.rows) FROM ('
        || string_agg(
@@ -103,7 +105,12 @@ SELECT 'SELECT jsonb_object_agg(t.name, t.rows) FROM ('
             ' UNION ALL ' ORDER BY c.relname)
        || ') AS t'
   FROM (SELECT cl.relname::text AS relname,
-               string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) AS cols
+               string_agg(CASE WHEN a.atttypid = 'pg_catalog.timestamptz'::pg_catalog.regtype
+                               THEN format('pg_catalog.to_char(%1$I AT TIME ZONE ''UTC'', '
+                                           '''YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'') AS %1$I',
+                                           a.attname)
+                               ELSE quote_ident(a.attname) END,
+                          ', ' ORDER BY a.attnum) AS cols
           FROM pg_catalog.pg_class cl
           JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
           JOIN pg_catalog.pg_attribute a ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped

@@ -16,6 +16,7 @@ mod names;
 mod secret;
 pub mod stripe;
 mod text;
+pub mod timestamp;
 mod webhook;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

@@ -65,9 +65,9 @@ pub struct InvitationJson {
     email: String,
     role: Role,
     invited_by: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     expires_at: OffsetDateTime,
     expired: bool,
 }

@@ -41,11 +41,11 @@ pub struct EventJson {
     id: Uuid,
     #[serde(rename = "type")]
     event_type: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     occurred_at: OffsetDateTime,
     properties: Value,
     customer_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
 }
 

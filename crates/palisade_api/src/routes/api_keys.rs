@@ -48,13 +48,13 @@ pub struct ApiKeyJson {
     role: Role,
     prefix: String,
     created_by: Uuid,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     last_used_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     revoked_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 

@@ -174,7 +174,7 @@ struct MeUser {
     name: String,
     /// The user's own role in the organization.
     role: palisade_domain::Role,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: time::OffsetDateTime,
 }
 

@@ -45,16 +45,16 @@ pub struct SubscriptionJson {
     quantity: i32,
     unit_amount_cents: i64,
     currency: String,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     current_period_start: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     current_period_end: Option<OffsetDateTime>,
     cancel_at_period_end: bool,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     canceled_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 
@@ -92,18 +92,18 @@ pub struct InvoiceJson {
     total_cents: i64,
     amount_due_cents: i64,
     amount_paid_cents: i64,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     period_start: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     period_end: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     due_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     paid_at: Option<OffsetDateTime>,
     hosted_invoice_url: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 

@@ -51,9 +51,9 @@ pub struct ConversationJson {
     customer_id: Option<Uuid>,
     subject: Option<String>,
     status: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 
@@ -77,7 +77,7 @@ pub struct MessageJson {
     conversation_id: Uuid,
     sender: String,
     body: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
 }
 

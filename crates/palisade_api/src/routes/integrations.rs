@@ -46,9 +46,9 @@ pub struct IntegrationJson {
     config: Value,
     secret_keys: Vec<String>,
     enabled: bool,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 

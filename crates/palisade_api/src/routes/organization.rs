@@ -40,9 +40,9 @@ pub struct OrganizationJson {
     name: String,
     plan: String,
     plan_status: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 
@@ -125,9 +125,7 @@ pub async fn export(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpRe
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let tables = db::export(&mut tx).await?;
     tx.commit().await?;
-    let exported_at = OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .map_err(ApiError::internal)?;
+    let exported_at = palisade_domain::timestamp::format(OffsetDateTime::now_utc());
     tracing::info!("organization exported");
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))

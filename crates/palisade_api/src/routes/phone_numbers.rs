@@ -61,9 +61,9 @@ pub struct PhoneNumberJson {
     label: Option<String>,
     capabilities: Vec<String>,
     ivr_menu_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 

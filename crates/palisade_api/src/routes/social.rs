@@ -65,9 +65,9 @@ pub struct AccountJson {
     network: String,
     handle: String,
     has_access_token: bool,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 
@@ -223,17 +223,17 @@ pub struct PostJson {
     account_id: Uuid,
     body: String,
     status: String,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     scheduled_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     published_at: Option<OffsetDateTime>,
     likes: i64,
     shares: i64,
     comments: i64,
     impressions: i64,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 

@@ -33,7 +33,7 @@ pub struct DeliveryJson {
     event_key: String,
     outcome: String,
     subject_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     received_at: OffsetDateTime,
 }
 

@@ -53,9 +53,9 @@ pub struct WebhookJson {
     description: Option<String>,
     event_types: Vec<String>,
     enabled: bool,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 

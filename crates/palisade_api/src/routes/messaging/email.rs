@@ -43,12 +43,12 @@ pub struct CampaignJson {
     subject: String,
     body: String,
     status: &'static str,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     scheduled_at: Option<OffsetDateTime>,
     counts: CountsJson,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 
@@ -89,19 +89,19 @@ pub struct MessageJson {
     to_email: String,
     status: &'static str,
     provider_message_id: Option<String>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     sent_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     delivered_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     opened_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     clicked_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     failed_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 

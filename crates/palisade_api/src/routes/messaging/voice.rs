@@ -34,11 +34,11 @@ pub struct CampaignJson {
     name: String,
     script: Option<String>,
     status: &'static str,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     scheduled_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 
@@ -73,15 +73,15 @@ pub struct CallJson {
     call_sid: Option<String>,
     status: &'static str,
     duration_seconds: Option<i32>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     started_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "palisade_domain::timestamp::option")]
     ended_at: Option<OffsetDateTime>,
     last_sequence_number: Option<i64>,
     notes: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "palisade_domain::timestamp")]
     updated_at: OffsetDateTime,
 }
 
