@@ -22,6 +22,7 @@ mod ivr_menus;
 mod knowledge_base;
 mod members;
 mod messaging;
+mod openapi;
 mod organization;
 mod phone_numbers;
 mod reports;

@@ -16,13 +16,15 @@ use std::borrow::Cow;
 
 /// A field-level validation failure: `{"field": "recipients[2].email", "code": "invalid",
 /// "reason": "..."}` inside a 422's `fields`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     /// The JSON field or query parameter; a path into nested bodies (`items[3].name`).
+    #[schema(value_type = String)]
     pub field: Cow<'static, str>,
     /// What kind of problem, for programs (see [`FieldCode`]).
     pub code: FieldCode,
     /// Why it was refused, for people.
+    #[schema(value_type = String)]
     pub reason: Cow<'static, str>,
 }
 
@@ -42,7 +44,7 @@ impl FieldError {
 }
 
 /// The machine-readable kind of a [`FieldError`], documented in docs/api.md.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldCode {
     /// The field is missing (or `null` where a value is required).
@@ -168,12 +170,18 @@ impl From<DbError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
+/// Every error's body: `{"error": "code", "message": "...", "fields": [...]}` (docs/api.md).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// A stable snake_case code for programs.
+    #[schema(value_type = String)]
+    error: &'static str,
+    /// A sentence for people; it may change.
     message: String,
+    /// On 422 only: one entry per refused field.
     #[serde(skip_serializing_if = "Option::is_none")]
-    fields: Option<&'a [FieldError]>,
+    fields: Option<Vec<FieldError>>,
 }
 
 impl ResponseError for ApiError {
@@ -208,7 +216,7 @@ impl ResponseError for ApiError {
             other => other.to_string(),
         };
         let fields = match self {
-            ApiError::Validation(f) => Some(f.as_slice()),
+            ApiError::Validation(f) => Some(f.clone()),
             _ => None,
         };
         let mut resp = HttpResponse::build(self.status_code());
@@ -221,7 +229,7 @@ impl ResponseError for ApiError {
         if let ApiError::RateLimited { retry_after_secs } = self {
             resp.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after_secs)));
         }
-        resp.json(Body {
+        resp.json(ErrorBody {
             error: self.code(),
             message,
             fields,

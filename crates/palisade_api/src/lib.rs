@@ -16,6 +16,7 @@
 pub mod auth;
 pub mod client_addr;
 pub mod credentials;
+pub mod endpoints;
 pub mod error;
 pub mod extract;
 pub mod list;
@@ -87,11 +88,14 @@ pub fn configure(
     stripe: Option<webhooks::stripe::StripeSetup>,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
+        let mut endpoints = endpoints::Endpoints::default();
+        routes::register(&mut endpoints, stripe);
+        let document = routes::OpenApiJson(endpoints::document_json(&endpoints));
         cfg.app_data(web::Data::new(state))
+            .app_data(web::Data::new(document))
             .app_data(error::path_config())
-            .app_data(error::query_config())
-            .configure(routes::configure(stripe))
-            .configure(webhooks::configure)
-            .default_service(web::to(routes::not_found));
+            .app_data(error::query_config());
+        endpoints.configure(cfg);
+        cfg.default_service(web::to(routes::not_found));
     }
 }

@@ -29,7 +29,7 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::auth::token_response;
-use super::{Fields, method_not_allowed, parse_id};
+use super::{Fields, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::client_addr::ClientAddr;
 use crate::credentials::{LinkToken, link_token_hash};
@@ -37,25 +37,29 @@ use crate::list::List;
 use crate::mail::OutgoingMail;
 use crate::{ApiError, AppState};
 
-/// Registers the tenant routes (the public ones are registered under `/v1/auth`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/invitations")
-            .route(web::get().to(list_invitations))
-            .route(web::post().to(invite))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/invitations/{id}")
-            .route(web::get().to(get_invitation))
-            .route(web::delete().to(revoke_invitation))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/me/password")
-            .route(web::post().to(change_password))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/invitations", list_invitations)
+        .tag("accounts")
+        .summary("List invitations")
+        .describe("Pending invitations, newest first; `expired` says whether the link still works");
+    e.post("/v1/invitations", invite)
+        .tag("accounts")
+        .summary("Invite someone by email")
+        .describe(
+            "Inviting an email with a pending invitation replaces it (the old link stops working)",
+        );
+    e.get("/v1/invitations/{id}", get_invitation)
+        .tag("accounts")
+        .summary("Get an invitation");
+    e.delete("/v1/invitations/{id}", revoke_invitation)
+        .tag("accounts")
+        .summary("Revoke an invitation")
+        .describe("The link stops working");
+    e.post("/v1/me/password", change_password)
+        .tag("accounts")
+        .summary("Change your password")
+        .describe("Needs the current password (403 `invalid_current_password` otherwise); every token issued before, this one included, stops working");
 }
 
 /// A pending invitation as admins see it: never its token or hash.

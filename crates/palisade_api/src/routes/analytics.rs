@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::Fields;
 use super::query_params::{format_date, no_such};
-use super::{Fields, method_not_allowed};
 use crate::auth::Tenant;
 use crate::list::List;
 use crate::{ApiError, AppState};
@@ -20,19 +20,20 @@ use crate::{ApiError, AppState};
 /// Most events in one ingest request.
 pub const MAX_BATCH: usize = 100;
 
-/// Registers the analytics routes (inside `/v1`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/analytics/events")
-            .route(web::get().to(list))
-            .route(web::post().to(ingest))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/analytics/summary")
-            .route(web::get().to(summary))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/analytics/events", list)
+        .tag("analytics")
+        .summary("List analytics events")
+        .describe("Newest ingested first");
+    e.post("/v1/analytics/events", ingest)
+        .tag("analytics")
+        .summary("Record analytics events (one or a batch)")
+        .describe("One event (`{\"type\": ..., \"occurred_at\"?, \"properties\"?, \"customer_id\"?}`, answered with the event) or an array of 1 to 100 (answered with `{\"data\": [...]}`)");
+    e.get("/v1/analytics/summary", summary)
+        .tag("analytics")
+        .summary("Count events per day and type")
+        .describe("Events per UTC day and type with `occurred_at` in the inclusive range of days (default: the 30 days ending today; at most 366), `{\"from\", \"to\", \"data\": [{\"day\", \"type\", \"count\"}], \"totals\": [{\"type\", \"count\"}]}`");
 }
 
 /// An event as clients see it.

@@ -18,26 +18,27 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, method_not_allowed, parse_id};
+use super::{Fields, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::credentials::GeneratedApiKey;
 use crate::list::List;
 use crate::{ApiError, AppState};
 
-/// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api-keys")
-            .route(web::get().to(list))
-            .route(web::post().to(create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/api-keys/{id}")
-            .route(web::get().to(get))
-            .route(web::delete().to(revoke))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/api-keys", list)
+        .tag("api-keys")
+        .summary("List API keys");
+    e.post("/v1/api-keys", create)
+        .tag("api-keys")
+        .summary("Create an API key");
+    e.get("/v1/api-keys/{id}", get)
+        .tag("api-keys")
+        .summary("Get an API key");
+    e.delete("/v1/api-keys/{id}", revoke)
+        .tag("api-keys")
+        .summary("Revoke an API key")
+        .describe("Revokes the key (204, idempotent; owners and admins, with a user's session)");
 }
 
 /// An API key as clients see it (never the key, never its hash).

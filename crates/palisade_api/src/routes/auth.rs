@@ -17,31 +17,48 @@ use crate::client_addr::ClientAddr;
 use crate::{ApiError, AppState};
 
 /// Signup body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Signup)]
 pub struct SignupBody {
+    /// 1 to 200 characters.
+    #[schema(required = true)]
     organization_name: Option<String>,
+    /// The owner's name.
+    #[schema(required = true)]
     name: Option<String>,
+    /// The owner's login email.
+    #[schema(required = true, format = Email)]
     email: Option<String>,
+    /// At least 12 characters.
+    #[schema(required = true, format = Password)]
     password: Option<String>,
 }
 
 /// Login body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Login)]
 pub struct LoginBody {
+    #[schema(required = true, format = Email)]
     email: Option<String>,
+    #[schema(required = true, format = Password)]
     password: Option<String>,
 }
 
 /// A token and what it is for.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Token)]
 pub(crate) struct TokenResponse {
+    /// Send as `Authorization: Bearer <token>`.
     token: String,
+    /// Always `Bearer`.
     token_type: &'static str,
+    /// Seconds until it expires.
     expires_in: u64,
     organization_id: Uuid,
     user_id: Uuid,
+    #[schema(value_type = String)]
     role: palisade_domain::Role,
 }
 
@@ -158,27 +175,30 @@ pub async fn login(
 }
 
 /// `GET /v1/me`.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Me)]
 pub struct MeJson {
     user: MeUser,
     organization: MeOrganization,
     /// What this credential may do: the user's role for a user's token, the key's role (capped
     /// by its creator's current role) for an API key.
+    #[schema(value_type = String)]
     role: palisade_domain::Role,
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct MeUser {
     id: uuid::Uuid,
     email: String,
     name: String,
     /// The user's own role in the organization.
+    #[schema(value_type = String)]
     role: palisade_domain::Role,
     #[serde(with = "palisade_domain::timestamp")]
     created_at: time::OffsetDateTime,
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct MeOrganization {
     id: uuid::Uuid,
     name: String,

@@ -10,28 +10,26 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, method_not_allowed, parse_id};
+use super::{Fields, parse_id};
 use crate::auth::Tenant;
 use crate::list::List;
 use crate::{ApiError, AppState};
 
-/// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/billing/subscription")
-            .route(web::get().to(subscription))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/billing/invoices")
-            .route(web::get().to(list_invoices))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/billing/invoices/{id}")
-            .route(web::get().to(get_invoice))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/billing/subscription", subscription)
+        .tag("billing")
+        .summary("Get the current subscription")
+        .describe("The current (newest not ended) subscription, or 404");
+    e.get("/v1/billing/invoices", list_invoices)
+        .tag("billing")
+        .summary("List invoices")
+        .describe(
+            "Newest first; `created_after` is inclusive, `created_before` exclusive (RFC 3339)",
+        );
+    e.get("/v1/billing/invoices/{id}", get_invoice)
+        .tag("billing")
+        .summary("Get an invoice");
 }
 
 /// A subscription as clients see it.

@@ -16,32 +16,38 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::query_params::no_such;
-use super::{Fields, method_not_allowed, nullable, parse_id};
+use super::{Fields, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::list::List;
 use crate::{ApiError, AppState};
 
-/// Registers the chat routes (inside `/v1`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/chat/conversations")
-            .route(web::get().to(list))
-            .route(web::post().to(create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/chat/conversations/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/chat/conversations/{id}/messages")
-            .route(web::get().to(list_messages))
-            .route(web::post().to(post_message))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/chat/conversations", list)
+        .tag("chat")
+        .summary("List conversations");
+    e.post("/v1/chat/conversations", create)
+        .tag("chat")
+        .summary("Open a conversation")
+        .describe("Opens a conversation");
+    e.get("/v1/chat/conversations/{id}", get)
+        .tag("chat")
+        .summary("Get a conversation");
+    e.patch("/v1/chat/conversations/{id}", update)
+        .tag("chat")
+        .summary("Update a conversation")
+        .describe("Close or reopen (`status`), relink, retitle");
+    e.delete("/v1/chat/conversations/{id}", delete)
+        .tag("chat")
+        .summary("Delete a conversation")
+        .describe("Deletes it and its messages");
+    e.get("/v1/chat/conversations/{id}/messages", list_messages)
+        .tag("chat")
+        .summary("List the messages of a conversation")
+        .describe("Newest first; 404 when the conversation is not this organization's");
+    e.post("/v1/chat/conversations/{id}/messages", post_message)
+        .tag("chat")
+        .summary("Post a message in a conversation");
 }
 
 /// A conversation as clients see it.

@@ -12,11 +12,13 @@ use uuid::Uuid;
 
 use super::{Fields, nullable, parse_id};
 use crate::auth::Tenant;
+use crate::endpoints::Endpoints;
 use crate::list::List;
 use crate::{ApiError, AppState};
 
 /// A customer as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Customer)]
 pub struct CustomerJson {
     id: Uuid,
     name: String,
@@ -41,12 +43,47 @@ impl From<Customer> for CustomerJson {
     }
 }
 
-/// List query string.
-#[derive(Deserialize)]
+/// List filters.
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Exact email (normalised).
+    #[param(format = Email)]
     email: Option<String>,
+    /// Case-insensitive substring of the name.
     name: Option<String>,
+}
+
+/// Declares the customer routes: the model every resource follows (docs/adding-a-resource.md).
+pub(crate) fn register(e: &mut Endpoints) {
+    e.get("/v1/customers", list)
+        .tag("customers")
+        .summary("List customers")
+        .list_query::<ListQuery>()
+        .list::<CustomerJson>()
+        .errors(&[422]);
+    e.post("/v1/customers", create)
+        .tag("customers")
+        .summary("Create a customer")
+        .body::<CreateBody>()
+        .created::<CustomerJson>()
+        .errors(&[409, 413, 415, 422]);
+    e.get("/v1/customers/{id}", get)
+        .tag("customers")
+        .summary("Get a customer")
+        .ok::<CustomerJson>()
+        .errors(&[404]);
+    e.patch("/v1/customers/{id}", update)
+        .tag("customers")
+        .summary("Update a customer")
+        .body::<PatchBody>()
+        .ok::<CustomerJson>()
+        .errors(&[404, 409, 413, 415, 422]);
+    e.delete("/v1/customers/{id}", delete)
+        .tag("customers")
+        .summary("Delete a customer")
+        .no_content()
+        .errors(&[404]);
 }
 
 /// `GET /v1/customers?limit=&cursor=&email=&name=`: newest first.
@@ -75,11 +112,17 @@ pub async fn list(
 }
 
 /// Create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CustomerCreate)]
 pub struct CreateBody {
+    /// 1 to 200 characters.
+    #[schema(required = true)]
     name: Option<String>,
+    /// Unique within the organization (409 `email_taken`).
+    #[schema(format = Email)]
     email: Option<String>,
+    /// E.164, like `+14155550123`.
     phone: Option<String>,
 }
 
@@ -130,15 +173,19 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(CustomerJson::from(customer)))
 }
 
-/// Patch body: absent fields stay, `null` clears `email` or `phone`.
-#[derive(Deserialize)]
+/// Patch body: absent fields stay, `null` clears `email` or `phone` (and is 422 on `name`).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CustomerPatch)]
 pub struct PatchBody {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String)]
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Email)]
     email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     phone: Option<Option<String>>,
 }
 

@@ -15,26 +15,28 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, method_not_allowed, nullable, parse_id};
+use super::{Fields, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::list::List;
 use crate::{ApiError, AppState};
 
-/// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/integrations")
-            .route(web::get().to(list))
-            .route(web::post().to(create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/integrations/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/integrations", list)
+        .tag("integrations")
+        .summary("List integrations");
+    e.post("/v1/integrations", create)
+        .tag("integrations")
+        .summary("Create an integration");
+    e.get("/v1/integrations/{id}", get)
+        .tag("integrations")
+        .summary("Get an integration");
+    e.patch("/v1/integrations/{id}", update)
+        .tag("integrations")
+        .summary("Update an integration");
+    e.delete("/v1/integrations/{id}", delete)
+        .tag("integrations")
+        .summary("Delete an integration");
 }
 
 /// An integration as clients see it.

@@ -13,26 +13,29 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, method_not_allowed, parse_id};
+use super::{Fields, parse_id};
 use crate::auth::Tenant;
 use crate::list::List;
 use crate::{ApiError, AppState};
 
-/// Registers the IVR menu routes (inside `/v1`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/ivr/menus")
-            .route(web::get().to(list))
-            .route(web::post().to(create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/ivr/menus/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/ivr/menus", list)
+        .tag("ivr")
+        .summary("List IVR menus")
+        .describe("Newest first; `name` is a case-insensitive substring");
+    e.post("/v1/ivr/menus", create)
+        .tag("ivr")
+        .summary("Create an IVR menu");
+    e.get("/v1/ivr/menus/{id}", get)
+        .tag("ivr")
+        .summary("Get an IVR menu");
+    e.patch("/v1/ivr/menus/{id}", update)
+        .tag("ivr")
+        .summary("Update an IVR menu");
+    e.delete("/v1/ivr/menus/{id}", delete)
+        .tag("ivr")
+        .summary("Delete an IVR menu");
 }
 
 /// A menu as clients see it.

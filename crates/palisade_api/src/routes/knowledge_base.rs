@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, method_not_allowed, parse_id};
+use super::{Fields, parse_id};
 use crate::auth::Tenant;
 use crate::list::List;
 use crate::{ApiError, AppState};
@@ -18,21 +18,25 @@ use crate::{ApiError, AppState};
 /// Longest search query, in characters.
 const MAX_QUERY_CHARS: usize = 200;
 
-/// Registers the knowledge-base routes (inside `/v1`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/knowledge-base/articles")
-            .route(web::get().to(list))
-            .route(web::post().to(create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/knowledge-base/articles/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/knowledge-base/articles", list)
+        .tag("knowledge-base")
+        .summary("List or search knowledge base articles")
+        .describe("Newest first, search results included (they are filtered, not ranked)");
+    e.post("/v1/knowledge-base/articles", create)
+        .tag("knowledge-base")
+        .summary("Create a knowledge base article")
+        .describe("`tags` defaults to none, `published` to false");
+    e.get("/v1/knowledge-base/articles/{id}", get)
+        .tag("knowledge-base")
+        .summary("Get a knowledge base article");
+    e.patch("/v1/knowledge-base/articles/{id}", update)
+        .tag("knowledge-base")
+        .summary("Update a knowledge base article");
+    e.delete("/v1/knowledge-base/articles/{id}", delete)
+        .tag("knowledge-base")
+        .summary("Delete a knowledge base article");
 }
 
 /// An article as clients see it.

@@ -20,25 +20,27 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, method_not_allowed, nullable, parse_id};
+use super::{Fields, nullable, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
-/// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/members")
-            .route(web::get().to(list))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/members/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/members", list)
+        .tag("members")
+        .summary("List members");
+    e.get("/v1/members/{id}", get)
+        .tag("members")
+        .summary("Get a member");
+    e.patch("/v1/members/{id}", update)
+        .tag("members")
+        .summary("Update a member")
+        .describe("Name and role (owners and admins; see the module doc for owners)");
+    e.delete("/v1/members/{id}", delete)
+        .tag("members")
+        .summary("Remove a member")
+        .describe("Revokes the API keys the member created; their tokens, pending invitations and reset links die with their row");
 }
 
 /// A member as clients see them.

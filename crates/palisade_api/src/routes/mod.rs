@@ -27,73 +27,101 @@ mod webhooks;
 use actix_web::{HttpResponse, web};
 
 use crate::ApiError;
+use crate::endpoints::{Auth, Endpoints};
 
-/// Registers every route. `stripe` reaches `POST /webhooks/stripe` alone.
-pub fn configure(
-    stripe: Option<crate::webhooks::stripe::StripeSetup>,
-) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg: &mut web::ServiceConfig| configure_routes(cfg, stripe)
+/// Declares every route (see [`crate::endpoints`]), in matching order. `stripe` reaches
+/// `POST /webhooks/stripe` alone.
+pub fn register(e: &mut Endpoints, stripe: Option<crate::webhooks::stripe::StripeSetup>) {
+    e.get("/openapi.json", openapi_json)
+        .auth(Auth::Public)
+        .tag("meta")
+        .summary("This API's OpenAPI 3.1 document")
+        .plain(200, "application/json", "The document");
+    e.get("/healthz", health::healthz)
+        .auth(Auth::Public)
+        .tag("meta")
+        .summary("The process is up")
+        .plain(200, "application/json", "`{\"status\": \"ok\"}`");
+    e.get("/readyz", health::readyz)
+        .auth(Auth::Public)
+        .tag("meta")
+        .summary("The database answers as the app role")
+        .plain(200, "application/json", "`{\"status\": \"ready\"}`");
+    crate::webhooks::stripe::register(e, stripe);
+    crate::webhooks::register(e);
+    e.post("/v1/auth/signup", auth::signup)
+        .auth(Auth::Public)
+        .tag("auth")
+        .summary("Create an organization and its owner")
+        .describe("Answers a token for the owner; `Location` is `/v1/organization`.")
+        .body::<auth::SignupBody>()
+        .created::<auth::TokenResponse>()
+        .errors(&[409, 422, 429]);
+    e.post("/v1/auth/login", auth::login)
+        .auth(Auth::Public)
+        .tag("auth")
+        .summary("Log in with email and password")
+        .body::<auth::LoginBody>()
+        .ok::<auth::TokenResponse>()
+        .errors(&[401, 422, 429]);
+    e.post("/v1/auth/accept-invitation", accounts::accept_invitation)
+        .auth(Auth::Public)
+        .tag("accounts")
+        .summary("Accept an invitation and create your account")
+        .errors(&[409, 422, 429]);
+    e.post(
+        "/v1/auth/request-password-reset",
+        accounts::request_password_reset,
+    )
+    .auth(Auth::Public)
+    .tag("accounts")
+    .summary("Mail a password-reset link")
+    .describe("Always the same 202, whether the email has an account or not.")
+    .errors(&[422, 429]);
+    e.post("/v1/auth/reset-password", accounts::reset_password)
+        .auth(Auth::Public)
+        .tag("accounts")
+        .summary("Set a new password with a reset link")
+        .errors(&[422, 429]);
+    e.get("/v1/me", auth::me)
+        .tag("auth")
+        .summary("The caller: user, organization and the credential's effective role")
+        .ok::<auth::MeJson>();
+    accounts::register(e);
+    customers::register(e);
+    messaging::register(e);
+    chat::register(e);
+    ivr_menus::register(e);
+    phone_numbers::register(e);
+    knowledge_base::register(e);
+    reports::register(e);
+    analytics::register(e);
+    social::register(e);
+    integrations::register(e);
+    webhooks::register(e);
+    webhook_deliveries::register(e);
+    api_keys::register(e);
+    members::register(e);
+    organization::register(e);
+    billing::register(e);
 }
 
-fn configure_routes(
-    cfg: &mut web::ServiceConfig,
-    stripe: Option<crate::webhooks::stripe::StripeSetup>,
-) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .configure(crate::webhooks::stripe::configure(stripe))
-        .service(
-            web::scope("/v1")
-                .route("/auth/signup", web::post().to(auth::signup))
-                .route("/auth/login", web::post().to(auth::login))
-                .route(
-                    "/auth/accept-invitation",
-                    web::post().to(accounts::accept_invitation),
-                )
-                .route(
-                    "/auth/request-password-reset",
-                    web::post().to(accounts::request_password_reset),
-                )
-                .route(
-                    "/auth/reset-password",
-                    web::post().to(accounts::reset_password),
-                )
-                .route("/me", web::get().to(auth::me))
-                .configure(accounts::configure)
-                .service(
-                    web::resource("/customers")
-                        .route(web::get().to(customers::list))
-                        .route(web::post().to(customers::create))
-                        .default_service(web::to(method_not_allowed)),
-                )
-                .service(
-                    web::resource("/customers/{id}")
-                        .route(web::get().to(customers::get))
-                        .route(web::patch().to(customers::update))
-                        .route(web::delete().to(customers::delete))
-                        .default_service(web::to(method_not_allowed)),
-                )
-                .configure(messaging::configure)
-                .configure(chat::configure)
-                .configure(ivr_menus::configure)
-                .configure(phone_numbers::configure)
-                .configure(knowledge_base::configure)
-                .configure(reports::configure)
-                .configure(analytics::configure)
-                .configure(social::configure)
-                .configure(integrations::configure)
-                .configure(webhooks::configure)
-                .configure(webhook_deliveries::configure)
-                .configure(api_keys::configure)
-                .configure(members::configure)
-                .configure(organization::configure)
-                .configure(billing::configure),
-        );
+/// The document, built once from the same declarations as the routes.
+pub struct OpenApiJson(pub std::borrow::Cow<'static, str>);
+
+async fn openapi_json(doc: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.to_string())
 }
 
-/// Unknown paths: a JSON 404 like every other error.
+/// Unknown paths: a JSON 404 like every other error (its message says no route matched).
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+    Err(ApiError::Http {
+        status: actix_web::http::StatusCode::NOT_FOUND,
+        code: "not_found",
+        message: "no route matches this path".into(),
+    })
 }
 
 pub(crate) async fn method_not_allowed() -> Result<HttpResponse, ApiError> {

@@ -13,24 +13,27 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, method_not_allowed};
+use super::Fields;
 use crate::auth::{Tenant, UserSession};
 use crate::{ApiError, AppState};
 
-/// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/organization")
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/organization/export")
-            .route(web::get().to(export))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/organization", get)
+        .tag("organization")
+        .summary("Get the organization");
+    e.patch("/v1/organization", update)
+        .tag("organization")
+        .summary("Rename the organization")
+        .describe("Rename (owners and admins)");
+    e.delete("/v1/organization", delete)
+        .tag("organization")
+        .summary("Delete the organization and everything in it")
+        .describe("Irreversible: every row of the organization goes, and every token and key of it stops working");
+    e.get("/v1/organization/export", export)
+        .tag("organization")
+        .summary("Export every row of the organization")
+        .describe("`{\"organization_id\", \"exported_at\", \"tables\": {...}}` (owners and admins: every row in it is one a member may read, but a bulk copy of the whole organization is an administrator's act)");
 }
 
 /// The organization as clients see it.

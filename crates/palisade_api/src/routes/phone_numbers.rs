@@ -25,32 +25,34 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::query_params::no_such;
-use super::{Fields, method_not_allowed, nullable, parse_id};
+use super::{Fields, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::list::List;
 use crate::{ApiError, AppState};
 
-/// Registers the phone-number routes (inside `/v1`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/phone-numbers")
-            .route(web::get().to(list))
-            .route(web::post().to(create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    // Before `/phone-numbers/{id}`, which would take `available` for an id.
-    .service(
-        web::resource("/phone-numbers/available")
-            .route(web::get().to(available))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/phone-numbers/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/phone-numbers", list)
+        .tag("phone-numbers")
+        .summary("List phone numbers");
+    e.post("/v1/phone-numbers", create)
+        .tag("phone-numbers")
+        .summary("Claim a phone number")
+        .describe("Claims an available number from the inventory");
+    e.get("/v1/phone-numbers/available", available)
+        .tag("phone-numbers")
+        .summary("List the numbers this organization may claim")
+        .describe("The numbers this organization may claim now, in number order, `{\"data\": [{\"number\", \"capabilities\"}], \"next_cursor\"}`");
+    e.get("/v1/phone-numbers/{id}", get)
+        .tag("phone-numbers")
+        .summary("Get a phone number");
+    e.patch("/v1/phone-numbers/{id}", update)
+        .tag("phone-numbers")
+        .summary("Update a phone number");
+    e.delete("/v1/phone-numbers/{id}", delete)
+        .tag("phone-numbers")
+        .summary("Release a phone number")
+        .describe("Releases the number into quarantine; 409 `number_in_use` while an SMS campaign that may still send uses it");
 }
 
 /// A number as clients see it.

@@ -10,26 +10,29 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, method_not_allowed, nullable, parse_id};
+use super::{Fields, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::list::List;
 use crate::{ApiError, AppState};
 
-/// Registers the report routes (inside `/v1`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/reports")
-            .route(web::get().to(list))
-            .route(web::post().to(create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/reports/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/reports", list)
+        .tag("reports")
+        .summary("List reports");
+    e.post("/v1/reports", create)
+        .tag("reports")
+        .summary("Create a report")
+        .describe("`parameters` defaults to `{}`, `schedule` to none");
+    e.get("/v1/reports/{id}", get)
+        .tag("reports")
+        .summary("Get a report");
+    e.patch("/v1/reports/{id}", update)
+        .tag("reports")
+        .summary("Update a report");
+    e.delete("/v1/reports/{id}", delete)
+        .tag("reports")
+        .summary("Delete a report");
 }
 
 /// A report definition as clients see it.

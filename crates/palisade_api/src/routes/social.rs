@@ -18,44 +18,50 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::query_params::{format_date, no_such};
-use super::{Fields, method_not_allowed, nullable, parse_id};
+use super::{Fields, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::list::List;
 use crate::{ApiError, AppState};
 
-/// Registers the social routes (inside `/v1`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/social/accounts")
-            .route(web::get().to(list_accounts))
-            .route(web::post().to(create_account))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/social/accounts/{id}")
-            .route(web::get().to(get_account))
-            .route(web::patch().to(update_account))
-            .route(web::delete().to(delete_account))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/social/posts")
-            .route(web::get().to(list_posts))
-            .route(web::post().to(create_post))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/social/posts/{id}")
-            .route(web::get().to(get_post))
-            .route(web::patch().to(update_post))
-            .route(web::delete().to(delete_post))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/social/analytics")
-            .route(web::get().to(analytics))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/social/accounts", list_accounts)
+        .tag("social")
+        .summary("List social accounts");
+    e.post("/v1/social/accounts", create_account)
+        .tag("social")
+        .summary("Connect a social account");
+    e.get("/v1/social/accounts/{id}", get_account)
+        .tag("social")
+        .summary("Get a social account");
+    e.patch("/v1/social/accounts/{id}", update_account)
+        .tag("social")
+        .summary("Update a social account");
+    e.delete("/v1/social/accounts/{id}", delete_account)
+        .tag("social")
+        .summary("Disconnect a social account")
+        .describe("Disconnects it and deletes its posts");
+    e.get("/v1/social/posts", list_posts)
+        .tag("social")
+        .summary("List social posts");
+    e.post("/v1/social/posts", create_post)
+        .tag("social")
+        .summary("Create a social post")
+        .describe("`status` defaults to `draft`, counters to 0");
+    e.get("/v1/social/posts/{id}", get_post)
+        .tag("social")
+        .summary("Get a social post");
+    e.patch("/v1/social/posts/{id}", update_post)
+        .tag("social")
+        .summary("Update a social post")
+        .describe("Edits, schedules, publishes, or updates the counters; the result is checked as a whole (see `POST`)");
+    e.delete("/v1/social/posts/{id}", delete_post)
+        .tag("social")
+        .summary("Delete a social post");
+    e.get("/v1/social/analytics", analytics)
+        .tag("social")
+        .summary("Post engagement per network and account")
+        .describe("Posts published in the inclusive range of UTC days (default: the 30 days ending today; at most 366) and their engagement, per network and per account: `{\"from\", \"to\", \"networks\": [{network, posts, likes, shares, comments, impressions}], \"accounts\": [{account_id, network, handle, posts, likes, ...}]}`");
 }
 
 /// An account as clients see it (never its token).

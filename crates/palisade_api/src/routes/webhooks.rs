@@ -17,32 +17,32 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, method_not_allowed, nullable, parse_id};
+use super::{Fields, nullable, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::credentials::generate_webhook_secret;
 use crate::list::List;
 use crate::{ApiError, AppState};
 
-/// Registers the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/webhooks")
-            .route(web::get().to(list))
-            .route(web::post().to(create))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/webhooks/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update))
-            .route(web::delete().to(delete))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/webhooks/{id}/rotate-secret")
-            .route(web::post().to(rotate_secret))
-            .default_service(web::to(method_not_allowed)),
-    );
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get("/v1/webhooks", list)
+        .tag("webhooks")
+        .summary("List webhooks");
+    e.post("/v1/webhooks", create)
+        .tag("webhooks")
+        .summary("Create a webhook");
+    e.get("/v1/webhooks/{id}", get)
+        .tag("webhooks")
+        .summary("Get a webhook");
+    e.patch("/v1/webhooks/{id}", update)
+        .tag("webhooks")
+        .summary("Update a webhook");
+    e.delete("/v1/webhooks/{id}", delete)
+        .tag("webhooks")
+        .summary("Delete a webhook");
+    e.post("/v1/webhooks/{id}/rotate-secret", rotate_secret)
+        .tag("webhooks")
+        .summary("Rotate a webhook's signing secret");
 }
 
 /// A webhook as clients see it (never with its secret).

@@ -22,6 +22,7 @@ pub mod twilio_status;
 
 pub use config::WebhookConfig;
 
+use crate::endpoints::{Auth, Endpoints};
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, web};
 use palisade_db::TenantTx;
@@ -39,20 +40,47 @@ const MAX_EMAIL_BODY: usize = 1024 * 1024;
 
 /// Registers the carrier and email-provider routes under `/webhooks` (no bearer token: each
 /// request carries its provider's signature instead).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/webhooks/twilio")
-            .app_data(web::PayloadConfig::new(MAX_TWILIO_BODY))
-            .route("/sms", web::post().to(twilio::sms_inbound))
-            .route("/sms/status", web::post().to(twilio_status::sms_status))
-            .route("/voice/status", web::post().to(twilio_status::voice_status)),
-    );
-    cfg.service(
-        web::scope("/webhooks/email")
-            .app_data(web::PayloadConfig::new(MAX_EMAIL_BODY))
-            .route("/sendgrid", web::post().to(email::sendgrid))
-            .route("/mailgun", web::post().to(email::mailgun)),
-    );
+pub fn register(e: &mut Endpoints) {
+    let twilio_limit =
+        |r: actix_web::Resource| r.app_data(web::PayloadConfig::new(MAX_TWILIO_BODY));
+    let email_limit = |r: actix_web::Resource| r.app_data(web::PayloadConfig::new(MAX_EMAIL_BODY));
+    let form = "application/x-www-form-urlencoded";
+    e.post("/webhooks/twilio/sms", twilio::sms_inbound)
+        .auth(Auth::Signature)
+        .tag("provider-webhooks")
+        .summary("Twilio: an inbound SMS")
+        .describe("Signed with `X-Twilio-Signature`; routed by the `To` number (docs/webhooks.md).")
+        .raw_body(form, "Twilio's form fields")
+        .resource(twilio_limit)
+        .plain(200, "text/xml", "Empty TwiML");
+    e.post("/webhooks/twilio/sms/status", twilio_status::sms_status)
+        .auth(Auth::Signature)
+        .tag("provider-webhooks")
+        .summary("Twilio: an SMS status callback")
+        .raw_body(form, "Twilio's form fields")
+        .resource(twilio_limit)
+        .plain(200, "text/plain", "Acknowledged");
+    e.post("/webhooks/twilio/voice/status", twilio_status::voice_status)
+        .auth(Auth::Signature)
+        .tag("provider-webhooks")
+        .summary("Twilio: a voice call status callback")
+        .raw_body(form, "Twilio's form fields")
+        .resource(twilio_limit)
+        .plain(200, "text/plain", "Acknowledged");
+    e.post("/webhooks/email/sendgrid", email::sendgrid)
+        .auth(Auth::Signature)
+        .tag("provider-webhooks")
+        .summary("SendGrid: a batch of event webhook events")
+        .raw_body("application/json", "SendGrid's signed event array")
+        .resource(email_limit)
+        .plain(200, "text/plain", "Acknowledged");
+    e.post("/webhooks/email/mailgun", email::mailgun)
+        .auth(Auth::Signature)
+        .tag("provider-webhooks")
+        .summary("Mailgun: one event")
+        .raw_body("application/json", "Mailgun's signed event")
+        .resource(email_limit)
+        .plain(200, "text/plain", "Acknowledged");
 }
 
 // --- shared by the provider handlers ------------------------------------------------------

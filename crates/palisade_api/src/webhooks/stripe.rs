@@ -75,15 +75,16 @@ impl StripeSetup {
 
 /// Registers `POST /webhooks/stripe` (other methods 405), with `stripe` attached to this resource
 /// only. With `None` the route answers 503 `not_configured`.
-pub fn configure(stripe: Option<StripeSetup>) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg: &mut web::ServiceConfig| {
-        let mut resource = web::resource(PATH)
-            .route(web::post().to(receive))
-            .default_service(web::to(crate::routes::method_not_allowed));
-        if let Some(stripe) = stripe {
-            resource = resource.app_data(web::Data::new(stripe));
-        }
-        cfg.service(resource);
+pub fn register(e: &mut crate::endpoints::Endpoints, stripe: Option<StripeSetup>) {
+    let mut doc = e.post(PATH, receive);
+    doc.auth(crate::endpoints::Auth::Signature)
+        .tag("provider-webhooks")
+        .summary("Stripe: one event (the platform's billing path)")
+        .describe("Signed with `Stripe-Signature`; the only route that uses the billing role.")
+        .raw_body("application/json", "Stripe's signed event")
+        .plain(200, "application/json", "Acknowledged");
+    if let Some(stripe) = stripe {
+        doc.resource(move |r| r.app_data(web::Data::new(stripe)));
     }
 }
 

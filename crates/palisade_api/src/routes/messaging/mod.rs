@@ -27,110 +27,156 @@ mod sms;
 mod voice;
 
 use actix_web::http::StatusCode;
-use actix_web::web;
 use palisade_db::messaging::CreatedRange;
 use palisade_db::messaging::email::EmailCampaign;
 use palisade_db::messaging::sms::SmsCampaign;
 use palisade_db::messaging::voice::VoiceCampaign;
 use time::OffsetDateTime;
 
-use super::{Fields, method_not_allowed};
+use super::Fields;
 use crate::ApiError;
 
-/// Registers the routes of this module (inside `/v1`).
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    let nope = || web::to(method_not_allowed);
-    cfg.service(
-        web::resource("/email-campaigns")
-            .route(web::get().to(campaign::list_campaigns::<EmailCampaign>))
-            .route(web::post().to(email::create_campaign))
-            .default_service(nope()),
+/// Declares this family's routes (see [`crate::endpoints`]).
+pub(super) fn register(e: &mut crate::endpoints::Endpoints) {
+    e.get(
+        "/v1/email-campaigns",
+        campaign::list_campaigns::<EmailCampaign>,
     )
-    .service(
-        web::resource("/email-campaigns/{id}")
-            .route(web::get().to(campaign::get_campaign::<EmailCampaign>))
-            .route(web::patch().to(email::update_campaign))
-            .route(web::delete().to(campaign::delete_campaign::<EmailCampaign>))
-            .default_service(nope()),
+    .tag("messaging")
+    .summary("List email campaigns");
+    e.post("/v1/email-campaigns", email::create_campaign)
+        .tag("messaging")
+        .summary("Create an email campaign")
+        .describe("A draft, or scheduled with a future `scheduled_at`");
+    e.get(
+        "/v1/email-campaigns/{id}",
+        campaign::get_campaign::<EmailCampaign>,
     )
-    .service(
-        web::resource("/email-campaigns/{id}/messages")
-            .route(web::get().to(email::list_campaign_messages))
-            .route(web::post().to(email::create_message))
-            .default_service(nope()),
+    .tag("messaging")
+    .summary("Get an email campaign");
+    e.patch("/v1/email-campaigns/{id}", email::update_campaign)
+        .tag("messaging")
+        .summary("Update an email campaign")
+        .describe("Content while draft or scheduled; status along the allowed transitions (409 otherwise)");
+    e.delete(
+        "/v1/email-campaigns/{id}",
+        campaign::delete_campaign::<EmailCampaign>,
     )
-    .service(
-        web::resource("/email-messages")
-            .route(web::get().to(email::list_messages))
-            .default_service(nope()),
+    .tag("messaging")
+    .summary("Delete an email campaign");
+    e.get(
+        "/v1/email-campaigns/{id}/messages",
+        email::list_campaign_messages,
     )
-    .service(
-        web::resource("/email-messages/{id}")
-            .route(web::get().to(email::get_message))
-            .route(web::delete().to(email::delete_message))
-            .default_service(nope()),
+    .tag("messaging")
+    .summary("List the messages of an email campaign")
+    .describe("This campaign's recipients only; 404 when the campaign is not this organization's");
+    e.post("/v1/email-campaigns/{id}/messages", email::create_message)
+        .tag("messaging")
+        .summary("Add a recipient to an email campaign")
+        .describe("Adds a queued recipient to a draft or scheduled campaign");
+    e.get("/v1/email-messages", email::list_messages)
+        .tag("messaging")
+        .summary("List email messages")
+        .describe("Every campaign's messages, newest first");
+    e.get("/v1/email-messages/{id}", email::get_message)
+        .tag("messaging")
+        .summary("Get an email message");
+    e.delete("/v1/email-messages/{id}", email::delete_message)
+        .tag("messaging")
+        .summary("Delete an email message")
+        .describe("Only while queued (409 once it has gone out)");
+    e.get("/v1/sms-campaigns", campaign::list_campaigns::<SmsCampaign>)
+        .tag("messaging")
+        .summary("List SMS campaigns");
+    e.post("/v1/sms-campaigns", sms::create_campaign)
+        .tag("messaging")
+        .summary("Create an SMS campaign")
+        .describe("A draft, or scheduled with a future `scheduled_at`");
+    e.get(
+        "/v1/sms-campaigns/{id}",
+        campaign::get_campaign::<SmsCampaign>,
     )
-    .service(
-        web::resource("/sms-campaigns")
-            .route(web::get().to(campaign::list_campaigns::<SmsCampaign>))
-            .route(web::post().to(sms::create_campaign))
-            .default_service(nope()),
+    .tag("messaging")
+    .summary("Get an SMS campaign");
+    e.patch("/v1/sms-campaigns/{id}", sms::update_campaign)
+        .tag("messaging")
+        .summary("Update an SMS campaign")
+        .describe("Content while draft or scheduled (queued recipients follow the new text and number); status along the allowed transitions (409 otherwise)");
+    e.delete(
+        "/v1/sms-campaigns/{id}",
+        campaign::delete_campaign::<SmsCampaign>,
     )
-    .service(
-        web::resource("/sms-campaigns/{id}")
-            .route(web::get().to(campaign::get_campaign::<SmsCampaign>))
-            .route(web::patch().to(sms::update_campaign))
-            .route(web::delete().to(campaign::delete_campaign::<SmsCampaign>))
-            .default_service(nope()),
+    .tag("messaging")
+    .summary("Delete an SMS campaign");
+    e.get(
+        "/v1/sms-campaigns/{id}/messages",
+        sms::list_campaign_messages,
     )
-    .service(
-        web::resource("/sms-campaigns/{id}/messages")
-            .route(web::get().to(sms::list_campaign_messages))
-            .route(web::post().to(sms::create_message))
-            .default_service(nope()),
+    .tag("messaging")
+    .summary("List the messages of an SMS campaign")
+    .describe("This campaign's recipients only; 404 when the campaign is not this organization's");
+    e.post("/v1/sms-campaigns/{id}/messages", sms::create_message)
+        .tag("messaging")
+        .summary("Add a recipient to an SMS campaign")
+        .describe("Adds a queued outbound message, from the campaign's number with its text, to a draft or scheduled campaign");
+    e.get("/v1/sms-messages", sms::list_messages)
+        .tag("messaging")
+        .summary("List SMS messages")
+        .describe("Every SMS, inbound and outbound, newest first");
+    e.get("/v1/sms-messages/{id}", sms::get_message)
+        .tag("messaging")
+        .summary("Get an SMS message");
+    e.delete("/v1/sms-messages/{id}", sms::delete_message)
+        .tag("messaging")
+        .summary("Delete an SMS message")
+        .describe("Only while queued (409 once it has gone out, and for inbound messages)");
+    e.get(
+        "/v1/voice-campaigns",
+        campaign::list_campaigns::<VoiceCampaign>,
     )
-    .service(
-        web::resource("/sms-messages")
-            .route(web::get().to(sms::list_messages))
-            .default_service(nope()),
+    .tag("messaging")
+    .summary("List voice campaigns");
+    e.post("/v1/voice-campaigns", voice::create_campaign)
+        .tag("messaging")
+        .summary("Create a voice campaign")
+        .describe("A draft, or scheduled with a future `scheduled_at`");
+    e.get(
+        "/v1/voice-campaigns/{id}",
+        campaign::get_campaign::<VoiceCampaign>,
     )
-    .service(
-        web::resource("/sms-messages/{id}")
-            .route(web::get().to(sms::get_message))
-            .route(web::delete().to(sms::delete_message))
-            .default_service(nope()),
+    .tag("messaging")
+    .summary("Get a voice campaign");
+    e.patch("/v1/voice-campaigns/{id}", voice::update_campaign)
+        .tag("messaging")
+        .summary("Update a voice campaign")
+        .describe("Content while draft or scheduled; status along the allowed transitions (409 otherwise)");
+    e.delete(
+        "/v1/voice-campaigns/{id}",
+        campaign::delete_campaign::<VoiceCampaign>,
     )
-    .service(
-        web::resource("/voice-campaigns")
-            .route(web::get().to(campaign::list_campaigns::<VoiceCampaign>))
-            .route(web::post().to(voice::create_campaign))
-            .default_service(nope()),
-    )
-    .service(
-        web::resource("/voice-campaigns/{id}")
-            .route(web::get().to(campaign::get_campaign::<VoiceCampaign>))
-            .route(web::patch().to(voice::update_campaign))
-            .route(web::delete().to(campaign::delete_campaign::<VoiceCampaign>))
-            .default_service(nope()),
-    )
-    .service(
-        web::resource("/calls")
-            .route(web::get().to(voice::list_calls))
-            .route(web::post().to(voice::create_call))
-            .default_service(nope()),
-    )
-    .service(
-        web::resource("/calls/{id}")
-            .route(web::get().to(voice::get_call))
-            .route(web::patch().to(voice::update_call))
-            .route(web::delete().to(voice::delete_call))
-            .default_service(nope()),
-    )
-    .service(
-        web::resource("/dashboard/stats")
-            .route(web::get().to(dashboard::stats))
-            .default_service(nope()),
-    );
+    .tag("messaging")
+    .summary("Delete a voice campaign");
+    e.get("/v1/calls", voice::list_calls)
+        .tag("messaging")
+        .summary("List calls");
+    e.post("/v1/calls", voice::create_call)
+        .tag("messaging")
+        .summary("Record a call")
+        .describe("Records a call (placed, received, or to be placed)");
+    e.get("/v1/calls/{id}", voice::get_call)
+        .tag("messaging")
+        .summary("Get a call");
+    e.patch("/v1/calls/{id}", voice::update_call)
+        .tag("messaging")
+        .summary("Update a call")
+        .describe("Notes, customer, duration, and status (forward only: 409 `invalid_status_transition` otherwise)");
+    e.delete("/v1/calls/{id}", voice::delete_call)
+        .tag("messaging")
+        .summary("Delete a call");
+    e.get("/v1/dashboard/stats", dashboard::stats)
+        .tag("messaging")
+        .summary("Dashboard figures");
 }
 
 impl Fields {

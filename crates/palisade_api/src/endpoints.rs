@@ -1,0 +1,638 @@
+//! The route table: every route the server answers is declared here once, with its handler and
+//! its OpenAPI operation, so the routes actix serves and the document at `/openapi.json` come
+//! from the same declarations and cannot drift apart (`tests/api/openapi.rs` checks both ways).
+//!
+//! ```text
+//! e.get("/v1/customers", customers::list)
+//!     .tag("customers")
+//!     .summary("List customers, newest first")
+//!     .list_query::<customers::ListQuery>()
+//!     .list::<customers::CustomerJson>();
+//! ```
+//!
+//! Each module of `routes/` (and `webhooks/`) has a `register(e: &mut Endpoints)`; the order of
+//! registration is the order actix matches in, so a literal segment (`/phone-numbers/available`)
+//! comes before a parameter (`/phone-numbers/{id}`). Paths use the same `{name}` syntax in actix
+//! and in OpenAPI. Every path's other methods answer 405 with the JSON error body.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use actix_web::{FromRequest, Handler, Resource, Responder, web};
+use utoipa::openapi::path::{
+    HttpMethod, Operation, Parameter, ParameterBuilder, ParameterIn, PathItem,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{
+    ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, RefOr,
+    Required, SecurityRequirement, Tag,
+};
+use utoipa::{IntoParams, ToSchema};
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// Nobody needs a credential (`/healthz`, signup, login, link redemption).
+    Public,
+    /// A user's bearer token or an API key ([`crate::auth::Tenant`]).
+    Tenant,
+    /// A user's bearer token only ([`crate::auth::UserSession`]): routes that manage credentials.
+    User,
+    /// A provider's request signature, checked by the handler (`/webhooks/...`).
+    Signature,
+}
+
+/// One route: method, path, handler, and its OpenAPI operation.
+pub struct Endpoint {
+    method: HttpMethod,
+    path: &'static str,
+    route: Option<actix_web::Route>,
+    resource_setup: Vec<Box<dyn FnOnce(Resource) -> Resource>>,
+    operation: Operation,
+    auth: Auth,
+}
+
+/// Every route, in matching order, and the schemas their operations refer to.
+#[derive(Default)]
+pub struct Endpoints {
+    endpoints: Vec<Endpoint>,
+    schemas: BTreeMap<String, RefOr<Schema>>,
+    /// Names registered twice with different schemas (two types with one OpenAPI name).
+    clashes: Vec<String>,
+}
+
+fn actix_route(method: &HttpMethod) -> actix_web::Route {
+    match method {
+        HttpMethod::Get => web::get(),
+        HttpMethod::Post => web::post(),
+        HttpMethod::Put => web::put(),
+        HttpMethod::Patch => web::patch(),
+        HttpMethod::Delete => web::delete(),
+        HttpMethod::Head => web::head(),
+        HttpMethod::Options => web::route().method(actix_web::http::Method::OPTIONS),
+        HttpMethod::Trace => web::route().method(actix_web::http::Method::TRACE),
+    }
+}
+
+/// The method as it is written in routes and docs (`GET`).
+pub fn method_name(method: &HttpMethod) -> &'static str {
+    match method {
+        HttpMethod::Get => "GET",
+        HttpMethod::Post => "POST",
+        HttpMethod::Put => "PUT",
+        HttpMethod::Patch => "PATCH",
+        HttpMethod::Delete => "DELETE",
+        HttpMethod::Head => "HEAD",
+        HttpMethod::Options => "OPTIONS",
+        HttpMethod::Trace => "TRACE",
+    }
+}
+
+impl Endpoints {
+    /// Declares `method path` served by `handler`; the returned [`Doc`] describes it.
+    pub fn add<F, Args>(&mut self, method: HttpMethod, path: &'static str, handler: F) -> Doc<'_>
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let route = actix_route(&method).to(handler);
+        let mut operation = Operation::new();
+        operation.operation_id = Some(operation_id(&method, path));
+        for name in path_parameters(path) {
+            let schema = ObjectBuilder::new().schema_type(Type::String);
+            let schema = if name == "id" || name.ends_with("_id") {
+                schema.format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+            } else {
+                schema
+            };
+            push_parameter(
+                &mut operation,
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(schema))
+                    .build(),
+            );
+        }
+        self.endpoints.push(Endpoint {
+            method,
+            path,
+            route: Some(route),
+            resource_setup: Vec::new(),
+            operation,
+            auth: Auth::Tenant,
+        });
+        let last = self.endpoints.len() - 1;
+        Doc {
+            endpoints: self,
+            index: last,
+        }
+    }
+
+    /// `GET path`.
+    pub fn get<F, Args>(&mut self, path: &'static str, handler: F) -> Doc<'_>
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(HttpMethod::Get, path, handler)
+    }
+
+    /// `POST path`.
+    pub fn post<F, Args>(&mut self, path: &'static str, handler: F) -> Doc<'_>
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(HttpMethod::Post, path, handler)
+    }
+
+    /// `PATCH path`.
+    pub fn patch<F, Args>(&mut self, path: &'static str, handler: F) -> Doc<'_>
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(HttpMethod::Patch, path, handler)
+    }
+
+    /// `DELETE path`.
+    pub fn delete<F, Args>(&mut self, path: &'static str, handler: F) -> Doc<'_>
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(HttpMethod::Delete, path, handler)
+    }
+
+    /// Every declared `(method, path)`, in matching order.
+    pub fn routes(&self) -> Vec<(&'static str, &'static str)> {
+        self.endpoints
+            .iter()
+            .map(|e| (method_name(&e.method), e.path))
+            .collect()
+    }
+
+    /// Schema names declared twice with different schemas (must be empty; a test checks).
+    pub fn schema_clashes(&self) -> &[String] {
+        &self.clashes
+    }
+
+    fn add_schema(&mut self, name: String, schema: RefOr<Schema>) {
+        match self.schemas.get(&name) {
+            Some(existing) if *existing != schema => {
+                if !self.clashes.contains(&name) {
+                    self.clashes.push(name);
+                }
+            }
+            Some(_) => {}
+            None => {
+                self.schemas.insert(name, schema);
+            }
+        }
+    }
+
+    fn add_schema_of<T: ToSchema>(&mut self) -> RefOr<Schema> {
+        let mut nested = Vec::new();
+        T::schemas(&mut nested);
+        for (name, schema) in nested {
+            self.add_schema(name, schema);
+        }
+        let name = T::name().into_owned();
+        self.add_schema(name.clone(), T::schema());
+        RefOr::Ref(Ref::from_schema_name(name))
+    }
+
+    /// Registers every route on `cfg`: one actix resource per path, its methods, and a JSON 405
+    /// for the others.
+    pub fn configure(mut self, cfg: &mut web::ServiceConfig) {
+        let mut order: Vec<&'static str> = Vec::new();
+        for e in &self.endpoints {
+            if !order.contains(&e.path) {
+                order.push(e.path);
+            }
+        }
+        for path in order {
+            let mut resource = web::resource(path);
+            for e in self.endpoints.iter_mut().filter(|e| e.path == path) {
+                for setup in e.resource_setup.drain(..) {
+                    resource = setup(resource);
+                }
+                if let Some(route) = e.route.take() {
+                    resource = resource.route(route);
+                }
+            }
+            cfg.service(resource.default_service(web::to(crate::routes::method_not_allowed)));
+        }
+    }
+
+    /// The OpenAPI 3.1 document of every route.
+    pub fn openapi(&self) -> OpenApi {
+        let mut paths = Paths::new();
+        let mut tags: Vec<String> = Vec::new();
+        for e in &self.endpoints {
+            let mut op = e.operation.clone();
+            match e.auth {
+                Auth::Public | Auth::Signature => {
+                    op.security = Some(vec![SecurityRequirement::default()])
+                }
+                Auth::Tenant => {
+                    op.security = Some(vec![
+                        SecurityRequirement::new("bearer", Vec::<String>::new()),
+                        SecurityRequirement::new("api_key", Vec::<String>::new()),
+                    ])
+                }
+                Auth::User => {
+                    op.security = Some(vec![SecurityRequirement::new(
+                        "bearer",
+                        Vec::<String>::new(),
+                    )])
+                }
+            }
+            for t in op.tags.iter().flatten() {
+                if !tags.contains(t) {
+                    tags.push(t.clone());
+                }
+            }
+            match paths.paths.get_mut(e.path) {
+                Some(item) => item.merge_operations(PathItem::new(e.method.clone(), op)),
+                None => {
+                    paths
+                        .paths
+                        .insert(e.path.to_owned(), PathItem::new(e.method.clone(), op));
+                }
+            }
+        }
+        let components = ComponentsBuilder::new()
+            .schemas_from_iter(self.schemas.clone())
+            .responses_from_iter(error_responses())
+            .security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .description(Some(
+                            "A user's token from signup, login, invitation acceptance or a \
+                             password change (`Authorization: Bearer <token>`). An API key is \
+                             also accepted here.",
+                        ))
+                        .build(),
+                ),
+            )
+            .security_scheme(
+                "api_key",
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                    crate::auth::API_KEY_HEADER,
+                    "An organization's API key (`pk_...`), with the role it was created with.",
+                ))),
+            )
+            .build();
+        OpenApiBuilder::new()
+            .info(
+                InfoBuilder::new()
+                    .title("Palisade")
+                    .version(env!("CARGO_PKG_VERSION"))
+                    .description(Some(
+                        "The multi-tenant communications API. Conventions (lists, errors, \
+                         idempotency, ids, timestamps): docs/api.md in the repository.",
+                    ))
+                    .build(),
+            )
+            .paths(paths)
+            .components(Some(components))
+            .tags(Some(tags.into_iter().map(Tag::new).collect::<Vec<_>>()))
+            .build()
+    }
+}
+
+fn operation_id(method: &HttpMethod, path: &str) -> String {
+    let mut id = method_name(method).to_ascii_lowercase();
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        id.push('_');
+        let seg = seg.trim_start_matches('{').trim_end_matches('}');
+        id.extend(
+            seg.chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }),
+        );
+    }
+    id
+}
+
+fn path_parameters(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn push_parameter(op: &mut Operation, p: Parameter) {
+    op.parameters.get_or_insert_with(Vec::new).push(RefOr::T(p));
+}
+
+fn json_response(description: &str, schema: Option<RefOr<Schema>>) -> Response {
+    let builder = ResponseBuilder::new().description(description);
+    match schema {
+        Some(s) => builder
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(s)).build(),
+            )
+            .build(),
+        None => builder.build(),
+    }
+}
+
+fn string_schema(format: Option<KnownFormat>) -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(format.map(SchemaFormat::KnownFormat))
+        .into()
+}
+
+/// Describes the endpoint just declared. Methods may be chained in any order.
+pub struct Doc<'a> {
+    endpoints: &'a mut Endpoints,
+    index: usize,
+}
+
+impl Doc<'_> {
+    fn op(&mut self) -> &mut Operation {
+        &mut self.endpoints.endpoints[self.index].operation
+    }
+
+    fn respond(&mut self, status: &str, response: Response) -> &mut Self {
+        self.op()
+            .responses
+            .responses
+            .insert(status.to_owned(), RefOr::T(response));
+        self
+    }
+
+    /// The family it belongs to (the document's tag).
+    pub fn tag(&mut self, tag: &str) -> &mut Self {
+        self.op().tags = Some(vec![tag.to_owned()]);
+        self
+    }
+
+    /// One line for people.
+    pub fn summary(&mut self, summary: &str) -> &mut Self {
+        self.op().summary = Some(summary.to_owned());
+        self
+    }
+
+    /// More for people (Markdown).
+    pub fn describe(&mut self, description: &str) -> &mut Self {
+        self.op().description = Some(description.to_owned());
+        self
+    }
+
+    /// Who may call it (default [`Auth::Tenant`]).
+    pub fn auth(&mut self, auth: Auth) -> &mut Self {
+        self.endpoints.endpoints[self.index].auth = auth;
+        self
+    }
+
+    /// Configures the actix resource of this path (app data such as a body size limit).
+    pub fn resource(&mut self, setup: impl FnOnce(Resource) -> Resource + 'static) -> &mut Self {
+        self.endpoints.endpoints[self.index]
+            .resource_setup
+            .push(Box::new(setup));
+        self
+    }
+
+    /// Query parameters from `Q`'s `IntoParams`.
+    pub fn query<Q: IntoParams>(&mut self) -> &mut Self {
+        for p in Q::into_params(|| Some(ParameterIn::Query)) {
+            push_parameter(self.op(), p);
+        }
+        self
+    }
+
+    /// A list's query: the shared `limit`, `cursor`, `created_after`, `created_before`
+    /// ([`crate::list`]) and `Q`'s filters.
+    pub fn list_query<Q: IntoParams>(&mut self) -> &mut Self {
+        let common: [(&str, &str, Schema); 4] = [
+            (
+                "limit",
+                "Items per page, 1 to 100 (default 50).",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(100))
+                    .into(),
+            ),
+            (
+                "cursor",
+                "The previous page's `next_cursor`, unchanged; bound to this list and its filters.",
+                string_schema(None),
+            ),
+            (
+                "created_after",
+                "Only items created at or after this instant (inclusive).",
+                string_schema(Some(KnownFormat::DateTime)),
+            ),
+            (
+                "created_before",
+                "Only items created before this instant (exclusive).",
+                string_schema(Some(KnownFormat::DateTime)),
+            ),
+        ];
+        for (name, description, schema) in common {
+            push_parameter(
+                self.op(),
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some(description))
+                    .schema(Some(schema))
+                    .build(),
+            );
+        }
+        self.query::<Q>()
+    }
+
+    /// A JSON request body of type `B`.
+    pub fn body<B: ToSchema>(&mut self) -> &mut Self {
+        let schema = self.endpoints.add_schema_of::<B>();
+        self.op().request_body = Some(RefOr::T(
+            RequestBodyBuilder::new()
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(schema)).build(),
+                )
+                .required(Some(Required::True))
+                .build(),
+        ));
+        self
+    }
+
+    /// A request body that is not JSON (a provider's form post, raw bytes), described in words.
+    pub fn raw_body(&mut self, content_type: &str, description: &str) -> &mut Self {
+        self.op().request_body = Some(RefOr::T(
+            RequestBodyBuilder::new()
+                .description(Some(description))
+                .content(content_type, ContentBuilder::new().build())
+                .required(Some(Required::True))
+                .build(),
+        ));
+        self
+    }
+
+    /// `status` with a JSON body of type `T`.
+    pub fn returns<T: ToSchema>(&mut self, status: u16, description: &str) -> &mut Self {
+        let schema = self.endpoints.add_schema_of::<T>();
+        self.respond(
+            &status.to_string(),
+            json_response(description, Some(schema)),
+        )
+    }
+
+    /// 200 with `T`.
+    pub fn ok<T: ToSchema>(&mut self) -> &mut Self {
+        self.returns::<T>(200, "OK")
+    }
+
+    /// 201 with `T` and a `Location` header (the created resource's URL).
+    pub fn created<T: ToSchema>(&mut self) -> &mut Self {
+        let schema = self.endpoints.add_schema_of::<T>();
+        let mut response = json_response("Created", Some(schema));
+        response.headers.insert(
+            "Location".to_owned(),
+            RefOr::T(
+                utoipa::openapi::HeaderBuilder::new()
+                    .schema(Some(string_schema(None)))
+                    .description(Some("The created resource's URL."))
+                    .build(),
+            ),
+        );
+        self.respond("201", response)
+    }
+
+    /// 200 with a page of `T`: `{"data": [T], "next_cursor": string | null}`.
+    pub fn list<T: ToSchema>(&mut self) -> &mut Self {
+        let item = self.endpoints.add_schema_of::<T>();
+        let page: Schema = ObjectBuilder::new()
+            .property("data", ArrayBuilder::new().items(item))
+            .required("data")
+            .property(
+                "next_cursor",
+                ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::Array(vec![
+                    Type::String,
+                    Type::Null,
+                ])),
+            )
+            .required("next_cursor")
+            .into();
+        self.respond(
+            "200",
+            json_response("A page, newest first", Some(RefOr::T(page))),
+        )
+    }
+
+    /// 204 with no body.
+    pub fn no_content(&mut self) -> &mut Self {
+        self.respond("204", json_response("Done; no body", None))
+    }
+
+    /// A response whose body is described in words only (plain text, TwiML, an empty 200).
+    pub fn plain(&mut self, status: u16, content_type: &str, description: &str) -> &mut Self {
+        let response = ResponseBuilder::new()
+            .description(description)
+            .content(content_type, ContentBuilder::new().build())
+            .build();
+        self.respond(&status.to_string(), response)
+    }
+
+    /// Error statuses this operation may answer besides the ones every operation may (400, 401
+    /// where it needs a credential, 500, 503), each with the error body.
+    pub fn errors(&mut self, statuses: &[u16]) -> &mut Self {
+        self.endpoints.add_schema_of::<crate::error::ErrorBody>();
+        for status in statuses {
+            let reference = Ref::new(format!("#/components/responses/{status}"));
+            self.op()
+                .responses
+                .responses
+                .insert(status.to_string(), RefOr::Ref(reference));
+        }
+        self
+    }
+}
+
+/// The shared error responses, by status (`#/components/responses/<status>`).
+fn error_responses() -> Vec<(String, RefOr<Response>)> {
+    let schema = RefOr::Ref(Ref::from_schema_name("Error"));
+    [400u16, 401, 403, 404, 409, 412, 413, 415, 422, 429, 500, 503]
+        .into_iter()
+        .map(|status| {
+            let description = match status {
+                400 => "The request cannot be read (malformed JSON, unknown field or parameter, bad id or cursor)",
+                401 => "No valid credential",
+                403 => "The credential's role does not allow this",
+                404 => "Not found in this organization (another organization's id answers the same)",
+                409 => "Conflicts with this organization's data or the resource's state",
+                412 => "If-Match does not match the current representation",
+                413 => "The body is too large",
+                415 => "The body is not JSON",
+                422 => "Some fields are invalid (see `fields`)",
+                429 => "Too many attempts; see Retry-After",
+                500 => "A bug; the cause is logged with the request id, never sent",
+                503 => "Temporarily unavailable; see Retry-After",
+                _ => "Error",
+            };
+            (
+                status.to_string(),
+                RefOr::T(json_response(description, Some(schema.clone()))),
+            )
+        })
+        .collect()
+}
+
+impl Drop for Doc<'_> {
+    /// Adds the responses every operation may give.
+    fn drop(&mut self) {
+        let auth = self.endpoints.endpoints[self.index].auth;
+        let has_input = {
+            let op = &self.endpoints.endpoints[self.index].operation;
+            op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty())
+        };
+        let mut statuses = vec![500, 503];
+        if has_input {
+            statuses.push(400);
+        }
+        if matches!(auth, Auth::Tenant | Auth::User | Auth::Signature) {
+            statuses.push(401);
+        }
+        let missing: Vec<u16> = statuses
+            .into_iter()
+            .filter(|s| {
+                !self.endpoints.endpoints[self.index]
+                    .operation
+                    .responses
+                    .responses
+                    .contains_key(&s.to_string())
+            })
+            .collect();
+        self.errors(&missing);
+    }
+}
+
+/// The served document's JSON (`GET /openapi.json`).
+pub fn document_json(e: &Endpoints) -> Cow<'static, str> {
+    match e.openapi().to_pretty_json() {
+        Ok(s) => Cow::Owned(s),
+        Err(_) => Cow::Borrowed("{}"),
+    }
+}

@@ -1,0 +1,164 @@
+//! The OpenAPI document at `/openapi.json` (crates/palisade_api/src/endpoints.rs): generated from
+//! the same declarations as the routes, checked both ways against what the server answers, and
+//! locked by a snapshot so that every change to the contract is deliberate.
+//!
+//! After a deliberate change: `PALISADE_UPDATE_SNAPSHOT=1 cargo test --test api openapi`, then
+//! review and commit `tests/api/openapi.snapshot.json` with the change (and say it in
+//! docs/changelog.md).
+
+use std::path::PathBuf;
+
+use palisade_api::endpoints::Endpoints;
+use palisade_test_support::{request, spawn_app};
+use serde_json::Value;
+use uuid::Uuid;
+
+fn table() -> Endpoints {
+    let mut e = Endpoints::default();
+    palisade_api::routes::register(&mut e, None);
+    e
+}
+
+#[test]
+fn every_route_is_declared_once_with_a_summary_and_no_schema_name_is_shared() {
+    let e = table();
+    let routes = e.routes();
+    for (i, r) in routes.iter().enumerate() {
+        assert!(!routes[..i].contains(r), "{r:?} is declared twice");
+    }
+    assert!(routes.len() >= 120, "only {} routes", routes.len());
+    assert_eq!(
+        e.schema_clashes(),
+        &[] as &[String],
+        "two types share a schema name"
+    );
+    let doc = serde_json::to_value(e.openapi()).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert!(op["summary"].is_string(), "{method} {path} has no summary");
+            assert!(op["tags"][0].is_string(), "{method} {path} has no tag");
+            assert!(op["responses"]["500"].is_object(), "{method} {path}");
+            let secured = op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+            });
+            if secured {
+                assert!(
+                    op["responses"]["401"].is_object(),
+                    "{method} {path}: no 401"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn no_route_is_registered_outside_the_table() {
+    // Routes registered straight on actix would be served but not documented.
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crates/palisade_api/src");
+    let mut stack = vec![src];
+    let mut offenders = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.file_name().is_some_and(|n| n == "endpoints.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for needle in [
+                "web::resource(",
+                "web::scope(",
+                ".route(\"",
+                "cfg.service(",
+                "cfg.route(",
+            ] {
+                if text.contains(needle) {
+                    offenders.push(format!("{}: {needle}", path.display()));
+                }
+            }
+        }
+    }
+    assert_eq!(offenders, Vec::<String>::new());
+}
+
+#[actix_web::test]
+async fn the_served_document_is_openapi_3_1_and_every_operation_in_it_is_served() {
+    let app = spawn_app().await;
+    let r = request(&app.addr, "GET", "/openapi.json", &[], None).await;
+    assert_eq!(r.status, 200);
+    let doc = r.json;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["api_key"]["name"],
+        "x-api-key"
+    );
+    assert!(doc["components"]["schemas"]["Error"]["properties"]["fields"].is_object());
+    // Every documented operation reaches a handler: not the router's 404, not a 405.
+    let mut probed = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let concrete: String = path
+            .split('/')
+            .map(|s| {
+                if s.starts_with('{') {
+                    Uuid::now_v7().to_string()
+                } else {
+                    s.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in item.as_object().unwrap().keys() {
+            let method = method.to_ascii_uppercase();
+            let r = request(&app.addr, &method, &concrete, &[], None).await;
+            assert_ne!(r.status, 405, "{method} {path}: {}", r.text);
+            assert!(
+                !(r.status == 404 && r.json["message"] == "no route matches this path"),
+                "{method} {path} is documented but not served"
+            );
+            probed += 1;
+        }
+    }
+    assert!(probed >= 120, "{probed}");
+    // And the other way: a method the document does not list answers 405 on a served path, a
+    // path it does not list answers the router's 404.
+    let r = request(&app.addr, "PUT", "/v1/customers", &[], None).await;
+    assert_eq!(r.status, 405);
+    let r = request(&app.addr, "GET", "/v1/nothing-here", &[], None).await;
+    assert_eq!(
+        (r.status, r.json["message"].as_str()),
+        (404, Some("no route matches this path"))
+    );
+}
+
+#[actix_web::test]
+async fn the_document_matches_its_snapshot() {
+    let app = spawn_app().await;
+    let served = request(&app.addr, "GET", "/openapi.json", &[], None)
+        .await
+        .json;
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/api/openapi.snapshot.json");
+    if std::env::var_os("PALISADE_UPDATE_SNAPSHOT").is_some() {
+        let mut text = serde_json::to_string_pretty(&served).unwrap();
+        text.push('\n');
+        std::fs::write(&file, text).unwrap();
+        return;
+    }
+    let snapshot: Value = serde_json::from_str(
+        &std::fs::read_to_string(&file).expect("tests/api/openapi.snapshot.json is missing"),
+    )
+    .unwrap();
+    assert!(
+        served == snapshot,
+        "the OpenAPI document changed; if deliberate, run \
+         PALISADE_UPDATE_SNAPSHOT=1 cargo test --test api openapi, review the diff of \
+         tests/api/openapi.snapshot.json and note the change in docs/changelog.md"
+    );
+}
