@@ -46,46 +46,31 @@ use crate::{AppPool, DbError, PoolSettings};
 /// `application_name` of the billing pool's connections (visible in `pg_stat_activity`).
 pub const BILLING_APPLICATION_NAME: &str = "palisade-billing";
 
-/// What [`BillingPool::apply_stripe_event`] did. Every outcome but the errors is answered 2xx:
-/// Stripe must stop retrying.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StripeOutcome {
-    /// Written.
-    Applied,
-    /// Older than what is stored: the event id was recorded, nothing else changed.
-    Stale,
-    /// Already applied: nothing written.
-    Duplicate,
-    /// A type Palisade does not handle, or a checkout without a customer: nothing written.
-    Ignored,
-    /// No organization has this Stripe customer: nothing written.
-    UnknownCustomer,
-    /// `checkout.session.completed` whose `client_reference_id` names no organization: nothing
-    /// written.
-    UnknownOrganization,
-    /// More than one organization has this Stripe customer: nothing written. A data problem an
-    /// operator must fix; the handler answers 500 so that Stripe keeps retrying meanwhile.
-    AmbiguousCustomer,
-    /// The checkout's customer already belongs to another organization (it would make the
-    /// customer ambiguous), or the organization already has another customer (it would take the
-    /// organization's billing away from its customer): nothing written. Answered like
-    /// [`Self::AmbiguousCustomer`].
-    CustomerConflict,
-}
-
-impl StripeOutcome {
-    /// A stable name for logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StripeOutcome::Applied => "applied",
-            StripeOutcome::Stale => "stale",
-            StripeOutcome::Duplicate => "duplicate",
-            StripeOutcome::Ignored => "ignored",
-            StripeOutcome::UnknownCustomer => "unknown_customer",
-            StripeOutcome::UnknownOrganization => "unknown_organization",
-            StripeOutcome::AmbiguousCustomer => "ambiguous_customer",
-            StripeOutcome::CustomerConflict => "customer_conflict",
-        }
+palisade_domain::str_enum! {
+    /// What [`BillingPool::apply_stripe_event`] did. Every outcome but the errors is answered
+    /// 2xx: Stripe must stop retrying. Its spelling is a stable name for logs.
+    pub enum StripeOutcome {
+        /// Written.
+        Applied = "applied",
+        /// Older than what is stored: the event id was recorded, nothing else changed.
+        Stale = "stale",
+        /// Already applied: nothing written.
+        Duplicate = "duplicate",
+        /// A type Palisade does not handle, or a checkout without a customer: nothing written.
+        Ignored = "ignored",
+        /// No organization has this Stripe customer: nothing written.
+        UnknownCustomer = "unknown_customer",
+        /// `checkout.session.completed` whose `client_reference_id` names no organization:
+        /// nothing written.
+        UnknownOrganization = "unknown_organization",
+        /// More than one organization has this Stripe customer: nothing written. A data problem
+        /// an operator must fix; the handler answers 500 so that Stripe keeps retrying meanwhile.
+        AmbiguousCustomer = "ambiguous_customer",
+        /// The checkout's customer already belongs to another organization (it would make the
+        /// customer ambiguous), or the organization already has another customer (it would take
+        /// the organization's billing away from its customer): nothing written. Answered like
+        /// [`Self::AmbiguousCustomer`].
+        CustomerConflict = "customer_conflict",
     }
 }
 

@@ -6,39 +6,9 @@
 
 use crate::ParseError;
 
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        impl $name {
-            /// Every value, in lifecycle order (the order of dashboards and docs).
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The spelling used in the database and in JSON.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-
-            /// Parses the spelling of `as_str`.
-            pub fn parse(s: &str) -> Result<Self, ParseError> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(ParseError(concat!("must be one of ", $what))),
-                }
-            }
-        }
-    };
-}
-
-string_enum!(
+crate::str_enum! {
     /// Where a campaign (email, SMS or voice) is in its life.
-    CampaignStatus, "draft, scheduled, sending, sent, cancelled" {
+    pub enum CampaignStatus {
         /// Being written; nothing goes out.
         Draft = "draft",
         /// Goes out at `scheduled_at`.
@@ -50,7 +20,7 @@ string_enum!(
         /// Stopped for good.
         Cancelled = "cancelled",
     }
-);
+}
 
 impl CampaignStatus {
     /// Whether the campaign's content (name, texts, schedule, recipients) may still change:
@@ -89,9 +59,9 @@ impl CampaignStatus {
     }
 }
 
-string_enum!(
+crate::str_enum! {
     /// An email's delivery status, as the email provider reports it.
-    EmailStatus, "queued, sent, delivered, opened, clicked, bounced, dropped, failed" {
+    pub enum EmailStatus {
         /// Waiting to be handed to the provider.
         Queued = "queued",
         /// Accepted by the provider.
@@ -109,7 +79,7 @@ string_enum!(
         /// Could not be handed to the provider.
         Failed = "failed",
     }
-);
+}
 
 impl EmailStatus {
     /// Whether the email left for the recipient's server (the denominator of the delivery
@@ -126,9 +96,9 @@ impl EmailStatus {
     }
 }
 
-string_enum!(
+crate::str_enum! {
     /// An SMS's status, as Twilio reports it.
-    SmsStatus, "queued, sending, sent, delivered, undelivered, failed, received" {
+    pub enum SmsStatus {
         /// Outbound, waiting to be sent.
         Queued = "queued",
         /// Outbound, being handed to the carrier.
@@ -144,7 +114,7 @@ string_enum!(
         /// Inbound (the only status of inbound messages).
         Received = "received",
     }
-);
+}
 
 impl SmsStatus {
     /// Whether an outbound SMS left for the carrier (the denominator of the delivery rate).
@@ -159,19 +129,19 @@ impl SmsStatus {
     }
 }
 
-string_enum!(
+crate::str_enum! {
     /// Which way an SMS or a call went.
-    Direction, "inbound, outbound" {
+    pub enum Direction {
         /// To the organization.
         Inbound = "inbound",
         /// From the organization.
         Outbound = "outbound",
     }
-);
+}
 
-string_enum!(
+crate::str_enum! {
     /// A call's status, as Twilio reports it.
-    CallStatus, "queued, ringing, in-progress, completed, busy, no-answer, failed, canceled" {
+    pub enum CallStatus {
         /// Waiting to be dialled.
         Queued = "queued",
         /// Ringing.
@@ -189,7 +159,7 @@ string_enum!(
         /// Hung up before it was answered.
         Canceled = "canceled",
     }
-);
+}
 
 impl CallStatus {
     /// Whether the call is over (its status can no longer change).

@@ -193,36 +193,9 @@ impl PlanName {
     }
 }
 
-macro_rules! status_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        impl $name {
-            /// Stripe's (and the table's) spelling.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-
-            /// Parses Stripe's spelling.
-            pub fn parse(s: &str) -> Result<Self, crate::ParseError> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(crate::ParseError("is not a known status")),
-                }
-            }
-        }
-    };
-}
-
-status_enum!(
+crate::str_enum! {
     /// A Stripe subscription's status.
-    SubscriptionStatus {
+    pub enum SubscriptionStatus {
         /// Created, first payment not yet made.
         Incomplete = "incomplete",
         /// The first payment never came (final).
@@ -240,7 +213,7 @@ status_enum!(
         /// Trial ended without a payment method.
         Paused = "paused",
     }
-);
+}
 
 impl SubscriptionStatus {
     /// Stripe never moves a subscription out of these: a late event with another status is stale.
@@ -250,9 +223,9 @@ impl SubscriptionStatus {
     ];
 }
 
-status_enum!(
+crate::str_enum! {
     /// A Stripe invoice's status.
-    InvoiceStatus {
+    pub enum InvoiceStatus {
         /// Being prepared.
         Draft = "draft",
         /// Finalized, awaiting payment.
@@ -264,7 +237,7 @@ status_enum!(
         /// Canceled (final).
         Void = "void",
     }
-);
+}
 
 impl InvoiceStatus {
     /// Stripe never moves an invoice out of these.
