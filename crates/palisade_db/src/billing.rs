@@ -3,6 +3,7 @@
 //! (policies/440_billing.sql).
 
 use palisade_domain::InvoiceId;
+use palisade_domain::stripe::SubscriptionStatus;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -93,8 +94,11 @@ pub struct InvoiceFilter {
     pub created_before: Option<OffsetDateTime>,
 }
 
-/// The Stripe statuses of a subscription that no longer bills: not "current".
-pub const ENDED_SUBSCRIPTION_STATUSES: [&str; 2] = ["canceled", "incomplete_expired"];
+/// The statuses of a subscription that no longer bills (not "current"): Stripe's final ones.
+pub const ENDED_SUBSCRIPTION_STATUSES: [&str; 2] = [
+    SubscriptionStatus::FINAL[0].as_str(),
+    SubscriptionStatus::FINAL[1].as_str(),
+];
 
 macro_rules! subscription_columns {
     () => {
@@ -153,7 +157,7 @@ fn invoice_from_row(r: &Row) -> Result<Invoice, DbError> {
     })
 }
 
-/// The organization's current subscription: the newest one that has not ended (canceled or
+/// The organization's current subscription: the newest one that has not ended (cancelled or
 /// expired before it started). `None` when there is none. Ends the transaction.
 pub async fn current_subscription(tx: TenantTx) -> Result<Option<Subscription>, DbError> {
     let rows = tx

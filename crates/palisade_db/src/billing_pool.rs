@@ -18,7 +18,7 @@
 //! Out-of-order delivery: a subscription or invoice row carries `stripe_updated_at`, the `created`
 //! time of the event that last wrote it. An event older than that changes nothing (outcome
 //! [`StripeOutcome::Stale`]; its id is still recorded). On equal seconds the later *arrival*
-//! wins, except that a row in a final status (subscription `canceled`/`incomplete_expired`,
+//! wins, except that a row in a final status (subscription `cancelled`/`incomplete_expired`,
 //! invoice `paid`/`void`) never takes another status: Stripe never leaves those, so an event
 //! saying otherwise in the same second is the older one. Likewise a subscription never goes
 //! back to `incomplete`, its first status: Checkout's `customer.subscription.created`
@@ -474,7 +474,7 @@ async fn upsert_subscription(
     }
     // The organization's plan is its current subscription's: the newest one that has not
     // ended, exactly what GET /v1/billing/subscription shows. With none, the plan falls back to
-    // free and plan_status keeps the status of the subscription that just ended (canceled).
+    // free and plan_status keeps the status of the subscription that just ended (cancelled).
     tx.execute(
         "WITH c AS (SELECT plan, status FROM palisade.subscriptions \
                      WHERE organization_id = $1 AND status <> ALL ($2) \

@@ -1,8 +1,10 @@
 //! Campaigns, messages and calls: their statuses and which changes of status are allowed,
 //! call and SMS directions, provider ids, and the bounded texts they carry.
 //!
-//! The status sets mirror the providers' own (Twilio's SMS and call statuses, SendGrid's and
-//! Mailgun's email events), so the provider webhooks store what the providers say.
+//! The status sets follow the providers' own (Twilio's SMS and call statuses, SendGrid's and
+//! Mailgun's email events), spelled as every Palisade enum is (snake_case, `cancelled`): the
+//! provider webhooks map the providers' spellings (Twilio's `in-progress`, `no-answer`,
+//! `canceled`) to these.
 
 use crate::ParseError;
 
@@ -146,18 +148,18 @@ crate::str_enum! {
         Queued = "queued",
         /// Ringing.
         Ringing = "ringing",
-        /// Answered, under way.
-        InProgress = "in-progress",
+        /// Answered, under way (Twilio: `in-progress`).
+        InProgress = "in_progress",
         /// Answered and ended.
         Completed = "completed",
         /// The callee was busy.
         Busy = "busy",
-        /// Nobody answered.
-        NoAnswer = "no-answer",
+        /// Nobody answered (Twilio: `no-answer`).
+        NoAnswer = "no_answer",
         /// Could not be placed.
         Failed = "failed",
-        /// Hung up before it was answered.
-        Canceled = "canceled",
+        /// Hung up before it was answered (Twilio: `canceled`).
+        Cancelled = "cancelled",
     }
 }
 
@@ -174,13 +176,13 @@ impl CallStatus {
     /// call only moves forward:
     ///
     /// ```text
-    /// queued      -> ringing | in-progress | completed | busy | no-answer | failed | canceled
-    /// ringing     -> in-progress | completed | busy | no-answer | failed | canceled
-    /// in-progress -> completed | failed
-    /// completed, busy, no-answer, failed, canceled: final
+    /// queued      -> ringing | in_progress | completed | busy | no_answer | failed | cancelled
+    /// ringing     -> in_progress | completed | busy | no_answer | failed | cancelled
+    /// in_progress -> completed | failed
+    /// completed, busy, no_answer, failed, cancelled: final
     /// ```
     /// (`completed` may follow `queued` or `ringing` directly: a status callback for
-    /// in-progress is not always requested.)
+    /// in_progress is not always requested.)
     pub fn may_move_to(self, to: CallStatus) -> bool {
         use CallStatus::*;
         self == to
@@ -188,7 +190,7 @@ impl CallStatus {
                 Queued => to != Queued,
                 Ringing => !matches!(to, Queued | Ringing),
                 InProgress => matches!(to, Completed | Failed),
-                Completed | Busy | NoAnswer | Failed | Canceled => false,
+                Completed | Busy | NoAnswer | Failed | Cancelled => false,
             }
     }
 }
@@ -325,7 +327,16 @@ mod tests {
             assert_eq!(Direction::parse(d.as_str()), Ok(*d));
         }
         assert!(CampaignStatus::parse("Draft").is_err());
-        assert!(CallStatus::parse("in_progress").is_err());
+        assert_eq!(CallStatus::parse("in_progress"), Ok(CallStatus::InProgress));
+        for twilio_only in ["in-progress", "no-answer", "canceled"] {
+            assert!(CallStatus::parse(twilio_only).is_err(), "{twilio_only}");
+        }
+        assert_eq!(
+            CallStatus::parse("x").map_err(|e| e.reason()),
+            Err(
+                "must be one of queued, ringing, in_progress, completed, busy, no_answer, failed, cancelled"
+            )
+        );
         assert_eq!(
             Direction::parse("sideways").map_err(|e| e.reason()),
             Err("must be one of inbound, outbound")
@@ -369,7 +380,7 @@ mod tests {
         assert!(!InProgress.may_move_to(Busy));
         assert!(!InProgress.may_move_to(Ringing));
         assert!(!Ringing.may_move_to(Queued));
-        for done in [Completed, Busy, NoAnswer, Failed, Canceled] {
+        for done in [Completed, Busy, NoAnswer, Failed, Cancelled] {
             assert!(done.is_final());
             for to in CallStatus::ALL {
                 assert_eq!(done.may_move_to(*to), done == *to, "{done:?} -> {to:?}");

@@ -194,7 +194,8 @@ impl PlanName {
 }
 
 crate::str_enum! {
-    /// A Stripe subscription's status.
+    /// A Stripe subscription's status, spelled as Palisade spells its enums (`cancelled`);
+    /// [`SubscriptionStatus::from_wire`] reads Stripe's spelling (`canceled`).
     pub enum SubscriptionStatus {
         /// Created, first payment not yet made.
         Incomplete = "incomplete",
@@ -207,18 +208,19 @@ crate::str_enum! {
         /// The latest payment failed; Stripe is retrying.
         PastDue = "past_due",
         /// Ended (final).
-        Canceled = "canceled",
+        Cancelled = "cancelled",
         /// Retries exhausted, left open.
         Unpaid = "unpaid",
         /// Trial ended without a payment method.
         Paused = "paused",
     }
+    wire { Cancelled = "canceled" }
 }
 
 impl SubscriptionStatus {
     /// Stripe never moves a subscription out of these: a late event with another status is stale.
     pub const FINAL: [SubscriptionStatus; 2] = [
-        SubscriptionStatus::Canceled,
+        SubscriptionStatus::Cancelled,
         SubscriptionStatus::IncompleteExpired,
     ];
 }
@@ -234,7 +236,7 @@ crate::str_enum! {
         Paid = "paid",
         /// Written off; can still be paid or voided.
         Uncollectible = "uncollectible",
-        /// Canceled (final).
+        /// Voided (final).
         Void = "void",
     }
 }
@@ -264,7 +266,7 @@ pub enum StripeEventKind {
     SubscriptionCreated(Subscription),
     /// `customer.subscription.updated`.
     SubscriptionUpdated(Subscription),
-    /// `customer.subscription.deleted` (the subscription has ended; status `canceled`).
+    /// `customer.subscription.deleted` (the subscription has ended; status `cancelled`).
     SubscriptionDeleted(Subscription),
     /// `invoice.paid`.
     InvoicePaid(Invoice),
@@ -313,7 +315,7 @@ pub struct Subscription {
     /// Checkout (`subscription_data.metadata`): routes an event that arrives before
     /// `checkout.session.completed` has linked the customer. `None` when absent or not a UUID.
     pub organization_id: Option<OrgId>,
-    /// Stripe's status.
+    /// Its status (Stripe's `canceled` is [`SubscriptionStatus::Cancelled`]).
     pub status: SubscriptionStatus,
     /// See the module docs for where it comes from.
     pub plan: PlanName,
@@ -651,7 +653,7 @@ fn subscription(raw: RawSubscription) -> Result<Subscription, StripeEventError> 
     let customer =
         StripeCustomerId::parse(raw.customer.id()).map_err(|_| invalid("data.object.customer"))?;
     let status =
-        SubscriptionStatus::parse(&raw.status).map_err(|_| invalid("data.object.status"))?;
+        SubscriptionStatus::from_wire(&raw.status).map_err(|_| invalid("data.object.status"))?;
     let item = raw.items.and_then(|l| l.data.into_iter().next());
     let (item_price, item_quantity, item_start, item_end) = match item {
         Some(i) => (
@@ -829,9 +831,19 @@ mod tests {
             "unpaid",
             "paused",
         ] {
-            assert_eq!(SubscriptionStatus::parse(s).unwrap().as_str(), s);
+            assert_eq!(SubscriptionStatus::from_wire(s).unwrap().as_wire(), s);
         }
-        assert!(SubscriptionStatus::parse("ended").is_err());
+        // Stripe's `canceled` is stored and served as `cancelled`; the wire never says that.
+        let cancelled = SubscriptionStatus::from_wire("canceled").unwrap();
+        assert_eq!(cancelled, SubscriptionStatus::Cancelled);
+        assert_eq!(cancelled.as_str(), "cancelled");
+        assert!(SubscriptionStatus::from_wire("cancelled").is_err());
+        assert!(SubscriptionStatus::parse("canceled").is_err());
+        assert_eq!(
+            SubscriptionStatus::from_wire("past_due").unwrap().as_str(),
+            "past_due"
+        );
+        assert!(SubscriptionStatus::from_wire("ended").is_err());
         for s in ["draft", "open", "paid", "uncollectible", "void"] {
             assert_eq!(InvoiceStatus::parse(s).unwrap().as_str(), s);
         }
@@ -918,6 +930,11 @@ mod tests {
         };
         assert_eq!(s.plan.as_str(), PlanName::UNKNOWN);
         assert_eq!((s.quantity, s.unit_amount_cents), (1, 0));
+        assert_eq!(
+            s.status,
+            SubscriptionStatus::Cancelled,
+            "Stripe's `canceled`"
+        );
     }
 
     #[test]

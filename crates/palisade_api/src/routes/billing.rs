@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use palisade_db::billing::{self as db, Invoice, InvoiceFilter, Subscription};
 use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::InvoiceId;
+use palisade_domain::stripe::InvoiceStatus;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -143,9 +144,6 @@ pub async fn subscription(
     Ok(HttpResponse::Ok().json(SubscriptionJson::from(sub)))
 }
 
-/// Invoice statuses (Stripe's), for the `status` filter.
-const INVOICE_STATUSES: [&str; 5] = ["draft", "open", "paid", "uncollectible", "void"];
-
 /// List query string.
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -166,16 +164,9 @@ pub async fn list_invoices(
     let limit = parse_limit(q.limit.as_deref())?;
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut f = Fields::default();
-    let status = match q.status.as_deref() {
-        Some(s) if !INVOICE_STATUSES.contains(&s) => {
-            f.invalid(
-                "status",
-                "must be one of draft, open, paid, uncollectible, void",
-            );
-            None
-        }
-        other => other.map(str::to_owned),
-    };
+    let status = f
+        .optional("status", q.status.as_deref(), InvoiceStatus::parse)
+        .map(|s| s.as_str().to_owned());
     let created_after = f.time("created_after", q.created_after.as_deref());
     let created_before = f.time("created_before", q.created_before.as_deref());
     f.finish()?;
