@@ -1,6 +1,6 @@
 //! One enum spelling for clients: snake_case (dotted for event types), one word for cancelled,
 //! in what the API serves and in what the database stores, and an upgrade that rewrites the
-//! spellings older versions stored (V0120).
+//! spellings older versions stored (V0120, and V0121's `cancelled_at`).
 
 use std::sync::Arc;
 
@@ -97,6 +97,7 @@ async fn every_enumerated_value_the_database_accepts_is_snake_case() {
 /// `policies/` build (the audit's drift check).
 #[actix_web::test]
 async fn an_upgrade_rewrites_the_old_spellings_of_calls_and_subscriptions() {
+    // The version before V0120.
     let db = Arc::new(TestDb::at_version(119).await);
     let org = Uuid::now_v7();
     let owner = Uuid::now_v7();
@@ -146,13 +147,18 @@ async fn an_upgrade_rewrites_the_old_spellings_of_calls_and_subscriptions() {
         .await
         .unwrap();
     }
-    for (sub, status) in [("sub_Old1", "canceled"), ("sub_Old2", "past_due")] {
+    let ended = time::macros::datetime!(2024-04-30 08:00 UTC);
+    for (sub, status, canceled_at) in [
+        ("sub_Old1", "canceled", Some(ended)),
+        ("sub_Old2", "past_due", None),
+    ] {
         su.execute(
             "INSERT INTO palisade.subscriptions (organization_id, id, stripe_subscription_id, \
-                 status, plan, unit_amount_cents, currency, stripe_updated_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'pro', 2900, 'usd', '2024-05-01T10:00:00Z', \
+                 status, plan, unit_amount_cents, currency, canceled_at, stripe_updated_at, \
+                 created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'pro', 2900, 'usd', $5, '2024-05-01T10:00:00Z', \
                      '2024-05-01T10:00:00Z', '2024-05-01T10:00:00Z')",
-            &[&org, &Uuid::now_v7(), &sub, &status],
+            &[&org, &Uuid::now_v7(), &sub, &status, &canceled_at],
         )
         .await
         .unwrap();
@@ -270,19 +276,30 @@ async fn an_upgrade_rewrites_the_old_spellings_of_calls_and_subscriptions() {
     );
     assert_eq!(get("/v1/organization").await["plan_status"], "cancelled");
     let export = get("/v1/organization/export").await;
-    let mut subscription_statuses: Vec<&str> = export["tables"]["subscriptions"]
+    // Each subscription's status, and when it was cancelled under its new name (V0121).
+    let mut subscriptions: Vec<(&str, &Value)> = export["tables"]["subscriptions"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["status"].as_str().unwrap())
+        .map(|s| {
+            assert!(s.get("canceled_at").is_none(), "{s}");
+            (s["status"].as_str().unwrap(), &s["cancelled_at"])
+        })
         .collect();
-    subscription_statuses.sort_unstable();
-    assert_eq!(subscription_statuses, ["cancelled", "past_due"]);
+    subscriptions.sort_unstable_by_key(|(status, _)| *status);
     assert_eq!(
-        get("/v1/billing/subscription").await["status"],
-        "past_due",
+        subscriptions,
+        [
+            ("cancelled", &json!("2024-04-30T08:00:00.000000Z")),
+            ("past_due", &Value::Null)
+        ]
+    );
+    let current = get("/v1/billing/subscription").await;
+    assert_eq!(
+        current["status"], "past_due",
         "the cancelled one has ended, the other is current"
     );
+    assert!(current.get("canceled_at").is_none() && current["cancelled_at"].is_null());
 
     // The migrated statuses mean what the old ones meant: the call in progress may complete,
     // the one cancelled is final.

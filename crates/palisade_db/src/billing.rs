@@ -36,8 +36,8 @@ pub struct Subscription {
     pub current_period_end: Option<OffsetDateTime>,
     /// Whether it ends with the current period.
     pub cancel_at_period_end: bool,
-    /// When it was canceled.
-    pub canceled_at: Option<OffsetDateTime>,
+    /// When it was cancelled.
+    pub cancelled_at: Option<OffsetDateTime>,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last change.
@@ -103,7 +103,7 @@ pub const ENDED_SUBSCRIPTION_STATUSES: [&str; 2] = [
 macro_rules! subscription_columns {
     () => {
         "id, stripe_subscription_id, status, plan, stripe_price_id, quantity, unit_amount_cents, \
-         currency, current_period_start, current_period_end, cancel_at_period_end, canceled_at, \
+         currency, current_period_start, current_period_end, cancel_at_period_end, cancelled_at, \
          created_at, updated_at"
     };
 }
@@ -129,7 +129,7 @@ fn subscription_from_row(r: &Row) -> Result<Subscription, DbError> {
         current_period_start: r.try_get("current_period_start")?,
         current_period_end: r.try_get("current_period_end")?,
         cancel_at_period_end: r.try_get("cancel_at_period_end")?,
-        canceled_at: r.try_get("canceled_at")?,
+        cancelled_at: r.try_get("cancelled_at")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })

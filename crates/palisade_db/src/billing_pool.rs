@@ -434,7 +434,7 @@ async fn upsert_subscription(
         .query_opt(
             "INSERT INTO palisade.subscriptions AS s (organization_id, id, stripe_subscription_id, \
                  status, plan, stripe_price_id, quantity, unit_amount_cents, currency, \
-                 current_period_start, current_period_end, cancel_at_period_end, canceled_at, \
+                 current_period_start, current_period_end, cancel_at_period_end, cancelled_at, \
                  stripe_updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (organization_id, stripe_subscription_id) DO UPDATE SET \
@@ -444,7 +444,7 @@ async fn upsert_subscription(
                  current_period_start = EXCLUDED.current_period_start, \
                  current_period_end = EXCLUDED.current_period_end, \
                  cancel_at_period_end = EXCLUDED.cancel_at_period_end, \
-                 canceled_at = EXCLUDED.canceled_at, \
+                 cancelled_at = EXCLUDED.cancelled_at, \
                  stripe_updated_at = EXCLUDED.stripe_updated_at, updated_at = now() \
              WHERE s.stripe_updated_at <= EXCLUDED.stripe_updated_at \
                AND (s.status <> ALL ($15) OR s.status = EXCLUDED.status) \
@@ -463,7 +463,7 @@ async fn upsert_subscription(
                 &at_opt(s.current_period_start)?,
                 &at_opt(s.current_period_end)?,
                 &s.cancel_at_period_end,
-                &at_opt(s.canceled_at)?,
+                &at_opt(s.cancelled_at)?,
                 &at(event_created)?,
                 &final_statuses,
             ],

@@ -334,8 +334,8 @@ pub struct Subscription {
     pub current_period_end: Option<StripeTimestamp>,
     /// Ends at the end of the period.
     pub cancel_at_period_end: bool,
-    /// When it was canceled.
-    pub canceled_at: Option<StripeTimestamp>,
+    /// When it was cancelled (Stripe's `canceled_at`).
+    pub cancelled_at: Option<StripeTimestamp>,
 }
 
 /// An invoice as `palisade.invoices` stores it.
@@ -715,7 +715,7 @@ fn subscription(raw: RawSubscription) -> Result<Subscription, StripeEventError> 
         current_period_start,
         current_period_end,
         cancel_at_period_end: raw.cancel_at_period_end.unwrap_or(false),
-        canceled_at: time(raw.canceled_at, "data.object.canceled_at")?,
+        cancelled_at: time(raw.canceled_at, "data.object.canceled_at")?,
     })
 }
 

@@ -52,7 +52,7 @@ pub struct SubscriptionJson {
     current_period_end: Option<OffsetDateTime>,
     cancel_at_period_end: bool,
     #[serde(with = "palisade_domain::timestamp::option")]
-    canceled_at: Option<OffsetDateTime>,
+    cancelled_at: Option<OffsetDateTime>,
     #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
     #[serde(with = "palisade_domain::timestamp")]
@@ -73,7 +73,7 @@ impl From<Subscription> for SubscriptionJson {
             current_period_start: s.current_period_start,
             current_period_end: s.current_period_end,
             cancel_at_period_end: s.cancel_at_period_end,
-            canceled_at: s.canceled_at,
+            cancelled_at: s.cancelled_at,
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
