@@ -328,7 +328,7 @@ VALUES
     ('palisade', 'subscriptions', 'current_period_start', 'readable', NULL),
     ('palisade', 'subscriptions', 'current_period_end', 'readable', NULL),
     ('palisade', 'subscriptions', 'cancel_at_period_end', 'readable', NULL),
-    ('palisade', 'subscriptions', 'canceled_at', 'readable', NULL),
+    ('palisade', 'subscriptions', 'cancelled_at', 'readable', NULL),
     ('palisade', 'subscriptions', 'stripe_updated_at', 'readable', NULL),
     ('palisade', 'subscriptions', 'created_at', 'readable', NULL),
     ('palisade', 'subscriptions', 'updated_at', 'readable', NULL),

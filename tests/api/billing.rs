@@ -21,11 +21,11 @@ async fn the_current_subscription_is_the_newest_that_has_not_ended() {
         (r.status, r.json["error"].as_str()),
         (404, Some("not_found"))
     );
-    insert_subscription(&billing, &a.org_id, "canceled", "starter").await;
+    insert_subscription(&billing, &a.org_id, "cancelled", "starter").await;
     let r = app
         .call("GET", "/v1/billing/subscription", Some(&member.token), None)
         .await;
-    assert_eq!(r.status, 404, "a canceled subscription is not current");
+    assert_eq!(r.status, 404, "a cancelled subscription is not current");
 
     let active = insert_subscription(&billing, &a.org_id, "active", "pro").await;
     let r = app

@@ -28,6 +28,7 @@ mod phone_numbers;
 mod reports;
 mod rls_sql;
 mod social;
+mod spellings;
 mod sql_as;
 mod startup;
 mod stripe_webhooks;

@@ -319,12 +319,12 @@ async fn each_handled_event_type_is_accepted_and_has_its_effect() {
     let v = billing_view(&app, &a).await;
     assert_eq!(
         (&v["plan"], &v["plan_status"]),
-        (&json!("free"), &json!("canceled"))
+        (&json!("free"), &json!("cancelled"))
     );
     assert_eq!(
         v["subscription"],
         Value::Null,
-        "a canceled subscription is not current"
+        "a cancelled subscription is not current"
     );
     assert_eq!(recorded_events(&app, None).await, 6);
 }
@@ -576,7 +576,7 @@ async fn out_of_order_events_never_regress_a_subscription_or_an_invoice() {
     );
 
     // Equal seconds: deletion, then an update stamped the same second. Stripe never revives a
-    // canceled subscription, so the update is the older one.
+    // cancelled subscription, so the update is the older one.
     accepted(
         &app,
         &event(
@@ -600,7 +600,7 @@ async fn out_of_order_events_never_regress_a_subscription_or_an_invoice() {
     let v = billing_view(&app, &a).await;
     assert_eq!(
         (&v["plan"], &v["plan_status"]),
-        (&json!("free"), &json!("canceled"))
+        (&json!("free"), &json!("cancelled"))
     );
     assert_eq!(v["subscription"], Value::Null);
 

@@ -741,13 +741,29 @@ async fn an_inbound_calls_callbacks_build_its_row_in_the_numbers_organization() 
         .create_customer(&a, json!({"name": "Caller", "phone": "+14155550123"}))
         .await;
     let sid = unique_sid("CA");
+    // Twilio's spellings in, ours out.
     let events = [
-        ("initiated", "0", "Tue, 14 Jul 2020 20:07:00 +0000"),
-        ("ringing", "1", "Tue, 14 Jul 2020 20:07:02 +0000"),
-        ("in-progress", "2", "Tue, 14 Jul 2020 20:07:10 +0000"),
-        ("completed", "3", "Tue, 14 Jul 2020 20:07:52 +0000"),
+        (
+            "initiated",
+            "queued",
+            "0",
+            "Tue, 14 Jul 2020 20:07:00 +0000",
+        ),
+        ("ringing", "ringing", "1", "Tue, 14 Jul 2020 20:07:02 +0000"),
+        (
+            "in-progress",
+            "in_progress",
+            "2",
+            "Tue, 14 Jul 2020 20:07:10 +0000",
+        ),
+        (
+            "completed",
+            "completed",
+            "3",
+            "Tue, 14 Jul 2020 20:07:52 +0000",
+        ),
     ];
-    for (status, seq, ts) in events {
+    for (status, expected, seq, ts) in events {
         let extra: &[(&str, &str)] = if status == "completed" {
             &[("CallDuration", "42")]
         } else {
@@ -769,11 +785,6 @@ async fn an_inbound_calls_callbacks_build_its_row_in_the_numbers_organization() 
         assert_twiml(&r);
         let calls = data(&app, &a, "/v1/calls").await;
         assert_eq!(calls.len(), 1, "one call, however many callbacks");
-        let expected = if status == "initiated" {
-            "queued"
-        } else {
-            status
-        };
         assert_eq!(calls[0]["status"], expected);
     }
     let calls = data(&app, &a, "/v1/calls").await;
@@ -889,11 +900,38 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
     assert_twiml(&cb("ringing", "1", "Tue, 14 Jul 2020 21:00:00 +0000").await);
     assert_twiml(&cb("no-answer", "3", "Tue, 14 Jul 2020 21:00:30 +0000").await);
     assert_twiml(&cb("in-progress", "2", "Tue, 14 Jul 2020 21:00:10 +0000").await);
-    let calls = data(&app, &a, "/v1/calls?status=no-answer").await;
+    let calls = data(&app, &a, "/v1/calls?status=no_answer").await;
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["started_at"], Value::Null, "never answered");
     assert_eq!(calls[0]["ended_at"], "2020-07-14T21:00:30.000000Z");
     assert_eq!(calls[0]["last_sequence_number"], 3);
+
+    // Twilio's `canceled` (hung up before an answer) is our `cancelled`, and final.
+    let sid = unique_sid("CA");
+    let cb = |status: &'static str, seq: &'static str, ts: &'static str| {
+        let (app, sid, number) = (&app, sid.clone(), number.clone());
+        async move {
+            call_callback(
+                app,
+                None,
+                &sid,
+                status,
+                seq,
+                ts,
+                "inbound",
+                "+14155550126",
+                &number,
+                &[],
+            )
+            .await
+        }
+    };
+    assert_twiml(&cb("ringing", "1", "Tue, 14 Jul 2020 22:00:00 +0000").await);
+    assert_twiml(&cb("canceled", "2", "Tue, 14 Jul 2020 22:00:05 +0000").await);
+    let calls = data(&app, &a, "/v1/calls?status=cancelled").await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["call_sid"], sid.as_str());
+    assert_eq!(calls[0]["ended_at"], "2020-07-14T22:00:05.000000Z");
 
     // Without SequenceNumber (an account that asked only for "completed"): ordered by status,
     // recorded by CallSid:CallStatus.
@@ -970,7 +1008,7 @@ async fn outbound_calls_are_routed_by_call_id_or_by_our_calling_number() {
     }
     let row = json_of(&app, &a, &format!("/v1/calls/{call}")).await;
     assert_eq!(row["call_sid"], sid.as_str());
-    assert_eq!(row["status"], "in-progress");
+    assert_eq!(row["status"], "in_progress");
     assert_eq!(row["notes"], "placed by the dialer");
     assert_eq!(row["last_sequence_number"], 2);
     assert_eq!(data(&app, &a, "/v1/calls").await.len(), 1);
@@ -1101,7 +1139,7 @@ async fn a_call_sid_another_organization_made_up_never_routes_our_callbacks_to_i
     let calls = data(&app, &a, "/v1/calls").await;
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["call_sid"], sid.as_str());
-    assert_eq!(calls[0]["status"], "in-progress");
+    assert_eq!(calls[0]["status"], "in_progress");
     assert_eq!(get(&app, &b, &b_call).await.text, b_before);
     assert_eq!(
         get(&app, &b, "/v1/webhook-deliveries").await.text,
@@ -1327,7 +1365,7 @@ pub fn seed<'a>(
                 .await,
             );
         }
-        let call = data(app, acct, "/v1/calls?direction=inbound&status=in-progress")
+        let call = data(app, acct, "/v1/calls?direction=inbound&status=in_progress")
             .await
             .into_iter()
             .find(|c| c["call_sid"] == sid.as_str())
@@ -1354,7 +1392,7 @@ pub fn seed<'a>(
                 "/v1/sms-messages?status=sent".into(),
                 format!("/v1/sms-campaigns/{campaign}/messages"),
                 "/v1/calls?direction=inbound".into(),
-                "/v1/calls?status=in-progress".into(),
+                "/v1/calls?status=in_progress".into(),
                 "/v1/webhook-deliveries?kind=sms.status".into(),
                 "/v1/webhook-deliveries?kind=voice.status".into(),
                 format!("/v1/webhook-deliveries?subject_id={}", m[0]),

@@ -3,6 +3,7 @@
 //! (policies/440_billing.sql).
 
 use palisade_domain::InvoiceId;
+use palisade_domain::stripe::SubscriptionStatus;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -35,8 +36,8 @@ pub struct Subscription {
     pub current_period_end: Option<OffsetDateTime>,
     /// Whether it ends with the current period.
     pub cancel_at_period_end: bool,
-    /// When it was canceled.
-    pub canceled_at: Option<OffsetDateTime>,
+    /// When it was cancelled.
+    pub cancelled_at: Option<OffsetDateTime>,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last change.
@@ -89,13 +90,16 @@ pub struct InvoiceFilter {
     pub status: Option<String>,
 }
 
-/// The Stripe statuses of a subscription that no longer bills: not "current".
-pub const ENDED_SUBSCRIPTION_STATUSES: [&str; 2] = ["canceled", "incomplete_expired"];
+/// The statuses of a subscription that no longer bills (not "current"): Stripe's final ones.
+pub const ENDED_SUBSCRIPTION_STATUSES: [&str; 2] = [
+    SubscriptionStatus::FINAL[0].as_str(),
+    SubscriptionStatus::FINAL[1].as_str(),
+];
 
 macro_rules! subscription_columns {
     () => {
         "id, stripe_subscription_id, status, plan, stripe_price_id, quantity, unit_amount_cents, \
-         currency, current_period_start, current_period_end, cancel_at_period_end, canceled_at, \
+         currency, current_period_start, current_period_end, cancel_at_period_end, cancelled_at, \
          created_at, updated_at"
     };
 }
@@ -121,7 +125,7 @@ fn subscription_from_row(r: &Row) -> Result<Subscription, DbError> {
         current_period_start: r.try_get("current_period_start")?,
         current_period_end: r.try_get("current_period_end")?,
         cancel_at_period_end: r.try_get("cancel_at_period_end")?,
-        canceled_at: r.try_get("canceled_at")?,
+        cancelled_at: r.try_get("cancelled_at")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -149,7 +153,7 @@ fn invoice_from_row(r: &Row) -> Result<Invoice, DbError> {
     })
 }
 
-/// The organization's current subscription: the newest one that has not ended (canceled or
+/// The organization's current subscription: the newest one that has not ended (cancelled or
 /// expired before it started). `None` when there is none. Ends the transaction.
 pub async fn current_subscription(tx: TenantTx) -> Result<Option<Subscription>, DbError> {
     let rows = tx

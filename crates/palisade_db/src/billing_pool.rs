@@ -18,7 +18,7 @@
 //! Out-of-order delivery: a subscription or invoice row carries `stripe_updated_at`, the `created`
 //! time of the event that last wrote it. An event older than that changes nothing (outcome
 //! [`StripeOutcome::Stale`]; its id is still recorded). On equal seconds the later *arrival*
-//! wins, except that a row in a final status (subscription `canceled`/`incomplete_expired`,
+//! wins, except that a row in a final status (subscription `cancelled`/`incomplete_expired`,
 //! invoice `paid`/`void`) never takes another status: Stripe never leaves those, so an event
 //! saying otherwise in the same second is the older one. Likewise a subscription never goes
 //! back to `incomplete`, its first status: Checkout's `customer.subscription.created`
@@ -46,46 +46,31 @@ use crate::{AppPool, DbError, PoolSettings};
 /// `application_name` of the billing pool's connections (visible in `pg_stat_activity`).
 pub const BILLING_APPLICATION_NAME: &str = "palisade-billing";
 
-/// What [`BillingPool::apply_stripe_event`] did. Every outcome but the errors is answered 2xx:
-/// Stripe must stop retrying.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StripeOutcome {
-    /// Written.
-    Applied,
-    /// Older than what is stored: the event id was recorded, nothing else changed.
-    Stale,
-    /// Already applied: nothing written.
-    Duplicate,
-    /// A type Palisade does not handle, or a checkout without a customer: nothing written.
-    Ignored,
-    /// No organization has this Stripe customer: nothing written.
-    UnknownCustomer,
-    /// `checkout.session.completed` whose `client_reference_id` names no organization: nothing
-    /// written.
-    UnknownOrganization,
-    /// More than one organization has this Stripe customer: nothing written. A data problem an
-    /// operator must fix; the handler answers 500 so that Stripe keeps retrying meanwhile.
-    AmbiguousCustomer,
-    /// The checkout's customer already belongs to another organization (it would make the
-    /// customer ambiguous), or the organization already has another customer (it would take the
-    /// organization's billing away from its customer): nothing written. Answered like
-    /// [`Self::AmbiguousCustomer`].
-    CustomerConflict,
-}
-
-impl StripeOutcome {
-    /// A stable name for logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StripeOutcome::Applied => "applied",
-            StripeOutcome::Stale => "stale",
-            StripeOutcome::Duplicate => "duplicate",
-            StripeOutcome::Ignored => "ignored",
-            StripeOutcome::UnknownCustomer => "unknown_customer",
-            StripeOutcome::UnknownOrganization => "unknown_organization",
-            StripeOutcome::AmbiguousCustomer => "ambiguous_customer",
-            StripeOutcome::CustomerConflict => "customer_conflict",
-        }
+palisade_domain::str_enum! {
+    /// What [`BillingPool::apply_stripe_event`] did. Every outcome but the errors is answered
+    /// 2xx: Stripe must stop retrying. Its spelling is a stable name for logs.
+    pub enum StripeOutcome {
+        /// Written.
+        Applied = "applied",
+        /// Older than what is stored: the event id was recorded, nothing else changed.
+        Stale = "stale",
+        /// Already applied: nothing written.
+        Duplicate = "duplicate",
+        /// A type Palisade does not handle, or a checkout without a customer: nothing written.
+        Ignored = "ignored",
+        /// No organization has this Stripe customer: nothing written.
+        UnknownCustomer = "unknown_customer",
+        /// `checkout.session.completed` whose `client_reference_id` names no organization:
+        /// nothing written.
+        UnknownOrganization = "unknown_organization",
+        /// More than one organization has this Stripe customer: nothing written. A data problem
+        /// an operator must fix; the handler answers 500 so that Stripe keeps retrying meanwhile.
+        AmbiguousCustomer = "ambiguous_customer",
+        /// The checkout's customer already belongs to another organization (it would make the
+        /// customer ambiguous), or the organization already has another customer (it would take
+        /// the organization's billing away from its customer): nothing written. Answered like
+        /// [`Self::AmbiguousCustomer`].
+        CustomerConflict = "customer_conflict",
     }
 }
 
@@ -449,7 +434,7 @@ async fn upsert_subscription(
         .query_opt(
             "INSERT INTO palisade.subscriptions AS s (organization_id, id, stripe_subscription_id, \
                  status, plan, stripe_price_id, quantity, unit_amount_cents, currency, \
-                 current_period_start, current_period_end, cancel_at_period_end, canceled_at, \
+                 current_period_start, current_period_end, cancel_at_period_end, cancelled_at, \
                  stripe_updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (organization_id, stripe_subscription_id) DO UPDATE SET \
@@ -459,7 +444,7 @@ async fn upsert_subscription(
                  current_period_start = EXCLUDED.current_period_start, \
                  current_period_end = EXCLUDED.current_period_end, \
                  cancel_at_period_end = EXCLUDED.cancel_at_period_end, \
-                 canceled_at = EXCLUDED.canceled_at, \
+                 cancelled_at = EXCLUDED.cancelled_at, \
                  stripe_updated_at = EXCLUDED.stripe_updated_at, updated_at = now() \
              WHERE s.stripe_updated_at <= EXCLUDED.stripe_updated_at \
                AND (s.status <> ALL ($15) OR s.status = EXCLUDED.status) \
@@ -478,7 +463,7 @@ async fn upsert_subscription(
                 &at_opt(s.current_period_start)?,
                 &at_opt(s.current_period_end)?,
                 &s.cancel_at_period_end,
-                &at_opt(s.canceled_at)?,
+                &at_opt(s.cancelled_at)?,
                 &at(event_created)?,
                 &final_statuses,
             ],
@@ -489,7 +474,7 @@ async fn upsert_subscription(
     }
     // The organization's plan is its current subscription's: the newest one that has not
     // ended, exactly what GET /v1/billing/subscription shows. With none, the plan falls back to
-    // free and plan_status keeps the status of the subscription that just ended (canceled).
+    // free and plan_status keeps the status of the subscription that just ended (cancelled).
     tx.execute(
         "WITH c AS (SELECT plan, status FROM palisade.subscriptions \
                      WHERE organization_id = $1 AND status <> ALL ($2) \

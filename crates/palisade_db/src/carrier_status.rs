@@ -41,9 +41,12 @@ pub const SMS_RANK: &str =
     "CASE {s} WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2 ELSE 3 END";
 
 /// The order of a call's statuses, as SQL over a status expression `{s}`:
-/// `queued < ringing < in-progress < completed = busy = no-answer = failed = canceled`.
+/// `queued < ringing < in_progress < completed = busy = no_answer = failed = cancelled`.
 pub const CALL_RANK: &str =
-    "CASE {s} WHEN 'queued' THEN 0 WHEN 'ringing' THEN 1 WHEN 'in-progress' THEN 2 ELSE 3 END";
+    "CASE {s} WHEN 'queued' THEN 0 WHEN 'ringing' THEN 1 WHEN 'in_progress' THEN 2 ELSE 3 END";
+
+/// The final call statuses ([`CallStatus::is_final`]), as an SQL list.
+const CALL_FINAL: &str = "('completed', 'busy', 'no_answer', 'failed', 'cancelled')";
 
 /// What a status callback did to the row it is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,7 +251,7 @@ pub async fn record_carrier_call(tx: &mut TenantTx, call: &CarrierCall<'_>) -> R
 /// when its SequenceNumber is newer than the last applied one (or either is unknown), its
 /// status is not behind the stored one ([`CALL_RANK`]), and the call is not already over with
 /// another final status. Then: the status; `started_at` when the call is answered
-/// (`in-progress`, or `completed` less its duration); `ended_at` at a final status, never
+/// (`in_progress`, or `completed` less its duration); `ended_at` at a final status, never
 /// before `started_at`; the duration Twilio reports (or, for a completed call, the time
 /// between start and end); the SequenceNumber. The call gets the callback's SID if it had
 /// none, even when the callback is stale.
@@ -289,7 +292,6 @@ static CALL_BY_SID: LazyLock<String> =
 fn call_sql(matching: &str) -> String {
     let rank_new = CALL_RANK.replace("{s}", "$3::text");
     let rank_old = CALL_RANK.replace("{s}", "t.old_status");
-    const FINAL: &str = "('completed', 'busy', 'no-answer', 'failed', 'canceled')";
     format!(
         "WITH target AS ( \
              SELECT c.id, c.status AS old_status, c.started_at, c.ended_at, \
@@ -301,16 +303,16 @@ fn call_sql(matching: &str) -> String {
              SELECT t.id, t.sets_sid, s.started_at, f.ended_at, \
                     ($4::bigint IS NULL OR t.last_sequence_number IS NULL OR $4::bigint > t.last_sequence_number) \
                     AND ({rank_new}) >= ({rank_old}) \
-                    AND (t.old_status NOT IN {FINAL} OR t.old_status = $3::text) AS advance \
+                    AND (t.old_status NOT IN {CALL_FINAL} OR t.old_status = $3::text) AS advance \
                FROM target AS t \
               CROSS JOIN LATERAL (SELECT coalesce($6::timestamptz, now()) AS at) AS e \
               CROSS JOIN LATERAL (SELECT least( \
-                    CASE WHEN $3::text = 'in-progress' THEN coalesce(t.started_at, e.at) \
+                    CASE WHEN $3::text = 'in_progress' THEN coalesce(t.started_at, e.at) \
                          WHEN $3::text = 'completed' \
                               THEN coalesce(t.started_at, e.at - $5::integer * interval '1 second') \
                          ELSE t.started_at END, \
                     t.ended_at) AS started_at) AS s \
-              CROSS JOIN LATERAL (SELECT CASE WHEN $3::text IN {FINAL} \
+              CROSS JOIN LATERAL (SELECT CASE WHEN $3::text IN {CALL_FINAL} \
                     THEN greatest(coalesce(t.ended_at, e.at), s.started_at) \
                     ELSE t.ended_at END AS ended_at) AS f), \
          changed AS ( \
@@ -331,4 +333,38 @@ fn call_sql(matching: &str) -> String {
              RETURNING c.id) \
          SELECT d.id, d.advance OR d.sets_sid AS changed FROM decision AS d"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SQL lists above spell the domain's statuses: a renamed status fails here, not in
+    /// production as a status that never ranks or never ends.
+    #[test]
+    fn the_sql_lists_spell_the_domain_statuses() {
+        let quoted = |sql: &str| -> Vec<String> {
+            sql.split('\'')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect()
+        };
+        let finals: Vec<&str> = CallStatus::ALL
+            .iter()
+            .filter(|s| s.is_final())
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(quoted(CALL_FINAL), finals);
+        let ranked: Vec<&str> = CallStatus::ALL
+            .iter()
+            .filter(|s| !s.is_final())
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(quoted(CALL_RANK), ranked);
+        assert_eq!(
+            quoted(SMS_RANK),
+            [SmsStatus::Queued, SmsStatus::Sending, SmsStatus::Sent].map(SmsStatus::as_str)
+        );
+    }
 }

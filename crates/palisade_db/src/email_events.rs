@@ -227,7 +227,7 @@ async fn insert_analytics_event(
          VALUES ($1, $2, $3, $4, $5)",
         &[
             &AnalyticsEventId::new().as_uuid(),
-            &event.event.event_type(),
+            &event.event.as_str(),
             &event.occurred_at,
             &properties,
             &message.customer_id,

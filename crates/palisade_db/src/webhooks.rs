@@ -30,93 +30,43 @@ use uuid::Uuid;
 use crate::list::{Cursor, ListQuery};
 use crate::{AppPool, DbError, Page, PageRequest, TenantTx};
 
-/// Who sent a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    /// Twilio (SMS and voice).
-    Twilio,
-    /// SendGrid's event webhook.
-    Sendgrid,
-    /// Mailgun's webhooks.
-    Mailgun,
-}
-
-impl Provider {
-    /// Every provider.
-    pub const ALL: [Provider; 3] = [Provider::Twilio, Provider::Sendgrid, Provider::Mailgun];
-
-    /// Parses [`Provider::as_str`]'s spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Twilio => "twilio",
-            Provider::Sendgrid => "sendgrid",
-            Provider::Mailgun => "mailgun",
-        }
+palisade_domain::str_enum! {
+    /// Who sent a delivery.
+    pub enum Provider {
+        /// Twilio (SMS and voice).
+        Twilio = "twilio",
+        /// SendGrid's event webhook.
+        Sendgrid = "sendgrid",
+        /// Mailgun's webhooks.
+        Mailgun = "mailgun",
     }
 }
 
-/// What a delivery was about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryKind {
-    /// An inbound SMS.
-    SmsInbound,
-    /// A status callback for an SMS we sent.
-    SmsStatus,
-    /// A voice call status callback.
-    VoiceStatus,
-    /// An email event (delivered, opened, bounced...).
-    EmailEvent,
-}
-
-impl DeliveryKind {
-    /// Every kind.
-    pub const ALL: [DeliveryKind; 4] = [
-        DeliveryKind::SmsInbound,
-        DeliveryKind::SmsStatus,
-        DeliveryKind::VoiceStatus,
-        DeliveryKind::EmailEvent,
-    ];
-
-    /// Parses [`DeliveryKind::as_str`]'s spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryKind::SmsInbound => "sms.inbound",
-            DeliveryKind::SmsStatus => "sms.status",
-            DeliveryKind::VoiceStatus => "voice.status",
-            DeliveryKind::EmailEvent => "email.event",
-        }
+palisade_domain::str_enum! {
+    /// What a delivery was about.
+    pub enum DeliveryKind {
+        /// An inbound SMS.
+        SmsInbound = "sms.inbound",
+        /// A status callback for an SMS we sent.
+        SmsStatus = "sms.status",
+        /// A voice call status callback.
+        VoiceStatus = "voice.status",
+        /// An email event (delivered, opened, bounced...).
+        EmailEvent = "email.event",
     }
 }
 
-/// What a delivery did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// It advanced the row it is about (its status, timestamps or provider id).
-    Applied,
-    /// It did not advance the row's status: older than what we had (e.g. "sent" after
-    /// "delivered"), or an event that moves no status (an email deferral). An email event still
-    /// adds its analytics event, and an SMS or call callback may still record the SID (then it
-    /// is `Applied`). The migration's comment says "changed nothing"; this is the precise rule.
-    Stale,
-}
-
-impl Outcome {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Applied => "applied",
-            Outcome::Stale => "stale",
-        }
+palisade_domain::str_enum! {
+    /// What a delivery did.
+    pub enum Outcome {
+        /// It advanced the row it is about (its status, timestamps or provider id).
+        Applied = "applied",
+        /// It did not advance the row's status: older than what we had (e.g. "sent" after
+        /// "delivered"), or an event that moves no status (an email deferral). An email event
+        /// still adds its analytics event, and an SMS or call callback may still record the SID
+        /// (then it is `Applied`). The migration's comment says "changed nothing"; this is the
+        /// precise rule.
+        Stale = "stale",
     }
 }
 

@@ -22,67 +22,37 @@ use time::OffsetDateTime;
 
 use crate::EmailStatus;
 
-/// An event an email provider reports about one message, in Palisade's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EmailEvent {
-    /// The provider accepted the message (SendGrid `processed`, Mailgun `accepted`).
-    Sent,
-    /// The recipient's server accepted it.
-    Delivered,
-    /// A temporary failure; the provider keeps trying (SendGrid `deferred`, Mailgun `failed`
-    /// with severity `temporary`).
-    Deferred,
-    /// The recipient's server refused it, possibly after accepting it (a delayed bounce).
-    Bounced,
-    /// The provider did not send it (suppression list, earlier bounce or complaint).
-    Dropped,
-    /// The provider refused to take it (Mailgun `rejected`).
-    Failed,
-    /// The recipient opened it.
-    Opened,
-    /// The recipient clicked a link in it.
-    Clicked,
-    /// The recipient unsubscribed.
-    Unsubscribed,
-    /// The recipient reported it as spam.
-    Complained,
-    /// The recipient subscribed again (SendGrid `group_resubscribe`).
-    Resubscribed,
+crate::str_enum! {
+    /// An event an email provider reports about one message, in Palisade's words. Its spelling
+    /// is the analytics event type it is recorded as.
+    pub enum EmailEvent {
+        /// The provider accepted the message (SendGrid `processed`, Mailgun `accepted`).
+        Sent = "email.sent",
+        /// The recipient's server accepted it.
+        Delivered = "email.delivered",
+        /// A temporary failure; the provider keeps trying (SendGrid `deferred`, Mailgun `failed`
+        /// with severity `temporary`).
+        Deferred = "email.deferred",
+        /// The recipient's server refused it, possibly after accepting it (a delayed bounce).
+        Bounced = "email.bounced",
+        /// The provider did not send it (suppression list, earlier bounce or complaint).
+        Dropped = "email.dropped",
+        /// The provider refused to take it (Mailgun `rejected`).
+        Failed = "email.failed",
+        /// The recipient opened it.
+        Opened = "email.opened",
+        /// The recipient clicked a link in it.
+        Clicked = "email.clicked",
+        /// The recipient unsubscribed.
+        Unsubscribed = "email.unsubscribed",
+        /// The recipient reported it as spam.
+        Complained = "email.complained",
+        /// The recipient subscribed again (SendGrid `group_resubscribe`).
+        Resubscribed = "email.resubscribed",
+    }
 }
 
 impl EmailEvent {
-    /// Every event.
-    pub const ALL: [EmailEvent; 11] = [
-        EmailEvent::Sent,
-        EmailEvent::Delivered,
-        EmailEvent::Deferred,
-        EmailEvent::Bounced,
-        EmailEvent::Dropped,
-        EmailEvent::Failed,
-        EmailEvent::Opened,
-        EmailEvent::Clicked,
-        EmailEvent::Unsubscribed,
-        EmailEvent::Complained,
-        EmailEvent::Resubscribed,
-    ];
-
-    /// The analytics event type it is recorded as (`email.delivered`, `email.opened`...).
-    pub fn event_type(self) -> &'static str {
-        match self {
-            EmailEvent::Sent => "email.sent",
-            EmailEvent::Delivered => "email.delivered",
-            EmailEvent::Deferred => "email.deferred",
-            EmailEvent::Bounced => "email.bounced",
-            EmailEvent::Dropped => "email.dropped",
-            EmailEvent::Failed => "email.failed",
-            EmailEvent::Opened => "email.opened",
-            EmailEvent::Clicked => "email.clicked",
-            EmailEvent::Unsubscribed => "email.unsubscribed",
-            EmailEvent::Complained => "email.complained",
-            EmailEvent::Resubscribed => "email.resubscribed",
-        }
-    }
-
     /// The status it moves a message towards, if it is about delivery at all.
     pub fn status(self) -> Option<EmailStatus> {
         match self {
@@ -256,7 +226,7 @@ mod tests {
         assert_eq!(s.sent_at, Some(t(0)));
         assert!(r[1].delivered && r[2].sent);
         // Once clicked, nothing but a click matters to the status.
-        for e in E::ALL {
+        for &e in E::ALL {
             let clicked = EmailTracking {
                 status: S::Clicked,
                 ..queued()
@@ -291,7 +261,7 @@ mod tests {
 
     #[test]
     fn the_same_event_twice_changes_nothing_the_second_time() {
-        for e in E::ALL {
+        for &e in E::ALL {
             let (once, _) = queued().apply(e, t(7));
             let (twice, r) = once.apply(e, t(7));
             assert_eq!(once, twice, "{e:?}");
@@ -311,8 +281,8 @@ mod tests {
 
     #[test]
     fn event_types_are_analytics_types() {
-        for e in E::ALL {
-            let ty = e.event_type();
+        for &e in E::ALL {
+            let ty = e.as_str();
             assert!(crate::EventType::parse(ty).is_ok(), "{ty}");
             assert!(ty.starts_with("email."));
         }

@@ -4,50 +4,19 @@ use serde_json::{Map, Value};
 
 use crate::ParseError;
 
-/// The outside services Palisade connects to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IntegrationProvider {
-    /// Salesforce (CRM).
-    Salesforce,
-    /// HubSpot (CRM).
-    Hubspot,
-    /// Zendesk (helpdesk).
-    Zendesk,
-    /// Slack (chat).
-    Slack,
-    /// Zapier (automation).
-    Zapier,
-}
-
-impl IntegrationProvider {
-    /// Every provider, in a stable order.
-    pub const ALL: [IntegrationProvider; 5] = [
-        IntegrationProvider::Salesforce,
-        IntegrationProvider::Hubspot,
-        IntegrationProvider::Zendesk,
-        IntegrationProvider::Slack,
-        IntegrationProvider::Zapier,
-    ];
-
-    /// The spelling used in the database and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IntegrationProvider::Salesforce => "salesforce",
-            IntegrationProvider::Hubspot => "hubspot",
-            IntegrationProvider::Zendesk => "zendesk",
-            IntegrationProvider::Slack => "slack",
-            IntegrationProvider::Zapier => "zapier",
-        }
-    }
-
-    /// Parses the spelling of [`IntegrationProvider::as_str`].
-    pub fn parse(s: &str) -> Result<Self, ParseError> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or(ParseError(
-                "must be one of salesforce, hubspot, zendesk, slack, zapier",
-            ))
+crate::str_enum! {
+    /// The outside services Palisade connects to.
+    pub enum IntegrationProvider {
+        /// Salesforce (CRM).
+        Salesforce = "salesforce",
+        /// HubSpot (CRM).
+        Hubspot = "hubspot",
+        /// Zendesk (helpdesk).
+        Zendesk = "zendesk",
+        /// Slack (chat).
+        Slack = "slack",
+        /// Zapier (automation).
+        Zapier = "zapier",
     }
 }
 
@@ -206,7 +175,7 @@ mod tests {
 
     #[test]
     fn providers_round_trip() {
-        for p in IntegrationProvider::ALL {
+        for &p in IntegrationProvider::ALL {
             assert_eq!(IntegrationProvider::parse(p.as_str()), Ok(p));
         }
         assert!(IntegrationProvider::parse("Slack").is_err());

@@ -3,126 +3,93 @@
 
 use crate::ParseError;
 
-macro_rules! str_enum {
-    ($(#[$doc:meta])* $name:ident, $refusal:literal,
-     { $($(#[$vdoc:meta])* $variant:ident => $s:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The spelling used in JSON and the database.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $s),+
-                }
-            }
-
-            /// Parses the spelling of `as_str`.
-            pub fn parse(s: &str) -> Result<Self, ParseError> {
-                match s {
-                    $($s => Ok($name::$variant),)+
-                    _ => Err(ParseError($refusal)),
-                }
-            }
-        }
-    };
+crate::str_enum! {
+    /// Whether a chat conversation still takes messages.
+    pub enum ConversationStatus {
+        /// Takes messages.
+        Open = "open",
+        /// Closed: new messages are refused until it is reopened.
+        Closed = "closed",
+    }
 }
 
-str_enum!(
-    /// Whether a chat conversation still takes messages.
-    ConversationStatus, "must be one of open, closed", {
-        /// Takes messages.
-        Open => "open",
-        /// Closed: new messages are refused until it is reopened.
-        Closed => "closed",
-    }
-);
-
-str_enum!(
+crate::str_enum! {
     /// Who wrote a chat message.
-    MessageSender, "must be one of agent, customer, bot", {
+    pub enum MessageSender {
         /// A user of the organization.
-        Agent => "agent",
+        Agent = "agent",
         /// The customer.
-        Customer => "customer",
+        Customer = "customer",
         /// An automated reply.
-        Bot => "bot",
+        Bot = "bot",
     }
-);
+}
 
-str_enum!(
+crate::str_enum! {
     /// What a saved report computes.
-    ReportKind,
-    "must be one of campaign_performance, call_volume, customer_growth, chat_activity, social_engagement",
-    {
+    pub enum ReportKind {
         /// Sends, deliveries, opens and replies per campaign.
-        CampaignPerformance => "campaign_performance",
+        CampaignPerformance = "campaign_performance",
         /// Calls per day and outcome.
-        CallVolume => "call_volume",
+        CallVolume = "call_volume",
         /// New customers per period.
-        CustomerGrowth => "customer_growth",
+        CustomerGrowth = "customer_growth",
         /// Conversations and messages per period.
-        ChatActivity => "chat_activity",
+        ChatActivity = "chat_activity",
         /// Social posts and their engagement.
-        SocialEngagement => "social_engagement",
+        SocialEngagement = "social_engagement",
     }
-);
+}
 
-str_enum!(
+crate::str_enum! {
     /// How often a saved report is run for its subscribers.
-    ReportSchedule, "must be one of daily, weekly, monthly", {
+    pub enum ReportSchedule {
         /// Every day.
-        Daily => "daily",
+        Daily = "daily",
         /// Every week.
-        Weekly => "weekly",
+        Weekly = "weekly",
         /// Every month.
-        Monthly => "monthly",
+        Monthly = "monthly",
     }
-);
+}
 
-str_enum!(
+crate::str_enum! {
     /// A supported social network.
-    SocialNetwork, "must be one of twitter, facebook, instagram, linkedin", {
+    pub enum SocialNetwork {
         /// Twitter / X.
-        Twitter => "twitter",
+        Twitter = "twitter",
         /// Facebook.
-        Facebook => "facebook",
+        Facebook = "facebook",
         /// Instagram.
-        Instagram => "instagram",
+        Instagram = "instagram",
         /// LinkedIn.
-        Linkedin => "linkedin",
+        Linkedin = "linkedin",
     }
-);
+}
 
-str_enum!(
+crate::str_enum! {
     /// Where a social post is in its life.
-    PostStatus, "must be one of draft, scheduled, published, failed", {
+    pub enum PostStatus {
         /// Being written.
-        Draft => "draft",
+        Draft = "draft",
         /// Waiting for its `scheduled_at`.
-        Scheduled => "scheduled",
+        Scheduled = "scheduled",
         /// Out, since `published_at`.
-        Published => "published",
+        Published = "published",
         /// The network refused it.
-        Failed => "failed",
+        Failed = "failed",
     }
-);
+}
 
-str_enum!(
+crate::str_enum! {
     /// What a phone number can do.
-    Capability, "must be one of sms, voice", {
+    pub enum Capability {
         /// Sends and receives SMS.
-        Sms => "sms",
+        Sms = "sms",
         /// Places and receives calls.
-        Voice => "voice",
+        Voice = "voice",
     }
-);
+}
 
 /// A phone number's capabilities: a non-empty set, kept in the canonical order (sms, voice).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 pub mod clock;
 mod contact;
 mod email_event;
+pub mod enums;
 mod ids;
 mod integration;
 mod ivr;
@@ -57,44 +58,33 @@ use serde::{Deserialize, Serialize};
 pub struct ParseError(pub(crate) &'static str);
 
 impl ParseError {
+    /// A refusal for this reason, which clients read: say what is wanted, in the API's words.
+    pub const fn new(reason: &'static str) -> Self {
+        Self(reason)
+    }
+
     /// The human-readable reason.
     pub fn reason(&self) -> &'static str {
         self.0
     }
 }
 
-/// A user's role inside their organization. Ordered by privilege.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Reads the organization's data.
-    Member,
-    /// Also manages keys, integrations, webhooks, phone numbers and members.
-    Admin,
-    /// Also deletes the organization. Exactly who signed it up, unless ownership moves.
-    Owner,
+crate::str_enum! {
+    /// A user's role inside their organization. Ordered by privilege.
+    #[derive(PartialOrd, Ord, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Role {
+        /// Reads the organization's data.
+        Member = "member",
+        /// Also manages keys, integrations, webhooks, phone numbers and members.
+        Admin = "admin",
+        /// Also deletes the organization. Exactly who signed it up, unless ownership moves.
+        Owner = "owner",
+    }
+    refusal = "must be one of owner, admin, member";
 }
 
 impl Role {
-    /// The spelling used in tokens, the database and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Member => "member",
-            Role::Admin => "admin",
-            Role::Owner => "owner",
-        }
-    }
-
-    /// Parses the spelling of [`Role::as_str`].
-    pub fn parse(s: &str) -> Result<Self, ParseError> {
-        match s {
-            "member" => Ok(Role::Member),
-            "admin" => Ok(Role::Admin),
-            "owner" => Ok(Role::Owner),
-            _ => Err(ParseError("must be one of owner, admin, member")),
-        }
-    }
-
     /// Parses a role an API key may act with: `admin` or `member`. No key is an owner.
     pub fn parse_for_api_key(s: &str) -> Result<Self, ParseError> {
         match Self::parse(s) {

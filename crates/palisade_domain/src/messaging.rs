@@ -1,44 +1,16 @@
 //! Campaigns, messages and calls: their statuses and which changes of status are allowed,
 //! call and SMS directions, provider ids, and the bounded texts they carry.
 //!
-//! The status sets mirror the providers' own (Twilio's SMS and call statuses, SendGrid's and
-//! Mailgun's email events), so the provider webhooks store what the providers say.
+//! The status sets follow the providers' own (Twilio's SMS and call statuses, SendGrid's and
+//! Mailgun's email events), spelled as every Palisade enum is (snake_case, `cancelled`): the
+//! provider webhooks map the providers' spellings (Twilio's `in-progress`, `no-answer`,
+//! `canceled`) to these.
 
 use crate::ParseError;
 
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        impl $name {
-            /// Every value, in lifecycle order (the order of dashboards and docs).
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The spelling used in the database and in JSON.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-
-            /// Parses the spelling of `as_str`.
-            pub fn parse(s: &str) -> Result<Self, ParseError> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(ParseError(concat!("must be one of ", $what))),
-                }
-            }
-        }
-    };
-}
-
-string_enum!(
+crate::str_enum! {
     /// Where a campaign (email, SMS or voice) is in its life.
-    CampaignStatus, "draft, scheduled, sending, sent, cancelled" {
+    pub enum CampaignStatus {
         /// Being written; nothing goes out.
         Draft = "draft",
         /// Goes out at `scheduled_at`.
@@ -50,7 +22,7 @@ string_enum!(
         /// Stopped for good.
         Cancelled = "cancelled",
     }
-);
+}
 
 impl CampaignStatus {
     /// Whether the campaign's content (name, texts, schedule, recipients) may still change:
@@ -89,9 +61,9 @@ impl CampaignStatus {
     }
 }
 
-string_enum!(
+crate::str_enum! {
     /// An email's delivery status, as the email provider reports it.
-    EmailStatus, "queued, sent, delivered, opened, clicked, bounced, dropped, failed" {
+    pub enum EmailStatus {
         /// Waiting to be handed to the provider.
         Queued = "queued",
         /// Accepted by the provider.
@@ -109,7 +81,7 @@ string_enum!(
         /// Could not be handed to the provider.
         Failed = "failed",
     }
-);
+}
 
 impl EmailStatus {
     /// Whether the email left for the recipient's server (the denominator of the delivery
@@ -126,9 +98,9 @@ impl EmailStatus {
     }
 }
 
-string_enum!(
+crate::str_enum! {
     /// An SMS's status, as Twilio reports it.
-    SmsStatus, "queued, sending, sent, delivered, undelivered, failed, received" {
+    pub enum SmsStatus {
         /// Outbound, waiting to be sent.
         Queued = "queued",
         /// Outbound, being handed to the carrier.
@@ -144,7 +116,7 @@ string_enum!(
         /// Inbound (the only status of inbound messages).
         Received = "received",
     }
-);
+}
 
 impl SmsStatus {
     /// Whether an outbound SMS left for the carrier (the denominator of the delivery rate).
@@ -159,37 +131,37 @@ impl SmsStatus {
     }
 }
 
-string_enum!(
+crate::str_enum! {
     /// Which way an SMS or a call went.
-    Direction, "inbound, outbound" {
+    pub enum Direction {
         /// To the organization.
         Inbound = "inbound",
         /// From the organization.
         Outbound = "outbound",
     }
-);
+}
 
-string_enum!(
+crate::str_enum! {
     /// A call's status, as Twilio reports it.
-    CallStatus, "queued, ringing, in-progress, completed, busy, no-answer, failed, canceled" {
+    pub enum CallStatus {
         /// Waiting to be dialled.
         Queued = "queued",
         /// Ringing.
         Ringing = "ringing",
-        /// Answered, under way.
-        InProgress = "in-progress",
+        /// Answered, under way (Twilio: `in-progress`).
+        InProgress = "in_progress",
         /// Answered and ended.
         Completed = "completed",
         /// The callee was busy.
         Busy = "busy",
-        /// Nobody answered.
-        NoAnswer = "no-answer",
+        /// Nobody answered (Twilio: `no-answer`).
+        NoAnswer = "no_answer",
         /// Could not be placed.
         Failed = "failed",
-        /// Hung up before it was answered.
-        Canceled = "canceled",
+        /// Hung up before it was answered (Twilio: `canceled`).
+        Cancelled = "cancelled",
     }
-);
+}
 
 impl CallStatus {
     /// Whether the call is over (its status can no longer change).
@@ -204,13 +176,13 @@ impl CallStatus {
     /// call only moves forward:
     ///
     /// ```text
-    /// queued      -> ringing | in-progress | completed | busy | no-answer | failed | canceled
-    /// ringing     -> in-progress | completed | busy | no-answer | failed | canceled
-    /// in-progress -> completed | failed
-    /// completed, busy, no-answer, failed, canceled: final
+    /// queued      -> ringing | in_progress | completed | busy | no_answer | failed | cancelled
+    /// ringing     -> in_progress | completed | busy | no_answer | failed | cancelled
+    /// in_progress -> completed | failed
+    /// completed, busy, no_answer, failed, cancelled: final
     /// ```
     /// (`completed` may follow `queued` or `ringing` directly: a status callback for
-    /// in-progress is not always requested.)
+    /// in_progress is not always requested.)
     pub fn may_move_to(self, to: CallStatus) -> bool {
         use CallStatus::*;
         self == to
@@ -218,7 +190,7 @@ impl CallStatus {
                 Queued => to != Queued,
                 Ringing => !matches!(to, Queued | Ringing),
                 InProgress => matches!(to, Completed | Failed),
-                Completed | Busy | NoAnswer | Failed | Canceled => false,
+                Completed | Busy | NoAnswer | Failed | Cancelled => false,
             }
     }
 }
@@ -355,7 +327,16 @@ mod tests {
             assert_eq!(Direction::parse(d.as_str()), Ok(*d));
         }
         assert!(CampaignStatus::parse("Draft").is_err());
-        assert!(CallStatus::parse("in_progress").is_err());
+        assert_eq!(CallStatus::parse("in_progress"), Ok(CallStatus::InProgress));
+        for twilio_only in ["in-progress", "no-answer", "canceled"] {
+            assert!(CallStatus::parse(twilio_only).is_err(), "{twilio_only}");
+        }
+        assert_eq!(
+            CallStatus::parse("x").map_err(|e| e.reason()),
+            Err(
+                "must be one of queued, ringing, in_progress, completed, busy, no_answer, failed, cancelled"
+            )
+        );
         assert_eq!(
             Direction::parse("sideways").map_err(|e| e.reason()),
             Err("must be one of inbound, outbound")
@@ -399,7 +380,7 @@ mod tests {
         assert!(!InProgress.may_move_to(Busy));
         assert!(!InProgress.may_move_to(Ringing));
         assert!(!Ringing.may_move_to(Queued));
-        for done in [Completed, Busy, NoAnswer, Failed, Canceled] {
+        for done in [Completed, Busy, NoAnswer, Failed, Cancelled] {
             assert!(done.is_final());
             for to in CallStatus::ALL {
                 assert_eq!(done.may_move_to(*to), done == *to, "{done:?} -> {to:?}");

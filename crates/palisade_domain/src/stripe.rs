@@ -193,36 +193,10 @@ impl PlanName {
     }
 }
 
-macro_rules! status_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        impl $name {
-            /// Stripe's (and the table's) spelling.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-
-            /// Parses Stripe's spelling.
-            pub fn parse(s: &str) -> Result<Self, crate::ParseError> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(crate::ParseError("is not a known status")),
-                }
-            }
-        }
-    };
-}
-
-status_enum!(
-    /// A Stripe subscription's status.
-    SubscriptionStatus {
+crate::str_enum! {
+    /// A Stripe subscription's status, spelled as Palisade spells its enums (`cancelled`);
+    /// [`SubscriptionStatus::from_wire`] reads Stripe's spelling (`canceled`).
+    pub enum SubscriptionStatus {
         /// Created, first payment not yet made.
         Incomplete = "incomplete",
         /// The first payment never came (final).
@@ -234,25 +208,26 @@ status_enum!(
         /// The latest payment failed; Stripe is retrying.
         PastDue = "past_due",
         /// Ended (final).
-        Canceled = "canceled",
+        Cancelled = "cancelled",
         /// Retries exhausted, left open.
         Unpaid = "unpaid",
         /// Trial ended without a payment method.
         Paused = "paused",
     }
-);
+    wire { Cancelled = "canceled" }
+}
 
 impl SubscriptionStatus {
     /// Stripe never moves a subscription out of these: a late event with another status is stale.
     pub const FINAL: [SubscriptionStatus; 2] = [
-        SubscriptionStatus::Canceled,
+        SubscriptionStatus::Cancelled,
         SubscriptionStatus::IncompleteExpired,
     ];
 }
 
-status_enum!(
+crate::str_enum! {
     /// A Stripe invoice's status.
-    InvoiceStatus {
+    pub enum InvoiceStatus {
         /// Being prepared.
         Draft = "draft",
         /// Finalized, awaiting payment.
@@ -261,10 +236,10 @@ status_enum!(
         Paid = "paid",
         /// Written off; can still be paid or voided.
         Uncollectible = "uncollectible",
-        /// Canceled (final).
+        /// Voided (final).
         Void = "void",
     }
-);
+}
 
 impl InvoiceStatus {
     /// Stripe never moves an invoice out of these.
@@ -291,7 +266,7 @@ pub enum StripeEventKind {
     SubscriptionCreated(Subscription),
     /// `customer.subscription.updated`.
     SubscriptionUpdated(Subscription),
-    /// `customer.subscription.deleted` (the subscription has ended; status `canceled`).
+    /// `customer.subscription.deleted` (the subscription has ended; status `cancelled`).
     SubscriptionDeleted(Subscription),
     /// `invoice.paid`.
     InvoicePaid(Invoice),
@@ -340,7 +315,7 @@ pub struct Subscription {
     /// Checkout (`subscription_data.metadata`): routes an event that arrives before
     /// `checkout.session.completed` has linked the customer. `None` when absent or not a UUID.
     pub organization_id: Option<OrgId>,
-    /// Stripe's status.
+    /// Its status (Stripe's `canceled` is [`SubscriptionStatus::Cancelled`]).
     pub status: SubscriptionStatus,
     /// See the module docs for where it comes from.
     pub plan: PlanName,
@@ -359,8 +334,8 @@ pub struct Subscription {
     pub current_period_end: Option<StripeTimestamp>,
     /// Ends at the end of the period.
     pub cancel_at_period_end: bool,
-    /// When it was canceled.
-    pub canceled_at: Option<StripeTimestamp>,
+    /// When it was cancelled (Stripe's `canceled_at`).
+    pub cancelled_at: Option<StripeTimestamp>,
 }
 
 /// An invoice as `palisade.invoices` stores it.
@@ -678,7 +653,7 @@ fn subscription(raw: RawSubscription) -> Result<Subscription, StripeEventError> 
     let customer =
         StripeCustomerId::parse(raw.customer.id()).map_err(|_| invalid("data.object.customer"))?;
     let status =
-        SubscriptionStatus::parse(&raw.status).map_err(|_| invalid("data.object.status"))?;
+        SubscriptionStatus::from_wire(&raw.status).map_err(|_| invalid("data.object.status"))?;
     let item = raw.items.and_then(|l| l.data.into_iter().next());
     let (item_price, item_quantity, item_start, item_end) = match item {
         Some(i) => (
@@ -740,7 +715,7 @@ fn subscription(raw: RawSubscription) -> Result<Subscription, StripeEventError> 
         current_period_start,
         current_period_end,
         cancel_at_period_end: raw.cancel_at_period_end.unwrap_or(false),
-        canceled_at: time(raw.canceled_at, "data.object.canceled_at")?,
+        cancelled_at: time(raw.canceled_at, "data.object.canceled_at")?,
     })
 }
 
@@ -856,9 +831,19 @@ mod tests {
             "unpaid",
             "paused",
         ] {
-            assert_eq!(SubscriptionStatus::parse(s).unwrap().as_str(), s);
+            assert_eq!(SubscriptionStatus::from_wire(s).unwrap().as_wire(), s);
         }
-        assert!(SubscriptionStatus::parse("ended").is_err());
+        // Stripe's `canceled` is stored and served as `cancelled`; the wire never says that.
+        let cancelled = SubscriptionStatus::from_wire("canceled").unwrap();
+        assert_eq!(cancelled, SubscriptionStatus::Cancelled);
+        assert_eq!(cancelled.as_str(), "cancelled");
+        assert!(SubscriptionStatus::from_wire("cancelled").is_err());
+        assert!(SubscriptionStatus::parse("canceled").is_err());
+        assert_eq!(
+            SubscriptionStatus::from_wire("past_due").unwrap().as_str(),
+            "past_due"
+        );
+        assert!(SubscriptionStatus::from_wire("ended").is_err());
         for s in ["draft", "open", "paid", "uncollectible", "void"] {
             assert_eq!(InvoiceStatus::parse(s).unwrap().as_str(), s);
         }
@@ -945,6 +930,11 @@ mod tests {
         };
         assert_eq!(s.plan.as_str(), PlanName::UNKNOWN);
         assert_eq!((s.quantity, s.unit_amount_cents), (1, 0));
+        assert_eq!(
+            s.status,
+            SubscriptionStatus::Cancelled,
+            "Stripe's `canceled`"
+        );
     }
 
     #[test]

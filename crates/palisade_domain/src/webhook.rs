@@ -208,70 +208,33 @@ pub fn is_public_ipv6(ip: Ipv6Addr) -> bool {
     !blocked
 }
 
-/// The events an outbound webhook can subscribe to. The database CHECK on
-/// `outbound_webhooks.event_types` lists the same set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum WebhookEvent {
-    /// A customer was created.
-    CustomerCreated,
-    /// A customer was changed.
-    CustomerUpdated,
-    /// A customer was deleted.
-    CustomerDeleted,
-    /// An inbound message (SMS, email) arrived.
-    MessageReceived,
-    /// An outbound message was delivered.
-    MessageDelivered,
-    /// An outbound message failed.
-    MessageFailed,
-    /// A call ended.
-    CallCompleted,
-    /// A chat message was posted.
-    ChatMessageCreated,
-    /// A campaign finished sending.
-    CampaignCompleted,
-    /// An invoice was paid.
-    InvoicePaid,
-}
-
-impl WebhookEvent {
-    /// Every event type, in a stable order.
-    pub const ALL: [WebhookEvent; 10] = [
-        WebhookEvent::CustomerCreated,
-        WebhookEvent::CustomerUpdated,
-        WebhookEvent::CustomerDeleted,
-        WebhookEvent::MessageReceived,
-        WebhookEvent::MessageDelivered,
-        WebhookEvent::MessageFailed,
-        WebhookEvent::CallCompleted,
-        WebhookEvent::ChatMessageCreated,
-        WebhookEvent::CampaignCompleted,
-        WebhookEvent::InvoicePaid,
-    ];
-
-    /// The spelling used in the database and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WebhookEvent::CustomerCreated => "customer.created",
-            WebhookEvent::CustomerUpdated => "customer.updated",
-            WebhookEvent::CustomerDeleted => "customer.deleted",
-            WebhookEvent::MessageReceived => "message.received",
-            WebhookEvent::MessageDelivered => "message.delivered",
-            WebhookEvent::MessageFailed => "message.failed",
-            WebhookEvent::CallCompleted => "call.completed",
-            WebhookEvent::ChatMessageCreated => "chat.message.created",
-            WebhookEvent::CampaignCompleted => "campaign.completed",
-            WebhookEvent::InvoicePaid => "invoice.paid",
-        }
+crate::str_enum! {
+    /// The events an outbound webhook can subscribe to. The database CHECK on
+    /// `outbound_webhooks.event_types` lists the same set.
+    #[derive(PartialOrd, Ord)]
+    pub enum WebhookEvent {
+        /// A customer was created.
+        CustomerCreated = "customer.created",
+        /// A customer was changed.
+        CustomerUpdated = "customer.updated",
+        /// A customer was deleted.
+        CustomerDeleted = "customer.deleted",
+        /// An inbound message (SMS, email) arrived.
+        MessageReceived = "message.received",
+        /// An outbound message was delivered.
+        MessageDelivered = "message.delivered",
+        /// An outbound message failed.
+        MessageFailed = "message.failed",
+        /// A call ended.
+        CallCompleted = "call.completed",
+        /// A chat message was posted.
+        ChatMessageCreated = "chat.message.created",
+        /// A campaign finished sending.
+        CampaignCompleted = "campaign.completed",
+        /// An invoice was paid.
+        InvoicePaid = "invoice.paid",
     }
-
-    /// Parses the spelling of [`WebhookEvent::as_str`].
-    pub fn parse(s: &str) -> Result<Self, ParseError> {
-        Self::ALL
-            .into_iter()
-            .find(|e| e.as_str() == s)
-            .ok_or(ParseError("must be a known event type"))
-    }
+    refusal = "must be a known event type";
 }
 
 /// A non-empty set of event types, sorted and without duplicates.
@@ -490,7 +453,7 @@ mod tests {
         );
         assert!(WebhookEvents::parse::<&str>(&[]).is_err());
         assert!(WebhookEvents::parse(&["customer.exploded"]).is_err());
-        for e in WebhookEvent::ALL {
+        for &e in WebhookEvent::ALL {
             assert_eq!(WebhookEvent::parse(e.as_str()), Ok(e));
         }
     }

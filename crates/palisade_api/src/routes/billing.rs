@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::billing::{self as db, Invoice, InvoiceFilter, Subscription};
 use palisade_domain::InvoiceId;
+use palisade_domain::stripe::InvoiceStatus;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -49,7 +50,7 @@ pub struct SubscriptionJson {
     current_period_end: Option<OffsetDateTime>,
     cancel_at_period_end: bool,
     #[serde(with = "palisade_domain::timestamp::option")]
-    canceled_at: Option<OffsetDateTime>,
+    cancelled_at: Option<OffsetDateTime>,
     #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
     #[serde(with = "palisade_domain::timestamp")]
@@ -70,7 +71,7 @@ impl From<Subscription> for SubscriptionJson {
             current_period_start: s.current_period_start,
             current_period_end: s.current_period_end,
             cancel_at_period_end: s.cancel_at_period_end,
-            canceled_at: s.canceled_at,
+            cancelled_at: s.cancelled_at,
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -141,9 +142,6 @@ pub async fn subscription(
     Ok(HttpResponse::Ok().json(SubscriptionJson::from(sub)))
 }
 
-/// Invoice statuses (Stripe's), for the `status` filter.
-const INVOICE_STATUSES: [&str; 5] = ["draft", "open", "paid", "uncollectible", "void"];
-
 /// List query string.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,16 +157,9 @@ pub async fn list_invoices(
     q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
-    let status = match q.filter.status.as_deref() {
-        Some(s) if !INVOICE_STATUSES.contains(&s) => {
-            f.invalid(
-                "status",
-                "must be one of draft, open, paid, uncollectible, void",
-            );
-            None
-        }
-        other => other.map(str::to_owned),
-    };
+    let status = f
+        .optional("status", q.filter.status.as_deref(), InvoiceStatus::parse)
+        .map(|s| s.as_str().to_owned());
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let page = db::list_invoices(tx, &InvoiceFilter { status }, q.page).await?;

@@ -6,6 +6,7 @@
 use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::webhooks::{self as db, DeliveryFilter, DeliveryKind, DeliveryRow, Provider};
+use palisade_domain::ParseError;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -58,21 +59,6 @@ pub struct ListQuery {
     subject_id: Option<String>,
 }
 
-/// Parses an optional enum filter with `parse`; refuses it (422) with `reason` otherwise.
-fn enum_filter<T>(
-    f: &mut Fields,
-    field: &'static str,
-    raw: Option<&str>,
-    parse: impl FnOnce(&str) -> Option<T>,
-    reason: &'static str,
-) -> Option<T> {
-    let parsed = parse(raw?);
-    if parsed.is_none() {
-        f.invalid(field, reason);
-    }
-    parsed
-}
-
 /// `GET /v1/webhook-deliveries?provider=&kind=&subject_id=`.
 pub async fn list(
     state: web::Data<AppState>,
@@ -81,27 +67,11 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let filter = DeliveryFilter {
-        provider: enum_filter(
-            &mut f,
-            "provider",
-            q.filter.provider.as_deref(),
-            Provider::parse,
-            "must be one of twilio, sendgrid, mailgun",
-        ),
-        kind: enum_filter(
-            &mut f,
-            "kind",
-            q.filter.kind.as_deref(),
-            DeliveryKind::parse,
-            "must be one of sms.inbound, sms.status, voice.status, email.event",
-        ),
-        subject_id: enum_filter(
-            &mut f,
-            "subject_id",
-            q.filter.subject_id.as_deref(),
-            |s| Uuid::parse_str(s).ok(),
-            "must be a UUID",
-        ),
+        provider: f.optional("provider", q.filter.provider.as_deref(), Provider::parse),
+        kind: f.optional("kind", q.filter.kind.as_deref(), DeliveryKind::parse),
+        subject_id: f.optional("subject_id", q.filter.subject_id.as_deref(), |s| {
+            Uuid::parse_str(s).map_err(|_| ParseError::new("must be a UUID"))
+        }),
     };
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;

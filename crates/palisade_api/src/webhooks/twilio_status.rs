@@ -55,14 +55,22 @@ pub fn sms_status_from_twilio(status: &str) -> Option<SmsStatus> {
     })
 }
 
-/// Our status for a Twilio call status: `initiated` (Twilio has started dialling) is our
-/// `queued` (not yet ringing); the others (`queued`, `ringing`, `in-progress`, `completed`,
-/// `busy`, `no-answer`, `failed`, `canceled`) are ours as they are. `None` for any other.
+/// Our status for a Twilio call status, or `None` for one we do not know. Twilio spells three
+/// of them its own way: `in-progress`, `no-answer` and `canceled` are our `in_progress`,
+/// `no_answer` and `cancelled`. `initiated` (Twilio has started dialling) is our `queued` (not
+/// yet ringing); `queued`, `ringing`, `completed`, `busy` and `failed` are ours as they are.
 pub fn call_status_from_twilio(status: &str) -> Option<CallStatus> {
-    match status {
-        "initiated" => Some(CallStatus::Queued),
-        other => CallStatus::parse(other).ok(),
-    }
+    Some(match status {
+        "initiated" | "queued" => CallStatus::Queued,
+        "ringing" => CallStatus::Ringing,
+        "in-progress" => CallStatus::InProgress,
+        "completed" => CallStatus::Completed,
+        "busy" => CallStatus::Busy,
+        "no-answer" => CallStatus::NoAnswer,
+        "failed" => CallStatus::Failed,
+        "canceled" => CallStatus::Cancelled,
+        _ => return None,
+    })
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -395,15 +403,38 @@ mod tests {
 
     #[test]
     fn every_twilio_call_status_maps_to_ours_or_is_unknown() {
-        assert_eq!(
-            call_status_from_twilio("initiated"),
-            Some(CallStatus::Queued)
-        );
-        for s in CallStatus::ALL {
-            assert_eq!(call_status_from_twilio(s.as_str()), Some(*s));
+        use CallStatus::*;
+        let twilio = [
+            ("initiated", Queued),
+            ("queued", Queued),
+            ("ringing", Ringing),
+            ("in-progress", InProgress),
+            ("completed", Completed),
+            ("busy", Busy),
+            ("no-answer", NoAnswer),
+            ("failed", Failed),
+            ("canceled", Cancelled),
+        ];
+        for (twilio, ours) in twilio {
+            assert_eq!(call_status_from_twilio(twilio), Some(ours), "{twilio}");
         }
-        assert_eq!(call_status_from_twilio("answered"), None);
-        assert_eq!(call_status_from_twilio("in_progress"), None);
+        for ours in CallStatus::ALL {
+            assert!(
+                twilio.iter().any(|(_, s)| s == ours),
+                "{ours:?} is reached by no Twilio status"
+            );
+        }
+        // Our spellings of Twilio's three are not Twilio's: they do not arrive from Twilio.
+        for unknown in [
+            "answered",
+            "in_progress",
+            "no_answer",
+            "cancelled",
+            "",
+            "Busy",
+        ] {
+            assert_eq!(call_status_from_twilio(unknown), None, "{unknown}");
+        }
     }
 
     #[test]

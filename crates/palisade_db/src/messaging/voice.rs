@@ -237,7 +237,7 @@ pub struct CallPatch {
     /// New or cleared customer.
     pub customer_id: Option<Option<CustomerId>>,
     /// A new status, different from the current one and already checked
-    /// ([`CallStatus::may_move_to`]). Moving to `in-progress` records `started_at`; moving to a
+    /// ([`CallStatus::may_move_to`]). Moving to `in_progress` records `started_at`; moving to a
     /// final status records `ended_at` and, for an answered call, the duration, unless known.
     pub status: Option<CallStatus>,
     /// Talk time.
@@ -395,7 +395,7 @@ pub async fn update_call(
                      notes = CASE WHEN $2 THEN $3 ELSE notes END, \
                      customer_id = CASE WHEN $4 THEN $5 ELSE customer_id END, \
                      status = coalesce($6, status), \
-                     started_at = CASE WHEN $6 = 'in-progress' THEN coalesce(started_at, now()) ELSE started_at END, \
+                     started_at = CASE WHEN $6 = 'in_progress' THEN coalesce(started_at, now()) ELSE started_at END, \
                      ended_at = CASE WHEN $7 THEN coalesce(ended_at, greatest(started_at, now())) ELSE ended_at END, \
                      duration_seconds = coalesce($8, duration_seconds, CASE WHEN $7 AND started_at IS NOT NULL \
                          THEN round(extract(epoch FROM coalesce(ended_at, greatest(started_at, now())) - started_at))::integer END), \

@@ -407,7 +407,7 @@ pub struct PatchCallBody {
 }
 
 /// `PATCH /v1/calls/{id}`: notes, customer, duration, and status (forward only: 409
-/// `invalid_status_transition` otherwise). Moving to `in-progress` records `started_at`;
+/// `invalid_status_transition` otherwise). Moving to `in_progress` records `started_at`;
 /// moving to a final status records `ended_at` and, for an answered call without one, the
 /// duration.
 pub async fn update_call(
