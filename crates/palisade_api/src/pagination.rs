@@ -49,8 +49,11 @@ pub fn decode_cursor(raw: &str) -> Result<Cursor, ApiError> {
         return Err(bad());
     };
     let micros: i128 = micros.parse().map_err(|_| bad())?;
-    let created_at =
-        OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).map_err(|_| bad())?;
+    let nanos = micros.checked_mul(1_000).ok_or_else(bad)?;
+    let created_at = OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| palisade_domain::calendar::instant(t).ok())
+        .ok_or_else(bad)?;
     let id = Uuid::try_parse(id).map_err(|_| bad())?;
     Ok(Cursor { created_at, id })
 }
@@ -76,6 +79,9 @@ mod tests {
             "!!",
             "djE6eDp5",
             &URL_SAFE_NO_PAD.encode("v2:1:00000000-0000-0000-0000-000000000000"),
+            // Past i128 once in nanoseconds, and past the years an answer can write.
+            &URL_SAFE_NO_PAD.encode(format!("v1:{}:00000000-0000-0000-0000-000000000000", i128::MAX)),
+            &URL_SAFE_NO_PAD.encode("v1:-62167219200000001:00000000-0000-0000-0000-000000000000"),
         ] {
             assert!(decode_cursor(bad).is_err(), "{bad:?} accepted");
         }

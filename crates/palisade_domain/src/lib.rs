@@ -3,6 +3,7 @@
 //! Every type here has a private field and a fallible `parse`; a handler that holds one
 //! never re-checks it. This crate does no I/O and knows nothing of HTTP or SQL.
 
+pub mod calendar;
 pub mod clock;
 mod contact;
 mod email_event;
