@@ -37,7 +37,7 @@ pub use kinds::{
 };
 pub use messaging::{
     CallNotes, CallStatus, CampaignName, CampaignStatus, Direction, EmailBody, EmailStatus,
-    EmailSubject, ProviderId, SmsBody, SmsStatus, VoiceScript,
+    EmailSubject, InboundSmsBody, ProviderId, SmsBody, SmsStatus, VoiceScript,
 };
 pub use names::{
     ApiKeyName, CustomerName, IntegrationName, OrganizationName, PersonName, WebhookDescription,
