@@ -15,6 +15,7 @@ mod column_secrecy;
 mod customers;
 mod email_webhooks;
 mod engagement;
+mod fuzz_inputs;
 mod integrations;
 mod isolation;
 mod ivr_menus;
