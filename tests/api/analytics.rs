@@ -212,9 +212,19 @@ async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
     );
     // Without `from`, the 30 days ending `to`, never before the first day.
     let r = app
-        .call("GET", "/v1/analytics/summary?to=0000-01-10", Some(&a.token), None)
+        .call(
+            "GET",
+            "/v1/analytics/summary?to=0000-01-10",
+            Some(&a.token),
+            None,
+        )
         .await;
-    assert_eq!((r.status, &r.json["from"]), (200, &json!("0000-01-01")), "{}", r.text);
+    assert_eq!(
+        (r.status, &r.json["from"]),
+        (200, &json!("0000-01-01")),
+        "{}",
+        r.text
+    );
     // What was kept reads back.
     let r = app
         .call("GET", "/v1/analytics/events", Some(&a.token), None)
@@ -227,7 +237,12 @@ async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
         ("to=-0001-01-01", "to"),
     ] {
         let r = app
-            .call("GET", &format!("/v1/analytics/summary?{query}"), Some(&a.token), None)
+            .call(
+                "GET",
+                &format!("/v1/analytics/summary?{query}"),
+                Some(&a.token),
+                None,
+            )
             .await;
         assert_eq!(
             (r.status, &r.json["fields"][0]["field"]),

@@ -156,9 +156,35 @@ const MAX_TEXT_BYTES: usize = 56 * 1024;
 /// zero-width and byte-order marks, the replacement character, astral and combining characters,
 /// a right-to-left override, quotes, backslash, percent, plus, and the last code point.
 const SPECIAL: &[char] = &[
-    '\0', '\u{1}', '\t', '\n', '\r', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}', '\u{2028}',
-    '\u{2029}', '\u{200b}', '\u{feff}', '\u{fffd}', '\u{1f600}', '\u{301}', '\u{202e}', '"', '\'',
-    '\\', '%', '+', '&', '=', '/', '\u{10ffff}', 'é', 'a', ' ',
+    '\0',
+    '\u{1}',
+    '\t',
+    '\n',
+    '\r',
+    '\u{1b}',
+    '\u{7f}',
+    '\u{85}',
+    '\u{9f}',
+    '\u{2028}',
+    '\u{2029}',
+    '\u{200b}',
+    '\u{feff}',
+    '\u{fffd}',
+    '\u{1f600}',
+    '\u{301}',
+    '\u{202e}',
+    '"',
+    '\'',
+    '\\',
+    '%',
+    '+',
+    '&',
+    '=',
+    '/',
+    '\u{10ffff}',
+    'é',
+    'a',
+    ' ',
 ];
 
 /// Values that pass some parser, for a special character to be put inside.
@@ -499,7 +525,9 @@ fn slots(body: &Value) -> Vec<String> {
                 }
                 for k in keys {
                     path.push(PathStep::Key(k));
-                    out.push(edited(root, path, |n| *n = Value::String(VALUE_SLOT.into())));
+                    out.push(edited(root, path, |n| {
+                        *n = Value::String(VALUE_SLOT.into())
+                    }));
                     walk(root, path, out);
                     path.pop();
                 }
@@ -507,7 +535,9 @@ fn slots(body: &Value) -> Vec<String> {
             Value::Array(items) => {
                 for i in 0..items.len() {
                     path.push(PathStep::Index(i));
-                    out.push(edited(root, path, |n| *n = Value::String(VALUE_SLOT.into())));
+                    out.push(edited(root, path, |n| {
+                        *n = Value::String(VALUE_SLOT.into())
+                    }));
                     walk(root, path, out);
                     path.pop();
                 }
@@ -602,8 +632,8 @@ struct Family {
     writes: Vec<Write>,
     /// Read paths and their query parameters.
     lists: Vec<(String, Vec<&'static str>)>,
-    /// Item paths around their id, `(before, after)`: the id is fuzzed, with GET, PATCH and
-    /// DELETE.
+    /// Item paths around their id, `(before, after)`: the id is fuzzed, with GET, PATCH,
+    /// DELETE and POST.
     items: Vec<(String, String)>,
 }
 
@@ -618,7 +648,13 @@ impl Family {
         }
     }
 
-    fn write(mut self, method: &'static str, path: &str, body: Value, unchanged: Unchanged) -> Self {
+    fn write(
+        mut self,
+        method: &'static str,
+        path: &str,
+        body: Value,
+        unchanged: Unchanged,
+    ) -> Self {
         self.writes.push(Write {
             method,
             path: path.to_owned(),
@@ -684,7 +720,13 @@ impl Family {
         if r.status >= 400 {
             let now = self.look(&w.unchanged).await;
             let seen = w.seen.lock().unwrap().clone();
-            prop_assert_eq!(now, seen, "{} answered {} but changed it", short(&what), r.status);
+            prop_assert_eq!(
+                now,
+                seen,
+                "{} answered {} but changed it",
+                short(&what),
+                r.status
+            );
         } else {
             // It may have changed what another write watches, too.
             for w in &self.writes {
@@ -696,7 +738,8 @@ impl Family {
     }
 
     /// Sends `value` as query parameter `pick` of list `target` (or `raw` as the whole query
-    /// string), or as the id of item `target - lists` (with GET, PATCH or DELETE by `pick`).
+    /// string), or as the id of item `target - lists` (with GET, PATCH, DELETE or POST by
+    /// `pick`).
     async fn read_once(
         &self,
         target: usize,
@@ -716,8 +759,8 @@ impl Family {
         }
         let (before, after) = &self.items[target - self.lists.len()];
         let path = format!("{before}{}{after}", encode(value));
-        let method = ["GET", "PATCH", "DELETE"][pick % 3];
-        let body = (method == "PATCH").then_some(&b"{}"[..]);
+        let method = ["GET", "PATCH", "DELETE", "POST"][pick % 4];
+        let body = matches!(method, "PATCH" | "POST").then_some(&b"{}"[..]);
         let r = send(&self.app, method, &path, token, body).await;
         answered(&format!("{method} {path}"), &r)
     }
@@ -728,7 +771,10 @@ impl Family {
         for (w, write) in self.writes.iter().enumerate() {
             for slot in &write.slots {
                 for (key, value) in sweep_fills(slot) {
-                    must(self.write_once(w, fill(slot, &key, &value).as_bytes()).await);
+                    must(
+                        self.write_once(w, fill(slot, &key, &value).as_bytes())
+                            .await,
+                    );
                 }
             }
         }
@@ -736,7 +782,9 @@ impl Family {
         for (t, (_, params)) in self.lists.iter().enumerate() {
             targets.extend((0..params.len()).map(|i| (t, i)));
         }
-        targets.extend((0..self.items.len()).map(|i| (self.lists.len() + i, 0)));
+        for i in 0..self.items.len() {
+            targets.extend((0..4).map(|method| (self.lists.len() + i, method)));
+        }
         for (target, pick) in targets {
             for value in sweep_texts() {
                 must(self.read_once(target, pick, &value, None).await);
@@ -841,11 +889,32 @@ async fn campaigns_of_every_channel_and_their_recipients_never_answer_5xx() {
     let a = app.signup("Fuzz").await;
     let number = app.claim_number(&a, &["sms", "voice"]).await;
     let customer = id(&app
-        .create_customer(&a, json!({"name": "Ada", "email": "ada@example.com", "phone": "+14155550123"}))
+        .create_customer(
+            &a,
+            json!({"name": "Ada", "email": "ada@example.com", "phone": "+14155550123"}),
+        )
         .await);
-    let email = id(&created(&app, &a, "/v1/email-campaigns", json!({"name": "E", "subject": "S", "body": "B"})).await);
-    let sms = id(&created(&app, &a, "/v1/sms-campaigns", json!({"name": "S", "body": "B", "from_number": number})).await);
-    let voice = id(&created(&app, &a, "/v1/voice-campaigns", json!({"name": "V", "script": "Hello"})).await);
+    let email = id(&created(
+        &app,
+        &a,
+        "/v1/email-campaigns",
+        json!({"name": "E", "subject": "S", "body": "B"}),
+    )
+    .await);
+    let sms = id(&created(
+        &app,
+        &a,
+        "/v1/sms-campaigns",
+        json!({"name": "S", "body": "B", "from_number": number}),
+    )
+    .await);
+    let voice = id(&created(
+        &app,
+        &a,
+        "/v1/voice-campaigns",
+        json!({"name": "V", "script": "Hello"}),
+    )
+    .await);
     let email_message = id(&created(
         &app,
         &a,
@@ -941,7 +1010,13 @@ async fn calls_never_answer_5xx() {
     let a = app.signup("Fuzz").await;
     let number = app.claim_number(&a, &["voice"]).await;
     let customer = id(&app.create_customer(&a, json!({"name": "Ada"})).await);
-    let campaign = id(&created(&app, &a, "/v1/voice-campaigns", json!({"name": "V", "script": "Hello"})).await);
+    let campaign = id(&created(
+        &app,
+        &a,
+        "/v1/voice-campaigns",
+        json!({"name": "V", "script": "Hello"}),
+    )
+    .await);
     let call = id(&created(
         &app,
         &a,
@@ -983,7 +1058,13 @@ async fn chat_never_answers_5xx() {
     let app = spawn_app().await;
     let a = app.signup("Fuzz").await;
     let customer = id(&app.create_customer(&a, json!({"name": "Ada"})).await);
-    let conversation = id(&created(&app, &a, "/v1/chat/conversations", json!({"customer_id": customer})).await);
+    let conversation = id(&created(
+        &app,
+        &a,
+        "/v1/chat/conversations",
+        json!({"customer_id": customer}),
+    )
+    .await);
     let item = format!("/v1/chat/conversations/{conversation}");
     let messages = format!("{item}/messages");
     Family::new(app, &a)
@@ -1020,7 +1101,13 @@ async fn chat_never_answers_5xx() {
 async fn ivr_menus_and_phone_numbers_never_answer_5xx() {
     let app = spawn_app().await;
     let a = app.signup("Fuzz").await;
-    let menu = id(&created(&app, &a, "/v1/ivr/menus", json!({"name": "Main", "tree": menu_tree("Acme")})).await);
+    let menu = id(&created(
+        &app,
+        &a,
+        "/v1/ivr/menus",
+        json!({"name": "Main", "tree": menu_tree("Acme")}),
+    )
+    .await);
     app.claim_number(&a, &["sms", "voice"]).await;
     let numbers = app
         .call("GET", "/v1/phone-numbers", Some(&a.token), None)
@@ -1128,8 +1215,20 @@ async fn analytics_and_social_never_answer_5xx() {
     let app = spawn_app().await;
     let a = app.signup("Fuzz").await;
     let customer = id(&app.create_customer(&a, json!({"name": "Ada"})).await);
-    created(&app, &a, "/v1/analytics/events", json!({"type": "page.viewed"})).await;
-    let account = id(&created(&app, &a, "/v1/social/accounts", json!({"network": "twitter", "handle": "acme"})).await);
+    created(
+        &app,
+        &a,
+        "/v1/analytics/events",
+        json!({"type": "page.viewed"}),
+    )
+    .await;
+    let account = id(&created(
+        &app,
+        &a,
+        "/v1/social/accounts",
+        json!({"network": "twitter", "handle": "acme"}),
+    )
+    .await);
     let post = id(&created(
         &app,
         &a,
@@ -1200,7 +1299,13 @@ async fn analytics_and_social_never_answer_5xx() {
 async fn integrations_webhooks_and_api_keys_never_answer_5xx() {
     let app = spawn_app().await;
     let a = app.signup("Fuzz").await;
-    let integration = id(&created(&app, &a, "/v1/integrations", json!({"provider": "slack", "name": "Slack"})).await);
+    let integration = id(&created(
+        &app,
+        &a,
+        "/v1/integrations",
+        json!({"provider": "slack", "name": "Slack"}),
+    )
+    .await);
     let webhook = id(&created(
         &app,
         &a,
@@ -1208,7 +1313,13 @@ async fn integrations_webhooks_and_api_keys_never_answer_5xx() {
         json!({"url": "https://hooks.example.com/a", "event_types": ["customer.created"]}),
     )
     .await);
-    let key = id(&created(&app, &a, "/v1/api-keys", json!({"name": "CI", "role": "member"})).await);
+    let key = id(&created(
+        &app,
+        &a,
+        "/v1/api-keys",
+        json!({"name": "CI", "role": "member"}),
+    )
+    .await);
     let integration_item = format!("/v1/integrations/{integration}");
     let webhook_item = format!("/v1/webhooks/{webhook}");
     Family::new(app, &a)
@@ -1501,7 +1612,13 @@ impl Deliveries {
             if !d.form.is_empty() {
                 out.push(Change::FormAdded(text.clone(), text.clone()));
             }
-            if matches!(d.route, Route::Twilio { our_id: Some(_), .. }) {
+            if matches!(
+                d.route,
+                Route::Twilio {
+                    our_id: Some(_),
+                    ..
+                }
+            ) {
                 out.push(Change::OurId(text.clone()));
             }
             if matches!(d.route, Route::Mailgun) {
@@ -1574,9 +1691,27 @@ async fn signed_twilio_deliveries_never_answer_5xx() {
     let customer = id(&app
         .create_customer(&a, json!({"name": "Ada", "phone": "+14155550123"}))
         .await);
-    let sms = id(&created(&app, &a, "/v1/sms-campaigns", json!({"name": "S", "body": "B", "from_number": number})).await);
-    let sms_message = id(&created(&app, &a, &format!("/v1/sms-campaigns/{sms}/messages"), json!({"customer_id": customer})).await);
-    let call = id(&created(&app, &a, "/v1/calls", json!({"direction": "outbound", "from_number": number, "to_number": "+14155550123"})).await);
+    let sms = id(&created(
+        &app,
+        &a,
+        "/v1/sms-campaigns",
+        json!({"name": "S", "body": "B", "from_number": number}),
+    )
+    .await);
+    let sms_message = id(&created(
+        &app,
+        &a,
+        &format!("/v1/sms-campaigns/{sms}/messages"),
+        json!({"customer_id": customer}),
+    )
+    .await);
+    let call = id(&created(
+        &app,
+        &a,
+        "/v1/calls",
+        json!({"direction": "outbound", "from_number": number, "to_number": "+14155550123"}),
+    )
+    .await);
     let deliveries = vec![
         twilio(
             "/webhooks/twilio/sms",
@@ -1638,8 +1773,20 @@ async fn signed_email_events_never_answer_5xx() {
     let customer = id(&app
         .create_customer(&a, json!({"name": "Ada", "email": "ada@example.com"}))
         .await);
-    let email = id(&created(&app, &a, "/v1/email-campaigns", json!({"name": "E", "subject": "S", "body": "B"})).await);
-    let message = id(&created(&app, &a, &format!("/v1/email-campaigns/{email}/messages"), json!({"customer_id": customer})).await);
+    let email = id(&created(
+        &app,
+        &a,
+        "/v1/email-campaigns",
+        json!({"name": "E", "subject": "S", "body": "B"}),
+    )
+    .await);
+    let message = id(&created(
+        &app,
+        &a,
+        &format!("/v1/email-campaigns/{email}/messages"),
+        json!({"customer_id": customer}),
+    )
+    .await);
     let t0 = unix_now();
     let deliveries = vec![
         json_delivery(
@@ -1680,7 +1827,9 @@ async fn signed_stripe_events_never_answer_5xx() {
                "customer_details": {"email": "billing@acme.example", "name": "Acme"}}),
     );
     // Linked first, so that subscription and invoice events reach the organization.
-    let r = app.stripe_webhook(unique(&checkout.to_string()).as_bytes()).await;
+    let r = app
+        .stripe_webhook(unique(&checkout.to_string()).as_bytes())
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let deliveries = vec![
         json_delivery(Route::Stripe, checkout),

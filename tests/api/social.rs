@@ -351,10 +351,17 @@ async fn analytics_totals_saturate_and_reach_the_last_day() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
-        (&r.json["networks"][0]["likes"], &r.json["networks"][0]["shares"]),
+        (
+            &r.json["networks"][0]["likes"],
+            &r.json["networks"][0]["shares"]
+        ),
         (&json!(max), &json!(4))
     );
     let accounts = r.json["accounts"].as_array().unwrap();
     assert_eq!(accounts.len(), 2);
-    assert!(accounts.iter().all(|acct| acct["likes"] == json!(max) && acct["posts"] == json!(2)));
+    assert!(
+        accounts
+            .iter()
+            .all(|acct| acct["likes"] == json!(max) && acct["posts"] == json!(2))
+    );
 }

@@ -92,10 +92,13 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["error"], "internal_error");
         assert!(
-            body["message"].as_str().is_some_and(|m| !m.contains("boom")),
+            body["message"]
+                .as_str()
+                .is_some_and(|m| !m.contains("boom")),
             "the cause is logged, not sent: {body}"
         );
-        let res = test::call_service(&app, test::TestRequest::get().uri("/fine").to_request()).await;
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/fine").to_request()).await;
         assert_eq!(res.status(), 200);
         assert_eq!(test::read_body(res).await, "fine");
     }

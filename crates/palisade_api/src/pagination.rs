@@ -80,7 +80,10 @@ mod tests {
             "djE6eDp5",
             &URL_SAFE_NO_PAD.encode("v2:1:00000000-0000-0000-0000-000000000000"),
             // Past i128 once in nanoseconds, and past the years an answer can write.
-            &URL_SAFE_NO_PAD.encode(format!("v1:{}:00000000-0000-0000-0000-000000000000", i128::MAX)),
+            &URL_SAFE_NO_PAD.encode(format!(
+                "v1:{}:00000000-0000-0000-0000-000000000000",
+                i128::MAX
+            )),
             &URL_SAFE_NO_PAD.encode("v1:-62167219200000001:00000000-0000-0000-0000-000000000000"),
         ] {
             assert!(decode_cursor(bad).is_err(), "{bad:?} accepted");

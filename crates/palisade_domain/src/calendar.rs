@@ -95,6 +95,9 @@ mod tests {
             (datetime!(9999-12-01 00:00 UTC), None)
         );
         assert_eq!(days_before(date!(0000 - 01 - 10), 29), FIRST_DAY);
-        assert_eq!(days_before(date!(2024 - 05 - 30), 29), date!(2024 - 05 - 01));
+        assert_eq!(
+            days_before(date!(2024 - 05 - 30), 29),
+            date!(2024 - 05 - 01)
+        );
     }
 }

@@ -782,9 +782,9 @@ fn invoice(raw: RawInvoice) -> Result<Invoice, StripeEventError> {
             .map(|s| StripeSubscriptionId::parse(s.id()))
             .transpose()
             .map_err(|_| invalid("data.object.subscription"))?,
-        number: raw.number.filter(|n| {
-            (1..=100).contains(&n.chars().count()) && !n.chars().any(char::is_control)
-        }),
+        number: raw
+            .number
+            .filter(|n| (1..=100).contains(&n.chars().count()) && !n.chars().any(char::is_control)),
         status: raw
             .status
             .as_deref()

@@ -298,9 +298,8 @@ fn unix_time(v: Option<&Value>) -> Option<OffsetDateTime> {
 /// A usable event id: 1 to 300 characters, none of them a control character (NUL cannot be
 /// stored, and the id is logged).
 fn event_id(v: Option<&Value>) -> Option<&str> {
-    v?.as_str().filter(|s| {
-        !s.is_empty() && s.len() <= MAX_EVENT_ID && !s.chars().any(char::is_control)
-    })
+    v?.as_str()
+        .filter(|s| !s.is_empty() && s.len() <= MAX_EVENT_ID && !s.chars().any(char::is_control))
 }
 
 /// Our message id, when the event carries a well-formed one.

@@ -65,7 +65,6 @@ pub fn call_status_from_twilio(status: &str) -> Option<CallStatus> {
     }
 }
 
-
 /// The first value of `name` in the request's query string (part of the signed URL).
 fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
     form_urlencoded::parse(req.query_string().as_bytes())
@@ -292,7 +291,9 @@ pub async fn voice_status(
             OffsetDateTime::parse(raw, &Rfc2822)
                 .ok()
                 .and_then(|t| calendar::instant(t).ok())
-                .ok_or_else(|| refused("Timestamp is not an RFC 2822 date in years 0000 to 9999".into()))
+                .ok_or_else(|| {
+                    refused("Timestamp is not an RFC 2822 date in years 0000 to 9999".into())
+                })
         })
         .transpose()?;
     let Some(status) = call_status_from_twilio(twilio_status) else {
