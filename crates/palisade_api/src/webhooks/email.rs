@@ -52,7 +52,13 @@ const _: () = assert!(webhooks::MAILGUN_TOKEN_RETENTION_SECS >= 2 * MAILGUN_TOLE
 /// Longest provider event id we store (`webhook_deliveries.event_key`).
 const MAX_EVENT_ID: usize = 300;
 
-fn invalid_payload(message: &str) -> ApiError {
+/// 400 for a signed body that cannot be read, with one warn line (the reason, never the body).
+fn invalid_payload(provider: &'static str, message: &str) -> ApiError {
+    tracing::warn!(
+        provider,
+        message,
+        "email webhook refused: signed, but not readable"
+    );
     ApiError::BadRequest {
         code: "invalid_payload",
         message: message.to_owned(),
@@ -95,7 +101,7 @@ pub async fn sendgrid(
         .map_err(|reason| invalid_signature("sendgrid", reason))?;
 
     let events: Vec<Value> = serde_json::from_slice(&body)
-        .map_err(|_| invalid_payload("the body is not a JSON array of events"))?;
+        .map_err(|_| invalid_payload("sendgrid", "the body is not a JSON array of events"))?;
     let now = OffsetDateTime::now_utc();
     for raw in &events {
         let Some(event) = sendgrid_event(raw, now) else {
@@ -203,7 +209,7 @@ pub async fn mailgun(
     }
 
     let parsed: MailgunBody = serde_json::from_slice(&body)
-        .map_err(|_| invalid_payload("event-data is missing or not a JSON object"))?;
+        .map_err(|_| invalid_payload("mailgun", "event-data is missing or not a JSON object"))?;
     if let Some(event) = mailgun_event(&parsed.event_data, OffsetDateTime::now_utc()) {
         apply_one(&state, Some(&req), &event).await?;
     }
