@@ -177,3 +177,135 @@ async fn a_batch_is_all_or_nothing_and_foreign_customers_answer_like_missing_one
         assert_eq!(r.status, 422, "{bad}: {}", r.text);
     }
 }
+
+/// Days and instants at the ends of the calendar (years 0000 to 9999 in UTC, what RFC 3339
+/// writes) are kept and summed; past them, the field is named in a 422. The summary of the
+/// last days of 9999 once panicked ("resulting value is out of range") and dropped the
+/// connection.
+#[actix_web::test]
+async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let last = create(
+        &app,
+        &a,
+        "/v1/analytics/events",
+        json!({"type": "page.viewed", "occurred_at": "9999-12-31T23:59:59.999999Z"}),
+    )
+    .await;
+    let r = app
+        .call(
+            "GET",
+            "/v1/analytics/summary?from=9999-12-01&to=9999-12-31",
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (&r.json["from"], &r.json["to"], &r.json["data"]),
+        (
+            &json!("9999-12-01"),
+            &json!("9999-12-31"),
+            &json!([{"day": "9999-12-31", "type": "page.viewed", "count": 1}])
+        )
+    );
+    // Without `from`, the 30 days ending `to`, never before the first day.
+    let r = app
+        .call(
+            "GET",
+            "/v1/analytics/summary?to=0000-01-10",
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.json["from"]),
+        (200, &json!("0000-01-01")),
+        "{}",
+        r.text
+    );
+    // What was kept reads back.
+    let r = app
+        .call("GET", "/v1/analytics/events", Some(&a.token), None)
+        .await;
+    assert_eq!(ids(&r.json), vec![last["id"].as_str().unwrap().to_owned()]);
+
+    for (query, field) in [
+        ("from=-0001-12-01&to=0000-01-01", "from"),
+        ("from=9999-12-01&to=10000-01-01", "to"),
+        ("to=-0001-01-01", "to"),
+    ] {
+        let r = app
+            .call(
+                "GET",
+                &format!("/v1/analytics/summary?{query}"),
+                Some(&a.token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (r.status, &r.json["fields"][0]["field"]),
+            (422, &json!(field)),
+            "{query}: {}",
+            r.text
+        );
+    }
+    // Written within the years, outside them once in UTC; and filters alike.
+    for occurred_at in ["9999-12-31T23:59:59-00:01", "0000-01-01T00:00:00+00:01"] {
+        let r = app
+            .call(
+                "POST",
+                "/v1/analytics/events",
+                Some(&a.token),
+                Some(&json!({"type": "x", "occurred_at": occurred_at})),
+            )
+            .await;
+        assert_eq!(
+            (r.status, &r.json["fields"][0]["field"]),
+            (422, &json!("occurred_at")),
+            "{occurred_at}: {}",
+            r.text
+        );
+        let r = app
+            .call(
+                "GET",
+                &format!("/v1/analytics/events?occurred_after={occurred_at}"),
+                Some(&a.token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 422, "{occurred_at}: {}", r.text);
+    }
+    let r = app
+        .call("GET", "/v1/analytics/events", Some(&a.token), None)
+        .await;
+    assert_eq!(ids(&r.json).len(), 1);
+}
+
+/// NUL in any string or key of `properties` is refused on the field, for one event and in a
+/// batch (nothing of which is stored): PostgreSQL's jsonb cannot hold it (once a 500, 22P05).
+#[actix_web::test]
+async fn nul_in_properties_is_refused_on_the_field() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    for body in [
+        json!({"type": "x", "properties": {"path": "/a\u{0}"}}),
+        json!({"type": "x", "properties": {"nested": {"k\u{0}": 1}}}),
+        json!([{"type": "x"}, {"type": "y", "properties": {"list": ["ok", "\u{0}"]}}]),
+    ] {
+        let r = app
+            .call("POST", "/v1/analytics/events", Some(&a.token), Some(&body))
+            .await;
+        assert_eq!(
+            (r.status, &r.json["fields"][0]["field"]),
+            (422, &json!("properties")),
+            "{body}: {}",
+            r.text
+        );
+    }
+    let r = app
+        .call("GET", "/v1/analytics/events", Some(&a.token), None)
+        .await;
+    assert_eq!(r.json["data"], json!([]));
+}

@@ -16,6 +16,7 @@ mod conventions;
 mod customers;
 mod email_webhooks;
 mod engagement;
+mod fuzz_inputs;
 mod integrations;
 mod isolation;
 mod ivr_menus;

@@ -1003,6 +1003,69 @@ async fn calls_crud_transitions_and_filters() {
     assert_eq!(r.status, 404);
 }
 
+/// A call started as long ago as 0000-01-01 and ended now lasts more seconds than the column's
+/// integer holds: its computed duration saturates at i32::MAX instead of failing the update
+/// (once a 500, 22003), whether a client completes it or the carrier's callback does (which
+/// Twilio would have retried forever).
+#[actix_web::test]
+async fn a_call_longer_than_an_integer_of_seconds_completes() {
+    let app = spawn_app().await;
+    let a = signup_with_numbers(&app, "Acme").await;
+    let started_long_ago = json!({
+        "direction": "inbound", "from_number": "+14155550123", "to_number": OUR_NUMBER,
+        "status": "ringing", "started_at": "0000-01-01T00:00:00Z"
+    });
+    let by_client = create(&app, &a, "/v1/calls", started_long_ago.clone()).await;
+    let path = format!("/v1/calls/{}", id(&by_client));
+    let r = call(
+        &app,
+        &a,
+        "PATCH",
+        &path,
+        Some(json!({"status": "completed"})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["duration_seconds"].as_i64()),
+        (200, Some(i64::from(i32::MAX))),
+        "{}",
+        r.text
+    );
+
+    let by_carrier = create(&app, &a, "/v1/calls", started_long_ago).await;
+    let sid = format!("CA{}", Uuid::new_v4().simple());
+    let r = app
+        .twilio(
+            &format!("/webhooks/twilio/voice/status?call_id={}", id(&by_carrier)),
+            &[
+                ("CallSid", sid.as_str()),
+                ("CallStatus", "completed"),
+                ("Direction", "inbound"),
+                ("From", "+14155550123"),
+                ("To", OUR_NUMBER),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = call(
+        &app,
+        &a,
+        "GET",
+        &format!("/v1/calls/{}", id(&by_carrier)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            r.json["status"].as_str(),
+            r.json["duration_seconds"].as_i64()
+        ),
+        (Some("completed"), Some(i64::from(i32::MAX))),
+        "{}",
+        r.text
+    );
+}
+
 #[actix_web::test]
 async fn another_organizations_customer_or_campaign_is_refused_like_a_missing_one() {
     let app = spawn_app().await;

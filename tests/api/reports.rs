@@ -106,6 +106,15 @@ async fn invalid_report_input_is_refused() {
             json!({"name": "r", "kind": "call_volume", "schedule": "hourly"}),
             "schedule",
         ),
+        // NUL in any string or key: PostgreSQL's jsonb cannot hold it (once a 500, 22P05).
+        (
+            json!({"name": "r", "kind": "call_volume", "parameters": {"k": "a\u{0}b"}}),
+            "parameters",
+        ),
+        (
+            json!({"name": "r", "kind": "call_volume", "parameters": {"f": {"x\u{0}": [1]}}}),
+            "parameters",
+        ),
     ] {
         let r = app
             .call("POST", "/v1/reports", Some(&a.token), Some(&body))
@@ -119,4 +128,30 @@ async fn invalid_report_input_is_refused() {
     assert_eq!(r.status, 422);
     let r = app.call("GET", "/v1/reports", Some(&a.token), None).await;
     assert_eq!(r.json["data"], json!([]));
+
+    // And on PATCH: refused on the field, the report unchanged.
+    let report = create(
+        &app,
+        &a,
+        "/v1/reports",
+        json!({"name": "r", "kind": "call_volume", "parameters": {"k": "v"}}),
+    )
+    .await;
+    let path = format!("/v1/reports/{}", report["id"].as_str().unwrap());
+    let r = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&a.token),
+            Some(&json!({"parameters": {"k": ["\u{0}"]}})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.json["fields"][0]["field"]),
+        (422, &json!("parameters")),
+        "{}",
+        r.text
+    );
+    let r = app.call("GET", &path, Some(&a.token), None).await;
+    assert_eq!(r.json, report);
 }

@@ -313,3 +313,55 @@ async fn a_post_on_another_organizations_account_answers_like_a_missing_account(
         (&json!([]), &json!([]))
     );
 }
+
+/// Engagement counters go up to i64::MAX each, so their totals saturate there instead of
+/// overflowing (once a 500, or a panic when adding accounts up); and the last days of 9999
+/// are a range like any other (once a panic that dropped the connection).
+#[actix_web::test]
+async fn analytics_totals_saturate_and_reach_the_last_day() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let max = i64::MAX;
+    for handle in ["one", "two"] {
+        let account = create(
+            &app,
+            &a,
+            "/v1/social/accounts",
+            json!({"network": "twitter", "handle": handle}),
+        )
+        .await;
+        for _ in 0..2 {
+            create(
+                &app,
+                &a,
+                "/v1/social/posts",
+                json!({"account_id": account["id"], "body": "Big", "status": "published",
+                       "published_at": "9999-12-31T12:00:00Z", "likes": max, "shares": 1}),
+            )
+            .await;
+        }
+    }
+    let r = app
+        .call(
+            "GET",
+            "/v1/social/analytics?from=9999-12-01&to=9999-12-31",
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (
+            &r.json["networks"][0]["likes"],
+            &r.json["networks"][0]["shares"]
+        ),
+        (&json!(max), &json!(4))
+    );
+    let accounts = r.json["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 2);
+    assert!(
+        accounts
+            .iter()
+            .all(|acct| acct["likes"] == json!(max) && acct["posts"] == json!(2))
+    );
+}

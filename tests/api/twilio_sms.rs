@@ -256,6 +256,48 @@ async fn deliveries_nobody_can_take_are_acknowledged_and_write_nothing() {
     assert!(data(&app, &a, "/v1/sms-messages").await.is_empty());
 }
 
+/// A signed inbound SMS whose text holds NUL (`%00`) is kept, each NUL replaced by U+FFFD so
+/// the customer's words are not lost; one whose MessageSid is not an id (NUL, a space) is
+/// refused with 400 and writes nothing. Neither answers 5xx (NUL once answered 500, SQLSTATE
+/// 22021, and Twilio retried it forever).
+#[actix_web::test]
+async fn nul_in_an_inbound_sms_is_replaced_in_the_text_and_refused_in_the_sid() {
+    let app = spawn_app().await;
+    let a = app.signup("Carrier").await;
+    let number = app.claim_number(&a, &["sms"]).await;
+    let sid = unique_sid("SM");
+    let r = app
+        .twilio(
+            "/webhooks/twilio/sms",
+            &inbound(&sid, "+14155550100", &number, "call me\u{0} at 5\u{0}"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let stored = data(&app, &a, "/v1/sms-messages").await;
+    assert_eq!(
+        (stored.len(), &stored[0]["body"], &stored[0]["carrier_sid"]),
+        (1, &json!("call me\u{FFFD} at 5\u{FFFD}"), &json!(sid)),
+        "{stored:?}"
+    );
+
+    for bad_sid in [format!("{}\u{0}", unique_sid("SM")), "SM 1".to_owned()] {
+        let r = app
+            .twilio(
+                "/webhooks/twilio/sms",
+                &inbound(&bad_sid, "+14155550100", &number, "hi"),
+            )
+            .await;
+        assert_eq!(
+            (r.status, &r.json["error"]),
+            (400, &json!("invalid_payload")),
+            "{bad_sid:?}: {}",
+            r.text
+        );
+    }
+    assert_eq!(data(&app, &a, "/v1/sms-messages").await.len(), 1);
+    assert_eq!(data(&app, &a, "/v1/webhook-deliveries").await.len(), 1);
+}
+
 #[actix_web::test]
 async fn the_same_inbound_sms_five_times_in_a_row_and_five_at_once_is_stored_once() {
     let app = spawn_app_with_pool_for_concurrency().await;

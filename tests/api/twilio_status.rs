@@ -627,10 +627,16 @@ async fn malformed_callbacks_are_400_and_unknown_ones_are_acknowledged_without_a
     let (_, m) = campaign_with(&app, &a, "Odd", &["+14155550101"]).await;
     let untouched = message(&app, &a, &m[0]).await;
     let sid = unique_sid("SM");
+    // SIDs that are not ids: once a 500 for NUL (22021), which Twilio retried forever.
+    let nul_sid = format!("{sid}\u{0}");
+    let spaced_sid = format!("{sid} x");
 
     // Validly signed, unreadable: 400 invalid_payload.
     let sms_route = "/webhooks/twilio/sms/status";
     for (path, params) in [
+        (sms_path(Some(&m[0])), sms_params(&nul_sid, "sent")),
+        (sms_path(None), sms_params(&nul_sid, "sent")),
+        (sms_path(Some(&m[0])), sms_params(&spaced_sid, "sent")),
         (sms_path(Some(&m[0])), vec![("MessageStatus", "sent")]),
         (sms_path(Some(&m[0])), vec![("MessageSid", sid.as_str())]),
         (
@@ -670,7 +676,17 @@ async fn malformed_callbacks_are_400_and_unknown_ones_are_acknowledged_without_a
         p.extend_from_slice(extra);
         p
     };
+    let nul_csid = format!("{csid}\u{0}");
     for (path, params) in [
+        (
+            voice.clone(),
+            call_params(&nul_csid, "ringing", "inbound", "+14155550199", &number),
+        ),
+        // Past 9999-12-31 once in UTC: an instant no answer could write.
+        (
+            voice.clone(),
+            with(&[("Timestamp", "Fri, 31 Dec 9999 23:59:59 -0100")]),
+        ),
         (
             voice.clone(),
             vec![("CallStatus", "ringing"), ("To", number.as_str())],

@@ -12,8 +12,10 @@
 //! - [`routes`]: the handlers. Each opens a [`palisade_db::TenantTx`] for its tenant and never
 //!   filters by organization itself.
 //! - [`telemetry`]: the request span (request id, route, organization once known).
+//! - [`catch_panic`]: a panicking handler answers 500 JSON instead of dropping the connection.
 
 pub mod auth;
+pub mod catch_panic;
 pub mod client_addr;
 pub mod credentials;
 pub mod endpoints;
@@ -80,7 +82,8 @@ impl Default for AccountSettings {
 }
 
 /// Registers every route and the extractor configurations (JSON, path and query errors as
-/// JSON 4xx). The server and the tests build their `App` with this, so they serve the same API.
+/// JSON 4xx). The server and the tests build their `App` with this, so they serve the same API;
+/// the `App` wraps it in [`catch_panic::catch_panic`] (middleware cannot be registered here).
 /// `stripe` (the billing pool and the Stripe signing secret) is attached to `POST
 /// /webhooks/stripe` alone, never to the shared [`AppState`].
 pub fn configure(

@@ -226,9 +226,11 @@ fn decode_cursor(raw: &str, binding: &[u8; 8]) -> Result<Cursor, ApiError> {
         return Err(invalid());
     };
     let micros: i128 = micros.parse().map_err(|_| invalid())?;
+    // Past i128 once in nanoseconds, or past the years an answer can write: not ours.
     let created_at = micros
         .checked_mul(1_000)
         .and_then(|n| OffsetDateTime::from_unix_timestamp_nanos(n).ok())
+        .and_then(|t| palisade_domain::calendar::instant(t).ok())
         .ok_or_else(invalid)?;
     let id = Uuid::try_parse(id).map_err(|_| invalid())?;
     let mut expected = String::with_capacity(16);
@@ -339,7 +341,14 @@ mod tests {
             let (path, q) = other.split_once('?').unwrap_or((&other, ""));
             assert_eq!(code(parse(path, q)), "invalid_cursor", "{other}");
         }
-        for garbage in ["", "!!", "djE6eDp5"] {
+        let huge = URL_SAFE_NO_PAD.encode(format!(
+            "v2:{}:00000000-0000-0000-0000-000000000000:{}",
+            i128::MAX,
+            "00".repeat(8)
+        ));
+        let ancient = URL_SAFE_NO_PAD
+            .encode("v2:-62167219200000001:00000000-0000-0000-0000-000000000000:0000000000000000");
+        for garbage in ["", "!!", "djE6eDp5", huge.as_str(), ancient.as_str()] {
             assert_eq!(
                 code(parse("/v1/x", &format!("cursor={garbage}"))),
                 "invalid_cursor"

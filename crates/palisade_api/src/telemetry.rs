@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage};
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
@@ -71,11 +71,15 @@ impl RootSpanBuilder for PalisadeRootSpan {
 /// Copies the request id into the `X-Request-Id` response header.
 pub fn add_request_id_header<B>(mut resp: ServiceResponse<B>) -> ServiceResponse<B> {
     let id = resp.request().extensions().get::<RequestId>().copied();
+    set_request_id_header(resp.headers_mut(), id);
+    resp
+}
+
+/// Sets the `X-Request-Id` header to `id`, when there is one.
+pub(crate) fn set_request_id_header(headers: &mut HeaderMap, id: Option<RequestId>) {
     if let Some(id) = id
         && let Ok(value) = HeaderValue::from_str(&id.to_string())
     {
-        resp.headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+        headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
-    resp
 }

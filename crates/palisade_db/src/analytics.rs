@@ -136,19 +136,19 @@ pub async fn list(
     .await
 }
 
-/// Counts of events per UTC day and type with `from <= occurred_at < until`, by day then type.
-/// Ends the transaction (one round trip).
+/// Counts of events per UTC day and type with `from <= occurred_at < until` (no upper bound
+/// when `until` is `None`), by day then type. Ends the transaction (one round trip).
 pub async fn summary(
     tx: TenantTx,
     from: OffsetDateTime,
-    until: OffsetDateTime,
+    until: Option<OffsetDateTime>,
     event_type: Option<&EventType>,
 ) -> Result<Vec<DayCount>, DbError> {
     const ALL: &str = "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, event_type, count(*) AS n \
-         FROM palisade.analytics_events WHERE occurred_at >= $1 AND occurred_at < $2 \
+         FROM palisade.analytics_events WHERE occurred_at >= $1 AND occurred_at < coalesce($2::timestamptz, 'infinity') \
          GROUP BY 1, 2 ORDER BY 1, 2";
     const ONE_TYPE: &str = "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, event_type, count(*) AS n \
-         FROM palisade.analytics_events WHERE occurred_at >= $1 AND occurred_at < $2 \
+         FROM palisade.analytics_events WHERE occurred_at >= $1 AND occurred_at < coalesce($2::timestamptz, 'infinity') \
            AND event_type = $3 \
          GROUP BY 1, 2 ORDER BY 1, 2";
     let rows = match event_type {

@@ -253,7 +253,8 @@ pub async fn record_carrier_call(tx: &mut TenantTx, call: &CarrierCall<'_>) -> R
 /// another final status. Then: the status; `started_at` when the call is answered
 /// (`in_progress`, or `completed` less its duration); `ended_at` at a final status, never
 /// before `started_at`; the duration Twilio reports (or, for a completed call, the time
-/// between start and end); the SequenceNumber. The call gets the callback's SID if it had
+/// between start and end, at most i32::MAX seconds: a client may have dated the start as far
+/// back as year 0); the SequenceNumber. The call gets the callback's SID if it had
 /// none, even when the callback is stale.
 pub async fn apply_call_status(
     tx: &mut TenantTx,
@@ -323,7 +324,7 @@ fn call_sql(matching: &str) -> String {
                  ended_at = CASE WHEN d.advance THEN d.ended_at ELSE c.ended_at END, \
                  duration_seconds = CASE WHEN d.advance THEN coalesce($5::integer, c.duration_seconds, \
                      CASE WHEN $3::text = 'completed' AND d.started_at IS NOT NULL \
-                          THEN round(extract(epoch FROM d.ended_at - d.started_at))::integer END) \
+                          THEN least(round(extract(epoch FROM d.ended_at - d.started_at)), 2147483647)::integer END) \
                      ELSE c.duration_seconds END, \
                  last_sequence_number = CASE WHEN d.advance \
                      THEN coalesce($4::bigint, c.last_sequence_number) ELSE c.last_sequence_number END, \

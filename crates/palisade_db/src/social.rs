@@ -373,23 +373,27 @@ pub struct AccountTotals {
     pub counters: [i64; 4],
 }
 
-/// Totals per account of posts published with `from <= published_at < until`, optionally for
-/// one network or one account, ordered by network then handle. Ends the transaction.
+/// Totals per account of posts published with `from <= published_at < until` (no upper bound
+/// when `until` is `None`), optionally for one network or one account, ordered by network then
+/// handle. Counters are client-set up to i64::MAX each, so their totals saturate at i64::MAX.
+/// Ends the transaction.
 pub async fn engagement(
     tx: TenantTx,
     from: OffsetDateTime,
-    until: OffsetDateTime,
+    until: Option<OffsetDateTime>,
     network: Option<SocialNetwork>,
     account_id: Option<SocialAccountId>,
 ) -> Result<Vec<AccountTotals>, DbError> {
     // The join follows the composite foreign key (both sides already filtered by RLS).
     const SQL: &str = "SELECT a.id, a.network, a.handle, count(*) AS posts, \
-             sum(p.likes)::bigint AS likes, sum(p.shares)::bigint AS shares, \
-             sum(p.comments)::bigint AS comments, sum(p.impressions)::bigint AS impressions \
+             least(sum(p.likes), 9223372036854775807)::bigint AS likes, \
+             least(sum(p.shares), 9223372036854775807)::bigint AS shares, \
+             least(sum(p.comments), 9223372036854775807)::bigint AS comments, \
+             least(sum(p.impressions), 9223372036854775807)::bigint AS impressions \
          FROM palisade.social_posts p \
          JOIN palisade.social_accounts a \
            ON a.organization_id = p.organization_id AND a.id = p.account_id \
-         WHERE p.status = 'published' AND p.published_at >= $1 AND p.published_at < $2 \
+         WHERE p.status = 'published' AND p.published_at >= $1 AND p.published_at < coalesce($2::timestamptz, 'infinity') \
            AND a.network = coalesce($3, a.network) AND a.id = coalesce($4, a.id) \
          GROUP BY a.id, a.network, a.handle ORDER BY a.network, a.handle";
     let network = network.map(SocialNetwork::as_str);

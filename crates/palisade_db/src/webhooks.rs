@@ -194,8 +194,9 @@ const MAILGUN_SWEEP_LIMIT: i64 = 100;
 /// whose SHA-256 is `body_sha256`: yes the first time (the token is then recorded with this
 /// digest, for every server instance sharing the database), yes again with the same digest
 /// (Mailgun retrying the same request; its delivery record makes that harmless), no with any
-/// other digest (a replay of the signature with other event data). Also no for an empty token
-/// or one longer than [`MAX_MAILGUN_TOKEN_CHARS`], which Mailgun never sends.
+/// other digest (a replay of the signature with other event data). Also no for an empty token,
+/// one longer than [`MAX_MAILGUN_TOKEN_CHARS`] or one with control characters (NUL cannot be
+/// stored), none of which Mailgun sends.
 ///
 /// Of several concurrent first uses of one token with different bodies, exactly one is
 /// admitted: the primary key serializes them (an `INSERT ... ON CONFLICT DO NOTHING` waits for
@@ -217,7 +218,10 @@ pub async fn admit_mailgun_token(
     token: &str,
     body_sha256: &[u8; 32],
 ) -> Result<bool, DbError> {
-    if token.is_empty() || token.chars().count() > MAX_MAILGUN_TOKEN_CHARS {
+    if token.is_empty()
+        || token.chars().count() > MAX_MAILGUN_TOKEN_CHARS
+        || token.chars().any(char::is_control)
+    {
         return Ok(false);
     }
     let conn = pool.get().await?;

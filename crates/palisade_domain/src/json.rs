@@ -1,5 +1,6 @@
 //! Client-supplied JSON objects stored as `jsonb`: bounded in size, key count and nesting, so
-//! one row cannot grow without limit. Stored and returned as given.
+//! one row cannot grow without limit, and free of NUL (`\u0000`), which `jsonb` cannot hold
+//! (PostgreSQL refuses it, SQLSTATE 22P05). Stored and returned as given.
 
 use serde_json::{Map, Value};
 
@@ -19,6 +20,20 @@ fn depth(v: &Value) -> usize {
         _ => 0,
     }
 }
+
+/// Whether a string or a key anywhere in `v` holds NUL.
+fn holds_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(holds_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// The refusal of a value that [`holds_nul`].
+const NUL_REFUSED: ParseError =
+    ParseError("must not contain the NUL character (\\u0000) in any key or string");
 
 fn is_identifier(k: &str) -> bool {
     let mut chars = k.chars();
@@ -43,6 +58,9 @@ fn parse_object(v: &Value, l: &Limits) -> Result<Map<String, Value>, ParseError>
     }
     if depth(v) > l.max_depth {
         return Err(ParseError("is nested too deeply"));
+    }
+    if holds_nul(v) {
+        return Err(NUL_REFUSED);
     }
     if v.to_string().len() > l.max_bytes {
         return Err(ParseError("is too large"));
@@ -124,5 +142,20 @@ mod tests {
         assert!(EventProperties::parse(&json!({"k": "x".repeat(5000)})).is_err());
         let many: Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!(i))).collect();
         assert!(EventProperties::parse(&Value::Object(many)).is_err());
+    }
+
+    #[test]
+    fn nul_is_refused_in_any_string_or_key_at_any_depth() {
+        for bad in [
+            json!({"a": "x\u{0}y"}),
+            json!({"a": ["ok", "\u{0}"]}),
+            json!({"a": {"k\u{0}": 1}}),
+            json!({"a": {"b": "\u{0}"}}),
+        ] {
+            assert_eq!(ReportParameters::parse(&bad), Err(NUL_REFUSED), "{bad}");
+            assert_eq!(EventProperties::parse(&bad), Err(NUL_REFUSED), "{bad}");
+        }
+        // Other control characters are stored (escaped) like any text.
+        assert!(EventProperties::parse(&json!({"a": "tab\there\u{1}"})).is_ok());
     }
 }

@@ -3,6 +3,7 @@
 //! Every type here has a private field and a fallible `parse`; a handler that holds one
 //! never re-checks it. This crate does no I/O and knows nothing of HTTP or SQL.
 
+pub mod calendar;
 pub mod clock;
 mod contact;
 mod email_event;
@@ -38,7 +39,7 @@ pub use kinds::{
 };
 pub use messaging::{
     CallNotes, CallStatus, CampaignName, CampaignStatus, Direction, EmailBody, EmailStatus,
-    EmailSubject, ProviderId, SmsBody, SmsStatus, VoiceScript,
+    EmailSubject, InboundSmsBody, ProviderId, SmsBody, SmsStatus, VoiceScript,
 };
 pub use names::{
     ApiKeyName, CustomerName, IntegrationName, OrganizationName, PersonName, WebhookDescription,

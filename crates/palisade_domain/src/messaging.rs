@@ -228,6 +228,43 @@ impl ProviderId {
     }
 }
 
+/// The text of an SMS a carrier delivered to one of our numbers: at most
+/// [`SmsBody::MAX_CHARS`] characters, possibly empty, kept as received except for NUL, which
+/// PostgreSQL text cannot hold: each NUL becomes U+FFFD (the replacement character), so the
+/// rest of what the customer wrote is kept and the gap shows. (A NUL can only come from a
+/// mangled encoding on the way: GSM 03.38's 0x00 is `@`.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundSmsBody {
+    text: String,
+    replaced_nul: bool,
+}
+
+impl InboundSmsBody {
+    /// Takes a carrier's text; refuses only one longer than an SMS can be.
+    pub fn from_carrier(s: &str) -> Result<Self, ParseError> {
+        if s.chars().count() > SmsBody::MAX_CHARS {
+            return Err(ParseError("is longer than 1600 characters"));
+        }
+        let replaced_nul = s.contains('\0');
+        let text = if replaced_nul {
+            s.replace('\0', "\u{FFFD}")
+        } else {
+            s.to_owned()
+        };
+        Ok(Self { text, replaced_nul })
+    }
+
+    /// The text to store.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether a NUL was replaced.
+    pub fn replaced_nul(&self) -> bool {
+        self.replaced_nul
+    }
+}
+
 /// Trims `s` and checks it: not empty, at most `max_chars`, no control characters except, for
 /// multi-line texts, line breaks and tabs.
 fn parse_text(s: &str, max_chars: usize, multiline: bool) -> Result<String, ParseError> {
@@ -306,6 +343,7 @@ text_type!(
 );
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -431,6 +469,17 @@ mod tests {
         }
         assert!(ProviderId::parse(&"a".repeat(256)).is_err());
         assert!(ProviderId::parse(&"a".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn inbound_sms_bodies_keep_the_text_but_not_nul() {
+        let b = InboundSmsBody::from_carrier("  Hi\u{0}there\n\u{1} ").unwrap();
+        assert_eq!(b.as_str(), "  Hi\u{FFFD}there\n\u{1} ");
+        assert!(b.replaced_nul());
+        let b = InboundSmsBody::from_carrier("").unwrap();
+        assert!(b.as_str().is_empty() && !b.replaced_nul());
+        assert!(InboundSmsBody::from_carrier(&"é".repeat(1600)).is_ok());
+        assert!(InboundSmsBody::from_carrier(&"é".repeat(1601)).is_err());
     }
 
     #[test]

@@ -351,7 +351,8 @@ pub struct Invoice {
     pub organization_id: Option<OrgId>,
     /// The subscription it bills, if any.
     pub subscription: Option<StripeSubscriptionId>,
-    /// Invoice number (1-100 characters; dropped otherwise: display only).
+    /// Invoice number (1-100 characters, no control characters; dropped otherwise: display
+    /// only).
     pub number: Option<String>,
     /// Stripe's status.
     pub status: InvoiceStatus,
@@ -373,7 +374,8 @@ pub struct Invoice {
     pub due_at: Option<StripeTimestamp>,
     /// `status_transitions.paid_at`.
     pub paid_at: Option<StripeTimestamp>,
-    /// Stripe's hosted page (`https://`, at most 2048 bytes; dropped otherwise: display only).
+    /// Stripe's hosted page (`https://`, at most 2048 bytes, no control characters; dropped
+    /// otherwise: display only).
     pub hosted_invoice_url: Option<String>,
 }
 
@@ -757,7 +759,7 @@ fn invoice(raw: RawInvoice) -> Result<Invoice, StripeEventError> {
             .map_err(|_| invalid("data.object.subscription"))?,
         number: raw
             .number
-            .filter(|n| (1..=100).contains(&n.chars().count())),
+            .filter(|n| (1..=100).contains(&n.chars().count()) && !n.chars().any(char::is_control)),
         status: raw
             .status
             .as_deref()
@@ -776,9 +778,9 @@ fn invoice(raw: RawInvoice) -> Result<Invoice, StripeEventError> {
             raw.status_transitions.and_then(|t| t.paid_at),
             "data.object.status_transitions.paid_at",
         )?,
-        hosted_invoice_url: raw
-            .hosted_invoice_url
-            .filter(|u| u.starts_with("https://") && u.len() <= 2048),
+        hosted_invoice_url: raw.hosted_invoice_url.filter(|u| {
+            u.starts_with("https://") && u.len() <= 2048 && !u.chars().any(char::is_control)
+        }),
     })
 }
 
@@ -975,6 +977,17 @@ mod tests {
             i.hosted_invoice_url, None,
             "display-only field dropped, not refused"
         );
+        // NUL cannot be stored (PostgreSQL text): dropped like any other unusable display text.
+        let nul = event(
+            "invoice.paid",
+            json!({"id": "in_3", "customer": "cus_1", "status": "paid", "currency": "usd",
+                   "subtotal": 1, "total": 1, "amount_due": 0, "amount_paid": 1,
+                   "number": "A\u{0}1", "hosted_invoice_url": "https://invoice.stripe.com/\u{0}"}),
+        );
+        let StripeEventKind::InvoicePaid(i) = StripeEvent::parse(&nul).unwrap().kind else {
+            panic!()
+        };
+        assert_eq!((i.number, i.hosted_invoice_url), (None, None));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle, Service};
-use actix_web::{App, HttpServer};
+use actix_web::{App, HttpServer, middleware};
 use palisade_api::AppState;
 use palisade_api::auth::{PasswordHashing, TokenKeys};
 use palisade_api::telemetry::{PalisadeRootSpan, add_request_id_header};
@@ -121,6 +121,8 @@ impl Application {
             .port();
         let mut server = HttpServer::new(move || {
             App::new()
+                // Innermost: a panicking handler's 500 still gets the request id and the log line.
+                .wrap(middleware::from_fn(palisade_api::catch_panic::catch_panic))
                 .wrap_fn(|req, srv| {
                     let fut = srv.call(req);
                     async move { fut.await.map(add_request_id_header) }

@@ -235,11 +235,11 @@ pub async fn summary(
     let range = f.day_range(q.from.as_deref(), q.to.as_deref());
     let event_type = f.optional("type", q.event_type.as_deref(), EventType::parse);
     f.finish()?;
-    let Some((from_day, to_day, start, end)) = range else {
+    let Some(range) = range else {
         return Err(ApiError::internal("validated fields missing"));
     };
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let counts = db::summary(tx, start, end, event_type.as_ref()).await?;
+    let counts = db::summary(tx, range.start, range.end, event_type.as_ref()).await?;
     let mut totals: Vec<(String, i64)> = Vec::new();
     for c in &counts {
         match totals.iter_mut().find(|(t, _)| *t == c.event_type) {
@@ -249,8 +249,8 @@ pub async fn summary(
     }
     totals.sort();
     Ok(HttpResponse::Ok().json(json!({
-        "from": format_date(from_day),
-        "to": format_date(to_day),
+        "from": format_date(range.from),
+        "to": format_date(range.to),
         "data": counts.iter().map(|c| json!({
             "day": format_date(c.day),
             "type": c.event_type,

@@ -3,13 +3,24 @@
 //! may be absent but not null. Each records a field error instead of failing, so one 422 lists
 //! every problem. One method per concept: add here rather than in a route module.
 
-use palisade_domain::ParseError;
-use serde_json::Value;
+use palisade_domain::{ParseError, calendar};
 use time::format_description::well_known::Rfc3339;
-use time::{Date, Duration, OffsetDateTime, Time};
+use time::{Date, OffsetDateTime};
 
 use super::Fields;
 use crate::error::{FieldCode, FieldError};
+
+/// An inclusive range of UTC days and the instants it covers (see [`Fields::day_range`]).
+pub(crate) struct DayRange {
+    /// The first day.
+    pub from: Date,
+    /// The last day.
+    pub to: Date,
+    /// The first day's midnight.
+    pub start: OffsetDateTime,
+    /// The midnight after the last day; `None` after 9999-12-31 (open-ended).
+    pub end: Option<OffsetDateTime>,
+}
 
 impl Fields {
     /// Records an `invalid` error for `field`.
@@ -44,7 +55,7 @@ impl Fields {
         // has no spaces, so putting it back cannot change the meaning of a valid value.
         let raw = raw?.trim().replace(' ', "+");
         match OffsetDateTime::parse(&raw, &Rfc3339) {
-            Ok(t) => Some(t),
+            Ok(t) => self.optional_value(field, Some(&t), |t| calendar::instant(*t)),
             Err(_) => {
                 self.invalid(
                     field,
@@ -59,7 +70,7 @@ impl Fields {
     pub(crate) fn date(&mut self, field: &'static str, raw: Option<&str>) -> Option<Date> {
         let format = time::macros::format_description!("[year]-[month]-[day]");
         match Date::parse(raw?, &format) {
-            Ok(d) => Some(d),
+            Ok(d) => self.optional_value(field, Some(&d), |d| calendar::day(*d)),
             Err(_) => {
                 self.invalid(field, "must be a date, like 2024-05-01");
                 None
@@ -103,21 +114,18 @@ impl Fields {
         self.optional(field, Some(s), parse)
     }
 
-    /// An inclusive range of UTC days, `from` and `to` (dates), as the half-open range of
-    /// instants `[from 00:00, to + 1 day 00:00)`. Defaults to the 30 days ending today; at most
-    /// 366 days.
-    pub(crate) fn day_range(
-        &mut self,
-        from: Option<&str>,
-        to: Option<&str>,
-    ) -> Option<(Date, Date, OffsetDateTime, OffsetDateTime)> {
+    /// An inclusive range of UTC days, `from` and `to` (dates between 0000-01-01 and
+    /// 9999-12-31), as the half-open range of instants from `from` 00:00 to the midnight after
+    /// `to` (`None`, open-ended, after 9999-12-31: see [`calendar::day_instants`]). Defaults to
+    /// the 30 days ending today (never before 0000-01-01); at most 366 days.
+    pub(crate) fn day_range(&mut self, from: Option<&str>, to: Option<&str>) -> Option<DayRange> {
         let to_day = match to {
             Some(_) => self.date("to", to)?,
             None => OffsetDateTime::now_utc().date(),
         };
         let from_day = match from {
             Some(_) => self.date("from", from)?,
-            None => to_day - Duration::days(29),
+            None => calendar::days_before(to_day, 29),
         };
         if from_day > to_day {
             self.invalid("from", "must not be after to");
@@ -127,17 +135,21 @@ impl Fields {
             self.invalid("from", "the range is at most 366 days");
             return None;
         }
-        let start = from_day.with_time(Time::MIDNIGHT).assume_utc();
-        let end = to_day.with_time(Time::MIDNIGHT).assume_utc() + Duration::days(1);
-        Some((from_day, to_day, start, end))
+        let (start, end) = calendar::day_instants(from_day, to_day);
+        Some(DayRange {
+            from: from_day,
+            to: to_day,
+            start,
+            end,
+        })
     }
 
-    /// A JSON value parsed by a domain type (absent is fine).
-    pub(crate) fn optional_value<T>(
+    /// A value parsed by a domain type (absent is fine).
+    pub(crate) fn optional_value<V: ?Sized, T>(
         &mut self,
         field: &'static str,
-        raw: Option<&Value>,
-        parse: impl FnOnce(&Value) -> Result<T, ParseError>,
+        raw: Option<&V>,
+        parse: impl FnOnce(&V) -> Result<T, ParseError>,
     ) -> Option<T> {
         match parse(raw?) {
             Ok(v) => Some(v),

@@ -503,11 +503,11 @@ pub async fn analytics(
         SocialAccountId::parse,
     );
     f.finish()?;
-    let Some((from_day, to_day, start, end)) = range else {
+    let Some(range) = range else {
         return Err(ApiError::internal("validated fields missing"));
     };
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let accounts = db::engagement(tx, start, end, network, account_id).await?;
+    let accounts = db::engagement(tx, range.start, range.end, network, account_id).await?;
     let mut networks: Vec<(String, i64, [i64; 4])> = Vec::new();
     for a in &accounts {
         let i = match networks.iter().position(|(n, _, _)| *n == a.network) {
@@ -519,8 +519,9 @@ pub async fn analytics(
         };
         let entry = &mut networks[i];
         entry.1 += a.posts;
+        // Counters are client-set, up to i64::MAX each: their totals saturate, never overflow.
         for (total, v) in entry.2.iter_mut().zip(a.counters) {
-            *total += v;
+            *total = total.saturating_add(v);
         }
     }
     let totals = |posts: i64, c: [i64; 4]| json!({"posts": posts, "likes": c[0], "shares": c[1], "comments": c[2], "impressions": c[3]});
@@ -543,8 +544,8 @@ pub async fn analytics(
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({
-        "from": format_date(from_day),
-        "to": format_date(to_day),
+        "from": format_date(range.from),
+        "to": format_date(range.to),
         "networks": networks,
         "accounts": accounts,
     })))

@@ -21,7 +21,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use palisade_db::email_events::{self, ProviderEmailEvent};
 use palisade_db::webhooks::{self, Delivery, DeliveryKind, Provider};
 use palisade_db::{DbError, TenantTx};
-use palisade_domain::EmailEvent;
+use palisade_domain::{EmailEvent, ProviderId, calendar};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -51,10 +51,14 @@ const _: () = assert!(webhooks::MAILGUN_TOKEN_RETENTION_SECS >= 2 * MAILGUN_TOLE
 
 /// Longest provider event id we store (`webhook_deliveries.event_key`).
 const MAX_EVENT_ID: usize = 300;
-/// Longest provider message id we store (`email_messages.provider_message_id`).
-const MAX_PROVIDER_MESSAGE_ID: usize = 255;
 
-fn invalid_payload(message: &str) -> ApiError {
+/// 400 for a signed body that cannot be read, with one warn line (the reason, never the body).
+fn invalid_payload(provider: &'static str, message: &str) -> ApiError {
+    tracing::warn!(
+        provider,
+        message,
+        "email webhook refused: signed, but not readable"
+    );
     ApiError::BadRequest {
         code: "invalid_payload",
         message: message.to_owned(),
@@ -97,7 +101,7 @@ pub async fn sendgrid(
         .map_err(|reason| invalid_signature("sendgrid", reason))?;
 
     let events: Vec<Value> = serde_json::from_slice(&body)
-        .map_err(|_| invalid_payload("the body is not a JSON array of events"))?;
+        .map_err(|_| invalid_payload("sendgrid", "the body is not a JSON array of events"))?;
     let now = OffsetDateTime::now_utc();
     for raw in &events {
         let Some(event) = sendgrid_event(raw, now) else {
@@ -205,7 +209,7 @@ pub async fn mailgun(
     }
 
     let parsed: MailgunBody = serde_json::from_slice(&body)
-        .map_err(|_| invalid_payload("event-data is missing or not a JSON object"))?;
+        .map_err(|_| invalid_payload("mailgun", "event-data is missing or not a JSON object"))?;
     if let Some(event) = mailgun_event(&parsed.event_data, OffsetDateTime::now_utc()) {
         apply_one(&state, Some(&req), &event).await?;
     }
@@ -293,13 +297,15 @@ fn unix_time(v: Option<&Value>) -> Option<OffsetDateTime> {
     }
     // `as` saturates on huge values; checked_mul keeps the product in range.
     let micros = (secs * 1e6).round() as i128;
-    OffsetDateTime::from_unix_timestamp_nanos(micros.checked_mul(1000)?).ok()
+    let t = OffsetDateTime::from_unix_timestamp_nanos(micros.checked_mul(1000)?).ok()?;
+    calendar::instant(t).ok()
 }
 
-/// A usable event id: 1 to 300 characters.
+/// A usable event id: 1 to 300 characters, none of them a control character (NUL cannot be
+/// stored, and the id is logged).
 fn event_id(v: Option<&Value>) -> Option<&str> {
     v?.as_str()
-        .filter(|s| !s.is_empty() && s.len() <= MAX_EVENT_ID)
+        .filter(|s| !s.is_empty() && s.len() <= MAX_EVENT_ID && !s.chars().any(char::is_control))
 }
 
 /// Our message id, when the event carries a well-formed one.
@@ -307,9 +313,11 @@ fn our_message_id(v: Option<&Value>) -> Option<Uuid> {
     Uuid::parse_str(v?.as_str()?.trim()).ok()
 }
 
-/// A usable provider message id: 1 to 255 characters.
+/// A usable provider message id: what [`ProviderId`] accepts (1 to 255 visible ASCII
+/// characters, what the sender stores).
 fn provider_message_id(s: &str) -> Option<&str> {
-    Some(s.trim()).filter(|s| !s.is_empty() && s.len() <= MAX_PROVIDER_MESSAGE_ID)
+    let s = s.trim();
+    ProviderId::parse(s).ok().map(|_| s)
 }
 
 /// SendGrid's event names, in Palisade's words; `None` for one we do not track (account

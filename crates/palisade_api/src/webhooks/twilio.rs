@@ -5,13 +5,15 @@
 //! before any field is interpreted. Then the delivery is routed through a resolver function
 //! and applied in a tenant transaction for the organization found (see
 //! [`palisade_db::webhooks`]). An unknown number or message answers 200 with one warn line and
-//! writes nothing, so that Twilio stops retrying.
+//! writes nothing, so that Twilio stops retrying. A signed delivery that cannot be read (a
+//! missing field, a SID that is not an id) answers 400 with one warn line naming the field,
+//! never its value: never a 5xx, which Twilio would retry for nothing.
 
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::webhooks::{self, Delivery, DeliveryKind, InboundSms, Outcome, Provider};
-use palisade_domain::PhoneNumber;
+use palisade_domain::{InboundSmsBody, PhoneNumber, ProviderId};
 
 use super::signature::verify_twilio;
 use super::{finish, invalid_signature, not_configured, record_org};
@@ -42,10 +44,25 @@ impl TwilioForm {
 
     /// [`TwilioForm::get`], or 400 naming the missing field.
     pub fn require(&self, name: &'static str) -> Result<&str, ApiError> {
-        self.get(name).ok_or_else(|| ApiError::BadRequest {
-            code: "invalid_payload",
-            message: format!("the {name} field is missing"),
-        })
+        self.get(name)
+            .ok_or_else(|| refused(format!("the {name} field is missing")))
+    }
+
+    /// A SID field (`MessageSid`, `CallSid`): present and an id (1 to 255 visible ASCII
+    /// characters, what Twilio's SIDs are and our columns hold), else 400.
+    pub fn sid(&self, name: &'static str) -> Result<ProviderId, ApiError> {
+        ProviderId::parse(self.require(name)?)
+            .map_err(|e| refused(format!("the {name} field {}", e.reason())))
+    }
+}
+
+/// 400 `invalid_payload` for a signed delivery that cannot be read, with one warn line.
+/// `message` names the field, never its value (which could be anything).
+pub(super) fn refused(message: String) -> ApiError {
+    tracing::warn!(%message, "Twilio delivery refused: it cannot be read");
+    ApiError::BadRequest {
+        code: "invalid_payload",
+        message,
     }
 }
 
@@ -86,13 +103,8 @@ pub async fn sms_inbound(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let form = verified_form(&state, &req, &body)?;
-    let sid = form.require("MessageSid")?;
-    if sid.len() > 255 {
-        return Err(ApiError::BadRequest {
-            code: "invalid_payload",
-            message: "MessageSid is too long".into(),
-        });
-    }
+    let sid = form.sid("MessageSid")?;
+    let sid = sid.as_str();
     // A `To` that is not E.164 (e.g. a short code) cannot be one of our numbers (they are all
     // E.164): acknowledged like an unknown number, so Twilio does not retry.
     let Ok(to) = PhoneNumber::parse(form.require("To")?) else {
@@ -102,7 +114,6 @@ pub async fn sms_inbound(
         );
         return Ok(empty_twiml());
     };
-    let body_text = form.get("Body").unwrap_or("");
     // sms_messages stores E.164 senders only (short codes and alphanumeric sender ids cannot
     // be replied to by SMS anyway). Acknowledge so Twilio does not retry.
     let Ok(from) = PhoneNumber::parse(form.require("From")?) else {
@@ -112,12 +123,18 @@ pub async fn sms_inbound(
         );
         return Ok(empty_twiml());
     };
-    if body_text.chars().count() > 1600 {
+    let Ok(body_text) = InboundSmsBody::from_carrier(form.get("Body").unwrap_or("")) else {
         tracing::warn!(
             message_sid = sid,
             "inbound SMS ignored: the body is longer than 1600 characters"
         );
         return Ok(empty_twiml());
+    };
+    if body_text.replaced_nul() {
+        tracing::warn!(
+            message_sid = sid,
+            "inbound SMS body held NUL characters: stored as U+FFFD"
+        );
     }
     let Some(org) = webhooks::resolve_number(&state.pool, to.as_str(), "sms").await? else {
         tracing::warn!(
@@ -134,7 +151,7 @@ pub async fn sms_inbound(
             sid,
             from: from.as_str(),
             to: to.as_str(),
-            body: body_text,
+            body: body_text.as_str(),
         },
     )
     .await?;

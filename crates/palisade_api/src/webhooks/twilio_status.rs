@@ -21,12 +21,12 @@ use palisade_db::carrier_status::{
     self, Applied, CallStatusReport, CallTarget, CarrierCall, SmsStatusReport,
 };
 use palisade_db::webhooks::{self, Delivery, DeliveryKind, Outcome, Provider};
-use palisade_domain::{CallId, CallStatus, Direction, OrgId, PhoneNumber, SmsStatus};
+use palisade_domain::{CallId, CallStatus, Direction, OrgId, PhoneNumber, SmsStatus, calendar};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 use uuid::Uuid;
 
-use super::twilio::{TwilioForm, empty_twiml, verified_form};
+use super::twilio::{TwilioForm, empty_twiml, refused, verified_form};
 use super::{finish, record_org};
 use crate::{ApiError, AppState};
 
@@ -73,13 +73,6 @@ pub fn call_status_from_twilio(status: &str) -> Option<CallStatus> {
     })
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::BadRequest {
-        code: "invalid_payload",
-        message: message.into(),
-    }
-}
-
 /// The first value of `name` in the request's query string (part of the signed URL).
 fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
     form_urlencoded::parse(req.query_string().as_bytes())
@@ -91,18 +84,9 @@ fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
 fn our_id(req: &HttpRequest, name: &'static str) -> Result<Option<Uuid>, ApiError> {
     query_param(req, name)
         .map(|raw| {
-            Uuid::try_parse(&raw).map_err(|_| invalid(format!("{name} in the URL is not a UUID")))
+            Uuid::try_parse(&raw).map_err(|_| refused(format!("{name} in the URL is not a UUID")))
         })
         .transpose()
-}
-
-/// A Twilio SID field, present and at most 255 characters (what our columns hold).
-fn sid<'a>(form: &'a TwilioForm, name: &'static str) -> Result<&'a str, ApiError> {
-    let sid = form.require(name)?;
-    if sid.len() > 255 {
-        return Err(invalid(format!("{name} is too long")));
-    }
-    Ok(sid)
 }
 
 /// An optional integer field; present but not an integer in `range` is a 400.
@@ -117,7 +101,7 @@ where
     form.get(name)
         .map(|raw| match raw.parse::<T>() {
             Ok(n) if range.contains(&n) => Ok(n),
-            _ => Err(invalid(format!("{name} is not a valid integer"))),
+            _ => Err(refused(format!("{name} is not a valid integer"))),
         })
         .transpose()
 }
@@ -181,7 +165,8 @@ pub async fn sms_status(
 ) -> Result<HttpResponse, ApiError> {
     let form = verified_form(&state, &req, &body)?;
     let message_id = our_id(&req, "message_id")?;
-    let sid = sid(&form, "MessageSid")?;
+    let sid = form.sid("MessageSid")?;
+    let sid = sid.as_str();
     let twilio_status = form.require("MessageStatus")?;
     let error_code = int_field(&form, "ErrorCode", 0..=i32::MAX)?;
     let Some(status) = sms_status_from_twilio(twilio_status) else {
@@ -303,7 +288,8 @@ pub async fn voice_status(
 ) -> Result<HttpResponse, ApiError> {
     let form = verified_form(&state, &req, &body)?;
     let call_id = our_id(&req, "call_id")?;
-    let sid = sid(&form, "CallSid")?;
+    let sid = form.sid("CallSid")?;
+    let sid = sid.as_str();
     let twilio_status = form.require("CallStatus")?;
     let sequence = int_field(&form, "SequenceNumber", 0..=i64::MAX)?;
     let duration_seconds = int_field(&form, "CallDuration", 0..=MAX_CALL_SECONDS)?;
@@ -311,7 +297,11 @@ pub async fn voice_status(
         .get("Timestamp")
         .map(|raw| {
             OffsetDateTime::parse(raw, &Rfc2822)
-                .map_err(|_| invalid("Timestamp is not an RFC 2822 date"))
+                .ok()
+                .and_then(|t| calendar::instant(t).ok())
+                .ok_or_else(|| {
+                    refused("Timestamp is not an RFC 2822 date in years 0000 to 9999".into())
+                })
         })
         .transpose()?;
     let Some(status) = call_status_from_twilio(twilio_status) else {

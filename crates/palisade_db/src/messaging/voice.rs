@@ -238,7 +238,8 @@ pub struct CallPatch {
     pub customer_id: Option<Option<CustomerId>>,
     /// A new status, different from the current one and already checked
     /// ([`CallStatus::may_move_to`]). Moving to `in_progress` records `started_at`; moving to a
-    /// final status records `ended_at` and, for an answered call, the duration, unless known.
+    /// final status records `ended_at` and, for an answered call, the duration, unless known
+    /// (at most i32::MAX seconds, the column's limit: a start may be dated as far back as 0000).
     pub status: Option<CallStatus>,
     /// Talk time.
     pub duration_seconds: Option<i32>,
@@ -398,7 +399,7 @@ pub async fn update_call(
                      started_at = CASE WHEN $6 = 'in_progress' THEN coalesce(started_at, now()) ELSE started_at END, \
                      ended_at = CASE WHEN $7 THEN coalesce(ended_at, greatest(started_at, now())) ELSE ended_at END, \
                      duration_seconds = coalesce($8, duration_seconds, CASE WHEN $7 AND started_at IS NOT NULL \
-                         THEN round(extract(epoch FROM coalesce(ended_at, greatest(started_at, now())) - started_at))::integer END), \
+                         THEN least(round(extract(epoch FROM coalesce(ended_at, greatest(started_at, now())) - started_at)), 2147483647)::integer END), \
                      updated_at = now() \
                  WHERE id = $1 RETURNING ",
                 call_columns!()
