@@ -69,6 +69,8 @@ fn no_route_is_registered_outside_the_table() {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
+            // Unit tests may build their own small apps.
+            let text = text.split("#[cfg(test)]").next().unwrap_or_default();
             for needle in [
                 "web::resource(",
                 "web::scope(",
