@@ -209,3 +209,103 @@ async fn a_chat_message_moves_its_conversations_updated_at() {
     );
     assert_ne!(after.json["updated_at"], c.json["updated_at"]);
 }
+
+/// PATCH `null`: 422 `required` on a required field (nothing changes, `updated_at` included),
+/// and it clears an optional one. Every required field that once ignored `null` is listed.
+#[actix_web::test]
+async fn patch_null_is_refused_on_required_fields_and_clears_optional_ones() {
+    const REQUIRED: &[(&str, &str)] = &[
+        ("/v1/ivr/menus/", "name"),
+        ("/v1/ivr/menus/", "tree"),
+        ("/v1/knowledge-base/articles/", "title"),
+        ("/v1/knowledge-base/articles/", "body"),
+        ("/v1/knowledge-base/articles/", "tags"),
+        ("/v1/knowledge-base/articles/", "published"),
+        ("/v1/reports/", "name"),
+        ("/v1/reports/", "kind"),
+        ("/v1/reports/", "parameters"),
+        ("/v1/phone-numbers/", "capabilities"),
+        ("/v1/social/accounts/", "handle"),
+        ("/v1/social/posts/", "body"),
+        ("/v1/social/posts/", "status"),
+        ("/v1/social/posts/", "likes"),
+        ("/v1/social/posts/", "shares"),
+        ("/v1/social/posts/", "comments"),
+        ("/v1/social/posts/", "impressions"),
+        ("/v1/customers/", "name"),
+        ("/v1/chat/conversations/", "status"),
+        ("/v1/integrations/", "name"),
+    ];
+    const OPTIONAL: &[(&str, &str)] = &[
+        ("/v1/customers/", "email"),
+        ("/v1/chat/conversations/", "subject"),
+        ("/v1/phone-numbers/", "label"),
+        ("/v1/reports/", "schedule"),
+        ("/v1/webhooks/", "description"),
+    ];
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let seeded = seed_all(&app, &a, "nulls").await;
+    let item = |prefix: &str| -> String {
+        seeded
+            .items
+            .iter()
+            .map(|i| i.path.clone())
+            .find(|p| {
+                p.strip_prefix(prefix)
+                    .is_some_and(|rest| !rest.contains('/'))
+            })
+            .unwrap_or_else(|| panic!("no seeded item under {prefix}"))
+    };
+    for (prefix, field) in REQUIRED {
+        let path = item(prefix);
+        let before = app.call("GET", &path, Some(&a.token), None).await;
+        let r = app
+            .call(
+                "PATCH",
+                &path,
+                Some(&a.token),
+                Some(&json!({ *field: null })),
+            )
+            .await;
+        assert_eq!(r.status, 422, "PATCH {path} {field}: null: {}", r.text);
+        assert_eq!(r.json["fields"][0]["field"], *field, "{path}: {}", r.text);
+        assert_eq!(
+            r.json["fields"][0]["code"], "required",
+            "{path}: {}",
+            r.text
+        );
+        let after = app.call("GET", &path, Some(&a.token), None).await;
+        assert_eq!(
+            before.json, after.json,
+            "PATCH {path} {field}: null changed it"
+        );
+    }
+    let r = app
+        .call(
+            "PATCH",
+            "/v1/organization",
+            Some(&a.token),
+            Some(&json!({"name": null})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["fields"][0]["code"].as_str()),
+        (422, Some("required")),
+        "{}",
+        r.text
+    );
+    for (prefix, field) in OPTIONAL {
+        let path = item(prefix);
+        let r = app
+            .call(
+                "PATCH",
+                &path,
+                Some(&a.token),
+                Some(&json!({ *field: null })),
+            )
+            .await;
+        assert_eq!(r.status, 200, "PATCH {path} {field}: null: {}", r.text);
+        assert_eq!(r.json[*field], Value::Null, "{path}: {}", r.text);
+    }
+}

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, parse_id};
+use super::{Fields, not_null, parse_id};
 use crate::auth::Tenant;
 use crate::list::List;
 use crate::{ApiError, AppState};
@@ -176,9 +176,13 @@ pub async fn get(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
+    #[serde(default, deserialize_with = "not_null")]
     title: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     body: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     published: Option<bool>,
 }
 

@@ -208,6 +208,23 @@ impl Fields {
     }
 }
 
+/// Deserializes a PATCH field that may be absent (`None`, with `#[serde(default)]`) but not
+/// null: `null` fails like a wrong type, which answers 422 `required` "cannot be null" with the
+/// field's path (`crate::extract`). For required fields; optional ones use [`nullable`].
+pub(crate) fn not_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    match <Option<T> as serde::Deserialize>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::invalid_type(
+            serde::de::Unexpected::Unit,
+            &"a value",
+        )),
+    }
+}
+
 /// Deserializes a field that may be absent (outer `None`), null (`Some(None)`) or a value.
 pub(crate) fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::Fields;
+use super::{Fields, not_null};
 use crate::auth::{Tenant, UserSession};
 use crate::{ApiError, AppState};
 
@@ -73,6 +73,7 @@ pub async fn get(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpRespo
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
+    #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
 }
 

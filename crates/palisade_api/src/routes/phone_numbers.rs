@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::query_params::no_such;
-use super::{Fields, nullable, parse_id};
+use super::{Fields, not_null, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::list::List;
 use crate::{ApiError, AppState};
@@ -247,6 +247,7 @@ pub async fn get(
 pub struct PatchBody {
     #[serde(default, deserialize_with = "nullable")]
     label: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     capabilities: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
     ivr_menu_id: Option<Option<String>>,

@@ -10,7 +10,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, nullable, parse_id};
+use super::{Fields, not_null, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::list::List;
 use crate::{ApiError, AppState};
@@ -163,8 +163,11 @@ pub async fn get(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
+    #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     kind: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     parameters: Option<Value>,
     #[serde(default, deserialize_with = "nullable")]
     schedule: Option<Option<String>>,

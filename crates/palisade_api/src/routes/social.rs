@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::query_params::{format_date, no_such};
-use super::{Fields, nullable, parse_id};
+use super::{Fields, not_null, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::list::List;
 use crate::{ApiError, AppState};
@@ -179,6 +179,7 @@ pub async fn get_account(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountPatchBody {
+    #[serde(default, deserialize_with = "not_null")]
     handle: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     access_token: Option<Option<String>>,
@@ -390,15 +391,21 @@ pub async fn get_post(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostPatchBody {
+    #[serde(default, deserialize_with = "not_null")]
     body: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     status: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     scheduled_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     published_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     likes: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     shares: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     comments: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     impressions: Option<i64>,
 }
 
