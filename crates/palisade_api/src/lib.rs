@@ -11,13 +11,17 @@
 //! - [`mail`]: the [`mail::Mailer`] that sends account mail (invitations, password resets).
 //! - [`routes`]: the handlers. Each opens a [`palisade_db::TenantTx`] for its tenant and never
 //!   filters by organization itself.
+//! - [`idempotency`]: `Idempotency-Key` on tenant POSTs, stored with the request's effect.
+//! - [`etag`]: `ETag` on GET and PATCH answers, `If-Match` checked inside the write transaction.
 //! - [`telemetry`]: the request span (request id, route, organization once known).
 
 pub mod auth;
 pub mod client_addr;
 pub mod credentials;
 pub mod error;
+pub mod etag;
 pub mod extract;
+pub mod idempotency;
 pub mod list;
 pub mod mail;
 pub mod routes;

@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 use super::{Fields, method_not_allowed, parse_id};
 use crate::auth::Tenant;
+use crate::etag::IfMatch;
+use crate::idempotency::{Begun, Idempotency};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -127,6 +129,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
@@ -146,14 +149,17 @@ pub async fn create(
         tags,
         published: body.published.unwrap_or(false),
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = match idem.begin(&state, &tenant.0).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Replay(first) => return Ok(first),
+    };
     let article = db::create(&mut tx, &new).await?;
-    tx.commit().await?;
-    Ok(super::created(
+    tx.commit(super::created(
         "/v1/knowledge-base/articles",
         article.id,
         ArticleJson::from(article),
     ))
+    .await
 }
 
 /// `GET /v1/knowledge-base/articles/{id}`.
@@ -183,6 +189,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ArticleId::parse)?;
@@ -195,6 +202,9 @@ pub async fn update(
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), ArticleJson::from)
+        .await?;
     let article = db::update(&mut tx, id, &patch)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -207,9 +217,13 @@ pub async fn delete(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ArticleId::parse)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), ArticleJson::from)
+        .await?;
     if !db::delete(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }

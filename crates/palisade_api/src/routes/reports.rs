@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 use super::{Fields, method_not_allowed, nullable, parse_id};
 use crate::auth::Tenant;
+use crate::etag::IfMatch;
+use crate::idempotency::{Begun, Idempotency};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -113,6 +115,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
@@ -133,14 +136,17 @@ pub async fn create(
         parameters,
         schedule,
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = match idem.begin(&state, &tenant.0).await? {
+        Begun::Fresh(tx) => tx,
+        Begun::Replay(first) => return Ok(first),
+    };
     let report = db::create(&mut tx, &new).await?;
-    tx.commit().await?;
-    Ok(super::created(
+    tx.commit(super::created(
         "/v1/reports",
         report.id,
         ReportJson::from(report),
     ))
+    .await
 }
 
 /// `GET /v1/reports/{id}`.
@@ -172,6 +178,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ReportId::parse)?;
@@ -184,6 +191,9 @@ pub async fn update(
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), ReportJson::from)
+        .await?;
     let report = db::update(&mut tx, id, &patch)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -196,9 +206,13 @@ pub async fn delete(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ReportId::parse)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), ReportJson::from)
+        .await?;
     if !db::delete(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }
