@@ -257,3 +257,46 @@ async fn the_check_waits_for_a_concurrent_change_and_sees_it() {
     assert_eq!(r.status, 412, "{}", r.text);
     assert_eq!(get(&app, &a, &path).await.json["name"], "Changed meanwhile");
 }
+
+/// `/v1/organization` is an item too.
+#[actix_web::test]
+async fn the_organization_honours_if_match_too() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let first = get(&app, &a, "/v1/organization").await;
+    let tag = etag(&first);
+    let rename = |if_match: String| {
+        let (app, token) = (&app, a.token.clone());
+        async move {
+            app.call_with(
+                "PATCH",
+                "/v1/organization",
+                Some(&token),
+                Some(&json!({"name": "Acme Ltd"})),
+                &[("If-Match", if_match.as_str())],
+            )
+            .await
+        }
+    };
+    let r = rename(STALE.to_owned()).await;
+    assert_eq!(r.status, 412, "{}", r.text);
+    assert_eq!(get(&app, &a, "/v1/organization").await.text, first.text);
+    let r = rename(tag.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let renamed = etag(&r);
+    assert_eq!(etag(&get(&app, &a, "/v1/organization").await), renamed);
+    let headers = [("If-Match", tag.as_str())];
+    let r = app
+        .call_with("DELETE", "/v1/organization", Some(&a.token), None, &headers)
+        .await;
+    assert_eq!(r.status, 412, "{}", r.text);
+    assert_eq!(
+        get(&app, &a, "/v1/organization").await.json["name"],
+        "Acme Ltd"
+    );
+    let headers = [("If-Match", renamed.as_str())];
+    let r = app
+        .call_with("DELETE", "/v1/organization", Some(&a.token), None, &headers)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+}

@@ -2,10 +2,7 @@
 //!
 //! A handler takes an [`Idempotency`] argument and opens its transaction through it:
 //! ```ignore
-//! let mut tx = match idem.begin(&state, &tenant.0).await? {
-//!     Begun::Fresh(tx) => tx,
-//!     Begun::Replay(first) => return Ok(first),
-//! };
+//! let mut tx = begin_or_replay!(idem, &state, &tenant.0); // a replay returns here
 //! // ... the handler's statements on `tx` ...
 //! tx.commit(super::created("/v1/things", thing.id, ThingJson::from(thing))).await
 //! ```
@@ -90,6 +87,20 @@ impl FromRequest for Idempotency {
         }))
     }
 }
+
+/// `let mut tx = begin_or_replay!(idem, &state, &tenant.0);` in a handler returning
+/// `Result<HttpResponse, ApiError>`: [`Idempotency::begin`], which either opens the handler's
+/// [`IdempotentTx`] or, for a replay, **returns from the handler** with the first response
+/// (as `?` returns an error).
+macro_rules! begin_or_replay {
+    ($idem:expr, $state:expr, $ctx:expr) => {
+        match $idem.begin($state, $ctx).await? {
+            $crate::idempotency::Begun::Fresh(tx) => tx,
+            $crate::idempotency::Begun::Replay(first) => return Ok(first),
+        }
+    };
+}
+pub(crate) use begin_or_replay;
 
 /// What [`Idempotency::begin`] found.
 pub enum Begun {

@@ -34,7 +34,7 @@ use crate::auth::{Tenant, UserSession};
 use crate::client_addr::ClientAddr;
 use crate::credentials::{LinkToken, link_token_hash};
 use crate::etag::IfMatch;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::mail::OutgoingMail;
 use crate::{ApiError, AppState};
@@ -155,10 +155,7 @@ pub async fn invite(
         created_at: now,
         expires_at: now + state.accounts.invitation_ttl,
     };
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let invitation = match db::create_invitation(&mut tx, &new).await {
         // Another request is inviting the same email at this very moment.
         Err(e) if e.is_unique_violation_of(INVITATION_EMAIL_KEY) => {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::query_params::{format_date, no_such};
 use super::{Fields, method_not_allowed};
 use crate::auth::Tenant;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -161,10 +161,7 @@ pub async fn ingest(
     if events.len() != bodies.len() {
         return Err(ApiError::internal("validated fields missing"));
     }
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let stored = match db::ingest(&mut tx, &events).await {
         Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
             return Err(no_such("customer_id"));

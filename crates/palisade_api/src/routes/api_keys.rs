@@ -22,7 +22,7 @@ use super::{Fields, method_not_allowed, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::credentials::GeneratedApiKey;
 use crate::etag::IfMatch;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -143,10 +143,7 @@ pub async fn create(
         prefix: generated.display_prefix(),
         key_hash: generated.hash(),
     };
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let api_key = db::create(&mut tx, &new).await?;
     let id = api_key.id;
     let response = HttpResponse::Created()

@@ -19,7 +19,7 @@ use super::query_params::no_such;
 use super::{Fields, method_not_allowed, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::etag::IfMatch;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -157,10 +157,7 @@ pub async fn create(
         ),
     };
     f.finish()?;
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let c = match db::create_conversation(&mut tx, &new).await {
         Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
             return Err(no_such("customer_id"));
@@ -303,10 +300,7 @@ pub async fn post_message(
     let (Some(sender), Some(text)) = (sender, text) else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let message = match db::post_message(&mut tx, id, sender, &text).await? {
         PostOutcome::Posted(m) => m,
         PostOutcome::NoConversation => return Err(ApiError::NotFound),

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{Fields, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::etag::IfMatch;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -107,10 +107,7 @@ pub async fn create(
     let Some(name) = name else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let created = db::create(&mut tx, &NewCustomer { name, email, phone }).await;
     let customer = match created {
         Err(e) if e.is_unique_violation_of(db::EMAIL_KEY) => return Err(email_taken()),

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::{Fields, method_not_allowed, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::etag::IfMatch;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -154,10 +154,7 @@ pub async fn create(
         secrets,
         enabled: body.enabled.unwrap_or(true),
     };
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let integration = match db::create(&mut tx, &new).await {
         Err(e) if e.is_unique_violation_of(db::NAME_KEY) => return Err(name_taken()),
         other => other?,

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{Fields, method_not_allowed, parse_id};
 use crate::auth::Tenant;
 use crate::etag::IfMatch;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -130,10 +130,7 @@ pub async fn create(
     let (Some(name), Some(tree)) = (name, tree) else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let menu = match db::create(&mut tx, &name, &tree).await {
         Err(e) if e.is_unique_violation_of(db::NAME_KEY) => return Err(name_taken()),
         other => other?,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{Fields, method_not_allowed, parse_id};
 use crate::auth::Tenant;
 use crate::etag::IfMatch;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -149,10 +149,7 @@ pub async fn create(
         tags,
         published: body.published.unwrap_or(false),
     };
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let article = db::create(&mut tx, &new).await?;
     tx.commit(super::created(
         "/v1/knowledge-base/articles",

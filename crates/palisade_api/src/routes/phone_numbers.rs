@@ -28,7 +28,7 @@ use super::query_params::no_such;
 use super::{Fields, method_not_allowed, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::etag::IfMatch;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -195,10 +195,7 @@ pub async fn create(
     let Some(number) = number else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     // Dropping `tx` on any refusal below rolls the claim back with everything else.
     let Some(held) =
         db::claim(&mut tx, &number, state.clock.now(), state.number_quarantine).await?

@@ -21,7 +21,7 @@ use super::query_params::{format_date, no_such};
 use super::{Fields, method_not_allowed, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::etag::IfMatch;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -147,10 +147,7 @@ pub async fn create_account(
     let (Some(network), Some(handle)) = (network, handle) else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let account = match db::create_account(&mut tx, network, &handle, token.as_ref()).await {
         Err(e) if e.is_unique_violation_of(db::HANDLE_KEY) => return Err(handle_taken()),
         other => other?,
@@ -372,10 +369,7 @@ pub async fn create_post(
         },
     );
     f.finish()?;
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let p = match db::create_post(&mut tx, account_id, &post_state).await {
         Err(e) if e.is_foreign_key_violation_of(db::ACCOUNT_FKEY) => {
             return Err(no_such("account_id"));

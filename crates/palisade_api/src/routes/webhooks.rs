@@ -21,7 +21,7 @@ use super::{Fields, method_not_allowed, nullable, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::credentials::generate_webhook_secret;
 use crate::etag::IfMatch;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -172,10 +172,7 @@ pub async fn create(
         enabled: body.enabled.unwrap_or(true),
     };
     let secret = generate_webhook_secret()?;
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let webhook = db::create(&mut tx, &new, &secret).await?;
     let id = webhook.id;
     let location = format!("/v1/webhooks/{id}");
@@ -288,10 +285,7 @@ pub async fn rotate_secret(
     let id = parse_id(&path, WebhookId::parse)?;
     tenant.require_admin()?;
     let secret = generate_webhook_secret()?;
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let webhook = db::rotate_secret(&mut tx, id, &secret)
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -21,7 +21,7 @@ use super::message_not_queued;
 use super::recipients::{RecipientAddress, campaign_from_path, recipient_created};
 use crate::auth::Tenant;
 use crate::etag::IfMatch;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::routes::{Fields, nullable, parse_id};
 use crate::{ApiError, AppState};
@@ -157,10 +157,7 @@ pub async fn create_campaign(
     let (Some(name), Some(subject), Some(body)) = (name, subject, text) else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let campaign = db::create_campaign(
         &mut tx,
         &NewEmailCampaign {
@@ -337,10 +334,7 @@ pub async fn create_message(
     let campaign_id = parse_id(&path, EmailCampaignId::parse)?;
     let (customer_id, to_email) =
         TO_EMAIL.fields(body.customer_id.as_deref(), body.to_email.as_deref())?;
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     campaign::takes_recipients::<EmailCampaign>(&mut tx, campaign_id).await?;
     let to_email = TO_EMAIL.resolve(&mut tx, to_email, customer_id).await?;
     let created = db::create_message(

@@ -22,7 +22,7 @@ use super::message_not_queued;
 use super::recipients::{RecipientAddress, campaign_from_path, recipient_created};
 use crate::auth::Tenant;
 use crate::etag::IfMatch;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::routes::phone_numbers::from_number_not_owned;
 use crate::routes::{Fields, nullable, parse_id};
@@ -164,10 +164,7 @@ pub async fn create_campaign(
     let (Some(name), Some(body), Some(from_number)) = (name, text, from_number) else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let campaign = db::create_campaign(
         &mut tx,
         &NewSmsCampaign {
@@ -361,10 +358,7 @@ pub async fn create_message(
     let campaign_id = parse_id(&path, SmsCampaignId::parse)?;
     let (customer_id, to_number) =
         TO_NUMBER.fields(body.customer_id.as_deref(), body.to_number.as_deref())?;
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     campaign::takes_recipients::<SmsCampaign>(&mut tx, campaign_id).await?;
     let to_number = TO_NUMBER.resolve(&mut tx, to_number, customer_id).await?;
     let created = db::create_recipient(

@@ -20,7 +20,7 @@ use super::campaign::{self, CampaignChange, CampaignRoute, new_campaign_status};
 use super::no_such_customer;
 use crate::auth::Tenant;
 use crate::etag::IfMatch;
-use crate::idempotency::{Begun, Idempotency};
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::routes::phone_numbers::from_number_not_owned;
 use crate::routes::{Fields, nullable, parse_id};
@@ -137,10 +137,7 @@ pub async fn create_campaign(
     let Some(name) = name else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let campaign = db::create_campaign(
         &mut tx,
         &NewVoiceCampaign {
@@ -343,10 +340,7 @@ pub async fn create_call(
     else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = match idem.begin(&state, &tenant.0).await? {
-        Begun::Fresh(tx) => tx,
-        Begun::Replay(first) => return Ok(first),
-    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let created = db::create_call(
         &mut tx,
         &NewCall {
