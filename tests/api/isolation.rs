@@ -62,10 +62,20 @@ fn seed_customers<'a>(
     marker: &'a str,
 ) -> LocalBoxFuture<'a, Seeded> {
     Box::pin(async move {
+        // With an Idempotency-Key, so that palisade.idempotency_keys holds a row too.
+        let body =
+            json!({"name": format!("{marker} customer"), "email": format!("{marker}@example.com")});
         let c = app
-            .create_customer(acct, json!({"name": format!("{marker} customer"), "email": format!("{marker}@example.com")}))
+            .call_with(
+                "POST",
+                "/v1/customers",
+                Some(&acct.token),
+                Some(&body),
+                &[("Idempotency-Key", "seed customer")],
+            )
             .await;
-        let id = c["id"].as_str().unwrap();
+        assert_eq!(c.status, 201, "{}", c.text);
+        let id = c.json["id"].as_str().unwrap();
         Seeded {
             items: vec![Item {
                 path: format!("/v1/customers/{id}"),

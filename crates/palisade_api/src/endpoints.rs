@@ -337,6 +337,16 @@ fn path_parameters(path: &str) -> Vec<String> {
         .collect()
 }
 
+fn header_parameter(name: &str, description: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(string_schema(None)))
+        .build()
+}
+
 fn push_parameter(op: &mut Operation, p: Parameter) {
     op.parameters.get_or_insert_with(Vec::new).push(RefOr::T(p));
 }
@@ -601,9 +611,37 @@ fn error_responses() -> Vec<(String, RefOr<Response>)> {
 }
 
 impl Drop for Doc<'_> {
-    /// Adds the responses every operation may give.
+    /// Adds the responses every operation may give, and the headers of the shared contracts:
+    /// `Idempotency-Key` on every tenant POST (`crate::idempotency`; not the password change),
+    /// `If-Match` and 412 on every PATCH and DELETE of an item (`crate::etag`).
     fn drop(&mut self) {
         let auth = self.endpoints.endpoints[self.index].auth;
+        let (method, path) = {
+            let e = &self.endpoints.endpoints[self.index];
+            (e.method.clone(), e.path)
+        };
+        let tenant = matches!(auth, Auth::Tenant | Auth::User);
+        if tenant && method == HttpMethod::Post && path != "/v1/me/password" {
+            let p = header_parameter(
+                "Idempotency-Key",
+                "1 to 255 printable ASCII characters. The same key and request within 24 hours \
+                 replay the first response (with `Idempotency-Replayed: true`); the same key \
+                 with another request answers 422 `idempotency_key_reused`.",
+            );
+            push_parameter(self.op(), p);
+        }
+        let item = path.ends_with('}') || path == "/v1/organization";
+        if tenant && item && matches!(method, HttpMethod::Patch | HttpMethod::Delete) {
+            let p = header_parameter(
+                "If-Match",
+                "An `ETag` from a GET (or `*`): the change applies only if the resource still \
+                 has it, else 412 `precondition_failed` and nothing changes.",
+            );
+            push_parameter(self.op(), p);
+            if !self.op().responses.responses.contains_key("412") {
+                self.errors(&[412]);
+            }
+        }
         let has_input = {
             let op = &self.endpoints.endpoints[self.index].operation;
             op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty())

@@ -8,17 +8,20 @@
 //!   ([`crate::error::FieldCode`]);
 //! - messages are ours: serde's wording (which names Rust types) never reaches a client.
 //!
-//! [`Json`] replaces `actix_web::web::Json` in every handler.
+//! [`Json`] replaces `actix_web::web::Json` in every handler. It also leaves the body's SHA-256
+//! in the request's extensions ([`crate::idempotency::BodyDigest`]), which identifies a retried
+//! request under its `Idempotency-Key`.
 
 use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use crate::ApiError;
 use crate::error::{FieldCode, FieldError};
@@ -78,6 +81,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
+        let req = req.clone();
         Box::pin(async move {
             if !json {
                 return Err(ApiError::Http {
@@ -100,6 +104,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
+            let digest = crate::idempotency::BodyDigest(Sha256::digest(&body).into());
+            req.extensions_mut().insert(digest);
             parse(&body).map(Json)
         })
     }

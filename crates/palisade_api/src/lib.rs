@@ -11,6 +11,8 @@
 //! - [`mail`]: the [`mail::Mailer`] that sends account mail (invitations, password resets).
 //! - [`routes`]: the handlers. Each opens a [`palisade_db::TenantTx`] for its tenant and never
 //!   filters by organization itself.
+//! - [`idempotency`]: `Idempotency-Key` on tenant POSTs, stored with the request's effect.
+//! - [`etag`]: `ETag` on GET and PATCH answers, `If-Match` checked inside the write transaction.
 //! - [`telemetry`]: the request span (request id, route, organization once known).
 //! - [`catch_panic`]: a panicking handler answers 500 JSON instead of dropping the connection.
 
@@ -20,7 +22,9 @@ pub mod client_addr;
 pub mod credentials;
 pub mod endpoints;
 pub mod error;
+pub mod etag;
 pub mod extract;
+pub mod idempotency;
 pub mod list;
 pub mod mail;
 pub mod routes;

@@ -137,20 +137,29 @@ pub async fn list_invitations(
     .await
 }
 
+/// The statement of [`get_invitation`] (and, `FOR UPDATE`, of [`find_invitation`]).
+const GET_INVITATION_SQL: &str = concat!(
+    "SELECT ",
+    invitation_columns!(),
+    " FROM palisade.invitations WHERE id = $1"
+);
+
 /// One pending invitation, or `None` when it is not this organization's (or the acting role
 /// may not see invitations). Ends the transaction.
 pub async fn get_invitation(tx: TenantTx, id: InvitationId) -> Result<Option<Invitation>, DbError> {
-    let rows = tx
-        .query_once(
-            concat!(
-                "SELECT ",
-                invitation_columns!(),
-                " FROM palisade.invitations WHERE id = $1"
-            ),
-            &[&id.as_uuid()],
-        )
-        .await?;
+    let rows = tx.query_once(GET_INVITATION_SQL, &[&id.as_uuid()]).await?;
     rows.first().map(invitation_from_row).transpose()
+}
+
+/// [`get_invitation`] inside a write transaction (for `If-Match`). Nothing to lock: an
+/// invitation never changes in place (the app role may not UPDATE it, nor lock it), so the row
+/// read is the only version there is until it is deleted.
+pub async fn find_invitation(
+    tx: &mut TenantTx,
+    id: InvitationId,
+) -> Result<Option<Invitation>, DbError> {
+    let row = tx.query_opt(GET_INVITATION_SQL, &[&id.as_uuid()]).await?;
+    row.as_ref().map(invitation_from_row).transpose()
 }
 
 /// The role an invitation grants, inside a transaction that goes on; `None` when it is not

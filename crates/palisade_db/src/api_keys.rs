@@ -108,19 +108,22 @@ pub async fn list(
     .await
 }
 
+/// The statement of [`get`] (and, `FOR UPDATE`, of [`lock`]).
+const GET_SQL: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM palisade.api_keys WHERE id = $1"
+);
+
 /// One key, or `None` when it does not exist in this organization.
 pub async fn get(tx: TenantTx, id: ApiKeyId) -> Result<Option<ApiKey>, DbError> {
-    let rows = tx
-        .query_once(
-            concat!(
-                "SELECT ",
-                columns!(),
-                " FROM palisade.api_keys WHERE id = $1"
-            ),
-            &[&id.as_uuid()],
-        )
-        .await?;
+    let rows = tx.query_once(GET_SQL, &[&id.as_uuid()]).await?;
     rows.first().map(from_row).transpose()
+}
+
+/// [`get`] inside a write transaction, the row locked until it ends (for `If-Match`).
+pub async fn lock(tx: &mut TenantTx, id: ApiKeyId) -> Result<Option<ApiKey>, DbError> {
+    crate::lock::for_update(tx, GET_SQL, id.as_uuid(), from_row).await
 }
 
 /// Records a key minted by the acting user (owners and admins: RLS refuses others).

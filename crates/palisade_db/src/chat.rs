@@ -97,19 +97,27 @@ pub async fn list_conversations(
     .await
 }
 
+/// The statement of [`get_conversation`] (and, `FOR UPDATE`, of [`lock_conversation`]).
+const GET_CONVERSATION_SQL: &str = "SELECT id, customer_id, subject, status, created_at, updated_at \
+             FROM palisade.chat_conversations WHERE id = $1";
+
 /// One conversation, or `None` when it does not exist in this organization.
 pub async fn get_conversation(
     tx: TenantTx,
     id: ConversationId,
 ) -> Result<Option<Conversation>, DbError> {
     let rows = tx
-        .query_once(
-            "SELECT id, customer_id, subject, status, created_at, updated_at \
-             FROM palisade.chat_conversations WHERE id = $1",
-            &[&id.as_uuid()],
-        )
+        .query_once(GET_CONVERSATION_SQL, &[&id.as_uuid()])
         .await?;
     rows.first().map(conversation).transpose()
+}
+
+/// [`get_conversation`] inside a write transaction, the row locked until it ends (for `If-Match`).
+pub async fn lock_conversation(
+    tx: &mut TenantTx,
+    id: ConversationId,
+) -> Result<Option<Conversation>, DbError> {
+    crate::lock::for_update(tx, GET_CONVERSATION_SQL, id.as_uuid(), conversation).await
 }
 
 /// Opens a conversation in the acting organization.

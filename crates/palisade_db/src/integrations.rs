@@ -116,19 +116,22 @@ pub async fn list(
     .await
 }
 
+/// The statement of [`get`] (and, `FOR UPDATE`, of [`lock`]).
+const GET_SQL: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM palisade.integrations WHERE id = $1"
+);
+
 /// One integration, or `None` when it does not exist in this organization.
 pub async fn get(tx: TenantTx, id: IntegrationId) -> Result<Option<Integration>, DbError> {
-    let rows = tx
-        .query_once(
-            concat!(
-                "SELECT ",
-                columns!(),
-                " FROM palisade.integrations WHERE id = $1"
-            ),
-            &[&id.as_uuid()],
-        )
-        .await?;
+    let rows = tx.query_once(GET_SQL, &[&id.as_uuid()]).await?;
     rows.first().map(from_row).transpose()
+}
+
+/// [`get`] inside a write transaction, the row locked until it ends (for `If-Match`).
+pub async fn lock(tx: &mut TenantTx, id: IntegrationId) -> Result<Option<Integration>, DbError> {
+    crate::lock::for_update(tx, GET_SQL, id.as_uuid(), from_row).await
 }
 
 /// Creates an integration in the acting organization (owners and admins: RLS refuses others).

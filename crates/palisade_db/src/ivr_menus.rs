@@ -75,15 +75,19 @@ pub async fn list(
     .await
 }
 
+/// The statement of [`get`] (and, `FOR UPDATE`, of [`lock`]).
+const GET_SQL: &str =
+    "SELECT id, name, tree, created_at, updated_at FROM palisade.ivr_menus WHERE id = $1";
+
 /// One menu, or `None` when it does not exist in this organization.
 pub async fn get(tx: TenantTx, id: IvrMenuId) -> Result<Option<IvrMenu>, DbError> {
-    let rows = tx
-        .query_once(
-            "SELECT id, name, tree, created_at, updated_at FROM palisade.ivr_menus WHERE id = $1",
-            &[&id.as_uuid()],
-        )
-        .await?;
+    let rows = tx.query_once(GET_SQL, &[&id.as_uuid()]).await?;
     rows.first().map(from_row).transpose()
+}
+
+/// [`get`] inside a write transaction, the row locked until it ends (for `If-Match`).
+pub async fn lock(tx: &mut TenantTx, id: IvrMenuId) -> Result<Option<IvrMenu>, DbError> {
+    crate::lock::for_update(tx, GET_SQL, id.as_uuid(), from_row).await
 }
 
 /// Creates a menu in the acting organization.

@@ -17,6 +17,8 @@
 //!   resolver functions and applied in provider transactions.
 //! - [`integrations`], [`outbound_webhooks`], [`api_keys`], [`members`], [`organization`],
 //!   [`billing`]: the tenant domain's configuration, people and billing, likewise.
+//! - [`idempotency`]: the first response to each `Idempotency-Key`, in the request's own
+//!   transaction.
 //! - [`carrier_status`]: Twilio's SMS and call status callbacks, applied forward only.
 //! - [`phone_inventory`]: the platform's phone number inventory, for the operator (`palisade
 //!   numbers`, as the owner role); tenants claim from it through [`phone_numbers`].
@@ -36,10 +38,12 @@ pub mod chat;
 pub mod customers;
 pub mod email_events;
 mod error;
+pub mod idempotency;
 pub mod integrations;
 pub mod ivr_menus;
 pub mod knowledge_base;
 pub mod list;
+pub mod lock;
 pub mod members;
 pub mod messaging;
 pub mod organization;

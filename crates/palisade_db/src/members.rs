@@ -90,25 +90,23 @@ pub async fn list(
     .await
 }
 
+/// The statement of [`get`] (and, `FOR UPDATE`, of [`lock`]).
+const GET_SQL: &str = concat!("SELECT ", columns!(), " FROM palisade.users WHERE id = $1");
+
 /// One member, or `None` when they are not in this organization. Ends the transaction.
 pub async fn get(tx: TenantTx, id: UserId) -> Result<Option<Member>, DbError> {
-    let rows = tx
-        .query_once(
-            concat!("SELECT ", columns!(), " FROM palisade.users WHERE id = $1"),
-            &[&id.as_uuid()],
-        )
-        .await?;
+    let rows = tx.query_once(GET_SQL, &[&id.as_uuid()]).await?;
     rows.first().map(from_row).transpose()
+}
+
+/// [`get`] inside a write transaction, the row locked until it ends (for `If-Match`).
+pub async fn lock(tx: &mut TenantTx, id: UserId) -> Result<Option<Member>, DbError> {
+    crate::lock::for_update(tx, GET_SQL, id.as_uuid(), from_row).await
 }
 
 /// One member, inside a transaction that goes on.
 pub async fn find(tx: &mut TenantTx, id: UserId) -> Result<Option<Member>, DbError> {
-    let row = tx
-        .query_opt(
-            concat!("SELECT ", columns!(), " FROM palisade.users WHERE id = $1"),
-            &[&id.as_uuid()],
-        )
-        .await?;
+    let row = tx.query_opt(GET_SQL, &[&id.as_uuid()]).await?;
     row.map(|r| from_row(&r)).transpose()
 }
 

@@ -60,6 +60,22 @@ pub async fn get(tx: TenantTx) -> Result<Option<Organization>, DbError> {
     rows.first().map(from_row).transpose()
 }
 
+/// [`get`] inside a write transaction, the row locked until it ends (for `If-Match`). Locking
+/// applies the UPDATE policy: only owners and admins see the row through it.
+pub async fn lock(tx: &mut TenantTx) -> Result<Option<Organization>, DbError> {
+    let row = tx
+        .query_opt(
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM palisade.organizations FOR UPDATE"
+            ),
+            &[],
+        )
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
 /// Renames the acting organization (owners and admins: RLS hides it from others' UPDATE, which
 /// then returns `None`).
 pub async fn rename(

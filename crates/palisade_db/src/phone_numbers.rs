@@ -127,16 +127,19 @@ pub async fn list(
     .await
 }
 
+/// The statement of [`get`] (and, `FOR UPDATE`, of [`lock`]).
+const GET_SQL: &str = "SELECT id, number, label, capabilities, ivr_menu_id, created_at, updated_at \
+             FROM palisade.phone_numbers WHERE id = $1";
+
 /// One number, or `None` when it does not exist in this organization.
 pub async fn get(tx: TenantTx, id: PhoneNumberId) -> Result<Option<PhoneNumberRow>, DbError> {
-    let rows = tx
-        .query_once(
-            "SELECT id, number, label, capabilities, ivr_menu_id, created_at, updated_at \
-             FROM palisade.phone_numbers WHERE id = $1",
-            &[&id.as_uuid()],
-        )
-        .await?;
+    let rows = tx.query_once(GET_SQL, &[&id.as_uuid()]).await?;
     rows.first().map(from_row).transpose()
+}
+
+/// [`get`] inside a write transaction, the row locked until it ends (for `If-Match`).
+pub async fn lock(tx: &mut TenantTx, id: PhoneNumberId) -> Result<Option<PhoneNumberRow>, DbError> {
+    crate::lock::for_update(tx, GET_SQL, id.as_uuid(), from_row).await
 }
 
 /// The number of one of this organization's rows, inside a transaction that goes on.

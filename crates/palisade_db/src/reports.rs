@@ -100,16 +100,19 @@ pub async fn list(
     .await
 }
 
+/// The statement of [`get`] (and, `FOR UPDATE`, of [`lock`]).
+const GET_SQL: &str = "SELECT id, name, kind, parameters, schedule, created_at, updated_at \
+             FROM palisade.reports WHERE id = $1";
+
 /// One report definition, or `None` when it does not exist in this organization.
 pub async fn get(tx: TenantTx, id: ReportId) -> Result<Option<Report>, DbError> {
-    let rows = tx
-        .query_once(
-            "SELECT id, name, kind, parameters, schedule, created_at, updated_at \
-             FROM palisade.reports WHERE id = $1",
-            &[&id.as_uuid()],
-        )
-        .await?;
+    let rows = tx.query_once(GET_SQL, &[&id.as_uuid()]).await?;
     rows.first().map(from_row).transpose()
+}
+
+/// [`get`] inside a write transaction, the row locked until it ends (for `If-Match`).
+pub async fn lock(tx: &mut TenantTx, id: ReportId) -> Result<Option<Report>, DbError> {
+    crate::lock::for_update(tx, GET_SQL, id.as_uuid(), from_row).await
 }
 
 /// Saves a report definition in the acting organization.

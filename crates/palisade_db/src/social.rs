@@ -99,6 +99,15 @@ pub async fn get_account(tx: TenantTx, id: SocialAccountId) -> Result<Option<Acc
     rows.first().map(account).transpose()
 }
 
+/// [`get_account`] inside a write transaction, the row locked until it ends (for `If-Match`).
+pub async fn lock_account(
+    tx: &mut TenantTx,
+    id: SocialAccountId,
+) -> Result<Option<Account>, DbError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM palisade.social_accounts WHERE id = $1");
+    crate::lock::for_update(tx, &sql, id.as_uuid(), account).await
+}
+
 /// Connects an account to the acting organization.
 pub async fn create_account(
     tx: &mut TenantTx,
@@ -276,11 +285,11 @@ pub async fn get_post(tx: TenantTx, id: SocialPostId) -> Result<Option<Post>, Db
     rows.first().map(post).transpose()
 }
 
-/// One post, locked for the rest of the transaction (a PATCH reads, merges and writes it).
+/// One post, locked for the rest of the transaction (a PATCH reads, merges and writes it; a
+/// DELETE checks `If-Match` on it).
 pub async fn lock_post(tx: &mut TenantTx, id: SocialPostId) -> Result<Option<Post>, DbError> {
-    let sql = format!("SELECT {POST_COLUMNS} FROM palisade.social_posts WHERE id = $1 FOR UPDATE");
-    let row = tx.query_opt(&sql, &[&id.as_uuid()]).await?;
-    row.map(|r| post(&r)).transpose()
+    let sql = format!("SELECT {POST_COLUMNS} FROM palisade.social_posts WHERE id = $1");
+    crate::lock::for_update(tx, &sql, id.as_uuid(), post).await
 }
 
 /// Creates a post on an account of the acting organization.

@@ -127,6 +127,7 @@ impl Application {
                     let fut = srv.call(req);
                     async move { fut.await.map(add_request_id_header) }
                 })
+                .wrap(actix_web::middleware::from_fn(palisade_api::etag::add_etag))
                 .wrap(TracingLogger::<PalisadeRootSpan>::new())
                 .configure(palisade_api::configure(state.clone(), stripe.clone()))
         })

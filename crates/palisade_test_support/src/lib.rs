@@ -539,7 +539,19 @@ impl TestApp {
         token: Option<&str>,
         body: Option<&serde_json::Value>,
     ) -> TestResponse {
-        let response = self.send(method, path, token, body).await;
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    /// [`TestApp::call`] with more request headers (`Idempotency-Key`, `If-Match`, ...).
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+        extra: &[(&str, &str)],
+    ) -> TestResponse {
+        let response = self.send(method, path, token, body, extra).await;
         if method == "POST" && response.status == 201 {
             Box::pin(self.check_location(path, token, &response)).await;
         }
@@ -552,9 +564,13 @@ impl TestApp {
         path: &str,
         token: Option<&str>,
         body: Option<&serde_json::Value>,
+        extra: &[(&str, &str)],
     ) -> TestResponse {
         let body = body.map(|b| b.to_string());
-        let mut headers: Vec<(&str, String)> = Vec::new();
+        let mut headers: Vec<(&str, String)> = extra
+            .iter()
+            .map(|(name, value)| (*name, (*value).to_owned()))
+            .collect();
         if let Some(t) = token {
             headers.push(("Authorization", format!("Bearer {t}")));
         }
@@ -602,7 +618,7 @@ impl TestApp {
             location.ends_with(&format!("/{id}")),
             "POST {path}: Location {location} is not the created resource {id}"
         );
-        let read = self.send("GET", location, token, None).await;
+        let read = self.send("GET", location, token, None, &[]).await;
         assert_eq!(
             read.status, 200,
             "GET {location} (from POST {path}): {}",

@@ -33,6 +33,8 @@ use super::{Fields, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::client_addr::ClientAddr;
 use crate::credentials::{LinkToken, link_token_hash};
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::mail::OutgoingMail;
 use crate::{ApiError, AppState};
@@ -134,6 +136,7 @@ pub struct InviteBody {
 pub async fn invite(
     state: web::Data<AppState>,
     UserSession(tenant): UserSession,
+    idem: Idempotency,
     body: crate::extract::Json<InviteBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
@@ -156,7 +159,7 @@ pub async fn invite(
         created_at: now,
         expires_at: now + state.accounts.invitation_ttl,
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let invitation = match db::create_invitation(&mut tx, &new).await {
         // Another request is inviting the same email at this very moment.
         Err(e) if e.is_unique_violation_of(INVITATION_EMAIL_KEY) => {
@@ -191,13 +194,11 @@ pub async fn invite(
         tracing::error!(error = %e, "invitation mail not sent");
         return Err(mail_unavailable());
     }
-    tx.commit().await?;
-    tracing::info!(invitation.id = %invitation.id, role = role.as_str(), "member invited");
-    Ok(super::created(
-        "/v1/invitations",
-        invitation.id,
-        InvitationJson::new(invitation, now),
-    ))
+    let id = invitation.id;
+    let created = super::created("/v1/invitations", id, InvitationJson::new(invitation, now));
+    let created = tx.commit(created).await?;
+    tracing::info!(invitation.id = %id, role = role.as_str(), "member invited");
+    Ok(created)
 }
 
 /// List query string.
@@ -243,9 +244,11 @@ pub async fn revoke_invitation(
     state: web::Data<AppState>,
     UserSession(tenant): UserSession,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, InvitationId::parse)?;
     tenant.require_admin()?;
+    let now = state.clock.now();
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let role = db::invitation_role(&mut tx, id)
         .await?
@@ -253,6 +256,10 @@ pub async fn revoke_invitation(
     if role == Role::Owner && tenant.0.role != Role::Owner {
         return Err(owner_only());
     }
+    let current = db::find_invitation(&mut tx, id);
+    if_match
+        .check(current, |i| InvitationJson::new(i, now))
+        .await?;
     if !db::revoke_invitation(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::Fields;
 use super::query_params::{format_date, no_such};
 use crate::auth::Tenant;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -142,6 +143,7 @@ fn parse_event(f: &mut Fields, e: &EventBody, now: OffsetDateTime) -> Option<New
 pub async fn ingest(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<IngestBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (bodies, single) = match &*body {
@@ -160,22 +162,21 @@ pub async fn ingest(
     if events.len() != bodies.len() {
         return Err(ApiError::internal("validated fields missing"));
     }
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let stored = match db::ingest(&mut tx, &events).await {
         Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
             return Err(no_such("customer_id"));
         }
         other => other?,
     };
-    tx.commit().await?;
-    let mut json: Vec<EventJson> = stored.into_iter().map(EventJson::from).collect();
-    if single {
-        if let Some(one) = json.pop() {
-            return Ok(HttpResponse::Created().json(one));
-        }
-        return Err(ApiError::internal("ingest stored no event"));
-    }
-    Ok(HttpResponse::Created().json(json!({ "data": json })))
+    let json: Vec<EventJson> = stored.into_iter().map(EventJson::from).collect();
+    let created = if single {
+        let one = json.into_iter().next();
+        HttpResponse::Created().json(one.ok_or_else(|| ApiError::internal("no event stored"))?)
+    } else {
+        HttpResponse::Created().json(json!({ "data": json }))
+    };
+    tx.commit(created).await
 }
 
 /// List query string.

@@ -21,6 +21,8 @@ use uuid::Uuid;
 use super::{Fields, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::credentials::GeneratedApiKey;
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -118,6 +120,7 @@ struct WithKey {
 pub async fn create(
     state: web::Data<AppState>,
     UserSession(tenant): UserSession,
+    idem: Idempotency,
     body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
@@ -141,20 +144,22 @@ pub async fn create(
         prefix: generated.display_prefix(),
         key_hash: generated.hash(),
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let api_key = db::create(&mut tx, &new).await?;
-    tx.commit().await?;
-    tracing::info!(api_key.id = %api_key.id, role = role.as_str(), "api key created");
-    Ok(HttpResponse::Created()
+    let id = api_key.id;
+    let response = HttpResponse::Created()
         .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .insert_header((
             actix_web::http::header::LOCATION,
-            format!("/v1/api-keys/{}", api_key.id),
+            format!("/v1/api-keys/{id}"),
         ))
         .json(WithKey {
             api_key: api_key.into(),
             key: generated.expose().to_owned(),
-        }))
+        });
+    let response = tx.commit_without(response, &["key"]).await?;
+    tracing::info!(api_key.id = %id, role = role.as_str(), "api key created");
+    Ok(response)
 }
 
 /// `GET /v1/api-keys/{id}`.
@@ -176,10 +181,14 @@ pub async fn revoke(
     state: web::Data<AppState>,
     UserSession(tenant): UserSession,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ApiKeyId::parse)?;
     tenant.require_admin()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), ApiKeyJson::from)
+        .await?;
     let api_key = db::revoke(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;
     tracing::info!(api_key.id = %api_key.id, "api key revoked");

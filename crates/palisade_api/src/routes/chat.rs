@@ -18,6 +18,8 @@ use uuid::Uuid;
 use super::query_params::no_such;
 use super::{Fields, nullable, parse_id};
 use crate::auth::Tenant;
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -144,6 +146,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
@@ -160,19 +163,19 @@ pub async fn create(
         ),
     };
     f.finish()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let c = match db::create_conversation(&mut tx, &new).await {
         Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
             return Err(no_such("customer_id"));
         }
         other => other?,
     };
-    tx.commit().await?;
-    Ok(super::created(
+    tx.commit(super::created(
         "/v1/chat/conversations",
         c.id,
         ConversationJson::from(c),
     ))
+    .await
 }
 
 /// `GET /v1/chat/conversations/{id}`.
@@ -206,6 +209,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ConversationId::parse)?;
@@ -217,6 +221,9 @@ pub async fn update(
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock_conversation(&mut tx, id), ConversationJson::from)
+        .await?;
     let c = match db::update_conversation(&mut tx, id, &patch).await {
         Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
             return Err(no_such("customer_id"));
@@ -232,9 +239,13 @@ pub async fn delete(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ConversationId::parse)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock_conversation(&mut tx, id), ConversationJson::from)
+        .await?;
     if !db::delete_conversation(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }
@@ -283,6 +294,7 @@ pub struct MessageBodyJson {
 pub async fn post_message(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     path: web::Path<String>,
     body: crate::extract::Json<MessageBodyJson>,
 ) -> Result<HttpResponse, ApiError> {
@@ -294,7 +306,7 @@ pub async fn post_message(
     let (Some(sender), Some(text)) = (sender, text) else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let message = match db::post_message(&mut tx, id, sender, &text).await? {
         PostOutcome::Posted(m) => m,
         PostOutcome::NoConversation => return Err(ApiError::NotFound),
@@ -305,6 +317,6 @@ pub async fn post_message(
             });
         }
     };
-    tx.commit().await?;
-    Ok(HttpResponse::Created().json(MessageJson::from(message)))
+    tx.commit(HttpResponse::Created().json(MessageJson::from(message)))
+        .await
 }

@@ -13,6 +13,8 @@ use uuid::Uuid;
 use super::{Fields, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::endpoints::Endpoints;
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -137,6 +139,7 @@ fn email_taken() -> ApiError {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
@@ -147,18 +150,18 @@ pub async fn create(
     let Some(name) = name else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let created = db::create(&mut tx, &NewCustomer { name, email, phone }).await;
     let customer = match created {
         Err(e) if e.is_unique_violation_of(db::EMAIL_KEY) => return Err(email_taken()),
         other => other?,
     };
-    tx.commit().await?;
-    Ok(super::created(
+    tx.commit(super::created(
         "/v1/customers",
         customer.id,
         CustomerJson::from(customer),
     ))
+    .await
 }
 
 /// `GET /v1/customers/{id}`.
@@ -194,6 +197,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, CustomerId::parse)?;
@@ -203,6 +207,9 @@ pub async fn update(
     let phone = f.clearable("phone", &body.phone, PhoneNumber::parse);
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), CustomerJson::from)
+        .await?;
     let updated = db::update(&mut tx, id, &CustomerPatch { name, email, phone }).await;
     let customer = match updated {
         Err(e) if e.is_unique_violation_of(db::EMAIL_KEY) => return Err(email_taken()),
@@ -217,9 +224,13 @@ pub async fn delete(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, CustomerId::parse)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), CustomerJson::from)
+        .await?;
     if !db::delete(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }

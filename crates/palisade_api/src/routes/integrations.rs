@@ -17,6 +17,8 @@ use uuid::Uuid;
 
 use super::{Fields, nullable, parse_id};
 use crate::auth::Tenant;
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -119,6 +121,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
@@ -153,18 +156,16 @@ pub async fn create(
         secrets,
         enabled: body.enabled.unwrap_or(true),
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let integration = match db::create(&mut tx, &new).await {
         Err(e) if e.is_unique_violation_of(db::NAME_KEY) => return Err(name_taken()),
         other => other?,
     };
-    tx.commit().await?;
-    tracing::info!(integration.id = %integration.id, provider = provider.as_str(), "integration created");
-    Ok(super::created(
-        "/v1/integrations",
-        integration.id,
-        IntegrationJson::from(integration),
-    ))
+    let id = integration.id;
+    let created = super::created("/v1/integrations", id, IntegrationJson::from(integration));
+    let created = tx.commit(created).await?;
+    tracing::info!(integration.id = %id, provider = provider.as_str(), "integration created");
+    Ok(created)
 }
 
 /// `GET /v1/integrations/{id}`.
@@ -199,6 +200,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, IntegrationId::parse)?;
@@ -222,6 +224,9 @@ pub async fn update(
         enabled,
     };
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), IntegrationJson::from)
+        .await?;
     let integration = match db::update(&mut tx, id, &patch).await {
         Err(e) if e.is_unique_violation_of(db::NAME_KEY) => return Err(name_taken()),
         other => other?.ok_or(ApiError::NotFound)?,
@@ -240,10 +245,14 @@ pub async fn delete(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, IntegrationId::parse)?;
     tenant.require_admin()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), IntegrationJson::from)
+        .await?;
     if !db::delete(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }

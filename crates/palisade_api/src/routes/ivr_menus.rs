@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 use super::{Fields, not_null, parse_id};
 use crate::auth::Tenant;
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -117,6 +119,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
@@ -130,17 +133,17 @@ pub async fn create(
     let (Some(name), Some(tree)) = (name, tree) else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let menu = match db::create(&mut tx, &name, &tree).await {
         Err(e) if e.is_unique_violation_of(db::NAME_KEY) => return Err(name_taken()),
         other => other?,
     };
-    tx.commit().await?;
-    Ok(super::created(
+    tx.commit(super::created(
         "/v1/ivr/menus",
         menu.id,
         IvrMenuJson::from(menu),
     ))
+    .await
 }
 
 /// `GET /v1/ivr/menus/{id}`.
@@ -170,6 +173,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, IvrMenuId::parse)?;
@@ -181,6 +185,9 @@ pub async fn update(
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), IvrMenuJson::from)
+        .await?;
     let menu = match db::update(&mut tx, id, &patch).await {
         Err(e) if e.is_unique_violation_of(db::NAME_KEY) => return Err(name_taken()),
         other => other?.ok_or(ApiError::NotFound)?,
@@ -195,10 +202,14 @@ pub async fn delete(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, IvrMenuId::parse)?;
     tenant.require_admin()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), IvrMenuJson::from)
+        .await?;
     if !db::delete(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }

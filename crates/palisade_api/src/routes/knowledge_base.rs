@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 use super::{Fields, not_null, parse_id};
 use crate::auth::Tenant;
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -131,6 +133,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
@@ -150,14 +153,14 @@ pub async fn create(
         tags,
         published: body.published.unwrap_or(false),
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let article = db::create(&mut tx, &new).await?;
-    tx.commit().await?;
-    Ok(super::created(
+    tx.commit(super::created(
         "/v1/knowledge-base/articles",
         article.id,
         ArticleJson::from(article),
     ))
+    .await
 }
 
 /// `GET /v1/knowledge-base/articles/{id}`.
@@ -191,6 +194,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ArticleId::parse)?;
@@ -203,6 +207,9 @@ pub async fn update(
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), ArticleJson::from)
+        .await?;
     let article = db::update(&mut tx, id, &patch)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -215,9 +222,13 @@ pub async fn delete(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ArticleId::parse)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), ArticleJson::from)
+        .await?;
     if !db::delete(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }

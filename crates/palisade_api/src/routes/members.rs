@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use super::{Fields, nullable, parse_id};
 use crate::auth::{Tenant, UserSession};
+use crate::etag::IfMatch;
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -150,6 +151,7 @@ pub async fn update(
     state: web::Data<AppState>,
     UserSession(tenant): UserSession,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, UserId::parse)?;
@@ -167,6 +169,9 @@ pub async fn update(
     if demotes_owner && owners.len() <= 1 {
         return Err(last_owner());
     }
+    if_match
+        .check(db::lock(&mut tx, id), MemberJson::from)
+        .await?;
     let updated = db::update(&mut tx, id, &MemberPatch { name, role })
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -185,6 +190,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     UserSession(tenant): UserSession,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, UserId::parse)?;
     tenant.require_admin()?;
@@ -197,6 +203,9 @@ pub async fn delete(
             return Err(last_owner());
         }
     }
+    if_match
+        .check(db::lock(&mut tx, id), MemberJson::from)
+        .await?;
     let revoked = palisade_db::api_keys::revoke_created_by(&mut tx, id).await?;
     if !db::delete(&mut tx, id).await? {
         return Err(ApiError::NotFound);

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::{Fields, not_null};
 use crate::auth::{Tenant, UserSession};
+use crate::etag::IfMatch;
 use crate::{ApiError, AppState};
 
 /// Declares this family's routes (see [`crate::endpoints`]).
@@ -82,6 +83,7 @@ pub struct PatchBody {
 pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
@@ -92,6 +94,9 @@ pub async fn update(
         return Err(ApiError::internal("validated fields missing"));
     };
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx), OrganizationJson::from)
+        .await?;
     let org = db::rename(&mut tx, &name)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -105,9 +110,13 @@ pub async fn update(
 pub async fn delete(
     state: web::Data<AppState>,
     UserSession(tenant): UserSession,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_owner()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx), OrganizationJson::from)
+        .await?;
     if !db::delete(&mut tx).await? {
         return Err(ApiError::NotFound);
     }

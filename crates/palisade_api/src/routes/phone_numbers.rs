@@ -27,6 +27,8 @@ use uuid::Uuid;
 use super::query_params::no_such;
 use super::{Fields, not_null, nullable, parse_id};
 use crate::auth::Tenant;
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -182,6 +184,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
@@ -194,7 +197,7 @@ pub async fn create(
     let Some(number) = number else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     // Dropping `tx` on any refusal below rolls the claim back with everything else.
     let Some(held) =
         db::claim(&mut tx, &number, state.clock.now(), state.number_quarantine).await?
@@ -220,12 +223,12 @@ pub async fn create(
         }
         other => other?,
     };
-    tx.commit().await?;
-    Ok(super::created(
+    tx.commit(super::created(
         "/v1/phone-numbers",
         created.id,
         PhoneNumberJson::from(created),
     ))
+    .await
 }
 
 /// `GET /v1/phone-numbers/{id}`.
@@ -258,6 +261,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, PhoneNumberId::parse)?;
@@ -270,6 +274,9 @@ pub async fn update(
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), PhoneNumberJson::from)
+        .await?;
     if let Some(wanted) = &patch.capabilities {
         // What the carrier gives the number bounds what the organization may use it for.
         let number = db::number_of(&mut tx, id)
@@ -299,10 +306,14 @@ pub async fn delete(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, PhoneNumberId::parse)?;
     tenant.require_admin()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), PhoneNumberJson::from)
+        .await?;
     let number = match db::delete(&mut tx, id).await {
         Err(e) if e.is_foreign_key_violation_of(db::CAMPAIGN_FROM_FKEY) => {
             return Err(number_in_use());

@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 use super::{Fields, not_null, nullable, parse_id};
 use crate::auth::Tenant;
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -116,6 +118,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
@@ -136,14 +139,14 @@ pub async fn create(
         parameters,
         schedule,
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let report = db::create(&mut tx, &new).await?;
-    tx.commit().await?;
-    Ok(super::created(
+    tx.commit(super::created(
         "/v1/reports",
         report.id,
         ReportJson::from(report),
     ))
+    .await
 }
 
 /// `GET /v1/reports/{id}`.
@@ -178,6 +181,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ReportId::parse)?;
@@ -190,6 +194,9 @@ pub async fn update(
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), ReportJson::from)
+        .await?;
     let report = db::update(&mut tx, id, &patch)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -202,9 +209,13 @@ pub async fn delete(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, ReportId::parse)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), ReportJson::from)
+        .await?;
     if !db::delete(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }

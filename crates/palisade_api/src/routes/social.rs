@@ -20,6 +20,8 @@ use uuid::Uuid;
 use super::query_params::{format_date, no_such};
 use super::{Fields, not_null, nullable, parse_id};
 use crate::auth::Tenant;
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -136,6 +138,7 @@ pub struct AccountCreateBody {
 pub async fn create_account(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<AccountCreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
@@ -150,17 +153,17 @@ pub async fn create_account(
     let (Some(network), Some(handle)) = (network, handle) else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let account = match db::create_account(&mut tx, network, &handle, token.as_ref()).await {
         Err(e) if e.is_unique_violation_of(db::HANDLE_KEY) => return Err(handle_taken()),
         other => other?,
     };
-    tx.commit().await?;
-    Ok(super::created(
+    tx.commit(super::created(
         "/v1/social/accounts",
         account.id,
         AccountJson::from(account),
     ))
+    .await
 }
 
 /// `GET /v1/social/accounts/{id}`.
@@ -190,6 +193,7 @@ pub async fn update_account(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<AccountPatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, SocialAccountId::parse)?;
@@ -200,6 +204,9 @@ pub async fn update_account(
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock_account(&mut tx, id), AccountJson::from)
+        .await?;
     let a = match db::update_account(&mut tx, id, &patch).await {
         Err(e) if e.is_unique_violation_of(db::HANDLE_KEY) => return Err(handle_taken()),
         other => other?.ok_or(ApiError::NotFound)?,
@@ -213,9 +220,13 @@ pub async fn delete_account(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, SocialAccountId::parse)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock_account(&mut tx, id), AccountJson::from)
+        .await?;
     if !db::delete_account(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }
@@ -332,6 +343,7 @@ fn check_state(f: &mut Fields, mut state: PostState) -> PostState {
 pub async fn create_post(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<PostCreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
@@ -364,15 +376,15 @@ pub async fn create_post(
         },
     );
     f.finish()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let p = match db::create_post(&mut tx, account_id, &post_state).await {
         Err(e) if e.is_foreign_key_violation_of(db::ACCOUNT_FKEY) => {
             return Err(no_such("account_id"));
         }
         other => other?,
     };
-    tx.commit().await?;
-    Ok(super::created("/v1/social/posts", p.id, PostJson::from(p)))
+    tx.commit(super::created("/v1/social/posts", p.id, PostJson::from(p)))
+        .await
 }
 
 /// `GET /v1/social/posts/{id}`.
@@ -415,6 +427,7 @@ pub async fn update_post(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PostPatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, SocialPostId::parse)?;
@@ -433,6 +446,9 @@ pub async fn update_post(
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock_post(&mut tx, id), PostJson::from)
+        .await?;
     let current = db::lock_post(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -471,9 +487,13 @@ pub async fn delete_post(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, SocialPostId::parse)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock_post(&mut tx, id), PostJson::from)
+        .await?;
     if !db::delete_post(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }

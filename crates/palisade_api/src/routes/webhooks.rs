@@ -20,6 +20,8 @@ use uuid::Uuid;
 use super::{Fields, nullable, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::credentials::generate_webhook_secret;
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -135,6 +137,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
@@ -169,11 +172,10 @@ pub async fn create(
         enabled: body.enabled.unwrap_or(true),
     };
     let secret = generate_webhook_secret()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let webhook = db::create(&mut tx, &new, &secret).await?;
-    tx.commit().await?;
-    tracing::info!(webhook.id = %webhook.id, "webhook created");
-    let location = format!("/v1/webhooks/{}", webhook.id);
+    let id = webhook.id;
+    let location = format!("/v1/webhooks/{id}");
     let mut response = with_secret(
         actix_web::http::StatusCode::CREATED,
         WithSecret {
@@ -186,6 +188,8 @@ pub async fn create(
             .headers_mut()
             .insert(actix_web::http::header::LOCATION, value);
     }
+    let response = tx.commit_without(response, &["signing_secret"]).await?;
+    tracing::info!(webhook.id = %id, "webhook created");
     Ok(response)
 }
 
@@ -221,6 +225,7 @@ pub async fn update(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, WebhookId::parse)?;
@@ -257,6 +262,9 @@ pub async fn update(
         enabled,
     };
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), WebhookJson::from)
+        .await?;
     let webhook = db::update(&mut tx, id, &patch)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -271,24 +279,27 @@ pub async fn update(
 pub async fn rotate_secret(
     state: web::Data<AppState>,
     UserSession(tenant): UserSession,
+    idem: Idempotency,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, WebhookId::parse)?;
     tenant.require_admin()?;
     let secret = generate_webhook_secret()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let webhook = db::rotate_secret(&mut tx, id, &secret)
         .await?
         .ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
-    tracing::info!(webhook.id = %webhook.id, "webhook secret rotated");
-    Ok(with_secret(
+    let id = webhook.id;
+    let response = with_secret(
         actix_web::http::StatusCode::OK,
         WithSecret {
             webhook: webhook.into(),
             signing_secret: secret,
         },
-    ))
+    );
+    let response = tx.commit_without(response, &["signing_secret"]).await?;
+    tracing::info!(webhook.id = %id, "webhook secret rotated");
+    Ok(response)
 }
 
 /// `DELETE /v1/webhooks/{id}` (204; owners and admins).
@@ -296,10 +307,14 @@ pub async fn delete(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, WebhookId::parse)?;
     tenant.require_admin()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock(&mut tx, id), WebhookJson::from)
+        .await?;
     if !db::delete(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }

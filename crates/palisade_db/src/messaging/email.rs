@@ -293,22 +293,28 @@ pub async fn list_messages(
     .await
 }
 
+/// The statement of [`get_message`] (and, `FOR UPDATE`, of [`lock_message`]).
+const GET_MESSAGE_SQL: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM palisade.email_messages WHERE id = $1"
+);
+
 /// One message, or `None` when it does not exist in this organization.
 pub async fn get_message(
     tx: TenantTx,
     id: EmailMessageId,
 ) -> Result<Option<EmailMessage>, DbError> {
-    let rows = tx
-        .query_once(
-            concat!(
-                "SELECT ",
-                message_columns!(),
-                " FROM palisade.email_messages WHERE id = $1"
-            ),
-            &[&id.as_uuid()],
-        )
-        .await?;
+    let rows = tx.query_once(GET_MESSAGE_SQL, &[&id.as_uuid()]).await?;
     rows.first().map(message_from_row).transpose()
+}
+
+/// [`get_message`] inside a write transaction, the row locked until it ends (for `If-Match`).
+pub async fn lock_message(
+    tx: &mut TenantTx,
+    id: EmailMessageId,
+) -> Result<Option<EmailMessage>, DbError> {
+    crate::lock::for_update(tx, GET_MESSAGE_SQL, id.as_uuid(), message_from_row).await
 }
 
 /// Adds a recipient. Fails with [`RECIPIENT_KEY`] when the address is already a recipient of

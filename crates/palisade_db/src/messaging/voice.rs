@@ -309,34 +309,23 @@ pub async fn list_calls(
     .await
 }
 
+/// The statement of [`get_call`] (and, `FOR UPDATE`, of [`lock_call`]).
+const GET_CALL_SQL: &str = concat!(
+    "SELECT ",
+    call_columns!(),
+    " FROM palisade.calls WHERE id = $1"
+);
+
 /// One call, or `None` when it does not exist in this organization.
 pub async fn get_call(tx: TenantTx, id: CallId) -> Result<Option<Call>, DbError> {
-    let rows = tx
-        .query_once(
-            concat!(
-                "SELECT ",
-                call_columns!(),
-                " FROM palisade.calls WHERE id = $1"
-            ),
-            &[&id.as_uuid()],
-        )
-        .await?;
+    let rows = tx.query_once(GET_CALL_SQL, &[&id.as_uuid()]).await?;
     rows.first().map(call_from_row).transpose()
 }
 
-/// One call, locked until the transaction ends (read it, check the rules, then update).
+/// One call, locked until the transaction ends (read it, check the rules or `If-Match`, then
+/// update).
 pub async fn lock_call(tx: &mut TenantTx, id: CallId) -> Result<Option<Call>, DbError> {
-    let row = tx
-        .query_opt(
-            concat!(
-                "SELECT ",
-                call_columns!(),
-                " FROM palisade.calls WHERE id = $1 FOR UPDATE"
-            ),
-            &[&id.as_uuid()],
-        )
-        .await?;
-    row.map(|r| call_from_row(&r)).transpose()
+    crate::lock::for_update(tx, GET_CALL_SQL, id.as_uuid(), call_from_row).await
 }
 
 /// Records a call. Fails with [`CALL_SID_KEY`] when the SID is already recorded here, and with

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::auth::Tenant;
+use crate::etag::IfMatch;
 use crate::list::List;
 use crate::routes::{Fields, parse_id};
 use crate::{ApiError, AppState};
@@ -67,9 +68,11 @@ pub(super) async fn delete_campaign<C: CampaignRoute>(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, C::PARSE_ID)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    check_if_match::<C>(&mut tx, id, &if_match).await?;
     match db::delete_campaign::<C>(&mut tx, id).await? {
         Guarded::Done(()) => {}
         Guarded::NotFound => return Err(ApiError::NotFound),
@@ -77,6 +80,17 @@ pub(super) async fn delete_campaign<C: CampaignRoute>(
     }
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `If-Match` on a campaign (PATCH, DELETE), against its row locked in `tx`.
+pub(super) async fn check_if_match<C: CampaignRoute>(
+    tx: &mut TenantTx,
+    id: C::Id,
+    if_match: &IfMatch,
+) -> Result<(), ApiError> {
+    if_match
+        .check(db::lock_campaign::<C>(tx, id), C::Json::from)
+        .await
 }
 
 /// The first step of a PATCH: locks the campaign (404 when it is not this organization's) and

@@ -20,6 +20,8 @@ use super::campaign::{self, CampaignChange, CampaignRoute, new_campaign_status};
 use super::message_not_queued;
 use super::recipients::{RecipientAddress, campaign_from_path, recipient_created};
 use crate::auth::Tenant;
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::routes::{Fields, nullable, parse_id};
 use crate::{ApiError, AppState};
@@ -141,6 +143,7 @@ pub struct CreateCampaignBody {
 pub async fn create_campaign(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateCampaignBody>,
 ) -> Result<HttpResponse, ApiError> {
     let now = OffsetDateTime::now_utc();
@@ -154,7 +157,7 @@ pub async fn create_campaign(
     let (Some(name), Some(subject), Some(body)) = (name, subject, text) else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let campaign = db::create_campaign(
         &mut tx,
         &NewEmailCampaign {
@@ -166,12 +169,12 @@ pub async fn create_campaign(
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(crate::routes::created(
+    tx.commit(crate::routes::created(
         "/v1/email-campaigns",
         campaign.id,
         CampaignJson::from(campaign),
     ))
+    .await
 }
 
 /// Patch body: absent fields stay; `null` clears `scheduled_at`.
@@ -196,6 +199,7 @@ pub async fn update_campaign(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchCampaignBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, EmailCampaignId::parse)?;
@@ -216,6 +220,7 @@ pub async fn update_campaign(
             || body.scheduled_at.is_some(),
     };
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    campaign::check_if_match::<EmailCampaign>(&mut tx, id, &if_match).await?;
     let status = campaign::lock_and_check::<EmailCampaign>(&mut tx, id, &change, now).await?;
     let patch = EmailCampaignPatch {
         name,
@@ -322,13 +327,14 @@ pub struct CreateMessageBody {
 pub async fn create_message(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     path: web::Path<String>,
     body: crate::extract::Json<CreateMessageBody>,
 ) -> Result<HttpResponse, ApiError> {
     let campaign_id = parse_id(&path, EmailCampaignId::parse)?;
     let (customer_id, to_email) =
         TO_EMAIL.fields(body.customer_id.as_deref(), body.to_email.as_deref())?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     campaign::takes_recipients::<EmailCampaign>(&mut tx, campaign_id).await?;
     let to_email = TO_EMAIL.resolve(&mut tx, to_email, customer_id).await?;
     let created = db::create_message(
@@ -341,12 +347,12 @@ pub async fn create_message(
     )
     .await;
     let message = recipient_created(created, db::CUSTOMER_FKEY, db::RECIPIENT_KEY)?;
-    tx.commit().await?;
-    Ok(crate::routes::created(
+    tx.commit(crate::routes::created(
         "/v1/email-messages",
         message.id,
         MessageJson::from(message),
     ))
+    .await
 }
 
 /// `GET /v1/email-messages/{id}`.
@@ -366,9 +372,13 @@ pub async fn delete_message(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, EmailMessageId::parse)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock_message(&mut tx, id), MessageJson::from)
+        .await?;
     match db::delete_message(&mut tx, id).await? {
         Guarded::Done(()) => {}
         Guarded::NotFound => return Err(ApiError::NotFound),

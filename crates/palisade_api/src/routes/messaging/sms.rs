@@ -21,6 +21,8 @@ use super::campaign::{self, CampaignChange, CampaignRoute, new_campaign_status};
 use super::message_not_queued;
 use super::recipients::{RecipientAddress, campaign_from_path, recipient_created};
 use crate::auth::Tenant;
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::routes::phone_numbers::from_number_not_owned;
 use crate::routes::{Fields, nullable, parse_id};
@@ -144,6 +146,7 @@ pub struct CreateCampaignBody {
 pub async fn create_campaign(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateCampaignBody>,
 ) -> Result<HttpResponse, ApiError> {
     let now = OffsetDateTime::now_utc();
@@ -161,7 +164,7 @@ pub async fn create_campaign(
     let (Some(name), Some(body), Some(from_number)) = (name, text, from_number) else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let campaign = db::create_campaign(
         &mut tx,
         &NewSmsCampaign {
@@ -174,12 +177,12 @@ pub async fn create_campaign(
     )
     .await
     .map_err(sms_write_error)?;
-    tx.commit().await?;
-    Ok(crate::routes::created(
+    tx.commit(crate::routes::created(
         "/v1/sms-campaigns",
         campaign.id,
         CampaignJson::from(campaign),
     ))
+    .await
 }
 
 /// 422 `from_number_not_owned` when a campaign or its messages would send from a number that
@@ -216,6 +219,7 @@ pub async fn update_campaign(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchCampaignBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, SmsCampaignId::parse)?;
@@ -236,6 +240,7 @@ pub async fn update_campaign(
             || body.scheduled_at.is_some(),
     };
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    campaign::check_if_match::<SmsCampaign>(&mut tx, id, &if_match).await?;
     let status = campaign::lock_and_check::<SmsCampaign>(&mut tx, id, &change, now).await?;
     let patch = SmsCampaignPatch {
         name,
@@ -346,13 +351,14 @@ pub struct CreateMessageBody {
 pub async fn create_message(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     path: web::Path<String>,
     body: crate::extract::Json<CreateMessageBody>,
 ) -> Result<HttpResponse, ApiError> {
     let campaign_id = parse_id(&path, SmsCampaignId::parse)?;
     let (customer_id, to_number) =
         TO_NUMBER.fields(body.customer_id.as_deref(), body.to_number.as_deref())?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     campaign::takes_recipients::<SmsCampaign>(&mut tx, campaign_id).await?;
     let to_number = TO_NUMBER.resolve(&mut tx, to_number, customer_id).await?;
     let created = db::create_recipient(
@@ -374,12 +380,12 @@ pub async fn create_message(
     };
     let message = recipient_created(created, db::CUSTOMER_FKEY, db::RECIPIENT_KEY)?
         .ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
-    Ok(crate::routes::created(
+    tx.commit(crate::routes::created(
         "/v1/sms-messages",
         message.id,
         MessageJson::from(message),
     ))
+    .await
 }
 
 /// `GET /v1/sms-messages/{id}`.
@@ -400,9 +406,13 @@ pub async fn delete_message(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, SmsMessageId::parse)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock_message(&mut tx, id), MessageJson::from)
+        .await?;
     match db::delete_message(&mut tx, id).await? {
         Guarded::Done(()) => {}
         Guarded::NotFound => return Err(ApiError::NotFound),

@@ -19,6 +19,8 @@ use uuid::Uuid;
 use super::campaign::{self, CampaignChange, CampaignRoute, new_campaign_status};
 use super::no_such_customer;
 use crate::auth::Tenant;
+use crate::etag::IfMatch;
+use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
 use crate::routes::phone_numbers::from_number_not_owned;
 use crate::routes::{Fields, nullable, parse_id};
@@ -122,6 +124,7 @@ pub struct CreateCampaignBody {
 pub async fn create_campaign(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateCampaignBody>,
 ) -> Result<HttpResponse, ApiError> {
     let now = OffsetDateTime::now_utc();
@@ -134,7 +137,7 @@ pub async fn create_campaign(
     let Some(name) = name else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let campaign = db::create_campaign(
         &mut tx,
         &NewVoiceCampaign {
@@ -145,12 +148,12 @@ pub async fn create_campaign(
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(crate::routes::created(
+    tx.commit(crate::routes::created(
         "/v1/voice-campaigns",
         campaign.id,
         CampaignJson::from(campaign),
     ))
+    .await
 }
 
 /// Patch body: absent fields stay; `null` clears `script` and `scheduled_at`.
@@ -173,6 +176,7 @@ pub async fn update_campaign(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchCampaignBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, VoiceCampaignId::parse)?;
@@ -193,6 +197,7 @@ pub async fn update_campaign(
         edits_content: body.name.is_some() || body.script.is_some() || body.scheduled_at.is_some(),
     };
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    campaign::check_if_match::<VoiceCampaign>(&mut tx, id, &if_match).await?;
     let status = campaign::lock_and_check::<VoiceCampaign>(&mut tx, id, &change, now).await?;
     let patch = VoiceCampaignPatch {
         name,
@@ -296,6 +301,7 @@ fn call_sid_taken() -> ApiError {
 pub async fn create_call(
     state: web::Data<AppState>,
     tenant: Tenant,
+    idem: Idempotency,
     body: crate::extract::Json<CreateCallBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
@@ -334,7 +340,7 @@ pub async fn create_call(
     else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let created = db::create_call(
         &mut tx,
         &NewCall {
@@ -356,12 +362,12 @@ pub async fn create_call(
         Err(e) => return Err(call_write_error(e)),
         Ok(call) => call,
     };
-    tx.commit().await?;
-    Ok(crate::routes::created(
+    tx.commit(crate::routes::created(
         "/v1/calls",
         call.id,
         CallJson::from(call),
     ))
+    .await
 }
 
 /// Maps the constraint errors a call write can meet; a composite foreign key failing means the
@@ -414,6 +420,7 @@ pub async fn update_call(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: crate::extract::Json<PatchCallBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, CallId::parse)?;
@@ -441,6 +448,9 @@ pub async fn update_call(
     };
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock_call(&mut tx, id), CallJson::from)
+        .await?;
     let current = db::lock_call(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -476,9 +486,13 @@ pub async fn delete_call(
     state: web::Data<AppState>,
     tenant: Tenant,
     path: web::Path<String>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, CallId::parse)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if_match
+        .check(db::lock_call(&mut tx, id), CallJson::from)
+        .await?;
     if !db::delete_call(&mut tx, id).await? {
         return Err(ApiError::NotFound);
     }

@@ -1,0 +1,258 @@
+//! `ETag` and `If-Match` (RFC 9110 §8.8.3, §13.1.1; docs/api.md, "Concurrent changes").
+//!
+//! - [`add_etag`], a middleware, gives every `200` JSON answer to a `GET` or `PATCH` under
+//!   `/v1` a strong `ETag`: the first 128 bits of the SHA-256 of the body, hex, quoted. The
+//!   validator is the representation itself, so it changes exactly when what the client sees
+//!   changes (whatever changed it: a client, a provider webhook, the clock).
+//! - [`IfMatch`], an extractor for `PATCH` and `DELETE` handlers, checks the header against the
+//!   item's current representation **inside the write transaction**, on the row locked
+//!   `FOR UPDATE`, before the write: no concurrent change can slip between the check and the
+//!   write. `*` matches any existing item; a list matches when one of its (strong) tags does; a
+//!   weak or malformed tag matches nothing. No match: 412 `precondition_failed`, nothing
+//!   changed. Without the header nothing is checked (and nothing extra is locked).
+//!
+//! In a handler, after opening the transaction and before the write:
+//! ```ignore
+//! if_match.check(db::lock(&mut tx, id), ThingJson::from).await?;
+//! ```
+//! where `db::lock` reads the item as its GET does, `FOR UPDATE`, and `ThingJson::from` builds
+//! the body its GET answers.
+
+use std::future::Future;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{Error, FromRequest, HttpRequest};
+use futures_util::future::{Ready, ready};
+use palisade_db::DbError;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::ApiError;
+
+/// The strong entity tag of a representation: `"<32 hex digits>"`.
+pub fn entity_tag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let mut tag = String::with_capacity(34);
+    tag.push('"');
+    for b in &digest[..16] {
+        tag.push_str(&format!("{b:02x}"));
+    }
+    tag.push('"');
+    tag
+}
+
+fn is_json(headers: &header::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// Middleware: a strong `ETag` on every `200` JSON answer to `GET` or `PATCH` under `/v1`.
+/// Register it with `actix_web::middleware::from_fn(palisade_api::etag::add_etag)`.
+pub async fn add_etag(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let wanted = (req.method() == Method::GET || req.method() == Method::PATCH)
+        && req.path().starts_with("/v1/");
+    let res = next.call(req).await?;
+    if !wanted
+        || res.status() != StatusCode::OK
+        || !is_json(res.headers())
+        || res.headers().contains_key(header::ETAG)
+    {
+        return Ok(res.map_into_boxed_body());
+    }
+    Ok(res.map_body(|head, body| match body.try_into_bytes() {
+        Ok(bytes) => {
+            if let Ok(tag) = HeaderValue::from_str(&entity_tag(&bytes)) {
+                head.headers.insert(header::ETAG, tag);
+            }
+            BoxBody::new(bytes)
+        }
+        Err(body) => body.boxed(),
+    }))
+}
+
+/// The `If-Match` precondition of a request: see the module doc.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfMatch(Option<Condition>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Condition {
+    /// `*`: any current representation.
+    Any,
+    /// The strong tags listed, quotes included (weak and malformed ones are left out: they
+    /// never match under the strong comparison).
+    Tags(Vec<String>),
+}
+
+/// Parses every `If-Match` field line into one condition (`None`: no header).
+fn parse<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> Option<Condition> {
+    let mut tags = Vec::new();
+    let mut any_header = false;
+    for value in values {
+        any_header = true;
+        let Ok(text) = value.to_str() else { continue };
+        if text.trim() == "*" {
+            return Some(Condition::Any);
+        }
+        tags.extend(strong_tags(text));
+    }
+    any_header.then_some(Condition::Tags(tags))
+}
+
+/// The strong entity tags of a field value (`"a", W/"b", "c"` gives `"a"` and `"c"`).
+fn strong_tags(text: &str) -> Vec<String> {
+    let mut tags = Vec::new();
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        if rest.is_empty() {
+            return tags;
+        }
+        let (weak, after) = match rest.strip_prefix("W/") {
+            Some(after) => (true, after),
+            None => (false, rest),
+        };
+        let Some(quoted) = after.strip_prefix('"') else {
+            return tags; // malformed from here on: nothing more can match
+        };
+        let Some(end) = quoted.find('"') else {
+            return tags;
+        };
+        if !weak {
+            tags.push(format!("\"{}\"", &quoted[..end]));
+        }
+        rest = &quoted[end + 1..];
+    }
+}
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(IfMatch(parse(req.headers().get_all(header::IF_MATCH)))))
+    }
+}
+
+fn precondition_failed() -> ApiError {
+    ApiError::Http {
+        status: StatusCode::PRECONDITION_FAILED,
+        code: "precondition_failed",
+        message: "If-Match does not match this resource's current ETag; read it again".to_owned(),
+    }
+}
+
+impl IfMatch {
+    /// Whether the request sent `If-Match`.
+    pub fn is_present(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Checks the precondition inside the write transaction, before the write. `current`
+    /// reads the item `FOR UPDATE` (it is only run when the header was sent); `representation`
+    /// builds the body a GET of it answers. A missing item answers 404 (RFC 9110 §13.2.1: the
+    /// precondition is not evaluated when the answer would not be 2xx anyway), a mismatch 412.
+    pub async fn check<T, J: Serialize>(
+        &self,
+        current: impl Future<Output = Result<Option<T>, DbError>>,
+        representation: impl FnOnce(T) -> J,
+    ) -> Result<(), ApiError> {
+        let Some(condition) = &self.0 else {
+            return Ok(());
+        };
+        let item = current.await?.ok_or(ApiError::NotFound)?;
+        let tags = match condition {
+            Condition::Any => return Ok(()),
+            Condition::Tags(tags) => tags,
+        };
+        let body = serde_json::to_vec(&representation(item)).map_err(ApiError::internal)?;
+        let tag = entity_tag(&body);
+        if tags.contains(&tag) {
+            Ok(())
+        } else {
+            Err(precondition_failed())
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn condition(values: &[&str]) -> Option<Condition> {
+        let values: Vec<HeaderValue> = values
+            .iter()
+            .map(|v| HeaderValue::from_str(v).unwrap())
+            .collect();
+        parse(values.iter())
+    }
+
+    #[test]
+    fn entity_tags_are_strong_quoted_and_follow_the_bytes() {
+        let tag = entity_tag(br#"{"id":1}"#);
+        assert_eq!(tag.len(), 34);
+        assert!(tag.starts_with('"') && tag.ends_with('"'));
+        assert_eq!(tag, entity_tag(br#"{"id":1}"#));
+        assert_ne!(tag, entity_tag(br#"{"id":2}"#));
+    }
+
+    #[test]
+    fn if_match_lists_keep_strong_tags_only() {
+        assert_eq!(condition(&[]), None);
+        assert_eq!(condition(&["*"]), Some(Condition::Any));
+        assert_eq!(
+            condition(&[r#""a", W/"b",  "c,d""#, r#""e""#]),
+            Some(Condition::Tags(vec![
+                r#""a""#.into(),
+                r#""c,d""#.into(),
+                r#""e""#.into()
+            ]))
+        );
+        // Malformed: present, but nothing can match.
+        assert_eq!(condition(&["abc"]), Some(Condition::Tags(vec![])));
+        assert_eq!(condition(&[r#""open"#]), Some(Condition::Tags(vec![])));
+    }
+
+    #[actix_web::test]
+    async fn the_check_compares_with_the_current_representation() {
+        let body = serde_json::json!({"id": 1, "name": "a"});
+        let tag = entity_tag(&serde_json::to_vec(&body).unwrap());
+        let current = || async { Ok::<_, DbError>(Some(body.clone())) };
+        let matching = IfMatch(Some(Condition::Tags(vec![tag])));
+        assert!(matching.check(current(), |v| v).await.is_ok());
+        let stale = IfMatch(Some(Condition::Tags(vec![r#""0""#.into()])));
+        let err = stale.check(current(), |v| v).await.unwrap_err();
+        assert_eq!(
+            actix_web::ResponseError::status_code(&err),
+            StatusCode::PRECONDITION_FAILED
+        );
+        assert!(
+            IfMatch(Some(Condition::Any))
+                .check(current(), |v| v)
+                .await
+                .is_ok()
+        );
+        let missing = async { Ok::<Option<serde_json::Value>, DbError>(None) };
+        assert!(matches!(
+            IfMatch(Some(Condition::Any)).check(missing, |v| v).await,
+            Err(ApiError::NotFound)
+        ));
+        // No header: the read is not even run.
+        let never = async {
+            if true {
+                panic!("read without If-Match");
+            }
+            Ok::<Option<serde_json::Value>, DbError>(None)
+        };
+        assert!(IfMatch(None).check(never, |v| v).await.is_ok());
+    }
+}

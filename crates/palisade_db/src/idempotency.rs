@@ -1,0 +1,119 @@
+//! Idempotency keys (`palisade.idempotency_keys`, policies/490_idempotency_keys.sql): the first
+//! response to each `Idempotency-Key` an organization sends, kept in the same transaction as the
+//! request's effect.
+//!
+//! [`claim`] is the first statement of the request's transaction. Its `INSERT ... ON CONFLICT`
+//! takes the key, or waits on the primary key while another transaction holds it: when that one
+//! commits, the key answers [`Claim::Replay`] or [`Claim::Reused`]; when it rolls back (the
+//! request failed), this one takes the key. [`complete`] stores the response just before
+//! COMMIT. A row older than [`RETENTION`] is ignored and taken over by the next request with
+//! its key; deleting old rows is the retention command's job (issue 12).
+
+use time::OffsetDateTime;
+
+use crate::{DbError, TenantTx};
+
+/// How long a key replays its first response.
+pub const RETENTION: time::Duration = time::Duration::hours(24);
+
+/// A response stored for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// Its status (2xx).
+    pub status: u16,
+    /// Its JSON body, if it had one.
+    pub body: Option<String>,
+    /// Its `Location` header, if it had one.
+    pub location: Option<String>,
+}
+
+/// What a key says about this request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is this transaction's: do the work, then [`complete`] it before COMMIT.
+    Fresh,
+    /// The key was used for this same request, which succeeded: answer its response.
+    Replay(StoredResponse),
+    /// The key was used for another request (another method, path, user or body).
+    Reused,
+}
+
+/// Claims `key` for a request whose fingerprint is `request_hash` (SHA-256 of what identifies
+/// it), at `now`. Must be the transaction's first statement: it may wait until a concurrent
+/// request holding the same key commits or rolls back.
+pub async fn claim(
+    tx: &mut TenantTx,
+    key: &str,
+    request_hash: &[u8; 32],
+    now: OffsetDateTime,
+) -> Result<Claim, DbError> {
+    let expired_before = now - RETENTION;
+    // Two rounds at most: if the row that made the INSERT conflict is gone by the time it is
+    // read (deleted by retention in between), the second INSERT takes the key.
+    for _ in 0..2 {
+        let taken = tx
+            .query_opt(
+                "INSERT INTO palisade.idempotency_keys AS k (key, request_hash, created_at) \
+                 VALUES ($1, $2, $3) \
+                 ON CONFLICT (organization_id, key) DO UPDATE \
+                     SET request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at, \
+                         response_status = NULL, response_body = NULL, response_location = NULL \
+                     WHERE k.created_at <= $4 \
+                 RETURNING true",
+                &[&key, &request_hash.as_slice(), &now, &expired_before],
+            )
+            .await?;
+        if taken.is_some() {
+            return Ok(Claim::Fresh);
+        }
+        let row = tx
+            .query_opt(
+                "SELECT request_hash = $2 AS same, response_status, response_body, \
+                        response_location \
+                   FROM palisade.idempotency_keys WHERE key = $1",
+                &[&key, &request_hash.as_slice()],
+            )
+            .await?;
+        let Some(row) = row else { continue };
+        if !row.try_get::<_, bool>("same")? {
+            return Ok(Claim::Reused);
+        }
+        let status: Option<i16> = row.try_get("response_status")?;
+        let status = status
+            .and_then(|s| u16::try_from(s).ok())
+            .ok_or_else(|| DbError::Decode("a committed idempotency key has no response".into()))?;
+        return Ok(Claim::Replay(StoredResponse {
+            status,
+            body: row.try_get("response_body")?,
+            location: row.try_get("response_location")?,
+        }));
+    }
+    Err(DbError::Decode(
+        "an idempotency key conflicted but could not be read".into(),
+    ))
+}
+
+/// Stores the response of the request that [`claim`]ed `key` (call just before COMMIT).
+pub async fn complete(
+    tx: &mut TenantTx,
+    key: &str,
+    response: &StoredResponse,
+) -> Result<(), DbError> {
+    let status = i16::try_from(response.status)
+        .map_err(|_| DbError::Decode("a status code out of range".into()))?;
+    let n = tx
+        .execute(
+            "UPDATE palisade.idempotency_keys \
+                SET response_status = $2, response_body = $3, response_location = $4 \
+              WHERE key = $1",
+            &[&key, &status, &response.body, &response.location],
+        )
+        .await?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(DbError::Decode(format!(
+            "storing an idempotent response touched {n} rows"
+        )))
+    }
+}

@@ -1,0 +1,51 @@
+/**
+ * palisade.idempotency_keys: the first response to each Idempotency-Key of an organization's
+ * POST requests (sql/V0130__create_idempotency_keys.sql; crates/palisade_db/src/idempotency.rs).
+ * The key is claimed by the first statement of the request's own transaction and the response
+ * stored just before its COMMIT, so a key row exists exactly when the request's effect does.
+ *
+ * Who may do what (as palisade_app):
+ *   - a signed-in user's transaction (any role: every role may POST somewhere) claims a key of
+ *     its own organization, reads it back to replay or refuse a retry, and writes the response
+ *     into it, or takes over a row older than 24 hours; provider webhook transactions (an
+ *     organization and no user) never use keys, so the policies refuse them;
+ *   - nobody deletes a key one by one: the organization's deletion cascades, and removing rows
+ *     older than 24 hours is the retention command's job (issue 12).
+ * Responses that carried a secret (an API key, a webhook signing secret) are stored without
+ * it. No organization set: nothing visible, nothing writable.
+ */
+ALTER TABLE palisade.idempotency_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE palisade.idempotency_keys FORCE ROW LEVEL SECURITY;
+ALTER TABLE palisade.idempotency_keys
+    ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
+
+REVOKE ALL ON palisade.idempotency_keys FROM palisade_app;
+GRANT SELECT, INSERT, UPDATE ON palisade.idempotency_keys TO palisade_app;
+
+/** A user's transaction reads its organization's keys (to replay or refuse a retry). */
+DROP POLICY IF EXISTS idempotency_keys_select ON palisade.idempotency_keys;
+CREATE POLICY idempotency_keys_select ON palisade.idempotency_keys FOR SELECT TO palisade_app
+    USING (organization_id = (SELECT palisade_private.current_org_id())
+           AND (SELECT palisade_private.current_user_id()) IS NOT NULL);
+
+/** A user's transaction claims keys in its own organization only. */
+DROP POLICY IF EXISTS idempotency_keys_insert ON palisade.idempotency_keys;
+CREATE POLICY idempotency_keys_insert ON palisade.idempotency_keys FOR INSERT TO palisade_app
+    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
+                AND (SELECT palisade_private.current_user_id()) IS NOT NULL);
+
+/**
+ * A user's transaction stores the response in its organization's key, or takes over a key
+ * older than 24 hours; a key never moves to another organization.
+ */
+DROP POLICY IF EXISTS idempotency_keys_update ON palisade.idempotency_keys;
+CREATE POLICY idempotency_keys_update ON palisade.idempotency_keys FOR UPDATE TO palisade_app
+    USING (organization_id = (SELECT palisade_private.current_org_id())
+           AND (SELECT palisade_private.current_user_id()) IS NOT NULL)
+    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
+                AND (SELECT palisade_private.current_user_id()) IS NOT NULL);
+
+/** Keys are never deleted one by one (the organization's deletion cascades; retention: issue 12). */
+DROP POLICY IF EXISTS idempotency_keys_delete ON palisade.idempotency_keys;
+CREATE POLICY idempotency_keys_delete ON palisade.idempotency_keys FOR DELETE TO palisade_app
+    USING (false);

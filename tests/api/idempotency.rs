@@ -1,0 +1,448 @@
+//! `Idempotency-Key` on tenant POSTs (docs/api.md, "Retrying a POST"): the same key and request
+//! replay the first response and change nothing; the same key for another request is 422; keys
+//! are per organization; a failed attempt leaves no key; concurrent duplicates act once; keys
+//! are forgotten after 24 hours.
+
+use futures_util::future::join_all;
+use palisade_domain::Role;
+use palisade_test_support::{Account, TestApp, TestResponse, spawn_app};
+use serde_json::{Value, json};
+use time::Duration;
+use uuid::Uuid;
+
+use crate::sql_as::begin_as;
+
+const KEY: &str = "Idempotency-Key";
+
+async fn post(app: &TestApp, who: &Account, path: &str, body: &Value, key: &str) -> TestResponse {
+    app.call_with("POST", path, Some(&who.token), Some(body), &[(KEY, key)])
+        .await
+}
+
+fn id(r: &TestResponse) -> String {
+    r.json["id"]
+        .as_str()
+        .or(r.json["api_key"]["id"].as_str())
+        .or(r.json["webhook"]["id"].as_str())
+        .unwrap_or_else(|| panic!("no id in {}", r.text))
+        .to_owned()
+}
+
+/// Every table of the organization as its export shows it (every row, every readable column).
+async fn state_of(app: &TestApp, who: &Account) -> Value {
+    let r = app
+        .call("GET", "/v1/organization/export", Some(&who.token), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json["tables"].clone()
+}
+
+async fn count(app: &TestApp, table: &str, org: &str) -> i64 {
+    let su = app.db.superuser_client().await;
+    su.query_one(
+        &format!("SELECT count(*) FROM palisade.{table} WHERE organization_id::text = $1"),
+        &[&org],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// Every tenant POST: the first request with a key acts; the same request again answers the
+/// same status, `Location` and body (without a secret shown once), marked replayed, and changes
+/// nothing in any table of the organization.
+#[actix_web::test]
+async fn every_tenant_post_replays_its_first_response_and_acts_once() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let from = app.claim_number(&a, &["sms", "voice"]).await;
+    let stocked = palisade_test_support::unique_number();
+    app.stock_numbers(&[(&stocked, &["sms"])]).await;
+    let post_plain = |path: &'static str, body: Value| {
+        let app = &app;
+        let token = a.token.clone();
+        async move {
+            let r = app.call("POST", path, Some(&token), Some(&body)).await;
+            assert_eq!(r.status, 201, "{path}: {}", r.text);
+            id(&r)
+        }
+    };
+    let email_c = post_plain(
+        "/v1/email-campaigns",
+        json!({"name": "E", "subject": "S", "body": "B"}),
+    )
+    .await;
+    let sms_c = post_plain(
+        "/v1/sms-campaigns",
+        json!({"name": "S", "body": "T", "from_number": from}),
+    )
+    .await;
+    let conv = post_plain("/v1/chat/conversations", json!({})).await;
+    let account = post_plain(
+        "/v1/social/accounts",
+        json!({"network": "twitter", "handle": "acme"}),
+    )
+    .await;
+    let hook = post_plain(
+        "/v1/webhooks",
+        json!({"url": "https://hooks.example.com/a", "event_types": ["customer.created"]}),
+    )
+    .await;
+
+    let routes: Vec<(String, Value)> = vec![
+        ("/v1/customers".into(), json!({"name": "Ada"})),
+        (
+            "/v1/email-campaigns".into(),
+            json!({"name": "N", "subject": "S", "body": "B"}),
+        ),
+        (
+            format!("/v1/email-campaigns/{email_c}/messages"),
+            json!({"to_email": "ada@example.com"}),
+        ),
+        (
+            "/v1/sms-campaigns".into(),
+            json!({"name": "N", "body": "T", "from_number": from}),
+        ),
+        (
+            format!("/v1/sms-campaigns/{sms_c}/messages"),
+            json!({"to_number": "+14155550100"}),
+        ),
+        ("/v1/voice-campaigns".into(), json!({"name": "V"})),
+        (
+            "/v1/calls".into(),
+            json!({"direction": "outbound", "from_number": from, "to_number": "+14155550101"}),
+        ),
+        ("/v1/chat/conversations".into(), json!({"subject": "Hello"})),
+        (
+            format!("/v1/chat/conversations/{conv}/messages"),
+            json!({"sender": "agent", "body": "Hi"}),
+        ),
+        (
+            "/v1/ivr/menus".into(),
+            json!({"name": "Main", "tree": crate::engagement::menu_tree("Acme")}),
+        ),
+        ("/v1/phone-numbers".into(), json!({"number": stocked})),
+        (
+            "/v1/knowledge-base/articles".into(),
+            json!({"title": "T", "body": "B"}),
+        ),
+        (
+            "/v1/reports".into(),
+            json!({"name": "R", "kind": "call_volume"}),
+        ),
+        (
+            "/v1/analytics/events".into(),
+            json!({"type": "page.viewed"}),
+        ),
+        (
+            "/v1/analytics/events".into(),
+            json!([{"type": "a.b"}, {"type": "c.d"}]),
+        ),
+        (
+            "/v1/social/accounts".into(),
+            json!({"network": "facebook", "handle": "acme"}),
+        ),
+        (
+            "/v1/social/posts".into(),
+            json!({"account_id": account, "body": "Hello"}),
+        ),
+        (
+            "/v1/integrations".into(),
+            json!({"provider": "slack", "name": "S", "secrets": {"bot_token": "xoxb-1"}}),
+        ),
+        (
+            "/v1/webhooks".into(),
+            json!({"url": "https://hooks.example.com/b", "event_types": ["invoice.paid"]}),
+        ),
+        (format!("/v1/webhooks/{hook}/rotate-secret"), Value::Null),
+        (
+            "/v1/api-keys".into(),
+            json!({"name": "K", "role": "member"}),
+        ),
+        (
+            "/v1/invitations".into(),
+            json!({"email": "new@example.com", "role": "member"}),
+        ),
+    ];
+    for (n, (path, body)) in routes.iter().enumerate() {
+        let key = format!("retry {n}");
+        let body = (!body.is_null()).then_some(body);
+        let headers = [(KEY, key.as_str())];
+        let send = || app.call_with("POST", path, Some(&a.token), body, &headers);
+        let first = send().await;
+        assert!(
+            first.status == 200 || first.status == 201,
+            "{path}: {}",
+            first.text
+        );
+        assert_eq!(first.header("idempotency-replayed"), None, "{path}");
+        let before = state_of(&app, &a).await;
+        let again = send().await;
+        assert_eq!(again.status, first.status, "{path}: {}", again.text);
+        assert_eq!(again.header("idempotency-replayed"), Some("true"), "{path}");
+        assert_eq!(again.header("location"), first.header("location"), "{path}");
+        // The first body, less the secret it showed once.
+        let mut expected = first.json.clone();
+        for secret in ["key", "signing_secret"] {
+            if let Some(object) = expected.as_object_mut() {
+                object.remove(secret);
+            }
+        }
+        assert_eq!(again.json, expected, "{path}");
+        assert_eq!(state_of(&app, &a).await, before, "{path}: the replay acted");
+    }
+    // The invitation was mailed once.
+    assert_eq!(app.smtp.messages_to("new@example.com").len(), 1);
+}
+
+#[actix_web::test]
+async fn a_replay_answers_the_first_response_even_after_the_resource_changed() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let body = json!({"name": "Ada"});
+    let first = post(&app, &a, "/v1/customers", &body, "k1").await;
+    let path = format!("/v1/customers/{}", id(&first));
+    let r = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&a.token),
+            Some(&json!({"name": "Eve"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let again = post(&app, &a, "/v1/customers", &body, "k1").await;
+    assert_eq!((again.status, &again.json), (201, &first.json));
+    assert_eq!(count(&app, "customers", &a.org_id).await, 1);
+}
+
+#[actix_web::test]
+async fn the_same_key_for_another_request_is_422_and_changes_nothing() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let admin = app.add_user(&a, Role::Admin).await;
+    let first = post(&app, &a, "/v1/customers", &json!({"name": "Ada"}), "k").await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let before = state_of(&app, &a).await;
+    for (who, path, body) in [
+        (&a, "/v1/customers", json!({"name": "Eve"})),
+        // The same JSON, other bytes.
+        (&a, "/v1/customers", json!({ "name": "Ada", "email": null })),
+        (
+            &a,
+            "/v1/reports",
+            json!({"name": "Ada", "kind": "call_volume"}),
+        ),
+        // Another user of the organization.
+        (&admin, "/v1/customers", json!({"name": "Ada"})),
+    ] {
+        let r = post(&app, who, path, &body, "k").await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (422, Some("idempotency_key_reused")),
+            "{path} {body}: {}",
+            r.text
+        );
+    }
+    assert_eq!(state_of(&app, &a).await, before);
+    // The first request still replays.
+    let again = post(&app, &a, "/v1/customers", &json!({"name": "Ada"}), "k").await;
+    assert_eq!((again.status, &again.json), (201, &first.json));
+}
+
+#[actix_web::test]
+async fn another_organizations_identical_key_is_another_key() {
+    let app = spawn_app().await;
+    let a = app.signup("Tenant A").await;
+    let b = app.signup("Tenant B").await;
+    let body = json!({"name": "Ada"});
+    let ra = post(&app, &a, "/v1/customers", &body, "shared").await;
+    let rb = post(&app, &b, "/v1/customers", &body, "shared").await;
+    assert_eq!((ra.status, rb.status), (201, 201), "{}", rb.text);
+    assert_eq!(rb.header("idempotency-replayed"), None);
+    assert_ne!(id(&ra), id(&rb));
+    // And another body under B's key is B's business alone.
+    let r = post(&app, &b, "/v1/customers", &json!({"name": "Eve"}), "shared").await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = post(&app, &a, "/v1/customers", &body, "shared").await;
+    assert_eq!((r.status, &r.json), (201, &ra.json));
+    for org in [&a.org_id, &b.org_id] {
+        assert_eq!(count(&app, "customers", org).await, 1);
+        assert_eq!(count(&app, "idempotency_keys", org).await, 1);
+    }
+}
+
+/// A request that fails rolls back with its key: the same key runs again, and can succeed.
+#[actix_web::test]
+async fn a_failed_attempt_leaves_no_key_and_its_retry_runs_again() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let taken = app
+        .create_customer(&a, json!({"name": "First", "email": "ada@example.com"}))
+        .await;
+    let body = json!({"name": "Ada", "email": "ada@example.com"});
+    for _ in 0..2 {
+        let r = post(&app, &a, "/v1/customers", &body, "k").await;
+        assert_eq!(r.json["error"], "email_taken", "{}", r.text);
+        assert_eq!(r.header("idempotency-replayed"), None);
+    }
+    assert_eq!(count(&app, "idempotency_keys", &a.org_id).await, 0);
+    let path = format!("/v1/customers/{}", taken["id"].as_str().unwrap());
+    let r = app.call("DELETE", &path, Some(&a.token), None).await;
+    assert_eq!(r.status, 204);
+    let r = post(&app, &a, "/v1/customers", &body, "k").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    // A body refused before any work (422) leaves no key either: a corrected body may take it.
+    let r = post(
+        &app,
+        &a,
+        "/v1/reports",
+        &json!({"name": "R", "kind": "no"}),
+        "k2",
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = post(
+        &app,
+        &a,
+        "/v1/reports",
+        &json!({"name": "R", "kind": "call_volume"}),
+        "k2",
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(count(&app, "idempotency_keys", &a.org_id).await, 2);
+}
+
+#[actix_web::test]
+async fn concurrent_duplicates_act_once_and_answer_alike() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let body = json!({"name": "Ada"});
+    let answers = join_all((0..8).map(|_| post(&app, &a, "/v1/customers", &body, "burst"))).await;
+    let first = &answers[0];
+    for r in &answers {
+        assert_eq!((r.status, &r.json), (201, &first.json), "{}", r.text);
+    }
+    let replayed = answers
+        .iter()
+        .filter(|r| r.header("idempotency-replayed") == Some("true"))
+        .count();
+    assert_eq!(replayed, 7);
+    assert_eq!(count(&app, "customers", &a.org_id).await, 1);
+}
+
+/// Until a pooled connection of the server waits on a lock (bounded, so that a request that
+/// never waits fails the test instead of hanging it).
+pub async fn until_a_request_waits_on_a_lock(app: &TestApp) {
+    let su = app.db.superuser_client().await;
+    for attempt in 0.. {
+        assert!(attempt < 3000, "no request ever waited on the lock");
+        let waiting: i64 = su
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                  WHERE datname = $1 AND application_name = 'palisade' AND wait_event_type = 'Lock'",
+                &[&app.db.name],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// A request whose key another transaction holds waits for it: that transaction's rollback
+/// lets it act; its commit makes it a retry of the committed request.
+#[actix_web::test]
+async fn a_request_waits_for_the_transaction_that_holds_its_key() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let org: Uuid = a.org_id.parse().unwrap();
+    let holder = app.db.app_client().await;
+    let body = json!({"name": "Ada"});
+    for (key, commit) in [("rolled back", false), ("committed", true)] {
+        begin_as(&holder, org, "owner").await;
+        holder
+            .execute(
+                "INSERT INTO palisade.idempotency_keys (key, request_hash, response_status, response_body) \
+                 VALUES ($1, $2, 201, '{}')",
+                &[&key, &[0u8; 32].as_slice()],
+            )
+            .await
+            .unwrap();
+        let release = async {
+            until_a_request_waits_on_a_lock(&app).await;
+            let end = if commit { "COMMIT" } else { "ROLLBACK" };
+            holder.batch_execute(end).await.unwrap();
+        };
+        let (r, ()) = tokio::join!(post(&app, &a, "/v1/customers", &body, key), release);
+        if commit {
+            // Another request (the hash differs) took the key first.
+            assert_eq!(r.json["error"], "idempotency_key_reused", "{}", r.text);
+        } else {
+            assert_eq!(r.status, 201, "{}", r.text);
+            assert_eq!(r.header("idempotency-replayed"), None);
+        }
+    }
+    assert_eq!(count(&app, "customers", &a.org_id).await, 1);
+}
+
+#[actix_web::test]
+async fn keys_are_forgotten_after_24_hours() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let first = post(&app, &a, "/v1/customers", &json!({"name": "Ada"}), "daily").await;
+    app.clock
+        .advance(Duration::hours(24) - Duration::seconds(1));
+    let r = post(&app, &a, "/v1/customers", &json!({"name": "Ada"}), "daily").await;
+    assert_eq!((r.status, &r.json), (201, &first.json));
+    let r = post(&app, &a, "/v1/customers", &json!({"name": "Eve"}), "daily").await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    app.clock.advance(Duration::seconds(2));
+    // Older than 24 hours: the key is free for a new request.
+    let r = post(&app, &a, "/v1/customers", &json!({"name": "Eve"}), "daily").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.header("idempotency-replayed"), None);
+    let again = post(&app, &a, "/v1/customers", &json!({"name": "Eve"}), "daily").await;
+    assert_eq!((again.status, &again.json), (201, &r.json));
+    assert_eq!(count(&app, "customers", &a.org_id).await, 2);
+    assert_eq!(count(&app, "idempotency_keys", &a.org_id).await, 1);
+}
+
+#[actix_web::test]
+async fn malformed_keys_are_400_before_anything_happens() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let body = json!({"name": "Ada"});
+    let long = "k".repeat(256);
+    for headers in [
+        vec![(KEY, "")],
+        vec![(KEY, long.as_str())],
+        vec![(KEY, "caf\u{e9}")],
+        vec![(KEY, "one"), (KEY, "two")],
+    ] {
+        let r = app
+            .call_with(
+                "POST",
+                "/v1/customers",
+                Some(&a.token),
+                Some(&body),
+                &headers,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (400, Some("invalid_idempotency_key")),
+            "{headers:?}: {}",
+            r.text
+        );
+    }
+    assert_eq!(count(&app, "customers", &a.org_id).await, 0);
+    let longest = "k".repeat(255);
+    let r = post(&app, &a, "/v1/customers", &body, &longest).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
