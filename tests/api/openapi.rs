@@ -74,7 +74,9 @@ fn declared_handlers() -> Vec<(String, String, String)> {
         for (at, _) in all.match_indices(&format!("e.{method}(")) {
             let rest = &all[at + method.len() + 3..];
             let Some(open) = rest.find('"') else { continue };
-            let Some(close) = rest[open + 1..].find('"') else { continue };
+            let Some(close) = rest[open + 1..].find('"') else {
+                continue;
+            };
             let path = rest[open + 1..open + 1 + close].to_owned();
             let after = rest[open + 2 + close..].trim_start_matches([',', ' ', '\n']);
             let handler: String = after
