@@ -198,6 +198,13 @@ fn pool_settings(url: &Secret, max_size: usize) -> PoolSettings {
     }
 }
 
+/// Starts the embedded cluster and says where it listens (blocking: before the async runtime).
+fn start_cluster(settings: &EmbeddedSettings) -> Result<EmbeddedDb, BoxError> {
+    let cluster = EmbeddedDb::start(settings)?;
+    tracing::info!("{}", cluster.describe());
+    Ok(cluster)
+}
+
 /// A command's database, started: the owner's URL, and the embedded cluster when Palisade runs
 /// its own (held until [`Database::stop`]).
 struct Database {
@@ -210,12 +217,14 @@ struct Database {
 impl Database {
     /// Starts the embedded cluster (blocking: before the async runtime).
     fn start_embedded(settings: &EmbeddedSettings) -> Result<Self, BoxError> {
-        let cluster = EmbeddedDb::start(settings)?;
-        tracing::info!("{}", cluster.describe());
-        Ok(Self {
+        Ok(Self::embedded(start_cluster(settings)?))
+    }
+
+    fn embedded(cluster: EmbeddedDb) -> Self {
+        Self {
             owner_url: Secret::new(cluster.owner_url()),
             cluster: Some(cluster),
-        })
+        }
     }
 
     fn external(owner_url: &Secret) -> Self {
@@ -277,10 +286,7 @@ impl ServeDatabase {
     fn start(mode: &DatabaseMode<ExternalDatabase>) -> Result<Self, BoxError> {
         Ok(match mode {
             DatabaseMode::Embedded(settings) => {
-                let database = Database::start_embedded(settings)?;
-                let Some(cluster) = &database.cluster else {
-                    return Err("the embedded cluster did not start".into());
-                };
+                let cluster = start_cluster(settings)?;
                 Self {
                     app_url: Secret::new(cluster.app_url()),
                     jwt_secret: Secret::new(cluster.secrets().jwt_secret.clone()),
@@ -289,7 +295,7 @@ impl ServeDatabase {
                         cluster.webhook_secrets().clone(),
                         cluster.webhook_secrets_path(),
                     )),
-                    database,
+                    database: Database::embedded(cluster),
                 }
             }
             DatabaseMode::External(ext) => Self {

@@ -200,3 +200,75 @@ fn usage_errors_exit_2_on_stderr() {
         assert!(!out.stderr.is_empty(), "{args:?}");
     }
 }
+
+/// Runs `palisade args` with exactly the variables `vars` of the configuration (the rest of the
+/// environment kept, less every variable the page documents).
+fn palisade(args: &[&str], vars: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    cmd.args(args);
+    for (_, documented) in documented() {
+        for name in documented {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env_remove("PALISADE_SUPERUSER_URL");
+    cmd.envs(vars.iter().copied());
+    cmd.output().expect("run palisade")
+}
+
+#[tokio::test]
+async fn migrate_needs_only_the_owner_url() {
+    let db = palisade_test_support::TestDb::new().await;
+    let owner_url = db.url_as(palisade_db::schema::OWNER_ROLE);
+    let out = tokio::task::spawn_blocking(move || {
+        palisade(&["migrate"], &[("DATABASE_URL", owner_url.as_str())])
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("migrations and policies are up to date"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(palisade_test_support::TEST_PASSWORD),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_missing_required_variable_exits_2_naming_it_never_a_value() {
+    let out = palisade(
+        &["bootstrap"],
+        &[
+            (
+                "PALISADE_SUPERUSER_URL",
+                "postgresql://postgres:hunter2@127.0.0.1:1/postgres",
+            ),
+            ("PALISADE_OWNER_PASSWORD", "hunter3"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("PALISADE_APP_PASSWORD"), "{stderr}");
+    assert!(!stderr.contains("hunter"), "{stderr}");
+    // An empty value counts as unset.
+    let out = palisade(&["install-definers"], &[("PALISADE_SUPERUSER_URL", "")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("PALISADE_SUPERUSER_URL"), "{stderr}");
+    // `serve` with DATABASE_URL still needs the app role's URL and the JWT secret.
+    let out = palisade(
+        &["serve"],
+        &[("DATABASE_URL", "postgresql://o:hunter4@127.0.0.1:1/p")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("PALISADE_APP_DATABASE_URL") && !stderr.contains("hunter"));
+}
