@@ -11,6 +11,9 @@ use palisade_db::DbError;
 use palisade_db::audit::{self, AuditError, AuditReport, Drift};
 use palisade_db::schema;
 
+use crate::configuration::{AuditSettings, DatabaseMode, Secret};
+use crate::embedded::on_embedded_cluster;
+
 /// Healthy: no violation, no drift.
 pub const EXIT_OK: u8 = 0;
 /// At least one violation or one difference from the repository.
@@ -18,31 +21,13 @@ pub const EXIT_FINDINGS: u8 = 1;
 /// The audit could not run.
 pub const EXIT_ERROR: u8 = 2;
 
-/// The command line of `palisade audit`.
+/// The command line of `palisade audit` (parsed in [`crate::cli`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuditArgs {
     /// `--json`: print the report as one JSON document.
     pub json: bool,
     /// Check drift (the default); `--no-drift` turns it off.
     pub drift: bool,
-}
-
-impl AuditArgs {
-    /// Parses the arguments after `audit`.
-    pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Self, String> {
-        let mut parsed = Self {
-            json: false,
-            drift: true,
-        };
-        for arg in args {
-            match arg.as_ref() {
-                "--json" => parsed.json = true,
-                "--no-drift" => parsed.drift = false,
-                other => return Err(format!("audit: unknown option {other:?}")),
-            }
-        }
-        Ok(parsed)
-    }
 }
 
 /// The exit code for a finished audit.
@@ -88,6 +73,27 @@ pub async fn audit_database(
         ));
     };
     audit::run(&mut live, reference.as_deref()).await
+}
+
+/// Audits the database of `settings`: `DATABASE_URL`, or the embedded cluster as its owner
+/// with the drift reference built as its superuser. Never migrates first: that would repair the
+/// very drift it must report.
+pub fn execute(settings: &AuditSettings, drift: bool) -> Result<AuditReport, String> {
+    let audit = |url: &Secret, superuser_url: Option<&Secret>| {
+        actix_web::rt::System::new()
+            .block_on(audit_database(
+                url.expose(),
+                superuser_url.map(Secret::expose),
+                drift,
+            ))
+            .map_err(|e| e.to_string())
+    };
+    match &settings.database {
+        DatabaseMode::External(server) => audit(&server.url, server.superuser_url.as_ref()),
+        DatabaseMode::Embedded(e) => on_embedded_cluster(e, |urls| {
+            audit(&urls.owner, drift.then_some(&urls.superuser))
+        }),
+    }
 }
 
 /// The report as the command prints it: JSON with `--json`, text otherwise.
@@ -439,25 +445,6 @@ mod tests {
             method: "test".into(),
             differences,
         }
-    }
-
-    #[test]
-    fn arguments() {
-        assert_eq!(
-            AuditArgs::parse::<&str>(&[]).unwrap(),
-            AuditArgs {
-                json: false,
-                drift: true
-            }
-        );
-        assert_eq!(
-            AuditArgs::parse(&["--json", "--no-drift"]).unwrap(),
-            AuditArgs {
-                json: true,
-                drift: false
-            }
-        );
-        assert!(AuditArgs::parse(&["--jsn"]).is_err());
     }
 
     #[test]

@@ -1,14 +1,24 @@
-//! Settings, read from the environment (every variable: docs/configuration.md).
+//! Settings, read from the environment. Every variable the `palisade` binary reads is read here,
+//! once, per subcommand: each subcommand has its own settings type holding what it uses and
+//! nothing more ([`ServeSettings`], [`MigrateSettings`], [`BootstrapSettings`],
+//! [`InstallDefinersSettings`], [`AuditSettings`], [`NumbersSettings`]), and its own list of
+//! variables ([`Var`]) that `palisade <subcommand> --help` prints. docs/configuration.md says
+//! the same in prose; `tests/cli.rs` checks that the two name the same variables.
+//!
+//! Rules: a variable set to the empty string counts as unset; a malformed value is a
+//! [`ConfigError`] naming the variable, never its value; secrets (URLs with passwords, the JWT
+//! secret, role passwords, provider secrets, the SMTP URL) are held as [`Secret`], whose `Debug`
+//! is redacted and which has no `Display`.
 //!
 //! Two database modes. With `DATABASE_URL` unset, the **embedded default**: Palisade runs its
 //! own PostgreSQL cluster under `PALISADE_DATA_DIR` and generates every password and the JWT
-//! secret there. With `DATABASE_URL` set (the owner role's URL), it uses that server and needs
-//! `PALISADE_APP_DATABASE_URL` and `PALISADE_JWT_SECRET` too.
+//! secret there. With `DATABASE_URL` set (the owner role's URL), it uses that server; `serve`
+//! then needs `PALISADE_APP_DATABASE_URL` and `PALISADE_JWT_SECRET` too, `migrate` nothing more.
 //!
 //! Stripe webhooks: the embedded default serves them with a generated signing secret (kept in
-//! `webhook-secrets.json`, overridden by `STRIPE_WEBHOOK_SECRET`, e.g. the one `stripe listen` prints).
-//! On an existing server they need `PALISADE_BILLING_DATABASE_URL` and `STRIPE_WEBHOOK_SECRET`
-//! together; with neither, `POST /webhooks/stripe` answers 503.
+//! `webhook-secrets.json`, overridden by `STRIPE_WEBHOOK_SECRET`, e.g. the one `stripe listen`
+//! prints). On an existing server they need `PALISADE_BILLING_DATABASE_URL` and
+//! `STRIPE_WEBHOOK_SECRET` together; with neither, `POST /webhooks/stripe` answers 503.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,21 +28,166 @@ use palisade_api::throttle::{ActionLimits, Limit, RateLimits};
 
 use crate::telemetry::LogFormat;
 
+/// A secret setting: a password, a token, a signing key, or a URL that may hold a password.
+/// Its `Debug` prints `<redacted>` and it has no `Display`, so no format string, log line or
+/// error message can show it; [`Secret::expose`] hands the value to what needs it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the connection, signature or mailer that uses it; never to print.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// A setting that could not be used. The message names the variable, never its value.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
 
-/// Where the database comes from.
-#[derive(Clone)]
-pub enum DatabaseMode {
-    /// Palisade starts its own cluster.
-    Embedded(EmbeddedSettings),
-    /// An existing server.
-    External(ExternalSettings),
+/// One environment variable as `palisade <subcommand> --help` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Var {
+    /// Its name.
+    pub name: &'static str,
+    /// Its default, or whether it is required, as `--help` shows it in brackets:
+    /// `default: 16`, `required`, `unset: embedded mode`.
+    pub note: &'static str,
+    /// What it sets, in a few words (docs/configuration.md has the rest).
+    pub meaning: &'static str,
 }
 
-/// The embedded default's settings.
+const fn var(name: &'static str, note: &'static str, meaning: &'static str) -> Var {
+    Var {
+        name,
+        note,
+        meaning,
+    }
+}
+
+/// Variables that the PostgreSQL launcher (`palisade_pg_embedded`) reads itself, since the
+/// tests and the benchmark find PostgreSQL the same way. Listed for every command that may run
+/// the embedded cluster; read nowhere in this crate.
+pub const LAUNCHER_VARS: [&str; 1] = ["PALISADE_PG_BIN"];
+
+// The variables, grouped as docs/configuration.md groups them; each subcommand's `vars()`
+// lists its groups. One line each: `var(name, note, meaning)`.
+#[rustfmt::skip]
+const SERVER_VARS: &[Var] = &[
+    var("PALISADE_HTTP_ADDR", "default: 127.0.0.1:8080", "where the API listens"),
+    var("PALISADE_HTTP_WORKERS", "default: one per core", "HTTP worker threads"),
+    var("PALISADE_TOKEN_TTL_SECS", "default: 86400", "lifetime of the bearer tokens the server issues"),
+    var("PALISADE_DB_POOL_SIZE", "default: 16", "most palisade_app connections"),
+    NUMBER_QUARANTINE_VAR,
+];
+#[rustfmt::skip]
+const NUMBER_QUARANTINE_VAR: Var = var("PALISADE_NUMBER_QUARANTINE_DAYS", "default: 30", "days a released phone number stays reserved for its last organization (0 to 3650)");
+#[rustfmt::skip]
+const SERVE_DATABASE_VARS: &[Var] = &[
+    var("DATABASE_URL", "unset: embedded mode", "the owner role's URL (palisade_owner): migrations and policies"),
+    var("PALISADE_APP_DATABASE_URL", "required with DATABASE_URL", "the app role's URL (palisade_app): every request"),
+    var("PALISADE_JWT_SECRET", "required with DATABASE_URL; generated in embedded mode", "the bearer tokens' HS256 secret, at least 32 bytes"),
+    var("PALISADE_BILLING_DATABASE_URL", "with STRIPE_WEBHOOK_SECRET, or neither", "the billing role's URL (palisade_billing): the Stripe webhook only"),
+];
+#[rustfmt::skip]
+const OWNER_DATABASE_URL_VAR: Var = var("DATABASE_URL", "unset: embedded mode", "the owner role's URL (palisade_owner)");
+#[rustfmt::skip]
+const AUDIT_DATABASE_VARS: &[Var] = &[
+    var("DATABASE_URL", "unset: embedded mode", "a role that can read palisade_audit (the owner, a superuser, palisade_auditor)"),
+    var("PALISADE_SUPERUSER_URL", "default: DATABASE_URL, if a superuser", "a superuser's URL, for the drift check"),
+];
+#[rustfmt::skip]
+const EMBEDDED_VARS: &[Var] = &[
+    var("PALISADE_DATA_DIR", "default: ./.palisade", "embedded mode: the cluster, its secrets, the mail outbox"),
+    var("PALISADE_PG_PORT", "default: a free port at each start", "embedded mode: PostgreSQL's port on 127.0.0.1"),
+    var("PALISADE_PG_BIN", "default: searched: PATH, pg_config, /usr/lib/postgresql", "embedded mode: the directory of initdb, postgres, pg_isready"),
+];
+#[rustfmt::skip]
+const WEBHOOK_VARS: &[Var] = &[
+    var("PALISADE_PUBLIC_BASE_URL", "default: http://<PALISADE_HTTP_ADDR>", "what precedes /webhooks/... in the URLs providers call, and in mailed links"),
+    var("TWILIO_AUTH_TOKEN", "embedded: generated; otherwise unset", "verifies X-Twilio-Signature"),
+    var("SENDGRID_WEBHOOK_PUBLIC_KEY", "embedded: generated; otherwise unset", "SendGrid's event webhook verification key (base64)"),
+    var("MAILGUN_WEBHOOK_SIGNING_KEY", "embedded: generated; otherwise unset", "Mailgun's webhook signing key"),
+    var("STRIPE_WEBHOOK_SECRET", "embedded: generated; otherwise unset", "the Stripe endpoint's signing secret (whsec_...)"),
+];
+#[rustfmt::skip]
+const MAIL_VARS: &[Var] = &[
+    var("PALISADE_SMTP_URL", "unset: written to PALISADE_DATA_DIR/outbox/", "smtps://[user:password@]host[:port], or smtp://..."),
+    var("PALISADE_MAIL_FROM", "default: Palisade <palisade@localhost>", "the From address of account mail"),
+    var("PALISADE_INVITATION_TTL_SECS", "default: 604800", "how long an invitation link works"),
+    var("PALISADE_PASSWORD_RESET_TTL_SECS", "default: 3600", "how long a password reset link works"),
+];
+/// A limit is `N/UNIT[,burst=B]`, `UNIT` one of `s`, `min`, `h`.
+#[rustfmt::skip]
+const RATE_LIMIT_AND_PROXY_VARS: &[Var] = &[
+    var("PALISADE_RATE_LIMIT_LOGIN_PER_ADDRESS", "default: 30/min", "login attempts per client address"),
+    var("PALISADE_RATE_LIMIT_LOGIN_PER_ACCOUNT", "default: 10/min", "login attempts per email"),
+    var("PALISADE_RATE_LIMIT_SIGNUP_PER_ADDRESS", "default: 10/h", "signups per client address"),
+    var("PALISADE_RATE_LIMIT_SIGNUP_PER_ACCOUNT", "default: 5/h", "signups per email"),
+    var("PALISADE_RATE_LIMIT_PASSWORD_RESET_PER_ADDRESS", "default: 30/h", "password reset requests and confirmations per client address"),
+    var("PALISADE_RATE_LIMIT_PASSWORD_RESET_PER_ACCOUNT", "default: 5/h", "password reset attempts per email or token"),
+    var("PALISADE_RATE_LIMIT_INVITATION_PER_ADDRESS", "default: 30/h", "invitation acceptances per client address"),
+    var("PALISADE_RATE_LIMIT_INVITATION_PER_ACCOUNT", "default: 10/h", "acceptance attempts per invitation"),
+    var("PALISADE_RATE_LIMIT_MAX_KEYS", "default: 100000", "most addresses or accounts one limiter remembers"),
+    var("PALISADE_TRUSTED_PROXIES", "default: none (the TCP peer is the client)", "proxies (addresses, CIDR networks) whose forwarding header names the client"),
+    var("PALISADE_TRUSTED_PROXY_HEADER", "default: x-forwarded-for", "the header they write: x-forwarded-for or forwarded"),
+];
+#[rustfmt::skip]
+const SUPERUSER_VARS: &[Var] = &[
+    var("PALISADE_SUPERUSER_URL", "required", "a superuser's URL"),
+    var("PALISADE_DATABASE_NAME", "default: palisade", "the Palisade database's name"),
+];
+#[rustfmt::skip]
+const PASSWORD_VARS: &[Var] = &[
+    var("PALISADE_OWNER_PASSWORD", "required", "the password bootstrap sets on palisade_owner"),
+    var("PALISADE_APP_PASSWORD", "required", "the password bootstrap sets on palisade_app"),
+    var("PALISADE_BILLING_PASSWORD", "required", "the password bootstrap sets on palisade_billing"),
+];
+#[rustfmt::skip]
+const LOG_VARS_INFO: &[Var] = &[
+    var("PALISADE_LOG_FORMAT", "default: text", "json for one JSON object per log line"),
+    var("RUST_LOG", "default: info", "the log filter"),
+];
+#[rustfmt::skip]
+const LOG_VARS_WARN: &[Var] = &[
+    var("PALISADE_LOG_FORMAT", "default: text", "json for one JSON object per log line"),
+    var("RUST_LOG", "default: warn", "the log filter"),
+];
+
+/// The process environment, where an empty value counts as unset.
+fn from_process_env(name: &str) -> Option<String> {
+    non_empty(std::env::var(name))
+}
+
+/// A variable's value, `None` when unset, empty or not UTF-8.
+fn non_empty(value: Result<String, std::env::VarError>) -> Option<String> {
+    value.ok().filter(|v| !v.is_empty())
+}
+
+/// Where a command's database is: the embedded cluster, or an existing server described by
+/// `E` (each subcommand's own: `serve` needs three roles' URLs and the JWT secret, `migrate`
+/// only the owner's URL).
+#[derive(Debug, Clone)]
+pub enum DatabaseMode<E> {
+    /// `DATABASE_URL` unset: Palisade runs its own cluster.
+    Embedded(EmbeddedSettings),
+    /// `DATABASE_URL` set: an existing server.
+    External(E),
+}
+
+/// The embedded default's settings (`PALISADE_DATA_DIR`, `PALISADE_PG_PORT`).
 #[derive(Debug, Clone)]
 pub struct EmbeddedSettings {
     /// Holds `pgdata/` (the cluster), `secrets.json` and the server log.
@@ -41,59 +196,112 @@ pub struct EmbeddedSettings {
     pub pg_port: Option<u16>,
 }
 
-/// An existing server's settings. URLs hold passwords: never logged.
-#[derive(Clone)]
-pub struct ExternalSettings {
+impl EmbeddedSettings {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            data_dir: data_dir(get),
+            pg_port: match get("PALISADE_PG_PORT") {
+                None => None,
+                Some(p) => {
+                    Some(p.parse().map_err(|_| {
+                        ConfigError("PALISADE_PG_PORT must be a port number".into())
+                    })?)
+                }
+            },
+        })
+    }
+}
+
+fn data_dir(get: &impl Fn(&str) -> Option<String>) -> PathBuf {
+    PathBuf::from(get("PALISADE_DATA_DIR").unwrap_or_else(|| ".palisade".into()))
+}
+
+/// Where log lines go and which: `PALISADE_LOG_FORMAT`, `RUST_LOG`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// `PALISADE_LOG_FORMAT`: `text` (default) or `json`.
+    pub format: LogFormat,
+    /// `RUST_LOG`: the log filter.
+    pub filter: Option<String>,
+    /// The filter without `RUST_LOG`: `info`; `warn` for `audit` and `numbers`.
+    pub default_filter: &'static str,
+}
+
+impl LogSettings {
+    fn from_lookup(
+        get: &impl Fn(&str) -> Option<String>,
+        default_filter: &'static str,
+    ) -> Result<Self, ConfigError> {
+        let format = match get("PALISADE_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(_) => {
+                return Err(ConfigError(
+                    "PALISADE_LOG_FORMAT must be text or json".into(),
+                ));
+            }
+        };
+        Ok(Self {
+            format,
+            filter: get("RUST_LOG"),
+            default_filter,
+        })
+    }
+}
+
+/// An existing server, as `serve` uses it. URLs hold passwords: [`Secret`]s.
+#[derive(Debug, Clone)]
+pub struct ExternalDatabase {
     /// `DATABASE_URL`: the owner role (`palisade_owner`), for migrations and policies.
-    pub owner_url: String,
+    pub owner_url: Secret,
     /// `PALISADE_APP_DATABASE_URL`: the app role (`palisade_app`), for every request.
-    pub app_url: String,
+    pub app_url: Secret,
     /// `PALISADE_BILLING_DATABASE_URL`: the billing role (`palisade_billing`), used by the
-    /// Stripe webhook only. Set exactly when [`Settings::stripe_webhook_secret`] is.
-    pub billing_url: Option<String>,
-    /// `PALISADE_JWT_SECRET`: at least 32 bytes.
-    pub jwt_secret: String,
+    /// Stripe webhook only. Set exactly when [`ServeSettings::stripe_webhook_secret`] is.
+    pub billing_url: Option<Secret>,
+    /// `PALISADE_JWT_SECRET`: at least 32 bytes (checked at startup).
+    pub jwt_secret: Secret,
 }
 
 /// Everything `palisade serve` needs.
-#[derive(Clone)]
-pub struct Settings {
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
     /// `PALISADE_HTTP_ADDR`, default `127.0.0.1:8080`.
     pub http_addr: String,
     /// Embedded or external database.
-    pub database: DatabaseMode,
+    pub database: DatabaseMode<ExternalDatabase>,
     /// `PALISADE_DB_POOL_SIZE`, default 16.
     pub pool_size: usize,
     /// `PALISADE_TOKEN_TTL_SECS`, default 86400.
     pub token_ttl: Duration,
-    /// `PALISADE_LOG_FORMAT`: `text` (default) or `json`.
-    pub log_format: LogFormat,
     /// `PALISADE_HTTP_WORKERS`, default: one per core.
     pub workers: Option<usize>,
     /// The carrier and email webhooks' public URL and secrets.
     pub webhooks: WebhookSettings,
     /// `STRIPE_WEBHOOK_SECRET`: the Stripe endpoint's signing secret (`whsec_...`). Embedded
     /// mode: overrides the generated one. External mode: required with the billing URL.
-    pub stripe_webhook_secret: Option<String>,
+    pub stripe_webhook_secret: Option<Secret>,
     /// `PALISADE_NUMBER_QUARANTINE_DAYS`, default 30: how long a released phone number stays
     /// reserved for the organization that released it before anyone else may claim it.
     pub number_quarantine: time::Duration,
     /// `PALISADE_RATE_LIMIT_*`: limits on login, signup, password reset and invitation
-    /// acceptance (defaults: [`RateLimits::default`], listed in docs/security.md).
+    /// acceptance (defaults: [`RateLimits::default`], listed in docs/configuration.md).
     pub rate_limits: RateLimits,
     /// `PALISADE_TRUSTED_PROXIES` and `PALISADE_TRUSTED_PROXY_HEADER`: whose forwarding header
     /// names the client. Default: none, the TCP peer is the client.
     pub trusted_proxies: TrustedProxies,
     /// Account mail and the lifetimes of emailed links.
     pub mail: MailSettings,
+    /// Log format and filter.
+    pub log: LogSettings,
 }
 
 /// Account mail (invitations, password resets; docs/accounts.md).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct MailSettings {
     /// `PALISADE_SMTP_URL`: `smtp://[user:password@]host[:port]`. Unset: messages are written to
-    /// [`MailSettings::outbox_dir`] instead. Holds a password: never logged.
-    pub smtp_url: Option<String>,
+    /// [`MailSettings::outbox_dir`] instead. May hold a password: a [`Secret`].
+    pub smtp_url: Option<Secret>,
     /// `PALISADE_MAIL_FROM`, default `Palisade <palisade@localhost>`.
     pub from: String,
     /// `PALISADE_DATA_DIR/outbox`: where messages go without an SMTP URL.
@@ -104,33 +312,20 @@ pub struct MailSettings {
     pub password_reset_ttl: Duration,
 }
 
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("http_addr", &self.http_addr)
-            .field("pool_size", &self.pool_size)
-            .field(
-                "stripe_webhook_secret",
-                &self.stripe_webhook_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .finish_non_exhaustive()
-    }
-}
-
-/// The carrier and email webhooks' settings. Secrets: never logged. In the embedded default,
-/// each one left unset is taken from the generated `webhook-secrets.json`.
-#[derive(Clone, Default)]
+/// The carrier and email webhooks' settings. In the embedded default, each secret left unset
+/// is taken from the generated `webhook-secrets.json`.
+#[derive(Debug, Clone, Default)]
 pub struct WebhookSettings {
     /// `PALISADE_PUBLIC_BASE_URL`: what precedes `/webhooks/...` in the URLs pasted into the
     /// providers' consoles, e.g. `https://api.example.com`. Default `http://<PALISADE_HTTP_ADDR>`.
     pub public_base_url: Option<String>,
     /// `TWILIO_AUTH_TOKEN`.
-    pub twilio_auth_token: Option<String>,
+    pub twilio_auth_token: Option<Secret>,
     /// `SENDGRID_WEBHOOK_PUBLIC_KEY`: the event webhook's verification key (base64, as
-    /// SendGrid's console shows it).
+    /// SendGrid's console shows it). A public key: not a secret.
     pub sendgrid_public_key: Option<String>,
     /// `MAILGUN_WEBHOOK_SIGNING_KEY`.
-    pub mailgun_signing_key: Option<String>,
+    pub mailgun_signing_key: Option<Secret>,
 }
 
 impl WebhookSettings {
@@ -154,45 +349,51 @@ impl WebhookSettings {
         }
         Ok(Self {
             public_base_url,
-            twilio_auth_token: get("TWILIO_AUTH_TOKEN"),
+            twilio_auth_token: get("TWILIO_AUTH_TOKEN").map(Secret),
             sendgrid_public_key,
-            mailgun_signing_key: get("MAILGUN_WEBHOOK_SIGNING_KEY"),
+            mailgun_signing_key: get("MAILGUN_WEBHOOK_SIGNING_KEY").map(Secret),
         })
     }
 }
 
-impl Settings {
+/// A whole number, or `default` when unset.
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ConfigError(format!("{name} must be a whole number"))),
+    }
+}
+
+impl ServeSettings {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        Self::from_lookup(from_process_env)
     }
 
     /// Reads settings through `get` (tests pass a map instead of the process environment).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse()
-                    .map_err(|_| ConfigError(format!("{name} must be a whole number"))),
-            }
-        };
         let database = match get("DATABASE_URL") {
-            None => DatabaseMode::Embedded(embedded_from_lookup(&get)?),
-            Some(owner_url) => DatabaseMode::External(ExternalSettings {
-                owner_url,
-                app_url: get("PALISADE_APP_DATABASE_URL").ok_or_else(|| {
+            None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(&get)?),
+            Some(owner_url) => DatabaseMode::External(ExternalDatabase {
+                owner_url: Secret(owner_url),
+                app_url: get("PALISADE_APP_DATABASE_URL").map(Secret).ok_or_else(|| {
                     ConfigError("DATABASE_URL is set, so PALISADE_APP_DATABASE_URL (the palisade_app role) must be too".into())
                 })?,
-                billing_url: get("PALISADE_BILLING_DATABASE_URL"),
-                jwt_secret: get("PALISADE_JWT_SECRET")
+                billing_url: get("PALISADE_BILLING_DATABASE_URL").map(Secret),
+                jwt_secret: get("PALISADE_JWT_SECRET").map(Secret)
                     .ok_or_else(|| ConfigError("DATABASE_URL is set, so PALISADE_JWT_SECRET must be too".into()))?,
             }),
         };
-        let stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET");
+        let stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET").map(Secret);
         if stripe_webhook_secret
-            .as_deref()
-            .is_some_and(|s| s.len() <= "whsec_".len() || !s.starts_with("whsec_"))
+            .as_ref()
+            .is_some_and(|s| s.0.len() <= "whsec_".len() || !s.0.starts_with("whsec_"))
         {
             return Err(ConfigError(
                 "STRIPE_WEBHOOK_SECRET must be the endpoint's signing secret, which starts with whsec_".into(),
@@ -207,8 +408,8 @@ impl Settings {
                     .into(),
             ));
         }
-        let log_format = log_format_from_lookup(&get)?;
-        let pool_size = number("PALISADE_DB_POOL_SIZE", 16)?;
+        let log = LogSettings::from_lookup(&get, "info")?;
+        let pool_size = number(&get, "PALISADE_DB_POOL_SIZE", 16)?;
         if pool_size == 0 {
             return Err(ConfigError(
                 "PALISADE_DB_POOL_SIZE must be at least 1".into(),
@@ -218,19 +419,16 @@ impl Settings {
         let rate_limits = rate_limits_from_lookup(&get)?;
         let trusted_proxies = trusted_proxies_from_lookup(&get)?;
         let ttl = |name: &str, default: u64| -> Result<Duration, ConfigError> {
-            match number(name, default)? {
+            match number(&get, name, default)? {
                 0 => Err(ConfigError(format!("{name} must be at least 1"))),
                 secs => Ok(Duration::from_secs(secs)),
             }
         };
         let mail = MailSettings {
-            smtp_url: get("PALISADE_SMTP_URL"),
+            smtp_url: get("PALISADE_SMTP_URL").map(Secret),
             from: get("PALISADE_MAIL_FROM")
                 .unwrap_or_else(|| "Palisade <palisade@localhost>".into()),
-            outbox_dir: PathBuf::from(
-                get("PALISADE_DATA_DIR").unwrap_or_else(|| ".palisade".into()),
-            )
-            .join("outbox"),
+            outbox_dir: data_dir(&get).join("outbox"),
             invitation_ttl: ttl("PALISADE_INVITATION_TTL_SECS", 7 * 86_400)?,
             password_reset_ttl: ttl("PALISADE_PASSWORD_RESET_TTL_SECS", 3_600)?,
         };
@@ -239,12 +437,11 @@ impl Settings {
             http_addr: get("PALISADE_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
             database,
             pool_size: usize::try_from(pool_size).unwrap_or(16),
-            token_ttl: Duration::from_secs(number("PALISADE_TOKEN_TTL_SECS", 86_400)?),
-            log_format,
+            token_ttl: Duration::from_secs(number(&get, "PALISADE_TOKEN_TTL_SECS", 86_400)?),
             workers: match get("PALISADE_HTTP_WORKERS") {
                 None => None,
                 Some(_) => Some(
-                    usize::try_from(number("PALISADE_HTTP_WORKERS", 1)?)
+                    usize::try_from(number(&get, "PALISADE_HTTP_WORKERS", 1)?)
                         .unwrap_or(1)
                         .max(1),
                 ),
@@ -255,7 +452,22 @@ impl Settings {
             trusted_proxies,
             mail,
             number_quarantine,
+            log,
         })
+    }
+
+    /// The variables `serve` reads, as `palisade serve --help` lists them.
+    pub fn vars() -> Vec<Var> {
+        [
+            SERVER_VARS,
+            SERVE_DATABASE_VARS,
+            EMBEDDED_VARS,
+            WEBHOOK_VARS,
+            MAIL_VARS,
+            RATE_LIMIT_AND_PROXY_VARS,
+            LOG_VARS_INFO,
+        ]
+        .concat()
     }
 }
 
@@ -314,9 +526,8 @@ fn trusted_proxies_from_lookup(
 /// Default of `PALISADE_NUMBER_QUARANTINE_DAYS`.
 pub const DEFAULT_NUMBER_QUARANTINE_DAYS: i64 = 30;
 
-/// `PALISADE_NUMBER_QUARANTINE_DAYS` (0 to 3650, default 30). `palisade serve` and `palisade
-/// numbers list` read it.
-pub fn number_quarantine_from_lookup(
+/// `PALISADE_NUMBER_QUARANTINE_DAYS` (0 to 3650, default 30), read by `serve` and `numbers`.
+fn number_quarantine_from_lookup(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<time::Duration, ConfigError> {
     match get("PALISADE_NUMBER_QUARANTINE_DAYS") {
@@ -331,76 +542,231 @@ pub fn number_quarantine_from_lookup(
     }
 }
 
-/// The embedded default's settings (`PALISADE_DATA_DIR`, `PALISADE_PG_PORT`).
-fn embedded_from_lookup(
+/// `DATABASE_URL` as the owner's URL, else the embedded cluster: what `migrate` and `numbers`
+/// connect to.
+fn owner_database_from_lookup(
     get: &impl Fn(&str) -> Option<String>,
-) -> Result<EmbeddedSettings, ConfigError> {
-    Ok(EmbeddedSettings {
-        data_dir: PathBuf::from(get("PALISADE_DATA_DIR").unwrap_or_else(|| ".palisade".into())),
-        pg_port: match get("PALISADE_PG_PORT") {
-            None => None,
-            Some(p) => Some(
-                p.parse()
-                    .map_err(|_| ConfigError("PALISADE_PG_PORT must be a port number".into()))?,
-            ),
-        },
+) -> Result<DatabaseMode<Secret>, ConfigError> {
+    Ok(match get("DATABASE_URL") {
+        None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(get)?),
+        Some(url) => DatabaseMode::External(Secret(url)),
     })
 }
 
-fn log_format_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<LogFormat, ConfigError> {
-    match get("PALISADE_LOG_FORMAT").as_deref() {
-        None | Some("text") => Ok(LogFormat::Text),
-        Some("json") => Ok(LogFormat::Json),
-        Some(_) => Err(ConfigError(
-            "PALISADE_LOG_FORMAT must be text or json".into(),
-        )),
+/// `palisade migrate`'s settings: the owner's database and the logs, nothing of the server.
+#[derive(Debug, Clone)]
+pub struct MigrateSettings {
+    /// The embedded cluster, or `DATABASE_URL`: the owner role's URL.
+    pub database: DatabaseMode<Secret>,
+    /// Log format and filter.
+    pub log: LogSettings,
+}
+
+impl MigrateSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(from_process_env)
+    }
+
+    /// Reads settings through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            database: owner_database_from_lookup(&get)?,
+            log: LogSettings::from_lookup(&get, "info")?,
+        })
+    }
+
+    /// The variables `migrate` reads.
+    pub fn vars() -> Vec<Var> {
+        [&[OWNER_DATABASE_URL_VAR][..], EMBEDDED_VARS, LOG_VARS_INFO].concat()
     }
 }
 
-/// Which database `palisade audit` reads, and how it may build its reference for the drift
-/// check. It needs neither the app role nor a JWT secret.
-#[derive(Clone)]
-pub enum AuditDatabase {
-    /// The embedded cluster under `PALISADE_DATA_DIR` (it holds the superuser's password).
-    Embedded(EmbeddedSettings),
-    /// An existing server.
-    External {
-        /// `DATABASE_URL`: a role that can read schema palisade_audit (the owner, a superuser,
-        /// or a member of palisade_auditor).
-        url: String,
-        /// `PALISADE_SUPERUSER_URL`, for the drift check's scratch database; when unset, the
-        /// drift check uses `DATABASE_URL` if its role is a superuser.
-        superuser_url: Option<String>,
-    },
+/// A superuser's connection, for `bootstrap` and `install-definers`.
+#[derive(Debug, Clone)]
+pub struct SuperuserSettings {
+    /// `PALISADE_SUPERUSER_URL` (required).
+    pub url: Secret,
+    /// `PALISADE_DATABASE_NAME`, default `palisade`.
+    pub database_name: String,
+}
+
+impl SuperuserSettings {
+    fn from_lookup(
+        get: &impl Fn(&str) -> Option<String>,
+        missing: &str,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: get("PALISADE_SUPERUSER_URL")
+                .map(Secret)
+                .ok_or_else(|| ConfigError(missing.into()))?,
+            database_name: get("PALISADE_DATABASE_NAME")
+                .unwrap_or_else(|| crate::embedded::DATABASE.into()),
+        })
+    }
+}
+
+/// `palisade bootstrap`'s settings: a superuser and the three login roles' passwords.
+#[derive(Debug, Clone)]
+pub struct BootstrapSettings {
+    /// The superuser and the database to create.
+    pub superuser: SuperuserSettings,
+    /// `PALISADE_OWNER_PASSWORD`, for `palisade_owner`.
+    pub owner_password: Secret,
+    /// `PALISADE_APP_PASSWORD`, for `palisade_app`.
+    pub app_password: Secret,
+    /// `PALISADE_BILLING_PASSWORD`, for `palisade_billing`.
+    pub billing_password: Secret,
+    /// Log format and filter.
+    pub log: LogSettings,
+}
+
+impl BootstrapSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(from_process_env)
+    }
+
+    /// Reads settings through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &str| {
+            get(name)
+                .map(Secret)
+                .ok_or_else(|| ConfigError(format!("bootstrap needs {name}")))
+        };
+        Ok(Self {
+            superuser: SuperuserSettings::from_lookup(
+                &get,
+                "bootstrap needs PALISADE_SUPERUSER_URL",
+            )?,
+            owner_password: required("PALISADE_OWNER_PASSWORD")?,
+            app_password: required("PALISADE_APP_PASSWORD")?,
+            billing_password: required("PALISADE_BILLING_PASSWORD")?,
+            log: LogSettings::from_lookup(&get, "info")?,
+        })
+    }
+
+    /// The variables `bootstrap` reads.
+    pub fn vars() -> Vec<Var> {
+        [SUPERUSER_VARS, PASSWORD_VARS, LOG_VARS_INFO].concat()
+    }
+}
+
+/// `palisade install-definers`'s settings: a superuser, nothing else.
+#[derive(Debug, Clone)]
+pub struct InstallDefinersSettings {
+    /// The superuser and the database to install into.
+    pub superuser: SuperuserSettings,
+    /// Log format and filter.
+    pub log: LogSettings,
+}
+
+impl InstallDefinersSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(from_process_env)
+    }
+
+    /// Reads settings through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            superuser: SuperuserSettings::from_lookup(
+                &get,
+                "install-definers needs PALISADE_SUPERUSER_URL (a superuser's URL); in embedded \
+                 mode every start (and `palisade migrate`) already installs them",
+            )?,
+            log: LogSettings::from_lookup(&get, "info")?,
+        })
+    }
+
+    /// The variables `install-definers` reads.
+    pub fn vars() -> Vec<Var> {
+        [SUPERUSER_VARS, LOG_VARS_INFO].concat()
+    }
+}
+
+/// The existing server `palisade audit` reads. It needs neither the app role nor a JWT secret.
+#[derive(Debug, Clone)]
+pub struct AuditServer {
+    /// `DATABASE_URL`: a role that can read schema palisade_audit (the owner, a superuser, or a
+    /// member of palisade_auditor).
+    pub url: Secret,
+    /// `PALISADE_SUPERUSER_URL`, for the drift check's scratch database; when unset, the drift
+    /// check uses `DATABASE_URL` if its role is a superuser.
+    pub superuser_url: Option<Secret>,
 }
 
 /// `palisade audit`'s settings.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct AuditSettings {
-    /// Where the audited database is.
-    pub database: AuditDatabase,
-    /// `PALISADE_LOG_FORMAT` (logs go to stderr; the report to stdout).
-    pub log_format: LogFormat,
+    /// The embedded cluster under `PALISADE_DATA_DIR` (it holds the superuser's password), or
+    /// an existing server.
+    pub database: DatabaseMode<AuditServer>,
+    /// Log format and filter (logs go to stderr; the report to stdout).
+    pub log: LogSettings,
 }
 
 impl AuditSettings {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        Self::from_lookup(from_process_env)
     }
 
     /// Reads settings through `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self {
             database: match get("DATABASE_URL") {
-                None => AuditDatabase::Embedded(embedded_from_lookup(&get)?),
-                Some(url) => AuditDatabase::External {
-                    url,
-                    superuser_url: get("PALISADE_SUPERUSER_URL"),
-                },
+                None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(&get)?),
+                Some(url) => DatabaseMode::External(AuditServer {
+                    url: Secret(url),
+                    superuser_url: get("PALISADE_SUPERUSER_URL").map(Secret),
+                }),
             },
-            log_format: log_format_from_lookup(&get)?,
+            log: LogSettings::from_lookup(&get, "warn")?,
         })
+    }
+
+    /// The variables `audit` reads.
+    pub fn vars() -> Vec<Var> {
+        [AUDIT_DATABASE_VARS, EMBEDDED_VARS, LOG_VARS_WARN].concat()
+    }
+}
+
+/// `palisade numbers`'s settings: the owner's database and the quarantine, nothing of the
+/// server (no app role, no JWT secret).
+#[derive(Debug, Clone)]
+pub struct NumbersSettings {
+    /// The embedded cluster, or `DATABASE_URL`: the owner role's URL.
+    pub database: DatabaseMode<Secret>,
+    /// `PALISADE_NUMBER_QUARANTINE_DAYS`, default 30 (`numbers list` shows quarantine ends).
+    pub number_quarantine: time::Duration,
+    /// Log format and filter (logs go to stderr; the result to stdout).
+    pub log: LogSettings,
+}
+
+impl NumbersSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(from_process_env)
+    }
+
+    /// Reads settings through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            database: owner_database_from_lookup(&get)?,
+            number_quarantine: number_quarantine_from_lookup(&get)?,
+            log: LogSettings::from_lookup(&get, "warn")?,
+        })
+    }
+
+    /// The variables `numbers` reads.
+    pub fn vars() -> Vec<Var> {
+        [
+            &[OWNER_DATABASE_URL_VAR, NUMBER_QUARANTINE_VAR][..],
+            EMBEDDED_VARS,
+            LOG_VARS_WARN,
+        ]
+        .concat()
     }
 }
 
@@ -408,15 +774,26 @@ impl AuditSettings {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use std::cell::RefCell;
+    use std::collections::{BTreeSet, HashMap};
     use std::path::Path;
 
-    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
+    fn map(vars: &[(&str, &str)]) -> HashMap<String, String> {
+        vars.iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        Settings::from_lookup(|k| map.get(k).cloned())
+            .collect()
+    }
+
+    fn settings(vars: &[(&str, &str)]) -> Result<ServeSettings, ConfigError> {
+        let map = map(vars);
+        ServeSettings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    fn external(owner: &DatabaseMode<ExternalDatabase>) -> &ExternalDatabase {
+        match owner {
+            DatabaseMode::External(ext) => ext,
+            DatabaseMode::Embedded(_) => panic!("embedded"),
+        }
     }
 
     #[test]
@@ -426,13 +803,14 @@ mod tests {
         assert!(
             matches!(s.database, DatabaseMode::Embedded(ref e) if e.data_dir == Path::new(".palisade"))
         );
-        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.log.format, LogFormat::Text);
+        assert_eq!((s.log.filter, s.log.default_filter), (None, "info"));
     }
 
     #[test]
     fn account_mail_defaults_to_the_outbox_under_the_data_dir() {
         let s = settings(&[("PALISADE_DATA_DIR", "/var/tmp/p")]).unwrap();
-        assert_eq!(s.mail.smtp_url, None);
+        assert!(s.mail.smtp_url.is_none());
         assert_eq!(s.mail.outbox_dir, Path::new("/var/tmp/p/outbox"));
         assert_eq!(s.mail.invitation_ttl, Duration::from_secs(7 * 86_400));
         assert_eq!(s.mail.password_reset_ttl, Duration::from_secs(3_600));
@@ -441,7 +819,10 @@ mod tests {
             ("PALISADE_PASSWORD_RESET_TTL_SECS", "600"),
         ])
         .unwrap();
-        assert_eq!(s.mail.smtp_url.as_deref(), Some("smtp://relay:2525"));
+        assert_eq!(
+            s.mail.smtp_url.as_ref().map(Secret::expose),
+            Some("smtp://relay:2525")
+        );
         assert_eq!(s.mail.password_reset_ttl, Duration::from_secs(600));
         assert!(settings(&[("PALISADE_INVITATION_TTL_SECS", "0")]).is_err());
         assert!(settings(&[("PALISADE_INVITATION_TTL_SECS", "a week")]).is_err());
@@ -459,8 +840,63 @@ mod tests {
             ("DATABASE_URL", "postgresql://o:p@h/db"),
             ("PALISADE_APP_DATABASE_URL", "postgresql://a:p@h/db"),
             ("PALISADE_JWT_SECRET", "x"),
+        ])
+        .unwrap();
+        let ext = external(&ok.database);
+        assert_eq!(ext.owner_url.expose(), "postgresql://o:p@h/db");
+        assert_eq!(ext.app_url.expose(), "postgresql://a:p@h/db");
+        assert_eq!(ext.jwt_secret.expose(), "x");
+    }
+
+    #[test]
+    fn migrate_needs_only_the_owner_url() {
+        let owner = map(&[("DATABASE_URL", "postgresql://o:p@h/db")]);
+        let s = MigrateSettings::from_lookup(|k| owner.get(k).cloned()).unwrap();
+        assert!(
+            matches!(s.database, DatabaseMode::External(ref url) if url.expose() == "postgresql://o:p@h/db")
+        );
+        let s = MigrateSettings::from_lookup(|_| None).unwrap();
+        assert!(matches!(s.database, DatabaseMode::Embedded(_)));
+        // What only the server uses is not checked here.
+        let server_only = map(&[
+            ("PALISADE_DB_POOL_SIZE", "0"),
+            ("STRIPE_WEBHOOK_SECRET", "x"),
         ]);
-        assert!(matches!(ok.unwrap().database, DatabaseMode::External(_)));
+        assert!(MigrateSettings::from_lookup(|k| server_only.get(k).cloned()).is_ok());
+    }
+
+    #[test]
+    fn bootstrap_and_install_definers_need_the_superuser() {
+        let err = BootstrapSettings::from_lookup(|_| None).err().unwrap();
+        assert!(err.to_string().contains("PALISADE_SUPERUSER_URL"), "{err}");
+        let su = [(
+            "PALISADE_SUPERUSER_URL",
+            "postgresql://postgres:pw@h/postgres",
+        )];
+        let map1 = map(&su);
+        let err = BootstrapSettings::from_lookup(|k| map1.get(k).cloned())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("PALISADE_OWNER_PASSWORD"), "{err}");
+        let s = InstallDefinersSettings::from_lookup(|k| map1.get(k).cloned()).unwrap();
+        assert_eq!(s.superuser.database_name, "palisade");
+        let err = InstallDefinersSettings::from_lookup(|_| None)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("PALISADE_SUPERUSER_URL"), "{err}");
+        let map2 = map(&[
+            su[0],
+            ("PALISADE_OWNER_PASSWORD", "o"),
+            ("PALISADE_APP_PASSWORD", "a"),
+            ("PALISADE_BILLING_PASSWORD", "b"),
+            ("PALISADE_DATABASE_NAME", "tenants"),
+        ]);
+        let s = BootstrapSettings::from_lookup(|k| map2.get(k).cloned()).unwrap();
+        assert_eq!(s.superuser.database_name, "tenants");
+        assert_eq!(
+            [&s.owner_password, &s.app_password, &s.billing_password].map(Secret::expose),
+            ["o", "a", "b"]
+        );
     }
 
     #[test]
@@ -482,7 +918,10 @@ mod tests {
             ("STRIPE_WEBHOOK_SECRET", "whsec_hunter2"),
         ])
         .unwrap();
-        assert_eq!(both.stripe_webhook_secret.as_deref(), Some("whsec_hunter2"));
+        assert_eq!(
+            both.stripe_webhook_secret.as_ref().map(Secret::expose),
+            Some("whsec_hunter2")
+        );
         assert!(!format!("{both:?}").contains("hunter2"));
         for half in [
             [(
@@ -507,27 +946,30 @@ mod tests {
         let embedded = settings(&[("STRIPE_WEBHOOK_SECRET", "whsec_from_stripe_cli")]).unwrap();
         assert!(matches!(embedded.database, DatabaseMode::Embedded(_)));
         assert_eq!(
-            embedded.stripe_webhook_secret.as_deref(),
+            embedded.stripe_webhook_secret.as_ref().map(Secret::expose),
             Some("whsec_from_stripe_cli")
         );
     }
 
     #[test]
-    fn audit_needs_no_app_url_or_secret() {
-        let map: HashMap<String, String> = [("DATABASE_URL", "postgresql://o:p@h/db")]
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        let s = AuditSettings::from_lookup(|k| map.get(k).cloned()).unwrap();
+    fn audit_and_numbers_need_no_app_url_or_secret() {
+        let owner = map(&[("DATABASE_URL", "postgresql://o:p@h/db")]);
+        let s = AuditSettings::from_lookup(|k| owner.get(k).cloned()).unwrap();
         assert!(matches!(
             s.database,
-            AuditDatabase::External {
+            DatabaseMode::External(AuditServer {
                 superuser_url: None,
                 ..
-            }
+            })
         ));
+        assert_eq!(s.log.default_filter, "warn");
         let s = AuditSettings::from_lookup(|_| None).unwrap();
-        assert!(matches!(s.database, AuditDatabase::Embedded(_)));
+        assert!(matches!(s.database, DatabaseMode::Embedded(_)));
+        let s = NumbersSettings::from_lookup(|k| owner.get(k).cloned()).unwrap();
+        assert!(matches!(s.database, DatabaseMode::External(_)));
+        assert_eq!(s.number_quarantine, time::Duration::days(30));
+        let bad = map(&[("PALISADE_NUMBER_QUARANTINE_DAYS", "3651")]);
+        assert!(NumbersSettings::from_lookup(|k| bad.get(k).cloned()).is_err());
     }
 
     #[test]
@@ -600,5 +1042,128 @@ mod tests {
             s.trusted_proxies,
             TrustedProxies::parse("10.0.0.0/8,127.0.0.1", ForwardedHeader::Forwarded).unwrap()
         );
+    }
+
+    /// Every secret a subcommand reads, each with a value that appears nowhere else.
+    const SECRETS: [(&str, &str); 12] = [
+        ("DATABASE_URL", "postgresql://o:secret-owner@h/db"),
+        (
+            "PALISADE_APP_DATABASE_URL",
+            "postgresql://a:secret-app@h/db",
+        ),
+        (
+            "PALISADE_BILLING_DATABASE_URL",
+            "postgresql://b:secret-billing@h/db",
+        ),
+        (
+            "PALISADE_JWT_SECRET",
+            "secret-jwt-0123456789abcdef0123456789",
+        ),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_secret-stripe"),
+        ("TWILIO_AUTH_TOKEN", "secret-twilio"),
+        ("MAILGUN_WEBHOOK_SIGNING_KEY", "secret-mailgun"),
+        (
+            "PALISADE_SMTP_URL",
+            "smtps://u:secret-smtp@mail.example.com",
+        ),
+        (
+            "PALISADE_SUPERUSER_URL",
+            "postgresql://postgres:secret-superuser@h/postgres",
+        ),
+        ("PALISADE_OWNER_PASSWORD", "secret-owner-password"),
+        ("PALISADE_APP_PASSWORD", "secret-app-password"),
+        ("PALISADE_BILLING_PASSWORD", "secret-billing-password"),
+    ];
+
+    #[test]
+    fn debug_of_every_settings_type_shows_no_secret() {
+        let env = map(&SECRETS);
+        let get = |k: &str| env.get(k).cloned();
+        let printed = [
+            format!("{:?}", ServeSettings::from_lookup(get).unwrap()),
+            format!("{:#?}", ServeSettings::from_lookup(get).unwrap()),
+            format!("{:?}", MigrateSettings::from_lookup(get).unwrap()),
+            format!("{:?}", BootstrapSettings::from_lookup(get).unwrap()),
+            format!("{:?}", InstallDefinersSettings::from_lookup(get).unwrap()),
+            format!("{:?}", AuditSettings::from_lookup(get).unwrap()),
+            format!("{:?}", NumbersSettings::from_lookup(get).unwrap()),
+        ];
+        for text in &printed {
+            assert!(text.contains("<redacted>"), "{text}");
+            for (name, value) in SECRETS {
+                assert!(!text.contains(value), "{name} printed: {text}");
+            }
+            assert!(!text.contains("secret-"), "{text}");
+        }
+        // What is not secret still prints, so the redaction is not a blanket one.
+        assert!(printed[0].contains("127.0.0.1:8080"), "{}", printed[0]);
+    }
+
+    /// The names `read` asks for, over each environment of `envs` (so the branches of both
+    /// database modes are taken).
+    fn names_read<T>(
+        envs: &[&[(&str, &str)]],
+        read: impl Fn(&dyn Fn(&str) -> Option<String>) -> Result<T, ConfigError>,
+    ) -> BTreeSet<String> {
+        let asked = RefCell::new(BTreeSet::new());
+        for vars in envs {
+            let env = map(vars);
+            let get = |k: &str| {
+                asked.borrow_mut().insert(k.to_owned());
+                env.get(k).cloned()
+            };
+            read(&get).unwrap();
+        }
+        asked.into_inner()
+    }
+
+    /// The names of `vars`, less those the launcher reads; each listed once.
+    fn listed(vars: &[Var]) -> BTreeSet<String> {
+        let names: BTreeSet<&str> = vars.iter().map(|v| v.name).collect();
+        assert_eq!(names.len(), vars.len(), "a name listed twice: {vars:?}");
+        names
+            .into_iter()
+            .filter(|n| !LAUNCHER_VARS.contains(n))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// What `--help` lists for a subcommand is exactly what its settings read (plus what the
+    /// launcher reads for the embedded cluster), so the two cannot drift apart.
+    #[test]
+    fn every_subcommand_lists_exactly_the_variables_it_reads() {
+        let both_modes: &[&[(&str, &str)]] = &[&[], &SECRETS];
+        assert_eq!(
+            names_read(both_modes, |g| ServeSettings::from_lookup(g)),
+            listed(&ServeSettings::vars())
+        );
+        assert_eq!(
+            names_read(both_modes, |g| MigrateSettings::from_lookup(g)),
+            listed(&MigrateSettings::vars())
+        );
+        assert_eq!(
+            names_read(both_modes, |g| AuditSettings::from_lookup(g)),
+            listed(&AuditSettings::vars())
+        );
+        assert_eq!(
+            names_read(both_modes, |g| NumbersSettings::from_lookup(g)),
+            listed(&NumbersSettings::vars())
+        );
+        // Their required variables are all set here: an empty environment is refused.
+        assert_eq!(
+            names_read(&[&SECRETS], |g| BootstrapSettings::from_lookup(g)),
+            listed(&BootstrapSettings::vars())
+        );
+        assert_eq!(
+            names_read(&[&SECRETS], |g| InstallDefinersSettings::from_lookup(g)),
+            listed(&InstallDefinersSettings::vars())
+        );
+    }
+
+    #[test]
+    fn an_empty_value_counts_as_unset() {
+        assert_eq!(non_empty(Ok(String::new())), None);
+        assert_eq!(non_empty(Err(std::env::VarError::NotPresent)), None);
+        assert_eq!(non_empty(Ok("x".into())).as_deref(), Some("x"));
     }
 }

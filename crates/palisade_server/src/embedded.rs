@@ -24,7 +24,7 @@ use palisade_db::schema::RolePasswords;
 use palisade_pg_embedded::{ClusterOptions, LaunchError, PgBinaries, RunningCluster};
 use serde::{Deserialize, Serialize};
 
-use crate::configuration::EmbeddedSettings;
+use crate::configuration::{EmbeddedSettings, Secret};
 
 /// The database name inside the embedded cluster.
 pub const DATABASE: &str = "palisade";
@@ -303,6 +303,49 @@ impl AttachedDb {
             self.port
         )
     }
+}
+
+/// How the operator commands (`audit`, `numbers`) reach an embedded cluster.
+pub struct ClusterUrls {
+    /// The owner role's URL to the Palisade database.
+    pub owner: Secret,
+    /// The superuser's URL (the audit's drift check).
+    pub superuser: Secret,
+}
+
+/// Runs `body` on the embedded cluster under `settings.data_dir`, for the operator commands
+/// (`audit`, `numbers`): where a running `palisade` serves the cluster, on it; otherwise the
+/// cluster is started for `body` and stopped afterwards. Never creates or migrates one.
+pub fn on_embedded_cluster<T>(
+    settings: &EmbeddedSettings,
+    body: impl FnOnce(ClusterUrls) -> Result<T, String>,
+) -> Result<T, String> {
+    if !settings
+        .data_dir
+        .join("pgdata")
+        .join("PG_VERSION")
+        .is_file()
+    {
+        return Err(format!(
+            "no embedded database under {} (run `palisade migrate` first, or set DATABASE_URL)",
+            settings.data_dir.display()
+        ));
+    }
+    if let Some(attached) = AttachedDb::find(settings).map_err(|e| e.to_string())? {
+        return body(ClusterUrls {
+            owner: Secret::new(attached.owner_url()),
+            superuser: Secret::new(attached.superuser_url()),
+        });
+    }
+    let db = EmbeddedDb::start(settings).map_err(|e| e.to_string())?;
+    let result = body(ClusterUrls {
+        owner: Secret::new(db.owner_url()),
+        superuser: Secret::new(db.superuser_url()),
+    });
+    if let Err(e) = db.stop() {
+        tracing::error!(error = %e, "could not stop the embedded PostgreSQL cleanly");
+    }
+    result
 }
 
 /// A running embedded cluster and how to reach it.

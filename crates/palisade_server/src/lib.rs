@@ -1,16 +1,20 @@
-//! The `palisade` binary's library half: configuration, telemetry, startup.
+//! The `palisade` binary's library half.
 //!
-//! - [`configuration`]: settings from the environment, and where the embedded default keeps
-//!   its cluster and generated secrets.
+//! - [`cli`]: the command line (clap), whose `--help` lists each subcommand's environment.
+//! - [`configuration`]: each subcommand's settings, read from the environment (the only place
+//!   that reads it), secrets held as [`configuration::Secret`].
 //! - [`telemetry`]: the tracing subscriber (human-readable by default, JSON by a setting).
-//! - [`startup`]: [`startup::Application`] (`build`, `port`, `run_until_stopped`), which binds its
-//!   own listener so tests can bind port 0, and refuses to start with a dangerous app role.
+//! - [`startup`]: `serve` (the database resolved once, the application built in one place),
+//!   [`startup::Application`] (`build`, `port`, `run_until_stopped`), which binds its own
+//!   listener so tests can bind port 0 and refuses to start with a dangerous app role, and the
+//!   installation steps `migrate`, `bootstrap`, `install-definers`.
 //! - [`embedded`]: the no-`DATABASE_URL` default: a private PostgreSQL cluster, bootstrapped
-//!   and migrated on every start.
+//!   and migrated on every start, where it keeps its generated secrets.
 //! - [`audit`]: `palisade audit`, the DBA audit's command: report rendering and exit codes.
 //! - [`numbers`]: `palisade numbers`, the operator's path to the phone number inventory.
 
 pub mod audit;
+pub mod cli;
 pub mod configuration;
 pub mod embedded;
 pub mod numbers;

@@ -21,6 +21,9 @@ use palisade_db::phone_inventory::{self, InventoryEntry, Removed, Standing};
 use palisade_domain::{Capabilities, PhoneNumber};
 use time::OffsetDateTime;
 
+use crate::configuration::{DatabaseMode, NumbersSettings};
+use crate::embedded::on_embedded_cluster;
+
 /// One `palisade numbers` subcommand, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NumbersCommand {
@@ -34,41 +37,43 @@ pub enum NumbersCommand {
     Remove(PhoneNumber),
 }
 
-fn entry(number: &str, capabilities: &str) -> Result<InventoryEntry, String> {
-    let number = PhoneNumber::parse(number)
-        .map_err(|e| format!("{number:?} is not a phone number: it {}", e.reason()))?;
+/// A number as the command line gives it (E.164).
+pub fn parse_number(number: &str) -> Result<PhoneNumber, String> {
+    PhoneNumber::parse(number)
+        .map_err(|e| format!("{number:?} is not a phone number: it {}", e.reason()))
+}
+
+/// Capabilities as the command line gives them: `sms`, `voice` or `sms,voice`.
+pub fn parse_capabilities(capabilities: &str) -> Result<Capabilities, String> {
     let items: Vec<String> = capabilities
         .split(',')
         .map(|c| c.trim().to_owned())
         .collect();
-    let capabilities = Capabilities::parse(&items)
-        .map_err(|e| format!("capabilities {capabilities:?}: {}", e.reason()))?;
+    Capabilities::parse(&items)
+        .map_err(|e| format!("capabilities {capabilities:?}: {}", e.reason()))
+}
+
+fn entry(number: &str, capabilities: &str) -> Result<InventoryEntry, String> {
     Ok(InventoryEntry {
-        number,
-        capabilities,
+        number: parse_number(number)?,
+        capabilities: parse_capabilities(capabilities)?,
     })
 }
 
-impl NumbersCommand {
-    /// Parses the arguments after `numbers`.
-    pub fn parse(args: &[String]) -> Result<Self, String> {
-        let words: Vec<&str> = args.iter().map(String::as_str).collect();
-        match words.as_slice() {
-            ["add", number, "--capabilities", caps] | ["add", "--capabilities", caps, number] => {
-                Ok(Self::Add(entry(number, caps)?))
-            }
-            ["add", ..] => {
-                Err("usage: palisade numbers add NUMBER --capabilities sms,voice".into())
-            }
-            ["import", file] => Ok(Self::Import(PathBuf::from(file))),
-            ["list"] => Ok(Self::List),
-            ["remove", number] => {
-                Ok(Self::Remove(PhoneNumber::parse(number).map_err(|e| {
-                    format!("{number:?} is not a phone number: it {}", e.reason())
-                })?))
-            }
-            _ => Err("usage: palisade numbers add|import|list|remove ...".into()),
-        }
+/// Runs `command` on the owner's database of `settings` (the embedded cluster, attached to or
+/// started for the command, or `DATABASE_URL`); returns what to print.
+pub fn execute(settings: &NumbersSettings, command: &NumbersCommand) -> Result<String, String> {
+    let on = |owner_url: &str| {
+        actix_web::rt::System::new().block_on(run(
+            owner_url,
+            command,
+            settings.number_quarantine,
+            OffsetDateTime::now_utc(),
+        ))
+    };
+    match &settings.database {
+        DatabaseMode::External(owner_url) => on(owner_url.expose()),
+        DatabaseMode::Embedded(e) => on_embedded_cluster(e, |urls| on(urls.owner.expose())),
     }
 }
 
@@ -203,30 +208,21 @@ pub async fn run(
 mod tests {
     use super::*;
 
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_owned).collect()
-    }
-
     #[test]
-    fn subcommands_parse() {
-        let add =
-            NumbersCommand::parse(&args("add +15550001111 --capabilities sms,voice")).unwrap();
+    fn numbers_and_capabilities_parse() {
         assert_eq!(
-            add,
-            NumbersCommand::Add(entry("+15550001111", "voice,sms").unwrap())
+            parse_capabilities("voice, sms").unwrap(),
+            parse_capabilities("sms,voice").unwrap()
         );
-        assert!(NumbersCommand::parse(&args("add +15550001111")).is_err());
-        assert!(NumbersCommand::parse(&args("add 555 --capabilities sms")).is_err());
-        assert!(NumbersCommand::parse(&args("add +15550001111 --capabilities fax")).is_err());
+        assert_eq!(parse_capabilities("sms").unwrap().as_strs(), ["sms"]);
+        assert!(parse_capabilities("fax").is_err());
+        assert!(parse_capabilities("").is_err());
         assert_eq!(
-            NumbersCommand::parse(&args("list")).unwrap(),
-            NumbersCommand::List
+            parse_number("+15550001111").unwrap().as_str(),
+            "+15550001111"
         );
-        assert_eq!(
-            NumbersCommand::parse(&args("import numbers.txt")).unwrap(),
-            NumbersCommand::Import("numbers.txt".into())
-        );
-        assert!(NumbersCommand::parse(&args("")).is_err());
+        let err = parse_number("555").unwrap_err();
+        assert!(err.contains("not a phone number"), "{err}");
     }
 
     #[test]

@@ -1,19 +1,38 @@
-//! [`Application`]: builds the HTTP server over an app-role pool, after refusing a dangerous
-//! app role (or, when Stripe is configured, a dangerous billing role). `build` binds the listener itself, so tests can ask for port 0.
+//! The application, built in one place, and the database steps it starts on.
+//!
+//! - [`serve`]: `palisade serve`. Resolves the database once from its mode (the embedded
+//!   cluster, started here, or an existing server), prepares it ([`migrate`]'s work), assembles
+//!   the [`AppConfig`] from the settings (pools, webhook secrets, the Stripe setup, the mailer),
+//!   builds the [`Application`] and serves until a signal, then stops the cluster.
+//! - [`Application::build`]: the HTTP server over an app-role pool, after refusing a dangerous
+//!   app role (or, when Stripe is configured, a dangerous billing role). It binds the listener
+//!   itself, so tests can ask for port 0; the test harness calls it with an [`AppConfig`] of
+//!   its own.
+//! - [`migrate`], [`bootstrap`], [`install_definers`]: the installation steps of an existing
+//!   server (docs/dba.md); embedded mode does all three on every start.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::{App, HttpServer, middleware};
 use palisade_api::AppState;
 use palisade_api::auth::{PasswordHashing, TokenKeys};
+use palisade_api::mail::Mailer;
 use palisade_api::telemetry::{PalisadeRootSpan, add_request_id_header};
 use palisade_api::webhooks::WebhookConfig;
+use palisade_api::webhooks::signature::SendgridKey;
 use palisade_api::webhooks::stripe::StripeSetup;
-use palisade_db::AppPool;
-use palisade_db::schema::{SchemaError, check_app_role, check_definers};
+use palisade_db::schema::{self, RolePasswords, SchemaError, check_app_role, check_definers};
+use palisade_db::{AppPool, BillingPool, PoolSettings};
 use tracing_actix_web::TracingLogger;
+
+use crate::configuration::{
+    BootstrapSettings, DatabaseMode, EmbeddedSettings, ExternalDatabase, InstallDefinersSettings,
+    MigrateSettings, Secret, ServeSettings,
+};
+use crate::embedded::{self, EmbeddedDb, WebhookDevSecrets};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -161,4 +180,364 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// A command's failure: one line, with its cause chain in it.
+pub type BoxError = Box<dyn std::error::Error>;
+
+/// Connections the Stripe webhook's billing pool may open (Stripe sends a few events at a time).
+const BILLING_POOL_SIZE: usize = 4;
+
+/// How long a request waits for a pooled connection.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
+fn pool_settings(url: &Secret, max_size: usize) -> PoolSettings {
+    PoolSettings {
+        url: url.expose().to_owned(),
+        max_size,
+        wait_timeout: POOL_WAIT,
+    }
+}
+
+/// Starts the embedded cluster and says where it listens (blocking: before the async runtime).
+fn start_cluster(settings: &EmbeddedSettings) -> Result<EmbeddedDb, BoxError> {
+    let cluster = EmbeddedDb::start(settings)?;
+    tracing::info!("{}", cluster.describe());
+    Ok(cluster)
+}
+
+/// A command's database, started: the owner's URL, and the embedded cluster when Palisade runs
+/// its own (held until [`Database::stop`]).
+struct Database {
+    /// The embedded cluster, whose superuser we hold.
+    cluster: Option<EmbeddedDb>,
+    /// `palisade_owner`'s URL: migrations and policies.
+    owner_url: Secret,
+}
+
+impl Database {
+    /// Starts the embedded cluster (blocking: before the async runtime).
+    fn start_embedded(settings: &EmbeddedSettings) -> Result<Self, BoxError> {
+        Ok(Self::embedded(start_cluster(settings)?))
+    }
+
+    fn embedded(cluster: EmbeddedDb) -> Self {
+        Self {
+            owner_url: Secret::new(cluster.owner_url()),
+            cluster: Some(cluster),
+        }
+    }
+
+    fn external(owner_url: &Secret) -> Self {
+        Self {
+            cluster: None,
+            owner_url: owner_url.clone(),
+        }
+    }
+
+    /// Bootstraps, migrates and installs the SECURITY DEFINER functions in the embedded cluster
+    /// (we hold its superuser); on an existing server only migrates, as the owner: `palisade
+    /// install-definers` is the superuser's step, and the server refuses to start without it.
+    async fn prepare(&self) -> Result<(), BoxError> {
+        if let Some(cluster) = &self.cluster {
+            schema::bootstrap(
+                &cluster.superuser_url(),
+                embedded::DATABASE,
+                &cluster.secrets().role_passwords(),
+            )
+            .await?;
+        }
+        schema::migrate(self.owner_url.expose()).await?;
+        if let Some(cluster) = &self.cluster {
+            schema::install_definers(&cluster.superuser_url(), embedded::DATABASE).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops the embedded cluster, if any, and waits for it.
+    fn stop(self) {
+        if let Some(cluster) = self.cluster {
+            match cluster.stop() {
+                Ok(()) => tracing::info!("embedded PostgreSQL stopped"),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not stop the embedded PostgreSQL cleanly");
+                }
+            }
+        }
+    }
+}
+
+/// Everything `serve` needs of its database, resolved once from the mode.
+struct ServeDatabase {
+    /// The cluster (embedded mode) and the owner's URL.
+    database: Database,
+    /// `palisade_app`'s URL: every request.
+    app_url: Secret,
+    /// The HS256 secret of bearer tokens.
+    jwt_secret: Secret,
+    /// `palisade_billing`'s URL: always in embedded mode; on an existing server when Stripe is
+    /// configured.
+    billing_url: Option<Secret>,
+    /// Embedded mode: the generated webhook secrets that stand in for unset variables, and
+    /// their file (for the log).
+    dev_webhooks: Option<(WebhookDevSecrets, PathBuf)>,
+}
+
+impl ServeDatabase {
+    fn start(mode: &DatabaseMode<ExternalDatabase>) -> Result<Self, BoxError> {
+        Ok(match mode {
+            DatabaseMode::Embedded(settings) => {
+                let cluster = start_cluster(settings)?;
+                Self {
+                    app_url: Secret::new(cluster.app_url()),
+                    jwt_secret: Secret::new(cluster.secrets().jwt_secret.clone()),
+                    billing_url: Some(Secret::new(cluster.billing_url())),
+                    dev_webhooks: Some((
+                        cluster.webhook_secrets().clone(),
+                        cluster.webhook_secrets_path(),
+                    )),
+                    database: Database::embedded(cluster),
+                }
+            }
+            DatabaseMode::External(ext) => Self {
+                database: Database::external(&ext.owner_url),
+                app_url: ext.app_url.clone(),
+                jwt_secret: ext.jwt_secret.clone(),
+                billing_url: ext.billing_url.clone(),
+                dev_webhooks: None,
+            },
+        })
+    }
+
+    fn is_embedded(&self) -> bool {
+        self.database.cluster.is_some()
+    }
+}
+
+/// `palisade serve`: starts the database (the embedded cluster, or nothing to start), prepares
+/// it, builds the application and serves until SIGINT/SIGTERM, then stops the cluster whatever
+/// happened. Blocking: runs its own actix system.
+pub fn serve(settings: &ServeSettings) -> Result<(), BoxError> {
+    let db = ServeDatabase::start(&settings.database)?;
+    let result = actix_web::rt::System::new().block_on(serve_on(settings, &db));
+    db.database.stop();
+    result
+}
+
+async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), BoxError> {
+    db.database.prepare().await?;
+    let pool = AppPool::new(&pool_settings(&db.app_url, settings.pool_size))?;
+    let stripe = stripe_setup(settings, db)?;
+    let config = AppConfig {
+        http_addr: settings.http_addr.clone(),
+        jwt_secret: db.jwt_secret.expose().as_bytes().to_vec(),
+        token_ttl: settings.token_ttl,
+        workers: settings.workers,
+        webhooks: webhook_config(settings, db)?,
+        stripe: stripe.clone(),
+        clock: std::sync::Arc::new(palisade_domain::SystemClock),
+        rate_limits: settings.rate_limits.clone(),
+        trusted_proxies: settings.trusted_proxies.clone(),
+        mailer: mailer(settings, db.is_embedded())?,
+        accounts: palisade_api::AccountSettings {
+            invitation_ttl: time_duration(settings.mail.invitation_ttl),
+            password_reset_ttl: time_duration(settings.mail.password_reset_ttl),
+        },
+        number_quarantine: settings.number_quarantine,
+    };
+    let app = Application::build(&config, pool.clone()).await?;
+    let limits = &settings.rate_limits;
+    tracing::info!(
+        login.per_address = %limits.login.per_address,
+        login.per_account = %limits.login.per_account,
+        signup.per_address = %limits.signup.per_address,
+        signup.per_account = %limits.signup.per_account,
+        trusted_proxies = !settings.trusted_proxies.is_empty(),
+        "rate limits (per server instance; see docs/security.md)"
+    );
+    tracing::info!(
+        port = app.port(),
+        "listening on http://{}",
+        settings.http_addr
+    );
+    app.run_until_stopped().await?;
+    tracing::info!("HTTP server stopped; in-flight requests drained");
+    pool.close();
+    if let Some(stripe) = stripe {
+        stripe.pool().close();
+    }
+    Ok(())
+}
+
+/// The Stripe webhook's setup: in embedded mode always (the signing secret from
+/// `STRIPE_WEBHOOK_SECRET`, else the generated one); on an existing server when
+/// `PALISADE_BILLING_DATABASE_URL` and `STRIPE_WEBHOOK_SECRET` are set (configuration allows
+/// both or neither). Logs where the secret comes from, never the secret.
+fn stripe_setup(
+    settings: &ServeSettings,
+    db: &ServeDatabase,
+) -> Result<Option<StripeSetup>, BoxError> {
+    let secret = match (&settings.stripe_webhook_secret, &db.dev_webhooks) {
+        (Some(secret), _) => {
+            tracing::info!("Stripe webhook signing secret: from STRIPE_WEBHOOK_SECRET");
+            Some(secret.clone())
+        }
+        (None, Some((dev, path))) => {
+            tracing::info!(
+                "Stripe webhook signing secret: key stripe_webhook_secret in {} \
+                 (set STRIPE_WEBHOOK_SECRET to use Stripe's, e.g. from `stripe listen`)",
+                path.display()
+            );
+            Some(Secret::new(dev.stripe_webhook_secret.clone()))
+        }
+        (None, None) => None,
+    };
+    match (&db.billing_url, secret) {
+        (Some(url), Some(secret)) => Ok(Some(StripeSetup::new(
+            BillingPool::new(&pool_settings(url, BILLING_POOL_SIZE))?,
+            secret.expose().to_owned(),
+        ))),
+        _ => {
+            tracing::info!(
+                "Stripe webhooks are not configured (PALISADE_BILLING_DATABASE_URL and \
+                 STRIPE_WEBHOOK_SECRET): POST /webhooks/stripe answers 503"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// The account mailer: SMTP when `PALISADE_SMTP_URL` is set, else the outbox directory under
+/// the data dir (the embedded default needs no mail server). Logs which, never the URL.
+fn mailer(settings: &ServeSettings, embedded: bool) -> Result<Mailer, BoxError> {
+    let mail = &settings.mail;
+    match &mail.smtp_url {
+        Some(url) => {
+            let mailer = Mailer::smtp(url.expose(), &mail.from)?;
+            tracing::info!("account mail goes out over SMTP (PALISADE_SMTP_URL)");
+            Ok(mailer)
+        }
+        None => {
+            let dir = std::path::absolute(&mail.outbox_dir)?;
+            let mailer = Mailer::outbox(dir.clone(), &mail.from)?;
+            if embedded {
+                tracing::info!(
+                    outbox = %dir.display(),
+                    "account mail (invitations, password resets) is written to this directory, \
+                     one .eml file per message (set PALISADE_SMTP_URL to send it)"
+                );
+            } else {
+                tracing::warn!(
+                    outbox = %dir.display(),
+                    "PALISADE_SMTP_URL is not set: account mail (invitations, password resets) \
+                     is written to this directory, not sent"
+                );
+            }
+            Ok(mailer)
+        }
+    }
+}
+
+fn time_duration(d: Duration) -> time::Duration {
+    time::Duration::try_from(d).unwrap_or(time::Duration::MAX)
+}
+
+/// The webhooks' public URL and secrets: each from its environment variable, else (embedded
+/// default only) from the generated development secrets. A provider left without a secret
+/// answers 503 until configured.
+fn webhook_config(settings: &ServeSettings, db: &ServeDatabase) -> Result<WebhookConfig, BoxError> {
+    let env = &settings.webhooks;
+    let base = env
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.http_addr));
+    let mut config = WebhookConfig::new(&base);
+    let dev = db.dev_webhooks.as_ref().map(|(secrets, _)| secrets);
+    let exposed = |s: &Option<Secret>| s.as_ref().map(|s| s.expose().to_owned());
+    config.twilio_auth_token =
+        exposed(&env.twilio_auth_token).or_else(|| dev.map(|d| d.twilio_auth_token.clone()));
+    config.mailgun_signing_key =
+        exposed(&env.mailgun_signing_key).or_else(|| dev.map(|d| d.mailgun_signing_key.clone()));
+    let sendgrid = env
+        .sendgrid_public_key
+        .clone()
+        .or_else(|| dev.map(|d| d.sendgrid_public_key.clone()));
+    config.sendgrid_public_key = match sendgrid {
+        None => None,
+        Some(key) => Some(
+            SendgridKey::parse(&key).ok_or("the SendGrid webhook public key cannot be parsed")?,
+        ),
+    };
+    if let Some((_, path)) = &db.dev_webhooks {
+        tracing::info!(
+            path = %path.display(),
+            "development webhook secrets (Twilio, SendGrid, Mailgun, Stripe) are in this file; \
+             the environment variables of docs/configuration.md (Webhooks) override them"
+        );
+    }
+    for (provider, configured) in [
+        ("twilio", config.twilio_auth_token.is_some()),
+        ("sendgrid", config.sendgrid_public_key.is_some()),
+        ("mailgun", config.mailgun_signing_key.is_some()),
+    ] {
+        if !configured {
+            tracing::warn!(
+                provider,
+                "webhook secret not configured: its route answers 503"
+            );
+        }
+    }
+    tracing::info!(
+        public_base_url = %config.public_base_url,
+        "webhook URLs start with this (set PALISADE_PUBLIC_BASE_URL to the URL providers call)"
+    );
+    Ok(config)
+}
+
+/// `palisade migrate`: migrations and the owner's policies, as the owner (`DATABASE_URL`); in
+/// embedded mode the whole preparation of a start (bootstrap, migrate, install-definers).
+pub fn migrate(settings: &MigrateSettings) -> Result<(), BoxError> {
+    let db = match &settings.database {
+        DatabaseMode::Embedded(e) => Database::start_embedded(e)?,
+        DatabaseMode::External(owner_url) => Database::external(owner_url),
+    };
+    let result = actix_web::rt::System::new().block_on(async {
+        db.prepare().await?;
+        tracing::info!("migrations and policies are up to date");
+        Ok(())
+    });
+    db.stop();
+    result
+}
+
+/// `palisade bootstrap`: the roles, their passwords, the database and the DDL guard, as a
+/// superuser on an existing server.
+pub fn bootstrap(settings: &BootstrapSettings) -> Result<(), BoxError> {
+    let superuser = &settings.superuser;
+    let passwords = RolePasswords {
+        owner: settings.owner_password.expose().to_owned(),
+        app: settings.app_password.expose().to_owned(),
+        billing: settings.billing_password.expose().to_owned(),
+    };
+    actix_web::rt::System::new().block_on(async {
+        schema::bootstrap(
+            superuser.url.expose(),
+            &superuser.database_name,
+            &passwords,
+        )
+        .await?;
+        tracing::info!(db.name = %superuser.database_name, "roles and database are in place; now run `palisade migrate` with DATABASE_URL, then `palisade install-definers`");
+        Ok(())
+    })
+}
+
+/// `palisade install-definers`: the superuser's step after every `migrate` on an existing
+/// server (the roles again, the DDL guard, the SECURITY DEFINER functions).
+pub fn install_definers(settings: &InstallDefinersSettings) -> Result<(), BoxError> {
+    let superuser = &settings.superuser;
+    actix_web::rt::System::new().block_on(async {
+        schema::superuser_after_migrate(superuser.url.expose(), &superuser.database_name).await?;
+        tracing::info!(db.name = %superuser.database_name, "roles, DDL guard and SECURITY DEFINER functions are in place");
+        Ok(())
+    })
 }

@@ -1,11 +1,14 @@
-//! Log output. `RUST_LOG` filters (default `info`); `PALISADE_LOG_FORMAT=json` switches to one
-//! JSON object per line for log shippers.
+//! Log output, as [`LogSettings`] say: `RUST_LOG` filters (default `info`; `warn` for `audit`
+//! and `numbers`), `PALISADE_LOG_FORMAT=json` switches to one JSON object per line for log
+//! shippers. Both are read by [`crate::configuration`], like every other variable.
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::configuration::LogSettings;
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,25 +19,23 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber, logging to stdout. Call once, first thing in `main`.
-pub fn init(format: LogFormat) {
-    init_with(format, Output::Stdout, "info");
-}
-
 /// Where log lines go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
-    /// The server's logs.
+    /// The server's logs, and those of `migrate`, `bootstrap`, `install-definers`.
     Stdout,
-    /// Commands whose stdout is their result (`palisade audit`).
+    /// Commands whose stdout is their result (`palisade audit`, `palisade numbers`).
     Stderr,
 }
 
-/// Installs the global subscriber writing to `output`, with `default_filter` when `RUST_LOG` is
-/// unset.
-pub fn init_with(format: LogFormat, output: Output, default_filter: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+/// Installs the global subscriber writing to `output`. Call once, first thing in `main`. A
+/// `RUST_LOG` that does not parse counts as unset.
+pub fn init(settings: &LogSettings, output: Output) {
+    let filter = settings
+        .filter
+        .as_deref()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(settings.default_filter));
     let writer = move || -> Box<dyn std::io::Write> {
         match output {
             Output::Stdout => Box::new(std::io::stdout()),
@@ -47,7 +48,7 @@ pub fn init_with(format: LogFormat, output: Output, default_filter: &str) {
     };
     let registry = tracing_subscriber::registry().with(filter);
     // A second init (tests) is harmless: try_init's error is ignored on purpose.
-    let _ = match format {
+    let _ = match settings.format {
         LogFormat::Text => registry
             .with(
                 tracing_subscriber::fmt::layer()
