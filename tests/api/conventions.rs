@@ -148,6 +148,50 @@ async fn every_list_follows_the_same_query_rules() {
     assert_eq!(r.json["error"], "invalid_cursor", "{}", r.text);
 }
 
+/// A route that takes no query parameters refuses a query string like a list refuses an unknown
+/// parameter (provider webhooks excepted: their providers add their own).
+#[actix_web::test]
+async fn routes_without_query_parameters_refuse_a_query_string() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let seeded = seed_all(&app, &a, "noquery").await;
+    let mut paths: Vec<String> = seeded.items.iter().map(|i| i.path.clone()).collect();
+    paths.extend(["/v1/me".to_owned(), "/v1/organization".to_owned()]);
+    for path in paths {
+        let r = app
+            .call(
+                "GET",
+                &format!("{path}?expand=customer"),
+                Some(&a.token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (400, Some("unknown_parameter")),
+            "GET {path}?expand=customer: {}",
+            r.text
+        );
+    }
+    let r = app
+        .call(
+            "POST",
+            "/v1/customers?notify=true",
+            Some(&a.token),
+            Some(&json!({"name": "Zebulon"})),
+        )
+        .await;
+    assert_eq!(r.json["error"], "unknown_parameter", "{}", r.text);
+    let listed = app
+        .call("GET", "/v1/customers?name=Zebulon", Some(&a.token), None)
+        .await;
+    assert_eq!(
+        listed.json["data"],
+        json!([]),
+        "a refused create wrote a row"
+    );
+}
+
 #[actix_web::test]
 async fn me_reports_the_credentials_effective_role() {
     let app = spawn_app().await;

@@ -55,6 +55,10 @@ pub struct Endpoint {
     resource_setup: Vec<Box<dyn FnOnce(Resource) -> Resource>>,
     operation: Operation,
     auth: Auth,
+    /// Declared query parameters (`Doc::query`, `Doc::list_query`); without them, any query
+    /// string answers 400 `unknown_parameter` (not on provider webhooks, whose providers add
+    /// parameters of their own).
+    takes_query: bool,
 }
 
 /// Every route, in matching order, and the schemas their operations refer to.
@@ -128,6 +132,7 @@ impl Endpoints {
             resource_setup: Vec::new(),
             operation,
             auth: Auth::Tenant,
+            takes_query: false,
         });
         let last = self.endpoints.len() - 1;
         Doc {
@@ -230,6 +235,11 @@ impl Endpoints {
                     resource = setup(resource);
                 }
                 if let Some(route) = e.route.take() {
+                    let route = if e.takes_query || e.auth == Auth::Signature {
+                        route
+                    } else {
+                        route.wrap(actix_web::middleware::from_fn(refuse_query))
+                    };
                     resource = resource.route(route);
                 }
             }
@@ -315,6 +325,26 @@ impl Endpoints {
             .tags(Some(tags.into_iter().map(Tag::new).collect::<Vec<_>>()))
             .build()
     }
+}
+
+/// A route that declares no query parameters refuses any query string, like an unknown body
+/// field: `GET /v1/customers/{id}?expand=x` must not silently ignore `expand`.
+async fn refuse_query(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if req.query_string().is_empty() {
+        return next.call(req).await.map(|r| r.map_into_boxed_body());
+    }
+    let name = form_urlencoded::parse(req.query_string().as_bytes())
+        .map(|(k, _)| k.into_owned())
+        .find(|k| !k.is_empty())
+        .unwrap_or_default();
+    let error = crate::ApiError::BadRequest {
+        code: "unknown_parameter",
+        message: format!("unknown query parameter {name}; this route takes none"),
+    };
+    Ok(req.error_response(error))
 }
 
 fn operation_id(method: &HttpMethod, path: &str) -> String {
@@ -424,6 +454,7 @@ impl Doc<'_> {
 
     /// Query parameters from `Q`'s `IntoParams`.
     pub fn query<Q: IntoParams>(&mut self) -> &mut Self {
+        self.endpoints.endpoints[self.index].takes_query = true;
         for p in Q::into_params(|| Some(ParameterIn::Query)) {
             push_parameter(self.op(), p);
         }

@@ -39,7 +39,22 @@
 //! attribute written above it, e.g. `#[derive(PartialOrd, Ord)]`); `ALL`, every value in
 //! declaration order; `as_str`; `parse`, which accepts exactly the spellings of `as_str` and
 //! refuses the rest with [`ParseError`](crate::ParseError) "must be one of a, b, c" (or the
-//! message given after the variants as `refusal = "...";`, written in the API's words).
+//! message given after the variants as `refusal = "...";`, written in the API's words); and its
+//! OpenAPI schema (`utoipa::ToSchema`, named after the enum): a string, one of the spellings of
+//! `as_str`, so that the API's document lists the values a field takes
+//! (`#[schema(value_type = CampaignStatus)]` on a field that holds the spelling).
+
+#[doc(hidden)]
+pub use utoipa;
+
+/// The OpenAPI schema of a string enum: a string, one of `values` (used by [`str_enum!`]).
+#[doc(hidden)]
+pub fn string_schema(values: &[&str]) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .into()
+}
 
 /// Declares a string enum: see [the module documentation](crate::enums).
 #[macro_export]
@@ -84,6 +99,20 @@ macro_rules! str_enum {
                         @refusal [$($refusal)?] $($text),+
                     ))),
                 }
+            }
+        }
+
+        impl $crate::enums::utoipa::PartialSchema for $name {
+            fn schema() -> $crate::enums::utoipa::openapi::RefOr<
+                $crate::enums::utoipa::openapi::schema::Schema,
+            > {
+                $crate::enums::string_schema(&[$($text),+])
+            }
+        }
+
+        impl $crate::enums::utoipa::ToSchema for $name {
+            fn name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(stringify!($name))
             }
         }
 
@@ -163,6 +192,17 @@ mod tests {
         assert_eq!(
             Dotted::parse("thing").map_err(|e| e.reason()),
             Err("must be one of thing.first, thing.second")
+        );
+    }
+
+    #[test]
+    fn the_openapi_schema_is_named_after_the_enum_and_lists_its_spellings() {
+        use utoipa::{PartialSchema, ToSchema};
+        assert_eq!(Dotted::name(), "Dotted");
+        assert_eq!(
+            serde_json::to_value(Dotted::schema()).map_err(|e| e.to_string()),
+            Ok(serde_json::json!({"type": "string", "enum": ["thing.first", "thing.second"]})),
+            "our spellings, not the wire's"
         );
     }
 }

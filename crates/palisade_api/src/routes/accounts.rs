@@ -33,6 +33,7 @@ use super::{Fields, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::client_addr::ClientAddr;
 use crate::credentials::{LinkToken, link_token_hash};
+use crate::endpoints::Auth;
 use crate::etag::IfMatch;
 use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
@@ -44,37 +45,58 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/invitations", list_invitations)
         .tag("accounts")
         .summary("List invitations")
-        .describe("Pending invitations, newest first; `expired` says whether the link still works");
+        .describe("Pending invitations, newest first; `expired` says whether the link still works")
+        .list_query::<ListQuery>()
+        .list::<InvitationJson>()
+        .errors(&[403, 422]);
     e.post("/v1/invitations", invite)
+        .auth(Auth::User)
         .tag("accounts")
         .summary("Invite someone by email")
         .describe(
             "Inviting an email with a pending invitation replaces it (the old link stops working)",
-        );
+        )
+        .body::<InviteBody>()
+        .created::<InvitationJson>()
+        .errors(&[403, 409, 413, 415, 422]);
     e.get("/v1/invitations/{id}", get_invitation)
         .tag("accounts")
-        .summary("Get an invitation");
+        .summary("Get an invitation")
+        .ok::<InvitationJson>()
+        .errors(&[403, 404]);
     e.delete("/v1/invitations/{id}", revoke_invitation)
+        .auth(Auth::User)
         .tag("accounts")
         .summary("Revoke an invitation")
-        .describe("The link stops working");
+        .describe("The link stops working")
+        .no_content()
+        .errors(&[403, 404]);
     e.post("/v1/me/password", change_password)
+        .auth(Auth::User)
         .tag("accounts")
         .summary("Change your password")
-        .describe("Needs the current password (403 `invalid_current_password` otherwise); every token issued before, this one included, stops working");
+        .describe("Needs the current password (403 `invalid_current_password` otherwise); every token issued before, this one included, stops working")
+        .body::<ChangePasswordBody>()
+        .ok::<super::auth::TokenResponse>()
+        .errors(&[403, 409, 413, 415, 422, 429]);
 }
 
 /// A pending invitation as admins see it: never its token or hash.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Invitation)]
 pub struct InvitationJson {
     id: Uuid,
+    #[schema(format = Email)]
     email: String,
+    /// The role the invitee gets on accepting.
     role: Role,
+    /// The member who sent it.
     invited_by: Uuid,
     #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
     #[serde(with = "palisade_domain::timestamp")]
     expires_at: OffsetDateTime,
+    /// Whether the link no longer works (`expires_at` has passed).
     expired: bool,
 }
 
@@ -123,10 +145,15 @@ fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// Invite body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = InvitationCreate)]
 pub struct InviteBody {
+    /// Where the link is mailed.
+    #[schema(required = true, format = Email)]
     email: Option<String>,
+    /// Only an owner invites an owner.
+    #[schema(required = true, value_type = Role)]
     role: Option<String>,
 }
 
@@ -202,7 +229,7 @@ pub async fn invite(
 }
 
 /// List query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {}
 
@@ -269,11 +296,18 @@ pub async fn revoke_invitation(
 }
 
 /// Accept body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = InvitationAccept)]
 pub struct AcceptBody {
+    /// The code of the invitation link (after `#token=`).
+    #[schema(required = true)]
     token: Option<String>,
+    /// The new member's name.
+    #[schema(required = true)]
     name: Option<String>,
+    /// Their own password: at least 12 characters.
+    #[schema(required = true, format = Password)]
     password: Option<String>,
 }
 
@@ -330,10 +364,14 @@ pub async fn accept_invitation(
 }
 
 /// Password change body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PasswordChange)]
 pub struct ChangePasswordBody {
+    #[schema(required = true, format = Password)]
     current_password: Option<String>,
+    /// At least 12 characters.
+    #[schema(required = true, format = Password)]
     new_password: Option<String>,
 }
 
@@ -405,10 +443,20 @@ pub async fn change_password(
 }
 
 /// Reset request body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PasswordResetRequest)]
 pub struct ResetRequestBody {
+    /// The account's login email.
+    #[schema(required = true, format = Email)]
     email: Option<String>,
+}
+
+/// The answer to a reset request: the same whether or not the email has an account.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PasswordResetRequested)]
+pub struct ResetRequestedJson {
+    message: &'static str,
 }
 
 /// `POST /v1/auth/request-password-reset` (public; always 202 with the same body).
@@ -439,9 +487,9 @@ pub async fn request_password_reset(
         },
         span,
     ));
-    Ok(HttpResponse::Accepted().json(serde_json::json!({
-        "message": "if this email belongs to an account, a link to reset its password is on its way",
-    })))
+    Ok(HttpResponse::Accepted().json(ResetRequestedJson {
+        message: "if this email belongs to an account, a link to reset its password is on its way",
+    }))
 }
 
 /// Creates a reset link for the account of `email`, if there is one, and mails it.
@@ -488,10 +536,15 @@ enum IssueError {
 }
 
 /// Reset body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PasswordReset)]
 pub struct ResetBody {
+    /// The code of the reset link (after `#token=`).
+    #[schema(required = true)]
     token: Option<String>,
+    /// At least 12 characters.
+    #[schema(required = true, format = Password)]
     new_password: Option<String>,
 }
 

@@ -2,13 +2,18 @@
 //! list, and counts per type and day. A customer of another organization in an event answers
 //! exactly like a missing customer (the composite foreign key refuses it).
 
+use std::borrow::Cow;
+
 use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::analytics::{self as db, Event, EventFilter, NewEvent};
 use palisade_domain::{CustomerId, EventProperties, EventType};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
 use uuid::Uuid;
 
 use super::Fields;
@@ -26,25 +31,40 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/analytics/events", list)
         .tag("analytics")
         .summary("List analytics events")
-        .describe("Newest ingested first");
+        .describe("Newest ingested first")
+        .list_query::<ListQuery>()
+        .list::<EventJson>()
+        .errors(&[422]);
     e.post("/v1/analytics/events", ingest)
         .tag("analytics")
         .summary("Record analytics events (one or a batch)")
-        .describe("One event (`{\"type\": ..., \"occurred_at\"?, \"properties\"?, \"customer_id\"?}`, answered with the event) or an array of 1 to 100 (answered with `{\"data\": [...]}`)");
+        .describe("One event (`{\"type\": ..., \"occurred_at\"?, \"properties\"?, \"customer_id\"?}`, answered with the event) or an array of 1 to 100 (answered with `{\"data\": [...]}`)")
+        .body::<IngestBody>()
+        .returns::<IngestJson>(
+            201,
+            "Created: the event, or `{\"data\": [...]}` in the batch's order (no `Location`: events are read through the list)",
+        )
+        .errors(&[413, 415, 422]);
     e.get("/v1/analytics/summary", summary)
         .tag("analytics")
         .summary("Count events per day and type")
-        .describe("Events per UTC day and type with `occurred_at` in the inclusive range of days (default: the 30 days ending today; at most 366), `{\"from\", \"to\", \"data\": [{\"day\", \"type\", \"count\"}], \"totals\": [{\"type\", \"count\"}]}`");
+        .describe("Events per UTC day and type with `occurred_at` in the inclusive range of days (default: the 30 days ending today; at most 366), `{\"from\", \"to\", \"data\": [{\"day\", \"type\", \"count\"}], \"totals\": [{\"type\", \"count\"}]}`")
+        .query::<SummaryQuery>()
+        .ok::<SummaryJson>()
+        .errors(&[422]);
 }
 
 /// An event as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AnalyticsEvent)]
 pub struct EventJson {
     id: Uuid,
     #[serde(rename = "type")]
     event_type: String,
     #[serde(with = "palisade_domain::timestamp")]
     occurred_at: OffsetDateTime,
+    /// The object given at ingest, as given.
+    #[schema(value_type = Object)]
     properties: Value,
     customer_id: Option<Uuid>,
     #[serde(with = "palisade_domain::timestamp")]
@@ -65,13 +85,23 @@ impl From<Event> for EventJson {
 }
 
 /// One event in an ingest body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AnalyticsEventCreate)]
 pub struct EventBody {
+    /// What happened, like `page.viewed`.
     #[serde(rename = "type")]
+    #[schema(required = true)]
     event_type: Option<String>,
+    /// Defaults to now.
+    #[schema(format = DateTime)]
     occurred_at: Option<String>,
+    /// A JSON object (default `{}`): bounded in size, key count and nesting; top-level keys
+    /// are identifiers.
+    #[schema(value_type = Option<Object>)]
     properties: Option<Value>,
+    /// A customer of this organization.
+    #[schema(format = Uuid)]
     customer_id: Option<String>,
 }
 
@@ -110,6 +140,54 @@ impl<'de> Deserialize<'de> for IngestBody {
         }
         d.deserialize_any(Visitor)
     }
+}
+
+/// Its schema: one event, or an array of 1 to [`MAX_BATCH`] (written by hand like its
+/// `Deserialize`).
+impl utoipa::PartialSchema for IngestBody {
+    fn schema() -> RefOr<Schema> {
+        let event = || RefOr::Ref(Ref::from_schema_name(<EventBody as ToSchema>::name()));
+        OneOfBuilder::new()
+            .description(Some(format!(
+                "One event, or a batch of 1 to {MAX_BATCH} stored all or nothing"
+            )))
+            .item(event())
+            .item(
+                ArrayBuilder::new()
+                    .items(event())
+                    .min_items(Some(1))
+                    .max_items(Some(MAX_BATCH)),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for IngestBody {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("AnalyticsIngest")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((
+            <EventBody as ToSchema>::name().into_owned(),
+            <EventBody as utoipa::PartialSchema>::schema(),
+        ));
+        <EventBody as ToSchema>::schemas(schemas);
+    }
+}
+
+/// The answer to an ingest: the event for one, `{"data": [...]}` for a batch.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[schema(as = AnalyticsIngested)]
+pub enum IngestJson {
+    /// One event was sent: the event.
+    One(EventJson),
+    /// A batch was sent: its events, in the same order.
+    Many {
+        /// The events.
+        data: Vec<EventJson>,
+    },
 }
 
 fn parse_event(f: &mut Fields, e: &EventBody, now: OffsetDateTime) -> Option<NewEvent> {
@@ -169,24 +247,32 @@ pub async fn ingest(
         }
         other => other?,
     };
-    let json: Vec<EventJson> = stored.into_iter().map(EventJson::from).collect();
+    let mut json: Vec<EventJson> = stored.into_iter().map(EventJson::from).collect();
     let created = if single {
-        let one = json.into_iter().next();
-        HttpResponse::Created().json(one.ok_or_else(|| ApiError::internal("no event stored"))?)
+        let one = json
+            .pop()
+            .ok_or_else(|| ApiError::internal("ingest stored no event"))?;
+        HttpResponse::Created().json(IngestJson::One(one))
     } else {
-        HttpResponse::Created().json(json!({ "data": json }))
+        HttpResponse::Created().json(IngestJson::Many { data: json })
     };
     tx.commit(created).await
 }
 
 /// List query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Exact event type.
     #[serde(rename = "type")]
     event_type: Option<String>,
+    #[param(format = Uuid)]
     customer_id: Option<String>,
+    /// Only events that occurred at or after this instant (inclusive).
+    #[param(format = DateTime)]
     occurred_after: Option<String>,
+    /// Only events that occurred before this instant (exclusive).
+    #[param(format = DateTime)]
     occurred_before: Option<String>,
 }
 
@@ -215,13 +301,54 @@ pub async fn list(
 }
 
 /// Summary query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryQuery {
+    /// First UTC day (inclusive); default: 29 days before `to`.
+    #[param(format = Date)]
     from: Option<String>,
+    /// Last UTC day (inclusive); default: today. At most 366 days after `from`.
+    #[param(format = Date)]
     to: Option<String>,
+    /// Only this event type.
     #[serde(rename = "type")]
     event_type: Option<String>,
+}
+
+/// Events per day and type.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AnalyticsSummary)]
+pub struct SummaryJson {
+    /// First day counted.
+    #[schema(format = Date)]
+    from: String,
+    /// Last day counted (inclusive).
+    #[schema(format = Date)]
+    to: String,
+    /// Per day and type, days ascending; days and types without events are absent.
+    data: Vec<DayCountJson>,
+    /// Per type over the whole range, by type.
+    totals: Vec<TypeCountJson>,
+}
+
+/// Events of one type on one UTC day.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AnalyticsDayCount)]
+pub struct DayCountJson {
+    #[schema(format = Date)]
+    day: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    count: i64,
+}
+
+/// Events of one type over the range.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AnalyticsTypeCount)]
+pub struct TypeCountJson {
+    #[serde(rename = "type")]
+    event_type: String,
+    count: i64,
 }
 
 /// `GET /v1/analytics/summary?from=YYYY-MM-DD&to=YYYY-MM-DD&type=`: events per UTC day and type
@@ -249,14 +376,20 @@ pub async fn summary(
         }
     }
     totals.sort();
-    Ok(HttpResponse::Ok().json(json!({
-        "from": format_date(range.from),
-        "to": format_date(range.to),
-        "data": counts.iter().map(|c| json!({
-            "day": format_date(c.day),
-            "type": c.event_type,
-            "count": c.count,
-        })).collect::<Vec<_>>(),
-        "totals": totals.iter().map(|(t, n)| json!({"type": t, "count": n})).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(SummaryJson {
+        from: format_date(range.from),
+        to: format_date(range.to),
+        data: counts
+            .iter()
+            .map(|c| DayCountJson {
+                day: format_date(c.day),
+                event_type: c.event_type.clone(),
+                count: c.count,
+            })
+            .collect(),
+        totals: totals
+            .into_iter()
+            .map(|(event_type, count)| TypeCountJson { event_type, count })
+            .collect(),
+    }))
 }

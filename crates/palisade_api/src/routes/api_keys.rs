@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::{Fields, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::credentials::GeneratedApiKey;
+use crate::endpoints::Auth;
 use crate::etag::IfMatch;
 use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
@@ -30,26 +31,43 @@ use crate::{ApiError, AppState};
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/api-keys", list)
         .tag("api-keys")
-        .summary("List API keys");
+        .summary("List API keys")
+        .list_query::<ListQuery>()
+        .list::<ApiKeyJson>()
+        .errors(&[422]);
     e.post("/v1/api-keys", create)
+        .auth(Auth::User)
         .tag("api-keys")
-        .summary("Create an API key");
+        .summary("Create an API key")
+        .describe("Owners and admins, with a user's session; the key is in this answer only")
+        .body::<CreateBody>()
+        .created::<WithKey>()
+        .errors(&[403, 413, 415, 422]);
     e.get("/v1/api-keys/{id}", get)
         .tag("api-keys")
-        .summary("Get an API key");
+        .summary("Get an API key")
+        .ok::<ApiKeyJson>()
+        .errors(&[404]);
     e.delete("/v1/api-keys/{id}", revoke)
+        .auth(Auth::User)
         .tag("api-keys")
         .summary("Revoke an API key")
-        .describe("Revokes the key (204, idempotent; owners and admins, with a user's session)");
+        .describe("Revokes the key (204, idempotent; owners and admins, with a user's session)")
+        .no_content()
+        .errors(&[403, 404]);
 }
 
 /// An API key as clients see it (never the key, never its hash).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ApiKey)]
 pub struct ApiKeyJson {
     id: Uuid,
     name: String,
+    /// What the key may do: `admin` or `member`.
     role: Role,
+    /// The key's first characters, to recognise it.
     prefix: String,
+    /// The member who created it.
     created_by: Uuid,
     #[serde(with = "palisade_domain::timestamp::option")]
     last_used_at: Option<OffsetDateTime>,
@@ -78,9 +96,11 @@ impl From<ApiKey> for ApiKeyJson {
 }
 
 /// List query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// `true`: only revoked keys; `false`: only working ones.
+    #[param(value_type = Option<bool>)]
     revoked: Option<String>,
 }
 
@@ -99,18 +119,24 @@ pub async fn list(
 }
 
 /// Create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ApiKeyCreate)]
 pub struct CreateBody {
+    #[schema(required = true)]
     name: Option<String>,
+    /// `admin` or `member` (never `owner`), not above your own role.
+    #[schema(required = true, value_type = Role)]
     role: Option<String>,
 }
 
 /// The key with its secret: the only shape that carries it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ApiKeyWithKey)]
 struct WithKey {
     #[serde(flatten)]
     api_key: ApiKeyJson,
+    /// The key itself (`pk_...`), shown this once: send it as `x-api-key`.
     key: String,
 }
 

@@ -58,7 +58,6 @@ pub(crate) struct TokenResponse {
     expires_in: u64,
     organization_id: Uuid,
     user_id: Uuid,
-    #[schema(value_type = String)]
     role: palisade_domain::Role,
 }
 
@@ -182,7 +181,6 @@ pub struct MeJson {
     organization: MeOrganization,
     /// What this credential may do: the user's role for a user's token, the key's role (capped
     /// by its creator's current role) for an API key.
-    #[schema(value_type = String)]
     role: palisade_domain::Role,
 }
 
@@ -192,7 +190,6 @@ struct MeUser {
     email: String,
     name: String,
     /// The user's own role in the organization.
-    #[schema(value_type = String)]
     role: palisade_domain::Role,
     #[serde(with = "palisade_domain::timestamp")]
     created_at: time::OffsetDateTime,

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::billing::{self as db, Invoice, InvoiceFilter, Subscription};
 use palisade_domain::InvoiceId;
-use palisade_domain::stripe::InvoiceStatus;
+use palisade_domain::stripe::{InvoiceStatus, SubscriptionStatus};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -21,28 +21,39 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/billing/subscription", subscription)
         .tag("billing")
         .summary("Get the current subscription")
-        .describe("The current (newest not ended) subscription, or 404");
+        .describe("The current (newest not ended) subscription, or 404")
+        .ok::<SubscriptionJson>()
+        .errors(&[404]);
     e.get("/v1/billing/invoices", list_invoices)
         .tag("billing")
         .summary("List invoices")
         .describe(
             "Newest first; `created_after` is inclusive, `created_before` exclusive (RFC 3339)",
-        );
+        )
+        .list_query::<ListQuery>()
+        .list::<InvoiceJson>()
+        .errors(&[422]);
     e.get("/v1/billing/invoices/{id}", get_invoice)
         .tag("billing")
-        .summary("Get an invoice");
+        .summary("Get an invoice")
+        .ok::<InvoiceJson>()
+        .errors(&[404]);
 }
 
 /// A subscription as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Subscription)]
 pub struct SubscriptionJson {
     id: Uuid,
     stripe_subscription_id: String,
+    #[schema(value_type = SubscriptionStatus)]
     status: String,
     plan: String,
     stripe_price_id: Option<String>,
     quantity: i32,
+    /// In the currency's smallest unit.
     unit_amount_cents: i64,
+    /// ISO 4217, lower case (`usd`).
     currency: String,
     #[serde(with = "palisade_domain::timestamp::option")]
     current_period_start: Option<OffsetDateTime>,
@@ -78,14 +89,17 @@ impl From<Subscription> for SubscriptionJson {
     }
 }
 
-/// An invoice as clients see it.
-#[derive(Serialize)]
+/// An invoice as clients see it. Amounts are in the currency's smallest unit.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Invoice)]
 pub struct InvoiceJson {
     id: Uuid,
     stripe_invoice_id: String,
     stripe_subscription_id: Option<String>,
     number: Option<String>,
+    #[schema(value_type = InvoiceStatus)]
     status: String,
+    /// ISO 4217, lower case (`usd`).
     currency: String,
     subtotal_cents: i64,
     total_cents: i64,
@@ -143,9 +157,10 @@ pub async fn subscription(
 }
 
 /// List query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(value_type = Option<InvoiceStatus>, inline)]
     status: Option<String>,
 }
 

@@ -27,37 +27,62 @@ use crate::{ApiError, AppState};
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/chat/conversations", list)
         .tag("chat")
-        .summary("List conversations");
+        .summary("List conversations")
+        .list_query::<ListQuery>()
+        .list::<ConversationJson>()
+        .errors(&[422]);
     e.post("/v1/chat/conversations", create)
         .tag("chat")
         .summary("Open a conversation")
-        .describe("Opens a conversation");
+        .describe("Opens a conversation")
+        .body::<CreateBody>()
+        .created::<ConversationJson>()
+        .errors(&[413, 415, 422]);
     e.get("/v1/chat/conversations/{id}", get)
         .tag("chat")
-        .summary("Get a conversation");
+        .summary("Get a conversation")
+        .ok::<ConversationJson>()
+        .errors(&[404]);
     e.patch("/v1/chat/conversations/{id}", update)
         .tag("chat")
         .summary("Update a conversation")
-        .describe("Close or reopen (`status`), relink, retitle");
+        .describe("Close or reopen (`status`), relink, retitle")
+        .body::<PatchBody>()
+        .ok::<ConversationJson>()
+        .errors(&[404, 413, 415, 422]);
     e.delete("/v1/chat/conversations/{id}", delete)
         .tag("chat")
         .summary("Delete a conversation")
-        .describe("Deletes it and its messages");
+        .describe("Deletes it and its messages")
+        .no_content()
+        .errors(&[404]);
     e.get("/v1/chat/conversations/{id}/messages", list_messages)
         .tag("chat")
         .summary("List the messages of a conversation")
-        .describe("Newest first; 404 when the conversation is not this organization's");
+        .describe("Newest first; 404 when the conversation is not this organization's")
+        .list_query::<MessageListQuery>()
+        .list::<MessageJson>()
+        .errors(&[404, 422]);
     e.post("/v1/chat/conversations/{id}/messages", post_message)
         .tag("chat")
-        .summary("Post a message in a conversation");
+        .summary("Post a message in a conversation")
+        .describe("409 `conversation_closed` when the conversation is closed")
+        .body::<MessageBodyJson>()
+        .returns::<MessageJson>(
+            201,
+            "Created (no `Location`: messages are read through the conversation's list)",
+        )
+        .errors(&[404, 409, 413, 415, 422]);
 }
 
 /// A conversation as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Conversation)]
 pub struct ConversationJson {
     id: Uuid,
     customer_id: Option<Uuid>,
     subject: Option<String>,
+    #[schema(value_type = ConversationStatus)]
     status: String,
     #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
@@ -79,10 +104,12 @@ impl From<Conversation> for ConversationJson {
 }
 
 /// A message as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ChatMessage)]
 pub struct MessageJson {
     id: Uuid,
     conversation_id: Uuid,
+    #[schema(value_type = MessageSender)]
     sender: String,
     body: String,
     #[serde(with = "palisade_domain::timestamp")]
@@ -102,10 +129,12 @@ impl From<Message> for MessageJson {
 }
 
 /// Conversation list query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(value_type = Option<ConversationStatus>, inline)]
     status: Option<String>,
+    #[param(format = Uuid)]
     customer_id: Option<String>,
 }
 
@@ -135,9 +164,12 @@ pub async fn list(
 }
 
 /// Create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConversationCreate)]
 pub struct CreateBody {
+    /// A customer of this organization.
+    #[schema(format = Uuid)]
     customer_id: Option<String>,
     subject: Option<String>,
 }
@@ -193,14 +225,19 @@ pub async fn get(
 }
 
 /// Patch body: absent fields stay; `null` clears `customer_id` or `subject`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConversationPatch)]
 pub struct PatchBody {
+    /// `closed` closes it, `open` reopens it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = ConversationStatus)]
     status: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Uuid)]
     customer_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     subject: Option<Option<String>>,
 }
 
@@ -254,9 +291,10 @@ pub async fn delete(
 }
 
 /// Message list query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct MessageListQuery {
+    #[param(value_type = Option<MessageSender>, inline)]
     sender: Option<String>,
 }
 
@@ -282,10 +320,13 @@ pub async fn list_messages(
 }
 
 /// Message body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ChatMessageCreate)]
 pub struct MessageBodyJson {
+    #[schema(required = true, value_type = MessageSender)]
     sender: Option<String>,
+    #[schema(required = true)]
     body: Option<String>,
 }
 

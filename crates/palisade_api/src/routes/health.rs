@@ -1,13 +1,40 @@
 //! Liveness and readiness.
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::{ApiError, AppState};
 
+/// `GET /healthz`'s answer.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Health)]
+pub struct HealthJson {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+/// `GET /readyz`'s answer.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Readiness)]
+pub struct ReadyJson {
+    /// Always `ready`.
+    status: &'static str,
+    pool: PoolJson,
+}
+
+/// The database connection pool.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PoolStatus)]
+pub struct PoolJson {
+    /// Open connections.
+    size: usize,
+    /// Of which idle.
+    idle: usize,
+}
+
 /// `GET /healthz`: the process is up. Touches nothing else.
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(HealthJson { status: "ok" })
 }
 
 /// `GET /readyz`: the database answers, and an idle pooled connection carries no tenant
@@ -23,6 +50,11 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         return Err(ApiError::internal("tenant context leaked into the pool"));
     }
     let (size, idle_conns) = state.pool.status();
-    Ok(HttpResponse::Ok()
-        .json(json!({"status": "ready", "pool": {"size": size, "idle": idle_conns}})))
+    Ok(HttpResponse::Ok().json(ReadyJson {
+        status: "ready",
+        pool: PoolJson {
+            size,
+            idle: idle_conns,
+        },
+    }))
 }

@@ -26,28 +26,49 @@ use crate::{ApiError, AppState};
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/integrations", list)
         .tag("integrations")
-        .summary("List integrations");
+        .summary("List integrations")
+        .list_query::<ListQuery>()
+        .list::<IntegrationJson>()
+        .errors(&[422]);
     e.post("/v1/integrations", create)
         .tag("integrations")
-        .summary("Create an integration");
+        .summary("Create an integration")
+        .describe("Owners and admins")
+        .body::<CreateBody>()
+        .created::<IntegrationJson>()
+        .errors(&[403, 409, 413, 415, 422]);
     e.get("/v1/integrations/{id}", get)
         .tag("integrations")
-        .summary("Get an integration");
+        .summary("Get an integration")
+        .ok::<IntegrationJson>()
+        .errors(&[404]);
     e.patch("/v1/integrations/{id}", update)
         .tag("integrations")
-        .summary("Update an integration");
+        .summary("Update an integration")
+        .describe("Owners and admins; `config` and `secrets` replace the whole object")
+        .body::<PatchBody>()
+        .ok::<IntegrationJson>()
+        .errors(&[403, 404, 409, 413, 415, 422]);
     e.delete("/v1/integrations/{id}", delete)
         .tag("integrations")
-        .summary("Delete an integration");
+        .summary("Delete an integration")
+        .describe("Owners and admins")
+        .no_content()
+        .errors(&[403, 404]);
 }
 
 /// An integration as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Integration)]
 pub struct IntegrationJson {
     id: Uuid,
+    #[schema(value_type = IntegrationProvider)]
     provider: String,
     name: String,
+    /// The non-secret settings, as given.
+    #[schema(value_type = Object)]
     config: Value,
+    /// The names of the secrets that are set (never their values).
     secret_keys: Vec<String>,
     enabled: bool,
     #[serde(with = "palisade_domain::timestamp")]
@@ -79,10 +100,12 @@ fn name_taken() -> ApiError {
 }
 
 /// List query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(value_type = Option<IntegrationProvider>, inline)]
     provider: Option<String>,
+    #[param(value_type = Option<bool>)]
     enabled: Option<String>,
 }
 
@@ -106,12 +129,23 @@ pub async fn list(
 }
 
 /// Create body. `config` and `secrets` default to `{}`, `enabled` to true.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = IntegrationCreate)]
 pub struct CreateBody {
+    #[schema(required = true, value_type = IntegrationProvider)]
     provider: Option<String>,
+    /// Unique within the organization (409 `name_taken`).
+    #[schema(required = true)]
     name: Option<String>,
+    /// Non-secret settings: a JSON object, bounded in size and depth, lower-case identifier
+    /// keys; keys that name a credential (`password`, `token`, `api_key`, `secret`...) are
+    /// refused: those belong in `secrets`.
+    #[schema(value_type = Option<Object>)]
     config: Option<Value>,
+    /// Write-only credentials: an object of string values, never returned (see
+    /// `secret_keys`).
+    #[schema(value_type = Option<Object>)]
     secrets: Option<Value>,
     enabled: Option<bool>,
 }
@@ -181,16 +215,23 @@ pub async fn get(
 }
 
 /// Patch body: absent fields stay; `config` and `secrets` replace the whole object.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = IntegrationPatch)]
 pub struct PatchBody {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String)]
     name: Option<Option<String>>,
+    /// As on create.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Object)]
     config: Option<Option<Value>>,
+    /// As on create; replaces every secret.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Object)]
     secrets: Option<Option<Value>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = bool)]
     enabled: Option<Option<bool>>,
 }
 

@@ -25,26 +25,47 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/ivr/menus", list)
         .tag("ivr")
         .summary("List IVR menus")
-        .describe("Newest first; `name` is a case-insensitive substring");
+        .describe("Newest first; `name` is a case-insensitive substring")
+        .list_query::<ListQuery>()
+        .list::<IvrMenuJson>()
+        .errors(&[422]);
     e.post("/v1/ivr/menus", create)
         .tag("ivr")
-        .summary("Create an IVR menu");
+        .summary("Create an IVR menu")
+        .describe("Owners and admins")
+        .body::<CreateBody>()
+        .created::<IvrMenuJson>()
+        .errors(&[403, 409, 413, 415, 422]);
     e.get("/v1/ivr/menus/{id}", get)
         .tag("ivr")
-        .summary("Get an IVR menu");
+        .summary("Get an IVR menu")
+        .ok::<IvrMenuJson>()
+        .errors(&[404]);
     e.patch("/v1/ivr/menus/{id}", update)
         .tag("ivr")
-        .summary("Update an IVR menu");
+        .summary("Update an IVR menu")
+        .describe("Owners and admins; `tree` replaces the whole tree")
+        .body::<PatchBody>()
+        .ok::<IvrMenuJson>()
+        .errors(&[403, 404, 409, 413, 415, 422]);
     e.delete("/v1/ivr/menus/{id}", delete)
         .tag("ivr")
-        .summary("Delete an IVR menu");
+        .summary("Delete an IVR menu")
+        .describe("Owners and admins; numbers that pointed at it keep working without a menu")
+        .no_content()
+        .errors(&[403, 404]);
 }
 
 /// A menu as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = IvrMenu)]
 pub struct IvrMenuJson {
     id: Uuid,
     name: String,
+    /// The menu tree, as given: a node is `{"prompt", "options"}`, `options` maps 1 to 12
+    /// keypad keys (`0`-`9`, `*`, `#`) to an `action`: `say` (`text`), `transfer` (`to`, E.164),
+    /// `submenu` (`menu`, a node), `voicemail` (`greeting`, optional) or `hangup`.
+    #[schema(value_type = Object)]
     tree: Value,
     #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
@@ -82,9 +103,10 @@ fn parse_tree(f: &mut Fields, raw: Option<&Value>) -> Option<IvrMenuTree> {
 }
 
 /// List query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Case-insensitive substring of the name.
     name: Option<String>,
 }
 
@@ -108,10 +130,15 @@ pub async fn list(
 }
 
 /// Create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = IvrMenuCreate)]
 pub struct CreateBody {
+    /// Unique within the organization (409 `name_taken`).
+    #[schema(required = true)]
     name: Option<String>,
+    /// The menu tree (see `IvrMenu`); bounded in depth, nodes and size.
+    #[schema(required = true, value_type = Object)]
     tree: Option<Value>,
 }
 
@@ -159,11 +186,13 @@ pub async fn get(
 }
 
 /// Patch body: absent fields stay; `tree` replaces the whole tree.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = IvrMenuPatch)]
 pub struct PatchBody {
     #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
+    #[schema(value_type = Option<Object>)]
     #[serde(default, deserialize_with = "not_null")]
     tree: Option<Value>,
 }

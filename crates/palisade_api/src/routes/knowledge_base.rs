@@ -25,24 +25,38 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/knowledge-base/articles", list)
         .tag("knowledge-base")
         .summary("List or search knowledge base articles")
-        .describe("Newest first, search results included (they are filtered, not ranked)");
+        .describe("Newest first, search results included (they are filtered, not ranked)")
+        .list_query::<ListQuery>()
+        .list::<ArticleJson>()
+        .errors(&[422]);
     e.post("/v1/knowledge-base/articles", create)
         .tag("knowledge-base")
         .summary("Create a knowledge base article")
-        .describe("`tags` defaults to none, `published` to false");
+        .describe("`tags` defaults to none, `published` to false")
+        .body::<CreateBody>()
+        .created::<ArticleJson>()
+        .errors(&[413, 415, 422]);
     e.get("/v1/knowledge-base/articles/{id}", get)
         .tag("knowledge-base")
-        .summary("Get a knowledge base article");
+        .summary("Get a knowledge base article")
+        .ok::<ArticleJson>()
+        .errors(&[404]);
     e.patch("/v1/knowledge-base/articles/{id}", update)
         .tag("knowledge-base")
-        .summary("Update a knowledge base article");
+        .summary("Update a knowledge base article")
+        .body::<PatchBody>()
+        .ok::<ArticleJson>()
+        .errors(&[404, 413, 415, 422]);
     e.delete("/v1/knowledge-base/articles/{id}", delete)
         .tag("knowledge-base")
-        .summary("Delete a knowledge base article");
+        .summary("Delete a knowledge base article")
+        .no_content()
+        .errors(&[404]);
 }
 
 /// An article as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Article)]
 pub struct ArticleJson {
     id: Uuid,
     title: String,
@@ -80,11 +94,15 @@ fn parse_tags(f: &mut Fields, raw: Option<&Vec<String>>) -> Option<Tags> {
 }
 
 /// List and search query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Full-text search in web-search syntax (`"exact phrase"`, `-word`, `or`), 1 to 200
+    /// characters.
     q: Option<String>,
+    /// Only articles with this tag.
     tag: Option<String>,
+    #[param(value_type = Option<bool>)]
     published: Option<String>,
 }
 
@@ -120,12 +138,17 @@ pub async fn list(
 }
 
 /// Create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ArticleCreate)]
 pub struct CreateBody {
+    #[schema(required = true)]
     title: Option<String>,
+    #[schema(required = true)]
     body: Option<String>,
+    /// Default: none.
     tags: Option<Vec<String>>,
+    /// Default: false.
     published: Option<bool>,
 }
 
@@ -176,8 +199,9 @@ pub async fn get(
 }
 
 /// Patch body: absent fields stay; `tags` replaces the list.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ArticlePatch)]
 pub struct PatchBody {
     #[serde(default, deserialize_with = "not_null")]
     title: Option<String>,

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use super::{Fields, nullable, parse_id};
 use crate::auth::{Tenant, UserSession};
+use crate::endpoints::Auth;
 use crate::etag::IfMatch;
 use crate::list::List;
 use crate::{ApiError, AppState};
@@ -30,24 +31,39 @@ use crate::{ApiError, AppState};
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/members", list)
         .tag("members")
-        .summary("List members");
+        .summary("List members")
+        .list_query::<ListQuery>()
+        .list::<MemberJson>()
+        .errors(&[422]);
     e.get("/v1/members/{id}", get)
         .tag("members")
-        .summary("Get a member");
+        .summary("Get a member")
+        .ok::<MemberJson>()
+        .errors(&[404]);
     e.patch("/v1/members/{id}", update)
+        .auth(Auth::User)
         .tag("members")
         .summary("Update a member")
-        .describe("Name and role (owners and admins; see the module doc for owners)");
+        .describe("Name and role (owners and admins, with a user's session; only an owner changes an owner or makes someone owner; 409 `last_owner` for demoting the last owner)")
+        .body::<PatchBody>()
+        .ok::<MemberJson>()
+        .errors(&[403, 404, 409, 413, 415, 422]);
     e.delete("/v1/members/{id}", delete)
+        .auth(Auth::User)
         .tag("members")
         .summary("Remove a member")
-        .describe("Revokes the API keys the member created; their tokens, pending invitations and reset links die with their row");
+        .describe("Revokes the API keys the member created; their tokens, pending invitations and reset links die with their row")
+        .no_content()
+        .errors(&[403, 404, 409]);
 }
 
 /// A member as clients see them.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Member)]
 pub struct MemberJson {
     id: Uuid,
+    /// Their login email.
+    #[schema(format = Email)]
     email: String,
     name: String,
     role: Role,
@@ -85,9 +101,10 @@ fn last_owner() -> ApiError {
 }
 
 /// List query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(value_type = Option<Role>, inline)]
     role: Option<String>,
 }
 
@@ -118,12 +135,15 @@ pub async fn get(
 }
 
 /// Patch body: absent fields stay.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MemberPatch)]
 pub struct PatchBody {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String)]
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Role)]
     role: Option<Option<String>>,
 }
 

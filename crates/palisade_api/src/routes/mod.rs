@@ -41,12 +41,12 @@ pub fn register(e: &mut Endpoints, stripe: Option<crate::webhooks::stripe::Strip
         .auth(Auth::Public)
         .tag("meta")
         .summary("The process is up")
-        .plain(200, "application/json", "`{\"status\": \"ok\"}`");
+        .ok::<health::HealthJson>();
     e.get("/readyz", health::readyz)
         .auth(Auth::Public)
         .tag("meta")
         .summary("The database answers as the app role")
-        .plain(200, "application/json", "`{\"status\": \"ready\"}`");
+        .ok::<health::ReadyJson>();
     crate::webhooks::stripe::register(e, stripe);
     crate::webhooks::register(e);
     e.post("/v1/auth/signup", auth::signup)
@@ -56,19 +56,21 @@ pub fn register(e: &mut Endpoints, stripe: Option<crate::webhooks::stripe::Strip
         .describe("Answers a token for the owner; `Location` is `/v1/organization`.")
         .body::<auth::SignupBody>()
         .created::<auth::TokenResponse>()
-        .errors(&[409, 422, 429]);
+        .errors(&[409, 413, 415, 422, 429]);
     e.post("/v1/auth/login", auth::login)
         .auth(Auth::Public)
         .tag("auth")
         .summary("Log in with email and password")
         .body::<auth::LoginBody>()
         .ok::<auth::TokenResponse>()
-        .errors(&[401, 422, 429]);
+        .errors(&[401, 413, 415, 422, 429]);
     e.post("/v1/auth/accept-invitation", accounts::accept_invitation)
         .auth(Auth::Public)
         .tag("accounts")
         .summary("Accept an invitation and create your account")
-        .errors(&[409, 422, 429]);
+        .body::<accounts::AcceptBody>()
+        .created::<auth::TokenResponse>()
+        .errors(&[409, 413, 415, 422, 429]);
     e.post(
         "/v1/auth/request-password-reset",
         accounts::request_password_reset,
@@ -77,12 +79,16 @@ pub fn register(e: &mut Endpoints, stripe: Option<crate::webhooks::stripe::Strip
     .tag("accounts")
     .summary("Mail a password-reset link")
     .describe("Always the same 202, whether the email has an account or not.")
-    .errors(&[422, 429]);
+    .body::<accounts::ResetRequestBody>()
+    .returns::<accounts::ResetRequestedJson>(202, "Accepted")
+    .errors(&[413, 415, 422, 429]);
     e.post("/v1/auth/reset-password", accounts::reset_password)
         .auth(Auth::Public)
         .tag("accounts")
         .summary("Set a new password with a reset link")
-        .errors(&[422, 429]);
+        .body::<accounts::ResetBody>()
+        .no_content()
+        .errors(&[413, 415, 422, 429]);
     e.get("/v1/me", auth::me)
         .tag("auth")
         .summary("The caller: user, organization and the credential's effective role")

@@ -9,12 +9,14 @@ use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::organization::{self as db, Organization};
 use palisade_domain::OrganizationName;
+use palisade_domain::stripe::SubscriptionStatus;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Fields, not_null};
 use crate::auth::{Tenant, UserSession};
+use crate::endpoints::Auth;
 use crate::etag::IfMatch;
 use crate::{ApiError, AppState};
 
@@ -22,27 +24,41 @@ use crate::{ApiError, AppState};
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/organization", get)
         .tag("organization")
-        .summary("Get the organization");
+        .summary("Get the organization")
+        .ok::<OrganizationJson>()
+        .errors(&[404]);
     e.patch("/v1/organization", update)
         .tag("organization")
         .summary("Rename the organization")
-        .describe("Rename (owners and admins)");
+        .describe("Rename (owners and admins)")
+        .body::<PatchBody>()
+        .ok::<OrganizationJson>()
+        .errors(&[403, 404, 413, 415, 422]);
     e.delete("/v1/organization", delete)
+        .auth(Auth::User)
         .tag("organization")
         .summary("Delete the organization and everything in it")
-        .describe("Irreversible: every row of the organization goes, and every token and key of it stops working");
+        .describe("Irreversible: every row of the organization goes, and every token and key of it stops working (the owner only, with a user's session)")
+        .no_content()
+        .errors(&[403, 404]);
     e.get("/v1/organization/export", export)
         .tag("organization")
         .summary("Export every row of the organization")
-        .describe("`{\"organization_id\", \"exported_at\", \"tables\": {...}}` (owners and admins: every row in it is one a member may read, but a bulk copy of the whole organization is an administrator's act)");
+        .describe("`{\"organization_id\", \"exported_at\", \"tables\": {...}}` (owners and admins: every row in it is one a member may read, but a bulk copy of the whole organization is an administrator's act)")
+        .ok::<ExportJson>()
+        .errors(&[403]);
 }
 
 /// The organization as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Organization)]
 pub struct OrganizationJson {
     id: Uuid,
     name: String,
+    /// The billing plan (`free` until a subscription says otherwise).
     plan: String,
+    /// The subscription's status, once there is one.
+    #[schema(value_type = Option<SubscriptionStatus>)]
     plan_status: Option<String>,
     #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
@@ -71,11 +87,28 @@ pub async fn get(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpRespo
 }
 
 /// Patch body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OrganizationPatch)]
 pub struct PatchBody {
+    /// 1 to 200 characters.
+    #[schema(required = true)]
     #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
+}
+
+/// `GET /v1/organization/export`'s answer.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OrganizationExport)]
+pub struct ExportJson {
+    organization_id: Uuid,
+    #[serde(with = "palisade_domain::timestamp")]
+    exported_at: OffsetDateTime,
+    /// Every table of the organization's data by name, each an array of its rows (objects,
+    /// column names as keys), with only the columns the app role may read: no password hash,
+    /// integration secret, webhook signing secret, social access token or key hash.
+    #[schema(value_type = HashMap<String, Vec<Object>>)]
+    tables: serde_json::Value,
 }
 
 /// `PATCH /v1/organization`: rename (owners and admins).
@@ -138,13 +171,13 @@ pub async fn export(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpRe
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let tables = db::export(&mut tx).await?;
     tx.commit().await?;
-    let exported_at = palisade_domain::timestamp::format(OffsetDateTime::now_utc());
+    let exported_at = OffsetDateTime::now_utc();
     tracing::info!("organization exported");
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .json(serde_json::json!({
-            "organization_id": tenant.0.org_id,
-            "exported_at": exported_at,
-            "tables": tables,
-        })))
+        .json(ExportJson {
+            organization_id: tenant.0.org_id.as_uuid(),
+            exported_at,
+            tables,
+        }))
 }

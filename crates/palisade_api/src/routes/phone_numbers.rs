@@ -36,34 +36,56 @@ use crate::{ApiError, AppState};
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/phone-numbers", list)
         .tag("phone-numbers")
-        .summary("List phone numbers");
+        .summary("List phone numbers")
+        .list_query::<ListQuery>()
+        .list::<PhoneNumberJson>()
+        .errors(&[422]);
     e.post("/v1/phone-numbers", create)
         .tag("phone-numbers")
         .summary("Claim a phone number")
-        .describe("Claims an available number from the inventory");
+        .describe("Claims an available number from the inventory (owners and admins); 409 `number_unavailable` for any number this organization cannot claim")
+        .body::<CreateBody>()
+        .created::<PhoneNumberJson>()
+        .errors(&[403, 409, 413, 415, 422]);
     e.get("/v1/phone-numbers/available", available)
         .tag("phone-numbers")
         .summary("List the numbers this organization may claim")
-        .describe("The numbers this organization may claim now, in number order, `{\"data\": [{\"number\", \"capabilities\"}], \"next_cursor\"}`");
+        .describe("The numbers this organization may claim now, in number order, `{\"data\": [{\"number\", \"capabilities\"}], \"next_cursor\"}`")
+        .query::<AvailableQuery>()
+        .ok::<AvailablePageJson>()
+        .errors(&[422]);
     e.get("/v1/phone-numbers/{id}", get)
         .tag("phone-numbers")
-        .summary("Get a phone number");
+        .summary("Get a phone number")
+        .ok::<PhoneNumberJson>()
+        .errors(&[404]);
     e.patch("/v1/phone-numbers/{id}", update)
         .tag("phone-numbers")
-        .summary("Update a phone number");
+        .summary("Update a phone number")
+        .describe("Owners and admins; 409 `number_in_use` for dropping `sms` while an SMS campaign that may still send uses the number")
+        .body::<PatchBody>()
+        .ok::<PhoneNumberJson>()
+        .errors(&[403, 404, 409, 413, 415, 422]);
     e.delete("/v1/phone-numbers/{id}", delete)
         .tag("phone-numbers")
         .summary("Release a phone number")
-        .describe("Releases the number into quarantine; 409 `number_in_use` while an SMS campaign that may still send uses it");
+        .describe("Releases the number into quarantine; 409 `number_in_use` while an SMS campaign that may still send uses it")
+        .no_content()
+        .errors(&[403, 404, 409]);
 }
 
 /// A number as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PhoneNumber)]
 pub struct PhoneNumberJson {
     id: Uuid,
+    /// E.164.
     number: String,
     label: Option<String>,
+    /// What this organization uses it for.
+    #[schema(value_type = Vec<Capability>)]
     capabilities: Vec<String>,
+    /// The IVR menu that answers its calls.
     ivr_menu_id: Option<Uuid>,
     #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
@@ -135,11 +157,15 @@ fn parse_capabilities(f: &mut Fields, raw: Option<&Vec<String>>) -> Option<Capab
 }
 
 /// List query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Exact number (E.164).
     number: Option<String>,
+    /// Only numbers with this capability.
+    #[param(value_type = Option<Capability>, inline)]
     capability: Option<String>,
+    #[param(format = Uuid)]
     ivr_menu_id: Option<String>,
 }
 
@@ -170,12 +196,19 @@ pub async fn list(
 }
 
 /// Create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PhoneNumberClaim)]
 pub struct CreateBody {
+    /// An available number (E.164), see `GET /v1/phone-numbers/available`.
+    #[schema(required = true)]
     number: Option<String>,
     label: Option<String>,
+    /// Default: every capability the number has; else a subset of them.
+    #[schema(value_type = Option<Vec<Capability>>)]
     capabilities: Option<Vec<String>>,
+    /// An IVR menu of this organization.
+    #[schema(format = Uuid)]
     ivr_menu_id: Option<String>,
 }
 
@@ -245,14 +278,19 @@ pub async fn get(
 
 /// Patch body: absent fields stay; `null` clears `label` or `ivr_menu_id`. The number itself
 /// cannot change.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PhoneNumberPatch)]
 pub struct PatchBody {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     label: Option<Option<String>>,
+    /// A subset of the capabilities the number has.
+    #[schema(value_type = Option<Vec<Capability>>)]
     #[serde(default, deserialize_with = "not_null")]
     capabilities: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Uuid)]
     ivr_menu_id: Option<Option<String>>,
 }
 
@@ -330,19 +368,36 @@ pub async fn delete(
 }
 
 /// `GET /v1/phone-numbers/available` query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AvailableQuery {
+    /// Only numbers with this capability.
+    #[param(value_type = Option<Capability>, inline)]
     capability: Option<String>,
+    /// Items per page, 1 to 100 (default 50).
+    #[param(value_type = Option<u16>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// The previous page's `next_cursor`, unchanged.
     cursor: Option<String>,
 }
 
 /// An available number as clients see it: the number and what it can do, nothing else.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AvailablePhoneNumber)]
 pub struct AvailableJson {
+    /// E.164.
     number: String,
+    #[schema(value_type = Vec<Capability>)]
     capabilities: Vec<String>,
+}
+
+/// A page of available numbers, in number order.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AvailablePhoneNumbers)]
+pub struct AvailablePageJson {
+    data: Vec<AvailableJson>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    next_cursor: Option<String>,
 }
 
 /// A cursor over numbers: base64url of `n1:<number>`, opaque to clients.
@@ -389,11 +444,15 @@ pub async fn available(
         },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "data": page.items.into_iter().map(|n| AvailableJson {
-            number: n.number,
-            capabilities: n.capabilities,
-        }).collect::<Vec<_>>(),
-        "next_cursor": page.next.as_deref().map(encode_number_cursor),
-    })))
+    Ok(HttpResponse::Ok().json(AvailablePageJson {
+        data: page
+            .items
+            .into_iter()
+            .map(|n| AvailableJson {
+                number: n.number,
+                capabilities: n.capabilities,
+            })
+            .collect(),
+        next_cursor: page.next.as_deref().map(encode_number_cursor),
+    }))
 }

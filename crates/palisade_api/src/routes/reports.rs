@@ -21,29 +21,48 @@ use crate::{ApiError, AppState};
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/reports", list)
         .tag("reports")
-        .summary("List reports");
+        .summary("List reports")
+        .list_query::<ListQuery>()
+        .list::<ReportJson>()
+        .errors(&[422]);
     e.post("/v1/reports", create)
         .tag("reports")
         .summary("Create a report")
-        .describe("`parameters` defaults to `{}`, `schedule` to none");
+        .describe("`parameters` defaults to `{}`, `schedule` to none")
+        .body::<CreateBody>()
+        .created::<ReportJson>()
+        .errors(&[413, 415, 422]);
     e.get("/v1/reports/{id}", get)
         .tag("reports")
-        .summary("Get a report");
+        .summary("Get a report")
+        .ok::<ReportJson>()
+        .errors(&[404]);
     e.patch("/v1/reports/{id}", update)
         .tag("reports")
-        .summary("Update a report");
+        .summary("Update a report")
+        .body::<PatchBody>()
+        .ok::<ReportJson>()
+        .errors(&[404, 413, 415, 422]);
     e.delete("/v1/reports/{id}", delete)
         .tag("reports")
-        .summary("Delete a report");
+        .summary("Delete a report")
+        .no_content()
+        .errors(&[404]);
 }
 
 /// A report definition as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Report)]
 pub struct ReportJson {
     id: Uuid,
     name: String,
+    #[schema(value_type = ReportKind)]
     kind: String,
+    /// The object given, as given.
+    #[schema(value_type = Object)]
     parameters: Value,
+    /// How often it runs for its subscribers; `null`: not scheduled.
+    #[schema(value_type = Option<ReportSchedule>)]
     schedule: Option<String>,
     #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
@@ -76,10 +95,12 @@ fn parse_parameters(f: &mut Fields, raw: Option<&Value>) -> Option<ReportParamet
 }
 
 /// List query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(value_type = Option<ReportKind>, inline)]
     kind: Option<String>,
+    #[param(value_type = Option<ReportSchedule>, inline)]
     schedule: Option<String>,
 }
 
@@ -105,12 +126,19 @@ pub async fn list(
 }
 
 /// Create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReportCreate)]
 pub struct CreateBody {
+    #[schema(required = true)]
     name: Option<String>,
+    #[schema(required = true, value_type = ReportKind)]
     kind: Option<String>,
+    /// A JSON object (default `{}`): bounded in size, key count and nesting; top-level keys
+    /// are identifiers.
+    #[schema(value_type = Option<Object>)]
     parameters: Option<Value>,
+    #[schema(value_type = Option<ReportSchedule>)]
     schedule: Option<String>,
 }
 
@@ -163,16 +191,20 @@ pub async fn get(
 
 /// Patch body: absent fields stay; `parameters` replaces the object; `schedule: null`
 /// unschedules.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReportPatch)]
 pub struct PatchBody {
     #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
+    #[schema(value_type = Option<ReportKind>)]
     #[serde(default, deserialize_with = "not_null")]
     kind: Option<String>,
+    #[schema(value_type = Option<Object>)]
     #[serde(default, deserialize_with = "not_null")]
     parameters: Option<Value>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<ReportSchedule>)]
     schedule: Option<Option<String>>,
 }
 

@@ -13,7 +13,6 @@ use palisade_domain::{
     AccessToken, PostBody, PostStatus, SocialAccountId, SocialHandle, SocialNetwork, SocialPostId,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -29,49 +28,84 @@ use crate::{ApiError, AppState};
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/social/accounts", list_accounts)
         .tag("social")
-        .summary("List social accounts");
+        .summary("List social accounts")
+        .list_query::<AccountListQuery>()
+        .list::<AccountJson>()
+        .errors(&[422]);
     e.post("/v1/social/accounts", create_account)
         .tag("social")
-        .summary("Connect a social account");
+        .summary("Connect a social account")
+        .describe(
+            "409 `handle_taken` when this organization already has that handle on that network",
+        )
+        .body::<AccountCreateBody>()
+        .created::<AccountJson>()
+        .errors(&[409, 413, 415, 422]);
     e.get("/v1/social/accounts/{id}", get_account)
         .tag("social")
-        .summary("Get a social account");
+        .summary("Get a social account")
+        .ok::<AccountJson>()
+        .errors(&[404]);
     e.patch("/v1/social/accounts/{id}", update_account)
         .tag("social")
-        .summary("Update a social account");
+        .summary("Update a social account")
+        .body::<AccountPatchBody>()
+        .ok::<AccountJson>()
+        .errors(&[404, 409, 413, 415, 422]);
     e.delete("/v1/social/accounts/{id}", delete_account)
         .tag("social")
         .summary("Disconnect a social account")
-        .describe("Disconnects it and deletes its posts");
+        .describe("Disconnects it and deletes its posts")
+        .no_content()
+        .errors(&[404]);
     e.get("/v1/social/posts", list_posts)
         .tag("social")
-        .summary("List social posts");
+        .summary("List social posts")
+        .list_query::<PostListQuery>()
+        .list::<PostJson>()
+        .errors(&[422]);
     e.post("/v1/social/posts", create_post)
         .tag("social")
         .summary("Create a social post")
-        .describe("`status` defaults to `draft`, counters to 0");
+        .describe("`status` defaults to `draft`, counters to 0")
+        .body::<PostCreateBody>()
+        .created::<PostJson>()
+        .errors(&[413, 415, 422]);
     e.get("/v1/social/posts/{id}", get_post)
         .tag("social")
-        .summary("Get a social post");
+        .summary("Get a social post")
+        .ok::<PostJson>()
+        .errors(&[404]);
     e.patch("/v1/social/posts/{id}", update_post)
         .tag("social")
         .summary("Update a social post")
-        .describe("Edits, schedules, publishes, or updates the counters; the result is checked as a whole (see `POST`)");
+        .describe("Edits, schedules, publishes, or updates the counters; the result is checked as a whole (see `POST`)")
+        .body::<PostPatchBody>()
+        .ok::<PostJson>()
+        .errors(&[404, 413, 415, 422]);
     e.delete("/v1/social/posts/{id}", delete_post)
         .tag("social")
-        .summary("Delete a social post");
+        .summary("Delete a social post")
+        .no_content()
+        .errors(&[404]);
     e.get("/v1/social/analytics", analytics)
         .tag("social")
         .summary("Post engagement per network and account")
-        .describe("Posts published in the inclusive range of UTC days (default: the 30 days ending today; at most 366) and their engagement, per network and per account: `{\"from\", \"to\", \"networks\": [{network, posts, likes, shares, comments, impressions}], \"accounts\": [{account_id, network, handle, posts, likes, ...}]}`");
+        .describe("Posts published in the inclusive range of UTC days (default: the 30 days ending today; at most 366) and their engagement, per network and per account: `{\"from\", \"to\", \"networks\": [{network, posts, likes, shares, comments, impressions}], \"accounts\": [{account_id, network, handle, posts, likes, ...}]}`")
+        .query::<AnalyticsQuery>()
+        .ok::<AnalyticsJson>()
+        .errors(&[422]);
 }
 
 /// An account as clients see it (never its token).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SocialAccount)]
 pub struct AccountJson {
     id: Uuid,
+    #[schema(value_type = SocialNetwork)]
     network: String,
     handle: String,
+    /// Whether an access token is stored (it is never returned).
     has_access_token: bool,
     #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
@@ -100,10 +134,12 @@ fn handle_taken() -> ApiError {
 }
 
 /// Account list query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AccountListQuery {
+    #[param(value_type = Option<SocialNetwork>, inline)]
     network: Option<String>,
+    /// Exact handle.
     handle: Option<String>,
 }
 
@@ -125,11 +161,16 @@ pub async fn list_accounts(
 }
 
 /// Account create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SocialAccountCreate)]
 pub struct AccountCreateBody {
+    #[schema(required = true, value_type = SocialNetwork)]
     network: Option<String>,
+    /// Unique per network within the organization (409 `handle_taken`).
+    #[schema(required = true)]
     handle: Option<String>,
+    /// Write-only: stored, never returned (see `has_access_token`).
     access_token: Option<String>,
 }
 
@@ -179,12 +220,15 @@ pub async fn get_account(
 }
 
 /// Account patch body: absent fields stay; `access_token: null` removes the token.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SocialAccountPatch)]
 pub struct AccountPatchBody {
     #[serde(default, deserialize_with = "not_null")]
     handle: Option<String>,
+    /// Write-only; `null` removes the stored token.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     access_token: Option<Option<String>>,
 }
 
@@ -235,11 +279,13 @@ pub async fn delete_account(
 }
 
 /// A post as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SocialPost)]
 pub struct PostJson {
     id: Uuid,
     account_id: Uuid,
     body: String,
+    #[schema(value_type = PostStatus)]
     status: String,
     #[serde(with = "palisade_domain::timestamp::option")]
     scheduled_at: Option<OffsetDateTime>,
@@ -275,10 +321,12 @@ impl From<Post> for PostJson {
 }
 
 /// Post list query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PostListQuery {
+    #[param(format = Uuid)]
     account_id: Option<String>,
+    #[param(value_type = Option<PostStatus>, inline)]
     status: Option<String>,
 }
 
@@ -304,17 +352,31 @@ pub async fn list_posts(
 }
 
 /// Post create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SocialPostCreate)]
 pub struct PostCreateBody {
+    /// A social account of this organization.
+    #[schema(required = true, format = Uuid)]
     account_id: Option<String>,
+    #[schema(required = true)]
     body: Option<String>,
+    /// Default `draft`.
+    #[schema(value_type = Option<PostStatus>)]
     status: Option<String>,
+    /// Required when `status` is `scheduled`.
+    #[schema(format = DateTime)]
     scheduled_at: Option<String>,
+    /// Default: now, when `status` is `published`.
+    #[schema(format = DateTime)]
     published_at: Option<String>,
+    #[schema(minimum = 0)]
     likes: Option<i64>,
+    #[schema(minimum = 0)]
     shares: Option<i64>,
+    #[schema(minimum = 0)]
     comments: Option<i64>,
+    #[schema(minimum = 0)]
     impressions: Option<i64>,
 }
 
@@ -400,23 +462,31 @@ pub async fn get_post(
 }
 
 /// Post patch body: absent fields stay; `null` clears `scheduled_at` or `published_at`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SocialPostPatch)]
 pub struct PostPatchBody {
     #[serde(default, deserialize_with = "not_null")]
     body: Option<String>,
+    #[schema(value_type = Option<PostStatus>)]
     #[serde(default, deserialize_with = "not_null")]
     status: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     scheduled_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     published_at: Option<Option<String>>,
+    #[schema(minimum = 0)]
     #[serde(default, deserialize_with = "not_null")]
     likes: Option<i64>,
+    #[schema(minimum = 0)]
     #[serde(default, deserialize_with = "not_null")]
     shares: Option<i64>,
+    #[schema(minimum = 0)]
     #[serde(default, deserialize_with = "not_null")]
     comments: Option<i64>,
+    #[schema(minimum = 0)]
     #[serde(default, deserialize_with = "not_null")]
     impressions: Option<i64>,
 }
@@ -502,13 +572,80 @@ pub async fn delete_post(
 }
 
 /// Analytics query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsQuery {
+    /// First UTC day (inclusive); default: 29 days before `to`.
+    #[param(format = Date)]
     from: Option<String>,
+    /// Last UTC day (inclusive); default: today. At most 366 days after `from`.
+    #[param(format = Date)]
     to: Option<String>,
+    #[param(value_type = Option<SocialNetwork>, inline)]
     network: Option<String>,
+    #[param(format = Uuid)]
     account_id: Option<String>,
+}
+
+/// Engagement of the posts published in a range of days.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SocialAnalytics)]
+pub struct AnalyticsJson {
+    /// First day counted.
+    #[schema(format = Date)]
+    from: String,
+    /// Last day counted (inclusive).
+    #[schema(format = Date)]
+    to: String,
+    /// Per network, networks with published posts only.
+    networks: Vec<NetworkEngagementJson>,
+    /// Per account with published posts, by network then handle.
+    accounts: Vec<AccountEngagementJson>,
+}
+
+/// Posts published and their counters, summed.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SocialEngagement)]
+pub struct EngagementJson {
+    posts: i64,
+    likes: i64,
+    shares: i64,
+    comments: i64,
+    impressions: i64,
+}
+
+impl EngagementJson {
+    fn new(posts: i64, [likes, shares, comments, impressions]: [i64; 4]) -> Self {
+        Self {
+            posts,
+            likes,
+            shares,
+            comments,
+            impressions,
+        }
+    }
+}
+
+/// One network's engagement.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SocialNetworkEngagement)]
+pub struct NetworkEngagementJson {
+    #[schema(value_type = SocialNetwork)]
+    network: String,
+    #[serde(flatten)]
+    engagement: EngagementJson,
+}
+
+/// One account's engagement.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SocialAccountEngagement)]
+pub struct AccountEngagementJson {
+    account_id: Uuid,
+    #[schema(value_type = SocialNetwork)]
+    network: String,
+    handle: String,
+    #[serde(flatten)]
+    engagement: EngagementJson,
 }
 
 /// `GET /v1/social/analytics?from=YYYY-MM-DD&to=YYYY-MM-DD&network=&account_id=`: posts
@@ -551,29 +688,26 @@ pub async fn analytics(
             *total = total.saturating_add(v);
         }
     }
-    let totals = |posts: i64, c: [i64; 4]| json!({"posts": posts, "likes": c[0], "shares": c[1], "comments": c[2], "impressions": c[3]});
-    let networks: Vec<_> = networks
+    let networks = networks
         .into_iter()
-        .map(|(network, posts, c)| {
-            let mut v = totals(posts, c);
-            v["network"] = json!(network);
-            v
+        .map(|(network, posts, c)| NetworkEngagementJson {
+            network,
+            engagement: EngagementJson::new(posts, c),
         })
         .collect();
-    let accounts: Vec<_> = accounts
+    let accounts = accounts
         .into_iter()
-        .map(|a| {
-            let mut v = totals(a.posts, a.counters);
-            v["account_id"] = json!(a.account_id);
-            v["network"] = json!(a.network);
-            v["handle"] = json!(a.handle);
-            v
+        .map(|a| AccountEngagementJson {
+            account_id: a.account_id,
+            network: a.network,
+            handle: a.handle,
+            engagement: EngagementJson::new(a.posts, a.counters),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "from": format_date(range.from),
-        "to": format_date(range.to),
-        "networks": networks,
-        "accounts": accounts,
-    })))
+    Ok(HttpResponse::Ok().json(AnalyticsJson {
+        from: format_date(range.from),
+        to: format_date(range.to),
+        networks,
+        accounts,
+    }))
 }

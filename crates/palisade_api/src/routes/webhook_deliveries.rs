@@ -5,7 +5,9 @@
 
 use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
-use palisade_db::webhooks::{self as db, DeliveryFilter, DeliveryKind, DeliveryRow, Provider};
+use palisade_db::webhooks::{
+    self as db, DeliveryFilter, DeliveryKind, DeliveryRow, Outcome, Provider,
+};
 use palisade_domain::ParseError;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -20,17 +22,30 @@ use crate::{ApiError, AppState};
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/webhook-deliveries", list)
         .tag("webhook-deliveries")
-        .summary("List webhook deliveries");
+        .summary("List webhook deliveries")
+        .list_query::<ListQuery>()
+        .list::<DeliveryJson>()
+        .errors(&[422]);
 }
 
-/// A delivery as clients see it.
-#[derive(Serialize)]
+/// A delivery as clients see it: who sent it (`provider`), what it was about (`kind`), and
+/// whether it advanced the message or call (`outcome` `applied`) or was older than what was
+/// known (`stale`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookDelivery)]
 pub struct DeliveryJson {
     id: Uuid,
+    // The enums' schemas are inlined: their names (`Provider`, `Outcome`) are too vague for the
+    // document's shared namespace. Inlined, they take no description (utoipa would wrap them).
+    #[schema(value_type = Provider, inline)]
     provider: String,
+    #[schema(value_type = DeliveryKind, inline)]
     kind: String,
+    /// The provider's id of the event (its idempotency key).
     event_key: String,
+    #[schema(value_type = Outcome, inline)]
     outcome: String,
+    /// The message or call it was about.
     subject_id: Option<Uuid>,
     #[serde(with = "palisade_domain::timestamp")]
     received_at: OffsetDateTime,
@@ -51,11 +66,15 @@ impl From<DeliveryRow> for DeliveryJson {
 }
 
 /// List query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(value_type = Option<Provider>, inline)]
     provider: Option<String>,
+    #[param(value_type = Option<DeliveryKind>, inline)]
     kind: Option<String>,
+    /// The message or call.
+    #[param(format = Uuid)]
     subject_id: Option<String>,
 }
 

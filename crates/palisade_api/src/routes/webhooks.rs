@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::{Fields, nullable, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::credentials::generate_webhook_secret;
+use crate::endpoints::Auth;
 use crate::etag::IfMatch;
 use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::list::List;
@@ -29,30 +30,55 @@ use crate::{ApiError, AppState};
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/webhooks", list)
         .tag("webhooks")
-        .summary("List webhooks");
+        .summary("List webhooks")
+        .list_query::<ListQuery>()
+        .list::<WebhookJson>()
+        .errors(&[422]);
     e.post("/v1/webhooks", create)
         .tag("webhooks")
-        .summary("Create a webhook");
+        .summary("Create a webhook")
+        .describe("Owners and admins; the answer carries `signing_secret`, shown this once")
+        .body::<CreateBody>()
+        .created::<WithSecret>()
+        .errors(&[403, 413, 415, 422]);
     e.get("/v1/webhooks/{id}", get)
         .tag("webhooks")
-        .summary("Get a webhook");
+        .summary("Get a webhook")
+        .ok::<WebhookJson>()
+        .errors(&[404]);
     e.patch("/v1/webhooks/{id}", update)
         .tag("webhooks")
-        .summary("Update a webhook");
+        .summary("Update a webhook")
+        .describe("Owners and admins")
+        .body::<PatchBody>()
+        .ok::<WebhookJson>()
+        .errors(&[403, 404, 413, 415, 422]);
     e.delete("/v1/webhooks/{id}", delete)
         .tag("webhooks")
-        .summary("Delete a webhook");
+        .summary("Delete a webhook")
+        .describe("Owners and admins")
+        .no_content()
+        .errors(&[403, 404]);
     e.post("/v1/webhooks/{id}/rotate-secret", rotate_secret)
+        .auth(Auth::User)
         .tag("webhooks")
-        .summary("Rotate a webhook's signing secret");
+        .summary("Rotate a webhook's signing secret")
+        .describe("Owners and admins, with a user's session; the old secret stops being used at once, the new one is in this answer only")
+        .ok::<WithSecret>()
+        .errors(&[403, 404]);
 }
 
 /// A webhook as clients see it (never with its secret).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Webhook)]
 pub struct WebhookJson {
     id: Uuid,
+    /// Where deliveries are posted (public HTTPS).
+    #[schema(format = "uri")]
     url: String,
     description: Option<String>,
+    /// The events delivered to it.
+    #[schema(value_type = Vec<WebhookEvent>)]
     event_types: Vec<String>,
     enabled: bool,
     #[serde(with = "palisade_domain::timestamp")]
@@ -76,10 +102,12 @@ impl From<Webhook> for WebhookJson {
 }
 
 /// A webhook with its freshly generated secret: the only shape that carries it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookWithSecret)]
 struct WithSecret {
     #[serde(flatten)]
     webhook: WebhookJson,
+    /// Signs every delivery; shown in this answer only.
     signing_secret: String,
 }
 
@@ -90,10 +118,13 @@ fn with_secret(status: actix_web::http::StatusCode, body: WithSecret) -> HttpRes
 }
 
 /// List query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(value_type = Option<bool>)]
     enabled: Option<String>,
+    /// Only webhooks that receive this event.
+    #[param(value_type = Option<WebhookEvent>, inline)]
     event_type: Option<String>,
 }
 
@@ -123,12 +154,17 @@ pub async fn list(
 }
 
 /// Create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WebhookCreate)]
 pub struct CreateBody {
+    /// A public HTTPS URL.
+    #[schema(required = true, format = "uri")]
     url: Option<String>,
+    #[schema(required = true, value_type = Vec<WebhookEvent>)]
     event_types: Option<Vec<String>>,
     description: Option<String>,
+    /// Default: true.
     enabled: Option<bool>,
 }
 
@@ -206,16 +242,21 @@ pub async fn get(
 }
 
 /// Patch body: absent fields stay, `null` clears `description`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WebhookPatch)]
 pub struct PatchBody {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String, format = "uri")]
     url: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Vec<WebhookEvent>)]
     event_types: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = bool)]
     enabled: Option<Option<bool>>,
 }
 

@@ -21,16 +21,17 @@ use crate::{ApiError, AppState};
 
 /// A channel's campaign as the routes see it: its JSON and how its id is parsed.
 pub(super) trait CampaignRoute: Campaign + 'static {
-    /// The campaign as clients see it.
-    type Json: Serialize + From<Self>;
+    /// The campaign as clients see it (its schema documents the generic routes).
+    type Json: Serialize + From<Self> + utoipa::ToSchema;
     /// Parses the id in a path.
     const PARSE_ID: fn(&str) -> Result<Self::Id, ParseError>;
 }
 
 /// Campaign list query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignListQuery {
+    #[param(value_type = Option<CampaignStatus>, inline)]
     status: Option<String>,
 }
 

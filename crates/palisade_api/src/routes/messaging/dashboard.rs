@@ -14,30 +14,98 @@
 //! `created_after` / `created_before` (RFC 3339, both exclusive) restrict every figure to rows
 //! created in that window.
 
+use std::collections::BTreeMap;
+
 use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::messaging::dashboard::{self as db, ByStatus};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use palisade_domain::{CallStatus, CampaignStatus, EmailStatus, SmsStatus};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::Tenant;
 use crate::routes::Fields;
 use crate::{ApiError, AppState};
 
 /// Query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct StatsQuery {
+    /// Only rows created after this instant (exclusive).
+    #[param(format = DateTime)]
     created_after: Option<String>,
+    /// Only rows created before this instant (exclusive).
+    #[param(format = DateTime)]
     created_before: Option<String>,
 }
 
-fn by_status<S: Copy>(counts: &ByStatus<S>, name: fn(S) -> &'static str) -> Value {
-    let mut m = Map::new();
-    for (s, n) in counts {
-        m.insert(name(*s).to_owned(), json!(n));
-    }
-    Value::Object(m)
+/// Counts by status: every status of the kind, 0 when none.
+type Counts = BTreeMap<&'static str, i64>;
+
+/// The dashboard's figures, per channel.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = DashboardStats)]
+pub struct StatsJson {
+    email: EmailStatsJson,
+    sms: SmsStatsJson,
+    voice: VoiceStatsJson,
+}
+
+/// Email figures.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = DashboardEmailStats)]
+pub struct EmailStatsJson {
+    /// Campaigns by status, every status present.
+    #[schema(value_type = BTreeMap<CampaignStatus, i64>)]
+    campaigns: Counts,
+    /// Messages by status, every status present.
+    #[schema(value_type = BTreeMap<EmailStatus, i64>)]
+    messages: Counts,
+    /// Messages that left for the recipient's server: sent, delivered, opened, clicked,
+    /// bounced.
+    sent: i64,
+    /// Delivered, opened, clicked.
+    delivered: i64,
+    /// `delivered / sent`, or `null` when nothing was sent.
+    delivery_rate: Option<f64>,
+}
+
+/// SMS figures.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = DashboardSmsStats)]
+pub struct SmsStatsJson {
+    /// Campaigns by status, every status present.
+    #[schema(value_type = BTreeMap<CampaignStatus, i64>)]
+    campaigns: Counts,
+    /// Messages (inbound and outbound) by status, every status present.
+    #[schema(value_type = BTreeMap<SmsStatus, i64>)]
+    messages: Counts,
+    /// Outbound messages the carrier accepted: sent, delivered, undelivered.
+    sent: i64,
+    /// Delivered.
+    delivered: i64,
+    /// `delivered / sent`, or `null` when nothing was sent.
+    delivery_rate: Option<f64>,
+}
+
+/// Voice figures.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = DashboardVoiceStats)]
+pub struct VoiceStatsJson {
+    /// Campaigns by status, every status present.
+    #[schema(value_type = BTreeMap<CampaignStatus, i64>)]
+    campaigns: Counts,
+    /// Calls by status, every status present.
+    #[schema(value_type = BTreeMap<CallStatus, i64>)]
+    calls: Counts,
+    total_calls: i64,
+    /// The sum of the known durations.
+    total_call_seconds: i64,
+    /// `total_call_seconds / 60`, rounded to two decimals.
+    total_call_minutes: f64,
+}
+
+fn by_status<S: Copy>(counts: &ByStatus<S>, name: fn(S) -> &'static str) -> Counts {
+    counts.iter().map(|(s, n)| (name(*s), *n)).collect()
 }
 
 fn sum_where<S: Copy>(counts: &ByStatus<S>, pred: fn(S) -> bool) -> i64 {
@@ -75,27 +143,27 @@ pub async fn stats(
     let centi_minutes = (c.call_seconds * 100 + 30) / 60;
     let total_call_minutes = centi_minutes as f64 / 100.0;
 
-    Ok(HttpResponse::Ok().json(json!({
-        "email": {
-            "campaigns": by_status(&c.email_campaigns, |s| s.as_str()),
-            "messages": by_status(&c.email_messages, |s| s.as_str()),
-            "sent": email_sent,
-            "delivered": email_delivered,
-            "delivery_rate": delivery_rate(email_delivered, email_sent),
+    Ok(HttpResponse::Ok().json(StatsJson {
+        email: EmailStatsJson {
+            campaigns: by_status(&c.email_campaigns, |s| s.as_str()),
+            messages: by_status(&c.email_messages, |s| s.as_str()),
+            sent: email_sent,
+            delivered: email_delivered,
+            delivery_rate: delivery_rate(email_delivered, email_sent),
         },
-        "sms": {
-            "campaigns": by_status(&c.sms_campaigns, |s| s.as_str()),
-            "messages": by_status(&c.sms_messages, |s| s.as_str()),
-            "sent": sms_sent,
-            "delivered": sms_delivered,
-            "delivery_rate": delivery_rate(sms_delivered, sms_sent),
+        sms: SmsStatsJson {
+            campaigns: by_status(&c.sms_campaigns, |s| s.as_str()),
+            messages: by_status(&c.sms_messages, |s| s.as_str()),
+            sent: sms_sent,
+            delivered: sms_delivered,
+            delivery_rate: delivery_rate(sms_delivered, sms_sent),
         },
-        "voice": {
-            "campaigns": by_status(&c.voice_campaigns, |s| s.as_str()),
-            "calls": by_status(&c.calls, |s| s.as_str()),
-            "total_calls": calls_total,
-            "total_call_seconds": c.call_seconds,
-            "total_call_minutes": total_call_minutes,
+        voice: VoiceStatsJson {
+            campaigns: by_status(&c.voice_campaigns, |s| s.as_str()),
+            calls: by_status(&c.calls, |s| s.as_str()),
+            total_calls: calls_total,
+            total_call_seconds: c.call_seconds,
+            total_call_minutes,
         },
-    })))
+    }))
 }

@@ -27,7 +27,8 @@ use crate::routes::{Fields, nullable, parse_id};
 use crate::{ApiError, AppState};
 
 /// Send counters as clients see them.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = EmailCampaignCounts)]
 pub struct CountsJson {
     sent: i32,
     delivered: i32,
@@ -38,12 +39,14 @@ pub struct CountsJson {
 }
 
 /// An email campaign as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = EmailCampaign)]
 pub struct CampaignJson {
     id: Uuid,
     name: String,
     subject: String,
     body: String,
+    #[schema(value_type = CampaignStatus)]
     status: &'static str,
     #[serde(with = "palisade_domain::timestamp::option")]
     scheduled_at: Option<OffsetDateTime>,
@@ -83,12 +86,15 @@ impl CampaignRoute for EmailCampaign {
 }
 
 /// An email message (one recipient) as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = EmailMessage)]
 pub struct MessageJson {
     id: Uuid,
     campaign_id: Uuid,
     customer_id: Option<Uuid>,
+    #[schema(format = Email)]
     to_email: String,
+    #[schema(value_type = EmailStatus)]
     status: &'static str,
     provider_message_id: Option<String>,
     #[serde(with = "palisade_domain::timestamp::option")]
@@ -128,14 +134,22 @@ impl From<EmailMessage> for MessageJson {
 }
 
 /// Create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = EmailCampaignCreate)]
 pub struct CreateCampaignBody {
+    #[schema(required = true)]
     name: Option<String>,
+    #[schema(required = true)]
     subject: Option<String>,
+    #[schema(required = true)]
     body: Option<String>,
+    /// `draft` (default) or `scheduled`.
+    #[schema(value_type = Option<CampaignStatus>)]
     status: Option<String>,
+    /// In the future; required to schedule.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     scheduled_at: Option<Option<String>>,
 }
 
@@ -178,18 +192,26 @@ pub async fn create_campaign(
 }
 
 /// Patch body: absent fields stay; `null` clears `scheduled_at`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = EmailCampaignPatch)]
 pub struct PatchCampaignBody {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String)]
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String)]
     subject: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String)]
     body: Option<Option<String>>,
+    /// Along the transitions clients may make (409 `invalid_status_transition` otherwise).
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = CampaignStatus)]
     status: Option<Option<String>>,
+    /// In the future.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     scheduled_at: Option<Option<String>>,
 }
 
@@ -237,11 +259,15 @@ pub async fn update_campaign(
 }
 
 /// Message list query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct MessageListQuery {
+    /// On a campaign's own list, only that campaign (anything else is 422).
+    #[param(format = Uuid)]
     campaign_id: Option<String>,
+    #[param(value_type = Option<EmailStatus>, inline)]
     status: Option<String>,
+    #[param(format = Uuid)]
     customer_id: Option<String>,
 }
 
@@ -315,10 +341,15 @@ const TO_EMAIL: RecipientAddress<EmailAddress> = RecipientAddress {
 
 /// Add-recipient body: a customer (whose email is used unless `to_email` is given), an
 /// address, or both.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = EmailRecipientCreate)]
 pub struct CreateMessageBody {
+    /// A customer of this organization.
+    #[schema(format = Uuid)]
     customer_id: Option<String>,
+    /// Required unless `customer_id` is given (default: the customer's email).
+    #[schema(format = Email)]
     to_email: Option<String>,
 }
 

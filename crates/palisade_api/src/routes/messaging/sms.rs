@@ -29,7 +29,8 @@ use crate::routes::{Fields, nullable, parse_id};
 use crate::{ApiError, AppState};
 
 /// Send counters as clients see them.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SmsCampaignCounts)]
 pub struct CountsJson {
     sent: i32,
     delivered: i32,
@@ -38,12 +39,15 @@ pub struct CountsJson {
 }
 
 /// An SMS campaign as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SmsCampaign)]
 pub struct CampaignJson {
     id: Uuid,
     name: String,
     body: String,
+    /// One of this organization's phone numbers with the `sms` capability.
     from_number: String,
+    #[schema(value_type = CampaignStatus)]
     status: &'static str,
     #[serde(with = "palisade_domain::timestamp::option")]
     scheduled_at: Option<OffsetDateTime>,
@@ -81,15 +85,19 @@ impl CampaignRoute for SmsCampaign {
 }
 
 /// An SMS as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SmsMessage)]
 pub struct MessageJson {
     id: Uuid,
+    /// `null` for inbound messages.
     campaign_id: Option<Uuid>,
     customer_id: Option<Uuid>,
+    #[schema(value_type = Direction)]
     direction: &'static str,
     from_number: String,
     to_number: String,
     body: Option<String>,
+    #[schema(value_type = SmsStatus)]
     status: &'static str,
     carrier_sid: Option<String>,
     error_code: Option<i32>,
@@ -131,14 +139,24 @@ impl From<SmsMessage> for MessageJson {
 }
 
 /// Create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SmsCampaignCreate)]
 pub struct CreateCampaignBody {
+    #[schema(required = true)]
     name: Option<String>,
+    #[schema(required = true)]
     body: Option<String>,
+    /// One of this organization's phone numbers with the `sms` capability (422
+    /// `from_number_not_owned` otherwise).
+    #[schema(required = true)]
     from_number: Option<String>,
+    /// `draft` (default) or `scheduled`.
+    #[schema(value_type = Option<CampaignStatus>)]
     status: Option<String>,
+    /// In the future; required to schedule.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     scheduled_at: Option<Option<String>>,
 }
 
@@ -198,18 +216,26 @@ fn sms_write_error(e: DbError) -> ApiError {
 }
 
 /// Patch body: absent fields stay; `null` clears `scheduled_at`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SmsCampaignPatch)]
 pub struct PatchCampaignBody {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String)]
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String)]
     body: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String)]
     from_number: Option<Option<String>>,
+    /// Along the transitions clients may make (409 `invalid_status_transition` otherwise).
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = CampaignStatus)]
     status: Option<Option<String>>,
+    /// In the future.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     scheduled_at: Option<Option<String>>,
 }
 
@@ -258,12 +284,17 @@ pub async fn update_campaign(
 }
 
 /// Message list query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct MessageListQuery {
+    /// On a campaign's own list, only that campaign (anything else is 422).
+    #[param(format = Uuid)]
     campaign_id: Option<String>,
+    #[param(value_type = Option<Direction>, inline)]
     direction: Option<String>,
+    #[param(value_type = Option<SmsStatus>, inline)]
     status: Option<String>,
+    #[param(format = Uuid)]
     customer_id: Option<String>,
 }
 
@@ -339,10 +370,14 @@ const TO_NUMBER: RecipientAddress<PhoneNumber> = RecipientAddress {
 
 /// Add-recipient body: a customer (whose phone is used unless `to_number` is given), a
 /// number, or both.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SmsRecipientCreate)]
 pub struct CreateMessageBody {
+    /// A customer of this organization.
+    #[schema(format = Uuid)]
     customer_id: Option<String>,
+    /// E.164; required unless `customer_id` is given (default: the customer's phone).
     to_number: Option<String>,
 }
 

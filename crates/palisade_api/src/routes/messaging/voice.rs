@@ -30,11 +30,13 @@ use crate::{ApiError, AppState};
 const MAX_CALL_SECONDS: i64 = 86_400;
 
 /// A voice campaign as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = VoiceCampaign)]
 pub struct CampaignJson {
     id: Uuid,
     name: String,
     script: Option<String>,
+    #[schema(value_type = CampaignStatus)]
     status: &'static str,
     #[serde(with = "palisade_domain::timestamp::option")]
     scheduled_at: Option<OffsetDateTime>,
@@ -64,15 +66,19 @@ impl CampaignRoute for VoiceCampaign {
 }
 
 /// A call as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Call)]
 pub struct CallJson {
     id: Uuid,
     voice_campaign_id: Option<Uuid>,
     customer_id: Option<Uuid>,
+    #[schema(value_type = Direction)]
     direction: &'static str,
     from_number: String,
     to_number: String,
+    /// The carrier's id of the call.
     call_sid: Option<String>,
+    #[schema(value_type = CallStatus)]
     status: &'static str,
     duration_seconds: Option<i32>,
     #[serde(with = "palisade_domain::timestamp::option")]
@@ -110,13 +116,19 @@ impl From<Call> for CallJson {
 }
 
 /// Create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = VoiceCampaignCreate)]
 pub struct CreateCampaignBody {
+    #[schema(required = true)]
     name: Option<String>,
     script: Option<String>,
+    /// `draft` (default) or `scheduled`.
+    #[schema(value_type = Option<CampaignStatus>)]
     status: Option<String>,
+    /// In the future; required to schedule.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     scheduled_at: Option<Option<String>>,
 }
 
@@ -157,16 +169,23 @@ pub async fn create_campaign(
 }
 
 /// Patch body: absent fields stay; `null` clears `script` and `scheduled_at`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = VoiceCampaignPatch)]
 pub struct PatchCampaignBody {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String)]
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     script: Option<Option<String>>,
+    /// Along the transitions clients may make (409 `invalid_status_transition` otherwise).
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = CampaignStatus)]
     status: Option<Option<String>>,
+    /// In the future.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     scheduled_at: Option<Option<String>>,
 }
 
@@ -213,12 +232,16 @@ pub async fn update_campaign(
 }
 
 /// Call list query string.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct CallListQuery {
+    #[param(value_type = Option<CallStatus>, inline)]
     status: Option<String>,
+    #[param(value_type = Option<Direction>, inline)]
     direction: Option<String>,
+    #[param(format = Uuid)]
     voice_campaign_id: Option<String>,
+    #[param(format = Uuid)]
     customer_id: Option<String>,
 }
 
@@ -272,18 +295,36 @@ impl Fields {
 }
 
 /// Create body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CallCreate)]
 pub struct CreateCallBody {
+    #[schema(required = true, value_type = Direction)]
     direction: Option<String>,
+    /// E.164; for an outbound call, one of this organization's numbers with the `voice`
+    /// capability (422 `from_number_not_owned` otherwise).
+    #[schema(required = true)]
     from_number: Option<String>,
+    /// E.164.
+    #[schema(required = true)]
     to_number: Option<String>,
+    /// The carrier's id; unique within the organization (409 `call_sid_taken`).
     call_sid: Option<String>,
+    /// Default `queued`.
+    #[schema(value_type = Option<CallStatus>)]
     status: Option<String>,
+    #[schema(minimum = 0, maximum = 86400)]
     duration_seconds: Option<i64>,
+    #[schema(format = DateTime)]
     started_at: Option<String>,
+    /// Not before `started_at`.
+    #[schema(format = DateTime)]
     ended_at: Option<String>,
+    /// A voice campaign of this organization.
+    #[schema(format = Uuid)]
     voice_campaign_id: Option<String>,
+    /// A customer of this organization.
+    #[schema(format = Uuid)]
     customer_id: Option<String>,
     notes: Option<String>,
 }
@@ -399,16 +440,22 @@ pub async fn get_call(
 }
 
 /// Patch body: absent fields stay; `null` clears `notes` and `customer_id`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CallPatch)]
 pub struct PatchCallBody {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     notes: Option<Option<String>>,
+    /// Forward only (409 `invalid_status_transition` otherwise).
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = CallStatus)]
     status: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = i64, minimum = 0, maximum = 86400)]
     duration_seconds: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Uuid)]
     customer_id: Option<Option<String>>,
 }
 
