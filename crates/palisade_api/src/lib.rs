@@ -9,8 +9,13 @@
 //!   [`client_addr::ClientAddr`] (the peer, or behind trusted proxies the forwarded client).
 //! - [`credentials`]: API keys, webhook signing secrets and link tokens, generated and shown once.
 //! - [`mail`]: the [`mail::Mailer`] that sends account mail (invitations, password resets).
-//! - [`routes`]: the handlers. Each opens a [`palisade_db::TenantTx`] for its tenant and never
-//!   filters by organization itself.
+//! - [`endpoints`]: the route table. Every route is declared once there, with its OpenAPI
+//!   operation; actix's routes and `/openapi.json` are both built from it.
+//! - [`routes`]: the handlers, one module per family with its `register`. Each opens a
+//!   [`palisade_db::TenantTx`] for its tenant and never filters by organization itself.
+//! - [`extract`] and [`list`]: request bodies and list queries, one rule for every route
+//!   (400 for what cannot be read, 422 with a code per field for the rest; cursors bound to
+//!   their list).
 //! - [`idempotency`]: `Idempotency-Key` on tenant POSTs, stored with the request's effect.
 //! - [`etag`]: `ETag` on GET and PATCH answers, `If-Match` checked inside the write transaction.
 //! - [`telemetry`]: the request span (request id, route, organization once known).
