@@ -241,3 +241,28 @@ async fn the_document_matches_its_snapshot() {
          tests/api/openapi.snapshot.json and note the change in docs/changelog.md"
     );
 }
+
+#[test]
+fn every_error_code_is_documented_and_every_documented_code_exists() {
+    let doc =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/api.md"))
+            .unwrap();
+    let section = doc
+        .split("### Error codes")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("docs/api.md has an Error codes section");
+    let documented: Vec<&str> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    let mut codes: Vec<&str> = palisade_api::error::ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    let mut listed = documented.clone();
+    codes.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(listed, codes);
+}

@@ -161,7 +161,7 @@ impl KindName for jsonwebtoken::errors::Error {
 
 fn invalid_token() -> ApiError {
     ApiError::Unauthorized {
-        code: "invalid_token",
+        code: crate::error::ErrorCode::InvalidToken,
         message: "the bearer token is missing, malformed, expired or not ours",
     }
 }
@@ -277,7 +277,7 @@ impl Tenant {
             Ok(())
         } else {
             Err(ApiError::Forbidden {
-                code: "forbidden",
+                code: crate::error::ErrorCode::Forbidden,
                 message: "this requires the owner or admin role",
             })
         }
@@ -289,7 +289,7 @@ impl Tenant {
             Ok(())
         } else {
             Err(ApiError::Forbidden {
-                code: "forbidden",
+                code: crate::error::ErrorCode::Forbidden,
                 message: "this requires the owner role",
             })
         }
@@ -335,7 +335,7 @@ fn credential(req: &HttpRequest) -> Result<Credential, ApiError> {
         (Some(token), _) => Ok(Credential::Jwt(token.to_owned())),
         (None, Some(key)) => Ok(Credential::ApiKey(key.to_owned())),
         (None, None) => Err(ApiError::Unauthorized {
-            code: "unauthorized",
+            code: crate::error::ErrorCode::Unauthorized,
             message: "send Authorization: Bearer <token>, or an API key as X-API-Key: <key>",
         }),
     }
@@ -343,7 +343,7 @@ fn credential(req: &HttpRequest) -> Result<Credential, ApiError> {
 
 fn user_gone() -> ApiError {
     ApiError::Unauthorized {
-        code: "invalid_token",
+        code: crate::error::ErrorCode::InvalidToken,
         message: "this token's user no longer exists",
     }
 }
@@ -354,7 +354,7 @@ async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContex
             let claims = state.tokens.verify(&token)?;
             let (Some(org), Some(_issued_role)) = (claims.org, claims.role) else {
                 return Err(ApiError::Forbidden {
-                    code: "no_organization",
+                    code: crate::error::ErrorCode::NoOrganization,
                     message: "this account does not belong to an organization",
                 });
             };
@@ -369,7 +369,7 @@ async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContex
             if session.credential_version != claims.ver {
                 tracing::debug!(reason = "credentials_changed", "bearer token refused");
                 return Err(ApiError::Unauthorized {
-                    code: "invalid_token",
+                    code: crate::error::ErrorCode::InvalidToken,
                     message: "this token was issued before the password last changed; log in again",
                 });
             }
@@ -383,7 +383,7 @@ async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContex
             let refused = |reason: &'static str| {
                 tracing::debug!(reason, "api key refused");
                 ApiError::Unauthorized {
-                    code: "invalid_token",
+                    code: crate::error::ErrorCode::InvalidToken,
                     message: "the API key is malformed, unknown or revoked",
                 }
             };
@@ -466,7 +466,7 @@ pub struct UserSession(pub Tenant);
 /// The refusal of an API key on a route that needs a user's session.
 pub fn requires_user_session() -> ApiError {
     ApiError::Forbidden {
-        code: "requires_user_session",
+        code: crate::error::ErrorCode::RequiresUserSession,
         message: "API keys cannot manage credentials, members or the organization: \
                   sign in as a user to do this",
     }

@@ -341,7 +341,7 @@ async fn refuse_query(
         .find(|k| !k.is_empty())
         .unwrap_or_default();
     let error = crate::ApiError::BadRequest {
-        code: "unknown_parameter",
+        code: crate::error::ErrorCode::UnknownParameter,
         message: format!("unknown query parameter {name}; this route takes none"),
     };
     Ok(req.error_response(error))

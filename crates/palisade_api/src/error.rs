@@ -14,6 +14,111 @@ use palisade_db::DbError;
 use serde::Serialize;
 use std::borrow::Cow;
 
+palisade_domain::str_enum! {
+    /// Every `error` code an answer can carry, documented in docs/api.md ("Errors"); a test
+    /// keeps the two lists equal.
+    pub enum ErrorCode {
+        /// A call with this `call_sid` is already recorded in this organization.
+        CallSidTaken = "call_sid_taken",
+        /// The campaign has started sending and cannot be deleted.
+        CampaignNotDeletable = "campaign_not_deletable",
+        /// Only draft and scheduled campaigns can be edited.
+        CampaignNotEditable = "campaign_not_editable",
+        /// The conversation is closed; reopen it to post.
+        ConversationClosed = "conversation_closed",
+        /// A query parameter is given more than once.
+        DuplicateParameter = "duplicate_parameter",
+        /// The email is already used (a customer of this organization, or an account).
+        EmailTaken = "email_taken",
+        /// The credential's role does not allow this.
+        Forbidden = "forbidden",
+        /// The `from_number` is not this organization's own number with that capability.
+        FromNumberNotOwned = "from_number_not_owned",
+        /// This organization already has that handle on that network.
+        HandleTaken = "handle_taken",
+        /// The `Idempotency-Key` was used for another request.
+        IdempotencyKeyReused = "idempotency_key_reused",
+        /// A bug; logged with the request id, never described.
+        InternalError = "internal_error",
+        /// The request body could not be read.
+        InvalidBody = "invalid_body",
+        /// A failed login.
+        InvalidCredentials = "invalid_credentials",
+        /// The current password given for a change is wrong.
+        InvalidCurrentPassword = "invalid_current_password",
+        /// The cursor is not one this list returned with these filters.
+        InvalidCursor = "invalid_cursor",
+        /// A signed Stripe body that is not a readable event.
+        InvalidEvent = "invalid_event",
+        /// A path id that is not a UUID.
+        InvalidId = "invalid_id",
+        /// An `Idempotency-Key` that is not 1 to 255 printable ASCII characters.
+        InvalidIdempotencyKey = "invalid_idempotency_key",
+        /// The body is not JSON.
+        InvalidJson = "invalid_json",
+        /// An invitation or reset link that is unknown, expired or used.
+        InvalidLink = "invalid_link",
+        /// A path parameter that cannot be read.
+        InvalidPath = "invalid_path",
+        /// A signed provider payload with an unusable field.
+        InvalidPayload = "invalid_payload",
+        /// The query string cannot be read.
+        InvalidQuery = "invalid_query",
+        /// A provider webhook whose signature does not verify.
+        InvalidSignature = "invalid_signature",
+        /// The status cannot move that way.
+        InvalidStatusTransition = "invalid_status_transition",
+        /// A bearer token or API key that is not (or no longer) valid.
+        InvalidToken = "invalid_token",
+        /// That email has a pending invitation.
+        InvitationPending = "invitation_pending",
+        /// The organization's last owner cannot be demoted or removed.
+        LastOwner = "last_owner",
+        /// The mail server cannot be reached; nothing was changed.
+        MailUnavailable = "mail_unavailable",
+        /// The message has gone out (or is inbound) and cannot change.
+        MessageNotQueued = "message_not_queued",
+        /// The path does not take this method.
+        MethodNotAllowed = "method_not_allowed",
+        /// This organization already has something of that name.
+        NameTaken = "name_taken",
+        /// The credential names no organization.
+        NoOrganization = "no_organization",
+        /// A provider webhook whose secret this server was not given.
+        NotConfigured = "not_configured",
+        /// Nothing there for this organization (another organization's id answers the same), or no route.
+        NotFound = "not_found",
+        /// The phone number is used by a campaign that may still send.
+        NumberInUse = "number_in_use",
+        /// The phone number cannot be claimed.
+        NumberUnavailable = "number_unavailable",
+        /// The password changed since this link or token was issued.
+        PasswordChanged = "password_changed",
+        /// The body is larger than the route accepts.
+        PayloadTooLarge = "payload_too_large",
+        /// `If-Match` does not match the current representation.
+        PreconditionFailed = "precondition_failed",
+        /// Too many attempts; see `Retry-After`.
+        RateLimited = "rate_limited",
+        /// The recipient is already on the campaign.
+        RecipientExists = "recipient_exists",
+        /// The route needs a user's token, not an API key.
+        RequiresUserSession = "requires_user_session",
+        /// No credential.
+        Unauthorized = "unauthorized",
+        /// The database cannot be reached or is saturated; see `Retry-After`.
+        Unavailable = "unavailable",
+        /// The body has a field the route does not define.
+        UnknownField = "unknown_field",
+        /// The query string has a parameter the route does not define.
+        UnknownParameter = "unknown_parameter",
+        /// The body is not sent as JSON.
+        UnsupportedMediaType = "unsupported_media_type",
+        /// Some fields are invalid: see `fields`.
+        ValidationFailed = "validation_failed",
+    }
+}
+
 /// A field-level validation failure: `{"field": "recipients[2].email", "code": "invalid",
 /// "reason": "..."}` inside a 422's `fields`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -67,7 +172,7 @@ pub enum ApiError {
     #[error("{message}")]
     BadRequest {
         /// Machine-readable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Human-readable explanation.
         message: String,
     },
@@ -75,7 +180,7 @@ pub enum ApiError {
     #[error("{message}")]
     Unauthorized {
         /// Machine-readable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Human-readable explanation.
         message: &'static str,
     },
@@ -83,7 +188,7 @@ pub enum ApiError {
     #[error("{message}")]
     Forbidden {
         /// Machine-readable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Human-readable explanation.
         message: &'static str,
     },
@@ -94,7 +199,7 @@ pub enum ApiError {
     #[error("{message}")]
     Conflict {
         /// Machine-readable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Human-readable explanation.
         message: &'static str,
     },
@@ -104,7 +209,7 @@ pub enum ApiError {
         /// The status.
         status: StatusCode,
         /// Machine-readable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Human-readable explanation.
         message: String,
     },
@@ -141,18 +246,19 @@ impl ApiError {
         }
     }
 
-    fn code(&self) -> &'static str {
+    /// The answer's `error` code.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Validation(_) => "validation_failed",
+            ApiError::Validation(_) => ErrorCode::ValidationFailed,
             ApiError::BadRequest { code, .. }
             | ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. }
-            | ApiError::Http { code, .. } => code,
-            ApiError::NotFound => "not_found",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal_error",
+            | ApiError::Http { code, .. } => *code,
+            ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Unavailable(_) => ErrorCode::Unavailable,
+            ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
 }
@@ -162,7 +268,7 @@ impl From<DbError> for ApiError {
         match e {
             DbError::Unavailable(_) => ApiError::Unavailable(e),
             DbError::PermissionDenied { .. } => ApiError::Forbidden {
-                code: "forbidden",
+                code: crate::error::ErrorCode::Forbidden,
                 message: "your role in this organization does not allow this",
             },
             other => ApiError::Internal(other.to_string()),
@@ -174,8 +280,8 @@ impl From<DbError> for ApiError {
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Error)]
 pub struct ErrorBody {
-    /// A stable snake_case code for programs.
-    #[schema(value_type = String)]
+    /// A stable snake_case code for programs (the list: docs/api.md).
+    #[schema(value_type = ErrorCode)]
     error: &'static str,
     /// A sentence for people; it may change.
     message: String,
@@ -230,7 +336,7 @@ impl ResponseError for ApiError {
             resp.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after_secs)));
         }
         resp.json(ErrorBody {
-            error: self.code(),
+            error: self.code().as_str(),
             message,
             fields,
         })
@@ -241,7 +347,7 @@ impl ResponseError for ApiError {
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_err: PathError, _req| {
         ApiError::BadRequest {
-            code: "invalid_path",
+            code: crate::error::ErrorCode::InvalidPath,
             message: "a path parameter is malformed".to_owned(),
         }
         .into()
@@ -262,18 +368,18 @@ pub fn query_config() -> web::QueryConfig {
                     .map(|(_, a)| a.replace('`', ""))
                     .unwrap_or_default();
                 ApiError::BadRequest {
-                    code: "unknown_parameter",
+                    code: crate::error::ErrorCode::UnknownParameter,
                     message: format!(
                         "unknown query parameter {name}; this route accepts {accepted}"
                     ),
                 }
             }
             None if text.contains("duplicate field `") => ApiError::BadRequest {
-                code: "duplicate_parameter",
+                code: crate::error::ErrorCode::DuplicateParameter,
                 message: "a query parameter is given more than once".to_owned(),
             },
             None => ApiError::BadRequest {
-                code: "invalid_query",
+                code: crate::error::ErrorCode::InvalidQuery,
                 message: "the query string could not be read".to_owned(),
             },
         };

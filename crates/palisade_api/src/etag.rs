@@ -145,7 +145,7 @@ impl FromRequest for IfMatch {
 fn precondition_failed() -> ApiError {
     ApiError::Http {
         status: StatusCode::PRECONDITION_FAILED,
-        code: "precondition_failed",
+        code: crate::error::ErrorCode::PreconditionFailed,
         message: "If-Match does not match this resource's current ETag; read it again".to_owned(),
     }
 }

@@ -61,7 +61,7 @@ fn is_json(req: &HttpRequest) -> bool {
 fn too_large() -> ApiError {
     ApiError::Http {
         status: StatusCode::PAYLOAD_TOO_LARGE,
-        code: "payload_too_large",
+        code: crate::error::ErrorCode::PayloadTooLarge,
         message: format!(
             "request bodies are limited to {} bytes",
             crate::MAX_JSON_BODY
@@ -86,7 +86,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             if !json {
                 return Err(ApiError::Http {
                     status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    code: "unsupported_media_type",
+                    code: crate::error::ErrorCode::UnsupportedMediaType,
                     message: "send the body as application/json".to_owned(),
                 });
             }
@@ -96,7 +96,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             let mut body = Vec::with_capacity(declared.unwrap_or(256).min(crate::MAX_JSON_BODY));
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|_| ApiError::BadRequest {
-                    code: "invalid_body",
+                    code: crate::error::ErrorCode::InvalidBody,
                     message: "the request body could not be read".to_owned(),
                 })?;
                 if body.len() + chunk.len() > crate::MAX_JSON_BODY {
@@ -129,7 +129,7 @@ fn classify(path: &str, e: serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     match e.classify() {
         Category::Io | Category::Syntax | Category::Eof => ApiError::BadRequest {
-            code: "invalid_json",
+            code: crate::error::ErrorCode::InvalidJson,
             message: format!(
                 "the body is not valid JSON (line {}, column {})",
                 e.line(),
@@ -153,7 +153,7 @@ fn classify(path: &str, e: serde_json::Error) -> ApiError {
                     path.to_owned()
                 };
                 return ApiError::BadRequest {
-                    code: "unknown_field",
+                    code: crate::error::ErrorCode::UnknownField,
                     message: format!("the body has a field this request does not define: {field}"),
                 };
             }
@@ -256,7 +256,7 @@ mod tests {
 
     fn bad_request(r: Result<Body, ApiError>) -> (&'static str, String) {
         match r {
-            Err(ApiError::BadRequest { code, message }) => (code, message),
+            Err(ApiError::BadRequest { code, message }) => (code.as_str(), message),
             other => panic!("expected a 400, got {other:?}"),
         }
     }

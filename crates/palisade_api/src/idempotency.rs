@@ -53,7 +53,7 @@ pub struct Idempotency {
 
 fn invalid_key() -> ApiError {
     ApiError::BadRequest {
-        code: "invalid_idempotency_key",
+        code: crate::error::ErrorCode::InvalidIdempotencyKey,
         message: format!(
             "Idempotency-Key must be 1 to {MAX_KEY_LEN} printable ASCII characters, sent once"
         ),
@@ -130,7 +130,7 @@ impl Idempotency {
             }
             Claim::Reused => Err(ApiError::Http {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
-                code: "idempotency_key_reused",
+                code: crate::error::ErrorCode::IdempotencyKeyReused,
                 message: "this Idempotency-Key was used for another request in the last 24 hours; \
                           send a new key for a new request"
                     .to_owned(),

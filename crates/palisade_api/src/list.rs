@@ -81,7 +81,7 @@ pub struct ListResponse<T> {
     pub next_cursor: Option<String>,
 }
 
-fn bad(code: &'static str, message: String) -> ApiError {
+fn bad(code: crate::error::ErrorCode, message: String) -> ApiError {
     ApiError::BadRequest { code, message }
 }
 
@@ -101,7 +101,7 @@ impl<F: DeserializeOwned> List<F> {
             };
             if seen {
                 return Err(bad(
-                    "duplicate_parameter",
+                    crate::error::ErrorCode::DuplicateParameter,
                     format!("the query parameter {k} is given more than once"),
                 ));
             }
@@ -129,12 +129,12 @@ impl<F: DeserializeOwned> List<F> {
                         all.push_str(&a);
                     }
                     bad(
-                        "unknown_parameter",
+                        crate::error::ErrorCode::UnknownParameter,
                         format!("unknown query parameter {name}; this list accepts {all}"),
                     )
                 }
                 None => bad(
-                    "invalid_query",
+                    crate::error::ErrorCode::InvalidQuery,
                     "the query string could not be read".to_owned(),
                 ),
             }
@@ -213,7 +213,7 @@ fn encode_cursor(c: &Cursor, binding: &[u8; 8]) -> String {
 fn decode_cursor(raw: &str, binding: &[u8; 8]) -> Result<Cursor, ApiError> {
     let invalid = || {
         bad(
-            "invalid_cursor",
+            crate::error::ErrorCode::InvalidCursor,
             "the cursor is not one this API returned".to_owned(),
         )
     };
@@ -239,7 +239,7 @@ fn decode_cursor(raw: &str, binding: &[u8; 8]) -> Result<Cursor, ApiError> {
     }
     if hex != expected {
         return Err(bad(
-            "invalid_cursor",
+            crate::error::ErrorCode::InvalidCursor,
             "this cursor belongs to another list or to other filters; start again without it"
                 .to_owned(),
         ));
@@ -264,7 +264,7 @@ mod tests {
 
     fn code(r: Result<List<Filter>, ApiError>) -> String {
         match r {
-            Err(ApiError::BadRequest { code, .. }) => code.to_owned(),
+            Err(ApiError::BadRequest { code, .. }) => code.as_str().to_owned(),
             Err(ApiError::Validation(f)) => format!("422 {}", f[0].field),
             Err(e) => format!("{e:?}"),
             Ok(_) => "ok".to_owned(),

@@ -116,14 +116,14 @@ impl InvitationJson {
 
 fn owner_only() -> ApiError {
     ApiError::Forbidden {
-        code: "forbidden",
+        code: crate::error::ErrorCode::Forbidden,
         message: "only an owner may invite an owner or revoke an owner's invitation",
     }
 }
 
 fn invalid_link() -> ApiError {
     ApiError::BadRequest {
-        code: "invalid_link",
+        code: crate::error::ErrorCode::InvalidLink,
         message: "this link is unknown, expired, revoked or already used".into(),
     }
 }
@@ -131,7 +131,7 @@ fn invalid_link() -> ApiError {
 fn mail_unavailable() -> ApiError {
     ApiError::Http {
         status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "mail_unavailable",
+        code: crate::error::ErrorCode::MailUnavailable,
         message: "the mail could not be sent; nothing was changed, try again later".into(),
     }
 }
@@ -191,7 +191,7 @@ pub async fn invite(
         // Another request is inviting the same email at this very moment.
         Err(e) if e.is_unique_violation_of(INVITATION_EMAIL_KEY) => {
             return Err(ApiError::Conflict {
-                code: "invitation_pending",
+                code: crate::error::ErrorCode::InvitationPending,
                 message: "this email is being invited by another request; list invitations and retry",
             });
         }
@@ -345,7 +345,7 @@ pub async fn accept_invitation(
         Err(AcceptError::EmailTaken) => {
             tracing::info!(org.id = %found.inviter.org_id, "invitation for an email that already has an account");
             return Err(ApiError::Conflict {
-                code: "email_taken",
+                code: crate::error::ErrorCode::EmailTaken,
                 message: "this email already has a Palisade account, and an account belongs to \
                           one organization; the invitation stays valid until it expires (see \
                           docs/accounts.md)",
@@ -404,7 +404,7 @@ pub async fn change_password(
     let me = palisade_db::auth::me(&mut tx).await?;
     tx.commit().await?;
     let gone = || ApiError::Unauthorized {
-        code: "invalid_token",
+        code: crate::error::ErrorCode::InvalidToken,
         message: "this token's user no longer exists",
     };
     let me = me.ok_or_else(gone)?;
@@ -423,7 +423,7 @@ pub async fn change_password(
     {
         tracing::info!("password change refused: wrong current password");
         return Err(ApiError::Forbidden {
-            code: "invalid_current_password",
+            code: crate::error::ErrorCode::InvalidCurrentPassword,
             message: "the current password is incorrect",
         });
     }
@@ -432,7 +432,7 @@ pub async fn change_password(
     let version = db::change_password(&mut tx, &record.password_hash, &new_hash, state.clock.now())
         .await?
         .ok_or(ApiError::Conflict {
-            code: "password_changed",
+            code: crate::error::ErrorCode::PasswordChanged,
             message: "the password changed meanwhile; log in again",
         })?;
     tx.commit().await?;

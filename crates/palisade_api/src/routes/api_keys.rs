@@ -159,7 +159,7 @@ pub async fn create(
     };
     if role > tenant.0.role {
         return Err(ApiError::Forbidden {
-            code: "forbidden",
+            code: crate::error::ErrorCode::Forbidden,
             message: "a key cannot have a role above your own",
         });
     }

@@ -115,7 +115,7 @@ pub async fn signup(
         Ok(ctx) => ctx,
         Err(SignupError::EmailTaken) => {
             return Err(ApiError::Conflict {
-                code: "email_taken",
+                code: crate::error::ErrorCode::EmailTaken,
                 message: "this email is already registered; log in instead",
             });
         }
@@ -166,7 +166,7 @@ pub async fn login(
         _ => {
             tracing::info!("login refused");
             Err(ApiError::Unauthorized {
-                code: "invalid_credentials",
+                code: crate::error::ErrorCode::InvalidCredentials,
                 message: "email or password is incorrect",
             })
         }
@@ -208,7 +208,7 @@ pub async fn me(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpRespon
     tx.commit().await?;
     // The token is valid but the user is gone (removed, or the organization deleted).
     let me = me.ok_or(ApiError::Unauthorized {
-        code: "invalid_token",
+        code: crate::error::ErrorCode::InvalidToken,
         message: "this token's user no longer exists",
     })?;
     Ok(HttpResponse::Ok().json(MeJson {

@@ -353,7 +353,7 @@ pub async fn post_message(
         PostOutcome::NoConversation => return Err(ApiError::NotFound),
         PostOutcome::Closed => {
             return Err(ApiError::Conflict {
-                code: "conversation_closed",
+                code: crate::error::ErrorCode::ConversationClosed,
                 message: "the conversation is closed; reopen it to post",
             });
         }

@@ -130,7 +130,7 @@ pub struct CreateBody {
 
 fn email_taken() -> ApiError {
     ApiError::Conflict {
-        code: "email_taken",
+        code: crate::error::ErrorCode::EmailTaken,
         message: "another customer of this organization has this email",
     }
 }

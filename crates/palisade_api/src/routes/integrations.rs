@@ -94,7 +94,7 @@ impl From<Integration> for IntegrationJson {
 
 fn name_taken() -> ApiError {
     ApiError::Conflict {
-        code: "name_taken",
+        code: crate::error::ErrorCode::NameTaken,
         message: "another integration of this organization has this name",
     }
 }

@@ -87,7 +87,7 @@ impl From<IvrMenu> for IvrMenuJson {
 
 fn name_taken() -> ApiError {
     ApiError::Conflict {
-        code: "name_taken",
+        code: crate::error::ErrorCode::NameTaken,
         message: "another IVR menu of this organization has this name",
     }
 }

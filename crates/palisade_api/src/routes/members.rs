@@ -88,14 +88,14 @@ impl From<Member> for MemberJson {
 
 fn owner_only() -> ApiError {
     ApiError::Forbidden {
-        code: "forbidden",
+        code: crate::error::ErrorCode::Forbidden,
         message: "only an owner may create, change or remove an owner",
     }
 }
 
 fn last_owner() -> ApiError {
     ApiError::Conflict {
-        code: "last_owner",
+        code: crate::error::ErrorCode::LastOwner,
         message: "an organization keeps at least one owner; make someone else owner first",
     }
 }

@@ -125,7 +125,7 @@ async fn openapi_json(doc: web::Data<OpenApiJson>) -> HttpResponse {
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::Http {
         status: actix_web::http::StatusCode::NOT_FOUND,
-        code: "not_found",
+        code: crate::error::ErrorCode::NotFound,
         message: "no route matches this path".into(),
     })
 }
@@ -133,7 +133,7 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 pub(crate) async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::Http {
         status: actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-        code: "method_not_allowed",
+        code: crate::error::ErrorCode::MethodNotAllowed,
         message: "this method is not allowed on this resource".into(),
     })
 }
@@ -158,7 +158,7 @@ pub(crate) fn parse_id<T>(
     parse: fn(&str) -> Result<T, palisade_domain::ParseError>,
 ) -> Result<T, ApiError> {
     parse(raw).map_err(|_| ApiError::BadRequest {
-        code: "invalid_id",
+        code: crate::error::ErrorCode::InvalidId,
         message: "ids are UUIDs".into(),
     })
 }

@@ -111,7 +111,7 @@ impl From<PhoneNumberRow> for PhoneNumberJson {
 /// held by another organization or this one, or quarantined.
 fn number_unavailable() -> ApiError {
     ApiError::Conflict {
-        code: "number_unavailable",
+        code: crate::error::ErrorCode::NumberUnavailable,
         message: "this number is not available",
     }
 }
@@ -120,7 +120,7 @@ fn number_unavailable() -> ApiError {
 /// still send (draft, scheduled, sending) uses it.
 fn number_in_use() -> ApiError {
     ApiError::Conflict {
-        code: "number_in_use",
+        code: crate::error::ErrorCode::NumberInUse,
         message: "an SMS campaign that may still send uses this number: change its from_number, or cancel it, first",
     }
 }
@@ -138,7 +138,7 @@ fn capabilities_not_supported() -> ApiError {
 pub(crate) fn from_number_not_owned(capability: Capability) -> ApiError {
     ApiError::Http {
         status: actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-        code: "from_number_not_owned",
+        code: crate::error::ErrorCode::FromNumberNotOwned,
         message: format!(
             "from_number must be one of this organization's phone numbers with the {} capability",
             capability.as_str()
@@ -407,7 +407,7 @@ fn encode_number_cursor(number: &str) -> String {
 
 fn decode_number_cursor(raw: &str) -> Result<String, ApiError> {
     let bad = || ApiError::BadRequest {
-        code: "invalid_cursor",
+        code: crate::error::ErrorCode::InvalidCursor,
         message: "the cursor is not one this API returned".into(),
     };
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;

@@ -128,7 +128,7 @@ impl From<Account> for AccountJson {
 
 fn handle_taken() -> ApiError {
     ApiError::Conflict {
-        code: "handle_taken",
+        code: crate::error::ErrorCode::HandleTaken,
         message: "this organization already has this account on this network",
     }
 }

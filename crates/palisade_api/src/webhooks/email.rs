@@ -60,7 +60,7 @@ fn invalid_payload(provider: &'static str, message: &str) -> ApiError {
         "email webhook refused: signed, but not readable"
     );
     ApiError::BadRequest {
-        code: "invalid_payload",
+        code: crate::error::ErrorCode::InvalidPayload,
         message: message.to_owned(),
     }
 }
@@ -203,7 +203,7 @@ pub async fn mailgun(
             "webhook refused: its signature token was accepted before with another body (a replay), or is empty or too long"
         );
         return Err(ApiError::Unauthorized {
-            code: "invalid_signature",
+            code: crate::error::ErrorCode::InvalidSignature,
             message: "the webhook signature is missing or does not match",
         });
     }

@@ -93,7 +93,7 @@ pub(crate) fn not_configured(what: &'static str) -> ApiError {
     );
     ApiError::Http {
         status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "not_configured",
+        code: crate::error::ErrorCode::NotConfigured,
         message: "this webhook is not configured on this server".into(),
     }
 }
@@ -108,7 +108,7 @@ pub(crate) fn invalid_signature(
     // would not help; the provider's signature is the credential here.
     ApiError::Http {
         status: StatusCode::UNAUTHORIZED,
-        code: "invalid_signature",
+        code: crate::error::ErrorCode::InvalidSignature,
         message: "the webhook signature is missing or does not match".into(),
     }
 }

@@ -98,7 +98,7 @@ fn now_unix() -> i64 {
 fn too_large() -> ApiError {
     ApiError::Http {
         status: StatusCode::PAYLOAD_TOO_LARGE,
-        code: "payload_too_large",
+        code: crate::error::ErrorCode::PayloadTooLarge,
         message: format!("Stripe webhook bodies are limited to {MAX_STRIPE_BODY} bytes"),
     }
 }
@@ -116,7 +116,7 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u
     let mut body = Vec::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| ApiError::BadRequest {
-            code: "invalid_body",
+            code: crate::error::ErrorCode::InvalidBody,
             message: "the request body could not be read".into(),
         })?;
         if body.len() + chunk.len() > MAX_STRIPE_BODY {
@@ -149,7 +149,7 @@ pub async fn receive(
     let event = StripeEvent::parse(&body).map_err(|e| {
         tracing::warn!(error = %e, "Stripe webhook refused: signed, but not a readable event");
         ApiError::BadRequest {
-            code: "invalid_event",
+            code: crate::error::ErrorCode::InvalidEvent,
             message: match e {
                 StripeEventError::Malformed(_) => "the body is not a Stripe event".into(),
                 StripeEventError::Invalid(field) => {

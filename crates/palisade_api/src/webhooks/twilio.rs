@@ -61,7 +61,7 @@ impl TwilioForm {
 pub(super) fn refused(message: String) -> ApiError {
     tracing::warn!(%message, "Twilio delivery refused: it cannot be read");
     ApiError::BadRequest {
-        code: "invalid_payload",
+        code: crate::error::ErrorCode::InvalidPayload,
         message,
     }
 }

@@ -180,7 +180,7 @@ fn check_campaign_change(
     if !current.client_may_move_to(target) {
         return Err(ApiError::Http {
             status: StatusCode::CONFLICT,
-            code: "invalid_status_transition",
+            code: crate::error::ErrorCode::InvalidStatusTransition,
             message: format!(
                 "a {} campaign cannot become {}",
                 current.as_str(),
@@ -191,7 +191,7 @@ fn check_campaign_change(
     if change.edits_content && !current.is_editable() {
         return Err(ApiError::Http {
             status: StatusCode::CONFLICT,
-            code: "campaign_not_editable",
+            code: crate::error::ErrorCode::CampaignNotEditable,
             message: format!(
                 "a {} campaign cannot be edited; only draft and scheduled ones can",
                 current.as_str()
@@ -219,7 +219,7 @@ fn check_campaign_change(
 fn not_deletable(status: CampaignStatus) -> ApiError {
     ApiError::Http {
         status: StatusCode::CONFLICT,
-        code: "campaign_not_deletable",
+        code: crate::error::ErrorCode::CampaignNotDeletable,
         message: format!(
             "a {} campaign cannot be deleted; only draft, scheduled and cancelled ones can",
             status.as_str()
@@ -230,7 +230,7 @@ fn not_deletable(status: CampaignStatus) -> ApiError {
 fn not_editable_for_recipients(status: CampaignStatus) -> ApiError {
     ApiError::Http {
         status: StatusCode::CONFLICT,
-        code: "campaign_not_editable",
+        code: crate::error::ErrorCode::CampaignNotEditable,
         message: format!(
             "recipients cannot be added to a {} campaign; only to draft and scheduled ones",
             status.as_str()
@@ -258,7 +258,7 @@ mod tests {
     fn code(r: Result<Option<CampaignStatus>, ApiError>) -> String {
         match r {
             Ok(s) => format!("ok {s:?}"),
-            Err(ApiError::Http { code, .. }) => code.to_owned(),
+            Err(ApiError::Http { code, .. }) => code.as_str().to_owned(),
             Err(ApiError::Validation(f)) => format!("422 {}: {}", f[0].field, f[0].reason),
             Err(e) => e.to_string(),
         }

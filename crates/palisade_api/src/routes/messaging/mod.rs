@@ -297,14 +297,14 @@ impl Fields {
 fn message_not_queued(status: &str) -> ApiError {
     ApiError::Http {
         status: StatusCode::CONFLICT,
-        code: "message_not_queued",
+        code: crate::error::ErrorCode::MessageNotQueued,
         message: format!("a {status} message cannot be deleted; only queued ones can"),
     }
 }
 
 fn recipient_exists() -> ApiError {
     ApiError::Conflict {
-        code: "recipient_exists",
+        code: crate::error::ErrorCode::RecipientExists,
         message: "this recipient is already on the campaign",
     }
 }

@@ -331,7 +331,7 @@ pub struct CreateCallBody {
 
 fn call_sid_taken() -> ApiError {
     ApiError::Conflict {
-        code: "call_sid_taken",
+        code: crate::error::ErrorCode::CallSidTaken,
         message: "a call with this call_sid is already recorded in this organization",
     }
 }
@@ -506,7 +506,7 @@ pub async fn update_call(
     {
         return Err(ApiError::Http {
             status: StatusCode::CONFLICT,
-            code: "invalid_status_transition",
+            code: crate::error::ErrorCode::InvalidStatusTransition,
             message: format!(
                 "a {} call cannot become {}",
                 current.status.as_str(),
