@@ -359,14 +359,9 @@ pub fn path_config() -> web::PathConfig {
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
         let text = err.to_string();
-        let e = match text.split_once("unknown field `") {
-            Some((_, rest)) => {
-                let name = rest.split('`').next().unwrap_or("");
-                let accepted = rest
-                    .split_once("expected one of ")
-                    .or_else(|| rest.split_once("expected "))
-                    .map(|(_, a)| a.replace('`', ""))
-                    .unwrap_or_default();
+        let e = match crate::extract::unknown_field(&text) {
+            Some((name, accepted)) => {
+                let accepted = accepted.unwrap_or_else(|| "no parameters".to_owned());
                 ApiError::BadRequest {
                     code: crate::error::ErrorCode::UnknownParameter,
                     message: format!(

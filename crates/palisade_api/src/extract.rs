@@ -145,7 +145,7 @@ fn classify(path: &str, e: serde_json::Error) -> ApiError {
                     (p, n) => format!("{p}.{n}"),
                 }
             };
-            if let Some(name) = quoted_after(&text, "unknown field `") {
+            if let Some((name, _)) = unknown_field(&text) {
                 // serde_path_to_error's path already ends at the unknown key.
                 let field = if path.is_empty() || path == "." {
                     name.to_owned()
@@ -209,6 +209,20 @@ fn classify(path: &str, e: serde_json::Error) -> ApiError {
             ApiError::Validation(vec![FieldError::new(field, code, reason)])
         }
     }
+}
+
+/// Reads serde's "unknown field `x`, expected one of `a`, `b`" (wherever it stands in `text`):
+/// the unknown name and the accepted ones in our words (`a, b`), the latter `None` when the
+/// type takes no fields. Shared by bodies, list queries and other query strings.
+pub(crate) fn unknown_field(text: &str) -> Option<(&str, Option<String>)> {
+    let (_, rest) = text.split_once("unknown field `")?;
+    let name = rest.split('`').next().unwrap_or("");
+    let accepted = rest
+        .split_once("expected one of ")
+        .or_else(|| rest.split_once("expected "))
+        .map(|(_, a)| a.split(" at line ").next().unwrap_or(a).replace('`', ""))
+        .filter(|a| !a.starts_with("no fields") && !a.is_empty());
+    Some((name, accepted))
 }
 
 fn quoted_after<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {

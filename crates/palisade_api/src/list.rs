@@ -115,14 +115,8 @@ impl<F: DeserializeOwned> List<F> {
             .finish();
         let filter = serde_urlencoded::from_str::<F>(&own_query).map_err(|e| {
             let text = e.to_string();
-            match text.strip_prefix("unknown field `") {
-                Some(rest) => {
-                    let name = rest.split('`').next().unwrap_or("");
-                    let accepted = rest
-                        .split_once("expected one of ")
-                        .or_else(|| rest.split_once("expected "))
-                        .map(|(_, a)| a.replace('`', ""))
-                        .filter(|a| !a.starts_with("no fields") && !a.is_empty());
+            match crate::extract::unknown_field(&text) {
+                Some((name, accepted)) => {
                     let mut all = COMMON_PARAMETERS.join(", ");
                     if let Some(a) = accepted {
                         all.push_str(", ");
@@ -199,14 +193,14 @@ impl Fields {
     }
 }
 
+fn hex(binding: &[u8; 8]) -> String {
+    binding.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Encodes a `(created_at, id)` position for the list whose binding is `binding`.
 fn encode_cursor(c: &Cursor, binding: &[u8; 8]) -> String {
     let micros = c.created_at.unix_timestamp_nanos() / 1_000;
-    let mut hex = String::with_capacity(16);
-    for b in binding {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    URL_SAFE_NO_PAD.encode(format!("v2:{micros}:{}:{hex}", c.id))
+    URL_SAFE_NO_PAD.encode(format!("v2:{micros}:{}:{}", c.id, hex(binding)))
 }
 
 /// Decodes a cursor made by [`encode_cursor`] for the same list; anything else answers 400.
@@ -233,11 +227,7 @@ fn decode_cursor(raw: &str, binding: &[u8; 8]) -> Result<Cursor, ApiError> {
         .and_then(|t| palisade_domain::calendar::instant(t).ok())
         .ok_or_else(invalid)?;
     let id = Uuid::try_parse(id).map_err(|_| invalid())?;
-    let mut expected = String::with_capacity(16);
-    for b in binding {
-        expected.push_str(&format!("{b:02x}"));
-    }
-    if hex != expected {
+    if hex != self::hex(binding) {
         return Err(bad(
             crate::error::ErrorCode::InvalidCursor,
             "this cursor belongs to another list or to other filters; start again without it"

@@ -57,7 +57,12 @@ pub struct AccountFilter {
     pub handle: Option<SocialHandle>,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, network, handle, has_access_token, created_at, updated_at";
+/// The columns every account query returns, in the order [`account`] decodes.
+macro_rules! account_columns {
+    () => {
+        "id, network, handle, has_access_token, created_at, updated_at"
+    };
+}
 
 fn account(r: &Row) -> Result<Account, DbError> {
     Ok(Account {
@@ -94,8 +99,12 @@ pub async fn list_accounts(
 
 /// One account, or `None` when it does not exist in this organization.
 pub async fn get_account(tx: TenantTx, id: SocialAccountId) -> Result<Option<Account>, DbError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM palisade.social_accounts WHERE id = $1");
-    let rows = tx.query_once(&sql, &[&id.as_uuid()]).await?;
+    let sql: &str = concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM palisade.social_accounts WHERE id = $1"
+    );
+    let rows = tx.query_once(sql, &[&id.as_uuid()]).await?;
     rows.first().map(account).transpose()
 }
 
@@ -104,8 +113,12 @@ pub async fn lock_account(
     tx: &mut TenantTx,
     id: SocialAccountId,
 ) -> Result<Option<Account>, DbError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM palisade.social_accounts WHERE id = $1");
-    crate::lock::for_update(tx, &sql, id.as_uuid(), account).await
+    let sql: &str = concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM palisade.social_accounts WHERE id = $1"
+    );
+    crate::lock::for_update(tx, sql, id.as_uuid(), account).await
 }
 
 /// Connects an account to the acting organization.
@@ -115,13 +128,14 @@ pub async fn create_account(
     handle: &SocialHandle,
     access_token: Option<&AccessToken>,
 ) -> Result<Account, DbError> {
-    let sql = format!(
+    let sql: &str = concat!(
         "INSERT INTO palisade.social_accounts (id, network, handle, access_token) \
-         VALUES ($1, $2, $3, $4) RETURNING {ACCOUNT_COLUMNS}"
+         VALUES ($1, $2, $3, $4) RETURNING ",
+        account_columns!()
     );
     let row = tx
         .query_one(
-            &sql,
+            sql,
             &[
                 &SocialAccountId::new().as_uuid(),
                 &network.as_str(),
@@ -144,21 +158,23 @@ pub async fn update_account(
     // `access_token` in the SET list needs a SELECT grant the app role does not have.
     let row = match &patch.access_token {
         None => {
-            let sql = format!(
+            let sql: &str = concat!(
                 "UPDATE palisade.social_accounts SET handle = coalesce($2, handle), \
                      updated_at = now() \
-                 WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
+                 WHERE id = $1 RETURNING ",
+                account_columns!()
             );
-            tx.query_opt(&sql, &[&id.as_uuid(), &handle]).await?
+            tx.query_opt(sql, &[&id.as_uuid(), &handle]).await?
         }
         Some(token) => {
-            let sql = format!(
+            let sql: &str = concat!(
                 "UPDATE palisade.social_accounts SET handle = coalesce($2, handle), \
                      access_token = $3, updated_at = now() \
-                 WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}"
+                 WHERE id = $1 RETURNING ",
+                account_columns!()
             );
             tx.query_opt(
-                &sql,
+                sql,
                 &[
                     &id.as_uuid(),
                     &handle,
@@ -236,8 +252,13 @@ pub struct PostFilter {
     pub status: Option<PostStatus>,
 }
 
-const POST_COLUMNS: &str = "id, account_id, body, status, scheduled_at, published_at, likes, \
-                            shares, comments, impressions, created_at, updated_at";
+/// The columns every post query returns, in the order [`post`] decodes.
+macro_rules! post_columns {
+    () => {
+        "id, account_id, body, status, scheduled_at, published_at, likes, shares, comments, \
+         impressions, created_at, updated_at"
+    };
+}
 
 fn post(r: &Row) -> Result<Post, DbError> {
     Ok(Post {
@@ -280,16 +301,24 @@ pub async fn list_posts(
 
 /// One post, or `None` when it does not exist in this organization. Ends the transaction.
 pub async fn get_post(tx: TenantTx, id: SocialPostId) -> Result<Option<Post>, DbError> {
-    let sql = format!("SELECT {POST_COLUMNS} FROM palisade.social_posts WHERE id = $1");
-    let rows = tx.query_once(&sql, &[&id.as_uuid()]).await?;
+    let sql: &str = concat!(
+        "SELECT ",
+        post_columns!(),
+        " FROM palisade.social_posts WHERE id = $1"
+    );
+    let rows = tx.query_once(sql, &[&id.as_uuid()]).await?;
     rows.first().map(post).transpose()
 }
 
 /// One post, locked for the rest of the transaction (a PATCH reads, merges and writes it; a
 /// DELETE checks `If-Match` on it).
 pub async fn lock_post(tx: &mut TenantTx, id: SocialPostId) -> Result<Option<Post>, DbError> {
-    let sql = format!("SELECT {POST_COLUMNS} FROM palisade.social_posts WHERE id = $1");
-    crate::lock::for_update(tx, &sql, id.as_uuid(), post).await
+    let sql: &str = concat!(
+        "SELECT ",
+        post_columns!(),
+        " FROM palisade.social_posts WHERE id = $1"
+    );
+    crate::lock::for_update(tx, sql, id.as_uuid(), post).await
 }
 
 /// Creates a post on an account of the acting organization.
@@ -298,15 +327,16 @@ pub async fn create_post(
     account_id: SocialAccountId,
     state: &PostState,
 ) -> Result<Post, DbError> {
-    let sql = format!(
+    let sql: &str = concat!(
         "INSERT INTO palisade.social_posts (id, account_id, body, status, scheduled_at, \
              published_at, likes, shares, comments, impressions) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {POST_COLUMNS}"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+        post_columns!()
     );
     let [likes, shares, comments, impressions] = state.counters;
     let row = tx
         .query_one(
-            &sql,
+            sql,
             &[
                 &SocialPostId::new().as_uuid(),
                 &account_id.as_uuid(),
@@ -330,16 +360,17 @@ pub async fn update_post(
     id: SocialPostId,
     state: &PostState,
 ) -> Result<Option<Post>, DbError> {
-    let sql = format!(
+    let sql: &str = concat!(
         "UPDATE palisade.social_posts SET body = $2, status = $3, scheduled_at = $4, \
              published_at = $5, likes = $6, shares = $7, comments = $8, impressions = $9, \
              updated_at = now() \
-         WHERE id = $1 RETURNING {POST_COLUMNS}"
+         WHERE id = $1 RETURNING ",
+        post_columns!()
     );
     let [likes, shares, comments, impressions] = state.counters;
     let row = tx
         .query_opt(
-            &sql,
+            sql,
             &[
                 &id.as_uuid(),
                 &state.body.as_str(),
