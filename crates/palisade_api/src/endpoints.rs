@@ -59,6 +59,9 @@ pub struct Endpoint {
     /// string answers 400 `unknown_parameter` (not on provider webhooks, whose providers add
     /// parameters of their own).
     takes_query: bool,
+    /// The handler's extractors, as Rust names them (`std::any::type_name` of its argument
+    /// tuple), so a test can compare what the document says with what the handler takes.
+    extractors: &'static str,
 }
 
 /// Every route, in matching order, and the schemas their operations refer to.
@@ -133,6 +136,7 @@ impl Endpoints {
             operation,
             auth: Auth::Tenant,
             takes_query: false,
+            extractors: std::any::type_name::<Args>(),
         });
         let last = self.endpoints.len() - 1;
         Doc {
@@ -186,6 +190,15 @@ impl Endpoints {
         self.endpoints
             .iter()
             .map(|e| (method_name(&e.method), e.path))
+            .collect()
+    }
+
+    /// Every declared `(method, path)` with its handler's extractor types, as Rust names them
+    /// (e.g. `(palisade_api::auth::Tenant, palisade_api::etag::IfMatch, ...)`).
+    pub fn extractors(&self) -> Vec<(&'static str, &'static str, &'static str)> {
+        self.endpoints
+            .iter()
+            .map(|e| (method_name(&e.method), e.path, e.extractors))
             .collect()
     }
 

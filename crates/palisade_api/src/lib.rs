@@ -32,6 +32,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod list;
 pub mod mail;
+pub(crate) mod resource;
 pub mod routes;
 pub mod telemetry;
 pub mod throttle;

@@ -113,7 +113,7 @@ async fn round(
                         .unwrap();
                         rows.iter()
                             .take(50)
-                            .map(customers::from_row)
+                            .map(<customers::Customer as palisade_db::crud::Table>::from_row)
                             .collect::<Result<Vec<_>, _>>()
                             .unwrap()
                             .len()
@@ -123,7 +123,7 @@ async fn round(
                         let rows = client.query(&stmt, &[&org, &51i64]).await.unwrap();
                         rows.iter()
                             .take(50)
-                            .map(customers::from_row)
+                            .map(<customers::Customer as palisade_db::crud::Table>::from_row)
                             .collect::<Result<Vec<_>, _>>()
                             .unwrap()
                             .len()

@@ -35,6 +35,7 @@ pub mod billing;
 pub mod billing_pool;
 pub mod carrier_status;
 pub mod chat;
+pub mod crud;
 pub mod customers;
 pub mod email_events;
 mod error;

@@ -1,48 +1,41 @@
-//! `/v1/customers`: keyset-paginated list with filters, create, read, update, delete.
-//! Another organization's customer id answers 404, exactly like a missing one: RLS makes the
-//! row invisible, so the handler cannot tell the difference either.
+//! `/v1/customers`: the model every resource follows (docs/adding-a-resource.md). The handlers
+//! are [`crate::resource`]'s (list with filters, create, read, update, delete; another
+//! organization's id answers 404 exactly like a missing one); this module declares what is the
+//! family's own: its filters, its bodies and their parsing, and its one constraint.
 
-use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
 use palisade_db::customers::{self as db, Customer, CustomerFilter, CustomerPatch, NewCustomer};
+use palisade_db::list::Cursor;
+use palisade_db::{DbError, Page, PageRequest, TenantTx};
 use palisade_domain::{CustomerId, CustomerName, EmailAddress, PhoneNumber};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Fields, nullable, parse_id};
-use crate::auth::Tenant;
-use crate::endpoints::Endpoints;
-use crate::etag::IfMatch;
-use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::list::List;
-use crate::{ApiError, AppState};
+use super::{Fields, nullable};
+use crate::error::ErrorCode;
+use crate::resource::{self, Created, Listed, Patched, Resource, Violation};
 
-/// A customer as clients see it.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = Customer)]
-pub struct CustomerJson {
-    id: Uuid,
-    name: String,
-    email: Option<String>,
-    phone: Option<String>,
-    #[serde(with = "palisade_domain::timestamp")]
-    created_at: OffsetDateTime,
-    #[serde(with = "palisade_domain::timestamp")]
-    updated_at: OffsetDateTime,
+/// The customer family.
+pub(crate) struct Customers;
+
+impl Resource for Customers {
+    type Row = Customer;
+    type Json = Customer;
+    const COLLECTION: &'static str = "/v1/customers";
+    const ITEM: &'static str = "/v1/customers/{id}";
+    const TAG: &'static str = "customers";
+    const ONE: &'static str = "a customer";
+    const MANY: &'static str = "customers";
+    const VIOLATIONS: &'static [Violation] = &[Violation::on_write(db::EMAIL_KEY, || {
+        resource::taken(
+            ErrorCode::EmailTaken,
+            "another customer of this organization has this email",
+        )
+    })];
 }
 
-impl From<Customer> for CustomerJson {
-    fn from(c: Customer) -> Self {
-        Self {
-            id: c.id,
-            name: c.name,
-            email: c.email,
-            phone: c.phone,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-        }
-    }
+/// Declares the customer routes.
+pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    resource::all_routes::<Customers>(e);
 }
 
 /// List filters.
@@ -56,61 +49,26 @@ pub struct ListQuery {
     name: Option<String>,
 }
 
-/// Declares the customer routes: the model every resource follows (docs/adding-a-resource.md).
-pub(crate) fn register(e: &mut Endpoints) {
-    e.get("/v1/customers", list)
-        .tag("customers")
-        .summary("List customers")
-        .list_query::<ListQuery>()
-        .list::<CustomerJson>()
-        .errors(&[422]);
-    e.post("/v1/customers", create)
-        .tag("customers")
-        .summary("Create a customer")
-        .body::<CreateBody>()
-        .created::<CustomerJson>()
-        .errors(&[409, 413, 415, 422]);
-    e.get("/v1/customers/{id}", get)
-        .tag("customers")
-        .summary("Get a customer")
-        .ok::<CustomerJson>()
-        .errors(&[404]);
-    e.patch("/v1/customers/{id}", update)
-        .tag("customers")
-        .summary("Update a customer")
-        .body::<PatchBody>()
-        .ok::<CustomerJson>()
-        .errors(&[404, 409, 413, 415, 422]);
-    e.delete("/v1/customers/{id}", delete)
-        .tag("customers")
-        .summary("Delete a customer")
-        .no_content()
-        .errors(&[404]);
-}
+impl Listed for Customers {
+    type Query = ListQuery;
+    type Filter = CustomerFilter;
 
-/// `GET /v1/customers?limit=&cursor=&email=&name=`: newest first.
-pub async fn list(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: List<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let email = f.optional("email", q.filter.email.as_deref(), EmailAddress::parse);
-    let name_contains = f.optional("name", q.filter.name.as_deref(), |s| {
-        CustomerName::parse(s).map(|n| n.as_str().to_owned())
-    });
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(
-        tx,
-        &CustomerFilter {
-            email,
-            name_contains,
-        },
-        q.page,
-    )
-    .await?;
-    Ok(q.respond(page, CustomerJson::from))
+    fn filter(q: &ListQuery, f: &mut Fields) -> CustomerFilter {
+        CustomerFilter {
+            email: f.optional("email", q.email.as_deref(), EmailAddress::parse),
+            name_contains: f.optional("name", q.name.as_deref(), |s| {
+                CustomerName::parse(s).map(|n| n.as_str().to_owned())
+            }),
+        }
+    }
+
+    async fn page(
+        tx: TenantTx,
+        filter: &CustomerFilter,
+        page: PageRequest<Cursor>,
+    ) -> Result<Page<Customer, Cursor>, DbError> {
+        db::list(tx, filter, page).await
+    }
 }
 
 /// Create body.
@@ -128,52 +86,24 @@ pub struct CreateBody {
     phone: Option<String>,
 }
 
-fn email_taken() -> ApiError {
-    ApiError::Conflict {
-        code: crate::error::ErrorCode::EmailTaken,
-        message: "another customer of this organization has this email",
+impl Created for Customers {
+    type Body = CreateBody;
+    type New = NewCustomer;
+
+    fn parse(body: &CreateBody, f: &mut Fields) -> Option<NewCustomer> {
+        let name = f.required("name", body.name.as_deref(), CustomerName::parse);
+        let email = f.optional("email", body.email.as_deref(), EmailAddress::parse);
+        let phone = f.optional("phone", body.phone.as_deref(), PhoneNumber::parse);
+        Some(NewCustomer {
+            name: name?,
+            email,
+            phone,
+        })
     }
-}
 
-/// `POST /v1/customers` (201).
-pub async fn create(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    idem: Idempotency,
-    body: crate::extract::Json<CreateBody>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let name = f.required("name", body.name.as_deref(), CustomerName::parse);
-    let email = f.optional("email", body.email.as_deref(), EmailAddress::parse);
-    let phone = f.optional("phone", body.phone.as_deref(), PhoneNumber::parse);
-    f.finish()?;
-    let Some(name) = name else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
-    let created = db::create(&mut tx, &NewCustomer { name, email, phone }).await;
-    let customer = match created {
-        Err(e) if e.is_unique_violation_of(db::EMAIL_KEY) => return Err(email_taken()),
-        other => other?,
-    };
-    tx.commit(super::created(
-        "/v1/customers",
-        customer.id,
-        CustomerJson::from(customer),
-    ))
-    .await
-}
-
-/// `GET /v1/customers/{id}`.
-pub async fn get(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, CustomerId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let customer = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(CustomerJson::from(customer)))
+    async fn insert(tx: &mut TenantTx, new: &NewCustomer) -> Result<Customer, DbError> {
+        db::create(tx, new).await
+    }
 }
 
 /// Patch body: absent fields stay, `null` clears `email` or `phone` (and is 422 on `name`).
@@ -192,48 +122,23 @@ pub struct PatchBody {
     phone: Option<Option<String>>,
 }
 
-/// `PATCH /v1/customers/{id}`.
-pub async fn update(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-    body: crate::extract::Json<PatchBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, CustomerId::parse)?;
-    let mut f = Fields::default();
-    let name = f.not_null("name", &body.name, CustomerName::parse);
-    let email = f.clearable("email", &body.email, EmailAddress::parse);
-    let phone = f.clearable("phone", &body.phone, PhoneNumber::parse);
-    f.finish()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock(&mut tx, id), CustomerJson::from)
-        .await?;
-    let updated = db::update(&mut tx, id, &CustomerPatch { name, email, phone }).await;
-    let customer = match updated {
-        Err(e) if e.is_unique_violation_of(db::EMAIL_KEY) => return Err(email_taken()),
-        other => other?.ok_or(ApiError::NotFound)?,
-    };
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(CustomerJson::from(customer)))
-}
+impl Patched for Customers {
+    type Body = PatchBody;
+    type Patch = CustomerPatch;
 
-/// `DELETE /v1/customers/{id}` (204).
-pub async fn delete(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, CustomerId::parse)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock(&mut tx, id), CustomerJson::from)
-        .await?;
-    if !db::delete(&mut tx, id).await? {
-        return Err(ApiError::NotFound);
+    fn parse(body: &PatchBody, f: &mut Fields) -> CustomerPatch {
+        CustomerPatch {
+            name: f.not_null("name", &body.name, CustomerName::parse),
+            email: f.clearable("email", &body.email, EmailAddress::parse),
+            phone: f.clearable("phone", &body.phone, PhoneNumber::parse),
+        }
     }
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
+
+    async fn update(
+        tx: &mut TenantTx,
+        id: Uuid,
+        patch: &CustomerPatch,
+    ) -> Result<Option<Customer>, DbError> {
+        db::update(tx, CustomerId::from_uuid(id), patch).await
+    }
 }

@@ -1,87 +1,39 @@
 //! `/v1/reports`: saved report definitions (name, kind, parameters as a bounded JSON object,
-//! optional schedule). Another organization's definition answers 404 exactly like a missing one.
+//! optional schedule). The handlers are [`crate::resource`]'s; this module declares what is the
+//! family's own: filters, bodies and their parsing.
 
-use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
+use palisade_db::list::Cursor;
 use palisade_db::reports::{self as db, NewReport, Report, ReportFilter, ReportPatch};
+use palisade_db::{DbError, Page, PageRequest, TenantTx};
 use palisade_domain::{ReportId, ReportKind, ReportName, ReportParameters, ReportSchedule};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Fields, not_null, nullable, parse_id};
-use crate::auth::Tenant;
-use crate::etag::IfMatch;
-use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::list::List;
-use crate::{ApiError, AppState};
+use super::{Fields, not_null, nullable};
+use crate::resource::{self, Created, Listed, Patched, Resource};
 
-/// Declares this family's routes (see [`crate::endpoints`]).
+/// The report family.
+pub(crate) struct Reports;
+
+impl Resource for Reports {
+    type Row = Report;
+    type Json = Report;
+    const COLLECTION: &'static str = "/v1/reports";
+    const ITEM: &'static str = "/v1/reports/{id}";
+    const TAG: &'static str = "reports";
+    const ONE: &'static str = "a report";
+    const MANY: &'static str = "reports";
+}
+
+/// Declares this family's routes (see [`crate::resource`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
-    e.get("/v1/reports", list)
-        .tag("reports")
-        .summary("List reports")
-        .list_query::<ListQuery>()
-        .list::<ReportJson>()
-        .errors(&[422]);
-    e.post("/v1/reports", create)
-        .tag("reports")
-        .summary("Create a report")
-        .describe("`parameters` defaults to `{}`, `schedule` to none")
-        .body::<CreateBody>()
-        .created::<ReportJson>()
-        .errors(&[413, 415, 422]);
-    e.get("/v1/reports/{id}", get)
-        .tag("reports")
-        .summary("Get a report")
-        .ok::<ReportJson>()
-        .errors(&[404]);
-    e.patch("/v1/reports/{id}", update)
-        .tag("reports")
-        .summary("Update a report")
-        .body::<PatchBody>()
-        .ok::<ReportJson>()
-        .errors(&[404, 413, 415, 422]);
-    e.delete("/v1/reports/{id}", delete)
-        .tag("reports")
-        .summary("Delete a report")
-        .no_content()
-        .errors(&[404]);
-}
-
-/// A report definition as clients see it.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = Report)]
-pub struct ReportJson {
-    id: Uuid,
-    name: String,
-    #[schema(value_type = ReportKind)]
-    kind: String,
-    /// The object given, as given.
-    #[schema(value_type = Object)]
-    parameters: Value,
-    /// How often it runs for its subscribers; `null`: not scheduled.
-    #[schema(value_type = Option<ReportSchedule>)]
-    schedule: Option<String>,
-    #[serde(with = "palisade_domain::timestamp")]
-    created_at: OffsetDateTime,
-    #[serde(with = "palisade_domain::timestamp")]
-    updated_at: OffsetDateTime,
-}
-
-impl From<Report> for ReportJson {
-    fn from(r: Report) -> Self {
-        Self {
-            id: r.id,
-            name: r.name,
-            kind: r.kind,
-            parameters: r.parameters,
-            schedule: r.schedule,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
+    resource::list_route::<Reports>(e);
+    resource::create_route::<Reports>(e)
+        .describe("`parameters` defaults to `{}`, `schedule` to none");
+    resource::get_route::<Reports>(e);
+    resource::update_route::<Reports>(e);
+    resource::delete_route::<Reports>(e);
 }
 
 fn parse_parameters(f: &mut Fields, raw: Option<&Value>) -> Option<ReportParameters> {
@@ -104,25 +56,24 @@ pub struct ListQuery {
     schedule: Option<String>,
 }
 
-/// `GET /v1/reports?kind=&schedule=&created_after=&created_before=`: newest first.
-pub async fn list(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: List<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let filter = ReportFilter {
-        kind: f.optional("kind", q.filter.kind.as_deref(), ReportKind::parse),
-        schedule: f.optional(
-            "schedule",
-            q.filter.schedule.as_deref(),
-            ReportSchedule::parse,
-        ),
-    };
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &filter, q.page).await?;
-    Ok(q.respond(page, ReportJson::from))
+impl Listed for Reports {
+    type Query = ListQuery;
+    type Filter = ReportFilter;
+
+    fn filter(q: &ListQuery, f: &mut Fields) -> ReportFilter {
+        ReportFilter {
+            kind: f.optional("kind", q.kind.as_deref(), ReportKind::parse),
+            schedule: f.optional("schedule", q.schedule.as_deref(), ReportSchedule::parse),
+        }
+    }
+
+    async fn page(
+        tx: TenantTx,
+        filter: &ReportFilter,
+        page: PageRequest<Cursor>,
+    ) -> Result<Page<Report, Cursor>, DbError> {
+        db::list(tx, filter, page).await
+    }
 }
 
 /// Create body.
@@ -142,51 +93,29 @@ pub struct CreateBody {
     schedule: Option<String>,
 }
 
-/// `POST /v1/reports` (201). `parameters` defaults to `{}`, `schedule` to none.
-pub async fn create(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    idem: Idempotency,
-    body: crate::extract::Json<CreateBody>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let name = f.required("name", body.name.as_deref(), ReportName::parse);
-    let kind = f.required("kind", body.kind.as_deref(), ReportKind::parse);
-    let parameters = match &body.parameters {
-        None => Some(ReportParameters::default()),
-        Some(p) => parse_parameters(&mut f, Some(p)),
-    };
-    let schedule = f.optional("schedule", body.schedule.as_deref(), ReportSchedule::parse);
-    f.finish()?;
-    let (Some(name), Some(kind), Some(parameters)) = (name, kind, parameters) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    let new = NewReport {
-        name,
-        kind,
-        parameters,
-        schedule,
-    };
-    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
-    let report = db::create(&mut tx, &new).await?;
-    tx.commit(super::created(
-        "/v1/reports",
-        report.id,
-        ReportJson::from(report),
-    ))
-    .await
-}
+impl Created for Reports {
+    type Body = CreateBody;
+    type New = NewReport;
 
-/// `GET /v1/reports/{id}`.
-pub async fn get(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, ReportId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let report = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(ReportJson::from(report)))
+    fn parse(body: &CreateBody, f: &mut Fields) -> Option<NewReport> {
+        let name = f.required("name", body.name.as_deref(), ReportName::parse);
+        let kind = f.required("kind", body.kind.as_deref(), ReportKind::parse);
+        let parameters = match &body.parameters {
+            None => Some(ReportParameters::default()),
+            Some(p) => parse_parameters(f, Some(p)),
+        };
+        let schedule = f.optional("schedule", body.schedule.as_deref(), ReportSchedule::parse);
+        Some(NewReport {
+            name: name?,
+            kind: kind?,
+            parameters: parameters?,
+            schedule,
+        })
+    }
+
+    async fn insert(tx: &mut TenantTx, new: &NewReport) -> Result<Report, DbError> {
+        db::create(tx, new).await
+    }
 }
 
 /// Patch body: absent fields stay; `parameters` replaces the object; `schedule: null`
@@ -208,49 +137,24 @@ pub struct PatchBody {
     schedule: Option<Option<String>>,
 }
 
-/// `PATCH /v1/reports/{id}`.
-pub async fn update(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-    body: crate::extract::Json<PatchBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, ReportId::parse)?;
-    let mut f = Fields::default();
-    let patch = ReportPatch {
-        name: f.optional("name", body.name.as_deref(), ReportName::parse),
-        kind: f.optional("kind", body.kind.as_deref(), ReportKind::parse),
-        parameters: parse_parameters(&mut f, body.parameters.as_ref()),
-        schedule: f.clearable("schedule", &body.schedule, ReportSchedule::parse),
-    };
-    f.finish()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock(&mut tx, id), ReportJson::from)
-        .await?;
-    let report = db::update(&mut tx, id, &patch)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(ReportJson::from(report)))
-}
+impl Patched for Reports {
+    type Body = PatchBody;
+    type Patch = ReportPatch;
 
-/// `DELETE /v1/reports/{id}` (204).
-pub async fn delete(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, ReportId::parse)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock(&mut tx, id), ReportJson::from)
-        .await?;
-    if !db::delete(&mut tx, id).await? {
-        return Err(ApiError::NotFound);
+    fn parse(body: &PatchBody, f: &mut Fields) -> ReportPatch {
+        ReportPatch {
+            name: f.optional("name", body.name.as_deref(), ReportName::parse),
+            kind: f.optional("kind", body.kind.as_deref(), ReportKind::parse),
+            parameters: parse_parameters(f, body.parameters.as_ref()),
+            schedule: f.clearable("schedule", &body.schedule, ReportSchedule::parse),
+        }
     }
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
+
+    async fn update(
+        tx: &mut TenantTx,
+        id: Uuid,
+        patch: &ReportPatch,
+    ) -> Result<Option<Report>, DbError> {
+        db::update(tx, ReportId::from_uuid(id), patch).await
+    }
 }
