@@ -1,6 +1,7 @@
 //! The tenant transaction: pool safety, rollback on drop, pipelining order.
 
-use palisade_db::customers::{self, CustomerFilter, NewCustomer};
+use palisade_db::crud::{self, Insert};
+use palisade_db::customers::{CustomerFilter, NewCustomer};
 use palisade_db::{PageRequest, TenantTx};
 use palisade_domain::{CustomerName, OrgId, Role, TenantContext, UserId};
 use palisade_test_support::TestDb;
@@ -28,14 +29,12 @@ async fn seed(pool: &palisade_db::AppPool, n: usize, per_org: usize) -> Vec<(Org
         .unwrap();
         let mut ids = Vec::new();
         for j in 0..per_org {
-            let c = customers::create(
-                &mut tx,
-                &NewCustomer {
-                    name: CustomerName::parse(&format!("c{i}-{j}")).unwrap(),
-                    email: None,
-                    phone: None,
-                },
-            )
+            let c = (NewCustomer {
+                name: CustomerName::parse(&format!("c{i}-{j}")).unwrap(),
+                email: None,
+                phone: None,
+            })
+            .insert(&mut tx)
             .await
             .unwrap();
             ids.push(c.id);
@@ -63,10 +62,10 @@ async fn one_pooled_connection_never_shows_one_tenant_another_tenants_rows() {
             tasks.push(tokio::spawn(async move {
                 let tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
                 let mut got: Vec<Uuid> = if round % 2 == 0 {
-                    let page = customers::list(
+                    let page = crud::list_page(
                         tx,
                         &CustomerFilter::default(),
-                        PageRequest {
+                        &PageRequest {
                             after: None,
                             limit: 100,
                             created: Default::default(),
@@ -111,14 +110,12 @@ async fn dropping_without_commit_rolls_back_and_cleans_the_connection() {
     let org = orgs[0].0;
     {
         let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
-        customers::create(
-            &mut tx,
-            &NewCustomer {
-                name: CustomerName::parse("ghost").unwrap(),
-                email: None,
-                phone: None,
-            },
-        )
+        (NewCustomer {
+            name: CustomerName::parse("ghost").unwrap(),
+            email: None,
+            phone: None,
+        })
+        .insert(&mut tx)
         .await
         .unwrap();
         // Dropped here, as when a client disconnects mid-request.

@@ -86,10 +86,10 @@ async fn round(
                             role: Role::Member,
                         };
                         let tx = TenantTx::begin(&pool, &ctx).await.unwrap();
-                        customers::list(
+                        palisade_db::crud::list_page(
                             tx,
                             &CustomerFilter::default(),
-                            PageRequest {
+                            &PageRequest {
                                 after: None,
                                 limit: 50,
                                 created: Default::default(),

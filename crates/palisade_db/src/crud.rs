@@ -94,6 +94,42 @@ macro_rules! table {
     };
 }
 
+/// A family's list filters: they narrow a list of their table (see [`ListQuery`]).
+pub trait Filter {
+    /// The table listed.
+    type Row: Table;
+    /// Adds this filter's conditions to `query`.
+    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a>;
+}
+
+/// A row to insert (a family's parsed create body).
+// The futures are not required to be `Send`: handlers run on actix's single-threaded workers.
+#[allow(async_fn_in_trait)]
+pub trait Insert {
+    /// The table written.
+    type Row: Table;
+    /// Inserts it in the acting organization and returns the stored row.
+    async fn insert(&self, tx: &mut TenantTx) -> Result<Self::Row, DbError>;
+}
+
+/// Changes to a row (a family's parsed patch body): `None` fields stay.
+#[allow(async_fn_in_trait)]
+pub trait Update {
+    /// The table written.
+    type Row: Table;
+    /// Applies the changes to row `id`; `None` when it does not exist in this organization.
+    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Self::Row>, DbError>;
+}
+
+/// One page of `filter`'s rows, newest first. Ends the transaction (one round trip).
+pub async fn list_page<F: Filter>(
+    tx: TenantTx,
+    filter: &F,
+    page: &PageRequest<Cursor>,
+) -> Result<Page<F::Row, Cursor>, DbError> {
+    fetch(filter.narrow(list::<F::Row>()), tx, page).await
+}
+
 /// One row, or `None` when it does not exist in this organization. Ends the transaction (one
 /// round trip).
 pub async fn get<T: Table>(tx: TenantTx, id: Uuid) -> Result<Option<T>, DbError> {

@@ -1,5 +1,5 @@
-//! Customer queries: the row, its filters, its insert and its update; reading, locking and
-//! deleting by id are [`crate::crud`]'s. None of them filters by organization: the policies of
+//! Customer queries: the row, its filters, its insert and its update; listing, reading, locking
+//! and deleting are [`crate::crud`]'s. None of them filters by organization: the policies of
 //! `policies/120_customers.sql` do, and `organization_id` defaults to the context on insert.
 
 use palisade_domain::{CustomerId, CustomerName, EmailAddress, PhoneNumber};
@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crud;
-use crate::list::{Cursor, like_literal};
-use crate::{DbError, Page, PageRequest, TenantTx};
+use crate::list::{ListQuery, like_literal};
+use crate::{DbError, TenantTx};
 
 crate::table! {
     /// A customer as stored, and as clients see it.
@@ -65,67 +65,63 @@ pub struct CustomerFilter {
 /// The unique constraint that keeps emails unique within an organization.
 pub const EMAIL_KEY: &str = "customers_email_key";
 
-/// One page of customers, newest first. Ends the transaction (one round trip).
-pub async fn list(
-    tx: TenantTx,
-    filter: &CustomerFilter,
-    page: PageRequest<Cursor>,
-) -> Result<Page<Customer, Cursor>, DbError> {
-    let email = filter.email.as_ref().map(EmailAddress::as_str);
-    let name = filter.name_contains.as_deref().map(like_literal);
-    let query = crud::list::<Customer>()
-        .and_opt("email = $", email.as_ref())
-        .and_opt_wrapped("name ILIKE '%' || $", name.as_ref(), " || '%' ESCAPE '\\'");
-    crud::fetch(query, tx, &page).await
+impl crud::Filter for CustomerFilter {
+    type Row = Customer;
+    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
+        query
+            .and_opt_value("email = $", self.email.as_ref().map(EmailAddress::as_str))
+            .and_opt_value(
+                "name ILIKE '%' || $ || '%' ESCAPE '\\'",
+                self.name_contains.as_deref().map(like_literal),
+            )
+    }
 }
 
-/// Creates a customer in the acting organization.
-pub async fn create(tx: &mut TenantTx, new: &NewCustomer) -> Result<Customer, DbError> {
-    crud::returning(
-        tx,
-        "INSERT INTO palisade.customers (id, name, email, phone) VALUES ($1, $2, $3, $4)",
-        &[
-            &CustomerId::new().as_uuid(),
-            &new.name.as_str(),
-            &new.email.as_ref().map(EmailAddress::as_str),
-            &new.phone.as_ref().map(PhoneNumber::as_str),
-        ],
-    )
-    .await
+impl crud::Insert for NewCustomer {
+    type Row = Customer;
+    async fn insert(&self, tx: &mut TenantTx) -> Result<Customer, DbError> {
+        crud::returning(
+            tx,
+            "INSERT INTO palisade.customers (id, name, email, phone) VALUES ($1, $2, $3, $4)",
+            &[
+                &CustomerId::new().as_uuid(),
+                &self.name.as_str(),
+                &self.email.as_ref().map(EmailAddress::as_str),
+                &self.phone.as_ref().map(PhoneNumber::as_str),
+            ],
+        )
+        .await
+    }
 }
 
-/// Applies `patch`; `None` when the customer does not exist in this organization.
-pub async fn update(
-    tx: &mut TenantTx,
-    id: CustomerId,
-    patch: &CustomerPatch,
-) -> Result<Option<Customer>, DbError> {
-    let set_email = patch.email.is_some();
-    let email = patch
-        .email
-        .as_ref()
-        .and_then(|e| e.as_ref().map(EmailAddress::as_str));
-    let set_phone = patch.phone.is_some();
-    let phone = patch
-        .phone
-        .as_ref()
-        .and_then(|p| p.as_ref().map(PhoneNumber::as_str));
-    crud::returning_opt(
-        tx,
-        "UPDATE palisade.customers SET \
-             name = coalesce($2, name), \
-             email = CASE WHEN $3 THEN $4 ELSE email END, \
-             phone = CASE WHEN $5 THEN $6 ELSE phone END, \
-             updated_at = now() \
-         WHERE id = $1",
-        &[
-            &id.as_uuid(),
-            &patch.name.as_ref().map(CustomerName::as_str),
-            &set_email,
-            &email,
-            &set_phone,
-            &phone,
-        ],
-    )
-    .await
+impl crud::Update for CustomerPatch {
+    type Row = Customer;
+    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Customer>, DbError> {
+        let email = self
+            .email
+            .as_ref()
+            .map(|e| e.as_ref().map(EmailAddress::as_str));
+        let phone = self
+            .phone
+            .as_ref()
+            .map(|p| p.as_ref().map(PhoneNumber::as_str));
+        crud::returning_opt(
+            tx,
+            "UPDATE palisade.customers SET \
+                 name = coalesce($2, name), \
+                 email = CASE WHEN $3 THEN $4 ELSE email END, \
+                 phone = CASE WHEN $5 THEN $6 ELSE phone END, \
+                 updated_at = now() \
+             WHERE id = $1",
+            &[
+                &id,
+                &self.name.as_ref().map(CustomerName::as_str),
+                &email.is_some(),
+                &email.flatten(),
+                &phone.is_some(),
+                &phone.flatten(),
+            ],
+        )
+        .await
+    }
 }

@@ -40,11 +40,17 @@ pub struct CreatedRange {
     pub before: Option<OffsetDateTime>,
 }
 
+/// A bound value: borrowed from the caller, or owned by the query (a value computed from a
+/// filter, like an enum's spelling).
+enum Param<'a> {
+    Borrowed(&'a (dyn ToSql + Sync)),
+    Owned(Box<dyn ToSql + Sync + Send + 'a>),
+}
+
 /// A list statement under construction.
 pub struct ListQuery<'a> {
     sql: String,
-    params: Vec<&'a (dyn ToSql + Sync)>,
-    limit: i64,
+    params: Vec<Param<'a>>,
 }
 
 impl<'a> ListQuery<'a> {
@@ -54,13 +60,36 @@ impl<'a> ListQuery<'a> {
         Self {
             sql: select.to_owned(),
             params: Vec::with_capacity(6),
-            limit: 0,
         }
     }
 
     fn bind(&mut self, value: &'a (dyn ToSql + Sync)) {
-        self.params.push(value);
+        self.push(Param::Borrowed(value));
+    }
+
+    fn push(&mut self, param: Param<'a>) {
+        self.params.push(param);
         self.sql.push_str(&self.params.len().to_string());
+    }
+
+    /// Appends ` AND <condition>` binding `value` at the condition's `$` (its only one), when
+    /// `value` is `Some`; the query keeps the value, so it may be computed from a filter:
+    /// `and_opt_value("kind = $", filter.kind.map(Kind::as_str))`,
+    /// `and_opt_value("name ILIKE '%' || $ || '%'", pattern)`.
+    pub fn and_opt_value<T: ToSql + Sync + Send + 'a>(
+        mut self,
+        condition: &'static str,
+        value: Option<T>,
+    ) -> Self {
+        if let Some(v) = value {
+            let (before, after) = condition.split_once('$').unwrap_or((condition, ""));
+            self.sql.push_str(" AND ");
+            self.sql.push_str(before);
+            self.sql.push('$');
+            self.push(Param::Owned(Box::new(v)));
+            self.sql.push_str(after);
+        }
+        self
     }
 
     /// Appends ` AND <prefix><n>` binding `value`, e.g. `and("status = $", &status)`.
@@ -140,14 +169,18 @@ impl<'a> ListQuery<'a> {
         decode: impl Fn(&Row) -> Result<T, DbError>,
         cursor_of: impl Fn(&T) -> Cursor,
     ) -> Result<Page<T, Cursor>, DbError> {
-        self.limit = i64::from(limit) + 1;
         self.sql
             .push_str(" ORDER BY created_at DESC, id DESC LIMIT $");
-        self.params.push(&self.limit);
-        // Safe to split borrow: push the placeholder number after the param is in place.
-        let n = self.params.len();
-        self.sql.push_str(&n.to_string());
-        let rows = tx.query_once(&self.sql, &self.params).await?;
+        self.push(Param::Owned(Box::new(i64::from(limit) + 1)));
+        let params: Vec<&(dyn ToSql + Sync)> = self
+            .params
+            .iter()
+            .map(|p| match p {
+                Param::Borrowed(v) => *v,
+                Param::Owned(v) => v.as_ref() as &(dyn ToSql + Sync),
+            })
+            .collect();
+        let rows = tx.query_once(&self.sql, &params).await?;
         let mut items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() > usize::from(limit) {
             items.truncate(usize::from(limit));

@@ -1,5 +1,5 @@
-//! Saved report definitions: the row, its filters, its insert and its update; reading,
-//! locking and deleting by id are [`crate::crud`]'s. No query filters by organization: the
+//! Saved report definitions: the row, its filters, its insert and its update; listing,
+//! reading, locking and deleting are [`crate::crud`]'s. No query filters by organization: the
 //! policies of `policies/340_reports.sql` do, and `organization_id` defaults to the context on
 //! insert.
 
@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crud;
-use crate::list::Cursor;
-use crate::{DbError, Page, PageRequest, TenantTx};
+use crate::list::ListQuery;
+use crate::{DbError, TenantTx};
 
 crate::table! {
     /// A report definition as stored, and as clients see it.
@@ -73,57 +73,52 @@ pub struct ReportFilter {
     pub schedule: Option<ReportSchedule>,
 }
 
-/// One page of report definitions, newest first. Ends the transaction (one round trip).
-pub async fn list(
-    tx: TenantTx,
-    filter: &ReportFilter,
-    page: PageRequest<Cursor>,
-) -> Result<Page<Report, Cursor>, DbError> {
-    let kind = filter.kind.map(ReportKind::as_str);
-    let schedule = filter.schedule.map(ReportSchedule::as_str);
-    let query = crud::list::<Report>()
-        .and_opt("kind = $", kind.as_ref())
-        .and_opt("schedule = $", schedule.as_ref());
-    crud::fetch(query, tx, &page).await
+impl crud::Filter for ReportFilter {
+    type Row = Report;
+    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
+        query
+            .and_opt_value("kind = $", self.kind.map(ReportKind::as_str))
+            .and_opt_value("schedule = $", self.schedule.map(ReportSchedule::as_str))
+    }
 }
 
-/// Saves a report definition in the acting organization.
-pub async fn create(tx: &mut TenantTx, new: &NewReport) -> Result<Report, DbError> {
-    crud::returning(
-        tx,
-        "INSERT INTO palisade.reports (id, name, kind, parameters, schedule) \
-         VALUES ($1, $2, $3, $4, $5)",
-        &[
-            &ReportId::new().as_uuid(),
-            &new.name.as_str(),
-            &new.kind.as_str(),
-            &new.parameters.to_value(),
-            &new.schedule.map(ReportSchedule::as_str),
-        ],
-    )
-    .await
+impl crud::Insert for NewReport {
+    type Row = Report;
+    async fn insert(&self, tx: &mut TenantTx) -> Result<Report, DbError> {
+        crud::returning(
+            tx,
+            "INSERT INTO palisade.reports (id, name, kind, parameters, schedule) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &ReportId::new().as_uuid(),
+                &self.name.as_str(),
+                &self.kind.as_str(),
+                &self.parameters.to_value(),
+                &self.schedule.map(ReportSchedule::as_str),
+            ],
+        )
+        .await
+    }
 }
 
-/// Applies `patch`; `None` when the definition does not exist in this organization.
-pub async fn update(
-    tx: &mut TenantTx,
-    id: ReportId,
-    patch: &ReportPatch,
-) -> Result<Option<Report>, DbError> {
-    crud::returning_opt(
-        tx,
-        "UPDATE palisade.reports SET name = coalesce($2, name), kind = coalesce($3, kind), \
-             parameters = coalesce($4, parameters), \
-             schedule = CASE WHEN $5 THEN $6 ELSE schedule END, updated_at = now() \
-         WHERE id = $1",
-        &[
-            &id.as_uuid(),
-            &patch.name.as_ref().map(ReportName::as_str),
-            &patch.kind.map(ReportKind::as_str),
-            &patch.parameters.as_ref().map(ReportParameters::to_value),
-            &patch.schedule.is_some(),
-            &patch.schedule.flatten().map(ReportSchedule::as_str),
-        ],
-    )
-    .await
+impl crud::Update for ReportPatch {
+    type Row = Report;
+    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Report>, DbError> {
+        crud::returning_opt(
+            tx,
+            "UPDATE palisade.reports SET name = coalesce($2, name), kind = coalesce($3, kind), \
+                 parameters = coalesce($4, parameters), \
+                 schedule = CASE WHEN $5 THEN $6 ELSE schedule END, updated_at = now() \
+             WHERE id = $1",
+            &[
+                &id,
+                &self.name.as_ref().map(ReportName::as_str),
+                &self.kind.map(ReportKind::as_str),
+                &self.parameters.as_ref().map(ReportParameters::to_value),
+                &self.schedule.is_some(),
+                &self.schedule.flatten().map(ReportSchedule::as_str),
+            ],
+        )
+        .await
+    }
 }

@@ -4,11 +4,8 @@
 //! family's own: its filters, its bodies and their parsing, and its one constraint.
 
 use palisade_db::customers::{self as db, Customer, CustomerFilter, CustomerPatch, NewCustomer};
-use palisade_db::list::Cursor;
-use palisade_db::{DbError, Page, PageRequest, TenantTx};
-use palisade_domain::{CustomerId, CustomerName, EmailAddress, PhoneNumber};
+use palisade_domain::{CustomerName, EmailAddress, PhoneNumber};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::{Fields, nullable};
 use crate::error::ErrorCode;
@@ -61,14 +58,6 @@ impl Listed for Customers {
             }),
         }
     }
-
-    async fn page(
-        tx: TenantTx,
-        filter: &CustomerFilter,
-        page: PageRequest<Cursor>,
-    ) -> Result<Page<Customer, Cursor>, DbError> {
-        db::list(tx, filter, page).await
-    }
 }
 
 /// Create body.
@@ -100,10 +89,6 @@ impl Created for Customers {
             phone,
         })
     }
-
-    async fn insert(tx: &mut TenantTx, new: &NewCustomer) -> Result<Customer, DbError> {
-        db::create(tx, new).await
-    }
 }
 
 /// Patch body: absent fields stay, `null` clears `email` or `phone` (and is 422 on `name`).
@@ -132,13 +117,5 @@ impl Patched for Customers {
             email: f.clearable("email", &body.email, EmailAddress::parse),
             phone: f.clearable("phone", &body.phone, PhoneNumber::parse),
         }
-    }
-
-    async fn update(
-        tx: &mut TenantTx,
-        id: Uuid,
-        patch: &CustomerPatch,
-    ) -> Result<Option<Customer>, DbError> {
-        db::update(tx, CustomerId::from_uuid(id), patch).await
     }
 }

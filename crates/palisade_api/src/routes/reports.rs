@@ -2,13 +2,10 @@
 //! optional schedule). The handlers are [`crate::resource`]'s; this module declares what is the
 //! family's own: filters, bodies and their parsing.
 
-use palisade_db::list::Cursor;
-use palisade_db::reports::{self as db, NewReport, Report, ReportFilter, ReportPatch};
-use palisade_db::{DbError, Page, PageRequest, TenantTx};
-use palisade_domain::{ReportId, ReportKind, ReportName, ReportParameters, ReportSchedule};
+use palisade_db::reports::{NewReport, Report, ReportFilter, ReportPatch};
+use palisade_domain::{ReportKind, ReportName, ReportParameters, ReportSchedule};
 use serde::Deserialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::{Fields, not_null, nullable};
 use crate::resource::{self, Created, Listed, Patched, Resource};
@@ -66,14 +63,6 @@ impl Listed for Reports {
             schedule: f.optional("schedule", q.schedule.as_deref(), ReportSchedule::parse),
         }
     }
-
-    async fn page(
-        tx: TenantTx,
-        filter: &ReportFilter,
-        page: PageRequest<Cursor>,
-    ) -> Result<Page<Report, Cursor>, DbError> {
-        db::list(tx, filter, page).await
-    }
 }
 
 /// Create body.
@@ -112,10 +101,6 @@ impl Created for Reports {
             schedule,
         })
     }
-
-    async fn insert(tx: &mut TenantTx, new: &NewReport) -> Result<Report, DbError> {
-        db::create(tx, new).await
-    }
 }
 
 /// Patch body: absent fields stay; `parameters` replaces the object; `schedule: null`
@@ -148,13 +133,5 @@ impl Patched for Reports {
             parameters: parse_parameters(f, body.parameters.as_ref()),
             schedule: f.clearable("schedule", &body.schedule, ReportSchedule::parse),
         }
-    }
-
-    async fn update(
-        tx: &mut TenantTx,
-        id: Uuid,
-        patch: &ReportPatch,
-    ) -> Result<Option<Report>, DbError> {
-        db::update(tx, ReportId::from_uuid(id), patch).await
     }
 }
