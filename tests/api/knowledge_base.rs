@@ -1,7 +1,8 @@
 //! `/v1/knowledge-base/articles`: CRUD, tags, the published flag, full-text search under RLS,
 //! and the search plan as the app role (an index, no Seq Scan).
 
-use palisade_db::knowledge_base::{ArticleFilter, list_query};
+use palisade_db::crud::{self, Filter};
+use palisade_db::knowledge_base::{Article, ArticleFilter};
 use palisade_test_support::{TestDb, spawn_app};
 use serde_json::json;
 use uuid::Uuid;
@@ -164,7 +165,7 @@ async fn the_search_plan_uses_an_index_not_a_seq_scan_as_the_app_role() {
         // Exactly the statement the list route runs (the ORDER BY and LIMIT are ListQuery's).
         let sql = format!(
             "EXPLAIN {} ORDER BY created_at DESC, id DESC LIMIT 51",
-            list_query(&filter, None).sql()
+            filter.narrow(crud::list::<Article>()).sql()
         );
         c.batch_execute("BEGIN").await.unwrap();
         c.execute(
@@ -184,7 +185,7 @@ async fn the_search_plan_uses_an_index_not_a_seq_scan_as_the_app_role() {
             .query_one(
                 &format!(
                     "SELECT count(*) FROM ({}) s",
-                    list_query(&filter, None).sql()
+                    filter.narrow(crud::list::<Article>()).sql()
                 ),
                 &[&word],
             )

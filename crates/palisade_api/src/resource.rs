@@ -12,6 +12,8 @@
 //!   transaction;
 //! - writes of families declared [`Resource::ADMIN_WRITES`] answer 403 to a member before
 //!   reading anything;
+//! - every write that commits logs one line (`created`, `updated`, `deleted`, with the
+//!   collection and the id; never a field's value);
 //! - a constraint violation becomes the error [`crate::constraints`] lists for it (409 for a
 //!   taken unique key, 422 `not_found` for a reference outside the organization).
 //!
@@ -79,8 +81,6 @@ impl Violation {
         }
     }
 
-    // Used by the families converted next (phone numbers: a number an SMS campaign uses).
-    #[allow(dead_code)]
     /// A reference *to* this family's row from another table, violated by deleting (or
     /// changing) the row while it is in use.
     pub(crate) const fn in_use(constraint: &'static str, error: fn() -> ApiError) -> Self {
@@ -136,6 +136,12 @@ pub(crate) trait Patched: Resource {
     type Patch: crud::Update<Row = Self::Row>;
     /// Parses the body, recording each bad field in `f`.
     fn parse(body: &Self::Body, f: &mut Fields) -> Self::Patch;
+
+    /// Refuses a patch that the row's current state does not allow, in the write transaction
+    /// before the write (e.g. a phone number's capabilities bounded by the carrier's).
+    async fn check(_tx: &mut TenantTx, _id: Uuid, _patch: &Self::Patch) -> Result<(), ApiError> {
+        Ok(())
+    }
 }
 
 fn may_write<R: Resource>(tenant: &Tenant) -> Result<(), ApiError> {
@@ -198,12 +204,15 @@ pub(crate) async fn create<R: Created>(
         .await
         .map_err(write_error::<R>)?;
     let id = Table::cursor(&row).id;
-    tx.commit(crate::routes::created(
-        R::COLLECTION,
-        id,
-        R::Json::from(row),
-    ))
-    .await
+    let created = tx
+        .commit(crate::routes::created(
+            R::COLLECTION,
+            id,
+            R::Json::from(row),
+        ))
+        .await?;
+    tracing::info!(resource = R::COLLECTION, %id, "created");
+    Ok(created)
 }
 
 /// `GET <item>`.
@@ -237,11 +246,13 @@ pub(crate) async fn update<R: Patched>(
     if_match
         .check(crud::lock::<R::Row>(&mut tx, id), R::Json::from)
         .await?;
+    R::check(&mut tx, id, &patch).await?;
     let row = crud::Update::update(&patch, &mut tx, id)
         .await
         .map_err(write_error::<R>)?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
+    tracing::info!(resource = R::COLLECTION, %id, "updated");
     Ok(HttpResponse::Ok().json(R::Json::from(row)))
 }
 
@@ -265,6 +276,7 @@ pub(crate) async fn delete<R: Resource>(
         return Err(ApiError::NotFound);
     }
     tx.commit().await?;
+    tracing::info!(resource = R::COLLECTION, %id, "deleted");
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -82,22 +82,25 @@ impl<'a> ListQuery<'a> {
         value: Option<T>,
     ) -> Self {
         if let Some(v) = value {
-            let (before, after) = condition.split_once('$').unwrap_or((condition, ""));
-            self.sql.push_str(" AND ");
-            self.sql.push_str(before);
-            self.sql.push('$');
-            self.push(Param::Owned(Box::new(v)));
-            self.sql.push_str(after);
+            self.condition(condition, Param::Owned(Box::new(v)));
         }
         self
     }
 
-    /// Appends ` AND <prefix><n>` binding `value`, e.g. `and("status = $", &status)`.
-    pub fn and(mut self, prefix: &'static str, value: &'a (dyn ToSql + Sync)) -> Self {
-        self.sql.push_str(" AND ");
-        self.sql.push_str(prefix);
-        self.bind(value);
+    /// Appends ` AND <condition>` binding `value` at the condition's `$` (its only one), e.g.
+    /// `and("status = $", &status)` or `and("name ILIKE '%' || $ || '%'", &pattern)`.
+    pub fn and(mut self, condition: &'static str, value: &'a (dyn ToSql + Sync)) -> Self {
+        self.condition(condition, Param::Borrowed(value));
         self
+    }
+
+    fn condition(&mut self, condition: &'static str, value: Param<'a>) {
+        let (before, after) = condition.split_once('$').unwrap_or((condition, ""));
+        self.sql.push_str(" AND ");
+        self.sql.push_str(before);
+        self.sql.push('$');
+        self.push(value);
+        self.sql.push_str(after);
     }
 
     /// [`ListQuery::and`] when `value` is `Some`; nothing otherwise.

@@ -1,4 +1,5 @@
-//! Phone numbers. No query filters by organization: the policies of
+//! Phone numbers: the row, its filters, insert and update (listing, reading and locking are
+//! [`crate::crud`]'s), and the inventory. No query filters by organization: the policies of
 //! `policies/320_phone_numbers.sql` do (and reserve writes to owners and admins), and
 //! `organization_id` defaults to the context on insert.
 //!
@@ -12,10 +13,10 @@ use palisade_domain::{
     Capabilities, Capability, IvrMenuId, PhoneLabel, PhoneNumber, PhoneNumberId,
 };
 use time::OffsetDateTime;
-use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::list::{Cursor, ListQuery};
+use crate::crud;
+use crate::list::ListQuery;
 use crate::{DbError, Page, PageRequest, TenantTx};
 
 /// The platform-wide unique key on the number (the allow-listed exception, justified in the
@@ -34,23 +35,29 @@ pub const CAMPAIGN_FROM_FKEY: &str = "sms_campaigns_from_number_fkey";
 /// organization (missing, or another organization's).
 pub const IVR_MENU_FKEY: &str = "phone_numbers_ivr_menu_fkey";
 
-/// A number as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PhoneNumberRow {
-    /// Its id.
-    pub id: Uuid,
-    /// E.164 number, unique across the platform.
-    pub number: String,
-    /// Label.
-    pub label: Option<String>,
-    /// `sms`, `voice`.
-    pub capabilities: Vec<String>,
-    /// The IVR menu inbound calls start in.
-    pub ivr_menu_id: Option<Uuid>,
-    /// Creation time.
-    pub created_at: OffsetDateTime,
-    /// Last change.
-    pub updated_at: OffsetDateTime,
+crate::table! {
+    /// A number as stored, and as clients see it.
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    #[schema(as = PhoneNumber)]
+    pub struct PhoneNumberRow in "palisade.phone_numbers" {
+        /// Its id.
+        id: Uuid,
+        /// E.164, unique across the platform.
+        number: String,
+        /// Label.
+        label: Option<String>,
+        /// What this organization uses it for.
+        #[schema(value_type = Vec<Capability>)]
+        capabilities: Vec<String>,
+        /// The IVR menu that answers its calls.
+        ivr_menu_id: Option<Uuid>,
+        /// Creation time.
+        #[serde(with = "palisade_domain::timestamp")]
+        created_at: OffsetDateTime,
+        /// Last change.
+        #[serde(with = "palisade_domain::timestamp")]
+        updated_at: OffsetDateTime,
+    }
 }
 
 /// A number to add.
@@ -89,57 +96,17 @@ pub struct PhoneNumberFilter {
     pub ivr_menu_id: Option<IvrMenuId>,
 }
 
-const COLUMNS: &str = "id, number, label, capabilities, ivr_menu_id, created_at, updated_at";
-
-fn from_row(r: &Row) -> Result<PhoneNumberRow, DbError> {
-    Ok(PhoneNumberRow {
-        id: r.try_get("id")?,
-        number: r.try_get("number")?,
-        label: r.try_get("label")?,
-        capabilities: r.try_get("capabilities")?,
-        ivr_menu_id: r.try_get("ivr_menu_id")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
-/// One page of numbers, newest first. Ends the transaction (one round trip).
-pub async fn list(
-    tx: TenantTx,
-    filter: &PhoneNumberFilter,
-    page: PageRequest<Cursor>,
-) -> Result<Page<PhoneNumberRow, Cursor>, DbError> {
-    let number = filter.number.as_ref().map(PhoneNumber::as_str);
-    let capability = filter.capability.map(Capability::as_str);
-    let menu = filter.ivr_menu_id.map(|m| m.as_uuid());
-    ListQuery::new(
-        "SELECT id, number, label, capabilities, ivr_menu_id, created_at, updated_at \
-         FROM palisade.phone_numbers WHERE true",
-    )
-    .and_opt("number = $", number.as_ref())
-    .and_opt_wrapped("capabilities @> ARRAY[$", capability.as_ref(), "]::text[]")
-    .and_opt("ivr_menu_id = $", menu.as_ref())
-    .page(&page)
-    .fetch(tx, page.limit, from_row, |n| Cursor {
-        created_at: n.created_at,
-        id: n.id,
-    })
-    .await
-}
-
-/// The statement of [`get`] (and, `FOR UPDATE`, of [`lock`]).
-const GET_SQL: &str = "SELECT id, number, label, capabilities, ivr_menu_id, created_at, updated_at \
-             FROM palisade.phone_numbers WHERE id = $1";
-
-/// One number, or `None` when it does not exist in this organization.
-pub async fn get(tx: TenantTx, id: PhoneNumberId) -> Result<Option<PhoneNumberRow>, DbError> {
-    let rows = tx.query_once(GET_SQL, &[&id.as_uuid()]).await?;
-    rows.first().map(from_row).transpose()
-}
-
-/// [`get`] inside a write transaction, the row locked until it ends (for `If-Match`).
-pub async fn lock(tx: &mut TenantTx, id: PhoneNumberId) -> Result<Option<PhoneNumberRow>, DbError> {
-    crate::lock::for_update(tx, GET_SQL, id.as_uuid(), from_row).await
+impl crud::Filter for PhoneNumberFilter {
+    type Row = PhoneNumberRow;
+    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
+        query
+            .and_opt_value("number = $", self.number.as_ref().map(PhoneNumber::as_str))
+            .and_opt_value(
+                "capabilities @> ARRAY[$]::text[]",
+                self.capability.map(Capability::as_str),
+            )
+            .and_opt_value("ivr_menu_id = $", self.ivr_menu_id.map(|m| m.as_uuid()))
+    }
 }
 
 /// The number of one of this organization's rows, inside a transaction that goes on.
@@ -156,58 +123,53 @@ pub async fn number_of(tx: &mut TenantTx, id: PhoneNumberId) -> Result<Option<St
 
 /// Adds a number to the acting organization: only one the inventory assigns to it ([`claim`]
 /// first, in the same transaction; [`INVENTORY_FKEY`] refuses any other).
-pub async fn create(tx: &mut TenantTx, new: &NewPhoneNumber) -> Result<PhoneNumberRow, DbError> {
-    let sql = format!(
-        "INSERT INTO palisade.phone_numbers (id, number, label, capabilities, ivr_menu_id) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
-    );
-    let row = tx
-        .query_one(
-            &sql,
+impl crud::Insert for NewPhoneNumber {
+    type Row = PhoneNumberRow;
+    async fn insert(&self, tx: &mut TenantTx) -> Result<PhoneNumberRow, DbError> {
+        crud::returning(
+            tx,
+            "INSERT INTO palisade.phone_numbers (id, number, label, capabilities, ivr_menu_id) \
+             VALUES ($1, $2, $3, $4, $5)",
             &[
                 &PhoneNumberId::new().as_uuid(),
-                &new.number.as_str(),
-                &new.label.as_ref().map(PhoneLabel::as_str),
-                &new.capabilities.as_strs(),
-                &new.ivr_menu_id.map(|m| m.as_uuid()),
+                &self.number.as_str(),
+                &self.label.as_ref().map(PhoneLabel::as_str),
+                &self.capabilities.as_strs(),
+                &self.ivr_menu_id.map(|m| m.as_uuid()),
             ],
         )
-        .await?;
-    from_row(&row)
+        .await
+    }
 }
 
-/// Applies `patch`; `None` when the number does not exist in this organization (or the acting
-/// role may not change it: the policy then matches no row).
-pub async fn update(
-    tx: &mut TenantTx,
-    id: PhoneNumberId,
-    patch: &PhoneNumberPatch,
-) -> Result<Option<PhoneNumberRow>, DbError> {
-    let sql = format!(
-        "UPDATE palisade.phone_numbers SET \
-             label = CASE WHEN $2 THEN $3 ELSE label END, \
-             capabilities = coalesce($4, capabilities), \
-             ivr_menu_id = CASE WHEN $5 THEN $6 ELSE ivr_menu_id END, \
-             updated_at = now() \
-         WHERE id = $1 RETURNING {COLUMNS}"
-    );
-    let row = tx
-        .query_opt(
-            &sql,
+/// `None` when the number does not exist in this organization (or the acting role may not
+/// change it: the policy then matches no row).
+impl crud::Update for PhoneNumberPatch {
+    type Row = PhoneNumberRow;
+    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<PhoneNumberRow>, DbError> {
+        let label = self
+            .label
+            .as_ref()
+            .map(|l| l.as_ref().map(PhoneLabel::as_str));
+        crud::returning_opt(
+            tx,
+            "UPDATE palisade.phone_numbers SET \
+                 label = CASE WHEN $2 THEN $3 ELSE label END, \
+                 capabilities = coalesce($4, capabilities), \
+                 ivr_menu_id = CASE WHEN $5 THEN $6 ELSE ivr_menu_id END, \
+                 updated_at = now() \
+             WHERE id = $1",
             &[
-                &id.as_uuid(),
-                &patch.label.is_some(),
-                &patch
-                    .label
-                    .as_ref()
-                    .and_then(|l| l.as_ref().map(PhoneLabel::as_str)),
-                &patch.capabilities.as_ref().map(Capabilities::as_strs),
-                &patch.ivr_menu_id.is_some(),
-                &patch.ivr_menu_id.flatten().map(|m| m.as_uuid()),
+                &id,
+                &label.is_some(),
+                &label.flatten(),
+                &self.capabilities.as_ref().map(Capabilities::as_strs),
+                &self.ivr_menu_id.is_some(),
+                &self.ivr_menu_id.flatten().map(|m| m.as_uuid()),
             ],
         )
-        .await?;
-    row.map(|r| from_row(&r)).transpose()
+        .await
+    }
 }
 
 /// Removes the organization's row of a number and returns the number; `None` when it does not
@@ -231,7 +193,7 @@ fn whole_seconds(d: time::Duration) -> i64 {
 /// Assigns `number` from the inventory to the acting organization, if it is available to it at
 /// `now` with a quarantine of `quarantine`, and returns what the carrier lets it do; `None`
 /// otherwise (unknown, held by anyone, or quarantined: the same answer). Owners and admins only.
-/// Insert the organization's row with [`create`] in the same transaction.
+/// Insert the organization's row ([`NewPhoneNumber`]) in the same transaction.
 pub async fn claim(
     tx: &mut TenantTx,
     number: &PhoneNumber,

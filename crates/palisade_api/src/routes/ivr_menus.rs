@@ -2,94 +2,48 @@
 //! [`IvrMenuTree`], stored and returned as given). Another organization's menu answers 404
 //! exactly like a missing one. Every role reads; only owners and admins create, change or
 //! delete menus, as for phone numbers (a menu decides where calls are transferred): 403 here,
-//! and the policies of `policies/310_ivr_menus.sql` refuse it again.
+//! and the policies of `policies/310_ivr_menus.sql` refuse it again. The handlers are
+//! [`crate::resource`]'s.
 
-use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
-use palisade_db::ivr_menus::{self as db, IvrMenu, IvrMenuFilter, IvrMenuPatch};
-use palisade_domain::{IvrMenuId, IvrMenuName, IvrMenuTree};
-use serde::{Deserialize, Serialize};
+use palisade_db::ivr_menus::{self as db, IvrMenu, IvrMenuFilter, IvrMenuPatch, NewIvrMenu};
+use palisade_domain::{IvrMenuName, IvrMenuTree};
+use serde::Deserialize;
 use serde_json::Value;
-use time::OffsetDateTime;
-use uuid::Uuid;
 
-use super::{Fields, not_null, parse_id};
-use crate::auth::Tenant;
-use crate::etag::IfMatch;
-use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::list::List;
-use crate::{ApiError, AppState};
+use super::{Fields, not_null};
+use crate::error::ErrorCode;
+use crate::resource::{self, Created, Listed, Patched, Resource, Violation};
 
-/// Declares this family's routes (see [`crate::endpoints`]).
+/// The IVR menu family.
+pub(crate) struct IvrMenus;
+
+impl Resource for IvrMenus {
+    type Row = IvrMenu;
+    type Json = IvrMenu;
+    const COLLECTION: &'static str = "/v1/ivr/menus";
+    const ITEM: &'static str = "/v1/ivr/menus/{id}";
+    const TAG: &'static str = "ivr";
+    const ONE: &'static str = "an IVR menu";
+    const MANY: &'static str = "IVR menus";
+    const ADMIN_WRITES: bool = true;
+    const VIOLATIONS: &'static [Violation] = &[Violation::on_write(db::NAME_KEY, || {
+        resource::taken(
+            ErrorCode::NameTaken,
+            "another IVR menu of this organization has this name",
+        )
+    })];
+}
+
+/// Declares this family's routes (see [`crate::resource`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
-    e.get("/v1/ivr/menus", list)
-        .tag("ivr")
-        .summary("List IVR menus")
-        .describe("Newest first; `name` is a case-insensitive substring")
-        .list_query::<ListQuery>()
-        .list::<IvrMenuJson>()
-        .errors(&[422]);
-    e.post("/v1/ivr/menus", create)
-        .tag("ivr")
-        .summary("Create an IVR menu")
-        .describe("Owners and admins")
-        .body::<CreateBody>()
-        .created::<IvrMenuJson>()
-        .errors(&[403, 409, 413, 415, 422]);
-    e.get("/v1/ivr/menus/{id}", get)
-        .tag("ivr")
-        .summary("Get an IVR menu")
-        .ok::<IvrMenuJson>()
-        .errors(&[404]);
-    e.patch("/v1/ivr/menus/{id}", update)
-        .tag("ivr")
-        .summary("Update an IVR menu")
-        .describe("Owners and admins; `tree` replaces the whole tree")
-        .body::<PatchBody>()
-        .ok::<IvrMenuJson>()
-        .errors(&[403, 404, 409, 413, 415, 422]);
-    e.delete("/v1/ivr/menus/{id}", delete)
-        .tag("ivr")
-        .summary("Delete an IVR menu")
-        .describe("Owners and admins; numbers that pointed at it keep working without a menu")
-        .no_content()
-        .errors(&[403, 404]);
-}
-
-/// A menu as clients see it.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = IvrMenu)]
-pub struct IvrMenuJson {
-    id: Uuid,
-    name: String,
-    /// The menu tree, as given: a node is `{"prompt", "options"}`, `options` maps 1 to 12
-    /// keypad keys (`0`-`9`, `*`, `#`) to an `action`: `say` (`text`), `transfer` (`to`, E.164),
-    /// `submenu` (`menu`, a node), `voicemail` (`greeting`, optional) or `hangup`.
-    #[schema(value_type = Object)]
-    tree: Value,
-    #[serde(with = "palisade_domain::timestamp")]
-    created_at: OffsetDateTime,
-    #[serde(with = "palisade_domain::timestamp")]
-    updated_at: OffsetDateTime,
-}
-
-impl From<IvrMenu> for IvrMenuJson {
-    fn from(m: IvrMenu) -> Self {
-        Self {
-            id: m.id,
-            name: m.name,
-            tree: m.tree,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
-    }
-}
-
-fn name_taken() -> ApiError {
-    ApiError::Conflict {
-        code: crate::error::ErrorCode::NameTaken,
-        message: "another IVR menu of this organization has this name",
-    }
+    resource::list_route::<IvrMenus>(e)
+        .describe("Newest first; `name` is a case-insensitive substring");
+    resource::create_route::<IvrMenus>(e);
+    resource::get_route::<IvrMenus>(e);
+    resource::update_route::<IvrMenus>(e)
+        .describe("Owners and admins; `tree` replaces the whole tree");
+    resource::delete_route::<IvrMenus>(e)
+        .describe("Owners and admins; numbers that pointed at it keep working without a menu");
 }
 
 fn parse_tree(f: &mut Fields, raw: Option<&Value>) -> Option<IvrMenuTree> {
@@ -110,23 +64,17 @@ pub struct ListQuery {
     name: Option<String>,
 }
 
-/// `GET /v1/ivr/menus?name=&created_after=&created_before=`: newest first; `name` is a
-/// case-insensitive substring.
-pub async fn list(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: List<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let filter = IvrMenuFilter {
-        name_contains: f.optional("name", q.filter.name.as_deref(), |s| {
-            IvrMenuName::parse(s).map(|n| n.as_str().to_owned())
-        }),
-    };
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &filter, q.page).await?;
-    Ok(q.respond(page, IvrMenuJson::from))
+impl Listed for IvrMenus {
+    type Query = ListQuery;
+    type Filter = IvrMenuFilter;
+
+    fn filter(q: &ListQuery, f: &mut Fields) -> IvrMenuFilter {
+        IvrMenuFilter {
+            name_contains: f.optional("name", q.name.as_deref(), |s| {
+                IvrMenuName::parse(s).map(|n| n.as_str().to_owned())
+            }),
+        }
+    }
 }
 
 /// Create body.
@@ -142,47 +90,21 @@ pub struct CreateBody {
     tree: Option<Value>,
 }
 
-/// `POST /v1/ivr/menus` (201; owners and admins).
-pub async fn create(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    idem: Idempotency,
-    body: crate::extract::Json<CreateBody>,
-) -> Result<HttpResponse, ApiError> {
-    tenant.require_admin()?;
-    let mut f = Fields::default();
-    let name = f.required("name", body.name.as_deref(), IvrMenuName::parse);
-    if body.tree.is_none() {
-        f.missing("tree");
-    }
-    let tree = parse_tree(&mut f, body.tree.as_ref());
-    f.finish()?;
-    let (Some(name), Some(tree)) = (name, tree) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
-    let menu = match db::create(&mut tx, &name, &tree).await {
-        Err(e) if e.is_unique_violation_of(db::NAME_KEY) => return Err(name_taken()),
-        other => other?,
-    };
-    tx.commit(super::created(
-        "/v1/ivr/menus",
-        menu.id,
-        IvrMenuJson::from(menu),
-    ))
-    .await
-}
+impl Created for IvrMenus {
+    type Body = CreateBody;
+    type New = NewIvrMenu;
 
-/// `GET /v1/ivr/menus/{id}`.
-pub async fn get(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, IvrMenuId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let menu = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(IvrMenuJson::from(menu)))
+    fn parse(body: &CreateBody, f: &mut Fields) -> Option<NewIvrMenu> {
+        let name = f.required("name", body.name.as_deref(), IvrMenuName::parse);
+        if body.tree.is_none() {
+            f.missing("tree");
+        }
+        let tree = parse_tree(f, body.tree.as_ref());
+        Some(NewIvrMenu {
+            name: name?,
+            tree: tree?,
+        })
+    }
 }
 
 /// Patch body: absent fields stay; `tree` replaces the whole tree.
@@ -197,51 +119,14 @@ pub struct PatchBody {
     tree: Option<Value>,
 }
 
-/// `PATCH /v1/ivr/menus/{id}` (owners and admins).
-pub async fn update(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-    body: crate::extract::Json<PatchBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, IvrMenuId::parse)?;
-    tenant.require_admin()?;
-    let mut f = Fields::default();
-    let patch = IvrMenuPatch {
-        name: f.optional("name", body.name.as_deref(), IvrMenuName::parse),
-        tree: parse_tree(&mut f, body.tree.as_ref()),
-    };
-    f.finish()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock(&mut tx, id), IvrMenuJson::from)
-        .await?;
-    let menu = match db::update(&mut tx, id, &patch).await {
-        Err(e) if e.is_unique_violation_of(db::NAME_KEY) => return Err(name_taken()),
-        other => other?.ok_or(ApiError::NotFound)?,
-    };
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(IvrMenuJson::from(menu)))
-}
+impl Patched for IvrMenus {
+    type Body = PatchBody;
+    type Patch = IvrMenuPatch;
 
-/// `DELETE /v1/ivr/menus/{id}` (204; owners and admins); numbers that pointed at it keep
-/// working without a menu.
-pub async fn delete(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, IvrMenuId::parse)?;
-    tenant.require_admin()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock(&mut tx, id), IvrMenuJson::from)
-        .await?;
-    if !db::delete(&mut tx, id).await? {
-        return Err(ApiError::NotFound);
+    fn parse(body: &PatchBody, f: &mut Fields) -> IvrMenuPatch {
+        IvrMenuPatch {
+            name: f.optional("name", body.name.as_deref(), IvrMenuName::parse),
+            tree: parse_tree(f, body.tree.as_ref()),
+        }
     }
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
 }

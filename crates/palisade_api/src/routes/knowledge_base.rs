@@ -1,86 +1,39 @@
 //! `/v1/knowledge-base/articles`: articles with tags and a published flag, and full-text search
 //! (`?q=`, web-search syntax) under RLS. Another organization's article answers 404 exactly like
-//! a missing one, and never matches a search.
+//! a missing one, and never matches a search. The handlers are [`crate::resource`]'s.
 
-use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
-use palisade_db::knowledge_base::{self as db, Article, ArticleFilter, ArticlePatch, NewArticle};
-use palisade_domain::{ArticleBody, ArticleId, ArticleTitle, Tags};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use uuid::Uuid;
+use palisade_db::knowledge_base::{Article, ArticleFilter, ArticlePatch, NewArticle};
+use palisade_domain::{ArticleBody, ArticleTitle, Tags};
+use serde::Deserialize;
 
-use super::{Fields, not_null, parse_id};
-use crate::auth::Tenant;
-use crate::etag::IfMatch;
-use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::list::List;
-use crate::{ApiError, AppState};
+use super::{Fields, not_null};
+use crate::resource::{self, Created, Listed, Patched, Resource};
 
 /// Longest search query, in characters.
 const MAX_QUERY_CHARS: usize = 200;
 
-/// Declares this family's routes (see [`crate::endpoints`]).
+/// The knowledge-base family.
+pub(crate) struct Articles;
+
+impl Resource for Articles {
+    type Row = Article;
+    type Json = Article;
+    const COLLECTION: &'static str = "/v1/knowledge-base/articles";
+    const ITEM: &'static str = "/v1/knowledge-base/articles/{id}";
+    const TAG: &'static str = "knowledge-base";
+    const ONE: &'static str = "a knowledge base article";
+    const MANY: &'static str = "knowledge base articles";
+}
+
+/// Declares this family's routes (see [`crate::resource`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
-    e.get("/v1/knowledge-base/articles", list)
-        .tag("knowledge-base")
+    resource::list_route::<Articles>(e)
         .summary("List or search knowledge base articles")
-        .describe("Newest first, search results included (they are filtered, not ranked)")
-        .list_query::<ListQuery>()
-        .list::<ArticleJson>()
-        .errors(&[422]);
-    e.post("/v1/knowledge-base/articles", create)
-        .tag("knowledge-base")
-        .summary("Create a knowledge base article")
-        .describe("`tags` defaults to none, `published` to false")
-        .body::<CreateBody>()
-        .created::<ArticleJson>()
-        .errors(&[413, 415, 422]);
-    e.get("/v1/knowledge-base/articles/{id}", get)
-        .tag("knowledge-base")
-        .summary("Get a knowledge base article")
-        .ok::<ArticleJson>()
-        .errors(&[404]);
-    e.patch("/v1/knowledge-base/articles/{id}", update)
-        .tag("knowledge-base")
-        .summary("Update a knowledge base article")
-        .body::<PatchBody>()
-        .ok::<ArticleJson>()
-        .errors(&[404, 413, 415, 422]);
-    e.delete("/v1/knowledge-base/articles/{id}", delete)
-        .tag("knowledge-base")
-        .summary("Delete a knowledge base article")
-        .no_content()
-        .errors(&[404]);
-}
-
-/// An article as clients see it.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = Article)]
-pub struct ArticleJson {
-    id: Uuid,
-    title: String,
-    body: String,
-    tags: Vec<String>,
-    published: bool,
-    #[serde(with = "palisade_domain::timestamp")]
-    created_at: OffsetDateTime,
-    #[serde(with = "palisade_domain::timestamp")]
-    updated_at: OffsetDateTime,
-}
-
-impl From<Article> for ArticleJson {
-    fn from(a: Article) -> Self {
-        Self {
-            id: a.id,
-            title: a.title,
-            body: a.body,
-            tags: a.tags,
-            published: a.published,
-            created_at: a.created_at,
-            updated_at: a.updated_at,
-        }
-    }
+        .describe("Newest first, search results included (they are filtered, not ranked)");
+    resource::create_route::<Articles>(e).describe("`tags` defaults to none, `published` to false");
+    resource::get_route::<Articles>(e);
+    resource::update_route::<Articles>(e);
+    resource::delete_route::<Articles>(e);
 }
 
 fn parse_tags(f: &mut Fields, raw: Option<&Vec<String>>) -> Option<Tags> {
@@ -106,35 +59,30 @@ pub struct ListQuery {
     published: Option<String>,
 }
 
-/// `GET /v1/knowledge-base/articles?q=&tag=&published=&created_after=&created_before=`: newest
-/// first, search results included (they are filtered, not ranked).
-pub async fn list(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: List<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let search = match q.filter.q.as_deref().map(str::trim) {
-        None => None,
-        Some(s) if s.is_empty() || s.chars().count() > MAX_QUERY_CHARS => {
-            f.invalid("q", "must be 1 to 200 characters");
-            None
+impl Listed for Articles {
+    type Query = ListQuery;
+    type Filter = ArticleFilter;
+
+    /// Newest first, search results included (they are filtered, not ranked).
+    fn filter(q: &ListQuery, f: &mut Fields) -> ArticleFilter {
+        let search = match q.q.as_deref().map(str::trim) {
+            None => None,
+            Some(s) if s.is_empty() || s.chars().count() > MAX_QUERY_CHARS => {
+                f.invalid("q", "must be 1 to 200 characters");
+                None
+            }
+            Some(s) if s.chars().any(char::is_control) => {
+                f.invalid("q", "must not contain control characters");
+                None
+            }
+            Some(s) => Some(s.to_owned()),
+        };
+        ArticleFilter {
+            q: search,
+            tag: f.optional("tag", q.tag.as_deref(), Tags::parse_one),
+            published: f.boolean("published", q.published.as_deref()),
         }
-        Some(s) if s.chars().any(char::is_control) => {
-            f.invalid("q", "must not contain control characters");
-            None
-        }
-        Some(s) => Some(s.to_owned()),
-    };
-    let filter = ArticleFilter {
-        q: search,
-        tag: f.optional("tag", q.filter.tag.as_deref(), Tags::parse_one),
-        published: f.boolean("published", q.filter.published.as_deref()),
-    };
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &filter, q.page).await?;
-    Ok(q.respond(page, ArticleJson::from))
+    }
 }
 
 /// Create body.
@@ -152,50 +100,24 @@ pub struct CreateBody {
     published: Option<bool>,
 }
 
-/// `POST /v1/knowledge-base/articles` (201). `tags` defaults to none, `published` to false.
-pub async fn create(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    idem: Idempotency,
-    body: crate::extract::Json<CreateBody>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let title = f.required("title", body.title.as_deref(), ArticleTitle::parse);
-    let text = f.required("body", body.body.as_deref(), ArticleBody::parse);
-    let tags = match &body.tags {
-        None => Some(Tags::default()),
-        Some(t) => parse_tags(&mut f, Some(t)),
-    };
-    f.finish()?;
-    let (Some(title), Some(text), Some(tags)) = (title, text, tags) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    let new = NewArticle {
-        title,
-        body: text,
-        tags,
-        published: body.published.unwrap_or(false),
-    };
-    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
-    let article = db::create(&mut tx, &new).await?;
-    tx.commit(super::created(
-        "/v1/knowledge-base/articles",
-        article.id,
-        ArticleJson::from(article),
-    ))
-    .await
-}
+impl Created for Articles {
+    type Body = CreateBody;
+    type New = NewArticle;
 
-/// `GET /v1/knowledge-base/articles/{id}`.
-pub async fn get(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, ArticleId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let article = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(ArticleJson::from(article)))
+    fn parse(body: &CreateBody, f: &mut Fields) -> Option<NewArticle> {
+        let title = f.required("title", body.title.as_deref(), ArticleTitle::parse);
+        let text = f.required("body", body.body.as_deref(), ArticleBody::parse);
+        let tags = match &body.tags {
+            None => Some(Tags::default()),
+            Some(t) => parse_tags(f, Some(t)),
+        };
+        Some(NewArticle {
+            title: title?,
+            body: text?,
+            tags: tags?,
+            published: body.published.unwrap_or(false),
+        })
+    }
 }
 
 /// Patch body: absent fields stay; `tags` replaces the list.
@@ -213,49 +135,16 @@ pub struct PatchBody {
     published: Option<bool>,
 }
 
-/// `PATCH /v1/knowledge-base/articles/{id}`.
-pub async fn update(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-    body: crate::extract::Json<PatchBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, ArticleId::parse)?;
-    let mut f = Fields::default();
-    let patch = ArticlePatch {
-        title: f.optional("title", body.title.as_deref(), ArticleTitle::parse),
-        body: f.optional("body", body.body.as_deref(), ArticleBody::parse),
-        tags: parse_tags(&mut f, body.tags.as_ref()),
-        published: body.published,
-    };
-    f.finish()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock(&mut tx, id), ArticleJson::from)
-        .await?;
-    let article = db::update(&mut tx, id, &patch)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(ArticleJson::from(article)))
-}
+impl Patched for Articles {
+    type Body = PatchBody;
+    type Patch = ArticlePatch;
 
-/// `DELETE /v1/knowledge-base/articles/{id}` (204).
-pub async fn delete(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, ArticleId::parse)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock(&mut tx, id), ArticleJson::from)
-        .await?;
-    if !db::delete(&mut tx, id).await? {
-        return Err(ApiError::NotFound);
+    fn parse(body: &PatchBody, f: &mut Fields) -> ArticlePatch {
+        ArticlePatch {
+            title: f.optional("title", body.title.as_deref(), ArticleTitle::parse),
+            body: f.optional("body", body.body.as_deref(), ArticleBody::parse),
+            tags: parse_tags(f, body.tags.as_ref()),
+            published: body.published,
+        }
     }
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
 }

@@ -13,6 +13,7 @@
 use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use palisade_db::crud::{self, Insert};
 use palisade_db::phone_numbers::{
     self as db, NewPhoneNumber, PhoneNumberFilter, PhoneNumberPatch, PhoneNumberRow,
 };
@@ -21,90 +22,63 @@ use palisade_domain::{
     Capabilities, Capability, IvrMenuId, PhoneLabel, PhoneNumber, PhoneNumberId,
 };
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::query_params::no_such;
-use super::{Fields, not_null, nullable, parse_id};
+use super::{Fields, not_null, nullable};
 use crate::auth::Tenant;
 use crate::etag::IfMatch;
 use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::list::List;
+use crate::resource::{self, Listed, Patched, Resource, Violation};
 use crate::{ApiError, AppState};
 
-/// Declares this family's routes (see [`crate::endpoints`]).
+/// The phone number family: listing, reading and changing are [`crate::resource`]'s; claiming
+/// and releasing go through the inventory, below.
+pub(crate) struct PhoneNumbers;
+
+impl Resource for PhoneNumbers {
+    type Row = PhoneNumberRow;
+    type Json = PhoneNumberRow;
+    const COLLECTION: &'static str = "/v1/phone-numbers";
+    const ITEM: &'static str = "/v1/phone-numbers/{id}";
+    const TAG: &'static str = "phone-numbers";
+    const ONE: &'static str = "a phone number";
+    const MANY: &'static str = "phone numbers";
+    const ADMIN_WRITES: bool = true;
+    const VIOLATIONS: &'static [Violation] = &[
+        // Already this organization's: the same answer as any other unavailable number.
+        Violation::on_write(db::NUMBER_KEY, number_unavailable),
+        Violation::on_write(db::IVR_MENU_FKEY, || no_such("ivr_menu_id")),
+        Violation::in_use(db::CAMPAIGN_FROM_FKEY, number_in_use),
+    ];
+}
+
+/// Declares this family's routes (see [`crate::resource`]), `/available` before `/{id}`.
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
-    e.get("/v1/phone-numbers", list)
-        .tag("phone-numbers")
-        .summary("List phone numbers")
-        .list_query::<ListQuery>()
-        .list::<PhoneNumberJson>()
-        .errors(&[422]);
-    e.post("/v1/phone-numbers", create)
-        .tag("phone-numbers")
+    resource::list_route::<PhoneNumbers>(e);
+    e.post(PhoneNumbers::COLLECTION, create)
+        .tag(PhoneNumbers::TAG)
         .summary("Claim a phone number")
         .describe("Claims an available number from the inventory (owners and admins); 409 `number_unavailable` for any number this organization cannot claim")
         .body::<CreateBody>()
-        .created::<PhoneNumberJson>()
+        .created::<PhoneNumberRow>()
         .errors(&[403, 409, 413, 415, 422]);
     e.get("/v1/phone-numbers/available", available)
-        .tag("phone-numbers")
+        .tag(PhoneNumbers::TAG)
         .summary("List the numbers this organization may claim")
         .describe("The numbers this organization may claim now, in number order, `{\"data\": [{\"number\", \"capabilities\"}], \"next_cursor\"}`")
         .query::<AvailableQuery>()
         .ok::<AvailablePageJson>()
         .errors(&[422]);
-    e.get("/v1/phone-numbers/{id}", get)
-        .tag("phone-numbers")
-        .summary("Get a phone number")
-        .ok::<PhoneNumberJson>()
-        .errors(&[404]);
-    e.patch("/v1/phone-numbers/{id}", update)
-        .tag("phone-numbers")
-        .summary("Update a phone number")
-        .describe("Owners and admins; 409 `number_in_use` for dropping `sms` while an SMS campaign that may still send uses the number")
-        .body::<PatchBody>()
-        .ok::<PhoneNumberJson>()
-        .errors(&[403, 404, 409, 413, 415, 422]);
-    e.delete("/v1/phone-numbers/{id}", delete)
-        .tag("phone-numbers")
+    resource::get_route::<PhoneNumbers>(e);
+    resource::update_route::<PhoneNumbers>(e)
+        .describe("Owners and admins; 409 `number_in_use` for dropping `sms` while an SMS campaign that may still send uses the number");
+    e.delete(PhoneNumbers::ITEM, delete)
+        .tag(PhoneNumbers::TAG)
         .summary("Release a phone number")
         .describe("Releases the number into quarantine; 409 `number_in_use` while an SMS campaign that may still send uses it")
         .no_content()
         .errors(&[403, 404, 409]);
-}
-
-/// A number as clients see it.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = PhoneNumber)]
-pub struct PhoneNumberJson {
-    id: Uuid,
-    /// E.164.
-    number: String,
-    label: Option<String>,
-    /// What this organization uses it for.
-    #[schema(value_type = Vec<Capability>)]
-    capabilities: Vec<String>,
-    /// The IVR menu that answers its calls.
-    ivr_menu_id: Option<Uuid>,
-    #[serde(with = "palisade_domain::timestamp")]
-    created_at: OffsetDateTime,
-    #[serde(with = "palisade_domain::timestamp")]
-    updated_at: OffsetDateTime,
-}
-
-impl From<PhoneNumberRow> for PhoneNumberJson {
-    fn from(n: PhoneNumberRow) -> Self {
-        Self {
-            id: n.id,
-            number: n.number,
-            label: n.label,
-            capabilities: n.capabilities,
-            ivr_menu_id: n.ivr_menu_id,
-            created_at: n.created_at,
-            updated_at: n.updated_at,
-        }
-    }
 }
 
 /// 409 for a number this organization cannot claim: the same answer whether it is unknown,
@@ -169,30 +143,17 @@ pub struct ListQuery {
     ivr_menu_id: Option<String>,
 }
 
-/// `GET /v1/phone-numbers?number=&capability=&ivr_menu_id=&created_after=&created_before=`.
-pub async fn list(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: List<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let filter = PhoneNumberFilter {
-        number: f.optional("number", q.filter.number.as_deref(), PhoneNumber::parse),
-        capability: f.optional(
-            "capability",
-            q.filter.capability.as_deref(),
-            Capability::parse,
-        ),
-        ivr_menu_id: f.optional(
-            "ivr_menu_id",
-            q.filter.ivr_menu_id.as_deref(),
-            IvrMenuId::parse,
-        ),
-    };
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &filter, q.page).await?;
-    Ok(q.respond(page, PhoneNumberJson::from))
+impl Listed for PhoneNumbers {
+    type Query = ListQuery;
+    type Filter = PhoneNumberFilter;
+
+    fn filter(q: &ListQuery, f: &mut Fields) -> PhoneNumberFilter {
+        PhoneNumberFilter {
+            number: f.optional("number", q.number.as_deref(), PhoneNumber::parse),
+            capability: f.optional("capability", q.capability.as_deref(), Capability::parse),
+            ivr_menu_id: f.optional("ivr_menu_id", q.ivr_menu_id.as_deref(), IvrMenuId::parse),
+        }
+    }
 }
 
 /// Create body.
@@ -248,32 +209,16 @@ pub async fn create(
         capabilities,
         ivr_menu_id,
     };
-    let created = match db::create(&mut tx, &new).await {
-        // Already this organization's: the same answer as any other unavailable number.
-        Err(e) if e.is_unique_violation_of(db::NUMBER_KEY) => return Err(number_unavailable()),
-        Err(e) if e.is_foreign_key_violation_of(db::IVR_MENU_FKEY) => {
-            return Err(no_such("ivr_menu_id"));
-        }
-        other => other?,
-    };
+    let created = new
+        .insert(&mut tx)
+        .await
+        .map_err(resource::write_error::<PhoneNumbers>)?;
     tx.commit(super::created(
-        "/v1/phone-numbers",
+        PhoneNumbers::COLLECTION,
         created.id,
-        PhoneNumberJson::from(created),
+        created,
     ))
     .await
-}
-
-/// `GET /v1/phone-numbers/{id}`.
-pub async fn get(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, PhoneNumberId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let n = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(PhoneNumberJson::from(n)))
 }
 
 /// Patch body: absent fields stay; `null` clears `label` or `ivr_menu_id`. The number itself
@@ -294,48 +239,33 @@ pub struct PatchBody {
     ivr_menu_id: Option<Option<String>>,
 }
 
-/// `PATCH /v1/phone-numbers/{id}` (owners and admins).
-pub async fn update(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-    body: crate::extract::Json<PatchBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, PhoneNumberId::parse)?;
-    tenant.require_admin()?;
-    let mut f = Fields::default();
-    let patch = PhoneNumberPatch {
-        label: f.clearable("label", &body.label, PhoneLabel::parse),
-        capabilities: parse_capabilities(&mut f, body.capabilities.as_ref()),
-        ivr_menu_id: f.clearable("ivr_menu_id", &body.ivr_menu_id, IvrMenuId::parse),
-    };
-    f.finish()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock(&mut tx, id), PhoneNumberJson::from)
-        .await?;
-    if let Some(wanted) = &patch.capabilities {
-        // What the carrier gives the number bounds what the organization may use it for.
-        let number = db::number_of(&mut tx, id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        let held = db::held_capabilities(&mut tx, &number).await?;
-        if !held.is_some_and(|h| wanted.within(&h)) {
-            return Err(capabilities_not_supported());
+impl Patched for PhoneNumbers {
+    type Body = PatchBody;
+    type Patch = PhoneNumberPatch;
+
+    fn parse(body: &PatchBody, f: &mut Fields) -> PhoneNumberPatch {
+        PhoneNumberPatch {
+            label: f.clearable("label", &body.label, PhoneLabel::parse),
+            capabilities: parse_capabilities(f, body.capabilities.as_ref()),
+            ivr_menu_id: f.clearable("ivr_menu_id", &body.ivr_menu_id, IvrMenuId::parse),
         }
     }
-    let n = match db::update(&mut tx, id, &patch).await {
-        Err(e) if e.is_foreign_key_violation_of(db::IVR_MENU_FKEY) => {
-            return Err(no_such("ivr_menu_id"));
+
+    /// What the carrier gives the number bounds what the organization may use it for.
+    async fn check(tx: &mut TenantTx, id: Uuid, patch: &PhoneNumberPatch) -> Result<(), ApiError> {
+        let Some(wanted) = &patch.capabilities else {
+            return Ok(());
+        };
+        let number = db::number_of(tx, PhoneNumberId::from_uuid(id))
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let held = db::held_capabilities(tx, &number).await?;
+        if held.is_some_and(|h| wanted.within(&h)) {
+            Ok(())
+        } else {
+            Err(capabilities_not_supported())
         }
-        Err(e) if e.is_foreign_key_violation_of(db::CAMPAIGN_FROM_FKEY) => {
-            return Err(number_in_use());
-        }
-        other => other?.ok_or(ApiError::NotFound)?,
-    };
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(PhoneNumberJson::from(n)))
+    }
 }
 
 /// `DELETE /v1/phone-numbers/{id}` (204; owners and admins): releases the number into
@@ -346,24 +276,23 @@ pub async fn delete(
     path: web::Path<String>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, PhoneNumberId::parse)?;
     tenant.require_admin()?;
+    let id = resource::path_id(&path)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     if_match
-        .check(db::lock(&mut tx, id), PhoneNumberJson::from)
+        .check(crud::lock::<PhoneNumberRow>(&mut tx, id), |n| n)
         .await?;
-    let number = match db::delete(&mut tx, id).await {
-        Err(e) if e.is_foreign_key_violation_of(db::CAMPAIGN_FROM_FKEY) => {
-            return Err(number_in_use());
-        }
-        other => other?.ok_or(ApiError::NotFound)?,
-    };
+    let number = db::delete(&mut tx, PhoneNumberId::from_uuid(id))
+        .await
+        .map_err(resource::write_error::<PhoneNumbers>)?
+        .ok_or(ApiError::NotFound)?;
     if !db::release(&mut tx, &number, state.clock.now()).await? {
         return Err(ApiError::internal(
             "a phone number row existed without its inventory assignment",
         ));
     }
     tx.commit().await?;
+    tracing::info!(resource = PhoneNumbers::COLLECTION, %id, "deleted");
     Ok(HttpResponse::NoContent().finish())
 }
 
