@@ -156,8 +156,12 @@ pub enum FieldCode {
     Required,
     /// The value has the wrong JSON type (a number where a string is expected...).
     InvalidType,
-    /// The value is of the right type but not acceptable (format, range, length, choice).
+    /// The value is of the right type but not acceptable (format, range, choice).
     Invalid,
+    /// Longer or larger than allowed: text, a list, an object's size or number of keys.
+    TooLong,
+    /// Shorter than allowed: empty text (after trimming), a password under its minimum.
+    TooShort,
     /// The value names a row (customer, menu, account...) this organization does not have.
     NotFound,
 }

@@ -44,6 +44,12 @@ enum State {
     Open,
 }
 
+/// The statements that open a transaction: prepared with the first statement, sent with it.
+struct Opening {
+    begin: Statement,
+    set_context: Statement,
+}
+
 /// A transaction on a pooled app-role connection, with the tenant context set
 /// transaction-locally. The only way to reach tenant tables from Rust.
 ///
@@ -114,31 +120,48 @@ impl TenantTx {
             .ok_or_else(|| DbError::Connection("transaction already ended".into()))
     }
 
-    /// Runs one statement and returns its rows.
-    pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
+    /// Prepares `sql` (and, when the transaction is not open yet, BEGIN and the context
+    /// statement), and marks the transaction open: from here on the connection may be inside a
+    /// transaction, whatever happens next.
+    async fn prepare_first(&mut self, sql: &str) -> Result<(Statement, Option<Opening>), DbError> {
+        let conn = self.conn()?;
         if self.state == State::Open {
-            let conn = self.conn()?;
-            let stmt = conn.prepare_cached(sql).await?;
-            return Ok(conn.query(&stmt, params).await?);
+            return Ok((conn.prepare_cached(sql).await?, None));
         }
-        let conn = self
-            .conn
-            .as_ref()
-            .ok_or_else(|| DbError::Connection("transaction already ended".into()))?;
-        let (begin, set_ctx, stmt) = tokio::try_join!(
+        let (begin, set_context, stmt) = tokio::try_join!(
             conn.prepare_cached(BEGIN),
             conn.prepare_cached(SET_CONTEXT),
             conn.prepare_cached(sql),
         )?;
-        // From here on the connection may be inside a transaction, whatever happens below.
         self.state = State::Open;
+        Ok((stmt, Some(Opening { begin, set_context })))
+    }
+
+    /// Sends BEGIN and the context, when `opening` says the transaction is not open yet. Joined
+    /// (`biased`) before the statement that follows, so the three travel in one round trip.
+    async fn open(&self, opening: Option<&Opening>) -> Result<(), DbError> {
+        let Some(opening) = opening else {
+            return Ok(());
+        };
+        let conn = self.conn()?;
         let (org, user, role) = context_params(&self.actor);
         let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
-        let (_, _, rows) = tokio::try_join!(
+        tokio::try_join!(
             biased;
-            conn.execute(&begin, &[]),
-            conn.execute(&set_ctx, &ctx_params),
-            conn.query(&stmt, params),
+            conn.execute(&opening.begin, &[]),
+            conn.execute(&opening.set_context, &ctx_params),
+        )?;
+        Ok(())
+    }
+
+    /// Runs one statement and returns its rows.
+    pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
+        let (stmt, opening) = self.prepare_first(sql).await?;
+        let conn = self.conn()?;
+        let (_, rows) = tokio::try_join!(
+            biased;
+            self.open(opening.as_ref()),
+            async { Ok(conn.query(&stmt, params).await?) },
         )?;
         Ok(rows)
     }
@@ -169,29 +192,12 @@ impl TenantTx {
     /// Runs a statement and returns how many rows it affected (a statement without
     /// `RETURNING`; rows it would return are discarded).
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, DbError> {
-        if self.state == State::Open {
-            let conn = self.conn()?;
-            let stmt = conn.prepare_cached(sql).await?;
-            return Ok(conn.execute(&stmt, params).await?);
-        }
-        // Same pipeline as `query`, but keep the affected-row count.
-        let conn = self
-            .conn
-            .as_ref()
-            .ok_or_else(|| DbError::Connection("transaction already ended".into()))?;
-        let (begin, set_ctx, stmt) = tokio::try_join!(
-            conn.prepare_cached(BEGIN),
-            conn.prepare_cached(SET_CONTEXT),
-            conn.prepare_cached(sql),
-        )?;
-        self.state = State::Open;
-        let (org, user, role) = context_params(&self.actor);
-        let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
-        let (_, _, n) = tokio::try_join!(
+        let (stmt, opening) = self.prepare_first(sql).await?;
+        let conn = self.conn()?;
+        let (_, n) = tokio::try_join!(
             biased;
-            conn.execute(&begin, &[]),
-            conn.execute(&set_ctx, &ctx_params),
-            conn.execute(&stmt, params),
+            self.open(opening.as_ref()),
+            async { Ok(conn.execute(&stmt, params).await?) },
         )?;
         Ok(n)
     }
@@ -217,25 +223,14 @@ impl TenantTx {
             self.commit().await?;
             return Ok(rows);
         }
-        let conn = self
-            .conn
-            .as_ref()
-            .ok_or_else(|| DbError::Connection("transaction already ended".into()))?;
-        let (begin, set_ctx, stmt, commit) = tokio::try_join!(
-            conn.prepare_cached(BEGIN),
-            conn.prepare_cached(SET_CONTEXT),
-            conn.prepare_cached(sql),
-            conn.prepare_cached(COMMIT),
-        )?;
-        self.state = State::Open;
-        let (org, user, role) = context_params(&self.actor);
-        let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
-        let (_, _, rows, _) = tokio::try_join!(
+        let (stmt, opening) = self.prepare_first(sql).await?;
+        let conn = self.conn()?;
+        let commit = conn.prepare_cached(COMMIT).await?;
+        let (_, rows, _) = tokio::try_join!(
             biased;
-            conn.execute(&begin, &[]),
-            conn.execute(&set_ctx, &ctx_params),
-            conn.query(&stmt, params),
-            conn.execute(&commit, &[]),
+            self.open(opening.as_ref()),
+            async { Ok(conn.query(&stmt, params).await?) },
+            async { Ok(conn.execute(&commit, &[]).await?) },
         )?;
         // The COMMIT has run: if the query had failed, try_join would have returned its error,
         // and the COMMIT would have acted as a rollback (PostgreSQL ends an aborted transaction).

@@ -21,7 +21,7 @@ pub const LAST_DAY: Date = date!(9999 - 12 - 31);
 pub fn instant(t: OffsetDateTime) -> Result<OffsetDateTime, ParseError> {
     t.checked_to_offset(UtcOffset::UTC)
         .filter(|utc| (FIRST_DAY..=LAST_DAY).contains(&utc.date()))
-        .ok_or(ParseError(
+        .ok_or(ParseError::new(
             "must be between 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z",
         ))
 }
@@ -31,7 +31,7 @@ pub fn day(d: Date) -> Result<Date, ParseError> {
     if (FIRST_DAY..=LAST_DAY).contains(&d) {
         Ok(d)
     } else {
-        Err(ParseError("must be between 0000-01-01 and 9999-12-31"))
+        Err(ParseError::new("must be between 0000-01-01 and 9999-12-31"))
     }
 }
 

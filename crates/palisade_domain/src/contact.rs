@@ -14,16 +14,16 @@ impl EmailAddress {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let s = s.trim().to_lowercase();
         if s.is_empty() {
-            return Err(ParseError("must not be empty"));
+            return Err(ParseError::too_short("must not be empty"));
         }
         if s.len() > 254 {
-            return Err(ParseError("is too long"));
+            return Err(ParseError::too_long("is too long"));
         }
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(ParseError("must not contain spaces"));
+            return Err(ParseError::new("must not contain spaces"));
         }
         let Some((local, domain)) = s.split_once('@') else {
-            return Err(ParseError("must be an email address"));
+            return Err(ParseError::new("must be an email address"));
         };
         let domain_ok = !domain.contains('@')
             && domain.contains('.')
@@ -31,7 +31,7 @@ impl EmailAddress {
             && !domain.ends_with('.')
             && !domain.contains("..");
         if local.is_empty() || local.len() > 64 || !domain_ok {
-            return Err(ParseError("must be an email address"));
+            return Err(ParseError::new("must be an email address"));
         }
         Ok(Self(s))
     }
@@ -56,13 +56,13 @@ impl PhoneNumber {
             .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
             .collect();
         let Some(digits) = compact.strip_prefix('+') else {
-            return Err(ParseError("must be in E.164 form, like +14155550123"));
+            return Err(ParseError::new("must be in E.164 form, like +14155550123"));
         };
         let ok = (7..=15).contains(&digits.len())
             && digits.bytes().all(|b| b.is_ascii_digit())
             && !digits.starts_with('0');
         if !ok {
-            return Err(ParseError("must be in E.164 form, like +14155550123"));
+            return Err(ParseError::new("must be in E.164 form, like +14155550123"));
         }
         Ok(Self(compact))
     }

@@ -25,7 +25,7 @@ macro_rules! id_type {
             pub fn parse(s: &str) -> Result<Self, crate::ParseError> {
                 Uuid::try_parse(s)
                     .map(Self)
-                    .map_err(|_| crate::ParseError("must be a UUID"))
+                    .map_err(|_| crate::ParseError::new("must be a UUID"))
             }
 
             /// The underlying UUID.

@@ -68,14 +68,14 @@ impl IntegrationConfig {
     /// Validates a JSON value as a config object.
     pub fn parse(v: &Value) -> Result<Self, ParseError> {
         let Value::Object(map) = v else {
-            return Err(ParseError("must be a JSON object"));
+            return Err(ParseError::new("must be a JSON object"));
         };
         if map.len() > MAX_KEYS {
-            return Err(ParseError("has too many keys (at most 50)"));
+            return Err(ParseError::too_long("has too many keys (at most 50)"));
         }
         check_config_value(v, 0)?;
         if v.to_string().len() > CONFIG_MAX_BYTES {
-            return Err(ParseError("is too large (at most 8 KiB)"));
+            return Err(ParseError::too_long("is too large (at most 8 KiB)"));
         }
         Ok(Self(map.clone()))
     }
@@ -88,18 +88,18 @@ impl IntegrationConfig {
 
 fn check_config_value(v: &Value, depth: usize) -> Result<(), ParseError> {
     if depth > CONFIG_MAX_DEPTH {
-        return Err(ParseError("is nested too deeply (at most 4 levels)"));
+        return Err(ParseError::new("is nested too deeply (at most 4 levels)"));
     }
     match v {
         Value::Object(map) => {
             for (k, inner) in map {
                 if !valid_key(k) {
-                    return Err(ParseError(
+                    return Err(ParseError::new(
                         "keys must be lower-case identifiers (a-z, 0-9, _), at most 64 characters",
                     ));
                 }
                 if secret_like(k) {
-                    return Err(ParseError(
+                    return Err(ParseError::new(
                         "must not hold credentials (passwords, tokens, keys, secrets): put them in `secrets`",
                     ));
                 }
@@ -110,9 +110,9 @@ fn check_config_value(v: &Value, depth: usize) -> Result<(), ParseError> {
         Value::Array(items) => items
             .iter()
             .try_for_each(|i| check_config_value(i, depth + 1)),
-        Value::String(s) if s.chars().any(char::is_control) => {
-            Err(ParseError("values must not contain control characters"))
-        }
+        Value::String(s) if s.chars().any(char::is_control) => Err(ParseError::new(
+            "values must not contain control characters",
+        )),
         _ => Ok(()),
     }
 }
@@ -126,22 +126,22 @@ impl IntegrationSecrets {
     /// Validates a JSON value as a secrets object.
     pub fn parse(v: &Value) -> Result<Self, ParseError> {
         let Value::Object(map) = v else {
-            return Err(ParseError("must be a JSON object"));
+            return Err(ParseError::new("must be a JSON object"));
         };
         if map.len() > SECRETS_MAX_KEYS {
-            return Err(ParseError("has too many keys (at most 20)"));
+            return Err(ParseError::too_long("has too many keys (at most 20)"));
         }
         for (k, value) in map {
             if !valid_key(k) {
-                return Err(ParseError(
+                return Err(ParseError::new(
                     "keys must be lower-case identifiers (a-z, 0-9, _), at most 64 characters",
                 ));
             }
             let Value::String(s) = value else {
-                return Err(ParseError("values must be strings"));
+                return Err(ParseError::new("values must be strings"));
             };
             if s.is_empty() || s.len() > SECRET_MAX_BYTES || s.chars().any(char::is_control) {
-                return Err(ParseError(
+                return Err(ParseError::new(
                     "values must be 1 to 4096 bytes without control characters",
                 ));
             }

@@ -16,7 +16,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::names::parse_name;
+use crate::text::{Lines, parse_text};
 use crate::{ParseError, PhoneNumber};
 
 /// A validated IVR menu tree. Holds the JSON exactly as the client sent it.
@@ -29,15 +29,17 @@ fn only_keys(o: &Map<String, Value>, allowed: &[&str]) -> Result<(), ParseError>
     if o.keys().all(|k| allowed.contains(&k.as_str())) {
         Ok(())
     } else {
-        Err(ParseError("has a field that is not part of an IVR menu"))
+        Err(ParseError::new(
+            "has a field that is not part of an IVR menu",
+        ))
     }
 }
 
 fn text(o: &Map<String, Value>, key: &str, required: bool) -> Result<(), ParseError> {
     match o.get(key) {
         None if !required => Ok(()),
-        Some(Value::String(s)) if parse_name(s, 1000).is_ok() => Ok(()),
-        _ => Err(ParseError(
+        Some(Value::String(s)) if parse_text(s, 1000, Lines::One).is_ok() => Ok(()),
+        _ => Err(ParseError::new(
             "prompts and texts are strings of 1 to 1000 characters on one line",
         )),
     }
@@ -54,7 +56,7 @@ impl IvrMenuTree {
     /// Parses a tree (see the module docs for the shape).
     pub fn parse(v: &Value) -> Result<Self, ParseError> {
         if v.to_string().len() > Self::MAX_BYTES {
-            return Err(ParseError("is too large"));
+            return Err(ParseError::too_long("is too large"));
         }
         let mut nodes = 0;
         Self::node(v, 1, &mut nodes)?;
@@ -63,30 +65,32 @@ impl IvrMenuTree {
 
     fn node(v: &Value, level: usize, nodes: &mut usize) -> Result<(), ParseError> {
         if level > Self::MAX_DEPTH {
-            return Err(ParseError("menus nest at most 5 deep"));
+            return Err(ParseError::new("menus nest at most 5 deep"));
         }
         *nodes += 1;
         if *nodes > Self::MAX_NODES {
-            return Err(ParseError("a tree holds at most 50 menus"));
+            return Err(ParseError::new("a tree holds at most 50 menus"));
         }
         let Value::Object(o) = v else {
-            return Err(ParseError("a menu is an object with prompt and options"));
+            return Err(ParseError::new(
+                "a menu is an object with prompt and options",
+            ));
         };
         only_keys(o, &["prompt", "options"])?;
         text(o, "prompt", true)?;
         let Some(Value::Object(options)) = o.get("options") else {
-            return Err(ParseError("a menu needs an options object"));
+            return Err(ParseError::new("a menu needs an options object"));
         };
         if options.is_empty() {
-            return Err(ParseError("a menu needs at least one option"));
+            return Err(ParseError::new("a menu needs at least one option"));
         }
         for (key, option) in options {
             let mut chars = key.chars();
             let (Some(c), None) = (chars.next(), chars.next()) else {
-                return Err(ParseError("option keys are one of 0-9, * and #"));
+                return Err(ParseError::new("option keys are one of 0-9, * and #"));
             };
             if !KEYPAD.contains(c) {
-                return Err(ParseError("option keys are one of 0-9, * and #"));
+                return Err(ParseError::new("option keys are one of 0-9, * and #"));
             }
             Self::option(option, level, nodes)?;
         }
@@ -95,7 +99,7 @@ impl IvrMenuTree {
 
     fn option(v: &Value, level: usize, nodes: &mut usize) -> Result<(), ParseError> {
         let Value::Object(o) = v else {
-            return Err(ParseError("an option is an object with an action"));
+            return Err(ParseError::new("an option is an object with an action"));
         };
         match o.get("action").and_then(Value::as_str) {
             Some("say") => {
@@ -106,14 +110,14 @@ impl IvrMenuTree {
                 only_keys(o, &["action", "to"])?;
                 match o.get("to").and_then(Value::as_str).map(PhoneNumber::parse) {
                     Some(Ok(_)) => Ok(()),
-                    _ => Err(ParseError("a transfer needs \"to\", an E.164 number")),
+                    _ => Err(ParseError::new("a transfer needs \"to\", an E.164 number")),
                 }
             }
             Some("submenu") => {
                 only_keys(o, &["action", "menu"])?;
                 let menu = o
                     .get("menu")
-                    .ok_or(ParseError("a submenu needs \"menu\""))?;
+                    .ok_or(ParseError::new("a submenu needs \"menu\""))?;
                 Self::node(menu, level + 1, nodes)
             }
             Some("voicemail") => {
@@ -121,7 +125,7 @@ impl IvrMenuTree {
                 text(o, "greeting", false)
             }
             Some("hangup") => only_keys(o, &["action"]),
-            _ => Err(ParseError(
+            _ => Err(ParseError::new(
                 "action must be one of say, transfer, submenu, voicemail, hangup",
             )),
         }

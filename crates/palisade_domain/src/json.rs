@@ -33,7 +33,7 @@ fn holds_nul(v: &Value) -> bool {
 
 /// The refusal of a value that [`holds_nul`].
 const NUL_REFUSED: ParseError =
-    ParseError("must not contain the NUL character (\\u0000) in any key or string");
+    ParseError::new("must not contain the NUL character (\\u0000) in any key or string");
 
 fn is_identifier(k: &str) -> bool {
     let mut chars = k.chars();
@@ -46,24 +46,24 @@ fn is_identifier(k: &str) -> bool {
 
 fn parse_object(v: &Value, l: &Limits) -> Result<Map<String, Value>, ParseError> {
     let Value::Object(map) = v else {
-        return Err(ParseError("must be a JSON object"));
+        return Err(ParseError::new("must be a JSON object"));
     };
     if map.len() > l.max_keys {
-        return Err(ParseError("has too many keys"));
+        return Err(ParseError::too_long("has too many keys"));
     }
     if !map.keys().all(|k| is_identifier(k)) {
-        return Err(ParseError(
+        return Err(ParseError::new(
             "keys must be identifiers: a letter or '_', then letters, digits or '_', at most 64",
         ));
     }
     if depth(v) > l.max_depth {
-        return Err(ParseError("is nested too deeply"));
+        return Err(ParseError::new("is nested too deeply"));
     }
     if holds_nul(v) {
         return Err(NUL_REFUSED);
     }
     if v.to_string().len() > l.max_bytes {
-        return Err(ParseError("is too large"));
+        return Err(ParseError::too_long("is too large"));
     }
     Ok(map.clone())
 }

@@ -106,7 +106,7 @@ impl Capabilities {
             }
         }
         if set.is_empty() {
-            return Err(ParseError("must name at least one of sms, voice"));
+            return Err(ParseError::new("must name at least one of sms, voice"));
         }
         set.sort_by_key(|c| Capability::ALL.iter().position(|x| x == c));
         Ok(Self(set))

@@ -53,20 +53,59 @@ pub use webhook::{WebhookEvent, WebhookEvents, WebhookUrl, is_public_ipv4, is_pu
 
 use serde::{Deserialize, Serialize};
 
-/// Why a value was refused. The message is safe to show to the client that sent it.
+/// Why a value was refused: a kind for programs and a reason for people. The reason is safe to
+/// show to the client that sent the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ParseError(pub(crate) &'static str);
+#[error("{reason}")]
+pub struct ParseError {
+    reason: &'static str,
+    kind: ParseKind,
+}
+
+/// What kind of refusal a [`ParseError`] is (the API's 422 field codes, docs/api.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseKind {
+    /// Not acceptable: format, range, choice.
+    Invalid,
+    /// Longer or larger than allowed: text, a list, an object's size or keys.
+    TooLong,
+    /// Shorter than allowed: empty text, a password under its minimum.
+    TooShort,
+}
 
 impl ParseError {
     /// A refusal for this reason, which clients read: say what is wanted, in the API's words.
     pub const fn new(reason: &'static str) -> Self {
-        Self(reason)
+        Self {
+            reason,
+            kind: ParseKind::Invalid,
+        }
+    }
+
+    /// A value longer or larger than allowed.
+    pub const fn too_long(reason: &'static str) -> Self {
+        Self {
+            reason,
+            kind: ParseKind::TooLong,
+        }
+    }
+
+    /// A value shorter than allowed (empty text included).
+    pub const fn too_short(reason: &'static str) -> Self {
+        Self {
+            reason,
+            kind: ParseKind::TooShort,
+        }
     }
 
     /// The human-readable reason.
     pub fn reason(&self) -> &'static str {
-        self.0
+        self.reason
+    }
+
+    /// The kind of refusal.
+    pub fn kind(&self) -> ParseKind {
+        self.kind
     }
 }
 
@@ -89,7 +128,7 @@ impl Role {
     /// Parses a role an API key may act with: `admin` or `member`. No key is an owner.
     pub fn parse_for_api_key(s: &str) -> Result<Self, ParseError> {
         match Self::parse(s) {
-            Ok(Role::Owner) | Err(_) => Err(ParseError("must be admin or member")),
+            Ok(Role::Owner) | Err(_) => Err(ParseError::new("must be admin or member")),
             Ok(r) => Ok(r),
         }
     }

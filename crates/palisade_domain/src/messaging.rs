@@ -7,6 +7,7 @@
 //! `canceled`) to these.
 
 use crate::ParseError;
+use crate::text::{Lines, text_type};
 
 crate::str_enum! {
     /// Where a campaign (email, SMS or voice) is in its life.
@@ -209,13 +210,13 @@ impl ProviderId {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let s = s.trim();
         if s.is_empty() {
-            return Err(ParseError("must not be empty"));
+            return Err(ParseError::too_short("must not be empty"));
         }
         if s.len() > Self::MAX_LEN {
-            return Err(ParseError("is too long"));
+            return Err(ParseError::too_long("is too long"));
         }
         if !s.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ParseError(
+            return Err(ParseError::new(
                 "must be visible ASCII characters without spaces",
             ));
         }
@@ -243,7 +244,7 @@ impl InboundSmsBody {
     /// Takes a carrier's text; refuses only one longer than an SMS can be.
     pub fn from_carrier(s: &str) -> Result<Self, ParseError> {
         if s.chars().count() > SmsBody::MAX_CHARS {
-            return Err(ParseError("is longer than 1600 characters"));
+            return Err(ParseError::too_long("is longer than 1600 characters"));
         }
         let replaced_nul = s.contains('\0');
         let text = if replaced_nul {
@@ -265,81 +266,41 @@ impl InboundSmsBody {
     }
 }
 
-/// Trims `s` and checks it: not empty, at most `max_chars`, no control characters except, for
-/// multi-line texts, line breaks and tabs.
-fn parse_text(s: &str, max_chars: usize, multiline: bool) -> Result<String, ParseError> {
-    let trimmed = s.trim();
-    if trimmed.is_empty() {
-        return Err(ParseError("must not be empty"));
-    }
-    if trimmed.chars().count() > max_chars {
-        return Err(ParseError("is too long"));
-    }
-    let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
-    if trimmed.chars().any(|c| c.is_control() && !allowed(c)) {
-        return Err(ParseError("must not contain control characters"));
-    }
-    Ok(trimmed.to_owned())
-}
-
-macro_rules! text_type {
-    ($(#[$doc:meta])* $name:ident, $max:expr, $multiline:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $name(String);
-
-        impl $name {
-            /// The longest accepted value, in characters.
-            pub const MAX_CHARS: usize = $max;
-
-            /// Trims, then refuses empty, overlong or control-character input.
-            pub fn parse(s: &str) -> Result<Self, ParseError> {
-                parse_text(s, Self::MAX_CHARS, $multiline).map(Self)
-            }
-
-            /// The validated text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-    };
-}
-
 text_type!(
     /// A campaign's name (one line).
     CampaignName,
     200,
-    false
+    Lines::One
 );
 text_type!(
     /// An email's subject (one line; 998 is the longest line RFC 5322 allows).
     EmailSubject,
     998,
-    false
+    Lines::One
 );
 text_type!(
     /// An email's body (text or HTML).
     EmailBody,
     50_000,
-    true
+    Lines::Many
 );
 text_type!(
     /// An SMS body (1600 characters is the most Twilio sends as one concatenated message).
     SmsBody,
     1600,
-    true
+    Lines::Many
 );
 text_type!(
     /// What a voice campaign's calls say or follow (a plain-text script or an IVR reference).
     VoiceScript,
     20_000,
-    true
+    Lines::Many
 );
 text_type!(
     /// Free-text notes on a call.
     CallNotes,
     10_000,
-    true
+    Lines::Many
 );
 
 #[cfg(test)]

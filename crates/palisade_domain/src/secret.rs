@@ -15,7 +15,7 @@ impl Password {
     /// Accepts a new password (signup, change). Length is the only rule, as NIST 800-63B advises.
     pub fn parse_new(s: &str) -> Result<Self, ParseError> {
         if s.chars().count() < Self::MIN_CHARS {
-            return Err(ParseError("must be at least 12 characters"));
+            return Err(ParseError::too_short("must be at least 12 characters"));
         }
         Self::parse_attempt(s)
     }
@@ -23,10 +23,10 @@ impl Password {
     /// Accepts a login attempt: any non-empty value up to the size bound.
     pub fn parse_attempt(s: &str) -> Result<Self, ParseError> {
         if s.is_empty() {
-            return Err(ParseError("must not be empty"));
+            return Err(ParseError::too_short("must not be empty"));
         }
         if s.len() > Self::MAX_BYTES {
-            return Err(ParseError("is too long"));
+            return Err(ParseError::too_long("is too long"));
         }
         Ok(Self(s.to_owned()))
     }

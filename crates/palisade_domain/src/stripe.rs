@@ -59,7 +59,7 @@ macro_rules! stripe_id {
             pub fn parse(s: &str) -> Result<Self, crate::ParseError> {
                 let rest = s
                     .strip_prefix($prefix)
-                    .ok_or(crate::ParseError(concat!("must start with ", $prefix)))?;
+                    .ok_or(crate::ParseError::new(concat!("must start with ", $prefix)))?;
                 let ok = !rest.is_empty()
                     && s.len() <= MAX_STRIPE_ID_LEN
                     && rest
@@ -68,7 +68,7 @@ macro_rules! stripe_id {
                 if ok {
                     Ok(Self(s.to_owned()))
                 } else {
-                    Err(crate::ParseError("is not a valid Stripe id"))
+                    Err(crate::ParseError::new("is not a valid Stripe id"))
                 }
             }
 
@@ -131,7 +131,7 @@ impl StripeTimestamp {
         if (0..=Self::MAX).contains(&secs) {
             Ok(Self(secs))
         } else {
-            Err(crate::ParseError(
+            Err(crate::ParseError::new(
                 "is not a timestamp between 1970 and 9999",
             ))
         }
@@ -153,7 +153,7 @@ impl Currency {
         if s.len() == 3 && s.bytes().all(|b| b.is_ascii_lowercase()) {
             Ok(Self(s.to_owned()))
         } else {
-            Err(crate::ParseError("must be three lower-case letters"))
+            Err(crate::ParseError::new("must be three lower-case letters"))
         }
     }
 
@@ -181,7 +181,7 @@ impl PlanName {
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(crate::ParseError(
+            Err(crate::ParseError::new(
                 "must be 1 to 64 of a-z, 0-9, underscore and hyphen",
             ))
         }

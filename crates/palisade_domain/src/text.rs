@@ -2,29 +2,37 @@
 //! bodies, tags, social handles, analytics event types and write-only access tokens.
 
 use crate::ParseError;
-use crate::names::parse_name;
 
-/// Multi-line text: trimmed at both ends, non-empty, at most `max_chars` characters; line
-/// breaks and tabs are kept, other control characters refused.
-fn parse_body(s: &str, max_chars: usize) -> Result<String, ParseError> {
+/// Whether a bounded text may hold line breaks and tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lines {
+    /// One line: every control character is refused (names, titles, labels, subjects).
+    One,
+    /// Line breaks and tabs kept, other control characters refused (bodies).
+    Many,
+}
+
+/// The one parser of bounded free text: trimmed at both ends, non-empty, at most `max_chars`
+/// characters, no control characters (but line breaks and tabs in [`Lines::Many`] text).
+pub(crate) fn parse_text(s: &str, max_chars: usize, lines: Lines) -> Result<String, ParseError> {
     let trimmed = s.trim();
     if trimmed.is_empty() {
-        return Err(ParseError("must not be empty"));
+        return Err(ParseError::too_short("must not be empty"));
     }
     if trimmed.chars().count() > max_chars {
-        return Err(ParseError("is too long"));
+        return Err(ParseError::too_long("is too long"));
     }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(ParseError("must not contain control characters"));
+    let allowed = |c: char| lines == Lines::Many && matches!(c, '\n' | '\r' | '\t');
+    if trimmed.chars().any(|c| c.is_control() && !allowed(c)) {
+        return Err(ParseError::new("must not contain control characters"));
     }
     Ok(trimmed.to_owned())
 }
 
+/// Declares a bounded text type: `text_type!(/// doc
+/// Name, max_chars, Lines::One)`, parsed by [`parse_text`].
 macro_rules! text_type {
-    ($(#[$doc:meta])* $name:ident, $max:expr, $parse:ident) => {
+    ($(#[$doc:meta])* $name:ident, $max:expr, $lines:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $name(String);
@@ -34,8 +42,8 @@ macro_rules! text_type {
             pub const MAX_CHARS: usize = $max;
 
             /// Trims, then refuses empty, overlong or control-character input.
-            pub fn parse(s: &str) -> Result<Self, ParseError> {
-                $parse(s, Self::MAX_CHARS).map(Self)
+            pub fn parse(s: &str) -> Result<Self, $crate::ParseError> {
+                $crate::text::parse_text(s, Self::MAX_CHARS, $lines).map(Self)
             }
 
             /// The validated text.
@@ -43,56 +51,63 @@ macro_rules! text_type {
                 &self.0
             }
         }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
     };
 }
+pub(crate) use text_type;
 
 text_type!(
     /// A chat conversation's subject (one line).
     ConversationSubject,
     200,
-    parse_name
+    Lines::One
 );
 text_type!(
     /// A chat message's body (line breaks allowed).
     MessageBody,
     4000,
-    parse_body
+    Lines::Many
 );
 text_type!(
     /// An IVR menu's name (one line).
     IvrMenuName,
     200,
-    parse_name
+    Lines::One
 );
 text_type!(
     /// A phone number's label, e.g. "Support line" (one line).
     PhoneLabel,
     100,
-    parse_name
+    Lines::One
 );
 text_type!(
     /// A knowledge-base article's title (one line).
     ArticleTitle,
     300,
-    parse_name
+    Lines::One
 );
 text_type!(
     /// A knowledge-base article's body (line breaks allowed).
     ArticleBody,
     50_000,
-    parse_body
+    Lines::Many
 );
 text_type!(
     /// A saved report's name (one line).
     ReportName,
     200,
-    parse_name
+    Lines::One
 );
 text_type!(
     /// A social post's text (line breaks allowed).
     PostBody,
     5000,
-    parse_body
+    Lines::Many
 );
 
 /// An article's tags: at most 20, each trimmed and lower-cased, 1 to 50 characters, no
@@ -106,14 +121,15 @@ impl Tags {
 
     /// Parses one tag (also the `tag` list filter).
     pub fn parse_one(s: &str) -> Result<String, ParseError> {
-        let t = parse_name(s, 50).map_err(|_| ParseError("tags are 1 to 50 characters of text"))?;
+        let t = parse_text(s, 50, Lines::One)
+            .map_err(|_| ParseError::new("tags are 1 to 50 characters of text"))?;
         Ok(t.to_lowercase())
     }
 
     /// Parses a list of tags.
     pub fn parse(tags: &[String]) -> Result<Self, ParseError> {
         if tags.len() > Self::MAX_TAGS {
-            return Err(ParseError("at most 20 tags"));
+            return Err(ParseError::too_long("at most 20 tags"));
         }
         let mut out: Vec<String> = Vec::with_capacity(tags.len());
         for t in tags {
@@ -145,7 +161,7 @@ impl SocialHandle {
             && t.chars()
                 .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !ok {
-            return Err(ParseError(
+            return Err(ParseError::new(
                 "must be 1 to 100 letters, digits, '_', '.' or '-'",
             ));
         }
@@ -172,7 +188,7 @@ impl EventType {
             && chars
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.'));
         if !ok {
-            return Err(ParseError(
+            return Err(ParseError::new(
                 "must be 1 to 64 characters: a lower-case letter, then a-z, 0-9, '_' or '.'",
             ));
         }
@@ -195,7 +211,9 @@ impl AccessToken {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let ok = (1..=4096).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
         if !ok {
-            return Err(ParseError("must be 1 to 4096 visible ASCII characters"));
+            return Err(ParseError::new(
+                "must be 1 to 4096 visible ASCII characters",
+            ));
         }
         Ok(Self(s.to_owned()))
     }

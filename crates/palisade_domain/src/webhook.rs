@@ -44,12 +44,14 @@ impl WebhookUrl {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let s = s.trim();
         if s.len() > WEBHOOK_URL_MAX_BYTES {
-            return Err(ParseError("is too long (at most 2048 characters)"));
+            return Err(ParseError::too_long(
+                "is too long (at most 2048 characters)",
+            ));
         }
         if s.chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
         {
-            return Err(ParseError(
+            return Err(ParseError::new(
                 "must not contain spaces, control characters or backslashes",
             ));
         }
@@ -57,30 +59,30 @@ impl WebhookUrl {
             .get(..8)
             .is_some_and(|p| p.eq_ignore_ascii_case("https://"));
         if !scheme_ok {
-            return Err(ParseError("must be an https:// URL"));
+            return Err(ParseError::new("must be an https:// URL"));
         }
-        let url = Url::parse(s).map_err(|_| ParseError("must be a valid URL"))?;
+        let url = Url::parse(s).map_err(|_| ParseError::new("must be a valid URL"))?;
         if url.scheme() != "https" {
-            return Err(ParseError("must be an https:// URL"));
+            return Err(ParseError::new("must be an https:// URL"));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(ParseError("must not contain credentials"));
+            return Err(ParseError::new("must not contain credentials"));
         }
         if url.fragment().is_some() {
-            return Err(ParseError("must not contain a #fragment"));
+            return Err(ParseError::new("must not contain a #fragment"));
         }
         match url.host() {
-            None => return Err(ParseError("must have a host")),
+            None => return Err(ParseError::new("must have a host")),
             Some(Host::Ipv4(ip)) => {
                 if !is_public_ipv4(ip) {
-                    return Err(ParseError(
+                    return Err(ParseError::new(
                         "must not point at a private or reserved address",
                     ));
                 }
             }
             Some(Host::Ipv6(ip)) => {
                 if !is_public_ipv6(ip) {
-                    return Err(ParseError(
+                    return Err(ParseError::new(
                         "must not point at a private or reserved address",
                     ));
                 }
@@ -88,11 +90,13 @@ impl WebhookUrl {
             Some(Host::Domain(name)) => check_public_name(name)?,
         }
         if url.port() == Some(0) {
-            return Err(ParseError("must not use port 0"));
+            return Err(ParseError::new("must not use port 0"));
         }
         let out = url.as_str();
         if out.len() > WEBHOOK_URL_MAX_BYTES {
-            return Err(ParseError("is too long (at most 2048 characters)"));
+            return Err(ParseError::too_long(
+                "is too long (at most 2048 characters)",
+            ));
         }
         Ok(Self(out.to_owned()))
     }
@@ -105,9 +109,9 @@ impl WebhookUrl {
 
 fn check_public_name(name: &str) -> Result<(), ParseError> {
     let name = name.strip_suffix('.').unwrap_or(name);
-    let internal = || ParseError("must not point at a local or internal host name");
+    let internal = || ParseError::new("must not point at a local or internal host name");
     if name.is_empty() || name.contains('%') || !name.is_ascii() {
-        return Err(ParseError("must have a valid host name"));
+        return Err(ParseError::new("must have a valid host name"));
     }
     let labels: Vec<&str> = name.split('.').collect();
     if labels.len() < 2 {
@@ -123,7 +127,7 @@ fn check_public_name(name: &str) -> Result<(), ParseError> {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
     if name.len() > 253 || !labels.iter().all(|l| label_ok(l)) {
-        return Err(ParseError("must have a valid host name"));
+        return Err(ParseError::new("must have a valid host name"));
     }
     if labels
         .last()
@@ -131,7 +135,7 @@ fn check_public_name(name: &str) -> Result<(), ParseError> {
     {
         // The WHATWG parser turns all-numeric hosts into IPv4 addresses; anything numeric left
         // over is not a name DNS would resolve.
-        return Err(ParseError("must have a valid host name"));
+        return Err(ParseError::new("must have a valid host name"));
     }
     for suffix in INTERNAL_SUFFIXES {
         if name == suffix
@@ -245,7 +249,7 @@ impl WebhookEvents {
     /// Parses a list of event type names (duplicates are merged; unknown names are refused).
     pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self, ParseError> {
         if names.is_empty() {
-            return Err(ParseError("must list at least one event type"));
+            return Err(ParseError::new("must list at least one event type"));
         }
         let mut events = names
             .iter()

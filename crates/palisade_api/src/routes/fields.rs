@@ -3,7 +3,7 @@
 //! may be absent but not null. Each records a field error instead of failing, so one 422 lists
 //! every problem. One method per concept: add here rather than in a route module.
 
-use palisade_domain::{ParseError, calendar};
+use palisade_domain::{ParseError, ParseKind, calendar};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
@@ -27,6 +27,17 @@ impl Fields {
     pub(crate) fn invalid(&mut self, field: &'static str, reason: &'static str) {
         self.0
             .push(FieldError::new(field, FieldCode::Invalid, reason));
+    }
+
+    /// Records a domain type's refusal of `field`: `too_long`, `too_short` or `invalid`, with
+    /// its reason.
+    pub(crate) fn refused(&mut self, field: &'static str, e: &ParseError) {
+        let code = match e.kind() {
+            ParseKind::Invalid => FieldCode::Invalid,
+            ParseKind::TooLong => FieldCode::TooLong,
+            ParseKind::TooShort => FieldCode::TooShort,
+        };
+        self.0.push(FieldError::new(field, code, e.reason()));
     }
 
     /// Records a `required` error for `field`.
@@ -154,7 +165,7 @@ impl Fields {
         match parse(raw?) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.invalid(field, e.reason());
+                self.refused(field, &e);
                 None
             }
         }

@@ -50,7 +50,7 @@ fn parse_tree(f: &mut Fields, raw: Option<&Value>) -> Option<IvrMenuTree> {
     match IvrMenuTree::parse(raw?) {
         Ok(t) => Some(t),
         Err(e) => {
-            f.invalid("tree", e.reason());
+            f.refused("tree", &e);
             None
         }
     }

@@ -40,7 +40,7 @@ fn parse_tags(f: &mut Fields, raw: Option<&Vec<String>>) -> Option<Tags> {
     match Tags::parse(raw?) {
         Ok(t) => Some(t),
         Err(e) => {
-            f.invalid("tags", e.reason());
+            f.refused("tags", &e);
             None
         }
     }

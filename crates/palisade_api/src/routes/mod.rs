@@ -198,7 +198,7 @@ impl Fields {
         match parse(raw?) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.invalid(field, e.reason());
+                self.refused(field, &e);
                 None
             }
         }

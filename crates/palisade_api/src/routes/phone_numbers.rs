@@ -124,7 +124,7 @@ fn parse_capabilities(f: &mut Fields, raw: Option<&Vec<String>>) -> Option<Capab
     match Capabilities::parse(raw?) {
         Ok(c) => Some(c),
         Err(e) => {
-            f.invalid("capabilities", e.reason());
+            f.refused("capabilities", &e);
             None
         }
     }

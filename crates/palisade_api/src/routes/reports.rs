@@ -37,7 +37,7 @@ fn parse_parameters(f: &mut Fields, raw: Option<&Value>) -> Option<ReportParamet
     match ReportParameters::parse(raw?) {
         Ok(p) => Some(p),
         Err(e) => {
-            f.invalid("parameters", e.reason());
+            f.refused("parameters", &e);
             None
         }
     }
