@@ -1109,9 +1109,7 @@ async fn ivr_menus_and_phone_numbers_never_answer_5xx() {
     )
     .await);
     app.claim_number(&a, &["sms", "voice"]).await;
-    let numbers = app
-        .call("GET", "/v1/phone-numbers", Some(&a.token), None)
-        .await;
+    let numbers = app.get(&a, "/v1/phone-numbers").await;
     let number_id = id(&numbers.json["data"][0]);
     let free = unique_number();
     app.stock_numbers(&[(&free, &["sms", "voice"])]).await;

@@ -5,11 +5,9 @@
 //! the way the sender (not built yet) will: SQL as the app role,
 //! inside the organization's context, under RLS.
 
-use futures_util::future::LocalBoxFuture;
 use palisade_domain::Role;
 use palisade_test_support::{Account, TestApp, TestResponse, spawn_app};
 use serde_json::{Value, json};
-use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::isolation::{Item, Seeded};
@@ -90,36 +88,19 @@ fn fields(r: &TestResponse) -> Vec<String> {
         .collect()
 }
 
-/// Runs one statement as the app role in `acct`'s organization, as the sender or a webhook
-/// will; returns the rows affected.
-async fn as_org(app: &TestApp, acct: &Account, sql: &str, params: &[&(dyn ToSql + Sync)]) -> u64 {
-    let c = app.db.app_client().await;
-    c.batch_execute("BEGIN").await.unwrap();
-    c.execute(
-        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
-                set_config('app.current_role', 'owner', true)",
-        &[&acct.org_id, &acct.user_id],
-    )
-    .await
-    .unwrap();
-    let n = c.execute(sql, params).await.unwrap();
-    c.batch_execute("COMMIT").await.unwrap();
-    n
-}
-
 fn uuid(s: &str) -> Uuid {
     Uuid::parse_str(s).unwrap()
 }
 
 /// Sets a row's status (text column) as the sender or a webhook would.
 async fn set_status(app: &TestApp, acct: &Account, table: &str, row_id: &str, status: &str) {
-    let n = as_org(
-        app,
-        acct,
-        &format!("UPDATE palisade.{table} SET status = $2 WHERE id = $1"),
-        &[&uuid(row_id), &status],
-    )
-    .await;
+    let n = app
+        .execute_as(
+            acct,
+            &format!("UPDATE palisade.{table} SET status = $2 WHERE id = $1"),
+            &[&uuid(row_id), &status],
+        )
+        .await;
     assert_eq!(n, 1, "{table} {row_id} not updated");
 }
 
@@ -764,9 +745,7 @@ async fn sms_recipients_inbound_messages_and_the_direction_filter() {
 
     // An inbound SMS, as the Twilio webhook will write it: no campaign.
     let inbound = Uuid::now_v7();
-    as_org(
-        &app,
-        &a,
+    app.execute_as(&a,
         "INSERT INTO palisade.sms_messages (id, direction, from_number, to_number, body, status, carrier_sid, customer_id, received_at) \
          VALUES ($1, 'inbound', '+14155550123', '+14155550100', 'STOP', 'received', 'SM00000000000000000000000000000001', $2, now())",
         &[&inbound, &uuid(id(&ada))],
@@ -1313,8 +1292,7 @@ async fn seed_dashboard_data(app: &TestApp, acct: &Account) {
         .await;
         set_status(app, acct, "sms_messages", id(&m), status).await;
     }
-    as_org(
-        app,
+    app.execute_as(
         acct,
         "INSERT INTO palisade.sms_messages (id, direction, from_number, to_number, body, status) \
          VALUES ($1, 'inbound', '+14155550123', '+14155550100', 'hi', 'received')",
@@ -1427,106 +1405,100 @@ async fn the_dashboard_counts_known_data_of_this_organization_only() {
 }
 
 /// The isolation seeder: one row of every messaging table, each composite foreign key set.
-pub fn seed<'a>(
-    app: &'a TestApp,
-    acct: &'a Account,
-    marker: &'a str,
-) -> LocalBoxFuture<'a, Seeded> {
-    Box::pin(async move {
-        let from = app.claim_number(acct, &["sms", "voice"]).await;
-        let customer = app
-            .create_customer(acct, json!({"name": format!("{marker} recipient"), "email": format!("{marker}@messaging.example"), "phone": "+14155550142"}))
-            .await;
-        let customer = id(&customer).to_owned();
-        let campaign_patch = json!({"name": "changed by another tenant"});
-        // (campaigns, a create body, and for email and SMS: every message, an intruding recipient)
-        let channels = [
-            (
-                "/v1/email-campaigns",
-                json!({"name": format!("{marker} email"), "subject": format!("{marker} subject"), "body": format!("{marker} body")}),
-                Some((
-                    "/v1/email-messages",
-                    json!({"to_email": "intruder@example.com"}),
-                )),
-            ),
-            (
-                "/v1/sms-campaigns",
-                json!({"name": format!("{marker} sms"), "body": format!("{marker} text"), "from_number": from}),
-                Some(("/v1/sms-messages", json!({"to_number": "+14155550666"}))),
-            ),
-            (
-                "/v1/voice-campaigns",
-                json!({"name": format!("{marker} voice"), "script": format!("{marker} script")}),
-                None,
-            ),
-        ];
-        let mut items = Vec::new();
-        let mut campaigns = Vec::new();
-        for (collection, body, recipients) in channels {
-            let c = id(&create(app, acct, collection, body).await).to_owned();
-            items.push(Item {
-                path: format!("{collection}/{c}"),
-                writes: &["PATCH", "DELETE"],
-                patch: campaign_patch.clone(),
-            });
-            if let Some((messages, intruder)) = recipients {
-                let path = format!("{collection}/{c}/messages");
-                let m = create(app, acct, &path, json!({"customer_id": customer})).await;
-                items.push(Item {
-                    path,
-                    writes: &["POST"],
-                    patch: intruder,
-                });
-                items.push(Item {
-                    path: format!("{messages}/{}", id(&m)),
-                    writes: &["DELETE"],
-                    patch: json!({}),
-                });
-            }
-            campaigns.push(c);
-        }
-        let [email_c, sms_c, voice_c] = &campaigns[..] else {
-            unreachable!("three channels")
-        };
-        let call_row = create(
-            app,
-            acct,
-            "/v1/calls",
-            json!({
-                "direction": "outbound", "from_number": from, "to_number": "+14155550142",
-                // The same SID in every organization: unique per organization only.
-                "call_sid": "CA0123456789abcdef0123456789abcdef", "status": "completed", "duration_seconds": 61,
-                "voice_campaign_id": voice_c, "customer_id": customer, "notes": format!("{marker} notes")
-            }),
-        )
+pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
+    let from = app.claim_number(acct, &["sms", "voice"]).await;
+    let customer = app
+        .create_customer(acct, json!({"name": format!("{marker} recipient"), "email": format!("{marker}@messaging.example"), "phone": "+14155550142"}))
         .await;
+    let customer = id(&customer).to_owned();
+    let campaign_patch = json!({"name": "changed by another tenant"});
+    // (campaigns, a create body, and for email and SMS: every message, an intruding recipient)
+    let channels = [
+        (
+            "/v1/email-campaigns",
+            json!({"name": format!("{marker} email"), "subject": format!("{marker} subject"), "body": format!("{marker} body")}),
+            Some((
+                "/v1/email-messages",
+                json!({"to_email": "intruder@example.com"}),
+            )),
+        ),
+        (
+            "/v1/sms-campaigns",
+            json!({"name": format!("{marker} sms"), "body": format!("{marker} text"), "from_number": from}),
+            Some(("/v1/sms-messages", json!({"to_number": "+14155550666"}))),
+        ),
+        (
+            "/v1/voice-campaigns",
+            json!({"name": format!("{marker} voice"), "script": format!("{marker} script")}),
+            None,
+        ),
+    ];
+    let mut items = Vec::new();
+    let mut campaigns = Vec::new();
+    for (collection, body, recipients) in channels {
+        let c = id(&create(app, acct, collection, body).await).to_owned();
         items.push(Item {
-            path: format!("/v1/calls/{}", id(&call_row)),
+            path: format!("{collection}/{c}"),
             writes: &["PATCH", "DELETE"],
-            patch: json!({"notes": "changed by another tenant", "status": "completed"}),
+            patch: campaign_patch.clone(),
         });
-        Seeded {
-            items,
-            views: vec![
-                "/v1/email-campaigns".into(),
-                "/v1/email-campaigns?status=draft".into(),
-                format!("/v1/email-campaigns?created_after={PAST}"),
-                format!("/v1/email-campaigns/{email_c}/messages?status=queued"),
-                format!("/v1/email-messages?customer_id={customer}"),
-                "/v1/email-messages?status=queued".into(),
-                "/v1/sms-campaigns?status=draft".into(),
-                format!("/v1/sms-campaigns/{sms_c}/messages?customer_id={customer}"),
-                "/v1/sms-messages?direction=outbound".into(),
-                "/v1/sms-messages?status=queued".into(),
-                "/v1/voice-campaigns?status=draft".into(),
-                format!("/v1/voice-campaigns?created_before={FUTURE}"),
-                "/v1/calls".into(),
-                "/v1/calls?direction=outbound&status=completed".into(),
-                format!("/v1/calls?voice_campaign_id={voice_c}"),
-                format!("/v1/calls?customer_id={customer}"),
-                "/v1/dashboard/stats".into(),
-                format!("/v1/dashboard/stats?created_after={PAST}"),
-            ],
+        if let Some((messages, intruder)) = recipients {
+            let path = format!("{collection}/{c}/messages");
+            let m = create(app, acct, &path, json!({"customer_id": customer})).await;
+            items.push(Item {
+                path,
+                writes: &["POST"],
+                patch: intruder,
+            });
+            items.push(Item {
+                path: format!("{messages}/{}", id(&m)),
+                writes: &["DELETE"],
+                patch: json!({}),
+            });
         }
-    })
+        campaigns.push(c);
+    }
+    let [email_c, sms_c, voice_c] = &campaigns[..] else {
+        unreachable!("three channels")
+    };
+    let call_row = create(
+        app,
+        acct,
+        "/v1/calls",
+        json!({
+            "direction": "outbound", "from_number": from, "to_number": "+14155550142",
+            // The same SID in every organization: unique per organization only.
+            "call_sid": "CA0123456789abcdef0123456789abcdef", "status": "completed", "duration_seconds": 61,
+            "voice_campaign_id": voice_c, "customer_id": customer, "notes": format!("{marker} notes")
+        }),
+    )
+    .await;
+    items.push(Item {
+        path: format!("/v1/calls/{}", id(&call_row)),
+        writes: &["PATCH", "DELETE"],
+        patch: json!({"notes": "changed by another tenant", "status": "completed"}),
+    });
+    Seeded {
+        items,
+        views: vec![
+            "/v1/email-campaigns".into(),
+            "/v1/email-campaigns?status=draft".into(),
+            format!("/v1/email-campaigns?created_after={PAST}"),
+            format!("/v1/email-campaigns/{email_c}/messages?status=queued"),
+            format!("/v1/email-messages?customer_id={customer}"),
+            "/v1/email-messages?status=queued".into(),
+            "/v1/sms-campaigns?status=draft".into(),
+            format!("/v1/sms-campaigns/{sms_c}/messages?customer_id={customer}"),
+            "/v1/sms-messages?direction=outbound".into(),
+            "/v1/sms-messages?status=queued".into(),
+            "/v1/voice-campaigns?status=draft".into(),
+            format!("/v1/voice-campaigns?created_before={FUTURE}"),
+            "/v1/calls".into(),
+            "/v1/calls?direction=outbound&status=completed".into(),
+            format!("/v1/calls?voice_campaign_id={voice_c}"),
+            format!("/v1/calls?customer_id={customer}"),
+            "/v1/dashboard/stats".into(),
+            format!("/v1/dashboard/stats?created_after={PAST}"),
+        ],
+    }
 }

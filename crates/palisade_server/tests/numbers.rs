@@ -105,13 +105,7 @@ async fn operators_load_list_and_remove_numbers_as_the_owner() {
     // An organization holds one (assigned as a claim would, here by the owner directly).
     let org = Uuid::now_v7();
     let app = db.app_client().await;
-    app.batch_execute("BEGIN").await.unwrap();
-    app.execute(
-        "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', 'owner', true)",
-        &[&org.to_string()],
-    )
-    .await
-    .unwrap();
+    palisade_test_support::sql::begin_as(&app, &org.to_string(), "owner").await;
     app.execute(
         "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Acme')",
         &[&org],

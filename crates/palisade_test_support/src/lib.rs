@@ -22,8 +22,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a harness failure should stop the test loudly
 
+mod caller;
 mod http;
 pub mod smtp;
+pub mod sql;
+mod unchanged;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -42,8 +45,10 @@ use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral
 use palisade_server::startup::{AppConfig, Application, StartupError};
 use tokio_postgres::Client;
 
+pub use caller::{Anonymous, ApiKey, Credential, KeyHeader, ids};
 pub use http::{TestResponse, request};
 pub use smtp::{ReceivedMail, SmtpServer};
+pub use unchanged::Unchanged;
 
 /// The public base URL the test server believes it is reached at. Deliberately not the address
 /// the tests connect to: a signature only verifies if the server rebuilt the URL from its
@@ -515,6 +520,8 @@ pub struct Account {
     pub email: String,
     /// Login password.
     pub password: String,
+    /// Their role in the organization.
+    pub role: palisade_domain::Role,
 }
 
 impl TestApp {
@@ -551,9 +558,24 @@ impl TestApp {
         body: Option<&serde_json::Value>,
         extra: &[(&str, &str)],
     ) -> TestResponse {
-        let response = self.send(method, path, token, body, extra).await;
+        let auth = token.map(|t| t.auth_headers()).unwrap_or_default();
+        self.call_authenticated(method, path, &auth, body, extra)
+            .await
+    }
+
+    /// Sends a request with the authentication headers `auth`; checks every 201 as
+    /// [`TestApp::call`] says.
+    async fn call_authenticated(
+        &self,
+        method: &str,
+        path: &str,
+        auth: &[(&'static str, String)],
+        body: Option<&serde_json::Value>,
+        extra: &[(&str, &str)],
+    ) -> TestResponse {
+        let response = self.send(method, path, auth, body, extra).await;
         if method == "POST" && response.status == 201 {
-            Box::pin(self.check_location(path, token, &response)).await;
+            Box::pin(self.check_location(path, auth, &response)).await;
         }
         response
     }
@@ -562,7 +584,7 @@ impl TestApp {
         &self,
         method: &str,
         path: &str,
-        token: Option<&str>,
+        auth: &[(&'static str, String)],
         body: Option<&serde_json::Value>,
         extra: &[(&str, &str)],
     ) -> TestResponse {
@@ -571,9 +593,7 @@ impl TestApp {
             .iter()
             .map(|(name, value)| (*name, (*value).to_owned()))
             .collect();
-        if let Some(t) = token {
-            headers.push(("Authorization", format!("Bearer {t}")));
-        }
+        headers.extend(auth.iter().cloned());
         if body.is_some() {
             headers.push(("Content-Type", "application/json".into()));
         }
@@ -587,7 +607,12 @@ impl TestApp {
         .await
     }
 
-    async fn check_location(&self, path: &str, token: Option<&str>, created: &TestResponse) {
+    async fn check_location(
+        &self,
+        path: &str,
+        auth: &[(&'static str, String)],
+        created: &TestResponse,
+    ) {
         let without_location = (path.starts_with("/v1/chat/conversations/")
             && path.ends_with("/messages"))
             || path == "/v1/analytics/events";
@@ -607,7 +632,10 @@ impl TestApp {
             return;
         }
         // Accepting an invitation creates the caller's membership; read it with the new token.
-        let token = created.json["token"].as_str().or(token);
+        let auth = match created.json["token"].as_str() {
+            Some(token) => token.auth_headers(),
+            None => auth.to_vec(),
+        };
         let id = created.json["id"]
             .as_str()
             .or(created.json["api_key"]["id"].as_str())
@@ -618,7 +646,7 @@ impl TestApp {
             location.ends_with(&format!("/{id}")),
             "POST {path}: Location {location} is not the created resource {id}"
         );
-        let read = self.send("GET", location, token, None, &[]).await;
+        let read = self.send("GET", location, &auth, None, &[]).await;
         assert_eq!(
             read.status, 200,
             "GET {location} (from POST {path}): {}",
@@ -686,6 +714,7 @@ impl TestApp {
             user_id: r.json["user_id"].as_str().expect("user").to_owned(),
             email,
             password,
+            role: palisade_domain::Role::Owner,
         }
     }
 
@@ -711,6 +740,7 @@ impl TestApp {
             user_id: r.json["user_id"].as_str().expect("user").to_owned(),
             email,
             password: MEMBER_PASSWORD.to_owned(),
+            role,
         }
     }
 
