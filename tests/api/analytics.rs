@@ -1,34 +1,33 @@
 //! `/v1/analytics`: ingest (one or a batch, all or nothing), list filters, and the per-day
 //! summary.
 
+use palisade_test_support::ids;
 use palisade_test_support::spawn_app;
 use serde_json::json;
 use uuid::Uuid;
-
-use crate::engagement::{create, ids};
 
 #[actix_web::test]
 async fn events_are_ingested_listed_and_summed_per_day() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
     let cust = app.create_customer(&a, json!({"name": "Grace"})).await;
-    let one = create(&app, &a, "/v1/analytics/events", json!({"type": "page.viewed", "occurred_at": "2024-05-01T10:00:00Z", "properties": {"path": "/pricing"}, "customer_id": cust["id"]})).await;
+    let one = app.create(&a, "/v1/analytics/events", json!({"type": "page.viewed", "occurred_at": "2024-05-01T10:00:00Z", "properties": {"path": "/pricing"}, "customer_id": cust["id"]})).await;
     assert_eq!(
         (&one["type"], &one["properties"]),
         (&json!("page.viewed"), &json!({"path": "/pricing"}))
     );
-    let batch = create(
-        &app,
-        &a,
-        "/v1/analytics/events",
-        json!([
-            {"type": "page.viewed", "occurred_at": "2024-05-01T23:59:59Z"},
-            {"type": "page.viewed", "occurred_at": "2024-05-02T00:00:00Z"},
-            {"type": "signup.completed", "occurred_at": "2024-05-02T08:00:00+02:00"},
-            {"type": "signup.completed"}
-        ]),
-    )
-    .await;
+    let batch = app
+        .create(
+            &a,
+            "/v1/analytics/events",
+            json!([
+                {"type": "page.viewed", "occurred_at": "2024-05-01T23:59:59Z"},
+                {"type": "page.viewed", "occurred_at": "2024-05-02T00:00:00Z"},
+                {"type": "signup.completed", "occurred_at": "2024-05-02T08:00:00+02:00"},
+                {"type": "signup.completed"}
+            ]),
+        )
+        .await;
     let batch = batch["data"].as_array().unwrap();
     assert_eq!(batch.len(), 4);
     assert_eq!(batch[2]["occurred_at"], "2024-05-02T06:00:00.000000Z");
@@ -154,13 +153,13 @@ async fn a_batch_is_all_or_nothing_and_foreign_customers_answer_like_missing_one
 async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let last = create(
-        &app,
-        &a,
-        "/v1/analytics/events",
-        json!({"type": "page.viewed", "occurred_at": "9999-12-31T23:59:59.999999Z"}),
-    )
-    .await;
+    let last = app
+        .create(
+            &a,
+            "/v1/analytics/events",
+            json!({"type": "page.viewed", "occurred_at": "9999-12-31T23:59:59.999999Z"}),
+        )
+        .await;
     let r = app
         .get(&a, "/v1/analytics/summary?from=9999-12-01&to=9999-12-31")
         .await;

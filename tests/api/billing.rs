@@ -15,10 +15,7 @@ async fn the_current_subscription_is_the_newest_that_has_not_ended() {
     let billing = billing_client(&app).await;
 
     let r = app.get(&member, "/v1/billing/subscription").await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (404, Some("not_found"))
-    );
+    r.assert_error(404, "not_found");
     insert_subscription(&billing, &a.org_id, "cancelled", "starter").await;
     let r = app.get(&member, "/v1/billing/subscription").await;
     assert_eq!(r.status, 404, "a cancelled subscription is not current");

@@ -1,11 +1,10 @@
 //! `/v1/chat/conversations` and messages over HTTP: CRUD, closing, filters, pagination, and
 //! references to another organization's rows answered like missing ones.
 
+use palisade_test_support::ids;
 use palisade_test_support::spawn_app;
 use serde_json::json;
 use uuid::Uuid;
-
-use crate::engagement::{create, ids};
 
 #[actix_web::test]
 async fn conversations_and_messages_round_trip() {
@@ -13,17 +12,17 @@ async fn conversations_and_messages_round_trip() {
     let a = app.signup("Acme").await;
     let cust = app.create_customer(&a, json!({"name": "Grace"})).await;
     let cust_id = cust["id"].as_str().unwrap();
-    let conv = create(
-        &app,
-        &a,
-        "/v1/chat/conversations",
-        json!({"customer_id": cust_id, "subject": " Billing question "}),
-    )
-    .await;
+    let conv = app
+        .create(
+            &a,
+            "/v1/chat/conversations",
+            json!({"customer_id": cust_id, "subject": " Billing question "}),
+        )
+        .await;
     assert_eq!(conv["subject"], "Billing question");
     assert_eq!(conv["status"], "open");
     assert_eq!(conv["customer_id"], cust_id);
-    let other = create(&app, &a, "/v1/chat/conversations", json!({})).await;
+    let other = app.create(&a, "/v1/chat/conversations", json!({})).await;
     assert_eq!(other["customer_id"], json!(null));
     let path = format!("/v1/chat/conversations/{}", conv["id"].as_str().unwrap());
     assert_eq!(app.get(&a, &path).await.json, conv);
@@ -35,7 +34,9 @@ async fn conversations_and_messages_round_trip() {
         ("agent", "Hello!\nHow can I help?"),
         ("bot", "Rate us"),
     ] {
-        let m = create(&app, &a, &messages, json!({"sender": sender, "body": body})).await;
+        let m = app
+            .create(&a, &messages, json!({"sender": sender, "body": body}))
+            .await;
         assert_eq!(m["body"], body);
         assert_eq!(m["conversation_id"], conv["id"]);
         posted.push(m["id"].as_str().unwrap().to_owned());
@@ -75,23 +76,15 @@ async fn conversations_and_messages_round_trip() {
     let r = app
         .post(&a, &messages, &json!({"sender": "agent", "body": "late"}))
         .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("conversation_closed"))
-    );
+    r.assert_error(409, "conversation_closed");
     let r = app.get(&a, "/v1/chat/conversations?status=closed").await;
     assert_eq!(ids(&r.json), vec![conv["id"].as_str().unwrap().to_owned()]);
     let r = app.get(&a, "/v1/chat/conversations?status=open").await;
     assert_eq!(ids(&r.json), vec![other["id"].as_str().unwrap().to_owned()]);
     let r = app.patch(&a, &path, &json!({"status": "open"})).await;
     assert_eq!(r.json["status"], "open");
-    create(
-        &app,
-        &a,
-        &messages,
-        json!({"sender": "agent", "body": "back"}),
-    )
-    .await;
+    app.create(&a, &messages, json!({"sender": "agent", "body": "back"}))
+        .await;
 
     // Deleting the customer keeps the conversation, without a customer.
     let r = app.delete(&a, &format!("/v1/customers/{cust_id}")).await;
@@ -110,13 +103,9 @@ async fn another_organizations_customer_and_conversation_answer_like_missing_one
     let a = app.signup("A").await;
     let b = app.signup("B").await;
     let b_cust = app.create_customer(&b, json!({"name": "Bob"})).await;
-    let b_conv = create(
-        &app,
-        &b,
-        "/v1/chat/conversations",
-        json!({"subject": "B's"}),
-    )
-    .await;
+    let b_conv = app
+        .create(&b, "/v1/chat/conversations", json!({"subject": "B's"}))
+        .await;
     let foreign = b_cust["id"].as_str().unwrap();
     let missing = Uuid::now_v7().to_string();
 
@@ -134,7 +123,7 @@ async fn another_organizations_customer_and_conversation_answer_like_missing_one
         json!([{"field": "customer_id", "code": "not_found", "reason": "does not exist in this organization"}])
     );
 
-    let mine = create(&app, &a, "/v1/chat/conversations", json!({})).await;
+    let mine = app.create(&a, "/v1/chat/conversations", json!({})).await;
     let path = format!("/v1/chat/conversations/{}", mine["id"].as_str().unwrap());
     let r1 = app.patch(&a, &path, &json!({"customer_id": foreign})).await;
     let r2 = app.patch(&a, &path, &json!({"customer_id": missing})).await;
@@ -168,7 +157,7 @@ async fn another_organizations_customer_and_conversation_answer_like_missing_one
 async fn invalid_chat_input_is_refused() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let conv = create(&app, &a, "/v1/chat/conversations", json!({})).await;
+    let conv = app.create(&a, "/v1/chat/conversations", json!({})).await;
     let messages = format!(
         "/v1/chat/conversations/{}/messages",
         conv["id"].as_str().unwrap()
@@ -256,10 +245,7 @@ async fn invalid_chat_input_is_refused() {
     let r = app
         .get(&a, "/v1/chat/conversations/not-a-uuid/messages")
         .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (400, Some("invalid_id"))
-    );
+    r.assert_error(400, "invalid_id");
     let r = app.get(&a, &format!("{messages}?sender=alien")).await;
     assert_eq!(r.status, 422);
     let r = app.get(&a, &messages).await;
@@ -270,20 +256,12 @@ async fn invalid_chat_input_is_refused() {
 async fn created_after_and_before_bound_the_list() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let first = create(
-        &app,
-        &a,
-        "/v1/chat/conversations",
-        json!({"subject": "first"}),
-    )
-    .await;
-    let second = create(
-        &app,
-        &a,
-        "/v1/chat/conversations",
-        json!({"subject": "second"}),
-    )
-    .await;
+    let first = app
+        .create(&a, "/v1/chat/conversations", json!({"subject": "first"}))
+        .await;
+    let second = app
+        .create(&a, "/v1/chat/conversations", json!({"subject": "second"}))
+        .await;
     let t = second["created_at"].as_str().unwrap();
     let enc = |s: &str| s.replace('+', "%2B").replace(':', "%3A");
     let r = app

@@ -9,6 +9,7 @@
 //!   create in every test, by `TestApp::call`);
 //! - `/v1/me` reports the credential's effective role.
 
+use palisade_test_support::ids;
 use palisade_test_support::{TestApp, spawn_app};
 use serde_json::{Value, json};
 
@@ -32,17 +33,6 @@ fn with_param(path: &str, param: &str) -> String {
     format!("{path}{sep}{param}")
 }
 
-fn ids(v: &Value) -> Vec<String> {
-    v["data"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|i| i["id"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[actix_web::test]
 async fn every_list_follows_the_same_query_rules() {
     let app = spawn_app().await;
@@ -63,19 +53,9 @@ async fn every_list_follows_the_same_query_rules() {
         };
         // Unknown and repeated parameters.
         let r = get(with_param(path, "sort=name")).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (400, Some("unknown_parameter")),
-            "{path}: {}",
-            r.text
-        );
+        r.assert_error_at(400, "unknown_parameter", format_args!("{path}"));
         let r = get(with_param(&with_param(path, "limit=1"), "limit=2")).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (400, Some("duplicate_parameter")),
-            "{path}: {}",
-            r.text
-        );
+        r.assert_error_at(400, "duplicate_parameter", format_args!("{path}"));
         if path.contains("created_") {
             continue; // the view sets the window itself
         }
@@ -117,11 +97,10 @@ async fn every_list_follows_the_same_query_rules() {
         // Another list's cursor.
         if !path.starts_with("/v1/customers") {
             let r = get(with_param(path, &format!("cursor={foreign_cursor}"))).await;
-            assert_eq!(
-                (r.status, r.json["error"].as_str()),
-                (400, Some("invalid_cursor")),
-                "{path} took a customers cursor: {}",
-                r.text
+            r.assert_error_at(
+                400,
+                "invalid_cursor",
+                format_args!("{path} took a customers cursor"),
             );
         }
     }
@@ -153,11 +132,10 @@ async fn routes_without_query_parameters_refuse_a_query_string() {
     paths.extend(["/v1/me".to_owned(), "/v1/organization".to_owned()]);
     for path in paths {
         let r = app.get(&a, &format!("{path}?expand=customer")).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (400, Some("unknown_parameter")),
-            "GET {path}?expand=customer: {}",
-            r.text
+        r.assert_error_at(
+            400,
+            "unknown_parameter",
+            format_args!("GET {path}?expand=customer"),
         );
     }
     let r = app

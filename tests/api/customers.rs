@@ -1,5 +1,6 @@
 //! `/v1/customers` over HTTP: CRUD, validation, pagination, and cross-tenant isolation.
 
+use palisade_test_support::Unchanged;
 use palisade_test_support::{Account, TestApp, request, spawn_app};
 use serde_json::{Value, json};
 
@@ -54,6 +55,7 @@ async fn another_organizations_customer_is_404_for_every_method_and_stays_unchan
     let (a, b, b_customer) = two_tenants(&app).await;
     let path = format!("/v1/customers/{}", b_customer["id"].as_str().unwrap());
     let missing = format!("/v1/customers/{}", uuid::Uuid::now_v7());
+    let b_before = Unchanged::http(&app, &b, &[&path, "/v1/customers"]).await;
 
     for p in [&path, &missing] {
         let get = app.get(&a, p).await;
@@ -69,9 +71,8 @@ async fn another_organizations_customer_is_404_for_every_method_and_stays_unchan
         }
     }
     // B's customer is byte-for-byte unchanged.
-    let r = app.get(&b, &path).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.json, b_customer);
+    assert_eq!(app.get_ok(&b, &path).await, b_customer);
+    b_before.assert_http(&app).await;
 }
 
 #[actix_web::test]

@@ -6,23 +6,6 @@ use serde_json::{Value, json};
 
 use crate::isolation::{Item, Seeded};
 
-/// POSTs `body` to `path` as `acct`, expects 201, returns the JSON.
-pub async fn create(app: &TestApp, acct: &Account, path: &str, body: Value) -> Value {
-    let r = app.post(&acct, path, &body).await;
-    assert_eq!(r.status, 201, "POST {path}: {}", r.text);
-    r.json
-}
-
-/// The ids of a list response's items.
-pub fn ids(r: &Value) -> Vec<String> {
-    r["data"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {r}"))
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 /// A small valid IVR menu tree whose prompt carries `text`.
 pub fn menu_tree(text: &str) -> Value {
     json!({
@@ -42,37 +25,35 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
         .create_customer(acct, json!({"name": format!("{marker} chat customer")}))
         .await;
     let customer_id = customer["id"].as_str().unwrap();
-    let conv = create(
-        app,
-        acct,
-        "/v1/chat/conversations",
-        json!({"customer_id": customer_id, "subject": format!("{marker} conversation")}),
-    )
-    .await;
+    let conv = app
+        .create(
+            acct,
+            "/v1/chat/conversations",
+            json!({"customer_id": customer_id, "subject": format!("{marker} conversation")}),
+        )
+        .await;
     let conv_id = conv["id"].as_str().unwrap();
     let messages = format!("/v1/chat/conversations/{conv_id}/messages");
-    create(
-        app,
+    app.create(
         acct,
         &messages,
         json!({"sender": "customer", "body": format!("{marker} hello")}),
     )
     .await;
-    let menu = create(
-        app,
-        acct,
-        "/v1/ivr/menus",
-        json!({"name": format!("{marker} menu"), "tree": menu_tree(marker)}),
-    )
-    .await;
+    let menu = app
+        .create(
+            acct,
+            "/v1/ivr/menus",
+            json!({"name": format!("{marker} menu"), "tree": menu_tree(marker)}),
+        )
+        .await;
     let menu_id = menu["id"].as_str().unwrap();
     let stocked = palisade_test_support::unique_number();
     app.stock_numbers(&[(&stocked, &["sms", "voice"])]).await;
-    let number = create(app, acct, "/v1/phone-numbers", json!({"number": stocked, "label": format!("{marker} line"), "capabilities": ["voice", "sms"], "ivr_menu_id": menu_id})).await;
-    let article = create(app, acct, "/v1/knowledge-base/articles", json!({"title": format!("{marker} article"), "body": format!("How to reset a password. {marker}"), "tags": ["faq"], "published": true})).await;
-    let report = create(app, acct, "/v1/reports", json!({"name": format!("{marker} report"), "kind": "call_volume", "parameters": {"note": marker}, "schedule": "weekly"})).await;
-    create(
-        app,
+    let number = app.create(acct, "/v1/phone-numbers", json!({"number": stocked, "label": format!("{marker} line"), "capabilities": ["voice", "sms"], "ivr_menu_id": menu_id})).await;
+    let article = app.create(acct, "/v1/knowledge-base/articles", json!({"title": format!("{marker} article"), "body": format!("How to reset a password. {marker}"), "tags": ["faq"], "published": true})).await;
+    let report = app.create(acct, "/v1/reports", json!({"name": format!("{marker} report"), "kind": "call_volume", "parameters": {"note": marker}, "schedule": "weekly"})).await;
+    app.create(
         acct,
         "/v1/analytics/events",
         json!([
@@ -81,9 +62,9 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
         ]),
     )
     .await;
-    let account = create(app, acct, "/v1/social/accounts", json!({"network": "twitter", "handle": format!("{marker}_acct"), "access_token": format!("token-{marker}")})).await;
+    let account = app.create(acct, "/v1/social/accounts", json!({"network": "twitter", "handle": format!("{marker}_acct"), "access_token": format!("token-{marker}")})).await;
     let account_id = account["id"].as_str().unwrap();
-    let post = create(app, acct, "/v1/social/posts", json!({"account_id": account_id, "body": format!("{marker} post"), "status": "published", "likes": 3, "shares": 2, "comments": 1, "impressions": 50})).await;
+    let post = app.create(acct, "/v1/social/posts", json!({"account_id": account_id, "body": format!("{marker} post"), "status": "published", "likes": 3, "shares": 2, "comments": 1, "impressions": 50})).await;
 
     let item = |path: String, writes: &'static [&'static str], patch: Value| Item {
         path,

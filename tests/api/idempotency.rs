@@ -228,12 +228,7 @@ async fn the_same_key_for_another_request_is_422_and_changes_nothing() {
         (&admin, "/v1/customers", json!({"name": "Ada"})),
     ] {
         let r = post(&app, who, path, &body, "k").await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (422, Some("idempotency_key_reused")),
-            "{path} {body}: {}",
-            r.text
-        );
+        r.assert_error_at(422, "idempotency_key_reused", format_args!("{path} {body}"));
     }
     assert_eq!(state_of(&app, &a).await, before);
     // The first request still replays.
@@ -425,12 +420,7 @@ async fn malformed_keys_are_400_before_anything_happens() {
                 &headers,
             )
             .await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (400, Some("invalid_idempotency_key")),
-            "{headers:?}: {}",
-            r.text
-        );
+        r.assert_error_at(400, "invalid_idempotency_key", format_args!("{headers:?}"));
     }
     assert_eq!(count(&app, "customers", &a.org_id).await, 0);
     let longest = "k".repeat(255);

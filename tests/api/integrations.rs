@@ -142,10 +142,7 @@ async fn validation_and_duplicate_names() {
     assert_eq!(r.status, 201);
     let path = format!("/v1/integrations/{}", r.json["id"].as_str().unwrap());
     let r = app.post(&a, "/v1/integrations", &body).await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("name_taken"))
-    );
+    r.assert_error(409, "name_taken");
     // Another organization may use the same name.
     let b = app.signup("Other").await;
     let r = app.post(&b, "/v1/integrations", &body).await;

@@ -14,7 +14,7 @@
 
 use futures_util::future::LocalBoxFuture;
 use palisade_test_support::sql::begin_as;
-use palisade_test_support::{Account, TestApp, spawn_app};
+use palisade_test_support::{Account, TestApp, Unchanged, spawn_app};
 use serde_json::{Value, json};
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
@@ -152,16 +152,8 @@ async fn another_organizations_rows_are_invisible_and_untouchable_over_http() {
 
     let b = app.signup("Tenant B").await;
     let seeded_b = seed_all(&app, &b, "marker-b").await;
-    let b_items_before = snapshot(
-        &app,
-        &b.token,
-        &seeded_b
-            .items
-            .iter()
-            .map(|i| i.path.clone())
-            .collect::<Vec<_>>(),
-    )
-    .await;
+    let b_item_paths: Vec<&str> = seeded_b.items.iter().map(|i| i.path.as_str()).collect();
+    let b_before = Unchanged::http(&app, &b, &b_item_paths).await;
 
     // B's data changed nothing A can see, and no view of A mentions B.
     let after = snapshot(&app, &a.token, &seeded_a.views).await;
@@ -189,17 +181,7 @@ async fn another_organizations_rows_are_invisible_and_untouchable_over_http() {
     }
 
     // B's rows are byte-for-byte unchanged.
-    let b_items_after = snapshot(
-        &app,
-        &b.token,
-        &seeded_b
-            .items
-            .iter()
-            .map(|i| i.path.clone())
-            .collect::<Vec<_>>(),
-    )
-    .await;
-    assert_eq!(b_items_before, b_items_after);
+    b_before.assert_http(&app).await;
 }
 
 /// Tenant tables and their tenant column, from the catalog.

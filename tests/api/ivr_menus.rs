@@ -1,10 +1,11 @@
 //! `/v1/ivr/menus` over HTTP: the tree is validated, stored and returned as given; names are
 //! unique within an organization only.
 
+use palisade_test_support::ids;
 use palisade_test_support::spawn_app;
 use serde_json::json;
 
-use crate::engagement::{create, ids, menu_tree};
+use crate::engagement::menu_tree;
 use palisade_test_support::sql::{assert_members_read_and_only_admins_write, begin_as};
 
 #[actix_web::test]
@@ -12,13 +13,9 @@ async fn menus_round_trip_with_their_tree_as_given() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
     let tree = menu_tree("Acme");
-    let menu = create(
-        &app,
-        &a,
-        "/v1/ivr/menus",
-        json!({"name": "Main", "tree": tree}),
-    )
-    .await;
+    let menu = app
+        .create(&a, "/v1/ivr/menus", json!({"name": "Main", "tree": tree}))
+        .await;
     assert_eq!(menu["tree"], tree);
     let path = format!("/v1/ivr/menus/{}", menu["id"].as_str().unwrap());
     assert_eq!(app.get(&a, &path).await.json, menu);
@@ -27,18 +24,10 @@ async fn menus_round_trip_with_their_tree_as_given() {
     let r = app
         .post(&a, "/v1/ivr/menus", &json!({"name": "Main", "tree": tree}))
         .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("name_taken"))
-    );
+    r.assert_error(409, "name_taken");
     let b = app.signup("Other").await;
-    create(
-        &app,
-        &b,
-        "/v1/ivr/menus",
-        json!({"name": "Main", "tree": tree}),
-    )
-    .await;
+    app.create(&b, "/v1/ivr/menus", json!({"name": "Main", "tree": tree}))
+        .await;
 
     let new_tree =
         json!({"prompt": "Closed today", "options": {"*": {"action": "say", "text": "Bye"}}});
@@ -50,13 +39,9 @@ async fn menus_round_trip_with_their_tree_as_given() {
         (&r.json["name"], &r.json["tree"]),
         (&json!("Holiday"), &new_tree)
     );
-    let second = create(
-        &app,
-        &a,
-        "/v1/ivr/menus",
-        json!({"name": "Sales", "tree": tree}),
-    )
-    .await;
+    let second = app
+        .create(&a, "/v1/ivr/menus", json!({"name": "Sales", "tree": tree}))
+        .await;
     let r = app.patch(&a, &path, &json!({"name": "Sales"})).await;
     assert_eq!(r.status, 409);
 
@@ -110,13 +95,13 @@ async fn members_read_menus_but_only_owners_and_admins_write_them() {
     let owner = app.signup("Acme").await;
     let member = app.add_user(&owner, palisade_domain::Role::Member).await;
     let admin = app.add_user(&owner, palisade_domain::Role::Admin).await;
-    let menu = create(
-        &app,
-        &admin,
-        "/v1/ivr/menus",
-        json!({"name": "Main", "tree": menu_tree("Acme")}),
-    )
-    .await;
+    let menu = app
+        .create(
+            &admin,
+            "/v1/ivr/menus",
+            json!({"name": "Main", "tree": menu_tree("Acme")}),
+        )
+        .await;
     let path = format!("/v1/ivr/menus/{}", menu["id"].as_str().unwrap());
     assert_eq!(app.get(&member, &path).await.json, menu);
     let r = app.get(&member, "/v1/ivr/menus").await;
@@ -134,12 +119,7 @@ async fn members_read_menus_but_only_owners_and_admins_write_them() {
             .call(method, p, Some(&member.token), body.as_ref())
             .await;
         // The same refusal phone numbers give members.
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (403, Some("forbidden")),
-            "{method}: {}",
-            r.text
-        );
+        r.assert_error_at(403, "forbidden", format_args!("{method}"));
     }
     let r = app.get(&owner, "/v1/ivr/menus").await;
     assert_eq!(r.json["data"], json!([menu]), "a member changed the menus");

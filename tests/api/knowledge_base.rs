@@ -2,32 +2,31 @@
 //! and the search plan as the app role (an index, no Seq Scan).
 
 use palisade_db::knowledge_base::{ArticleFilter, list_query};
+use palisade_test_support::ids;
 use palisade_test_support::{TestDb, spawn_app};
 use serde_json::json;
 use uuid::Uuid;
-
-use crate::engagement::{create, ids};
 
 #[actix_web::test]
 async fn articles_round_trip_and_search_within_the_organization() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
     let b = app.signup("Other").await;
-    let reset = create(&app, &a, "/v1/knowledge-base/articles", json!({"title": "Resetting your password", "body": "Open settings, then security.\nPress reset.", "tags": ["FAQ", "account", "faq"], "published": true})).await;
+    let reset = app.create(&a, "/v1/knowledge-base/articles", json!({"title": "Resetting your password", "body": "Open settings, then security.\nPress reset.", "tags": ["FAQ", "account", "faq"], "published": true})).await;
     assert_eq!(reset["tags"], json!(["faq", "account"]));
-    let draft = create(
-        &app,
-        &a,
-        "/v1/knowledge-base/articles",
-        json!({"title": "Billing cycles", "body": "Invoices are monthly."}),
-    )
-    .await;
+    let draft = app
+        .create(
+            &a,
+            "/v1/knowledge-base/articles",
+            json!({"title": "Billing cycles", "body": "Invoices are monthly."}),
+        )
+        .await;
     assert_eq!(
         (&draft["published"], &draft["tags"]),
         (&json!(false), &json!([]))
     );
     // B has an article with the same words: never in A's results.
-    create(&app, &b, "/v1/knowledge-base/articles", json!({"title": "Password resets", "body": "reset password billing", "tags": ["faq"], "published": true})).await;
+    app.create(&b, "/v1/knowledge-base/articles", json!({"title": "Password resets", "body": "reset password billing", "tags": ["faq"], "published": true})).await;
 
     let id = |v: &serde_json::Value| v["id"].as_str().unwrap().to_owned();
     for (query, expected) in [

@@ -51,10 +51,7 @@ async fn validation() {
     let r = app
         .post(&owner, "/v1/members", &json!({"email": "x@example.com", "name": "X", "role": "member", "password": "an initial password"}))
         .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (405, Some("method_not_allowed"))
-    );
+    r.assert_error(405, "method_not_allowed");
     let r = app.invite(&owner, "nope", "root").await;
     assert_eq!(r.status, 422);
     let fields: Vec<&str> = r.json["fields"]
@@ -190,11 +187,7 @@ async fn the_last_owner_is_never_demoted_or_removed() {
         let r = app
             .call(method, &owner_path, Some(&owner.token), body.as_ref())
             .await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (409, Some("last_owner")),
-            "{method}"
-        );
+        r.assert_error_at(409, "last_owner", format_args!("{method}"));
     }
     // Renaming the last owner, or "changing" them to owner, is fine.
     let r = app
@@ -218,10 +211,7 @@ async fn the_last_owner_is_never_demoted_or_removed() {
     assert_eq!(r.status, 403);
     let second_token = second.token.clone();
     let r = app.delete(&second_token, &second_path).await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("last_owner"))
-    );
+    r.assert_error(409, "last_owner");
     // The remaining owner removes the first one.
     let r = app.delete(&second_token, &owner_path).await;
     assert_eq!(r.status, 204, "{}", r.text);

@@ -8,11 +8,12 @@
 
 use futures_util::future::join_all;
 use palisade_domain::{Clock, Role};
+use palisade_test_support::ids;
 use palisade_test_support::{Account, TestApp, spawn_app, unique_number};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::engagement::{create, ids, menu_tree};
+use crate::engagement::menu_tree;
 use palisade_test_support::sql::{assert_members_read_and_only_admins_write, begin_as};
 
 fn id(v: &Value) -> &str {
@@ -79,30 +80,32 @@ async fn inventory_row(
 async fn numbers_are_claimed_from_the_inventory_and_follow_their_menu() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let menu = create(
-        &app,
-        &a,
-        "/v1/ivr/menus",
-        json!({"name": "Main", "tree": menu_tree("Acme")}),
-    )
-    .await;
+    let menu = app
+        .create(
+            &a,
+            "/v1/ivr/menus",
+            json!({"name": "Main", "tree": menu_tree("Acme")}),
+        )
+        .await;
     let menu_id = menu["id"].as_str().unwrap();
     let number = unique_number();
     let sms_only = unique_number();
     app.stock_numbers(&[(&number, &["sms", "voice"]), (&sms_only, &["sms"])])
         .await;
     let spaced = format!("{} {}", &number[..5], &number[5..]);
-    let n = create(
-        &app,
-        &a,
-        "/v1/phone-numbers",
-        json!({"number": spaced, "label": "Support", "ivr_menu_id": menu_id}),
-    )
-    .await;
+    let n = app
+        .create(
+            &a,
+            "/v1/phone-numbers",
+            json!({"number": spaced, "label": "Support", "ivr_menu_id": menu_id}),
+        )
+        .await;
     assert_eq!(n["number"], number);
     assert_eq!(n["capabilities"], json!(["sms", "voice"]), "all it has");
     assert_eq!(n["ivr_menu_id"], menu_id);
-    let sms_only = create(&app, &a, "/v1/phone-numbers", json!({"number": sms_only})).await;
+    let sms_only = app
+        .create(&a, "/v1/phone-numbers", json!({"number": sms_only}))
+        .await;
     assert_eq!(sms_only["capabilities"], json!(["sms"]));
     assert_eq!(
         inventory_row(&app, &number).await.0,
@@ -151,7 +154,8 @@ async fn numbers_are_claimed_from_the_inventory_and_follow_their_menu() {
     assert_eq!(holder, None);
     assert_eq!(released_by, Some(Uuid::parse_str(&a.org_id).unwrap()));
     assert_eq!(released_at, Some(micros(app.clock.now())));
-    create(&app, &a, "/v1/phone-numbers", json!({"number": number})).await;
+    app.create(&a, "/v1/phone-numbers", json!({"number": number}))
+        .await;
     assert_eq!(inventory_row(&app, &number).await.1, None);
 }
 
@@ -164,20 +168,16 @@ async fn a_number_that_is_not_available_answers_the_same_whatever_the_reason() {
     let released_by_b = unique_number();
     app.stock_numbers(&[(&held_by_b, &["sms"]), (&released_by_b, &["sms"])])
         .await;
-    let b_number = create(
-        &app,
-        &b,
-        "/v1/phone-numbers",
-        json!({"number": held_by_b, "label": "B's secret label"}),
-    )
-    .await;
-    let released = create(
-        &app,
-        &b,
-        "/v1/phone-numbers",
-        json!({"number": released_by_b}),
-    )
-    .await;
+    let b_number = app
+        .create(
+            &b,
+            "/v1/phone-numbers",
+            json!({"number": held_by_b, "label": "B's secret label"}),
+        )
+        .await;
+    let released = app
+        .create(&b, "/v1/phone-numbers", json!({"number": released_by_b}))
+        .await;
     let r = app
         .delete(&b, &format!("/v1/phone-numbers/{}", id(&released)))
         .await;
@@ -272,7 +272,8 @@ async fn organizations_browse_what_is_available_and_nothing_about_holders() {
         (&stocked[4], &["sms"]),
     ])
     .await;
-    create(&app, &b, "/v1/phone-numbers", json!({"number": stocked[3]})).await;
+    app.create(&b, "/v1/phone-numbers", json!({"number": stocked[3]}))
+        .await;
     let all = browse(&app, &a, "").await;
     let expected: Vec<(String, Value)> = vec![
         (stocked[0].clone(), json!(["sms", "voice"])),
@@ -411,13 +412,13 @@ async fn capabilities_are_bounded_by_what_the_carrier_gives_the_number() {
         None,
         "the refused claim rolled back"
     );
-    let n = create(
-        &app,
-        &a,
-        "/v1/phone-numbers",
-        json!({"number": number, "capabilities": ["sms"]}),
-    )
-    .await;
+    let n = app
+        .create(
+            &a,
+            "/v1/phone-numbers",
+            json!({"number": number, "capabilities": ["sms"]}),
+        )
+        .await;
     let r = app
         .patch(
             &a,
@@ -489,13 +490,13 @@ async fn another_organizations_menu_answers_like_a_missing_one() {
     let app = spawn_app().await;
     let a = app.signup("A").await;
     let b = app.signup("B").await;
-    let b_menu = create(
-        &app,
-        &b,
-        "/v1/ivr/menus",
-        json!({"name": "B", "tree": menu_tree("B")}),
-    )
-    .await;
+    let b_menu = app
+        .create(
+            &b,
+            "/v1/ivr/menus",
+            json!({"name": "B", "tree": menu_tree("B")}),
+        )
+        .await;
     let mut answers = Vec::new();
     for menu in [id(&b_menu).to_owned(), Uuid::now_v7().to_string()] {
         let number = unique_number();
@@ -533,13 +534,13 @@ async fn members_read_numbers_but_only_owners_and_admins_write_them() {
     let spare = unique_number();
     app.stock_numbers(&[(&main, &["sms", "voice"]), (&spare, &["sms"])])
         .await;
-    let n = create(
-        &app,
-        &admin,
-        "/v1/phone-numbers",
-        json!({"number": main, "label": "Main"}),
-    )
-    .await;
+    let n = app
+        .create(
+            &admin,
+            "/v1/phone-numbers",
+            json!({"number": main, "label": "Main"}),
+        )
+        .await;
     let path = format!("/v1/phone-numbers/{}", id(&n));
 
     let r = app.get(&member, "/v1/phone-numbers").await;
@@ -553,11 +554,7 @@ async fn members_read_numbers_but_only_owners_and_admins_write_them() {
         let r = app
             .call(method, p, Some(&member.token), body.as_ref())
             .await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (403, Some("forbidden")),
-            "{method}"
-        );
+        r.assert_error_at(403, "forbidden", format_args!("{method}"));
     }
     assert_eq!(app.get(&owner, &path).await.json, n, "a member changed it");
     assert_eq!(
@@ -640,13 +637,13 @@ async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability
             .await;
         assert_eq!((r.status, &r.json), (422, &not_owned("sms")), "{from}");
     }
-    let campaign = create(
-        &app,
-        &a,
-        "/v1/sms-campaigns",
-        json!({"name": "Promo", "body": "Sale!", "from_number": sms}),
-    )
-    .await;
+    let campaign = app
+        .create(
+            &a,
+            "/v1/sms-campaigns",
+            json!({"name": "Promo", "body": "Sale!", "from_number": sms}),
+        )
+        .await;
     let campaign_path = format!("/v1/sms-campaigns/{}", id(&campaign));
     let r = app
         .patch(&a, &campaign_path, &json!({"from_number": bs}))
@@ -678,7 +675,7 @@ async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability
         json!({"direction": "inbound", "from_number": "+14155550123", "to_number": voice}),
         json!({"direction": "inbound", "from_number": bs, "to_number": voice}),
     ] {
-        create(&app, &a, "/v1/calls", body).await;
+        app.create(&a, "/v1/calls", body).await;
     }
 
     // The number cannot be released, or lose sms, while the campaign may still send.
@@ -687,10 +684,7 @@ async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability
         .await;
     let number_path = format!("/v1/phone-numbers/{}", id(&listed.json["data"][0]));
     let r = app.delete(&a, &number_path).await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("number_in_use"))
-    );
+    r.assert_error(409, "number_in_use");
     assert!(inventory_row(&app, &sms).await.0.is_some());
     let r = app
         .patch(&a, &campaign_path, &json!({"status": "cancelled"}))

@@ -164,12 +164,7 @@ async fn if_match_star_needs_an_item_and_another_organizations_item_is_missing()
                     &[("If-Match", if_match)],
                 )
                 .await;
-            assert_eq!(
-                (r.status, r.json["error"].as_str()),
-                (404, Some("not_found")),
-                "{method} {path}: {}",
-                r.text
-            );
+            r.assert_error_at(404, "not_found", format_args!("{method} {path}"));
         }
     }
     assert_eq!(etag(&get(&app, &b, &theirs).await), tag);

@@ -1,9 +1,8 @@
 //! `/v1/reports`: saved report definitions with validated parameters, filters and pagination.
 
+use palisade_test_support::ids;
 use palisade_test_support::spawn_app;
 use serde_json::json;
-
-use crate::engagement::{create, ids};
 
 #[actix_web::test]
 async fn report_definitions_round_trip() {
@@ -11,15 +10,15 @@ async fn report_definitions_round_trip() {
     let a = app.signup("Acme").await;
     let params =
         json!({"campaign_ids": ["x", "y"], "group_by": "day", "filters": {"channel": "sms"}});
-    let r1 = create(&app, &a, "/v1/reports", json!({"name": "Weekly campaigns", "kind": "campaign_performance", "parameters": params, "schedule": "weekly"})).await;
+    let r1 = app.create(&a, "/v1/reports", json!({"name": "Weekly campaigns", "kind": "campaign_performance", "parameters": params, "schedule": "weekly"})).await;
     assert_eq!(r1["parameters"], params);
-    let r2 = create(
-        &app,
-        &a,
-        "/v1/reports",
-        json!({"name": "Calls", "kind": "call_volume"}),
-    )
-    .await;
+    let r2 = app
+        .create(
+            &a,
+            "/v1/reports",
+            json!({"name": "Calls", "kind": "call_volume"}),
+        )
+        .await;
     assert_eq!(
         (&r2["parameters"], &r2["schedule"]),
         (&json!({}), &json!(null))
@@ -110,13 +109,13 @@ async fn invalid_report_input_is_refused() {
     assert_eq!(r.json["data"], json!([]));
 
     // And on PATCH: refused on the field, the report unchanged.
-    let report = create(
-        &app,
-        &a,
-        "/v1/reports",
-        json!({"name": "r", "kind": "call_volume", "parameters": {"k": "v"}}),
-    )
-    .await;
+    let report = app
+        .create(
+            &a,
+            "/v1/reports",
+            json!({"name": "r", "kind": "call_volume", "parameters": {"k": "v"}}),
+        )
+        .await;
     let path = format!("/v1/reports/{}", report["id"].as_str().unwrap());
     let r = app
         .patch(&a, &path, &json!({"parameters": {"k": ["\u{0}"]}}))

@@ -2,8 +2,8 @@
 //! a raw connection as `palisade_app` (exactly what TenantTx sends), expect that tenant's rows;
 //! act as another, expect none; expect RLS errors on writes across tenants.
 
-use palisade_test_support::TestDb;
 use palisade_test_support::sql::begin_as;
+use palisade_test_support::{TestDb, Unchanged};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
@@ -148,39 +148,23 @@ async fn a_tenant_cannot_insert_into_update_or_delete_another_tenants_rows() {
     );
     c.batch_execute("ROLLBACK").await.unwrap();
 
+    let b_before = Unchanged::sql(&c, s.b, &["customers", "organizations"]).await;
     begin_as(&c, s.a, "owner").await;
-    let n = c
-        .execute(
+    let (b, b_customer) = (s.b, s.b_customer);
+    for (sql, id) in [
+        (
             "UPDATE palisade.customers SET name = 'pwned' WHERE id = $1",
-            &[&s.b_customer],
-        )
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
-    let n = c
-        .execute(
-            "DELETE FROM palisade.customers WHERE id = $1",
-            &[&s.b_customer],
-        )
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
-    let n = c
-        .execute(
+            b_customer,
+        ),
+        ("DELETE FROM palisade.customers WHERE id = $1", b_customer),
+        (
             "UPDATE palisade.organizations SET name = 'pwned' WHERE id = $1",
-            &[&s.b],
-        )
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
-    let n = c
-        .execute(
-            "DELETE FROM palisade.users WHERE organization_id = $1",
-            &[&s.b],
-        )
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
+            b,
+        ),
+        ("DELETE FROM palisade.users WHERE organization_id = $1", b),
+    ] {
+        assert_eq!(c.execute(sql, &[&id]).await.unwrap(), 0, "{sql}");
+    }
     // Moving one's own row to B is refused as well.
     let err = c
         .execute(
@@ -197,16 +181,8 @@ async fn a_tenant_cannot_insert_into_update_or_delete_another_tenants_rows() {
     c.batch_execute("ROLLBACK").await.unwrap();
 
     // B's rows are untouched.
+    b_before.assert_sql(&c).await;
     begin_as(&c, s.b, "owner").await;
-    let name: String = c
-        .query_one(
-            "SELECT name FROM palisade.customers WHERE id = $1",
-            &[&s.b_customer],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(name, "C");
     let users: i64 = c
         .query_one("SELECT count(*) FROM palisade.users", &[])
         .await

@@ -1,23 +1,22 @@
 //! `/v1/social`: accounts (write-only tokens, handles unique per organization and network),
 //! posts (status rules, counters), and engagement totals per network and account.
 
+use palisade_test_support::ids;
 use palisade_test_support::spawn_app;
 use serde_json::json;
 use uuid::Uuid;
-
-use crate::engagement::{create, ids};
 
 #[actix_web::test]
 async fn accounts_keep_their_tokens_write_only() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let acct = create(
-        &app,
-        &a,
-        "/v1/social/accounts",
-        json!({"network": "twitter", "handle": "@AcmeHQ", "access_token": "tok-s3cr3t"}),
-    )
-    .await;
+    let acct = app
+        .create(
+            &a,
+            "/v1/social/accounts",
+            json!({"network": "twitter", "handle": "@AcmeHQ", "access_token": "tok-s3cr3t"}),
+        )
+        .await;
     assert_eq!(
         (&acct["handle"], &acct["has_access_token"]),
         (&json!("acmehq"), &json!(true))
@@ -39,20 +38,15 @@ async fn accounts_keep_their_tokens_write_only() {
             &json!({"network": "twitter", "handle": "acmehq"}),
         )
         .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("handle_taken"))
-    );
-    create(
-        &app,
+    r.assert_error(409, "handle_taken");
+    app.create(
         &a,
         "/v1/social/accounts",
         json!({"network": "linkedin", "handle": "acmehq"}),
     )
     .await;
     let b = app.signup("Other").await;
-    create(
-        &app,
+    app.create(
         &b,
         "/v1/social/accounts",
         json!({"network": "twitter", "handle": "acmehq"}),
@@ -84,30 +78,30 @@ async fn accounts_keep_their_tokens_write_only() {
 async fn posts_follow_their_status_rules_and_add_up_in_the_analytics() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let tw = create(
-        &app,
-        &a,
-        "/v1/social/accounts",
-        json!({"network": "twitter", "handle": "acme"}),
-    )
-    .await;
-    let li = create(
-        &app,
-        &a,
-        "/v1/social/accounts",
-        json!({"network": "linkedin", "handle": "acme-inc"}),
-    )
-    .await;
+    let tw = app
+        .create(
+            &a,
+            "/v1/social/accounts",
+            json!({"network": "twitter", "handle": "acme"}),
+        )
+        .await;
+    let li = app
+        .create(
+            &a,
+            "/v1/social/accounts",
+            json!({"network": "linkedin", "handle": "acme-inc"}),
+        )
+        .await;
     let tw_id = tw["id"].as_str().unwrap();
     let li_id = li["id"].as_str().unwrap();
 
-    let draft = create(
-        &app,
-        &a,
-        "/v1/social/posts",
-        json!({"account_id": tw_id, "body": "Coming soon"}),
-    )
-    .await;
+    let draft = app
+        .create(
+            &a,
+            "/v1/social/posts",
+            json!({"account_id": tw_id, "body": "Coming soon"}),
+        )
+        .await;
     assert_eq!(
         (&draft["status"], &draft["likes"]),
         (&json!("draft"), &json!(0))
@@ -151,12 +145,11 @@ async fn posts_follow_their_status_rules_and_add_up_in_the_analytics() {
     let r = app.patch(&a, &path, &json!({"status": "published", "published_at": "2024-05-03T09:00:01Z", "likes": 10, "shares": 2, "comments": 1, "impressions": 300})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["published_at"], "2024-05-03T09:00:01.000000Z");
-    create(&app, &a, "/v1/social/posts", json!({"account_id": tw_id, "body": "Two", "status": "published", "published_at": "2024-05-04T12:00:00Z", "likes": 5, "impressions": 100})).await;
-    create(&app, &a, "/v1/social/posts", json!({"account_id": li_id, "body": "Hiring", "status": "published", "published_at": "2024-05-04T12:00:00Z", "comments": 4, "impressions": 40})).await;
+    app.create(&a, "/v1/social/posts", json!({"account_id": tw_id, "body": "Two", "status": "published", "published_at": "2024-05-04T12:00:00Z", "likes": 5, "impressions": 100})).await;
+    app.create(&a, "/v1/social/posts", json!({"account_id": li_id, "body": "Hiring", "status": "published", "published_at": "2024-05-04T12:00:00Z", "comments": 4, "impressions": 40})).await;
     // Outside the range, and not published: not counted.
-    create(&app, &a, "/v1/social/posts", json!({"account_id": li_id, "body": "Old", "status": "published", "published_at": "2024-04-01T00:00:00Z", "likes": 99})).await;
-    create(
-        &app,
+    app.create(&a, "/v1/social/posts", json!({"account_id": li_id, "body": "Old", "status": "published", "published_at": "2024-04-01T00:00:00Z", "likes": 99})).await;
+    app.create(
         &a,
         "/v1/social/posts",
         json!({"account_id": li_id, "body": "Failed", "status": "failed"}),
@@ -219,13 +212,13 @@ async fn a_post_on_another_organizations_account_answers_like_a_missing_account(
     let app = spawn_app().await;
     let a = app.signup("A").await;
     let b = app.signup("B").await;
-    let b_acct = create(
-        &app,
-        &b,
-        "/v1/social/accounts",
-        json!({"network": "facebook", "handle": "bee"}),
-    )
-    .await;
+    let b_acct = app
+        .create(
+            &b,
+            "/v1/social/accounts",
+            json!({"network": "facebook", "handle": "bee"}),
+        )
+        .await;
     let mut answers = Vec::new();
     for acct in [
         b_acct["id"].as_str().unwrap().to_owned(),
@@ -261,16 +254,15 @@ async fn analytics_totals_saturate_and_reach_the_last_day() {
     let a = app.signup("Acme").await;
     let max = i64::MAX;
     for handle in ["one", "two"] {
-        let account = create(
-            &app,
-            &a,
-            "/v1/social/accounts",
-            json!({"network": "twitter", "handle": handle}),
-        )
-        .await;
+        let account = app
+            .create(
+                &a,
+                "/v1/social/accounts",
+                json!({"network": "twitter", "handle": handle}),
+            )
+            .await;
         for _ in 0..2 {
-            create(
-                &app,
+            app.create(
                 &a,
                 "/v1/social/posts",
                 json!({"account_id": account["id"], "body": "Big", "status": "published",

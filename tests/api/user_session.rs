@@ -105,11 +105,10 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
     for (method, path, body) in &routes {
         for bearer in [true, false] {
             let r = with_key(&app, method, path, &key, bearer, body.as_ref()).await;
-            assert_eq!(
-                (r.status, r.json["error"].as_str()),
-                (403, Some("requires_user_session")),
-                "{method} {path} (bearer: {bearer}): {}",
-                r.text
+            r.assert_error_at(
+                403,
+                "requires_user_session",
+                format_args!("{method} {path} (bearer: {bearer})"),
             );
             assert!(r.json["message"].as_str().unwrap().contains("user"));
         }

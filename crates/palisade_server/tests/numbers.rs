@@ -8,30 +8,16 @@ use std::process::Command;
 
 use palisade_db::schema;
 use palisade_test_support::TestDb;
+use palisade_test_support::command::{Run, run};
 use uuid::Uuid;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 async fn numbers(db: &TestDb, role: &str, args: &[&str]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
     cmd.arg("numbers")
         .args(args)
         .env("DATABASE_URL", db.url_as(role))
-        .env("PALISADE_NUMBER_QUARANTINE_DAYS", "30")
-        .env_remove("RUST_LOG");
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .env("PALISADE_NUMBER_QUARANTINE_DAYS", "30");
+    run(cmd).await
 }
 
 async fn inventory(db: &TestDb) -> Vec<(String, Vec<String>, Option<Uuid>)> {

@@ -103,6 +103,30 @@ impl Credential for ApiKey {
     }
 }
 
+/// `TestApp::get(who, path)` and the other methods, one per HTTP method: without a body, then
+/// with a JSON body.
+macro_rules! verbs {
+    ($($bare:ident $bare_method:literal),*; $($with:ident $with_method:literal),*) => {
+        $(
+            #[doc = concat!("`", $bare_method, " path` as `who`.")]
+            pub async fn $bare(&self, who: &(impl Credential + ?Sized), path: &str) -> TestResponse {
+                self.request_as(who, $bare_method, path, None, &[]).await
+            }
+        )*
+        $(
+            #[doc = concat!("`", $with_method, " path` with a JSON body as `who`.")]
+            pub async fn $with(
+                &self,
+                who: &(impl Credential + ?Sized),
+                path: &str,
+                body: &Value,
+            ) -> TestResponse {
+                self.request_as(who, $with_method, path, Some(body), &[]).await
+            }
+        )*
+    };
+}
+
 impl TestApp {
     /// Sends `method path` as `who` (JSON `body` when given, and `extra` headers). The one way
     /// every typed helper below reaches the server.
@@ -118,44 +142,9 @@ impl TestApp {
             .await
     }
 
-    /// `GET path` as `who`.
-    pub async fn get(&self, who: &(impl Credential + ?Sized), path: &str) -> TestResponse {
-        self.request_as(who, "GET", path, None, &[]).await
-    }
-
-    /// `POST path` with a JSON body as `who`.
-    pub async fn post(
-        &self,
-        who: &(impl Credential + ?Sized),
-        path: &str,
-        body: &Value,
-    ) -> TestResponse {
-        self.request_as(who, "POST", path, Some(body), &[]).await
-    }
-
-    /// `PATCH path` with a JSON body as `who`.
-    pub async fn patch(
-        &self,
-        who: &(impl Credential + ?Sized),
-        path: &str,
-        body: &Value,
-    ) -> TestResponse {
-        self.request_as(who, "PATCH", path, Some(body), &[]).await
-    }
-
-    /// `PUT path` with a JSON body as `who`.
-    pub async fn put(
-        &self,
-        who: &(impl Credential + ?Sized),
-        path: &str,
-        body: &Value,
-    ) -> TestResponse {
-        self.request_as(who, "PUT", path, Some(body), &[]).await
-    }
-
-    /// `DELETE path` as `who`.
-    pub async fn delete(&self, who: &(impl Credential + ?Sized), path: &str) -> TestResponse {
-        self.request_as(who, "DELETE", path, None, &[]).await
+    verbs! {
+        get "GET", delete "DELETE";
+        post "POST", patch "PATCH", put "PUT"
     }
 
     /// `GET path` as `who`, which must answer 200: its JSON.
@@ -225,15 +214,19 @@ impl TestApp {
     }
 }
 
-/// The `id`s of a list answer's `data`, in order.
+/// The `id`s of a list answer's `data`, in order (panics on anything but a list).
 pub fn ids(list: &Value) -> Vec<String> {
     list["data"]
         .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|i| id(i).to_owned())
+        .collect()
+}
+
+/// The `id` of a resource.
+pub fn id(resource: &Value) -> &str {
+    resource["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {resource}"))
 }

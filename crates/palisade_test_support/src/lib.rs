@@ -23,6 +23,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a harness failure should stop the test loudly
 
 mod caller;
+pub mod command;
 mod http;
 pub mod smtp;
 pub mod sql;
@@ -45,7 +46,7 @@ use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral
 use palisade_server::startup::{AppConfig, Application, StartupError};
 use tokio_postgres::Client;
 
-pub use caller::{Anonymous, ApiKey, Credential, KeyHeader, ids};
+pub use caller::{Anonymous, ApiKey, Credential, KeyHeader, id, ids};
 pub use http::{TestResponse, request};
 pub use smtp::{ReceivedMail, SmtpServer};
 pub use unchanged::Unchanged;
@@ -406,9 +407,7 @@ pub const MEMBER_PASSWORD: &str = "another correct horse battery";
 /// Starts the application with a pool of `pool_size` connections and the Stripe webhook
 /// configured. Call from `#[actix_web::test]`.
 pub async fn spawn_app_with_pool(pool_size: usize) -> TestApp {
-    try_spawn_app(pool_size, test_stripe_setup)
-        .await
-        .unwrap_or_else(|e| panic!("startup: {e}"))
+    started(try_spawn_app(pool_size, test_stripe_setup).await)
 }
 
 /// The Stripe webhook of test servers: a billing pool over `db` and
@@ -420,48 +419,38 @@ fn test_stripe_setup(db: &TestDb) -> Option<StripeSetup> {
     ))
 }
 
+/// The application that started, or the test stops saying why it did not.
+fn started(app: Result<TestApp, StartupError>) -> TestApp {
+    app.unwrap_or_else(|e| panic!("startup: {e}"))
+}
+
 /// Starts the application with the Stripe setup `stripe` builds for the test database (`None`:
 /// Stripe not configured), or says why it refused to start.
 pub async fn try_spawn_app(
     pool_size: usize,
     stripe: impl FnOnce(&TestDb) -> Option<StripeSetup>,
 ) -> Result<TestApp, StartupError> {
-    try_spawn_app_on(Arc::new(TestDb::new().await), pool_size, stripe).await
+    let db = Arc::new(TestDb::new().await);
+    try_spawn_app_on_configured(db, pool_size, stripe, |_| {}).await
 }
 
 /// Starts an instance of the application over an existing database `db` (another server of the
 /// same deployment, or a restarted one): its own pool, listener and process state, the same
 /// configuration as [`spawn_app`] (Stripe configured), 4 connections.
 pub async fn spawn_app_on(db: Arc<TestDb>) -> TestApp {
-    try_spawn_app_on(db, 4, test_stripe_setup)
-        .await
-        .unwrap_or_else(|e| panic!("startup: {e}"))
-}
-
-/// [`try_spawn_app`] over an existing database.
-pub async fn try_spawn_app_on(
-    db: Arc<TestDb>,
-    pool_size: usize,
-    stripe: impl FnOnce(&TestDb) -> Option<StripeSetup>,
-) -> Result<TestApp, StartupError> {
-    try_spawn_app_on_configured(db, pool_size, stripe, |_| {}).await
+    started(try_spawn_app_on_configured(db, 4, test_stripe_setup, |_| {}).await)
 }
 
 /// Starts the application like [`spawn_app`], after `configure` has changed its configuration
 /// (e.g. tight rate limits, trusted proxies). Test apps otherwise run with
 /// [`RateLimits::generous`], which no test reaches, and no trusted proxy.
 pub async fn spawn_app_configured(configure: impl FnOnce(&mut AppConfig)) -> TestApp {
-    try_spawn_app_on_configured(
-        Arc::new(TestDb::new().await),
-        4,
-        test_stripe_setup,
-        configure,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("startup: {e}"))
+    let db = Arc::new(TestDb::new().await);
+    started(try_spawn_app_on_configured(db, 4, test_stripe_setup, configure).await)
 }
 
-/// [`try_spawn_app_on`], after `configure` has changed the configuration.
+/// [`try_spawn_app`] over an existing database, after `configure` has changed the
+/// configuration.
 pub async fn try_spawn_app_on_configured(
     db: Arc<TestDb>,
     pool_size: usize,
