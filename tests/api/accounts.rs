@@ -3,7 +3,6 @@
 //! old password and with a removed member. Mail goes through the app's real mailer, over SMTP,
 //! to the harness's SMTP server; expiry is tested by moving the app's clock.
 
-use futures_util::future::LocalBoxFuture;
 use palisade_domain::Role;
 use palisade_test_support::{Account, TestApp, spawn_app};
 use serde_json::{Value, json};
@@ -12,28 +11,22 @@ use time::Duration;
 use crate::isolation::{Item, Seeded};
 
 /// Invitations and password resets of `acct`'s organization, for the isolation matrix.
-pub fn seed<'a>(
-    app: &'a TestApp,
-    acct: &'a Account,
-    marker: &'a str,
-) -> LocalBoxFuture<'a, Seeded> {
-    Box::pin(async move {
-        let r = app
-            .invite(acct, &format!("{marker}-invitee@example.com"), "member")
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        let id = r.json["id"].as_str().unwrap().to_owned();
-        let r = app.request_password_reset(&acct.email).await;
-        assert_eq!(r.status, 202, "{}", r.text);
-        Seeded {
-            items: vec![Item {
-                path: format!("/v1/invitations/{id}"),
-                writes: &["DELETE"],
-                patch: Value::Null,
-            }],
-            views: vec!["/v1/invitations".into()],
-        }
-    })
+pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
+    let r = app
+        .invite(acct, &format!("{marker}-invitee@example.com"), "member")
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let r = app.request_password_reset(&acct.email).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    Seeded {
+        items: vec![Item {
+            path: format!("/v1/invitations/{id}"),
+            writes: &["DELETE"],
+            patch: Value::Null,
+        }],
+        views: vec!["/v1/invitations".into()],
+    }
 }
 
 fn fresh_email(tag: &str) -> String {
@@ -41,7 +34,7 @@ fn fresh_email(tag: &str) -> String {
 }
 
 async fn status_of(app: &TestApp, token: &str) -> u16 {
-    app.call("GET", "/v1/me", Some(token), None).await.status
+    app.get(token, "/v1/me").await.status
 }
 
 fn error_of(r: &palisade_test_support::TestResponse) -> (u16, Option<&str>) {
@@ -94,9 +87,7 @@ async fn an_invitee_joins_through_the_mailed_link_with_their_own_password_once()
     let token = mail.link_token("/accept-invitation").unwrap();
     assert_eq!(token.len(), 43);
     // Neither the token nor its hash is ever shown to admins.
-    let list = app
-        .call("GET", "/v1/invitations", Some(&owner.token), None)
-        .await;
+    let list = app.get(&owner, "/v1/invitations").await;
     assert_eq!(list.status, 200, "{}", list.text);
     assert_eq!(list.json["data"].as_array().unwrap().len(), 1);
     assert!(!list.text.contains(&token) && !list.text.contains("hash"));
@@ -132,9 +123,7 @@ async fn an_invitee_joins_through_the_mailed_link_with_their_own_password_once()
         .accept_invitation(&token, "Mallory", "mallory's passphrase")
         .await;
     assert_eq!(error_of(&r), (400, Some("invalid_link")), "{}", r.text);
-    let list = app
-        .call("GET", "/v1/invitations", Some(&owner.token), None)
-        .await;
+    let list = app.get(&owner, "/v1/invitations").await;
     assert_eq!(list.json["data"], json!([]));
     // Malformed tokens and weak passwords are refused before anything is looked up.
     let r = app
@@ -160,9 +149,7 @@ async fn of_two_concurrent_accepts_of_one_link_exactly_one_succeeds() {
     let mut statuses = [a.status, b.status];
     statuses.sort_unstable();
     assert_eq!(statuses, [201, 400], "{} / {}", a.text, b.text);
-    let members = app
-        .call("GET", "/v1/members", Some(&owner.token), None)
-        .await;
+    let members = app.get(&owner, "/v1/members").await;
     assert_eq!(members.json["data"].as_array().unwrap().len(), 2);
 }
 
@@ -188,9 +175,7 @@ async fn invitation_links_expire_and_reinviting_replaces_the_link() {
         .accept_invitation(&late_token, "Late", "a good passphrase")
         .await;
     assert_eq!(error_of(&r), (400, Some("invalid_link")), "{}", r.text);
-    let list = app
-        .call("GET", "/v1/invitations", Some(&owner.token), None)
-        .await;
+    let list = app.get(&owner, "/v1/invitations").await;
     assert_eq!(list.json["data"][0]["email"], late.as_str());
     assert_eq!(list.json["data"][0]["expired"], true);
 
@@ -198,9 +183,7 @@ async fn invitation_links_expire_and_reinviting_replaces_the_link() {
     assert_eq!(app.invite(&owner, &late, "member").await.status, 201);
     let new_token = app.invitation_token(&late).await;
     assert_ne!(new_token, late_token);
-    let list = app
-        .call("GET", "/v1/invitations", Some(&owner.token), None)
-        .await;
+    let list = app.get(&owner, "/v1/invitations").await;
     assert_eq!(list.json["data"].as_array().unwrap().len(), 1);
     assert_eq!(list.json["data"][0]["expired"], false);
     let r = app
@@ -217,18 +200,18 @@ async fn a_revoked_invitation_cannot_be_accepted() {
     let r = app.invite(&owner, &email, "member").await;
     let path = format!("/v1/invitations/{}", r.json["id"].as_str().unwrap());
     let token = app.invitation_token(&email).await;
-    let r = app.call("GET", &path, Some(&owner.token), None).await;
+    let r = app.get(&owner, &path).await;
     assert_eq!(
         (r.status, r.json["email"].as_str()),
         (200, Some(email.as_str()))
     );
-    let r = app.call("DELETE", &path, Some(&owner.token), None).await;
+    let r = app.delete(&owner, &path).await;
     assert_eq!(r.status, 204, "{}", r.text);
     let r = app
         .accept_invitation(&token, "Late", "a good passphrase")
         .await;
     assert_eq!(error_of(&r), (400, Some("invalid_link")));
-    let r = app.call("DELETE", &path, Some(&owner.token), None).await;
+    let r = app.delete(&owner, &path).await;
     assert_eq!(r.status, 404);
     let r = app.login(&email, "a good passphrase").await;
     assert_eq!(r.status, 401);
@@ -242,7 +225,7 @@ async fn another_organization_can_neither_see_nor_revoke_an_invitation() {
     let email = fresh_email("a-invitee");
     let r = app.invite(&a, &email, "member").await;
     let path = format!("/v1/invitations/{}", r.json["id"].as_str().unwrap());
-    let before = app.call("GET", &path, Some(&a.token), None).await;
+    let before = app.get(&a, &path).await;
     let missing = format!("/v1/invitations/{}", uuid::Uuid::now_v7());
     for method in ["GET", "DELETE"] {
         let expected = app.call(method, &missing, Some(&b.token), None).await;
@@ -253,11 +236,9 @@ async fn another_organization_can_neither_see_nor_revoke_an_invitation() {
             "B {method} differs from a missing id"
         );
     }
-    let r = app
-        .call("GET", "/v1/invitations", Some(&b.token), None)
-        .await;
+    let r = app.get(&b, "/v1/invitations").await;
     assert_eq!(r.json["data"], json!([]));
-    let after = app.call("GET", &path, Some(&a.token), None).await;
+    let after = app.get(&a, &path).await;
     assert_eq!(before.text, after.text);
     // The link still leads into A, never B.
     let token = app.invitation_token(&email).await;
@@ -289,9 +270,7 @@ async fn only_owners_and_admins_invite_and_only_owners_invite_owners() {
     }
     let r = app.invite(&admin, &fresh_email("x"), "owner").await;
     assert_eq!(r.status, 403, "{}", r.text);
-    let r = app
-        .call("DELETE", &owner_invitation, Some(&admin.token), None)
-        .await;
+    let r = app.delete(&admin, &owner_invitation).await;
     assert_eq!(r.status, 403, "{}", r.text);
     let r = app.invite(&admin, &fresh_email("x"), "admin").await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -327,9 +306,7 @@ async fn the_inviter_cannot_tell_whether_an_email_already_has_an_account() {
     // Both were mailed, both are listed as pending, alike.
     app.last_mail_to(&elsewhere.email).await;
     app.last_mail_to(&new_email).await;
-    let list = app
-        .call("GET", "/v1/invitations", Some(&owner.token), None)
-        .await;
+    let list = app.get(&owner, "/v1/invitations").await;
     let rows = list.json["data"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     assert!(
@@ -343,9 +320,7 @@ async fn the_inviter_cannot_tell_whether_an_email_already_has_an_account() {
         .accept_invitation(&token, "Someone", "a good passphrase")
         .await;
     assert_eq!(error_of(&r), (409, Some("email_taken")), "{}", r.text);
-    let list_after = app
-        .call("GET", "/v1/invitations", Some(&owner.token), None)
-        .await;
+    let list_after = app.get(&owner, "/v1/invitations").await;
     assert_eq!(list.text, list_after.text);
     let r = app.login(&elsewhere.email, &elsewhere.password).await;
     assert_eq!(r.json["organization_id"], elsewhere.org_id.as_str());
@@ -362,10 +337,7 @@ async fn changing_a_password_needs_the_current_one_and_ends_every_other_token() 
     let change = |token: &str, body: Value| {
         let token = token.to_owned();
         let app = &app;
-        async move {
-            app.call("POST", "/v1/me/password", Some(&token), Some(&body))
-                .await
-        }
+        async move { app.post(&token, "/v1/me/password", &body).await }
     };
 
     let r = change(
@@ -399,7 +371,7 @@ async fn changing_a_password_needs_the_current_one_and_ends_every_other_token() 
     let fresh = r.json["token"].as_str().unwrap().to_owned();
     assert_eq!(status_of(&app, &fresh).await, 200);
     for old in [&owner.token, &other_session] {
-        let r = app.call("GET", "/v1/customers", Some(old), None).await;
+        let r = app.get(old, "/v1/customers").await;
         assert_eq!(error_of(&r), (401, Some("invalid_token")));
     }
     assert_eq!(app.login(&owner.email, &owner.password).await.status, 401);
@@ -497,12 +469,7 @@ async fn a_removed_admin_keeps_nothing() {
     let reset = app.reset_token(&admin.email, 2).await;
 
     let r = app
-        .call(
-            "DELETE",
-            &format!("/v1/members/{}", admin.user_id),
-            Some(&owner.token),
-            None,
-        )
+        .delete(&owner, &format!("/v1/members/{}", admin.user_id))
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     for token in [&admin.token, &second_session] {
@@ -515,9 +482,7 @@ async fn a_removed_admin_keeps_nothing() {
     assert_eq!(error_of(&r), (400, Some("invalid_link")));
     let r = app.reset_password(&reset, "a good passphrase").await;
     assert_eq!(error_of(&r), (400, Some("invalid_link")));
-    let r = app
-        .call("GET", "/v1/invitations", Some(&owner.token), None)
-        .await;
+    let r = app.get(&owner, "/v1/invitations").await;
     assert_eq!(r.json["data"], json!([]));
 }
 
@@ -535,14 +500,7 @@ async fn the_app_role_cannot_read_token_hashes_or_write_passwords() {
         "UPDATE palisade.users SET password_hash = 'x'",
         "UPDATE palisade.users SET credential_version = 0",
     ] {
-        c.batch_execute("BEGIN").await.unwrap();
-        c.execute(
-            "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
-                    set_config('app.current_role', 'owner', true)",
-            &[&owner.org_id, &owner.user_id],
-        )
-        .await
-        .unwrap();
+        palisade_test_support::sql::begin_as_user(&c, &owner.org_id, &owner.user_id, "owner").await;
         let err = c.batch_execute(sql).await.expect_err(sql);
         c.batch_execute("ROLLBACK").await.unwrap();
         assert_eq!(
@@ -606,12 +564,11 @@ async fn changing_a_password_drops_pending_reset_links_and_acts_only_on_the_acti
     assert_eq!(app.request_password_reset(&owner.email).await.status, 202);
     let link = app.reset_token(&owner.email, 1).await;
     let r = app
-        .call(
-            "POST",
+        .post(
+            &owner,
             "/v1/me/password",
-            Some(&owner.token),
-            Some(&json!({"current_password": owner.password,
-                         "new_password": "a changed long password"})),
+            &json!({"current_password": owner.password,
+                         "new_password": "a changed long password"}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);

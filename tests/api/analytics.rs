@@ -1,74 +1,59 @@
 //! `/v1/analytics`: ingest (one or a batch, all or nothing), list filters, and the per-day
 //! summary.
 
+use palisade_test_support::ids;
 use palisade_test_support::spawn_app;
 use serde_json::json;
 use uuid::Uuid;
-
-use crate::engagement::{create, ids};
 
 #[actix_web::test]
 async fn events_are_ingested_listed_and_summed_per_day() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
     let cust = app.create_customer(&a, json!({"name": "Grace"})).await;
-    let one = create(&app, &a, "/v1/analytics/events", json!({"type": "page.viewed", "occurred_at": "2024-05-01T10:00:00Z", "properties": {"path": "/pricing"}, "customer_id": cust["id"]})).await;
+    let one = app.create(&a, "/v1/analytics/events", json!({"type": "page.viewed", "occurred_at": "2024-05-01T10:00:00Z", "properties": {"path": "/pricing"}, "customer_id": cust["id"]})).await;
     assert_eq!(
         (&one["type"], &one["properties"]),
         (&json!("page.viewed"), &json!({"path": "/pricing"}))
     );
-    let batch = create(
-        &app,
-        &a,
-        "/v1/analytics/events",
-        json!([
-            {"type": "page.viewed", "occurred_at": "2024-05-01T23:59:59Z"},
-            {"type": "page.viewed", "occurred_at": "2024-05-02T00:00:00Z"},
-            {"type": "signup.completed", "occurred_at": "2024-05-02T08:00:00+02:00"},
-            {"type": "signup.completed"}
-        ]),
-    )
-    .await;
+    let batch = app
+        .create(
+            &a,
+            "/v1/analytics/events",
+            json!([
+                {"type": "page.viewed", "occurred_at": "2024-05-01T23:59:59Z"},
+                {"type": "page.viewed", "occurred_at": "2024-05-02T00:00:00Z"},
+                {"type": "signup.completed", "occurred_at": "2024-05-02T08:00:00+02:00"},
+                {"type": "signup.completed"}
+            ]),
+        )
+        .await;
     let batch = batch["data"].as_array().unwrap();
     assert_eq!(batch.len(), 4);
     assert_eq!(batch[2]["occurred_at"], "2024-05-02T06:00:00.000000Z");
 
     let r = app
-        .call(
-            "GET",
-            "/v1/analytics/events?type=signup.completed",
-            Some(&a.token),
-            None,
-        )
+        .get(&a, "/v1/analytics/events?type=signup.completed")
         .await;
     assert_eq!(ids(&r.json).len(), 2);
     let r = app
-        .call(
-            "GET",
+        .get(
+            &a,
             &format!(
                 "/v1/analytics/events?customer_id={}",
                 cust["id"].as_str().unwrap()
             ),
-            Some(&a.token),
-            None,
         )
         .await;
     assert_eq!(ids(&r.json), vec![one["id"].as_str().unwrap().to_owned()]);
-    let r = app.call("GET", "/v1/analytics/events?occurred_after=2024-05-01T12:00:00Z&occurred_before=2024-05-02T07:00:00Z", Some(&a.token), None).await;
+    let r = app.get(&a, "/v1/analytics/events?occurred_after=2024-05-01T12:00:00Z&occurred_before=2024-05-02T07:00:00Z").await;
     assert_eq!(ids(&r.json).len(), 3);
-    let r = app
-        .call("GET", "/v1/analytics/events?limit=2", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/analytics/events?limit=2").await;
     assert_eq!(ids(&r.json).len(), 2);
     assert!(r.json["next_cursor"].is_string());
 
     let r = app
-        .call(
-            "GET",
-            "/v1/analytics/summary?from=2024-05-01&to=2024-05-02",
-            Some(&a.token),
-            None,
-        )
+        .get(&a, "/v1/analytics/summary?from=2024-05-01&to=2024-05-02")
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
@@ -84,11 +69,9 @@ async fn events_are_ingested_listed_and_summed_per_day() {
         })
     );
     let r = app
-        .call(
-            "GET",
+        .get(
+            &a,
             "/v1/analytics/summary?from=2024-05-02&to=2024-05-02&type=page.viewed",
-            Some(&a.token),
-            None,
         )
         .await;
     assert_eq!(
@@ -96,9 +79,7 @@ async fn events_are_ingested_listed_and_summed_per_day() {
         json!([{"day": "2024-05-02", "type": "page.viewed", "count": 1}])
     );
     // The default range (the last 30 days) holds the event ingested without occurred_at.
-    let r = app
-        .call("GET", "/v1/analytics/summary", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/analytics/summary").await;
     assert_eq!(
         r.json["totals"],
         json!([{"type": "signup.completed", "count": 1}])
@@ -117,9 +98,7 @@ async fn a_batch_is_all_or_nothing_and_foreign_customers_answer_like_missing_one
         Uuid::now_v7().to_string(),
     ] {
         let body = json!([{"type": "ok"}, {"type": "ok", "customer_id": cust}]);
-        let r = app
-            .call("POST", "/v1/analytics/events", Some(&a.token), Some(&body))
-            .await;
+        let r = app.post(&a, "/v1/analytics/events", &body).await;
         answers.push((r.status, r.json));
     }
     assert_eq!(answers[0].0, 422);
@@ -137,23 +116,18 @@ async fn a_batch_is_all_or_nothing_and_foreign_customers_answer_like_missing_one
         json!({"type": "x", "properties": [1]}),
         json!({"type": "x", "occurred_at": "soon"}),
     ] {
-        let r = app
-            .call("POST", "/v1/analytics/events", Some(&a.token), Some(&body))
-            .await;
+        let r = app.post(&a, "/v1/analytics/events", &body).await;
         assert_eq!(r.status, 422, "{}", r.text);
     }
     let r = app
-        .call(
-            "POST",
+        .post(
+            &a,
             "/v1/analytics/events",
-            Some(&a.token),
-            Some(&json!({"type": "x", "extra": 1})),
+            &json!({"type": "x", "extra": 1}),
         )
         .await;
     assert_eq!(r.status, 400);
-    let r = app
-        .call("GET", "/v1/analytics/events", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/analytics/events").await;
     assert_eq!(
         r.json["data"],
         json!([]),
@@ -166,14 +140,7 @@ async fn a_batch_is_all_or_nothing_and_foreign_customers_answer_like_missing_one
         "?from=May",
         "?type=A",
     ] {
-        let r = app
-            .call(
-                "GET",
-                &format!("/v1/analytics/summary{bad}"),
-                Some(&a.token),
-                None,
-            )
-            .await;
+        let r = app.get(&a, &format!("/v1/analytics/summary{bad}")).await;
         assert_eq!(r.status, 422, "{bad}: {}", r.text);
     }
 }
@@ -186,20 +153,15 @@ async fn a_batch_is_all_or_nothing_and_foreign_customers_answer_like_missing_one
 async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let last = create(
-        &app,
-        &a,
-        "/v1/analytics/events",
-        json!({"type": "page.viewed", "occurred_at": "9999-12-31T23:59:59.999999Z"}),
-    )
-    .await;
-    let r = app
-        .call(
-            "GET",
-            "/v1/analytics/summary?from=9999-12-01&to=9999-12-31",
-            Some(&a.token),
-            None,
+    let last = app
+        .create(
+            &a,
+            "/v1/analytics/events",
+            json!({"type": "page.viewed", "occurred_at": "9999-12-31T23:59:59.999999Z"}),
         )
+        .await;
+    let r = app
+        .get(&a, "/v1/analytics/summary?from=9999-12-01&to=9999-12-31")
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
@@ -211,14 +173,7 @@ async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
         )
     );
     // Without `from`, the 30 days ending `to`, never before the first day.
-    let r = app
-        .call(
-            "GET",
-            "/v1/analytics/summary?to=0000-01-10",
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.get(&a, "/v1/analytics/summary?to=0000-01-10").await;
     assert_eq!(
         (r.status, &r.json["from"]),
         (200, &json!("0000-01-01")),
@@ -226,9 +181,7 @@ async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
         r.text
     );
     // What was kept reads back.
-    let r = app
-        .call("GET", "/v1/analytics/events", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/analytics/events").await;
     assert_eq!(ids(&r.json), vec![last["id"].as_str().unwrap().to_owned()]);
 
     for (query, field) in [
@@ -236,14 +189,7 @@ async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
         ("from=9999-12-01&to=10000-01-01", "to"),
         ("to=-0001-01-01", "to"),
     ] {
-        let r = app
-            .call(
-                "GET",
-                &format!("/v1/analytics/summary?{query}"),
-                Some(&a.token),
-                None,
-            )
-            .await;
+        let r = app.get(&a, &format!("/v1/analytics/summary?{query}")).await;
         assert_eq!(
             (r.status, &r.json["fields"][0]["field"]),
             (422, &json!(field)),
@@ -254,11 +200,10 @@ async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
     // Written within the years, outside them once in UTC; and filters alike.
     for occurred_at in ["9999-12-31T23:59:59-00:01", "0000-01-01T00:00:00+00:01"] {
         let r = app
-            .call(
-                "POST",
+            .post(
+                &a,
                 "/v1/analytics/events",
-                Some(&a.token),
-                Some(&json!({"type": "x", "occurred_at": occurred_at})),
+                &json!({"type": "x", "occurred_at": occurred_at}),
             )
             .await;
         assert_eq!(
@@ -268,18 +213,14 @@ async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
             r.text
         );
         let r = app
-            .call(
-                "GET",
+            .get(
+                &a,
                 &format!("/v1/analytics/events?occurred_after={occurred_at}"),
-                Some(&a.token),
-                None,
             )
             .await;
         assert_eq!(r.status, 422, "{occurred_at}: {}", r.text);
     }
-    let r = app
-        .call("GET", "/v1/analytics/events", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/analytics/events").await;
     assert_eq!(ids(&r.json).len(), 1);
 }
 
@@ -294,9 +235,7 @@ async fn nul_in_properties_is_refused_on_the_field() {
         json!({"type": "x", "properties": {"nested": {"k\u{0}": 1}}}),
         json!([{"type": "x"}, {"type": "y", "properties": {"list": ["ok", "\u{0}"]}}]),
     ] {
-        let r = app
-            .call("POST", "/v1/analytics/events", Some(&a.token), Some(&body))
-            .await;
+        let r = app.post(&a, "/v1/analytics/events", &body).await;
         assert_eq!(
             (r.status, &r.json["fields"][0]["field"]),
             (422, &json!("properties")),
@@ -304,8 +243,6 @@ async fn nul_in_properties_is_refused_on_the_field() {
             r.text
         );
     }
-    let r = app
-        .call("GET", "/v1/analytics/events", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/analytics/events").await;
     assert_eq!(r.json["data"], json!([]));
 }

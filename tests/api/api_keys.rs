@@ -2,7 +2,7 @@
 //! `Authorization: Bearer` or `X-API-Key`, revocable, confined to its organization and role.
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, TestResponse, request, spawn_app};
+use palisade_test_support::{Account, TestApp, TestResponse, Unchanged, request, spawn_app};
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -37,12 +37,7 @@ pub(crate) async fn with_key(
 /// Mints a key as `acct`: the key and the created resource.
 pub(crate) async fn mint(app: &TestApp, acct: &Account, name: &str, role: &str) -> (String, Value) {
     let r = app
-        .call(
-            "POST",
-            "/v1/api-keys",
-            Some(&acct.token),
-            Some(&json!({"name": name, "role": role})),
-        )
+        .post(&acct, "/v1/api-keys", &json!({"name": name, "role": role}))
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let key = r.json["key"].as_str().unwrap().to_owned();
@@ -54,11 +49,10 @@ async fn a_key_is_shown_once_stored_as_a_hash_and_works_in_either_header() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
     let r = app
-        .call(
-            "POST",
+        .post(
+            &a,
             "/v1/api-keys",
-            Some(&a.token),
-            Some(&json!({"name": "CI deploys", "role": "admin"})),
+            &json!({"name": "CI deploys", "role": "admin"}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -78,7 +72,7 @@ async fn a_key_is_shown_once_stored_as_a_hash_and_works_in_either_header() {
         "/v1/api-keys".to_owned(),
         "/v1/organization/export".to_owned(),
     ] {
-        let r = app.call("GET", &path, Some(&a.token), None).await;
+        let r = app.get(&a, &path).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text);
         assert!(!r.text.contains(&key), "{path} shows the key");
         assert!(!r.text.contains("key_hash"), "{path} shows the hash");
@@ -137,9 +131,7 @@ async fn a_key_is_shown_once_stored_as_a_hash_and_works_in_either_header() {
     assert_eq!(r.status, 403, "{}", r.text);
 
     // Its use is recorded.
-    let r = app
-        .call("GET", &format!("/v1/api-keys/{id}"), Some(&a.token), None)
-        .await;
+    let r = app.get(&a, &format!("/v1/api-keys/{id}")).await;
     assert!(r.json["last_used_at"].is_string(), "{}", r.text);
 }
 
@@ -152,17 +144,14 @@ async fn revoked_unknown_and_malformed_keys_answer_401() {
     let r = with_key(&app, "GET", "/v1/customers", &key, "bearer", None).await;
     assert_eq!(r.status, 200);
 
-    let r = app.call("DELETE", &path, Some(&a.token), None).await;
+    let r = app.delete(&a, &path).await;
     assert_eq!(r.status, 204, "{}", r.text);
     // Revoking again is harmless, and the first revocation time stays.
-    let first = app.call("GET", &path, Some(&a.token), None).await.json["revoked_at"].clone();
+    let first = app.get(&a, &path).await.json["revoked_at"].clone();
     assert!(first.is_string());
-    let r = app.call("DELETE", &path, Some(&a.token), None).await;
+    let r = app.delete(&a, &path).await;
     assert_eq!(r.status, 204);
-    assert_eq!(
-        app.call("GET", &path, Some(&a.token), None).await.json["revoked_at"],
-        first
-    );
+    assert_eq!(app.get(&a, &path).await.json["revoked_at"], first);
 
     let unknown = format!("pk_{}", "A".repeat(43));
     for (what, k) in [
@@ -182,13 +171,9 @@ async fn revoked_unknown_and_malformed_keys_answer_401() {
     assert_eq!(r.status, 401);
 
     // Listed as revoked.
-    let r = app
-        .call("GET", "/v1/api-keys?revoked=true", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/api-keys?revoked=true").await;
     assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
-    let r = app
-        .call("GET", "/v1/api-keys?revoked=false", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/api-keys?revoked=false").await;
     assert_eq!(r.json["data"], json!([]));
 }
 
@@ -206,6 +191,7 @@ async fn a_key_of_one_organization_never_reaches_another() {
         format!("/v1/customers/{}", b_customer["id"].as_str().unwrap()),
         format!("/v1/api-keys/{}", b_key["id"].as_str().unwrap()),
     ];
+    let b_before = Unchanged::http(&app, &b, &b_paths).await;
     for path in &b_paths {
         for method in ["GET", "DELETE"] {
             let r = with_key(&app, method, path, &key_a, "bearer", None).await;
@@ -218,7 +204,7 @@ async fn a_key_of_one_organization_never_reaches_another() {
             assert_eq!(r.status, expected, "{method} {path}: {}", r.text);
         }
         // A's user session: B's rows are 404 too.
-        let r = app.call("DELETE", path, Some(&a.token), None).await;
+        let r = app.delete(&a, path).await;
         assert_eq!(r.status, 404, "DELETE {path} as A's owner: {}", r.text);
     }
     for path in [
@@ -233,10 +219,9 @@ async fn a_key_of_one_organization_never_reaches_another() {
         assert!(!r.text.contains("B's"), "{path} shows B's rows");
     }
     // B's rows are unchanged.
-    let r = app.call("GET", &b_paths[1], Some(&b.token), None).await;
+    b_before.assert_http(&app).await;
+    let r = app.get(&b, &b_paths[1]).await;
     assert_eq!(r.json["revoked_at"], Value::Null);
-    let r = app.call("GET", &b_paths[0], Some(&b.token), None).await;
-    assert_eq!(r.status, 200);
 }
 
 #[actix_web::test]
@@ -248,47 +233,32 @@ async fn roles_bound_who_mints_and_what_a_key_may_do() {
 
     // Members cannot mint or revoke keys; nobody mints an owner key.
     let r = app
-        .call(
-            "POST",
+        .post(
+            &member,
             "/v1/api-keys",
-            Some(&member.token),
-            Some(&json!({"name": "mine", "role": "member"})),
+            &json!({"name": "mine", "role": "member"}),
         )
         .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (403, Some("forbidden"))
-    );
+    r.assert_error(403, "forbidden");
     for role in ["owner", "root"] {
         let r = app
-            .call(
-                "POST",
-                "/v1/api-keys",
-                Some(&owner.token),
-                Some(&json!({"name": "k", "role": role})),
-            )
+            .post(&owner, "/v1/api-keys", &json!({"name": "k", "role": role}))
             .await;
         assert_eq!(r.status, 422, "{role}: {}", r.text);
         assert_eq!(r.json["fields"][0]["field"], "role");
     }
-    let r = app
-        .call("POST", "/v1/api-keys", Some(&owner.token), Some(&json!({})))
-        .await;
+    let r = app.post(&owner, "/v1/api-keys", &json!({})).await;
     assert_eq!(r.status, 422);
     let (admin_key, admin_key_json) = mint(&app, &admin, "admin's", "admin").await;
     let r = app
-        .call(
-            "DELETE",
+        .delete(
+            &member,
             &format!("/v1/api-keys/{}", admin_key_json["id"].as_str().unwrap()),
-            Some(&member.token),
-            None,
         )
         .await;
     assert_eq!(r.status, 403);
     // Members see the keys (not the secrets).
-    let r = app
-        .call("GET", "/v1/api-keys", Some(&member.token), None)
-        .await;
+    let r = app.get(&member, "/v1/api-keys").await;
     assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
 
     // A member key reads and does member things, and nothing reserved to admins.
@@ -318,11 +288,10 @@ async fn roles_bound_who_mints_and_what_a_key_may_do() {
     .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let r = app
-        .call(
-            "PATCH",
+        .patch(
+            &owner,
             &format!("/v1/members/{}", admin.user_id),
-            Some(&owner.token),
-            Some(&json!({"role": "member"})),
+            &json!({"role": "member"}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -339,22 +308,15 @@ async fn roles_bound_who_mints_and_what_a_key_may_do() {
 
     // Removing the creator revokes the key: 401, and it is listed as revoked.
     let r = app
-        .call(
-            "DELETE",
-            &format!("/v1/members/{}", admin.user_id),
-            Some(&owner.token),
-            None,
-        )
+        .delete(&owner, &format!("/v1/members/{}", admin.user_id))
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     let r = with_key(&app, "GET", "/v1/customers", &admin_key, "bearer", None).await;
     assert_eq!(r.status, 401);
     let r = app
-        .call(
-            "GET",
+        .get(
+            &owner,
             &format!("/v1/api-keys/{}", admin_key_json["id"].as_str().unwrap()),
-            Some(&owner.token),
-            None,
         )
         .await;
     assert!(r.json["revoked_at"].is_string(), "{}", r.text);
@@ -373,7 +335,7 @@ async fn keys_list_newest_first_in_pages() {
     let mut seen = Vec::new();
     let mut path = "/v1/api-keys?limit=2".to_owned();
     loop {
-        let r = app.call("GET", &path, Some(&a.token), None).await;
+        let r = app.get(&a, &path).await;
         assert_eq!(r.status, 200, "{}", r.text);
         for k in r.json["data"].as_array().unwrap() {
             assert!(k.get("key").is_none());
@@ -385,17 +347,10 @@ async fn keys_list_newest_first_in_pages() {
         }
     }
     assert_eq!(seen, ids);
-    let r = app
-        .call("GET", "/v1/api-keys?revoked=maybe", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/api-keys?revoked=maybe").await;
     assert_eq!(r.status, 422);
-    let r = app
-        .call("GET", "/v1/api-keys/not-a-uuid", Some(&a.token), None)
-        .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (400, Some("invalid_id"))
-    );
+    let r = app.get(&a, "/v1/api-keys/not-a-uuid").await;
+    r.assert_error(400, "invalid_id");
 }
 
 #[actix_web::test]
@@ -404,18 +359,11 @@ async fn a_revoked_key_stays_revoked_even_for_a_direct_update_as_the_app_role() 
     let a = app.signup("Acme").await;
     let (_, created) = mint(&app, &a, "leaked", "admin").await;
     let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
-    let r = app
-        .call(
-            "DELETE",
-            &format!("/v1/api-keys/{id}"),
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.delete(&a, &format!("/v1/api-keys/{id}")).await;
     assert_eq!(r.status, 204, "{}", r.text);
     // As the app role in the owner's context: un-revoking is refused; revoking again is not.
     let c = app.db.app_client().await;
-    crate::sql_as::begin_as(&c, a.org_id.parse().unwrap(), "owner").await;
+    palisade_test_support::sql::begin_as(&c, &a.org_id, "owner").await;
     let again = c
         .execute(
             "UPDATE palisade.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1",

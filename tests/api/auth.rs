@@ -26,7 +26,7 @@ fn claims_for(app_user: &palisade_test_support::Account) -> Claims {
 }
 
 async fn me_status(app: &TestApp, token: &str) -> (u16, serde_json::Value) {
-    let r = app.call("GET", "/v1/me", Some(token), None).await;
+    let r = app.get(token, "/v1/me").await;
     (r.status, r.json)
 }
 
@@ -160,7 +160,7 @@ async fn bad_tokens_answer_401() {
         ("garbage", "not.a.jwt".into()),
     ];
     for (what, token) in cases {
-        let r = app.call("GET", "/v1/me", Some(&token), None).await;
+        let r = app.get(&token, "/v1/me").await;
         assert_eq!(r.status, 401, "{what}: {}", r.text);
         assert_eq!(r.json["error"], "invalid_token", "{what}");
         assert_eq!(r.header("www-authenticate"), Some("Bearer"));

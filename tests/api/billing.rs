@@ -14,23 +14,14 @@ async fn the_current_subscription_is_the_newest_that_has_not_ended() {
     let member = app.add_user(&a, Role::Member).await;
     let billing = billing_client(&app).await;
 
-    let r = app
-        .call("GET", "/v1/billing/subscription", Some(&member.token), None)
-        .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (404, Some("not_found"))
-    );
+    let r = app.get(&member, "/v1/billing/subscription").await;
+    r.assert_error(404, "not_found");
     insert_subscription(&billing, &a.org_id, "cancelled", "starter").await;
-    let r = app
-        .call("GET", "/v1/billing/subscription", Some(&member.token), None)
-        .await;
+    let r = app.get(&member, "/v1/billing/subscription").await;
     assert_eq!(r.status, 404, "a cancelled subscription is not current");
 
     let active = insert_subscription(&billing, &a.org_id, "active", "pro").await;
-    let r = app
-        .call("GET", "/v1/billing/subscription", Some(&member.token), None)
-        .await;
+    let r = app.get(&member, "/v1/billing/subscription").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["id"], active.to_string());
     assert_eq!(r.json["status"], "active");
@@ -50,13 +41,9 @@ async fn the_current_subscription_is_the_newest_that_has_not_ended() {
     // Another organization's subscriptions never count.
     let b = app.signup("Other").await;
     insert_subscription(&billing, &b.org_id, "trialing", "enterprise").await;
-    let r = app
-        .call("GET", "/v1/billing/subscription", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/billing/subscription").await;
     assert_eq!(r.json["id"], active.to_string());
-    let r = app
-        .call("GET", "/v1/billing/subscription", Some(&b.token), None)
-        .await;
+    let r = app.get(&b, "/v1/billing/subscription").await;
     assert_eq!(r.json["plan"], "enterprise");
 }
 
@@ -85,14 +72,7 @@ async fn invoices_list_filter_page_and_are_read_only() {
         let app = &app;
         let token = a.token.clone();
         async move {
-            let r = app
-                .call(
-                    "GET",
-                    &format!("/v1/billing/invoices{q}"),
-                    Some(&token),
-                    None,
-                )
-                .await;
+            let r = app.get(&token, &format!("/v1/billing/invoices{q}")).await;
             assert_eq!(r.status, 200, "{q}: {}", r.text);
             let ids: Vec<String> = r.json["data"]
                 .as_array()
@@ -121,12 +101,7 @@ async fn invoices_list_filter_page_and_are_read_only() {
     assert_eq!((page, cursor), (vec![ids[0].clone()], None));
 
     let r = app
-        .call(
-            "GET",
-            &format!("/v1/billing/invoices/{}", ids[0]),
-            Some(&a.token),
-            None,
-        )
+        .get(&a, &format!("/v1/billing/invoices/{}", ids[0]))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["number"], "A-0");
@@ -136,12 +111,7 @@ async fn invoices_list_filter_page_and_are_read_only() {
         "https://invoice.stripe.com/i/test"
     );
     let r = app
-        .call(
-            "GET",
-            &format!("/v1/billing/invoices/{b_invoice}"),
-            Some(&a.token),
-            None,
-        )
+        .get(&a, &format!("/v1/billing/invoices/{b_invoice}"))
         .await;
     assert_eq!(
         (r.status, &r.json),
@@ -156,14 +126,7 @@ async fn invoices_list_filter_page_and_are_read_only() {
         ("?created_after=yesterday", "created_after"),
         ("?created_before=2024-13-01T00:00:00Z", "created_before"),
     ] {
-        let r = app
-            .call(
-                "GET",
-                &format!("/v1/billing/invoices{q}"),
-                Some(&a.token),
-                None,
-            )
-            .await;
+        let r = app.get(&a, &format!("/v1/billing/invoices{q}")).await;
         assert_eq!(r.status, 422, "{q}");
         assert_eq!(r.json["fields"][0]["field"], field);
     }

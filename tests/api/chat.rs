@@ -1,11 +1,10 @@
 //! `/v1/chat/conversations` and messages over HTTP: CRUD, closing, filters, pagination, and
 //! references to another organization's rows answered like missing ones.
 
+use palisade_test_support::ids;
 use palisade_test_support::spawn_app;
 use serde_json::json;
 use uuid::Uuid;
-
-use crate::engagement::{create, ids};
 
 #[actix_web::test]
 async fn conversations_and_messages_round_trip() {
@@ -13,23 +12,20 @@ async fn conversations_and_messages_round_trip() {
     let a = app.signup("Acme").await;
     let cust = app.create_customer(&a, json!({"name": "Grace"})).await;
     let cust_id = cust["id"].as_str().unwrap();
-    let conv = create(
-        &app,
-        &a,
-        "/v1/chat/conversations",
-        json!({"customer_id": cust_id, "subject": " Billing question "}),
-    )
-    .await;
+    let conv = app
+        .create(
+            &a,
+            "/v1/chat/conversations",
+            json!({"customer_id": cust_id, "subject": " Billing question "}),
+        )
+        .await;
     assert_eq!(conv["subject"], "Billing question");
     assert_eq!(conv["status"], "open");
     assert_eq!(conv["customer_id"], cust_id);
-    let other = create(&app, &a, "/v1/chat/conversations", json!({})).await;
+    let other = app.create(&a, "/v1/chat/conversations", json!({})).await;
     assert_eq!(other["customer_id"], json!(null));
     let path = format!("/v1/chat/conversations/{}", conv["id"].as_str().unwrap());
-    assert_eq!(
-        app.call("GET", &path, Some(&a.token), None).await.json,
-        conv
-    );
+    assert_eq!(app.get(&a, &path).await.json, conv);
 
     let messages = format!("{path}/messages");
     let mut posted = Vec::new();
@@ -38,7 +34,9 @@ async fn conversations_and_messages_round_trip() {
         ("agent", "Hello!\nHow can I help?"),
         ("bot", "Rate us"),
     ] {
-        let m = create(&app, &a, &messages, json!({"sender": sender, "body": body})).await;
+        let m = app
+            .create(&a, &messages, json!({"sender": sender, "body": body}))
+            .await;
         assert_eq!(m["body"], body);
         assert_eq!(m["conversation_id"], conv["id"]);
         posted.push(m["id"].as_str().unwrap().to_owned());
@@ -48,7 +46,7 @@ async fn conversations_and_messages_round_trip() {
     let mut seen = Vec::new();
     let mut next = format!("{messages}?limit=2");
     loop {
-        let r = app.call("GET", &next, Some(&a.token), None).await;
+        let r = app.get(&a, &next).await;
         assert_eq!(r.status, 200, "{}", r.text);
         seen.extend(ids(&r.json));
         match r.json["next_cursor"].as_str() {
@@ -57,35 +55,18 @@ async fn conversations_and_messages_round_trip() {
         }
     }
     assert_eq!(seen, posted);
-    let r = app
-        .call(
-            "GET",
-            &format!("{messages}?sender=agent"),
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.get(&a, &format!("{messages}?sender=agent")).await;
     assert_eq!(ids(&r.json), vec![posted[1].clone()]);
 
     // Filters on the conversation list.
     let r = app
-        .call(
-            "GET",
-            &format!("/v1/chat/conversations?customer_id={cust_id}"),
-            Some(&a.token),
-            None,
-        )
+        .get(&a, &format!("/v1/chat/conversations?customer_id={cust_id}"))
         .await;
     assert_eq!(ids(&r.json), vec![conv["id"].as_str().unwrap().to_owned()]);
 
     // Closed conversations refuse messages until reopened.
     let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"status": "closed", "subject": null})),
-        )
+        .patch(&a, &path, &json!({"status": "closed", "subject": null}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
@@ -93,82 +74,27 @@ async fn conversations_and_messages_round_trip() {
         (Some("closed"), &json!(null))
     );
     let r = app
-        .call(
-            "POST",
-            &messages,
-            Some(&a.token),
-            Some(&json!({"sender": "agent", "body": "late"})),
-        )
+        .post(&a, &messages, &json!({"sender": "agent", "body": "late"}))
         .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("conversation_closed"))
-    );
-    let r = app
-        .call(
-            "GET",
-            "/v1/chat/conversations?status=closed",
-            Some(&a.token),
-            None,
-        )
-        .await;
+    r.assert_error(409, "conversation_closed");
+    let r = app.get(&a, "/v1/chat/conversations?status=closed").await;
     assert_eq!(ids(&r.json), vec![conv["id"].as_str().unwrap().to_owned()]);
-    let r = app
-        .call(
-            "GET",
-            "/v1/chat/conversations?status=open",
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.get(&a, "/v1/chat/conversations?status=open").await;
     assert_eq!(ids(&r.json), vec![other["id"].as_str().unwrap().to_owned()]);
-    let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"status": "open"})),
-        )
-        .await;
+    let r = app.patch(&a, &path, &json!({"status": "open"})).await;
     assert_eq!(r.json["status"], "open");
-    create(
-        &app,
-        &a,
-        &messages,
-        json!({"sender": "agent", "body": "back"}),
-    )
-    .await;
+    app.create(&a, &messages, json!({"sender": "agent", "body": "back"}))
+        .await;
 
     // Deleting the customer keeps the conversation, without a customer.
-    let r = app
-        .call(
-            "DELETE",
-            &format!("/v1/customers/{cust_id}"),
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.delete(&a, &format!("/v1/customers/{cust_id}")).await;
     assert_eq!(r.status, 204);
-    assert_eq!(
-        app.call("GET", &path, Some(&a.token), None).await.json["customer_id"],
-        json!(null)
-    );
+    assert_eq!(app.get(&a, &path).await.json["customer_id"], json!(null));
 
     // Deleting the conversation deletes its messages.
-    assert_eq!(
-        app.call("DELETE", &path, Some(&a.token), None).await.status,
-        204
-    );
-    assert_eq!(
-        app.call("GET", &path, Some(&a.token), None).await.status,
-        404
-    );
-    assert_eq!(
-        app.call("GET", &messages, Some(&a.token), None)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(app.delete(&a, &path).await.status, 204);
+    assert_eq!(app.get(&a, &path).await.status, 404);
+    assert_eq!(app.get(&a, &messages).await.status, 404);
 }
 
 #[actix_web::test]
@@ -177,25 +103,16 @@ async fn another_organizations_customer_and_conversation_answer_like_missing_one
     let a = app.signup("A").await;
     let b = app.signup("B").await;
     let b_cust = app.create_customer(&b, json!({"name": "Bob"})).await;
-    let b_conv = create(
-        &app,
-        &b,
-        "/v1/chat/conversations",
-        json!({"subject": "B's"}),
-    )
-    .await;
+    let b_conv = app
+        .create(&b, "/v1/chat/conversations", json!({"subject": "B's"}))
+        .await;
     let foreign = b_cust["id"].as_str().unwrap();
     let missing = Uuid::now_v7().to_string();
 
     let mut answers = Vec::new();
     for id in [foreign, &missing] {
         let r = app
-            .call(
-                "POST",
-                "/v1/chat/conversations",
-                Some(&a.token),
-                Some(&json!({"customer_id": id})),
-            )
+            .post(&a, "/v1/chat/conversations", &json!({"customer_id": id}))
             .await;
         answers.push((r.status, r.json));
     }
@@ -206,24 +123,10 @@ async fn another_organizations_customer_and_conversation_answer_like_missing_one
         json!([{"field": "customer_id", "code": "not_found", "reason": "does not exist in this organization"}])
     );
 
-    let mine = create(&app, &a, "/v1/chat/conversations", json!({})).await;
+    let mine = app.create(&a, "/v1/chat/conversations", json!({})).await;
     let path = format!("/v1/chat/conversations/{}", mine["id"].as_str().unwrap());
-    let r1 = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"customer_id": foreign})),
-        )
-        .await;
-    let r2 = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"customer_id": missing})),
-        )
-        .await;
+    let r1 = app.patch(&a, &path, &json!({"customer_id": foreign})).await;
+    let r2 = app.patch(&a, &path, &json!({"customer_id": missing})).await;
     assert_eq!((r1.status, &r1.json), (r2.status, &r2.json));
     assert_eq!(r1.status, 422);
 
@@ -246,7 +149,7 @@ async fn another_organizations_customer_and_conversation_answer_like_missing_one
         assert_eq!(r.status, 404, "{method}: {}", r.text);
         assert_eq!(r.json, m.json);
     }
-    let r = app.call("GET", &b_messages, Some(&b.token), None).await;
+    let r = app.get(&b, &b_messages).await;
     assert_eq!(r.json["data"], json!([]));
 }
 
@@ -254,7 +157,7 @@ async fn another_organizations_customer_and_conversation_answer_like_missing_one
 async fn invalid_chat_input_is_refused() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let conv = create(&app, &a, "/v1/chat/conversations", json!({})).await;
+    let conv = app.create(&a, "/v1/chat/conversations", json!({})).await;
     let messages = format!(
         "/v1/chat/conversations/{}/messages",
         conv["id"].as_str().unwrap()
@@ -336,38 +239,16 @@ async fn invalid_chat_input_is_refused() {
         "?created_after=yesterday",
         "?customer_id=1",
     ] {
-        let r = app
-            .call(
-                "GET",
-                &format!("/v1/chat/conversations{bad}"),
-                Some(&a.token),
-                None,
-            )
-            .await;
+        let r = app.get(&a, &format!("/v1/chat/conversations{bad}")).await;
         assert_eq!(r.status, 422, "{bad}");
     }
     let r = app
-        .call(
-            "GET",
-            "/v1/chat/conversations/not-a-uuid/messages",
-            Some(&a.token),
-            None,
-        )
+        .get(&a, "/v1/chat/conversations/not-a-uuid/messages")
         .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (400, Some("invalid_id"))
-    );
-    let r = app
-        .call(
-            "GET",
-            &format!("{messages}?sender=alien"),
-            Some(&a.token),
-            None,
-        )
-        .await;
+    r.assert_error(400, "invalid_id");
+    let r = app.get(&a, &format!("{messages}?sender=alien")).await;
     assert_eq!(r.status, 422);
-    let r = app.call("GET", &messages, Some(&a.token), None).await;
+    let r = app.get(&a, &messages).await;
     assert_eq!(r.json["data"], json!([]), "a refused message was stored");
 }
 
@@ -375,37 +256,25 @@ async fn invalid_chat_input_is_refused() {
 async fn created_after_and_before_bound_the_list() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let first = create(
-        &app,
-        &a,
-        "/v1/chat/conversations",
-        json!({"subject": "first"}),
-    )
-    .await;
-    let second = create(
-        &app,
-        &a,
-        "/v1/chat/conversations",
-        json!({"subject": "second"}),
-    )
-    .await;
+    let first = app
+        .create(&a, "/v1/chat/conversations", json!({"subject": "first"}))
+        .await;
+    let second = app
+        .create(&a, "/v1/chat/conversations", json!({"subject": "second"}))
+        .await;
     let t = second["created_at"].as_str().unwrap();
     let enc = |s: &str| s.replace('+', "%2B").replace(':', "%3A");
     let r = app
-        .call(
-            "GET",
+        .get(
+            &a,
             &format!("/v1/chat/conversations?created_before={}", enc(t)),
-            Some(&a.token),
-            None,
         )
         .await;
     assert_eq!(ids(&r.json), vec![first["id"].as_str().unwrap().to_owned()]);
     let r = app
-        .call(
-            "GET",
+        .get(
+            &a,
             &format!("/v1/chat/conversations?created_after={}", enc(t)),
-            Some(&a.token),
-            None,
         )
         .await;
     assert_eq!(

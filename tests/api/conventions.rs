@@ -9,6 +9,7 @@
 //!   create in every test, by `TestApp::call`);
 //! - `/v1/me` reports the credential's effective role.
 
+use palisade_test_support::ids;
 use palisade_test_support::{TestApp, spawn_app};
 use serde_json::{Value, json};
 
@@ -18,7 +19,7 @@ use crate::isolation::seed_all;
 async fn lists(app: &TestApp, token: &str, views: &[String]) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for v in views {
-        let r = app.call("GET", v, Some(token), None).await;
+        let r = app.get(token, v).await;
         assert_eq!(r.status, 200, "GET {v}: {}", r.text);
         if r.json["data"].is_array() && r.json.get("next_cursor").is_some() {
             out.push((v.clone(), r.json));
@@ -32,17 +33,6 @@ fn with_param(path: &str, param: &str) -> String {
     format!("{path}{sep}{param}")
 }
 
-fn ids(v: &Value) -> Vec<String> {
-    v["data"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|i| i["id"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[actix_web::test]
 async fn every_list_follows_the_same_query_rules() {
     let app = spawn_app().await;
@@ -50,9 +40,7 @@ async fn every_list_follows_the_same_query_rules() {
     let seeded = seed_all(&app, &a, "conv").await;
     // A second customer, so that the customer list has a next page and a cursor.
     app.create_customer(&a, json!({"name": "Second"})).await;
-    let page = app
-        .call("GET", "/v1/customers?limit=1", Some(&a.token), None)
-        .await;
+    let page = app.get(&a, "/v1/customers?limit=1").await;
     let foreign_cursor = page.json["next_cursor"].as_str().unwrap().to_owned();
 
     let lists = lists(&app, &a.token, &seeded.views).await;
@@ -61,23 +49,13 @@ async fn every_list_follows_the_same_query_rules() {
         let get = |p: String| {
             let app = &app;
             let token = a.token.clone();
-            async move { app.call("GET", &p, Some(&token), None).await }
+            async move { app.get(&token, &p).await }
         };
         // Unknown and repeated parameters.
         let r = get(with_param(path, "sort=name")).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (400, Some("unknown_parameter")),
-            "{path}: {}",
-            r.text
-        );
+        r.assert_error_at(400, "unknown_parameter", format_args!("{path}"));
         let r = get(with_param(&with_param(path, "limit=1"), "limit=2")).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (400, Some("duplicate_parameter")),
-            "{path}: {}",
-            r.text
-        );
+        r.assert_error_at(400, "duplicate_parameter", format_args!("{path}"));
         if path.contains("created_") {
             continue; // the view sets the window itself
         }
@@ -119,30 +97,25 @@ async fn every_list_follows_the_same_query_rules() {
         // Another list's cursor.
         if !path.starts_with("/v1/customers") {
             let r = get(with_param(path, &format!("cursor={foreign_cursor}"))).await;
-            assert_eq!(
-                (r.status, r.json["error"].as_str()),
-                (400, Some("invalid_cursor")),
-                "{path} took a customers cursor: {}",
-                r.text
+            r.assert_error_at(
+                400,
+                "invalid_cursor",
+                format_args!("{path} took a customers cursor"),
             );
         }
     }
     // The customers cursor itself: valid on its list, refused with other filters.
     let r = app
-        .call(
-            "GET",
+        .get(
+            &a,
             &format!("/v1/customers?limit=1&cursor={foreign_cursor}"),
-            Some(&a.token),
-            None,
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = app
-        .call(
-            "GET",
+        .get(
+            &a,
             &format!("/v1/customers?limit=1&name=Second&cursor={foreign_cursor}"),
-            Some(&a.token),
-            None,
         )
         .await;
     assert_eq!(r.json["error"], "invalid_cursor", "{}", r.text);
@@ -158,33 +131,18 @@ async fn routes_without_query_parameters_refuse_a_query_string() {
     let mut paths: Vec<String> = seeded.items.iter().map(|i| i.path.clone()).collect();
     paths.extend(["/v1/me".to_owned(), "/v1/organization".to_owned()]);
     for path in paths {
-        let r = app
-            .call(
-                "GET",
-                &format!("{path}?expand=customer"),
-                Some(&a.token),
-                None,
-            )
-            .await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (400, Some("unknown_parameter")),
-            "GET {path}?expand=customer: {}",
-            r.text
+        let r = app.get(&a, &format!("{path}?expand=customer")).await;
+        r.assert_error_at(
+            400,
+            "unknown_parameter",
+            format_args!("GET {path}?expand=customer"),
         );
     }
     let r = app
-        .call(
-            "POST",
-            "/v1/customers?notify=true",
-            Some(&a.token),
-            Some(&json!({"name": "Zebulon"})),
-        )
+        .post(&a, "/v1/customers?notify=true", &json!({"name": "Zebulon"}))
         .await;
     assert_eq!(r.json["error"], "unknown_parameter", "{}", r.text);
-    let listed = app
-        .call("GET", "/v1/customers?name=Zebulon", Some(&a.token), None)
-        .await;
+    let listed = app.get(&a, "/v1/customers?name=Zebulon").await;
     assert_eq!(
         listed.json["data"],
         json!([]),
@@ -196,14 +154,14 @@ async fn routes_without_query_parameters_refuse_a_query_string() {
 async fn me_reports_the_credentials_effective_role() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let me = app.call("GET", "/v1/me", Some(&a.token), None).await;
+    let me = app.get(&a, "/v1/me").await;
     assert_eq!(
         (me.json["role"].as_str(), me.json["user"]["role"].as_str()),
         (Some("owner"), Some("owner"))
     );
     for role in ["member", "admin"] {
         let (key, _) = crate::api_keys::mint(&app, &a, role, role).await;
-        let me = app.call("GET", "/v1/me", Some(&key), None).await;
+        let me = app.get(&key, "/v1/me").await;
         assert_eq!(me.status, 200, "{}", me.text);
         assert_eq!(
             (me.json["role"].as_str(), me.json["user"]["role"].as_str()),
@@ -218,33 +176,18 @@ async fn me_reports_the_credentials_effective_role() {
 async fn a_chat_message_moves_its_conversations_updated_at() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let c = app
-        .call(
-            "POST",
-            "/v1/chat/conversations",
-            Some(&a.token),
-            Some(&json!({})),
-        )
-        .await;
+    let c = app.post(&a, "/v1/chat/conversations", &json!({})).await;
     assert_eq!(c.status, 201, "{}", c.text);
     let id = c.json["id"].as_str().unwrap();
     let m = app
-        .call(
-            "POST",
+        .post(
+            &a,
             &format!("/v1/chat/conversations/{id}/messages"),
-            Some(&a.token),
-            Some(&json!({"sender": "customer", "body": "hello"})),
+            &json!({"sender": "customer", "body": "hello"}),
         )
         .await;
     assert_eq!(m.status, 201, "{}", m.text);
-    let after = app
-        .call(
-            "GET",
-            &format!("/v1/chat/conversations/{id}"),
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let after = app.get(&a, &format!("/v1/chat/conversations/{id}")).await;
     assert!(
         after.json["updated_at"].as_str() >= m.json["created_at"].as_str(),
         "{} vs {}",
@@ -303,15 +246,8 @@ async fn patch_null_is_refused_on_required_fields_and_clears_optional_ones() {
     };
     for (prefix, field) in REQUIRED {
         let path = item(prefix);
-        let before = app.call("GET", &path, Some(&a.token), None).await;
-        let r = app
-            .call(
-                "PATCH",
-                &path,
-                Some(&a.token),
-                Some(&json!({ *field: null })),
-            )
-            .await;
+        let before = app.get(&a, &path).await;
+        let r = app.patch(&a, &path, &json!({ *field: null })).await;
         assert_eq!(r.status, 422, "PATCH {path} {field}: null: {}", r.text);
         assert_eq!(r.json["fields"][0]["field"], *field, "{path}: {}", r.text);
         assert_eq!(
@@ -319,19 +255,14 @@ async fn patch_null_is_refused_on_required_fields_and_clears_optional_ones() {
             "{path}: {}",
             r.text
         );
-        let after = app.call("GET", &path, Some(&a.token), None).await;
+        let after = app.get(&a, &path).await;
         assert_eq!(
             before.json, after.json,
             "PATCH {path} {field}: null changed it"
         );
     }
     let r = app
-        .call(
-            "PATCH",
-            "/v1/organization",
-            Some(&a.token),
-            Some(&json!({"name": null})),
-        )
+        .patch(&a, "/v1/organization", &json!({"name": null}))
         .await;
     assert_eq!(
         (r.status, r.json["fields"][0]["code"].as_str()),
@@ -341,14 +272,7 @@ async fn patch_null_is_refused_on_required_fields_and_clears_optional_ones() {
     );
     for (prefix, field) in OPTIONAL {
         let path = item(prefix);
-        let r = app
-            .call(
-                "PATCH",
-                &path,
-                Some(&a.token),
-                Some(&json!({ *field: null })),
-            )
-            .await;
+        let r = app.patch(&a, &path, &json!({ *field: null })).await;
         assert_eq!(r.status, 200, "PATCH {path} {field}: null: {}", r.text);
         assert_eq!(r.json[*field], Value::Null, "{path}: {}", r.text);
     }

@@ -1,5 +1,6 @@
 //! `/v1/customers` over HTTP: CRUD, validation, pagination, and cross-tenant isolation.
 
+use palisade_test_support::Unchanged;
 use palisade_test_support::{Account, TestApp, request, spawn_app};
 use serde_json::{Value, json};
 
@@ -30,25 +31,20 @@ async fn crud_round_trip() {
     assert_eq!(c["phone"], "+442079460958");
     let path = format!("/v1/customers/{}", c["id"].as_str().unwrap());
 
-    let r = app.call("GET", &path, Some(&a.token), None).await;
+    let r = app.get(&a, &path).await;
     assert_eq!((r.status, &r.json), (200, &c));
 
     let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"name": "Ada L", "email": null})),
-        )
+        .patch(&a, &path, &json!({"name": "Ada L", "email": null}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["name"], "Ada L");
     assert_eq!(r.json["email"], Value::Null);
     assert_eq!(r.json["phone"], "+442079460958");
 
-    let r = app.call("DELETE", &path, Some(&a.token), None).await;
+    let r = app.delete(&a, &path).await;
     assert_eq!(r.status, 204);
-    let r = app.call("GET", &path, Some(&a.token), None).await;
+    let r = app.get(&a, &path).await;
     assert_eq!(r.status, 404);
     assert_eq!(r.json["error"], "not_found");
 }
@@ -59,13 +55,12 @@ async fn another_organizations_customer_is_404_for_every_method_and_stays_unchan
     let (a, b, b_customer) = two_tenants(&app).await;
     let path = format!("/v1/customers/{}", b_customer["id"].as_str().unwrap());
     let missing = format!("/v1/customers/{}", uuid::Uuid::now_v7());
+    let b_before = Unchanged::http(&app, &b, &[&path, "/v1/customers"]).await;
 
     for p in [&path, &missing] {
-        let get = app.call("GET", p, Some(&a.token), None).await;
-        let patch = app
-            .call("PATCH", p, Some(&a.token), Some(&json!({"name": "pwned"})))
-            .await;
-        let delete = app.call("DELETE", p, Some(&a.token), None).await;
+        let get = app.get(&a, p).await;
+        let patch = app.patch(&a, p, &json!({"name": "pwned"})).await;
+        let delete = app.delete(&a, p).await;
         for r in [&get, &patch, &delete] {
             assert_eq!(r.status, 404, "{p}: {}", r.text);
             // Exactly like a missing one: same body.
@@ -76,9 +71,8 @@ async fn another_organizations_customer_is_404_for_every_method_and_stays_unchan
         }
     }
     // B's customer is byte-for-byte unchanged.
-    let r = app.call("GET", &path, Some(&b.token), None).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.json, b_customer);
+    assert_eq!(app.get_ok(&b, &path).await, b_customer);
+    b_before.assert_http(&app).await;
 }
 
 #[actix_web::test]
@@ -99,14 +93,7 @@ async fn lists_and_filters_never_show_another_organizations_customers() {
         "?email=bob@b.example",
         "?limit=100",
     ] {
-        let r = app
-            .call(
-                "GET",
-                &format!("/v1/customers{query}"),
-                Some(&a.token),
-                None,
-            )
-            .await;
+        let r = app.get(&a, &format!("/v1/customers{query}")).await;
         assert_eq!(r.status, 200, "{query}: {}", r.text);
         let ids: Vec<&str> = r.json["data"]
             .as_array()
@@ -119,23 +106,9 @@ async fn lists_and_filters_never_show_another_organizations_customers() {
             "{query} leaked B's customer"
         );
     }
-    let r = app
-        .call(
-            "GET",
-            "/v1/customers?name=Bob%20of%20B",
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.get(&a, "/v1/customers?name=Bob%20of%20B").await;
     assert_eq!(r.json["data"], json!([]));
-    let r = app
-        .call(
-            "GET",
-            "/v1/customers?email=bob@a.example",
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.get(&a, "/v1/customers?email=bob@a.example").await;
     assert_eq!(r.json["data"], json!([mine]));
 }
 
@@ -157,7 +130,7 @@ async fn keyset_pagination_walks_every_row_once_newest_first() {
     let mut seen = Vec::new();
     let mut path = "/v1/customers?limit=3".to_owned();
     loop {
-        let r = app.call("GET", &path, Some(&a.token), None).await;
+        let r = app.get(&a, &path).await;
         assert_eq!(r.status, 200, "{}", r.text);
         seen.extend(
             r.json["data"]
@@ -307,11 +280,10 @@ async fn bad_input_gets_a_4xx_json_error_and_changes_nothing() {
         assert!(r.json["message"].is_string());
     }
     let r = app
-        .call(
-            "POST",
+        .post(
+            &a,
             "/v1/customers",
-            Some(&a.token),
-            Some(&json!({"email": "nope", "phone": "12"})),
+            &json!({"email": "nope", "phone": "12"}),
         )
         .await;
     let fields: Vec<&str> = r.json["fields"]
@@ -321,7 +293,7 @@ async fn bad_input_gets_a_4xx_json_error_and_changes_nothing() {
         .map(|f| f["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["name", "email", "phone"]);
-    let r = app.call("GET", "/v1/customers", Some(&a.token), None).await;
+    let r = app.get(&a, "/v1/customers").await;
     assert_eq!(
         r.json["data"],
         json!([]),
@@ -336,11 +308,10 @@ async fn duplicate_email_within_an_organization_is_409() {
     app.create_customer(&a, json!({"name": "One", "email": "dup@example.com"}))
         .await;
     let r = app
-        .call(
-            "POST",
+        .post(
+            &a,
             "/v1/customers",
-            Some(&a.token),
-            Some(&json!({"name": "Two", "email": "DUP@example.com"})),
+            &json!({"name": "Two", "email": "DUP@example.com"}),
         )
         .await;
     assert_eq!(r.status, 409);

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures_util::future::{LocalBoxFuture, join_all};
+use futures_util::future::join_all;
 use hmac::{Hmac, KeyInit, Mac};
 use palisade_api::webhooks::signature::SendgridDevSigner;
 use palisade_test_support::{
@@ -193,7 +193,7 @@ fn mg(
 // Reading what happened.
 
 async fn get(app: &TestApp, acct: &Account, path: &str) -> Value {
-    let r = app.call("GET", path, Some(&acct.token), None).await;
+    let r = app.get(&acct, path).await;
     assert_eq!(r.status, 200, "GET {path}: {}", r.text);
     r.json
 }
@@ -235,7 +235,7 @@ async fn snapshot(app: &TestApp, acct: &Account) -> Vec<String> {
         "/v1/webhook-deliveries",
         "/v1/dashboard/stats",
     ] {
-        let r = app.call("GET", path, Some(&acct.token), None).await;
+        let r = app.get(&acct, path).await;
         assert_eq!(r.status, 200, "GET {path}: {}", r.text);
         out.push(r.text);
     }
@@ -286,11 +286,10 @@ async fn campaign(app: &TestApp, acct: &Account, n: usize) -> (Value, Vec<Value>
         )
         .await;
     let r = app
-        .call(
-            "POST",
+        .post(
+            &acct,
             "/v1/email-campaigns",
-            Some(&acct.token),
-            Some(&json!({"name": "Spring", "subject": "Hello", "body": "Dear customer"})),
+            &json!({"name": "Spring", "subject": "Hello", "body": "Dear customer"}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -303,11 +302,10 @@ async fn campaign(app: &TestApp, acct: &Account, n: usize) -> (Value, Vec<Value>
             json!({"to_email": format!("{}@example.com", unique("r"))})
         };
         let r = app
-            .call(
-                "POST",
+            .post(
+                &acct,
                 &format!("/v1/email-campaigns/{}/messages", id(&c)),
-                Some(&acct.token),
-                Some(&body),
+                &body,
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.text);
@@ -319,23 +317,13 @@ async fn campaign(app: &TestApp, acct: &Account, n: usize) -> (Value, Vec<Value>
 /// Stores `provider_id` as the message's provider id, as the sender does after handing it over
 /// (SQL as the app role, in the organization's context, under RLS).
 async fn set_provider_id(app: &TestApp, acct: &Account, message_id: &str, provider_id: &str) {
-    let c = app.db.app_client().await;
-    c.batch_execute("BEGIN").await.unwrap();
-    c.execute(
-        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
-                set_config('app.current_role', 'owner', true)",
-        &[&acct.org_id, &acct.user_id],
-    )
-    .await
-    .unwrap();
-    let n = c
-        .execute(
+    let n = app
+        .execute_as(
+            acct,
             "UPDATE palisade.email_messages SET provider_message_id = $2 WHERE id = $1",
             &[&Uuid::parse_str(message_id).unwrap(), &provider_id],
         )
-        .await
-        .unwrap();
-    c.batch_execute("COMMIT").await.unwrap();
+        .await;
     assert_eq!(n, 1);
 }
 
@@ -344,69 +332,62 @@ async fn set_provider_id(app: &TestApp, acct: &Account, message_id: &str, provid
 
 /// Seeds an opened message (SendGrid) and a clicked one (Mailgun) for the isolation tests, so
 /// analytics events and webhook deliveries of both providers.
-pub fn seed<'a>(
-    app: &'a TestApp,
-    acct: &'a Account,
-    marker: &'a str,
-) -> LocalBoxFuture<'a, Seeded> {
-    Box::pin(async move {
-        let (c, msgs) = campaign(app, acct, 2).await;
-        let r = app
-            .call(
-                "PATCH",
-                &format!("/v1/email-campaigns/{}", id(&c)),
-                Some(&acct.token),
-                Some(&json!({"name": format!("{marker} email events")})),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let t = base_time();
-        let r = sendgrid(
-            app,
-            &json!([sg(
-                "open",
-                &unique("sg"),
-                t,
-                Some(id(&msgs[0])),
-                Some("SEEDSHARED")
-            )]),
+pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
+    let (c, msgs) = campaign(app, acct, 2).await;
+    let r = app
+        .patch(
+            &acct,
+            &format!("/v1/email-campaigns/{}", id(&c)),
+            &json!({"name": format!("{marker} email events")}),
         )
         .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let r = mailgun(
-            app,
-            &mg(
-                "clicked",
-                &unique("mg"),
-                t,
-                Some(id(&msgs[1])),
-                None,
-                json!({}),
-            ),
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(message(app, acct, id(&msgs[0])).await["status"], "opened");
-        assert_eq!(message(app, acct, id(&msgs[1])).await["status"], "clicked");
-        Seeded {
-            items: vec![Item {
-                path: format!("/v1/email-messages/{}", id(&msgs[0])),
-                writes: &["DELETE"],
-                patch: json!({}),
-            }],
-            views: vec![
-                "/v1/email-messages?status=opened".into(),
-                "/v1/email-messages?status=clicked".into(),
-                format!("/v1/email-campaigns/{}/messages", id(&c)),
-                "/v1/analytics/events?type=email.opened".into(),
-                "/v1/analytics/events?type=email.clicked".into(),
-                "/v1/analytics/summary?type=email.opened".into(),
-                "/v1/webhook-deliveries?provider=sendgrid".into(),
-                "/v1/webhook-deliveries?provider=mailgun&kind=email.event".into(),
-                "/v1/dashboard/stats".into(),
-            ],
-        }
-    })
+    assert_eq!(r.status, 200, "{}", r.text);
+    let t = base_time();
+    let r = sendgrid(
+        app,
+        &json!([sg(
+            "open",
+            &unique("sg"),
+            t,
+            Some(id(&msgs[0])),
+            Some("SEEDSHARED")
+        )]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = mailgun(
+        app,
+        &mg(
+            "clicked",
+            &unique("mg"),
+            t,
+            Some(id(&msgs[1])),
+            None,
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(message(app, acct, id(&msgs[0])).await["status"], "opened");
+    assert_eq!(message(app, acct, id(&msgs[1])).await["status"], "clicked");
+    Seeded {
+        items: vec![Item {
+            path: format!("/v1/email-messages/{}", id(&msgs[0])),
+            writes: &["DELETE"],
+            patch: json!({}),
+        }],
+        views: vec![
+            "/v1/email-messages?status=opened".into(),
+            "/v1/email-messages?status=clicked".into(),
+            format!("/v1/email-campaigns/{}/messages", id(&c)),
+            "/v1/analytics/events?type=email.opened".into(),
+            "/v1/analytics/events?type=email.clicked".into(),
+            "/v1/analytics/summary?type=email.opened".into(),
+            "/v1/webhook-deliveries?provider=sendgrid".into(),
+            "/v1/webhook-deliveries?provider=mailgun&kind=email.event".into(),
+            "/v1/dashboard/stats".into(),
+        ],
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1270,14 +1251,7 @@ async fn an_event_changes_only_its_own_organization() {
     // B saw none of it.
     assert_eq!(snapshot(&app, &b).await, b_before);
     assert_eq!(message(&app, &b, b1).await.to_string(), b_message);
-    let r = app
-        .call(
-            "GET",
-            &format!("/v1/email-messages/{a1}"),
-            Some(&b.token),
-            None,
-        )
-        .await;
+    let r = app.get(&b, &format!("/v1/email-messages/{a1}")).await;
     assert_eq!(r.status, 404);
 }
 

@@ -29,7 +29,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::engagement::{create as created, menu_tree};
+use crate::engagement::menu_tree;
 
 // --- running a property against a live app -------------------------------------------------
 
@@ -894,41 +894,41 @@ async fn campaigns_of_every_channel_and_their_recipients_never_answer_5xx() {
             json!({"name": "Ada", "email": "ada@example.com", "phone": "+14155550123"}),
         )
         .await);
-    let email = id(&created(
-        &app,
-        &a,
-        "/v1/email-campaigns",
-        json!({"name": "E", "subject": "S", "body": "B"}),
-    )
-    .await);
-    let sms = id(&created(
-        &app,
-        &a,
-        "/v1/sms-campaigns",
-        json!({"name": "S", "body": "B", "from_number": number}),
-    )
-    .await);
-    let voice = id(&created(
-        &app,
-        &a,
-        "/v1/voice-campaigns",
-        json!({"name": "V", "script": "Hello"}),
-    )
-    .await);
-    let email_message = id(&created(
-        &app,
-        &a,
-        &format!("/v1/email-campaigns/{email}/messages"),
-        json!({"customer_id": customer}),
-    )
-    .await);
-    let sms_message = id(&created(
-        &app,
-        &a,
-        &format!("/v1/sms-campaigns/{sms}/messages"),
-        json!({"customer_id": customer}),
-    )
-    .await);
+    let email = id(&app
+        .create(
+            &a,
+            "/v1/email-campaigns",
+            json!({"name": "E", "subject": "S", "body": "B"}),
+        )
+        .await);
+    let sms = id(&app
+        .create(
+            &a,
+            "/v1/sms-campaigns",
+            json!({"name": "S", "body": "B", "from_number": number}),
+        )
+        .await);
+    let voice = id(&app
+        .create(
+            &a,
+            "/v1/voice-campaigns",
+            json!({"name": "V", "script": "Hello"}),
+        )
+        .await);
+    let email_message = id(&app
+        .create(
+            &a,
+            &format!("/v1/email-campaigns/{email}/messages"),
+            json!({"customer_id": customer}),
+        )
+        .await);
+    let sms_message = id(&app
+        .create(
+            &a,
+            &format!("/v1/sms-campaigns/{sms}/messages"),
+            json!({"customer_id": customer}),
+        )
+        .await);
     let later = "2999-01-01T00:00:00Z";
     let campaign_params = ["status", "created_after", "created_before"];
     Family::new(app, &a)
@@ -1010,20 +1010,20 @@ async fn calls_never_answer_5xx() {
     let a = app.signup("Fuzz").await;
     let number = app.claim_number(&a, &["voice"]).await;
     let customer = id(&app.create_customer(&a, json!({"name": "Ada"})).await);
-    let campaign = id(&created(
-        &app,
-        &a,
-        "/v1/voice-campaigns",
-        json!({"name": "V", "script": "Hello"}),
-    )
-    .await);
-    let call = id(&created(
-        &app,
-        &a,
-        "/v1/calls",
-        json!({"direction": "inbound", "from_number": "+14155550123", "to_number": number}),
-    )
-    .await);
+    let campaign = id(&app
+        .create(
+            &a,
+            "/v1/voice-campaigns",
+            json!({"name": "V", "script": "Hello"}),
+        )
+        .await);
+    let call = id(&app
+        .create(
+            &a,
+            "/v1/calls",
+            json!({"direction": "inbound", "from_number": "+14155550123", "to_number": number}),
+        )
+        .await);
     let item = format!("/v1/calls/{call}");
     Family::new(app, &a)
         .write(
@@ -1058,13 +1058,13 @@ async fn chat_never_answers_5xx() {
     let app = spawn_app().await;
     let a = app.signup("Fuzz").await;
     let customer = id(&app.create_customer(&a, json!({"name": "Ada"})).await);
-    let conversation = id(&created(
-        &app,
-        &a,
-        "/v1/chat/conversations",
-        json!({"customer_id": customer}),
-    )
-    .await);
+    let conversation = id(&app
+        .create(
+            &a,
+            "/v1/chat/conversations",
+            json!({"customer_id": customer}),
+        )
+        .await);
     let item = format!("/v1/chat/conversations/{conversation}");
     let messages = format!("{item}/messages");
     Family::new(app, &a)
@@ -1101,17 +1101,15 @@ async fn chat_never_answers_5xx() {
 async fn ivr_menus_and_phone_numbers_never_answer_5xx() {
     let app = spawn_app().await;
     let a = app.signup("Fuzz").await;
-    let menu = id(&created(
-        &app,
-        &a,
-        "/v1/ivr/menus",
-        json!({"name": "Main", "tree": menu_tree("Acme")}),
-    )
-    .await);
+    let menu = id(&app
+        .create(
+            &a,
+            "/v1/ivr/menus",
+            json!({"name": "Main", "tree": menu_tree("Acme")}),
+        )
+        .await);
     app.claim_number(&a, &["sms", "voice"]).await;
-    let numbers = app
-        .call("GET", "/v1/phone-numbers", Some(&a.token), None)
-        .await;
+    let numbers = app.get(&a, "/v1/phone-numbers").await;
     let number_id = id(&numbers.json["data"][0]);
     let free = unique_number();
     app.stock_numbers(&[(&free, &["sms", "voice"])]).await;
@@ -1158,20 +1156,20 @@ async fn ivr_menus_and_phone_numbers_never_answer_5xx() {
 async fn knowledge_base_and_reports_never_answer_5xx() {
     let app = spawn_app().await;
     let a = app.signup("Fuzz").await;
-    let article = id(&created(
-        &app,
-        &a,
-        "/v1/knowledge-base/articles",
-        json!({"title": "Reset", "body": "Steps", "tags": ["faq"]}),
-    )
-    .await);
-    let report = id(&created(
-        &app,
-        &a,
-        "/v1/reports",
-        json!({"name": "Weekly", "kind": "call_volume", "parameters": {"group_by": "day"}}),
-    )
-    .await);
+    let article = id(&app
+        .create(
+            &a,
+            "/v1/knowledge-base/articles",
+            json!({"title": "Reset", "body": "Steps", "tags": ["faq"]}),
+        )
+        .await);
+    let report = id(&app
+        .create(
+            &a,
+            "/v1/reports",
+            json!({"name": "Weekly", "kind": "call_volume", "parameters": {"group_by": "day"}}),
+        )
+        .await);
     let article_item = format!("/v1/knowledge-base/articles/{article}");
     let report_item = format!("/v1/reports/{report}");
     Family::new(app, &a)
@@ -1215,27 +1213,22 @@ async fn analytics_and_social_never_answer_5xx() {
     let app = spawn_app().await;
     let a = app.signup("Fuzz").await;
     let customer = id(&app.create_customer(&a, json!({"name": "Ada"})).await);
-    created(
-        &app,
-        &a,
-        "/v1/analytics/events",
-        json!({"type": "page.viewed"}),
-    )
-    .await;
-    let account = id(&created(
-        &app,
-        &a,
-        "/v1/social/accounts",
-        json!({"network": "twitter", "handle": "acme"}),
-    )
-    .await);
-    let post = id(&created(
-        &app,
-        &a,
-        "/v1/social/posts",
-        json!({"account_id": account, "body": "Hi", "status": "published"}),
-    )
-    .await);
+    app.create(&a, "/v1/analytics/events", json!({"type": "page.viewed"}))
+        .await;
+    let account = id(&app
+        .create(
+            &a,
+            "/v1/social/accounts",
+            json!({"network": "twitter", "handle": "acme"}),
+        )
+        .await);
+    let post = id(&app
+        .create(
+            &a,
+            "/v1/social/posts",
+            json!({"account_id": account, "body": "Hi", "status": "published"}),
+        )
+        .await);
     let account_item = format!("/v1/social/accounts/{account}");
     let post_item = format!("/v1/social/posts/{post}");
     Family::new(app, &a)
@@ -1299,27 +1292,23 @@ async fn analytics_and_social_never_answer_5xx() {
 async fn integrations_webhooks_and_api_keys_never_answer_5xx() {
     let app = spawn_app().await;
     let a = app.signup("Fuzz").await;
-    let integration = id(&created(
-        &app,
-        &a,
-        "/v1/integrations",
-        json!({"provider": "slack", "name": "Slack"}),
-    )
-    .await);
-    let webhook = id(&created(
-        &app,
-        &a,
-        "/v1/webhooks",
-        json!({"url": "https://hooks.example.com/a", "event_types": ["customer.created"]}),
-    )
-    .await);
-    let key = id(&created(
-        &app,
-        &a,
-        "/v1/api-keys",
-        json!({"name": "CI", "role": "member"}),
-    )
-    .await);
+    let integration = id(&app
+        .create(
+            &a,
+            "/v1/integrations",
+            json!({"provider": "slack", "name": "Slack"}),
+        )
+        .await);
+    let webhook = id(&app
+        .create(
+            &a,
+            "/v1/webhooks",
+            json!({"url": "https://hooks.example.com/a", "event_types": ["customer.created"]}),
+        )
+        .await);
+    let key = id(&app
+        .create(&a, "/v1/api-keys", json!({"name": "CI", "role": "member"}))
+        .await);
     let integration_item = format!("/v1/integrations/{integration}");
     let webhook_item = format!("/v1/webhooks/{webhook}");
     Family::new(app, &a)
@@ -1691,27 +1680,27 @@ async fn signed_twilio_deliveries_never_answer_5xx() {
     let customer = id(&app
         .create_customer(&a, json!({"name": "Ada", "phone": "+14155550123"}))
         .await);
-    let sms = id(&created(
-        &app,
-        &a,
-        "/v1/sms-campaigns",
-        json!({"name": "S", "body": "B", "from_number": number}),
-    )
-    .await);
-    let sms_message = id(&created(
-        &app,
-        &a,
-        &format!("/v1/sms-campaigns/{sms}/messages"),
-        json!({"customer_id": customer}),
-    )
-    .await);
-    let call = id(&created(
-        &app,
-        &a,
-        "/v1/calls",
-        json!({"direction": "outbound", "from_number": number, "to_number": "+14155550123"}),
-    )
-    .await);
+    let sms = id(&app
+        .create(
+            &a,
+            "/v1/sms-campaigns",
+            json!({"name": "S", "body": "B", "from_number": number}),
+        )
+        .await);
+    let sms_message = id(&app
+        .create(
+            &a,
+            &format!("/v1/sms-campaigns/{sms}/messages"),
+            json!({"customer_id": customer}),
+        )
+        .await);
+    let call = id(&app
+        .create(
+            &a,
+            "/v1/calls",
+            json!({"direction": "outbound", "from_number": number, "to_number": "+14155550123"}),
+        )
+        .await);
     let deliveries = vec![
         twilio(
             "/webhooks/twilio/sms",
@@ -1773,20 +1762,20 @@ async fn signed_email_events_never_answer_5xx() {
     let customer = id(&app
         .create_customer(&a, json!({"name": "Ada", "email": "ada@example.com"}))
         .await);
-    let email = id(&created(
-        &app,
-        &a,
-        "/v1/email-campaigns",
-        json!({"name": "E", "subject": "S", "body": "B"}),
-    )
-    .await);
-    let message = id(&created(
-        &app,
-        &a,
-        &format!("/v1/email-campaigns/{email}/messages"),
-        json!({"customer_id": customer}),
-    )
-    .await);
+    let email = id(&app
+        .create(
+            &a,
+            "/v1/email-campaigns",
+            json!({"name": "E", "subject": "S", "body": "B"}),
+        )
+        .await);
+    let message = id(&app
+        .create(
+            &a,
+            &format!("/v1/email-campaigns/{email}/messages"),
+            json!({"customer_id": customer}),
+        )
+        .await);
     let t0 = unix_now();
     let deliveries = vec![
         json_delivery(

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use time::Duration;
 use uuid::Uuid;
 
-use crate::sql_as::begin_as;
+use palisade_test_support::sql::begin_as;
 
 const KEY: &str = "Idempotency-Key";
 
@@ -30,9 +30,7 @@ fn id(r: &TestResponse) -> String {
 
 /// Every table of the organization as its export shows it (every row, every readable column).
 async fn state_of(app: &TestApp, who: &Account) -> Value {
-    let r = app
-        .call("GET", "/v1/organization/export", Some(&who.token), None)
-        .await;
+    let r = app.get(&who, "/v1/organization/export").await;
     assert_eq!(r.status, 200, "{}", r.text);
     r.json["tables"].clone()
 }
@@ -62,7 +60,7 @@ async fn every_tenant_post_replays_its_first_response_and_acts_once() {
         let app = &app;
         let token = a.token.clone();
         async move {
-            let r = app.call("POST", path, Some(&token), Some(&body)).await;
+            let r = app.post(&token, path, &body).await;
             assert_eq!(r.status, 201, "{path}: {}", r.text);
             id(&r)
         }
@@ -202,14 +200,7 @@ async fn a_replay_answers_the_first_response_even_after_the_resource_changed() {
     let body = json!({"name": "Ada"});
     let first = post(&app, &a, "/v1/customers", &body, "k1").await;
     let path = format!("/v1/customers/{}", id(&first));
-    let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"name": "Eve"})),
-        )
-        .await;
+    let r = app.patch(&a, &path, &json!({"name": "Eve"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let again = post(&app, &a, "/v1/customers", &body, "k1").await;
     assert_eq!((again.status, &again.json), (201, &first.json));
@@ -237,12 +228,7 @@ async fn the_same_key_for_another_request_is_422_and_changes_nothing() {
         (&admin, "/v1/customers", json!({"name": "Ada"})),
     ] {
         let r = post(&app, who, path, &body, "k").await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (422, Some("idempotency_key_reused")),
-            "{path} {body}: {}",
-            r.text
-        );
+        r.assert_error_at(422, "idempotency_key_reused", format_args!("{path} {body}"));
     }
     assert_eq!(state_of(&app, &a).await, before);
     // The first request still replays.
@@ -288,7 +274,7 @@ async fn a_failed_attempt_leaves_no_key_and_its_retry_runs_again() {
     }
     assert_eq!(count(&app, "idempotency_keys", &a.org_id).await, 0);
     let path = format!("/v1/customers/{}", taken["id"].as_str().unwrap());
-    let r = app.call("DELETE", &path, Some(&a.token), None).await;
+    let r = app.delete(&a, &path).await;
     assert_eq!(r.status, 204);
     let r = post(&app, &a, "/v1/customers", &body, "k").await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -434,12 +420,7 @@ async fn malformed_keys_are_400_before_anything_happens() {
                 &headers,
             )
             .await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (400, Some("invalid_idempotency_key")),
-            "{headers:?}: {}",
-            r.text
-        );
+        r.assert_error_at(400, "invalid_idempotency_key", format_args!("{headers:?}"));
     }
     assert_eq!(count(&app, "customers", &a.org_id).await, 0);
     let longest = "k".repeat(255);

@@ -9,17 +9,12 @@ async fn crud_with_write_only_secrets() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
     let r = app
-        .call(
-            "POST",
-            "/v1/integrations",
-            Some(&a.token),
-            Some(&json!({
+        .post(&a, "/v1/integrations", &json!({
                 "provider": "salesforce",
                 "name": " Salesforce EU ",
                 "config": {"instance_url": "https://acme.my.salesforce.com", "sync": {"objects": ["lead", "case"]}},
                 "secrets": {"client_secret": "sf-client-secret-value", "refresh_token": "sf-refresh-token-value"}
-            })),
-        )
+            }))
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json["provider"], "salesforce");
@@ -35,17 +30,12 @@ async fn crud_with_write_only_secrets() {
     let id = r.json["id"].as_str().unwrap().to_owned();
     let path = format!("/v1/integrations/{id}");
 
-    let got = app.call("GET", &path, Some(&a.token), None).await;
+    let got = app.get(&a, &path).await;
     assert_eq!((got.status, &got.json), (200, &r.json));
 
     // PATCH without secrets leaves them; with secrets replaces them all.
     let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"enabled": false, "config": {"instance_url": "https://acme2.my.salesforce.com"}})),
-        )
+        .patch(&a, &path, &json!({"enabled": false, "config": {"instance_url": "https://acme2.my.salesforce.com"}}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["enabled"], false);
@@ -58,11 +48,10 @@ async fn crud_with_write_only_secrets() {
         json!({"instance_url": "https://acme2.my.salesforce.com"})
     );
     let r = app
-        .call(
-            "PATCH",
+        .patch(
+            &a,
             &path,
-            Some(&a.token),
-            Some(&json!({"secrets": {"access_token": "sf-new-access-token"}})),
+            &json!({"secrets": {"access_token": "sf-new-access-token"}}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -81,13 +70,7 @@ async fn crud_with_write_only_secrets() {
 
     // The app role cannot read secrets at all, even with SQL of its own.
     let c = app.db.app_client().await;
-    c.batch_execute("BEGIN").await.unwrap();
-    c.execute(
-        "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', 'owner', true)",
-        &[&a.org_id],
-    )
-    .await
-    .unwrap();
+    palisade_test_support::sql::begin_as(&c, &a.org_id, "owner").await;
     let err = c
         .query("SELECT secrets FROM palisade.integrations", &[])
         .await
@@ -99,7 +82,7 @@ async fn crud_with_write_only_secrets() {
     c.batch_execute("ROLLBACK").await.unwrap();
 
     for p in ["/v1/integrations", "/v1/organization/export"] {
-        let r = app.call("GET", p, Some(&a.token), None).await;
+        let r = app.get(&a, p).await;
         assert_eq!(r.status, 200);
         assert!(
             !r.text.contains("sf-new-access-token") && !r.text.contains("sf-client-secret-value"),
@@ -107,9 +90,9 @@ async fn crud_with_write_only_secrets() {
         );
     }
 
-    let r = app.call("DELETE", &path, Some(&a.token), None).await;
+    let r = app.delete(&a, &path).await;
     assert_eq!(r.status, 204);
-    let r = app.call("GET", &path, Some(&a.token), None).await;
+    let r = app.get(&a, &path).await;
     assert_eq!(r.status, 404);
 }
 
@@ -150,30 +133,19 @@ async fn validation_and_duplicate_names() {
             "secrets",
         ),
     ] {
-        let r = app
-            .call("POST", "/v1/integrations", Some(&a.token), Some(&body))
-            .await;
+        let r = app.post(&a, "/v1/integrations", &body).await;
         assert_eq!(r.status, 422, "{body}: {}", r.text);
         assert_eq!(r.json["fields"][0]["field"], field, "{body}");
     }
     let body = json!({"provider": "zendesk", "name": "Support", "config": {"subdomain": "acme"}});
-    let r = app
-        .call("POST", "/v1/integrations", Some(&a.token), Some(&body))
-        .await;
+    let r = app.post(&a, "/v1/integrations", &body).await;
     assert_eq!(r.status, 201);
     let path = format!("/v1/integrations/{}", r.json["id"].as_str().unwrap());
-    let r = app
-        .call("POST", "/v1/integrations", Some(&a.token), Some(&body))
-        .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("name_taken"))
-    );
+    let r = app.post(&a, "/v1/integrations", &body).await;
+    r.assert_error(409, "name_taken");
     // Another organization may use the same name.
     let b = app.signup("Other").await;
-    let r = app
-        .call("POST", "/v1/integrations", Some(&b.token), Some(&body))
-        .await;
+    let r = app.post(&b, "/v1/integrations", &body).await;
     assert_eq!(r.status, 201);
     for patch in [
         json!({"name": null}),
@@ -182,17 +154,10 @@ async fn validation_and_duplicate_names() {
         json!({"enabled": null}),
         json!({"provider": "slack"}),
     ] {
-        let r = app.call("PATCH", &path, Some(&a.token), Some(&patch)).await;
+        let r = app.patch(&a, &path, &patch).await;
         assert!(r.status == 422 || r.status == 400, "{patch}: {}", r.text);
     }
-    let r = app
-        .call(
-            "GET",
-            "/v1/integrations?provider=myspace",
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.get(&a, "/v1/integrations?provider=myspace").await;
     assert_eq!(r.status, 422);
 }
 
@@ -228,11 +193,9 @@ async fn members_read_admins_write() {
             .await;
         assert_eq!(r.status, 403, "member {method} {p}: {}", r.text);
     }
-    let r = app.call("GET", &path, Some(&member.token), None).await;
+    let r = app.get(&member, &path).await;
     assert_eq!((r.status, &r.json["enabled"]), (200, &json!(true)));
-    let r = app
-        .call("GET", "/v1/integrations", Some(&member.token), None)
-        .await;
+    let r = app.get(&member, "/v1/integrations").await;
     assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
 }
 
@@ -243,11 +206,10 @@ async fn filters_and_pagination() {
     let mut ids = Vec::new();
     for (i, provider) in ["slack", "hubspot", "slack", "zapier"].iter().enumerate() {
         let r = app
-            .call(
-                "POST",
+            .post(
+                &a,
                 "/v1/integrations",
-                Some(&a.token),
-                Some(&json!({"provider": provider, "name": format!("n{i}"), "enabled": i != 2})),
+                &json!({"provider": provider, "name": format!("n{i}"), "enabled": i != 2}),
             )
             .await;
         assert_eq!(r.status, 201);
@@ -257,9 +219,7 @@ async fn filters_and_pagination() {
         let app = &app;
         let token = a.token.clone();
         async move {
-            let r = app
-                .call("GET", &format!("/v1/integrations{q}"), Some(&token), None)
-                .await;
+            let r = app.get(&token, &format!("/v1/integrations{q}")).await;
             assert_eq!(r.status, 200, "{q}: {}", r.text);
             let ids: Vec<String> = r.json["data"]
                 .as_array()
@@ -282,11 +242,9 @@ async fn filters_and_pagination() {
     let (page1, cursor) = list("?limit=3").await;
     assert_eq!(page1, [ids[3].clone(), ids[2].clone(), ids[1].clone()]);
     let r = app
-        .call(
-            "GET",
+        .get(
+            &a,
             &format!("/v1/integrations?limit=3&cursor={}", cursor.unwrap()),
-            Some(&a.token),
-            None,
         )
         .await;
     assert_eq!(r.json["data"][0]["id"], ids[0].as_str());

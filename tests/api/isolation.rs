@@ -13,7 +13,8 @@
 //!   at B's parents through any composite foreign key.
 
 use futures_util::future::LocalBoxFuture;
-use palisade_test_support::{Account, TestApp, spawn_app};
+use palisade_test_support::sql::begin_as;
+use palisade_test_support::{Account, TestApp, Unchanged, spawn_app};
 use serde_json::{Value, json};
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
@@ -41,55 +42,72 @@ pub struct Seeded {
 /// free-text fields (names, titles, bodies).
 pub type Seeder = for<'a> fn(&'a TestApp, &'a Account, &'a str) -> LocalBoxFuture<'a, Seeded>;
 
+/// A seeder from an `async fn(&TestApp, &Account, &str) -> Seeded`.
+macro_rules! seeder {
+    ($seed:path) => {{
+        fn boxed<'a>(
+            app: &'a TestApp,
+            acct: &'a Account,
+            marker: &'a str,
+        ) -> LocalBoxFuture<'a, Seeded> {
+            Box::pin($seed(app, acct, marker))
+        }
+        boxed as Seeder
+    }};
+}
+
 /// Every resource group. A new resource adds its seeder here (in its own test module).
 pub const SEEDERS: &[(&str, Seeder)] = &[
-    ("customers", seed_customers),
-    ("messaging", crate::messaging::seed),
-    ("engagement", crate::engagement::seed),
+    ("customers", seeder!(seed_customers)),
+    ("messaging", seeder!(crate::messaging::seed)),
+    ("engagement", seeder!(crate::engagement::seed)),
     (
         "tenant administration and billing",
-        crate::tenant_domain::seed,
+        seeder!(crate::tenant_domain::seed),
     ),
-    ("inbound SMS", crate::twilio_sms::seed),
-    ("email provider events", crate::email_webhooks::seed),
-    ("twilio status callbacks", crate::twilio_status::seed),
-    ("invitations and password resets", crate::accounts::seed),
+    ("inbound SMS", seeder!(crate::twilio_sms::seed)),
+    (
+        "email provider events",
+        seeder!(crate::email_webhooks::seed),
+    ),
+    (
+        "twilio status callbacks",
+        seeder!(crate::twilio_status::seed),
+    ),
+    (
+        "invitations and password resets",
+        seeder!(crate::accounts::seed),
+    ),
 ];
 
-fn seed_customers<'a>(
-    app: &'a TestApp,
-    acct: &'a Account,
-    marker: &'a str,
-) -> LocalBoxFuture<'a, Seeded> {
-    Box::pin(async move {
-        // With an Idempotency-Key, so that palisade.idempotency_keys holds a row too.
-        let body =
-            json!({"name": format!("{marker} customer"), "email": format!("{marker}@example.com")});
-        let c = app
-            .call_with(
-                "POST",
-                "/v1/customers",
-                Some(&acct.token),
-                Some(&body),
-                &[("Idempotency-Key", "seed customer")],
-            )
-            .await;
-        assert_eq!(c.status, 201, "{}", c.text);
-        let id = c.json["id"].as_str().unwrap();
-        Seeded {
-            items: vec![Item {
-                path: format!("/v1/customers/{id}"),
-                writes: &["PATCH", "DELETE"],
-                patch: json!({"name": "changed by another tenant"}),
-            }],
-            views: vec![
-                "/v1/customers".into(),
-                "/v1/customers?name=customer".into(),
-                format!("/v1/customers?email={marker}@example.com"),
-                "/v1/me".into(),
-            ],
-        }
-    })
+async fn seed_customers(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
+    // With an Idempotency-Key, so that palisade.idempotency_keys holds a row too.
+    let body =
+        json!({"name": format!("{marker} customer"), "email": format!("{marker}@example.com")});
+    let c = app
+        .call_with(
+            "POST",
+            "/v1/customers",
+            Some(&acct.token),
+            Some(&body),
+            &[("Idempotency-Key", "seed customer")],
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.text);
+    let id = c.json["id"].as_str().unwrap();
+    Seeded {
+        items: vec![Item {
+            path: format!("/v1/customers/{id}"),
+            writes: &["PATCH", "DELETE"],
+            patch: json!({"name": "changed by another tenant"}),
+        }],
+        views: vec![
+            "/v1/customers".into(),
+            "/v1/customers?name=customer".into(),
+            format!("/v1/customers?email={marker}@example.com"),
+            "/v1/me".into(),
+        ],
+    }
 }
 
 /// Every seeder's data for `acct`: the item and view paths of all of them.
@@ -106,7 +124,7 @@ pub async fn seed_all(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
 async fn snapshot(app: &TestApp, token: &str, paths: &[String]) -> Vec<(String, u16, String)> {
     let mut out = Vec::new();
     for p in paths {
-        let r = app.call("GET", p, Some(token), None).await;
+        let r = app.get(token, p).await;
         out.push((p.clone(), r.status, r.text));
     }
     out
@@ -134,16 +152,8 @@ async fn another_organizations_rows_are_invisible_and_untouchable_over_http() {
 
     let b = app.signup("Tenant B").await;
     let seeded_b = seed_all(&app, &b, "marker-b").await;
-    let b_items_before = snapshot(
-        &app,
-        &b.token,
-        &seeded_b
-            .items
-            .iter()
-            .map(|i| i.path.clone())
-            .collect::<Vec<_>>(),
-    )
-    .await;
+    let b_item_paths: Vec<&str> = seeded_b.items.iter().map(|i| i.path.as_str()).collect();
+    let b_before = Unchanged::http(&app, &b, &b_item_paths).await;
 
     // B's data changed nothing A can see, and no view of A mentions B.
     let after = snapshot(&app, &a.token, &seeded_a.views).await;
@@ -171,17 +181,7 @@ async fn another_organizations_rows_are_invisible_and_untouchable_over_http() {
     }
 
     // B's rows are byte-for-byte unchanged.
-    let b_items_after = snapshot(
-        &app,
-        &b.token,
-        &seeded_b
-            .items
-            .iter()
-            .map(|i| i.path.clone())
-            .collect::<Vec<_>>(),
-    )
-    .await;
-    assert_eq!(b_items_before, b_items_after);
+    b_before.assert_http(&app).await;
 }
 
 /// Tenant tables and their tenant column, from the catalog.
@@ -197,17 +197,6 @@ async fn tenant_tables(su: &tokio_postgres::Client) -> Vec<(String, String)> {
     .iter()
     .map(|r| (r.get(0), r.get(1)))
     .collect()
-}
-
-async fn act_as(c: &tokio_postgres::Client, org: &str, role: &str) {
-    c.batch_execute("BEGIN").await.unwrap();
-    c.execute(
-        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
-                set_config('app.current_role', $3, true)",
-        &[&org, &Uuid::now_v7().to_string(), &role],
-    )
-    .await
-    .unwrap();
 }
 
 #[actix_web::test]
@@ -234,7 +223,7 @@ async fn the_catalog_driven_sql_matrix_holds_for_every_tenant_table() {
         );
 
         // A sees exactly its own rows; no context sees nothing.
-        act_as(&c, &a.org_id, "owner").await;
+        begin_as(&c, &a.org_id, "owner").await;
         let row = c.query_one(&format!("SELECT count(*), count(*) FILTER (WHERE {col}::text <> $1) FROM palisade.{table}"), &[&a.org_id]).await;
         c.batch_execute("ROLLBACK").await.unwrap();
         let row = row.unwrap_or_else(|e| panic!("{table}: A cannot read: {e}"));
@@ -251,7 +240,7 @@ async fn the_catalog_driven_sql_matrix_holds_for_every_tenant_table() {
         assert_eq!(none, 0, "{table}: visible without an organization");
 
         // A cannot update or delete B's rows: 0 rows affected (or refused outright).
-        act_as(&c, &a.org_id, "owner").await;
+        begin_as(&c, &a.org_id, "owner").await;
         let updated = c
             .execute(
                 &format!("UPDATE palisade.{table} SET {col} = {col} WHERE {col}::text = $1"),
@@ -263,7 +252,7 @@ async fn the_catalog_driven_sql_matrix_holds_for_every_tenant_table() {
             matches!(updated, Ok(0) | Err(_)),
             "{table}: A updated B's rows: {updated:?}"
         );
-        act_as(&c, &a.org_id, "owner").await;
+        begin_as(&c, &a.org_id, "owner").await;
         let deleted = c
             .execute(
                 &format!("DELETE FROM palisade.{table} WHERE {col}::text = $1"),
@@ -300,7 +289,7 @@ async fn the_catalog_driven_sql_matrix_holds_for_every_tenant_table() {
                 .await
                 .unwrap()
                 .get(0);
-            act_as(&c, &a.org_id, "owner").await;
+            begin_as(&c, &a.org_id, "owner").await;
             let err = c
                 .execute(
                     &format!("INSERT INTO palisade.{table} ({cols}) SELECT {cols} FROM jsonb_populate_record(NULL::palisade.{table}, $1)"),
@@ -379,7 +368,7 @@ async fn the_catalog_driven_sql_matrix_holds_for_every_tenant_table() {
                 )
             })
             .collect();
-        act_as(&c, &a.org_id, "owner").await;
+        begin_as(&c, &a.org_id, "owner").await;
         let r = c
             .execute(
                 &format!(

@@ -1,106 +1,61 @@
 //! `/v1/ivr/menus` over HTTP: the tree is validated, stored and returned as given; names are
 //! unique within an organization only.
 
+use palisade_test_support::ids;
 use palisade_test_support::spawn_app;
 use serde_json::json;
 
-use crate::engagement::{create, ids, menu_tree};
-use crate::sql_as::{assert_members_read_and_only_admins_write, begin_as};
+use crate::engagement::menu_tree;
+use palisade_test_support::sql::{assert_members_read_and_only_admins_write, begin_as};
 
 #[actix_web::test]
 async fn menus_round_trip_with_their_tree_as_given() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
     let tree = menu_tree("Acme");
-    let menu = create(
-        &app,
-        &a,
-        "/v1/ivr/menus",
-        json!({"name": "Main", "tree": tree}),
-    )
-    .await;
+    let menu = app
+        .create(&a, "/v1/ivr/menus", json!({"name": "Main", "tree": tree}))
+        .await;
     assert_eq!(menu["tree"], tree);
     let path = format!("/v1/ivr/menus/{}", menu["id"].as_str().unwrap());
-    assert_eq!(
-        app.call("GET", &path, Some(&a.token), None).await.json,
-        menu
-    );
+    assert_eq!(app.get(&a, &path).await.json, menu);
 
     // Unique per organization: 409 here, fine in another organization.
     let r = app
-        .call(
-            "POST",
-            "/v1/ivr/menus",
-            Some(&a.token),
-            Some(&json!({"name": "Main", "tree": tree})),
-        )
+        .post(&a, "/v1/ivr/menus", &json!({"name": "Main", "tree": tree}))
         .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("name_taken"))
-    );
+    r.assert_error(409, "name_taken");
     let b = app.signup("Other").await;
-    create(
-        &app,
-        &b,
-        "/v1/ivr/menus",
-        json!({"name": "Main", "tree": tree}),
-    )
-    .await;
+    app.create(&b, "/v1/ivr/menus", json!({"name": "Main", "tree": tree}))
+        .await;
 
     let new_tree =
         json!({"prompt": "Closed today", "options": {"*": {"action": "say", "text": "Bye"}}});
     let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"name": "Holiday", "tree": new_tree})),
-        )
+        .patch(&a, &path, &json!({"name": "Holiday", "tree": new_tree}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         (&r.json["name"], &r.json["tree"]),
         (&json!("Holiday"), &new_tree)
     );
-    let second = create(
-        &app,
-        &a,
-        "/v1/ivr/menus",
-        json!({"name": "Sales", "tree": tree}),
-    )
-    .await;
-    let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"name": "Sales"})),
-        )
+    let second = app
+        .create(&a, "/v1/ivr/menus", json!({"name": "Sales", "tree": tree}))
         .await;
+    let r = app.patch(&a, &path, &json!({"name": "Sales"})).await;
     assert_eq!(r.status, 409);
 
-    let r = app
-        .call("GET", "/v1/ivr/menus?name=holi", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/ivr/menus?name=holi").await;
     assert_eq!(ids(&r.json), vec![menu["id"].as_str().unwrap().to_owned()]);
-    let r = app
-        .call("GET", "/v1/ivr/menus?limit=1", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/ivr/menus?limit=1").await;
     assert_eq!(
         ids(&r.json),
         vec![second["id"].as_str().unwrap().to_owned()]
     );
     assert!(r.json["next_cursor"].is_string());
 
-    assert_eq!(
-        app.call("DELETE", &path, Some(&a.token), None).await.status,
-        204
-    );
-    assert_eq!(
-        app.call("GET", &path, Some(&a.token), None).await.status,
-        404
-    );
+    assert_eq!(app.delete(&a, &path).await.status, 204);
+    assert_eq!(app.get(&a, &path).await.status, 404);
 }
 
 #[actix_web::test]
@@ -120,29 +75,17 @@ async fn malformed_trees_are_422_and_store_nothing() {
         deep,
     ] {
         let r = app
-            .call(
-                "POST",
-                "/v1/ivr/menus",
-                Some(&a.token),
-                Some(&json!({"name": "M", "tree": tree})),
-            )
+            .post(&a, "/v1/ivr/menus", &json!({"name": "M", "tree": tree}))
             .await;
         assert_eq!(r.status, 422, "{tree}: {}", r.text);
         assert_eq!(r.json["fields"][0]["field"], "tree");
     }
-    let r = app
-        .call(
-            "POST",
-            "/v1/ivr/menus",
-            Some(&a.token),
-            Some(&json!({"name": "M"})),
-        )
-        .await;
+    let r = app.post(&a, "/v1/ivr/menus", &json!({"name": "M"})).await;
     assert_eq!(
         r.json["fields"],
         json!([{"field": "tree", "code": "required", "reason": "is required"}])
     );
-    let r = app.call("GET", "/v1/ivr/menus", Some(&a.token), None).await;
+    let r = app.get(&a, "/v1/ivr/menus").await;
     assert_eq!(r.json["data"], json!([]));
 }
 
@@ -152,21 +95,16 @@ async fn members_read_menus_but_only_owners_and_admins_write_them() {
     let owner = app.signup("Acme").await;
     let member = app.add_user(&owner, palisade_domain::Role::Member).await;
     let admin = app.add_user(&owner, palisade_domain::Role::Admin).await;
-    let menu = create(
-        &app,
-        &admin,
-        "/v1/ivr/menus",
-        json!({"name": "Main", "tree": menu_tree("Acme")}),
-    )
-    .await;
-    let path = format!("/v1/ivr/menus/{}", menu["id"].as_str().unwrap());
-    assert_eq!(
-        app.call("GET", &path, Some(&member.token), None).await.json,
-        menu
-    );
-    let r = app
-        .call("GET", "/v1/ivr/menus", Some(&member.token), None)
+    let menu = app
+        .create(
+            &admin,
+            "/v1/ivr/menus",
+            json!({"name": "Main", "tree": menu_tree("Acme")}),
+        )
         .await;
+    let path = format!("/v1/ivr/menus/{}", menu["id"].as_str().unwrap());
+    assert_eq!(app.get(&member, &path).await.json, menu);
+    let r = app.get(&member, "/v1/ivr/menus").await;
     assert_eq!(ids(&r.json), vec![menu["id"].as_str().unwrap().to_owned()]);
     for (method, p, body) in [
         (
@@ -181,32 +119,13 @@ async fn members_read_menus_but_only_owners_and_admins_write_them() {
             .call(method, p, Some(&member.token), body.as_ref())
             .await;
         // The same refusal phone numbers give members.
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (403, Some("forbidden")),
-            "{method}: {}",
-            r.text
-        );
+        r.assert_error_at(403, "forbidden", format_args!("{method}"));
     }
-    let r = app
-        .call("GET", "/v1/ivr/menus", Some(&owner.token), None)
-        .await;
+    let r = app.get(&owner, "/v1/ivr/menus").await;
     assert_eq!(r.json["data"], json!([menu]), "a member changed the menus");
-    let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&admin.token),
-            Some(&json!({"name": "Support"})),
-        )
-        .await;
+    let r = app.patch(&admin, &path, &json!({"name": "Support"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(
-        app.call("DELETE", &path, Some(&owner.token), None)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(app.delete(&owner, &path).await.status, 204);
 }
 
 #[tokio::test]

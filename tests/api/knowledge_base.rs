@@ -3,32 +3,31 @@
 
 use palisade_db::crud::{self, Filter};
 use palisade_db::knowledge_base::{Article, ArticleFilter};
+use palisade_test_support::ids;
 use palisade_test_support::{TestDb, spawn_app};
 use serde_json::json;
 use uuid::Uuid;
-
-use crate::engagement::{create, ids};
 
 #[actix_web::test]
 async fn articles_round_trip_and_search_within_the_organization() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
     let b = app.signup("Other").await;
-    let reset = create(&app, &a, "/v1/knowledge-base/articles", json!({"title": "Resetting your password", "body": "Open settings, then security.\nPress reset.", "tags": ["FAQ", "account", "faq"], "published": true})).await;
+    let reset = app.create(&a, "/v1/knowledge-base/articles", json!({"title": "Resetting your password", "body": "Open settings, then security.\nPress reset.", "tags": ["FAQ", "account", "faq"], "published": true})).await;
     assert_eq!(reset["tags"], json!(["faq", "account"]));
-    let draft = create(
-        &app,
-        &a,
-        "/v1/knowledge-base/articles",
-        json!({"title": "Billing cycles", "body": "Invoices are monthly."}),
-    )
-    .await;
+    let draft = app
+        .create(
+            &a,
+            "/v1/knowledge-base/articles",
+            json!({"title": "Billing cycles", "body": "Invoices are monthly."}),
+        )
+        .await;
     assert_eq!(
         (&draft["published"], &draft["tags"]),
         (&json!(false), &json!([]))
     );
     // B has an article with the same words: never in A's results.
-    create(&app, &b, "/v1/knowledge-base/articles", json!({"title": "Password resets", "body": "reset password billing", "tags": ["faq"], "published": true})).await;
+    app.create(&b, "/v1/knowledge-base/articles", json!({"title": "Password resets", "body": "reset password billing", "tags": ["faq"], "published": true})).await;
 
     let id = |v: &serde_json::Value| v["id"].as_str().unwrap().to_owned();
     for (query, expected) in [
@@ -44,49 +43,30 @@ async fn articles_round_trip_and_search_within_the_organization() {
         ("", vec![id(&draft), id(&reset)]),
     ] {
         let r = app
-            .call(
-                "GET",
-                &format!("/v1/knowledge-base/articles{query}"),
-                Some(&a.token),
-                None,
-            )
+            .get(&a, &format!("/v1/knowledge-base/articles{query}"))
             .await;
         assert_eq!(r.status, 200, "{query}: {}", r.text);
         assert_eq!(ids(&r.json), expected, "{query}");
     }
 
     let path = format!("/v1/knowledge-base/articles/{}", id(&draft));
-    let r = app.call("PATCH", &path, Some(&a.token), Some(&json!({"body": "Invoices are weekly now.", "published": true, "tags": ["billing"]}))).await;
+    let r = app
+        .patch(
+            &a,
+            &path,
+            &json!({"body": "Invoices are weekly now.", "published": true, "tags": ["billing"]}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["tags"], json!(["billing"]));
     // The search follows the edit (the tsvector is generated from the stored columns).
-    let r = app
-        .call(
-            "GET",
-            "/v1/knowledge-base/articles?q=weekly",
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.get(&a, "/v1/knowledge-base/articles?q=weekly").await;
     assert_eq!(ids(&r.json), vec![id(&draft)]);
-    let r = app
-        .call(
-            "GET",
-            "/v1/knowledge-base/articles?q=monthly",
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.get(&a, "/v1/knowledge-base/articles?q=monthly").await;
     assert_eq!(r.json["data"], json!([]));
 
-    assert_eq!(
-        app.call("DELETE", &path, Some(&a.token), None).await.status,
-        204
-    );
-    assert_eq!(
-        app.call("GET", &path, Some(&a.token), None).await.status,
-        404
-    );
+    assert_eq!(app.delete(&a, &path).await.status, 204);
+    assert_eq!(app.get(&a, &path).await.status, 404);
 }
 
 #[actix_web::test]
@@ -103,25 +83,13 @@ async fn invalid_article_input_is_refused() {
         ),
         (json!({"title": "x".repeat(301), "body": "b"}), "title"),
     ] {
-        let r = app
-            .call(
-                "POST",
-                "/v1/knowledge-base/articles",
-                Some(&a.token),
-                Some(&body),
-            )
-            .await;
+        let r = app.post(&a, "/v1/knowledge-base/articles", &body).await;
         assert_eq!(r.status, 422, "{body}: {}", r.text);
         assert_eq!(r.json["fields"][0]["field"], field, "{body}");
     }
     for bad in ["?q=", "?published=yes", &format!("?q={}", "x".repeat(201))] {
         let r = app
-            .call(
-                "GET",
-                &format!("/v1/knowledge-base/articles{bad}"),
-                Some(&a.token),
-                None,
-            )
+            .get(&a, &format!("/v1/knowledge-base/articles{bad}"))
             .await;
         assert_eq!(r.status, 422, "{bad}");
     }
@@ -167,13 +135,7 @@ async fn the_search_plan_uses_an_index_not_a_seq_scan_as_the_app_role() {
             "EXPLAIN {} ORDER BY created_at DESC, id DESC LIMIT 51",
             filter.narrow(crud::list::<Article>()).sql()
         );
-        c.batch_execute("BEGIN").await.unwrap();
-        c.execute(
-            "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', 'member', true)",
-            &[&org.to_string()],
-        )
-        .await
-        .unwrap();
+        palisade_test_support::sql::begin_as(&c, &org.to_string(), "member").await;
         let plan: Vec<String> = c
             .query(&sql, &[&word])
             .await

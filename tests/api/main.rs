@@ -32,7 +32,6 @@ mod reports;
 mod rls_sql;
 mod social;
 mod spellings;
-mod sql_as;
 mod startup;
 mod stripe_webhooks;
 mod tenant_domain;

@@ -25,26 +25,19 @@ async fn an_admin_invites_a_member_who_joins_logs_in_and_is_listed() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let token = r.json["token"].as_str().unwrap().to_owned();
-    let me = app.call("GET", "/v1/me", Some(&token), None).await;
+    let me = app.get(&token, "/v1/me").await;
     assert_eq!(me.json["organization"]["id"], owner.org_id.as_str());
     assert_eq!(me.json["user"]["role"], "member");
 
-    let r = app.call("GET", "/v1/members", Some(&token), None).await;
+    let r = app.get(&token, "/v1/members").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json["data"].as_array().unwrap().len(), 3);
     assert!(!r.text.contains("argon2"));
-    let r = app
-        .call("GET", "/v1/members?role=admin", Some(&token), None)
-        .await;
+    let r = app.get(&token, "/v1/members?role=admin").await;
     assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
     assert_eq!(r.json["data"][0]["id"], admin.user_id.as_str());
     let r = app
-        .call(
-            "GET",
-            &format!("/v1/members/{}", owner.user_id),
-            Some(&token),
-            None,
-        )
+        .get(&token, &format!("/v1/members/{}", owner.user_id))
         .await;
     assert_eq!((r.status, &r.json["role"]), (200, &json!("owner")));
     assert!(!r.text.contains("password"));
@@ -56,17 +49,9 @@ async fn validation() {
     let owner = app.signup("Acme").await;
     // Nobody adds a member with a password any more: they join by invitation.
     let r = app
-        .call(
-            "POST",
-            "/v1/members",
-            Some(&owner.token),
-            Some(&json!({"email": "x@example.com", "name": "X", "role": "member", "password": "an initial password"})),
-        )
+        .post(&owner, "/v1/members", &json!({"email": "x@example.com", "name": "X", "role": "member", "password": "an initial password"}))
         .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (405, Some("method_not_allowed"))
-    );
+    r.assert_error(405, "method_not_allowed");
     let r = app.invite(&owner, "nope", "root").await;
     assert_eq!(r.status, 422);
     let fields: Vec<&str> = r.json["fields"]
@@ -93,23 +78,14 @@ async fn validation() {
         json!({"name": null}),
         json!({"role": "boss"}),
     ] {
-        let r = app
-            .call("PATCH", &path, Some(&owner.token), Some(&body))
-            .await;
+        let r = app.patch(&owner, &path, &body).await;
         assert_eq!(r.status, 422, "{body}");
     }
     let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&owner.token),
-            Some(&json!({"email": "x@example.com"})),
-        )
+        .patch(&owner, &path, &json!({"email": "x@example.com"}))
         .await;
     assert_eq!(r.status, 400);
-    let r = app
-        .call("GET", "/v1/members/42", Some(&owner.token), None)
-        .await;
+    let r = app.get(&owner, "/v1/members/42").await;
     assert_eq!(r.status, 400);
 }
 
@@ -160,11 +136,10 @@ async fn only_owners_and_admins_write_and_only_owners_touch_owners() {
         assert_eq!(r.status, 403, "admin {method} {p} {b:?}: {}", r.text);
     }
     let r = app
-        .call(
-            "PATCH",
+        .patch(
+            &admin,
             &member_path,
-            Some(&admin.token),
-            Some(&json!({"role": "admin", "name": "Promoted"})),
+            &json!({"role": "admin", "name": "Promoted"}),
         )
         .await;
     assert_eq!(
@@ -177,23 +152,13 @@ async fn only_owners_and_admins_write_and_only_owners_touch_owners() {
 
     // The owner may make an owner; the role takes effect at once, even for existing tokens.
     let r = app
-        .call(
-            "PATCH",
-            &member_path,
-            Some(&owner.token),
-            Some(&json!({"role": "owner"})),
-        )
+        .patch(&owner, &member_path, &json!({"role": "owner"}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = app.call("GET", "/v1/me", Some(&member.token), None).await;
+    let r = app.get(&member, "/v1/me").await;
     assert_eq!(r.json["user"]["role"], "owner");
     let r = app
-        .call(
-            "PATCH",
-            &admin_path,
-            Some(&owner.token),
-            Some(&json!({"role": "member"})),
-        )
+        .patch(&owner, &admin_path, &json!({"role": "member"}))
         .await;
     assert_eq!(r.status, 200);
     let r = app
@@ -222,19 +187,14 @@ async fn the_last_owner_is_never_demoted_or_removed() {
         let r = app
             .call(method, &owner_path, Some(&owner.token), body.as_ref())
             .await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (409, Some("last_owner")),
-            "{method}"
-        );
+        r.assert_error_at(409, "last_owner", format_args!("{method}"));
     }
     // Renaming the last owner, or "changing" them to owner, is fine.
     let r = app
-        .call(
-            "PATCH",
+        .patch(
+            &owner,
             &owner_path,
-            Some(&owner.token),
-            Some(&json!({"name": "Still Owner", "role": "owner"})),
+            &json!({"name": "Still Owner", "role": "owner"}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -243,35 +203,19 @@ async fn the_last_owner_is_never_demoted_or_removed() {
     let second = app.add_user(&owner, Role::Owner).await;
     let second_path = format!("/v1/members/{}", second.user_id);
     let r = app
-        .call(
-            "PATCH",
-            &owner_path,
-            Some(&owner.token),
-            Some(&json!({"role": "admin"})),
-        )
+        .patch(&owner, &owner_path, &json!({"role": "admin"}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     // The first owner is an admin now and cannot touch the remaining owner.
-    let r = app
-        .call("DELETE", &second_path, Some(&owner.token), None)
-        .await;
+    let r = app.delete(&owner, &second_path).await;
     assert_eq!(r.status, 403);
     let second_token = second.token.clone();
-    let r = app
-        .call("DELETE", &second_path, Some(&second_token), None)
-        .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("last_owner"))
-    );
+    let r = app.delete(&second_token, &second_path).await;
+    r.assert_error(409, "last_owner");
     // The remaining owner removes the first one.
-    let r = app
-        .call("DELETE", &owner_path, Some(&second_token), None)
-        .await;
+    let r = app.delete(&second_token, &owner_path).await;
     assert_eq!(r.status, 204, "{}", r.text);
-    let r = app
-        .call("GET", "/v1/members?role=owner", Some(&second_token), None)
-        .await;
+    let r = app.get(&second_token, "/v1/members?role=owner").await;
     assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
 }
 
@@ -284,17 +228,15 @@ async fn concurrent_demotions_never_leave_an_organization_without_an_owner() {
         let second_token = second.token.clone();
         // Each owner demotes the other at the same time.
         let (r1, r2) = futures_util::future::join(
-            app.call(
-                "PATCH",
+            app.patch(
+                &first,
                 &format!("/v1/members/{}", second.user_id),
-                Some(&first.token),
-                Some(&json!({"role": "member"})),
+                &json!({"role": "member"}),
             ),
-            app.call(
-                "PATCH",
+            app.patch(
+                &second_token,
                 &format!("/v1/members/{}", first.user_id),
-                Some(&second_token),
-                Some(&json!({"role": "member"})),
+                &json!({"role": "member"}),
             ),
         )
         .await;
@@ -323,17 +265,10 @@ async fn a_removed_users_tokens_stop_working_on_every_route() {
     let app = spawn_app().await;
     let owner = app.signup("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
-    let r = app
-        .call("GET", "/v1/customers", Some(&admin.token), None)
-        .await;
+    let r = app.get(&admin, "/v1/customers").await;
     assert_eq!(r.status, 200);
     let r = app
-        .call(
-            "DELETE",
-            &format!("/v1/members/{}", admin.user_id),
-            Some(&owner.token),
-            None,
-        )
+        .delete(&owner, &format!("/v1/members/{}", admin.user_id))
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     for (method, path) in [
@@ -369,9 +304,7 @@ async fn a_removed_users_tokens_stop_working_on_every_route() {
         assert_eq!(r.json["error"], "invalid_token", "{method} {path}");
     }
     // Gone from the list, and their login is free again.
-    let r = app
-        .call("GET", "/v1/members", Some(&owner.token), None)
-        .await;
+    let r = app.get(&owner, "/v1/members").await;
     assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
     let r = app.invite(&owner, &admin.email, "member").await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -381,6 +314,6 @@ async fn a_removed_users_tokens_stop_working_on_every_route() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     // The old token names the old user id, which is gone for good.
-    let r = app.call("GET", "/v1/me", Some(&admin.token), None).await;
+    let r = app.get(&admin, "/v1/me").await;
     assert_eq!(r.status, 401);
 }

@@ -5,11 +5,9 @@
 //! the way the sender (not built yet) will: SQL as the app role,
 //! inside the organization's context, under RLS.
 
-use futures_util::future::LocalBoxFuture;
 use palisade_domain::Role;
 use palisade_test_support::{Account, TestApp, TestResponse, spawn_app};
 use serde_json::{Value, json};
-use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::isolation::{Item, Seeded};
@@ -21,36 +19,6 @@ const LATER: &str = "2099-02-28T09:00:00Z";
 /// [`LATER`] as the API prints it.
 const LATER_AS_SERVED: &str = "2099-02-28T09:00:00.000000Z";
 const PAST: &str = "2001-01-01T00:00:00Z";
-
-async fn call(
-    app: &TestApp,
-    acct: &Account,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> TestResponse {
-    app.call(method, path, Some(&acct.token), body.as_ref())
-        .await
-}
-
-/// POSTs and expects 201.
-async fn create(app: &TestApp, acct: &Account, path: &str, body: Value) -> Value {
-    let r = call(app, acct, "POST", path, Some(body)).await;
-    assert_eq!(r.status, 201, "POST {path}: {}", r.text);
-    r.json
-}
-
-async fn get(app: &TestApp, acct: &Account, path: &str) -> TestResponse {
-    call(app, acct, "GET", path, None).await
-}
-
-async fn delete(app: &TestApp, acct: &Account, path: &str) -> TestResponse {
-    call(app, acct, "DELETE", path, None).await
-}
-
-async fn update(app: &TestApp, acct: &Account, path: &str, body: Value) -> TestResponse {
-    call(app, acct, "PATCH", path, Some(body)).await
-}
 
 /// The numbers these tests send from: the organization that [`signup_with_numbers`] creates
 /// holds both, with both capabilities (outbound SMS and calls need one of the organization's
@@ -90,36 +58,19 @@ fn fields(r: &TestResponse) -> Vec<String> {
         .collect()
 }
 
-/// Runs one statement as the app role in `acct`'s organization, as the sender or a webhook
-/// will; returns the rows affected.
-async fn as_org(app: &TestApp, acct: &Account, sql: &str, params: &[&(dyn ToSql + Sync)]) -> u64 {
-    let c = app.db.app_client().await;
-    c.batch_execute("BEGIN").await.unwrap();
-    c.execute(
-        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
-                set_config('app.current_role', 'owner', true)",
-        &[&acct.org_id, &acct.user_id],
-    )
-    .await
-    .unwrap();
-    let n = c.execute(sql, params).await.unwrap();
-    c.batch_execute("COMMIT").await.unwrap();
-    n
-}
-
 fn uuid(s: &str) -> Uuid {
     Uuid::parse_str(s).unwrap()
 }
 
 /// Sets a row's status (text column) as the sender or a webhook would.
 async fn set_status(app: &TestApp, acct: &Account, table: &str, row_id: &str, status: &str) {
-    let n = as_org(
-        app,
-        acct,
-        &format!("UPDATE palisade.{table} SET status = $2 WHERE id = $1"),
-        &[&uuid(row_id), &status],
-    )
-    .await;
+    let n = app
+        .execute_as(
+            acct,
+            &format!("UPDATE palisade.{table} SET status = $2 WHERE id = $1"),
+            &[&uuid(row_id), &status],
+        )
+        .await;
     assert_eq!(n, 1, "{table} {row_id} not updated");
 }
 
@@ -152,56 +103,56 @@ async fn campaigns_crud_for_every_channel() {
     let app = spawn_app().await;
     let a = signup_with_numbers(&app, "Acme").await;
     for (collection, _, body, edit) in channels() {
-        let c = create(&app, &a, collection, body.clone()).await;
+        let c = app.create(&a, collection, body.clone()).await;
         assert_eq!(c["status"], "draft", "{collection}");
         assert_eq!(c["scheduled_at"], Value::Null);
         assert_eq!(c["name"], "Spring");
         let path = format!("{collection}/{}", id(&c));
 
-        let r = get(&app, &a, &path).await;
+        let r = app.get(&a, &path).await;
         assert_eq!((r.status, &r.json), (200, &c), "{path}");
 
-        let r = update(&app, &a, &path, edit.clone()).await;
+        let r = app.patch(&a, &path, &edit.clone()).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text);
         for (k, v) in edit.as_object().unwrap() {
             assert_eq!(&r.json[k], v, "{path} {k}");
         }
         assert_eq!(r.json["name"], "Spring", "untouched fields stay");
 
-        let r = get(&app, &a, collection).await;
+        let r = app.get(&a, collection).await;
         assert_eq!(ids(&r), vec![id(&c).to_owned()], "{collection}");
 
-        let r = delete(&app, &a, &path).await;
+        let r = app.delete(&a, &path).await;
         assert_eq!(r.status, 204, "{path}: {}", r.text);
-        let r = get(&app, &a, &path).await;
+        let r = app.get(&a, &path).await;
         assert_eq!(r.status, 404);
-        let r = delete(&app, &a, &path).await;
+        let r = app.delete(&a, &path).await;
         assert_eq!(r.status, 404);
     }
     // Email campaigns carry their counters, zero until the sender and webhooks count.
-    let c = create(&app, &a, "/v1/email-campaigns", channels()[0].2.clone()).await;
+    let c = app
+        .create(&a, "/v1/email-campaigns", channels()[0].2.clone())
+        .await;
     assert_eq!(
         c["counts"],
         json!({"sent": 0, "delivered": 0, "opened": 0, "clicked": 0, "bounced": 0, "failed": 0})
     );
-    let c = create(&app, &a, "/v1/sms-campaigns", channels()[1].2.clone()).await;
+    let c = app
+        .create(&a, "/v1/sms-campaigns", channels()[1].2.clone())
+        .await;
     assert_eq!(
         c["counts"],
         json!({"sent": 0, "delivered": 0, "undelivered": 0, "failed": 0})
     );
     // A voice campaign's script is optional and can be cleared.
-    let v = create(
-        &app,
-        &a,
-        "/v1/voice-campaigns",
-        json!({"name": "No script yet"}),
-    )
-    .await;
+    let v = app
+        .create(&a, "/v1/voice-campaigns", json!({"name": "No script yet"}))
+        .await;
     assert_eq!(v["script"], Value::Null);
     let path = format!("/v1/voice-campaigns/{}", id(&v));
-    let r = update(&app, &a, &path, json!({"script": "Hi."})).await;
+    let r = app.patch(&a, &path, &json!({"script": "Hi."})).await;
     assert_eq!(r.json["script"], "Hi.");
-    let r = update(&app, &a, &path, json!({"script": null})).await;
+    let r = app.patch(&a, &path, &json!({"script": null})).await;
     assert_eq!(r.json["script"], Value::Null);
 }
 
@@ -258,7 +209,7 @@ async fn campaign_input_is_validated() {
         ),
     ];
     for (path, body, expected) in cases {
-        let r = call(&app, &a, "POST", path, Some(body.clone())).await;
+        let r = app.post(&a, path, &body.clone()).await;
         assert_eq!(r.status, 422, "{path} {body}: {}", r.text);
         assert_eq!(fields(&r), expected, "{path} {body}");
     }
@@ -274,12 +225,16 @@ async fn campaign_input_is_validated() {
             (422, Some("validation_failed")),
         ),
     ] {
-        let r = call(&app, &a, "POST", path, Some(body)).await;
+        let r = app.post(&a, path, &body).await;
         assert_eq!((r.status, r.json["error"].as_str()), expected, "{path}");
     }
-    let v = create(&app, &a, "/v1/voice-campaigns", json!({"name": "x"})).await;
+    let v = app
+        .create(&a, "/v1/voice-campaigns", json!({"name": "x"}))
+        .await;
     let path = format!("/v1/voice-campaigns/{}", id(&v));
-    let r = update(&app, &a, &path, json!({"name": null, "status": null})).await;
+    let r = app
+        .patch(&a, &path, &json!({"name": null, "status": null}))
+        .await;
     assert_eq!(
         (r.status, fields(&r)),
         (422, vec!["name".to_owned(), "status".to_owned()])
@@ -290,12 +245,8 @@ async fn campaign_input_is_validated() {
         "/v1/calls/x",
         "/v1/email-messages/1",
     ] {
-        let r = get(&app, &a, bad).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (400, Some("invalid_id")),
-            "{bad}"
-        );
+        let r = app.get(&a, bad).await;
+        r.assert_error_at(400, "invalid_id", format_args!("{bad}"));
     }
     for bad in [
         "/v1/email-campaigns?status=done",
@@ -304,14 +255,14 @@ async fn campaign_input_is_validated() {
         "/v1/email-messages?customer_id=1",
         "/v1/dashboard/stats?created_before=2020",
     ] {
-        let r = get(&app, &a, bad).await;
+        let r = app.get(&a, bad).await;
         assert_eq!(r.status, 422, "{bad}: {}", r.text);
     }
-    let r = call(&app, &a, "PUT", "/v1/calls", None).await;
+    let r = app.request_as(&a, "PUT", "/v1/calls", None, &[]).await;
     assert_eq!(r.status, 405);
     // Nothing was written by the refused requests.
     for path in ["/v1/email-campaigns", "/v1/sms-campaigns"] {
-        let r = get(&app, &a, path).await;
+        let r = app.get(&a, path).await;
         assert_eq!(r.json["data"], json!([]), "{path}");
     }
 }
@@ -321,11 +272,11 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
     let app = spawn_app().await;
     let a = signup_with_numbers(&app, "Acme").await;
     for (collection, table, body, edit) in channels() {
-        let c = create(&app, &a, collection, body.clone()).await;
+        let c = app.create(&a, collection, body.clone()).await;
         let path = format!("{collection}/{}", id(&c));
         let patch = |b: Value| {
             let (app, a, path) = (&app, &a, path.clone());
-            async move { update(app, a, &path, b).await }
+            async move { app.patch(a, &path, &b).await }
         };
 
         // draft -> scheduled needs a future scheduled_at.
@@ -362,64 +313,52 @@ async fn campaign_status_transitions_are_enforced_for_every_channel() {
         let r = patch(json!({"status": "sending"})).await;
         assert_eq!(r.json["status"], "sending", "{collection}");
         let r = patch(edit.clone()).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (409, Some("campaign_not_editable")),
-            "{collection}"
-        );
+        r.assert_error_at(409, "campaign_not_editable", format_args!("{collection}"));
         for to in ["draft", "scheduled", "sent"] {
             let r = patch(json!({"status": to})).await;
-            assert_eq!(
-                (r.status, r.json["error"].as_str()),
-                (409, Some("invalid_status_transition")),
-                "{collection} sending -> {to}"
+            r.assert_error_at(
+                409,
+                "invalid_status_transition",
+                format_args!("{collection} sending -> {to}"),
             );
             assert!(r.json["message"].as_str().unwrap().contains("sending"));
         }
-        let r = delete(&app, &a, &path).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (409, Some("campaign_not_deletable")),
-            "{collection}"
-        );
+        let r = app.delete(&a, &path).await;
+        r.assert_error_at(409, "campaign_not_deletable", format_args!("{collection}"));
 
         // The sender marks it sent: no edit, no transition, no deletion.
         set_status(&app, &a, table, id(&c), "sent").await;
         let r = patch(json!({"name": "Renamed"})).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (409, Some("campaign_not_editable")),
-            "{collection}"
-        );
+        r.assert_error_at(409, "campaign_not_editable", format_args!("{collection}"));
         let r = patch(json!({"status": "cancelled"})).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (409, Some("invalid_status_transition")),
-            "{collection}"
+        r.assert_error_at(
+            409,
+            "invalid_status_transition",
+            format_args!("{collection}"),
         );
-        let r = delete(&app, &a, &path).await;
+        let r = app.delete(&a, &path).await;
         assert_eq!(r.status, 409, "{collection}");
-        let r = get(&app, &a, &path).await;
+        let r = app.get(&a, &path).await;
         assert_eq!(
             (r.json["status"].as_str(), r.json["name"].as_str()),
             (Some("sent"), Some("Spring"))
         );
 
         // Cancelling is final, and a cancelled campaign can be deleted.
-        let c = create(&app, &a, collection, body.clone()).await;
+        let c = app.create(&a, collection, body.clone()).await;
         let path = format!("{collection}/{}", id(&c));
-        let r = update(&app, &a, &path, json!({"status": "cancelled"})).await;
+        let r = app.patch(&a, &path, &json!({"status": "cancelled"})).await;
         assert_eq!(r.json["status"], "cancelled", "{collection}");
-        let r = update(&app, &a, &path, json!({"status": "draft"})).await;
+        let r = app.patch(&a, &path, &json!({"status": "draft"})).await;
         assert_eq!(r.status, 409, "{collection}");
-        let r = delete(&app, &a, &path).await;
+        let r = app.delete(&a, &path).await;
         assert_eq!(r.status, 204, "{collection}");
 
         // Created scheduled.
         let mut scheduled = body.clone();
         scheduled["status"] = json!("scheduled");
         scheduled["scheduled_at"] = json!(FUTURE);
-        let c = create(&app, &a, collection, scheduled).await;
+        let c = app.create(&a, collection, scheduled).await;
         assert_eq!(
             (c["status"].as_str(), c["scheduled_at"].as_str()),
             (Some("scheduled"), Some(FUTURE_AS_SERVED))
@@ -436,7 +375,7 @@ async fn campaign_lists_filter_and_paginate() {
         for i in 0..5 {
             let mut body = body.clone();
             body["name"] = json!(format!("c{i}"));
-            let c = create(&app, &a, collection, body).await;
+            let c = app.create(&a, collection, body).await;
             created.push(id(&c).to_owned());
         }
         set_status(&app, &a, table, &created[1], "sent").await;
@@ -446,7 +385,7 @@ async fn campaign_lists_filter_and_paginate() {
         let mut seen = Vec::new();
         let mut path = format!("{collection}?limit=2");
         loop {
-            let r = get(&app, &a, &path).await;
+            let r = app.get(&a, &path).await;
             assert_eq!(r.status, 200, "{}", r.text);
             seen.extend(ids(&r));
             match r.json["next_cursor"].as_str() {
@@ -459,40 +398,48 @@ async fn campaign_lists_filter_and_paginate() {
             "{collection}: every campaign once, newest first"
         );
 
-        let r = get(&app, &a, &format!("{collection}?status=sent")).await;
+        let r = app.get(&a, &format!("{collection}?status=sent")).await;
         assert_eq!(ids(&r), vec![created[1].clone(), created[3].clone()]);
-        let r = get(&app, &a, &format!("{collection}?status=sent&limit=1")).await;
+        let r = app
+            .get(&a, &format!("{collection}?status=sent&limit=1"))
+            .await;
         assert_eq!(ids(&r), vec![created[1].clone()]);
         let cur = r.json["next_cursor"].as_str().unwrap().to_owned();
-        let r = get(
-            &app,
-            &a,
-            &format!("{collection}?status=sent&limit=1&cursor={cur}"),
-        )
-        .await;
+        let r = app
+            .get(
+                &a,
+                &format!("{collection}?status=sent&limit=1&cursor={cur}"),
+            )
+            .await;
         assert_eq!(ids(&r), vec![created[3].clone()]);
         assert_eq!(r.json["next_cursor"], Value::Null);
 
         // The creation window: everything is after 2001 and before 2099; nothing after 2099.
         let window = format!("{collection}?created_after={PAST}&created_before={FUTURE}");
-        let r = get(&app, &a, &window).await;
+        let r = app.get(&a, &window).await;
         assert_eq!(ids(&r).len(), 5, "{collection}");
-        let r = get(&app, &a, &format!("{collection}?created_after={FUTURE}")).await;
+        let r = app
+            .get(&a, &format!("{collection}?created_after={FUTURE}"))
+            .await;
         assert_eq!(ids(&r), Vec::<String>::new());
         // A `+` offset survives form decoding (it arrives as a space).
         let before = format!("{collection}?created_before=2001-01-01T00:00:00+02:00");
-        let r = get(&app, &a, &before).await;
+        let r = app.get(&a, &before).await;
         assert_eq!((r.status, ids(&r).len()), (200, 0), "{}", r.text);
         let after = format!("{collection}?created_after=2001-01-01T00:00:00%2B02:00");
-        let r = get(&app, &a, &after).await;
+        let r = app.get(&a, &after).await;
         assert_eq!((r.status, ids(&r).len()), (200, 5), "{}", r.text);
         // The creation window splits the list exactly at a campaign's own created_at.
-        let middle = get(&app, &a, &format!("{collection}/{}", created[2])).await;
+        let middle = app.get(&a, &format!("{collection}/{}", created[2])).await;
         let at = middle.json["created_at"].as_str().unwrap().to_owned();
-        let r = get(&app, &a, &format!("{collection}?created_before={at}")).await;
+        let r = app
+            .get(&a, &format!("{collection}?created_before={at}"))
+            .await;
         assert_eq!(ids(&r), created[3..].to_vec());
         // created_after is inclusive: the campaign created at that instant is in.
-        let r = get(&app, &a, &format!("{collection}?created_after={at}")).await;
+        let r = app
+            .get(&a, &format!("{collection}?created_after={at}"))
+            .await;
         assert_eq!(ids(&r), created[..3].to_vec());
     }
 }
@@ -575,13 +522,13 @@ async fn recipients_belong_to_their_campaign_and_follow_its_status() {
             .create_customer(&a, json!({"name": "Ada", ch.contact.0: ch.contact.1}))
             .await;
         let bob = app.create_customer(&a, json!({"name": "Bob"})).await;
-        let c1 = create(&app, &a, campaigns, ch.campaign.clone()).await;
-        let c2 = create(&app, &a, campaigns, ch.campaign.clone()).await;
+        let c1 = app.create(&a, campaigns, ch.campaign.clone()).await;
+        let c2 = app.create(&a, campaigns, ch.campaign.clone()).await;
         let m1 = format!("{campaigns}/{}/messages", id(&c1));
         let m2 = format!("{campaigns}/{}/messages", id(&c2));
 
         // By customer (their address is used), by address, and both.
-        let by_customer = create(&app, &a, &m1, json!({"customer_id": id(&ada)})).await;
+        let by_customer = app.create(&a, &m1, json!({"customer_id": id(&ada)})).await;
         assert_eq!(
             (
                 by_customer[addr].as_str(),
@@ -595,28 +542,20 @@ async fn recipients_belong_to_their_campaign_and_follow_its_status() {
         for k in ch.unset {
             assert_eq!(by_customer[k], Value::Null, "{campaigns} {k}");
         }
-        let by_address = create(&app, &a, &m1, json!({addr: ch.typed.0})).await;
+        let by_address = app.create(&a, &m1, json!({addr: ch.typed.0})).await;
         assert_eq!(
             (by_address[addr].as_str(), &by_address["customer_id"]),
             (Some(ch.typed.1), &Value::Null),
             "{campaigns}"
         );
-        let both = create(
-            &app,
-            &a,
-            &m1,
-            json!({"customer_id": id(&bob), addr: ch.more[0]}),
-        )
-        .await;
-        let in_c2 = create(&app, &a, &m2, json!({addr: ch.contact.1})).await;
+        let both = app
+            .create(&a, &m1, json!({"customer_id": id(&bob), addr: ch.more[0]}))
+            .await;
+        let in_c2 = app.create(&a, &m2, json!({addr: ch.contact.1})).await;
 
         // One row per recipient per campaign.
-        let r = call(&app, &a, "POST", &m1, Some(json!({addr: ch.contact_typed}))).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (409, Some("recipient_exists")),
-            "{campaigns}"
-        );
+        let r = app.post(&a, &m1, &json!({addr: ch.contact_typed})).await;
+        r.assert_error_at(409, "recipient_exists", format_args!("{campaigns}"));
         // A customer without an address needs one; neither given is refused, and so is an
         // invalid one.
         for body in [
@@ -624,7 +563,7 @@ async fn recipients_belong_to_their_campaign_and_follow_its_status() {
             json!({}),
             json!({addr: ch.invalid}),
         ] {
-            let r = call(&app, &a, "POST", &m2, Some(body.clone())).await;
+            let r = app.post(&a, &m2, &body.clone()).await;
             assert_eq!(
                 (r.status, fields(&r)),
                 (422, vec![addr.to_owned()]),
@@ -633,72 +572,69 @@ async fn recipients_belong_to_their_campaign_and_follow_its_status() {
         }
 
         // Each campaign lists its own messages only, newest first.
-        let r = get(&app, &a, &m1).await;
+        let r = app.get(&a, &m1).await;
         assert_eq!(ids(&r), vec![id(&both), id(&by_address), id(&by_customer)]);
-        let r = get(&app, &a, &m2).await;
+        let r = app.get(&a, &m2).await;
         assert_eq!(ids(&r), vec![id(&in_c2)]);
-        let r = get(&app, &a, &format!("{m1}?customer_id={}", id(&ada))).await;
+        let r = app.get(&a, &format!("{m1}?customer_id={}", id(&ada))).await;
         assert_eq!(ids(&r), vec![id(&by_customer)]);
-        let r = get(&app, &a, &format!("{m1}?campaign_id={}", id(&c2))).await;
+        let r = app.get(&a, &format!("{m1}?campaign_id={}", id(&c2))).await;
         assert_eq!(r.status, 422, "a campaign_id contradicting the path");
-        let r = get(&app, &a, &format!("{messages}?campaign_id={}", id(&c2))).await;
+        let r = app
+            .get(&a, &format!("{messages}?campaign_id={}", id(&c2)))
+            .await;
         assert_eq!(ids(&r), vec![id(&in_c2)]);
-        let r = get(&app, &a, messages).await;
+        let r = app.get(&a, messages).await;
         assert_eq!(ids(&r).len(), 4, "{messages}");
         let missing = format!("{campaigns}/{}/messages", Uuid::now_v7());
-        let r = get(&app, &a, &missing).await;
+        let r = app.get(&a, &missing).await;
         assert_eq!(r.status, 404);
-        let r = call(&app, &a, "POST", &missing, Some(json!({addr: ch.more[1]}))).await;
+        let r = app.post(&a, &missing, &json!({addr: ch.more[1]})).await;
         assert_eq!(r.status, 404);
 
         // Delivery, as the webhooks will record it; then filters by status.
         set_status(&app, &a, ch.table, id(&by_address), "delivered").await;
-        let r = get(&app, &a, &format!("{m1}?status=delivered")).await;
+        let r = app.get(&a, &format!("{m1}?status=delivered")).await;
         assert_eq!(ids(&r), vec![id(&by_address)]);
-        let r = get(&app, &a, &format!("{messages}?status=queued")).await;
+        let r = app.get(&a, &format!("{messages}?status=queued")).await;
         assert_eq!(ids(&r).len(), 3, "{messages}");
 
         // GET and DELETE of one message: only queued ones can be deleted.
         let path = format!("{messages}/{}", id(&by_address));
-        let r = get(&app, &a, &path).await;
+        let r = app.get(&a, &path).await;
         assert_eq!(
             (r.status, r.json["status"].as_str()),
             (200, Some("delivered"))
         );
-        let r = delete(&app, &a, &path).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (409, Some("message_not_queued"))
-        );
+        let r = app.delete(&a, &path).await;
+        r.assert_error(409, "message_not_queued");
         let path = format!("{messages}/{}", id(&both));
-        let r = delete(&app, &a, &path).await;
+        let r = app.delete(&a, &path).await;
         assert_eq!(r.status, 204);
-        let r = get(&app, &a, &path).await;
+        let r = app.get(&a, &path).await;
         assert_eq!(r.status, 404);
 
         // Once the campaign goes out, no more recipients.
         let c1_path = format!("{campaigns}/{}", id(&c1));
-        let r = update(&app, &a, &c1_path, json!({"status": "sending"})).await;
+        let r = app.patch(&a, &c1_path, &json!({"status": "sending"})).await;
         assert_eq!(r.status, 200);
-        let r = call(&app, &a, "POST", &m1, Some(json!({addr: ch.more[2]}))).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (409, Some("campaign_not_editable")),
-            "{campaigns}"
-        );
+        let r = app.post(&a, &m1, &json!({addr: ch.more[2]})).await;
+        r.assert_error_at(409, "campaign_not_editable", format_args!("{campaigns}"));
 
         // Deleting a customer keeps the message, unlinked; deleting a campaign removes its
         // messages.
-        let r = delete(&app, &a, &format!("/v1/customers/{}", id(&ada))).await;
+        let r = app.delete(&a, &format!("/v1/customers/{}", id(&ada))).await;
         assert_eq!(r.status, 204);
-        let r = get(&app, &a, &format!("{messages}/{}", id(&by_customer))).await;
+        let r = app
+            .get(&a, &format!("{messages}/{}", id(&by_customer)))
+            .await;
         assert_eq!(
             (r.json["customer_id"].clone(), r.json[addr].as_str()),
             (Value::Null, Some(ch.contact.1))
         );
-        let r = delete(&app, &a, &format!("{campaigns}/{}", id(&c2))).await;
+        let r = app.delete(&a, &format!("{campaigns}/{}", id(&c2))).await;
         assert_eq!(r.status, 204);
-        let r = get(&app, &a, &format!("{messages}/{}", id(&in_c2))).await;
+        let r = app.get(&a, &format!("{messages}/{}", id(&in_c2))).await;
         assert_eq!(r.status, 404);
     }
 }
@@ -710,17 +646,19 @@ async fn sms_recipients_inbound_messages_and_the_direction_filter() {
     let ada = app
         .create_customer(&a, json!({"name": "Ada", "phone": "+14155550123"}))
         .await;
-    let c = create(
-        &app,
-        &a,
-        "/v1/sms-campaigns",
-        json!({"name": "Promo", "body": "Sale!", "from_number": "+1 415 555 0100"}),
-    )
-    .await;
+    let c = app
+        .create(
+            &a,
+            "/v1/sms-campaigns",
+            json!({"name": "Promo", "body": "Sale!", "from_number": "+1 415 555 0100"}),
+        )
+        .await;
     assert_eq!(c["from_number"], "+14155550100");
     let msgs = format!("/v1/sms-campaigns/{}/messages", id(&c));
 
-    let m = create(&app, &a, &msgs, json!({"customer_id": id(&ada)})).await;
+    let m = app
+        .create(&a, &msgs, json!({"customer_id": id(&ada)}))
+        .await;
     assert_eq!(
         (
             m["direction"].as_str(),
@@ -745,18 +683,20 @@ async fn sms_recipients_inbound_messages_and_the_direction_filter() {
         ),
         (Some(id(&c)), Value::Null, Value::Null)
     );
-    let other = create(&app, &a, &msgs, json!({"to_number": "+442079460958"})).await;
+    let other = app
+        .create(&a, &msgs, json!({"to_number": "+442079460958"}))
+        .await;
 
     // Editing the campaign's text or number updates its queued messages.
-    let r = update(
-        &app,
-        &a,
-        &format!("/v1/sms-campaigns/{}", id(&c)),
-        json!({"body": "Bigger sale!", "from_number": "+14155550199"}),
-    )
-    .await;
+    let r = app
+        .patch(
+            &a,
+            &format!("/v1/sms-campaigns/{}", id(&c)),
+            &json!({"body": "Bigger sale!", "from_number": "+14155550199"}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = get(&app, &a, &format!("/v1/sms-messages/{}", id(&m))).await;
+    let r = app.get(&a, &format!("/v1/sms-messages/{}", id(&m))).await;
     assert_eq!(
         (r.json["body"].as_str(), r.json["from_number"].as_str()),
         (Some("Bigger sale!"), Some("+14155550199"))
@@ -764,9 +704,7 @@ async fn sms_recipients_inbound_messages_and_the_direction_filter() {
 
     // An inbound SMS, as the Twilio webhook will write it: no campaign.
     let inbound = Uuid::now_v7();
-    as_org(
-        &app,
-        &a,
+    app.execute_as(&a,
         "INSERT INTO palisade.sms_messages (id, direction, from_number, to_number, body, status, carrier_sid, customer_id, received_at) \
          VALUES ($1, 'inbound', '+14155550123', '+14155550100', 'STOP', 'received', 'SM00000000000000000000000000000001', $2, now())",
         &[&inbound, &uuid(id(&ada))],
@@ -774,13 +712,13 @@ async fn sms_recipients_inbound_messages_and_the_direction_filter() {
     .await;
     let inbound = inbound.to_string();
 
-    let r = get(&app, &a, &msgs).await;
+    let r = app.get(&a, &msgs).await;
     assert_eq!(
         ids(&r),
         vec![id(&other), id(&m)],
         "a campaign lists its recipients only"
     );
-    let r = get(&app, &a, "/v1/sms-messages?direction=inbound").await;
+    let r = app.get(&a, "/v1/sms-messages?direction=inbound").await;
     assert_eq!(ids(&r), vec![inbound.clone()]);
     assert_eq!(
         (
@@ -789,45 +727,45 @@ async fn sms_recipients_inbound_messages_and_the_direction_filter() {
         ),
         (Value::Null, Some("received"))
     );
-    let r = get(&app, &a, "/v1/sms-messages?direction=outbound").await;
+    let r = app.get(&a, "/v1/sms-messages?direction=outbound").await;
     assert_eq!(ids(&r), vec![id(&other), id(&m)]);
-    let r = get(
-        &app,
-        &a,
-        &format!("/v1/sms-messages?customer_id={}", id(&ada)),
-    )
-    .await;
+    let r = app
+        .get(&a, &format!("/v1/sms-messages?customer_id={}", id(&ada)))
+        .await;
     assert_eq!(ids(&r), vec![inbound.clone(), id(&m).to_owned()]);
-    let r = get(
-        &app,
-        &a,
-        &format!("/v1/sms-messages?campaign_id={}&status=queued", id(&c)),
-    )
-    .await;
+    let r = app
+        .get(
+            &a,
+            &format!("/v1/sms-messages?campaign_id={}&status=queued", id(&c)),
+        )
+        .await;
     assert_eq!(ids(&r).len(), 2);
 
     // Only queued messages can be deleted: not inbound ones, not sent ones.
-    let r = delete(&app, &a, &format!("/v1/sms-messages/{inbound}")).await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("message_not_queued"))
-    );
+    let r = app.delete(&a, &format!("/v1/sms-messages/{inbound}")).await;
+    r.assert_error(409, "message_not_queued");
     set_status(&app, &a, "sms_messages", id(&other), "delivered").await;
-    let r = delete(&app, &a, &format!("/v1/sms-messages/{}", id(&other))).await;
+    let r = app
+        .delete(&a, &format!("/v1/sms-messages/{}", id(&other)))
+        .await;
     assert_eq!(r.status, 409);
-    let r = delete(&app, &a, &format!("/v1/sms-messages/{}", id(&m))).await;
+    let r = app
+        .delete(&a, &format!("/v1/sms-messages/{}", id(&m)))
+        .await;
     assert_eq!(r.status, 204);
 
     // A delivered message keeps its text when the campaign is edited (only queued ones follow).
-    let r = update(
-        &app,
-        &a,
-        &format!("/v1/sms-campaigns/{}", id(&c)),
-        json!({"body": "Final sale!"}),
-    )
-    .await;
+    let r = app
+        .patch(
+            &a,
+            &format!("/v1/sms-campaigns/{}", id(&c)),
+            &json!({"body": "Final sale!"}),
+        )
+        .await;
     assert_eq!(r.status, 200);
-    let r = get(&app, &a, &format!("/v1/sms-messages/{}", id(&other))).await;
+    let r = app
+        .get(&a, &format!("/v1/sms-messages/{}", id(&other)))
+        .await;
     assert_eq!(r.json["body"], "Bigger sale!");
 }
 
@@ -836,19 +774,16 @@ async fn calls_crud_transitions_and_filters() {
     let app = spawn_app().await;
     let a = signup_with_numbers(&app, "Acme").await;
     let ada = app.create_customer(&a, json!({"name": "Ada"})).await;
-    let vc = create(&app, &a, "/v1/voice-campaigns", json!({"name": "Renewals"})).await;
+    let vc = app
+        .create(&a, "/v1/voice-campaigns", json!({"name": "Renewals"}))
+        .await;
 
-    let logged = create(
-        &app,
-        &a,
-        "/v1/calls",
-        json!({
+    let logged = app.create(&a, "/v1/calls", json!({
             "direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100",
             "call_sid": "CA00000000000000000000000000000001", "status": "completed",
             "duration_seconds": 95, "started_at": "2024-05-01T10:00:00Z", "ended_at": "2024-05-01T10:01:35Z",
             "customer_id": id(&ada), "notes": "Asked about pricing."
-        }),
-    )
+        }))
     .await;
     assert_eq!(
         (
@@ -864,12 +799,7 @@ async fn calls_crud_transitions_and_filters() {
             Value::Null
         )
     );
-    let placed = create(
-        &app,
-        &a,
-        "/v1/calls",
-        json!({"direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550123", "voice_campaign_id": id(&vc)}),
-    )
+    let placed = app.create(&a, "/v1/calls", json!({"direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550123", "voice_campaign_id": id(&vc)}))
     .await;
     assert_eq!(
         (placed["status"].as_str(), placed["started_at"].clone()),
@@ -878,29 +808,30 @@ async fn calls_crud_transitions_and_filters() {
     let path = format!("/v1/calls/{}", id(&placed));
 
     // Forward only; in_progress records the start, a final status the end and the duration.
-    let r = update(&app, &a, &path, json!({"status": "ringing"})).await;
+    let r = app.patch(&a, &path, &json!({"status": "ringing"})).await;
     assert_eq!(r.json["status"], "ringing");
-    let r = update(&app, &a, &path, json!({"status": "queued"})).await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("invalid_status_transition"))
-    );
+    let r = app.patch(&a, &path, &json!({"status": "queued"})).await;
+    r.assert_error(409, "invalid_status_transition");
     // One spelling: Twilio's `in-progress` is not ours, in a body or a filter.
-    let r = update(&app, &a, &path, json!({"status": "in-progress"})).await;
+    let r = app
+        .patch(&a, &path, &json!({"status": "in-progress"}))
+        .await;
     assert_eq!((r.status, fields(&r)), (422, vec!["status".to_owned()]));
-    let r = get(&app, &a, "/v1/calls?status=in-progress").await;
+    let r = app.get(&a, "/v1/calls?status=in-progress").await;
     assert_eq!((r.status, fields(&r)), (422, vec!["status".to_owned()]));
-    let r = update(&app, &a, &path, json!({"status": "in_progress"})).await;
+    let r = app
+        .patch(&a, &path, &json!({"status": "in_progress"}))
+        .await;
     assert!(r.json["started_at"].is_string(), "{}", r.text);
-    let r = update(&app, &a, &path, json!({"status": "busy"})).await;
+    let r = app.patch(&a, &path, &json!({"status": "busy"})).await;
     assert_eq!(r.status, 409, "an answered call was not busy");
-    let r = update(
-        &app,
-        &a,
-        &path,
-        json!({"status": "completed", "notes": "Renewed."}),
-    )
-    .await;
+    let r = app
+        .patch(
+            &a,
+            &path,
+            &json!({"status": "completed", "notes": "Renewed."}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.json["ended_at"].is_string());
     assert!(
@@ -909,16 +840,18 @@ async fn calls_crud_transitions_and_filters() {
         r.text
     );
     assert_eq!(r.json["notes"], "Renewed.");
-    let r = update(&app, &a, &path, json!({"status": "in_progress"})).await;
+    let r = app
+        .patch(&a, &path, &json!({"status": "in_progress"}))
+        .await;
     assert_eq!(r.status, 409, "completed is final");
     // Notes, customer and duration stay editable; null clears notes and customer.
-    let r = update(
-        &app,
-        &a,
-        &path,
-        json!({"notes": null, "customer_id": id(&ada), "duration_seconds": 60}),
-    )
-    .await;
+    let r = app
+        .patch(
+            &a,
+            &path,
+            &json!({"notes": null, "customer_id": id(&ada), "duration_seconds": 60}),
+        )
+        .await;
     assert_eq!(
         (
             r.json["notes"].clone(),
@@ -927,11 +860,11 @@ async fn calls_crud_transitions_and_filters() {
         ),
         (Value::Null, Some(id(&ada)), Some(60))
     );
-    let r = update(&app, &a, &path, json!({"customer_id": null})).await;
+    let r = app.patch(&a, &path, &json!({"customer_id": null})).await;
     assert_eq!(r.json["customer_id"], Value::Null);
 
     // Validation.
-    let r = call(&app, &a, "POST", "/v1/calls", Some(json!({"direction": "sideways", "from_number": "555", "to_number": "+14155550123", "status": "done", "duration_seconds": -1}))).await;
+    let r = app.post(&a, "/v1/calls", &json!({"direction": "sideways", "from_number": "555", "to_number": "+14155550123", "status": "done", "duration_seconds": -1})).await;
     assert_eq!(
         (r.status, fields(&r)),
         (
@@ -942,64 +875,68 @@ async fn calls_crud_transitions_and_filters() {
                 .collect::<Vec<_>>()
         )
     );
-    let r = call(&app, &a, "POST", "/v1/calls", Some(json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100", "started_at": "2024-05-01T10:00:00Z", "ended_at": "2024-05-01T09:00:00Z", "call_sid": "has space"}))).await;
+    let r = app.post(&a, "/v1/calls", &json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100", "started_at": "2024-05-01T10:00:00Z", "ended_at": "2024-05-01T09:00:00Z", "call_sid": "has space"})).await;
     assert_eq!(
         (r.status, fields(&r)),
         (422, vec!["call_sid".to_owned(), "ended_at".to_owned()])
     );
-    let r = call(&app, &a, "POST", "/v1/calls", Some(json!({}))).await;
+    let r = app.post(&a, "/v1/calls", &json!({})).await;
     assert_eq!(fields(&r), vec!["direction", "from_number", "to_number"]);
-    let r = update(&app, &a, &path, json!({"duration_seconds": 86401})).await;
+    let r = app
+        .patch(&a, &path, &json!({"duration_seconds": 86401}))
+        .await;
     assert_eq!(
         (r.status, fields(&r)),
         (422, vec!["duration_seconds".to_owned()])
     );
-    let r = update(&app, &a, &path, json!({"duration_seconds": null})).await;
+    let r = app
+        .patch(&a, &path, &json!({"duration_seconds": null}))
+        .await;
     assert_eq!(r.status, 422);
 
     // A call SID is unique within an organization (another organization may hold the same).
     let dup = json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100", "call_sid": "CA00000000000000000000000000000001"});
-    let r = call(&app, &a, "POST", "/v1/calls", Some(dup.clone())).await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("call_sid_taken"))
-    );
+    let r = app.post(&a, "/v1/calls", &dup.clone()).await;
+    r.assert_error(409, "call_sid_taken");
     let b = app.signup("Other").await;
-    create(&app, &b, "/v1/calls", dup).await;
+    app.create(&b, "/v1/calls", dup).await;
 
     // Filters.
-    let r = get(&app, &a, "/v1/calls?direction=outbound").await;
+    let r = app.get(&a, "/v1/calls?direction=outbound").await;
     assert_eq!(ids(&r), vec![id(&placed)]);
-    let r = get(&app, &a, "/v1/calls?direction=inbound&status=completed").await;
+    let r = app
+        .get(&a, "/v1/calls?direction=inbound&status=completed")
+        .await;
     assert_eq!(ids(&r), vec![id(&logged)]);
-    let r = get(
-        &app,
-        &a,
-        &format!("/v1/calls?voice_campaign_id={}", id(&vc)),
-    )
-    .await;
+    let r = app
+        .get(&a, &format!("/v1/calls?voice_campaign_id={}", id(&vc)))
+        .await;
     assert_eq!(ids(&r), vec![id(&placed)]);
-    let r = get(&app, &a, &format!("/v1/calls?customer_id={}", id(&ada))).await;
+    let r = app
+        .get(&a, &format!("/v1/calls?customer_id={}", id(&ada)))
+        .await;
     assert_eq!(ids(&r), vec![id(&logged)]);
-    let r = get(&app, &a, "/v1/calls?status=queued").await;
+    let r = app.get(&a, "/v1/calls?status=queued").await;
     assert_eq!(ids(&r), Vec::<String>::new());
 
     // Deleting the campaign or the customer keeps the calls, unlinked.
-    let r = delete(&app, &a, &format!("/v1/voice-campaigns/{}", id(&vc))).await;
+    let r = app
+        .delete(&a, &format!("/v1/voice-campaigns/{}", id(&vc)))
+        .await;
     assert_eq!(r.status, 204);
-    let r = delete(&app, &a, &format!("/v1/customers/{}", id(&ada))).await;
+    let r = app.delete(&a, &format!("/v1/customers/{}", id(&ada))).await;
     assert_eq!(r.status, 204);
-    let r = get(&app, &a, &path).await;
+    let r = app.get(&a, &path).await;
     assert_eq!(
         (r.status, r.json["voice_campaign_id"].clone()),
         (200, Value::Null)
     );
-    let r = get(&app, &a, &format!("/v1/calls/{}", id(&logged))).await;
+    let r = app.get(&a, &format!("/v1/calls/{}", id(&logged))).await;
     assert_eq!(r.json["customer_id"], Value::Null);
 
-    let r = delete(&app, &a, &path).await;
+    let r = app.delete(&a, &path).await;
     assert_eq!(r.status, 204);
-    let r = get(&app, &a, &path).await;
+    let r = app.get(&a, &path).await;
     assert_eq!(r.status, 404);
 }
 
@@ -1015,16 +952,9 @@ async fn a_call_longer_than_an_integer_of_seconds_completes() {
         "direction": "inbound", "from_number": "+14155550123", "to_number": OUR_NUMBER,
         "status": "ringing", "started_at": "0000-01-01T00:00:00Z"
     });
-    let by_client = create(&app, &a, "/v1/calls", started_long_ago.clone()).await;
+    let by_client = app.create(&a, "/v1/calls", started_long_ago.clone()).await;
     let path = format!("/v1/calls/{}", id(&by_client));
-    let r = call(
-        &app,
-        &a,
-        "PATCH",
-        &path,
-        Some(json!({"status": "completed"})),
-    )
-    .await;
+    let r = app.patch(&a, &path, &json!({"status": "completed"})).await;
     assert_eq!(
         (r.status, r.json["duration_seconds"].as_i64()),
         (200, Some(i64::from(i32::MAX))),
@@ -1032,7 +962,7 @@ async fn a_call_longer_than_an_integer_of_seconds_completes() {
         r.text
     );
 
-    let by_carrier = create(&app, &a, "/v1/calls", started_long_ago).await;
+    let by_carrier = app.create(&a, "/v1/calls", started_long_ago).await;
     let sid = format!("CA{}", Uuid::new_v4().simple());
     let r = app
         .twilio(
@@ -1047,14 +977,7 @@ async fn a_call_longer_than_an_integer_of_seconds_completes() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = call(
-        &app,
-        &a,
-        "GET",
-        &format!("/v1/calls/{}", id(&by_carrier)),
-        None,
-    )
-    .await;
+    let r = app.get(&a, &format!("/v1/calls/{}", id(&by_carrier))).await;
     assert_eq!(
         (
             r.json["status"].as_str(),
@@ -1077,12 +1000,18 @@ async fn another_organizations_customer_or_campaign_is_refused_like_a_missing_on
             json!({"name": "Bob of B", "email": "bob@b.example", "phone": "+14155550177"}),
         )
         .await;
-    let b_campaign = create(&app, &b, "/v1/voice-campaigns", json!({"name": "B's"})).await;
+    let b_campaign = app
+        .create(&b, "/v1/voice-campaigns", json!({"name": "B's"}))
+        .await;
     let theirs = id(&b_customer).to_owned();
     let missing = Uuid::now_v7().to_string();
-    let email_c = create(&app, &a, "/v1/email-campaigns", channels()[0].2.clone()).await;
-    let sms_c = create(&app, &a, "/v1/sms-campaigns", channels()[1].2.clone()).await;
-    let a_call = create(&app, &a, "/v1/calls", json!({"direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550123"})).await;
+    let email_c = app
+        .create(&a, "/v1/email-campaigns", channels()[0].2.clone())
+        .await;
+    let sms_c = app
+        .create(&a, "/v1/sms-campaigns", channels()[1].2.clone())
+        .await;
+    let a_call = app.create(&a, "/v1/calls", json!({"direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550123"})).await;
 
     // (method, path, body with a customer or campaign id) — answered the same for B's id and
     // for an id that exists nowhere.
@@ -1123,8 +1052,12 @@ async fn another_organizations_customer_or_campaign_is_refused_like_a_missing_on
     for ((method, path, body), (_, _, missing_body)) in
         cases(&theirs).into_iter().zip(cases(&missing))
     {
-        let with_theirs = call(&app, &a, method, &path, Some(body.clone())).await;
-        let with_missing = call(&app, &a, method, &path, Some(missing_body)).await;
+        let with_theirs = app
+            .request_as(&a, method, &path, Some(&body.clone()), &[])
+            .await;
+        let with_missing = app
+            .request_as(&a, method, &path, Some(&missing_body), &[])
+            .await;
         assert_eq!(
             with_theirs.status, 422,
             "{method} {path} {body}: {}",
@@ -1138,7 +1071,7 @@ async fn another_organizations_customer_or_campaign_is_refused_like_a_missing_on
         assert_eq!(fields(&with_theirs), vec!["customer_id"]);
     }
     for other in [id(&b_campaign), missing.as_str()] {
-        let r = call(&app, &a, "POST", "/v1/calls", Some(json!({"direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550123", "voice_campaign_id": other}))).await;
+        let r = app.post(&a, "/v1/calls", &json!({"direction": "outbound", "from_number": "+14155550100", "to_number": "+14155550123", "voice_campaign_id": other})).await;
         assert_eq!(
             (r.status, fields(&r)),
             (422, vec!["voice_campaign_id".to_owned()]),
@@ -1151,19 +1084,16 @@ async fn another_organizations_customer_or_campaign_is_refused_like_a_missing_on
         format!("/v1/email-campaigns/{}/messages", id(&email_c)),
         format!("/v1/sms-campaigns/{}/messages", id(&sms_c)),
     ] {
-        let r = get(&app, &a, &path).await;
+        let r = app.get(&a, &path).await;
         assert_eq!(r.json["data"], json!([]), "{path}");
     }
-    let r = get(&app, &a, "/v1/calls").await;
+    let r = app.get(&a, "/v1/calls").await;
     assert_eq!(ids(&r), vec![id(&a_call)]);
     assert_eq!(r.json["data"][0]["customer_id"], Value::Null);
     // B's campaign itself is 404 to A.
-    let r = get(
-        &app,
-        &a,
-        &format!("/v1/voice-campaigns/{}", id(&b_campaign)),
-    )
-    .await;
+    let r = app
+        .get(&a, &format!("/v1/voice-campaigns/{}", id(&b_campaign)))
+        .await;
     assert_eq!(r.status, 404);
 }
 
@@ -1174,41 +1104,40 @@ async fn members_run_campaigns_and_log_calls() {
     let owner = signup_with_numbers(&app, "Acme").await;
     let member = app.add_user(&owner, Role::Member).await;
     for (collection, _, body, edit) in channels() {
-        let c = create(&app, &member, collection, body).await;
+        let c = app.create(&member, collection, body).await;
         let path = format!("{collection}/{}", id(&c));
-        let r = update(&app, &member, &path, edit).await;
+        let r = app.patch(&member, &path, &edit).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text);
-        let r = get(&app, &owner, &path).await;
+        let r = app.get(&owner, &path).await;
         assert_eq!(r.status, 200, "the owner reads the member's campaign");
-        let r = delete(&app, &member, &path).await;
+        let r = app.delete(&member, &path).await;
         assert_eq!(r.status, 204, "{path}");
     }
-    let c = create(&app, &owner, "/v1/email-campaigns", channels()[0].2.clone()).await;
-    let m = create(
-        &app,
-        &member,
-        &format!("/v1/email-campaigns/{}/messages", id(&c)),
-        json!({"to_email": "x@example.com"}),
-    )
-    .await;
-    let r = delete(&app, &member, &format!("/v1/email-messages/{}", id(&m))).await;
+    let c = app
+        .create(&owner, "/v1/email-campaigns", channels()[0].2.clone())
+        .await;
+    let m = app
+        .create(
+            &member,
+            &format!("/v1/email-campaigns/{}/messages", id(&c)),
+            json!({"to_email": "x@example.com"}),
+        )
+        .await;
+    let r = app
+        .delete(&member, &format!("/v1/email-messages/{}", id(&m)))
+        .await;
     assert_eq!(r.status, 204);
-    let k = create(
-        &app,
-        &member,
-        "/v1/calls",
-        json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100"}),
-    )
+    let k = app.create(&member, "/v1/calls", json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100"}))
     .await;
-    let r = update(
-        &app,
-        &member,
-        &format!("/v1/calls/{}", id(&k)),
-        json!({"notes": "x"}),
-    )
-    .await;
+    let r = app
+        .patch(
+            &member,
+            &format!("/v1/calls/{}", id(&k)),
+            &json!({"notes": "x"}),
+        )
+        .await;
     assert_eq!(r.status, 200);
-    let r = get(&app, &member, "/v1/dashboard/stats").await;
+    let r = app.get(&member, "/v1/dashboard/stats").await;
     assert_eq!(r.status, 200);
 }
 
@@ -1262,8 +1191,11 @@ const CALL_STATUSES: &[&str] = &[
 /// Gives `acct` known data: returns nothing; the expected figures are in the test.
 async fn seed_dashboard_data(app: &TestApp, acct: &Account) {
     let from = app.claim_number(acct, &["sms", "voice"]).await;
-    let e1 = create(app, acct, "/v1/email-campaigns", channels()[0].2.clone()).await;
-    create(app, acct, "/v1/email-campaigns", channels()[0].2.clone()).await;
+    let e1 = app
+        .create(acct, "/v1/email-campaigns", channels()[0].2.clone())
+        .await;
+    app.create(acct, "/v1/email-campaigns", channels()[0].2.clone())
+        .await;
     let e1m = format!("/v1/email-campaigns/{}/messages", id(&e1));
     for (i, status) in [
         "delivered",
@@ -1278,20 +1210,16 @@ async fn seed_dashboard_data(app: &TestApp, acct: &Account) {
     .iter()
     .enumerate()
     {
-        let m = create(
-            app,
-            acct,
-            &e1m,
-            json!({"to_email": format!("r{i}@example.com")}),
-        )
-        .await;
+        let m = app
+            .create(acct, &e1m, json!({"to_email": format!("r{i}@example.com")}))
+            .await;
         set_status(app, acct, "email_messages", id(&m), status).await;
     }
     set_status(app, acct, "email_campaigns", id(&e1), "sent").await;
 
     let mut sms_body = channels()[1].2.clone();
     sms_body["from_number"] = json!(from);
-    let s1 = create(app, acct, "/v1/sms-campaigns", sms_body).await;
+    let s1 = app.create(acct, "/v1/sms-campaigns", sms_body).await;
     let s1m = format!("/v1/sms-campaigns/{}/messages", id(&s1));
     for (i, status) in [
         "delivered",
@@ -1304,34 +1232,28 @@ async fn seed_dashboard_data(app: &TestApp, acct: &Account) {
     .iter()
     .enumerate()
     {
-        let m = create(
-            app,
-            acct,
-            &s1m,
-            json!({"to_number": format!("+1415555020{i}")}),
-        )
-        .await;
+        let m = app
+            .create(acct, &s1m, json!({"to_number": format!("+1415555020{i}")}))
+            .await;
         set_status(app, acct, "sms_messages", id(&m), status).await;
     }
-    as_org(
-        app,
+    app.execute_as(
         acct,
         "INSERT INTO palisade.sms_messages (id, direction, from_number, to_number, body, status) \
          VALUES ($1, 'inbound', '+14155550123', '+14155550100', 'hi', 'received')",
         &[&Uuid::now_v7()],
     )
     .await;
-    let r = update(
-        app,
-        acct,
-        &format!("/v1/sms-campaigns/{}", id(&s1)),
-        json!({"status": "sending"}),
-    )
-    .await;
+    let r = app
+        .patch(
+            acct,
+            &format!("/v1/sms-campaigns/{}", id(&s1)),
+            &json!({"status": "sending"}),
+        )
+        .await;
     assert_eq!(r.status, 200);
 
-    create(
-        app,
+    app.create(
         acct,
         "/v1/voice-campaigns",
         json!({"name": "v", "status": "scheduled", "scheduled_at": FUTURE}),
@@ -1348,7 +1270,7 @@ async fn seed_dashboard_data(app: &TestApp, acct: &Account) {
         if let Some(s) = secs {
             body["duration_seconds"] = json!(s);
         }
-        create(app, acct, "/v1/calls", body).await;
+        app.create(acct, "/v1/calls", body).await;
     }
 }
 
@@ -1362,7 +1284,7 @@ async fn the_dashboard_counts_known_data_of_this_organization_only() {
         "sms": {"campaigns": zeros(CAMPAIGN_STATUSES), "messages": zeros(SMS_STATUSES), "sent": 0, "delivered": 0, "delivery_rate": null},
         "voice": {"campaigns": zeros(CAMPAIGN_STATUSES), "calls": zeros(CALL_STATUSES), "total_calls": 0, "total_call_seconds": 0, "total_call_minutes": 0.0},
     });
-    let r = get(&app, &a, "/v1/dashboard/stats").await;
+    let r = app.get(&a, "/v1/dashboard/stats").await;
     assert_eq!((r.status, &r.json), (200, &empty), "{}", r.text);
 
     seed_dashboard_data(&app, &a).await;
@@ -1385,37 +1307,31 @@ async fn the_dashboard_counts_known_data_of_this_organization_only() {
             "total_calls": 5, "total_call_seconds": 150, "total_call_minutes": 2.5,
         },
     });
-    let r = get(&app, &a, "/v1/dashboard/stats").await;
+    let r = app.get(&a, "/v1/dashboard/stats").await;
     assert_eq!(r.json, expected, "{}", r.text);
-    let r = get(
-        &app,
-        &a,
-        &format!("/v1/dashboard/stats?created_after={PAST}&created_before={FUTURE}"),
-    )
-    .await;
+    let r = app
+        .get(
+            &a,
+            &format!("/v1/dashboard/stats?created_after={PAST}&created_before={FUTURE}"),
+        )
+        .await;
     assert_eq!(r.json, expected);
-    let r = get(
-        &app,
-        &a,
-        &format!("/v1/dashboard/stats?created_after={FUTURE}"),
-    )
-    .await;
+    let r = app
+        .get(&a, &format!("/v1/dashboard/stats?created_after={FUTURE}"))
+        .await;
     assert_eq!(r.json, empty);
-    let r = get(
-        &app,
-        &a,
-        &format!("/v1/dashboard/stats?created_before={PAST}"),
-    )
-    .await;
+    let r = app
+        .get(&a, &format!("/v1/dashboard/stats?created_before={PAST}"))
+        .await;
     assert_eq!(r.json, empty);
 
     // Another organization with the same data changes nothing for A, and sees its own.
     let b = app.signup("Other").await;
     seed_dashboard_data(&app, &b).await;
-    create(&app, &b, "/v1/calls", json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100", "duration_seconds": 3600, "status": "completed"})).await;
-    let r = get(&app, &a, "/v1/dashboard/stats").await;
+    app.create(&b, "/v1/calls", json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100", "duration_seconds": 3600, "status": "completed"})).await;
+    let r = app.get(&a, "/v1/dashboard/stats").await;
     assert_eq!(r.json, expected);
-    let r = get(&app, &b, "/v1/dashboard/stats").await;
+    let r = app.get(&b, "/v1/dashboard/stats").await;
     assert_eq!(
         (
             r.json["voice"]["total_calls"].as_i64(),
@@ -1427,106 +1343,97 @@ async fn the_dashboard_counts_known_data_of_this_organization_only() {
 }
 
 /// The isolation seeder: one row of every messaging table, each composite foreign key set.
-pub fn seed<'a>(
-    app: &'a TestApp,
-    acct: &'a Account,
-    marker: &'a str,
-) -> LocalBoxFuture<'a, Seeded> {
-    Box::pin(async move {
-        let from = app.claim_number(acct, &["sms", "voice"]).await;
-        let customer = app
-            .create_customer(acct, json!({"name": format!("{marker} recipient"), "email": format!("{marker}@messaging.example"), "phone": "+14155550142"}))
-            .await;
-        let customer = id(&customer).to_owned();
-        let campaign_patch = json!({"name": "changed by another tenant"});
-        // (campaigns, a create body, and for email and SMS: every message, an intruding recipient)
-        let channels = [
-            (
-                "/v1/email-campaigns",
-                json!({"name": format!("{marker} email"), "subject": format!("{marker} subject"), "body": format!("{marker} body")}),
-                Some((
-                    "/v1/email-messages",
-                    json!({"to_email": "intruder@example.com"}),
-                )),
-            ),
-            (
-                "/v1/sms-campaigns",
-                json!({"name": format!("{marker} sms"), "body": format!("{marker} text"), "from_number": from}),
-                Some(("/v1/sms-messages", json!({"to_number": "+14155550666"}))),
-            ),
-            (
-                "/v1/voice-campaigns",
-                json!({"name": format!("{marker} voice"), "script": format!("{marker} script")}),
-                None,
-            ),
-        ];
-        let mut items = Vec::new();
-        let mut campaigns = Vec::new();
-        for (collection, body, recipients) in channels {
-            let c = id(&create(app, acct, collection, body).await).to_owned();
-            items.push(Item {
-                path: format!("{collection}/{c}"),
-                writes: &["PATCH", "DELETE"],
-                patch: campaign_patch.clone(),
-            });
-            if let Some((messages, intruder)) = recipients {
-                let path = format!("{collection}/{c}/messages");
-                let m = create(app, acct, &path, json!({"customer_id": customer})).await;
-                items.push(Item {
-                    path,
-                    writes: &["POST"],
-                    patch: intruder,
-                });
-                items.push(Item {
-                    path: format!("{messages}/{}", id(&m)),
-                    writes: &["DELETE"],
-                    patch: json!({}),
-                });
-            }
-            campaigns.push(c);
-        }
-        let [email_c, sms_c, voice_c] = &campaigns[..] else {
-            unreachable!("three channels")
-        };
-        let call_row = create(
-            app,
-            acct,
-            "/v1/calls",
-            json!({
-                "direction": "outbound", "from_number": from, "to_number": "+14155550142",
-                // The same SID in every organization: unique per organization only.
-                "call_sid": "CA0123456789abcdef0123456789abcdef", "status": "completed", "duration_seconds": 61,
-                "voice_campaign_id": voice_c, "customer_id": customer, "notes": format!("{marker} notes")
-            }),
-        )
+pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
+    let from = app.claim_number(acct, &["sms", "voice"]).await;
+    let customer = app
+        .create_customer(acct, json!({"name": format!("{marker} recipient"), "email": format!("{marker}@messaging.example"), "phone": "+14155550142"}))
         .await;
+    let customer = id(&customer).to_owned();
+    let campaign_patch = json!({"name": "changed by another tenant"});
+    // (campaigns, a create body, and for email and SMS: every message, an intruding recipient)
+    let channels = [
+        (
+            "/v1/email-campaigns",
+            json!({"name": format!("{marker} email"), "subject": format!("{marker} subject"), "body": format!("{marker} body")}),
+            Some((
+                "/v1/email-messages",
+                json!({"to_email": "intruder@example.com"}),
+            )),
+        ),
+        (
+            "/v1/sms-campaigns",
+            json!({"name": format!("{marker} sms"), "body": format!("{marker} text"), "from_number": from}),
+            Some(("/v1/sms-messages", json!({"to_number": "+14155550666"}))),
+        ),
+        (
+            "/v1/voice-campaigns",
+            json!({"name": format!("{marker} voice"), "script": format!("{marker} script")}),
+            None,
+        ),
+    ];
+    let mut items = Vec::new();
+    let mut campaigns = Vec::new();
+    for (collection, body, recipients) in channels {
+        let c = id(&app.create(acct, collection, body).await).to_owned();
         items.push(Item {
-            path: format!("/v1/calls/{}", id(&call_row)),
+            path: format!("{collection}/{c}"),
             writes: &["PATCH", "DELETE"],
-            patch: json!({"notes": "changed by another tenant", "status": "completed"}),
+            patch: campaign_patch.clone(),
         });
-        Seeded {
-            items,
-            views: vec![
-                "/v1/email-campaigns".into(),
-                "/v1/email-campaigns?status=draft".into(),
-                format!("/v1/email-campaigns?created_after={PAST}"),
-                format!("/v1/email-campaigns/{email_c}/messages?status=queued"),
-                format!("/v1/email-messages?customer_id={customer}"),
-                "/v1/email-messages?status=queued".into(),
-                "/v1/sms-campaigns?status=draft".into(),
-                format!("/v1/sms-campaigns/{sms_c}/messages?customer_id={customer}"),
-                "/v1/sms-messages?direction=outbound".into(),
-                "/v1/sms-messages?status=queued".into(),
-                "/v1/voice-campaigns?status=draft".into(),
-                format!("/v1/voice-campaigns?created_before={FUTURE}"),
-                "/v1/calls".into(),
-                "/v1/calls?direction=outbound&status=completed".into(),
-                format!("/v1/calls?voice_campaign_id={voice_c}"),
-                format!("/v1/calls?customer_id={customer}"),
-                "/v1/dashboard/stats".into(),
-                format!("/v1/dashboard/stats?created_after={PAST}"),
-            ],
+        if let Some((messages, intruder)) = recipients {
+            let path = format!("{collection}/{c}/messages");
+            let m = app
+                .create(acct, &path, json!({"customer_id": customer}))
+                .await;
+            items.push(Item {
+                path,
+                writes: &["POST"],
+                patch: intruder,
+            });
+            items.push(Item {
+                path: format!("{messages}/{}", id(&m)),
+                writes: &["DELETE"],
+                patch: json!({}),
+            });
         }
-    })
+        campaigns.push(c);
+    }
+    let [email_c, sms_c, voice_c] = &campaigns[..] else {
+        unreachable!("three channels")
+    };
+    let call_row = app.create(acct, "/v1/calls", json!({
+            "direction": "outbound", "from_number": from, "to_number": "+14155550142",
+            // The same SID in every organization: unique per organization only.
+            "call_sid": "CA0123456789abcdef0123456789abcdef", "status": "completed", "duration_seconds": 61,
+            "voice_campaign_id": voice_c, "customer_id": customer, "notes": format!("{marker} notes")
+        }))
+    .await;
+    items.push(Item {
+        path: format!("/v1/calls/{}", id(&call_row)),
+        writes: &["PATCH", "DELETE"],
+        patch: json!({"notes": "changed by another tenant", "status": "completed"}),
+    });
+    Seeded {
+        items,
+        views: vec![
+            "/v1/email-campaigns".into(),
+            "/v1/email-campaigns?status=draft".into(),
+            format!("/v1/email-campaigns?created_after={PAST}"),
+            format!("/v1/email-campaigns/{email_c}/messages?status=queued"),
+            format!("/v1/email-messages?customer_id={customer}"),
+            "/v1/email-messages?status=queued".into(),
+            "/v1/sms-campaigns?status=draft".into(),
+            format!("/v1/sms-campaigns/{sms_c}/messages?customer_id={customer}"),
+            "/v1/sms-messages?direction=outbound".into(),
+            "/v1/sms-messages?status=queued".into(),
+            "/v1/voice-campaigns?status=draft".into(),
+            format!("/v1/voice-campaigns?created_before={FUTURE}"),
+            "/v1/calls".into(),
+            "/v1/calls?direction=outbound&status=completed".into(),
+            format!("/v1/calls?voice_campaign_id={voice_c}"),
+            format!("/v1/calls?customer_id={customer}"),
+            "/v1/dashboard/stats".into(),
+            format!("/v1/dashboard/stats?created_after={PAST}"),
+        ],
+    }
 }

@@ -48,9 +48,7 @@ async fn read_and_rename() {
     let owner = app.signup("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
     let member = app.add_user(&owner, Role::Member).await;
-    let r = app
-        .call("GET", "/v1/organization", Some(&member.token), None)
-        .await;
+    let r = app.get(&member, "/v1/organization").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["id"], owner.org_id.as_str());
     assert_eq!(r.json["name"], "Acme");
@@ -58,21 +56,11 @@ async fn read_and_rename() {
     assert_eq!(r.json["plan_status"], Value::Null);
 
     let r = app
-        .call(
-            "PATCH",
-            "/v1/organization",
-            Some(&member.token),
-            Some(&json!({"name": "Mine"})),
-        )
+        .patch(&member, "/v1/organization", &json!({"name": "Mine"}))
         .await;
     assert_eq!(r.status, 403);
     let r = app
-        .call(
-            "PATCH",
-            "/v1/organization",
-            Some(&admin.token),
-            Some(&json!({"name": " Acme Ltd "})),
-        )
+        .patch(&admin, "/v1/organization", &json!({"name": " Acme Ltd "}))
         .await;
     assert_eq!(
         (r.status, &r.json["name"]),
@@ -86,14 +74,10 @@ async fn read_and_rename() {
         (json!({"name": "x", "plan": "enterprise"}), 400),
         (json!({"id": "00000000-0000-0000-0000-000000000000"}), 400),
     ] {
-        let r = app
-            .call("PATCH", "/v1/organization", Some(&owner.token), Some(&body))
-            .await;
+        let r = app.patch(&owner, "/v1/organization", &body).await;
         assert_eq!(r.status, status, "{body}: {}", r.text);
     }
-    let r = app
-        .call("GET", "/v1/organization", Some(&owner.token), None)
-        .await;
+    let r = app.get(&owner, "/v1/organization").await;
     assert_eq!(r.json["name"], "Acme Ltd");
 }
 
@@ -107,12 +91,7 @@ async fn deleting_removes_every_row_of_the_organization_and_nothing_else() {
     let admin = app.add_user(&a, Role::Admin).await;
     let member = app.add_user(&a, Role::Member).await;
     let key = app
-        .call(
-            "POST",
-            "/v1/api-keys",
-            Some(&a.token),
-            Some(&json!({"name": "k", "role": "admin"})),
-        )
+        .post(&a, "/v1/api-keys", &json!({"name": "k", "role": "admin"}))
         .await
         .json["key"]
         .as_str()
@@ -129,21 +108,15 @@ async fn deleting_removes_every_row_of_the_organization_and_nothing_else() {
     }
 
     for (who, token) in [("member", &member.token), ("admin", &admin.token)] {
-        let r = app
-            .call("DELETE", "/v1/organization", Some(token), None)
-            .await;
+        let r = app.delete(token, "/v1/organization").await;
         assert_eq!(r.status, 403, "{who}: {}", r.text);
     }
     // An admin-role API key is no owner either.
-    let r = app
-        .call("DELETE", "/v1/organization", Some(&key), None)
-        .await;
+    let r = app.delete(&key, "/v1/organization").await;
     assert_eq!(r.status, 403, "{}", r.text);
     assert_eq!(rows_per_table(&app, &a.org_id).await, a_before);
 
-    let r = app
-        .call("DELETE", "/v1/organization", Some(&a.token), None)
-        .await;
+    let r = app.delete(&a, "/v1/organization").await;
     assert_eq!(r.status, 204, "{}", r.text);
 
     let a_after = rows_per_table(&app, &a.org_id).await;
@@ -160,13 +133,10 @@ async fn deleting_removes_every_row_of_the_organization_and_nothing_else() {
 
     // Every credential of A is dead; B works as before.
     for token in [&a.token, &admin.token, &member.token] {
-        let r = app.call("GET", "/v1/organization", Some(token), None).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (401, Some("invalid_token"))
-        );
+        let r = app.get(token, "/v1/organization").await;
+        r.assert_error(401, "invalid_token");
     }
-    let r = app.call("GET", "/v1/customers", Some(&key), None).await;
+    let r = app.get(&key, "/v1/customers").await;
     assert_eq!(r.status, 401);
     let r = app
         .call(
@@ -177,9 +147,7 @@ async fn deleting_removes_every_row_of_the_organization_and_nothing_else() {
         )
         .await;
     assert_eq!(r.status, 401);
-    let r = app
-        .call("GET", "/v1/organization", Some(&b.token), None)
-        .await;
+    let r = app.get(&b, "/v1/organization").await;
     assert_eq!((r.status, &r.json["name"]), (200, &json!("Tenant B")));
 }
 
@@ -193,31 +161,24 @@ async fn the_export_holds_every_row_of_the_organization_none_of_another_and_no_s
 
     // Secrets of A whose values we know.
     let r = app
-        .call(
-            "POST",
+        .post(
+            &a,
             "/v1/api-keys",
-            Some(&a.token),
-            Some(&json!({"name": "exported?", "role": "member"})),
+            &json!({"name": "exported?", "role": "member"}),
         )
         .await;
     let api_key = r.json["key"].as_str().unwrap().to_owned();
     let r = app
-        .call(
-            "POST",
+        .post(
+            &a,
             "/v1/webhooks",
-            Some(&a.token),
-            Some(&json!({"url": "https://hooks.example.com/x", "event_types": ["invoice.paid"]})),
+            &json!({"url": "https://hooks.example.com/x", "event_types": ["invoice.paid"]}),
         )
         .await;
     let signing_secret = r.json["signing_secret"].as_str().unwrap().to_owned();
     let integration_secret = "sk_live_integration_secret_value";
     let r = app
-        .call(
-            "POST",
-            "/v1/integrations",
-            Some(&a.token),
-            Some(&json!({"provider": "hubspot", "name": "HubSpot", "secrets": {"private_app_token": integration_secret}})),
-        )
+        .post(&a, "/v1/integrations", &json!({"provider": "hubspot", "name": "HubSpot", "secrets": {"private_app_token": integration_secret}}))
         .await;
     assert_eq!(r.status, 201);
     let su = app.db.superuser_client().await;
@@ -241,14 +202,10 @@ async fn the_export_holds_every_row_of_the_organization_none_of_another_and_no_s
     }
 
     let member = app.add_user(&a, Role::Member).await;
-    let r = app
-        .call("GET", "/v1/organization/export", Some(&member.token), None)
-        .await;
+    let r = app.get(&member, "/v1/organization/export").await;
     assert_eq!(r.status, 403);
 
-    let r = app
-        .call("GET", "/v1/organization/export", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/organization/export").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(r.json["organization_id"], a.org_id.as_str());

@@ -8,12 +8,13 @@
 
 use futures_util::future::join_all;
 use palisade_domain::{Clock, Role};
+use palisade_test_support::ids;
 use palisade_test_support::{Account, TestApp, spawn_app, unique_number};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::engagement::{create, ids, menu_tree};
-use crate::sql_as::{assert_members_read_and_only_admins_write, begin_as};
+use crate::engagement::menu_tree;
+use palisade_test_support::sql::{assert_members_read_and_only_admins_write, begin_as};
 
 fn id(v: &Value) -> &str {
     v["id"].as_str().unwrap()
@@ -38,7 +39,7 @@ async fn browse(app: &TestApp, acct: &Account, query: &str) -> Vec<(String, Valu
             Some(c) => format!("/v1/phone-numbers/available?limit=2{query}&cursor={c}"),
             None => format!("/v1/phone-numbers/available?limit=2{query}"),
         };
-        let r = app.call("GET", &path, Some(&acct.token), None).await;
+        let r = app.get(&acct, &path).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text);
         for n in r.json["data"].as_array().unwrap() {
             assert_eq!(
@@ -79,37 +80,39 @@ async fn inventory_row(
 async fn numbers_are_claimed_from_the_inventory_and_follow_their_menu() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let menu = create(
-        &app,
-        &a,
-        "/v1/ivr/menus",
-        json!({"name": "Main", "tree": menu_tree("Acme")}),
-    )
-    .await;
+    let menu = app
+        .create(
+            &a,
+            "/v1/ivr/menus",
+            json!({"name": "Main", "tree": menu_tree("Acme")}),
+        )
+        .await;
     let menu_id = menu["id"].as_str().unwrap();
     let number = unique_number();
     let sms_only = unique_number();
     app.stock_numbers(&[(&number, &["sms", "voice"]), (&sms_only, &["sms"])])
         .await;
     let spaced = format!("{} {}", &number[..5], &number[5..]);
-    let n = create(
-        &app,
-        &a,
-        "/v1/phone-numbers",
-        json!({"number": spaced, "label": "Support", "ivr_menu_id": menu_id}),
-    )
-    .await;
+    let n = app
+        .create(
+            &a,
+            "/v1/phone-numbers",
+            json!({"number": spaced, "label": "Support", "ivr_menu_id": menu_id}),
+        )
+        .await;
     assert_eq!(n["number"], number);
     assert_eq!(n["capabilities"], json!(["sms", "voice"]), "all it has");
     assert_eq!(n["ivr_menu_id"], menu_id);
-    let sms_only = create(&app, &a, "/v1/phone-numbers", json!({"number": sms_only})).await;
+    let sms_only = app
+        .create(&a, "/v1/phone-numbers", json!({"number": sms_only}))
+        .await;
     assert_eq!(sms_only["capabilities"], json!(["sms"]));
     assert_eq!(
         inventory_row(&app, &number).await.0,
         Some(Uuid::parse_str(&a.org_id).unwrap())
     );
     let path = format!("/v1/phone-numbers/{}", id(&n));
-    assert_eq!(app.call("GET", &path, Some(&a.token), None).await.json, n);
+    assert_eq!(app.get(&a, &path).await.json, n);
 
     for (query, expected) in [
         ("?capability=voice", vec![&n]),
@@ -117,24 +120,16 @@ async fn numbers_are_claimed_from_the_inventory_and_follow_their_menu() {
         (&format!("?ivr_menu_id={menu_id}") as &str, vec![&n]),
         (&format!("?number=%2B{}", &number[1..]) as &str, vec![&n]),
     ] {
-        let r = app
-            .call(
-                "GET",
-                &format!("/v1/phone-numbers{query}"),
-                Some(&a.token),
-                None,
-            )
-            .await;
+        let r = app.get(&a, &format!("/v1/phone-numbers{query}")).await;
         let want: Vec<String> = expected.iter().map(|e| id(e).to_owned()).collect();
         assert_eq!(ids(&r.json), want, "{query}");
     }
 
     let r = app
-        .call(
-            "PATCH",
+        .patch(
+            &a,
             &path,
-            Some(&a.token),
-            Some(&json!({"label": null, "capabilities": ["voice"]})),
+            &json!({"label": null, "capabilities": ["voice"]}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -143,44 +138,24 @@ async fn numbers_are_claimed_from_the_inventory_and_follow_their_menu() {
         (&json!(null), &json!(["voice"]))
     );
     let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"number": unique_number()})),
-        )
+        .patch(&a, &path, &json!({"number": unique_number()}))
         .await;
     assert_eq!(r.status, 400, "the number itself cannot change");
 
     // Deleting the menu keeps the number, without a menu.
-    let r = app
-        .call(
-            "DELETE",
-            &format!("/v1/ivr/menus/{menu_id}"),
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.delete(&a, &format!("/v1/ivr/menus/{menu_id}")).await;
     assert_eq!(r.status, 204);
-    assert_eq!(
-        app.call("GET", &path, Some(&a.token), None).await.json["ivr_menu_id"],
-        json!(null)
-    );
+    assert_eq!(app.get(&a, &path).await.json["ivr_menu_id"], json!(null));
 
-    assert_eq!(
-        app.call("DELETE", &path, Some(&a.token), None).await.status,
-        204
-    );
-    assert_eq!(
-        app.call("GET", &path, Some(&a.token), None).await.status,
-        404
-    );
+    assert_eq!(app.delete(&a, &path).await.status, 204);
+    assert_eq!(app.get(&a, &path).await.status, 404);
     // Released into quarantine; the organization that released it may take it back at once.
     let (holder, released_by, released_at) = inventory_row(&app, &number).await;
     assert_eq!(holder, None);
     assert_eq!(released_by, Some(Uuid::parse_str(&a.org_id).unwrap()));
     assert_eq!(released_at, Some(micros(app.clock.now())));
-    create(&app, &a, "/v1/phone-numbers", json!({"number": number})).await;
+    app.create(&a, "/v1/phone-numbers", json!({"number": number}))
+        .await;
     assert_eq!(inventory_row(&app, &number).await.1, None);
 }
 
@@ -193,27 +168,18 @@ async fn a_number_that_is_not_available_answers_the_same_whatever_the_reason() {
     let released_by_b = unique_number();
     app.stock_numbers(&[(&held_by_b, &["sms"]), (&released_by_b, &["sms"])])
         .await;
-    let b_number = create(
-        &app,
-        &b,
-        "/v1/phone-numbers",
-        json!({"number": held_by_b, "label": "B's secret label"}),
-    )
-    .await;
-    let released = create(
-        &app,
-        &b,
-        "/v1/phone-numbers",
-        json!({"number": released_by_b}),
-    )
-    .await;
-    let r = app
-        .call(
-            "DELETE",
-            &format!("/v1/phone-numbers/{}", id(&released)),
-            Some(&b.token),
-            None,
+    let b_number = app
+        .create(
+            &b,
+            "/v1/phone-numbers",
+            json!({"number": held_by_b, "label": "B's secret label"}),
         )
+        .await;
+    let released = app
+        .create(&b, "/v1/phone-numbers", json!({"number": released_by_b}))
+        .await;
+    let r = app
+        .delete(&b, &format!("/v1/phone-numbers/{}", id(&released)))
         .await;
     assert_eq!(r.status, 204);
     let own = app.claim_number(&a, &["sms"]).await;
@@ -234,23 +200,15 @@ async fn a_number_that_is_not_available_answers_the_same_whatever_the_reason() {
 
     // A's lists and lookups still show nothing of B's number, and nothing changed for B.
     let r = app
-        .call(
-            "GET",
+        .get(
+            &a,
             &format!("/v1/phone-numbers?number=%2B{}", &held_by_b[1..]),
-            Some(&a.token),
-            None,
         )
         .await;
     assert_eq!(r.json["data"], json!([]));
     let path = format!("/v1/phone-numbers/{}", id(&b_number));
-    assert_eq!(
-        app.call("GET", &path, Some(&a.token), None).await.status,
-        404
-    );
-    assert_eq!(
-        app.call("GET", &path, Some(&b.token), None).await.json,
-        b_number
-    );
+    assert_eq!(app.get(&a, &path).await.status, 404);
+    assert_eq!(app.get(&b, &path).await.json, b_number);
     for number in [&held_by_b, &released_by_b] {
         assert_eq!(
             inventory_row(&app, number).await.0.is_some(),
@@ -288,11 +246,9 @@ async fn of_organizations_racing_for_one_number_exactly_one_wins() {
         let mut holders = 0;
         for acct in &accounts {
             let r = app
-                .call(
-                    "GET",
+                .get(
+                    &acct,
                     &format!("/v1/phone-numbers?number=%2B{}", &number[1..]),
-                    Some(&acct.token),
-                    None,
                 )
                 .await;
             holders += r.json["data"].as_array().unwrap().len();
@@ -316,7 +272,8 @@ async fn organizations_browse_what_is_available_and_nothing_about_holders() {
         (&stocked[4], &["sms"]),
     ])
     .await;
-    create(&app, &b, "/v1/phone-numbers", json!({"number": stocked[3]})).await;
+    app.create(&b, "/v1/phone-numbers", json!({"number": stocked[3]}))
+        .await;
     let all = browse(&app, &a, "").await;
     let expected: Vec<(String, Value)> = vec![
         (stocked[0].clone(), json!(["sms", "voice"])),
@@ -343,12 +300,7 @@ async fn organizations_browse_what_is_available_and_nothing_about_holders() {
         ("?limit=0", 422),
     ] {
         let r = app
-            .call(
-                "GET",
-                &format!("/v1/phone-numbers/available{query}"),
-                Some(&a.token),
-                None,
-            )
+            .get(&a, &format!("/v1/phone-numbers/available{query}"))
             .await;
         assert_eq!(r.status, status, "{query}: {}", r.text);
     }
@@ -367,18 +319,10 @@ async fn a_released_number_is_quarantined_for_everyone_else_until_the_clock_says
     let b = app.signup("B").await;
     let number = app.claim_number(&a, &["sms", "voice"]).await;
     let r = app
-        .call(
-            "GET",
-            &format!("/v1/phone-numbers?number=%2B{}", &number[1..]),
-            Some(&a.token),
-            None,
-        )
+        .get(&a, &format!("/v1/phone-numbers?number=%2B{}", &number[1..]))
         .await;
     let path = format!("/v1/phone-numbers/{}", id(&r.json["data"][0]));
-    assert_eq!(
-        app.call("DELETE", &path, Some(&a.token), None).await.status,
-        204
-    );
+    assert_eq!(app.delete(&a, &path).await.status, 204);
     let only_a_sees_it = |acct: &Account| {
         let acct = acct.clone();
         let app = &app;
@@ -412,11 +356,9 @@ async fn the_releasing_organization_takes_its_number_back_during_the_quarantine(
     let a = app.signup("A").await;
     let b = app.signup("B").await;
     let number = app.claim_number(&a, &["sms"]).await;
-    let listed = app
-        .call("GET", "/v1/phone-numbers", Some(&a.token), None)
-        .await;
+    let listed = app.get(&a, "/v1/phone-numbers").await;
     let path = format!("/v1/phone-numbers/{}", id(&listed.json["data"][0]));
-    app.call("DELETE", &path, Some(&a.token), None).await;
+    app.delete(&a, &path).await;
     app.clock.advance(time::Duration::days(10));
     assert_eq!(app.claim(&a, &number).await.status, 201);
     // Taken back: a fresh assignment, and no quarantine left behind for anyone.
@@ -434,9 +376,7 @@ async fn deleting_an_organization_quarantines_its_numbers() {
     let voice = app.claim_number(&a, &["voice"]).await;
     app.clock.advance(time::Duration::days(3));
     let deleted_at = micros(app.clock.now());
-    let r = app
-        .call("DELETE", "/v1/organization", Some(&a.token), None)
-        .await;
+    let r = app.delete(&a, "/v1/organization").await;
     assert_eq!(r.status, 204, "{}", r.text);
     for number in [&sms, &voice] {
         let (holder, released_by, released_at) = inventory_row(&app, number).await;
@@ -459,11 +399,10 @@ async fn capabilities_are_bounded_by_what_the_carrier_gives_the_number() {
     let number = unique_number();
     app.stock_numbers(&[(&number, &["sms"])]).await;
     let r = app
-        .call(
-            "POST",
+        .post(
+            &a,
             "/v1/phone-numbers",
-            Some(&a.token),
-            Some(&json!({"number": number, "capabilities": ["sms", "voice"]})),
+            &json!({"number": number, "capabilities": ["sms", "voice"]}),
         )
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
@@ -473,19 +412,18 @@ async fn capabilities_are_bounded_by_what_the_carrier_gives_the_number() {
         None,
         "the refused claim rolled back"
     );
-    let n = create(
-        &app,
-        &a,
-        "/v1/phone-numbers",
-        json!({"number": number, "capabilities": ["sms"]}),
-    )
-    .await;
+    let n = app
+        .create(
+            &a,
+            "/v1/phone-numbers",
+            json!({"number": number, "capabilities": ["sms"]}),
+        )
+        .await;
     let r = app
-        .call(
-            "PATCH",
+        .patch(
+            &a,
             &format!("/v1/phone-numbers/{}", id(&n)),
-            Some(&a.token),
-            Some(&json!({"capabilities": ["voice"]})),
+            &json!({"capabilities": ["voice"]}),
         )
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
@@ -501,13 +439,7 @@ async fn the_database_refuses_a_number_the_inventory_does_not_assign() {
     app.stock_numbers(&[(&free, &["sms"])]).await;
     let c = app.db.app_client().await;
     for number in [&bs, &free, &unique_number()] {
-        c.batch_execute("BEGIN").await.unwrap();
-        c.execute(
-            "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', 'owner', true)",
-            &[&a.org_id],
-        )
-        .await
-        .unwrap();
+        palisade_test_support::sql::begin_as(&c, &a.org_id, "owner").await;
         let err = c
             .execute(
                 "INSERT INTO palisade.phone_numbers (id, number, capabilities) VALUES ($1, $2, '{sms}')",
@@ -538,13 +470,7 @@ async fn the_database_refuses_a_number_the_inventory_does_not_assign() {
     }
     // The claim function acts for the context only: no organization, or a member, claims nothing.
     for (org, role) in [("", "owner"), (a.org_id.as_str(), "member")] {
-        c.batch_execute("BEGIN").await.unwrap();
-        c.execute(
-            "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', $2, true)",
-            &[&org, &role],
-        )
-        .await
-        .unwrap();
+        palisade_test_support::sql::begin_as(&c, &org, role).await;
         let caps: Option<Vec<String>> = c
             .query_one(
                 "SELECT palisade_private.claim_phone_number($1, now(), interval '30 days')",
@@ -564,23 +490,22 @@ async fn another_organizations_menu_answers_like_a_missing_one() {
     let app = spawn_app().await;
     let a = app.signup("A").await;
     let b = app.signup("B").await;
-    let b_menu = create(
-        &app,
-        &b,
-        "/v1/ivr/menus",
-        json!({"name": "B", "tree": menu_tree("B")}),
-    )
-    .await;
+    let b_menu = app
+        .create(
+            &b,
+            "/v1/ivr/menus",
+            json!({"name": "B", "tree": menu_tree("B")}),
+        )
+        .await;
     let mut answers = Vec::new();
     for menu in [id(&b_menu).to_owned(), Uuid::now_v7().to_string()] {
         let number = unique_number();
         app.stock_numbers(&[(&number, &["voice"])]).await;
         let r = app
-            .call(
-                "POST",
+            .post(
+                &a,
                 "/v1/phone-numbers",
-                Some(&a.token),
-                Some(&json!({"number": number, "ivr_menu_id": menu})),
+                &json!({"number": number, "ivr_menu_id": menu}),
             )
             .await;
         answers.push((r.status, r.json));
@@ -590,21 +515,11 @@ async fn another_organizations_menu_answers_like_a_missing_one() {
     assert_eq!(answers[0], answers[1]);
     let number = app.claim_number(&a, &["voice"]).await;
     let listed = app
-        .call(
-            "GET",
-            &format!("/v1/phone-numbers?number=%2B{}", &number[1..]),
-            Some(&a.token),
-            None,
-        )
+        .get(&a, &format!("/v1/phone-numbers?number=%2B{}", &number[1..]))
         .await;
     let path = format!("/v1/phone-numbers/{}", id(&listed.json["data"][0]));
     let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"ivr_menu_id": b_menu["id"]})),
-        )
+        .patch(&a, &path, &json!({"ivr_menu_id": b_menu["id"]}))
         .await;
     assert_eq!((r.status, &r.json), (answers[1].0, &answers[1].1));
 }
@@ -619,23 +534,18 @@ async fn members_read_numbers_but_only_owners_and_admins_write_them() {
     let spare = unique_number();
     app.stock_numbers(&[(&main, &["sms", "voice"]), (&spare, &["sms"])])
         .await;
-    let n = create(
-        &app,
-        &admin,
-        "/v1/phone-numbers",
-        json!({"number": main, "label": "Main"}),
-    )
-    .await;
+    let n = app
+        .create(
+            &admin,
+            "/v1/phone-numbers",
+            json!({"number": main, "label": "Main"}),
+        )
+        .await;
     let path = format!("/v1/phone-numbers/{}", id(&n));
 
-    let r = app
-        .call("GET", "/v1/phone-numbers", Some(&member.token), None)
-        .await;
+    let r = app.get(&member, "/v1/phone-numbers").await;
     assert_eq!(ids(&r.json), vec![id(&n).to_owned()]);
-    assert_eq!(
-        app.call("GET", &path, Some(&member.token), None).await.json,
-        n
-    );
+    assert_eq!(app.get(&member, &path).await.json, n);
     for (method, p, body) in [
         ("POST", "/v1/phone-numbers", Some(json!({"number": spare}))),
         ("PATCH", &path as &str, Some(json!({"label": "Mine now"}))),
@@ -644,37 +554,17 @@ async fn members_read_numbers_but_only_owners_and_admins_write_them() {
         let r = app
             .call(method, p, Some(&member.token), body.as_ref())
             .await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (403, Some("forbidden")),
-            "{method}"
-        );
+        r.assert_error_at(403, "forbidden", format_args!("{method}"));
     }
-    assert_eq!(
-        app.call("GET", &path, Some(&owner.token), None).await.json,
-        n,
-        "a member changed it"
-    );
+    assert_eq!(app.get(&owner, &path).await.json, n, "a member changed it");
     assert_eq!(
         inventory_row(&app, &spare).await.0,
         None,
         "a member claimed"
     );
-    let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&admin.token),
-            Some(&json!({"label": "Support"})),
-        )
-        .await;
+    let r = app.patch(&admin, &path, &json!({"label": "Support"})).await;
     assert_eq!(r.status, 200);
-    assert_eq!(
-        app.call("DELETE", &path, Some(&owner.token), None)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(app.delete(&owner, &path).await.status, 204);
 }
 
 #[tokio::test]
@@ -739,38 +629,31 @@ async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability
     // SMS campaigns.
     for from in [&bs, &voice, &unique_number()] {
         let r = app
-            .call(
-                "POST",
+            .post(
+                &a,
                 "/v1/sms-campaigns",
-                Some(&a.token),
-                Some(&json!({"name": "x", "body": "x", "from_number": from})),
+                &json!({"name": "x", "body": "x", "from_number": from}),
             )
             .await;
         assert_eq!((r.status, &r.json), (422, &not_owned("sms")), "{from}");
     }
-    let campaign = create(
-        &app,
-        &a,
-        "/v1/sms-campaigns",
-        json!({"name": "Promo", "body": "Sale!", "from_number": sms}),
-    )
-    .await;
+    let campaign = app
+        .create(
+            &a,
+            "/v1/sms-campaigns",
+            json!({"name": "Promo", "body": "Sale!", "from_number": sms}),
+        )
+        .await;
     let campaign_path = format!("/v1/sms-campaigns/{}", id(&campaign));
     let r = app
-        .call(
-            "PATCH",
-            &campaign_path,
-            Some(&a.token),
-            Some(&json!({"from_number": bs})),
-        )
+        .patch(&a, &campaign_path, &json!({"from_number": bs}))
         .await;
     assert_eq!((r.status, &r.json), (422, &not_owned("sms")));
     let r = app
-        .call(
-            "POST",
+        .post(
+            &a,
             &format!("{campaign_path}/messages"),
-            Some(&a.token),
-            Some(&json!({"to_number": "+14155550123"})),
+            &json!({"to_number": "+14155550123"}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -779,11 +662,10 @@ async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability
     // Calls: outbound from a voice number of ours; inbound keeps the caller's number.
     for from in [&bs, &sms] {
         let r = app
-            .call(
-                "POST",
+            .post(
+                &a,
                 "/v1/calls",
-                Some(&a.token),
-                Some(&json!({"direction": "outbound", "from_number": from, "to_number": "+14155550123"})),
+                &json!({"direction": "outbound", "from_number": from, "to_number": "+14155550123"}),
             )
             .await;
         assert_eq!((r.status, &r.json), (422, &not_owned("voice")), "{from}");
@@ -793,35 +675,22 @@ async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability
         json!({"direction": "inbound", "from_number": "+14155550123", "to_number": voice}),
         json!({"direction": "inbound", "from_number": bs, "to_number": voice}),
     ] {
-        create(&app, &a, "/v1/calls", body).await;
+        app.create(&a, "/v1/calls", body).await;
     }
 
     // The number cannot be released, or lose sms, while the campaign may still send.
     let listed = app
-        .call(
-            "GET",
-            &format!("/v1/phone-numbers?number=%2B{}", &sms[1..]),
-            Some(&a.token),
-            None,
-        )
+        .get(&a, &format!("/v1/phone-numbers?number=%2B{}", &sms[1..]))
         .await;
     let number_path = format!("/v1/phone-numbers/{}", id(&listed.json["data"][0]));
-    let r = app.call("DELETE", &number_path, Some(&a.token), None).await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("number_in_use"))
-    );
+    let r = app.delete(&a, &number_path).await;
+    r.assert_error(409, "number_in_use");
     assert!(inventory_row(&app, &sms).await.0.is_some());
     let r = app
-        .call(
-            "PATCH",
-            &campaign_path,
-            Some(&a.token),
-            Some(&json!({"status": "cancelled"})),
-        )
+        .patch(&a, &campaign_path, &json!({"status": "cancelled"}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = app.call("DELETE", &number_path, Some(&a.token), None).await;
+    let r = app.delete(&a, &number_path).await;
     assert_eq!(
         r.status, 204,
         "a cancelled campaign pins nothing: {}",
@@ -829,9 +698,7 @@ async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability
     );
     // Its history keeps the number it was sent from.
     assert_eq!(
-        app.call("GET", &campaign_path, Some(&a.token), None)
-            .await
-            .json["from_number"],
+        app.get(&a, &campaign_path).await.json["from_number"],
         sms.as_str()
     );
 }
@@ -845,13 +712,7 @@ async fn the_database_refuses_outbound_rows_from_numbers_not_owned() {
     let bs = app.claim_number(&b, &["sms", "voice"]).await;
     let c = app.db.app_client().await;
     let begin = async || {
-        c.batch_execute("BEGIN").await.unwrap();
-        c.execute(
-            "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', 'owner', true)",
-            &[&a.org_id],
-        )
-        .await
-        .unwrap();
+        palisade_test_support::sql::begin_as(&c, &a.org_id, "owner").await;
     };
     for (sql, from, constraint) in [
         (
@@ -977,13 +838,7 @@ async fn an_upgrade_keeps_numbers_claimed_the_old_way_with_their_holders() {
     // a number A does not hold, nor move to another such number; A's own number still sends.
     let c = db.app_client().await;
     let begin = async || {
-        c.batch_execute("BEGIN").await.unwrap();
-        c.execute(
-            "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', 'owner', true)",
-            &[&a.to_string()],
-        )
-        .await
-        .unwrap();
+        palisade_test_support::sql::begin_as(&c, &a.to_string(), "owner").await;
     };
     begin().await;
     let n = c

@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::isolation::{Item, seed_all};
-use crate::sql_as::begin_as;
+use palisade_test_support::sql::begin_as;
 
 const STALE: &str = "\"00000000000000000000000000000000\"";
 
@@ -22,7 +22,7 @@ fn is_item(item: &Item) -> bool {
 }
 
 async fn get(app: &TestApp, who: &Account, path: &str) -> TestResponse {
-    let r = app.call("GET", path, Some(&who.token), None).await;
+    let r = app.get(&who, path).await;
     assert_eq!(r.status, 200, "GET {path}: {}", r.text);
     r
 }
@@ -132,7 +132,7 @@ async fn every_item_has_an_etag_and_a_stale_if_match_changes_nothing() {
         assert_eq!(r.status, 204, "DELETE {}: {}", item.path, r.text);
         if !item.path.starts_with("/v1/api-keys/") {
             // (Revoking a key keeps it, revoked.)
-            let gone = app.call("GET", &item.path, Some(&a.token), None).await;
+            let gone = app.get(&a, &item.path).await;
             assert_eq!(gone.status, 404, "{}", item.path);
         }
         deleted += 1;
@@ -164,12 +164,7 @@ async fn if_match_star_needs_an_item_and_another_organizations_item_is_missing()
                     &[("If-Match", if_match)],
                 )
                 .await;
-            assert_eq!(
-                (r.status, r.json["error"].as_str()),
-                (404, Some("not_found")),
-                "{method} {path}: {}",
-                r.text
-            );
+            r.assert_error_at(404, "not_found", format_args!("{method} {path}"));
         }
     }
     assert_eq!(etag(&get(&app, &b, &theirs).await), tag);
@@ -239,7 +234,7 @@ async fn the_check_waits_for_a_concurrent_change_and_sees_it() {
     let path = format!("/v1/customers/{id}");
     let tag = etag(&get(&app, &a, &path).await);
     let other = app.db.app_client().await;
-    begin_as(&other, a.org_id.parse().unwrap(), "owner").await;
+    begin_as(&other, &a.org_id, "owner").await;
     other
         .execute(
             "UPDATE palisade.customers SET name = 'Changed meanwhile' WHERE id = $1",

@@ -1,9 +1,8 @@
 //! `/v1/reports`: saved report definitions with validated parameters, filters and pagination.
 
+use palisade_test_support::ids;
 use palisade_test_support::spawn_app;
 use serde_json::json;
-
-use crate::engagement::{create, ids};
 
 #[actix_web::test]
 async fn report_definitions_round_trip() {
@@ -11,21 +10,21 @@ async fn report_definitions_round_trip() {
     let a = app.signup("Acme").await;
     let params =
         json!({"campaign_ids": ["x", "y"], "group_by": "day", "filters": {"channel": "sms"}});
-    let r1 = create(&app, &a, "/v1/reports", json!({"name": "Weekly campaigns", "kind": "campaign_performance", "parameters": params, "schedule": "weekly"})).await;
+    let r1 = app.create(&a, "/v1/reports", json!({"name": "Weekly campaigns", "kind": "campaign_performance", "parameters": params, "schedule": "weekly"})).await;
     assert_eq!(r1["parameters"], params);
-    let r2 = create(
-        &app,
-        &a,
-        "/v1/reports",
-        json!({"name": "Calls", "kind": "call_volume"}),
-    )
-    .await;
+    let r2 = app
+        .create(
+            &a,
+            "/v1/reports",
+            json!({"name": "Calls", "kind": "call_volume"}),
+        )
+        .await;
     assert_eq!(
         (&r2["parameters"], &r2["schedule"]),
         (&json!({}), &json!(null))
     );
     let path = format!("/v1/reports/{}", r1["id"].as_str().unwrap());
-    assert_eq!(app.call("GET", &path, Some(&a.token), None).await.json, r1);
+    assert_eq!(app.get(&a, &path).await.json, r1);
 
     let id = |v: &serde_json::Value| v["id"].as_str().unwrap().to_owned();
     for (query, expected) in [
@@ -33,22 +32,13 @@ async fn report_definitions_round_trip() {
         ("?schedule=weekly", vec![id(&r1)]),
         ("?limit=1", vec![id(&r2)]),
     ] {
-        let r = app
-            .call("GET", &format!("/v1/reports{query}"), Some(&a.token), None)
-            .await;
+        let r = app.get(&a, &format!("/v1/reports{query}")).await;
         assert_eq!(ids(&r.json), expected, "{query}");
     }
-    let r = app
-        .call("GET", "/v1/reports?limit=1", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/reports?limit=1").await;
     let cursor = r.json["next_cursor"].as_str().unwrap().to_owned();
     let r = app
-        .call(
-            "GET",
-            &format!("/v1/reports?limit=1&cursor={cursor}"),
-            Some(&a.token),
-            None,
-        )
+        .get(&a, &format!("/v1/reports?limit=1&cursor={cursor}"))
         .await;
     assert_eq!(
         (ids(&r.json), &r.json["next_cursor"]),
@@ -56,11 +46,10 @@ async fn report_definitions_round_trip() {
     );
 
     let r = app
-        .call(
-            "PATCH",
+        .patch(
+            &a,
             &path,
-            Some(&a.token),
-            Some(&json!({"schedule": null, "parameters": {"group_by": "week"}})),
+            &json!({"schedule": null, "parameters": {"group_by": "week"}}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -69,14 +58,8 @@ async fn report_definitions_round_trip() {
         (&json!(null), &json!({"group_by": "week"}))
     );
     assert_eq!(r.json["name"], "Weekly campaigns");
-    assert_eq!(
-        app.call("DELETE", &path, Some(&a.token), None).await.status,
-        204
-    );
-    assert_eq!(
-        app.call("GET", &path, Some(&a.token), None).await.status,
-        404
-    );
+    assert_eq!(app.delete(&a, &path).await.status, 204);
+    assert_eq!(app.get(&a, &path).await.status, 404);
 }
 
 #[actix_web::test]
@@ -116,35 +99,26 @@ async fn invalid_report_input_is_refused() {
             "parameters",
         ),
     ] {
-        let r = app
-            .call("POST", "/v1/reports", Some(&a.token), Some(&body))
-            .await;
+        let r = app.post(&a, "/v1/reports", &body).await;
         assert_eq!(r.status, 422, "{body}: {}", r.text);
         assert_eq!(r.json["fields"][0]["field"], field, "{body}");
     }
-    let r = app
-        .call("GET", "/v1/reports?kind=revenue", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/reports?kind=revenue").await;
     assert_eq!(r.status, 422);
-    let r = app.call("GET", "/v1/reports", Some(&a.token), None).await;
+    let r = app.get(&a, "/v1/reports").await;
     assert_eq!(r.json["data"], json!([]));
 
     // And on PATCH: refused on the field, the report unchanged.
-    let report = create(
-        &app,
-        &a,
-        "/v1/reports",
-        json!({"name": "r", "kind": "call_volume", "parameters": {"k": "v"}}),
-    )
-    .await;
+    let report = app
+        .create(
+            &a,
+            "/v1/reports",
+            json!({"name": "r", "kind": "call_volume", "parameters": {"k": "v"}}),
+        )
+        .await;
     let path = format!("/v1/reports/{}", report["id"].as_str().unwrap());
     let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"parameters": {"k": ["\u{0}"]}})),
-        )
+        .patch(&a, &path, &json!({"parameters": {"k": ["\u{0}"]}}))
         .await;
     assert_eq!(
         (r.status, &r.json["fields"][0]["field"]),
@@ -152,6 +126,6 @@ async fn invalid_report_input_is_refused() {
         "{}",
         r.text
     );
-    let r = app.call("GET", &path, Some(&a.token), None).await;
+    let r = app.get(&a, &path).await;
     assert_eq!(r.json, report);
 }

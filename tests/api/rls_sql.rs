@@ -2,22 +2,11 @@
 //! a raw connection as `palisade_app` (exactly what TenantTx sends), expect that tenant's rows;
 //! act as another, expect none; expect RLS errors on writes across tenants.
 
-use palisade_test_support::TestDb;
+use palisade_test_support::sql::begin_as;
+use palisade_test_support::{TestDb, Unchanged};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
-
-/// Opens a transaction acting as `org` (role owner), the way TenantTx does.
-async fn act_as(c: &Client, org: Uuid) {
-    c.batch_execute("BEGIN").await.unwrap();
-    c.execute(
-        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
-                set_config('app.current_role', 'owner', true)",
-        &[&org.to_string(), &Uuid::now_v7().to_string()],
-    )
-    .await
-    .unwrap();
-}
 
 struct Seed {
     a: Uuid,
@@ -31,7 +20,7 @@ async fn seed(c: &Client) -> Seed {
     let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
     let mut customers = Vec::new();
     for org in [a, b] {
-        act_as(c, org).await;
+        begin_as(c, org, "owner").await;
         c.execute(
             "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'org')",
             &[&org],
@@ -75,7 +64,7 @@ async fn each_tenant_sees_only_its_rows_in_every_table() {
     let c = db.app_client().await;
     let s = seed(&c).await;
     for (org, other) in [(s.a, s.b), (s.b, s.a)] {
-        act_as(&c, org).await;
+        begin_as(&c, org, "owner").await;
         for (table, col) in TABLES {
             let orgs: Vec<Uuid> = c
                 .query(&format!("SELECT {col} FROM {table}"), &[])
@@ -137,7 +126,7 @@ async fn a_tenant_cannot_insert_into_update_or_delete_another_tenants_rows() {
     let db = TestDb::new().await;
     let c = db.app_client().await;
     let s = seed(&c).await;
-    act_as(&c, s.a).await;
+    begin_as(&c, s.a, "owner").await;
     // INSERT carrying B's organization id: refused by WITH CHECK.
     let err = c
         .execute(
@@ -159,39 +148,23 @@ async fn a_tenant_cannot_insert_into_update_or_delete_another_tenants_rows() {
     );
     c.batch_execute("ROLLBACK").await.unwrap();
 
-    act_as(&c, s.a).await;
-    let n = c
-        .execute(
+    let b_before = Unchanged::sql(&c, s.b, &["customers", "organizations"]).await;
+    begin_as(&c, s.a, "owner").await;
+    let (b, b_customer) = (s.b, s.b_customer);
+    for (sql, id) in [
+        (
             "UPDATE palisade.customers SET name = 'pwned' WHERE id = $1",
-            &[&s.b_customer],
-        )
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
-    let n = c
-        .execute(
-            "DELETE FROM palisade.customers WHERE id = $1",
-            &[&s.b_customer],
-        )
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
-    let n = c
-        .execute(
+            b_customer,
+        ),
+        ("DELETE FROM palisade.customers WHERE id = $1", b_customer),
+        (
             "UPDATE palisade.organizations SET name = 'pwned' WHERE id = $1",
-            &[&s.b],
-        )
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
-    let n = c
-        .execute(
-            "DELETE FROM palisade.users WHERE organization_id = $1",
-            &[&s.b],
-        )
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
+            b,
+        ),
+        ("DELETE FROM palisade.users WHERE organization_id = $1", b),
+    ] {
+        assert_eq!(c.execute(sql, &[&id]).await.unwrap(), 0, "{sql}");
+    }
     // Moving one's own row to B is refused as well.
     let err = c
         .execute(
@@ -208,16 +181,8 @@ async fn a_tenant_cannot_insert_into_update_or_delete_another_tenants_rows() {
     c.batch_execute("ROLLBACK").await.unwrap();
 
     // B's rows are untouched.
-    act_as(&c, s.b).await;
-    let name: String = c
-        .query_one(
-            "SELECT name FROM palisade.customers WHERE id = $1",
-            &[&s.b_customer],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(name, "C");
+    b_before.assert_sql(&c).await;
+    begin_as(&c, s.b, "owner").await;
     let users: i64 = c
         .query_one("SELECT count(*) FROM palisade.users", &[])
         .await
@@ -251,7 +216,7 @@ async fn the_app_role_cannot_read_password_hashes_or_turn_rls_off() {
     let db = TestDb::new().await;
     let c = db.app_client().await;
     let s = seed(&c).await;
-    act_as(&c, s.a).await;
+    begin_as(&c, s.a, "owner").await;
     let err = c
         .query("SELECT password_hash FROM palisade.users", &[])
         .await
@@ -272,7 +237,7 @@ async fn a_probe_on_other_tenants_rows_raises_nothing() {
     let db = TestDb::new().await;
     let c = db.app_client().await;
     let s = seed(&c).await;
-    act_as(&c, s.a).await;
+    begin_as(&c, s.a, "owner").await;
     let rows = c
         .query(
             "SELECT id FROM palisade.customers WHERE 1 / (CASE WHEN organization_id = $1 THEN 0 ELSE 1 END) = 1",
@@ -290,7 +255,7 @@ async fn policies_read_the_context_once_per_statement() {
     let db = TestDb::new().await;
     let c = db.app_client().await;
     let s = seed(&c).await;
-    act_as(&c, s.a).await;
+    begin_as(&c, s.a, "owner").await;
     let plan: Vec<String> = c
         .query("EXPLAIN SELECT * FROM palisade.customers", &[])
         .await

@@ -1,23 +1,22 @@
 //! `/v1/social`: accounts (write-only tokens, handles unique per organization and network),
 //! posts (status rules, counters), and engagement totals per network and account.
 
+use palisade_test_support::ids;
 use palisade_test_support::spawn_app;
 use serde_json::json;
 use uuid::Uuid;
-
-use crate::engagement::{create, ids};
 
 #[actix_web::test]
 async fn accounts_keep_their_tokens_write_only() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let acct = create(
-        &app,
-        &a,
-        "/v1/social/accounts",
-        json!({"network": "twitter", "handle": "@AcmeHQ", "access_token": "tok-s3cr3t"}),
-    )
-    .await;
+    let acct = app
+        .create(
+            &a,
+            "/v1/social/accounts",
+            json!({"network": "twitter", "handle": "@AcmeHQ", "access_token": "tok-s3cr3t"}),
+        )
+        .await;
     assert_eq!(
         (&acct["handle"], &acct["has_access_token"]),
         (&json!("acmehq"), &json!(true))
@@ -28,76 +27,49 @@ async fn accounts_keep_their_tokens_write_only() {
         "/v1/social/accounts",
         "/v1/social/accounts?network=twitter",
     ] {
-        let r = app.call("GET", p, Some(&a.token), None).await;
+        let r = app.get(&a, p).await;
         assert_eq!(r.status, 200);
         assert!(!r.text.contains("tok-s3cr3t"), "{p} returned the token");
     }
     let r = app
-        .call(
-            "POST",
+        .post(
+            &a,
             "/v1/social/accounts",
-            Some(&a.token),
-            Some(&json!({"network": "twitter", "handle": "acmehq"})),
+            &json!({"network": "twitter", "handle": "acmehq"}),
         )
         .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (409, Some("handle_taken"))
-    );
-    create(
-        &app,
+    r.assert_error(409, "handle_taken");
+    app.create(
         &a,
         "/v1/social/accounts",
         json!({"network": "linkedin", "handle": "acmehq"}),
     )
     .await;
     let b = app.signup("Other").await;
-    create(
-        &app,
+    app.create(
         &b,
         "/v1/social/accounts",
         json!({"network": "twitter", "handle": "acmehq"}),
     )
     .await;
 
-    let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"access_token": null})),
-        )
-        .await;
+    let r = app.patch(&a, &path, &json!({"access_token": null})).await;
     assert_eq!(r.json["has_access_token"], false);
     let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"access_token": "new-token"})),
-        )
+        .patch(&a, &path, &json!({"access_token": "new-token"}))
         .await;
     assert_eq!(
         (&r.json["has_access_token"], r.text.contains("new-token")),
         (&json!(true), false)
     );
-    let r = app
-        .call(
-            "GET",
-            "/v1/social/accounts?network=linkedin",
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.get(&a, "/v1/social/accounts?network=linkedin").await;
     assert_eq!(ids(&r.json).len(), 1);
     for bad in [
         json!({"network": "myspace", "handle": "x"}),
         json!({"network": "twitter", "handle": "two words"}),
         json!({"network": "twitter", "handle": "x", "access_token": ""}),
     ] {
-        let r = app
-            .call("POST", "/v1/social/accounts", Some(&a.token), Some(&bad))
-            .await;
+        let r = app.post(&a, "/v1/social/accounts", &bad).await;
         assert_eq!(r.status, 422, "{bad}");
     }
 }
@@ -106,40 +78,39 @@ async fn accounts_keep_their_tokens_write_only() {
 async fn posts_follow_their_status_rules_and_add_up_in_the_analytics() {
     let app = spawn_app().await;
     let a = app.signup("Acme").await;
-    let tw = create(
-        &app,
-        &a,
-        "/v1/social/accounts",
-        json!({"network": "twitter", "handle": "acme"}),
-    )
-    .await;
-    let li = create(
-        &app,
-        &a,
-        "/v1/social/accounts",
-        json!({"network": "linkedin", "handle": "acme-inc"}),
-    )
-    .await;
+    let tw = app
+        .create(
+            &a,
+            "/v1/social/accounts",
+            json!({"network": "twitter", "handle": "acme"}),
+        )
+        .await;
+    let li = app
+        .create(
+            &a,
+            "/v1/social/accounts",
+            json!({"network": "linkedin", "handle": "acme-inc"}),
+        )
+        .await;
     let tw_id = tw["id"].as_str().unwrap();
     let li_id = li["id"].as_str().unwrap();
 
-    let draft = create(
-        &app,
-        &a,
-        "/v1/social/posts",
-        json!({"account_id": tw_id, "body": "Coming soon"}),
-    )
-    .await;
+    let draft = app
+        .create(
+            &a,
+            "/v1/social/posts",
+            json!({"account_id": tw_id, "body": "Coming soon"}),
+        )
+        .await;
     assert_eq!(
         (&draft["status"], &draft["likes"]),
         (&json!("draft"), &json!(0))
     );
     let r = app
-        .call(
-            "POST",
+        .post(
+            &a,
             "/v1/social/posts",
-            Some(&a.token),
-            Some(&json!({"account_id": tw_id, "body": "x", "status": "scheduled"})),
+            &json!({"account_id": tw_id, "body": "x", "status": "scheduled"}),
         )
         .await;
     assert_eq!(
@@ -147,22 +118,20 @@ async fn posts_follow_their_status_rules_and_add_up_in_the_analytics() {
         json!([{"field": "scheduled_at", "code": "required", "reason": "is required when status is scheduled"}])
     );
     let r = app
-        .call(
-            "POST",
+        .post(
+            &a,
             "/v1/social/posts",
-            Some(&a.token),
-            Some(&json!({"account_id": tw_id, "body": "x", "likes": -1})),
+            &json!({"account_id": tw_id, "body": "x", "likes": -1}),
         )
         .await;
     assert_eq!(r.status, 422);
 
     let path = format!("/v1/social/posts/{}", draft["id"].as_str().unwrap());
     let r = app
-        .call(
-            "PATCH",
+        .patch(
+            &a,
             &path,
-            Some(&a.token),
-            Some(&json!({"status": "scheduled", "scheduled_at": "2024-05-03T09:00:00Z"})),
+            &json!({"status": "scheduled", "scheduled_at": "2024-05-03T09:00:00Z"}),
         )
         .await;
     assert_eq!(
@@ -171,24 +140,16 @@ async fn posts_follow_their_status_rules_and_add_up_in_the_analytics() {
         "{}",
         r.text
     );
-    let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"scheduled_at": null})),
-        )
-        .await;
+    let r = app.patch(&a, &path, &json!({"scheduled_at": null})).await;
     assert_eq!(r.status, 422, "a scheduled post lost its time");
-    let r = app.call("PATCH", &path, Some(&a.token), Some(&json!({"status": "published", "published_at": "2024-05-03T09:00:01Z", "likes": 10, "shares": 2, "comments": 1, "impressions": 300}))).await;
+    let r = app.patch(&a, &path, &json!({"status": "published", "published_at": "2024-05-03T09:00:01Z", "likes": 10, "shares": 2, "comments": 1, "impressions": 300})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["published_at"], "2024-05-03T09:00:01.000000Z");
-    create(&app, &a, "/v1/social/posts", json!({"account_id": tw_id, "body": "Two", "status": "published", "published_at": "2024-05-04T12:00:00Z", "likes": 5, "impressions": 100})).await;
-    create(&app, &a, "/v1/social/posts", json!({"account_id": li_id, "body": "Hiring", "status": "published", "published_at": "2024-05-04T12:00:00Z", "comments": 4, "impressions": 40})).await;
+    app.create(&a, "/v1/social/posts", json!({"account_id": tw_id, "body": "Two", "status": "published", "published_at": "2024-05-04T12:00:00Z", "likes": 5, "impressions": 100})).await;
+    app.create(&a, "/v1/social/posts", json!({"account_id": li_id, "body": "Hiring", "status": "published", "published_at": "2024-05-04T12:00:00Z", "comments": 4, "impressions": 40})).await;
     // Outside the range, and not published: not counted.
-    create(&app, &a, "/v1/social/posts", json!({"account_id": li_id, "body": "Old", "status": "published", "published_at": "2024-04-01T00:00:00Z", "likes": 99})).await;
-    create(
-        &app,
+    app.create(&a, "/v1/social/posts", json!({"account_id": li_id, "body": "Old", "status": "published", "published_at": "2024-04-01T00:00:00Z", "likes": 99})).await;
+    app.create(
         &a,
         "/v1/social/posts",
         json!({"account_id": li_id, "body": "Failed", "status": "failed"}),
@@ -196,12 +157,7 @@ async fn posts_follow_their_status_rules_and_add_up_in_the_analytics() {
     .await;
 
     let r = app
-        .call(
-            "GET",
-            "/v1/social/analytics?from=2024-05-01&to=2024-05-31",
-            Some(&a.token),
-            None,
-        )
+        .get(&a, "/v1/social/analytics?from=2024-05-01&to=2024-05-31")
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
@@ -219,11 +175,9 @@ async fn posts_follow_their_status_rules_and_add_up_in_the_analytics() {
         })
     );
     let r = app
-        .call(
-            "GET",
+        .get(
+            &a,
             &format!("/v1/social/analytics?from=2024-05-01&to=2024-05-31&account_id={li_id}"),
-            Some(&a.token),
-            None,
         )
         .await;
     assert_eq!(
@@ -232,43 +186,25 @@ async fn posts_follow_their_status_rules_and_add_up_in_the_analytics() {
     );
 
     let r = app
-        .call(
-            "GET",
+        .get(
+            &a,
             &format!("/v1/social/posts?account_id={li_id}&status=published"),
-            Some(&a.token),
-            None,
         )
         .await;
     assert_eq!(ids(&r.json).len(), 2);
     // Disconnecting an account deletes its posts.
     assert_eq!(
-        app.call(
-            "DELETE",
-            &format!("/v1/social/accounts/{li_id}"),
-            Some(&a.token),
-            None
-        )
-        .await
-        .status,
+        app.delete(&a, &format!("/v1/social/accounts/{li_id}"))
+            .await
+            .status,
         204
     );
     let r = app
-        .call(
-            "GET",
-            &format!("/v1/social/posts?account_id={li_id}"),
-            Some(&a.token),
-            None,
-        )
+        .get(&a, &format!("/v1/social/posts?account_id={li_id}"))
         .await;
     assert_eq!(r.json["data"], json!([]));
-    assert_eq!(
-        app.call("DELETE", &path, Some(&a.token), None).await.status,
-        204
-    );
-    assert_eq!(
-        app.call("GET", &path, Some(&a.token), None).await.status,
-        404
-    );
+    assert_eq!(app.delete(&a, &path).await.status, 204);
+    assert_eq!(app.get(&a, &path).await.status, 404);
 }
 
 #[actix_web::test]
@@ -276,38 +212,33 @@ async fn a_post_on_another_organizations_account_answers_like_a_missing_account(
     let app = spawn_app().await;
     let a = app.signup("A").await;
     let b = app.signup("B").await;
-    let b_acct = create(
-        &app,
-        &b,
-        "/v1/social/accounts",
-        json!({"network": "facebook", "handle": "bee"}),
-    )
-    .await;
+    let b_acct = app
+        .create(
+            &b,
+            "/v1/social/accounts",
+            json!({"network": "facebook", "handle": "bee"}),
+        )
+        .await;
     let mut answers = Vec::new();
     for acct in [
         b_acct["id"].as_str().unwrap().to_owned(),
         Uuid::now_v7().to_string(),
     ] {
         let r = app
-            .call(
-                "POST",
+            .post(
+                &a,
                 "/v1/social/posts",
-                Some(&a.token),
-                Some(&json!({"account_id": acct, "body": "hi"})),
+                &json!({"account_id": acct, "body": "hi"}),
             )
             .await;
         answers.push((r.status, r.json));
     }
     assert_eq!(answers[0].0, 422);
     assert_eq!(answers[0], answers[1]);
-    let r = app
-        .call("GET", "/v1/social/posts", Some(&b.token), None)
-        .await;
+    let r = app.get(&b, "/v1/social/posts").await;
     assert_eq!(r.json["data"], json!([]));
     // B's totals never include A's, and A's analytics never show B's account.
-    let r = app
-        .call("GET", "/v1/social/analytics", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/social/analytics").await;
     assert_eq!(
         (&r.json["networks"], &r.json["accounts"]),
         (&json!([]), &json!([]))
@@ -323,16 +254,15 @@ async fn analytics_totals_saturate_and_reach_the_last_day() {
     let a = app.signup("Acme").await;
     let max = i64::MAX;
     for handle in ["one", "two"] {
-        let account = create(
-            &app,
-            &a,
-            "/v1/social/accounts",
-            json!({"network": "twitter", "handle": handle}),
-        )
-        .await;
+        let account = app
+            .create(
+                &a,
+                "/v1/social/accounts",
+                json!({"network": "twitter", "handle": handle}),
+            )
+            .await;
         for _ in 0..2 {
-            create(
-                &app,
+            app.create(
                 &a,
                 "/v1/social/posts",
                 json!({"account_id": account["id"], "body": "Big", "status": "published",
@@ -342,12 +272,7 @@ async fn analytics_totals_saturate_and_reach_the_last_day() {
         }
     }
     let r = app
-        .call(
-            "GET",
-            "/v1/social/analytics?from=9999-12-01&to=9999-12-31",
-            Some(&a.token),
-            None,
-        )
+        .get(&a, "/v1/social/analytics?from=9999-12-01&to=9999-12-31")
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(

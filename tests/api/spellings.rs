@@ -248,7 +248,7 @@ async fn an_upgrade_rewrites_the_old_spellings_of_calls_and_subscriptions() {
     let get = |path: &'static str| {
         let (app, token) = (&app, token.clone());
         async move {
-            let r = app.call("GET", path, Some(&token), None).await;
+            let r = app.get(&token, path).await;
             assert_eq!(r.status, 200, "{path}: {}", r.text);
             r.json
         }
@@ -314,17 +314,13 @@ async fn an_upgrade_rewrites_the_old_spellings_of_calls_and_subscriptions() {
             .unwrap()
     };
     let body = json!({"status": "completed"});
-    let r = app
-        .call("PATCH", &call("in_progress"), Some(&token), Some(&body))
-        .await;
+    let r = app.patch(&token, &call("in_progress"), &body).await;
     assert_eq!(
         (r.status, &r.json["status"]),
         (200, &json!("completed")),
         "{}",
         r.text
     );
-    let r = app
-        .call("PATCH", &call("cancelled"), Some(&token), Some(&body))
-        .await;
+    let r = app.patch(&token, &call("cancelled"), &body).await;
     assert_eq!(r.status, 409, "{}", r.text);
 }

@@ -127,20 +127,9 @@ async fn stored_customer(app: &TestApp, account: &Account) -> Option<String> {
 
 /// Everything billing-related the organization's members can see.
 async fn billing_view(app: &TestApp, account: &Account) -> Value {
-    let org = app
-        .call("GET", "/v1/organization", Some(&account.token), None)
-        .await;
-    let sub = app
-        .call(
-            "GET",
-            "/v1/billing/subscription",
-            Some(&account.token),
-            None,
-        )
-        .await;
-    let invoices = app
-        .call("GET", "/v1/billing/invoices", Some(&account.token), None)
-        .await;
+    let org = app.get(&account, "/v1/organization").await;
+    let sub = app.get(&account, "/v1/billing/subscription").await;
+    let invoices = app.get(&account, "/v1/billing/invoices").await;
     assert_eq!(invoices.status, 200, "{}", invoices.text);
     json!({
         "plan": org.json["plan"], "plan_status": org.json["plan_status"],
@@ -296,11 +285,9 @@ async fn each_handled_event_type_is_accepted_and_has_its_effect() {
         )
     );
     let r = app
-        .call(
-            "GET",
+        .get(
+            &a,
             &format!("/v1/billing/invoices/{}", i["id"].as_str().unwrap()),
-            Some(&a.token),
-            None,
         )
         .await;
     assert_eq!((r.status, &r.json["number"]), (200, &json!("ACME-0001")));
@@ -824,9 +811,7 @@ async fn deleting_an_organization_keeps_its_event_ids_so_retries_stay_duplicates
         subscription(&stripe_id("sub"), &customer, "active", "pro", 1),
     );
     accepted(&app, &body).await;
-    let r = app
-        .call("DELETE", "/v1/organization", Some(&a.token), None)
-        .await;
+    let r = app.delete(&a, "/v1/organization").await;
     assert_eq!(r.status, 204, "{}", r.text);
     let su = app.db.superuser_client().await;
     let org: Option<Uuid> = su
@@ -1040,10 +1025,7 @@ async fn only_post_is_routed_and_bodies_are_bounded() {
     assert_eq!(r.status, 405, "{}", r.text);
     let huge = vec![b' '; palisade_api::webhooks::stripe::MAX_STRIPE_BODY + 1];
     let r = app.stripe_webhook(&huge).await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (413, Some("payload_too_large"))
-    );
+    r.assert_error(413, "payload_too_large");
 }
 
 #[actix_web::test]

@@ -4,7 +4,7 @@
 //! shape of basejump's pgTAP tests: a member context's INSERT is refused by RLS, its UPDATE and
 //! DELETE touch nothing; an admin context cannot delete the organization or touch an owner.
 
-use futures_util::future::LocalBoxFuture;
+use palisade_test_support::sql::{begin_as_user, is_rls_refusal};
 use palisade_test_support::{Account, TestApp, spawn_app};
 use serde_json::json;
 use tokio_postgres::Client;
@@ -65,124 +65,99 @@ pub async fn post(
     path: &str,
     body: serde_json::Value,
 ) -> serde_json::Value {
-    let r = app.call("POST", path, Some(&acct.token), Some(&body)).await;
+    let r = app.post(&acct, path, &body).await;
     assert_eq!(r.status, 201, "POST {path}: {}", r.text);
     r.json
 }
 
 /// The isolation seeder: one row of every table of this group for `acct`.
-pub fn seed<'a>(
-    app: &'a TestApp,
-    acct: &'a Account,
-    marker: &'a str,
-) -> LocalBoxFuture<'a, Seeded> {
-    Box::pin(async move {
-        let integration = post(
-            app,
-            acct,
-            "/v1/integrations",
-            json!({"provider": "slack", "name": format!("{marker} slack"),
-                   "config": {"channel": format!("#{marker}")},
-                   "secrets": {"bot_token": format!("xoxb-{marker}-secret")}}),
-        )
-        .await;
-        let webhook = post(
-            app,
-            acct,
-            "/v1/webhooks",
-            json!({"url": format!("https://hooks.example.com/{marker}"),
-                   "event_types": ["customer.created", "invoice.paid"],
-                   "description": format!("{marker} hook")}),
-        )
-        .await;
-        let key = post(
-            app,
-            acct,
-            "/v1/api-keys",
-            json!({"name": format!("{marker} key"), "role": "member"}),
-        )
-        .await;
-        // Members join by invitation, with their own password.
-        let email = format!("{marker}-{}@example.com", Uuid::new_v4().simple());
-        let r = app.invite(acct, &email, "member").await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        let token = app.invitation_token(&email).await;
-        let r = app
-            .accept_invitation(
-                &token,
-                &format!("{marker} member"),
-                "a long enough passphrase",
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        let member = json!({"id": r.json["user_id"]});
-        let billing = billing_client(app).await;
-        insert_subscription(&billing, &acct.org_id, "active", "pro").await;
-        let invoice =
-            insert_invoice(&billing, &acct.org_id, "paid", &format!("{marker}-0001")).await;
-        let id = |v: &serde_json::Value| v["id"].as_str().unwrap().to_owned();
-        Seeded {
-            items: vec![
-                Item {
-                    path: format!("/v1/integrations/{}", id(&integration)),
-                    writes: &["PATCH", "DELETE"],
-                    patch: json!({"name": "changed by another tenant", "enabled": false}),
-                },
-                Item {
-                    path: format!("/v1/webhooks/{}", id(&webhook)),
-                    writes: &["PATCH", "DELETE"],
-                    patch: json!({"description": "changed by another tenant", "enabled": false}),
-                },
-                Item {
-                    path: format!("/v1/api-keys/{}", id(&key)),
-                    writes: &["DELETE"],
-                    patch: json!({}),
-                },
-                Item {
-                    path: format!("/v1/members/{}", id(&member)),
-                    writes: &["PATCH", "DELETE"],
-                    patch: json!({"name": "changed by another tenant", "role": "admin"}),
-                },
-                Item {
-                    path: format!("/v1/billing/invoices/{invoice}"),
-                    writes: &[],
-                    patch: json!({}),
-                },
-            ],
-            views: vec![
-                "/v1/integrations".into(),
-                "/v1/integrations?provider=slack&enabled=true".into(),
-                "/v1/webhooks".into(),
-                "/v1/webhooks?event_type=customer.created".into(),
-                "/v1/api-keys".into(),
-                "/v1/api-keys?revoked=false".into(),
-                "/v1/members".into(),
-                "/v1/members?role=member".into(),
-                "/v1/organization".into(),
-                "/v1/billing/subscription".into(),
-                "/v1/billing/invoices".into(),
-                "/v1/billing/invoices?status=paid".into(),
-            ],
-        }
-    })
-}
-
-/// Opens a transaction acting as `org` with `role`, the way TenantTx does.
-async fn act_as(c: &Client, org: &str, user: &str, role: &str) {
-    c.batch_execute("BEGIN").await.unwrap();
-    c.execute(
-        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
-                set_config('app.current_role', $3, true)",
-        &[&org, &user, &role],
+pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
+    let integration = post(
+        app,
+        acct,
+        "/v1/integrations",
+        json!({"provider": "slack", "name": format!("{marker} slack"),
+               "config": {"channel": format!("#{marker}")},
+               "secrets": {"bot_token": format!("xoxb-{marker}-secret")}}),
     )
-    .await
-    .unwrap();
-}
-
-fn is_rls_refusal(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE)
-        && e.as_db_error()
-            .is_some_and(|d| d.message().contains("row-level security"))
+    .await;
+    let webhook = post(
+        app,
+        acct,
+        "/v1/webhooks",
+        json!({"url": format!("https://hooks.example.com/{marker}"),
+               "event_types": ["customer.created", "invoice.paid"],
+               "description": format!("{marker} hook")}),
+    )
+    .await;
+    let key = post(
+        app,
+        acct,
+        "/v1/api-keys",
+        json!({"name": format!("{marker} key"), "role": "member"}),
+    )
+    .await;
+    // Members join by invitation, with their own password.
+    let email = format!("{marker}-{}@example.com", Uuid::new_v4().simple());
+    let r = app.invite(acct, &email, "member").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let token = app.invitation_token(&email).await;
+    let r = app
+        .accept_invitation(
+            &token,
+            &format!("{marker} member"),
+            "a long enough passphrase",
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let member = json!({"id": r.json["user_id"]});
+    let billing = billing_client(app).await;
+    insert_subscription(&billing, &acct.org_id, "active", "pro").await;
+    let invoice = insert_invoice(&billing, &acct.org_id, "paid", &format!("{marker}-0001")).await;
+    let id = |v: &serde_json::Value| v["id"].as_str().unwrap().to_owned();
+    Seeded {
+        items: vec![
+            Item {
+                path: format!("/v1/integrations/{}", id(&integration)),
+                writes: &["PATCH", "DELETE"],
+                patch: json!({"name": "changed by another tenant", "enabled": false}),
+            },
+            Item {
+                path: format!("/v1/webhooks/{}", id(&webhook)),
+                writes: &["PATCH", "DELETE"],
+                patch: json!({"description": "changed by another tenant", "enabled": false}),
+            },
+            Item {
+                path: format!("/v1/api-keys/{}", id(&key)),
+                writes: &["DELETE"],
+                patch: json!({}),
+            },
+            Item {
+                path: format!("/v1/members/{}", id(&member)),
+                writes: &["PATCH", "DELETE"],
+                patch: json!({"name": "changed by another tenant", "role": "admin"}),
+            },
+            Item {
+                path: format!("/v1/billing/invoices/{invoice}"),
+                writes: &[],
+                patch: json!({}),
+            },
+        ],
+        views: vec![
+            "/v1/integrations".into(),
+            "/v1/integrations?provider=slack&enabled=true".into(),
+            "/v1/webhooks".into(),
+            "/v1/webhooks?event_type=customer.created".into(),
+            "/v1/api-keys".into(),
+            "/v1/api-keys?revoked=false".into(),
+            "/v1/members".into(),
+            "/v1/members?role=member".into(),
+            "/v1/organization".into(),
+            "/v1/billing/subscription".into(),
+            "/v1/billing/invoices".into(),
+            "/v1/billing/invoices?status=paid".into(),
+        ],
+    }
 }
 
 #[actix_web::test]
@@ -231,7 +206,7 @@ async fn a_member_context_can_read_but_not_write_admin_tables_at_the_sql_level()
     for (table, insert, params) in &cases {
         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
             params.iter().map(|p| p.as_ref()).collect();
-        act_as(&c, &a.org_id, &member.user_id, "member").await;
+        begin_as_user(&c, &a.org_id, &member.user_id, "member").await;
         let visible: i64 = c
             .query_one(&format!("SELECT count(*) FROM palisade.{table}"), &[])
             .await
@@ -242,7 +217,7 @@ async fn a_member_context_can_read_but_not_write_admin_tables_at_the_sql_level()
         assert!(is_rls_refusal(&err), "{table}: member INSERT: {err:?}");
         c.batch_execute("ROLLBACK").await.unwrap();
 
-        act_as(&c, &a.org_id, &member.user_id, "member").await;
+        begin_as_user(&c, &a.org_id, &member.user_id, "member").await;
         let updated = c
             .execute(
                 &format!("UPDATE palisade.{table} SET updated_at = now()"),
@@ -253,7 +228,7 @@ async fn a_member_context_can_read_but_not_write_admin_tables_at_the_sql_level()
         assert_eq!(updated, 0, "{table}: a member updated rows");
         c.batch_execute("ROLLBACK").await.unwrap();
 
-        act_as(&c, &a.org_id, &member.user_id, "member").await;
+        begin_as_user(&c, &a.org_id, &member.user_id, "member").await;
         let deleted = c
             .execute(&format!("DELETE FROM palisade.{table}"), &[])
             .await;
@@ -267,14 +242,14 @@ async fn a_member_context_can_read_but_not_write_admin_tables_at_the_sql_level()
     }
 
     // The organization: a member cannot rename it; an admin cannot delete it.
-    act_as(&c, &a.org_id, &member.user_id, "member").await;
+    begin_as_user(&c, &a.org_id, &member.user_id, "member").await;
     let n = c
         .execute("UPDATE palisade.organizations SET name = 'renamed'", &[])
         .await
         .unwrap();
     assert_eq!(n, 0);
     c.batch_execute("ROLLBACK").await.unwrap();
-    act_as(&c, &a.org_id, &member.user_id, "admin").await;
+    begin_as_user(&c, &a.org_id, &member.user_id, "admin").await;
     let n = c
         .execute("DELETE FROM palisade.organizations", &[])
         .await
@@ -283,7 +258,7 @@ async fn a_member_context_can_read_but_not_write_admin_tables_at_the_sql_level()
     c.batch_execute("ROLLBACK").await.unwrap();
 
     // The same statements as an admin do work (the refusals above are about the role).
-    act_as(&c, &a.org_id, &member.user_id, "admin").await;
+    begin_as_user(&c, &a.org_id, &member.user_id, "admin").await;
     let n = c
         .execute("UPDATE palisade.integrations SET updated_at = now()", &[])
         .await
@@ -299,7 +274,7 @@ async fn only_an_owner_context_touches_owner_rows_at_the_sql_level() {
     let admin = app.add_user(&a, palisade_domain::Role::Admin).await;
     let c = app.db.app_client().await;
 
-    act_as(&c, &a.org_id, &admin.user_id, "admin").await;
+    begin_as_user(&c, &a.org_id, &admin.user_id, "admin").await;
     let err = c
         .execute(
             "INSERT INTO palisade.users (id, email, name, role, password_hash) \
@@ -311,7 +286,7 @@ async fn only_an_owner_context_touches_owner_rows_at_the_sql_level() {
     assert!(is_rls_refusal(&err), "admin created an owner: {err:?}");
     c.batch_execute("ROLLBACK").await.unwrap();
 
-    act_as(&c, &a.org_id, &admin.user_id, "admin").await;
+    begin_as_user(&c, &a.org_id, &admin.user_id, "admin").await;
     let n = c
         .execute(
             "UPDATE palisade.users SET name = 'renamed' WHERE role = 'owner'",
@@ -327,7 +302,7 @@ async fn only_an_owner_context_touches_owner_rows_at_the_sql_level() {
     assert_eq!(n, 0, "admin removed an owner");
     c.batch_execute("ROLLBACK").await.unwrap();
 
-    act_as(&c, &a.org_id, &admin.user_id, "admin").await;
+    begin_as_user(&c, &a.org_id, &admin.user_id, "admin").await;
     let err = c
         .execute(
             "UPDATE palisade.users SET role = 'owner' WHERE id = $1::text::uuid",
@@ -339,7 +314,7 @@ async fn only_an_owner_context_touches_owner_rows_at_the_sql_level() {
     c.batch_execute("ROLLBACK").await.unwrap();
 
     // The owner may do all of it.
-    act_as(&c, &a.org_id, &a.user_id, "owner").await;
+    begin_as_user(&c, &a.org_id, &a.user_id, "owner").await;
     let n = c
         .execute(
             "UPDATE palisade.users SET role = 'owner' WHERE id = $1::text::uuid",
@@ -370,7 +345,7 @@ async fn tenants_cannot_write_billing_and_the_billing_role_reaches_billing_only(
         "UPDATE palisade.organizations SET plan = 'enterprise'",
         "UPDATE palisade.organizations SET stripe_customer_id = 'cus_stolen'",
     ] {
-        act_as(&c, &a.org_id, &a.user_id, "owner").await;
+        begin_as_user(&c, &a.org_id, &a.user_id, "owner").await;
         let err = c.execute(sql, &[]).await.unwrap_err();
         c.batch_execute("ROLLBACK").await.unwrap();
         assert_eq!(
@@ -379,7 +354,7 @@ async fn tenants_cannot_write_billing_and_the_billing_role_reaches_billing_only(
             "{sql}: {err:?}"
         );
     }
-    act_as(&c, &a.org_id, &a.user_id, "owner").await;
+    begin_as_user(&c, &a.org_id, &a.user_id, "owner").await;
     let status: String = c
         .query_one(
             "SELECT status FROM palisade.invoices WHERE id = $1",
@@ -436,9 +411,7 @@ async fn tenants_cannot_write_billing_and_the_billing_role_reaches_billing_only(
         .await
         .unwrap();
     assert_eq!(n, 1);
-    let r = app
-        .call("GET", "/v1/organization", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/organization").await;
     assert_eq!(
         (r.json["plan"].as_str(), r.json["plan_status"].as_str()),
         (Some("pro"), Some("active"))

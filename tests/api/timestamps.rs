@@ -75,14 +75,12 @@ async fn every_timestamp_a_client_sees_is_utc_with_six_fractional_digits() {
     let mut bad = Vec::new();
     let mut seen_in_responses = 0;
     for p in &paths {
-        let r = app.call("GET", p, Some(&a.token), None).await;
+        let r = app.get(&a, p).await;
         assert_eq!(r.status, 200, "{p}: {}", r.text);
         seen_in_responses += check(&r.json, p, &mut bad);
     }
 
-    let r = app
-        .call("GET", "/v1/organization/export", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/organization/export").await;
     assert_eq!(r.status, 200, "{}", r.text);
     let seen_in_export = check(&r.json, "export", &mut bad);
     assert!(is_canonical(r.json["exported_at"].as_str().unwrap()));

@@ -2,7 +2,7 @@
 //! route shares: signature first, routing by a resolver, idempotent recording, and never the
 //! billing role.
 
-use futures_util::future::{LocalBoxFuture, join_all};
+use futures_util::future::join_all;
 use palisade_test_support::{
     Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, spawn_app, unique_number,
 };
@@ -28,38 +28,32 @@ fn inbound<'a>(sid: &'a str, from: &'a str, to: &'a str, body: &'a str) -> Vec<(
 }
 
 async fn data(app: &TestApp, acct: &Account, path: &str) -> Vec<Value> {
-    let r = app.call("GET", path, Some(&acct.token), None).await;
+    let r = app.get(&acct, path).await;
     assert_eq!(r.status, 200, "{path}: {}", r.text);
     r.json["data"].as_array().unwrap().clone()
 }
 
 /// Seeds an inbound SMS (so an `sms_messages` row and a `webhook_deliveries` row) for the
 /// isolation tests.
-pub fn seed<'a>(
-    app: &'a TestApp,
-    acct: &'a Account,
-    marker: &'a str,
-) -> LocalBoxFuture<'a, Seeded> {
-    Box::pin(async move {
-        let number = app.claim_number(acct, &["sms"]).await;
-        let sid = unique_sid("SM");
-        let body = format!("{marker} inbound");
-        let r = app
-            .twilio(
-                "/webhooks/twilio/sms",
-                &inbound(&sid, "+14155550100", &number, &body),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        Seeded {
-            items: Vec::new(),
-            views: vec![
-                "/v1/webhook-deliveries".into(),
-                "/v1/webhook-deliveries?provider=twilio&kind=sms.inbound".into(),
-                "/v1/sms-messages?direction=inbound".into(),
-            ],
-        }
-    })
+pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
+    let number = app.claim_number(acct, &["sms"]).await;
+    let sid = unique_sid("SM");
+    let body = format!("{marker} inbound");
+    let r = app
+        .twilio(
+            "/webhooks/twilio/sms",
+            &inbound(&sid, "+14155550100", &number, &body),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    Seeded {
+        items: Vec::new(),
+        views: vec![
+            "/v1/webhook-deliveries".into(),
+            "/v1/webhook-deliveries?provider=twilio&kind=sms.inbound".into(),
+            "/v1/sms-messages?direction=inbound".into(),
+        ],
+    }
 }
 
 #[actix_web::test]
@@ -106,11 +100,9 @@ async fn an_inbound_sms_lands_in_the_numbers_organization_and_nowhere_else() {
     assert!(data(&app, &b, "/v1/sms-messages").await.is_empty());
     assert!(data(&app, &b, "/v1/webhook-deliveries").await.is_empty());
     let r = app
-        .call(
-            "GET",
+        .get(
+            &b,
             &format!("/v1/sms-messages/{}", m["id"].as_str().unwrap()),
-            Some(&b.token),
-            None,
         )
         .await;
     assert_eq!(r.status, 404);

@@ -4,7 +4,7 @@
 //! SequenceNumber order; every delivery is recorded once, retries and concurrent duplicates
 //! included; another organization holding the same SID is never touched.
 
-use futures_util::future::{LocalBoxFuture, join_all};
+use futures_util::future::join_all;
 use palisade_test_support::{
     Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, TestResponse, spawn_app,
     spawn_app_with_pool, unique_number,
@@ -99,7 +99,7 @@ async fn call_callback(
 }
 
 async fn get(app: &TestApp, acct: &Account, path: &str) -> TestResponse {
-    app.call("GET", path, Some(&acct.token), None).await
+    app.get(&acct, path).await
 }
 
 async fn json_of(app: &TestApp, acct: &Account, path: &str) -> Value {
@@ -135,11 +135,10 @@ async fn campaign_with(
 ) -> (String, Vec<String>) {
     let from = app.claim_number(acct, &["sms"]).await;
     let r = app
-        .call(
-            "POST",
+        .post(
+            &acct,
             "/v1/sms-campaigns",
-            Some(&acct.token),
-            Some(&json!({"name": name, "body": format!("{name} text"), "from_number": from})),
+            &json!({"name": name, "body": format!("{name} text"), "from_number": from}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -147,11 +146,10 @@ async fn campaign_with(
     let mut messages = Vec::new();
     for number in to {
         let r = app
-            .call(
-                "POST",
+            .post(
+                &acct,
                 &format!("/v1/sms-campaigns/{campaign}/messages"),
-                Some(&acct.token),
-                Some(&json!({"to_number": number})),
+                &json!({"to_number": number}),
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.text);
@@ -562,11 +560,10 @@ async fn unsigned_or_tampered_status_callbacks_are_refused_and_write_nothing() {
 
     // The voice route: a call of ours (by call_id) and one routed by our number.
     let r = app
-        .call(
-            "POST",
+        .post(
+            &a,
             "/v1/calls",
-            Some(&a.token),
-            Some(&json!({"direction": "outbound", "from_number": number, "to_number": "+14155550142"})),
+            &json!({"direction": "outbound", "from_number": number, "to_number": "+14155550142"}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -995,12 +992,7 @@ async fn outbound_calls_are_routed_by_call_id_or_by_our_calling_number() {
 
     // A call we placed and recorded first: the callback names it.
     let r = app
-        .call(
-            "POST",
-            "/v1/calls",
-            Some(&a.token),
-            Some(&json!({"direction": "outbound", "from_number": a_number, "to_number": b_number, "notes": "placed by the dialer"})),
-        )
+        .post(&a, "/v1/calls", &json!({"direction": "outbound", "from_number": a_number, "to_number": b_number, "notes": "placed by the dialer"}))
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let call = id(&r.json).to_owned();
@@ -1123,12 +1115,7 @@ async fn a_call_sid_another_organization_made_up_never_routes_our_callbacks_to_i
     // numbers).
     let sid = unique_sid("CA");
     let r = app
-        .call(
-            "POST",
-            "/v1/calls",
-            Some(&b.token),
-            Some(&json!({"direction": "inbound", "from_number": "+14155550123", "to_number": number, "call_sid": sid})),
-        )
+        .post(&b, "/v1/calls", &json!({"direction": "inbound", "from_number": "+14155550123", "to_number": number, "call_sid": sid}))
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let b_call = format!("/v1/calls/{}", id(&r.json));
@@ -1353,66 +1340,60 @@ async fn status_callbacks_never_open_a_connection_that_bypasses_rls() {
 
 /// Seeds, for the isolation tests, an outbound SMS (campaign and recipient over the API) that a
 /// status callback moved to `sent`, and an inbound call recorded by voice status callbacks.
-pub fn seed<'a>(
-    app: &'a TestApp,
-    acct: &'a Account,
-    marker: &'a str,
-) -> LocalBoxFuture<'a, Seeded> {
-    Box::pin(async move {
-        let number = app.claim_number(acct, &["voice"]).await;
-        let (campaign, m) =
-            campaign_with(app, acct, &format!("{marker} status"), &["+14155550177"]).await;
-        assert_twiml(&sms_callback(app, Some(&m[0]), &unique_sid("SM"), "sent").await);
-        let sid = unique_sid("CA");
-        for (status, seq) in [("ringing", "1"), ("in-progress", "2")] {
-            assert_twiml(
-                &call_callback(
-                    app,
-                    None,
-                    &sid,
-                    status,
-                    seq,
-                    "Wed, 15 Jul 2020 12:00:00 +0000",
-                    "inbound",
-                    "+14155550178",
-                    &number,
-                    &[],
-                )
-                .await,
-            );
-        }
-        let call = data(app, acct, "/v1/calls?direction=inbound&status=in_progress")
-            .await
-            .into_iter()
-            .find(|c| c["call_sid"] == sid.as_str())
-            .unwrap();
-        Seeded {
-            items: vec![
-                Item {
-                    path: format!("/v1/sms-campaigns/{campaign}"),
-                    writes: &["PATCH", "DELETE"],
-                    patch: json!({"name": "changed by another tenant"}),
-                },
-                Item {
-                    path: format!("/v1/sms-messages/{}", m[0]),
-                    writes: &["DELETE"],
-                    patch: json!({}),
-                },
-                Item {
-                    path: format!("/v1/calls/{}", id(&call)),
-                    writes: &["PATCH", "DELETE"],
-                    patch: json!({"notes": "changed by another tenant", "status": "completed"}),
-                },
-            ],
-            views: vec![
-                "/v1/sms-messages?status=sent".into(),
-                format!("/v1/sms-campaigns/{campaign}/messages"),
-                "/v1/calls?direction=inbound".into(),
-                "/v1/calls?status=in_progress".into(),
-                "/v1/webhook-deliveries?kind=sms.status".into(),
-                "/v1/webhook-deliveries?kind=voice.status".into(),
-                format!("/v1/webhook-deliveries?subject_id={}", m[0]),
-            ],
-        }
-    })
+pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
+    let number = app.claim_number(acct, &["voice"]).await;
+    let (campaign, m) =
+        campaign_with(app, acct, &format!("{marker} status"), &["+14155550177"]).await;
+    assert_twiml(&sms_callback(app, Some(&m[0]), &unique_sid("SM"), "sent").await);
+    let sid = unique_sid("CA");
+    for (status, seq) in [("ringing", "1"), ("in-progress", "2")] {
+        assert_twiml(
+            &call_callback(
+                app,
+                None,
+                &sid,
+                status,
+                seq,
+                "Wed, 15 Jul 2020 12:00:00 +0000",
+                "inbound",
+                "+14155550178",
+                &number,
+                &[],
+            )
+            .await,
+        );
+    }
+    let call = data(app, acct, "/v1/calls?direction=inbound&status=in_progress")
+        .await
+        .into_iter()
+        .find(|c| c["call_sid"] == sid.as_str())
+        .unwrap();
+    Seeded {
+        items: vec![
+            Item {
+                path: format!("/v1/sms-campaigns/{campaign}"),
+                writes: &["PATCH", "DELETE"],
+                patch: json!({"name": "changed by another tenant"}),
+            },
+            Item {
+                path: format!("/v1/sms-messages/{}", m[0]),
+                writes: &["DELETE"],
+                patch: json!({}),
+            },
+            Item {
+                path: format!("/v1/calls/{}", id(&call)),
+                writes: &["PATCH", "DELETE"],
+                patch: json!({"notes": "changed by another tenant", "status": "completed"}),
+            },
+        ],
+        views: vec![
+            "/v1/sms-messages?status=sent".into(),
+            format!("/v1/sms-campaigns/{campaign}/messages"),
+            "/v1/calls?direction=inbound".into(),
+            "/v1/calls?status=in_progress".into(),
+            "/v1/webhook-deliveries?kind=sms.status".into(),
+            "/v1/webhook-deliveries?kind=voice.status".into(),
+            format!("/v1/webhook-deliveries?subject_id={}", m[0]),
+        ],
+    }
 }

@@ -25,9 +25,7 @@ async fn with_key(
 /// Everything the organization holds, as its owner exports it, less the keys' `last_used_at`
 /// (using a key stamps it; that is bookkeeping, not a change the key made).
 async fn snapshot(app: &TestApp, owner: &Account) -> Value {
-    let r = app
-        .call("GET", "/v1/organization/export", Some(&owner.token), None)
-        .await;
+    let r = app.get(&owner, "/v1/organization/export").await;
     assert_eq!(r.status, 200, "{}", r.text);
     let mut tables = r.json["tables"].clone();
     for key in tables["api_keys"].as_array_mut().unwrap() {
@@ -50,11 +48,10 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
     let (key, key_id) = mint(&app, &owner, "leaked", "admin").await;
     let (_, other_key_id) = mint(&app, &admin, "other", "admin").await;
     let r = app
-        .call(
-            "POST",
+        .post(
+            &owner,
             "/v1/webhooks",
-            Some(&owner.token),
-            Some(&json!({"url": "https://hooks.example.com/in", "event_types": ["customer.created"]})),
+            &json!({"url": "https://hooks.example.com/in", "event_types": ["customer.created"]}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -108,11 +105,10 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
     for (method, path, body) in &routes {
         for bearer in [true, false] {
             let r = with_key(&app, method, path, &key, bearer, body.as_ref()).await;
-            assert_eq!(
-                (r.status, r.json["error"].as_str()),
-                (403, Some("requires_user_session")),
-                "{method} {path} (bearer: {bearer}): {}",
-                r.text
+            r.assert_error_at(
+                403,
+                "requires_user_session",
+                format_args!("{method} {path} (bearer: {bearer})"),
             );
             assert!(r.json["message"].as_str().unwrap().contains("user"));
         }
@@ -161,8 +157,6 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
         r.text
     );
     let fresh = r.json["token"].as_str().unwrap().to_owned();
-    let r = app
-        .call("DELETE", "/v1/organization", Some(&fresh), None)
-        .await;
+    let r = app.delete(&fresh, "/v1/organization").await;
     assert_eq!(r.status, 204, "{}", r.text);
 }

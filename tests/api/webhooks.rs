@@ -7,11 +7,10 @@ use serde_json::{Value, json};
 
 async fn create(app: &TestApp, acct: &Account, url: &str) -> Value {
     let r = app
-        .call(
-            "POST",
+        .post(
+            &acct,
             "/v1/webhooks",
-            Some(&acct.token),
-            Some(&json!({"url": url, "event_types": ["customer.created"]})),
+            &json!({"url": url, "event_types": ["customer.created"]}),
         )
         .await;
     assert_eq!(r.status, 201, "{url}: {}", r.text);
@@ -118,11 +117,10 @@ async fn the_url_validation_table() {
     ];
     for input in bad {
         let r = app
-            .call(
-                "POST",
+            .post(
+                &a,
                 "/v1/webhooks",
-                Some(&a.token),
-                Some(&json!({"url": input, "event_types": ["customer.created"]})),
+                &json!({"url": input, "event_types": ["customer.created"]}),
             )
             .await;
         assert_eq!(r.status, 422, "{input:?} accepted: {}", r.text);
@@ -132,17 +130,10 @@ async fn the_url_validation_table() {
     let w = create(&app, &a, "https://hooks.example.com/ok").await;
     let path = format!("/v1/webhooks/{}", w["id"].as_str().unwrap());
     let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&a.token),
-            Some(&json!({"url": "https://[::1]/"})),
-        )
+        .patch(&a, &path, &json!({"url": "https://[::1]/"}))
         .await;
     assert_eq!(r.status, 422);
-    let r = app
-        .call("GET", "/v1/webhooks?limit=100", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/webhooks?limit=100").await;
     assert_eq!(r.json["data"].as_array().unwrap().len(), good.len() + 1);
 }
 
@@ -175,7 +166,7 @@ async fn crud_with_a_secret_shown_once_and_rotated() {
     assert_eq!(r.json["enabled"], true);
     let path = format!("/v1/webhooks/{}", r.json["id"].as_str().unwrap());
 
-    let got = app.call("GET", &path, Some(&a.token), None).await;
+    let got = app.get(&a, &path).await;
     assert_eq!(got.status, 200);
     assert!(got.json.get("signing_secret").is_none());
     assert!(!got.text.contains(&secret));
@@ -225,7 +216,7 @@ async fn crud_with_a_secret_shown_once_and_rotated() {
         "/v1/webhooks".into(),
         "/v1/organization/export".into(),
     ] {
-        let r = app.call("GET", &p, Some(&a.token), None).await;
+        let r = app.get(&a, &p).await;
         assert_eq!(r.status, 200);
         assert!(
             !r.text.contains(&rotated) && !r.text.contains(&secret),
@@ -233,9 +224,9 @@ async fn crud_with_a_secret_shown_once_and_rotated() {
         );
     }
 
-    let r = app.call("DELETE", &path, Some(&a.token), None).await;
+    let r = app.delete(&a, &path).await;
     assert_eq!(r.status, 204);
-    let r = app.call("GET", &path, Some(&a.token), None).await;
+    let r = app.get(&a, &path).await;
     assert_eq!(r.status, 404);
     let r = app
         .call(
@@ -268,19 +259,12 @@ async fn validation_of_event_types_and_other_fields() {
             "description",
         ),
     ] {
-        let r = app
-            .call("POST", "/v1/webhooks", Some(&a.token), Some(&body))
-            .await;
+        let r = app.post(&a, "/v1/webhooks", &body).await;
         assert_eq!(r.status, 422, "{body}: {}", r.text);
         assert_eq!(r.json["fields"][0]["field"], field, "{body}");
     }
     let r = app
-        .call(
-            "POST",
-            "/v1/webhooks",
-            Some(&a.token),
-            Some(&json!({"url": "https://hooks.example.com/", "event_types": ["customer.created"], "signing_secret": "whsec_mine"})),
-        )
+        .post(&a, "/v1/webhooks", &json!({"url": "https://hooks.example.com/", "event_types": ["customer.created"], "signing_secret": "whsec_mine"}))
         .await;
     assert_eq!(r.status, 400, "a client cannot choose the secret");
     let w = create(&app, &a, "https://hooks.example.com/").await;
@@ -290,12 +274,10 @@ async fn validation_of_event_types_and_other_fields() {
         json!({"event_types": null}),
         json!({"enabled": null}),
     ] {
-        let r = app.call("PATCH", &path, Some(&a.token), Some(&body)).await;
+        let r = app.patch(&a, &path, &body).await;
         assert_eq!(r.status, 422, "{body}");
     }
-    let r = app
-        .call("GET", "/v1/webhooks?event_type=nope", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/webhooks?event_type=nope").await;
     assert_eq!(r.status, 422);
 }
 
@@ -318,11 +300,9 @@ async fn members_read_admins_write() {
         assert_eq!(r.status, 403, "member {method} {p}: {}", r.text);
         assert_eq!(r.json["error"], "forbidden");
     }
-    let r = app.call("GET", &path, Some(&member.token), None).await;
+    let r = app.get(&member, &path).await;
     assert_eq!((r.status, &r.json["enabled"]), (200, &json!(true)));
-    let r = app
-        .call("GET", "/v1/webhooks", Some(&member.token), None)
-        .await;
+    let r = app.get(&member, "/v1/webhooks").await;
     assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
 }
 
@@ -340,12 +320,7 @@ async fn another_organizations_webhook_cannot_be_rotated_and_filters_work() {
 
     let w1 = create(&app, &a, "https://one.example.com/").await;
     let r = app
-        .call(
-            "POST",
-            "/v1/webhooks",
-            Some(&a.token),
-            Some(&json!({"url": "https://two.example.com/", "event_types": ["invoice.paid"], "enabled": false})),
-        )
+        .post(&a, "/v1/webhooks", &json!({"url": "https://two.example.com/", "event_types": ["invoice.paid"], "enabled": false}))
         .await;
     let w2 = r.json;
     let ids = |r: &palisade_test_support::TestResponse| -> Vec<String> {
@@ -356,31 +331,17 @@ async fn another_organizations_webhook_cannot_be_rotated_and_filters_work() {
             .map(|w| w["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    let r = app
-        .call("GET", "/v1/webhooks?enabled=false", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/webhooks?enabled=false").await;
     assert_eq!(ids(&r), [w2["id"].as_str().unwrap()]);
     let r = app
-        .call(
-            "GET",
-            "/v1/webhooks?event_type=customer.created",
-            Some(&a.token),
-            None,
-        )
+        .get(&a, "/v1/webhooks?event_type=customer.created")
         .await;
     assert_eq!(ids(&r), [w1["id"].as_str().unwrap()]);
-    let r = app
-        .call("GET", "/v1/webhooks?limit=1", Some(&a.token), None)
-        .await;
+    let r = app.get(&a, "/v1/webhooks?limit=1").await;
     assert_eq!(ids(&r), [w2["id"].as_str().unwrap()]);
     let cursor = r.json["next_cursor"].as_str().unwrap();
     let r = app
-        .call(
-            "GET",
-            &format!("/v1/webhooks?limit=1&cursor={cursor}"),
-            Some(&a.token),
-            None,
-        )
+        .get(&a, &format!("/v1/webhooks?limit=1&cursor={cursor}"))
         .await;
     assert_eq!(ids(&r), [w1["id"].as_str().unwrap()]);
     assert_eq!(r.json["next_cursor"], Value::Null);

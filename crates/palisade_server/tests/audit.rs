@@ -14,19 +14,13 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use palisade_db::audit::{self, Drift};
+use palisade_db::audit::{self, AuditReport, Drift};
 use palisade_db::schema;
 use palisade_pg_embedded::PgBinaries;
 use palisade_server::audit::{EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, audit_database};
+use palisade_test_support::command::{Run, audit_violations as violations, run};
 use palisade_test_support::{TEST_PASSWORD, TestDb, cluster};
 use tokio_postgres::Client;
-
-/// What the binary printed and returned.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// Runs the built `palisade audit` with DATABASE_URL = the owner of `db` and, unless
 /// `superuser` is false, PALISADE_SUPERUSER_URL.
@@ -35,36 +29,31 @@ async fn run_binary(db: &TestDb, args: &[&str], superuser: bool) -> Run {
     cmd.arg("audit")
         .args(args)
         .env("DATABASE_URL", db.url_as(schema::OWNER_ROLE))
-        .env_remove("PALISADE_SUPERUSER_URL")
-        .env_remove("RUST_LOG");
+        .env_remove("PALISADE_SUPERUSER_URL");
     if superuser {
         cmd.env(
             "PALISADE_SUPERUSER_URL",
             cluster().superuser_url("postgres"),
         );
     }
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run(cmd).await
 }
 
-/// `palisade_audit.violations` as (kind, object_type, object).
-async fn violations(c: &Client) -> Vec<(String, String, String)> {
-    c.query(
-        "SELECT kind, object_type, object FROM palisade_audit.violations",
-        &[],
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
-    .collect()
+/// The whole audit of `db` as the CLI runs it (drift included, with the superuser).
+async fn full_report(db: &TestDb) -> AuditReport {
+    let superuser = cluster().superuser_url("postgres");
+    audit_database(&db.url_as(schema::OWNER_ROLE), Some(&superuser), true)
+        .await
+        .unwrap()
+}
+
+/// The objects of the report's drift items.
+fn drift_objects(report: &AuditReport) -> Vec<&str> {
+    report
+        .drift_items()
+        .iter()
+        .map(|d| d.object.as_str())
+        .collect()
 }
 
 /// Asserts that the violations view reports `kind` on `object` (of `object_type`), and that
@@ -145,13 +134,7 @@ async fn a_fresh_database_has_no_violation_and_no_drift() {
     assert_eq!(violations(&su).await, vec![]);
 
     // The library entry point the CLI uses, reading as the owner, drift checked as superuser.
-    let report = audit_database(
-        &db.url_as(schema::OWNER_ROLE),
-        Some(&cluster().superuser_url("postgres")),
-        true,
-    )
-    .await
-    .unwrap();
+    let report = full_report(&db).await;
     assert!(report.violations.is_empty(), "{:?}", report.violations);
     match &report.drift {
         Drift::Checked { differences, .. } => assert!(differences.is_empty(), "{differences:?}"),
@@ -293,43 +276,235 @@ async fn the_drift_check_needs_a_superuser_or_an_explicit_no_drift() {
     );
 }
 
-#[tokio::test]
-async fn rls_disabled_is_reported() {
-    let db = TestDb::new().await;
-    db.superuser_client()
-        .await
-        .batch_execute(
-            "BEGIN;
-             SET LOCAL palisade.ddl_guard_override = 'audit test: RLS disabled';
-             ALTER TABLE palisade.customers DISABLE ROW LEVEL SECURITY;
-             COMMIT;",
-        )
-        .await
-        .unwrap();
-    assert_reported(&db, "rls_disabled", "table", "palisade.customers").await;
-    let run = run_binary(&db, &[], true).await;
-    assert!(
-        run.stdout
-            .contains("[drift] row level security palisade.customers: differs"),
-        "{}",
-        run.stdout
-    );
+/// How far the reported violations must be the only ones.
+#[derive(Clone, Copy, PartialEq)]
+enum Exactly {
+    /// Others may be reported too.
+    No,
+    /// Nothing else is reported on the objects named.
+    OnTheseObjects,
+    /// Nothing else is reported at all.
+    InTheDatabase,
 }
 
+/// One way a DBA breaks the database, and what the audit must say about it.
+struct Breakage {
+    /// The case, named in every assertion.
+    case: &'static str,
+    /// What the DBA runs, as the superuser.
+    sql: String,
+    /// The (kind, object type, object) rows `palisade_audit.violations` must hold, each named
+    /// by `palisade audit` too.
+    reported: &'static [(&'static str, &'static str, &'static str)],
+    /// Whether those must be all the violations (of the database, or of the objects named).
+    exactly: Exactly,
+    /// Objects that must not be reported.
+    not_reported: &'static [&'static str],
+    /// Lines the drift check must print.
+    drift: &'static [&'static str],
+}
+
+impl Breakage {
+    fn new(
+        case: &'static str,
+        sql: impl Into<String>,
+        reported: &'static [(&'static str, &'static str, &'static str)],
+    ) -> Self {
+        let sql = sql.into();
+        Breakage {
+            case,
+            sql,
+            reported,
+            exactly: Exactly::No,
+            not_reported: &[],
+            drift: &[],
+        }
+    }
+}
+
+/// `ddl` run with the DDL guard overridden, as a DBA who knows what the guard refuses would.
+fn overriding_the_guard(ddl: &str) -> String {
+    format!("BEGIN; SET LOCAL palisade.ddl_guard_override = 'audit test'; {ddl}; COMMIT;")
+}
+
+const DEFINERS: &str = "BEGIN;
+    SET LOCAL ROLE palisade_owner;
+    CREATE FUNCTION palisade_private.audit_probe_path() RETURNS int
+        LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
+    REVOKE ALL ON FUNCTION palisade_private.audit_probe_path() FROM PUBLIC;
+    CREATE FUNCTION palisade_private.audit_probe_public() RETURNS int
+        LANGUAGE sql SECURITY DEFINER SET search_path = '' AS 'SELECT 1';
+    COMMIT;";
+
+const VIEWS: &str = "CREATE VIEW public.audit_all_customers AS SELECT * FROM palisade.customers;
+    CREATE VIEW public.audit_safe_customers WITH (security_invoker = true)
+        AS SELECT id FROM palisade.customers;
+    CREATE MATERIALIZED VIEW public.audit_customer_counts
+        AS SELECT organization_id, count(*) FROM palisade.customers GROUP BY 1;";
+
+const CUSTOMERS: &str = "palisade.customers";
+const NOTES: &str = "palisade.audit_notes";
+const APP: &str = schema::APP_ROLE;
+
+/// What each breakage looks like to the audit: every one in a database of its own.
 #[tokio::test]
-async fn rls_not_forced_is_reported() {
+async fn each_way_of_breaking_the_database_is_reported() {
+    let single_column_fk = ",\n other_org_id uuid REFERENCES palisade.organizations (id)";
+    let cases = [
+        Breakage {
+            drift: &["[drift] row level security palisade.customers: differs"],
+            ..Breakage::new(
+                "RLS disabled",
+                overriding_the_guard("ALTER TABLE palisade.customers DISABLE ROW LEVEL SECURITY"),
+                &[("rls_disabled", "table", CUSTOMERS)],
+            )
+        },
+        Breakage::new(
+            "RLS not forced",
+            overriding_the_guard("ALTER TABLE palisade.customers NO FORCE ROW LEVEL SECURITY"),
+            &[("rls_not_forced", "table", CUSTOMERS)],
+        ),
+        Breakage::new(
+            "a tenant table without a tenant index",
+            tenant_table("audit_notes", "id, organization_id", "", ALL_COMMANDS),
+            &[("no_tenant_index", "table", NOTES)],
+        ),
+        Breakage {
+            exactly: Exactly::OnTheseObjects,
+            ..Breakage::new(
+                "a single-column foreign key between tenant tables, and nothing else wrong",
+                tenant_table(
+                    "audit_notes",
+                    "organization_id, id",
+                    single_column_fk,
+                    ALL_COMMANDS,
+                ),
+                &[("fk_without_tenant", "table", NOTES)],
+            )
+        },
+        Breakage::new(
+            "a global unique key",
+            "CREATE UNIQUE INDEX customers_phone_key ON palisade.customers (phone)",
+            &[("global_unique_key", "table", CUSTOMERS)],
+        ),
+        Breakage {
+            exactly: Exactly::InTheDatabase,
+            ..Breakage::new(
+                "security definer functions with a mutable search path or public execute",
+                DEFINERS,
+                &[
+                    (
+                        "definer_mutable_search_path",
+                        "function",
+                        "palisade_private.audit_probe_path()",
+                    ),
+                    (
+                        "definer_public_execute",
+                        "function",
+                        "palisade_private.audit_probe_public()",
+                    ),
+                ],
+            )
+        },
+        // Changes the table (in this case's database), not the shared role.
+        Breakage::new(
+            "the app role made owner of a tenant table",
+            "ALTER TABLE palisade.customers OWNER TO palisade_app",
+            &[
+                ("app_role_owns", "role", APP),
+                ("foreign_owner", "table", CUSTOMERS),
+            ],
+        ),
+        // It may read and write the Mailgun tokens; as their owner it could also disable their
+        // row-level security and grant itself anything there.
+        Breakage::new(
+            "the app role made owner of a platform table",
+            "ALTER TABLE palisade_platform.mailgun_tokens OWNER TO palisade_app",
+            &[("app_role_owns", "role", APP)],
+        ),
+        Breakage {
+            not_reported: &["public.audit_safe_customers"],
+            ..Breakage::new(
+                "views over a tenant table without security_invoker, and a materialized one",
+                VIEWS,
+                &[
+                    (
+                        "view_not_security_invoker",
+                        "view",
+                        "public.audit_all_customers",
+                    ),
+                    (
+                        "materialized_view_over_tenant_table",
+                        "materialized view",
+                        "public.audit_customer_counts",
+                    ),
+                ],
+            )
+        },
+        Breakage::new(
+            "a public grant and a disabled guard",
+            "GRANT SELECT ON palisade.customers TO PUBLIC;
+             ALTER EVENT TRIGGER palisade_ddl_guard DISABLE;",
+            &[
+                ("public_grant", "table", CUSTOMERS),
+                ("ddl_guard_missing", "event trigger", "palisade_ddl_guard"),
+            ],
+        ),
+    ];
+    // Each in a database of its own, all at once.
+    let mut checks = tokio::task::JoinSet::new();
+    for b in cases {
+        checks.spawn(check(b));
+    }
+    while let Some(done) = checks.join_next().await {
+        done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    }
+}
+
+/// Breaks a database of its own as `b` says and checks what the audit reports.
+async fn check(b: Breakage) {
+    let case = b.case;
     let db = TestDb::new().await;
-    db.superuser_client()
+    let su = db.superuser_client().await;
+    su.batch_execute(&b.sql)
         .await
-        .batch_execute(
-            "BEGIN;
-             SET LOCAL palisade.ddl_guard_override = 'audit test: RLS not forced';
-             ALTER TABLE palisade.customers NO FORCE ROW LEVEL SECURITY;
-             COMMIT;",
-        )
-        .await
-        .unwrap();
-    assert_reported(&db, "rls_not_forced", "table", "palisade.customers").await;
+        .unwrap_or_else(|e| panic!("{case}: {e:?}"));
+    for (kind, object_type, object) in b.reported {
+        assert_reported(&db, kind, object_type, object).await;
+    }
+    let found = violations(&su).await;
+    if b.exactly != Exactly::No {
+        let named = |o: &String| b.reported.iter().any(|(_, _, r)| r == o);
+        let mut found: Vec<_> = found
+            .iter()
+            .filter(|(_, _, o)| b.exactly == Exactly::InTheDatabase || named(o))
+            .cloned()
+            .collect();
+        let mut expected: Vec<_> = b
+            .reported
+            .iter()
+            .map(|(k, t, o)| ((*k).to_owned(), (*t).to_owned(), (*o).to_owned()))
+            .collect();
+        expected.sort();
+        found.sort();
+        assert_eq!(found, expected, "{case}: more than reported");
+    }
+    for object in b.not_reported {
+        assert!(
+            !found.iter().any(|(_, _, o)| o == object),
+            "{case}: {object} reported: {found:?}"
+        );
+    }
+    if !b.drift.is_empty() {
+        let run = run_binary(&db, &[], true).await;
+        for line in b.drift {
+            assert!(
+                run.stdout.contains(line),
+                "{case}: no {line:?}:\n{}",
+                run.stdout
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -424,95 +599,6 @@ async fn a_policy_changed_to_using_true_is_reported() {
 }
 
 #[tokio::test]
-async fn a_missing_tenant_index_is_reported() {
-    let db = TestDb::new().await;
-    db.superuser_client()
-        .await
-        .batch_execute(&tenant_table(
-            "audit_notes",
-            "id, organization_id",
-            "",
-            ALL_COMMANDS,
-        ))
-        .await
-        .unwrap();
-    assert_reported(&db, "no_tenant_index", "table", "palisade.audit_notes").await;
-}
-
-#[tokio::test]
-async fn a_single_column_foreign_key_between_tenant_tables_is_reported() {
-    let db = TestDb::new().await;
-    db.superuser_client()
-        .await
-        .batch_execute(&tenant_table(
-            "audit_notes",
-            "organization_id, id",
-            ",\n other_org_id uuid REFERENCES palisade.organizations (id)",
-            ALL_COMMANDS,
-        ))
-        .await
-        .unwrap();
-    assert_reported(&db, "fk_without_tenant", "table", "palisade.audit_notes").await;
-    let su = db.superuser_client().await;
-    let found = violations(&su).await;
-    assert_eq!(
-        found
-            .iter()
-            .filter(|(_, _, o)| o == "palisade.audit_notes")
-            .count(),
-        1,
-        "only the single-column key is wrong: {found:?}"
-    );
-}
-
-#[tokio::test]
-async fn a_global_unique_key_is_reported() {
-    let db = TestDb::new().await;
-    db.superuser_client()
-        .await
-        .batch_execute("CREATE UNIQUE INDEX customers_phone_key ON palisade.customers (phone)")
-        .await
-        .unwrap();
-    assert_reported(&db, "global_unique_key", "table", "palisade.customers").await;
-}
-
-#[tokio::test]
-async fn security_definer_functions_with_a_mutable_search_path_or_public_execute_are_reported() {
-    let db = TestDb::new().await;
-    db.superuser_client()
-        .await
-        .batch_execute(
-            "BEGIN;
-             SET LOCAL ROLE palisade_owner;
-             CREATE FUNCTION palisade_private.audit_probe_path() RETURNS int
-                 LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
-             REVOKE ALL ON FUNCTION palisade_private.audit_probe_path() FROM PUBLIC;
-             CREATE FUNCTION palisade_private.audit_probe_public() RETURNS int
-                 LANGUAGE sql SECURITY DEFINER SET search_path = '' AS 'SELECT 1';
-             COMMIT;",
-        )
-        .await
-        .unwrap();
-    assert_reported(
-        &db,
-        "definer_mutable_search_path",
-        "function",
-        "palisade_private.audit_probe_path()",
-    )
-    .await;
-    assert_reported(
-        &db,
-        "definer_public_execute",
-        "function",
-        "palisade_private.audit_probe_public()",
-    )
-    .await;
-    let su = db.superuser_client().await;
-    let found = violations(&su).await;
-    assert_eq!(found.len(), 2, "{found:?}");
-}
-
-#[tokio::test]
 async fn a_second_bypassrls_role_is_reported() {
     let db = TestDb::new().await;
     let su = db.superuser_client().await;
@@ -550,88 +636,6 @@ async fn a_role_that_can_become_a_bypassrls_role_is_reported() {
     assert_reported(&db, "member_of_bypass_role", "role", &member).await;
     drop_role(&su, &member).await;
     drop_role(&su, &bypass).await;
-}
-
-#[tokio::test]
-async fn the_app_role_made_owner_of_a_table_is_reported() {
-    let db = TestDb::new().await;
-    // Changes the table (in this test's database), not the shared role.
-    db.superuser_client()
-        .await
-        .batch_execute("ALTER TABLE palisade.customers OWNER TO palisade_app")
-        .await
-        .unwrap();
-    assert_reported(&db, "app_role_owns", "role", schema::APP_ROLE).await;
-    assert_reported(&db, "foreign_owner", "table", "palisade.customers").await;
-}
-
-#[tokio::test]
-async fn the_app_role_made_owner_of_a_platform_table_is_reported() {
-    // It may read and write the Mailgun tokens; as their owner it could also disable their
-    // row-level security and grant itself anything there.
-    let db = TestDb::new().await;
-    db.superuser_client()
-        .await
-        .batch_execute("ALTER TABLE palisade_platform.mailgun_tokens OWNER TO palisade_app")
-        .await
-        .unwrap();
-    assert_reported(&db, "app_role_owns", "role", schema::APP_ROLE).await;
-}
-
-#[tokio::test]
-async fn a_view_over_a_tenant_table_without_security_invoker_is_reported() {
-    let db = TestDb::new().await;
-    let su = db.superuser_client().await;
-    su.batch_execute(
-        "CREATE VIEW public.audit_all_customers AS SELECT * FROM palisade.customers;
-         CREATE VIEW public.audit_safe_customers WITH (security_invoker = true)
-             AS SELECT id FROM palisade.customers;
-         CREATE MATERIALIZED VIEW public.audit_customer_counts
-             AS SELECT organization_id, count(*) FROM palisade.customers GROUP BY 1;",
-    )
-    .await
-    .unwrap();
-    assert_reported(
-        &db,
-        "view_not_security_invoker",
-        "view",
-        "public.audit_all_customers",
-    )
-    .await;
-    assert_reported(
-        &db,
-        "materialized_view_over_tenant_table",
-        "materialized view",
-        "public.audit_customer_counts",
-    )
-    .await;
-    let found = violations(&su).await;
-    assert!(
-        !found
-            .iter()
-            .any(|(_, _, o)| o == "public.audit_safe_customers"),
-        "{found:?}"
-    );
-}
-
-#[tokio::test]
-async fn a_public_grant_and_a_disabled_guard_are_reported() {
-    let db = TestDb::new().await;
-    let su = db.superuser_client().await;
-    su.batch_execute(
-        "GRANT SELECT ON palisade.customers TO PUBLIC;
-         ALTER EVENT TRIGGER palisade_ddl_guard DISABLE;",
-    )
-    .await
-    .unwrap();
-    assert_reported(&db, "public_grant", "table", "palisade.customers").await;
-    assert_reported(
-        &db,
-        "ddl_guard_missing",
-        "event trigger",
-        "palisade_ddl_guard",
-    )
-    .await;
 }
 
 #[tokio::test]
@@ -685,18 +689,8 @@ async fn column_secrecy_findings_are_reported_and_a_hand_made_classification_is_
         "palisade.outbound_webhooks.signing_secret",
     )
     .await;
-    let report = audit_database(
-        &db.url_as(schema::OWNER_ROLE),
-        Some(&cluster().superuser_url("postgres")),
-        true,
-    )
-    .await
-    .unwrap();
-    let objects: Vec<&str> = report
-        .drift_items()
-        .iter()
-        .map(|d| d.object.as_str())
-        .collect();
+    let report = full_report(&db).await;
+    let objects = drift_objects(&report);
     assert!(
         objects.contains(&"column classification palisade.customers.loyalty_code"),
         "{objects:?}"
@@ -739,18 +733,8 @@ async fn drift_sees_what_policies_do_not_touch() {
     // None of it breaks a rule by itself...
     assert_eq!(violations(&su).await, vec![]);
     // ...but it is not what the repository produces.
-    let report = audit_database(
-        &db.url_as(schema::OWNER_ROLE),
-        Some(&cluster().superuser_url("postgres")),
-        true,
-    )
-    .await
-    .unwrap();
-    let objects: Vec<&str> = report
-        .drift_items()
-        .iter()
-        .map(|d| d.object.as_str())
-        .collect();
+    let report = full_report(&db).await;
+    let objects = drift_objects(&report);
     for expected in [
         "grants palisade.customers",
         "grants palisade_platform.stripe_events",

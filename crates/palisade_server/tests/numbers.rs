@@ -8,30 +8,16 @@ use std::process::Command;
 
 use palisade_db::schema;
 use palisade_test_support::TestDb;
+use palisade_test_support::command::{Run, run};
 use uuid::Uuid;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 async fn numbers(db: &TestDb, role: &str, args: &[&str]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
     cmd.arg("numbers")
         .args(args)
         .env("DATABASE_URL", db.url_as(role))
-        .env("PALISADE_NUMBER_QUARANTINE_DAYS", "30")
-        .env_remove("RUST_LOG");
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .env("PALISADE_NUMBER_QUARANTINE_DAYS", "30");
+    run(cmd).await
 }
 
 async fn inventory(db: &TestDb) -> Vec<(String, Vec<String>, Option<Uuid>)> {
@@ -105,13 +91,7 @@ async fn operators_load_list_and_remove_numbers_as_the_owner() {
     // An organization holds one (assigned as a claim would, here by the owner directly).
     let org = Uuid::now_v7();
     let app = db.app_client().await;
-    app.batch_execute("BEGIN").await.unwrap();
-    app.execute(
-        "SELECT set_config('app.current_org', $1, true), set_config('app.current_role', 'owner', true)",
-        &[&org.to_string()],
-    )
-    .await
-    .unwrap();
+    palisade_test_support::sql::begin_as(&app, &org.to_string(), "owner").await;
     app.execute(
         "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Acme')",
         &[&org],

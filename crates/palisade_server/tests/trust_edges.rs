@@ -14,6 +14,7 @@ use std::process::Command;
 
 use palisade_db::schema;
 use palisade_server::audit::{EXIT_FINDINGS, EXIT_OK, audit_database};
+use palisade_test_support::command::{audit_violations as violations, run};
 use palisade_test_support::{TestDb, cluster};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
@@ -21,19 +22,6 @@ use tokio_postgres::error::SqlState;
 /// Held while a test changes cluster-wide role memberships, or compares findings that such a
 /// change would show in every database of the cluster.
 static SHARED_ROLES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// `palisade_audit.violations` as (kind, object_type, object).
-async fn violations(c: &Client) -> Vec<(String, String, String)> {
-    c.query(
-        "SELECT kind, object_type, object FROM palisade_audit.violations",
-        &[],
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
-    .collect()
-}
 
 /// Runs the built `palisade` binary with `args` and the superuser/database of `db`.
 async fn palisade(db: &TestDb, args: &[&str]) -> (i32, String, String) {
@@ -44,21 +32,13 @@ async fn palisade(db: &TestDb, args: &[&str]) -> (i32, String, String) {
             "PALISADE_SUPERUSER_URL",
             cluster().superuser_url("postgres"),
         )
-        .env("PALISADE_DATABASE_NAME", &db.name)
-        .env_remove("RUST_LOG");
+        .env("PALISADE_DATABASE_NAME", &db.name);
     if args.first() == Some(&"install-definers") {
         // Configuration of the server itself is not what this command needs.
         cmd.env_remove("DATABASE_URL");
     }
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = run(cmd).await;
+    (out.code, out.stdout, out.stderr)
 }
 
 async fn owner_may_become_resolver(owner: &Client) -> Result<(), tokio_postgres::Error> {

@@ -25,6 +25,23 @@ impl TestResponse {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// Asserts the answer is `status` with the error code `code`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        self.assert_error_at(status, code, "");
+    }
+
+    /// [`TestResponse::assert_error`], naming the case (`context`) in the failure message.
+    #[track_caller]
+    pub fn assert_error_at(&self, status: u16, code: &str, context: impl std::fmt::Display) {
+        assert_eq!(
+            (self.status, self.json["error"].as_str()),
+            (status, Some(code)),
+            "{context}: {}",
+            self.text
+        );
+    }
 }
 
 /// Sends one request and reads the whole response (`Connection: close`).

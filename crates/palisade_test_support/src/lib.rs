@@ -22,8 +22,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a harness failure should stop the test loudly
 
+mod caller;
+pub mod command;
 mod http;
 pub mod smtp;
+pub mod sql;
+mod unchanged;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -42,8 +46,10 @@ use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral
 use palisade_server::startup::{AppConfig, Application, StartupError};
 use tokio_postgres::Client;
 
+pub use caller::{Anonymous, ApiKey, Credential, KeyHeader, id, ids};
 pub use http::{TestResponse, request};
 pub use smtp::{ReceivedMail, SmtpServer};
+pub use unchanged::Unchanged;
 
 /// The public base URL the test server believes it is reached at. Deliberately not the address
 /// the tests connect to: a signature only verifies if the server rebuilt the URL from its
@@ -401,9 +407,7 @@ pub const MEMBER_PASSWORD: &str = "another correct horse battery";
 /// Starts the application with a pool of `pool_size` connections and the Stripe webhook
 /// configured. Call from `#[actix_web::test]`.
 pub async fn spawn_app_with_pool(pool_size: usize) -> TestApp {
-    try_spawn_app(pool_size, test_stripe_setup)
-        .await
-        .unwrap_or_else(|e| panic!("startup: {e}"))
+    started(try_spawn_app(pool_size, test_stripe_setup).await)
 }
 
 /// The Stripe webhook of test servers: a billing pool over `db` and
@@ -415,48 +419,38 @@ fn test_stripe_setup(db: &TestDb) -> Option<StripeSetup> {
     ))
 }
 
+/// The application that started, or the test stops saying why it did not.
+fn started(app: Result<TestApp, StartupError>) -> TestApp {
+    app.unwrap_or_else(|e| panic!("startup: {e}"))
+}
+
 /// Starts the application with the Stripe setup `stripe` builds for the test database (`None`:
 /// Stripe not configured), or says why it refused to start.
 pub async fn try_spawn_app(
     pool_size: usize,
     stripe: impl FnOnce(&TestDb) -> Option<StripeSetup>,
 ) -> Result<TestApp, StartupError> {
-    try_spawn_app_on(Arc::new(TestDb::new().await), pool_size, stripe).await
+    let db = Arc::new(TestDb::new().await);
+    try_spawn_app_on_configured(db, pool_size, stripe, |_| {}).await
 }
 
 /// Starts an instance of the application over an existing database `db` (another server of the
 /// same deployment, or a restarted one): its own pool, listener and process state, the same
 /// configuration as [`spawn_app`] (Stripe configured), 4 connections.
 pub async fn spawn_app_on(db: Arc<TestDb>) -> TestApp {
-    try_spawn_app_on(db, 4, test_stripe_setup)
-        .await
-        .unwrap_or_else(|e| panic!("startup: {e}"))
-}
-
-/// [`try_spawn_app`] over an existing database.
-pub async fn try_spawn_app_on(
-    db: Arc<TestDb>,
-    pool_size: usize,
-    stripe: impl FnOnce(&TestDb) -> Option<StripeSetup>,
-) -> Result<TestApp, StartupError> {
-    try_spawn_app_on_configured(db, pool_size, stripe, |_| {}).await
+    started(try_spawn_app_on_configured(db, 4, test_stripe_setup, |_| {}).await)
 }
 
 /// Starts the application like [`spawn_app`], after `configure` has changed its configuration
 /// (e.g. tight rate limits, trusted proxies). Test apps otherwise run with
 /// [`RateLimits::generous`], which no test reaches, and no trusted proxy.
 pub async fn spawn_app_configured(configure: impl FnOnce(&mut AppConfig)) -> TestApp {
-    try_spawn_app_on_configured(
-        Arc::new(TestDb::new().await),
-        4,
-        test_stripe_setup,
-        configure,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("startup: {e}"))
+    let db = Arc::new(TestDb::new().await);
+    started(try_spawn_app_on_configured(db, 4, test_stripe_setup, configure).await)
 }
 
-/// [`try_spawn_app_on`], after `configure` has changed the configuration.
+/// [`try_spawn_app`] over an existing database, after `configure` has changed the
+/// configuration.
 pub async fn try_spawn_app_on_configured(
     db: Arc<TestDb>,
     pool_size: usize,
@@ -515,6 +509,8 @@ pub struct Account {
     pub email: String,
     /// Login password.
     pub password: String,
+    /// Their role in the organization.
+    pub role: palisade_domain::Role,
 }
 
 impl TestApp {
@@ -551,9 +547,24 @@ impl TestApp {
         body: Option<&serde_json::Value>,
         extra: &[(&str, &str)],
     ) -> TestResponse {
-        let response = self.send(method, path, token, body, extra).await;
+        let auth = token.map(|t| t.auth_headers()).unwrap_or_default();
+        self.call_authenticated(method, path, &auth, body, extra)
+            .await
+    }
+
+    /// Sends a request with the authentication headers `auth`; checks every 201 as
+    /// [`TestApp::call`] says.
+    async fn call_authenticated(
+        &self,
+        method: &str,
+        path: &str,
+        auth: &[(&'static str, String)],
+        body: Option<&serde_json::Value>,
+        extra: &[(&str, &str)],
+    ) -> TestResponse {
+        let response = self.send(method, path, auth, body, extra).await;
         if method == "POST" && response.status == 201 {
-            Box::pin(self.check_location(path, token, &response)).await;
+            Box::pin(self.check_location(path, auth, &response)).await;
         }
         response
     }
@@ -562,7 +573,7 @@ impl TestApp {
         &self,
         method: &str,
         path: &str,
-        token: Option<&str>,
+        auth: &[(&'static str, String)],
         body: Option<&serde_json::Value>,
         extra: &[(&str, &str)],
     ) -> TestResponse {
@@ -571,9 +582,7 @@ impl TestApp {
             .iter()
             .map(|(name, value)| (*name, (*value).to_owned()))
             .collect();
-        if let Some(t) = token {
-            headers.push(("Authorization", format!("Bearer {t}")));
-        }
+        headers.extend(auth.iter().cloned());
         if body.is_some() {
             headers.push(("Content-Type", "application/json".into()));
         }
@@ -587,7 +596,12 @@ impl TestApp {
         .await
     }
 
-    async fn check_location(&self, path: &str, token: Option<&str>, created: &TestResponse) {
+    async fn check_location(
+        &self,
+        path: &str,
+        auth: &[(&'static str, String)],
+        created: &TestResponse,
+    ) {
         let without_location = (path.starts_with("/v1/chat/conversations/")
             && path.ends_with("/messages"))
             || path == "/v1/analytics/events";
@@ -607,7 +621,10 @@ impl TestApp {
             return;
         }
         // Accepting an invitation creates the caller's membership; read it with the new token.
-        let token = created.json["token"].as_str().or(token);
+        let auth = match created.json["token"].as_str() {
+            Some(token) => token.auth_headers(),
+            None => auth.to_vec(),
+        };
         let id = created.json["id"]
             .as_str()
             .or(created.json["api_key"]["id"].as_str())
@@ -618,7 +635,7 @@ impl TestApp {
             location.ends_with(&format!("/{id}")),
             "POST {path}: Location {location} is not the created resource {id}"
         );
-        let read = self.send("GET", location, token, None, &[]).await;
+        let read = self.send("GET", location, &auth, None, &[]).await;
         assert_eq!(
             read.status, 200,
             "GET {location} (from POST {path}): {}",
@@ -686,6 +703,7 @@ impl TestApp {
             user_id: r.json["user_id"].as_str().expect("user").to_owned(),
             email,
             password,
+            role: palisade_domain::Role::Owner,
         }
     }
 
@@ -711,6 +729,7 @@ impl TestApp {
             user_id: r.json["user_id"].as_str().expect("user").to_owned(),
             email,
             password: MEMBER_PASSWORD.to_owned(),
+            role,
         }
     }
 
