@@ -277,3 +277,66 @@ async fn patch_null_is_refused_on_required_fields_and_clears_optional_ones() {
         assert_eq!(r.json[*field], Value::Null, "{path}: {}", r.text);
     }
 }
+
+/// 422 field codes by kind of failure: `too_long` over a length or size, `too_short` for empty
+/// text, `invalid` for format and choice; each names its field, and nothing is created.
+#[actix_web::test]
+async fn field_codes_say_what_kind_of_value_was_refused() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let long = "x".repeat(201);
+    let cases: &[(&str, Value, &str, &str)] = &[
+        ("/v1/customers", json!({"name": long}), "name", "too_long"),
+        ("/v1/customers", json!({"name": "   "}), "name", "too_short"),
+        (
+            "/v1/customers",
+            json!({"name": "Ada", "email": "nope"}),
+            "email",
+            "invalid",
+        ),
+        (
+            "/v1/knowledge-base/articles",
+            json!({"title": "t", "body": ""}),
+            "body",
+            "too_short",
+        ),
+        (
+            "/v1/knowledge-base/articles",
+            json!({"title": "t", "body": "b", "tags": vec!["t"; 21]}),
+            "tags",
+            "too_long",
+        ),
+        (
+            "/v1/reports",
+            json!({"name": "r", "kind": "call_volume", "parameters": {"p": "x".repeat(9000)}}),
+            "parameters",
+            "too_long",
+        ),
+        (
+            "/v1/reports",
+            json!({"name": "r", "kind": "sales"}),
+            "kind",
+            "invalid",
+        ),
+    ];
+    for (path, body, field, code) in cases {
+        let r = app.post(&a, path, body).await;
+        assert_eq!(r.status, 422, "POST {path} {body}: {}", r.text);
+        assert_eq!(
+            r.json["fields"][0]["field"], *field,
+            "POST {path} {body}: {}",
+            r.text
+        );
+        assert_eq!(
+            r.json["fields"][0]["code"], *code,
+            "POST {path} {body}: {}",
+            r.text
+        );
+        let list = app.get(&a, path).await;
+        assert_eq!(
+            list.json["data"],
+            json!([]),
+            "POST {path} {body} created something"
+        );
+    }
+}
