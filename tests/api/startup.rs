@@ -39,7 +39,7 @@ async fn clean_up(db: TestDb, roles: &[&str]) {
 
 fn pool_as(db: &TestDb, role: &str) -> AppPool {
     AppPool::new(&PoolSettings {
-        url: cluster().url(role, TEST_PASSWORD, &db.name),
+        url: palisade_domain::Secret::new(cluster().url(role, TEST_PASSWORD, &db.name)),
         max_size: 1,
         wait_timeout: Duration::from_secs(10),
     })

@@ -230,7 +230,7 @@ async fn main() {
         .get(0);
 
     let pool = AppPool::new(&PoolSettings {
-        url: cluster.url("palisade_app", PASSWORD, db),
+        url: palisade_domain::Secret::new(cluster.url("palisade_app", PASSWORD, db)),
         max_size: max_c,
         wait_timeout: Duration::from_secs(30),
     })

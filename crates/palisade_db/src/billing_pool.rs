@@ -102,7 +102,7 @@ impl BillingPool {
     /// Builds the pool (`application_name` `palisade-billing`); no connection is made until the
     /// first Stripe event.
     pub fn new(settings: &PoolSettings) -> Result<Self, DbError> {
-        let config: tokio_postgres::Config = settings.url.parse().map_err(|_| {
+        let config: tokio_postgres::Config = settings.url.expose().parse().map_err(|_| {
             DbError::Unavailable("the billing database URL is not a valid PostgreSQL URL".into())
         })?;
         let role = config

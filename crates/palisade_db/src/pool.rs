@@ -17,30 +17,20 @@ use crate::DbError;
 pub const APP_APPLICATION_NAME: &str = "palisade";
 
 /// How to build a pool.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct PoolSettings {
     /// `postgresql://user:password@host:port/db`. Never logged.
-    pub url: String,
+    pub url: palisade_domain::Secret,
     /// Most connections open at once.
     pub max_size: usize,
     /// How long to wait for a free connection (or a new one) before answering "unavailable".
     pub wait_timeout: Duration,
 }
 
-impl std::fmt::Debug for PoolSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PoolSettings")
-            .field("url", &"<redacted>")
-            .field("max_size", &self.max_size)
-            .field("wait_timeout", &self.wait_timeout)
-            .finish()
-    }
-}
-
 /// Builds a deadpool pool for one role. Connects lazily. `application_name` tells the pools
 /// apart in `pg_stat_activity` (`palisade` for the app pool, `palisade-billing` for Stripe's).
 pub(crate) fn build_pool(settings: &PoolSettings, application_name: &str) -> Result<Pool, DbError> {
-    let mut config: tokio_postgres::Config = settings.url.parse().map_err(|_| {
+    let mut config: tokio_postgres::Config = settings.url.expose().parse().map_err(|_| {
         DbError::Unavailable("the database URL is not a valid PostgreSQL URL".into())
     })?;
     config.application_name(application_name);

@@ -44,7 +44,7 @@ pub use messaging::{
 pub use names::{
     ApiKeyName, CustomerName, IntegrationName, OrganizationName, PersonName, WebhookDescription,
 };
-pub use secret::Password;
+pub use secret::{Password, Secret};
 pub use text::{
     AccessToken, ArticleBody, ArticleTitle, ConversationSubject, EventType, IvrMenuName,
     MessageBody, PhoneLabel, PostBody, ReportName, SocialHandle, Tags,

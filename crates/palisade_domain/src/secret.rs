@@ -2,6 +2,31 @@
 
 use crate::ParseError;
 
+/// A secret setting: a password, a token, a signing key, or a URL that may hold a password.
+/// Its `Debug` prints `<redacted>` and it has no `Display`, so no format string, log line or
+/// error message can show it; [`Secret::expose`] hands the value to what needs it. Every crate
+/// keeps its secrets in it (the server's settings, the webhooks' keys, the pools' URLs).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the connection, signature or mailer that uses it; never to print.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// A password as typed by a user. Its `Debug` is redacted so it cannot reach a log line.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);

@@ -28,29 +28,7 @@ use palisade_api::throttle::{ActionLimits, Limit, RateLimits};
 
 use crate::telemetry::LogFormat;
 
-/// A secret setting: a password, a token, a signing key, or a URL that may hold a password.
-/// Its `Debug` prints `<redacted>` and it has no `Display`, so no format string, log line or
-/// error message can show it; [`Secret::expose`] hands the value to what needs it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value itself, for the connection, signature or mailer that uses it; never to print.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use palisade_domain::Secret;
 
 /// A setting that could not be used. The message names the variable, never its value.
 #[derive(Debug, thiserror::Error)]
@@ -349,9 +327,9 @@ impl WebhookSettings {
         }
         Ok(Self {
             public_base_url,
-            twilio_auth_token: get("TWILIO_AUTH_TOKEN").map(Secret),
+            twilio_auth_token: get("TWILIO_AUTH_TOKEN").map(Secret::new),
             sendgrid_public_key,
-            mailgun_signing_key: get("MAILGUN_WEBHOOK_SIGNING_KEY").map(Secret),
+            mailgun_signing_key: get("MAILGUN_WEBHOOK_SIGNING_KEY").map(Secret::new),
         })
     }
 }
@@ -381,20 +359,19 @@ impl ServeSettings {
         let database = match get("DATABASE_URL") {
             None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(&get)?),
             Some(owner_url) => DatabaseMode::External(ExternalDatabase {
-                owner_url: Secret(owner_url),
-                app_url: get("PALISADE_APP_DATABASE_URL").map(Secret).ok_or_else(|| {
+                owner_url: Secret::new(owner_url),
+                app_url: get("PALISADE_APP_DATABASE_URL").map(Secret::new).ok_or_else(|| {
                     ConfigError("DATABASE_URL is set, so PALISADE_APP_DATABASE_URL (the palisade_app role) must be too".into())
                 })?,
-                billing_url: get("PALISADE_BILLING_DATABASE_URL").map(Secret),
-                jwt_secret: get("PALISADE_JWT_SECRET").map(Secret)
+                billing_url: get("PALISADE_BILLING_DATABASE_URL").map(Secret::new),
+                jwt_secret: get("PALISADE_JWT_SECRET").map(Secret::new)
                     .ok_or_else(|| ConfigError("DATABASE_URL is set, so PALISADE_JWT_SECRET must be too".into()))?,
             }),
         };
-        let stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET").map(Secret);
-        if stripe_webhook_secret
-            .as_ref()
-            .is_some_and(|s| s.0.len() <= "whsec_".len() || !s.0.starts_with("whsec_"))
-        {
+        let stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET").map(Secret::new);
+        if stripe_webhook_secret.as_ref().is_some_and(|s| {
+            s.expose().len() <= "whsec_".len() || !s.expose().starts_with("whsec_")
+        }) {
             return Err(ConfigError(
                 "STRIPE_WEBHOOK_SECRET must be the endpoint's signing secret, which starts with whsec_".into(),
             ));
@@ -425,7 +402,7 @@ impl ServeSettings {
             }
         };
         let mail = MailSettings {
-            smtp_url: get("PALISADE_SMTP_URL").map(Secret),
+            smtp_url: get("PALISADE_SMTP_URL").map(Secret::new),
             from: get("PALISADE_MAIL_FROM")
                 .unwrap_or_else(|| "Palisade <palisade@localhost>".into()),
             outbox_dir: data_dir(&get).join("outbox"),
@@ -549,7 +526,7 @@ fn owner_database_from_lookup(
 ) -> Result<DatabaseMode<Secret>, ConfigError> {
     Ok(match get("DATABASE_URL") {
         None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(get)?),
-        Some(url) => DatabaseMode::External(Secret(url)),
+        Some(url) => DatabaseMode::External(Secret::new(url)),
     })
 }
 
@@ -598,7 +575,7 @@ impl SuperuserSettings {
     ) -> Result<Self, ConfigError> {
         Ok(Self {
             url: get("PALISADE_SUPERUSER_URL")
-                .map(Secret)
+                .map(Secret::new)
                 .ok_or_else(|| ConfigError(missing.into()))?,
             database_name: get("PALISADE_DATABASE_NAME")
                 .unwrap_or_else(|| crate::embedded::DATABASE.into()),
@@ -631,7 +608,7 @@ impl BootstrapSettings {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &str| {
             get(name)
-                .map(Secret)
+                .map(Secret::new)
                 .ok_or_else(|| ConfigError(format!("bootstrap needs {name}")))
         };
         Ok(Self {
@@ -718,8 +695,8 @@ impl AuditSettings {
             database: match get("DATABASE_URL") {
                 None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(&get)?),
                 Some(url) => DatabaseMode::External(AuditServer {
-                    url: Secret(url),
-                    superuser_url: get("PALISADE_SUPERUSER_URL").map(Secret),
+                    url: Secret::new(url),
+                    superuser_url: get("PALISADE_SUPERUSER_URL").map(Secret::new),
                 }),
             },
             log: LogSettings::from_lookup(&get, "warn")?,

@@ -193,7 +193,7 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 
 fn pool_settings(url: &Secret, max_size: usize) -> PoolSettings {
     PoolSettings {
-        url: url.expose().to_owned(),
+        url: url.clone(),
         max_size,
         wait_timeout: POOL_WAIT,
     }
@@ -395,7 +395,7 @@ fn stripe_setup(
     match (&db.billing_url, secret) {
         (Some(url), Some(secret)) => Ok(Some(StripeSetup::new(
             BillingPool::new(&pool_settings(url, BILLING_POOL_SIZE))?,
-            secret.expose().to_owned(),
+            secret,
         ))),
         _ => {
             tracing::info!(
@@ -453,11 +453,14 @@ fn webhook_config(settings: &ServeSettings, db: &ServeDatabase) -> Result<Webhoo
         .unwrap_or_else(|| format!("http://{}", settings.http_addr));
     let mut config = WebhookConfig::new(&base);
     let dev = db.dev_webhooks.as_ref().map(|(secrets, _)| secrets);
-    let exposed = |s: &Option<Secret>| s.as_ref().map(|s| s.expose().to_owned());
-    config.twilio_auth_token =
-        exposed(&env.twilio_auth_token).or_else(|| dev.map(|d| d.twilio_auth_token.clone()));
-    config.mailgun_signing_key =
-        exposed(&env.mailgun_signing_key).or_else(|| dev.map(|d| d.mailgun_signing_key.clone()));
+    config.twilio_auth_token = env
+        .twilio_auth_token
+        .clone()
+        .or_else(|| dev.map(|d| Secret::new(d.twilio_auth_token.clone())));
+    config.mailgun_signing_key = env
+        .mailgun_signing_key
+        .clone()
+        .or_else(|| dev.map(|d| Secret::new(d.mailgun_signing_key.clone())));
     let sendgrid = env
         .sendgrid_public_key
         .clone()

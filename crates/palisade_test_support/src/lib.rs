@@ -70,8 +70,8 @@ pub fn sendgrid_test_signer() -> SendgridDevSigner {
 /// The webhook configuration every test server gets.
 pub fn test_webhook_config() -> WebhookConfig {
     let mut config = WebhookConfig::new(TEST_PUBLIC_BASE_URL);
-    config.twilio_auth_token = Some(TEST_TWILIO_AUTH_TOKEN.into());
-    config.mailgun_signing_key = Some(TEST_MAILGUN_SIGNING_KEY.into());
+    config.twilio_auth_token = Some(palisade_domain::Secret::new(TEST_TWILIO_AUTH_TOKEN));
+    config.mailgun_signing_key = Some(palisade_domain::Secret::new(TEST_MAILGUN_SIGNING_KEY));
     config.sendgrid_public_key = Some(
         SendgridKey::parse(&sendgrid_test_signer().public_key_b64().expect("public key"))
             .expect("parses"),
@@ -342,7 +342,7 @@ impl TestDb {
     /// A billing-role pool (`palisade_billing`), as the server builds it for the Stripe webhook.
     pub fn billing_pool(&self) -> BillingPool {
         BillingPool::new(&PoolSettings {
-            url: self.url_as(schema::BILLING_ROLE),
+            url: palisade_domain::Secret::new(self.url_as(schema::BILLING_ROLE)),
             max_size: 4,
             wait_timeout: Duration::from_secs(10),
         })
@@ -352,7 +352,7 @@ impl TestDb {
     /// An app-role pool of `size` connections.
     pub fn app_pool(&self, size: usize) -> AppPool {
         AppPool::new(&PoolSettings {
-            url: self.url_as(schema::APP_ROLE),
+            url: palisade_domain::Secret::new(self.url_as(schema::APP_ROLE)),
             max_size: size,
             wait_timeout: Duration::from_secs(10),
         })
@@ -415,7 +415,7 @@ pub async fn spawn_app_with_pool(pool_size: usize) -> TestApp {
 fn test_stripe_setup(db: &TestDb) -> Option<StripeSetup> {
     Some(StripeSetup::new(
         db.billing_pool(),
-        TEST_STRIPE_WEBHOOK_SECRET.into(),
+        palisade_domain::Secret::new(TEST_STRIPE_WEBHOOK_SECRET),
     ))
 }
 

@@ -164,7 +164,8 @@ pub async fn mailgun(
     let key = state
         .webhooks
         .mailgun_signing_key
-        .as_deref()
+        .as_ref()
+        .map(palisade_domain::Secret::expose)
         .ok_or_else(|| not_configured("mailgun"))?;
     // A body that is not JSON, or has no signature object, carries no signature to check.
     let signature = serde_json::from_slice::<MailgunEnvelope>(&body)

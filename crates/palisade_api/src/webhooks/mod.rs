@@ -38,49 +38,54 @@ const MAX_TWILIO_BODY: usize = 64 * 1024;
 /// of up to a few hundred KiB; Mailgun sends one event per request.
 const MAX_EMAIL_BODY: usize = 1024 * 1024;
 
+/// One provider route: signed, not a tenant's, the raw body of `content_type` up to
+/// `max_body` bytes, acknowledged by a 200 with an empty body: `ack` is its content type and
+/// description.
+struct ProviderRoute {
+    path: &'static str,
+    summary: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+    max_body: usize,
+    ack: (&'static str, &'static str),
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+const ACK: (&str, &str) = ("text/plain", "Acknowledged");
+
+fn provider_route<F, Args>(
+    e: &mut Endpoints,
+    r: ProviderRoute,
+    handler: F,
+) -> crate::endpoints::Doc<'_>
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    let mut doc = e.post(r.path, handler);
+    doc.auth(Auth::Signature)
+        .tag("provider-webhooks")
+        .summary(r.summary)
+        .raw_body(r.content_type, r.body)
+        .resource(move |res| res.app_data(web::PayloadConfig::new(r.max_body)))
+        .plain(200, r.ack.0, r.ack.1);
+    doc
+}
+
 /// Registers the carrier and email-provider routes under `/webhooks` (no bearer token: each
-/// request carries its provider's signature instead).
+/// request carries its provider's signature instead). One line a route: a table.
+#[rustfmt::skip]
 pub fn register(e: &mut Endpoints) {
-    let twilio_limit =
-        |r: actix_web::Resource| r.app_data(web::PayloadConfig::new(MAX_TWILIO_BODY));
-    let email_limit = |r: actix_web::Resource| r.app_data(web::PayloadConfig::new(MAX_EMAIL_BODY));
-    let form = "application/x-www-form-urlencoded";
-    e.post("/webhooks/twilio/sms", twilio::sms_inbound)
-        .auth(Auth::Signature)
-        .tag("provider-webhooks")
-        .summary("Twilio: an inbound SMS")
-        .describe("Signed with `X-Twilio-Signature`; routed by the `To` number (docs/webhooks.md).")
-        .raw_body(form, "Twilio's form fields")
-        .resource(twilio_limit)
-        .plain(200, "text/xml", "Empty TwiML");
-    e.post("/webhooks/twilio/sms/status", twilio_status::sms_status)
-        .auth(Auth::Signature)
-        .tag("provider-webhooks")
-        .summary("Twilio: an SMS status callback")
-        .raw_body(form, "Twilio's form fields")
-        .resource(twilio_limit)
-        .plain(200, "text/plain", "Acknowledged");
-    e.post("/webhooks/twilio/voice/status", twilio_status::voice_status)
-        .auth(Auth::Signature)
-        .tag("provider-webhooks")
-        .summary("Twilio: a voice call status callback")
-        .raw_body(form, "Twilio's form fields")
-        .resource(twilio_limit)
-        .plain(200, "text/plain", "Acknowledged");
-    e.post("/webhooks/email/sendgrid", email::sendgrid)
-        .auth(Auth::Signature)
-        .tag("provider-webhooks")
-        .summary("SendGrid: a batch of event webhook events")
-        .raw_body("application/json", "SendGrid's signed event array")
-        .resource(email_limit)
-        .plain(200, "text/plain", "Acknowledged");
-    e.post("/webhooks/email/mailgun", email::mailgun)
-        .auth(Auth::Signature)
-        .tag("provider-webhooks")
-        .summary("Mailgun: one event")
-        .raw_body("application/json", "Mailgun's signed event")
-        .resource(email_limit)
-        .plain(200, "text/plain", "Acknowledged");
+    let twilio = |path, summary, ack| ProviderRoute { path, summary, content_type: FORM, body: "Twilio's form fields", max_body: MAX_TWILIO_BODY, ack };
+    let email = |path, summary, body| ProviderRoute { path, summary, content_type: JSON, body, max_body: MAX_EMAIL_BODY, ack: ACK };
+    provider_route(e, twilio("/webhooks/twilio/sms", "Twilio: an inbound SMS", ("text/xml", "Empty TwiML")), twilio::sms_inbound)
+        .describe("Signed with `X-Twilio-Signature`; routed by the `To` number (docs/webhooks.md).");
+    provider_route(e, twilio("/webhooks/twilio/sms/status", "Twilio: an SMS status callback", ACK), twilio_status::sms_status);
+    provider_route(e, twilio("/webhooks/twilio/voice/status", "Twilio: a voice call status callback", ACK), twilio_status::voice_status);
+    provider_route(e, email("/webhooks/email/sendgrid", "SendGrid: a batch of event webhook events", "SendGrid's signed event array"), email::sendgrid);
+    provider_route(e, email("/webhooks/email/mailgun", "Mailgun: one event", "Mailgun's signed event"), email::mailgun);
 }
 
 // --- shared by the provider handlers ------------------------------------------------------

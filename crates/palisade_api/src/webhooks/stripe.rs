@@ -43,24 +43,15 @@ pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
 
 /// What the Stripe route needs, and nothing else gets: the billing-role pool and the endpoint's
 /// signing secret (`whsec_...`). Cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct StripeSetup {
     pool: BillingPool,
-    webhook_secret: String,
-}
-
-impl std::fmt::Debug for StripeSetup {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StripeSetup")
-            .field("pool", &self.pool)
-            .field("webhook_secret", &"<redacted>")
-            .finish()
-    }
+    webhook_secret: palisade_domain::Secret,
 }
 
 impl StripeSetup {
     /// Pairs the billing pool with the endpoint's signing secret.
-    pub fn new(pool: BillingPool, webhook_secret: String) -> Self {
+    pub fn new(pool: BillingPool, webhook_secret: palisade_domain::Secret) -> Self {
         Self {
             pool,
             webhook_secret,
@@ -144,7 +135,7 @@ pub async fn receive(
         .headers()
         .get(SIGNATURE_HEADER)
         .map(|v| v.to_str().unwrap_or(""));
-    verify_stripe(&stripe.webhook_secret, header, &body, now_unix())
+    verify_stripe(stripe.webhook_secret.expose(), header, &body, now_unix())
         .map_err(|reason| invalid_signature("stripe", reason))?;
     let event = StripeEvent::parse(&body).map_err(|e| {
         tracing::warn!(error = %e, "Stripe webhook refused: signed, but not a readable event");

@@ -77,7 +77,8 @@ pub fn verified_form(
     let token = state
         .webhooks
         .twilio_auth_token
-        .as_deref()
+        .as_ref()
+        .map(palisade_domain::Secret::expose)
         .ok_or_else(|| not_configured("twilio"))?;
     let path_and_query = req
         .uri()
