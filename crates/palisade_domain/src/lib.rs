@@ -6,7 +6,7 @@
 pub mod calendar;
 pub mod clock;
 mod contact;
-mod email_event;
+mod email_events;
 pub mod enums;
 mod ids;
 mod integration;
@@ -15,15 +15,15 @@ mod json;
 mod kinds;
 mod messaging;
 mod names;
+mod outbound_webhooks;
 mod secret;
 pub mod stripe;
 mod text;
 pub mod timestamp;
-mod webhook;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use contact::{EmailAddress, PhoneNumber};
-pub use email_event::{EmailEvent, EmailTracking, StagesReached, email_status_rank};
+pub use email_events::{EmailEvent, EmailTracking, StagesReached, email_status_rank};
 pub use ids::{
     AnalyticsEventId, ApiKeyId, ArticleId, CallId, ConversationId, CustomerId, EmailCampaignId,
     EmailMessageId, IntegrationId, InvitationId, InvoiceId, IvrMenuId, MessageId, OrgId,
@@ -44,12 +44,14 @@ pub use messaging::{
 pub use names::{
     ApiKeyName, CustomerName, IntegrationName, OrganizationName, PersonName, WebhookDescription,
 };
+pub use outbound_webhooks::{
+    WebhookEvent, WebhookEvents, WebhookUrl, is_public_ipv4, is_public_ipv6,
+};
 pub use secret::{Password, Secret};
 pub use text::{
     AccessToken, ArticleBody, ArticleTitle, ConversationSubject, EventType, IvrMenuName,
     MessageBody, PhoneLabel, PostBody, ReportName, SocialHandle, Tags,
 };
-pub use webhook::{WebhookEvent, WebhookEvents, WebhookUrl, is_public_ipv4, is_public_ipv6};
 
 use serde::{Deserialize, Serialize};
 

@@ -6,7 +6,7 @@
 //! - [`twilio`]: Twilio's signature check and inbound SMS; [`twilio_status`]: its SMS and
 //!   voice status callbacks.
 //! - [`stripe`]: `POST /webhooks/stripe`, the only user of the billing pool.
-//! - [`email`]: SendGrid's and Mailgun's email events (Mailgun's signature tokens are admitted
+//! - [`email_events`]: SendGrid's and Mailgun's email events (Mailgun's signature tokens are admitted
 //!   for one body only, in the database: [`palisade_db::webhooks::admit_mailgun_token`]).
 //!
 //! Carrier and email deliveries are routed to an organization by a resolver function and
@@ -14,7 +14,7 @@
 //! ([`palisade_db::webhooks`]). Only the Stripe route reaches the billing role.
 
 pub mod config;
-pub mod email;
+pub mod email_events;
 pub mod signature;
 pub mod stripe;
 pub mod twilio;
@@ -84,8 +84,8 @@ pub fn register(e: &mut Endpoints) {
         .describe("Signed with `X-Twilio-Signature`; routed by the `To` number (docs/webhooks.md).");
     provider_route(e, twilio("/webhooks/twilio/sms/status", "Twilio: an SMS status callback", ACK), twilio_status::sms_status);
     provider_route(e, twilio("/webhooks/twilio/voice/status", "Twilio: a voice call status callback", ACK), twilio_status::voice_status);
-    provider_route(e, email("/webhooks/email/sendgrid", "SendGrid: a batch of event webhook events", "SendGrid's signed event array"), email::sendgrid);
-    provider_route(e, email("/webhooks/email/mailgun", "Mailgun: one event", "Mailgun's signed event"), email::mailgun);
+    provider_route(e, email("/webhooks/email/sendgrid", "SendGrid: a batch of event webhook events", "SendGrid's signed event array"), email_events::sendgrid);
+    provider_route(e, email("/webhooks/email/mailgun", "Mailgun: one event", "Mailgun's signed event"), email_events::mailgun);
 }
 
 // --- shared by the provider handlers ------------------------------------------------------
