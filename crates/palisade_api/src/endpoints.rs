@@ -657,7 +657,8 @@ fn error_responses() -> Vec<(String, RefOr<Response>)> {
 impl Drop for Doc<'_> {
     /// Adds the responses every operation may give, and the headers of the shared contracts:
     /// `Idempotency-Key` on every tenant POST (`crate::idempotency`; not the password change),
-    /// `If-Match` and 412 on every PATCH and DELETE of an item (`crate::etag`).
+    /// `If-Match` and 412 on every PATCH and DELETE of an item, `ETag` on every JSON 200 of a
+    /// GET or PATCH under `/v1` (`crate::etag`).
     fn drop(&mut self) {
         let auth = self.endpoints.endpoints[self.index].auth;
         let (method, path) = {
@@ -684,6 +685,24 @@ impl Drop for Doc<'_> {
             push_parameter(self.op(), p);
             if !self.op().responses.responses.contains_key("412") {
                 self.errors(&[412]);
+            }
+        }
+        if tenant
+            && path.starts_with("/v1")
+            && matches!(method, HttpMethod::Get | HttpMethod::Patch)
+        {
+            if let Some(RefOr::T(ok)) = self.op().responses.responses.get_mut("200") {
+                let json = ok.content.keys().any(|c| c == "application/json");
+                if json {
+                    let etag = utoipa::openapi::header::HeaderBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .description(Some(
+                            "A strong validator of this body (`\"<32 hex digits>\"`), for \
+                             `If-Match` on a later PATCH or DELETE of the item.",
+                        ))
+                        .build();
+                    ok.headers.insert("ETag".to_owned(), RefOr::T(etag));
+                }
             }
         }
         let has_input = {
