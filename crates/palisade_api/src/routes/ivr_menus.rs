@@ -112,9 +112,10 @@ impl Created for IvrMenus {
 #[serde(deny_unknown_fields)]
 #[schema(as = IvrMenuPatch)]
 pub struct PatchBody {
+    #[schema(value_type = String)]
     #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Object)]
     #[serde(default, deserialize_with = "not_null")]
     tree: Option<Value>,
 }

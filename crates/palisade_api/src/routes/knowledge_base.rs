@@ -125,12 +125,16 @@ impl Created for Articles {
 #[serde(deny_unknown_fields)]
 #[schema(as = ArticlePatch)]
 pub struct PatchBody {
+    #[schema(value_type = String)]
     #[serde(default, deserialize_with = "not_null")]
     title: Option<String>,
+    #[schema(value_type = String)]
     #[serde(default, deserialize_with = "not_null")]
     body: Option<String>,
+    #[schema(value_type = Vec<String>)]
     #[serde(default, deserialize_with = "not_null")]
     tags: Option<Vec<String>>,
+    #[schema(value_type = bool)]
     #[serde(default, deserialize_with = "not_null")]
     published: Option<bool>,
 }

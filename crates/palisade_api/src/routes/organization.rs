@@ -92,7 +92,7 @@ pub async fn get(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpRespo
 #[schema(as = OrganizationPatch)]
 pub struct PatchBody {
     /// 1 to 200 characters.
-    #[schema(required = true)]
+    #[schema(value_type = String, required = true)]
     #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
 }

@@ -231,7 +231,7 @@ pub struct PatchBody {
     #[schema(value_type = Option<String>)]
     label: Option<Option<String>>,
     /// A subset of the capabilities the number has.
-    #[schema(value_type = Option<Vec<Capability>>)]
+    #[schema(value_type = Vec<Capability>)]
     #[serde(default, deserialize_with = "not_null")]
     capabilities: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]

@@ -109,12 +109,13 @@ impl Created for Reports {
 #[serde(deny_unknown_fields)]
 #[schema(as = ReportPatch)]
 pub struct PatchBody {
+    #[schema(value_type = String)]
     #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
-    #[schema(value_type = Option<ReportKind>)]
+    #[schema(value_type = ReportKind)]
     #[serde(default, deserialize_with = "not_null")]
     kind: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Object)]
     #[serde(default, deserialize_with = "not_null")]
     parameters: Option<Value>,
     #[serde(default, deserialize_with = "nullable")]
