@@ -690,20 +690,17 @@ impl Drop for Doc<'_> {
         if tenant
             && path.starts_with("/v1")
             && matches!(method, HttpMethod::Get | HttpMethod::Patch)
+            && let Some(RefOr::T(ok)) = self.op().responses.responses.get_mut("200")
+            && ok.content.keys().any(|c| c == "application/json")
         {
-            if let Some(RefOr::T(ok)) = self.op().responses.responses.get_mut("200") {
-                let json = ok.content.keys().any(|c| c == "application/json");
-                if json {
-                    let etag = utoipa::openapi::header::HeaderBuilder::new()
-                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-                        .description(Some(
-                            "A strong validator of this body (`\"<32 hex digits>\"`), for \
-                             `If-Match` on a later PATCH or DELETE of the item.",
-                        ))
-                        .build();
-                    ok.headers.insert("ETag".to_owned(), RefOr::T(etag));
-                }
-            }
+            let etag = utoipa::openapi::header::HeaderBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .description(Some(
+                    "A strong validator of this body (`\"<32 hex digits>\"`), for `If-Match` on \
+                     a later PATCH or DELETE of the item.",
+                ))
+                .build();
+            ok.headers.insert("ETag".to_owned(), RefOr::T(etag));
         }
         let has_input = {
             let op = &self.endpoints.endpoints[self.index].operation;

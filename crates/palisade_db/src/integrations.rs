@@ -7,6 +7,7 @@ use palisade_domain::{
     IntegrationConfig, IntegrationId, IntegrationName, IntegrationProvider, IntegrationSecrets,
 };
 use time::OffsetDateTime;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::crud;
@@ -115,6 +116,14 @@ impl crud::Insert for NewIntegration {
     }
 }
 
+/// The SET list every update of an integration starts with.
+macro_rules! UPDATE_INTEGRATION {
+    () => {
+        "UPDATE palisade.integrations SET name = coalesce($2, name), \
+         config = coalesce($3, config), enabled = coalesce($4, enabled), "
+    };
+}
+
 /// `None` when the integration does not exist in this organization (or the acting role may
 /// not change it: RLS hides the row from the UPDATE).
 impl crud::Update for IntegrationPatch {
@@ -122,44 +131,20 @@ impl crud::Update for IntegrationPatch {
     async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Integration>, DbError> {
         let name = self.name.as_ref().map(IntegrationName::as_str);
         let config = self.config.as_ref().map(IntegrationConfig::to_value);
+        let secrets = self.secrets.as_ref().map(|s| (s.expose(), s.keys()));
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id, &name, &config, &self.enabled];
         // Two statements, not one with `coalesce($n, secrets)`: reading `secrets` in the SET
         // list needs a SELECT grant the app role does not have.
-        match &self.secrets {
-            None => {
-                crud::returning_opt(
-                    tx,
-                    "UPDATE palisade.integrations SET \
-                         name = coalesce($2, name), \
-                         config = coalesce($3, config), \
-                         enabled = coalesce($4, enabled), \
-                         updated_at = now() \
-                     WHERE id = $1",
-                    &[&id, &name, &config, &self.enabled],
+        let sql = match &secrets {
+            None => concat!(UPDATE_INTEGRATION!(), "updated_at = now() WHERE id = $1"),
+            Some((values, keys)) => {
+                params.extend([values as &(dyn ToSql + Sync), keys]);
+                concat!(
+                    UPDATE_INTEGRATION!(),
+                    "secrets = $5, secret_keys = $6, updated_at = now() WHERE id = $1"
                 )
-                .await
             }
-            Some(secrets) => {
-                crud::returning_opt(
-                    tx,
-                    "UPDATE palisade.integrations SET \
-                         name = coalesce($2, name), \
-                         config = coalesce($3, config), \
-                         enabled = coalesce($4, enabled), \
-                         secrets = $5, \
-                         secret_keys = $6, \
-                         updated_at = now() \
-                     WHERE id = $1",
-                    &[
-                        &id,
-                        &name,
-                        &config,
-                        &self.enabled,
-                        &secrets.expose(),
-                        &secrets.keys(),
-                    ],
-                )
-                .await
-            }
-        }
+        };
+        crud::returning_opt(tx, sql, &params).await
     }
 }

@@ -195,13 +195,7 @@ impl Fields {
         raw: Option<&str>,
         parse: impl FnOnce(&str) -> Result<T, palisade_domain::ParseError>,
     ) -> Option<T> {
-        match parse(raw?) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.refused(field, &e);
-                None
-            }
-        }
+        self.optional_value(field, raw, parse)
     }
 
     /// Fails with every collected error, if any.
