@@ -43,6 +43,54 @@ where
     }
 }
 
+/// Declares a channel's campaign create and PATCH bodies: the channel's own fields, then
+/// `status` and `scheduled_at`, which every channel takes alike. Create fields are
+/// `Option<String>` (required ones marked `#[schema(required = true)]`); PATCH fields may be
+/// absent, null or a string ([`crate::routes::nullable`]), each with its schema. The calling
+/// module imports `CampaignStatus`.
+macro_rules! campaign_bodies {
+    (
+        $(#[$create_meta:meta])*
+        pub struct $create:ident { $( $(#[$c:meta])* $create_field:ident ),+ $(,)? }
+        $(#[$patch_meta:meta])*
+        pub struct $patch:ident { $( $(#[$p:meta])* $patch_field:ident ),+ $(,)? }
+    ) => {
+        #[derive(serde::Deserialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        $(#[$create_meta])*
+        pub struct $create {
+            $( $(#[$c])* $create_field: Option<String>, )+
+            /// `draft` (default) or `scheduled`.
+            #[schema(value_type = Option<CampaignStatus>)]
+            status: Option<String>,
+            /// In the future; required to schedule.
+            #[serde(default, deserialize_with = "crate::routes::nullable")]
+            #[schema(value_type = Option<String>, format = DateTime)]
+            scheduled_at: Option<Option<String>>,
+        }
+
+        #[derive(serde::Deserialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        $(#[$patch_meta])*
+        pub struct $patch {
+            $(
+                $(#[$p])*
+                #[serde(default, deserialize_with = "crate::routes::nullable")]
+                $patch_field: Option<Option<String>>,
+            )+
+            /// Along the transitions clients may make (409 `invalid_status_transition` otherwise).
+            #[serde(default, deserialize_with = "crate::routes::nullable")]
+            #[schema(value_type = CampaignStatus)]
+            status: Option<Option<String>>,
+            /// In the future.
+            #[serde(default, deserialize_with = "crate::routes::nullable")]
+            #[schema(value_type = Option<String>, format = DateTime)]
+            scheduled_at: Option<Option<String>>,
+        }
+    };
+}
+pub(super) use campaign_bodies;
+
 /// Declares a channel's five campaign routes; `update` and `delete` describe what its PATCH
 /// and DELETE do beyond the rules every channel shares.
 pub(super) fn routes<C>(e: &mut Endpoints, update: &str, delete: &str)

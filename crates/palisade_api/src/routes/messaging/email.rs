@@ -26,7 +26,7 @@ use crate::resource::{
     self, Created, CreatedWithin, DeleteGuard, Listed, PatchGuard, Patched, Resource, Violation,
     Within,
 };
-use crate::routes::{Fields, nullable};
+use crate::routes::Fields;
 
 /// Declares the email routes.
 pub(super) fn register(e: &mut Endpoints) {
@@ -115,24 +115,27 @@ impl Resource for Campaigns<EmailCampaign> {
     const DELETE_GUARD: Option<DeleteGuard<EmailCampaign>> = Some(campaign::deletable);
 }
 
-/// Create body.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = EmailCampaignCreate)]
-pub struct CreateCampaignBody {
-    #[schema(required = true)]
-    name: Option<String>,
-    #[schema(required = true)]
-    subject: Option<String>,
-    #[schema(required = true)]
-    body: Option<String>,
-    /// `draft` (default) or `scheduled`.
-    #[schema(value_type = Option<CampaignStatus>)]
-    status: Option<String>,
-    /// In the future; required to schedule.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    scheduled_at: Option<Option<String>>,
+campaign::campaign_bodies! {
+    /// Create body.
+    #[schema(as = EmailCampaignCreate)]
+    pub struct CreateCampaignBody {
+        #[schema(required = true)]
+        name,
+        #[schema(required = true)]
+        subject,
+        #[schema(required = true)]
+        body,
+    }
+    /// Patch body: absent fields stay; `null` clears `scheduled_at`.
+    #[schema(as = EmailCampaignPatch)]
+    pub struct PatchCampaignBody {
+        #[schema(value_type = String)]
+        name,
+        #[schema(value_type = String)]
+        subject,
+        #[schema(value_type = String)]
+        body,
+    }
 }
 
 impl Created for Campaigns<EmailCampaign> {
@@ -154,30 +157,6 @@ impl Created for Campaigns<EmailCampaign> {
             scheduled_at,
         })
     }
-}
-
-/// Patch body: absent fields stay; `null` clears `scheduled_at`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = EmailCampaignPatch)]
-pub struct PatchCampaignBody {
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String)]
-    name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String)]
-    subject: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String)]
-    body: Option<Option<String>>,
-    /// Along the transitions clients may make (409 `invalid_status_transition` otherwise).
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = CampaignStatus)]
-    status: Option<Option<String>>,
-    /// In the future.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    scheduled_at: Option<Option<String>>,
 }
 
 impl Patched for Campaigns<EmailCampaign> {

@@ -26,8 +26,8 @@ use crate::resource::{
     self, Created, CreatedWithin, DeleteGuard, Listed, PatchGuard, Patched, Resource, Violation,
     Within,
 };
+use crate::routes::Fields;
 use crate::routes::phone_numbers::from_number_not_owned;
-use crate::routes::{Fields, nullable};
 
 /// Declares the SMS routes.
 pub(super) fn register(e: &mut Endpoints) {
@@ -124,26 +124,29 @@ impl Resource for Campaigns<SmsCampaign> {
     const DELETE_GUARD: Option<DeleteGuard<SmsCampaign>> = Some(campaign::deletable);
 }
 
-/// Create body.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = SmsCampaignCreate)]
-pub struct CreateCampaignBody {
-    #[schema(required = true)]
-    name: Option<String>,
-    #[schema(required = true)]
-    body: Option<String>,
-    /// One of this organization's phone numbers with the `sms` capability (422
-    /// `from_number_not_owned` otherwise).
-    #[schema(required = true)]
-    from_number: Option<String>,
-    /// `draft` (default) or `scheduled`.
-    #[schema(value_type = Option<CampaignStatus>)]
-    status: Option<String>,
-    /// In the future; required to schedule.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    scheduled_at: Option<Option<String>>,
+campaign::campaign_bodies! {
+    /// Create body.
+    #[schema(as = SmsCampaignCreate)]
+    pub struct CreateCampaignBody {
+        #[schema(required = true)]
+        name,
+        #[schema(required = true)]
+        body,
+        /// One of this organization's phone numbers with the `sms` capability (422
+        /// `from_number_not_owned` otherwise).
+        #[schema(required = true)]
+        from_number,
+    }
+    /// Patch body: absent fields stay; `null` clears `scheduled_at`.
+    #[schema(as = SmsCampaignPatch)]
+    pub struct PatchCampaignBody {
+        #[schema(value_type = String)]
+        name,
+        #[schema(value_type = String)]
+        body,
+        #[schema(value_type = String)]
+        from_number,
+    }
 }
 
 impl Created for Campaigns<SmsCampaign> {
@@ -169,30 +172,6 @@ impl Created for Campaigns<SmsCampaign> {
             scheduled_at,
         })
     }
-}
-
-/// Patch body: absent fields stay; `null` clears `scheduled_at`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = SmsCampaignPatch)]
-pub struct PatchCampaignBody {
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String)]
-    name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String)]
-    body: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String)]
-    from_number: Option<Option<String>>,
-    /// Along the transitions clients may make (409 `invalid_status_transition` otherwise).
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = CampaignStatus)]
-    status: Option<Option<String>>,
-    /// In the future.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    scheduled_at: Option<Option<String>>,
 }
 
 impl Patched for Campaigns<SmsCampaign> {

@@ -55,21 +55,22 @@ impl Resource for Campaigns<VoiceCampaign> {
     const DELETE_GUARD: Option<DeleteGuard<VoiceCampaign>> = Some(campaign::deletable);
 }
 
-/// Create body.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = VoiceCampaignCreate)]
-pub struct CreateCampaignBody {
-    #[schema(required = true)]
-    name: Option<String>,
-    script: Option<String>,
-    /// `draft` (default) or `scheduled`.
-    #[schema(value_type = Option<CampaignStatus>)]
-    status: Option<String>,
-    /// In the future; required to schedule.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    scheduled_at: Option<Option<String>>,
+campaign::campaign_bodies! {
+    /// Create body.
+    #[schema(as = VoiceCampaignCreate)]
+    pub struct CreateCampaignBody {
+        #[schema(required = true)]
+        name,
+        script,
+    }
+    /// Patch body: absent fields stay; `null` clears `script` and `scheduled_at`.
+    #[schema(as = VoiceCampaignPatch)]
+    pub struct PatchCampaignBody {
+        #[schema(value_type = String)]
+        name,
+        #[schema(value_type = Option<String>)]
+        script,
+    }
 }
 
 impl Created for Campaigns<VoiceCampaign> {
@@ -89,27 +90,6 @@ impl Created for Campaigns<VoiceCampaign> {
             scheduled_at,
         })
     }
-}
-
-/// Patch body: absent fields stay; `null` clears `script` and `scheduled_at`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = VoiceCampaignPatch)]
-pub struct PatchCampaignBody {
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String)]
-    name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    script: Option<Option<String>>,
-    /// Along the transitions clients may make (409 `invalid_status_transition` otherwise).
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = CampaignStatus)]
-    status: Option<Option<String>>,
-    /// In the future.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    scheduled_at: Option<Option<String>>,
 }
 
 impl Patched for Campaigns<VoiceCampaign> {
