@@ -173,17 +173,20 @@ impl Fields {
         )
     }
 
-    /// A PATCH's status and schedule (checked against the campaign by [`guard`]).
-    pub(super) fn schedule_change(
+    /// A PATCH of the channel's `content` changes, with its status and schedule (checked
+    /// against the campaign by [`guard`]).
+    pub(super) fn campaign_patch<T>(
         &mut self,
+        content: T,
         status: &Option<Option<String>>,
         scheduled_at: &Option<Option<String>>,
-    ) -> (Option<CampaignStatus>, Option<Option<OffsetDateTime>>) {
+    ) -> CampaignPatch<T> {
         let status = self.not_null("status", status, CampaignStatus::parse);
-        (
+        CampaignPatch {
+            content,
             status,
-            self.scheduled_at(scheduled_at, OffsetDateTime::now_utc()),
-        )
+            scheduled_at: self.scheduled_at(scheduled_at, OffsetDateTime::now_utc()),
+        }
     }
 }
 

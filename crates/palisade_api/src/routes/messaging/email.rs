@@ -170,12 +170,7 @@ impl Patched for Campaigns<EmailCampaign> {
             subject: f.not_null("subject", &body.subject, EmailSubject::parse),
             body: f.not_null("body", &body.body, EmailBody::parse),
         };
-        let (status, scheduled_at) = f.schedule_change(&body.status, &body.scheduled_at);
-        CampaignPatch {
-            content,
-            status,
-            scheduled_at,
-        }
+        f.campaign_patch(content, &body.status, &body.scheduled_at)
     }
 }
 

@@ -185,12 +185,7 @@ impl Patched for Campaigns<SmsCampaign> {
             body: f.not_null("body", &body.body, SmsBody::parse),
             from_number: f.not_null("from_number", &body.from_number, PhoneNumber::parse),
         };
-        let (status, scheduled_at) = f.schedule_change(&body.status, &body.scheduled_at);
-        CampaignPatch {
-            content,
-            status,
-            scheduled_at,
-        }
+        f.campaign_patch(content, &body.status, &body.scheduled_at)
     }
 }
 

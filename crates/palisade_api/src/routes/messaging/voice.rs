@@ -102,12 +102,7 @@ impl Patched for Campaigns<VoiceCampaign> {
             name: f.not_null("name", &body.name, CampaignName::parse),
             script: f.clearable("script", &body.script, VoiceScript::parse),
         };
-        let (status, scheduled_at) = f.schedule_change(&body.status, &body.scheduled_at);
-        CampaignPatch {
-            content,
-            status,
-            scheduled_at,
-        }
+        f.campaign_patch(content, &body.status, &body.scheduled_at)
     }
 }
 
