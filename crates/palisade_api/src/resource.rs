@@ -56,7 +56,17 @@ pub(crate) trait Resource: 'static {
     const ADMIN_WRITES: bool = false;
     /// The constraints whose violation by a write is the client's mistake, and what it is.
     const VIOLATIONS: &'static [Violation] = &[];
+    /// The rule a row's state puts on deleting it (a campaign once sent, a message gone out),
+    /// checked on the row locked in the delete's transaction, after `If-Match`. `None`: any
+    /// row may go.
+    const DELETE_GUARD: Option<DeleteGuard<Self::Row>> = None;
 }
+
+/// A rule a row's state puts on deleting it ([`Resource::DELETE_GUARD`]).
+pub(crate) type DeleteGuard<Row> = fn(&Row) -> Result<(), ApiError>;
+
+/// A rule a row's state puts on changing it ([`Patched::GUARD`]).
+pub(crate) type PatchGuard<Patch, Row> = fn(&mut Patch, &Row) -> Result<(), ApiError>;
 
 /// A constraint the database enforces (a unique key, a composite foreign key) and the error a
 /// client gets when a write violates it. The same constraint can mean different things to
@@ -136,9 +146,14 @@ pub(crate) trait Patched: Resource {
     type Patch: crud::Update<Row = Self::Row>;
     /// Parses the body, recording each bad field in `f`.
     fn parse(body: &Self::Body, f: &mut Fields) -> Self::Patch;
+    /// The rules the row's state puts on the changes (a status transition, an edit allowed
+    /// only before something went out), checked on the row locked in the PATCH's transaction,
+    /// after `If-Match`; it may complete the changes from the row. `None`: no such rules.
+    const GUARD: Option<PatchGuard<Self::Patch, Self::Row>> = None;
 
-    /// Refuses a patch that the row's current state does not allow, in the write transaction
-    /// before the write (e.g. a phone number's capabilities bounded by the carrier's).
+    /// Refuses a patch that needs another read to judge, in the write transaction after
+    /// [`Patched::GUARD`] and before the write (e.g. a phone number's capabilities, bounded by
+    /// what the carrier gives the number).
     async fn check(_tx: &mut TenantTx, _id: Uuid, _patch: &Self::Patch) -> Result<(), ApiError> {
         Ok(())
     }
@@ -171,6 +186,30 @@ fn write_errors<R: Resource>(doc: &mut Doc<'_>, deletes: bool) {
     }) {
         doc.errors(&[409]);
     }
+}
+
+/// Inside a write transaction, before the write: checks `If-Match` against row `id` locked
+/// `FOR UPDATE`. When `read` (the family has a guard), the row is read and locked whether or
+/// not the header was sent, and returned (404 when it is not this organization's).
+async fn locked<R: Resource>(
+    tx: &mut TenantTx,
+    id: Uuid,
+    if_match: &IfMatch,
+    read: bool,
+) -> Result<Option<R::Row>, ApiError> {
+    if !read {
+        if_match
+            .check(crud::lock::<R::Row>(tx, id), R::Json::from)
+            .await?;
+        return Ok(None);
+    }
+    let row = crud::lock::<R::Row>(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if_match
+        .check(async { Ok(Some(row.clone())) }, R::Json::from)
+        .await?;
+    Ok(Some(row))
 }
 
 /// `GET <collection>`: newest first, with the family's filters.
@@ -240,12 +279,13 @@ pub(crate) async fn update<R: Patched>(
     may_write::<R>(&tenant)?;
     let id = path_id(&path)?;
     let mut f = Fields::default();
-    let patch = R::parse(&body, &mut f);
+    let mut patch = R::parse(&body, &mut f);
     f.finish()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(crud::lock::<R::Row>(&mut tx, id), R::Json::from)
-        .await?;
+    let current = locked::<R>(&mut tx, id, &if_match, R::GUARD.is_some()).await?;
+    if let (Some(guard), Some(current)) = (R::GUARD, &current) {
+        guard(&mut patch, current)?;
+    }
     R::check(&mut tx, id, &patch).await?;
     let row = crud::Update::update(&patch, &mut tx, id)
         .await
@@ -266,9 +306,10 @@ pub(crate) async fn delete<R: Resource>(
     may_write::<R>(&tenant)?;
     let id = path_id(&path)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(crud::lock::<R::Row>(&mut tx, id), R::Json::from)
-        .await?;
+    let current = locked::<R>(&mut tx, id, &if_match, R::DELETE_GUARD.is_some()).await?;
+    if let (Some(guard), Some(current)) = (R::DELETE_GUARD, &current) {
+        guard(current)?;
+    }
     if !crud::delete::<R::Row>(&mut tx, id)
         .await
         .map_err(write_error::<R>)?
@@ -333,6 +374,106 @@ pub(crate) fn delete_route<R: Resource>(e: &mut Endpoints) -> Doc<'_> {
         .no_content()
         .errors(&[404]);
     write_errors::<R>(&mut doc, true);
+    doc
+}
+
+/// A family whose items also live under a parent's path, `/v1/<parents>/{id}/<items>`
+/// (a campaign's recipients): listed there with the family's filters narrowed to the parent,
+/// and, with [`CreatedWithin`], created there. Another organization's parent answers 404
+/// like a missing one.
+pub(crate) trait Within: Listed {
+    /// The parent's stored row.
+    type Parent: Table;
+    /// `/v1/<parents>/{id}/<items>`.
+    const NESTED: &'static str;
+    /// Narrows the filters to parent `parent`; a filter naming another parent is the
+    /// client's mistake (422).
+    fn within(filter: &mut Self::Filter, parent: Uuid) -> Result<(), ApiError>;
+}
+
+/// A [`Within`] family whose items are created under their parent's path (and found at
+/// [`Resource::COLLECTION`]'s, which the 201's `Location` names).
+// The futures are not required to be `Send`: handlers run on actix's single-threaded workers.
+#[allow(async_fn_in_trait)]
+pub(crate) trait CreatedWithin: Within {
+    /// The request body.
+    type Body: DeserializeOwned + utoipa::ToSchema + 'static;
+    /// The parsed body.
+    type New;
+    /// Parses the body, recording each bad field in `f`; `None` only when `f` has errors.
+    fn parse(body: &Self::Body, f: &mut Fields) -> Option<Self::New>;
+    /// Inserts the item under parent `parent`, in the transaction of the request's
+    /// `Idempotency-Key`: the parent's own rules (404 when it is not this organization's)
+    /// and the constraint errors are the family's.
+    async fn insert(tx: &mut TenantTx, parent: Uuid, new: Self::New)
+    -> Result<Self::Row, ApiError>;
+}
+
+/// `GET <nested>`: the parent's items, newest first, with the family's filters.
+pub(crate) async fn list_within<R: Within>(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    q: List<R::Query>,
+) -> Result<HttpResponse, ApiError> {
+    let parent = path_id(&path)?;
+    let mut f = Fields::default();
+    let mut filter = R::filter(&q.filter, &mut f);
+    f.finish()?;
+    R::within(&mut filter, parent)?;
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    if !crud::exists::<R::Parent>(&mut tx, parent).await? {
+        return Err(ApiError::NotFound);
+    }
+    let page = crud::list_page(tx, &filter, &q.page).await?;
+    Ok(q.respond(page, R::Json::from))
+}
+
+/// `POST <nested>` (201 with `Location` under [`Resource::COLLECTION`]).
+pub(crate) async fn create_within<R: CreatedWithin>(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    idem: Idempotency,
+    path: web::Path<String>,
+    body: Json<R::Body>,
+) -> Result<HttpResponse, ApiError> {
+    may_write::<R>(&tenant)?;
+    let parent = path_id(&path)?;
+    let mut f = Fields::default();
+    let new = R::parse(&body, &mut f);
+    f.finish()?;
+    let new = new.ok_or_else(|| ApiError::internal("validated fields missing"))?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
+    let row = R::insert(&mut tx, parent, new).await?;
+    let id = Table::cursor(&row).id;
+    tx.commit(crate::routes::created(
+        R::COLLECTION,
+        id,
+        R::Json::from(row),
+    ))
+    .await
+}
+
+/// Declares `GET <nested>`.
+pub(crate) fn list_within_route<R: Within>(e: &mut Endpoints) -> Doc<'_> {
+    let mut doc = e.get(R::NESTED, list_within::<R>);
+    doc.tag(R::TAG)
+        .summary(&format!("List {} within their parent", R::MANY))
+        .list_query::<R::Query>()
+        .list::<R::Json>()
+        .errors(&[404, 422]);
+    doc
+}
+
+/// Declares `POST <nested>`.
+pub(crate) fn create_within_route<R: CreatedWithin>(e: &mut Endpoints) -> Doc<'_> {
+    let mut doc = e.post(R::NESTED, create_within::<R>);
+    doc.tag(R::TAG)
+        .summary(&format!("Create {} within its parent", R::ONE))
+        .body::<R::Body>()
+        .created::<R::Json>()
+        .errors(&[404, 413, 415, 422]);
+    write_errors::<R>(&mut doc, false);
     doc
 }
 

@@ -15,7 +15,7 @@ use crate::list::{Cursor, ListQuery};
 use crate::{DbError, Page, PageRequest, TenantTx};
 
 /// A tenant table's row as the API reads it, declared with [`table!`].
-pub trait Table: Sized {
+pub trait Table: Sized + Clone {
     /// The columns every query of this table returns, comma-separated.
     const COLUMNS: &'static str;
     /// `SELECT <columns> FROM <table> WHERE id = $1`.
@@ -143,6 +143,12 @@ pub async fn get<T: Table>(tx: TenantTx, id: Uuid) -> Result<Option<T>, DbError>
 pub async fn lock<T: Table>(tx: &mut TenantTx, id: Uuid) -> Result<Option<T>, DbError> {
     let row = tx.query_opt(T::LOCK, &[&id]).await?;
     row.as_ref().map(T::from_row).transpose()
+}
+
+/// Whether row `id` exists in this organization, inside a longer transaction (a parent
+/// checked before listing its children).
+pub async fn exists<T: Table>(tx: &mut TenantTx, id: Uuid) -> Result<bool, DbError> {
+    Ok(tx.query_opt(T::GET, &[&id]).await?.is_some())
 }
 
 /// Deletes one row; `false` when it does not exist in this organization.

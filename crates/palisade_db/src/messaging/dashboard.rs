@@ -7,30 +7,32 @@ use tokio_postgres::Row;
 use super::CreatedRange;
 use crate::{DbError, TenantTx};
 
+/// The branch of [`STATS`] counting the rows of each table by status (inside the window `w`).
+macro_rules! by_status_branches {
+    ($($table:literal),+) => {
+        concat!($(
+            "SELECT '", $table, "' AS kind, status, count(*) AS n FROM palisade.", $table,
+            ", w WHERE created_at >= w.after AND created_at < w.before GROUP BY status\nUNION ALL\n",
+        )+)
+    };
+}
+
 /// One statement for everything: each branch is an aggregate over one table, filtered by the
-/// same creation window (both bounds exclusive, open when NULL).
-const STATS: &str = "\
-WITH w AS (SELECT coalesce($1::timestamptz, '-infinity') AS after, coalesce($2::timestamptz, 'infinity') AS before)
-SELECT 'email_campaigns' AS kind, status, count(*) AS n
-  FROM palisade.email_campaigns, w WHERE created_at >= w.after AND created_at < w.before GROUP BY status
-UNION ALL
-SELECT 'email_messages', status, count(*)
-  FROM palisade.email_messages, w WHERE created_at >= w.after AND created_at < w.before GROUP BY status
-UNION ALL
-SELECT 'sms_campaigns', status, count(*)
-  FROM palisade.sms_campaigns, w WHERE created_at >= w.after AND created_at < w.before GROUP BY status
-UNION ALL
-SELECT 'sms_messages', status, count(*)
-  FROM palisade.sms_messages, w WHERE created_at >= w.after AND created_at < w.before GROUP BY status
-UNION ALL
-SELECT 'voice_campaigns', status, count(*)
-  FROM palisade.voice_campaigns, w WHERE created_at >= w.after AND created_at < w.before GROUP BY status
-UNION ALL
-SELECT 'calls', status, count(*)
-  FROM palisade.calls, w WHERE created_at >= w.after AND created_at < w.before GROUP BY status
-UNION ALL
-SELECT 'call_seconds', NULL::text, coalesce(sum(duration_seconds), 0)
-  FROM palisade.calls, w WHERE created_at >= w.after AND created_at < w.before";
+/// same creation window (`after` inclusive, `before` exclusive, open when NULL).
+const STATS: &str = concat!(
+    "WITH w AS (SELECT coalesce($1::timestamptz, '-infinity') AS after, \
+     coalesce($2::timestamptz, 'infinity') AS before)\n",
+    by_status_branches!(
+        "email_campaigns",
+        "email_messages",
+        "sms_campaigns",
+        "sms_messages",
+        "voice_campaigns",
+        "calls"
+    ),
+    "SELECT 'call_seconds', NULL::text, coalesce(sum(duration_seconds), 0) \
+     FROM palisade.calls, w WHERE created_at >= w.after AND created_at < w.before",
+);
 
 /// Counts per status, every status present (zero when none), in lifecycle order.
 pub type ByStatus<S> = Vec<(S, i64)>;

@@ -5,8 +5,8 @@
 //!
 //! The rules about statuses (which transitions clients may make, when a campaign can still be
 //! edited) live in `palisade_domain`; the handlers apply them to a row read `FOR UPDATE` in the
-//! same transaction as the write, so two concurrent requests cannot both pass a check that only
-//! one of them should.
+//! same transaction as the write ([`crate::crud::lock`]), so two concurrent requests cannot both
+//! pass a check that only one of them should.
 
 pub mod campaign;
 pub mod dashboard;
@@ -30,17 +30,6 @@ pub(crate) fn decode<T>(
 ) -> Result<T, DbError> {
     let raw: &str = r.try_get(col)?;
     parse(raw).map_err(|_| DbError::Decode(format!("unexpected {col} value")))
-}
-
-/// The result of a write that a row's status may forbid.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Guarded<T, S> {
-    /// Done.
-    Done(T),
-    /// No such row in this organization.
-    NotFound,
-    /// The row exists, but its status (given) does not allow it.
-    Refused(S),
 }
 
 /// A customer's contact details, to address a message to them.
@@ -71,10 +60,4 @@ pub async fn customer_contact(
         })
     })
     .transpose()
-}
-
-/// Whether `e` is the violation of foreign key `name` (with composite keys: the referenced row
-/// is not in this organization, which is exactly the same as not existing).
-pub fn is_fk_violation_of(e: &DbError, name: &str) -> bool {
-    matches!(e, DbError::ForeignKeyViolation { constraint } if constraint == name)
 }

@@ -1,31 +1,27 @@
-//! What the email, SMS and voice campaign routes share: the list, get and delete handlers
-//! (generic over the channel's [`CampaignRoute`]), the rules of a campaign's lifecycle (a new
-//! campaign's status, a PATCH checked against the locked row, deletion), and the check that a
-//! campaign still takes recipients. Each channel module keeps its own JSON, its create and
-//! PATCH bodies (their fields differ) and its messages or calls.
+//! What the email, SMS and voice campaign routes share: the family [`Campaigns`] of each
+//! channel's row (its list route and filters are the same for every channel), the rules of a
+//! campaign's lifecycle (a new campaign's status, a PATCH checked against the locked row,
+//! deletion: [`Resource::DELETE_GUARD`] and [`Patched::GUARD`]), and the check that a campaign
+//! still takes recipients. Each channel module keeps its own JSON, its create and PATCH bodies
+//! (their fields differ) and its messages or calls.
+
+use std::marker::PhantomData;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
-use palisade_db::messaging::Guarded;
-use palisade_db::messaging::campaign::{self as db, Campaign, CampaignFilter};
-use palisade_domain::{CampaignStatus, ParseError};
-use serde::{Deserialize, Serialize};
+use palisade_db::messaging::campaign::{self as db, Campaign, CampaignFilter, CampaignPatch};
+use palisade_domain::CampaignStatus;
+use serde::Deserialize;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
-use crate::auth::Tenant;
-use crate::etag::IfMatch;
-use crate::list::List;
-use crate::routes::{Fields, parse_id};
-use crate::{ApiError, AppState};
+use crate::ApiError;
+use crate::endpoints::Endpoints;
+use crate::resource::{self, Created, Listed, Patched, Resource};
+use crate::routes::Fields;
 
-/// A channel's campaign as the routes see it: its JSON and how its id is parsed.
-pub(super) trait CampaignRoute: Campaign + 'static {
-    /// The campaign as clients see it (its schema documents the generic routes).
-    type Json: Serialize + From<Self> + utoipa::ToSchema;
-    /// Parses the id in a path.
-    const PARSE_ID: fn(&str) -> Result<Self::Id, ParseError>;
-}
+/// The campaigns of the channel whose row is `C`: `/v1/{email,sms,voice}-campaigns`.
+pub(crate) struct Campaigns<C>(PhantomData<C>);
 
 /// Campaign list query string.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -35,86 +31,123 @@ pub struct CampaignListQuery {
     status: Option<String>,
 }
 
-/// `GET /v1/{email,sms,voice}-campaigns?limit=&cursor=&status=&created_after=&created_before=`.
-pub(super) async fn list_campaigns<C: CampaignRoute>(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: List<CampaignListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let status = f.optional("status", q.filter.status.as_deref(), CampaignStatus::parse);
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_campaigns::<C>(tx, &CampaignFilter { status }, q.page).await?;
-    Ok(q.respond(page, C::Json::from))
-}
+impl<C: Campaign + 'static> Listed for Campaigns<C>
+where
+    Self: Resource<Row = C>,
+{
+    type Query = CampaignListQuery;
+    type Filter = CampaignFilter<C>;
 
-/// `GET /v1/{email,sms,voice}-campaigns/{id}`.
-pub(super) async fn get_campaign<C: CampaignRoute>(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, C::PARSE_ID)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let campaign = db::get_campaign::<C>(tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(C::Json::from(campaign)))
-}
-
-/// `DELETE /v1/{email,sms,voice}-campaigns/{id}` (204): with its recipients (email, SMS), or
-/// leaving its calls unlinked (voice); 409 while sending or once sent.
-pub(super) async fn delete_campaign<C: CampaignRoute>(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, C::PARSE_ID)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    check_if_match::<C>(&mut tx, id, &if_match).await?;
-    match db::delete_campaign::<C>(&mut tx, id).await? {
-        Guarded::Done(()) => {}
-        Guarded::NotFound => return Err(ApiError::NotFound),
-        Guarded::Refused(status) => return Err(not_deletable(status)),
+    fn filter(q: &CampaignListQuery, f: &mut Fields) -> CampaignFilter<C> {
+        CampaignFilter::new(f.optional("status", q.status.as_deref(), CampaignStatus::parse))
     }
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
 }
 
-/// `If-Match` on a campaign (PATCH, DELETE), against its row locked in `tx`.
-pub(super) async fn check_if_match<C: CampaignRoute>(
-    tx: &mut TenantTx,
-    id: C::Id,
-    if_match: &IfMatch,
+/// Declares a channel's campaign create and PATCH bodies: the channel's own fields, then
+/// `status` and `scheduled_at`, which every channel takes alike. Create fields are
+/// `Option<String>` (required ones marked `#[schema(required = true)]`); PATCH fields may be
+/// absent, null or a string ([`crate::routes::nullable`]), each with its schema. The calling
+/// module imports `CampaignStatus`.
+macro_rules! campaign_bodies {
+    (
+        $(#[$create_meta:meta])*
+        pub struct $create:ident { $( $(#[$c:meta])* $create_field:ident ),+ $(,)? }
+        $(#[$patch_meta:meta])*
+        pub struct $patch:ident { $( $(#[$p:meta])* $patch_field:ident ),+ $(,)? }
+    ) => {
+        #[derive(serde::Deserialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        $(#[$create_meta])*
+        pub struct $create {
+            $( $(#[$c])* $create_field: Option<String>, )+
+            /// `draft` (default) or `scheduled`.
+            #[schema(value_type = Option<CampaignStatus>)]
+            status: Option<String>,
+            /// In the future; required to schedule.
+            #[serde(default, deserialize_with = "crate::routes::nullable")]
+            #[schema(value_type = Option<String>, format = DateTime)]
+            scheduled_at: Option<Option<String>>,
+        }
+
+        #[derive(serde::Deserialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        $(#[$patch_meta])*
+        pub struct $patch {
+            $(
+                $(#[$p])*
+                #[serde(default, deserialize_with = "crate::routes::nullable")]
+                $patch_field: Option<Option<String>>,
+            )+
+            /// Along the transitions clients may make (409 `invalid_status_transition` otherwise).
+            #[serde(default, deserialize_with = "crate::routes::nullable")]
+            #[schema(value_type = CampaignStatus)]
+            status: Option<Option<String>>,
+            /// In the future.
+            #[serde(default, deserialize_with = "crate::routes::nullable")]
+            #[schema(value_type = Option<String>, format = DateTime)]
+            scheduled_at: Option<Option<String>>,
+        }
+    };
+}
+pub(super) use campaign_bodies;
+
+/// Declares a channel's five campaign routes; `update` and `delete` describe what its PATCH
+/// and DELETE do beyond the rules every channel shares.
+pub(super) fn routes<C>(e: &mut Endpoints, update: &str, delete: &str)
+where
+    C: Campaign + 'static,
+    Campaigns<C>: Resource<Row = C> + Created + Patched,
+{
+    resource::list_route::<Campaigns<C>>(e);
+    resource::create_route::<Campaigns<C>>(e)
+        .describe("A draft, or scheduled with a future `scheduled_at`");
+    resource::get_route::<Campaigns<C>>(e);
+    resource::update_route::<Campaigns<C>>(e)
+        .describe(update)
+        .errors(&[409]);
+    resource::delete_route::<Campaigns<C>>(e)
+        .describe(delete)
+        .errors(&[409]);
+}
+
+/// Every channel's [`Resource::DELETE_GUARD`]: only draft, scheduled and cancelled campaigns
+/// may go (409 `campaign_not_deletable` otherwise).
+pub(super) fn deletable<C: Campaign>(campaign: &C) -> Result<(), ApiError> {
+    let status = campaign.status()?;
+    if status.is_deletable() {
+        Ok(())
+    } else {
+        Err(not_deletable(status))
+    }
+}
+
+/// Every channel's [`Patched::GUARD`]: checks the PATCH against the campaign as it is
+/// ([`check_campaign_change`]) and keeps the status to store (`None` when it does not change).
+pub(super) fn guard<C: Campaign, T: Default + PartialEq>(
+    patch: &mut CampaignPatch<T>,
+    current: &C,
 ) -> Result<(), ApiError> {
-    if_match
-        .check(db::lock_campaign::<C>(tx, id), C::Json::from)
-        .await
-}
-
-/// The first step of a PATCH: locks the campaign (404 when it is not this organization's) and
-/// checks `change` against it ([`check_campaign_change`]). Returns the status to store.
-pub(super) async fn lock_and_check<C: Campaign>(
-    tx: &mut TenantTx,
-    id: C::Id,
-    change: &CampaignChange,
-    now: OffsetDateTime,
-) -> Result<Option<CampaignStatus>, ApiError> {
-    let current = db::lock_campaign::<C>(tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    check_campaign_change(current.status(), current.scheduled_at(), change, now)
+    let change = CampaignChange {
+        status: patch.status,
+        scheduled_at: patch.scheduled_at,
+        edits_content: patch.edits_content(),
+    };
+    patch.status = check_campaign_change(
+        current.status()?,
+        current.scheduled_at(),
+        &change,
+        OffsetDateTime::now_utc(),
+    )?;
+    Ok(())
 }
 
 /// Before adding a recipient: share-locks the campaign's status (404 when it is not this
 /// organization's; 409 unless draft or scheduled).
 pub(super) async fn takes_recipients<C: Campaign>(
     tx: &mut TenantTx,
-    id: C::Id,
+    id: Uuid,
 ) -> Result<(), ApiError> {
-    let status = db::share_campaign_status::<C>(tx, id)
+    let status = db::share_status::<C>(tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
     if !status.is_editable() {
@@ -123,19 +156,42 @@ pub(super) async fn takes_recipients<C: Campaign>(
     Ok(())
 }
 
-/// Before listing a campaign's recipients: 404 when it is not this organization's.
-pub(super) async fn require_campaign<C: Campaign>(
-    tx: &mut TenantTx,
-    id: C::Id,
-) -> Result<(), ApiError> {
-    if !db::campaign_exists::<C>(tx, id).await? {
-        return Err(ApiError::NotFound);
+impl Fields {
+    /// A new campaign's status and schedule: draft (default) or scheduled, which needs a
+    /// future `scheduled_at`.
+    pub(super) fn new_schedule(
+        &mut self,
+        status: Option<&str>,
+        scheduled_at: &Option<Option<String>>,
+    ) -> (CampaignStatus, Option<OffsetDateTime>) {
+        let scheduled_at = self
+            .scheduled_at(scheduled_at, OffsetDateTime::now_utc())
+            .flatten();
+        (
+            new_campaign_status(self, status, scheduled_at),
+            scheduled_at,
+        )
     }
-    Ok(())
+
+    /// A PATCH of the channel's `content` changes, with its status and schedule (checked
+    /// against the campaign by [`guard`]).
+    pub(super) fn campaign_patch<T>(
+        &mut self,
+        content: T,
+        status: &Option<Option<String>>,
+        scheduled_at: &Option<Option<String>>,
+    ) -> CampaignPatch<T> {
+        let status = self.not_null("status", status, CampaignStatus::parse);
+        CampaignPatch {
+            content,
+            status,
+            scheduled_at: self.scheduled_at(scheduled_at, OffsetDateTime::now_utc()),
+        }
+    }
 }
 
 /// The status of a new campaign: draft (default) or scheduled, which needs `scheduled_at`.
-pub(super) fn new_campaign_status(
+fn new_campaign_status(
     f: &mut Fields,
     raw: Option<&str>,
     scheduled_at: Option<OffsetDateTime>,
@@ -157,13 +213,13 @@ pub(super) fn new_campaign_status(
 }
 
 /// What a PATCH asks of a campaign's lifecycle.
-pub(super) struct CampaignChange {
+struct CampaignChange {
     /// The requested status, if any.
-    pub(super) status: Option<CampaignStatus>,
+    status: Option<CampaignStatus>,
     /// The requested schedule (already checked to be in the future), if any.
-    pub(super) scheduled_at: Option<Option<OffsetDateTime>>,
+    scheduled_at: Option<Option<OffsetDateTime>>,
     /// Whether the PATCH touches the content (name, texts, schedule).
-    pub(super) edits_content: bool,
+    edits_content: bool,
 }
 
 /// Checks a PATCH against the campaign's current status (read `FOR UPDATE`): 409 for a

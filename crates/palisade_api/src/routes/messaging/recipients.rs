@@ -1,14 +1,17 @@
 //! What adding and listing a campaign's recipients has in common for email and SMS: the
 //! add-recipient body (a customer, an address, or both), the address taken from the customer
-//! when none is given, the answers to a duplicate recipient or a foreign customer, and the
-//! campaign given by the path of a recipient list. Each channel describes its address with a
-//! [`RecipientAddress`].
+//! when none is given, and the campaign given by the path of a recipient list. Each channel
+//! describes its address with a [`RecipientAddress`]; the handlers are
+//! [`crate::resource::Within`]'s.
 
+use palisade_db::TenantTx;
+use palisade_db::messaging::campaign::Campaign;
 use palisade_db::messaging::{self as shared, CustomerContact};
-use palisade_db::{DbError, TenantTx};
 use palisade_domain::{CustomerId, ParseError};
+use uuid::Uuid;
 
-use super::{no_such_customer, recipient_exists};
+use super::campaign::takes_recipients;
+use super::no_such_customer;
 use crate::ApiError;
 use crate::error::{FieldCode, FieldError};
 use crate::routes::Fields;
@@ -25,33 +28,45 @@ pub(super) struct RecipientAddress<A> {
     pub(super) missing: &'static str,
 }
 
+/// A parsed add-recipient body: a customer, an address, or both.
+pub(crate) struct Recipient<A> {
+    customer_id: Option<CustomerId>,
+    address: Option<A>,
+}
+
 impl<A> RecipientAddress<A> {
-    /// Validates an add-recipient body: a customer, an address, or both (422 for neither).
-    pub(super) fn fields(
+    /// Parses an add-recipient body: a customer, an address, or both (422 for neither).
+    pub(super) fn parse(
         &self,
+        f: &mut Fields,
         customer_id: Option<&str>,
         address: Option<&str>,
-    ) -> Result<(Option<CustomerId>, Option<A>), ApiError> {
-        let mut f = Fields::default();
+    ) -> Option<Recipient<A>> {
         let customer = f.optional("customer_id", customer_id, CustomerId::parse);
         let parsed = f.optional(self.field, address, self.parse);
         if customer_id.is_none() && address.is_none() {
             f.required_because(self.field, "is required unless customer_id is given");
         }
-        f.finish()?;
-        Ok((customer, parsed))
+        Some(Recipient {
+            customer_id: customer,
+            address: parsed,
+        })
     }
 
-    /// The address to use: the one given, else the customer's (422 on `customer_id` when
-    /// there is no such customer here, on the address field when they have no address).
-    pub(super) async fn resolve(
+    /// Before adding `recipient` to campaign `campaign` of channel `C`: the campaign takes
+    /// recipients ([`takes_recipients`]), and the address is the one given, else the
+    /// customer's (422 on `customer_id` when there is no such customer here, on the address
+    /// field when they have no address). Returns the customer and the address.
+    pub(super) async fn resolve<C: Campaign>(
         &self,
         tx: &mut TenantTx,
-        address: Option<A>,
-        customer_id: Option<CustomerId>,
-    ) -> Result<A, ApiError> {
-        match (address, customer_id) {
-            (Some(a), _) => Ok(a),
+        campaign: Uuid,
+        recipient: Recipient<A>,
+    ) -> Result<(Option<CustomerId>, A), ApiError> {
+        takes_recipients::<C>(tx, campaign).await?;
+        let customer_id = recipient.customer_id;
+        let address = match (recipient.address, customer_id) {
+            (Some(a), _) => a,
             (None, Some(customer)) => {
                 let contact = shared::customer_contact(tx, customer)
                     .await?
@@ -63,33 +78,17 @@ impl<A> RecipientAddress<A> {
                         self.missing,
                     )])
                 })?;
-                (self.parse)(&raw).map_err(ApiError::internal)
+                (self.parse)(&raw).map_err(ApiError::internal)?
             }
-            (None, None) => Err(ApiError::internal("validated fields missing")),
-        }
-    }
-}
-
-/// Maps the insert of a recipient: the customer foreign key `customer_fkey` refused it (no
-/// such customer here), or the unique key `recipient_key` did (already a recipient).
-pub(super) fn recipient_created<M>(
-    created: Result<M, DbError>,
-    customer_fkey: &str,
-    recipient_key: &str,
-) -> Result<M, ApiError> {
-    match created {
-        Err(e) if shared::is_fk_violation_of(&e, customer_fkey) => Err(no_such_customer()),
-        Err(e) if e.is_unique_violation_of(recipient_key) => Err(recipient_exists()),
-        other => Ok(other?),
+            (None, None) => return Err(ApiError::internal("validated fields missing")),
+        };
+        Ok((customer_id, address))
     }
 }
 
 /// On `/v1/{channel}-campaigns/{id}/messages`, the campaign is the path's: a `campaign_id` in
 /// the query string may only repeat it (422 otherwise).
-pub(super) fn campaign_from_path<I: PartialEq + Copy>(
-    filter: &mut Option<I>,
-    id: I,
-) -> Result<(), ApiError> {
+pub(super) fn campaign_from_path(filter: &mut Option<Uuid>, id: Uuid) -> Result<(), ApiError> {
     if filter.is_some_and(|c| c != id) {
         return Err(ApiError::invalid(
             "campaign_id",

@@ -1,234 +1,139 @@
-//! `/v1/voice-campaigns` and `/v1/calls`.
+//! `/v1/voice-campaigns` and `/v1/calls`. The handlers are [`crate::resource`]'s; this module
+//! declares what is the channel's own: bodies and their parsing, the call's status rule, and
+//! its constraints.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
-use palisade_db::messaging as shared;
+use palisade_db::messaging::campaign::{CampaignPatch, NewCampaign};
 use palisade_db::messaging::voice::{
-    self as db, Call, CallFilter, CallPatch, NewCall, NewVoiceCampaign, VoiceCampaign,
-    VoiceCampaignPatch,
+    self as db, Call, CallFilter, CallPatch, NewCall, VoiceCampaign, VoiceContent, VoiceEdit,
 };
-use palisade_db::{DbError, TenantTx};
 use palisade_domain::{
-    CallId, CallNotes, CallStatus, CampaignName, CampaignStatus, Capability, CustomerId, Direction,
-    ParseError, PhoneNumber, ProviderId, VoiceCampaignId, VoiceScript,
+    CallNotes, CallStatus, CampaignName, CampaignStatus, Capability, CustomerId, Direction,
+    PhoneNumber, ProviderId, VoiceCampaignId, VoiceScript,
 };
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use uuid::Uuid;
+use serde::Deserialize;
 
-use super::campaign::{self, CampaignChange, CampaignRoute, new_campaign_status};
+use super::campaign::{self, Campaigns};
 use super::no_such_customer;
-use crate::auth::Tenant;
-use crate::etag::IfMatch;
-use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::list::List;
+use crate::ApiError;
+use crate::endpoints::Endpoints;
+use crate::resource::{
+    self, Created, DeleteGuard, Listed, PatchGuard, Patched, Resource, Violation,
+};
 use crate::routes::phone_numbers::from_number_not_owned;
-use crate::routes::{Fields, nullable, parse_id};
-use crate::{ApiError, AppState};
+use crate::routes::{Fields, nullable};
 
 /// The longest call duration accepted, in seconds (Twilio ends calls after 24 hours).
 const MAX_CALL_SECONDS: i64 = 86_400;
 
-/// A voice campaign as clients see it.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = VoiceCampaign)]
-pub struct CampaignJson {
-    id: Uuid,
-    name: String,
-    script: Option<String>,
-    #[schema(value_type = CampaignStatus)]
-    status: &'static str,
-    #[serde(with = "palisade_domain::timestamp::option")]
-    scheduled_at: Option<OffsetDateTime>,
-    #[serde(with = "palisade_domain::timestamp")]
-    created_at: OffsetDateTime,
-    #[serde(with = "palisade_domain::timestamp")]
-    updated_at: OffsetDateTime,
+/// Declares the voice routes.
+pub(super) fn register(e: &mut Endpoints) {
+    campaign::routes::<VoiceCampaign>(
+        e,
+        "Content while draft or scheduled; status along the allowed transitions (409 otherwise)",
+        "Its calls stay, unlinked; 409 `campaign_not_deletable` while sending or once sent",
+    );
+    resource::list_route::<Calls>(e);
+    resource::create_route::<Calls>(e)
+        .summary("Record a call")
+        .describe("Records a call (placed, received, or to be placed)");
+    resource::get_route::<Calls>(e);
+    resource::update_route::<Calls>(e)
+        .describe("Notes, customer, duration, and status (forward only: 409 `invalid_status_transition` otherwise)")
+        .errors(&[409]);
+    resource::delete_route::<Calls>(e);
 }
 
-impl From<VoiceCampaign> for CampaignJson {
-    fn from(c: VoiceCampaign) -> Self {
-        Self {
-            id: c.id,
-            name: c.name,
-            script: c.script,
-            status: c.status.as_str(),
-            scheduled_at: c.scheduled_at,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-        }
-    }
+impl Resource for Campaigns<VoiceCampaign> {
+    type Row = VoiceCampaign;
+    type Json = VoiceCampaign;
+    const COLLECTION: &'static str = "/v1/voice-campaigns";
+    const ITEM: &'static str = "/v1/voice-campaigns/{id}";
+    const TAG: &'static str = "messaging";
+    const ONE: &'static str = "a voice campaign";
+    const MANY: &'static str = "voice campaigns";
+    const DELETE_GUARD: Option<DeleteGuard<VoiceCampaign>> = Some(campaign::deletable);
 }
 
-impl CampaignRoute for VoiceCampaign {
-    type Json = CampaignJson;
-    const PARSE_ID: fn(&str) -> Result<VoiceCampaignId, ParseError> = VoiceCampaignId::parse;
-}
-
-/// A call as clients see it.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = Call)]
-pub struct CallJson {
-    id: Uuid,
-    voice_campaign_id: Option<Uuid>,
-    customer_id: Option<Uuid>,
-    #[schema(value_type = Direction)]
-    direction: &'static str,
-    from_number: String,
-    to_number: String,
-    /// The carrier's id of the call.
-    call_sid: Option<String>,
-    #[schema(value_type = CallStatus)]
-    status: &'static str,
-    duration_seconds: Option<i32>,
-    #[serde(with = "palisade_domain::timestamp::option")]
-    started_at: Option<OffsetDateTime>,
-    #[serde(with = "palisade_domain::timestamp::option")]
-    ended_at: Option<OffsetDateTime>,
-    last_sequence_number: Option<i64>,
-    notes: Option<String>,
-    #[serde(with = "palisade_domain::timestamp")]
-    created_at: OffsetDateTime,
-    #[serde(with = "palisade_domain::timestamp")]
-    updated_at: OffsetDateTime,
-}
-
-impl From<Call> for CallJson {
-    fn from(c: Call) -> Self {
-        Self {
-            id: c.id,
-            voice_campaign_id: c.voice_campaign_id,
-            customer_id: c.customer_id,
-            direction: c.direction.as_str(),
-            from_number: c.from_number,
-            to_number: c.to_number,
-            call_sid: c.call_sid,
-            status: c.status.as_str(),
-            duration_seconds: c.duration_seconds,
-            started_at: c.started_at,
-            ended_at: c.ended_at,
-            last_sequence_number: c.last_sequence_number,
-            notes: c.notes,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-        }
-    }
-}
-
-/// Create body.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = VoiceCampaignCreate)]
-pub struct CreateCampaignBody {
-    #[schema(required = true)]
-    name: Option<String>,
-    script: Option<String>,
-    /// `draft` (default) or `scheduled`.
-    #[schema(value_type = Option<CampaignStatus>)]
-    status: Option<String>,
-    /// In the future; required to schedule.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    scheduled_at: Option<Option<String>>,
-}
-
-/// `POST /v1/voice-campaigns` (201): a draft, or scheduled with a future `scheduled_at`.
-pub async fn create_campaign(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    idem: Idempotency,
-    body: crate::extract::Json<CreateCampaignBody>,
-) -> Result<HttpResponse, ApiError> {
-    let now = OffsetDateTime::now_utc();
-    let mut f = Fields::default();
-    let name = f.required("name", body.name.as_deref(), CampaignName::parse);
-    let script = f.optional("script", body.script.as_deref(), VoiceScript::parse);
-    let scheduled_at = f.scheduled_at(&body.scheduled_at, now).flatten();
-    let status = new_campaign_status(&mut f, body.status.as_deref(), scheduled_at);
-    f.finish()?;
-    let Some(name) = name else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
-    let campaign = db::create_campaign(
-        &mut tx,
-        &NewVoiceCampaign {
-            name,
-            script,
-            status,
-            scheduled_at,
-        },
-    )
-    .await?;
-    tx.commit(crate::routes::created(
-        "/v1/voice-campaigns",
-        campaign.id,
-        CampaignJson::from(campaign),
-    ))
-    .await
-}
-
-/// Patch body: absent fields stay; `null` clears `script` and `scheduled_at`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = VoiceCampaignPatch)]
-pub struct PatchCampaignBody {
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String)]
-    name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    script: Option<Option<String>>,
-    /// Along the transitions clients may make (409 `invalid_status_transition` otherwise).
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = CampaignStatus)]
-    status: Option<Option<String>>,
-    /// In the future.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    scheduled_at: Option<Option<String>>,
-}
-
-/// `PATCH /v1/voice-campaigns/{id}`: content while draft or scheduled; status along the
-/// allowed transitions (409 otherwise).
-pub async fn update_campaign(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-    body: crate::extract::Json<PatchCampaignBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, VoiceCampaignId::parse)?;
-    let now = OffsetDateTime::now_utc();
-    let mut f = Fields::default();
-    let name = f.not_null("name", &body.name, CampaignName::parse);
-    let script = match &body.script {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(s)) => f.optional("script", Some(s), VoiceScript::parse).map(Some),
-    };
-    let status = f.not_null("status", &body.status, CampaignStatus::parse);
-    let scheduled_at = f.scheduled_at(&body.scheduled_at, now);
-    f.finish()?;
-    let change = CampaignChange {
-        status,
-        scheduled_at,
-        edits_content: body.name.is_some() || body.script.is_some() || body.scheduled_at.is_some(),
-    };
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    campaign::check_if_match::<VoiceCampaign>(&mut tx, id, &if_match).await?;
-    let status = campaign::lock_and_check::<VoiceCampaign>(&mut tx, id, &change, now).await?;
-    let patch = VoiceCampaignPatch {
+campaign::campaign_bodies! {
+    /// Create body.
+    #[schema(as = VoiceCampaignCreate)]
+    pub struct CreateCampaignBody {
+        #[schema(required = true)]
         name,
         script,
-        status,
-        scheduled_at,
-    };
-    let campaign = db::update_campaign(&mut tx, id, &patch)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(CampaignJson::from(campaign)))
+    }
+    /// Patch body: absent fields stay; `null` clears `script` and `scheduled_at`.
+    #[schema(as = VoiceCampaignPatch)]
+    pub struct PatchCampaignBody {
+        #[schema(value_type = String)]
+        name,
+        #[schema(value_type = Option<String>)]
+        script,
+    }
+}
+
+impl Created for Campaigns<VoiceCampaign> {
+    type Body = CreateCampaignBody;
+    type New = NewCampaign<VoiceContent>;
+
+    fn parse(body: &CreateCampaignBody, f: &mut Fields) -> Option<Self::New> {
+        let name = f.required("name", body.name.as_deref(), CampaignName::parse);
+        let script = f.optional("script", body.script.as_deref(), VoiceScript::parse);
+        let (status, scheduled_at) = f.new_schedule(body.status.as_deref(), &body.scheduled_at);
+        Some(NewCampaign {
+            content: VoiceContent {
+                name: name?,
+                script,
+            },
+            status,
+            scheduled_at,
+        })
+    }
+}
+
+impl Patched for Campaigns<VoiceCampaign> {
+    type Body = PatchCampaignBody;
+    type Patch = CampaignPatch<VoiceEdit>;
+    const GUARD: Option<PatchGuard<Self::Patch, VoiceCampaign>> = Some(campaign::guard);
+
+    fn parse(body: &PatchCampaignBody, f: &mut Fields) -> Self::Patch {
+        let content = VoiceEdit {
+            name: f.not_null("name", &body.name, CampaignName::parse),
+            script: f.clearable("script", &body.script, VoiceScript::parse),
+        };
+        f.campaign_patch(content, &body.status, &body.scheduled_at)
+    }
+}
+
+/// Calls: `/v1/calls`.
+pub(crate) struct Calls;
+
+impl Resource for Calls {
+    type Row = Call;
+    type Json = Call;
+    const COLLECTION: &'static str = "/v1/calls";
+    const ITEM: &'static str = "/v1/calls/{id}";
+    const TAG: &'static str = "messaging";
+    const ONE: &'static str = "a call";
+    const MANY: &'static str = "calls";
+    // A composite foreign key failing means the referenced row is not this organization's,
+    // answered exactly like a missing one.
+    const VIOLATIONS: &'static [Violation] = &[
+        Violation::on_write(db::CUSTOMER_FKEY, no_such_customer),
+        Violation::on_write(db::CAMPAIGN_FKEY, || {
+            crate::routes::query_params::no_such("voice_campaign_id")
+        }),
+        Violation::on_write(db::CALL_SID_KEY, || {
+            resource::taken(
+                crate::error::ErrorCode::CallSidTaken,
+                "a call with this call_sid is already recorded in this organization",
+            )
+        }),
+        Violation::on_write(db::FROM_NUMBER_OWNED, || {
+            from_number_not_owned(Capability::Voice)
+        }),
+    ];
 }
 
 /// Call list query string.
@@ -245,39 +150,22 @@ pub struct CallListQuery {
     customer_id: Option<String>,
 }
 
-/// `GET /v1/calls?status=&direction=&voice_campaign_id=&customer_id=&created_after=&created_before=`.
-pub async fn list_calls(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: List<CallListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let status = f.optional("status", q.filter.status.as_deref(), CallStatus::parse);
-    let direction = f.optional("direction", q.filter.direction.as_deref(), Direction::parse);
-    let voice_campaign_id = f.optional(
-        "voice_campaign_id",
-        q.filter.voice_campaign_id.as_deref(),
-        VoiceCampaignId::parse,
-    );
-    let customer_id = f.optional(
-        "customer_id",
-        q.filter.customer_id.as_deref(),
-        CustomerId::parse,
-    );
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_calls(
-        tx,
-        &CallFilter {
-            status,
-            direction,
-            voice_campaign_id,
-            customer_id,
-        },
-        q.page,
-    )
-    .await?;
-    Ok(q.respond(page, CallJson::from))
+impl Listed for Calls {
+    type Query = CallListQuery;
+    type Filter = CallFilter;
+
+    fn filter(q: &CallListQuery, f: &mut Fields) -> CallFilter {
+        CallFilter {
+            status: f.optional("status", q.status.as_deref(), CallStatus::parse),
+            direction: f.optional("direction", q.direction.as_deref(), Direction::parse),
+            voice_campaign_id: f.optional(
+                "voice_campaign_id",
+                q.voice_campaign_id.as_deref(),
+                VoiceCampaignId::parse,
+            ),
+            customer_id: f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse),
+        }
+    }
 }
 
 impl Fields {
@@ -329,65 +217,46 @@ pub struct CreateCallBody {
     notes: Option<String>,
 }
 
-fn call_sid_taken() -> ApiError {
-    ApiError::Conflict {
-        code: crate::error::ErrorCode::CallSidTaken,
-        message: "a call with this call_sid is already recorded in this organization",
-    }
-}
+impl Created for Calls {
+    type Body = CreateCallBody;
+    type New = NewCall;
 
-/// `POST /v1/calls` (201): records a call (placed, received, or to be placed). Status defaults
-/// to `queued`; a campaign or customer that is not this organization's answers exactly like a
-/// missing one (422 on that field).
-pub async fn create_call(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    idem: Idempotency,
-    body: crate::extract::Json<CreateCallBody>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let direction = f.required("direction", body.direction.as_deref(), Direction::parse);
-    let from_number = f.required(
-        "from_number",
-        body.from_number.as_deref(),
-        PhoneNumber::parse,
-    );
-    let to_number = f.required("to_number", body.to_number.as_deref(), PhoneNumber::parse);
-    let call_sid = f.optional("call_sid", body.call_sid.as_deref(), ProviderId::parse);
-    let status = f
-        .optional("status", body.status.as_deref(), CallStatus::parse)
-        .unwrap_or(CallStatus::Queued);
-    let duration_seconds = f.duration(body.duration_seconds);
-    let started_at = f.time("started_at", body.started_at.as_deref());
-    let ended_at = f.time("ended_at", body.ended_at.as_deref());
-    if let (Some(s), Some(e)) = (started_at, ended_at)
-        && e < s
-    {
-        f.invalid("ended_at", "must not be before started_at");
-    }
-    let voice_campaign_id = f.optional(
-        "voice_campaign_id",
-        body.voice_campaign_id.as_deref(),
-        VoiceCampaignId::parse,
-    );
-    let customer_id = f.optional(
-        "customer_id",
-        body.customer_id.as_deref(),
-        CustomerId::parse,
-    );
-    let notes = f.optional("notes", body.notes.as_deref(), CallNotes::parse);
-    f.finish()?;
-    let (Some(direction), Some(from_number), Some(to_number)) = (direction, from_number, to_number)
-    else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
-    let created = db::create_call(
-        &mut tx,
-        &NewCall {
-            direction,
-            from_number,
-            to_number,
+    /// Status defaults to `queued`.
+    fn parse(body: &CreateCallBody, f: &mut Fields) -> Option<NewCall> {
+        let direction = f.required("direction", body.direction.as_deref(), Direction::parse);
+        let from_number = f.required(
+            "from_number",
+            body.from_number.as_deref(),
+            PhoneNumber::parse,
+        );
+        let to_number = f.required("to_number", body.to_number.as_deref(), PhoneNumber::parse);
+        let call_sid = f.optional("call_sid", body.call_sid.as_deref(), ProviderId::parse);
+        let status = f
+            .optional("status", body.status.as_deref(), CallStatus::parse)
+            .unwrap_or(CallStatus::Queued);
+        let duration_seconds = f.duration(body.duration_seconds);
+        let started_at = f.time("started_at", body.started_at.as_deref());
+        let ended_at = f.time("ended_at", body.ended_at.as_deref());
+        if let (Some(s), Some(e)) = (started_at, ended_at)
+            && e < s
+        {
+            f.invalid("ended_at", "must not be before started_at");
+        }
+        let voice_campaign_id = f.optional(
+            "voice_campaign_id",
+            body.voice_campaign_id.as_deref(),
+            VoiceCampaignId::parse,
+        );
+        let customer_id = f.optional(
+            "customer_id",
+            body.customer_id.as_deref(),
+            CustomerId::parse,
+        );
+        let notes = f.optional("notes", body.notes.as_deref(), CallNotes::parse);
+        Some(NewCall {
+            direction: direction?,
+            from_number: from_number?,
+            to_number: to_number?,
             call_sid,
             status,
             duration_seconds,
@@ -396,47 +265,8 @@ pub async fn create_call(
             voice_campaign_id,
             customer_id,
             notes,
-        },
-    )
-    .await;
-    let call = match created {
-        Err(e) => return Err(call_write_error(e)),
-        Ok(call) => call,
-    };
-    tx.commit(crate::routes::created(
-        "/v1/calls",
-        call.id,
-        CallJson::from(call),
-    ))
-    .await
-}
-
-/// Maps the constraint errors a call write can meet; a composite foreign key failing means the
-/// referenced row is not this organization's, answered exactly like a missing one.
-fn call_write_error(e: DbError) -> ApiError {
-    if shared::is_fk_violation_of(&e, db::CUSTOMER_FKEY) {
-        no_such_customer()
-    } else if shared::is_fk_violation_of(&e, db::CAMPAIGN_FKEY) {
-        crate::routes::query_params::no_such("voice_campaign_id")
-    } else if e.is_unique_violation_of(db::CALL_SID_KEY) {
-        call_sid_taken()
-    } else if e.is_foreign_key_violation_of(db::FROM_NUMBER_OWNED) {
-        from_number_not_owned(Capability::Voice)
-    } else {
-        e.into()
+        })
     }
-}
-
-/// `GET /v1/calls/{id}`.
-pub async fn get_call(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, CallId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let call = db::get_call(tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(CallJson::from(call)))
 }
 
 /// Patch body: absent fields stay; `null` clears `notes` and `customer_id`.
@@ -459,90 +289,46 @@ pub struct PatchCallBody {
     customer_id: Option<Option<String>>,
 }
 
-/// `PATCH /v1/calls/{id}`: notes, customer, duration, and status (forward only: 409
-/// `invalid_status_transition` otherwise). Moving to `in_progress` records `started_at`;
-/// moving to a final status records `ended_at` and, for an answered call without one, the
-/// duration.
-pub async fn update_call(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-    body: crate::extract::Json<PatchCallBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, CallId::parse)?;
-    let mut f = Fields::default();
-    let notes = match &body.notes {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(s)) => f.optional("notes", Some(s), CallNotes::parse).map(Some),
-    };
-    let customer_id = match &body.customer_id {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(s)) => f
-            .optional("customer_id", Some(s), CustomerId::parse)
-            .map(Some),
-    };
-    let status = f.not_null("status", &body.status, CallStatus::parse);
-    let duration_seconds = match body.duration_seconds {
-        None => None,
-        Some(None) => {
-            f.invalid("duration_seconds", "cannot be null");
-            None
+impl Patched for Calls {
+    type Body = PatchCallBody;
+    type Patch = CallPatch;
+    const GUARD: Option<PatchGuard<CallPatch, Call>> = Some(forward_only);
+
+    fn parse(body: &PatchCallBody, f: &mut Fields) -> CallPatch {
+        let notes = f.clearable("notes", &body.notes, CallNotes::parse);
+        let customer_id = f.clearable("customer_id", &body.customer_id, CustomerId::parse);
+        let status = f.not_null("status", &body.status, CallStatus::parse);
+        let duration_seconds = match body.duration_seconds {
+            None => None,
+            Some(None) => {
+                f.invalid("duration_seconds", "cannot be null");
+                None
+            }
+            Some(Some(secs)) => f.duration(Some(secs)),
+        };
+        CallPatch {
+            notes,
+            customer_id,
+            status,
+            duration_seconds,
         }
-        Some(Some(secs)) => f.duration(Some(secs)),
-    };
-    f.finish()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock_call(&mut tx, id), CallJson::from)
-        .await?;
-    let current = db::lock_call(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if let Some(to) = status
-        && !current.status.may_move_to(to)
+    }
+}
+
+/// A call's status only moves forward (409 `invalid_status_transition` otherwise); staying put
+/// changes nothing. Moving to `in_progress` records `started_at`; moving to a final status
+/// records `ended_at` and, for an answered call without one, the duration ([`CallPatch`]).
+fn forward_only(patch: &mut CallPatch, current: &Call) -> Result<(), ApiError> {
+    let current = CallStatus::parse(&current.status).map_err(ApiError::internal)?;
+    if let Some(to) = patch.status
+        && !current.may_move_to(to)
     {
         return Err(ApiError::Http {
             status: StatusCode::CONFLICT,
             code: crate::error::ErrorCode::InvalidStatusTransition,
-            message: format!(
-                "a {} call cannot become {}",
-                current.status.as_str(),
-                to.as_str()
-            ),
+            message: format!("a {} call cannot become {}", current.as_str(), to.as_str()),
         });
     }
-    let patch = CallPatch {
-        notes,
-        customer_id,
-        status: status.filter(|s| *s != current.status),
-        duration_seconds,
-    };
-    let call = match db::update_call(&mut tx, id, &patch).await {
-        Err(e) => return Err(call_write_error(e)),
-        Ok(call) => call.ok_or(ApiError::NotFound)?,
-    };
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(CallJson::from(call)))
-}
-
-/// `DELETE /v1/calls/{id}` (204).
-pub async fn delete_call(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, CallId::parse)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock_call(&mut tx, id), CallJson::from)
-        .await?;
-    if !db::delete_call(&mut tx, id).await? {
-        return Err(ApiError::NotFound);
-    }
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
+    patch.status = patch.status.filter(|s| *s != current);
+    Ok(())
 }
