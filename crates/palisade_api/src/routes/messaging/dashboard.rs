@@ -11,8 +11,8 @@
 //! - `total_call_seconds` sums the known durations; `total_call_minutes` is that / 60,
 //!   rounded to two decimals.
 //!
-//! `created_after` / `created_before` (RFC 3339, both exclusive) restrict every figure to rows
-//! created in that window.
+//! `created_after` (inclusive) / `created_before` (exclusive), RFC 3339, restrict every figure
+//! to rows created in that window, as on every list.
 
 use std::collections::BTreeMap;
 
@@ -30,7 +30,7 @@ use crate::{ApiError, AppState};
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct StatsQuery {
-    /// Only rows created after this instant (exclusive).
+    /// Only rows created at or after this instant (inclusive).
     #[param(format = DateTime)]
     created_after: Option<String>,
     /// Only rows created before this instant (exclusive).
