@@ -3,8 +3,8 @@
  *
  * Who may do what (as palisade_app, inside a tenant transaction):
  *   SELECT  every role of the organization, its own integrations, every column except
- *           `secrets` (column grant): credentials are write-only. A client sees `secret_keys`,
- *           the names of the secrets that are set, and never their values.
+ *           `secrets` (column grant): credentials are write-only. A client sees `has_secrets`
+ *           and `secret_keys`, the names of the secrets that are set, never their values.
  *   INSERT  owners and admins, into their own organization.
  *   UPDATE  owners and admins, their own organization's integrations; cannot move them.
  *   DELETE  owners and admins, their own organization's integrations.
@@ -16,7 +16,8 @@ ALTER TABLE palisade.integrations
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
 REVOKE ALL ON palisade.integrations FROM palisade_app;
-GRANT SELECT (organization_id, id, provider, name, config, secret_keys, enabled, created_at, updated_at)
+GRANT SELECT (organization_id, id, provider, name, config, secret_keys, has_secrets, enabled,
+               created_at, updated_at)
     ON palisade.integrations TO palisade_app;
 GRANT INSERT, DELETE ON palisade.integrations TO palisade_app;
 GRANT UPDATE (name, config, secrets, secret_keys, enabled, updated_at)

@@ -161,6 +161,7 @@ VALUES
     ('palisade', 'integrations', 'config', 'readable', NULL),
     ('palisade', 'integrations', 'secrets', 'secret', 'Credentials of the connected service (tokens, passwords): written by admins, never shown again.'),
     ('palisade', 'integrations', 'secret_keys', 'readable', 'Only the names of the secrets that are set, never their values.'),
+    ('palisade', 'integrations', 'has_secrets', 'readable', 'Generated from cardinality(secret_keys) > 0: whether any secret is set, which the API shows; never a secret.'),
     ('palisade', 'integrations', 'enabled', 'readable', NULL),
     ('palisade', 'integrations', 'created_at', 'readable', NULL),
     ('palisade', 'integrations', 'updated_at', 'readable', NULL),

@@ -250,3 +250,43 @@ async fn filters_and_pagination() {
     assert_eq!(r.json["data"][0]["id"], ids[0].as_str());
     assert_eq!(r.json["next_cursor"], Value::Null);
 }
+
+/// The write-only shape every secret has: `has_secrets` follows what is set (never the values),
+/// through create, a PATCH that leaves them, one that replaces them and one that empties them.
+#[actix_web::test]
+async fn has_secrets_says_whether_any_secret_is_set() {
+    let app = spawn_app().await;
+    let a = app.signup("Acme").await;
+    let with = app
+        .create(
+            &a,
+            "/v1/integrations",
+            json!({"provider": "slack", "name": "S", "secrets": {"bot_token": "xoxb-value"}}),
+        )
+        .await;
+    assert_eq!(with["has_secrets"], true, "{with}");
+    let without = app
+        .create(
+            &a,
+            "/v1/integrations",
+            json!({"provider": "zendesk", "name": "Z"}),
+        )
+        .await;
+    assert_eq!(without["has_secrets"], false, "{without}");
+    let path = format!("/v1/integrations/{}", with["id"].as_str().unwrap());
+    let steps = [
+        (json!({"enabled": false}), true),
+        (json!({"secrets": {"signing_secret": "v2"}}), true),
+        (json!({"secrets": {}}), false),
+    ];
+    for (patch, expected) in steps {
+        let r = app.patch(&a, &path, &patch).await;
+        assert_eq!(r.status, 200, "PATCH {patch}: {}", r.text);
+        assert_eq!(r.json["has_secrets"], expected, "PATCH {patch}: {}", r.text);
+        assert!(
+            !r.text.contains("xoxb-value") && !r.text.contains("\"v2\""),
+            "{}",
+            r.text
+        );
+    }
+}

@@ -30,6 +30,8 @@ crate::table! {
         config: serde_json::Value,
         /// The names of the secrets that are set (never their values).
         secret_keys: Vec<String>,
+        /// Whether any secret is set (the values are never returned).
+        has_secrets: bool,
         /// Whether it is active.
         enabled: bool,
         /// Creation time.
