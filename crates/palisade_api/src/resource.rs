@@ -118,6 +118,25 @@ pub(crate) fn taken(code: crate::error::ErrorCode, message: &'static str) -> Api
     ApiError::Conflict { code, message }
 }
 
+/// Declares a family's [`Resource`] in one place: `family! { Type: Row => Json, "/v1/things",
+/// "tag", "a thing", "things"; <any other items of the impl> }`. The item path is the
+/// collection's followed by `/{id}`.
+macro_rules! family {
+    ($name:ty: $row:ty => $json:ty, $path:literal, $tag:literal, $one:literal, $many:literal; $($extra:tt)*) => {
+        impl $crate::resource::Resource for $name {
+            type Row = $row;
+            type Json = $json;
+            const COLLECTION: &'static str = $path;
+            const ITEM: &'static str = concat!($path, "/{id}");
+            const TAG: &'static str = $tag;
+            const ONE: &'static str = $one;
+            const MANY: &'static str = $many;
+            $($extra)*
+        }
+    };
+}
+pub(crate) use family;
+
 /// A family with a list route.
 pub(crate) trait Listed: Resource {
     /// The route's own query parameters (`Option<String>` fields, `deny_unknown_fields`).

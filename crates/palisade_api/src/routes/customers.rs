@@ -9,19 +9,13 @@ use serde::Deserialize;
 
 use super::{Fields, nullable};
 use crate::error::ErrorCode;
-use crate::resource::{self, Created, Listed, Patched, Resource, Violation};
+use crate::resource::{self, Created, Listed, Patched, Violation};
 
 /// The customer family.
 pub(crate) struct Customers;
 
-impl Resource for Customers {
-    type Row = Customer;
-    type Json = Customer;
-    const COLLECTION: &'static str = "/v1/customers";
-    const ITEM: &'static str = "/v1/customers/{id}";
-    const TAG: &'static str = "customers";
-    const ONE: &'static str = "a customer";
-    const MANY: &'static str = "customers";
+resource::family! {
+    Customers: Customer => Customer, "/v1/customers", "customers", "a customer", "customers";
     const VIOLATIONS: &'static [Violation] = &[Violation::on_write(db::EMAIL_KEY, || {
         resource::taken(
             ErrorCode::EmailTaken,

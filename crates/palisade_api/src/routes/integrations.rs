@@ -14,19 +14,13 @@ use serde_json::{Map, Value};
 
 use super::{Fields, nullable};
 use crate::error::ErrorCode;
-use crate::resource::{self, Created, Listed, Patched, Resource, Violation};
+use crate::resource::{self, Created, Listed, Patched, Violation};
 
 /// The integration family.
 pub(crate) struct Integrations;
 
-impl Resource for Integrations {
-    type Row = Integration;
-    type Json = Integration;
-    const COLLECTION: &'static str = "/v1/integrations";
-    const ITEM: &'static str = "/v1/integrations/{id}";
-    const TAG: &'static str = "integrations";
-    const ONE: &'static str = "an integration";
-    const MANY: &'static str = "integrations";
+resource::family! {
+    Integrations: Integration => Integration, "/v1/integrations", "integrations", "an integration", "integrations";
     const ADMIN_WRITES: bool = true;
     const VIOLATIONS: &'static [Violation] = &[Violation::on_write(db::NAME_KEY, || {
         resource::taken(

@@ -12,19 +12,13 @@ use serde_json::Value;
 
 use super::{Fields, not_null};
 use crate::error::ErrorCode;
-use crate::resource::{self, Created, Listed, Patched, Resource, Violation};
+use crate::resource::{self, Created, Listed, Patched, Violation};
 
 /// The IVR menu family.
 pub(crate) struct IvrMenus;
 
-impl Resource for IvrMenus {
-    type Row = IvrMenu;
-    type Json = IvrMenu;
-    const COLLECTION: &'static str = "/v1/ivr/menus";
-    const ITEM: &'static str = "/v1/ivr/menus/{id}";
-    const TAG: &'static str = "ivr";
-    const ONE: &'static str = "an IVR menu";
-    const MANY: &'static str = "IVR menus";
+resource::family! {
+    IvrMenus: IvrMenu => IvrMenu, "/v1/ivr/menus", "ivr", "an IVR menu", "IVR menus";
     const ADMIN_WRITES: bool = true;
     const VIOLATIONS: &'static [Violation] = &[Violation::on_write(db::NAME_KEY, || {
         resource::taken(

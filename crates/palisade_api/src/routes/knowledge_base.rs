@@ -7,7 +7,7 @@ use palisade_domain::{ArticleBody, ArticleTitle, Tags};
 use serde::Deserialize;
 
 use super::{Fields, not_null};
-use crate::resource::{self, Created, Listed, Patched, Resource};
+use crate::resource::{self, Created, Listed, Patched};
 
 /// Longest search query, in characters.
 const MAX_QUERY_CHARS: usize = 200;
@@ -15,14 +15,8 @@ const MAX_QUERY_CHARS: usize = 200;
 /// The knowledge-base family.
 pub(crate) struct Articles;
 
-impl Resource for Articles {
-    type Row = Article;
-    type Json = Article;
-    const COLLECTION: &'static str = "/v1/knowledge-base/articles";
-    const ITEM: &'static str = "/v1/knowledge-base/articles/{id}";
-    const TAG: &'static str = "knowledge-base";
-    const ONE: &'static str = "a knowledge base article";
-    const MANY: &'static str = "knowledge base articles";
+resource::family! {
+    Articles: Article => Article, "/v1/knowledge-base/articles", "knowledge-base", "a knowledge base article", "knowledge base articles";
 }
 
 /// Declares this family's routes (see [`crate::resource`]).

@@ -36,14 +36,8 @@ use crate::{ApiError, AppState};
 /// and releasing go through the inventory, below.
 pub(crate) struct PhoneNumbers;
 
-impl Resource for PhoneNumbers {
-    type Row = PhoneNumberRow;
-    type Json = PhoneNumberRow;
-    const COLLECTION: &'static str = "/v1/phone-numbers";
-    const ITEM: &'static str = "/v1/phone-numbers/{id}";
-    const TAG: &'static str = "phone-numbers";
-    const ONE: &'static str = "a phone number";
-    const MANY: &'static str = "phone numbers";
+resource::family! {
+    PhoneNumbers: PhoneNumberRow => PhoneNumberRow, "/v1/phone-numbers", "phone-numbers", "a phone number", "phone numbers";
     const ADMIN_WRITES: bool = true;
     const VIOLATIONS: &'static [Violation] = &[
         // Already this organization's: the same answer as any other unavailable number.

@@ -8,19 +8,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Fields, not_null, nullable};
-use crate::resource::{self, Created, Listed, Patched, Resource};
+use crate::resource::{self, Created, Listed, Patched};
 
 /// The report family.
 pub(crate) struct Reports;
 
-impl Resource for Reports {
-    type Row = Report;
-    type Json = Report;
-    const COLLECTION: &'static str = "/v1/reports";
-    const ITEM: &'static str = "/v1/reports/{id}";
-    const TAG: &'static str = "reports";
-    const ONE: &'static str = "a report";
-    const MANY: &'static str = "reports";
+resource::family! {
+    Reports: Report => Report, "/v1/reports", "reports", "a report", "reports";
 }
 
 /// Declares this family's routes (see [`crate::resource`]).

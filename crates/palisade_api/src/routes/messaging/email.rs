@@ -23,8 +23,7 @@ use super::{no_such_customer, queued_only, recipient_exists};
 use crate::ApiError;
 use crate::endpoints::Endpoints;
 use crate::resource::{
-    self, Created, CreatedWithin, DeleteGuard, Listed, PatchGuard, Patched, Resource, Violation,
-    Within,
+    self, Created, CreatedWithin, DeleteGuard, Listed, PatchGuard, Patched, Violation, Within,
 };
 use crate::routes::Fields;
 
@@ -104,14 +103,8 @@ impl From<EmailCampaign> for CampaignJson {
     }
 }
 
-impl Resource for Campaigns<EmailCampaign> {
-    type Row = EmailCampaign;
-    type Json = CampaignJson;
-    const COLLECTION: &'static str = "/v1/email-campaigns";
-    const ITEM: &'static str = "/v1/email-campaigns/{id}";
-    const TAG: &'static str = "messaging";
-    const ONE: &'static str = "an email campaign";
-    const MANY: &'static str = "email campaigns";
+resource::family! {
+    Campaigns<EmailCampaign>: EmailCampaign => CampaignJson, "/v1/email-campaigns", "messaging", "an email campaign", "email campaigns";
     const DELETE_GUARD: Option<DeleteGuard<EmailCampaign>> = Some(campaign::deletable);
 }
 
@@ -177,14 +170,8 @@ impl Patched for Campaigns<EmailCampaign> {
 /// Email messages: `/v1/email-messages`, and each campaign's under its path.
 pub(crate) struct EmailMessages;
 
-impl Resource for EmailMessages {
-    type Row = EmailMessage;
-    type Json = EmailMessage;
-    const COLLECTION: &'static str = "/v1/email-messages";
-    const ITEM: &'static str = "/v1/email-messages/{id}";
-    const TAG: &'static str = "messaging";
-    const ONE: &'static str = "an email message";
-    const MANY: &'static str = "email messages";
+resource::family! {
+    EmailMessages: EmailMessage => EmailMessage, "/v1/email-messages", "messaging", "an email message", "email messages";
     const VIOLATIONS: &'static [Violation] = &[
         Violation::on_write(db::CUSTOMER_FKEY, no_such_customer),
         Violation::on_write(db::RECIPIENT_KEY, recipient_exists),

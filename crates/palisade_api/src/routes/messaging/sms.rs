@@ -23,8 +23,7 @@ use super::{no_such_customer, queued_only, recipient_exists};
 use crate::ApiError;
 use crate::endpoints::Endpoints;
 use crate::resource::{
-    self, Created, CreatedWithin, DeleteGuard, Listed, PatchGuard, Patched, Resource, Violation,
-    Within,
+    self, Created, CreatedWithin, DeleteGuard, Listed, PatchGuard, Patched, Violation, Within,
 };
 use crate::routes::Fields;
 use crate::routes::phone_numbers::from_number_not_owned;
@@ -109,14 +108,8 @@ impl From<SmsCampaign> for CampaignJson {
     }
 }
 
-impl Resource for Campaigns<SmsCampaign> {
-    type Row = SmsCampaign;
-    type Json = CampaignJson;
-    const COLLECTION: &'static str = "/v1/sms-campaigns";
-    const ITEM: &'static str = "/v1/sms-campaigns/{id}";
-    const TAG: &'static str = "messaging";
-    const ONE: &'static str = "an SMS campaign";
-    const MANY: &'static str = "SMS campaigns";
+resource::family! {
+    Campaigns<SmsCampaign>: SmsCampaign => CampaignJson, "/v1/sms-campaigns", "messaging", "an SMS campaign", "SMS campaigns";
     const VIOLATIONS: &'static [Violation] = &[
         Violation::on_write(db::CAMPAIGN_FROM_FKEY, sms_number_not_owned),
         Violation::on_write(db::FROM_NUMBER_OWNED, sms_number_not_owned),
@@ -192,14 +185,8 @@ impl Patched for Campaigns<SmsCampaign> {
 /// SMS messages: `/v1/sms-messages`, and each campaign's under its path.
 pub(crate) struct SmsMessages;
 
-impl Resource for SmsMessages {
-    type Row = SmsMessage;
-    type Json = SmsMessage;
-    const COLLECTION: &'static str = "/v1/sms-messages";
-    const ITEM: &'static str = "/v1/sms-messages/{id}";
-    const TAG: &'static str = "messaging";
-    const ONE: &'static str = "an SMS message";
-    const MANY: &'static str = "SMS messages";
+resource::family! {
+    SmsMessages: SmsMessage => SmsMessage, "/v1/sms-messages", "messaging", "an SMS message", "SMS messages";
     const VIOLATIONS: &'static [Violation] = &[
         Violation::on_write(db::CUSTOMER_FKEY, no_such_customer),
         Violation::on_write(db::RECIPIENT_KEY, recipient_exists),

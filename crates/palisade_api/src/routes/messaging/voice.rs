@@ -17,9 +17,7 @@ use super::campaign::{self, Campaigns};
 use super::no_such_customer;
 use crate::ApiError;
 use crate::endpoints::Endpoints;
-use crate::resource::{
-    self, Created, DeleteGuard, Listed, PatchGuard, Patched, Resource, Violation,
-};
+use crate::resource::{self, Created, DeleteGuard, Listed, PatchGuard, Patched, Violation};
 use crate::routes::phone_numbers::from_number_not_owned;
 use crate::routes::{Fields, nullable};
 
@@ -44,14 +42,8 @@ pub(super) fn register(e: &mut Endpoints) {
     resource::delete_route::<Calls>(e);
 }
 
-impl Resource for Campaigns<VoiceCampaign> {
-    type Row = VoiceCampaign;
-    type Json = VoiceCampaign;
-    const COLLECTION: &'static str = "/v1/voice-campaigns";
-    const ITEM: &'static str = "/v1/voice-campaigns/{id}";
-    const TAG: &'static str = "messaging";
-    const ONE: &'static str = "a voice campaign";
-    const MANY: &'static str = "voice campaigns";
+resource::family! {
+    Campaigns<VoiceCampaign>: VoiceCampaign => VoiceCampaign, "/v1/voice-campaigns", "messaging", "a voice campaign", "voice campaigns";
     const DELETE_GUARD: Option<DeleteGuard<VoiceCampaign>> = Some(campaign::deletable);
 }
 
@@ -109,14 +101,8 @@ impl Patched for Campaigns<VoiceCampaign> {
 /// Calls: `/v1/calls`.
 pub(crate) struct Calls;
 
-impl Resource for Calls {
-    type Row = Call;
-    type Json = Call;
-    const COLLECTION: &'static str = "/v1/calls";
-    const ITEM: &'static str = "/v1/calls/{id}";
-    const TAG: &'static str = "messaging";
-    const ONE: &'static str = "a call";
-    const MANY: &'static str = "calls";
+resource::family! {
+    Calls: Call => Call, "/v1/calls", "messaging", "a call", "calls";
     // A composite foreign key failing means the referenced row is not this organization's,
     // answered exactly like a missing one.
     const VIOLATIONS: &'static [Violation] = &[
