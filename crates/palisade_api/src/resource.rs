@@ -14,8 +14,10 @@
 //!   reading anything;
 //! - every write that commits logs one line (`created`, `updated`, `deleted`, with the
 //!   collection and the id; never a field's value);
-//! - a constraint violation becomes the error [`crate::constraints`] lists for it (409 for a
-//!   taken unique key, 422 `not_found` for a reference outside the organization).
+//! - a constraint violation becomes the error the family's [`Resource::VIOLATIONS`] lists for
+//!   it (409 for a taken unique key, 422 `not_found` for a reference outside the organization);
+//! - guards ([`Resource::DELETE_GUARD`], [`Patched::GUARD`], [`Patched::check`]) refuse a write
+//!   the row's state does not allow, on the row locked in the write's transaction.
 //!
 //! A family's module keeps what is its own: its stored row (`palisade_db::table!`), its
 //! filters, bodies and their parsing, and its SQL.
