@@ -257,8 +257,7 @@ pub(crate) async fn create<R: Created>(
     may_write::<R>(&tenant)?;
     let mut f = Fields::default();
     let new = R::parse(&body, &mut f);
-    f.finish()?;
-    let new = new.ok_or_else(|| ApiError::internal("validated fields missing"))?;
+    let new = f.finish_with(new)?;
     let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let row = crud::Insert::insert(&new, &mut tx)
         .await
@@ -462,8 +461,7 @@ pub(crate) async fn create_within<R: CreatedWithin>(
     let parent = path_id(&path)?;
     let mut f = Fields::default();
     let new = R::parse(&body, &mut f);
-    f.finish()?;
-    let new = new.ok_or_else(|| ApiError::internal("validated fields missing"))?;
+    let new = f.finish_with(new)?;
     let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     let row = R::insert(&mut tx, parent, new).await?;
     let id = Table::cursor(&row).id;

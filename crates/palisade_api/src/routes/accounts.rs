@@ -170,10 +170,7 @@ pub async fn invite(
     let mut f = Fields::default();
     let email = f.required("email", body.email.as_deref(), EmailAddress::parse);
     let role = f.required("role", body.role.as_deref(), Role::parse);
-    f.finish()?;
-    let (Some(email), Some(role)) = (email, role) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let (email, role) = f.finish_with((email, role))?;
     if role == Role::Owner && tenant.0.role != Role::Owner {
         return Err(owner_only());
     }
@@ -322,10 +319,7 @@ pub async fn accept_invitation(
     let token = f.required("token", body.token.as_deref(), |s| Ok(s.to_owned()));
     let name = f.required("name", body.name.as_deref(), PersonName::parse);
     let password = f.required("password", body.password.as_deref(), Password::parse_new);
-    f.finish()?;
-    let (Some(token), Some(name), Some(password)) = (token, name, password) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let (token, name, password) = f.finish_with((token, name, password))?;
     state.throttles.invitation.check(&client, Some(&token))?;
     let token_hash = link_token_hash(&token).ok_or_else(invalid_link)?;
     let now = state.clock.now();
@@ -396,10 +390,7 @@ pub async fn change_password(
         body.new_password.as_deref(),
         Password::parse_new,
     );
-    f.finish()?;
-    let (Some(current), Some(new)) = (current, new) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let (current, new) = f.finish_with((current, new))?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let me = palisade_db::auth::me(&mut tx).await?;
     tx.commit().await?;
@@ -468,10 +459,7 @@ pub async fn request_password_reset(
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let email = f.required("email", body.email.as_deref(), EmailAddress::parse);
-    f.finish()?;
-    let Some(email) = email else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let email = f.finish_with(email)?;
     state
         .throttles
         .password_reset
@@ -563,10 +551,7 @@ pub async fn reset_password(
         body.new_password.as_deref(),
         Password::parse_new,
     );
-    f.finish()?;
-    let (Some(token), Some(new)) = (token, new) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let (token, new) = f.finish_with((token, new))?;
     state
         .throttles
         .password_reset

@@ -94,12 +94,8 @@ pub async fn signup(
     let name = f.required("name", body.name.as_deref(), PersonName::parse);
     let email = f.required("email", body.email.as_deref(), EmailAddress::parse);
     let password = f.required("password", body.password.as_deref(), Password::parse_new);
-    f.finish()?;
-    let (Some(organization_name), Some(name), Some(email), Some(password)) =
-        (organization_name, name, email, password)
-    else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let (organization_name, name, email, password) =
+        f.finish_with((organization_name, name, email, password))?;
     state
         .throttles
         .signup
@@ -143,10 +139,7 @@ pub async fn login(
         body.password.as_deref(),
         Password::parse_attempt,
     );
-    f.finish()?;
-    let (Some(email_raw), Some(password)) = (email_raw, password) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let (email_raw, password) = f.finish_with((email_raw, password))?;
     state.throttles.login.check(&client, Some(&email_raw))?;
     // A malformed email cannot belong to anyone; treat it as unknown rather than say so.
     let record = match EmailAddress::parse(&email_raw) {

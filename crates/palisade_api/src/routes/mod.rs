@@ -198,6 +198,16 @@ impl Fields {
         self.optional_value(field, raw, parse)
     }
 
+    /// Fails with every collected error, if any; else the parsed values, unwrapped: `let (name,
+    /// role) = f.finish_with((name, role))?;`. A value missing without a recorded error is a bug
+    /// (500).
+    pub(crate) fn finish_with<V: AllParsed>(self, values: V) -> Result<V::Parsed, ApiError> {
+        self.finish()?;
+        values
+            .all_parsed()
+            .ok_or_else(|| ApiError::internal("validated fields missing"))
+    }
+
     /// Fails with every collected error, if any.
     pub(crate) fn finish(self) -> Result<(), ApiError> {
         if self.0.is_empty() {
@@ -207,6 +217,37 @@ impl Fields {
         }
     }
 }
+
+/// Parsed values, each `None` when its field was refused: see [`Fields::finish_with`].
+pub(crate) trait AllParsed {
+    /// The values without their `Option`s.
+    type Parsed;
+    /// The values, when every one is there.
+    fn all_parsed(self) -> Option<Self::Parsed>;
+}
+
+impl<A> AllParsed for Option<A> {
+    type Parsed = A;
+    fn all_parsed(self) -> Option<A> {
+        self
+    }
+}
+
+macro_rules! all_parsed_tuple {
+    ($($t:ident),+) => {
+        impl<$($t),+> AllParsed for ($(Option<$t>,)+) {
+            type Parsed = ($($t,)+);
+            #[allow(non_snake_case)]
+            fn all_parsed(self) -> Option<Self::Parsed> {
+                let ($($t,)+) = self;
+                Some(($($t?,)+))
+            }
+        }
+    };
+}
+all_parsed_tuple!(A, B);
+all_parsed_tuple!(A, B, C);
+all_parsed_tuple!(A, B, C, D);
 
 /// Deserializes a PATCH field that may be absent (`None`, with `#[serde(default)]`) but not
 /// null: `null` fails like a wrong type, which answers 422 `required` "cannot be null" with the

@@ -122,10 +122,7 @@ pub async fn update(
     tenant.require_admin()?;
     let mut f = Fields::default();
     let name = f.required("name", body.name.as_deref(), OrganizationName::parse);
-    f.finish()?;
-    let Some(name) = name else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let name = f.finish_with(name)?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     if_match
         .check(db::lock(&mut tx), OrganizationJson::from)

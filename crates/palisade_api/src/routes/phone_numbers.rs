@@ -181,10 +181,7 @@ pub async fn create(
     let label = f.optional("label", body.label.as_deref(), PhoneLabel::parse);
     let requested = parse_capabilities(&mut f, body.capabilities.as_ref());
     let ivr_menu_id = f.optional("ivr_menu_id", body.ivr_menu_id.as_deref(), IvrMenuId::parse);
-    f.finish()?;
-    let Some(number) = number else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let number = f.finish_with(number)?;
     let mut tx = begin_or_replay!(idem, &state, &tenant.0);
     // Dropping `tx` on any refusal below rolls the claim back with everything else.
     let Some(held) =
