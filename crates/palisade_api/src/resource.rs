@@ -15,6 +15,9 @@
 //! - a constraint violation becomes the error [`crate::constraints`] lists for it (409 for a
 //!   taken unique key, 422 `not_found` for a reference outside the organization).
 //!
+//! What some families need beyond that is a hook with a default, not a handler of their own:
+//! [`Nested`] (a collection inside another family's row).
+//!
 //! A family's module keeps what is its own: its stored row (`palisade_db::table!`), its
 //! filters, bodies and their parsing, and its SQL.
 
@@ -118,6 +121,20 @@ pub(crate) trait Listed: Resource {
     fn filter(query: &Self::Query, f: &mut Fields) -> Self::Filter;
 }
 
+/// A family listed inside a row of another ([`Resource::COLLECTION`] is
+/// `<parent item>/<name>`, like a conversation's messages): 404 when the parent is not this
+/// organization's.
+pub(crate) trait Nested: Resource {
+    /// The parent's stored row.
+    type Parent: Table;
+    /// The route's own query parameters (`Option<String>` fields, `deny_unknown_fields`).
+    type Query: DeserializeOwned + utoipa::IntoParams + 'static;
+    /// The parsed filters, the parent's id among them.
+    type Filter: crud::Filter<Row = Self::Row>;
+    /// Parses the filters of the rows of `parent`, recording each bad one in `f`.
+    fn filter(parent: Uuid, query: &Self::Query, f: &mut Fields) -> Self::Filter;
+}
+
 /// A family with a create route.
 pub(crate) trait Created: Resource {
     /// The request body.
@@ -178,6 +195,24 @@ pub(crate) async fn list<R: Listed>(
     f.finish()?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let page = crud::list_page(tx, &filter, &q.page).await?;
+    Ok(q.respond(page, R::Json::from))
+}
+
+/// `GET <parent item>/<name>`: newest first, with the family's filters.
+pub(crate) async fn list_in<R: Nested>(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<String>,
+    q: List<R::Query>,
+) -> Result<HttpResponse, ApiError> {
+    let parent = path_id(&path)?;
+    let mut f = Fields::default();
+    let filter = R::filter(parent, &q.filter, &mut f);
+    f.finish()?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let page = crud::list_page_in::<R::Parent, _>(tx, parent, &filter, &q.page)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(q.respond(page, R::Json::from))
 }
 
@@ -276,6 +311,17 @@ pub(crate) fn list_route<R: Listed>(e: &mut Endpoints) -> Doc<'_> {
         .list_query::<R::Query>()
         .list::<R::Json>()
         .errors(&[422]);
+    doc
+}
+
+/// Declares `GET <parent item>/<name>` (see [`Nested`]).
+pub(crate) fn list_in_route<R: Nested>(e: &mut Endpoints) -> Doc<'_> {
+    let mut doc = e.get(R::COLLECTION, list_in::<R>);
+    doc.tag(R::TAG)
+        .summary(&format!("List {}", R::MANY))
+        .list_query::<R::Query>()
+        .list::<R::Json>()
+        .errors(&[404, 422]);
     doc
 }
 

@@ -130,6 +130,22 @@ pub async fn list_page<F: Filter>(
     fetch(filter.narrow(list::<F::Row>()), tx, page).await
 }
 
+/// [`list_page`] for a collection nested in a row of table `P` (a conversation's messages):
+/// `None` when row `parent` does not exist in this organization. `filter` names the parent
+/// itself. Ends the transaction (two round trips).
+pub async fn list_page_in<P: Table, F: Filter>(
+    mut tx: TenantTx,
+    parent: Uuid,
+    filter: &F,
+    page: &PageRequest<Cursor>,
+) -> Result<Option<Page<F::Row, Cursor>>, DbError> {
+    if tx.query_opt(P::GET, &[&parent]).await?.is_none() {
+        tx.commit().await?;
+        return Ok(None);
+    }
+    list_page(tx, filter, page).await.map(Some)
+}
+
 /// One row, or `None` when it does not exist in this organization. Ends the transaction (one
 /// round trip).
 pub async fn get<T: Table>(tx: TenantTx, id: Uuid) -> Result<Option<T>, DbError> {
