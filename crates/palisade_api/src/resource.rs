@@ -16,7 +16,8 @@
 //!   taken unique key, 422 `not_found` for a reference outside the organization).
 //!
 //! What some families need beyond that is a hook with a default, not a handler of their own:
-//! [`Nested`] (a collection inside another family's row).
+//! [`Patched::merge`] (changes checked against the whole
+//! current row), [`Nested`] (a collection inside another family's row).
 //!
 //! A family's module keeps what is its own: its stored row (`palisade_db::table!`), its
 //! filters, bodies and their parsing, and its SQL.
@@ -153,6 +154,21 @@ pub(crate) trait Patched: Resource {
     type Patch: crud::Update<Row = Self::Row>;
     /// Parses the body, recording each bad field in `f`.
     fn parse(body: &Self::Body, f: &mut Fields) -> Self::Patch;
+
+    /// Whether the changes are completed and checked against the current row
+    /// ([`Patched::merge`]) before they are written.
+    const MERGES: bool = false;
+
+    /// For families whose rows are checked as a whole (a social post's status and its times):
+    /// the changes completed with `current` (the row, locked), recording each problem of the
+    /// result in `f`. Called only when [`Patched::MERGES`]. Default: the changes as parsed.
+    fn merge(
+        patch: Self::Patch,
+        _current: Self::Row,
+        _f: &mut Fields,
+    ) -> Result<Self::Patch, ApiError> {
+        Ok(patch)
+    }
 }
 
 fn may_write<R: Resource>(tenant: &Tenant) -> Result<(), ApiError> {
@@ -272,6 +288,17 @@ pub(crate) async fn update<R: Patched>(
     if_match
         .check(crud::lock::<R::Row>(&mut tx, id), R::Json::from)
         .await?;
+    let patch = if R::MERGES {
+        let current = crud::lock::<R::Row>(&mut tx, id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let mut f = Fields::default();
+        let merged = R::merge(patch, current, &mut f)?;
+        f.finish()?;
+        merged
+    } else {
+        patch
+    };
     let row = crud::Update::update(&patch, &mut tx, id)
         .await
         .map_err(write_error::<R>)?
