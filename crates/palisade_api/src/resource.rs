@@ -11,7 +11,8 @@
 //! - **patch**/**delete**: `If-Match` checked against the locked row, then the write, in one
 //!   transaction;
 //! - writes of families declared [`Resource::ADMIN_WRITES`] answer 403 to a member before
-//!   reading anything (a malformed path id is 400 first, as everywhere);
+//!   reading anything (a malformed path id is 400 first, as everywhere); those declared
+//!   [`Resource::USER_SESSION_WRITES`] answer 403 `requires_user_session` to an API key;
 //! - a constraint violation becomes the error [`crate::constraints`] lists for it (409 for a
 //!   taken unique key, 422 `not_found` for a reference outside the organization).
 //!
@@ -30,7 +31,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::auth::Tenant;
+use crate::auth::{Tenant, UserSession};
 use crate::endpoints::{Doc, Endpoints};
 use crate::etag::IfMatch;
 use crate::extract::Json;
@@ -57,6 +58,10 @@ pub(crate) trait Resource: 'static {
     const MANY: &'static str;
     /// Whether creating, changing and deleting need the owner or admin role.
     const ADMIN_WRITES: bool = false;
+    /// Whether creating, changing and deleting need a user's session, never an API key (403
+    /// `requires_user_session`, see [`crate::auth::UserSession`]): families that manage
+    /// credentials or people.
+    const USER_SESSION_WRITES: bool = false;
     /// The constraints whose violation by a write is the client's mistake, and what it is.
     const VIOLATIONS: &'static [Violation] = &[];
 }
@@ -226,6 +231,28 @@ pub(crate) trait Patched: Resource {
     }
 }
 
+/// The caller of a write of family `R`: any tenant, or only a user's session when
+/// [`Resource::USER_SESSION_WRITES`].
+pub(crate) struct Writer<R>(Tenant, std::marker::PhantomData<R>);
+
+impl<R: Resource> actix_web::FromRequest for Writer<R> {
+    type Error = ApiError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        if R::USER_SESSION_WRITES {
+            let user = UserSession::from_request(req, payload);
+            Box::pin(async move { Ok(Writer(user.await?.0, std::marker::PhantomData)) })
+        } else {
+            let tenant = Tenant::from_request(req, payload);
+            Box::pin(async move { Ok(Writer(tenant.await?, std::marker::PhantomData)) })
+        }
+    }
+}
+
 fn may_write<R: Resource>(tenant: &Tenant) -> Result<(), ApiError> {
     if R::ADMIN_WRITES {
         tenant.require_admin()
@@ -245,6 +272,9 @@ pub(crate) fn path_id(raw: &str) -> Result<Uuid, ApiError> {
 /// What every write route documents beyond its own: 403 for families with admin writes, 409
 /// when a violation it can meet answers it.
 fn write_errors<R: Resource>(doc: &mut Doc<'_>, deletes: bool) {
+    if R::USER_SESSION_WRITES {
+        doc.auth(crate::endpoints::Auth::User);
+    }
     if R::ADMIN_WRITES {
         doc.describe("Owners and admins").errors(&[403]);
     }
@@ -290,7 +320,7 @@ pub(crate) async fn list_in<R: Nested>(
 /// `POST <collection>` (201 with `Location`).
 pub(crate) async fn create<R: Created>(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    Writer(tenant, _): Writer<R>,
     idem: Idempotency,
     body: Json<R::Body>,
 ) -> Result<HttpResponse, ApiError> {
@@ -342,7 +372,7 @@ pub(crate) async fn get<R: Resource>(
 /// `PATCH <item>`.
 pub(crate) async fn update<R: Patched>(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    Writer(tenant, _): Writer<R>,
     path: web::Path<String>,
     if_match: IfMatch,
     body: Json<R::Body>,
@@ -378,7 +408,7 @@ pub(crate) async fn update<R: Patched>(
 /// `DELETE <item>` (204).
 pub(crate) async fn delete<R: Resource>(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    Writer(tenant, _): Writer<R>,
     path: web::Path<String>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
