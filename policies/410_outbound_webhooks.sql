@@ -17,7 +17,8 @@ ALTER TABLE palisade.outbound_webhooks
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
 REVOKE ALL ON palisade.outbound_webhooks FROM palisade_app;
-GRANT SELECT (organization_id, id, url, description, event_types, enabled, created_at, updated_at)
+GRANT SELECT (organization_id, id, url, description, event_types, enabled, has_signing_secret,
+               created_at, updated_at)
     ON palisade.outbound_webhooks TO palisade_app;
 GRANT INSERT, DELETE ON palisade.outbound_webhooks TO palisade_app;
 GRANT UPDATE (url, description, event_types, enabled, signing_secret, updated_at)

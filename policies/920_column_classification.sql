@@ -233,6 +233,7 @@ VALUES
     ('palisade', 'outbound_webhooks', 'event_types', 'readable', NULL),
     ('palisade', 'outbound_webhooks', 'enabled', 'readable', NULL),
     ('palisade', 'outbound_webhooks', 'signing_secret', 'secret', 'Signs the events Palisade sends; whoever reads it can forge them. Shown once, when generated or rotated.'),
+    ('palisade', 'outbound_webhooks', 'has_signing_secret', 'readable', 'Generated from signing_secret IS NOT NULL: that a secret is set, which the API shows; never the secret.'),
     ('palisade', 'outbound_webhooks', 'created_at', 'readable', NULL),
     ('palisade', 'outbound_webhooks', 'updated_at', 'readable', NULL),
 

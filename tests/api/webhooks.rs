@@ -169,6 +169,7 @@ async fn crud_with_a_secret_shown_once_and_rotated() {
     let got = app.get(&a, &path).await;
     assert_eq!(got.status, 200);
     assert!(got.json.get("signing_secret").is_none());
+    assert_eq!(got.json["has_signing_secret"], true, "{}", got.text);
     assert!(!got.text.contains(&secret));
 
     let r = app

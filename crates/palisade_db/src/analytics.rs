@@ -5,33 +5,34 @@
 use palisade_domain::{AnalyticsEventId, CustomerId, EventProperties, EventType};
 use serde_json::Value;
 use time::{Date, OffsetDateTime};
-use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::list::{Cursor, ListQuery};
-use crate::{DbError, Page, PageRequest, TenantTx};
+use crate::crud::{self, Table};
+use crate::list::ListQuery;
+use crate::{DbError, TenantTx};
 
 /// The composite foreign key to the customer: violated when the customer does not exist in
 /// this organization (missing, or another organization's).
 pub const CUSTOMER_FKEY: &str = "analytics_events_customer_fkey";
 
-/// An event as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    /// Its id.
-    pub id: Uuid,
-    /// Its type, e.g. `page.viewed`.
-    pub event_type: String,
-    /// When it happened (as the client says).
-    pub occurred_at: OffsetDateTime,
-    /// Its properties (a JSON object).
-    pub properties: Value,
-    /// The customer it is about, if any.
-    pub customer_id: Option<Uuid>,
-    /// When it was ingested.
-    pub created_at: OffsetDateTime,
-    /// Last change (events are not changed: equal to `created_at`).
-    pub updated_at: OffsetDateTime,
+crate::table! {
+    /// An event as stored.
+    pub struct Event in "palisade.analytics_events" {
+        /// Its id.
+        id: Uuid,
+        /// Its type, e.g. `page.viewed`.
+        event_type: String,
+        /// When it happened (as the client says).
+        occurred_at: OffsetDateTime,
+        /// Its properties (a JSON object).
+        properties: Value,
+        /// The customer it is about, if any.
+        customer_id: Option<Uuid>,
+        /// When it was ingested.
+        created_at: OffsetDateTime,
+        /// Last change (events are not changed: equal to `created_at`).
+        updated_at: OffsetDateTime,
+    }
 }
 
 /// An event to ingest.
@@ -71,19 +72,18 @@ pub struct DayCount {
     pub count: i64,
 }
 
-const COLUMNS: &str =
-    "id, event_type, occurred_at, properties, customer_id, created_at, updated_at";
-
-fn from_row(r: &Row) -> Result<Event, DbError> {
-    Ok(Event {
-        id: r.try_get("id")?,
-        event_type: r.try_get("event_type")?,
-        occurred_at: r.try_get("occurred_at")?,
-        properties: r.try_get("properties")?,
-        customer_id: r.try_get("customer_id")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
+impl crud::Filter for EventFilter {
+    type Row = Event;
+    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
+        query
+            .and_opt_value(
+                "event_type = $",
+                self.event_type.as_ref().map(EventType::as_str),
+            )
+            .and_opt_value("customer_id = $", self.customer_id.map(|c| c.as_uuid()))
+            .and_opt("occurred_at >= $", self.occurred_after.as_ref())
+            .and_opt("occurred_at < $", self.occurred_before.as_ref())
+    }
 }
 
 /// Ingests a batch in one statement (all or nothing); returns the events in input order.
@@ -99,41 +99,22 @@ pub async fn ingest(tx: &mut TenantTx, events: &[NewEvent]) -> Result<Vec<Event>
         .iter()
         .map(|e| e.customer_id.map(|c| c.as_uuid()))
         .collect();
-    let sql = format!(
+    let sql = [
         "INSERT INTO palisade.analytics_events (id, event_type, occurred_at, properties, customer_id) \
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::uuid[]) \
-         RETURNING {COLUMNS}"
-    );
+         RETURNING ",
+        Event::COLUMNS,
+    ]
+    .concat();
     let rows = tx
         .query(&sql, &[&ids, &types, &occurred, &properties, &customers])
         .await?;
-    let mut out = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let mut out = rows
+        .iter()
+        .map(Event::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     out.sort_by_key(|e| ids.iter().position(|id| *id == e.id));
     Ok(out)
-}
-
-/// One page of events, newest ingested first. Ends the transaction (one round trip).
-pub async fn list(
-    tx: TenantTx,
-    filter: &EventFilter,
-    page: PageRequest<Cursor>,
-) -> Result<Page<Event, Cursor>, DbError> {
-    let event_type = filter.event_type.as_ref().map(EventType::as_str);
-    let customer = filter.customer_id.map(|c| c.as_uuid());
-    ListQuery::new(
-        "SELECT id, event_type, occurred_at, properties, customer_id, created_at, updated_at \
-         FROM palisade.analytics_events WHERE true",
-    )
-    .and_opt("event_type = $", event_type.as_ref())
-    .and_opt("customer_id = $", customer.as_ref())
-    .and_opt("occurred_at >= $", filter.occurred_after.as_ref())
-    .and_opt("occurred_at < $", filter.occurred_before.as_ref())
-    .page(&page)
-    .fetch(tx, page.limit, from_row, |e| Cursor {
-        created_at: e.created_at,
-        id: e.id,
-    })
-    .await
 }
 
 /// Counts of events per UTC day and type with `from <= occurred_at < until` (no upper bound

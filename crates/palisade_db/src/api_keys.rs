@@ -4,33 +4,40 @@
 
 use palisade_domain::{ApiKeyId, ApiKeyName, OrgId, Role, UserId};
 use time::OffsetDateTime;
-use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::list::{Cursor, ListQuery};
-use crate::{AppPool, DbError, Page, PageRequest, TenantTx};
+use crate::crud;
+use crate::list::ListQuery;
+use crate::{AppPool, DbError, TenantTx};
 
-/// An API key as stored, without its hash.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiKey {
-    /// Its id.
-    pub id: Uuid,
-    /// Display name.
-    pub name: String,
-    /// The role it acts with (`admin` or `member`).
-    pub role: Role,
-    /// The first characters of the key, to recognise it.
-    pub prefix: String,
-    /// The user who minted it, whose identity it acts with.
-    pub created_by: Uuid,
-    /// Last use (stamped at most once a minute).
-    pub last_used_at: Option<OffsetDateTime>,
-    /// When it was revoked.
-    pub revoked_at: Option<OffsetDateTime>,
-    /// Creation time.
-    pub created_at: OffsetDateTime,
-    /// Last change.
-    pub updated_at: OffsetDateTime,
+crate::table! {
+    /// An API key as stored and as clients see it, without its hash (never the key itself).
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    pub struct ApiKey in "palisade.api_keys" {
+        /// Its id.
+        id: Uuid,
+        /// Display name.
+        name: String,
+        /// What the key may do: `admin` or `member`.
+        #[schema(value_type = Role)]
+        role: String,
+        /// The key's first characters, to recognise it.
+        prefix: String,
+        /// The member who created it.
+        created_by: Uuid,
+        /// Last use (stamped at most once a minute).
+        #[serde(with = "palisade_domain::timestamp::option")]
+        last_used_at: Option<OffsetDateTime>,
+        /// When it was revoked.
+        #[serde(with = "palisade_domain::timestamp::option")]
+        revoked_at: Option<OffsetDateTime>,
+        /// Creation time.
+        #[serde(with = "palisade_domain::timestamp")]
+        created_at: OffsetDateTime,
+        /// Last change.
+        #[serde(with = "palisade_domain::timestamp")]
+        updated_at: OffsetDateTime,
+    }
 }
 
 /// A key to record. The caller generated the key and shows it once; only its hash comes here.
@@ -63,110 +70,53 @@ pub struct ApiKeyFilter {
     pub revoked: Option<bool>,
 }
 
-/// The columns every query returns (never `key_hash`), as a literal for `concat!`.
-macro_rules! columns {
-    () => {
-        "id, name, role, prefix, created_by, last_used_at, revoked_at, created_at, updated_at"
-    };
-}
-
 fn parse_role(role: &str) -> Result<Role, DbError> {
     Role::parse(role).map_err(|_| DbError::Decode(format!("unknown role {role:?}")))
 }
 
-fn from_row(r: &Row) -> Result<ApiKey, DbError> {
-    Ok(ApiKey {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        role: parse_role(r.try_get("role")?)?,
-        prefix: r.try_get("prefix")?,
-        created_by: r.try_get("created_by")?,
-        last_used_at: r.try_get("last_used_at")?,
-        revoked_at: r.try_get("revoked_at")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
+impl crud::Filter for ApiKeyFilter {
+    type Row = ApiKey;
+    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
+        query.and_opt("(revoked_at IS NOT NULL) = $", self.revoked.as_ref())
+    }
 }
 
-/// One page of keys, newest first. Ends the transaction (one round trip).
-pub async fn list(
-    tx: TenantTx,
-    filter: &ApiKeyFilter,
-    page: PageRequest<Cursor>,
-) -> Result<Page<ApiKey, Cursor>, DbError> {
-    ListQuery::new(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM palisade.api_keys WHERE true"
-    ))
-    .and_opt("(revoked_at IS NOT NULL) = $", filter.revoked.as_ref())
-    .page(&page)
-    .fetch(tx, page.limit, from_row, |k| Cursor {
-        created_at: k.created_at,
-        id: k.id,
-    })
-    .await
-}
-
-/// The statement of [`get`] (and, `FOR UPDATE`, of [`lock`]).
-const GET_SQL: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM palisade.api_keys WHERE id = $1"
-);
-
-/// One key, or `None` when it does not exist in this organization.
-pub async fn get(tx: TenantTx, id: ApiKeyId) -> Result<Option<ApiKey>, DbError> {
-    let rows = tx.query_once(GET_SQL, &[&id.as_uuid()]).await?;
-    rows.first().map(from_row).transpose()
-}
-
-/// [`get`] inside a write transaction, the row locked until it ends (for `If-Match`).
-pub async fn lock(tx: &mut TenantTx, id: ApiKeyId) -> Result<Option<ApiKey>, DbError> {
-    crate::lock::for_update(tx, GET_SQL, id.as_uuid(), from_row).await
-}
-
-/// Records a key minted by the acting user (owners and admins: RLS refuses others).
-pub async fn create(tx: &mut TenantTx, new: &NewApiKey) -> Result<ApiKey, DbError> {
-    let id = ApiKeyId::new();
-    let created_by = tx
-        .context()
-        .map(|c| c.user_id.as_uuid())
-        .ok_or_else(|| DbError::Decode("an API key is created by a user".into()))?;
-    let row = tx
-        .query_one(
-            concat!(
-                "INSERT INTO palisade.api_keys (id, name, role, prefix, key_hash, created_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
-                columns!()
-            ),
+impl crud::Insert for NewApiKey {
+    type Row = ApiKey;
+    /// Records a key minted by the acting user (owners and admins: RLS refuses others).
+    async fn insert(&self, tx: &mut TenantTx) -> Result<ApiKey, DbError> {
+        let created_by = tx
+            .context()
+            .map(|c| c.user_id.as_uuid())
+            .ok_or_else(|| DbError::Decode("an API key is created by a user".into()))?;
+        crud::returning(
+            tx,
+            "INSERT INTO palisade.api_keys (id, name, role, prefix, key_hash, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
             &[
-                &id.as_uuid(),
-                &new.name.as_str(),
-                &new.role.as_str(),
-                &new.prefix,
-                &new.key_hash.as_slice(),
+                &ApiKeyId::new().as_uuid(),
+                &self.name.as_str(),
+                &self.role.as_str(),
+                &self.prefix,
+                &self.key_hash.as_slice(),
                 &created_by,
             ],
         )
-        .await?;
-    from_row(&row)
+        .await
+    }
 }
 
 /// Revokes a key (idempotent: the first revocation time stays); `None` when it does not exist
 /// in this organization.
 pub async fn revoke(tx: &mut TenantTx, id: ApiKeyId) -> Result<Option<ApiKey>, DbError> {
-    let row = tx
-        .query_opt(
-            concat!(
-                "UPDATE palisade.api_keys SET revoked_at = coalesce(revoked_at, now()), updated_at = now() \
-                 WHERE id = $1 RETURNING ",
-                columns!()
-            ),
-            &[&id.as_uuid()],
-        )
-        .await?;
-    row.map(|r| from_row(&r)).transpose()
+    crud::returning_opt(
+        tx,
+        "UPDATE palisade.api_keys SET revoked_at = coalesce(revoked_at, now()), \
+             updated_at = now() \
+         WHERE id = $1",
+        &[&id.as_uuid()],
+    )
+    .await
 }
 
 /// Revokes every active key `user` created (when the user is removed). Returns how many.

@@ -1,4 +1,6 @@
-//! Chat conversations and their messages. No query filters by organization: the policies of
+//! Chat conversations and their messages: the rows, their filters, the conversation's insert
+//! and update, and posting a message; reading, locking, deleting and listing are
+//! [`crate::crud`]'s. No query filters by organization: the policies of
 //! `policies/300_chat.sql` do, and `organization_id` defaults to the context on insert.
 
 use palisade_domain::{
@@ -6,31 +8,36 @@ use palisade_domain::{
     MessageSender,
 };
 use time::OffsetDateTime;
-use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::list::{Cursor, ListQuery};
-use crate::{DbError, Page, PageRequest, TenantTx};
+use crate::crud::{self, Table};
+use crate::list::ListQuery;
+use crate::{DbError, TenantTx};
 
 /// The composite foreign key from a conversation to its customer: violated when the customer
 /// does not exist in this organization (missing, or another organization's).
 pub const CUSTOMER_FKEY: &str = "chat_conversations_customer_fkey";
 
-/// A conversation as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Conversation {
-    /// Its id.
-    pub id: Uuid,
-    /// The customer it is with, if known.
-    pub customer_id: Option<Uuid>,
-    /// Subject line.
-    pub subject: Option<String>,
-    /// `open` or `closed`.
-    pub status: String,
-    /// Creation time.
-    pub created_at: OffsetDateTime,
-    /// Last change.
-    pub updated_at: OffsetDateTime,
+crate::table! {
+    /// A conversation as stored, and as clients see it.
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    pub struct Conversation in "palisade.chat_conversations" {
+        /// Its id.
+        id: Uuid,
+        /// The customer it is with, if known.
+        customer_id: Option<Uuid>,
+        /// Subject line.
+        subject: Option<String>,
+        /// `open` or `closed`.
+        #[schema(value_type = ConversationStatus)]
+        status: String,
+        /// Creation time.
+        #[serde(with = "palisade_domain::timestamp")]
+        created_at: OffsetDateTime,
+        /// Last change.
+        #[serde(with = "palisade_domain::timestamp")]
+        updated_at: OffsetDateTime,
+    }
 }
 
 /// A conversation to open.
@@ -62,201 +69,107 @@ pub struct ConversationFilter {
     pub customer_id: Option<CustomerId>,
 }
 
-const CONVERSATION_COLUMNS: &str = "id, customer_id, subject, status, created_at, updated_at";
-
-fn conversation(r: &Row) -> Result<Conversation, DbError> {
-    Ok(Conversation {
-        id: r.try_get("id")?,
-        customer_id: r.try_get("customer_id")?,
-        subject: r.try_get("subject")?,
-        status: r.try_get("status")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
+impl crud::Filter for ConversationFilter {
+    type Row = Conversation;
+    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
+        query
+            .and_opt_value("status = $", self.status.map(ConversationStatus::as_str))
+            .and_opt_value("customer_id = $", self.customer_id.map(|c| c.as_uuid()))
+    }
 }
 
-/// One page of conversations, newest first. Ends the transaction (one round trip).
-pub async fn list_conversations(
-    tx: TenantTx,
-    filter: &ConversationFilter,
-    page: PageRequest<Cursor>,
-) -> Result<Page<Conversation, Cursor>, DbError> {
-    let status = filter.status.map(ConversationStatus::as_str);
-    let customer = filter.customer_id.map(|c| c.as_uuid());
-    ListQuery::new(
-        "SELECT id, customer_id, subject, status, created_at, updated_at \
-         FROM palisade.chat_conversations WHERE true",
-    )
-    .and_opt("status = $", status.as_ref())
-    .and_opt("customer_id = $", customer.as_ref())
-    .page(&page)
-    .fetch(tx, page.limit, conversation, |c| Cursor {
-        created_at: c.created_at,
-        id: c.id,
-    })
-    .await
-}
-
-/// The statement of [`get_conversation`] (and, `FOR UPDATE`, of [`lock_conversation`]).
-const GET_CONVERSATION_SQL: &str = "SELECT id, customer_id, subject, status, created_at, updated_at \
-             FROM palisade.chat_conversations WHERE id = $1";
-
-/// One conversation, or `None` when it does not exist in this organization.
-pub async fn get_conversation(
-    tx: TenantTx,
-    id: ConversationId,
-) -> Result<Option<Conversation>, DbError> {
-    let rows = tx
-        .query_once(GET_CONVERSATION_SQL, &[&id.as_uuid()])
-        .await?;
-    rows.first().map(conversation).transpose()
-}
-
-/// [`get_conversation`] inside a write transaction, the row locked until it ends (for `If-Match`).
-pub async fn lock_conversation(
-    tx: &mut TenantTx,
-    id: ConversationId,
-) -> Result<Option<Conversation>, DbError> {
-    crate::lock::for_update(tx, GET_CONVERSATION_SQL, id.as_uuid(), conversation).await
-}
-
-/// Opens a conversation in the acting organization.
-pub async fn create_conversation(
-    tx: &mut TenantTx,
-    new: &NewConversation,
-) -> Result<Conversation, DbError> {
-    let sql = format!(
-        "INSERT INTO palisade.chat_conversations (id, customer_id, subject) VALUES ($1, $2, $3) \
-         RETURNING {CONVERSATION_COLUMNS}"
-    );
-    let row = tx
-        .query_one(
-            &sql,
+impl crud::Insert for NewConversation {
+    type Row = Conversation;
+    async fn insert(&self, tx: &mut TenantTx) -> Result<Conversation, DbError> {
+        crud::returning(
+            tx,
+            "INSERT INTO palisade.chat_conversations (id, customer_id, subject) \
+             VALUES ($1, $2, $3)",
             &[
                 &ConversationId::new().as_uuid(),
-                &new.customer_id.map(|c| c.as_uuid()),
-                &new.subject.as_ref().map(ConversationSubject::as_str),
+                &self.customer_id.map(|c| c.as_uuid()),
+                &self.subject.as_ref().map(ConversationSubject::as_str),
             ],
         )
-        .await?;
-    conversation(&row)
+        .await
+    }
 }
 
-/// Applies `patch`; `None` when the conversation does not exist in this organization.
-pub async fn update_conversation(
-    tx: &mut TenantTx,
-    id: ConversationId,
-    patch: &ConversationPatch,
-) -> Result<Option<Conversation>, DbError> {
-    let sql = format!(
-        "UPDATE palisade.chat_conversations SET \
-             status = coalesce($2, status), \
-             customer_id = CASE WHEN $3 THEN $4 ELSE customer_id END, \
-             subject = CASE WHEN $5 THEN $6 ELSE subject END, \
-             updated_at = now() \
-         WHERE id = $1 RETURNING {CONVERSATION_COLUMNS}"
-    );
-    let row = tx
-        .query_opt(
-            &sql,
+impl crud::Update for ConversationPatch {
+    type Row = Conversation;
+    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Conversation>, DbError> {
+        crud::returning_opt(
+            tx,
+            "UPDATE palisade.chat_conversations SET \
+                 status = coalesce($2, status), \
+                 customer_id = CASE WHEN $3 THEN $4 ELSE customer_id END, \
+                 subject = CASE WHEN $5 THEN $6 ELSE subject END, \
+                 updated_at = now() \
+             WHERE id = $1",
             &[
-                &id.as_uuid(),
-                &patch.status.map(ConversationStatus::as_str),
-                &patch.customer_id.is_some(),
-                &patch.customer_id.flatten().map(|c| c.as_uuid()),
-                &patch.subject.is_some(),
-                &patch
+                &id,
+                &self.status.map(ConversationStatus::as_str),
+                &self.customer_id.is_some(),
+                &self.customer_id.flatten().map(|c| c.as_uuid()),
+                &self.subject.is_some(),
+                &self
                     .subject
                     .as_ref()
                     .and_then(|s| s.as_ref().map(ConversationSubject::as_str)),
             ],
         )
-        .await?;
-    row.map(|r| conversation(&r)).transpose()
+        .await
+    }
 }
 
-/// Deletes a conversation and its messages; `false` when it does not exist here.
-pub async fn delete_conversation(tx: &mut TenantTx, id: ConversationId) -> Result<bool, DbError> {
-    Ok(tx
-        .execute(
-            "DELETE FROM palisade.chat_conversations WHERE id = $1",
-            &[&id.as_uuid()],
-        )
-        .await?
-        == 1)
+crate::table! {
+    /// A message as stored.
+    pub struct Message in "palisade.chat_messages" {
+        /// Its id.
+        id: Uuid,
+        /// Its conversation.
+        conversation_id: Uuid,
+        /// `agent`, `customer` or `bot`.
+        sender: String,
+        /// The text.
+        body: String,
+        /// Creation time.
+        created_at: OffsetDateTime,
+        /// Last change.
+        updated_at: OffsetDateTime,
+    }
 }
 
-/// A message as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    /// Its id.
-    pub id: Uuid,
-    /// Its conversation.
-    pub conversation_id: Uuid,
-    /// `agent`, `customer` or `bot`.
-    pub sender: String,
-    /// The text.
-    pub body: String,
-    /// Creation time.
-    pub created_at: OffsetDateTime,
-    /// Last change.
-    pub updated_at: OffsetDateTime,
-}
-
-/// Message list filters.
-#[derive(Debug, Clone, Default)]
+/// Message list filters: one conversation's (see [`crud::list_page_in`]).
+#[derive(Debug, Clone)]
 pub struct MessageFilter {
+    /// The conversation (set by the nested route, `/v1/chat/conversations/{id}/messages`).
+    pub conversation_id: Option<ConversationId>,
     /// Only from this sender.
     pub sender: Option<MessageSender>,
 }
 
-const MESSAGE_COLUMNS: &str = "id, conversation_id, sender, body, created_at, updated_at";
-
-fn message(r: &Row) -> Result<Message, DbError> {
-    Ok(Message {
-        id: r.try_get("id")?,
-        conversation_id: r.try_get("conversation_id")?,
-        sender: r.try_get("sender")?,
-        body: r.try_get("body")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
+impl crud::Filter for MessageFilter {
+    type Row = Message;
+    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
+        query
+            .and_opt_value(
+                "conversation_id = $",
+                self.conversation_id.map(|c| c.as_uuid()),
+            )
+            .and_opt_value("sender = $", self.sender.map(MessageSender::as_str))
+    }
 }
 
-/// One page of a conversation's messages, newest first; `None` when the conversation does not
-/// exist in this organization.
-pub async fn list_messages(
-    mut tx: TenantTx,
-    conversation_id: ConversationId,
-    filter: &MessageFilter,
-    page: PageRequest<Cursor>,
-) -> Result<Option<Page<Message, Cursor>>, DbError> {
-    let id = conversation_id.as_uuid();
-    let exists = tx
+/// Whether conversation `id` exists in this organization.
+async fn conversation_exists(tx: &mut TenantTx, id: Uuid) -> Result<bool, DbError> {
+    Ok(tx
         .query_opt(
             "SELECT 1 FROM palisade.chat_conversations WHERE id = $1",
             &[&id],
         )
         .await?
-        .is_some();
-    if !exists {
-        tx.commit().await?;
-        return Ok(None);
-    }
-    let sender = filter.sender.map(MessageSender::as_str);
-    ListQuery::new(
-        "SELECT id, conversation_id, sender, body, created_at, updated_at \
-         FROM palisade.chat_messages WHERE true",
-    )
-    .and("conversation_id = $", &id)
-    .and_opt("sender = $", sender.as_ref())
-    .page(&page)
-    .fetch(tx, page.limit, message, |m| Cursor {
-        created_at: m.created_at,
-        id: m.id,
-    })
-    .await
-    .map(Some)
+        .is_some())
 }
 
 /// What posting a message did.
@@ -281,13 +194,15 @@ pub async fn post_message(
     // The conversation must be visible (RLS) and open; the composite foreign key would refuse
     // another organization's conversation anyway. A message is a change of its conversation:
     // the UPDATE moves `updated_at` and locks the row, so a concurrent close waits.
-    let sql = format!(
+    let sql = [
         "WITH c AS (UPDATE palisade.chat_conversations SET updated_at = now() \
                      WHERE id = $2 AND status = 'open' RETURNING id) \
          INSERT INTO palisade.chat_messages (id, conversation_id, sender, body) \
          SELECT $1, c.id, $3, $4 FROM c \
-         RETURNING {MESSAGE_COLUMNS}"
-    );
+         RETURNING ",
+        Message::COLUMNS,
+    ]
+    .concat();
     let row = tx
         .query_opt(
             &sql,
@@ -300,16 +215,9 @@ pub async fn post_message(
         )
         .await?;
     if let Some(row) = row {
-        return Ok(PostOutcome::Posted(message(&row)?));
+        return Ok(PostOutcome::Posted(Message::from_row(&row)?));
     }
-    let exists = tx
-        .query_opt(
-            "SELECT 1 FROM palisade.chat_conversations WHERE id = $1",
-            &[&id],
-        )
-        .await?
-        .is_some();
-    Ok(if exists {
+    Ok(if conversation_exists(tx, id).await? {
         PostOutcome::Closed
     } else {
         PostOutcome::NoConversation

@@ -8,27 +8,44 @@
 
 use palisade_domain::{OrgId, PersonName, Role, UserId};
 use time::OffsetDateTime;
-use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::list::{Cursor, ListQuery};
-use crate::{AppPool, DbError, Page, PageRequest, TenantTx};
+use crate::crud::{self, Table};
+use crate::list::ListQuery;
+use crate::{AppPool, DbError, TenantTx};
 
-/// A member as clients see them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Member {
-    /// The user id.
-    pub id: Uuid,
-    /// Login email (unique platform-wide).
-    pub email: String,
-    /// Display name.
-    pub name: String,
-    /// Role in the organization.
-    pub role: Role,
-    /// Creation time.
-    pub created_at: OffsetDateTime,
-    /// Last change.
-    pub updated_at: OffsetDateTime,
+crate::table! {
+    /// A member as stored and as clients see them (never their password hash).
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    pub struct Member in "palisade.users" {
+        /// The user id.
+        id: Uuid,
+        /// Their login email (unique platform-wide).
+        #[schema(format = Email)]
+        email: String,
+        /// Display name.
+        name: String,
+        /// Role in the organization.
+        #[schema(value_type = Role)]
+        role: String,
+        /// Creation time.
+        #[serde(with = "palisade_domain::timestamp")]
+        created_at: OffsetDateTime,
+        /// Last change.
+        #[serde(with = "palisade_domain::timestamp")]
+        updated_at: OffsetDateTime,
+    }
+}
+
+impl Member {
+    /// Their role.
+    pub fn role(&self) -> Result<Role, DbError> {
+        parse_role(&self.role)
+    }
+}
+
+fn parse_role(role: &str) -> Result<Role, DbError> {
+    Role::parse(role).map_err(|_| DbError::Decode(format!("unknown role {role:?}")))
 }
 
 /// A partial update: `None` leaves a field alone.
@@ -47,67 +64,17 @@ pub struct MemberFilter {
     pub role: Option<Role>,
 }
 
-/// The columns every query returns (never `password_hash`), as a literal for `concat!`.
-macro_rules! columns {
-    () => {
-        "id, email, name, role, created_at, updated_at"
-    };
-}
-
-fn parse_role(role: &str) -> Result<Role, DbError> {
-    Role::parse(role).map_err(|_| DbError::Decode(format!("unknown role {role:?}")))
-}
-
-fn from_row(r: &Row) -> Result<Member, DbError> {
-    Ok(Member {
-        id: r.try_get("id")?,
-        email: r.try_get("email")?,
-        name: r.try_get("name")?,
-        role: parse_role(r.try_get("role")?)?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
-/// One page of members, newest first. Ends the transaction (one round trip).
-pub async fn list(
-    tx: TenantTx,
-    filter: &MemberFilter,
-    page: PageRequest<Cursor>,
-) -> Result<Page<Member, Cursor>, DbError> {
-    let role = filter.role.map(Role::as_str);
-    ListQuery::new(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM palisade.users WHERE true"
-    ))
-    .and_opt("role = $", role.as_ref())
-    .page(&page)
-    .fetch(tx, page.limit, from_row, |m| Cursor {
-        created_at: m.created_at,
-        id: m.id,
-    })
-    .await
-}
-
-/// The statement of [`get`] (and, `FOR UPDATE`, of [`lock`]).
-const GET_SQL: &str = concat!("SELECT ", columns!(), " FROM palisade.users WHERE id = $1");
-
-/// One member, or `None` when they are not in this organization. Ends the transaction.
-pub async fn get(tx: TenantTx, id: UserId) -> Result<Option<Member>, DbError> {
-    let rows = tx.query_once(GET_SQL, &[&id.as_uuid()]).await?;
-    rows.first().map(from_row).transpose()
-}
-
-/// [`get`] inside a write transaction, the row locked until it ends (for `If-Match`).
-pub async fn lock(tx: &mut TenantTx, id: UserId) -> Result<Option<Member>, DbError> {
-    crate::lock::for_update(tx, GET_SQL, id.as_uuid(), from_row).await
+impl crud::Filter for MemberFilter {
+    type Row = Member;
+    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
+        query.and_opt_value("role = $", self.role.map(Role::as_str))
+    }
 }
 
 /// One member, inside a transaction that goes on.
 pub async fn find(tx: &mut TenantTx, id: UserId) -> Result<Option<Member>, DbError> {
-    let row = tx.query_opt(GET_SQL, &[&id.as_uuid()]).await?;
-    row.map(|r| from_row(&r)).transpose()
+    let row = tx.query_opt(Member::GET, &[&id.as_uuid()]).await?;
+    row.as_ref().map(Member::from_row).transpose()
 }
 
 /// Locks the organization's owner rows until the transaction ends and returns their ids.
@@ -136,32 +103,20 @@ pub async fn update(
     id: UserId,
     patch: &MemberPatch,
 ) -> Result<Option<Member>, DbError> {
-    let row = tx
-        .query_opt(
-            concat!(
-                "UPDATE palisade.users SET \
-                     name = coalesce($2, name), \
-                     role = coalesce($3, role), \
-                     updated_at = now() \
-                 WHERE id = $1 RETURNING ",
-                columns!()
-            ),
-            &[
-                &id.as_uuid(),
-                &patch.name.as_ref().map(PersonName::as_str),
-                &patch.role.map(Role::as_str),
-            ],
-        )
-        .await?;
-    row.map(|r| from_row(&r)).transpose()
-}
-
-/// Removes a member; `false` when they are not in this organization (or RLS refuses).
-pub async fn delete(tx: &mut TenantTx, id: UserId) -> Result<bool, DbError> {
-    Ok(tx
-        .execute("DELETE FROM palisade.users WHERE id = $1", &[&id.as_uuid()])
-        .await?
-        == 1)
+    crud::returning_opt(
+        tx,
+        "UPDATE palisade.users SET \
+             name = coalesce($2, name), \
+             role = coalesce($3, role), \
+             updated_at = now() \
+         WHERE id = $1",
+        &[
+            &id.as_uuid(),
+            &patch.name.as_ref().map(PersonName::as_str),
+            &patch.role.map(Role::as_str),
+        ],
+    )
+    .await
 }
 
 /// What the per-request check finds about a token's user.

@@ -1,19 +1,20 @@
-//! Social accounts, their posts, and engagement totals. No query filters by organization: the
-//! policies of `policies/360_social.sql` do, and `organization_id` defaults to the context on
-//! insert. An account's access token is written here and never selected: the app role has no
-//! SELECT on `access_token` (`policies/360_social.sql`), so no statement here may even refer to
-//! it outside a SET list or VALUES; `has_access_token` is a generated column that says whether
-//! one is set.
+//! Social accounts, their posts, and engagement totals: the rows, their filters, inserts and
+//! updates; listing, reading, locking and deleting are [`crate::crud`]'s. No query filters by
+//! organization: the policies of `policies/360_social.sql` do, and `organization_id` defaults
+//! to the context on insert. An account's access token is written here and never selected: the
+//! app role has no SELECT on `access_token` (`policies/360_social.sql`), so no statement here
+//! may even refer to it outside a SET list or VALUES; `has_access_token` is a generated column
+//! that says whether one is set.
 
 use palisade_domain::{
     AccessToken, PostBody, PostStatus, SocialAccountId, SocialHandle, SocialNetwork, SocialPostId,
 };
 use time::OffsetDateTime;
-use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::list::{Cursor, ListQuery};
-use crate::{DbError, Page, PageRequest, TenantTx};
+use crate::crud;
+use crate::list::ListQuery;
+use crate::{DbError, TenantTx};
 
 /// The unique key on (organization, network, handle).
 pub const HANDLE_KEY: &str = "social_accounts_handle_key";
@@ -22,21 +23,38 @@ pub const HANDLE_KEY: &str = "social_accounts_handle_key";
 /// exist in this organization (missing, or another organization's).
 pub const ACCOUNT_FKEY: &str = "social_posts_account_fkey";
 
-/// An account as the API sees it: the token itself is never read back.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Account {
-    /// Its id.
-    pub id: Uuid,
-    /// `twitter`, `facebook`, `instagram` or `linkedin`.
-    pub network: String,
-    /// Handle, lower-case, without `@`.
-    pub handle: String,
-    /// Whether an access token is stored.
-    pub has_access_token: bool,
-    /// Creation time.
-    pub created_at: OffsetDateTime,
-    /// Last change.
-    pub updated_at: OffsetDateTime,
+crate::table! {
+    /// An account as stored and as clients see it: the token itself is never read back.
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    #[schema(as = SocialAccount)]
+    pub struct Account in "palisade.social_accounts" {
+        /// Its id.
+        id: Uuid,
+        /// `twitter`, `facebook`, `instagram` or `linkedin`.
+        #[schema(value_type = SocialNetwork)]
+        network: String,
+        /// Handle, lower-case, without `@`.
+        handle: String,
+        /// Whether an access token is stored (it is never returned).
+        has_access_token: bool,
+        /// Creation time.
+        #[serde(with = "palisade_domain::timestamp")]
+        created_at: OffsetDateTime,
+        /// Last change.
+        #[serde(with = "palisade_domain::timestamp")]
+        updated_at: OffsetDateTime,
+    }
+}
+
+/// An account to connect.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Its network.
+    pub network: SocialNetwork,
+    /// Its handle.
+    pub handle: SocialHandle,
+    /// Its access token, if given (write-only).
+    pub access_token: Option<AccessToken>,
 }
 
 /// A partial update: `None` leaves a field alone; `Some(None)` removes the token.
@@ -57,174 +75,99 @@ pub struct AccountFilter {
     pub handle: Option<SocialHandle>,
 }
 
-/// The columns every account query returns, in the order [`account`] decodes.
-macro_rules! account_columns {
-    () => {
-        "id, network, handle, has_access_token, created_at, updated_at"
-    };
+impl crud::Filter for AccountFilter {
+    type Row = Account;
+    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
+        query
+            .and_opt_value("network = $", self.network.map(SocialNetwork::as_str))
+            .and_opt_value("handle = $", self.handle.as_ref().map(SocialHandle::as_str))
+    }
 }
 
-fn account(r: &Row) -> Result<Account, DbError> {
-    Ok(Account {
-        id: r.try_get("id")?,
-        network: r.try_get("network")?,
-        handle: r.try_get("handle")?,
-        has_access_token: r.try_get("has_access_token")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
-/// One page of accounts, newest first. Ends the transaction (one round trip).
-pub async fn list_accounts(
-    tx: TenantTx,
-    filter: &AccountFilter,
-    page: PageRequest<Cursor>,
-) -> Result<Page<Account, Cursor>, DbError> {
-    let network = filter.network.map(SocialNetwork::as_str);
-    let handle = filter.handle.as_ref().map(SocialHandle::as_str);
-    ListQuery::new(
-        "SELECT id, network, handle, has_access_token, created_at, updated_at \
-         FROM palisade.social_accounts WHERE true",
-    )
-    .and_opt("network = $", network.as_ref())
-    .and_opt("handle = $", handle.as_ref())
-    .page(&page)
-    .fetch(tx, page.limit, account, |a| Cursor {
-        created_at: a.created_at,
-        id: a.id,
-    })
-    .await
-}
-
-/// One account, or `None` when it does not exist in this organization.
-pub async fn get_account(tx: TenantTx, id: SocialAccountId) -> Result<Option<Account>, DbError> {
-    let sql: &str = concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM palisade.social_accounts WHERE id = $1"
-    );
-    let rows = tx.query_once(sql, &[&id.as_uuid()]).await?;
-    rows.first().map(account).transpose()
-}
-
-/// [`get_account`] inside a write transaction, the row locked until it ends (for `If-Match`).
-pub async fn lock_account(
-    tx: &mut TenantTx,
-    id: SocialAccountId,
-) -> Result<Option<Account>, DbError> {
-    let sql: &str = concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM palisade.social_accounts WHERE id = $1"
-    );
-    crate::lock::for_update(tx, sql, id.as_uuid(), account).await
-}
-
-/// Connects an account to the acting organization.
-pub async fn create_account(
-    tx: &mut TenantTx,
-    network: SocialNetwork,
-    handle: &SocialHandle,
-    access_token: Option<&AccessToken>,
-) -> Result<Account, DbError> {
-    let sql: &str = concat!(
-        "INSERT INTO palisade.social_accounts (id, network, handle, access_token) \
-         VALUES ($1, $2, $3, $4) RETURNING ",
-        account_columns!()
-    );
-    let row = tx
-        .query_one(
-            sql,
+impl crud::Insert for NewAccount {
+    type Row = Account;
+    async fn insert(&self, tx: &mut TenantTx) -> Result<Account, DbError> {
+        crud::returning(
+            tx,
+            "INSERT INTO palisade.social_accounts (id, network, handle, access_token) \
+             VALUES ($1, $2, $3, $4)",
             &[
                 &SocialAccountId::new().as_uuid(),
-                &network.as_str(),
-                &handle.as_str(),
-                &access_token.map(AccessToken::expose),
+                &self.network.as_str(),
+                &self.handle.as_str(),
+                &self.access_token.as_ref().map(AccessToken::expose),
             ],
         )
-        .await?;
-    account(&row)
+        .await
+    }
 }
 
-/// Applies `patch`; `None` when the account does not exist in this organization.
-pub async fn update_account(
-    tx: &mut TenantTx,
-    id: SocialAccountId,
-    patch: &AccountPatch,
-) -> Result<Option<Account>, DbError> {
-    let handle = patch.handle.as_ref().map(SocialHandle::as_str);
-    // Two statements, not one with `CASE WHEN $3 THEN $4 ELSE access_token END`: reading
-    // `access_token` in the SET list needs a SELECT grant the app role does not have.
-    let row = match &patch.access_token {
-        None => {
-            let sql: &str = concat!(
-                "UPDATE palisade.social_accounts SET handle = coalesce($2, handle), \
-                     updated_at = now() \
-                 WHERE id = $1 RETURNING ",
-                account_columns!()
-            );
-            tx.query_opt(sql, &[&id.as_uuid(), &handle]).await?
+impl crud::Update for AccountPatch {
+    type Row = Account;
+    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Account>, DbError> {
+        let handle = self.handle.as_ref().map(SocialHandle::as_str);
+        // Two statements, not one with `CASE WHEN $3 THEN $4 ELSE access_token END`: reading
+        // `access_token` in the SET list needs a SELECT grant the app role does not have.
+        match &self.access_token {
+            None => {
+                crud::returning_opt(
+                    tx,
+                    "UPDATE palisade.social_accounts SET handle = coalesce($2, handle), \
+                         updated_at = now() \
+                     WHERE id = $1",
+                    &[&id, &handle],
+                )
+                .await
+            }
+            Some(token) => {
+                crud::returning_opt(
+                    tx,
+                    "UPDATE palisade.social_accounts SET handle = coalesce($2, handle), \
+                         access_token = $3, updated_at = now() \
+                     WHERE id = $1",
+                    &[&id, &handle, &token.as_ref().map(AccessToken::expose)],
+                )
+                .await
+            }
         }
-        Some(token) => {
-            let sql: &str = concat!(
-                "UPDATE palisade.social_accounts SET handle = coalesce($2, handle), \
-                     access_token = $3, updated_at = now() \
-                 WHERE id = $1 RETURNING ",
-                account_columns!()
-            );
-            tx.query_opt(
-                sql,
-                &[
-                    &id.as_uuid(),
-                    &handle,
-                    &token.as_ref().map(AccessToken::expose),
-                ],
-            )
-            .await?
-        }
-    };
-    row.map(|r| account(&r)).transpose()
+    }
 }
 
-/// Disconnects an account and deletes its posts; `false` when it does not exist here.
-pub async fn delete_account(tx: &mut TenantTx, id: SocialAccountId) -> Result<bool, DbError> {
-    Ok(tx
-        .execute(
-            "DELETE FROM palisade.social_accounts WHERE id = $1",
-            &[&id.as_uuid()],
-        )
-        .await?
-        == 1)
-}
-
-/// A post as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Post {
-    /// Its id.
-    pub id: Uuid,
-    /// Its account.
-    pub account_id: Uuid,
-    /// Text.
-    pub body: String,
-    /// `draft`, `scheduled`, `published` or `failed`.
-    pub status: String,
-    /// When it is to go out.
-    pub scheduled_at: Option<OffsetDateTime>,
-    /// When it went out.
-    pub published_at: Option<OffsetDateTime>,
-    /// Likes.
-    pub likes: i64,
-    /// Shares.
-    pub shares: i64,
-    /// Comments.
-    pub comments: i64,
-    /// Impressions.
-    pub impressions: i64,
-    /// Creation time.
-    pub created_at: OffsetDateTime,
-    /// Last change.
-    pub updated_at: OffsetDateTime,
+crate::table! {
+    /// A post as stored, and as clients see it.
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    #[schema(as = SocialPost)]
+    pub struct Post in "palisade.social_posts" {
+        /// Its id.
+        id: Uuid,
+        /// Its account.
+        account_id: Uuid,
+        /// Text.
+        body: String,
+        /// `draft`, `scheduled`, `published` or `failed`.
+        #[schema(value_type = PostStatus)]
+        status: String,
+        /// When it is to go out.
+        #[serde(with = "palisade_domain::timestamp::option")]
+        scheduled_at: Option<OffsetDateTime>,
+        /// When it went out.
+        #[serde(with = "palisade_domain::timestamp::option")]
+        published_at: Option<OffsetDateTime>,
+        /// Likes.
+        likes: i64,
+        /// Shares.
+        shares: i64,
+        /// Comments.
+        comments: i64,
+        /// Impressions.
+        impressions: i64,
+        /// Creation time.
+        #[serde(with = "palisade_domain::timestamp")]
+        created_at: OffsetDateTime,
+        /// Last change.
+        #[serde(with = "palisade_domain::timestamp")]
+        updated_at: OffsetDateTime,
+    }
 }
 
 /// The writable state of a post: everything the client sets, checked together (a scheduled
@@ -243,6 +186,43 @@ pub struct PostState {
     pub counters: [i64; 4],
 }
 
+/// A post to create, its state checked.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    /// Its account.
+    pub account_id: SocialAccountId,
+    /// What it says and where it stands.
+    pub state: PostState,
+}
+
+/// Changes to a post: `None` fields stay, `Some(None)` clears a time. The API completes them
+/// with the current post into a whole [`PostState`] and checks it before writing.
+#[derive(Debug, Clone, Default)]
+pub struct PostPatch {
+    /// New text.
+    pub body: Option<PostBody>,
+    /// New status.
+    pub status: Option<PostStatus>,
+    /// New or cleared schedule.
+    pub scheduled_at: Option<Option<OffsetDateTime>>,
+    /// New or cleared publication time.
+    pub published_at: Option<Option<OffsetDateTime>>,
+    /// New likes, shares, comments, impressions.
+    pub counters: [Option<i64>; 4],
+}
+
+impl From<PostState> for PostPatch {
+    fn from(s: PostState) -> Self {
+        Self {
+            body: Some(s.body),
+            status: Some(s.status),
+            scheduled_at: Some(s.scheduled_at),
+            published_at: Some(s.published_at),
+            counters: s.counters.map(Some),
+        }
+    }
+}
+
 /// Post list filters.
 #[derive(Debug, Clone, Default)]
 pub struct PostFilter {
@@ -252,94 +232,28 @@ pub struct PostFilter {
     pub status: Option<PostStatus>,
 }
 
-/// The columns every post query returns, in the order [`post`] decodes.
-macro_rules! post_columns {
-    () => {
-        "id, account_id, body, status, scheduled_at, published_at, likes, shares, comments, \
-         impressions, created_at, updated_at"
-    };
+impl crud::Filter for PostFilter {
+    type Row = Post;
+    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
+        query
+            .and_opt_value("account_id = $", self.account_id.map(|a| a.as_uuid()))
+            .and_opt_value("status = $", self.status.map(PostStatus::as_str))
+    }
 }
 
-fn post(r: &Row) -> Result<Post, DbError> {
-    Ok(Post {
-        id: r.try_get("id")?,
-        account_id: r.try_get("account_id")?,
-        body: r.try_get("body")?,
-        status: r.try_get("status")?,
-        scheduled_at: r.try_get("scheduled_at")?,
-        published_at: r.try_get("published_at")?,
-        likes: r.try_get("likes")?,
-        shares: r.try_get("shares")?,
-        comments: r.try_get("comments")?,
-        impressions: r.try_get("impressions")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
-/// One page of posts, newest first. Ends the transaction (one round trip).
-pub async fn list_posts(
-    tx: TenantTx,
-    filter: &PostFilter,
-    page: PageRequest<Cursor>,
-) -> Result<Page<Post, Cursor>, DbError> {
-    let account_id = filter.account_id.map(|a| a.as_uuid());
-    let status = filter.status.map(PostStatus::as_str);
-    ListQuery::new(
-        "SELECT id, account_id, body, status, scheduled_at, published_at, likes, shares, \
-         comments, impressions, created_at, updated_at FROM palisade.social_posts WHERE true",
-    )
-    .and_opt("account_id = $", account_id.as_ref())
-    .and_opt("status = $", status.as_ref())
-    .page(&page)
-    .fetch(tx, page.limit, post, |p| Cursor {
-        created_at: p.created_at,
-        id: p.id,
-    })
-    .await
-}
-
-/// One post, or `None` when it does not exist in this organization. Ends the transaction.
-pub async fn get_post(tx: TenantTx, id: SocialPostId) -> Result<Option<Post>, DbError> {
-    let sql: &str = concat!(
-        "SELECT ",
-        post_columns!(),
-        " FROM palisade.social_posts WHERE id = $1"
-    );
-    let rows = tx.query_once(sql, &[&id.as_uuid()]).await?;
-    rows.first().map(post).transpose()
-}
-
-/// One post, locked for the rest of the transaction (a PATCH reads, merges and writes it; a
-/// DELETE checks `If-Match` on it).
-pub async fn lock_post(tx: &mut TenantTx, id: SocialPostId) -> Result<Option<Post>, DbError> {
-    let sql: &str = concat!(
-        "SELECT ",
-        post_columns!(),
-        " FROM palisade.social_posts WHERE id = $1"
-    );
-    crate::lock::for_update(tx, sql, id.as_uuid(), post).await
-}
-
-/// Creates a post on an account of the acting organization.
-pub async fn create_post(
-    tx: &mut TenantTx,
-    account_id: SocialAccountId,
-    state: &PostState,
-) -> Result<Post, DbError> {
-    let sql: &str = concat!(
-        "INSERT INTO palisade.social_posts (id, account_id, body, status, scheduled_at, \
-             published_at, likes, shares, comments, impressions) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
-        post_columns!()
-    );
-    let [likes, shares, comments, impressions] = state.counters;
-    let row = tx
-        .query_one(
-            sql,
+impl crud::Insert for NewPost {
+    type Row = Post;
+    async fn insert(&self, tx: &mut TenantTx) -> Result<Post, DbError> {
+        let state = &self.state;
+        let [likes, shares, comments, impressions] = state.counters;
+        crud::returning(
+            tx,
+            "INSERT INTO palisade.social_posts (id, account_id, body, status, scheduled_at, \
+                 published_at, likes, shares, comments, impressions) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             &[
                 &SocialPostId::new().as_uuid(),
-                &account_id.as_uuid(),
+                &self.account_id.as_uuid(),
                 &state.body.as_str(),
                 &state.status.as_str(),
                 &state.scheduled_at,
@@ -350,52 +264,40 @@ pub async fn create_post(
                 &impressions,
             ],
         )
-        .await?;
-    post(&row)
+        .await
+    }
 }
 
-/// Replaces a post's writable state; `None` when it does not exist in this organization.
-pub async fn update_post(
-    tx: &mut TenantTx,
-    id: SocialPostId,
-    state: &PostState,
-) -> Result<Option<Post>, DbError> {
-    let sql: &str = concat!(
-        "UPDATE palisade.social_posts SET body = $2, status = $3, scheduled_at = $4, \
-             published_at = $5, likes = $6, shares = $7, comments = $8, impressions = $9, \
-             updated_at = now() \
-         WHERE id = $1 RETURNING ",
-        post_columns!()
-    );
-    let [likes, shares, comments, impressions] = state.counters;
-    let row = tx
-        .query_opt(
-            sql,
+impl crud::Update for PostPatch {
+    type Row = Post;
+    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Post>, DbError> {
+        let [likes, shares, comments, impressions] = self.counters;
+        crud::returning_opt(
+            tx,
+            "UPDATE palisade.social_posts SET body = coalesce($2, body), \
+                 status = coalesce($3, status), \
+                 scheduled_at = CASE WHEN $4 THEN $5 ELSE scheduled_at END, \
+                 published_at = CASE WHEN $6 THEN $7 ELSE published_at END, \
+                 likes = coalesce($8, likes), shares = coalesce($9, shares), \
+                 comments = coalesce($10, comments), impressions = coalesce($11, impressions), \
+                 updated_at = now() \
+             WHERE id = $1",
             &[
-                &id.as_uuid(),
-                &state.body.as_str(),
-                &state.status.as_str(),
-                &state.scheduled_at,
-                &state.published_at,
+                &id,
+                &self.body.as_ref().map(PostBody::as_str),
+                &self.status.map(PostStatus::as_str),
+                &self.scheduled_at.is_some(),
+                &self.scheduled_at.flatten(),
+                &self.published_at.is_some(),
+                &self.published_at.flatten(),
                 &likes,
                 &shares,
                 &comments,
                 &impressions,
             ],
         )
-        .await?;
-    row.map(|r| post(&r)).transpose()
-}
-
-/// Deletes a post; `false` when it does not exist in this organization.
-pub async fn delete_post(tx: &mut TenantTx, id: SocialPostId) -> Result<bool, DbError> {
-    Ok(tx
-        .execute(
-            "DELETE FROM palisade.social_posts WHERE id = $1",
-            &[&id.as_uuid()],
-        )
-        .await?
-        == 1)
+        .await
+    }
 }
 
 /// Engagement of one account's posts published in a range.

@@ -24,11 +24,10 @@
 
 use palisade_domain::{OrgId, WebhookDeliveryId};
 use time::OffsetDateTime;
-use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::list::{Cursor, ListQuery};
-use crate::{AppPool, DbError, Page, PageRequest, TenantTx};
+use crate::list::ListQuery;
+use crate::{AppPool, DbError, TenantTx};
 
 palisade_domain::str_enum! {
     /// Who sent a delivery.
@@ -318,38 +317,27 @@ pub async fn insert_inbound_sms(
     Ok(rows.first().map(|r| r.try_get(0)).transpose()?)
 }
 
-/// A recorded delivery, as listed to the organization.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeliveryRow {
-    /// Its id.
-    pub id: Uuid,
-    /// `twilio`, `sendgrid`, `mailgun`.
-    pub provider: String,
-    /// `sms.inbound`, `sms.status`, `voice.status`, `email.event`.
-    pub kind: String,
-    /// The provider's id for the delivery.
-    pub event_key: String,
-    /// `applied` or `stale`.
-    pub outcome: String,
-    /// The message or call it was about.
-    pub subject_id: Option<Uuid>,
-    /// When it arrived.
-    pub created_at: OffsetDateTime,
+crate::table! {
+    /// A recorded delivery, as listed to the organization.
+    pub struct DeliveryRow in "palisade.webhook_deliveries" {
+        /// Its id.
+        id: Uuid,
+        /// `twilio`, `sendgrid`, `mailgun`.
+        provider: String,
+        /// `sms.inbound`, `sms.status`, `voice.status`, `email.event`.
+        kind: String,
+        /// The provider's id for the delivery.
+        event_key: String,
+        /// `applied` or `stale`.
+        outcome: String,
+        /// The message or call it was about.
+        subject_id: Option<Uuid>,
+        /// When it arrived.
+        created_at: OffsetDateTime,
+    }
 }
 
-fn from_row(r: &Row) -> Result<DeliveryRow, DbError> {
-    Ok(DeliveryRow {
-        id: r.try_get("id")?,
-        provider: r.try_get("provider")?,
-        kind: r.try_get("kind")?,
-        event_key: r.try_get("event_key")?,
-        outcome: r.try_get("outcome")?,
-        subject_id: r.try_get("subject_id")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
-/// Filters of `GET /v1/webhook-deliveries`.
+/// Filters of `GET /v1/webhook-deliveries` (newest first, see [`crate::crud::list_page`]).
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
     /// Only this provider.
@@ -360,25 +348,12 @@ pub struct DeliveryFilter {
     pub subject_id: Option<Uuid>,
 }
 
-/// The organization's deliveries, newest first.
-pub async fn list(
-    tx: TenantTx,
-    filter: &DeliveryFilter,
-    page: PageRequest<Cursor>,
-) -> Result<Page<DeliveryRow, Cursor>, DbError> {
-    let provider = filter.provider.map(Provider::as_str);
-    let kind = filter.kind.map(DeliveryKind::as_str);
-    ListQuery::new(
-        "SELECT id, provider, kind, event_key, outcome, subject_id, created_at \
-         FROM palisade.webhook_deliveries WHERE true",
-    )
-    .and_opt("provider = $", provider.as_ref())
-    .and_opt("kind = $", kind.as_ref())
-    .and_opt("subject_id = $", filter.subject_id.as_ref())
-    .page(&page)
-    .fetch(tx, page.limit, from_row, |d| Cursor {
-        created_at: d.created_at,
-        id: d.id,
-    })
-    .await
+impl crate::crud::Filter for DeliveryFilter {
+    type Row = DeliveryRow;
+    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
+        query
+            .and_opt_value("provider = $", self.provider.map(Provider::as_str))
+            .and_opt_value("kind = $", self.kind.map(DeliveryKind::as_str))
+            .and_opt("subject_id = $", self.subject_id.as_ref())
+    }
 }

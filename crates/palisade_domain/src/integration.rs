@@ -74,6 +74,9 @@ impl IntegrationConfig {
             return Err(ParseError::too_long("has too many keys (at most 50)"));
         }
         check_config_value(v, 0)?;
+        if !crate::json::numbers_in_range(v) {
+            return Err(crate::json::NUMBER_OUT_OF_RANGE);
+        }
         if v.to_string().len() > CONFIG_MAX_BYTES {
             return Err(ParseError::too_long("is too large (at most 8 KiB)"));
         }

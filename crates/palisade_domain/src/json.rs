@@ -31,6 +31,26 @@ fn holds_nul(v: &Value) -> bool {
     }
 }
 
+/// The largest magnitude a number in a stored JSON value may have. PostgreSQL keeps a `jsonb`
+/// number as an exact decimal and gives back all its digits; near `f64::MAX` those digits read
+/// back as infinity, so the row could not be decoded. 1e300 leaves room for every value a
+/// client means.
+pub(crate) const MAX_NUMBER: f64 = 1e300;
+
+/// Whether every number anywhere in `v` is at most [`MAX_NUMBER`] in magnitude.
+pub(crate) fn numbers_in_range(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.as_f64().is_some_and(|x| x.abs() <= MAX_NUMBER),
+        Value::Array(a) => a.iter().all(numbers_in_range),
+        Value::Object(o) => o.values().all(numbers_in_range),
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
+    }
+}
+
+/// The refusal of a value with a number beyond [`MAX_NUMBER`].
+pub(crate) const NUMBER_OUT_OF_RANGE: ParseError =
+    ParseError::new("numbers must be between -1e300 and 1e300");
+
 /// The refusal of a value that [`holds_nul`].
 const NUL_REFUSED: ParseError =
     ParseError::new("must not contain the NUL character (\\u0000) in any key or string");
@@ -61,6 +81,9 @@ fn parse_object(v: &Value, l: &Limits) -> Result<Map<String, Value>, ParseError>
     }
     if holds_nul(v) {
         return Err(NUL_REFUSED);
+    }
+    if !numbers_in_range(v) {
+        return Err(NUMBER_OUT_OF_RANGE);
     }
     if v.to_string().len() > l.max_bytes {
         return Err(ParseError::too_long("is too large"));
@@ -142,6 +165,34 @@ mod tests {
         assert!(EventProperties::parse(&json!({"k": "x".repeat(5000)})).is_err());
         let many: Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!(i))).collect();
         assert!(EventProperties::parse(&Value::Object(many)).is_err());
+    }
+
+    #[test]
+    fn numbers_beyond_1e300_are_refused_at_any_depth() {
+        for bad in [
+            json!({"x": f64::MAX}),
+            json!({"x": [1, -1.7976931348623157e308]}),
+            json!({"x": {"y": 1e301}}),
+        ] {
+            assert_eq!(
+                ReportParameters::parse(&bad),
+                Err(NUMBER_OUT_OF_RANGE),
+                "{bad}"
+            );
+            assert_eq!(
+                EventProperties::parse(&bad),
+                Err(NUMBER_OUT_OF_RANGE),
+                "{bad}"
+            );
+            assert_eq!(
+                crate::IntegrationConfig::parse(&bad),
+                Err(NUMBER_OUT_OF_RANGE),
+                "{bad}"
+            );
+        }
+        let fine = json!({"x": 1e300, "y": -1e300, "z": 1e-320, "n": u64::MAX});
+        assert!(ReportParameters::parse(&fine).is_ok());
+        assert!(crate::IntegrationConfig::parse(&fine).is_ok());
     }
 
     #[test]

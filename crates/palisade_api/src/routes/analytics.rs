@@ -20,21 +20,24 @@ use super::Fields;
 use super::query_params::{format_date, no_such};
 use crate::auth::Tenant;
 use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::list::List;
+use crate::resource::{self, Listed};
 use crate::{ApiError, AppState};
 
 /// Most events in one ingest request.
 pub const MAX_BATCH: usize = 100;
 
+/// The analytics event family: its list is [`crate::resource`]'s; ingest is a batch, served
+/// here.
+pub(crate) struct Events;
+
+resource::family! {
+    // No item route is declared.
+    Events: Event => EventJson, "/v1/analytics/events", "analytics", "an analytics event", "analytics events";
+}
+
 /// Declares this family's routes (see [`crate::endpoints`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
-    e.get("/v1/analytics/events", list)
-        .tag("analytics")
-        .summary("List analytics events")
-        .describe("Newest ingested first")
-        .list_query::<ListQuery>()
-        .list::<EventJson>()
-        .errors(&[422]);
+    resource::list_route::<Events>(e).describe("Newest ingested first");
     e.post("/v1/analytics/events", ingest)
         .tag("analytics")
         .summary("Record analytics events (one or a batch)")
@@ -276,28 +279,18 @@ pub struct ListQuery {
     occurred_before: Option<String>,
 }
 
-/// `GET /v1/analytics/events?type=&customer_id=&occurred_after=&occurred_before=&created_after=&created_before=`:
-/// newest ingested first.
-pub async fn list(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: List<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let filter = EventFilter {
-        event_type: f.optional("type", q.filter.event_type.as_deref(), EventType::parse),
-        customer_id: f.optional(
-            "customer_id",
-            q.filter.customer_id.as_deref(),
-            CustomerId::parse,
-        ),
-        occurred_after: f.time("occurred_after", q.filter.occurred_after.as_deref()),
-        occurred_before: f.time("occurred_before", q.filter.occurred_before.as_deref()),
-    };
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &filter, q.page).await?;
-    Ok(q.respond(page, EventJson::from))
+impl Listed for Events {
+    type Query = ListQuery;
+    type Filter = EventFilter;
+
+    fn filter(q: &ListQuery, f: &mut Fields) -> EventFilter {
+        EventFilter {
+            event_type: f.optional("type", q.event_type.as_deref(), EventType::parse),
+            customer_id: f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse),
+            occurred_after: f.time("occurred_after", q.occurred_after.as_deref()),
+            occurred_before: f.time("occurred_before", q.occurred_before.as_deref()),
+        }
+    }
 }
 
 /// Summary query string.
@@ -362,10 +355,7 @@ pub async fn summary(
     let mut f = Fields::default();
     let range = f.day_range(q.from.as_deref(), q.to.as_deref());
     let event_type = f.optional("type", q.event_type.as_deref(), EventType::parse);
-    f.finish()?;
-    let Some(range) = range else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let range = f.finish_with(range)?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let counts = db::summary(tx, range.start, range.end, event_type.as_ref()).await?;
     let mut totals: Vec<(String, i64)> = Vec::new();

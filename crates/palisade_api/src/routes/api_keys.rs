@@ -1,6 +1,6 @@
 //! `/v1/api-keys`: keys that servers use instead of a user's token. Every member sees the
 //! organization's keys (name, role, prefix, last use; never the key or its hash); owners and
-//! admins mint and revoke them (checked here, 403, and by the policies), with a user's session:
+//! admins mint and revoke them (checked by [`crate::resource`], 403, and by the policies), with a user's session:
 //! a key cannot mint or revoke keys (403 `requires_user_session`, see
 //! [`crate::auth::UserSession`]).
 //!
@@ -9,45 +9,36 @@
 //! role, never `owner`), as the user who minted it. `DELETE` revokes: the key answers 401 from
 //! then on and stays listed with its `revoked_at`.
 
-use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::api_keys::{self as db, ApiKey, ApiKeyFilter, NewApiKey};
 use palisade_domain::{ApiKeyId, ApiKeyName, Role};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::{Fields, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::credentials::GeneratedApiKey;
 use crate::endpoints::Auth;
 use crate::etag::IfMatch;
-use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::list::List;
+use crate::resource::{self, Created, Listed, OneTimeSecret};
 use crate::{ApiError, AppState};
 
-/// Declares this family's routes (see [`crate::endpoints`]).
+/// The API key family.
+pub(crate) struct ApiKeys;
+
+resource::family! {
+    ApiKeys: ApiKey => ApiKey, "/v1/api-keys", "api-keys", "an API key", "API keys";
+    const ADMIN_WRITES: bool = true;
+    const USER_SESSION_WRITES: bool = true;
+}
+
+/// Declares this family's routes (see [`crate::resource`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
-    e.get("/v1/api-keys", list)
-        .tag("api-keys")
-        .summary("List API keys")
-        .list_query::<ListQuery>()
-        .list::<ApiKeyJson>()
-        .errors(&[422]);
-    e.post("/v1/api-keys", create)
-        .auth(Auth::User)
-        .tag("api-keys")
-        .summary("Create an API key")
+    resource::list_route::<ApiKeys>(e);
+    resource::create_route::<ApiKeys>(e)
         .describe("Owners and admins, with a user's session; the key is in this answer only")
-        .body::<CreateBody>()
-        .created::<WithKey>()
-        .errors(&[403, 413, 415, 422]);
-    e.get("/v1/api-keys/{id}", get)
-        .tag("api-keys")
-        .summary("Get an API key")
-        .ok::<ApiKeyJson>()
-        .errors(&[404]);
+        .created::<WithKey>();
+    resource::get_route::<ApiKeys>(e);
     e.delete("/v1/api-keys/{id}", revoke)
         .auth(Auth::User)
         .tag("api-keys")
@@ -55,44 +46,6 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .describe("Revokes the key (204, idempotent; owners and admins, with a user's session)")
         .no_content()
         .errors(&[403, 404]);
-}
-
-/// An API key as clients see it (never the key, never its hash).
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = ApiKey)]
-pub struct ApiKeyJson {
-    id: Uuid,
-    name: String,
-    /// What the key may do: `admin` or `member`.
-    role: Role,
-    /// The key's first characters, to recognise it.
-    prefix: String,
-    /// The member who created it.
-    created_by: Uuid,
-    #[serde(with = "palisade_domain::timestamp::option")]
-    last_used_at: Option<OffsetDateTime>,
-    #[serde(with = "palisade_domain::timestamp::option")]
-    revoked_at: Option<OffsetDateTime>,
-    #[serde(with = "palisade_domain::timestamp")]
-    created_at: OffsetDateTime,
-    #[serde(with = "palisade_domain::timestamp")]
-    updated_at: OffsetDateTime,
-}
-
-impl From<ApiKey> for ApiKeyJson {
-    fn from(k: ApiKey) -> Self {
-        Self {
-            id: k.id,
-            name: k.name,
-            role: k.role,
-            prefix: k.prefix,
-            created_by: k.created_by,
-            last_used_at: k.last_used_at,
-            revoked_at: k.revoked_at,
-            created_at: k.created_at,
-            updated_at: k.updated_at,
-        }
-    }
 }
 
 /// List query string.
@@ -104,18 +57,15 @@ pub struct ListQuery {
     revoked: Option<String>,
 }
 
-/// `GET /v1/api-keys?limit=&cursor=&revoked=`: newest first.
-pub async fn list(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: List<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let revoked = f.boolean("revoked", q.filter.revoked.as_deref());
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &ApiKeyFilter { revoked }, q.page).await?;
-    Ok(q.respond(page, ApiKeyJson::from))
+impl Listed for ApiKeys {
+    type Query = ListQuery;
+    type Filter = ApiKeyFilter;
+
+    fn filter(q: &ListQuery, f: &mut Fields) -> ApiKeyFilter {
+        ApiKeyFilter {
+            revoked: f.boolean("revoked", q.revoked.as_deref()),
+        }
+    }
 }
 
 /// Create body.
@@ -131,73 +81,48 @@ pub struct CreateBody {
 }
 
 /// The key with its secret: the only shape that carries it.
+// Documents the answer `resource::with_secret` writes (the row's fields, then the key).
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = ApiKeyWithKey)]
 struct WithKey {
     #[serde(flatten)]
-    api_key: ApiKeyJson,
+    api_key: ApiKey,
     /// The key itself (`pk_...`), shown this once: send it as `x-api-key`.
     key: String,
 }
 
-/// `POST /v1/api-keys` (201 with `key`, shown this once; owners and admins, with a user's
-/// session: a key never mints a key).
-#[tracing::instrument(name = "create_api_key", skip_all)]
-pub async fn create(
-    state: web::Data<AppState>,
-    UserSession(tenant): UserSession,
-    idem: Idempotency,
-    body: crate::extract::Json<CreateBody>,
-) -> Result<HttpResponse, ApiError> {
-    tenant.require_admin()?;
-    let mut f = Fields::default();
-    let name = f.required("name", body.name.as_deref(), ApiKeyName::parse);
-    let role = f.required("role", body.role.as_deref(), Role::parse_for_api_key);
-    f.finish()?;
-    let (Some(name), Some(role)) = (name, role) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    if role > tenant.0.role {
-        return Err(ApiError::Forbidden {
-            code: crate::error::ErrorCode::Forbidden,
-            message: "a key cannot have a role above your own",
-        });
-    }
-    let generated = GeneratedApiKey::generate()?;
-    let new = NewApiKey {
-        name,
-        role,
-        prefix: generated.display_prefix(),
-        key_hash: generated.hash(),
-    };
-    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
-    let api_key = db::create(&mut tx, &new).await?;
-    let id = api_key.id;
-    let response = HttpResponse::Created()
-        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .insert_header((
-            actix_web::http::header::LOCATION,
-            format!("/v1/api-keys/{id}"),
-        ))
-        .json(WithKey {
-            api_key: api_key.into(),
-            key: generated.expose().to_owned(),
-        });
-    let response = tx.commit_without(response, &["key"]).await?;
-    tracing::info!(api_key.id = %id, role = role.as_str(), "api key created");
-    Ok(response)
-}
+impl Created for ApiKeys {
+    type Body = CreateBody;
+    type New = NewApiKey;
 
-/// `GET /v1/api-keys/{id}`.
-pub async fn get(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, ApiKeyId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let api_key = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(ApiKeyJson::from(api_key)))
+    fn parse(body: &CreateBody, f: &mut Fields) -> Option<NewApiKey> {
+        let name = f.required("name", body.name.as_deref(), ApiKeyName::parse);
+        let role = f.required("role", body.role.as_deref(), Role::parse_for_api_key);
+        Some(NewApiKey {
+            name: name?,
+            role: role?,
+            prefix: String::new(),
+            key_hash: [0; 32],
+        })
+    }
+
+    /// A key never has a role above its minter's; the key is generated here and shown once (a
+    /// key never mints a key: the route takes a user's session).
+    fn prepare(new: &mut NewApiKey, tenant: &Tenant) -> Result<Option<OneTimeSecret>, ApiError> {
+        if new.role > tenant.0.role {
+            return Err(ApiError::Forbidden {
+                code: crate::error::ErrorCode::Forbidden,
+                message: "a key cannot have a role above your own",
+            });
+        }
+        let generated = GeneratedApiKey::generate()?;
+        new.prefix = generated.display_prefix();
+        new.key_hash = generated.hash();
+        Ok(Some(OneTimeSecret {
+            field: "key",
+            value: palisade_domain::Secret::new(generated.expose()),
+        }))
+    }
 }
 
 /// `DELETE /v1/api-keys/{id}`: revokes the key (204, idempotent; owners and admins, with a
@@ -213,7 +138,10 @@ pub async fn revoke(
     tenant.require_admin()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     if_match
-        .check(db::lock(&mut tx, id), ApiKeyJson::from)
+        .check(
+            palisade_db::crud::lock::<ApiKey>(&mut tx, id.as_uuid()),
+            ApiKey::from,
+        )
         .await?;
     let api_key = db::revoke(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
     tx.commit().await?;

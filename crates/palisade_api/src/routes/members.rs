@@ -14,39 +14,38 @@
 
 use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
+use palisade_db::crud;
 use palisade_db::members::{self as db, Member, MemberFilter, MemberPatch};
 use palisade_domain::{PersonName, Role, UserId};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Fields, nullable, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::endpoints::Auth;
 use crate::etag::IfMatch;
-use crate::list::List;
+use crate::resource::{self, Listed};
 use crate::{ApiError, AppState};
+
+/// The member family: listed and read by [`crate::resource`]'s handlers; changed and removed
+/// here, under the role rules.
+pub(crate) struct Members;
+
+resource::family! {
+    Members: Member => Member, "/v1/members", "members", "a member", "members";
+}
 
 /// Declares this family's routes (see [`crate::endpoints`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
-    e.get("/v1/members", list)
-        .tag("members")
-        .summary("List members")
-        .list_query::<ListQuery>()
-        .list::<MemberJson>()
-        .errors(&[422]);
-    e.get("/v1/members/{id}", get)
-        .tag("members")
-        .summary("Get a member")
-        .ok::<MemberJson>()
-        .errors(&[404]);
+    resource::list_route::<Members>(e);
+    resource::get_route::<Members>(e);
     e.patch("/v1/members/{id}", update)
         .auth(Auth::User)
         .tag("members")
         .summary("Update a member")
         .describe("Name and role (owners and admins, with a user's session; only an owner changes an owner or makes someone owner; 409 `last_owner` for demoting the last owner)")
         .body::<PatchBody>()
-        .ok::<MemberJson>()
+        .ok::<Member>()
         .errors(&[403, 404, 409, 413, 415, 422]);
     e.delete("/v1/members/{id}", delete)
         .auth(Auth::User)
@@ -55,35 +54,6 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .describe("Revokes the API keys the member created; their tokens, pending invitations and reset links die with their row")
         .no_content()
         .errors(&[403, 404, 409]);
-}
-
-/// A member as clients see them.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = Member)]
-pub struct MemberJson {
-    id: Uuid,
-    /// Their login email.
-    #[schema(format = Email)]
-    email: String,
-    name: String,
-    role: Role,
-    #[serde(with = "palisade_domain::timestamp")]
-    created_at: OffsetDateTime,
-    #[serde(with = "palisade_domain::timestamp")]
-    updated_at: OffsetDateTime,
-}
-
-impl From<Member> for MemberJson {
-    fn from(m: Member) -> Self {
-        Self {
-            id: m.id,
-            email: m.email,
-            name: m.name,
-            role: m.role,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
-    }
 }
 
 fn owner_only() -> ApiError {
@@ -108,30 +78,15 @@ pub struct ListQuery {
     role: Option<String>,
 }
 
-/// `GET /v1/members?limit=&cursor=&role=`: newest first.
-pub async fn list(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: List<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let role = f.optional("role", q.filter.role.as_deref(), Role::parse);
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &MemberFilter { role }, q.page).await?;
-    Ok(q.respond(page, MemberJson::from))
-}
+impl Listed for Members {
+    type Query = ListQuery;
+    type Filter = MemberFilter;
 
-/// `GET /v1/members/{id}`.
-pub async fn get(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, UserId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let member = db::get(tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(MemberJson::from(member)))
+    fn filter(q: &ListQuery, f: &mut Fields) -> MemberFilter {
+        MemberFilter {
+            role: f.optional("role", q.role.as_deref(), Role::parse),
+        }
+    }
 }
 
 /// Patch body: absent fields stay.
@@ -147,14 +102,14 @@ pub struct PatchBody {
     role: Option<Option<String>>,
 }
 
-/// Opens the transaction for a change to member `id` and reads them. An owner's transaction
+/// Opens the transaction for a change to member `id` and reads their role. An owner's transaction
 /// first locks the owner rows (see `palisade_db::members::lock_owners`) and returns their ids;
 /// an admin never changes owners, so needs no lock. `None` when the member is not here.
 async fn begin_change(
     state: &AppState,
     tenant: &Tenant,
     id: UserId,
-) -> Result<(TenantTx, Member, Vec<Uuid>), ApiError> {
+) -> Result<(TenantTx, Role, Vec<Uuid>), ApiError> {
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let owners = if tenant.0.role == Role::Owner {
         db::lock_owners(&mut tx).await?
@@ -162,7 +117,7 @@ async fn begin_change(
         Vec::new()
     };
     let member = db::find(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok((tx, member, owners))
+    Ok((tx, member.role()?, owners))
 }
 
 /// `PATCH /v1/members/{id}`: name and role (owners and admins; see the module doc for owners).
@@ -180,26 +135,26 @@ pub async fn update(
     let name = f.not_null("name", &body.name, PersonName::parse);
     let role = f.not_null("role", &body.role, Role::parse);
     f.finish()?;
-    let (mut tx, member, owners) = begin_change(&state, &tenant, id).await?;
-    let touches_owner = member.role == Role::Owner || role == Some(Role::Owner);
+    let (mut tx, current, owners) = begin_change(&state, &tenant, id).await?;
+    let touches_owner = current == Role::Owner || role == Some(Role::Owner);
     if touches_owner && tenant.0.role != Role::Owner {
         return Err(owner_only());
     }
-    let demotes_owner = member.role == Role::Owner && role.is_some_and(|r| r != Role::Owner);
+    let demotes_owner = current == Role::Owner && role.is_some_and(|r| r != Role::Owner);
     if demotes_owner && owners.len() <= 1 {
         return Err(last_owner());
     }
     if_match
-        .check(db::lock(&mut tx, id), MemberJson::from)
+        .check(crud::lock::<Member>(&mut tx, id.as_uuid()), Member::from)
         .await?;
     let updated = db::update(&mut tx, id, &MemberPatch { name, role })
         .await?
         .ok_or(ApiError::NotFound)?;
     tx.commit().await?;
-    if role.is_some_and(|r| r != member.role) {
-        tracing::info!(member.id = %id, from = member.role.as_str(), to = updated.role.as_str(), "member role changed");
+    if role.is_some_and(|r| r != current) {
+        tracing::info!(member.id = %id, from = current.as_str(), to = updated.role.as_str(), "member role changed");
     }
-    Ok(HttpResponse::Ok().json(MemberJson::from(updated)))
+    Ok(HttpResponse::Ok().json(updated))
 }
 
 /// `DELETE /v1/members/{id}` (204; owners and admins, owners only for an owner; never the last
@@ -214,8 +169,8 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, UserId::parse)?;
     tenant.require_admin()?;
-    let (mut tx, member, owners) = begin_change(&state, &tenant, id).await?;
-    if member.role == Role::Owner {
+    let (mut tx, current, owners) = begin_change(&state, &tenant, id).await?;
+    if current == Role::Owner {
         if tenant.0.role != Role::Owner {
             return Err(owner_only());
         }
@@ -224,10 +179,10 @@ pub async fn delete(
         }
     }
     if_match
-        .check(db::lock(&mut tx, id), MemberJson::from)
+        .check(crud::lock::<Member>(&mut tx, id.as_uuid()), Member::from)
         .await?;
     let revoked = palisade_db::api_keys::revoke_created_by(&mut tx, id).await?;
-    if !db::delete(&mut tx, id).await? {
+    if !crud::delete::<Member>(&mut tx, id.as_uuid()).await? {
         return Err(ApiError::NotFound);
     }
     tx.commit().await?;

@@ -1,93 +1,70 @@
 //! `/v1/social`: connected accounts (access tokens are write-only: stored, never returned, never
 //! logged; responses say `has_access_token`), their posts with engagement counters, and totals
-//! per network and account. Another organization's account or post answers 404 exactly like a
-//! missing one; a post naming another organization's account answers exactly like a missing
-//! account.
+//! per network and account. Accounts and posts are served by [`crate::resource`]'s handlers:
+//! another organization's account or post answers 404 exactly like a missing one; a post
+//! naming another organization's account answers exactly like a missing account.
 
 use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::social::{
-    self as db, Account, AccountFilter, AccountPatch, Post, PostFilter, PostState,
+    self as db, Account, AccountFilter, AccountPatch, NewAccount, NewPost, Post, PostFilter,
+    PostPatch, PostState,
 };
 use palisade_domain::{
-    AccessToken, PostBody, PostStatus, SocialAccountId, SocialHandle, SocialNetwork, SocialPostId,
+    AccessToken, PostBody, PostStatus, SocialAccountId, SocialHandle, SocialNetwork,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::query_params::{format_date, no_such};
-use super::{Fields, not_null, nullable, parse_id};
+use super::{Fields, not_null, nullable};
 use crate::auth::Tenant;
-use crate::etag::IfMatch;
-use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::list::List;
+use crate::error::ErrorCode;
+use crate::resource::{self, Created, Listed, PatchGuard, Patched, Violation};
 use crate::{ApiError, AppState};
 
-/// Declares this family's routes (see [`crate::endpoints`]).
+/// The social account family.
+pub(crate) struct Accounts;
+
+resource::family! {
+    Accounts: Account => Account, "/v1/social/accounts", "social", "a social account", "social accounts";
+    const VIOLATIONS: &'static [Violation] = &[Violation::on_write(db::HANDLE_KEY, || {
+        resource::taken(
+            ErrorCode::HandleTaken,
+            "this organization already has this account on this network",
+        )
+    })];
+}
+
+/// The social post family.
+pub(crate) struct Posts;
+
+resource::family! {
+    Posts: Post => Post, "/v1/social/posts", "social", "a social post", "social posts";
+    const VIOLATIONS: &'static [Violation] = &[Violation::on_write(db::ACCOUNT_FKEY, || {
+        no_such("account_id")
+    })];
+}
+
+/// Declares this family's routes (see [`crate::resource`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
-    e.get("/v1/social/accounts", list_accounts)
-        .tag("social")
-        .summary("List social accounts")
-        .list_query::<AccountListQuery>()
-        .list::<AccountJson>()
-        .errors(&[422]);
-    e.post("/v1/social/accounts", create_account)
-        .tag("social")
+    resource::list_route::<Accounts>(e);
+    resource::create_route::<Accounts>(e)
         .summary("Connect a social account")
         .describe(
             "409 `handle_taken` when this organization already has that handle on that network",
-        )
-        .body::<AccountCreateBody>()
-        .created::<AccountJson>()
-        .errors(&[409, 413, 415, 422]);
-    e.get("/v1/social/accounts/{id}", get_account)
-        .tag("social")
-        .summary("Get a social account")
-        .ok::<AccountJson>()
-        .errors(&[404]);
-    e.patch("/v1/social/accounts/{id}", update_account)
-        .tag("social")
-        .summary("Update a social account")
-        .body::<AccountPatchBody>()
-        .ok::<AccountJson>()
-        .errors(&[404, 409, 413, 415, 422]);
-    e.delete("/v1/social/accounts/{id}", delete_account)
-        .tag("social")
+        );
+    resource::get_route::<Accounts>(e);
+    resource::update_route::<Accounts>(e);
+    resource::delete_route::<Accounts>(e)
         .summary("Disconnect a social account")
-        .describe("Disconnects it and deletes its posts")
-        .no_content()
-        .errors(&[404]);
-    e.get("/v1/social/posts", list_posts)
-        .tag("social")
-        .summary("List social posts")
-        .list_query::<PostListQuery>()
-        .list::<PostJson>()
-        .errors(&[422]);
-    e.post("/v1/social/posts", create_post)
-        .tag("social")
-        .summary("Create a social post")
-        .describe("`status` defaults to `draft`, counters to 0")
-        .body::<PostCreateBody>()
-        .created::<PostJson>()
-        .errors(&[413, 415, 422]);
-    e.get("/v1/social/posts/{id}", get_post)
-        .tag("social")
-        .summary("Get a social post")
-        .ok::<PostJson>()
-        .errors(&[404]);
-    e.patch("/v1/social/posts/{id}", update_post)
-        .tag("social")
-        .summary("Update a social post")
-        .describe("Edits, schedules, publishes, or updates the counters; the result is checked as a whole (see `POST`)")
-        .body::<PostPatchBody>()
-        .ok::<PostJson>()
-        .errors(&[404, 413, 415, 422]);
-    e.delete("/v1/social/posts/{id}", delete_post)
-        .tag("social")
-        .summary("Delete a social post")
-        .no_content()
-        .errors(&[404]);
+        .describe("Disconnects it and deletes its posts");
+    resource::list_route::<Posts>(e);
+    resource::create_route::<Posts>(e).describe("`status` defaults to `draft`, counters to 0");
+    resource::get_route::<Posts>(e);
+    resource::update_route::<Posts>(e).describe("Edits, schedules, publishes, or updates the counters; the result is checked as a whole (see `POST`)");
+    resource::delete_route::<Posts>(e);
     e.get("/v1/social/analytics", analytics)
         .tag("social")
         .summary("Post engagement per network and account")
@@ -95,42 +72,6 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .query::<AnalyticsQuery>()
         .ok::<AnalyticsJson>()
         .errors(&[422]);
-}
-
-/// An account as clients see it (never its token).
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = SocialAccount)]
-pub struct AccountJson {
-    id: Uuid,
-    #[schema(value_type = SocialNetwork)]
-    network: String,
-    handle: String,
-    /// Whether an access token is stored (it is never returned).
-    has_access_token: bool,
-    #[serde(with = "palisade_domain::timestamp")]
-    created_at: OffsetDateTime,
-    #[serde(with = "palisade_domain::timestamp")]
-    updated_at: OffsetDateTime,
-}
-
-impl From<Account> for AccountJson {
-    fn from(a: Account) -> Self {
-        Self {
-            id: a.id,
-            network: a.network,
-            handle: a.handle,
-            has_access_token: a.has_access_token,
-            created_at: a.created_at,
-            updated_at: a.updated_at,
-        }
-    }
-}
-
-fn handle_taken() -> ApiError {
-    ApiError::Conflict {
-        code: crate::error::ErrorCode::HandleTaken,
-        message: "this organization already has this account on this network",
-    }
 }
 
 /// Account list query string.
@@ -143,21 +84,16 @@ pub struct AccountListQuery {
     handle: Option<String>,
 }
 
-/// `GET /v1/social/accounts?network=&handle=&created_after=&created_before=`: newest first.
-pub async fn list_accounts(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: List<AccountListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let filter = AccountFilter {
-        network: f.optional("network", q.filter.network.as_deref(), SocialNetwork::parse),
-        handle: f.optional("handle", q.filter.handle.as_deref(), SocialHandle::parse),
-    };
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_accounts(tx, &filter, q.page).await?;
-    Ok(q.respond(page, AccountJson::from))
+impl Listed for Accounts {
+    type Query = AccountListQuery;
+    type Filter = AccountFilter;
+
+    fn filter(q: &AccountListQuery, f: &mut Fields) -> AccountFilter {
+        AccountFilter {
+            network: f.optional("network", q.network.as_deref(), SocialNetwork::parse),
+            handle: f.optional("handle", q.handle.as_deref(), SocialHandle::parse),
+        }
+    }
 }
 
 /// Account create body.
@@ -174,49 +110,24 @@ pub struct AccountCreateBody {
     access_token: Option<String>,
 }
 
-/// `POST /v1/social/accounts` (201); 409 `handle_taken` when this organization already has
-/// that handle on that network.
-pub async fn create_account(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    idem: Idempotency,
-    body: crate::extract::Json<AccountCreateBody>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let network = f.required("network", body.network.as_deref(), SocialNetwork::parse);
-    let handle = f.required("handle", body.handle.as_deref(), SocialHandle::parse);
-    let token = f.optional(
-        "access_token",
-        body.access_token.as_deref(),
-        AccessToken::parse,
-    );
-    f.finish()?;
-    let (Some(network), Some(handle)) = (network, handle) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
-    let account = match db::create_account(&mut tx, network, &handle, token.as_ref()).await {
-        Err(e) if e.is_unique_violation_of(db::HANDLE_KEY) => return Err(handle_taken()),
-        other => other?,
-    };
-    tx.commit(super::created(
-        "/v1/social/accounts",
-        account.id,
-        AccountJson::from(account),
-    ))
-    .await
-}
+impl Created for Accounts {
+    type Body = AccountCreateBody;
+    type New = NewAccount;
 
-/// `GET /v1/social/accounts/{id}`.
-pub async fn get_account(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, SocialAccountId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let a = db::get_account(tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(AccountJson::from(a)))
+    fn parse(body: &AccountCreateBody, f: &mut Fields) -> Option<NewAccount> {
+        let network = f.required("network", body.network.as_deref(), SocialNetwork::parse);
+        let handle = f.required("handle", body.handle.as_deref(), SocialHandle::parse);
+        let access_token = f.optional(
+            "access_token",
+            body.access_token.as_deref(),
+            AccessToken::parse,
+        );
+        Some(NewAccount {
+            network: network?,
+            handle: handle?,
+            access_token,
+        })
+    }
 }
 
 /// Account patch body: absent fields stay; `access_token: null` removes the token.
@@ -224,6 +135,7 @@ pub async fn get_account(
 #[serde(deny_unknown_fields)]
 #[schema(as = SocialAccountPatch)]
 pub struct AccountPatchBody {
+    #[schema(value_type = String)]
     #[serde(default, deserialize_with = "not_null")]
     handle: Option<String>,
     /// Write-only; `null` removes the stored token.
@@ -232,90 +144,14 @@ pub struct AccountPatchBody {
     access_token: Option<Option<String>>,
 }
 
-/// `PATCH /v1/social/accounts/{id}`.
-pub async fn update_account(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-    body: crate::extract::Json<AccountPatchBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, SocialAccountId::parse)?;
-    let mut f = Fields::default();
-    let patch = AccountPatch {
-        handle: f.optional("handle", body.handle.as_deref(), SocialHandle::parse),
-        access_token: f.clearable("access_token", &body.access_token, AccessToken::parse),
-    };
-    f.finish()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock_account(&mut tx, id), AccountJson::from)
-        .await?;
-    let a = match db::update_account(&mut tx, id, &patch).await {
-        Err(e) if e.is_unique_violation_of(db::HANDLE_KEY) => return Err(handle_taken()),
-        other => other?.ok_or(ApiError::NotFound)?,
-    };
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(AccountJson::from(a)))
-}
+impl Patched for Accounts {
+    type Body = AccountPatchBody;
+    type Patch = AccountPatch;
 
-/// `DELETE /v1/social/accounts/{id}` (204): disconnects it and deletes its posts.
-pub async fn delete_account(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, SocialAccountId::parse)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock_account(&mut tx, id), AccountJson::from)
-        .await?;
-    if !db::delete_account(&mut tx, id).await? {
-        return Err(ApiError::NotFound);
-    }
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// A post as clients see it.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = SocialPost)]
-pub struct PostJson {
-    id: Uuid,
-    account_id: Uuid,
-    body: String,
-    #[schema(value_type = PostStatus)]
-    status: String,
-    #[serde(with = "palisade_domain::timestamp::option")]
-    scheduled_at: Option<OffsetDateTime>,
-    #[serde(with = "palisade_domain::timestamp::option")]
-    published_at: Option<OffsetDateTime>,
-    likes: i64,
-    shares: i64,
-    comments: i64,
-    impressions: i64,
-    #[serde(with = "palisade_domain::timestamp")]
-    created_at: OffsetDateTime,
-    #[serde(with = "palisade_domain::timestamp")]
-    updated_at: OffsetDateTime,
-}
-
-impl From<Post> for PostJson {
-    fn from(p: Post) -> Self {
-        Self {
-            id: p.id,
-            account_id: p.account_id,
-            body: p.body,
-            status: p.status,
-            scheduled_at: p.scheduled_at,
-            published_at: p.published_at,
-            likes: p.likes,
-            shares: p.shares,
-            comments: p.comments,
-            impressions: p.impressions,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
+    fn parse(body: &AccountPatchBody, f: &mut Fields) -> AccountPatch {
+        AccountPatch {
+            handle: f.optional("handle", body.handle.as_deref(), SocialHandle::parse),
+            access_token: f.clearable("access_token", &body.access_token, AccessToken::parse),
         }
     }
 }
@@ -330,25 +166,20 @@ pub struct PostListQuery {
     status: Option<String>,
 }
 
-/// `GET /v1/social/posts?account_id=&status=&created_after=&created_before=`: newest first.
-pub async fn list_posts(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: List<PostListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let filter = PostFilter {
-        account_id: f.optional(
-            "account_id",
-            q.filter.account_id.as_deref(),
-            SocialAccountId::parse,
-        ),
-        status: f.optional("status", q.filter.status.as_deref(), PostStatus::parse),
-    };
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list_posts(tx, &filter, q.page).await?;
-    Ok(q.respond(page, PostJson::from))
+impl Listed for Posts {
+    type Query = PostListQuery;
+    type Filter = PostFilter;
+
+    fn filter(q: &PostListQuery, f: &mut Fields) -> PostFilter {
+        PostFilter {
+            account_id: f.optional(
+                "account_id",
+                q.account_id.as_deref(),
+                SocialAccountId::parse,
+            ),
+            status: f.optional("status", q.status.as_deref(), PostStatus::parse),
+        }
+    }
 }
 
 /// Post create body.
@@ -400,65 +231,38 @@ fn check_state(f: &mut Fields, mut state: PostState) -> PostState {
     state
 }
 
-/// `POST /v1/social/posts` (201). `status` defaults to `draft`, counters to 0. An
-/// `account_id` that is not this organization's answers 422 like a missing one.
-pub async fn create_post(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    idem: Idempotency,
-    body: crate::extract::Json<PostCreateBody>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let account_id = f.required(
-        "account_id",
-        body.account_id.as_deref(),
-        SocialAccountId::parse,
-    );
-    let text = f.required("body", body.body.as_deref(), PostBody::parse);
-    let status = match body.status.as_deref() {
-        None => Some(PostStatus::Draft),
-        Some(s) => f.optional("status", Some(s), PostStatus::parse),
-    };
-    let scheduled_at = f.time("scheduled_at", body.scheduled_at.as_deref());
-    let published_at = f.time("published_at", body.published_at.as_deref());
-    let counters =
-        [body.likes, body.shares, body.comments, body.impressions].map(|c| c.unwrap_or(0));
-    let (Some(account_id), Some(text), Some(status)) = (account_id, text, status) else {
-        f.finish()?;
-        return Err(ApiError::internal("validated fields missing"));
-    };
-    let post_state = check_state(
-        &mut f,
-        PostState {
-            body: text,
-            status,
+impl Created for Posts {
+    type Body = PostCreateBody;
+    type New = NewPost;
+
+    /// `status` defaults to `draft`, counters to 0; the state is checked as a whole.
+    fn parse(body: &PostCreateBody, f: &mut Fields) -> Option<NewPost> {
+        let account_id = f.required(
+            "account_id",
+            body.account_id.as_deref(),
+            SocialAccountId::parse,
+        );
+        let text = f.required("body", body.body.as_deref(), PostBody::parse);
+        let status = match body.status.as_deref() {
+            None => Some(PostStatus::Draft),
+            Some(s) => f.optional("status", Some(s), PostStatus::parse),
+        };
+        let scheduled_at = f.time("scheduled_at", body.scheduled_at.as_deref());
+        let published_at = f.time("published_at", body.published_at.as_deref());
+        let counters =
+            [body.likes, body.shares, body.comments, body.impressions].map(|c| c.unwrap_or(0));
+        let state = PostState {
+            body: text?,
+            status: status?,
             scheduled_at,
             published_at,
             counters,
-        },
-    );
-    f.finish()?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
-    let p = match db::create_post(&mut tx, account_id, &post_state).await {
-        Err(e) if e.is_foreign_key_violation_of(db::ACCOUNT_FKEY) => {
-            return Err(no_such("account_id"));
-        }
-        other => other?,
-    };
-    tx.commit(super::created("/v1/social/posts", p.id, PostJson::from(p)))
-        .await
-}
-
-/// `GET /v1/social/posts/{id}`.
-pub async fn get_post(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, SocialPostId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let p = db::get_post(tx, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(PostJson::from(p)))
+        };
+        Some(NewPost {
+            account_id: account_id?,
+            state: check_state(f, state),
+        })
+    }
 }
 
 /// Post patch body: absent fields stay; `null` clears `scheduled_at` or `published_at`.
@@ -466,9 +270,10 @@ pub async fn get_post(
 #[serde(deny_unknown_fields)]
 #[schema(as = SocialPostPatch)]
 pub struct PostPatchBody {
+    #[schema(value_type = String)]
     #[serde(default, deserialize_with = "not_null")]
     body: Option<String>,
-    #[schema(value_type = Option<PostStatus>)]
+    #[schema(value_type = PostStatus)]
     #[serde(default, deserialize_with = "not_null")]
     status: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -477,98 +282,76 @@ pub struct PostPatchBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = DateTime)]
     published_at: Option<Option<String>>,
-    #[schema(minimum = 0)]
+    #[schema(value_type = i64, minimum = 0)]
     #[serde(default, deserialize_with = "not_null")]
     likes: Option<i64>,
-    #[schema(minimum = 0)]
+    #[schema(value_type = i64, minimum = 0)]
     #[serde(default, deserialize_with = "not_null")]
     shares: Option<i64>,
-    #[schema(minimum = 0)]
+    #[schema(value_type = i64, minimum = 0)]
     #[serde(default, deserialize_with = "not_null")]
     comments: Option<i64>,
-    #[schema(minimum = 0)]
+    #[schema(value_type = i64, minimum = 0)]
     #[serde(default, deserialize_with = "not_null")]
     impressions: Option<i64>,
 }
 
-/// `PATCH /v1/social/posts/{id}`: edits, schedules, publishes, or updates the counters; the
-/// result is checked as a whole (see `POST`).
-pub async fn update_post(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-    body: crate::extract::Json<PostPatchBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, SocialPostId::parse)?;
-    let mut f = Fields::default();
-    let text = f.optional("body", body.body.as_deref(), PostBody::parse);
-    let status = f.optional("status", body.status.as_deref(), PostStatus::parse);
-    let scheduled_at = match &body.scheduled_at {
+/// A time that may be absent (stays), null (clears) or a value.
+fn clearable_time(
+    f: &mut Fields,
+    field: &'static str,
+    raw: &Option<Option<String>>,
+) -> Option<Option<OffsetDateTime>> {
+    match raw {
         None => None,
         Some(None) => Some(None),
-        Some(Some(s)) => f.time("scheduled_at", Some(s)).map(Some),
-    };
-    let published_at = match &body.published_at {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(s)) => f.time("published_at", Some(s)).map(Some),
-    };
-    f.finish()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock_post(&mut tx, id), PostJson::from)
-        .await?;
-    let current = db::lock_post(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let (Ok(current_body), Ok(current_status)) = (
+        Some(Some(s)) => f.time(field, Some(s)).map(Some),
+    }
+}
+
+impl Patched for Posts {
+    type Body = PostPatchBody;
+    type Patch = PostPatch;
+    const GUARD: Option<PatchGuard<PostPatch, Post>> = Some(merge);
+
+    fn parse(body: &PostPatchBody, f: &mut Fields) -> PostPatch {
+        PostPatch {
+            body: f.optional("body", body.body.as_deref(), PostBody::parse),
+            status: f.optional("status", body.status.as_deref(), PostStatus::parse),
+            scheduled_at: clearable_time(f, "scheduled_at", &body.scheduled_at),
+            published_at: clearable_time(f, "published_at", &body.published_at),
+            counters: [body.likes, body.shares, body.comments, body.impressions],
+        }
+    }
+}
+
+/// Edits, schedules, publishes, or updates the counters: the result is checked as a whole (see
+/// [`check_state`]), completed from the current post (locked).
+fn merge(patch: &mut PostPatch, current: &Post) -> Result<(), ApiError> {
+    let (Ok(body), Ok(status)) = (
         PostBody::parse(&current.body),
         PostStatus::parse(&current.status),
     ) else {
         return Err(ApiError::internal("a stored post does not parse"));
     };
+    let [likes, shares, comments, impressions] = patch.counters;
+    let state = PostState {
+        body: patch.body.take().unwrap_or(body),
+        status: patch.status.unwrap_or(status),
+        scheduled_at: patch.scheduled_at.unwrap_or(current.scheduled_at),
+        published_at: patch.published_at.unwrap_or(current.published_at),
+        counters: [
+            likes.unwrap_or(current.likes),
+            shares.unwrap_or(current.shares),
+            comments.unwrap_or(current.comments),
+            impressions.unwrap_or(current.impressions),
+        ],
+    };
     let mut f = Fields::default();
-    let merged = check_state(
-        &mut f,
-        PostState {
-            body: text.unwrap_or(current_body),
-            status: status.unwrap_or(current_status),
-            scheduled_at: scheduled_at.unwrap_or(current.scheduled_at),
-            published_at: published_at.unwrap_or(current.published_at),
-            counters: [
-                body.likes.unwrap_or(current.likes),
-                body.shares.unwrap_or(current.shares),
-                body.comments.unwrap_or(current.comments),
-                body.impressions.unwrap_or(current.impressions),
-            ],
-        },
-    );
+    let merged = check_state(&mut f, state);
     f.finish()?;
-    let p = db::update_post(&mut tx, id, &merged)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(PostJson::from(p)))
-}
-
-/// `DELETE /v1/social/posts/{id}` (204).
-pub async fn delete_post(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    path: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, SocialPostId::parse)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(db::lock_post(&mut tx, id), PostJson::from)
-        .await?;
-    if !db::delete_post(&mut tx, id).await? {
-        return Err(ApiError::NotFound);
-    }
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
+    *patch = merged.into();
+    Ok(())
 }
 
 /// Analytics query string.
@@ -666,10 +449,7 @@ pub async fn analytics(
         q.account_id.as_deref(),
         SocialAccountId::parse,
     );
-    f.finish()?;
-    let Some(range) = range else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let range = f.finish_with(range)?;
     let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     let accounts = db::engagement(tx, range.start, range.end, network, account_id).await?;
     let mut networks: Vec<(String, i64, [i64; 4])> = Vec::new();

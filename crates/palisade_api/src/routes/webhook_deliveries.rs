@@ -3,29 +3,26 @@
 //! about), newest first. Every role reads them (they hold no message content); nobody writes
 //! them through the API: only a verified webhook records one (`policies/500_webhook_deliveries.sql`).
 
-use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
-use palisade_db::webhooks::{
-    self as db, DeliveryFilter, DeliveryKind, DeliveryRow, Outcome, Provider,
-};
+use palisade_db::webhooks::{DeliveryFilter, DeliveryKind, DeliveryRow, Outcome, Provider};
 use palisade_domain::ParseError;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Fields;
-use crate::auth::Tenant;
-use crate::list::List;
-use crate::{ApiError, AppState};
+use crate::resource::{self, Listed};
 
-/// Declares this family's routes (see [`crate::endpoints`]).
+/// The webhook delivery family: a list only.
+pub(crate) struct Deliveries;
+
+resource::family! {
+    // No item route is declared.
+    Deliveries: DeliveryRow => DeliveryJson, "/v1/webhook-deliveries", "webhook-deliveries", "a webhook delivery", "webhook deliveries";
+}
+
+/// Declares this family's route (see [`crate::resource`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
-    e.get("/v1/webhook-deliveries", list)
-        .tag("webhook-deliveries")
-        .summary("List webhook deliveries")
-        .list_query::<ListQuery>()
-        .list::<DeliveryJson>()
-        .errors(&[422]);
+    resource::list_route::<Deliveries>(e);
 }
 
 /// A delivery as clients see it: who sent it (`provider`), what it was about (`kind`), and
@@ -78,22 +75,17 @@ pub struct ListQuery {
     subject_id: Option<String>,
 }
 
-/// `GET /v1/webhook-deliveries?provider=&kind=&subject_id=`.
-pub async fn list(
-    state: web::Data<AppState>,
-    tenant: Tenant,
-    q: List<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let mut f = Fields::default();
-    let filter = DeliveryFilter {
-        provider: f.optional("provider", q.filter.provider.as_deref(), Provider::parse),
-        kind: f.optional("kind", q.filter.kind.as_deref(), DeliveryKind::parse),
-        subject_id: f.optional("subject_id", q.filter.subject_id.as_deref(), |s| {
-            Uuid::parse_str(s).map_err(|_| ParseError::new("must be a UUID"))
-        }),
-    };
-    f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let page = db::list(tx, &filter, q.page).await?;
-    Ok(q.respond(page, DeliveryJson::from))
+impl Listed for Deliveries {
+    type Query = ListQuery;
+    type Filter = DeliveryFilter;
+
+    fn filter(q: &ListQuery, f: &mut Fields) -> DeliveryFilter {
+        DeliveryFilter {
+            provider: f.optional("provider", q.provider.as_deref(), Provider::parse),
+            kind: f.optional("kind", q.kind.as_deref(), DeliveryKind::parse),
+            subject_id: f.optional("subject_id", q.subject_id.as_deref(), |s| {
+                Uuid::parse_str(s).map_err(|_| ParseError::new("must be a UUID"))
+            }),
+        }
+    }
 }
