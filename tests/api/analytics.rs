@@ -2,14 +2,13 @@
 //! summary.
 
 use palisade_test_support::ids;
-use palisade_test_support::spawn_app;
+use palisade_test_support::spawn_app_with_owner;
 use serde_json::json;
 use uuid::Uuid;
 
 #[actix_web::test]
 async fn events_are_ingested_listed_and_summed_per_day() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let cust = app.create_customer(&a, json!({"name": "Grace"})).await;
     let one = app.create(&a, "/v1/analytics/events", json!({"type": "page.viewed", "occurred_at": "2024-05-01T10:00:00Z", "properties": {"path": "/pricing"}, "customer_id": cust["id"]})).await;
     assert_eq!(
@@ -88,8 +87,7 @@ async fn events_are_ingested_listed_and_summed_per_day() {
 
 #[actix_web::test]
 async fn a_batch_is_all_or_nothing_and_foreign_customers_answer_like_missing_ones() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let b_cust = app.create_customer(&b, json!({"name": "Bob"})).await;
     let mut answers = Vec::new();
@@ -151,8 +149,7 @@ async fn a_batch_is_all_or_nothing_and_foreign_customers_answer_like_missing_one
 /// connection.
 #[actix_web::test]
 async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let last = app
         .create(
             &a,
@@ -228,8 +225,7 @@ async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
 /// batch (nothing of which is stored): PostgreSQL's jsonb cannot hold it (once a 500, 22P05).
 #[actix_web::test]
 async fn nul_in_properties_is_refused_on_the_field() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     for body in [
         json!({"type": "x", "properties": {"path": "/a\u{0}"}}),
         json!({"type": "x", "properties": {"nested": {"k\u{0}": 1}}}),

@@ -2,7 +2,9 @@
 //! `Authorization: Bearer` or `X-API-Key`, revocable, confined to its organization and role.
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, TestResponse, Unchanged, request, spawn_app};
+use palisade_test_support::{
+    Account, TestApp, TestResponse, Unchanged, request, spawn_app_with_owner,
+};
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -46,8 +48,7 @@ pub(crate) async fn mint(app: &TestApp, acct: &Account, name: &str, role: &str) 
 
 #[actix_web::test]
 async fn a_key_is_shown_once_stored_as_a_hash_and_works_in_either_header() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let r = app
         .post(
             &a,
@@ -137,8 +138,7 @@ async fn a_key_is_shown_once_stored_as_a_hash_and_works_in_either_header() {
 
 #[actix_web::test]
 async fn revoked_unknown_and_malformed_keys_answer_401() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let (key, created) = mint(&app, &a, "short-lived", "member").await;
     let path = format!("/v1/api-keys/{}", created["id"].as_str().unwrap());
     let r = with_key(&app, "GET", "/v1/customers", &key, "bearer", None).await;
@@ -179,8 +179,7 @@ async fn revoked_unknown_and_malformed_keys_answer_401() {
 
 #[actix_web::test]
 async fn a_key_of_one_organization_never_reaches_another() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
     let (key_a, _) = mint(&app, &a, "A's key", "admin").await;
     let b_customer = app
@@ -226,8 +225,7 @@ async fn a_key_of_one_organization_never_reaches_another() {
 
 #[actix_web::test]
 async fn roles_bound_who_mints_and_what_a_key_may_do() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
     let member = app.add_user(&owner, Role::Member).await;
 
@@ -324,8 +322,7 @@ async fn roles_bound_who_mints_and_what_a_key_may_do() {
 
 #[actix_web::test]
 async fn keys_list_newest_first_in_pages() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let mut ids = Vec::new();
     for i in 0..5 {
         let (_, k) = mint(&app, &a, &format!("k{i}"), "member").await;
@@ -355,8 +352,7 @@ async fn keys_list_newest_first_in_pages() {
 
 #[actix_web::test]
 async fn a_revoked_key_stays_revoked_even_for_a_direct_update_as_the_app_role() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let (_, created) = mint(&app, &a, "leaked", "admin").await;
     let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
     let r = app.delete(&a, &format!("/v1/api-keys/{id}")).await;

@@ -2,15 +2,14 @@
 //! palisade_billing): the current subscription, the invoices with filters and pagination.
 
 use palisade_domain::Role;
-use palisade_test_support::spawn_app;
+use palisade_test_support::spawn_app_with_owner;
 use serde_json::{Value, json};
 
 use crate::tenant_domain::{billing_client, insert_invoice, insert_subscription};
 
 #[actix_web::test]
 async fn the_current_subscription_is_the_newest_that_has_not_ended() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let member = app.add_user(&a, Role::Member).await;
     let billing = billing_client(&app).await;
 
@@ -49,8 +48,7 @@ async fn the_current_subscription_is_the_newest_that_has_not_ended() {
 
 #[actix_web::test]
 async fn invoices_list_filter_page_and_are_read_only() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let b = app.signup("Other").await;
     let billing = billing_client(&app).await;
     let mut ids = Vec::new();

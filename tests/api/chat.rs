@@ -2,14 +2,13 @@
 //! references to another organization's rows answered like missing ones.
 
 use palisade_test_support::ids;
-use palisade_test_support::spawn_app;
+use palisade_test_support::spawn_app_with_owner;
 use serde_json::json;
 use uuid::Uuid;
 
 #[actix_web::test]
 async fn conversations_and_messages_round_trip() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let cust = app.create_customer(&a, json!({"name": "Grace"})).await;
     let cust_id = cust["id"].as_str().unwrap();
     let conv = app
@@ -99,8 +98,7 @@ async fn conversations_and_messages_round_trip() {
 
 #[actix_web::test]
 async fn another_organizations_customer_and_conversation_answer_like_missing_ones() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let b_cust = app.create_customer(&b, json!({"name": "Bob"})).await;
     let b_conv = app
@@ -155,8 +153,7 @@ async fn another_organizations_customer_and_conversation_answer_like_missing_one
 
 #[actix_web::test]
 async fn invalid_chat_input_is_refused() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let conv = app.create(&a, "/v1/chat/conversations", json!({})).await;
     let messages = format!(
         "/v1/chat/conversations/{}/messages",
@@ -254,8 +251,7 @@ async fn invalid_chat_input_is_refused() {
 
 #[actix_web::test]
 async fn created_after_and_before_bound_the_list() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let first = app
         .create(&a, "/v1/chat/conversations", json!({"subject": "first"}))
         .await;

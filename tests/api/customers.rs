@@ -1,7 +1,7 @@
 //! `/v1/customers` over HTTP: CRUD, validation, pagination, and cross-tenant isolation.
 
 use palisade_test_support::Unchanged;
-use palisade_test_support::{Account, TestApp, request, spawn_app};
+use palisade_test_support::{Account, TestApp, request, spawn_app, spawn_app_with_owner};
 use serde_json::{Value, json};
 
 async fn two_tenants(app: &TestApp) -> (Account, Account, Value) {
@@ -18,8 +18,7 @@ async fn two_tenants(app: &TestApp) -> (Account, Account, Value) {
 
 #[actix_web::test]
 async fn crud_round_trip() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let c = app
         .create_customer(
             &a,
@@ -114,8 +113,7 @@ async fn lists_and_filters_never_show_another_organizations_customers() {
 
 #[actix_web::test]
 async fn keyset_pagination_walks_every_row_once_newest_first() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let mut created = Vec::new();
     for i in 0..7 {
         created.push(
@@ -149,8 +147,7 @@ async fn keyset_pagination_walks_every_row_once_newest_first() {
 
 #[actix_web::test]
 async fn bad_input_gets_a_4xx_json_error_and_changes_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let auth = vec![("Authorization", format!("Bearer {}", a.token))];
     let with_json = {
         let mut h = auth.clone();
@@ -303,8 +300,7 @@ async fn bad_input_gets_a_4xx_json_error_and_changes_nothing() {
 
 #[actix_web::test]
 async fn duplicate_email_within_an_organization_is_409() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     app.create_customer(&a, json!({"name": "One", "email": "dup@example.com"}))
         .await;
     let r = app

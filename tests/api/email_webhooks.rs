@@ -16,7 +16,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use palisade_api::webhooks::signature::SendgridDevSigner;
 use palisade_test_support::{
     Account, TEST_MAILGUN_SIGNING_KEY, TestApp, TestResponse, request, sendgrid_test_signer,
-    spawn_app, spawn_app_on, spawn_app_with_pool,
+    spawn_app, spawn_app_on, spawn_app_with_owner, spawn_app_with_pool,
 };
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -395,8 +395,7 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
 
 #[actix_web::test]
 async fn sendgrid_events_move_the_message_its_campaign_and_analytics() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (c, msgs) = campaign(&app, &a, 3).await;
     let (m, bounced, deferred) = (id(&msgs[0]), id(&msgs[1]), id(&msgs[2]));
     let t = base_time();
@@ -507,8 +506,7 @@ async fn sendgrid_events_move_the_message_its_campaign_and_analytics() {
 
 #[actix_web::test]
 async fn mailgun_events_move_the_message_its_campaign_and_analytics() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (c, msgs) = campaign(&app, &a, 4).await;
     let (m, dropped, bounced, rejected) = (id(&msgs[0]), id(&msgs[1]), id(&msgs[2]), id(&msgs[3]));
     let t = base_time();
@@ -601,8 +599,7 @@ async fn mailgun_events_move_the_message_its_campaign_and_analytics() {
 
 #[actix_web::test]
 async fn a_status_never_moves_backwards_but_late_stages_are_dated() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (c, msgs) = campaign(&app, &a, 2).await;
     let (m, other) = (id(&msgs[0]), id(&msgs[1]));
     let t = base_time();
@@ -679,8 +676,7 @@ async fn a_status_never_moves_backwards_but_late_stages_are_dated() {
 
 #[actix_web::test]
 async fn forged_tampered_stale_or_unsigned_sendgrid_posts_are_refused_and_write_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (_, msgs) = campaign(&app, &a, 1).await;
     let m = id(&msgs[0]);
     let before = snapshot(&app, &a).await;
@@ -769,8 +765,7 @@ async fn forged_tampered_stale_or_unsigned_sendgrid_posts_are_refused_and_write_
 
 #[actix_web::test]
 async fn forged_stale_unsigned_or_replayed_mailgun_posts_are_refused_and_write_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (_, msgs) = campaign(&app, &a, 2).await;
     let (m, other) = (id(&msgs[0]), id(&msgs[1]));
     let before = snapshot(&app, &a).await;
@@ -1048,8 +1043,7 @@ async fn admitting_a_token_waits_for_a_concurrent_first_use_and_judges_by_its_bo
 
 #[actix_web::test]
 async fn expired_mailgun_tokens_are_forgotten_and_fresh_ones_are_not() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (_, msgs) = campaign(&app, &a, 1).await;
     let su = app.db.superuser_client().await;
     // Accepted eleven minutes ago (past the ten of twice the signature tolerance), and five.
@@ -1110,8 +1104,7 @@ async fn expired_mailgun_tokens_are_forgotten_and_fresh_ones_are_not() {
 
 #[actix_web::test]
 async fn a_database_error_while_admitting_a_mailgun_token_answers_5xx_and_admits_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (_, msgs) = campaign(&app, &a, 1).await;
     let before = snapshot(&app, &a).await;
     // As a DBA could by mistake: the app role loses its privileges on the token table (in this
@@ -1144,8 +1137,7 @@ async fn a_database_error_while_admitting_a_mailgun_token_answers_5xx_and_admits
 
 #[actix_web::test]
 async fn an_event_changes_only_its_own_organization() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender A").await;
+    let (app, a) = spawn_app_with_owner("Sender A").await;
     let b = app.signup("Sender B").await;
     let (_, a_msgs) = campaign(&app, &a, 4).await;
     let (_, b_msgs) = campaign(&app, &b, 1).await;
@@ -1257,8 +1249,7 @@ async fn an_event_changes_only_its_own_organization() {
 
 #[actix_web::test]
 async fn a_mixed_batch_lands_in_each_organization_and_never_bypasses_rls() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender A").await;
+    let (app, a) = spawn_app_with_owner("Sender A").await;
     let b = app.signup("Sender B").await;
     let (ca, a_msgs) = campaign(&app, &a, 1).await;
     let (cb, b_msgs) = campaign(&app, &b, 1).await;

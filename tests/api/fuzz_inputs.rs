@@ -21,7 +21,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use palisade_domain::Role;
 use palisade_test_support::{
     Account, TEST_MAILGUN_SIGNING_KEY, TestApp, TestResponse, request, sendgrid_test_signer,
-    spawn_app, unique_number, unix_now,
+    spawn_app_with_owner, unique_number, unix_now,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -858,8 +858,7 @@ const CREATED: &[&str] = &["created_after", "created_before"];
 
 #[actix_web::test]
 async fn customers_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let c = id(&app
         .create_customer(&a, json!({"name": "Ada", "email": "ada@example.com"}))
         .await);
@@ -885,8 +884,7 @@ async fn customers_never_answer_5xx() {
 
 #[actix_web::test]
 async fn campaigns_of_every_channel_and_their_recipients_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let number = app.claim_number(&a, &["sms", "voice"]).await;
     let customer = id(&app
         .create_customer(
@@ -1006,8 +1004,7 @@ async fn campaigns_of_every_channel_and_their_recipients_never_answer_5xx() {
 
 #[actix_web::test]
 async fn calls_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let number = app.claim_number(&a, &["voice"]).await;
     let customer = id(&app.create_customer(&a, json!({"name": "Ada"})).await);
     let campaign = id(&app
@@ -1055,8 +1052,7 @@ async fn calls_never_answer_5xx() {
 
 #[actix_web::test]
 async fn chat_never_answers_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let customer = id(&app.create_customer(&a, json!({"name": "Ada"})).await);
     let conversation = id(&app
         .create(
@@ -1099,8 +1095,7 @@ async fn chat_never_answers_5xx() {
 
 #[actix_web::test]
 async fn ivr_menus_and_phone_numbers_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let menu = id(&app
         .create(
             &a,
@@ -1154,8 +1149,7 @@ async fn ivr_menus_and_phone_numbers_never_answer_5xx() {
 
 #[actix_web::test]
 async fn knowledge_base_and_reports_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let article = id(&app
         .create(
             &a,
@@ -1210,8 +1204,7 @@ async fn knowledge_base_and_reports_never_answer_5xx() {
 
 #[actix_web::test]
 async fn analytics_and_social_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let customer = id(&app.create_customer(&a, json!({"name": "Ada"})).await);
     app.create(&a, "/v1/analytics/events", json!({"type": "page.viewed"}))
         .await;
@@ -1290,8 +1283,7 @@ async fn analytics_and_social_never_answer_5xx() {
 
 #[actix_web::test]
 async fn integrations_webhooks_and_api_keys_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let integration = id(&app
         .create(
             &a,
@@ -1358,8 +1350,7 @@ async fn integrations_webhooks_and_api_keys_never_answer_5xx() {
 
 #[actix_web::test]
 async fn members_invitations_organization_and_accounts_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let member = app.add_user(&a, Role::Member).await;
     let invitation = app.invite(&a, "invitee@example.com", "member").await;
     assert_eq!(invitation.status, 201, "{}", invitation.text);
@@ -1674,8 +1665,7 @@ fn check_delivery(ds: &Deliveries, case: DeliveryCase) -> Outcome<'_> {
 
 #[actix_web::test]
 async fn signed_twilio_deliveries_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let number = app.claim_number(&a, &["sms", "voice"]).await;
     let customer = id(&app
         .create_customer(&a, json!({"name": "Ada", "phone": "+14155550123"}))
@@ -1757,8 +1747,7 @@ async fn signed_twilio_deliveries_never_answer_5xx() {
 
 #[actix_web::test]
 async fn signed_email_events_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let customer = id(&app
         .create_customer(&a, json!({"name": "Ada", "email": "ada@example.com"}))
         .await);
@@ -1800,8 +1789,7 @@ async fn signed_email_events_never_answer_5xx() {
 
 #[actix_web::test]
 async fn signed_stripe_events_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let customer = format!("cus_{}", Uuid::new_v4().simple());
     let t0 = unix_now();
     let event = |event_type: &str, object: Value| {

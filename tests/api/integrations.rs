@@ -1,13 +1,12 @@
 //! `/v1/integrations`: CRUD, write-only secrets, config validation, roles, filters, pagination.
 
 use palisade_domain::Role;
-use palisade_test_support::spawn_app;
+use palisade_test_support::spawn_app_with_owner;
 use serde_json::{Value, json};
 
 #[actix_web::test]
 async fn crud_with_write_only_secrets() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let r = app
         .post(&a, "/v1/integrations", &json!({
                 "provider": "salesforce",
@@ -98,8 +97,7 @@ async fn crud_with_write_only_secrets() {
 
 #[actix_web::test]
 async fn validation_and_duplicate_names() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     for (body, field) in [
         (json!({"name": "x"}), "provider"),
         (json!({"provider": "myspace", "name": "x"}), "provider"),
@@ -163,8 +161,7 @@ async fn validation_and_duplicate_names() {
 
 #[actix_web::test]
 async fn members_read_admins_write() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
     let member = app.add_user(&owner, Role::Member).await;
     let r = app
@@ -201,8 +198,7 @@ async fn members_read_admins_write() {
 
 #[actix_web::test]
 async fn filters_and_pagination() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let mut ids = Vec::new();
     for (i, provider) in ["slack", "hubspot", "slack", "zapier"].iter().enumerate() {
         let r = app

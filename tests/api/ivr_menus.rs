@@ -2,7 +2,7 @@
 //! unique within an organization only.
 
 use palisade_test_support::ids;
-use palisade_test_support::spawn_app;
+use palisade_test_support::spawn_app_with_owner;
 use serde_json::json;
 
 use crate::engagement::menu_tree;
@@ -10,8 +10,7 @@ use palisade_test_support::sql::{assert_members_read_and_only_admins_write, begi
 
 #[actix_web::test]
 async fn menus_round_trip_with_their_tree_as_given() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let tree = menu_tree("Acme");
     let menu = app
         .create(&a, "/v1/ivr/menus", json!({"name": "Main", "tree": tree}))
@@ -60,8 +59,7 @@ async fn menus_round_trip_with_their_tree_as_given() {
 
 #[actix_web::test]
 async fn malformed_trees_are_422_and_store_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let mut deep = json!({"prompt": "x", "options": {"1": {"action": "hangup"}}});
     for _ in 0..5 {
         deep = json!({"prompt": "x", "options": {"1": {"action": "submenu", "menu": deep}}});
@@ -91,8 +89,7 @@ async fn malformed_trees_are_422_and_store_nothing() {
 
 #[actix_web::test]
 async fn members_read_menus_but_only_owners_and_admins_write_them() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let member = app.add_user(&owner, palisade_domain::Role::Member).await;
     let admin = app.add_user(&owner, palisade_domain::Role::Admin).await;
     let menu = app

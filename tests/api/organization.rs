@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, spawn_app};
+use palisade_test_support::{Account, TestApp, spawn_app_with_owner};
 use serde_json::{Value, json};
 
 use crate::isolation::SEEDERS;
@@ -44,8 +44,7 @@ async fn rows_per_table(app: &TestApp, org: &str) -> BTreeMap<String, i64> {
 
 #[actix_web::test]
 async fn read_and_rename() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
     let member = app.add_user(&owner, Role::Member).await;
     let r = app.get(&member, "/v1/organization").await;
@@ -83,8 +82,7 @@ async fn read_and_rename() {
 
 #[actix_web::test]
 async fn deleting_removes_every_row_of_the_organization_and_nothing_else() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
     seed_everything(&app, &a, "marker-a").await;
     seed_everything(&app, &b, "marker-b").await;
@@ -153,8 +151,7 @@ async fn deleting_removes_every_row_of_the_organization_and_nothing_else() {
 
 #[actix_web::test]
 async fn the_export_holds_every_row_of_the_organization_none_of_another_and_no_secret() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
     seed_everything(&app, &a, "marker-a").await;
     seed_everything(&app, &b, "marker-b").await;

@@ -9,7 +9,7 @@
 use futures_util::future::join_all;
 use palisade_domain::{Clock, Role};
 use palisade_test_support::ids;
-use palisade_test_support::{Account, TestApp, spawn_app, unique_number};
+use palisade_test_support::{Account, TestApp, spawn_app, spawn_app_with_owner, unique_number};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -78,8 +78,7 @@ async fn inventory_row(
 
 #[actix_web::test]
 async fn numbers_are_claimed_from_the_inventory_and_follow_their_menu() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let menu = app
         .create(
             &a,
@@ -161,8 +160,7 @@ async fn numbers_are_claimed_from_the_inventory_and_follow_their_menu() {
 
 #[actix_web::test]
 async fn a_number_that_is_not_available_answers_the_same_whatever_the_reason() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let held_by_b = unique_number();
     let released_by_b = unique_number();
@@ -259,8 +257,7 @@ async fn of_organizations_racing_for_one_number_exactly_one_wins() {
 
 #[actix_web::test]
 async fn organizations_browse_what_is_available_and_nothing_about_holders() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let mut stocked: Vec<String> = (0..5).map(|_| unique_number()).collect();
     stocked.sort();
@@ -314,8 +311,7 @@ async fn organizations_browse_what_is_available_and_nothing_about_holders() {
 
 #[actix_web::test]
 async fn a_released_number_is_quarantined_for_everyone_else_until_the_clock_says() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let number = app.claim_number(&a, &["sms", "voice"]).await;
     let r = app
@@ -352,8 +348,7 @@ async fn a_released_number_is_quarantined_for_everyone_else_until_the_clock_says
 
 #[actix_web::test]
 async fn the_releasing_organization_takes_its_number_back_during_the_quarantine() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let number = app.claim_number(&a, &["sms"]).await;
     let listed = app.get(&a, "/v1/phone-numbers").await;
@@ -369,8 +364,7 @@ async fn the_releasing_organization_takes_its_number_back_during_the_quarantine(
 
 #[actix_web::test]
 async fn deleting_an_organization_quarantines_its_numbers() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let sms = app.claim_number(&a, &["sms"]).await;
     let voice = app.claim_number(&a, &["voice"]).await;
@@ -394,8 +388,7 @@ async fn deleting_an_organization_quarantines_its_numbers() {
 
 #[actix_web::test]
 async fn capabilities_are_bounded_by_what_the_carrier_gives_the_number() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let number = unique_number();
     app.stock_numbers(&[(&number, &["sms"])]).await;
     let r = app
@@ -431,8 +424,7 @@ async fn capabilities_are_bounded_by_what_the_carrier_gives_the_number() {
 
 #[actix_web::test]
 async fn the_database_refuses_a_number_the_inventory_does_not_assign() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let bs = app.claim_number(&b, &["sms"]).await;
     let free = unique_number();
@@ -487,8 +479,7 @@ async fn the_database_refuses_a_number_the_inventory_does_not_assign() {
 
 #[actix_web::test]
 async fn another_organizations_menu_answers_like_a_missing_one() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let b_menu = app
         .create(
@@ -526,8 +517,7 @@ async fn another_organizations_menu_answers_like_a_missing_one() {
 
 #[actix_web::test]
 async fn members_read_numbers_but_only_owners_and_admins_write_them() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let member = app.add_user(&owner, Role::Member).await;
     let admin = app.add_user(&owner, Role::Admin).await;
     let main = unique_number();
@@ -613,8 +603,7 @@ async fn the_policies_refuse_phone_number_writes_to_members() {
 
 #[actix_web::test]
 async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let sms = app.claim_number(&a, &["sms"]).await;
     let voice = app.claim_number(&a, &["voice"]).await;
@@ -705,8 +694,7 @@ async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability
 
 #[actix_web::test]
 async fn the_database_refuses_outbound_rows_from_numbers_not_owned() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let sms = app.claim_number(&a, &["sms"]).await;
     let bs = app.claim_number(&b, &["sms", "voice"]).await;

@@ -2,14 +2,13 @@
 //! posts (status rules, counters), and engagement totals per network and account.
 
 use palisade_test_support::ids;
-use palisade_test_support::spawn_app;
+use palisade_test_support::spawn_app_with_owner;
 use serde_json::json;
 use uuid::Uuid;
 
 #[actix_web::test]
 async fn accounts_keep_their_tokens_write_only() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let acct = app
         .create(
             &a,
@@ -76,8 +75,7 @@ async fn accounts_keep_their_tokens_write_only() {
 
 #[actix_web::test]
 async fn posts_follow_their_status_rules_and_add_up_in_the_analytics() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let tw = app
         .create(
             &a,
@@ -209,8 +207,7 @@ async fn posts_follow_their_status_rules_and_add_up_in_the_analytics() {
 
 #[actix_web::test]
 async fn a_post_on_another_organizations_account_answers_like_a_missing_account() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let b_acct = app
         .create(
@@ -250,8 +247,7 @@ async fn a_post_on_another_organizations_account_answers_like_a_missing_account(
 /// are a range like any other (once a panic that dropped the connection).
 #[actix_web::test]
 async fn analytics_totals_saturate_and_reach_the_last_day() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let max = i64::MAX;
     for handle in ["one", "two"] {
         let account = app

@@ -8,8 +8,8 @@ use futures_util::future::join_all;
 use palisade_db::BillingPool;
 use palisade_db::PoolSettings;
 use palisade_test_support::{
-    Account, TEST_STRIPE_WEBHOOK_SECRET, TestApp, spawn_app, stripe_signature_header,
-    try_spawn_app, unix_now,
+    Account, TEST_STRIPE_WEBHOOK_SECRET, TestApp, spawn_app, spawn_app_with_owner,
+    stripe_signature_header, try_spawn_app, unix_now,
 };
 use serde_json::{Value, json};
 use tokio_postgres::error::SqlState;
@@ -140,8 +140,7 @@ async fn billing_view(app: &TestApp, account: &Account) -> Value {
 
 #[actix_web::test]
 async fn each_handled_event_type_is_accepted_and_has_its_effect() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let before = billing_view(&app, &a).await;
     assert_eq!(
         (&before["plan"], &before["plan_status"]),
@@ -318,8 +317,7 @@ async fn each_handled_event_type_is_accepted_and_has_its_effect() {
 
 #[actix_web::test]
 async fn refused_signatures_answer_401_and_write_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let customer = link_customer(&app, &a).await;
     let before = billing_view(&app, &a).await;
     let body = event(
@@ -389,8 +387,7 @@ async fn refused_signatures_answer_401_and_write_nothing() {
 
 #[actix_web::test]
 async fn a_signed_body_that_is_not_a_readable_event_answers_400() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let customer = link_customer(&app, &a).await;
     for (case, body) in [
         ("not JSON", b"{\"id\": \"evt_1\", \"type\": ".to_vec()),
@@ -428,8 +425,7 @@ async fn a_signed_body_that_is_not_a_readable_event_answers_400() {
 
 #[actix_web::test]
 async fn unhandled_types_and_unknown_customers_are_acknowledged_without_any_write() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let customer = link_customer(&app, &a).await;
     let before = billing_view(&app, &a).await;
 
@@ -512,8 +508,7 @@ async fn unhandled_types_and_unknown_customers_are_acknowledged_without_any_writ
 
 #[actix_web::test]
 async fn out_of_order_events_never_regress_a_subscription_or_an_invoice() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let customer = link_customer(&app, &a).await;
     let sub = stripe_id("sub");
 
@@ -644,8 +639,7 @@ async fn subscription_times(app: &TestApp, sub: &str) -> (String, String) {
 
 #[actix_web::test]
 async fn the_same_event_five_times_sequentially_or_concurrently_applies_once() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let customer = link_customer(&app, &a).await;
 
     let sub = stripe_id("sub");
@@ -698,8 +692,7 @@ async fn the_same_event_five_times_sequentially_or_concurrently_applies_once() {
 
 #[actix_web::test]
 async fn an_event_for_one_organizations_customer_never_changes_another() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let b = app.signup("Other").await;
     let cus_a = link_customer(&app, &a).await;
     let cus_b = link_customer(&app, &b).await;
@@ -800,8 +793,7 @@ async fn an_event_for_one_organizations_customer_never_changes_another() {
 
 #[actix_web::test]
 async fn deleting_an_organization_keeps_its_event_ids_so_retries_stay_duplicates() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let customer = link_customer(&app, &a).await;
     let id = stripe_id("evt");
     let body = event(
@@ -1031,8 +1023,7 @@ async fn only_post_is_routed_and_bodies_are_bounded() {
 #[actix_web::test]
 async fn a_subscription_or_invoice_that_arrives_before_its_checkout_links_the_organization_named_in_its_metadata()
  {
-    let app = spawn_app().await;
-    let a = app.signup("Early").await;
+    let (app, a) = spawn_app_with_owner("Early").await;
     let b = app.signup("Already linked").await;
     let b_customer = link_customer(&app, &b).await;
     let b_before = billing_view(&app, &b).await;
@@ -1084,8 +1075,7 @@ async fn a_subscription_or_invoice_that_arrives_before_its_checkout_links_the_or
 
 #[actix_web::test]
 async fn checkouts_created_and_updated_events_of_the_same_second_never_leave_it_incomplete() {
-    let app = spawn_app().await;
-    let a = app.signup("Same second").await;
+    let (app, a) = spawn_app_with_owner("Same second").await;
     let customer = link_customer(&app, &a).await;
     let sub = stripe_id("sub");
     // Checkout: customer.subscription.created (incomplete) and .updated (active) share a second,

@@ -4,7 +4,8 @@
 
 use futures_util::future::join_all;
 use palisade_test_support::{
-    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, spawn_app, unique_number,
+    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, spawn_app_with_owner,
+    unique_number,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -58,8 +59,7 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
 
 #[actix_web::test]
 async fn an_inbound_sms_lands_in_the_numbers_organization_and_nowhere_else() {
-    let app = spawn_app().await;
-    let a = app.signup("Carrier A").await;
+    let (app, a) = spawn_app_with_owner("Carrier A").await;
     let b = app.signup("Carrier B").await;
     let a_number = app.claim_number(&a, &["sms", "voice"]).await;
     app.claim_number(&b, &["sms"]).await;
@@ -110,8 +110,7 @@ async fn an_inbound_sms_lands_in_the_numbers_organization_and_nowhere_else() {
 
 #[actix_web::test]
 async fn unsigned_tampered_or_misaddressed_deliveries_are_refused_and_write_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Carrier").await;
+    let (app, a) = spawn_app_with_owner("Carrier").await;
     let number = app.claim_number(&a, &["sms"]).await;
     let sid = unique_sid("SM");
     let params = inbound(&sid, "+14155550100", &number, "hi");
@@ -211,8 +210,7 @@ fn form(params: &[(&str, &str)]) -> String {
 
 #[actix_web::test]
 async fn deliveries_nobody_can_take_are_acknowledged_and_write_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Carrier").await;
+    let (app, a) = spawn_app_with_owner("Carrier").await;
     let voice_only = app.claim_number(&a, &["voice"]).await;
     // A number nobody holds, one without the sms capability, a short code.
     for to in [unique_number(), voice_only, "12345".to_owned()] {
@@ -254,8 +252,7 @@ async fn deliveries_nobody_can_take_are_acknowledged_and_write_nothing() {
 /// 22021, and Twilio retried it forever).
 #[actix_web::test]
 async fn nul_in_an_inbound_sms_is_replaced_in_the_text_and_refused_in_the_sid() {
-    let app = spawn_app().await;
-    let a = app.signup("Carrier").await;
+    let (app, a) = spawn_app_with_owner("Carrier").await;
     let number = app.claim_number(&a, &["sms"]).await;
     let sid = unique_sid("SM");
     let r = app
@@ -324,8 +321,7 @@ async fn spawn_app_with_pool_for_concurrency() -> TestApp {
 
 #[actix_web::test]
 async fn carrier_webhooks_never_open_a_connection_that_bypasses_rls() {
-    let app = spawn_app().await;
-    let a = app.signup("Carrier").await;
+    let (app, a) = spawn_app_with_owner("Carrier").await;
     let number = app.claim_number(&a, &["sms"]).await;
     for _ in 0..3 {
         let r = app

@@ -6,8 +6,8 @@
 
 use futures_util::future::join_all;
 use palisade_test_support::{
-    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, TestResponse, spawn_app,
-    spawn_app_with_pool, unique_number,
+    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, TestResponse,
+    spawn_app_with_owner, spawn_app_with_pool, unique_number,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -189,8 +189,7 @@ async fn deliveries(app: &TestApp, acct: &Account, kind: &str) -> Vec<Value> {
 
 #[actix_web::test]
 async fn status_callbacks_advance_the_message_and_keep_the_campaign_counters_true() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (campaign, m) = campaign_with(
         &app,
         &a,
@@ -280,8 +279,7 @@ async fn status_callbacks_advance_the_message_and_keep_the_campaign_counters_tru
 
 #[actix_web::test]
 async fn a_late_status_never_moves_a_message_back_and_is_recorded_as_stale() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (campaign, m) = campaign_with(&app, &a, "Late", &["+14155550101"]).await;
     let sid = unique_sid("SM");
 
@@ -315,8 +313,7 @@ async fn a_late_status_never_moves_a_message_back_and_is_recorded_as_stale() {
 
 #[actix_web::test]
 async fn callbacks_with_colliding_sids_touch_only_the_message_they_name() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
     let (a_campaign, a_msgs) = campaign_with(&app, &a, "A", &["+14155550101"]).await;
     let (b_campaign, b_msgs) = campaign_with(&app, &b, "B", &["+14155550101"]).await;
@@ -518,8 +515,7 @@ async fn assert_refused(app: &TestApp, path: &str, other_path: &str, params: &[(
 
 #[actix_web::test]
 async fn unsigned_or_tampered_status_callbacks_are_refused_and_write_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let number = app.claim_number(&a, &["voice"]).await;
     let (campaign, m) = campaign_with(&app, &a, "Signed", &["+14155550101", "+14155550102"]).await;
     let untouched = [
@@ -618,8 +614,7 @@ async fn unsigned_or_tampered_status_callbacks_are_refused_and_write_nothing() {
 
 #[actix_web::test]
 async fn malformed_callbacks_are_400_and_unknown_ones_are_acknowledged_without_a_write() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let number = app.claim_number(&a, &["voice"]).await;
     let (_, m) = campaign_with(&app, &a, "Odd", &["+14155550101"]).await;
     let untouched = message(&app, &a, &m[0]).await;
@@ -745,8 +740,7 @@ async fn malformed_callbacks_are_400_and_unknown_ones_are_acknowledged_without_a
 
 #[actix_web::test]
 async fn an_inbound_calls_callbacks_build_its_row_in_the_numbers_organization() {
-    let app = spawn_app().await;
-    let a = app.signup("Callee").await;
+    let (app, a) = spawn_app_with_owner("Callee").await;
     let b = app.signup("Other").await;
     let number = app.claim_number(&a, &["voice"]).await;
     app.claim_number(&b, &["voice"]).await;
@@ -832,8 +826,7 @@ async fn an_inbound_calls_callbacks_build_its_row_in_the_numbers_organization() 
 
 #[actix_web::test]
 async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
-    let app = spawn_app().await;
-    let a = app.signup("Callee").await;
+    let (app, a) = spawn_app_with_owner("Callee").await;
     let number = app.claim_number(&a, &["voice"]).await;
     let sid = unique_sid("CA");
     let cb = |status: &'static str,
@@ -984,8 +977,7 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
 
 #[actix_web::test]
 async fn outbound_calls_are_routed_by_call_id_or_by_our_calling_number() {
-    let app = spawn_app().await;
-    let a = app.signup("Caller").await;
+    let (app, a) = spawn_app_with_owner("Caller").await;
     let b = app.signup("Callee").await;
     let a_number = app.claim_number(&a, &["voice"]).await;
     let b_number = app.claim_number(&b, &["voice"]).await;
@@ -1073,8 +1065,7 @@ async fn outbound_calls_are_routed_by_call_id_or_by_our_calling_number() {
 
 #[actix_web::test]
 async fn a_dial_child_leg_is_never_routed_by_its_from_number() {
-    let app = spawn_app().await;
-    let a = app.signup("Forwarder").await;
+    let (app, a) = spawn_app_with_owner("Forwarder").await;
     let b = app.signup("Original caller").await;
     let a_number = app.claim_number(&a, &["voice"]).await;
     let b_number = app.claim_number(&b, &["voice"]).await;
@@ -1107,8 +1098,7 @@ async fn a_dial_child_leg_is_never_routed_by_its_from_number() {
 
 #[actix_web::test]
 async fn a_call_sid_another_organization_made_up_never_routes_our_callbacks_to_it() {
-    let app = spawn_app().await;
-    let a = app.signup("Callee").await;
+    let (app, a) = spawn_app_with_owner("Callee").await;
     let b = app.signup("Squatter").await;
     let number = app.claim_number(&a, &["voice"]).await;
     // B records, through the API, a call with the SID A's incoming call will have (and A's
@@ -1288,8 +1278,7 @@ async fn concurrent_callbacks_with_different_statuses_end_at_the_furthest_one() 
 
 #[actix_web::test]
 async fn status_callbacks_never_open_a_connection_that_bypasses_rls() {
-    let app = spawn_app().await;
-    let a = app.signup("Carrier").await;
+    let (app, a) = spawn_app_with_owner("Carrier").await;
     let number = app.claim_number(&a, &["voice"]).await;
     let (_, m) = campaign_with(&app, &a, "Roles", &["+14155550101"]).await;
     let sid = unique_sid("SM");

@@ -6,7 +6,7 @@
 //! manages credentials (invitations, password change, ...) takes `UserSession` and gets a row.
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, TestResponse, spawn_app};
+use palisade_test_support::{Account, TestApp, TestResponse, spawn_app_with_owner};
 use serde_json::{Value, json};
 
 /// Sends a request authenticated by an API key, as `Authorization: Bearer` or `X-API-Key`.
@@ -42,8 +42,7 @@ async fn mint(app: &TestApp, by: &Account, name: &str, role: &str) -> (String, S
 
 #[actix_web::test]
 async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
     let (key, key_id) = mint(&app, &owner, "leaked", "admin").await;
     let (_, other_key_id) = mint(&app, &admin, "other", "admin").await;

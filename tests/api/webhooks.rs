@@ -2,7 +2,7 @@
 //! roles, filters and pagination.
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, spawn_app};
+use palisade_test_support::{Account, TestApp, spawn_app_with_owner};
 use serde_json::{Value, json};
 
 async fn create(app: &TestApp, acct: &Account, url: &str) -> Value {
@@ -19,8 +19,7 @@ async fn create(app: &TestApp, acct: &Account, url: &str) -> Value {
 
 #[actix_web::test]
 async fn the_url_validation_table() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let good = [
         (
             "https://hooks.example.com/palisade",
@@ -139,8 +138,7 @@ async fn the_url_validation_table() {
 
 #[actix_web::test]
 async fn crud_with_a_secret_shown_once_and_rotated() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let r = app
         .call(
             "POST",
@@ -241,8 +239,7 @@ async fn crud_with_a_secret_shown_once_and_rotated() {
 
 #[actix_web::test]
 async fn validation_of_event_types_and_other_fields() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     for (body, field) in [
         (json!({"url": "https://hooks.example.com/"}), "event_types"),
         (
@@ -283,8 +280,7 @@ async fn validation_of_event_types_and_other_fields() {
 
 #[actix_web::test]
 async fn members_read_admins_write() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
     let member = app.add_user(&owner, Role::Member).await;
     let w = create(&app, &admin, "https://hooks.example.com/by-admin").await;
@@ -308,8 +304,7 @@ async fn members_read_admins_write() {
 
 #[actix_web::test]
 async fn another_organizations_webhook_cannot_be_rotated_and_filters_work() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
     let wb = create(&app, &b, "https://hooks.example.com/b").await;
     let path = format!("/v1/webhooks/{}/rotate-secret", wb["id"].as_str().unwrap());

@@ -496,6 +496,13 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with_pool(4).await
 }
 
+/// [`spawn_app`] and the owner of an organization signed up on it as `org`: most tests' opening.
+pub async fn spawn_app_with_owner(org: &str) -> (TestApp, Account) {
+    let app = spawn_app().await;
+    let owner = app.signup(org).await;
+    (app, owner)
+}
+
 /// A signed-up organization with its owner's credentials.
 #[derive(Debug, Clone)]
 pub struct Account {
