@@ -576,8 +576,7 @@ async fn changing_a_password_drops_pending_reset_links_and_acts_only_on_the_acti
 
 #[actix_web::test]
 async fn an_upgrade_ends_the_passwords_admins_chose_for_members_but_not_the_owners_own() {
-    use palisade_db::schema;
-    use palisade_test_support::{TestDb, cluster, spawn_app_on};
+    use palisade_test_support::{TestDb, spawn_app_on};
     use std::sync::Arc;
     // A database at V0082, before passwords set by admins were ended, with an organization, its
     // signup owner (created in the organization's transaction: the same created_at) and a member
@@ -630,12 +629,7 @@ async fn an_upgrade_ends_the_passwords_admins_chose_for_members_but_not_the_owne
     .await
     .unwrap();
 
-    schema::migrate(&db.url_as(schema::OWNER_ROLE))
-        .await
-        .unwrap();
-    schema::install_definers(&cluster().superuser_url("postgres"), &db.name)
-        .await
-        .unwrap();
+    db.upgrade().await;
     let app = spawn_app_on(db).await;
     let r = app.login(&owner_email, owner_password).await;
     assert_eq!(

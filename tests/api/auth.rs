@@ -2,7 +2,7 @@
 
 use palisade_api::auth::Claims;
 use palisade_domain::Role;
-use palisade_test_support::{TestApp, spawn_app, spawn_app_with_owner};
+use palisade_test_support::{TestApp, fields, spawn_app, spawn_app_with_owner};
 use serde_json::json;
 
 fn now() -> i64 {
@@ -96,13 +96,7 @@ async fn signup_validates_and_refuses_a_taken_email() {
         .call("POST", "/v1/auth/signup", None, Some(&json!({"organization_name": " ", "name": "A", "email": "bad", "password": "short"})))
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
-    let fields: Vec<&str> = r.json["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["organization_name", "email", "password"]);
+    assert_eq!(fields(&r.json), ["organization_name", "email", "password"]);
 
     let acct = app.signup("Acme").await;
     let r = app

@@ -67,19 +67,8 @@ async fn invoices_list_filter_page_and_are_read_only() {
     }
     let b_invoice = insert_invoice(&billing, &b.org_id, "paid", "B-1").await;
     let list = |q: String| {
-        let app = &app;
-        let token = a.token.clone();
-        async move {
-            let r = app.get(&token, &format!("/v1/billing/invoices{q}")).await;
-            assert_eq!(r.status, 200, "{q}: {}", r.text);
-            let ids: Vec<String> = r.json["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["id"].as_str().unwrap().to_owned())
-                .collect();
-            (ids, r.json["next_cursor"].as_str().map(str::to_owned))
-        }
+        let (app, a, path) = (&app, &a, format!("/v1/billing/invoices{q}"));
+        async move { app.page(a, &path).await }
     };
     let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
     assert_eq!(list(String::new()).await.0, newest_first);

@@ -56,20 +56,15 @@ async fn findings(db: &TestDb) -> Vec<String> {
     );
 
     // Every column that exists, in any schema but the system ones (for stale entries).
-    let existing: BTreeSet<Column> = su
-        .query(
-            "SELECT n.nspname || '.' || c.relname || '.' || a.attname
+    let existing: BTreeSet<Column> = palisade_test_support::sql::column(
+        &su,
+        "SELECT n.nspname || '.' || c.relname || '.' || a.attname
                FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace
                JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
               WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    )
+    .await;
 
     // What the app role can reach and read, asked as the app role itself: any privilege on a
     // relation or one of its columns (its own, a role's it is a member of, or PUBLIC's) reaches
@@ -186,17 +181,12 @@ async fn every_column_the_app_role_can_reach_is_classified_and_no_secret_is_read
     // The known write-only fields are among the secrets, and the app role really cannot read
     // them: not in a select list, not in a WHERE, not in RETURNING.
     let su = db.superuser_client().await;
-    let secrets: Vec<String> = su
-        .query(
-            "SELECT table_name || '.' || column_name FROM palisade_audit.column_classification
+    let secrets: Vec<String> = palisade_test_support::sql::column(
+        &su,
+        "SELECT table_name || '.' || column_name FROM palisade_audit.column_classification
               WHERE classification = 'secret' AND schema_name = 'palisade'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    )
+    .await;
     let app = db.app_client().await;
     for (table, col) in SECRETS {
         assert!(
@@ -430,19 +420,7 @@ async fn a_value_planted_in_every_write_only_field_never_comes_back() {
     ] {
         assert!(stored.contains(v.as_str()), "{v} was not stored");
     }
-    let mut hashes: Vec<String> = Vec::new();
-    for row in su
-        .query(
-            "SELECT encode(key_hash, 'hex') FROM palisade.api_keys
-             UNION ALL SELECT encode(key_hash, 'base64') FROM palisade.api_keys
-             UNION ALL SELECT password_hash FROM palisade.users",
-            &[],
-        )
-        .await
-        .unwrap()
-    {
-        hashes.push(row.get(0));
-    }
+    let hashes = stored_hashes(&su).await;
     assert!(hashes.iter().any(|h| h.starts_with("$argon2")));
     let mut needles: Vec<String> = planted.iter().flat_map(|v| forms(v)).collect();
     needles.extend(hashes);
@@ -501,4 +479,15 @@ async fn a_value_planted_in_every_write_only_field_never_comes_back() {
             "{path} returned a secret"
         );
     }
+}
+
+/// Every hash the database keeps (API keys' in hex and base64, passwords'), read as the superuser.
+pub async fn stored_hashes(su: &tokio_postgres::Client) -> Vec<String> {
+    palisade_test_support::sql::column(
+        su,
+        "SELECT encode(key_hash, 'hex') FROM palisade.api_keys
+         UNION ALL SELECT encode(key_hash, 'base64') FROM palisade.api_keys
+         UNION ALL SELECT password_hash FROM palisade.users",
+    )
+    .await
 }

@@ -1,7 +1,7 @@
 //! `/v1/customers` over HTTP: CRUD, validation, pagination, and cross-tenant isolation.
 
 use palisade_test_support::Unchanged;
-use palisade_test_support::{Account, TestApp, request, spawn_app, spawn_app_with_owner};
+use palisade_test_support::{Account, TestApp, fields, request, spawn_app, spawn_app_with_owner};
 use serde_json::{Value, json};
 
 async fn two_tenants(app: &TestApp) -> (Account, Account, Value) {
@@ -283,13 +283,7 @@ async fn bad_input_gets_a_4xx_json_error_and_changes_nothing() {
             &json!({"email": "nope", "phone": "12"}),
         )
         .await;
-    let fields: Vec<&str> = r.json["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["name", "email", "phone"]);
+    assert_eq!(fields(&r.json), ["name", "email", "phone"]);
     let r = app.get(&a, "/v1/customers").await;
     assert_eq!(
         r.json["data"],

@@ -988,7 +988,6 @@ async fn concurrent_first_uses_of_one_mailgun_token_with_different_bodies_admit_
 async fn admitting_a_token_waits_for_a_concurrent_first_use_and_judges_by_its_body() {
     use palisade_db::webhooks::admit_mailgun_token;
     let app = spawn_app().await;
-    let su = app.db.superuser_client().await;
     let (mine, theirs) = ([1u8; 32], [2u8; 32]);
     for (their_digest, commit, expected) in [
         (mine, true, true),
@@ -1009,24 +1008,8 @@ async fn admitting_a_token_waits_for_a_concurrent_first_use_and_judges_by_its_bo
         let tok = token.clone();
         let admitting =
             actix_web::rt::spawn(async move { admit_mailgun_token(&pool, &tok, &mine).await });
-        // Until the admitting statement waits on the other transaction's row (a bound, so that
-        // a statement that never waits fails the test instead of hanging it).
-        for attempt in 0.. {
-            assert!(attempt < 3000, "the admitting statement never waited");
-            let waiting: i64 = su
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity \
-                      WHERE datname = $1 AND application_name = 'palisade' AND wait_event_type = 'Lock'",
-                    &[&app.db.name],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if waiting > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        // Until the admitting statement waits on the other transaction's row.
+        app.until_a_statement_waits_on_a_lock().await;
         other
             .batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })
             .await
@@ -1305,22 +1288,8 @@ async fn a_mixed_batch_lands_in_each_organization_and_never_bypasses_rls() {
     );
 
     // Every connection the server holds: the app role, which cannot bypass RLS.
-    let su = app.db.superuser_client().await;
-    let rows = su
-        .query(
-            "SELECT a.usename::text, r.rolbypassrls OR r.rolsuper
-               FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
-              WHERE a.datname = $1 AND a.pid <> pg_backend_pid()",
-            &[&app.db.name],
-        )
-        .await
-        .unwrap();
-    assert!(!rows.is_empty());
-    for row in rows {
-        let (role, bypasses): (String, bool) = (row.get(0), row.get(1));
-        assert_eq!(role, "palisade_app", "an email webhook connected as {role}");
-        assert!(!bypasses);
-    }
+    app.assert_connections_are_the_app_role("an email webhook")
+        .await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ use futures_util::future::LocalBoxFuture;
 use hmac::{Hmac, KeyInit, Mac};
 use palisade_domain::Role;
 use palisade_test_support::{
-    Account, TEST_MAILGUN_SIGNING_KEY, TestApp, TestResponse, request, sendgrid_test_signer,
-    spawn_app_with_owner, unique_number, unix_now,
+    Account, TEST_MAILGUN_SIGNING_KEY, TestApp, TestResponse, percent_encode, request,
+    sendgrid_test_signer, spawn_app_with_owner, unique_number, unix_now,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -373,7 +373,7 @@ fn text() -> impl Strategy<Value = String> {
         // carries: see [`MAX_TEXT_BYTES`]).
         2 => (select(SPECIAL), select(LENGTHS)).prop_map(|(c, n)| {
             let one = c.to_string();
-            let encoded = (json_string(&one).len() - 2).max(encode(&one).len());
+            let encoded = (json_string(&one).len() - 2).max(percent_encode(&one).len());
             one.repeat(n.min(MAX_TEXT_BYTES / encoded))
         }),
         2 => date_text(),
@@ -427,19 +427,6 @@ fn param_text() -> impl Strategy<Value = String> {
         1 => date_text(),
         1 => number_text(),
     ]
-}
-
-/// Percent-encodes every byte but the unreserved ones (RFC 3986).
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// The JSON values every value slot gets in a sweep: NUL, a lone surrogate, control
@@ -751,14 +738,14 @@ impl Family {
         if let Some((path, params)) = self.lists.get(target) {
             let query = match raw {
                 Some(q) => q.to_owned(),
-                None => format!("{}={}", params[pick % params.len()], encode(value)),
+                None => format!("{}={}", params[pick % params.len()], percent_encode(value)),
             };
             let path = format!("{path}?{query}");
             let r = send(&self.app, "GET", &path, token, None).await;
             return answered(&format!("GET {path}"), &r);
         }
         let (before, after) = &self.items[target - self.lists.len()];
-        let path = format!("{before}{}{after}", encode(value));
+        let path = format!("{before}{}{after}", percent_encode(value));
         let method = ["GET", "PATCH", "DELETE", "POST"][pick % 4];
         let body = matches!(method, "PATCH" | "POST").then_some(&b"{}"[..]);
         let r = send(&self.app, method, &path, token, body).await;
@@ -1517,7 +1504,7 @@ impl Deliveries {
                     Change::FormValue(i, v) => form[*i].1 = v.clone(),
                     Change::FormName(i, n) => form[*i].0 = n.clone(),
                     Change::FormAdded(n, v) => form.push((n.clone(), v.clone())),
-                    Change::OurId(v) => id = encode(v),
+                    Change::OurId(v) => id = percent_encode(v),
                     _ => {}
                 }
                 let path = path.replace(UNIQUE, &id);

@@ -313,28 +313,6 @@ async fn concurrent_duplicates_act_once_and_answer_alike() {
     assert_eq!(count(&app, "customers", &a.org_id).await, 1);
 }
 
-/// Until a pooled connection of the server waits on a lock (bounded, so that a request that
-/// never waits fails the test instead of hanging it).
-pub async fn until_a_request_waits_on_a_lock(app: &TestApp) {
-    let su = app.db.superuser_client().await;
-    for attempt in 0.. {
-        assert!(attempt < 3000, "no request ever waited on the lock");
-        let waiting: i64 = su
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                  WHERE datname = $1 AND application_name = 'palisade' AND wait_event_type = 'Lock'",
-                &[&app.db.name],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-}
-
 /// A request whose key another transaction holds waits for it: that transaction's rollback
 /// lets it act; its commit makes it a retry of the committed request.
 #[actix_web::test]
@@ -354,7 +332,7 @@ async fn a_request_waits_for_the_transaction_that_holds_its_key() {
             .await
             .unwrap();
         let release = async {
-            until_a_request_waits_on_a_lock(&app).await;
+            app.until_a_statement_waits_on_a_lock().await;
             let end = if commit { "COMMIT" } else { "ROLLBACK" };
             holder.batch_execute(end).await.unwrap();
         };

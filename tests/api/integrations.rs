@@ -212,19 +212,8 @@ async fn filters_and_pagination() {
         ids.push(r.json["id"].as_str().unwrap().to_owned());
     }
     let list = |q: &'static str| {
-        let app = &app;
-        let token = a.token.clone();
-        async move {
-            let r = app.get(&token, &format!("/v1/integrations{q}")).await;
-            assert_eq!(r.status, 200, "{q}: {}", r.text);
-            let ids: Vec<String> = r.json["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["id"].as_str().unwrap().to_owned())
-                .collect();
-            (ids, r.json["next_cursor"].as_str().map(str::to_owned))
-        }
+        let (app, a, path) = (&app, &a, format!("/v1/integrations{q}"));
+        async move { app.page(a, &path).await }
     };
     assert_eq!(
         list("?provider=slack").await.0,

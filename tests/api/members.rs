@@ -3,7 +3,7 @@
 //! tokens stop working on every route.
 
 use palisade_domain::Role;
-use palisade_test_support::{spawn_app, spawn_app_with_owner};
+use palisade_test_support::{fields, spawn_app, spawn_app_with_owner};
 use serde_json::json;
 
 #[actix_web::test]
@@ -52,13 +52,7 @@ async fn validation() {
     r.assert_error(405, "method_not_allowed");
     let r = app.invite(&owner, "nope", "root").await;
     assert_eq!(r.status, 422);
-    let fields: Vec<&str> = r.json["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["email", "role"]);
+    assert_eq!(fields(&r.json), ["email", "role"]);
     let r = app
         .call(
             "POST",

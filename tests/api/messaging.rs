@@ -50,12 +50,7 @@ fn ids(r: &TestResponse) -> Vec<String> {
 }
 
 fn fields(r: &TestResponse) -> Vec<String> {
-    r.json["fields"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no fields: {}", r.text))
-        .iter()
-        .map(|f| f["field"].as_str().unwrap().to_owned())
-        .collect()
+    palisade_test_support::fields(&r.json)
 }
 
 fn uuid(s: &str) -> Uuid {
@@ -1177,7 +1172,8 @@ const SMS_STATUSES: &[&str] = &[
     "failed",
     "received",
 ];
-const CALL_STATUSES: &[&str] = &[
+/// A call's statuses, in their order (also the V0120 upgrade's target spellings).
+pub(crate) const CALL_STATUSES: &[&str] = &[
     "queued",
     "ringing",
     "in_progress",

@@ -185,18 +185,7 @@ async fn the_export_holds_every_row_of_the_organization_none_of_another_and_no_s
         signing_secret,
         integration_secret.into(),
     ];
-    for row in su
-        .query(
-            "SELECT encode(key_hash, 'hex') FROM palisade.api_keys
-             UNION ALL SELECT encode(key_hash, 'base64') FROM palisade.api_keys
-             UNION ALL SELECT password_hash FROM palisade.users",
-            &[],
-        )
-        .await
-        .unwrap()
-    {
-        secrets.push(row.get(0));
-    }
+    secrets.extend(crate::column_secrecy::stored_hashes(&su).await);
 
     let member = app.add_user(&a, Role::Member).await;
     let r = app.get(&member, "/v1/organization/export").await;

@@ -239,7 +239,7 @@ async fn the_check_waits_for_a_concurrent_change_and_sees_it() {
         .await
         .unwrap();
     let commit = async {
-        crate::idempotency::until_a_request_waits_on_a_lock(&app).await;
+        app.until_a_statement_waits_on_a_lock().await;
         other.batch_execute("COMMIT").await.unwrap();
     };
     let (body, headers) = (json!({"name": "Eve"}), [("If-Match", tag.as_str())]);

@@ -829,21 +829,13 @@ async fn the_billing_role_reaches_billing_and_nothing_else() {
         .await
         .unwrap();
     // Every tenant table but the billing ones, from the catalog, so a new table is covered.
-    let tables: Vec<String> = app
-        .db
-        .superuser_client()
-        .await
-        .query(
-            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+    let tables: Vec<String> = palisade_test_support::sql::column(
+        &app.db.superuser_client().await,
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p') \
                AND c.relname NOT IN ('subscriptions', 'invoices', 'organizations') ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    )
+    .await;
     for must in [
         "customers",
         "users",

@@ -334,23 +334,6 @@ async fn carrier_webhooks_never_open_a_connection_that_bypasses_rls() {
     }
     assert_eq!(data(&app, &a, "/v1/sms-messages").await.len(), 3);
     // Every connection the server holds to its database: which roles, and can any bypass RLS?
-    let su = app.db.superuser_client().await;
-    let rows = su
-        .query(
-            "SELECT a.usename::text, r.rolbypassrls OR r.rolsuper
-               FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
-              WHERE a.datname = $1 AND a.pid <> pg_backend_pid()",
-            &[&app.db.name],
-        )
-        .await
-        .unwrap();
-    assert!(!rows.is_empty(), "the server holds pooled connections");
-    for row in rows {
-        let (role, bypasses): (String, bool) = (row.get(0), row.get(1));
-        assert_eq!(
-            role, "palisade_app",
-            "a carrier webhook connected as {role}"
-        );
-        assert!(!bypasses);
-    }
+    app.assert_connections_are_the_app_role("a carrier webhook")
+        .await;
 }

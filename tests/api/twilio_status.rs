@@ -6,7 +6,7 @@
 
 use futures_util::future::join_all;
 use palisade_test_support::{
-    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, TestResponse,
+    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, TestResponse, percent_encode,
     spawn_app_with_owner, spawn_app_with_pool, unique_number,
 };
 use serde_json::{Value, json};
@@ -423,7 +423,7 @@ async fn post_form(
 ) -> TestResponse {
     let body = params
         .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&");
     let mut headers = vec![(
@@ -434,18 +434,6 @@ async fn post_form(
         headers.push(("X-Twilio-Signature", s));
     }
     palisade_test_support::request(&app.addr, "POST", path, &headers, Some(body.as_bytes())).await
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn sign(path: &str, params: &[(&str, &str)]) -> String {
@@ -1306,25 +1294,8 @@ async fn status_callbacks_never_open_a_connection_that_bypasses_rls() {
     assert_eq!(deliveries(&app, &a, "sms.status").await.len(), 3);
     assert_eq!(deliveries(&app, &a, "voice.status").await.len(), 2);
     // Every connection the server holds to its database: which roles, and can any bypass RLS?
-    let su = app.db.superuser_client().await;
-    let rows = su
-        .query(
-            "SELECT a.usename::text, r.rolbypassrls OR r.rolsuper
-               FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
-              WHERE a.datname = $1 AND a.pid <> pg_backend_pid()",
-            &[&app.db.name],
-        )
-        .await
-        .unwrap();
-    assert!(!rows.is_empty(), "the server holds pooled connections");
-    for row in rows {
-        let (role, bypasses): (String, bool) = (row.get(0), row.get(1));
-        assert_eq!(
-            role, "palisade_app",
-            "a status callback connected as {role}"
-        );
-        assert!(!bypasses);
-    }
+    app.assert_connections_are_the_app_role("a status callback")
+        .await;
 }
 
 /// Seeds, for the isolation tests, an outbound SMS (campaign and recipient over the API) that a

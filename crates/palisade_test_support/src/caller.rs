@@ -189,6 +189,16 @@ impl TestApp {
         }
     }
 
+    /// One page of the list at `path` as `who` reads it (200): its ids and its `next_cursor`.
+    pub async fn page(
+        &self,
+        who: &(impl Credential + ?Sized),
+        path: &str,
+    ) -> (Vec<String>, Option<String>) {
+        let page = self.get_ok(who, path).await;
+        (ids(&page), page["next_cursor"].as_str().map(str::to_owned))
+    }
+
     /// A person of `role` added to `owner`'s organization (by invitation, as a client would).
     pub async fn member_of(&self, owner: &Account, role: Role) -> Account {
         self.add_user(owner, role).await
@@ -229,4 +239,27 @@ pub fn id(resource: &Value) -> &str {
     resource["id"]
         .as_str()
         .unwrap_or_else(|| panic!("no id in {resource}"))
+}
+
+/// The `field`s an error answer's `fields` name, in order (panics when it has none).
+pub fn fields(answer: &Value) -> Vec<String> {
+    answer["fields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no fields in {answer}"))
+        .iter()
+        .map(|f| f["field"].as_str().expect("a field").to_owned())
+        .collect()
+}
+
+/// `s` percent-encoded for a URL or a form body: every byte but the unreserved ones.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -147,3 +147,17 @@ impl crate::TestApp {
         .await
     }
 }
+
+/// The first column of every row `sql` (no parameters) answers on `c`, in order, collected.
+pub async fn column<T, C>(c: &Client, sql: &str) -> C
+where
+    T: for<'r> tokio_postgres::types::FromSql<'r>,
+    C: FromIterator<T>,
+{
+    c.query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
