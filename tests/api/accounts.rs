@@ -4,7 +4,7 @@
 //! to the harness's SMTP server; expiry is tested by moving the app's clock.
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, spawn_app_with_owner};
+use palisade_test_support::{Account, TestApp, spawn_app_with_owner, spawn_app_with_team};
 use serde_json::{Value, json};
 use time::Duration;
 
@@ -245,9 +245,7 @@ async fn another_organization_can_neither_see_nor_revoke_an_invitation() {
 
 #[actix_web::test]
 async fn only_owners_and_admins_invite_and_only_owners_invite_owners() {
-    let (app, owner) = spawn_app_with_owner("Acme").await;
-    let admin = app.add_user(&owner, Role::Admin).await;
-    let member = app.add_user(&owner, Role::Member).await;
+    let (app, owner, admin, member) = spawn_app_with_team("Acme").await;
     let r = app.invite(&owner, &fresh_email("co-owner"), "owner").await;
     assert_eq!(r.status, 201, "{}", r.text);
     let owner_invitation = format!("/v1/invitations/{}", r.json["id"].as_str().unwrap());

@@ -1,9 +1,8 @@
 //! `/v1/api-keys` and authenticating with a key: shown once, stored as a hash, usable as
 //! `Authorization: Bearer` or `X-API-Key`, revocable, confined to its organization and role.
 
-use palisade_domain::Role;
 use palisade_test_support::{
-    Account, TestApp, TestResponse, Unchanged, request, spawn_app_with_owner,
+    Account, TestApp, TestResponse, Unchanged, request, spawn_app_with_owner, spawn_app_with_team,
 };
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -225,9 +224,7 @@ async fn a_key_of_one_organization_never_reaches_another() {
 
 #[actix_web::test]
 async fn roles_bound_who_mints_and_what_a_key_may_do() {
-    let (app, owner) = spawn_app_with_owner("Acme").await;
-    let admin = app.add_user(&owner, Role::Admin).await;
-    let member = app.add_user(&owner, Role::Member).await;
+    let (app, owner, admin, member) = spawn_app_with_team("Acme").await;
 
     // Members cannot mint or revoke keys; nobody mints an owner key.
     let r = app

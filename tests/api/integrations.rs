@@ -1,7 +1,6 @@
 //! `/v1/integrations`: CRUD, write-only secrets, config validation, roles, filters, pagination.
 
-use palisade_domain::Role;
-use palisade_test_support::spawn_app_with_owner;
+use palisade_test_support::{spawn_app_with_owner, spawn_app_with_team};
 use serde_json::{Value, json};
 
 #[actix_web::test]
@@ -161,9 +160,7 @@ async fn validation_and_duplicate_names() {
 
 #[actix_web::test]
 async fn members_read_admins_write() {
-    let (app, owner) = spawn_app_with_owner("Acme").await;
-    let admin = app.add_user(&owner, Role::Admin).await;
-    let member = app.add_user(&owner, Role::Member).await;
+    let (app, _owner, admin, member) = spawn_app_with_team("Acme").await;
     let r = app
         .call(
             "POST",
@@ -176,20 +173,13 @@ async fn members_read_admins_write() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let path = format!("/v1/integrations/{}", r.json["id"].as_str().unwrap());
-    for (method, p, body) in [
-        (
-            "POST",
-            "/v1/integrations",
-            Some(json!({"provider": "slack", "name": "Mine"})),
-        ),
-        ("PATCH", path.as_str(), Some(json!({"enabled": false}))),
-        ("DELETE", path.as_str(), None),
-    ] {
-        let r = app
-            .call(method, p, Some(&member.token), body.as_ref())
-            .await;
-        assert_eq!(r.status, 403, "member {method} {p}: {}", r.text);
-    }
+    let mine = json!({"provider": "slack", "name": "Mine"});
+    let writes = [
+        ("POST", "/v1/integrations", Some(mine)),
+        ("PATCH", &path, Some(json!({"enabled": false}))),
+        ("DELETE", &path, None),
+    ];
+    app.assert_forbidden(&member, &writes).await;
     let r = app.get(&member, &path).await;
     assert_eq!((r.status, &r.json["enabled"]), (200, &json!(true)));
     let r = app.get(&member, "/v1/integrations").await;

@@ -103,21 +103,14 @@ async fn members_read_menus_but_only_owners_and_admins_write_them() {
     assert_eq!(app.get(&member, &path).await.json, menu);
     let r = app.get(&member, "/v1/ivr/menus").await;
     assert_eq!(ids(&r.json), vec![menu["id"].as_str().unwrap().to_owned()]);
-    for (method, p, body) in [
-        (
-            "POST",
-            "/v1/ivr/menus",
-            Some(json!({"name": "Mine", "tree": menu_tree("Mine")})),
-        ),
-        ("PATCH", &path as &str, Some(json!({"name": "Renamed"}))),
+    // The same refusal phone numbers give members.
+    let mine = json!({"name": "Mine", "tree": menu_tree("Mine")});
+    let writes = [
+        ("POST", "/v1/ivr/menus", Some(mine)),
+        ("PATCH", &path, Some(json!({"name": "Renamed"}))),
         ("DELETE", &path, None),
-    ] {
-        let r = app
-            .call(method, p, Some(&member.token), body.as_ref())
-            .await;
-        // The same refusal phone numbers give members.
-        r.assert_error_at(403, "forbidden", format_args!("{method}"));
-    }
+    ];
+    app.assert_forbidden(&member, &writes).await;
     let r = app.get(&owner, "/v1/ivr/menus").await;
     assert_eq!(r.json["data"], json!([menu]), "a member changed the menus");
     let r = app.patch(&admin, &path, &json!({"name": "Support"})).await;

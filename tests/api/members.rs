@@ -3,7 +3,7 @@
 //! tokens stop working on every route.
 
 use palisade_domain::Role;
-use palisade_test_support::{fields, spawn_app, spawn_app_with_owner};
+use palisade_test_support::{fields, spawn_app, spawn_app_with_owner, spawn_app_with_team};
 use serde_json::json;
 
 #[actix_web::test]
@@ -83,9 +83,7 @@ async fn validation() {
 
 #[actix_web::test]
 async fn only_owners_and_admins_write_and_only_owners_touch_owners() {
-    let (app, owner) = spawn_app_with_owner("Acme").await;
-    let admin = app.add_user(&owner, Role::Admin).await;
-    let member = app.add_user(&owner, Role::Member).await;
+    let (app, owner, admin, member) = spawn_app_with_team("Acme").await;
     let owner_path = format!("/v1/members/{}", owner.user_id);
     let member_path = format!("/v1/members/{}", member.user_id);
     let admin_path = format!("/v1/members/{}", admin.user_id);

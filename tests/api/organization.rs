@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, spawn_app_with_owner};
+use palisade_test_support::{Account, TestApp, spawn_app_with_owner, spawn_app_with_team};
 use serde_json::{Value, json};
 
 use crate::isolation::SEEDERS;
@@ -44,9 +44,7 @@ async fn rows_per_table(app: &TestApp, org: &str) -> BTreeMap<String, i64> {
 
 #[actix_web::test]
 async fn read_and_rename() {
-    let (app, owner) = spawn_app_with_owner("Acme").await;
-    let admin = app.add_user(&owner, Role::Admin).await;
-    let member = app.add_user(&owner, Role::Member).await;
+    let (app, owner, admin, member) = spawn_app_with_team("Acme").await;
     let r = app.get(&member, "/v1/organization").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["id"], owner.org_id.as_str());

@@ -9,7 +9,9 @@
 use futures_util::future::join_all;
 use palisade_domain::{Clock, Role};
 use palisade_test_support::ids;
-use palisade_test_support::{Account, TestApp, spawn_app, spawn_app_with_owner, unique_number};
+use palisade_test_support::{
+    Account, TestApp, spawn_app, spawn_app_with_owner, spawn_app_with_team, unique_number,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -517,9 +519,7 @@ async fn another_organizations_menu_answers_like_a_missing_one() {
 
 #[actix_web::test]
 async fn members_read_numbers_but_only_owners_and_admins_write_them() {
-    let (app, owner) = spawn_app_with_owner("Acme").await;
-    let member = app.add_user(&owner, Role::Member).await;
-    let admin = app.add_user(&owner, Role::Admin).await;
+    let (app, owner, admin, member) = spawn_app_with_team("Acme").await;
     let main = unique_number();
     let spare = unique_number();
     app.stock_numbers(&[(&main, &["sms", "voice"]), (&spare, &["sms"])])
@@ -536,16 +536,12 @@ async fn members_read_numbers_but_only_owners_and_admins_write_them() {
     let r = app.get(&member, "/v1/phone-numbers").await;
     assert_eq!(ids(&r.json), vec![id(&n).to_owned()]);
     assert_eq!(app.get(&member, &path).await.json, n);
-    for (method, p, body) in [
+    let writes = [
         ("POST", "/v1/phone-numbers", Some(json!({"number": spare}))),
-        ("PATCH", &path as &str, Some(json!({"label": "Mine now"}))),
+        ("PATCH", &path, Some(json!({"label": "Mine now"}))),
         ("DELETE", &path, None),
-    ] {
-        let r = app
-            .call(method, p, Some(&member.token), body.as_ref())
-            .await;
-        r.assert_error_at(403, "forbidden", format_args!("{method}"));
-    }
+    ];
+    app.assert_forbidden(&member, &writes).await;
     assert_eq!(app.get(&owner, &path).await.json, n, "a member changed it");
     assert_eq!(
         inventory_row(&app, &spare).await.0,

@@ -1,8 +1,7 @@
 //! `/v1/webhooks`: CRUD, the URL validation table, the signing secret shown once (and rotated),
 //! roles, filters and pagination.
 
-use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, spawn_app_with_owner};
+use palisade_test_support::{Account, TestApp, spawn_app_with_owner, spawn_app_with_team};
 use serde_json::{Value, json};
 
 async fn create(app: &TestApp, acct: &Account, url: &str) -> Value {
@@ -280,9 +279,7 @@ async fn validation_of_event_types_and_other_fields() {
 
 #[actix_web::test]
 async fn members_read_admins_write() {
-    let (app, owner) = spawn_app_with_owner("Acme").await;
-    let admin = app.add_user(&owner, Role::Admin).await;
-    let member = app.add_user(&owner, Role::Member).await;
+    let (app, _owner, admin, member) = spawn_app_with_team("Acme").await;
     let w = create(&app, &admin, "https://hooks.example.com/by-admin").await;
     let path = format!("/v1/webhooks/{}", w["id"].as_str().unwrap());
     let body = json!({"url": "https://hooks.example.com/m", "event_types": ["customer.created"]});

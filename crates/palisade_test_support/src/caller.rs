@@ -199,6 +199,19 @@ impl TestApp {
         (ids(&page), page["next_cursor"].as_str().map(str::to_owned))
     }
 
+    /// Each of `writes` (method, path, JSON body) sent as `who` answers 403 `forbidden` (the
+    /// failure names the request).
+    pub async fn assert_forbidden(
+        &self,
+        who: &(impl Credential + ?Sized),
+        writes: &[(&str, &str, Option<Value>)],
+    ) {
+        for (method, path, body) in writes {
+            let r = self.request_as(who, method, path, body.as_ref(), &[]).await;
+            r.assert_error_at(403, "forbidden", format_args!("{method} {path}"));
+        }
+    }
+
     /// A person of `role` added to `owner`'s organization (by invitation, as a client would).
     pub async fn member_of(&self, owner: &Account, role: Role) -> Account {
         self.add_user(owner, role).await

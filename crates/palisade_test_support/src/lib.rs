@@ -515,6 +515,15 @@ pub async fn spawn_app_with_owner(org: &str) -> (TestApp, Account) {
     (app, owner)
 }
 
+/// [`spawn_app_with_owner`] and an admin and a member of the same organization (added by
+/// invitation): the opening of the tests of who may do what.
+pub async fn spawn_app_with_team(org: &str) -> (TestApp, Account, Account, Account) {
+    let (app, owner) = spawn_app_with_owner(org).await;
+    let admin = app.add_user(&owner, palisade_domain::Role::Admin).await;
+    let member = app.add_user(&owner, palisade_domain::Role::Member).await;
+    (app, owner, admin, member)
+}
+
 /// A signed-up organization with its owner's credentials.
 #[derive(Debug, Clone)]
 pub struct Account {
