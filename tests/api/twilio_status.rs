@@ -98,6 +98,33 @@ async fn call_callback(
     app.twilio(&voice_path(call_id), &params).await
 }
 
+/// One inbound call's voice status callbacks (without our id), from `from` to `to`.
+struct InboundCall<'a> {
+    app: &'a TestApp,
+    sid: &'a str,
+    from: &'a str,
+    to: &'a str,
+}
+
+impl<'a> InboundCall<'a> {
+    fn new(app: &'a TestApp, sid: &'a str, from: &'a str, to: &'a str) -> Self {
+        InboundCall { app, sid, from, to }
+    }
+
+    /// The callback of `status` with SequenceNumber `seq` and Timestamp `ts`, answered with
+    /// TwiML.
+    async fn sends(&self, status: &str, seq: &str, ts: &str) {
+        self.sends_with(status, seq, ts, &[]).await;
+    }
+
+    /// [`InboundCall::sends`] with `extra` parameters.
+    async fn sends_with(&self, status: &str, seq: &str, ts: &str, extra: &[(&str, &str)]) {
+        let (app, sid, from, to) = (self.app, self.sid, self.from, self.to);
+        let r = call_callback(app, None, sid, status, seq, ts, "inbound", from, to, extra).await;
+        assert_twiml(&r);
+    }
+}
+
 async fn get(app: &TestApp, acct: &Account, path: &str) -> TestResponse {
     app.get(&acct, path).await
 }
@@ -817,38 +844,16 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
     let (app, a) = spawn_app_with_owner("Callee").await;
     let number = app.claim_number(&a, &["voice"]).await;
     let sid = unique_sid("CA");
-    let cb = |status: &'static str,
-              seq: &'static str,
-              ts: &'static str,
-              extra: &'static [(&'static str, &'static str)]| {
-        let (app, sid, number) = (&app, sid.clone(), number.clone());
-        async move {
-            call_callback(
-                app,
-                None,
-                &sid,
-                status,
-                seq,
-                ts,
-                "inbound",
-                "+14155550123",
-                &number,
-                extra,
-            )
-            .await
-        }
-    };
+    let call = InboundCall::new(&app, &sid, "+14155550123", &number);
     // The last callback arrives first: the call is recorded already completed, its start
     // derived from the duration.
-    assert_twiml(
-        &cb(
-            "completed",
-            "3",
-            "Tue, 14 Jul 2020 20:08:00 +0000",
-            &[("CallDuration", "30")],
-        )
-        .await,
-    );
+    call.sends_with(
+        "completed",
+        "3",
+        "Tue, 14 Jul 2020 20:08:00 +0000",
+        &[("CallDuration", "30")],
+    )
+    .await;
     let done = data(&app, &a, "/v1/calls").await[0].clone();
     assert_eq!(done["status"], "completed");
     assert_eq!(done["started_at"], "2020-07-14T20:07:30.000000Z");
@@ -856,9 +861,12 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
     assert_eq!(done["duration_seconds"], 30);
     assert_eq!(done["last_sequence_number"], 3);
     // Then the older ones: nothing moves.
-    assert_twiml(&cb("in-progress", "2", "Tue, 14 Jul 2020 20:07:31 +0000", &[]).await);
-    assert_twiml(&cb("ringing", "1", "Tue, 14 Jul 2020 20:07:20 +0000", &[]).await);
-    assert_twiml(&cb("initiated", "0", "Tue, 14 Jul 2020 20:07:19 +0000", &[]).await);
+    call.sends("in-progress", "2", "Tue, 14 Jul 2020 20:07:31 +0000")
+        .await;
+    call.sends("ringing", "1", "Tue, 14 Jul 2020 20:07:20 +0000")
+        .await;
+    call.sends("initiated", "0", "Tue, 14 Jul 2020 20:07:19 +0000")
+        .await;
     assert_eq!(data(&app, &a, "/v1/calls").await, vec![done.clone()]);
     let recorded = deliveries(&app, &a, "voice.status").await;
     assert_eq!(recorded.len(), 4);
@@ -873,27 +881,13 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
 
     // In order with a gap (3 before 2 never came): 1, then 3, then the late 2.
     let sid = unique_sid("CA");
-    let cb = |status: &'static str, seq: &'static str, ts: &'static str| {
-        let (app, sid, number) = (&app, sid.clone(), number.clone());
-        async move {
-            call_callback(
-                app,
-                None,
-                &sid,
-                status,
-                seq,
-                ts,
-                "inbound",
-                "+14155550124",
-                &number,
-                &[],
-            )
-            .await
-        }
-    };
-    assert_twiml(&cb("ringing", "1", "Tue, 14 Jul 2020 21:00:00 +0000").await);
-    assert_twiml(&cb("no-answer", "3", "Tue, 14 Jul 2020 21:00:30 +0000").await);
-    assert_twiml(&cb("in-progress", "2", "Tue, 14 Jul 2020 21:00:10 +0000").await);
+    let call = InboundCall::new(&app, &sid, "+14155550124", &number);
+    call.sends("ringing", "1", "Tue, 14 Jul 2020 21:00:00 +0000")
+        .await;
+    call.sends("no-answer", "3", "Tue, 14 Jul 2020 21:00:30 +0000")
+        .await;
+    call.sends("in-progress", "2", "Tue, 14 Jul 2020 21:00:10 +0000")
+        .await;
     let calls = data(&app, &a, "/v1/calls?status=no_answer").await;
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["started_at"], Value::Null, "never answered");
@@ -902,26 +896,11 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
 
     // Twilio's `canceled` (hung up before an answer) is our `cancelled`, and final.
     let sid = unique_sid("CA");
-    let cb = |status: &'static str, seq: &'static str, ts: &'static str| {
-        let (app, sid, number) = (&app, sid.clone(), number.clone());
-        async move {
-            call_callback(
-                app,
-                None,
-                &sid,
-                status,
-                seq,
-                ts,
-                "inbound",
-                "+14155550126",
-                &number,
-                &[],
-            )
-            .await
-        }
-    };
-    assert_twiml(&cb("ringing", "1", "Tue, 14 Jul 2020 22:00:00 +0000").await);
-    assert_twiml(&cb("canceled", "2", "Tue, 14 Jul 2020 22:00:05 +0000").await);
+    let call = InboundCall::new(&app, &sid, "+14155550126", &number);
+    call.sends("ringing", "1", "Tue, 14 Jul 2020 22:00:00 +0000")
+        .await;
+    call.sends("canceled", "2", "Tue, 14 Jul 2020 22:00:05 +0000")
+        .await;
     let calls = data(&app, &a, "/v1/calls?status=cancelled").await;
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["call_sid"], sid.as_str());
