@@ -44,6 +44,26 @@ impl TestResponse {
     }
 }
 
+/// An id of another organization's row (`foreign`) is answered exactly like an id no one holds
+/// (`missing`): 422, `field` `not_found`.
+#[track_caller]
+pub fn assert_foreign_like_missing(foreign: &TestResponse, missing: &TestResponse, field: &str) {
+    assert_eq!(
+        (foreign.status, &foreign.json),
+        (missing.status, &missing.json),
+        "another organization's {field} answered unlike a missing one"
+    );
+    let not_found = serde_json::json!([
+        {"field": field, "code": "not_found", "reason": "does not exist in this organization"}
+    ]);
+    assert_eq!(
+        (foreign.status, &foreign.json["fields"]),
+        (422, &not_found),
+        "{}",
+        foreign.text
+    );
+}
+
 /// Sends one request and reads the whole response (`Connection: close`).
 pub async fn request(
     addr: &str,
