@@ -6,8 +6,8 @@
 
 use futures_util::future::join_all;
 use palisade_test_support::{
-    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, TestResponse, percent_encode,
-    spawn_app_with_owner, spawn_app_with_pool, unique_number,
+    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, TestResponse, Unchanged,
+    percent_encode, spawn_app_with_owner, spawn_app_with_pool, unique_number,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -111,10 +111,11 @@ impl<'a> InboundCall<'a> {
         InboundCall { app, sid, from, to }
     }
 
-    /// The callback of `status` with SequenceNumber `seq` and Timestamp `ts`, answered with
-    /// TwiML.
-    async fn sends(&self, status: &str, seq: &str, ts: &str) {
-        self.sends_with(status, seq, ts, &[]).await;
+    /// Each callback `(status, SequenceNumber, Timestamp)` in turn, each answered with TwiML.
+    async fn sends(&self, callbacks: &[(&str, &str, &str)]) {
+        for (status, seq, ts) in callbacks {
+            self.sends_with(status, seq, ts, &[]).await;
+        }
     }
 
     /// [`InboundCall::sends`] with `extra` parameters.
@@ -353,13 +354,17 @@ async fn callbacks_with_colliding_sids_touch_only_the_message_they_name() {
     assert_eq!(message(&app, &a, a_msg).await["carrier_sid"], sid.as_str());
     assert_eq!(message(&app, &b, b_msg).await["carrier_sid"], sid.as_str());
 
-    let b_message = get(&app, &b, &format!("/v1/sms-messages/{b_msg}"))
-        .await
-        .text;
-    let b_campaign_json = get(&app, &b, &format!("/v1/sms-campaigns/{b_campaign}"))
-        .await
-        .text;
-    let b_deliveries = get(&app, &b, "/v1/webhook-deliveries").await.text;
+    // What each organization sees of its message, its campaign and its deliveries.
+    let a_views = [
+        format!("/v1/sms-messages/{a_msg}"),
+        "/v1/webhook-deliveries".to_owned(),
+    ];
+    let b_views = [
+        format!("/v1/sms-messages/{b_msg}"),
+        format!("/v1/sms-campaigns/{b_campaign}"),
+        "/v1/webhook-deliveries".to_owned(),
+    ];
+    let b_before = Unchanged::http(&app, &b, &b_views).await;
 
     // Named by A's id: only A's message moves.
     assert_twiml(&sms_callback(&app, Some(a_msg), &sid, "delivered").await);
@@ -368,77 +373,24 @@ async fn callbacks_with_colliding_sids_touch_only_the_message_they_name() {
         counts(&app, &a, &a_campaign).await,
         json!({"sent": 1, "delivered": 1, "undelivered": 0, "failed": 0})
     );
-    assert_eq!(
-        get(&app, &b, &format!("/v1/sms-messages/{b_msg}"))
-            .await
-            .text,
-        b_message
-    );
-    assert_eq!(
-        get(&app, &b, &format!("/v1/sms-campaigns/{b_campaign}"))
-            .await
-            .text,
-        b_campaign_json
-    );
-    assert_eq!(
-        get(&app, &b, "/v1/webhook-deliveries").await.text,
-        b_deliveries
-    );
+    b_before.assert_http(&app).await;
 
     // The SID alone is ambiguous: acknowledged, nothing written in either organization.
-    let a_message = get(&app, &a, &format!("/v1/sms-messages/{a_msg}"))
-        .await
-        .text;
-    let a_deliveries = get(&app, &a, "/v1/webhook-deliveries").await.text;
+    let a_before = Unchanged::http(&app, &a, &a_views).await;
     assert_twiml(&sms_callback(&app, None, &sid, "failed").await);
-    assert_eq!(
-        get(&app, &a, &format!("/v1/sms-messages/{a_msg}"))
-            .await
-            .text,
-        a_message
-    );
-    assert_eq!(
-        get(&app, &b, &format!("/v1/sms-messages/{b_msg}"))
-            .await
-            .text,
-        b_message
-    );
-    assert_eq!(
-        get(&app, &a, "/v1/webhook-deliveries").await.text,
-        a_deliveries
-    );
-    assert_eq!(
-        get(&app, &b, "/v1/webhook-deliveries").await.text,
-        b_deliveries
-    );
+    a_before.assert_http(&app).await;
+    b_before.assert_http(&app).await;
 
     // A's id with another SID than the one A's message holds: not A's message, not B's.
     assert_twiml(&sms_callback(&app, Some(a_msg), &unique_sid("SM"), "failed").await);
-    assert_eq!(
-        get(&app, &a, &format!("/v1/sms-messages/{a_msg}"))
-            .await
-            .text,
-        a_message
-    );
-    assert_eq!(
-        get(&app, &a, "/v1/webhook-deliveries").await.text,
-        a_deliveries
-    );
-    assert_eq!(
-        get(&app, &b, &format!("/v1/sms-messages/{b_msg}"))
-            .await
-            .text,
-        b_message
-    );
+    a_before.assert_http(&app).await;
+    b_before.assert_http(&app).await;
 
     // And a callback naming B's message moves B's row only.
     assert_twiml(&sms_callback(&app, Some(b_msg), &sid, "undelivered").await);
     assert_eq!(message(&app, &b, b_msg).await["status"], "undelivered");
     assert_eq!(message(&app, &a, a_msg).await["status"], "delivered");
-    assert_eq!(
-        get(&app, &a, "/v1/webhook-deliveries").await.text,
-        a_deliveries
-    );
+    a_before.assert_http(&app).await;
 }
 
 /// Posts `params` to `path` with `signature` (or none), form-encoded.
@@ -861,12 +813,12 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
     assert_eq!(done["duration_seconds"], 30);
     assert_eq!(done["last_sequence_number"], 3);
     // Then the older ones: nothing moves.
-    call.sends("in-progress", "2", "Tue, 14 Jul 2020 20:07:31 +0000")
-        .await;
-    call.sends("ringing", "1", "Tue, 14 Jul 2020 20:07:20 +0000")
-        .await;
-    call.sends("initiated", "0", "Tue, 14 Jul 2020 20:07:19 +0000")
-        .await;
+    call.sends(&[
+        ("in-progress", "2", "Tue, 14 Jul 2020 20:07:31 +0000"),
+        ("ringing", "1", "Tue, 14 Jul 2020 20:07:20 +0000"),
+        ("initiated", "0", "Tue, 14 Jul 2020 20:07:19 +0000"),
+    ])
+    .await;
     assert_eq!(data(&app, &a, "/v1/calls").await, vec![done.clone()]);
     let recorded = deliveries(&app, &a, "voice.status").await;
     assert_eq!(recorded.len(), 4);
@@ -882,12 +834,12 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
     // In order with a gap (3 before 2 never came): 1, then 3, then the late 2.
     let sid = unique_sid("CA");
     let call = InboundCall::new(&app, &sid, "+14155550124", &number);
-    call.sends("ringing", "1", "Tue, 14 Jul 2020 21:00:00 +0000")
-        .await;
-    call.sends("no-answer", "3", "Tue, 14 Jul 2020 21:00:30 +0000")
-        .await;
-    call.sends("in-progress", "2", "Tue, 14 Jul 2020 21:00:10 +0000")
-        .await;
+    call.sends(&[
+        ("ringing", "1", "Tue, 14 Jul 2020 21:00:00 +0000"),
+        ("no-answer", "3", "Tue, 14 Jul 2020 21:00:30 +0000"),
+        ("in-progress", "2", "Tue, 14 Jul 2020 21:00:10 +0000"),
+    ])
+    .await;
     let calls = data(&app, &a, "/v1/calls?status=no_answer").await;
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["started_at"], Value::Null, "never answered");
@@ -897,10 +849,11 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
     // Twilio's `canceled` (hung up before an answer) is our `cancelled`, and final.
     let sid = unique_sid("CA");
     let call = InboundCall::new(&app, &sid, "+14155550126", &number);
-    call.sends("ringing", "1", "Tue, 14 Jul 2020 22:00:00 +0000")
-        .await;
-    call.sends("canceled", "2", "Tue, 14 Jul 2020 22:00:05 +0000")
-        .await;
+    call.sends(&[
+        ("ringing", "1", "Tue, 14 Jul 2020 22:00:00 +0000"),
+        ("canceled", "2", "Tue, 14 Jul 2020 22:00:05 +0000"),
+    ])
+    .await;
     let calls = data(&app, &a, "/v1/calls?status=cancelled").await;
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["call_sid"], sid.as_str());
