@@ -156,13 +156,13 @@ async fn me_reports_the_credentials_effective_role() {
         (me.json["role"].as_str(), me.json["user"]["role"].as_str()),
         (Some("owner"), Some("owner"))
     );
-    for role in ["member", "admin"] {
-        let (key, _) = crate::api_keys::mint(&app, &a, role, role).await;
+    for role in [palisade_domain::Role::Member, palisade_domain::Role::Admin] {
+        let key = app.api_key(&a, role.as_str(), role).await;
         let me = app.get(&key, "/v1/me").await;
         assert_eq!(me.status, 200, "{}", me.text);
         assert_eq!(
             (me.json["role"].as_str(), me.json["user"]["role"].as_str()),
-            (Some(role), Some("owner")),
+            (Some(role.as_str()), Some("owner")),
             "{}",
             me.text
         );

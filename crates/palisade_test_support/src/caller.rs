@@ -96,9 +96,20 @@ impl ApiKey {
 
 impl Credential for ApiKey {
     fn auth_headers(&self) -> Vec<(&'static str, String)> {
-        match self.header {
-            KeyHeader::Bearer => self.key.auth_headers(),
-            KeyHeader::XApiKey => vec![("X-API-Key", self.key.clone())],
+        RawKey(&self.key, self.header).auth_headers()
+    }
+}
+
+/// Any string sent in the header an API key would travel in: a revoked, unknown or malformed
+/// key, or a token where a key belongs.
+#[derive(Debug, Clone, Copy)]
+pub struct RawKey<'k>(pub &'k str, pub KeyHeader);
+
+impl Credential for RawKey<'_> {
+    fn auth_headers(&self) -> Vec<(&'static str, String)> {
+        match self.1 {
+            KeyHeader::Bearer => self.0.auth_headers(),
+            KeyHeader::XApiKey => vec![("X-API-Key", self.0.to_owned())],
         }
     }
 }

@@ -47,7 +47,9 @@ use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral
 use palisade_server::startup::{AppConfig, Application, StartupError};
 use tokio_postgres::Client;
 
-pub use caller::{Anonymous, ApiKey, Credential, KeyHeader, fields, id, ids, percent_encode};
+pub use caller::{
+    Anonymous, ApiKey, Credential, KeyHeader, RawKey, fields, id, ids, percent_encode,
+};
 pub use http::{TestResponse, assert_foreign_like_missing, request};
 pub use smtp::{ReceivedMail, SmtpServer};
 pub use unchanged::Unchanged;
