@@ -156,6 +156,11 @@ async fn mailgun(app: &TestApp, event_data: &Value) -> TestResponse {
     mailgun_raw(app, &body).await
 }
 
+/// A new Mailgun `event` about our message `our_id`, and nothing more.
+fn ours(event: &str, at: i64, our_id: &str) -> Value {
+    mg(event, &unique("mg"), at, Some(our_id), None, json!({}))
+}
+
 /// One Mailgun `event-data`: our message id as a user variable, the provider's in the message
 /// headers (with angle brackets, as Mailgun shows it); `extra` fields merged in.
 fn mg(
@@ -355,18 +360,7 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = mailgun(
-        app,
-        &mg(
-            "clicked",
-            &unique("mg"),
-            t,
-            Some(id(&msgs[1])),
-            None,
-            json!({}),
-        ),
-    )
-    .await;
+    let r = mailgun(app, &ours("clicked", t, id(&msgs[1]))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(message(app, acct, id(&msgs[0])).await["status"], "opened");
     assert_eq!(message(app, acct, id(&msgs[1])).await["status"], "clicked");
@@ -641,7 +635,7 @@ async fn a_status_never_moves_backwards_but_late_stages_are_dated() {
     // after the bounce does not undo it.
     let t2 = t + 1000;
     for e in [
-        mg("delivered", &unique("mg"), t2, Some(other), None, json!({})),
+        ours("delivered", t2, other),
         mg(
             "failed",
             &unique("mg"),
@@ -650,14 +644,7 @@ async fn a_status_never_moves_backwards_but_late_stages_are_dated() {
             None,
             json!({"severity": "permanent", "reason": "bounce"}),
         ),
-        mg(
-            "accepted",
-            &unique("mg"),
-            t2 - 1,
-            Some(other),
-            None,
-            json!({}),
-        ),
+        ours("accepted", t2 - 1, other),
     ] {
         assert_eq!(mailgun(&app, &e).await.status, 200);
     }
@@ -770,7 +757,7 @@ async fn forged_stale_unsigned_or_replayed_mailgun_posts_are_refused_and_write_n
     let (m, other) = (id(&msgs[0]), id(&msgs[1]));
     let before = snapshot(&app, &a).await;
     let t = base_time();
-    let event = mg("delivered", &unique("mg"), t, Some(m), None, json!({}));
+    let event = ours("delivered", t, m);
     let now = unix_now();
 
     let mut refused = Vec::new();
@@ -820,17 +807,7 @@ async fn forged_stale_unsigned_or_replayed_mailgun_posts_are_refused_and_write_n
     assert_eq!(message(&app, &a, m).await["status"], "delivered");
     assert_eq!(data(&app, &a, "/v1/webhook-deliveries").await.len(), 1);
     // ...but its captured signature carrying other event data is a replay: refused.
-    for forged in [
-        mg(
-            "failed",
-            &unique("mg"),
-            t,
-            Some(other),
-            None,
-            json!({"severity": "permanent"}),
-        ),
-        mg("opened", &unique("mg"), t + 1, Some(m), None, json!({})),
-    ] {
+    for forged in other_event_data(t, m, other) {
         let body = mailgun_body(TEST_MAILGUN_SIGNING_KEY, now, &token, &forged);
         let r = mailgun_raw(&app, &body).await;
         assert_eq!(r.status, 401, "{}", r.text);
@@ -846,6 +823,20 @@ async fn forged_stale_unsigned_or_replayed_mailgun_posts_are_refused_and_write_n
         assert_eq!(r.json["error"], "invalid_payload");
     }
     assert_eq!(snapshot(&app, &a).await, after_original);
+}
+
+/// Event data a captured signature of `ours("delivered", t, m)` could be replayed with: another
+/// message's failure, the same message opened.
+fn other_event_data(t: i64, m: &str, other: &str) -> [Value; 2] {
+    let failed = mg(
+        "failed",
+        &unique("mg"),
+        t,
+        Some(other),
+        None,
+        json!({"severity": "permanent"}),
+    );
+    [failed, ours("opened", t + 1, m)]
 }
 
 /// How many rows `palisade_platform.mailgun_tokens` holds for `token` (read as the app role,
@@ -877,22 +868,12 @@ async fn a_mailgun_token_is_good_for_one_body_on_every_instance_and_after_a_rest
         TEST_MAILGUN_SIGNING_KEY,
         now,
         &token,
-        &mg("delivered", &unique("mg"), t, Some(m), None, json!({})),
+        &ours("delivered", t, m),
     );
-    let forgeries: Vec<Vec<u8>> = [
-        mg(
-            "failed",
-            &unique("mg"),
-            t,
-            Some(other),
-            None,
-            json!({"severity": "permanent"}),
-        ),
-        mg("opened", &unique("mg"), t + 1, Some(m), None, json!({})),
-    ]
-    .iter()
-    .map(|e| mailgun_body(TEST_MAILGUN_SIGNING_KEY, now, &token, e))
-    .collect();
+    let forgeries: Vec<Vec<u8>> = other_event_data(t, m, other)
+        .iter()
+        .map(|e| mailgun_body(TEST_MAILGUN_SIGNING_KEY, now, &token, e))
+        .collect();
 
     assert_eq!(mailgun_raw(&first, &original).await.status, 200);
     assert_eq!(stored_tokens(&first, &token).await, 1);
@@ -1044,18 +1025,7 @@ async fn expired_mailgun_tokens_are_forgotten_and_fresh_ones_are_not() {
         .await
         .unwrap();
     }
-    let r = mailgun(
-        &app,
-        &mg(
-            "delivered",
-            &unique("mg"),
-            base_time(),
-            Some(id(&msgs[0])),
-            None,
-            json!({}),
-        ),
-    )
-    .await;
+    let r = mailgun(&app, &ours("delivered", base_time(), id(&msgs[0]))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(stored_tokens(&app, &format!("{expired}-1")).await, 0);
     assert_eq!(stored_tokens(&app, &format!("{expired}-2")).await, 0);
@@ -1098,18 +1068,7 @@ async fn a_database_error_while_admitting_a_mailgun_token_answers_5xx_and_admits
         .batch_execute("REVOKE ALL ON palisade_platform.mailgun_tokens FROM palisade_app")
         .await
         .unwrap();
-    let r = mailgun(
-        &app,
-        &mg(
-            "delivered",
-            &unique("mg"),
-            base_time(),
-            Some(id(&msgs[0])),
-            None,
-            json!({}),
-        ),
-    )
-    .await;
+    let r = mailgun(&app, &ours("delivered", base_time(), id(&msgs[0]))).await;
     assert_eq!(r.status, 500, "{}", r.text);
     assert_eq!(r.json["error"], "internal_error");
     assert_eq!(snapshot(&app, &a).await, before, "nothing written");
@@ -1335,14 +1294,7 @@ async fn the_same_sendgrid_event_five_times_in_a_row_and_five_at_once_has_one_ef
     let now = unix_now();
     let answers =
         join_all((0..5).map(|_| sendgrid_signed(&app, &signer, now, body.as_bytes()))).await;
-    assert!(
-        answers.iter().all(|r| r.status == 200),
-        "{:?}",
-        answers
-            .iter()
-            .map(|r| (r.status, &r.text))
-            .collect::<Vec<_>>()
-    );
+    palisade_test_support::assert_all_ok(&answers);
     once(&app, &a, &e2, "email.opened", m2).await;
     assert_eq!(message(&app, &a, m2).await["status"], "opened");
     assert_eq!(
@@ -1378,14 +1330,7 @@ async fn the_same_mailgun_event_five_times_in_a_row_and_five_at_once_has_one_eff
         &mg("delivered", &e2, t, Some(m2), None, json!({})),
     );
     let answers = join_all((0..5).map(|_| mailgun_raw(&app, &body))).await;
-    assert!(
-        answers.iter().all(|r| r.status == 200),
-        "{:?}",
-        answers
-            .iter()
-            .map(|r| (r.status, &r.text))
-            .collect::<Vec<_>>()
-    );
+    palisade_test_support::assert_all_ok(&answers);
     once(&app, &a, &e2, "email.delivered", m2).await;
     assert_eq!(
         campaign_counts(&app, &a, id(&c)).await,

@@ -44,6 +44,14 @@ impl TestResponse {
     }
 }
 
+/// Every answer of `answers` (the same request sent several times) is 200 (the failure lists
+/// each status and body).
+#[track_caller]
+pub fn assert_all_ok(answers: &[TestResponse]) {
+    let all: Vec<_> = answers.iter().map(|r| (r.status, &r.text)).collect();
+    assert!(all.iter().all(|(status, _)| *status == 200), "{all:?}");
+}
+
 /// An id of another organization's row (`foreign`) is answered exactly like an id no one holds
 /// (`missing`): 422, `field` `not_found`.
 #[track_caller]

@@ -50,7 +50,7 @@ use tokio_postgres::Client;
 pub use caller::{
     Anonymous, ApiKey, Credential, KeyHeader, RawKey, fields, id, ids, percent_encode,
 };
-pub use http::{TestResponse, assert_foreign_like_missing, request};
+pub use http::{TestResponse, assert_all_ok, assert_foreign_like_missing, request};
 pub use smtp::{ReceivedMail, SmtpServer};
 pub use unchanged::Unchanged;
 
