@@ -42,18 +42,7 @@ async fn conversations_and_messages_round_trip() {
     }
     posted.reverse();
     // Newest first, two per page.
-    let mut seen = Vec::new();
-    let mut next = format!("{messages}?limit=2");
-    loop {
-        let r = app.get(&a, &next).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        seen.extend(ids(&r.json));
-        match r.json["next_cursor"].as_str() {
-            Some(c) => next = format!("{messages}?limit=2&cursor={c}"),
-            None => break,
-        }
-    }
-    assert_eq!(seen, posted);
+    assert_eq!(app.walk_ids(&a, &messages, 2).await, posted);
     let r = app.get(&a, &format!("{messages}?sender=agent")).await;
     assert_eq!(ids(&r.json), vec![posted[1].clone()]);
 

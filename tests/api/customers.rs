@@ -125,24 +125,7 @@ async fn keyset_pagination_walks_every_row_once_newest_first() {
         );
     }
     created.reverse();
-    let mut seen = Vec::new();
-    let mut path = "/v1/customers?limit=3".to_owned();
-    loop {
-        let r = app.get(&a, &path).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        seen.extend(
-            r.json["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["id"].as_str().unwrap().to_owned()),
-        );
-        match r.json["next_cursor"].as_str() {
-            Some(cursor) => path = format!("/v1/customers?limit=3&cursor={cursor}"),
-            None => break,
-        }
-    }
-    assert_eq!(seen, created);
+    assert_eq!(app.walk_ids(&a, "/v1/customers", 3).await, created);
 }
 
 #[actix_web::test]

@@ -200,6 +200,18 @@ impl TestApp {
         }
     }
 
+    /// The ids of every item of the list at `path` (no query string of its own), walked in
+    /// pages of `limit` ([`TestApp::walk`]).
+    pub async fn walk_ids(
+        &self,
+        who: &(impl Credential + ?Sized),
+        path: &str,
+        limit: usize,
+    ) -> Vec<String> {
+        let items = self.walk(who, path, "", limit).await;
+        items.iter().map(|i| id(i).to_owned()).collect()
+    }
+
     /// One page of the list at `path` as `who` reads it (200): its ids and its `next_cursor`.
     pub async fn page(
         &self,
