@@ -41,14 +41,7 @@ async fn signup_then_login_then_me() {
     assert_eq!(me["user"]["email"], acct.email);
     assert!(me["user"].get("password_hash").is_none());
 
-    let r = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(&json!({"email": acct.email.to_uppercase(), "password": acct.password})),
-        )
-        .await;
+    let r = app.login(&acct.email.to_uppercase(), &acct.password).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["organization_id"], acct.org_id);
     let (status, _) = me_status(&app, r.json["token"].as_str().unwrap()).await;
@@ -58,30 +51,9 @@ async fn signup_then_login_then_me() {
 #[actix_web::test]
 async fn unknown_email_and_wrong_password_answer_the_same() {
     let (app, acct) = spawn_app_with_owner("Acme").await;
-    let wrong = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(&json!({"email": acct.email, "password": "not the password"})),
-        )
-        .await;
-    let unknown = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(&json!({"email": "nobody@example.com", "password": "not the password"})),
-        )
-        .await;
-    let malformed = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(&json!({"email": "not-an-email", "password": "not the password"})),
-        )
-        .await;
+    let wrong = app.login(&acct.email, "not the password").await;
+    let unknown = app.login("nobody@example.com", "not the password").await;
+    let malformed = app.login("not-an-email", "not the password").await;
     for r in [&wrong, &unknown, &malformed] {
         assert_eq!(r.status, 401);
         assert_eq!(r.json, wrong.json);

@@ -134,14 +134,7 @@ async fn deleting_removes_every_row_of_the_organization_and_nothing_else() {
     }
     let r = app.get(&key, "/v1/customers").await;
     assert_eq!(r.status, 401);
-    let r = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(&json!({"email": a.email, "password": a.password})),
-        )
-        .await;
+    let r = app.login(&a.email, &a.password).await;
     assert_eq!(r.status, 401);
     let r = app.get(&b, "/v1/organization").await;
     assert_eq!((r.status, &r.json["name"]), (200, &json!("Tenant B")));
