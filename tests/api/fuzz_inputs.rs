@@ -1083,13 +1083,7 @@ async fn chat_never_answers_5xx() {
 #[actix_web::test]
 async fn ivr_menus_and_phone_numbers_never_answer_5xx() {
     let (app, a) = spawn_app_with_owner("Fuzz").await;
-    let menu = id(&app
-        .create(
-            &a,
-            "/v1/ivr/menus",
-            json!({"name": "Main", "tree": menu_tree("Acme")}),
-        )
-        .await);
+    let menu = id(&crate::engagement::menu(&app, &a, "Main", "Acme").await);
     app.claim_number(&a, &["sms", "voice"]).await;
     let numbers = app.get(&a, "/v1/phone-numbers").await;
     let number_id = id(&numbers.json["data"][0]);

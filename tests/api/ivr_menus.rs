@@ -92,13 +92,7 @@ async fn members_read_menus_but_only_owners_and_admins_write_them() {
     let (app, owner) = spawn_app_with_owner("Acme").await;
     let member = app.add_user(&owner, palisade_domain::Role::Member).await;
     let admin = app.add_user(&owner, palisade_domain::Role::Admin).await;
-    let menu = app
-        .create(
-            &admin,
-            "/v1/ivr/menus",
-            json!({"name": "Main", "tree": menu_tree("Acme")}),
-        )
-        .await;
+    let menu = crate::engagement::menu(&app, &admin, "Main", "Acme").await;
     let path = format!("/v1/ivr/menus/{}", menu["id"].as_str().unwrap());
     assert_eq!(app.get(&member, &path).await.json, menu);
     let r = app.get(&member, "/v1/ivr/menus").await;

@@ -15,7 +15,6 @@ use palisade_test_support::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::engagement::menu_tree;
 use palisade_test_support::sql::{assert_members_read_and_only_admins_write, begin_as};
 
 fn id(v: &Value) -> &str {
@@ -81,13 +80,7 @@ async fn inventory_row(
 #[actix_web::test]
 async fn numbers_are_claimed_from_the_inventory_and_follow_their_menu() {
     let (app, a) = spawn_app_with_owner("Acme").await;
-    let menu = app
-        .create(
-            &a,
-            "/v1/ivr/menus",
-            json!({"name": "Main", "tree": menu_tree("Acme")}),
-        )
-        .await;
+    let menu = crate::engagement::menu(&app, &a, "Main", "Acme").await;
     let menu_id = menu["id"].as_str().unwrap();
     let number = unique_number();
     let sms_only = unique_number();
@@ -483,13 +476,7 @@ async fn the_database_refuses_a_number_the_inventory_does_not_assign() {
 async fn another_organizations_menu_answers_like_a_missing_one() {
     let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
-    let b_menu = app
-        .create(
-            &b,
-            "/v1/ivr/menus",
-            json!({"name": "B", "tree": menu_tree("B")}),
-        )
-        .await;
+    let b_menu = crate::engagement::menu(&app, &b, "B", "B").await;
     let mut answers = Vec::new();
     for menu in [id(&b_menu).to_owned(), Uuid::now_v7().to_string()] {
         let number = unique_number();
