@@ -259,13 +259,8 @@ async fn bad_input_gets_a_4xx_json_error_and_changes_nothing() {
         assert_eq!(r.json["error"], code, "{method} {path}: {}", r.text);
         assert!(r.json["message"].is_string());
     }
-    let r = app
-        .post(
-            &a,
-            "/v1/customers",
-            &json!({"email": "nope", "phone": "12"}),
-        )
-        .await;
+    let invalid = json!({"email": "nope", "phone": "12"});
+    let r = app.post(&a, "/v1/customers", &invalid).await;
     assert_eq!(fields(&r.json), ["name", "email", "phone"]);
     let r = app.get(&a, "/v1/customers").await;
     assert_eq!(

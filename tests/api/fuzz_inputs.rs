@@ -1189,13 +1189,7 @@ async fn analytics_and_social_never_answer_5xx() {
     let customer = id(&app.create_customer(&a, json!({"name": "Ada"})).await);
     app.create(&a, "/v1/analytics/events", json!({"type": "page.viewed"}))
         .await;
-    let account = id(&app
-        .create(
-            &a,
-            "/v1/social/accounts",
-            json!({"network": "twitter", "handle": "acme"}),
-        )
-        .await);
+    let account = id(&crate::social::social_account(&app, &a, "twitter", "acme").await);
     let post = id(&app
         .create(
             &a,

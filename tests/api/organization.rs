@@ -148,14 +148,7 @@ async fn the_export_holds_every_row_of_the_organization_none_of_another_and_no_s
     seed_everything(&app, &b, "marker-b").await;
 
     // Secrets of A whose values we know.
-    let r = app
-        .post(
-            &a,
-            "/v1/api-keys",
-            &json!({"name": "exported?", "role": "member"}),
-        )
-        .await;
-    let api_key = r.json["key"].as_str().unwrap().to_owned();
+    let api_key = app.api_key(&a, "exported?", Role::Member).await.key;
     let r = app
         .post(
             &a,
