@@ -145,13 +145,8 @@ async fn a_batch_is_all_or_nothing_and_foreign_customers_answer_like_missing_one
 #[actix_web::test]
 async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
     let (app, a) = spawn_app_with_owner("Acme").await;
-    let last = app
-        .create(
-            &a,
-            "/v1/analytics/events",
-            json!({"type": "page.viewed", "occurred_at": "9999-12-31T23:59:59.999999Z"}),
-        )
-        .await;
+    let last = json!({"type": "page.viewed", "occurred_at": "9999-12-31T23:59:59.999999Z"});
+    let last = app.create(&a, "/v1/analytics/events", last).await;
     let r = app
         .get(&a, "/v1/analytics/summary?from=9999-12-01&to=9999-12-31")
         .await;

@@ -10,13 +10,8 @@ use sha2::Digest;
 #[actix_web::test]
 async fn a_key_is_shown_once_stored_as_a_hash_and_works_in_either_header() {
     let (app, a) = spawn_app_with_owner("Acme").await;
-    let r = app
-        .post(
-            &a,
-            "/v1/api-keys",
-            &json!({"name": "CI deploys", "role": "admin"}),
-        )
-        .await;
+    let ci = json!({"name": "CI deploys", "role": "admin"});
+    let r = app.post(&a, "/v1/api-keys", &ci).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let key = r.json["key"].as_str().unwrap().to_owned();

@@ -11,13 +11,8 @@ async fn conversations_and_messages_round_trip() {
     let (app, a) = spawn_app_with_owner("Acme").await;
     let cust = app.create_customer(&a, json!({"name": "Grace"})).await;
     let cust_id = cust["id"].as_str().unwrap();
-    let conv = app
-        .create(
-            &a,
-            "/v1/chat/conversations",
-            json!({"customer_id": cust_id, "subject": " Billing question "}),
-        )
-        .await;
+    let conv = json!({"customer_id": cust_id, "subject": " Billing question "});
+    let conv = app.create(&a, "/v1/chat/conversations", conv).await;
     assert_eq!(conv["subject"], "Billing question");
     assert_eq!(conv["status"], "open");
     assert_eq!(conv["customer_id"], cust_id);

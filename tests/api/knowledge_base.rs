@@ -14,13 +14,8 @@ async fn articles_round_trip_and_search_within_the_organization() {
     let b = app.signup("Other").await;
     let reset = app.create(&a, "/v1/knowledge-base/articles", json!({"title": "Resetting your password", "body": "Open settings, then security.\nPress reset.", "tags": ["FAQ", "account", "faq"], "published": true})).await;
     assert_eq!(reset["tags"], json!(["faq", "account"]));
-    let draft = app
-        .create(
-            &a,
-            "/v1/knowledge-base/articles",
-            json!({"title": "Billing cycles", "body": "Invoices are monthly."}),
-        )
-        .await;
+    let draft = json!({"title": "Billing cycles", "body": "Invoices are monthly."});
+    let draft = app.create(&a, "/v1/knowledge-base/articles", draft).await;
     assert_eq!(
         (&draft["published"], &draft["tags"]),
         (&json!(false), &json!([]))

@@ -124,13 +124,8 @@ async fn only_owners_and_admins_write_and_only_owners_touch_owners() {
         let r = app.call(method, p, Some(&admin.token), b.as_ref()).await;
         assert_eq!(r.status, 403, "admin {method} {p} {b:?}: {}", r.text);
     }
-    let r = app
-        .patch(
-            &admin,
-            &member_path,
-            &json!({"role": "admin", "name": "Promoted"}),
-        )
-        .await;
+    let promoted = json!({"role": "admin", "name": "Promoted"});
+    let r = app.patch(&admin, &member_path, &promoted).await;
     assert_eq!(
         (r.status, &r.json["role"]),
         (200, &json!("admin")),

@@ -161,13 +161,8 @@ async fn a_number_that_is_not_available_answers_the_same_whatever_the_reason() {
     let released_by_b = unique_number();
     app.stock_numbers(&[(&held_by_b, &["sms"]), (&released_by_b, &["sms"])])
         .await;
-    let b_number = app
-        .create(
-            &b,
-            "/v1/phone-numbers",
-            json!({"number": held_by_b, "label": "B's secret label"}),
-        )
-        .await;
+    let b_number = json!({"number": held_by_b, "label": "B's secret label"});
+    let b_number = app.create(&b, "/v1/phone-numbers", b_number).await;
     let released = app
         .create(&b, "/v1/phone-numbers", json!({"number": released_by_b}))
         .await;
@@ -510,13 +505,8 @@ async fn members_read_numbers_but_only_owners_and_admins_write_them() {
     let spare = unique_number();
     app.stock_numbers(&[(&main, &["sms", "voice"]), (&spare, &["sms"])])
         .await;
-    let n = app
-        .create(
-            &admin,
-            "/v1/phone-numbers",
-            json!({"number": main, "label": "Main"}),
-        )
-        .await;
+    let n = json!({"number": main, "label": "Main"});
+    let n = app.create(&admin, "/v1/phone-numbers", n).await;
     let path = format!("/v1/phone-numbers/{}", id(&n));
 
     let r = app.get(&member, "/v1/phone-numbers").await;
@@ -632,13 +622,9 @@ async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability
 
     // Calls: outbound from a voice number of ours; inbound keeps the caller's number.
     for from in [&bs, &sms] {
-        let r = app
-            .post(
-                &a,
-                "/v1/calls",
-                &json!({"direction": "outbound", "from_number": from, "to_number": "+14155550123"}),
-            )
-            .await;
+        let call =
+            json!({"direction": "outbound", "from_number": from, "to_number": "+14155550123"});
+        let r = app.post(&a, "/v1/calls", &call).await;
         assert_eq!((r.status, &r.json), (422, &not_owned("voice")), "{from}");
     }
     for body in [

@@ -11,13 +11,8 @@ async fn report_definitions_round_trip() {
         json!({"campaign_ids": ["x", "y"], "group_by": "day", "filters": {"channel": "sms"}});
     let r1 = app.create(&a, "/v1/reports", json!({"name": "Weekly campaigns", "kind": "campaign_performance", "parameters": params, "schedule": "weekly"})).await;
     assert_eq!(r1["parameters"], params);
-    let r2 = app
-        .create(
-            &a,
-            "/v1/reports",
-            json!({"name": "Calls", "kind": "call_volume"}),
-        )
-        .await;
+    let calls = json!({"name": "Calls", "kind": "call_volume"});
+    let r2 = app.create(&a, "/v1/reports", calls).await;
     assert_eq!(
         (&r2["parameters"], &r2["schedule"]),
         (&json!({}), &json!(null))

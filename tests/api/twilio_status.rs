@@ -522,13 +522,9 @@ async fn unsigned_or_tampered_status_callbacks_are_refused_and_write_nothing() {
     );
 
     // The voice route: a call of ours (by call_id) and one routed by our number.
-    let r = app
-        .post(
-            &a,
-            "/v1/calls",
-            &json!({"direction": "outbound", "from_number": number, "to_number": "+14155550142"}),
-        )
-        .await;
+    let outbound =
+        json!({"direction": "outbound", "from_number": number, "to_number": "+14155550142"});
+    let r = app.post(&a, "/v1/calls", &outbound).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let call = id(&r.json).to_owned();
     let call_before = json_of(&app, &a, &format!("/v1/calls/{call}")).await;
