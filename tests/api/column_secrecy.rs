@@ -70,9 +70,7 @@ async fn findings(db: &TestDb) -> Vec<String> {
     // relation or one of its columns (its own, a role's it is a member of, or PUBLIC's) reaches
     // every column of that relation.
     let app = db.app_client().await;
-    let reachable: BTreeMap<Column, bool> = app
-        .query(
-            "SELECT n.nspname || '.' || c.relname || '.' || a.attname,
+    let reachable: BTreeMap<Column, bool> = palisade_test_support::sql::pairs(&app, "SELECT n.nspname || '.' || c.relname || '.' || a.attname,
                     has_column_privilege(c.oid, a.attnum, 'SELECT')
                FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -80,14 +78,7 @@ async fn findings(db: &TestDb) -> Vec<String> {
               WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
                 AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
                 AND (has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
-                     OR has_any_column_privilege(c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+                     OR has_any_column_privilege(c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))").await;
     assert!(
         reachable.contains_key("palisade.customers.name"),
         "the app role reaches nothing?"
@@ -96,9 +87,7 @@ async fn findings(db: &TestDb) -> Vec<String> {
     // Columns computed from other columns: a generated column from the columns its expression
     // reads; a view that reads its tables as its owner (or a materialized view) from every
     // column it reads.
-    let derived: Vec<(Column, Column)> = su
-        .query(
-            "SELECT n.nspname || '.' || c.relname || '.' || a.attname,
+    let derived: Vec<(Column, Column)> = palisade_test_support::sql::pairs(&su, "SELECT n.nspname || '.' || c.relname || '.' || a.attname,
                     sn.nspname || '.' || sc.relname || '.' || sa.attname
                FROM pg_attrdef ad
                JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum AND a.attgenerated <> ''
@@ -121,14 +110,7 @@ async fn findings(db: &TestDb) -> Vec<String> {
                JOIN pg_class sc ON sc.oid = sa.attrelid JOIN pg_namespace sn ON sn.oid = sc.relnamespace
               WHERE c.relkind = 'm'
                  OR (c.relkind = 'v' AND NOT coalesce('security_invoker=true' = ANY (c.reloptions)
-                                                      OR 'security_invoker=on' = ANY (c.reloptions), false))",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+                                                      OR 'security_invoker=on' = ANY (c.reloptions), false))").await;
 
     let mut out = Vec::new();
     for (col, can_select) in &reachable {

@@ -6,7 +6,9 @@ use palisade_test_support::spawn_app_with_owner;
 use serde_json::json;
 
 use crate::engagement::menu_tree;
-use palisade_test_support::sql::{assert_members_read_and_only_admins_write, begin_as};
+use palisade_test_support::sql::{
+    assert_members_read_and_only_admins_write, begin_new_organization,
+};
 
 #[actix_web::test]
 async fn menus_round_trip_with_their_tree_as_given() {
@@ -116,15 +118,8 @@ async fn members_read_menus_but_only_owners_and_admins_write_them() {
 async fn the_policies_refuse_ivr_menu_writes_to_members() {
     let db = palisade_test_support::TestDb::new().await;
     let c = db.app_client().await;
-    let org = uuid::Uuid::now_v7();
     let insert = "INSERT INTO palisade.ivr_menus (id, name, tree) VALUES ($1, $2, '{}'::jsonb)";
-    begin_as(&c, org, "owner").await;
-    c.execute(
-        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'org')",
-        &[&org],
-    )
-    .await
-    .unwrap();
+    let org = begin_new_organization(&c).await;
     let id = uuid::Uuid::now_v7();
     c.execute(insert, &[&id, &"Main"]).await.unwrap();
     c.batch_execute("COMMIT").await.unwrap();

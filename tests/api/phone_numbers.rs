@@ -533,14 +533,7 @@ async fn members_read_numbers_but_only_owners_and_admins_write_them() {
 async fn the_policies_refuse_phone_number_writes_to_members() {
     let app_db = palisade_test_support::TestDb::new().await;
     let c = app_db.app_client().await;
-    let org = Uuid::now_v7();
-    begin_as(&c, org, "owner").await;
-    c.execute(
-        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'org')",
-        &[&org],
-    )
-    .await
-    .unwrap();
+    let org = palisade_test_support::sql::begin_new_organization(&c).await;
     c.batch_execute("COMMIT").await.unwrap();
     // The operator assigns two numbers to the organization, so only the policies can refuse.
     let (first, second) = (unique_number(), unique_number());
