@@ -1,17 +1,19 @@
 //! `/v1/webhooks`: CRUD, the URL validation table, the signing secret shown once (and rotated),
 //! roles, filters and pagination.
 
-use palisade_test_support::{Account, TestApp, spawn_app_with_owner, spawn_app_with_team};
+use palisade_test_support::{
+    Account, TestApp, TestResponse, spawn_app_with_owner, spawn_app_with_team,
+};
 use serde_json::{Value, json};
 
+/// `POST /v1/webhooks` of `url` for `customer.created`, as `acct`.
+async fn post(app: &TestApp, acct: &Account, url: &str) -> TestResponse {
+    let body = json!({"url": url, "event_types": ["customer.created"]});
+    app.post(acct, "/v1/webhooks", &body).await
+}
+
 async fn create(app: &TestApp, acct: &Account, url: &str) -> Value {
-    let r = app
-        .post(
-            &acct,
-            "/v1/webhooks",
-            &json!({"url": url, "event_types": ["customer.created"]}),
-        )
-        .await;
+    let r = post(app, acct, url).await;
     assert_eq!(r.status, 201, "{url}: {}", r.text);
     r.json
 }
@@ -114,13 +116,7 @@ async fn the_url_validation_table() {
         "https://[::127.0.0.1]/",
     ];
     for input in bad {
-        let r = app
-            .post(
-                &a,
-                "/v1/webhooks",
-                &json!({"url": input, "event_types": ["customer.created"]}),
-            )
-            .await;
+        let r = post(&app, &a, input).await;
         assert_eq!(r.status, 422, "{input:?} accepted: {}", r.text);
         assert_eq!(r.json["fields"][0]["field"], "url", "{input:?}");
     }
@@ -186,14 +182,8 @@ async fn crud_with_a_secret_shown_once_and_rotated() {
     assert!(!r.text.contains(&secret));
 
     // Rotation shows the new secret once; the stored one changes; neither is shown again.
-    let r = app
-        .call(
-            "POST",
-            &format!("{path}/rotate-secret"),
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let rotate = format!("{path}/rotate-secret");
+    let r = app.request_as(&a, "POST", &rotate, None, &[]).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let rotated = r.json["signing_secret"].as_str().unwrap().to_owned();
@@ -225,14 +215,7 @@ async fn crud_with_a_secret_shown_once_and_rotated() {
     assert_eq!(r.status, 204);
     let r = app.get(&a, &path).await;
     assert_eq!(r.status, 404);
-    let r = app
-        .call(
-            "POST",
-            &format!("{path}/rotate-secret"),
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.request_as(&a, "POST", &rotate, None, &[]).await;
     assert_eq!(r.status, 404);
 }
 
