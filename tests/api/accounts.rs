@@ -4,7 +4,7 @@
 //! to the harness's SMTP server; expiry is tested by moving the app's clock.
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, spawn_app};
+use palisade_test_support::{Account, TestApp, spawn_app_with_owner, spawn_app_with_team};
 use serde_json::{Value, json};
 use time::Duration;
 
@@ -43,8 +43,7 @@ fn error_of(r: &palisade_test_support::TestResponse) -> (u16, Option<&str>) {
 
 #[actix_web::test]
 async fn an_invitee_joins_through_the_mailed_link_with_their_own_password_once() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let email = fresh_email("ada");
     let r = app.invite(&owner, &email, "admin").await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -136,8 +135,7 @@ async fn an_invitee_joins_through_the_mailed_link_with_their_own_password_once()
 
 #[actix_web::test]
 async fn of_two_concurrent_accepts_of_one_link_exactly_one_succeeds() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let email = fresh_email("racer");
     assert_eq!(app.invite(&owner, &email, "member").await.status, 201);
     let token = app.invitation_token(&email).await;
@@ -155,8 +153,7 @@ async fn of_two_concurrent_accepts_of_one_link_exactly_one_succeeds() {
 
 #[actix_web::test]
 async fn invitation_links_expire_and_reinviting_replaces_the_link() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let (early, late) = (fresh_email("early"), fresh_email("late"));
     for email in [&early, &late] {
         assert_eq!(app.invite(&owner, email, "member").await.status, 201);
@@ -194,8 +191,7 @@ async fn invitation_links_expire_and_reinviting_replaces_the_link() {
 
 #[actix_web::test]
 async fn a_revoked_invitation_cannot_be_accepted() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let email = fresh_email("revoked");
     let r = app.invite(&owner, &email, "member").await;
     let path = format!("/v1/invitations/{}", r.json["id"].as_str().unwrap());
@@ -219,8 +215,7 @@ async fn a_revoked_invitation_cannot_be_accepted() {
 
 #[actix_web::test]
 async fn another_organization_can_neither_see_nor_revoke_an_invitation() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
     let email = fresh_email("a-invitee");
     let r = app.invite(&a, &email, "member").await;
@@ -250,10 +245,7 @@ async fn another_organization_can_neither_see_nor_revoke_an_invitation() {
 
 #[actix_web::test]
 async fn only_owners_and_admins_invite_and_only_owners_invite_owners() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
-    let admin = app.add_user(&owner, Role::Admin).await;
-    let member = app.add_user(&owner, Role::Member).await;
+    let (app, owner, admin, member) = spawn_app_with_team("Acme").await;
     let r = app.invite(&owner, &fresh_email("co-owner"), "owner").await;
     assert_eq!(r.status, 201, "{}", r.text);
     let owner_invitation = format!("/v1/invitations/{}", r.json["id"].as_str().unwrap());
@@ -287,8 +279,7 @@ async fn only_owners_and_admins_invite_and_only_owners_invite_owners() {
 
 #[actix_web::test]
 async fn the_inviter_cannot_tell_whether_an_email_already_has_an_account() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let elsewhere = app.signup("Elsewhere").await;
     let new_email = fresh_email("new");
 
@@ -328,8 +319,7 @@ async fn the_inviter_cannot_tell_whether_an_email_already_has_an_account() {
 
 #[actix_web::test]
 async fn changing_a_password_needs_the_current_one_and_ends_every_other_token() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let other_session = app.login(&owner.email, &owner.password).await.json["token"]
         .as_str()
         .unwrap()
@@ -385,8 +375,7 @@ async fn changing_a_password_needs_the_current_one_and_ends_every_other_token() 
 
 #[actix_web::test]
 async fn a_reset_request_answers_the_same_for_unknown_emails_and_mails_only_real_ones() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let unknown = fresh_email("nobody");
     let known = app.request_password_reset(&owner.email).await;
     let other = app.request_password_reset(&unknown).await;
@@ -406,8 +395,7 @@ async fn a_reset_request_answers_the_same_for_unknown_emails_and_mails_only_real
 
 #[actix_web::test]
 async fn a_reset_link_works_once_and_ends_every_earlier_token() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let member = app.add_user(&owner, Role::Member).await;
 
     // Only the newest link works.
@@ -442,8 +430,7 @@ async fn a_reset_link_works_once_and_ends_every_earlier_token() {
 
 #[actix_web::test]
 async fn a_reset_link_expires_after_an_hour() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     app.request_password_reset(&owner.email).await;
     let token = app.reset_token(&owner.email, 1).await;
     app.clock.advance(Duration::hours(1) + Duration::seconds(1));
@@ -454,8 +441,7 @@ async fn a_reset_link_expires_after_an_hour() {
 
 #[actix_web::test]
 async fn a_removed_admin_keeps_nothing() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
     let second_session = app.login(&admin.email, &admin.password).await.json["token"]
         .as_str()
@@ -488,8 +474,7 @@ async fn a_removed_admin_keeps_nothing() {
 
 #[actix_web::test]
 async fn the_app_role_cannot_read_token_hashes_or_write_passwords() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     app.invite(&owner, &fresh_email("x"), "member").await;
     app.request_password_reset(&owner.email).await;
     let c = app.db.app_client().await;
@@ -515,8 +500,7 @@ async fn the_app_role_cannot_read_token_hashes_or_write_passwords() {
 async fn of_two_concurrent_uses_of_one_reset_link_exactly_one_changes_the_password() {
     // In SQL as the app role, so the race is certain: the first use holds its transaction open
     // while the second one runs, then commits; the second must find the link consumed.
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     assert_eq!(app.request_password_reset(&owner.email).await.status, 202);
     let token = app.reset_token(&owner.email, 1).await;
     let hash = palisade_api::credentials::link_token_hash(&token).unwrap();
@@ -559,8 +543,7 @@ async fn of_two_concurrent_uses_of_one_reset_link_exactly_one_changes_the_passwo
 
 #[actix_web::test]
 async fn changing_a_password_drops_pending_reset_links_and_acts_only_on_the_acting_user() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     assert_eq!(app.request_password_reset(&owner.email).await.status, 202);
     let link = app.reset_token(&owner.email, 1).await;
     let r = app
@@ -591,8 +574,7 @@ async fn changing_a_password_drops_pending_reset_links_and_acts_only_on_the_acti
 
 #[actix_web::test]
 async fn an_upgrade_ends_the_passwords_admins_chose_for_members_but_not_the_owners_own() {
-    use palisade_db::schema;
-    use palisade_test_support::{TestDb, cluster, spawn_app_on};
+    use palisade_test_support::{TestDb, spawn_app_on};
     use std::sync::Arc;
     // A database at V0082, before passwords set by admins were ended, with an organization, its
     // signup owner (created in the organization's transaction: the same created_at) and a member
@@ -645,12 +627,7 @@ async fn an_upgrade_ends_the_passwords_admins_chose_for_members_but_not_the_owne
     .await
     .unwrap();
 
-    schema::migrate(&db.url_as(schema::OWNER_ROLE))
-        .await
-        .unwrap();
-    schema::install_definers(&cluster().superuser_url("postgres"), &db.name)
-        .await
-        .unwrap();
+    db.upgrade().await;
     let app = spawn_app_on(db).await;
     let r = app.login(&owner_email, owner_password).await;
     assert_eq!(

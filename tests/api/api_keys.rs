@@ -2,59 +2,16 @@
 //! `Authorization: Bearer` or `X-API-Key`, revocable, confined to its organization and role.
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, TestResponse, Unchanged, request, spawn_app};
+use palisade_test_support::KeyHeader::{self, Bearer, XApiKey};
+use palisade_test_support::{RawKey, Unchanged, spawn_app_with_owner, spawn_app_with_team};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-/// Sends a request authenticated by an API key, in the header `how` names (`"bearer"` for
-/// `Authorization: Bearer`, anything else for `X-API-Key`).
-pub(crate) async fn with_key(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    key: &str,
-    how: &str,
-    body: Option<&Value>,
-) -> TestResponse {
-    let mut headers = match how {
-        "bearer" => vec![("Authorization", format!("Bearer {key}"))],
-        _ => vec![("X-API-Key", key.to_owned())],
-    };
-    let body = body.map(Value::to_string);
-    if body.is_some() {
-        headers.push(("Content-Type", "application/json".into()));
-    }
-    request(
-        &app.addr,
-        method,
-        path,
-        &headers,
-        body.as_deref().map(str::as_bytes),
-    )
-    .await
-}
-
-/// Mints a key as `acct`: the key and the created resource.
-pub(crate) async fn mint(app: &TestApp, acct: &Account, name: &str, role: &str) -> (String, Value) {
-    let r = app
-        .post(&acct, "/v1/api-keys", &json!({"name": name, "role": role}))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let key = r.json["key"].as_str().unwrap().to_owned();
-    (key, r.json)
-}
-
 #[actix_web::test]
 async fn a_key_is_shown_once_stored_as_a_hash_and_works_in_either_header() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
-    let r = app
-        .post(
-            &a,
-            "/v1/api-keys",
-            &json!({"name": "CI deploys", "role": "admin"}),
-        )
-        .await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let ci = json!({"name": "CI deploys", "role": "admin"});
+    let r = app.post(&a, "/v1/api-keys", &ci).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let key = r.json["key"].as_str().unwrap().to_owned();
@@ -100,34 +57,21 @@ async fn a_key_is_shown_once_stored_as_a_hash_and_works_in_either_header() {
     assert_eq!(anywhere, 0);
 
     // Both headers work; the key acts for its organization as its creator, with its role.
-    for how in ["bearer", "x-api-key"] {
-        let r = with_key(&app, "GET", "/v1/me", &key, how, None).await;
-        assert_eq!(r.status, 200, "{how}: {}", r.text);
+    for how in KeyHeader::BOTH {
+        let r = app.get(&RawKey(&key, how), "/v1/me").await;
+        assert_eq!(r.status, 200, "{how:?}: {}", r.text);
         assert_eq!(r.json["user"]["id"], a.user_id.as_str());
         assert_eq!(r.json["organization"]["id"], a.org_id.as_str());
-        let r = with_key(
-            &app,
-            "POST",
-            "/v1/customers",
-            &key,
-            how,
-            Some(&json!({"name": format!("via {how}")})),
-        )
-        .await;
-        assert_eq!(r.status, 201, "{how}: {}", r.text);
+        let body = json!({"name": format!("via {how:?}")});
+        let r = app.post(&RawKey(&key, how), "/v1/customers", &body).await;
+        assert_eq!(r.status, 201, "{how:?}: {}", r.text);
     }
     // An admin key may do admin things (but never delete the organization).
-    let r = with_key(
-        &app,
-        "POST",
-        "/v1/integrations",
-        &key,
-        "bearer",
-        Some(&json!({"provider": "zapier", "name": "by key"})),
-    )
-    .await;
+    let key = RawKey(&key, Bearer);
+    let body = json!({"provider": "zapier", "name": "by key"});
+    let r = app.post(&key, "/v1/integrations", &body).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let r = with_key(&app, "DELETE", "/v1/organization", &key, "bearer", None).await;
+    let r = app.delete(&key, "/v1/organization").await;
     assert_eq!(r.status, 403, "{}", r.text);
 
     // Its use is recorded.
@@ -137,11 +81,10 @@ async fn a_key_is_shown_once_stored_as_a_hash_and_works_in_either_header() {
 
 #[actix_web::test]
 async fn revoked_unknown_and_malformed_keys_answer_401() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
-    let (key, created) = mint(&app, &a, "short-lived", "member").await;
-    let path = format!("/v1/api-keys/{}", created["id"].as_str().unwrap());
-    let r = with_key(&app, "GET", "/v1/customers", &key, "bearer", None).await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let key = app.api_key(&a, "short-lived", Role::Member).await;
+    let path = format!("/v1/api-keys/{}", key.id);
+    let r = app.get(&key, "/v1/customers").await;
     assert_eq!(r.status, 200);
 
     let r = app.delete(&a, &path).await;
@@ -155,19 +98,18 @@ async fn revoked_unknown_and_malformed_keys_answer_401() {
 
     let unknown = format!("pk_{}", "A".repeat(43));
     for (what, k) in [
-        ("revoked", key.as_str()),
+        ("revoked", key.key.as_str()),
         ("unknown", unknown.as_str()),
         ("malformed", "pk_not-a-key"),
-        ("truncated", &key[..40]),
+        ("truncated", &key.key[..40]),
     ] {
-        for how in ["bearer", "x-api-key"] {
-            let r = with_key(&app, "GET", "/v1/customers", k, how, None).await;
-            assert_eq!(r.status, 401, "{what} via {how}: {}", r.text);
-            assert_eq!(r.json["error"], "invalid_token", "{what} via {how}");
+        for how in KeyHeader::BOTH {
+            let r = app.get(&RawKey(k, how), "/v1/customers").await;
+            r.assert_error_at(401, "invalid_token", format_args!("{what} via {how:?}"));
         }
     }
     // A JWT in X-API-Key is not a key.
-    let r = with_key(&app, "GET", "/v1/customers", &a.token, "x-api-key", None).await;
+    let r = app.get(&RawKey(&a.token, XApiKey), "/v1/customers").await;
     assert_eq!(r.status, 401);
 
     // Listed as revoked.
@@ -179,22 +121,21 @@ async fn revoked_unknown_and_malformed_keys_answer_401() {
 
 #[actix_web::test]
 async fn a_key_of_one_organization_never_reaches_another() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
-    let (key_a, _) = mint(&app, &a, "A's key", "admin").await;
+    let key_a = app.api_key(&a, "A's key", Role::Admin).await;
     let b_customer = app
         .create_customer(&b, json!({"name": "B's customer"}))
         .await;
-    let (_, b_key) = mint(&app, &b, "B's key", "member").await;
+    let b_key = app.api_key(&b, "B's key", Role::Member).await;
     let b_paths = [
         format!("/v1/customers/{}", b_customer["id"].as_str().unwrap()),
-        format!("/v1/api-keys/{}", b_key["id"].as_str().unwrap()),
+        format!("/v1/api-keys/{}", b_key.id),
     ];
     let b_before = Unchanged::http(&app, &b, &b_paths).await;
     for path in &b_paths {
         for method in ["GET", "DELETE"] {
-            let r = with_key(&app, method, path, &key_a, "bearer", None).await;
+            let r = app.request_as(&key_a, method, path, None, &[]).await;
             // Revoking a key needs a user's session, whichever organization the key is of.
             let expected = if method == "DELETE" && path.starts_with("/v1/api-keys") {
                 403
@@ -213,7 +154,7 @@ async fn a_key_of_one_organization_never_reaches_another() {
         "/v1/members",
         "/v1/organization",
     ] {
-        let r = with_key(&app, "GET", path, &key_a, "x-api-key", None).await;
+        let r = app.get(&key_a.in_header(XApiKey), path).await;
         assert_eq!(r.status, 200, "{path}");
         assert!(!r.text.contains(&b.org_id), "{path} shows B");
         assert!(!r.text.contains("B's"), "{path} shows B's rows");
@@ -226,20 +167,12 @@ async fn a_key_of_one_organization_never_reaches_another() {
 
 #[actix_web::test]
 async fn roles_bound_who_mints_and_what_a_key_may_do() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
-    let admin = app.add_user(&owner, Role::Admin).await;
-    let member = app.add_user(&owner, Role::Member).await;
+    let (app, owner, admin, member) = spawn_app_with_team("Acme").await;
 
     // Members cannot mint or revoke keys; nobody mints an owner key.
-    let r = app
-        .post(
-            &member,
-            "/v1/api-keys",
-            &json!({"name": "mine", "role": "member"}),
-        )
+    let mine = json!({"name": "mine", "role": "member"});
+    app.assert_forbidden(&member, &[("POST", "/v1/api-keys", Some(mine))])
         .await;
-    r.assert_error(403, "forbidden");
     for role in ["owner", "root"] {
         let r = app
             .post(&owner, "/v1/api-keys", &json!({"name": "k", "role": role}))
@@ -249,12 +182,9 @@ async fn roles_bound_who_mints_and_what_a_key_may_do() {
     }
     let r = app.post(&owner, "/v1/api-keys", &json!({})).await;
     assert_eq!(r.status, 422);
-    let (admin_key, admin_key_json) = mint(&app, &admin, "admin's", "admin").await;
+    let admin_key = app.api_key(&admin, "admin's", Role::Admin).await;
     let r = app
-        .delete(
-            &member,
-            &format!("/v1/api-keys/{}", admin_key_json["id"].as_str().unwrap()),
-        )
+        .delete(&member, &format!("/v1/api-keys/{}", admin_key.id))
         .await;
     assert_eq!(r.status, 403);
     // Members see the keys (not the secrets).
@@ -262,8 +192,8 @@ async fn roles_bound_who_mints_and_what_a_key_may_do() {
     assert_eq!(r.json["data"].as_array().unwrap().len(), 1);
 
     // A member key reads and does member things, and nothing reserved to admins.
-    let (member_key, _) = mint(&app, &owner, "read-mostly", "member").await;
-    let r = with_key(&app, "GET", "/v1/members", &member_key, "bearer", None).await;
+    let member_key = app.api_key(&owner, "read-mostly", Role::Member).await;
+    let r = app.get(&member_key, "/v1/members").await;
     assert_eq!(r.status, 200);
     for (path, body) in [
         ("/v1/api-keys", json!({"name": "escalate", "role": "admin"})),
@@ -272,20 +202,13 @@ async fn roles_bound_who_mints_and_what_a_key_may_do() {
             json!({"url": "https://hooks.example.com/x", "event_types": ["customer.created"]}),
         ),
     ] {
-        let r = with_key(&app, "POST", path, &member_key, "bearer", Some(&body)).await;
+        let r = app.post(&member_key, path, &body).await;
         assert_eq!(r.status, 403, "{path}: {}", r.text);
     }
 
     // An admin key acts as admin... until its creator is demoted: never above its creator.
-    let r = with_key(
-        &app,
-        "POST",
-        "/v1/integrations",
-        &admin_key,
-        "bearer",
-        Some(&json!({"provider": "hubspot", "name": "ok"})),
-    )
-    .await;
+    let body = json!({"provider": "hubspot", "name": "ok"});
+    let r = app.post(&admin_key, "/v1/integrations", &body).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let r = app
         .patch(
@@ -295,15 +218,8 @@ async fn roles_bound_who_mints_and_what_a_key_may_do() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = with_key(
-        &app,
-        "POST",
-        "/v1/integrations",
-        &admin_key,
-        "bearer",
-        Some(&json!({"provider": "hubspot", "name": "not ok"})),
-    )
-    .await;
+    let body = json!({"provider": "hubspot", "name": "not ok"});
+    let r = app.post(&admin_key, "/v1/integrations", &body).await;
     assert_eq!(r.status, 403, "{}", r.text);
 
     // Removing the creator revokes the key: 401, and it is listed as revoked.
@@ -311,41 +227,28 @@ async fn roles_bound_who_mints_and_what_a_key_may_do() {
         .delete(&owner, &format!("/v1/members/{}", admin.user_id))
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
-    let r = with_key(&app, "GET", "/v1/customers", &admin_key, "bearer", None).await;
+    let r = app.get(&admin_key, "/v1/customers").await;
     assert_eq!(r.status, 401);
     let r = app
-        .get(
-            &owner,
-            &format!("/v1/api-keys/{}", admin_key_json["id"].as_str().unwrap()),
-        )
+        .get(&owner, &format!("/v1/api-keys/{}", admin_key.id))
         .await;
     assert!(r.json["revoked_at"].is_string(), "{}", r.text);
 }
 
 #[actix_web::test]
 async fn keys_list_newest_first_in_pages() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        let (_, k) = mint(&app, &a, &format!("k{i}"), "member").await;
-        ids.push(k["id"].as_str().unwrap().to_owned());
+        ids.push(app.api_key(&a, &format!("k{i}"), Role::Member).await.id);
     }
     ids.reverse();
-    let mut seen = Vec::new();
-    let mut path = "/v1/api-keys?limit=2".to_owned();
-    loop {
-        let r = app.get(&a, &path).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        for k in r.json["data"].as_array().unwrap() {
-            assert!(k.get("key").is_none());
-            seen.push(k["id"].as_str().unwrap().to_owned());
-        }
-        match r.json["next_cursor"].as_str() {
-            Some(c) => path = format!("/v1/api-keys?limit=2&cursor={c}"),
-            None => break,
-        }
-    }
+    let seen = app.walk(&a, "/v1/api-keys", "", 2).await;
+    assert!(
+        seen.iter().all(|k| k.get("key").is_none()),
+        "a listed key shows its secret"
+    );
+    let seen: Vec<_> = seen.iter().map(palisade_test_support::id).collect();
     assert_eq!(seen, ids);
     let r = app.get(&a, "/v1/api-keys?revoked=maybe").await;
     assert_eq!(r.status, 422);
@@ -355,10 +258,9 @@ async fn keys_list_newest_first_in_pages() {
 
 #[actix_web::test]
 async fn a_revoked_key_stays_revoked_even_for_a_direct_update_as_the_app_role() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
-    let (_, created) = mint(&app, &a, "leaked", "admin").await;
-    let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let key = app.api_key(&a, "leaked", Role::Admin).await;
+    let id: uuid::Uuid = key.id.parse().unwrap();
     let r = app.delete(&a, &format!("/v1/api-keys/{id}")).await;
     assert_eq!(r.status, 204, "{}", r.text);
     // As the app role in the owner's context: un-revoking is refused; revoking again is not.

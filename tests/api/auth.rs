@@ -2,7 +2,7 @@
 
 use palisade_api::auth::Claims;
 use palisade_domain::Role;
-use palisade_test_support::{TestApp, spawn_app};
+use palisade_test_support::{TestApp, fields, spawn_app, spawn_app_with_owner};
 use serde_json::json;
 
 fn now() -> i64 {
@@ -32,8 +32,7 @@ async fn me_status(app: &TestApp, token: &str) -> (u16, serde_json::Value) {
 
 #[actix_web::test]
 async fn signup_then_login_then_me() {
-    let app = spawn_app().await;
-    let acct = app.signup("Acme").await;
+    let (app, acct) = spawn_app_with_owner("Acme").await;
     let (status, me) = me_status(&app, &acct.token).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["organization"]["name"], "Acme");
@@ -42,14 +41,7 @@ async fn signup_then_login_then_me() {
     assert_eq!(me["user"]["email"], acct.email);
     assert!(me["user"].get("password_hash").is_none());
 
-    let r = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(&json!({"email": acct.email.to_uppercase(), "password": acct.password})),
-        )
-        .await;
+    let r = app.login(&acct.email.to_uppercase(), &acct.password).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["organization_id"], acct.org_id);
     let (status, _) = me_status(&app, r.json["token"].as_str().unwrap()).await;
@@ -58,32 +50,10 @@ async fn signup_then_login_then_me() {
 
 #[actix_web::test]
 async fn unknown_email_and_wrong_password_answer_the_same() {
-    let app = spawn_app().await;
-    let acct = app.signup("Acme").await;
-    let wrong = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(&json!({"email": acct.email, "password": "not the password"})),
-        )
-        .await;
-    let unknown = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(&json!({"email": "nobody@example.com", "password": "not the password"})),
-        )
-        .await;
-    let malformed = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(&json!({"email": "not-an-email", "password": "not the password"})),
-        )
-        .await;
+    let (app, acct) = spawn_app_with_owner("Acme").await;
+    let wrong = app.login(&acct.email, "not the password").await;
+    let unknown = app.login("nobody@example.com", "not the password").await;
+    let malformed = app.login("not-an-email", "not the password").await;
     for r in [&wrong, &unknown, &malformed] {
         assert_eq!(r.status, 401);
         assert_eq!(r.json, wrong.json);
@@ -98,13 +68,7 @@ async fn signup_validates_and_refuses_a_taken_email() {
         .call("POST", "/v1/auth/signup", None, Some(&json!({"organization_name": " ", "name": "A", "email": "bad", "password": "short"})))
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
-    let fields: Vec<&str> = r.json["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["organization_name", "email", "password"]);
+    assert_eq!(fields(&r.json), ["organization_name", "email", "password"]);
 
     let acct = app.signup("Acme").await;
     let r = app
@@ -121,8 +85,7 @@ async fn signup_validates_and_refuses_a_taken_email() {
 
 #[actix_web::test]
 async fn bad_tokens_answer_401() {
-    let app = spawn_app().await;
-    let acct = app.signup("Acme").await;
+    let (app, acct) = spawn_app_with_owner("Acme").await;
     let other_keys =
         palisade_api::auth::TokenKeys::new(&[9u8; 32], std::time::Duration::from_secs(60)).unwrap();
 
@@ -183,8 +146,7 @@ fn jsonwebtoken_sign(signing_input: &str) -> String {
 
 #[actix_web::test]
 async fn a_token_without_an_organization_answers_403_no_organization() {
-    let app = spawn_app().await;
-    let acct = app.signup("Acme").await;
+    let (app, acct) = spawn_app_with_owner("Acme").await;
     let mut claims = claims_for(&acct);
     claims.org = None;
     claims.role = None;
@@ -213,8 +175,7 @@ async fn health_and_readiness() {
 
 #[actix_web::test]
 async fn added_users_log_in_with_their_role() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let member = app.add_user(&owner, Role::Member).await;
     let (status, me) = me_status(&app, &member.token).await;
     assert_eq!(status, 200);

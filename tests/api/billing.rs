@@ -2,15 +2,14 @@
 //! palisade_billing): the current subscription, the invoices with filters and pagination.
 
 use palisade_domain::Role;
-use palisade_test_support::spawn_app;
+use palisade_test_support::spawn_app_with_owner;
 use serde_json::{Value, json};
 
 use crate::tenant_domain::{billing_client, insert_invoice, insert_subscription};
 
 #[actix_web::test]
 async fn the_current_subscription_is_the_newest_that_has_not_ended() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let member = app.add_user(&a, Role::Member).await;
     let billing = billing_client(&app).await;
 
@@ -49,8 +48,7 @@ async fn the_current_subscription_is_the_newest_that_has_not_ended() {
 
 #[actix_web::test]
 async fn invoices_list_filter_page_and_are_read_only() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let b = app.signup("Other").await;
     let billing = billing_client(&app).await;
     let mut ids = Vec::new();
@@ -69,19 +67,8 @@ async fn invoices_list_filter_page_and_are_read_only() {
     }
     let b_invoice = insert_invoice(&billing, &b.org_id, "paid", "B-1").await;
     let list = |q: String| {
-        let app = &app;
-        let token = a.token.clone();
-        async move {
-            let r = app.get(&token, &format!("/v1/billing/invoices{q}")).await;
-            assert_eq!(r.status, 200, "{q}: {}", r.text);
-            let ids: Vec<String> = r.json["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["id"].as_str().unwrap().to_owned())
-                .collect();
-            (ids, r.json["next_cursor"].as_str().map(str::to_owned))
-        }
+        let (app, a, path) = (&app, &a, format!("/v1/billing/invoices{q}"));
+        async move { app.page(a, &path).await }
     };
     let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
     assert_eq!(list(String::new()).await.0, newest_first);

@@ -9,15 +9,11 @@ use palisade_test_support::TestDb;
 /// else is a violation: a global unique key tells one tenant that another already holds a value.
 /// One source of truth: the table `palisade_audit.allow_list`, which the audit views read too.
 async fn global_unique_allow_list(c: &tokio_postgres::Client) -> Vec<String> {
-    c.query(
+    palisade_test_support::sql::column(
+        c,
         "SELECT name FROM palisade_audit.allow_list WHERE kind = 'global_unique_key' ORDER BY name",
-        &[],
     )
     .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get(0))
-    .collect()
 }
 
 /// The root table: its own `id` is the organization id.

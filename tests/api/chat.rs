@@ -2,23 +2,17 @@
 //! references to another organization's rows answered like missing ones.
 
 use palisade_test_support::ids;
-use palisade_test_support::spawn_app;
+use palisade_test_support::spawn_app_with_owner;
 use serde_json::json;
 use uuid::Uuid;
 
 #[actix_web::test]
 async fn conversations_and_messages_round_trip() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let cust = app.create_customer(&a, json!({"name": "Grace"})).await;
     let cust_id = cust["id"].as_str().unwrap();
-    let conv = app
-        .create(
-            &a,
-            "/v1/chat/conversations",
-            json!({"customer_id": cust_id, "subject": " Billing question "}),
-        )
-        .await;
+    let conv = json!({"customer_id": cust_id, "subject": " Billing question "});
+    let conv = app.create(&a, "/v1/chat/conversations", conv).await;
     assert_eq!(conv["subject"], "Billing question");
     assert_eq!(conv["status"], "open");
     assert_eq!(conv["customer_id"], cust_id);
@@ -43,18 +37,7 @@ async fn conversations_and_messages_round_trip() {
     }
     posted.reverse();
     // Newest first, two per page.
-    let mut seen = Vec::new();
-    let mut next = format!("{messages}?limit=2");
-    loop {
-        let r = app.get(&a, &next).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        seen.extend(ids(&r.json));
-        match r.json["next_cursor"].as_str() {
-            Some(c) => next = format!("{messages}?limit=2&cursor={c}"),
-            None => break,
-        }
-    }
-    assert_eq!(seen, posted);
+    assert_eq!(app.walk_ids(&a, &messages, 2).await, posted);
     let r = app.get(&a, &format!("{messages}?sender=agent")).await;
     assert_eq!(ids(&r.json), vec![posted[1].clone()]);
 
@@ -99,8 +82,7 @@ async fn conversations_and_messages_round_trip() {
 
 #[actix_web::test]
 async fn another_organizations_customer_and_conversation_answer_like_missing_ones() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let b_cust = app.create_customer(&b, json!({"name": "Bob"})).await;
     let b_conv = app
@@ -114,14 +96,9 @@ async fn another_organizations_customer_and_conversation_answer_like_missing_one
         let r = app
             .post(&a, "/v1/chat/conversations", &json!({"customer_id": id}))
             .await;
-        answers.push((r.status, r.json));
+        answers.push(r);
     }
-    assert_eq!(answers[0].0, 422);
-    assert_eq!(answers[0], answers[1]);
-    assert_eq!(
-        answers[0].1["fields"],
-        json!([{"field": "customer_id", "code": "not_found", "reason": "does not exist in this organization"}])
-    );
+    palisade_test_support::assert_foreign_like_missing(&answers[0], &answers[1], "customer_id");
 
     let mine = app.create(&a, "/v1/chat/conversations", json!({})).await;
     let path = format!("/v1/chat/conversations/{}", mine["id"].as_str().unwrap());
@@ -155,8 +132,7 @@ async fn another_organizations_customer_and_conversation_answer_like_missing_one
 
 #[actix_web::test]
 async fn invalid_chat_input_is_refused() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let conv = app.create(&a, "/v1/chat/conversations", json!({})).await;
     let messages = format!(
         "/v1/chat/conversations/{}/messages",
@@ -254,8 +230,7 @@ async fn invalid_chat_input_is_refused() {
 
 #[actix_web::test]
 async fn created_after_and_before_bound_the_list() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let first = app
         .create(&a, "/v1/chat/conversations", json!({"subject": "first"}))
         .await;

@@ -56,28 +56,21 @@ async fn findings(db: &TestDb) -> Vec<String> {
     );
 
     // Every column that exists, in any schema but the system ones (for stale entries).
-    let existing: BTreeSet<Column> = su
-        .query(
-            "SELECT n.nspname || '.' || c.relname || '.' || a.attname
+    let existing: BTreeSet<Column> = palisade_test_support::sql::column(
+        &su,
+        "SELECT n.nspname || '.' || c.relname || '.' || a.attname
                FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace
                JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
               WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    )
+    .await;
 
     // What the app role can reach and read, asked as the app role itself: any privilege on a
     // relation or one of its columns (its own, a role's it is a member of, or PUBLIC's) reaches
     // every column of that relation.
     let app = db.app_client().await;
-    let reachable: BTreeMap<Column, bool> = app
-        .query(
-            "SELECT n.nspname || '.' || c.relname || '.' || a.attname,
+    let reachable: BTreeMap<Column, bool> = palisade_test_support::sql::pairs(&app, "SELECT n.nspname || '.' || c.relname || '.' || a.attname,
                     has_column_privilege(c.oid, a.attnum, 'SELECT')
                FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -85,14 +78,7 @@ async fn findings(db: &TestDb) -> Vec<String> {
               WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
                 AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
                 AND (has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
-                     OR has_any_column_privilege(c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+                     OR has_any_column_privilege(c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))").await;
     assert!(
         reachable.contains_key("palisade.customers.name"),
         "the app role reaches nothing?"
@@ -101,9 +87,7 @@ async fn findings(db: &TestDb) -> Vec<String> {
     // Columns computed from other columns: a generated column from the columns its expression
     // reads; a view that reads its tables as its owner (or a materialized view) from every
     // column it reads.
-    let derived: Vec<(Column, Column)> = su
-        .query(
-            "SELECT n.nspname || '.' || c.relname || '.' || a.attname,
+    let derived: Vec<(Column, Column)> = palisade_test_support::sql::pairs(&su, "SELECT n.nspname || '.' || c.relname || '.' || a.attname,
                     sn.nspname || '.' || sc.relname || '.' || sa.attname
                FROM pg_attrdef ad
                JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum AND a.attgenerated <> ''
@@ -126,14 +110,7 @@ async fn findings(db: &TestDb) -> Vec<String> {
                JOIN pg_class sc ON sc.oid = sa.attrelid JOIN pg_namespace sn ON sn.oid = sc.relnamespace
               WHERE c.relkind = 'm'
                  OR (c.relkind = 'v' AND NOT coalesce('security_invoker=true' = ANY (c.reloptions)
-                                                      OR 'security_invoker=on' = ANY (c.reloptions), false))",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+                                                      OR 'security_invoker=on' = ANY (c.reloptions), false))").await;
 
     let mut out = Vec::new();
     for (col, can_select) in &reachable {
@@ -186,17 +163,12 @@ async fn every_column_the_app_role_can_reach_is_classified_and_no_secret_is_read
     // The known write-only fields are among the secrets, and the app role really cannot read
     // them: not in a select list, not in a WHERE, not in RETURNING.
     let su = db.superuser_client().await;
-    let secrets: Vec<String> = su
-        .query(
-            "SELECT table_name || '.' || column_name FROM palisade_audit.column_classification
+    let secrets: Vec<String> = palisade_test_support::sql::column(
+        &su,
+        "SELECT table_name || '.' || column_name FROM palisade_audit.column_classification
               WHERE classification = 'secret' AND schema_name = 'palisade'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    )
+    .await;
     let app = db.app_client().await;
     for (table, col) in SECRETS {
         assert!(
@@ -430,19 +402,7 @@ async fn a_value_planted_in_every_write_only_field_never_comes_back() {
     ] {
         assert!(stored.contains(v.as_str()), "{v} was not stored");
     }
-    let mut hashes: Vec<String> = Vec::new();
-    for row in su
-        .query(
-            "SELECT encode(key_hash, 'hex') FROM palisade.api_keys
-             UNION ALL SELECT encode(key_hash, 'base64') FROM palisade.api_keys
-             UNION ALL SELECT password_hash FROM palisade.users",
-            &[],
-        )
-        .await
-        .unwrap()
-    {
-        hashes.push(row.get(0));
-    }
+    let hashes = stored_hashes(&su).await;
     assert!(hashes.iter().any(|h| h.starts_with("$argon2")));
     let mut needles: Vec<String> = planted.iter().flat_map(|v| forms(v)).collect();
     needles.extend(hashes);
@@ -501,4 +461,15 @@ async fn a_value_planted_in_every_write_only_field_never_comes_back() {
             "{path} returned a secret"
         );
     }
+}
+
+/// Every hash the database keeps (API keys' in hex and base64, passwords'), read as the superuser.
+pub async fn stored_hashes(su: &tokio_postgres::Client) -> Vec<String> {
+    palisade_test_support::sql::column(
+        su,
+        "SELECT encode(key_hash, 'hex') FROM palisade.api_keys
+         UNION ALL SELECT encode(key_hash, 'base64') FROM palisade.api_keys
+         UNION ALL SELECT password_hash FROM palisade.users",
+    )
+    .await
 }

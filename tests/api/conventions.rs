@@ -10,7 +10,7 @@
 //! - `/v1/me` reports the credential's effective role.
 
 use palisade_test_support::ids;
-use palisade_test_support::{TestApp, spawn_app};
+use palisade_test_support::{TestApp, spawn_app_with_owner};
 use serde_json::{Value, json};
 
 use crate::isolation::seed_all;
@@ -35,8 +35,7 @@ fn with_param(path: &str, param: &str) -> String {
 
 #[actix_web::test]
 async fn every_list_follows_the_same_query_rules() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let seeded = seed_all(&app, &a, "conv").await;
     // A second customer, so that the customer list has a next page and a cursor.
     app.create_customer(&a, json!({"name": "Second"})).await;
@@ -125,8 +124,7 @@ async fn every_list_follows_the_same_query_rules() {
 /// parameter (provider webhooks excepted: their providers add their own).
 #[actix_web::test]
 async fn routes_without_query_parameters_refuse_a_query_string() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let seeded = seed_all(&app, &a, "noquery").await;
     let mut paths: Vec<String> = seeded.items.iter().map(|i| i.path.clone()).collect();
     paths.extend(["/v1/me".to_owned(), "/v1/organization".to_owned()]);
@@ -152,20 +150,19 @@ async fn routes_without_query_parameters_refuse_a_query_string() {
 
 #[actix_web::test]
 async fn me_reports_the_credentials_effective_role() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let me = app.get(&a, "/v1/me").await;
     assert_eq!(
         (me.json["role"].as_str(), me.json["user"]["role"].as_str()),
         (Some("owner"), Some("owner"))
     );
-    for role in ["member", "admin"] {
-        let (key, _) = crate::api_keys::mint(&app, &a, role, role).await;
+    for role in [palisade_domain::Role::Member, palisade_domain::Role::Admin] {
+        let key = app.api_key(&a, role.as_str(), role).await;
         let me = app.get(&key, "/v1/me").await;
         assert_eq!(me.status, 200, "{}", me.text);
         assert_eq!(
             (me.json["role"].as_str(), me.json["user"]["role"].as_str()),
-            (Some(role), Some("owner")),
+            (Some(role.as_str()), Some("owner")),
             "{}",
             me.text
         );
@@ -174,8 +171,7 @@ async fn me_reports_the_credentials_effective_role() {
 
 #[actix_web::test]
 async fn a_chat_message_moves_its_conversations_updated_at() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let c = app.post(&a, "/v1/chat/conversations", &json!({})).await;
     assert_eq!(c.status, 201, "{}", c.text);
     let id = c.json["id"].as_str().unwrap();
@@ -230,8 +226,7 @@ async fn patch_null_is_refused_on_required_fields_and_clears_optional_ones() {
         ("/v1/reports/", "schedule"),
         ("/v1/webhooks/", "description"),
     ];
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let seeded = seed_all(&app, &a, "nulls").await;
     let item = |prefix: &str| -> String {
         seeded

@@ -1,7 +1,7 @@
 //! `/v1/customers` over HTTP: CRUD, validation, pagination, and cross-tenant isolation.
 
 use palisade_test_support::Unchanged;
-use palisade_test_support::{Account, TestApp, request, spawn_app};
+use palisade_test_support::{Account, TestApp, fields, request, spawn_app, spawn_app_with_owner};
 use serde_json::{Value, json};
 
 async fn two_tenants(app: &TestApp) -> (Account, Account, Value) {
@@ -18,8 +18,7 @@ async fn two_tenants(app: &TestApp) -> (Account, Account, Value) {
 
 #[actix_web::test]
 async fn crud_round_trip() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let c = app
         .create_customer(
             &a,
@@ -114,8 +113,7 @@ async fn lists_and_filters_never_show_another_organizations_customers() {
 
 #[actix_web::test]
 async fn keyset_pagination_walks_every_row_once_newest_first() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let mut created = Vec::new();
     for i in 0..7 {
         created.push(
@@ -127,30 +125,12 @@ async fn keyset_pagination_walks_every_row_once_newest_first() {
         );
     }
     created.reverse();
-    let mut seen = Vec::new();
-    let mut path = "/v1/customers?limit=3".to_owned();
-    loop {
-        let r = app.get(&a, &path).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        seen.extend(
-            r.json["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["id"].as_str().unwrap().to_owned()),
-        );
-        match r.json["next_cursor"].as_str() {
-            Some(cursor) => path = format!("/v1/customers?limit=3&cursor={cursor}"),
-            None => break,
-        }
-    }
-    assert_eq!(seen, created);
+    assert_eq!(app.walk_ids(&a, "/v1/customers", 3).await, created);
 }
 
 #[actix_web::test]
 async fn bad_input_gets_a_4xx_json_error_and_changes_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let auth = vec![("Authorization", format!("Bearer {}", a.token))];
     let with_json = {
         let mut h = auth.clone();
@@ -279,20 +259,9 @@ async fn bad_input_gets_a_4xx_json_error_and_changes_nothing() {
         assert_eq!(r.json["error"], code, "{method} {path}: {}", r.text);
         assert!(r.json["message"].is_string());
     }
-    let r = app
-        .post(
-            &a,
-            "/v1/customers",
-            &json!({"email": "nope", "phone": "12"}),
-        )
-        .await;
-    let fields: Vec<&str> = r.json["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["name", "email", "phone"]);
+    let invalid = json!({"email": "nope", "phone": "12"});
+    let r = app.post(&a, "/v1/customers", &invalid).await;
+    assert_eq!(fields(&r.json), ["name", "email", "phone"]);
     let r = app.get(&a, "/v1/customers").await;
     assert_eq!(
         r.json["data"],
@@ -303,8 +272,7 @@ async fn bad_input_gets_a_4xx_json_error_and_changes_nothing() {
 
 #[actix_web::test]
 async fn duplicate_email_within_an_organization_is_409() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     app.create_customer(&a, json!({"name": "One", "email": "dup@example.com"}))
         .await;
     let r = app

@@ -16,7 +16,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use palisade_api::webhooks::signature::SendgridDevSigner;
 use palisade_test_support::{
     Account, TEST_MAILGUN_SIGNING_KEY, TestApp, TestResponse, request, sendgrid_test_signer,
-    spawn_app, spawn_app_on, spawn_app_with_pool,
+    spawn_app, spawn_app_on, spawn_app_with_owner, spawn_app_with_pool,
 };
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -154,6 +154,11 @@ async fn mailgun(app: &TestApp, event_data: &Value) -> TestResponse {
         event_data,
     );
     mailgun_raw(app, &body).await
+}
+
+/// A new Mailgun `event` about our message `our_id`, and nothing more.
+fn ours(event: &str, at: i64, our_id: &str) -> Value {
+    mg(event, &unique("mg"), at, Some(our_id), None, json!({}))
 }
 
 /// One Mailgun `event-data`: our message id as a user variable, the provider's in the message
@@ -355,18 +360,7 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = mailgun(
-        app,
-        &mg(
-            "clicked",
-            &unique("mg"),
-            t,
-            Some(id(&msgs[1])),
-            None,
-            json!({}),
-        ),
-    )
-    .await;
+    let r = mailgun(app, &ours("clicked", t, id(&msgs[1]))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(message(app, acct, id(&msgs[0])).await["status"], "opened");
     assert_eq!(message(app, acct, id(&msgs[1])).await["status"], "clicked");
@@ -395,8 +389,7 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
 
 #[actix_web::test]
 async fn sendgrid_events_move_the_message_its_campaign_and_analytics() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (c, msgs) = campaign(&app, &a, 3).await;
     let (m, bounced, deferred) = (id(&msgs[0]), id(&msgs[1]), id(&msgs[2]));
     let t = base_time();
@@ -507,8 +500,7 @@ async fn sendgrid_events_move_the_message_its_campaign_and_analytics() {
 
 #[actix_web::test]
 async fn mailgun_events_move_the_message_its_campaign_and_analytics() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (c, msgs) = campaign(&app, &a, 4).await;
     let (m, dropped, bounced, rejected) = (id(&msgs[0]), id(&msgs[1]), id(&msgs[2]), id(&msgs[3]));
     let t = base_time();
@@ -601,8 +593,7 @@ async fn mailgun_events_move_the_message_its_campaign_and_analytics() {
 
 #[actix_web::test]
 async fn a_status_never_moves_backwards_but_late_stages_are_dated() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (c, msgs) = campaign(&app, &a, 2).await;
     let (m, other) = (id(&msgs[0]), id(&msgs[1]));
     let t = base_time();
@@ -644,7 +635,7 @@ async fn a_status_never_moves_backwards_but_late_stages_are_dated() {
     // after the bounce does not undo it.
     let t2 = t + 1000;
     for e in [
-        mg("delivered", &unique("mg"), t2, Some(other), None, json!({})),
+        ours("delivered", t2, other),
         mg(
             "failed",
             &unique("mg"),
@@ -653,14 +644,7 @@ async fn a_status_never_moves_backwards_but_late_stages_are_dated() {
             None,
             json!({"severity": "permanent", "reason": "bounce"}),
         ),
-        mg(
-            "accepted",
-            &unique("mg"),
-            t2 - 1,
-            Some(other),
-            None,
-            json!({}),
-        ),
+        ours("accepted", t2 - 1, other),
     ] {
         assert_eq!(mailgun(&app, &e).await.status, 200);
     }
@@ -679,8 +663,7 @@ async fn a_status_never_moves_backwards_but_late_stages_are_dated() {
 
 #[actix_web::test]
 async fn forged_tampered_stale_or_unsigned_sendgrid_posts_are_refused_and_write_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (_, msgs) = campaign(&app, &a, 1).await;
     let m = id(&msgs[0]);
     let before = snapshot(&app, &a).await;
@@ -769,13 +752,12 @@ async fn forged_tampered_stale_or_unsigned_sendgrid_posts_are_refused_and_write_
 
 #[actix_web::test]
 async fn forged_stale_unsigned_or_replayed_mailgun_posts_are_refused_and_write_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (_, msgs) = campaign(&app, &a, 2).await;
     let (m, other) = (id(&msgs[0]), id(&msgs[1]));
     let before = snapshot(&app, &a).await;
     let t = base_time();
-    let event = mg("delivered", &unique("mg"), t, Some(m), None, json!({}));
+    let event = ours("delivered", t, m);
     let now = unix_now();
 
     let mut refused = Vec::new();
@@ -825,17 +807,7 @@ async fn forged_stale_unsigned_or_replayed_mailgun_posts_are_refused_and_write_n
     assert_eq!(message(&app, &a, m).await["status"], "delivered");
     assert_eq!(data(&app, &a, "/v1/webhook-deliveries").await.len(), 1);
     // ...but its captured signature carrying other event data is a replay: refused.
-    for forged in [
-        mg(
-            "failed",
-            &unique("mg"),
-            t,
-            Some(other),
-            None,
-            json!({"severity": "permanent"}),
-        ),
-        mg("opened", &unique("mg"), t + 1, Some(m), None, json!({})),
-    ] {
+    for forged in other_event_data(t, m, other) {
         let body = mailgun_body(TEST_MAILGUN_SIGNING_KEY, now, &token, &forged);
         let r = mailgun_raw(&app, &body).await;
         assert_eq!(r.status, 401, "{}", r.text);
@@ -851,6 +823,20 @@ async fn forged_stale_unsigned_or_replayed_mailgun_posts_are_refused_and_write_n
         assert_eq!(r.json["error"], "invalid_payload");
     }
     assert_eq!(snapshot(&app, &a).await, after_original);
+}
+
+/// Event data a captured signature of `ours("delivered", t, m)` could be replayed with: another
+/// message's failure, the same message opened.
+fn other_event_data(t: i64, m: &str, other: &str) -> [Value; 2] {
+    let failed = mg(
+        "failed",
+        &unique("mg"),
+        t,
+        Some(other),
+        None,
+        json!({"severity": "permanent"}),
+    );
+    [failed, ours("opened", t + 1, m)]
 }
 
 /// How many rows `palisade_platform.mailgun_tokens` holds for `token` (read as the app role,
@@ -882,22 +868,12 @@ async fn a_mailgun_token_is_good_for_one_body_on_every_instance_and_after_a_rest
         TEST_MAILGUN_SIGNING_KEY,
         now,
         &token,
-        &mg("delivered", &unique("mg"), t, Some(m), None, json!({})),
+        &ours("delivered", t, m),
     );
-    let forgeries: Vec<Vec<u8>> = [
-        mg(
-            "failed",
-            &unique("mg"),
-            t,
-            Some(other),
-            None,
-            json!({"severity": "permanent"}),
-        ),
-        mg("opened", &unique("mg"), t + 1, Some(m), None, json!({})),
-    ]
-    .iter()
-    .map(|e| mailgun_body(TEST_MAILGUN_SIGNING_KEY, now, &token, e))
-    .collect();
+    let forgeries: Vec<Vec<u8>> = other_event_data(t, m, other)
+        .iter()
+        .map(|e| mailgun_body(TEST_MAILGUN_SIGNING_KEY, now, &token, e))
+        .collect();
 
     assert_eq!(mailgun_raw(&first, &original).await.status, 200);
     assert_eq!(stored_tokens(&first, &token).await, 1);
@@ -993,7 +969,6 @@ async fn concurrent_first_uses_of_one_mailgun_token_with_different_bodies_admit_
 async fn admitting_a_token_waits_for_a_concurrent_first_use_and_judges_by_its_body() {
     use palisade_db::webhooks::admit_mailgun_token;
     let app = spawn_app().await;
-    let su = app.db.superuser_client().await;
     let (mine, theirs) = ([1u8; 32], [2u8; 32]);
     for (their_digest, commit, expected) in [
         (mine, true, true),
@@ -1014,24 +989,8 @@ async fn admitting_a_token_waits_for_a_concurrent_first_use_and_judges_by_its_bo
         let tok = token.clone();
         let admitting =
             actix_web::rt::spawn(async move { admit_mailgun_token(&pool, &tok, &mine).await });
-        // Until the admitting statement waits on the other transaction's row (a bound, so that
-        // a statement that never waits fails the test instead of hanging it).
-        for attempt in 0.. {
-            assert!(attempt < 3000, "the admitting statement never waited");
-            let waiting: i64 = su
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity \
-                      WHERE datname = $1 AND application_name = 'palisade' AND wait_event_type = 'Lock'",
-                    &[&app.db.name],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if waiting > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        // Until the admitting statement waits on the other transaction's row.
+        app.until_a_statement_waits_on_a_lock().await;
         other
             .batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })
             .await
@@ -1048,8 +1007,7 @@ async fn admitting_a_token_waits_for_a_concurrent_first_use_and_judges_by_its_bo
 
 #[actix_web::test]
 async fn expired_mailgun_tokens_are_forgotten_and_fresh_ones_are_not() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (_, msgs) = campaign(&app, &a, 1).await;
     let su = app.db.superuser_client().await;
     // Accepted eleven minutes ago (past the ten of twice the signature tolerance), and five.
@@ -1067,18 +1025,7 @@ async fn expired_mailgun_tokens_are_forgotten_and_fresh_ones_are_not() {
         .await
         .unwrap();
     }
-    let r = mailgun(
-        &app,
-        &mg(
-            "delivered",
-            &unique("mg"),
-            base_time(),
-            Some(id(&msgs[0])),
-            None,
-            json!({}),
-        ),
-    )
-    .await;
+    let r = mailgun(&app, &ours("delivered", base_time(), id(&msgs[0]))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(stored_tokens(&app, &format!("{expired}-1")).await, 0);
     assert_eq!(stored_tokens(&app, &format!("{expired}-2")).await, 0);
@@ -1110,8 +1057,7 @@ async fn expired_mailgun_tokens_are_forgotten_and_fresh_ones_are_not() {
 
 #[actix_web::test]
 async fn a_database_error_while_admitting_a_mailgun_token_answers_5xx_and_admits_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (_, msgs) = campaign(&app, &a, 1).await;
     let before = snapshot(&app, &a).await;
     // As a DBA could by mistake: the app role loses its privileges on the token table (in this
@@ -1122,18 +1068,7 @@ async fn a_database_error_while_admitting_a_mailgun_token_answers_5xx_and_admits
         .batch_execute("REVOKE ALL ON palisade_platform.mailgun_tokens FROM palisade_app")
         .await
         .unwrap();
-    let r = mailgun(
-        &app,
-        &mg(
-            "delivered",
-            &unique("mg"),
-            base_time(),
-            Some(id(&msgs[0])),
-            None,
-            json!({}),
-        ),
-    )
-    .await;
+    let r = mailgun(&app, &ours("delivered", base_time(), id(&msgs[0]))).await;
     assert_eq!(r.status, 500, "{}", r.text);
     assert_eq!(r.json["error"], "internal_error");
     assert_eq!(snapshot(&app, &a).await, before, "nothing written");
@@ -1144,8 +1079,7 @@ async fn a_database_error_while_admitting_a_mailgun_token_answers_5xx_and_admits
 
 #[actix_web::test]
 async fn an_event_changes_only_its_own_organization() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender A").await;
+    let (app, a) = spawn_app_with_owner("Sender A").await;
     let b = app.signup("Sender B").await;
     let (_, a_msgs) = campaign(&app, &a, 4).await;
     let (_, b_msgs) = campaign(&app, &b, 1).await;
@@ -1257,8 +1191,7 @@ async fn an_event_changes_only_its_own_organization() {
 
 #[actix_web::test]
 async fn a_mixed_batch_lands_in_each_organization_and_never_bypasses_rls() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender A").await;
+    let (app, a) = spawn_app_with_owner("Sender A").await;
     let b = app.signup("Sender B").await;
     let (ca, a_msgs) = campaign(&app, &a, 1).await;
     let (cb, b_msgs) = campaign(&app, &b, 1).await;
@@ -1314,22 +1247,8 @@ async fn a_mixed_batch_lands_in_each_organization_and_never_bypasses_rls() {
     );
 
     // Every connection the server holds: the app role, which cannot bypass RLS.
-    let su = app.db.superuser_client().await;
-    let rows = su
-        .query(
-            "SELECT a.usename::text, r.rolbypassrls OR r.rolsuper
-               FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
-              WHERE a.datname = $1 AND a.pid <> pg_backend_pid()",
-            &[&app.db.name],
-        )
-        .await
-        .unwrap();
-    assert!(!rows.is_empty());
-    for row in rows {
-        let (role, bypasses): (String, bool) = (row.get(0), row.get(1));
-        assert_eq!(role, "palisade_app", "an email webhook connected as {role}");
-        assert!(!bypasses);
-    }
+    app.assert_connections_are_the_app_role("an email webhook")
+        .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1375,14 +1294,7 @@ async fn the_same_sendgrid_event_five_times_in_a_row_and_five_at_once_has_one_ef
     let now = unix_now();
     let answers =
         join_all((0..5).map(|_| sendgrid_signed(&app, &signer, now, body.as_bytes()))).await;
-    assert!(
-        answers.iter().all(|r| r.status == 200),
-        "{:?}",
-        answers
-            .iter()
-            .map(|r| (r.status, &r.text))
-            .collect::<Vec<_>>()
-    );
+    palisade_test_support::assert_all_ok(&answers);
     once(&app, &a, &e2, "email.opened", m2).await;
     assert_eq!(message(&app, &a, m2).await["status"], "opened");
     assert_eq!(
@@ -1418,14 +1330,7 @@ async fn the_same_mailgun_event_five_times_in_a_row_and_five_at_once_has_one_eff
         &mg("delivered", &e2, t, Some(m2), None, json!({})),
     );
     let answers = join_all((0..5).map(|_| mailgun_raw(&app, &body))).await;
-    assert!(
-        answers.iter().all(|r| r.status == 200),
-        "{:?}",
-        answers
-            .iter()
-            .map(|r| (r.status, &r.text))
-            .collect::<Vec<_>>()
-    );
+    palisade_test_support::assert_all_ok(&answers);
     once(&app, &a, &e2, "email.delivered", m2).await;
     assert_eq!(
         campaign_counts(&app, &a, id(&c)).await,

@@ -18,6 +18,16 @@ pub fn menu_tree(text: &str) -> Value {
     })
 }
 
+/// An IVR menu named `name` created by `who`, its tree's prompt carrying `text`.
+pub async fn menu(app: &TestApp, who: &Account, name: &str, text: &str) -> Value {
+    app.create(
+        who,
+        "/v1/ivr/menus",
+        json!({"name": name, "tree": menu_tree(text)}),
+    )
+    .await
+}
+
 /// Creates one row of every engagement table for `acct` (every composite foreign key set),
 /// with `marker` in free text, and lists the item routes and views to compare.
 pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
@@ -40,13 +50,7 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
         json!({"sender": "customer", "body": format!("{marker} hello")}),
     )
     .await;
-    let menu = app
-        .create(
-            acct,
-            "/v1/ivr/menus",
-            json!({"name": format!("{marker} menu"), "tree": menu_tree(marker)}),
-        )
-        .await;
+    let menu = menu(app, acct, &format!("{marker} menu"), marker).await;
     let menu_id = menu["id"].as_str().unwrap();
     let stocked = palisade_test_support::unique_number();
     app.stock_numbers(&[(&stocked, &["sms", "voice"])]).await;

@@ -20,8 +20,8 @@ use futures_util::future::LocalBoxFuture;
 use hmac::{Hmac, KeyInit, Mac};
 use palisade_domain::Role;
 use palisade_test_support::{
-    Account, TEST_MAILGUN_SIGNING_KEY, TestApp, TestResponse, request, sendgrid_test_signer,
-    spawn_app, unique_number, unix_now,
+    Account, TEST_MAILGUN_SIGNING_KEY, TestApp, TestResponse, percent_encode, request,
+    sendgrid_test_signer, spawn_app_with_owner, unique_number, unix_now,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -373,7 +373,7 @@ fn text() -> impl Strategy<Value = String> {
         // carries: see [`MAX_TEXT_BYTES`]).
         2 => (select(SPECIAL), select(LENGTHS)).prop_map(|(c, n)| {
             let one = c.to_string();
-            let encoded = (json_string(&one).len() - 2).max(encode(&one).len());
+            let encoded = (json_string(&one).len() - 2).max(percent_encode(&one).len());
             one.repeat(n.min(MAX_TEXT_BYTES / encoded))
         }),
         2 => date_text(),
@@ -427,19 +427,6 @@ fn param_text() -> impl Strategy<Value = String> {
         1 => date_text(),
         1 => number_text(),
     ]
-}
-
-/// Percent-encodes every byte but the unreserved ones (RFC 3986).
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// The JSON values every value slot gets in a sweep: NUL, a lone surrogate, control
@@ -751,14 +738,14 @@ impl Family {
         if let Some((path, params)) = self.lists.get(target) {
             let query = match raw {
                 Some(q) => q.to_owned(),
-                None => format!("{}={}", params[pick % params.len()], encode(value)),
+                None => format!("{}={}", params[pick % params.len()], percent_encode(value)),
             };
             let path = format!("{path}?{query}");
             let r = send(&self.app, "GET", &path, token, None).await;
             return answered(&format!("GET {path}"), &r);
         }
         let (before, after) = &self.items[target - self.lists.len()];
-        let path = format!("{before}{}{after}", encode(value));
+        let path = format!("{before}{}{after}", percent_encode(value));
         let method = ["GET", "PATCH", "DELETE", "POST"][pick % 4];
         let body = matches!(method, "PATCH" | "POST").then_some(&b"{}"[..]);
         let r = send(&self.app, method, &path, token, body).await;
@@ -858,8 +845,7 @@ const CREATED: &[&str] = &["created_after", "created_before"];
 
 #[actix_web::test]
 async fn customers_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let c = id(&app
         .create_customer(&a, json!({"name": "Ada", "email": "ada@example.com"}))
         .await);
@@ -885,8 +871,7 @@ async fn customers_never_answer_5xx() {
 
 #[actix_web::test]
 async fn campaigns_of_every_channel_and_their_recipients_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let number = app.claim_number(&a, &["sms", "voice"]).await;
     let customer = id(&app
         .create_customer(
@@ -1006,8 +991,7 @@ async fn campaigns_of_every_channel_and_their_recipients_never_answer_5xx() {
 
 #[actix_web::test]
 async fn calls_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let number = app.claim_number(&a, &["voice"]).await;
     let customer = id(&app.create_customer(&a, json!({"name": "Ada"})).await);
     let campaign = id(&app
@@ -1055,8 +1039,7 @@ async fn calls_never_answer_5xx() {
 
 #[actix_web::test]
 async fn chat_never_answers_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let customer = id(&app.create_customer(&a, json!({"name": "Ada"})).await);
     let conversation = id(&app
         .create(
@@ -1099,15 +1082,8 @@ async fn chat_never_answers_5xx() {
 
 #[actix_web::test]
 async fn ivr_menus_and_phone_numbers_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
-    let menu = id(&app
-        .create(
-            &a,
-            "/v1/ivr/menus",
-            json!({"name": "Main", "tree": menu_tree("Acme")}),
-        )
-        .await);
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
+    let menu = id(&crate::engagement::menu(&app, &a, "Main", "Acme").await);
     app.claim_number(&a, &["sms", "voice"]).await;
     let numbers = app.get(&a, "/v1/phone-numbers").await;
     let number_id = id(&numbers.json["data"][0]);
@@ -1154,8 +1130,7 @@ async fn ivr_menus_and_phone_numbers_never_answer_5xx() {
 
 #[actix_web::test]
 async fn knowledge_base_and_reports_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let article = id(&app
         .create(
             &a,
@@ -1210,18 +1185,11 @@ async fn knowledge_base_and_reports_never_answer_5xx() {
 
 #[actix_web::test]
 async fn analytics_and_social_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let customer = id(&app.create_customer(&a, json!({"name": "Ada"})).await);
     app.create(&a, "/v1/analytics/events", json!({"type": "page.viewed"}))
         .await;
-    let account = id(&app
-        .create(
-            &a,
-            "/v1/social/accounts",
-            json!({"network": "twitter", "handle": "acme"}),
-        )
-        .await);
+    let account = id(&crate::social::social_account(&app, &a, "twitter", "acme").await);
     let post = id(&app
         .create(
             &a,
@@ -1290,8 +1258,7 @@ async fn analytics_and_social_never_answer_5xx() {
 
 #[actix_web::test]
 async fn integrations_webhooks_and_api_keys_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let integration = id(&app
         .create(
             &a,
@@ -1358,8 +1325,7 @@ async fn integrations_webhooks_and_api_keys_never_answer_5xx() {
 
 #[actix_web::test]
 async fn members_invitations_organization_and_accounts_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let member = app.add_user(&a, Role::Member).await;
     let invitation = app.invite(&a, "invitee@example.com", "member").await;
     assert_eq!(invitation.status, 201, "{}", invitation.text);
@@ -1526,7 +1492,7 @@ impl Deliveries {
                     Change::FormValue(i, v) => form[*i].1 = v.clone(),
                     Change::FormName(i, n) => form[*i].0 = n.clone(),
                     Change::FormAdded(n, v) => form.push((n.clone(), v.clone())),
-                    Change::OurId(v) => id = encode(v),
+                    Change::OurId(v) => id = percent_encode(v),
                     _ => {}
                 }
                 let path = path.replace(UNIQUE, &id);
@@ -1674,8 +1640,7 @@ fn check_delivery(ds: &Deliveries, case: DeliveryCase) -> Outcome<'_> {
 
 #[actix_web::test]
 async fn signed_twilio_deliveries_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let number = app.claim_number(&a, &["sms", "voice"]).await;
     let customer = id(&app
         .create_customer(&a, json!({"name": "Ada", "phone": "+14155550123"}))
@@ -1757,8 +1722,7 @@ async fn signed_twilio_deliveries_never_answer_5xx() {
 
 #[actix_web::test]
 async fn signed_email_events_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let customer = id(&app
         .create_customer(&a, json!({"name": "Ada", "email": "ada@example.com"}))
         .await);
@@ -1800,8 +1764,7 @@ async fn signed_email_events_never_answer_5xx() {
 
 #[actix_web::test]
 async fn signed_stripe_events_never_answer_5xx() {
-    let app = spawn_app().await;
-    let a = app.signup("Fuzz").await;
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
     let customer = format!("cus_{}", Uuid::new_v4().simple());
     let t0 = unix_now();
     let event = |event_type: &str, object: Value| {

@@ -5,7 +5,7 @@
 
 use futures_util::future::join_all;
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, TestResponse, spawn_app};
+use palisade_test_support::{Account, TestApp, TestResponse, spawn_app_with_owner};
 use serde_json::{Value, json};
 use time::Duration;
 use uuid::Uuid;
@@ -51,8 +51,7 @@ async fn count(app: &TestApp, table: &str, org: &str) -> i64 {
 /// nothing in any table of the organization.
 #[actix_web::test]
 async fn every_tenant_post_replays_its_first_response_and_acts_once() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let from = app.claim_number(&a, &["sms", "voice"]).await;
     let stocked = palisade_test_support::unique_number();
     app.stock_numbers(&[(&stocked, &["sms"])]).await;
@@ -195,8 +194,7 @@ async fn every_tenant_post_replays_its_first_response_and_acts_once() {
 
 #[actix_web::test]
 async fn a_replay_answers_the_first_response_even_after_the_resource_changed() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let body = json!({"name": "Ada"});
     let first = post(&app, &a, "/v1/customers", &body, "k1").await;
     let path = format!("/v1/customers/{}", id(&first));
@@ -209,8 +207,7 @@ async fn a_replay_answers_the_first_response_even_after_the_resource_changed() {
 
 #[actix_web::test]
 async fn the_same_key_for_another_request_is_422_and_changes_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let admin = app.add_user(&a, Role::Admin).await;
     let first = post(&app, &a, "/v1/customers", &json!({"name": "Ada"}), "k").await;
     assert_eq!(first.status, 201, "{}", first.text);
@@ -238,8 +235,7 @@ async fn the_same_key_for_another_request_is_422_and_changes_nothing() {
 
 #[actix_web::test]
 async fn another_organizations_identical_key_is_another_key() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
     let body = json!({"name": "Ada"});
     let ra = post(&app, &a, "/v1/customers", &body, "shared").await;
@@ -261,8 +257,7 @@ async fn another_organizations_identical_key_is_another_key() {
 /// A request that fails rolls back with its key: the same key runs again, and can succeed.
 #[actix_web::test]
 async fn a_failed_attempt_leaves_no_key_and_its_retry_runs_again() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let taken = app
         .create_customer(&a, json!({"name": "First", "email": "ada@example.com"}))
         .await;
@@ -303,8 +298,7 @@ async fn a_failed_attempt_leaves_no_key_and_its_retry_runs_again() {
 
 #[actix_web::test]
 async fn concurrent_duplicates_act_once_and_answer_alike() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let body = json!({"name": "Ada"});
     let answers = join_all((0..8).map(|_| post(&app, &a, "/v1/customers", &body, "burst"))).await;
     let first = &answers[0];
@@ -319,34 +313,11 @@ async fn concurrent_duplicates_act_once_and_answer_alike() {
     assert_eq!(count(&app, "customers", &a.org_id).await, 1);
 }
 
-/// Until a pooled connection of the server waits on a lock (bounded, so that a request that
-/// never waits fails the test instead of hanging it).
-pub async fn until_a_request_waits_on_a_lock(app: &TestApp) {
-    let su = app.db.superuser_client().await;
-    for attempt in 0.. {
-        assert!(attempt < 3000, "no request ever waited on the lock");
-        let waiting: i64 = su
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                  WHERE datname = $1 AND application_name = 'palisade' AND wait_event_type = 'Lock'",
-                &[&app.db.name],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-}
-
 /// A request whose key another transaction holds waits for it: that transaction's rollback
 /// lets it act; its commit makes it a retry of the committed request.
 #[actix_web::test]
 async fn a_request_waits_for_the_transaction_that_holds_its_key() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let org: Uuid = a.org_id.parse().unwrap();
     let holder = app.db.app_client().await;
     let body = json!({"name": "Ada"});
@@ -361,7 +332,7 @@ async fn a_request_waits_for_the_transaction_that_holds_its_key() {
             .await
             .unwrap();
         let release = async {
-            until_a_request_waits_on_a_lock(&app).await;
+            app.until_a_statement_waits_on_a_lock().await;
             let end = if commit { "COMMIT" } else { "ROLLBACK" };
             holder.batch_execute(end).await.unwrap();
         };
@@ -379,8 +350,7 @@ async fn a_request_waits_for_the_transaction_that_holds_its_key() {
 
 #[actix_web::test]
 async fn keys_are_forgotten_after_24_hours() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let first = post(&app, &a, "/v1/customers", &json!({"name": "Ada"}), "daily").await;
     app.clock
         .advance(Duration::hours(24) - Duration::seconds(1));
@@ -401,8 +371,7 @@ async fn keys_are_forgotten_after_24_hours() {
 
 #[actix_web::test]
 async fn malformed_keys_are_400_before_anything_happens() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let body = json!({"name": "Ada"});
     let long = "k".repeat(256);
     for headers in [

@@ -1,13 +1,11 @@
 //! `/v1/integrations`: CRUD, write-only secrets, config validation, roles, filters, pagination.
 
-use palisade_domain::Role;
-use palisade_test_support::spawn_app;
+use palisade_test_support::{spawn_app_with_owner, spawn_app_with_team};
 use serde_json::{Value, json};
 
 #[actix_web::test]
 async fn crud_with_write_only_secrets() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let r = app
         .post(&a, "/v1/integrations", &json!({
                 "provider": "salesforce",
@@ -98,8 +96,7 @@ async fn crud_with_write_only_secrets() {
 
 #[actix_web::test]
 async fn validation_and_duplicate_names() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     for (body, field) in [
         (json!({"name": "x"}), "provider"),
         (json!({"provider": "myspace", "name": "x"}), "provider"),
@@ -163,10 +160,7 @@ async fn validation_and_duplicate_names() {
 
 #[actix_web::test]
 async fn members_read_admins_write() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
-    let admin = app.add_user(&owner, Role::Admin).await;
-    let member = app.add_user(&owner, Role::Member).await;
+    let (app, _owner, admin, member) = spawn_app_with_team("Acme").await;
     let r = app
         .call(
             "POST",
@@ -179,20 +173,13 @@ async fn members_read_admins_write() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let path = format!("/v1/integrations/{}", r.json["id"].as_str().unwrap());
-    for (method, p, body) in [
-        (
-            "POST",
-            "/v1/integrations",
-            Some(json!({"provider": "slack", "name": "Mine"})),
-        ),
-        ("PATCH", path.as_str(), Some(json!({"enabled": false}))),
-        ("DELETE", path.as_str(), None),
-    ] {
-        let r = app
-            .call(method, p, Some(&member.token), body.as_ref())
-            .await;
-        assert_eq!(r.status, 403, "member {method} {p}: {}", r.text);
-    }
+    let mine = json!({"provider": "slack", "name": "Mine"});
+    let writes = [
+        ("POST", "/v1/integrations", Some(mine)),
+        ("PATCH", &path, Some(json!({"enabled": false}))),
+        ("DELETE", &path, None),
+    ];
+    app.assert_forbidden(&member, &writes).await;
     let r = app.get(&member, &path).await;
     assert_eq!((r.status, &r.json["enabled"]), (200, &json!(true)));
     let r = app.get(&member, "/v1/integrations").await;
@@ -201,8 +188,7 @@ async fn members_read_admins_write() {
 
 #[actix_web::test]
 async fn filters_and_pagination() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let mut ids = Vec::new();
     for (i, provider) in ["slack", "hubspot", "slack", "zapier"].iter().enumerate() {
         let r = app
@@ -216,19 +202,8 @@ async fn filters_and_pagination() {
         ids.push(r.json["id"].as_str().unwrap().to_owned());
     }
     let list = |q: &'static str| {
-        let app = &app;
-        let token = a.token.clone();
-        async move {
-            let r = app.get(&token, &format!("/v1/integrations{q}")).await;
-            assert_eq!(r.status, 200, "{q}: {}", r.text);
-            let ids: Vec<String> = r.json["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["id"].as_str().unwrap().to_owned())
-                .collect();
-            (ids, r.json["next_cursor"].as_str().map(str::to_owned))
-        }
+        let (app, a, path) = (&app, &a, format!("/v1/integrations{q}"));
+        async move { app.page(a, &path).await }
     };
     assert_eq!(
         list("?provider=slack").await.0,

@@ -14,7 +14,7 @@
 
 use futures_util::future::LocalBoxFuture;
 use palisade_test_support::sql::begin_as;
-use palisade_test_support::{Account, TestApp, Unchanged, spawn_app};
+use palisade_test_support::{Account, TestApp, Unchanged, spawn_app_with_owner};
 use serde_json::{Value, json};
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
@@ -142,8 +142,7 @@ fn missing_path(path: &str) -> String {
 
 #[actix_web::test]
 async fn another_organizations_rows_are_invisible_and_untouchable_over_http() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let seeded_a = seed_all(&app, &a, "marker-a").await;
     let before = snapshot(&app, &a.token, &seeded_a.views).await;
     for (path, status, text) in &before {
@@ -201,8 +200,7 @@ async fn tenant_tables(su: &tokio_postgres::Client) -> Vec<(String, String)> {
 
 #[actix_web::test]
 async fn the_catalog_driven_sql_matrix_holds_for_every_tenant_table() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
     seed_all(&app, &a, "marker-a").await;
     seed_all(&app, &b, "marker-b").await;

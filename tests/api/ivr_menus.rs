@@ -2,16 +2,17 @@
 //! unique within an organization only.
 
 use palisade_test_support::ids;
-use palisade_test_support::spawn_app;
+use palisade_test_support::spawn_app_with_owner;
 use serde_json::json;
 
 use crate::engagement::menu_tree;
-use palisade_test_support::sql::{assert_members_read_and_only_admins_write, begin_as};
+use palisade_test_support::sql::{
+    assert_members_read_and_only_admins_write, begin_new_organization,
+};
 
 #[actix_web::test]
 async fn menus_round_trip_with_their_tree_as_given() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let tree = menu_tree("Acme");
     let menu = app
         .create(&a, "/v1/ivr/menus", json!({"name": "Main", "tree": tree}))
@@ -60,8 +61,7 @@ async fn menus_round_trip_with_their_tree_as_given() {
 
 #[actix_web::test]
 async fn malformed_trees_are_422_and_store_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let mut deep = json!({"prompt": "x", "options": {"1": {"action": "hangup"}}});
     for _ in 0..5 {
         deep = json!({"prompt": "x", "options": {"1": {"action": "submenu", "menu": deep}}});
@@ -91,36 +91,22 @@ async fn malformed_trees_are_422_and_store_nothing() {
 
 #[actix_web::test]
 async fn members_read_menus_but_only_owners_and_admins_write_them() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let member = app.add_user(&owner, palisade_domain::Role::Member).await;
     let admin = app.add_user(&owner, palisade_domain::Role::Admin).await;
-    let menu = app
-        .create(
-            &admin,
-            "/v1/ivr/menus",
-            json!({"name": "Main", "tree": menu_tree("Acme")}),
-        )
-        .await;
+    let menu = crate::engagement::menu(&app, &admin, "Main", "Acme").await;
     let path = format!("/v1/ivr/menus/{}", menu["id"].as_str().unwrap());
     assert_eq!(app.get(&member, &path).await.json, menu);
     let r = app.get(&member, "/v1/ivr/menus").await;
     assert_eq!(ids(&r.json), vec![menu["id"].as_str().unwrap().to_owned()]);
-    for (method, p, body) in [
-        (
-            "POST",
-            "/v1/ivr/menus",
-            Some(json!({"name": "Mine", "tree": menu_tree("Mine")})),
-        ),
-        ("PATCH", &path as &str, Some(json!({"name": "Renamed"}))),
+    // The same refusal phone numbers give members.
+    let mine = json!({"name": "Mine", "tree": menu_tree("Mine")});
+    let writes = [
+        ("POST", "/v1/ivr/menus", Some(mine)),
+        ("PATCH", &path, Some(json!({"name": "Renamed"}))),
         ("DELETE", &path, None),
-    ] {
-        let r = app
-            .call(method, p, Some(&member.token), body.as_ref())
-            .await;
-        // The same refusal phone numbers give members.
-        r.assert_error_at(403, "forbidden", format_args!("{method}"));
-    }
+    ];
+    app.assert_forbidden(&member, &writes).await;
     let r = app.get(&owner, "/v1/ivr/menus").await;
     assert_eq!(r.json["data"], json!([menu]), "a member changed the menus");
     let r = app.patch(&admin, &path, &json!({"name": "Support"})).await;
@@ -132,15 +118,8 @@ async fn members_read_menus_but_only_owners_and_admins_write_them() {
 async fn the_policies_refuse_ivr_menu_writes_to_members() {
     let db = palisade_test_support::TestDb::new().await;
     let c = db.app_client().await;
-    let org = uuid::Uuid::now_v7();
     let insert = "INSERT INTO palisade.ivr_menus (id, name, tree) VALUES ($1, $2, '{}'::jsonb)";
-    begin_as(&c, org, "owner").await;
-    c.execute(
-        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'org')",
-        &[&org],
-    )
-    .await
-    .unwrap();
+    let org = begin_new_organization(&c).await;
     let id = uuid::Uuid::now_v7();
     c.execute(insert, &[&id, &"Main"]).await.unwrap();
     c.batch_execute("COMMIT").await.unwrap();

@@ -4,24 +4,18 @@
 use palisade_db::crud::{self, Filter};
 use palisade_db::knowledge_base::{Article, ArticleFilter};
 use palisade_test_support::ids;
-use palisade_test_support::{TestDb, spawn_app};
+use palisade_test_support::{TestDb, spawn_app_with_owner};
 use serde_json::json;
 use uuid::Uuid;
 
 #[actix_web::test]
 async fn articles_round_trip_and_search_within_the_organization() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let b = app.signup("Other").await;
     let reset = app.create(&a, "/v1/knowledge-base/articles", json!({"title": "Resetting your password", "body": "Open settings, then security.\nPress reset.", "tags": ["FAQ", "account", "faq"], "published": true})).await;
     assert_eq!(reset["tags"], json!(["faq", "account"]));
-    let draft = app
-        .create(
-            &a,
-            "/v1/knowledge-base/articles",
-            json!({"title": "Billing cycles", "body": "Invoices are monthly."}),
-        )
-        .await;
+    let draft = json!({"title": "Billing cycles", "body": "Invoices are monthly."});
+    let draft = app.create(&a, "/v1/knowledge-base/articles", draft).await;
     assert_eq!(
         (&draft["published"], &draft["tags"]),
         (&json!(false), &json!([]))
@@ -71,8 +65,7 @@ async fn articles_round_trip_and_search_within_the_organization() {
 
 #[actix_web::test]
 async fn invalid_article_input_is_refused() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     for (body, field) in [
         (json!({"body": "b"}), "title"),
         (json!({"title": "t"}), "body"),

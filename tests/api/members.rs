@@ -3,13 +3,12 @@
 //! tokens stop working on every route.
 
 use palisade_domain::Role;
-use palisade_test_support::spawn_app;
+use palisade_test_support::{fields, spawn_app, spawn_app_with_owner, spawn_app_with_team};
 use serde_json::json;
 
 #[actix_web::test]
 async fn an_admin_invites_a_member_who_joins_logs_in_and_is_listed() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
     let r = app.invite(&admin, " Grace@Example.com ", "member").await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -45,8 +44,7 @@ async fn an_admin_invites_a_member_who_joins_logs_in_and_is_listed() {
 
 #[actix_web::test]
 async fn validation() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     // Nobody adds a member with a password any more: they join by invitation.
     let r = app
         .post(&owner, "/v1/members", &json!({"email": "x@example.com", "name": "X", "role": "member", "password": "an initial password"}))
@@ -54,13 +52,7 @@ async fn validation() {
     r.assert_error(405, "method_not_allowed");
     let r = app.invite(&owner, "nope", "root").await;
     assert_eq!(r.status, 422);
-    let fields: Vec<&str> = r.json["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["email", "role"]);
+    assert_eq!(fields(&r.json), ["email", "role"]);
     let r = app
         .call(
             "POST",
@@ -91,10 +83,7 @@ async fn validation() {
 
 #[actix_web::test]
 async fn only_owners_and_admins_write_and_only_owners_touch_owners() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
-    let admin = app.add_user(&owner, Role::Admin).await;
-    let member = app.add_user(&owner, Role::Member).await;
+    let (app, owner, admin, member) = spawn_app_with_team("Acme").await;
     let owner_path = format!("/v1/members/{}", owner.user_id);
     let member_path = format!("/v1/members/{}", member.user_id);
     let admin_path = format!("/v1/members/{}", admin.user_id);
@@ -135,13 +124,8 @@ async fn only_owners_and_admins_write_and_only_owners_touch_owners() {
         let r = app.call(method, p, Some(&admin.token), b.as_ref()).await;
         assert_eq!(r.status, 403, "admin {method} {p} {b:?}: {}", r.text);
     }
-    let r = app
-        .patch(
-            &admin,
-            &member_path,
-            &json!({"role": "admin", "name": "Promoted"}),
-        )
-        .await;
+    let promoted = json!({"role": "admin", "name": "Promoted"});
+    let r = app.patch(&admin, &member_path, &promoted).await;
     assert_eq!(
         (r.status, &r.json["role"]),
         (200, &json!("admin")),
@@ -180,8 +164,7 @@ async fn only_owners_and_admins_write_and_only_owners_touch_owners() {
 
 #[actix_web::test]
 async fn the_last_owner_is_never_demoted_or_removed() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let owner_path = format!("/v1/members/{}", owner.user_id);
     for (method, body) in [("PATCH", Some(json!({"role": "admin"}))), ("DELETE", None)] {
         let r = app
@@ -262,8 +245,7 @@ async fn concurrent_demotions_never_leave_an_organization_without_an_owner() {
 
 #[actix_web::test]
 async fn a_removed_users_tokens_stop_working_on_every_route() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
     let r = app.get(&admin, "/v1/customers").await;
     assert_eq!(r.status, 200);

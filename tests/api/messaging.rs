@@ -50,12 +50,7 @@ fn ids(r: &TestResponse) -> Vec<String> {
 }
 
 fn fields(r: &TestResponse) -> Vec<String> {
-    r.json["fields"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no fields: {}", r.text))
-        .iter()
-        .map(|f| f["field"].as_str().unwrap().to_owned())
-        .collect()
+    palisade_test_support::fields(&r.json)
 }
 
 fn uuid(s: &str) -> Uuid {
@@ -382,19 +377,9 @@ async fn campaign_lists_filter_and_paginate() {
         set_status(&app, &a, table, &created[3], "sent").await;
         created.reverse();
 
-        let mut seen = Vec::new();
-        let mut path = format!("{collection}?limit=2");
-        loop {
-            let r = app.get(&a, &path).await;
-            assert_eq!(r.status, 200, "{}", r.text);
-            seen.extend(ids(&r));
-            match r.json["next_cursor"].as_str() {
-                Some(cur) => path = format!("{collection}?limit=2&cursor={cur}"),
-                None => break,
-            }
-        }
         assert_eq!(
-            seen, created,
+            app.walk_ids(&a, collection, 2).await,
+            created,
             "{collection}: every campaign once, newest first"
         );
 
@@ -1177,7 +1162,8 @@ const SMS_STATUSES: &[&str] = &[
     "failed",
     "received",
 ];
-const CALL_STATUSES: &[&str] = &[
+/// A call's statuses, in their order (also the V0120 upgrade's target spellings).
+pub(crate) const CALL_STATUSES: &[&str] = &[
     "queued",
     "ringing",
     "in_progress",

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, spawn_app};
+use palisade_test_support::{Account, TestApp, spawn_app_with_owner, spawn_app_with_team};
 use serde_json::{Value, json};
 
 use crate::isolation::SEEDERS;
@@ -44,10 +44,7 @@ async fn rows_per_table(app: &TestApp, org: &str) -> BTreeMap<String, i64> {
 
 #[actix_web::test]
 async fn read_and_rename() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
-    let admin = app.add_user(&owner, Role::Admin).await;
-    let member = app.add_user(&owner, Role::Member).await;
+    let (app, owner, admin, member) = spawn_app_with_team("Acme").await;
     let r = app.get(&member, "/v1/organization").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["id"], owner.org_id.as_str());
@@ -83,8 +80,7 @@ async fn read_and_rename() {
 
 #[actix_web::test]
 async fn deleting_removes_every_row_of_the_organization_and_nothing_else() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
     seed_everything(&app, &a, "marker-a").await;
     seed_everything(&app, &b, "marker-b").await;
@@ -138,14 +134,7 @@ async fn deleting_removes_every_row_of_the_organization_and_nothing_else() {
     }
     let r = app.get(&key, "/v1/customers").await;
     assert_eq!(r.status, 401);
-    let r = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(&json!({"email": a.email, "password": a.password})),
-        )
-        .await;
+    let r = app.login(&a.email, &a.password).await;
     assert_eq!(r.status, 401);
     let r = app.get(&b, "/v1/organization").await;
     assert_eq!((r.status, &r.json["name"]), (200, &json!("Tenant B")));
@@ -153,21 +142,13 @@ async fn deleting_removes_every_row_of_the_organization_and_nothing_else() {
 
 #[actix_web::test]
 async fn the_export_holds_every_row_of_the_organization_none_of_another_and_no_secret() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
     seed_everything(&app, &a, "marker-a").await;
     seed_everything(&app, &b, "marker-b").await;
 
     // Secrets of A whose values we know.
-    let r = app
-        .post(
-            &a,
-            "/v1/api-keys",
-            &json!({"name": "exported?", "role": "member"}),
-        )
-        .await;
-    let api_key = r.json["key"].as_str().unwrap().to_owned();
+    let api_key = app.api_key(&a, "exported?", Role::Member).await.key;
     let r = app
         .post(
             &a,
@@ -188,18 +169,7 @@ async fn the_export_holds_every_row_of_the_organization_none_of_another_and_no_s
         signing_secret,
         integration_secret.into(),
     ];
-    for row in su
-        .query(
-            "SELECT encode(key_hash, 'hex') FROM palisade.api_keys
-             UNION ALL SELECT encode(key_hash, 'base64') FROM palisade.api_keys
-             UNION ALL SELECT password_hash FROM palisade.users",
-            &[],
-        )
-        .await
-        .unwrap()
-    {
-        secrets.push(row.get(0));
-    }
+    secrets.extend(crate::column_secrecy::stored_hashes(&su).await);
 
     let member = app.add_user(&a, Role::Member).await;
     let r = app.get(&member, "/v1/organization/export").await;

@@ -9,11 +9,12 @@
 use futures_util::future::join_all;
 use palisade_domain::{Clock, Role};
 use palisade_test_support::ids;
-use palisade_test_support::{Account, TestApp, spawn_app, unique_number};
+use palisade_test_support::{
+    Account, TestApp, spawn_app, spawn_app_with_owner, spawn_app_with_team, unique_number,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::engagement::menu_tree;
 use palisade_test_support::sql::{assert_members_read_and_only_admins_write, begin_as};
 
 fn id(v: &Value) -> &str {
@@ -78,15 +79,8 @@ async fn inventory_row(
 
 #[actix_web::test]
 async fn numbers_are_claimed_from_the_inventory_and_follow_their_menu() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
-    let menu = app
-        .create(
-            &a,
-            "/v1/ivr/menus",
-            json!({"name": "Main", "tree": menu_tree("Acme")}),
-        )
-        .await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let menu = crate::engagement::menu(&app, &a, "Main", "Acme").await;
     let menu_id = menu["id"].as_str().unwrap();
     let number = unique_number();
     let sms_only = unique_number();
@@ -161,20 +155,14 @@ async fn numbers_are_claimed_from_the_inventory_and_follow_their_menu() {
 
 #[actix_web::test]
 async fn a_number_that_is_not_available_answers_the_same_whatever_the_reason() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let held_by_b = unique_number();
     let released_by_b = unique_number();
     app.stock_numbers(&[(&held_by_b, &["sms"]), (&released_by_b, &["sms"])])
         .await;
-    let b_number = app
-        .create(
-            &b,
-            "/v1/phone-numbers",
-            json!({"number": held_by_b, "label": "B's secret label"}),
-        )
-        .await;
+    let b_number = json!({"number": held_by_b, "label": "B's secret label"});
+    let b_number = app.create(&b, "/v1/phone-numbers", b_number).await;
     let released = app
         .create(&b, "/v1/phone-numbers", json!({"number": released_by_b}))
         .await;
@@ -259,8 +247,7 @@ async fn of_organizations_racing_for_one_number_exactly_one_wins() {
 
 #[actix_web::test]
 async fn organizations_browse_what_is_available_and_nothing_about_holders() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let mut stocked: Vec<String> = (0..5).map(|_| unique_number()).collect();
     stocked.sort();
@@ -314,8 +301,7 @@ async fn organizations_browse_what_is_available_and_nothing_about_holders() {
 
 #[actix_web::test]
 async fn a_released_number_is_quarantined_for_everyone_else_until_the_clock_says() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let number = app.claim_number(&a, &["sms", "voice"]).await;
     let r = app
@@ -352,8 +338,7 @@ async fn a_released_number_is_quarantined_for_everyone_else_until_the_clock_says
 
 #[actix_web::test]
 async fn the_releasing_organization_takes_its_number_back_during_the_quarantine() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let number = app.claim_number(&a, &["sms"]).await;
     let listed = app.get(&a, "/v1/phone-numbers").await;
@@ -369,8 +354,7 @@ async fn the_releasing_organization_takes_its_number_back_during_the_quarantine(
 
 #[actix_web::test]
 async fn deleting_an_organization_quarantines_its_numbers() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let sms = app.claim_number(&a, &["sms"]).await;
     let voice = app.claim_number(&a, &["voice"]).await;
@@ -394,8 +378,7 @@ async fn deleting_an_organization_quarantines_its_numbers() {
 
 #[actix_web::test]
 async fn capabilities_are_bounded_by_what_the_carrier_gives_the_number() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let number = unique_number();
     app.stock_numbers(&[(&number, &["sms"])]).await;
     let r = app
@@ -431,8 +414,7 @@ async fn capabilities_are_bounded_by_what_the_carrier_gives_the_number() {
 
 #[actix_web::test]
 async fn the_database_refuses_a_number_the_inventory_does_not_assign() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let bs = app.claim_number(&b, &["sms"]).await;
     let free = unique_number();
@@ -487,16 +469,9 @@ async fn the_database_refuses_a_number_the_inventory_does_not_assign() {
 
 #[actix_web::test]
 async fn another_organizations_menu_answers_like_a_missing_one() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
-    let b_menu = app
-        .create(
-            &b,
-            "/v1/ivr/menus",
-            json!({"name": "B", "tree": menu_tree("B")}),
-        )
-        .await;
+    let b_menu = crate::engagement::menu(&app, &b, "B", "B").await;
     let mut answers = Vec::new();
     for menu in [id(&b_menu).to_owned(), Uuid::now_v7().to_string()] {
         let number = unique_number();
@@ -508,11 +483,10 @@ async fn another_organizations_menu_answers_like_a_missing_one() {
                 &json!({"number": number, "ivr_menu_id": menu}),
             )
             .await;
-        answers.push((r.status, r.json));
+        answers.push(r);
         assert_eq!(inventory_row(&app, &number).await.0, None, "rolled back");
     }
-    assert_eq!(answers[0].0, 422);
-    assert_eq!(answers[0], answers[1]);
+    palisade_test_support::assert_foreign_like_missing(&answers[0], &answers[1], "ivr_menu_id");
     let number = app.claim_number(&a, &["voice"]).await;
     let listed = app
         .get(&a, &format!("/v1/phone-numbers?number=%2B{}", &number[1..]))
@@ -521,41 +495,29 @@ async fn another_organizations_menu_answers_like_a_missing_one() {
     let r = app
         .patch(&a, &path, &json!({"ivr_menu_id": b_menu["id"]}))
         .await;
-    assert_eq!((r.status, &r.json), (answers[1].0, &answers[1].1));
+    assert_eq!((r.status, &r.json), (answers[1].status, &answers[1].json));
 }
 
 #[actix_web::test]
 async fn members_read_numbers_but_only_owners_and_admins_write_them() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
-    let member = app.add_user(&owner, Role::Member).await;
-    let admin = app.add_user(&owner, Role::Admin).await;
+    let (app, owner, admin, member) = spawn_app_with_team("Acme").await;
     let main = unique_number();
     let spare = unique_number();
     app.stock_numbers(&[(&main, &["sms", "voice"]), (&spare, &["sms"])])
         .await;
-    let n = app
-        .create(
-            &admin,
-            "/v1/phone-numbers",
-            json!({"number": main, "label": "Main"}),
-        )
-        .await;
+    let n = json!({"number": main, "label": "Main"});
+    let n = app.create(&admin, "/v1/phone-numbers", n).await;
     let path = format!("/v1/phone-numbers/{}", id(&n));
 
     let r = app.get(&member, "/v1/phone-numbers").await;
     assert_eq!(ids(&r.json), vec![id(&n).to_owned()]);
     assert_eq!(app.get(&member, &path).await.json, n);
-    for (method, p, body) in [
+    let writes = [
         ("POST", "/v1/phone-numbers", Some(json!({"number": spare}))),
-        ("PATCH", &path as &str, Some(json!({"label": "Mine now"}))),
+        ("PATCH", &path, Some(json!({"label": "Mine now"}))),
         ("DELETE", &path, None),
-    ] {
-        let r = app
-            .call(method, p, Some(&member.token), body.as_ref())
-            .await;
-        r.assert_error_at(403, "forbidden", format_args!("{method}"));
-    }
+    ];
+    app.assert_forbidden(&member, &writes).await;
     assert_eq!(app.get(&owner, &path).await.json, n, "a member changed it");
     assert_eq!(
         inventory_row(&app, &spare).await.0,
@@ -571,14 +533,7 @@ async fn members_read_numbers_but_only_owners_and_admins_write_them() {
 async fn the_policies_refuse_phone_number_writes_to_members() {
     let app_db = palisade_test_support::TestDb::new().await;
     let c = app_db.app_client().await;
-    let org = Uuid::now_v7();
-    begin_as(&c, org, "owner").await;
-    c.execute(
-        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'org')",
-        &[&org],
-    )
-    .await
-    .unwrap();
+    let org = palisade_test_support::sql::begin_new_organization(&c).await;
     c.batch_execute("COMMIT").await.unwrap();
     // The operator assigns two numbers to the organization, so only the policies can refuse.
     let (first, second) = (unique_number(), unique_number());
@@ -613,8 +568,7 @@ async fn the_policies_refuse_phone_number_writes_to_members() {
 
 #[actix_web::test]
 async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let sms = app.claim_number(&a, &["sms"]).await;
     let voice = app.claim_number(&a, &["voice"]).await;
@@ -661,13 +615,9 @@ async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability
 
     // Calls: outbound from a voice number of ours; inbound keeps the caller's number.
     for from in [&bs, &sms] {
-        let r = app
-            .post(
-                &a,
-                "/v1/calls",
-                &json!({"direction": "outbound", "from_number": from, "to_number": "+14155550123"}),
-            )
-            .await;
+        let call =
+            json!({"direction": "outbound", "from_number": from, "to_number": "+14155550123"});
+        let r = app.post(&a, "/v1/calls", &call).await;
         assert_eq!((r.status, &r.json), (422, &not_owned("voice")), "{from}");
     }
     for body in [
@@ -705,8 +655,7 @@ async fn outbound_from_numbers_must_be_the_organizations_own_with_the_capability
 
 #[actix_web::test]
 async fn the_database_refuses_outbound_rows_from_numbers_not_owned() {
-    let app = spawn_app().await;
-    let a = app.signup("A").await;
+    let (app, a) = spawn_app_with_owner("A").await;
     let b = app.signup("B").await;
     let sms = app.claim_number(&a, &["sms"]).await;
     let bs = app.claim_number(&b, &["sms", "voice"]).await;

@@ -3,7 +3,7 @@
 //! `If-Match` answers 412 and changes nothing; with the current one it goes ahead. And the
 //! check is made on the locked row, in the write's own transaction.
 
-use palisade_test_support::{Account, TestApp, TestResponse, spawn_app};
+use palisade_test_support::{Account, TestApp, TestResponse, spawn_app_with_owner};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -58,8 +58,7 @@ async fn write(
 
 #[actix_web::test]
 async fn every_item_has_an_etag_and_a_stale_if_match_changes_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let seeded = seed_all(&app, &a, "etag").await;
     let items: Vec<&Item> = seeded.items.iter().filter(|i| is_item(i)).collect();
     assert!(items.len() >= 20, "only {} items seeded", items.len());
@@ -145,8 +144,7 @@ async fn every_item_has_an_etag_and_a_stale_if_match_changes_nothing() {
 
 #[actix_web::test]
 async fn if_match_star_needs_an_item_and_another_organizations_item_is_missing() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
     let theirs = app.create_customer(&b, json!({"name": "Theirs"})).await;
     let theirs = format!("/v1/customers/{}", theirs["id"].as_str().unwrap());
@@ -197,8 +195,7 @@ async fn if_match_star_needs_an_item_and_another_organizations_item_is_missing()
 /// Two writers read the same ETag: exactly one wins, the other answers 412.
 #[actix_web::test]
 async fn of_two_writes_with_the_same_if_match_one_wins() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let c = app.create_customer(&a, json!({"name": "Ada"})).await;
     let path = format!("/v1/customers/{}", c["id"].as_str().unwrap());
     let tag = etag(&get(&app, &a, &path).await);
@@ -227,8 +224,7 @@ async fn of_two_writes_with_the_same_if_match_one_wins() {
 /// commits while the PATCH waits for the lock makes it 412, not a silent overwrite.
 #[actix_web::test]
 async fn the_check_waits_for_a_concurrent_change_and_sees_it() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let c = app.create_customer(&a, json!({"name": "Ada"})).await;
     let id: Uuid = c["id"].as_str().unwrap().parse().unwrap();
     let path = format!("/v1/customers/{id}");
@@ -243,7 +239,7 @@ async fn the_check_waits_for_a_concurrent_change_and_sees_it() {
         .await
         .unwrap();
     let commit = async {
-        crate::idempotency::until_a_request_waits_on_a_lock(&app).await;
+        app.until_a_statement_waits_on_a_lock().await;
         other.batch_execute("COMMIT").await.unwrap();
     };
     let (body, headers) = (json!({"name": "Eve"}), [("If-Match", tag.as_str())]);
@@ -256,8 +252,7 @@ async fn the_check_waits_for_a_concurrent_change_and_sees_it() {
 /// `/v1/organization` is an item too.
 #[actix_web::test]
 async fn the_organization_honours_if_match_too() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let first = get(&app, &a, "/v1/organization").await;
     let tag = etag(&first);
     let rename = |if_match: String| {

@@ -1,24 +1,18 @@
 //! `/v1/reports`: saved report definitions with validated parameters, filters and pagination.
 
 use palisade_test_support::ids;
-use palisade_test_support::spawn_app;
+use palisade_test_support::spawn_app_with_owner;
 use serde_json::json;
 
 #[actix_web::test]
 async fn report_definitions_round_trip() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let params =
         json!({"campaign_ids": ["x", "y"], "group_by": "day", "filters": {"channel": "sms"}});
     let r1 = app.create(&a, "/v1/reports", json!({"name": "Weekly campaigns", "kind": "campaign_performance", "parameters": params, "schedule": "weekly"})).await;
     assert_eq!(r1["parameters"], params);
-    let r2 = app
-        .create(
-            &a,
-            "/v1/reports",
-            json!({"name": "Calls", "kind": "call_volume"}),
-        )
-        .await;
+    let calls = json!({"name": "Calls", "kind": "call_volume"});
+    let r2 = app.create(&a, "/v1/reports", calls).await;
     assert_eq!(
         (&r2["parameters"], &r2["schedule"]),
         (&json!({}), &json!(null))
@@ -64,8 +58,7 @@ async fn report_definitions_round_trip() {
 
 #[actix_web::test]
 async fn invalid_report_input_is_refused() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     for (body, field) in [
         (json!({"name": "r", "kind": "revenue"}), "kind"),
         (json!({"kind": "call_volume"}), "name"),

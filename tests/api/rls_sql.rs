@@ -52,6 +52,15 @@ async fn seed(c: &Client) -> Seed {
     }
 }
 
+/// A new database, a connection to it as the app role, and [`seed`]'s two organizations (the
+/// database lives as long as the first element is kept).
+async fn seeded() -> (TestDb, Client, Seed) {
+    let db = TestDb::new().await;
+    let c = db.app_client().await;
+    let s = seed(&c).await;
+    (db, c, s)
+}
+
 const TABLES: [(&str, &str); 3] = [
     ("palisade.organizations", "id"),
     ("palisade.users", "organization_id"),
@@ -60,9 +69,7 @@ const TABLES: [(&str, &str); 3] = [
 
 #[tokio::test]
 async fn each_tenant_sees_only_its_rows_in_every_table() {
-    let db = TestDb::new().await;
-    let c = db.app_client().await;
-    let s = seed(&c).await;
+    let (_db, c, s) = seeded().await;
     for (org, other) in [(s.a, s.b), (s.b, s.a)] {
         begin_as(&c, org, "owner").await;
         for (table, col) in TABLES {
@@ -123,9 +130,7 @@ async fn no_organization_set_means_no_rows_even_after_a_previous_transaction() {
 
 #[tokio::test]
 async fn a_tenant_cannot_insert_into_update_or_delete_another_tenants_rows() {
-    let db = TestDb::new().await;
-    let c = db.app_client().await;
-    let s = seed(&c).await;
+    let (_db, c, s) = seeded().await;
     begin_as(&c, s.a, "owner").await;
     // INSERT carrying B's organization id: refused by WITH CHECK.
     let err = c
@@ -213,9 +218,7 @@ async fn the_owner_role_sees_nothing_either_because_rls_is_forced() {
 
 #[tokio::test]
 async fn the_app_role_cannot_read_password_hashes_or_turn_rls_off() {
-    let db = TestDb::new().await;
-    let c = db.app_client().await;
-    let s = seed(&c).await;
+    let (_db, c, s) = seeded().await;
     begin_as(&c, s.a, "owner").await;
     let err = c
         .query("SELECT password_hash FROM palisade.users", &[])
@@ -234,9 +237,7 @@ async fn the_app_role_cannot_read_password_hashes_or_turn_rls_off() {
 async fn a_probe_on_other_tenants_rows_raises_nothing() {
     // RLS pitfall 14 (docs/rls-pitfalls.md): a function that would fail on B's rows must never
     // see them, because the policy's qual runs before a non-leakproof one of the query.
-    let db = TestDb::new().await;
-    let c = db.app_client().await;
-    let s = seed(&c).await;
+    let (_db, c, s) = seeded().await;
     begin_as(&c, s.a, "owner").await;
     let rows = c
         .query(
@@ -252,9 +253,7 @@ async fn a_probe_on_other_tenants_rows_raises_nothing() {
 #[tokio::test]
 async fn policies_read_the_context_once_per_statement() {
     // The context helper is wrapped in (SELECT ...) so it becomes an InitPlan, not a per-row call.
-    let db = TestDb::new().await;
-    let c = db.app_client().await;
-    let s = seed(&c).await;
+    let (_db, c, s) = seeded().await;
     begin_as(&c, s.a, "owner").await;
     let plan: Vec<String> = c
         .query("EXPLAIN SELECT * FROM palisade.customers", &[])

@@ -164,34 +164,15 @@ async fn an_upgrade_rewrites_the_old_spellings_of_calls_and_subscriptions() {
         .unwrap();
     }
 
-    schema::migrate(&db.url_as(schema::OWNER_ROLE))
-        .await
-        .unwrap();
-    schema::install_definers(&cluster().superuser_url("postgres"), &db.name)
-        .await
-        .unwrap();
+    db.upgrade().await;
 
     // Stored: the new spellings, nothing else touched.
-    let stored: Vec<(String, OffsetDateTime)> = su
-        .query(
-            "SELECT status, updated_at FROM palisade.calls ORDER BY id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    let new_call_statuses = [
-        "queued",
-        "ringing",
-        "in_progress",
-        "completed",
-        "busy",
-        "no_answer",
-        "failed",
-        "cancelled",
-    ];
+    let stored: Vec<(String, OffsetDateTime)> = palisade_test_support::sql::pairs(
+        &su,
+        "SELECT status, updated_at FROM palisade.calls ORDER BY id",
+    )
+    .await;
+    let new_call_statuses = crate::messaging::CALL_STATUSES;
     let updated = time::macros::datetime!(2024-05-01 10:00 UTC);
     assert_eq!(
         stored,

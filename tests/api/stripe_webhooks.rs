@@ -8,8 +8,8 @@ use futures_util::future::join_all;
 use palisade_db::BillingPool;
 use palisade_db::PoolSettings;
 use palisade_test_support::{
-    Account, TEST_STRIPE_WEBHOOK_SECRET, TestApp, spawn_app, stripe_signature_header,
-    try_spawn_app, unix_now,
+    Account, TEST_STRIPE_WEBHOOK_SECRET, TestApp, spawn_app, spawn_app_with_owner,
+    stripe_signature_header, try_spawn_app, unix_now,
 };
 use serde_json::{Value, json};
 use tokio_postgres::error::SqlState;
@@ -88,6 +88,12 @@ async fn link_customer(app: &TestApp, account: &Account) -> String {
     customer
 }
 
+/// A new event of `event_type` created at `created` about `object`, signed like Stripe and
+/// acknowledged.
+async fn deliver(app: &TestApp, event_type: &str, created: i64, object: Value) {
+    accepted(app, &event(&stripe_id("evt"), event_type, created, object)).await;
+}
+
 async fn accepted(app: &TestApp, body: &[u8]) {
     let r = app.stripe_webhook(body).await;
     assert_eq!(
@@ -140,8 +146,7 @@ async fn billing_view(app: &TestApp, account: &Account) -> Value {
 
 #[actix_web::test]
 async fn each_handled_event_type_is_accepted_and_has_its_effect() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let before = billing_view(&app, &a).await;
     assert_eq!(
         (&before["plan"], &before["plan_status"]),
@@ -159,14 +164,11 @@ async fn each_handled_event_type_is_accepted_and_has_its_effect() {
 
     // customer.subscription.created
     let sub_id = stripe_id("sub");
-    accepted(
+    deliver(
         &app,
-        &event(
-            &stripe_id("evt"),
-            "customer.subscription.created",
-            T0 + 1,
-            subscription(&sub_id, &customer, "active", "pro", 3),
-        ),
+        "customer.subscription.created",
+        T0 + 1,
+        subscription(&sub_id, &customer, "active", "pro", 3),
     )
     .await;
     let v = billing_view(&app, &a).await;
@@ -204,16 +206,7 @@ async fn each_handled_event_type_is_accepted_and_has_its_effect() {
         .retain(|k, _| !k.starts_with("current_period"));
     past_due["current_period_start"] = json!(T0 + 86_400);
     past_due["current_period_end"] = json!(T0 + 31 * 86_400);
-    accepted(
-        &app,
-        &event(
-            &stripe_id("evt"),
-            "customer.subscription.updated",
-            T0 + 2,
-            past_due,
-        ),
-    )
-    .await;
+    deliver(&app, "customer.subscription.updated", T0 + 2, past_due).await;
     let v = billing_view(&app, &a).await;
     assert_eq!(
         (&v["plan"], &v["plan_status"]),
@@ -227,14 +220,11 @@ async fn each_handled_event_type_is_accepted_and_has_its_effect() {
 
     // invoice.payment_failed, then invoice.paid (basil shape: subscription under parent)
     let in_id = stripe_id("in");
-    accepted(
+    deliver(
         &app,
-        &event(
-            &stripe_id("evt"),
-            "invoice.payment_failed",
-            T0 + 3,
-            invoice(&in_id, &customer, &sub_id, "open"),
-        ),
+        "invoice.payment_failed",
+        T0 + 3,
+        invoice(&in_id, &customer, &sub_id, "open"),
     )
     .await;
     let v = billing_view(&app, &a).await;
@@ -258,11 +248,7 @@ async fn each_handled_event_type_is_accepted_and_has_its_effect() {
     paid.as_object_mut().unwrap().remove("subscription");
     paid["parent"] = json!({"type": "subscription_details",
                             "subscription_details": {"subscription": sub_id, "metadata": {}}});
-    accepted(
-        &app,
-        &event(&stripe_id("evt"), "invoice.paid", T0 + 4, paid),
-    )
-    .await;
+    deliver(&app, "invoice.paid", T0 + 4, paid).await;
     let v = billing_view(&app, &a).await;
     let i = &v["invoices"][0];
     assert_eq!(
@@ -293,14 +279,11 @@ async fn each_handled_event_type_is_accepted_and_has_its_effect() {
     assert_eq!((r.status, &r.json["number"]), (200, &json!("ACME-0001")));
 
     // customer.subscription.deleted: no current subscription, plan back to free.
-    accepted(
+    deliver(
         &app,
-        &event(
-            &stripe_id("evt"),
-            "customer.subscription.deleted",
-            T0 + 5,
-            subscription(&sub_id, &customer, "canceled", "pro", 3),
-        ),
+        "customer.subscription.deleted",
+        T0 + 5,
+        subscription(&sub_id, &customer, "canceled", "pro", 3),
     )
     .await;
     let v = billing_view(&app, &a).await;
@@ -318,8 +301,7 @@ async fn each_handled_event_type_is_accepted_and_has_its_effect() {
 
 #[actix_web::test]
 async fn refused_signatures_answer_401_and_write_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let customer = link_customer(&app, &a).await;
     let before = billing_view(&app, &a).await;
     let body = event(
@@ -389,8 +371,7 @@ async fn refused_signatures_answer_401_and_write_nothing() {
 
 #[actix_web::test]
 async fn a_signed_body_that_is_not_a_readable_event_answers_400() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let customer = link_customer(&app, &a).await;
     for (case, body) in [
         ("not JSON", b"{\"id\": \"evt_1\", \"type\": ".to_vec()),
@@ -428,20 +409,16 @@ async fn a_signed_body_that_is_not_a_readable_event_answers_400() {
 
 #[actix_web::test]
 async fn unhandled_types_and_unknown_customers_are_acknowledged_without_any_write() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let customer = link_customer(&app, &a).await;
     let before = billing_view(&app, &a).await;
 
     // A type Palisade does not handle, even one about our customer.
-    accepted(
+    deliver(
         &app,
-        &event(
-            &stripe_id("evt"),
-            "customer.updated",
-            T0,
-            json!({"id": customer, "object": "customer", "email": "x@acme.example"}),
-        ),
+        "customer.updated",
+        T0,
+        json!({"id": customer, "object": "customer", "email": "x@acme.example"}),
     )
     .await;
     accepted(
@@ -466,7 +443,7 @@ async fn unhandled_types_and_unknown_customers_are_acknowledged_without_any_writ
             invoice(&stripe_id("in"), &stranger, &sub, "paid"),
         ),
     ] {
-        accepted(&app, &event(&stripe_id("evt"), event_type, T0, object)).await;
+        deliver(&app, event_type, T0, object).await;
     }
     // Checkouts that do not name one of our organizations.
     for reference in [
@@ -476,20 +453,12 @@ async fn unhandled_types_and_unknown_customers_are_acknowledged_without_any_writ
     ] {
         let mut object = checkout(&a.org_id, &stripe_id("cus"));
         object["client_reference_id"] = reference;
-        accepted(
-            &app,
-            &event(&stripe_id("evt"), "checkout.session.completed", T0, object),
-        )
-        .await;
+        deliver(&app, "checkout.session.completed", T0, object).await;
     }
     // A checkout of ours without a customer (e.g. a one-off payment).
     let mut object = checkout(&a.org_id, "cus_unused");
     object["customer"] = Value::Null;
-    accepted(
-        &app,
-        &event(&stripe_id("evt"), "checkout.session.completed", T0, object),
-    )
-    .await;
+    deliver(&app, "checkout.session.completed", T0, object).await;
 
     assert_eq!(billing_view(&app, &a).await, before);
     assert_eq!(stored_customer(&app, &a).await, Some(customer));
@@ -512,20 +481,16 @@ async fn unhandled_types_and_unknown_customers_are_acknowledged_without_any_writ
 
 #[actix_web::test]
 async fn out_of_order_events_never_regress_a_subscription_or_an_invoice() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let customer = link_customer(&app, &a).await;
     let sub = stripe_id("sub");
 
     // The newer state arrives first...
-    accepted(
+    deliver(
         &app,
-        &event(
-            &stripe_id("evt"),
-            "customer.subscription.updated",
-            T0 + 100,
-            subscription(&sub, &customer, "active", "team", 5),
-        ),
+        "customer.subscription.updated",
+        T0 + 100,
+        subscription(&sub, &customer, "active", "team", 5),
     )
     .await;
     let newer = billing_view(&app, &a).await;
@@ -564,24 +529,18 @@ async fn out_of_order_events_never_regress_a_subscription_or_an_invoice() {
 
     // Equal seconds: deletion, then an update stamped the same second. Stripe never revives a
     // cancelled subscription, so the update is the older one.
-    accepted(
+    deliver(
         &app,
-        &event(
-            &stripe_id("evt"),
-            "customer.subscription.deleted",
-            T0 + 200,
-            subscription(&sub, &customer, "canceled", "team", 5),
-        ),
+        "customer.subscription.deleted",
+        T0 + 200,
+        subscription(&sub, &customer, "canceled", "team", 5),
     )
     .await;
-    accepted(
+    deliver(
         &app,
-        &event(
-            &stripe_id("evt"),
-            "customer.subscription.updated",
-            T0 + 200,
-            subscription(&sub, &customer, "active", "team", 5),
-        ),
+        "customer.subscription.updated",
+        T0 + 200,
+        subscription(&sub, &customer, "active", "team", 5),
     )
     .await;
     let v = billing_view(&app, &a).await;
@@ -593,25 +552,19 @@ async fn out_of_order_events_never_regress_a_subscription_or_an_invoice() {
 
     // Invoices: paid, then a late payment failure (older, then the same second).
     let inv = stripe_id("in");
-    accepted(
+    deliver(
         &app,
-        &event(
-            &stripe_id("evt"),
-            "invoice.paid",
-            T0 + 10,
-            invoice(&inv, &customer, &sub, "paid"),
-        ),
+        "invoice.paid",
+        T0 + 10,
+        invoice(&inv, &customer, &sub, "paid"),
     )
     .await;
     for created in [T0 + 5, T0 + 10] {
-        accepted(
+        deliver(
             &app,
-            &event(
-                &stripe_id("evt"),
-                "invoice.payment_failed",
-                created,
-                invoice(&inv, &customer, &sub, "open"),
-            ),
+            "invoice.payment_failed",
+            created,
+            invoice(&inv, &customer, &sub, "open"),
         )
         .await;
     }
@@ -644,8 +597,7 @@ async fn subscription_times(app: &TestApp, sub: &str) -> (String, String) {
 
 #[actix_web::test]
 async fn the_same_event_five_times_sequentially_or_concurrently_applies_once() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let customer = link_customer(&app, &a).await;
 
     let sub = stripe_id("sub");
@@ -698,30 +650,23 @@ async fn the_same_event_five_times_sequentially_or_concurrently_applies_once() {
 
 #[actix_web::test]
 async fn an_event_for_one_organizations_customer_never_changes_another() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let b = app.signup("Other").await;
     let cus_a = link_customer(&app, &a).await;
     let cus_b = link_customer(&app, &b).await;
     let sub_b = stripe_id("sub");
-    accepted(
+    deliver(
         &app,
-        &event(
-            &stripe_id("evt"),
-            "customer.subscription.created",
-            T0,
-            subscription(&sub_b, &cus_b, "active", "enterprise", 10),
-        ),
+        "customer.subscription.created",
+        T0,
+        subscription(&sub_b, &cus_b, "active", "enterprise", 10),
     )
     .await;
-    accepted(
+    deliver(
         &app,
-        &event(
-            &stripe_id("evt"),
-            "invoice.paid",
-            T0,
-            invoice(&stripe_id("in"), &cus_b, &sub_b, "paid"),
-        ),
+        "invoice.paid",
+        T0,
+        invoice(&stripe_id("in"), &cus_b, &sub_b, "paid"),
     )
     .await;
     let b_before = billing_view(&app, &b).await;
@@ -741,7 +686,7 @@ async fn an_event_for_one_organizations_customer_never_changes_another() {
             invoice(&stripe_id("in"), &cus_a, &sub_b, "open"),
         ),
     ] {
-        accepted(&app, &event(&stripe_id("evt"), event_type, T0 + 1, object)).await;
+        deliver(&app, event_type, T0 + 1, object).await;
     }
     assert_eq!(billing_view(&app, &b).await, b_before, "B changed");
     let a_view = billing_view(&app, &a).await;
@@ -800,8 +745,7 @@ async fn an_event_for_one_organizations_customer_never_changes_another() {
 
 #[actix_web::test]
 async fn deleting_an_organization_keeps_its_event_ids_so_retries_stay_duplicates() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let customer = link_customer(&app, &a).await;
     let id = stripe_id("evt");
     let body = event(
@@ -837,21 +781,13 @@ async fn the_billing_role_reaches_billing_and_nothing_else() {
         .await
         .unwrap();
     // Every tenant table but the billing ones, from the catalog, so a new table is covered.
-    let tables: Vec<String> = app
-        .db
-        .superuser_client()
-        .await
-        .query(
-            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+    let tables: Vec<String> = palisade_test_support::sql::column(
+        &app.db.superuser_client().await,
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p') \
                AND c.relname NOT IN ('subscriptions', 'invoices', 'organizations') ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    )
+    .await;
     for must in [
         "customers",
         "users",
@@ -1031,8 +967,7 @@ async fn only_post_is_routed_and_bodies_are_bounded() {
 #[actix_web::test]
 async fn a_subscription_or_invoice_that_arrives_before_its_checkout_links_the_organization_named_in_its_metadata()
  {
-    let app = spawn_app().await;
-    let a = app.signup("Early").await;
+    let (app, a) = spawn_app_with_owner("Early").await;
     let b = app.signup("Already linked").await;
     let b_customer = link_customer(&app, &b).await;
     let b_before = billing_view(&app, &b).await;
@@ -1043,28 +978,16 @@ async fn a_subscription_or_invoice_that_arrives_before_its_checkout_links_the_or
     let sub = stripe_id("sub");
     let mut object = subscription(&sub, &customer, "active", "pro", 1);
     object["metadata"] = json!({"organization_id": a.org_id});
-    accepted(
-        &app,
-        &event(
-            &stripe_id("evt"),
-            "customer.subscription.created",
-            T0,
-            object,
-        ),
-    )
-    .await;
+    deliver(&app, "customer.subscription.created", T0, object).await;
     assert_eq!(stored_customer(&app, &a).await, Some(customer.clone()));
     let view = billing_view(&app, &a).await;
     assert_eq!(view["subscription"]["status"], "active", "{view}");
     // The checkout that follows finds the link in place and changes nothing else.
-    accepted(
+    deliver(
         &app,
-        &event(
-            &stripe_id("evt"),
-            "checkout.session.completed",
-            T0 + 1,
-            checkout(&a.org_id, &customer),
-        ),
+        "checkout.session.completed",
+        T0 + 1,
+        checkout(&a.org_id, &customer),
     )
     .await;
     assert_eq!(billing_view(&app, &a).await, view);
@@ -1077,15 +1000,14 @@ async fn a_subscription_or_invoice_that_arrives_before_its_checkout_links_the_or
     object["subscription"] = Value::Null;
     object["parent"] = json!({"type": "subscription_details",
         "subscription_details": {"subscription": stripe_id("sub"), "metadata": {"organization_id": b.org_id}}});
-    accepted(&app, &event(&stripe_id("evt"), "invoice.paid", T0, object)).await;
+    deliver(&app, "invoice.paid", T0, object).await;
     assert_eq!(stored_customer(&app, &b).await, Some(b_customer));
     assert_eq!(billing_view(&app, &b).await, b_before);
 }
 
 #[actix_web::test]
 async fn checkouts_created_and_updated_events_of_the_same_second_never_leave_it_incomplete() {
-    let app = spawn_app().await;
-    let a = app.signup("Same second").await;
+    let (app, a) = spawn_app_with_owner("Same second").await;
     let customer = link_customer(&app, &a).await;
     let sub = stripe_id("sub");
     // Checkout: customer.subscription.created (incomplete) and .updated (active) share a second,
@@ -1096,14 +1018,11 @@ async fn checkouts_created_and_updated_events_of_the_same_second_never_leave_it_
         } else {
             "customer.subscription.created"
         };
-        accepted(
+        deliver(
             &app,
-            &event(
-                &stripe_id("evt"),
-                event_type,
-                T0 + 5,
-                subscription(&sub, &customer, status, "pro", 1),
-            ),
+            event_type,
+            T0 + 5,
+            subscription(&sub, &customer, status, "pro", 1),
         )
         .await;
     }
@@ -1111,14 +1030,11 @@ async fn checkouts_created_and_updated_events_of_the_same_second_never_leave_it_
     assert_eq!(view["subscription"]["status"], "active", "{view}");
     assert_eq!(view["plan_status"], "active", "{view}");
     // A later status of the same second still applies (the later arrival wins among them).
-    accepted(
+    deliver(
         &app,
-        &event(
-            &stripe_id("evt"),
-            "customer.subscription.updated",
-            T0 + 5,
-            subscription(&sub, &customer, "past_due", "pro", 1),
-        ),
+        "customer.subscription.updated",
+        T0 + 5,
+        subscription(&sub, &customer, "past_due", "pro", 1),
     )
     .await;
     assert_eq!(billing_view(&app, &a).await["plan_status"], "past_due");

@@ -5,7 +5,7 @@
 //! DELETE touch nothing; an admin context cannot delete the organization or touch an owner.
 
 use palisade_test_support::sql::{begin_as_user, is_rls_refusal};
-use palisade_test_support::{Account, TestApp, spawn_app};
+use palisade_test_support::{Account, TestApp, spawn_app_with_owner};
 use serde_json::json;
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
@@ -162,8 +162,7 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
 
 #[actix_web::test]
 async fn a_member_context_can_read_but_not_write_admin_tables_at_the_sql_level() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let s = seed(&app, &a, "sqlroles").await;
     assert!(!s.items.is_empty());
     let member = app.add_user(&a, palisade_domain::Role::Member).await;
@@ -269,8 +268,7 @@ async fn a_member_context_can_read_but_not_write_admin_tables_at_the_sql_level()
 
 #[actix_web::test]
 async fn only_an_owner_context_touches_owner_rows_at_the_sql_level() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let admin = app.add_user(&a, palisade_domain::Role::Admin).await;
     let c = app.db.app_client().await;
 
@@ -328,8 +326,7 @@ async fn only_an_owner_context_touches_owner_rows_at_the_sql_level() {
 
 #[actix_web::test]
 async fn tenants_cannot_write_billing_and_the_billing_role_reaches_billing_only() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let billing = billing_client(&app).await;
     let invoice = insert_invoice(&billing, &a.org_id, "open", "A-1").await;
     insert_subscription(&billing, &a.org_id, "active", "pro").await;

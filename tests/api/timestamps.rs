@@ -3,7 +3,7 @@
 //! `/v1/organization`, and in the export, which PostgreSQL writes itself.
 
 use palisade_domain::timestamp::is_canonical;
-use palisade_test_support::spawn_app;
+use palisade_test_support::spawn_app_with_owner;
 use serde_json::Value;
 
 use crate::isolation::seed_all;
@@ -65,8 +65,7 @@ fn check(v: &Value, path: &str, bad: &mut Vec<String>) -> usize {
 
 #[actix_web::test]
 async fn every_timestamp_a_client_sees_is_utc_with_six_fractional_digits() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let seeded = seed_all(&app, &a, "marker-a").await;
     let mut paths: Vec<String> = seeded.items.iter().map(|i| i.path.clone()).collect();
     paths.extend(seeded.views);

@@ -4,7 +4,8 @@
 
 use futures_util::future::join_all;
 use palisade_test_support::{
-    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, spawn_app, unique_number,
+    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, spawn_app_with_owner,
+    unique_number,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -58,8 +59,7 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
 
 #[actix_web::test]
 async fn an_inbound_sms_lands_in_the_numbers_organization_and_nowhere_else() {
-    let app = spawn_app().await;
-    let a = app.signup("Carrier A").await;
+    let (app, a) = spawn_app_with_owner("Carrier A").await;
     let b = app.signup("Carrier B").await;
     let a_number = app.claim_number(&a, &["sms", "voice"]).await;
     app.claim_number(&b, &["sms"]).await;
@@ -110,8 +110,7 @@ async fn an_inbound_sms_lands_in_the_numbers_organization_and_nowhere_else() {
 
 #[actix_web::test]
 async fn unsigned_tampered_or_misaddressed_deliveries_are_refused_and_write_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Carrier").await;
+    let (app, a) = spawn_app_with_owner("Carrier").await;
     let number = app.claim_number(&a, &["sms"]).await;
     let sid = unique_sid("SM");
     let params = inbound(&sid, "+14155550100", &number, "hi");
@@ -211,8 +210,7 @@ fn form(params: &[(&str, &str)]) -> String {
 
 #[actix_web::test]
 async fn deliveries_nobody_can_take_are_acknowledged_and_write_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Carrier").await;
+    let (app, a) = spawn_app_with_owner("Carrier").await;
     let voice_only = app.claim_number(&a, &["voice"]).await;
     // A number nobody holds, one without the sms capability, a short code.
     for to in [unique_number(), voice_only, "12345".to_owned()] {
@@ -254,8 +252,7 @@ async fn deliveries_nobody_can_take_are_acknowledged_and_write_nothing() {
 /// 22021, and Twilio retried it forever).
 #[actix_web::test]
 async fn nul_in_an_inbound_sms_is_replaced_in_the_text_and_refused_in_the_sid() {
-    let app = spawn_app().await;
-    let a = app.signup("Carrier").await;
+    let (app, a) = spawn_app_with_owner("Carrier").await;
     let number = app.claim_number(&a, &["sms"]).await;
     let sid = unique_sid("SM");
     let r = app
@@ -309,11 +306,7 @@ async fn the_same_inbound_sms_five_times_in_a_row_and_five_at_once_is_stored_onc
     let sid = unique_sid("SM");
     let params = inbound(&sid, "+14155550100", &number, "at once");
     let answers = join_all((0..5).map(|_| app.twilio("/webhooks/twilio/sms", &params))).await;
-    assert!(
-        answers.iter().all(|r| r.status == 200),
-        "{:?}",
-        answers.iter().map(|r| r.status).collect::<Vec<_>>()
-    );
+    palisade_test_support::assert_all_ok(&answers);
     assert_eq!(data(&app, &a, "/v1/sms-messages").await.len(), 2);
     assert_eq!(data(&app, &a, "/v1/webhook-deliveries").await.len(), 2);
 }
@@ -324,8 +317,7 @@ async fn spawn_app_with_pool_for_concurrency() -> TestApp {
 
 #[actix_web::test]
 async fn carrier_webhooks_never_open_a_connection_that_bypasses_rls() {
-    let app = spawn_app().await;
-    let a = app.signup("Carrier").await;
+    let (app, a) = spawn_app_with_owner("Carrier").await;
     let number = app.claim_number(&a, &["sms"]).await;
     for _ in 0..3 {
         let r = app
@@ -338,23 +330,6 @@ async fn carrier_webhooks_never_open_a_connection_that_bypasses_rls() {
     }
     assert_eq!(data(&app, &a, "/v1/sms-messages").await.len(), 3);
     // Every connection the server holds to its database: which roles, and can any bypass RLS?
-    let su = app.db.superuser_client().await;
-    let rows = su
-        .query(
-            "SELECT a.usename::text, r.rolbypassrls OR r.rolsuper
-               FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
-              WHERE a.datname = $1 AND a.pid <> pg_backend_pid()",
-            &[&app.db.name],
-        )
-        .await
-        .unwrap();
-    assert!(!rows.is_empty(), "the server holds pooled connections");
-    for row in rows {
-        let (role, bypasses): (String, bool) = (row.get(0), row.get(1));
-        assert_eq!(
-            role, "palisade_app",
-            "a carrier webhook connected as {role}"
-        );
-        assert!(!bypasses);
-    }
+    app.assert_connections_are_the_app_role("a carrier webhook")
+        .await;
 }

@@ -6,8 +6,8 @@
 
 use futures_util::future::join_all;
 use palisade_test_support::{
-    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, TestResponse, spawn_app,
-    spawn_app_with_pool, unique_number,
+    Account, TEST_PUBLIC_BASE_URL, TEST_TWILIO_AUTH_TOKEN, TestApp, TestResponse, Unchanged,
+    percent_encode, spawn_app_with_owner, spawn_app_with_pool, unique_number,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -96,6 +96,34 @@ async fn call_callback(
     params.push(("Timestamp", timestamp));
     params.extend_from_slice(extra);
     app.twilio(&voice_path(call_id), &params).await
+}
+
+/// One inbound call's voice status callbacks (without our id), from `from` to `to`.
+struct InboundCall<'a> {
+    app: &'a TestApp,
+    sid: &'a str,
+    from: &'a str,
+    to: &'a str,
+}
+
+impl<'a> InboundCall<'a> {
+    fn new(app: &'a TestApp, sid: &'a str, from: &'a str, to: &'a str) -> Self {
+        InboundCall { app, sid, from, to }
+    }
+
+    /// Each callback `(status, SequenceNumber, Timestamp)` in turn, each answered with TwiML.
+    async fn sends(&self, callbacks: &[(&str, &str, &str)]) {
+        for (status, seq, ts) in callbacks {
+            self.sends_with(status, seq, ts, &[]).await;
+        }
+    }
+
+    /// [`InboundCall::sends`] with `extra` parameters.
+    async fn sends_with(&self, status: &str, seq: &str, ts: &str, extra: &[(&str, &str)]) {
+        let (app, sid, from, to) = (self.app, self.sid, self.from, self.to);
+        let r = call_callback(app, None, sid, status, seq, ts, "inbound", from, to, extra).await;
+        assert_twiml(&r);
+    }
 }
 
 async fn get(app: &TestApp, acct: &Account, path: &str) -> TestResponse {
@@ -189,8 +217,7 @@ async fn deliveries(app: &TestApp, acct: &Account, kind: &str) -> Vec<Value> {
 
 #[actix_web::test]
 async fn status_callbacks_advance_the_message_and_keep_the_campaign_counters_true() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (campaign, m) = campaign_with(
         &app,
         &a,
@@ -280,8 +307,7 @@ async fn status_callbacks_advance_the_message_and_keep_the_campaign_counters_tru
 
 #[actix_web::test]
 async fn a_late_status_never_moves_a_message_back_and_is_recorded_as_stale() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let (campaign, m) = campaign_with(&app, &a, "Late", &["+14155550101"]).await;
     let sid = unique_sid("SM");
 
@@ -315,8 +341,7 @@ async fn a_late_status_never_moves_a_message_back_and_is_recorded_as_stale() {
 
 #[actix_web::test]
 async fn callbacks_with_colliding_sids_touch_only_the_message_they_name() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
     let (a_campaign, a_msgs) = campaign_with(&app, &a, "A", &["+14155550101"]).await;
     let (b_campaign, b_msgs) = campaign_with(&app, &b, "B", &["+14155550101"]).await;
@@ -329,13 +354,17 @@ async fn callbacks_with_colliding_sids_touch_only_the_message_they_name() {
     assert_eq!(message(&app, &a, a_msg).await["carrier_sid"], sid.as_str());
     assert_eq!(message(&app, &b, b_msg).await["carrier_sid"], sid.as_str());
 
-    let b_message = get(&app, &b, &format!("/v1/sms-messages/{b_msg}"))
-        .await
-        .text;
-    let b_campaign_json = get(&app, &b, &format!("/v1/sms-campaigns/{b_campaign}"))
-        .await
-        .text;
-    let b_deliveries = get(&app, &b, "/v1/webhook-deliveries").await.text;
+    // What each organization sees of its message, its campaign and its deliveries.
+    let a_views = [
+        format!("/v1/sms-messages/{a_msg}"),
+        "/v1/webhook-deliveries".to_owned(),
+    ];
+    let b_views = [
+        format!("/v1/sms-messages/{b_msg}"),
+        format!("/v1/sms-campaigns/{b_campaign}"),
+        "/v1/webhook-deliveries".to_owned(),
+    ];
+    let b_before = Unchanged::http(&app, &b, &b_views).await;
 
     // Named by A's id: only A's message moves.
     assert_twiml(&sms_callback(&app, Some(a_msg), &sid, "delivered").await);
@@ -344,77 +373,24 @@ async fn callbacks_with_colliding_sids_touch_only_the_message_they_name() {
         counts(&app, &a, &a_campaign).await,
         json!({"sent": 1, "delivered": 1, "undelivered": 0, "failed": 0})
     );
-    assert_eq!(
-        get(&app, &b, &format!("/v1/sms-messages/{b_msg}"))
-            .await
-            .text,
-        b_message
-    );
-    assert_eq!(
-        get(&app, &b, &format!("/v1/sms-campaigns/{b_campaign}"))
-            .await
-            .text,
-        b_campaign_json
-    );
-    assert_eq!(
-        get(&app, &b, "/v1/webhook-deliveries").await.text,
-        b_deliveries
-    );
+    b_before.assert_http(&app).await;
 
     // The SID alone is ambiguous: acknowledged, nothing written in either organization.
-    let a_message = get(&app, &a, &format!("/v1/sms-messages/{a_msg}"))
-        .await
-        .text;
-    let a_deliveries = get(&app, &a, "/v1/webhook-deliveries").await.text;
+    let a_before = Unchanged::http(&app, &a, &a_views).await;
     assert_twiml(&sms_callback(&app, None, &sid, "failed").await);
-    assert_eq!(
-        get(&app, &a, &format!("/v1/sms-messages/{a_msg}"))
-            .await
-            .text,
-        a_message
-    );
-    assert_eq!(
-        get(&app, &b, &format!("/v1/sms-messages/{b_msg}"))
-            .await
-            .text,
-        b_message
-    );
-    assert_eq!(
-        get(&app, &a, "/v1/webhook-deliveries").await.text,
-        a_deliveries
-    );
-    assert_eq!(
-        get(&app, &b, "/v1/webhook-deliveries").await.text,
-        b_deliveries
-    );
+    a_before.assert_http(&app).await;
+    b_before.assert_http(&app).await;
 
     // A's id with another SID than the one A's message holds: not A's message, not B's.
     assert_twiml(&sms_callback(&app, Some(a_msg), &unique_sid("SM"), "failed").await);
-    assert_eq!(
-        get(&app, &a, &format!("/v1/sms-messages/{a_msg}"))
-            .await
-            .text,
-        a_message
-    );
-    assert_eq!(
-        get(&app, &a, "/v1/webhook-deliveries").await.text,
-        a_deliveries
-    );
-    assert_eq!(
-        get(&app, &b, &format!("/v1/sms-messages/{b_msg}"))
-            .await
-            .text,
-        b_message
-    );
+    a_before.assert_http(&app).await;
+    b_before.assert_http(&app).await;
 
     // And a callback naming B's message moves B's row only.
     assert_twiml(&sms_callback(&app, Some(b_msg), &sid, "undelivered").await);
     assert_eq!(message(&app, &b, b_msg).await["status"], "undelivered");
     assert_eq!(message(&app, &a, a_msg).await["status"], "delivered");
-    assert_eq!(
-        get(&app, &a, "/v1/webhook-deliveries").await.text,
-        a_deliveries
-    );
+    a_before.assert_http(&app).await;
 }
 
 /// Posts `params` to `path` with `signature` (or none), form-encoded.
@@ -426,7 +402,7 @@ async fn post_form(
 ) -> TestResponse {
     let body = params
         .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&");
     let mut headers = vec![(
@@ -437,18 +413,6 @@ async fn post_form(
         headers.push(("X-Twilio-Signature", s));
     }
     palisade_test_support::request(&app.addr, "POST", path, &headers, Some(body.as_bytes())).await
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn sign(path: &str, params: &[(&str, &str)]) -> String {
@@ -518,8 +482,7 @@ async fn assert_refused(app: &TestApp, path: &str, other_path: &str, params: &[(
 
 #[actix_web::test]
 async fn unsigned_or_tampered_status_callbacks_are_refused_and_write_nothing() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let number = app.claim_number(&a, &["voice"]).await;
     let (campaign, m) = campaign_with(&app, &a, "Signed", &["+14155550101", "+14155550102"]).await;
     let untouched = [
@@ -559,13 +522,9 @@ async fn unsigned_or_tampered_status_callbacks_are_refused_and_write_nothing() {
     );
 
     // The voice route: a call of ours (by call_id) and one routed by our number.
-    let r = app
-        .post(
-            &a,
-            "/v1/calls",
-            &json!({"direction": "outbound", "from_number": number, "to_number": "+14155550142"}),
-        )
-        .await;
+    let outbound =
+        json!({"direction": "outbound", "from_number": number, "to_number": "+14155550142"});
+    let r = app.post(&a, "/v1/calls", &outbound).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let call = id(&r.json).to_owned();
     let call_before = json_of(&app, &a, &format!("/v1/calls/{call}")).await;
@@ -618,8 +577,7 @@ async fn unsigned_or_tampered_status_callbacks_are_refused_and_write_nothing() {
 
 #[actix_web::test]
 async fn malformed_callbacks_are_400_and_unknown_ones_are_acknowledged_without_a_write() {
-    let app = spawn_app().await;
-    let a = app.signup("Sender").await;
+    let (app, a) = spawn_app_with_owner("Sender").await;
     let number = app.claim_number(&a, &["voice"]).await;
     let (_, m) = campaign_with(&app, &a, "Odd", &["+14155550101"]).await;
     let untouched = message(&app, &a, &m[0]).await;
@@ -745,8 +703,7 @@ async fn malformed_callbacks_are_400_and_unknown_ones_are_acknowledged_without_a
 
 #[actix_web::test]
 async fn an_inbound_calls_callbacks_build_its_row_in_the_numbers_organization() {
-    let app = spawn_app().await;
-    let a = app.signup("Callee").await;
+    let (app, a) = spawn_app_with_owner("Callee").await;
     let b = app.signup("Other").await;
     let number = app.claim_number(&a, &["voice"]).await;
     app.claim_number(&b, &["voice"]).await;
@@ -832,42 +789,19 @@ async fn an_inbound_calls_callbacks_build_its_row_in_the_numbers_organization() 
 
 #[actix_web::test]
 async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
-    let app = spawn_app().await;
-    let a = app.signup("Callee").await;
+    let (app, a) = spawn_app_with_owner("Callee").await;
     let number = app.claim_number(&a, &["voice"]).await;
     let sid = unique_sid("CA");
-    let cb = |status: &'static str,
-              seq: &'static str,
-              ts: &'static str,
-              extra: &'static [(&'static str, &'static str)]| {
-        let (app, sid, number) = (&app, sid.clone(), number.clone());
-        async move {
-            call_callback(
-                app,
-                None,
-                &sid,
-                status,
-                seq,
-                ts,
-                "inbound",
-                "+14155550123",
-                &number,
-                extra,
-            )
-            .await
-        }
-    };
+    let call = InboundCall::new(&app, &sid, "+14155550123", &number);
     // The last callback arrives first: the call is recorded already completed, its start
     // derived from the duration.
-    assert_twiml(
-        &cb(
-            "completed",
-            "3",
-            "Tue, 14 Jul 2020 20:08:00 +0000",
-            &[("CallDuration", "30")],
-        )
-        .await,
-    );
+    call.sends_with(
+        "completed",
+        "3",
+        "Tue, 14 Jul 2020 20:08:00 +0000",
+        &[("CallDuration", "30")],
+    )
+    .await;
     let done = data(&app, &a, "/v1/calls").await[0].clone();
     assert_eq!(done["status"], "completed");
     assert_eq!(done["started_at"], "2020-07-14T20:07:30.000000Z");
@@ -875,9 +809,12 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
     assert_eq!(done["duration_seconds"], 30);
     assert_eq!(done["last_sequence_number"], 3);
     // Then the older ones: nothing moves.
-    assert_twiml(&cb("in-progress", "2", "Tue, 14 Jul 2020 20:07:31 +0000", &[]).await);
-    assert_twiml(&cb("ringing", "1", "Tue, 14 Jul 2020 20:07:20 +0000", &[]).await);
-    assert_twiml(&cb("initiated", "0", "Tue, 14 Jul 2020 20:07:19 +0000", &[]).await);
+    call.sends(&[
+        ("in-progress", "2", "Tue, 14 Jul 2020 20:07:31 +0000"),
+        ("ringing", "1", "Tue, 14 Jul 2020 20:07:20 +0000"),
+        ("initiated", "0", "Tue, 14 Jul 2020 20:07:19 +0000"),
+    ])
+    .await;
     assert_eq!(data(&app, &a, "/v1/calls").await, vec![done.clone()]);
     let recorded = deliveries(&app, &a, "voice.status").await;
     assert_eq!(recorded.len(), 4);
@@ -892,27 +829,13 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
 
     // In order with a gap (3 before 2 never came): 1, then 3, then the late 2.
     let sid = unique_sid("CA");
-    let cb = |status: &'static str, seq: &'static str, ts: &'static str| {
-        let (app, sid, number) = (&app, sid.clone(), number.clone());
-        async move {
-            call_callback(
-                app,
-                None,
-                &sid,
-                status,
-                seq,
-                ts,
-                "inbound",
-                "+14155550124",
-                &number,
-                &[],
-            )
-            .await
-        }
-    };
-    assert_twiml(&cb("ringing", "1", "Tue, 14 Jul 2020 21:00:00 +0000").await);
-    assert_twiml(&cb("no-answer", "3", "Tue, 14 Jul 2020 21:00:30 +0000").await);
-    assert_twiml(&cb("in-progress", "2", "Tue, 14 Jul 2020 21:00:10 +0000").await);
+    let call = InboundCall::new(&app, &sid, "+14155550124", &number);
+    call.sends(&[
+        ("ringing", "1", "Tue, 14 Jul 2020 21:00:00 +0000"),
+        ("no-answer", "3", "Tue, 14 Jul 2020 21:00:30 +0000"),
+        ("in-progress", "2", "Tue, 14 Jul 2020 21:00:10 +0000"),
+    ])
+    .await;
     let calls = data(&app, &a, "/v1/calls?status=no_answer").await;
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["started_at"], Value::Null, "never answered");
@@ -921,26 +844,12 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
 
     // Twilio's `canceled` (hung up before an answer) is our `cancelled`, and final.
     let sid = unique_sid("CA");
-    let cb = |status: &'static str, seq: &'static str, ts: &'static str| {
-        let (app, sid, number) = (&app, sid.clone(), number.clone());
-        async move {
-            call_callback(
-                app,
-                None,
-                &sid,
-                status,
-                seq,
-                ts,
-                "inbound",
-                "+14155550126",
-                &number,
-                &[],
-            )
-            .await
-        }
-    };
-    assert_twiml(&cb("ringing", "1", "Tue, 14 Jul 2020 22:00:00 +0000").await);
-    assert_twiml(&cb("canceled", "2", "Tue, 14 Jul 2020 22:00:05 +0000").await);
+    let call = InboundCall::new(&app, &sid, "+14155550126", &number);
+    call.sends(&[
+        ("ringing", "1", "Tue, 14 Jul 2020 22:00:00 +0000"),
+        ("canceled", "2", "Tue, 14 Jul 2020 22:00:05 +0000"),
+    ])
+    .await;
     let calls = data(&app, &a, "/v1/calls?status=cancelled").await;
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["call_sid"], sid.as_str());
@@ -984,8 +893,7 @@ async fn voice_callbacks_apply_in_sequence_order_and_late_ones_are_stale() {
 
 #[actix_web::test]
 async fn outbound_calls_are_routed_by_call_id_or_by_our_calling_number() {
-    let app = spawn_app().await;
-    let a = app.signup("Caller").await;
+    let (app, a) = spawn_app_with_owner("Caller").await;
     let b = app.signup("Callee").await;
     let a_number = app.claim_number(&a, &["voice"]).await;
     let b_number = app.claim_number(&b, &["voice"]).await;
@@ -1073,8 +981,7 @@ async fn outbound_calls_are_routed_by_call_id_or_by_our_calling_number() {
 
 #[actix_web::test]
 async fn a_dial_child_leg_is_never_routed_by_its_from_number() {
-    let app = spawn_app().await;
-    let a = app.signup("Forwarder").await;
+    let (app, a) = spawn_app_with_owner("Forwarder").await;
     let b = app.signup("Original caller").await;
     let a_number = app.claim_number(&a, &["voice"]).await;
     let b_number = app.claim_number(&b, &["voice"]).await;
@@ -1107,8 +1014,7 @@ async fn a_dial_child_leg_is_never_routed_by_its_from_number() {
 
 #[actix_web::test]
 async fn a_call_sid_another_organization_made_up_never_routes_our_callbacks_to_it() {
-    let app = spawn_app().await;
-    let a = app.signup("Callee").await;
+    let (app, a) = spawn_app_with_owner("Callee").await;
     let b = app.signup("Squatter").await;
     let number = app.claim_number(&a, &["voice"]).await;
     // B records, through the API, a call with the SID A's incoming call will have (and A's
@@ -1288,8 +1194,7 @@ async fn concurrent_callbacks_with_different_statuses_end_at_the_furthest_one() 
 
 #[actix_web::test]
 async fn status_callbacks_never_open_a_connection_that_bypasses_rls() {
-    let app = spawn_app().await;
-    let a = app.signup("Carrier").await;
+    let (app, a) = spawn_app_with_owner("Carrier").await;
     let number = app.claim_number(&a, &["voice"]).await;
     let (_, m) = campaign_with(&app, &a, "Roles", &["+14155550101"]).await;
     let sid = unique_sid("SM");
@@ -1317,25 +1222,8 @@ async fn status_callbacks_never_open_a_connection_that_bypasses_rls() {
     assert_eq!(deliveries(&app, &a, "sms.status").await.len(), 3);
     assert_eq!(deliveries(&app, &a, "voice.status").await.len(), 2);
     // Every connection the server holds to its database: which roles, and can any bypass RLS?
-    let su = app.db.superuser_client().await;
-    let rows = su
-        .query(
-            "SELECT a.usename::text, r.rolbypassrls OR r.rolsuper
-               FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
-              WHERE a.datname = $1 AND a.pid <> pg_backend_pid()",
-            &[&app.db.name],
-        )
-        .await
-        .unwrap();
-    assert!(!rows.is_empty(), "the server holds pooled connections");
-    for row in rows {
-        let (role, bypasses): (String, bool) = (row.get(0), row.get(1));
-        assert_eq!(
-            role, "palisade_app",
-            "a status callback connected as {role}"
-        );
-        assert!(!bypasses);
-    }
+    app.assert_connections_are_the_app_role("a status callback")
+        .await;
 }
 
 /// Seeds, for the isolation tests, an outbound SMS (campaign and recipient over the API) that a

@@ -6,21 +6,8 @@
 //! manages credentials (invitations, password change, ...) takes `UserSession` and gets a row.
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, TestResponse, spawn_app};
+use palisade_test_support::{Account, KeyHeader, RawKey, TestApp, spawn_app_with_owner};
 use serde_json::{Value, json};
-
-/// Sends a request authenticated by an API key, as `Authorization: Bearer` or `X-API-Key`.
-async fn with_key(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    key: &str,
-    bearer: bool,
-    body: Option<&Value>,
-) -> TestResponse {
-    let how = if bearer { "bearer" } else { "x-api-key" };
-    crate::api_keys::with_key(app, method, path, key, how, body).await
-}
 
 /// Everything the organization holds, as its owner exports it, less the keys' `last_used_at`
 /// (using a key stamps it; that is bookkeeping, not a change the key made).
@@ -34,19 +21,12 @@ async fn snapshot(app: &TestApp, owner: &Account) -> Value {
     tables
 }
 
-/// Mints a key as `by`: the key and its id.
-async fn mint(app: &TestApp, by: &Account, name: &str, role: &str) -> (String, String) {
-    let (key, created) = crate::api_keys::mint(app, by, name, role).await;
-    (key, created["id"].as_str().unwrap().to_owned())
-}
-
 #[actix_web::test]
 async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
+    let (app, owner) = spawn_app_with_owner("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
-    let (key, key_id) = mint(&app, &owner, "leaked", "admin").await;
-    let (_, other_key_id) = mint(&app, &admin, "other", "admin").await;
+    let key = app.api_key(&owner, "leaked", Role::Admin).await;
+    let (key_id, other_key_id) = (&key.id, app.api_key(&admin, "other", Role::Admin).await.id);
     let r = app
         .post(
             &owner,
@@ -103,12 +83,14 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
 
     let before = snapshot(&app, &owner).await;
     for (method, path, body) in &routes {
-        for bearer in [true, false] {
-            let r = with_key(&app, method, path, &key, bearer, body.as_ref()).await;
+        for header in KeyHeader::BOTH {
+            let r = app
+                .request_as(&key.in_header(header), method, path, body.as_ref(), &[])
+                .await;
             r.assert_error_at(
                 403,
                 "requires_user_session",
-                format_args!("{method} {path} (bearer: {bearer})"),
+                format_args!("{method} {path} ({header:?})"),
             );
             assert!(r.json["message"].as_str().unwrap().contains("user"));
         }
@@ -120,18 +102,15 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
     }
 
     // The key itself still works where it may (the guard is about the route, not the key)...
-    let r = with_key(&app, "GET", "/v1/api-keys", &key, true, None).await;
+    let r = app.get(&key, "/v1/api-keys").await;
     assert_eq!(r.status, 200, "{}", r.text);
     // ...an unknown key on a guarded route is still 401: authentication comes first...
-    let r = with_key(
-        &app,
-        "POST",
-        "/v1/api-keys",
+    let unknown = RawKey(
         "pk_live_0000000000000000000000000000000000000000",
-        true,
-        Some(&json!({"name": "x", "role": "member"})),
-    )
-    .await;
+        KeyHeader::Bearer,
+    );
+    let body = json!({"name": "x", "role": "member"});
+    let r = app.post(&unknown, "/v1/api-keys", &body).await;
     assert_eq!(r.status, 401, "{}", r.text);
     // ...and a user's session does each of these things (the role rules still apply). The
     // password change ends the session's token, so it comes last, before the deletion.
@@ -145,7 +124,7 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
             r.text
         );
     }
-    let r = with_key(&app, "GET", "/v1/customers", &key, true, None).await;
+    let r = app.get(&key, "/v1/customers").await;
     assert_eq!(r.status, 401, "revoked by the owner's session: {}", r.text);
     let (method, path, body) = &routes[routes.len() - 2];
     let r = app

@@ -1,26 +1,26 @@
 //! `/v1/webhooks`: CRUD, the URL validation table, the signing secret shown once (and rotated),
 //! roles, filters and pagination.
 
-use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, spawn_app};
+use palisade_test_support::{
+    Account, TestApp, TestResponse, spawn_app_with_owner, spawn_app_with_team,
+};
 use serde_json::{Value, json};
 
+/// `POST /v1/webhooks` of `url` for `customer.created`, as `acct`.
+async fn post(app: &TestApp, acct: &Account, url: &str) -> TestResponse {
+    let body = json!({"url": url, "event_types": ["customer.created"]});
+    app.post(acct, "/v1/webhooks", &body).await
+}
+
 async fn create(app: &TestApp, acct: &Account, url: &str) -> Value {
-    let r = app
-        .post(
-            &acct,
-            "/v1/webhooks",
-            &json!({"url": url, "event_types": ["customer.created"]}),
-        )
-        .await;
+    let r = post(app, acct, url).await;
     assert_eq!(r.status, 201, "{url}: {}", r.text);
     r.json
 }
 
 #[actix_web::test]
 async fn the_url_validation_table() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let good = [
         (
             "https://hooks.example.com/palisade",
@@ -116,13 +116,7 @@ async fn the_url_validation_table() {
         "https://[::127.0.0.1]/",
     ];
     for input in bad {
-        let r = app
-            .post(
-                &a,
-                "/v1/webhooks",
-                &json!({"url": input, "event_types": ["customer.created"]}),
-            )
-            .await;
+        let r = post(&app, &a, input).await;
         assert_eq!(r.status, 422, "{input:?} accepted: {}", r.text);
         assert_eq!(r.json["fields"][0]["field"], "url", "{input:?}");
     }
@@ -139,8 +133,7 @@ async fn the_url_validation_table() {
 
 #[actix_web::test]
 async fn crud_with_a_secret_shown_once_and_rotated() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let r = app
         .call(
             "POST",
@@ -190,14 +183,8 @@ async fn crud_with_a_secret_shown_once_and_rotated() {
     assert!(!r.text.contains(&secret));
 
     // Rotation shows the new secret once; the stored one changes; neither is shown again.
-    let r = app
-        .call(
-            "POST",
-            &format!("{path}/rotate-secret"),
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let rotate = format!("{path}/rotate-secret");
+    let r = app.request_as(&a, "POST", &rotate, None, &[]).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let rotated = r.json["signing_secret"].as_str().unwrap().to_owned();
@@ -229,21 +216,13 @@ async fn crud_with_a_secret_shown_once_and_rotated() {
     assert_eq!(r.status, 204);
     let r = app.get(&a, &path).await;
     assert_eq!(r.status, 404);
-    let r = app
-        .call(
-            "POST",
-            &format!("{path}/rotate-secret"),
-            Some(&a.token),
-            None,
-        )
-        .await;
+    let r = app.request_as(&a, "POST", &rotate, None, &[]).await;
     assert_eq!(r.status, 404);
 }
 
 #[actix_web::test]
 async fn validation_of_event_types_and_other_fields() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     for (body, field) in [
         (json!({"url": "https://hooks.example.com/"}), "event_types"),
         (
@@ -284,10 +263,7 @@ async fn validation_of_event_types_and_other_fields() {
 
 #[actix_web::test]
 async fn members_read_admins_write() {
-    let app = spawn_app().await;
-    let owner = app.signup("Acme").await;
-    let admin = app.add_user(&owner, Role::Admin).await;
-    let member = app.add_user(&owner, Role::Member).await;
+    let (app, _owner, admin, member) = spawn_app_with_team("Acme").await;
     let w = create(&app, &admin, "https://hooks.example.com/by-admin").await;
     let path = format!("/v1/webhooks/{}", w["id"].as_str().unwrap());
     let body = json!({"url": "https://hooks.example.com/m", "event_types": ["customer.created"]});
@@ -309,8 +285,7 @@ async fn members_read_admins_write() {
 
 #[actix_web::test]
 async fn another_organizations_webhook_cannot_be_rotated_and_filters_work() {
-    let app = spawn_app().await;
-    let a = app.signup("Tenant A").await;
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
     let b = app.signup("Tenant B").await;
     let wb = create(&app, &b, "https://hooks.example.com/b").await;
     let path = format!("/v1/webhooks/{}/rotate-secret", wb["id"].as_str().unwrap());

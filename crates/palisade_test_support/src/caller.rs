@@ -96,9 +96,20 @@ impl ApiKey {
 
 impl Credential for ApiKey {
     fn auth_headers(&self) -> Vec<(&'static str, String)> {
-        match self.header {
-            KeyHeader::Bearer => self.key.auth_headers(),
-            KeyHeader::XApiKey => vec![("X-API-Key", self.key.clone())],
+        RawKey(&self.key, self.header).auth_headers()
+    }
+}
+
+/// Any string sent in the header an API key would travel in: a revoked, unknown or malformed
+/// key, or a token where a key belongs.
+#[derive(Debug, Clone, Copy)]
+pub struct RawKey<'k>(pub &'k str, pub KeyHeader);
+
+impl Credential for RawKey<'_> {
+    fn auth_headers(&self) -> Vec<(&'static str, String)> {
+        match self.1 {
+            KeyHeader::Bearer => self.0.auth_headers(),
+            KeyHeader::XApiKey => vec![("X-API-Key", self.0.to_owned())],
         }
     }
 }
@@ -189,6 +200,41 @@ impl TestApp {
         }
     }
 
+    /// The ids of every item of the list at `path` (no query string of its own), walked in
+    /// pages of `limit` ([`TestApp::walk`]).
+    pub async fn walk_ids(
+        &self,
+        who: &(impl Credential + ?Sized),
+        path: &str,
+        limit: usize,
+    ) -> Vec<String> {
+        let items = self.walk(who, path, "", limit).await;
+        items.iter().map(|i| id(i).to_owned()).collect()
+    }
+
+    /// One page of the list at `path` as `who` reads it (200): its ids and its `next_cursor`.
+    pub async fn page(
+        &self,
+        who: &(impl Credential + ?Sized),
+        path: &str,
+    ) -> (Vec<String>, Option<String>) {
+        let page = self.get_ok(who, path).await;
+        (ids(&page), page["next_cursor"].as_str().map(str::to_owned))
+    }
+
+    /// Each of `writes` (method, path, JSON body) sent as `who` answers 403 `forbidden` (the
+    /// failure names the request).
+    pub async fn assert_forbidden(
+        &self,
+        who: &(impl Credential + ?Sized),
+        writes: &[(&str, &str, Option<Value>)],
+    ) {
+        for (method, path, body) in writes {
+            let r = self.request_as(who, method, path, body.as_ref(), &[]).await;
+            r.assert_error_at(403, "forbidden", format_args!("{method} {path}"));
+        }
+    }
+
     /// A person of `role` added to `owner`'s organization (by invitation, as a client would).
     pub async fn member_of(&self, owner: &Account, role: Role) -> Account {
         self.add_user(owner, role).await
@@ -229,4 +275,27 @@ pub fn id(resource: &Value) -> &str {
     resource["id"]
         .as_str()
         .unwrap_or_else(|| panic!("no id in {resource}"))
+}
+
+/// The `field`s an error answer's `fields` name, in order (panics when it has none).
+pub fn fields(answer: &Value) -> Vec<String> {
+    answer["fields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no fields in {answer}"))
+        .iter()
+        .map(|f| f["field"].as_str().expect("a field").to_owned())
+        .collect()
+}
+
+/// `s` percent-encoded for a URL or a form body: every byte but the unreserved ones.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -44,6 +44,34 @@ impl TestResponse {
     }
 }
 
+/// Every answer of `answers` (the same request sent several times) is 200 (the failure lists
+/// each status and body).
+#[track_caller]
+pub fn assert_all_ok(answers: &[TestResponse]) {
+    let all: Vec<_> = answers.iter().map(|r| (r.status, &r.text)).collect();
+    assert!(all.iter().all(|(status, _)| *status == 200), "{all:?}");
+}
+
+/// An id of another organization's row (`foreign`) is answered exactly like an id no one holds
+/// (`missing`): 422, `field` `not_found`.
+#[track_caller]
+pub fn assert_foreign_like_missing(foreign: &TestResponse, missing: &TestResponse, field: &str) {
+    assert_eq!(
+        (foreign.status, &foreign.json),
+        (missing.status, &missing.json),
+        "another organization's {field} answered unlike a missing one"
+    );
+    let not_found = serde_json::json!([
+        {"field": field, "code": "not_found", "reason": "does not exist in this organization"}
+    ]);
+    assert_eq!(
+        (foreign.status, &foreign.json["fields"]),
+        (422, &not_found),
+        "{}",
+        foreign.text
+    );
+}
+
 /// Sends one request and reads the whole response (`Connection: close`).
 pub async fn request(
     addr: &str,

@@ -25,6 +25,7 @@
 mod caller;
 pub mod command;
 mod http;
+mod server_db;
 pub mod smtp;
 pub mod sql;
 mod unchanged;
@@ -46,8 +47,10 @@ use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral
 use palisade_server::startup::{AppConfig, Application, StartupError};
 use tokio_postgres::Client;
 
-pub use caller::{Anonymous, ApiKey, Credential, KeyHeader, id, ids};
-pub use http::{TestResponse, request};
+pub use caller::{
+    Anonymous, ApiKey, Credential, KeyHeader, RawKey, fields, id, ids, percent_encode,
+};
+pub use http::{TestResponse, assert_all_ok, assert_foreign_like_missing, request};
 pub use smtp::{ReceivedMail, SmtpServer};
 pub use unchanged::Unchanged;
 
@@ -276,8 +279,8 @@ impl TestDb {
 
     /// A new database migrated only up to migration `version` (the superuser's files first,
     /// as bootstrap does), to test an upgrade from there: write what an older version would have
-    /// written (as the superuser), then `schema::migrate(&db.url_as(schema::OWNER_ROLE))` and
-    /// `schema::install_definers`, and look at what the upgrade made of it.
+    /// written (as the superuser), then [`TestDb::upgrade`], and look at what the upgrade made of
+    /// it.
     pub async fn at_version(version: i32) -> Self {
         let name = format!("palisade_upgrade_{}", uuid::Uuid::new_v4().simple());
         let su_url = cluster().superuser_url("postgres");
@@ -306,6 +309,17 @@ impl TestDb {
             .await
             .unwrap_or_else(|e| panic!("migrate up to V{version}: {e}"));
         db
+    }
+
+    /// The rest of the upgrade of a database made by [`TestDb::at_version`], as `palisade migrate`
+    /// runs it: every later migration as the owner, then the definer functions.
+    pub async fn upgrade(&self) {
+        schema::migrate(&self.url_as(schema::OWNER_ROLE))
+            .await
+            .unwrap_or_else(|e| panic!("migrate: {e}"));
+        schema::install_definers(&cluster().superuser_url("postgres"), &self.name)
+            .await
+            .unwrap_or_else(|e| panic!("definers: {e}"));
     }
 
     /// URL for a role of ours with the test password.
@@ -494,6 +508,22 @@ pub async fn try_spawn_app_on_configured(
 /// Starts the application with a pool of 4 connections.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with_pool(4).await
+}
+
+/// [`spawn_app`] and the owner of an organization signed up on it as `org`: most tests' opening.
+pub async fn spawn_app_with_owner(org: &str) -> (TestApp, Account) {
+    let app = spawn_app().await;
+    let owner = app.signup(org).await;
+    (app, owner)
+}
+
+/// [`spawn_app_with_owner`] and an admin and a member of the same organization (added by
+/// invitation): the opening of the tests of who may do what.
+pub async fn spawn_app_with_team(org: &str) -> (TestApp, Account, Account, Account) {
+    let (app, owner) = spawn_app_with_owner(org).await;
+    let admin = app.add_user(&owner, palisade_domain::Role::Admin).await;
+    let member = app.add_user(&owner, palisade_domain::Role::Member).await;
+    (app, owner, admin, member)
 }
 
 /// A signed-up organization with its owner's credentials.

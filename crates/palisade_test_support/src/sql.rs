@@ -147,3 +147,46 @@ impl crate::TestApp {
         .await
     }
 }
+
+/// The first column of every row `sql` (no parameters) answers on `c`, in order, collected.
+pub async fn column<T, C>(c: &Client, sql: &str) -> C
+where
+    T: for<'r> tokio_postgres::types::FromSql<'r>,
+    C: FromIterator<T>,
+{
+    c.query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The first two columns of every row `sql` (no parameters) answers on `c`, as pairs, collected.
+pub async fn pairs<A, B, C>(c: &Client, sql: &str) -> C
+where
+    A: for<'r> tokio_postgres::types::FromSql<'r>,
+    B: for<'r> tokio_postgres::types::FromSql<'r>,
+    C: FromIterator<(A, B)>,
+{
+    c.query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+/// A new organization, inserted as the app role in its own context as its owner: its id. The
+/// transaction stays open for the organization's first rows (the caller commits).
+pub async fn begin_new_organization(c: &Client) -> Uuid {
+    let org = Uuid::now_v7();
+    begin_as(c, org, "owner").await;
+    c.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'org')",
+        &[&org],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("insert the organization: {e:?}"));
+    org
+}
