@@ -277,8 +277,7 @@ async fn patch_null_is_refused_on_required_fields_and_clears_optional_ones() {
 /// text, `invalid` for format and choice; each names its field, and nothing is created.
 #[actix_web::test]
 async fn field_codes_say_what_kind_of_value_was_refused() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let long = "x".repeat(201);
     let cases: &[(&str, Value, &str, &str)] = &[
         ("/v1/customers", json!({"name": long}), "name", "too_long"),

@@ -230,8 +230,7 @@ async fn filters_and_pagination() {
 /// through create, a PATCH that leaves them, one that replaces them and one that empties them.
 #[actix_web::test]
 async fn has_secrets_says_whether_any_secret_is_set() {
-    let app = spawn_app().await;
-    let a = app.signup("Acme").await;
+    let (app, a) = spawn_app_with_owner("Acme").await;
     let with = app
         .create(
             &a,
