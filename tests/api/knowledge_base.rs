@@ -120,7 +120,7 @@ async fn the_search_plan_uses_an_index_not_a_seq_scan_as_the_app_role() {
     let c = db.app_client().await;
     for word in ["zephyrine", "routing"] {
         let filter = ArticleFilter {
-            q: Some(word.to_owned()),
+            q: Some(palisade_domain::SearchText::parse(word).unwrap()),
             ..ArticleFilter::default()
         };
         // Exactly the statement the list route runs (the ORDER BY and LIMIT are ListQuery's).

@@ -140,8 +140,8 @@ crate::table! {
     }
 }
 
-/// Message list filters: one conversation's (see [`crud::list_page_in`]).
-#[derive(Debug, Clone)]
+/// Message list filters: one conversation's (the nested route sets it).
+#[derive(Debug, Clone, Default)]
 pub struct MessageFilter {
     /// The conversation (set by the nested route, `/v1/chat/conversations/{id}/messages`).
     pub conversation_id: Option<ConversationId>,

@@ -59,7 +59,7 @@ pub struct CustomerFilter {
     /// Exact (normalised) email.
     pub email: Option<EmailAddress>,
     /// Case-insensitive substring of the name.
-    pub name_contains: Option<String>,
+    pub name: Option<CustomerName>,
 }
 
 /// The unique constraint that keeps emails unique within an organization.
@@ -72,7 +72,7 @@ impl crud::Filter for CustomerFilter {
             .and_opt_value("email = $", self.email.as_ref().map(EmailAddress::as_str))
             .and_opt_value(
                 "name ILIKE '%' || $ || '%' ESCAPE '\\'",
-                self.name_contains.as_deref().map(like_literal),
+                self.name.as_ref().map(|n| like_literal(n.as_str())),
             )
     }
 }

@@ -59,7 +59,7 @@ pub struct IvrMenuPatch {
 #[derive(Debug, Clone, Default)]
 pub struct IvrMenuFilter {
     /// Case-insensitive substring of the name.
-    pub name_contains: Option<String>,
+    pub name: Option<IvrMenuName>,
 }
 
 impl crud::Filter for IvrMenuFilter {
@@ -67,7 +67,7 @@ impl crud::Filter for IvrMenuFilter {
     fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
         query.and_opt_value(
             "name ILIKE '%' || $ || '%' ESCAPE '\\'",
-            self.name_contains.as_deref().map(like_literal),
+            self.name.as_ref().map(|n| like_literal(n.as_str())),
         )
     }
 }

@@ -3,7 +3,7 @@
 //! policies of `policies/330_kb_articles.sql` do (that file also records why the search is
 //! planned the way it is), and `organization_id` defaults to the context on insert.
 
-use palisade_domain::{ArticleBody, ArticleId, ArticleTitle, Tags};
+use palisade_domain::{ArticleBody, ArticleId, ArticleTitle, SearchText, Tag, Tags};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -64,9 +64,9 @@ pub struct ArticlePatch {
 #[derive(Debug, Clone, Default)]
 pub struct ArticleFilter {
     /// Full-text search (web search syntax: words, "quoted phrases", -excluded, or).
-    pub q: Option<String>,
-    /// Only articles carrying this (normalised) tag.
-    pub tag: Option<String>,
+    pub q: Option<SearchText>,
+    /// Only articles carrying this tag.
+    pub tag: Option<Tag>,
     /// Only published, or only unpublished, articles.
     pub published: Option<bool>,
 }
@@ -78,8 +78,8 @@ impl crud::Filter for ArticleFilter {
     type Row = Article;
     fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
         query
-            .and_opt(SEARCH_CONDITION, self.q.as_ref())
-            .and_opt_value("tags @> $", self.tag.clone().map(|t| vec![t]))
+            .and_opt_value(SEARCH_CONDITION, self.q.as_ref().map(SearchText::as_str))
+            .and_opt_value("tags @> $", self.tag.as_ref().map(|t| vec![t.as_str()]))
             .and_opt("published = $", self.published.as_ref())
     }
 }

@@ -111,34 +111,6 @@ impl<'a> ListQuery<'a> {
         }
     }
 
-    /// Appends ` AND <prefix><n><suffix>`, for conditions where the value sits inside, e.g.
-    /// `and_wrapped("name ILIKE '%' || $", &pattern, " || '%'")`.
-    pub fn and_wrapped(
-        mut self,
-        prefix: &'static str,
-        value: &'a (dyn ToSql + Sync),
-        suffix: &'static str,
-    ) -> Self {
-        self.sql.push_str(" AND ");
-        self.sql.push_str(prefix);
-        self.bind(value);
-        self.sql.push_str(suffix);
-        self
-    }
-
-    /// [`ListQuery::and_wrapped`] when `value` is `Some`; nothing otherwise.
-    pub fn and_opt_wrapped<T: ToSql + Sync>(
-        self,
-        prefix: &'static str,
-        value: Option<&'a T>,
-        suffix: &'static str,
-    ) -> Self {
-        match value {
-            Some(v) => self.and_wrapped(prefix, v, suffix),
-            None => self,
-        }
-    }
-
     /// Applies a page request: its creation window, then its cursor.
     pub fn page(self, page: &'a crate::PageRequest<Cursor>) -> Self {
         self.and_opt("created_at >= $", page.created.after.as_ref())
@@ -222,7 +194,7 @@ mod tests {
         let q = ListQuery::new("SELECT id FROM palisade.t WHERE true")
             .and("status = $", &status)
             .and_opt::<String>("email = $", None)
-            .and_wrapped("name ILIKE '%' || $", &name, " || '%' ESCAPE '\\'")
+            .and("name ILIKE '%' || $ || '%' ESCAPE '\\'", &name)
             .after(Some(&c));
         assert_eq!(
             q.sql(),

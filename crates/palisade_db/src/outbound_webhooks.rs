@@ -73,7 +73,7 @@ pub struct WebhookFilter {
     /// Only enabled (or disabled) ones.
     pub enabled: Option<bool>,
     /// Only those subscribed to this event type.
-    pub event_type: Option<String>,
+    pub event_type: Option<WebhookEvent>,
 }
 
 impl crud::Filter for WebhookFilter {
@@ -81,7 +81,10 @@ impl crud::Filter for WebhookFilter {
     fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
         query
             .and_opt("enabled = $", self.enabled.as_ref())
-            .and_opt_wrapped("$", self.event_type.as_ref(), "::text = ANY (event_types)")
+            .and_opt_value(
+                "$::text = ANY (event_types)",
+                self.event_type.map(WebhookEvent::as_str),
+            )
     }
 }
 

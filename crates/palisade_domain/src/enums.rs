@@ -102,6 +102,12 @@ macro_rules! str_enum {
             }
         }
 
+        impl $crate::Parse for $name {
+            fn parse(s: &str) -> ::std::result::Result<Self, $crate::ParseError> {
+                $name::parse(s)
+            }
+        }
+
         impl $crate::enums::utoipa::PartialSchema for $name {
             fn schema() -> $crate::enums::utoipa::openapi::RefOr<
                 $crate::enums::utoipa::openapi::schema::Schema,

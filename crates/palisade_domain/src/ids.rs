@@ -23,9 +23,7 @@ macro_rules! id_type {
 
             /// Parses the textual form of a UUID.
             pub fn parse(s: &str) -> Result<Self, crate::ParseError> {
-                Uuid::try_parse(s)
-                    .map(Self)
-                    .map_err(|_| crate::ParseError::new("must be a UUID"))
+                <Uuid as crate::Parse>::parse(s).map(Self)
             }
 
             /// The underlying UUID.
@@ -33,6 +31,8 @@ macro_rules! id_type {
                 self.0
             }
         }
+
+        $crate::parse_with_inherent!($name);
 
         impl Default for $name {
             fn default() -> Self {

@@ -50,10 +50,48 @@ pub use outbound_webhooks::{
 pub use secret::{Password, Secret};
 pub use text::{
     AccessToken, ArticleBody, ArticleTitle, ConversationSubject, EventType, IvrMenuName,
-    MessageBody, PhoneLabel, PostBody, ReportName, SocialHandle, Tags,
+    MessageBody, PhoneLabel, PostBody, ReportName, SearchText, SocialHandle, Tag, Tags,
 };
 
 use serde::{Deserialize, Serialize};
+
+/// A value that client text becomes, or a [`ParseError`] saying why not. Every id, enum and
+/// text type here implements it (through its inherent `parse`), so generic code can parse any
+/// of them: the API's query parameters do.
+pub trait Parse: Sized {
+    /// Parses `s`.
+    fn parse(s: &str) -> Result<Self, ParseError>;
+}
+
+/// Implements [`Parse`] with each type's inherent `parse`.
+macro_rules! parse_with_inherent {
+    ($($name:ty),+ $(,)?) => {
+        $(impl $crate::Parse for $name {
+            fn parse(s: &str) -> Result<Self, $crate::ParseError> {
+                <$name>::parse(s)
+            }
+        })+
+    };
+}
+pub(crate) use parse_with_inherent;
+
+parse_with_inherent!(EmailAddress, PhoneNumber, SocialHandle, EventType);
+
+impl Parse for bool {
+    fn parse(s: &str) -> Result<Self, ParseError> {
+        match s {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(ParseError::new("must be true or false")),
+        }
+    }
+}
+
+impl Parse for uuid::Uuid {
+    fn parse(s: &str) -> Result<Self, ParseError> {
+        uuid::Uuid::try_parse(s).map_err(|_| ParseError::new("must be a UUID"))
+    }
+}
 
 /// Why a value was refused: a kind for programs and a reason for people. The reason is safe to
 /// show to the client that sent the value.

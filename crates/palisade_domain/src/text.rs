@@ -52,6 +52,8 @@ macro_rules! text_type {
             }
         }
 
+        $crate::parse_with_inherent!($name);
+
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0
@@ -110,21 +112,41 @@ text_type!(
     Lines::Many
 );
 
-/// An article's tags: at most 20, each trimmed and lower-cased, 1 to 50 characters, no
-/// control characters, duplicates dropped (first occurrence kept).
+text_type!(
+    /// A knowledge-base search in web-search syntax (`"exact phrase"`, `-word`, `or`; one line).
+    SearchText,
+    200,
+    Lines::One
+);
+
+/// One article tag: trimmed and lower-cased, 1 to 50 characters, no control characters (also
+/// the knowledge base's `tag` list filter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag(String);
+
+impl Tag {
+    /// Parses one tag.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let t = parse_text(s, 50, Lines::One)
+            .map_err(|_| ParseError::new("tags are 1 to 50 characters of text"))?;
+        Ok(Self(t.to_lowercase()))
+    }
+
+    /// The normalised tag.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+crate::parse_with_inherent!(Tag);
+
+/// An article's tags: at most 20, each a [`Tag`], duplicates dropped (first occurrence kept).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Tags(Vec<String>);
 
 impl Tags {
     /// Most tags per article.
     pub const MAX_TAGS: usize = 20;
-
-    /// Parses one tag (also the `tag` list filter).
-    pub fn parse_one(s: &str) -> Result<String, ParseError> {
-        let t = parse_text(s, 50, Lines::One)
-            .map_err(|_| ParseError::new("tags are 1 to 50 characters of text"))?;
-        Ok(t.to_lowercase())
-    }
 
     /// Parses a list of tags.
     pub fn parse(tags: &[String]) -> Result<Self, ParseError> {
@@ -133,7 +155,7 @@ impl Tags {
         }
         let mut out: Vec<String> = Vec::with_capacity(tags.len());
         for t in tags {
-            let t = Self::parse_one(t)?;
+            let Tag(t) = Tag::parse(t)?;
             if !out.contains(&t) {
                 out.push(t);
             }

@@ -20,7 +20,7 @@ use super::Fields;
 use super::query_params::{format_date, no_such};
 use crate::auth::Tenant;
 use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::resource::{self, Listed};
+use crate::resource::{self};
 use crate::{ApiError, AppState};
 
 /// Most events in one ingest request.
@@ -262,34 +262,16 @@ pub async fn ingest(
     tx.commit(created).await
 }
 
-/// List query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Exact event type.
-    #[serde(rename = "type")]
-    event_type: Option<String>,
-    #[param(format = Uuid)]
-    customer_id: Option<String>,
-    /// Only events that occurred at or after this instant (inclusive).
-    #[param(format = DateTime)]
-    occurred_after: Option<String>,
-    /// Only events that occurred before this instant (exclusive).
-    #[param(format = DateTime)]
-    occurred_before: Option<String>,
-}
-
-impl Listed for Events {
-    type Query = ListQuery;
-    type Filter = EventFilter;
-
-    fn filter(q: &ListQuery, f: &mut Fields) -> EventFilter {
-        EventFilter {
-            event_type: f.optional("type", q.event_type.as_deref(), EventType::parse),
-            customer_id: f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse),
-            occurred_after: f.time("occurred_after", q.occurred_after.as_deref()),
-            occurred_before: f.time("occurred_before", q.occurred_before.as_deref()),
-        }
+crate::list::filters! {
+    /// List query string.
+    Events: ListQuery => EventFilter {
+        /// Exact event type.
+        event_type = "type": Text<EventType>,
+        customer_id: Id<CustomerId>,
+        /// Only events that occurred at or after this instant (inclusive).
+        occurred_after: Instant,
+        /// Only events that occurred before this instant (exclusive).
+        occurred_before: Instant,
     }
 }
 

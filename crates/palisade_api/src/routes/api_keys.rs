@@ -20,7 +20,7 @@ use crate::auth::{Tenant, UserSession};
 use crate::credentials::GeneratedApiKey;
 use crate::endpoints::Auth;
 use crate::etag::IfMatch;
-use crate::resource::{self, Created, Listed, OneTimeSecret};
+use crate::resource::{self, Created, OneTimeSecret};
 use crate::{ApiError, AppState};
 
 /// The API key family.
@@ -48,23 +48,11 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .errors(&[403, 404]);
 }
 
-/// List query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// `true`: only revoked keys; `false`: only working ones.
-    #[param(value_type = Option<bool>)]
-    revoked: Option<String>,
-}
-
-impl Listed for ApiKeys {
-    type Query = ListQuery;
-    type Filter = ApiKeyFilter;
-
-    fn filter(q: &ListQuery, f: &mut Fields) -> ApiKeyFilter {
-        ApiKeyFilter {
-            revoked: f.boolean("revoked", q.revoked.as_deref()),
-        }
+crate::list::filters! {
+    /// List query string.
+    ApiKeys: ListQuery => ApiKeyFilter {
+        /// `true`: only revoked keys; `false`: only working ones.
+        revoked: Flag,
     }
 }
 

@@ -20,7 +20,7 @@ use super::query_params::no_such;
 use super::{Fields, nullable, parse_id};
 use crate::auth::Tenant;
 use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::resource::{self, Created, Listed, Patched, Violation, Within};
+use crate::resource::{self, Created, Patched, Violation, Within};
 use crate::{ApiError, AppState};
 
 /// The conversation family.
@@ -66,25 +66,11 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .errors(&[404, 409, 413, 415, 422]);
 }
 
-/// Conversation list query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    #[param(value_type = Option<ConversationStatus>, inline)]
-    status: Option<String>,
-    #[param(format = Uuid)]
-    customer_id: Option<String>,
-}
-
-impl Listed for Conversations {
-    type Query = ListQuery;
-    type Filter = ConversationFilter;
-
-    fn filter(q: &ListQuery, f: &mut Fields) -> ConversationFilter {
-        ConversationFilter {
-            status: f.optional("status", q.status.as_deref(), ConversationStatus::parse),
-            customer_id: f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse),
-        }
+crate::list::filters! {
+    /// Conversation list query string.
+    Conversations: ListQuery => ConversationFilter {
+        status: Choice<ConversationStatus>,
+        customer_id: Id<CustomerId>,
     }
 }
 
@@ -174,23 +160,11 @@ impl From<Message> for MessageJson {
     }
 }
 
-/// Message list query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct MessageListQuery {
-    #[param(value_type = Option<MessageSender>, inline)]
-    sender: Option<String>,
-}
-
-impl Listed for Messages {
-    type Query = MessageListQuery;
-    type Filter = MessageFilter;
-
-    fn filter(q: &MessageListQuery, f: &mut Fields) -> MessageFilter {
-        MessageFilter {
-            conversation_id: None,
-            sender: f.optional("sender", q.sender.as_deref(), MessageSender::parse),
-        }
+crate::list::filters! {
+    /// Message list query string.
+    Messages: MessageListQuery => MessageFilter {
+        sender: Choice<MessageSender>,
+        ..Default::default() // conversation_id: the nested route's
     }
 }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{Fields, nullable};
 use crate::error::ErrorCode;
-use crate::resource::{self, Created, Listed, Patched, Violation};
+use crate::resource::{self, Created, Patched, Violation};
 
 /// The customer family.
 pub(crate) struct Customers;
@@ -29,28 +29,14 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     resource::all_routes::<Customers>(e);
 }
 
-/// List filters.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Exact email (normalised).
-    #[param(format = Email)]
-    email: Option<String>,
-    /// Case-insensitive substring of the name.
-    name: Option<String>,
-}
-
-impl Listed for Customers {
-    type Query = ListQuery;
-    type Filter = CustomerFilter;
-
-    fn filter(q: &ListQuery, f: &mut Fields) -> CustomerFilter {
-        CustomerFilter {
-            email: f.optional("email", q.email.as_deref(), EmailAddress::parse),
-            name_contains: f.optional("name", q.name.as_deref(), |s| {
-                CustomerName::parse(s).map(|n| n.as_str().to_owned())
-            }),
-        }
+crate::list::filters! {
+    /// List filters.
+    Customers: ListQuery => CustomerFilter {
+        /// Exact email (normalised).
+        #[param(format = Email)]
+        email: Text<EmailAddress>,
+        /// Case-insensitive substring of the name.
+        name: Text<CustomerName>,
     }
 }
 

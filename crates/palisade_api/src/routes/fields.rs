@@ -89,18 +89,6 @@ impl Fields {
         }
     }
 
-    /// `true` or `false`, when present.
-    pub(crate) fn boolean(&mut self, field: &'static str, raw: Option<&str>) -> Option<bool> {
-        match raw? {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => {
-                self.invalid(field, "must be true or false");
-                None
-            }
-        }
-    }
-
     /// A PATCH field that may be set or cleared: absent -> `None`, null -> `Some(None)`.
     pub(crate) fn clearable<T>(
         &mut self,

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::{Fields, nullable};
 use crate::error::ErrorCode;
-use crate::resource::{self, Created, Listed, Patched, Violation};
+use crate::resource::{self, Created, Patched, Violation};
 
 /// The integration family.
 pub(crate) struct Integrations;
@@ -40,29 +40,11 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     resource::delete_route::<Integrations>(e);
 }
 
-/// List query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    #[param(value_type = Option<IntegrationProvider>, inline)]
-    provider: Option<String>,
-    #[param(value_type = Option<bool>)]
-    enabled: Option<String>,
-}
-
-impl Listed for Integrations {
-    type Query = ListQuery;
-    type Filter = IntegrationFilter;
-
-    fn filter(q: &ListQuery, f: &mut Fields) -> IntegrationFilter {
-        IntegrationFilter {
-            provider: f.optional(
-                "provider",
-                q.provider.as_deref(),
-                IntegrationProvider::parse,
-            ),
-            enabled: f.boolean("enabled", q.enabled.as_deref()),
-        }
+crate::list::filters! {
+    /// List query string.
+    Integrations: ListQuery => IntegrationFilter {
+        provider: Choice<IntegrationProvider>,
+        enabled: Flag,
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{Fields, not_null};
 use crate::error::ErrorCode;
-use crate::resource::{self, Created, Listed, Patched, Violation};
+use crate::resource::{self, Created, Patched, Violation};
 
 /// The IVR menu family.
 pub(crate) struct IvrMenus;
@@ -50,24 +50,11 @@ fn parse_tree(f: &mut Fields, raw: Option<&Value>) -> Option<IvrMenuTree> {
     }
 }
 
-/// List query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Case-insensitive substring of the name.
-    name: Option<String>,
-}
-
-impl Listed for IvrMenus {
-    type Query = ListQuery;
-    type Filter = IvrMenuFilter;
-
-    fn filter(q: &ListQuery, f: &mut Fields) -> IvrMenuFilter {
-        IvrMenuFilter {
-            name_contains: f.optional("name", q.name.as_deref(), |s| {
-                IvrMenuName::parse(s).map(|n| n.as_str().to_owned())
-            }),
-        }
+crate::list::filters! {
+    /// List query string.
+    IvrMenus: ListQuery => IvrMenuFilter {
+        /// Case-insensitive substring of the name.
+        name: Text<IvrMenuName>,
     }
 }
 

@@ -3,14 +3,11 @@
 //! a missing one, and never matches a search. The handlers are [`crate::resource`]'s.
 
 use palisade_db::knowledge_base::{Article, ArticleFilter, ArticlePatch, NewArticle};
-use palisade_domain::{ArticleBody, ArticleTitle, Tags};
+use palisade_domain::{ArticleBody, ArticleTitle, SearchText, Tag, Tags};
 use serde::Deserialize;
 
 use super::{Fields, not_null};
-use crate::resource::{self, Created, Listed, Patched};
-
-/// Longest search query, in characters.
-const MAX_QUERY_CHARS: usize = 200;
+use crate::resource::{self, Created, Patched};
 
 /// The knowledge-base family.
 pub(crate) struct Articles;
@@ -40,42 +37,16 @@ fn parse_tags(f: &mut Fields, raw: Option<&Vec<String>>) -> Option<Tags> {
     }
 }
 
-/// List and search query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Full-text search in web-search syntax (`"exact phrase"`, `-word`, `or`), 1 to 200
-    /// characters.
-    q: Option<String>,
-    /// Only articles with this tag.
-    tag: Option<String>,
-    #[param(value_type = Option<bool>)]
-    published: Option<String>,
-}
-
-impl Listed for Articles {
-    type Query = ListQuery;
-    type Filter = ArticleFilter;
-
-    /// Newest first, search results included (they are filtered, not ranked).
-    fn filter(q: &ListQuery, f: &mut Fields) -> ArticleFilter {
-        let search = match q.q.as_deref().map(str::trim) {
-            None => None,
-            Some(s) if s.is_empty() || s.chars().count() > MAX_QUERY_CHARS => {
-                f.invalid("q", "must be 1 to 200 characters");
-                None
-            }
-            Some(s) if s.chars().any(char::is_control) => {
-                f.invalid("q", "must not contain control characters");
-                None
-            }
-            Some(s) => Some(s.to_owned()),
-        };
-        ArticleFilter {
-            q: search,
-            tag: f.optional("tag", q.tag.as_deref(), Tags::parse_one),
-            published: f.boolean("published", q.published.as_deref()),
-        }
+crate::list::filters! {
+    /// List and search query string: newest first, search results included (they are
+    /// filtered, not ranked).
+    Articles: ListQuery => ArticleFilter {
+        /// Full-text search in web-search syntax (`"exact phrase"`, `-word`, `or`), 1 to 200
+        /// characters.
+        q: Text<SearchText>,
+        /// Only articles with this tag.
+        tag: Text<Tag>,
+        published: Flag,
     }
 }
 

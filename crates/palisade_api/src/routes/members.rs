@@ -24,7 +24,7 @@ use super::{Fields, nullable, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::endpoints::Auth;
 use crate::etag::IfMatch;
-use crate::resource::{self, Listed};
+use crate::resource::{self};
 use crate::{ApiError, AppState};
 
 /// The member family: listed and read by [`crate::resource`]'s handlers; changed and removed
@@ -70,22 +70,10 @@ fn last_owner() -> ApiError {
     }
 }
 
-/// List query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    #[param(value_type = Option<Role>, inline)]
-    role: Option<String>,
-}
-
-impl Listed for Members {
-    type Query = ListQuery;
-    type Filter = MemberFilter;
-
-    fn filter(q: &ListQuery, f: &mut Fields) -> MemberFilter {
-        MemberFilter {
-            role: f.optional("role", q.role.as_deref(), Role::parse),
-        }
+crate::list::filters! {
+    /// List query string.
+    Members: ListQuery => MemberFilter {
+        role: Choice<Role>,
     }
 }
 

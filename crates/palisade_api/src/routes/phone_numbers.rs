@@ -29,7 +29,7 @@ use super::{Fields, not_null, nullable};
 use crate::auth::Tenant;
 use crate::etag::IfMatch;
 use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::resource::{self, Listed, Patched, Resource, Violation};
+use crate::resource::{self, Patched, Resource, Violation};
 use crate::{ApiError, AppState};
 
 /// The phone number family: listing, reading and changing are [`crate::resource`]'s; claiming
@@ -124,29 +124,14 @@ fn parse_capabilities(f: &mut Fields, raw: Option<&Vec<String>>) -> Option<Capab
     }
 }
 
-/// List query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Exact number (E.164).
-    number: Option<String>,
-    /// Only numbers with this capability.
-    #[param(value_type = Option<Capability>, inline)]
-    capability: Option<String>,
-    #[param(format = Uuid)]
-    ivr_menu_id: Option<String>,
-}
-
-impl Listed for PhoneNumbers {
-    type Query = ListQuery;
-    type Filter = PhoneNumberFilter;
-
-    fn filter(q: &ListQuery, f: &mut Fields) -> PhoneNumberFilter {
-        PhoneNumberFilter {
-            number: f.optional("number", q.number.as_deref(), PhoneNumber::parse),
-            capability: f.optional("capability", q.capability.as_deref(), Capability::parse),
-            ivr_menu_id: f.optional("ivr_menu_id", q.ivr_menu_id.as_deref(), IvrMenuId::parse),
-        }
+crate::list::filters! {
+    /// List query string.
+    PhoneNumbers: ListQuery => PhoneNumberFilter {
+        /// Exact number (E.164).
+        number: Text<PhoneNumber>,
+        /// Only numbers with this capability.
+        capability: Choice<Capability>,
+        ivr_menu_id: Id<IvrMenuId>,
     }
 }
 

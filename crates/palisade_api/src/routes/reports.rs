@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Fields, not_null, nullable};
-use crate::resource::{self, Created, Listed, Patched};
+use crate::resource::{self, Created, Patched};
 
 /// The report family.
 pub(crate) struct Reports;
@@ -37,25 +37,11 @@ fn parse_parameters(f: &mut Fields, raw: Option<&Value>) -> Option<ReportParamet
     }
 }
 
-/// List query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    #[param(value_type = Option<ReportKind>, inline)]
-    kind: Option<String>,
-    #[param(value_type = Option<ReportSchedule>, inline)]
-    schedule: Option<String>,
-}
-
-impl Listed for Reports {
-    type Query = ListQuery;
-    type Filter = ReportFilter;
-
-    fn filter(q: &ListQuery, f: &mut Fields) -> ReportFilter {
-        ReportFilter {
-            kind: f.optional("kind", q.kind.as_deref(), ReportKind::parse),
-            schedule: f.optional("schedule", q.schedule.as_deref(), ReportSchedule::parse),
-        }
+crate::list::filters! {
+    /// List query string.
+    Reports: ListQuery => ReportFilter {
+        kind: Choice<ReportKind>,
+        schedule: Choice<ReportSchedule>,
     }
 }
 

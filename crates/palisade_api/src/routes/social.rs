@@ -21,7 +21,7 @@ use super::query_params::{format_date, no_such};
 use super::{Fields, not_null, nullable};
 use crate::auth::Tenant;
 use crate::error::ErrorCode;
-use crate::resource::{self, Created, Listed, PatchGuard, Patched, Violation};
+use crate::resource::{self, Created, PatchGuard, Patched, Violation};
 use crate::{ApiError, AppState};
 
 /// The social account family.
@@ -74,25 +74,12 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .errors(&[422]);
 }
 
-/// Account list query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct AccountListQuery {
-    #[param(value_type = Option<SocialNetwork>, inline)]
-    network: Option<String>,
-    /// Exact handle.
-    handle: Option<String>,
-}
-
-impl Listed for Accounts {
-    type Query = AccountListQuery;
-    type Filter = AccountFilter;
-
-    fn filter(q: &AccountListQuery, f: &mut Fields) -> AccountFilter {
-        AccountFilter {
-            network: f.optional("network", q.network.as_deref(), SocialNetwork::parse),
-            handle: f.optional("handle", q.handle.as_deref(), SocialHandle::parse),
-        }
+crate::list::filters! {
+    /// Account list query string.
+    Accounts: AccountListQuery => AccountFilter {
+        network: Choice<SocialNetwork>,
+        /// Exact handle.
+        handle: Text<SocialHandle>,
     }
 }
 
@@ -156,29 +143,11 @@ impl Patched for Accounts {
     }
 }
 
-/// Post list query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct PostListQuery {
-    #[param(format = Uuid)]
-    account_id: Option<String>,
-    #[param(value_type = Option<PostStatus>, inline)]
-    status: Option<String>,
-}
-
-impl Listed for Posts {
-    type Query = PostListQuery;
-    type Filter = PostFilter;
-
-    fn filter(q: &PostListQuery, f: &mut Fields) -> PostFilter {
-        PostFilter {
-            account_id: f.optional(
-                "account_id",
-                q.account_id.as_deref(),
-                SocialAccountId::parse,
-            ),
-            status: f.optional("status", q.status.as_deref(), PostStatus::parse),
-        }
+crate::list::filters! {
+    /// Post list query string.
+    Posts: PostListQuery => PostFilter {
+        account_id: Id<SocialAccountId>,
+        status: Choice<PostStatus>,
     }
 }
 

@@ -4,13 +4,11 @@
 //! them through the API: only a verified webhook records one (`policies/500_webhook_deliveries.sql`).
 
 use palisade_db::webhooks::{DeliveryFilter, DeliveryKind, DeliveryRow, Outcome, Provider};
-use palisade_domain::ParseError;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::Fields;
-use crate::resource::{self, Listed};
+use crate::resource::{self};
 
 /// The webhook delivery family: a list only.
 pub(crate) struct Deliveries;
@@ -62,30 +60,12 @@ impl From<DeliveryRow> for DeliveryJson {
     }
 }
 
-/// List query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    #[param(value_type = Option<Provider>, inline)]
-    provider: Option<String>,
-    #[param(value_type = Option<DeliveryKind>, inline)]
-    kind: Option<String>,
-    /// The message or call.
-    #[param(format = Uuid)]
-    subject_id: Option<String>,
-}
-
-impl Listed for Deliveries {
-    type Query = ListQuery;
-    type Filter = DeliveryFilter;
-
-    fn filter(q: &ListQuery, f: &mut Fields) -> DeliveryFilter {
-        DeliveryFilter {
-            provider: f.optional("provider", q.provider.as_deref(), Provider::parse),
-            kind: f.optional("kind", q.kind.as_deref(), DeliveryKind::parse),
-            subject_id: f.optional("subject_id", q.subject_id.as_deref(), |s| {
-                Uuid::parse_str(s).map_err(|_| ParseError::new("must be a UUID"))
-            }),
-        }
+crate::list::filters! {
+    /// List query string.
+    Deliveries: ListQuery => DeliveryFilter {
+        provider: Choice<Provider>,
+        kind: Choice<DeliveryKind>,
+        /// The message or call.
+        subject_id: Id<Uuid>,
     }
 }

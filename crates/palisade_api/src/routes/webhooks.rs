@@ -19,7 +19,7 @@ use crate::auth::{Tenant, UserSession};
 use crate::credentials::generate_webhook_secret;
 use crate::endpoints::Auth;
 use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::resource::{self, Created, Listed, OneTimeSecret, Patched};
+use crate::resource::{self, Created, OneTimeSecret, Patched};
 use crate::{ApiError, AppState};
 
 /// The outbound webhook family.
@@ -67,28 +67,12 @@ fn new_secret() -> Result<OneTimeSecret, ApiError> {
     })
 }
 
-/// List query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    #[param(value_type = Option<bool>)]
-    enabled: Option<String>,
-    /// Only webhooks that receive this event.
-    #[param(value_type = Option<WebhookEvent>, inline)]
-    event_type: Option<String>,
-}
-
-impl Listed for Webhooks {
-    type Query = ListQuery;
-    type Filter = WebhookFilter;
-
-    fn filter(q: &ListQuery, f: &mut Fields) -> WebhookFilter {
-        WebhookFilter {
-            enabled: f.boolean("enabled", q.enabled.as_deref()),
-            event_type: f.optional("event_type", q.event_type.as_deref(), |s| {
-                WebhookEvent::parse(s).map(|e| e.as_str().to_owned())
-            }),
-        }
+crate::list::filters! {
+    /// List query string.
+    Webhooks: ListQuery => WebhookFilter {
+        enabled: Flag,
+        /// Only webhooks that receive this event.
+        event_type: Choice<WebhookEvent>,
     }
 }
 

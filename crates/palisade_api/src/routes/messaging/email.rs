@@ -10,8 +10,7 @@ use palisade_db::messaging::email::{
     NewEmailMessage,
 };
 use palisade_domain::{
-    CampaignName, CampaignStatus, CustomerId, EmailAddress, EmailBody, EmailCampaignId,
-    EmailStatus, EmailSubject,
+    CampaignName, CampaignStatus, CustomerId, EmailAddress, EmailBody, EmailStatus, EmailSubject,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -23,7 +22,7 @@ use super::{no_such_customer, queued_only, recipient_exists};
 use crate::ApiError;
 use crate::endpoints::Endpoints;
 use crate::resource::{
-    self, Created, CreatedWithin, DeleteGuard, Listed, PatchGuard, Patched, Violation, Within,
+    self, Created, CreatedWithin, DeleteGuard, PatchGuard, Patched, Violation, Within,
 };
 use crate::routes::Fields;
 
@@ -180,35 +179,13 @@ resource::family! {
         Some(|m| queued_only(&m.status, EmailStatus::Queued.as_str()));
 }
 
-/// Message list query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct MessageListQuery {
-    /// On a campaign's own list, only that campaign (anything else is 422).
-    #[param(format = Uuid)]
-    campaign_id: Option<String>,
-    #[param(value_type = Option<EmailStatus>, inline)]
-    status: Option<String>,
-    #[param(format = Uuid)]
-    customer_id: Option<String>,
-}
-
-impl Listed for EmailMessages {
-    type Query = MessageListQuery;
-    type Filter = MessageFilter;
-
-    fn filter(q: &MessageListQuery, f: &mut Fields) -> MessageFilter {
-        MessageFilter {
-            campaign_id: f
-                .optional(
-                    "campaign_id",
-                    q.campaign_id.as_deref(),
-                    EmailCampaignId::parse,
-                )
-                .map(|c| c.as_uuid()),
-            status: f.optional("status", q.status.as_deref(), EmailStatus::parse),
-            customer_id: f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse),
-        }
+crate::list::filters! {
+    /// Message list query string.
+    EmailMessages: MessageListQuery => MessageFilter {
+        /// On a campaign's own list, only that campaign (anything else is 422).
+        campaign_id: Id<Uuid>,
+        status: Choice<EmailStatus>,
+        customer_id: Id<CustomerId>,
     }
 }
 

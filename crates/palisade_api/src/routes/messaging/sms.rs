@@ -11,7 +11,7 @@ use palisade_db::messaging::sms::{
 };
 use palisade_domain::{
     CampaignName, CampaignStatus, Capability, CustomerId, Direction, PhoneNumber, SmsBody,
-    SmsCampaignId, SmsStatus,
+    SmsStatus,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -23,7 +23,7 @@ use super::{no_such_customer, queued_only, recipient_exists};
 use crate::ApiError;
 use crate::endpoints::Endpoints;
 use crate::resource::{
-    self, Created, CreatedWithin, DeleteGuard, Listed, PatchGuard, Patched, Violation, Within,
+    self, Created, CreatedWithin, DeleteGuard, PatchGuard, Patched, Violation, Within,
 };
 use crate::routes::Fields;
 use crate::routes::phone_numbers::from_number_not_owned;
@@ -198,38 +198,14 @@ resource::family! {
         Some(|m| queued_only(&m.status, SmsStatus::Queued.as_str()));
 }
 
-/// Message list query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct MessageListQuery {
-    /// On a campaign's own list, only that campaign (anything else is 422).
-    #[param(format = Uuid)]
-    campaign_id: Option<String>,
-    #[param(value_type = Option<Direction>, inline)]
-    direction: Option<String>,
-    #[param(value_type = Option<SmsStatus>, inline)]
-    status: Option<String>,
-    #[param(format = Uuid)]
-    customer_id: Option<String>,
-}
-
-impl Listed for SmsMessages {
-    type Query = MessageListQuery;
-    type Filter = MessageFilter;
-
-    fn filter(q: &MessageListQuery, f: &mut Fields) -> MessageFilter {
-        MessageFilter {
-            campaign_id: f
-                .optional(
-                    "campaign_id",
-                    q.campaign_id.as_deref(),
-                    SmsCampaignId::parse,
-                )
-                .map(|c| c.as_uuid()),
-            direction: f.optional("direction", q.direction.as_deref(), Direction::parse),
-            status: f.optional("status", q.status.as_deref(), SmsStatus::parse),
-            customer_id: f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse),
-        }
+crate::list::filters! {
+    /// Message list query string.
+    SmsMessages: MessageListQuery => MessageFilter {
+        /// On a campaign's own list, only that campaign (anything else is 422).
+        campaign_id: Id<Uuid>,
+        direction: Choice<Direction>,
+        status: Choice<SmsStatus>,
+        customer_id: Id<CustomerId>,
     }
 }
 

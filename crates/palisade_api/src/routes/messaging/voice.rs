@@ -17,7 +17,7 @@ use super::campaign::{self, Campaigns};
 use super::no_such_customer;
 use crate::ApiError;
 use crate::endpoints::Endpoints;
-use crate::resource::{self, Created, DeleteGuard, Listed, PatchGuard, Patched, Violation};
+use crate::resource::{self, Created, DeleteGuard, PatchGuard, Patched, Violation};
 use crate::routes::phone_numbers::from_number_not_owned;
 use crate::routes::{Fields, nullable};
 
@@ -122,35 +122,13 @@ resource::family! {
     ];
 }
 
-/// Call list query string.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct CallListQuery {
-    #[param(value_type = Option<CallStatus>, inline)]
-    status: Option<String>,
-    #[param(value_type = Option<Direction>, inline)]
-    direction: Option<String>,
-    #[param(format = Uuid)]
-    voice_campaign_id: Option<String>,
-    #[param(format = Uuid)]
-    customer_id: Option<String>,
-}
-
-impl Listed for Calls {
-    type Query = CallListQuery;
-    type Filter = CallFilter;
-
-    fn filter(q: &CallListQuery, f: &mut Fields) -> CallFilter {
-        CallFilter {
-            status: f.optional("status", q.status.as_deref(), CallStatus::parse),
-            direction: f.optional("direction", q.direction.as_deref(), Direction::parse),
-            voice_campaign_id: f.optional(
-                "voice_campaign_id",
-                q.voice_campaign_id.as_deref(),
-                VoiceCampaignId::parse,
-            ),
-            customer_id: f.optional("customer_id", q.customer_id.as_deref(), CustomerId::parse),
-        }
+crate::list::filters! {
+    /// Call list query string.
+    Calls: CallListQuery => CallFilter {
+        status: Choice<CallStatus>,
+        direction: Choice<Direction>,
+        voice_campaign_id: Id<VoiceCampaignId>,
+        customer_id: Id<CustomerId>,
     }
 }
 
