@@ -218,6 +218,14 @@ async fn patch_null_is_refused_on_required_fields_and_clears_optional_ones() {
         ("/v1/customers/", "name"),
         ("/v1/chat/conversations/", "status"),
         ("/v1/integrations/", "name"),
+        ("/v1/integrations/", "config"),
+        ("/v1/integrations/", "secrets"),
+        ("/v1/integrations/", "enabled"),
+        ("/v1/webhooks/", "url"),
+        ("/v1/webhooks/", "event_types"),
+        ("/v1/webhooks/", "enabled"),
+        ("/v1/calls/", "status"),
+        ("/v1/calls/", "duration_seconds"),
     ];
     const OPTIONAL: &[(&str, &str)] = &[
         ("/v1/customers/", "email"),
@@ -225,6 +233,8 @@ async fn patch_null_is_refused_on_required_fields_and_clears_optional_ones() {
         ("/v1/phone-numbers/", "label"),
         ("/v1/reports/", "schedule"),
         ("/v1/webhooks/", "description"),
+        ("/v1/calls/", "notes"),
+        ("/v1/customers/", "phone"),
     ];
     let (app, a) = spawn_app_with_owner("Acme").await;
     let seeded = seed_all(&app, &a, "nulls").await;
@@ -246,7 +256,11 @@ async fn patch_null_is_refused_on_required_fields_and_clears_optional_ones() {
         assert_eq!(r.status, 422, "PATCH {path} {field}: null: {}", r.text);
         assert_eq!(r.json["fields"][0]["field"], *field, "{path}: {}", r.text);
         assert_eq!(
-            r.json["fields"][0]["code"], "required",
+            (
+                r.json["fields"][0]["code"].as_str(),
+                r.json["fields"][0]["reason"].as_str()
+            ),
+            (Some("required"), Some("cannot be null")),
             "{path}: {}",
             r.text
         );

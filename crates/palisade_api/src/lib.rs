@@ -30,6 +30,7 @@ pub mod error;
 pub mod etag;
 pub mod extract;
 pub mod idempotency;
+pub(crate) mod kinds;
 pub mod list;
 pub mod mail;
 pub(crate) mod resource;

@@ -20,11 +20,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::future::{Ready, ready};
 use palisade_db::list::{CreatedRange, Cursor};
 use palisade_db::{Page, PageRequest};
-use palisade_domain::Parse;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
-use std::marker::PhantomData;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -239,59 +237,11 @@ fn decode_cursor(raw: &str, binding: &[u8; 8]) -> Result<Cursor, ApiError> {
     Ok(Cursor { created_at, id })
 }
 
-/// What one of a list's own filters must be: [`Choice`], [`Id`], [`Text`], [`Flag`] or
-/// [`Instant`]. The query string keeps the raw text (a bad value is a 422 naming the parameter,
-/// like a body field, not a deserializer's 400); the kind parses it and documents it in the
-/// OpenAPI document. Declared with [`filters!`].
-pub(crate) trait ParamKind {
-    /// The parsed value, as the db filter holds it.
-    type Value;
-    /// Parses `raw`, if given, recording a refusal in `f` under `name`.
-    fn read(f: &mut Fields, name: &'static str, raw: Option<&str>) -> Option<Self::Value>;
-}
-
-/// One of the enum `T`'s spellings (documented as its list of values).
-pub(crate) struct Choice<T>(PhantomData<T>);
-/// A UUID: the id `T` of a row (documented as `format: uuid`).
-pub(crate) struct Id<T>(PhantomData<T>);
-/// Text the domain type `T` accepts (documented as a string).
-pub(crate) struct Text<T>(PhantomData<T>);
-/// `true` or `false`.
-pub(crate) struct Flag;
-/// An RFC 3339 date-time.
-pub(crate) struct Instant;
-
-/// Choice, Id and Text parse alike: with the domain type's [`Parse`].
-macro_rules! parsed_kind {
-    ($($kind:ident),+) => {
-        $(impl<T: Parse> ParamKind for $kind<T> {
-            type Value = T;
-            fn read(f: &mut Fields, name: &'static str, raw: Option<&str>) -> Option<T> {
-                f.optional(name, raw, T::parse)
-            }
-        })+
-    };
-}
-parsed_kind!(Choice, Id, Text);
-
-impl ParamKind for Flag {
-    type Value = bool;
-    fn read(f: &mut Fields, name: &'static str, raw: Option<&str>) -> Option<bool> {
-        f.optional(name, raw, bool::parse)
-    }
-}
-
-impl ParamKind for Instant {
-    type Value = OffsetDateTime;
-    fn read(f: &mut Fields, name: &'static str, raw: Option<&str>) -> Option<OffsetDateTime> {
-        f.time(name, raw)
-    }
-}
-
 /// Declares a family's list filters once: the query-string struct (`Option<String>` fields,
 /// unknown parameters refused, each documented by its kind) and the family's
-/// [`Listed`](crate::resource::Listed), which parses every parameter with its [`ParamKind`]
-/// into the db filter's field of the same name.
+/// [`Listed`](crate::resource::Listed), which parses every parameter with its
+/// [`ParamKind`](crate::kinds::ParamKind) (a [`crate::kinds`] marker) into the db filter's field
+/// of the same name.
 ///
 /// ```ignore
 /// list::filters! {
@@ -324,7 +274,7 @@ macro_rules! filters {
 
             fn filter(q: &$query, f: &mut $crate::routes::Fields) -> $filter {
                 $filter {
-                    $($field: <$crate::list::$kind $(<$arg>)? as $crate::list::ParamKind>::read(
+                    $($field: <$crate::kinds::$kind $(<$arg>)? as $crate::kinds::ParamKind>::read(
                         f,
                         $crate::list::filters!(@name $field $($wire)?),
                         q.$field.as_deref(),

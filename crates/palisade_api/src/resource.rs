@@ -240,6 +240,115 @@ pub(crate) trait Patched: Resource {
     }
 }
 
+/// Declares a family's PATCH body once: the body struct (every field may be absent; unknown
+/// fields refused) and the family's [`Patched`], which reads each field into the db patch's
+/// field of the same name. A field is `set` (it may change; `null` is 422 `required`) or
+/// `clear` (`null` clears it), then its [`crate::kinds`] marker, which parses it and says how it
+/// is documented; attributes before a field add to its schema (`#[schema(format = Email)]`).
+/// The family's own items of `Patched` (`GUARD`, `check`) follow the fields.
+///
+/// ```ignore
+/// resource::patch! {
+///     /// Patch body: absent fields stay.
+///     Customers: PatchBody as CustomerPatch => CustomerPatch {
+///         name: set Text<CustomerName>,
+///         #[schema(format = Email)]
+///         email: clear Text<EmailAddress>,
+///     }
+///     const GUARD: Option<PatchGuard<CustomerPatch, Customer>> = Some(merge);
+/// }
+/// ```
+macro_rules! patch {
+    (
+        $(#[$doc:meta])*
+        $family:ty: $body:ident as $schema:ident => $patch:ident {
+            $($(#[$attr:meta])* $field:ident: $mode:ident $kind:ident $(<$($arg:ty),+>)?),*
+            $(,)?
+        }
+        $($extra:tt)*
+    ) => {
+        $crate::resource::patch!(
+            @struct [[$(#[$doc])*] $schema] $body []
+            $($(#[$attr])* $field: $mode $kind $(<$($arg),+>)?,)*
+        );
+
+        impl $crate::resource::Patched for $family {
+            type Body = $body;
+            type Patch = $patch;
+            $($extra)*
+
+            fn parse(body: &$body, f: &mut $crate::routes::Fields) -> $patch {
+                $patch {
+                    $($field: f.$mode::<$crate::kinds::$kind $(<$($arg),+>)?>(
+                        stringify!($field),
+                        &body.$field,
+                    ),)*
+                }
+            }
+        }
+    };
+    // The struct, one field at a time: the mode, then the kind, add its attributes and type.
+    (@struct [[$(#[$doc:meta])*] $schema:ident] $body:ident [$($done:tt)*]) => {
+        $(#[$doc])*
+        #[derive(serde::Deserialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        #[schema(as = $schema)]
+        pub struct $body {
+            $($done)*
+        }
+    };
+    (@struct $doc:tt $body:ident [$($done:tt)*]
+        $(#[$attr:meta])* $field:ident: set $kind:ident $(<$($arg:ty),+>)?, $($rest:tt)*
+    ) => {
+        $crate::resource::patch!(
+            @kind $kind $(<$($arg),+>)? [$doc $body [$($done)* $(#[$attr])*] $field] $($rest)*
+        );
+    };
+    (@struct $doc:tt $body:ident [$($done:tt)*]
+        $(#[$attr:meta])* $field:ident: clear $kind:ident $(<$($arg:ty),+>)?, $($rest:tt)*
+    ) => {
+        $crate::resource::patch!(
+            @kind $kind $(<$($arg),+>)?
+            [$doc $body [$($done)* $(#[$attr])* #[schema(nullable)]] $field] $($rest)*
+        );
+    };
+    (@kind Choice<$t:ty> $at:tt $($rest:tt)*) => {
+        $crate::resource::patch!(@field $at [value_type = $t] String, $($rest)*);
+    };
+    (@kind Id<$t:ty> $at:tt $($rest:tt)*) => {
+        $crate::resource::patch!(@field $at [value_type = String, format = Uuid] String, $($rest)*);
+    };
+    (@kind Text<$t:ty> $at:tt $($rest:tt)*) => {
+        $crate::resource::patch!(@field $at [value_type = String] String, $($rest)*);
+    };
+    (@kind Instant $at:tt $($rest:tt)*) => {
+        $crate::resource::patch!(@field $at [value_type = String, format = DateTime] String, $($rest)*);
+    };
+    (@kind Flag $at:tt $($rest:tt)*) => {
+        $crate::resource::patch!(@field $at [value_type = bool] bool, $($rest)*);
+    };
+    (@kind Object<$t:ty> $at:tt $($rest:tt)*) => {
+        $crate::resource::patch!(@field $at [value_type = Object] serde_json::Value, $($rest)*);
+    };
+    (@kind Items<$t:ty, $e:ty> $at:tt $($rest:tt)*) => {
+        $crate::resource::patch!(@field $at [value_type = Vec<$e>] Vec<String>, $($rest)*);
+    };
+    (@kind Number<$t:ty> $at:tt $($rest:tt)*) => {
+        $crate::resource::patch!(@field $at [value_type = i64] i64, $($rest)*);
+    };
+    (@field [$doc:tt $body:ident [$($done:tt)*] $field:ident] [$($schema:tt)*] $raw:ty,
+        $($rest:tt)*
+    ) => {
+        $crate::resource::patch!(@struct $doc $body [
+            $($done)*
+            #[schema($($schema)*)]
+            #[serde(default, deserialize_with = "crate::routes::nullable")]
+            $field: Option<Option<$raw>>,
+        ] $($rest)*);
+    };
+}
+pub(crate) use patch;
+
 /// The caller of a write of family `R`: any tenant, or only a user's session when
 /// [`Resource::USER_SESSION_WRITES`].
 pub(crate) struct Writer<R>(Tenant, std::marker::PhantomData<R>);

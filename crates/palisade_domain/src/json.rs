@@ -123,6 +123,8 @@ macro_rules! object_type {
                 Value::Object(self.0.clone())
             }
         }
+
+        $crate::parse_with_inherent!(Value => $name);
     };
 }
 

@@ -38,8 +38,8 @@ pub use kinds::{
     ReportSchedule, SocialNetwork,
 };
 pub use messaging::{
-    CallNotes, CallStatus, CampaignName, CampaignStatus, Direction, EmailBody, EmailStatus,
-    EmailSubject, InboundSmsBody, ProviderId, SmsBody, SmsStatus, VoiceScript,
+    CallDuration, CallNotes, CallStatus, CampaignName, CampaignStatus, Direction, EmailBody,
+    EmailStatus, EmailSubject, InboundSmsBody, ProviderId, SmsBody, SmsStatus, VoiceScript,
 };
 pub use names::{
     ApiKeyName, CustomerName, IntegrationName, OrganizationName, PersonName, WebhookDescription,
@@ -55,27 +55,43 @@ pub use text::{
 
 use serde::{Deserialize, Serialize};
 
-/// A value that client text becomes, or a [`ParseError`] saying why not. Every id, enum and
-/// text type here implements it (through its inherent `parse`), so generic code can parse any
-/// of them: the API's query parameters do.
-pub trait Parse: Sized {
-    /// Parses `s`.
-    fn parse(s: &str) -> Result<Self, ParseError>;
+/// A value that a client's input `In` becomes, or a [`ParseError`] saying why not: text (`str`,
+/// the default) for every id, enum and text type here, a JSON value for the bounded objects
+/// (`serde_json::Value`), a list of names (`[String]`) for tags, capabilities and event types,
+/// an integer (`i64`) for bounded numbers. Each implements it through its inherent `parse`, so
+/// generic code can parse any of them: the API's query parameters and PATCH fields do.
+pub trait Parse<In: ?Sized = str>: Sized {
+    /// Parses `input`.
+    fn parse(input: &In) -> Result<Self, ParseError>;
 }
 
-/// Implements [`Parse`] with each type's inherent `parse`.
+/// Implements [`Parse`] with each type's inherent `parse`: `parse_with_inherent!(Name, Other)`
+/// for text, `parse_with_inherent!(serde_json::Value => Object)` for another input.
 macro_rules! parse_with_inherent {
-    ($($name:ty),+ $(,)?) => {
-        $(impl $crate::Parse for $name {
-            fn parse(s: &str) -> Result<Self, $crate::ParseError> {
-                <$name>::parse(s)
+    ($in:ty => $($name:ty),+ $(,)?) => {
+        $(impl $crate::Parse<$in> for $name {
+            fn parse(input: &$in) -> Result<Self, $crate::ParseError> {
+                <$name>::parse(input)
             }
         })+
+    };
+    ($($name:ty),+ $(,)?) => {
+        $crate::parse_with_inherent!(str => $($name),+);
     };
 }
 pub(crate) use parse_with_inherent;
 
-parse_with_inherent!(EmailAddress, PhoneNumber, SocialHandle, EventType);
+parse_with_inherent!(
+    EmailAddress,
+    PhoneNumber,
+    SocialHandle,
+    EventType,
+    AccessToken,
+    WebhookUrl
+);
+parse_with_inherent!(serde_json::Value => IvrMenuTree, IntegrationConfig, IntegrationSecrets);
+parse_with_inherent!([String] => Tags, Capabilities, WebhookEvents);
+parse_with_inherent!(i64 => CallDuration);
 
 impl Parse for bool {
     fn parse(s: &str) -> Result<Self, ParseError> {

@@ -303,6 +303,28 @@ text_type!(
     Lines::Many
 );
 
+/// A call's duration in whole seconds: 0 to a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallDuration(i32);
+
+impl CallDuration {
+    /// The longest call, in seconds.
+    pub const MAX_SECONDS: i32 = 86_400;
+
+    /// Parses a number of seconds.
+    pub fn parse(seconds: &i64) -> Result<Self, ParseError> {
+        match i32::try_from(*seconds) {
+            Ok(s) if (0..=Self::MAX_SECONDS).contains(&s) => Ok(Self(s)),
+            _ => Err(ParseError::new("must be an integer from 0 to 86400")),
+        }
+    }
+
+    /// The seconds.
+    pub fn seconds(self) -> i32 {
+        self.0
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

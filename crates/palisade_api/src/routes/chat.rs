@@ -17,10 +17,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::query_params::no_such;
-use super::{Fields, nullable, parse_id};
+use super::{Fields, parse_id};
 use crate::auth::Tenant;
 use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::resource::{self, Created, Patched, Violation, Within};
+use crate::resource::{self, Created, Violation, Within};
 use crate::{ApiError, AppState};
 
 /// The conversation family.
@@ -105,33 +105,13 @@ impl Created for Conversations {
     }
 }
 
-/// Patch body: absent fields stay; `null` clears `customer_id` or `subject`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = ConversationPatch)]
-pub struct PatchBody {
-    /// `closed` closes it, `open` reopens it.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = ConversationStatus)]
-    status: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = Uuid)]
-    customer_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    subject: Option<Option<String>>,
-}
-
-impl Patched for Conversations {
-    type Body = PatchBody;
-    type Patch = ConversationPatch;
-
-    fn parse(body: &PatchBody, f: &mut Fields) -> ConversationPatch {
-        ConversationPatch {
-            status: f.not_null("status", &body.status, ConversationStatus::parse),
-            customer_id: f.clearable("customer_id", &body.customer_id, CustomerId::parse),
-            subject: f.clearable("subject", &body.subject, ConversationSubject::parse),
-        }
+resource::patch! {
+    /// Patch body: absent fields stay; `null` clears `customer_id` or `subject`.
+    Conversations: PatchBody as ConversationPatch => ConversationPatch {
+        /// `closed` closes it, `open` reopens it.
+        status: set Choice<ConversationStatus>,
+        customer_id: clear Id<CustomerId>,
+        subject: clear Text<ConversationSubject>,
     }
 }
 

@@ -7,9 +7,9 @@ use palisade_db::customers::{self as db, Customer, CustomerFilter, CustomerPatch
 use palisade_domain::{CustomerName, EmailAddress, PhoneNumber};
 use serde::Deserialize;
 
-use super::{Fields, nullable};
+use super::Fields;
 use crate::error::ErrorCode;
-use crate::resource::{self, Created, Patched, Violation};
+use crate::resource::{self, Created, Violation};
 
 /// The customer family.
 pub(crate) struct Customers;
@@ -71,31 +71,12 @@ impl Created for Customers {
     }
 }
 
-/// Patch body: absent fields stay, `null` clears `email` or `phone` (and is 422 on `name`).
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = CustomerPatch)]
-pub struct PatchBody {
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String)]
-    name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = Email)]
-    email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    phone: Option<Option<String>>,
-}
-
-impl Patched for Customers {
-    type Body = PatchBody;
-    type Patch = CustomerPatch;
-
-    fn parse(body: &PatchBody, f: &mut Fields) -> CustomerPatch {
-        CustomerPatch {
-            name: f.not_null("name", &body.name, CustomerName::parse),
-            email: f.clearable("email", &body.email, EmailAddress::parse),
-            phone: f.clearable("phone", &body.phone, PhoneNumber::parse),
-        }
+resource::patch! {
+    /// Patch body: absent fields stay, `null` clears `email` or `phone` (and is 422 on `name`).
+    Customers: PatchBody as CustomerPatch => CustomerPatch {
+        name: set Text<CustomerName>,
+        #[schema(format = Email)]
+        email: clear Text<EmailAddress>,
+        phone: clear Text<PhoneNumber>,
     }
 }

@@ -9,6 +9,7 @@ use time::{Date, OffsetDateTime};
 
 use super::Fields;
 use crate::error::{FieldCode, FieldError};
+use crate::kinds::FieldKind;
 
 /// An inclusive range of UTC days and the instants it covers (see [`Fields::day_range`]).
 pub(crate) struct DayRange {
@@ -89,28 +90,28 @@ impl Fields {
         }
     }
 
-    /// A PATCH field that may be set or cleared: absent -> `None`, null -> `Some(None)`.
-    pub(crate) fn clearable<T>(
+    /// A PATCH field that may change but not be cleared (`set` in [`crate::resource::patch!`]):
+    /// absent -> `None`, null is 422 `required`, a value is parsed by its kind `K`.
+    pub(crate) fn set<K: FieldKind>(
         &mut self,
         field: &'static str,
-        raw: &Option<Option<String>>,
-        parse: impl FnOnce(&str) -> Result<T, ParseError>,
-    ) -> Option<Option<T>> {
-        match raw.as_ref()? {
-            None => Some(None),
-            Some(s) => self.optional(field, Some(s), parse).map(Some),
-        }
+        raw: &Option<Option<K::Raw>>,
+    ) -> Option<K::Value> {
+        let raw = self.present_not_null(field, raw.as_ref().map(Option::as_ref))?;
+        K::read(self, field, raw)
     }
 
-    /// A PATCH field that may be changed but not cleared: absent -> `None`, null is refused.
-    pub(crate) fn not_null<T>(
+    /// A PATCH field that may be cleared (`clear` in [`crate::resource::patch!`]): absent ->
+    /// `None`, null -> `Some(None)`, a value is parsed by its kind `K`.
+    pub(crate) fn clear<K: FieldKind>(
         &mut self,
         field: &'static str,
-        raw: &Option<Option<String>>,
-        parse: impl FnOnce(&str) -> Result<T, ParseError>,
-    ) -> Option<T> {
-        let s = self.present_not_null(field, raw.as_ref().map(Option::as_deref))?;
-        self.optional(field, Some(s), parse)
+        raw: &Option<Option<K::Raw>>,
+    ) -> Option<Option<K::Value>> {
+        match raw.as_ref()? {
+            None => Some(None),
+            Some(v) => K::read(self, field, v).map(Some),
+        }
     }
 
     /// An inclusive range of UTC days, `from` and `to` (dates between 0000-01-01 and
@@ -171,7 +172,7 @@ impl Fields {
                 self.push(FieldError::new(
                     field,
                     FieldCode::Required,
-                    "cannot be null: it is required",
+                    "cannot be null",
                 ));
                 None
             }

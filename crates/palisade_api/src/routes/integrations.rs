@@ -12,9 +12,9 @@ use palisade_domain::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Fields, nullable};
+use super::Fields;
 use crate::error::ErrorCode;
-use crate::resource::{self, Created, Patched, Violation};
+use crate::resource::{self, Created, Violation};
 
 /// The integration family.
 pub(crate) struct Integrations;
@@ -102,47 +102,14 @@ impl Created for Integrations {
     }
 }
 
-/// Patch body: absent fields stay; `config` and `secrets` replace the whole object.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = IntegrationPatch)]
-pub struct PatchBody {
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String)]
-    name: Option<Option<String>>,
-    /// As on create.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Object)]
-    config: Option<Option<Value>>,
-    /// As on create; replaces every secret.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Object)]
-    secrets: Option<Option<Value>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = bool)]
-    enabled: Option<Option<bool>>,
-}
-
-impl Patched for Integrations {
-    type Body = PatchBody;
-    type Patch = IntegrationPatch;
-
-    fn parse(body: &PatchBody, f: &mut Fields) -> IntegrationPatch {
-        let name = f.not_null("name", &body.name, IntegrationName::parse);
-        let config = f
-            .present_not_null("config", body.config.as_ref().map(Option::as_ref))
-            .and_then(|v| f.optional_value("config", Some(v), IntegrationConfig::parse));
-        let secrets = f
-            .present_not_null("secrets", body.secrets.as_ref().map(Option::as_ref))
-            .and_then(|v| f.optional_value("secrets", Some(v), IntegrationSecrets::parse));
-        let enabled = f
-            .present_not_null("enabled", body.enabled.as_ref().map(Option::as_ref))
-            .copied();
-        IntegrationPatch {
-            name,
-            config,
-            secrets,
-            enabled,
-        }
+resource::patch! {
+    /// Patch body: absent fields stay; `config` and `secrets` replace the whole object.
+    Integrations: PatchBody as IntegrationPatch => IntegrationPatch {
+        name: set Text<IntegrationName>,
+        /// As on create.
+        config: set Object<IntegrationConfig>,
+        /// As on create; replaces every secret.
+        secrets: set Object<IntegrationSecrets>,
+        enabled: set Flag,
     }
 }

@@ -10,9 +10,9 @@ use palisade_domain::{IvrMenuName, IvrMenuTree};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Fields, not_null};
+use super::Fields;
 use crate::error::ErrorCode;
-use crate::resource::{self, Created, Patched, Violation};
+use crate::resource::{self, Created, Violation};
 
 /// The IVR menu family.
 pub(crate) struct IvrMenus;
@@ -88,27 +88,10 @@ impl Created for IvrMenus {
     }
 }
 
-/// Patch body: absent fields stay; `tree` replaces the whole tree.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = IvrMenuPatch)]
-pub struct PatchBody {
-    #[schema(value_type = String)]
-    #[serde(default, deserialize_with = "not_null")]
-    name: Option<String>,
-    #[schema(value_type = Object)]
-    #[serde(default, deserialize_with = "not_null")]
-    tree: Option<Value>,
-}
-
-impl Patched for IvrMenus {
-    type Body = PatchBody;
-    type Patch = IvrMenuPatch;
-
-    fn parse(body: &PatchBody, f: &mut Fields) -> IvrMenuPatch {
-        IvrMenuPatch {
-            name: f.optional("name", body.name.as_deref(), IvrMenuName::parse),
-            tree: parse_tree(f, body.tree.as_ref()),
-        }
+resource::patch! {
+    /// Patch body: absent fields stay; `tree` replaces the whole tree.
+    IvrMenus: PatchBody as IvrMenuPatch => IvrMenuPatch {
+        name: set Text<IvrMenuName>,
+        tree: set Object<IvrMenuTree>,
     }
 }

@@ -6,8 +6,8 @@ use palisade_db::knowledge_base::{Article, ArticleFilter, ArticlePatch, NewArtic
 use palisade_domain::{ArticleBody, ArticleTitle, SearchText, Tag, Tags};
 use serde::Deserialize;
 
-use super::{Fields, not_null};
-use crate::resource::{self, Created, Patched};
+use super::Fields;
+use crate::resource::{self, Created};
 
 /// The knowledge-base family.
 pub(crate) struct Articles;
@@ -85,35 +85,12 @@ impl Created for Articles {
     }
 }
 
-/// Patch body: absent fields stay; `tags` replaces the list.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = ArticlePatch)]
-pub struct PatchBody {
-    #[schema(value_type = String)]
-    #[serde(default, deserialize_with = "not_null")]
-    title: Option<String>,
-    #[schema(value_type = String)]
-    #[serde(default, deserialize_with = "not_null")]
-    body: Option<String>,
-    #[schema(value_type = Vec<String>)]
-    #[serde(default, deserialize_with = "not_null")]
-    tags: Option<Vec<String>>,
-    #[schema(value_type = bool)]
-    #[serde(default, deserialize_with = "not_null")]
-    published: Option<bool>,
-}
-
-impl Patched for Articles {
-    type Body = PatchBody;
-    type Patch = ArticlePatch;
-
-    fn parse(body: &PatchBody, f: &mut Fields) -> ArticlePatch {
-        ArticlePatch {
-            title: f.optional("title", body.title.as_deref(), ArticleTitle::parse),
-            body: f.optional("body", body.body.as_deref(), ArticleBody::parse),
-            tags: parse_tags(f, body.tags.as_ref()),
-            published: body.published,
-        }
+resource::patch! {
+    /// Patch body: absent fields stay; `tags` replaces the list.
+    Articles: PatchBody as ArticlePatch => ArticlePatch {
+        title: set Text<ArticleTitle>,
+        body: set Text<ArticleBody>,
+        tags: set Items<Tags, String>,
+        published: set Flag,
     }
 }

@@ -24,12 +24,12 @@ use palisade_domain::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::Fields;
 use super::query_params::no_such;
-use super::{Fields, not_null, nullable};
 use crate::auth::Tenant;
 use crate::etag::IfMatch;
 use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::resource::{self, Patched, Resource, Violation};
+use crate::resource::{self, Resource, Violation};
 use crate::{ApiError, AppState};
 
 /// The phone number family: listing, reading and changing are [`crate::resource`]'s; claiming
@@ -197,34 +197,14 @@ pub async fn create(
     .await
 }
 
-/// Patch body: absent fields stay; `null` clears `label` or `ivr_menu_id`. The number itself
-/// cannot change.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = PhoneNumberPatch)]
-pub struct PatchBody {
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    label: Option<Option<String>>,
-    /// A subset of the capabilities the number has.
-    #[schema(value_type = Vec<Capability>)]
-    #[serde(default, deserialize_with = "not_null")]
-    capabilities: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = Uuid)]
-    ivr_menu_id: Option<Option<String>>,
-}
-
-impl Patched for PhoneNumbers {
-    type Body = PatchBody;
-    type Patch = PhoneNumberPatch;
-
-    fn parse(body: &PatchBody, f: &mut Fields) -> PhoneNumberPatch {
-        PhoneNumberPatch {
-            label: f.clearable("label", &body.label, PhoneLabel::parse),
-            capabilities: parse_capabilities(f, body.capabilities.as_ref()),
-            ivr_menu_id: f.clearable("ivr_menu_id", &body.ivr_menu_id, IvrMenuId::parse),
-        }
+resource::patch! {
+    /// Patch body: absent fields stay; `null` clears `label` or `ivr_menu_id`. The number itself
+    /// cannot change.
+    PhoneNumbers: PatchBody as PhoneNumberPatch => PhoneNumberPatch {
+        label: clear Text<PhoneLabel>,
+        /// A subset of the capabilities the number has.
+        capabilities: set Items<Capabilities, Capability>,
+        ivr_menu_id: clear Id<IvrMenuId>,
     }
 
     /// What the carrier gives the number bounds what the organization may use it for.

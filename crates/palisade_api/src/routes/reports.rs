@@ -7,8 +7,8 @@ use palisade_domain::{ReportKind, ReportName, ReportParameters, ReportSchedule};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Fields, not_null, nullable};
-use crate::resource::{self, Created, Patched};
+use super::Fields;
+use crate::resource::{self, Created};
 
 /// The report family.
 pub(crate) struct Reports;
@@ -83,36 +83,13 @@ impl Created for Reports {
     }
 }
 
-/// Patch body: absent fields stay; `parameters` replaces the object; `schedule: null`
-/// unschedules.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = ReportPatch)]
-pub struct PatchBody {
-    #[schema(value_type = String)]
-    #[serde(default, deserialize_with = "not_null")]
-    name: Option<String>,
-    #[schema(value_type = ReportKind)]
-    #[serde(default, deserialize_with = "not_null")]
-    kind: Option<String>,
-    #[schema(value_type = Object)]
-    #[serde(default, deserialize_with = "not_null")]
-    parameters: Option<Value>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<ReportSchedule>)]
-    schedule: Option<Option<String>>,
-}
-
-impl Patched for Reports {
-    type Body = PatchBody;
-    type Patch = ReportPatch;
-
-    fn parse(body: &PatchBody, f: &mut Fields) -> ReportPatch {
-        ReportPatch {
-            name: f.optional("name", body.name.as_deref(), ReportName::parse),
-            kind: f.optional("kind", body.kind.as_deref(), ReportKind::parse),
-            parameters: parse_parameters(f, body.parameters.as_ref()),
-            schedule: f.clearable("schedule", &body.schedule, ReportSchedule::parse),
-        }
+resource::patch! {
+    /// Patch body: absent fields stay; `parameters` replaces the object; `schedule: null`
+    /// unschedules.
+    Reports: PatchBody as ReportPatch => ReportPatch {
+        name: set Text<ReportName>,
+        kind: set Choice<ReportKind>,
+        parameters: set Object<ReportParameters>,
+        schedule: clear Choice<ReportSchedule>,
     }
 }

@@ -21,6 +21,7 @@ use super::query_params::{format_date, no_such};
 use super::{Fields, not_null, nullable};
 use crate::auth::Tenant;
 use crate::error::ErrorCode;
+use crate::kinds::{Choice, Instant, Text};
 use crate::resource::{self, Created, PatchGuard, Patched, Violation};
 use crate::{ApiError, AppState};
 
@@ -117,29 +118,12 @@ impl Created for Accounts {
     }
 }
 
-/// Account patch body: absent fields stay; `access_token: null` removes the token.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = SocialAccountPatch)]
-pub struct AccountPatchBody {
-    #[schema(value_type = String)]
-    #[serde(default, deserialize_with = "not_null")]
-    handle: Option<String>,
-    /// Write-only; `null` removes the stored token.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    access_token: Option<Option<String>>,
-}
-
-impl Patched for Accounts {
-    type Body = AccountPatchBody;
-    type Patch = AccountPatch;
-
-    fn parse(body: &AccountPatchBody, f: &mut Fields) -> AccountPatch {
-        AccountPatch {
-            handle: f.optional("handle", body.handle.as_deref(), SocialHandle::parse),
-            access_token: f.clearable("access_token", &body.access_token, AccessToken::parse),
-        }
+resource::patch! {
+    /// Account patch body: absent fields stay; `access_token: null` removes the token.
+    Accounts: AccountPatchBody as SocialAccountPatch => AccountPatch {
+        handle: set Text<SocialHandle>,
+        /// Write-only; `null` removes the stored token.
+        access_token: clear Text<AccessToken>,
     }
 }
 
@@ -240,11 +224,11 @@ impl Created for Posts {
 #[schema(as = SocialPostPatch)]
 pub struct PostPatchBody {
     #[schema(value_type = String)]
-    #[serde(default, deserialize_with = "not_null")]
-    body: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    body: Option<Option<String>>,
     #[schema(value_type = PostStatus)]
-    #[serde(default, deserialize_with = "not_null")]
-    status: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    status: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = DateTime)]
     scheduled_at: Option<Option<String>>,
@@ -265,19 +249,6 @@ pub struct PostPatchBody {
     impressions: Option<i64>,
 }
 
-/// A time that may be absent (stays), null (clears) or a value.
-fn clearable_time(
-    f: &mut Fields,
-    field: &'static str,
-    raw: &Option<Option<String>>,
-) -> Option<Option<OffsetDateTime>> {
-    match raw {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(s)) => f.time(field, Some(s)).map(Some),
-    }
-}
-
 impl Patched for Posts {
     type Body = PostPatchBody;
     type Patch = PostPatch;
@@ -285,10 +256,10 @@ impl Patched for Posts {
 
     fn parse(body: &PostPatchBody, f: &mut Fields) -> PostPatch {
         PostPatch {
-            body: f.optional("body", body.body.as_deref(), PostBody::parse),
-            status: f.optional("status", body.status.as_deref(), PostStatus::parse),
-            scheduled_at: clearable_time(f, "scheduled_at", &body.scheduled_at),
-            published_at: clearable_time(f, "published_at", &body.published_at),
+            body: f.set::<Text<PostBody>>("body", &body.body),
+            status: f.set::<Choice<PostStatus>>("status", &body.status),
+            scheduled_at: f.clear::<Instant>("scheduled_at", &body.scheduled_at),
+            published_at: f.clear::<Instant>("published_at", &body.published_at),
             counters: [body.likes, body.shares, body.comments, body.impressions],
         }
     }

@@ -14,12 +14,12 @@ use palisade_db::outbound_webhooks::{
 use palisade_domain::{WebhookDescription, WebhookEvent, WebhookEvents, WebhookId, WebhookUrl};
 use serde::{Deserialize, Serialize};
 
-use super::{Fields, nullable, parse_id};
+use super::{Fields, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::credentials::generate_webhook_secret;
 use crate::endpoints::Auth;
 use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::resource::{self, Created, OneTimeSecret, Patched};
+use crate::resource::{self, Created, OneTimeSecret};
 use crate::{ApiError, AppState};
 
 /// The outbound webhook family.
@@ -136,47 +136,14 @@ impl Created for Webhooks {
     }
 }
 
-/// Patch body: absent fields stay, `null` clears `description`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = WebhookPatch)]
-pub struct PatchBody {
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String, format = "uri")]
-    url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Vec<WebhookEvent>)]
-    event_types: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = bool)]
-    enabled: Option<Option<bool>>,
-}
-
-impl Patched for Webhooks {
-    type Body = PatchBody;
-    type Patch = WebhookPatch;
-
-    fn parse(body: &PatchBody, f: &mut Fields) -> WebhookPatch {
-        let url = f.not_null("url", &body.url, WebhookUrl::parse);
-        let event_types = f
-            .present_not_null(
-                "event_types",
-                body.event_types.as_ref().map(Option::as_deref),
-            )
-            .and_then(|names| event_types(f, names));
-        let description = f.clearable("description", &body.description, WebhookDescription::parse);
-        let enabled = f
-            .present_not_null("enabled", body.enabled.as_ref().map(Option::as_ref))
-            .copied();
-        WebhookPatch {
-            url,
-            description,
-            event_types,
-            enabled,
-        }
+resource::patch! {
+    /// Patch body: absent fields stay, `null` clears `description`.
+    Webhooks: PatchBody as WebhookPatch => WebhookPatch {
+        #[schema(format = "uri")]
+        url: set Text<WebhookUrl>,
+        event_types: set Items<WebhookEvents, WebhookEvent>,
+        description: clear Text<WebhookDescription>,
+        enabled: set Flag,
     }
 }
 

@@ -21,7 +21,9 @@ use palisade_db::carrier_status::{
     self, Applied, CallStatusReport, CallTarget, CarrierCall, SmsStatusReport,
 };
 use palisade_db::webhooks::{self, Delivery, DeliveryKind, Outcome, Provider};
-use palisade_domain::{CallId, CallStatus, Direction, OrgId, PhoneNumber, SmsStatus, calendar};
+use palisade_domain::{
+    CallDuration, CallId, CallStatus, Direction, OrgId, PhoneNumber, SmsStatus, calendar,
+};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 use uuid::Uuid;
@@ -29,9 +31,6 @@ use uuid::Uuid;
 use super::twilio::{TwilioForm, empty_twiml, refused, verified_form};
 use super::{finish, record_org};
 use crate::{ApiError, AppState};
-
-/// The longest call duration accepted, in seconds (Twilio ends calls after 24 hours).
-const MAX_CALL_SECONDS: i32 = 86_400;
 
 /// Our status for a Twilio message status, or `None` for one we do not know.
 ///
@@ -292,7 +291,7 @@ pub async fn voice_status(
     let sid = sid.as_str();
     let twilio_status = form.require("CallStatus")?;
     let sequence = int_field(&form, "SequenceNumber", 0..=i64::MAX)?;
-    let duration_seconds = int_field(&form, "CallDuration", 0..=MAX_CALL_SECONDS)?;
+    let duration_seconds = int_field(&form, "CallDuration", 0..=CallDuration::MAX_SECONDS)?;
     let at = form
         .get("Timestamp")
         .map(|raw| {

@@ -2,8 +2,8 @@
 //! updates; reading, locking, listing and deleting are [`crate::crud`]'s.
 
 use palisade_domain::{
-    CallId, CallNotes, CallStatus, CampaignName, CampaignStatus, CustomerId, Direction,
-    PhoneNumber, ProviderId, VoiceCampaignId, VoiceScript,
+    CallDuration, CallId, CallNotes, CallStatus, CampaignName, CampaignStatus, CustomerId,
+    Direction, PhoneNumber, ProviderId, VoiceCampaignId, VoiceScript,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -197,7 +197,7 @@ pub struct CallPatch {
     /// (at most i32::MAX seconds, the column's limit: a start may be dated as far back as 0000).
     pub status: Option<CallStatus>,
     /// Talk time.
-    pub duration_seconds: Option<i32>,
+    pub duration_seconds: Option<CallDuration>,
 }
 
 /// Call list filters.
@@ -285,7 +285,7 @@ impl crud::Update for CallPatch {
                 &customer.and_then(|c| c.map(|c| c.as_uuid())),
                 &self.status.map(CallStatus::as_str),
                 &self.status.is_some_and(CallStatus::is_final),
-                &self.duration_seconds,
+                &self.duration_seconds.map(CallDuration::seconds),
             ],
         )
         .await

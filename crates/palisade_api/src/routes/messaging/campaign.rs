@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::ApiError;
 use crate::endpoints::Endpoints;
+use crate::kinds::Choice;
 use crate::resource::{self, Created, Listed, Patched, Resource};
 use crate::routes::Fields;
 
@@ -181,7 +182,7 @@ impl Fields {
         status: &Option<Option<String>>,
         scheduled_at: &Option<Option<String>>,
     ) -> CampaignPatch<T> {
-        let status = self.not_null("status", status, CampaignStatus::parse);
+        let status = self.set::<Choice<CampaignStatus>>("status", status);
         CampaignPatch {
             content,
             status,

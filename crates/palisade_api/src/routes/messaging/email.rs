@@ -21,6 +21,7 @@ use super::recipients::{Recipient, RecipientAddress, campaign_from_path};
 use super::{no_such_customer, queued_only, recipient_exists};
 use crate::ApiError;
 use crate::endpoints::Endpoints;
+use crate::kinds::Text;
 use crate::resource::{
     self, Created, CreatedWithin, DeleteGuard, PatchGuard, Patched, Violation, Within,
 };
@@ -158,9 +159,9 @@ impl Patched for Campaigns<EmailCampaign> {
 
     fn parse(body: &PatchCampaignBody, f: &mut Fields) -> Self::Patch {
         let content = EmailEdit {
-            name: f.not_null("name", &body.name, CampaignName::parse),
-            subject: f.not_null("subject", &body.subject, EmailSubject::parse),
-            body: f.not_null("body", &body.body, EmailBody::parse),
+            name: f.set::<Text<CampaignName>>("name", &body.name),
+            subject: f.set::<Text<EmailSubject>>("subject", &body.subject),
+            body: f.set::<Text<EmailBody>>("body", &body.body),
         };
         f.campaign_patch(content, &body.status, &body.scheduled_at)
     }

@@ -8,8 +8,8 @@ use palisade_db::messaging::voice::{
     self as db, Call, CallFilter, CallPatch, NewCall, VoiceCampaign, VoiceContent, VoiceEdit,
 };
 use palisade_domain::{
-    CallNotes, CallStatus, CampaignName, CampaignStatus, Capability, CustomerId, Direction,
-    PhoneNumber, ProviderId, VoiceCampaignId, VoiceScript,
+    CallDuration, CallNotes, CallStatus, CampaignName, CampaignStatus, Capability, CustomerId,
+    Direction, PhoneNumber, ProviderId, VoiceCampaignId, VoiceScript,
 };
 use serde::Deserialize;
 
@@ -17,12 +17,10 @@ use super::campaign::{self, Campaigns};
 use super::no_such_customer;
 use crate::ApiError;
 use crate::endpoints::Endpoints;
+use crate::kinds::Text;
 use crate::resource::{self, Created, DeleteGuard, PatchGuard, Patched, Violation};
+use crate::routes::Fields;
 use crate::routes::phone_numbers::from_number_not_owned;
-use crate::routes::{Fields, nullable};
-
-/// The longest call duration accepted, in seconds (Twilio ends calls after 24 hours).
-const MAX_CALL_SECONDS: i64 = 86_400;
 
 /// Declares the voice routes.
 pub(super) fn register(e: &mut Endpoints) {
@@ -91,8 +89,8 @@ impl Patched for Campaigns<VoiceCampaign> {
 
     fn parse(body: &PatchCampaignBody, f: &mut Fields) -> Self::Patch {
         let content = VoiceEdit {
-            name: f.not_null("name", &body.name, CampaignName::parse),
-            script: f.clearable("script", &body.script, VoiceScript::parse),
+            name: f.set::<Text<CampaignName>>("name", &body.name),
+            script: f.clear::<Text<VoiceScript>>("script", &body.script),
         };
         f.campaign_patch(content, &body.status, &body.scheduled_at)
     }
@@ -129,20 +127,6 @@ crate::list::filters! {
         direction: Choice<Direction>,
         voice_campaign_id: Id<VoiceCampaignId>,
         customer_id: Id<CustomerId>,
-    }
-}
-
-impl Fields {
-    /// A call duration in seconds: 0 to [`MAX_CALL_SECONDS`].
-    fn duration(&mut self, raw: Option<i64>) -> Option<i32> {
-        let secs = raw?;
-        match i32::try_from(secs) {
-            Ok(s) if (0..=MAX_CALL_SECONDS).contains(&secs) => Some(s),
-            _ => {
-                self.invalid("duration_seconds", "must be an integer from 0 to 86400");
-                None
-            }
-        }
     }
 }
 
@@ -198,7 +182,13 @@ impl Created for Calls {
         let status = f
             .optional("status", body.status.as_deref(), CallStatus::parse)
             .unwrap_or(CallStatus::Queued);
-        let duration_seconds = f.duration(body.duration_seconds);
+        let duration_seconds = f
+            .optional_value(
+                "duration_seconds",
+                body.duration_seconds.as_ref(),
+                CallDuration::parse,
+            )
+            .map(CallDuration::seconds);
         let started_at = f.time("started_at", body.started_at.as_deref());
         let ended_at = f.time("ended_at", body.ended_at.as_deref());
         if let (Some(s), Some(e)) = (started_at, ended_at)
@@ -233,50 +223,17 @@ impl Created for Calls {
     }
 }
 
-/// Patch body: absent fields stay; `null` clears `notes` and `customer_id`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = CallPatch)]
-pub struct PatchCallBody {
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    notes: Option<Option<String>>,
-    /// Forward only (409 `invalid_status_transition` otherwise).
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = CallStatus)]
-    status: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = i64, minimum = 0, maximum = 86400)]
-    duration_seconds: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = Uuid)]
-    customer_id: Option<Option<String>>,
-}
-
-impl Patched for Calls {
-    type Body = PatchCallBody;
-    type Patch = CallPatch;
-    const GUARD: Option<PatchGuard<CallPatch, Call>> = Some(forward_only);
-
-    fn parse(body: &PatchCallBody, f: &mut Fields) -> CallPatch {
-        let notes = f.clearable("notes", &body.notes, CallNotes::parse);
-        let customer_id = f.clearable("customer_id", &body.customer_id, CustomerId::parse);
-        let status = f.not_null("status", &body.status, CallStatus::parse);
-        let duration_seconds = match body.duration_seconds {
-            None => None,
-            Some(None) => {
-                f.invalid("duration_seconds", "cannot be null");
-                None
-            }
-            Some(Some(secs)) => f.duration(Some(secs)),
-        };
-        CallPatch {
-            notes,
-            customer_id,
-            status,
-            duration_seconds,
-        }
+resource::patch! {
+    /// Patch body: absent fields stay; `null` clears `notes` and `customer_id`.
+    Calls: PatchCallBody as CallPatch => CallPatch {
+        notes: clear Text<CallNotes>,
+        /// Forward only (409 `invalid_status_transition` otherwise).
+        status: set Choice<CallStatus>,
+        #[schema(minimum = 0, maximum = 86400)]
+        duration_seconds: set Number<CallDuration>,
+        customer_id: clear Id<CustomerId>,
     }
+    const GUARD: Option<PatchGuard<CallPatch, Call>> = Some(forward_only);
 }
 
 /// A call's status only moves forward (409 `invalid_status_transition` otherwise); staying put
