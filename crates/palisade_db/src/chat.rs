@@ -49,15 +49,16 @@ pub struct NewConversation {
     pub subject: Option<ConversationSubject>,
 }
 
-/// A partial update: `None` leaves a field alone; `Some(None)` clears an optional one.
-#[derive(Debug, Clone, Default)]
-pub struct ConversationPatch {
-    /// Open or close.
-    pub status: Option<ConversationStatus>,
-    /// New or cleared customer.
-    pub customer_id: Option<Option<CustomerId>>,
-    /// New or cleared subject.
-    pub subject: Option<Option<ConversationSubject>>,
+crate::patch_type! {
+    /// A partial update: `None` leaves a field alone; `Some(None)` clears an optional one.
+    pub struct ConversationPatch for Conversation {
+        /// Open or close.
+        status: set ConversationStatus,
+        /// New or cleared customer.
+        customer_id: clear CustomerId,
+        /// New or cleared subject.
+        subject: clear ConversationSubject,
+    }
 }
 
 /// Conversation list filters.
@@ -89,33 +90,6 @@ impl crud::Insert for NewConversation {
                 &ConversationId::new().as_uuid(),
                 &self.customer_id.map(|c| c.as_uuid()),
                 &self.subject.as_ref().map(ConversationSubject::as_str),
-            ],
-        )
-        .await
-    }
-}
-
-impl crud::Update for ConversationPatch {
-    type Row = Conversation;
-    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Conversation>, DbError> {
-        crud::returning_opt(
-            tx,
-            "UPDATE palisade.chat_conversations SET \
-                 status = coalesce($2, status), \
-                 customer_id = CASE WHEN $3 THEN $4 ELSE customer_id END, \
-                 subject = CASE WHEN $5 THEN $6 ELSE subject END, \
-                 updated_at = now() \
-             WHERE id = $1",
-            &[
-                &id,
-                &self.status.map(ConversationStatus::as_str),
-                &self.customer_id.is_some(),
-                &self.customer_id.flatten().map(|c| c.as_uuid()),
-                &self.subject.is_some(),
-                &self
-                    .subject
-                    .as_ref()
-                    .and_then(|s| s.as_ref().map(ConversationSubject::as_str)),
             ],
         )
         .await

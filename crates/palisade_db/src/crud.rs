@@ -26,6 +26,8 @@ pub trait Table: Sized + Clone {
     const DELETE: &'static str;
     /// `SELECT <columns> FROM <table> WHERE true`, for [`ListQuery`] to extend.
     const LIST: &'static str;
+    /// The table, schema-qualified.
+    const TABLE: &'static str;
 
     /// Decodes a row holding [`Table::COLUMNS`].
     fn from_row(row: &Row) -> Result<Self, DbError>;
@@ -76,6 +78,7 @@ macro_rules! table {
             const LIST: &'static str = concat!(
                 "SELECT id" $(, ", ", stringify!($field))+, " FROM ", $table, " WHERE true"
             );
+            const TABLE: &'static str = $table;
 
             fn from_row(row: &tokio_postgres::Row) -> Result<Self, $crate::DbError> {
                 Ok(Self {
@@ -92,6 +95,149 @@ macro_rules! table {
             }
         }
     };
+}
+
+/// Declares a family's patch type: the struct (a `set` field is `Option<T>`, `None` leaves the
+/// column alone; a `clear` field is `Option<Option<T>>`, `Some(None)` stores NULL) and its
+/// [`Update`], one `UPDATE` of the row's table that writes each column named like its field,
+/// stored as its [`Column`], and `updated_at`.
+///
+/// ```text
+/// patch_type! {
+///     /// A partial update.
+///     pub struct ReportPatch for Report {
+///         /// New name.
+///         name: set ReportName,
+///         /// New or cleared schedule.
+///         schedule: clear ReportSchedule,
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! patch_type {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident for $row:ty {
+            $($(#[$field_meta:meta])* $field:ident: $mode:ident $ty:ty),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default)]
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: $crate::patch_type!(@type $mode $ty),)+
+        }
+
+        impl $crate::crud::Update for $name {
+            type Row = $row;
+            async fn update(
+                &self,
+                tx: &mut $crate::TenantTx,
+                id: ::uuid::Uuid,
+            ) -> Result<Option<$row>, $crate::DbError> {
+                let mut assign = $crate::crud::Assignments::new(id);
+                $(assign.$mode(stringify!($field), &self.$field);)+
+                assign.update(tx).await
+            }
+        }
+    };
+    (@type set $ty:ty) => { Option<$ty> };
+    (@type clear $ty:ty) => { Option<Option<$ty>> };
+}
+
+/// How a domain value is stored: the SQL parameter it becomes (text, a UUID, JSON...).
+pub trait Column {
+    /// The parameter.
+    type Sql<'a>: ToSql + Sync + Send
+    where
+        Self: 'a;
+    /// This value as the parameter.
+    fn column(&self) -> Self::Sql<'_>;
+}
+
+/// Implements [`Column`]: `columns!(Sql => |v| expr: Type, Type)`.
+macro_rules! columns {
+    ($($sql:ty => |$v:ident| $e:expr; $($ty:ty),+;)+) => {
+        $($(impl Column for $ty {
+            type Sql<'a> = $sql;
+            fn column(&self) -> Self::Sql<'_> {
+                let $v = self;
+                $e
+            }
+        })+)+
+    };
+}
+
+columns! {
+    &'a str => |v| v.as_str();
+        palisade_domain::CustomerName, palisade_domain::EmailAddress, palisade_domain::PhoneNumber,
+        palisade_domain::ConversationSubject, palisade_domain::ConversationStatus,
+        palisade_domain::ReportName, palisade_domain::ReportKind, palisade_domain::ReportSchedule,
+        palisade_domain::IvrMenuName, palisade_domain::ArticleTitle, palisade_domain::ArticleBody,
+        palisade_domain::WebhookUrl, palisade_domain::WebhookDescription, palisade_domain::PhoneLabel;
+    Uuid => |v| v.as_uuid();
+        palisade_domain::CustomerId, palisade_domain::IvrMenuId;
+    &'a serde_json::Value => |v| v.as_json();
+        palisade_domain::IvrMenuTree;
+    serde_json::Value => |v| v.to_value();
+        palisade_domain::ReportParameters;
+    &'a [String] => |v| v.as_slice();
+        palisade_domain::Tags;
+    Vec<&'static str> => |v| v.as_strs();
+        palisade_domain::Capabilities;
+    Vec<&'static str> => |v| v.names();
+        palisade_domain::WebhookEvents;
+    bool => |v| *v;
+        bool;
+}
+
+/// The assignments of one [`patch_type!`] update, numbered after `$1`, the row's id.
+pub struct Assignments<'a> {
+    set: String,
+    params: Vec<Box<dyn ToSql + Sync + Send + 'a>>,
+}
+
+impl<'a> Assignments<'a> {
+    /// Assignments to row `id`.
+    pub fn new(id: Uuid) -> Self {
+        Self {
+            set: String::new(),
+            params: vec![Box::new(id)],
+        }
+    }
+
+    fn bind(&mut self, value: impl ToSql + Sync + Send + 'a) -> usize {
+        self.params.push(Box::new(value));
+        self.params.len()
+    }
+
+    /// `column = coalesce($n, column)`: the value, or unchanged.
+    pub fn set<T: Column>(&mut self, column: &str, value: &'a Option<T>) {
+        let n = self.bind(value.as_ref().map(Column::column));
+        self.set += &format!("{column} = coalesce(${n}, {column}), ");
+    }
+
+    /// `column = CASE WHEN $n THEN $n+1 ELSE column END`: the value or NULL, or unchanged.
+    pub fn clear<T: Column>(&mut self, column: &str, value: &'a Option<Option<T>>) {
+        let given = self.bind(value.is_some());
+        let n = self.bind(value.as_ref().and_then(|v| v.as_ref().map(Column::column)));
+        self.set += &format!("{column} = CASE WHEN ${given} THEN ${n} ELSE {column} END, ");
+    }
+
+    /// Runs the update of `R`'s row and returns it; `None` when it does not exist in this
+    /// organization.
+    pub async fn update<R: Table>(self, tx: &mut TenantTx) -> Result<Option<R>, DbError> {
+        let sql = format!(
+            "UPDATE {} SET {}updated_at = now() WHERE id = $1",
+            R::TABLE,
+            self.set
+        );
+        let params: Vec<&(dyn ToSql + Sync)> = self
+            .params
+            .iter()
+            .map(|p| &**p as &(dyn ToSql + Sync))
+            .collect();
+        returning_opt(tx, &sql, &params).await
+    }
 }
 
 /// A family's list filters: they narrow a list of their table (see [`ListQuery`]).

@@ -42,15 +42,16 @@ pub struct NewCustomer {
     pub phone: Option<PhoneNumber>,
 }
 
-/// A partial update: `None` leaves a field alone; `Some(None)` clears an optional one.
-#[derive(Debug, Clone, Default)]
-pub struct CustomerPatch {
-    /// New name.
-    pub name: Option<CustomerName>,
-    /// New or cleared email.
-    pub email: Option<Option<EmailAddress>>,
-    /// New or cleared phone.
-    pub phone: Option<Option<PhoneNumber>>,
+crate::patch_type! {
+    /// A partial update: `None` leaves a field alone; `Some(None)` clears an optional one.
+    pub struct CustomerPatch for Customer {
+        /// New name.
+        name: set CustomerName,
+        /// New or cleared email.
+        email: clear EmailAddress,
+        /// New or cleared phone.
+        phone: clear PhoneNumber,
+    }
 }
 
 /// List filters.
@@ -88,38 +89,6 @@ impl crud::Insert for NewCustomer {
                 &self.name.as_str(),
                 &self.email.as_ref().map(EmailAddress::as_str),
                 &self.phone.as_ref().map(PhoneNumber::as_str),
-            ],
-        )
-        .await
-    }
-}
-
-impl crud::Update for CustomerPatch {
-    type Row = Customer;
-    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Customer>, DbError> {
-        let email = self
-            .email
-            .as_ref()
-            .map(|e| e.as_ref().map(EmailAddress::as_str));
-        let phone = self
-            .phone
-            .as_ref()
-            .map(|p| p.as_ref().map(PhoneNumber::as_str));
-        crud::returning_opt(
-            tx,
-            "UPDATE palisade.customers SET \
-                 name = coalesce($2, name), \
-                 email = CASE WHEN $3 THEN $4 ELSE email END, \
-                 phone = CASE WHEN $5 THEN $6 ELSE phone END, \
-                 updated_at = now() \
-             WHERE id = $1",
-            &[
-                &id,
-                &self.name.as_ref().map(CustomerName::as_str),
-                &email.is_some(),
-                &email.flatten(),
-                &phone.is_some(),
-                &phone.flatten(),
             ],
         )
         .await

@@ -46,13 +46,14 @@ pub struct NewIvrMenu {
     pub tree: IvrMenuTree,
 }
 
-/// A partial update: `None` leaves a field alone.
-#[derive(Debug, Clone, Default)]
-pub struct IvrMenuPatch {
-    /// New name.
-    pub name: Option<IvrMenuName>,
-    /// New tree.
-    pub tree: Option<IvrMenuTree>,
+crate::patch_type! {
+    /// A partial update: `None` leaves a field alone.
+    pub struct IvrMenuPatch for IvrMenu {
+        /// New name.
+        name: set IvrMenuName,
+        /// New tree.
+        tree: set IvrMenuTree,
+    }
 }
 
 /// List filters.
@@ -82,23 +83,6 @@ impl crud::Insert for NewIvrMenu {
                 &IvrMenuId::new().as_uuid(),
                 &self.name.as_str(),
                 self.tree.as_json(),
-            ],
-        )
-        .await
-    }
-}
-
-impl crud::Update for IvrMenuPatch {
-    type Row = IvrMenu;
-    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<IvrMenu>, DbError> {
-        crud::returning_opt(
-            tx,
-            "UPDATE palisade.ivr_menus SET name = coalesce($2, name), tree = coalesce($3, tree), \
-                 updated_at = now() WHERE id = $1",
-            &[
-                &id,
-                &self.name.as_ref().map(IvrMenuName::as_str),
-                &self.tree.as_ref().map(IvrMenuTree::as_json),
             ],
         )
         .await

@@ -47,17 +47,18 @@ pub struct NewArticle {
     pub published: bool,
 }
 
-/// A partial update: `None` leaves a field alone.
-#[derive(Debug, Clone, Default)]
-pub struct ArticlePatch {
-    /// New title.
-    pub title: Option<ArticleTitle>,
-    /// New body.
-    pub body: Option<ArticleBody>,
-    /// New tags (replacing the old ones).
-    pub tags: Option<Tags>,
-    /// Publish or unpublish.
-    pub published: Option<bool>,
+crate::patch_type! {
+    /// A partial update: `None` leaves a field alone.
+    pub struct ArticlePatch for Article {
+        /// New title.
+        title: set ArticleTitle,
+        /// New body.
+        body: set ArticleBody,
+        /// New tags (replacing the old ones).
+        tags: set Tags,
+        /// Publish or unpublish.
+        published: set bool,
+    }
 }
 
 /// List filters.
@@ -96,27 +97,6 @@ impl crud::Insert for NewArticle {
                 &self.title.as_str(),
                 &self.body.as_str(),
                 &self.tags.as_slice(),
-                &self.published,
-            ],
-        )
-        .await
-    }
-}
-
-impl crud::Update for ArticlePatch {
-    type Row = Article;
-    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Article>, DbError> {
-        crud::returning_opt(
-            tx,
-            "UPDATE palisade.kb_articles SET title = coalesce($2, title), \
-                 body = coalesce($3, body), tags = coalesce($4, tags), \
-                 published = coalesce($5, published), updated_at = now() \
-             WHERE id = $1",
-            &[
-                &id,
-                &self.title.as_ref().map(ArticleTitle::as_str),
-                &self.body.as_ref().map(ArticleBody::as_str),
-                &self.tags.as_ref().map(Tags::as_slice),
                 &self.published,
             ],
         )

@@ -54,17 +54,18 @@ pub struct NewWebhook {
     pub signing_secret: palisade_domain::Secret,
 }
 
-/// A partial update: `None` leaves a field alone; `Some(None)` clears the description.
-#[derive(Debug, Clone, Default)]
-pub struct WebhookPatch {
-    /// New endpoint.
-    pub url: Option<WebhookUrl>,
-    /// New or cleared description.
-    pub description: Option<Option<WebhookDescription>>,
-    /// New event types (replace the list).
-    pub event_types: Option<WebhookEvents>,
-    /// Enable or disable.
-    pub enabled: Option<bool>,
+crate::patch_type! {
+    /// A partial update: `None` leaves a field alone; `Some(None)` clears the description.
+    pub struct WebhookPatch for Webhook {
+        /// New endpoint.
+        url: set WebhookUrl,
+        /// New or cleared description.
+        description: clear WebhookDescription,
+        /// New event types (replace the list).
+        event_types: set WebhookEvents,
+        /// Enable or disable.
+        enabled: set bool,
+    }
 }
 
 /// List filters.
@@ -104,35 +105,6 @@ impl crud::Insert for NewWebhook {
                 &self.event_types.names(),
                 &self.enabled,
                 &self.signing_secret.expose(),
-            ],
-        )
-        .await
-    }
-}
-
-impl crud::Update for WebhookPatch {
-    type Row = Webhook;
-    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Webhook>, DbError> {
-        let description = self
-            .description
-            .as_ref()
-            .and_then(|d| d.as_ref().map(WebhookDescription::as_str));
-        crud::returning_opt(
-            tx,
-            "UPDATE palisade.outbound_webhooks SET \
-                 url = coalesce($2, url), \
-                 description = CASE WHEN $3 THEN $4 ELSE description END, \
-                 event_types = coalesce($5, event_types), \
-                 enabled = coalesce($6, enabled), \
-                 updated_at = now() \
-             WHERE id = $1",
-            &[
-                &id,
-                &self.url.as_ref().map(WebhookUrl::as_str),
-                &self.description.is_some(),
-                &description,
-                &self.event_types.as_ref().map(WebhookEvents::names),
-                &self.enabled,
             ],
         )
         .await

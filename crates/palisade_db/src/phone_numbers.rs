@@ -73,16 +73,17 @@ pub struct NewPhoneNumber {
     pub ivr_menu_id: Option<IvrMenuId>,
 }
 
-/// A partial update: `None` leaves a field alone; `Some(None)` clears an optional one. The
-/// number itself never changes (release it and add another).
-#[derive(Debug, Clone, Default)]
-pub struct PhoneNumberPatch {
-    /// New or cleared label.
-    pub label: Option<Option<PhoneLabel>>,
-    /// New capabilities.
-    pub capabilities: Option<Capabilities>,
-    /// New or cleared IVR menu.
-    pub ivr_menu_id: Option<Option<IvrMenuId>>,
+crate::patch_type! {
+    /// A partial update: `None` leaves a field alone; `Some(None)` clears an optional one. The
+    /// number itself never changes (release it and add another).
+    pub struct PhoneNumberPatch for PhoneNumberRow {
+        /// New or cleared label.
+        label: clear PhoneLabel,
+        /// New capabilities.
+        capabilities: set Capabilities,
+        /// New or cleared IVR menu.
+        ivr_menu_id: clear IvrMenuId,
+    }
 }
 
 /// List filters.
@@ -144,34 +145,6 @@ impl crud::Insert for NewPhoneNumber {
 
 /// `None` when the number does not exist in this organization (or the acting role may not
 /// change it: the policy then matches no row).
-impl crud::Update for PhoneNumberPatch {
-    type Row = PhoneNumberRow;
-    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<PhoneNumberRow>, DbError> {
-        let label = self
-            .label
-            .as_ref()
-            .map(|l| l.as_ref().map(PhoneLabel::as_str));
-        crud::returning_opt(
-            tx,
-            "UPDATE palisade.phone_numbers SET \
-                 label = CASE WHEN $2 THEN $3 ELSE label END, \
-                 capabilities = coalesce($4, capabilities), \
-                 ivr_menu_id = CASE WHEN $5 THEN $6 ELSE ivr_menu_id END, \
-                 updated_at = now() \
-             WHERE id = $1",
-            &[
-                &id,
-                &label.is_some(),
-                &label.flatten(),
-                &self.capabilities.as_ref().map(Capabilities::as_strs),
-                &self.ivr_menu_id.is_some(),
-                &self.ivr_menu_id.flatten().map(|m| m.as_uuid()),
-            ],
-        )
-        .await
-    }
-}
-
 /// Removes the organization's row of a number and returns the number; `None` when it does not
 /// exist in this organization. Follow with [`release`] in the same transaction.
 pub async fn delete(tx: &mut TenantTx, id: PhoneNumberId) -> Result<Option<String>, DbError> {

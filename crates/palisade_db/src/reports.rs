@@ -51,17 +51,18 @@ pub struct NewReport {
     pub schedule: Option<ReportSchedule>,
 }
 
-/// A partial update: `None` leaves a field alone; `Some(None)` clears the schedule.
-#[derive(Debug, Clone, Default)]
-pub struct ReportPatch {
-    /// New name.
-    pub name: Option<ReportName>,
-    /// New kind.
-    pub kind: Option<ReportKind>,
-    /// New parameters (replacing the old ones).
-    pub parameters: Option<ReportParameters>,
-    /// New or cleared schedule.
-    pub schedule: Option<Option<ReportSchedule>>,
+crate::patch_type! {
+    /// A partial update: `None` leaves a field alone; `Some(None)` clears the schedule.
+    pub struct ReportPatch for Report {
+        /// New name.
+        name: set ReportName,
+        /// New kind.
+        kind: set ReportKind,
+        /// New parameters (replacing the old ones).
+        parameters: set ReportParameters,
+        /// New or cleared schedule.
+        schedule: clear ReportSchedule,
+    }
 }
 
 /// List filters.
@@ -95,28 +96,6 @@ impl crud::Insert for NewReport {
                 &self.kind.as_str(),
                 &self.parameters.to_value(),
                 &self.schedule.map(ReportSchedule::as_str),
-            ],
-        )
-        .await
-    }
-}
-
-impl crud::Update for ReportPatch {
-    type Row = Report;
-    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Report>, DbError> {
-        crud::returning_opt(
-            tx,
-            "UPDATE palisade.reports SET name = coalesce($2, name), kind = coalesce($3, kind), \
-                 parameters = coalesce($4, parameters), \
-                 schedule = CASE WHEN $5 THEN $6 ELSE schedule END, updated_at = now() \
-             WHERE id = $1",
-            &[
-                &id,
-                &self.name.as_ref().map(ReportName::as_str),
-                &self.kind.map(ReportKind::as_str),
-                &self.parameters.as_ref().map(ReportParameters::to_value),
-                &self.schedule.is_some(),
-                &self.schedule.flatten().map(ReportSchedule::as_str),
             ],
         )
         .await
