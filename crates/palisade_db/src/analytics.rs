@@ -7,8 +7,7 @@ use serde_json::Value;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::crud::{self, Table};
-use crate::list::ListQuery;
+use crate::crud::Table;
 use crate::{DbError, TenantTx};
 
 /// The composite foreign key to the customer: violated when the customer does not exist in
@@ -48,17 +47,18 @@ pub struct NewEvent {
     pub customer_id: Option<CustomerId>,
 }
 
-/// List filters.
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    /// Only this type.
-    pub event_type: Option<EventType>,
-    /// Only about this customer.
-    pub customer_id: Option<CustomerId>,
-    /// Occurred at or after.
-    pub occurred_after: Option<OffsetDateTime>,
-    /// Occurred before.
-    pub occurred_before: Option<OffsetDateTime>,
+crate::filter_type! {
+    /// List filters.
+    pub struct EventFilter for Event {
+        /// Only this type.
+        event_type: EventType => "event_type = $",
+        /// Only about this customer.
+        customer_id: CustomerId => "customer_id = $",
+        /// Occurred at or after.
+        occurred_after: OffsetDateTime => "occurred_at >= $",
+        /// Occurred before.
+        occurred_before: OffsetDateTime => "occurred_at < $",
+    }
 }
 
 /// Events of one type on one day (UTC).
@@ -70,20 +70,6 @@ pub struct DayCount {
     pub event_type: String,
     /// How many.
     pub count: i64,
-}
-
-impl crud::Filter for EventFilter {
-    type Row = Event;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt_value(
-                "event_type = $",
-                self.event_type.as_ref().map(EventType::as_str),
-            )
-            .and_opt_value("customer_id = $", self.customer_id.map(|c| c.as_uuid()))
-            .and_opt("occurred_at >= $", self.occurred_after.as_ref())
-            .and_opt("occurred_at < $", self.occurred_before.as_ref())
-    }
 }
 
 /// Ingests a batch in one statement (all or nothing); returns the events in input order.

@@ -7,7 +7,6 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crud;
-use crate::list::ListQuery;
 use crate::{AppPool, DbError, TenantTx};
 
 crate::table! {
@@ -63,22 +62,16 @@ impl std::fmt::Debug for NewApiKey {
     }
 }
 
-/// List filters.
-#[derive(Debug, Clone, Default)]
-pub struct ApiKeyFilter {
-    /// Only revoked (`true`) or only active (`false`) keys.
-    pub revoked: Option<bool>,
+crate::filter_type! {
+    /// List filters.
+    pub struct ApiKeyFilter for ApiKey {
+        /// Only revoked (`true`) or only active (`false`) keys.
+        revoked: bool => "(revoked_at IS NOT NULL) = $",
+    }
 }
 
 fn parse_role(role: &str) -> Result<Role, DbError> {
     Role::parse(role).map_err(|_| DbError::Decode(format!("unknown role {role:?}")))
-}
-
-impl crud::Filter for ApiKeyFilter {
-    type Row = ApiKey;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query.and_opt("(revoked_at IS NOT NULL) = $", self.revoked.as_ref())
-    }
 }
 
 impl crud::Insert for NewApiKey {

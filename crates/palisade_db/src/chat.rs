@@ -11,7 +11,6 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crud::{self, Table};
-use crate::list::ListQuery;
 use crate::{DbError, TenantTx};
 
 /// The composite foreign key from a conversation to its customer: violated when the customer
@@ -61,21 +60,13 @@ crate::patch_type! {
     }
 }
 
-/// Conversation list filters.
-#[derive(Debug, Clone, Default)]
-pub struct ConversationFilter {
-    /// Only this status.
-    pub status: Option<ConversationStatus>,
-    /// Only with this customer.
-    pub customer_id: Option<CustomerId>,
-}
-
-impl crud::Filter for ConversationFilter {
-    type Row = Conversation;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt_value("status = $", self.status.map(ConversationStatus::as_str))
-            .and_opt_value("customer_id = $", self.customer_id.map(|c| c.as_uuid()))
+crate::filter_type! {
+    /// Conversation list filters.
+    pub struct ConversationFilter for Conversation {
+        /// Only this status.
+        status: ConversationStatus => "status = $",
+        /// Only with this customer.
+        customer_id: CustomerId => "customer_id = $",
     }
 }
 
@@ -114,24 +105,13 @@ crate::table! {
     }
 }
 
-/// Message list filters: one conversation's (the nested route sets it).
-#[derive(Debug, Clone, Default)]
-pub struct MessageFilter {
-    /// The conversation (set by the nested route, `/v1/chat/conversations/{id}/messages`).
-    pub conversation_id: Option<ConversationId>,
-    /// Only from this sender.
-    pub sender: Option<MessageSender>,
-}
-
-impl crud::Filter for MessageFilter {
-    type Row = Message;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt_value(
-                "conversation_id = $",
-                self.conversation_id.map(|c| c.as_uuid()),
-            )
-            .and_opt_value("sender = $", self.sender.map(MessageSender::as_str))
+crate::filter_type! {
+    /// Message list filters: one conversation's (the nested route sets it).
+    pub struct MessageFilter for Message {
+        /// The conversation (set by the nested route, `/v1/chat/conversations/{id}/messages`).
+        conversation_id: ConversationId => "conversation_id = $",
+        /// Only from this sender.
+        sender: MessageSender => "sender = $",
     }
 }
 

@@ -144,6 +144,58 @@ macro_rules! patch_type {
     (@type clear $ty:ty) => { Option<Option<$ty>> };
 }
 
+/// Declares a family's list filters: the struct (every field `Option<T>`, `None` filters
+/// nothing) and its [`Filter`], which adds each given field's condition, binding the value at
+/// the condition's `$` as its [`Column`] or through `with`.
+///
+/// ```text
+/// filter_type! {
+///     /// Call list filters.
+///     pub struct CallFilter for Call {
+///         /// Only this status.
+///         status: CallStatus => "status = $",
+///         /// A case-insensitive substring of the name.
+///         name: CustomerName => "name ILIKE '%' || $ || '%' ESCAPE '\\'"
+///             with |n| like_literal(n.as_str()),
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! filter_type {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident for $row:ty {
+            $($(#[$field_meta:meta])* $field:ident: $ty:ty => $cond:tt $(with $with:expr)?),+
+            $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default)]
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: Option<$ty>,)+
+        }
+
+        impl $crate::crud::Filter for $name {
+            type Row = $row;
+            fn narrow<'a>(
+                &'a self,
+                query: $crate::list::ListQuery<'a>,
+            ) -> $crate::list::ListQuery<'a> {
+                query$(.and_opt_value(
+                    $cond,
+                    self.$field.as_ref().map($crate::filter_type!(@bind $($with)?)),
+                ))+
+            }
+        }
+    };
+    (@bind) => {
+        $crate::crud::Column::column
+    };
+    (@bind $with:expr) => {
+        $with
+    };
+}
+
 /// How a domain value is stored: the SQL parameter it becomes (text, a UUID, JSON...).
 pub trait Column {
     /// The parameter.
@@ -173,9 +225,15 @@ columns! {
         palisade_domain::ConversationSubject, palisade_domain::ConversationStatus,
         palisade_domain::ReportName, palisade_domain::ReportKind, palisade_domain::ReportSchedule,
         palisade_domain::IvrMenuName, palisade_domain::ArticleTitle, palisade_domain::ArticleBody,
-        palisade_domain::WebhookUrl, palisade_domain::WebhookDescription, palisade_domain::PhoneLabel;
+        palisade_domain::WebhookUrl, palisade_domain::WebhookDescription, palisade_domain::PhoneLabel,
+        palisade_domain::SocialNetwork, palisade_domain::SocialHandle, palisade_domain::PostStatus,
+        palisade_domain::Role, palisade_domain::WebhookEvent, palisade_domain::CallStatus,
+        palisade_domain::Direction, palisade_domain::EmailStatus, palisade_domain::SmsStatus,
+        palisade_domain::MessageSender, palisade_domain::IntegrationProvider,
+        palisade_domain::Capability, palisade_domain::EventType, palisade_domain::SearchText;
     Uuid => |v| v.as_uuid();
-        palisade_domain::CustomerId, palisade_domain::IvrMenuId;
+        palisade_domain::CustomerId, palisade_domain::IvrMenuId, palisade_domain::VoiceCampaignId,
+        palisade_domain::SocialAccountId, palisade_domain::ConversationId;
     &'a serde_json::Value => |v| v.as_json();
         palisade_domain::IvrMenuTree;
     serde_json::Value => |v| v.to_value();
@@ -188,6 +246,10 @@ columns! {
         palisade_domain::WebhookEvents;
     bool => |v| *v;
         bool;
+    Uuid => |v| *v;
+        Uuid;
+    time::OffsetDateTime => |v| *v;
+        time::OffsetDateTime;
 }
 
 /// The assignments of one [`patch_type!`] update, numbered after `$1`, the row's id.

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crud;
-use crate::list::{ListQuery, like_literal};
+use crate::list::like_literal;
 use crate::{DbError, TenantTx};
 
 crate::table! {
@@ -54,29 +54,19 @@ crate::patch_type! {
     }
 }
 
-/// List filters.
-#[derive(Debug, Clone, Default)]
-pub struct CustomerFilter {
-    /// Exact (normalised) email.
-    pub email: Option<EmailAddress>,
-    /// Case-insensitive substring of the name.
-    pub name: Option<CustomerName>,
+crate::filter_type! {
+    /// List filters.
+    pub struct CustomerFilter for Customer {
+        /// Exact (normalised) email.
+        email: EmailAddress => "email = $",
+        /// Case-insensitive substring of the name.
+        name: CustomerName => "name ILIKE '%' || $ || '%' ESCAPE '\\'"
+            with |n| like_literal(n.as_str()),
+    }
 }
 
 /// The unique constraint that keeps emails unique within an organization.
 pub const EMAIL_KEY: &str = "customers_email_key";
-
-impl crud::Filter for CustomerFilter {
-    type Row = Customer;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt_value("email = $", self.email.as_ref().map(EmailAddress::as_str))
-            .and_opt_value(
-                "name ILIKE '%' || $ || '%' ESCAPE '\\'",
-                self.name.as_ref().map(|n| like_literal(n.as_str())),
-            )
-    }
-}
 
 impl crud::Insert for NewCustomer {
     type Row = Customer;

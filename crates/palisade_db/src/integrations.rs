@@ -11,7 +11,6 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::crud;
-use crate::list::ListQuery;
 use crate::{DbError, TenantTx};
 
 crate::table! {
@@ -71,29 +70,18 @@ pub struct IntegrationPatch {
     pub enabled: Option<bool>,
 }
 
-/// List filters.
-#[derive(Debug, Clone, Default)]
-pub struct IntegrationFilter {
-    /// Only this provider.
-    pub provider: Option<IntegrationProvider>,
-    /// Only enabled (or disabled) ones.
-    pub enabled: Option<bool>,
+crate::filter_type! {
+    /// List filters.
+    pub struct IntegrationFilter for Integration {
+        /// Only this provider.
+        provider: IntegrationProvider => "provider = $",
+        /// Only enabled (or disabled) ones.
+        enabled: bool => "enabled = $",
+    }
 }
 
 /// The unique constraint that keeps names unique within an organization.
 pub const NAME_KEY: &str = "integrations_name_key";
-
-impl crud::Filter for IntegrationFilter {
-    type Row = Integration;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt_value(
-                "provider = $",
-                self.provider.map(IntegrationProvider::as_str),
-            )
-            .and_opt("enabled = $", self.enabled.as_ref())
-    }
-}
 
 /// Creates an integration in the acting organization (owners and admins: RLS refuses others).
 impl crud::Insert for NewIntegration {

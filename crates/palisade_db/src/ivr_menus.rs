@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crud;
-use crate::list::{ListQuery, like_literal};
+use crate::list::like_literal;
 use crate::{DbError, TenantTx};
 
 /// The unique constraint that keeps menu names unique within an organization.
@@ -56,20 +56,12 @@ crate::patch_type! {
     }
 }
 
-/// List filters.
-#[derive(Debug, Clone, Default)]
-pub struct IvrMenuFilter {
-    /// Case-insensitive substring of the name.
-    pub name: Option<IvrMenuName>,
-}
-
-impl crud::Filter for IvrMenuFilter {
-    type Row = IvrMenu;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query.and_opt_value(
-            "name ILIKE '%' || $ || '%' ESCAPE '\\'",
-            self.name.as_ref().map(|n| like_literal(n.as_str())),
-        )
+crate::filter_type! {
+    /// List filters.
+    pub struct IvrMenuFilter for IvrMenu {
+        /// Case-insensitive substring of the name.
+        name: IvrMenuName => "name ILIKE '%' || $ || '%' ESCAPE '\\'"
+            with |n| like_literal(n.as_str()),
     }
 }
 

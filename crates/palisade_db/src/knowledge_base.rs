@@ -8,7 +8,6 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crud;
-use crate::list::ListQuery;
 use crate::{DbError, TenantTx};
 
 crate::table! {
@@ -61,29 +60,21 @@ crate::patch_type! {
     }
 }
 
-/// List filters.
-#[derive(Debug, Clone, Default)]
-pub struct ArticleFilter {
-    /// Full-text search (web search syntax: words, "quoted phrases", -excluded, or).
-    pub q: Option<SearchText>,
-    /// Only articles carrying this tag.
-    pub tag: Option<Tag>,
-    /// Only published, or only unpublished, articles.
-    pub published: Option<bool>,
+crate::filter_type! {
+    /// List filters.
+    pub struct ArticleFilter for Article {
+        /// Full-text search (web search syntax: words, "quoted phrases", -excluded, or).
+        q: SearchText => SEARCH_CONDITION,
+        /// Only articles carrying this tag.
+        tag: Tag => "tags @> $"
+            with |t| vec![t.as_str()],
+        /// Only published, or only unpublished, articles.
+        published: bool => "published = $",
+    }
 }
 
 /// The search condition: the stored tsvector against the query (web-search syntax).
 pub const SEARCH_CONDITION: &str = "search @@ websearch_to_tsquery('english', $)";
-
-impl crud::Filter for ArticleFilter {
-    type Row = Article;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt_value(SEARCH_CONDITION, self.q.as_ref().map(SearchText::as_str))
-            .and_opt_value("tags @> $", self.tag.as_ref().map(|t| vec![t.as_str()]))
-            .and_opt("published = $", self.published.as_ref())
-    }
-}
 
 impl crud::Insert for NewArticle {
     type Row = Article;

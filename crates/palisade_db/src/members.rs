@@ -11,7 +11,6 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crud::{self, Table};
-use crate::list::ListQuery;
 use crate::{AppPool, DbError, TenantTx};
 
 crate::table! {
@@ -57,17 +56,11 @@ pub struct MemberPatch {
     pub role: Option<Role>,
 }
 
-/// List filters.
-#[derive(Debug, Clone, Default)]
-pub struct MemberFilter {
-    /// Only this role.
-    pub role: Option<Role>,
-}
-
-impl crud::Filter for MemberFilter {
-    type Row = Member;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query.and_opt_value("role = $", self.role.map(Role::as_str))
+crate::filter_type! {
+    /// List filters.
+    pub struct MemberFilter for Member {
+        /// Only this role.
+        role: Role => "role = $",
     }
 }
 

@@ -8,7 +8,6 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crud;
-use crate::list::ListQuery;
 use crate::{DbError, TenantTx};
 
 crate::table! {
@@ -68,24 +67,13 @@ crate::patch_type! {
     }
 }
 
-/// List filters.
-#[derive(Debug, Clone, Default)]
-pub struct WebhookFilter {
-    /// Only enabled (or disabled) ones.
-    pub enabled: Option<bool>,
-    /// Only those subscribed to this event type.
-    pub event_type: Option<WebhookEvent>,
-}
-
-impl crud::Filter for WebhookFilter {
-    type Row = Webhook;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt("enabled = $", self.enabled.as_ref())
-            .and_opt_value(
-                "$::text = ANY (event_types)",
-                self.event_type.map(WebhookEvent::as_str),
-            )
+crate::filter_type! {
+    /// List filters.
+    pub struct WebhookFilter for Webhook {
+        /// Only enabled (or disabled) ones.
+        enabled: bool => "enabled = $",
+        /// Only those subscribed to this event type.
+        event_type: WebhookEvent => "$::text = ANY (event_types)",
     }
 }
 

@@ -16,7 +16,6 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crud;
-use crate::list::ListQuery;
 use crate::{DbError, Page, PageRequest, TenantTx};
 
 /// The platform-wide unique key on the number (the allow-listed exception, justified in the
@@ -86,27 +85,15 @@ crate::patch_type! {
     }
 }
 
-/// List filters.
-#[derive(Debug, Clone, Default)]
-pub struct PhoneNumberFilter {
-    /// Only this exact number.
-    pub number: Option<PhoneNumber>,
-    /// Only numbers with this capability.
-    pub capability: Option<Capability>,
-    /// Only numbers pointing at this menu.
-    pub ivr_menu_id: Option<IvrMenuId>,
-}
-
-impl crud::Filter for PhoneNumberFilter {
-    type Row = PhoneNumberRow;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt_value("number = $", self.number.as_ref().map(PhoneNumber::as_str))
-            .and_opt_value(
-                "capabilities @> ARRAY[$]::text[]",
-                self.capability.map(Capability::as_str),
-            )
-            .and_opt_value("ivr_menu_id = $", self.ivr_menu_id.map(|m| m.as_uuid()))
+crate::filter_type! {
+    /// List filters.
+    pub struct PhoneNumberFilter for PhoneNumberRow {
+        /// Only this exact number.
+        number: PhoneNumber => "number = $",
+        /// Only numbers with this capability.
+        capability: Capability => "capabilities @> ARRAY[$]::text[]",
+        /// Only numbers pointing at this menu.
+        ivr_menu_id: IvrMenuId => "ivr_menu_id = $",
     }
 }
 

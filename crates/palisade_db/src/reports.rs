@@ -9,7 +9,6 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crud;
-use crate::list::ListQuery;
 use crate::{DbError, TenantTx};
 
 crate::table! {
@@ -65,21 +64,13 @@ crate::patch_type! {
     }
 }
 
-/// List filters.
-#[derive(Debug, Clone, Default)]
-pub struct ReportFilter {
-    /// Only this kind.
-    pub kind: Option<ReportKind>,
-    /// Only this schedule.
-    pub schedule: Option<ReportSchedule>,
-}
-
-impl crud::Filter for ReportFilter {
-    type Row = Report;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt_value("kind = $", self.kind.map(ReportKind::as_str))
-            .and_opt_value("schedule = $", self.schedule.map(ReportSchedule::as_str))
+crate::filter_type! {
+    /// List filters.
+    pub struct ReportFilter for Report {
+        /// Only this kind.
+        kind: ReportKind => "kind = $",
+        /// Only this schedule.
+        schedule: ReportSchedule => "schedule = $",
     }
 }
 

@@ -13,7 +13,6 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crud;
-use crate::list::ListQuery;
 use crate::{DbError, TenantTx};
 
 /// The unique key on (organization, network, handle).
@@ -66,21 +65,13 @@ pub struct AccountPatch {
     pub access_token: Option<Option<AccessToken>>,
 }
 
-/// Account list filters.
-#[derive(Debug, Clone, Default)]
-pub struct AccountFilter {
-    /// Only this network.
-    pub network: Option<SocialNetwork>,
-    /// Only this exact handle.
-    pub handle: Option<SocialHandle>,
-}
-
-impl crud::Filter for AccountFilter {
-    type Row = Account;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt_value("network = $", self.network.map(SocialNetwork::as_str))
-            .and_opt_value("handle = $", self.handle.as_ref().map(SocialHandle::as_str))
+crate::filter_type! {
+    /// Account list filters.
+    pub struct AccountFilter for Account {
+        /// Only this network.
+        network: SocialNetwork => "network = $",
+        /// Only this exact handle.
+        handle: SocialHandle => "handle = $",
     }
 }
 
@@ -223,21 +214,13 @@ impl From<PostState> for PostPatch {
     }
 }
 
-/// Post list filters.
-#[derive(Debug, Clone, Default)]
-pub struct PostFilter {
-    /// Only posts of this account.
-    pub account_id: Option<SocialAccountId>,
-    /// Only this status.
-    pub status: Option<PostStatus>,
-}
-
-impl crud::Filter for PostFilter {
-    type Row = Post;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt_value("account_id = $", self.account_id.map(|a| a.as_uuid()))
-            .and_opt_value("status = $", self.status.map(PostStatus::as_str))
+crate::filter_type! {
+    /// Post list filters.
+    pub struct PostFilter for Post {
+        /// Only posts of this account.
+        account_id: SocialAccountId => "account_id = $",
+        /// Only this status.
+        status: PostStatus => "status = $",
     }
 }
 

@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use super::campaign::{CampaignPatch, NewCampaign, impl_campaign};
 use crate::crud;
-use crate::list::ListQuery;
 use crate::{DbError, TenantTx};
 
 /// The key that keeps one row per recipient of a campaign.
@@ -176,24 +175,15 @@ pub struct NewEmailMessage {
     pub to_email: EmailAddress,
 }
 
-/// Message list filters.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MessageFilter {
-    /// Only this campaign's messages.
-    pub campaign_id: Option<Uuid>,
-    /// Only this status.
-    pub status: Option<EmailStatus>,
-    /// Only messages to this customer.
-    pub customer_id: Option<CustomerId>,
-}
-
-impl crud::Filter for MessageFilter {
-    type Row = EmailMessage;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt("campaign_id = $", self.campaign_id.as_ref())
-            .and_opt_value("status = $", self.status.map(EmailStatus::as_str))
-            .and_opt_value("customer_id = $", self.customer_id.map(|c| c.as_uuid()))
+crate::filter_type! {
+    /// Message list filters.
+    pub struct MessageFilter for EmailMessage {
+        /// Only this campaign's messages.
+        campaign_id: Uuid => "campaign_id = $",
+        /// Only this status.
+        status: EmailStatus => "status = $",
+        /// Only messages to this customer.
+        customer_id: CustomerId => "customer_id = $",
     }
 }
 

@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use super::campaign::{CampaignPatch, NewCampaign, impl_campaign};
 use crate::crud;
-use crate::list::ListQuery;
 use crate::{DbError, TenantTx};
 
 /// The key that keeps one row per recipient of a campaign.
@@ -197,27 +196,17 @@ pub struct NewCampaignRecipient {
     pub to_number: PhoneNumber,
 }
 
-/// Message list filters.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MessageFilter {
-    /// Only this campaign's messages.
-    pub campaign_id: Option<Uuid>,
-    /// Only this direction.
-    pub direction: Option<Direction>,
-    /// Only this status.
-    pub status: Option<SmsStatus>,
-    /// Only messages with this customer.
-    pub customer_id: Option<CustomerId>,
-}
-
-impl crud::Filter for MessageFilter {
-    type Row = SmsMessage;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt("campaign_id = $", self.campaign_id.as_ref())
-            .and_opt_value("direction = $", self.direction.map(Direction::as_str))
-            .and_opt_value("status = $", self.status.map(SmsStatus::as_str))
-            .and_opt_value("customer_id = $", self.customer_id.map(|c| c.as_uuid()))
+crate::filter_type! {
+    /// Message list filters.
+    pub struct MessageFilter for SmsMessage {
+        /// Only this campaign's messages.
+        campaign_id: Uuid => "campaign_id = $",
+        /// Only this direction.
+        direction: Direction => "direction = $",
+        /// Only this status.
+        status: SmsStatus => "status = $",
+        /// Only messages with this customer.
+        customer_id: CustomerId => "customer_id = $",
     }
 }
 

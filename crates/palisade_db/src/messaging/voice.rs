@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use super::campaign::{CampaignPatch, NewCampaign, impl_campaign};
 use crate::crud;
-use crate::list::ListQuery;
 use crate::{DbError, TenantTx};
 
 /// The key that keeps a call SID unique within an organization.
@@ -200,30 +199,17 @@ pub struct CallPatch {
     pub duration_seconds: Option<CallDuration>,
 }
 
-/// Call list filters.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CallFilter {
-    /// Only this status.
-    pub status: Option<CallStatus>,
-    /// Only this direction.
-    pub direction: Option<Direction>,
-    /// Only this campaign's calls.
-    pub voice_campaign_id: Option<VoiceCampaignId>,
-    /// Only calls with this customer.
-    pub customer_id: Option<CustomerId>,
-}
-
-impl crud::Filter for CallFilter {
-    type Row = Call;
-    fn narrow<'a>(&'a self, query: ListQuery<'a>) -> ListQuery<'a> {
-        query
-            .and_opt_value("status = $", self.status.map(CallStatus::as_str))
-            .and_opt_value("direction = $", self.direction.map(Direction::as_str))
-            .and_opt_value(
-                "voice_campaign_id = $",
-                self.voice_campaign_id.map(|c| c.as_uuid()),
-            )
-            .and_opt_value("customer_id = $", self.customer_id.map(|c| c.as_uuid()))
+crate::filter_type! {
+    /// Call list filters.
+    pub struct CallFilter for Call {
+        /// Only this status.
+        status: CallStatus => "status = $",
+        /// Only this direction.
+        direction: Direction => "direction = $",
+        /// Only this campaign's calls.
+        voice_campaign_id: VoiceCampaignId => "voice_campaign_id = $",
+        /// Only calls with this customer.
+        customer_id: CustomerId => "customer_id = $",
     }
 }
 
