@@ -10,7 +10,7 @@ use palisade_domain::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::crud::{self, Table};
+use crate::crud::Table;
 use crate::{DbError, TenantTx};
 
 /// The composite foreign key from a conversation to its customer: violated when the customer
@@ -39,13 +39,14 @@ crate::table! {
     }
 }
 
-/// A conversation to open.
-#[derive(Debug, Clone)]
-pub struct NewConversation {
-    /// The customer, if known.
-    pub customer_id: Option<CustomerId>,
-    /// Subject line.
-    pub subject: Option<ConversationSubject>,
+crate::insert_type! {
+    /// A conversation to open.
+    pub struct NewConversation into Conversation {
+        /// The customer, if known.
+        customer_id: Option<CustomerId>,
+        /// Subject line.
+        subject: Option<ConversationSubject>,
+    }
 }
 
 crate::patch_type! {
@@ -67,23 +68,6 @@ crate::filter_type! {
         status: ConversationStatus => "status = $",
         /// Only with this customer.
         customer_id: CustomerId => "customer_id = $",
-    }
-}
-
-impl crud::Insert for NewConversation {
-    type Row = Conversation;
-    async fn insert(&self, tx: &mut TenantTx) -> Result<Conversation, DbError> {
-        crud::returning(
-            tx,
-            "INSERT INTO palisade.chat_conversations (id, customer_id, subject) \
-             VALUES ($1, $2, $3)",
-            &[
-                &ConversationId::new().as_uuid(),
-                &self.customer_id.map(|c| c.as_uuid()),
-                &self.subject.as_ref().map(ConversationSubject::as_str),
-            ],
-        )
-        .await
     }
 }
 

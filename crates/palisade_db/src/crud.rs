@@ -196,6 +196,44 @@ macro_rules! filter_type {
     };
 }
 
+/// Declares a family's new row: the struct and its [`Insert`], one `INSERT` of a new UUIDv7
+/// `id` and each column named like its field, stored as its [`Column`] (an `Option` field stores
+/// NULL for `None`).
+///
+/// ```text
+/// insert_type! {
+///     /// A conversation to open.
+///     pub struct NewConversation into Conversation {
+///         /// The customer, if known.
+///         customer_id: Option<CustomerId>,
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! insert_type {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident into $row:ty {
+            $($(#[$field_meta:meta])* $field:ident: $ty:ty),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: $ty,)+
+        }
+
+        impl $crate::crud::Insert for $name {
+            type Row = $row;
+            async fn insert(&self, tx: &mut $crate::TenantTx) -> Result<$row, $crate::DbError> {
+                let mut values = $crate::crud::Values::new();
+                $(values.value(stringify!($field), &self.$field);)+
+                values.insert(tx).await
+            }
+        }
+    };
+}
+
 /// How a domain value is stored: the SQL parameter it becomes (text, a UUID, JSON...).
 pub trait Column {
     /// The parameter.
@@ -204,6 +242,16 @@ pub trait Column {
         Self: 'a;
     /// This value as the parameter.
     fn column(&self) -> Self::Sql<'_>;
+}
+
+impl<T: Column> Column for Option<T> {
+    type Sql<'a>
+        = Option<T::Sql<'a>>
+    where
+        T: 'a;
+    fn column(&self) -> Self::Sql<'_> {
+        self.as_ref().map(Column::column)
+    }
 }
 
 /// Implements [`Column`]: `columns!(Sql => |v| expr: Type, Type)`.
@@ -230,7 +278,10 @@ columns! {
         palisade_domain::Role, palisade_domain::WebhookEvent, palisade_domain::CallStatus,
         palisade_domain::Direction, palisade_domain::EmailStatus, palisade_domain::SmsStatus,
         palisade_domain::MessageSender, palisade_domain::IntegrationProvider,
-        palisade_domain::Capability, palisade_domain::EventType, palisade_domain::SearchText;
+        palisade_domain::Capability, palisade_domain::EventType, palisade_domain::SearchText,
+        palisade_domain::CallNotes, palisade_domain::ProviderId;
+    &'a str => |v| v.expose();
+        palisade_domain::AccessToken, palisade_domain::Secret;
     Uuid => |v| v.as_uuid();
         palisade_domain::CustomerId, palisade_domain::IvrMenuId, palisade_domain::VoiceCampaignId,
         palisade_domain::SocialAccountId, palisade_domain::ConversationId;
@@ -246,10 +297,58 @@ columns! {
         palisade_domain::WebhookEvents;
     bool => |v| *v;
         bool;
+    i32 => |v| *v;
+        i32;
     Uuid => |v| *v;
         Uuid;
     time::OffsetDateTime => |v| *v;
         time::OffsetDateTime;
+}
+
+/// The columns and values of one [`insert_type!`] insert, after `id`, `$1`.
+pub struct Values<'a> {
+    columns: String,
+    params: Vec<Box<dyn ToSql + Sync + Send + 'a>>,
+}
+
+impl<'a> Values<'a> {
+    /// No values yet.
+    pub fn new() -> Self {
+        Self {
+            columns: String::new(),
+            params: vec![Box::new(Uuid::now_v7())],
+        }
+    }
+
+    /// `column`, stored as `value`'s [`Column`].
+    pub fn value<T: Column>(&mut self, column: &str, value: &'a T) {
+        self.columns += ", ";
+        self.columns += column;
+        self.params.push(Box::new(value.column()));
+    }
+
+    /// Inserts the row into `R`'s table and returns it.
+    pub async fn insert<R: Table>(self, tx: &mut TenantTx) -> Result<R, DbError> {
+        let placeholders: Vec<String> = (1..=self.params.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "INSERT INTO {} (id{}) VALUES ({})",
+            R::TABLE,
+            self.columns,
+            placeholders.join(", ")
+        );
+        returning(tx, &sql, &borrowed(&self.params)).await
+    }
+}
+
+impl Default for Values<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Owned parameters as the driver takes them.
+fn borrowed<'p>(params: &'p [Box<dyn ToSql + Sync + Send + '_>]) -> Vec<&'p (dyn ToSql + Sync)> {
+    params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect()
 }
 
 /// The assignments of one [`patch_type!`] update, numbered after `$1`, the row's id.
@@ -293,12 +392,7 @@ impl<'a> Assignments<'a> {
             R::TABLE,
             self.set
         );
-        let params: Vec<&(dyn ToSql + Sync)> = self
-            .params
-            .iter()
-            .map(|p| &**p as &(dyn ToSql + Sync))
-            .collect();
-        returning_opt(tx, &sql, &params).await
+        returning_opt(tx, &sql, &borrowed(&self.params)).await
     }
 }
 

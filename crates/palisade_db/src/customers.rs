@@ -2,13 +2,11 @@
 //! and deleting are [`crate::crud`]'s. None of them filters by organization: the policies of
 //! `policies/120_customers.sql` do, and `organization_id` defaults to the context on insert.
 
-use palisade_domain::{CustomerId, CustomerName, EmailAddress, PhoneNumber};
+use palisade_domain::{CustomerName, EmailAddress, PhoneNumber};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::crud;
 use crate::list::like_literal;
-use crate::{DbError, TenantTx};
 
 crate::table! {
     /// A customer as stored, and as clients see it.
@@ -31,15 +29,16 @@ crate::table! {
     }
 }
 
-/// A customer to create.
-#[derive(Debug, Clone)]
-pub struct NewCustomer {
-    /// Name.
-    pub name: CustomerName,
-    /// Email, if known.
-    pub email: Option<EmailAddress>,
-    /// Phone, if known.
-    pub phone: Option<PhoneNumber>,
+crate::insert_type! {
+    /// A customer to create.
+    pub struct NewCustomer into Customer {
+        /// Name.
+        name: CustomerName,
+        /// Email, if known.
+        email: Option<EmailAddress>,
+        /// Phone, if known.
+        phone: Option<PhoneNumber>,
+    }
 }
 
 crate::patch_type! {
@@ -67,20 +66,3 @@ crate::filter_type! {
 
 /// The unique constraint that keeps emails unique within an organization.
 pub const EMAIL_KEY: &str = "customers_email_key";
-
-impl crud::Insert for NewCustomer {
-    type Row = Customer;
-    async fn insert(&self, tx: &mut TenantTx) -> Result<Customer, DbError> {
-        crud::returning(
-            tx,
-            "INSERT INTO palisade.customers (id, name, email, phone) VALUES ($1, $2, $3, $4)",
-            &[
-                &CustomerId::new().as_uuid(),
-                &self.name.as_str(),
-                &self.email.as_ref().map(EmailAddress::as_str),
-                &self.phone.as_ref().map(PhoneNumber::as_str),
-            ],
-        )
-        .await
-    }
-}

@@ -3,14 +3,12 @@
 //! query filters by organization: the policies of `policies/310_ivr_menus.sql` do, and
 //! `organization_id` defaults to the context on insert.
 
-use palisade_domain::{IvrMenuId, IvrMenuName, IvrMenuTree};
+use palisade_domain::{IvrMenuName, IvrMenuTree};
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::crud;
 use crate::list::like_literal;
-use crate::{DbError, TenantTx};
 
 /// The unique constraint that keeps menu names unique within an organization.
 pub const NAME_KEY: &str = "ivr_menus_name_key";
@@ -37,13 +35,14 @@ crate::table! {
     }
 }
 
-/// A menu to create.
-#[derive(Debug, Clone)]
-pub struct NewIvrMenu {
-    /// Name.
-    pub name: IvrMenuName,
-    /// Tree.
-    pub tree: IvrMenuTree,
+crate::insert_type! {
+    /// A menu to create.
+    pub struct NewIvrMenu into IvrMenu {
+        /// Name.
+        name: IvrMenuName,
+        /// Tree.
+        tree: IvrMenuTree,
+    }
 }
 
 crate::patch_type! {
@@ -62,21 +61,5 @@ crate::filter_type! {
         /// Case-insensitive substring of the name.
         name: IvrMenuName => "name ILIKE '%' || $ || '%' ESCAPE '\\'"
             with |n| like_literal(n.as_str()),
-    }
-}
-
-impl crud::Insert for NewIvrMenu {
-    type Row = IvrMenu;
-    async fn insert(&self, tx: &mut TenantTx) -> Result<IvrMenu, DbError> {
-        crud::returning(
-            tx,
-            "INSERT INTO palisade.ivr_menus (id, name, tree) VALUES ($1, $2, $3)",
-            &[
-                &IvrMenuId::new().as_uuid(),
-                &self.name.as_str(),
-                self.tree.as_json(),
-            ],
-        )
-        .await
     }
 }

@@ -3,12 +3,9 @@
 //! policies of `policies/330_kb_articles.sql` do (that file also records why the search is
 //! planned the way it is), and `organization_id` defaults to the context on insert.
 
-use palisade_domain::{ArticleBody, ArticleId, ArticleTitle, SearchText, Tag, Tags};
+use palisade_domain::{ArticleBody, ArticleTitle, SearchText, Tag, Tags};
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-use crate::crud;
-use crate::{DbError, TenantTx};
 
 crate::table! {
     /// An article as stored, and as clients see it.
@@ -33,17 +30,18 @@ crate::table! {
     }
 }
 
-/// An article to create.
-#[derive(Debug, Clone)]
-pub struct NewArticle {
-    /// Title.
-    pub title: ArticleTitle,
-    /// Body.
-    pub body: ArticleBody,
-    /// Tags.
-    pub tags: Tags,
-    /// Published.
-    pub published: bool,
+crate::insert_type! {
+    /// An article to create.
+    pub struct NewArticle into Article {
+        /// Title.
+        title: ArticleTitle,
+        /// Body.
+        body: ArticleBody,
+        /// Tags.
+        tags: Tags,
+        /// Published.
+        published: bool,
+    }
 }
 
 crate::patch_type! {
@@ -75,22 +73,3 @@ crate::filter_type! {
 
 /// The search condition: the stored tsvector against the query (web-search syntax).
 pub const SEARCH_CONDITION: &str = "search @@ websearch_to_tsquery('english', $)";
-
-impl crud::Insert for NewArticle {
-    type Row = Article;
-    async fn insert(&self, tx: &mut TenantTx) -> Result<Article, DbError> {
-        crud::returning(
-            tx,
-            "INSERT INTO palisade.kb_articles (id, title, body, tags, published) \
-             VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &ArticleId::new().as_uuid(),
-                &self.title.as_str(),
-                &self.body.as_str(),
-                &self.tags.as_slice(),
-                &self.published,
-            ],
-        )
-        .await
-    }
-}

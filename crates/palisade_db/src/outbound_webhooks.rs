@@ -38,19 +38,22 @@ crate::table! {
     }
 }
 
-/// A webhook to create, with the signing secret the caller generated.
-#[derive(Clone, Debug)]
-pub struct NewWebhook {
-    /// The endpoint.
-    pub url: WebhookUrl,
-    /// Free text.
-    pub description: Option<WebhookDescription>,
-    /// Subscribed event types.
-    pub event_types: WebhookEvents,
-    /// Whether it starts enabled.
-    pub enabled: bool,
-    /// Signs its deliveries (written, never read back).
-    pub signing_secret: palisade_domain::Secret,
+crate::insert_type! {
+    /// A webhook to create, with the signing secret the caller generated.
+    ///
+    /// Creates the webhook (owners and admins: RLS refuses others).
+    pub struct NewWebhook into Webhook {
+        /// The endpoint.
+        url: WebhookUrl,
+        /// Free text.
+        description: Option<WebhookDescription>,
+        /// Subscribed event types.
+        event_types: WebhookEvents,
+        /// Whether it starts enabled.
+        enabled: bool,
+        /// Signs its deliveries (written, never read back).
+        signing_secret: palisade_domain::Secret,
+    }
 }
 
 crate::patch_type! {
@@ -74,28 +77,6 @@ crate::filter_type! {
         enabled: bool => "enabled = $",
         /// Only those subscribed to this event type.
         event_type: WebhookEvent => "$::text = ANY (event_types)",
-    }
-}
-
-impl crud::Insert for NewWebhook {
-    type Row = Webhook;
-    /// Creates the webhook (owners and admins: RLS refuses others).
-    async fn insert(&self, tx: &mut TenantTx) -> Result<Webhook, DbError> {
-        crud::returning(
-            tx,
-            "INSERT INTO palisade.outbound_webhooks \
-                 (id, url, description, event_types, enabled, signing_secret) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &WebhookId::new().as_uuid(),
-                &self.url.as_str(),
-                &self.description.as_ref().map(WebhookDescription::as_str),
-                &self.event_types.names(),
-                &self.enabled,
-                &self.signing_secret.expose(),
-            ],
-        )
-        .await
     }
 }
 

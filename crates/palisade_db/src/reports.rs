@@ -3,13 +3,10 @@
 //! policies of `policies/340_reports.sql` do, and `organization_id` defaults to the context on
 //! insert.
 
-use palisade_domain::{ReportId, ReportKind, ReportName, ReportParameters, ReportSchedule};
+use palisade_domain::{ReportKind, ReportName, ReportParameters, ReportSchedule};
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-use crate::crud;
-use crate::{DbError, TenantTx};
 
 crate::table! {
     /// A report definition as stored, and as clients see it.
@@ -37,17 +34,18 @@ crate::table! {
     }
 }
 
-/// A report definition to save.
-#[derive(Debug, Clone)]
-pub struct NewReport {
-    /// Name.
-    pub name: ReportName,
-    /// Kind.
-    pub kind: ReportKind,
-    /// Parameters.
-    pub parameters: ReportParameters,
-    /// Schedule.
-    pub schedule: Option<ReportSchedule>,
+crate::insert_type! {
+    /// A report definition to save.
+    pub struct NewReport into Report {
+        /// Name.
+        name: ReportName,
+        /// Kind.
+        kind: ReportKind,
+        /// Parameters.
+        parameters: ReportParameters,
+        /// Schedule.
+        schedule: Option<ReportSchedule>,
+    }
 }
 
 crate::patch_type! {
@@ -71,24 +69,5 @@ crate::filter_type! {
         kind: ReportKind => "kind = $",
         /// Only this schedule.
         schedule: ReportSchedule => "schedule = $",
-    }
-}
-
-impl crud::Insert for NewReport {
-    type Row = Report;
-    async fn insert(&self, tx: &mut TenantTx) -> Result<Report, DbError> {
-        crud::returning(
-            tx,
-            "INSERT INTO palisade.reports (id, name, kind, parameters, schedule) \
-             VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &ReportId::new().as_uuid(),
-                &self.name.as_str(),
-                &self.kind.as_str(),
-                &self.parameters.to_value(),
-                &self.schedule.map(ReportSchedule::as_str),
-            ],
-        )
-        .await
     }
 }

@@ -45,15 +45,16 @@ crate::table! {
     }
 }
 
-/// An account to connect.
-#[derive(Debug, Clone)]
-pub struct NewAccount {
-    /// Its network.
-    pub network: SocialNetwork,
-    /// Its handle.
-    pub handle: SocialHandle,
-    /// Its access token, if given (write-only).
-    pub access_token: Option<AccessToken>,
+crate::insert_type! {
+    /// An account to connect.
+    pub struct NewAccount into Account {
+        /// Its network.
+        network: SocialNetwork,
+        /// Its handle.
+        handle: SocialHandle,
+        /// Its access token, if given (write-only).
+        access_token: Option<AccessToken>,
+    }
 }
 
 /// A partial update: `None` leaves a field alone; `Some(None)` removes the token.
@@ -72,24 +73,6 @@ crate::filter_type! {
         network: SocialNetwork => "network = $",
         /// Only this exact handle.
         handle: SocialHandle => "handle = $",
-    }
-}
-
-impl crud::Insert for NewAccount {
-    type Row = Account;
-    async fn insert(&self, tx: &mut TenantTx) -> Result<Account, DbError> {
-        crud::returning(
-            tx,
-            "INSERT INTO palisade.social_accounts (id, network, handle, access_token) \
-             VALUES ($1, $2, $3, $4)",
-            &[
-                &SocialAccountId::new().as_uuid(),
-                &self.network.as_str(),
-                &self.handle.as_str(),
-                &self.access_token.as_ref().map(AccessToken::expose),
-            ],
-        )
-        .await
     }
 }
 

@@ -2,8 +2,8 @@
 //! updates; reading, locking, listing and deleting are [`crate::crud`]'s.
 
 use palisade_domain::{
-    CallDuration, CallId, CallNotes, CallStatus, CampaignName, CampaignStatus, CustomerId,
-    Direction, PhoneNumber, ProviderId, VoiceCampaignId, VoiceScript,
+    CallDuration, CallNotes, CallStatus, CampaignName, CampaignStatus, CustomerId, Direction,
+    PhoneNumber, ProviderId, VoiceCampaignId, VoiceScript,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -156,31 +156,36 @@ crate::table! {
     }
 }
 
-/// A call to record.
-#[derive(Debug, Clone)]
-pub struct NewCall {
-    /// Inbound or outbound.
-    pub direction: Direction,
-    /// Caller.
-    pub from_number: PhoneNumber,
-    /// Callee.
-    pub to_number: PhoneNumber,
-    /// The carrier's call SID, if known.
-    pub call_sid: Option<ProviderId>,
-    /// Status.
-    pub status: CallStatus,
-    /// Talk time, if known.
-    pub duration_seconds: Option<i32>,
-    /// When it was answered.
-    pub started_at: Option<OffsetDateTime>,
-    /// When it ended (not before `started_at`).
-    pub ended_at: Option<OffsetDateTime>,
-    /// Its voice campaign.
-    pub voice_campaign_id: Option<VoiceCampaignId>,
-    /// The customer on the other end.
-    pub customer_id: Option<CustomerId>,
-    /// Notes.
-    pub notes: Option<CallNotes>,
+crate::insert_type! {
+    /// A call to record.
+    ///
+    /// Fails with [`CALL_SID_KEY`] when the SID is already recorded here, and with
+    /// [`CUSTOMER_FKEY`] or [`CAMPAIGN_FKEY`] when the customer or campaign is not this
+    /// organization's.
+    pub struct NewCall into Call {
+        /// Inbound or outbound.
+        direction: Direction,
+        /// Caller.
+        from_number: PhoneNumber,
+        /// Callee.
+        to_number: PhoneNumber,
+        /// The carrier's call SID, if known.
+        call_sid: Option<ProviderId>,
+        /// Status.
+        status: CallStatus,
+        /// Talk time, if known.
+        duration_seconds: Option<i32>,
+        /// When it was answered.
+        started_at: Option<OffsetDateTime>,
+        /// When it ended (not before `started_at`).
+        ended_at: Option<OffsetDateTime>,
+        /// Its voice campaign.
+        voice_campaign_id: Option<VoiceCampaignId>,
+        /// The customer on the other end.
+        customer_id: Option<CustomerId>,
+        /// Notes.
+        notes: Option<CallNotes>,
+    }
 }
 
 /// A partial update: `None` leaves a field alone; `Some(None)` clears an optional one.
@@ -210,36 +215,6 @@ crate::filter_type! {
         voice_campaign_id: VoiceCampaignId => "voice_campaign_id = $",
         /// Only calls with this customer.
         customer_id: CustomerId => "customer_id = $",
-    }
-}
-
-impl crud::Insert for NewCall {
-    type Row = Call;
-    /// Fails with [`CALL_SID_KEY`] when the SID is already recorded here, and with
-    /// [`CUSTOMER_FKEY`] or [`CAMPAIGN_FKEY`] when the customer or campaign is not this
-    /// organization's.
-    async fn insert(&self, tx: &mut TenantTx) -> Result<Call, DbError> {
-        crud::returning(
-            tx,
-            "INSERT INTO palisade.calls (id, direction, from_number, to_number, call_sid, status, \
-                 duration_seconds, started_at, ended_at, voice_campaign_id, customer_id, notes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            &[
-                &CallId::new().as_uuid(),
-                &self.direction.as_str(),
-                &self.from_number.as_str(),
-                &self.to_number.as_str(),
-                &self.call_sid.as_ref().map(ProviderId::as_str),
-                &self.status.as_str(),
-                &self.duration_seconds,
-                &self.started_at,
-                &self.ended_at,
-                &self.voice_campaign_id.map(|c| c.as_uuid()),
-                &self.customer_id.map(|c| c.as_uuid()),
-                &self.notes.as_ref().map(CallNotes::as_str),
-            ],
-        )
-        .await
     }
 }
 
