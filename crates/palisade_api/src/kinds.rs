@@ -135,3 +135,51 @@ impl<T: Parse<i64>> FieldKind for Number<T> {
         f.optional_value(name, Some(raw), <T as Parse<i64>>::parse)
     }
 }
+
+/// How a create body's field is read, by its mode in [`crate::resource::created!`].
+pub(crate) struct Create;
+
+impl Create {
+    /// A create field that must be given (`required` in [`crate::resource::created!`]): absent
+    /// or null is 422 `required`.
+    pub(crate) fn required<K: FieldKind>(
+        f: &mut Fields,
+        field: &'static str,
+        raw: &Option<Option<K::Raw>>,
+    ) -> Option<K::Value> {
+        match raw.as_ref().and_then(Option::as_ref) {
+            None => {
+                f.missing(field);
+                None
+            }
+            Some(v) => K::read(f, field, v),
+        }
+    }
+
+    /// A create field that may be left out (`optional` in [`crate::resource::created!`]):
+    /// absent or null is `Some(None)`; `None` only when the value is refused.
+    pub(crate) fn optional<K: FieldKind>(
+        f: &mut Fields,
+        field: &'static str,
+        raw: &Option<Option<K::Raw>>,
+    ) -> Option<Option<K::Value>> {
+        match raw.as_ref().and_then(Option::as_ref) {
+            None => Some(None),
+            Some(v) => K::read(f, field, v).map(Some),
+        }
+    }
+
+    /// A create field with a default (`default(value)` in [`crate::resource::created!`]):
+    /// absent or null is the default.
+    pub(crate) fn default<K: FieldKind>(
+        f: &mut Fields,
+        field: &'static str,
+        raw: &Option<Option<K::Raw>>,
+        default: impl FnOnce() -> K::Value,
+    ) -> Option<K::Value> {
+        match raw.as_ref().and_then(Option::as_ref) {
+            None => Some(default()),
+            Some(v) => K::read(f, field, v),
+        }
+    }
+}

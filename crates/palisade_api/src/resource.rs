@@ -267,7 +267,7 @@ macro_rules! patch {
         }
         $($extra:tt)*
     ) => {
-        $crate::resource::patch!(
+        $crate::resource::body!(
             @struct [[$(#[$doc])*] $schema] $body []
             $($(#[$attr])* $field: $mode $kind $(<$($arg),+>)?,)*
         );
@@ -287,7 +287,64 @@ macro_rules! patch {
             }
         }
     };
-    // The struct, one field at a time: the mode, then the kind, add its attributes and type.
+}
+pub(crate) use patch;
+
+/// Declares a family's create body once: the body struct (unknown fields refused) and the
+/// family's [`Created`], which reads each field into the db's new row, field by field. A field
+/// is `required` (absent or `null` is 422 `required`), `optional` (absent or `null` is `None`)
+/// or `default(value)` (absent or `null` is the value), then its [`crate::kinds`] marker;
+/// attributes before a field add to its schema. The family's own items of `Created`
+/// (`prepare`) follow the fields.
+///
+/// ```ignore
+/// resource::created! {
+///     /// Create body.
+///     Reports: CreateBody as ReportCreate => NewReport {
+///         name: required Text<ReportName>,
+///         parameters: default(ReportParameters::default()) Object<ReportParameters>,
+///         schedule: optional Choice<ReportSchedule>,
+///     }
+/// }
+/// ```
+macro_rules! created {
+    (
+        $(#[$doc:meta])*
+        $family:ty: $body:ident as $schema:ident => $new:ident {
+            $($(#[$attr:meta])* $field:ident: $mode:ident $(($default:expr))?
+                $kind:ident $(<$($arg:ty),+>)?),*
+            $(,)?
+        }
+        $($extra:tt)*
+    ) => {
+        $crate::resource::body!(
+            @struct [[$(#[$doc])*] $schema] $body []
+            $($(#[$attr])* $field: $mode $kind $(<$($arg),+>)?,)*
+        );
+
+        impl $crate::resource::Created for $family {
+            type Body = $body;
+            type New = $new;
+            $($extra)*
+
+            fn parse(body: &$body, f: &mut $crate::routes::Fields) -> Option<$new> {
+                $(let $field = $crate::kinds::Create::$mode::<$crate::kinds::$kind $(<$($arg),+>)?>(
+                    f,
+                    stringify!($field),
+                    &body.$field,
+                    $(|| $default)?
+                );)*
+                Some($new { $($field: $field?,)* })
+            }
+        }
+    };
+}
+pub(crate) use created;
+
+/// The body struct of [`patch!`] and [`created!`], one field at a time: the field's mode, then
+/// its kind, add its schema attributes and its type. Every field is `Option<Option<raw>>`
+/// (absent, `null`, a value), the kind's raw JSON type inside.
+macro_rules! body {
     (@struct [[$(#[$doc:meta])*] $schema:ident] $body:ident [$($done:tt)*]) => {
         $(#[$doc])*
         #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -298,48 +355,55 @@ macro_rules! patch {
         }
     };
     (@struct $doc:tt $body:ident [$($done:tt)*]
-        $(#[$attr:meta])* $field:ident: set $kind:ident $(<$($arg:ty),+>)?, $($rest:tt)*
+        $(#[$attr:meta])* $field:ident: $mode:ident $kind:ident $(<$($arg:ty),+>)?, $($rest:tt)*
     ) => {
-        $crate::resource::patch!(
-            @kind $kind $(<$($arg),+>)? [$doc $body [$($done)* $(#[$attr])*] $field] $($rest)*
+        $crate::resource::body!(
+            @mode $mode [$doc $body [$($done)* $(#[$attr])*] $field] $kind $(<$($arg),+>)?,
+            $($rest)*
         );
     };
-    (@struct $doc:tt $body:ident [$($done:tt)*]
-        $(#[$attr:meta])* $field:ident: clear $kind:ident $(<$($arg:ty),+>)?, $($rest:tt)*
-    ) => {
-        $crate::resource::patch!(
-            @kind $kind $(<$($arg),+>)?
-            [$doc $body [$($done)* $(#[$attr])* #[schema(nullable)]] $field] $($rest)*
+    // `set` fields refuse null and are not required; `required` ones are; others take null.
+    (@mode set $at:tt $kind:ident $(<$($arg:ty),+>)?, $($rest:tt)*) => {
+        $crate::resource::body!(@kind $kind $(<$($arg),+>)? $at $($rest)*);
+    };
+    (@mode required [$doc:tt $body:ident [$($done:tt)*] $field:ident] $($rest:tt)*) => {
+        $crate::resource::body!(
+            @mode set [$doc $body [$($done)* #[schema(required = true)]] $field] $($rest)*
+        );
+    };
+    (@mode $nullable:ident [$doc:tt $body:ident [$($done:tt)*] $field:ident] $($rest:tt)*) => {
+        $crate::resource::body!(
+            @mode set [$doc $body [$($done)* #[schema(nullable)]] $field] $($rest)*
         );
     };
     (@kind Choice<$t:ty> $at:tt $($rest:tt)*) => {
-        $crate::resource::patch!(@field $at [value_type = $t] String, $($rest)*);
+        $crate::resource::body!(@field $at [value_type = $t] String, $($rest)*);
     };
     (@kind Id<$t:ty> $at:tt $($rest:tt)*) => {
-        $crate::resource::patch!(@field $at [value_type = String, format = Uuid] String, $($rest)*);
+        $crate::resource::body!(@field $at [value_type = String, format = Uuid] String, $($rest)*);
     };
     (@kind Text<$t:ty> $at:tt $($rest:tt)*) => {
-        $crate::resource::patch!(@field $at [value_type = String] String, $($rest)*);
+        $crate::resource::body!(@field $at [value_type = String] String, $($rest)*);
     };
     (@kind Instant $at:tt $($rest:tt)*) => {
-        $crate::resource::patch!(@field $at [value_type = String, format = DateTime] String, $($rest)*);
+        $crate::resource::body!(@field $at [value_type = String, format = DateTime] String, $($rest)*);
     };
     (@kind Flag $at:tt $($rest:tt)*) => {
-        $crate::resource::patch!(@field $at [value_type = bool] bool, $($rest)*);
+        $crate::resource::body!(@field $at [value_type = bool] bool, $($rest)*);
     };
     (@kind Object<$t:ty> $at:tt $($rest:tt)*) => {
-        $crate::resource::patch!(@field $at [value_type = Object] serde_json::Value, $($rest)*);
+        $crate::resource::body!(@field $at [value_type = Object] serde_json::Value, $($rest)*);
     };
     (@kind Items<$t:ty, $e:ty> $at:tt $($rest:tt)*) => {
-        $crate::resource::patch!(@field $at [value_type = Vec<$e>] Vec<String>, $($rest)*);
+        $crate::resource::body!(@field $at [value_type = Vec<$e>] Vec<String>, $($rest)*);
     };
     (@kind Number<$t:ty> $at:tt $($rest:tt)*) => {
-        $crate::resource::patch!(@field $at [value_type = i64] i64, $($rest)*);
+        $crate::resource::body!(@field $at [value_type = i64] i64, $($rest)*);
     };
     (@field [$doc:tt $body:ident [$($done:tt)*] $field:ident] [$($schema:tt)*] $raw:ty,
         $($rest:tt)*
     ) => {
-        $crate::resource::patch!(@struct $doc $body [
+        $crate::resource::body!(@struct $doc $body [
             $($done)*
             #[schema($($schema)*)]
             #[serde(default, deserialize_with = "crate::routes::nullable")]
@@ -347,7 +411,7 @@ macro_rules! patch {
         ] $($rest)*);
     };
 }
-pub(crate) use patch;
+pub(crate) use body;
 
 /// The caller of a write of family `R`: any tenant, or only a user's session when
 /// [`Resource::USER_SESSION_WRITES`].

@@ -150,7 +150,7 @@ fn rfc3339(t: OffsetDateTime) -> String {
 #[schema(as = InvitationCreate)]
 pub struct InviteBody {
     /// Where the link is mailed.
-    #[schema(required = true, format = Email)]
+    #[schema(required = true, value_type = String, format = Email)]
     email: Option<String>,
     /// Only an owner invites an owner.
     #[schema(required = true, value_type = Role)]
@@ -298,13 +298,13 @@ pub async fn revoke_invitation(
 #[schema(as = InvitationAccept)]
 pub struct AcceptBody {
     /// The code of the invitation link (after `#token=`).
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     token: Option<String>,
     /// The new member's name.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     name: Option<String>,
     /// Their own password: at least 12 characters.
-    #[schema(required = true, format = Password)]
+    #[schema(required = true, value_type = String, format = Password)]
     password: Option<String>,
 }
 
@@ -362,10 +362,10 @@ pub async fn accept_invitation(
 #[serde(deny_unknown_fields)]
 #[schema(as = PasswordChange)]
 pub struct ChangePasswordBody {
-    #[schema(required = true, format = Password)]
+    #[schema(required = true, value_type = String, format = Password)]
     current_password: Option<String>,
     /// At least 12 characters.
-    #[schema(required = true, format = Password)]
+    #[schema(required = true, value_type = String, format = Password)]
     new_password: Option<String>,
 }
 
@@ -439,7 +439,7 @@ pub async fn change_password(
 #[schema(as = PasswordResetRequest)]
 pub struct ResetRequestBody {
     /// The account's login email.
-    #[schema(required = true, format = Email)]
+    #[schema(required = true, value_type = String, format = Email)]
     email: Option<String>,
 }
 
@@ -529,10 +529,10 @@ enum IssueError {
 #[schema(as = PasswordReset)]
 pub struct ResetBody {
     /// The code of the reset link (after `#token=`).
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     token: Option<String>,
     /// At least 12 characters.
-    #[schema(required = true, format = Password)]
+    #[schema(required = true, value_type = String, format = Password)]
     new_password: Option<String>,
 }
 

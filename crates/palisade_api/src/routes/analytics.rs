@@ -94,7 +94,7 @@ impl From<Event> for EventJson {
 pub struct EventBody {
     /// What happened, like `page.viewed`.
     #[serde(rename = "type")]
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     event_type: Option<String>,
     /// Defaults to now.
     #[schema(format = DateTime)]

@@ -61,7 +61,7 @@ crate::list::filters! {
 #[serde(deny_unknown_fields)]
 #[schema(as = ApiKeyCreate)]
 pub struct CreateBody {
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     name: Option<String>,
     /// `admin` or `member` (never `owner`), not above your own role.
     #[schema(required = true, value_type = Role)]

@@ -22,16 +22,16 @@ use crate::{ApiError, AppState};
 #[schema(as = Signup)]
 pub struct SignupBody {
     /// 1 to 200 characters.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     organization_name: Option<String>,
     /// The owner's name.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     name: Option<String>,
     /// The owner's login email.
-    #[schema(required = true, format = Email)]
+    #[schema(required = true, value_type = String, format = Email)]
     email: Option<String>,
     /// At least 12 characters.
-    #[schema(required = true, format = Password)]
+    #[schema(required = true, value_type = String, format = Password)]
     password: Option<String>,
 }
 
@@ -40,9 +40,9 @@ pub struct SignupBody {
 #[serde(deny_unknown_fields)]
 #[schema(as = Login)]
 pub struct LoginBody {
-    #[schema(required = true, format = Email)]
+    #[schema(required = true, value_type = String, format = Email)]
     email: Option<String>,
-    #[schema(required = true, format = Password)]
+    #[schema(required = true, value_type = String, format = Password)]
     password: Option<String>,
 }
 

@@ -20,7 +20,7 @@ use super::query_params::no_such;
 use super::{Fields, parse_id};
 use crate::auth::Tenant;
 use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::resource::{self, Created, Violation, Within};
+use crate::resource::{self, Violation, Within};
 use crate::{ApiError, AppState};
 
 /// The conversation family.
@@ -74,34 +74,12 @@ crate::list::filters! {
     }
 }
 
-/// Create body.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = ConversationCreate)]
-pub struct CreateBody {
-    /// A customer of this organization.
-    #[schema(format = Uuid)]
-    customer_id: Option<String>,
-    subject: Option<String>,
-}
-
-impl Created for Conversations {
-    type Body = CreateBody;
-    type New = NewConversation;
-
-    fn parse(body: &CreateBody, f: &mut Fields) -> Option<NewConversation> {
-        Some(NewConversation {
-            customer_id: f.optional(
-                "customer_id",
-                body.customer_id.as_deref(),
-                CustomerId::parse,
-            ),
-            subject: f.optional(
-                "subject",
-                body.subject.as_deref(),
-                ConversationSubject::parse,
-            ),
-        })
+resource::created! {
+    /// Create body.
+    Conversations: CreateBody as ConversationCreate => NewConversation {
+        /// A customer of this organization.
+        customer_id: optional Id<CustomerId>,
+        subject: optional Text<ConversationSubject>,
     }
 }
 
@@ -166,7 +144,7 @@ impl Within for Messages {
 pub struct MessageBodyJson {
     #[schema(required = true, value_type = MessageSender)]
     sender: Option<String>,
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     body: Option<String>,
 }
 

@@ -5,11 +5,9 @@
 
 use palisade_db::customers::{self as db, Customer, CustomerFilter, CustomerPatch, NewCustomer};
 use palisade_domain::{CustomerName, EmailAddress, PhoneNumber};
-use serde::Deserialize;
 
-use super::Fields;
 use crate::error::ErrorCode;
-use crate::resource::{self, Created, Violation};
+use crate::resource::{self, Violation};
 
 /// The customer family.
 pub(crate) struct Customers;
@@ -40,34 +38,16 @@ crate::list::filters! {
     }
 }
 
-/// Create body.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = CustomerCreate)]
-pub struct CreateBody {
-    /// 1 to 200 characters.
-    #[schema(required = true)]
-    name: Option<String>,
-    /// Unique within the organization (409 `email_taken`).
-    #[schema(format = Email)]
-    email: Option<String>,
-    /// E.164, like `+14155550123`.
-    phone: Option<String>,
-}
-
-impl Created for Customers {
-    type Body = CreateBody;
-    type New = NewCustomer;
-
-    fn parse(body: &CreateBody, f: &mut Fields) -> Option<NewCustomer> {
-        let name = f.required("name", body.name.as_deref(), CustomerName::parse);
-        let email = f.optional("email", body.email.as_deref(), EmailAddress::parse);
-        let phone = f.optional("phone", body.phone.as_deref(), PhoneNumber::parse);
-        Some(NewCustomer {
-            name: name?,
-            email,
-            phone,
-        })
+resource::created! {
+    /// Create body.
+    Customers: CreateBody as CustomerCreate => NewCustomer {
+        /// 1 to 200 characters.
+        name: required Text<CustomerName>,
+        /// Unique within the organization (409 `email_taken`).
+        #[schema(format = Email)]
+        email: optional Text<EmailAddress>,
+        /// E.164, like `+14155550123`.
+        phone: optional Text<PhoneNumber>,
     }
 }
 

@@ -56,7 +56,7 @@ pub struct CreateBody {
     #[schema(required = true, value_type = IntegrationProvider)]
     provider: Option<String>,
     /// Unique within the organization (409 `name_taken`).
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     name: Option<String>,
     /// Non-secret settings: a JSON object, bounded in size and depth, lower-case identifier
     /// keys; keys that name a credential (`password`, `token`, `api_key`, `secret`...) are

@@ -7,12 +7,9 @@
 
 use palisade_db::ivr_menus::{self as db, IvrMenu, IvrMenuFilter, IvrMenuPatch, NewIvrMenu};
 use palisade_domain::{IvrMenuName, IvrMenuTree};
-use serde::Deserialize;
-use serde_json::Value;
 
-use super::Fields;
 use crate::error::ErrorCode;
-use crate::resource::{self, Created, Violation};
+use crate::resource::{self, Violation};
 
 /// The IVR menu family.
 pub(crate) struct IvrMenus;
@@ -40,16 +37,6 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .describe("Owners and admins; numbers that pointed at it keep working without a menu");
 }
 
-fn parse_tree(f: &mut Fields, raw: Option<&Value>) -> Option<IvrMenuTree> {
-    match IvrMenuTree::parse(raw?) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            f.refused("tree", &e);
-            None
-        }
-    }
-}
-
 crate::list::filters! {
     /// List query string.
     IvrMenus: ListQuery => IvrMenuFilter {
@@ -58,33 +45,13 @@ crate::list::filters! {
     }
 }
 
-/// Create body.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = IvrMenuCreate)]
-pub struct CreateBody {
-    /// Unique within the organization (409 `name_taken`).
-    #[schema(required = true)]
-    name: Option<String>,
-    /// The menu tree (see `IvrMenu`); bounded in depth, nodes and size.
-    #[schema(required = true, value_type = Object)]
-    tree: Option<Value>,
-}
-
-impl Created for IvrMenus {
-    type Body = CreateBody;
-    type New = NewIvrMenu;
-
-    fn parse(body: &CreateBody, f: &mut Fields) -> Option<NewIvrMenu> {
-        let name = f.required("name", body.name.as_deref(), IvrMenuName::parse);
-        if body.tree.is_none() {
-            f.missing("tree");
-        }
-        let tree = parse_tree(f, body.tree.as_ref());
-        Some(NewIvrMenu {
-            name: name?,
-            tree: tree?,
-        })
+resource::created! {
+    /// Create body.
+    IvrMenus: CreateBody as IvrMenuCreate => NewIvrMenu {
+        /// Unique within the organization (409 `name_taken`).
+        name: required Text<IvrMenuName>,
+        /// The menu tree (see `IvrMenu`); bounded in depth, nodes and size.
+        tree: required Object<IvrMenuTree>,
     }
 }
 

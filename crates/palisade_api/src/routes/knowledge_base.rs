@@ -4,10 +4,8 @@
 
 use palisade_db::knowledge_base::{Article, ArticleFilter, ArticlePatch, NewArticle};
 use palisade_domain::{ArticleBody, ArticleTitle, SearchText, Tag, Tags};
-use serde::Deserialize;
 
-use super::Fields;
-use crate::resource::{self, Created};
+use crate::resource::{self};
 
 /// The knowledge-base family.
 pub(crate) struct Articles;
@@ -27,16 +25,6 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     resource::delete_route::<Articles>(e);
 }
 
-fn parse_tags(f: &mut Fields, raw: Option<&Vec<String>>) -> Option<Tags> {
-    match Tags::parse(raw?) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            f.refused("tags", &e);
-            None
-        }
-    }
-}
-
 crate::list::filters! {
     /// List and search query string: newest first, search results included (they are
     /// filtered, not ranked).
@@ -50,38 +38,15 @@ crate::list::filters! {
     }
 }
 
-/// Create body.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = ArticleCreate)]
-pub struct CreateBody {
-    #[schema(required = true)]
-    title: Option<String>,
-    #[schema(required = true)]
-    body: Option<String>,
-    /// Default: none.
-    tags: Option<Vec<String>>,
-    /// Default: false.
-    published: Option<bool>,
-}
-
-impl Created for Articles {
-    type Body = CreateBody;
-    type New = NewArticle;
-
-    fn parse(body: &CreateBody, f: &mut Fields) -> Option<NewArticle> {
-        let title = f.required("title", body.title.as_deref(), ArticleTitle::parse);
-        let text = f.required("body", body.body.as_deref(), ArticleBody::parse);
-        let tags = match &body.tags {
-            None => Some(Tags::default()),
-            Some(t) => parse_tags(f, Some(t)),
-        };
-        Some(NewArticle {
-            title: title?,
-            body: text?,
-            tags: tags?,
-            published: body.published.unwrap_or(false),
-        })
+resource::created! {
+    /// Create body.
+    Articles: CreateBody as ArticleCreate => NewArticle {
+        title: required Text<ArticleTitle>,
+        body: required Text<ArticleBody>,
+        /// Default: none.
+        tags: default(Tags::default()) Items<Tags, String>,
+        /// Default: false.
+        published: default(false) Flag,
     }
 }
 

@@ -141,7 +141,7 @@ crate::list::filters! {
 #[schema(as = PhoneNumberClaim)]
 pub struct CreateBody {
     /// An available number (E.164), see `GET /v1/phone-numbers/available`.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     number: Option<String>,
     label: Option<String>,
     /// Default: every capability the number has; else a subset of them.

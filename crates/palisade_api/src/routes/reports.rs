@@ -4,11 +4,8 @@
 
 use palisade_db::reports::{NewReport, Report, ReportFilter, ReportPatch};
 use palisade_domain::{ReportKind, ReportName, ReportParameters, ReportSchedule};
-use serde::Deserialize;
-use serde_json::Value;
 
-use super::Fields;
-use crate::resource::{self, Created};
+use crate::resource::{self};
 
 /// The report family.
 pub(crate) struct Reports;
@@ -27,16 +24,6 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     resource::delete_route::<Reports>(e);
 }
 
-fn parse_parameters(f: &mut Fields, raw: Option<&Value>) -> Option<ReportParameters> {
-    match ReportParameters::parse(raw?) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            f.refused("parameters", &e);
-            None
-        }
-    }
-}
-
 crate::list::filters! {
     /// List query string.
     Reports: ListQuery => ReportFilter {
@@ -45,41 +32,15 @@ crate::list::filters! {
     }
 }
 
-/// Create body.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = ReportCreate)]
-pub struct CreateBody {
-    #[schema(required = true)]
-    name: Option<String>,
-    #[schema(required = true, value_type = ReportKind)]
-    kind: Option<String>,
-    /// A JSON object (default `{}`): bounded in size, key count and nesting; top-level keys
-    /// are identifiers.
-    #[schema(value_type = Option<Object>)]
-    parameters: Option<Value>,
-    #[schema(value_type = Option<ReportSchedule>)]
-    schedule: Option<String>,
-}
-
-impl Created for Reports {
-    type Body = CreateBody;
-    type New = NewReport;
-
-    fn parse(body: &CreateBody, f: &mut Fields) -> Option<NewReport> {
-        let name = f.required("name", body.name.as_deref(), ReportName::parse);
-        let kind = f.required("kind", body.kind.as_deref(), ReportKind::parse);
-        let parameters = match &body.parameters {
-            None => Some(ReportParameters::default()),
-            Some(p) => parse_parameters(f, Some(p)),
-        };
-        let schedule = f.optional("schedule", body.schedule.as_deref(), ReportSchedule::parse);
-        Some(NewReport {
-            name: name?,
-            kind: kind?,
-            parameters: parameters?,
-            schedule,
-        })
+resource::created! {
+    /// Create body.
+    Reports: CreateBody as ReportCreate => NewReport {
+        name: required Text<ReportName>,
+        kind: required Choice<ReportKind>,
+        /// A JSON object (default `{}`): bounded in size, key count and nesting; top-level keys
+        /// are identifiers.
+        parameters: default(ReportParameters::default()) Object<ReportParameters>,
+        schedule: optional Choice<ReportSchedule>,
     }
 }
 

@@ -84,37 +84,14 @@ crate::list::filters! {
     }
 }
 
-/// Account create body.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = SocialAccountCreate)]
-pub struct AccountCreateBody {
-    #[schema(required = true, value_type = SocialNetwork)]
-    network: Option<String>,
-    /// Unique per network within the organization (409 `handle_taken`).
-    #[schema(required = true)]
-    handle: Option<String>,
-    /// Write-only: stored, never returned (see `has_access_token`).
-    access_token: Option<String>,
-}
-
-impl Created for Accounts {
-    type Body = AccountCreateBody;
-    type New = NewAccount;
-
-    fn parse(body: &AccountCreateBody, f: &mut Fields) -> Option<NewAccount> {
-        let network = f.required("network", body.network.as_deref(), SocialNetwork::parse);
-        let handle = f.required("handle", body.handle.as_deref(), SocialHandle::parse);
-        let access_token = f.optional(
-            "access_token",
-            body.access_token.as_deref(),
-            AccessToken::parse,
-        );
-        Some(NewAccount {
-            network: network?,
-            handle: handle?,
-            access_token,
-        })
+resource::created! {
+    /// Account create body.
+    Accounts: AccountCreateBody as SocialAccountCreate => NewAccount {
+        network: required Choice<SocialNetwork>,
+        /// Unique per network within the organization (409 `handle_taken`).
+        handle: required Text<SocialHandle>,
+        /// Write-only: stored, never returned (see `has_access_token`).
+        access_token: optional Text<AccessToken>,
     }
 }
 
@@ -141,9 +118,9 @@ crate::list::filters! {
 #[schema(as = SocialPostCreate)]
 pub struct PostCreateBody {
     /// A social account of this organization.
-    #[schema(required = true, format = Uuid)]
+    #[schema(required = true, value_type = String, format = Uuid)]
     account_id: Option<String>,
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     body: Option<String>,
     /// Default `draft`.
     #[schema(value_type = Option<PostStatus>)]

@@ -82,7 +82,7 @@ crate::list::filters! {
 #[schema(as = WebhookCreate)]
 pub struct CreateBody {
     /// A public HTTPS URL.
-    #[schema(required = true, format = "uri")]
+    #[schema(required = true, value_type = String, format = "uri")]
     url: Option<String>,
     #[schema(required = true, value_type = Vec<WebhookEvent>)]
     event_types: Option<Vec<String>>,

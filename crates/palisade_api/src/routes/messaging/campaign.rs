@@ -46,7 +46,7 @@ where
 
 /// Declares a channel's campaign create and PATCH bodies: the channel's own fields, then
 /// `status` and `scheduled_at`, which every channel takes alike. Create fields are
-/// `Option<String>` (required ones marked `#[schema(required = true)]`); PATCH fields may be
+/// `Option<String>` (required ones `#[schema(required = true, value_type = String)]`); PATCH fields may be
 /// absent, null or a string ([`crate::routes::nullable`]), each with its schema. The calling
 /// module imports `CampaignStatus`.
 macro_rules! campaign_bodies {

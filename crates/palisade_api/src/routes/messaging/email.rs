@@ -112,11 +112,11 @@ campaign::campaign_bodies! {
     /// Create body.
     #[schema(as = EmailCampaignCreate)]
     pub struct CreateCampaignBody {
-        #[schema(required = true)]
+        #[schema(required = true, value_type = String)]
         name,
-        #[schema(required = true)]
+        #[schema(required = true, value_type = String)]
         subject,
-        #[schema(required = true)]
+        #[schema(required = true, value_type = String)]
         body,
     }
     /// Patch body: absent fields stay; `null` clears `scheduled_at`.

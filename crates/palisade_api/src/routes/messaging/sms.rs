@@ -122,13 +122,13 @@ campaign::campaign_bodies! {
     /// Create body.
     #[schema(as = SmsCampaignCreate)]
     pub struct CreateCampaignBody {
-        #[schema(required = true)]
+        #[schema(required = true, value_type = String)]
         name,
-        #[schema(required = true)]
+        #[schema(required = true, value_type = String)]
         body,
         /// One of this organization's phone numbers with the `sms` capability (422
         /// `from_number_not_owned` otherwise).
-        #[schema(required = true)]
+        #[schema(required = true, value_type = String)]
         from_number,
     }
     /// Patch body: absent fields stay; `null` clears `scheduled_at`.

@@ -49,7 +49,7 @@ campaign::campaign_bodies! {
     /// Create body.
     #[schema(as = VoiceCampaignCreate)]
     pub struct CreateCampaignBody {
-        #[schema(required = true)]
+        #[schema(required = true, value_type = String)]
         name,
         script,
     }
@@ -139,10 +139,10 @@ pub struct CreateCallBody {
     direction: Option<String>,
     /// E.164; for an outbound call, one of this organization's numbers with the `voice`
     /// capability (422 `from_number_not_owned` otherwise).
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     from_number: Option<String>,
     /// E.164.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     to_number: Option<String>,
     /// The carrier's id; unique within the organization (409 `call_sid_taken`).
     call_sid: Option<String>,
