@@ -279,7 +279,9 @@ columns! {
         palisade_domain::Direction, palisade_domain::EmailStatus, palisade_domain::SmsStatus,
         palisade_domain::MessageSender, palisade_domain::IntegrationProvider,
         palisade_domain::Capability, palisade_domain::EventType, palisade_domain::SearchText,
-        palisade_domain::CallNotes, palisade_domain::ProviderId;
+        palisade_domain::CallNotes, palisade_domain::ProviderId, palisade_domain::CampaignName,
+        palisade_domain::CampaignStatus, palisade_domain::EmailSubject, palisade_domain::EmailBody,
+        palisade_domain::SmsBody, palisade_domain::VoiceScript;
     &'a str => |v| v.expose();
         palisade_domain::AccessToken, palisade_domain::Secret;
     Uuid => |v| v.as_uuid();
@@ -387,8 +389,18 @@ impl<'a> Assignments<'a> {
     /// Runs the update of `R`'s row and returns it; `None` when it does not exist in this
     /// organization.
     pub async fn update<R: Table>(self, tx: &mut TenantTx) -> Result<Option<R>, DbError> {
+        self.update_after(tx, "").await
+    }
+
+    /// [`Assignments::update`], the statement starting with `before` (a `WITH` clause over the
+    /// same parameters).
+    pub async fn update_after<R: Table>(
+        self,
+        tx: &mut TenantTx,
+        before: &str,
+    ) -> Result<Option<R>, DbError> {
         let sql = format!(
-            "UPDATE {} SET {}updated_at = now() WHERE id = $1",
+            "{before}UPDATE {} SET {}updated_at = now() WHERE id = $1",
             R::TABLE,
             self.set
         );

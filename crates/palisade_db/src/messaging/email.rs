@@ -2,13 +2,12 @@
 //! updates; reading, locking, listing and deleting are [`crate::crud`]'s.
 
 use palisade_domain::{
-    CampaignName, CampaignStatus, CustomerId, EmailAddress, EmailBody, EmailCampaignId,
-    EmailMessageId, EmailStatus, EmailSubject,
+    CampaignName, CustomerId, EmailAddress, EmailBody, EmailMessageId, EmailStatus, EmailSubject,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::campaign::{CampaignPatch, NewCampaign, impl_campaign};
+use super::campaign::impl_campaign;
 use crate::crud;
 use crate::{DbError, TenantTx};
 
@@ -53,72 +52,15 @@ crate::table! {
 
 impl_campaign!(EmailCampaign, "palisade.email_campaigns");
 
-/// An email campaign's content.
-#[derive(Debug, Clone)]
-pub struct EmailContent {
-    /// Name.
-    pub name: CampaignName,
-    /// Subject line.
-    pub subject: EmailSubject,
-    /// Body.
-    pub body: EmailBody,
-}
-
-/// Changes to an email campaign's content: `None` fields stay.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EmailEdit {
-    /// New name.
-    pub name: Option<CampaignName>,
-    /// New subject.
-    pub subject: Option<EmailSubject>,
-    /// New body.
-    pub body: Option<EmailBody>,
-}
-
-impl crud::Insert for NewCampaign<EmailContent> {
-    type Row = EmailCampaign;
-    async fn insert(&self, tx: &mut TenantTx) -> Result<EmailCampaign, DbError> {
-        crud::returning(
-            tx,
-            "INSERT INTO palisade.email_campaigns (id, name, subject, body, status, scheduled_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &EmailCampaignId::new().as_uuid(),
-                &self.content.name.as_str(),
-                &self.content.subject.as_str(),
-                &self.content.body.as_str(),
-                &self.status.as_str(),
-                &self.scheduled_at,
-            ],
-        )
-        .await
-    }
-}
-
-impl crud::Update for CampaignPatch<EmailEdit> {
-    type Row = EmailCampaign;
-    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<EmailCampaign>, DbError> {
-        crud::returning_opt(
-            tx,
-            "UPDATE palisade.email_campaigns SET \
-                 name = coalesce($2, name), \
-                 subject = coalesce($3, subject), \
-                 body = coalesce($4, body), \
-                 status = coalesce($5, status), \
-                 scheduled_at = CASE WHEN $6 THEN $7 ELSE scheduled_at END, \
-                 updated_at = now() \
-             WHERE id = $1",
-            &[
-                &id,
-                &self.content.name.as_ref().map(CampaignName::as_str),
-                &self.content.subject.as_ref().map(EmailSubject::as_str),
-                &self.content.body.as_ref().map(EmailBody::as_str),
-                &self.status.map(CampaignStatus::as_str),
-                &self.scheduled_at.is_some(),
-                &self.scheduled_at.flatten(),
-            ],
-        )
-        .await
+super::campaign::content_types! {
+    /// An email campaign's content.
+    EmailCampaign: EmailContent, EmailEdit {
+        /// Name.
+        name: set CampaignName,
+        /// Subject line.
+        subject: set EmailSubject,
+        /// Body.
+        body: set EmailBody,
     }
 }
 

@@ -4,13 +4,12 @@
 //! [`crate::carrier_status`]); inbound ones (written by the Twilio webhook) belong to no campaign.
 
 use palisade_domain::{
-    CampaignName, CampaignStatus, CustomerId, Direction, PhoneNumber, SmsBody, SmsCampaignId,
-    SmsMessageId, SmsStatus,
+    CampaignName, CustomerId, Direction, PhoneNumber, SmsBody, SmsMessageId, SmsStatus,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::campaign::{CampaignPatch, NewCampaign, impl_campaign};
+use super::campaign::impl_campaign;
 use crate::crud;
 use crate::{DbError, TenantTx};
 
@@ -59,84 +58,30 @@ crate::table! {
 
 impl_campaign!(SmsCampaign, "palisade.sms_campaigns");
 
-/// An SMS campaign's content.
-#[derive(Debug, Clone)]
-pub struct SmsContent {
-    /// Name.
-    pub name: CampaignName,
-    /// Text.
-    pub body: SmsBody,
-    /// Sender number.
-    pub from_number: PhoneNumber,
-}
-
-/// Changes to an SMS campaign's content: `None` fields stay.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SmsEdit {
-    /// New name.
-    pub name: Option<CampaignName>,
-    /// New text.
-    pub body: Option<SmsBody>,
-    /// New sender number.
-    pub from_number: Option<PhoneNumber>,
-}
-
-impl crud::Insert for NewCampaign<SmsContent> {
-    type Row = SmsCampaign;
-    async fn insert(&self, tx: &mut TenantTx) -> Result<SmsCampaign, DbError> {
-        crud::returning(
-            tx,
-            "INSERT INTO palisade.sms_campaigns (id, name, body, from_number, status, scheduled_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &SmsCampaignId::new().as_uuid(),
-                &self.content.name.as_str(),
-                &self.content.body.as_str(),
-                &self.content.from_number.as_str(),
-                &self.status.as_str(),
-                &self.scheduled_at,
-            ],
-        )
-        .await
+super::campaign::content_types! {
+    /// An SMS campaign's content.
+    SmsCampaign: SmsContent, SmsEdit {
+        /// Name.
+        name: set CampaignName,
+        /// Text.
+        body: set SmsBody,
+        /// Sender number.
+        from_number: set PhoneNumber,
     }
+    before: QUEUED_FOLLOW;
 }
 
-impl crud::Update for CampaignPatch<SmsEdit> {
-    type Row = SmsCampaign;
-    /// Its queued messages get the new body and sender number in the same statement, so a
-    /// message always shows what it will send.
-    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<SmsCampaign>, DbError> {
-        crud::returning_opt(
-            tx,
-            "WITH m AS ( \
-                 UPDATE palisade.sms_messages m \
-                    SET body = coalesce($3, c.body), \
-                        from_number = coalesce($4, c.from_number), updated_at = now() \
-                   FROM palisade.sms_campaigns c \
-                  WHERE c.id = $1 AND m.campaign_id = c.id AND m.status = 'queued' \
-                    AND (m.body IS DISTINCT FROM coalesce($3, c.body) \
-                         OR m.from_number <> coalesce($4, c.from_number))) \
-             UPDATE palisade.sms_campaigns SET \
-                 name = coalesce($2, name), \
-                 body = coalesce($3, body), \
-                 from_number = coalesce($4, from_number), \
-                 status = coalesce($5, status), \
-                 scheduled_at = CASE WHEN $6 THEN $7 ELSE scheduled_at END, \
-                 updated_at = now() \
-             WHERE id = $1",
-            &[
-                &id,
-                &self.content.name.as_ref().map(CampaignName::as_str),
-                &self.content.body.as_ref().map(SmsBody::as_str),
-                &self.content.from_number.as_ref().map(PhoneNumber::as_str),
-                &self.status.map(CampaignStatus::as_str),
-                &self.scheduled_at.is_some(),
-                &self.scheduled_at.flatten(),
-            ],
-        )
-        .await
-    }
-}
+/// An SMS campaign's queued messages get its new body and sender number in the same statement
+/// as the campaign, so a message always shows what it will send (`$3` the body, `$4` the
+/// number, in the order [`SmsEdit`] declares them).
+const QUEUED_FOLLOW: &str = "WITH m AS ( \
+     UPDATE palisade.sms_messages m \
+        SET body = coalesce($3, c.body), \
+            from_number = coalesce($4, c.from_number), updated_at = now() \
+       FROM palisade.sms_campaigns c \
+      WHERE c.id = $1 AND m.campaign_id = c.id AND m.status = 'queued' \
+        AND (m.body IS DISTINCT FROM coalesce($3, c.body) \
+             OR m.from_number <> coalesce($4, c.from_number))) ";
 
 crate::table! {
     /// An SMS as stored, and as clients see it.

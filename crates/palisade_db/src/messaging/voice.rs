@@ -8,7 +8,7 @@ use palisade_domain::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::campaign::{CampaignPatch, NewCampaign, impl_campaign};
+use super::campaign::impl_campaign;
 use crate::crud;
 use crate::{DbError, TenantTx};
 
@@ -49,67 +49,13 @@ crate::table! {
 
 impl_campaign!(VoiceCampaign, "palisade.voice_campaigns");
 
-/// A voice campaign's content.
-#[derive(Debug, Clone)]
-pub struct VoiceContent {
-    /// Name.
-    pub name: CampaignName,
-    /// Script, if any.
-    pub script: Option<VoiceScript>,
-}
-
-/// Changes to a voice campaign's content: `None` fields stay; `Some(None)` clears the script.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct VoiceEdit {
-    /// New name.
-    pub name: Option<CampaignName>,
-    /// New or cleared script.
-    pub script: Option<Option<VoiceScript>>,
-}
-
-impl crud::Insert for NewCampaign<VoiceContent> {
-    type Row = VoiceCampaign;
-    async fn insert(&self, tx: &mut TenantTx) -> Result<VoiceCampaign, DbError> {
-        crud::returning(
-            tx,
-            "INSERT INTO palisade.voice_campaigns (id, name, script, status, scheduled_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &VoiceCampaignId::new().as_uuid(),
-                &self.content.name.as_str(),
-                &self.content.script.as_ref().map(VoiceScript::as_str),
-                &self.status.as_str(),
-                &self.scheduled_at,
-            ],
-        )
-        .await
-    }
-}
-
-impl crud::Update for CampaignPatch<VoiceEdit> {
-    type Row = VoiceCampaign;
-    async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<VoiceCampaign>, DbError> {
-        let script = self.content.script.as_ref();
-        crud::returning_opt(
-            tx,
-            "UPDATE palisade.voice_campaigns SET \
-                 name = coalesce($2, name), \
-                 script = CASE WHEN $3 THEN $4 ELSE script END, \
-                 status = coalesce($5, status), \
-                 scheduled_at = CASE WHEN $6 THEN $7 ELSE scheduled_at END, \
-                 updated_at = now() \
-             WHERE id = $1",
-            &[
-                &id,
-                &self.content.name.as_ref().map(CampaignName::as_str),
-                &script.is_some(),
-                &script.and_then(|s| s.as_ref().map(VoiceScript::as_str)),
-                &self.status.map(CampaignStatus::as_str),
-                &self.scheduled_at.is_some(),
-                &self.scheduled_at.flatten(),
-            ],
-        )
-        .await
+super::campaign::content_types! {
+    /// A voice campaign's content.
+    VoiceCampaign: VoiceContent, VoiceEdit {
+        /// Name.
+        name: set CampaignName,
+        /// Script, if any.
+        script: clear VoiceScript,
     }
 }
 
