@@ -136,10 +136,11 @@ impl<T: Parse<i64>> FieldKind for Number<T> {
     }
 }
 
-/// How a create body's field is read, by its mode in [`crate::resource::created!`].
-pub(crate) struct Create;
+/// How a body's field is read, by its mode in [`crate::resource::patch!`] (`set`, `clear`) and
+/// [`crate::resource::created!`] (`required`, `optional`, `default`).
+pub(crate) struct Field;
 
-impl Create {
+impl Field {
     /// A create field that must be given (`required` in [`crate::resource::created!`]): absent
     /// or null is 422 `required`.
     pub(crate) fn required<K: FieldKind>(
@@ -180,6 +181,30 @@ impl Create {
         match raw.as_ref().and_then(Option::as_ref) {
             None => Some(default()),
             Some(v) => K::read(f, field, v),
+        }
+    }
+
+    /// A PATCH field that may change but not be cleared (`set` in [`crate::resource::patch!`]):
+    /// absent -> `None`, null is 422 `required`, a value is parsed by its kind `K`.
+    pub(crate) fn set<K: FieldKind>(
+        f: &mut Fields,
+        field: &'static str,
+        raw: &Option<Option<K::Raw>>,
+    ) -> Option<K::Value> {
+        let raw = f.present_not_null(field, raw.as_ref().map(Option::as_ref))?;
+        K::read(f, field, raw)
+    }
+
+    /// A PATCH field that may be cleared (`clear` in [`crate::resource::patch!`]): absent ->
+    /// `None`, null -> `Some(None)`, a value is parsed by its kind `K`.
+    pub(crate) fn clear<K: FieldKind>(
+        f: &mut Fields,
+        field: &'static str,
+        raw: &Option<Option<K::Raw>>,
+    ) -> Option<Option<K::Value>> {
+        match raw.as_ref()? {
+            None => Some(None),
+            Some(v) => K::read(f, field, v).map(Some),
         }
     }
 }

@@ -259,33 +259,8 @@ pub(crate) trait Patched: Resource {
 /// }
 /// ```
 macro_rules! patch {
-    (
-        $(#[$doc:meta])*
-        $family:ty: $body:ident as $schema:ident => $patch:ident {
-            $($(#[$attr:meta])* $field:ident: $mode:ident $kind:ident $(<$($arg:ty),+>)?),*
-            $(,)?
-        }
-        $($extra:tt)*
-    ) => {
-        $crate::resource::body!(
-            @struct [[$(#[$doc])*] $schema] $body []
-            $($(#[$attr])* $field: $mode $kind $(<$($arg),+>)?,)*
-        );
-
-        impl $crate::resource::Patched for $family {
-            type Body = $body;
-            type Patch = $patch;
-            $($extra)*
-
-            fn parse(body: &$body, f: &mut $crate::routes::Fields) -> $patch {
-                $patch {
-                    $($field: f.$mode::<$crate::kinds::$kind $(<$($arg),+>)?>(
-                        stringify!($field),
-                        &body.$field,
-                    ),)*
-                }
-            }
-        }
+    ($($input:tt)*) => {
+        $crate::resource::body!(@declare Patched Patch $($input)*);
     };
 }
 pub(crate) use patch;
@@ -308,9 +283,21 @@ pub(crate) use patch;
 /// }
 /// ```
 macro_rules! created {
+    ($($input:tt)*) => {
+        $crate::resource::body!(@declare Created New $($input)*);
+    };
+}
+pub(crate) use created;
+
+/// What [`patch!`] and [`created!`] declare: the `Patched` or `Created` impl, and the body
+/// struct, one field at a time: the field's mode, then
+/// its kind, add its schema attributes and its type. Every field is `Option<Option<raw>>`
+/// (absent, `null`, a value), the kind's raw JSON type inside.
+macro_rules! body {
     (
+        @declare $trait:ident $assoc:ident
         $(#[$doc:meta])*
-        $family:ty: $body:ident as $schema:ident => $new:ident {
+        $family:ty: $body:ident as $schema:ident => $target:ident {
             $($(#[$attr:meta])* $field:ident: $mode:ident $(($default:expr))?
                 $kind:ident $(<$($arg:ty),+>)?),*
             $(,)?
@@ -322,29 +309,30 @@ macro_rules! created {
             $($(#[$attr])* $field: $mode $kind $(<$($arg),+>)?,)*
         );
 
-        impl $crate::resource::Created for $family {
+        impl $crate::resource::$trait for $family {
             type Body = $body;
-            type New = $new;
+            type $assoc = $target;
             $($extra)*
 
-            fn parse(body: &$body, f: &mut $crate::routes::Fields) -> Option<$new> {
-                $(let $field = $crate::kinds::Create::$mode::<$crate::kinds::$kind $(<$($arg),+>)?>(
+            fn parse(
+                body: &$body,
+                f: &mut $crate::routes::Fields,
+            ) -> $crate::resource::body!(@parsed $trait $target) {
+                $(let $field = $crate::kinds::Field::$mode::<$crate::kinds::$kind $(<$($arg),+>)?>(
                     f,
                     stringify!($field),
                     &body.$field,
                     $(|| $default)?
                 );)*
-                Some($new { $($field: $field?,)* })
+                $crate::resource::body!(@finish $trait $target $($field)*)
             }
         }
     };
-}
-pub(crate) use created;
-
-/// The body struct of [`patch!`] and [`created!`], one field at a time: the field's mode, then
-/// its kind, add its schema attributes and its type. Every field is `Option<Option<raw>>`
-/// (absent, `null`, a value), the kind's raw JSON type inside.
-macro_rules! body {
+    // A patch is every field as read (absent fields stay); a new row needs every field parsed.
+    (@parsed Patched $target:ident) => { $target };
+    (@parsed Created $target:ident) => { Option<$target> };
+    (@finish Patched $target:ident $($field:ident)*) => { $target { $($field),* } };
+    (@finish Created $target:ident $($field:ident)*) => { Some($target { $($field: $field?),* }) };
     (@struct [[$(#[$doc:meta])*] $schema:ident] $body:ident [$($done:tt)*]) => {
         $(#[$doc])*
         #[derive(serde::Deserialize, utoipa::ToSchema)]

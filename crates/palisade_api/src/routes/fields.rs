@@ -9,7 +9,6 @@ use time::{Date, OffsetDateTime};
 
 use super::Fields;
 use crate::error::{FieldCode, FieldError};
-use crate::kinds::FieldKind;
 
 /// An inclusive range of UTC days and the instants it covers (see [`Fields::day_range`]).
 pub(crate) struct DayRange {
@@ -87,30 +86,6 @@ impl Fields {
                 self.invalid(field, "must be a date, like 2024-05-01");
                 None
             }
-        }
-    }
-
-    /// A PATCH field that may change but not be cleared (`set` in [`crate::resource::patch!`]):
-    /// absent -> `None`, null is 422 `required`, a value is parsed by its kind `K`.
-    pub(crate) fn set<K: FieldKind>(
-        &mut self,
-        field: &'static str,
-        raw: &Option<Option<K::Raw>>,
-    ) -> Option<K::Value> {
-        let raw = self.present_not_null(field, raw.as_ref().map(Option::as_ref))?;
-        K::read(self, field, raw)
-    }
-
-    /// A PATCH field that may be cleared (`clear` in [`crate::resource::patch!`]): absent ->
-    /// `None`, null -> `Some(None)`, a value is parsed by its kind `K`.
-    pub(crate) fn clear<K: FieldKind>(
-        &mut self,
-        field: &'static str,
-        raw: &Option<Option<K::Raw>>,
-    ) -> Option<Option<K::Value>> {
-        match raw.as_ref()? {
-            None => Some(None),
-            Some(v) => K::read(self, field, v).map(Some),
         }
     }
 

@@ -24,7 +24,7 @@ use super::{Fields, nullable, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::endpoints::Auth;
 use crate::etag::IfMatch;
-use crate::kinds::{Choice, Text};
+use crate::kinds::{Choice, Field, Text};
 use crate::resource::{self};
 use crate::{ApiError, AppState};
 
@@ -121,8 +121,8 @@ pub async fn update(
     let id = parse_id(&path, UserId::parse)?;
     tenant.require_admin()?;
     let mut f = Fields::default();
-    let name = f.set::<Text<PersonName>>("name", &body.name);
-    let role = f.set::<Choice<Role>>("role", &body.role);
+    let name = Field::set::<Text<PersonName>>(&mut f, "name", &body.name);
+    let role = Field::set::<Choice<Role>>(&mut f, "role", &body.role);
     f.finish()?;
     let (mut tx, current, owners) = begin_change(&state, &tenant, id).await?;
     let touches_owner = current == Role::Owner || role == Some(Role::Owner);

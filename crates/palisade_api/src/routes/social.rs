@@ -21,7 +21,7 @@ use super::query_params::{format_date, no_such};
 use super::{Fields, not_null, nullable};
 use crate::auth::Tenant;
 use crate::error::ErrorCode;
-use crate::kinds::{Choice, Instant, Text};
+use crate::kinds::{Choice, Field, Instant, Text};
 use crate::resource::{self, Created, PatchGuard, Patched, Violation};
 use crate::{ApiError, AppState};
 
@@ -233,10 +233,10 @@ impl Patched for Posts {
 
     fn parse(body: &PostPatchBody, f: &mut Fields) -> PostPatch {
         PostPatch {
-            body: f.set::<Text<PostBody>>("body", &body.body),
-            status: f.set::<Choice<PostStatus>>("status", &body.status),
-            scheduled_at: f.clear::<Instant>("scheduled_at", &body.scheduled_at),
-            published_at: f.clear::<Instant>("published_at", &body.published_at),
+            body: Field::set::<Text<PostBody>>(f, "body", &body.body),
+            status: Field::set::<Choice<PostStatus>>(f, "status", &body.status),
+            scheduled_at: Field::clear::<Instant>(f, "scheduled_at", &body.scheduled_at),
+            published_at: Field::clear::<Instant>(f, "published_at", &body.published_at),
             counters: [body.likes, body.shares, body.comments, body.impressions],
         }
     }

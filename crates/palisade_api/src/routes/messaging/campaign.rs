@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::ApiError;
 use crate::endpoints::Endpoints;
-use crate::kinds::Choice;
+use crate::kinds::{Choice, Field};
 use crate::resource::{self, Created, Listed, Patched, Resource};
 use crate::routes::Fields;
 
@@ -182,7 +182,7 @@ impl Fields {
         status: &Option<Option<String>>,
         scheduled_at: &Option<Option<String>>,
     ) -> CampaignPatch<T> {
-        let status = self.set::<Choice<CampaignStatus>>("status", status);
+        let status = Field::set::<Choice<CampaignStatus>>(self, "status", status);
         CampaignPatch {
             content,
             status,

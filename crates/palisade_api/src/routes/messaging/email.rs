@@ -21,7 +21,7 @@ use super::recipients::{Recipient, RecipientAddress, campaign_from_path};
 use super::{no_such_customer, queued_only, recipient_exists};
 use crate::ApiError;
 use crate::endpoints::Endpoints;
-use crate::kinds::Text;
+use crate::kinds::{Field, Text};
 use crate::resource::{
     self, Created, CreatedWithin, DeleteGuard, PatchGuard, Patched, Violation, Within,
 };
@@ -159,9 +159,9 @@ impl Patched for Campaigns<EmailCampaign> {
 
     fn parse(body: &PatchCampaignBody, f: &mut Fields) -> Self::Patch {
         let content = EmailEdit {
-            name: f.set::<Text<CampaignName>>("name", &body.name),
-            subject: f.set::<Text<EmailSubject>>("subject", &body.subject),
-            body: f.set::<Text<EmailBody>>("body", &body.body),
+            name: Field::set::<Text<CampaignName>>(f, "name", &body.name),
+            subject: Field::set::<Text<EmailSubject>>(f, "subject", &body.subject),
+            body: Field::set::<Text<EmailBody>>(f, "body", &body.body),
         };
         f.campaign_patch(content, &body.status, &body.scheduled_at)
     }

@@ -22,7 +22,7 @@ use super::recipients::{Recipient, RecipientAddress, campaign_from_path};
 use super::{no_such_customer, queued_only, recipient_exists};
 use crate::ApiError;
 use crate::endpoints::Endpoints;
-use crate::kinds::Text;
+use crate::kinds::{Field, Text};
 use crate::resource::{
     self, Created, CreatedWithin, DeleteGuard, PatchGuard, Patched, Violation, Within,
 };
@@ -175,9 +175,9 @@ impl Patched for Campaigns<SmsCampaign> {
 
     fn parse(body: &PatchCampaignBody, f: &mut Fields) -> Self::Patch {
         let content = SmsEdit {
-            name: f.set::<Text<CampaignName>>("name", &body.name),
-            body: f.set::<Text<SmsBody>>("body", &body.body),
-            from_number: f.set::<Text<PhoneNumber>>("from_number", &body.from_number),
+            name: Field::set::<Text<CampaignName>>(f, "name", &body.name),
+            body: Field::set::<Text<SmsBody>>(f, "body", &body.body),
+            from_number: Field::set::<Text<PhoneNumber>>(f, "from_number", &body.from_number),
         };
         f.campaign_patch(content, &body.status, &body.scheduled_at)
     }

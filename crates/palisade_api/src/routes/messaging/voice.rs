@@ -17,7 +17,7 @@ use super::campaign::{self, Campaigns};
 use super::no_such_customer;
 use crate::ApiError;
 use crate::endpoints::Endpoints;
-use crate::kinds::Text;
+use crate::kinds::{Field, Text};
 use crate::resource::{self, Created, DeleteGuard, PatchGuard, Patched, Violation};
 use crate::routes::Fields;
 use crate::routes::phone_numbers::from_number_not_owned;
@@ -89,8 +89,8 @@ impl Patched for Campaigns<VoiceCampaign> {
 
     fn parse(body: &PatchCampaignBody, f: &mut Fields) -> Self::Patch {
         let content = VoiceEdit {
-            name: f.set::<Text<CampaignName>>("name", &body.name),
-            script: f.clear::<Text<VoiceScript>>("script", &body.script),
+            name: Field::set::<Text<CampaignName>>(f, "name", &body.name),
+            script: Field::clear::<Text<VoiceScript>>(f, "script", &body.script),
         };
         f.campaign_patch(content, &body.status, &body.scheduled_at)
     }
