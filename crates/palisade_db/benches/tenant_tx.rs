@@ -111,22 +111,11 @@ async fn round(
                             client.execute(&commit, &[]),
                         )
                         .unwrap();
-                        rows.iter()
-                            .take(50)
-                            .map(<customers::Customer as palisade_db::crud::Table>::from_row)
-                            .collect::<Result<Vec<_>, _>>()
-                            .unwrap()
-                            .len()
+                        decoded(&rows)
                     }
                     Mode::Plain => {
-                        // Decode rows exactly as (a) does, so only the database path differs.
                         let rows = client.query(&stmt, &[&org, &51i64]).await.unwrap();
-                        rows.iter()
-                            .take(50)
-                            .map(<customers::Customer as palisade_db::crud::Table>::from_row)
-                            .collect::<Result<Vec<_>, _>>()
-                            .unwrap()
-                            .len()
+                        decoded(&rows)
                     }
                 };
                 assert_eq!(n, 50, "every organization has more than 50 customers");
@@ -276,4 +265,15 @@ async fn main() {
         .await
         .unwrap()
         .unwrap();
+}
+
+/// How many of the first 50 rows decode as customers: (b) and (c) decode exactly as (a) does,
+/// so only the database path differs.
+fn decoded(rows: &[tokio_postgres::Row]) -> usize {
+    rows.iter()
+        .take(50)
+        .map(<customers::Customer as palisade_db::crud::Table>::from_row)
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+        .len()
 }

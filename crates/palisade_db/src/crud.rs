@@ -297,6 +297,8 @@ columns! {
         palisade_domain::Capabilities;
     Vec<&'static str> => |v| v.names();
         palisade_domain::WebhookEvents;
+    &'a str => |v| v.as_str();
+        String;
     bool => |v| *v;
         bool;
     i32 => |v| *v;

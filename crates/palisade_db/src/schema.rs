@@ -139,6 +139,19 @@ pub async fn connect_to(url: &str, database: &str) -> Result<Client, DbError> {
     Ok(client)
 }
 
+/// As a superuser, after checking the server's version: creates or updates the roles
+/// (`policies/000_roles.sql`).
+async fn apply_roles(client: &tokio_postgres::Client) -> Result<(), SchemaError> {
+    check_server_version(client).await?;
+    client
+        .batch_execute(ROLES_SQL)
+        .await
+        .map_err(|e| SchemaError::Policy {
+            file: "000_roles.sql",
+            message: server_message(&e),
+        })
+}
+
 /// As a superuser: creates or updates the roles, sets their passwords, and creates `database`
 /// owned by `palisade_owner` if it does not exist. Safe to re-run.
 pub async fn bootstrap(
@@ -147,14 +160,7 @@ pub async fn bootstrap(
     passwords: &RolePasswords,
 ) -> Result<(), SchemaError> {
     let client = connect(superuser_url).await?;
-    check_server_version(&client).await?;
-    client
-        .batch_execute(ROLES_SQL)
-        .await
-        .map_err(|e| SchemaError::Policy {
-            file: "000_roles.sql",
-            message: e.to_string(),
-        })?;
+    apply_roles(&client).await?;
     for (role, password) in [
         (OWNER_ROLE, &passwords.owner),
         (APP_ROLE, &passwords.app),
@@ -229,14 +235,7 @@ pub async fn superuser_after_migrate(
     database: &str,
 ) -> Result<(), SchemaError> {
     let client = connect_to(superuser_url, database).await?;
-    check_server_version(&client).await?;
-    client
-        .batch_execute(ROLES_SQL)
-        .await
-        .map_err(|e| SchemaError::Policy {
-            file: "000_roles.sql",
-            message: server_message(&e),
-        })?;
+    apply_roles(&client).await?;
     drop(client);
     install_superuser_database_files(superuser_url, database).await?;
     install_definers(superuser_url, database).await
