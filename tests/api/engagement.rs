@@ -59,7 +59,7 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
     let report = app.create(acct, "/v1/reports", json!({"name": format!("{marker} report"), "kind": "call_volume", "parameters": {"note": marker}, "schedule": "weekly"})).await;
     app.create(
         acct,
-        "/v1/analytics/events",
+        "/v1/analytics/events/batch",
         json!([
             {"type": "page.viewed", "properties": {"label": marker}, "customer_id": customer_id},
             {"type": "signup.completed", "properties": {"label": marker}}

@@ -1209,7 +1209,7 @@ async fn analytics_and_social_never_answer_5xx() {
         )
         .write(
             "POST",
-            "/v1/analytics/events",
+            "/v1/analytics/events/batch",
             json!([{"type": "a.b", "properties": {"x": "y"}}, {"type": "c", "occurred_at": "2024-05-02T00:00:00Z"}]),
             Unchanged::Newest("/v1/analytics/events".into()),
         )

@@ -132,7 +132,7 @@ async fn every_tenant_post_replays_its_first_response_and_acts_once() {
             json!({"type": "page.viewed"}),
         ),
         (
-            "/v1/analytics/events".into(),
+            "/v1/analytics/events/batch".into(),
             json!([{"type": "a.b"}, {"type": "c.d"}]),
         ),
         (

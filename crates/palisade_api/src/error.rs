@@ -134,6 +134,14 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// This error, inside item `index` of a batch: `[3].type`.
+    pub fn in_item(self, index: usize) -> Self {
+        Self {
+            field: Cow::Owned(format!("[{index}].{}", self.field)),
+            ..self
+        }
+    }
+
     /// A field error.
     pub fn new(
         field: impl Into<Cow<'static, str>>,

@@ -1,8 +1,6 @@
-//! `/v1/analytics`: event ingest (one event, or a batch of up to 100, all or nothing), the event
-//! list, and counts per type and day. A customer of another organization in an event answers
+//! `/v1/analytics`: event ingest (one event, or a batch of up to 100 at `/batch`, all or
+//! nothing), the event list, and counts per type and day. A customer of another organization in an event answers
 //! exactly like a missing customer (the composite foreign key refuses it).
-
-use std::borrow::Cow;
 
 use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
@@ -11,9 +9,6 @@ use palisade_domain::{CustomerId, EventProperties, EventType};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
-use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
-use utoipa::openapi::{Ref, RefOr};
 use uuid::Uuid;
 
 use super::Fields;
@@ -40,13 +35,20 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     resource::list_route::<Events>(e).describe("Newest ingested first");
     e.post("/v1/analytics/events", ingest)
         .tag("analytics")
-        .summary("Record analytics events (one or a batch)")
-        .describe("One event (`{\"type\": ..., \"occurred_at\"?, \"properties\"?, \"customer_id\"?}`, answered with the event) or an array of 1 to 100 (answered with `{\"data\": [...]}`)")
-        .body::<IngestBody>()
-        .returns::<IngestJson>(
+        .summary("Record an analytics event")
+        .describe("`occurred_at` defaults to now")
+        .body::<EventBody>()
+        .returns::<EventJson>(
             201,
-            "Created: the event, or `{\"data\": [...]}` in the batch's order (no `Location`: events are read through the list)",
+            "Created: the event (no `Location`: events are read through the list)",
         )
+        .errors(&[413, 415, 422]);
+    e.post("/v1/analytics/events/batch", ingest_batch)
+        .tag("analytics")
+        .summary("Record a batch of analytics events")
+        .describe("An array of 1 to 100 events, stored all or none; a refused field is named with its item's index (`[3].type`)")
+        .body::<Vec<EventBody>>()
+        .returns::<BatchJson>(201, "Created: the events, in the batch's order")
         .errors(&[413, 415, 422]);
     e.get("/v1/analytics/summary", summary)
         .tag("analytics")
@@ -108,89 +110,12 @@ pub struct EventBody {
     customer_id: Option<String>,
 }
 
-/// An ingest body: one event object, or an array of them. Deserialized by hand (not
-/// `#[serde(untagged)]`) so that an error inside names its field and item (`[3].type`), and an
-/// unknown field is refused like anywhere else.
-pub enum IngestBody {
-    /// One event: answered with the event.
-    One(EventBody),
-    /// A batch: answered with `{"data": [...]}` in the same order.
-    Many(Vec<EventBody>),
-}
-
-impl<'de> Deserialize<'de> for IngestBody {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = IngestBody;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an event object or an array of them")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                map: A,
-            ) -> Result<IngestBody, A::Error> {
-                EventBody::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(IngestBody::One)
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                seq: A,
-            ) -> Result<IngestBody, A::Error> {
-                Vec::<EventBody>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
-                    .map(IngestBody::Many)
-            }
-        }
-        d.deserialize_any(Visitor)
-    }
-}
-
-/// Its schema: one event, or an array of 1 to [`MAX_BATCH`] (written by hand like its
-/// `Deserialize`).
-impl utoipa::PartialSchema for IngestBody {
-    fn schema() -> RefOr<Schema> {
-        let event = || RefOr::Ref(Ref::from_schema_name(<EventBody as ToSchema>::name()));
-        OneOfBuilder::new()
-            .description(Some(format!(
-                "One event, or a batch of 1 to {MAX_BATCH} stored all or nothing"
-            )))
-            .item(event())
-            .item(
-                ArrayBuilder::new()
-                    .items(event())
-                    .min_items(Some(1))
-                    .max_items(Some(MAX_BATCH)),
-            )
-            .into()
-    }
-}
-
-impl ToSchema for IngestBody {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("AnalyticsIngest")
-    }
-
-    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.push((
-            <EventBody as ToSchema>::name().into_owned(),
-            <EventBody as utoipa::PartialSchema>::schema(),
-        ));
-        <EventBody as ToSchema>::schemas(schemas);
-    }
-}
-
-/// The answer to an ingest: the event for one, `{"data": [...]}` for a batch.
+/// The answer to a batch: its events, in the same order.
 #[derive(Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-#[schema(as = AnalyticsIngested)]
-pub enum IngestJson {
-    /// One event was sent: the event.
-    One(EventJson),
-    /// A batch was sent: its events, in the same order.
-    Many {
-        /// The events.
-        data: Vec<EventJson>,
-    },
+#[schema(as = AnalyticsEventBatch)]
+pub struct BatchJson {
+    /// The events.
+    data: Vec<EventJson>,
 }
 
 fn parse_event(f: &mut Fields, e: &EventBody, now: OffsetDateTime) -> Option<NewEvent> {
@@ -218,47 +143,73 @@ fn parse_event(f: &mut Fields, e: &EventBody, now: OffsetDateTime) -> Option<New
     })
 }
 
-/// `POST /v1/analytics/events` (201): one event (`{"type": ..., "occurred_at"?, "properties"?,
-/// "customer_id"?}`, answered with the event) or an array of 1 to 100 (answered with
-/// `{"data": [...]}`). `occurred_at` defaults to now; every event of a batch is stored or none.
+/// `POST /v1/analytics/events` (201 with the event): `{"type": ..., "occurred_at"?,
+/// "properties"?, "customer_id"?}`; `occurred_at` defaults to now.
 pub async fn ingest(
     state: web::Data<AppState>,
     tenant: Tenant,
     idem: Idempotency,
-    body: crate::extract::Json<IngestBody>,
+    body: crate::extract::Json<EventBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (bodies, single) = match &*body {
-        IngestBody::One(e) => (std::slice::from_ref(e), true),
-        IngestBody::Many(v) => (v.as_slice(), false),
-    };
-    if bodies.is_empty() || bodies.len() > MAX_BATCH {
+    let mut f = Fields::default();
+    let event = parse_event(&mut f, &body, OffsetDateTime::now_utc());
+    let event = f.finish_with(event)?;
+    store(&state, &tenant, idem, &[event], |mut events| {
+        let one = events
+            .pop()
+            .ok_or_else(|| ApiError::internal("ingest stored no event"))?;
+        Ok(HttpResponse::Created().json(one))
+    })
+    .await
+}
+
+/// `POST /v1/analytics/events/batch` (201 `{"data": [...]}` in the same order): an array of 1 to
+/// [`MAX_BATCH`] events, stored all or none; a refused field is named with its item's index
+/// (`[3].type`), like a deserializer's error.
+pub async fn ingest_batch(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    idem: Idempotency,
+    body: crate::extract::Json<Vec<EventBody>>,
+) -> Result<HttpResponse, ApiError> {
+    if body.is_empty() || body.len() > MAX_BATCH {
         return Err(ApiError::invalid("events", "a batch holds 1 to 100 events"));
     }
     let now = OffsetDateTime::now_utc();
     let mut f = Fields::default();
-    let events: Vec<Option<NewEvent>> =
-        bodies.iter().map(|e| parse_event(&mut f, e, now)).collect();
+    let mut events = Vec::with_capacity(body.len());
+    for (i, e) in body.iter().enumerate() {
+        let mut item = Fields::default();
+        events.extend(parse_event(&mut item, e, now));
+        f.0.extend(item.0.into_iter().map(|err| err.in_item(i)));
+    }
     f.finish()?;
-    let events: Vec<NewEvent> = events.into_iter().flatten().collect();
-    if events.len() != bodies.len() {
+    if events.len() != body.len() {
         return Err(ApiError::internal("validated fields missing"));
     }
-    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
-    let stored = match db::ingest(&mut tx, &events).await {
+    store(&state, &tenant, idem, &events, |data| {
+        Ok(HttpResponse::Created().json(BatchJson { data }))
+    })
+    .await
+}
+
+/// Stores parsed events in one transaction (a replayed `Idempotency-Key` answers the first
+/// response) and answers with `respond`'s response for them.
+async fn store(
+    state: &AppState,
+    tenant: &Tenant,
+    idem: Idempotency,
+    events: &[NewEvent],
+    respond: impl FnOnce(Vec<EventJson>) -> Result<HttpResponse, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let mut tx = begin_or_replay!(idem, state, &tenant.0);
+    let stored = match db::ingest(&mut tx, events).await {
         Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
             return Err(no_such("customer_id"));
         }
         other => other?,
     };
-    let mut json: Vec<EventJson> = stored.into_iter().map(EventJson::from).collect();
-    let created = if single {
-        let one = json
-            .pop()
-            .ok_or_else(|| ApiError::internal("ingest stored no event"))?;
-        HttpResponse::Created().json(IngestJson::One(one))
-    } else {
-        HttpResponse::Created().json(IngestJson::Many { data: json })
-    };
+    let created = respond(stored.into_iter().map(EventJson::from).collect())?;
     tx.commit(created).await
 }
 
