@@ -19,7 +19,7 @@
 //!   [`billing`]: the tenant domain's configuration, people and billing, likewise.
 //! - [`idempotency`]: the first response to each `Idempotency-Key`, in the request's own
 //!   transaction.
-//! - [`carrier_status`]: Twilio's SMS and call status callbacks, applied forward only.
+//! - [`twilio_status`]: Twilio's SMS and call status callbacks, applied forward only.
 //! - [`phone_inventory`]: the platform's phone number inventory, for the operator (`palisade
 //!   numbers`, as the owner role); tenants claim from it through [`phone_numbers`].
 //!
@@ -33,7 +33,6 @@ pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod billing_pool;
-pub mod carrier_status;
 pub mod chat;
 pub mod crud;
 pub mod customers;
@@ -57,6 +56,7 @@ pub mod reports;
 pub mod schema;
 pub mod social;
 pub mod tenant_tx;
+pub mod twilio_status;
 pub mod webhooks;
 
 pub use billing_pool::{BillingPool, StripeOutcome};

@@ -10,70 +10,42 @@
 
 use palisade_domain::OrganizationName;
 use time::OffsetDateTime;
-use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::crud::{self, Table};
 use crate::{DbError, TenantTx};
 
-/// The organization as its members see it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Organization {
-    /// Its id.
-    pub id: Uuid,
-    /// Display name.
-    pub name: String,
-    /// Billing plan (kept by the Stripe path; `free` until then).
-    pub plan: String,
-    /// Stripe status of the plan's subscription, if any.
-    pub plan_status: Option<String>,
-    /// Creation time.
-    pub created_at: OffsetDateTime,
-    /// Last change.
-    pub updated_at: OffsetDateTime,
-}
-
-macro_rules! columns {
-    () => {
-        "id, name, plan, plan_status, created_at, updated_at"
-    };
-}
-
-fn from_row(r: &Row) -> Result<Organization, DbError> {
-    Ok(Organization {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        plan: r.try_get("plan")?,
-        plan_status: r.try_get("plan_status")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
+crate::table! {
+    /// The organization as its members see it.
+    pub struct Organization in "palisade.organizations" {
+        /// Its id.
+        id: Uuid,
+        /// Display name.
+        name: String,
+        /// Billing plan (kept by the Stripe path; `free` until then).
+        plan: String,
+        /// Stripe status of the plan's subscription, if any.
+        plan_status: Option<String>,
+        /// Creation time.
+        created_at: OffsetDateTime,
+        /// Last change.
+        updated_at: OffsetDateTime,
+    }
 }
 
 /// The acting organization (`None` once it has been deleted). Ends the transaction.
 pub async fn get(tx: TenantTx) -> Result<Option<Organization>, DbError> {
-    let rows = tx
-        .query_once(
-            concat!("SELECT ", columns!(), " FROM palisade.organizations"),
-            &[],
-        )
-        .await?;
-    rows.first().map(from_row).transpose()
+    let rows = tx.query_once(Organization::LIST, &[]).await?;
+    rows.first().map(Organization::from_row).transpose()
 }
 
 /// [`get`] inside a write transaction, the row locked until it ends (for `If-Match`). Locking
 /// applies the UPDATE policy: only owners and admins see the row through it.
 pub async fn lock(tx: &mut TenantTx) -> Result<Option<Organization>, DbError> {
     let row = tx
-        .query_opt(
-            concat!(
-                "SELECT ",
-                columns!(),
-                " FROM palisade.organizations FOR UPDATE"
-            ),
-            &[],
-        )
+        .query_opt(&[Organization::LIST, " FOR UPDATE"].concat(), &[])
         .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(Organization::from_row).transpose()
 }
 
 /// Renames the acting organization (owners and admins: RLS hides it from others' UPDATE, which
@@ -82,16 +54,12 @@ pub async fn rename(
     tx: &mut TenantTx,
     name: &OrganizationName,
 ) -> Result<Option<Organization>, DbError> {
-    let row = tx
-        .query_opt(
-            concat!(
-                "UPDATE palisade.organizations SET name = $1, updated_at = now() RETURNING ",
-                columns!()
-            ),
-            &[&name.as_str()],
-        )
-        .await?;
-    row.map(|r| from_row(&r)).transpose()
+    crud::returning_opt(
+        tx,
+        "UPDATE palisade.organizations SET name = $1, updated_at = now()",
+        &[&name.as_str()],
+    )
+    .await
 }
 
 /// Deletes the acting organization and, by cascade, every row of it in every table. `false`

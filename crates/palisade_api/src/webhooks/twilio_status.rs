@@ -4,7 +4,7 @@
 //! Same shape as the inbound SMS handler ([`super::twilio`]): the signature first (the query
 //! string, where our own `message_id` / `call_id` travel, is part of the signed URL), then the
 //! fields, then the routing (a resolver function), then one provider transaction that applies
-//! the callback ([`palisade_db::carrier_status`]) and records it ([`finish`]).
+//! the callback ([`palisade_db::twilio_status`]) and records it ([`finish`]).
 //!
 //! What a callback does is decided by the database statement, atomically: a status only moves
 //! forward, and a call's callbacks apply in SequenceNumber order. A callback that arrives too
@@ -17,7 +17,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use palisade_db::TenantTx;
-use palisade_db::carrier_status::{
+use palisade_db::twilio_status::{
     self, Applied, CallStatusReport, CallTarget, CarrierCall, SmsStatusReport,
 };
 use palisade_db::webhooks::{self, Delivery, DeliveryKind, Outcome, Provider};
@@ -186,7 +186,7 @@ pub async fn sms_status(
     };
     record_org(&req, org);
     let mut tx = TenantTx::begin_for_provider(&state.pool, org).await?;
-    let applied = carrier_status::apply_sms_status(
+    let applied = twilio_status::apply_sms_status(
         &mut tx,
         &SmsStatusReport {
             message_id,
@@ -327,7 +327,7 @@ pub async fn voice_status(
     record_org(&req, route.org);
     let mut tx = TenantTx::begin_for_provider(&state.pool, route.org).await?;
     if let (Some(direction), Some(from), Some(to)) = (route.create, from.as_ref(), to.as_ref()) {
-        carrier_status::record_carrier_call(
+        twilio_status::record_carrier_call(
             &mut tx,
             &CarrierCall {
                 direction,
@@ -338,7 +338,7 @@ pub async fn voice_status(
         )
         .await?;
     }
-    let applied = carrier_status::apply_call_status(
+    let applied = twilio_status::apply_call_status(
         &mut tx,
         route.target,
         &CallStatusReport {

@@ -1,7 +1,7 @@
 //! SMS campaigns, and every SMS sent or received: the rows, filters, inserts and updates;
 //! reading, locking, listing and deleting are [`crate::crud`]'s. Outbound messages are a
 //! campaign's recipients (their status moved forward by Twilio's status callbacks,
-//! [`crate::carrier_status`]); inbound ones (written by the Twilio webhook) belong to no campaign.
+//! [`crate::twilio_status`]); inbound ones (written by the Twilio webhook) belong to no campaign.
 
 use palisade_domain::{
     CampaignName, CustomerId, Direction, PhoneNumber, SmsBody, SmsMessageId, SmsStatus,
@@ -26,7 +26,7 @@ pub const CAMPAIGN_FROM_FKEY: &str = "sms_campaigns_from_number_fkey";
 
 crate::table! {
     /// An SMS campaign as stored. Its counters count its messages by status, kept by
-    /// [`crate::carrier_status::apply_sms_status`] in the statement that changes a message's
+    /// [`crate::twilio_status::apply_sms_status`] in the statement that changes a message's
     /// status.
     pub struct SmsCampaign in "palisade.sms_campaigns" {
         /// Its id.
