@@ -17,12 +17,12 @@ mod knowledge_base;
 mod members;
 mod messaging;
 mod organization;
+mod outbound_webhooks;
 mod phone_numbers;
 mod query_params;
 mod reports;
 mod social;
 mod webhook_deliveries;
-mod webhooks;
 
 use actix_web::{HttpResponse, web};
 
@@ -104,7 +104,7 @@ pub fn register(e: &mut Endpoints, stripe: Option<crate::webhooks::stripe::Strip
     analytics::register(e);
     social::register(e);
     integrations::register(e);
-    webhooks::register(e);
+    outbound_webhooks::register(e);
     webhook_deliveries::register(e);
     api_keys::register(e);
     members::register(e);
