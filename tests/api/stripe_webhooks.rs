@@ -892,7 +892,7 @@ async fn a_billing_connection_exists_only_once_a_stripe_event_is_applied() {
     );
     assert!(
         seen.iter()
-            .all(|n| n == palisade_db::billing_pool::BILLING_APPLICATION_NAME),
+            .all(|n| n == palisade_db::stripe::BILLING_APPLICATION_NAME),
         "{seen:?}"
     );
 }

@@ -2,7 +2,7 @@
 //!
 //! What it owns:
 //! - [`pool`]: the connection pools, one per database role: [`AppPool`] (`palisade_app`) for
-//!   tenants and carrier/email webhooks; [`billing_pool`]'s [`BillingPool`] (`palisade_billing`,
+//!   tenants and carrier/email webhooks; [`stripe`]'s [`BillingPool`] (`palisade_billing`,
 //!   BYPASSRLS), whose only operations are the Stripe webhook's.
 //! - [`tenant_tx`]: [`TenantTx`], the only way to reach tenant tables. It sets the request's
 //!   organization transaction-locally; PostgreSQL row-level security does the filtering.
@@ -32,7 +32,6 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod billing;
-pub mod billing_pool;
 pub mod chat;
 pub mod crud;
 pub mod customers;
@@ -55,13 +54,14 @@ pub mod pool;
 pub mod reports;
 pub mod schema;
 pub mod social;
+pub mod stripe;
 pub mod tenant_tx;
 pub mod twilio_status;
 pub mod webhooks;
 
-pub use billing_pool::{BillingPool, StripeOutcome};
 pub use error::DbError;
 pub use pool::{AppPool, PoolSettings};
+pub use stripe::{BillingPool, StripeOutcome};
 pub use tenant_tx::TenantTx;
 
 /// Keyset pagination input shared by list queries.
