@@ -246,26 +246,33 @@ async fn the_ends_of_the_calendar_are_kept_and_past_them_is_a_422() {
 #[actix_web::test]
 async fn nul_in_properties_is_refused_on_the_field() {
     let (app, a) = spawn_app_with_owner("Acme").await;
-    for body in [
-        json!({"type": "x", "properties": {"path": "/a\u{0}"}}),
-        json!({"type": "x", "properties": {"nested": {"k\u{0}": 1}}}),
+    for (path, body, field) in [
+        (
+            "",
+            json!({"type": "x", "properties": {"path": "/a\u{0}"}}),
+            "properties",
+        ),
+        (
+            "",
+            json!({"type": "x", "properties": {"nested": {"k\u{0}": 1}}}),
+            "properties",
+        ),
+        (
+            "/batch",
+            json!([{"type": "x"}, {"type": "y", "properties": {"list": ["ok", "\u{0}"]}}]),
+            "[1].properties",
+        ),
     ] {
-        let r = app.post(&a, "/v1/analytics/events", &body).await;
+        let r = app
+            .post(&a, &format!("/v1/analytics/events{path}"), &body)
+            .await;
         assert_eq!(
             (r.status, &r.json["fields"][0]["field"]),
-            (422, &json!("properties")),
+            (422, &json!(field)),
             "{body}: {}",
             r.text
         );
     }
-    let batch = json!([{"type": "x"}, {"type": "y", "properties": {"list": ["ok", "\u{0}"]}}]);
-    let r = app.post(&a, "/v1/analytics/events/batch", &batch).await;
-    assert_eq!(
-        (r.status, &r.json["fields"][0]["field"]),
-        (422, &json!("[1].properties")),
-        "{}",
-        r.text
-    );
     let r = app.get(&a, "/v1/analytics/events").await;
     assert_eq!(r.json["data"], json!([]));
 }
