@@ -1,11 +1,14 @@
 //! What every tenant resource's queries share: reading one row by id, locking it for
 //! `If-Match`, deleting it, listing a page of it, and decoding what an insert or update
 //! returns. A resource module declares its stored row once with [`table!`] (the struct, its
-//! columns and its decoder) and writes only the SQL that is its own: its filters, its insert
-//! and its update.
+//! columns and its decoder), its new row with [`insert_type!`], its changes with
+//! [`patch_type!`] and its list filters with [`filter_type!`]; it writes by hand only the SQL
+//! that is not one of those (a write-only secret, a statement over two tables).
 //!
-//! Every statement here is constant (built by `concat!` at compile time) and none filters by
-//! organization: the table's policies do, inside the caller's [`TenantTx`].
+//! The statements of [`table!`] are constant (`concat!` at compile time); an insert or update
+//! is put together at run time from the declared column names (never from input), the values
+//! always bound as parameters. None filters by organization: the table's policies do, inside
+//! the caller's [`TenantTx`].
 
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;

@@ -130,8 +130,6 @@ impl crud::Insert for NewPhoneNumber {
     }
 }
 
-/// `None` when the number does not exist in this organization (or the acting role may not
-/// change it: the policy then matches no row).
 /// Removes the organization's row of a number and returns the number; `None` when it does not
 /// exist in this organization. Follow with [`release`] in the same transaction.
 pub async fn delete(tx: &mut TenantTx, id: PhoneNumberId) -> Result<Option<String>, DbError> {

@@ -8,7 +8,11 @@ use palisade_db::analytics::{self as db, Event, EventFilter, NewEvent};
 use palisade_domain::{CustomerId, EventProperties, EventType};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
 use uuid::Uuid;
 
 use super::Fields;
@@ -21,8 +25,8 @@ use crate::{ApiError, AppState};
 /// Most events in one ingest request.
 pub const MAX_BATCH: usize = 100;
 
-/// The analytics event family: its list is [`crate::resource`]'s; ingest is a batch, served
-/// here.
+/// The analytics event family: its list is [`crate::resource`]'s; ingest (one event, or a
+/// batch) is served here.
 pub(crate) struct Events;
 
 resource::family! {
@@ -47,7 +51,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .tag("analytics")
         .summary("Record a batch of analytics events")
         .describe("An array of 1 to 100 events, stored all or none; a refused field is named with its item's index (`[3].type`)")
-        .body::<Vec<EventBody>>()
+        .body::<EventBatch>()
         .returns::<BatchJson>(201, "Created: the events, in the batch's order")
         .errors(&[413, 415, 422]);
     e.get("/v1/analytics/summary", summary)
@@ -110,6 +114,39 @@ pub struct EventBody {
     customer_id: Option<String>,
 }
 
+/// A batch body: an array of 1 to [`MAX_BATCH`] events.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct EventBatch(Vec<EventBody>);
+
+/// Its schema: the array and its bounds (a plain `Vec` would be named `Vec` and unbounded).
+impl utoipa::PartialSchema for EventBatch {
+    fn schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .description(Some(format!("1 to {MAX_BATCH} events, stored all or none")))
+            .items(RefOr::Ref(Ref::from_schema_name(
+                <EventBody as ToSchema>::name(),
+            )))
+            .min_items(Some(1))
+            .max_items(Some(MAX_BATCH))
+            .into()
+    }
+}
+
+impl ToSchema for EventBatch {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("AnalyticsEventBatchCreate")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((
+            <EventBody as ToSchema>::name().into_owned(),
+            <EventBody as utoipa::PartialSchema>::schema(),
+        ));
+        <EventBody as ToSchema>::schemas(schemas);
+    }
+}
+
 /// The answer to a batch: its events, in the same order.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = AnalyticsEventBatch)]
@@ -170,8 +207,9 @@ pub async fn ingest_batch(
     state: web::Data<AppState>,
     tenant: Tenant,
     idem: Idempotency,
-    body: crate::extract::Json<Vec<EventBody>>,
+    body: crate::extract::Json<EventBatch>,
 ) -> Result<HttpResponse, ApiError> {
+    let EventBatch(body) = body.into_inner();
     if body.is_empty() || body.len() > MAX_BATCH {
         return Err(ApiError::invalid("events", "a batch holds 1 to 100 events"));
     }

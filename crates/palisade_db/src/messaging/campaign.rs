@@ -66,7 +66,8 @@ pub trait Edit {
     /// The channel's campaign row.
     type Row: Campaign;
     /// What the same statement does first (a `WITH` clause), using the update's parameters:
-    /// `$1` the id, then the content's fields in declaration order. Default: nothing.
+    /// `$1` the id, then each content field's in declaration order (a `set` field binds one, its
+    /// value; a `clear` field two, whether it is given and then its value). Default: nothing.
     const BEFORE: &'static str = "";
     /// Adds the changed columns to an update.
     fn assign<'a>(&'a self, assignments: &mut Assignments<'a>);
