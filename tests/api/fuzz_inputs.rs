@@ -841,6 +841,31 @@ fn id(v: &Value) -> String {
     v["id"].as_str().expect("an id").to_owned()
 }
 
+/// An SMS campaign from `number` with `customer` as its one recipient: the campaign's id and
+/// the message's.
+async fn sms_campaign_to(
+    app: &TestApp,
+    a: &Account,
+    number: &str,
+    customer: &str,
+) -> (String, String) {
+    let campaign = id(&app
+        .create(
+            a,
+            "/v1/sms-campaigns",
+            json!({"name": "S", "body": "B", "from_number": number}),
+        )
+        .await);
+    let message = id(&app
+        .create(
+            a,
+            &format!("/v1/sms-campaigns/{campaign}/messages"),
+            json!({"customer_id": customer}),
+        )
+        .await);
+    (campaign, message)
+}
+
 const CREATED: &[&str] = &["created_after", "created_before"];
 
 #[actix_web::test]
@@ -886,13 +911,7 @@ async fn campaigns_of_every_channel_and_their_recipients_never_answer_5xx() {
             json!({"name": "E", "subject": "S", "body": "B"}),
         )
         .await);
-    let sms = id(&app
-        .create(
-            &a,
-            "/v1/sms-campaigns",
-            json!({"name": "S", "body": "B", "from_number": number}),
-        )
-        .await);
+    let (sms, sms_message) = sms_campaign_to(&app, &a, &number, &customer).await;
     let voice = id(&app
         .create(
             &a,
@@ -904,13 +923,6 @@ async fn campaigns_of_every_channel_and_their_recipients_never_answer_5xx() {
         .create(
             &a,
             &format!("/v1/email-campaigns/{email}/messages"),
-            json!({"customer_id": customer}),
-        )
-        .await);
-    let sms_message = id(&app
-        .create(
-            &a,
-            &format!("/v1/sms-campaigns/{sms}/messages"),
             json!({"customer_id": customer}),
         )
         .await);
@@ -1645,20 +1657,7 @@ async fn signed_twilio_deliveries_never_answer_5xx() {
     let customer = id(&app
         .create_customer(&a, json!({"name": "Ada", "phone": "+14155550123"}))
         .await);
-    let sms = id(&app
-        .create(
-            &a,
-            "/v1/sms-campaigns",
-            json!({"name": "S", "body": "B", "from_number": number}),
-        )
-        .await);
-    let sms_message = id(&app
-        .create(
-            &a,
-            &format!("/v1/sms-campaigns/{sms}/messages"),
-            json!({"customer_id": customer}),
-        )
-        .await);
+    let (_, sms_message) = sms_campaign_to(&app, &a, &number, &customer).await;
     let call = id(&app
         .create(
             &a,
