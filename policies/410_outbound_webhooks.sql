@@ -9,6 +9,14 @@
  *   UPDATE  owners and admins, their own organization's webhooks (including rotating the
  *           secret, which writes a new one without reading the old); cannot move them.
  *   DELETE  owners and admins, their own organization's webhooks.
+ * The delivery worker (a transaction with an organization and no user) changes nothing here
+ * itself: it disables a persistently failing endpoint through
+ * palisade_private.disable_failing_outbound_webhook (027_outbound_webhook_delivery.sql), which
+ * sets enabled = false and disabled_reason/disabled_at; enabling it again clears the reason
+ * (trigger outbound_webhooks_reenabled, sql/V0150).
+ * palisade_resolver's functions read a signing secret for one due delivery, disable a failing
+ * endpoint, and find the endpoints an invoice.paid of the Stripe path goes to
+ * (027_outbound_webhook_delivery.sql).
  * No organization set: nothing visible, nothing writable.
  */
 ALTER TABLE palisade.outbound_webhooks ENABLE ROW LEVEL SECURITY;
@@ -16,9 +24,9 @@ ALTER TABLE palisade.outbound_webhooks FORCE ROW LEVEL SECURITY;
 ALTER TABLE palisade.outbound_webhooks
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
-REVOKE ALL ON palisade.outbound_webhooks FROM palisade_app;
+REVOKE ALL ON palisade.outbound_webhooks FROM palisade_app, palisade_billing, palisade_resolver;
 GRANT SELECT (organization_id, id, url, description, event_types, enabled, has_signing_secret,
-               created_at, updated_at)
+               disabled_reason, disabled_at, created_at, updated_at)
     ON palisade.outbound_webhooks TO palisade_app;
 GRANT INSERT, DELETE ON palisade.outbound_webhooks TO palisade_app;
 GRANT UPDATE (url, description, event_types, enabled, signing_secret, updated_at)
@@ -47,3 +55,19 @@ DROP POLICY IF EXISTS outbound_webhooks_delete ON palisade.outbound_webhooks;
 CREATE POLICY outbound_webhooks_delete ON palisade.outbound_webhooks FOR DELETE TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id())
            AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'));
+
+GRANT SELECT (organization_id, id, enabled, event_types, signing_secret) ON palisade.outbound_webhooks
+    TO palisade_resolver;
+GRANT UPDATE (enabled, disabled_reason, disabled_at, updated_at) ON palisade.outbound_webhooks
+    TO palisade_resolver;
+
+/** The resolver's functions, and only they, read a secret or disable an endpoint (027_*.sql). */
+DROP POLICY IF EXISTS outbound_webhooks_select_resolver ON palisade.outbound_webhooks;
+CREATE POLICY outbound_webhooks_select_resolver ON palisade.outbound_webhooks
+    FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');
+DROP POLICY IF EXISTS outbound_webhooks_update_resolver ON palisade.outbound_webhooks;
+CREATE POLICY outbound_webhooks_update_resolver ON palisade.outbound_webhooks
+    FOR UPDATE TO palisade_resolver
+    USING (current_user = 'palisade_resolver')
+    WITH CHECK (current_user = 'palisade_resolver');

@@ -58,7 +58,7 @@ CREATE POLICY subscriptions_delete ON palisade.subscriptions FOR DELETE TO palis
 ALTER TABLE palisade.invoices ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.invoices FORCE ROW LEVEL SECURITY;
 
-REVOKE ALL ON palisade.invoices FROM palisade_app, palisade_billing;
+REVOKE ALL ON palisade.invoices FROM palisade_app, palisade_billing, palisade_resolver;
 GRANT SELECT ON palisade.invoices TO palisade_app;
 GRANT SELECT, INSERT, UPDATE ON palisade.invoices TO palisade_billing;
 
@@ -82,3 +82,15 @@ CREATE POLICY invoices_update ON palisade.invoices FOR UPDATE TO palisade_app
 DROP POLICY IF EXISTS invoices_delete ON palisade.invoices;
 CREATE POLICY invoices_delete ON palisade.invoices FOR DELETE TO palisade_app
     USING (false);
+
+/**
+ * invoice.paid: the invoices trigger (sql/V0150) calls palisade_private.emit_invoice_paid
+ * (027_outbound_webhook_delivery.sql), which reads the paid invoice as palisade_resolver. The
+ * billing role needs the schema to call it, and nothing else there.
+ */
+GRANT USAGE ON SCHEMA palisade_private TO palisade_billing;
+GRANT SELECT (organization_id, id, status, currency, amount_paid_cents)
+    ON palisade.invoices TO palisade_resolver;
+DROP POLICY IF EXISTS invoices_select_resolver ON palisade.invoices;
+CREATE POLICY invoices_select_resolver ON palisade.invoices FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');

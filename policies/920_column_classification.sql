@@ -236,6 +236,31 @@ VALUES
     ('palisade', 'outbound_webhooks', 'has_signing_secret', 'readable', 'Generated from signing_secret IS NOT NULL: that a secret is set, which the API shows; never the secret.'),
     ('palisade', 'outbound_webhooks', 'created_at', 'readable', NULL),
     ('palisade', 'outbound_webhooks', 'updated_at', 'readable', NULL),
+    ('palisade', 'outbound_webhooks', 'disabled_reason', 'readable', NULL),
+    ('palisade', 'outbound_webhooks', 'disabled_at', 'readable', NULL),
+
+    -- palisade.outbound_webhook_events
+    ('palisade', 'outbound_webhook_events', 'organization_id', 'readable', NULL),
+    ('palisade', 'outbound_webhook_events', 'id', 'readable', 'The webhook-id header every attempt of the event carries.'),
+    ('palisade', 'outbound_webhook_events', 'type', 'readable', NULL),
+    ('palisade', 'outbound_webhook_events', 'data', 'readable', 'What the event is about: object ids and statuses, written by the triggers of sql/V0150.'),
+    ('palisade', 'outbound_webhook_events', 'occurred_at', 'readable', NULL),
+
+    -- palisade.outbound_webhook_deliveries
+    ('palisade', 'outbound_webhook_deliveries', 'organization_id', 'readable', NULL),
+    ('palisade', 'outbound_webhook_deliveries', 'id', 'readable', NULL),
+    ('palisade', 'outbound_webhook_deliveries', 'webhook_id', 'readable', NULL),
+    ('palisade', 'outbound_webhook_deliveries', 'event_id', 'readable', NULL),
+    ('palisade', 'outbound_webhook_deliveries', 'event_type', 'readable', NULL),
+    ('palisade', 'outbound_webhook_deliveries', 'status', 'readable', NULL),
+    ('palisade', 'outbound_webhook_deliveries', 'attempt_count', 'readable', NULL),
+    ('palisade', 'outbound_webhook_deliveries', 'next_attempt_at', 'readable', NULL),
+    ('palisade', 'outbound_webhook_deliveries', 'last_attempt_at', 'readable', NULL),
+    ('palisade', 'outbound_webhook_deliveries', 'last_response_status', 'readable', NULL),
+    ('palisade', 'outbound_webhook_deliveries', 'last_latency_ms', 'readable', NULL),
+    ('palisade', 'outbound_webhook_deliveries', 'last_error', 'readable', 'A code of ours (sql/V0150), never the receiver''s words.'),
+    ('palisade', 'outbound_webhook_deliveries', 'created_at', 'readable', NULL),
+    ('palisade', 'outbound_webhook_deliveries', 'updated_at', 'readable', NULL),
 
     -- palisade.password_resets
     ('palisade', 'password_resets', 'organization_id', 'readable', NULL),

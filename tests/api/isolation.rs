@@ -78,6 +78,10 @@ pub const SEEDERS: &[(&str, Seeder)] = &[
         "invitations and password resets",
         seeder!(crate::accounts::seed),
     ),
+    (
+        "outbound webhook deliveries",
+        seeder!(crate::outbound_delivery::seed),
+    ),
 ];
 
 async fn seed_customers(app: &TestApp, acct: &Account, marker: &str) -> Seeded {

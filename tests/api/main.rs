@@ -26,6 +26,7 @@ mod members;
 mod messaging;
 mod openapi;
 mod organization;
+mod outbound_delivery;
 mod outbound_webhooks;
 mod phone_numbers;
 mod preconditions;

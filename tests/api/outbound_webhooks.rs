@@ -149,7 +149,7 @@ async fn crud_with_a_secret_shown_once_and_rotated() {
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let secret = r.json["signing_secret"].as_str().unwrap().to_owned();
     assert!(
-        secret.starts_with("whsec_") && secret.len() == 6 + 43,
+        secret.starts_with("whsec_") && secret.len() == 6 + 44 && secret.ends_with('='),
         "{secret}"
     );
     assert_eq!(

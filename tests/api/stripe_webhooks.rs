@@ -1039,3 +1039,70 @@ async fn checkouts_created_and_updated_events_of_the_same_second_never_leave_it_
     .await;
     assert_eq!(billing_view(&app, &a).await["plan_status"], "past_due");
 }
+
+/// invoice.paid reaches the organization's outbound webhook from the Stripe path's own
+/// transaction (palisade_billing, which has no privilege on the outbox: the trigger goes through
+/// palisade_private.emit_invoice_paid), once, however often Stripe repeats the event.
+#[actix_web::test]
+async fn a_paid_invoice_is_delivered_to_the_organizations_webhook_once() {
+    use palisade_test_support::receiver::{Receiver, Reply, TestCa, test_worker};
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let b = app.signup("Globex").await;
+    let ca = TestCa::new();
+    let (ra, rb) = (
+        Receiver::start(&ca, Reply::Status(200)).await,
+        Receiver::start(&ca, Reply::Status(200)).await,
+    );
+    app.create(
+        &a,
+        "/v1/webhooks",
+        json!({"url": ra.url(), "event_types": ["invoice.paid"]}),
+    )
+    .await;
+    app.create(
+        &b,
+        "/v1/webhooks",
+        json!({"url": rb.url(), "event_types": ["invoice.paid"]}),
+    )
+    .await;
+    let customer = link_customer(&app, &a).await;
+    let sub_id = stripe_id("sub");
+    let in_id = stripe_id("in");
+    deliver(
+        &app,
+        "invoice.finalized",
+        T0,
+        invoice(&in_id, &customer, &sub_id, "open"),
+    )
+    .await;
+    let paid = event(
+        &stripe_id("evt"),
+        "invoice.paid",
+        T0 + 1,
+        invoice(&in_id, &customer, &sub_id, "paid"),
+    );
+    accepted(&app, &paid).await;
+    accepted(&app, &paid).await;
+    let worker = test_worker(
+        app.pool.clone(),
+        std::sync::Arc::new(app.clock.clone()),
+        &ca,
+        &[&ra, &rb],
+        &[],
+        true,
+    );
+    let cycle = worker.run_once().await.expect("cycle");
+    assert_eq!(cycle.succeeded, 1);
+    let got = ra.received();
+    assert_eq!(got.len(), 1);
+    let body = got[0].json();
+    assert_eq!(body["type"], "invoice.paid");
+    let invoices = billing_view(&app, &a).await["invoices"].clone();
+    assert_eq!(body["data"]["id"], invoices[0]["id"]);
+    assert_eq!(body["data"]["amount_paid_cents"], 8700);
+    assert_eq!(body["data"]["currency"], "usd");
+    assert!(
+        rb.received().is_empty(),
+        "another organization's webhook hears nothing"
+    );
+}

@@ -82,11 +82,12 @@ pub fn api_key_hash(candidate: &str) -> Option<[u8; 32]> {
     well_formed.then(|| sha256(candidate))
 }
 
-/// A new webhook signing secret: `whsec_` + base64url(32 random bytes).
+/// A new webhook signing secret: `whsec_` + standard base64 (with its padding) of 32 random
+/// bytes, as the Standard Webhooks libraries read it (sql/V0150 respelled older ones).
 pub fn generate_webhook_secret() -> Result<String, ApiError> {
     Ok(format!(
         "{WEBHOOK_SECRET_PREFIX}{}",
-        URL_SAFE_NO_PAD.encode(random_32()?)
+        base64::engine::general_purpose::STANDARD.encode(random_32()?)
     ))
 }
 
@@ -186,13 +187,14 @@ mod tests {
         let Ok(s) = generate_webhook_secret() else {
             panic!("no randomness")
         };
-        // sql/V0031: signing_secret ~ '^whsec_[A-Za-z0-9_-]{43}$'
+        // sql/V0150: signing_secret ~ '^whsec_[A-Za-z0-9+/]{43}=$'
         let random = s.strip_prefix("whsec_").unwrap_or_default();
-        assert_eq!(random.len(), 43);
+        assert_eq!(random.len(), 44);
+        assert!(random.ends_with('='));
         assert!(
-            random
+            random[..43]
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
         );
     }
 }

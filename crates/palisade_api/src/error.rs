@@ -24,6 +24,8 @@ palisade_domain::str_enum! {
         CampaignNotDeletable = "campaign_not_deletable",
         /// Only draft and scheduled campaigns can be edited.
         CampaignNotEditable = "campaign_not_editable",
+        /// The webhook is disabled: enable it before asking for a redelivery.
+        WebhookDisabled = "webhook_disabled",
         /// The conversation is closed; reopen it to post.
         ConversationClosed = "conversation_closed",
         /// A query parameter is given more than once.

@@ -25,6 +25,7 @@ pub mod auth;
 pub mod catch_panic;
 pub mod client_addr;
 pub mod credentials;
+pub mod delivery;
 pub mod endpoints;
 pub mod error;
 pub mod etag;

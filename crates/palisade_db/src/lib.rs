@@ -46,6 +46,7 @@ pub mod lock;
 pub mod members;
 pub mod messaging;
 pub mod organization;
+pub mod outbound_delivery;
 pub mod outbound_webhooks;
 pub mod phone_inventory;
 pub mod phone_numbers;

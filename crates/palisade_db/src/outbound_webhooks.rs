@@ -26,6 +26,13 @@ crate::table! {
         event_types: Vec<String>,
         /// Whether deliveries are made.
         enabled: bool,
+        /// Why the server disabled it, if it did: `delivery_failures` (every retry of a
+        /// delivery failed for more than 24 hours). Cleared when it is enabled again.
+        #[schema(value_type = Option<String>, example = "delivery_failures")]
+        disabled_reason: Option<String>,
+        /// When the server disabled it.
+        #[serde(with = "palisade_domain::timestamp::option")]
+        disabled_at: Option<OffsetDateTime>,
         /// Always true: a webhook has a signing secret from its creation; the value is shown
         /// only in the answers that generate it (create, `rotate-secret`).
         has_signing_secret: bool,

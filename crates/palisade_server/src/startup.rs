@@ -360,7 +360,20 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         "listening on http://{}",
         settings.http_addr
     );
-    app.run_until_stopped().await?;
+    // The outbound webhook delivery worker, on this (the main) thread's runtime, until the
+    // HTTP server has stopped: one per server instance (claims skip each other's rows).
+    let targets = palisade_api::delivery::Targets::public()
+        .map_err(|e| StartupError::Other(format!("outbound webhook TLS setup: {e}")))?;
+    let worker =
+        palisade_api::delivery::DeliveryWorker::new(pool.clone(), config.clock.clone(), targets);
+    let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = actix_web::rt::spawn(worker.run(async {
+        let _ = stopped.await;
+    }));
+    let served = app.run_until_stopped().await;
+    let _ = stop_worker.send(());
+    let _ = worker.await;
+    served?;
     tracing::info!("HTTP server stopped; in-flight requests drained");
     pool.close();
     if let Some(stripe) = stripe {

@@ -25,6 +25,7 @@
 mod caller;
 pub mod command;
 mod http;
+pub mod receiver;
 mod server_db;
 pub mod smtp;
 pub mod sql;

@@ -8,18 +8,22 @@
 //! read it back, so no other response can contain it.
 
 use actix_web::{HttpResponse, web};
+use palisade_db::outbound_delivery::{
+    self as delivery, DeliveryFilter, DeliveryStatus, OutboundDelivery,
+};
 use palisade_db::outbound_webhooks::{
     self as db, NewWebhook, Webhook, WebhookFilter, WebhookPatch,
 };
 use palisade_domain::{WebhookDescription, WebhookEvent, WebhookEvents, WebhookId, WebhookUrl};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::{Fields, parse_id};
 use crate::auth::{Tenant, UserSession};
 use crate::credentials::generate_webhook_secret;
 use crate::endpoints::Auth;
 use crate::idempotency::{Idempotency, begin_or_replay};
-use crate::resource::{self, Created, OneTimeSecret};
+use crate::resource::{self, Created, OneTimeSecret, Within};
 use crate::{ApiError, AppState};
 
 /// The outbound webhook family.
@@ -39,6 +43,19 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     resource::get_route::<Webhooks>(e);
     resource::update_route::<Webhooks>(e);
     resource::delete_route::<Webhooks>(e);
+    resource::list_within_route::<Deliveries>(e)
+        .summary("List a webhook's deliveries")
+        .describe("Newest first: each event sent (or to send) to this endpoint, its status, attempts, last answer and next retry; 404 when the webhook is not this organization's");
+    e.post(
+        "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+        redeliver,
+    )
+    .auth(Auth::Tenant)
+    .tag("webhooks")
+    .summary("Send a delivery again")
+    .describe("Owners and admins; queues the same event (same `webhook-id`) for this endpoint again, as a new delivery; 409 `webhook_disabled` while the webhook is disabled")
+    .returns::<OutboundDelivery>(202, "Queued")
+    .errors(&[403, 404, 409]);
     e.post("/v1/webhooks/{id}/rotate-secret", rotate_secret)
         .auth(Auth::User)
         .tag("webhooks")
@@ -46,6 +63,70 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .describe("Owners and admins, with a user's session; the old secret stops being used at once, the new one is in this answer only")
         .ok::<WithSecret>()
         .errors(&[403, 404]);
+}
+
+/// A webhook's deliveries, listed under it (`/v1/webhooks/{id}/deliveries`).
+pub(crate) struct Deliveries;
+
+resource::family! {
+    // Only the nested list and the redelivery are declared.
+    Deliveries: OutboundDelivery => OutboundDelivery, "/v1/webhooks/{id}/deliveries", "webhooks", "a webhook delivery", "webhook deliveries";
+}
+
+crate::list::filters! {
+    /// Delivery list query string.
+    Deliveries: DeliveryListQuery => DeliveryFilter {
+        /// The path's webhook (another one is 422).
+        webhook_id: Id<Uuid>,
+        status: Choice<DeliveryStatus>,
+        event_type: Choice<WebhookEvent>,
+    }
+}
+
+impl Within for Deliveries {
+    type Parent = Webhook;
+    const NESTED: &'static str = "/v1/webhooks/{id}/deliveries";
+
+    fn within(filter: &mut DeliveryFilter, webhook: Uuid) -> Result<(), ApiError> {
+        if filter.webhook_id.is_some_and(|w| w != webhook) {
+            return Err(ApiError::invalid(
+                "webhook_id",
+                "is given by the path on this route",
+            ));
+        }
+        filter.webhook_id = Some(webhook);
+        Ok(())
+    }
+}
+
+/// `POST /v1/webhooks/{id}/deliveries/{delivery_id}/redeliver` (202 with the new delivery).
+#[tracing::instrument(name = "redeliver_webhook", skip_all)]
+pub async fn redeliver(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    idem: Idempotency,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (webhook, delivery_id) = path.into_inner();
+    let webhook = parse_id(&webhook, WebhookId::parse)?;
+    let delivery_id = resource::path_id(&delivery_id)?;
+    tenant.require_admin()?;
+    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
+    let Some(endpoint) = palisade_db::crud::lock::<Webhook>(&mut tx, webhook.as_uuid()).await?
+    else {
+        return Err(ApiError::NotFound);
+    };
+    if !endpoint.enabled {
+        return Err(ApiError::Conflict {
+            code: crate::error::ErrorCode::WebhookDisabled,
+            message: "the webhook is disabled; enable it first",
+        });
+    }
+    let queued = delivery::redeliver(&mut tx, webhook, delivery_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tracing::info!(webhook.id = %webhook, delivery.id = %queued.id, "webhook redelivery queued");
+    tx.commit(HttpResponse::Accepted().json(queued)).await
 }
 
 /// A webhook with its freshly generated secret: the only shape that carries it.

@@ -1,0 +1,243 @@
+//! The outbound webhook delivery worker: runs inside every server instance (several may run:
+//! claims use `FOR UPDATE SKIP LOCKED`, so each attempt is made by one of them) and sends each
+//! due delivery of `palisade.outbound_webhook_deliveries` ([`palisade_db::outbound_delivery`]
+//! has the cycle and where RLS applies), signed per Standard Webhooks ([`sign`]), to a public
+//! address only ([`client`]).
+//!
+//! At-least-once: a delivery is settled only after its answer is recorded; a worker that dies
+//! between claim and record leaves it due again when its lease ([`LEASE`]) ends, and the
+//! receiver sees the same `webhook-id` again. Retries follow [`RETRY_DELAYS`] (the schedule the
+//! Standard Webhooks specification suggests): eight attempts over 27.5 hours; when the last one
+//! fails the delivery is `failed` and the endpoint is disabled (`disabled_reason`
+//! `delivery_failures`), which the organization sees on the webhook.
+
+pub mod client;
+pub mod sign;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use palisade_db::outbound_delivery::{self as db, Attempt, Claim, Due, Next};
+use palisade_db::{AppPool, DbError};
+use palisade_domain::SharedClock;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+pub use client::Targets;
+
+/// The wait before attempt 2, 3, ... 8 (after attempt 1, 2, ... 7 failed).
+pub const RETRY_DELAYS: [time::Duration; 7] = [
+    time::Duration::seconds(5),
+    time::Duration::minutes(5),
+    time::Duration::minutes(30),
+    time::Duration::hours(2),
+    time::Duration::hours(5),
+    time::Duration::hours(10),
+    time::Duration::hours(10),
+];
+
+/// How long a claim holds a delivery: longer than an attempt can take.
+pub const LEASE: time::Duration = time::Duration::seconds(60);
+
+/// Deliveries claimed per cycle, and sent at once.
+const BATCH: i32 = 100;
+const CONCURRENCY: usize = 8;
+
+/// How often an idle worker looks for due deliveries.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What a cycle did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Cycle {
+    /// Deliveries sent with a 2xx answer.
+    pub succeeded: usize,
+    /// Attempts that failed and will be retried.
+    pub retrying: usize,
+    /// Deliveries that failed for good.
+    pub failed: usize,
+    /// Due deliveries another worker held, or whose endpoint was disabled.
+    pub skipped: usize,
+}
+
+impl Cycle {
+    /// Attempts made.
+    pub fn attempts(&self) -> usize {
+        self.succeeded + self.retrying + self.failed
+    }
+}
+
+/// The worker: an app-role pool, the clock, and where it may send.
+#[derive(Clone)]
+pub struct DeliveryWorker {
+    pool: AppPool,
+    clock: SharedClock,
+    targets: Targets,
+}
+
+/// The body of every delivery: the Standard Webhooks payload structure.
+#[derive(Serialize)]
+struct Payload<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(with = "palisade_domain::timestamp")]
+    timestamp: OffsetDateTime,
+    data: &'a serde_json::Value,
+}
+
+enum Outcome {
+    Succeeded,
+    Retrying,
+    Failed,
+}
+
+impl DeliveryWorker {
+    /// A worker over `pool` sending to `targets`.
+    pub fn new(pool: AppPool, clock: SharedClock, targets: Targets) -> Self {
+        Self {
+            pool,
+            clock,
+            targets,
+        }
+    }
+
+    /// One cycle: claims the deliveries due now (up to 100) and sends them, 8 at a time.
+    pub async fn run_once(&self) -> Result<Cycle, DbError> {
+        let now = self.clock.now();
+        let due = db::due(&self.pool, now, BATCH).await?;
+        let outcomes: Vec<Result<Option<Outcome>, DbError>> = futures_util::stream::iter(due)
+            .map(|d| self.deliver(d))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut cycle = Cycle::default();
+        for o in outcomes {
+            match o? {
+                Some(Outcome::Succeeded) => cycle.succeeded += 1,
+                Some(Outcome::Retrying) => cycle.retrying += 1,
+                Some(Outcome::Failed) => cycle.failed += 1,
+                None => cycle.skipped += 1,
+            }
+        }
+        Ok(cycle)
+    }
+
+    /// Runs cycles until `stop` resolves: at once again after a full batch, else after
+    /// [`POLL_INTERVAL`]. A database error is logged (its kind, never its text's data) and the
+    /// next cycle tries again.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            let busy = match self.run_once().await {
+                Ok(c) => {
+                    if c.attempts() > 0 {
+                        tracing::info!(
+                            succeeded = c.succeeded,
+                            retrying = c.retrying,
+                            failed = c.failed,
+                            "outbound webhook deliveries"
+                        );
+                    }
+                    c.attempts() + c.skipped >= BATCH as usize
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbound webhook delivery cycle failed");
+                    false
+                }
+            };
+            if busy {
+                continue;
+            }
+            tokio::select! {
+                () = &mut stop => return,
+                () = tokio::time::sleep(POLL_INTERVAL) => {}
+            }
+        }
+    }
+
+    async fn deliver(&self, due: Due) -> Result<Option<Outcome>, DbError> {
+        let now = self.clock.now();
+        let Some(claim) = db::claim(&self.pool, due, now, now + LEASE).await? else {
+            return Ok(None);
+        };
+        let attempt = self.send(&claim, now).await;
+        let next = match (attempt.error, RETRY_DELAYS.get(claim.attempt as usize - 1)) {
+            (None, _) | (Some(_), None) => Next::Settle,
+            (Some(_), Some(delay)) => Next::RetryAt(now + *delay),
+        };
+        let disabled = db::record(&self.pool, &claim, attempt, next).await?;
+        let outcome = match (attempt.error, next) {
+            (None, _) => Outcome::Succeeded,
+            (Some(_), Next::RetryAt(_)) => Outcome::Retrying,
+            (Some(_), Next::Settle) => Outcome::Failed,
+        };
+        if let Some(error) = attempt.error {
+            tracing::info!(
+                org_id = %claim.org,
+                webhook_id = %claim.webhook_id,
+                delivery_id = %claim.delivery_id,
+                attempt = claim.attempt,
+                error = error.as_str(),
+                status = attempt.response_status,
+                "outbound webhook attempt failed"
+            );
+        }
+        if disabled {
+            tracing::warn!(
+                org_id = %claim.org,
+                webhook_id = %claim.webhook_id,
+                "outbound webhook disabled after every retry of a delivery failed"
+            );
+        }
+        Ok(Some(outcome))
+    }
+
+    /// Signs and sends one attempt of `claim`.
+    async fn send(&self, claim: &Claim, now: OffsetDateTime) -> Attempt {
+        let payload = Payload {
+            kind: &claim.event_type,
+            timestamp: claim.occurred_at,
+            data: &claim.data,
+        };
+        let failed = |error| Attempt {
+            response_status: None,
+            latency_ms: 0,
+            error: Some(error),
+        };
+        let Ok(body) = serde_json::to_vec(&payload) else {
+            return failed(db::DeliveryError::Protocol);
+        };
+        let msg_id = claim.event_id.to_string();
+        let timestamp = now.unix_timestamp();
+        let Ok(signature) = sign::signature(claim.secret.expose(), &msg_id, timestamp, &body)
+        else {
+            return failed(db::DeliveryError::Protocol);
+        };
+        let timestamp = timestamp.to_string();
+        let headers = [
+            ("content-type", "application/json"),
+            ("user-agent", "Palisade-Webhooks/1"),
+            ("webhook-id", msg_id.as_str()),
+            ("webhook-timestamp", timestamp.as_str()),
+            ("webhook-signature", signature.as_str()),
+        ];
+        let sent = client::post(&self.targets, &claim.url, &headers, &body).await;
+        let latency_ms = i32::try_from(sent.elapsed.as_millis()).unwrap_or(i32::MAX);
+        match sent.result {
+            Ok(a) if (200..300).contains(&a.status) => Attempt {
+                response_status: Some(a.status),
+                latency_ms,
+                error: None,
+            },
+            Ok(a) => Attempt {
+                response_status: Some(a.status),
+                latency_ms,
+                error: Some(db::DeliveryError::HttpStatus),
+            },
+            Err(error) => Attempt {
+                response_status: None,
+                latency_ms,
+                error: Some(error),
+            },
+        }
+    }
+}

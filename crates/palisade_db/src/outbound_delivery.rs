@@ -1,0 +1,325 @@
+//! Outbound webhook delivery: the worker's claims and outcomes, and the organization's view of
+//! its deliveries. Events and their pending deliveries are written by triggers in the
+//! transaction of the change that caused them (`sql/V0150__create_outbound_webhook_outbox.sql`);
+//! nothing here writes one, except [`redeliver`].
+//!
+//! The worker's cycle, every step under RLS except the one resolver call:
+//! 1. [`due`]: (organization, delivery) ids of due deliveries, through the SECURITY DEFINER
+//!    resolver of `policies/027_outbound_webhook_delivery.sql` (ids only);
+//! 2. [`claim`]: in a transaction for that organization with no user, locks the delivery with
+//!    `FOR UPDATE SKIP LOCKED` (another worker holding it: skipped), counts the attempt and
+//!    pushes the next attempt past a lease (a worker that dies mid-send leaves it due again),
+//!    reads the endpoint's secret through `palisade_private.outbound_webhook_secret`, commits;
+//! 3. the send (no transaction open);
+//! 4. [`record`]: stores the outcome, only if the delivery is still at this attempt.
+
+use palisade_domain::{OrgId, Secret, WebhookId};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{AppPool, DbError, TenantTx};
+
+crate::table! {
+    /// One delivery of one event to one endpoint, as the organization sees it.
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    #[schema(as = OutboundWebhookDelivery)]
+    pub struct OutboundDelivery in "palisade.outbound_webhook_deliveries" {
+        /// Its id.
+        id: Uuid,
+        /// The endpoint.
+        webhook_id: Uuid,
+        /// The event: the `webhook-id` header of every attempt (receivers dedupe on it).
+        event_id: Uuid,
+        /// The event's type.
+        #[schema(value_type = palisade_domain::WebhookEvent)]
+        event_type: String,
+        /// `pending` (an attempt is due at `next_attempt_at`), `succeeded`, `failed` (every
+        /// retry failed) or `skipped` (the endpoint was disabled before it was sent).
+        #[schema(value_type = DeliveryStatus, inline)]
+        status: String,
+        /// Attempts made.
+        attempt_count: i32,
+        /// When the next attempt is due; null once settled.
+        #[serde(with = "palisade_domain::timestamp::option")]
+        next_attempt_at: Option<OffsetDateTime>,
+        /// When the last attempt started.
+        #[serde(with = "palisade_domain::timestamp::option")]
+        last_attempt_at: Option<OffsetDateTime>,
+        /// The receiver's HTTP status on the last attempt (null when it gave none).
+        last_response_status: Option<i32>,
+        /// How long the last attempt took, in milliseconds.
+        last_latency_ms: Option<i32>,
+        /// Why the last attempt failed (docs/webhooks.md); null when it succeeded.
+        #[schema(value_type = Option<DeliveryError>, inline)]
+        last_error: Option<String>,
+        /// When it was queued.
+        #[serde(with = "palisade_domain::timestamp")]
+        created_at: OffsetDateTime,
+        /// Last change.
+        #[serde(with = "palisade_domain::timestamp")]
+        updated_at: OffsetDateTime,
+    }
+}
+
+palisade_domain::str_enum! {
+    /// A delivery's state.
+    pub enum DeliveryStatus {
+        /// An attempt is due at `next_attempt_at`.
+        Pending = "pending",
+        /// The receiver answered 2xx.
+        Succeeded = "succeeded",
+        /// Every retry failed.
+        Failed = "failed",
+        /// The endpoint was disabled before it was sent.
+        Skipped = "skipped",
+    }
+}
+
+palisade_domain::str_enum! {
+    /// Why an attempt failed.
+    pub enum DeliveryError {
+        /// The receiver answered, but not 2xx (see `last_response_status`).
+        HttpStatus = "http_status",
+        /// No complete answer in time.
+        Timeout = "timeout",
+        /// The host name did not resolve.
+        Dns = "dns",
+        /// The host resolved only to private, loopback or otherwise non-public addresses.
+        NonPublicAddress = "non_public_address",
+        /// No TCP connection could be made.
+        Connect = "connect",
+        /// The TLS handshake failed (certificate not trusted, wrong host name, ...).
+        Tls = "tls",
+        /// The answer was not HTTP we could read.
+        Protocol = "protocol",
+        /// The answer was larger than we read.
+        ResponseTooLarge = "response_too_large",
+        /// The endpoint was disabled.
+        EndpointDisabled = "endpoint_disabled",
+    }
+}
+
+crate::filter_type! {
+    /// List filters.
+    pub struct DeliveryFilter for OutboundDelivery {
+        /// One endpoint's deliveries (the path's).
+        webhook_id: Uuid => "webhook_id = $",
+        /// Only deliveries in this state.
+        status: DeliveryStatus => "status = $",
+        /// Only this event type's.
+        event_type: palisade_domain::WebhookEvent => "event_type = $",
+    }
+}
+
+/// A due delivery, as the resolver names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    /// Its organization.
+    pub org: OrgId,
+    /// The delivery.
+    pub delivery_id: Uuid,
+}
+
+/// Up to `limit` deliveries due at `now`, oldest first, across organizations (ids only).
+pub async fn due(pool: &AppPool, now: OffsetDateTime, limit: i32) -> Result<Vec<Due>, DbError> {
+    let conn = pool.get().await?;
+    let stmt = conn
+        .prepare_cached(
+            "SELECT organization_id, delivery_id \
+             FROM palisade_private.due_outbound_webhook_deliveries($1, $2)",
+        )
+        .await?;
+    let rows = conn.query(&stmt, &[&now, &limit]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Due {
+                org: OrgId::from_uuid(r.try_get(0)?),
+                delivery_id: r.try_get(1)?,
+            })
+        })
+        .collect()
+}
+
+/// A claimed delivery: what the worker needs to send it once.
+#[derive(Debug)]
+pub struct Claim {
+    /// Its organization.
+    pub org: OrgId,
+    /// The delivery.
+    pub delivery_id: Uuid,
+    /// This attempt's number (1 for the first).
+    pub attempt: i32,
+    /// The endpoint.
+    pub webhook_id: WebhookId,
+    /// Where to POST.
+    pub url: String,
+    /// The event (the `webhook-id` header).
+    pub event_id: Uuid,
+    /// Its type.
+    pub event_type: String,
+    /// Its data.
+    pub data: serde_json::Value,
+    /// When it happened.
+    pub occurred_at: OffsetDateTime,
+    /// The endpoint's signing secret (`whsec_...`).
+    pub secret: Secret,
+}
+
+/// Claims `due` at `now` for one attempt, leasing it until `lease_until`: `None` when another
+/// worker holds it, it is no longer due, or its endpoint is disabled (then it is settled as
+/// `skipped`).
+pub async fn claim(
+    pool: &AppPool,
+    due: Due,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+) -> Result<Option<Claim>, DbError> {
+    let mut tx = TenantTx::begin_for_provider(pool, due.org).await?;
+    let Some(row) = tx
+        .query_opt(
+            "SELECT d.webhook_id, d.event_id, d.event_type, d.attempt_count, w.url, w.enabled, \
+                    e.data, e.occurred_at \
+             FROM palisade.outbound_webhook_deliveries AS d \
+             JOIN palisade.outbound_webhooks AS w \
+               ON w.organization_id = d.organization_id AND w.id = d.webhook_id \
+             JOIN palisade.outbound_webhook_events AS e \
+               ON e.organization_id = d.organization_id AND e.id = d.event_id \
+             WHERE d.id = $1 AND d.status = 'pending' \
+               AND (d.next_attempt_at <= $2 OR d.attempt_count = 0) \
+             FOR UPDATE OF d SKIP LOCKED",
+            &[&due.delivery_id, &now],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let enabled: bool = row.try_get("enabled")?;
+    if !enabled {
+        tx.execute(
+            "UPDATE palisade.outbound_webhook_deliveries \
+             SET status = 'skipped', next_attempt_at = NULL, last_error = 'endpoint_disabled', \
+                 updated_at = now() \
+             WHERE id = $1",
+            &[&due.delivery_id],
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(None);
+    }
+    let attempt = row.try_get::<_, i32>("attempt_count")? + 1;
+    tx.execute(
+        "UPDATE palisade.outbound_webhook_deliveries \
+         SET attempt_count = $2, next_attempt_at = $3, last_attempt_at = $4, updated_at = now() \
+         WHERE id = $1",
+        &[&due.delivery_id, &attempt, &lease_until, &now],
+    )
+    .await?;
+    let secret: Option<String> = tx
+        .query_one(
+            "SELECT palisade_private.outbound_webhook_secret($1)",
+            &[&due.delivery_id],
+        )
+        .await?
+        .try_get(0)?;
+    let secret = secret.ok_or_else(|| {
+        DbError::Connection("the claimed delivery's signing secret was not returned".into())
+    })?;
+    tx.commit().await?;
+    Ok(Some(Claim {
+        org: due.org,
+        delivery_id: due.delivery_id,
+        attempt,
+        webhook_id: WebhookId::from_uuid(row.try_get("webhook_id")?),
+        url: row.try_get("url")?,
+        event_id: row.try_get("event_id")?,
+        event_type: row.try_get("event_type")?,
+        data: row.try_get("data")?,
+        occurred_at: row.try_get("occurred_at")?,
+        secret: Secret::new(secret),
+    }))
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// The receiver's HTTP status, if it answered.
+    pub response_status: Option<u16>,
+    /// How long it took.
+    pub latency_ms: i32,
+    /// Why it failed; `None`: it succeeded.
+    pub error: Option<DeliveryError>,
+}
+
+/// What to do after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Settled: succeeded, or failed for good (`failed`, and the endpoint is disabled).
+    Settle,
+    /// Try again at this time.
+    RetryAt(OffsetDateTime),
+}
+
+/// Records `attempt` of `claim`, if the delivery is still pending at that attempt (a worker
+/// whose lease ran out and whose delivery another worker re-claimed records nothing). A final
+/// failure disables the endpoint (`disabled_reason` `delivery_failures`). Returns whether the
+/// endpoint was disabled.
+pub async fn record(
+    pool: &AppPool,
+    claim: &Claim,
+    attempt: Attempt,
+    next: Next,
+) -> Result<bool, DbError> {
+    let mut tx = TenantTx::begin_for_provider(pool, claim.org).await?;
+    let (status, next_at) = match (attempt.error, next) {
+        (None, _) => (DeliveryStatus::Succeeded, None),
+        (Some(_), Next::RetryAt(at)) => (DeliveryStatus::Pending, Some(at)),
+        (Some(_), Next::Settle) => (DeliveryStatus::Failed, None),
+    };
+    let updated = tx
+        .execute(
+            "UPDATE palisade.outbound_webhook_deliveries \
+             SET status = $3, next_attempt_at = $4, last_response_status = $5, \
+                 last_latency_ms = $6, last_error = $7, updated_at = now() \
+             WHERE id = $1 AND status = 'pending' AND attempt_count = $2",
+            &[
+                &claim.delivery_id,
+                &claim.attempt,
+                &status.as_str(),
+                &next_at,
+                &attempt.response_status.map(i32::from),
+                &attempt.latency_ms,
+                &attempt.error.map(DeliveryError::as_str),
+            ],
+        )
+        .await?;
+    let mut disabled = false;
+    if updated == 1 && status == DeliveryStatus::Failed {
+        disabled = tx
+            .query_one(
+                "SELECT palisade_private.disable_failing_outbound_webhook($1)",
+                &[&claim.webhook_id.as_uuid()],
+            )
+            .await?
+            .try_get(0)?;
+    }
+    tx.commit().await?;
+    Ok(disabled)
+}
+
+/// Queues the delivery `id` of endpoint `webhook` again, as a new delivery of the same event
+/// (same `webhook-id`): `None` when there is no such delivery of that endpoint here.
+pub async fn redeliver(
+    tx: &mut TenantTx,
+    webhook: WebhookId,
+    id: Uuid,
+) -> Result<Option<OutboundDelivery>, DbError> {
+    crate::crud::returning_opt(
+        tx,
+        "INSERT INTO palisade.outbound_webhook_deliveries \
+             (webhook_id, event_id, event_type, next_attempt_at) \
+         SELECT webhook_id, event_id, event_type, now() \
+         FROM palisade.outbound_webhook_deliveries WHERE id = $1 AND webhook_id = $2",
+        &[&id, &webhook.as_uuid()],
+    )
+    .await
+}

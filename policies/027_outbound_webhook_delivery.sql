@@ -1,0 +1,123 @@
+/**
+ * The outbound webhook delivery worker's three narrow paths around RLS. Same rules as
+ * 020_resolvers.sql: SECURITY DEFINER, owned by the NOLOGIN role palisade_resolver,
+ * `search_path = ''`, EXECUTE for palisade_app only. The columns and policies they rely on are in
+ * 410_outbound_webhooks.sql (`*_resolver`) and 415_outbound_webhook_deliveries.sql.
+ *
+ * The worker never reads across organizations itself: it asks due_outbound_webhook_deliveries
+ * for (organization, delivery) ids, opens a tenant transaction for each organization with no user
+ * (TenantTx::begin_for_provider), claims the row under RLS with FOR UPDATE SKIP LOCKED, and asks
+ * outbound_webhook_secret for that one endpoint's secret. The app role has no SELECT on
+ * signing_secret (410_outbound_webhooks.sql).
+ */
+SET LOCAL ROLE palisade_resolver;
+
+/**
+ * due_outbound_webhook_deliveries(now, limit): pending deliveries whose next attempt is due at
+ * `now` (the server's clock), or that were never tried, oldest first: organization and
+ * delivery ids, nothing else.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.due_outbound_webhook_deliveries(p_now timestamptz, p_limit integer)
+    RETURNS TABLE (organization_id uuid, delivery_id uuid)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        SELECT d.organization_id, d.id
+          FROM palisade.outbound_webhook_deliveries AS d
+         WHERE d.status = 'pending' AND (d.next_attempt_at <= p_now OR d.attempt_count = 0)
+         ORDER BY d.next_attempt_at, d.id
+         LIMIT LEAST(GREATEST(p_limit, 0), 1000)
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.due_outbound_webhook_deliveries(timestamptz, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.due_outbound_webhook_deliveries(timestamptz, integer) TO palisade_app;
+
+/**
+ * outbound_webhook_secret(delivery): the signing secret of the endpoint this delivery goes to,
+ * only inside the worker's kind of transaction (the organization set, no user) of the delivery's
+ * own organization, only while the delivery is pending and claimed (tried at least once), and
+ * only for an enabled endpoint. NULL otherwise. A signed-in user's transaction gets NULL.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.outbound_webhook_secret(p_delivery_id uuid)
+    RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        SELECT w.signing_secret
+          FROM palisade.outbound_webhook_deliveries AS d
+          JOIN palisade.outbound_webhooks AS w
+            ON w.organization_id = d.organization_id AND w.id = d.webhook_id
+         WHERE d.id = p_delivery_id
+           AND d.organization_id = NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid
+           AND NULLIF(pg_catalog.current_setting('app.current_user', true), '') IS NULL
+           AND d.status = 'pending' AND d.attempt_count > 0
+           AND w.enabled
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.outbound_webhook_secret(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.outbound_webhook_secret(uuid) TO palisade_app;
+
+/**
+ * disable_failing_outbound_webhook(webhook): disables the endpoint after persistent failure,
+ * from the worker's kind of transaction in the endpoint's own organization, and only when one of
+ * its deliveries has failed for good (status 'failed': every retry, over more than 24 hours,
+ * failed). Says whether it disabled it (false: not found, already disabled, or no such failure).
+ */
+CREATE OR REPLACE FUNCTION palisade_private.disable_failing_outbound_webhook(p_webhook_id uuid)
+    RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+    DECLARE
+        v_org uuid := NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid;
+        v_user text := NULLIF(pg_catalog.current_setting('app.current_user', true), '');
+    BEGIN
+        IF v_org IS NULL OR v_user IS NOT NULL THEN
+            RETURN false;
+        END IF;
+        UPDATE palisade.outbound_webhooks AS w
+           SET enabled = false, disabled_reason = 'delivery_failures',
+               disabled_at = pg_catalog.now(), updated_at = pg_catalog.now()
+         WHERE w.organization_id = v_org AND w.id = p_webhook_id AND w.enabled
+           AND EXISTS (SELECT FROM palisade.outbound_webhook_deliveries AS d
+                        WHERE d.organization_id = v_org AND d.webhook_id = p_webhook_id
+                          AND d.status = 'failed');
+        RETURN FOUND;
+    END
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.disable_failing_outbound_webhook(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.disable_failing_outbound_webhook(uuid) TO palisade_app;
+
+/**
+ * emit_invoice_paid(org, invoice): the outbox write of invoice.paid for the Stripe path, whose
+ * role (palisade_billing) has no privilege on the outbox. Called by the invoices trigger of
+ * sql/V0150 in the transaction that marked the invoice paid; emits only invoice.paid, only for
+ * an invoice of `org` that is paid, to that organization's enabled endpoints subscribed to it.
+ * EXECUTE for palisade_billing only.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.emit_invoice_paid(p_org uuid, p_invoice_id uuid)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    -- The billing connection runs with row_security = off (so that RLS could never silently
+    -- filter its BYPASSRLS reads); this function's own reads and writes go through the
+    -- resolver's policies, which need it on.
+    SET row_security = on
+    AS $fn$
+    DECLARE
+        v_data jsonb;
+    BEGIN
+        SELECT pg_catalog.jsonb_build_object('id', i.id, 'currency', i.currency,
+                                             'amount_paid_cents', i.amount_paid_cents)
+          INTO v_data
+          FROM palisade.invoices AS i
+         WHERE i.organization_id = p_org AND i.id = p_invoice_id AND i.status = 'paid';
+        IF v_data IS NOT NULL THEN
+            -- The outbox write every trigger makes (sql/V0150), here with the resolver's rights
+            -- and policies, which admit invoice.paid only.
+            PERFORM palisade_private.emit_webhook_event(p_org, 'invoice.paid', v_data);
+        END IF;
+    END
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.emit_invoice_paid(uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.emit_invoice_paid(uuid, uuid) TO palisade_billing;
+
+RESET ROLE;

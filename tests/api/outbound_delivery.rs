@@ -1,0 +1,696 @@
+//! Outbound webhook delivery: events written in the transaction of their change, delivered by
+//! the worker to real local HTTPS receivers (a test CA; `palisade_test_support::receiver`),
+//! signed per Standard Webhooks, retried, disabled after persistent failure, claimed once
+//! however many workers run, and each organization's own.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use palisade_api::delivery::{DeliveryWorker, RETRY_DELAYS, sign};
+use palisade_test_support::receiver::{Receiver, Reply, TestCa, closed_port, test_worker};
+use palisade_test_support::{Account, TestApp, spawn_app_with_owner, spawn_app_with_team};
+use serde_json::{Value, json};
+
+/// Registers `url` for `events` as `who`: the webhook (with its one-time `signing_secret`).
+async fn register(app: &TestApp, who: &Account, url: &str, events: &[&str]) -> Value {
+    app.create(
+        who,
+        "/v1/webhooks",
+        json!({"url": url, "event_types": events}),
+    )
+    .await
+}
+
+fn worker(app: &TestApp, ca: &TestCa, receivers: &[&Receiver]) -> DeliveryWorker {
+    test_worker(
+        app.pool.clone(),
+        Arc::new(app.clock.clone()),
+        ca,
+        receivers,
+        &[],
+        true,
+    )
+}
+
+async fn deliveries(app: &TestApp, who: &Account, webhook: &Value) -> Vec<Value> {
+    let page = app
+        .get_ok(
+            who,
+            &format!(
+                "/v1/webhooks/{}/deliveries",
+                webhook["id"].as_str().unwrap_or_default()
+            ),
+        )
+        .await;
+    page["data"].as_array().cloned().unwrap_or_default()
+}
+
+async fn new_customer(app: &TestApp, who: &Account, email: &str) -> Value {
+    app.create(who, "/v1/customers", json!({"name": "Ada", "email": email}))
+        .await
+}
+
+#[actix_web::test]
+async fn a_change_is_delivered_signed_once_to_each_subscribed_endpoint() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let ca = TestCa::new();
+    let (r1, r2, other) = (
+        Receiver::start(&ca, Reply::Status(200)).await,
+        Receiver::start(&ca, Reply::Status(204)).await,
+        Receiver::start(&ca, Reply::Status(200)).await,
+    );
+    let w1 = register(
+        &app,
+        &a,
+        &r1.url(),
+        &["customer.created", "customer.deleted"],
+    )
+    .await;
+    let w2 = register(&app, &a, &r2.url(), &["customer.created"]).await;
+    let _w3 = register(&app, &a, &other.url(), &["invoice.paid"]).await;
+    let customer = new_customer(&app, &a, "ada@example.com").await;
+
+    let cycle = worker(&app, &ca, &[&r1, &r2, &other])
+        .run_once()
+        .await
+        .expect("cycle");
+    assert_eq!((cycle.succeeded, cycle.retrying, cycle.failed), (2, 0, 0));
+    assert!(
+        other.received().is_empty(),
+        "not subscribed to customer.created"
+    );
+    let (got1, got2) = (r1.received(), r2.received());
+    assert_eq!((got1.len(), got2.len()), (1, 1));
+    let d1 = deliveries(&app, &a, &w1).await;
+    assert_eq!(d1.len(), 1);
+    for (got, webhook) in [(&got1[0], &w1), (&got2[0], &w2)] {
+        assert_eq!(got.path, "/hook");
+        assert_eq!(got.header("content-type"), "application/json");
+        let body = got.json();
+        assert_eq!(body["type"], "customer.created");
+        assert_eq!(body["data"], json!({"id": customer["id"]}));
+        assert!(body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+        // The same event, so the same webhook-id, at every endpoint.
+        assert_eq!(got.header("webhook-id"), got1[0].header("webhook-id"));
+        let secret = webhook["signing_secret"].as_str().unwrap_or_default();
+        let ts: i64 = got
+            .header("webhook-timestamp")
+            .parse()
+            .expect("a unix timestamp");
+        assert_eq!(ts, palisade_domain::Clock::now(&app.clock).unix_timestamp());
+        let expected = sign::signature(secret, got.header("webhook-id"), ts, &got.body);
+        assert_eq!(
+            Some(got.header("webhook-signature")),
+            expected.ok().as_deref()
+        );
+    }
+    assert_eq!(d1[0]["event_id"], got1[0].header("webhook-id"));
+    assert_eq!(d1[0]["event_type"], "customer.created");
+    assert_eq!(d1[0]["status"], "succeeded");
+    assert_eq!(d1[0]["attempt_count"], 1);
+    assert_eq!(d1[0]["last_response_status"], 200);
+    assert!(d1[0]["last_latency_ms"].as_i64().is_some());
+    assert_eq!(d1[0]["next_attempt_at"], Value::Null);
+    assert_eq!(d1[0]["last_error"], Value::Null);
+    write_fixture_for_the_official_library(&got1[0], &w1);
+
+    // Nothing is sent twice.
+    let again = worker(&app, &ca, &[&r1, &r2])
+        .run_once()
+        .await
+        .expect("cycle");
+    assert_eq!(again.attempts(), 0);
+
+    // customer.updated goes nowhere (nobody subscribes); customer.deleted to w1 only.
+    let path = format!(
+        "/v1/customers/{}",
+        customer["id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(
+        app.patch(&a, &path, &json!({"name": "Ada L."}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(app.delete(&a, &path).await.status, 204);
+    worker(&app, &ca, &[&r1, &r2])
+        .run_once()
+        .await
+        .expect("cycle");
+    let got1 = r1.received();
+    assert_eq!(got1.len(), 2);
+    assert_eq!(got1[1].json()["type"], "customer.deleted");
+    assert_eq!(r2.received().len(), 1);
+}
+
+/// With `PALISADE_STANDARD_WEBHOOKS_FIXTURE` set, writes what the receiver got and the secret
+/// it holds, for `scripts/verify_standard_webhooks.py` (run by `.ci/run`) to check with the
+/// official `standardwebhooks` library.
+fn write_fixture_for_the_official_library(
+    got: &palisade_test_support::receiver::Received,
+    webhook: &Value,
+) {
+    let Ok(path) = std::env::var("PALISADE_STANDARD_WEBHOOKS_FIXTURE") else {
+        return;
+    };
+    let fixture = json!({
+        "secret": webhook["signing_secret"],
+        "headers": {
+            "webhook-id": got.header("webhook-id"),
+            "webhook-timestamp": got.header("webhook-timestamp"),
+            "webhook-signature": got.header("webhook-signature"),
+        },
+        "body": String::from_utf8_lossy(&got.body),
+    });
+    std::fs::write(path, fixture.to_string()).expect("write the fixture");
+}
+
+#[actix_web::test]
+async fn a_rolled_back_change_sends_nothing() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let ca = TestCa::new();
+    let r = Receiver::start(&ca, Reply::Status(200)).await;
+    register(&app, &a, &r.url(), &["customer.created"]).await;
+    new_customer(&app, &a, "ada@example.com").await;
+    // The same email again: the INSERT (and its trigger's event) is rolled back with the 409.
+    let dup = app
+        .post(
+            &a,
+            "/v1/customers",
+            &json!({"name": "Ada", "email": "ada@example.com"}),
+        )
+        .await;
+    assert_eq!(dup.status, 409, "{}", dup.text);
+    let cycle = worker(&app, &ca, &[&r]).run_once().await.expect("cycle");
+    assert_eq!(cycle.succeeded, 1);
+    assert_eq!(r.received().len(), 1);
+    let c = app.db.app_client().await;
+    let events =
+        palisade_test_support::sql::count_as(&c, &a.org_id, "owner", "outbound_webhook_events")
+            .await;
+    assert_eq!(events, 1);
+}
+
+#[actix_web::test]
+async fn failures_are_retried_for_over_a_day_then_the_endpoint_is_disabled() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let ca = TestCa::new();
+    let r = Receiver::start(&ca, Reply::Status(500)).await;
+    let w = register(&app, &a, &r.url(), &["customer.created"]).await;
+    new_customer(&app, &a, "ada@example.com").await;
+    let worker = worker(&app, &ca, &[&r]);
+
+    let first = worker.run_once().await.expect("cycle");
+    assert_eq!(first.retrying, 1);
+    let d = &deliveries(&app, &a, &w).await[0];
+    assert_eq!(d["status"], "pending");
+    assert_eq!(d["last_error"], "http_status");
+    assert_eq!(d["last_response_status"], 500);
+    assert_eq!(d["attempt_count"], 1);
+    assert!(d["next_attempt_at"].is_string());
+    // Not due before its delay.
+    assert_eq!(worker.run_once().await.expect("cycle").attempts(), 0);
+
+    let mut waited = time::Duration::ZERO;
+    for (i, delay) in RETRY_DELAYS.iter().enumerate() {
+        app.clock.advance(*delay - time::Duration::seconds(1));
+        assert_eq!(
+            worker.run_once().await.expect("cycle").attempts(),
+            0,
+            "early, retry {i}"
+        );
+        app.clock.advance(time::Duration::seconds(1));
+        waited += *delay;
+        let c = worker.run_once().await.expect("cycle");
+        assert_eq!(c.attempts(), 1, "retry {i}");
+        if i + 1 < RETRY_DELAYS.len() {
+            assert_eq!(c.retrying, 1);
+        } else {
+            assert_eq!(c.failed, 1);
+        }
+    }
+    assert!(waited > time::Duration::hours(24), "retries span {waited}");
+    assert_eq!(r.received().len(), 8);
+    // Every attempt carried the same webhook-id.
+    let ids: std::collections::HashSet<String> = r
+        .received()
+        .iter()
+        .map(|g| g.header("webhook-id").to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1);
+    let d = &deliveries(&app, &a, &w).await[0];
+    assert_eq!(d["status"], "failed");
+    assert_eq!(d["attempt_count"], 8);
+    assert_eq!(d["next_attempt_at"], Value::Null);
+    let path = format!("/v1/webhooks/{}", w["id"].as_str().unwrap_or_default());
+    let disabled = app.get_ok(&a, &path).await;
+    assert_eq!(disabled["enabled"], false);
+    assert_eq!(disabled["disabled_reason"], "delivery_failures");
+    assert!(disabled["disabled_at"].is_string());
+
+    // A disabled endpoint gets no new deliveries, and no redelivery until enabled.
+    new_customer(&app, &a, "bob@example.com").await;
+    assert_eq!(deliveries(&app, &a, &w).await.len(), 1);
+    let redeliver = format!(
+        "{path}/deliveries/{}/redeliver",
+        d["id"].as_str().unwrap_or_default()
+    );
+    app.post(&a, &redeliver, &json!({}))
+        .await
+        .assert_error(409, "webhook_disabled");
+
+    // Enabled again: the reason is cleared, and a redelivery resends the same event.
+    let enabled = app.patch(&a, &path, &json!({"enabled": true})).await;
+    assert_eq!(enabled.status, 200, "{}", enabled.text);
+    assert_eq!(enabled.json["disabled_reason"], Value::Null);
+    assert_eq!(enabled.json["disabled_at"], Value::Null);
+    r.reply(Reply::Status(200));
+    let queued = app.post(&a, &redeliver, &json!({})).await;
+    assert_eq!(queued.status, 202, "{}", queued.text);
+    assert_eq!(queued.json["status"], "pending");
+    assert_eq!(queued.json["event_id"], d["event_id"]);
+    assert_eq!(worker.run_once().await.expect("cycle").succeeded, 1);
+    let last = r.received().pop().expect("the redelivery");
+    assert!(ids.contains(last.header("webhook-id")));
+}
+
+#[actix_web::test]
+async fn each_way_a_receiver_can_fail_is_named_and_retried() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let ca = TestCa::new();
+    let other_ca = TestCa::new();
+    let silent = Receiver::start(&ca, Reply::Silent).await;
+    let not_http = Receiver::start(&ca, Reply::NotHttp).await;
+    let endless = Receiver::start(&ca, Reply::EndlessHeaders).await;
+    let wrong_name = Receiver::start_with_certificate_for(
+        &ca,
+        Reply::Status(200),
+        "hooks-wrong.example.com",
+        "someone-else.example.com",
+    )
+    .await;
+    let untrusted = Receiver::start(&other_ca, Reply::Status(200)).await;
+    let closed = closed_port().await;
+    let cases = [
+        (silent.url(), "timeout"),
+        (not_http.url(), "protocol"),
+        (endless.url(), "response_too_large"),
+        (wrong_name.url(), "tls"),
+        (untrusted.url(), "tls"),
+        (format!("https://{}:{closed}/hook", silent.host), "connect"),
+        // A public-looking name that now resolves to a private address (DNS rebinding).
+        (
+            "https://rebound.example.com/hook".to_owned(),
+            "non_public_address",
+        ),
+        (
+            "https://metadata.example.com/hook".to_owned(),
+            "non_public_address",
+        ),
+    ];
+    let mut webhooks = Vec::new();
+    for (url, _) in &cases {
+        webhooks.push(register(&app, &a, url, &["customer.created"]).await);
+    }
+    new_customer(&app, &a, "ada@example.com").await;
+    let worker = test_worker(
+        app.pool.clone(),
+        Arc::new(app.clock.clone()),
+        &ca,
+        &[&silent, &not_http, &endless, &wrong_name, &untrusted],
+        &[
+            ("rebound.example.com", IpAddr::from([10, 0, 0, 5])),
+            ("metadata.example.com", IpAddr::from([169, 254, 169, 254])),
+        ],
+        true,
+    );
+    let cycle = worker.run_once().await.expect("cycle");
+    assert_eq!(cycle.retrying, cases.len());
+    for ((url, error), w) in cases.iter().zip(&webhooks) {
+        let d = &deliveries(&app, &a, w).await[0];
+        assert_eq!(d["last_error"], *error, "{url}");
+        assert_eq!(d["status"], "pending", "{url}");
+        assert_eq!(d["last_response_status"], Value::Null, "{url}");
+    }
+    // Without the test build's loopback allowance, a name resolving to 127.0.0.1 is refused
+    // at connect time too, whatever was registered.
+    let r = Receiver::start(&ca, Reply::Status(200)).await;
+    let w = register(&app, &a, &r.url(), &["customer.created"]).await;
+    new_customer(&app, &a, "bob@example.com").await;
+    let strict = test_worker(
+        app.pool.clone(),
+        Arc::new(app.clock.clone()),
+        &ca,
+        &[&r],
+        &[],
+        false,
+    );
+    app.clock.advance(time::Duration::hours(1));
+    strict.run_once().await.expect("cycle");
+    let d = &deliveries(&app, &a, &w).await[0];
+    assert_eq!(d["last_error"], "non_public_address");
+    assert!(r.received().is_empty());
+}
+
+#[actix_web::test]
+async fn workers_running_side_by_side_send_each_delivery_once() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let ca = TestCa::new();
+    let r = Receiver::start(&ca, Reply::Status(200)).await;
+    register(&app, &a, &r.url(), &["customer.created"]).await;
+    for i in 0..12 {
+        new_customer(&app, &a, &format!("c{i}@example.com")).await;
+    }
+    let (w1, w2, w3) = (
+        worker(&app, &ca, &[&r]),
+        worker(&app, &ca, &[&r]),
+        worker(&app, &ca, &[&r]),
+    );
+    let (c1, c2, c3) = tokio::join!(w1.run_once(), w2.run_once(), w3.run_once());
+    let sent: usize = [c1, c2, c3]
+        .iter()
+        .map(|c| c.as_ref().map(|c| c.succeeded).unwrap_or(0))
+        .sum();
+    assert_eq!(sent, 12);
+    let ids: std::collections::HashSet<String> = r
+        .received()
+        .iter()
+        .map(|g| g.header("webhook-id").to_owned())
+        .collect();
+    assert_eq!((r.received().len(), ids.len()), (12, 12));
+}
+
+#[actix_web::test]
+async fn deliveries_are_the_organizations_own() {
+    let (app, a, admin, member) = spawn_app_with_team("Acme").await;
+    let b = app.signup("Globex").await;
+    let ca = TestCa::new();
+    let r = Receiver::start(&ca, Reply::Status(500)).await;
+    let w = register(&app, &a, &r.url(), &["customer.created"]).await;
+    new_customer(&app, &a, "ada@example.com").await;
+    worker(&app, &ca, &[&r]).run_once().await.expect("cycle");
+    let d = deliveries(&app, &a, &w).await;
+    let list = format!(
+        "/v1/webhooks/{}/deliveries",
+        w["id"].as_str().unwrap_or_default()
+    );
+    let redeliver = format!(
+        "{list}/{}/redeliver",
+        d[0]["id"].as_str().unwrap_or_default()
+    );
+    // Another organization: the webhook and the delivery are missing to it.
+    app.get(&b, &list).await.assert_error(404, "not_found");
+    app.post(&b, &redeliver, &json!({}))
+        .await
+        .assert_error(404, "not_found");
+    // Every role reads; only owners and admins ask for a redelivery.
+    assert_eq!(deliveries(&app, &member, &w).await.len(), 1);
+    app.post(&member, &redeliver, &json!({}))
+        .await
+        .assert_error(403, "forbidden");
+    assert_eq!(app.post(&admin, &redeliver, &json!({})).await.status, 202);
+    // A delivery of one webhook cannot be redelivered through another.
+    let w2 = register(
+        &app,
+        &a,
+        "https://hooks.example.com/other",
+        &["customer.created"],
+    )
+    .await;
+    let crossed = format!(
+        "/v1/webhooks/{}/deliveries/{}/redeliver",
+        w2["id"].as_str().unwrap_or_default(),
+        d[0]["id"].as_str().unwrap_or_default()
+    );
+    app.post(&a, &crossed, &json!({}))
+        .await
+        .assert_error(404, "not_found");
+    // A `webhook_id` filter other than the path's is refused.
+    let other = format!(
+        "{list}?webhook_id={}",
+        w2["id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(app.get(&a, &other).await.status, 422);
+}
+
+#[actix_web::test]
+async fn signing_secrets_stay_unreadable_except_for_one_claimed_delivery() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let ca = TestCa::new();
+    let r = Receiver::start(&ca, Reply::Status(500)).await;
+    register(&app, &a, &r.url(), &["customer.created"]).await;
+    new_customer(&app, &a, "ada@example.com").await;
+    let c = app.db.app_client().await;
+    let delivery: uuid::Uuid = {
+        palisade_test_support::sql::begin_as(&c, &a.org_id, "owner").await;
+        let row = c
+            .query_one("SELECT id FROM palisade.outbound_webhook_deliveries", &[])
+            .await
+            .expect("the delivery");
+        palisade_test_support::sql::rollback(&c).await;
+        row.get(0)
+    };
+    let secret_as = |org: String, user: String| {
+        let c = &c;
+        async move {
+            c.batch_execute("BEGIN").await.expect("BEGIN");
+            c.execute(
+                "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true)",
+                &[&org, &user],
+            )
+            .await
+            .expect("context");
+            let s: Option<String> = c
+                .query_one(
+                    "SELECT palisade_private.outbound_webhook_secret($1)",
+                    &[&delivery],
+                )
+                .await
+                .expect("call")
+                .get(0);
+            c.batch_execute("ROLLBACK").await.expect("ROLLBACK");
+            s
+        }
+    };
+    // Not yet claimed: nobody gets it.
+    assert_eq!(secret_as(a.org_id.clone(), String::new()).await, None);
+    worker(&app, &ca, &[&r]).run_once().await.expect("cycle");
+    // Claimed and pending (retrying): a signed-in user's transaction still gets nothing, nor
+    // another organization's; the worker's kind of transaction of its own organization does.
+    assert_eq!(secret_as(a.org_id.clone(), a.user_id.clone()).await, None);
+    assert_eq!(
+        secret_as(uuid::Uuid::now_v7().to_string(), String::new()).await,
+        None
+    );
+    assert!(
+        secret_as(a.org_id.clone(), String::new())
+            .await
+            .is_some_and(|s| s.starts_with("whsec_"))
+    );
+    // The column itself stays unreadable to the app role.
+    palisade_test_support::sql::begin_as(&c, &a.org_id, "owner").await;
+    let e = c
+        .query("SELECT signing_secret FROM palisade.outbound_webhooks", &[])
+        .await
+        .expect_err("no SELECT on signing_secret");
+    assert_eq!(
+        palisade_test_support::sql::sqlstate(&e, "secret"),
+        &tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE
+    );
+    palisade_test_support::sql::rollback(&c).await;
+    // A user's transaction cannot mark a delivery sent.
+    let n = palisade_test_support::sql::execute_as(
+        &c,
+        &a.org_id,
+        &a.user_id,
+        "owner",
+        "UPDATE palisade.outbound_webhook_deliveries SET status = 'succeeded', next_attempt_at = NULL",
+        &[],
+    )
+    .await;
+    assert_eq!(n, 0);
+}
+
+#[actix_web::test]
+async fn the_running_worker_delivers_without_being_asked() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let ca = TestCa::new();
+    let r = Receiver::start(&ca, Reply::Status(200)).await;
+    register(&app, &a, &r.url(), &["customer.created"]).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = actix_web::rt::spawn(worker(&app, &ca, &[&r]).run(async {
+        let _ = stopped.await;
+    }));
+    new_customer(&app, &a, "ada@example.com").await;
+    // Bounded: the worker polls every second.
+    for _ in 0..300 {
+        if !r.received().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(());
+    running.await.expect("the worker stops");
+    assert_eq!(r.received().len(), 1);
+}
+
+/// Isolation seeder (`crate::isolation::SEEDERS`): an endpoint subscribed to
+/// `customer.created`, and a customer, so that an event and a pending delivery exist.
+pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> crate::isolation::Seeded {
+    let w = register(
+        app,
+        acct,
+        "https://hooks.example.com/seeded",
+        &["customer.created"],
+    )
+    .await;
+    new_customer(app, acct, &format!("{marker}-delivery@example.com")).await;
+    let list = format!(
+        "/v1/webhooks/{}/deliveries",
+        w["id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(deliveries(app, acct, &w).await.len(), 1);
+    crate::isolation::Seeded {
+        items: vec![],
+        views: vec![list.clone(), format!("{list}?status=pending")],
+    }
+}
+
+#[actix_web::test]
+async fn each_event_type_is_emitted_by_the_change_that_causes_it() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let number = app.claim_number(&a, &["sms", "voice"]).await;
+    let ca = TestCa::new();
+    let r = Receiver::start(&ca, Reply::Status(200)).await;
+    register(
+        &app,
+        &a,
+        &r.url(),
+        &[
+            "message.received",
+            "message.delivered",
+            "message.failed",
+            "call.completed",
+            "chat.message.created",
+        ],
+    )
+    .await;
+
+    // An inbound SMS (Twilio).
+    let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+    let params = [
+        ("MessageSid", sid.as_str()),
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("From", "+14155550123"),
+        ("To", number.as_str()),
+        ("Body", "hello"),
+        ("NumMedia", "0"),
+    ];
+    assert_eq!(
+        app.twilio("/webhooks/twilio/sms", &params).await.status,
+        200
+    );
+    // A call logged as completed, and one that only rings (no event).
+    let call = app
+        .create(
+            &a,
+            "/v1/calls",
+            json!({
+            "direction": "inbound", "from_number": "+14155550123", "to_number": number,
+            "status": "completed", "duration_seconds": 42,
+            "started_at": "2026-01-01T10:00:00Z", "ended_at": "2026-01-01T10:00:42Z"}),
+        )
+        .await;
+    app.create(&a, "/v1/calls", json!({
+            "direction": "inbound", "from_number": "+14155550123", "to_number": number, "status": "ringing"}))
+        .await;
+    // A chat message.
+    let conv = app.create(&a, "/v1/chat/conversations", json!({})).await;
+    let msg_path = format!(
+        "/v1/chat/conversations/{}/messages",
+        conv["id"].as_str().unwrap_or_default()
+    );
+    let msg = app
+        .post(
+            &a,
+            &msg_path,
+            &json!({"sender": "agent", "body": "Hi there"}),
+        )
+        .await;
+    assert_eq!(msg.status, 201, "{}", msg.text);
+    // Two emails: one delivered, one bounced (as the email provider's webhook would write).
+    let campaign = app
+        .create(
+            &a,
+            "/v1/email-campaigns",
+            json!({"name": "News", "subject": "Hi", "body": "Hello"}),
+        )
+        .await;
+    let recipients = format!(
+        "/v1/email-campaigns/{}/messages",
+        campaign["id"].as_str().unwrap_or_default()
+    );
+    let m1 = app
+        .create(&a, &recipients, json!({"to_email": "one@example.com"}))
+        .await;
+    let m2 = app
+        .create(&a, &recipients, json!({"to_email": "two@example.com"}))
+        .await;
+    let c = app.db.app_client().await;
+    for (m, status) in [(&m1, "delivered"), (&m2, "bounced")] {
+        let id: uuid::Uuid = m["id"].as_str().unwrap_or_default().parse().expect("an id");
+        palisade_test_support::sql::execute_as(
+            &c,
+            &a.org_id,
+            "",
+            "",
+            "UPDATE palisade.email_messages SET status = $2 WHERE id = $1",
+            &[&id, &status],
+        )
+        .await;
+    }
+
+    let cycle = worker(&app, &ca, &[&r]).run_once().await.expect("cycle");
+    assert_eq!(cycle.succeeded, 5);
+    let mut got: Vec<(String, Value)> = r
+        .received()
+        .iter()
+        .map(|g| {
+            let b = g.json();
+            (
+                b["type"].as_str().unwrap_or_default().to_owned(),
+                b["data"].clone(),
+            )
+        })
+        .collect();
+    got.sort_by(|x, y| x.0.cmp(&y.0));
+    let types: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "call.completed",
+            "chat.message.created",
+            "message.delivered",
+            "message.failed",
+            "message.received"
+        ]
+    );
+    assert_eq!(
+        got[0].1,
+        json!({"id": call["id"], "direction": "inbound", "duration_seconds": 42})
+    );
+    assert_eq!(
+        got[1].1,
+        json!({"id": msg.json["id"], "conversation_id": conv["id"], "sender": "agent"})
+    );
+    assert_eq!(
+        got[2].1,
+        json!({"id": m1["id"], "channel": "email", "status": "delivered"})
+    );
+    assert_eq!(
+        got[3].1,
+        json!({"id": m2["id"], "channel": "email", "status": "bounced"})
+    );
+    assert_eq!(got[4].1["channel"], "sms");
+    assert_eq!(got[4].1["status"], "received");
+}
