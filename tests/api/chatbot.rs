@@ -4,12 +4,11 @@
 //! `POST /v1/chatbot/ask` (writes nothing), and another organization's articles never used
 //! whatever the words. Its isolation seeder is [`seed`].
 
-use palisade_test_support::sql::begin_as;
+use palisade_test_support::sql::assert_members_read_and_only_admins_write;
 use palisade_test_support::{
     Account, TestApp, Unchanged, fields, spawn_app_with_owner, spawn_app_with_team,
 };
 use serde_json::{Value, json};
-use tokio_postgres::error::SqlState;
 
 use crate::isolation::Seeded;
 
@@ -152,36 +151,25 @@ async fn settings_default_to_a_disabled_bot_and_only_owners_and_admins_change_th
     let now = app.get_ok(&owner, SETTINGS).await;
     assert_eq!(now["enabled"], true);
 
-    let c = app.db.app_client().await;
-    begin_as(&c, &owner.org_id, "member").await;
-    let updated = c
-        .execute("UPDATE palisade.chatbot_settings SET enabled = false", &[])
-        .await
-        .unwrap();
-    let deleted = c
-        .execute("DELETE FROM palisade.chatbot_settings", &[])
-        .await
-        .unwrap();
-    c.batch_execute("ROLLBACK").await.unwrap();
-    assert_eq!(
-        (updated, deleted),
-        (0, 0),
-        "a member's UPDATE or DELETE matched a row"
-    );
-    begin_as(&c, &owner.org_id, "member").await;
-    let err = c
-        .execute(
-            "INSERT INTO palisade.chatbot_settings (id) VALUES (gen_random_uuid())",
-            &[],
+    let su = app.db.superuser_client().await;
+    let id: uuid::Uuid = su
+        .query_one(
+            "SELECT id FROM palisade.chatbot_settings WHERE organization_id::text = $1",
+            &[&owner.org_id],
         )
         .await
-        .unwrap_err();
-    c.batch_execute("ROLLBACK").await.unwrap();
-    assert_eq!(
-        err.code(),
-        Some(&SqlState::INSUFFICIENT_PRIVILEGE),
-        "{err:?}"
-    );
+        .unwrap()
+        .get(0);
+    assert_members_read_and_only_admins_write(
+        &app.db.app_client().await,
+        owner.org_id.parse().unwrap(),
+        "chatbot_settings",
+        id,
+        "INSERT INTO palisade.chatbot_settings (id) VALUES ($1)",
+        &[&uuid::Uuid::now_v7()],
+        "enabled = false",
+    )
+    .await;
     assert_eq!(app.get_ok(&owner, SETTINGS).await, now);
 }
 
