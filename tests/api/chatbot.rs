@@ -666,3 +666,27 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
         views: vec![SETTINGS.into(), format!("{conv}/messages?sender=bot")],
     }
 }
+
+/// docs/chatbot.md's claim that the bot's trigger is the only way palisade_app writes a bot
+/// message rests on it being the only trigger function that writes chat messages: checked
+/// from the catalog, so a new one fails here and gets reviewed.
+#[actix_web::test]
+async fn the_bot_is_the_only_trigger_that_writes_chat_messages() {
+    let (app, _) = spawn_app_with_owner("Acme").await;
+    let su = app.db.superuser_client().await;
+    let writers: Vec<String> = su
+        .query(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p
+              WHERE p.prorettype = 'trigger'::regtype
+                AND regexp_replace(lower(p.prosrc), '\\s+', ' ', 'g')
+                    ~ '(insert into|update) palisade\\.chat_messages'
+              ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(writers, ["palisade_private.chatbot_on_message()"]);
+}
