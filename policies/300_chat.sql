@@ -47,6 +47,14 @@ CREATE POLICY chat_conversations_delete ON palisade.chat_conversations FOR DELET
  * conversations. The API offers no edit or delete of a single message (they go with their
  * conversation), but the UPDATE and DELETE policies are still scoped to the organization so
  * that no path could reach another tenant's rows.
+ *
+ * Only the chatbot writes `sender = 'bot'` (issue 11): palisade_app may insert (or turn a row
+ * into) a bot message only while a trigger runs (pg_trigger_depth() > 0). palisade_app owns
+ * nothing and cannot create triggers; the one trigger that writes chat_messages is
+ * chat_messages_chatbot (sql/V0142__create_chatbot.sql), which writes only the organization's
+ * own settings texts and knowledge-base articles. A client's `sender: bot` is refused by the API
+ * first (422), and by these policies if any path forgot. Bot messages written before this rule
+ * stay as they were.
  */
 ALTER TABLE palisade.chat_messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.chat_messages FORCE ROW LEVEL SECURITY;
@@ -61,16 +69,19 @@ DROP POLICY IF EXISTS chat_messages_select ON palisade.chat_messages;
 CREATE POLICY chat_messages_select ON palisade.chat_messages FOR SELECT TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id()));
 
-/** Every role adds messages to its own organization only. */
+/** Every role adds messages to its own organization only; bot messages only from the bot. */
 DROP POLICY IF EXISTS chat_messages_insert ON palisade.chat_messages;
 CREATE POLICY chat_messages_insert ON palisade.chat_messages FOR INSERT TO palisade_app
-    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id()));
+    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
+        AND (sender <> 'bot' OR pg_catalog.pg_trigger_depth() > 0));
 
-/** Every role edits its own organization's messages and cannot hand them to another. */
+/** Every role edits its own organization's messages and cannot hand them to another, nor make
+ * one a bot message. */
 DROP POLICY IF EXISTS chat_messages_update ON palisade.chat_messages;
 CREATE POLICY chat_messages_update ON palisade.chat_messages FOR UPDATE TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id()))
-    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id()));
+    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
+        AND (sender <> 'bot' OR pg_catalog.pg_trigger_depth() > 0));
 
 /** Every role deletes its own organization's messages. */
 DROP POLICY IF EXISTS chat_messages_delete ON palisade.chat_messages;

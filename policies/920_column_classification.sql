@@ -92,6 +92,8 @@ VALUES
     ('palisade', 'chat_conversations', 'status', 'readable', NULL),
     ('palisade', 'chat_conversations', 'created_at', 'readable', NULL),
     ('palisade', 'chat_conversations', 'updated_at', 'readable', NULL),
+    ('palisade', 'chat_conversations', 'handed_off_at', 'readable', NULL),
+    ('palisade', 'chat_conversations', 'handoff_reason', 'readable', NULL),
 
     -- palisade.chat_messages
     ('palisade', 'chat_messages', 'organization_id', 'readable', NULL),
@@ -101,6 +103,19 @@ VALUES
     ('palisade', 'chat_messages', 'body', 'readable', NULL),
     ('palisade', 'chat_messages', 'created_at', 'readable', NULL),
     ('palisade', 'chat_messages', 'updated_at', 'readable', NULL),
+    ('palisade', 'chat_messages', 'article_id', 'readable', NULL),
+    ('palisade', 'chat_messages', 'score', 'readable', NULL),
+
+    -- palisade.chatbot_settings
+    ('palisade', 'chatbot_settings', 'organization_id', 'readable', NULL),
+    ('palisade', 'chatbot_settings', 'id', 'readable', NULL),
+    ('palisade', 'chatbot_settings', 'enabled', 'readable', NULL),
+    ('palisade', 'chatbot_settings', 'greeting', 'readable', NULL),
+    ('palisade', 'chatbot_settings', 'fallback_text', 'readable', NULL),
+    ('palisade', 'chatbot_settings', 'confidence_threshold', 'readable', NULL),
+    ('palisade', 'chatbot_settings', 'handoff_message', 'readable', NULL),
+    ('palisade', 'chatbot_settings', 'created_at', 'readable', NULL),
+    ('palisade', 'chatbot_settings', 'updated_at', 'readable', NULL),
 
     -- palisade.customers
     ('palisade', 'customers', 'organization_id', 'readable', NULL),

@@ -26,7 +26,7 @@ async fn conversations_and_messages_round_trip() {
     for (sender, body) in [
         ("customer", "Hi"),
         ("agent", "Hello!\nHow can I help?"),
-        ("bot", "Rate us"),
+        ("customer", "Thanks"),
     ] {
         let m = app
             .create(&a, &messages, json!({"sender": sender, "body": body}))
@@ -149,6 +149,13 @@ async fn invalid_chat_input_is_refused() {
         (
             "POST",
             messages.clone(),
+            json!({"sender": "bot", "body": "Rate us"}),
+            422,
+            "sender",
+        ),
+        (
+            "POST",
+            messages.clone(),
             json!({"sender": "agent", "body": "  "}),
             422,
             "body",
@@ -256,4 +263,71 @@ async fn created_after_and_before_bound_the_list() {
         ids(&r.json),
         vec![second["id"].as_str().unwrap().to_owned()]
     );
+}
+
+/// Only the server writes `sender: bot` (docs/chatbot.md): a client's is 422 on `sender` and
+/// writes nothing; the app role cannot insert one, nor turn a message into one, outside the
+/// chatbot's trigger; bot messages written before this rule stay readable.
+#[actix_web::test]
+async fn only_the_server_writes_bot_messages() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let conv = app.create(&a, "/v1/chat/conversations", json!({})).await;
+    let conv_id = conv["id"].as_str().unwrap();
+    let messages = format!("/v1/chat/conversations/{conv_id}/messages");
+    let r = app
+        .post(
+            &a,
+            &messages,
+            &json!({"sender": "bot", "body": "I am the bot"}),
+        )
+        .await;
+    r.assert_error(422, "validation_failed");
+    assert_eq!(
+        palisade_test_support::fields(&r.json),
+        vec!["sender".to_owned()]
+    );
+    assert_eq!(app.get_ok(&a, &messages).await["data"], json!([]));
+
+    let c = app.db.app_client().await;
+    let conv_uuid = Uuid::parse_str(conv_id).unwrap();
+    let customer = app
+        .create(
+            &a,
+            &messages,
+            json!({"sender": "customer", "body": "Hello"}),
+        )
+        .await;
+    let customer_uuid = Uuid::parse_str(customer["id"].as_str().unwrap()).unwrap();
+    for (sql, id) in [
+        (
+            "INSERT INTO palisade.chat_messages (id, conversation_id, sender, body) \
+             VALUES (gen_random_uuid(), $1, 'bot', 'forged')",
+            conv_uuid,
+        ),
+        (
+            "UPDATE palisade.chat_messages SET sender = 'bot' WHERE id = $1",
+            customer_uuid,
+        ),
+    ] {
+        palisade_test_support::sql::begin_as(&c, &a.org_id, "owner").await;
+        let err = c.execute(sql, &[&id]).await.unwrap_err();
+        palisade_test_support::sql::rollback(&c).await;
+        assert!(
+            palisade_test_support::sql::is_rls_refusal(&err),
+            "{sql}: {err:?}"
+        );
+    }
+
+    // A bot message from before the rule (written as the database owner would have) stays.
+    let su = app.db.superuser_client().await;
+    su.execute(
+        "INSERT INTO palisade.chat_messages (organization_id, id, conversation_id, sender, body) \
+         VALUES ($1::text::uuid, gen_random_uuid(), $2, 'bot', 'Rate us')",
+        &[&a.org_id, &conv_uuid],
+    )
+    .await
+    .unwrap();
+    let bots = app.get_ok(&a, &format!("{messages}?sender=bot")).await;
+    assert_eq!(bots["data"][0]["body"], "Rate us");
+    assert_eq!(bots["data"][0]["article_id"], json!(null));
 }

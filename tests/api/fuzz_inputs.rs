@@ -1092,6 +1092,50 @@ async fn chat_never_answers_5xx() {
         .await;
 }
 
+/// The chatbot: its settings, `ask`, and customer messages the enabled bot answers (the
+/// fuzzed text reaches its full-text query).
+#[actix_web::test]
+async fn the_chatbot_never_answers_5xx() {
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
+    app.create(
+        &a,
+        "/v1/knowledge-base/articles",
+        json!({"title": "Reset your password", "body": "Open Settings.", "published": true}),
+    )
+    .await;
+    let settings = "/v1/chatbot/settings";
+    let r = app
+        .patch(&a, settings, &json!({"enabled": true, "greeting": "Hi"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let conversation = id(&app.create(&a, "/v1/chat/conversations", json!({})).await);
+    let messages = format!("/v1/chat/conversations/{conversation}/messages");
+    Family::new(app, &a)
+        .write(
+            "PATCH",
+            settings,
+            json!({"enabled": true, "greeting": "Hello", "fallback_text": "Pardon?",
+                   "confidence_threshold": 0.2, "handoff_message": "An agent will answer."}),
+            Unchanged::Item(settings.into()),
+        )
+        .write(
+            "POST",
+            "/v1/chatbot/ask",
+            json!({"question": "How do I reset my password?"}),
+            Unchanged::Nothing,
+        )
+        .write(
+            "POST",
+            &messages,
+            json!({"sender": "customer", "body": "How do I reset my password?"}),
+            Unchanged::Newest(messages.clone()),
+        )
+        .list(&messages, &["sender", "created_after", "created_before"])
+        .item(&messages)
+        .fuzz()
+        .await;
+}
+
 #[actix_web::test]
 async fn ivr_menus_and_phone_numbers_never_answer_5xx() {
     let (app, a) = spawn_app_with_owner("Fuzz").await;

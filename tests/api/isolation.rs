@@ -61,6 +61,7 @@ pub const SEEDERS: &[(&str, Seeder)] = &[
     ("customers", seeder!(seed_customers)),
     ("messaging", seeder!(crate::messaging::seed)),
     ("engagement", seeder!(crate::engagement::seed)),
+    ("chatbot", seeder!(crate::chatbot::seed)),
     (
         "tenant administration and billing",
         seeder!(crate::tenant_domain::seed),

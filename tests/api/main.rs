@@ -11,6 +11,7 @@ mod auth;
 mod billing;
 mod catalog;
 mod chat;
+mod chatbot;
 mod column_secrecy;
 mod conventions;
 mod customers;

@@ -654,11 +654,20 @@ fn error_responses() -> Vec<(String, RefOr<Response>)> {
         .collect()
 }
 
+/// The tenant POSTs that take no `Idempotency-Key`: the password change (its body is a
+/// password, of which nothing is kept) and the chatbot's `ask`, which writes nothing.
+const POSTS_WITHOUT_IDEMPOTENCY: &[&str] = &["/v1/me/password", "/v1/chatbot/ask"];
+
+/// The items that are one per organization, at a path without an id: `If-Match` applies to
+/// their PATCH and DELETE like an item's.
+const SINGLETONS: &[&str] = &["/v1/organization", "/v1/chatbot/settings"];
+
 impl Drop for Doc<'_> {
     /// Adds the responses every operation may give, and the headers of the shared contracts:
-    /// `Idempotency-Key` on every tenant POST (`crate::idempotency`; not the password change),
-    /// `If-Match` and 412 on every PATCH and DELETE of an item, `ETag` on every JSON 200 of a
-    /// GET or PATCH under `/v1` (`crate::etag`).
+    /// `Idempotency-Key` on every tenant POST (`crate::idempotency`; not
+    /// [`POSTS_WITHOUT_IDEMPOTENCY`]), `If-Match` and 412 on every PATCH and DELETE of an item
+    /// (or of one of the [`SINGLETONS`]), `ETag` on every JSON 200 of a GET or PATCH under `/v1`
+    /// (`crate::etag`).
     fn drop(&mut self) {
         let auth = self.endpoints.endpoints[self.index].auth;
         let (method, path) = {
@@ -666,7 +675,7 @@ impl Drop for Doc<'_> {
             (e.method.clone(), e.path)
         };
         let tenant = matches!(auth, Auth::Tenant | Auth::User);
-        if tenant && method == HttpMethod::Post && path != "/v1/me/password" {
+        if tenant && method == HttpMethod::Post && !POSTS_WITHOUT_IDEMPOTENCY.contains(&path) {
             let p = header_parameter(
                 "Idempotency-Key",
                 "1 to 255 printable ASCII characters. The same key and request within 24 hours \
@@ -675,7 +684,7 @@ impl Drop for Doc<'_> {
             );
             push_parameter(self.op(), p);
         }
-        let item = path.ends_with('}') || path == "/v1/organization";
+        let item = path.ends_with('}') || SINGLETONS.contains(&path);
         if tenant && item && matches!(method, HttpMethod::Patch | HttpMethod::Delete) {
             let p = header_parameter(
                 "If-Match",

@@ -14,6 +14,7 @@
 //! | `Object<T>` | | an object | `T: Parse<Value>` |
 //! | `Items<T, E>` | | an array of strings (each an `E`) | `T: Parse<[String]>` |
 //! | `Number<T>` | | an integer | `T: Parse<i64>` |
+//! | `Real<T>` | | a number | `T: Parse<f64>` |
 
 use std::marker::PhantomData;
 
@@ -40,6 +41,8 @@ pub(crate) struct Object<T>(PhantomData<T>);
 pub(crate) struct Items<T, E>(PhantomData<(T, E)>);
 /// An integer the domain type `T` accepts.
 pub(crate) struct Number<T>(PhantomData<T>);
+/// A number (integer or not) the domain type `T` accepts.
+pub(crate) struct Real<T>(PhantomData<T>);
 
 /// A kind a query parameter may have: its text, parsed.
 pub(crate) trait ParamKind {
@@ -133,6 +136,14 @@ impl<T: Parse<i64>> FieldKind for Number<T> {
     type Value = T;
     fn read(f: &mut Fields, name: &'static str, raw: &i64) -> Option<T> {
         f.optional_value(name, Some(raw), <T as Parse<i64>>::parse)
+    }
+}
+
+impl<T: Parse<f64>> FieldKind for Real<T> {
+    type Raw = f64;
+    type Value = T;
+    fn read(f: &mut Fields, name: &'static str, raw: &f64) -> Option<T> {
+        f.optional_value(name, Some(raw), <T as Parse<f64>>::parse)
     }
 }
 

@@ -388,6 +388,9 @@ macro_rules! body {
     (@kind Number<$t:ty> $at:tt $($rest:tt)*) => {
         $crate::resource::body!(@field $at [value_type = i64] i64, $($rest)*);
     };
+    (@kind Real<$t:ty> $at:tt $($rest:tt)*) => {
+        $crate::resource::body!(@field $at [value_type = f64] f64, $($rest)*);
+    };
     (@field [$doc:tt $body:ident [$($done:tt)*] $field:ident] [$($schema:tt)*] $raw:ty,
         $($rest:tt)*
     ) => {

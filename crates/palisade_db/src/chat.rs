@@ -4,8 +4,8 @@
 //! `policies/300_chat.sql` do, and `organization_id` defaults to the context on insert.
 
 use palisade_domain::{
-    ConversationId, ConversationStatus, ConversationSubject, CustomerId, MessageBody, MessageId,
-    MessageSender,
+    ConversationId, ConversationStatus, ConversationSubject, CustomerId, HandoffReason,
+    MessageBody, MessageId, MessageSender,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -30,6 +30,12 @@ crate::table! {
         /// `open` or `closed`.
         #[schema(value_type = ConversationStatus)]
         status: String,
+        /// When the bot stopped answering in it (handed to agents), if it has.
+        #[serde(with = "palisade_domain::timestamp::option")]
+        handed_off_at: Option<OffsetDateTime>,
+        /// Why: `low_confidence` (no article scored the threshold) or `agent_reply`.
+        #[schema(value_type = Option<HandoffReason>)]
+        handoff_reason: Option<String>,
         /// Creation time.
         #[serde(with = "palisade_domain::timestamp")]
         created_at: OffsetDateTime,
@@ -82,6 +88,10 @@ crate::table! {
         sender: String,
         /// The text.
         body: String,
+        /// On a bot answer: the knowledge-base article it quotes.
+        article_id: Option<Uuid>,
+        /// On a bot answer: the article's 0-1 score.
+        score: Option<f64>,
         /// Creation time.
         created_at: OffsetDateTime,
         /// Last change.

@@ -284,7 +284,7 @@ columns! {
         palisade_domain::Capability, palisade_domain::EventType, palisade_domain::SearchText,
         palisade_domain::CallNotes, palisade_domain::ProviderId, palisade_domain::CampaignName,
         palisade_domain::CampaignStatus, palisade_domain::EmailSubject, palisade_domain::EmailBody,
-        palisade_domain::SmsBody, palisade_domain::VoiceScript,
+        palisade_domain::SmsBody, palisade_domain::VoiceScript, palisade_domain::BotText,
         crate::outbound_delivery::DeliveryStatus;
     &'a str => |v| v.expose();
         palisade_domain::AccessToken, palisade_domain::Secret;
@@ -303,6 +303,8 @@ columns! {
         palisade_domain::WebhookEvents;
     &'a str => |v| v.as_str();
         String;
+    f64 => |v| v.value();
+        palisade_domain::ConfidenceThreshold;
     bool => |v| *v;
         bool;
     i32 => |v| *v;

@@ -10,7 +10,7 @@
 //!   by [`policy_kind`]: superuser, SECURITY DEFINER and owner files) and
 //!   the startup checks that refuse a dangerous app role.
 //! - [`audit`]: the DBA audit (the `palisade_audit` views, and drift from the repository).
-//! - [`auth`], [`customers`], [`messaging`], [`chat`], [`ivr_menus`], [`phone_numbers`],
+//! - [`auth`], [`customers`], [`messaging`], [`chat`], [`chatbot`], [`ivr_menus`], [`phone_numbers`],
 //!   [`knowledge_base`], [`reports`], [`analytics`], [`social`]: the queries, which never filter
 //!   by organization themselves.
 //! - [`webhooks`] and [`email_events`]: carrier and email-provider deliveries, routed by
@@ -33,6 +33,7 @@ pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod chat;
+pub mod chatbot;
 pub mod crud;
 pub mod customers;
 pub mod email_events;

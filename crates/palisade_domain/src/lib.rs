@@ -4,6 +4,7 @@
 //! never re-checks it. This crate does no I/O and knows nothing of HTTP or SQL.
 
 pub mod calendar;
+mod chatbot;
 pub mod clock;
 mod contact;
 mod email_events;
@@ -21,6 +22,7 @@ pub mod stripe;
 mod text;
 pub mod timestamp;
 
+pub use chatbot::{BotOutcome, BotText, ConfidenceThreshold, HandoffReason};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use contact::{EmailAddress, PhoneNumber};
 pub use email_events::{EmailEvent, EmailTracking, StagesReached, email_status_rank};

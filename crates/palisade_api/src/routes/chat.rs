@@ -57,7 +57,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.post("/v1/chat/conversations/{id}/messages", post_message)
         .tag("chat")
         .summary("Post a message in a conversation")
-        .describe("409 `conversation_closed` when the conversation is closed")
+        .describe("`sender` is `customer` or `agent`: only the server writes `bot` (422). A customer message gets the chatbot's reply in the same transaction while the bot is active; an agent's hands the conversation over (docs/chatbot.md). 409 `conversation_closed` when the conversation is closed")
         .body::<MessageBodyJson>()
         .returns::<MessageJson>(
             201,
@@ -102,6 +102,11 @@ pub struct MessageJson {
     #[schema(value_type = MessageSender)]
     sender: String,
     body: String,
+    /// On a bot answer: the knowledge-base article it quotes (`null` otherwise, and once the
+    /// article is deleted).
+    article_id: Option<Uuid>,
+    /// On a bot answer: the article's 0-1 score (docs/chatbot.md).
+    score: Option<f64>,
     #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
 }
@@ -113,6 +118,8 @@ impl From<Message> for MessageJson {
             conversation_id: m.conversation_id,
             sender: m.sender,
             body: m.body,
+            article_id: m.article_id,
+            score: m.score,
             created_at: m.created_at,
         }
     }
@@ -160,6 +167,13 @@ pub async fn post_message(
     let id = parse_id(&path, ConversationId::parse)?;
     let mut f = Fields::default();
     let sender = f.required("sender", body.sender.as_deref(), MessageSender::parse);
+    if sender == Some(MessageSender::Bot) {
+        // The chatbot writes bot messages itself (docs/chatbot.md); the policies refuse them too.
+        f.invalid(
+            "sender",
+            "only the server writes bot messages: agent or customer",
+        );
+    }
     let text = f.required("body", body.body.as_deref(), MessageBody::parse);
     let (sender, text) = f.finish_with((sender, text))?;
     let mut tx = begin_or_replay!(idem, &state, &tenant.0);

@@ -8,6 +8,7 @@ mod api_keys;
 mod auth;
 mod billing;
 mod chat;
+mod chatbot;
 mod customers;
 mod fields;
 mod health;
@@ -100,6 +101,7 @@ pub fn register(e: &mut Endpoints, stripe: Option<crate::webhooks::stripe::Strip
     ivr_menus::register(e);
     phone_numbers::register(e);
     knowledge_base::register(e);
+    chatbot::register(e);
     reports::register(e);
     analytics::register(e);
     social::register(e);
