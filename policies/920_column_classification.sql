@@ -81,6 +81,10 @@ VALUES
     ('palisade', 'calls', 'ended_at', 'readable', NULL),
     ('palisade', 'calls', 'last_sequence_number', 'readable', NULL),
     ('palisade', 'calls', 'notes', 'readable', NULL),
+    ('palisade', 'calls', 'connect_contact_id', 'readable', 'The Amazon Connect contact id, not a credential.'),
+    ('palisade', 'calls', 'connect_instance_id', 'readable', NULL),
+    ('palisade', 'calls', 'queue_arn', 'readable', NULL),
+    ('palisade', 'calls', 'agent_arn', 'readable', NULL),
     ('palisade', 'calls', 'created_at', 'readable', NULL),
     ('palisade', 'calls', 'updated_at', 'readable', NULL),
 
@@ -90,6 +94,8 @@ VALUES
     ('palisade', 'chat_conversations', 'customer_id', 'readable', NULL),
     ('palisade', 'chat_conversations', 'subject', 'readable', NULL),
     ('palisade', 'chat_conversations', 'status', 'readable', NULL),
+    ('palisade', 'chat_conversations', 'connect_contact_id', 'readable', 'The Amazon Connect contact id, not a credential.'),
+    ('palisade', 'chat_conversations', 'connect_instance_id', 'readable', NULL),
     ('palisade', 'chat_conversations', 'created_at', 'readable', NULL),
     ('palisade', 'chat_conversations', 'updated_at', 'readable', NULL),
 
@@ -197,6 +203,25 @@ VALUES
     ('palisade', 'invoices', 'created_at', 'readable', NULL),
     ('palisade', 'invoices', 'updated_at', 'readable', NULL),
 
+    -- palisade.aws_connect_instances
+    ('palisade', 'aws_connect_instances', 'organization_id', 'readable', NULL),
+    ('palisade', 'aws_connect_instances', 'id', 'readable', NULL),
+    ('palisade', 'aws_connect_instances', 'instance_arn', 'readable', 'An Amazon Connect instance ARN identifies an instance; it grants nothing.'),
+    ('palisade', 'aws_connect_instances', 'region', 'readable', NULL),
+    ('palisade', 'aws_connect_instances', 'label', 'readable', NULL),
+    ('palisade', 'aws_connect_instances', 'created_at', 'readable', NULL),
+    ('palisade', 'aws_connect_instances', 'updated_at', 'readable', NULL),
+    -- palisade.aws_connect_credentials
+    ('palisade', 'aws_connect_credentials', 'organization_id', 'readable', NULL),
+    ('palisade', 'aws_connect_credentials', 'id', 'readable', NULL),
+    ('palisade', 'aws_connect_credentials', 'label', 'readable', NULL),
+    ('palisade', 'aws_connect_credentials', 'prefix', 'readable', 'pcc_ and 8 of the 43 random characters: enough to recognise a credential, far too little to guess it.'),
+    ('palisade', 'aws_connect_credentials', 'key_hash', 'secret', 'SHA-256 of an Amazon Connect event credential, which routes events to its organization: found by it only through palisade_private.aws_connect_credential_lookup (026_aws_connect_resolvers.sql).'),
+    ('palisade', 'aws_connect_credentials', 'created_by', 'readable', NULL),
+    ('palisade', 'aws_connect_credentials', 'last_used_at', 'readable', NULL),
+    ('palisade', 'aws_connect_credentials', 'revoked_at', 'readable', NULL),
+    ('palisade', 'aws_connect_credentials', 'created_at', 'readable', NULL),
+    ('palisade', 'aws_connect_credentials', 'updated_at', 'readable', NULL),
     -- palisade.ivr_menus
     ('palisade', 'ivr_menus', 'organization_id', 'readable', NULL),
     ('palisade', 'ivr_menus', 'id', 'readable', NULL),

@@ -78,6 +78,7 @@ pub const SEEDERS: &[(&str, Seeder)] = &[
         "invitations and password resets",
         seeder!(crate::accounts::seed),
     ),
+    ("amazon connect", seeder!(crate::aws_connect::seed)),
 ];
 
 async fn seed_customers(app: &TestApp, acct: &Account, marker: &str) -> Seeded {

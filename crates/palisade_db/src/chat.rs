@@ -30,6 +30,9 @@ crate::table! {
         /// `open` or `closed`.
         #[schema(value_type = ConversationStatus)]
         status: String,
+        /// The Amazon Connect contact id, for a conversation that came from Connect's contact
+        /// events.
+        connect_contact_id: Option<String>,
         /// Creation time.
         #[serde(with = "palisade_domain::timestamp")]
         created_at: OffsetDateTime,
