@@ -182,21 +182,10 @@ crate::filter_type! {
     }
 }
 
-/// Revokes a credential (idempotent: the first revocation time stays); `None` when it does not
-/// exist in this organization.
-pub async fn revoke_credential(
-    tx: &mut TenantTx,
-    id: ConnectCredentialId,
-) -> Result<Option<ConnectCredential>, DbError> {
-    crud::returning_opt(
-        tx,
-        "UPDATE palisade.aws_connect_credentials \
-            SET revoked_at = coalesce(revoked_at, now()), updated_at = now() \
-          WHERE id = $1",
-        &[&id.as_uuid()],
-    )
-    .await
-}
+/// Revokes credential `$1` (idempotent: the first revocation time stays);
+/// `DELETE /v1/call-center/aws-connect/credentials/{id}` runs it instead of deleting.
+pub const REVOKE_CREDENTIAL: &str = "UPDATE palisade.aws_connect_credentials \
+     SET revoked_at = coalesce(revoked_at, now()), updated_at = now() WHERE id = $1";
 
 /// The organization of the working (not revoked) credential whose SHA-256 is `key_hash`,
 /// before any tenant is known, through the resolver function (which also stamps its

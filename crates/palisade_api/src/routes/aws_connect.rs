@@ -16,24 +16,20 @@
 //!
 //! The events themselves: [`crate::webhooks::aws_connect`].
 
-use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
 use palisade_db::aws_connect::{
     self as db, ConnectCredential, ConnectCredentialFilter, ConnectCredentialPatch,
     ConnectInstance, ConnectInstanceFilter, ConnectInstancePatch, NewConnectCredential,
     NewConnectInstance,
 };
-use palisade_domain::{AwsRegion, ConnectCredentialId, ConnectInstanceArn, ConnectLabel};
+use palisade_domain::{AwsRegion, ConnectInstanceArn, ConnectLabel};
 use serde::{Deserialize, Serialize};
 
-use super::{Fields, parse_id};
-use crate::auth::{Tenant, UserSession};
+use super::Fields;
+use crate::ApiError;
+use crate::auth::Tenant;
 use crate::credentials::GeneratedApiKey;
-use crate::endpoints::Auth;
 use crate::error::ErrorCode;
-use crate::etag::IfMatch;
 use crate::resource::{self, Created, OneTimeSecret, Violation};
-use crate::{ApiError, AppState};
 
 /// The registered instances family.
 pub(crate) struct ConnectInstances;
@@ -59,6 +55,7 @@ resource::family! {
     "an Amazon Connect event credential", "Amazon Connect event credentials";
     const ADMIN_WRITES: bool = true;
     const USER_SESSION_WRITES: bool = true;
+    const REVOKE: Option<&'static str> = Some(db::REVOKE_CREDENTIAL);
 }
 
 /// Declares these families' routes (see [`crate::resource`]).
@@ -80,16 +77,8 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     resource::get_route::<ConnectCredentials>(e);
     resource::update_route::<ConnectCredentials>(e)
         .describe("Owners and admins, with a user's session; the label only");
-    e.delete(
-        "/v1/call-center/aws-connect/credentials/{id}",
-        revoke_credential,
-    )
-    .auth(Auth::User)
-    .tag("aws-connect")
-    .summary("Revoke an Amazon Connect event credential")
-    .describe("Revokes the credential (204, idempotent; owners and admins, with a user's session): events sent with it answer 401 from then on")
-    .no_content()
-    .errors(&[403, 404]);
+    resource::delete_route::<ConnectCredentials>(e)
+        .describe("Revokes the credential (204, idempotent; owners and admins, with a user's session): events sent with it answer 401 from then on");
 }
 
 crate::list::filters! {
@@ -214,30 +203,4 @@ resource::patch! {
     ConnectCredentials: CredentialPatchBody as ConnectCredentialPatch => ConnectCredentialPatch {
         label: set Text<ConnectLabel>,
     }
-}
-
-/// `DELETE /v1/call-center/aws-connect/credentials/{id}`: revokes the credential (204,
-/// idempotent; owners and admins, with a user's session).
-#[tracing::instrument(name = "revoke_connect_credential", skip_all)]
-pub async fn revoke_credential(
-    state: web::Data<AppState>,
-    UserSession(tenant): UserSession,
-    path: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, ConnectCredentialId::parse)?;
-    tenant.require_admin()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(
-            palisade_db::crud::lock::<ConnectCredential>(&mut tx, id.as_uuid()),
-            ConnectCredential::from,
-        )
-        .await?;
-    let credential = db::revoke_credential(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
-    tracing::info!(connect_credential.id = %credential.id, "Amazon Connect credential revoked");
-    Ok(HttpResponse::NoContent().finish())
 }
