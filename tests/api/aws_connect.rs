@@ -4,10 +4,15 @@
 
 use futures_util::future::join_all;
 use palisade_domain::Role;
+use palisade_test_support::sql::{
+    assert_members_read_and_only_admins_write, begin_as, begin_as_user, begin_new_organization,
+    execute_as, is_rls_refusal, rollback, sqlstate,
+};
 use palisade_test_support::{
     Account, TestApp, TestResponse, id, ids, request, spawn_app_with_owner, spawn_app_with_team,
 };
 use serde_json::{Value, json};
+use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::isolation::{Item, Seeded};
@@ -773,4 +778,113 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
             "/v1/webhook-deliveries?provider=aws_connect".into(),
         ],
     }
+}
+
+#[tokio::test]
+async fn the_policies_refuse_instance_writes_to_members() {
+    let db = palisade_test_support::TestDb::new().await;
+    let c = db.app_client().await;
+    let insert = "INSERT INTO palisade.aws_connect_instances (id, instance_arn, region, label) \
+                  VALUES ($1, $2, 'us-west-2', 'Main')";
+    let org = begin_new_organization(&c).await;
+    let id = Uuid::now_v7();
+    c.execute(insert, &[&id, &new_arn()]).await.unwrap();
+    c.batch_execute("COMMIT").await.unwrap();
+    assert_members_read_and_only_admins_write(
+        &c,
+        org,
+        "aws_connect_instances",
+        id,
+        insert,
+        &[&Uuid::now_v7(), &new_arn()],
+        "label = 'x'",
+    )
+    .await;
+    // The region is the ARN's, in the table too.
+    begin_as(&c, org, "owner").await;
+    let err = c
+        .execute(
+            "INSERT INTO palisade.aws_connect_instances (id, instance_arn, region, label) \
+             VALUES ($1, $2, 'eu-west-1', 'Main')",
+            &[&Uuid::now_v7(), &new_arn()],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err, "region"), &SqlState::CHECK_VIOLATION);
+    rollback(&c).await;
+}
+
+#[tokio::test]
+async fn credentials_in_sql_hashes_unreadable_revocation_final_and_resolved_by_the_resolver_only() {
+    let db = palisade_test_support::TestDb::new().await;
+    let c = db.app_client().await;
+    let org = begin_new_organization(&c).await;
+    c.batch_execute("COMMIT").await.unwrap();
+    let owner = Uuid::now_v7();
+    let (id, hash) = (Uuid::now_v7(), vec![7u8; 32]);
+    let insert = "INSERT INTO palisade.aws_connect_credentials (id, label, prefix, key_hash, created_by) \
+                  VALUES ($1, 'EventBridge', 'pcc_abcdefgh', $2, $3)";
+    execute_as(&c, org, owner, "owner", insert, &[&id, &hash, &owner]).await;
+    let resolve = "SELECT palisade_private.aws_connect_credential_lookup($1)";
+    let found: Option<Uuid> = c.query_one(resolve, &[&hash]).await.unwrap().get(0);
+    assert_eq!(found, Some(org), "the resolver finds a working credential");
+
+    // Members mint none; nobody mints one recorded as created by someone else.
+    for (role, user, created_by) in [("member", owner, owner), ("admin", Uuid::now_v7(), owner)] {
+        begin_as_user(&c, org, user, role).await;
+        let err = c
+            .execute(insert, &[&Uuid::now_v7(), &vec![8u8; 32], &created_by])
+            .await
+            .unwrap_err();
+        assert!(is_rls_refusal(&err), "{role}: {err:?}");
+        rollback(&c).await;
+    }
+    // The hash is write-only: not even its owner's organization reads it.
+    begin_as_user(&c, org, owner, "owner").await;
+    let err = c
+        .query("SELECT key_hash FROM palisade.aws_connect_credentials", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sqlstate(&err, "key_hash"),
+        &SqlState::INSUFFICIENT_PRIVILEGE
+    );
+    rollback(&c).await;
+    // Never deleted (no DELETE grant at all), and once revoked, revoked for good.
+    begin_as_user(&c, org, owner, "owner").await;
+    let err = c
+        .execute(
+            "DELETE FROM palisade.aws_connect_credentials WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err, "delete"), &SqlState::INSUFFICIENT_PRIVILEGE);
+    rollback(&c).await;
+    execute_as(&c, org, owner, "owner", db_revoke(), &[&id]).await;
+    let found: Option<Uuid> = c.query_one(resolve, &[&hash]).await.unwrap().get(0);
+    assert_eq!(found, None, "a revoked credential resolves to nothing");
+    begin_as_user(&c, org, owner, "owner").await;
+    let err = c
+        .execute(
+            "UPDATE palisade.aws_connect_credentials SET revoked_at = NULL WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err, "un-revoke"), &SqlState::CHECK_VIOLATION);
+    rollback(&c).await;
+    // Outside any organization the table is empty and unwritable.
+    begin_as(&c, "", "owner").await;
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM palisade.aws_connect_credentials", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    rollback(&c).await;
+}
+
+fn db_revoke() -> &'static str {
+    "UPDATE palisade.aws_connect_credentials SET revoked_at = now() WHERE id = $1"
 }
