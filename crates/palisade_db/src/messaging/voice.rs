@@ -82,9 +82,10 @@ crate::table! {
         /// Status.
         #[schema(value_type = CallStatus)]
         status: String,
-        /// Talk time in seconds, once known.
+        /// Talk time in seconds, once known (an Amazon Connect contact: from `started_at` to
+        /// `ended_at`, queue time included).
         duration_seconds: Option<i32>,
-        /// When it was answered.
+        /// When it was answered (an Amazon Connect contact: when it was initiated).
         #[serde(with = "palisade_domain::timestamp::option")]
         started_at: Option<OffsetDateTime>,
         /// When it ended.
