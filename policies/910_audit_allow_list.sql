@@ -17,5 +17,7 @@ INSERT INTO palisade_audit.allow_list (kind, name, reason) VALUES
      'A phone number routes inbound SMS and calls to exactly one organization.'),
     ('global_unique_key', 'api_keys_key_hash_key',
      'An API key is found by its hash before its organization is known; the hash of a random 256-bit key reveals nothing.'),
+    ('global_unique_key', 'aws_connect_credentials_key_hash_key',
+     'An Amazon Connect event credential is found by its hash before its organization is known; the hash of a random 256-bit credential reveals nothing (260_aws_connect_credentials.sql).'),
     ('bypassrls_role', 'palisade_billing',
      'The Stripe webhook path upserts subscriptions and invoices of any organization (000_roles.sql).');

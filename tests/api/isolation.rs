@@ -83,6 +83,7 @@ pub const SEEDERS: &[(&str, Seeder)] = &[
         "outbound webhook deliveries",
         seeder!(crate::outbound_delivery::seed),
     ),
+    ("amazon connect", seeder!(crate::aws_connect::seed)),
 ];
 
 async fn seed_customers(app: &TestApp, acct: &Account, marker: &str) -> Seeded {

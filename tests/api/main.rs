@@ -8,6 +8,7 @@ mod accounts;
 mod analytics;
 mod api_keys;
 mod auth;
+mod aws_connect;
 mod billing;
 mod catalog;
 mod chat;

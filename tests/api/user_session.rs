@@ -39,6 +39,14 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
     let r = app.invite(&owner, "pending@example.com", "member").await;
     assert_eq!(r.status, 201, "{}", r.text);
     let invitation_id = r.json["id"].as_str().unwrap().to_owned();
+    let connect_credential = app
+        .create(
+            &owner,
+            "/v1/call-center/aws-connect/credentials",
+            json!({"label": "EventBridge"}),
+        )
+        .await;
+    let connect_credential = connect_credential["id"].as_str().unwrap().to_owned();
 
     // The routes that need a user's session, each with a body that a session would get a 2xx for.
     let routes: Vec<(&str, String, Option<Value>)> = vec![
@@ -55,6 +63,21 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
             Some(json!({"email": "accomplice@example.com", "role": "admin"})),
         ),
         ("DELETE", format!("/v1/invitations/{invitation_id}"), None),
+        (
+            "POST",
+            "/v1/call-center/aws-connect/credentials".into(),
+            Some(json!({"label": "successor"})),
+        ),
+        (
+            "PATCH",
+            format!("/v1/call-center/aws-connect/credentials/{connect_credential}"),
+            Some(json!({"label": "renamed"})),
+        ),
+        (
+            "DELETE",
+            format!("/v1/call-center/aws-connect/credentials/{connect_credential}"),
+            None,
+        ),
         (
             "PATCH",
             format!("/v1/members/{}", admin.user_id),

@@ -1,4 +1,5 @@
-//! Credentials the server generates and shows exactly once: API keys, webhook signing secrets,
+//! Credentials the server generates and shows exactly once: API keys, Amazon Connect event
+//! credentials, webhook signing secrets,
 //! and the tokens of emailed links (invitations, password resets). Both are 32 bytes from the operating system's CSPRNG, base64url-encoded behind a
 //! recognisable prefix (`pk_`, `whsec_`), so they can be told apart from JWTs and found by
 //! secret scanners. Neither is ever logged; their `Debug` is redacted.
@@ -24,19 +25,37 @@ fn random_32() -> Result<[u8; 32], ApiError> {
     Ok(bytes)
 }
 
-/// A freshly minted API key: the key itself (to show once), its displayable prefix, and the
-/// SHA-256 that is stored instead of it.
+/// What every Amazon Connect event credential starts with (the header
+/// `X-Palisade-Connect-Key` of an EventBridge connection).
+pub const CONNECT_CREDENTIAL_PREFIX: &str = "pcc_";
+
+/// A freshly minted API key or Amazon Connect event credential: the key itself (to show once),
+/// its displayable prefix, and the SHA-256 that is stored instead of it.
 pub struct GeneratedApiKey {
     key: String,
+    prefix_len: usize,
     hash: [u8; 32],
 }
 
 impl GeneratedApiKey {
-    /// Mints a key: `pk_` + base64url(32 random bytes).
+    /// Mints an API key: `pk_` + base64url(32 random bytes).
     pub fn generate() -> Result<Self, ApiError> {
-        let key = format!("{API_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(random_32()?));
+        Self::with_prefix(API_KEY_PREFIX)
+    }
+
+    /// Mints an Amazon Connect event credential: `pcc_` + base64url(32 random bytes).
+    pub fn generate_connect_credential() -> Result<Self, ApiError> {
+        Self::with_prefix(CONNECT_CREDENTIAL_PREFIX)
+    }
+
+    fn with_prefix(prefix: &'static str) -> Result<Self, ApiError> {
+        let key = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_32()?));
         let hash = sha256(&key);
-        Ok(Self { key, hash })
+        Ok(Self {
+            key,
+            prefix_len: prefix.len(),
+            hash,
+        })
     }
 
     /// The key, for the one response that shows it.
@@ -44,10 +63,11 @@ impl GeneratedApiKey {
         &self.key
     }
 
-    /// `pk_` and the first 8 characters of the random part: enough to tell keys apart in a
-    /// list, far too little to guess the rest (the other 35 characters carry 210 bits).
+    /// The prefix (`pk_`, `pcc_`) and the first 8 characters of the random part: enough to
+    /// tell keys apart in a list, far too little to guess the rest (the other 35 characters
+    /// carry 210 bits).
     pub fn display_prefix(&self) -> String {
-        self.key[..API_KEY_PREFIX.len() + DISPLAY_CHARS].to_owned()
+        self.key[..self.prefix_len + DISPLAY_CHARS].to_owned()
     }
 
     /// SHA-256 of the whole key: what the database stores and looks up.
@@ -74,7 +94,17 @@ pub fn looks_like_api_key(candidate: &str) -> bool {
 /// The SHA-256 to look a presented key up by, or `None` when it cannot be one of ours (wrong
 /// prefix, length or alphabet), which spares the database a lookup that cannot match.
 pub fn api_key_hash(candidate: &str) -> Option<[u8; 32]> {
-    let random = candidate.strip_prefix(API_KEY_PREFIX)?;
+    prefixed_key_hash(candidate, API_KEY_PREFIX)
+}
+
+/// The SHA-256 to look a presented Amazon Connect event credential up by, or `None` when it
+/// cannot be one of ours, like [`api_key_hash`].
+pub fn connect_credential_hash(candidate: &str) -> Option<[u8; 32]> {
+    prefixed_key_hash(candidate, CONNECT_CREDENTIAL_PREFIX)
+}
+
+fn prefixed_key_hash(candidate: &str, prefix: &str) -> Option<[u8; 32]> {
+    let random = candidate.strip_prefix(prefix)?;
     let well_formed = random.len() == ENCODED_32_BYTES
         && random
             .bytes()
@@ -165,6 +195,22 @@ mod tests {
             panic!("no randomness")
         };
         assert_ne!(k.expose(), other.expose());
+    }
+
+    #[test]
+    fn connect_credentials_have_their_own_prefix() {
+        let Ok(k) = GeneratedApiKey::generate_connect_credential() else {
+            panic!("no randomness")
+        };
+        assert!(k.expose().starts_with("pcc_"));
+        assert_eq!(k.expose().len(), 4 + 43);
+        assert_eq!(k.display_prefix().len(), 12);
+        assert_eq!(connect_credential_hash(k.expose()), Some(k.hash()));
+        assert_eq!(api_key_hash(k.expose()), None);
+        assert_eq!(
+            connect_credential_hash(&format!("pk_{}", &k.expose()[4..])),
+            None
+        );
     }
 
     #[test]

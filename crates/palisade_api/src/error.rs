@@ -38,13 +38,15 @@ palisade_domain::str_enum! {
         FromNumberNotOwned = "from_number_not_owned",
         /// This organization already has that handle on that network.
         HandleTaken = "handle_taken",
+        /// This organization already registered that Amazon Connect instance ARN.
+        InstanceTaken = "instance_taken",
         /// The `Idempotency-Key` was used for another request.
         IdempotencyKeyReused = "idempotency_key_reused",
         /// A bug; logged with the request id, never described.
         InternalError = "internal_error",
         /// The request body could not be read.
         InvalidBody = "invalid_body",
-        /// A failed login.
+        /// A failed login, or an Amazon Connect event without a working credential.
         InvalidCredentials = "invalid_credentials",
         /// The current password given for a change is wrong.
         InvalidCurrentPassword = "invalid_current_password",

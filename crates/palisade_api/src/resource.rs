@@ -71,6 +71,11 @@ pub(crate) trait Resource: 'static {
     /// checked on the row locked in the delete's transaction, after `If-Match`. `None`: any
     /// row may go.
     const DELETE_GUARD: Option<DeleteGuard<Self::Row>> = None;
+    /// For families whose rows are revoked rather than deleted (credentials: API keys, Amazon
+    /// Connect event credentials): the statement that revokes row `$1`, idempotently, which
+    /// `DELETE <item>` runs instead of deleting (204; 404 when it matches no row). The row
+    /// stays, listed with its revocation. `None`: `DELETE` deletes.
+    const REVOKE: Option<&'static str> = None;
 }
 
 /// A rule a row's state puts on deleting it ([`Resource::DELETE_GUARD`]).
@@ -589,14 +594,22 @@ pub(crate) async fn delete<R: Resource>(
     if let (Some(guard), Some(current)) = (R::DELETE_GUARD, &current) {
         guard(current)?;
     }
-    if !crud::delete::<R::Row>(&mut tx, id)
-        .await
-        .map_err(write_error::<R>)?
-    {
+    let found = match R::REVOKE {
+        Some(revoke) => tx.execute(revoke, &[&id]).await? > 0,
+        None => crud::delete::<R::Row>(&mut tx, id)
+            .await
+            .map_err(write_error::<R>)?,
+    };
+    if !found {
         return Err(ApiError::NotFound);
     }
     tx.commit().await?;
-    tracing::info!(resource = R::COLLECTION, %id, "deleted");
+    let what = if R::REVOKE.is_some() {
+        "revoked"
+    } else {
+        "deleted"
+    };
+    tracing::info!(resource = R::COLLECTION, %id, what);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -649,7 +662,15 @@ pub(crate) fn update_route<R: Patched>(e: &mut Endpoints) -> Doc<'_> {
 pub(crate) fn delete_route<R: Resource>(e: &mut Endpoints) -> Doc<'_> {
     let mut doc = e.delete(R::ITEM, delete::<R>);
     doc.tag(R::TAG)
-        .summary(&format!("Delete {}", R::ONE))
+        .summary(&format!(
+            "{} {}",
+            if R::REVOKE.is_some() {
+                "Revoke"
+            } else {
+                "Delete"
+            },
+            R::ONE
+        ))
         .no_content()
         .errors(&[404]);
     write_errors::<R>(&mut doc, true);

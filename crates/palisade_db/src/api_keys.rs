@@ -99,18 +99,10 @@ impl crud::Insert for NewApiKey {
     }
 }
 
-/// Revokes a key (idempotent: the first revocation time stays); `None` when it does not exist
-/// in this organization.
-pub async fn revoke(tx: &mut TenantTx, id: ApiKeyId) -> Result<Option<ApiKey>, DbError> {
-    crud::returning_opt(
-        tx,
-        "UPDATE palisade.api_keys SET revoked_at = coalesce(revoked_at, now()), \
-             updated_at = now() \
-         WHERE id = $1",
-        &[&id.as_uuid()],
-    )
-    .await
-}
+/// Revokes key `$1` (idempotent: the first revocation time stays); `DELETE /v1/api-keys/{id}`
+/// runs it instead of deleting.
+pub const REVOKE: &str = "UPDATE palisade.api_keys SET revoked_at = coalesce(revoked_at, now()), \
+     updated_at = now() WHERE id = $1";
 
 /// Revokes every active key `user` created (when the user is removed). Returns how many.
 pub async fn revoke_created_by(tx: &mut TenantTx, user: UserId) -> Result<u64, DbError> {

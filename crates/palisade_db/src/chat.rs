@@ -36,6 +36,9 @@ crate::table! {
         /// Why: `low_confidence` (no article scored the threshold) or `agent_reply`.
         #[schema(value_type = Option<HandoffReason>)]
         handoff_reason: Option<String>,
+        /// The Amazon Connect contact id, for a conversation that came from Connect's contact
+        /// events.
+        connect_contact_id: Option<String>,
         /// Creation time.
         #[serde(with = "palisade_domain::timestamp")]
         created_at: OffsetDateTime,

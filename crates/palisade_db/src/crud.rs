@@ -283,6 +283,7 @@ columns! {
         palisade_domain::MessageSender, palisade_domain::IntegrationProvider,
         palisade_domain::Capability, palisade_domain::EventType, palisade_domain::SearchText,
         palisade_domain::CallNotes, palisade_domain::ProviderId, palisade_domain::CampaignName,
+        palisade_domain::ConnectLabel, palisade_domain::AwsRegion,
         palisade_domain::CampaignStatus, palisade_domain::EmailSubject, palisade_domain::EmailBody,
         palisade_domain::SmsBody, palisade_domain::VoiceScript, palisade_domain::BotText,
         crate::outbound_delivery::DeliveryStatus;

@@ -31,6 +31,7 @@ pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod aws_connect;
 pub mod billing;
 pub mod chat;
 pub mod chatbot;

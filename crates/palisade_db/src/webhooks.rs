@@ -38,6 +38,8 @@ palisade_domain::str_enum! {
         Sendgrid = "sendgrid",
         /// Mailgun's webhooks.
         Mailgun = "mailgun",
+        /// Amazon Connect contact events, through an EventBridge API destination.
+        AwsConnect = "aws_connect",
     }
 }
 
@@ -52,6 +54,8 @@ palisade_domain::str_enum! {
         VoiceStatus = "voice.status",
         /// An email event (delivered, opened, bounced...).
         EmailEvent = "email.event",
+        /// An Amazon Connect contact event.
+        ConnectContact = "connect.contact",
     }
 }
 
@@ -322,9 +326,9 @@ crate::table! {
     pub struct DeliveryRow in "palisade.webhook_deliveries" {
         /// Its id.
         id: Uuid,
-        /// `twilio`, `sendgrid`, `mailgun`.
+        /// `twilio`, `sendgrid`, `mailgun`, `aws_connect`.
         provider: String,
-        /// `sms.inbound`, `sms.status`, `voice.status`, `email.event`.
+        /// `sms.inbound`, `sms.status`, `voice.status`, `email.event`, `connect.contact`.
         kind: String,
         /// The provider's id for the delivery.
         event_key: String,

@@ -90,6 +90,14 @@ id_type!(
     ConversationId
 );
 id_type!(
+    /// A registered Amazon Connect instance id.
+    ConnectInstanceId
+);
+id_type!(
+    /// An Amazon Connect event credential id.
+    ConnectCredentialId
+);
+id_type!(
     /// A chat message id.
     MessageId
 );

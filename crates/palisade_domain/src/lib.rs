@@ -3,6 +3,7 @@
 //! Every type here has a private field and a fallible `parse`; a handler that holds one
 //! never re-checks it. This crate does no I/O and knows nothing of HTTP or SQL.
 
+mod aws_connect;
 pub mod calendar;
 mod chatbot;
 pub mod clock;
@@ -22,15 +23,16 @@ pub mod stripe;
 mod text;
 pub mod timestamp;
 
+pub use aws_connect::{AwsRegion, ConnectInstanceArn, ConnectLabel};
 pub use chatbot::{BotOutcome, BotText, ConfidenceThreshold, HandoffReason};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use contact::{EmailAddress, PhoneNumber};
 pub use email_events::{EmailEvent, EmailTracking, StagesReached, email_status_rank};
 pub use ids::{
-    AnalyticsEventId, ApiKeyId, ArticleId, CallId, ConversationId, CustomerId, EmailCampaignId,
-    EmailMessageId, IntegrationId, InvitationId, InvoiceId, IvrMenuId, MessageId, OrgId,
-    PhoneNumberId, ReportId, SmsCampaignId, SmsMessageId, SocialAccountId, SocialPostId, UserId,
-    VoiceCampaignId, WebhookDeliveryId, WebhookId,
+    AnalyticsEventId, ApiKeyId, ArticleId, CallId, ConnectCredentialId, ConnectInstanceId,
+    ConversationId, CustomerId, EmailCampaignId, EmailMessageId, IntegrationId, InvitationId,
+    InvoiceId, IvrMenuId, MessageId, OrgId, PhoneNumberId, ReportId, SmsCampaignId, SmsMessageId,
+    SocialAccountId, SocialPostId, UserId, VoiceCampaignId, WebhookDeliveryId, WebhookId,
 };
 pub use integration::{IntegrationConfig, IntegrationProvider, IntegrationSecrets};
 pub use ivr::IvrMenuTree;

@@ -9,19 +9,15 @@
 //! role, never `owner`), as the user who minted it. `DELETE` revokes: the key answers 401 from
 //! then on and stays listed with its `revoked_at`.
 
-use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
 use palisade_db::api_keys::{self as db, ApiKey, ApiKeyFilter, NewApiKey};
-use palisade_domain::{ApiKeyId, ApiKeyName, Role};
+use palisade_domain::{ApiKeyName, Role};
 use serde::{Deserialize, Serialize};
 
-use super::{Fields, parse_id};
-use crate::auth::{Tenant, UserSession};
+use super::Fields;
+use crate::ApiError;
+use crate::auth::Tenant;
 use crate::credentials::GeneratedApiKey;
-use crate::endpoints::Auth;
-use crate::etag::IfMatch;
 use crate::resource::{self, Created, OneTimeSecret};
-use crate::{ApiError, AppState};
 
 /// The API key family.
 pub(crate) struct ApiKeys;
@@ -30,6 +26,7 @@ resource::family! {
     ApiKeys: ApiKey => ApiKey, "/v1/api-keys", "api-keys", "an API key", "API keys";
     const ADMIN_WRITES: bool = true;
     const USER_SESSION_WRITES: bool = true;
+    const REVOKE: Option<&'static str> = Some(db::REVOKE);
 }
 
 /// Declares this family's routes (see [`crate::resource`]).
@@ -39,13 +36,8 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .describe("Owners and admins, with a user's session; the key is in this answer only")
         .created::<WithKey>();
     resource::get_route::<ApiKeys>(e);
-    e.delete("/v1/api-keys/{id}", revoke)
-        .auth(Auth::User)
-        .tag("api-keys")
-        .summary("Revoke an API key")
-        .describe("Revokes the key (204, idempotent; owners and admins, with a user's session)")
-        .no_content()
-        .errors(&[403, 404]);
+    resource::delete_route::<ApiKeys>(e)
+        .describe("Revokes the key (204, idempotent; owners and admins, with a user's session)");
 }
 
 crate::list::filters! {
@@ -111,28 +103,4 @@ impl Created for ApiKeys {
             value: palisade_domain::Secret::new(generated.expose()),
         }))
     }
-}
-
-/// `DELETE /v1/api-keys/{id}`: revokes the key (204, idempotent; owners and admins, with a
-/// user's session).
-#[tracing::instrument(name = "revoke_api_key", skip_all)]
-pub async fn revoke(
-    state: web::Data<AppState>,
-    UserSession(tenant): UserSession,
-    path: web::Path<String>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, ApiKeyId::parse)?;
-    tenant.require_admin()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    if_match
-        .check(
-            palisade_db::crud::lock::<ApiKey>(&mut tx, id.as_uuid()),
-            ApiKey::from,
-        )
-        .await?;
-    let api_key = db::revoke(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
-    tracing::info!(api_key.id = %api_key.id, "api key revoked");
-    Ok(HttpResponse::NoContent().finish())
 }

@@ -6,6 +6,7 @@ mod accounts;
 mod analytics;
 mod api_keys;
 mod auth;
+mod aws_connect;
 mod billing;
 mod chat;
 mod chatbot;
@@ -106,6 +107,7 @@ pub fn register(e: &mut Endpoints, stripe: Option<crate::webhooks::stripe::Strip
     analytics::register(e);
     social::register(e);
     integrations::register(e);
+    aws_connect::register(e);
     outbound_webhooks::register(e);
     webhook_deliveries::register(e);
     api_keys::register(e);

@@ -6,6 +6,8 @@
 //! - [`twilio`]: Twilio's signature check and inbound SMS; [`twilio_status`]: its SMS and
 //!   voice status callbacks.
 //! - [`stripe`]: `POST /webhooks/stripe`, the only user of the billing pool.
+//! - [`aws_connect`]: Amazon Connect contact events from an EventBridge API destination,
+//!   authenticated by an organization's credential header instead of a signature.
 //! - [`email_events`]: SendGrid's and Mailgun's email events (Mailgun's signature tokens are admitted
 //!   for one body only, in the database: [`palisade_db::webhooks::admit_mailgun_token`]).
 //!
@@ -13,6 +15,7 @@
 //! applied under RLS as the app role, recorded by their provider id in the same transaction
 //! ([`palisade_db::webhooks`]). Only the Stripe route reaches the billing role.
 
+pub mod aws_connect;
 pub mod config;
 pub mod email_events;
 pub mod signature;
@@ -33,6 +36,9 @@ use crate::ApiError;
 
 /// Largest Twilio request body accepted, in bytes (Twilio's own are a few KiB).
 const MAX_TWILIO_BODY: usize = 64 * 1024;
+
+/// Largest Amazon Connect event accepted, in bytes: an EventBridge event is at most 256 KiB.
+const MAX_CONNECT_BODY: usize = 256 * 1024;
 
 /// Largest email-provider request body accepted, in bytes: SendGrid batches events into posts
 /// of up to a few hundred KiB; Mailgun sends one event per request.
@@ -86,6 +92,8 @@ pub fn register(e: &mut Endpoints) {
     provider_route(e, twilio("/webhooks/twilio/voice/status", "Twilio: a voice call status callback", ACK), twilio_status::voice_status);
     provider_route(e, email("/webhooks/email/sendgrid", "SendGrid: a batch of event webhook events", "SendGrid's signed event array"), email_events::sendgrid);
     provider_route(e, email("/webhooks/email/mailgun", "Mailgun: one event", "Mailgun's signed event"), email_events::mailgun);
+    provider_route(e, ProviderRoute { path: "/webhooks/aws-connect/events", summary: "Amazon Connect: one contact event from an EventBridge API destination", content_type: JSON, body: "The EventBridge event, as AWS sends it", max_body: MAX_CONNECT_BODY, ack: ACK }, aws_connect::events)
+        .describe("Authenticated by the organization's credential in `X-Palisade-Connect-Key` (401 `invalid_credentials` otherwise, before the body is read); see docs/aws-connect.md.");
 }
 
 // --- shared by the provider handlers ------------------------------------------------------

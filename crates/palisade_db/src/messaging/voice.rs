@@ -72,18 +72,20 @@ crate::table! {
         /// Inbound or outbound.
         #[schema(value_type = Direction)]
         direction: String,
-        /// Caller (E.164).
-        from_number: String,
-        /// Callee (E.164).
-        to_number: String,
+        /// Caller (E.164); `null` only for an Amazon Connect contact (its events carry no
+        /// numbers).
+        from_number: Option<String>,
+        /// Callee (E.164); `null` only for an Amazon Connect contact.
+        to_number: Option<String>,
         /// The carrier's id of the call (Twilio CallSid), once known.
         call_sid: Option<String>,
         /// Status.
         #[schema(value_type = CallStatus)]
         status: String,
-        /// Talk time in seconds, once known.
+        /// Talk time in seconds, once known (an Amazon Connect contact: from `started_at` to
+        /// `ended_at`, queue time included).
         duration_seconds: Option<i32>,
-        /// When it was answered.
+        /// When it was answered (an Amazon Connect contact: when it was initiated).
         #[serde(with = "palisade_domain::timestamp::option")]
         started_at: Option<OffsetDateTime>,
         /// When it ended.
@@ -93,6 +95,14 @@ crate::table! {
         last_sequence_number: Option<i64>,
         /// Free-text notes.
         notes: Option<String>,
+        /// The Amazon Connect contact id, for a call that came from Connect's contact events.
+        connect_contact_id: Option<String>,
+        /// The registered Connect instance it came from (`null` once that instance is removed).
+        connect_instance_id: Option<Uuid>,
+        /// The Connect queue it waited in, if any.
+        queue_arn: Option<String>,
+        /// The Connect agent it was connected to, if any.
+        agent_arn: Option<String>,
         /// Creation time.
         #[serde(with = "palisade_domain::timestamp")]
         created_at: OffsetDateTime,

@@ -1,0 +1,165 @@
+//! Amazon Connect: an instance's ARN and region, as an organization registers them, and the
+//! label of an instance or of an event credential.
+
+use crate::ParseError;
+use crate::text::{Lines, text_type};
+
+text_type!(
+    /// The display label of a registered Connect instance or of an event credential.
+    ConnectLabel,
+    200,
+    Lines::One
+);
+
+/// An AWS region name (`us-east-1`, `eu-west-2`, `us-gov-west-1`): two letters, one or more
+/// words, a digit, joined by hyphens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsRegion(String);
+
+impl AwsRegion {
+    /// Parses a region name (exact: no trimming, lowercase only).
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        if is_region(s) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ParseError::new("must be an AWS region such as us-east-1"))
+        }
+    }
+
+    /// The region name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let [country, words @ .., digit] = parts.as_slice() else {
+        return false;
+    };
+    country.len() == 2
+        && country.bytes().all(|b| b.is_ascii_lowercase())
+        && !words.is_empty()
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && digit.len() == 1
+        && digit.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An Amazon Connect instance ARN:
+/// `arn:<partition>:connect:<region>:<12-digit account>:instance/<lowercase UUID>`, where the
+/// partition is `aws` or `aws-<words>` (`aws-us-gov`, `aws-cn`). Exactly what
+/// `sql/V0145__create_aws_connect_instances.sql`'s CHECK accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectInstanceArn {
+    arn: String,
+    region: AwsRegion,
+}
+
+impl ConnectInstanceArn {
+    /// Parses an instance ARN (exact: no trimming).
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        const BAD: ParseError = ParseError::new(
+            "must be an Amazon Connect instance ARN: arn:aws:connect:<region>:<account>:instance/<id>",
+        );
+        let parts: Vec<&str> = s.split(':').collect();
+        let ["arn", partition, "connect", region, account, resource] = parts.as_slice() else {
+            return Err(BAD);
+        };
+        let partition_ok = partition.strip_prefix("aws").is_some_and(|rest| {
+            rest.is_empty()
+                || rest
+                    .split('-')
+                    .skip(1)
+                    .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+                    && rest.starts_with('-')
+        });
+        let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+        let id_ok = resource.strip_prefix("instance/").is_some_and(|id| {
+            uuid::Uuid::try_parse(id).is_ok_and(|u| u.hyphenated().to_string() == id)
+        });
+        let region = AwsRegion::parse(region).map_err(|_| BAD)?;
+        if partition_ok && account_ok && id_ok {
+            Ok(Self {
+                arn: s.to_owned(),
+                region,
+            })
+        } else {
+            Err(BAD)
+        }
+    }
+
+    /// The ARN.
+    pub fn as_str(&self) -> &str {
+        &self.arn
+    }
+
+    /// The region the ARN names.
+    pub fn region(&self) -> &AwsRegion {
+        &self.region
+    }
+}
+
+crate::parse_with_inherent!(AwsRegion, ConnectInstanceArn);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str =
+        "arn:aws:connect:us-west-2:123456789012:instance/12345678-1234-1234-1234-123456789012";
+
+    #[test]
+    fn accepts_instance_arns_of_every_partition() {
+        let parsed = ConnectInstanceArn::parse(GOOD);
+        assert_eq!(
+            parsed.as_ref().map(|a| (a.as_str(), a.region().as_str())),
+            Ok((GOOD, "us-west-2"))
+        );
+        for ok in [
+            "arn:aws-us-gov:connect:us-gov-west-1:123456789012:instance/12345678-1234-1234-1234-123456789012",
+            "arn:aws-cn:connect:cn-north-1:123456789012:instance/12345678-1234-1234-1234-123456789012",
+        ] {
+            assert!(ConnectInstanceArn::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_anything_else() {
+        for bad in [
+            "",
+            " arn:aws:connect:us-west-2:123456789012:instance/12345678-1234-1234-1234-123456789012",
+            // AWS's own documentation samples spell `arn:aws::connect` (an empty field): not an ARN.
+            "arn:aws::connect:us-west-2:123456789012:instance/12345678-1234-1234-1234-123456789012",
+            "arn:aws:connect:us-west-2:12345678901:instance/12345678-1234-1234-1234-123456789012",
+            "arn:aws:connect:us-west-2:123456789012:instance/12345678-1234-1234-1234-12345678901Z",
+            "arn:aws:connect:us-west-2:123456789012:instance/12345678-1234-1234-1234-123456789012/queue/x",
+            "arn:aws:connect:US-WEST-2:123456789012:instance/12345678-1234-1234-1234-123456789012",
+            "arn:aws:s3:us-west-2:123456789012:instance/12345678-1234-1234-1234-123456789012",
+            "arn:awsx:connect:us-west-2:123456789012:instance/12345678-1234-1234-1234-123456789012",
+            "arn:aws-:connect:us-west-2:123456789012:instance/12345678-1234-1234-1234-123456789012",
+            "arn:aws:connect:us-west-2:123456789012:agent/12345678-1234-1234-1234-123456789012",
+        ] {
+            assert!(ConnectInstanceArn::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn regions() {
+        for ok in ["us-east-1", "eu-west-2", "ap-southeast-1", "us-gov-west-1"] {
+            assert!(AwsRegion::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "us",
+            "us-east",
+            "us-east-12",
+            "US-east-1",
+            "use-east-1",
+            "us--1",
+        ] {
+            assert!(AwsRegion::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
