@@ -25,6 +25,7 @@ CREATE OR REPLACE FUNCTION palisade_private.due_outbound_webhook_deliveries(p_no
         SELECT d.organization_id, d.id
           FROM palisade.outbound_webhook_deliveries AS d
          WHERE d.status = 'pending' AND (d.next_attempt_at <= p_now OR d.attempt_count = 0)
+           AND (d.leased_until IS NULL OR d.leased_until < pg_catalog.now())
          ORDER BY d.next_attempt_at, d.id
          LIMIT LEAST(GREATEST(p_limit, 0), 1000)
     $fn$;
@@ -34,8 +35,9 @@ GRANT EXECUTE ON FUNCTION palisade_private.due_outbound_webhook_deliveries(times
 /**
  * outbound_webhook_secret(delivery): the signing secret of the endpoint this delivery goes to,
  * only inside the worker's kind of transaction (the organization set, no user) of the delivery's
- * own organization, only while the delivery is pending and claimed (tried at least once), and
- * only for an enabled endpoint. NULL otherwise. A signed-in user's transaction gets NULL.
+ * own organization, only while the delivery is pending and leased (a worker claimed it for an
+ * attempt within the last minute), and only for an enabled endpoint. NULL otherwise. A
+ * signed-in user's transaction gets NULL.
  */
 CREATE OR REPLACE FUNCTION palisade_private.outbound_webhook_secret(p_delivery_id uuid)
     RETURNS text
@@ -49,7 +51,7 @@ CREATE OR REPLACE FUNCTION palisade_private.outbound_webhook_secret(p_delivery_i
          WHERE d.id = p_delivery_id
            AND d.organization_id = NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid
            AND NULLIF(pg_catalog.current_setting('app.current_user', true), '') IS NULL
-           AND d.status = 'pending' AND d.attempt_count > 0
+           AND d.status = 'pending' AND d.leased_until > pg_catalog.now()
            AND w.enabled
     $fn$;
 REVOKE ALL ON FUNCTION palisade_private.outbound_webhook_secret(uuid) FROM PUBLIC;
@@ -59,7 +61,7 @@ GRANT EXECUTE ON FUNCTION palisade_private.outbound_webhook_secret(uuid) TO pali
  * disable_failing_outbound_webhook(webhook): disables the endpoint after persistent failure,
  * from the worker's kind of transaction in the endpoint's own organization, and only when one of
  * its deliveries has failed for good (status 'failed': every retry, over more than 24 hours,
- * failed). Says whether it disabled it (false: not found, already disabled, or no such failure).
+ * failed) and no delivery to it has succeeded since that one was queued. Says whether it disabled it (false: not found, already disabled, or no such failure).
  */
 CREATE OR REPLACE FUNCTION palisade_private.disable_failing_outbound_webhook(p_webhook_id uuid)
     RETURNS boolean
@@ -79,7 +81,14 @@ CREATE OR REPLACE FUNCTION palisade_private.disable_failing_outbound_webhook(p_w
          WHERE w.organization_id = v_org AND w.id = p_webhook_id AND w.enabled
            AND EXISTS (SELECT FROM palisade.outbound_webhook_deliveries AS d
                         WHERE d.organization_id = v_org AND d.webhook_id = p_webhook_id
-                          AND d.status = 'failed');
+                          AND d.status = 'failed'
+                          -- ...and nothing sent to it has succeeded since that delivery was
+                          -- queued: one payload it refuses does not disable a working endpoint.
+                          AND NOT EXISTS (SELECT FROM palisade.outbound_webhook_deliveries AS s
+                                           WHERE s.organization_id = v_org
+                                             AND s.webhook_id = p_webhook_id
+                                             AND s.status = 'succeeded'
+                                             AND s.updated_at > d.created_at));
         RETURN FOUND;
     END
     $fn$;

@@ -37,8 +37,8 @@ REVOKE ALL ON palisade.outbound_webhook_events FROM palisade_app, palisade_billi
 GRANT SELECT, INSERT ON palisade.outbound_webhook_events TO palisade_app;
 REVOKE ALL ON palisade.outbound_webhook_deliveries FROM palisade_app, palisade_billing, palisade_resolver;
 GRANT SELECT, INSERT ON palisade.outbound_webhook_deliveries TO palisade_app;
-GRANT UPDATE (status, attempt_count, next_attempt_at, last_attempt_at, last_response_status,
-              last_latency_ms, last_error, updated_at)
+GRANT UPDATE (status, attempt_count, next_attempt_at, leased_until, last_attempt_at,
+              last_response_status, last_latency_ms, last_error, updated_at)
     ON palisade.outbound_webhook_deliveries TO palisade_app;
 
 GRANT EXECUTE ON FUNCTION palisade_private.emit_webhook_event(uuid, text, jsonb)
@@ -46,7 +46,8 @@ GRANT EXECUTE ON FUNCTION palisade_private.emit_webhook_event(uuid, text, jsonb)
 
 -- The resolver (027_outbound_webhook_delivery.sql) reads what finds due work and signs a send,
 -- and writes the Stripe path's invoice.paid.
-GRANT SELECT (organization_id, id, webhook_id, status, attempt_count, next_attempt_at)
+GRANT SELECT (organization_id, id, webhook_id, status, attempt_count, next_attempt_at,
+               leased_until, created_at, updated_at)
     ON palisade.outbound_webhook_deliveries TO palisade_resolver;
 GRANT INSERT ON palisade.outbound_webhook_deliveries TO palisade_resolver;
 GRANT SELECT (organization_id, id), INSERT ON palisade.outbound_webhook_events TO palisade_resolver;

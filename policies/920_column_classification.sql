@@ -295,6 +295,7 @@ VALUES
     ('palisade', 'outbound_webhook_deliveries', 'status', 'readable', NULL),
     ('palisade', 'outbound_webhook_deliveries', 'attempt_count', 'readable', NULL),
     ('palisade', 'outbound_webhook_deliveries', 'next_attempt_at', 'readable', NULL),
+    ('palisade', 'outbound_webhook_deliveries', 'leased_until', 'readable', NULL),
     ('palisade', 'outbound_webhook_deliveries', 'last_attempt_at', 'readable', NULL),
     ('palisade', 'outbound_webhook_deliveries', 'last_response_status', 'readable', NULL),
     ('palisade', 'outbound_webhook_deliveries', 'last_latency_ms', 'readable', NULL),

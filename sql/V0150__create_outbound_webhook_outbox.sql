@@ -6,7 +6,7 @@
 --
 -- outbound_webhook_events: one row per event, its id being the `webhook-id` header every
 -- attempt and redelivery of it carries (receivers dedupe on it). `data` is what the event is
--- about: the object's id and the few fields that say what happened (docs/webhooks.md); the
+-- about: the object's id and the few fields that say what happened (docs/outbound-webhooks.md); the
 -- envelope (`type`, `timestamp`) is added when it is sent.
 CREATE TABLE palisade.outbound_webhook_events (
     organization_id uuid NOT NULL REFERENCES palisade.organizations (id) ON DELETE CASCADE,
@@ -23,11 +23,12 @@ ALTER TABLE palisade.outbound_webhook_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.outbound_webhook_events FORCE ROW LEVEL SECURITY;
 
 -- outbound_webhook_deliveries: one row per (event, endpoint) to send, and its state. The worker
--- claims a due row (status 'pending', next_attempt_at reached, or never tried) with FOR UPDATE
--- SKIP LOCKED, pushes next_attempt_at past its lease in that claim (a worker that dies mid-send
--- leaves the row due again: at-least-once), sends, and records the outcome: 'succeeded', a
--- retry time, or after the last retry 'failed'. 'skipped': the endpoint was disabled before it
--- could be sent. A redelivery is a new row for the same event and endpoint.
+-- claims a due row (status 'pending', next_attempt_at reached or never tried, no live lease)
+-- with FOR UPDATE SKIP LOCKED and leases it (leased_until: a worker that dies mid-send leaves the
+-- row due again when the lease ends: at-least-once), sends, and records the outcome:
+-- 'succeeded', a retry time, or after the last retry 'failed'. 'skipped': the endpoint was
+-- disabled, or no longer subscribes to the event's type, when it came due. A redelivery is a
+-- new row for the same event and endpoint.
 CREATE TABLE palisade.outbound_webhook_deliveries (
     organization_id uuid NOT NULL REFERENCES palisade.organizations (id) ON DELETE CASCADE,
     id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -38,16 +39,19 @@ CREATE TABLE palisade.outbound_webhook_deliveries (
     status text NOT NULL DEFAULT 'pending'
         CHECK (status IN ('pending', 'succeeded', 'failed', 'skipped')),
     attempt_count integer NOT NULL DEFAULT 0 CHECK (attempt_count BETWEEN 0 AND 100),
-    -- When the next attempt is due; NULL once the delivery is settled.
+    -- When the next attempt is due (the server's clock); NULL once settled.
     next_attempt_at timestamptz,
+    -- Until when a worker holds it for the attempt it claimed (the database's clock, so that
+    -- instances whose clocks differ cannot take it from each other early); NULL when free.
+    leased_until timestamptz,
     last_attempt_at timestamptz,
     -- The receiver's HTTP status of the last attempt (NULL when it gave none).
     last_response_status integer CHECK (last_response_status BETWEEN 100 AND 599),
     last_latency_ms integer CHECK (last_latency_ms >= 0),
-    -- Why the last attempt failed, as a code (docs/webhooks.md); never the receiver's words.
+    -- Why the last attempt failed, as a code (docs/outbound-webhooks.md); never the receiver's words.
     last_error text CHECK (last_error IN (
         'http_status', 'timeout', 'dns', 'non_public_address', 'connect', 'tls', 'protocol',
-        'response_too_large', 'endpoint_disabled')),
+        'response_too_large', 'endpoint_disabled', 'unsubscribed')),
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (organization_id, id),
@@ -147,7 +151,8 @@ CREATE FUNCTION palisade_private.customer_webhook_events() RETURNS trigger
             PERFORM palisade_private.emit_webhook_event(NEW.organization_id, 'customer.created',
                 pg_catalog.jsonb_build_object('id', NEW.id));
         ELSIF TG_OP = 'UPDATE' THEN
-            IF OLD IS DISTINCT FROM NEW THEN
+            -- Every API write stamps updated_at: only a change of something else is news.
+            IF pg_catalog.to_jsonb(OLD) - 'updated_at' IS DISTINCT FROM pg_catalog.to_jsonb(NEW) - 'updated_at' THEN
                 PERFORM palisade_private.emit_webhook_event(NEW.organization_id, 'customer.updated',
                     pg_catalog.jsonb_build_object('id', NEW.id));
             END IF;
@@ -207,7 +212,10 @@ CREATE FUNCTION palisade_private.call_webhook_events() RETURNS trigger
            AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM 'completed') THEN
             PERFORM palisade_private.emit_webhook_event(NEW.organization_id, 'call.completed',
                 pg_catalog.jsonb_build_object('id', NEW.id, 'direction', NEW.direction,
-                                              'duration_seconds', NEW.duration_seconds));
+                    -- An Amazon Connect contact's duration is written by a later statement of the
+                    -- same transaction (crates/palisade_db/src/aws_connect.rs): the same figure.
+                    'duration_seconds', coalesce(NEW.duration_seconds,
+                        LEAST(round(extract(epoch FROM NEW.ended_at - NEW.started_at)), 2147483647)::integer)));
         END IF;
         RETURN NULL;
     END
@@ -229,7 +237,9 @@ CREATE FUNCTION palisade_private.chat_message_webhook_events() RETURNS trigger
     END
     $fn$;
 REVOKE ALL ON FUNCTION palisade_private.chat_message_webhook_events() FROM PUBLIC;
-CREATE TRIGGER chat_messages_webhook_events
+-- Named to fire before chat_messages_chatbot (triggers fire in name order): a customer's
+-- message is announced before the bot's reply to it.
+CREATE TRIGGER chat_messages_as_webhook_events
     AFTER INSERT ON palisade.chat_messages
     FOR EACH ROW EXECUTE FUNCTION palisade_private.chat_message_webhook_events();
 

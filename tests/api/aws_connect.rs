@@ -888,3 +888,54 @@ async fn credentials_in_sql_hashes_unreadable_revocation_final_and_resolved_by_t
 fn db_revoke() -> &'static str {
     "UPDATE palisade.aws_connect_credentials SET revoked_at = now() WHERE id = $1"
 }
+
+/// A Connect contact that ends announces `call.completed` with its duration (written by a later
+/// statement of the same transaction than the status), once, however often AWS repeats it.
+#[actix_web::test]
+async fn a_disconnected_contact_is_announced_as_call_completed_with_its_duration() {
+    use palisade_test_support::receiver::{Receiver, Reply, TestCa, test_worker};
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let arn = new_arn();
+    let key = connect(&app, &owner, &arn).await;
+    let ca = TestCa::new();
+    let r = Receiver::start(&ca, Reply::Status(200)).await;
+    app.create(
+        &owner,
+        "/v1/webhooks",
+        json!({"url": r.url(), "event_types": ["call.completed"]}),
+    )
+    .await;
+    let contact = Uuid::new_v4().to_string();
+    for (n, event_type) in [
+        "INITIATED",
+        "CONNECTED_TO_AGENT",
+        "DISCONNECTED",
+        "DISCONNECTED",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        deliver(
+            &app,
+            &key,
+            &sample(event_type, &format!("ev-{n}"), &contact, &arn),
+        )
+        .await;
+    }
+    let worker = test_worker(
+        app.pool.clone(),
+        std::sync::Arc::new(app.clock.clone()),
+        &ca,
+        &[&r],
+        &[],
+        true,
+    );
+    assert_eq!(worker.run_once().await.expect("cycle").succeeded, 1);
+    let call = the_call(&app, &owner).await;
+    let got = r.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].json()["data"],
+        json!({"id": call["id"], "direction": "inbound", "duration_seconds": 44})
+    );
+}

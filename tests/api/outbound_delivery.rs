@@ -474,9 +474,19 @@ async fn signing_secrets_stay_unreadable_except_for_one_claimed_delivery() {
     };
     // Not yet claimed: nobody gets it.
     assert_eq!(secret_as(a.org_id.clone(), String::new()).await, None);
-    worker(&app, &ca, &[&r]).run_once().await.expect("cycle");
-    // Claimed and pending (retrying): a signed-in user's transaction still gets nothing, nor
-    // another organization's; the worker's kind of transaction of its own organization does.
+    // Claimed (leased for an attempt, as the worker does before it sends): a signed-in user's
+    // transaction still gets nothing, nor another organization's; the worker's kind of
+    // transaction of its own organization does.
+    let due = palisade_db::outbound_delivery::Due {
+        org: palisade_domain::OrgId::from_uuid(a.org_id.parse().expect("an org id")),
+        delivery_id: delivery,
+    };
+    let now = palisade_domain::Clock::now(&app.clock);
+    let claim = palisade_db::outbound_delivery::claim(&app.pool, due, now, 60.0)
+        .await
+        .expect("claim")
+        .expect("the delivery is due");
+    assert!(claim.secret.expose().starts_with("whsec_"));
     assert_eq!(secret_as(a.org_id.clone(), a.user_id.clone()).await, None);
     assert_eq!(
         secret_as(uuid::Uuid::now_v7().to_string(), String::new()).await,
@@ -487,6 +497,26 @@ async fn signing_secrets_stay_unreadable_except_for_one_claimed_delivery() {
             .await
             .is_some_and(|s| s.starts_with("whsec_"))
     );
+    // Leased, it is not due for another worker.
+    assert_eq!(
+        worker(&app, &ca, &[&r])
+            .run_once()
+            .await
+            .expect("cycle")
+            .attempts(),
+        0
+    );
+    // Once the attempt is recorded (a retry is due later), the lease is over: nobody gets it.
+    let attempt = palisade_db::outbound_delivery::Attempt {
+        response_status: Some(500),
+        latency_ms: 1,
+        error: Some(palisade_db::outbound_delivery::DeliveryError::HttpStatus),
+    };
+    let next = palisade_db::outbound_delivery::Next::RetryAt(now + time::Duration::seconds(5));
+    palisade_db::outbound_delivery::record(&app.pool, &claim, attempt, next)
+        .await
+        .expect("record");
+    assert_eq!(secret_as(a.org_id.clone(), String::new()).await, None);
     // The column itself stays unreadable to the app role.
     palisade_test_support::sql::begin_as(&c, &a.org_id, "owner").await;
     let e = c
@@ -693,4 +723,63 @@ async fn each_event_type_is_emitted_by_the_change_that_causes_it() {
     );
     assert_eq!(got[4].1["channel"], "sms");
     assert_eq!(got[4].1["status"], "received");
+}
+
+#[actix_web::test]
+async fn only_real_changes_and_current_subscriptions_are_sent_and_a_redelivery_is_queued_once() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let ca = TestCa::new();
+    let r = Receiver::start(&ca, Reply::Status(200)).await;
+    let w = register(
+        &app,
+        &a,
+        &r.url(),
+        &["customer.created", "customer.updated"],
+    )
+    .await;
+    let customer = new_customer(&app, &a, "ada@example.com").await;
+    let path = format!(
+        "/v1/customers/{}",
+        customer["id"].as_str().unwrap_or_default()
+    );
+    // A PATCH that changes nothing (it still stamps updated_at) is no customer.updated.
+    assert_eq!(app.patch(&a, &path, &json!({})).await.status, 200);
+    assert_eq!(
+        app.patch(&a, &path, &json!({"name": "Ada"})).await.status,
+        200
+    );
+    assert_eq!(deliveries(&app, &a, &w).await.len(), 1);
+    assert_eq!(
+        app.patch(&a, &path, &json!({"name": "Ada L."}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(deliveries(&app, &a, &w).await.len(), 2);
+
+    // Unsubscribed before they came due: skipped, not sent.
+    let webhook = format!("/v1/webhooks/{}", w["id"].as_str().unwrap_or_default());
+    let patched = app
+        .patch(&a, &webhook, &json!({"event_types": ["customer.deleted"]}))
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    let cycle = worker(&app, &ca, &[&r]).run_once().await.expect("cycle");
+    assert_eq!((cycle.attempts(), cycle.skipped), (0, 2));
+    assert!(r.received().is_empty());
+    let d = deliveries(&app, &a, &w).await;
+    assert!(
+        d.iter()
+            .all(|d| d["status"] == "skipped" && d["last_error"] == "unsubscribed")
+    );
+
+    // Asking twice for a redelivery queues one.
+    let redeliver = format!(
+        "{webhook}/deliveries/{}/redeliver",
+        d[0]["id"].as_str().unwrap_or_default()
+    );
+    let first = app.post(&a, &redeliver, &json!({})).await;
+    let second = app.post(&a, &redeliver, &json!({})).await;
+    assert_eq!((first.status, second.status), (202, 202));
+    assert_eq!(first.json["id"], second.json["id"]);
+    assert_eq!(deliveries(&app, &a, &w).await.len(), 3);
 }

@@ -8,7 +8,7 @@
 //!    resolver of `policies/027_outbound_webhook_delivery.sql` (ids only);
 //! 2. [`claim`]: in a transaction for that organization with no user, locks the delivery with
 //!    `FOR UPDATE SKIP LOCKED` (another worker holding it: skipped), counts the attempt and
-//!    pushes the next attempt past a lease (a worker that dies mid-send leaves it due again),
+//!    leases it on the database's clock (a worker that dies mid-send leaves it due again),
 //!    reads the endpoint's secret through `palisade_private.outbound_webhook_secret`, commits;
 //! 3. the send (no transaction open);
 //! 4. [`record`]: stores the outcome, only if the delivery is still at this attempt.
@@ -34,7 +34,8 @@ crate::table! {
         #[schema(value_type = palisade_domain::WebhookEvent)]
         event_type: String,
         /// `pending` (an attempt is due at `next_attempt_at`), `succeeded`, `failed` (every
-        /// retry failed) or `skipped` (the endpoint was disabled before it was sent).
+        /// retry failed) or `skipped` (when it came due, the endpoint was disabled or no longer
+        /// subscribed to its type).
         #[schema(value_type = DeliveryStatus, inline)]
         status: String,
         /// Attempts made.
@@ -49,7 +50,7 @@ crate::table! {
         last_response_status: Option<i32>,
         /// How long the last attempt took, in milliseconds.
         last_latency_ms: Option<i32>,
-        /// Why the last attempt failed (docs/webhooks.md); null when it succeeded.
+        /// Why the last attempt failed (docs/outbound-webhooks.md); null when it succeeded.
         #[schema(value_type = Option<DeliveryError>, inline)]
         last_error: Option<String>,
         /// When it was queued.
@@ -70,7 +71,7 @@ palisade_domain::str_enum! {
         Succeeded = "succeeded",
         /// Every retry failed.
         Failed = "failed",
-        /// The endpoint was disabled before it was sent.
+        /// When it came due, the endpoint was disabled or no longer subscribed to its type.
         Skipped = "skipped",
     }
 }
@@ -96,6 +97,8 @@ palisade_domain::str_enum! {
         ResponseTooLarge = "response_too_large",
         /// The endpoint was disabled.
         EndpointDisabled = "endpoint_disabled",
+        /// The endpoint no longer subscribes to the event's type.
+        Unsubscribed = "unsubscribed",
     }
 }
 
@@ -165,20 +168,20 @@ pub struct Claim {
     pub secret: Secret,
 }
 
-/// Claims `due` at `now` for one attempt, leasing it until `lease_until`: `None` when another
-/// worker holds it, it is no longer due, or its endpoint is disabled (then it is settled as
-/// `skipped`).
+/// Claims `due` at `now` for one attempt, leasing it for `lease_secs` seconds of the database's
+/// clock: `None` when another worker holds it, it is no longer due, or its endpoint is disabled
+/// or no longer subscribes to its event's type (then it is settled as `skipped`).
 pub async fn claim(
     pool: &AppPool,
     due: Due,
     now: OffsetDateTime,
-    lease_until: OffsetDateTime,
+    lease_secs: f64,
 ) -> Result<Option<Claim>, DbError> {
     let mut tx = TenantTx::begin_for_provider(pool, due.org).await?;
     let Some(row) = tx
         .query_opt(
             "SELECT d.webhook_id, d.event_id, d.event_type, d.attempt_count, w.url, w.enabled, \
-                    e.data, e.occurred_at \
+                    d.event_type = ANY (w.event_types) AS subscribed, e.data, e.occurred_at \
              FROM palisade.outbound_webhook_deliveries AS d \
              JOIN palisade.outbound_webhooks AS w \
                ON w.organization_id = d.organization_id AND w.id = d.webhook_id \
@@ -186,6 +189,7 @@ pub async fn claim(
                ON e.organization_id = d.organization_id AND e.id = d.event_id \
              WHERE d.id = $1 AND d.status = 'pending' \
                AND (d.next_attempt_at <= $2 OR d.attempt_count = 0) \
+               AND (d.leased_until IS NULL OR d.leased_until < now()) \
              FOR UPDATE OF d SKIP LOCKED",
             &[&due.delivery_id, &now],
         )
@@ -193,14 +197,20 @@ pub async fn claim(
     else {
         return Ok(None);
     };
-    let enabled: bool = row.try_get("enabled")?;
-    if !enabled {
+    let skipped = if !row.try_get::<_, bool>("enabled")? {
+        Some(DeliveryError::EndpointDisabled)
+    } else if !row.try_get::<_, bool>("subscribed")? {
+        Some(DeliveryError::Unsubscribed)
+    } else {
+        None
+    };
+    if let Some(reason) = skipped {
         tx.execute(
             "UPDATE palisade.outbound_webhook_deliveries \
-             SET status = 'skipped', next_attempt_at = NULL, last_error = 'endpoint_disabled', \
-                 updated_at = now() \
+             SET status = 'skipped', next_attempt_at = NULL, leased_until = NULL, \
+                 last_error = $2, updated_at = now() \
              WHERE id = $1",
-            &[&due.delivery_id],
+            &[&due.delivery_id, &reason.as_str()],
         )
         .await?;
         tx.commit().await?;
@@ -209,9 +219,10 @@ pub async fn claim(
     let attempt = row.try_get::<_, i32>("attempt_count")? + 1;
     tx.execute(
         "UPDATE palisade.outbound_webhook_deliveries \
-         SET attempt_count = $2, next_attempt_at = $3, last_attempt_at = $4, updated_at = now() \
+         SET attempt_count = $2, leased_until = now() + make_interval(secs => $3), \
+             last_attempt_at = $4, updated_at = now() \
          WHERE id = $1",
-        &[&due.delivery_id, &attempt, &lease_until, &now],
+        &[&due.delivery_id, &attempt, &lease_secs, &now],
     )
     .await?;
     let secret: Option<String> = tx
@@ -278,7 +289,7 @@ pub async fn record(
     let updated = tx
         .execute(
             "UPDATE palisade.outbound_webhook_deliveries \
-             SET status = $3, next_attempt_at = $4, last_response_status = $5, \
+             SET status = $3, next_attempt_at = $4, leased_until = NULL, last_response_status = $5, \
                  last_latency_ms = $6, last_error = $7, updated_at = now() \
              WHERE id = $1 AND status = 'pending' AND attempt_count = $2",
             &[
@@ -307,12 +318,30 @@ pub async fn record(
 }
 
 /// Queues the delivery `id` of endpoint `webhook` again, as a new delivery of the same event
-/// (same `webhook-id`): `None` when there is no such delivery of that endpoint here.
+/// (same `webhook-id`): `None` when there is no such delivery of that endpoint here. While a
+/// redelivery of that event to that endpoint is queued and not yet tried, that one is answered
+/// instead of queueing another (asking twice sends once).
 pub async fn redeliver(
     tx: &mut TenantTx,
     webhook: WebhookId,
     id: Uuid,
 ) -> Result<Option<OutboundDelivery>, DbError> {
+    let queued = tx
+        .query_opt(
+            &format!(
+                "SELECT {} FROM palisade.outbound_webhook_deliveries \
+                 WHERE webhook_id = $2 AND status = 'pending' AND attempt_count = 0 \
+                   AND event_id = (SELECT event_id FROM palisade.outbound_webhook_deliveries \
+                                    WHERE id = $1 AND webhook_id = $2) \
+                 LIMIT 1",
+                <OutboundDelivery as crate::crud::Table>::COLUMNS
+            ),
+            &[&id, &webhook.as_uuid()],
+        )
+        .await?;
+    if let Some(row) = queued {
+        return <OutboundDelivery as crate::crud::Table>::from_row(&row).map(Some);
+    }
     crate::crud::returning_opt(
         tx,
         "INSERT INTO palisade.outbound_webhook_deliveries \

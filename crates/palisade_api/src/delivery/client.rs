@@ -223,11 +223,33 @@ async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, DeliveryError> {
     Err(DeliveryError::Connect)
 }
 
-/// Reads the answer's status line and headers (at most [`MAX_RESPONSE_HEAD`] bytes).
+/// Reads the answer's status line and headers (at most [`MAX_RESPONSE_HEAD`] bytes), past any
+/// interim (1xx) answers.
 async fn read_status<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Result<Answer, DeliveryError> {
     let mut buf = vec![0u8; MAX_RESPONSE_HEAD];
     let mut len = 0;
     loop {
+        if len > 0 {
+            let mut headers = [httparse::EMPTY_HEADER; 64];
+            let mut response = httparse::Response::new(&mut headers);
+            match response.parse(&buf[..len]) {
+                Ok(httparse::Status::Complete(head)) => match response.code {
+                    // An interim answer (100 Continue, 103 Early Hints): the final one follows.
+                    Some(c) if (100..200).contains(&c) => {
+                        buf.copy_within(head..len, 0);
+                        len -= head;
+                        continue;
+                    }
+                    Some(c) if (200..=599).contains(&c) => return Ok(Answer { status: c }),
+                    _ => return Err(DeliveryError::Protocol),
+                },
+                Ok(httparse::Status::Partial) => {}
+                Err(httparse::Error::TooManyHeaders) => {
+                    return Err(DeliveryError::ResponseTooLarge);
+                }
+                Err(_) => return Err(DeliveryError::Protocol),
+            }
+        }
         if len == buf.len() {
             return Err(DeliveryError::ResponseTooLarge);
         }
@@ -239,20 +261,6 @@ async fn read_status<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Result<Answe
             return Err(DeliveryError::Protocol);
         }
         len += n;
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut response = httparse::Response::new(&mut headers);
-        match response.parse(&buf[..len]) {
-            Ok(httparse::Status::Complete(_)) => {
-                return response
-                    .code
-                    .filter(|c| (100..=599).contains(c))
-                    .map(|status| Answer { status })
-                    .ok_or(DeliveryError::Protocol);
-            }
-            Ok(httparse::Status::Partial) => {}
-            Err(httparse::Error::TooManyHeaders) => return Err(DeliveryError::ResponseTooLarge),
-            Err(_) => return Err(DeliveryError::Protocol),
-        }
     }
 }
 
@@ -263,6 +271,11 @@ mod tests {
     #[tokio::test]
     async fn reads_only_the_head_and_refuses_garbage_or_an_endless_head() {
         let ok = b"HTTP/1.1 204 No Content\r\nX: y\r\n\r\nignored body".to_vec();
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\n\r\n".to_vec();
+        assert_eq!(
+            read_status(&mut interim.as_slice()).await.ok(),
+            Some(Answer { status: 202 })
+        );
         assert_eq!(
             read_status(&mut ok.as_slice()).await.ok(),
             Some(Answer { status: 204 })

@@ -36,8 +36,8 @@ pub const RETRY_DELAYS: [time::Duration; 7] = [
     time::Duration::hours(10),
 ];
 
-/// How long a claim holds a delivery: longer than an attempt can take.
-pub const LEASE: time::Duration = time::Duration::seconds(60);
+/// How long a claim holds a delivery (on the database's clock): longer than an attempt can take.
+pub const LEASE: Duration = Duration::from_secs(60);
 
 /// Deliveries claimed per cycle, and sent at once.
 const BATCH: i32 = 100;
@@ -123,11 +123,16 @@ impl DeliveryWorker {
 
     /// Runs cycles until `stop` resolves: at once again after a full batch, else after
     /// [`POLL_INTERVAL`]. A database error is logged (its kind, never its text's data) and the
-    /// next cycle tries again.
+    /// next cycle tries again. `stop` interrupts a cycle too: what it had claimed and not
+    /// recorded is due again when its lease ends (at-least-once).
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         loop {
-            let busy = match self.run_once().await {
+            let cycle = tokio::select! {
+                () = &mut stop => return,
+                c = self.run_once() => c,
+            };
+            let busy = match cycle {
                 Ok(c) => {
                     if c.attempts() > 0 {
                         tracing::info!(
@@ -156,7 +161,7 @@ impl DeliveryWorker {
 
     async fn deliver(&self, due: Due) -> Result<Option<Outcome>, DbError> {
         let now = self.clock.now();
-        let Some(claim) = db::claim(&self.pool, due, now, now + LEASE).await? else {
+        let Some(claim) = db::claim(&self.pool, due, now, LEASE.as_secs_f64()).await? else {
             return Ok(None);
         };
         let attempt = self.send(&claim, now).await;
