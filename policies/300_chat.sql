@@ -50,7 +50,9 @@ CREATE POLICY chat_conversations_delete ON palisade.chat_conversations FOR DELET
  *
  * Only the chatbot writes `sender = 'bot'` (issue 11): palisade_app may insert (or turn a row
  * into) a bot message only while a trigger runs (pg_trigger_depth() > 0). palisade_app owns
- * nothing and cannot create triggers; the one trigger that writes chat_messages is
+ * nothing and cannot create triggers: not in Palisade's schemas, and not on a temporary table
+ * either (002_no_temporary_objects.sql revokes TEMPORARY, and the server refuses to start when
+ * its app role has it); the one trigger that writes chat_messages is
  * chat_messages_chatbot (sql/V0142__create_chatbot.sql), which writes only the organization's
  * own settings texts and knowledge-base articles. A client's `sender: bot` is refused by the API
  * first (422), and by these policies if any path forgot. Bot messages written before this rule

@@ -50,7 +50,8 @@ REVOKE ALL ON FUNCTION palisade_private.chatbot_query(text) FROM PUBLIC;
  * article_id, article_title and score are the best-ranked article's whatever the outcome (NULL
  * when none matches). score is ts_rank_cd(search, query, 32) (normalisation 32: rank/(rank+1),
  * in 0..1) rounded to 4 decimals; ties go to the smallest id (the oldest article). Invoker's
- * rights: row-level security keeps it to the acting organization's articles.
+ * rights: row-level security keeps it to the acting organization's articles, and so does its
+ * own condition on the context's organization.
  */
 CREATE FUNCTION palisade_private.chatbot_reply(
     p_question text, p_threshold double precision, p_fallback text, p_handoff text)
@@ -64,7 +65,12 @@ CREATE FUNCTION palisade_private.chatbot_reply(
             SELECT a.id, a.title, a.body,
                    round(ts_rank_cd(a.search, q.query, 32)::numeric, 4)::double precision AS score
               FROM palisade.kb_articles AS a, q
-             WHERE a.published AND a.search @@ q.query
+             -- RLS keeps this to the acting organization; the explicit condition says so
+             -- again (a role that bypassed RLS would still get only the context's articles,
+             -- none without a context) and lets the organization's index lead.
+             WHERE a.organization_id
+                   = NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid
+               AND a.published AND a.search @@ q.query
              ORDER BY 4 DESC, a.id
              LIMIT 1)
         SELECT CASE WHEN q.query IS NULL THEN 'fallback'

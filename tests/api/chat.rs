@@ -331,3 +331,25 @@ async fn only_the_server_writes_bot_messages() {
     assert_eq!(bots["data"][0]["body"], "Rate us");
     assert_eq!(bots["data"][0]["article_id"], json!(null));
 }
+
+/// The bot-only rule trusts "a trigger is running": the app role must not be able to run a
+/// trigger of its own. It owns nothing, and it may not create temporary objects either
+/// (policies/002_no_temporary_objects.sql): no temporary table to hang a trigger on, no
+/// function in pg_temp.
+#[actix_web::test]
+async fn the_app_role_cannot_create_a_trigger_of_its_own() {
+    let app = palisade_test_support::spawn_app().await;
+    let c = app.db.app_client().await;
+    for sql in [
+        "CREATE TEMPORARY TABLE forged (i int)",
+        "CREATE FUNCTION pg_temp.forge() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+        "CREATE TABLE public.forged (i int)",
+    ] {
+        let e = c.batch_execute(sql).await.expect_err(sql);
+        assert_eq!(
+            palisade_test_support::sql::sqlstate(&e, sql),
+            &tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE,
+            "{sql}"
+        );
+    }
+}

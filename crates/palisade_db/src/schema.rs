@@ -529,7 +529,8 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
                     (SELECT string_agg(o.rolname, ', ' ORDER BY o.rolname) FROM pg_catalog.pg_roles o
                       WHERE o.oid <> r.oid AND pg_catalog.pg_has_role(r.oid, o.oid, 'MEMBER')
                         AND (o.rolsuper OR o.rolbypassrls
-                             OR EXISTS (SELECT 1 FROM owners w WHERE w.owner = o.oid))) AS risky_memberships
+                             OR EXISTS (SELECT 1 FROM owners w WHERE w.owner = o.oid))) AS risky_memberships,
+                    pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'TEMPORARY') AS temporary
                FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
             &[],
         )
@@ -540,7 +541,16 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     let bypass: bool = row.try_get(2).map_err(DbError::from)?;
     let owned: i64 = row.try_get(3).map_err(DbError::from)?;
     let memberships: Option<String> = row.try_get(4).map_err(DbError::from)?;
+    let temporary: bool = row.try_get(5).map_err(DbError::from)?;
     let mut reasons = Vec::new();
+    if temporary {
+        reasons.push(
+            "may create temporary objects in this database (a temporary trigger could write as \
+             one of Palisade's own; policies/002_no_temporary_objects.sql revokes it, \
+             `palisade install-definers` applies it)"
+                .to_owned(),
+        );
+    }
     if superuser {
         reasons.push("is a superuser".to_owned());
     }

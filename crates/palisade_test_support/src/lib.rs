@@ -275,6 +275,13 @@ impl TestDb {
                 Err(e) => panic!("create test database: {e}"),
             }
         }
+        // Privileges on a database are not copied from its template
+        // (policies/002_no_temporary_objects.sql).
+        su.batch_execute(&format!(
+            "REVOKE TEMPORARY ON DATABASE \"{name}\" FROM PUBLIC"
+        ))
+        .await
+        .expect("revoke temporary");
         Self { name }
     }
 

@@ -6,7 +6,9 @@
 //!    authorization) must be a working credential of some organization, found through
 //!    `palisade_private.aws_connect_credential_lookup` (a resolver: it returns the organization
 //!    and nothing else). Missing, malformed, unknown and revoked all answer the same 401
-//!    `invalid_credentials`, before the body is read: nothing about instance ARNs is revealed.
+//!    `invalid_credentials`, before the body is parsed: nothing about instance ARNs is revealed.
+//!    (The body has been received by then, up to the provider routes' size limit: a larger one
+//!    answers 413 whatever the credential, which reveals nothing either.)
 //! 2. The body: an EventBridge event (`id`, `source`, `detail-type`, `detail`). Not JSON, or a
 //!    contact event without its contact id, channel, instance ARN or event type, or with a
 //!    timestamp that is not RFC 3339: 400 `invalid_payload`, nothing written. Another `source`
@@ -84,6 +86,9 @@ struct Detail {
     connected_to_system_timestamp: Option<String>,
     disconnect_timestamp: Option<String>,
     queue_info: Option<QueueInfo>,
+    // AWS's own "disconnected" sample spells it `AgentInfo` / `AgentArn` (the data model says
+    // `agentInfo` / `agentArn`): both are read.
+    #[serde(alias = "AgentInfo")]
     agent_info: Option<AgentInfo>,
 }
 
@@ -96,6 +101,7 @@ struct QueueInfo {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AgentInfo {
+    #[serde(alias = "AgentArn")]
     agent_arn: Option<String>,
 }
 
