@@ -5,10 +5,12 @@
  * 410_outbound_webhooks.sql (`*_resolver`) and 415_outbound_webhook_deliveries.sql.
  *
  * The worker never reads across organizations itself: it asks due_outbound_webhook_deliveries
- * for (organization, delivery) ids, opens a tenant transaction for each organization with no user
- * (TenantTx::begin_for_provider), claims the row under RLS with FOR UPDATE SKIP LOCKED, and asks
+ * for (organization, delivery) ids, opens the worker's tenant transaction for each organization
+ * (TenantTx::begin_for_delivery_worker: the organization, no user, app.current_role
+ * 'delivery_worker'), claims the row under RLS with FOR UPDATE SKIP LOCKED, and asks
  * outbound_webhook_secret for that one endpoint's secret. The app role has no SELECT on
- * signing_secret (410_outbound_webhooks.sql).
+ * signing_secret (410_outbound_webhooks.sql). The "worker's kind of transaction" below is that
+ * context; a provider webhook's (no user, no role) and a user's are not it.
  */
 SET LOCAL ROLE palisade_resolver;
 
@@ -34,7 +36,7 @@ GRANT EXECUTE ON FUNCTION palisade_private.due_outbound_webhook_deliveries(times
 
 /**
  * outbound_webhook_secret(delivery): the signing secret of the endpoint this delivery goes to,
- * only inside the worker's kind of transaction (the organization set, no user) of the delivery's
+ * only inside the worker's kind of transaction of the delivery's
  * own organization, only while the delivery is pending and leased (a worker claimed it for an
  * attempt within the last minute), and only for an enabled endpoint. NULL otherwise. A
  * signed-in user's transaction gets NULL.
@@ -51,6 +53,7 @@ CREATE OR REPLACE FUNCTION palisade_private.outbound_webhook_secret(p_delivery_i
          WHERE d.id = p_delivery_id
            AND d.organization_id = NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid
            AND NULLIF(pg_catalog.current_setting('app.current_user', true), '') IS NULL
+           AND pg_catalog.current_setting('app.current_role', true) = 'delivery_worker'
            AND d.status = 'pending' AND d.leased_until > pg_catalog.now()
            AND w.enabled
     $fn$;
@@ -71,8 +74,9 @@ CREATE OR REPLACE FUNCTION palisade_private.disable_failing_outbound_webhook(p_w
     DECLARE
         v_org uuid := NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid;
         v_user text := NULLIF(pg_catalog.current_setting('app.current_user', true), '');
+        v_role text := pg_catalog.current_setting('app.current_role', true);
     BEGIN
-        IF v_org IS NULL OR v_user IS NOT NULL THEN
+        IF v_org IS NULL OR v_user IS NOT NULL OR v_role IS DISTINCT FROM 'delivery_worker' THEN
             RETURN false;
         END IF;
         UPDATE palisade.outbound_webhooks AS w

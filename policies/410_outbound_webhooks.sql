@@ -9,8 +9,8 @@
  *   UPDATE  owners and admins, their own organization's webhooks (including rotating the
  *           secret, which writes a new one without reading the old); cannot move them.
  *   DELETE  owners and admins, their own organization's webhooks.
- * The delivery worker (a transaction with an organization and no user) changes nothing here
- * itself: it disables a persistently failing endpoint through
+ * The delivery worker (its transaction: the organization, no user, role delivery_worker) changes
+ * nothing here itself: it disables a persistently failing endpoint through
  * palisade_private.disable_failing_outbound_webhook (027_outbound_webhook_delivery.sql), which
  * sets enabled = false and disabled_reason/disabled_at; enabling it again clears the reason
  * (trigger outbound_webhooks_reenabled, sql/V0150).

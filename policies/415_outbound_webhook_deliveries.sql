@@ -8,9 +8,9 @@
  * organization subscribed to the type (nothing when there is none). The delivery worker finds
  * due deliveries across organizations only through the resolver
  * palisade_private.due_outbound_webhook_deliveries (027_outbound_webhook_delivery.sql: it returns
- * organization and delivery ids, nothing else), then opens a tenant transaction for that
- * organization with no user (TenantTx::begin_for_provider) and does every read and write under
- * these policies; it reads the one endpoint's signing secret through
+ * organization and delivery ids, nothing else), then opens its own tenant transaction for that
+ * organization (TenantTx::begin_for_delivery_worker: no user, app.current_role
+ * 'delivery_worker') and does every read and write under these policies; it reads the one endpoint's signing secret through
  * palisade_private.outbound_webhook_secret, never through a column grant.
  *
  * Who may do what (as palisade_app):
@@ -19,9 +19,10 @@
  *   deliveries  SELECT          every role of the organization (GET /v1/webhooks/{id}/deliveries);
  *               INSERT          own organization, pending and untried only (emitted, or a
  *                               redelivery: the API lets owners and admins ask for one);
- *               UPDATE          only a transaction with an organization and NO user, i.e. the
- *                               worker's: a signed-in user's transaction cannot mark a delivery
- *                               sent or push its retries; it cannot move it to another endpoint;
+ *               UPDATE          only the worker's transaction (an organization, NO user, the
+ *                               role 'delivery_worker'): neither a signed-in user's nor a
+ *                               provider webhook's transaction can mark a delivery sent or push
+ *                               its retries; nobody can move it to another endpoint;
  *               DELETE          never (deleting the endpoint or organization cascades).
  * palisade_billing (BYPASSRLS, the Stripe path) has no privilege here: the invoice.paid its
  * transaction causes is written by palisade_private.emit_invoice_paid (027_*.sql), through the
@@ -95,12 +96,13 @@ CREATE POLICY outbound_webhook_deliveries_insert ON palisade.outbound_webhook_de
     WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
                 AND status = 'pending' AND attempt_count = 0);
 
-/** Only the worker's transaction (an organization, no user) records attempts. */
+/** Only the worker's transaction (an organization, no user, role 'delivery_worker') records attempts. */
 DROP POLICY IF EXISTS outbound_webhook_deliveries_update ON palisade.outbound_webhook_deliveries;
 CREATE POLICY outbound_webhook_deliveries_update ON palisade.outbound_webhook_deliveries
     FOR UPDATE TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id())
-           AND (SELECT palisade_private.current_user_id()) IS NULL)
+           AND (SELECT palisade_private.current_user_id()) IS NULL
+           AND (SELECT palisade_private.current_app_role()) = 'delivery_worker')
     WITH CHECK (organization_id = (SELECT palisade_private.current_org_id()));
 
 /** Deliveries are never deleted one by one. */

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use palisade_api::delivery::{DeliveryWorker, RETRY_DELAYS, sign};
+use palisade_db::tenant_tx::DELIVERY_WORKER_ROLE as WORKER;
 use palisade_test_support::receiver::{Receiver, Reply, TestCa, closed_port, test_worker};
 use palisade_test_support::{Account, TestApp, spawn_app_with_owner, spawn_app_with_team};
 use serde_json::{Value, json};
@@ -450,13 +451,15 @@ async fn signing_secrets_stay_unreadable_except_for_one_claimed_delivery() {
         palisade_test_support::sql::rollback(&c).await;
         row.get(0)
     };
-    let secret_as = |org: String, user: String| {
+    // The context a transaction sets: organization, user, role ("" for none).
+    let secret_as = |org: String, user: String, role: &'static str| {
         let c = &c;
         async move {
             c.batch_execute("BEGIN").await.expect("BEGIN");
             c.execute(
-                "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true)",
-                &[&org, &user],
+                "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
+                        set_config('app.current_role', $3, true)",
+                &[&org, &user, &role],
             )
             .await
             .expect("context");
@@ -473,10 +476,13 @@ async fn signing_secrets_stay_unreadable_except_for_one_claimed_delivery() {
         }
     };
     // Not yet claimed: nobody gets it.
-    assert_eq!(secret_as(a.org_id.clone(), String::new()).await, None);
+    assert_eq!(
+        secret_as(a.org_id.clone(), String::new(), WORKER).await,
+        None
+    );
     // Claimed (leased for an attempt, as the worker does before it sends): a signed-in user's
-    // transaction still gets nothing, nor another organization's; the worker's kind of
-    // transaction of its own organization does.
+    // transaction still gets nothing, nor a provider webhook's (no user, no role), nor another
+    // organization's; the worker's kind of transaction of its own organization does.
     let due = palisade_db::outbound_delivery::Due {
         org: palisade_domain::OrgId::from_uuid(a.org_id.parse().expect("an org id")),
         delivery_id: delivery,
@@ -487,13 +493,17 @@ async fn signing_secrets_stay_unreadable_except_for_one_claimed_delivery() {
         .expect("claim")
         .expect("the delivery is due");
     assert!(claim.secret.expose().starts_with("whsec_"));
-    assert_eq!(secret_as(a.org_id.clone(), a.user_id.clone()).await, None);
+    assert_eq!(secret_as(a.org_id.clone(), String::new(), "").await, None);
     assert_eq!(
-        secret_as(uuid::Uuid::now_v7().to_string(), String::new()).await,
+        secret_as(a.org_id.clone(), a.user_id.clone(), "owner").await,
+        None
+    );
+    assert_eq!(
+        secret_as(uuid::Uuid::now_v7().to_string(), String::new(), WORKER).await,
         None
     );
     assert!(
-        secret_as(a.org_id.clone(), String::new())
+        secret_as(a.org_id.clone(), String::new(), WORKER)
             .await
             .is_some_and(|s| s.starts_with("whsec_"))
     );
@@ -516,7 +526,10 @@ async fn signing_secrets_stay_unreadable_except_for_one_claimed_delivery() {
     palisade_db::outbound_delivery::record(&app.pool, &claim, attempt, next)
         .await
         .expect("record");
-    assert_eq!(secret_as(a.org_id.clone(), String::new()).await, None);
+    assert_eq!(
+        secret_as(a.org_id.clone(), String::new(), WORKER).await,
+        None
+    );
     // The column itself stays unreadable to the app role.
     palisade_test_support::sql::begin_as(&c, &a.org_id, "owner").await;
     let e = c
@@ -528,7 +541,18 @@ async fn signing_secrets_stay_unreadable_except_for_one_claimed_delivery() {
         &tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE
     );
     palisade_test_support::sql::rollback(&c).await;
-    // A user's transaction cannot mark a delivery sent.
+    // Neither a provider webhook's transaction (no user, no role) nor a user's can mark a
+    // delivery sent.
+    let n = palisade_test_support::sql::execute_as(
+        &c,
+        &a.org_id,
+        "",
+        "",
+        "UPDATE palisade.outbound_webhook_deliveries SET status = 'succeeded', next_attempt_at = NULL",
+        &[],
+    )
+    .await;
+    assert_eq!(n, 0);
     let n = palisade_test_support::sql::execute_as(
         &c,
         &a.org_id,

@@ -6,7 +6,8 @@
 //! The worker's cycle, every step under RLS except the one resolver call:
 //! 1. [`due`]: (organization, delivery) ids of due deliveries, through the SECURITY DEFINER
 //!    resolver of `policies/027_outbound_webhook_delivery.sql` (ids only);
-//! 2. [`claim`]: in a transaction for that organization with no user, locks the delivery with
+//! 2. [`claim`]: in the worker's transaction for that organization
+//!    ([`TenantTx::begin_for_delivery_worker`]: no user, the worker's role), locks the delivery with
 //!    `FOR UPDATE SKIP LOCKED` (another worker holding it: skipped), counts the attempt and
 //!    leases it on the database's clock (a worker that dies mid-send leaves it due again),
 //!    reads the endpoint's secret through `palisade_private.outbound_webhook_secret`, commits;
@@ -177,7 +178,7 @@ pub async fn claim(
     now: OffsetDateTime,
     lease_secs: f64,
 ) -> Result<Option<Claim>, DbError> {
-    let mut tx = TenantTx::begin_for_provider(pool, due.org).await?;
+    let mut tx = TenantTx::begin_for_delivery_worker(pool, due.org).await?;
     let Some(row) = tx
         .query_opt(
             "SELECT d.webhook_id, d.event_id, d.event_type, d.attempt_count, w.url, w.enabled, \
@@ -280,7 +281,7 @@ pub async fn record(
     attempt: Attempt,
     next: Next,
 ) -> Result<bool, DbError> {
-    let mut tx = TenantTx::begin_for_provider(pool, claim.org).await?;
+    let mut tx = TenantTx::begin_for_delivery_worker(pool, claim.org).await?;
     let (status, next_at) = match (attempt.error, next) {
         (None, _) => (DeliveryStatus::Succeeded, None),
         (Some(_), Next::RetryAt(at)) => (DeliveryStatus::Pending, Some(at)),

@@ -71,7 +71,15 @@ enum Actor {
     /// only `app.current_org`: `app.current_user` and `app.current_role` stay empty, so every
     /// policy that asks for a role (owner/admin writes) fails closed for it.
     Provider(OrgId),
+    /// The outbound webhook delivery worker, for a delivery of this organization: like
+    /// [`Actor::Provider`] (no user), with `app.current_role` set to [`DELIVERY_WORKER_ROLE`],
+    /// which no owner/admin policy accepts and which the delivery paths require
+    /// (`policies/027_outbound_webhook_delivery.sql`, `415_outbound_webhook_deliveries.sql`).
+    DeliveryWorker(OrgId),
 }
+
+/// The `app.current_role` of the delivery worker's transactions ([`TenantTx::begin_for_delivery_worker`]).
+pub const DELIVERY_WORKER_ROLE: &str = "delivery_worker";
 
 impl TenantTx {
     /// Checks out a connection for `ctx`. Sends nothing yet: the first statement carries BEGIN
@@ -98,11 +106,24 @@ impl TenantTx {
         })
     }
 
+    /// Checks out a connection for the outbound webhook delivery worker, acting on a delivery of
+    /// `org` (found by its resolver): no user, the role [`DELIVERY_WORKER_ROLE`]. Only this kind
+    /// of transaction may record a delivery attempt, read the endpoint's secret for a leased
+    /// delivery, or disable a failing endpoint. Sends nothing yet, like [`TenantTx::begin`].
+    pub async fn begin_for_delivery_worker(pool: &AppPool, org: OrgId) -> Result<Self, DbError> {
+        let conn = pool.get().await?;
+        Ok(Self {
+            conn: Some(conn),
+            actor: Actor::DeliveryWorker(org),
+            state: State::Fresh,
+        })
+    }
+
     /// The user context this transaction acts for; `None` for a provider's webhook.
     pub fn context(&self) -> Option<&TenantContext> {
         match &self.actor {
             Actor::User(ctx) => Some(ctx),
-            Actor::Provider(_) => None,
+            Actor::Provider(_) | Actor::DeliveryWorker(_) => None,
         }
     }
 
@@ -110,7 +131,7 @@ impl TenantTx {
     pub fn org_id(&self) -> OrgId {
         match self.actor {
             Actor::User(ctx) => ctx.org_id,
-            Actor::Provider(org) => org,
+            Actor::Provider(org) | Actor::DeliveryWorker(org) => org,
         }
     }
 
@@ -254,6 +275,7 @@ fn context_params(actor: &Actor) -> (String, String, &'static str) {
         ),
         // '' reads back as NULL (nullif in the context helpers): no user, no role.
         Actor::Provider(org) => (org.to_string(), String::new(), ""),
+        Actor::DeliveryWorker(org) => (org.to_string(), String::new(), DELIVERY_WORKER_ROLE),
     }
 }
 
