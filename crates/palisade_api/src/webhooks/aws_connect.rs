@@ -193,11 +193,12 @@ pub async fn events(
     record_org(&req, org);
     let envelope: Envelope = serde_json::from_slice(&body)
         .map_err(|_| refused("the body is not an EventBridge event"))?;
-    if envelope.source != "aws.connect" || envelope.detail_type != CONTACT_EVENT {
-        return Ok(ignored(&envelope.id, "not an Amazon Connect contact event"));
-    }
+    // The id is checked first: it is logged below, whatever the event.
     if envelope.id.is_empty() || envelope.id.chars().count() > 300 {
         return Err(refused("the event id must be 1 to 300 characters"));
+    }
+    if envelope.source != "aws.connect" || envelope.detail_type != CONTACT_EVENT {
+        return Ok(ignored(&envelope.id, "not an Amazon Connect contact event"));
     }
     let detail: Detail = serde_json::from_value(envelope.detail)
         .map_err(|_| refused("the event's detail is not a contact event"))?;
