@@ -10,8 +10,9 @@
  * palisade_private.due_outbound_webhook_deliveries (027_outbound_webhook_delivery.sql: it returns
  * organization and delivery ids, nothing else), then opens its own tenant transaction for that
  * organization (TenantTx::begin_for_delivery_worker: no user, app.current_role
- * 'delivery_worker') and does every read and write under these policies; it reads the one endpoint's signing secret through
- * palisade_private.outbound_webhook_secret, never through a column grant.
+ * 'delivery_worker') and does every read and write under these policies; it reads the one
+ * endpoint's signing secret through palisade_private.outbound_webhook_secret, never through a
+ * column grant.
  *
  * Who may do what (as palisade_app):
  *   events      SELECT, INSERT  own organization (INSERT: any role's change emits events);
