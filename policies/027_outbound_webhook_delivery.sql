@@ -51,9 +51,10 @@ CREATE OR REPLACE FUNCTION palisade_private.outbound_webhook_secret(p_delivery_i
           JOIN palisade.outbound_webhooks AS w
             ON w.organization_id = d.organization_id AND w.id = d.webhook_id
          WHERE d.id = p_delivery_id
-           AND d.organization_id = NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid
-           AND NULLIF(pg_catalog.current_setting('app.current_user', true), '') IS NULL
-           AND pg_catalog.current_setting('app.current_role', true) = 'delivery_worker'
+           -- The context, read once per call (an initplan), not once per row.
+           AND d.organization_id = (SELECT NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid)
+           AND (SELECT NULLIF(pg_catalog.current_setting('app.current_user', true), '')) IS NULL
+           AND (SELECT pg_catalog.current_setting('app.current_role', true)) = 'delivery_worker'
            AND d.status = 'pending' AND d.leased_until > pg_catalog.now()
            AND w.enabled
     $fn$;

@@ -69,7 +69,7 @@ CREATE FUNCTION palisade_private.chatbot_reply(
              -- again (a role that bypassed RLS would still get only the context's articles,
              -- none without a context) and lets the organization's index lead.
              WHERE a.organization_id
-                   = NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid
+                   = (SELECT NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid)
                AND a.published AND a.search @@ q.query
              ORDER BY 4 DESC, a.id
              LIMIT 1)

@@ -123,10 +123,13 @@ CREATE FUNCTION palisade_private.emit_webhook_event(p_org uuid, p_type text, p_d
     AS $fn$
     DECLARE
         v_event uuid;
+        v_webhooks uuid[];
     BEGIN
-        IF NOT EXISTS (SELECT FROM palisade.outbound_webhooks AS w
-                        WHERE w.organization_id = p_org AND w.enabled
-                          AND p_type = ANY (w.event_types)) THEN
+        -- One read of the endpoints per change (this runs on every write of those tables).
+        SELECT pg_catalog.array_agg(w.id) INTO v_webhooks
+          FROM palisade.outbound_webhooks AS w
+         WHERE w.organization_id = p_org AND w.enabled AND p_type = ANY (w.event_types);
+        IF v_webhooks IS NULL THEN
             RETURN;
         END IF;
         INSERT INTO palisade.outbound_webhook_events (organization_id, type, data)
@@ -135,8 +138,7 @@ CREATE FUNCTION palisade_private.emit_webhook_event(p_org uuid, p_type text, p_d
         INSERT INTO palisade.outbound_webhook_deliveries
                     (organization_id, webhook_id, event_id, event_type, next_attempt_at)
              SELECT p_org, w.id, v_event, p_type, pg_catalog.now()
-               FROM palisade.outbound_webhooks AS w
-              WHERE w.organization_id = p_org AND w.enabled AND p_type = ANY (w.event_types);
+               FROM pg_catalog.unnest(v_webhooks) AS w (id);
     END
     $fn$;
 REVOKE ALL ON FUNCTION palisade_private.emit_webhook_event(uuid, text, jsonb) FROM PUBLIC;
