@@ -36,6 +36,18 @@
  *                      is not a superuser gets it with GRANT palisade_auditor TO <their role>.
  *                      Its LOGIN attribute is left alone here, so a DBA may also give it a
  *                      password and log in as it (ALTER ROLE palisade_auditor LOGIN PASSWORD ...).
+ *   palisade_backup    NOLOGIN when created, BYPASSRLS, read-only. Logical backups only (pg_dump,
+ *                      docs/dba.md "Backups"): dumping a table whose row-level security is forced
+ *                      needs a superuser or BYPASSRLS, and a backup must not need a superuser.
+ *                      SELECT on every table and sequence of Palisade's schemas and USAGE on them
+ *                      (950_backup_role.sql), nothing else; every session read-only by default;
+ *                      member of no role (revoked below). The server never connects as it (the
+ *                      app role's check refuses BYPASSRLS; the billing check refuses any role but
+ *                      palisade_billing). Its LOGIN attribute is left alone after creation: an
+ *                      operator enables it for the backup and disables it afterwards.
+ *                      `palisade audit` reports it if it can write, owns anything or is a member
+ *                      of a role. With palisade_billing, the only BYPASSRLS role besides
+ *                      superusers (palisade_audit.allow_list).
  */
 DO $roles$
 BEGIN
@@ -54,6 +66,9 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_auditor') THEN
         CREATE ROLE palisade_auditor NOLOGIN;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_backup') THEN
+        CREATE ROLE palisade_backup NOLOGIN;
+    END IF;
 END
 $roles$;
 
@@ -62,7 +77,10 @@ ALTER ROLE palisade_app      LOGIN   NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATE
 ALTER ROLE palisade_billing  LOGIN   NOSUPERUSER BYPASSRLS   NOCREATEDB NOCREATEROLE NOREPLICATION;
 ALTER ROLE palisade_resolver NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
 ALTER ROLE palisade_auditor          NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+ALTER ROLE palisade_backup           NOSUPERUSER BYPASSRLS   NOCREATEDB NOCREATEROLE NOREPLICATION;
 ALTER ROLE palisade_billing SET row_security = off;
+-- pg_dump sets its own transactions read-only; anything else the role runs is read-only too.
+ALTER ROLE palisade_backup SET default_transaction_read_only = on;
 
 /**
  * palisade_resolver has no members. Before this rule the owner was one (so that policy files could
@@ -81,3 +99,20 @@ BEGIN
     END LOOP;
 END
 $no_resolver_members$;
+
+/**
+ * palisade_backup is a member of no role: a membership could give it write privileges, or let it
+ * SET ROLE to a role that has them. Revoked each time this file runs.
+ */
+DO $backup_member_of_nothing$
+DECLARE
+    grp name;
+BEGIN
+    FOR grp IN
+        SELECT pg_catalog.pg_get_userbyid(m.roleid) FROM pg_catalog.pg_auth_members m
+         WHERE m.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = 'palisade_backup')
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE %I FROM palisade_backup', grp);
+    END LOOP;
+END
+$backup_member_of_nothing$;

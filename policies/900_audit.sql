@@ -764,6 +764,8 @@ SELECT w.event_trigger, e.evtevent::text AS event,
  * Every finding of the views above, one row each. Empty on a healthy database. `kind` is the
  * stable name of the rule (see each view's comment); `object` is what breaks it.
  */
+-- Every column of every branch is named (AS kind, ...): an unnamed one deparses differently once
+-- a restore has parsed the view again, and the drift check would call a faithful restore drift.
 CREATE VIEW palisade_audit.violations WITH (security_invoker = true) AS
 SELECT x.kind, x.object_type, x.object, x.detail
   FROM (
@@ -772,27 +774,28 @@ SELECT x.kind, x.object_type, x.object, x.detail
              pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2) AS detail
         FROM palisade_audit.tables t, pg_catalog.unnest(t.reasons) AS r(reason)
       UNION ALL
-      SELECT pg_catalog.split_part(r.reason, ': ', 1), 'role', o.role_name,
-             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2)
+      SELECT pg_catalog.split_part(r.reason, ': ', 1) AS kind, 'role' AS object_type, o.role_name AS object,
+             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2) AS detail
         FROM palisade_audit.roles o, pg_catalog.unnest(o.reasons) AS r(reason)
       UNION ALL
-      SELECT pg_catalog.split_part(r.reason, ': ', 1), 'function',
-             f.schema_name || '.' || f.function_name || '(' || f.arguments || ')',
-             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2)
+      SELECT pg_catalog.split_part(r.reason, ': ', 1) AS kind, 'function' AS object_type,
+             f.schema_name || '.' || f.function_name || '(' || f.arguments || ')' AS object,
+             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2) AS detail
         FROM palisade_audit.functions f, pg_catalog.unnest(f.reasons) AS r(reason)
       UNION ALL
-      SELECT pg_catalog.split_part(r.reason, ': ', 1), v.kind, v.schema_name || '.' || v.view_name,
-             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2)
+      SELECT pg_catalog.split_part(r.reason, ': ', 1) AS kind, v.kind AS object_type,
+             v.schema_name || '.' || v.view_name AS object,
+             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2) AS detail
         FROM palisade_audit.views v, pg_catalog.unnest(v.reasons) AS r(reason)
       UNION ALL
-      SELECT pg_catalog.split_part(r.reason, ': ', 1), 'column',
-             c.schema_name || '.' || c.table_name || '.' || c.column_name,
-             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2)
+      SELECT pg_catalog.split_part(r.reason, ': ', 1) AS kind, 'column' AS object_type,
+             c.schema_name || '.' || c.table_name || '.' || c.column_name AS object,
+             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2) AS detail
         FROM palisade_audit.columns c, pg_catalog.unnest(c.reasons) AS r(reason)
       UNION ALL
-      SELECT 'ddl_guard_missing', 'event trigger', g.event_trigger,
+      SELECT 'ddl_guard_missing' AS kind, 'event trigger' AS object_type, g.event_trigger AS object,
              CASE WHEN g.event IS NULL THEN 'the DDL guard is not installed in this database: run palisade bootstrap (or, as a superuser, policies/001_ddl_guard.sql)'
-                  ELSE 'the DDL guard is disabled: run palisade bootstrap (or ALTER EVENT TRIGGER ' || g.event_trigger || ' ENABLE)' END
+                  ELSE 'the DDL guard is disabled: run palisade bootstrap (or ALTER EVENT TRIGGER ' || g.event_trigger || ' ENABLE)' END AS detail
         FROM palisade_audit.ddl_guard g
        WHERE NOT g.enabled
   ) AS x

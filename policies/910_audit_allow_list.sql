@@ -20,4 +20,6 @@ INSERT INTO palisade_audit.allow_list (kind, name, reason) VALUES
     ('global_unique_key', 'aws_connect_credentials_key_hash_key',
      'An Amazon Connect event credential is found by its hash before its organization is known; the hash of a random 256-bit credential reveals nothing (260_aws_connect_credentials.sql).'),
     ('bypassrls_role', 'palisade_billing',
-     'The Stripe webhook path upserts subscriptions and invoices of any organization (000_roles.sql).');
+     'The Stripe webhook path upserts subscriptions and invoices of any organization (000_roles.sql).'),
+    ('bypassrls_role', 'palisade_backup',
+     'Logical backups: pg_dump of tables whose row-level security is forced needs BYPASSRLS; read-only, NOLOGIN except during a backup, never used by the server (000_roles.sql, 950_backup_role.sql).');

@@ -9,6 +9,7 @@ mod analytics;
 mod api_keys;
 mod auth;
 mod aws_connect;
+mod backup;
 mod billing;
 mod catalog;
 mod chat;

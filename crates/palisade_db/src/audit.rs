@@ -41,6 +41,7 @@ pub const SNAPSHOT_SCHEMAS: &[&str] = &[
     "palisade_platform",
     "palisade_audit",
     "palisade_guard",
+    "palisade_migrations",
 ];
 
 /// Why the audit could not run (as opposed to what it found).
@@ -518,7 +519,15 @@ SELECT 'column ' || rel.name || '.' || a.attname,
   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
  WHERE rel.relkind IN ('r', 'p', 'f')
 UNION ALL
-SELECT 'constraint ' || rel.name || '.' || k.conname, pg_get_constraintdef(k.oid)
+SELECT 'constraint ' || rel.name || '.' || k.conname,
+       -- A CHECK is compared as its flattened AND operands: a restore re-parses the deparsed
+       -- text, and the parser flattens '((a AND b) AND c)' into one AND, which deparses with
+       -- fewer parentheses. Same constraint, so not drift.
+       CASE WHEN k.contype = 'c'
+            THEN 'CHECK ((' || array_to_string(palisade_audit.conjuncts(pg_get_expr(k.conbin, k.conrelid)), ') AND (') || '))'
+                 || CASE WHEN k.connoinherit THEN ' NO INHERIT' ELSE '' END
+                 || CASE WHEN NOT k.convalidated THEN ' NOT VALID' ELSE '' END
+            ELSE pg_get_constraintdef(k.oid) END
   FROM pg_constraint k JOIN rel ON rel.oid = k.conrelid
 UNION ALL
 SELECT 'index ' || ns.nspname || '.' || ic.relname, pg_get_indexdef(i.indexrelid)

@@ -31,6 +31,16 @@ pub const TENANT_SCHEMA: &str = "palisade";
 pub const APP_ROLE: &str = "palisade_app";
 /// The role that owns the schema and runs migrations.
 pub const OWNER_ROLE: &str = "palisade_owner";
+/// The read-only BYPASSRLS role of logical backups (`pg_dump`, docs/dba.md "Backups"): NOLOGIN
+/// until an operator enables it for a backup; the server never connects as it.
+pub const BACKUP_ROLE: &str = "palisade_backup";
+/// The schema of the migrations' history (refinery's table), owned by `palisade_owner`. Until
+/// this version the history lived in `public`, which a dump of Palisade's schemas cannot carry
+/// (`pg_dump --schema=public` writes a `CREATE SCHEMA public` that every restore refuses);
+/// [`migrate`] moves it here.
+pub const MIGRATIONS_SCHEMA: &str = "palisade_migrations";
+/// refinery's history table, schema-qualified.
+pub const MIGRATIONS_TABLE: &str = "palisade_migrations.refinery_schema_history";
 /// The BYPASSRLS role of the Stripe path.
 pub const BILLING_ROLE: &str = "palisade_billing";
 /// The optional read-only role of DBAs who are not superusers: the audit views only.
@@ -433,7 +443,8 @@ pub async fn migrate_with(client: &mut Client) -> Result<(), SchemaError> {
 /// later [`migrate`] then upgrades the database as it would an installation of that version.
 #[doc(hidden)]
 pub async fn migrate_up_to(client: &mut Client, version: i32) -> Result<(), SchemaError> {
-    embedded::migrations::runner()
+    prepare_history(client).await?;
+    runner()
         .set_target(refinery::Target::Version(version))
         .run_async(client)
         .await
@@ -441,8 +452,37 @@ pub async fn migrate_up_to(client: &mut Client, version: i32) -> Result<(), Sche
     Ok(())
 }
 
+/// The migrations embedded in this binary, recording their history in [`MIGRATIONS_TABLE`].
+fn runner() -> refinery::Runner {
+    let mut runner = embedded::migrations::runner();
+    runner.set_migration_table_name(MIGRATIONS_TABLE);
+    runner
+}
+
+/// Creates [`MIGRATIONS_SCHEMA`] if missing, and moves the history table of an installation from
+/// before it out of `public` (the owner owns both). Runs under [`migrate`]'s lock.
+async fn prepare_history(client: &Client) -> Result<(), SchemaError> {
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {MIGRATIONS_SCHEMA};
+             REVOKE ALL ON SCHEMA {MIGRATIONS_SCHEMA} FROM PUBLIC;
+             DO $move$
+             BEGIN
+                 IF to_regclass('public.refinery_schema_history') IS NOT NULL
+                    AND to_regclass('{MIGRATIONS_TABLE}') IS NULL THEN
+                     ALTER TABLE public.refinery_schema_history SET SCHEMA {MIGRATIONS_SCHEMA};
+                 END IF;
+             END
+             $move$;"
+        ))
+        .await
+        .map_err(DbError::from)?;
+    Ok(())
+}
+
 async fn migrate_locked(client: &mut Client) -> Result<(), SchemaError> {
-    let report = embedded::migrations::runner()
+    prepare_history(client).await?;
+    let report = runner()
         .run_async(client)
         .await
         .map_err(|e| SchemaError::Migration(e.to_string()))?;
