@@ -24,7 +24,8 @@
  *                               role 'delivery_worker'): neither a signed-in user's nor a
  *                               provider webhook's transaction can mark a delivery sent or push
  *                               its retries; nobody can move it to another endpoint;
- *               DELETE          never (deleting the endpoint or organization cascades).
+ *               DELETE          never (deleting the endpoint or organization cascades; retention,
+ *                               029_retention.sql, deletes finished events as palisade_resolver).
  * palisade_billing (BYPASSRLS, the Stripe path) has no privilege here: the invoice.paid its
  * transaction causes is written by palisade_private.emit_invoice_paid (027_*.sql), through the
  * `*_resolver` policies below.
@@ -48,11 +49,14 @@ GRANT EXECUTE ON FUNCTION palisade_private.emit_webhook_event(uuid, text, jsonb)
 
 -- The resolver (027_outbound_webhook_delivery.sql) reads what finds due work and signs a send,
 -- and writes the Stripe path's invoice.paid.
-GRANT SELECT (organization_id, id, webhook_id, status, attempt_count, next_attempt_at,
+GRANT SELECT (organization_id, id, webhook_id, event_id, status, attempt_count, next_attempt_at,
                leased_until, created_at, updated_at)
     ON palisade.outbound_webhook_deliveries TO palisade_resolver;
 GRANT INSERT ON palisade.outbound_webhook_deliveries TO palisade_resolver;
-GRANT SELECT (organization_id, id), INSERT ON palisade.outbound_webhook_events TO palisade_resolver;
+GRANT SELECT (organization_id, id, occurred_at), INSERT ON palisade.outbound_webhook_events TO palisade_resolver;
+-- Retention (029_retention.sql) deletes an event once it is older than its window and none of
+-- its deliveries is pending; its deliveries go with it (ON DELETE CASCADE).
+GRANT DELETE ON palisade.outbound_webhook_events TO palisade_resolver;
 
 ALTER TABLE palisade.outbound_webhook_events
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
@@ -132,3 +136,9 @@ CREATE POLICY outbound_webhook_deliveries_insert_resolver ON palisade.outbound_w
     FOR INSERT TO palisade_resolver
     WITH CHECK (current_user = 'palisade_resolver' AND event_type = 'invoice.paid'
                 AND status = 'pending' AND attempt_count = 0);
+
+/** Retention (029_retention.sql): finished events go, only inside purge_expired_records. */
+DROP POLICY IF EXISTS outbound_webhook_events_delete_resolver ON palisade.outbound_webhook_events;
+CREATE POLICY outbound_webhook_events_delete_resolver ON palisade.outbound_webhook_events
+    FOR DELETE TO palisade_resolver
+    USING (current_user = 'palisade_resolver');

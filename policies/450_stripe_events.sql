@@ -26,5 +26,18 @@ GRANT USAGE ON SCHEMA palisade_platform TO palisade_billing;
 ALTER TABLE palisade_platform.stripe_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade_platform.stripe_events FORCE ROW LEVEL SECURITY;
 
-REVOKE ALL ON palisade_platform.stripe_events FROM PUBLIC, palisade_app, palisade_billing;
+REVOKE ALL ON palisade_platform.stripe_events FROM PUBLIC, palisade_app, palisade_billing, palisade_resolver;
 GRANT SELECT, INSERT ON palisade_platform.stripe_events TO palisade_billing;
+GRANT SELECT (event_id, received_at), DELETE ON palisade_platform.stripe_events TO palisade_resolver;
+
+/**
+ * Retention (029_retention.sql): the resolver reads and deletes event ids past their window, only
+ * inside palisade_private.purge_expired_records, which `palisade retention` and the server's
+ * scheduled run call as palisade_owner.
+ */
+DROP POLICY IF EXISTS stripe_events_select_resolver ON palisade_platform.stripe_events;
+CREATE POLICY stripe_events_select_resolver ON palisade_platform.stripe_events FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');
+DROP POLICY IF EXISTS stripe_events_delete_resolver ON palisade_platform.stripe_events;
+CREATE POLICY stripe_events_delete_resolver ON palisade_platform.stripe_events FOR DELETE TO palisade_resolver
+    USING (current_user = 'palisade_resolver');

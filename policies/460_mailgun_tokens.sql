@@ -34,7 +34,8 @@ GRANT USAGE ON SCHEMA palisade_platform TO palisade_app;
 ALTER TABLE palisade_platform.mailgun_tokens ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade_platform.mailgun_tokens FORCE ROW LEVEL SECURITY;
 
-REVOKE ALL ON palisade_platform.mailgun_tokens FROM PUBLIC, palisade_app, palisade_billing;
+REVOKE ALL ON palisade_platform.mailgun_tokens FROM PUBLIC, palisade_app, palisade_billing, palisade_resolver;
+GRANT SELECT (token, accepted_at), DELETE ON palisade_platform.mailgun_tokens TO palisade_resolver;
 GRANT SELECT, INSERT, DELETE ON palisade_platform.mailgun_tokens TO palisade_app;
 
 /** The Mailgun webhook reads the digest a token was first accepted with. */
@@ -55,3 +56,15 @@ CREATE POLICY mailgun_tokens_insert ON palisade_platform.mailgun_tokens FOR INSE
 DROP POLICY IF EXISTS mailgun_tokens_delete ON palisade_platform.mailgun_tokens;
 CREATE POLICY mailgun_tokens_delete ON palisade_platform.mailgun_tokens FOR DELETE TO palisade_app
     USING (accepted_at < now() - interval '600 seconds');
+
+/**
+ * Retention (029_retention.sql): the resolver reads and deletes tokens past their window, only
+ * inside palisade_private.purge_expired_records, which `palisade retention` and the server's
+ * scheduled run call as palisade_owner.
+ */
+DROP POLICY IF EXISTS mailgun_tokens_select_resolver ON palisade_platform.mailgun_tokens;
+CREATE POLICY mailgun_tokens_select_resolver ON palisade_platform.mailgun_tokens FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');
+DROP POLICY IF EXISTS mailgun_tokens_delete_resolver ON palisade_platform.mailgun_tokens;
+CREATE POLICY mailgun_tokens_delete_resolver ON palisade_platform.mailgun_tokens FOR DELETE TO palisade_resolver
+    USING (current_user = 'palisade_resolver');

@@ -29,6 +29,8 @@ GRANT SELECT (organization_id, id, email, role, invited_by, created_at, expires_
 GRANT INSERT, DELETE ON palisade.invitations TO palisade_app;
 GRANT SELECT (organization_id, id, token_hash, invited_by, expires_at)
     ON palisade.invitations TO palisade_resolver;
+-- Retention (029_retention.sql) deletes invitations some days after they expired.
+GRANT DELETE ON palisade.invitations TO palisade_resolver;
 
 /** Owners and admins see their organization's pending invitations (never the token hash). */
 DROP POLICY IF EXISTS invitations_select ON palisade.invitations;
@@ -63,4 +65,9 @@ CREATE POLICY invitations_delete ON palisade.invitations FOR DELETE TO palisade_
  */
 DROP POLICY IF EXISTS invitations_select_resolver ON palisade.invitations;
 CREATE POLICY invitations_select_resolver ON palisade.invitations FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');
+
+/** Retention (029_retention.sql): expired invitations go, only inside purge_expired_records. */
+DROP POLICY IF EXISTS invitations_delete_resolver ON palisade.invitations;
+CREATE POLICY invitations_delete_resolver ON palisade.invitations FOR DELETE TO palisade_resolver
     USING (current_user = 'palisade_resolver');

@@ -19,8 +19,9 @@ ALTER TABLE palisade.idempotency_keys FORCE ROW LEVEL SECURITY;
 ALTER TABLE palisade.idempotency_keys
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
-REVOKE ALL ON palisade.idempotency_keys FROM palisade_app;
+REVOKE ALL ON palisade.idempotency_keys FROM palisade_app, palisade_resolver;
 GRANT SELECT, INSERT, UPDATE ON palisade.idempotency_keys TO palisade_app;
+GRANT SELECT (organization_id, key, created_at), DELETE ON palisade.idempotency_keys TO palisade_resolver;
 
 /** A user's transaction reads its organization's keys (to replay or refuse a retry). */
 DROP POLICY IF EXISTS idempotency_keys_select ON palisade.idempotency_keys;
@@ -49,3 +50,15 @@ CREATE POLICY idempotency_keys_update ON palisade.idempotency_keys FOR UPDATE TO
 DROP POLICY IF EXISTS idempotency_keys_delete ON palisade.idempotency_keys;
 CREATE POLICY idempotency_keys_delete ON palisade.idempotency_keys FOR DELETE TO palisade_app
     USING (false);
+
+/**
+ * Retention (029_retention.sql): the resolver reads and deletes keys past their window, only
+ * inside palisade_private.purge_expired_records, which `palisade retention` and the server's
+ * scheduled run call as palisade_owner.
+ */
+DROP POLICY IF EXISTS idempotency_keys_select_resolver ON palisade.idempotency_keys;
+CREATE POLICY idempotency_keys_select_resolver ON palisade.idempotency_keys FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');
+DROP POLICY IF EXISTS idempotency_keys_delete_resolver ON palisade.idempotency_keys;
+CREATE POLICY idempotency_keys_delete_resolver ON palisade.idempotency_keys FOR DELETE TO palisade_resolver
+    USING (current_user = 'palisade_resolver');

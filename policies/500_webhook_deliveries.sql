@@ -17,7 +17,8 @@
  *     organization and NO user (TenantTx::begin_for_provider), so a signed-in user's
  *     transaction, which always carries its user id, cannot forge or pre-empt a delivery;
  *   - nobody updates or deletes a delivery: it is a record. Deleting the organization removes
- *     its deliveries by cascade.
+ *     its deliveries by cascade; retention (029_retention.sql) deletes those older than its
+ *     window, as palisade_resolver (policies at the end).
  * No organization set: nothing visible, nothing writable.
  */
 ALTER TABLE palisade.webhook_deliveries ENABLE ROW LEVEL SECURITY;
@@ -25,8 +26,9 @@ ALTER TABLE palisade.webhook_deliveries FORCE ROW LEVEL SECURITY;
 ALTER TABLE palisade.webhook_deliveries
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
-REVOKE ALL ON palisade.webhook_deliveries FROM palisade_app;
+REVOKE ALL ON palisade.webhook_deliveries FROM palisade_app, palisade_resolver;
 GRANT SELECT, INSERT ON palisade.webhook_deliveries TO palisade_app;
+GRANT SELECT (organization_id, id, created_at), DELETE ON palisade.webhook_deliveries TO palisade_resolver;
 
 /** Every role of an organization reads its deliveries; a provider's webhook transaction too. */
 DROP POLICY IF EXISTS webhook_deliveries_select ON palisade.webhook_deliveries;
@@ -49,3 +51,15 @@ CREATE POLICY webhook_deliveries_update ON palisade.webhook_deliveries FOR UPDAT
 DROP POLICY IF EXISTS webhook_deliveries_delete ON palisade.webhook_deliveries;
 CREATE POLICY webhook_deliveries_delete ON palisade.webhook_deliveries FOR DELETE TO palisade_app
     USING (false);
+
+/**
+ * Retention (029_retention.sql): the resolver reads and deletes deliveries past their window, only
+ * inside palisade_private.purge_expired_records, which `palisade retention` and the server's
+ * scheduled run call as palisade_owner.
+ */
+DROP POLICY IF EXISTS webhook_deliveries_select_resolver ON palisade.webhook_deliveries;
+CREATE POLICY webhook_deliveries_select_resolver ON palisade.webhook_deliveries FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');
+DROP POLICY IF EXISTS webhook_deliveries_delete_resolver ON palisade.webhook_deliveries;
+CREATE POLICY webhook_deliveries_delete_resolver ON palisade.webhook_deliveries FOR DELETE TO palisade_resolver
+    USING (current_user = 'palisade_resolver');

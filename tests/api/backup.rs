@@ -45,7 +45,12 @@ async fn contents(c: &Client) -> Vec<(String, i64, String)> {
 async fn restore(bins: &PgBinaries, cluster: &RunningCluster, db: &str, dump: &Path) {
     let mut cmd = Command::new(bins.bindir().join("pg_restore"));
     cmd.env("PGPASSWORD", SUPERUSER_PASSWORD)
-        .args(["--host", cluster.host(), "--port", &cluster.port().to_string()])
+        .args([
+            "--host",
+            cluster.host(),
+            "--port",
+            &cluster.port().to_string(),
+        ])
         .args(["--username", "postgres", "--dbname", db])
         .args(["--single-transaction", "--exit-on-error"])
         .arg(dump);
@@ -96,7 +101,11 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
     cmd.env("PGPASSWORD", BACKUP_PASSWORD)
         .args(["--host", &host, "--port", &port])
         .args(["--username", schema::BACKUP_ROLE, "--dbname", &app.db.name])
-        .args(["--format=custom", "--schema=palisade*", "--exclude-schema=palisade_guard"])
+        .args([
+            "--format=custom",
+            "--schema=palisade*",
+            "--exclude-schema=palisade_guard",
+        ])
         .arg(format!("--snapshot={snapshot}"))
         .arg(format!("--file={}", dump.display()));
     let dumped = run(cmd).await;
@@ -118,7 +127,10 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
         .unwrap()
         .check_role(&app.pool)
         .await;
-    assert!(billing_check.is_err(), "the Stripe path accepted palisade_backup");
+    assert!(
+        billing_check.is_err(),
+        "the Stripe path accepted palisade_backup"
+    );
 
     su.batch_execute(&format!(
         "COMMIT; ALTER ROLE {} NOLOGIN PASSWORD NULL",
@@ -126,12 +138,19 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
     ))
     .await
     .unwrap();
-    assert_eq!(dumped.code, 0, "pg_dump as palisade_backup: {}", dumped.stderr);
+    assert_eq!(
+        dumped.code, 0,
+        "pg_dump as palisade_backup: {}",
+        dumped.stderr
+    );
 
     // Every tenant table was seeded for both organizations, so the comparison below compares rows.
     for (table, rows, _) in &source {
         if table.starts_with("palisade.") {
-            assert!(*rows >= 2, "{table} holds {rows} row(s): seed it for both organizations");
+            assert!(
+                *rows >= 2,
+                "{table} holds {rows} row(s): seed it for both organizations"
+            );
         }
     }
 
@@ -183,7 +202,11 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
         let mut restored = schema::connect(&cluster.url("postgres", SUPERUSER_PASSWORD, db))
             .await
             .unwrap();
-        assert_eq!(contents(&restored).await, source, "{db}: rows differ from the source");
+        assert_eq!(
+            contents(&restored).await,
+            source,
+            "{db}: rows differ from the source"
+        );
         // The audit, with drift: a faithful restore is neither a violation nor drift.
         let report = audit::run(&mut restored, Some(&su_url))
             .await
@@ -202,9 +225,17 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
         schema::migrate_with(&mut owner)
             .await
             .unwrap_or_else(|e| panic!("migrate {db}: {e}"));
-        assert_eq!(contents(&restored).await, source, "{db}: migrate changed rows");
+        assert_eq!(
+            contents(&restored).await,
+            source,
+            "{db}: migrate changed rows"
+        );
         let report = audit::run(&mut restored, Some(&su_url)).await.unwrap();
-        assert!(report.passed(), "{db} after migrate: {:?}", report.drift_items());
+        assert!(
+            report.passed(),
+            "{db} after migrate: {:?}",
+            report.drift_items()
+        );
     }
     drop(su_client);
     cluster.stop().unwrap_or_else(|e| panic!("{e}"));
@@ -242,6 +273,10 @@ async fn migrate_moves_the_history_of_an_older_installation_out_of_public() {
         .await
         .unwrap();
     assert!(row.get::<_, bool>(0), "the history is still in public");
-    assert_eq!(row.get::<_, i64>(1), applied, "migrate applied a migration again");
+    assert_eq!(
+        row.get::<_, i64>(1),
+        applied,
+        "migrate applied a migration again"
+    );
     assert_eq!(row.get::<_, String>(2), schema::OWNER_ROLE);
 }

@@ -34,6 +34,7 @@ mod outbound_webhooks;
 mod phone_numbers;
 mod preconditions;
 mod reports;
+mod retention;
 mod rls_sql;
 mod social;
 mod spellings;

@@ -20,6 +20,8 @@
 //! - [`idempotency`]: the first response to each `Idempotency-Key`, in the request's own
 //!   transaction.
 //! - [`twilio_status`]: Twilio's SMS and call status callbacks, applied forward only.
+//! - [`retention`]: deleting append-only records past their window, through the owner-only
+//!   definer of `policies/029_retention.sql`.
 //! - [`phone_inventory`]: the platform's phone number inventory, for the operator (`palisade
 //!   numbers`, as the owner role); tenants claim from it through [`phone_numbers`].
 //!
@@ -55,6 +57,7 @@ pub mod phone_numbers;
 pub mod policy_kind;
 pub mod pool;
 pub mod reports;
+pub mod retention;
 pub mod schema;
 pub mod social;
 pub mod stripe;

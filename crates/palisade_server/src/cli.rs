@@ -18,7 +18,7 @@ use palisade_domain::{Capabilities, PhoneNumber};
 use crate::audit::AuditArgs;
 use crate::configuration::{
     AuditSettings, BootstrapSettings, InstallDefinersSettings, MigrateSettings, NumbersSettings,
-    ServeSettings, Var,
+    RetentionSettings, ServeSettings, Var,
 };
 use crate::numbers::{self, NumbersCommand};
 
@@ -37,6 +37,8 @@ pub enum Cli {
     Audit(AuditArgs),
     /// `palisade numbers add|import|list|remove ...`.
     Numbers(NumbersCommand),
+    /// `palisade retention`.
+    Retention,
 }
 
 impl Cli {
@@ -58,6 +60,7 @@ impl Cli {
                 drift: !m.get_flag("no-drift"),
             }),
             Some(("numbers", m)) => Self::Numbers(numbers_command(m)?),
+            Some(("retention", _)) => Self::Retention,
             Some((other, _)) => return Err(undefined(other)),
         })
     }
@@ -204,6 +207,21 @@ pub fn command() -> Command {
                     .long("no-drift")
                     .action(ArgAction::SetTrue)
                     .help("check the live database only (no superuser needed)"),
+            ),
+        )
+        .subcommand(
+            subcommand(
+                "retention",
+                "Delete the append-only records past their retention window, as the owner role",
+                &RetentionSettings::vars(),
+            )
+            .long_about(
+                "Deletes, across every organization, the append-only records past their window \
+                 (webhook deliveries, Mailgun tokens, Stripe event ids, finished outbound webhook \
+                 events, expired invitations and password resets, idempotency keys) and clears \
+                 ended phone number quarantines, through palisade_private.purge_expired_records \
+                 as the owner role, in short batches; prints what it removed. The server does \
+                 the same every PALISADE_RETENTION_EVERY_MINUTES (docs/dba.md#retention).",
             ),
         )
         .subcommand(

@@ -1,8 +1,8 @@
 //! Settings, read from the environment. Every variable the `palisade` binary reads is read here,
 //! once, per subcommand: each subcommand has its own settings type holding what it uses and
 //! nothing more ([`ServeSettings`], [`MigrateSettings`], [`BootstrapSettings`],
-//! [`InstallDefinersSettings`], [`AuditSettings`], [`NumbersSettings`]), and its own list of
-//! variables ([`Var`]) that `palisade <subcommand> --help` prints. docs/configuration.md says
+//! [`InstallDefinersSettings`], [`AuditSettings`], [`NumbersSettings`], [`RetentionSettings`]),
+//! and its own list of variables ([`Var`]) that `palisade <subcommand> --help` prints. docs/configuration.md says
 //! the same in prose; `tests/cli.rs` checks that the two name the same variables.
 //!
 //! Rules: a variable set to the empty string counts as unset; a malformed value is a
@@ -27,6 +27,7 @@ use palisade_api::client_addr::{ForwardedHeader, TrustedProxies};
 use palisade_api::throttle::{ActionLimits, Limit, RateLimits};
 
 use crate::telemetry::LogFormat;
+use palisade_db::retention::Windows;
 
 pub use palisade_domain::Secret;
 
@@ -72,6 +73,16 @@ const SERVER_VARS: &[Var] = &[
 ];
 #[rustfmt::skip]
 const NUMBER_QUARANTINE_VAR: Var = var("PALISADE_NUMBER_QUARANTINE_DAYS", "default: 30", "days a released phone number stays reserved for its last organization (0 to 3650)");
+#[rustfmt::skip]
+const RETENTION_VARS: &[Var] = &[
+    var("PALISADE_RETAIN_WEBHOOK_DELIVERIES_DAYS", "default: 30", "days a carrier or email-provider webhook delivery is kept (at least 2)"),
+    var("PALISADE_RETAIN_STRIPE_EVENTS_DAYS", "default: 30", "days the id of an applied Stripe event is kept (at least 4)"),
+    var("PALISADE_RETAIN_OUTBOUND_WEBHOOK_EVENTS_DAYS", "default: 30", "days an outbound webhook event and its deliveries are kept, once none is pending (at least 2)"),
+    var("PALISADE_RETAIN_EXPIRED_LINKS_DAYS", "default: 7", "days an expired invitation or password reset is kept after its expiry"),
+    var("PALISADE_RETAIN_IDEMPOTENCY_KEYS_DAYS", "default: 2", "days a stored Idempotency-Key response is kept (at least 1)"),
+];
+#[rustfmt::skip]
+const RETENTION_SCHEDULE_VAR: Var = var("PALISADE_RETENTION_EVERY_MINUTES", "default: 60", "how often the server runs retention (0: never, run `palisade retention` instead)");
 #[rustfmt::skip]
 const SERVE_DATABASE_VARS: &[Var] = &[
     var("DATABASE_URL", "unset: embedded mode", "the owner role's URL (palisade_owner): migrations and policies"),
@@ -270,6 +281,11 @@ pub struct ServeSettings {
     pub trusted_proxies: TrustedProxies,
     /// Account mail and the lifetimes of emailed links.
     pub mail: MailSettings,
+    /// `PALISADE_RETAIN_*`: how long each append-only record is kept.
+    pub retention: Windows,
+    /// `PALISADE_RETENTION_EVERY_MINUTES`, default 60: how often the server runs retention;
+    /// `None` (0) never.
+    pub retention_every: Option<Duration>,
     /// Log format and filter.
     pub log: LogSettings,
 }
@@ -410,6 +426,11 @@ impl ServeSettings {
             password_reset_ttl: ttl("PALISADE_PASSWORD_RESET_TTL_SECS", 3_600)?,
         };
         let number_quarantine = number_quarantine_from_lookup(&get)?;
+        let retention = retention_from_lookup(&get)?;
+        let retention_every = match number(&get, "PALISADE_RETENTION_EVERY_MINUTES", 60)? {
+            0 => None,
+            minutes => Some(Duration::from_secs(minutes.saturating_mul(60))),
+        };
         Ok(Self {
             http_addr: get("PALISADE_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
             database,
@@ -429,6 +450,8 @@ impl ServeSettings {
             trusted_proxies,
             mail,
             number_quarantine,
+            retention,
+            retention_every,
             log,
         })
     }
@@ -442,7 +465,83 @@ impl ServeSettings {
             WEBHOOK_VARS,
             MAIL_VARS,
             RATE_LIMIT_AND_PROXY_VARS,
+            &[RETENTION_SCHEDULE_VAR],
+            RETENTION_VARS,
             LOG_VARS_INFO,
+        ]
+        .concat()
+    }
+}
+
+/// `PALISADE_RETAIN_*_DAYS` and `PALISADE_NUMBER_QUARANTINE_DAYS`: the retention windows, read by
+/// `serve` (its scheduled run) and `retention`. A window below its floor is refused here, with
+/// the floor, rather than by the database at the first run.
+fn retention_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Windows, ConfigError> {
+    let defaults = Windows::default();
+    let days = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
+        let d = number(get, name, default.as_secs() / 86_400)?;
+        Ok(Duration::from_secs(d.min(36_500) * 86_400))
+    };
+    let quarantine = number_quarantine_from_lookup(get)?;
+    let windows = Windows {
+        webhook_deliveries: days(
+            "PALISADE_RETAIN_WEBHOOK_DELIVERIES_DAYS",
+            defaults.webhook_deliveries,
+        )?,
+        mailgun_tokens: defaults.mailgun_tokens,
+        stripe_events: days("PALISADE_RETAIN_STRIPE_EVENTS_DAYS", defaults.stripe_events)?,
+        outbound_webhook_events: days(
+            "PALISADE_RETAIN_OUTBOUND_WEBHOOK_EVENTS_DAYS",
+            defaults.outbound_webhook_events,
+        )?,
+        expired_links: days("PALISADE_RETAIN_EXPIRED_LINKS_DAYS", defaults.expired_links)?,
+        idempotency_keys: days(
+            "PALISADE_RETAIN_IDEMPOTENCY_KEYS_DAYS",
+            defaults.idempotency_keys,
+        )?,
+        number_quarantine: Duration::from_secs(
+            u64::try_from(quarantine.whole_seconds()).unwrap_or(0),
+        ),
+    };
+    windows
+        .check()
+        .map_err(|e| ConfigError(format!("PALISADE_RETAIN_*: {e}")))?;
+    Ok(windows)
+}
+
+/// `palisade retention`'s settings: the owner's database and the windows.
+#[derive(Debug, Clone)]
+pub struct RetentionSettings {
+    /// The embedded cluster, or `DATABASE_URL`: the owner role's URL.
+    pub database: DatabaseMode<Secret>,
+    /// How long each record is kept.
+    pub windows: Windows,
+    /// Log format and filter (logs go to stderr; the result to stdout).
+    pub log: LogSettings,
+}
+
+impl RetentionSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(from_process_env)
+    }
+
+    /// Reads settings through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            database: owner_database_from_lookup(&get)?,
+            windows: retention_from_lookup(&get)?,
+            log: LogSettings::from_lookup(&get, "warn")?,
+        })
+    }
+
+    /// The variables `retention` reads.
+    pub fn vars() -> Vec<Var> {
+        [
+            &[OWNER_DATABASE_URL_VAR, NUMBER_QUARANTINE_VAR][..],
+            RETENTION_VARS,
+            EMBEDDED_VARS,
+            LOG_VARS_WARN,
         ]
         .concat()
     }
@@ -1064,6 +1163,7 @@ mod tests {
             format!("{:?}", InstallDefinersSettings::from_lookup(get).unwrap()),
             format!("{:?}", AuditSettings::from_lookup(get).unwrap()),
             format!("{:?}", NumbersSettings::from_lookup(get).unwrap()),
+            format!("{:?}", RetentionSettings::from_lookup(get).unwrap()),
         ];
         for text in &printed {
             assert!(text.contains("<redacted>"), "{text}");
@@ -1126,6 +1226,10 @@ mod tests {
             names_read(both_modes, |g| NumbersSettings::from_lookup(g)),
             listed(&NumbersSettings::vars())
         );
+        assert_eq!(
+            names_read(both_modes, |g| RetentionSettings::from_lookup(g)),
+            listed(&RetentionSettings::vars())
+        );
         // Their required variables are all set here: an empty environment is refused.
         assert_eq!(
             names_read(&[&SECRETS], |g| BootstrapSettings::from_lookup(g)),
@@ -1134,6 +1238,47 @@ mod tests {
         assert_eq!(
             names_read(&[&SECRETS], |g| InstallDefinersSettings::from_lookup(g)),
             listed(&InstallDefinersSettings::vars())
+        );
+    }
+
+    #[test]
+    fn retention_windows_default_and_refuse_values_below_their_floor() {
+        let day = Duration::from_secs(86_400);
+        let settings = |vars: &[(&str, &str)]| {
+            let env = map(vars);
+            RetentionSettings::from_lookup(|k| env.get(k).cloned())
+        };
+        let defaults = settings(&[]).unwrap().windows;
+        assert_eq!(defaults, Windows::default());
+        assert_eq!(defaults.webhook_deliveries, day * 30);
+        let set = settings(&[
+            ("PALISADE_RETAIN_WEBHOOK_DELIVERIES_DAYS", "2"),
+            ("PALISADE_RETAIN_EXPIRED_LINKS_DAYS", "0"),
+            ("PALISADE_NUMBER_QUARANTINE_DAYS", "5"),
+        ])
+        .unwrap()
+        .windows;
+        assert_eq!(set.webhook_deliveries, day * 2);
+        assert_eq!(set.expired_links, Duration::ZERO);
+        assert_eq!(set.number_quarantine, day * 5);
+        let refused = settings(&[("PALISADE_RETAIN_STRIPE_EVENTS_DAYS", "3")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("Stripe events") && refused.contains("4 day"),
+            "{refused}"
+        );
+        assert!(settings(&[("PALISADE_RETAIN_IDEMPOTENCY_KEYS_DAYS", "0")]).is_err());
+        assert!(settings(&[("PALISADE_RETAIN_WEBHOOK_DELIVERIES_DAYS", "a month")]).is_err());
+
+        let serve = |vars: &[(&str, &str)]| {
+            let env = map(vars);
+            ServeSettings::from_lookup(|k| env.get(k).cloned()).unwrap()
+        };
+        assert_eq!(serve(&[]).retention_every, Some(Duration::from_secs(3_600)));
+        assert_eq!(
+            serve(&[("PALISADE_RETENTION_EVERY_MINUTES", "0")]).retention_every,
+            None
         );
     }
 

@@ -18,5 +18,6 @@ pub mod cli;
 pub mod configuration;
 pub mod embedded;
 pub mod numbers;
+pub mod retention;
 pub mod startup;
 pub mod telemetry;

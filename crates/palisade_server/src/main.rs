@@ -12,10 +12,10 @@ use palisade_server::audit::{self, EXIT_ERROR};
 use palisade_server::cli::Cli;
 use palisade_server::configuration::{
     AuditSettings, BootstrapSettings, ConfigError, InstallDefinersSettings, LogSettings,
-    MigrateSettings, NumbersSettings, ServeSettings,
+    MigrateSettings, NumbersSettings, RetentionSettings, ServeSettings,
 };
 use palisade_server::telemetry::{self, Output};
-use palisade_server::{numbers, startup};
+use palisade_server::{numbers, retention, startup};
 
 /// Usage and configuration errors.
 const EXIT_USAGE: u8 = 2;
@@ -55,6 +55,23 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("palisade audit: {e}");
                     ExitCode::from(EXIT_ERROR)
+                }
+            }
+        }
+        Cli::Retention => {
+            let Some(settings) =
+                with_logs(RetentionSettings::from_env(), |s| &s.log, Output::Stderr)
+            else {
+                return ExitCode::from(EXIT_USAGE);
+            };
+            match retention::execute(&settings) {
+                Ok(out) => {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("palisade retention: {e}");
+                    ExitCode::FAILURE
                 }
             }
         }

@@ -370,9 +370,25 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
     let worker = actix_web::rt::spawn(worker.run(async {
         let _ = stopped.await;
     }));
+    // Retention (docs/dba.md#retention), over the owner's URL, on the same runtime.
+    let (stop_retention, retention_stopped) = tokio::sync::oneshot::channel::<()>();
+    let retention = settings.retention_every.map(|every| {
+        actix_web::rt::spawn(crate::retention::run_periodically(
+            db.database.owner_url.clone(),
+            settings.retention.clone(),
+            every,
+            async {
+                let _ = retention_stopped.await;
+            },
+        ))
+    });
     let served = app.run_until_stopped().await;
     let _ = stop_worker.send(());
     let _ = worker.await;
+    let _ = stop_retention.send(());
+    if let Some(retention) = retention {
+        let _ = retention.await;
+    }
     served?;
     tracing::info!("HTTP server stopped; in-flight requests drained");
     pool.close();

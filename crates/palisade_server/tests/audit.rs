@@ -160,7 +160,21 @@ async fn a_fresh_database_has_no_violation_and_no_drift() {
         .expect("palisade_platform.stripe_events missing from palisade_audit.tables");
     assert!(!events.is_tenant_table && events.ok && events.rls_enabled && events.rls_forced);
     assert!(events.public_privileges.is_empty(), "{events:?}");
-    assert!(events.select_policies.is_none(), "{events:?}");
+    // Its only policies are retention's (policies/029_retention.sql): the resolver's, inside
+    // purge_expired_records. The billing role bypasses RLS; nobody else has one.
+    for policies in [&events.select_policies, &events.delete_policies] {
+        let policies = policies.as_deref().expect("retention's policies");
+        assert!(
+            policies
+                .lines()
+                .all(|p| p.contains(" TO palisade_resolver ")),
+            "{events:?}"
+        );
+    }
+    assert!(
+        events.insert_policies.is_none() && events.update_policies.is_none(),
+        "{events:?}"
+    );
     // So is the Mailgun replay guard, with its policies for the app role (no UPDATE).
     let tokens = report
         .tables

@@ -1,0 +1,133 @@
+/**
+ * Retention: the one path that deletes, across every organization, the append-only records that
+ * have outlived their purpose (docs/dba.md "Retention"). Same rules as 020_resolvers.sql:
+ * SECURITY DEFINER, owned by the NOLOGIN role palisade_resolver, `search_path = ''`. EXECUTE for
+ * palisade_owner only: `palisade retention` and the server's scheduled run call it over the
+ * owner's URL, never the app role, so no request can delete a record. The owner cannot delete
+ * these rows itself (row-level security is forced on it and it has no tenant policy); the
+ * `*_resolver` policies each table's owner file adds let only this function through.
+ *
+ * purge_expired_records(windows..., batch) deletes at most `batch` rows of each kind per call
+ * (the caller repeats until a call deletes fewer), so a first run over a large backlog is many
+ * short transactions, not one long one. The windows are measured on the database's clock. Each
+ * has a floor below which the function refuses to run, longer than the retries and replay
+ * windows that need the record:
+ *
+ *   webhook_deliveries       created_at   floor 2 days: Twilio retries for 15 s, Mailgun for
+ *                                         8 h, SendGrid for 24 h; a delivery forgotten earlier
+ *                                         would be applied twice.
+ *   mailgun_tokens           accepted_at  floor 10 minutes: the replay guard's window
+ *                                         (460_mailgun_tokens.sql).
+ *   stripe_events            received_at  floor 4 days: Stripe retries for up to 3 days.
+ *   outbound_webhook_events  occurred_at  floor 2 days (the retry schedule lasts 27.5 h); an
+ *                                         event goes with its deliveries, and only once none of
+ *                                         them is pending.
+ *   invitations,             expires_at   floor 0: an expired link opens nothing.
+ *   password_resets
+ *   idempotency_keys         created_at   floor 24 hours: the server honours a key for 24 h.
+ *   phone number quarantine  released_at  the quarantine length itself (the server's
+ *                                         PALISADE_NUMBER_QUARANTINE_DAYS): a number whose
+ *                                         quarantine has ended forgets which organization
+ *                                         released it. The number stays in the inventory.
+ */
+SET LOCAL ROLE palisade_resolver;
+
+CREATE OR REPLACE FUNCTION palisade_private.purge_expired_records(
+    p_webhook_deliveries interval,
+    p_mailgun_tokens interval,
+    p_stripe_events interval,
+    p_outbound_webhook_events interval,
+    p_expired_links interval,
+    p_idempotency_keys interval,
+    p_number_quarantine interval,
+    p_batch integer)
+    RETURNS TABLE (record text, affected bigint)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+DECLARE
+    n bigint;
+BEGIN
+    IF p_webhook_deliveries IS NULL OR p_webhook_deliveries < interval '2 days'
+       OR p_mailgun_tokens IS NULL OR p_mailgun_tokens < interval '10 minutes'
+       OR p_stripe_events IS NULL OR p_stripe_events < interval '4 days'
+       OR p_outbound_webhook_events IS NULL OR p_outbound_webhook_events < interval '2 days'
+       OR p_expired_links IS NULL OR p_expired_links < interval '0'
+       OR p_idempotency_keys IS NULL OR p_idempotency_keys < interval '24 hours'
+       OR p_number_quarantine IS NULL OR p_number_quarantine < interval '0'
+       OR p_batch IS NULL OR p_batch < 1 THEN
+        RAISE EXCEPTION 'retention window below its floor'
+            USING ERRCODE = '22023',
+                  HINT = 'Floors: webhook deliveries 2 days, Mailgun tokens 10 minutes, Stripe events 4 days, outbound webhook events 2 days, idempotency keys 24 hours; batch at least 1.';
+    END IF;
+
+    DELETE FROM palisade.webhook_deliveries
+     WHERE (organization_id, id) IN (SELECT d.organization_id, d.id FROM palisade.webhook_deliveries AS d
+                              WHERE d.created_at < pg_catalog.now() - p_webhook_deliveries
+                              LIMIT p_batch);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    record := 'webhook_deliveries'; affected := n; RETURN NEXT;
+
+    DELETE FROM palisade_platform.mailgun_tokens
+     WHERE token IN (SELECT t.token FROM palisade_platform.mailgun_tokens AS t
+                              WHERE t.accepted_at < pg_catalog.now() - p_mailgun_tokens
+                              LIMIT p_batch);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    record := 'mailgun_tokens'; affected := n; RETURN NEXT;
+
+    DELETE FROM palisade_platform.stripe_events
+     WHERE event_id IN (SELECT e.event_id FROM palisade_platform.stripe_events AS e
+                              WHERE e.received_at < pg_catalog.now() - p_stripe_events
+                              LIMIT p_batch);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    record := 'stripe_events'; affected := n; RETURN NEXT;
+
+    -- Deliveries go with their event (ON DELETE CASCADE); never while one is pending.
+    DELETE FROM palisade.outbound_webhook_events
+     WHERE (organization_id, id) IN (
+               SELECT e.organization_id, e.id FROM palisade.outbound_webhook_events AS e
+                WHERE e.occurred_at < pg_catalog.now() - p_outbound_webhook_events
+                  AND NOT EXISTS (SELECT 1 FROM palisade.outbound_webhook_deliveries AS d
+                                   WHERE d.organization_id = e.organization_id
+                                     AND d.event_id = e.id AND d.status = 'pending')
+                LIMIT p_batch);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    record := 'outbound_webhook_events'; affected := n; RETURN NEXT;
+
+    DELETE FROM palisade.invitations
+     WHERE (organization_id, id) IN (SELECT i.organization_id, i.id FROM palisade.invitations AS i
+                              WHERE i.expires_at < pg_catalog.now() - p_expired_links
+                              LIMIT p_batch);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    record := 'invitations'; affected := n; RETURN NEXT;
+
+    DELETE FROM palisade.password_resets
+     WHERE (organization_id, id) IN (SELECT r.organization_id, r.id FROM palisade.password_resets AS r
+                              WHERE r.expires_at < pg_catalog.now() - p_expired_links
+                              LIMIT p_batch);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    record := 'password_resets'; affected := n; RETURN NEXT;
+
+    DELETE FROM palisade.idempotency_keys
+     WHERE (organization_id, key) IN (SELECT k.organization_id, k.key FROM palisade.idempotency_keys AS k
+                              WHERE k.created_at < pg_catalog.now() - p_idempotency_keys
+                              LIMIT p_batch);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    record := 'idempotency_keys'; affected := n; RETURN NEXT;
+
+    UPDATE palisade_platform.phone_number_inventory
+       SET released_by_org_id = NULL, released_at = NULL
+     WHERE number IN (SELECT q.number FROM palisade_platform.phone_number_inventory AS q
+                              WHERE q.released_at IS NOT NULL
+                                AND q.released_at + p_number_quarantine <= pg_catalog.now()
+                              LIMIT p_batch);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    record := 'number_quarantines'; affected := n; RETURN NEXT;
+END
+$fn$;
+REVOKE ALL ON FUNCTION palisade_private.purge_expired_records(
+    interval, interval, interval, interval, interval, interval, interval, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.purge_expired_records(
+    interval, interval, interval, interval, interval, interval, interval, integer) TO palisade_owner;
+
+RESET ROLE;

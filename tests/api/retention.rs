@@ -1,0 +1,269 @@
+//! Retention (docs/dba.md "Retention", policies/029_retention.sql): the owner's one path that
+//! deletes append-only records past their window, across organizations, and nothing else.
+//! Every tenant table is seeded for two organizations; A's records are made old (as the
+//! superuser), B's stay fresh: a run removes exactly A's old records, keeps every one of B's,
+//! never an event with a pending delivery, and the app role cannot run it at all.
+
+use std::time::Duration;
+
+use palisade_db::retention::{self, Windows};
+use palisade_test_support::spawn_app_with_owner;
+use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
+use uuid::Uuid;
+
+use crate::isolation::seed_all;
+
+/// (table, the organization column, how to make one organization's rows old enough to go).
+const AGED: &[(&str, &str, &str)] = &[
+    (
+        "palisade.webhook_deliveries",
+        "organization_id",
+        "created_at = now() - interval '31 days'",
+    ),
+    (
+        "palisade.outbound_webhook_events",
+        "organization_id",
+        "occurred_at = now() - interval '31 days'",
+    ),
+    (
+        "palisade.invitations",
+        "organization_id",
+        "created_at = now() - interval '40 days', expires_at = now() - interval '8 days'",
+    ),
+    (
+        "palisade.password_resets",
+        "organization_id",
+        "created_at = now() - interval '40 days', expires_at = now() - interval '8 days'",
+    ),
+    (
+        "palisade.idempotency_keys",
+        "organization_id",
+        "created_at = now() - interval '3 days'",
+    ),
+    (
+        "palisade_platform.stripe_events",
+        "organization_id",
+        "received_at = now() - interval '31 days'",
+    ),
+];
+
+async fn count(su: &Client, table: &str, column: &str, org: &str) -> i64 {
+    su.query_one(
+        &format!("SELECT count(*) FROM {table} WHERE {column}::text = $1"),
+        &[&org],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("count {table}: {e}"))
+    .get(0)
+}
+
+#[actix_web::test]
+async fn a_run_removes_exactly_the_records_past_their_window() {
+    let (app, a) = spawn_app_with_owner("retention-a").await;
+    let b = app.signup("retention-b").await;
+    seed_all(&app, &a, "retention-marker-a").await;
+    seed_all(&app, &b, "retention-marker-b").await;
+    let su = app.db.superuser_client().await;
+    // Applied Stripe events of each organization (the Stripe path records them; no seeder does).
+    for (i, org) in [&a.org_id, &a.org_id, &b.org_id].into_iter().enumerate() {
+        su.execute(
+            "INSERT INTO palisade_platform.stripe_events (event_id, event_type, event_created, organization_id)
+             VALUES ($1, 'invoice.paid', now(), $2::text::uuid)",
+            &[&format!("evt_retention_{i}"), org],
+        )
+        .await
+        .unwrap();
+    }
+
+    for (table, column, aged) in AGED {
+        su.execute(
+            &format!("UPDATE {table} SET {aged} WHERE {column}::text = $1"),
+            &[&a.org_id],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("age {table}: {e}"));
+        assert!(
+            count(&su, table, column, &a.org_id).await > 0,
+            "{table}: nothing of A to age"
+        );
+        assert!(
+            count(&su, table, column, &b.org_id).await > 0,
+            "{table}: nothing of B to keep"
+        );
+    }
+    // One of A's old events still has a pending delivery: it stays, with its deliveries.
+    let kept_event: Uuid = su
+        .query_one(
+            "UPDATE palisade.outbound_webhook_deliveries
+                SET status = 'pending', next_attempt_at = now() + interval '1 day',
+                    leased_until = NULL, last_error = NULL
+              WHERE (organization_id, id) = (SELECT organization_id, id
+                                               FROM palisade.outbound_webhook_deliveries
+                                              WHERE organization_id::text = $1 LIMIT 1)
+              RETURNING event_id",
+            &[&a.org_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let events_with_pending: i64 = su
+        .query_one(
+            "SELECT count(DISTINCT event_id) FROM palisade.outbound_webhook_deliveries
+              WHERE organization_id::text = $1 AND status = 'pending'",
+            &[&a.org_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    // Mailgun tokens belong to nobody: one old, one fresh.
+    su.batch_execute(
+        "INSERT INTO palisade_platform.mailgun_tokens (token, body_sha256, accepted_at)
+         VALUES ('retention-old-token', decode(repeat('00', 32), 'hex'), now() - interval '2 days'),
+                ('retention-fresh-token', decode(repeat('00', 32), 'hex'), now())",
+    )
+    .await
+    .unwrap();
+    // Two released numbers: one whose 30-day quarantine ended, one still in it.
+    su.execute(
+        "INSERT INTO palisade_platform.phone_number_inventory
+                (number, capabilities, released_by_org_id, released_at)
+         VALUES ('+15550009901', '{sms}', $1::text::uuid, now() - interval '31 days'),
+                ('+15550009902', '{sms}', $1::text::uuid, now() - interval '1 day')",
+        &[&a.org_id],
+    )
+    .await
+    .unwrap();
+
+    let b_before: Vec<i64> = {
+        let mut v = Vec::new();
+        for (table, column, _) in AGED {
+            v.push(count(&su, table, column, &b.org_id).await);
+        }
+        v
+    };
+    let a_before: Vec<i64> = {
+        let mut v = Vec::new();
+        for (table, column, _) in AGED {
+            v.push(count(&su, table, column, &a.org_id).await);
+        }
+        v
+    };
+
+    // Batches of one row: the run repeats until nothing is left, and adds up.
+    let owner = app.db.owner_client().await;
+    let purged = retention::purge_in_batches(&owner, &Windows::default(), 1)
+        .await
+        .unwrap();
+    let removed = |record: &str| {
+        purged
+            .iter()
+            .find(|(r, _)| r == record)
+            .unwrap_or_else(|| panic!("{record} missing from {purged:?}"))
+            .1
+    };
+
+    for (i, (table, column, _)) in AGED.iter().enumerate() {
+        assert_eq!(
+            count(&su, table, column, &b.org_id).await,
+            b_before[i],
+            "{table}: B's fresh rows were touched"
+        );
+        let left = count(&su, table, column, &a.org_id).await;
+        let record = table.rsplit('.').next().unwrap();
+        if *record == *"outbound_webhook_events" {
+            assert_eq!(
+                left, events_with_pending,
+                "{table}: events with a pending delivery stay"
+            );
+        } else {
+            assert_eq!(left, 0, "{table}: A's old rows are still there");
+        }
+        assert_eq!(
+            removed(record),
+            a_before[i] - left,
+            "{table}: the count returned"
+        );
+    }
+    let still_there: bool = su
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM palisade.outbound_webhook_events WHERE id = $1)",
+            &[&kept_event],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(still_there, "an event with a pending delivery was deleted");
+    let tokens: Vec<String> = su
+        .query(
+            "SELECT token FROM palisade_platform.mailgun_tokens WHERE token LIKE 'retention-%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(tokens, ["retention-fresh-token"]);
+    assert_eq!(removed("mailgun_tokens"), 1);
+    let quarantines: Vec<(String, bool)> = su
+        .query(
+            "SELECT number, released_at IS NOT NULL FROM palisade_platform.phone_number_inventory
+              WHERE number IN ('+15550009901', '+15550009902') ORDER BY number",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        quarantines,
+        [
+            ("+15550009901".to_owned(), false),
+            ("+15550009902".to_owned(), true)
+        ],
+        "the ended quarantine is cleared, the running one kept, both numbers stay"
+    );
+    assert_eq!(removed("number_quarantines"), 1);
+
+    // Nothing left past its window: a second run removes nothing.
+    let again = retention::purge(&owner, &Windows::default()).await.unwrap();
+    assert!(again.iter().all(|(_, n)| *n == 0), "{again:?}");
+}
+
+#[actix_web::test]
+async fn only_the_owner_may_run_it_and_never_below_the_floors() {
+    let (app, _a) = spawn_app_with_owner("retention-floor").await;
+    // The app role may not execute the function, nor delete the records itself.
+    let app_client = app.db.app_client().await;
+    let err = retention::purge(&app_client, &Windows::default())
+        .await
+        .expect_err("the app role ran retention");
+    assert!(
+        matches!(err, palisade_db::DbError::PermissionDenied { .. }),
+        "{err:?}"
+    );
+    let deleted = app_client
+        .execute("DELETE FROM palisade.webhook_deliveries", &[])
+        .await;
+    assert_eq!(
+        deleted.map_err(|e| e.code().cloned()),
+        Err(Some(SqlState::INSUFFICIENT_PRIVILEGE))
+    );
+
+    // Below a floor, the function refuses, whoever calls it; the settings say which floor.
+    let owner = app.db.owner_client().await;
+    let short = Windows {
+        stripe_events: Duration::from_secs(86_400 * 3),
+        ..Windows::default()
+    };
+    assert!(short.check().unwrap_err().contains("Stripe events"));
+    let err = retention::purge(&owner, &short)
+        .await
+        .expect_err("a window below its floor ran");
+    assert!(
+        matches!(&err, palisade_db::DbError::Server { code, .. } if code == "22023"),
+        "{err:?}"
+    );
+}
