@@ -86,7 +86,8 @@ pub async fn run_periodically(
             match run_once(owner_url.expose(), &windows).await {
                 Ok(purged) => {
                     let total: i64 = purged.iter().map(|(_, n)| n).sum();
-                    let detail = render(&purged).trim_end().replace('\n', ", ");
+                    let removed: Purged = purged.into_iter().filter(|(_, n)| *n > 0).collect();
+                    let detail = render(&removed).trim_end().replace('\n', ", ");
                     if total > 0 {
                         tracing::info!(records = total, "retention: {detail}");
                     } else {
