@@ -14,8 +14,9 @@
  * windows that need the record:
  *
  *   webhook_deliveries       created_at   floor 2 days: Twilio retries for 15 s, Mailgun for
- *                                         8 h, SendGrid for 24 h; a delivery forgotten earlier
- *                                         would be applied twice.
+ *                                         8 h, SendGrid and Amazon EventBridge (Connect events)
+ *                                         for 24 h; a delivery forgotten earlier would be applied
+ *                                         twice.
  *   mailgun_tokens           accepted_at  floor 10 minutes: the replay guard's window
  *                                         (460_mailgun_tokens.sql).
  *   stripe_events            received_at  floor 4 days: Stripe retries for up to 3 days.
@@ -26,7 +27,8 @@
  *   password_resets
  *   idempotency_keys         created_at   floor 24 hours: the server honours a key for 24 h.
  *   phone number quarantine  released_at  the quarantine length itself (the server's
- *                                         PALISADE_NUMBER_QUARANTINE_DAYS): a number whose
+ *                                         PALISADE_NUMBER_QUARANTINE_DAYS; whoever runs retention
+ *                                         must run it with the server's value): a number whose
  *                                         quarantine has ended forgets which organization
  *                                         released it. The number stays in the inventory.
  */
@@ -47,6 +49,8 @@ CREATE OR REPLACE FUNCTION palisade_private.purge_expired_records(
     AS $fn$
 DECLARE
     n bigint;
+    v_orgs uuid[];
+    v_ids uuid[];
 BEGIN
     IF p_webhook_deliveries IS NULL OR p_webhook_deliveries < interval '2 days'
        OR p_mailgun_tokens IS NULL OR p_mailgun_tokens < interval '10 minutes'
@@ -61,66 +65,93 @@ BEGIN
                   HINT = 'Floors: webhook deliveries 2 days, Mailgun tokens 10 minutes, Stripe events 4 days, outbound webhook events 2 days, idempotency keys 24 hours; batch at least 1.';
     END IF;
 
-    DELETE FROM palisade.webhook_deliveries
-     WHERE (organization_id, id) IN (SELECT d.organization_id, d.id FROM palisade.webhook_deliveries AS d
-                              WHERE d.created_at < pg_catalog.now() - p_webhook_deliveries
-                              LIMIT p_batch);
+    -- Each statement repeats its age test on the row it deletes, not only in the subquery that
+    -- picks the batch: a row changed meanwhile by another transaction (an idempotency key taken
+    -- over, a number released again) is re-checked in its new version and kept.
+    DELETE FROM palisade.webhook_deliveries AS t
+     WHERE t.created_at < pg_catalog.now() - p_webhook_deliveries
+       AND (t.organization_id, t.id) IN (
+               SELECT d.organization_id, d.id FROM palisade.webhook_deliveries AS d
+                WHERE d.created_at < pg_catalog.now() - p_webhook_deliveries
+                LIMIT p_batch);
     GET DIAGNOSTICS n = ROW_COUNT;
     record := 'webhook_deliveries'; affected := n; RETURN NEXT;
 
-    DELETE FROM palisade_platform.mailgun_tokens
-     WHERE token IN (SELECT t.token FROM palisade_platform.mailgun_tokens AS t
-                              WHERE t.accepted_at < pg_catalog.now() - p_mailgun_tokens
-                              LIMIT p_batch);
+    DELETE FROM palisade_platform.mailgun_tokens AS t
+     WHERE t.accepted_at < pg_catalog.now() - p_mailgun_tokens
+       AND t.token IN (
+               SELECT m.token FROM palisade_platform.mailgun_tokens AS m
+                WHERE m.accepted_at < pg_catalog.now() - p_mailgun_tokens
+                LIMIT p_batch);
     GET DIAGNOSTICS n = ROW_COUNT;
     record := 'mailgun_tokens'; affected := n; RETURN NEXT;
 
-    DELETE FROM palisade_platform.stripe_events
-     WHERE event_id IN (SELECT e.event_id FROM palisade_platform.stripe_events AS e
-                              WHERE e.received_at < pg_catalog.now() - p_stripe_events
-                              LIMIT p_batch);
+    DELETE FROM palisade_platform.stripe_events AS t
+     WHERE t.received_at < pg_catalog.now() - p_stripe_events
+       AND t.event_id IN (
+               SELECT e.event_id FROM palisade_platform.stripe_events AS e
+                WHERE e.received_at < pg_catalog.now() - p_stripe_events
+                LIMIT p_batch);
     GET DIAGNOSTICS n = ROW_COUNT;
     record := 'stripe_events'; affected := n; RETURN NEXT;
 
-    -- Deliveries go with their event (ON DELETE CASCADE); never while one is pending.
-    DELETE FROM palisade.outbound_webhook_events
-     WHERE (organization_id, id) IN (
-               SELECT e.organization_id, e.id FROM palisade.outbound_webhook_events AS e
-                WHERE e.occurred_at < pg_catalog.now() - p_outbound_webhook_events
-                  AND NOT EXISTS (SELECT 1 FROM palisade.outbound_webhook_deliveries AS d
-                                   WHERE d.organization_id = e.organization_id
-                                     AND d.event_id = e.id AND d.status = 'pending')
-                LIMIT p_batch);
+    -- Deliveries go with their event (ON DELETE CASCADE); never while one is pending. The
+    -- events are locked first (FOR UPDATE, skipping any a transaction is using): a redelivery
+    -- queued for one of them meanwhile waits for this transaction and then finds no event,
+    -- instead of being deleted by the cascade unseen. Those already queued are pending, so
+    -- their events were not picked.
+    SELECT pg_catalog.array_agg(e.organization_id), pg_catalog.array_agg(e.id)
+      INTO v_orgs, v_ids
+      FROM (SELECT o.organization_id, o.id FROM palisade.outbound_webhook_events AS o
+             WHERE o.occurred_at < pg_catalog.now() - p_outbound_webhook_events
+               AND NOT EXISTS (SELECT 1 FROM palisade.outbound_webhook_deliveries AS d
+                                WHERE d.organization_id = o.organization_id
+                                  AND d.event_id = o.id AND d.status = 'pending')
+             LIMIT p_batch
+               FOR UPDATE SKIP LOCKED) AS e;
+    -- unnest of two arrays is FROM-clause syntax, unqualified (pg_catalog is always searched).
+    DELETE FROM palisade.outbound_webhook_events AS t
+     WHERE (t.organization_id, t.id) IN (SELECT * FROM unnest(v_orgs, v_ids))
+       AND NOT EXISTS (SELECT 1 FROM palisade.outbound_webhook_deliveries AS d
+                        WHERE d.organization_id = t.organization_id
+                          AND d.event_id = t.id AND d.status = 'pending');
     GET DIAGNOSTICS n = ROW_COUNT;
     record := 'outbound_webhook_events'; affected := n; RETURN NEXT;
 
-    DELETE FROM palisade.invitations
-     WHERE (organization_id, id) IN (SELECT i.organization_id, i.id FROM palisade.invitations AS i
-                              WHERE i.expires_at < pg_catalog.now() - p_expired_links
-                              LIMIT p_batch);
+    DELETE FROM palisade.invitations AS t
+     WHERE t.expires_at < pg_catalog.now() - p_expired_links
+       AND (t.organization_id, t.id) IN (
+               SELECT i.organization_id, i.id FROM palisade.invitations AS i
+                WHERE i.expires_at < pg_catalog.now() - p_expired_links
+                LIMIT p_batch);
     GET DIAGNOSTICS n = ROW_COUNT;
     record := 'invitations'; affected := n; RETURN NEXT;
 
-    DELETE FROM palisade.password_resets
-     WHERE (organization_id, id) IN (SELECT r.organization_id, r.id FROM palisade.password_resets AS r
-                              WHERE r.expires_at < pg_catalog.now() - p_expired_links
-                              LIMIT p_batch);
+    DELETE FROM palisade.password_resets AS t
+     WHERE t.expires_at < pg_catalog.now() - p_expired_links
+       AND (t.organization_id, t.id) IN (
+               SELECT r.organization_id, r.id FROM palisade.password_resets AS r
+                WHERE r.expires_at < pg_catalog.now() - p_expired_links
+                LIMIT p_batch);
     GET DIAGNOSTICS n = ROW_COUNT;
     record := 'password_resets'; affected := n; RETURN NEXT;
 
-    DELETE FROM palisade.idempotency_keys
-     WHERE (organization_id, key) IN (SELECT k.organization_id, k.key FROM palisade.idempotency_keys AS k
-                              WHERE k.created_at < pg_catalog.now() - p_idempotency_keys
-                              LIMIT p_batch);
+    DELETE FROM palisade.idempotency_keys AS t
+     WHERE t.created_at < pg_catalog.now() - p_idempotency_keys
+       AND (t.organization_id, t.key) IN (
+               SELECT k.organization_id, k.key FROM palisade.idempotency_keys AS k
+                WHERE k.created_at < pg_catalog.now() - p_idempotency_keys
+                LIMIT p_batch);
     GET DIAGNOSTICS n = ROW_COUNT;
     record := 'idempotency_keys'; affected := n; RETURN NEXT;
 
-    UPDATE palisade_platform.phone_number_inventory
+    UPDATE palisade_platform.phone_number_inventory AS t
        SET released_by_org_id = NULL, released_at = NULL
-     WHERE number IN (SELECT q.number FROM palisade_platform.phone_number_inventory AS q
-                              WHERE q.released_at IS NOT NULL
-                                AND q.released_at + p_number_quarantine <= pg_catalog.now()
-                              LIMIT p_batch);
+     WHERE t.released_at <= pg_catalog.now() - p_number_quarantine
+       AND t.number IN (
+               SELECT q.number FROM palisade_platform.phone_number_inventory AS q
+                WHERE q.released_at <= pg_catalog.now() - p_number_quarantine
+                LIMIT p_batch);
     GET DIAGNOSTICS n = ROW_COUNT;
     record := 'number_quarantines'; affected := n; RETURN NEXT;
 END

@@ -55,8 +55,10 @@ GRANT SELECT (organization_id, id, webhook_id, event_id, status, attempt_count, 
 GRANT INSERT ON palisade.outbound_webhook_deliveries TO palisade_resolver;
 GRANT SELECT (organization_id, id, occurred_at), INSERT ON palisade.outbound_webhook_events TO palisade_resolver;
 -- Retention (029_retention.sql) deletes an event once it is older than its window and none of
--- its deliveries is pending; its deliveries go with it (ON DELETE CASCADE).
-GRANT DELETE ON palisade.outbound_webhook_events TO palisade_resolver;
+-- its deliveries is pending; its deliveries go with it (ON DELETE CASCADE). It locks the events
+-- first (SELECT ... FOR UPDATE, which PostgreSQL grants to UPDATE privilege only): UPDATE of one
+-- column, whose policy lets no new row through, so nothing is ever changed.
+GRANT DELETE, UPDATE (occurred_at) ON palisade.outbound_webhook_events TO palisade_resolver;
 
 ALTER TABLE palisade.outbound_webhook_events
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
@@ -142,3 +144,10 @@ DROP POLICY IF EXISTS outbound_webhook_events_delete_resolver ON palisade.outbou
 CREATE POLICY outbound_webhook_events_delete_resolver ON palisade.outbound_webhook_events
     FOR DELETE TO palisade_resolver
     USING (current_user = 'palisade_resolver');
+
+/** Retention only locks events (FOR UPDATE) before deleting them: no row passes WITH CHECK. */
+DROP POLICY IF EXISTS outbound_webhook_events_update_resolver ON palisade.outbound_webhook_events;
+CREATE POLICY outbound_webhook_events_update_resolver ON palisade.outbound_webhook_events
+    FOR UPDATE TO palisade_resolver
+    USING (current_user = 'palisade_resolver')
+    WITH CHECK (current_user = 'palisade_resolver' AND false);

@@ -15,9 +15,18 @@
  * schema palisade_guard is the superuser's (001_ddl_guard.sql) and not part of a dump:
  * `palisade bootstrap` re-installs it. `palisade audit` reports the role if it ever holds more.
  */
-GRANT USAGE ON SCHEMA palisade, palisade_private, palisade_platform, palisade_audit, palisade_migrations
-    TO palisade_backup;
-GRANT SELECT ON ALL TABLES IN SCHEMA palisade, palisade_private, palisade_platform, palisade_audit,
-    palisade_migrations TO palisade_backup;
-GRANT SELECT ON ALL SEQUENCES IN SCHEMA palisade, palisade_private, palisade_platform, palisade_audit,
-    palisade_migrations TO palisade_backup;
+DO $grants$
+BEGIN
+    -- The role comes from 000_roles.sql (`palisade bootstrap`, `palisade install-definers`). On
+    -- a server upgraded by `migrate` before those ran again it does not exist yet: these grants
+    -- then wait for the next run after them (the server starts; the audit shows no backup role).
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_backup') THEN
+        GRANT USAGE ON SCHEMA palisade, palisade_private, palisade_platform, palisade_audit,
+            palisade_migrations TO palisade_backup;
+        GRANT SELECT ON ALL TABLES IN SCHEMA palisade, palisade_private, palisade_platform,
+            palisade_audit, palisade_migrations TO palisade_backup;
+        GRANT SELECT ON ALL SEQUENCES IN SCHEMA palisade, palisade_private, palisade_platform,
+            palisade_audit, palisade_migrations TO palisade_backup;
+    END IF;
+END
+$grants$;

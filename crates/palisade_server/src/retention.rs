@@ -21,6 +21,12 @@ pub enum RetentionError {
     /// Another run (another server, or `palisade retention`) holds the lock.
     #[error("another retention run is under way")]
     Busy,
+    /// The function is missing: `install-definers` has not run since this version's `migrate`.
+    #[error(
+        "palisade_private.purge_expired_records is not installed: run `palisade install-definers` \
+         (docs/dba.md#installing-and-upgrading)"
+    )]
+    NotInstalled,
     /// The database refused or failed; never a server message (it could quote rows).
     #[error("{0}")]
     Database(#[from] DbError),
@@ -38,7 +44,11 @@ pub async fn run_once(owner_url: &str, windows: &Windows) -> Result<Purged, Rete
         return Err(RetentionError::Busy);
     }
     // The connection closes below: that releases the lock whatever happened.
-    Ok(retention::purge(&client, windows).await?)
+    match retention::purge(&client, windows).await {
+        Ok(purged) => Ok(purged),
+        Err(DbError::Server { code, .. }) if code == "42883" => Err(RetentionError::NotInstalled),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The result of a run, one line per kind of record.
@@ -58,10 +68,14 @@ pub fn render(purged: &Purged) -> String {
 /// `palisade retention`: one run, on the embedded cluster or `DATABASE_URL`.
 pub fn execute(settings: &RetentionSettings) -> Result<String, String> {
     let on = |owner_url: &str| {
-        actix_web::rt::System::new()
-            .block_on(run_once(owner_url, &settings.windows))
-            .map(|purged| render(&purged))
-            .map_err(|e| e.to_string())
+        match actix_web::rt::System::new().block_on(run_once(owner_url, &settings.windows)) {
+            Ok(purged) => Ok(render(&purged)),
+            // Not a failure for a cron job: the other run does the work.
+            Err(RetentionError::Busy) => {
+                Ok("another retention run is under way; nothing done\n".into())
+            }
+            Err(e) => Err(e.to_string()),
+        }
     };
     match &settings.database {
         DatabaseMode::External(owner_url) => on(owner_url.expose()),
