@@ -8,6 +8,9 @@
  *                      taken somewhere, so each must be something the product needs to find
  *                      before a tenant is known, read only through a resolver function.
  *   bypassrls_role     a role other than the superusers that may hold BYPASSRLS.
+ *   app_login_role     a login role that may be a member of palisade_app (act as the app). Any
+ *                      other login member is reported (app_login_member): it could set the
+ *                      tenant context itself and read any organization.
  */
 DELETE FROM palisade_audit.allow_list;
 INSERT INTO palisade_audit.allow_list (kind, name, reason) VALUES
@@ -20,4 +23,10 @@ INSERT INTO palisade_audit.allow_list (kind, name, reason) VALUES
     ('global_unique_key', 'aws_connect_credentials_key_hash_key',
      'An Amazon Connect event credential is found by its hash before its organization is known; the hash of a random 256-bit credential reveals nothing (260_aws_connect_credentials.sql).'),
     ('bypassrls_role', 'palisade_billing',
-     'The Stripe webhook path upserts subscriptions and invoices of any organization (000_roles.sql).');
+     'The Stripe webhook path upserts subscriptions and invoices of any organization (000_roles.sql).'),
+    ('bypassrls_role', 'palisade_backup',
+     'pg_dump reads every organization''s rows of FORCE-RLS tables; NOLOGIN except during a backup, SELECT and USAGE only (000_roles.sql; the audit reports anything more: backup_role_can_write).'),
+    ('app_login_role', 'palisade_app_a',
+     'One of the two login roles the server connects as, taking turns for password rotation without downtime; a member of palisade_app, which holds the grants (000_roles.sql).'),
+    ('app_login_role', 'palisade_app_b',
+     'The other login role of the password rotation pair; a member of palisade_app (000_roles.sql).');

@@ -225,9 +225,23 @@ async fn a_fresh_database_has_no_violation_and_no_drift() {
     for platform in [
         "palisade_platform.stripe_events",
         "palisade_platform.mailgun_tokens",
-        "mailgun_tokens: SELECT INSERT DELETE",
+        "platform tables: SELECT INSERT DELETE on mailgun_tokens",
     ] {
         assert!(run.stdout.contains(platform), "{platform}:\n{}", run.stdout);
+    }
+    // The roles section is readable in 100 columns (the full lists are in --json and the view).
+    let roles_section = run
+        .stdout
+        .split("\nRoles with something in this database\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("a roles section");
+    assert!(roles_section.contains("palisade_app"), "{roles_section}");
+    for line in roles_section.lines() {
+        assert!(
+            line.chars().count() <= palisade_server::audit::TEXT_WIDTH,
+            "longer than 100 columns: {line:?}"
+        );
     }
     assert!(run.stdout.contains("(0 difference(s))"), "{}", run.stdout);
     assert!(run.stdout.contains("Result: OK"), "{}", run.stdout);
