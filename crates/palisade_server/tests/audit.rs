@@ -1170,6 +1170,36 @@ async fn every_kind_the_views_can_produce_has_a_severity_and_a_fix() {
             "{kind}: fix {fix:?}"
         );
     }
+    // docs/dba.md's table of severities is this one.
+    let documented: Vec<(String, String, i32, String)> = include_str!("../../../docs/dba.md")
+        .split("### Severities")
+        .nth(1)
+        .expect("docs/dba.md has a section Severities")
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| rank"))
+        .map_while(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            Some((
+                cells.get(2)?.trim_matches('`').to_owned(),
+                (*cells.get(1)?).to_owned(),
+                cells.first()?.parse().ok()?,
+                cells
+                    .get(3..)?
+                    .join(" | ")
+                    .replace("\\|", "|")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">"),
+            ))
+        })
+        .collect();
+    let in_db: Vec<(String, String, i32, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        documented, in_db,
+        "docs/dba.md's Severities table differs from finding_kinds"
+    );
     // The psql user sees the same severity and fix in the violations view.
     su.batch_execute(&overriding_the_guard(
         "ALTER TABLE palisade.customers DISABLE ROW LEVEL SECURITY",
