@@ -16,7 +16,13 @@
  *   palisade_audit.columns     Every column palisade_app can reach, with its classification
  *                              (readable or secret: policies/920_column_classification.sql) and
  *                              what palisade_app may do with it.
- *   palisade_audit.violations  Every finding above as (kind, object_type, object, detail).
+ *   palisade_audit.copies      Tables and materialized views outside Palisade's own schemas that
+ *                              hold organization_id or copy the columns of a tenant table.
+ *   palisade_audit.violations  Every finding above as (severity, kind, object_type, object,
+ *                              detail, fix, rank), most urgent first.
+ *   palisade_audit.finding_kinds  Every kind of finding: its severity, rank and one-line fix.
+ *   palisade_audit.analysts    The read-only analyst roles and the one organization each may read
+ *                              (`palisade analyst grant`; 930_analysts.sql).
  *   palisade_audit.allow_list  The deliberate exceptions (policies/910_audit_allow_list.sql).
  *   palisade_audit.column_classification  Readable or secret, per column (920_column_classification.sql).
  *
@@ -32,8 +38,94 @@
  */
 DROP VIEW IF EXISTS palisade_audit.violations, palisade_audit.tables, palisade_audit.policies,
     palisade_audit.roles, palisade_audit.functions, palisade_audit.views, palisade_audit.ddl_guard,
-    palisade_audit.columns
+    palisade_audit.columns, palisade_audit.copies, palisade_audit.finding_kinds
     CASCADE;
+
+/**
+ * Every kind of finding that palisade_audit.violations can hold: its severity, its rank (the order
+ * findings are listed in, most urgent first; ranks follow severities) and a one-line fix. The one
+ * place severities are defined: the violations view joins it, `palisade audit` prints and sorts
+ * by it (text and JSON), docs/dba.md lists it, and a test fails when the views can produce a kind
+ * that has no row here.
+ *   critical  rows of one organization are reachable from another, or by a role that can pick
+ *             any organization, now (or with one SET ROLE or set_config it may already do);
+ *   high      isolation holds, but rests on one safeguard fewer than the rules require (the owner
+ *             bypasses, a definer function is open, a foreign key or a secret leaks existence);
+ *   medium    the database is not as the rules say, without opening a tenant's rows (a missing
+ *             policy fails closed, a missing index, an unclassified column, missing guardrails);
+ *   low       a notice: listed, but `palisade audit` still exits 0 for it (e.g. the backup role
+ *             left able to log in between backups).
+ */
+CREATE VIEW palisade_audit.finding_kinds WITH (security_invoker = true) AS
+SELECT k.kind, k.severity, k.rank, k.fix
+  FROM (VALUES
+    ('rls_disabled', 'critical', 1,
+     'ALTER TABLE <table> ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY (or run palisade migrate)'),
+    ('tenant_data_outside_rls', 'critical', 2,
+     'Drop the copy (DROP TABLE / DROP MATERIALIZED VIEW); read tenant rows through schema palisade, under RLS'),
+    ('unscoped_policy', 'critical', 3,
+     'Drop the policy or make it compare the tenant column with the context (palisade migrate restores Palisade''s own)'),
+    ('context_policy_for_other_role', 'critical', 4,
+     'Drop the policy: that role sets the context itself; use palisade analyst grant <role> --organization <uuid>'),
+    ('app_login_member', 'critical', 5,
+     'REVOKE palisade_app FROM <role>: only the allow-listed app login roles may act as the app'),
+    ('public_policy', 'critical', 6,
+     'Re-create the policy TO the role it is for (palisade_app), never TO PUBLIC'),
+    ('app_role_bypasses', 'critical', 7,
+     'ALTER ROLE <role> NOSUPERUSER NOBYPASSRLS'),
+    ('app_role_owns', 'critical', 8,
+     'ALTER ... OWNER TO palisade_owner for each object it owns, or revoke the membership that makes it an owner'),
+    ('bypassrls_role', 'critical', 9,
+     'ALTER ROLE <role> NOBYPASSRLS (only the allow-listed roles may bypass RLS)'),
+    ('member_of_bypass_role', 'critical', 10,
+     'REVOKE <superuser or BYPASSRLS role> FROM <role>'),
+    ('member_of_owner_role', 'critical', 11,
+     'REVOKE <owner role> FROM <role> (palisade_resolver has no members)'),
+    ('backup_role_can_write', 'critical', 12,
+     'REVOKE from palisade_backup everything but SELECT on tables and sequences and USAGE on schemas, and its memberships'),
+    ('analyst_beyond_read', 'critical', 13,
+     'palisade analyst revoke <role>, then palisade analyst grant <role> --organization <uuid> again'),
+    ('materialized_view_over_tenant_table', 'critical', 14,
+     'DROP MATERIALIZED VIEW <view>; use a view WITH (security_invoker = true) instead'),
+    ('view_not_security_invoker', 'critical', 15,
+     'ALTER VIEW <view> SET (security_invoker = true)'),
+    ('secret_column_readable', 'critical', 16,
+     'REVOKE SELECT ON <table> FROM palisade_app and grant SELECT column by column, without the secret'),
+    ('rls_not_forced', 'high', 20,
+     'ALTER TABLE <table> FORCE ROW LEVEL SECURITY (or run palisade migrate)'),
+    ('no_tenant_column', 'high', 21,
+     'Add organization_id uuid NOT NULL REFERENCES palisade.organizations, or move the table out of schema palisade'),
+    ('foreign_owner', 'high', 22,
+     'ALTER TABLE <table> OWNER TO palisade_owner'),
+    ('definer_bypasses_rls', 'high', 23,
+     'ALTER FUNCTION <function> OWNER TO palisade_resolver (palisade install-definers re-creates Palisade''s own)'),
+    ('definer_public_execute', 'high', 24,
+     'REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC'),
+    ('definer_mutable_search_path', 'high', 25,
+     'ALTER FUNCTION <function> SET search_path = '''''),
+    ('fk_without_tenant', 'high', 26,
+     'Make the foreign key (organization_id, <column>) reference the parent''s (organization_id, id)'),
+    ('public_grant', 'high', 27,
+     'REVOKE ALL ON <table> FROM PUBLIC'),
+    ('secret_derived_column', 'high', 28,
+     'Classify the column secret in policies/920_column_classification.sql, or give the reason it reveals nothing'),
+    ('ddl_guard_missing', 'high', 29,
+     'Run palisade bootstrap (or, as a superuser, policies/001_ddl_guard.sql)'),
+    ('global_unique_key', 'medium', 40,
+     'Include organization_id in the unique key, or allow-list it with the reason in policies/910_audit_allow_list.sql'),
+    ('missing_policy', 'medium', 41,
+     'Run palisade migrate (it re-creates Palisade''s policies), or write the table''s policy for that command'),
+    ('unclassified_column', 'medium', 42,
+     'Classify the column readable or secret in policies/920_column_classification.sql'),
+    ('stale_column_classification', 'medium', 43,
+     'Remove or rename the column''s row in policies/920_column_classification.sql'),
+    ('app_login_without_guardrails', 'medium', 44,
+     'Run palisade bootstrap, or ALTER ROLE <role> SET statement_timeout / SET idle_in_transaction_session_timeout / CONNECTION LIMIT <n>'),
+    ('no_tenant_index', 'medium', 45,
+     'CREATE INDEX ON <table> (organization_id)'),
+    ('backup_role_can_login', 'low', 60,
+     'ALTER ROLE palisade_backup NOLOGIN once the backup is done')
+  ) AS k(kind, severity, rank, fix);
 
 /** The column a table's rows are owned through: `id` for the root table, organization_id for the
  * other tables of schema palisade, NULL for tables that are not tenant tables. */
@@ -158,6 +250,19 @@ CREATE OR REPLACE FUNCTION palisade_audit.scoped_to_role(p_expr text, p_role nam
     $fn$;
 
 /**
+ * Whether a deparsed policy clause reads the tenant context, which any session may set for itself
+ * (set_config('app.current_org', ...)): current_setting, set_config, or the context functions of
+ * palisade_private (current_org_id, current_user_id, current_app_role; 010_context_functions.sql).
+ * Only the app role may be trusted with it: the server sets it from an authenticated request.
+ */
+CREATE OR REPLACE FUNCTION palisade_audit.reads_tenant_context(p_expr text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+        SELECT coalesce(p_expr ~ '(current_setting|set_config|current_org_id|current_user_id|current_app_role)\(', false)
+    $fn$;
+
+/**
  * One row per policy. `restricts_to` says what limits the rows it lets through; NULL means
  * nothing does (e.g. USING (true)), which is a violation on a tenant table:
  *   'the acting organization'   every clause compares the tenant column with the context;
@@ -165,7 +270,14 @@ CREATE OR REPLACE FUNCTION palisade_audit.scoped_to_role(p_expr text, p_role nam
  *   'its resolver role'         TO one NOLOGIN role r USING (current_user = 'r'): only r's
  *                               SECURITY DEFINER functions (palisade_private) match;
  *   'moot: its roles bypass RLS' every role it names bypasses row-level security anyway;
- *   'restrictive'               AS RESTRICTIVE: it can only narrow what permissive ones allow.
+ *   'restrictive'               AS RESTRICTIVE: it can only narrow what permissive ones allow;
+ *   'one organization (analyst)' FOR SELECT TO one recorded analyst role (palisade_audit.analysts)
+ *                               USING (<tenant column> = '<its organization>'::uuid): pinned to the
+ *                               organization it was granted, whatever context it sets.
+ * `context_roles`: the roles it names, other than the app role (palisade_app and the allow-listed
+ * app_login_role roles), that bypass nothing and are not a resolver role in its resolver form,
+ * when a clause reads the settable tenant context: each of them picks its organization itself
+ * with set_config (context_policy_for_other_role).
  */
 CREATE VIEW palisade_audit.policies WITH (security_invoker = true) AS
 WITH p AS (
@@ -186,6 +298,19 @@ WITH p AS (
 SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.roles,
        p.using_expr, p.with_check_expr,
        p.tenant_column IS NOT NULL AS on_tenant_table,
+       CASE WHEN p.permissive AND palisade_audit.reads_tenant_context(
+                     pg_catalog.concat_ws(' ', p.using_expr, p.with_check_expr))
+            THEN ARRAY(
+                SELECT r.rolname::text FROM pg_catalog.pg_roles r
+                 WHERE r.oid = ANY (p.polroles) AND r.rolname <> 'palisade_app'
+                   AND r.rolname NOT IN (SELECT a.name FROM palisade_audit.allow_list a
+                                          WHERE a.kind = 'app_login_role')
+                   AND NOT (r.rolsuper OR r.rolbypassrls)
+                   AND NOT (NOT r.rolcanlogin
+                            AND palisade_audit.scoped_to_role(p.using_expr, r.rolname)
+                            AND palisade_audit.scoped_to_role(p.with_check_expr, r.rolname))
+                 ORDER BY 1)
+            ELSE '{}'::text[] END AS context_roles,
        (0::oid = ANY (p.polroles) OR 'palisade_app' = ANY (p.roles)) AS binds_app,
        CASE
          WHEN NOT p.permissive THEN 'restrictive'
@@ -205,12 +330,23 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
                                WHERE r.oid = ANY (p.polroles) AND NOT (r.rolsuper OR r.rolbypassrls))
            THEN 'moot: its roles bypass RLS'
+         WHEN p.tenant_column IS NOT NULL AND p.command = 'SELECT' AND p.with_check_expr IS NULL
+              AND pg_catalog.cardinality(p.polroles) = 1
+              AND EXISTS (SELECT 1 FROM palisade_audit.analysts a
+                            JOIN pg_catalog.pg_roles r ON r.rolname = a.role_name
+                           WHERE r.oid = p.polroles[1]
+                             AND palisade_audit.conjuncts(p.using_expr) @> ARRAY[
+                                 p.tenant_column || ' = ' || pg_catalog.quote_literal(a.organization_id::text) || '::uuid'])
+           THEN 'one organization (analyst)'
        END AS restricts_to
   FROM p;
 
 /**
  * One row per table (schemas other than pg_catalog, information_schema and pg_toast). Tenant
- * tables are those of schema palisade; `ok` is false, with `reasons` (each "kind: detail"), when
+ * tables are those of schema palisade; `category` classifies every table: tenant, platform
+ * (palisade_platform: no tenant rows, each table with its own policies), palisade internal
+ * (palisade_private, palisade_audit, palisade_guard) or other (outside Palisade's schemas, where
+ * palisade_audit.copies looks for copies of tenant data); `ok` is false, with `reasons` (each "kind: detail"), when
  * one breaks a rule:
  *   no_tenant_column   no organization_id uuid NOT NULL (organizations: id);
  *   rls_disabled       row-level security not enabled;
@@ -314,7 +450,12 @@ WITH t AS (
                    WHERE p.schema_name = t.schema_name AND p.table_name = t.table_name) AS d
       ) AS cmd
 )
-SELECT f.schema_name, f.table_name, f.is_tenant_table, f.tenant_column::text AS tenant_column,
+SELECT f.schema_name, f.table_name, f.is_tenant_table,
+       CASE WHEN f.is_tenant_table THEN 'tenant'
+            WHEN f.schema_name = 'palisade_platform' THEN 'platform'
+            WHEN f.schema_name IN ('palisade_private', 'palisade_audit', 'palisade_guard') THEN 'palisade internal'
+            ELSE 'other' END AS category,
+       f.tenant_column::text AS tenant_column,
        pg_catalog.pg_get_userbyid(f.relowner)::text AS owner,
        CASE WHEN f.is_tenant_table THEN f.has_tenant_column END AS has_tenant_column,
        f.relrowsecurity AS rls_enabled, f.relforcerowsecurity AS rls_forced,
@@ -383,7 +524,28 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table, f.tenant_column::text AS 
  *   member_of_owner_role   a login role (superusers aside) is a member, directly or not, of
  *                          palisade_resolver or of another role that owns tenant tables or
  *                          SECURITY DEFINER functions: it can SET ROLE to it and act as their
- *                          owner (palisade_resolver has no members: 000_roles.sql).
+ *                          owner (palisade_resolver has no members: 000_roles.sql);
+ *   app_login_member       a login role (superusers aside) is a member, directly or not, of
+ *                          palisade_app and is not an allow-listed app_login_role
+ *                          (palisade_app_a, palisade_app_b: 910_audit_allow_list.sql): it acts
+ *                          as the app, and the app's policies trust the context it sets itself;
+ *   app_login_without_guardrails  a login role that acts as the app (palisade_app when it can
+ *                          log in, or a login member of it) lacks statement_timeout or
+ *                          idle_in_transaction_session_timeout (ALTER ROLE ... SET, for this
+ *                          database or all of them, or ALTER DATABASE ... SET; 0 counts as
+ *                          absent; a value in postgresql.conf is not visible here) or a
+ *                          connection limit (CONNECTION LIMIT -1);
+ *   backup_role_can_write  palisade_backup (BYPASSRLS, allow-listed for pg_dump) holds anything
+ *                          beyond SELECT on tables and sequences, USAGE on schemas and CONNECT on
+ *                          the database: another privilege or a grant option, EXECUTE granted on
+ *                          a SECURITY DEFINER function, ownership, a membership, SUPERUSER,
+ *                          CREATEROLE or CREATEDB. Checked whether or not it holds anything here;
+ *   backup_role_can_login  palisade_backup can log in: it should be NOLOGIN except during a
+ *                          backup (low: a notice, not a failure);
+ *   analyst_beyond_read    a recorded analyst role (palisade_audit.analysts) holds anything
+ *                          beyond SELECT on readable columns of tenant tables and USAGE on schema
+ *                          palisade: another privilege, SELECT on a secret or unclassified column,
+ *                          a membership, ownership.
  */
 CREATE VIEW palisade_audit.roles WITH (security_invoker = true) AS
 WITH db AS (
@@ -459,7 +621,106 @@ WITH db AS (
            (r.rolname = 'palisade_app'
             OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p JOIN tenant t ON t.oid = p.polrelid
                         WHERE p.polpermissive AND r.oid = ANY (p.polroles))) AS bound_by_tenant_policies,
-           r.rolname IN (SELECT a.name FROM palisade_audit.allow_list a WHERE a.kind = 'bypassrls_role') AS allow_listed
+           r.rolname IN (SELECT a.name FROM palisade_audit.allow_list a WHERE a.kind = 'bypassrls_role') AS allow_listed,
+           r.rolcanlogin AND NOT r.rolsuper
+             AND r.rolname NOT IN (SELECT a.name FROM palisade_audit.allow_list a WHERE a.kind = 'app_login_role')
+             AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles app
+                          WHERE app.rolname = 'palisade_app' AND app.oid <> r.oid
+                            AND pg_catalog.pg_has_role(r.oid, app.oid, 'MEMBER')) AS undocumented_app_login,
+           CASE WHEN r.rolcanlogin AND NOT r.rolsuper
+                 AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles app
+                              WHERE app.rolname = 'palisade_app' AND pg_catalog.pg_has_role(r.oid, app.oid, 'MEMBER'))
+                THEN ARRAY(
+                    SELECT g.name FROM (VALUES (1, 'statement_timeout'), (2, 'idle_in_transaction_session_timeout')) AS g(o, name)
+                     WHERE coalesce((
+                         SELECT pg_catalog.substr(cfg, pg_catalog.length(g.name) + 2)
+                           FROM pg_catalog.pg_db_role_setting s CROSS JOIN db, pg_catalog.unnest(s.setconfig) AS cfg
+                          WHERE cfg LIKE g.name || '=%'
+                            AND ((s.setrole = r.oid AND s.setdatabase IN (0, db.oid))
+                                 OR (s.setrole = 0 AND s.setdatabase = db.oid))
+                          -- PostgreSQL's precedence: role in this database, role, database.
+                          ORDER BY (s.setrole = r.oid AND s.setdatabase = db.oid) DESC, (s.setrole = r.oid) DESC
+                          LIMIT 1), '0') ~ '^0[a-z]*$'
+                     ORDER BY g.o)
+                    || CASE WHEN r.rolconnlimit = -1 THEN ARRAY['a connection limit'] ELSE '{}'::text[] END
+                ELSE '{}'::text[] END AS missing_guardrails,
+           CASE WHEN r.rolname = 'palisade_backup' THEN ARRAY(
+               SELECT x.what FROM (
+                   SELECT 1 AS o, 'SUPERUSER' AS what WHERE r.rolsuper
+                   UNION ALL SELECT 2 AS o, 'CREATEROLE' AS what WHERE r.rolcreaterole
+                   UNION ALL SELECT 3 AS o, 'CREATEDB' AS what WHERE r.rolcreatedb
+                   UNION ALL
+                   SELECT 4, 'member of ' || pg_catalog.string_agg(pg_catalog.pg_get_userbyid(m.roleid)::text, ', ' ORDER BY pg_catalog.pg_get_userbyid(m.roleid)::text)
+                     FROM pg_catalog.pg_auth_members m WHERE m.member = r.oid HAVING pg_catalog.count(*) > 0
+                   UNION ALL
+                   SELECT 5, 'owns ' || pg_catalog.string_agg(o.name, ', ' ORDER BY o.name) FROM (
+                       SELECT ns.nspname || '.' || c.relname AS name FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
+                        WHERE c.relowner = r.oid
+                       UNION ALL SELECT 'schema ' || ns.nspname FROM ns WHERE ns.nspowner = r.oid
+                       UNION ALL SELECT 'function ' || ns.nspname || '.' || p.proname FROM pg_catalog.pg_proc p
+                                   JOIN ns ON ns.oid = p.pronamespace WHERE p.proowner = r.oid
+                       UNION ALL SELECT 'database ' || pg_catalog.current_database() FROM db WHERE db.datdba = r.oid) AS o
+                   HAVING pg_catalog.count(*) > 0
+                   UNION ALL
+                   SELECT 6, pg_catalog.string_agg(DISTINCT g.what, ', ') FROM (
+                       SELECT x.privilege_type || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
+                              || ' on ' || ns.nspname || '.' || c.relname AS what
+                         FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace, pg_catalog.aclexplode(c.relacl) x
+                        WHERE x.grantee = r.oid AND (x.privilege_type <> 'SELECT' OR x.is_grantable)
+                       UNION ALL
+                       SELECT x.privilege_type || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
+                              || ' on ' || ns.nspname || '.' || c.relname || '.' || a.attname
+                         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+                         JOIN ns ON ns.oid = c.relnamespace, pg_catalog.aclexplode(a.attacl) x
+                        WHERE x.grantee = r.oid AND (x.privilege_type <> 'SELECT' OR x.is_grantable)
+                       UNION ALL
+                       SELECT x.privilege_type || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
+                              || ' on schema ' || ns.nspname
+                         FROM ns, pg_catalog.aclexplode(ns.nspacl) x
+                        WHERE x.grantee = r.oid AND (x.privilege_type <> 'USAGE' OR x.is_grantable)
+                       UNION ALL
+                       SELECT x.privilege_type || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
+                              || ' on database ' || pg_catalog.current_database()
+                         FROM db, pg_catalog.aclexplode(db.datacl) x
+                        WHERE x.grantee = r.oid AND (x.privilege_type <> 'CONNECT' OR x.is_grantable)
+                       UNION ALL
+                       SELECT 'EXECUTE on SECURITY DEFINER function ' || ns.nspname || '.' || p.proname
+                         FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace, pg_catalog.aclexplode(p.proacl) x
+                        WHERE p.prosecdef AND x.grantee = r.oid) AS g
+                   HAVING pg_catalog.count(*) > 0
+               ) AS x ORDER BY x.o) ELSE '{}'::text[] END AS backup_excess,
+           CASE WHEN r.rolname IN (SELECT a.role_name FROM palisade_audit.analysts a) THEN ARRAY(
+               SELECT x.what FROM (
+                   SELECT 1 AS o, 'member of ' || pg_catalog.string_agg(pg_catalog.pg_get_userbyid(m.roleid)::text, ', ' ORDER BY pg_catalog.pg_get_userbyid(m.roleid)::text) AS what
+                     FROM pg_catalog.pg_auth_members m WHERE m.member = r.oid HAVING pg_catalog.count(*) > 0
+                   UNION ALL
+                   SELECT 2, 'owns ' || pg_catalog.string_agg(ns.nspname || '.' || c.relname, ', ' ORDER BY c.relname)
+                     FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace WHERE c.relowner = r.oid
+                   HAVING pg_catalog.count(*) > 0
+                   UNION ALL
+                   SELECT 3, pg_catalog.string_agg(DISTINCT g.what, ', ') FROM (
+                       SELECT x.privilege_type || ' on ' || ns.nspname || '.' || c.relname AS what
+                         FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace, pg_catalog.aclexplode(c.relacl) x
+                        WHERE x.grantee = r.oid
+                       UNION ALL
+                       SELECT x.privilege_type || ' on ' || ns.nspname || '.' || c.relname || '.' || a.attname
+                         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+                         JOIN ns ON ns.oid = c.relnamespace, pg_catalog.aclexplode(a.attacl) x
+                        WHERE x.grantee = r.oid
+                          AND (x.privilege_type <> 'SELECT' OR x.is_grantable OR ns.nspname <> 'palisade'
+                               OR NOT EXISTS (SELECT 1 FROM palisade_audit.column_classification cc
+                                               WHERE cc.schema_name = ns.nspname AND cc.table_name = c.relname
+                                                 AND cc.column_name = a.attname AND cc.classification = 'readable'))
+                       UNION ALL
+                       SELECT x.privilege_type || ' on schema ' || ns.nspname
+                         FROM ns, pg_catalog.aclexplode(ns.nspacl) x
+                        WHERE x.grantee = r.oid AND (x.privilege_type <> 'USAGE' OR x.is_grantable OR ns.nspname <> 'palisade')
+                       UNION ALL
+                       SELECT x.privilege_type || ' on database ' || pg_catalog.current_database()
+                         FROM db, pg_catalog.aclexplode(db.datacl) x
+                        WHERE x.grantee = r.oid AND (x.privilege_type <> 'CONNECT' OR x.is_grantable)) AS g
+                   HAVING pg_catalog.count(*) > 0
+               ) AS x ORDER BY x.o) ELSE '{}'::text[] END AS analyst_excess
       FROM pg_catalog.pg_roles r
      WHERE r.rolname !~ '^pg_'
 )
@@ -526,6 +787,25 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
                          THEN 'member_of_owner_role: logs in and can SET ROLE to '
                               || pg_catalog.array_to_string(f.can_become_owner_roles, ', ')
                               || ', which own(s) tenant tables or SECURITY DEFINER functions (palisade_resolver''s read every organization''s users and key hashes); revoke the membership' END
+          UNION ALL
+          SELECT 6, CASE WHEN f.undocumented_app_login
+                         THEN 'app_login_member: logs in and is a member of palisade_app, so it acts as the app and picks any organization with set_config(''app.current_org'', ...); only the allow-listed app_login_role roles may' END
+          UNION ALL
+          SELECT 7, CASE WHEN pg_catalog.cardinality(f.missing_guardrails) > 0
+                         THEN 'app_login_without_guardrails: acts as the app without '
+                              || pg_catalog.array_to_string(f.missing_guardrails, ', ')
+                              || ' (a runaway query or an abandoned transaction holds connections and locks)' END
+          UNION ALL
+          SELECT 8, CASE WHEN pg_catalog.cardinality(f.backup_excess) > 0
+                         THEN 'backup_role_can_write: the backup role bypasses row-level security and must only read, yet holds '
+                              || pg_catalog.array_to_string(f.backup_excess, '; ') END
+          UNION ALL
+          SELECT 9, CASE WHEN f.rolname = 'palisade_backup' AND f.rolcanlogin
+                         THEN 'backup_role_can_login: the backup role (BYPASSRLS) can log in; it should be NOLOGIN except during a backup' END
+          UNION ALL
+          SELECT 10, CASE WHEN pg_catalog.cardinality(f.analyst_excess) > 0
+                          THEN 'analyst_beyond_read: a recorded analyst role may only read readable columns of tenant tables, yet holds '
+                               || pg_catalog.array_to_string(f.analyst_excess, '; ') END
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) AS reasons) AS r;
@@ -626,6 +906,94 @@ SELECT v.schema_name, v.view_name,
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) AS reasons) AS r;
+
+/**
+ * Tables and materialized views outside Palisade's own schemas (palisade, palisade_private,
+ * palisade_platform, palisade_audit, palisade_guard; extension members left out) that look like
+ * tenant data: nothing there is under the tenant policies, so whoever can read such a relation
+ * reads every organization's rows. `CREATE TABLE reporting.customers_copy AS SELECT * FROM
+ * palisade.customers` as a superuser is the typical case. The heuristic, deliberately simple:
+ *   - it has a column named organization_id (of any type): the tenant key itself; or
+ *   - at least 3 of its columns have the name and type of columns of one tenant table, leaving
+ *     out the generic id, created_at and updated_at (a partial copy, e.g. email, phone, name).
+ * `copied_from` is the tenant table with the most such columns, `matched_columns` those columns.
+ * `readable_by` lists the roles other than superusers that may SELECT it now (with USAGE on its
+ * schema), PUBLIC included. A copy is reported whether or not anyone but the superusers can read
+ * it yet (tenant_data_outside_rls): one GRANT, which no guard refuses, exposes every organization.
+ * Materialized views over tenant tables are reported by palisade_audit.views and left out here.
+ */
+CREATE VIEW palisade_audit.copies WITH (security_invoker = true) AS
+WITH tenant_col AS (
+    SELECT c.oid AS table_oid, c.relname::text AS table_name, a.attname, a.atttypid
+      FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p')
+       AND a.attname NOT IN ('id', 'created_at', 'updated_at')
+), outside AS (
+    SELECT c.oid, n.oid AS nsp, n.nspname::text AS schema_name, c.relname::text AS relation_name, c.relkind,
+           pg_catalog.pg_get_userbyid(c.relowner)::text AS owner
+      FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p', 'm', 'f')
+       AND n.nspname NOT IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit', 'palisade_guard',
+                             'information_schema')
+       AND n.nspname !~ '^pg_'
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                          AND d.objid = c.oid AND d.deptype = 'e')
+       AND NOT EXISTS (SELECT 1 FROM palisade_audit.views v
+                        WHERE v.schema_name = n.nspname AND v.view_name = c.relname)
+), matches AS (
+    SELECT o.oid, t.table_name,
+           ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                   JOIN tenant_col t2 ON t2.table_name = t.table_name AND t2.attname = a.attname
+                                     AND t2.atttypid = a.atttypid
+                  WHERE a.attrelid = o.oid AND a.attnum > 0 AND NOT a.attisdropped
+                  ORDER BY a.attnum) AS columns
+      FROM outside o
+      CROSS JOIN (SELECT DISTINCT tenant_col.table_name FROM tenant_col) AS t
+), best AS (
+    SELECT DISTINCT ON (m.oid) m.oid, m.table_name, m.columns
+      FROM matches m
+     ORDER BY m.oid, pg_catalog.cardinality(m.columns) DESC, m.table_name
+), c AS (
+    SELECT o.*,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid = o.oid AND a.attname = 'organization_id' AND NOT a.attisdropped) AS has_organization_id,
+           b.table_name AS best_table, coalesce(b.columns, '{}') AS best_columns,
+           ARRAY(SELECT x.name FROM (
+                     SELECT r.rolname::text AS name FROM pg_catalog.pg_roles r
+                      WHERE NOT r.rolsuper AND r.rolname !~ '^pg_'
+                        AND pg_catalog.has_schema_privilege(r.oid, o.nsp, 'USAGE')
+                        AND (pg_catalog.has_table_privilege(r.oid, o.oid, 'SELECT')
+                             OR pg_catalog.has_any_column_privilege(r.oid, o.oid, 'SELECT'))
+                     UNION ALL
+                     SELECT 'PUBLIC' AS name WHERE EXISTS (
+                         SELECT 1 FROM pg_catalog.pg_class k, pg_catalog.aclexplode(k.relacl) g
+                          WHERE k.oid = o.oid AND g.grantee = 0 AND g.privilege_type = 'SELECT')) AS x
+                  ORDER BY 1) AS readable_by
+      FROM outside o LEFT JOIN best b ON b.oid = o.oid
+)
+SELECT c.schema_name, c.relation_name,
+       CASE c.relkind WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' ELSE 'table' END AS kind,
+       c.owner, c.has_organization_id,
+       CASE WHEN pg_catalog.cardinality(c.best_columns) > 0 THEN 'palisade.' || c.best_table END AS copied_from,
+       c.best_columns AS matched_columns, c.readable_by,
+       pg_catalog.cardinality(r.reasons) = 0 AS ok, r.reasons
+  FROM c
+  CROSS JOIN LATERAL (SELECT ARRAY(
+      SELECT x.reason FROM (
+          SELECT CASE WHEN c.has_organization_id OR pg_catalog.cardinality(c.best_columns) >= 3
+                      THEN 'tenant_data_outside_rls: '
+                           || CASE WHEN c.has_organization_id THEN 'holds organization_id'
+                                   ELSE 'copies ' || pg_catalog.cardinality(c.best_columns) || ' columns of palisade.' || c.best_table
+                                        || ' (' || pg_catalog.array_to_string(c.best_columns, ', ') || ')' END
+                           || ' outside row-level security: every organization''s rows, readable by '
+                           || coalesce(NULLIF(pg_catalog.array_to_string(c.readable_by, ', '), ''),
+                                       'superusers only for now (one GRANT away from any role)') END
+      ) AS x(reason)
+      WHERE x.reason IS NOT NULL) AS reasons) AS r;
 
 /**
  * One row per column that palisade_app can reach, and per classified column
@@ -761,13 +1129,18 @@ SELECT w.event_trigger, e.evtevent::text AS event,
   LEFT JOIN pg_catalog.pg_event_trigger e ON e.evtname = w.event_trigger;
 
 /**
- * Every finding of the views above, one row each. Empty on a healthy database. `kind` is the
- * stable name of the rule (see each view's comment); `object` is what breaks it.
+ * Every finding of the views above, one row each, most urgent first: by `rank` (from
+ * palisade_audit.finding_kinds, which also gives `severity` and `fix`), then object. Empty on a
+ * healthy database (a low-severity notice, such as the backup role left able to log in, is listed
+ * but does not fail `palisade audit`). `kind` is the stable name of the rule (see each view's
+ * comment); `object` is what breaks it.
  */
 -- Every column of every branch is named (AS kind, ...): an unnamed one deparses differently once
 -- a restore has parsed the view again, and the drift check would call a faithful restore drift.
 CREATE VIEW palisade_audit.violations WITH (security_invoker = true) AS
-SELECT x.kind, x.object_type, x.object, x.detail
+SELECT coalesce(k.severity, 'critical') AS severity, x.kind, x.object_type, x.object, x.detail,
+       coalesce(k.fix, 'none known: this kind is missing from palisade_audit.finding_kinds, so it is listed first') AS fix,
+       coalesce(k.rank, 0) AS rank
   FROM (
       SELECT pg_catalog.split_part(r.reason, ': ', 1) AS kind, 'table' AS object_type,
              t.schema_name || '.' || t.table_name AS object,
@@ -793,13 +1166,26 @@ SELECT x.kind, x.object_type, x.object, x.detail
              pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2) AS detail
         FROM palisade_audit.columns c, pg_catalog.unnest(c.reasons) AS r(reason)
       UNION ALL
+      SELECT pg_catalog.split_part(r.reason, ': ', 1) AS kind, c.kind AS object_type,
+             c.schema_name || '.' || c.relation_name AS object,
+             pg_catalog.substr(r.reason, pg_catalog.strpos(r.reason, ': ') + 2) AS detail
+        FROM palisade_audit.copies c, pg_catalog.unnest(c.reasons) AS r(reason)
+      UNION ALL
+      SELECT 'context_policy_for_other_role' AS kind, 'policy' AS object_type,
+             p.schema_name || '.' || p.table_name || '.' || p.policy_name AS object,
+             'reads the settable tenant context for ' || pg_catalog.array_to_string(p.context_roles, ', ')
+             || ', which may set app.current_org to any organization itself (set_config); only the app role''s policies may read it' AS detail
+        FROM palisade_audit.policies p
+       WHERE pg_catalog.cardinality(p.context_roles) > 0
+      UNION ALL
       SELECT 'ddl_guard_missing' AS kind, 'event trigger' AS object_type, g.event_trigger AS object,
              CASE WHEN g.event IS NULL THEN 'the DDL guard is not installed in this database: run palisade bootstrap (or, as a superuser, policies/001_ddl_guard.sql)'
                   ELSE 'the DDL guard is disabled: run palisade bootstrap (or ALTER EVENT TRIGGER ' || g.event_trigger || ' ENABLE)' END AS detail
         FROM palisade_audit.ddl_guard g
        WHERE NOT g.enabled
   ) AS x
- ORDER BY x.object_type, x.object, x.kind, x.detail;
+  LEFT JOIN palisade_audit.finding_kinds k ON k.kind = x.kind
+ ORDER BY coalesce(k.rank, 0), x.object_type, x.object, x.kind, x.detail;
 
 /**
  * DBAs who are not superusers read the audit through palisade_auditor (000_roles.sql): the schema,

@@ -8,6 +8,9 @@
  *                      taken somewhere, so each must be something the product needs to find
  *                      before a tenant is known, read only through a resolver function.
  *   bypassrls_role     a role other than the superusers that may hold BYPASSRLS.
+ *   app_login_role     a login role that may be a member of palisade_app (act as the app). Any
+ *                      other login member is reported (app_login_member): it could set the
+ *                      tenant context itself and read any organization.
  */
 DELETE FROM palisade_audit.allow_list;
 INSERT INTO palisade_audit.allow_list (kind, name, reason) VALUES
@@ -22,4 +25,8 @@ INSERT INTO palisade_audit.allow_list (kind, name, reason) VALUES
     ('bypassrls_role', 'palisade_billing',
      'The Stripe webhook path upserts subscriptions and invoices of any organization (000_roles.sql).'),
     ('bypassrls_role', 'palisade_backup',
-     'Logical backups: pg_dump of tables whose row-level security is forced needs BYPASSRLS; read-only, NOLOGIN except during a backup, never used by the server (000_roles.sql, 950_backup_role.sql).');
+     'Logical backups: pg_dump reads every organization''s rows of FORCE-RLS tables; NOLOGIN except during a backup, SELECT and USAGE only, never used by the server (000_roles.sql, 950_backup_role.sql; the audit reports anything more: backup_role_can_write).'),
+    ('app_login_role', 'palisade_app_a',
+     'One of the two login roles the server connects as, taking turns for password rotation without downtime; a member of palisade_app, which holds the grants (000_roles.sql).'),
+    ('app_login_role', 'palisade_app_b',
+     'The other login role of the password rotation pair; a member of palisade_app (000_roles.sql).');

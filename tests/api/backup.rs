@@ -83,6 +83,20 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
     .await
     .unwrap();
 
+    // An analyst of organization A (`palisade analyst grant`): its policies and grants are in
+    // the dump, and name a role the new server must have before the restore.
+    let analyst = format!(
+        "backup_analyst_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    {
+        let mut su_db = app.db.superuser_client().await;
+        let role = palisade_db::analysts::AnalystRole::parse(&analyst).unwrap();
+        palisade_db::analysts::grant(&mut su_db, &role, a.org_id.parse().unwrap())
+            .await
+            .unwrap_or_else(|e| panic!("analyst grant: {e}"));
+    }
+
     // The operator enables the backup role for the backup, and disables it afterwards.
     su.batch_execute(&format!(
         "ALTER ROLE {} LOGIN PASSWORD '{BACKUP_PASSWORD}'",
@@ -194,6 +208,13 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
     schema::bootstrap(&su_url, "bootstrapped", &passwords)
         .await
         .unwrap_or_else(|e| panic!("bootstrap: {e}"));
+    // The analysts' roles, as docs/dba.md says, before the restore.
+    schema::connect(&su_url)
+        .await
+        .unwrap()
+        .batch_execute(&format!("CREATE ROLE {analyst} NOLOGIN"))
+        .await
+        .unwrap();
     restore(&bins, &cluster, "bootstrapped", &dump).await;
     schema::install_definers(&su_url, "bootstrapped")
         .await

@@ -72,17 +72,58 @@ impl AuditError {
     }
 }
 
-/// One finding of `palisade_audit.violations`.
+/// The severity of a notice: listed, but it does not fail the audit.
+pub const NOTICE_SEVERITY: &str = "low";
+
+/// One finding of `palisade_audit.violations`. Its severity, rank and fix come from
+/// `palisade_audit.finding_kinds` (`policies/900_audit.sql`), the one place they are defined.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
+    /// `critical`, `high`, `medium` or `low` (a notice: see [`Violation::is_notice`]).
+    pub severity: String,
     /// The rule's stable name, e.g. `rls_disabled`, `bypassrls_role`.
     pub kind: String,
-    /// `table`, `role`, `function`, `view`, `materialized view` or `event trigger`.
+    /// `table`, `role`, `function`, `view`, `materialized view`, `policy` or `event trigger`.
     pub object_type: String,
     /// The object, e.g. `palisade.customers`.
     pub object: String,
     /// What is wrong, in words.
     pub detail: String,
+    /// How to fix it, in one line.
+    pub fix: String,
+}
+
+impl Violation {
+    /// A low-severity finding: reported, but the audit still passes.
+    pub fn is_notice(&self) -> bool {
+        self.severity == NOTICE_SEVERITY
+    }
+}
+
+/// One row of `palisade_audit.copies`: a table or materialized view outside Palisade's schemas
+/// that looks like tenant data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CopyRow {
+    /// Schema.
+    pub schema_name: String,
+    /// Table or materialized view.
+    pub relation_name: String,
+    /// `table`, `materialized view` or `foreign table`.
+    pub kind: String,
+    /// Owning role.
+    pub owner: String,
+    /// It has a column named `organization_id`.
+    pub has_organization_id: bool,
+    /// The tenant table it shares the most columns with (name and type), if any.
+    pub copied_from: Option<String>,
+    /// Those columns (generic `id`, `created_at`, `updated_at` left out).
+    pub matched_columns: Vec<String>,
+    /// Roles other than superusers that may read it now (`PUBLIC` included).
+    pub readable_by: Vec<String>,
+    /// No reasons.
+    pub ok: bool,
+    /// `kind: detail` per finding.
+    pub reasons: Vec<String>,
 }
 
 /// One row of `palisade_audit.tables`.
@@ -94,6 +135,9 @@ pub struct TableRow {
     pub table_name: String,
     /// In schema `palisade`.
     pub is_tenant_table: bool,
+    /// `tenant`, `platform` (`palisade_platform`), `palisade internal` (`palisade_private`,
+    /// `palisade_audit`, `palisade_guard`) or `other`.
+    pub category: String,
     /// `organization_id` (`id` for organizations); none for other tables.
     pub tenant_column: Option<String>,
     /// Owning role.
@@ -304,16 +348,24 @@ pub struct AuditReport {
     pub ddl_guard: Vec<GuardRow>,
     /// `palisade_audit.columns`.
     pub columns: Vec<ColumnRow>,
+    /// `palisade_audit.copies`.
+    pub copies: Vec<CopyRow>,
 }
 
 impl AuditReport {
-    /// Whether there is anything to report: no violation, and no drift (or drift not checked).
+    /// Whether the database passes: no violation above [`NOTICE_SEVERITY`], and no drift (or
+    /// drift not checked). Notices are reported all the same.
     pub fn passed(&self) -> bool {
-        self.violations.is_empty()
+        self.failures() == 0
             && match &self.drift {
                 Drift::Checked { differences, .. } => differences.is_empty(),
                 Drift::Skipped { .. } => true,
             }
+    }
+
+    /// How many violations fail the audit (every one but the notices).
+    pub fn failures(&self) -> usize {
+        self.violations.iter().filter(|v| !v.is_notice()).count()
     }
 
     /// The differences found, if drift was checked.
@@ -346,6 +398,8 @@ pub struct Inspection {
     pub ddl_guard: Vec<GuardRow>,
     /// `palisade_audit.columns`.
     pub columns: Vec<ColumnRow>,
+    /// `palisade_audit.copies`.
+    pub copies: Vec<CopyRow>,
 }
 
 /// Reads `view` of the audit schema as JSON rows (so the structs follow the views' columns).
@@ -416,7 +470,7 @@ pub async fn inspect(client: &mut Client) -> Result<Inspection, AuditError> {
         violations: read_view(
             &tx,
             "violations",
-            "v.object_type, v.object, v.kind, v.detail",
+            "v.rank, v.object_type, v.object, v.kind, v.detail",
         )
         .await?,
         tables: read_view(
@@ -435,6 +489,7 @@ pub async fn inspect(client: &mut Client) -> Result<Inspection, AuditError> {
         views: read_view(&tx, "views", "v.schema_name, v.view_name").await?,
         ddl_guard: read_view(&tx, "ddl_guard", "v.event_trigger").await?,
         columns: read_view(&tx, "columns", "v.schema_name, v.table_name, v.column_name").await?,
+        copies: read_view(&tx, "copies", "v.schema_name, v.relation_name").await?,
         database,
         server_version,
     };
@@ -619,6 +674,30 @@ pub async fn snapshot(client: &mut Client) -> Result<Snapshot, AuditError> {
         let value: Option<String> = row.get(1);
         out.insert(key, value.unwrap_or_default());
     }
+    // Recorded analysts (`palisade analyst grant`) are this database's own: their pinned policies
+    // and column grants are not what the repository alone produces, and are not drift.
+    let analysts_readable: bool = tx
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL AND has_table_privilege($1, 'SELECT')",
+            &[&ANALYSTS_TABLE],
+        )
+        .await
+        .map_err(AuditError::query("reading the recorded analysts"))?
+        .get(0);
+    let mut analysts = Vec::new();
+    if analysts_readable {
+        analysts = tx
+            .query(
+                &format!("SELECT role_name FROM {ANALYSTS_TABLE} ORDER BY 1"),
+                &[],
+            )
+            .await
+            .map_err(AuditError::query("reading the recorded analysts"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+    }
+    forget_analysts(&mut out, &analysts);
     // The allow-list and the column classification are data that policies/ writes: a row
     // added, changed or removed by hand is drift.
     for (table, rows_sql) in DATA_SNAPSHOTS {
@@ -645,6 +724,61 @@ pub async fn snapshot(client: &mut Client) -> Result<Snapshot, AuditError> {
         .await
         .map_err(AuditError::query("ending the audit transaction"))?;
     Ok(out)
+}
+
+/// The table of analyst roles (`palisade analyst`, `policies/930_analysts.sql`).
+pub const ANALYSTS_TABLE: &str = "palisade_audit.analysts";
+
+/// Takes the recorded analyst `roles` out of a snapshot, as if they had never been granted
+/// anything: their policies `analyst_<role>` when they are what `policies/930_analysts.sql`
+/// writes (FOR SELECT TO the role alone, USING only; anything else stays, and is drift), and
+/// their entries in schema, table and column ACLs. A column's ACL left empty reads as no ACL
+/// (for a column, no privilege is the default), so revoking an analyst leaves no drift either.
+pub fn forget_analysts(snapshot: &mut Snapshot, roles: &[String]) {
+    snapshot.retain(|key, value| {
+        !roles.iter().any(|role| {
+            key.starts_with("policy palisade.")
+                && key.ends_with(&format!(".analyst_{role}"))
+                && value.starts_with(&format!("FOR SELECT TO {role} USING ("))
+                && !value.contains(" WITH CHECK (")
+        })
+    });
+    let granted_to_analyst =
+        |token: &str| roles.iter().any(|r| token.starts_with(&format!("{r}=")));
+    for (key, value) in snapshot.iter_mut() {
+        if key.starts_with("grants ") {
+            let kept: Vec<&str> = value
+                .split(' ')
+                .filter(|t| !granted_to_analyst(t))
+                .collect();
+            if kept.len() != value.split(' ').count() {
+                *value = if kept.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    kept.join(" ")
+                };
+            }
+        } else if key.starts_with("schema ") || key.starts_with("column ") {
+            let is_column = key.starts_with("column ");
+            let parts: Vec<String> = value
+                .split("; ")
+                .filter_map(|part| {
+                    let Some(acl) = part.strip_prefix("grants ") else {
+                        return Some(part.to_owned());
+                    };
+                    let kept: Vec<&str> =
+                        acl.split(' ').filter(|t| !granted_to_analyst(t)).collect();
+                    let empty = kept.is_empty() || kept == ["(none)"];
+                    match (empty, is_column) {
+                        (true, true) => None,
+                        (true, false) => Some("grants (none)".to_owned()),
+                        (false, _) => Some(format!("grants {}", kept.join(" "))),
+                    }
+                })
+                .collect();
+            *value = parts.join("; ");
+        }
+    }
 }
 
 /// Every difference between two snapshots, in key order.
@@ -769,6 +903,7 @@ pub async fn run(
         views: inspection.views,
         ddl_guard: inspection.ddl_guard,
         columns: inspection.columns,
+        copies: inspection.copies,
     };
     report.ok = report.passed();
     Ok(report)
@@ -811,5 +946,71 @@ mod tests {
             ]
         );
         assert!(diff(&repo, &repo).is_empty());
+    }
+
+    #[test]
+    fn recorded_analysts_policies_and_grants_are_not_drift() {
+        let repo = snap(&[
+            (
+                "schema palisade",
+                "owner palisade_owner; grants palisade_app=USAGE",
+            ),
+            ("column palisade.customers.email", "text; NOT NULL"),
+            (
+                "column palisade.users.email",
+                "text; grants palisade_app=SELECT",
+            ),
+        ]);
+        let mut live = snap(&[
+            (
+                "schema palisade",
+                "owner palisade_owner; grants ana=USAGE palisade_app=USAGE",
+            ),
+            (
+                "column palisade.customers.email",
+                "text; NOT NULL; grants ana=SELECT",
+            ),
+            (
+                "column palisade.users.email",
+                "text; grants ana=SELECT palisade_app=SELECT",
+            ),
+            (
+                "policy palisade.customers.analyst_ana",
+                "FOR SELECT TO ana USING ((organization_id = '0b6f'::uuid))",
+            ),
+        ]);
+        forget_analysts(&mut live, &["ana".to_owned()]);
+        assert_eq!(diff(&live, &repo), vec![]);
+        // Revoked: a column's emptied ACL is no ACL.
+        let mut revoked = snap(&[
+            (
+                "schema palisade",
+                "owner palisade_owner; grants palisade_app=USAGE",
+            ),
+            (
+                "column palisade.customers.email",
+                "text; NOT NULL; grants (none)",
+            ),
+            (
+                "column palisade.users.email",
+                "text; grants palisade_app=SELECT",
+            ),
+        ]);
+        forget_analysts(&mut revoked, &[]);
+        assert_eq!(diff(&revoked, &repo), vec![]);
+        // An analyst policy that is not the pinned SELECT, or a role that is not recorded, is drift.
+        let mut widened = snap(&[(
+            "policy palisade.customers.analyst_ana",
+            "FOR ALL TO ana USING (true)",
+        )]);
+        forget_analysts(&mut widened, &["ana".to_owned()]);
+        assert_eq!(widened.len(), 1);
+        let mut unrecorded =
+            snap(&[("column palisade.customers.email", "text; grants bob=SELECT")]);
+        forget_analysts(&mut unrecorded, &["ana".to_owned()]);
+        assert_eq!(
+            unrecorded["column palisade.customers.email"],
+            "text; grants bob=SELECT"
+        );
     }
 }

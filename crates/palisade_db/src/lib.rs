@@ -10,6 +10,7 @@
 //!   by [`policy_kind`]: superuser, SECURITY DEFINER and owner files) and
 //!   the startup checks that refuse a dangerous app role.
 //! - [`audit`]: the DBA audit (the `palisade_audit` views, and drift from the repository).
+//! - [`analysts`]: read-only analyst roles pinned to one organization (`palisade analyst`).
 //! - [`auth`], [`customers`], [`messaging`], [`chat`], [`chatbot`], [`ivr_menus`], [`phone_numbers`],
 //!   [`knowledge_base`], [`reports`], [`analytics`], [`social`]: the queries, which never filter
 //!   by organization themselves.
@@ -29,6 +30,7 @@
 //! so it is safe to log (server messages can quote row data).
 
 pub mod accounts;
+pub mod analysts;
 pub mod analytics;
 pub mod api_keys;
 pub mod audit;

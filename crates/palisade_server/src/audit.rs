@@ -151,7 +151,61 @@ fn table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// The readable report.
+/// The width the text report's role section keeps to (the rest wraps its long lists too, but
+/// a policy's or a drift item's definition is printed whole).
+pub const TEXT_WIDTH: usize = 100;
+
+/// Appends `text` word-wrapped to [`TEXT_WIDTH`], each line indented by `indent` spaces (a word
+/// longer than the line stays whole).
+fn wrapped(out: &mut String, indent: usize, text: &str) {
+    let pad = " ".repeat(indent);
+    let mut line = pad.clone();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let len = line.chars().count();
+        if len > indent && len + 1 + word.chars().count() > TEXT_WIDTH {
+            out.push_str(&line);
+            out.push('\n');
+            line = pad.clone();
+        }
+        if line.chars().count() > indent {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if line.chars().count() > indent {
+        out.push_str(&line);
+        out.push('\n');
+    }
+}
+
+/// A role's privileges on a group of tables (`palisade_audit.roles`: `table: PRIVS; table:
+/// PRIVS`) summarised: tables with the same privileges together, the largest group first,
+/// named when there are at most three of them, counted otherwise.
+fn summarise_privileges(list: &str) -> String {
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for entry in list.split("; ") {
+        let (table, privileges) = entry.split_once(": ").unwrap_or((entry, ""));
+        match groups.iter_mut().find(|(p, _)| p == privileges) {
+            Some((_, tables)) => tables.push(table),
+            None => groups.push((privileges.to_owned(), vec![table])),
+        }
+    }
+    groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
+    groups
+        .iter()
+        .map(|(privileges, tables)| {
+            if tables.len() <= 3 {
+                format!("{privileges} on {}", tables.join(", "))
+            } else {
+                format!("{privileges} on {} tables", tables.len())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The readable report: the findings first, most urgent first, each with its fix; then the
+/// inventory; then drift.
 pub fn render_text(r: &AuditReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -159,6 +213,23 @@ pub fn render_text(r: &AuditReport) -> String {
         "Palisade audit of database {} (PostgreSQL {})",
         r.database, r.server_version
     );
+
+    let _ = writeln!(
+        out,
+        "\nViolations ({}), most urgent first",
+        r.violations.len()
+    );
+    if r.violations.is_empty() {
+        out.push_str("  none\n");
+    }
+    for v in &r.violations {
+        let _ = writeln!(
+            out,
+            "  {:<8} [{}] {} {}: {}",
+            v.severity, v.kind, v.object_type, v.object, v.detail
+        );
+        let _ = writeln!(out, "           fix: {}", v.fix);
+    }
 
     out.push_str("\nTenant tables (schema palisade)\n");
     let tenant: Vec<_> = r.tables.iter().filter(|t| t.is_tenant_table).collect();
@@ -207,20 +278,54 @@ pub fn render_text(r: &AuditReport) -> String {
         })
         .collect();
     if !allowed.is_empty() {
-        let _ = writeln!(
-            out,
-            "  Allow-listed global unique keys (palisade_audit.allow_list): {}",
-            allowed.join(", ")
+        wrapped(
+            &mut out,
+            2,
+            &format!(
+                "Allow-listed global unique keys (palisade_audit.allow_list): {}",
+                allowed.join(", ")
+            ),
         );
     }
-    let others: Vec<String> = r
-        .tables
-        .iter()
-        .filter(|t| !t.is_tenant_table)
-        .map(|t| format!("{}.{}", t.schema_name, t.table_name))
-        .collect();
-    if !others.is_empty() {
-        let _ = writeln!(out, "  Other tables: {}", others.join(", "));
+    for (category, title) in [
+        ("platform", "Platform tables (no tenant rows)"),
+        ("palisade internal", "Palisade's internal tables"),
+        ("other", "Tables outside Palisade's schemas"),
+    ] {
+        let names: Vec<String> = r
+            .tables
+            .iter()
+            .filter(|t| t.category == category)
+            .map(|t| format!("{}.{}", t.schema_name, t.table_name))
+            .collect();
+        if !names.is_empty() {
+            wrapped(&mut out, 2, &format!("{title}: {}", names.join(", ")));
+        }
+    }
+    let copies: Vec<_> = r.copies.iter().filter(|c| !c.ok).collect();
+    if !copies.is_empty() {
+        out.push_str(
+            "  Copies of tenant data outside row-level security (palisade_audit.copies):\n",
+        );
+        for c in copies {
+            let what = match &c.copied_from {
+                Some(table) if !c.has_organization_id => format!("columns of {table}"),
+                _ => "organization_id".to_owned(),
+            };
+            let readers = if c.readable_by.is_empty() {
+                "superusers only".to_owned()
+            } else {
+                c.readable_by.join(", ")
+            };
+            wrapped(
+                &mut out,
+                4,
+                &format!(
+                    "{} {}.{}: {what}; readable by {readers}",
+                    c.kind, c.schema_name, c.relation_name
+                ),
+            );
+        }
     }
 
     out.push_str("\nRoles with something in this database\n");
@@ -234,8 +339,6 @@ pub fn render_text(r: &AuditReport) -> String {
             "bypassrls",
             "can bypass RLS",
             "ok",
-            "on tenant tables",
-            "on platform tables",
         ],
         &here
             .iter()
@@ -247,12 +350,27 @@ pub fn render_text(r: &AuditReport) -> String {
                     yes(x.bypass_rls),
                     yes(x.can_bypass_rls),
                     ok(x.ok),
-                    x.tenant_privileges.clone().unwrap_or_else(|| "-".into()),
-                    x.platform_privileges.clone().unwrap_or_else(|| "-".into()),
                 ]
             })
             .collect::<Vec<_>>(),
     );
+    out.push_str(
+        "  What each may do, summarised (palisade_audit.roles and --json have it table by table):\n",
+    );
+    for x in &here {
+        let _ = writeln!(out, "  {}", x.role_name);
+        for (what, list) in [
+            ("tenant tables", &x.tenant_privileges),
+            ("platform tables", &x.platform_privileges),
+        ] {
+            let summary = match list.as_deref() {
+                None => "-".to_owned(),
+                Some(all @ "all (superuser)") => all.to_owned(),
+                Some(list) => summarise_privileges(list),
+            };
+            wrapped(&mut out, 6, &format!("{what}: {summary}"));
+        }
+    }
     let elsewhere = r.roles.len() - here.len();
     if elsewhere > 0 {
         let _ = writeln!(
@@ -358,18 +476,6 @@ pub fn render_text(r: &AuditReport) -> String {
             .collect::<Vec<_>>(),
     );
 
-    let _ = writeln!(out, "\nViolations ({})", r.violations.len());
-    if r.violations.is_empty() {
-        out.push_str("  none\n");
-    }
-    for v in &r.violations {
-        let _ = writeln!(
-            out,
-            "  [{}] {} {}: {}",
-            v.kind, v.object_type, v.object, v.detail
-        );
-    }
-
     match &r.drift {
         Drift::Skipped { reason } => {
             let _ = writeln!(out, "\nDrift: not checked: {reason}");
@@ -404,13 +510,19 @@ pub fn render_text(r: &AuditReport) -> String {
     }
 
     let drift = r.drift_items().len();
-    if r.passed() {
+    let notices = r.violations.len() - r.failures();
+    if r.passed() && notices == 0 {
         out.push_str("\nResult: OK\n");
+    } else if r.passed() {
+        let _ = writeln!(
+            out,
+            "\nResult: OK, with {notices} low-severity notice(s), which do not fail the audit"
+        );
     } else {
         let _ = writeln!(
             out,
             "\nResult: FAILED ({} violation(s), {drift} difference(s) from the repository)",
-            r.violations.len()
+            r.failures()
         );
     }
     out
@@ -435,9 +547,21 @@ mod tests {
             views: vec![],
             ddl_guard: vec![],
             columns: vec![],
+            copies: vec![],
         };
         r.ok = r.passed();
         r
+    }
+
+    fn violation(severity: &str, kind: &str) -> Violation {
+        Violation {
+            severity: severity.into(),
+            kind: kind.into(),
+            object_type: "table".into(),
+            object: "palisade.customers".into(),
+            detail: "row-level security is not enabled".into(),
+            fix: "ALTER TABLE <table> ENABLE ROW LEVEL SECURITY".into(),
+        }
     }
 
     fn checked(differences: Vec<DriftItem>) -> Drift {
@@ -454,12 +578,7 @@ mod tests {
             reason: "--no-drift".into(),
         };
         assert_eq!(exit_code(&report(vec![], skipped)), EXIT_OK);
-        let v = Violation {
-            kind: "rls_disabled".into(),
-            object_type: "table".into(),
-            object: "palisade.customers".into(),
-            detail: "row-level security is not enabled".into(),
-        };
+        let v = violation("critical", "rls_disabled");
         let r = report(vec![v], checked(vec![]));
         assert_eq!(exit_code(&r), EXIT_FINDINGS);
         let text = render_text(&r);
@@ -468,6 +587,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Result: FAILED"), "{text}");
+        assert!(
+            text.contains("critical [rls_disabled] table palisade.customers")
+                && text.contains("fix: ALTER TABLE <table> ENABLE ROW LEVEL SECURITY"),
+            "{text}"
+        );
         let d = DriftItem {
             object: "policy palisade.customers.customers_select".into(),
             live: None,
@@ -488,5 +612,67 @@ mod tests {
         .unwrap();
         assert_eq!(json["ok"], false);
         assert_eq!(json["drift"]["status"], "checked");
+    }
+
+    #[test]
+    fn a_low_severity_notice_is_reported_but_does_not_fail() {
+        let r = report(
+            vec![violation("low", "backup_role_can_login")],
+            checked(vec![]),
+        );
+        assert!(r.ok && r.passed());
+        assert_eq!(exit_code(&r), EXIT_OK);
+        let text = render_text(&r);
+        assert!(text.contains("low      [backup_role_can_login]"), "{text}");
+        assert!(
+            text.contains("Result: OK, with 1 low-severity notice(s)"),
+            "{text}"
+        );
+        let both = report(
+            vec![
+                violation("high", "rls_not_forced"),
+                violation("low", "backup_role_can_login"),
+            ],
+            checked(vec![]),
+        );
+        assert_eq!(exit_code(&both), EXIT_FINDINGS);
+        assert!(render_text(&both).contains("Result: FAILED (1 violation(s), 0 difference(s)"));
+        let json: serde_json::Value = serde_json::from_str(&render(
+            &both,
+            AuditArgs {
+                json: true,
+                drift: true,
+            },
+        ))
+        .unwrap();
+        assert_eq!(json["violations"][0]["severity"], "high");
+        assert_eq!(
+            json["violations"][1]["fix"],
+            "ALTER TABLE <table> ENABLE ROW LEVEL SECURITY"
+        );
+    }
+
+    #[test]
+    fn privileges_are_summarised_and_wrapped_to_the_width() {
+        let tables: Vec<String> = (0..40)
+            .map(|i| format!("table_with_a_long_name_{i}: SELECT INSERT UPDATE DELETE"))
+            .chain(["users: SELECT(some columns) INSERT".to_owned()])
+            .collect();
+        let summary = summarise_privileges(&tables.join("; "));
+        assert_eq!(
+            summary,
+            "SELECT INSERT UPDATE DELETE on 40 tables; SELECT(some columns) INSERT on users"
+        );
+        let mut out = String::new();
+        wrapped(
+            &mut out,
+            6,
+            &format!("tenant tables: {}", "word ".repeat(60)),
+        );
+        assert!(out.lines().count() > 1);
+        assert!(
+            out.lines()
+                .all(|l| l.chars().count() <= TEXT_WIDTH && l.starts_with("      "))
+        );
     }
 }

@@ -15,10 +15,11 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use palisade_db::phone_inventory::InventoryEntry;
 use palisade_domain::{Capabilities, PhoneNumber};
 
+use crate::analyst::{self, AnalystCommand};
 use crate::audit::AuditArgs;
 use crate::configuration::{
-    AuditSettings, BootstrapSettings, InstallDefinersSettings, MigrateSettings, NumbersSettings,
-    RetentionSettings, ServeSettings, Var,
+    AnalystSettings, AuditSettings, BootstrapSettings, InstallDefinersSettings, MigrateSettings,
+    NumbersSettings, RetentionSettings, ServeSettings, Var,
 };
 use crate::numbers::{self, NumbersCommand};
 
@@ -39,6 +40,8 @@ pub enum Cli {
     Numbers(NumbersCommand),
     /// `palisade retention`.
     Retention,
+    /// `palisade analyst grant|revoke ...`.
+    Analyst(AnalystCommand),
 }
 
 impl Cli {
@@ -61,6 +64,7 @@ impl Cli {
             }),
             Some(("numbers", m)) => Self::Numbers(numbers_command(m)?),
             Some(("retention", _)) => Self::Retention,
+            Some(("analyst", m)) => Self::Analyst(analyst_command(m)?),
             Some((other, _)) => return Err(undefined(other)),
         })
     }
@@ -101,6 +105,26 @@ fn numbers_command(m: &ArgMatches) -> Result<NumbersCommand, clap::Error> {
     })
 }
 
+fn analyst_command(m: &ArgMatches) -> Result<AnalystCommand, clap::Error> {
+    let role = |m: &ArgMatches| {
+        m.get_one::<palisade_db::analysts::AnalystRole>("role")
+            .cloned()
+            .ok_or_else(|| undefined("ROLE"))
+    };
+    Ok(match m.subcommand() {
+        Some(("grant", m)) => AnalystCommand::Grant {
+            role: role(m)?,
+            organization: m
+                .get_one::<palisade_domain::OrgId>("organization")
+                .copied()
+                .ok_or_else(|| undefined("--organization"))?,
+        },
+        Some(("revoke", m)) => AnalystCommand::Revoke(role(m)?),
+        Some((other, _)) => return Err(undefined(other)),
+        None => return Err(undefined("analyst without a subcommand")),
+    })
+}
+
 /// The `Environment` section of a subcommand's help.
 fn environment(title: &str, vars: &[Var]) -> String {
     let mut out = format!("{title}:\n");
@@ -132,6 +156,13 @@ pub fn command() -> Command {
             .required(true)
             .help("an E.164 phone number, e.g. +15550001111")
             .value_parser(numbers::parse_number)
+    };
+    let analyst_role = || {
+        Arg::new("role")
+            .value_name("ROLE")
+            .required(true)
+            .help("the role's name: a-z, 0-9 and _, at most 40 characters")
+            .value_parser(analyst::parse_role)
     };
     Command::new("palisade")
         .about(
@@ -222,6 +253,42 @@ pub fn command() -> Command {
                  ended phone number quarantines, through palisade_private.purge_expired_records \
                  as the owner role, in short batches; prints what it removed. The server does \
                  the same every PALISADE_RETENTION_EVERY_MINUTES (docs/dba.md#retention).",
+            ),
+        )
+        .subcommand(
+            subcommand(
+                "analyst",
+                "Read-only roles that see one organization's rows, as a superuser",
+                &AnalystSettings::vars(),
+            )
+            .long_about(
+                "Read-only analyst roles (docs/dba.md, \"An analyst for one organization\"): \
+                 `grant` creates the role NOLOGIN (or adopts an existing one that bypasses \
+                 nothing), records it in palisade_audit.analysts, and gives it SELECT on the \
+                 readable columns of every tenant table through policies pinned to that \
+                 organization's id; `palisade migrate` keeps them up to date. `revoke` removes \
+                 the record, the policies and the grants (not the role). Connects as a \
+                 superuser: PALISADE_SUPERUSER_URL, or the embedded cluster's. Exit status: 0 \
+                 done, 1 refused or failed, 2 usage or configuration.",
+            )
+            .subcommand_required(true)
+            .subcommand(
+                Command::new("grant")
+                    .about("Make ROLE an analyst of one organization")
+                    .arg(analyst_role())
+                    .arg(
+                        Arg::new("organization")
+                            .long("organization")
+                            .value_name("UUID")
+                            .required(true)
+                            .help("the organization's id")
+                            .value_parser(analyst::parse_organization),
+                    ),
+            )
+            .subcommand(
+                Command::new("revoke")
+                    .about("End ROLE's analyst access (the role itself stays)")
+                    .arg(analyst_role()),
             ),
         )
         .subcommand(
@@ -357,6 +424,34 @@ mod tests {
             "numbers add +15550001111 --capabilities fax",
             "numbers remove",
             "numbers list all",
+        ] {
+            assert_eq!(parse(line).unwrap_err().exit_code(), 2, "{line}");
+        }
+    }
+
+    #[test]
+    fn analyst_arguments() {
+        let org = "0b6f6d1e-8f0a-4b5e-9a57-0d9b5a1c2e3f";
+        assert_eq!(
+            parse(&format!("analyst grant reporting --organization {org}")).unwrap(),
+            Cli::Analyst(AnalystCommand::Grant {
+                role: analyst::parse_role("reporting").unwrap(),
+                organization: analyst::parse_organization(org).unwrap(),
+            })
+        );
+        assert_eq!(
+            parse("analyst revoke reporting").unwrap(),
+            Cli::Analyst(AnalystCommand::Revoke(
+                analyst::parse_role("reporting").unwrap()
+            ))
+        );
+        for line in [
+            "analyst",
+            "analyst grant reporting",
+            "analyst grant reporting --organization acme",
+            "analyst grant palisade_app --organization 0b6f6d1e-8f0a-4b5e-9a57-0d9b5a1c2e3f",
+            "analyst grant Bad-Name --organization 0b6f6d1e-8f0a-4b5e-9a57-0d9b5a1c2e3f",
+            "analyst revoke",
         ] {
             assert_eq!(parse(line).unwrap_err().exit_code(), 2, "{line}");
         }

@@ -761,6 +761,46 @@ impl InstallDefinersSettings {
     }
 }
 
+/// The variables of `analyst`: a superuser, or the embedded cluster.
+#[rustfmt::skip]
+const ANALYST_VARS: &[Var] = &[
+    var("PALISADE_SUPERUSER_URL", "unset: embedded mode", "a superuser's URL (creating a role needs CREATEROLE)"),
+    var("PALISADE_DATABASE_NAME", "default: palisade", "the Palisade database's name"),
+];
+
+/// `palisade analyst`'s settings: a superuser's connection (creating a role needs CREATEROLE),
+/// or, with `PALISADE_SUPERUSER_URL` unset, the embedded cluster, whose superuser it uses.
+#[derive(Debug, Clone)]
+pub struct AnalystSettings {
+    /// The embedded cluster, or an existing server through its superuser.
+    pub database: DatabaseMode<SuperuserSettings>,
+    /// Log format and filter (logs go to stderr; the result to stdout).
+    pub log: LogSettings,
+}
+
+impl AnalystSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(from_process_env)
+    }
+
+    /// Reads settings through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            database: match get("PALISADE_SUPERUSER_URL") {
+                None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(&get)?),
+                Some(_) => DatabaseMode::External(SuperuserSettings::from_lookup(&get, "")?),
+            },
+            log: LogSettings::from_lookup(&get, "warn")?,
+        })
+    }
+
+    /// The variables `analyst` reads.
+    pub fn vars() -> Vec<Var> {
+        [ANALYST_VARS, EMBEDDED_VARS, LOG_VARS_WARN].concat()
+    }
+}
+
 /// The existing server `palisade audit` reads. It needs neither the app role nor a JWT secret.
 #[derive(Debug, Clone)]
 pub struct AuditServer {
@@ -1229,6 +1269,10 @@ mod tests {
         assert_eq!(
             names_read(both_modes, |g| RetentionSettings::from_lookup(g)),
             listed(&RetentionSettings::vars())
+        );
+        assert_eq!(
+            names_read(both_modes, |g| AnalystSettings::from_lookup(g)),
+            listed(&AnalystSettings::vars())
         );
         // Their required variables are all set here: an empty environment is refused.
         assert_eq!(

@@ -11,8 +11,10 @@
 //! - [`embedded`]: the no-`DATABASE_URL` default: a private PostgreSQL cluster, bootstrapped
 //!   and migrated on every start, where it keeps its generated secrets.
 //! - [`audit`]: `palisade audit`, the DBA audit's command: report rendering and exit codes.
+//! - [`analyst`]: `palisade analyst grant|revoke`, read-only roles for one organization.
 //! - [`numbers`]: `palisade numbers`, the operator's path to the phone number inventory.
 
+pub mod analyst;
 pub mod audit;
 pub mod cli;
 pub mod configuration;

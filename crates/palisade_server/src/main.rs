@@ -11,11 +11,11 @@ use std::process::ExitCode;
 use palisade_server::audit::{self, EXIT_ERROR};
 use palisade_server::cli::Cli;
 use palisade_server::configuration::{
-    AuditSettings, BootstrapSettings, ConfigError, InstallDefinersSettings, LogSettings,
-    MigrateSettings, NumbersSettings, RetentionSettings, ServeSettings,
+    AnalystSettings, AuditSettings, BootstrapSettings, ConfigError, InstallDefinersSettings,
+    LogSettings, MigrateSettings, NumbersSettings, RetentionSettings, ServeSettings,
 };
 use palisade_server::telemetry::{self, Output};
-use palisade_server::{numbers, retention, startup};
+use palisade_server::{analyst, numbers, retention, startup};
 
 /// Usage and configuration errors.
 const EXIT_USAGE: u8 = 2;
@@ -87,6 +87,22 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("palisade numbers: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cli::Analyst(command) => {
+            let Some(settings) = with_logs(AnalystSettings::from_env(), |s| &s.log, Output::Stderr)
+            else {
+                return ExitCode::from(EXIT_USAGE);
+            };
+            match analyst::execute(&settings, &command) {
+                Ok(out) => {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("palisade analyst: {e}");
                     ExitCode::FAILURE
                 }
             }

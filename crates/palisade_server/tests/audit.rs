@@ -239,9 +239,23 @@ async fn a_fresh_database_has_no_violation_and_no_drift() {
     for platform in [
         "palisade_platform.stripe_events",
         "palisade_platform.mailgun_tokens",
-        "mailgun_tokens: SELECT INSERT DELETE",
+        "platform tables: SELECT INSERT DELETE on mailgun_tokens",
     ] {
         assert!(run.stdout.contains(platform), "{platform}:\n{}", run.stdout);
+    }
+    // The roles section is readable in 100 columns (the full lists are in --json and the view).
+    let roles_section = run
+        .stdout
+        .split("\nRoles with something in this database\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("a roles section");
+    assert!(roles_section.contains("palisade_app"), "{roles_section}");
+    for line in roles_section.lines() {
+        assert!(
+            line.chars().count() <= palisade_server::audit::TEXT_WIDTH,
+            "longer than 100 columns: {line:?}"
+        );
     }
     assert!(run.stdout.contains("(0 difference(s))"), "{}", run.stdout);
     assert!(run.stdout.contains("Result: OK"), "{}", run.stdout);
@@ -1056,4 +1070,560 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
         .unwrap()
         .get(0);
     assert_eq!(n, 2);
+}
+
+/// The policy file of the audit views, as this binary embeds it.
+const AUDIT_SQL: &str = include_str!("../../../policies/900_audit.sql");
+
+/// Every kind the audit views can put in palisade_audit.violations, read from the views' text:
+/// the `'<kind>: ...'` reasons of the views whose reasons feed it, and the literal kinds of the
+/// violations view itself.
+fn kinds_the_views_can_produce() -> std::collections::BTreeSet<String> {
+    let mut kinds = std::collections::BTreeSet::new();
+    let snake = |s: &str| -> Option<String> {
+        let word: String = s
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        (!word.is_empty()).then_some(word)
+    };
+    for section in AUDIT_SQL.split("CREATE VIEW palisade_audit.").skip(1) {
+        let name = snake(section).unwrap_or_default();
+        let (marker, end) = match name.as_str() {
+            "tables" | "roles" | "functions" | "views" | "columns" | "copies" => ("'", ": "),
+            "violations" => ("SELECT '", "', '"),
+            _ => continue,
+        };
+        for piece in section.split(marker).skip(1) {
+            if let Some(kind) = snake(piece)
+                && piece[kind.len()..].starts_with(end)
+            {
+                kinds.insert(kind);
+            }
+        }
+    }
+    kinds
+}
+
+/// (severity, kind, object_type, object, detail) of every violation, most urgent first.
+async fn ranked_violations(c: &impl tokio_postgres::GenericClient) -> Vec<[String; 5]> {
+    c.query(
+        "SELECT severity, kind, object_type, object, detail FROM palisade_audit.violations",
+        &[],
+    )
+    .await
+    .expect("read palisade_audit.violations")
+    .iter()
+    .map(|r| [r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)])
+    .collect()
+}
+
+/// Whether `found` holds `kind` on `object` with `severity`.
+fn has(found: &[[String; 5]], severity: &str, kind: &str, object: &str) -> bool {
+    found
+        .iter()
+        .any(|[s, k, _, o, _]| s == severity && k == kind && o == object)
+}
+
+#[tokio::test]
+async fn every_kind_the_views_can_produce_has_a_severity_and_a_fix() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let produced = kinds_the_views_can_produce();
+    // The parse found the kinds it must (the old ones, the new ones, the literal ones).
+    for kind in [
+        "rls_disabled",
+        "member_of_owner_role",
+        "secret_column_readable",
+        "tenant_data_outside_rls",
+        "context_policy_for_other_role",
+        "ddl_guard_missing",
+        "backup_role_can_login",
+    ] {
+        assert!(
+            produced.contains(kind),
+            "{kind} not found in 900_audit.sql: {produced:?}"
+        );
+    }
+    let rows = su
+        .query(
+            "SELECT kind, severity, rank, fix FROM palisade_audit.finding_kinds ORDER BY rank",
+            &[],
+        )
+        .await
+        .unwrap();
+    let ranked: std::collections::BTreeSet<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(rows.len(), ranked.len(), "a kind is listed twice");
+    let unranked: Vec<_> = produced.difference(&ranked).collect();
+    let stale: Vec<_> = ranked.difference(&produced).collect();
+    assert!(
+        unranked.is_empty(),
+        "kinds without a severity and a fix: {unranked:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "finding_kinds lists kinds no view produces: {stale:?}"
+    );
+    // Ranks are unique and follow the severities; every fix is one non-empty line.
+    let order = ["critical", "high", "medium", "low"];
+    let mut last = (0, i32::MIN);
+    for r in &rows {
+        let (kind, severity, rank, fix): (String, String, i32, String) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        let level = order
+            .iter()
+            .position(|s| *s == severity)
+            .unwrap_or_else(|| panic!("{kind}: unknown severity {severity}"));
+        assert!(
+            (level, rank) > last && rank > last.1,
+            "{kind}: rank {rank} out of order"
+        );
+        last = (level, rank);
+        assert!(
+            !fix.trim().is_empty() && !fix.contains('\n'),
+            "{kind}: fix {fix:?}"
+        );
+    }
+    // docs/dba.md's table of severities is this one.
+    let documented: Vec<(String, String, i32, String)> = include_str!("../../../docs/dba.md")
+        .split("### Severities")
+        .nth(1)
+        .expect("docs/dba.md has a section Severities")
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| rank"))
+        .map_while(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            Some((
+                cells.get(2)?.trim_matches('`').to_owned(),
+                (*cells.get(1)?).to_owned(),
+                cells.first()?.parse().ok()?,
+                cells
+                    .get(3..)?
+                    .join(" | ")
+                    .replace("\\|", "|")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">"),
+            ))
+        })
+        .collect();
+    let in_db: Vec<(String, String, i32, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        documented, in_db,
+        "docs/dba.md's Severities table differs from finding_kinds"
+    );
+    // The psql user sees the same severity and fix in the violations view.
+    su.batch_execute(&overriding_the_guard(
+        "ALTER TABLE palisade.customers DISABLE ROW LEVEL SECURITY",
+    ))
+    .await
+    .unwrap();
+    let row = su
+        .query_one(
+            "SELECT v.severity, v.fix = k.fix FROM palisade_audit.violations v
+               JOIN palisade_audit.finding_kinds k USING (kind) WHERE v.kind = 'rls_disabled'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "critical");
+    assert!(row.get::<_, bool>(1));
+}
+
+#[tokio::test]
+async fn a_copy_of_tenant_rows_outside_rls_is_the_top_finding() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let org = uuid::Uuid::now_v7();
+    su.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Org A')",
+        &[&org],
+    )
+    .await
+    .unwrap();
+    // Two lesser findings first, so that ranking, not order of creation, puts the copy on top.
+    su.batch_execute(
+        "CREATE UNIQUE INDEX customers_phone_key ON palisade.customers (phone);
+         CREATE SCHEMA reporting;
+         CREATE TABLE reporting.customers_copy AS SELECT * FROM palisade.customers;",
+    )
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    assert_eq!(
+        found[0][..4],
+        [
+            "critical",
+            "tenant_data_outside_rls",
+            "table",
+            "reporting.customers_copy"
+        ],
+        "{found:?}"
+    );
+    assert!(found[0][4].contains("superusers only for now"), "{found:?}");
+    assert!(
+        has(&found, "medium", "global_unique_key", CUSTOMERS),
+        "{found:?}"
+    );
+    assert_reported(
+        &db,
+        "tenant_data_outside_rls",
+        "table",
+        "reporting.customers_copy",
+    )
+    .await;
+    // The command lists it first too, with its severity and fix (text and JSON).
+    let run = run_binary(&db, &["--no-drift"], false).await;
+    let first = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Violations ("))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        first.contains("critical [tenant_data_outside_rls] table reporting.customers_copy:"),
+        "{}",
+        run.stdout
+    );
+    let run = run_binary(&db, &["--json", "--no-drift"], false).await;
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["violations"][0]["kind"], "tenant_data_outside_rls");
+    assert_eq!(json["violations"][0]["severity"], "critical");
+    assert!(
+        json["violations"][0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("Drop the copy")
+    );
+
+    // A partial copy (no organization_id, three tenant columns), readable by a role: reported,
+    // naming the reader. A table that only shares the generic columns is not.
+    let reader = probe_role();
+    su.batch_execute(&format!(
+        "CREATE TABLE reporting.contacts AS SELECT name, email, phone FROM palisade.customers;
+         CREATE TABLE reporting.notes (id uuid, created_at timestamptz, body text);
+         CREATE ROLE {reader};
+         GRANT USAGE ON SCHEMA reporting TO {reader};
+         GRANT SELECT ON reporting.contacts, reporting.notes TO {reader};"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    let contacts = found
+        .iter()
+        .find(|v| v[1] == "tenant_data_outside_rls" && v[3] == "reporting.contacts")
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert!(
+        contacts[4].contains("copies 3 columns of palisade.customers (name, email, phone)")
+            && contacts[4].contains(&reader),
+        "{contacts:?}"
+    );
+    assert!(
+        !found.iter().any(|v| v[3] == "reporting.notes"),
+        "{found:?}"
+    );
+    // Palisade's own schemas are classified, never listed as copies.
+    let listed: Vec<String> = su
+        .query("SELECT schema_name FROM palisade_audit.copies", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        listed.iter().all(|s| !s.starts_with("palisade")),
+        "{listed:?}"
+    );
+    let platform: String = su
+        .query_one(
+            "SELECT category FROM palisade_audit.tables
+              WHERE schema_name = 'palisade_platform' AND table_name = 'mailgun_tokens'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(platform, "platform");
+    drop_role(&su, &reader).await;
+}
+
+/// Role changes are cluster-wide: made inside a transaction of the superuser's and rolled back,
+/// the other tests' databases never see them.
+async fn create_app_login_pair(tx: &tokio_postgres::Transaction<'_>) {
+    tx.batch_execute(
+        "DO $pair$
+         BEGIN
+             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'palisade_app_a') THEN
+                 CREATE ROLE palisade_app_a LOGIN;
+             END IF;
+             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'palisade_app_b') THEN
+                 CREATE ROLE palisade_app_b LOGIN;
+             END IF;
+         END
+         $pair$;
+         GRANT palisade_app TO palisade_app_a, palisade_app_b;",
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_login_member_of_the_app_role_is_critical_unless_it_is_the_documented_pair() {
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let (person, group) = (probe_role(), probe_role());
+    let tx = su.transaction().await.unwrap();
+    create_app_login_pair(&tx).await;
+    tx.batch_execute(&format!(
+        "CREATE ROLE {group} NOLOGIN; GRANT palisade_app TO {group};
+         CREATE ROLE {person} LOGIN; GRANT {group} TO {person};"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert!(
+        has(&found, "critical", "app_login_member", &person),
+        "{found:?}"
+    );
+    for documented in ["palisade_app_a", "palisade_app_b", APP, &group] {
+        assert!(
+            !found
+                .iter()
+                .any(|v| v[1] == "app_login_member" && v[3] == documented),
+            "{documented}: {found:?}"
+        );
+    }
+    // It acts as the app, so it needs the app's guardrails too.
+    assert!(
+        has(&found, "medium", "app_login_without_guardrails", &person),
+        "{found:?}"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
+async fn an_app_login_role_without_timeouts_or_a_connection_limit_is_reported() {
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let tx = su.transaction().await.unwrap();
+    // Roles first, in the same order as the other tests that create them (no lock cycle).
+    create_app_login_pair(&tx).await;
+    let reset = |what: &str| {
+        format!(
+            "ALTER ROLE palisade_app RESET {what}; ALTER ROLE palisade_app IN DATABASE \"{}\" RESET {what};",
+            db.name
+        )
+    };
+    tx.batch_execute(&format!(
+        "{} ALTER ROLE palisade_app CONNECTION LIMIT -1;",
+        reset("statement_timeout")
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&tx).await;
+    let app = found
+        .iter()
+        .find(|v| v[1] == "app_login_without_guardrails" && v[3] == APP)
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert_eq!(app[0], "medium");
+    assert!(
+        app[4].contains("statement_timeout, a connection limit")
+            && !app[4].contains("idle_in_transaction_session_timeout"),
+        "{app:?}"
+    );
+    // A database-wide setting counts; a role's own setting of 0 overrides it, as in PostgreSQL.
+    tx.batch_execute(&format!(
+        "ALTER DATABASE \"{}\" SET statement_timeout = '30s'; ALTER ROLE palisade_app CONNECTION LIMIT 50;",
+        db.name
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert!(!found.iter().any(|v| v[3] == APP), "{found:?}");
+    tx.batch_execute("ALTER ROLE palisade_app SET statement_timeout = 0")
+        .await
+        .unwrap();
+    assert!(has(
+        &ranked_violations(&tx).await,
+        "medium",
+        "app_login_without_guardrails",
+        APP
+    ));
+    // The rotation pair are checked like palisade_app; a NOLOGIN palisade_app is not.
+    tx.batch_execute(
+        "ALTER ROLE palisade_app_a RESET ALL; ALTER ROLE palisade_app_a CONNECTION LIMIT -1;
+         ALTER ROLE palisade_app_b SET statement_timeout = '30s';
+         ALTER ROLE palisade_app_b SET idle_in_transaction_session_timeout = '60s';
+         ALTER ROLE palisade_app_b CONNECTION LIMIT 40;
+         ALTER ROLE palisade_app NOLOGIN;",
+    )
+    .await
+    .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert!(
+        has(
+            &found,
+            "medium",
+            "app_login_without_guardrails",
+            "palisade_app_a"
+        ),
+        "{found:?}"
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|v| v[3] == "palisade_app_b" || v[3] == APP),
+        "{found:?}"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
+async fn a_policy_that_lets_another_role_pick_its_organization_is_critical() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    // Short enough to be recorded as an analyst (40 characters at most).
+    let reporting = format!(
+        "reporting_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    );
+    su.batch_execute(&format!(
+        "CREATE ROLE {reporting};
+         GRANT USAGE ON SCHEMA palisade, palisade_private TO {reporting};
+         GRANT SELECT ON palisade.customers TO {reporting};
+         CREATE POLICY audit_probe_context ON palisade.customers FOR SELECT TO {reporting}
+             USING (organization_id = (SELECT palisade_private.current_org_id()));"
+    ))
+    .await
+    .unwrap();
+    let policy = "palisade.customers.audit_probe_context";
+    assert_reported(&db, "context_policy_for_other_role", "policy", policy).await;
+    let found = ranked_violations(&su).await;
+    assert!(
+        has(&found, "critical", "context_policy_for_other_role", policy),
+        "{found:?}"
+    );
+    // It is scoped to "the acting organization" on its face, so not unscoped: the finding is
+    // that the role sets that organization itself.
+    assert!(
+        !found.iter().any(|v| v[1] == "unscoped_policy"),
+        "{found:?}"
+    );
+
+    // The safe shape, one organization's id as a literal, is unscoped while the role is not a
+    // recorded analyst, and safe once it is.
+    let org = uuid::Uuid::now_v7();
+    su.batch_execute(&format!(
+        "DROP POLICY audit_probe_context ON palisade.customers;
+         CREATE POLICY audit_probe_pinned ON palisade.customers FOR SELECT TO {reporting}
+             USING (organization_id = '{org}'::uuid);"
+    ))
+    .await
+    .unwrap();
+    let pinned = "audit_probe_pinned";
+    let unscoped = |found: &[[String; 5]]| {
+        found
+            .iter()
+            .any(|v| v[1] == "unscoped_policy" && v[4].contains(pinned))
+    };
+    assert!(unscoped(&ranked_violations(&su).await));
+    su.execute(
+        "INSERT INTO palisade_audit.analysts (role_name, organization_id) VALUES ($1, $2)",
+        &[&reporting, &org],
+    )
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    assert!(!unscoped(&found), "{found:?}");
+    let restricts: String = su
+        .query_one(
+            "SELECT restricts_to FROM palisade_audit.policies WHERE policy_name = $1",
+            &[&pinned],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(restricts, "one organization (analyst)");
+    // Pinned to another organization than the recorded one: unscoped again.
+    su.execute(
+        "UPDATE palisade_audit.analysts SET organization_id = $2 WHERE role_name = $1",
+        &[&reporting, &uuid::Uuid::now_v7()],
+    )
+    .await
+    .unwrap();
+    assert!(unscoped(&ranked_violations(&su).await));
+    su.batch_execute("DROP POLICY audit_probe_pinned ON palisade.customers")
+        .await
+        .unwrap();
+    drop_role(&su, &reporting).await;
+}
+
+#[tokio::test]
+async fn the_backup_role_may_only_read_and_is_noticed_when_it_can_log_in() {
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let tx = su.transaction().await.unwrap();
+    // As policies/000_roles.sql makes it (created here if that file does not yet): NOLOGIN,
+    // BYPASSRLS, reading Palisade's schemas.
+    tx.batch_execute(
+        "DO $backup$
+         BEGIN
+             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'palisade_backup') THEN
+                 CREATE ROLE palisade_backup;
+             END IF;
+         END
+         $backup$;
+         ALTER ROLE palisade_backup NOLOGIN BYPASSRLS;
+         GRANT USAGE ON SCHEMA palisade, palisade_private, palisade_platform TO palisade_backup;
+         GRANT SELECT ON ALL TABLES IN SCHEMA palisade, palisade_private, palisade_platform
+             TO palisade_backup;
+         GRANT SELECT ON ALL SEQUENCES IN SCHEMA palisade, palisade_private, palisade_platform
+             TO palisade_backup;",
+    )
+    .await
+    .unwrap();
+    assert_eq!(ranked_violations(&tx).await, Vec::<[String; 5]>::new());
+    tx.batch_execute(
+        "GRANT INSERT ON palisade.customers TO palisade_backup;
+         GRANT palisade_auditor TO palisade_backup;",
+    )
+    .await
+    .unwrap();
+    let found = ranked_violations(&tx).await;
+    let write = found
+        .iter()
+        .find(|v| v[1] == "backup_role_can_write")
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert_eq!(
+        write[..4],
+        [
+            "critical",
+            "backup_role_can_write",
+            "role",
+            "palisade_backup"
+        ]
+    );
+    assert!(
+        write[4].contains("member of palisade_auditor")
+            && write[4].contains("INSERT on palisade.customers"),
+        "{write:?}"
+    );
+    tx.batch_execute(
+        "REVOKE INSERT ON palisade.customers FROM palisade_backup;
+         REVOKE palisade_auditor FROM palisade_backup;
+         ALTER ROLE palisade_backup LOGIN;",
+    )
+    .await
+    .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        found[0][..4],
+        ["low", "backup_role_can_login", "role", "palisade_backup"]
+    );
+    tx.rollback().await.unwrap();
 }

@@ -230,6 +230,7 @@ fn init_cluster() -> TestCluster {
         schema::bootstrap(&c.superuser_url("postgres"), &c.template, &passwords)
             .await
             .unwrap_or_else(|e| panic!("bootstrap: {e}"));
+        set_app_guardrails(&c.superuser_url("postgres")).await;
         schema::migrate(&c.url(schema::OWNER_ROLE, TEST_PASSWORD, &c.template))
             .await
             .unwrap_or_else(|e| panic!("migrate: {e}"));
@@ -239,6 +240,49 @@ fn init_cluster() -> TestCluster {
             .unwrap_or_else(|e| panic!("install definers: {e}"));
     });
     c
+}
+
+/// The guardrails `palisade audit` requires of every login role that acts as the app
+/// (app_login_without_guardrails): a statement timeout, an idle-in-transaction timeout and a
+/// connection limit, set here if bootstrap has not set them, with values no test comes near (the
+/// limit stays below the test cluster's max_connections of 400). Roles are cluster-wide: set
+/// once, before any test database exists.
+async fn set_app_guardrails(superuser_url: &str) {
+    let su = schema::connect(superuser_url)
+        .await
+        .expect("superuser connection");
+    su.batch_execute(
+        "DO $guardrails$
+         DECLARE
+             r record;
+         BEGIN
+             FOR r IN
+                 SELECT m.rolname, m.rolconnlimit,
+                        EXISTS (SELECT 1 FROM pg_db_role_setting s, unnest(s.setconfig) c
+                                 WHERE s.setrole = m.oid AND s.setdatabase = 0
+                                   AND c LIKE 'statement_timeout=%') AS has_statement_timeout,
+                        EXISTS (SELECT 1 FROM pg_db_role_setting s, unnest(s.setconfig) c
+                                 WHERE s.setrole = m.oid AND s.setdatabase = 0
+                                   AND c LIKE 'idle_in_transaction_session_timeout=%') AS has_idle_timeout
+                   FROM pg_roles m, pg_roles app
+                  WHERE app.rolname = 'palisade_app' AND m.rolcanlogin AND NOT m.rolsuper
+                    AND pg_has_role(m.oid, app.oid, 'MEMBER')
+             LOOP
+                 IF NOT r.has_statement_timeout THEN
+                     EXECUTE format('ALTER ROLE %I SET statement_timeout = %L', r.rolname, '120s');
+                 END IF;
+                 IF NOT r.has_idle_timeout THEN
+                     EXECUTE format('ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', r.rolname, '120s');
+                 END IF;
+                 IF r.rolconnlimit = -1 THEN
+                     EXECUTE format('ALTER ROLE %I CONNECTION LIMIT 300', r.rolname);
+                 END IF;
+             END LOOP;
+         END
+         $guardrails$",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("app role guardrails: {e}"));
 }
 
 /// A database of its own for one test, copied from the migrated template; dropped afterwards.
