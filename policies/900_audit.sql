@@ -99,6 +99,8 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'ALTER TABLE <table> OWNER TO palisade_owner'),
     ('definer_bypasses_rls', 'high', 23,
      'ALTER FUNCTION <function> OWNER TO palisade_resolver (palisade install-definers re-creates Palisade''s own)'),
+    ('definer_wrong_owner', 'high', 30,
+     'As a superuser: ALTER FUNCTION <function> OWNER TO palisade_resolver, then palisade install-definers (a restore as palisade_owner leaves Palisade''s definers owned by it)'),
     ('definer_public_execute', 'high', 24,
      'REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC'),
     ('definer_mutable_search_path', 'high', 25,
@@ -816,7 +818,10 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
  *   definer_mutable_search_path  no SET search_path (or one with $user or public): the caller's
  *                                search_path could redirect the names it uses;
  *   definer_public_execute       PUBLIC may execute it (the default unless revoked);
- *   definer_bypasses_rls         its owner is a superuser or has BYPASSRLS, so it sees every row.
+ *   definer_bypasses_rls         its owner is a superuser or has BYPASSRLS, so it sees every row;
+ *   definer_wrong_owner          in one of Palisade's schemas, owned by a role other than
+ *                                palisade_resolver (restored or created by the wrong role): the
+ *                                resolver policies do not apply to it, and its owner's rights do.
  */
 CREATE VIEW palisade_audit.functions WITH (security_invoker = true) AS
 WITH f AS (
@@ -855,6 +860,10 @@ SELECT f.schema_name, f.function_name, f.arguments, f.owner, f.security_definer,
           UNION ALL
           SELECT 3, CASE WHEN f.owner_bypasses_rls
                          THEN 'definer_bypasses_rls: SECURITY DEFINER owned by ' || f.owner || ', which bypasses row-level security' END
+          UNION ALL
+          SELECT 4, CASE WHEN NOT f.owner_bypasses_rls AND f.owner <> 'palisade_resolver'
+                              AND f.schema_name IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit')
+                         THEN 'definer_wrong_owner: SECURITY DEFINER in a schema of Palisade''s owned by ' || f.owner || ', not palisade_resolver' END
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) END AS reasons) AS r;
@@ -937,7 +946,7 @@ WITH tenant_col AS (
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'm', 'f')
        AND n.nspname NOT IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit', 'palisade_guard',
-                             'information_schema')
+                             'palisade_migrations', 'information_schema')
        AND n.nspname !~ '^pg_'
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass

@@ -375,7 +375,7 @@ pub fn render_text(r: &AuditReport) -> String {
     if elsewhere > 0 {
         let _ = writeln!(
             out,
-            "  {elsewhere} other role(s) of the cluster own and hold nothing in this database (palisade_audit.roles lists them)"
+            "  {elsewhere} other role(s) own and hold nothing here (palisade_audit.roles lists them)"
         );
     }
 

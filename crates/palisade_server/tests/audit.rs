@@ -418,7 +418,8 @@ async fn each_way_of_breaking_the_database_is_reported() {
         Breakage {
             exactly: Exactly::InTheDatabase,
             ..Breakage::new(
-                "security definer functions with a mutable search path or public execute",
+                "security definer functions with a mutable search path or public execute, \
+                 owned by the owner (as a restore by the owner would leave Palisade's own)",
                 DEFINERS,
                 &[
                     (
@@ -428,6 +429,16 @@ async fn each_way_of_breaking_the_database_is_reported() {
                     ),
                     (
                         "definer_public_execute",
+                        "function",
+                        "palisade_private.audit_probe_public()",
+                    ),
+                    (
+                        "definer_wrong_owner",
+                        "function",
+                        "palisade_private.audit_probe_path()",
+                    ),
+                    (
+                        "definer_wrong_owner",
                         "function",
                         "palisade_private.audit_probe_public()",
                     ),
@@ -1089,9 +1100,10 @@ fn kinds_the_views_can_produce() -> std::collections::BTreeSet<String> {
     };
     for section in AUDIT_SQL.split("CREATE VIEW palisade_audit.").skip(1) {
         let name = snake(section).unwrap_or_default();
+        // A literal kind in violations is named like every column there: `SELECT 'x' AS kind`.
         let (marker, end) = match name.as_str() {
             "tables" | "roles" | "functions" | "views" | "columns" | "copies" => ("'", ": "),
-            "violations" => ("SELECT '", "', '"),
+            "violations" => ("SELECT '", "' AS kind"),
             _ => continue,
         };
         for piece in section.split(marker).skip(1) {
