@@ -18,7 +18,7 @@ use palisade_domain::{Capabilities, PhoneNumber};
 use crate::audit::AuditArgs;
 use crate::configuration::{
     AuditSettings, BootstrapSettings, InstallDefinersSettings, MigrateSettings, NumbersSettings,
-    ServeSettings, Var,
+    RotateSettings, ServeSettings, Var,
 };
 use crate::numbers::{self, NumbersCommand};
 
@@ -37,6 +37,8 @@ pub enum Cli {
     Audit(AuditArgs),
     /// `palisade numbers add|import|list|remove ...`.
     Numbers(NumbersCommand),
+    /// `palisade rotate-app-credential`.
+    RotateAppCredential,
 }
 
 impl Cli {
@@ -58,6 +60,7 @@ impl Cli {
                 drift: !m.get_flag("no-drift"),
             }),
             Some(("numbers", m)) => Self::Numbers(numbers_command(m)?),
+            Some(("rotate-app-credential", _)) => Self::RotateAppCredential,
             Some((other, _)) => return Err(undefined(other)),
         })
     }
@@ -208,6 +211,23 @@ pub fn command() -> Command {
         )
         .subcommand(
             subcommand(
+                "rotate-app-credential",
+                "Switch the servers to the app's other login role with a new password, without \
+                 a failed request",
+                &RotateSettings::vars(),
+            )
+            .long_about(
+                "Rotates the app's database credential without a restart or a failed request \
+                 (docs/dba.md, \"Rotating passwords\"): gives the idle login role \
+                 (palisade_app_a or palisade_app_b) a new random password, points the servers \
+                 at it (embedded mode: secrets.json, which the running server reads for each new \
+                 connection; otherwise the PALISADE_APP_DATABASE_URL_FILE every server reads), \
+                 waits until the old role has no session left, then disables it. Exit status: 0 \
+                 done, 1 failed (the message says what state it left), 2 configuration.",
+            ),
+        )
+        .subcommand(
+            subcommand(
                 "numbers",
                 "The platform's phone number inventory, as the owner role",
                 &NumbersSettings::vars(),
@@ -279,6 +299,10 @@ mod tests {
         assert_eq!(parse("migrate").unwrap(), Cli::Migrate);
         assert_eq!(parse("bootstrap").unwrap(), Cli::Bootstrap);
         assert_eq!(parse("install-definers").unwrap(), Cli::InstallDefiners);
+        assert_eq!(
+            parse("rotate-app-credential").unwrap(),
+            Cli::RotateAppCredential
+        );
         for line in ["frobnicate", "serve --port 1", "migrate now"] {
             assert_eq!(parse(line).unwrap_err().exit_code(), 2, "{line}");
         }

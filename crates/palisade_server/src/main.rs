@@ -12,7 +12,7 @@ use palisade_server::audit::{self, EXIT_ERROR};
 use palisade_server::cli::Cli;
 use palisade_server::configuration::{
     AuditSettings, BootstrapSettings, ConfigError, InstallDefinersSettings, LogSettings,
-    MigrateSettings, NumbersSettings, ServeSettings,
+    MigrateSettings, NumbersSettings, RotateSettings, ServeSettings,
 };
 use palisade_server::telemetry::{self, Output};
 use palisade_server::{numbers, startup};
@@ -41,6 +41,11 @@ fn main() -> ExitCode {
             InstallDefinersSettings::from_env(),
             |s| &s.log,
             startup::install_definers,
+        ),
+        Cli::RotateAppCredential => run(
+            RotateSettings::from_env(),
+            |s| &s.log,
+            startup::rotate_app_credential,
         ),
         Cli::Audit(args) => {
             let Some(settings) = with_logs(AuditSettings::from_env(), |s| &s.log, Output::Stderr)

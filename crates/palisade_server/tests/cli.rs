@@ -122,6 +122,7 @@ fn documented() -> Vec<(String, BTreeSet<String>)> {
             "install-definers",
             "audit",
             "numbers",
+            "rotate-app-credential",
             "help"
         ]
     );
@@ -165,6 +166,7 @@ fn help_points_at_the_docs_and_keeps_every_subcommand_and_argument() {
         "install-definers",
         "audit",
         "numbers",
+        "rotate-app-credential",
         "help",
     ] {
         assert!(
