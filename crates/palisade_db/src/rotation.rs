@@ -11,7 +11,8 @@
 //!    embedded cluster's `secrets.json`); servers re-read it for each new connection and at least
 //!    every second, and close their connections of the old role as they come back to the pool
 //!    ([`crate::pool`]);
-//! 3. waits until `pg_stat_activity` shows no session of the old role in the database;
+//! 3. waits until `pg_stat_activity` shows no session of the old role (in any database of the
+//!    cluster: a role is cluster-wide);
 //! 4. disables the old role (NOLOGIN, no password). If its sessions do not drain in time, it is
 //!    left enabled and the error says what to run once they have.
 
@@ -143,8 +144,9 @@ pub async fn rotate_app_login(
     loop {
         let sessions: i64 = probe
             .query_one(
-                "SELECT count(*) FROM pg_catalog.pg_stat_activity
-                  WHERE usename = $1 AND datname = current_database()",
+                // Every database of the cluster: roles are cluster-wide, so disabling the
+                // role would also end the logins of another database's servers that use it.
+                "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE usename = $1",
                 &[&old_role],
             )
             .await

@@ -659,11 +659,13 @@ pub async fn rotate_url_file(
     .await?)
 }
 
-/// Replaces `path` with `url` atomically: a temporary file beside it (mode 0600), then a
-/// rename, so a server never reads half a URL.
+/// Replaces `path` with `url` atomically: a temporary file beside it (with the mode of the file
+/// it replaces, 0600 if that cannot be read), then a rename, so a server never reads half a URL.
+/// The new file belongs to whoever runs this: run it as the file's owner.
 fn write_url_file(path: &std::path::Path, url: &Secret) -> std::io::Result<()> {
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mode = std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o777);
     let mut name = path.file_name().unwrap_or_default().to_owned();
     name.push(".rotating");
     let tmp = path.with_file_name(name);
@@ -673,6 +675,7 @@ fn write_url_file(path: &std::path::Path, url: &Secret) -> std::io::Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(&tmp)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     file.write_all(url.expose().as_bytes())?;
     file.write_all(b"\n")?;
     file.sync_all()?;
