@@ -300,6 +300,18 @@ fn reload_pool(pool: &Pool) {
     pool.retain(|client, _| manager.is_current(client));
 }
 
+/// [`reload_pool`] every [`CREDENTIAL_RELOAD_INTERVAL`] until the pool is closed; returns at
+/// once for a fixed URL.
+pub(crate) async fn watch_pool(pool: Pool) {
+    if matches!(pool.manager().source, UrlSource::Fixed(_)) {
+        return;
+    }
+    while !pool.is_closed() {
+        tokio::time::sleep(CREDENTIAL_RELOAD_INTERVAL).await;
+        reload_pool(&pool);
+    }
+}
+
 /// The pool of connections as the app's login role (`palisade_app_a` or `palisade_app_b`, members
 /// of `palisade_app`): every tenant request and every carrier/email webhook. Cheap to clone.
 #[derive(Clone)]
@@ -336,13 +348,7 @@ impl AppPool {
     /// the previous role's idle sessions end even when no new connection is needed. Returns at
     /// once for a fixed URL. The server spawns it next to the HTTP server.
     pub async fn watch_credential(self) {
-        if matches!(self.pool.manager().source, UrlSource::Fixed(_)) {
-            return;
-        }
-        while !self.pool.is_closed() {
-            tokio::time::sleep(CREDENTIAL_RELOAD_INTERVAL).await;
-            self.reload_credential();
-        }
+        watch_pool(self.pool).await;
     }
 
     /// The tenant settings a pooled connection carries between transactions, as

@@ -122,6 +122,13 @@ impl BillingPool {
         &self.role
     }
 
+    /// Re-reads a reloading URL every second until the pool is closed, closing idle connections
+    /// opened with a replaced one (as [`AppPool::watch_credential`]); returns at once for a
+    /// fixed URL. The server spawns it when Stripe is configured.
+    pub async fn watch_credential(self) {
+        crate::pool::watch_pool(self.pool).await;
+    }
+
     /// Closes every connection; later events fail with "unavailable". Called on shutdown.
     pub fn close(&self) {
         self.pool.close();

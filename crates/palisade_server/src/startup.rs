@@ -169,6 +169,9 @@ impl Application {
             })?
             .run();
         actix_web::rt::spawn(watched_pool.watch_credential());
+        if let Some(stripe) = &config.stripe {
+            actix_web::rt::spawn(stripe.pool().clone().watch_credential());
+        }
         Ok(Self { port, server })
     }
 

@@ -397,3 +397,112 @@ async fn the_embedded_server_follows_a_rotation_without_restart_and_keeps_its_po
         .unwrap();
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+/// A Stripe event as Stripe sends it.
+fn stripe_event(event_type: &str, object: serde_json::Value) -> Vec<u8> {
+    serde_json::json!({
+        "id": format!("evt_{}", uuid::Uuid::new_v4().simple()), "object": "event",
+        "api_version": "2025-03-31.basil", "created": palisade_test_support::unix_now(),
+        "livemode": false, "pending_webhooks": 1, "type": event_type,
+        "request": {"id": null, "idempotency_key": null},
+        "data": {"object": object}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[actix_web::test]
+async fn the_billing_pool_reads_a_new_password_from_its_file_without_a_restart() {
+    // palisade_billing has one password (no a/b pair: BYPASSRLS is not inherited through a
+    // group). docs/dba.md: change it, then the file; new billing connections use the new one.
+    let db = Arc::new(TestDb::new().await);
+    let dir = scratch_dir("billing");
+    let url_file = dir.join("billing-database-url");
+    let old_url = db.url_as(schema::BILLING_ROLE);
+    write_file(&url_file, &old_url);
+    let billing = palisade_db::BillingPool::new(&PoolSettings {
+        url: url_source(
+            &UrlSetting::File(url_file.clone()),
+            "PALISADE_BILLING_DATABASE_URL_FILE",
+        ),
+        max_size: 2,
+        wait_timeout: Duration::from_secs(30),
+    })
+    .unwrap();
+    let stripe = palisade_api::webhooks::stripe::StripeSetup::new(
+        billing,
+        palisade_domain::Secret::new(palisade_test_support::TEST_STRIPE_WEBHOOK_SECRET),
+    );
+    let app = try_spawn_app_with_pool(Arc::clone(&db), db.app_pool(4), |_| Some(stripe), |_| {})
+        .await
+        .unwrap();
+    let owner = app.signup("Acme").await;
+    let customer = format!("cus_{}", uuid::Uuid::new_v4().simple());
+    let checkout = serde_json::json!({
+        "id": format!("cs_test_{}", uuid::Uuid::new_v4().simple()), "object": "checkout.session",
+        "mode": "subscription", "status": "complete", "payment_status": "paid",
+        "client_reference_id": owner.org_id, "customer": customer,
+        "subscription": format!("sub_{}", uuid::Uuid::new_v4().simple()),
+        "customer_details": {"email": "billing@acme.example", "name": "Acme Billing"}
+    });
+    let r = app
+        .stripe_webhook(&stripe_event("checkout.session.completed", checkout))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let su = db.superuser_client().await;
+    su.batch_execute(&format!(
+        "ALTER ROLE {} PASSWORD 'palisade-rotated-billing-password'",
+        schema::BILLING_ROLE
+    ))
+    .await
+    .unwrap();
+    let new_url = old_url.replace(
+        palisade_test_support::TEST_PASSWORD,
+        "palisade-rotated-billing-password",
+    );
+    write_file(&url_file, &new_url);
+    // The server re-reads the file and closes its idle billing connection of the old URL.
+    for attempt in 0.. {
+        let open: i64 = su
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
+                &[&schema::BILLING_ROLE],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if open == 0 {
+            break;
+        }
+        assert!(
+            attempt < 3000,
+            "the old billing connection was never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let unknown = serde_json::json!({
+        "id": format!("sub_{}", uuid::Uuid::new_v4().simple()), "object": "subscription",
+        "customer": format!("cus_{}", uuid::Uuid::new_v4().simple()), "status": "active",
+        "cancel_at_period_end": false, "canceled_at": null, "currency": "usd", "metadata": {},
+        "items": {"object": "list", "data": []}
+    });
+    let r = app
+        .stripe_webhook(&stripe_event("customer.subscription.updated", unknown))
+        .await;
+    assert!(r.status < 300, "{}: {}", r.status, r.text);
+    let sessions: i64 = su
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND application_name = 'palisade-billing'",
+            &[&schema::BILLING_ROLE],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        sessions, 1,
+        "the event came through a new billing connection"
+    );
+    assert!(logs_in(&old_url).await.is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
