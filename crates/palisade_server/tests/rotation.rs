@@ -4,7 +4,9 @@
 //!
 //! Its own test process, with its own throwaway cluster: the rotation changes the passwords and
 //! LOGIN of the shared login roles `palisade_app_a` and `palisade_app_b`, which every other test
-//! of a process relies on.
+//! of a process relies on. Its tests over that cluster take turns ([`SHARED_ROLES`]) and leave the
+//! roles as the harness made them; the embedded test runs a cluster of its own. Also here: the
+//! billing pool's URL file and the roles file's hold on the login roles' memberships.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -23,6 +25,10 @@ use palisade_test_support::command::run;
 use palisade_test_support::{
     TEST_APP_LOGIN_ROLE, TestDb, cluster, request, try_spawn_app_with_pool,
 };
+
+/// Held by each test of the shared test cluster: they change the passwords, LOGIN and
+/// memberships of the shared login roles, which the others' servers log in as.
+static SHARED_ROLES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Requests sent by the load, and what went wrong with any that did.
 #[derive(Default)]
@@ -127,6 +133,7 @@ fn scratch_dir(name: &str) -> PathBuf {
 
 #[actix_web::test]
 async fn rotating_the_app_credential_under_load_fails_no_request() {
+    let _roles = SHARED_ROLES.lock().await;
     let db = Arc::new(TestDb::new().await);
     let dir = scratch_dir("file");
     let url_file = dir.join("app-database-url");
@@ -233,6 +240,14 @@ async fn rotating_the_app_credential_under_load_fails_no_request() {
     let roles = app_session_roles(&su, &db.name).await;
     assert!(!roles.is_empty());
     assert!(roles.iter().all(|r| r == APP_LOGIN_ROLES[0]), "{roles:?}");
+    drop(app);
+    // Back to the harness's state for the other tests of this process.
+    su.batch_execute(&format!(
+        "ALTER ROLE palisade_app_a LOGIN PASSWORD '{}'; ALTER ROLE palisade_app_b NOLOGIN PASSWORD NULL",
+        palisade_test_support::TEST_PASSWORD
+    ))
+    .await
+    .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -413,6 +428,7 @@ fn stripe_event(event_type: &str, object: serde_json::Value) -> Vec<u8> {
 
 #[actix_web::test]
 async fn the_billing_pool_reads_a_new_password_from_its_file_without_a_restart() {
+    let _roles = SHARED_ROLES.lock().await;
     // palisade_billing has one password (no a/b pair: BYPASSRLS is not inherited through a
     // group). docs/dba.md: change it, then the file; new billing connections use the new one.
     let db = Arc::new(TestDb::new().await);
@@ -504,5 +520,47 @@ async fn the_billing_pool_reads_a_new_password_from_its_file_without_a_restart()
         "the event came through a new billing connection"
     );
     assert!(logs_in(&old_url).await.is_err());
+    drop(app);
+    su.batch_execute(&format!(
+        "ALTER ROLE {} PASSWORD '{}'",
+        schema::BILLING_ROLE,
+        palisade_test_support::TEST_PASSWORD
+    ))
+    .await
+    .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[actix_web::test]
+async fn re_applying_the_roles_keeps_the_app_login_roles_members_of_the_group_only() {
+    let _roles = SHARED_ROLES.lock().await;
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let memberships = || async {
+        su.query(
+            "SELECT pg_get_userbyid(m.member)::text, pg_get_userbyid(m.roleid)::text
+               FROM pg_auth_members m
+              WHERE pg_get_userbyid(m.member) IN ('palisade_app_a', 'palisade_app_b')
+              ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+        .collect::<Vec<_>>()
+    };
+    let expected = vec![
+        ("palisade_app_a".to_owned(), "palisade_app".to_owned()),
+        ("palisade_app_b".to_owned(), "palisade_app".to_owned()),
+    ];
+    assert_eq!(memberships().await, expected);
+    // A membership granted by hand (here a harmless one) and the group's taken away.
+    su.batch_execute(
+        "GRANT palisade_auditor TO palisade_app_b; REVOKE palisade_app FROM palisade_app_a",
+    )
+    .await
+    .unwrap();
+    su.batch_execute(schema::ROLES_SQL).await.unwrap();
+    assert_eq!(memberships().await, expected);
 }
