@@ -6,11 +6,25 @@
  *   palisade_owner     LOGIN. Owns the schemas, tables and functions; runs migrations and
  *                      re-applies this directory. FORCE ROW LEVEL SECURITY binds it too, and it has
  *                      no tenant policies: it sees no tenant rows.
- *   palisade_app       LOGIN. Every tenant request and carrier/email webhook. Owns nothing, is no
- *                      superuser, has no BYPASSRLS; the server refuses to start otherwise.
- *                      Outside the tenant schema it reaches one platform table, the Mailgun
- *                      webhook's replay guard palisade_platform.mailgun_tokens
- *                      (460_mailgun_tokens.sql).
+ *   palisade_app       NOLOGIN: the group that holds every grant of the app and that every
+ *                      policy names (TO palisade_app applies to its members). Every tenant request
+ *                      and carrier/email webhook runs as one of its two login members below. Owns
+ *                      nothing, is no superuser, has no BYPASSRLS. Outside the tenant schema it
+ *                      reaches one platform table, the Mailgun webhook's replay guard
+ *                      palisade_platform.mailgun_tokens (460_mailgun_tokens.sql).
+ *   palisade_app_a,    LOGIN roles the server connects as, exactly one "active" at a time:
+ *   palisade_app_b     members of palisade_app (INHERIT) and of nothing else, no attribute
+ *                      beyond LOGIN. PostgreSQL has no dual passwords, so the app's credential is
+ *                      rotated by giving the idle one a new password, pointing the servers at
+ *                      it, and disabling the other once its sessions are gone (`palisade
+ *                      rotate-app-credential`; docs/dba.md, "Rotating passwords"). Their LOGIN
+ *                      attribute and password are left alone here: bootstrap and the rotation
+ *                      set them. Role settings (statement_timeout,
+ *                      idle_in_transaction_session_timeout, CONNECTION LIMIT) apply to the login
+ *                      role, not through the group, so `palisade bootstrap` sets them on both.
+ *                      The server refuses to start as a role that is a superuser, has
+ *                      BYPASSRLS, owns anything, is not a member of palisade_app, or is a member
+ *                      of a role that owns or bypasses.
  *   palisade_billing   LOGIN, BYPASSRLS. The Stripe webhook path only (POST /webhooks/stripe,
  *                      through palisade_db::BillingPool, whose only operations are Stripe's), with
  *                      grants on billing tables only (440_billing.sql) and on its dedupe table
@@ -57,6 +71,12 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_app') THEN
         CREATE ROLE palisade_app;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_app_a') THEN
+        CREATE ROLE palisade_app_a NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_app_b') THEN
+        CREATE ROLE palisade_app_b NOLOGIN;
+    END IF;
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'palisade_billing') THEN
         CREATE ROLE palisade_billing;
     END IF;
@@ -73,7 +93,9 @@ END
 $roles$;
 
 ALTER ROLE palisade_owner    LOGIN   NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
-ALTER ROLE palisade_app      LOGIN   NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+ALTER ROLE palisade_app      NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+ALTER ROLE palisade_app_a  INHERIT NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
+ALTER ROLE palisade_app_b  INHERIT NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
 ALTER ROLE palisade_billing  LOGIN   NOSUPERUSER BYPASSRLS   NOCREATEDB NOCREATEROLE NOREPLICATION;
 ALTER ROLE palisade_resolver NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
 ALTER ROLE palisade_auditor          NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;
@@ -116,3 +138,27 @@ BEGIN
     END LOOP;
 END
 $backup_member_of_nothing$;
+
+/**
+ * palisade_app_a and palisade_app_b are members of palisade_app and of nothing else: a membership
+ * granted by hand (say, of a role that owns tables) would reach every request, so re-running this
+ * file revokes it (the server also refuses to start with one that owns or bypasses).
+ */
+GRANT palisade_app TO palisade_app_a;
+GRANT palisade_app TO palisade_app_b;
+DO $app_login_memberships$
+DECLARE
+    granted record;
+BEGIN
+    FOR granted IN
+        SELECT pg_catalog.pg_get_userbyid(m.roleid) AS role_name,
+               pg_catalog.pg_get_userbyid(m.member) AS member_name
+          FROM pg_catalog.pg_auth_members m
+         WHERE m.member IN (SELECT oid FROM pg_catalog.pg_roles
+                             WHERE rolname IN ('palisade_app_a', 'palisade_app_b'))
+           AND m.roleid <> (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = 'palisade_app')
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE %I FROM %I', granted.role_name, granted.member_name);
+    END LOOP;
+END
+$app_login_memberships$;

@@ -145,7 +145,8 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
             "postgresql://{}:{BACKUP_PASSWORD}@{host}:{port}/{}",
             schema::BACKUP_ROLE,
             app.db.name
-        )),
+        ))
+        .into(),
         max_size: 1,
         wait_timeout: std::time::Duration::from_secs(10),
     };
@@ -201,11 +202,12 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
     let passwords = schema::RolePasswords {
         owner: "restored-owner".into(),
         app: "restored-app".into(),
+        app_role: schema::APP_LOGIN_ROLES[0],
         billing: "restored-billing".into(),
     };
 
     // 1. Into a database bootstrapped first (roles, database, DDL guard), then the definers.
-    schema::bootstrap(&su_url, "bootstrapped", &passwords)
+    schema::bootstrap(&su_url, "bootstrapped", &passwords, &Default::default())
         .await
         .unwrap_or_else(|e| panic!("bootstrap: {e}"));
     // The analysts' roles, as docs/dba.md says, before the restore.
@@ -228,7 +230,7 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
         .await
         .unwrap();
     restore(&bins, &cluster, "bare", &dump).await;
-    schema::bootstrap(&su_url, "bare", &passwords)
+    schema::bootstrap(&su_url, "bare", &passwords, &Default::default())
         .await
         .unwrap_or_else(|e| panic!("bootstrap after restore: {e}"));
     schema::install_definers(&su_url, "bare")

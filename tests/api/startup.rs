@@ -5,7 +5,7 @@ use std::time::Duration;
 use palisade_db::schema::{self, check_app_role};
 use palisade_db::{AppPool, PoolSettings};
 use palisade_server::startup::{AppConfig, Application};
-use palisade_test_support::{TEST_JWT_SECRET, TEST_PASSWORD, TestDb, cluster};
+use palisade_test_support::{TEST_APP_LOGIN_ROLE, TEST_JWT_SECRET, TEST_PASSWORD, TestDb, cluster};
 
 /// Creates a login role of its own (roles are cluster-wide; never alter the shared ones).
 async fn make_role(db: &TestDb, attrs: &str) -> String {
@@ -39,7 +39,7 @@ async fn clean_up(db: TestDb, roles: &[&str]) {
 
 fn pool_as(db: &TestDb, role: &str) -> AppPool {
     AppPool::new(&PoolSettings {
-        url: palisade_domain::Secret::new(cluster().url(role, TEST_PASSWORD, &db.name)),
+        url: palisade_domain::Secret::new(cluster().url(role, TEST_PASSWORD, &db.name)).into(),
         max_size: 1,
         wait_timeout: Duration::from_secs(10),
     })
@@ -75,6 +75,111 @@ async fn refusal(db: &TestDb, role: &str) -> String {
 async fn the_real_app_role_passes() {
     let db = TestDb::new().await;
     check_app_role(&db.app_pool(1)).await.unwrap();
+}
+
+#[actix_web::test]
+async fn the_app_group_cannot_log_in_and_both_login_roles_are_plain_members_with_guardrails() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let rows = su
+        .query(
+            "SELECT r.rolname::text, r.rolcanlogin, r.rolsuper OR r.rolbypassrls OR r.rolcreatedb
+                    OR r.rolcreaterole OR r.rolreplication, r.rolinherit, r.rolconnlimit,
+                    (SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m
+                       JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid),
+                    (SELECT s.setconfig FROM pg_db_role_setting s
+                      WHERE s.setrole = r.oid AND s.setdatabase = 0)
+               FROM pg_roles r
+              WHERE r.rolname IN ('palisade_app', 'palisade_app_a', 'palisade_app_b')
+              ORDER BY r.rolname",
+            &[],
+        )
+        .await
+        .unwrap();
+    type Row = (
+        String,
+        bool,
+        bool,
+        bool,
+        i32,
+        Option<Vec<String>>,
+        Option<Vec<String>>,
+    );
+    let rows: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                r.get(1),
+                r.get(2),
+                r.get(3),
+                r.get(4),
+                r.get(5),
+                r.get(6),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let (group, login, ..) = &rows[0];
+    assert_eq!((group.as_str(), *login), ("palisade_app", false));
+    let limits = palisade_test_support::TEST_ROLE_LIMITS;
+    for (name, _, privileged, inherit, connlimit, member_of, settings) in &rows[1..] {
+        assert!(!privileged && *inherit, "{name}");
+        assert_eq!(
+            member_of.as_deref(),
+            Some(&["palisade_app".to_owned()][..]),
+            "{name}"
+        );
+        assert_eq!(
+            i64::from(*connlimit),
+            i64::from(limits.connection_limit),
+            "{name}"
+        );
+        let settings = settings.clone().unwrap_or_default();
+        for expected in [
+            format!(
+                "statement_timeout={}ms",
+                limits.statement_timeout.as_millis()
+            ),
+            format!(
+                "idle_in_transaction_session_timeout={}ms",
+                limits.idle_in_transaction_session_timeout.as_millis()
+            ),
+        ] {
+            assert!(settings.contains(&expected), "{name}: {settings:?}");
+        }
+    }
+    // The active one logs in (the harness's pool), the idle one cannot.
+    assert!(rows[1].1, "{:?}", rows[1]);
+    assert!(!rows[2].1, "{:?}", rows[2]);
+    // Those settings reach the app's sessions (they are the login role's, not the group's).
+    let app = db.app_client().await;
+    let timeout: String = app
+        .query_one("SHOW statement_timeout", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(timeout, "30s");
+}
+
+#[actix_web::test]
+async fn a_login_role_outside_the_app_group_is_refused() {
+    // It would hold none of the app's grants: every request would fail. Said at startup instead.
+    let db = TestDb::new().await;
+    let role = format!("palisade_probe_{}", uuid::Uuid::new_v4().simple());
+    db.superuser_client()
+        .await
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD '{TEST_PASSWORD}'"
+        ))
+        .await
+        .unwrap();
+    let msg = refusal(&db, &role).await;
+    assert!(
+        msg.contains("refusing to start") && msg.contains("is not a member of palisade_app"),
+        "{msg}"
+    );
+    clean_up(db, &[&role]).await;
 }
 
 #[actix_web::test]
@@ -200,7 +305,7 @@ async fn missing_or_outdated_security_definer_functions_are_refused_until_instal
     su.batch_execute("DROP FUNCTION palisade_private.definer_files_digest()")
         .await
         .unwrap();
-    let msg = refusal(&db, schema::APP_ROLE).await;
+    let msg = refusal(&db, TEST_APP_LOGIN_ROLE).await;
     assert!(
         msg.contains("are not installed") && msg.contains("palisade install-definers"),
         "{msg}"
@@ -216,7 +321,7 @@ async fn missing_or_outdated_security_definer_functions_are_refused_until_instal
     )
     .await
     .unwrap();
-    let msg = refusal(&db, schema::APP_ROLE).await;
+    let msg = refusal(&db, TEST_APP_LOGIN_ROLE).await;
     assert!(
         msg.contains("not the ones of this version") && msg.contains("palisade install-definers"),
         "{msg}"

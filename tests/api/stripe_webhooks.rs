@@ -914,7 +914,10 @@ async fn without_stripe_configured_the_route_answers_503() {
 async fn the_server_refuses_a_billing_pool_of_another_role() {
     let refused = try_spawn_app(2, |db| {
         let pool = BillingPool::new(&PoolSettings {
-            url: palisade_domain::Secret::new(db.url_as("palisade_app")),
+            url: palisade_domain::Secret::new(
+                db.url_as(palisade_test_support::TEST_APP_LOGIN_ROLE),
+            )
+            .into(),
             max_size: 1,
             wait_timeout: std::time::Duration::from_secs(10),
         })

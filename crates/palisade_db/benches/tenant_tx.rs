@@ -169,12 +169,18 @@ async fn main() {
     let passwords = RolePasswords {
         owner: PASSWORD.into(),
         app: PASSWORD.into(),
+        app_role: schema::APP_LOGIN_ROLES[0],
         billing: PASSWORD.into(),
+    };
+    let limits = schema::RoleLimits {
+        connection_limit: 300,
+        ..schema::RoleLimits::default()
     };
     schema::bootstrap(
         &cluster.url("postgres", PASSWORD, "postgres"),
         db,
         &passwords,
+        &limits,
     )
     .await
     .unwrap();
@@ -219,7 +225,8 @@ async fn main() {
         .get(0);
 
     let pool = AppPool::new(&PoolSettings {
-        url: palisade_domain::Secret::new(cluster.url("palisade_app", PASSWORD, db)),
+        url: palisade_domain::Secret::new(cluster.url(schema::APP_LOGIN_ROLES[0], PASSWORD, db))
+            .into(),
         max_size: max_c,
         wait_timeout: Duration::from_secs(30),
     })

@@ -60,6 +60,7 @@ pub mod policy_kind;
 pub mod pool;
 pub mod reports;
 pub mod retention;
+pub mod rotation;
 pub mod schema;
 pub mod social;
 pub mod stripe;
@@ -68,7 +69,7 @@ pub mod twilio_status;
 pub mod webhooks;
 
 pub use error::DbError;
-pub use pool::{AppPool, PoolSettings};
+pub use pool::{AppPool, PoolSettings, UrlSource};
 pub use stripe::{BillingPool, StripeOutcome};
 pub use tenant_tx::TenantTx;
 

@@ -1,14 +1,29 @@
-//! Connection pools. Each pool connects as exactly one database role; the app pool's role is
-//! checked at startup ([`crate::schema::check_app_role`]).
+//! Connection pools. Each pool connects as exactly one database role at a time; the app pool's
+//! role is checked at startup ([`crate::schema::check_app_role`]).
 //!
 //! Handlers never receive a raw connection: the app pool is only usable through
 //! [`crate::TenantTx`] and the narrow pre-tenant functions of [`crate::auth`]. The billing
 //! role's pool is [`crate::BillingPool`] (its own module): it exposes nothing but the Stripe
 //! operations.
+//!
+//! **Credentials that change under a running server.** PostgreSQL has no dual passwords, so the
+//! app's credential is rotated by switching between two login roles (`palisade_app_a`,
+//! `palisade_app_b`, both members of the group `palisade_app`; docs/dba.md, "Rotating
+//! passwords"). A pool's URL comes from a [`UrlSource`]: fixed, or re-read (a file, the embedded
+//! cluster's `secrets.json`) whenever the pool opens a connection and on every
+//! [`AppPool::reload_credential`]. deadpool-postgres's manager holds one fixed configuration, so
+//! the pools use their own [`CredentialManager`]: it remembers which credential (a generation
+//! number) opened each connection, and a connection of an older generation is closed instead of
+//! handed out again, so the previous role's sessions drain without failing a request. A source
+//! that cannot be read or parsed keeps the last good credential and logs an error (never the URL).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+use deadpool_postgres::{ClientWrapper, StatementCache};
+use palisade_domain::Secret;
 use tokio_postgres::NoTls;
 
 use crate::DbError;
@@ -16,53 +31,297 @@ use crate::DbError;
 /// `application_name` of the app pool's connections.
 pub const APP_APPLICATION_NAME: &str = "palisade";
 
+/// How often a running server re-reads a reloading credential ([`AppPool::watch_credential`]).
+pub const CREDENTIAL_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A pool of this crate: deadpool over [`CredentialManager`].
+pub(crate) type Pool = managed::Pool<CredentialManager>;
+/// A pooled connection.
+pub(crate) type Object = managed::Object<CredentialManager>;
+
+/// Reads a database URL: `Err` says why it could not (never with the URL or a password in it).
+pub type ReadUrl = dyn Fn() -> Result<Secret, String> + Send + Sync;
+
+/// Where a pool finds its database URL.
+#[derive(Clone)]
+pub enum UrlSource {
+    /// One URL for the life of the pool.
+    Fixed(Secret),
+    /// Read again whenever the pool opens a connection, and on every
+    /// [`AppPool::reload_credential`]: a file (`PALISADE_APP_DATABASE_URL_FILE`), or the embedded
+    /// cluster's `secrets.json`.
+    Reloading(Arc<ReadUrl>),
+}
+
+impl UrlSource {
+    /// The URL now.
+    pub fn read(&self) -> Result<Secret, String> {
+        match self {
+            Self::Fixed(url) => Ok(url.clone()),
+            Self::Reloading(read) => read(),
+        }
+    }
+}
+
+impl From<Secret> for UrlSource {
+    fn from(url: Secret) -> Self {
+        Self::Fixed(url)
+    }
+}
+
+impl std::fmt::Debug for UrlSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fixed(_) => f.write_str("UrlSource::Fixed(<redacted>)"),
+            Self::Reloading(_) => f.write_str("UrlSource::Reloading(<redacted>)"),
+        }
+    }
+}
+
 /// How to build a pool.
 #[derive(Clone, Debug)]
 pub struct PoolSettings {
-    /// `postgresql://user:password@host:port/db`. Never logged.
-    pub url: palisade_domain::Secret,
+    /// `postgresql://user:password@host:port/db`, fixed or re-read. Never logged.
+    pub url: UrlSource,
     /// Most connections open at once.
     pub max_size: usize,
     /// How long to wait for a free connection (or a new one) before answering "unavailable".
     pub wait_timeout: Duration,
 }
 
-/// Builds a deadpool pool for one role. Connects lazily. `application_name` tells the pools
-/// apart in `pg_stat_activity` (`palisade` for the app pool, `palisade-billing` for Stripe's).
-pub(crate) fn build_pool(settings: &PoolSettings, application_name: &str) -> Result<Pool, DbError> {
-    let mut config: tokio_postgres::Config = settings.url.expose().parse().map_err(|_| {
+/// The credential new connections use, and its generation.
+struct Current {
+    generation: u64,
+    url: Secret,
+    config: tokio_postgres::Config,
+}
+
+/// deadpool's manager for Palisade's pools: connects with the current credential of a
+/// [`UrlSource`], and refuses to recycle a connection opened with an older one.
+pub(crate) struct CredentialManager {
+    source: UrlSource,
+    application_name: &'static str,
+    connect_timeout: Duration,
+    current: Mutex<Current>,
+    /// Which generation opened each live connection, keyed by its statement cache (an `Arc`
+    /// that lives exactly as long as the connection).
+    born: Mutex<HashMap<usize, (Weak<StatementCache>, u64)>>,
+    /// The last reload error logged, so a bad file is reported once, not every second.
+    last_error: Mutex<Option<String>>,
+}
+
+fn parse(
+    url: &Secret,
+    application_name: &str,
+    connect_timeout: Duration,
+) -> Result<tokio_postgres::Config, DbError> {
+    let mut config: tokio_postgres::Config = url.expose().parse().map_err(|_| {
         DbError::Unavailable("the database URL is not a valid PostgreSQL URL".into())
     })?;
+    if config.get_user().is_none() {
+        return Err(DbError::Unavailable(
+            "the database URL names no user".into(),
+        ));
+    }
     config.application_name(application_name);
-    config.connect_timeout(settings.wait_timeout);
-    // Fast recycling only checks that the connection is open. That is enough because a
-    // connection never goes back to the pool inside a transaction: TenantTx commits, or
-    // rolls back (or closes the connection) when dropped.
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    config.connect_timeout(connect_timeout);
+    Ok(config)
+}
+
+fn cache_key(client: &ClientWrapper) -> usize {
+    Arc::as_ptr(&client.statement_cache) as usize
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (each critical section
+/// is a plain read or assignment).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl CredentialManager {
+    fn new(
+        source: UrlSource,
+        application_name: &'static str,
+        connect_timeout: Duration,
+    ) -> Result<Self, DbError> {
+        let url = source.read().map_err(DbError::Unavailable)?;
+        let config = parse(&url, application_name, connect_timeout)?;
+        Ok(Self {
+            source,
+            application_name,
+            connect_timeout,
+            current: Mutex::new(Current {
+                generation: 0,
+                url,
+                config,
+            }),
+            born: Mutex::new(HashMap::new()),
+            last_error: Mutex::new(None),
+        })
+    }
+
+    /// The role new connections log in as.
+    fn role(&self) -> String {
+        lock(&self.current)
+            .config
+            .get_user()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Reads a reloading source again. A changed, valid URL becomes the current credential (a
+    /// new generation); an unreadable or unparsable one is logged once and ignored.
+    fn reload(&self) {
+        let UrlSource::Reloading(read) = &self.source else {
+            return;
+        };
+        let url = match read() {
+            Ok(url) => url,
+            Err(why) => return self.report(why),
+        };
+        if lock(&self.current).url.expose() == url.expose() {
+            *lock(&self.last_error) = None;
+            return;
+        }
+        let config = match parse(&url, self.application_name, self.connect_timeout) {
+            Ok(config) => config,
+            Err(e) => return self.report(e.to_string()),
+        };
+        *lock(&self.last_error) = None;
+        let role = config.get_user().unwrap_or_default().to_owned();
+        let mut current = lock(&self.current);
+        current.generation += 1;
+        current.url = url;
+        current.config = config;
+        drop(current);
+        tracing::info!(
+            db.role = %role,
+            pool = self.application_name,
+            "database credential changed: new connections log in as this role; connections of \
+             the previous credential are closed as they come back to the pool"
+        );
+    }
+
+    fn report(&self, why: String) {
+        let mut last = lock(&self.last_error);
+        if last.as_deref() != Some(why.as_str()) {
+            tracing::error!(
+                pool = self.application_name,
+                error = %why,
+                "cannot use the new database credential; keeping the previous one"
+            );
+            *last = Some(why);
+        }
+    }
+
+    /// Whether `client` was opened with the current credential.
+    fn is_current(&self, client: &ClientWrapper) -> bool {
+        let generation = lock(&self.current).generation;
+        lock(&self.born)
+            .get(&cache_key(client))
+            .is_some_and(|(_, born)| *born == generation)
+    }
+}
+
+impl managed::Manager for CredentialManager {
+    type Type = ClientWrapper;
+    type Error = tokio_postgres::Error;
+
+    async fn create(&self) -> Result<ClientWrapper, tokio_postgres::Error> {
+        self.reload();
+        let (generation, config) = {
+            let current = lock(&self.current);
+            (current.generation, current.config.clone())
+        };
+        let (client, connection) = config.connect(NoTls).await?;
+        let task = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %DbError::from(e), "pooled database connection ended");
+            }
+        });
+        let wrapper = ClientWrapper::new(client, task);
+        let mut born = lock(&self.born);
+        born.retain(|_, (cache, _)| cache.strong_count() > 0);
+        born.insert(
+            cache_key(&wrapper),
+            (Arc::downgrade(&wrapper.statement_cache), generation),
+        );
+        Ok(wrapper)
+    }
+
+    // Fast recycling only checks that the connection is open (and still of the current
+    // credential). That is enough because a connection never goes back to the pool inside a
+    // transaction: TenantTx commits, or rolls back (or closes the connection) when dropped.
+    async fn recycle(
+        &self,
+        client: &mut ClientWrapper,
+        _: &Metrics,
+    ) -> RecycleResult<tokio_postgres::Error> {
+        if client.is_closed() {
+            return Err(RecycleError::message("connection closed"));
+        }
+        if !self.is_current(client) {
+            return Err(RecycleError::message(
+                "opened with a database credential that has since been replaced",
+            ));
+        }
+        Ok(())
+    }
+
+    fn detach(&self, client: &mut ClientWrapper) {
+        lock(&self.born).remove(&cache_key(client));
+    }
+}
+
+/// Builds a pool for one role. Connects lazily. `application_name` tells the pools apart in
+/// `pg_stat_activity` (`palisade` for the app pool, `palisade-billing` for Stripe's).
+pub(crate) fn build_pool(
+    settings: &PoolSettings,
+    application_name: &'static str,
+) -> Result<Pool, DbError> {
+    let manager = CredentialManager::new(
+        settings.url.clone(),
+        application_name,
+        settings.wait_timeout,
+    )?;
     Pool::builder(manager)
         .max_size(settings.max_size)
-        .runtime(Runtime::Tokio1)
+        .runtime(deadpool::Runtime::Tokio1)
         .wait_timeout(Some(settings.wait_timeout))
         .create_timeout(Some(settings.wait_timeout))
         .build()
         .map_err(|e| DbError::Unavailable(e.to_string()))
 }
 
-/// The pool of connections as the app role (`palisade_app`): every tenant request and every
-/// carrier/email webhook. Cheap to clone.
+/// Re-reads a pool's credential and closes its idle connections of an older one.
+fn reload_pool(pool: &Pool) {
+    let manager = pool.manager();
+    manager.reload();
+    pool.retain(|client, _| manager.is_current(client));
+}
+
+/// [`reload_pool`] every [`CREDENTIAL_RELOAD_INTERVAL`] until the pool is closed; returns at
+/// once for a fixed URL.
+pub(crate) async fn watch_pool(pool: Pool) {
+    if matches!(pool.manager().source, UrlSource::Fixed(_)) {
+        return;
+    }
+    while !pool.is_closed() {
+        tokio::time::sleep(CREDENTIAL_RELOAD_INTERVAL).await;
+        reload_pool(&pool);
+    }
+}
+
+/// The pool of connections as the app's login role (`palisade_app_a` or `palisade_app_b`, members
+/// of `palisade_app`): every tenant request and every carrier/email webhook. Cheap to clone.
 #[derive(Clone)]
 pub struct AppPool {
     pool: Pool,
 }
 
 impl AppPool {
-    /// Builds the pool; no connection is made until one is needed.
+    /// Builds the pool; no connection is made until one is needed. Fails when the URL cannot be
+    /// read or parsed (at startup there is no previous credential to keep).
     pub fn new(settings: &PoolSettings) -> Result<Self, DbError> {
         Ok(Self {
             pool: build_pool(settings, APP_APPLICATION_NAME)?,
@@ -71,6 +330,25 @@ impl AppPool {
 
     pub(crate) async fn get(&self) -> Result<Object, DbError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// The login role new connections use (from the current URL).
+    pub fn login_role(&self) -> String {
+        self.pool.manager().role()
+    }
+
+    /// Re-reads a reloading credential now: a changed one is used by every connection opened
+    /// from now on, idle connections of the previous one are closed at once, and those in use
+    /// when they come back. A no-op for a fixed URL.
+    pub fn reload_credential(&self) {
+        reload_pool(&self.pool);
+    }
+
+    /// Re-reads the credential every [`CREDENTIAL_RELOAD_INTERVAL`] until the pool is closed, so
+    /// the previous role's idle sessions end even when no new connection is needed. Returns at
+    /// once for a fixed URL. The server spawns it next to the HTTP server.
+    pub async fn watch_credential(self) {
+        watch_pool(self.pool).await;
     }
 
     /// The tenant settings a pooled connection carries between transactions, as

@@ -27,8 +27,23 @@ mod embedded {
 
 /// The schema that holds every tenant table.
 pub const TENANT_SCHEMA: &str = "palisade";
-/// The role the server's tenant pool must connect as.
+/// The app's group role: NOLOGIN, it holds every grant of the app and every tenant policy names
+/// it. The server connects as one of its login members, [`APP_LOGIN_ROLES`].
 pub const APP_ROLE: &str = "palisade_app";
+/// The app's two login roles, members of [`APP_ROLE`] and of nothing else; exactly one is active
+/// at a time, so its credential can be rotated without failing a request (the rotation:
+/// [`crate::rotation`]). A new installation starts with the first.
+pub const APP_LOGIN_ROLES: [&str; 2] = ["palisade_app_a", "palisade_app_b"];
+
+/// The other login role of the app: `palisade_app_b` for `palisade_app_a` and back; `None` for
+/// any other name.
+pub fn other_app_login_role(role: &str) -> Option<&'static str> {
+    match role {
+        r if r == APP_LOGIN_ROLES[0] => Some(APP_LOGIN_ROLES[1]),
+        r if r == APP_LOGIN_ROLES[1] => Some(APP_LOGIN_ROLES[0]),
+        _ => None,
+    }
+}
 /// The role that owns the schema and runs migrations.
 pub const OWNER_ROLE: &str = "palisade_owner";
 /// The read-only BYPASSRLS role of logical backups (`pg_dump`, docs/dba.md "Backups"): NOLOGIN
@@ -111,10 +126,103 @@ pub enum SchemaError {
 pub struct RolePasswords {
     /// For `palisade_owner`.
     pub owner: String,
-    /// For `palisade_app`.
+    /// For the app's login role [`RolePasswords::app_role`].
     pub app: String,
+    /// Which of [`APP_LOGIN_ROLES`] gets [`RolePasswords::app`] (and LOGIN); the other is left
+    /// as it is.
+    pub app_role: &'static str,
     /// For `palisade_billing`.
     pub billing: String,
+}
+
+/// Guardrails on the app's login roles, set by [`bootstrap`] on both (role settings apply to the
+/// role a session logs in as, not through its groups). Defaults: [`RoleLimits::default`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoleLimits {
+    /// `statement_timeout`: a statement running longer is cancelled (SQLSTATE 57014).
+    pub statement_timeout: std::time::Duration,
+    /// `idle_in_transaction_session_timeout`: a session idle inside a transaction this long is
+    /// ended (its locks released).
+    pub idle_in_transaction_session_timeout: std::time::Duration,
+    /// `CONNECTION LIMIT` of each login role: the pool size times the number of server
+    /// instances must fit under it.
+    pub connection_limit: u32,
+}
+
+impl Default for RoleLimits {
+    /// 30 s per statement (a request's statements take milliseconds; one at 30 s is a bug or an
+    /// attack, and holds a pooled connection meanwhile), 60 s idle in a transaction (no path holds a transaction while it waits on
+    /// anything but the database: the delivery worker sends outside its transactions, argon2
+    /// runs before them), 100 connections per login role (the default pool of 16 times six
+    /// server instances, with room to spare; PostgreSQL's default max_connections is 100).
+    fn default() -> Self {
+        Self {
+            statement_timeout: std::time::Duration::from_secs(30),
+            idle_in_transaction_session_timeout: std::time::Duration::from_secs(60),
+            connection_limit: 100,
+        }
+    }
+}
+
+/// `ALTER ROLE <role> [LOGIN] PASSWORD '<SCRAM-SHA-256 verifier>'`: the verifier is computed here
+/// (as psql's `\password` does), so the statement, and any server log line that records it
+/// (`log_statement = 'ddl'`), holds the verifier, never the password.
+pub(crate) async fn set_password(
+    client: &Client,
+    role: &str,
+    password: &str,
+    login: bool,
+) -> Result<(), DbError> {
+    let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
+    let sql: String = client
+        .query_one(
+            "SELECT format('ALTER ROLE %I %s PASSWORD %L', $1::text, $2::text, $3::text)",
+            &[&role, &(if login { "LOGIN" } else { "" }), &verifier],
+        )
+        .await?
+        .try_get(0)?;
+    client.batch_execute(&sql).await?;
+    Ok(())
+}
+
+/// As a superuser: `role` can no longer log in (NOLOGIN, and no password). Its open sessions
+/// are not ended.
+pub async fn disable_login(client: &Client, role: &str) -> Result<(), DbError> {
+    let sql: String = client
+        .query_one(
+            "SELECT format('ALTER ROLE %I NOLOGIN PASSWORD NULL', $1::text)",
+            &[&role],
+        )
+        .await?
+        .try_get(0)?;
+    client.batch_execute(&sql).await?;
+    Ok(())
+}
+
+/// As a superuser: the guardrails of [`RoleLimits`] on both of the app's login roles.
+async fn apply_role_limits(client: &Client, limits: &RoleLimits) -> Result<(), DbError> {
+    for role in APP_LOGIN_ROLES {
+        let sql: String = client
+            .query_one(
+                "SELECT format('ALTER ROLE %1$I SET statement_timeout = %2$L; \
+                                ALTER ROLE %1$I SET idle_in_transaction_session_timeout = %3$L; \
+                                ALTER ROLE %1$I CONNECTION LIMIT %4$s', \
+                               $1::text, $2::text, $3::text, $4::int)",
+                &[
+                    &role,
+                    &format!("{}ms", limits.statement_timeout.as_millis()),
+                    &format!(
+                        "{}ms",
+                        limits.idle_in_transaction_session_timeout.as_millis()
+                    ),
+                    &i32::try_from(limits.connection_limit).unwrap_or(i32::MAX),
+                ],
+            )
+            .await?
+            .try_get(0)?;
+        client.batch_execute(&sql).await?;
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for RolePasswords {
@@ -162,32 +270,31 @@ async fn apply_roles(client: &tokio_postgres::Client) -> Result<(), SchemaError>
         })
 }
 
-/// As a superuser: creates or updates the roles, sets their passwords, and creates `database`
-/// owned by `palisade_owner` if it does not exist. Safe to re-run.
+/// As a superuser: creates or updates the roles, sets their passwords (the app's on
+/// [`RolePasswords::app_role`], which gets LOGIN) and the app login roles' [`RoleLimits`], and
+/// creates `database` owned by `palisade_owner` if it does not exist. Safe to re-run. Passwords
+/// travel as SCRAM verifiers ([`set_password`]).
 pub async fn bootstrap(
     superuser_url: &str,
     database: &str,
     passwords: &RolePasswords,
+    limits: &RoleLimits,
 ) -> Result<(), SchemaError> {
+    if other_app_login_role(passwords.app_role).is_none() {
+        return Err(SchemaError::Refused(format!(
+            "the app's login role must be one of {APP_LOGIN_ROLES:?}"
+        )));
+    }
     let client = connect(superuser_url).await?;
     apply_roles(&client).await?;
-    for (role, password) in [
-        (OWNER_ROLE, &passwords.owner),
-        (APP_ROLE, &passwords.app),
-        (BILLING_ROLE, &passwords.billing),
+    for (role, password, login) in [
+        (OWNER_ROLE, &passwords.owner, false),
+        (passwords.app_role, &passwords.app, true),
+        (BILLING_ROLE, &passwords.billing, false),
     ] {
-        // ALTER ROLE takes no bind parameters: let the server quote the literal (format %L).
-        let sql: String = client
-            .query_one(
-                "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)",
-                &[&role, password],
-            )
-            .await
-            .map_err(DbError::from)?
-            .try_get(0)
-            .map_err(DbError::from)?;
-        client.batch_execute(&sql).await.map_err(DbError::from)?;
+        set_password(&client, role, password, login).await?;
     }
+    apply_role_limits(&client, limits).await?;
     let exists = client
         .query_opt(
             "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1",
@@ -535,12 +642,15 @@ async fn check_server_version(client: &Client) -> Result<(), SchemaError> {
     Ok(())
 }
 
-/// Refuses to start when the app pool's role could see past row-level security: it is a
+/// Refuses to start when the app pool's login role could see past row-level security: it is a
 /// superuser, has BYPASSRLS, owns anything in Palisade's schemas (`palisade`,
 /// `palisade_private`, and `palisade_platform`, where it may touch `mailgun_tokens`: owners may
 /// disable RLS and grant themselves the rest; functions included) or any SECURITY DEFINER
 /// function of the database, or is a member (directly or not) of a role that does, such as
-/// `palisade_resolver` (a member may `SET ROLE` to it). Also refuses a server older than 15.3.
+/// `palisade_resolver` (a member may `SET ROLE` to it). Also refuses a login role that is not a
+/// member of the group `palisade_app` (it would hold none of the app's grants), the group itself
+/// (it is NOLOGIN: the server logs in as `palisade_app_a` or `palisade_app_b`), and a server
+/// older than 15.3.
 pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     let conn = pool.get().await?;
     check_server_version(&conn).await?;
@@ -570,9 +680,12 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
                       WHERE o.oid <> r.oid AND pg_catalog.pg_has_role(r.oid, o.oid, 'MEMBER')
                         AND (o.rolsuper OR o.rolbypassrls
                              OR EXISTS (SELECT 1 FROM owners w WHERE w.owner = o.oid))) AS risky_memberships,
-                    pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'TEMPORARY') AS temporary
+                    pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'TEMPORARY') AS temporary,
+                    EXISTS (SELECT 1 FROM pg_catalog.pg_roles g
+                             WHERE g.rolname = $1 AND g.oid <> r.oid
+                               AND pg_catalog.pg_has_role(r.oid, g.oid, 'USAGE')) AS app_member
                FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
-            &[],
+            &[&APP_ROLE],
         )
         .await
         .map_err(DbError::from)?;
@@ -582,7 +695,19 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     let owned: i64 = row.try_get(3).map_err(DbError::from)?;
     let memberships: Option<String> = row.try_get(4).map_err(DbError::from)?;
     let temporary: bool = row.try_get(5).map_err(DbError::from)?;
+    let app_member: bool = row.try_get(6).map_err(DbError::from)?;
     let mut reasons = Vec::new();
+    if name == APP_ROLE {
+        reasons.push(format!(
+            "is the group role {APP_ROLE}, which is NOLOGIN since the app logs in as {} or {} \
+             (docs/dba.md, \"Installing and upgrading\")",
+            APP_LOGIN_ROLES[0], APP_LOGIN_ROLES[1]
+        ));
+    } else if !app_member {
+        reasons.push(format!(
+            "is not a member of {APP_ROLE} (with INHERIT), whose grants every request needs"
+        ));
+    }
     if temporary {
         reasons.push(
             "may create temporary objects in this database (a temporary trigger could write as \
@@ -613,9 +738,11 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
         Ok(())
     } else {
         Err(SchemaError::Refused(format!(
-            "the app database role {name} {}; row-level security would not bind it. \
-             Connect the app pool as a plain role such as {APP_ROLE}",
-            reasons.join(", ")
+            "the app database role {name} {}; row-level security would not bind it, or it \
+             could not serve. Connect the app pool as {} or {}, plain members of {APP_ROLE}",
+            reasons.join(", "),
+            APP_LOGIN_ROLES[0],
+            APP_LOGIN_ROLES[1]
         )))
     }
 }

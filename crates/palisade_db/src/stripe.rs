@@ -28,7 +28,6 @@
 //! `client_reference_id`), and types Palisade does not handle, write nothing at all, not even the
 //! event id.
 
-use deadpool_postgres::Pool;
 use palisade_domain::OrgId;
 use palisade_domain::stripe::{
     CheckoutSession, Invoice, InvoiceStatus, PlanName, StripeCustomerId, StripeEvent,
@@ -39,7 +38,7 @@ use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use crate::billing::ENDED_SUBSCRIPTION_STATUSES;
-use crate::pool::build_pool;
+use crate::pool::{Pool, build_pool};
 use crate::schema::{BILLING_ROLE, SchemaError};
 use crate::{AppPool, DbError, PoolSettings};
 
@@ -100,9 +99,12 @@ impl std::fmt::Debug for BillingPool {
 
 impl BillingPool {
     /// Builds the pool (`application_name` `palisade-billing`); no connection is made until the
-    /// first Stripe event.
+    /// first Stripe event. A reloading URL (`PALISADE_BILLING_DATABASE_URL_FILE`) is read again
+    /// whenever the pool opens a connection (the role stays `palisade_billing`; its password may
+    /// change: docs/dba.md, "Rotating passwords").
     pub fn new(settings: &PoolSettings) -> Result<Self, DbError> {
-        let config: tokio_postgres::Config = settings.url.expose().parse().map_err(|_| {
+        let url = settings.url.read().map_err(DbError::Unavailable)?;
+        let config: tokio_postgres::Config = url.expose().parse().map_err(|_| {
             DbError::Unavailable("the billing database URL is not a valid PostgreSQL URL".into())
         })?;
         let role = config
@@ -118,6 +120,13 @@ impl BillingPool {
     /// The role the pool connects as (from its URL).
     pub fn role(&self) -> &str {
         &self.role
+    }
+
+    /// Re-reads a reloading URL every second until the pool is closed, closing idle connections
+    /// opened with a replaced one (as [`AppPool::watch_credential`]); returns at once for a
+    /// fixed URL. The server spawns it when Stripe is configured.
+    pub async fn watch_credential(self) {
+        crate::pool::watch_pool(self.pool).await;
     }
 
     /// Closes every connection; later events fail with "unavailable". Called on shutdown.

@@ -20,7 +20,7 @@
 //! overtake the context it would fail closed (no rows), and the pool-safety test, which checks
 //! every answer of many interleaved requests, would catch it.
 
-use deadpool_postgres::Object;
+use crate::pool::Object;
 use palisade_domain::{OrgId, TenantContext};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};

@@ -38,6 +38,17 @@ impl PgBinaries {
         Search::from_env().locate_with(server_version)
     }
 
+    /// Finds server binaries for the cluster in `data_dir`: those of its major release (its
+    /// `PG_VERSION`) when it is initialised, searched in the order of [`PgBinaries::locate`];
+    /// otherwise what [`PgBinaries::locate`] finds. A data directory whose major release no
+    /// candidate has is [`LaunchError::VersionMismatch`], saying what to do.
+    pub fn locate_for(data_dir: &Path) -> Result<Self, LaunchError> {
+        match data_dir_major(data_dir)? {
+            None => Self::locate(),
+            Some(major) => Search::from_env().locate_major_with(data_dir, major, server_version),
+        }
+    }
+
     /// The directory holding the binaries.
     pub fn bindir(&self) -> &Path {
         &self.bindir
@@ -51,6 +62,25 @@ impl PgBinaries {
     /// Path of one program in the bin directory.
     pub(crate) fn program(&self, name: &str) -> PathBuf {
         self.bindir.join(name)
+    }
+}
+
+/// The major release of the cluster in `data_dir`, from its `PG_VERSION` file; `None` when the
+/// directory is not initialised.
+pub(crate) fn data_dir_major(data_dir: &Path) -> Result<Option<u32>, LaunchError> {
+    let file = data_dir.join("PG_VERSION");
+    match fs::read_to_string(&file) {
+        Ok(text) => parse_version(text.trim())
+            .map(|(major, _)| Some(major))
+            .ok_or_else(|| LaunchError::Io {
+                context: format!("reading {}", file.display()),
+                source: std::io::Error::other("not a PostgreSQL version"),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(LaunchError::Io {
+            context: format!("reading {}", file.display()),
+            source: e,
+        }),
     }
 }
 
@@ -74,10 +104,47 @@ impl Search {
         }
     }
 
+    /// Runs the search for the binaries of major release `major` (the data directory's): the
+    /// first usable candidate of that major, or [`LaunchError::VersionMismatch`] naming the
+    /// first usable one of another.
+    pub(crate) fn locate_major_with(
+        &self,
+        data_dir: &Path,
+        major: u32,
+        version_of: impl Fn(&Path) -> Result<(u32, u32), String>,
+    ) -> Result<PgBinaries, LaunchError> {
+        let mut other = None;
+        let found = self.locate_matching(&version_of, |bins| {
+            let same = bins.version.0 == major;
+            if !same {
+                other.get_or_insert_with(|| bins.clone());
+            }
+            same
+        });
+        match (found, other) {
+            (Err(LaunchError::NotFound), Some(bins)) => Err(LaunchError::VersionMismatch {
+                data_dir: data_dir.to_path_buf(),
+                data_major: major,
+                bindir: bins.bindir,
+                found: bins.version,
+            }),
+            (found, _) => found,
+        }
+    }
+
     /// Runs the search; `version_of` reports a candidate's server version.
     pub(crate) fn locate_with(
         &self,
         version_of: impl Fn(&Path) -> Result<(u32, u32), String>,
+    ) -> Result<PgBinaries, LaunchError> {
+        self.locate_matching(&version_of, |_| true)
+    }
+
+    /// The first usable candidate (complete, recent enough) that `accept` takes.
+    fn locate_matching(
+        &self,
+        version_of: &impl Fn(&Path) -> Result<(u32, u32), String>,
+        mut accept: impl FnMut(&PgBinaries) -> bool,
     ) -> Result<PgBinaries, LaunchError> {
         let path_dirs: Vec<PathBuf> = self
             .path
@@ -113,11 +180,15 @@ impl Search {
             }
             match version_of(&dir) {
                 Ok(version) if version >= MIN_SERVER_VERSION => {
-                    debug!(source, dir = %dir.display(), ?version, "found PostgreSQL server binaries");
-                    return Ok(PgBinaries {
+                    let bins = PgBinaries {
                         bindir: dir,
                         version,
-                    });
+                    };
+                    if accept(&bins) {
+                        debug!(source, dir = %bins.bindir.display(), ?version, "found PostgreSQL server binaries");
+                        return Ok(bins);
+                    }
+                    debug!(source, dir = %bins.bindir.display(), ?version, "skipping PostgreSQL of another major release");
                 }
                 Ok(version) => {
                     debug!(source, dir = %dir.display(), ?version, "skipping too-old PostgreSQL");
@@ -289,6 +360,49 @@ mod tests {
         };
         let bins = search.locate_with(server_version).unwrap();
         assert!(bins.version() >= MIN_SERVER_VERSION, "{bins:?}");
+    }
+
+    #[test]
+    fn a_data_directory_gets_binaries_of_its_own_major_release_or_says_what_to_do() {
+        let s = Scratch::new("major");
+        let all = ["initdb", "postgres", "pg_isready"];
+        let root = s.0.join("versioned");
+        let v15 = s.fake_bindir("versioned/15.8/bin", &all);
+        let v16 = s.fake_bindir("versioned/16.4/bin", &all);
+        let search = Search {
+            pg_bin: None,
+            path: None,
+            versioned_root: root.clone(),
+        };
+        let data = s.0.join("pgdata");
+        fs::create_dir_all(&data).unwrap();
+        assert_eq!(data_dir_major(&data).unwrap(), None, "not initialised");
+        fs::write(data.join("PG_VERSION"), "15\n").unwrap();
+        assert_eq!(data_dir_major(&data).unwrap(), Some(15));
+        // The newest is 16, but the directory is 15's: 15 is taken.
+        let bins = search
+            .locate_major_with(&data, 15, version_from_name)
+            .unwrap();
+        assert_eq!(bins.bindir, v15);
+        // A directory of a release that is not installed: refused, saying what to do.
+        let err = search
+            .locate_major_with(&data, 14, version_from_name)
+            .unwrap_err();
+        assert!(
+            matches!(&err, LaunchError::VersionMismatch { data_major: 14, bindir, found: (16, 4), .. } if *bindir == v16),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        for needle in [
+            "PostgreSQL 14",
+            "postgresql-14",
+            "PALISADE_PG_BIN",
+            "pg_upgrade",
+        ] {
+            assert!(msg.contains(needle), "{needle}: {msg}");
+        }
+        fs::write(data.join("PG_VERSION"), "garbage").unwrap();
+        assert!(data_dir_major(&data).is_err());
     }
 
     #[test]

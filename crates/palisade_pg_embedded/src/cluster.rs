@@ -168,8 +168,18 @@ impl RunningCluster {
                     .map_err(io_context(format!("chown {}", path.display())))?;
             }
         }
-        if !data_dir.join("PG_VERSION").is_file() {
-            initdb(bins, &data_dir, &opts, user.as_ref())?;
+        match crate::binaries::data_dir_major(&data_dir)? {
+            None => initdb(bins, &data_dir, &opts, user.as_ref())?,
+            // The server would refuse it too, in its log: say it here, with what to do.
+            Some(major) if major != bins.version().0 => {
+                return Err(LaunchError::VersionMismatch {
+                    data_dir,
+                    data_major: major,
+                    bindir: bins.bindir().to_path_buf(),
+                    found: bins.version(),
+                });
+            }
+            Some(_) => {}
         }
         let launch = Launch {
             bins,

@@ -28,6 +28,27 @@ pub enum LaunchError {
         found: (u32, u32),
     },
 
+    /// The data directory was initialised by another major release than the binaries: a
+    /// server refuses such a directory (its on-disk format differs between majors).
+    #[error(
+        "the data directory {} was created by PostgreSQL {data_major} (its PG_VERSION), but the \
+         server binaries {} are PostgreSQL {}.{}: install PostgreSQL {data_major}'s server \
+         binaries (Debian/Ubuntu: apt-get install postgresql-{data_major}) or set PALISADE_PG_BIN \
+         to their bin directory; or upgrade the data directory to {} with pg_upgrade (back it up \
+         first); or use another PALISADE_DATA_DIR",
+        data_dir.display(), bindir.display(), found.0, found.1, found.0
+    )]
+    VersionMismatch {
+        /// The data directory.
+        data_dir: PathBuf,
+        /// The major release in its `PG_VERSION`.
+        data_major: u32,
+        /// The binaries found (the first usable candidate).
+        bindir: PathBuf,
+        /// Their version, as (major, minor).
+        found: (u32, u32),
+    },
+
     /// An I/O operation failed.
     #[error("{context}: {source}")]
     Io {

@@ -302,3 +302,48 @@ fn owner_process() {
         thread::sleep(Duration::from_secs(3600));
     }
 }
+
+#[test]
+fn a_data_directory_of_another_major_release_is_refused_saying_what_to_do() {
+    let bins = bins();
+    let (major, _) = bins.version();
+    let other = major - 1; // e.g. a directory made by PostgreSQL 14 on a machine with 15 only
+    let data_dir = ephemeral_dir("palisade-mismatch-test").unwrap();
+    let parent = data_dir.parent().unwrap().to_path_buf();
+    fs::create_dir_all(&data_dir).unwrap();
+    fs::set_permissions(&data_dir, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::write(data_dir.join("PG_VERSION"), format!("{other}\n")).unwrap();
+    let err = RunningCluster::start(&bins, options(data_dir.clone(), false)).unwrap_err();
+    match &err {
+        LaunchError::VersionMismatch {
+            data_major, found, ..
+        } => assert_eq!((*data_major, found.0), (other, major)),
+        other => panic!("expected VersionMismatch, got {other:?}"),
+    }
+    let msg = err.to_string();
+    for needle in [
+        format!("PostgreSQL {other}"),
+        format!("postgresql-{other}"),
+        "PALISADE_PG_BIN".to_owned(),
+        "pg_upgrade".to_owned(),
+    ] {
+        assert!(msg.contains(&needle), "{needle}: {msg}");
+    }
+    // Nothing was run on the directory: no initdb, no server.
+    let left: Vec<_> = fs::read_dir(&data_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("PG_VERSION")]);
+    // The embedded default's search says the same before it picks binaries.
+    let err = PgBinaries::locate_for(&data_dir).unwrap_err();
+    assert!(
+        matches!(err, LaunchError::VersionMismatch { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        PgBinaries::locate_for(&parent.join("nowhere")).unwrap(),
+        bins
+    );
+    fs::remove_dir_all(&parent).unwrap();
+}

@@ -19,7 +19,7 @@ use crate::analyst::{self, AnalystCommand};
 use crate::audit::AuditArgs;
 use crate::configuration::{
     AnalystSettings, AuditSettings, BootstrapSettings, InstallDefinersSettings, MigrateSettings,
-    NumbersSettings, RetentionSettings, ServeSettings, Var,
+    NumbersSettings, RetentionSettings, RotateSettings, ServeSettings, Var,
 };
 use crate::numbers::{self, NumbersCommand};
 
@@ -42,6 +42,8 @@ pub enum Cli {
     Retention,
     /// `palisade analyst grant|revoke ...`.
     Analyst(AnalystCommand),
+    /// `palisade rotate-app-credential`.
+    RotateAppCredential,
 }
 
 impl Cli {
@@ -65,6 +67,7 @@ impl Cli {
             Some(("numbers", m)) => Self::Numbers(numbers_command(m)?),
             Some(("retention", _)) => Self::Retention,
             Some(("analyst", m)) => Self::Analyst(analyst_command(m)?),
+            Some(("rotate-app-credential", _)) => Self::RotateAppCredential,
             Some((other, _)) => return Err(undefined(other)),
         })
     }
@@ -293,6 +296,23 @@ pub fn command() -> Command {
         )
         .subcommand(
             subcommand(
+                "rotate-app-credential",
+                "Switch the servers to the app's other login role with a new password, without \
+                 a failed request",
+                &RotateSettings::vars(),
+            )
+            .long_about(
+                "Rotates the app's database credential without a restart or a failed request \
+                 (docs/dba.md, \"Rotating passwords\"): gives the idle login role \
+                 (palisade_app_a or palisade_app_b) a new random password, points the servers \
+                 at it (embedded mode: secrets.json, which the running server reads for each new \
+                 connection; otherwise the PALISADE_APP_DATABASE_URL_FILE every server reads), \
+                 waits until the old role has no session left, then disables it. Exit status: 0 \
+                 done, 1 failed (the message says what state it left), 2 configuration.",
+            ),
+        )
+        .subcommand(
+            subcommand(
                 "numbers",
                 "The platform's phone number inventory, as the owner role",
                 &NumbersSettings::vars(),
@@ -364,6 +384,10 @@ mod tests {
         assert_eq!(parse("migrate").unwrap(), Cli::Migrate);
         assert_eq!(parse("bootstrap").unwrap(), Cli::Bootstrap);
         assert_eq!(parse("install-definers").unwrap(), Cli::InstallDefiners);
+        assert_eq!(
+            parse("rotate-app-credential").unwrap(),
+            Cli::RotateAppCredential
+        );
         for line in ["frobnicate", "serve --port 1", "migrate now"] {
             assert_eq!(parse(line).unwrap_err().exit_code(), 2, "{line}");
         }

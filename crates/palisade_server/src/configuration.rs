@@ -29,6 +29,8 @@ use palisade_api::throttle::{ActionLimits, Limit, RateLimits};
 use crate::telemetry::LogFormat;
 use palisade_db::retention::Windows;
 
+use palisade_db::schema::RoleLimits;
+
 pub use palisade_domain::Secret;
 
 /// A setting that could not be used. The message names the variable, never its value.
@@ -86,9 +88,11 @@ const RETENTION_SCHEDULE_VAR: Var = var("PALISADE_RETENTION_EVERY_MINUTES", "def
 #[rustfmt::skip]
 const SERVE_DATABASE_VARS: &[Var] = &[
     var("DATABASE_URL", "unset: embedded mode", "the owner role's URL (palisade_owner): migrations and policies"),
-    var("PALISADE_APP_DATABASE_URL", "required with DATABASE_URL", "the app role's URL (palisade_app): every request"),
+    var("PALISADE_APP_DATABASE_URL", "with DATABASE_URL: this or the _FILE variant", "the app's URL, as palisade_app_a or palisade_app_b: every request"),
+    var("PALISADE_APP_DATABASE_URL_FILE", "with DATABASE_URL: this or the variable above", "a file holding the app's URL, re-read for each new connection and every second (rotation)"),
     var("PALISADE_JWT_SECRET", "required with DATABASE_URL; generated in embedded mode", "the bearer tokens' HS256 secret, at least 32 bytes"),
     var("PALISADE_BILLING_DATABASE_URL", "with STRIPE_WEBHOOK_SECRET, or neither", "the billing role's URL (palisade_billing): the Stripe webhook only"),
+    var("PALISADE_BILLING_DATABASE_URL_FILE", "instead of the variable above", "a file holding the billing role's URL, re-read for each new connection"),
 ];
 #[rustfmt::skip]
 const OWNER_DATABASE_URL_VAR: Var = var("DATABASE_URL", "unset: embedded mode", "the owner role's URL (palisade_owner)");
@@ -141,8 +145,20 @@ const SUPERUSER_VARS: &[Var] = &[
 #[rustfmt::skip]
 const PASSWORD_VARS: &[Var] = &[
     var("PALISADE_OWNER_PASSWORD", "required", "the password bootstrap sets on palisade_owner"),
-    var("PALISADE_APP_PASSWORD", "required", "the password bootstrap sets on palisade_app"),
+    var("PALISADE_APP_PASSWORD", "required", "the password bootstrap sets on palisade_app_a (and LOGIN)"),
     var("PALISADE_BILLING_PASSWORD", "required", "the password bootstrap sets on palisade_billing"),
+];
+#[rustfmt::skip]
+const ROLE_LIMIT_VARS: &[Var] = &[
+    var("PALISADE_APP_STATEMENT_TIMEOUT_SECS", "default: 30", "statement_timeout of the app's login roles"),
+    var("PALISADE_APP_IDLE_IN_TRANSACTION_TIMEOUT_SECS", "default: 60", "idle_in_transaction_session_timeout of the app's login roles"),
+    var("PALISADE_APP_CONNECTION_LIMIT", "default: 100", "CONNECTION LIMIT of each app login role (pool size x instances must fit)"),
+];
+#[rustfmt::skip]
+const ROTATE_VARS: &[Var] = &[
+    var("PALISADE_APP_DATABASE_URL_FILE", "unset: embedded mode", "the file the servers read the app's URL from; rewritten with the new credential"),
+    var("PALISADE_SUPERUSER_URL", "required with the file", "a superuser's URL"),
+    var("PALISADE_ROTATE_DRAIN_TIMEOUT_SECS", "default: 300", "how long to wait for the old role's sessions to end before giving up"),
 ];
 #[rustfmt::skip]
 const LOG_VARS_INFO: &[Var] = &[
@@ -243,13 +259,40 @@ impl LogSettings {
 pub struct ExternalDatabase {
     /// `DATABASE_URL`: the owner role (`palisade_owner`), for migrations and policies.
     pub owner_url: Secret,
-    /// `PALISADE_APP_DATABASE_URL`: the app role (`palisade_app`), for every request.
-    pub app_url: Secret,
-    /// `PALISADE_BILLING_DATABASE_URL`: the billing role (`palisade_billing`), used by the
-    /// Stripe webhook only. Set exactly when [`ServeSettings::stripe_webhook_secret`] is.
-    pub billing_url: Option<Secret>,
+    /// `PALISADE_APP_DATABASE_URL` or `PALISADE_APP_DATABASE_URL_FILE`: the app's login role
+    /// (`palisade_app_a` or `palisade_app_b`), for every request.
+    pub app_url: UrlSetting,
+    /// `PALISADE_BILLING_DATABASE_URL` or `..._FILE`: the billing role (`palisade_billing`), used
+    /// by the Stripe webhook only. Set exactly when [`ServeSettings::stripe_webhook_secret`] is.
+    pub billing_url: Option<UrlSetting>,
     /// `PALISADE_JWT_SECRET`: at least 32 bytes (checked at startup).
     pub jwt_secret: Secret,
+}
+
+/// A database URL, given directly or as a file the server re-reads (so a rotated credential is
+/// picked up without a restart: docs/dba.md, "Rotating passwords").
+#[derive(Debug, Clone)]
+pub enum UrlSetting {
+    /// The URL itself (`PALISADE_*_DATABASE_URL`).
+    Url(Secret),
+    /// A file holding it (`PALISADE_*_DATABASE_URL_FILE`), read when a connection is opened.
+    File(PathBuf),
+}
+
+/// `<name>` or `<name>_FILE`, not both; `None` when neither is set.
+fn url_setting(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<Option<UrlSetting>, ConfigError> {
+    let file_var = format!("{name}_FILE");
+    match (get(name), get(&file_var)) {
+        (Some(_), Some(_)) => Err(ConfigError(format!(
+            "{name} and {file_var} are both set: set one"
+        ))),
+        (Some(url), None) => Ok(Some(UrlSetting::Url(Secret::new(url)))),
+        (None, Some(path)) => Ok(Some(UrlSetting::File(PathBuf::from(path)))),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Everything `palisade serve` needs.
@@ -376,10 +419,10 @@ impl ServeSettings {
             None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(&get)?),
             Some(owner_url) => DatabaseMode::External(ExternalDatabase {
                 owner_url: Secret::new(owner_url),
-                app_url: get("PALISADE_APP_DATABASE_URL").map(Secret::new).ok_or_else(|| {
-                    ConfigError("DATABASE_URL is set, so PALISADE_APP_DATABASE_URL (the palisade_app role) must be too".into())
+                app_url: url_setting(&get, "PALISADE_APP_DATABASE_URL")?.ok_or_else(|| {
+                    ConfigError("DATABASE_URL is set, so PALISADE_APP_DATABASE_URL (palisade_app_a or palisade_app_b) or PALISADE_APP_DATABASE_URL_FILE must be too".into())
                 })?,
-                billing_url: get("PALISADE_BILLING_DATABASE_URL").map(Secret::new),
+                billing_url: url_setting(&get, "PALISADE_BILLING_DATABASE_URL")?,
                 jwt_secret: get("PALISADE_JWT_SECRET").map(Secret::new)
                     .ok_or_else(|| ConfigError("DATABASE_URL is set, so PALISADE_JWT_SECRET must be too".into()))?,
             }),
@@ -693,8 +736,41 @@ pub struct BootstrapSettings {
     pub app_password: Secret,
     /// `PALISADE_BILLING_PASSWORD`, for `palisade_billing`.
     pub billing_password: Secret,
+    /// `PALISADE_APP_STATEMENT_TIMEOUT_SECS`, `PALISADE_APP_IDLE_IN_TRANSACTION_TIMEOUT_SECS`,
+    /// `PALISADE_APP_CONNECTION_LIMIT`: the guardrails on the app's login roles.
+    pub role_limits: RoleLimits,
     /// Log format and filter.
     pub log: LogSettings,
+}
+
+/// The guardrails of the app's login roles (`bootstrap`); each unset keeps its default
+/// ([`RoleLimits::default`] says why each).
+fn role_limits_from_lookup(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<RoleLimits, ConfigError> {
+    let defaults = RoleLimits::default();
+    let positive = |name: &str, default: u64| -> Result<u64, ConfigError> {
+        match number(get, name, default)? {
+            0 => Err(ConfigError(format!("{name} must be at least 1"))),
+            n => Ok(n),
+        }
+    };
+    let limit = positive(
+        "PALISADE_APP_CONNECTION_LIMIT",
+        u64::from(defaults.connection_limit),
+    )?;
+    Ok(RoleLimits {
+        statement_timeout: Duration::from_secs(positive(
+            "PALISADE_APP_STATEMENT_TIMEOUT_SECS",
+            defaults.statement_timeout.as_secs(),
+        )?),
+        idle_in_transaction_session_timeout: Duration::from_secs(positive(
+            "PALISADE_APP_IDLE_IN_TRANSACTION_TIMEOUT_SECS",
+            defaults.idle_in_transaction_session_timeout.as_secs(),
+        )?),
+        connection_limit: u32::try_from(limit)
+            .map_err(|_| ConfigError("PALISADE_APP_CONNECTION_LIMIT is too large".into()))?,
+    })
 }
 
 impl BootstrapSettings {
@@ -718,13 +794,20 @@ impl BootstrapSettings {
             owner_password: required("PALISADE_OWNER_PASSWORD")?,
             app_password: required("PALISADE_APP_PASSWORD")?,
             billing_password: required("PALISADE_BILLING_PASSWORD")?,
+            role_limits: role_limits_from_lookup(&get)?,
             log: LogSettings::from_lookup(&get, "info")?,
         })
     }
 
     /// The variables `bootstrap` reads.
     pub fn vars() -> Vec<Var> {
-        [SUPERUSER_VARS, PASSWORD_VARS, LOG_VARS_INFO].concat()
+        [
+            SUPERUSER_VARS,
+            PASSWORD_VARS,
+            ROLE_LIMIT_VARS,
+            LOG_VARS_INFO,
+        ]
+        .concat()
     }
 }
 
@@ -886,6 +969,66 @@ impl NumbersSettings {
     }
 }
 
+/// The existing server `palisade rotate-app-credential` rotates on.
+#[derive(Debug, Clone)]
+pub struct RotateServer {
+    /// `PALISADE_APP_DATABASE_URL_FILE`: the file every server reads the app's URL from.
+    pub url_file: PathBuf,
+    /// `PALISADE_SUPERUSER_URL`: sets the new password, watches the sessions, disables the old
+    /// role.
+    pub superuser_url: Secret,
+}
+
+/// `palisade rotate-app-credential`'s settings.
+#[derive(Debug, Clone)]
+pub struct RotateSettings {
+    /// The embedded cluster (its superuser and the active role are in `secrets.json`), or an
+    /// existing server.
+    pub database: DatabaseMode<RotateServer>,
+    /// `PALISADE_ROTATE_DRAIN_TIMEOUT_SECS`, default 300: how long to wait for the old role's
+    /// sessions to end.
+    pub drain_timeout: Duration,
+    /// Log format and filter.
+    pub log: LogSettings,
+}
+
+impl RotateSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(from_process_env)
+    }
+
+    /// Reads settings through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let database = match get("PALISADE_APP_DATABASE_URL_FILE") {
+            None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(&get)?),
+            Some(path) => DatabaseMode::External(RotateServer {
+                url_file: PathBuf::from(path),
+                superuser_url: get("PALISADE_SUPERUSER_URL")
+                    .map(Secret::new)
+                    .ok_or_else(|| {
+                        ConfigError(
+                            "rotate-app-credential with PALISADE_APP_DATABASE_URL_FILE needs \
+                         PALISADE_SUPERUSER_URL"
+                                .into(),
+                        )
+                    })?,
+            }),
+        };
+        let drain = number(&get, "PALISADE_ROTATE_DRAIN_TIMEOUT_SECS", 300)?;
+        Ok(Self {
+            database,
+            drain_timeout: Duration::from_secs(drain),
+            log: LogSettings::from_lookup(&get, "info")?,
+        })
+    }
+
+    /// The variables `rotate-app-credential` reads.
+    pub fn vars() -> Vec<Var> {
+        [ROTATE_VARS, EMBEDDED_VARS, LOG_VARS_INFO].concat()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -960,8 +1103,71 @@ mod tests {
         .unwrap();
         let ext = external(&ok.database);
         assert_eq!(ext.owner_url.expose(), "postgresql://o:p@h/db");
-        assert_eq!(ext.app_url.expose(), "postgresql://a:p@h/db");
+        assert!(
+            matches!(&ext.app_url, UrlSetting::Url(url) if url.expose() == "postgresql://a:p@h/db")
+        );
         assert_eq!(ext.jwt_secret.expose(), "x");
+        // The URL from a file instead (re-read by the server: rotation), never both.
+        let from_file = settings(&[
+            ("DATABASE_URL", "postgresql://o:p@h/db"),
+            ("PALISADE_APP_DATABASE_URL_FILE", "/run/palisade/app-url"),
+            ("PALISADE_JWT_SECRET", "x"),
+        ])
+        .unwrap();
+        assert!(
+            matches!(&external(&from_file.database).app_url, UrlSetting::File(p) if p == Path::new("/run/palisade/app-url"))
+        );
+        let err = settings(&[
+            ("DATABASE_URL", "postgresql://o:p@h/db"),
+            ("PALISADE_APP_DATABASE_URL", "postgresql://a:hunter2@h/db"),
+            ("PALISADE_APP_DATABASE_URL_FILE", "/run/palisade/app-url"),
+            ("PALISADE_JWT_SECRET", "x"),
+        ])
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            err.contains("both set") && !err.contains("hunter2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bootstrap_sets_guardrails_with_defaults_and_rotate_needs_a_superuser_with_the_file() {
+        let su = map(&[
+            (
+                "PALISADE_SUPERUSER_URL",
+                "postgresql://postgres:pw@h/postgres",
+            ),
+            ("PALISADE_OWNER_PASSWORD", "o"),
+            ("PALISADE_APP_PASSWORD", "a"),
+            ("PALISADE_BILLING_PASSWORD", "b"),
+        ]);
+        let s = BootstrapSettings::from_lookup(|k| su.get(k).cloned()).unwrap();
+        assert_eq!(s.role_limits, RoleLimits::default());
+        let mut tuned = su.clone();
+        tuned.insert("PALISADE_APP_CONNECTION_LIMIT".into(), "250".into());
+        tuned.insert("PALISADE_APP_STATEMENT_TIMEOUT_SECS".into(), "5".into());
+        let s = BootstrapSettings::from_lookup(|k| tuned.get(k).cloned()).unwrap();
+        assert_eq!(s.role_limits.connection_limit, 250);
+        assert_eq!(s.role_limits.statement_timeout, Duration::from_secs(5));
+        tuned.insert(
+            "PALISADE_APP_IDLE_IN_TRANSACTION_TIMEOUT_SECS".into(),
+            "0".into(),
+        );
+        let err = BootstrapSettings::from_lookup(|k| tuned.get(k).cloned())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("IDLE_IN_TRANSACTION"), "{err}");
+
+        let s = RotateSettings::from_lookup(|_| None).unwrap();
+        assert!(matches!(s.database, DatabaseMode::Embedded(_)));
+        assert_eq!(s.drain_timeout, Duration::from_secs(300));
+        let file = map(&[("PALISADE_APP_DATABASE_URL_FILE", "/run/app-url")]);
+        let err = RotateSettings::from_lookup(|k| file.get(k).cloned())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("PALISADE_SUPERUSER_URL"), "{err}");
     }
 
     #[test]
@@ -1204,6 +1410,14 @@ mod tests {
             format!("{:?}", AuditSettings::from_lookup(get).unwrap()),
             format!("{:?}", NumbersSettings::from_lookup(get).unwrap()),
             format!("{:?}", RetentionSettings::from_lookup(get).unwrap()),
+            format!(
+                "{:?}",
+                RotateSettings::from_lookup(|k| match k {
+                    "PALISADE_APP_DATABASE_URL_FILE" => Some("/run/app-url".into()),
+                    _ => get(k),
+                })
+                .unwrap()
+            ),
         ];
         for text in &printed {
             assert!(text.contains("<redacted>"), "{text}");
@@ -1282,6 +1496,17 @@ mod tests {
         assert_eq!(
             names_read(&[&SECRETS], |g| InstallDefinersSettings::from_lookup(g)),
             listed(&InstallDefinersSettings::vars())
+        );
+        let rotate_file: &[(&str, &str)] = &[
+            ("PALISADE_APP_DATABASE_URL_FILE", "/run/app-url"),
+            (
+                "PALISADE_SUPERUSER_URL",
+                "postgresql://postgres:secret-superuser@h/postgres",
+            ),
+        ];
+        assert_eq!(
+            names_read(&[&[], rotate_file], |g| RotateSettings::from_lookup(g)),
+            listed(&RotateSettings::vars())
         );
     }
 

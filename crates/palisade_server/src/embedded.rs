@@ -3,8 +3,14 @@
 //!
 //! Layout of `PALISADE_DATA_DIR` (default `./.palisade`):
 //! - `pgdata/`: the cluster (owned by the `postgres` OS user when Palisade runs as root);
-//! - `secrets.json` (mode 0600): generated passwords of the superuser and the three login
-//!   roles, and the JWT secret. Kept across runs, so tokens and data survive restarts.
+//! - `secrets.json` (mode 0600): generated passwords of the superuser, the owner, the billing
+//!   role and the app's active login role (`app_role`: `palisade_app_a` or `palisade_app_b`), and
+//!   the JWT secret. Kept across runs, so tokens and data survive restarts. The server reads the
+//!   app's role and password from it again for every new connection, so `palisade
+//!   rotate-app-credential` switches a running server over ([`rotate`]). A file written before
+//!   `app_role` existed gets `palisade_app_a`.
+//! - `pg-port`: the cluster's port, kept across restarts (docs/configuration.md, "Embedded
+//!   mode").
 //! - `webhook-secrets.json` (mode 0600): development secrets of the webhook providers
 //!   ([`WebhookDevSecrets`]: Twilio, SendGrid, Mailgun, Stripe), so a developer can sign
 //!   requests exactly as the providers do. A key missing from an older file is generated and
@@ -20,7 +26,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use palisade_api::webhooks::signature::SendgridDevSigner;
-use palisade_db::schema::RolePasswords;
+use palisade_db::UrlSource;
+use palisade_db::schema::{APP_LOGIN_ROLES, RolePasswords};
 use palisade_pg_embedded::{ClusterOptions, LaunchError, PgBinaries, RunningCluster};
 use serde::{Deserialize, Serialize};
 
@@ -55,7 +62,11 @@ pub struct Secrets {
     pub superuser_password: String,
     /// `palisade_owner`'s password.
     pub owner_password: String,
-    /// `palisade_app`'s password.
+    /// The app's active login role, `palisade_app_a` or `palisade_app_b` (the other cannot log
+    /// in). Missing in files of older versions: `palisade_app_a` then.
+    #[serde(default)]
+    pub app_role: String,
+    /// The active app login role's password.
     pub app_password: String,
     /// `palisade_billing`'s password.
     pub billing_password: String,
@@ -80,6 +91,7 @@ impl Secrets {
         Ok(Self {
             superuser_password: random_secret()?,
             owner_password: random_secret()?,
+            app_role: APP_LOGIN_ROLES[0].to_owned(),
             app_password: random_secret()?,
             billing_password: random_secret()?,
             jwt_secret: random_secret()?,
@@ -91,9 +103,66 @@ impl Secrets {
         RolePasswords {
             owner: self.owner_password.clone(),
             app: self.app_password.clone(),
+            app_role: self.app_role(),
             billing: self.billing_password.clone(),
         }
     }
+
+    /// The app's active login role.
+    pub fn app_role(&self) -> &'static str {
+        APP_LOGIN_ROLES
+            .into_iter()
+            .find(|r| *r == self.app_role)
+            .unwrap_or(APP_LOGIN_ROLES[0])
+    }
+
+    /// A file of an older version has no (or an unknown) `app_role`: `palisade_app_a`, whose
+    /// password is the old `palisade_app`'s. `true` when the file must be rewritten.
+    fn upgrade(&mut self) -> Result<bool, std::io::Error> {
+        if APP_LOGIN_ROLES.contains(&self.app_role.as_str()) {
+            return Ok(false);
+        }
+        self.app_role = APP_LOGIN_ROLES[0].to_owned();
+        Ok(true)
+    }
+
+    fn app_url(&self, port: u16) -> String {
+        format!(
+            "postgresql://{}:{}@127.0.0.1:{port}/{DATABASE}",
+            self.app_role(),
+            self.app_password
+        )
+    }
+}
+
+/// Reads `secrets.json` (never creating it).
+fn read_secrets(path: &Path) -> Result<Secrets, EmbeddedError> {
+    let bytes = fs::read(path).map_err(|source| EmbeddedError::Io {
+        what: "cannot read",
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut secrets: Secrets = serde_json::from_slice(&bytes).map_err(|e| EmbeddedError::Io {
+        what: "cannot parse",
+        path: path.to_owned(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    secrets.upgrade().map_err(|source| EmbeddedError::Io {
+        what: "cannot upgrade",
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(secrets)
+}
+
+/// The app's URL as `secrets.json` says now, read again for each new connection: how a running
+/// embedded server follows `palisade rotate-app-credential`.
+fn app_url_source(path: PathBuf, port: u16) -> UrlSource {
+    UrlSource::Reloading(std::sync::Arc::new(move || {
+        read_secrets(&path)
+            .map(|secrets| Secret::new(secrets.app_url(port)))
+            .map_err(|e| e.to_string())
+    }))
 }
 
 /// Development values of the webhook providers' secrets, generated on the first start of the
@@ -270,19 +339,7 @@ impl AttachedDb {
             return Ok(None); // A stale file: the server is not running.
         }
         let path = settings.data_dir.join("secrets.json");
-        let secrets = fs::read(&path)
-            .map_err(|source| EmbeddedError::Io {
-                what: "cannot read",
-                path: path.clone(),
-                source,
-            })
-            .and_then(|bytes| {
-                serde_json::from_slice(&bytes).map_err(|e| EmbeddedError::Io {
-                    what: "cannot parse",
-                    path: path.clone(),
-                    source: std::io::Error::other(e.to_string()),
-                })
-            })?;
+        let secrets = read_secrets(&path)?;
         Ok(Some(Self { port, secrets }))
     }
 
@@ -302,6 +359,11 @@ impl AttachedDb {
             self.secrets.owner_password,
             self.port
         )
+    }
+
+    /// The app's active login role's URL to the Palisade database.
+    pub fn app_url(&self) -> String {
+        self.secrets.app_url(self.port)
     }
 }
 
@@ -348,6 +410,89 @@ pub fn on_embedded_cluster<T>(
     result
 }
 
+/// Where the embedded cluster's port is kept, inside the data directory.
+const PORT_FILE: &str = "pg-port";
+
+/// The port to start on: `PALISADE_PG_PORT` when set; otherwise the one of the last start (in
+/// `pg-port`) while it is free; otherwise `None` (a free one, said loudly when it replaces the
+/// remembered one: the docs and the operator's psql line name the port).
+fn port_to_use(configured: Option<u16>, port_file: &Path) -> Option<u16> {
+    if configured.is_some() {
+        return configured;
+    }
+    let remembered = fs::read_to_string(port_file)
+        .ok()?
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)?;
+    match std::net::TcpListener::bind(("127.0.0.1", remembered)) {
+        Ok(probe) => {
+            drop(probe);
+            Some(remembered)
+        }
+        Err(e) => {
+            tracing::warn!(
+                port = remembered,
+                error = %e,
+                "the embedded PostgreSQL's port of the last start is taken (by another program?); \
+                 starting on another free port, which the log names and the next start keeps. Set \
+                 PALISADE_PG_PORT to choose one"
+            );
+            None
+        }
+    }
+}
+
+/// What `palisade rotate-app-credential` did in embedded mode.
+pub enum EmbeddedRotation {
+    /// The running server's cluster: rotated live, the server switched over.
+    Live(palisade_db::rotation::Rotated),
+    /// No server was running: `secrets.json` names the other role with a new password, which
+    /// the next start applies (and disables the old role).
+    AtNextStart {
+        /// The role the next start logs in as.
+        new_role: &'static str,
+    },
+}
+
+/// `palisade rotate-app-credential` in embedded mode. With the server running on this data
+/// directory: [`palisade_db::rotation::rotate_app_login`] as the cluster's superuser, publishing
+/// the new role and password into `secrets.json`, which the server reads for each new
+/// connection. Without: only `secrets.json` changes, and the next start applies it.
+pub fn rotate(
+    settings: &EmbeddedSettings,
+    drain_timeout: std::time::Duration,
+) -> Result<EmbeddedRotation, String> {
+    let path = settings.data_dir.join("secrets.json");
+    let publish = |path: &Path, role: &str, password: &str| -> Result<(), String> {
+        // Read again and change only the two fields: nothing else in the file is touched.
+        let mut secrets = read_secrets(path).map_err(|e| e.to_string())?;
+        secrets.app_role = role.to_owned();
+        secrets.app_password = password.to_owned();
+        write_secrets(path, &secrets, false).map_err(|e| e.to_string())
+    };
+    let Some(attached) = AttachedDb::find(settings).map_err(|e| e.to_string())? else {
+        let secrets = read_secrets(&path).map_err(|e| e.to_string())?;
+        let new_role = palisade_db::schema::other_app_login_role(secrets.app_role())
+            .unwrap_or(APP_LOGIN_ROLES[0]);
+        let password = palisade_db::rotation::random_password().map_err(|e| e.to_string())?;
+        publish(&path, new_role, password.expose())?;
+        return Ok(EmbeddedRotation::AtNextStart { new_role });
+    };
+    let current = Secret::new(attached.app_url());
+    actix_web::rt::System::new()
+        .block_on(palisade_db::rotation::rotate_app_login(
+            &attached.superuser_url(),
+            DATABASE,
+            &current,
+            |new| publish(&path, new.role, new.password.expose()),
+            drain_timeout,
+        ))
+        .map(EmbeddedRotation::Live)
+        .map_err(|e| e.to_string())
+}
+
 /// A running embedded cluster and how to reach it.
 pub struct EmbeddedDb {
     cluster: RunningCluster,
@@ -380,28 +525,36 @@ impl EmbeddedDb {
                 source,
             }
         })?;
-        let secrets = load_or_create(&data_dir.join("secrets.json"), Secrets::generate, |_| {
-            Ok(false)
-        })?;
+        let secrets = load_or_create(
+            &data_dir.join("secrets.json"),
+            Secrets::generate,
+            Secrets::upgrade,
+        )?;
         let webhook_secrets = load_or_create(
             &data_dir.join("webhook-secrets.json"),
             WebhookDevSecrets::generate,
             WebhookDevSecrets::fill_missing,
         )?;
-        let bins = PgBinaries::locate()?;
+        // The binaries of the data directory's own major release (PG_VERSION), or a refusal
+        // that says what to do.
+        let bins = PgBinaries::locate_for(&data_dir.join("pgdata"))?;
         let (major, minor) = bins.version();
         tracing::info!(bindir = %bins.bindir().display(), version = %format!("{major}.{minor}"), "found PostgreSQL");
+        let port_file = data_dir.join(PORT_FILE);
         let cluster = RunningCluster::start(
             &bins,
             ClusterOptions {
                 data_dir: data_dir.join("pgdata"),
-                port: settings.pg_port,
+                port: port_to_use(settings.pg_port, &port_file),
                 superuser: SUPERUSER.into(),
                 superuser_password: secrets.superuser_password.clone(),
                 ephemeral: false,
                 settings: Vec::new(),
             },
         )?;
+        if let Err(source) = fs::write(&port_file, format!("{}\n", cluster.port())) {
+            tracing::warn!(path = %port_file.display(), error = %source, "cannot remember the port for the next start");
+        }
         Ok(Self {
             cluster,
             secrets,
@@ -440,13 +593,10 @@ impl EmbeddedDb {
         )
     }
 
-    /// The app role's URL (requests).
-    pub fn app_url(&self) -> String {
-        self.cluster.url(
-            palisade_db::schema::APP_ROLE,
-            &self.secrets.app_password,
-            DATABASE,
-        )
+    /// The app's URL (requests): its active login role and password as `secrets.json` says at
+    /// each new connection, so a rotation needs no restart.
+    pub fn app_url_source(&self) -> UrlSource {
+        app_url_source(self.secrets_path(), self.cluster.port())
     }
 
     /// The billing role's URL (the Stripe webhook's pool).
@@ -495,6 +645,70 @@ mod tests {
             std::env::temp_dir().join(format!("palisade-{name}-{}-{nanos}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_secrets_file_of_an_older_version_gets_the_first_app_login_role() {
+        let dir = scratch_dir("app-role");
+        let path = dir.join("secrets.json");
+        // Written before the app had two login roles: app_password was palisade_app's.
+        let older = serde_json::json!({
+            "superuser_password": "su", "owner_password": "ow", "app_password": "ap",
+            "billing_password": "bi", "jwt_secret": "jw",
+        });
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .unwrap()
+            .write_all(older.to_string().as_bytes())
+            .unwrap();
+        let load = || load_or_create(&path, Secrets::generate, Secrets::upgrade).unwrap();
+        let secrets = load();
+        assert_eq!(secrets.app_role(), APP_LOGIN_ROLES[0]);
+        let passwords = secrets.role_passwords();
+        assert_eq!(
+            (passwords.app_role, passwords.app.as_str()),
+            (APP_LOGIN_ROLES[0], "ap")
+        );
+        // Rewritten (still private), so the running server's reads and a rotation see it.
+        let on_disk: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(on_disk["app_role"], APP_LOGIN_ROLES[0]);
+        assert_eq!(on_disk["jwt_secret"], "jw");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            secrets.app_url(5432),
+            "postgresql://palisade_app_a:ap@127.0.0.1:5432/palisade"
+        );
+        let fresh =
+            load_or_create(&dir.join("new.json"), Secrets::generate, Secrets::upgrade).unwrap();
+        assert_eq!(fresh.app_role, APP_LOGIN_ROLES[0]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_remembered_port_is_used_while_free_and_replaced_when_taken() {
+        let dir = scratch_dir("port");
+        let file = dir.join(PORT_FILE);
+        assert_eq!(port_to_use(None, &file), None, "first start: a free one");
+        assert_eq!(port_to_use(Some(6000), &file), Some(6000));
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        fs::write(&file, format!("{free}\n")).unwrap();
+        assert_eq!(port_to_use(None, &file), Some(free));
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        fs::write(&file, format!("{port}\n")).unwrap();
+        assert_eq!(port_to_use(None, &file), None, "taken: another free one");
+        drop(taken);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! - [`startup`]: `serve` (the database resolved once, the application built in one place),
 //!   [`startup::Application`] (`build`, `port`, `run_until_stopped`), which binds its own
 //!   listener so tests can bind port 0 and refuses to start with a dangerous app role, and the
-//!   installation steps `migrate`, `bootstrap`, `install-definers`.
+//!   installation steps `migrate`, `bootstrap`, `install-definers`, and
+//!   `rotate-app-credential` (through the app's URL file or the embedded `secrets.json`).
 //! - [`embedded`]: the no-`DATABASE_URL` default: a private PostgreSQL cluster, bootstrapped
 //!   and migrated on every start, where it keeps its generated secrets.
 //! - [`audit`]: `palisade audit`, the DBA audit's command: report rendering and exit codes.

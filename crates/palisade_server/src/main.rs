@@ -12,7 +12,8 @@ use palisade_server::audit::{self, EXIT_ERROR};
 use palisade_server::cli::Cli;
 use palisade_server::configuration::{
     AnalystSettings, AuditSettings, BootstrapSettings, ConfigError, InstallDefinersSettings,
-    LogSettings, MigrateSettings, NumbersSettings, RetentionSettings, ServeSettings,
+    LogSettings, MigrateSettings, NumbersSettings, RetentionSettings, RotateSettings,
+    ServeSettings,
 };
 use palisade_server::telemetry::{self, Output};
 use palisade_server::{analyst, numbers, retention, startup};
@@ -41,6 +42,11 @@ fn main() -> ExitCode {
             InstallDefinersSettings::from_env(),
             |s| &s.log,
             startup::install_definers,
+        ),
+        Cli::RotateAppCredential => run(
+            RotateSettings::from_env(),
+            |s| &s.log,
+            startup::rotate_app_credential,
         ),
         Cli::Audit(args) => {
             let Some(settings) = with_logs(AuditSettings::from_env(), |s| &s.log, Output::Stderr)

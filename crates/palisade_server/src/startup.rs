@@ -24,13 +24,15 @@ use palisade_api::telemetry::{PalisadeRootSpan, add_request_id_header};
 use palisade_api::webhooks::WebhookConfig;
 use palisade_api::webhooks::signature::SendgridKey;
 use palisade_api::webhooks::stripe::StripeSetup;
-use palisade_db::schema::{self, RolePasswords, SchemaError, check_app_role, check_definers};
-use palisade_db::{AppPool, BillingPool, PoolSettings};
+use palisade_db::schema::{
+    self, APP_LOGIN_ROLES, RoleLimits, RolePasswords, SchemaError, check_app_role, check_definers,
+};
+use palisade_db::{AppPool, BillingPool, PoolSettings, UrlSource};
 use tracing_actix_web::TracingLogger;
 
 use crate::configuration::{
     BootstrapSettings, DatabaseMode, EmbeddedSettings, ExternalDatabase, InstallDefinersSettings,
-    MigrateSettings, Secret, ServeSettings,
+    MigrateSettings, RotateSettings, Secret, ServeSettings, UrlSetting,
 };
 use crate::embedded::{self, EmbeddedDb, WebhookDevSecrets};
 
@@ -93,8 +95,11 @@ pub struct Application {
 impl Application {
     /// Checks the app role (and the billing role, when Stripe is configured) and that the
     /// SECURITY DEFINER functions are this version's, binds the listener and prepares the server.
+    /// A pool whose credential is re-read (a URL file, the embedded secrets) is watched for a
+    /// rotation for as long as it is open ([`AppPool::watch_credential`]).
     pub async fn build(config: &AppConfig, pool: AppPool) -> Result<Self, StartupError> {
         check_app_role(&pool).await?;
+        tracing::info!(db.role = %pool.login_role(), "the app pool logs in as this role");
         check_definers(&pool).await?;
         if let Some(stripe) = &config.stripe {
             // Through the app pool: no billing connection is opened before a Stripe event.
@@ -110,6 +115,7 @@ impl Application {
             .await
             .map_err(|e| StartupError::Other(e.to_string()))?
             .map_err(|e| StartupError::Other(e.to_string()))?;
+        let watched_pool = pool.clone();
         let state = AppState {
             pool,
             tokens,
@@ -162,6 +168,10 @@ impl Application {
                 source,
             })?
             .run();
+        actix_web::rt::spawn(watched_pool.watch_credential());
+        if let Some(stripe) = &config.stripe {
+            actix_web::rt::spawn(stripe.pool().clone().watch_credential());
+        }
         Ok(Self { port, server })
     }
 
@@ -191,11 +201,31 @@ const BILLING_POOL_SIZE: usize = 4;
 /// How long a request waits for a pooled connection.
 const POOL_WAIT: Duration = Duration::from_secs(5);
 
-fn pool_settings(url: &Secret, max_size: usize) -> PoolSettings {
+fn pool_settings(url: &UrlSource, max_size: usize) -> PoolSettings {
     PoolSettings {
         url: url.clone(),
         max_size,
         wait_timeout: POOL_WAIT,
+    }
+}
+
+/// Where a pool reads its URL: the URL itself, or a file read again for each new connection and
+/// on every reload (docs/dba.md, "Rotating passwords"). `variable` names the file in errors;
+/// neither the URL nor the file's contents ever appear in one.
+pub fn url_source(setting: &UrlSetting, variable: &'static str) -> UrlSource {
+    match setting {
+        UrlSetting::Url(url) => UrlSource::Fixed(url.clone()),
+        UrlSetting::File(path) => {
+            let path = path.clone();
+            UrlSource::Reloading(std::sync::Arc::new(move || {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {variable} {}: {e}", path.display()))?;
+                match text.trim() {
+                    "" => Err(format!("{variable} {} is empty", path.display())),
+                    url => Ok(Secret::new(url)),
+                }
+            }))
+        }
     }
 }
 
@@ -240,12 +270,20 @@ impl Database {
     /// install-definers` is the superuser's step, and the server refuses to start without it.
     async fn prepare(&self) -> Result<(), BoxError> {
         if let Some(cluster) = &self.cluster {
+            let passwords = cluster.secrets().role_passwords();
             schema::bootstrap(
                 &cluster.superuser_url(),
                 embedded::DATABASE,
-                &cluster.secrets().role_passwords(),
+                &passwords,
+                &RoleLimits::default(),
             )
             .await?;
+            // Only the active login role can log in (a rotation that stopped half way left
+            // the other one enabled; no server uses this cluster yet).
+            if let Some(idle) = schema::other_app_login_role(passwords.app_role) {
+                let su = schema::connect(&cluster.superuser_url()).await?;
+                schema::disable_login(&su, idle).await?;
+            }
         }
         schema::migrate(self.owner_url.expose()).await?;
         if let Some(cluster) = &self.cluster {
@@ -271,13 +309,13 @@ impl Database {
 struct ServeDatabase {
     /// The cluster (embedded mode) and the owner's URL.
     database: Database,
-    /// `palisade_app`'s URL: every request.
-    app_url: Secret,
+    /// The app's URL (its active login role): every request.
+    app_url: UrlSource,
     /// The HS256 secret of bearer tokens.
     jwt_secret: Secret,
     /// `palisade_billing`'s URL: always in embedded mode; on an existing server when Stripe is
     /// configured.
-    billing_url: Option<Secret>,
+    billing_url: Option<UrlSource>,
     /// Embedded mode: the generated webhook secrets that stand in for unset variables, and
     /// their file (for the log).
     dev_webhooks: Option<(WebhookDevSecrets, PathBuf)>,
@@ -289,9 +327,9 @@ impl ServeDatabase {
             DatabaseMode::Embedded(settings) => {
                 let cluster = start_cluster(settings)?;
                 Self {
-                    app_url: Secret::new(cluster.app_url()),
+                    app_url: cluster.app_url_source(),
                     jwt_secret: Secret::new(cluster.secrets().jwt_secret.clone()),
-                    billing_url: Some(Secret::new(cluster.billing_url())),
+                    billing_url: Some(UrlSource::Fixed(Secret::new(cluster.billing_url()))),
                     dev_webhooks: Some((
                         cluster.webhook_secrets().clone(),
                         cluster.webhook_secrets_path(),
@@ -301,9 +339,12 @@ impl ServeDatabase {
             }
             DatabaseMode::External(ext) => Self {
                 database: Database::external(&ext.owner_url),
-                app_url: ext.app_url.clone(),
+                app_url: url_source(&ext.app_url, "PALISADE_APP_DATABASE_URL_FILE"),
                 jwt_secret: ext.jwt_secret.clone(),
-                billing_url: ext.billing_url.clone(),
+                billing_url: ext
+                    .billing_url
+                    .as_ref()
+                    .map(|b| url_source(b, "PALISADE_BILLING_DATABASE_URL_FILE")),
                 dev_webhooks: None,
             },
         })
@@ -549,6 +590,7 @@ pub fn bootstrap(settings: &BootstrapSettings) -> Result<(), BoxError> {
     let passwords = RolePasswords {
         owner: settings.owner_password.expose().to_owned(),
         app: settings.app_password.expose().to_owned(),
+        app_role: APP_LOGIN_ROLES[0],
         billing: settings.billing_password.expose().to_owned(),
     };
     actix_web::rt::System::new().block_on(async {
@@ -556,6 +598,7 @@ pub fn bootstrap(settings: &BootstrapSettings) -> Result<(), BoxError> {
             superuser.url.expose(),
             &superuser.database_name,
             &passwords,
+            &settings.role_limits,
         )
         .await?;
         tracing::info!(db.name = %superuser.database_name, "roles and database are in place; now run `palisade migrate` with DATABASE_URL, then `palisade install-definers`");
@@ -572,4 +615,88 @@ pub fn install_definers(settings: &InstallDefinersSettings) -> Result<(), BoxErr
         tracing::info!(db.name = %superuser.database_name, "roles, DDL guard and SECURITY DEFINER functions are in place");
         Ok(())
     })
+}
+
+/// `palisade rotate-app-credential`: switches the servers to the app's other login role with a
+/// new password, waits for the old role's sessions to end, then disables it (docs/dba.md,
+/// "Rotating passwords"). Embedded mode: through `secrets.json` ([`embedded::rotate`]); on an
+/// existing server: through the URL file every server reads, as `PALISADE_SUPERUSER_URL`.
+pub fn rotate_app_credential(settings: &RotateSettings) -> Result<(), BoxError> {
+    match &settings.database {
+        DatabaseMode::Embedded(embedded) => {
+            match embedded::rotate(embedded, settings.drain_timeout)? {
+                embedded::EmbeddedRotation::Live(done) => tracing::info!(
+                    db.old_role = done.old_role,
+                    db.new_role = done.new_role,
+                    "the running server now logs in as the new role; the old one cannot log in"
+                ),
+                embedded::EmbeddedRotation::AtNextStart { new_role } => tracing::info!(
+                    db.new_role = new_role,
+                    "no server is running on this data directory: secrets.json names the new \
+                     role and password, which the next start applies (and disables the old role)"
+                ),
+            }
+            Ok(())
+        }
+        DatabaseMode::External(server) => {
+            let done = actix_web::rt::System::new().block_on(rotate_url_file(
+                server.superuser_url.expose(),
+                &server.url_file,
+                settings.drain_timeout,
+            ))?;
+            tracing::info!(
+                db.old_role = done.old_role,
+                db.new_role = done.new_role,
+                "rotated: the servers log in as the new role; the old one cannot log in"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The rotation of an existing server whose servers read their app URL from `url_file`
+/// (`PALISADE_APP_DATABASE_URL_FILE`): the file is rewritten atomically (mode 0600) with the new
+/// credential. What `palisade rotate-app-credential` runs, and the load test.
+pub async fn rotate_url_file(
+    superuser_url: &str,
+    url_file: &std::path::Path,
+    drain_timeout: Duration,
+) -> Result<palisade_db::rotation::Rotated, BoxError> {
+    let read = url_source(
+        &UrlSetting::File(url_file.to_owned()),
+        "PALISADE_APP_DATABASE_URL_FILE",
+    );
+    let current = read.read()?;
+    let database = palisade_db::rotation::url_database(&current)?;
+    Ok(palisade_db::rotation::rotate_app_login(
+        superuser_url,
+        &database,
+        &current,
+        |new| write_url_file(url_file, &new.url).map_err(|e| e.to_string()),
+        drain_timeout,
+    )
+    .await?)
+}
+
+/// Replaces `path` with `url` atomically: a temporary file beside it (with the mode of the file
+/// it replaces, 0600 if that cannot be read), then a rename, so a server never reads half a URL.
+/// The new file belongs to whoever runs this: run it as the file's owner.
+fn write_url_file(path: &std::path::Path, url: &Secret) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mode = std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o777);
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".rotating");
+    let tmp = path.with_file_name(name);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    file.write_all(url.expose().as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }

@@ -124,6 +124,7 @@ fn documented() -> Vec<(String, BTreeSet<String>)> {
             "numbers",
             "analyst",
             "retention",
+            "rotate-app-credential",
             "help"
         ]
     );
@@ -169,6 +170,7 @@ fn help_points_at_the_docs_and_keeps_every_subcommand_and_argument() {
         "numbers",
         "analyst",
         "retention",
+        "rotate-app-credential",
         "help",
     ] {
         assert!(

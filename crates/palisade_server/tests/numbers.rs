@@ -136,7 +136,7 @@ async fn operators_load_list_and_remove_numbers_as_the_owner() {
         &["list"][..],
         &["add", "+15550004444", "--capabilities", "sms"],
     ] {
-        let r = numbers(&db, schema::APP_ROLE, args).await;
+        let r = numbers(&db, palisade_test_support::TEST_APP_LOGIN_ROLE, args).await;
         assert_eq!(r.code, 1, "{args:?}: {}", r.stdout);
         assert!(r.stderr.contains("permission denied"), "{}", r.stderr);
     }

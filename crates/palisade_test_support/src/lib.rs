@@ -16,8 +16,9 @@
 //!   mail it received ([`TestApp::last_mail_to`]). Members join by invitation
 //!   ([`TestApp::add_user`], [`TestApp::invite`], [`TestApp::accept_invitation`]).
 //!
-//! Roles are cluster-wide, so tests share `palisade_owner`, `palisade_app` and
-//! `palisade_billing` (with fixed test passwords) and must never alter them; a test that needs
+//! Roles are cluster-wide, so tests share `palisade_owner`, `palisade_app_a` (the app's login
+//! role, a member of the group `palisade_app`) and `palisade_billing` (with fixed test passwords)
+//! and must never alter them (the rotation test runs in a process of its own); a test that needs
 //! a differently privileged role creates its own, uniquely named.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a harness failure should stop the test loudly
@@ -94,6 +95,15 @@ pub const TEST_NUMBER_QUARANTINE: time::Duration = time::Duration::days(30);
 
 /// Password of every login role in test clusters. Test servers only.
 pub const TEST_PASSWORD: &str = "palisade-test-password";
+/// The app's login role in test clusters (the active one of the two, a member of `palisade_app`).
+pub const TEST_APP_LOGIN_ROLE: &str = schema::APP_LOGIN_ROLES[0];
+/// The guardrails test clusters bootstrap the app's login roles with: the defaults, but a
+/// connection limit for many tests' pools at once (the cluster allows 400 connections).
+pub const TEST_ROLE_LIMITS: schema::RoleLimits = schema::RoleLimits {
+    statement_timeout: Duration::from_secs(30),
+    idle_in_transaction_session_timeout: Duration::from_secs(60),
+    connection_limit: 300,
+};
 /// The JWT secret test apps use.
 pub const TEST_JWT_SECRET: &[u8] = b"palisade-test-jwt-secret-32-bytes-long!!";
 /// The Stripe webhook signing secret test apps use.
@@ -225,12 +235,17 @@ fn init_cluster() -> TestCluster {
         let passwords = RolePasswords {
             owner: TEST_PASSWORD.into(),
             app: TEST_PASSWORD.into(),
+            app_role: TEST_APP_LOGIN_ROLE,
             billing: TEST_PASSWORD.into(),
         };
-        schema::bootstrap(&c.superuser_url("postgres"), &c.template, &passwords)
-            .await
-            .unwrap_or_else(|e| panic!("bootstrap: {e}"));
-        set_app_guardrails(&c.superuser_url("postgres")).await;
+        schema::bootstrap(
+            &c.superuser_url("postgres"),
+            &c.template,
+            &passwords,
+            &TEST_ROLE_LIMITS,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("bootstrap: {e}"));
         schema::migrate(&c.url(schema::OWNER_ROLE, TEST_PASSWORD, &c.template))
             .await
             .unwrap_or_else(|e| panic!("migrate: {e}"));
@@ -240,49 +255,6 @@ fn init_cluster() -> TestCluster {
             .unwrap_or_else(|e| panic!("install definers: {e}"));
     });
     c
-}
-
-/// The guardrails `palisade audit` requires of every login role that acts as the app
-/// (app_login_without_guardrails): a statement timeout, an idle-in-transaction timeout and a
-/// connection limit, set here if bootstrap has not set them, with values no test comes near (the
-/// limit stays below the test cluster's max_connections of 400). Roles are cluster-wide: set
-/// once, before any test database exists.
-async fn set_app_guardrails(superuser_url: &str) {
-    let su = schema::connect(superuser_url)
-        .await
-        .expect("superuser connection");
-    su.batch_execute(
-        "DO $guardrails$
-         DECLARE
-             r record;
-         BEGIN
-             FOR r IN
-                 SELECT m.rolname, m.rolconnlimit,
-                        EXISTS (SELECT 1 FROM pg_db_role_setting s, unnest(s.setconfig) c
-                                 WHERE s.setrole = m.oid AND s.setdatabase = 0
-                                   AND c LIKE 'statement_timeout=%') AS has_statement_timeout,
-                        EXISTS (SELECT 1 FROM pg_db_role_setting s, unnest(s.setconfig) c
-                                 WHERE s.setrole = m.oid AND s.setdatabase = 0
-                                   AND c LIKE 'idle_in_transaction_session_timeout=%') AS has_idle_timeout
-                   FROM pg_roles m, pg_roles app
-                  WHERE app.rolname = 'palisade_app' AND m.rolcanlogin AND NOT m.rolsuper
-                    AND pg_has_role(m.oid, app.oid, 'MEMBER')
-             LOOP
-                 IF NOT r.has_statement_timeout THEN
-                     EXECUTE format('ALTER ROLE %I SET statement_timeout = %L', r.rolname, '120s');
-                 END IF;
-                 IF NOT r.has_idle_timeout THEN
-                     EXECUTE format('ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', r.rolname, '120s');
-                 END IF;
-                 IF r.rolconnlimit = -1 THEN
-                     EXECUTE format('ALTER ROLE %I CONNECTION LIMIT 300', r.rolname);
-                 END IF;
-             END LOOP;
-         END
-         $guardrails$",
-    )
-    .await
-    .unwrap_or_else(|e| panic!("app role guardrails: {e}"));
 }
 
 /// A database of its own for one test, copied from the migrated template; dropped afterwards.
@@ -384,9 +356,10 @@ impl TestDb {
         cluster().superuser_url(&self.name)
     }
 
-    /// A raw client as `palisade_app`, for SQL-level isolation tests.
+    /// A raw client as the app's login role ([`TEST_APP_LOGIN_ROLE`], a member of
+    /// `palisade_app`), for SQL-level isolation tests.
     pub async fn app_client(&self) -> Client {
-        schema::connect(&self.url_as(schema::APP_ROLE))
+        schema::connect(&self.url_as(TEST_APP_LOGIN_ROLE))
             .await
             .expect("app connection")
     }
@@ -408,7 +381,7 @@ impl TestDb {
     /// A billing-role pool (`palisade_billing`), as the server builds it for the Stripe webhook.
     pub fn billing_pool(&self) -> BillingPool {
         BillingPool::new(&PoolSettings {
-            url: palisade_domain::Secret::new(self.url_as(schema::BILLING_ROLE)),
+            url: palisade_domain::Secret::new(self.url_as(schema::BILLING_ROLE)).into(),
             max_size: 4,
             wait_timeout: Duration::from_secs(10),
         })
@@ -418,7 +391,7 @@ impl TestDb {
     /// An app-role pool of `size` connections.
     pub fn app_pool(&self, size: usize) -> AppPool {
         AppPool::new(&PoolSettings {
-            url: palisade_domain::Secret::new(self.url_as(schema::APP_ROLE)),
+            url: palisade_domain::Secret::new(self.url_as(TEST_APP_LOGIN_ROLE)).into(),
             max_size: size,
             wait_timeout: Duration::from_secs(10),
         })
@@ -524,6 +497,17 @@ pub async fn try_spawn_app_on_configured(
     configure: impl FnOnce(&mut AppConfig),
 ) -> Result<TestApp, StartupError> {
     let pool = db.app_pool(pool_size);
+    try_spawn_app_with_pool(db, pool, stripe, configure).await
+}
+
+/// [`try_spawn_app_on_configured`] with an app pool of the test's own (e.g. one that re-reads
+/// its credential from a file, as a server with `PALISADE_APP_DATABASE_URL_FILE` does).
+pub async fn try_spawn_app_with_pool(
+    db: Arc<TestDb>,
+    pool: AppPool,
+    stripe: impl FnOnce(&TestDb) -> Option<StripeSetup>,
+    configure: impl FnOnce(&mut AppConfig),
+) -> Result<TestApp, StartupError> {
     let clock = ManualClock::new(time::OffsetDateTime::now_utc());
     let smtp = SmtpServer::start().await;
     let mut config = AppConfig {

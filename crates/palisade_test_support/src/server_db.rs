@@ -4,8 +4,8 @@
 use crate::TestApp;
 
 impl TestApp {
-    /// Every connection the server holds to its database is `palisade_app`, which can neither
-    /// bypass RLS nor is a superuser (`what` names the path under test in the failure message).
+    /// Every connection the server holds to its database is a login member of `palisade_app`
+    /// (`palisade_app_a` or `palisade_app_b`), which can neither bypass RLS nor is a superuser (`what` names the path under test in the failure message).
     /// A connection the test itself just closed (the owner's, when it stocked numbers) can still
     /// be listed while its backend exits, so the check is read again until it holds (bounded: a
     /// connection the server keeps never goes away, and fails the test).
@@ -14,7 +14,10 @@ impl TestApp {
         for attempt in 0.. {
             let connections: Vec<(String, bool)> = su
                 .query(
-                    "SELECT a.usename::text, r.rolbypassrls OR r.rolsuper
+                    "SELECT a.usename::text,
+                            r.rolbypassrls OR r.rolsuper
+                            OR a.usename NOT IN ('palisade_app_a', 'palisade_app_b')
+                            OR NOT pg_has_role(r.oid, 'palisade_app', 'USAGE')
                        FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
                       WHERE a.datname = $1 AND a.pid <> pg_backend_pid()",
                     &[&self.db.name],
@@ -30,7 +33,7 @@ impl TestApp {
             );
             let others: Vec<_> = connections
                 .iter()
-                .filter(|(role, bypasses)| role != "palisade_app" || *bypasses)
+                .filter(|(_, not_the_app)| *not_the_app)
                 .collect();
             if others.is_empty() {
                 return;
