@@ -104,7 +104,7 @@ const AUDIT_DATABASE_VARS: &[Var] = &[
 #[rustfmt::skip]
 const EMBEDDED_VARS: &[Var] = &[
     var("PALISADE_DATA_DIR", "default: ./.palisade", "embedded mode: the cluster, its secrets, the mail outbox"),
-    var("PALISADE_PG_PORT", "default: a free port at each start", "embedded mode: PostgreSQL's port on 127.0.0.1"),
+    var("PALISADE_PG_PORT", "default: the last start's while free, else a free one", "embedded mode: PostgreSQL's port on 127.0.0.1"),
     var("PALISADE_PG_BIN", "default: searched: PATH, pg_config, /usr/lib/postgresql", "embedded mode: the directory of initdb, postgres, pg_isready"),
 ];
 #[rustfmt::skip]

@@ -1421,16 +1421,19 @@ async fn an_app_login_role_without_timeouts_or_a_connection_limit_is_reported() 
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
     let tx = su.transaction().await.unwrap();
+    // palisade_app is a NOLOGIN group (its settings would not reach its members): the login
+    // role the server connects as is what needs the guardrails.
+    const LOGIN: &str = "palisade_app_a";
     // Roles first, in the same order as the other tests that create them (no lock cycle).
     create_app_login_pair(&tx).await;
     let reset = |what: &str| {
         format!(
-            "ALTER ROLE palisade_app RESET {what}; ALTER ROLE palisade_app IN DATABASE \"{}\" RESET {what};",
+            "ALTER ROLE palisade_app_a RESET {what}; ALTER ROLE palisade_app_a IN DATABASE \"{}\" RESET {what};",
             db.name
         )
     };
     tx.batch_execute(&format!(
-        "{} ALTER ROLE palisade_app CONNECTION LIMIT -1;",
+        "{} ALTER ROLE palisade_app_a CONNECTION LIMIT -1;",
         reset("statement_timeout")
     ))
     .await
@@ -1438,7 +1441,7 @@ async fn an_app_login_role_without_timeouts_or_a_connection_limit_is_reported() 
     let found = ranked_violations(&tx).await;
     let app = found
         .iter()
-        .find(|v| v[1] == "app_login_without_guardrails" && v[3] == APP)
+        .find(|v| v[1] == "app_login_without_guardrails" && v[3] == LOGIN)
         .unwrap_or_else(|| panic!("{found:?}"));
     assert_eq!(app[0], "medium");
     assert!(
@@ -1448,29 +1451,28 @@ async fn an_app_login_role_without_timeouts_or_a_connection_limit_is_reported() 
     );
     // A database-wide setting counts; a role's own setting of 0 overrides it, as in PostgreSQL.
     tx.batch_execute(&format!(
-        "ALTER DATABASE \"{}\" SET statement_timeout = '30s'; ALTER ROLE palisade_app CONNECTION LIMIT 50;",
+        "ALTER DATABASE \"{}\" SET statement_timeout = '30s'; ALTER ROLE palisade_app_a CONNECTION LIMIT 50;",
         db.name
     ))
     .await
     .unwrap();
     let found = ranked_violations(&tx).await;
-    assert!(!found.iter().any(|v| v[3] == APP), "{found:?}");
-    tx.batch_execute("ALTER ROLE palisade_app SET statement_timeout = 0")
+    assert!(!found.iter().any(|v| v[3] == LOGIN), "{found:?}");
+    tx.batch_execute("ALTER ROLE palisade_app_a SET statement_timeout = 0")
         .await
         .unwrap();
     assert!(has(
         &ranked_violations(&tx).await,
         "medium",
         "app_login_without_guardrails",
-        APP
+        LOGIN
     ));
-    // The rotation pair are checked like palisade_app; a NOLOGIN palisade_app is not.
+    // The other login role of the pair is checked the same way while it can log in; a NOLOGIN
+    // one (the idle role after a rotation, or the group palisade_app) is not.
     tx.batch_execute(
-        "ALTER ROLE palisade_app_a RESET ALL; ALTER ROLE palisade_app_a CONNECTION LIMIT -1;
-         ALTER ROLE palisade_app_b SET statement_timeout = '30s';
-         ALTER ROLE palisade_app_b SET idle_in_transaction_session_timeout = '60s';
-         ALTER ROLE palisade_app_b CONNECTION LIMIT 40;
-         ALTER ROLE palisade_app NOLOGIN;",
+        "ALTER ROLE palisade_app_b LOGIN; ALTER ROLE palisade_app_b RESET ALL;
+         ALTER ROLE palisade_app_b CONNECTION LIMIT -1;
+         ALTER ROLE palisade_app_a NOLOGIN;",
     )
     .await
     .unwrap();
@@ -1480,14 +1482,12 @@ async fn an_app_login_role_without_timeouts_or_a_connection_limit_is_reported() 
             &found,
             "medium",
             "app_login_without_guardrails",
-            "palisade_app_a"
+            "palisade_app_b"
         ),
         "{found:?}"
     );
     assert!(
-        !found
-            .iter()
-            .any(|v| v[3] == "palisade_app_b" || v[3] == APP),
+        !found.iter().any(|v| v[3] == LOGIN || v[3] == APP),
         "{found:?}"
     );
     tx.rollback().await.unwrap();
