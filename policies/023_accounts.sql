@@ -33,6 +33,79 @@ REVOKE ALL ON FUNCTION palisade_private.member_session(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION palisade_private.member_session(uuid, uuid) TO palisade_app;
 
 /**
+ * enter_context(organization, user, role, least role): the end of enter_session and
+ * enter_api_key (028_api_key_resolvers.sql), which call it once they have found who is acting.
+ * Raises PA403 with the least role as the message when `p_role` is below `p_least_role`
+ * ('member' < 'admin' < 'owner'); otherwise sets app.current_org, app.current_user and
+ * app.current_role transaction-locally. Not SECURITY DEFINER and executable by no one but its
+ * owner (palisade_resolver, as whom the two callers run): on its own it would only do what
+ * set_config already lets the app do. No SET clause (every name is qualified), so nothing about
+ * the call is restored when it returns.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.enter_context(p_organization_id uuid, p_user_id uuid,
+                                                         p_role text, p_least_role text)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    AS $fn$
+    BEGIN
+        IF (CASE p_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 0 END)
+           < (CASE p_least_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 ELSE 1 END) THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA403', MESSAGE = p_least_role;
+        END IF;
+        PERFORM pg_catalog.set_config('app.current_org', p_organization_id::text, true),
+                pg_catalog.set_config('app.current_user', p_user_id::text, true),
+                pg_catalog.set_config('app.current_role', p_role, true);
+    END
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.enter_context(uuid, uuid, text, text) FROM PUBLIC;
+
+/**
+ * enter_session(organization, user, credential version, least role): the first statement of a
+ * signed-in user's tenant transaction, sent in the same round trip as BEGIN and the request's
+ * query (crates/palisade_db/src/tenant_tx.rs). It makes member_session's check and sets the
+ * context in one step:
+ * - no such user in that organization (removed, or the organization deleted): raises SQLSTATE
+ *   PA401 with the message 'user_gone';
+ * - a credential version other than the token's `ver` (a password changed or reset since):
+ *   PA401 'credentials_changed';
+ * - a current role below `p_least_role` ('member', 'admin' or 'owner'): PA403 with the least
+ *   role as the message;
+ * - otherwise sets app.current_org, app.current_user and app.current_role (the user's role now,
+ *   never the token's) transaction-locally, and returns them.
+ * An exception aborts the transaction: every statement pipelined after it fails unrun, and the
+ * COMMIT rolls back, so a refused credential reads and writes nothing. The settings it makes
+ * outlive the call (only the settings named in a function's SET clause are restored when it
+ * returns), for the rest of the transaction only. It gives palisade_app nothing it lacked: the
+ * app may set any context with set_config itself; this is the check that it sets the right one.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.enter_session(p_organization_id uuid, p_user_id uuid,
+                                                         p_credential_version integer,
+                                                         p_least_role text)
+    RETURNS TABLE (organization_id uuid, user_id uuid, role text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+    DECLARE
+        v_role text;
+        v_version integer;
+    BEGIN
+        SELECT u.role, u.credential_version INTO v_role, v_version
+          FROM palisade.users AS u
+         WHERE u.organization_id = p_organization_id AND u.id = p_user_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'user_gone';
+        END IF;
+        IF v_version IS DISTINCT FROM p_credential_version THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'credentials_changed';
+        END IF;
+        PERFORM palisade_private.enter_context(p_organization_id, p_user_id, v_role, p_least_role);
+        RETURN QUERY SELECT p_organization_id, p_user_id, v_role;
+    END
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.enter_session(uuid, uuid, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.enter_session(uuid, uuid, integer, text) TO palisade_app;
+
+/**
  * invitation_by_token(sha256 of the link's token, now): the invitation's organization and id,
  * and its inviter with the inviter's current role, when the invitation exists and has not
  * expired at `now` (the application's clock). No row otherwise: unknown, expired, revoked and

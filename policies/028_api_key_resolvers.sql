@@ -42,4 +42,41 @@ CREATE OR REPLACE FUNCTION palisade_private.api_key_lookup(p_key_hash bytea)
 REVOKE ALL ON FUNCTION palisade_private.api_key_lookup(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION palisade_private.api_key_lookup(bytea) TO palisade_app;
 
+/**
+ * enter_api_key(sha256 of a presented key, least role): the first statement of a tenant
+ * transaction opened with an API key, in the same round trip as BEGIN and the request's query,
+ * like enter_session (023_accounts.sql) for a user's token. It makes api_key_lookup's check
+ * (stamping last_used_at the same way) and sets the context in one step:
+ * - no key with this hash, or its creator no longer exists: raises SQLSTATE PA401 'key_unknown';
+ * - a revoked key: PA401 'key_revoked';
+ * - an acting role (the key's, capped by its creator's current role) below `p_least_role`:
+ *   PA403 with the least role as the message;
+ * - otherwise sets app.current_org (the key's organization), app.current_user (its creator) and
+ *   app.current_role transaction-locally, and returns them.
+ * The exception aborts the transaction, so nothing pipelined after it runs.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.enter_api_key(p_key_hash bytea, p_least_role text)
+    RETURNS TABLE (organization_id uuid, user_id uuid, role text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+    DECLARE
+        v_key record;
+    BEGIN
+        SELECT k.organization_id, k.user_id, k.role, k.revoked INTO v_key
+          FROM palisade_private.api_key_lookup(p_key_hash) AS k;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'key_unknown';
+        END IF;
+        IF v_key.revoked THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'key_revoked';
+        END IF;
+        PERFORM palisade_private.enter_context(v_key.organization_id, v_key.user_id, v_key.role,
+                                               p_least_role);
+        RETURN QUERY SELECT v_key.organization_id, v_key.user_id, v_key.role;
+    END
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.enter_api_key(bytea, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.enter_api_key(bytea, text) TO palisade_app;
+
 RESET ROLE;

@@ -151,3 +151,113 @@ async fn a_failing_statement_in_the_pipeline_leaves_the_connection_usable() {
         [String::new(), String::new(), String::new()]
     );
 }
+
+/// A request's credential checked by the transaction's first statement
+/// (`TenantTx::begin_checked`): the statements pipelined after a refused check never run, the
+/// context is the user's *current* role, and the least role is enforced before anything else.
+#[actix_web::test]
+async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeline() {
+    use palisade_db::DbError;
+    use palisade_db::tenant_tx::{Credential, Refusal};
+    let (app, owner) = palisade_test_support::spawn_app_with_owner("Checked").await;
+    let member = app.add_user(&owner, Role::Member).await;
+    let org = OrgId::from_uuid(owner.org_id.parse().unwrap());
+    let session = |a: &palisade_test_support::Account, version: i32| Credential::Session {
+        org_id: org,
+        user_id: UserId::from_uuid(a.user_id.parse().unwrap()),
+        version,
+    };
+    const CONTEXT: &str = "SELECT current_setting('app.current_org'), \
+                                  current_setting('app.current_user'), \
+                                  current_setting('app.current_role')";
+    const INSERT: &str = "INSERT INTO palisade.customers (organization_id, id, name) \
+                          VALUES ((SELECT palisade_private.current_org_id()), gen_random_uuid(), 'x')";
+    let customers = || async {
+        let tx = TenantTx::begin(&app.pool, &ctx(org)).await.unwrap();
+        tx.query_once("SELECT count(*) FROM palisade.customers", &[])
+            .await
+            .unwrap()[0]
+            .get::<_, i64>(0)
+    };
+
+    // Accepted: the context is set by the check, with the role the user has now, and reported.
+    let tx = TenantTx::begin_checked(&app.pool, session(&member, 0), Role::Member)
+        .await
+        .unwrap();
+    assert!(tx.context().is_none(), "unknown before the first answer");
+    let (rows, resolved) = tx.query_once_in_context(CONTEXT, &[]).await.unwrap();
+    let got: (String, String, String) = (rows[0].get(0), rows[0].get(1), rows[0].get(2));
+    assert_eq!(
+        got,
+        (
+            owner.org_id.clone(),
+            member.user_id.clone(),
+            "member".into()
+        )
+    );
+    assert_eq!(resolved.unwrap().role, Role::Member);
+
+    // Refused, and the write pipelined behind the check did not happen.
+    let before = customers().await;
+    let stranger = palisade_test_support::Account {
+        user_id: Uuid::new_v4().to_string(),
+        ..member.clone()
+    };
+    for (credential, least, refusal) in [
+        (session(&stranger, 0), Role::Member, Refusal::UserGone),
+        (
+            session(&member, 1),
+            Role::Member,
+            Refusal::CredentialsChanged,
+        ),
+        (session(&member, 0), Role::Admin, Refusal::Role(Role::Admin)),
+        (session(&member, 0), Role::Owner, Refusal::Role(Role::Owner)),
+        (
+            Credential::ApiKey { hash: [7; 32] },
+            Role::Member,
+            Refusal::KeyUnknown,
+        ),
+    ] {
+        let mut tx = TenantTx::begin_checked(&app.pool, credential, least)
+            .await
+            .unwrap();
+        match tx.execute(INSERT, &[]).await {
+            Err(DbError::Refused(r)) => assert_eq!(r, refusal),
+            other => panic!("{refusal:?}: expected a refusal, got {other:?}"),
+        }
+        drop(tx);
+        let tx = TenantTx::begin_checked(&app.pool, credential, least)
+            .await
+            .unwrap();
+        match tx.query_once(INSERT, &[]).await {
+            Err(DbError::Refused(r)) => assert_eq!(r, refusal),
+            other => panic!("{refusal:?}: expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(customers().await, before, "no refused request wrote a row");
+
+    // A role change takes effect at once, with the same claims.
+    let mut tx = TenantTx::begin_checked(&app.pool, session(&owner, 0), Role::Owner)
+        .await
+        .unwrap();
+    tx.execute(
+        "UPDATE palisade.users SET role = 'admin' WHERE id = $1",
+        &[&member.user_id.parse::<Uuid>().unwrap()],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let tx = TenantTx::begin_checked(&app.pool, session(&member, 0), Role::Admin)
+        .await
+        .unwrap();
+    let rows = tx.query_once(CONTEXT, &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, String>(2), "admin");
+    let tx = TenantTx::begin_checked(&app.pool, session(&member, 0), Role::Member)
+        .await
+        .unwrap();
+    tx.query_once(INSERT, &[]).await.unwrap();
+    assert_eq!(customers().await, before + 1);
+
+    // The connections went back to the pool without a context.
+    assert_eq!(app.pool.idle_context().await.unwrap(), ["", "", ""]);
+}

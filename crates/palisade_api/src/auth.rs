@@ -264,9 +264,10 @@ impl PasswordHashing {
 ///
 /// Routes that manage credentials take [`UserSession`] instead, which refuses API keys.
 ///
-/// Either way one round trip, before the handler's own transaction. The organization and user
-/// ids are recorded on the request's span, so every later log line carries them; the
-/// credential itself is never logged.
+/// Either way one round trip, before the handler's own transaction: for routes that need the
+/// role in Rust before they start it. Routes that do not take [`Caller`], whose check travels
+/// with the handler's first statement. The organization and user ids are recorded on the
+/// request's span, so every later log line carries them; the credential itself is never logged.
 #[derive(Debug, Clone, Copy)]
 pub struct Tenant(pub TenantContext);
 
@@ -276,10 +277,7 @@ impl Tenant {
         if self.0.role.can_administer() {
             Ok(())
         } else {
-            Err(ApiError::Forbidden {
-                code: crate::error::ErrorCode::Forbidden,
-                message: "this requires the owner or admin role",
-            })
+            Err(admin_required())
         }
     }
 
@@ -288,10 +286,7 @@ impl Tenant {
         if self.0.role == Role::Owner {
             Ok(())
         } else {
-            Err(ApiError::Forbidden {
-                code: crate::error::ErrorCode::Forbidden,
-                message: "this requires the owner role",
-            })
+            Err(owner_required())
         }
     }
 }
@@ -353,10 +348,7 @@ async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContex
         Credential::Jwt(token) => {
             let claims = state.tokens.verify(&token)?;
             let (Some(org), Some(_issued_role)) = (claims.org, claims.role) else {
-                return Err(ApiError::Forbidden {
-                    code: crate::error::ErrorCode::NoOrganization,
-                    message: "this account does not belong to an organization",
-                });
+                return Err(no_organization());
             };
             let org_id = OrgId::from_uuid(org);
             let user_id = UserId::from_uuid(claims.sub);
@@ -368,10 +360,7 @@ async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContex
                 })?;
             if session.credential_version != claims.ver {
                 tracing::debug!(reason = "credentials_changed", "bearer token refused");
-                return Err(ApiError::Unauthorized {
-                    code: crate::error::ErrorCode::InvalidToken,
-                    message: "this token was issued before the password last changed; log in again",
-                });
+                return Err(credentials_changed());
             }
             Ok(TenantContext {
                 org_id,
@@ -382,10 +371,7 @@ async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContex
         Credential::ApiKey(key) => {
             let refused = |reason: &'static str| {
                 tracing::debug!(reason, "api key refused");
-                ApiError::Unauthorized {
-                    code: crate::error::ErrorCode::InvalidToken,
-                    message: "the API key is malformed, unknown or revoked",
-                }
+                key_refused()
             };
             let hash =
                 crate::credentials::api_key_hash(&key).ok_or_else(|| refused("malformed"))?;
@@ -435,6 +421,132 @@ impl FromRequest for Tenant {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let auth = authenticate_request(req);
         Box::pin(async move { auth.await.map(|(tenant, _)| tenant) })
+    }
+}
+
+/// The credential of a request, checked by the database in the same round trip as the
+/// handler's first statement: extract it in the arguments of a handler that needs no role
+/// before its transaction, and open the transaction with [`Caller::begin`] or
+/// [`Caller::begin_as`].
+///
+/// What the extractor itself checks, without the database: a bearer token's signature, algorithm,
+/// issuer, audience and expiry (401 `invalid_token`), its organization (a null `org` is 403
+/// `no_organization`), and an API key's shape (401). The rest is the transaction's opening
+/// statement (`palisade_db::TenantTx::begin_checked`): the same guarantees as [`Tenant`] (a
+/// removed user, a token older than the last password change, an unknown or revoked key answer
+/// 401 `invalid_token`; the role used is the one the user or key has now), without a round trip
+/// of its own, and the organization and user ids are recorded on the request's span once it has
+/// answered.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller(palisade_db::tenant_tx::Credential);
+
+impl Caller {
+    /// Opens the request's transaction, for any role.
+    pub async fn begin(&self, state: &AppState) -> Result<palisade_db::TenantTx, ApiError> {
+        self.begin_as(state, Role::Member).await
+    }
+
+    /// Opens the request's transaction for a role of at least `least`: a lesser role is refused
+    /// (403) by the first statement, before anything else runs.
+    pub async fn begin_as(
+        &self,
+        state: &AppState,
+        least: Role,
+    ) -> Result<palisade_db::TenantTx, ApiError> {
+        Ok(palisade_db::TenantTx::begin_checked(&state.pool, self.0, least).await?)
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(caller(req))
+    }
+}
+
+fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
+    use palisade_db::tenant_tx::Credential as Checked;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("AppState is not configured"))?;
+    match credential(req)? {
+        Credential::Jwt(token) => {
+            let claims = state.tokens.verify(&token)?;
+            let (Some(org), Some(_issued_role)) = (claims.org, claims.role) else {
+                return Err(no_organization());
+            };
+            Ok(Caller(Checked::Session {
+                org_id: OrgId::from_uuid(org),
+                user_id: UserId::from_uuid(claims.sub),
+                version: claims.ver,
+            }))
+        }
+        Credential::ApiKey(key) => {
+            let hash = crate::credentials::api_key_hash(&key).ok_or_else(|| {
+                tracing::debug!(reason = "malformed", "api key refused");
+                key_refused()
+            })?;
+            Ok(Caller(Checked::ApiKey { hash }))
+        }
+    }
+}
+
+fn no_organization() -> ApiError {
+    ApiError::Forbidden {
+        code: crate::error::ErrorCode::NoOrganization,
+        message: "this account does not belong to an organization",
+    }
+}
+
+fn key_refused() -> ApiError {
+    ApiError::Unauthorized {
+        code: crate::error::ErrorCode::InvalidToken,
+        message: "the API key is malformed, unknown or revoked",
+    }
+}
+
+fn credentials_changed() -> ApiError {
+    ApiError::Unauthorized {
+        code: crate::error::ErrorCode::InvalidToken,
+        message: "this token was issued before the password last changed; log in again",
+    }
+}
+
+/// The answer to a credential its transaction's check refused
+/// ([`palisade_db::DbError::Refused`]): the same as [`Tenant`]'s for the same cause.
+pub(crate) fn refused(refusal: palisade_db::tenant_tx::Refusal) -> ApiError {
+    use palisade_db::tenant_tx::Refusal as R;
+    match refusal {
+        R::UserGone | R::CredentialsChanged => {
+            tracing::debug!(reason = refusal.as_str(), "bearer token refused");
+        }
+        R::KeyUnknown | R::KeyRevoked => {
+            tracing::debug!(reason = refusal.as_str(), "api key refused");
+        }
+        R::Role(_) => {}
+    }
+    match refusal {
+        R::UserGone => user_gone(),
+        R::CredentialsChanged => credentials_changed(),
+        R::KeyUnknown | R::KeyRevoked => key_refused(),
+        R::Role(Role::Owner) => owner_required(),
+        R::Role(_) => admin_required(),
+    }
+}
+
+fn admin_required() -> ApiError {
+    ApiError::Forbidden {
+        code: crate::error::ErrorCode::Forbidden,
+        message: "this requires the owner or admin role",
+    }
+}
+
+fn owner_required() -> ApiError {
+    ApiError::Forbidden {
+        code: crate::error::ErrorCode::Forbidden,
+        message: "this requires the owner role",
     }
 }
 

@@ -283,6 +283,7 @@ impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Unavailable(_) => ApiError::Unavailable(e),
+            DbError::Refused(refusal) => crate::auth::refused(refusal),
             DbError::PermissionDenied { .. } => ApiError::Forbidden {
                 code: crate::error::ErrorCode::Forbidden,
                 message: "your role in this organization does not allow this",

@@ -95,7 +95,7 @@ impl FromRequest for Idempotency {
 macro_rules! begin_or_replay {
     ($idem:expr, $state:expr, $ctx:expr) => {
         match $idem.begin($state, $ctx).await? {
-            $crate::idempotency::Begun::Fresh(tx) => tx,
+            $crate::idempotency::Begun::Fresh(tx) => *tx,
             $crate::idempotency::Begun::Replay(first) => return Ok(first),
         }
     };
@@ -104,8 +104,9 @@ pub(crate) use begin_or_replay;
 
 /// What [`Idempotency::begin`] found.
 pub enum Begun {
-    /// Go ahead: the transaction (holding the key, if one was sent).
-    Fresh(IdempotentTx),
+    /// Go ahead: the transaction (holding the key, if one was sent). Boxed: a transaction is
+    /// much larger than a response.
+    Fresh(Box<IdempotentTx>),
     /// This request already succeeded under its key: its first response, to answer as is.
     Replay(HttpResponse),
 }
@@ -118,11 +119,11 @@ impl Idempotency {
     pub async fn begin(self, state: &AppState, ctx: &TenantContext) -> Result<Begun, ApiError> {
         let mut tx = TenantTx::begin(&state.pool, ctx).await?;
         let Some(key) = self.key else {
-            return Ok(Begun::Fresh(IdempotentTx { tx, key: None }));
+            return Ok(Begun::Fresh(Box::new(IdempotentTx { tx, key: None })));
         };
         let hash = fingerprint(&self.req, ctx);
         match db::claim(&mut tx, &key, &hash, state.clock.now()).await? {
-            Claim::Fresh => Ok(Begun::Fresh(IdempotentTx { tx, key: Some(key) })),
+            Claim::Fresh => Ok(Begun::Fresh(Box::new(IdempotentTx { tx, key: Some(key) }))),
             Claim::Replay(first) => {
                 tx.commit().await?;
                 tracing::info!("idempotent request replayed");

@@ -34,7 +34,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::auth::{Tenant, UserSession};
+use crate::auth::{Caller, Tenant, UserSession};
 use crate::endpoints::{Doc, Endpoints};
 use crate::etag::IfMatch;
 use crate::extract::Json;
@@ -490,13 +490,13 @@ async fn locked<R: Resource>(
 /// `GET <collection>`: newest first, with the family's filters.
 pub(crate) async fn list<R: Listed>(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     q: List<R::Query>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let filter = R::filter(&q.filter, &mut f);
     f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let tx = caller.begin(&state).await?;
     let page = crud::list_page(tx, &filter, &q.page).await?;
     Ok(q.respond(page, R::Json::from))
 }
@@ -541,11 +541,11 @@ pub(crate) async fn create<R: Created>(
 /// `GET <item>`.
 pub(crate) async fn get<R: Resource>(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let tx = caller.begin(&state).await?;
     let row = crud::get::<R::Row>(tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -712,7 +712,7 @@ pub(crate) trait CreatedWithin: Within {
 /// `GET <nested>`: the parent's items, newest first, with the family's filters.
 pub(crate) async fn list_within<R: Within>(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     path: web::Path<String>,
     q: List<R::Query>,
 ) -> Result<HttpResponse, ApiError> {
@@ -721,7 +721,7 @@ pub(crate) async fn list_within<R: Within>(
     let mut filter = R::filter(&q.filter, &mut f);
     f.finish()?;
     R::within(&mut filter, parent)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = caller.begin(&state).await?;
     if !crud::exists::<R::Parent>(&mut tx, parent).await? {
         return Err(ApiError::NotFound);
     }

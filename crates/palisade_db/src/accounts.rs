@@ -289,7 +289,9 @@ pub async fn accept_invitation(
         other => other?,
     };
     Ok(TenantContext {
-        org_id: tx.org_id(),
+        org_id: tx.org_id().ok_or_else(|| {
+            DbError::Decode("the organization is not known before the first statement".into())
+        })?,
         user_id,
         role,
     })

@@ -139,20 +139,19 @@ pub struct Me {
     pub created_at: OffsetDateTime,
 }
 
-/// The acting user, if it still exists in the acting organization.
-pub async fn me(tx: &mut TenantTx) -> Result<Option<Me>, DbError> {
-    let Some(user_id) = tx.context().map(|c| c.user_id.as_uuid()) else {
-        return Ok(None);
-    };
-    let row = tx
-        .query_opt(
-            "SELECT u.id, u.email, u.name, u.role, u.organization_id, o.name AS organization_name, u.created_at \
-               FROM palisade.users u JOIN palisade.organizations o ON o.id = u.organization_id \
-              WHERE u.id = $1",
-            &[&user_id],
-        )
-        .await?;
-    row.map(|r| me_from_row(&r)).transpose()
+/// What [`me`] runs: the acting user (from the transaction's context) and their organization.
+pub const ME: &str = "SELECT u.id, u.email, u.name, u.role, u.organization_id, \
+                             o.name AS organization_name, u.created_at \
+                        FROM palisade.users u JOIN palisade.organizations o ON o.id = u.organization_id \
+                       WHERE u.id = (SELECT palisade_private.current_user_id())";
+
+/// The acting user, if it still exists in the acting organization, and the context the
+/// transaction acted in. One round trip (BEGIN, the context or the credential's check, the
+/// query and COMMIT pipelined): for a checked credential the user is the one its check found.
+pub async fn me(tx: TenantTx) -> Result<(Option<Me>, Option<TenantContext>), DbError> {
+    let (rows, ctx) = tx.query_once_in_context(ME, &[]).await?;
+    let me = rows.first().map(me_from_row).transpose()?;
+    Ok((me, ctx))
 }
 
 fn me_from_row(r: &Row) -> Result<Me, DbError> {

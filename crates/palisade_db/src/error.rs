@@ -41,6 +41,10 @@ pub enum DbError {
     /// The connection failed (closed, I/O, protocol).
     #[error("database connection error: {0}")]
     Connection(String),
+    /// The credential a transaction was opened with was refused by its check
+    /// ([`crate::TenantTx::begin_checked`]); nothing else in the transaction ran.
+    #[error("credential refused: {}", .0.as_str())]
+    Refused(crate::tenant_tx::Refusal),
     /// A row did not decode into the expected Rust type: a bug or a schema mismatch.
     #[error("database row did not decode: {0}")]
     Decode(String),
@@ -86,8 +90,11 @@ impl From<tokio_postgres::Error> for DbError {
                 DbError::Connection(e.to_string())
             };
         };
-        let constraint = db.constraint().unwrap_or("unknown").to_owned();
         let code = db.code();
+        if let Some(refusal) = crate::tenant_tx::Refusal::from_server(code.code(), db.message()) {
+            return DbError::Refused(refusal);
+        }
+        let constraint = db.constraint().unwrap_or("unknown").to_owned();
         if *code == SqlState::UNIQUE_VIOLATION {
             DbError::UniqueViolation { constraint }
         } else if *code == SqlState::FOREIGN_KEY_VIOLATION {

@@ -65,7 +65,12 @@ pub async fn rename(
 /// Deletes the acting organization and, by cascade, every row of it in every table. `false`
 /// when nothing was deleted (not the owner: RLS hides the row from the DELETE).
 pub async fn delete(tx: &mut TenantTx) -> Result<bool, DbError> {
-    let id = tx.org_id().as_uuid();
+    let id = tx
+        .org_id()
+        .ok_or_else(|| {
+            DbError::Decode("the organization is not known before the first statement".into())
+        })?
+        .as_uuid();
     Ok(tx
         .execute("DELETE FROM palisade.organizations WHERE id = $1", &[&id])
         .await?

@@ -10,6 +10,16 @@
 //! The settings are transaction-local (`is_local = true`), so a pooled connection carries
 //! nothing to the next request, and the design works behind PgBouncer in transaction mode.
 //!
+//! A request's credential is checked in the same transaction ([`TenantTx::begin_checked`]):
+//! instead of the three `set_config`, the opening statement is
+//! `palisade_private.enter_session(org, user, version, least role)` for a bearer token, or
+//! `palisade_private.enter_api_key(sha256, least role)` for an API key
+//! (`policies/023_accounts.sql`, `policies/028_api_key_resolvers.sql`). The function checks
+//! that the user is still a member (or the key still valid) with the current credential version
+//! and a role of at least the route's, sets the context to the role the user has *now*, and
+//! returns it; or raises (SQLSTATE `PA401`/`PA403`), which aborts the transaction so that
+//! nothing pipelined after it runs. The check thus costs no round trip of its own.
+//!
 //! Round trips are the cost that matters. Nothing is sent when the transaction is opened:
 //! BEGIN and the context travel in the same round trip as the first query, and
 //! [`TenantTx::query_once`] adds the COMMIT too, so a one-statement read is one round trip.
@@ -21,7 +31,7 @@
 //! every answer of many interleaved requests, would catch it.
 
 use crate::pool::Object;
-use palisade_domain::{OrgId, TenantContext};
+use palisade_domain::{OrgId, Role, TenantContext, UserId};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
@@ -32,6 +42,13 @@ const COMMIT: &str = "COMMIT";
 const SET_CONTEXT: &str = "SELECT set_config('app.current_org', $1, true), \
                                   set_config('app.current_user', $2, true), \
                                   set_config('app.current_role', $3, true)";
+/// The opening statement of a transaction for a bearer token's claims: checks them and sets the
+/// context (see the module's documentation).
+pub const ENTER_SESSION: &str = "SELECT organization_id, user_id, role \
+                                   FROM palisade_private.enter_session($1, $2, $3, $4)";
+/// The opening statement of a transaction for an API key (by its SHA-256).
+pub const ENTER_API_KEY: &str = "SELECT organization_id, user_id, role \
+                                   FROM palisade_private.enter_api_key($1, $2)";
 
 /// Query parameters, as tokio-postgres takes them.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -62,6 +79,66 @@ pub struct TenantTx {
     state: State,
 }
 
+/// A credential a request presented, as the database checks it ([`TenantTx::begin_checked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// A bearer token whose signature and expiry were verified: its claims.
+    Session {
+        /// The token's organization.
+        org_id: OrgId,
+        /// The token's user.
+        user_id: UserId,
+        /// The user's credential version when the token was issued (`ver`).
+        version: i32,
+    },
+    /// An API key, by the SHA-256 of the presented key.
+    ApiKey {
+        /// SHA-256 of the key.
+        hash: [u8; 32],
+    },
+}
+
+/// Why the opening check refused a credential (SQLSTATE `PA401` or `PA403`, with the reason as
+/// the message): the transaction was aborted before anything else in it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The token's user is no longer in the organization (removed, or the organization deleted).
+    UserGone,
+    /// The token was issued before the user's password last changed or was reset.
+    CredentialsChanged,
+    /// No API key has this hash, or its creator no longer exists.
+    KeyUnknown,
+    /// The API key is revoked.
+    KeyRevoked,
+    /// The acting role is below the one the route needs (the least role it accepts).
+    Role(Role),
+}
+
+impl Refusal {
+    /// Reads a refusal from a server error's SQLSTATE and message; `None` for any other error.
+    pub(crate) fn from_server(code: &str, message: &str) -> Option<Self> {
+        match (code, message) {
+            ("PA401", "user_gone") => Some(Self::UserGone),
+            ("PA401", "credentials_changed") => Some(Self::CredentialsChanged),
+            ("PA401", "key_unknown") => Some(Self::KeyUnknown),
+            ("PA401", "key_revoked") => Some(Self::KeyRevoked),
+            ("PA403", least) => Role::parse(least).ok().map(Self::Role),
+            _ => None,
+        }
+    }
+
+    /// A short name for logs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::UserGone => "user_gone",
+            Self::CredentialsChanged => "credentials_changed",
+            Self::KeyUnknown => "key_unknown",
+            Self::KeyRevoked => "key_revoked",
+            Self::Role(_) => "role",
+        }
+    }
+}
+
 /// Who a transaction acts for.
 #[derive(Debug, Clone, Copy)]
 enum Actor {
@@ -76,6 +153,13 @@ enum Actor {
     /// which no owner/admin policy accepts and which the delivery paths require
     /// (`policies/027_outbound_webhook_delivery.sql`, `415_outbound_webhook_deliveries.sql`).
     DeliveryWorker(OrgId),
+    /// A request's credential, checked by the opening statement, which also sets the context:
+    /// the context is known once that statement has answered.
+    Checked {
+        credential: Credential,
+        least: Role,
+        resolved: Option<TenantContext>,
+    },
 }
 
 /// The `app.current_role` of the delivery worker's transactions ([`TenantTx::begin_for_delivery_worker`]).
@@ -119,19 +203,53 @@ impl TenantTx {
         })
     }
 
-    /// The user context this transaction acts for; `None` for a provider's webhook.
+    /// Checks out a connection for a request's `credential`, whose check travels with the first
+    /// statement (see the module's documentation): a credential that is no longer valid, or whose
+    /// role is below `least`, fails that statement with [`DbError::Refused`], and nothing else in
+    /// the transaction runs. Sends nothing yet, like [`TenantTx::begin`]; [`TenantTx::context`]
+    /// is known once the first statement has answered.
+    pub async fn begin_checked(
+        pool: &AppPool,
+        credential: Credential,
+        least: Role,
+    ) -> Result<Self, DbError> {
+        let conn = pool.get().await?;
+        Ok(Self {
+            conn: Some(conn),
+            actor: Actor::Checked {
+                credential,
+                least,
+                resolved: None,
+            },
+            state: State::Fresh,
+        })
+    }
+
+    /// The user context this transaction acts for; `None` for a provider's webhook, and for a
+    /// checked credential before its first statement has answered.
     pub fn context(&self) -> Option<&TenantContext> {
         match &self.actor {
             Actor::User(ctx) => Some(ctx),
+            Actor::Checked { resolved, .. } => resolved.as_ref(),
             Actor::Provider(_) | Actor::DeliveryWorker(_) => None,
         }
     }
 
-    /// The organization whose rows this transaction sees.
-    pub fn org_id(&self) -> OrgId {
-        match self.actor {
-            Actor::User(ctx) => ctx.org_id,
-            Actor::Provider(org) | Actor::DeliveryWorker(org) => org,
+    /// The organization whose rows this transaction sees; `None` for an API key before the first
+    /// statement has answered (a bearer token's organization is known from its claims).
+    pub fn org_id(&self) -> Option<OrgId> {
+        match &self.actor {
+            Actor::User(ctx) => Some(ctx.org_id),
+            Actor::Provider(org) | Actor::DeliveryWorker(org) => Some(*org),
+            Actor::Checked {
+                resolved: Some(ctx),
+                ..
+            } => Some(ctx.org_id),
+            Actor::Checked {
+                credential: Credential::Session { org_id, .. },
+                ..
+            } => Some(*org_id),
+            Actor::Checked { .. } => None,
         }
     }
 
@@ -149,9 +267,20 @@ impl TenantTx {
         if self.state == State::Open {
             return Ok((conn.prepare_cached(sql).await?, None));
         }
+        let opening = match &self.actor {
+            Actor::Checked {
+                credential: Credential::Session { .. },
+                ..
+            } => ENTER_SESSION,
+            Actor::Checked {
+                credential: Credential::ApiKey { .. },
+                ..
+            } => ENTER_API_KEY,
+            Actor::User(_) | Actor::Provider(_) | Actor::DeliveryWorker(_) => SET_CONTEXT,
+        };
         let (begin, set_context, stmt) = tokio::try_join!(
             conn.prepare_cached(BEGIN),
-            conn.prepare_cached(SET_CONTEXT),
+            conn.prepare_cached(opening),
             conn.prepare_cached(sql),
         )?;
         self.state = State::Open;
@@ -160,30 +289,93 @@ impl TenantTx {
 
     /// Sends BEGIN and the context, when `opening` says the transaction is not open yet. Joined
     /// (`biased`) before the statement that follows, so the three travel in one round trip.
-    async fn open(&self, opening: Option<&Opening>) -> Result<(), DbError> {
+    /// Returns the context a checked credential resolved to.
+    async fn open(&self, opening: Option<&Opening>) -> Result<Option<TenantContext>, DbError> {
         let Some(opening) = opening else {
-            return Ok(());
+            return Ok(None);
         };
         let conn = self.conn()?;
-        let (org, user, role) = context_params(&self.actor);
-        let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
-        tokio::try_join!(
-            biased;
-            conn.execute(&opening.begin, &[]),
-            conn.execute(&opening.set_context, &ctx_params),
-        )?;
-        Ok(())
+        match &self.actor {
+            Actor::Checked {
+                credential, least, ..
+            } => {
+                let least = least.as_str();
+                let row = match credential {
+                    Credential::Session {
+                        org_id,
+                        user_id,
+                        version,
+                    } => {
+                        let (org, user) = (org_id.as_uuid(), user_id.as_uuid());
+                        let params: [&(dyn ToSql + Sync); 4] = [&org, &user, version, &least];
+                        tokio::try_join!(
+                            biased;
+                            conn.execute(&opening.begin, &[]),
+                            conn.query_one(&opening.set_context, &params),
+                        )?
+                        .1
+                    }
+                    Credential::ApiKey { hash } => {
+                        let hash = hash.as_slice();
+                        let params: [&(dyn ToSql + Sync); 2] = [&hash, &least];
+                        tokio::try_join!(
+                            biased;
+                            conn.execute(&opening.begin, &[]),
+                            conn.query_one(&opening.set_context, &params),
+                        )?
+                        .1
+                    }
+                };
+                let role: &str = row.try_get("role")?;
+                Ok(Some(TenantContext {
+                    org_id: OrgId::from_uuid(row.try_get("organization_id")?),
+                    user_id: UserId::from_uuid(row.try_get("user_id")?),
+                    role: Role::parse(role)
+                        .map_err(|_| DbError::Decode(format!("unknown role {role:?}")))?,
+                }))
+            }
+            actor => {
+                let (org, user, role) = context_params(actor);
+                let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
+                tokio::try_join!(
+                    biased;
+                    conn.execute(&opening.begin, &[]),
+                    conn.execute(&opening.set_context, &ctx_params),
+                )?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Keeps the context a checked credential resolved to (see [`TenantTx::open`]).
+    fn resolved(&mut self, ctx: Option<TenantContext>) {
+        if let (
+            Some(ctx),
+            Actor::Checked {
+                resolved: slot @ None,
+                ..
+            },
+        ) = (ctx, &mut self.actor)
+        {
+            *slot = Some(ctx);
+            // The request's span (tracing-actix-web's root span, current in a handler) declares
+            // these fields: every later log line of the request carries who it acted for.
+            let span = tracing::Span::current();
+            span.record("org.id", tracing::field::display(ctx.org_id));
+            span.record("user.id", tracing::field::display(ctx.user_id));
+        }
     }
 
     /// Runs one statement and returns its rows.
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
         let (stmt, opening) = self.prepare_first(sql).await?;
         let conn = self.conn()?;
-        let (_, rows) = tokio::try_join!(
+        let (ctx, rows) = tokio::try_join!(
             biased;
             self.open(opening.as_ref()),
             async { Ok(conn.query(&stmt, params).await?) },
         )?;
+        self.resolved(ctx);
         Ok(rows)
     }
 
@@ -215,11 +407,12 @@ impl TenantTx {
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, DbError> {
         let (stmt, opening) = self.prepare_first(sql).await?;
         let conn = self.conn()?;
-        let (_, n) = tokio::try_join!(
+        let (ctx, n) = tokio::try_join!(
             biased;
             self.open(opening.as_ref()),
             async { Ok(conn.execute(&stmt, params).await?) },
         )?;
+        self.resolved(ctx);
         Ok(n)
     }
 
@@ -238,25 +431,37 @@ impl TenantTx {
 
     /// A one-statement read in one round trip: BEGIN, the context, the query and COMMIT are
     /// pipelined. Falls back to query-then-commit when the transaction is already open.
-    pub async fn query_once(mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
+    pub async fn query_once(self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
+        Ok(self.query_once_in_context(sql, params).await?.0)
+    }
+
+    /// [`TenantTx::query_once`], also returning the context the transaction acted in (for a
+    /// checked credential, the one its check resolved).
+    pub async fn query_once_in_context(
+        mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<(Vec<Row>, Option<TenantContext>), DbError> {
         if self.state == State::Open {
             let rows = self.query(sql, params).await?;
+            let ctx = self.context().copied();
             self.commit().await?;
-            return Ok(rows);
+            return Ok((rows, ctx));
         }
         let (stmt, opening) = self.prepare_first(sql).await?;
         let conn = self.conn()?;
         let commit = conn.prepare_cached(COMMIT).await?;
-        let (_, rows, _) = tokio::try_join!(
+        let (ctx, rows, _) = tokio::try_join!(
             biased;
             self.open(opening.as_ref()),
             async { Ok(conn.query(&stmt, params).await?) },
             async { Ok(conn.execute(&commit, &[]).await?) },
         )?;
+        self.resolved(ctx);
         // The COMMIT has run: if the query had failed, try_join would have returned its error,
         // and the COMMIT would have acted as a rollback (PostgreSQL ends an aborted transaction).
         self.state = State::Fresh;
-        Ok(rows)
+        Ok((rows, self.context().copied()))
     }
 
     /// Prepares a statement on this transaction's connection without running it (so that a
@@ -268,6 +473,8 @@ impl TenantTx {
 
 fn context_params(actor: &Actor) -> (String, String, &'static str) {
     match actor {
+        // Not reached: a checked credential's opening statement sets the context itself.
+        Actor::Checked { .. } => (String::new(), String::new(), ""),
         Actor::User(ctx) => (
             ctx.org_id.to_string(),
             ctx.user_id.to_string(),

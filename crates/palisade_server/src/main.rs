@@ -117,7 +117,7 @@ fn main() -> ExitCode {
 }
 
 /// The settings, with logging installed as they say; `None` (said on stderr) when they are
-/// malformed.
+/// malformed. Logs go straight to stderr here (the command's result is on stdout).
 fn with_logs<S>(
     settings: Result<S, ConfigError>,
     log: impl Fn(&S) -> &LogSettings,
@@ -125,7 +125,8 @@ fn with_logs<S>(
 ) -> Option<S> {
     match settings {
         Ok(s) => {
-            telemetry::init(log(&s), output);
+            // Unbuffered: nothing to flush at the end.
+            drop(telemetry::init(log(&s), output));
             Some(s)
         }
         Err(e) => {
@@ -141,9 +142,15 @@ fn run<S>(
     log: impl Fn(&S) -> &LogSettings,
     command: impl FnOnce(&S) -> Result<(), startup::BoxError>,
 ) -> ExitCode {
-    let Some(settings) = with_logs(settings, log, Output::Stdout) else {
-        return ExitCode::from(EXIT_USAGE);
+    let settings = match settings {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("palisade: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
     };
+    // Queued lines are written out when the guard drops, before the exit code is returned.
+    let _logs = telemetry::init(log(&settings), Output::Stdout);
     match command(&settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

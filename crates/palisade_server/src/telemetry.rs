@@ -1,8 +1,19 @@
 //! Log output, as [`LogSettings`] say: `RUST_LOG` filters (default `info`; `warn` for `audit`
 //! and `numbers`), `PALISADE_LOG_FORMAT=json` switches to one JSON object per line for log
 //! shippers. Both are read by [`crate::configuration`], like every other variable.
+//!
+//! The server's lines (those on stdout) do not block the thread that logs them: each line is
+//! formatted where it is logged and handed to a writer thread through a bounded queue of
+//! [`QUEUE_LINES`] lines, which writes them in batches (one `write` per batch, not per line).
+//! A request never waits for a slow pipe, a paused terminal or a stalled log shipper; when the
+//! queue is full a line is dropped and counted, and the writer logs how many were dropped once it
+//! has caught up. [`LogGuard`] flushes the queue when the command ends.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -28,27 +39,44 @@ pub enum Output {
     Stderr,
 }
 
-/// Installs the global subscriber writing to `output`. Call once, first thing in `main`. A
-/// `RUST_LOG` that does not parse counts as unset.
-pub fn init(settings: &LogSettings, output: Output) {
+/// Lines the queue to the writer thread holds; beyond this, lines are dropped and counted.
+pub const QUEUE_LINES: usize = 16_384;
+
+/// Installs the global subscriber writing to `output`. Call once, first thing in `main`, and
+/// keep the guard until the command ends. A `RUST_LOG` that does not parse counts as unset.
+pub fn init(settings: &LogSettings, output: Output) -> LogGuard {
     let filter = settings
         .filter
         .as_deref()
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new(settings.default_filter));
-    let writer = move || -> Box<dyn std::io::Write> {
-        match output {
-            Output::Stdout => Box::new(std::io::stdout()),
-            Output::Stderr => Box::new(std::io::stderr()),
-        }
-    };
     let ansi = match output {
         Output::Stdout => std::io::stdout().is_terminal(),
         Output::Stderr => std::io::stderr().is_terminal(),
     };
+    match output {
+        // The server's logs: through the queue.
+        Output::Stdout => {
+            let queue = Queue::start();
+            install(filter, settings.format, ansi, queue.clone());
+            LogGuard(Some(queue))
+        }
+        // A command whose result is on stdout logs little, and its lines must be out before it
+        // prints: straight to stderr.
+        Output::Stderr => {
+            install(filter, settings.format, ansi, std::io::stderr);
+            LogGuard(None)
+        }
+    }
+}
+
+fn install<W>(filter: EnvFilter, format: LogFormat, ansi: bool, writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     let registry = tracing_subscriber::registry().with(filter);
     // A second init (tests) is harmless: try_init's error is ignored on purpose.
-    let _ = match settings.format {
+    let _ = match format {
         LogFormat::Text => registry
             .with(
                 tracing_subscriber::fmt::layer()
@@ -68,4 +96,127 @@ pub fn init(settings: &LogSettings, output: Output) {
             )
             .try_init(),
     };
+}
+
+/// Flushes the queued log lines when dropped (at the end of `main`'s command).
+#[must_use = "log lines still queued are lost unless the guard is dropped at the end"]
+pub struct LogGuard(Option<Queue>);
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        let Some(queue) = &self.0 else { return };
+        let (ack, done) = std::sync::mpsc::sync_channel(1);
+        if queue.tx.send(Message::Flush(ack)).is_ok() {
+            // Bounded: a stuck stdout must not keep the process from exiting.
+            let _ = done.recv_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+enum Message {
+    Line(Vec<u8>),
+    Flush(SyncSender<()>),
+}
+
+/// The sending side of the queue to the writer thread: the fmt layer's writer.
+#[derive(Clone)]
+struct Queue {
+    tx: SyncSender<Message>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Queue {
+    /// Starts the writer thread (stdout).
+    fn start() -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_LINES);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let counter = dropped.clone();
+        let spawned = std::thread::Builder::new()
+            .name("palisade-log".into())
+            .spawn(move || write_lines(&rx, &counter));
+        if let Err(e) = spawned {
+            // Without a writer every line would be dropped: say so once, where it can be seen.
+            eprintln!("palisade: cannot start the log writer thread ({e}); logs are lost");
+        }
+        Self { tx, dropped }
+    }
+}
+
+/// The writer thread: takes whatever lines are queued, writes them as one batch, and waits for
+/// more. Ends when every sender is gone.
+fn write_lines(rx: &Receiver<Message>, dropped: &AtomicU64) {
+    let mut batch = Vec::with_capacity(64 * 1024);
+    let mut acks = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Line(line) => batch.extend_from_slice(&line),
+                Message::Flush(ack) => acks.push(ack),
+            }
+            if batch.len() < 1 << 20 {
+                // Empty or disconnected: write what we have.
+                next = rx.try_recv().ok();
+            }
+        }
+        let mut out = std::io::stdout().lock();
+        // Nowhere to report a failed write to: the log is that place.
+        let _ = out.write_all(&batch).and_then(|()| out.flush());
+        drop(out);
+        batch.clear();
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
+        }
+        let lost = dropped.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            // Queued like any line (this thread empties the queue next).
+            tracing::warn!(
+                lines = lost,
+                "log lines dropped: the log output did not keep up"
+            );
+        }
+    }
+}
+
+/// One log line, sent to the queue when the fmt layer is done writing it.
+struct QueuedLine<'a> {
+    queue: &'a Queue,
+    line: Vec<u8>,
+}
+
+impl Write for QueuedLine<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.line.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for QueuedLine<'_> {
+    fn drop(&mut self) {
+        if self.line.is_empty() {
+            return;
+        }
+        let line = std::mem::take(&mut self.line);
+        match self.queue.tx.try_send(Message::Line(line)) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => {
+                self.queue.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Queue {
+    type Writer = QueuedLine<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        QueuedLine {
+            queue: self,
+            line: Vec::with_capacity(256),
+        }
+    }
 }

@@ -391,9 +391,8 @@ pub async fn change_password(
         Password::parse_new,
     );
     let (current, new) = f.finish_with((current, new))?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let me = palisade_db::auth::me(&mut tx).await?;
-    tx.commit().await?;
+    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let (me, _) = palisade_db::auth::me(tx).await?;
     let gone = || ApiError::Unauthorized {
         code: crate::error::ErrorCode::InvalidToken,
         message: "this token's user no longer exists",

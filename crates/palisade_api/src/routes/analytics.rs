@@ -3,7 +3,6 @@
 //! exactly like a missing customer (the composite foreign key refuses it).
 
 use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
 use palisade_db::analytics::{self as db, Event, EventFilter, NewEvent};
 use palisade_domain::{CustomerId, EventProperties, EventType};
 use serde::{Deserialize, Serialize};
@@ -17,7 +16,7 @@ use uuid::Uuid;
 
 use super::Fields;
 use super::query_params::{format_date, no_such};
-use crate::auth::Tenant;
+use crate::auth::{Caller, Tenant};
 use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::resource::{self};
 use crate::{ApiError, AppState};
@@ -320,14 +319,14 @@ pub struct TypeCountJson {
 /// most 366), `{"from", "to", "data": [{"day", "type", "count"}], "totals": [{"type", "count"}]}`.
 pub async fn summary(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     q: web::Query<SummaryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let range = f.day_range(q.from.as_deref(), q.to.as_deref());
     let event_type = f.optional("type", q.event_type.as_deref(), EventType::parse);
     let range = f.finish_with(range)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let tx = caller.begin(&state).await?;
     let counts = db::summary(tx, range.start, range.end, event_type.as_ref()).await?;
     let mut totals: Vec<(String, i64)> = Vec::new();
     for c in &counts {

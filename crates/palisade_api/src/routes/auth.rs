@@ -5,14 +5,13 @@
 //! costs nothing and, while throttled, even the right password answers 429.
 
 use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
 use palisade_db::auth::{self as db, NewSignup, SignupError};
 use palisade_domain::{EmailAddress, OrganizationName, Password, PersonName, TenantContext};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Fields;
-use crate::auth::Tenant;
+use crate::auth::Caller;
 use crate::client_addr::ClientAddr;
 use crate::{ApiError, AppState};
 
@@ -195,15 +194,16 @@ struct MeOrganization {
 }
 
 /// The acting user and organization, and the credential's effective role.
-pub async fn me(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let me = db::me(&mut tx).await?;
-    tx.commit().await?;
-    // The token is valid but the user is gone (removed, or the organization deleted).
-    let me = me.ok_or(ApiError::Unauthorized {
-        code: crate::error::ErrorCode::InvalidToken,
-        message: "this token's user no longer exists",
-    })?;
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let (me, ctx) = db::me(caller.begin(&state).await?).await?;
+    // The check passed, so the user existed when the statement ran: no row, or no context,
+    // would mean the user is gone (removed, or the organization deleted).
+    let (Some(me), Some(ctx)) = (me, ctx) else {
+        return Err(ApiError::Unauthorized {
+            code: crate::error::ErrorCode::InvalidToken,
+            message: "this token's user no longer exists",
+        });
+    };
     Ok(HttpResponse::Ok().json(MeJson {
         user: MeUser {
             id: me.user_id,
@@ -216,6 +216,6 @@ pub async fn me(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpRespon
             id: me.organization_id,
             name: me.organization_name,
         },
-        role: tenant.0.role,
+        role: ctx.role,
     }))
 }

@@ -3,14 +3,13 @@
 //! at all (policies/440_billing.sql), so there are no write routes here.
 
 use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
 use palisade_db::billing::{self as db, Invoice, InvoiceFilter, Subscription};
 use palisade_domain::InvoiceId;
 use palisade_domain::stripe::InvoiceStatus;
 use serde::Deserialize;
 
 use super::{Fields, parse_id};
-use crate::auth::Tenant;
+use crate::auth::Caller;
 use crate::list::List;
 use crate::{ApiError, AppState};
 
@@ -41,9 +40,9 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
 /// `GET /v1/billing/subscription`: the current (newest not ended) subscription, or 404.
 pub async fn subscription(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let tx = caller.begin(&state).await?;
     let sub = db::current_subscription(tx)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -62,7 +61,7 @@ pub struct ListQuery {
 /// first; `created_after` is inclusive, `created_before` exclusive (RFC 3339).
 pub async fn list_invoices(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
@@ -70,7 +69,7 @@ pub async fn list_invoices(
         .optional("status", q.filter.status.as_deref(), InvoiceStatus::parse)
         .map(|s| s.as_str().to_owned());
     f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let tx = caller.begin(&state).await?;
     let page = db::list_invoices(tx, &InvoiceFilter { status }, q.page).await?;
     Ok(q.respond(page, |i| i))
 }
@@ -78,11 +77,11 @@ pub async fn list_invoices(
 /// `GET /v1/billing/invoices/{id}`.
 pub async fn get_invoice(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, InvoiceId::parse)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let tx = caller.begin(&state).await?;
     let invoice = db::get_invoice(tx, id).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(invoice))
 }

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Fields;
-use crate::auth::Tenant;
+use crate::auth::{Caller, Tenant};
 use crate::etag::IfMatch;
 use crate::resource::{self, Patched};
 use crate::{ApiError, AppState};
@@ -117,8 +117,8 @@ resource::patch! {
 }
 
 /// `GET /v1/chatbot/settings` (every role).
-pub async fn get(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let tx = caller.begin(&state).await?;
     Ok(HttpResponse::Ok().json(SettingsJson::of(db::get(tx).await?)))
 }
 
@@ -194,13 +194,13 @@ pub struct AskJson {
 /// `POST /v1/chatbot/ask` (every role; writes nothing).
 pub async fn ask(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     body: crate::extract::Json<AskBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let question = f.required("question", body.question.as_deref(), MessageBody::parse);
     let question = f.finish_with(question)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = caller.begin(&state).await?;
     let settings = SettingsJson::of(db::read(&mut tx).await?);
     let reply = db::reply(
         &mut tx,

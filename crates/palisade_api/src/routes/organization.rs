@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Fields, not_null};
-use crate::auth::{Tenant, UserSession};
+use crate::auth::{Caller, Tenant, UserSession};
 use crate::endpoints::Auth;
 use crate::etag::IfMatch;
 use crate::{ApiError, AppState};
@@ -80,8 +80,8 @@ impl From<Organization> for OrganizationJson {
 }
 
 /// `GET /v1/organization`.
-pub async fn get(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let tx = caller.begin(&state).await?;
     let org = db::get(tx).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(OrganizationJson::from(org)))
 }

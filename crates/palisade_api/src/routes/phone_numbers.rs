@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use super::Fields;
 use super::query_params::no_such;
-use crate::auth::Tenant;
+use crate::auth::{Caller, Tenant};
 use crate::etag::IfMatch;
 use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::resource::{self, Resource, Violation};
@@ -308,7 +308,7 @@ fn decode_number_cursor(raw: &str) -> Result<String, ApiError> {
 /// nothing says who holds any other number.
 pub async fn available(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     q: web::Query<AvailableQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let after = q.cursor.as_deref().map(decode_number_cursor).transpose()?;
@@ -316,7 +316,7 @@ pub async fn available(
     let capability = f.optional("capability", q.capability.as_deref(), Capability::parse);
     let limit = f.limit(q.limit.as_deref());
     f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let tx = caller.begin(&state).await?;
     let page = db::available(
         tx,
         state.clock.now(),

@@ -5,7 +5,6 @@
 //! naming another organization's account answers exactly like a missing account.
 
 use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
 use palisade_db::social::{
     self as db, Account, AccountFilter, AccountPatch, NewAccount, NewPost, Post, PostFilter,
     PostPatch, PostState,
@@ -19,7 +18,7 @@ use uuid::Uuid;
 
 use super::query_params::{format_date, no_such};
 use super::{Fields, not_null, nullable};
-use crate::auth::Tenant;
+use crate::auth::Caller;
 use crate::error::ErrorCode;
 use crate::kinds::{Choice, Field, Instant, Text};
 use crate::resource::{self, Created, PatchGuard, Patched, Violation};
@@ -355,7 +354,7 @@ pub struct AccountEngagementJson {
 ///   "accounts": [{account_id, network, handle, posts, likes, ...}]}`.
 pub async fn analytics(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     q: web::Query<AnalyticsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
@@ -367,7 +366,7 @@ pub async fn analytics(
         SocialAccountId::parse,
     );
     let range = f.finish_with(range)?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let tx = caller.begin(&state).await?;
     let accounts = db::engagement(tx, range.start, range.end, network, account_id).await?;
     let mut networks: Vec<(String, i64, [i64; 4])> = Vec::new();
     for a in &accounts {

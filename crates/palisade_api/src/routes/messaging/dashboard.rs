@@ -17,12 +17,11 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
 use palisade_db::messaging::dashboard::{self as db, ByStatus};
 use palisade_domain::{CallStatus, CampaignStatus, EmailStatus, SmsStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Tenant;
+use crate::auth::Caller;
 use crate::routes::Fields;
 use crate::{ApiError, AppState};
 
@@ -125,13 +124,13 @@ fn delivery_rate(delivered: i64, sent: i64) -> Option<f64> {
 /// `GET /v1/dashboard/stats?created_after=&created_before=`.
 pub async fn stats(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     q: web::Query<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let created = f.created_range(q.created_after.as_deref(), q.created_before.as_deref());
     f.finish()?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let tx = caller.begin(&state).await?;
     let c = db::stats(tx, &created).await?;
 
     let email_sent = sum_where(&c.email_messages, |s| s.counts_as_sent());
