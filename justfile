@@ -29,6 +29,14 @@ audit *ARGS:
 bench:
     cargo bench -p palisade_db --bench tenant_tx
 
+# HTTP benchmark: the palisade binary under wrk against pgbench of the same SQL, as ratios.
+bench-http:
+    cargo bench -p palisade_server --bench http
+
+# The opt-in scale (10 M customers) and login-fairness run of the HTTP benchmark (minutes).
+bench-http-scale:
+    BENCH_SCALE=1 cargo bench -p palisade_server --bench http
+
 # Everything CI runs.
 ci:
     bash .ci/run

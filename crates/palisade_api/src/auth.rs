@@ -166,22 +166,37 @@ fn invalid_token() -> ApiError {
     }
 }
 
-/// Argon2id hashing with OWASP's minimum parameters (m = 19 MiB, t = 2, p = 1), on the
-/// blocking thread pool, at most a few at a time: a burst of logins neither stalls the async
-/// workers nor allocates 19 MiB per waiting request.
+/// Argon2id hashing with OWASP's minimum parameters (m = 19 MiB, t = 2, p = 1), on threads of
+/// its own, at most `concurrency` hashes at a time: a burst of logins neither stalls the async
+/// workers nor allocates 19 MiB per waiting request, and the few threads reuse their memory
+/// (the blocking pool's many threads each kept an allocator arena with a 19 MiB block in it).
+///
+/// On Linux the hashing threads run at a lower scheduling priority ([`PasswordHashing::NICE`]):
+/// when requests and hashes both want a core, requests get it first, so a burst of logins slows
+/// the logins rather than every other request; on an idle machine a hash runs at full speed.
+/// The server runs one hash fewer than it has cores ([`PasswordHashing::default_concurrency`]),
+/// so one core always remains for requests.
 #[derive(Clone)]
 pub struct PasswordHashing {
     permits: Arc<Semaphore>,
+    /// The hashing threads' queue; the threads end when the last clone is dropped.
+    jobs: std::sync::mpsc::Sender<HashJob>,
     /// A hash of a random password: unknown emails are verified against it, so "no such user"
     /// costs the same time as "wrong password".
     dummy_hash: Arc<str>,
 }
+
+/// One hash or verification, as a hashing thread runs it (its result goes back by a channel).
+type HashJob = Box<dyn FnOnce() + Send>;
 
 impl PasswordHashing {
     /// Argon2id memory cost in KiB (OWASP Password Storage Cheat Sheet).
     pub const M_COST_KIB: u32 = 19_456;
     /// Argon2id iterations.
     pub const T_COST: u32 = 2;
+    /// The hashing threads' nice value (Linux): 10 gives them about a tenth of the CPU share of
+    /// a request thread when both are runnable.
+    pub const NICE: i32 = 10;
 
     fn argon2() -> Result<Argon2<'static>, ApiError> {
         let params =
@@ -199,13 +214,42 @@ impl PasswordHashing {
             .to_string())
     }
 
-    /// Prepares the hasher (computes the dummy hash once). `concurrency` bounds simultaneous
-    /// hashes; the number of cores is a good value.
+    /// The server's concurrency: one hash fewer than the cores (at least one), so that a burst
+    /// of logins always leaves a core to the other requests.
+    pub fn default_concurrency() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+    }
+
+    /// Starts `concurrency` hashing threads (at least one) and computes the dummy hash (on the
+    /// calling thread: call it where blocking is allowed).
     pub fn new(concurrency: usize) -> Result<Self, ApiError> {
+        let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..concurrency.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    lower_priority(Self::NICE);
+                    loop {
+                        // The lock is held while waiting for a job, never while hashing.
+                        let next = queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        match next {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(ApiError::internal)?;
+        }
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).map_err(ApiError::internal)?;
         Ok(Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            jobs,
             dummy_hash: Self::hash_blocking(&random)?.into(),
         })
     }
@@ -216,9 +260,25 @@ impl PasswordHashing {
     ) -> Result<T, ApiError> {
         let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(f))
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| span.in_scope(f)))
+                    .unwrap_or_else(|_| Err(ApiError::internal("password hashing panicked")));
+            // Let go of the request's span before answering, so that the request, not this
+            // thread, holds its last reference: closing it writes the request's log line, and
+            // this low-priority thread could be descheduled holding the log writer's lock with
+            // every request thread waiting behind it.
+            drop(span);
+            // The request may have gone (its client hung up): nobody to tell.
+            let _ = done.send(outcome);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| ApiError::internal("the password hashing threads have stopped"))?;
+        result
             .await
-            .map_err(ApiError::internal)?
+            .map_err(|_| ApiError::internal("a password hash was lost"))?
     }
 
     /// Hashes a new password into a PHC string.
@@ -246,6 +306,27 @@ impl PasswordHashing {
         .await
     }
 }
+
+/// Lowers the calling thread's scheduling priority to `nice` (on Linux the nice value belongs
+/// to a thread, not the process). Best effort: a thread left at the normal priority still
+/// hashes correctly, only less politely. Elsewhere `setpriority` would apply to the whole
+/// process, so nothing is done.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn lower_priority(nice: i32) {
+    // SAFETY: gettid and setpriority take and return plain integers and touch no memory of
+    // ours; failure is reported by the return value.
+    let failed = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid.unsigned_abs(), nice) != 0
+    };
+    if failed {
+        tracing::warn!("could not lower the password hashing thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_nice: i32) {}
 
 /// The authenticated tenant of a request: extract it in a handler's arguments.
 ///

@@ -108,13 +108,12 @@ impl Application {
         let stripe = config.stripe.clone();
         let tokens = TokenKeys::new(&config.jwt_secret, config.token_ttl)
             .map_err(|e| StartupError::Other(e.into()))?;
-        let cores = std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(2);
-        let passwords = tokio::task::spawn_blocking(move || PasswordHashing::new(cores))
-            .await
-            .map_err(|e| StartupError::Other(e.to_string()))?
-            .map_err(|e| StartupError::Other(e.to_string()))?;
+        let passwords = tokio::task::spawn_blocking(|| {
+            PasswordHashing::new(PasswordHashing::default_concurrency())
+        })
+        .await
+        .map_err(|e| StartupError::Other(e.to_string()))?
+        .map_err(|e| StartupError::Other(e.to_string()))?;
         let watched_pool = pool.clone();
         let state = AppState {
             pool,
