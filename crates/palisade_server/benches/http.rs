@@ -20,7 +20,8 @@
 //!
 //! `cargo bench -p palisade_server --bench http` (env: BENCH_ORGS=50, BENCH_PER_ORG=2000,
 //! BENCH_SECS=5, BENCH_WARMUP_SECS=1, BENCH_CONNECTIONS=16; BENCH_PALISADE_BIN runs another
-//! build of the server, e.g. a copy of the last one, to compare two versions on one machine).
+//! build of the server, e.g. a copy of the last one, to compare two versions on one machine;
+//! the server's own `PALISADE_*` settings, e.g. PALISADE_HTTP_WORKERS, pass through to it).
 //!
 //! `BENCH_SCALE=1 cargo bench -p palisade_server --bench http`: the opt-in scale and fairness
 //! run instead (minutes): list p50 with BENCH_SCALE_ORGS=1000 organizations of
@@ -103,8 +104,10 @@ fn pgbench_a() -> String {
     format!("\\set i random(1, :orgs)\n\\set lim 51\n{filtered};\n")
 }
 
-/// pgbench P: `TenantTx::query_once` as `crud::list_page` uses it: BEGIN, the context, the
-/// list and COMMIT in one pipeline (one round trip).
+/// pgbench P: Palisade's pattern as issue 13 defines it: BEGIN, the context (three
+/// `set_config`), the list and COMMIT in one pipeline (one round trip), as `TenantTx::begin`
+/// sends them. The server's list now checks the credential in that pipeline instead
+/// (pgbench P+check below), so P is the stricter baseline: it does less than the server.
 fn pgbench_p() -> String {
     format!(
         "\\set i random(1, :orgs)\n\\set lim 51\n\\startpipeline\nBEGIN;\n{}\n{};\nCOMMIT;\n\\endpipeline\n",
@@ -113,20 +116,36 @@ fn pgbench_p() -> String {
     )
 }
 
-/// pgbench of `GET /v1/me`'s statements in one pipeline. Mirrors, today:
-/// `palisade_db::members::session` (the `Tenant` extractor's credential check, which the
-/// server sends as a round trip of its own), then `palisade_db::auth::me` inside a
-/// `TenantTx` (BEGIN and the context with it, COMMIT after). Update with those functions.
-fn pgbench_me() -> String {
-    let (org, user) = (org_sql(":i"), user_sql(":i"));
+/// `palisade_db::tenant_tx::ENTER_SESSION` for organization `i`'s owner with the credential
+/// version 0 and the least role `member`: the opening statement of `TenantTx::begin_checked`.
+fn enter_session_sql() -> String {
+    let sql = palisade_db::tenant_tx::ENTER_SESSION
+        .replace("$1", &format!("{}::uuid", org_sql(":i")))
+        .replace("$2", &format!("{}::uuid", user_sql(":i")))
+        .replace("$3", "0")
+        .replace("$4", "'member'");
+    format!("{sql};")
+}
+
+/// pgbench P+check: exactly what `GET /v1/customers` sends (`Caller::begin`, then
+/// `crud::list_page`): BEGIN, the credential's check that sets the context, the list, COMMIT,
+/// in one pipeline.
+fn pgbench_p_checked() -> String {
     format!(
-        "\\set i random(1, :orgs)\n\\startpipeline\n\
-         SELECT role, credential_version FROM palisade_private.member_session({org}::uuid, {user}::uuid);\n\
-         BEGIN;\n{}\n\
-         SELECT u.id, u.email, u.name, u.role, u.organization_id, o.name AS organization_name, u.created_at \
-         FROM palisade.users u JOIN palisade.organizations o ON o.id = u.organization_id WHERE u.id = {user}::uuid;\n\
-         COMMIT;\n\\endpipeline\n",
-        context_sql()
+        "\\set i random(1, :orgs)\n\\set lim 51\n\\startpipeline\nBEGIN;\n{}\n{};\nCOMMIT;\n\\endpipeline\n",
+        enter_session_sql(),
+        list_sql()
+    )
+}
+
+/// pgbench of `GET /v1/me`'s statements in one pipeline, as the server sends them
+/// (`Caller::begin`, then `palisade_db::auth::me`): BEGIN, the credential's check
+/// (`ENTER_SESSION`), `palisade_db::auth::ME`, COMMIT.
+fn pgbench_me() -> String {
+    format!(
+        "\\set i random(1, :orgs)\n\\startpipeline\nBEGIN;\n{}\n{};\nCOMMIT;\n\\endpipeline\n",
+        enter_session_sql(),
+        palisade_db::auth::ME
     )
 }
 
@@ -300,8 +319,12 @@ impl Bench {
         let unlimited = "1000000/s,burst=1000000";
         let bin = std::env::var("BENCH_PALISADE_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_palisade").to_owned());
+        // The server's own settings given to the benchmark (PALISADE_HTTP_WORKERS, a pool size...)
+        // pass through; the ones below are the benchmark's and win.
+        let passed = std::env::vars().filter(|(k, _)| k.starts_with("PALISADE_"));
         let child = Command::new(bin)
             .env_clear()
+            .envs(passed)
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env(
                 "DATABASE_URL",
@@ -893,6 +916,13 @@ async fn default_run() {
     row("pgbench A: list, WHERE organization_id, no RLS", &a);
     let p = bench.pgbench("p", &pgbench_p(), schema::APP_LOGIN_ROLES[0], orgs);
     row("pgbench P: BEGIN; context; list; COMMIT, pipelined", &p);
+    let p_checked = bench.pgbench(
+        "p_checked",
+        &pgbench_p_checked(),
+        schema::APP_LOGIN_ROLES[0],
+        orgs,
+    );
+    row("pgbench P+check: BEGIN; enter_session; list; COMMIT", &p_checked);
     let me_sql = bench.pgbench("me", &pgbench_me(), schema::APP_LOGIN_ROLES[0], orgs);
     row("pgbench me: /v1/me's SQL, pipelined", &me_sql);
 
@@ -914,6 +944,7 @@ async fn default_run() {
         "  list / P        {:>6.2}   (target >= 0.6)",
         r("list") / p.rps
     );
+    println!("  list / P+check  {:>6.2}", r("list") / p_checked.rps);
     println!("  list / A        {:>6.2}", r("list") / a.rps);
     println!("  P / A           {:>6.2}", p.rps / a.rps);
     println!(

@@ -4,7 +4,8 @@
 //!
 //! The server's lines (those on stdout) do not block the thread that logs them: each line is
 //! formatted where it is logged and handed to a writer thread through a bounded queue of
-//! [`QUEUE_LINES`] lines, which writes them in batches (one `write` per batch, not per line).
+//! [`QUEUE_LINES`] lines, which writes them in batches every [`WRITE_EVERY`] (one `write` per
+//! batch, not per line, and no thread woken per line).
 //! A request never waits for a slow pipe, a paused terminal or a stalled log shipper; when the
 //! queue is full a line is dropped and counted, and the writer logs how many were dropped once it
 //! has caught up. [`LogGuard`] flushes the queue when the command ends.
@@ -12,7 +13,7 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
@@ -142,28 +143,41 @@ impl Queue {
     }
 }
 
-/// The writer thread: takes whatever lines are queued, writes them as one batch, and waits for
-/// more. Ends when every sender is gone.
+/// How often the writer thread looks at the queue. It never waits *on* the queue: a receiver
+/// blocked in `recv` would be woken by every line, a thread switch per request; instead it sleeps
+/// this long and takes whatever has come meanwhile, so a busy server pays one wake-up and one
+/// `write` per tick for all its lines. Lines reach stdout at most this late.
+pub const WRITE_EVERY: Duration = Duration::from_millis(20);
+
+/// The writer thread: every [`WRITE_EVERY`], takes whatever lines are queued and writes them as
+/// one batch. Ends when every sender is gone.
 fn write_lines(rx: &Receiver<Message>, dropped: &AtomicU64) {
     let mut batch = Vec::with_capacity(64 * 1024);
     let mut acks = Vec::new();
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Line(line) => batch.extend_from_slice(&line),
-                Message::Flush(ack) => acks.push(ack),
+    loop {
+        std::thread::sleep(WRITE_EVERY);
+        let mut open = true;
+        loop {
+            match rx.try_recv() {
+                Ok(Message::Line(line)) => batch.extend_from_slice(&line),
+                Ok(Message::Flush(ack)) => acks.push(ack),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    open = false;
+                    break;
+                }
             }
-            if batch.len() < 1 << 20 {
-                // Empty or disconnected: write what we have.
-                next = rx.try_recv().ok();
+            if batch.len() >= 1 << 20 {
+                break;
             }
         }
-        let mut out = std::io::stdout().lock();
-        // Nowhere to report a failed write to: the log is that place.
-        let _ = out.write_all(&batch).and_then(|()| out.flush());
-        drop(out);
-        batch.clear();
+        if !batch.is_empty() {
+            let mut out = std::io::stdout().lock();
+            // Nowhere to report a failed write to: the log is that place.
+            let _ = out.write_all(&batch).and_then(|()| out.flush());
+            drop(out);
+            batch.clear();
+        }
         for ack in acks.drain(..) {
             let _ = ack.send(());
         }
@@ -174,6 +188,9 @@ fn write_lines(rx: &Receiver<Message>, dropped: &AtomicU64) {
                 lines = lost,
                 "log lines dropped: the log output did not keep up"
             );
+        }
+        if !open {
+            return;
         }
     }
 }
