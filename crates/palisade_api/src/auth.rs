@@ -170,12 +170,13 @@ fn invalid_token() -> ApiError {
 /// its own, at most `concurrency` hashes at a time: a burst of logins neither stalls the async
 /// workers nor allocates 19 MiB per waiting request, and the few threads reuse their memory
 /// (the blocking pool's many threads each kept an allocator arena with a 19 MiB block in it).
-///
-/// On Linux the hashing threads run at a lower scheduling priority ([`PasswordHashing::NICE`]):
-/// when requests and hashes both want a core, requests get it first, so a burst of logins slows
-/// the logins rather than every other request; on an idle machine a hash runs at full speed.
 /// The server runs one hash fewer than it has cores ([`PasswordHashing::default_concurrency`]),
-/// so one core always remains for requests.
+/// so a burst of logins always leaves a core to the other requests.
+///
+/// The threads keep the normal scheduling priority on purpose: a lower one (nice 10) did keep
+/// the cores for requests, but a hashing thread descheduled while it held a lock a request
+/// thread also takes (waking the request's task, the job queue) stalled that request for up to
+/// a second (issue 13: reads' p99 5 to 10 times their p99 alone).
 #[derive(Clone)]
 pub struct PasswordHashing {
     permits: Arc<Semaphore>,
@@ -194,9 +195,6 @@ impl PasswordHashing {
     pub const M_COST_KIB: u32 = 19_456;
     /// Argon2id iterations.
     pub const T_COST: u32 = 2;
-    /// The hashing threads' nice value (Linux): 10 gives them about a tenth of the CPU share of
-    /// a request thread when both are runnable.
-    pub const NICE: i32 = 10;
 
     fn argon2() -> Result<Argon2<'static>, ApiError> {
         let params =
@@ -230,7 +228,6 @@ impl PasswordHashing {
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
                 .spawn(move || {
-                    lower_priority(Self::NICE);
                     loop {
                         // The lock is held while waiting for a job, never while hashing.
                         let next = queue
@@ -265,10 +262,8 @@ impl PasswordHashing {
             let outcome =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| span.in_scope(f)))
                     .unwrap_or_else(|_| Err(ApiError::internal("password hashing panicked")));
-            // Let go of the request's span before answering, so that the request, not this
-            // thread, holds its last reference: closing it writes the request's log line, and
-            // this low-priority thread could be descheduled holding the log writer's lock with
-            // every request thread waiting behind it.
+            // Let go of the request's span before answering, so that the request holds its last
+            // reference: closing it writes the request's log line, on the request's thread.
             drop(span);
             // The request may have gone (its client hung up): nobody to tell.
             let _ = done.send(outcome);
@@ -306,27 +301,6 @@ impl PasswordHashing {
         .await
     }
 }
-
-/// Lowers the calling thread's scheduling priority to `nice` (on Linux the nice value belongs
-/// to a thread, not the process). Best effort: a thread left at the normal priority still
-/// hashes correctly, only less politely. Elsewhere `setpriority` would apply to the whole
-/// process, so nothing is done.
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-fn lower_priority(nice: i32) {
-    // SAFETY: gettid and setpriority take and return plain integers and touch no memory of
-    // ours; failure is reported by the return value.
-    let failed = unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid.unsigned_abs(), nice) != 0
-    };
-    if failed {
-        tracing::warn!("could not lower the password hashing thread's priority");
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn lower_priority(_nice: i32) {}
 
 /// The authenticated tenant of a request: extract it in a handler's arguments.
 ///
