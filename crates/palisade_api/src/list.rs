@@ -65,8 +65,9 @@ impl<F> List<F> {
             Ok(()) => HttpResponse::Ok()
                 .content_type(actix_web::http::header::ContentType::json())
                 .body(body),
-            Err(e) => ApiError::internal(format!("a list page did not serialize: {e}"))
-                .error_response(),
+            Err(e) => {
+                ApiError::internal(format!("a list page did not serialize: {e}")).error_response()
+            }
         }
     }
 

@@ -922,7 +922,10 @@ async fn default_run() {
         schema::APP_LOGIN_ROLES[0],
         orgs,
     );
-    row("pgbench P+check: BEGIN; enter_session; list; COMMIT", &p_checked);
+    row(
+        "pgbench P+check: BEGIN; enter_session; list; COMMIT",
+        &p_checked,
+    );
     let me_sql = bench.pgbench("me", &pgbench_me(), schema::APP_LOGIN_ROLES[0], orgs);
     row("pgbench me: /v1/me's SQL, pipelined", &me_sql);
 
