@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 const PASSWORD: &str = "bench-password";
 const PLAIN_QUERY: &str = "SELECT id, name, email, phone, created_at, updated_at FROM palisade.customers \
-     WHERE organization_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
+     WHERE organization_id = $1 ORDER BY created_at DESC, id DESC LIMIT 51";
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -103,7 +103,7 @@ async fn round(
                     Mode::PlainTx => {
                         let o = org.to_string();
                         let p1: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&o];
-                        let p2: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&org, &51i64];
+                        let p2: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&org];
                         let (_, _, rows, _) = tokio::try_join!(biased;
                             client.execute(&begin, &[]),
                             client.execute(&setc, &p1),
@@ -114,7 +114,7 @@ async fn round(
                         decoded(&rows)
                     }
                     Mode::Plain => {
-                        let rows = client.query(&stmt, &[&org, &51i64]).await.unwrap();
+                        let rows = client.query(&stmt, &[&org]).await.unwrap();
                         decoded(&rows)
                     }
                 };

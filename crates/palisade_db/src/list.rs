@@ -144,9 +144,18 @@ impl<'a> ListQuery<'a> {
         decode: impl Fn(&Row) -> Result<T, DbError>,
         cursor_of: impl Fn(&T) -> Cursor,
     ) -> Result<Page<T, Cursor>, DbError> {
-        self.sql
-            .push_str(" ORDER BY created_at DESC, id DESC LIMIT $");
-        self.push(Param::Owned(Box::new(i64::from(limit) + 1)));
+        // The limit is written into the statement, not bound: with `LIMIT $n` PostgreSQL
+        // re-plans the statement at every execution (a generic plan cannot know the limit, so it
+        // always costs more than a custom one), and planning took three times as long as running
+        // the 51-row page. A u16 cannot inject anything; each distinct limit is one more cached
+        // statement per connection (at most 100). Without other parameters (the first page of an
+        // unfiltered list, the common case) the plan is then made once per connection.
+        use std::fmt::Write as _;
+        let _ = write!(
+            self.sql,
+            " ORDER BY created_at DESC, id DESC LIMIT {}",
+            u32::from(limit) + 1
+        );
         let params: Vec<&(dyn ToSql + Sync)> = self
             .params
             .iter()

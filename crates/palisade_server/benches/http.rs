@@ -75,10 +75,10 @@ fn user_sql(var: &str) -> String {
 
 /// The list statement `GET /v1/customers?limit=50` runs: `Customer::LIST` (palisade_db's
 /// `table!`) completed as `palisade_db::list::ListQuery::fetch` completes it (newest first,
-/// limit + 1 rows, the limit bound).
+/// limit + 1 rows, the limit written into the statement).
 fn list_sql() -> String {
     format!(
-        "{} ORDER BY created_at DESC, id DESC LIMIT :lim",
+        "{} ORDER BY created_at DESC, id DESC LIMIT 51",
         Customer::LIST
     )
 }
@@ -101,7 +101,7 @@ fn pgbench_a() -> String {
         &format!("WHERE organization_id = {}::uuid", org_sql(":i")),
     );
     assert_ne!(filtered, list_sql(), "the list statement changed shape");
-    format!("\\set i random(1, :orgs)\n\\set lim 51\n{filtered};\n")
+    format!("\\set i random(1, :orgs)\n{filtered};\n")
 }
 
 /// pgbench P: Palisade's pattern as issue 13 defines it: BEGIN, the context (three
@@ -110,7 +110,7 @@ fn pgbench_a() -> String {
 /// (pgbench P+check below), so P is the stricter baseline: it does less than the server.
 fn pgbench_p() -> String {
     format!(
-        "\\set i random(1, :orgs)\n\\set lim 51\n\\startpipeline\nBEGIN;\n{}\n{};\nCOMMIT;\n\\endpipeline\n",
+        "\\set i random(1, :orgs)\n\\startpipeline\nBEGIN;\n{}\n{};\nCOMMIT;\n\\endpipeline\n",
         context_sql(),
         list_sql()
     )
@@ -132,7 +132,7 @@ fn enter_session_sql() -> String {
 /// in one pipeline.
 fn pgbench_p_checked() -> String {
     format!(
-        "\\set i random(1, :orgs)\n\\set lim 51\n\\startpipeline\nBEGIN;\n{}\n{};\nCOMMIT;\n\\endpipeline\n",
+        "\\set i random(1, :orgs)\n\\startpipeline\nBEGIN;\n{}\n{};\nCOMMIT;\n\\endpipeline\n",
         enter_session_sql(),
         list_sql()
     )
