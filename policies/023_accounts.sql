@@ -32,32 +32,10 @@ CREATE OR REPLACE FUNCTION palisade_private.member_session(p_organization_id uui
 REVOKE ALL ON FUNCTION palisade_private.member_session(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION palisade_private.member_session(uuid, uuid) TO palisade_app;
 
-/**
- * enter_context(organization, user, role, least role): the end of enter_session and
- * enter_api_key (028_api_key_resolvers.sql), which call it once they have found who is acting.
- * Raises PA403 with the least role as the message when `p_role` is below `p_least_role`
- * ('member' < 'admin' < 'owner'); otherwise sets app.current_org, app.current_user and
- * app.current_role transaction-locally. Not SECURITY DEFINER and executable by no one but its
- * owner (palisade_resolver, as whom the two callers run): on its own it would only do what
- * set_config already lets the app do. No SET clause (every name is qualified), so nothing about
- * the call is restored when it returns.
- */
-CREATE OR REPLACE FUNCTION palisade_private.enter_context(p_organization_id uuid, p_user_id uuid,
-                                                         p_role text, p_least_role text)
-    RETURNS void
-    LANGUAGE plpgsql VOLATILE
-    AS $fn$
-    BEGIN
-        IF (CASE p_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 0 END)
-           < (CASE p_least_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 ELSE 1 END) THEN
-            RAISE EXCEPTION USING ERRCODE = 'PA403', MESSAGE = p_least_role;
-        END IF;
-        PERFORM pg_catalog.set_config('app.current_org', p_organization_id::text, true),
-                pg_catalog.set_config('app.current_user', p_user_id::text, true),
-                pg_catalog.set_config('app.current_role', p_role, true);
-    END
-    $fn$;
-REVOKE ALL ON FUNCTION palisade_private.enter_context(uuid, uuid, text, text) FROM PUBLIC;
+-- enter_context was a non-definer helper of enter_session and enter_api_key: inlined into both,
+-- since the owner of palisade_private could replace a non-definer that the definers call (and
+-- no audit view watches non-definers).
+DROP FUNCTION IF EXISTS palisade_private.enter_context(uuid, uuid, text, text);
 
 /**
  * enter_session(organization, user, credential version, least role): the first statement of a
@@ -68,8 +46,8 @@ REVOKE ALL ON FUNCTION palisade_private.enter_context(uuid, uuid, text, text) FR
  *   PA401 with the message 'user_gone';
  * - a credential version other than the token's `ver` (a password changed or reset since):
  *   PA401 'credentials_changed';
- * - a current role below `p_least_role` ('member', 'admin' or 'owner'): PA403 with the least
- *   role as the message;
+ * - a current role below `p_least_role` ('member', 'admin' or 'owner'; any other value refuses
+ *   every role): PA403 with the least role as the message;
  * - otherwise sets app.current_org, app.current_user and app.current_role (the user's role now,
  *   never the token's) transaction-locally, and returns them.
  * An exception aborts the transaction: every statement pipelined after it fails unrun, and the
@@ -98,7 +76,13 @@ CREATE OR REPLACE FUNCTION palisade_private.enter_session(p_organization_id uuid
         IF v_version IS DISTINCT FROM p_credential_version THEN
             RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'credentials_changed';
         END IF;
-        PERFORM palisade_private.enter_context(p_organization_id, p_user_id, v_role, p_least_role);
+        IF (CASE v_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 0 END)
+           < (CASE p_least_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 4 END) THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA403', MESSAGE = p_least_role;
+        END IF;
+        PERFORM pg_catalog.set_config('app.current_org', p_organization_id::text, true),
+                pg_catalog.set_config('app.current_user', p_user_id::text, true),
+                pg_catalog.set_config('app.current_role', v_role, true);
         RETURN QUERY SELECT p_organization_id, p_user_id, v_role;
     END
     $fn$;

@@ -29,13 +29,22 @@ CREATE OR REPLACE FUNCTION palisade_private.api_key_lookup(p_key_hash bytea)
               JOIN palisade.users AS u
                 ON u.organization_id = k.organization_id AND u.id = k.created_by
              WHERE k.key_hash = p_key_hash
+        ), free AS (
+            -- The key's row unless another transaction holds it: the stamp runs inside the
+            -- request's transaction (enter_api_key), so its lock lasts until the request ends,
+            -- and a concurrent request of the same key skips the stamp rather than wait.
+            SELECT l.organization_id, l.id FROM palisade.api_keys AS l, k
+             WHERE l.organization_id = k.organization_id AND l.id = k.id AND NOT k.revoked
+               AND (k.last_used_at IS NULL
+                    OR k.last_used_at < pg_catalog.now() - pg_catalog.make_interval(mins => 1))
+               FOR UPDATE OF l SKIP LOCKED
         ), touched AS (
             UPDATE palisade.api_keys AS a
                SET last_used_at = pg_catalog.now()
-              FROM k
-             WHERE a.organization_id = k.organization_id AND a.id = k.id AND NOT k.revoked
-               AND (k.last_used_at IS NULL
-                    OR k.last_used_at < pg_catalog.now() - pg_catalog.make_interval(mins => 1))
+              FROM free
+             WHERE a.organization_id = free.organization_id AND a.id = free.id
+               AND (a.last_used_at IS NULL
+                    OR a.last_used_at < pg_catalog.now() - pg_catalog.make_interval(mins => 1))
         )
         SELECT k.organization_id, k.id, k.created_by, k.role, k.revoked FROM k
     $fn$;
@@ -46,7 +55,9 @@ GRANT EXECUTE ON FUNCTION palisade_private.api_key_lookup(bytea) TO palisade_app
  * enter_api_key(sha256 of a presented key, least role): the first statement of a tenant
  * transaction opened with an API key, in the same round trip as BEGIN and the request's query,
  * like enter_session (023_accounts.sql) for a user's token. It makes api_key_lookup's check
- * (stamping last_used_at the same way) and sets the context in one step:
+ * and sets the context in one step. The last_used_at stamp is then part of the request's
+ * transaction: a request that fails and rolls back does not stamp, and concurrent requests of
+ * the same key skip the stamp (SKIP LOCKED) instead of waiting for each other:
  * - no key with this hash, or its creator no longer exists: raises SQLSTATE PA401 'key_unknown';
  * - a revoked key: PA401 'key_revoked';
  * - an acting role (the key's, capped by its creator's current role) below `p_least_role`:
@@ -71,8 +82,13 @@ CREATE OR REPLACE FUNCTION palisade_private.enter_api_key(p_key_hash bytea, p_le
         IF v_key.revoked THEN
             RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'key_revoked';
         END IF;
-        PERFORM palisade_private.enter_context(v_key.organization_id, v_key.user_id, v_key.role,
-                                               p_least_role);
+        IF (CASE v_key.role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 0 END)
+           < (CASE p_least_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 4 END) THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA403', MESSAGE = p_least_role;
+        END IF;
+        PERFORM pg_catalog.set_config('app.current_org', v_key.organization_id::text, true),
+                pg_catalog.set_config('app.current_user', v_key.user_id::text, true),
+                pg_catalog.set_config('app.current_role', v_key.role, true);
         RETURN QUERY SELECT v_key.organization_id, v_key.user_id, v_key.role;
     END
     $fn$;

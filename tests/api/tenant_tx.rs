@@ -236,6 +236,34 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
     }
     assert_eq!(customers().await, before, "no refused request wrote a row");
 
+    // Not merely "nothing committed": the statement pipelined behind a refused check is never
+    // run. PostgreSQL answers it 25P02 (the transaction is aborted), whatever it would have done.
+    let client = app.db.app_client().await;
+    let begin = client.prepare("BEGIN").await.unwrap();
+    let enter = client
+        .prepare(palisade_db::tenant_tx::ENTER_SESSION)
+        .await
+        .unwrap();
+    let next = client.prepare("SELECT 1").await.unwrap();
+    let (stranger_org, stranger_user, version, least) =
+        (org.as_uuid(), Uuid::new_v4(), 0i32, "member");
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&stranger_org, &stranger_user, &version, &least];
+    // Polled in this order (biased), so sent in this order, in one pipeline.
+    let (opened, checked, after) = tokio::join!(
+        biased;
+        client.execute(&begin, &[]),
+        client.query_one(&enter, &params),
+        client.query_one(&next, &[]),
+    );
+    opened.unwrap();
+    let code = |r: Result<tokio_postgres::Row, tokio_postgres::Error>| {
+        r.unwrap_err().code().map(|c| c.code().to_owned())
+    };
+    assert_eq!(code(checked).as_deref(), Some("PA401"));
+    assert_eq!(code(after).as_deref(), Some("25P02"));
+    client.batch_execute("ROLLBACK").await.unwrap();
+
     // A role change takes effect at once, with the same claims.
     let mut tx = TenantTx::begin_checked(&app.pool, session(&owner, 0), Role::Owner)
         .await

@@ -319,9 +319,9 @@ impl PasswordHashing {
 ///
 /// Routes that manage credentials take [`UserSession`] instead, which refuses API keys.
 ///
-/// Either way one round trip, before the handler's own transaction: for routes that need the
-/// role in Rust before they start it. Routes that do not take [`Caller`], whose check travels
-/// with the handler's first statement. The organization and user ids are recorded on the
+/// Either way one round trip, before the handler's own transaction: this is for routes that need
+/// the role in Rust before they start it. The others take [`Caller`], whose check travels with the
+/// handler's first statement. The organization and user ids are recorded on the
 /// request's span, so every later log line carries them; the credential itself is never logged.
 #[derive(Debug, Clone, Copy)]
 pub struct Tenant(pub TenantContext);
@@ -490,8 +490,8 @@ impl FromRequest for Tenant {
 /// statement (`palisade_db::TenantTx::begin_checked`): the same guarantees as [`Tenant`] (a
 /// removed user, a token older than the last password change, an unknown or revoked key answer
 /// 401 `invalid_token`; the role used is the one the user or key has now), without a round trip
-/// of its own, and the organization and user ids are recorded on the request's span once it has
-/// answered.
+/// of its own. The organization and user ids are recorded on the request's span: a token's at
+/// once (its signature is verified), an API key's once the check has answered.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller(palisade_db::tenant_tx::Credential);
 
@@ -532,6 +532,12 @@ fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
             let (Some(org), Some(_issued_role)) = (claims.org, claims.role) else {
                 return Err(no_organization());
             };
+            // The signature is verified: the ids are the token's, and a refused request (a
+            // removed user, a role too low) still logs whose token it was.
+            if let Some(span) = req.extensions().get::<tracing_actix_web::RootSpan>() {
+                span.record("org.id", tracing::field::display(org));
+                span.record("user.id", tracing::field::display(claims.sub));
+            }
             Ok(Caller(Checked::Session {
                 org_id: OrgId::from_uuid(org),
                 user_id: UserId::from_uuid(claims.sub),

@@ -47,6 +47,10 @@ enum Param<'a> {
     Owned(Box<dyn ToSql + Sync + Send + 'a>),
 }
 
+/// The row counts a list page's statement fetches (the page's limit + 1, rounded up to one of
+/// these): see [`ListQuery::fetch`].
+pub const FETCH_SIZES: [u32; 4] = [11, 26, 51, 101];
+
 /// A list statement under construction.
 pub struct ListQuery<'a> {
     sql: String,
@@ -147,15 +151,17 @@ impl<'a> ListQuery<'a> {
         // The limit is written into the statement, not bound: with `LIMIT $n` PostgreSQL
         // re-plans the statement at every execution (a generic plan cannot know the limit, so it
         // always costs more than a custom one), and planning took three times as long as running
-        // the 51-row page. A u16 cannot inject anything; each distinct limit is one more cached
-        // statement per connection (at most 100). Without other parameters (the first page of an
-        // unfiltered list, the common case) the plan is then made once per connection.
+        // the 51-row page. Without other parameters (the first page of an unfiltered list, the
+        // common case) the plan is then made once per connection. The written limit is one of
+        // FETCH_SIZES (the rows beyond limit + 1 are not decoded), so each query shape is at most
+        // four cached statements per connection, whatever limits clients ask for.
+        let fetch = FETCH_SIZES
+            .iter()
+            .copied()
+            .find(|n| *n > u32::from(limit))
+            .unwrap_or(u32::from(limit) + 1);
         use std::fmt::Write as _;
-        let _ = write!(
-            self.sql,
-            " ORDER BY created_at DESC, id DESC LIMIT {}",
-            u32::from(limit) + 1
-        );
+        let _ = write!(self.sql, " ORDER BY created_at DESC, id DESC LIMIT {fetch}");
         let params: Vec<&(dyn ToSql + Sync)> = self
             .params
             .iter()
@@ -165,7 +171,11 @@ impl<'a> ListQuery<'a> {
             })
             .collect();
         let rows = tx.query_once(&self.sql, &params).await?;
-        let mut items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        let mut items = rows
+            .iter()
+            .take(usize::from(limit) + 1)
+            .map(decode)
+            .collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() > usize::from(limit) {
             items.truncate(usize::from(limit));
             items.last().map(cursor_of)

@@ -327,12 +327,19 @@ impl TenantTx {
                     }
                 };
                 let role: &str = row.try_get("role")?;
-                Ok(Some(TenantContext {
+                let ctx = TenantContext {
                     org_id: OrgId::from_uuid(row.try_get("organization_id")?),
                     user_id: UserId::from_uuid(row.try_get("user_id")?),
                     role: Role::parse(role)
                         .map_err(|_| DbError::Decode(format!("unknown role {role:?}")))?,
-                }))
+                };
+                // Recorded as soon as the check has answered, before the query's own answer: a
+                // request whose query then fails still logs who it acted for. The request's span
+                // (tracing-actix-web's root span, current in a handler) declares these fields.
+                let span = tracing::Span::current();
+                span.record("org.id", tracing::field::display(ctx.org_id));
+                span.record("user.id", tracing::field::display(ctx.user_id));
+                Ok(Some(ctx))
             }
             actor => {
                 let (org, user, role) = context_params(actor);
@@ -358,11 +365,6 @@ impl TenantTx {
         ) = (ctx, &mut self.actor)
         {
             *slot = Some(ctx);
-            // The request's span (tracing-actix-web's root span, current in a handler) declares
-            // these fields: every later log line of the request carries who it acted for.
-            let span = tracing::Span::current();
-            span.record("org.id", tracing::field::display(ctx.org_id));
-            span.record("user.id", tracing::field::display(ctx.user_id));
         }
     }
 

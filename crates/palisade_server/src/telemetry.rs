@@ -106,11 +106,22 @@ pub struct LogGuard(Option<Queue>);
 impl Drop for LogGuard {
     fn drop(&mut self) {
         let Some(queue) = &self.0 else { return };
+        // Bounded: a stuck stdout (the queue full, the writer blocked in write) must not keep
+        // the process from exiting, so neither the request nor the wait blocks past 5 s.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
         let (ack, done) = std::sync::mpsc::sync_channel(1);
-        if queue.tx.send(Message::Flush(ack)).is_ok() {
-            // Bounded: a stuck stdout must not keep the process from exiting.
-            let _ = done.recv_timeout(Duration::from_secs(5));
+        let mut flush = Message::Flush(ack);
+        loop {
+            match queue.tx.try_send(flush) {
+                Ok(()) => break,
+                Err(TrySendError::Full(m)) if std::time::Instant::now() < deadline => {
+                    flush = m;
+                    std::thread::sleep(WRITE_EVERY);
+                }
+                Err(_) => return,
+            }
         }
+        let _ = done.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
     }
 }
 
