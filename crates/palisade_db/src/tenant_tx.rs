@@ -64,7 +64,8 @@ enum State {
 /// The statements that open a transaction: prepared with the first statement, sent with it.
 struct Opening {
     begin: Statement,
-    set_context: Statement,
+    /// SET_CONTEXT, or a checked credential's ENTER_SESSION / ENTER_API_KEY.
+    context: Statement,
 }
 
 /// A transaction on a pooled app-role connection, with the tenant context set
@@ -278,13 +279,13 @@ impl TenantTx {
             } => ENTER_API_KEY,
             Actor::User(_) | Actor::Provider(_) | Actor::DeliveryWorker(_) => SET_CONTEXT,
         };
-        let (begin, set_context, stmt) = tokio::try_join!(
+        let (begin, context, stmt) = tokio::try_join!(
             conn.prepare_cached(BEGIN),
             conn.prepare_cached(opening),
             conn.prepare_cached(sql),
         )?;
         self.state = State::Open;
-        Ok((stmt, Some(Opening { begin, set_context })))
+        Ok((stmt, Some(Opening { begin, context })))
     }
 
     /// Sends BEGIN and the context, when `opening` says the transaction is not open yet. Joined
@@ -311,7 +312,7 @@ impl TenantTx {
                         tokio::try_join!(
                             biased;
                             conn.execute(&opening.begin, &[]),
-                            conn.query_one(&opening.set_context, &params),
+                            conn.query_one(&opening.context, &params),
                         )?
                         .1
                     }
@@ -321,7 +322,7 @@ impl TenantTx {
                         tokio::try_join!(
                             biased;
                             conn.execute(&opening.begin, &[]),
-                            conn.query_one(&opening.set_context, &params),
+                            conn.query_one(&opening.context, &params),
                         )?
                         .1
                     }
@@ -347,7 +348,7 @@ impl TenantTx {
                 tokio::try_join!(
                     biased;
                     conn.execute(&opening.begin, &[]),
-                    conn.execute(&opening.set_context, &ctx_params),
+                    conn.execute(&opening.context, &ctx_params),
                 )?;
                 Ok(None)
             }

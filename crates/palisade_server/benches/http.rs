@@ -104,16 +104,21 @@ fn pgbench_a() -> String {
     format!("\\set i random(1, :orgs)\n{filtered};\n")
 }
 
+/// A pgbench script sending, for a random organization `i`, BEGIN, `opening` (the context or the
+/// credential's check, with its `;`), `query` and COMMIT in one pipeline: one round trip, as
+/// `TenantTx` sends them.
+fn pipelined_tx(opening: &str, query: &str) -> String {
+    format!(
+        "\\set i random(1, :orgs)\n\\startpipeline\nBEGIN;\n{opening}\n{query};\nCOMMIT;\n\\endpipeline\n"
+    )
+}
+
 /// pgbench P: Palisade's pattern as issue 13 defines it: BEGIN, the context (three
 /// `set_config`), the list and COMMIT in one pipeline (one round trip), as `TenantTx::begin`
 /// sends them. The server's list now checks the credential in that pipeline instead
 /// (pgbench P+check below), so P is the stricter baseline: it does less than the server.
 fn pgbench_p() -> String {
-    format!(
-        "\\set i random(1, :orgs)\n\\startpipeline\nBEGIN;\n{}\n{};\nCOMMIT;\n\\endpipeline\n",
-        context_sql(),
-        list_sql()
-    )
+    pipelined_tx(&context_sql(), &list_sql())
 }
 
 /// `palisade_db::tenant_tx::ENTER_SESSION` for organization `i`'s owner with the credential
@@ -131,22 +136,14 @@ fn enter_session_sql() -> String {
 /// `crud::list_page`): BEGIN, the credential's check that sets the context, the list, COMMIT,
 /// in one pipeline.
 fn pgbench_p_checked() -> String {
-    format!(
-        "\\set i random(1, :orgs)\n\\startpipeline\nBEGIN;\n{}\n{};\nCOMMIT;\n\\endpipeline\n",
-        enter_session_sql(),
-        list_sql()
-    )
+    pipelined_tx(&enter_session_sql(), &list_sql())
 }
 
 /// pgbench of `GET /v1/me`'s statements in one pipeline, as the server sends them
 /// (`Caller::begin`, then `palisade_db::auth::me`): BEGIN, the credential's check
 /// (`ENTER_SESSION`), `palisade_db::auth::ME`, COMMIT.
 fn pgbench_me() -> String {
-    format!(
-        "\\set i random(1, :orgs)\n\\startpipeline\nBEGIN;\n{}\n{};\nCOMMIT;\n\\endpipeline\n",
-        enter_session_sql(),
-        palisade_db::auth::ME
-    )
+    pipelined_tx(&enter_session_sql(), palisade_db::auth::ME)
 }
 
 // ---------------------------------------------------------------------------------------------
