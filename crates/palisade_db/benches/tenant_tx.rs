@@ -1,15 +1,23 @@
 //! Benchmark: the customers list page (50 rows, newest first) read
-//!   (a) through `TenantTx` as `palisade_app` under RLS (BEGIN, set_config, query, COMMIT,
-//!       pipelined into one round trip), and
+//!   (a) through `TenantTx` as the app role under RLS (BEGIN, the context, the query and COMMIT
+//!       pipelined into one round trip, on a pooled connection), and
 //!   (b) with a plain `WHERE organization_id = $1` on bare connections as a role without RLS,
-//! on the same throwaway PostgreSQL, alternating (a) and (b) at several concurrencies, and
-//! prints the ratio of their throughputs (a / b). Not a test: nothing here asserts a time.
-//! A third, diagnostic column (c) runs (b)'s query on the bare connections wrapped in the same
-//! pipelined BEGIN / set_config / COMMIT but without RLS: the gap between (c) and (b) is the
-//! cost of the extra statements, the gap between (a) and (c) the cost of RLS and the pool.
+//! on the same throwaway PostgreSQL, and prints the ratio of their throughputs (a / b). Not a
+//! test: nothing here asserts a time. Two diagnostic columns split the difference:
+//!   (c) (b)'s query on the bare connections wrapped in the same pipelined BEGIN / set_config /
+//!       COMMIT, without RLS: c/b is the cost of the extra statements;
+//!   (d) (a)'s SQL (the three `set_config` and the list under RLS) pipelined by hand on bare
+//!       connections of the app role, without the pool and `TenantTx`: d/c is the cost of RLS,
+//!       a/d the cost of the pool and `TenantTx`.
+//!
+//! On two shared cores one mode's throughput varies by a factor of two or more from one second to
+//! the next (at one client, where every request waits on a wake-up of the other process, up to
+//! four), so a round runs every mode once, in an order that rotates from round to round, and the
+//! ratios printed are the medians of the rounds' own ratios, with their range.
 //!
 //! `cargo bench -p palisade_db --bench tenant_tx` (env: BENCH_ORGS, BENCH_PER_ORG,
-//! BENCH_ROUND_SECS, BENCH_ROUNDS, BENCH_CONCURRENCY="1,4,16,32").
+//! BENCH_ROUND_SECS (a mode's share of a round, fractional allowed), BENCH_ROUNDS,
+//! BENCH_CONCURRENCY="1,4,16,32"; BENCH_ONLY=a|b|c|d runs only that mode, for a profiler).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -25,8 +33,18 @@ use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral
 use uuid::Uuid;
 
 const PASSWORD: &str = "bench-password";
+/// (a)'s list as `crud::list_page` writes it, for (d).
+const RLS_QUERY: &str = "SELECT id, name, email, phone, created_at, updated_at FROM palisade.customers \
+     WHERE true ORDER BY created_at DESC, id DESC LIMIT 51";
 const PLAIN_QUERY: &str = "SELECT id, name, email, phone, created_at, updated_at FROM palisade.customers \
      WHERE organization_id = $1 ORDER BY created_at DESC, id DESC LIMIT 51";
+
+fn env_f64(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -51,29 +69,67 @@ enum Mode {
     Rls,
     Plain,
     PlainTx,
+    RlsBare,
+}
+
+impl Mode {
+    const ALL: [Mode; 4] = [Mode::Rls, Mode::Plain, Mode::PlainTx, Mode::RlsBare];
+
+    fn parse(s: &str) -> Option<Mode> {
+        Some(match s {
+            "a" => Mode::Rls,
+            "b" => Mode::Plain,
+            "c" => Mode::PlainTx,
+            "d" => Mode::RlsBare,
+            _ => return None,
+        })
+    }
+}
+
+/// The bare connections of a run: (b) and (c) use `plain`, (d) uses `app`.
+struct Bare {
+    plain: Vec<Arc<tokio_postgres::Client>>,
+    app: Vec<Arc<tokio_postgres::Client>>,
 }
 
 async fn round(
     mode: Mode,
     concurrency: usize,
-    secs: u64,
+    secs: f64,
     orgs: Arc<Vec<Uuid>>,
     pool: &AppPool,
-    plain: &[Arc<tokio_postgres::Client>],
+    bare: &Bare,
 ) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
-    for (w, client) in plain.iter().take(concurrency).enumerate() {
+    for w in 0..concurrency {
         let (stop, done, orgs, pool) = (stop.clone(), done.clone(), orgs.clone(), pool.clone());
-        let client = client.clone();
+        let client = match mode {
+            Mode::RlsBare => bare.app[w].clone(),
+            Mode::Rls | Mode::Plain | Mode::PlainTx => bare.plain[w].clone(),
+        };
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (w as u64 + 1));
-            let stmt = client.prepare(PLAIN_QUERY).await.unwrap();
+            let stmt = match mode {
+                Mode::RlsBare => client.prepare(RLS_QUERY).await.unwrap(),
+                Mode::Rls | Mode::Plain | Mode::PlainTx => {
+                    client.prepare(PLAIN_QUERY).await.unwrap()
+                }
+            };
             let begin = client.prepare("BEGIN").await.unwrap();
             let commit = client.prepare("COMMIT").await.unwrap();
             let setc = client
-                .prepare("SELECT set_config('app.current_org', $1, true)")
+                .prepare(match mode {
+                    Mode::RlsBare => {
+                        "SELECT set_config('app.current_org', $1, true), \
+                         set_config('app.current_user', $2, true), \
+                         set_config('app.current_role', $3, true)"
+                    }
+                    Mode::Rls | Mode::Plain | Mode::PlainTx => {
+                        "SELECT set_config('app.current_org', $1, true)"
+                    }
+                })
                 .await
                 .unwrap();
             while !stop.load(Ordering::Relaxed) {
@@ -113,6 +169,19 @@ async fn round(
                         .unwrap();
                         decoded(&rows)
                     }
+                    Mode::RlsBare => {
+                        let (o, u) = (org.to_string(), UserId::new().to_string());
+                        let p: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+                            [&o, &u, &Role::Member.as_str()];
+                        let (_, _, rows, _) = tokio::try_join!(biased;
+                            client.execute(&begin, &[]),
+                            client.execute(&setc, &p),
+                            client.query(&stmt, &[]),
+                            client.execute(&commit, &[]),
+                        )
+                        .unwrap();
+                        decoded(&rows)
+                    }
                     Mode::Plain => {
                         let rows = client.query(&stmt, &[&org]).await.unwrap();
                         decoded(&rows)
@@ -124,7 +193,7 @@ async fn round(
         }));
     }
     let start = Instant::now();
-    tokio::time::sleep(Duration::from_secs(secs)).await;
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         t.await.unwrap();
@@ -136,8 +205,8 @@ async fn round(
 async fn main() {
     let n_orgs = env_num("BENCH_ORGS", 500);
     let per_org = env_num("BENCH_PER_ORG", 200);
-    let secs = env_num("BENCH_ROUND_SECS", 3);
-    let rounds = env_num("BENCH_ROUNDS", 3);
+    let secs = env_f64("BENCH_ROUND_SECS", 1.5);
+    let rounds = env_num("BENCH_ROUNDS", 7).max(1) as usize;
     let concurrencies: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
         .unwrap_or_else(|_| "1,4,16,32".into())
         .split(',')
@@ -231,43 +300,87 @@ async fn main() {
         wait_timeout: Duration::from_secs(30),
     })
     .unwrap();
-    let mut plain = Vec::new();
+    let mut bare = Bare {
+        plain: Vec::new(),
+        app: Vec::new(),
+    };
     for _ in 0..max_c {
-        plain.push(Arc::new(
+        bare.plain.push(Arc::new(
             schema::connect(&cluster.url("palisade_bench_plain", PASSWORD, db))
                 .await
                 .unwrap(),
         ));
+        bare.app.push(Arc::new(
+            schema::connect(&cluster.url(schema::APP_LOGIN_ROLES[0], PASSWORD, db))
+                .await
+                .unwrap(),
+        ));
     }
-    // Warm both paths (connections, prepared statements, caches).
-    round(Mode::Rls, max_c, 1, orgs.clone(), &pool, &plain).await;
-    round(Mode::Plain, max_c, 1, orgs.clone(), &pool, &plain).await;
+    // Warm every path (connections, prepared statements, caches).
+    for mode in Mode::ALL {
+        round(mode, max_c, 1.0, orgs.clone(), &pool, &bare).await;
+    }
 
-    println!(
-        "customers list, 50-row page; {total} customers over {} organizations; {rounds} alternating rounds of {secs}s",
-        orgs.len()
-    );
-    println!(
-        "{:>11} {:>14} {:>14} {:>8} {:>16} {:>8}",
-        "concurrency", "(a) RLS req/s", "(b) plain req/s", "a/b", "(c) plain+tx req/s", "c/b"
-    );
-    for &c in &concurrencies {
-        let (mut a, mut b, mut ptx) = (0.0, 0.0, 0.0);
-        for _ in 0..rounds {
-            a += round(Mode::Rls, c, secs, orgs.clone(), &pool, &plain).await;
-            ptx += round(Mode::PlainTx, c, secs, orgs.clone(), &pool, &plain).await;
-            b += round(Mode::Plain, c, secs, orgs.clone(), &pool, &plain).await;
+    if let Some(only) = std::env::var("BENCH_ONLY")
+        .ok()
+        .as_deref()
+        .map(|s| (s, Mode::parse(s)))
+    {
+        let (name, Some(mode)) = only else {
+            panic!("BENCH_ONLY must be one of a, b, c, d");
+        };
+        for &c in &concurrencies {
+            let r = round(mode, c, secs * rounds as f64, orgs.clone(), &pool, &bare).await;
+            println!("({name}) at {c} clients: {r:.0} req/s");
         }
-        let (a, b) = (a / rounds as f64, b / rounds as f64);
-        let ptx = ptx / rounds as f64;
+    } else {
         println!(
-            "{c:>11} {a:>14.0} {b:>14.0} {:>8.2} {ptx:>16.0} {:>8.2}",
-            a / b,
-            ptx / b
+            "customers list, 50-row page; {total} customers over {} organizations; {rounds} rounds \
+             of the four modes, {secs}s each, in rotating order; req/s are medians, ratios the \
+             median [min-max] of the rounds' own ratios",
+            orgs.len()
         );
+        println!(
+            "{:>7} {:>7} {:>7} {:>7} {:>7}  {:<17} {:<17} {:<17} {:<17}",
+            "clients", "(a)", "(b)", "(c)", "(d)", "a/b", "c/b", "a/c", "d/c"
+        );
+        for &c in &concurrencies {
+            let stolen = Stolen::start();
+            // per[mode][round]
+            let mut per = [vec![], vec![], vec![], vec![]];
+            for r in 0..rounds {
+                for k in 0..Mode::ALL.len() {
+                    let m = (r + k) % Mode::ALL.len();
+                    per[m].push(round(Mode::ALL[m], c, secs, orgs.clone(), &pool, &bare).await);
+                }
+            }
+            let ratio = |x: usize, y: usize| -> String {
+                let rs: Vec<f64> = (0..rounds).map(|r| per[x][r] / per[y][r]).collect();
+                let (lo, hi) = rs
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+                format!("{:.2} [{lo:.2}-{hi:.2}]", median(rs))
+            };
+            println!(
+                "{c:>7} {:>7.0} {:>7.0} {:>7.0} {:>7.0}  {:<17} {:<17} {:<17} {:<17}",
+                median(per[0].clone()),
+                median(per[1].clone()),
+                median(per[2].clone()),
+                median(per[3].clone()),
+                ratio(0, 1),
+                ratio(2, 1),
+                ratio(0, 2),
+                ratio(3, 2),
+            );
+            if let Some(pct) = stolen.percent() {
+                println!(
+                    "        (CPU time taken by the hypervisor during these rounds: {pct:.0}%)"
+                );
+            }
+        }
     }
     pool.close();
-    drop(plain);
+    drop(bare);
     tokio::task::spawn_blocking(move || cluster.stop())
         .await
         .unwrap()
@@ -283,4 +396,41 @@ fn decoded(rows: &[tokio_postgres::Row]) -> usize {
         .collect::<Result<Vec<_>, _>>()
         .unwrap()
         .len()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The hypervisor's share of the machine's CPU time (`steal` in `/proc/stat`) over an interval:
+/// when it is high, the other guests on the host, not this code, set the figures.
+struct Stolen(Option<(u64, u64)>);
+
+impl Stolen {
+    fn read() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let cpu: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .map(|v| v.parse().unwrap_or(0))
+            .collect();
+        Some((cpu.get(7).copied()?, cpu.iter().sum()))
+    }
+
+    fn start() -> Self {
+        Stolen(Self::read())
+    }
+
+    fn percent(&self) -> Option<f64> {
+        let ((s0, t0), (s1, t1)) = (self.0?, Self::read()?);
+        (t1 > t0).then(|| (s1 - s0) as f64 * 100.0 / (t1 - t0) as f64)
+    }
 }
