@@ -16,6 +16,7 @@ mod chat;
 mod chatbot;
 mod column_secrecy;
 mod conventions;
+mod cors;
 mod customers;
 mod email_webhooks;
 mod engagement;

@@ -152,6 +152,107 @@ async fn a_failing_statement_in_the_pipeline_leaves_the_connection_usable() {
     );
 }
 
+/// The backends of the app's pool on `db` (its `application_name`), as the superuser sees them.
+async fn pooled_backends(su: &tokio_postgres::Client, db: &str) -> Vec<i32> {
+    su.query(
+        "SELECT pid FROM pg_stat_activity
+          WHERE datname = $1 AND usename = $2 AND application_name = 'palisade' ORDER BY pid",
+        &[&db, &palisade_test_support::TEST_APP_LOGIN_ROLE],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// Ends every backend of the app's pool on `db`, as a restart or a DBA's `pg_terminate_backend`
+/// would, and waits until the server has let them all go.
+async fn terminate_pooled_backends(su: &tokio_postgres::Client, db: &str) {
+    for pid in pooled_backends(su, db).await {
+        su.execute("SELECT pg_terminate_backend($1)", &[&pid])
+            .await
+            .unwrap();
+    }
+    for _ in 0..500 {
+        if pooled_backends(su, db).await.is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the terminated backends did not go away");
+}
+
+/// A connection that died in the pool (a restart, terminated backends) is found dead by the
+/// request that checks it out. A read is sent again once, on a new connection, and answers; a
+/// write is not sent again: it fails with an error the API answers 503 (`Retry-After`).
+#[tokio::test]
+async fn a_read_on_a_connection_that_died_in_the_pool_is_read_again_once_on_a_new_one() {
+    let db = TestDb::new().await;
+    let pool = db.app_pool(2);
+    let orgs = seed(&pool, 1, 3).await;
+    let (org, expected) = orgs[0].clone();
+    let su = db.superuser_client().await;
+    // Two connections in the pool.
+    let (first, second) = (
+        TenantTx::begin(&pool, &ctx(org)).await.unwrap(),
+        TenantTx::begin(&pool, &ctx(org)).await.unwrap(),
+    );
+    drop((first, second));
+    let before = pooled_backends(&su, &db.name).await;
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    // Checked out (TenantTx sends nothing yet), then its backend and the idle one end.
+    let tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    terminate_pooled_backends(&su, &db.name).await;
+    let page = crud::list_page(
+        tx,
+        &CustomerFilter::default(),
+        &PageRequest {
+            after: None,
+            limit: 50,
+            created: Default::default(),
+        },
+    )
+    .await
+    .expect("the read is sent again on a new connection");
+    let mut ids: Vec<Uuid> = page.items.iter().map(|c| c.id).collect();
+    ids.sort();
+    assert_eq!(ids, expected);
+    // Exactly one new backend: the idle connection that died beside it was closed, not
+    // handed to the next request.
+    let after = pooled_backends(&su, &db.name).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(!before.contains(&after[0]));
+    assert_eq!(
+        pool.idle_context().await.unwrap(),
+        [String::new(), String::new(), String::new()]
+    );
+
+    // A write is not sent twice: the dead connection's error is the answer.
+    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    terminate_pooled_backends(&su, &db.name).await;
+    let err = (NewCustomer {
+        name: CustomerName::parse("written once").unwrap(),
+        email: None,
+        phone: None,
+    })
+    .insert(&mut tx)
+    .await
+    .expect_err("the connection is dead");
+    assert!(err.is_dead_connection() && err.is_transient(), "{err}");
+    drop(tx);
+    let count: i64 = su
+        .query_one(
+            "SELECT count(*) FROM palisade.customers WHERE organization_id = $1",
+            &[&org.as_uuid()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 3);
+}
+
 /// A request's credential checked by the transaction's first statement
 /// (`TenantTx::begin_checked`): the statements pipelined after a refused check never run, the
 /// context is the user's *current* role, and the least role is enforced before anything else.

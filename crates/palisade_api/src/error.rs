@@ -96,6 +96,9 @@ palisade_domain::str_enum! {
         NumberInUse = "number_in_use",
         /// The phone number cannot be claimed.
         NumberUnavailable = "number_unavailable",
+        /// A browser's CORS preflight from an origin the server does not allow, or asking for
+        /// a method or header the API does not take from browsers.
+        OriginNotAllowed = "origin_not_allowed",
         /// The password changed since this link or token was issued.
         PasswordChanged = "password_changed",
         /// The body is larger than the route accepts.
@@ -110,7 +113,7 @@ palisade_domain::str_enum! {
         RequiresUserSession = "requires_user_session",
         /// No credential.
         Unauthorized = "unauthorized",
-        /// The database cannot be reached or is saturated; see `Retry-After`.
+        /// The database cannot be reached, is saturated or restarting; see `Retry-After`.
         Unavailable = "unavailable",
         /// The body has a field the route does not define.
         UnknownField = "unknown_field",
@@ -235,7 +238,8 @@ pub enum ApiError {
         /// Whole seconds until an attempt may succeed (rounded up, at least 1).
         retry_after_secs: u64,
     },
-    /// 503: the database cannot be reached or is saturated.
+    /// 503: the database cannot be reached, is saturated or restarting, or the transaction was
+    /// cut off in a way trying again may cure ([`DbError::is_transient`]).
     #[error("service unavailable: {0}")]
     Unavailable(#[source] DbError),
     /// 500: a bug or an unexpected database error. The cause is logged, never sent.
@@ -282,7 +286,7 @@ impl ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::Unavailable(_) => ApiError::Unavailable(e),
+            e if e.is_transient() => ApiError::Unavailable(e),
             DbError::Refused(refusal) => crate::auth::refused(refusal),
             DbError::PermissionDenied { .. } => ApiError::Forbidden {
                 code: crate::error::ErrorCode::Forbidden,
@@ -397,4 +401,49 @@ pub fn query_config() -> web::QueryConfig {
         };
         e.into()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: &str) -> DbError {
+        DbError::Server {
+            code: code.into(),
+            table: None,
+        }
+    }
+
+    #[test]
+    fn database_errors_a_retry_may_cure_answer_503_with_retry_after_and_the_rest_500() {
+        for e in [
+            DbError::Unavailable("pool timed out".into()),
+            DbError::Connection("connection closed".into()),
+            server("57P01"),
+            server("57P03"),
+            server("57014"),
+            server("40001"),
+        ] {
+            let text = e.to_string();
+            let resp = ApiError::from(e).error_response();
+            assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "{text}");
+            assert_eq!(
+                resp.headers()
+                    .get(header::RETRY_AFTER)
+                    .map(|v| v.as_bytes()),
+                Some(&b"1"[..]),
+                "{text}"
+            );
+        }
+        for e in [
+            DbError::Client("error serializing parameter 0".into()),
+            DbError::Decode("unexpected null".into()),
+            server("23514"),
+        ] {
+            let text = e.to_string();
+            let resp = ApiError::from(e).error_response();
+            assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR, "{text}");
+            assert!(resp.headers().get(header::RETRY_AFTER).is_none(), "{text}");
+        }
+    }
 }

@@ -24,6 +24,7 @@
 pub mod auth;
 pub mod catch_panic;
 pub mod client_addr;
+pub mod cors;
 pub mod credentials;
 pub mod delivery;
 pub mod endpoints;
@@ -73,6 +74,8 @@ pub struct AppState {
     /// How long a released phone number stays reserved for the organization that released it
     /// (`PALISADE_NUMBER_QUARANTINE_DAYS`, default 30): see docs/phone-numbers.md.
     pub number_quarantine: time::Duration,
+    /// The origins browser apps may call `/v1` from ([`cors`]); none by default.
+    pub cors: cors::CorsOrigins,
 }
 
 /// The lifetimes of emailed links (see docs/accounts.md).
@@ -106,7 +109,8 @@ pub fn configure(
         let mut endpoints = endpoints::Endpoints::default();
         routes::register(&mut endpoints, stripe);
         let document = routes::OpenApiJson(endpoints::document_json(&endpoints));
-        cfg.app_data(web::Data::new(state))
+        cfg.app_data(web::Data::new(state.cors.clone()))
+            .app_data(web::Data::new(state))
             .app_data(web::Data::new(document))
             .app_data(error::path_config())
             .app_data(error::query_config());

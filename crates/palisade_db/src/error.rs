@@ -38,9 +38,15 @@ pub enum DbError {
     /// No connection could be had in time (pool exhausted or server unreachable).
     #[error("no database connection available: {0}")]
     Unavailable(String),
-    /// The connection failed (closed, I/O, protocol).
+    /// The connection failed: closed (the server ended it, or restarted), I/O, a connect
+    /// timeout, a TLS handshake, an unexpected message.
     #[error("database connection error: {0}")]
     Connection(String),
+    /// The driver refused a statement's parameters or a row's columns (a type mismatch, a
+    /// missing column, an unexpected row count), or a transaction was used after it ended: a
+    /// bug, which trying again would repeat.
+    #[error("database client error: {0}")]
+    Client(String),
     /// The credential a transaction was opened with was refused by its check
     /// ([`crate::TenantTx::begin_checked`]); nothing else in the transaction ran.
     #[error("credential refused: {}", .0.as_str())]
@@ -51,15 +57,27 @@ pub enum DbError {
 }
 
 impl DbError {
-    /// Whether trying again later may succeed: no connection, a broken connection, or a
-    /// transaction that lost a race (serialization failure 40001, deadlock 40P01) or was cut
-    /// off by the server (class 57, e.g. a shutdown). Constraint, permission and decode errors
-    /// would fail again.
+    /// Whether trying again later may succeed: no connection to be had, a dead one
+    /// ([`DbError::is_dead_connection`]), a transaction that lost a race (serialization failure
+    /// 40001, deadlock 40P01), or any other operator intervention (class 57, e.g. 57014: the
+    /// statement timeout, or a DBA's `pg_cancel_backend`). Constraint, permission, client and
+    /// decode errors would fail again. The API answers these 503 with `Retry-After`.
     pub fn is_transient(&self) -> bool {
+        self.is_dead_connection()
+            || matches!(self, DbError::Unavailable(_))
+            || matches!(self, DbError::Server { code, .. }
+                if code == "40001" || code == "40P01" || code.starts_with("57"))
+    }
+
+    /// Whether the connection itself is gone: closed or broken, or ended by the server (57P01
+    /// administrator shutdown or `pg_terminate_backend`, 57P02 crash shutdown, 57P03 not
+    /// accepting connections yet, 57P05 idle session timeout). A read that failed this way may
+    /// be sent again on another connection ([`crate::TenantTx::query_once`] does, once).
+    pub fn is_dead_connection(&self) -> bool {
         match self {
-            DbError::Unavailable(_) | DbError::Connection(_) => true,
+            DbError::Connection(_) => true,
             DbError::Server { code, .. } => {
-                code == "40001" || code == "40P01" || code.starts_with("57")
+                matches!(code.as_str(), "57P01" | "57P02" | "57P03" | "57P05")
             }
             _ => false,
         }
@@ -82,12 +100,27 @@ impl DbError {
 impl From<tokio_postgres::Error> for DbError {
     fn from(e: tokio_postgres::Error) -> Self {
         let Some(db) = e.as_db_error() else {
-            // Not a server-reported error: a closed connection, I/O, or a type mismatch while
-            // encoding/decoding. These messages carry no row data.
-            return if e.is_closed() {
-                DbError::Connection("connection closed".into())
+            // Not a server-reported error: a closed or broken connection, or the driver's own
+            // refusal (a type mismatch while encoding or decoding, a wrong row count). These
+            // messages carry no row data.
+            if e.is_closed() {
+                return DbError::Connection("connection closed".into());
+            }
+            let io = std::error::Error::source(&e)
+                .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some());
+            let text = e.to_string();
+            // tokio-postgres's words for its connection-level kinds without an I/O source
+            // (Kind::Connect, Timeout, Tls, UnexpectedMessage).
+            let connection = [
+                "error connecting to server",
+                "timeout waiting for server",
+                "error performing TLS handshake",
+                "unexpected message from server",
+            ];
+            return if io || connection.iter().any(|p| text.starts_with(p)) {
+                DbError::Connection(text)
             } else {
-                DbError::Connection(e.to_string())
+                DbError::Client(text)
             };
         };
         let code = db.code();
@@ -140,8 +173,25 @@ mod tests {
             server("40001"),
             server("40P01"),
             server("57P01"),
+            server("57P02"),
+            server("57P03"),
+            server("57014"),
         ] {
             assert!(e.is_transient(), "{e}");
+        }
+        for e in [DbError::Connection("closed".into()), server("57P01")] {
+            assert!(e.is_dead_connection(), "{e}");
+        }
+        // A cancelled statement or a lost race ran on a live connection, and a pool that had
+        // none to give would make a retry wait as long again: trying again is the client's call
+        // (Retry-After), not the server's.
+        for e in [
+            server("57014"),
+            server("40001"),
+            server("40P01"),
+            DbError::Unavailable("pool".into()),
+        ] {
+            assert!(!e.is_dead_connection(), "{e}");
         }
         for e in [
             server("23514"),
@@ -149,6 +199,7 @@ mod tests {
                 constraint: "k".into(),
             },
             DbError::Decode("x".into()),
+            DbError::Client("error serializing parameter 0".into()),
             DbError::PermissionDenied { table: "t".into() },
         ] {
             assert!(!e.is_transient(), "{e}");

@@ -234,7 +234,7 @@ pub async fn claim(
         .await?
         .try_get(0)?;
     let secret = secret.ok_or_else(|| {
-        DbError::Connection("the claimed delivery's signing secret was not returned".into())
+        DbError::Decode("the claimed delivery's signing secret was not returned".into())
     })?;
     tx.commit().await?;
     Ok(Some(Claim {

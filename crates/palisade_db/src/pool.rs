@@ -339,6 +339,12 @@ impl AppPool {
         Ok(self.pool.get().await?)
     }
 
+    /// Closes every idle connection (those in use are unaffected): after one was found dead,
+    /// the others that sat idle beside it are likely dead too.
+    pub(crate) fn close_idle(&self) {
+        self.pool.retain(|_, _| false);
+    }
+
     /// The login role new connections use (from the current URL).
     pub fn login_role(&self) -> String {
         self.pool.manager().role()

@@ -76,6 +76,9 @@ struct Opening {
 /// if the rollback cannot be sent).
 pub struct TenantTx {
     conn: Option<Object>,
+    /// Where `conn` came from: [`TenantTx::query_once`] takes another from it when `conn` was
+    /// found dead.
+    pool: AppPool,
     actor: Actor,
     state: State,
 }
@@ -173,6 +176,7 @@ impl TenantTx {
         let conn = pool.get().await?;
         Ok(Self {
             conn: Some(conn),
+            pool: pool.clone(),
             actor: Actor::User(*ctx),
             state: State::Fresh,
         })
@@ -186,6 +190,7 @@ impl TenantTx {
         let conn = pool.get().await?;
         Ok(Self {
             conn: Some(conn),
+            pool: pool.clone(),
             actor: Actor::Provider(org),
             state: State::Fresh,
         })
@@ -199,6 +204,7 @@ impl TenantTx {
         let conn = pool.get().await?;
         Ok(Self {
             conn: Some(conn),
+            pool: pool.clone(),
             actor: Actor::DeliveryWorker(org),
             state: State::Fresh,
         })
@@ -217,6 +223,7 @@ impl TenantTx {
         let conn = pool.get().await?;
         Ok(Self {
             conn: Some(conn),
+            pool: pool.clone(),
             actor: Actor::Checked {
                 credential,
                 least,
@@ -257,7 +264,7 @@ impl TenantTx {
     fn conn(&self) -> Result<&Object, DbError> {
         self.conn
             .as_ref()
-            .ok_or_else(|| DbError::Connection("transaction already ended".into()))
+            .ok_or_else(|| DbError::Client("transaction already ended".into()))
     }
 
     /// Prepares `sql` (and, when the transaction is not open yet, BEGIN and the context
@@ -434,6 +441,13 @@ impl TenantTx {
 
     /// A one-statement read in one round trip: BEGIN, the context, the query and COMMIT are
     /// pipelined. Falls back to query-then-commit when the transaction is already open.
+    ///
+    /// A read that opens the transaction and finds its pooled connection dead (closed, broken,
+    /// or ended by the server: [`DbError::is_dead_connection`]) is sent once more on a new
+    /// connection: the pool's idle connections are closed first, as they are likely dead too
+    /// (a restart, or backends terminated together). Only reads come here, so sending one again
+    /// changes nothing, whatever the first attempt reached; the error of the second attempt is
+    /// the answer.
     pub async fn query_once(self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
         Ok(self.query_once_in_context(sql, params).await?.0)
     }
@@ -451,6 +465,28 @@ impl TenantTx {
             self.commit().await?;
             return Ok((rows, ctx));
         }
+        match self.pipelined_read(sql, params).await {
+            Err(e) if e.is_dead_connection() => {
+                tracing::warn!(error = %e, "a pooled database connection was dead; reading again on a new one");
+                // Not back to the pool, and no ROLLBACK to send: the connection is gone.
+                if let Some(dead) = self.conn.take() {
+                    drop(Object::take(dead));
+                }
+                self.state = State::Fresh;
+                self.pool.close_idle();
+                self.conn = Some(self.pool.get().await?);
+                self.pipelined_read(sql, params).await
+            }
+            other => other,
+        }
+    }
+
+    /// BEGIN, the context, `sql` and COMMIT in one round trip, on a transaction not yet open.
+    async fn pipelined_read(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<(Vec<Row>, Option<TenantContext>), DbError> {
         let (stmt, opening) = self.prepare_first(sql).await?;
         let conn = self.conn()?;
         let commit = conn.prepare_cached(COMMIT).await?;

@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use palisade_api::client_addr::{ForwardedHeader, TrustedProxies};
+use palisade_api::cors::CorsOrigins;
 use palisade_api::throttle::{ActionLimits, Limit, RateLimits};
 
 use crate::telemetry::LogFormat;
@@ -136,6 +137,7 @@ const RATE_LIMIT_AND_PROXY_VARS: &[Var] = &[
     var("PALISADE_RATE_LIMIT_MAX_KEYS", "default: 100000", "most addresses or accounts one limiter remembers"),
     var("PALISADE_TRUSTED_PROXIES", "default: none (the TCP peer is the client)", "proxies (addresses, CIDR networks) whose forwarding header names the client"),
     var("PALISADE_TRUSTED_PROXY_HEADER", "default: x-forwarded-for", "the header they write: x-forwarded-for or forwarded"),
+    var("PALISADE_CORS_ALLOWED_ORIGINS", "default: none (no CORS header)", "origins (https://app.example.com, comma-separated) browser apps may call /v1 from"),
 ];
 #[rustfmt::skip]
 const SUPERUSER_VARS: &[Var] = &[
@@ -322,6 +324,9 @@ pub struct ServeSettings {
     /// `PALISADE_TRUSTED_PROXIES` and `PALISADE_TRUSTED_PROXY_HEADER`: whose forwarding header
     /// names the client. Default: none, the TCP peer is the client.
     pub trusted_proxies: TrustedProxies,
+    /// `PALISADE_CORS_ALLOWED_ORIGINS`: the origins browser apps may call `/v1` from. Default:
+    /// none.
+    pub cors: CorsOrigins,
     /// Account mail and the lifetimes of emailed links.
     pub mail: MailSettings,
     /// `PALISADE_RETAIN_*`: how long each append-only record is kept.
@@ -454,6 +459,11 @@ impl ServeSettings {
         let webhooks = WebhookSettings::from_lookup(&get)?;
         let rate_limits = rate_limits_from_lookup(&get)?;
         let trusted_proxies = trusted_proxies_from_lookup(&get)?;
+        let cors = match get("PALISADE_CORS_ALLOWED_ORIGINS") {
+            None => CorsOrigins::none(),
+            Some(list) => CorsOrigins::parse(&list)
+                .map_err(|e| ConfigError(format!("PALISADE_CORS_ALLOWED_ORIGINS: {e}")))?,
+        };
         let ttl = |name: &str, default: u64| -> Result<Duration, ConfigError> {
             match number(&get, name, default)? {
                 0 => Err(ConfigError(format!("{name} must be at least 1"))),
@@ -491,6 +501,7 @@ impl ServeSettings {
             stripe_webhook_secret,
             rate_limits,
             trusted_proxies,
+            cors,
             mail,
             number_quarantine,
             retention,

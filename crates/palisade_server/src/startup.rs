@@ -84,6 +84,9 @@ pub struct AppConfig {
     pub accounts: palisade_api::AccountSettings,
     /// How long a released phone number is quarantined (`PALISADE_NUMBER_QUARANTINE_DAYS`).
     pub number_quarantine: time::Duration,
+    /// `PALISADE_CORS_ALLOWED_ORIGINS`: the origins browser apps may call `/v1` from; none by
+    /// default (no CORS header on any answer).
+    pub cors: palisade_api::cors::CorsOrigins,
 }
 
 /// A bound, not yet running HTTP server.
@@ -129,6 +132,7 @@ impl Application {
             mailer: config.mailer.clone(),
             accounts: config.accounts,
             number_quarantine: config.number_quarantine,
+            cors: config.cors.clone(),
         };
 
         let listener =
@@ -152,6 +156,8 @@ impl Application {
                     async move { fut.await.map(add_request_id_header) }
                 })
                 .wrap(actix_web::middleware::from_fn(palisade_api::etag::add_etag))
+                // Inside the logger: a preflight answered here still has its log line.
+                .wrap(actix_web::middleware::from_fn(palisade_api::cors::cors))
                 .wrap(TracingLogger::<PalisadeRootSpan>::new())
                 .configure(palisade_api::configure(state.clone(), stripe.clone()))
         })
@@ -384,6 +390,7 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
             password_reset_ttl: time_duration(settings.mail.password_reset_ttl),
         },
         number_quarantine: settings.number_quarantine,
+        cors: settings.cors.clone(),
     };
     let app = Application::build(&config, pool.clone()).await?;
     let limits = &settings.rate_limits;
@@ -395,6 +402,12 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         trusted_proxies = !settings.trusted_proxies.is_empty(),
         "rate limits (per server instance; see docs/security.md)"
     );
+    if !settings.cors.is_empty() {
+        tracing::info!(
+            origins = %settings.cors.as_slice().join(", "),
+            "browser apps of these origins may call /v1 (CORS)"
+        );
+    }
     tracing::info!(
         port = app.port(),
         "listening on http://{}",

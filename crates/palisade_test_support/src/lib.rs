@@ -524,6 +524,7 @@ pub async fn try_spawn_app_with_pool(
             .expect("the test SMTP URL"),
         accounts: palisade_api::AccountSettings::default(),
         number_quarantine: TEST_NUMBER_QUARANTINE,
+        cors: palisade_api::cors::CorsOrigins::none(),
     };
     configure(&mut config);
     let app = Application::build(&config, pool.clone()).await?;

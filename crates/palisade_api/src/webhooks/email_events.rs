@@ -195,7 +195,7 @@ pub async fn mailgun(
     let admitted = webhooks::admit_mailgun_token(&state.pool, &token, &digest)
         .await
         .map_err(|e| match e {
-            DbError::Unavailable(_) => ApiError::Unavailable(e),
+            e if e.is_transient() => ApiError::Unavailable(e),
             other => ApiError::Internal(other.to_string()),
         })?;
     if !admitted {

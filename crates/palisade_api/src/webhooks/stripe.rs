@@ -157,7 +157,7 @@ pub async fn receive(
         .apply_stripe_event(&event)
         .await
         .map_err(|e| match e {
-            palisade_db::DbError::Unavailable(_) => ApiError::Unavailable(e),
+            e if e.is_transient() => ApiError::Unavailable(e),
             other => ApiError::internal(format!(
                 "Stripe event {event_id} ({event_type}) not applied (Stripe will retry): {other}"
             )),

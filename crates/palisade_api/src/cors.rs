@@ -1,0 +1,262 @@
+//! Cross-origin requests from browser apps (CORS; docs/api.md "Browser clients").
+//!
+//! Off by default: with no allowed origin, no answer carries a CORS header and browsers keep
+//! their same-origin rule. With `PALISADE_CORS_ALLOWED_ORIGINS`, a request to a path under
+//! `/v1` whose `Origin` is on the list gets `Access-Control-Allow-Origin` (that origin, never
+//! `*`) and `Access-Control-Expose-Headers` (`X-Request-Id`, `ETag`, `Location`,
+//! `Retry-After`); a preflight (`OPTIONS` with `Access-Control-Request-Method`) from it is
+//! answered here, 204, allowing the API's methods and the headers a client sends
+//! (`Authorization`, `X-API-Key`, `Content-Type`, `Idempotency-Key`, `If-Match`,
+//! `If-None-Match`, `X-Request-Id`). A preflight from another origin answers 403
+//! `origin_not_allowed`; its actual requests get no CORS header (the browser then hides the
+//! answer from the page; programs that are not browsers are unaffected, as CORS binds only
+//! browsers). `/webhooks`, `/healthz`, `/readyz` and `/openapi.json` never get CORS headers:
+//! providers are not browsers, and no page of another origin has business there.
+//!
+//! No credentials mode (`Access-Control-Allow-Credentials`): the API takes no cookie, a browser
+//! app sends its token or key in a header.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse, ResponseError, web};
+
+use crate::ApiError;
+use crate::error::ErrorCode;
+
+/// The methods a preflight may ask for: those the API serves.
+const METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
+/// The request headers a browser app may send, lower-case (the preflight's list is compared
+/// case-insensitively).
+const REQUEST_HEADERS: [&str; 7] = [
+    "authorization",
+    "x-api-key",
+    "content-type",
+    "idempotency-key",
+    "if-match",
+    "if-none-match",
+    "x-request-id",
+];
+/// The answer headers a page may read beyond the CORS-safelisted ones.
+const EXPOSED: &str = "X-Request-Id, ETag, Location, Retry-After";
+/// How long a browser may cache a preflight's answer (seconds).
+const MAX_AGE: &str = "3600";
+
+/// The origins browser apps may call the API from (`PALISADE_CORS_ALLOWED_ORIGINS`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorsOrigins(Vec<String>);
+
+impl CorsOrigins {
+    /// No origin: CORS off.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// A comma-separated list of origins, each `http(s)://host[:port]` as a browser sends it
+    /// (no path, not even `/`; no user, query or fragment; no wildcard). Host names are
+    /// compared in lower case and a default port is dropped, as browsers spell them.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut origins = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if item.contains('*') {
+                return Err(format!(
+                    "{item:?}: wildcards are not accepted; list each origin"
+                ));
+            }
+            let url = url::Url::parse(item)
+                .map_err(|_| format!("{item:?} is not an origin like https://app.example.com"))?;
+            let plain = url.username().is_empty()
+                && url.password().is_none()
+                && url.query().is_none()
+                && url.fragment().is_none()
+                && url.path() == "/"
+                && !item.ends_with('/');
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !plain {
+                return Err(format!(
+                    "{item:?} is not an origin: write scheme://host[:port], e.g. https://app.example.com"
+                ));
+            }
+            let origin = url.origin().ascii_serialization();
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
+        Ok(Self(origins))
+    }
+
+    /// Whether no origin is allowed (CORS off).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The allowed origins, normalized.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    fn allows(&self, origin: &HeaderValue) -> bool {
+        origin
+            .to_str()
+            .is_ok_and(|o| self.0.iter().any(|allowed| allowed.eq_ignore_ascii_case(o)))
+    }
+}
+
+fn under_v1(path: &str) -> bool {
+    path == "/v1" || path.starts_with("/v1/")
+}
+
+/// Whether every header a preflight asks for (`Access-Control-Request-Headers`) is one a
+/// client may send.
+fn headers_allowed(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .all(|v| {
+            v.to_str().is_ok_and(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .all(|h| REQUEST_HEADERS.iter().any(|a| a.eq_ignore_ascii_case(h)))
+            })
+        })
+}
+
+fn method_allowed(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+        .is_some_and(|m| {
+            [
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ]
+            .contains(&m)
+        })
+}
+
+/// Middleware: the CORS headers of the module's documentation. It reads the allowed origins
+/// from the app data (`web::Data<CorsOrigins>`, registered by [`crate::configure`]). Register it
+/// with `actix_web::middleware::from_fn(palisade_api::cors::cors)`.
+pub async fn cors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let origin = match (
+        req.app_data::<web::Data<CorsOrigins>>(),
+        req.headers().get(header::ORIGIN),
+    ) {
+        (Some(origins), Some(origin)) if !origins.is_empty() && under_v1(req.path()) => {
+            Some((origins.allows(origin), origin.clone()))
+        }
+        _ => None,
+    };
+    let Some((allowed, origin)) = origin else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let vary = HeaderValue::from_static("Origin");
+    if req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        // A preflight: answered here, never by a route.
+        let mut resp = if !allowed {
+            tracing::info!(origin = ?origin, "CORS preflight from an origin not allowed");
+            ApiError::Forbidden {
+                code: ErrorCode::OriginNotAllowed,
+                message: "this origin may not call the API from a browser; the operator lists \
+                          the allowed ones in PALISADE_CORS_ALLOWED_ORIGINS",
+            }
+            .error_response()
+        } else if !method_allowed(&req) || !headers_allowed(&req) {
+            ApiError::Forbidden {
+                code: ErrorCode::OriginNotAllowed,
+                message: "the preflight asks for a method or a header the API does not accept \
+                          from browsers",
+            }
+            .error_response()
+        } else {
+            let mut ok = HttpResponse::NoContent();
+            ok.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+                .insert_header((
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    HeaderValue::from_static(METHODS),
+                ))
+                .insert_header((
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    HeaderValue::from_static(
+                        "Authorization, X-API-Key, Content-Type, Idempotency-Key, If-Match, \
+                         If-None-Match, X-Request-Id",
+                    ),
+                ))
+                .insert_header((
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    HeaderValue::from_static(MAX_AGE),
+                ));
+            ok.finish()
+        };
+        resp.headers_mut().append(header::VARY, vary);
+        return Ok(req.into_response(resp));
+    }
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    let headers = res.headers_mut();
+    if allowed {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSED),
+        );
+    }
+    headers.append(header::VARY, vary);
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_parsed_strictly_and_normalized() {
+        let o = CorsOrigins::parse(
+            " https://App.Example.com , http://localhost:3000,https://app.example.com:443",
+        )
+        .unwrap();
+        assert_eq!(
+            o.as_slice(),
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        assert!(CorsOrigins::parse("").unwrap().is_empty());
+        for bad in [
+            "*",
+            "https://*.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "https://user@app.example.com",
+            "https://app.example.com?x=1",
+            "ftp://app.example.com",
+            "app.example.com",
+            "null",
+        ] {
+            assert!(CorsOrigins::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_origin_matches_only_exactly() {
+        let o = CorsOrigins::parse("https://app.example.com").unwrap();
+        assert!(o.allows(&HeaderValue::from_static("https://app.example.com")));
+        for other in [
+            "https://app.example.com.evil.example",
+            "http://app.example.com",
+            "https://app.example.com:8443",
+            "null",
+        ] {
+            assert!(!o.allows(&HeaderValue::from_static(other)), "{other}");
+        }
+    }
+}
