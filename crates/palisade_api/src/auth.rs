@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{PasswordHash, PasswordHasher as _, PasswordVerifier as _};
 use futures_util::future::LocalBoxFuture;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use palisade_domain::{OrgId, Password, Role, TenantContext, UserId};
@@ -85,9 +85,11 @@ impl TokenKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = 30;
+        // jsonwebtoken refuses only an empty secret, which the length check already refused.
+        let refused = |_| "the JWT secret was refused";
         Ok(Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            encoding: EncodingKey::from_secret(secret).map_err(refused)?,
+            decoding: DecodingKey::from_secret(secret).map_err(refused)?,
             validation: Arc::new(validation),
             ttl,
         })
@@ -205,9 +207,8 @@ impl PasswordHashing {
     fn hash_blocking(password: &[u8]) -> Result<String, ApiError> {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(ApiError::internal)?;
-        let salt = SaltString::encode_b64(&salt).map_err(ApiError::internal)?;
         Ok(Self::argon2()?
-            .hash_password(password, &salt)
+            .hash_password_with_salt(password, &salt)
             .map_err(ApiError::internal)?
             .to_string())
     }
