@@ -731,4 +731,17 @@ mod tests {
         // No user: verified against the dummy hash, and never true.
         assert!(!h.verify(&pw, None).await.unwrap());
     }
+
+    #[actix_web::test]
+    async fn a_hash_stored_by_another_implementation_still_verifies() {
+        // The reference implementation's argon2id vector (password "password", salt "somesalt"):
+        // the PHC strings already stored keep verifying across argon2 crate upgrades.
+        let h = PasswordHashing::new(1).unwrap();
+        let stored =
+            "$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4";
+        let pw = Password::parse_attempt("password").unwrap();
+        assert!(h.verify(&pw, Some(stored.into())).await.unwrap());
+        let wrong = Password::parse_attempt("passwore").unwrap();
+        assert!(!h.verify(&wrong, Some(stored.into())).await.unwrap());
+    }
 }
