@@ -21,6 +21,10 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# The supply-chain check, as CI runs it: advisories (local database), licences, bans, sources.
+deny:
+    bash scripts/cargo_deny.sh
+
 # The DBA audit: violations and drift from sql/ and policies/ (exit 0 healthy, 1 findings, 2 error).
 audit *ARGS:
     cargo run --bin palisade -- audit {{ARGS}}

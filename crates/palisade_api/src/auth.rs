@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{PasswordHash, PasswordHasher as _, PasswordVerifier as _};
 use futures_util::future::LocalBoxFuture;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use palisade_domain::{OrgId, Password, Role, TenantContext, UserId};
@@ -85,9 +85,11 @@ impl TokenKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = 30;
+        // jsonwebtoken refuses only an empty secret, which the length check already refused.
+        let refused = |_| "the JWT secret was refused";
         Ok(Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            encoding: EncodingKey::from_secret(secret).map_err(refused)?,
+            decoding: DecodingKey::from_secret(secret).map_err(refused)?,
             validation: Arc::new(validation),
             ttl,
         })
@@ -205,9 +207,8 @@ impl PasswordHashing {
     fn hash_blocking(password: &[u8]) -> Result<String, ApiError> {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(ApiError::internal)?;
-        let salt = SaltString::encode_b64(&salt).map_err(ApiError::internal)?;
         Ok(Self::argon2()?
-            .hash_password(password, &salt)
+            .hash_password_with_salt(password, &salt)
             .map_err(ApiError::internal)?
             .to_string())
     }
@@ -729,5 +730,18 @@ mod tests {
         assert!(!h.verify(&wrong, Some(hash)).await.unwrap());
         // No user: verified against the dummy hash, and never true.
         assert!(!h.verify(&pw, None).await.unwrap());
+    }
+
+    #[actix_web::test]
+    async fn a_hash_stored_by_another_implementation_still_verifies() {
+        // The reference implementation's argon2id vector (password "password", salt "somesalt"):
+        // the PHC strings already stored keep verifying across argon2 crate upgrades.
+        let h = PasswordHashing::new(1).unwrap();
+        let stored =
+            "$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4";
+        let pw = Password::parse_attempt("password").unwrap();
+        assert!(h.verify(&pw, Some(stored.into())).await.unwrap());
+        let wrong = Password::parse_attempt("passwore").unwrap();
+        assert!(!h.verify(&wrong, Some(stored.into())).await.unwrap());
     }
 }
