@@ -17,6 +17,7 @@ mod chatbot;
 mod column_secrecy;
 mod conventions;
 mod customers;
+mod db_tls;
 mod email_webhooks;
 mod engagement;
 mod fuzz_inputs;

@@ -202,16 +202,19 @@ enum RootSetting {
     System,
 }
 
-/// Sets the CA file (or `system`) that every database URL without an `sslrootcert` of its own
-/// uses, as libpq's `PGSSLROOTCERT` does: read and checked now, so a bad file stops the command
-/// at startup with an error naming `setting`. Once per process; a second call is refused.
-pub fn set_default_root_cert(value: &str, setting: &str) -> Result<(), UrlError> {
-    let root = root_setting(value, setting)?;
+/// Sets the CA file that every database URL without an `sslrootcert` of its own uses, as
+/// libpq's `PGSSLROOTCERT` does (`PALISADE_DB_SSLROOTCERT`): read and checked now, so a bad
+/// file stops the command at startup with an error naming `setting`. It changes no URL's
+/// `sslmode` (the default stays `prefer`), and `system` is not special here. Once per process;
+/// a second call is refused.
+pub fn set_default_root_cert(path: &Path, setting: &str) -> Result<(), UrlError> {
+    let root = RootSetting::File(Arc::new(load_ca_file(path, setting)?));
     DEFAULT_ROOT_CERT
         .set(root)
         .map_err(|_| UrlError::Setting(format!("{setting} was already set in this process")))
 }
 
+/// `sslrootcert`'s value in a URL.
 fn root_setting(value: &str, setting: &str) -> Result<RootSetting, UrlError> {
     if value == "system" {
         Ok(RootSetting::System)
@@ -643,7 +646,11 @@ impl RustlsConnect {
                 "{cert} is not valid for host {} (sslmode=verify-full checks the host name; \
                  the certificate is for {})",
                 self.host,
-                presented.join(", ")
+                presented
+                    .iter()
+                    .map(|name| unquote(name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 format!("{cert} has expired")
@@ -654,6 +661,13 @@ impl RustlsConnect {
             other => format!("{cert} was refused ({:?} check): {other:?}", self.verifies),
         })
     }
+}
+
+/// `localhost` for rustls's `DnsName("localhost")`.
+fn unquote(name: &str) -> &str {
+    name.split_once("(\"")
+        .and_then(|(_, rest)| rest.strip_suffix("\")"))
+        .unwrap_or(name)
 }
 
 /// Why a TLS handshake failed, in words; never a credential.
