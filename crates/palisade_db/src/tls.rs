@@ -575,13 +575,11 @@ where
     type TlsConnect = RustlsConnect;
     type Error = TlsError;
 
+    /// tokio-postgres asks for a connector before every connection, with `""` for a Unix
+    /// socket (which never gets TLS) and whatever the URL's host is: a name TLS cannot use
+    /// fails only if a handshake is attempted.
     fn make_tls_connect(&mut self, host: &str) -> Result<RustlsConnect, TlsError> {
-        let name = ServerName::try_from(host.to_owned()).map_err(|_| {
-            TlsError(format!(
-                "the database host {host:?} is neither a DNS name nor an IP address, so TLS \
-                 cannot check a certificate for it"
-            ))
-        })?;
+        let name = ServerName::try_from(host.to_owned()).ok();
         Ok(RustlsConnect {
             connector: TlsConnector::from(self.config.clone()),
             name,
@@ -595,7 +593,7 @@ where
 /// One TLS handshake to come, for one host.
 pub struct RustlsConnect {
     connector: TlsConnector,
-    name: ServerName<'static>,
+    name: Option<ServerName<'static>>,
     host: String,
     verifies: Verification,
     roots: Option<Roots>,
@@ -611,7 +609,14 @@ where
 
     fn connect(self, stream: S) -> Self::Future {
         Box::pin(async move {
-            match self.connector.connect(self.name.clone(), stream).await {
+            let Some(name) = self.name.clone() else {
+                return Err(TlsError(format!(
+                    "the database host {:?} is neither a DNS name nor an IP address, so TLS \
+                     cannot check a certificate for it",
+                    self.host
+                )));
+            };
+            match self.connector.connect(name, stream).await {
                 Ok(stream) => Ok(RustlsStream(Box::new(stream))),
                 Err(e) => Err(self.explain(&e)),
             }
@@ -1035,6 +1040,15 @@ mod tests {
             DbConfig::parse("postgresql://u:hunter2@h/db").unwrap()
         );
         assert!(!debug.contains("hunter2"), "{debug}");
+    }
+
+    #[test]
+    fn a_host_tls_cannot_use_fails_only_at_a_handshake() {
+        // tokio-postgres asks for a connector for Unix sockets too (host ""), in every mode.
+        let mut config = DbConfig::parse("host=/run/postgresql user=u sslmode=verify-full")
+            .unwrap()
+            .tls;
+        assert!(MakeTlsConnect::<Socket>::make_tls_connect(&mut config, "").is_ok());
     }
 
     #[test]
