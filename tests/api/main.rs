@@ -18,6 +18,7 @@ mod column_secrecy;
 mod conventions;
 mod cors;
 mod customers;
+mod db_tls;
 mod email_webhooks;
 mod engagement;
 mod fuzz_inputs;

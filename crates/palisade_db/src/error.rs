@@ -118,7 +118,7 @@ impl From<tokio_postgres::Error> for DbError {
                 "unexpected message from server",
             ];
             return if io || connection.iter().any(|p| text.starts_with(p)) {
-                DbError::Connection(text)
+                DbError::Connection(connection_error(&e))
             } else {
                 DbError::Client(text)
             };
@@ -142,6 +142,22 @@ impl From<tokio_postgres::Error> for DbError {
                 table: db.table().map(str::to_owned),
             }
         }
+    }
+}
+
+/// A client-side error in words. tokio-postgres's `Display` leaves out the cause, which for a
+/// refused TLS handshake is the whole story (`crate::tls` says which check failed, never with
+/// a credential) and for a failed connect is the OS's reason; other causes stay out.
+fn connection_error(e: &tokio_postgres::Error) -> String {
+    let message = e.to_string();
+    match std::error::Error::source(e) {
+        Some(cause)
+            if message == "error performing TLS handshake"
+                || message == "error connecting to server" =>
+        {
+            format!("{message}: {cause}")
+        }
+        _ => message,
     }
 }
 

@@ -26,6 +26,9 @@
 //! - [`phone_inventory`]: the platform's phone number inventory, for the operator (`palisade
 //!   numbers`, as the owner role); tenants claim from it through [`phone_numbers`].
 //!
+//! - [`tls`]: [`DbConfig`], the one way from a database URL to a connection: libpq's `sslmode`
+//!   (disable, prefer, require, verify-ca, verify-full) and `sslrootcert` over rustls.
+//!
 //! Errors are [`DbError`]: its `Display` never includes a server message or a parameter value,
 //! so it is safe to log (server messages can quote row data).
 
@@ -65,6 +68,7 @@ pub mod schema;
 pub mod social;
 pub mod stripe;
 pub mod tenant_tx;
+pub mod tls;
 pub mod twilio_status;
 pub mod webhooks;
 
@@ -72,6 +76,7 @@ pub use error::DbError;
 pub use pool::{AppPool, PoolSettings, UrlSource};
 pub use stripe::{BillingPool, StripeOutcome};
 pub use tenant_tx::TenantTx;
+pub use tls::DbConfig;
 
 /// Keyset pagination input shared by list queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,9 +24,8 @@ use std::time::Duration;
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use deadpool_postgres::{ClientWrapper, StatementCache};
 use palisade_domain::Secret;
-use tokio_postgres::NoTls;
 
-use crate::DbError;
+use crate::{DbConfig, DbError};
 
 /// `application_name` of the app pool's connections.
 pub const APP_APPLICATION_NAME: &str = "palisade";
@@ -81,7 +80,8 @@ impl std::fmt::Debug for UrlSource {
 /// How to build a pool.
 #[derive(Clone, Debug)]
 pub struct PoolSettings {
-    /// `postgresql://user:password@host:port/db`, fixed or re-read. Never logged.
+    /// `postgresql://user:password@host:port/db[?sslmode=...&sslrootcert=...]`, fixed or
+    /// re-read. Never logged.
     pub url: UrlSource,
     /// Most connections open at once.
     pub max_size: usize,
@@ -93,7 +93,7 @@ pub struct PoolSettings {
 struct Current {
     generation: u64,
     url: Secret,
-    config: tokio_postgres::Config,
+    config: DbConfig,
 }
 
 /// deadpool's manager for Palisade's pools: connects with the current credential of a
@@ -110,21 +110,20 @@ pub(crate) struct CredentialManager {
     last_error: Mutex<Option<String>>,
 }
 
+/// The URL's configuration, its `sslmode` and CA file included ([`crate::tls`]).
 fn parse(
     url: &Secret,
     application_name: &str,
     connect_timeout: Duration,
-) -> Result<tokio_postgres::Config, DbError> {
-    let mut config: tokio_postgres::Config = url.expose().parse().map_err(|_| {
-        DbError::Unavailable("the database URL is not a valid PostgreSQL URL".into())
-    })?;
-    if config.get_user().is_none() {
+) -> Result<DbConfig, DbError> {
+    let mut config = DbConfig::parse(url.expose())?;
+    if config.pg().get_user().is_none() {
         return Err(DbError::Unavailable(
             "the database URL names no user".into(),
         ));
     }
-    config.application_name(application_name);
-    config.connect_timeout(connect_timeout);
+    config.pg_mut().application_name(application_name);
+    config.pg_mut().connect_timeout(connect_timeout);
     Ok(config)
 }
 
@@ -164,6 +163,7 @@ impl CredentialManager {
     fn role(&self) -> String {
         lock(&self.current)
             .config
+            .pg()
             .get_user()
             .unwrap_or_default()
             .to_owned()
@@ -188,7 +188,7 @@ impl CredentialManager {
             Err(e) => return self.report(e.to_string()),
         };
         *lock(&self.last_error) = None;
-        let role = config.get_user().unwrap_or_default().to_owned();
+        let role = config.pg().get_user().unwrap_or_default().to_owned();
         let mut current = lock(&self.current);
         current.generation += 1;
         current.url = url;
@@ -233,7 +233,7 @@ impl managed::Manager for CredentialManager {
             let current = lock(&self.current);
             (current.generation, current.config.clone())
         };
-        let (client, connection) = config.connect(NoTls).await?;
+        let (client, connection) = config.connect().await?;
         let task = tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %DbError::from(e), "pooled database connection ended");

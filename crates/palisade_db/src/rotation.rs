@@ -70,11 +70,10 @@ pub fn url_with_credential(url: &str, user: &str, password: &Secret) -> Result<S
 
 /// The user a PostgreSQL URL names.
 pub fn url_user(url: &Secret) -> Result<String, DbError> {
-    let config: tokio_postgres::Config = url
-        .expose()
-        .parse()
-        .map_err(|_| DbError::Unavailable("the app database URL is not a valid URL".into()))?;
+    let config =
+        crate::DbConfig::parse(url.expose()).map_err(|e| e.for_url("the app database URL"))?;
     config
+        .pg()
         .get_user()
         .map(str::to_owned)
         .ok_or_else(|| DbError::Unavailable("the app database URL names no user".into()))
@@ -82,11 +81,9 @@ pub fn url_user(url: &Secret) -> Result<String, DbError> {
 
 /// The database a PostgreSQL URL names (its user's name when it names none, as libpq does).
 pub fn url_database(url: &Secret) -> Result<String, DbError> {
-    let config: tokio_postgres::Config = url
-        .expose()
-        .parse()
-        .map_err(|_| DbError::Unavailable("the app database URL is not a valid URL".into()))?;
-    match config.get_dbname() {
+    let config =
+        crate::DbConfig::parse(url.expose()).map_err(|e| e.for_url("the app database URL"))?;
+    match config.pg().get_dbname() {
         Some(db) => Ok(db.to_owned()),
         None => url_user(url),
     }

@@ -17,9 +17,9 @@
 //!
 //! Which file goes to which step is decided by its name ([`crate::policy_kind`]).
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-use crate::{AppPool, DbError};
+use crate::{AppPool, DbConfig, DbError};
 
 mod embedded {
     refinery::embed_migrations!("../../sql");
@@ -231,30 +231,17 @@ impl std::fmt::Debug for RolePasswords {
     }
 }
 
-/// Connects one client (outside any pool) and drives its connection on a task.
+/// Connects one client (outside any pool) and drives its connection on a task. The URL's
+/// `sslmode` and `sslrootcert` are honoured ([`crate::tls`]).
 pub async fn connect(url: &str) -> Result<Client, DbError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %DbError::from(e), "database connection ended");
-        }
-    });
-    Ok(client)
+    DbConfig::parse(url)?.connect_client().await
 }
 
-/// Connects one client to `database` with the credentials and server of `url`.
+/// Connects one client to `database` with the credentials, server and TLS settings of `url`.
 pub async fn connect_to(url: &str, database: &str) -> Result<Client, DbError> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e: tokio_postgres::Error| DbError::Connection(e.to_string()))?;
-    config.dbname(database);
-    let (client, connection) = config.connect(NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %DbError::from(e), "database connection ended");
-        }
-    });
-    Ok(client)
+    let mut config = DbConfig::parse(url)?;
+    config.pg_mut().dbname(database);
+    config.connect_client().await
 }
 
 /// As a superuser, after checking the server's version: creates or updates the roles

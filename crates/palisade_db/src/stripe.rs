@@ -104,10 +104,10 @@ impl BillingPool {
     /// change: docs/dba.md, "Rotating passwords").
     pub fn new(settings: &PoolSettings) -> Result<Self, DbError> {
         let url = settings.url.read().map_err(DbError::Unavailable)?;
-        let config: tokio_postgres::Config = url.expose().parse().map_err(|_| {
-            DbError::Unavailable("the billing database URL is not a valid PostgreSQL URL".into())
-        })?;
+        let config = crate::DbConfig::parse(url.expose())
+            .map_err(|e| e.for_url("the billing database URL"))?;
         let role = config
+            .pg()
             .get_user()
             .ok_or_else(|| DbError::Unavailable("the billing database URL names no user".into()))?
             .to_owned();

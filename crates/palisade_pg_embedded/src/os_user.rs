@@ -30,6 +30,17 @@ pub(crate) fn server_user() -> Result<Option<ServerUser>, LaunchError> {
         .ok_or(LaunchError::NoServerUser)
 }
 
+/// Makes `path` the server user's (when we are root; otherwise it is ours already, which is
+/// the server's too). For files the server reads and insists on owning, such as the private key
+/// of `ssl_key_file` (PostgreSQL refuses a key that another user owns unless root owns it).
+pub fn give_to_server_user(path: &Path) -> Result<(), LaunchError> {
+    if let Some(user) = server_user()? {
+        std::os::unix::fs::chown(path, Some(user.uid), Some(user.gid))
+            .map_err(io_context(format!("chown {}", path.display())))?;
+    }
+    Ok(())
+}
+
 #[allow(unsafe_code)]
 fn effective_uid() -> u32 {
     // SAFETY: geteuid() takes no arguments, touches no memory of ours and cannot fail.

@@ -163,6 +163,10 @@ const ROTATE_VARS: &[Var] = &[
     var("PALISADE_ROTATE_DRAIN_TIMEOUT_SECS", "default: 300", "how long to wait for the old role's sessions to end before giving up"),
 ];
 #[rustfmt::skip]
+const DB_TLS_VARS: &[Var] = &[
+    var("PALISADE_DB_SSLROOTCERT", "unset: none", "a PEM file of the CA that signs the database server's certificate, for URLs without sslrootcert"),
+];
+#[rustfmt::skip]
 const LOG_VARS_INFO: &[Var] = &[
     var("PALISADE_LOG_FORMAT", "default: text", "json for one JSON object per log line"),
     var("RUST_LOG", "default: info", "the log filter"),
@@ -256,6 +260,67 @@ impl LogSettings {
     }
 }
 
+/// TLS to PostgreSQL beyond what each URL says (`sslmode`, `sslrootcert`: docs/configuration.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DbTlsSettings {
+    /// `PALISADE_DB_SSLROOTCERT`: the CA file (PEM) of every database URL that names no
+    /// `sslrootcert` of its own, as libpq's `PGSSLROOTCERT`.
+    pub root_cert: Option<PathBuf>,
+}
+
+impl DbTlsSettings {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Self {
+        Self {
+            root_cert: get("PALISADE_DB_SSLROOTCERT").map(PathBuf::from),
+        }
+    }
+
+    /// Makes the CA file the default of every database URL this process opens
+    /// ([`palisade_db::tls::set_default_root_cert`]), reading and checking it now: an
+    /// unreadable file, or one without a PEM certificate, is an error naming the variable.
+    pub fn install(&self) -> Result<(), ConfigError> {
+        match &self.root_cert {
+            None => Ok(()),
+            Some(path) => palisade_db::tls::set_default_root_cert(path, "PALISADE_DB_SSLROOTCERT")
+                .map_err(|e| ConfigError(e.to_string())),
+        }
+    }
+}
+
+/// What every subcommand's settings have: how to log, and the database's TLS defaults. `main`
+/// installs both before the command runs.
+pub trait CommandSettings {
+    /// Log format and filter.
+    fn log(&self) -> &LogSettings;
+    /// `PALISADE_DB_SSLROOTCERT`.
+    fn db_tls(&self) -> &DbTlsSettings;
+}
+
+macro_rules! command_settings {
+    ($($t:ty),*) => {$(
+        impl CommandSettings for $t {
+            fn log(&self) -> &LogSettings {
+                &self.log
+            }
+            fn db_tls(&self) -> &DbTlsSettings {
+                &self.db_tls
+            }
+        }
+    )*};
+}
+
+command_settings!(
+    ServeSettings,
+    MigrateSettings,
+    BootstrapSettings,
+    InstallDefinersSettings,
+    AuditSettings,
+    NumbersSettings,
+    RetentionSettings,
+    AnalystSettings,
+    RotateSettings
+);
+
 /// An existing server, as `serve` uses it. URLs hold passwords: [`Secret`]s.
 #[derive(Debug, Clone)]
 pub struct ExternalDatabase {
@@ -336,6 +401,8 @@ pub struct ServeSettings {
     pub retention_every: Option<Duration>,
     /// Log format and filter.
     pub log: LogSettings,
+    /// `PALISADE_DB_SSLROOTCERT`: the CA file of the database URLs without an `sslrootcert`.
+    pub db_tls: DbTlsSettings,
 }
 
 /// Account mail (invitations, password resets; docs/accounts.md).
@@ -507,6 +574,7 @@ impl ServeSettings {
             retention,
             retention_every,
             log,
+            db_tls: DbTlsSettings::from_lookup(&get),
         })
     }
 
@@ -521,6 +589,7 @@ impl ServeSettings {
             RATE_LIMIT_AND_PROXY_VARS,
             &[RETENTION_SCHEDULE_VAR],
             RETENTION_VARS,
+            DB_TLS_VARS,
             LOG_VARS_INFO,
         ]
         .concat()
@@ -572,6 +641,8 @@ pub struct RetentionSettings {
     pub windows: Windows,
     /// Log format and filter (logs go to stderr; the result to stdout).
     pub log: LogSettings,
+    /// `PALISADE_DB_SSLROOTCERT`: the CA file of the database URLs without an `sslrootcert`.
+    pub db_tls: DbTlsSettings,
 }
 
 impl RetentionSettings {
@@ -586,6 +657,7 @@ impl RetentionSettings {
             database: owner_database_from_lookup(&get)?,
             windows: retention_from_lookup(&get)?,
             log: LogSettings::from_lookup(&get, "warn")?,
+            db_tls: DbTlsSettings::from_lookup(&get),
         })
     }
 
@@ -595,6 +667,7 @@ impl RetentionSettings {
             &[OWNER_DATABASE_URL_VAR, NUMBER_QUARANTINE_VAR][..],
             RETENTION_VARS,
             EMBEDDED_VARS,
+            DB_TLS_VARS,
             LOG_VARS_WARN,
         ]
         .concat()
@@ -690,6 +763,8 @@ pub struct MigrateSettings {
     pub database: DatabaseMode<Secret>,
     /// Log format and filter.
     pub log: LogSettings,
+    /// `PALISADE_DB_SSLROOTCERT`: the CA file of the database URLs without an `sslrootcert`.
+    pub db_tls: DbTlsSettings,
 }
 
 impl MigrateSettings {
@@ -703,12 +778,19 @@ impl MigrateSettings {
         Ok(Self {
             database: owner_database_from_lookup(&get)?,
             log: LogSettings::from_lookup(&get, "info")?,
+            db_tls: DbTlsSettings::from_lookup(&get),
         })
     }
 
     /// The variables `migrate` reads.
     pub fn vars() -> Vec<Var> {
-        [&[OWNER_DATABASE_URL_VAR][..], EMBEDDED_VARS, LOG_VARS_INFO].concat()
+        [
+            &[OWNER_DATABASE_URL_VAR][..],
+            EMBEDDED_VARS,
+            DB_TLS_VARS,
+            LOG_VARS_INFO,
+        ]
+        .concat()
     }
 }
 
@@ -752,6 +834,8 @@ pub struct BootstrapSettings {
     pub role_limits: RoleLimits,
     /// Log format and filter.
     pub log: LogSettings,
+    /// `PALISADE_DB_SSLROOTCERT`: the CA file of the database URLs without an `sslrootcert`.
+    pub db_tls: DbTlsSettings,
 }
 
 /// The guardrails of the app's login roles (`bootstrap`); each unset keeps its default
@@ -807,6 +891,7 @@ impl BootstrapSettings {
             billing_password: required("PALISADE_BILLING_PASSWORD")?,
             role_limits: role_limits_from_lookup(&get)?,
             log: LogSettings::from_lookup(&get, "info")?,
+            db_tls: DbTlsSettings::from_lookup(&get),
         })
     }
 
@@ -816,6 +901,7 @@ impl BootstrapSettings {
             SUPERUSER_VARS,
             PASSWORD_VARS,
             ROLE_LIMIT_VARS,
+            DB_TLS_VARS,
             LOG_VARS_INFO,
         ]
         .concat()
@@ -829,6 +915,8 @@ pub struct InstallDefinersSettings {
     pub superuser: SuperuserSettings,
     /// Log format and filter.
     pub log: LogSettings,
+    /// `PALISADE_DB_SSLROOTCERT`: the CA file of the database URLs without an `sslrootcert`.
+    pub db_tls: DbTlsSettings,
 }
 
 impl InstallDefinersSettings {
@@ -846,12 +934,13 @@ impl InstallDefinersSettings {
                  mode every start (and `palisade migrate`) already installs them",
             )?,
             log: LogSettings::from_lookup(&get, "info")?,
+            db_tls: DbTlsSettings::from_lookup(&get),
         })
     }
 
     /// The variables `install-definers` reads.
     pub fn vars() -> Vec<Var> {
-        [SUPERUSER_VARS, LOG_VARS_INFO].concat()
+        [SUPERUSER_VARS, DB_TLS_VARS, LOG_VARS_INFO].concat()
     }
 }
 
@@ -870,6 +959,8 @@ pub struct AnalystSettings {
     pub database: DatabaseMode<SuperuserSettings>,
     /// Log format and filter (logs go to stderr; the result to stdout).
     pub log: LogSettings,
+    /// `PALISADE_DB_SSLROOTCERT`: the CA file of the database URLs without an `sslrootcert`.
+    pub db_tls: DbTlsSettings,
 }
 
 impl AnalystSettings {
@@ -886,12 +977,13 @@ impl AnalystSettings {
                 Some(_) => DatabaseMode::External(SuperuserSettings::from_lookup(&get, "")?),
             },
             log: LogSettings::from_lookup(&get, "warn")?,
+            db_tls: DbTlsSettings::from_lookup(&get),
         })
     }
 
     /// The variables `analyst` reads.
     pub fn vars() -> Vec<Var> {
-        [ANALYST_VARS, EMBEDDED_VARS, LOG_VARS_WARN].concat()
+        [ANALYST_VARS, EMBEDDED_VARS, DB_TLS_VARS, LOG_VARS_WARN].concat()
     }
 }
 
@@ -914,6 +1006,8 @@ pub struct AuditSettings {
     pub database: DatabaseMode<AuditServer>,
     /// Log format and filter (logs go to stderr; the report to stdout).
     pub log: LogSettings,
+    /// `PALISADE_DB_SSLROOTCERT`: the CA file of the database URLs without an `sslrootcert`.
+    pub db_tls: DbTlsSettings,
 }
 
 impl AuditSettings {
@@ -933,12 +1027,19 @@ impl AuditSettings {
                 }),
             },
             log: LogSettings::from_lookup(&get, "warn")?,
+            db_tls: DbTlsSettings::from_lookup(&get),
         })
     }
 
     /// The variables `audit` reads.
     pub fn vars() -> Vec<Var> {
-        [AUDIT_DATABASE_VARS, EMBEDDED_VARS, LOG_VARS_WARN].concat()
+        [
+            AUDIT_DATABASE_VARS,
+            EMBEDDED_VARS,
+            DB_TLS_VARS,
+            LOG_VARS_WARN,
+        ]
+        .concat()
     }
 }
 
@@ -952,6 +1053,8 @@ pub struct NumbersSettings {
     pub number_quarantine: time::Duration,
     /// Log format and filter (logs go to stderr; the result to stdout).
     pub log: LogSettings,
+    /// `PALISADE_DB_SSLROOTCERT`: the CA file of the database URLs without an `sslrootcert`.
+    pub db_tls: DbTlsSettings,
 }
 
 impl NumbersSettings {
@@ -966,6 +1069,7 @@ impl NumbersSettings {
             database: owner_database_from_lookup(&get)?,
             number_quarantine: number_quarantine_from_lookup(&get)?,
             log: LogSettings::from_lookup(&get, "warn")?,
+            db_tls: DbTlsSettings::from_lookup(&get),
         })
     }
 
@@ -974,6 +1078,7 @@ impl NumbersSettings {
         [
             &[OWNER_DATABASE_URL_VAR, NUMBER_QUARANTINE_VAR][..],
             EMBEDDED_VARS,
+            DB_TLS_VARS,
             LOG_VARS_WARN,
         ]
         .concat()
@@ -1001,6 +1106,8 @@ pub struct RotateSettings {
     pub drain_timeout: Duration,
     /// Log format and filter.
     pub log: LogSettings,
+    /// `PALISADE_DB_SSLROOTCERT`: the CA file of the database URLs without an `sslrootcert`.
+    pub db_tls: DbTlsSettings,
 }
 
 impl RotateSettings {
@@ -1031,12 +1138,13 @@ impl RotateSettings {
             database,
             drain_timeout: Duration::from_secs(drain),
             log: LogSettings::from_lookup(&get, "info")?,
+            db_tls: DbTlsSettings::from_lookup(&get),
         })
     }
 
     /// The variables `rotate-app-credential` reads.
     pub fn vars() -> Vec<Var> {
-        [ROTATE_VARS, EMBEDDED_VARS, LOG_VARS_INFO].concat()
+        [ROTATE_VARS, EMBEDDED_VARS, DB_TLS_VARS, LOG_VARS_INFO].concat()
     }
 }
 

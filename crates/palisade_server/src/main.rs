@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use palisade_server::audit::{self, EXIT_ERROR};
 use palisade_server::cli::Cli;
 use palisade_server::configuration::{
-    AnalystSettings, AuditSettings, BootstrapSettings, ConfigError, InstallDefinersSettings,
-    LogSettings, MigrateSettings, NumbersSettings, RetentionSettings, RotateSettings,
+    AnalystSettings, AuditSettings, BootstrapSettings, CommandSettings, ConfigError,
+    InstallDefinersSettings, MigrateSettings, NumbersSettings, RetentionSettings, RotateSettings,
     ServeSettings,
 };
 use palisade_server::telemetry::{self, Output};
@@ -31,26 +31,16 @@ fn main() -> ExitCode {
         }
     };
     match cli {
-        Cli::Serve => run(ServeSettings::from_env(), |s| &s.log, startup::serve),
-        Cli::Migrate => run(MigrateSettings::from_env(), |s| &s.log, startup::migrate),
-        Cli::Bootstrap => run(
-            BootstrapSettings::from_env(),
-            |s| &s.log,
-            startup::bootstrap,
-        ),
+        Cli::Serve => run(ServeSettings::from_env(), startup::serve),
+        Cli::Migrate => run(MigrateSettings::from_env(), startup::migrate),
+        Cli::Bootstrap => run(BootstrapSettings::from_env(), startup::bootstrap),
         Cli::InstallDefiners => run(
             InstallDefinersSettings::from_env(),
-            |s| &s.log,
             startup::install_definers,
         ),
-        Cli::RotateAppCredential => run(
-            RotateSettings::from_env(),
-            |s| &s.log,
-            startup::rotate_app_credential,
-        ),
+        Cli::RotateAppCredential => run(RotateSettings::from_env(), startup::rotate_app_credential),
         Cli::Audit(args) => {
-            let Some(settings) = with_logs(AuditSettings::from_env(), |s| &s.log, Output::Stderr)
-            else {
+            let Some(settings) = with_logs(AuditSettings::from_env(), Output::Stderr) else {
                 return ExitCode::from(EXIT_ERROR);
             };
             match audit::execute(&settings, args.drift) {
@@ -65,9 +55,7 @@ fn main() -> ExitCode {
             }
         }
         Cli::Retention => {
-            let Some(settings) =
-                with_logs(RetentionSettings::from_env(), |s| &s.log, Output::Stderr)
-            else {
+            let Some(settings) = with_logs(RetentionSettings::from_env(), Output::Stderr) else {
                 return ExitCode::from(EXIT_USAGE);
             };
             match retention::execute(&settings) {
@@ -82,8 +70,7 @@ fn main() -> ExitCode {
             }
         }
         Cli::Numbers(command) => {
-            let Some(settings) = with_logs(NumbersSettings::from_env(), |s| &s.log, Output::Stderr)
-            else {
+            let Some(settings) = with_logs(NumbersSettings::from_env(), Output::Stderr) else {
                 return ExitCode::from(EXIT_USAGE);
             };
             match numbers::execute(&settings, &command) {
@@ -98,8 +85,7 @@ fn main() -> ExitCode {
             }
         }
         Cli::Analyst(command) => {
-            let Some(settings) = with_logs(AnalystSettings::from_env(), |s| &s.log, Output::Stderr)
-            else {
+            let Some(settings) = with_logs(AnalystSettings::from_env(), Output::Stderr) else {
                 return ExitCode::from(EXIT_USAGE);
             };
             match analyst::execute(&settings, &command) {
@@ -116,17 +102,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The settings, with logging installed as they say; `None` (said on stderr) when they are
-/// malformed. Logs go straight to stderr here (the command's result is on stdout).
-fn with_logs<S>(
-    settings: Result<S, ConfigError>,
-    log: impl Fn(&S) -> &LogSettings,
-    output: Output,
-) -> Option<S> {
-    match settings {
+/// The settings, with logging installed as they say and their database TLS default in place;
+/// `None` (said on stderr) when they are malformed or the CA file cannot be used. Logs go
+/// straight to stderr here (the command's result is on stdout).
+fn with_logs<S: CommandSettings>(settings: Result<S, ConfigError>, output: Output) -> Option<S> {
+    match settings.and_then(|s| s.db_tls().install().map(|()| s)) {
         Ok(s) => {
             // Unbuffered: nothing to flush at the end.
-            drop(telemetry::init(log(&s), output));
+            drop(telemetry::init(s.log(), output));
             Some(s)
         }
         Err(e) => {
@@ -136,13 +119,13 @@ fn with_logs<S>(
     }
 }
 
-/// Runs a command that logs to stdout: exit 2 on a configuration error, 1 when it fails.
-fn run<S>(
+/// Runs a command that logs to stdout: exit 2 on a configuration error (a CA file that cannot
+/// be used included), 1 when it fails.
+fn run<S: CommandSettings>(
     settings: Result<S, ConfigError>,
-    log: impl Fn(&S) -> &LogSettings,
     command: impl FnOnce(&S) -> Result<(), startup::BoxError>,
 ) -> ExitCode {
-    let settings = match settings {
+    let settings = match settings.and_then(|s| s.db_tls().install().map(|()| s)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("palisade: {e}");
@@ -150,7 +133,7 @@ fn run<S>(
         }
     };
     // Queued lines are written out when the guard drops, before the exit code is returned.
-    let _logs = telemetry::init(log(&settings), Output::Stdout);
+    let _logs = telemetry::init(settings.log(), Output::Stdout);
     match command(&settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

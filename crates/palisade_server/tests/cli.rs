@@ -278,3 +278,74 @@ fn a_missing_required_variable_exits_2_naming_it_never_a_value() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("PALISADE_APP_DATABASE_URL") && !stderr.contains("hunter"));
 }
+
+/// `PALISADE_DB_SSLROOTCERT` is read at startup by every subcommand that connects: a file that
+/// cannot be used stops it with status 2 naming the variable (never a URL); a good one leaves
+/// an `sslmode=prefer` URL working; and the URL's `sslmode` reaches `migrate`'s connection.
+#[tokio::test]
+async fn the_database_ca_file_is_checked_at_startup_and_sslmode_reaches_migrate() {
+    for args in [
+        &["migrate"][..],
+        &["audit", "--no-drift"],
+        &["numbers", "list"],
+    ] {
+        let out = palisade(
+            args,
+            &[
+                ("DATABASE_URL", "postgresql://o:hunter2@127.0.0.1:1/p"),
+                ("PALISADE_DB_SSLROOTCERT", "/nonexistent/ca.pem"),
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("PALISADE_DB_SSLROOTCERT (/nonexistent/ca.pem): cannot be read"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+
+    let db = palisade_test_support::TestDb::new().await;
+    let owner_url = db.url_as(palisade_db::schema::OWNER_ROLE);
+    let ca_dir = std::env::temp_dir().join(format!("palisade-cli-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    let ca_file = ca_dir.join("ca.pem");
+    std::fs::write(
+        &ca_file,
+        palisade_test_support::receiver::TestCa::new().pem(),
+    )
+    .unwrap();
+    let ca = ca_file.display().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        let require = palisade(
+            &["migrate"],
+            &[("DATABASE_URL", &format!("{owner_url}?sslmode=require"))],
+        );
+        let prefer = palisade(
+            &["migrate"],
+            &[
+                ("DATABASE_URL", &format!("{owner_url}?sslmode=prefer")),
+                ("PALISADE_DB_SSLROOTCERT", &ca),
+            ],
+        );
+        (require, prefer)
+    })
+    .await
+    .unwrap();
+    std::fs::remove_dir_all(&ca_dir).unwrap();
+    let (require, prefer) = out;
+    // The test cluster has no TLS.
+    let stderr = String::from_utf8_lossy(&require.stderr);
+    assert_eq!(require.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("server does not support TLS"), "{stderr}");
+    assert!(
+        !stderr.contains(palisade_test_support::TEST_PASSWORD),
+        "{stderr}"
+    );
+    assert_eq!(
+        prefer.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&prefer.stderr)
+    );
+}

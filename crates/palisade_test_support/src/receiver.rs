@@ -1,7 +1,8 @@
 //! Real local HTTPS receivers for outbound webhook deliveries: a test CA ([`TestCa`]) signs
 //! each receiver's certificate for its own host name (`hooks-<n>.example.com`, which passes the
 //! registration check and which the test worker resolves to 127.0.0.1 without DNS), and a
-//! receiver answers every request the way its [`Reply`] says, keeping what it received.
+//! receiver answers every request the way its [`Reply`] says, keeping what it received. The
+//! same kind of CA signs the TLS test cluster's certificate (`tests/api/db_tls.rs`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -20,6 +21,7 @@ use tokio_rustls::rustls::{self, ServerConfig};
 pub struct TestCa {
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
     der: CertificateDer<'static>,
+    pem: String,
 }
 
 impl TestCa {
@@ -36,7 +38,25 @@ impl TestCa {
         Self {
             issuer: rcgen::Issuer::new(params, key),
             der,
+            pem: cert.pem(),
         }
+    }
+
+    /// The CA's certificate, PEM: what a client's CA file holds.
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+
+    /// A certificate for `names` (DNS names; IP addresses become IP address names) and its
+    /// key, both PEM: what a server's certificate and key files hold.
+    pub fn leaf_pem(&self, names: &[&str]) -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("leaf key");
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let params = rcgen::CertificateParams::new(names).expect("leaf params");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
+        (cert.pem(), key.serialize_pem())
     }
 
     /// A certificate for `name`, with its key.
