@@ -19,4 +19,4 @@ mod os_user;
 pub use binaries::{MIN_SERVER_VERSION, PgBinaries};
 pub use cluster::{ClusterOptions, RunningCluster, ephemeral_dir};
 pub use error::LaunchError;
-pub use os_user::give_to_server_user;
+pub use os_user::{blocked_for_server_user, give_to_server_user};

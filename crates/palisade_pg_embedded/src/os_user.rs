@@ -41,6 +41,24 @@ pub fn give_to_server_user(path: &Path) -> Result<(), LaunchError> {
     Ok(())
 }
 
+/// Whether the server's OS user could reach `dir`: `Some((user, blocked_at))` when we run as
+/// root and that user cannot search `blocked_at`, the first directory on the way to `dir` (or to
+/// the nearest of its ancestors that exists) that it cannot search; `None` when it can, or when
+/// we are not root (the server then runs as ourselves). Creates nothing.
+pub fn blocked_for_server_user(dir: &Path) -> Result<Option<(String, PathBuf)>, LaunchError> {
+    let Some(user) = server_user()? else {
+        return Ok(None);
+    };
+    let abs =
+        std::path::absolute(dir).map_err(io_context(format!("resolving {}", dir.display())))?;
+    let Some(existing) = abs.ancestors().find(|a| a.exists()) else {
+        return Ok(None);
+    };
+    let blocked = first_blocking_dir(existing, &user)
+        .map_err(io_context(format!("inspecting {}", existing.display())))?;
+    Ok(blocked.map(|at| (user.name, at)))
+}
+
 #[allow(unsafe_code)]
 fn effective_uid() -> u32 {
     // SAFETY: geteuid() takes no arguments, touches no memory of ours and cannot fail.

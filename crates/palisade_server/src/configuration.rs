@@ -203,6 +203,9 @@ pub enum DatabaseMode<E> {
 pub struct EmbeddedSettings {
     /// Holds `pgdata/` (the cluster), `secrets.json` and the server log.
     pub data_dir: PathBuf,
+    /// `PALISADE_DATA_DIR` unset: `data_dir` is the default, `./.palisade`, which
+    /// [`crate::embedded::reachable_data_dir`] moves when the server's OS user cannot reach it.
+    pub data_dir_is_default: bool,
     /// PostgreSQL's TCP port on 127.0.0.1; `None` picks a free one at each start.
     pub pg_port: Option<u16>,
 }
@@ -211,6 +214,7 @@ impl EmbeddedSettings {
     fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self {
             data_dir: data_dir(get),
+            data_dir_is_default: get("PALISADE_DATA_DIR").is_none(),
             pg_port: match get("PALISADE_PG_PORT") {
                 None => None,
                 Some(p) => {
@@ -287,17 +291,27 @@ impl DbTlsSettings {
     }
 }
 
-/// What every subcommand's settings have: how to log, and the database's TLS defaults. `main`
-/// installs both before the command runs.
+/// What every subcommand's settings have: how to log, the database's TLS defaults, and (for the
+/// commands with a database) the embedded cluster's settings. `main` installs the first two and
+/// settles the embedded data directory ([`crate::embedded::reachable_data_dir`]) before the
+/// command runs.
 pub trait CommandSettings {
     /// Log format and filter.
     fn log(&self) -> &LogSettings;
     /// `PALISADE_DB_SSLROOTCERT`.
     fn db_tls(&self) -> &DbTlsSettings;
+    /// The embedded cluster's settings, when the command has a database and `DATABASE_URL` is
+    /// unset.
+    fn embedded_mut(&mut self) -> Option<&mut EmbeddedSettings> {
+        None
+    }
 }
 
+/// `Type` or `Type: field`, the field holding its `DatabaseMode` (for [`embedded_mut`]).
+///
+/// [`embedded_mut`]: CommandSettings::embedded_mut
 macro_rules! command_settings {
-    ($($t:ty),*) => {$(
+    ($($t:ty $(: $database:ident)?),* $(,)?) => {$(
         impl CommandSettings for $t {
             fn log(&self) -> &LogSettings {
                 &self.log
@@ -305,20 +319,27 @@ macro_rules! command_settings {
             fn db_tls(&self) -> &DbTlsSettings {
                 &self.db_tls
             }
+            $(fn embedded_mut(&mut self) -> Option<&mut EmbeddedSettings> {
+                match &mut self.$database {
+                    DatabaseMode::Embedded(e) => Some(e),
+                    DatabaseMode::External(_) => None,
+                }
+            })?
         }
     )*};
 }
 
+// Bootstrap and install-definers work on an existing server only.
 command_settings!(
-    ServeSettings,
-    MigrateSettings,
+    ServeSettings: database,
+    MigrateSettings: database,
     BootstrapSettings,
     InstallDefinersSettings,
-    AuditSettings,
-    NumbersSettings,
-    RetentionSettings,
-    AnalystSettings,
-    RotateSettings
+    AuditSettings: database,
+    NumbersSettings: database,
+    RetentionSettings: database,
+    AnalystSettings: database,
+    RotateSettings: database,
 );
 
 /// An existing server, as `serve` uses it. URLs hold passwords: [`Secret`]s.

@@ -55,6 +55,94 @@ pub enum EmbeddedError {
     },
 }
 
+/// Where the default data directory goes when the server's OS user cannot reach it: root's own,
+/// searchable by everyone, writable by root alone (so no other user can claim a project's name
+/// in it first, as one could under /tmp or /var/tmp).
+pub const FALLBACK_BASE: &str = "/var/lib/palisade";
+
+/// The embedded data directory to use. `PALISADE_DATA_DIR`, when set, is used as it is (the
+/// cluster refuses it with an explanation if the `postgres` OS user cannot reach it). The
+/// default `./.palisade` too, unless Palisade runs as root and the `postgres` OS user cannot
+/// search a directory above it (a checkout under `/root`): then the cluster and its secrets go to
+/// [`fallback_data_dir`], a per-project directory under [`FALLBACK_BASE`], and a warning says
+/// where. A default directory that already holds a cluster is never moved away from.
+pub fn reachable_data_dir(settings: &mut EmbeddedSettings) -> Result<(), EmbeddedError> {
+    if !settings.data_dir_is_default || settings.data_dir.join("pgdata").exists() {
+        return Ok(());
+    }
+    let default = std::path::absolute(&settings.data_dir).map_err(|source| EmbeddedError::Io {
+        what: "cannot resolve",
+        path: settings.data_dir.clone(),
+        source,
+    })?;
+    // The data directory itself is made searchable (0711) when it is used: what matters is
+    // the way to it.
+    let holder = default.parent().unwrap_or(Path::new("/"));
+    let Some((user, blocked_at)) = palisade_pg_embedded::blocked_for_server_user(holder)? else {
+        return Ok(());
+    };
+    let fallback = fallback_data_dir(&default);
+    let base = Path::new(FALLBACK_BASE);
+    if !base.exists() {
+        fs::create_dir_all(base).map_err(|source| EmbeddedError::Io {
+            what: "cannot create",
+            path: base.to_path_buf(),
+            source,
+        })?;
+        // Whatever the umask: the server's OS user must search it.
+        fs::set_permissions(base, fs::Permissions::from_mode(0o755)).map_err(|source| {
+            EmbeddedError::Io {
+                what: "cannot set permissions on",
+                path: base.to_path_buf(),
+                source,
+            }
+        })?;
+    }
+    tracing::warn!(
+        default = %default.display(),
+        %user,
+        blocked_at = %blocked_at.display(),
+        data_dir = %fallback.display(),
+        "the {user} OS user that runs PostgreSQL cannot reach the default data directory: using \
+         one it can reach (set PALISADE_DATA_DIR to choose another)"
+    );
+    settings.data_dir = fallback;
+    Ok(())
+}
+
+/// `FALLBACK_BASE/<project>-<hash>`: one directory per project directory (the default data
+/// directory's parent), named after it so an operator can tell them apart, with a hash of its
+/// full path (FNV-1a, stable across builds) so two checkouts of the same name never share one.
+pub fn fallback_data_dir(default: &Path) -> PathBuf {
+    let project = default.parent().unwrap_or(Path::new("/"));
+    let name: String = project
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "root".into())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    let hash = fnv1a(project.as_os_str().as_encoded_bytes());
+    Path::new(FALLBACK_BASE).join(format!("{name}-{hash:016x}"))
+}
+
+/// 64-bit FNV-1a: a hash whose value no compiler or crate version changes.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
 /// Generated secrets, kept in `secrets.json`.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Secrets {
@@ -645,6 +733,59 @@ mod tests {
             std::env::temp_dir().join(format!("palisade-{name}-{}-{nanos}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn the_fallback_data_dir_is_one_per_project_path_named_after_it() {
+        let a = fallback_data_dir(Path::new("/root/work/palisade/.palisade"));
+        let b = fallback_data_dir(Path::new("/root/other/palisade/.palisade"));
+        assert!(a.starts_with(FALLBACK_BASE), "{}", a.display());
+        let name = a.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("palisade-"), "{name}");
+        assert_eq!(name.len(), "palisade-".len() + 16, "{name}");
+        assert_ne!(a, b, "two checkouts of the same name share a directory");
+        // Stable: the same project finds its cluster again on the next run (FNV-1a of the
+        // path, pinned so a change of hash is a deliberate one).
+        assert_eq!(
+            a,
+            fallback_data_dir(Path::new("/root/work/palisade/.palisade"))
+        );
+        assert_eq!(
+            fallback_data_dir(Path::new("/a/.palisade")),
+            Path::new(FALLBACK_BASE).join(format!("a-{:016x}", fnv1a(b"/a")))
+        );
+        // Odd characters of a directory name become '_'.
+        let odd = fallback_data_dir(Path::new("/root/my project:1/.palisade"));
+        let odd = odd.file_name().unwrap().to_str().unwrap();
+        assert!(odd.starts_with("my_project_1-"), "{odd}");
+    }
+
+    #[test]
+    fn fnv1a_matches_its_reference_vectors() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn an_explicit_data_dir_or_one_holding_a_cluster_is_never_moved() {
+        let dir = scratch_dir("explicit");
+        let mut explicit = EmbeddedSettings {
+            data_dir: dir.join("data"),
+            data_dir_is_default: false,
+            pg_port: None,
+        };
+        reachable_data_dir(&mut explicit).unwrap();
+        assert_eq!(explicit.data_dir, dir.join("data"));
+        fs::create_dir_all(dir.join("held").join("pgdata")).unwrap();
+        let mut held = EmbeddedSettings {
+            data_dir: dir.join("held"),
+            data_dir_is_default: true,
+            pg_port: None,
+        };
+        reachable_data_dir(&mut held).unwrap();
+        assert_eq!(held.data_dir, dir.join("held"));
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -16,7 +16,7 @@ use palisade_server::configuration::{
     ServeSettings,
 };
 use palisade_server::telemetry::{self, Output};
-use palisade_server::{analyst, numbers, retention, startup};
+use palisade_server::{analyst, embedded, numbers, retention, startup};
 
 /// Usage and configuration errors.
 const EXIT_USAGE: u8 = 2;
@@ -107,9 +107,13 @@ fn main() -> ExitCode {
 /// straight to stderr here (the command's result is on stdout).
 fn with_logs<S: CommandSettings>(settings: Result<S, ConfigError>, output: Output) -> Option<S> {
     match settings.and_then(|s| s.db_tls().install().map(|()| s)) {
-        Ok(s) => {
+        Ok(mut s) => {
             // Unbuffered: nothing to flush at the end.
             drop(telemetry::init(s.log(), output));
+            if let Err(e) = reachable_data_dir(&mut s) {
+                eprintln!("palisade: {e}");
+                return None;
+            }
             Some(s)
         }
         Err(e) => {
@@ -125,7 +129,7 @@ fn run<S: CommandSettings>(
     settings: Result<S, ConfigError>,
     command: impl FnOnce(&S) -> Result<(), startup::BoxError>,
 ) -> ExitCode {
-    let settings = match settings.and_then(|s| s.db_tls().install().map(|()| s)) {
+    let mut settings = match settings.and_then(|s| s.db_tls().install().map(|()| s)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("palisade: {e}");
@@ -134,6 +138,10 @@ fn run<S: CommandSettings>(
     };
     // Queued lines are written out when the guard drops, before the exit code is returned.
     let _logs = telemetry::init(settings.log(), Output::Stdout);
+    if let Err(e) = reachable_data_dir(&mut settings) {
+        eprintln!("palisade: {e}");
+        return ExitCode::FAILURE;
+    }
     match command(&settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -141,5 +149,14 @@ fn run<S: CommandSettings>(
             eprintln!("palisade: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The embedded cluster's data directory, moved off a default the server's OS user cannot
+/// reach ([`embedded::reachable_data_dir`]), before the command uses it.
+fn reachable_data_dir<S: CommandSettings>(settings: &mut S) -> Result<(), embedded::EmbeddedError> {
+    match settings.embedded_mut() {
+        Some(e) => embedded::reachable_data_dir(e),
+        None => Ok(()),
     }
 }

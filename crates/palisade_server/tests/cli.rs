@@ -349,3 +349,82 @@ async fn the_database_ca_file_is_checked_at_startup_and_sslmode_reaches_migrate(
         String::from_utf8_lossy(&prefer.stderr)
     );
 }
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").unwrap().uid() == 0
+}
+
+/// A newcomer's checkout under a directory only its owner can search (root's `/root`, 0700):
+/// as root, PostgreSQL runs as the `postgres` OS user, which cannot reach `./.palisade` there,
+/// so the embedded default moves to a per-project directory under /var/lib/palisade and says
+/// where; every subcommand finds the same cluster there. As an ordinary user the server runs as
+/// ourselves and the default stays.
+#[test]
+fn a_default_data_dir_the_server_user_cannot_reach_moves_to_one_it_can() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = palisade_pg_embedded::ephemeral_dir("palisade-cli-private").unwrap();
+    let private = scratch.parent().unwrap().join("private");
+    let project = private.join("checkout");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let default = project.join(".palisade");
+    let expected = if running_as_root() {
+        palisade_server::embedded::fallback_data_dir(&default)
+    } else {
+        default.clone()
+    };
+    let in_project = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
+        cmd.args(args).current_dir(&project);
+        for (_, documented) in documented() {
+            for name in documented {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.env_remove("PALISADE_SUPERUSER_URL");
+        cmd.output().expect("run palisade")
+    };
+
+    let migrate = in_project(&["migrate"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&migrate.stdout),
+        String::from_utf8_lossy(&migrate.stderr),
+    );
+    assert!(migrate.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        expected.join("pgdata").join("PG_VERSION").is_file(),
+        "no cluster in {}",
+        expected.display()
+    );
+    assert!(
+        !expected.join("pgdata").join("postmaster.pid").exists(),
+        "migrate left the cluster running"
+    );
+    if running_as_root() {
+        assert!(
+            stdout.contains("cannot reach the default data directory")
+                && stdout.contains(&expected.display().to_string())
+                && stdout.contains(&private.display().to_string()),
+            "the move is not said, with where and why: {stdout}"
+        );
+        assert!(!default.exists(), "created the unreachable default too");
+    } else {
+        assert!(!stdout.contains("cannot reach"), "{stdout}");
+    }
+
+    // Another subcommand, in another process, finds the same cluster and says so again.
+    let numbers = in_project(&["numbers", "list"]);
+    let stderr = String::from_utf8_lossy(&numbers.stderr);
+    assert!(numbers.status.success(), "{stderr}");
+    assert_eq!(
+        running_as_root(),
+        stderr.contains(&expected.display().to_string()),
+        "{stderr}"
+    );
+
+    std::fs::remove_dir_all(scratch.parent().unwrap()).unwrap();
+    if running_as_root() {
+        std::fs::remove_dir_all(&expected).unwrap();
+    }
+}
