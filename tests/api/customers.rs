@@ -257,6 +257,10 @@ async fn bad_input_gets_a_4xx_json_error_and_changes_nothing() {
         let r = request(&app.addr, method, path, &headers, Some(&body)).await;
         assert_eq!(r.status, status, "{method} {path}: {}", r.text);
         assert_eq!(r.json["error"], code, "{method} {path}: {}", r.text);
+        if status == 405 {
+            // RFC 9110: a 405 lists the methods the path takes.
+            assert_eq!(r.header("allow"), Some("GET, POST"), "{method} {path}");
+        }
         assert!(r.json["message"].is_string());
     }
     let invalid = json!({"email": "nope", "phone": "12"});

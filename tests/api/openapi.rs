@@ -158,6 +158,23 @@ async fn the_served_document_is_openapi_3_1_and_every_operation_in_it_is_served(
             );
             probed += 1;
         }
+        // A method the path does not take: 405, whose Allow lists exactly the documented ones.
+        let r = request(&app.addr, "TRACE", &concrete, &[], None).await;
+        assert_eq!(r.status, 405, "TRACE {path}: {}", r.text);
+        let mut allowed: Vec<&str> = r
+            .header("allow")
+            .unwrap_or_else(|| panic!("TRACE {path}: 405 without Allow"))
+            .split(", ")
+            .collect();
+        allowed.sort_unstable();
+        let mut documented: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_ascii_uppercase())
+            .collect();
+        documented.sort_unstable();
+        assert_eq!(allowed, documented, "Allow of {path}");
     }
     assert!(probed >= 120, "{probed}");
     // And the other way: a method the document does not list answers 405 on a served path, a

@@ -233,7 +233,7 @@ impl Endpoints {
     }
 
     /// Registers every route on `cfg`: one actix resource per path, its methods, and a JSON 405
-    /// for the others.
+    /// for the others, whose `Allow` header lists the path's methods (RFC 9110).
     pub fn configure(mut self, cfg: &mut web::ServiceConfig) {
         let mut order: Vec<&'static str> = Vec::new();
         for e in &self.endpoints {
@@ -243,6 +243,13 @@ impl Endpoints {
         }
         for path in order {
             let mut resource = web::resource(path);
+            let allow: Vec<&'static str> = self
+                .endpoints
+                .iter()
+                .filter(|e| e.path == path)
+                .map(|e| method_name(&e.method))
+                .collect();
+            let allow = allow.join(", ");
             for e in self.endpoints.iter_mut().filter(|e| e.path == path) {
                 for setup in e.resource_setup.drain(..) {
                     resource = setup(resource);
@@ -256,7 +263,9 @@ impl Endpoints {
                     resource = resource.route(route);
                 }
             }
-            cfg.service(resource.default_service(web::to(crate::routes::method_not_allowed)));
+            cfg.service(resource.default_service(web::to(move || {
+                std::future::ready(crate::routes::method_not_allowed(&allow))
+            })));
         }
     }
 
@@ -380,13 +389,13 @@ fn path_parameters(path: &str) -> Vec<String> {
         .collect()
 }
 
-fn header_parameter(name: &str, description: &str) -> Parameter {
+fn header_parameter(name: &str, description: &str, schema: Schema) -> Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Header)
         .required(Required::False)
         .description(Some(description))
-        .schema(Some(string_schema(None)))
+        .schema(Some(schema))
         .build()
 }
 
@@ -678,9 +687,16 @@ impl Drop for Doc<'_> {
         if tenant && method == HttpMethod::Post && !POSTS_WITHOUT_IDEMPOTENCY.contains(&path) {
             let p = header_parameter(
                 "Idempotency-Key",
-                "1 to 255 printable ASCII characters. The same key and request within 24 hours \
+                "1 to 255 printable ASCII characters (a space only between others: HTTP \
+                 drops it at either end). The same key and request within 24 hours \
                  replay the first response (with `Idempotency-Replayed: true`); the same key \
                  with another request answers 422 `idempotency_key_reused`.",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(crate::idempotency::MAX_KEY_LEN))
+                    .pattern(Some("^[!-~]([ -~]*[!-~])?$"))
+                    .into(),
             );
             push_parameter(self.op(), p);
         }
@@ -690,6 +706,7 @@ impl Drop for Doc<'_> {
                 "If-Match",
                 "An `ETag` from a GET (or `*`): the change applies only if the resource still \
                  has it, else 412 `precondition_failed` and nothing changes.",
+                string_schema(None),
             );
             push_parameter(self.op(), p);
             if !self.op().responses.responses.contains_key("412") {

@@ -134,12 +134,20 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     })
 }
 
-pub(crate) async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::Http {
+/// 405 `method_not_allowed`, with the `Allow` header RFC 9110 requires: `allow` lists the
+/// path's methods (`GET, POST`).
+pub(crate) fn method_not_allowed(allow: &str) -> HttpResponse {
+    let mut response = actix_web::ResponseError::error_response(&ApiError::Http {
         status: actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
         code: crate::error::ErrorCode::MethodNotAllowed,
         message: "this method is not allowed on this resource".into(),
-    })
+    });
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    response
 }
 
 /// A 201 with `Location: <collection>/<id>`, the created resource's own URL.
