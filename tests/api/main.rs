@@ -30,6 +30,7 @@ mod ivr_menus;
 mod knowledge_base;
 mod members;
 mod messaging;
+mod metrics;
 mod openapi;
 mod organization;
 mod outbound_delivery;
