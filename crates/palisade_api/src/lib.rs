@@ -37,6 +37,7 @@ pub mod list;
 pub mod mail;
 pub(crate) mod resource;
 pub mod routes;
+pub mod rules;
 pub mod telemetry;
 pub mod throttle;
 pub mod webhooks;

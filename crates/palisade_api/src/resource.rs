@@ -156,7 +156,7 @@ pub(crate) use family;
 /// A family with a list route.
 pub(crate) trait Listed: Resource {
     /// The route's own query parameters (`Option<String>` fields, `deny_unknown_fields`).
-    type Query: DeserializeOwned + utoipa::IntoParams + 'static;
+    type Query: DeserializeOwned + utoipa::IntoParams + crate::rules::FieldRules + 'static;
     /// The parsed filters.
     type Filter: crud::Filter<Row = Self::Row>;
     /// Parses the filters, recording each bad one in `f`.
@@ -166,7 +166,7 @@ pub(crate) trait Listed: Resource {
 /// A family with a create route.
 pub(crate) trait Created: Resource {
     /// The request body.
-    type Body: DeserializeOwned + utoipa::ToSchema + 'static;
+    type Body: DeserializeOwned + utoipa::ToSchema + crate::rules::FieldRules + 'static;
     /// The parsed body.
     type New: crud::Insert<Row = Self::Row>;
     /// Parses the body, recording each bad field in `f`; `None` only when `f` has errors.
@@ -227,7 +227,7 @@ pub(crate) fn with_secret(
 /// A family with a patch route.
 pub(crate) trait Patched: Resource {
     /// The request body: absent fields stay (see [`crate::routes::nullable`]).
-    type Body: DeserializeOwned + utoipa::ToSchema + 'static;
+    type Body: DeserializeOwned + utoipa::ToSchema + crate::rules::FieldRules + 'static;
     /// The parsed changes.
     type Patch: crud::Update<Row = Self::Row>;
     /// Parses the body, recording each bad field in `f`.
@@ -313,6 +313,15 @@ macro_rules! body {
             @struct [[$(#[$doc])*] $schema] $body []
             $($(#[$attr])* $field: $mode $kind $(<$($arg),+>)?,)*
         );
+
+        impl $crate::rules::FieldRules for $body {
+            fn field_rules() -> Vec<(&'static str, $crate::rules::Rule)> {
+                vec![$((
+                    stringify!($field),
+                    <$crate::kinds::$kind $(<$($arg),+>)? as $crate::rules::Ruled>::rule(),
+                )),*]
+            }
+        }
 
         impl $crate::resource::$trait for $family {
             type Body = $body;
@@ -697,7 +706,7 @@ pub(crate) trait Within: Listed {
 #[allow(async_fn_in_trait)]
 pub(crate) trait CreatedWithin: Within {
     /// The request body.
-    type Body: DeserializeOwned + utoipa::ToSchema + 'static;
+    type Body: DeserializeOwned + utoipa::ToSchema + crate::rules::FieldRules + 'static;
     /// The parsed body.
     type New;
     /// Parses the body, recording each bad field in `f`; `None` only when `f` has errors.

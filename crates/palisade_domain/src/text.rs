@@ -40,6 +40,8 @@ macro_rules! text_type {
         impl $name {
             /// The longest accepted value, in characters.
             pub const MAX_CHARS: usize = $max;
+            /// Whether tabs and line breaks are accepted inside the text.
+            pub const MULTI_LINE: bool = matches!($lines, $crate::text::Lines::Many);
 
             /// Trims, then refuses empty, overlong or control-character input.
             pub fn parse(s: &str) -> Result<Self, $crate::ParseError> {
@@ -125,9 +127,12 @@ text_type!(
 pub struct Tag(String);
 
 impl Tag {
+    /// The longest tag, in characters.
+    pub const MAX_CHARS: usize = 50;
+
     /// Parses one tag.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let t = parse_text(s, 50, Lines::One)
+        let t = parse_text(s, Self::MAX_CHARS, Lines::One)
             .map_err(|_| ParseError::new("tags are 1 to 50 characters of text"))?;
         Ok(Self(t.to_lowercase()))
     }
@@ -229,9 +234,13 @@ impl EventType {
 pub struct AccessToken(String);
 
 impl AccessToken {
+    /// The longest token, in characters (ASCII, so in bytes too).
+    pub const MAX_CHARS: usize = 4096;
+
     /// Accepts 1 to 4096 visible ASCII characters.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let ok = (1..=4096).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
+        let ok =
+            (1..=Self::MAX_CHARS).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
         if !ok {
             return Err(ParseError::new(
                 "must be 1 to 4096 visible ASCII characters",

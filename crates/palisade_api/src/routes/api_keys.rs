@@ -60,6 +60,11 @@ pub struct CreateBody {
     role: Option<String>,
 }
 
+crate::rules::field_rules!(CreateBody {
+    "name": Text<palisade_domain::ApiKeyName>,
+    "role": crate::rules::ApiKeyRole,
+});
+
 /// The key with its secret: the only shape that carries it.
 // Documents the answer `resource::with_secret` writes (the row's fields, then the key).
 #[derive(Serialize, utoipa::ToSchema)]

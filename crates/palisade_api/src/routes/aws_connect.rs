@@ -114,6 +114,12 @@ pub struct InstanceCreateBody {
     label: Option<String>,
 }
 
+crate::rules::field_rules!(InstanceCreateBody {
+    "instance_arn": Text<ConnectInstanceArn>,
+    "region": Text<AwsRegion>,
+    "label": Text<ConnectLabel>,
+});
+
 impl Created for ConnectInstances {
     type Body = InstanceCreateBody;
     type New = NewConnectInstance;
@@ -157,6 +163,10 @@ pub struct CredentialCreateBody {
     #[schema(required = true, value_type = String)]
     label: Option<String>,
 }
+
+crate::rules::field_rules!(CredentialCreateBody {
+    "label": Text<ConnectLabel>,
+});
 
 /// The credential with its secret: the only shape that carries it.
 // Documents the answer `resource::with_secret` writes (the row's fields, then the credential).

@@ -172,6 +172,12 @@ pub struct CreateBody {
     enabled: Option<bool>,
 }
 
+crate::rules::field_rules!(CreateBody {
+    "url": Text<WebhookUrl>,
+    "event_types": Items<palisade_domain::WebhookEvents, WebhookEvent>,
+    "description": Text<WebhookDescription>,
+});
+
 fn event_types(f: &mut Fields, names: &[String]) -> Option<WebhookEvents> {
     match WebhookEvents::parse(names) {
         Ok(e) => Some(e),

@@ -140,6 +140,10 @@ pub struct PostCreateBody {
     impressions: Option<i64>,
 }
 
+crate::rules::field_rules!(PostCreateBody {
+    "body": Text<PostBody>,
+});
+
 /// Checks a post's state as a whole: counters are not negative, a scheduled post has
 /// `scheduled_at`, and a published one gets `published_at` (now, when not given).
 fn check_state(f: &mut Fields, mut state: PostState) -> PostState {
@@ -225,6 +229,10 @@ pub struct PostPatchBody {
     impressions: Option<i64>,
 }
 
+crate::rules::field_rules!(PostPatchBody {
+    "body": Text<PostBody>,
+});
+
 impl Patched for Posts {
     type Body = PostPatchBody;
     type Patch = PostPatch;
@@ -285,6 +293,8 @@ pub struct AnalyticsQuery {
     #[param(format = Uuid)]
     account_id: Option<String>,
 }
+
+crate::rules::field_rules!(AnalyticsQuery {});
 
 /// Engagement of the posts published in a range of days.
 #[derive(Serialize, utoipa::ToSchema)]

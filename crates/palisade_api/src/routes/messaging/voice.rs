@@ -63,6 +63,16 @@ campaign::campaign_bodies! {
     }
 }
 
+crate::rules::field_rules!(CreateCampaignBody {
+    "name": Text<palisade_domain::CampaignName>,
+    "script": Text<palisade_domain::VoiceScript>,
+    "status": crate::rules::NewCampaignStatus,
+});
+crate::rules::field_rules!(PatchCampaignBody {
+    "name": Text<palisade_domain::CampaignName>,
+    "script": Text<palisade_domain::VoiceScript>,
+});
+
 impl Created for Campaigns<VoiceCampaign> {
     type Body = CreateCampaignBody;
     type New = NewCampaign<VoiceContent>;
@@ -164,6 +174,14 @@ pub struct CreateCallBody {
     customer_id: Option<String>,
     notes: Option<String>,
 }
+
+crate::rules::field_rules!(CreateCallBody {
+    "from_number": Text<palisade_domain::PhoneNumber>,
+    "to_number": Text<palisade_domain::PhoneNumber>,
+    "call_sid": Text<palisade_domain::ProviderId>,
+    "duration_seconds": Number<palisade_domain::CallDuration>,
+    "notes": Text<palisade_domain::CallNotes>,
+});
 
 impl Created for Calls {
     type Body = CreateCallBody;
