@@ -1,5 +1,6 @@
 //! CORS for browser apps (docs/api.md "Browser clients"): allowed origins on `/v1` only, the
-//! headers a browser app needs, nothing for other origins, and never on `/webhooks`.
+//! headers a browser app needs, nothing for other origins, and never on `/webhooks`, health,
+//! the document or the docs page.
 
 use palisade_api::cors::CorsOrigins;
 use palisade_test_support::{TestApp, TestResponse, request, spawn_app, spawn_app_configured};
@@ -181,7 +182,7 @@ async fn another_origin_gets_no_cors_header_and_its_preflight_is_refused() {
 }
 
 #[actix_web::test]
-async fn webhooks_health_and_the_document_never_get_cors_headers() {
+async fn webhooks_health_the_document_and_the_docs_page_never_get_cors_headers() {
     let app = app_with_cors().await;
     for path in [
         "/webhooks/twilio/sms",
@@ -189,6 +190,8 @@ async fn webhooks_health_and_the_document_never_get_cors_headers() {
         "/healthz",
         "/readyz",
         "/openapi.json",
+        "/docs",
+        "/docs/swagger-ui-bundle.js",
     ] {
         let r = preflight(&app, path, APP_ORIGIN, "POST", "content-type").await;
         assert!(

@@ -79,7 +79,7 @@ async fn sendgrid_signed(
 }
 
 /// Posts a batch of SendGrid events, signed now with the key the test server trusts.
-async fn sendgrid(app: &TestApp, events: &Value) -> TestResponse {
+pub(crate) async fn sendgrid(app: &TestApp, events: &Value) -> TestResponse {
     sendgrid_signed(
         app,
         &sendgrid_test_signer(),
@@ -91,7 +91,7 @@ async fn sendgrid(app: &TestApp, events: &Value) -> TestResponse {
 
 /// One SendGrid event: our message id as the custom argument, and `sg_message_id` (as SendGrid
 /// builds it: the X-Message-Id, a dot, then its own suffix) when `provider_id` is given.
-fn sg(
+pub(crate) fn sg(
     event: &str,
     event_id: &str,
     at: i64,

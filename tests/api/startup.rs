@@ -65,6 +65,7 @@ async fn refusal(db: &TestDb, role: &str) -> String {
         accounts: palisade_api::AccountSettings::default(),
         number_quarantine: palisade_test_support::TEST_NUMBER_QUARANTINE,
         cors: palisade_api::cors::CorsOrigins::none(),
+        metrics_addr: None,
     };
     match Application::build(&config, pool_as(db, role)).await {
         Ok(_) => panic!("the server started with app role {role}"),

@@ -10,6 +10,7 @@
 //! a key may not use.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::Payload;
@@ -187,6 +188,59 @@ pub struct PasswordHashing {
     /// A hash of a random password: unknown emails are verified against it, so "no such user"
     /// costs the same time as "wrong password".
     dummy_hash: Arc<str>,
+    /// What [`PasswordHashing::load`] reports.
+    load: Arc<LoadCounts>,
+}
+
+/// The hashing threads' load at one moment (`palisade_password_hashing_*` in docs/metrics.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingLoad {
+    /// The hashing threads: at most this many hashes run at once.
+    pub threads: usize,
+    /// Hashes or verifications running on them now.
+    pub running: usize,
+    /// Requests waiting for their turn: a login or signup whose hash has not started yet.
+    pub waiting: usize,
+}
+
+struct LoadCounts {
+    threads: usize,
+    running: AtomicUsize,
+    waiting: AtomicUsize,
+}
+
+/// One more running hash for as long as it lives (so a panicking hash still leaves the count
+/// right).
+struct Running<'a>(&'a AtomicUsize);
+
+impl<'a> Running<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One more waiting request, from its arrival until its hash starts on a thread (it travels
+/// with the job), or until the request goes away first.
+struct Waiting(Arc<LoadCounts>);
+
+impl Waiting {
+    fn enter(load: Arc<LoadCounts>) -> Self {
+        load.waiting.fetch_add(1, Ordering::Relaxed);
+        Self(load)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// One hash or verification, as a hashing thread runs it (its result goes back by a channel).
@@ -222,9 +276,10 @@ impl PasswordHashing {
     /// Starts `concurrency` hashing threads (at least one) and computes the dummy hash (on the
     /// calling thread: call it where blocking is allowed).
     pub fn new(concurrency: usize) -> Result<Self, ApiError> {
+        let threads = concurrency.max(1);
         let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
         let queue = Arc::new(std::sync::Mutex::new(queue));
-        for n in 0..concurrency.max(1) {
+        for n in 0..threads {
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
@@ -246,23 +301,43 @@ impl PasswordHashing {
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).map_err(ApiError::internal)?;
         Ok(Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            permits: Arc::new(Semaphore::new(threads)),
             jobs,
             dummy_hash: Self::hash_blocking(&random)?.into(),
+            load: Arc::new(LoadCounts {
+                threads,
+                running: AtomicUsize::new(0),
+                waiting: AtomicUsize::new(0),
+            }),
         })
+    }
+
+    /// How busy the hashing threads are now.
+    pub fn load(&self) -> HashingLoad {
+        HashingLoad {
+            threads: self.load.threads,
+            running: self.load.running.load(Ordering::Relaxed),
+            waiting: self.load.waiting.load(Ordering::Relaxed),
+        }
     }
 
     async fn run_blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        let waiting = Waiting::enter(self.load.clone());
         let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
         let span = tracing::Span::current();
         let (done, result) = tokio::sync::oneshot::channel();
+        let load = self.load.clone();
         let job: HashJob = Box::new(move || {
-            let outcome =
+            drop(waiting);
+            let outcome = {
+                // Counted while it runs, and no longer once its answer is sent.
+                let _running = Running::enter(&load.running);
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| span.in_scope(f)))
-                    .unwrap_or_else(|_| Err(ApiError::internal("password hashing panicked")));
+                    .unwrap_or_else(|_| Err(ApiError::internal("password hashing panicked")))
+            };
             // Let go of the request's span before answering, so that the request holds its last
             // reference: closing it writes the request's log line, on the request's thread.
             drop(span);
@@ -730,6 +805,60 @@ mod tests {
         assert!(!h.verify(&wrong, Some(hash)).await.unwrap());
         // No user: verified against the dummy hash, and never true.
         assert!(!h.verify(&pw, None).await.unwrap());
+    }
+
+    #[actix_web::test]
+    async fn the_load_counts_running_hashes_and_requests_waiting_for_a_thread() {
+        let h = PasswordHashing::new(1).unwrap();
+        let idle = HashingLoad {
+            threads: 1,
+            running: 0,
+            waiting: 0,
+        };
+        assert_eq!(h.load(), idle);
+        // A job that holds the one thread until it is released.
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (started, running) = tokio::sync::oneshot::channel::<()>();
+        let first = actix_web::rt::spawn({
+            let h = h.clone();
+            async move {
+                h.run_blocking(move || {
+                    let _ = started.send(());
+                    let _ = hold.recv();
+                    Ok(())
+                })
+                .await
+            }
+        });
+        running.await.unwrap();
+        let pw = Password::parse_new("correct horse battery staple").unwrap();
+        let queued: Vec<_> = (0..2)
+            .map(|_| {
+                let (h, pw) = (h.clone(), pw.clone());
+                actix_web::rt::spawn(async move { h.hash(&pw).await })
+            })
+            .collect();
+        // Let the two requests reach the queue (no clock involved: they run when this yields).
+        for _ in 0..1_000 {
+            if h.load().waiting == 2 {
+                break;
+            }
+            actix_web::rt::task::yield_now().await;
+        }
+        assert_eq!(
+            h.load(),
+            HashingLoad {
+                threads: 1,
+                running: 1,
+                waiting: 2,
+            }
+        );
+        release.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        for q in queued {
+            assert!(q.await.unwrap().unwrap().starts_with("$argon2id$"));
+        }
+        assert_eq!(h.load(), idle);
     }
 
     #[actix_web::test]

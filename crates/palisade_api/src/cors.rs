@@ -10,8 +10,8 @@
 //! `If-None-Match`, `X-Request-Id`). A preflight from another origin answers 403
 //! `origin_not_allowed`; its actual requests get no CORS header (the browser then hides the
 //! answer from the page; programs that are not browsers are unaffected, as CORS binds only
-//! browsers). `/webhooks`, `/healthz`, `/readyz` and `/openapi.json` never get CORS headers:
-//! providers are not browsers, and no page of another origin has business there.
+//! browsers). `/webhooks`, `/healthz`, `/readyz`, `/openapi.json` and `/docs` never get CORS
+//! headers: providers are not browsers, and no page of another origin has business there.
 //!
 //! No credentials mode (`Access-Control-Allow-Credentials`): the API takes no cookie, a browser
 //! app sends its token or key in a header.

@@ -20,6 +20,7 @@
 //! - [`etag`]: `ETag` on GET and PATCH answers, `If-Match` checked inside the write transaction.
 //! - [`telemetry`]: the request span (request id, route, organization once known).
 //! - [`catch_panic`]: a panicking handler answers 500 JSON instead of dropping the connection.
+//! - [`metrics`]: the Prometheus metrics a server counts and serves on its own address.
 
 pub mod auth;
 pub mod catch_panic;
@@ -35,6 +36,7 @@ pub mod idempotency;
 pub(crate) mod kinds;
 pub mod list;
 pub mod mail;
+pub mod metrics;
 pub(crate) mod resource;
 pub mod routes;
 pub mod rules;
@@ -77,6 +79,9 @@ pub struct AppState {
     pub number_quarantine: time::Duration,
     /// The origins browser apps may call `/v1` from ([`cors`]); none by default.
     pub cors: cors::CorsOrigins,
+    /// What the server counts for Prometheus ([`metrics`]); off unless the server has a
+    /// metrics address.
+    pub metrics: metrics::Metrics,
 }
 
 /// The lifetimes of emailed links (see docs/accounts.md).
@@ -111,6 +116,7 @@ pub fn configure(
         routes::register(&mut endpoints, stripe);
         let document = routes::OpenApiJson(endpoints::document_json(&endpoints));
         cfg.app_data(web::Data::new(state.cors.clone()))
+            .app_data(web::Data::new(state.metrics.clone()))
             .app_data(web::Data::new(state))
             .app_data(web::Data::new(document))
             .app_data(error::path_config())

@@ -1,5 +1,16 @@
-//! The database layer's error type, safe to log.
+//! The database layer's error type, safe to log, and its count by SQLSTATE class.
+//!
+//! Every [`DbError`] made from a driver or pool error (the two `From` impls below, which every
+//! `?` on a statement or a checkout goes through) is counted once, by [`DbError::class`], in
+//! [`error_counter`]: the server serves it as `palisade_db_errors_total` (docs/metrics.md). The
+//! errors this crate makes up itself (a row that does not decode, a URL without a user) are
+//! the code's, not the database's, and are not counted.
 
+use std::sync::LazyLock;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use tokio_postgres::error::SqlState;
 
 /// A database failure, reduced to what callers act on and what an operator needs at 3 a.m.
@@ -56,7 +67,65 @@ pub enum DbError {
     Decode(String),
 }
 
+/// The label of `palisade_db_errors_total`: a SQLSTATE class, or what failed without one.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorClass {
+    /// [`DbError::class`].
+    pub class: &'static str,
+}
+
+/// Database errors since the process started, by [`DbError::class`]. Process-wide: the errors
+/// are made deep in this crate, where no server is in reach; the server registers this family
+/// in its registry (a clone shares the counts).
+pub fn error_counter() -> Family<ErrorClass, Counter> {
+    ERRORS.clone()
+}
+
+static ERRORS: LazyLock<Family<ErrorClass, Counter>> = LazyLock::new(Family::default);
+
+/// The SQLSTATE classes (a code's first two characters) a label may name: the standard ones of
+/// PostgreSQL's appendix A and Palisade's own `PA` (the credential refusals of
+/// `palisade_private.enter_session`). A code of any other class counts as `other`, so the label
+/// stays a short, fixed list whatever a server sends.
+const SQLSTATE_CLASSES: &[&str] = &[
+    "00", "01", "02", "03", "08", "09", "0A", "0B", "0F", "0L", "0P", "0Z", "20", "21", "22", "23",
+    "24", "25", "26", "27", "28", "2B", "2D", "2F", "34", "38", "39", "3B", "3D", "3F", "40", "42",
+    "44", "53", "54", "55", "57", "58", "72", "F0", "HV", "P0", "PA", "XX",
+];
+
 impl DbError {
+    /// Its class for the error count: a server error's SQLSTATE class (`23` for a constraint,
+    /// `40` for a lost race, `57` for a cancelled statement or a terminated session, `PA` for a
+    /// refused credential, `other` for a class not in the standard list), else `connection` (a
+    /// closed or broken connection), `unavailable` (no connection to be had in time), `client`
+    /// (the driver refused a parameter or a row), `decode` (a row that did not decode).
+    pub fn class(&self) -> &'static str {
+        match self {
+            DbError::UniqueViolation { .. } | DbError::ForeignKeyViolation { .. } => "23",
+            DbError::PermissionDenied { .. } => "42",
+            DbError::Refused(_) => "PA",
+            DbError::Server { code, .. } => code
+                .get(..2)
+                .and_then(|class| SQLSTATE_CLASSES.iter().find(|c| **c == class))
+                .copied()
+                .unwrap_or("other"),
+            DbError::Connection(_) => "connection",
+            DbError::Unavailable(_) => "unavailable",
+            DbError::Client(_) => "client",
+            DbError::Decode(_) => "decode",
+        }
+    }
+
+    /// Adds this error to [`error_counter`] and returns it.
+    fn counted(self) -> Self {
+        ERRORS
+            .get_or_create(&ErrorClass {
+                class: self.class(),
+            })
+            .inc();
+        self
+    }
+
     /// Whether trying again later may succeed: no connection to be had, a dead one
     /// ([`DbError::is_dead_connection`]), a transaction that lost a race (serialization failure
     /// 40001, deadlock 40P01), or any other operator intervention (class 57, e.g. 57014: the
@@ -98,7 +167,16 @@ impl DbError {
 }
 
 impl From<tokio_postgres::Error> for DbError {
+    /// Classifies the error and counts it ([`error_counter`]).
     fn from(e: tokio_postgres::Error) -> Self {
+        DbError::classify(e).counted()
+    }
+}
+
+impl DbError {
+    /// The error for `e`, not counted: for an error no statement saw (a pooled connection's
+    /// background task ending), which is logged but is nobody's failure.
+    pub(crate) fn classify(e: tokio_postgres::Error) -> Self {
         let Some(db) = e.as_db_error() else {
             // Not a server-reported error: a closed or broken connection, or the driver's own
             // refusal (a type mismatch while encoding or decoding, a wrong row count). These
@@ -165,7 +243,7 @@ impl From<deadpool_postgres::PoolError> for DbError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
             deadpool_postgres::PoolError::Backend(e) => DbError::from(e),
-            other => DbError::Unavailable(other.to_string()),
+            other => DbError::Unavailable(other.to_string()).counted(),
         }
     }
 }
@@ -179,6 +257,53 @@ mod tests {
             code: code.into(),
             table: None,
         }
+    }
+
+    #[test]
+    fn each_error_counts_under_its_sqlstate_class_or_a_word_for_what_failed() {
+        for (e, class) in [
+            (server("23514"), "23"),
+            (server("40P01"), "40"),
+            (server("57014"), "57"),
+            (server("0A000"), "0A"),
+            (server("XX000"), "XX"),
+            // Not a standard class, or not a SQLSTATE at all: never a label of its own.
+            (server("ZZ123"), "other"),
+            (server("é"), "other"),
+            (server(""), "other"),
+            (
+                DbError::UniqueViolation {
+                    constraint: "k".into(),
+                },
+                "23",
+            ),
+            (DbError::PermissionDenied { table: "t".into() }, "42"),
+            (
+                DbError::Refused(crate::tenant_tx::Refusal::KeyRevoked),
+                "PA",
+            ),
+            (DbError::Connection("closed".into()), "connection"),
+            (DbError::Unavailable("pool".into()), "unavailable"),
+            (DbError::Client("x".into()), "client"),
+            (DbError::Decode("x".into()), "decode"),
+        ] {
+            assert_eq!(e.class(), class, "{e}");
+        }
+    }
+
+    #[test]
+    fn an_error_from_the_pool_is_counted_once() {
+        let unavailable = ErrorClass {
+            class: "unavailable",
+        };
+        let count = || error_counter().get_or_create(&unavailable).get();
+        let before = count();
+        let e = DbError::from(deadpool_postgres::PoolError::Timeout(
+            deadpool::managed::TimeoutType::Wait,
+        ));
+        assert_eq!(e.class(), "unavailable");
+        // Other tests of this process may count theirs meanwhile: at least this one.
+        assert!(count() > before);
     }
 
     #[test]

@@ -72,8 +72,8 @@ pub mod tls;
 pub mod twilio_status;
 pub mod webhooks;
 
-pub use error::DbError;
-pub use pool::{AppPool, PoolSettings, UrlSource};
+pub use error::{DbError, ErrorClass, error_counter};
+pub use pool::{AppPool, PoolSettings, PoolStatus, UrlSource};
 pub use stripe::{BillingPool, StripeOutcome};
 pub use tenant_tx::TenantTx;
 pub use tls::DbConfig;

@@ -89,6 +89,31 @@ pub struct PoolSettings {
     pub wait_timeout: Duration,
 }
 
+/// A pool's connections at one moment (`palisade_db_pool_*` in docs/metrics.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// The most it may open.
+    pub max_size: usize,
+    /// Open now, idle or in use.
+    pub size: usize,
+    /// Open and idle.
+    pub idle: usize,
+    /// Checkouts waiting for a connection.
+    pub waiting: usize,
+}
+
+impl PoolStatus {
+    pub(crate) fn of(pool: &Pool) -> Self {
+        let s = pool.status();
+        Self {
+            max_size: s.max_size,
+            size: s.size,
+            idle: s.available,
+            waiting: s.waiting,
+        }
+    }
+}
+
 /// The credential new connections use, and its generation.
 struct Current {
     generation: u64,
@@ -236,7 +261,9 @@ impl managed::Manager for CredentialManager {
         let (client, connection) = config.connect().await?;
         let task = tokio::spawn(async move {
             if let Err(e) = connection.await {
-                tracing::debug!(error = %DbError::from(e), "pooled database connection ended");
+                // Not counted as a database error: a request that was using the connection
+                // counts its own, and an idle one ending is nobody's failure.
+                tracing::debug!(error = %DbError::classify(e), "pooled database connection ended");
             }
         });
         let wrapper = ClientWrapper::new(client, task);
@@ -381,10 +408,9 @@ impl AppPool {
         Ok([row.try_get(0)?, row.try_get(1)?, row.try_get(2)?])
     }
 
-    /// Connections open now and how many of them are idle, for logs and metrics.
-    pub fn status(&self) -> (usize, usize) {
-        let s = self.pool.status();
-        (s.size, s.available)
+    /// The pool's connections now, for the metrics.
+    pub fn status(&self) -> PoolStatus {
+        PoolStatus::of(&self.pool)
     }
 
     /// Closes every connection; later checkouts fail. Called on shutdown, before PostgreSQL

@@ -134,6 +134,11 @@ impl BillingPool {
         self.pool.close();
     }
 
+    /// The pool's connections now, for the metrics.
+    pub fn status(&self) -> crate::PoolStatus {
+        crate::PoolStatus::of(&self.pool)
+    }
+
     /// Refuses to start unless the billing URL's role is a safe `palisade_billing`: that very
     /// role (the one BYPASSRLS role the audit allows), able to log in, BYPASSRLS (it writes
     /// every organization's billing rows), not a superuser or a member of one (its grants must

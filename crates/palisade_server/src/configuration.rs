@@ -69,6 +69,7 @@ pub const LAUNCHER_VARS: [&str; 1] = ["PALISADE_PG_BIN"];
 #[rustfmt::skip]
 const SERVER_VARS: &[Var] = &[
     var("PALISADE_HTTP_ADDR", "default: 127.0.0.1:8080", "where the API listens"),
+    var("PALISADE_METRICS_ADDR", "unset: no metrics", "where Prometheus metrics are served (GET /metrics); never the API's address"),
     var("PALISADE_HTTP_WORKERS", "default: one per core", "HTTP worker threads"),
     var("PALISADE_TOKEN_TTL_SECS", "default: 86400", "lifetime of the bearer tokens the server issues"),
     var("PALISADE_DB_POOL_SIZE", "default: 16", "most palisade_app connections"),
@@ -388,6 +389,9 @@ fn url_setting(
 pub struct ServeSettings {
     /// `PALISADE_HTTP_ADDR`, default `127.0.0.1:8080`.
     pub http_addr: String,
+    /// `PALISADE_METRICS_ADDR`: where Prometheus metrics are served; `None` (the default): no
+    /// metrics. Never the API's address ([`crate::metrics::shares_the_api_address`]).
+    pub metrics_addr: Option<String>,
     /// Embedded or external database.
     pub database: DatabaseMode<ExternalDatabase>,
     /// `PALISADE_DB_POOL_SIZE`, default 16.
@@ -572,8 +576,22 @@ impl ServeSettings {
             0 => None,
             minutes => Some(Duration::from_secs(minutes.saturating_mul(60))),
         };
+        let http_addr = get("PALISADE_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let metrics_addr = get("PALISADE_METRICS_ADDR");
+        if metrics_addr
+            .as_deref()
+            .is_some_and(|m| crate::metrics::shares_the_api_address(&http_addr, m))
+        {
+            return Err(ConfigError(
+                "PALISADE_METRICS_ADDR must not listen where PALISADE_HTTP_ADDR does (the same \
+                 address, or the same port on 0.0.0.0 or [::]): metrics are never served on the \
+                 public port"
+                    .into(),
+            ));
+        }
         Ok(Self {
-            http_addr: get("PALISADE_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            http_addr,
+            metrics_addr,
             database,
             pool_size: usize::try_from(pool_size).unwrap_or(16),
             token_ttl: Duration::from_secs(number(&get, "PALISADE_TOKEN_TTL_SECS", 86_400)?),
@@ -1466,6 +1484,26 @@ mod tests {
         ] {
             let err = settings(&[(var, value)]).err().unwrap().to_string();
             assert!(err.contains(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_never_on_the_api_address() {
+        assert_eq!(settings(&[]).unwrap().metrics_addr, None);
+        let on = settings(&[("PALISADE_METRICS_ADDR", "127.0.0.1:9464")]).unwrap();
+        assert_eq!(on.metrics_addr.as_deref(), Some("127.0.0.1:9464"));
+        for vars in [
+            &[("PALISADE_METRICS_ADDR", "127.0.0.1:8080")][..],
+            &[
+                ("PALISADE_HTTP_ADDR", "0.0.0.0:8443"),
+                ("PALISADE_METRICS_ADDR", "127.0.0.1:8443"),
+            ],
+        ] {
+            let err = settings(vars).err().unwrap().to_string();
+            assert!(
+                err.contains("PALISADE_METRICS_ADDR") && err.contains("public port"),
+                "{err}"
+            );
         }
     }
 

@@ -9,6 +9,7 @@
 //!   listener so tests can bind port 0 and refuses to start with a dangerous app role, and the
 //!   installation steps `migrate`, `bootstrap`, `install-definers`, and
 //!   `rotate-app-credential` (through the app's URL file or the embedded `secrets.json`).
+//! - [`metrics`]: the second listener that serves Prometheus metrics on `PALISADE_METRICS_ADDR`.
 //! - [`embedded`]: the no-`DATABASE_URL` default: a private PostgreSQL cluster, bootstrapped
 //!   and migrated on every start, where it keeps its generated secrets.
 //! - [`audit`]: `palisade audit`, the DBA audit's command: report rendering and exit codes.
@@ -20,6 +21,7 @@ pub mod audit;
 pub mod cli;
 pub mod configuration;
 pub mod embedded;
+pub mod metrics;
 pub mod numbers;
 pub mod retention;
 pub mod startup;

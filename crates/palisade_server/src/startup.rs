@@ -7,7 +7,8 @@
 //! - [`Application::build`]: the HTTP server over an app-role pool, after refusing a dangerous
 //!   app role (or, when Stripe is configured, a dangerous billing role). It binds the listener
 //!   itself, so tests can ask for port 0; the test harness calls it with an [`AppConfig`] of
-//!   its own.
+//!   its own. With a metrics address it binds a second listener for Prometheus
+//!   ([`crate::metrics`]), never the API's address.
 //! - [`migrate`], [`bootstrap`], [`install_definers`]: the installation steps of an existing
 //!   server (docs/dba.md); embedded mode does all three on every start.
 
@@ -87,12 +88,27 @@ pub struct AppConfig {
     /// `PALISADE_CORS_ALLOWED_ORIGINS`: the origins browser apps may call `/v1` from; none by
     /// default (no CORS header on any answer).
     pub cors: palisade_api::cors::CorsOrigins,
+    /// `PALISADE_METRICS_ADDR`: `host:port` of the Prometheus metrics (`GET /metrics`), never
+    /// the API's own address; port 0 picks a free one. `None`: no metrics.
+    pub metrics_addr: Option<String>,
 }
 
-/// A bound, not yet running HTTP server.
+/// A bound, not yet running HTTP server (and its metrics server, when configured).
 pub struct Application {
     port: u16,
     server: Server,
+    metrics: Option<(u16, Server)>,
+}
+
+/// Binds `addr`, or says which address could not be bound.
+fn bind(addr: &str) -> Result<(TcpListener, u16), StartupError> {
+    let failed = |source| StartupError::Bind {
+        addr: addr.to_owned(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).map_err(failed)?;
+    let port = listener.local_addr().map_err(failed)?.port();
+    Ok((listener, port))
 }
 
 impl Application {
@@ -101,6 +117,15 @@ impl Application {
     /// A pool whose credential is re-read (a URL file, the embedded secrets) is watched for a
     /// rotation for as long as it is open ([`AppPool::watch_credential`]).
     pub async fn build(config: &AppConfig, pool: AppPool) -> Result<Self, StartupError> {
+        if let Some(addr) = &config.metrics_addr
+            && crate::metrics::shares_the_api_address(&config.http_addr, addr)
+        {
+            return Err(StartupError::Other(format!(
+                "the metrics address {addr} is the API's ({}): metrics are never served on the \
+                 public port",
+                config.http_addr
+            )));
+        }
         check_app_role(&pool).await?;
         tracing::info!(db.role = %pool.login_role(), "the app pool logs in as this role");
         check_definers(&pool).await?;
@@ -117,6 +142,14 @@ impl Application {
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?
         .map_err(|e| StartupError::Other(e.to_string()))?;
+        let metrics = match &config.metrics_addr {
+            Some(_) => palisade_api::metrics::Metrics::new(
+                pool.clone(),
+                stripe.as_ref().map(|s| s.pool().clone()),
+                passwords.clone(),
+            ),
+            None => palisade_api::metrics::Metrics::off(),
+        };
         let watched_pool = pool.clone();
         let state = AppState {
             pool,
@@ -133,20 +166,23 @@ impl Application {
             accounts: config.accounts,
             number_quarantine: config.number_quarantine,
             cors: config.cors.clone(),
+            metrics: metrics.clone(),
         };
 
-        let listener =
-            TcpListener::bind(&config.http_addr).map_err(|source| StartupError::Bind {
-                addr: config.http_addr.clone(),
-                source,
-            })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind {
-                addr: config.http_addr.clone(),
-                source,
-            })?
-            .port();
+        let (listener, port) = bind(&config.http_addr)?;
+        let metrics = match &config.metrics_addr {
+            Some(addr) => {
+                let (listener, port) = bind(addr)?;
+                let server = crate::metrics::server(listener, metrics).map_err(|source| {
+                    StartupError::Bind {
+                        addr: addr.clone(),
+                        source,
+                    }
+                })?;
+                Some((port, server))
+            }
+            None => None,
+        };
         let mut server = HttpServer::new(move || {
             App::new()
                 // Innermost: a panicking handler's 500 still gets the request id and the log line.
@@ -159,6 +195,8 @@ impl Application {
                 // Inside the logger: a preflight answered here still has its log line.
                 .wrap(actix_web::middleware::from_fn(palisade_api::cors::cors))
                 .wrap(TracingLogger::<PalisadeRootSpan>::new())
+                // Outermost: the time and the status of the whole answer, as the client gets it.
+                .wrap(middleware::from_fn(palisade_api::metrics::record_requests))
                 .configure(palisade_api::configure(state.clone(), stripe.clone()))
         })
         // On SIGINT/SIGTERM: stop accepting, let in-flight requests finish (up to 30 s).
@@ -177,12 +215,21 @@ impl Application {
         if let Some(stripe) = &config.stripe {
             actix_web::rt::spawn(stripe.pool().clone().watch_credential());
         }
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            metrics,
+        })
     }
 
     /// The bound port (useful when asked for port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The metrics server's bound port, when metrics are on.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// A handle to stop the server gracefully.
@@ -191,9 +238,21 @@ impl Application {
     }
 
     /// Serves until a signal (or [`ServerHandle::stop`]) stops the server and in-flight
-    /// requests have drained.
+    /// requests have drained; then stops the metrics server (scrapes go on while the API
+    /// drains).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, actix_web::rt::spawn(server))
+        });
+        let served = self.server.await;
+        if let Some((handle, running)) = metrics {
+            handle.stop(true).await;
+            if let Ok(Err(e)) = running.await {
+                tracing::warn!(error = %e, "the metrics server stopped with an error");
+            }
+        }
+        served
     }
 }
 
@@ -391,6 +450,7 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         },
         number_quarantine: settings.number_quarantine,
         cors: settings.cors.clone(),
+        metrics_addr: settings.metrics_addr.clone(),
     };
     let app = Application::build(&config, pool.clone()).await?;
     let limits = &settings.rate_limits;
@@ -413,6 +473,13 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         "listening on http://{}",
         settings.http_addr
     );
+    if let (Some(addr), Some(port)) = (&settings.metrics_addr, app.metrics_port()) {
+        tracing::info!(
+            port,
+            "Prometheus metrics on http://{addr}{} (docs/metrics.md)",
+            crate::metrics::PATH
+        );
+    }
     // The outbound webhook delivery worker, on this (the main) thread's runtime, until the
     // HTTP server has stopped: one per server instance (claims skip each other's rows).
     let targets = palisade_api::delivery::Targets::public()

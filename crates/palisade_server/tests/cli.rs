@@ -279,6 +279,30 @@ fn a_missing_required_variable_exits_2_naming_it_never_a_value() {
     assert!(stderr.contains("PALISADE_APP_DATABASE_URL") && !stderr.contains("hunter"));
 }
 
+/// Metrics are never served on the API's port: `serve` refuses a metrics address that is the
+/// API's, or its port on a wildcard address, with status 2 before anything starts.
+#[test]
+fn a_metrics_address_on_the_api_port_exits_2_naming_it() {
+    for (http, metrics) in [
+        ("127.0.0.1:18080", "127.0.0.1:18080"),
+        ("0.0.0.0:18080", "127.0.0.1:18080"),
+    ] {
+        let out = palisade(
+            &["serve"],
+            &[
+                ("PALISADE_HTTP_ADDR", http),
+                ("PALISADE_METRICS_ADDR", metrics),
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{http} {metrics}: {stderr}");
+        assert!(
+            stderr.contains("PALISADE_METRICS_ADDR") && stderr.contains("public port"),
+            "{stderr}"
+        );
+    }
+}
+
 /// `PALISADE_DB_SSLROOTCERT` is read at startup by every subcommand that connects: a file that
 /// cannot be used stops it with status 2 naming the variable (never a URL); a good one leaves
 /// an `sslmode=prefer` URL working; and the URL's `sslmode` reaches `migrate`'s connection.

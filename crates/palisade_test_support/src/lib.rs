@@ -435,6 +435,9 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// The SMTP server the app's mailer delivers to: every mail it sent is here.
     pub smtp: SmtpServer,
+    /// `127.0.0.1:<port>` of its Prometheus metrics, when the test configured a metrics address
+    /// (`spawn_app_configured(|c| c.metrics_addr = Some("127.0.0.1:0".into()))`).
+    pub metrics_addr: Option<String>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -525,10 +528,12 @@ pub async fn try_spawn_app_with_pool(
         accounts: palisade_api::AccountSettings::default(),
         number_quarantine: TEST_NUMBER_QUARANTINE,
         cors: palisade_api::cors::CorsOrigins::none(),
+        metrics_addr: None,
     };
     configure(&mut config);
     let app = Application::build(&config, pool.clone()).await?;
     let addr = format!("127.0.0.1:{}", app.port());
+    let metrics_addr = app.metrics_port().map(|port| format!("127.0.0.1:{port}"));
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     Ok(TestApp {
@@ -538,6 +543,7 @@ pub async fn try_spawn_app_with_pool(
         tokens: TokenKeys::new(TEST_JWT_SECRET, Duration::from_secs(3600)).expect("keys"),
         clock,
         smtp,
+        metrics_addr,
         handle,
     })
 }

@@ -49,12 +49,12 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         tracing::error!("an idle pooled connection still carries a tenant context");
         return Err(ApiError::internal("tenant context leaked into the pool"));
     }
-    let (size, idle_conns) = state.pool.status();
+    let pool = state.pool.status();
     Ok(HttpResponse::Ok().json(ReadyJson {
         status: "ready",
         pool: PoolJson {
-            size,
-            idle: idle_conns,
+            size: pool.size,
+            idle: pool.idle,
         },
     }))
 }

@@ -11,6 +11,7 @@ mod billing;
 mod chat;
 mod chatbot;
 mod customers;
+pub mod docs_page;
 mod fields;
 mod health;
 mod integrations;
@@ -39,6 +40,7 @@ pub fn register(e: &mut Endpoints, stripe: Option<crate::webhooks::stripe::Strip
         .tag("meta")
         .summary("This API's OpenAPI 3.1 document")
         .plain(200, "application/json", "The document");
+    docs_page::register(e);
     e.get("/healthz", health::healthz)
         .auth(Auth::Public)
         .tag("meta")

@@ -53,6 +53,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{finish, record_org};
 use crate::credentials::connect_credential_hash;
 use crate::error::ErrorCode;
+use crate::metrics::WebhookOutcome;
 use crate::{ApiError, AppState};
 
 /// The header an EventBridge connection's API key authorization sends (docs/aws-connect.md).
@@ -165,7 +166,11 @@ fn direction(method: Option<&str>) -> Option<ContactDirection> {
     })
 }
 
-fn ignored(id: &str, why: &'static str) -> HttpResponse {
+/// 200 for an event acknowledged without a write, counted as `ignored`.
+fn ignored(state: &AppState, id: &str, why: &'static str) -> HttpResponse {
+    state
+        .metrics
+        .webhook(Provider::AwsConnect, WebhookOutcome::Ignored);
     tracing::info!(
         event.id = id,
         why,
@@ -198,7 +203,11 @@ pub async fn events(
         return Err(refused("the event id must be 1 to 300 characters"));
     }
     if envelope.source != "aws.connect" || envelope.detail_type != CONTACT_EVENT {
-        return Ok(ignored(&envelope.id, "not an Amazon Connect contact event"));
+        return Ok(ignored(
+            &state,
+            &envelope.id,
+            "not an Amazon Connect contact event",
+        ));
     }
     let detail: Detail = serde_json::from_value(envelope.detail)
         .map_err(|_| refused("the event's detail is not a contact event"))?;
@@ -225,24 +234,32 @@ pub async fn events(
             direction(detail.initiation_method.as_deref()),
         ) {
             (Some(status), Some(direction)) => Effect::Voice(status, direction),
-            _ => return Ok(ignored(&envelope.id, "an event that changes no call")),
+            _ => {
+                return Ok(ignored(
+                    &state,
+                    &envelope.id,
+                    "an event that changes no call",
+                ));
+            }
         },
         "CHAT" => match chat_closes(&detail.event_type) {
             Some(closes) => Effect::Chat(closes),
             None => {
                 return Ok(ignored(
+                    &state,
                     &envelope.id,
                     "an event that changes no conversation",
                 ));
             }
         },
-        _ => return Ok(ignored(&envelope.id, "a channel we do not record")),
+        _ => return Ok(ignored(&state, &envelope.id, "a channel we do not record")),
     };
 
     let mut tx = TenantTx::begin_for_provider(&state.pool, org).await?;
     let Some(instance_id) = db::instance_by_arn(&mut tx, &detail.instance_arn).await? else {
         drop(tx);
         return Ok(ignored(
+            &state,
             &envelope.id,
             "an instance this organization did not register",
         ));
@@ -274,6 +291,7 @@ pub async fn events(
         ContactApplied::Stale(id) => (Outcome::Stale, id),
     };
     finish(
+        &state.metrics,
         tx,
         &Delivery {
             provider: Provider::AwsConnect,

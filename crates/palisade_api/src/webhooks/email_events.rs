@@ -30,6 +30,7 @@ use uuid::Uuid;
 
 use super::signature::{MAILGUN_TOLERANCE_SECS, SignatureError, verify_mailgun, verify_sendgrid};
 use super::{invalid_signature, not_configured, record_org};
+use crate::metrics::{WebhookOutcome, WebhookProvider};
 use crate::{ApiError, AppState};
 
 /// The custom argument (SendGrid) or user variable (Mailgun) in which the sender puts our
@@ -105,21 +106,29 @@ pub async fn sendgrid(
     let now = OffsetDateTime::now_utc();
     for raw in &events {
         let Some(event) = sendgrid_event(raw, now) else {
+            state
+                .metrics
+                .webhook(WebhookProvider::Sendgrid, WebhookOutcome::Ignored);
             continue;
         };
         match apply_one(&state, None, &event).await {
-            Ok(()) => {}
+            Ok(outcome) => state.metrics.webhook(WebhookProvider::Sendgrid, outcome),
             // The database is unreachable or the transaction lost a race: answer 5xx so that
             // SendGrid retries the batch (what was applied is recorded, so it is skipped then).
             Err(e) if e.is_transient() => return Err(e.into()),
             // Anything else would fail again on every retry and hold back the events after it
             // until SendGrid gives up: log it (ids only) and go on with the batch.
-            Err(e) => tracing::error!(
-                provider = "sendgrid",
-                event = event.event_id,
-                error = %e,
-                "email event not applied, skipped so the rest of its batch is not retried forever"
-            ),
+            Err(e) => {
+                tracing::error!(
+                    provider = "sendgrid",
+                    event = event.event_id,
+                    error = %e,
+                    "email event not applied, skipped so the rest of its batch is not retried forever"
+                );
+                state
+                    .metrics
+                    .webhook(WebhookProvider::Sendgrid, WebhookOutcome::Failed);
+            }
         }
     }
     Ok(HttpResponse::Ok().finish())
@@ -211,20 +220,23 @@ pub async fn mailgun(
 
     let parsed: MailgunBody = serde_json::from_slice(&body)
         .map_err(|_| invalid_payload("mailgun", "event-data is missing or not a JSON object"))?;
-    if let Some(event) = mailgun_event(&parsed.event_data, OffsetDateTime::now_utc()) {
-        apply_one(&state, Some(&req), &event).await?;
-    }
+    let outcome = match mailgun_event(&parsed.event_data, OffsetDateTime::now_utc()) {
+        Some(event) => apply_one(&state, Some(&req), &event).await?,
+        None => WebhookOutcome::Ignored,
+    };
+    state.metrics.webhook(WebhookProvider::Mailgun, outcome);
     Ok(HttpResponse::Ok().finish())
 }
 
-/// Routes one event, applies it in its organization's provider transaction and records it.
+/// Routes one event, applies it in its organization's provider transaction and records it;
+/// says what came of it (applied, stale, duplicate or ignored), for the caller to count.
 /// `req` is given when the request carries one event only, to put its organization on the
 /// request's span.
 async fn apply_one(
     state: &AppState,
     req: Option<&HttpRequest>,
     event: &ProviderEmailEvent<'_>,
-) -> Result<(), DbError> {
+) -> Result<WebhookOutcome, DbError> {
     let provider = event.provider.as_str();
     let org = if event.message_id.is_none() && event.provider_message_id.is_none() {
         None
@@ -240,7 +252,7 @@ async fn apply_one(
             provider_message_id = event.provider_message_id,
             "email event ignored: no single organization has its message"
         );
-        return Ok(());
+        return Ok(WebhookOutcome::Ignored);
     };
     if let Some(req) = req {
         record_org(req, org);
@@ -253,7 +265,7 @@ async fn apply_one(
             event = event.event_id,
             "email event ignored: its message no longer exists"
         );
-        return Ok(());
+        return Ok(WebhookOutcome::Ignored);
     };
     let delivery = Delivery {
         provider: event.provider,
@@ -273,16 +285,17 @@ async fn apply_one(
             "duplicate webhook delivery ignored"
         );
     }
-    if new {
-        tracing::debug!(
-            provider,
-            event = event.event_id,
-            org.id = %org,
-            outcome = applied.outcome.as_str(),
-            "email event recorded"
-        );
+    if !new {
+        return Ok(WebhookOutcome::Duplicate);
     }
-    Ok(())
+    tracing::debug!(
+        provider,
+        event = event.event_id,
+        org.id = %org,
+        outcome = applied.outcome.as_str(),
+        "email event recorded"
+    );
+    Ok(applied.outcome.into())
 }
 
 /// Seconds since the epoch (an integer, or a float with fractions as Mailgun sends) as an

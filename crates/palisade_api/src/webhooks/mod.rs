@@ -11,6 +11,9 @@
 //! - [`email_events`]: SendGrid's and Mailgun's email events (Mailgun's signature tokens are admitted
 //!   for one body only, in the database: [`palisade_db::webhooks::admit_mailgun_token`]).
 //!
+//! Each handler counts what every delivery it acknowledges came to ([`crate::metrics::Metrics::webhook`]:
+//! applied, stale, duplicate, ignored, failed); a refused one is counted from its answer.
+//!
 //! Carrier and email deliveries are routed to an organization by a resolver function and
 //! applied under RLS as the app role, recorded by their provider id in the same transaction
 //! ([`palisade_db::webhooks`]). Only the Stripe route reaches the billing role.
@@ -33,6 +36,7 @@ use palisade_db::webhooks::Delivery;
 use palisade_domain::OrgId;
 
 use crate::ApiError;
+use crate::metrics::{Metrics, WebhookOutcome};
 
 /// Largest Twilio request body accepted, in bytes (Twilio's own are a few KiB).
 const MAX_TWILIO_BODY: usize = 64 * 1024;
@@ -134,13 +138,20 @@ pub(crate) fn record_org(req: &HttpRequest, org: OrgId) {
 }
 
 /// Commits when the delivery is new; rolls back (drops the transaction) when it was already
-/// recorded. Either way the provider gets its 2xx.
-pub(crate) async fn finish(mut tx: TenantTx, delivery: &Delivery<'_>) -> Result<bool, ApiError> {
+/// recorded. Either way the provider gets its 2xx; the delivery is counted once committed or
+/// found a duplicate ([`Metrics::webhook`]).
+pub(crate) async fn finish(
+    metrics: &Metrics,
+    mut tx: TenantTx,
+    delivery: &Delivery<'_>,
+) -> Result<bool, ApiError> {
     if palisade_db::webhooks::record(&mut tx, delivery).await? {
         tx.commit().await?;
+        metrics.webhook(delivery.provider, delivery.outcome.into());
         Ok(true)
     } else {
         drop(tx);
+        metrics.webhook(delivery.provider, WebhookOutcome::Duplicate);
         tracing::info!(
             provider = delivery.provider.as_str(),
             kind = delivery.kind.as_str(),

@@ -30,6 +30,7 @@ use palisade_domain::stripe::{StripeEvent, StripeEventError};
 use super::signature::verify_stripe;
 use super::{invalid_signature, not_configured};
 use crate::ApiError;
+use crate::metrics::{Metrics, WebhookOutcome, WebhookProvider};
 
 /// The path Stripe posts to.
 pub const PATH: &str = "/webhooks/stripe";
@@ -118,11 +119,29 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u
     Ok(body)
 }
 
+/// What an applied event counts as ([`Metrics::webhook`]): an event for no known organization
+/// is `ignored` like an unhandled type; one refused for an ambiguous customer `failed` (its
+/// answer, a 500, counts as `error` too).
+fn counted_as(outcome: StripeOutcome) -> WebhookOutcome {
+    match outcome {
+        StripeOutcome::Applied => WebhookOutcome::Applied,
+        StripeOutcome::Stale => WebhookOutcome::Stale,
+        StripeOutcome::Duplicate => WebhookOutcome::Duplicate,
+        StripeOutcome::Ignored
+        | StripeOutcome::UnknownCustomer
+        | StripeOutcome::UnknownOrganization => WebhookOutcome::Ignored,
+        StripeOutcome::AmbiguousCustomer | StripeOutcome::CustomerConflict => {
+            WebhookOutcome::Failed
+        }
+    }
+}
+
 /// `POST /webhooks/stripe` (see the module docs).
 pub async fn receive(
     req: HttpRequest,
     payload: web::Payload,
     stripe: Option<web::Data<StripeSetup>>,
+    metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
     // Not configured: set PALISADE_BILLING_DATABASE_URL and STRIPE_WEBHOOK_SECRET, or use the
     // embedded default.
@@ -162,6 +181,7 @@ pub async fn receive(
                 "Stripe event {event_id} ({event_type}) not applied (Stripe will retry): {other}"
             )),
         })?;
+    metrics.webhook(WebhookProvider::Stripe, counted_as(outcome));
     match outcome {
         StripeOutcome::Applied | StripeOutcome::Stale | StripeOutcome::Duplicate => {
             tracing::info!(stripe.event_id = %event_id, stripe.event_type = %event_type,

@@ -17,6 +17,7 @@ use palisade_domain::{InboundSmsBody, PhoneNumber, ProviderId};
 
 use super::signature::verify_twilio;
 use super::{finish, invalid_signature, not_configured, record_org};
+use crate::metrics::WebhookOutcome;
 use crate::{ApiError, AppState};
 
 /// Twilio's empty TwiML answer: "received, nothing to do".
@@ -27,6 +28,14 @@ pub fn empty_twiml() -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::xml())
         .body(EMPTY_TWIML)
+}
+
+/// [`empty_twiml`] for a delivery acknowledged without a write, counted as `ignored`.
+pub(super) fn ignored(state: &AppState) -> HttpResponse {
+    state
+        .metrics
+        .webhook(Provider::Twilio, WebhookOutcome::Ignored);
+    empty_twiml()
 }
 
 /// The form fields of a Twilio request whose signature is valid, in order received.
@@ -113,7 +122,7 @@ pub async fn sms_inbound(
             message_sid = sid,
             "inbound SMS ignored: To is not an E.164 number, so no organization's"
         );
-        return Ok(empty_twiml());
+        return Ok(ignored(&state));
     };
     // sms_messages stores E.164 senders only (short codes and alphanumeric sender ids cannot
     // be replied to by SMS anyway). Acknowledge so Twilio does not retry.
@@ -122,14 +131,14 @@ pub async fn sms_inbound(
             message_sid = sid,
             "inbound SMS ignored: the sender is not an E.164 number"
         );
-        return Ok(empty_twiml());
+        return Ok(ignored(&state));
     };
     let Ok(body_text) = InboundSmsBody::from_carrier(form.get("Body").unwrap_or("")) else {
         tracing::warn!(
             message_sid = sid,
             "inbound SMS ignored: the body is longer than 1600 characters"
         );
-        return Ok(empty_twiml());
+        return Ok(ignored(&state));
     };
     if body_text.replaced_nul() {
         tracing::warn!(
@@ -142,7 +151,7 @@ pub async fn sms_inbound(
             message_sid = sid,
             "inbound SMS ignored: no organization has this number with the sms capability"
         );
-        return Ok(empty_twiml());
+        return Ok(ignored(&state));
     };
     record_org(&req, org);
     let mut tx = TenantTx::begin_for_provider(&state.pool, org).await?;
@@ -160,9 +169,13 @@ pub async fn sms_inbound(
         // This organization already holds a message with this SID: a duplicate delivery.
         drop(tx);
         tracing::info!(message_sid = sid, "duplicate inbound SMS ignored");
+        state
+            .metrics
+            .webhook(Provider::Twilio, WebhookOutcome::Duplicate);
         return Ok(empty_twiml());
     };
     finish(
+        &state.metrics,
         tx,
         &Delivery {
             provider: Provider::Twilio,

@@ -28,7 +28,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 use uuid::Uuid;
 
-use super::twilio::{TwilioForm, empty_twiml, refused, verified_form};
+use super::twilio::{TwilioForm, empty_twiml, ignored, refused, verified_form};
 use super::{finish, record_org};
 use crate::{ApiError, AppState};
 
@@ -109,6 +109,7 @@ where
 /// like those of an applied one) and answers. A callback that found nothing to apply to is
 /// not recorded: the transaction is dropped (rolled back) with one warn line.
 async fn record_and_answer(
+    state: &AppState,
     tx: TenantTx,
     kind: DeliveryKind,
     sid: &str,
@@ -125,7 +126,7 @@ async fn record_and_answer(
                 kind = kind.as_str(),
                 "status callback ignored: its message or call is gone, or was never stored"
             );
-            return Ok(empty_twiml());
+            return Ok(ignored(state));
         }
         Applied::SidTaken => {
             drop(tx);
@@ -134,10 +135,11 @@ async fn record_and_answer(
                 kind = kind.as_str(),
                 "status callback ignored: another row of this organization already has this SID"
             );
-            return Ok(empty_twiml());
+            return Ok(ignored(state));
         }
     };
     finish(
+        &state.metrics,
         tx,
         &Delivery {
             provider: Provider::Twilio,
@@ -174,7 +176,7 @@ pub async fn sms_status(
             status = twilio_status,
             "SMS status callback ignored: unknown MessageStatus"
         );
-        return Ok(empty_twiml());
+        return Ok(ignored(&state));
     };
     let Some(org) = webhooks::resolve_sms_message(&state.pool, message_id, sid).await? else {
         tracing::warn!(
@@ -182,7 +184,7 @@ pub async fn sms_status(
             message_id = message_id.map(tracing::field::display),
             "SMS status callback ignored: no single organization sent this message"
         );
-        return Ok(empty_twiml());
+        return Ok(ignored(&state));
     };
     record_org(&req, org);
     let mut tx = TenantTx::begin_for_provider(&state.pool, org).await?;
@@ -197,7 +199,15 @@ pub async fn sms_status(
     )
     .await?;
     let event_key = format!("{sid}:{twilio_status}");
-    record_and_answer(tx, DeliveryKind::SmsStatus, sid, &event_key, applied).await
+    record_and_answer(
+        &state,
+        tx,
+        DeliveryKind::SmsStatus,
+        sid,
+        &event_key,
+        applied,
+    )
+    .await
 }
 
 /// Twilio's Direction: `inbound`, or `outbound-api` / `outbound-dial` (any `outbound*`).
@@ -309,7 +319,7 @@ pub async fn voice_status(
             status = twilio_status,
             "voice status callback ignored: unknown CallStatus"
         );
-        return Ok(empty_twiml());
+        return Ok(ignored(&state));
     };
     // Numbers that are not E.164 (SIP addresses, `client:` identities) route nothing and
     // cannot be stored.
@@ -322,7 +332,7 @@ pub async fn voice_status(
             call_id = call_id.map(tracing::field::display),
             "voice status callback ignored: no organization has this call or its numbers"
         );
-        return Ok(empty_twiml());
+        return Ok(ignored(&state));
     };
     record_org(&req, route.org);
     let mut tx = TenantTx::begin_for_provider(&state.pool, route.org).await?;
@@ -354,7 +364,15 @@ pub async fn voice_status(
         Some(n) => format!("{sid}:{n}"),
         None => format!("{sid}:{twilio_status}"),
     };
-    record_and_answer(tx, DeliveryKind::VoiceStatus, sid, &event_key, applied).await
+    record_and_answer(
+        &state,
+        tx,
+        DeliveryKind::VoiceStatus,
+        sid,
+        &event_key,
+        applied,
+    )
+    .await
 }
 
 #[cfg(test)]
