@@ -175,7 +175,8 @@ impl Tags {
 }
 
 /// A handle on a social network, without the leading `@`, lower-cased (handles are
-/// case-insensitive on every supported network): 1 to 100 letters, digits, `_`, `.` or `-`.
+/// case-insensitive on every supported network): 1 to 100 ASCII letters, digits, `_`, `.` or
+/// `-` (the networks' own handles are ASCII).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocialHandle(String);
 
@@ -186,10 +187,10 @@ impl SocialHandle {
         let t = t.strip_prefix('@').unwrap_or(t);
         let ok = (1..=100).contains(&t.chars().count())
             && t.chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'));
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !ok {
             return Err(ParseError::new(
-                "must be 1 to 100 letters, digits, '_', '.' or '-'",
+                "must be 1 to 100 ASCII letters, digits, '_', '.' or '-'",
             ));
         }
         Ok(Self(t.to_lowercase()))
@@ -301,6 +302,10 @@ mod tests {
         );
         assert!(SocialHandle::parse("@").is_err());
         assert!(SocialHandle::parse("has space").is_err());
+        // ASCII only, as the document's pattern says: not `ß`, nor the Kelvin sign (which
+        // lower-cases to an ASCII `k`).
+        assert!(SocialHandle::parse("ß").is_err());
+        assert!(SocialHandle::parse("\u{212a}elvin").is_err());
         assert!(SocialHandle::parse(&"a".repeat(101)).is_err());
     }
 
