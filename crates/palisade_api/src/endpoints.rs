@@ -719,7 +719,7 @@ const SINGLETONS: &[&str] = &["/v1/organization", "/v1/chatbot/settings"];
 
 impl Drop for Doc<'_> {
     /// Adds the responses every operation may give, and the headers of the shared contracts:
-    /// `Idempotency-Key` on every tenant POST (`crate::idempotency`; not
+    /// `Idempotency-Key` and 422 on every tenant POST (`crate::idempotency`; not
     /// [`POSTS_WITHOUT_IDEMPOTENCY`]), `If-Match` and 412 on every PATCH and DELETE of an item
     /// (or of one of the [`SINGLETONS`]), `ETag` on every JSON 200 of a GET or PATCH under `/v1`
     /// (`crate::etag`).
@@ -745,6 +745,11 @@ impl Drop for Doc<'_> {
                     .into(),
             );
             push_parameter(self.op(), p);
+            // A reused key is refused 422 `idempotency_key_reused`, even on an operation
+            // whose body has no field to refuse.
+            if !self.op().responses.responses.contains_key("422") {
+                self.errors(&[422]);
+            }
         }
         let item = path.ends_with('}') || SINGLETONS.contains(&path);
         if tenant && item && matches!(method, HttpMethod::Patch | HttpMethod::Delete) {

@@ -400,7 +400,7 @@ macro_rules! body {
         $crate::resource::body!(@field $at [value_type = Vec<$e>] Vec<String>, $($rest)*);
     };
     (@kind Number<$t:ty> $at:tt $($rest:tt)*) => {
-        $crate::resource::body!(@field $at [value_type = i64] i64, $($rest)*);
+        $crate::resource::body!(@field $at [value_type = i64] $crate::extract::Integer, $($rest)*);
     };
     (@kind Real<$t:ty> $at:tt $($rest:tt)*) => {
         $crate::resource::body!(@field $at [value_type = f64] f64, $($rest)*);

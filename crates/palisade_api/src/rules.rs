@@ -21,7 +21,10 @@ use std::borrow::Cow;
 
 use palisade_domain as d;
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, ArrayItems, ObjectBuilder, OneOfBuilder,
+    Schema, SchemaType, Type,
+};
 
 use crate::kinds::{Choice, Flag, Id, Instant, Items, Number, Object, Real, Text};
 
@@ -34,8 +37,8 @@ pub struct Rule {
     /// Replaces a `$ref` to an enum by a string of these values (an input that takes fewer
     /// spellings than the enum has).
     one_of: Option<Vec<&'static str>>,
-    minimum: Option<f64>,
-    maximum: Option<f64>,
+    minimum: Option<utoipa::Number>,
+    maximum: Option<utoipa::Number>,
     min_items: Option<usize>,
     max_items: Option<usize>,
     /// The rule of an array's items.
@@ -45,6 +48,9 @@ pub struct Rule {
     keys: Option<Box<Rule>>,
     /// The JSON type and rule of every value of an object (`additionalProperties`).
     values: Option<(Type, Box<Rule>)>,
+    /// A whole schema that replaces the generated one (given whether it is nullable), for a
+    /// JSON value whose shape no [`crate::kinds`] marker states (an IVR tree, a config).
+    whole: Option<fn(bool) -> Schema>,
 }
 
 /// Whitespace as Rust's `str::trim` drops it (Unicode `White_Space`).
@@ -102,8 +108,19 @@ impl Rule {
     /// A number from `min` to `max`, inclusive.
     pub fn range(min: f64, max: f64) -> Self {
         Self {
-            minimum: Some(min),
-            maximum: Some(max),
+            minimum: Some(utoipa::Number::Float(min)),
+            maximum: Some(utoipa::Number::Float(max)),
+            ..Self::default()
+        }
+    }
+
+    /// An integer from `min` to `max`, inclusive, written as integers (an `f64` would round
+    /// `i64::MAX` up, out of range).
+    pub fn integer(min: i64, max: i64) -> Self {
+        let int = |v: i64| utoipa::Number::Int(isize::try_from(v).unwrap_or(isize::MAX));
+        Self {
+            minimum: Some(int(min)),
+            maximum: Some(int(max)),
             ..Self::default()
         }
     }
@@ -137,8 +154,27 @@ impl Rule {
         }
     }
 
+    /// The schema `whole` builds, in place of the generated one (its description kept).
+    pub fn whole(whole: fn(bool) -> Schema) -> Self {
+        Self {
+            whole: Some(whole),
+            ..Self::default()
+        }
+    }
+
     /// Adds the rule to `schema` (a property's or a parameter's), keeping what it says.
     pub fn apply(&self, schema: &mut RefOr<Schema>) {
+        if let (Some(whole), RefOr::T(Schema::Object(o))) = (self.whole, &*schema) {
+            let nullable =
+                matches!(&o.schema_type, SchemaType::Array(t) if t.contains(&Type::Null));
+            let description = o.description.clone();
+            let mut new = whole(nullable);
+            if let Schema::Object(n) = &mut new {
+                n.description = description;
+            }
+            *schema = RefOr::T(new);
+            return;
+        }
         if let (Some(values), RefOr::Ref(r)) = (&self.one_of, &*schema) {
             let mut b = ObjectBuilder::new()
                 .schema_type(Type::String)
@@ -146,6 +182,23 @@ impl Rule {
             if !r.description.is_empty() {
                 b = b.description(Some(r.description.clone()));
             }
+            *schema = RefOr::T(b.into());
+            return;
+        }
+        // An optional enum: `oneOf: [$ref, {type: null}]`.
+        if let (Some(values), RefOr::T(Schema::OneOf(o))) = (&self.one_of, &*schema) {
+            let description = o.items.iter().find_map(|i| match i {
+                RefOr::Ref(r) if !r.description.is_empty() => Some(r.description.clone()),
+                _ => None,
+            });
+            let values = values
+                .iter()
+                .map(|v| serde_json::Value::from(*v))
+                .chain([serde_json::Value::Null]);
+            let b = ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .enum_values(Some(values))
+                .description(description);
             *schema = RefOr::T(b.into());
             return;
         }
@@ -166,8 +219,8 @@ impl Rule {
                 if let Some(values) = &self.one_of {
                     o.enum_values = Some(values.iter().map(|v| (*v).into()).collect());
                 }
-                o.minimum = self.minimum.map(Into::into).or(o.minimum.take());
-                o.maximum = self.maximum.map(Into::into).or(o.maximum.take());
+                o.minimum = self.minimum.clone().or(o.minimum.take());
+                o.maximum = self.maximum.clone().or(o.maximum.take());
                 o.max_properties = self.max_properties.or(o.max_properties);
                 if let Some(keys) = &self.keys {
                     let mut names: Schema = ObjectBuilder::new().schema_type(Type::String).into();
@@ -327,35 +380,234 @@ macro_rules! described_elsewhere {
         })*
     };
 }
-described_elsewhere!(d::EmailAddress, d::WebhookUrl, d::IvrMenuTree);
+described_elsewhere!(d::EmailAddress, d::WebhookUrl);
 
-/// `json::object_type!`: top-level keys are identifiers, at most `MAX_KEYS` of them (depth,
-/// size and NUL are in the description).
+/// A string schema of `rule`.
+fn string(rule: &Rule) -> Schema {
+    let mut s: Schema = ObjectBuilder::new().schema_type(Type::String).into();
+    rule.apply_to(&mut s);
+    s
+}
+
+/// An object of exactly these `(name, schema, required)` properties.
+fn closed_object(properties: Vec<(&str, Schema, bool)>) -> ObjectBuilder {
+    let mut b = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
+    for (name, schema, required) in properties {
+        b = b.property(name, schema);
+        if required {
+            b = b.required(name);
+        }
+    }
+    b
+}
+
+impl Ruled for d::IvrMenuTree {
+    /// The menu node of `palisade_domain::ivr`, its submenus unrolled to `MAX_DEPTH` levels
+    /// (the deepest offers no submenu). What no schema can count (at most `MAX_NODES` menus in
+    /// the whole tree, `MAX_BYTES` serialized) is in the description.
+    fn rule() -> Rule {
+        Rule::whole(|nullable| {
+            let mut node = ivr_node(1);
+            if nullable && let Schema::Object(o) = &mut node {
+                o.schema_type = SchemaType::from_iter([Type::Object, Type::Null]);
+            }
+            node
+        })
+    }
+}
+
+/// An IVR menu node at `level` (the root is 1).
+fn ivr_node(level: usize) -> Schema {
+    let text = || string(&Rule::text(d::IvrMenuTree::TEXT_MAX_CHARS, false));
+    let action = |name: &'static str| -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([name]))
+            .into()
+    };
+    let mut options = OneOfBuilder::new()
+        .item(
+            closed_object(vec![
+                ("action", action("say"), true),
+                ("text", text(), true),
+            ])
+            .build(),
+        )
+        .item(
+            closed_object(vec![
+                ("action", action("transfer"), true),
+                ("to", string(&d::PhoneNumber::rule()), true),
+            ])
+            .build(),
+        );
+    if level < d::IvrMenuTree::MAX_DEPTH {
+        options = options.item(
+            closed_object(vec![
+                ("action", action("submenu"), true),
+                ("menu", ivr_node(level + 1), true),
+            ])
+            .build(),
+        );
+    }
+    options = options
+        .item(
+            closed_object(vec![
+                ("action", action("voicemail"), true),
+                ("greeting", text(), false),
+            ])
+            .build(),
+        )
+        .item(closed_object(vec![("action", action("hangup"), true)]).build());
+    // `*` and `#` are literal in a class.
+    let keys = format!("^[{}]$", d::IvrMenuTree::KEYPAD);
+    let options: Schema = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .min_properties(Some(1))
+        .max_properties(Some(d::IvrMenuTree::KEYPAD.len()))
+        .property_names(Some(string(&Rule::pattern(keys))))
+        .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(
+            options.build().into(),
+        ))))
+        .into();
+    closed_object(vec![("prompt", text(), true), ("options", options, true)]).into()
+}
+
+/// `json::object_type!`: at most `MAX_KEYS` top-level keys, identifiers; below them any JSON
+/// without NUL in keys and strings, numbers within 1e300, nested `MAX_DEPTH` levels at most
+/// (the object is level 1), unrolled. The size (`MAX_BYTES` serialized) is in the description.
 macro_rules! json_object {
     ($($t:ty),* $(,)?) => {
         $(impl Ruled for $t {
             fn rule() -> Rule {
-                Rule::map(
-                    <$t>::MAX_KEYS,
-                    Rule::pattern("^[A-Za-z_][A-Za-z0-9_]{0,63}$"),
-                    None,
-                )
+                Rule::whole(|nullable| {
+                    let b = ObjectBuilder::new()
+                        .max_properties(Some(<$t>::MAX_KEYS))
+                        .property_names(Some(string(&Rule::pattern(
+                            "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                        ))))
+                        .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(
+                            json_value(1, <$t>::MAX_DEPTH),
+                        ))));
+                    if nullable {
+                        b.schema_type(SchemaType::from_iter([Type::Object, Type::Null])).into()
+                    } else {
+                        b.schema_type(Type::Object).into()
+                    }
+                })
             }
         })*
     };
 }
+
+/// A value inside a `json::object_type!` object whose container is at `level`: containers
+/// only while `level < max_depth`.
+fn json_value(level: usize, max_depth: usize) -> Schema {
+    let no_nul = || string(&Rule::pattern("^[^\\x00]*$"));
+    let mut any = AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::Null, Type::Boolean]))
+                .build(),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .minimum(Some(-d::IntegrationConfig::MAX_NUMBER))
+                .maximum(Some(d::IntegrationConfig::MAX_NUMBER))
+                .build(),
+        )
+        .item(no_nul());
+    if level < max_depth {
+        any = any
+            .item(
+                ArrayBuilder::new()
+                    .items(ArrayItems::RefOrSchema(Box::new(RefOr::T(json_value(
+                        level + 1,
+                        max_depth,
+                    )))))
+                    .build(),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property_names(Some(no_nul()))
+                    .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(json_value(
+                        level + 1,
+                        max_depth,
+                    )))))
+                    .build(),
+            );
+    }
+    any.into()
+}
 json_object!(d::ReportParameters, d::EventProperties);
 
 impl Ruled for d::IntegrationConfig {
-    /// Top-level keys: identifiers that do not name a credential (nested values: see the
-    /// description).
+    /// An object of at most `MAX_KEYS` keys, every key at any depth an identifier that names
+    /// no credential, strings without control characters, numbers within `MAX_NUMBER`,
+    /// containers unrolled to `MAX_DEPTH` (the deepest empty). The size (`8 KiB` serialized)
+    /// is in the description.
     fn rule() -> Rule {
-        Rule::map(
-            d::IntegrationConfig::MAX_KEYS,
-            Rule::pattern(d::IntegrationConfig::key_pattern()),
-            None,
-        )
+        Rule::whole(|nullable| {
+            let mut b = ObjectBuilder::new()
+                .max_properties(Some(d::IntegrationConfig::MAX_KEYS))
+                .property_names(Some(config_key()))
+                .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(config_value(
+                    1,
+                )))));
+            b = if nullable {
+                b.schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+            } else {
+                b.schema_type(Type::Object)
+            };
+            b.into()
+        })
     }
+}
+
+fn config_key() -> Schema {
+    string(&Rule::pattern(d::IntegrationConfig::key_pattern()))
+}
+
+/// A value of an integration's config at `depth` (the top-level keys' values are at 1).
+fn config_value(depth: usize) -> Schema {
+    let last = depth >= d::IntegrationConfig::MAX_DEPTH;
+    let max = d::IntegrationConfig::MAX_NUMBER;
+    let mut array = ArrayBuilder::new().items(if last {
+        ArrayItems::False
+    } else {
+        ArrayItems::RefOrSchema(Box::new(RefOr::T(config_value(depth + 1))))
+    });
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(config_key()));
+    if last {
+        array = array.max_items(Some(0));
+        object = object.max_properties(Some(0));
+    } else {
+        object = object.additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(
+            config_value(depth + 1),
+        ))));
+    }
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::Null, Type::Boolean]))
+                .build(),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .minimum(Some(-max))
+                .maximum(Some(max))
+                .build(),
+        )
+        .item(string(&Rule::pattern(format!("^[^{CONTROL}]*$"))))
+        .item(array.build())
+        .item(object.build())
+        .into()
 }
 
 impl Ruled for d::PhoneNumber {
@@ -370,10 +622,8 @@ impl Ruled for d::PhoneNumber {
 }
 
 impl Ruled for d::SocialHandle {
-    /// 1 to 100 letters, digits, `_`, `.` or `-`, an optional `@` first, whitespace around.
-    /// Letters and digits are any script's to the server; the document names ASCII ones
-    /// (JSON Schema patterns have no portable Unicode classes), so every documented handle
-    /// is accepted.
+    /// 1 to 100 ASCII letters, digits, `_`, `.` or `-`, an optional `@` first, whitespace
+    /// around.
     fn rule() -> Rule {
         Rule::pattern(format!("^[{SPACE}]*@?[A-Za-z0-9_.-]{{1,100}}[{SPACE}]*$"))
     }
@@ -457,7 +707,16 @@ impl Ruled for d::IntegrationSecrets {
 
 impl Ruled for d::CallDuration {
     fn rule() -> Rule {
-        Rule::range(0.0, d::CallDuration::MAX_SECONDS as f64)
+        Rule::integer(0, d::CallDuration::MAX_SECONDS.into())
+    }
+}
+
+/// A counter a client sets (a post's likes, shares...): any `i64` from 0.
+pub struct Count;
+
+impl Ruled for Count {
+    fn rule() -> Rule {
+        Rule::integer(0, i64::MAX)
     }
 }
 

@@ -66,6 +66,11 @@ pub struct IntegrationConfig(Map<String, Value>);
 impl IntegrationConfig {
     /// Most top-level keys.
     pub const MAX_KEYS: usize = MAX_KEYS;
+    /// Deepest nesting of values: the top-level keys' values are at depth 1; an object or
+    /// array at this depth must be empty.
+    pub const MAX_DEPTH: usize = CONFIG_MAX_DEPTH;
+    /// Largest magnitude of a number anywhere in it.
+    pub const MAX_NUMBER: f64 = crate::json::MAX_NUMBER;
 
     /// What a key is, as a regular expression: an identifier ([`KEY_PATTERN`]) that names no
     /// credential (`password`, `token`...).

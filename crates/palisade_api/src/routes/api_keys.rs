@@ -72,7 +72,9 @@ crate::rules::field_rules!(CreateBody {
 struct WithKey {
     #[serde(flatten)]
     api_key: ApiKey,
-    /// The key itself (`pk_...`), shown this once: send it as `x-api-key`.
+    /// The key itself (`pk_...`), shown this once: send it as `x-api-key`. Absent from a
+    /// replay under the same `Idempotency-Key` (`Idempotency-Replayed: true`): it is not kept.
+    #[schema(required = false)]
     key: String,
 }
 

@@ -176,7 +176,9 @@ struct WithKey {
     #[serde(flatten)]
     credential: ConnectCredential,
     /// The credential itself (`pcc_...`), shown this once: the value of the EventBridge
-    /// connection's API key header `X-Palisade-Connect-Key`.
+    /// connection's API key header `X-Palisade-Connect-Key`. Absent from a replay under the
+    /// same `Idempotency-Key` (`Idempotency-Replayed: true`): it is not kept.
+    #[schema(required = false)]
     key: String,
 }
 

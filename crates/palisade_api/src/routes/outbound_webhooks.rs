@@ -136,7 +136,9 @@ pub async fn redeliver(
 struct WithSecret {
     #[serde(flatten)]
     webhook: Webhook,
-    /// Signs every delivery; shown in this answer only.
+    /// Signs every delivery; shown in this answer only. Absent from a replay under the same
+    /// `Idempotency-Key` (`Idempotency-Replayed: true`): it is not kept.
+    #[schema(required = false)]
     signing_secret: String,
 }
 

@@ -159,8 +159,8 @@ pub struct CreateCallBody {
     /// Default `queued`.
     #[schema(value_type = Option<CallStatus>)]
     status: Option<String>,
-    #[schema(minimum = 0, maximum = 86400)]
-    duration_seconds: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    duration_seconds: Option<crate::extract::Integer>,
     #[schema(format = DateTime)]
     started_at: Option<String>,
     /// Not before `started_at`.
@@ -203,7 +203,7 @@ impl Created for Calls {
         let duration_seconds = f
             .optional_value(
                 "duration_seconds",
-                body.duration_seconds.as_ref(),
+                body.duration_seconds.map(|d| d.0).as_ref(),
                 CallDuration::parse,
             )
             .map(CallDuration::seconds);
