@@ -1,19 +1,23 @@
 """Fails unless Schemathesis's stateful phase followed the links of creates: reads the NDJSON
-report of scripts/schemathesis.sh's main run and counts the transitions it applied from a
-create's 201 (its Location header) to a GET, a PATCH and a DELETE of the created item.
+reports of scripts/schemathesis.sh's stateful runs and counts the transitions they applied from
+a create's 201 to a GET, a PATCH and a DELETE of the created item.
 
-    python3 scripts/schemathesis_stateful.py report.ndjson
+    python3 scripts/schemathesis_stateful.py report.ndjson...
 """
 
 import json
+import re
 import sys
 from collections import Counter
 
+TRANSITION = re.compile(r"(?P<source>[A-Z]+ \S+) -> \[(?P<status>[0-9X]+)\] .+ -> (?P<target>[A-Z]+ \S+)")
 
-def main(path: str) -> int:
+
+def main(paths: list[str]) -> int:
     scenarios = 0
     followed = Counter()
-    for line in open(path, encoding="utf-8"):
+    lines = (line for path in paths for line in open(path, encoding="utf-8"))
+    for line in lines:
         event = json.loads(line)
         finished = event.get("ScenarioFinished")
         if not finished or finished.get("phase") != "stateful":
@@ -24,8 +28,13 @@ def main(path: str) -> int:
             if not transition or not case.get("is_transition_applied"):
                 continue
             # "POST /v1/reports -> [201] X-Inferred-Link-1 -> DELETE /v1/reports/{id}"
-            source, status, *_, target = transition["id"].split(" -> ")
-            if source.startswith("POST ") and status == "[201]":
+            # (schemathesis.core.errors.format_transition: source, [status] link name, target).
+            match = TRANSITION.fullmatch(transition["id"])
+            if match is None:
+                print(f"schemathesis_stateful.py: unreadable transition {transition['id']!r}")
+                return 1
+            source, status, target = match.group("source", "status", "target")
+            if source.startswith("POST ") and status == "201":
                 followed[target.split(" ", 1)[0]] += 1
     print(
         f"stateful phase: {scenarios} scenarios; links followed from a create's 201: "
@@ -43,4 +52,4 @@ def main(path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1:]))
