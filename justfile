@@ -41,6 +41,10 @@ bench-http:
 bench-http-scale:
     BENCH_SCALE=1 cargo bench -p palisade_server --bench http
 
+# Schemathesis against the built server on a throwaway cluster, as CI runs it (minutes).
+fuzz *ARGS:
+    SCHEMATHESIS_ARGS='{{ARGS}}' bash scripts/schemathesis.sh
+
 # Everything CI runs.
 ci:
     bash .ci/run

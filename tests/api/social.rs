@@ -62,6 +62,8 @@ async fn accounts_keep_their_tokens_write_only() {
     for bad in [
         json!({"network": "myspace", "handle": "x"}),
         json!({"network": "twitter", "handle": "two words"}),
+        // ASCII only, as the document's pattern says (Schemathesis found `ß` accepted).
+        json!({"network": "twitter", "handle": "stra\u{df}e"}),
         json!({"network": "twitter", "handle": "x", "access_token": ""}),
     ] {
         let r = app.post(&a, "/v1/social/accounts", &bad).await;
@@ -262,4 +264,25 @@ async fn analytics_totals_saturate_and_reach_the_last_day() {
             .iter()
             .all(|acct| acct["likes"] == json!(max) && acct["posts"] == json!(2))
     );
+}
+
+/// JSON Schema's `integer` includes `7.0`; the counters took only `7` (Schemathesis found
+/// `"likes": 7593.0` refused as the wrong type). A fraction is still refused.
+#[actix_web::test]
+async fn counters_take_integers_written_with_a_zero_fraction() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let acct = social_account(&app, &a, "twitter", "acme").await;
+    let post = app
+        .create(
+            &a,
+            "/v1/social/posts",
+            json!({"account_id": acct["id"], "body": "Hello", "likes": 7.0, "shares": 2e1}),
+        )
+        .await;
+    assert_eq!((&post["likes"], &post["shares"]), (&json!(7), &json!(20)));
+    let path = format!("/v1/social/posts/{}", post["id"].as_str().unwrap());
+    let r = app.patch(&a, &path, &json!({"comments": 3.0})).await;
+    assert_eq!((r.status, &r.json["comments"]), (200, &json!(3)));
+    let r = app.patch(&a, &path, &json!({"comments": 3.5})).await;
+    r.assert_error(422, "validation_failed");
 }

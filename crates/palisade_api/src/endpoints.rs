@@ -34,6 +34,8 @@ use utoipa::openapi::{
 };
 use utoipa::{IntoParams, ToSchema};
 
+use crate::rules::FieldRules;
+
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auth {
@@ -202,7 +204,8 @@ impl Endpoints {
             .collect()
     }
 
-    /// Schema names declared twice with different schemas (must be empty; a test checks).
+    /// Schema names declared twice with different schemas, and rules ([`FieldRules`]) naming
+    /// a property or parameter that does not exist (must be empty; a test checks).
     pub fn schema_clashes(&self) -> &[String] {
         &self.clashes
     }
@@ -229,6 +232,35 @@ impl Endpoints {
         }
         let name = T::name().into_owned();
         self.add_schema(name.clone(), T::schema());
+        RefOr::Ref(Ref::from_schema_name(name))
+    }
+
+    /// Registers body `B`'s schema, and those it refers to, with their [`FieldRules`] applied
+    /// to their properties.
+    fn add_body_schema_of<B: ToSchema + FieldRules>(&mut self) -> RefOr<Schema> {
+        let name = B::name().into_owned();
+        let mut rules = vec![(name.clone(), B::field_rules())];
+        B::nested_rules(&mut rules);
+        let mut nested = Vec::new();
+        B::schemas(&mut nested);
+        nested.push((name.clone(), B::schema()));
+        for (schema_name, mut schema) in nested {
+            for (_, fields) in rules.iter().filter(|(n, _)| *n == schema_name) {
+                for (field, rule) in fields {
+                    let property = match &mut schema {
+                        RefOr::T(Schema::Object(object)) => object.properties.get_mut(*field),
+                        _ => None,
+                    };
+                    match property {
+                        Some(property) => rule.apply(property),
+                        None => self
+                            .clashes
+                            .push(format!("{schema_name}.{field}: a rule for no property")),
+                    }
+                }
+            }
+            self.add_schema(schema_name, schema);
+        }
         RefOr::Ref(Ref::from_schema_name(name))
     }
 
@@ -474,10 +506,24 @@ impl Doc<'_> {
         self
     }
 
-    /// Query parameters from `Q`'s `IntoParams`.
-    pub fn query<Q: IntoParams>(&mut self) -> &mut Self {
+    /// Query parameters from `Q`'s `IntoParams`, with `Q`'s [`FieldRules`].
+    pub fn query<Q: IntoParams + FieldRules>(&mut self) -> &mut Self {
         self.endpoints.endpoints[self.index].takes_query = true;
-        for p in Q::into_params(|| Some(ParameterIn::Query)) {
+        let params = Q::into_params(|| Some(ParameterIn::Query));
+        for (field, _) in Q::field_rules() {
+            if !params.iter().any(|p| p.name == field) {
+                let clash = format!("query {field}: a rule for no parameter");
+                self.endpoints.clashes.push(clash);
+            }
+        }
+        let rules = Q::field_rules();
+        for mut p in params {
+            if let (Some((_, rule)), Some(schema)) = (
+                rules.iter().find(|(name, _)| *name == p.name),
+                p.schema.as_mut(),
+            ) {
+                rule.apply(schema);
+            }
             push_parameter(self.op(), p);
         }
         self
@@ -485,7 +531,7 @@ impl Doc<'_> {
 
     /// A list's query: the shared `limit`, `cursor`, `created_after`, `created_before`
     /// ([`crate::list`]) and `Q`'s filters.
-    pub fn list_query<Q: IntoParams>(&mut self) -> &mut Self {
+    pub fn list_query<Q: IntoParams + FieldRules>(&mut self) -> &mut Self {
         let common: [(&str, &str, Schema); 4] = [
             (
                 "limit",
@@ -527,9 +573,9 @@ impl Doc<'_> {
         self.query::<Q>()
     }
 
-    /// A JSON request body of type `B`.
-    pub fn body<B: ToSchema>(&mut self) -> &mut Self {
-        let schema = self.endpoints.add_schema_of::<B>();
+    /// A JSON request body of type `B`, with `B`'s [`FieldRules`] applied to its properties.
+    pub fn body<B: ToSchema + FieldRules>(&mut self) -> &mut Self {
+        let schema = self.endpoints.add_body_schema_of::<B>();
         self.op().request_body = Some(RefOr::T(
             RequestBodyBuilder::new()
                 .content(
@@ -673,7 +719,7 @@ const SINGLETONS: &[&str] = &["/v1/organization", "/v1/chatbot/settings"];
 
 impl Drop for Doc<'_> {
     /// Adds the responses every operation may give, and the headers of the shared contracts:
-    /// `Idempotency-Key` on every tenant POST (`crate::idempotency`; not
+    /// `Idempotency-Key` and 422 on every tenant POST (`crate::idempotency`; not
     /// [`POSTS_WITHOUT_IDEMPOTENCY`]), `If-Match` and 412 on every PATCH and DELETE of an item
     /// (or of one of the [`SINGLETONS`]), `ETag` on every JSON 200 of a GET or PATCH under `/v1`
     /// (`crate::etag`).
@@ -699,6 +745,11 @@ impl Drop for Doc<'_> {
                     .into(),
             );
             push_parameter(self.op(), p);
+            // A reused key is refused 422 `idempotency_key_reused`, even on an operation
+            // whose body has no field to refuse.
+            if !self.op().responses.responses.contains_key("422") {
+                self.errors(&[422]);
+            }
         }
         let item = path.ends_with('}') || SINGLETONS.contains(&path);
         if tenant && item && matches!(method, HttpMethod::Patch | HttpMethod::Delete) {

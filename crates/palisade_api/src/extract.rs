@@ -211,6 +211,45 @@ fn classify(path: &str, e: serde_json::Error) -> ApiError {
     }
 }
 
+/// An integer field of a body: an `i64`, written as JSON Schema's `integer` allows it, so
+/// `7` and `7.0` alike (a number whose fraction is zero; JSON has one number type). A
+/// fraction, or a value outside `i64`, is refused as `i64` itself would refuse it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Integer(pub i64);
+
+impl<'de> serde::Deserialize<'de> for Integer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Integer;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Integer, E> {
+                Ok(Integer(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Integer, E> {
+                i64::try_from(v)
+                    .map(Integer)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Integer, E> {
+                // -2^63 and 2^63 are exact as f64; i64's range is [-2^63, 2^63).
+                const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+                if v.fract() != 0.0 || !v.is_finite() {
+                    return Err(E::invalid_type(serde::de::Unexpected::Float(v), &self));
+                }
+                if !(-LIMIT..LIMIT).contains(&v) {
+                    return Err(E::invalid_value(serde::de::Unexpected::Float(v), &self));
+                }
+                #[allow(clippy::cast_possible_truncation)] // integral and in range
+                Ok(Integer(v as i64))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// Reads serde's "unknown field `x`, expected one of `a`, `b`" (wherever it stands in `text`):
 /// the unknown name and the accepted ones in our words (`a, b`), the latter `None` when the
 /// type takes no fields. Shared by bodies, list queries and other query strings.
@@ -259,6 +298,10 @@ mod tests {
     }
 
     fn fields(r: Result<Body, ApiError>) -> Vec<(String, FieldCode, String)> {
+        fields_of(r)
+    }
+
+    fn fields_of<T: std::fmt::Debug>(r: Result<T, ApiError>) -> Vec<(String, FieldCode, String)> {
         match r {
             Err(ApiError::Validation(f)) => f
                 .into_iter()
@@ -322,6 +365,39 @@ mod tests {
         let f = fields(parse(br#"[1, 2]"#));
         assert_eq!(f[0].1, FieldCode::InvalidType);
         assert!(!f[0].2.contains("struct"), "{f:?}");
+    }
+
+    #[test]
+    fn integers_may_be_written_with_a_zero_fraction() {
+        #[derive(Debug, Deserialize)]
+        struct Counter {
+            n: Integer,
+        }
+        let n = |body: &[u8]| parse::<Counter>(body).map(|c| c.n.0);
+        assert_eq!(n(br#"{"n": 7}"#).ok(), Some(7));
+        assert_eq!(n(br#"{"n": 7.0}"#).ok(), Some(7));
+        assert_eq!(n(br#"{"n": -7e2}"#).ok(), Some(-700));
+        assert_eq!(n(br#"{"n": 9223372036854775807}"#).ok(), Some(i64::MAX));
+        assert_eq!(n(br#"{"n": -9223372036854775808}"#).ok(), Some(i64::MIN));
+        assert_eq!(
+            fields_of(parse::<Counter>(br#"{"n": 7.5}"#)),
+            [(
+                "n".to_owned(),
+                FieldCode::InvalidType,
+                "has the wrong type: got a number".to_owned()
+            )]
+        );
+        for body in [
+            &br#"{"n": 9223372036854775808}"#[..],
+            br#"{"n": 9.3e18}"#,
+            br#"{"n": -9.3e18}"#,
+        ] {
+            assert_eq!(fields_of(parse::<Counter>(body))[0].1, FieldCode::Invalid);
+        }
+        assert_eq!(
+            fields_of(parse::<Counter>(br#"{"n": "7"}"#))[0].1,
+            FieldCode::InvalidType
+        );
     }
 
     #[test]

@@ -132,10 +132,10 @@ impl<T: Parse<[String]>, E> FieldKind for Items<T, E> {
 }
 
 impl<T: Parse<i64>> FieldKind for Number<T> {
-    type Raw = i64;
+    type Raw = crate::extract::Integer;
     type Value = T;
-    fn read(f: &mut Fields, name: &'static str, raw: &i64) -> Option<T> {
-        f.optional_value(name, Some(raw), <T as Parse<i64>>::parse)
+    fn read(f: &mut Fields, name: &'static str, raw: &crate::extract::Integer) -> Option<T> {
+        f.optional_value(name, Some(&raw.0), <T as Parse<i64>>::parse)
     }
 }
 

@@ -39,6 +39,7 @@ pub mod mail;
 pub mod metrics;
 pub(crate) mod resource;
 pub mod routes;
+pub mod rules;
 pub mod telemetry;
 pub mod throttle;
 pub mod webhooks;

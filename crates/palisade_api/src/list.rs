@@ -280,6 +280,15 @@ macro_rules! filters {
             $($(#[$attr])* $field $(= $wire)?: $kind $(<$arg>)?,)*
         );
 
+        impl $crate::rules::FieldRules for $query {
+            fn field_rules() -> Vec<(&'static str, $crate::rules::Rule)> {
+                vec![$((
+                    $crate::list::filters!(@name $field $($wire)?),
+                    <$crate::kinds::$kind $(<$arg>)? as $crate::rules::Ruled>::rule(),
+                )),*]
+            }
+        }
+
         impl $crate::resource::Listed for $family {
             type Query = $query;
             type Filter = $filter;

@@ -156,7 +156,7 @@ pub(crate) use family;
 /// A family with a list route.
 pub(crate) trait Listed: Resource {
     /// The route's own query parameters (`Option<String>` fields, `deny_unknown_fields`).
-    type Query: DeserializeOwned + utoipa::IntoParams + 'static;
+    type Query: DeserializeOwned + utoipa::IntoParams + crate::rules::FieldRules + 'static;
     /// The parsed filters.
     type Filter: crud::Filter<Row = Self::Row>;
     /// Parses the filters, recording each bad one in `f`.
@@ -166,7 +166,7 @@ pub(crate) trait Listed: Resource {
 /// A family with a create route.
 pub(crate) trait Created: Resource {
     /// The request body.
-    type Body: DeserializeOwned + utoipa::ToSchema + 'static;
+    type Body: DeserializeOwned + utoipa::ToSchema + crate::rules::FieldRules + 'static;
     /// The parsed body.
     type New: crud::Insert<Row = Self::Row>;
     /// Parses the body, recording each bad field in `f`; `None` only when `f` has errors.
@@ -227,7 +227,7 @@ pub(crate) fn with_secret(
 /// A family with a patch route.
 pub(crate) trait Patched: Resource {
     /// The request body: absent fields stay (see [`crate::routes::nullable`]).
-    type Body: DeserializeOwned + utoipa::ToSchema + 'static;
+    type Body: DeserializeOwned + utoipa::ToSchema + crate::rules::FieldRules + 'static;
     /// The parsed changes.
     type Patch: crud::Update<Row = Self::Row>;
     /// Parses the body, recording each bad field in `f`.
@@ -314,6 +314,15 @@ macro_rules! body {
             $($(#[$attr])* $field: $mode $kind $(<$($arg),+>)?,)*
         );
 
+        impl $crate::rules::FieldRules for $body {
+            fn field_rules() -> Vec<(&'static str, $crate::rules::Rule)> {
+                vec![$((
+                    stringify!($field),
+                    <$crate::kinds::$kind $(<$($arg),+>)? as $crate::rules::Ruled>::rule(),
+                )),*]
+            }
+        }
+
         impl $crate::resource::$trait for $family {
             type Body = $body;
             type $assoc = $target;
@@ -391,7 +400,7 @@ macro_rules! body {
         $crate::resource::body!(@field $at [value_type = Vec<$e>] Vec<String>, $($rest)*);
     };
     (@kind Number<$t:ty> $at:tt $($rest:tt)*) => {
-        $crate::resource::body!(@field $at [value_type = i64] i64, $($rest)*);
+        $crate::resource::body!(@field $at [value_type = i64] $crate::extract::Integer, $($rest)*);
     };
     (@kind Real<$t:ty> $at:tt $($rest:tt)*) => {
         $crate::resource::body!(@field $at [value_type = f64] f64, $($rest)*);
@@ -697,7 +706,7 @@ pub(crate) trait Within: Listed {
 #[allow(async_fn_in_trait)]
 pub(crate) trait CreatedWithin: Within {
     /// The request body.
-    type Body: DeserializeOwned + utoipa::ToSchema + 'static;
+    type Body: DeserializeOwned + utoipa::ToSchema + crate::rules::FieldRules + 'static;
     /// The parsed body.
     type New;
     /// Parses the body, recording each bad field in `f`; `None` only when `f` has errors.

@@ -24,10 +24,6 @@ crate::str_enum! {
 const CONFIG_MAX_BYTES: usize = 8 * 1024;
 /// Most keys in `config` (top level) and in `secrets`.
 const MAX_KEYS: usize = 50;
-/// Most secrets per integration.
-const SECRETS_MAX_KEYS: usize = 20;
-/// Longest secret value, in bytes.
-const SECRET_MAX_BYTES: usize = 4096;
 /// Deepest nesting of objects and arrays in `config`.
 const CONFIG_MAX_DEPTH: usize = 4;
 
@@ -45,7 +41,10 @@ const SECRET_LIKE_KEYS: [&str; 9] = [
     "credential",
 ];
 
-/// `^[a-z][a-z0-9_]{0,63}$`: keys are identifiers, not free text.
+/// [`KEY_PATTERN`]: keys are identifiers, not free text.
+/// What a key of `config` or `secrets` is, as a regular expression.
+const KEY_PATTERN: &str = "^[a-z][a-z0-9_]{0,63}$";
+
 fn valid_key(k: &str) -> bool {
     let mut chars = k.chars();
     matches!(chars.next(), Some('a'..='z'))
@@ -65,6 +64,24 @@ fn secret_like(k: &str) -> bool {
 pub struct IntegrationConfig(Map<String, Value>);
 
 impl IntegrationConfig {
+    /// Most top-level keys.
+    pub const MAX_KEYS: usize = MAX_KEYS;
+    /// Deepest nesting of values: the top-level keys' values are at depth 1; an object or
+    /// array at this depth must be empty.
+    pub const MAX_DEPTH: usize = CONFIG_MAX_DEPTH;
+    /// Largest magnitude of a number anywhere in it.
+    pub const MAX_NUMBER: f64 = crate::json::MAX_NUMBER;
+
+    /// What a key is, as a regular expression: an identifier ([`KEY_PATTERN`]) that names no
+    /// credential (`password`, `token`...).
+    pub fn key_pattern() -> String {
+        format!(
+            "^(?!.*(?:{})){}",
+            SECRET_LIKE_KEYS.join("|"),
+            &KEY_PATTERN[1..]
+        )
+    }
+
     /// Validates a JSON value as a config object.
     pub fn parse(v: &Value) -> Result<Self, ParseError> {
         let Value::Object(map) = v else {
@@ -126,12 +143,19 @@ fn check_config_value(v: &Value, depth: usize) -> Result<(), ParseError> {
 pub struct IntegrationSecrets(Map<String, Value>);
 
 impl IntegrationSecrets {
+    /// Most secrets per integration.
+    pub const MAX_KEYS: usize = 20;
+    /// Longest secret value, in characters (so at most 16 KiB).
+    pub const MAX_VALUE_CHARS: usize = 4096;
+    /// What a key is, as a regular expression (also `config`'s keys).
+    pub const KEY_PATTERN: &str = KEY_PATTERN;
+
     /// Validates a JSON value as a secrets object.
     pub fn parse(v: &Value) -> Result<Self, ParseError> {
         let Value::Object(map) = v else {
             return Err(ParseError::new("must be a JSON object"));
         };
-        if map.len() > SECRETS_MAX_KEYS {
+        if map.len() > Self::MAX_KEYS {
             return Err(ParseError::too_long("has too many keys (at most 20)"));
         }
         for (k, value) in map {
@@ -143,9 +167,10 @@ impl IntegrationSecrets {
             let Value::String(s) = value else {
                 return Err(ParseError::new("values must be strings"));
             };
-            if s.is_empty() || s.len() > SECRET_MAX_BYTES || s.chars().any(char::is_control) {
+            let chars = s.chars().count();
+            if chars == 0 || chars > Self::MAX_VALUE_CHARS || s.chars().any(char::is_control) {
                 return Err(ParseError::new(
-                    "values must be 1 to 4096 bytes without control characters",
+                    "values must be 1 to 4096 characters without control characters",
                 ));
             }
         }

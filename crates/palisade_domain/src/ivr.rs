@@ -23,7 +23,7 @@ use crate::{ParseError, PhoneNumber};
 #[derive(Debug, Clone, PartialEq)]
 pub struct IvrMenuTree(Value);
 
-const KEYPAD: &str = "0123456789*#";
+const KEYPAD: &str = IvrMenuTree::KEYPAD;
 
 fn only_keys(o: &Map<String, Value>, allowed: &[&str]) -> Result<(), ParseError> {
     if o.keys().all(|k| allowed.contains(&k.as_str())) {
@@ -38,7 +38,11 @@ fn only_keys(o: &Map<String, Value>, allowed: &[&str]) -> Result<(), ParseError>
 fn text(o: &Map<String, Value>, key: &str, required: bool) -> Result<(), ParseError> {
     match o.get(key) {
         None if !required => Ok(()),
-        Some(Value::String(s)) if parse_text(s, 1000, Lines::One).is_ok() => Ok(()),
+        Some(Value::String(s))
+            if parse_text(s, IvrMenuTree::TEXT_MAX_CHARS, Lines::One).is_ok() =>
+        {
+            Ok(())
+        }
         _ => Err(ParseError::new(
             "prompts and texts are strings of 1 to 1000 characters on one line",
         )),
@@ -52,6 +56,10 @@ impl IvrMenuTree {
     pub const MAX_NODES: usize = 50;
     /// Largest serialized size, in bytes.
     pub const MAX_BYTES: usize = 16 * 1024;
+    /// The keys of a menu's options: one of these characters each.
+    pub const KEYPAD: &'static str = "0123456789*#";
+    /// Longest prompt, text or greeting, in characters (one line, trimmed).
+    pub const TEXT_MAX_CHARS: usize = 1000;
 
     /// Parses a tree (see the module docs for the shape).
     pub fn parse(v: &Value) -> Result<Self, ParseError> {

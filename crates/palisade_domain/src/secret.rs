@@ -34,8 +34,10 @@ pub struct Password(String);
 impl Password {
     /// Shortest accepted password, in characters (OWASP ASVS 2.1.1 asks for at least 12).
     pub const MIN_CHARS: usize = 12;
-    /// Longest accepted password, in bytes: bounds the hashing work one request can ask for.
-    pub const MAX_BYTES: usize = 1024;
+    /// Longest accepted password, in characters (so at most 4 KiB): bounds the hashing work one
+    /// request can ask for. Characters, not bytes, so the OpenAPI document can state it
+    /// (`maxLength` counts characters).
+    pub const MAX_CHARS: usize = 1024;
 
     /// Accepts a new password (signup, change). Length is the only rule, as NIST 800-63B advises.
     pub fn parse_new(s: &str) -> Result<Self, ParseError> {
@@ -50,7 +52,7 @@ impl Password {
         if s.is_empty() {
             return Err(ParseError::too_short("must not be empty"));
         }
-        if s.len() > Self::MAX_BYTES {
+        if s.chars().count() > Self::MAX_CHARS {
             return Err(ParseError::too_long("is too long"));
         }
         Ok(Self(s.to_owned()))

@@ -40,6 +40,8 @@ macro_rules! text_type {
         impl $name {
             /// The longest accepted value, in characters.
             pub const MAX_CHARS: usize = $max;
+            /// Whether tabs and line breaks are accepted inside the text.
+            pub const MULTI_LINE: bool = matches!($lines, $crate::text::Lines::Many);
 
             /// Trims, then refuses empty, overlong or control-character input.
             pub fn parse(s: &str) -> Result<Self, $crate::ParseError> {
@@ -125,9 +127,12 @@ text_type!(
 pub struct Tag(String);
 
 impl Tag {
+    /// The longest tag, in characters.
+    pub const MAX_CHARS: usize = 50;
+
     /// Parses one tag.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let t = parse_text(s, 50, Lines::One)
+        let t = parse_text(s, Self::MAX_CHARS, Lines::One)
             .map_err(|_| ParseError::new("tags are 1 to 50 characters of text"))?;
         Ok(Self(t.to_lowercase()))
     }
@@ -170,7 +175,8 @@ impl Tags {
 }
 
 /// A handle on a social network, without the leading `@`, lower-cased (handles are
-/// case-insensitive on every supported network): 1 to 100 letters, digits, `_`, `.` or `-`.
+/// case-insensitive on every supported network): 1 to 100 ASCII letters, digits, `_`, `.` or
+/// `-` (the networks' own handles are ASCII).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocialHandle(String);
 
@@ -181,10 +187,10 @@ impl SocialHandle {
         let t = t.strip_prefix('@').unwrap_or(t);
         let ok = (1..=100).contains(&t.chars().count())
             && t.chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'));
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !ok {
             return Err(ParseError::new(
-                "must be 1 to 100 letters, digits, '_', '.' or '-'",
+                "must be 1 to 100 ASCII letters, digits, '_', '.' or '-'",
             ));
         }
         Ok(Self(t.to_lowercase()))
@@ -229,9 +235,13 @@ impl EventType {
 pub struct AccessToken(String);
 
 impl AccessToken {
+    /// The longest token, in characters (ASCII, so in bytes too).
+    pub const MAX_CHARS: usize = 4096;
+
     /// Accepts 1 to 4096 visible ASCII characters.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let ok = (1..=4096).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
+        let ok =
+            (1..=Self::MAX_CHARS).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
         if !ok {
             return Err(ParseError::new(
                 "must be 1 to 4096 visible ASCII characters",
@@ -292,6 +302,10 @@ mod tests {
         );
         assert!(SocialHandle::parse("@").is_err());
         assert!(SocialHandle::parse("has space").is_err());
+        // ASCII only, as the document's pattern says: not `ß`, nor the Kelvin sign (which
+        // lower-cases to an ASCII `k`).
+        assert!(SocialHandle::parse("ß").is_err());
+        assert!(SocialHandle::parse("\u{212a}elvin").is_err());
         assert!(SocialHandle::parse(&"a".repeat(101)).is_err());
     }
 

@@ -157,6 +157,11 @@ pub struct InviteBody {
     role: Option<String>,
 }
 
+crate::rules::field_rules!(InviteBody {
+    "email": Text<EmailAddress>,
+    "role": Choice<Role>,
+});
+
 /// `POST /v1/invitations` (201; owners and admins, owners only for an owner). Inviting an
 /// email with a pending invitation replaces it (the old link stops working).
 #[tracing::instrument(name = "invite_member", skip_all)]
@@ -229,6 +234,8 @@ pub async fn invite(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {}
+
+crate::rules::field_rules!(ListQuery {});
 
 /// `GET /v1/invitations?limit=&cursor=` (owners and admins): pending invitations, newest
 /// first; `expired` says whether the link still works.
@@ -308,6 +315,11 @@ pub struct AcceptBody {
     password: Option<String>,
 }
 
+crate::rules::field_rules!(AcceptBody {
+    "name": Text<PersonName>,
+    "password": crate::rules::NewPassword,
+});
+
 /// `POST /v1/auth/accept-invitation` (public; 201 with a token for the new member).
 #[tracing::instrument(name = "accept_invitation", skip_all)]
 pub async fn accept_invitation(
@@ -368,6 +380,11 @@ pub struct ChangePasswordBody {
     #[schema(required = true, value_type = String, format = Password)]
     new_password: Option<String>,
 }
+
+crate::rules::field_rules!(ChangePasswordBody {
+    "current_password": crate::rules::PasswordAttempt,
+    "new_password": crate::rules::NewPassword,
+});
 
 /// `POST /v1/me/password` (200 with a fresh token): needs the current password (403
 /// `invalid_current_password` otherwise); every token issued before, this one included, stops
@@ -441,6 +458,10 @@ pub struct ResetRequestBody {
     #[schema(required = true, value_type = String, format = Email)]
     email: Option<String>,
 }
+
+crate::rules::field_rules!(ResetRequestBody {
+    "email": Text<EmailAddress>,
+});
 
 /// The answer to a reset request: the same whether or not the email has an account.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -534,6 +555,10 @@ pub struct ResetBody {
     #[schema(required = true, value_type = String, format = Password)]
     new_password: Option<String>,
 }
+
+crate::rules::field_rules!(ResetBody {
+    "new_password": crate::rules::NewPassword,
+});
 
 /// `POST /v1/auth/reset-password` (public; 204): sets the password, consumes the link, and
 /// ends every token issued before.

@@ -113,10 +113,28 @@ pub struct EventBody {
     customer_id: Option<String>,
 }
 
+crate::rules::field_rules!(EventBody {
+    "type": Text<EventType>,
+    "properties": Object<palisade_domain::EventProperties>,
+});
+
 /// A batch body: an array of 1 to [`MAX_BATCH`] events.
 #[derive(Deserialize)]
 #[serde(transparent)]
 pub struct EventBatch(Vec<EventBody>);
+
+impl crate::rules::FieldRules for EventBatch {
+    fn field_rules() -> Vec<(&'static str, crate::rules::Rule)> {
+        Vec::new()
+    }
+
+    fn nested_rules(out: &mut Vec<(String, Vec<(&'static str, crate::rules::Rule)>)>) {
+        out.push((
+            <EventBody as ToSchema>::name().into_owned(),
+            <EventBody as crate::rules::FieldRules>::field_rules(),
+        ));
+    }
+}
 
 /// Its schema: the array and its bounds (a plain `Vec` would be named `Vec` and unbounded).
 impl utoipa::PartialSchema for EventBatch {
@@ -277,6 +295,10 @@ pub struct SummaryQuery {
     #[serde(rename = "type")]
     event_type: Option<String>,
 }
+
+crate::rules::field_rules!(SummaryQuery {
+    "type": Text<EventType>,
+});
 
 /// Events per day and type.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -60,6 +60,11 @@ pub struct CreateBody {
     role: Option<String>,
 }
 
+crate::rules::field_rules!(CreateBody {
+    "name": Text<palisade_domain::ApiKeyName>,
+    "role": crate::rules::ApiKeyRole,
+});
+
 /// The key with its secret: the only shape that carries it.
 // Documents the answer `resource::with_secret` writes (the row's fields, then the key).
 #[derive(Serialize, utoipa::ToSchema)]
@@ -67,7 +72,9 @@ pub struct CreateBody {
 struct WithKey {
     #[serde(flatten)]
     api_key: ApiKey,
-    /// The key itself (`pk_...`), shown this once: send it as `x-api-key`.
+    /// The key itself (`pk_...`), shown this once: send it as `x-api-key`. Absent from a
+    /// replay under the same `Idempotency-Key` (`Idempotency-Replayed: true`): it is not kept.
+    #[schema(required = false)]
     key: String,
 }
 

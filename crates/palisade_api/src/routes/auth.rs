@@ -34,6 +34,13 @@ pub struct SignupBody {
     password: Option<String>,
 }
 
+crate::rules::field_rules!(SignupBody {
+    "organization_name": Text<palisade_domain::OrganizationName>,
+    "name": Text<PersonName>,
+    "email": Text<EmailAddress>,
+    "password": crate::rules::NewPassword,
+});
+
 /// Login body.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +51,10 @@ pub struct LoginBody {
     #[schema(required = true, value_type = String, format = Password)]
     password: Option<String>,
 }
+
+crate::rules::field_rules!(LoginBody {
+    "password": crate::rules::PasswordAttempt,
+});
 
 /// A token and what it is for.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -114,6 +114,12 @@ pub struct InstanceCreateBody {
     label: Option<String>,
 }
 
+crate::rules::field_rules!(InstanceCreateBody {
+    "instance_arn": Text<ConnectInstanceArn>,
+    "region": Text<AwsRegion>,
+    "label": Text<ConnectLabel>,
+});
+
 impl Created for ConnectInstances {
     type Body = InstanceCreateBody;
     type New = NewConnectInstance;
@@ -158,6 +164,10 @@ pub struct CredentialCreateBody {
     label: Option<String>,
 }
 
+crate::rules::field_rules!(CredentialCreateBody {
+    "label": Text<ConnectLabel>,
+});
+
 /// The credential with its secret: the only shape that carries it.
 // Documents the answer `resource::with_secret` writes (the row's fields, then the credential).
 #[derive(Serialize, utoipa::ToSchema)]
@@ -166,7 +176,9 @@ struct WithKey {
     #[serde(flatten)]
     credential: ConnectCredential,
     /// The credential itself (`pcc_...`), shown this once: the value of the EventBridge
-    /// connection's API key header `X-Palisade-Connect-Key`.
+    /// connection's API key header `X-Palisade-Connect-Key`. Absent from a replay under the
+    /// same `Idempotency-Key` (`Idempotency-Replayed: true`): it is not kept.
+    #[schema(required = false)]
     key: String,
 }
 

@@ -57,6 +57,8 @@ pub struct ListQuery {
     status: Option<String>,
 }
 
+crate::rules::field_rules!(ListQuery {});
+
 /// `GET /v1/billing/invoices?limit=&cursor=&status=&created_after=&created_before=`: newest
 /// first; `created_after` is inclusive, `created_before` exclusive (RFC 3339).
 pub async fn list_invoices(

@@ -155,6 +155,11 @@ pub struct MessageBodyJson {
     body: Option<String>,
 }
 
+crate::rules::field_rules!(MessageBodyJson {
+    "sender": crate::rules::ClientSender,
+    "body": Text<palisade_domain::MessageBody>,
+});
+
 /// `POST /v1/chat/conversations/{id}/messages` (201); 404 when the conversation is not this
 /// organization's, 409 `conversation_closed` when it is closed.
 pub async fn post_message(

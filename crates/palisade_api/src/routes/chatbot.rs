@@ -161,6 +161,10 @@ pub struct AskBody {
     question: Option<String>,
 }
 
+crate::rules::field_rules!(AskBody {
+    "question": Text<palisade_domain::MessageBody>,
+});
+
 /// The article the bot would quote.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = ChatbotArticle)]

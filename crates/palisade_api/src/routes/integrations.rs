@@ -70,6 +70,12 @@ pub struct CreateBody {
     enabled: Option<bool>,
 }
 
+crate::rules::field_rules!(CreateBody {
+    "name": Text<IntegrationName>,
+    "config": Object<IntegrationConfig>,
+    "secrets": Object<IntegrationSecrets>,
+});
+
 impl Created for Integrations {
     type Body = CreateBody;
     type New = NewIntegration;

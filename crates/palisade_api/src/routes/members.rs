@@ -91,6 +91,10 @@ pub struct PatchBody {
     role: Option<Option<String>>,
 }
 
+crate::rules::field_rules!(PatchBody {
+    "name": Text<palisade_domain::PersonName>,
+});
+
 /// Opens the transaction for a change to member `id` and reads their role. An owner's transaction
 /// first locks the owner rows (see `palisade_db::members::lock_owners`) and returns their ids;
 /// an admin never changes owners, so needs no lock. `None` when the member is not here.

@@ -97,6 +97,10 @@ pub struct PatchBody {
     name: Option<String>,
 }
 
+crate::rules::field_rules!(PatchBody {
+    "name": Text<palisade_domain::OrganizationName>,
+});
+
 /// `GET /v1/organization/export`'s answer.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = OrganizationExport)]

@@ -136,7 +136,9 @@ pub async fn redeliver(
 struct WithSecret {
     #[serde(flatten)]
     webhook: Webhook,
-    /// Signs every delivery; shown in this answer only.
+    /// Signs every delivery; shown in this answer only. Absent from a replay under the same
+    /// `Idempotency-Key` (`Idempotency-Replayed: true`): it is not kept.
+    #[schema(required = false)]
     signing_secret: String,
 }
 
@@ -171,6 +173,12 @@ pub struct CreateBody {
     /// Default: true.
     enabled: Option<bool>,
 }
+
+crate::rules::field_rules!(CreateBody {
+    "url": Text<WebhookUrl>,
+    "event_types": Items<palisade_domain::WebhookEvents, WebhookEvent>,
+    "description": Text<WebhookDescription>,
+});
 
 fn event_types(f: &mut Fields, names: &[String]) -> Option<WebhookEvents> {
     match WebhookEvents::parse(names) {

@@ -152,6 +152,12 @@ pub struct CreateBody {
     ivr_menu_id: Option<String>,
 }
 
+crate::rules::field_rules!(CreateBody {
+    "number": Text<palisade_domain::PhoneNumber>,
+    "label": Text<palisade_domain::PhoneLabel>,
+    "capabilities": Items<palisade_domain::Capabilities, palisade_domain::Capability>,
+});
+
 /// `POST /v1/phone-numbers` (201; owners and admins): claims an available number from the
 /// inventory. `capabilities` defaults to all the number has, and may be a subset of them.
 pub async fn create(
@@ -265,6 +271,8 @@ pub struct AvailableQuery {
     /// The previous page's `next_cursor`, unchanged.
     cursor: Option<String>,
 }
+
+crate::rules::field_rules!(AvailableQuery {});
 
 /// An available number as clients see it: the number and what it can do, nothing else.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -20,6 +20,7 @@ use super::query_params::{format_date, no_such};
 use super::{Fields, not_null, nullable};
 use crate::auth::Caller;
 use crate::error::ErrorCode;
+use crate::extract::Integer;
 use crate::kinds::{Choice, Field, Instant, Text};
 use crate::resource::{self, Created, PatchGuard, Patched, Violation};
 use crate::{ApiError, AppState};
@@ -130,15 +131,23 @@ pub struct PostCreateBody {
     /// Default: now, when `status` is `published`.
     #[schema(format = DateTime)]
     published_at: Option<String>,
-    #[schema(minimum = 0)]
-    likes: Option<i64>,
-    #[schema(minimum = 0)]
-    shares: Option<i64>,
-    #[schema(minimum = 0)]
-    comments: Option<i64>,
-    #[schema(minimum = 0)]
-    impressions: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    likes: Option<Integer>,
+    #[schema(value_type = Option<i64>)]
+    shares: Option<Integer>,
+    #[schema(value_type = Option<i64>)]
+    comments: Option<Integer>,
+    #[schema(value_type = Option<i64>)]
+    impressions: Option<Integer>,
 }
+
+crate::rules::field_rules!(PostCreateBody {
+    "body": Text<PostBody>,
+    "likes": crate::rules::Count,
+    "shares": crate::rules::Count,
+    "comments": crate::rules::Count,
+    "impressions": crate::rules::Count,
+});
 
 /// Checks a post's state as a whole: counters are not negative, a scheduled post has
 /// `scheduled_at`, and a published one gets `published_at` (now, when not given).
@@ -178,8 +187,8 @@ impl Created for Posts {
         };
         let scheduled_at = f.time("scheduled_at", body.scheduled_at.as_deref());
         let published_at = f.time("published_at", body.published_at.as_deref());
-        let counters =
-            [body.likes, body.shares, body.comments, body.impressions].map(|c| c.unwrap_or(0));
+        let counters = [body.likes, body.shares, body.comments, body.impressions]
+            .map(|c| c.map_or(0, |c| c.0));
         let state = PostState {
             body: text?,
             status: status?,
@@ -211,19 +220,27 @@ pub struct PostPatchBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = DateTime)]
     published_at: Option<Option<String>>,
-    #[schema(value_type = i64, minimum = 0)]
+    #[schema(value_type = i64)]
     #[serde(default, deserialize_with = "not_null")]
-    likes: Option<i64>,
-    #[schema(value_type = i64, minimum = 0)]
+    likes: Option<Integer>,
+    #[schema(value_type = i64)]
     #[serde(default, deserialize_with = "not_null")]
-    shares: Option<i64>,
-    #[schema(value_type = i64, minimum = 0)]
+    shares: Option<Integer>,
+    #[schema(value_type = i64)]
     #[serde(default, deserialize_with = "not_null")]
-    comments: Option<i64>,
-    #[schema(value_type = i64, minimum = 0)]
+    comments: Option<Integer>,
+    #[schema(value_type = i64)]
     #[serde(default, deserialize_with = "not_null")]
-    impressions: Option<i64>,
+    impressions: Option<Integer>,
 }
+
+crate::rules::field_rules!(PostPatchBody {
+    "body": Text<PostBody>,
+    "likes": crate::rules::Count,
+    "shares": crate::rules::Count,
+    "comments": crate::rules::Count,
+    "impressions": crate::rules::Count,
+});
 
 impl Patched for Posts {
     type Body = PostPatchBody;
@@ -236,7 +253,8 @@ impl Patched for Posts {
             status: Field::set::<Choice<PostStatus>>(f, "status", &body.status),
             scheduled_at: Field::clear::<Instant>(f, "scheduled_at", &body.scheduled_at),
             published_at: Field::clear::<Instant>(f, "published_at", &body.published_at),
-            counters: [body.likes, body.shares, body.comments, body.impressions],
+            counters: [body.likes, body.shares, body.comments, body.impressions]
+                .map(|c| c.map(|c| c.0)),
         }
     }
 }
@@ -285,6 +303,8 @@ pub struct AnalyticsQuery {
     #[param(format = Uuid)]
     account_id: Option<String>,
 }
+
+crate::rules::field_rules!(AnalyticsQuery {});
 
 /// Engagement of the posts published in a range of days.
 #[derive(Serialize, utoipa::ToSchema)]

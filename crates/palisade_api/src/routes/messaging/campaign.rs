@@ -32,6 +32,10 @@ pub struct CampaignListQuery {
     status: Option<String>,
 }
 
+crate::rules::field_rules!(CampaignListQuery {
+    "status": Choice<CampaignStatus>,
+});
+
 impl<C: Campaign + 'static> Listed for Campaigns<C>
 where
     Self: Resource<Row = C>,

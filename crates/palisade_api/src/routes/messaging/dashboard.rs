@@ -37,6 +37,8 @@ pub struct StatsQuery {
     created_before: Option<String>,
 }
 
+crate::rules::field_rules!(StatsQuery {});
+
 /// Counts by status: every status of the kind, 0 when none.
 type Counts = BTreeMap<&'static str, i64>;
 

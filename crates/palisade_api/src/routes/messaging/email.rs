@@ -131,6 +131,18 @@ campaign::campaign_bodies! {
     }
 }
 
+crate::rules::field_rules!(CreateCampaignBody {
+    "name": Text<palisade_domain::CampaignName>,
+    "subject": Text<palisade_domain::EmailSubject>,
+    "body": Text<palisade_domain::EmailBody>,
+    "status": crate::rules::NewCampaignStatus,
+});
+crate::rules::field_rules!(PatchCampaignBody {
+    "name": Text<palisade_domain::CampaignName>,
+    "subject": Text<palisade_domain::EmailSubject>,
+    "body": Text<palisade_domain::EmailBody>,
+});
+
 impl Created for Campaigns<EmailCampaign> {
     type Body = CreateCampaignBody;
     type New = NewCampaign<EmailContent>;
@@ -220,6 +232,11 @@ pub struct CreateMessageBody {
     #[schema(format = Email)]
     to_email: Option<String>,
 }
+
+crate::rules::field_rules!(CreateMessageBody {
+    "customer_id": Id<palisade_domain::CustomerId>,
+    "to_email": Text<palisade_domain::EmailAddress>,
+});
 
 impl CreatedWithin for EmailMessages {
     type Body = CreateMessageBody;

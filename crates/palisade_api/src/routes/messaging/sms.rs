@@ -143,6 +143,18 @@ campaign::campaign_bodies! {
     }
 }
 
+crate::rules::field_rules!(CreateCampaignBody {
+    "name": Text<palisade_domain::CampaignName>,
+    "body": Text<palisade_domain::SmsBody>,
+    "from_number": Text<palisade_domain::PhoneNumber>,
+    "status": crate::rules::NewCampaignStatus,
+});
+crate::rules::field_rules!(PatchCampaignBody {
+    "name": Text<palisade_domain::CampaignName>,
+    "body": Text<palisade_domain::SmsBody>,
+    "from_number": Text<palisade_domain::PhoneNumber>,
+});
+
 impl Created for Campaigns<SmsCampaign> {
     type Body = CreateCampaignBody;
     type New = NewCampaign<SmsContent>;
@@ -239,6 +251,11 @@ pub struct CreateMessageBody {
     /// E.164; required unless `customer_id` is given (default: the customer's phone).
     to_number: Option<String>,
 }
+
+crate::rules::field_rules!(CreateMessageBody {
+    "customer_id": Id<palisade_domain::CustomerId>,
+    "to_number": Text<palisade_domain::PhoneNumber>,
+});
 
 impl CreatedWithin for SmsMessages {
     type Body = CreateMessageBody;

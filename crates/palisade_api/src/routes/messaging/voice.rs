@@ -63,6 +63,16 @@ campaign::campaign_bodies! {
     }
 }
 
+crate::rules::field_rules!(CreateCampaignBody {
+    "name": Text<palisade_domain::CampaignName>,
+    "script": Text<palisade_domain::VoiceScript>,
+    "status": crate::rules::NewCampaignStatus,
+});
+crate::rules::field_rules!(PatchCampaignBody {
+    "name": Text<palisade_domain::CampaignName>,
+    "script": Text<palisade_domain::VoiceScript>,
+});
+
 impl Created for Campaigns<VoiceCampaign> {
     type Body = CreateCampaignBody;
     type New = NewCampaign<VoiceContent>;
@@ -149,8 +159,8 @@ pub struct CreateCallBody {
     /// Default `queued`.
     #[schema(value_type = Option<CallStatus>)]
     status: Option<String>,
-    #[schema(minimum = 0, maximum = 86400)]
-    duration_seconds: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    duration_seconds: Option<crate::extract::Integer>,
     #[schema(format = DateTime)]
     started_at: Option<String>,
     /// Not before `started_at`.
@@ -164,6 +174,14 @@ pub struct CreateCallBody {
     customer_id: Option<String>,
     notes: Option<String>,
 }
+
+crate::rules::field_rules!(CreateCallBody {
+    "from_number": Text<palisade_domain::PhoneNumber>,
+    "to_number": Text<palisade_domain::PhoneNumber>,
+    "call_sid": Text<palisade_domain::ProviderId>,
+    "duration_seconds": Number<palisade_domain::CallDuration>,
+    "notes": Text<palisade_domain::CallNotes>,
+});
 
 impl Created for Calls {
     type Body = CreateCallBody;
@@ -185,7 +203,7 @@ impl Created for Calls {
         let duration_seconds = f
             .optional_value(
                 "duration_seconds",
-                body.duration_seconds.as_ref(),
+                body.duration_seconds.map(|d| d.0).as_ref(),
                 CallDuration::parse,
             )
             .map(CallDuration::seconds);
