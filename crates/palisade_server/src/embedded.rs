@@ -768,23 +768,48 @@ mod tests {
     }
 
     #[test]
-    fn an_explicit_data_dir_or_one_holding_a_cluster_is_never_moved() {
-        let dir = scratch_dir("explicit");
-        let mut explicit = EmbeddedSettings {
-            data_dir: dir.join("data"),
-            data_dir_is_default: false,
+    fn only_a_default_without_a_cluster_moves_and_only_when_unreachable() {
+        use std::os::unix::fs::MetadataExt;
+        let root = fs::metadata("/proc/self").unwrap().uid() == 0;
+        // Under a directory only its owner can search: as root, the postgres OS user is
+        // blocked there (as an ordinary user the server runs as ourselves, and nothing moves).
+        let dir = scratch_dir("unreachable");
+        let locked = dir.join("locked");
+        fs::create_dir(&locked).unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+        let settings = |name: &str, default: bool| EmbeddedSettings {
+            data_dir: locked.join(name),
+            data_dir_is_default: default,
             pg_port: None,
         };
+
+        let mut explicit = settings("chosen", false);
         reachable_data_dir(&mut explicit).unwrap();
-        assert_eq!(explicit.data_dir, dir.join("data"));
-        fs::create_dir_all(dir.join("held").join("pgdata")).unwrap();
-        let mut held = EmbeddedSettings {
-            data_dir: dir.join("held"),
-            data_dir_is_default: true,
-            pg_port: None,
-        };
+        assert_eq!(
+            explicit.data_dir,
+            locked.join("chosen"),
+            "PALISADE_DATA_DIR was moved"
+        );
+
+        fs::create_dir_all(locked.join("held").join("pgdata")).unwrap();
+        let mut held = settings("held", true);
         reachable_data_dir(&mut held).unwrap();
-        assert_eq!(held.data_dir, dir.join("held"));
+        assert_eq!(
+            held.data_dir,
+            locked.join("held"),
+            "a cluster was left behind"
+        );
+
+        let mut fresh = settings(".palisade", true);
+        reachable_data_dir(&mut fresh).unwrap();
+        let expected = if root {
+            fallback_data_dir(&locked.join(".palisade"))
+        } else {
+            locked.join(".palisade")
+        };
+        assert_eq!(fresh.data_dir, expected);
+        // Nothing is created here (but the fallback's parent): the cluster's start makes it.
+        assert!(!expected.exists(), "{}", expected.display());
         fs::remove_dir_all(dir).unwrap();
     }
 
