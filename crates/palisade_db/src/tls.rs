@@ -549,14 +549,17 @@ impl MakeRustlsConnect {
                 .with_no_client_auth(),
             (Verification::Chain, Some(roots)) => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(ChainOnly {
-                    roots: roots.store(),
+                .with_custom_certificate_verifier(Arc::new(NoNameCheck {
+                    roots: Some(roots.store()),
                     algorithms,
                 }))
                 .with_no_client_auth(),
             _ => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Unverified { algorithms }))
+                .with_custom_certificate_verifier(Arc::new(NoNameCheck {
+                    roots: None,
+                    algorithms,
+                }))
                 .with_no_client_auth(),
         };
         Ok(Self {
@@ -809,15 +812,17 @@ fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((tag, contents, rest))
 }
 
-/// `verify-ca` (and `require` with a CA file): the chain to a trusted root, and nothing about
-/// the name, as libpq. The handshake's own signatures are checked as always.
+/// `verify-ca` (and `require` with a CA file) checks the chain to a trusted root and nothing
+/// about the name, as libpq; `prefer` and `require` without a CA file (`roots: None`) take the
+/// certificate as it comes, encrypted but unauthenticated (as libpq). Either way the handshake's
+/// own signatures are checked against the certificate's key.
 #[derive(Debug)]
-struct ChainOnly {
-    roots: Arc<RootCertStore>,
+struct NoNameCheck {
+    roots: Option<Arc<RootCertStore>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for NoNameCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -826,56 +831,16 @@ impl ServerCertVerifier for ChainOnly {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.algorithms.all,
-        )?;
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// `prefer` and `require` without a CA file: encrypted, the certificate taken as it comes (as
-/// libpq). The handshake's signatures are still checked against the certificate's key.
-#[derive(Debug)]
-struct Unverified {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(roots) = &self.roots {
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
