@@ -501,11 +501,12 @@ macro_rules! json_object {
     };
 }
 
-/// A value inside a `json::object_type!` object whose container is at `level`: containers
-/// only while `level < max_depth`.
-fn json_value(level: usize, max_depth: usize) -> Schema {
-    let no_nul = || string(&Rule::pattern("^[^\\x00]*$"));
-    let mut any = AnyOfBuilder::new()
+/// The scalars a JSON value of the domain's objects may be (an integration's config, report
+/// parameters, event properties): null, a boolean, or a number within `MAX_NUMBER`; strings
+/// and containers are the caller's.
+fn json_scalars() -> AnyOfBuilder {
+    let max = d::IntegrationConfig::MAX_NUMBER;
+    AnyOfBuilder::new()
         .item(
             ObjectBuilder::new()
                 .schema_type(SchemaType::from_iter([Type::Null, Type::Boolean]))
@@ -514,11 +515,17 @@ fn json_value(level: usize, max_depth: usize) -> Schema {
         .item(
             ObjectBuilder::new()
                 .schema_type(Type::Number)
-                .minimum(Some(-d::IntegrationConfig::MAX_NUMBER))
-                .maximum(Some(d::IntegrationConfig::MAX_NUMBER))
+                .minimum(Some(-max))
+                .maximum(Some(max))
                 .build(),
         )
-        .item(no_nul());
+}
+
+/// A value inside a `json::object_type!` object whose container is at `level`: containers
+/// only while `level < max_depth`.
+fn json_value(level: usize, max_depth: usize) -> Schema {
+    let no_nul = || string(&Rule::pattern("^[^\\x00]*$"));
+    let mut any = json_scalars().item(no_nul());
     if level < max_depth {
         any = any
             .item(
@@ -574,7 +581,6 @@ fn config_key() -> Schema {
 /// A value of an integration's config at `depth` (the top-level keys' values are at 1).
 fn config_value(depth: usize) -> Schema {
     let last = depth >= d::IntegrationConfig::MAX_DEPTH;
-    let max = d::IntegrationConfig::MAX_NUMBER;
     let mut array = ArrayBuilder::new().items(if last {
         ArrayItems::False
     } else {
@@ -591,19 +597,7 @@ fn config_value(depth: usize) -> Schema {
             config_value(depth + 1),
         ))));
     }
-    AnyOfBuilder::new()
-        .item(
-            ObjectBuilder::new()
-                .schema_type(SchemaType::from_iter([Type::Null, Type::Boolean]))
-                .build(),
-        )
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::Number)
-                .minimum(Some(-max))
-                .maximum(Some(max))
-                .build(),
-        )
+    json_scalars()
         .item(string(&Rule::pattern(format!("^[^{CONTROL}]*$"))))
         .item(array.build())
         .item(object.build())
