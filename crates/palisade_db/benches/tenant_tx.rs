@@ -4,8 +4,8 @@
 //!   (b) with a plain `WHERE organization_id = $1` on bare connections as a role without RLS,
 //! on the same throwaway PostgreSQL, and prints the ratio of their throughputs (a / b). Not a
 //! test: nothing here asserts a time. Two diagnostic columns split the difference:
-//!   (c) (b)'s query on the bare connections wrapped in the same pipelined BEGIN / set_config /
-//!       COMMIT, without RLS: c/b is the cost of the extra statements;
+//!   (c) (b)'s query on the bare connections wrapped in (a)'s pipeline (BEGIN, the same three
+//!       `set_config`, COMMIT), without RLS: c/b is the cost of the extra statements;
 //!   (d) (a)'s SQL (the three `set_config` and the list under RLS) pipelined by hand on bare
 //!       connections of the app role, without the pool and `TenantTx`: d/c is the cost of RLS,
 //!       a/d the cost of the pool and `TenantTx`.
@@ -92,6 +92,18 @@ struct Bare {
     app: Vec<Arc<tokio_postgres::Client>>,
 }
 
+/// One mode's figures over one round.
+#[derive(Clone, Copy)]
+struct Measured {
+    /// Requests per second.
+    rps: f64,
+    /// CPU time per request of this process (the client: pool, `TenantTx`, tokio-postgres,
+    /// decoding), in µs.
+    client_us: f64,
+    /// CPU time per request of the PostgreSQL cluster (the postmaster and its children), in µs.
+    server_us: f64,
+}
+
 async fn round(
     mode: Mode,
     concurrency: usize,
@@ -99,7 +111,8 @@ async fn round(
     orgs: Arc<Vec<Uuid>>,
     pool: &AppPool,
     bare: &Bare,
-) -> f64 {
+    cpu: &CpuMeter,
+) -> Measured {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -119,17 +132,14 @@ async fn round(
             };
             let begin = client.prepare("BEGIN").await.unwrap();
             let commit = client.prepare("COMMIT").await.unwrap();
+            // (c) and (d) open their transactions exactly as `TenantTx` does: the same three
+            // settings, so that d/c is the price of the policies alone.
             let setc = client
-                .prepare(match mode {
-                    Mode::RlsBare => {
-                        "SELECT set_config('app.current_org', $1, true), \
-                         set_config('app.current_user', $2, true), \
-                         set_config('app.current_role', $3, true)"
-                    }
-                    Mode::Rls | Mode::Plain | Mode::PlainTx => {
-                        "SELECT set_config('app.current_org', $1, true)"
-                    }
-                })
+                .prepare(
+                    "SELECT set_config('app.current_org', $1, true), \
+                     set_config('app.current_user', $2, true), \
+                     set_config('app.current_role', $3, true)",
+                )
                 .await
                 .unwrap();
             while !stop.load(Ordering::Relaxed) {
@@ -157,8 +167,9 @@ async fn round(
                         .len()
                     }
                     Mode::PlainTx => {
-                        let o = org.to_string();
-                        let p1: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&o];
+                        let (o, u) = (org.to_string(), UserId::new().to_string());
+                        let p1: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+                            [&o, &u, &Role::Member.as_str()];
                         let p2: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&org];
                         let (_, _, rows, _) = tokio::try_join!(biased;
                             client.execute(&begin, &[]),
@@ -192,13 +203,71 @@ async fn round(
             }
         }));
     }
-    let start = Instant::now();
+    let (start, cpu_start) = (Instant::now(), cpu.sample());
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         t.await.unwrap();
     }
-    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    let (elapsed, cpu_end) = (start.elapsed().as_secs_f64(), cpu.sample());
+    let n = done.load(Ordering::Relaxed).max(1) as f64;
+    Measured {
+        rps: n / elapsed,
+        client_us: cpu_end.0.saturating_sub(cpu_start.0) as f64 / 1_000.0 / n,
+        server_us: cpu_end.1.saturating_sub(cpu_start.1) as f64 / 1_000.0 / n,
+    }
+}
+
+/// CPU time, in ns, from the scheduler's own accounting (`/proc/<pid>/task/<tid>/schedstat`,
+/// nanosecond-precise, unlike the clock ticks of `/proc/<pid>/stat`): on two shared cores a
+/// mode's throughput moves by half from one second to the next, while the CPU time each request
+/// costs, here and in PostgreSQL, holds steady, and says which side a difference comes from.
+struct CpuMeter {
+    postmaster: u32,
+}
+
+impl CpuMeter {
+    fn new(data_dir: &std::path::Path) -> Self {
+        let pid = std::fs::read_to_string(data_dir.join("postmaster.pid")).unwrap();
+        Self {
+            postmaster: pid.lines().next().unwrap().trim().parse().unwrap(),
+        }
+    }
+
+    /// The CPU time of every thread of `pid` (0 if it is gone).
+    fn process_ns(pid: &str) -> u64 {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return 0;
+        };
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+            .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// (this process, the cluster's processes).
+    fn sample(&self) -> (u64, u64) {
+        let mut cluster = 0;
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // The field after the parenthesised command name (which may hold spaces) is the
+            // state, then the parent's pid.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+            if pid.parse() == Ok(self.postmaster) || ppid == Some(self.postmaster) {
+                cluster += Self::process_ns(pid);
+            }
+        }
+        (Self::process_ns("self"), cluster)
+    }
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -316,9 +385,10 @@ async fn main() {
                 .unwrap(),
         ));
     }
+    let cpu = CpuMeter::new(cluster.data_dir());
     // Warm every path (connections, prepared statements, caches).
     for mode in Mode::ALL {
-        round(mode, max_c, 1.0, orgs.clone(), &pool, &bare).await;
+        round(mode, max_c, 1.0, orgs.clone(), &pool, &bare, &cpu).await;
     }
 
     if let Some(only) = std::env::var("BENCH_ONLY")
@@ -330,8 +400,20 @@ async fn main() {
             panic!("BENCH_ONLY must be one of a, b, c, d");
         };
         for &c in &concurrencies {
-            let r = round(mode, c, secs * rounds as f64, orgs.clone(), &pool, &bare).await;
-            println!("({name}) at {c} clients: {r:.0} req/s");
+            let r = round(
+                mode,
+                c,
+                secs * rounds as f64,
+                orgs.clone(),
+                &pool,
+                &bare,
+                &cpu,
+            )
+            .await;
+            println!(
+                "({name}) at {c} clients: {:.0} req/s, CPU per request {:.1} µs here + {:.1} µs in PostgreSQL",
+                r.rps, r.client_us, r.server_us
+            );
         }
     } else {
         println!(
@@ -351,26 +433,52 @@ async fn main() {
             for r in 0..rounds {
                 for k in 0..Mode::ALL.len() {
                     let m = (r + k) % Mode::ALL.len();
-                    per[m].push(round(Mode::ALL[m], c, secs, orgs.clone(), &pool, &bare).await);
+                    per[m]
+                        .push(round(Mode::ALL[m], c, secs, orgs.clone(), &pool, &bare, &cpu).await);
                 }
             }
-            let ratio = |x: usize, y: usize| -> String {
-                let rs: Vec<f64> = (0..rounds).map(|r| per[x][r] / per[y][r]).collect();
+            let spread = |rs: Vec<f64>| -> String {
                 let (lo, hi) = rs
                     .iter()
                     .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
                 format!("{:.2} [{lo:.2}-{hi:.2}]", median(rs))
             };
+            let ratio = |x: usize, y: usize| {
+                spread((0..rounds).map(|r| per[x][r].rps / per[y][r].rps).collect())
+            };
+            let rps = |m: usize| median(per[m].iter().map(|v| v.rps).collect());
             println!(
                 "{c:>7} {:>7.0} {:>7.0} {:>7.0} {:>7.0}  {:<17} {:<17} {:<17} {:<17}",
-                median(per[0].clone()),
-                median(per[1].clone()),
-                median(per[2].clone()),
-                median(per[3].clone()),
+                rps(0),
+                rps(1),
+                rps(2),
+                rps(3),
                 ratio(0, 1),
                 ratio(2, 1),
                 ratio(0, 2),
                 ratio(3, 2),
+            );
+            // The same comparison by CPU time per request (here + PostgreSQL): on saturated cores
+            // throughput is their inverse, and CPU time does not move with the neighbours' load.
+            let cpu = |m: usize, r: usize| per[m][r].client_us + per[m][r].server_us;
+            let by_cpu =
+                |x: usize, y: usize| spread((0..rounds).map(|r| cpu(y, r) / cpu(x, r)).collect());
+            let us = |m: usize| {
+                format!(
+                    "{:.0}+{:.0}",
+                    median(per[m].iter().map(|v| v.client_us).collect()),
+                    median(per[m].iter().map(|v| v.server_us).collect())
+                )
+            };
+            println!(
+                "        CPU µs per request, here + PostgreSQL: (a) {} (b) {} (c) {} (d) {}; \
+                 by CPU: a/c {} d/c {}",
+                us(0),
+                us(1),
+                us(2),
+                us(3),
+                by_cpu(0, 2),
+                by_cpu(3, 2),
             );
             if let Some(pct) = stolen.percent() {
                 println!(

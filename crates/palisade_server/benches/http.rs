@@ -15,8 +15,11 @@
 //!   in one round trip;
 //! - me: `GET /v1/me`'s statements, pipelined the same way (the one-round-trip target).
 //!
-//! It prints req/s, p50, p99, the server's CPU per request and its memory after each load, then
-//! the ratios. Not a test: nothing here asserts a time.
+//! The loads that a ratio compares (the list, `/v1/me` and the four pgbench scripts) run in
+//! BENCH_ROUNDS=5 rounds, each load once per round, the list next to P and `/v1/me` next to its
+//! SQL, in an order swapped from round to round. It prints req/s, p50, p99, the server's CPU per request and its memory (the medians of
+//! the rounds), then each ratio as the median of the rounds' own ratios with their range. Not a
+//! test: nothing here asserts a time.
 //!
 //! `cargo bench -p palisade_server --bench http` (env: BENCH_ORGS=50, BENCH_PER_ORG=2000,
 //! BENCH_SECS=5, BENCH_WARMUP_SECS=1, BENCH_CONNECTIONS=16; BENCH_PALISADE_BIN runs another
@@ -869,15 +872,15 @@ async fn default_run() {
     };
     let c = bench.connections;
 
-    let mut results: BTreeMap<&str, Load> = BTreeMap::new();
     println!(
         "palisade over HTTP (wrk, {c} connections, {}s after a {}s warm-up) against pgbench ({c} clients) on the same cluster; \
-         {} customers over {orgs} organizations; {} cores, {}",
+         {} customers over {orgs} organizations; {} cores, {}; below /healthz, the medians of {} rounds",
         bench.secs,
         bench.warmup,
         orgs * per_org,
         std::thread::available_parallelism().map_or(0, usize::from),
-        load_average()
+        load_average(),
+        env_num("BENCH_ROUNDS", 5).max(1),
     );
     header();
     let healthz = bench.wrk(
@@ -886,20 +889,69 @@ async fn default_run() {
         c,
     );
     row("GET /healthz", &healthz);
-    results.insert("healthz", healthz);
 
-    bench.reset_statements().await;
-    let list = bench.wrk(&server, &Lua::get(with("/v1/customers?limit=50")), c);
-    row("GET /v1/customers?limit=50 (random organization)", &list);
-    let list_statements = bench.server_statements(list.with_warmup).await;
-    results.insert("list", list);
-
-    bench.reset_statements().await;
-    let me = bench.wrk(&server, &Lua::get(with("/v1/me")), c);
-    row("GET /v1/me", &me);
-    let me_statements = bench.server_statements(me.with_warmup).await;
-    results.insert("me", me);
-
+    // The loads compared by a ratio run in rounds, every one once per round, and each ratio
+    // printed is the median of the rounds' own ratios: on two shared cores a load's throughput moves by a third from one run to the next,
+    // pgbench's as much as the server's, and a ratio of two loads run minutes apart measured the
+    // machine as much as the code.
+    let rounds = env_num("BENCH_ROUNDS", 5).max(1) as usize;
+    let pgbench_scripts: [(&str, String, &str); 4] = [
+        ("a", pgbench_a(), "palisade_bench_plain"),
+        ("p", pgbench_p(), schema::APP_LOGIN_ROLES[0]),
+        ("p_checked", pgbench_p_checked(), schema::APP_LOGIN_ROLES[0]),
+        ("me_sql", pgbench_me(), schema::APP_LOGIN_ROLES[0]),
+    ];
+    // The pairs whose ratios are the targets run back to back, their order swapped from round
+    // to round.
+    const LOADS: [&str; 6] = ["list", "p", "me", "me_sql", "a", "p_checked"];
+    let mut per: BTreeMap<&str, Vec<Load>> = BTreeMap::new();
+    let (mut list_statements, mut me_statements) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        for k in 0..LOADS.len() {
+            let name = LOADS[if r % 2 == 0 { k } else { k ^ 1 }];
+            let load = match name {
+                // pg_stat_statements is emptied before each HTTP load and read right after it,
+                // before pgbench (which logs in as the same app role) adds its own statements.
+                "list" | "me" => {
+                    bench.reset_statements().await;
+                    let path = if name == "list" {
+                        "/v1/customers?limit=50"
+                    } else {
+                        "/v1/me"
+                    };
+                    let load = bench.wrk(&server, &Lua::get(with(path)), c);
+                    let statements = bench.server_statements(load.with_warmup).await;
+                    if name == "list" {
+                        list_statements = statements;
+                    } else {
+                        me_statements = statements;
+                    }
+                    load
+                }
+                _ => {
+                    let (_, script, user) =
+                        pgbench_scripts.iter().find(|(n, _, _)| *n == name).unwrap();
+                    bench.pgbench(name, script, user, orgs)
+                }
+            };
+            per.entry(name).or_default().push(load);
+        }
+    }
+    let labels = [
+        ("list", "GET /v1/customers?limit=50 (random organization)"),
+        ("me", "GET /v1/me"),
+        ("a", "pgbench A: list, WHERE organization_id, no RLS"),
+        ("p", "pgbench P: BEGIN; context; list; COMMIT, pipelined"),
+        (
+            "p_checked",
+            "pgbench P+check: BEGIN; enter_session; list; COMMIT",
+        ),
+        ("me_sql", "pgbench me: /v1/me's SQL, pipelined"),
+    ];
+    for (key, label) in labels {
+        row(label, &median(&per[key]));
+    }
+    // After the rounds: its rows are newest first, so they would lead every list page above.
     let create = Lua {
         method: "POST",
         choices: with("/v1/customers"),
@@ -907,24 +959,6 @@ async fn default_run() {
     };
     let create = bench.wrk(&server, &create, c);
     row("POST /v1/customers", &create);
-    results.insert("create", create);
-
-    let a = bench.pgbench("a", &pgbench_a(), "palisade_bench_plain", orgs);
-    row("pgbench A: list, WHERE organization_id, no RLS", &a);
-    let p = bench.pgbench("p", &pgbench_p(), schema::APP_LOGIN_ROLES[0], orgs);
-    row("pgbench P: BEGIN; context; list; COMMIT, pipelined", &p);
-    let p_checked = bench.pgbench(
-        "p_checked",
-        &pgbench_p_checked(),
-        schema::APP_LOGIN_ROLES[0],
-        orgs,
-    );
-    row(
-        "pgbench P+check: BEGIN; enter_session; list; COMMIT",
-        &p_checked,
-    );
-    let me_sql = bench.pgbench("me", &pgbench_me(), schema::APP_LOGIN_ROLES[0], orgs);
-    row("pgbench me: /v1/me's SQL, pipelined", &me_sql);
 
     print_statements("the list", &list_statements);
     print_statements("/v1/me", &me_statements);
@@ -938,21 +972,34 @@ async fn default_run() {
     }
 
     println!("  at the end: {}", load_average());
-    let r = |k: &str| results[k].rps;
-    println!("ratios (throughput):");
+    // The median and range of one ratio over the rounds.
+    let ratio = |x: &str, y: &str| -> String {
+        let mut rs: Vec<f64> = per[x]
+            .iter()
+            .zip(&per[y])
+            .map(|(a, b)| a.rps / b.rps)
+            .collect();
+        rs.sort_by(f64::total_cmp);
+        let n = rs.len();
+        let mid = if n % 2 == 1 {
+            rs[n / 2]
+        } else {
+            (rs[n / 2 - 1] + rs[n / 2]) / 2.0
+        };
+        format!("{mid:>6.2} [{:.2}-{:.2}]", rs[0], rs[n - 1])
+    };
+    println!("ratios (throughput; the median of {rounds} rounds' own ratios [their range]):");
+    println!("  list / P        {}   (target >= 0.6)", ratio("list", "p"));
+    println!("  list / P+check  {}", ratio("list", "p_checked"));
+    println!("  list / A        {}", ratio("list", "a"));
+    println!("  P / A           {}", ratio("p", "a"));
     println!(
-        "  list / P        {:>6.2}   (target >= 0.6)",
-        r("list") / p.rps
+        "  me / me's SQL   {}   (target >= 0.7)",
+        ratio("me", "me_sql")
     );
-    println!("  list / P+check  {:>6.2}", r("list") / p_checked.rps);
-    println!("  list / A        {:>6.2}", r("list") / a.rps);
-    println!("  P / A           {:>6.2}", p.rps / a.rps);
-    println!(
-        "  me / me's SQL   {:>6.2}   (target >= 0.7)",
-        r("me") / me_sql.rps
-    );
-    println!("  create / list   {:>6.2}", r("create") / r("list"));
-    println!("  healthz / list  {:>6.2}", r("healthz") / r("list"));
+    let list = median(&per["list"]).rps;
+    println!("  create / list   {:>6.2}", create.rps / list);
+    println!("  healthz / list  {:>6.2}", healthz.rps / list);
     drop(server);
     bench.stop();
 }
