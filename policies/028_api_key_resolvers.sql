@@ -64,10 +64,21 @@ GRANT EXECUTE ON FUNCTION palisade_private.api_key_lookup(bytea) TO palisade_app
  *   PA403 with the least role as the message;
  * - otherwise sets app.current_org (the key's organization), app.current_user (its creator) and
  *   app.current_role transaction-locally, and returns them.
- * The exception aborts the transaction, so nothing pipelined after it runs.
+ * The exception aborts the transaction, so nothing pipelined after it runs. Like enter_session,
+ * it returns one row through OUT parameters, not a set.
  */
-CREATE OR REPLACE FUNCTION palisade_private.enter_api_key(p_key_hash bytea, p_least_role text)
-    RETURNS TABLE (organization_id uuid, user_id uuid, role text)
+-- The return type changed (a set until December 2026): CREATE OR REPLACE cannot change it.
+DO $do$
+BEGIN
+    IF (SELECT p.proretset FROM pg_catalog.pg_proc AS p
+         WHERE p.oid = pg_catalog.to_regprocedure('palisade_private.enter_api_key(bytea, text)')) THEN
+        DROP FUNCTION palisade_private.enter_api_key(bytea, text);
+    END IF;
+END
+$do$;
+CREATE OR REPLACE FUNCTION palisade_private.enter_api_key(p_key_hash bytea, p_least_role text,
+                                                         OUT organization_id uuid,
+                                                         OUT user_id uuid, OUT role text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = ''
     AS $fn$
@@ -89,7 +100,9 @@ CREATE OR REPLACE FUNCTION palisade_private.enter_api_key(p_key_hash bytea, p_le
         PERFORM pg_catalog.set_config('app.current_org', v_key.organization_id::text, true),
                 pg_catalog.set_config('app.current_user', v_key.user_id::text, true),
                 pg_catalog.set_config('app.current_role', v_key.role, true);
-        RETURN QUERY SELECT v_key.organization_id, v_key.user_id, v_key.role;
+        organization_id := v_key.organization_id;
+        user_id := v_key.user_id;
+        role := v_key.role;
     END
     $fn$;
 REVOKE ALL ON FUNCTION palisade_private.enter_api_key(bytea, text) FROM PUBLIC;
