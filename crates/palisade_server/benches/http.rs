@@ -17,9 +17,9 @@
 //!
 //! The loads that a ratio compares (the list, `/v1/me` and the four pgbench scripts) run in
 //! BENCH_ROUNDS=5 rounds, each load once per round, the list next to P and `/v1/me` next to its
-//! SQL, in an order swapped from round to round. It prints req/s, p50, p99, the server's CPU per request and its memory (the medians of
-//! the rounds), then each ratio as the median of the rounds' own ratios with their range. Not a
-//! test: nothing here asserts a time.
+//! SQL, in an order swapped from round to round. It prints req/s, p50, p99, the server's CPU per
+//! request and its memory (the medians of the rounds), then each ratio as the median of the
+//! rounds' own ratios with their range. Not a test: nothing here asserts a time.
 //!
 //! `cargo bench -p palisade_server --bench http` (env: BENCH_ORGS=50, BENCH_PER_ORG=2000,
 //! BENCH_SECS=5, BENCH_WARMUP_SECS=1, BENCH_CONNECTIONS=16; BENCH_PALISADE_BIN runs another
@@ -387,6 +387,9 @@ impl Bench {
         let path = self.write(&format!("{name}.sql"), script);
         let run = |secs: u64, log: bool| {
             let dir = self.work.join(format!("pgbench-{name}-{secs}"));
+            // Emptied first: a script runs once per round, and its latencies are read from every
+            // log file in here (one per pgbench process and thread).
+            let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
             let mut cmd = Command::new(self.bins.bindir().join("pgbench"));
             cmd.current_dir(&dir)
@@ -871,6 +874,7 @@ async fn default_run() {
             .collect()
     };
     let c = bench.connections;
+    let rounds = env_num("BENCH_ROUNDS", 5).max(1) as usize;
 
     println!(
         "palisade over HTTP (wrk, {c} connections, {}s after a {}s warm-up) against pgbench ({c} clients) on the same cluster; \
@@ -880,7 +884,7 @@ async fn default_run() {
         orgs * per_org,
         std::thread::available_parallelism().map_or(0, usize::from),
         load_average(),
-        env_num("BENCH_ROUNDS", 5).max(1),
+        rounds,
     );
     header();
     let healthz = bench.wrk(
@@ -891,10 +895,9 @@ async fn default_run() {
     row("GET /healthz", &healthz);
 
     // The loads compared by a ratio run in rounds, every one once per round, and each ratio
-    // printed is the median of the rounds' own ratios: on two shared cores a load's throughput moves by a third from one run to the next,
-    // pgbench's as much as the server's, and a ratio of two loads run minutes apart measured the
-    // machine as much as the code.
-    let rounds = env_num("BENCH_ROUNDS", 5).max(1) as usize;
+    // printed is the median of the rounds' own ratios: on two shared cores a load's throughput
+    // moves by a third from one run to the next, pgbench's as much as the server's, and a ratio
+    // of two loads run minutes apart measured the machine as much as the code.
     let pgbench_scripts: [(&str, String, &str); 4] = [
         ("a", pgbench_a(), "palisade_bench_plain"),
         ("p", pgbench_p(), schema::APP_LOGIN_ROLES[0]),
