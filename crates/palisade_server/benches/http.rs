@@ -554,11 +554,7 @@ struct Load {
 
 /// Per figure, the median of several rounds' (robust to a neighbour's burst on a shared machine).
 fn median(rounds: &[Load]) -> Load {
-    let mid = |f: fn(&Load) -> f64| {
-        let mut v: Vec<f64> = rounds.iter().map(f).collect();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
+    let mid = |f: fn(&Load) -> f64| middle(rounds.iter().map(f).collect());
     Load {
         rps: mid(|l| l.rps),
         p50_ms: mid(|l| l.p50_ms),
@@ -569,6 +565,12 @@ fn median(rounds: &[Load]) -> Load {
         with_warmup: 0,
         rss: rounds.last().map_or((0.0, 0.0), |l| l.rss),
     }
+}
+
+/// The middle value (the upper of the two middle ones for an even count; `rounds` is at least 1).
+fn middle(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// A wrk Lua script: each request picks one of `choices` (a bearer token and a path) at random.
@@ -977,19 +979,15 @@ async fn default_run() {
     println!("  at the end: {}", load_average());
     // The median and range of one ratio over the rounds.
     let ratio = |x: &str, y: &str| -> String {
-        let mut rs: Vec<f64> = per[x]
+        let rs: Vec<f64> = per[x]
             .iter()
             .zip(&per[y])
             .map(|(a, b)| a.rps / b.rps)
             .collect();
-        rs.sort_by(f64::total_cmp);
-        let n = rs.len();
-        let mid = if n % 2 == 1 {
-            rs[n / 2]
-        } else {
-            (rs[n / 2 - 1] + rs[n / 2]) / 2.0
-        };
-        format!("{mid:>6.2} [{:.2}-{:.2}]", rs[0], rs[n - 1])
+        let (lo, hi) = rs
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        format!("{:>6.2} [{lo:.2}-{hi:.2}]", middle(rs))
     };
     println!("ratios (throughput; the median of {rounds} rounds' own ratios [their range]):");
     println!("  list / P        {}   (target >= 0.6)", ratio("list", "p"));
