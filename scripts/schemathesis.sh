@@ -135,12 +135,17 @@ stateful_ok=0
 "$venv/bin/python" "$scripts/schemathesis_stateful.py" "$work"/report-{main,stateful-1,stateful-2}.ndjson ||
     stateful_ok=1
 run "$(signup last)" last "$seed" "${session_enders[@]/#/--include-operation-id=}" || status=1
-# Kept for reading after the run (the work directory goes).
+# Kept for reading after the run (the work directory goes), with the server's log.
 mkdir -p "$target_dir/schemathesis"
-cp "$work"/report-*.ndjson "$target_dir/schemathesis/"
+cp "$work"/report-*.ndjson "$work/server.log" "$target_dir/schemathesis/"
 if [ "$status" -ne 0 ] || [ "$stateful_ok" -ne 0 ]; then
-    echo "schemathesis.sh: failures (see above); the server's log follows" >&2
-    tail -n 50 "$work/server.log" >&2
+    # A response over --max-response-time is either the server's (its log then has a
+    # "request finished slowly" line for it, PALISADE_SLOW_REQUEST_MS) or the fuzzer's own
+    # stall; the 5xx lines say which requests failed.
+    echo "schemathesis.sh: failures (see above); the server's slow and 5xx requests:" >&2
+    grep -E 'request finished slowly|request finished status=5' "$work/server.log" | tail -n 20 >&2 || true
+    echo "schemathesis.sh: the end of the server's log (all of it in $target_dir/schemathesis/server.log):" >&2
+    tail -n 30 "$work/server.log" >&2
     exit 1
 fi
 echo "schemathesis.sh: no failures, and the stateful phase followed its links"

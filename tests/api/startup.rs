@@ -52,6 +52,7 @@ async fn refusal(db: &TestDb, role: &str) -> String {
         jwt_secret: TEST_JWT_SECRET.to_vec(),
         token_ttl: Duration::from_secs(60),
         workers: Some(1),
+        slow_request: Default::default(),
         webhooks: palisade_test_support::test_webhook_config(),
         stripe: None,
         clock: std::sync::Arc::new(palisade_domain::SystemClock),

@@ -3,7 +3,8 @@
 //! Each request gets a span with its request id, method and route template (never the query
 //! string, which can hold filter values), and, once the bearer token is verified, `org.id` and
 //! `user.id`. One line is logged when the request ends, with status and latency; errors add
-//! their code. Bodies, tokens and passwords never appear.
+//! their code. Bodies, tokens and passwords never appear. The line is a warning when the
+//! response is a 5xx or took [`SlowRequest`] or longer, so a stall shows under `RUST_LOG=warn`.
 
 use std::time::Instant;
 
@@ -21,6 +22,19 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct PalisadeRootSpan;
 
 struct Started(Instant);
+
+/// A request that takes at least this long, from its head being read to its response being
+/// ready (the body's upload included), is logged as a warning: `request finished slowly`
+/// (`PALISADE_SLOW_REQUEST_MS`, default 5 s). The server registers it as app data; without it,
+/// the default applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlowRequest(pub std::time::Duration);
+
+impl Default for SlowRequest {
+    fn default() -> Self {
+        Self(std::time::Duration::from_secs(5))
+    }
+}
 
 impl RootSpanBuilder for PalisadeRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
@@ -47,16 +61,39 @@ impl RootSpanBuilder for PalisadeRootSpan {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 span.record("http.status_code", status);
-                let latency_ms = resp
-                    .request()
+                let request = resp.request();
+                let latency = request
                     .extensions()
                     .get::<Started>()
-                    .map(|s| s.0.elapsed().as_secs_f64() * 1000.0)
+                    .map(|s| s.0.elapsed())
                     .unwrap_or_default();
-                if status >= 500 {
-                    tracing::warn!(status, latency_ms, "request finished");
+                let slow = request
+                    .app_data::<SlowRequest>()
+                    .copied()
+                    .unwrap_or_default();
+                let latency_ms = latency.as_secs_f64() * 1000.0;
+                let message = if status >= 500 {
+                    "request finished"
+                } else if latency >= slow.0 {
+                    "request finished slowly"
                 } else {
                     tracing::info!(status, latency_ms, "request finished");
+                    return;
+                };
+                if span.is_disabled() {
+                    // Under RUST_LOG=warn the request span is off, and with it what it says:
+                    // the line carries that itself.
+                    let request_id = request.extensions().get::<RequestId>().copied();
+                    tracing::warn!(
+                        request_id = %request_id.map(|r| r.to_string()).unwrap_or_default(),
+                        http.method = %request.method(),
+                        http.route = %request.match_pattern().unwrap_or_else(|| "unmatched".into()),
+                        status,
+                        latency_ms,
+                        "{message}"
+                    );
+                } else {
+                    tracing::warn!(status, latency_ms, "{message}");
                 }
             }
             Err(e) => {
@@ -81,5 +118,92 @@ pub(crate) fn set_request_id_header(headers: &mut HeaderMap, id: Option<RequestI
         && let Ok(value) = HeaderValue::from_str(&id.to_string())
     {
         headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use actix_web::{App, HttpResponse, test, web};
+    use tracing_actix_web::TracingLogger;
+
+    use super::*;
+
+    /// The log lines written while it is the thread's subscriber.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Lines {
+        fn take(&self) -> String {
+            String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
+        }
+    }
+
+    async fn after(delay: web::Path<u64>) -> HttpResponse {
+        actix_web::rt::time::sleep(Duration::from_millis(*delay)).await;
+        HttpResponse::Ok().finish()
+    }
+
+    /// An app whose requests sleep `/after/{ms}` and count as slow from `slow` on.
+    macro_rules! app {
+        ($slow:expr) => {
+            test::init_service(
+                App::new()
+                    .app_data(SlowRequest($slow))
+                    .wrap(TracingLogger::<PalisadeRootSpan>::new())
+                    .route("/after/{ms}", web::get().to(after)),
+            )
+            .await
+        };
+    }
+
+    /// Under `RUST_LOG=warn` (CI's fuzzing run, a quiet production), a request that took the
+    /// configured time or longer still leaves its line; one under it does not.
+    #[actix_web::test]
+    async fn a_slow_request_is_logged_as_a_warning_and_a_quick_one_is_not() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let quick = app!(Duration::from_secs(3600));
+        let res = test::call_service(
+            &quick,
+            test::TestRequest::get().uri("/after/0").to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        let logged = lines.take();
+        assert!(!logged.contains("request finished"), "{logged}");
+
+        let slow = app!(Duration::from_millis(20));
+        let res = test::call_service(
+            &slow,
+            test::TestRequest::get().uri("/after/30").to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        let logged = lines.take();
+        assert!(logged.contains("WARN"), "{logged}");
+        assert!(logged.contains("request finished slowly"), "{logged}");
+        assert!(logged.contains("status=200"), "{logged}");
+        assert!(logged.contains("http.route=/after/{ms}"), "{logged}");
     }
 }

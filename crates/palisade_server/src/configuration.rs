@@ -72,6 +72,7 @@ const SERVER_VARS: &[Var] = &[
     var("PALISADE_METRICS_ADDR", "unset: no metrics", "where Prometheus metrics are served (GET /metrics); never the API's address"),
     var("PALISADE_HTTP_WORKERS", "default: one per core", "HTTP worker threads"),
     var("PALISADE_TOKEN_TTL_SECS", "default: 86400", "lifetime of the bearer tokens the server issues"),
+    var("PALISADE_SLOW_REQUEST_MS", "default: 5000", "a request this slow is logged as a warning (request finished slowly)"),
     var("PALISADE_DB_POOL_SIZE", "default: 16", "most palisade_app connections"),
     NUMBER_QUARANTINE_VAR,
 ];
@@ -398,6 +399,9 @@ pub struct ServeSettings {
     pub pool_size: usize,
     /// `PALISADE_TOKEN_TTL_SECS`, default 86400.
     pub token_ttl: Duration,
+    /// `PALISADE_SLOW_REQUEST_MS`, default 5000 (at least 1): a request that takes this long
+    /// is logged as a warning.
+    pub slow_request: Duration,
     /// `PALISADE_HTTP_WORKERS`, default: one per core.
     pub workers: Option<usize>,
     /// The carrier and email webhooks' public URL and secrets.
@@ -595,6 +599,14 @@ impl ServeSettings {
             database,
             pool_size: usize::try_from(pool_size).unwrap_or(16),
             token_ttl: Duration::from_secs(number(&get, "PALISADE_TOKEN_TTL_SECS", 86_400)?),
+            slow_request: match number(&get, "PALISADE_SLOW_REQUEST_MS", 5_000)? {
+                0 => {
+                    return Err(ConfigError(
+                        "PALISADE_SLOW_REQUEST_MS must be at least 1".into(),
+                    ));
+                }
+                ms => Duration::from_millis(ms),
+            },
             workers: match get("PALISADE_HTTP_WORKERS") {
                 None => None,
                 Some(_) => Some(
@@ -1504,6 +1516,20 @@ mod tests {
                 err.contains("PALISADE_METRICS_ADDR") && err.contains("public port"),
                 "{err}"
             );
+        }
+    }
+
+    #[test]
+    fn the_slow_request_threshold_defaults_to_five_seconds_and_refuses_zero() {
+        assert_eq!(settings(&[]).unwrap().slow_request, Duration::from_secs(5));
+        let set = settings(&[("PALISADE_SLOW_REQUEST_MS", "250")]).unwrap();
+        assert_eq!(set.slow_request, Duration::from_millis(250));
+        for bad in ["0", "-1", "soon"] {
+            let err = settings(&[("PALISADE_SLOW_REQUEST_MS", bad)])
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains("PALISADE_SLOW_REQUEST_MS"), "{bad}: {err}");
         }
     }
 

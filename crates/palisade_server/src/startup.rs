@@ -67,6 +67,8 @@ pub struct AppConfig {
     pub token_ttl: Duration,
     /// HTTP worker threads; `None` means one per core.
     pub workers: Option<usize>,
+    /// A request this slow is logged as a warning (`PALISADE_SLOW_REQUEST_MS`).
+    pub slow_request: palisade_api::telemetry::SlowRequest,
     /// The carrier and email webhooks' public URL and secrets.
     pub webhooks: WebhookConfig,
     /// The Stripe webhook's billing pool and signing secret, handed to `POST /webhooks/stripe`
@@ -183,8 +185,10 @@ impl Application {
             }
             None => None,
         };
+        let slow_request = config.slow_request;
         let mut server = HttpServer::new(move || {
             App::new()
+                .app_data(slow_request)
                 // Innermost: a panicking handler's 500 still gets the request id and the log line.
                 .wrap(middleware::from_fn(palisade_api::catch_panic::catch_panic))
                 .wrap_fn(|req, srv| {
@@ -438,6 +442,7 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         jwt_secret: db.jwt_secret.expose().as_bytes().to_vec(),
         token_ttl: settings.token_ttl,
         workers: settings.workers,
+        slow_request: palisade_api::telemetry::SlowRequest(settings.slow_request),
         webhooks: webhook_config(settings, db)?,
         stripe: stripe.clone(),
         clock: std::sync::Arc::new(palisade_domain::SystemClock),

@@ -518,6 +518,7 @@ pub async fn try_spawn_app_with_pool(
         jwt_secret: TEST_JWT_SECRET.to_vec(),
         token_ttl: Duration::from_secs(3600),
         workers: Some(1),
+        slow_request: palisade_api::telemetry::SlowRequest::default(),
         webhooks: test_webhook_config(),
         stripe: stripe(&db),
         clock: Arc::new(clock.clone()),
