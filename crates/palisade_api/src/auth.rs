@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use argon2::{Algorithm, Argon2, Params, Version};
-use argon2::{PasswordHash, PasswordHasher as _, PasswordVerifier as _};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
 use futures_util::future::LocalBoxFuture;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use palisade_domain::{OrgId, Password, Role, TenantContext, UserId};
@@ -171,8 +171,9 @@ fn invalid_token() -> ApiError {
 
 /// Argon2id hashing with OWASP's minimum parameters (m = 19 MiB, t = 2, p = 1), on threads of
 /// its own, at most `concurrency` hashes at a time: a burst of logins neither stalls the async
-/// workers nor allocates 19 MiB per waiting request, and the few threads reuse their memory
-/// (the blocking pool's many threads each kept an allocator arena with a 19 MiB block in it).
+/// workers nor allocates 19 MiB per waiting request, and each of the few threads allocates its
+/// 19 MiB once and reuses it for every hash ([`MEMORY`]; the blocking pool's many threads each
+/// kept an allocator arena with a 19 MiB block in it).
 /// The server runs one hash fewer than it has cores ([`PasswordHashing::default_concurrency`]),
 /// so a burst of logins always leaves a core to the other requests.
 ///
@@ -246,6 +247,38 @@ impl Drop for Waiting {
 /// One hash or verification, as a hashing thread runs it (its result goes back by a channel).
 type HashJob = Box<dyn FnOnce() + Send>;
 
+thread_local! {
+    /// The Argon2 memory of the thread's hashes: a hashing thread allocates it once (19 MiB at
+    /// the server's parameters) and every hash it runs reuses it, rather than allocating and
+    /// freeing 19 MiB per login, which an allocator may hand back to the kernel each time to be
+    /// faulted in again by the next. Every hash overwrites the blocks it reads before reading
+    /// them (its first pass writes each block), so what an earlier hash left there changes
+    /// nothing; like freed memory before, it stays in the process until overwritten.
+    static MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on `blocks` Argon2 blocks: the thread's own ([`MEMORY`]) for the server's
+/// parameters, a one-off allocation for another size (a hash stored with other parameters).
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [argon2::Block]) -> T) -> T {
+    let standard = Params::new(
+        PasswordHashing::M_COST_KIB,
+        PasswordHashing::T_COST,
+        1,
+        None,
+    )
+    .map(|p| p.block_count())
+    .ok();
+    if Some(blocks) != standard {
+        return f(&mut vec![argon2::Block::default(); blocks]);
+    }
+    MEMORY.with_borrow_mut(|memory| {
+        if memory.len() != blocks {
+            *memory = vec![argon2::Block::default(); blocks];
+        }
+        f(memory)
+    })
+}
+
 impl PasswordHashing {
     /// Argon2id memory cost in KiB (OWASP Password Storage Cheat Sheet).
     pub const M_COST_KIB: u32 = 19_456;
@@ -261,10 +294,52 @@ impl PasswordHashing {
     fn hash_blocking(password: &[u8]) -> Result<String, ApiError> {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(ApiError::internal)?;
-        Ok(Self::argon2()?
-            .hash_password_with_salt(password, &salt)
-            .map_err(ApiError::internal)?
-            .to_string())
+        let argon2 = Self::argon2()?;
+        let params = argon2.params().clone();
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        with_memory(params.block_count(), |memory| {
+            argon2.hash_password_into_with_memory(password, &salt, &mut out, memory)
+        })
+        .map_err(ApiError::internal)?;
+        let hash = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&params).map_err(ApiError::internal)?,
+            salt: Some(Salt::new(&salt).map_err(ApiError::internal)?),
+            hash: Some(Output::new(&out).map_err(ApiError::internal)?),
+        };
+        Ok(hash.to_string())
+    }
+
+    /// Whether `password` is the one `stored` (a PHC string) was made from, computed in the
+    /// thread's memory like [`Self::hash_blocking`] and compared in constant time. `Err` only
+    /// for a stored string that does not parse; a hash that cannot be recomputed (parameters
+    /// this crate refuses) does not match.
+    fn verify_blocking(password: &[u8], stored: &str) -> Result<bool, ApiError> {
+        let parsed = PasswordHash::new(stored)
+            .map_err(|_| ApiError::internal("a stored password hash is malformed"))?;
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+            return Err(ApiError::internal("a stored password hash is malformed"));
+        };
+        let recompute = || -> Option<bool> {
+            let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).ok()?;
+            let version = match parsed.version {
+                Some(v) => Version::try_from(v).ok()?,
+                None => Version::default(),
+            };
+            let params = Params::try_from(&parsed).ok()?;
+            let blocks = params.block_count();
+            let argon2 = Argon2::new(algorithm, version, params);
+            let mut buffer = [0u8; Output::MAX_LENGTH];
+            let out = buffer.get_mut(..expected.len())?;
+            with_memory(blocks, |memory| {
+                argon2.hash_password_into_with_memory(password, salt.as_ref(), out, memory)
+            })
+            .ok()?;
+            // Output's equality is constant-time.
+            Some(Output::new(out).ok()? == *expected)
+        };
+        Ok(recompute().unwrap_or(false))
     }
 
     /// The server's concurrency: one hash fewer than the cores (at least one), so that a burst
@@ -368,13 +443,8 @@ impl PasswordHashing {
         let pw = password.expose().as_bytes().to_vec();
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());
-        self.run_blocking(move || {
-            let parsed = PasswordHash::new(&hash)
-                .map_err(|_| ApiError::internal("a stored password hash is malformed"))?;
-            let ok = Self::argon2()?.verify_password(&pw, &parsed).is_ok();
-            Ok(ok && known)
-        })
-        .await
+        self.run_blocking(move || Ok(Self::verify_blocking(&pw, &hash)? && known))
+            .await
     }
 }
 
@@ -859,6 +929,38 @@ mod tests {
             assert!(q.await.unwrap().unwrap().starts_with("$argon2id$"));
         }
         assert_eq!(h.load(), idle);
+    }
+
+    /// Hashes run in the thread's reused memory, dirty from the hashes before them, and give
+    /// what the argon2 crate's own allocating implementation gives, both ways.
+    #[test]
+    fn hashing_in_reused_memory_matches_the_crates_own_hashing() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let argon2 = PasswordHashing::argon2().unwrap();
+        for (n, pw) in [b"first password".as_slice(), b"second", b"first password"]
+            .into_iter()
+            .enumerate()
+        {
+            let ours = PasswordHashing::hash_blocking(pw).unwrap();
+            assert!(
+                ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+                "{ours}"
+            );
+            let parsed = PasswordHash::new(&ours).unwrap();
+            assert!(argon2.verify_password(pw, &parsed).is_ok(), "hash {n}");
+            let salt = [n as u8 + 1; 16];
+            let theirs = argon2
+                .hash_password_with_salt(pw, &salt)
+                .unwrap()
+                .to_string();
+            assert!(
+                PasswordHashing::verify_blocking(pw, &theirs).unwrap(),
+                "hash {n}"
+            );
+            assert!(!PasswordHashing::verify_blocking(b"other", &theirs).unwrap());
+            assert!(!PasswordHashing::verify_blocking(b"other", &ours).unwrap());
+        }
+        assert!(PasswordHashing::verify_blocking(b"x", "not a PHC string").is_err());
     }
 
     #[actix_web::test]
