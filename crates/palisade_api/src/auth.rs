@@ -260,14 +260,9 @@ thread_local! {
 /// Runs `f` on `blocks` Argon2 blocks: the thread's own ([`MEMORY`]) for the server's
 /// parameters, a one-off allocation for another size (a hash stored with other parameters).
 fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [argon2::Block]) -> T) -> T {
-    let standard = Params::new(
-        PasswordHashing::M_COST_KIB,
-        PasswordHashing::T_COST,
-        1,
-        None,
-    )
-    .map(|p| p.block_count())
-    .ok();
+    let standard = PasswordHashing::argon2()
+        .map(|a| a.params().block_count())
+        .ok();
     if Some(blocks) != standard {
         return f(&mut vec![argon2::Block::default(); blocks]);
     }
@@ -295,16 +290,15 @@ impl PasswordHashing {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(ApiError::internal)?;
         let argon2 = Self::argon2()?;
-        let params = argon2.params().clone();
         let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-        with_memory(params.block_count(), |memory| {
+        with_memory(argon2.params().block_count(), |memory| {
             argon2.hash_password_into_with_memory(password, &salt, &mut out, memory)
         })
         .map_err(ApiError::internal)?;
         let hash = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
-            params: ParamsString::try_from(&params).map_err(ApiError::internal)?,
+            params: ParamsString::try_from(argon2.params()).map_err(ApiError::internal)?,
             salt: Some(Salt::new(&salt).map_err(ApiError::internal)?),
             hash: Some(Output::new(&out).map_err(ApiError::internal)?),
         };
