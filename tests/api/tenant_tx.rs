@@ -152,6 +152,65 @@ async fn a_failing_statement_in_the_pipeline_leaves_the_connection_usable() {
     );
 }
 
+#[tokio::test]
+async fn a_row_decodes_by_column_name_whatever_order_a_statement_selects_them_in() {
+    use palisade_db::crud::Table;
+    use palisade_db::customers::Customer;
+    use palisade_domain::EmailAddress;
+
+    let db = TestDb::new().await;
+    let pool = db.app_pool(1);
+    let org = OrgId::new();
+    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    tx.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'decoding')",
+        &[&org.as_uuid()],
+    )
+    .await
+    .unwrap();
+    let stored = (NewCustomer {
+        name: CustomerName::parse("Ada").unwrap(),
+        email: Some(EmailAddress::parse("ada@example.com").unwrap()),
+        phone: None,
+    })
+    .insert(&mut tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // The table's own order, as every statement of `Table` selects it; then the same columns
+    // reversed, and with name and email (both text) swapped, where decoding by position would
+    // put the email in the name and still succeed.
+    let orders = [
+        Customer::COLUMNS.to_owned(),
+        "updated_at, created_at, phone, email, name, id".to_owned(),
+        "id, email, name, phone, created_at, updated_at".to_owned(),
+    ];
+    for columns in orders {
+        let tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+        let rows = tx
+            .query_once(
+                &format!("SELECT {columns} FROM palisade.customers WHERE id = $1"),
+                &[&stored.id],
+            )
+            .await
+            .unwrap();
+        let read = Customer::from_row(&rows[0]).unwrap();
+        assert_eq!(read, stored, "selected as {columns}");
+        assert_eq!(read.name, "Ada");
+        assert_eq!(read.email.as_deref(), Some("ada@example.com"));
+    }
+    // A statement that lacks a column fails to decode; it does not take another in its place.
+    let tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    let rows = tx
+        .query_once(
+            "SELECT id, email, phone, created_at, updated_at FROM palisade.customers WHERE id = $1",
+            &[&stored.id],
+        )
+        .await
+        .unwrap();
+    assert!(Customer::from_row(&rows[0]).is_err());
+}
+
 /// The backends of the app's pool on `db` (its `application_name`), as the superuser sees them.
 async fn pooled_backends(su: &tokio_postgres::Client, db: &str) -> Vec<i32> {
     su.query(

@@ -39,6 +39,39 @@ pub trait Table: Sized + Clone {
     fn cursor(&self) -> Cursor;
 }
 
+/// Reads a row's columns in the order a decoder expects them ([`table!`]'s `from_row`): each
+/// by its position when the column there has the expected name (every statement of
+/// [`Table`] selects [`Table::COLUMNS`] in order), by its name otherwise (a hand-written
+/// statement that orders them its own way). Never by position alone: a statement that swapped
+/// two text columns would otherwise decode silently wrong. Finding a column by name compares
+/// the name with every column before it: 16% of decoding a 50-row page in a profile of the
+/// `tenant_tx` bench, where this compares one name per column.
+pub struct Columns<'a> {
+    row: &'a Row,
+    next: usize,
+}
+
+impl<'a> Columns<'a> {
+    /// Starts at `row`'s first column.
+    pub fn of(row: &'a Row) -> Self {
+        Self { row, next: 0 }
+    }
+
+    /// The column `name`, expected at the next position.
+    pub fn next<T: tokio_postgres::types::FromSql<'a>>(
+        &mut self,
+        name: &str,
+    ) -> Result<T, DbError> {
+        let at = self.next;
+        self.next += 1;
+        if self.row.columns().get(at).is_some_and(|c| c.name() == name) {
+            Ok(self.row.try_get(at)?)
+        } else {
+            Ok(self.row.try_get(name)?)
+        }
+    }
+}
+
 /// Declares a tenant table's row: the struct (every field `pub`, named after its column),
 /// and its [`Table`] implementation. The first field is `id`; one of them is `created_at`.
 ///
@@ -84,9 +117,10 @@ macro_rules! table {
             const TABLE: &'static str = $table;
 
             fn from_row(row: &tokio_postgres::Row) -> Result<Self, $crate::DbError> {
+                let mut columns = $crate::crud::Columns::of(row);
                 Ok(Self {
-                    id: row.try_get("id")?,
-                    $( $field: row.try_get(stringify!($field))?, )+
+                    id: columns.next("id")?,
+                    $( $field: columns.next(stringify!($field))?, )+
                 })
             }
 
