@@ -171,13 +171,15 @@ impl<'a> ListQuery<'a> {
             })
             .collect();
         let rows = tx.query_once(&self.sql, &params).await?;
-        let mut items = rows
+        // The row after the page only says that there is more: the cursor is the last item's,
+        // so that row is not decoded.
+        let more = rows.len() > usize::from(limit);
+        let items = rows
             .iter()
-            .take(usize::from(limit) + 1)
+            .take(usize::from(limit))
             .map(decode)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = if items.len() > usize::from(limit) {
-            items.truncate(usize::from(limit));
+        let next = if more {
             items.last().map(cursor_of)
         } else {
             None
