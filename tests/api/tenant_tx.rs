@@ -211,6 +211,156 @@ async fn a_row_decodes_by_column_name_whatever_order_a_statement_selects_them_in
     assert!(Customer::from_row(&rows[0]).is_err());
 }
 
+/// The backend a read through `pool` ran on.
+async fn backend_of_a_read(pool: &palisade_db::AppPool) -> i32 {
+    let tx = TenantTx::begin(pool, &ctx(OrgId::new())).await.unwrap();
+    let rows = tx.query_once("SELECT pg_backend_pid()", &[]).await.unwrap();
+    rows[0].get(0)
+}
+
+/// Runs `work` on a thread of its own with a single-threaded runtime, as an actix-web worker
+/// runs (the connections it opens are driven there), after it claimed a shard of `pool`. The
+/// thread and its runtime live until `done` is dropped or sent to, so its connections stay open.
+fn worker_thread<T: Send + 'static>(
+    pool: palisade_db::AppPool,
+    work: impl AsyncFnOnce(&palisade_db::AppPool) -> T + Send + 'static,
+) -> (
+    std::sync::mpsc::Receiver<(usize, T)>,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    let (result, results) = std::sync::mpsc::channel();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let shard = pool.claim_shard();
+            result.send((shard, work(&pool).await)).unwrap();
+            // Keeps this runtime, and with it the connections it drives, until told to stop.
+            tokio::task::spawn_blocking(move || {
+                let _ = wait.recv();
+            })
+            .await
+            .unwrap();
+        });
+    });
+    (results, done, thread)
+}
+
+/// The backends of 10 reads through `pool`, 2 at a time.
+async fn two_at_a_time(pool: &palisade_db::AppPool) -> std::collections::BTreeSet<i32> {
+    let mut backends = std::collections::BTreeSet::new();
+    for _ in 0..5 {
+        let (x, y) = tokio::join!(backend_of_a_read(pool), backend_of_a_read(pool));
+        backends.extend([x, y]);
+    }
+    backends
+}
+
+#[tokio::test]
+async fn each_worker_of_a_sharded_pool_reads_on_connections_of_its_own_shard() {
+    let db = TestDb::new().await;
+    // 6 connections for 2 workers: 1 for the other threads (an eighth, at least one), then
+    // 3 and 2.
+    let pool = db.app_pool_sharded(6, 2);
+    assert_eq!(pool.shard_count(), 3);
+    let sizes: Vec<usize> = pool.shard_status().iter().map(|s| s.max_size).collect();
+    assert_eq!(sizes, [3, 2, 1]);
+    assert_eq!(pool.status().max_size, 6);
+
+    // Each worker reads 10 times, 2 at a time: more reads than its shard has connections, never
+    // more at once than the smaller one has (an exhausted shard would borrow another's).
+    let (first, first_done, first_thread) = worker_thread(pool.clone(), two_at_a_time);
+    let (shard_a, a) = first.recv().unwrap();
+    let (second, second_done, second_thread) = worker_thread(pool.clone(), two_at_a_time);
+    let (shard_b, b) = second.recv().unwrap();
+    assert_eq!(
+        (shard_a, shard_b),
+        (0, 1),
+        "the worker shards are handed out in turn"
+    );
+    // This thread claimed none: it reads on the last shard.
+    let mut other = std::collections::BTreeSet::new();
+    for _ in 0..5 {
+        other.insert(backend_of_a_read(&pool).await);
+    }
+    assert!(
+        a.len() <= 2 && b.len() <= 2 && other.len() == 1,
+        "{a:?} {b:?} {other:?}"
+    );
+    assert!(a.is_disjoint(&b) && a.is_disjoint(&other) && b.is_disjoint(&other));
+    // Every connection the pool opened came back, each to its own shard.
+    let idle: Vec<usize> = pool.shard_status().iter().map(|s| s.idle).collect();
+    assert_eq!(idle, [a.len(), b.len(), 1]);
+    for (done, thread) in [(first_done, first_thread), (second_done, second_thread)] {
+        drop(done);
+        thread.join().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_worker_whose_shard_is_exhausted_borrows_another_shards_idle_connection() {
+    let db = TestDb::new().await;
+    // One connection for each of 2 workers and one for the other threads.
+    let pool = db.app_pool_sharded(3, 2);
+    assert_eq!(pool.shard_status().len(), 3);
+    // The first worker holds its shard's only connection in an open transaction...
+    let (first, first_done, first_thread) = worker_thread(pool.clone(), async |pool| {
+        let mut held = TenantTx::begin(pool, &ctx(OrgId::new())).await.unwrap();
+        let mine: i32 = held
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        (held, mine)
+    });
+    let (shard_a, (held, held_backend)) = first.recv().unwrap();
+    // ...the second opened one in its own shard and is done with it...
+    let (second, second_done, second_thread) =
+        worker_thread(pool.clone(), async |pool| backend_of_a_read(pool).await);
+    let (shard_b, idle_backend) = second.recv().unwrap();
+    assert_ne!(shard_a, shard_b);
+    // ...so the first worker's next read, its own shard exhausted, runs at once on the second's
+    // idle connection instead of waiting for its own (10 s, then an error).
+    let (again, again_done, again_thread) = {
+        let pool = pool.clone();
+        let (result, results) = std::sync::mpsc::channel();
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        // The first worker's thread is parked keeping its runtime; a thread that claims the same
+        // shard stands for it (claims go in turn: the third claim is shard 0 again).
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let shard = pool.claim_shard();
+                result
+                    .send((shard, backend_of_a_read(&pool).await))
+                    .unwrap();
+                let _ = tokio::task::spawn_blocking(move || wait.recv()).await;
+            });
+        });
+        (results, done, thread)
+    };
+    let (shard_again, borrowed) = again.recv().unwrap();
+    assert_eq!(shard_again, shard_a);
+    assert_eq!(borrowed, idle_backend);
+    assert_ne!(borrowed, held_backend);
+    drop(held);
+    for (done, thread) in [
+        (first_done, first_thread),
+        (second_done, second_thread),
+        (again_done, again_thread),
+    ] {
+        drop(done);
+        thread.join().unwrap();
+    }
+}
+
 /// The backends of the app's pool on `db` (its `application_name`), as the superuser sees them.
 async fn pooled_backends(su: &tokio_postgres::Client, db: &str) -> Vec<i32> {
     su.query(

@@ -17,11 +17,15 @@
 //! handed out again, so the previous role's sessions drain without failing a request. A source
 //! that cannot be read or parsed keeps the last good credential and logs an error (never the URL).
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+use deadpool::managed::{
+    self, Metrics, PoolError, RecycleError, RecycleResult, TimeoutType, Timeouts,
+};
 use deadpool_postgres::{ClientWrapper, StatementCache};
 use palisade_domain::Secret;
 
@@ -90,7 +94,7 @@ pub struct PoolSettings {
 }
 
 /// A pool's connections at one moment (`palisade_db_pool_*` in docs/metrics.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStatus {
     /// The most it may open.
     pub max_size: usize,
@@ -348,47 +352,173 @@ pub(crate) async fn watch_pool(pool: Pool) {
 
 /// The pool of connections as the app's login role (`palisade_app_a` or `palisade_app_b`, members
 /// of `palisade_app`): every tenant request and every carrier/email webhook. Cheap to clone.
+///
+/// **Shards, one per HTTP worker.** A connection's I/O is driven by a task on the thread that
+/// opened it, and each actix-web worker is a thread with a runtime of its own. From one shared
+/// pool, a request on one worker often got a connection another worker had opened: each round
+/// trip then crossed threads twice (the statements handed to the other thread's task, the rows
+/// handed back), two wake-ups of a thread that may be asleep. [`AppPool::sharded`] gives every
+/// worker a shard of its own, which the worker binds itself to when it starts
+/// ([`AppPool::claim_shard`]); every other thread (startup checks, the delivery worker, tests)
+/// shares one more, small shard. A checkout takes its own shard's idle connection or opens one
+/// while the shard has room; when its shard is exhausted it borrows another shard's idle
+/// connection (a crossing, not a wait), and only when none is idle does it wait for its own.
 #[derive(Clone)]
 pub struct AppPool {
-    pool: Pool,
+    /// The workers' shards, then the shard of every other thread; one pool when not sharded.
+    shards: Arc<[Pool]>,
+    /// The next worker shard [`AppPool::claim_shard`] hands out.
+    claimed: Arc<AtomicUsize>,
+}
+
+thread_local! {
+    /// The shard this thread claimed, as (the pool's identity, the shard's index).
+    static CLAIMED: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
 }
 
 impl AppPool {
     /// Builds the pool; no connection is made until one is needed. Fails when the URL cannot be
     /// read or parsed (at startup there is no previous credential to keep).
     pub fn new(settings: &PoolSettings) -> Result<Self, DbError> {
+        Self::from_shards(vec![build_pool(settings, APP_APPLICATION_NAME)?])
+    }
+
+    /// [`AppPool::new`] split into a shard for each of `workers` threads that will
+    /// [`AppPool::claim_shard`], and one shard for every other thread: that one gets an eighth
+    /// of `max_size` (at least 1), the workers' shards the rest, evenly. Not split (one pool,
+    /// shared by every thread) for a single worker, or when `max_size` leaves fewer than one
+    /// connection a shard.
+    pub fn sharded(settings: &PoolSettings, workers: usize) -> Result<Self, DbError> {
+        let others = (settings.max_size / 8).max(1);
+        if workers <= 1 || settings.max_size < workers + others {
+            return Self::new(settings);
+        }
+        let (each, extra) = (
+            (settings.max_size - others) / workers,
+            (settings.max_size - others) % workers,
+        );
+        let mut shards = Vec::with_capacity(workers + 1);
+        for i in 0..workers {
+            let max_size = each + usize::from(i < extra);
+            shards.push(build_pool(
+                &PoolSettings {
+                    max_size,
+                    ..settings.clone()
+                },
+                APP_APPLICATION_NAME,
+            )?);
+        }
+        shards.push(build_pool(
+            &PoolSettings {
+                max_size: others,
+                ..settings.clone()
+            },
+            APP_APPLICATION_NAME,
+        )?);
+        Self::from_shards(shards)
+    }
+
+    fn from_shards(shards: Vec<Pool>) -> Result<Self, DbError> {
         Ok(Self {
-            pool: build_pool(settings, APP_APPLICATION_NAME)?,
+            shards: shards.into(),
+            claimed: Arc::new(AtomicUsize::new(0)),
         })
     }
 
+    fn identity(&self) -> usize {
+        self.shards.as_ptr() as usize
+    }
+
+    /// How many shards: the workers' and the other threads' one; 1 when not sharded.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Binds the calling thread to the next worker shard (an HTTP worker calls this as it
+    /// starts). Returns the shard's index. The worker shards are handed out in turn; a thread
+    /// that never claims one uses the last shard. A no-op on a pool that is not sharded.
+    pub fn claim_shard(&self) -> usize {
+        let workers = self.shards.len().saturating_sub(1);
+        if workers == 0 {
+            return 0;
+        }
+        let shard = self.claimed.fetch_add(1, Ordering::Relaxed) % workers;
+        CLAIMED.with(|c| c.set(Some((self.identity(), shard))));
+        shard
+    }
+
+    /// The shard the calling thread uses.
+    fn own_shard(&self) -> usize {
+        let last = self.shards.len() - 1;
+        if last == 0 {
+            return 0;
+        }
+        match CLAIMED.with(Cell::get) {
+            Some((pool, shard)) if pool == self.identity() => shard,
+            _ => last,
+        }
+    }
+
     pub(crate) async fn get(&self) -> Result<Object, DbError> {
-        Ok(self.pool.get().await?)
+        let own = self.own_shard();
+        if self.shards.len() == 1 {
+            return Ok(self.shards[own].get().await?);
+        }
+        let now = Timeouts {
+            wait: Some(Duration::ZERO),
+            ..self.shards[own].timeouts()
+        };
+        // This thread's shard: an idle connection, or a new one while it has room.
+        match self.shards[own].timeout_get(&now).await {
+            Err(PoolError::Timeout(TimeoutType::Wait)) => {}
+            got => return Ok(got?),
+        }
+        // Exhausted: another shard's idle connection rather than a wait. (The status is a
+        // snapshot: should that connection be taken meanwhile, this opens one in that shard.)
+        for (i, other) in self.shards.iter().enumerate() {
+            if i != own && other.status().available > 0 {
+                match other.timeout_get(&now).await {
+                    Err(PoolError::Timeout(TimeoutType::Wait)) => {}
+                    got => return Ok(got?),
+                }
+            }
+        }
+        Ok(self.shards[own].get().await?)
     }
 
     /// Closes every idle connection (those in use are unaffected): after one was found dead,
     /// the others that sat idle beside it are likely dead too.
     pub(crate) fn close_idle(&self) {
-        self.pool.retain(|_, _| false);
+        for shard in self.shards.iter() {
+            shard.retain(|_, _| false);
+        }
     }
 
     /// The login role new connections use (from the current URL).
     pub fn login_role(&self) -> String {
-        self.pool.manager().role()
+        self.shards[0].manager().role()
     }
 
     /// Re-reads a reloading credential now: a changed one is used by every connection opened
     /// from now on, idle connections of the previous one are closed at once, and those in use
     /// when they come back. A no-op for a fixed URL.
     pub fn reload_credential(&self) {
-        reload_pool(&self.pool);
+        for shard in self.shards.iter() {
+            reload_pool(shard);
+        }
     }
 
     /// Re-reads the credential every [`CREDENTIAL_RELOAD_INTERVAL`] until the pool is closed, so
     /// the previous role's idle sessions end even when no new connection is needed. Returns at
     /// once for a fixed URL. The server spawns it next to the HTTP server.
     pub async fn watch_credential(self) {
-        watch_pool(self.pool).await;
+        if matches!(self.shards[0].manager().source, UrlSource::Fixed(_)) {
+            return;
+        }
+        while !self.shards[0].is_closed() {
+            tokio::time::sleep(CREDENTIAL_RELOAD_INTERVAL).await;
+            self.reload_credential();
+        }
     }
 
     /// The tenant settings a pooled connection carries between transactions, as
@@ -408,14 +538,29 @@ impl AppPool {
         Ok([row.try_get(0)?, row.try_get(1)?, row.try_get(2)?])
     }
 
-    /// The pool's connections now, for the metrics.
+    /// The pool's connections now (every shard's together), for the metrics.
     pub fn status(&self) -> PoolStatus {
-        PoolStatus::of(&self.pool)
+        self.shards
+            .iter()
+            .map(PoolStatus::of)
+            .fold(PoolStatus::default(), |all, shard| PoolStatus {
+                max_size: all.max_size + shard.max_size,
+                size: all.size + shard.size,
+                idle: all.idle + shard.idle,
+                waiting: all.waiting + shard.waiting,
+            })
+    }
+
+    /// Each shard's connections now (one entry when the pool is not sharded).
+    pub fn shard_status(&self) -> Vec<PoolStatus> {
+        self.shards.iter().map(PoolStatus::of).collect()
     }
 
     /// Closes every connection; later checkouts fail. Called on shutdown, before PostgreSQL
     /// itself is stopped.
     pub fn close(&self) {
-        self.pool.close();
+        for shard in self.shards.iter() {
+            shard.close();
+        }
     }
 }

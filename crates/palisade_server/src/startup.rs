@@ -187,6 +187,9 @@ impl Application {
         };
         let slow_request = config.slow_request;
         let mut server = HttpServer::new(move || {
+            // Called on each worker's thread as it starts: the worker's database connections are
+            // its own shard's, driven on this thread (AppPool::sharded).
+            state.pool.claim_shard();
             App::new()
                 .app_data(slow_request)
                 // Innermost: a panicking handler's 500 still gets the request id and the log line.
@@ -268,6 +271,12 @@ const BILLING_POOL_SIZE: usize = 4;
 
 /// How long a request waits for a pooled connection.
 const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// The HTTP worker threads the server runs: `configured`, or actix-web's default of one per
+/// core.
+pub fn http_workers(configured: Option<usize>) -> usize {
+    configured.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+}
 
 fn pool_settings(url: &UrlSource, max_size: usize) -> PoolSettings {
     PoolSettings {
@@ -435,7 +444,10 @@ pub fn serve(settings: &ServeSettings) -> Result<(), BoxError> {
 
 async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), BoxError> {
     db.database.prepare().await?;
-    let pool = AppPool::new(&pool_settings(&db.app_url, settings.pool_size))?;
+    let pool = AppPool::sharded(
+        &pool_settings(&db.app_url, settings.pool_size),
+        http_workers(settings.workers),
+    )?;
     let stripe = stripe_setup(settings, db)?;
     let config = AppConfig {
         http_addr: settings.http_addr.clone(),

@@ -397,6 +397,20 @@ impl TestDb {
         })
         .expect("pool")
     }
+
+    /// An app-role pool of `size` connections split into shards for `workers` threads and one
+    /// for every other thread, as the server builds it ([`AppPool::sharded`]).
+    pub fn app_pool_sharded(&self, size: usize, workers: usize) -> AppPool {
+        AppPool::sharded(
+            &PoolSettings {
+                url: palisade_domain::Secret::new(self.url_as(TEST_APP_LOGIN_ROLE)).into(),
+                max_size: size,
+                wait_timeout: Duration::from_secs(10),
+            },
+            workers,
+        )
+        .expect("pool")
+    }
 }
 
 impl Drop for TestDb {
