@@ -280,8 +280,21 @@ async fn each_worker_of_a_sharded_pool_reads_on_connections_of_its_own_shard() {
     assert_eq!(
         (shard_a, shard_b),
         (0, 1),
-        "the worker shards are handed out in turn"
+        "each worker claims the least claimed shard"
     );
+    // A thread keeps its claim, and gives it back when it ends.
+    let claims = {
+        let pool = pool.clone();
+        std::thread::spawn(move || [pool.claim_shard(), pool.claim_shard()])
+            .join()
+            .unwrap()
+    };
+    assert_eq!(claims, [0, 0]);
+    let pool_again = pool.clone();
+    let next = std::thread::spawn(move || pool_again.claim_shard())
+        .join()
+        .unwrap();
+    assert_eq!(next, 0, "the claim of the thread that ended was given back");
     // This thread claimed none: it reads on the last shard.
     let mut other = std::collections::BTreeSet::new();
     for _ in 0..5 {
@@ -330,7 +343,7 @@ async fn a_worker_whose_shard_is_exhausted_borrows_another_shards_idle_connectio
         let (result, results) = std::sync::mpsc::channel();
         let (done, wait) = std::sync::mpsc::channel::<()>();
         // The first worker's thread is parked keeping its runtime; a thread that claims the same
-        // shard stands for it (claims go in turn: the third claim is shard 0 again).
+        // shard stands for it (the least claimed shard, the first of equals: shard 0 again).
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -355,6 +368,59 @@ async fn a_worker_whose_shard_is_exhausted_borrows_another_shards_idle_connectio
         (first_done, first_thread),
         (second_done, second_thread),
         (again_done, again_thread),
+    ] {
+        drop(done);
+        thread.join().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_worker_waiting_on_its_exhausted_shard_takes_a_connection_another_shard_frees() {
+    let db = TestDb::new().await;
+    // One connection for each of 2 workers and one for the other threads.
+    let pool = db.app_pool_sharded(3, 2);
+    // The first worker holds its shard's only connection...
+    let (first, first_done, first_thread) = worker_thread(pool.clone(), async |pool| {
+        TenantTx::begin(pool, &ctx(OrgId::new())).await.unwrap()
+    });
+    let (shard_a, held) = first.recv().unwrap();
+    // ...the second holds its own in an open transaction until told to let go...
+    let (backend, backends) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (second, second_done, second_thread) = worker_thread(pool.clone(), async move |pool| {
+        let mut tx = TenantTx::begin(pool, &ctx(OrgId::new())).await.unwrap();
+        let pid: i32 = tx
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        backend.send(pid).unwrap();
+        tokio::task::spawn_blocking(move || released.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        tx.commit().await.unwrap();
+    });
+    let second_backend = backends.recv().unwrap();
+    // ...so a read on the first worker's shard finds no connection idle anywhere (and no room
+    // in its shard) and waits. When the second worker's connection comes back to its shard,
+    // the waiting read takes it, where waiting on its own shard alone would end in an error
+    // (10 s, the pool's wait).
+    let (waiter, waiter_done, waiter_thread) =
+        worker_thread(pool.clone(), async |pool| backend_of_a_read(pool).await);
+    // Not a timed assertion: the read gets the same connection if it was not yet waiting.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    release.send(()).unwrap();
+    let (shard_b, ()) = second.recv().unwrap();
+    let (shard_waiter, read_on) = waiter.recv().unwrap();
+    assert_ne!(shard_a, shard_b);
+    assert_eq!(shard_waiter, shard_a);
+    assert_eq!(read_on, second_backend);
+    drop(held);
+    for (done, thread) in [
+        (first_done, first_thread),
+        (second_done, second_thread),
+        (waiter_done, waiter_thread),
     ] {
         drop(done);
         thread.join().unwrap();

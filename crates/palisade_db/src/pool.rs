@@ -17,9 +17,9 @@
 //! handed out again, so the previous role's sessions drain without failing a request. A source
 //! that cannot be read or parsed keeps the last good credential and logs an error (never the URL).
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -362,18 +362,41 @@ pub(crate) async fn watch_pool(pool: Pool) {
 /// ([`AppPool::claim_shard`]); every other thread (startup checks, the delivery worker, tests)
 /// shares one more, small shard. A checkout takes its own shard's idle connection or opens one
 /// while the shard has room; when its shard is exhausted it borrows another shard's idle
-/// connection (a crossing, not a wait), and only when none is idle does it wait for its own.
+/// connection (a crossing, not a wait), and only when none is idle does it wait for its own,
+/// looking at the others again every 20 ms until the pool's wait runs out.
 #[derive(Clone)]
 pub struct AppPool {
     /// The workers' shards, then the shard of every other thread; one pool when not sharded.
     shards: Arc<[Pool]>,
-    /// The next worker shard [`AppPool::claim_shard`] hands out.
-    claimed: Arc<AtomicUsize>,
+    /// How many live threads have claimed each worker shard ([`AppPool::claim_shard`]).
+    claims: Arc<[AtomicUsize]>,
+    /// This pool among the process's pools (a thread's claim names it).
+    id: u64,
+}
+
+/// The last pool id handed out.
+static POOL_IDS: AtomicU64 = AtomicU64::new(0);
+
+/// How often a checkout waiting on its exhausted shard looks at the other shards again.
+const WAIT_SLICE: Duration = Duration::from_millis(20);
+
+/// A thread's claim on a worker shard; released when the thread ends (or claims a shard of
+/// another pool).
+struct Claim {
+    pool: u64,
+    shard: usize,
+    claims: Arc<[AtomicUsize]>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.claims[self.shard].fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 thread_local! {
-    /// The shard this thread claimed, as (the pool's identity, the shard's index).
-    static CLAIMED: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
+    /// The worker shard this thread claimed.
+    static CLAIMED: RefCell<Option<Claim>> = const { RefCell::new(None) };
 }
 
 impl AppPool {
@@ -419,14 +442,12 @@ impl AppPool {
     }
 
     fn from_shards(shards: Vec<Pool>) -> Result<Self, DbError> {
+        let workers = shards.len().saturating_sub(1);
         Ok(Self {
             shards: shards.into(),
-            claimed: Arc::new(AtomicUsize::new(0)),
+            claims: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
+            id: POOL_IDS.fetch_add(1, Ordering::Relaxed) + 1,
         })
-    }
-
-    fn identity(&self) -> usize {
-        self.shards.as_ptr() as usize
     }
 
     /// How many shards: the workers' and the other threads' one; 1 when not sharded.
@@ -434,17 +455,32 @@ impl AppPool {
         self.shards.len()
     }
 
-    /// Binds the calling thread to the next worker shard (an HTTP worker calls this as it
-    /// starts). Returns the shard's index. The worker shards are handed out in turn; a thread
-    /// that never claims one uses the last shard. A no-op on a pool that is not sharded.
+    /// Binds the calling thread to a worker shard (an HTTP worker calls this as it starts) and
+    /// returns the shard's index: the one it already claimed, if it did, or else the shard the
+    /// fewest live threads have claimed (the first of them), so a restarted worker takes the
+    /// shard its predecessor left. A thread that never claims one uses the last shard. A no-op
+    /// on a pool that is not sharded.
     pub fn claim_shard(&self) -> usize {
-        let workers = self.shards.len().saturating_sub(1);
-        if workers == 0 {
+        if self.claims.is_empty() {
             return 0;
         }
-        let shard = self.claimed.fetch_add(1, Ordering::Relaxed) % workers;
-        CLAIMED.with(|c| c.set(Some((self.identity(), shard))));
-        shard
+        CLAIMED.with(|claimed| {
+            let mut claimed = claimed.borrow_mut();
+            if let Some(claim) = claimed.as_ref().filter(|c| c.pool == self.id) {
+                return claim.shard;
+            }
+            let shard = (0..self.claims.len())
+                .min_by_key(|i| self.claims[*i].load(Ordering::Relaxed))
+                .unwrap_or(0);
+            self.claims[shard].fetch_add(1, Ordering::Relaxed);
+            // Replacing a claim on another pool releases it.
+            *claimed = Some(Claim {
+                pool: self.id,
+                shard,
+                claims: self.claims.clone(),
+            });
+            shard
+        })
     }
 
     /// The shard the calling thread uses.
@@ -453,10 +489,13 @@ impl AppPool {
         if last == 0 {
             return 0;
         }
-        match CLAIMED.with(Cell::get) {
-            Some((pool, shard)) if pool == self.identity() => shard,
-            _ => last,
-        }
+        CLAIMED.with(|claimed| {
+            claimed
+                .borrow()
+                .as_ref()
+                .filter(|c| c.pool == self.id && c.shard < last)
+                .map_or(last, |c| c.shard)
+        })
     }
 
     pub(crate) async fn get(&self) -> Result<Object, DbError> {
@@ -464,26 +503,52 @@ impl AppPool {
         if self.shards.len() == 1 {
             return Ok(self.shards[own].get().await?);
         }
+        let timeouts = self.shards[own].timeouts();
+        let deadline = timeouts.wait.map(|wait| tokio::time::Instant::now() + wait);
         let now = Timeouts {
             wait: Some(Duration::ZERO),
-            ..self.shards[own].timeouts()
+            ..timeouts
         };
-        // This thread's shard: an idle connection, or a new one while it has room.
-        match self.shards[own].timeout_get(&now).await {
-            Err(PoolError::Timeout(TimeoutType::Wait)) => {}
-            got => return Ok(got?),
-        }
-        // Exhausted: another shard's idle connection rather than a wait. (The status is a
-        // snapshot: should that connection be taken meanwhile, this opens one in that shard.)
-        for (i, other) in self.shards.iter().enumerate() {
-            if i != own && other.status().available > 0 {
-                match other.timeout_get(&now).await {
-                    Err(PoolError::Timeout(TimeoutType::Wait)) => {}
-                    got => return Ok(got?),
+        loop {
+            // This thread's shard: an idle connection, or a new one while it has room.
+            match self.shards[own].timeout_get(&now).await {
+                Err(PoolError::Timeout(TimeoutType::Wait)) => {}
+                got => return Ok(got?),
+            }
+            // Exhausted: another shard's idle connection rather than a wait. (The status is a
+            // snapshot: should that connection be taken meanwhile, this opens one in that
+            // shard, driven by this thread.)
+            for i in (1..self.shards.len()).map(|k| (own + k) % self.shards.len()) {
+                if self.shards[i].status().available > 0 {
+                    match self.shards[i].timeout_get(&now).await {
+                        Err(PoolError::Timeout(TimeoutType::Wait)) => {}
+                        got => return Ok(got?),
+                    }
                 }
             }
+            // None idle: wait for this shard's next free connection, but only a slice of the
+            // pool's wait at a time, so that one freed in another shard meanwhile is taken too.
+            let slice = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    if left.is_zero() {
+                        return Err(
+                            PoolError::<tokio_postgres::Error>::Timeout(TimeoutType::Wait).into(),
+                        );
+                    }
+                    left.min(WAIT_SLICE)
+                }
+                None => WAIT_SLICE,
+            };
+            let waiting = Timeouts {
+                wait: Some(slice),
+                ..timeouts
+            };
+            match self.shards[own].timeout_get(&waiting).await {
+                Err(PoolError::Timeout(TimeoutType::Wait)) => {}
+                got => return Ok(got?),
+            }
         }
-        Ok(self.shards[own].get().await?)
     }
 
     /// Closes every idle connection (those in use are unaffected): after one was found dead,
