@@ -338,27 +338,10 @@ async fn a_worker_whose_shard_is_exhausted_borrows_another_shards_idle_connectio
     assert_ne!(shard_a, shard_b);
     // ...so the first worker's next read, its own shard exhausted, runs at once on the second's
     // idle connection instead of waiting for its own (10 s, then an error).
-    let (again, again_done, again_thread) = {
-        let pool = pool.clone();
-        let (result, results) = std::sync::mpsc::channel();
-        let (done, wait) = std::sync::mpsc::channel::<()>();
-        // The first worker's thread is parked keeping its runtime; a thread that claims the same
-        // shard stands for it (the least claimed shard, the first of equals: shard 0 again).
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let shard = pool.claim_shard();
-                result
-                    .send((shard, backend_of_a_read(&pool).await))
-                    .unwrap();
-                let _ = tokio::task::spawn_blocking(move || wait.recv()).await;
-            });
-        });
-        (results, done, thread)
-    };
+    // (The first worker's thread is parked keeping its runtime; a thread that claims the same
+    // shard stands for it: the least claimed shard, the first of equals, shard 0 again.)
+    let (again, again_done, again_thread) =
+        worker_thread(pool.clone(), async |pool| backend_of_a_read(pool).await);
     let (shard_again, borrowed) = again.recv().unwrap();
     assert_eq!(shard_again, shard_a);
     assert_eq!(borrowed, idle_backend);
