@@ -186,6 +186,8 @@ async fn a_row_decodes_by_column_name_whatever_order_a_statement_selects_them_in
         "id, email, name, phone, created_at, updated_at".to_owned(),
     ];
     for columns in orders {
+        // A column list is SQL, not a value: it cannot be a bind parameter. It comes from the
+        // constants above, never from input; the id is bound.
         let tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
         let rows = tx
             .query_once(
