@@ -61,8 +61,12 @@ impl<'a> ListQuery<'a> {
     /// Starts from a constant `SELECT ... FROM palisade.<table> WHERE <condition>` (typically
     /// `WHERE true`: RLS does the tenant filtering).
     pub fn new(select: &'static str) -> Self {
+        // Room for the usual filters and the ORDER BY ... LIMIT that `fetch` appends, so the
+        // string is allocated once.
+        let mut sql = String::with_capacity(select.len() + 128);
+        sql.push_str(select);
         Self {
-            sql: select.to_owned(),
+            sql,
             params: Vec::with_capacity(6),
         }
     }

@@ -500,15 +500,21 @@ impl AppPool {
 
     pub(crate) async fn get(&self) -> Result<Object, DbError> {
         let own = self.own_shard();
-        if self.shards.len() == 1 {
-            return Ok(self.shards[own].get().await?);
-        }
         let timeouts = self.shards[own].timeouts();
-        let deadline = timeouts.wait.map(|wait| tokio::time::Instant::now() + wait);
         let now = Timeouts {
             wait: Some(Duration::ZERO),
             ..timeouts
         };
+        if self.shards.len() == 1 {
+            // An idle connection (or room for a new one) is taken without arming the wait's
+            // timer (a zero wait makes deadpool try the semaphore without one); only a checkout
+            // that has to wait takes a place in the queue, with the pool's wait timeout.
+            return match self.shards[own].timeout_get(&now).await {
+                Err(PoolError::Timeout(TimeoutType::Wait)) => Ok(self.shards[own].get().await?),
+                got => Ok(got?),
+            };
+        }
+        let deadline = timeouts.wait.map(|wait| tokio::time::Instant::now() + wait);
         loop {
             // This thread's shard: an idle connection, or a new one while it has room.
             match self.shards[own].timeout_get(&now).await {

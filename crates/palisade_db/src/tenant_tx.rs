@@ -350,7 +350,8 @@ impl TenantTx {
                 Ok(Some(ctx))
             }
             actor => {
-                let (org, user, role) = context_params(actor);
+                let mut buffers = ContextText::new();
+                let (org, user, role) = buffers.params(actor);
                 let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
                 tokio::try_join!(
                     biased;
@@ -510,18 +511,44 @@ impl TenantTx {
     }
 }
 
-fn context_params(actor: &Actor) -> (String, String, &'static str) {
-    match actor {
-        // Not reached: a checked credential's opening statement sets the context itself.
-        Actor::Checked { .. } => (String::new(), String::new(), ""),
-        Actor::User(ctx) => (
-            ctx.org_id.to_string(),
-            ctx.user_id.to_string(),
-            ctx.role.as_str(),
-        ),
-        // '' reads back as NULL (nullif in the context helpers): no user, no role.
-        Actor::Provider(org) => (org.to_string(), String::new(), ""),
-        Actor::DeliveryWorker(org) => (org.to_string(), String::new(), DELIVERY_WORKER_ROLE),
+/// The text of the three context settings, formatted on the stack (no allocation on the hot
+/// path).
+struct ContextText {
+    org: [u8; uuid::fmt::Hyphenated::LENGTH],
+    user: [u8; uuid::fmt::Hyphenated::LENGTH],
+}
+
+impl ContextText {
+    fn new() -> Self {
+        Self {
+            org: [0; uuid::fmt::Hyphenated::LENGTH],
+            user: [0; uuid::fmt::Hyphenated::LENGTH],
+        }
+    }
+
+    /// `(app.current_org, app.current_user, app.current_role)` for `actor`.
+    fn params(&mut self, actor: &Actor) -> (&str, &str, &'static str) {
+        let (org, user, role) = match actor {
+            // Not reached: a checked credential's opening statement sets the context itself.
+            Actor::Checked { .. } => (None, None, ""),
+            Actor::User(ctx) => (
+                Some(ctx.org_id.as_uuid()),
+                Some(ctx.user_id.as_uuid()),
+                ctx.role.as_str(),
+            ),
+            // '' reads back as NULL (nullif in the context helpers): no user, no role.
+            Actor::Provider(org) => (Some(org.as_uuid()), None, ""),
+            Actor::DeliveryWorker(org) => (Some(org.as_uuid()), None, DELIVERY_WORKER_ROLE),
+        };
+        let org: &str = match org {
+            Some(id) => id.hyphenated().encode_lower(&mut self.org),
+            None => "",
+        };
+        let user: &str = match user {
+            Some(id) => id.hyphenated().encode_lower(&mut self.user),
+            None => "",
+        };
+        (org, user, role)
     }
 }
 
