@@ -13,11 +13,14 @@
 //! On two shared cores one mode's throughput varies by a factor of two or more from one second to
 //! the next (at one client, where every request waits on a wake-up of the other process, up to
 //! four), so a round runs every mode once, in an order that rotates from round to round, and the
-//! ratios printed are the medians of the rounds' own ratios, with their range.
+//! ratios printed are the medians of the rounds' own ratios, with their range and, from 6 rounds
+//! on, the 95% confidence interval of the median (`support/stats.rs`): a/c's target (≥ 0.95,
+//! issue 13) is called met or not met only when that interval lies on one side of it.
 //!
 //! `cargo bench -p palisade_db --bench tenant_tx` (env: BENCH_ORGS, BENCH_PER_ORG,
 //! BENCH_ROUND_SECS (a mode's share of a round, fractional allowed), BENCH_ROUNDS,
-//! BENCH_CONCURRENCY="1,4,16,32"; BENCH_ONLY=a|b|c|d runs only that mode, for a profiler).
+//! BENCH_CONCURRENCY="1,4,16,32", BENCH_CLIENT_THREADS=1 (see `main`); BENCH_ONLY=a|b|c|d runs
+//! only that mode, for a profiler).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -31,6 +34,9 @@ use palisade_db::{AppPool, PageRequest, PoolSettings, TenantTx};
 use palisade_domain::{OrgId, Role, TenantContext, UserId};
 use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral_dir};
 use uuid::Uuid;
+
+#[path = "support/stats.rs"]
+mod stats;
 
 const PASSWORD: &str = "bench-password";
 /// (a)'s list as `crud::list_page` writes it, for (d).
@@ -270,8 +276,32 @@ impl CpuMeter {
     }
 }
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() {
+/// The bench's client runs on `BENCH_CLIENT_THREADS` (1) threads: with 1, a single-threaded
+/// runtime, as each of the server's HTTP workers is (actix runs one per worker, and the app pool
+/// gives each worker a shard of its own, so a request and its connection's I/O share a thread).
+/// With more, tokio's multi-threaded runtime: a pooled connection's I/O task then often runs on
+/// another thread than the request that checked it out (the pool hands out whichever connection
+/// is idle, while each of (b), (c) and (d)'s clients keeps its own), and the wake-ups across
+/// threads cost (a) about 8 µs of CPU a request more than (d) at 16 clients on 2 cores (issue
+/// 13's note of 3 December); with one thread (a) and (d) cost the same.
+fn main() {
+    let threads = env_num("BENCH_CLIENT_THREADS", 1).max(1) as usize;
+    let runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
+    .unwrap();
+    println!("client: {threads} thread(s) (BENCH_CLIENT_THREADS)");
+    runtime.block_on(run());
+}
+
+async fn run() {
     let n_orgs = env_num("BENCH_ORGS", 500);
     let per_org = env_num("BENCH_PER_ORG", 200);
     let secs = env_f64("BENCH_ROUND_SECS", 1.5);
@@ -441,12 +471,13 @@ async fn main() {
                 let (lo, hi) = rs
                     .iter()
                     .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-                format!("{:.2} [{lo:.2}-{hi:.2}]", median(rs))
+                format!("{:.2} [{lo:.2}-{hi:.2}]", stats::median(rs))
             };
-            let ratio = |x: usize, y: usize| {
-                spread((0..rounds).map(|r| per[x][r].rps / per[y][r].rps).collect())
+            let ratios = |x: usize, y: usize| -> Vec<f64> {
+                (0..rounds).map(|r| per[x][r].rps / per[y][r].rps).collect()
             };
-            let rps = |m: usize| median(per[m].iter().map(|v| v.rps).collect());
+            let ratio = |x: usize, y: usize| spread(ratios(x, y));
+            let rps = |m: usize| stats::median(per[m].iter().map(|v| v.rps).collect());
             println!(
                 "{c:>7} {:>7.0} {:>7.0} {:>7.0} {:>7.0}  {:<17} {:<17} {:<17} {:<17}",
                 rps(0),
@@ -461,13 +492,15 @@ async fn main() {
             // The same comparison by CPU time per request (here + PostgreSQL): on saturated cores
             // throughput is their inverse, and CPU time does not move with the neighbours' load.
             let cpu = |m: usize, r: usize| per[m][r].client_us + per[m][r].server_us;
-            let by_cpu =
-                |x: usize, y: usize| spread((0..rounds).map(|r| cpu(y, r) / cpu(x, r)).collect());
+            let cpu_ratios = |x: usize, y: usize| -> Vec<f64> {
+                (0..rounds).map(|r| cpu(y, r) / cpu(x, r)).collect()
+            };
+            let by_cpu = |x: usize, y: usize| spread(cpu_ratios(x, y));
             let us = |m: usize| {
                 format!(
                     "{:.0}+{:.0}",
-                    median(per[m].iter().map(|v| v.client_us).collect()),
-                    median(per[m].iter().map(|v| v.server_us).collect())
+                    stats::median(per[m].iter().map(|v| v.client_us).collect()),
+                    stats::median(per[m].iter().map(|v| v.server_us).collect())
                 )
             };
             println!(
@@ -479,6 +512,13 @@ async fn main() {
                 us(3),
                 by_cpu(0, 2),
                 by_cpu(3, 2),
+            );
+            println!(
+                "        a/c {} by throughput, {} by CPU; d/c {}: target a/c >= 0.95 {}",
+                stats::summary(ratios(0, 2)),
+                stats::summary(cpu_ratios(0, 2)),
+                stats::summary(ratios(3, 2)),
+                stats::verdict(ratios(0, 2), 0.95),
             );
             if let Some(pct) = stolen.percent() {
                 println!(
@@ -504,16 +544,6 @@ fn decoded(rows: &[tokio_postgres::Row]) -> usize {
         .collect::<Result<Vec<_>, _>>()
         .unwrap()
         .len()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// The hypervisor's share of the machine's CPU time (`steal` in `/proc/stat`) over an interval:

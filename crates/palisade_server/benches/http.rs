@@ -16,10 +16,12 @@
 //! - me: `GET /v1/me`'s statements, pipelined the same way (the one-round-trip target).
 //!
 //! The loads that a ratio compares (the list, `/v1/me` and the four pgbench scripts) run in
-//! BENCH_ROUNDS=5 rounds, each load once per round, the list next to P and `/v1/me` next to its
+//! BENCH_ROUNDS=7 rounds, each load once per round, the list next to P and `/v1/me` next to its
 //! SQL, in an order swapped from round to round. It prints req/s, p50, p99, the server's CPU per
 //! request and its memory (the medians of the rounds), then each ratio as the median of the
-//! rounds' own ratios with their range. Not a test: nothing here asserts a time.
+//! rounds' own ratios with their range and, from 6 rounds on, the 95% confidence interval of that
+//! median (`palisade_db`'s `benches/support/stats.rs`), and calls a target met or not met only
+//! when the interval lies on one side of it. Not a test: nothing here asserts a time.
 //!
 //! `cargo bench -p palisade_server --bench http` (env: BENCH_ORGS=50, BENCH_PER_ORG=2000,
 //! BENCH_SECS=5, BENCH_WARMUP_SECS=1, BENCH_CONNECTIONS=16; BENCH_PALISADE_BIN runs another
@@ -51,6 +53,9 @@ use palisade_db::customers::Customer;
 use palisade_db::schema::{self, RolePasswords};
 use palisade_domain::{OrgId, Password, Role, TenantContext, UserId};
 use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral_dir};
+
+#[path = "../../palisade_db/benches/support/stats.rs"]
+mod stats;
 
 /// Every database role's password in the throwaway cluster.
 const PASSWORD: &str = "bench-password";
@@ -554,7 +559,7 @@ struct Load {
 
 /// Per figure, the median of several rounds' (robust to a neighbour's burst on a shared machine).
 fn median(rounds: &[Load]) -> Load {
-    let mid = |f: fn(&Load) -> f64| middle(rounds.iter().map(f).collect());
+    let mid = |f: fn(&Load) -> f64| stats::median(rounds.iter().map(f).collect());
     Load {
         rps: mid(|l| l.rps),
         p50_ms: mid(|l| l.p50_ms),
@@ -565,12 +570,6 @@ fn median(rounds: &[Load]) -> Load {
         with_warmup: 0,
         rss: rounds.last().map_or((0.0, 0.0), |l| l.rss),
     }
-}
-
-/// The middle value (the upper of the two middle ones for an even count; `rounds` is at least 1).
-fn middle(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// A wrk Lua script: each request picks one of `choices` (a bearer token and a path) at random.
@@ -890,7 +889,7 @@ async fn default_run() {
             .collect()
     };
     let c = bench.connections;
-    let rounds = env_num("BENCH_ROUNDS", 5).max(1) as usize;
+    let rounds = env_num("BENCH_ROUNDS", 7).max(1) as usize;
 
     println!(
         "palisade over HTTP (wrk, {c} connections, {}s after a {}s warm-up) against pgbench ({c} clients) on the same cluster; \
@@ -991,26 +990,31 @@ async fn default_run() {
     }
 
     println!("  at the end: {}", load_average());
-    // The median and range of one ratio over the rounds.
-    let ratio = |x: &str, y: &str| -> String {
-        let rs: Vec<f64> = per[x]
+    // One ratio over the rounds: each round's own.
+    let ratios = |x: &str, y: &str| -> Vec<f64> {
+        per[x]
             .iter()
             .zip(&per[y])
             .map(|(a, b)| a.rps / b.rps)
-            .collect();
-        let (lo, hi) = rs
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-        format!("{:>6.2} [{lo:.2}-{hi:.2}]", middle(rs))
+            .collect()
     };
-    println!("ratios (throughput; the median of {rounds} rounds' own ratios [their range]):");
-    println!("  list / P        {}   (target >= 0.6)", ratio("list", "p"));
+    let ratio = |x: &str, y: &str| stats::summary(ratios(x, y));
+    println!(
+        "ratios (throughput; the median of {rounds} rounds' own ratios [their range] (the 95% \
+         interval of the median, from 6 rounds)):"
+    );
+    println!(
+        "  list / P        {}   (target >= 0.6: {})",
+        ratio("list", "p"),
+        stats::verdict(ratios("list", "p"), 0.6)
+    );
     println!("  list / P+check  {}", ratio("list", "p_checked"));
     println!("  list / A        {}", ratio("list", "a"));
     println!("  P / A           {}", ratio("p", "a"));
     println!(
-        "  me / me's SQL   {}   (target >= 0.7)",
-        ratio("me", "me_sql")
+        "  me / me's SQL   {}   (target >= 0.7: {})",
+        ratio("me", "me_sql"),
+        stats::verdict(ratios("me", "me_sql"), 0.7)
     );
     let list = median(&per["list"]).rps;
     println!("  create / list   {:>6.2}", create.rps / list);

@@ -1,0 +1,69 @@
+//! The statistics the benchmarks print: the median of the rounds' own ratios, their range, and a
+//! distribution-free 95% confidence interval of that median. Shared by `tenant_tx` and the HTTP
+//! benchmark (`crates/palisade_server/benches/http.rs` includes this file by its path; it sits in a
+//! subdirectory so that cargo does not take it for a benchmark of its own).
+//!
+//! On two shared cores one round's ratio moves by ±10 to 20%, so a median of 5 or 7 rounds can
+//! land on either side of a target the true ratio clears. The interval says whether a run
+//! decides the question: the median's true value lies between the k-th smallest and the k-th
+//! largest of n rounds' ratios with probability 1 − 2·P(Binomial(n, ½) < k), whatever the ratios'
+//! distribution, provided the rounds are independent (the benches rotate the loads' order from
+//! round to round for that). No such interval reaches 95% with fewer than 6 rounds.
+
+/// The median (the mean of the two middle values for an even count); `NaN` for no values.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The 95% confidence interval of the median of `v` by order statistics (see the module's
+/// documentation), with its exact coverage; `None` below 6 values.
+pub fn median_ci(mut v: Vec<f64>) -> Option<(f64, f64, f64)> {
+    let n = v.len();
+    v.sort_by(f64::total_cmp);
+    // p[j] = P(Binomial(n, 1/2) = j); below[k] = P(B < k).
+    let mut p = 0.5f64.powi(i32::try_from(n).ok()?);
+    let mut below = 0.0;
+    let mut best = None;
+    for k in 1..=n / 2 {
+        below += p;
+        let coverage = 1.0 - 2.0 * below;
+        if coverage < 0.95 {
+            break;
+        }
+        best = Some((v[k - 1], v[n - k], coverage));
+        p = p * (n - (k - 1)) as f64 / k as f64;
+    }
+    best
+}
+
+/// `median [min-max]`, then the 95% interval of the median when there are enough values:
+/// `0.97 [0.80-1.10] (95%: 0.93-0.99)`.
+pub fn summary(v: Vec<f64>) -> String {
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+    let ci = match median_ci(v.clone()) {
+        Some((l, h, _)) => format!(" (95%: {l:.2}-{h:.2})"),
+        None => String::new(),
+    };
+    format!("{:.2} [{lo:.2}-{hi:.2}]{ci}", median(v))
+}
+
+/// What a run says of `ratio ≥ target`: decided only when the whole interval lies on one side.
+pub fn verdict(v: Vec<f64>, target: f64) -> &'static str {
+    match median_ci(v) {
+        Some((lo, _, _)) if lo >= target => "met",
+        Some((_, hi, _)) if hi < target => "not met",
+        Some(_) => "undecided (the interval straddles the target: run more rounds)",
+        None => "undecided (fewer than 6 rounds)",
+    }
+}
