@@ -281,9 +281,10 @@ impl CpuMeter {
 /// gives each worker a shard of its own, so a request and its connection's I/O share a thread).
 /// With more, tokio's multi-threaded runtime: a pooled connection's I/O task then often runs on
 /// another thread than the request that checked it out (the pool hands out whichever connection
-/// is idle, while each of (b), (c) and (d)'s clients keeps its own), and the wake-ups across
-/// threads cost (a) about 8 µs of CPU a request more than (d) at 16 clients on 2 cores (issue
-/// 13's note of 3 December); with one thread (a) and (d) cost the same.
+/// is idle, while each of (b), (c) and (d)'s clients keeps its own): there (a) took 6 to 14 µs of
+/// CPU a request more than (d) at 16 clients on 2 cores, of which a profile found about 2.4 in
+/// the pool and `TenantTx`; with one thread the gap closes (56 µs each in a 31-round run), so the
+/// rest went to those wake-ups across threads (issue 13, 3 December).
 fn main() {
     let threads = env_num("BENCH_CLIENT_THREADS", 1).max(1) as usize;
     let runtime = if threads == 1 {
@@ -467,16 +468,10 @@ async fn run() {
                         .push(round(Mode::ALL[m], c, secs, orgs.clone(), &pool, &bare, &cpu).await);
                 }
             }
-            let spread = |rs: Vec<f64>| -> String {
-                let (lo, hi) = rs
-                    .iter()
-                    .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-                format!("{:.2} [{lo:.2}-{hi:.2}]", stats::median(rs))
-            };
             let ratios = |x: usize, y: usize| -> Vec<f64> {
                 (0..rounds).map(|r| per[x][r].rps / per[y][r].rps).collect()
             };
-            let ratio = |x: usize, y: usize| spread(ratios(x, y));
+            let ratio = |x: usize, y: usize| stats::spread(ratios(x, y));
             let rps = |m: usize| stats::median(per[m].iter().map(|v| v.rps).collect());
             println!(
                 "{c:>7} {:>7.0} {:>7.0} {:>7.0} {:>7.0}  {:<17} {:<17} {:<17} {:<17}",
@@ -495,7 +490,7 @@ async fn run() {
             let cpu_ratios = |x: usize, y: usize| -> Vec<f64> {
                 (0..rounds).map(|r| cpu(y, r) / cpu(x, r)).collect()
             };
-            let by_cpu = |x: usize, y: usize| spread(cpu_ratios(x, y));
+            let by_cpu = |x: usize, y: usize| stats::spread(cpu_ratios(x, y));
             let us = |m: usize| {
                 format!(
                     "{:.0}+{:.0}",

@@ -45,17 +45,21 @@ pub fn median_ci(mut v: Vec<f64>) -> Option<(f64, f64, f64)> {
     best
 }
 
-/// `median [min-max]`, then the 95% interval of the median when there are enough values:
-/// `0.97 [0.80-1.10] (95%: 0.93-0.99)`.
-pub fn summary(v: Vec<f64>) -> String {
+/// `median [min-max]`: `0.97 [0.80-1.10]`.
+pub fn spread(v: Vec<f64>) -> String {
     let (lo, hi) = v
         .iter()
         .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
-    let ci = match median_ci(v.clone()) {
-        Some((l, h, _)) => format!(" (95%: {l:.2}-{h:.2})"),
-        None => String::new(),
-    };
-    format!("{:.2} [{lo:.2}-{hi:.2}]{ci}", median(v))
+    format!("{:.2} [{lo:.2}-{hi:.2}]", median(v))
+}
+
+/// [`spread`], then the 95% interval of the median when there are enough values:
+/// `0.97 [0.80-1.10] (95%: 0.93-0.99)`.
+pub fn summary(v: Vec<f64>) -> String {
+    match median_ci(v.clone()) {
+        Some((l, h, _)) => format!("{} (95%: {l:.2}-{h:.2})", spread(v)),
+        None => spread(v),
+    }
 }
 
 /// What a run says of `ratio ≥ target`: decided only when the whole interval lies on one side.
