@@ -3,12 +3,14 @@
 //! benchmark (`crates/palisade_server/benches/http.rs` includes this file by its path; it sits in a
 //! subdirectory so that cargo does not take it for a benchmark of its own).
 //!
-//! On two shared cores one round's ratio moves by ±10 to 20%, so a median of 5 or 7 rounds can
-//! land on either side of a target the true ratio clears. The interval says whether a run
-//! decides the question: the median's true value lies between the k-th smallest and the k-th
-//! largest of n rounds' ratios with probability 1 − 2·P(Binomial(n, ½) < k), whatever the ratios'
-//! distribution, provided the rounds are independent (the benches rotate the loads' order from
-//! round to round for that). No such interval reaches 95% with fewer than 6 rounds.
+//! On two shared cores one round's ratio moves by ±10 to 30%, sometimes more, so a median of 5 or
+//! 7 rounds can land on either side of a target the true ratio clears. The interval says whether
+//! a run decides the question: the median's true value lies between the k-th smallest and the
+//! k-th largest of n rounds' ratios with probability 1 − 2·P(Binomial(n, ½) < k), whatever the
+//! ratios' distribution, provided the rounds are independent. On a shared machine they are so
+//! only roughly (the host's load drifts over minutes; the benches rotate or alternate the loads'
+//! order so that no load always runs in the same neighbour's wake), so read the interval as the
+//! best case. No such interval reaches 95% with fewer than 6 rounds.
 
 // Each bench includes the whole file and uses a part of it (`tenant_tx` has no "at most" target).
 #![allow(dead_code)]
