@@ -278,7 +278,8 @@ impl CpuMeter {
 
 /// The bench's client runs on `BENCH_CLIENT_THREADS` (1) threads: with 1, a single-threaded
 /// runtime, as each of the server's HTTP workers is (actix runs one per worker, and the app pool
-/// gives each worker a shard of its own, so a request and its connection's I/O share a thread).
+/// gives each worker a shard of its own, so a request and its connection's I/O share a thread
+/// unless the worker's shard is exhausted and it borrows another's idle connection).
 /// With more, tokio's multi-threaded runtime: a pooled connection's I/O task then often runs on
 /// another thread than the request that checked it out (the pool hands out whichever connection
 /// is idle, while each of (b), (c) and (d)'s clients keeps its own): there (a) took 6 to 14 µs of
