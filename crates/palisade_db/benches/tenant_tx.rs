@@ -59,17 +59,6 @@ fn env_num(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// xorshift64*: a deterministic spread of organizations, no dependency needed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Rls,
@@ -129,7 +118,7 @@ async fn round(
             Mode::Rls | Mode::Plain | Mode::PlainTx => bare.plain[w].clone(),
         };
         tasks.push(tokio::spawn(async move {
-            let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (w as u64 + 1));
+            let mut rng = stats::Rng(0x9e37_79b9_7f4a_7c15 ^ (w as u64 + 1));
             let stmt = match mode {
                 Mode::RlsBare => client.prepare(RLS_QUERY).await.unwrap(),
                 Mode::Rls | Mode::Plain | Mode::PlainTx => {

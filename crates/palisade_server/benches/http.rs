@@ -703,8 +703,9 @@ end
 
     /// [`Lua::render`], and a `done` that prints the slowest [`TAIL_SHARE`] of wrk's latency
     /// histogram on a line `TAIL <samples> <ms of wrk's CPU it took> <µs>:<count>,...`, slowest
-    /// first, for [`Load::tail`] and [`Load::latencies`]. wrk's `latency(i)` gives the i-th distinct latency and its count, counting
-    /// from the fastest; it runs after the load, so it costs the measurement nothing.
+    /// first, for [`Load::tail`] and [`Load::latencies`]. wrk's `latency(i)` gives the i-th
+    /// distinct latency and its count, counting from the fastest; `done` runs after the load, so
+    /// it costs the measurement nothing.
     fn render_with_tail(&self, run: u64) -> String {
         let mut s = self.render(run);
         write!(
@@ -800,7 +801,7 @@ impl Wrk {
         if let Some(errors) = after("Socket errors:") {
             eprintln!("  wrk socket errors: {errors}");
         }
-        Load {
+        let mut load = Load {
             rps: after("Requests/sec:")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0.0),
@@ -810,12 +811,12 @@ impl Wrk {
             failed: after("Non-2xx or 3xx responses:")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
-            tail: after("TAIL").map_or_else(Vec::new, parse_tail),
-            latencies: after("TAIL")
-                .and_then(|t| t.split_whitespace().next()?.parse().ok())
-                .unwrap_or(0),
             ..Load::default()
+        };
+        if let Some(line) = after("TAIL") {
+            (load.latencies, load.tail) = parse_tail(line);
         }
+        load
     }
 }
 
@@ -831,23 +832,25 @@ fn check_tail(load: &Load) {
     }
 }
 
-/// The pairs of a `TAIL` line ([`Lua::render_with_tail`]), after its sample count and its cost
-/// (a warning when reading the histogram took wrk more than a second: each `latency(i)` scans
-/// the histogram from its fastest bucket).
-fn parse_tail(line: &str) -> Vec<(u64, u64)> {
-    let mut fields = line.split_whitespace().skip(1);
+/// A `TAIL` line ([`Lua::render_with_tail`]): its sample count and its pairs (with a warning
+/// when reading the histogram took wrk more than a second: each `latency(i)` scans the histogram
+/// from its fastest bucket).
+fn parse_tail(line: &str) -> (u64, Vec<(u64, u64)>) {
+    let mut fields = line.split_whitespace();
+    let latencies = fields.next().and_then(|n| n.parse().ok()).unwrap_or(0);
     let cpu_ms: u64 = fields.next().and_then(|ms| ms.parse().ok()).unwrap_or(0);
     if cpu_ms > 1_000 {
         eprintln!("  warning: wrk took {cpu_ms} ms of CPU to report its latency tail");
     }
     let pairs = fields.next().unwrap_or("");
-    pairs
+    let tail = pairs
         .split(',')
         .filter_map(|pair| {
             let (latency, count) = pair.split_once(':')?;
             Some((latency.parse().ok()?, count.parse().ok()?))
         })
-        .collect()
+        .collect();
+    (latencies, tail)
 }
 
 /// A minimal HTTP/1.1 request over loopback (no client dependency): the status and the body.

@@ -114,25 +114,32 @@ pub fn bootstrap_ci(n: usize, stat: impl Fn(&[usize]) -> Option<f64>) -> Option<
     if n < 6 {
         return None;
     }
-    // xorshift64*, fixed seed: the same rounds give the same interval.
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    };
+    // A fixed seed: the same rounds give the same interval.
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut values = Vec::with_capacity(RESAMPLES);
     let mut indices = vec![0; n];
     for _ in 0..RESAMPLES {
         for i in &mut indices {
-            *i = (next() % n as u64) as usize;
+            *i = (rng.next() % n as u64) as usize;
         }
         values.push(stat(&indices)?);
     }
     values.sort_by(f64::total_cmp);
     let at = |p: f64| values[((RESAMPLES - 1) as f64 * p).round() as usize];
     Some((at(0.025), at(0.975), 0.95))
+}
+
+/// xorshift64*: deterministic pseudo-random numbers, no dependency needed (`tenant_tx`'s spread
+/// of organizations, [`bootstrap_ci`]'s resamples).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
 }
 
 fn decide(ci: Option<(f64, f64, f64)>, met: impl Fn((f64, f64)) -> Option<bool>) -> &'static str {
