@@ -180,7 +180,13 @@ fn invalid_token() -> ApiError {
 /// The threads keep the normal scheduling priority on purpose: a lower one (nice 10) did keep
 /// the cores for requests, but a hashing thread descheduled while it held a lock a request
 /// thread also takes (waking the request's task, the job queue) stalled that request for up to
-/// a second (issue 13: reads' p99 5 to 10 times their p99 alone).
+/// a second (issue 13: reads' p99 5 to 10 times their p99 alone). What they change instead is
+/// their time slice: each asks the kernel for [`HASHING_SLICE`] ([`request_slice`]; Linux
+/// 6.12 and later). Under EEVDF a thread with a longer slice has a later virtual deadline at
+/// the same share of the CPU, so a request's thread (the kernel's default slice, a few
+/// milliseconds) that wakes while a hash runs preempts it at once instead of waiting for the
+/// hash's slice to run out, and a hashing thread preempted while holding a lock is still
+/// scheduled at its full weight.
 #[derive(Clone)]
 pub struct PasswordHashing {
     permits: Arc<Semaphore>,
@@ -191,6 +197,84 @@ pub struct PasswordHashing {
     dummy_hash: Arc<str>,
     /// What [`PasswordHashing::load`] reports.
     load: Arc<LoadCounts>,
+    /// What the threads' [`request_slice`] gave: the slice the kernel reports for them, `None`
+    /// where it reports none, or why the request failed.
+    slice: Result<Option<Duration>, Arc<str>>,
+}
+
+/// The time slice each hashing thread asks the kernel for: EEVDF's longest (the kernel clamps a
+/// request to 0.1-100 ms), about one hash at the server's parameters on a busy core.
+pub const HASHING_SLICE: Duration = Duration::from_millis(100);
+
+/// Asks the kernel to run the calling thread in time slices of `slice`, keeping its policy and
+/// nice value: on Linux 6.12 and later, `sched_attr.sched_runtime` of a SCHED_OTHER or
+/// SCHED_BATCH thread is its EEVDF slice (`se.slice` in `/proc/thread-self/sched`). Returns the
+/// slice the kernel then reports for the thread, or `None` where it reports none: an older
+/// kernel accepts the request and ignores it, and a thread of another policy (given by an
+/// operator's `chrt`) is left alone.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn request_slice(slice: Duration) -> std::io::Result<Option<Duration>> {
+    const SCHED_FLAG_RESET_ON_FORK: u64 = 0x01;
+    // The first version of the struct (SCHED_ATTR_SIZE_VER0, 48 bytes): no utilization clamps.
+    let size = std::mem::size_of::<libc::sched_attr>() as libc::c_uint;
+    let get = || -> std::io::Result<libc::sched_attr> {
+        let mut attr = libc::sched_attr {
+            size: 0,
+            sched_policy: 0,
+            sched_flags: 0,
+            sched_nice: 0,
+            sched_priority: 0,
+            sched_runtime: 0,
+            sched_deadline: 0,
+            sched_period: 0,
+        };
+        // SAFETY: sched_getattr(2) writes at most `size` bytes to `attr`, which is that large
+        // and lives across the call; pid 0 is the calling thread, and flags must be 0.
+        let done = unsafe {
+            libc::syscall(
+                libc::SYS_sched_getattr,
+                0 as libc::pid_t,
+                &mut attr as *mut libc::sched_attr,
+                size,
+                0 as libc::c_uint,
+            )
+        };
+        if done == 0 {
+            Ok(attr)
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    let mut attr = get()?;
+    let policy = attr.sched_policy as libc::c_int;
+    if policy != libc::SCHED_OTHER && policy != libc::SCHED_BATCH {
+        return Ok(None);
+    }
+    attr.size = size;
+    attr.sched_flags &= SCHED_FLAG_RESET_ON_FORK;
+    attr.sched_runtime = u64::try_from(slice.as_nanos()).unwrap_or(u64::MAX);
+    // SAFETY: sched_setattr(2) reads `size` bytes of `attr`, a valid, initialized sched_attr
+    // that lives across the call; pid 0 is the calling thread, and flags must be 0.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_sched_setattr,
+            0 as libc::pid_t,
+            &attr as *const libc::sched_attr,
+            0 as libc::c_uint,
+        )
+    };
+    if done != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let now = get()?.sched_runtime;
+    Ok((now != 0).then(|| Duration::from_nanos(now)))
+}
+
+/// No time-slice hint outside Linux.
+#[cfg(not(target_os = "linux"))]
+fn request_slice(_slice: Duration) -> std::io::Result<Option<Duration>> {
+    Ok(None)
 }
 
 /// The hashing threads' load at one moment (`palisade_password_hashing_*` in docs/metrics.md).
@@ -348,11 +432,15 @@ impl PasswordHashing {
         let threads = concurrency.max(1);
         let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
         let queue = Arc::new(std::sync::Mutex::new(queue));
+        let (sliced, slices) = std::sync::mpsc::channel();
         for n in 0..threads {
             let queue = queue.clone();
+            let sliced = sliced.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
                 .spawn(move || {
+                    let _ = sliced.send(request_slice(HASHING_SLICE).map_err(|e| e.to_string()));
+                    drop(sliced);
                     loop {
                         // The lock is held while waiting for a job, never while hashing.
                         let next = queue
@@ -367,6 +455,15 @@ impl PasswordHashing {
                 })
                 .map_err(ApiError::internal)?;
         }
+        drop(sliced);
+        // Each thread asks before its first job. They are alike: a failure of any speaks for
+        // all, and otherwise the first one's answer does.
+        let answers: Vec<_> = slices.iter().collect();
+        let slice = match answers.iter().find(|a| a.is_err()).or(answers.first()) {
+            Some(Ok(slice)) => Ok(*slice),
+            Some(Err(e)) => Err(Arc::from(e.as_str())),
+            None => Ok(None),
+        };
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).map_err(ApiError::internal)?;
         Ok(Self {
@@ -378,7 +475,15 @@ impl PasswordHashing {
                 running: AtomicUsize::new(0),
                 waiting: AtomicUsize::new(0),
             }),
+            slice,
         })
+    }
+
+    /// The time slice the kernel reports for the hashing threads ([`HASHING_SLICE`] when it took
+    /// their request), `None` where it reports none (before Linux 6.12, or outside Linux), or
+    /// why asking failed.
+    pub fn slice(&self) -> Result<Option<Duration>, &str> {
+        self.slice.as_ref().copied().map_err(|e| &**e)
     }
 
     /// How busy the hashing threads are now.
@@ -923,6 +1028,49 @@ mod tests {
             assert!(q.await.unwrap().unwrap().starts_with("$argon2id$"));
         }
         assert_eq!(h.load(), idle);
+    }
+
+    /// The kernel's own account of a thread's time slice (`se.slice` in its `sched` file, in
+    /// nanoseconds), where it gives one (Linux 6.12 and later, with the scheduler's debug files).
+    fn slice_in_proc() -> Option<u64> {
+        let sched = std::fs::read_to_string("/proc/thread-self/sched").ok()?;
+        sched.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            (name.trim() == "se.slice").then(|| value.trim().parse().ok())?
+        })
+    }
+
+    /// The hashing threads run in [`HASHING_SLICE`]s where the kernel takes the request, as the
+    /// kernel itself reports for the thread a hash runs on; the other threads keep its default.
+    #[actix_web::test]
+    async fn hashing_threads_ask_the_kernel_for_long_time_slices() {
+        let h = PasswordHashing::new(2).unwrap();
+        let mut on_hashing = Vec::new();
+        for _ in 0..4 {
+            on_hashing.push(h.run_blocking(|| Ok(slice_in_proc())).await.unwrap());
+        }
+        let here = slice_in_proc();
+        match here {
+            // A kernel that reports slices takes slice requests.
+            Some(default) => {
+                assert_eq!(h.slice(), Ok(Some(HASHING_SLICE)));
+                let wanted = HASHING_SLICE.as_nanos() as u64;
+                assert!(
+                    on_hashing.iter().all(|s| *s == Some(wanted)),
+                    "{on_hashing:?}"
+                );
+                assert_ne!(
+                    default, wanted,
+                    "a request's thread keeps the default slice"
+                );
+            }
+            // One that does not report them may still take them (without the debug files): the
+            // server's answer is the kernel's, through sched_getattr.
+            None => {
+                assert!(on_hashing.iter().all(Option::is_none), "{on_hashing:?}");
+                assert!(matches!(h.slice(), Ok(None | Some(HASHING_SLICE))));
+            }
+        }
     }
 
     /// Hashes run in the thread's reused memory, dirty from the hashes before them, and give

@@ -144,6 +144,26 @@ impl Application {
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?
         .map_err(|e| StartupError::Other(e.to_string()))?;
+        let threads = passwords.load().threads;
+        match passwords.slice() {
+            Ok(Some(slice)) => tracing::info!(
+                threads,
+                slice_ms = slice.as_secs_f64() * 1000.0,
+                "password hashing threads run in long time slices: a request's thread that wakes \
+                 preempts a hash at once"
+            ),
+            Ok(None) => tracing::info!(
+                threads,
+                "password hashing threads run in the kernel's default time slices (it takes no \
+                 slice request before Linux 6.12): a request's thread may wait for a hash's slice"
+            ),
+            Err(error) => tracing::warn!(
+                threads,
+                error,
+                "password hashing threads could not ask for long time slices and run in the \
+                 kernel's default ones: a request's thread may wait for a hash's slice"
+            ),
+        }
         let metrics = match &config.metrics_addr {
             Some(_) => palisade_api::metrics::Metrics::new(
                 pool.clone(),
