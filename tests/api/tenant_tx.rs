@@ -650,3 +650,66 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
     // The connections went back to the pool without a context.
     assert_eq!(app.pool.idle_context().await.unwrap(), ["", "", ""]);
 }
+
+/// Whom a checked credential acts for is on the request's span once. A session's ids are the
+/// token's, which the HTTP layer records when it verifies the token (palisade_api's `Caller`);
+/// the check records an API key's, and not a session's again: tracing's formatter prints a field
+/// recorded twice twice, and every request line of a signed-in user carried `org.id` and
+/// `user.id` twice.
+#[actix_web::test]
+async fn a_checked_credential_puts_whom_it_acts_for_on_the_span_once() {
+    use palisade_db::tenant_tx::Credential;
+    use tracing::Instrument as _;
+    let (app, owner) = palisade_test_support::spawn_app_with_owner("Spans").await;
+    let body = serde_json::json!({"name": "logs", "role": "admin"});
+    let r = app.post(&owner, "/v1/api-keys", &body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let hash = palisade_api::credentials::api_key_hash(r.json["key"].as_str().unwrap()).unwrap();
+    let org = OrgId::from_uuid(owner.org_id.parse().unwrap());
+    let user = UserId::from_uuid(owner.user_id.parse().unwrap());
+
+    // The thread's log lines go to a file of the test's own, read back after each request.
+    let path = std::env::temp_dir().join(format!("palisade-span-{}.log", Uuid::new_v4()));
+    let file = std::sync::Arc::new(std::fs::File::create(&path).unwrap());
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(file)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let session = Credential::Session {
+        org_id: org,
+        user_id: user,
+        version: 0,
+    };
+    for (credential, verified_token) in [(session, true), (Credential::ApiKey { hash }, false)] {
+        let span = tracing::info_span!(
+            "request",
+            org.id = tracing::field::Empty,
+            user.id = tracing::field::Empty
+        );
+        if verified_token {
+            // What `Caller` records once the token's signature is verified.
+            span.record("org.id", tracing::field::display(org));
+            span.record("user.id", tracing::field::display(user));
+        }
+        async {
+            let tx = TenantTx::begin_checked(&app.pool, credential, Role::Member)
+                .await
+                .unwrap();
+            tx.query_once("SELECT 1", &[]).await.unwrap();
+            tracing::info!("answered");
+        }
+        .instrument(span)
+        .await;
+        let logged = std::fs::read_to_string(&path).unwrap();
+        let line = logged
+            .lines()
+            .rfind(|l| l.contains("answered"))
+            .unwrap_or_else(|| panic!("no line: {logged}"));
+        assert_eq!(line.matches("org.id=").count(), 1, "{line}");
+        assert_eq!(line.matches("user.id=").count(), 1, "{line}");
+        assert!(line.contains(&format!("org.id={org}")), "{line}");
+        assert!(line.contains(&format!("user.id={user}")), "{line}");
+    }
+    std::fs::remove_file(&path).unwrap();
+}

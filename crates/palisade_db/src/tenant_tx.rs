@@ -341,12 +341,17 @@ impl TenantTx {
                     role: Role::parse(role)
                         .map_err(|_| DbError::Decode(format!("unknown role {role:?}")))?,
                 };
-                // Recorded as soon as the check has answered, before the query's own answer: a
-                // request whose query then fails still logs who it acted for. The request's span
-                // (tracing-actix-web's root span, current in a handler) declares these fields.
-                let span = tracing::Span::current();
-                span.record("org.id", tracing::field::display(ctx.org_id));
-                span.record("user.id", tracing::field::display(ctx.user_id));
+                // An API key's ids are recorded as soon as the check has answered, before the
+                // query's own answer: a request whose query then fails still logs who it acted
+                // for. The request's span (tracing-actix-web's root span, current in a handler)
+                // declares these fields. A session's are the token's, which the HTTP layer
+                // recorded when it verified the token (palisade_api's `Caller`): recorded again,
+                // tracing's formatter would print each twice on the request's line.
+                if let Credential::ApiKey { .. } = credential {
+                    let span = tracing::Span::current();
+                    span.record("org.id", tracing::field::display(ctx.org_id));
+                    span.record("user.id", tracing::field::display(ctx.user_id));
+                }
                 Ok(Some(ctx))
             }
             actor => {
