@@ -146,11 +146,18 @@ impl Application {
         .map_err(|e| StartupError::Other(e.to_string()))?;
         let threads = passwords.load().threads;
         match passwords.slice() {
-            Ok(Some(slice)) => tracing::info!(
+            Ok(Some(slice)) if slice == palisade_api::auth::HASHING_SLICE => tracing::info!(
                 threads,
                 slice_ms = slice.as_secs_f64() * 1000.0,
                 "password hashing threads run in long time slices: a request's thread that wakes \
                  preempts a hash at once"
+            ),
+            Ok(Some(slice)) => tracing::warn!(
+                threads,
+                slice_ms = slice.as_secs_f64() * 1000.0,
+                asked_ms = palisade_api::auth::HASHING_SLICE.as_secs_f64() * 1000.0,
+                "password hashing threads asked the kernel for long time slices and run in \
+                 others: a request's thread may wait for a hash's slice"
             ),
             Ok(None) => tracing::info!(
                 threads,
