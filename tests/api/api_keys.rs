@@ -228,7 +228,7 @@ async fn roles_bound_who_mints_and_what_a_key_may_do() {
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     let r = app.get(&admin_key, "/v1/customers").await;
-    assert_eq!(r.status, 401);
+    r.assert_error(401, "invalid_token");
     let r = app
         .get(&owner, &format!("/v1/api-keys/{}", admin_key.id))
         .await;

@@ -475,6 +475,26 @@ fn test_stripe_setup(db: &TestDb) -> Option<StripeSetup> {
     ))
 }
 
+/// Sends what test servers log to the output of the test that started them, which the test
+/// harness shows only when that test fails: a failing status then comes with the server's
+/// reason (e.g. `request failed` and the error), not just the response's generic body. Warnings
+/// and errors by default; `RUST_LOG` (an `EnvFilter`) chooses otherwise. Installed once per
+/// test process, as the global default: a test that installs its own subscriber for its thread
+/// (`tracing::subscriber::set_default`) still sees its own.
+fn log_to_test_output() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // Fails only when another global subscriber is already installed: that one then logs.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .with_ansi(false)
+            .try_init();
+    });
+}
+
 /// The application that started, or the test stops saying why it did not.
 fn started(app: Result<TestApp, StartupError>) -> TestApp {
     app.unwrap_or_else(|e| panic!("startup: {e}"))
@@ -525,6 +545,7 @@ pub async fn try_spawn_app_with_pool(
     stripe: impl FnOnce(&TestDb) -> Option<StripeSetup>,
     configure: impl FnOnce(&mut AppConfig),
 ) -> Result<TestApp, StartupError> {
+    log_to_test_output();
     let clock = ManualClock::new(time::OffsetDateTime::now_utc());
     let smtp = SmtpServer::start().await;
     let mut config = AppConfig {
