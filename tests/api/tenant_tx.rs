@@ -713,3 +713,115 @@ async fn a_checked_credential_puts_whom_it_acts_for_on_the_span_once() {
     }
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A pipeline answers with its first statement's error, even when the request's task sees a
+/// later statement's error first. That happens when the connection's driver runs on another
+/// thread (a connection opened on another runtime, or borrowed from another HTTP worker's share
+/// of the pool) and delivers the answers between the polls of two of the pipeline's futures:
+/// `try_join!` then returned the query's `25P02` (the transaction the refusal aborted), and a
+/// refused API key got a 500 instead of its 401 (seen in CI as a flaky test).
+///
+/// Made deterministic here: the connection's driver runs on a thread of its own; the check
+/// (`enter_api_key` with a key nobody has) waits for an advisory lock a superuser holds; and the
+/// future of the check, whenever it is polled and still waiting, releases the lock and blocks
+/// the request's thread for a second, time for the check's refusal and the query's and the
+/// COMMIT's answers to arrive. The query's future, polled next, has its error at once.
+#[actix_web::test]
+async fn a_pipeline_answers_with_its_first_error_whichever_it_sees_first() {
+    use palisade_db::DbError;
+    use palisade_db::tenant_tx::{Refusal, in_pipeline_order};
+    use std::future::Future as _;
+
+    let db = TestDb::new().await;
+    let (app_url, su_url) = (
+        db.url_as(palisade_test_support::TEST_APP_LOGIN_ROLE),
+        db.superuser_url(),
+    );
+    let (clients, connected) = std::sync::mpsc::channel();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let (finish, finished) = tokio::sync::oneshot::channel::<()>();
+    let driver = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            // Both connections' drivers are spawned on this thread's runtime.
+            let app = palisade_db::schema::connect(&app_url).await.unwrap();
+            let su = palisade_db::schema::connect(&su_url).await.unwrap();
+            su.execute("SELECT pg_advisory_lock(7)", &[]).await.unwrap();
+            clients.send(app).unwrap();
+            released.await.unwrap();
+            su.execute("SELECT pg_advisory_unlock(7)", &[])
+                .await
+                .unwrap();
+            // Keeps driving the app connection until the test is done with it.
+            let _ = finished.await;
+        });
+    });
+    let client = connected.recv().unwrap();
+
+    let begin = client.prepare("BEGIN").await.unwrap();
+    let check = client
+        .prepare(
+            "WITH waited AS MATERIALIZED (SELECT pg_advisory_xact_lock(7)) \
+             SELECT (palisade_private.enter_api_key($1, 'member')).role FROM waited",
+        )
+        .await
+        .unwrap();
+    let query = client.prepare("SELECT 1").await.unwrap();
+    let commit = client.prepare("COMMIT").await.unwrap();
+    let unknown_key = [7u8; 32];
+    let unknown_key = unknown_key.as_slice();
+    let check_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&unknown_key];
+
+    let opening = in_pipeline_order(
+        client.execute(&begin, &[]),
+        client.query_one(&check, &check_params),
+        palisade_db::tenant_tx::nothing(),
+    );
+    let mut opening = std::pin::pin!(opening);
+    let (mut polls, mut stalls) = (0, 0);
+    let mut release = Some(release);
+    let stalling_opening = std::future::poll_fn(|cx| {
+        polls += 1;
+        let answer = opening.as_mut().poll(cx);
+        // Not on the first poll: the query and the COMMIT are sent by the polls that follow it.
+        if answer.is_pending() && polls > 1 {
+            stalls += 1;
+            if let Some(release) = release.take() {
+                release.send(()).unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        answer
+    });
+    let mut query_answer = None;
+    let answer = in_pipeline_order(
+        stalling_opening,
+        async {
+            let rows = client.query(&query, &[]).await;
+            query_answer = Some(rows.as_ref().map(|_| ()).map_err(|e| e.code().cloned()));
+            rows
+        },
+        client.execute(&commit, &[]),
+    )
+    .await;
+
+    assert!(
+        matches!(answer, Err(DbError::Refused(Refusal::KeyUnknown))),
+        "the check's refusal, not a later statement's error: {answer:?}"
+    );
+    // The case this test is about happened: the check was still waiting when it was polled after
+    // the rest of the pipeline had been sent, and the query failed too (the transaction was
+    // aborted by the refusal).
+    assert!(stalls >= 1, "the check was never polled while waiting");
+    assert_eq!(
+        query_answer,
+        Some(Err(Some(
+            tokio_postgres::error::SqlState::IN_FAILED_SQL_TRANSACTION
+        )))
+    );
+    finish.send(()).unwrap();
+    driver.join().unwrap();
+}

@@ -26,9 +26,15 @@
 //! That relies on tokio-postgres sending a request when its future is first polled: every
 //! statement is prepared *before* the pipeline starts (an unprepared statement would first
 //! wait for its own Parse round trip and could reach the server after a later statement), and
-//! the futures are polled in a fixed order (`try_join!(biased; ...)`). Were the query ever to
+//! the futures are polled in a fixed order ([`in_pipeline_order`]). Were the query ever to
 //! overtake the context it would fail closed (no rows), and the pool-safety test, which checks
 //! every answer of many interleaved requests, would catch it.
+//!
+//! A pipeline's answer is its first statement's error, if any ([`in_pipeline_order`]): a refused
+//! credential is a 401 or 403, never the `25P02` (transaction aborted) of the query that the
+//! refusal aborted, whichever of the two answers the request's task happens to see first.
+
+use std::future::{Ready, ready};
 
 use crate::pool::Object;
 use palisade_domain::{OrgId, Role, TenantContext, UserId};
@@ -316,21 +322,23 @@ impl TenantTx {
                     } => {
                         let (org, user) = (org_id.as_uuid(), user_id.as_uuid());
                         let params: [&(dyn ToSql + Sync); 4] = [&org, &user, version, &least];
-                        tokio::try_join!(
-                            biased;
+                        in_pipeline_order(
                             conn.execute(&opening.begin, &[]),
                             conn.query_one(&opening.context, &params),
-                        )?
+                            nothing(),
+                        )
+                        .await?
                         .1
                     }
                     Credential::ApiKey { hash } => {
                         let hash = hash.as_slice();
                         let params: [&(dyn ToSql + Sync); 2] = [&hash, &least];
-                        tokio::try_join!(
-                            biased;
+                        in_pipeline_order(
                             conn.execute(&opening.begin, &[]),
                             conn.query_one(&opening.context, &params),
-                        )?
+                            nothing(),
+                        )
+                        .await?
                         .1
                     }
                 };
@@ -358,11 +366,12 @@ impl TenantTx {
                 let mut buffers = ContextText::new();
                 let (org, user, role) = buffers.params(actor);
                 let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
-                tokio::try_join!(
-                    biased;
+                in_pipeline_order(
                     conn.execute(&opening.begin, &[]),
                     conn.execute(&opening.context, &ctx_params),
-                )?;
+                    nothing(),
+                )
+                .await?;
                 Ok(None)
             }
         }
@@ -386,11 +395,12 @@ impl TenantTx {
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
         let (stmt, opening) = self.prepare_first(sql).await?;
         let conn = self.conn()?;
-        let (ctx, rows) = tokio::try_join!(
-            biased;
+        let (ctx, rows, ()) = in_pipeline_order(
             self.open(opening.as_ref()),
-            async { Ok(conn.query(&stmt, params).await?) },
-        )?;
+            conn.query(&stmt, params),
+            nothing(),
+        )
+        .await?;
         self.resolved(ctx);
         Ok(rows)
     }
@@ -423,11 +433,12 @@ impl TenantTx {
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, DbError> {
         let (stmt, opening) = self.prepare_first(sql).await?;
         let conn = self.conn()?;
-        let (ctx, n) = tokio::try_join!(
-            biased;
+        let (ctx, n, ()) = in_pipeline_order(
             self.open(opening.as_ref()),
-            async { Ok(conn.execute(&stmt, params).await?) },
-        )?;
+            conn.execute(&stmt, params),
+            nothing(),
+        )
+        .await?;
         self.resolved(ctx);
         Ok(n)
     }
@@ -496,15 +507,16 @@ impl TenantTx {
         let (stmt, opening) = self.prepare_first(sql).await?;
         let conn = self.conn()?;
         let commit = conn.prepare_cached(COMMIT).await?;
-        let (ctx, rows, _) = tokio::try_join!(
-            biased;
+        let (ctx, rows, _) = in_pipeline_order(
             self.open(opening.as_ref()),
-            async { Ok(conn.query(&stmt, params).await?) },
-            async { Ok(conn.execute(&commit, &[]).await?) },
-        )?;
+            conn.query(&stmt, params),
+            conn.execute(&commit, &[]),
+        )
+        .await?;
         self.resolved(ctx);
-        // The COMMIT has run: if the query had failed, try_join would have returned its error,
-        // and the COMMIT would have acted as a rollback (PostgreSQL ends an aborted transaction).
+        // The COMMIT has run: had the check or the query failed, in_pipeline_order would have
+        // returned that error, and the COMMIT would have acted as a rollback (PostgreSQL ends an
+        // aborted transaction).
         self.state = State::Fresh;
         Ok((rows, self.context().copied()))
     }
@@ -514,6 +526,38 @@ impl TenantTx {
     pub async fn prepare(&self, sql: &str) -> Result<Statement, DbError> {
         Ok(self.conn()?.prepare_cached(sql).await?)
     }
+}
+
+/// Awaits the three statements of a pipeline, polled in the order they are given (each sends
+/// its statement when first polled, so they reach the server in that order), and returns the
+/// first one's error, else the second's, else the third's; `Ok` with every answer when all
+/// succeeded.
+///
+/// Every answer is awaited before an error is returned, which costs nothing: they are all on
+/// their way, and come back in the order sent. What is not ordered is when the request's task
+/// *sees* them. A connection's driver may run on another thread than the request (a connection
+/// opened on another runtime, or borrowed from another HTTP worker's share of the pool), and it
+/// may deliver a later answer between the polls of two futures: `try_join!` would then return
+/// the first error it saw, such as the `25P02` of a query that a refused credential's check had
+/// aborted, a 500 where the refusal's 401 or 403 belongs. Only the error returned becomes a
+/// [`DbError`] (and is counted, [`crate::error_counter`]): a refused credential counts one
+/// refusal, not also the aborted statements after it. [`nothing`] is the third of a
+/// two-statement pipeline.
+pub async fn in_pipeline_order<A, B, C, E1, E2, E3>(
+    first: impl Future<Output = Result<A, E1>>,
+    second: impl Future<Output = Result<B, E2>>,
+    third: impl Future<Output = Result<C, E3>>,
+) -> Result<(A, B, C), DbError>
+where
+    DbError: From<E1> + From<E2> + From<E3>,
+{
+    let (a, b, c) = tokio::join!(biased; first, second, third);
+    Ok((a?, b?, c?))
+}
+
+/// The third statement of a two-statement [`in_pipeline_order`]: none.
+pub fn nothing() -> Ready<Result<(), DbError>> {
+    ready(Ok(()))
 }
 
 /// The text of the three context settings, formatted on the stack (no allocation on the hot
