@@ -37,6 +37,8 @@
 use std::future::{Ready, ready};
 
 use crate::pool::Object;
+use futures_util::FutureExt as _;
+use futures_util::future::join3;
 use palisade_domain::{OrgId, Role, TenantContext, UserId};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
@@ -477,10 +479,14 @@ impl TenantTx {
         params: Params<'_>,
     ) -> Result<(Vec<Row>, Option<TenantContext>), DbError> {
         if self.state == State::Open {
-            let rows = self.query(sql, params).await?;
-            let ctx = self.context().copied();
-            self.commit().await?;
-            return Ok((rows, ctx));
+            // Boxed, like the pipeline below: not inline in every read's future.
+            return Box::pin(async move {
+                let rows = self.query(sql, params).await?;
+                let ctx = self.context().copied();
+                self.commit().await?;
+                Ok((rows, ctx))
+            })
+            .await;
         }
         match self.pipelined_read(sql, params).await {
             Err(e) if e.is_dead_connection() => {
@@ -491,8 +497,14 @@ impl TenantTx {
                 }
                 self.state = State::Fresh;
                 self.pool.close_idle();
-                self.conn = Some(self.pool.get().await?);
-                self.pipelined_read(sql, params).await
+                // Boxed: a checkout and a second pipeline inline would more than double the size
+                // of every read's future (which each caller copies into its own) for a path
+                // taken after a restart.
+                Box::pin(async move {
+                    self.conn = Some(self.pool.get().await?);
+                    self.pipelined_read(sql, params).await
+                })
+                .await
             }
             other => other,
         }
@@ -543,16 +555,18 @@ impl TenantTx {
 /// [`DbError`] (and is counted, [`crate::error_counter`]): a refused credential counts one
 /// refusal, not also the aborted statements after it. [`nothing`] is the third of a
 /// two-statement pipeline.
-pub async fn in_pipeline_order<A, B, C, E1, E2, E3>(
+pub fn in_pipeline_order<A, B, C, E1, E2, E3>(
     first: impl Future<Output = Result<A, E1>>,
     second: impl Future<Output = Result<B, E2>>,
     third: impl Future<Output = Result<C, E3>>,
-) -> Result<(A, B, C), DbError>
+) -> impl Future<Output = Result<(A, B, C), DbError>>
 where
     DbError: From<E1> + From<E2> + From<E3>,
 {
-    let (a, b, c) = tokio::join!(biased; first, second, third);
-    Ok((a?, b?, c?))
+    // join3 polls its futures in the order given, every time. Not an `async fn`: one would
+    // hold the three futures twice (as its arguments, and again inside the join), and a
+    // request's future, copied whole each time a caller's future takes it in, grew by as much.
+    join3(first, second, third).map(|(a, b, c)| -> Result<_, DbError> { Ok((a?, b?, c?)) })
 }
 
 /// The third statement of a two-statement [`in_pipeline_order`]: none.
