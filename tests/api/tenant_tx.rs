@@ -786,6 +786,11 @@ async fn a_pipeline_answers_with_its_first_error_whichever_it_sees_first() {
     let stalling_opening = std::future::poll_fn(|cx| {
         polls += 1;
         let answer = opening.as_mut().poll(cx);
+        if answer.is_pending() && polls == 1 {
+            // Polled again for sure: BEGIN's answer could come before its future waits for it,
+            // and then nothing would wake this task (the rest waits on the lock).
+            cx.waker().wake_by_ref();
+        }
         // Not on the first poll: the query and the COMMIT are sent by the polls that follow it.
         if answer.is_pending() && polls > 1 {
             stalls += 1;

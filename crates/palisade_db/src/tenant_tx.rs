@@ -303,9 +303,12 @@ impl TenantTx {
         Ok((stmt, Some(Opening { begin, context })))
     }
 
-    /// Sends BEGIN and the context, when `opening` says the transaction is not open yet. Joined
-    /// (`biased`) before the statement that follows, so the three travel in one round trip.
-    /// Returns the context a checked credential resolved to.
+    /// Sends BEGIN and the context, when `opening` says the transaction is not open yet. The
+    /// first future of an [`in_pipeline_order`], the statement that follows the second, so the
+    /// three travel in one round trip. Returns the context a checked credential resolved to.
+    /// (Joining these with `try_join!` instead would bring back a 500 for a refused credential:
+    /// `tests/api/tenant_tx.rs`, `a_pipeline_answers_with_its_first_error_whichever_it_sees_first`,
+    /// tests `in_pipeline_order` itself, not each of its callers.)
     async fn open(&self, opening: Option<&Opening>) -> Result<Option<TenantContext>, DbError> {
         let Some(opening) = opening else {
             return Ok(None);
