@@ -482,7 +482,7 @@ impl TenantTx {
         params: Params<'_>,
     ) -> Result<(Vec<Row>, Option<TenantContext>), DbError> {
         if self.state == State::Open {
-            // Boxed, like the pipeline below: not inline in every read's future.
+            // Boxed, like the retry below: a rare path, not inline in every read's future.
             return Box::pin(async move {
                 let rows = self.query(sql, params).await?;
                 let ctx = self.context().copied();
