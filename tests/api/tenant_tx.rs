@@ -152,6 +152,33 @@ async fn a_failing_statement_in_the_pipeline_leaves_the_connection_usable() {
     );
 }
 
+/// A one-statement read that fails is over with the COMMIT pipelined behind it (PostgreSQL
+/// ends an aborted transaction there): nothing is sent after it. A ROLLBACK sent on drop, as
+/// before, drew "there is no transaction in progress" into the server's log for every refused
+/// credential and failed read.
+#[tokio::test]
+async fn a_failed_read_ends_with_its_pipelined_commit_and_nothing_after_it() {
+    let db = TestDb::new().await;
+    let pool = db.app_pool(1);
+    let su = db.superuser_client().await;
+    let pid = backend_of_a_read(&pool).await;
+    let tx = TenantTx::begin(&pool, &ctx(OrgId::new())).await.unwrap();
+    assert!(tx.query_once("SELECT 1 / 0", &[]).await.is_err());
+    // The pool's only connection: checked out once whatever was still sent on it is done.
+    let next = TenantTx::begin(&pool, &ctx(OrgId::new())).await.unwrap();
+    let row = su
+        .query_one(
+            "SELECT query, state FROM pg_stat_activity WHERE pid = $1",
+            &[&pid],
+        )
+        .await
+        .unwrap();
+    let last: (String, String) = (row.get(0), row.get(1));
+    assert_eq!(last, ("COMMIT".into(), "idle".into()));
+    drop(next);
+    assert_eq!(backend_of_a_read(&pool).await, pid, "the same connection");
+}
+
 #[tokio::test]
 async fn a_row_decodes_by_column_name_whatever_order_a_statement_selects_them_in() {
     use palisade_db::crud::Table;

@@ -22,7 +22,9 @@
 //!
 //! Round trips are the cost that matters. Nothing is sent when the transaction is opened:
 //! BEGIN and the context travel in the same round trip as the first query, and
-//! [`TenantTx::query_once`] adds the COMMIT too, so a one-statement read is one round trip.
+//! [`TenantTx::query_once`] adds the COMMIT too, so a one-statement read is one round trip,
+//! and one that fails (a refused credential, a failed query) ends there as well: its COMMIT
+//! ends the aborted transaction, and no ROLLBACK follows.
 //! That relies on tokio-postgres sending a request when its future is first polled: every
 //! statement is prepared *before* the pipeline starts (an unprepared statement would first
 //! wait for its own Parse round trip and could reach the server after a later statement), and
@@ -522,17 +524,22 @@ impl TenantTx {
         let (stmt, opening) = self.prepare_first(sql).await?;
         let conn = self.conn()?;
         let commit = conn.prepare_cached(COMMIT).await?;
-        let (ctx, rows, _) = in_pipeline_order(
+        let answers = join3(
             self.open(opening.as_ref()),
             conn.query(&stmt, params),
             conn.execute(&commit, &[]),
         )
-        .await?;
+        .await;
+        // A COMMIT that answered ended the transaction, committed or, when the check or the
+        // query failed before it, rolled back (PostgreSQL ends an aborted transaction at
+        // COMMIT). Nothing is left to roll back on drop: a ROLLBACK sent after it would only
+        // cost a round trip and draw a "there is no transaction in progress" warning into the
+        // server's log, one per refused credential or failed read.
+        if answers.2.is_ok() {
+            self.state = State::Fresh;
+        }
+        let (ctx, rows, _) = first_error(answers)?;
         self.resolved(ctx);
-        // The COMMIT has run: had the check or the query failed, in_pipeline_order would have
-        // returned that error, and the COMMIT would have acted as a rollback (PostgreSQL ends an
-        // aborted transaction).
-        self.state = State::Fresh;
         Ok((rows, self.context().copied()))
     }
 
@@ -569,7 +576,20 @@ where
     // join3 polls its futures in the order given, every time. Not an `async fn`: one would
     // hold the three futures twice (as its arguments, and again inside the join), and a
     // request's future, copied whole each time a caller's future takes it in, grew by as much.
-    join3(first, second, third).map(|(a, b, c)| -> Result<_, DbError> { Ok((a?, b?, c?)) })
+    join3(first, second, third).map(first_error)
+}
+
+/// The answers of a three-statement pipeline, all awaited, as [`in_pipeline_order`] returns
+/// them: the first statement's error, else the second's, else the third's, and only that one
+/// converted into a [`DbError`]. For a caller that looks at an answer before (the pipelined
+/// read, at its COMMIT's).
+fn first_error<A, B, C, E1, E2, E3>(
+    (a, b, c): (Result<A, E1>, Result<B, E2>, Result<C, E3>),
+) -> Result<(A, B, C), DbError>
+where
+    DbError: From<E1> + From<E2> + From<E3>,
+{
+    Ok((a?, b?, c?))
 }
 
 /// The third statement of a two-statement [`in_pipeline_order`]: none.
