@@ -158,24 +158,42 @@ async fn a_failing_statement_in_the_pipeline_leaves_the_connection_usable() {
 /// credential and failed read.
 #[tokio::test]
 async fn a_failed_read_ends_with_its_pipelined_commit_and_nothing_after_it() {
+    use palisade_db::DbError;
+    use palisade_db::tenant_tx::{Credential, Refusal};
     let db = TestDb::new().await;
     let pool = db.app_pool(1);
     let su = db.superuser_client().await;
     let pid = backend_of_a_read(&pool).await;
+    // The last statement the pool's only backend ran, and its state, once whatever was still
+    // sent on the connection after the read is done (the checkout waits for it).
+    let last = async || {
+        let next = TenantTx::begin(&pool, &ctx(OrgId::new())).await.unwrap();
+        let row = su
+            .query_one(
+                "SELECT query, state FROM pg_stat_activity WHERE pid = $1",
+                &[&pid],
+            )
+            .await
+            .unwrap();
+        drop(next);
+        (row.get::<_, String>(0), row.get::<_, String>(1))
+    };
+
+    // A failed query.
     let tx = TenantTx::begin(&pool, &ctx(OrgId::new())).await.unwrap();
     assert!(tx.query_once("SELECT 1 / 0", &[]).await.is_err());
-    // The pool's only connection: checked out once whatever was still sent on it is done.
-    let next = TenantTx::begin(&pool, &ctx(OrgId::new())).await.unwrap();
-    let row = su
-        .query_one(
-            "SELECT query, state FROM pg_stat_activity WHERE pid = $1",
-            &[&pid],
-        )
+    assert_eq!(last().await, ("COMMIT".into(), "idle".into()));
+
+    // A refused credential (an API key no organization has).
+    let credential = Credential::ApiKey { hash: [7; 32] };
+    let tx = TenantTx::begin_checked(&pool, credential, Role::Member)
         .await
         .unwrap();
-    let last: (String, String) = (row.get(0), row.get(1));
-    assert_eq!(last, ("COMMIT".into(), "idle".into()));
-    drop(next);
+    match tx.query_once("SELECT 1", &[]).await {
+        Err(DbError::Refused(Refusal::KeyUnknown)) => {}
+        other => panic!("expected the key refused, got {other:?}"),
+    }
+    assert_eq!(last().await, ("COMMIT".into(), "idle".into()));
     assert_eq!(backend_of_a_read(&pool).await, pid, "the same connection");
 }
 

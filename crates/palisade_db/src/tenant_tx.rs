@@ -530,11 +530,12 @@ impl TenantTx {
             conn.execute(&commit, &[]),
         )
         .await;
-        // A COMMIT that answered ended the transaction, committed or, when the check or the
-        // query failed before it, rolled back (PostgreSQL ends an aborted transaction at
-        // COMMIT). Nothing is left to roll back on drop: a ROLLBACK sent after it would only
-        // cost a round trip and draw a "there is no transaction in progress" warning into the
-        // server's log, one per refused credential or failed read.
+        // A COMMIT that answered ended the transaction: committed, or rolled back when a
+        // statement sent before it failed (PostgreSQL ends an aborted transaction at COMMIT).
+        // Nothing is left to roll back on drop: a ROLLBACK sent after it would only cost a
+        // round trip and draw a "there is no transaction in progress" warning into the
+        // database's log, one per refused credential or failed read. A COMMIT that failed may
+        // not have ended it (an error at its Bind leaves the block open): the drop rolls back.
         if answers.2.is_ok() {
             self.state = State::Fresh;
         }
