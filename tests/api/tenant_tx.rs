@@ -154,7 +154,7 @@ async fn a_failing_statement_in_the_pipeline_leaves_the_connection_usable() {
 
 /// A one-statement read that fails is over with the COMMIT pipelined behind it (PostgreSQL
 /// ends an aborted transaction there): nothing is sent after it. A ROLLBACK sent on drop, as
-/// before, drew "there is no transaction in progress" into the server's log for every refused
+/// before, drew "there is no transaction in progress" into PostgreSQL's log for every refused
 /// credential and failed read.
 #[tokio::test]
 async fn a_failed_read_ends_with_its_pipelined_commit_and_nothing_after_it() {

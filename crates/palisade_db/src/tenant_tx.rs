@@ -582,8 +582,8 @@ where
 
 /// The answers of a three-statement pipeline, all awaited, as [`in_pipeline_order`] returns
 /// them: the first statement's error, else the second's, else the third's, and only that one
-/// converted into a [`DbError`]. For a caller that looks at an answer before (the pipelined
-/// read, at its COMMIT's).
+/// converted into a [`DbError`]. Called directly by a caller that must look at one answer
+/// first (the pipelined read, at its COMMIT's).
 fn first_error<A, B, C, E1, E2, E3>(
     (a, b, c): (Result<A, E1>, Result<B, E2>, Result<C, E3>),
 ) -> Result<(A, B, C), DbError>
