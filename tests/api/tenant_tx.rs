@@ -769,8 +769,9 @@ async fn a_checked_credential_puts_whom_it_acts_for_on_the_span_once() {
 /// Made deterministic here: the connection's driver runs on a thread of its own; the check
 /// (`enter_api_key` with a key nobody has) waits for an advisory lock a superuser holds; and the
 /// future of the check, whenever it is polled again (after the rest of the pipeline was sent)
-/// and still waiting, releases the lock and blocks the request's thread for a second, time for the check's refusal and the query's and the
-/// COMMIT's answers to arrive. The query's future, polled next, has its error at once.
+/// and still waiting, releases the lock and blocks the request's thread for a second, time for
+/// the check's refusal and the query's and the COMMIT's answers to arrive. The query's future,
+/// polled next, has its error at once.
 #[actix_web::test]
 async fn a_pipeline_answers_with_its_first_error_whichever_it_sees_first() {
     use palisade_db::DbError;
