@@ -479,12 +479,15 @@ pub trait Update {
 }
 
 /// One page of `filter`'s rows, newest first. Ends the transaction (one round trip).
-pub async fn list_page<F: Filter>(
+// Not an `async fn`, nor is `fetch`: each only hands on the read's future. An `async fn` would
+// hold that future in a state of its own, and a future is copied whole into each caller's that
+// takes it in: a list's future is several kilobytes, mostly the pipeline's.
+pub fn list_page<'a, F: Filter>(
     tx: TenantTx,
-    filter: &F,
-    page: &PageRequest<Cursor>,
-) -> Result<Page<F::Row, Cursor>, DbError> {
-    fetch(filter.narrow(list::<F::Row>()), tx, page).await
+    filter: &'a F,
+    page: &'a PageRequest<Cursor>,
+) -> impl Future<Output = Result<Page<F::Row, Cursor>, DbError>> {
+    fetch(filter.narrow(list::<F::Row>()), tx, page)
 }
 
 /// One row, or `None` when it does not exist in this organization. Ends the transaction (one
@@ -521,15 +524,14 @@ pub fn list<'a, T: Table>() -> ListQuery<'a> {
 
 /// Reads the page `page` of `query` (already narrowed by the resource's filters), newest
 /// first. Ends the transaction (one round trip).
-pub async fn fetch<'a, T: Table>(
+pub fn fetch<'a, T: Table>(
     query: ListQuery<'a>,
     tx: TenantTx,
     page: &'a PageRequest<Cursor>,
-) -> Result<Page<T, Cursor>, DbError> {
+) -> impl Future<Output = Result<Page<T, Cursor>, DbError>> {
     query
         .page(page)
         .fetch(tx, page.limit, T::from_row, T::cursor)
-        .await
 }
 
 /// Runs an `INSERT` or `UPDATE` statement `sql` (without its `RETURNING` clause, which this

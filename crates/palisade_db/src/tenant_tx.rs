@@ -38,7 +38,7 @@
 
 use std::future::{Ready, ready};
 
-use crate::pool::Object;
+use crate::pool::{Fixed, Object};
 use futures_util::FutureExt as _;
 use futures_util::future::join3;
 use palisade_domain::{OrgId, Role, TenantContext, UserId};
@@ -47,9 +47,8 @@ use tokio_postgres::{Row, Statement};
 
 use crate::{AppPool, DbError};
 
-const BEGIN: &str = "BEGIN";
-const COMMIT: &str = "COMMIT";
-const SET_CONTEXT: &str = "SELECT set_config('app.current_org', $1, true), \
+/// The context a caller already knows, set transaction-locally.
+pub(crate) const SET_CONTEXT: &str = "SELECT set_config('app.current_org', $1, true), \
                                   set_config('app.current_user', $2, true), \
                                   set_config('app.current_role', $3, true)";
 /// The opening statement of a transaction for a bearer token's claims: checks them and sets the
@@ -289,18 +288,31 @@ impl TenantTx {
             Actor::Checked {
                 credential: Credential::Session { .. },
                 ..
-            } => ENTER_SESSION,
+            } => Fixed::EnterSession,
             Actor::Checked {
                 credential: Credential::ApiKey { .. },
                 ..
-            } => ENTER_API_KEY,
-            Actor::User(_) | Actor::Provider(_) | Actor::DeliveryWorker(_) => SET_CONTEXT,
+            } => Fixed::EnterApiKey,
+            Actor::User(_) | Actor::Provider(_) | Actor::DeliveryWorker(_) => Fixed::SetContext,
         };
-        let (begin, context, stmt) = tokio::try_join!(
-            conn.prepare_cached(BEGIN),
-            conn.prepare_cached(opening),
-            conn.prepare_cached(sql),
-        )?;
+        let (begin, context, stmt) = match (conn.fixed(Fixed::Begin), conn.fixed(opening)) {
+            (Some(begin), Some(context)) => {
+                let (begin, context) = (begin.clone(), context.clone());
+                (begin, context, conn.prepare_cached(sql).await?)
+            }
+            // The connection's first transaction of this kind: the three prepared in one round
+            // trip. Boxed, so that this path's futures are not inline in every request's.
+            _ => {
+                Box::pin(async {
+                    tokio::try_join!(
+                        conn.prepare_fixed(Fixed::Begin),
+                        conn.prepare_fixed(opening),
+                        async { Ok(conn.prepare_cached(sql).await?) },
+                    )
+                })
+                .await?
+            }
+        };
         self.state = State::Open;
         Ok((stmt, Some(Opening { begin, context })))
     }
@@ -457,7 +469,7 @@ impl TenantTx {
             return Ok(());
         }
         let conn = self.conn()?;
-        let commit = conn.prepare_cached(COMMIT).await?;
+        let commit = conn.prepare_fixed(Fixed::Commit).await?;
         conn.execute(&commit, &[]).await?;
         self.state = State::Fresh;
         Ok(())
@@ -472,8 +484,14 @@ impl TenantTx {
     /// (a restart, or backends terminated together). Only reads come here, so sending one again
     /// changes nothing, whatever the first attempt reached; the error of the second attempt is
     /// the answer.
-    pub async fn query_once(self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
-        Ok(self.query_once_in_context(sql, params).await?.0)
+    // Not an `async fn`: it only hands on the read's future (see `crud::list_page`).
+    pub fn query_once(
+        self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Vec<Row>, DbError>> {
+        self.query_once_in_context(sql, params)
+            .map(|answer| answer.map(|(rows, _)| rows))
     }
 
     /// [`TenantTx::query_once`], also returning the context the transaction acted in (for a
@@ -523,7 +541,7 @@ impl TenantTx {
     ) -> Result<(Vec<Row>, Option<TenantContext>), DbError> {
         let (stmt, opening) = self.prepare_first(sql).await?;
         let conn = self.conn()?;
-        let commit = conn.prepare_cached(COMMIT).await?;
+        let commit = conn.prepare_fixed(Fixed::Commit).await?;
         let answers = join3(
             self.open(opening.as_ref()),
             conn.query(&stmt, params),
