@@ -66,7 +66,8 @@ pub(crate) enum Fixed {
 }
 
 impl Fixed {
-    const COUNT: usize = 5;
+    /// How many there are (a connection's slots): `EnterApiKey` stays the last variant.
+    const COUNT: usize = Self::EnterApiKey as usize + 1;
 
     /// The statement's SQL.
     pub(crate) fn sql(self) -> &'static str {

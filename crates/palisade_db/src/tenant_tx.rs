@@ -300,15 +300,18 @@ impl TenantTx {
                 let (begin, context) = (begin.clone(), context.clone());
                 (begin, context, conn.prepare_cached(sql).await?)
             }
-            // The connection's first transaction of this kind: the three prepared in one round
-            // trip. Boxed, so that this path's futures are not inline in every request's.
+            // The connection's first transaction of this kind: these three and COMMIT prepared
+            // in one round trip. Boxed, so that this path's futures are not inline in every
+            // request's.
             _ => {
                 Box::pin(async {
-                    tokio::try_join!(
+                    let (begin, context, stmt, _) = tokio::try_join!(
                         conn.prepare_fixed(Fixed::Begin),
                         conn.prepare_fixed(opening),
                         async { Ok(conn.prepare_cached(sql).await?) },
-                    )
+                        conn.prepare_fixed(Fixed::Commit),
+                    )?;
+                    Ok::<_, DbError>((begin, context, stmt))
                 })
                 .await?
             }
