@@ -13,8 +13,8 @@
  * 3.7 ms with the subquery and 30 ms with the bare function call, which is evaluated for every
  * row where the policy is a filter. Where it is an index condition both are evaluated once, and
  * pgbench could not tell the two apart on a 50-row list (the server's CPU, subquery over bare
- * call, 1.02 with a 95% interval of 0.99 to 1.08, over 20 rounds). They are plain STABLE SQL functions, not SECURITY DEFINER: they read only
- * the caller's own settings.
+ * call, 1.02 with a 95% interval of 0.99 to 1.08, over 20 rounds). They are plain STABLE SQL
+ * functions, not SECURITY DEFINER: they read only the caller's own settings.
  * They deliberately have no `SET search_path` clause: a function with a SET clause cannot be
  * inlined, and its per-call GUC save/restore measurably slowed every tenant query. Every name in
  * their bodies is schema-qualified (pg_catalog.*) instead, so the caller's search_path cannot

@@ -273,9 +273,10 @@ impl CpuMeter {
 /// another thread than the request that checked it out (the pool hands out whichever connection
 /// is idle, while each of (b), (c) and (d)'s clients keeps its own): there (a) took 6 to 14 µs of
 /// CPU a request more than (d) at 16 clients on 2 cores, of which a profile found about 2.4 in
-/// the pool and `TenantTx`; with one thread the gap narrowed (56 µs each in a 31-round run on 3
-/// December, 39 against 37 at 16 clients in a 91-round run on 4 December), so the rest went to
-/// those wake-ups across threads (issue 13).
+/// the pool and `TenantTx`. With one thread the gap narrowed in some runs (56 µs each in a
+/// 31-round run on 3 December, 39 against 37 at 16 clients in a 91-round run on 4 December) and
+/// not in others (86 against 80 at 17:46 on 4 December, with an experiment not kept): likely
+/// some of the rest went to those wake-ups across threads (issue 13).
 fn main() {
     let threads = env_num("BENCH_CLIENT_THREADS", 1).max(1) as usize;
     let runtime = if threads == 1 {

@@ -277,8 +277,9 @@ impl TenantTx {
     }
 
     /// Prepares `sql` (and, when the transaction is not open yet, BEGIN and the context
-    /// statement), and marks the transaction open: from here on the connection may be inside a
-    /// transaction, whatever happens next.
+    /// statement, kept beside the connection with COMMIT from its first use), and marks the
+    /// transaction open: from here on the connection may be inside a transaction, whatever
+    /// happens next.
     async fn prepare_first(&mut self, sql: &str) -> Result<(Statement, Option<Opening>), DbError> {
         let conn = self.conn()?;
         if self.state == State::Open {
