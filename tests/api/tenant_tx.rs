@@ -821,20 +821,16 @@ async fn a_pipeline_answers_with_its_first_error_whichever_it_sees_first() {
     let unknown_key = unknown_key.as_slice();
     let check_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&unknown_key];
 
-    let opening = in_pipeline_order(
-        client.execute(&begin, &[]),
-        client.query_one(&check, &check_params),
-        palisade_db::tenant_tx::nothing(),
-    );
-    let mut opening = std::pin::pin!(opening);
+    let check = client.query_one(&check, &check_params);
+    let mut check = std::pin::pin!(check);
     let (mut polls, mut stalls) = (0, 0);
     let mut release = Some(release);
-    let stalling_opening = std::future::poll_fn(|cx| {
+    let stalling_check = std::future::poll_fn(|cx| {
         polls += 1;
-        let answer = opening.as_mut().poll(cx);
+        let answer = check.as_mut().poll(cx);
         if answer.is_pending() && polls == 1 {
-            // Polled again for sure: BEGIN's answer could come before its future waits for it,
-            // and then nothing would wake this task (the rest waits on the lock).
+            // Polled again for sure: the answers could all come before the futures wait for
+            // them, and then nothing would wake this task (the check waits on the lock).
             cx.waker().wake_by_ref();
         }
         // Not on the first poll: the query and the COMMIT are sent by the polls that follow it.
@@ -849,7 +845,8 @@ async fn a_pipeline_answers_with_its_first_error_whichever_it_sees_first() {
     });
     let mut query_answer = None;
     let answer = in_pipeline_order(
-        stalling_opening,
+        client.execute(&begin, &[]),
+        stalling_check,
         async {
             let rows = client.query(&query, &[]).await;
             query_answer = Some(rows.as_ref().map(|_| ()).map_err(|e| e.code().cloned()));

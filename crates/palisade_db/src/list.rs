@@ -51,6 +51,15 @@ enum Param<'a> {
 /// these): see [`ListQuery::fetch`].
 pub const FETCH_SIZES: [u32; 4] = [11, 26, 51, 101];
 
+/// The end of every list statement, for each of [`FETCH_SIZES`] (appended as a constant, not
+/// formatted, on every list request).
+const ORDERED_FETCHES: [&str; 4] = [
+    " ORDER BY created_at DESC, id DESC LIMIT 11",
+    " ORDER BY created_at DESC, id DESC LIMIT 26",
+    " ORDER BY created_at DESC, id DESC LIMIT 51",
+    " ORDER BY created_at DESC, id DESC LIMIT 101",
+];
+
 /// A list statement under construction.
 pub struct ListQuery<'a> {
     sql: String,
@@ -76,8 +85,9 @@ impl<'a> ListQuery<'a> {
     }
 
     fn push(&mut self, param: Param<'a>) {
+        use std::fmt::Write as _;
         self.params.push(param);
-        self.sql.push_str(&self.params.len().to_string());
+        let _ = write!(self.sql, "{}", self.params.len());
     }
 
     /// Appends ` AND <condition>` binding `value` at the condition's `$` (its only one), when
@@ -159,13 +169,14 @@ impl<'a> ListQuery<'a> {
         // common case) the plan is then made once per connection. The written limit is one of
         // FETCH_SIZES (the rows beyond limit + 1 are not decoded), so each query shape is at most
         // four cached statements per connection, whatever limits clients ask for.
-        let fetch = FETCH_SIZES
-            .iter()
-            .copied()
-            .find(|n| *n > u32::from(limit))
-            .unwrap_or(u32::from(limit) + 1);
-        use std::fmt::Write as _;
-        let _ = write!(self.sql, " ORDER BY created_at DESC, id DESC LIMIT {fetch}");
+        match FETCH_SIZES.iter().position(|n| *n > u32::from(limit)) {
+            Some(i) => self.sql.push_str(ORDERED_FETCHES[i]),
+            None => {
+                use std::fmt::Write as _;
+                let fetch = u32::from(limit) + 1;
+                let _ = write!(self.sql, " ORDER BY created_at DESC, id DESC LIMIT {fetch}");
+            }
+        }
         let params: Vec<&(dyn ToSql + Sync)> = self
             .params
             .iter()
@@ -226,6 +237,17 @@ mod tests {
             "SELECT id FROM palisade.t WHERE true AND status = $1 AND name ILIKE '%' || $2 || '%' ESCAPE '\\' \
              AND (created_at, id) < ($3, $4)"
         );
+    }
+
+    #[test]
+    fn each_fetch_size_has_its_constant_ending() {
+        for (size, ending) in FETCH_SIZES.iter().zip(ORDERED_FETCHES) {
+            assert_eq!(
+                ending,
+                format!(" ORDER BY created_at DESC, id DESC LIMIT {size}")
+            );
+        }
+        assert_eq!(FETCH_SIZES.len(), ORDERED_FETCHES.len());
     }
 
     #[test]

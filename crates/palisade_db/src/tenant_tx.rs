@@ -40,10 +40,11 @@ use std::future::{Ready, ready};
 
 use crate::pool::{Fixed, Object};
 use futures_util::FutureExt as _;
-use futures_util::future::join3;
+use futures_util::future::{Either, join4};
 use palisade_domain::{OrgId, Role, TenantContext, UserId};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
+use uuid::Uuid;
 
 use crate::{AppPool, DbError};
 
@@ -321,86 +322,42 @@ impl TenantTx {
         Ok((stmt, Some(Opening { begin, context })))
     }
 
-    /// Sends BEGIN and the context, when `opening` says the transaction is not open yet. The
-    /// first future of an [`in_pipeline_order`], the statement that follows the second, so the
-    /// three travel in one round trip. Returns the context a checked credential resolved to.
+    /// The futures of BEGIN and of the opening statement (the context, or a credential's check),
+    /// binding `params` ([`OpeningValues::params`]): the first two of an [`in_pipeline_order`],
+    /// the statement that follows them (and the COMMIT of a one-statement read) the next, so
+    /// that all travel in one round trip, each future polled directly by the one join (no
+    /// pipeline of their own nested in it). The opening's answer is the context a checked
+    /// credential resolved to; `None` for a context the caller set.
     /// (Joining these with `try_join!` instead would bring back a 500 for a refused credential:
     /// `tests/api/tenant_tx.rs`, `a_pipeline_answers_with_its_first_error_whichever_it_sees_first`,
     /// tests `in_pipeline_order` itself, not each of its callers.)
-    async fn open(&self, opening: Option<&Opening>) -> Result<Option<TenantContext>, DbError> {
-        let Some(opening) = opening else {
-            return Ok(None);
-        };
-        let conn = self.conn()?;
-        match &self.actor {
-            Actor::Checked {
-                credential, least, ..
-            } => {
-                let least = least.as_str();
-                let row = match credential {
-                    Credential::Session {
-                        org_id,
-                        user_id,
-                        version,
-                    } => {
-                        let (org, user) = (org_id.as_uuid(), user_id.as_uuid());
-                        let params: [&(dyn ToSql + Sync); 4] = [&org, &user, version, &least];
-                        in_pipeline_order(
-                            conn.execute(&opening.begin, &[]),
-                            conn.query_one(&opening.context, &params),
-                            nothing(),
-                        )
-                        .await?
-                        .1
-                    }
-                    Credential::ApiKey { hash } => {
-                        let hash = hash.as_slice();
-                        let params: [&(dyn ToSql + Sync); 2] = [&hash, &least];
-                        in_pipeline_order(
-                            conn.execute(&opening.begin, &[]),
-                            conn.query_one(&opening.context, &params),
-                            nothing(),
-                        )
-                        .await?
-                        .1
-                    }
-                };
-                let role: &str = row.try_get("role")?;
-                let ctx = TenantContext {
-                    org_id: OrgId::from_uuid(row.try_get("organization_id")?),
-                    user_id: UserId::from_uuid(row.try_get("user_id")?),
-                    role: Role::parse(role)
-                        .map_err(|_| DbError::Decode(format!("unknown role {role:?}")))?,
-                };
-                // An API key's ids are recorded as soon as the check has answered, before the
-                // query's own answer: a request whose query then fails still logs who it acted
-                // for. The request's span (tracing-actix-web's root span, current in a handler)
-                // declares these fields. A session's are the token's, which the HTTP layer
-                // recorded when it verified the token (palisade_api's `Caller`): recorded again,
-                // tracing's formatter would print each twice on the request's line.
-                if let Credential::ApiKey { .. } = credential {
-                    let span = tracing::Span::current();
-                    span.record("org.id", tracing::field::display(ctx.org_id));
-                    span.record("user.id", tracing::field::display(ctx.user_id));
-                }
-                Ok(Some(ctx))
-            }
-            actor => {
-                let mut buffers = ContextText::new();
-                let (org, user, role) = buffers.params(actor);
-                let ctx_params: [&(dyn ToSql + Sync); 3] = [&org, &user, &role];
-                in_pipeline_order(
-                    conn.execute(&opening.begin, &[]),
-                    conn.execute(&opening.context, &ctx_params),
-                    nothing(),
+    fn opening<'a>(
+        &self,
+        conn: &'a Object,
+        opening: &'a Opening,
+        params: Params<'a>,
+    ) -> (
+        impl Future<Output = Result<u64, tokio_postgres::Error>> + 'a,
+        impl Future<Output = Result<Option<TenantContext>, OpenError>> + 'a,
+    ) {
+        let begin = conn.execute(&opening.begin, &[]);
+        let context = match &self.actor {
+            Actor::Checked { credential, .. } => {
+                let api_key = matches!(credential, Credential::ApiKey { .. });
+                Either::Left(
+                    conn.query_one(&opening.context, params)
+                        .map(move |row| resolve(&row.map_err(OpenError::Statement)?, api_key)),
                 )
-                .await?;
-                Ok(None)
             }
-        }
+            Actor::User(_) | Actor::Provider(_) | Actor::DeliveryWorker(_) => Either::Right(
+                conn.execute(&opening.context, params)
+                    .map(|answer| answer.map(|_| None).map_err(OpenError::Statement)),
+            ),
+        };
+        (begin, context)
     }
 
-    /// Keeps the context a checked credential resolved to (see [`TenantTx::open`]).
+    /// Keeps the context a checked credential resolved to (see [`TenantTx::opening`]).
     fn resolved(&mut self, ctx: Option<TenantContext>) {
         if let (
             Some(ctx),
@@ -418,12 +375,15 @@ impl TenantTx {
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
         let (stmt, opening) = self.prepare_first(sql).await?;
         let conn = self.conn()?;
-        let (ctx, rows, ()) = in_pipeline_order(
-            self.open(opening.as_ref()),
-            conn.query(&stmt, params),
-            nothing(),
-        )
-        .await?;
+        let Some(opening) = opening else {
+            return Ok(conn.query(&stmt, params).await?);
+        };
+        let mut text = ContextText::new();
+        let values = OpeningValues::new(&self.actor, &mut text);
+        let (bound, n) = values.params();
+        let (begin, context) = self.opening(conn, &opening, &bound[..n]);
+        let (_, ctx, rows, ()) =
+            in_pipeline_order(begin, context, conn.query(&stmt, params), nothing()).await?;
         self.resolved(ctx);
         Ok(rows)
     }
@@ -456,14 +416,17 @@ impl TenantTx {
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, DbError> {
         let (stmt, opening) = self.prepare_first(sql).await?;
         let conn = self.conn()?;
-        let (ctx, n, ()) = in_pipeline_order(
-            self.open(opening.as_ref()),
-            conn.execute(&stmt, params),
-            nothing(),
-        )
-        .await?;
+        let Some(opening) = opening else {
+            return Ok(conn.execute(&stmt, params).await?);
+        };
+        let mut text = ContextText::new();
+        let values = OpeningValues::new(&self.actor, &mut text);
+        let (bound, n) = values.params();
+        let (begin, context) = self.opening(conn, &opening, &bound[..n]);
+        let (_, ctx, affected, ()) =
+            in_pipeline_order(begin, context, conn.execute(&stmt, params), nothing()).await?;
         self.resolved(ctx);
-        Ok(n)
+        Ok(affected)
     }
 
     /// Commits. On error the transaction is over anyway (PostgreSQL rolled it back).
@@ -546,8 +509,15 @@ impl TenantTx {
         let (stmt, opening) = self.prepare_first(sql).await?;
         let conn = self.conn()?;
         let commit = conn.prepare_fixed(Fixed::Commit).await?;
-        let answers = join3(
-            self.open(opening.as_ref()),
+        let opening = opening.ok_or_else(|| DbError::Client("transaction already open".into()))?;
+        let mut text = ContextText::new();
+        let values = OpeningValues::new(&self.actor, &mut text);
+        let (bound, n) = values.params();
+        let (begin, context) = self.opening(conn, &opening, &bound[..n]);
+        // One join of the four, polled in this order (see `in_pipeline_order`).
+        let answers = join4(
+            begin,
+            context,
             conn.query(&stmt, params),
             conn.execute(&commit, &[]),
         )
@@ -558,10 +528,10 @@ impl TenantTx {
         // round trip and draw a "there is no transaction in progress" warning into the
         // database's log, one per refused credential or failed read. A COMMIT that failed may
         // not have ended it (an error at its Bind leaves the block open): the drop rolls back.
-        if answers.2.is_ok() {
+        if answers.3.is_ok() {
             self.state = State::Fresh;
         }
-        let (ctx, rows, _) = first_error(answers)?;
+        let (_, ctx, rows, _) = first_error(answers)?;
         self.resolved(ctx);
         Ok((rows, self.context().copied()))
     }
@@ -573,10 +543,10 @@ impl TenantTx {
     }
 }
 
-/// Awaits the three statements of a pipeline, polled in the order they are given (each sends
-/// its statement when first polled, so they reach the server in that order), and returns the
-/// first one's error, else the second's, else the third's; `Ok` with every answer when all
-/// succeeded.
+/// Awaits the statements of a pipeline (BEGIN, the opening, a statement and the COMMIT of a
+/// one-statement read, or [`nothing`]), polled in the order they are given (each sends its
+/// statement when first polled, so they reach the server in that order), and returns the first
+/// one's error, else the second's, and so on; `Ok` with every answer when all succeeded.
 ///
 /// Every answer is awaited before an error is returned, which costs nothing: they are all on
 /// their way, and come back in the order sent. What is not ordered is when the request's task
@@ -586,38 +556,157 @@ impl TenantTx {
 /// the first error it saw, such as the `25P02` of a query that a refused credential's check had
 /// aborted, a 500 where the refusal's 401 or 403 belongs. Only the error returned becomes a
 /// [`DbError`] (and is counted, [`crate::error_counter`]): a refused credential counts one
-/// refusal, not also the aborted statements after it. [`nothing`] is the third of a
-/// two-statement pipeline.
-pub fn in_pipeline_order<A, B, C, E1, E2, E3>(
+/// refusal, not also the aborted statements after it. [`nothing`] is the fourth of a pipeline
+/// without a COMMIT.
+pub fn in_pipeline_order<A, B, C, D, E1, E2, E3, E4>(
     first: impl Future<Output = Result<A, E1>>,
     second: impl Future<Output = Result<B, E2>>,
     third: impl Future<Output = Result<C, E3>>,
-) -> impl Future<Output = Result<(A, B, C), DbError>>
+    fourth: impl Future<Output = Result<D, E4>>,
+) -> impl Future<Output = Result<(A, B, C, D), DbError>>
 where
-    DbError: From<E1> + From<E2> + From<E3>,
+    DbError: From<E1> + From<E2> + From<E3> + From<E4>,
 {
-    // join3 polls its futures in the order given, every time. Not an `async fn`: one would
-    // hold the three futures twice (as its arguments, and again inside the join), and a
-    // request's future, copied whole each time a caller's future takes it in, grew by as much.
-    join3(first, second, third).map(first_error)
+    // join4 polls its futures in the order given, every time. Not an `async fn`: one would
+    // hold the futures twice (as its arguments, and again inside the join), and a request's
+    // future, copied whole each time a caller's future takes it in, grew by as much.
+    join4(first, second, third, fourth).map(first_error)
 }
 
-/// The answers of a three-statement pipeline, all awaited, as [`in_pipeline_order`] returns
-/// them: the first statement's error, else the second's, else the third's, and only that one
-/// converted into a [`DbError`]. Called directly by a caller that must look at one answer
-/// first (the pipelined read, at its COMMIT's).
-fn first_error<A, B, C, E1, E2, E3>(
-    (a, b, c): (Result<A, E1>, Result<B, E2>, Result<C, E3>),
-) -> Result<(A, B, C), DbError>
+/// A four-statement pipeline's answers, in the order sent.
+type Answers<A, B, C, D, E1, E2, E3, E4> =
+    (Result<A, E1>, Result<B, E2>, Result<C, E3>, Result<D, E4>);
+
+/// The answers of a pipeline, all awaited, as [`in_pipeline_order`] returns them: the first
+/// statement's error, else the second's, and so on, and only that one converted into a
+/// [`DbError`]. Called directly by a caller that must look at one answer first (the pipelined
+/// read, at its COMMIT's).
+fn first_error<A, B, C, D, E1, E2, E3, E4>(
+    (a, b, c, d): Answers<A, B, C, D, E1, E2, E3, E4>,
+) -> Result<(A, B, C, D), DbError>
 where
-    DbError: From<E1> + From<E2> + From<E3>,
+    DbError: From<E1> + From<E2> + From<E3> + From<E4>,
 {
-    Ok((a?, b?, c?))
+    Ok((a?, b?, c?, d?))
 }
 
-/// The third statement of a two-statement [`in_pipeline_order`]: none.
+/// The last statement of a pipeline that has no COMMIT: none.
 pub fn nothing() -> Ready<Result<(), DbError>> {
     ready(Ok(()))
+}
+
+/// Why an opening statement's future failed: the statement itself (converted into a
+/// [`DbError`], and counted, only if it is the pipeline's first error), or the decoding of a
+/// checked credential's answer.
+enum OpenError {
+    /// The statement failed (a refused credential, or a broken connection).
+    Statement(tokio_postgres::Error),
+    /// Its answer did not decode.
+    Decode(DbError),
+}
+
+impl From<OpenError> for DbError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Statement(e) => e.into(),
+            OpenError::Decode(e) => e,
+        }
+    }
+}
+
+/// The context a checked credential's opening statement answered with (see
+/// [`TenantTx::begin_checked`]).
+fn resolve(row: &Row, api_key: bool) -> Result<Option<TenantContext>, OpenError> {
+    let decoded = || -> Result<TenantContext, DbError> {
+        let role: &str = row.try_get("role")?;
+        Ok(TenantContext {
+            org_id: OrgId::from_uuid(row.try_get("organization_id")?),
+            user_id: UserId::from_uuid(row.try_get("user_id")?),
+            role: Role::parse(role)
+                .map_err(|_| DbError::Decode(format!("unknown role {role:?}")))?,
+        })
+    };
+    let ctx = decoded().map_err(OpenError::Decode)?;
+    // An API key's ids are recorded as soon as the check has answered, before the query's own
+    // answer: a request whose query then fails still logs who it acted for. The request's span
+    // (tracing-actix-web's root span, current in a handler) declares these fields. A session's
+    // are the token's, which the HTTP layer recorded when it verified the token (palisade_api's
+    // `Caller`): recorded again, tracing's formatter would print each twice on the request's
+    // line.
+    if api_key {
+        let span = tracing::Span::current();
+        span.record("org.id", tracing::field::display(ctx.org_id));
+        span.record("user.id", tracing::field::display(ctx.user_id));
+    }
+    Ok(Some(ctx))
+}
+
+/// The values an opening statement binds. They live in the frame of the pipeline that sends
+/// it, beside its futures: tokio-postgres's futures borrow their parameters.
+enum OpeningValues<'a> {
+    /// [`ENTER_SESSION`]'s.
+    Session {
+        org: Uuid,
+        user: Uuid,
+        version: i32,
+        least: &'static str,
+    },
+    /// [`ENTER_API_KEY`]'s.
+    ApiKey { hash: &'a [u8], least: &'static str },
+    /// [`SET_CONTEXT`]'s.
+    Context {
+        org: &'a str,
+        user: &'a str,
+        role: &'static str,
+    },
+}
+
+impl<'a> OpeningValues<'a> {
+    fn new(actor: &'a Actor, text: &'a mut ContextText) -> Self {
+        match actor {
+            Actor::Checked {
+                credential:
+                    Credential::Session {
+                        org_id,
+                        user_id,
+                        version,
+                    },
+                least,
+                ..
+            } => Self::Session {
+                org: org_id.as_uuid(),
+                user: user_id.as_uuid(),
+                version: *version,
+                least: least.as_str(),
+            },
+            Actor::Checked {
+                credential: Credential::ApiKey { hash },
+                least,
+                ..
+            } => Self::ApiKey {
+                hash: hash.as_slice(),
+                least: least.as_str(),
+            },
+            actor => {
+                let (org, user, role) = text.params(actor);
+                Self::Context { org, user, role }
+            }
+        }
+    }
+
+    /// The parameters, and how many of them the statement takes.
+    fn params(&self) -> ([&(dyn ToSql + Sync); 4], usize) {
+        match self {
+            Self::Session {
+                org,
+                user,
+                version,
+                least,
+            } => ([org, user, version, least], 4),
+            Self::ApiKey { hash, least } => ([hash, least, &"", &""], 2),
+            Self::Context { org, user, role } => ([org, user, role, &""], 3),
+        }
+    }
 }
 
 /// The text of the three context settings, formatted on the stack (no allocation on the hot
