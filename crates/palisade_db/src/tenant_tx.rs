@@ -346,12 +346,12 @@ impl TenantTx {
                 let api_key = matches!(credential, Credential::ApiKey { .. });
                 Either::Left(
                     conn.query_one(&opening.context, params)
-                        .map(move |row| resolve(&row.map_err(OpenError::Statement)?, api_key)),
+                        .map(move |row| resolve(&row.map_err(OpenError::Driver)?, api_key)),
                 )
             }
             Actor::User(_) | Actor::Provider(_) | Actor::DeliveryWorker(_) => Either::Right(
                 conn.execute(&opening.context, params)
-                    .map(|answer| answer.map(|_| None).map_err(OpenError::Statement)),
+                    .map(|answer| answer.map(|_| None).map_err(OpenError::Driver)),
             ),
         };
         (begin, context)
@@ -595,21 +595,21 @@ pub fn nothing() -> Ready<Result<(), DbError>> {
     ready(Ok(()))
 }
 
-/// Why an opening statement's future failed: the statement itself (converted into a
-/// [`DbError`], and counted, only if it is the pipeline's first error), or the decoding of a
-/// checked credential's answer.
+/// Why an opening statement's future failed, kept as it came until the pipeline's first error is
+/// chosen: only that one becomes a [`DbError`] (and is counted, [`crate::error_counter`]).
 enum OpenError {
-    /// The statement failed (a refused credential, or a broken connection).
-    Statement(tokio_postgres::Error),
-    /// Its answer did not decode.
-    Decode(DbError),
+    /// The statement failed (a refused credential, or a broken connection), or a column of its
+    /// answer did not decode.
+    Driver(tokio_postgres::Error),
+    /// Its answer named a role this code does not know.
+    UnknownRole(String),
 }
 
 impl From<OpenError> for DbError {
     fn from(e: OpenError) -> Self {
         match e {
-            OpenError::Statement(e) => e.into(),
-            OpenError::Decode(e) => e,
+            OpenError::Driver(e) => e.into(),
+            OpenError::UnknownRole(role) => DbError::Decode(format!("unknown role {role:?}")),
         }
     }
 }
@@ -617,16 +617,12 @@ impl From<OpenError> for DbError {
 /// The context a checked credential's opening statement answered with (see
 /// [`TenantTx::begin_checked`]).
 fn resolve(row: &Row, api_key: bool) -> Result<Option<TenantContext>, OpenError> {
-    let decoded = || -> Result<TenantContext, DbError> {
-        let role: &str = row.try_get("role")?;
-        Ok(TenantContext {
-            org_id: OrgId::from_uuid(row.try_get("organization_id")?),
-            user_id: UserId::from_uuid(row.try_get("user_id")?),
-            role: Role::parse(role)
-                .map_err(|_| DbError::Decode(format!("unknown role {role:?}")))?,
-        })
+    let role: &str = row.try_get("role").map_err(OpenError::Driver)?;
+    let ctx = TenantContext {
+        org_id: OrgId::from_uuid(row.try_get("organization_id").map_err(OpenError::Driver)?),
+        user_id: UserId::from_uuid(row.try_get("user_id").map_err(OpenError::Driver)?),
+        role: Role::parse(role).map_err(|_| OpenError::UnknownRole(role.to_owned()))?,
     };
-    let ctx = decoded().map_err(OpenError::Decode)?;
     // An API key's ids are recorded as soon as the check has answered, before the query's own
     // answer: a request whose query then fails still logs who it acted for. The request's span
     // (tracing-actix-web's root span, current in a handler) declares these fields. A session's
