@@ -5,6 +5,12 @@
 //! `user.id`. One line is logged when the request ends, with status and latency; errors add
 //! their code. Bodies, tokens and passwords never appear. The line is a warning when the
 //! response is a 5xx or took [`SlowRequest`] or longer, so a stall shows under `RUST_LOG=warn`.
+//!
+//! The span is at the ERROR level, not INFO: a span is on only where the filter lets its level
+//! through, and every line logged inside it carries its fields. At ERROR it is on under any filter
+//! that lets anything of the server through (`RUST_LOG=warn`, `error`), so the lines a quiet
+//! production keeps (a 5xx's cause, a refused webhook's reason, the request's own closing line)
+//! carry the request id that a 500's body tells the client to quote.
 
 use std::time::Instant;
 
@@ -43,7 +49,7 @@ impl RootSpanBuilder for PalisadeRootSpan {
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "unmatched".into());
-        tracing::info_span!(
+        tracing::error_span!(
             "request",
             request_id = %request_id.map(|r| r.to_string()).unwrap_or_default(),
             http.method = %request.method(),
@@ -80,21 +86,7 @@ impl RootSpanBuilder for PalisadeRootSpan {
                     tracing::info!(status, latency_ms, "request finished");
                     return;
                 };
-                if span.is_disabled() {
-                    // Under RUST_LOG=warn the request span is off, and with it what it says:
-                    // the line carries that itself.
-                    let request_id = request.extensions().get::<RequestId>().copied();
-                    tracing::warn!(
-                        request_id = %request_id.map(|r| r.to_string()).unwrap_or_default(),
-                        http.method = %request.method(),
-                        http.route = %request.match_pattern().unwrap_or_else(|| "unmatched".into()),
-                        status,
-                        latency_ms,
-                        "{message}"
-                    );
-                } else {
-                    tracing::warn!(status, latency_ms, "{message}");
-                }
+                tracing::warn!(status, latency_ms, "{message}");
             }
             Err(e) => {
                 let status = e.as_response_error().status_code().as_u16();
@@ -127,6 +119,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
+    use actix_web::dev::Service as _;
     use actix_web::{App, HttpResponse, test, web};
     use tracing_actix_web::TracingLogger;
 
@@ -157,17 +150,76 @@ mod tests {
         HttpResponse::Ok().finish()
     }
 
-    /// An app whose requests sleep `/after/{ms}` and count as slow from `slow` on.
+    async fn fails() -> Result<HttpResponse, crate::ApiError> {
+        tracing::warn!("about to fail");
+        Err(crate::ApiError::internal("the cause"))
+    }
+
+    /// An app whose requests sleep `/after/{ms}` and count as slow from `slow` on, and whose
+    /// `/fails/{n}` warns, then answers 500.
     macro_rules! app {
         ($slow:expr) => {
             test::init_service(
                 App::new()
                     .app_data(SlowRequest($slow))
+                    .wrap_fn(|req, srv| {
+                        let fut = srv.call(req);
+                        async move { fut.await.map(add_request_id_header) }
+                    })
                     .wrap(TracingLogger::<PalisadeRootSpan>::new())
-                    .route("/after/{ms}", web::get().to(after)),
+                    .route("/after/{ms}", web::get().to(after))
+                    .route("/fails/{n}", web::get().to(fails)),
             )
             .await
         };
+    }
+
+    /// A subscriber writing to `lines` that lets through `level` and above, as `RUST_LOG` does.
+    fn subscriber(lines: &Lines, level: tracing::Level) -> impl tracing::Subscriber {
+        let writer = lines.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+    }
+
+    /// Under `RUST_LOG=warn` or `error` (a quiet production), every line a request leaves (a
+    /// warning inside its handler, a 500's cause, its closing line) carries its request id and
+    /// route: the id the 500's body tells the client to quote, and the response's header.
+    #[actix_web::test]
+    async fn every_line_of_a_request_carries_its_id_under_a_quiet_filter() {
+        for level in [tracing::Level::WARN, tracing::Level::ERROR] {
+            let lines = Lines::default();
+            let _guard = tracing::subscriber::set_default(subscriber(&lines, level));
+            let app = app!(Duration::from_secs(3600));
+            let res =
+                test::call_service(&app, test::TestRequest::get().uri("/fails/1").to_request())
+                    .await;
+            assert_eq!(res.status(), 500);
+            let id = res
+                .headers()
+                .get(REQUEST_ID_HEADER)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let logged = lines.take();
+            let expected: &[&str] = if level == tracing::Level::WARN {
+                &["about to fail", "request failed", "request finished"]
+            } else {
+                &["request failed"]
+            };
+            assert_eq!(logged.lines().count(), expected.len(), "{level}: {logged}");
+            for (line, message) in logged.lines().zip(expected) {
+                assert!(line.contains(message), "{level}: {logged}");
+                assert!(line.contains("http.route=/fails/{n}"), "{level}: {line}");
+                assert!(
+                    line.contains(&format!("request_id={id}")),
+                    "{level}: {line}"
+                );
+            }
+        }
     }
 
     /// Under `RUST_LOG=warn` (CI's fuzzing run, a quiet production), a request that took the
@@ -175,13 +227,7 @@ mod tests {
     #[actix_web::test]
     async fn a_slow_request_is_logged_as_a_warning_and_a_quick_one_is_not() {
         let lines = Lines::default();
-        let writer = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::WARN)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let _guard = tracing::subscriber::set_default(subscriber(&lines, tracing::Level::WARN));
 
         let quick = app!(Duration::from_secs(3600));
         let res = test::call_service(

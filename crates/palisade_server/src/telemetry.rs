@@ -43,14 +43,36 @@ pub enum Output {
 /// Lines the queue to the writer thread holds; beyond this, lines are dropped and counted.
 pub const QUEUE_LINES: usize = 16_384;
 
+/// actix-http's connection handling, which logs every connection it drops for a request it
+/// cannot read (a malformed header, a head too large, a bad `Content-Length`) as an ERROR,
+/// `stream error: request parse error: ...`, without a request id: a client's doing, not the
+/// server's, and any client could fill the error log with it. Off unless `RUST_LOG` names
+/// `actix_http` (e.g. `info,actix_http=debug`).
+pub const QUIET_DISPATCHER: &str = "actix_http::h1::dispatcher=off";
+
+/// The filter of `settings`: `RUST_LOG`, or the command's default when it is unset or does not
+/// parse, with [`QUIET_DISPATCHER`] unless it names `actix_http` itself.
+fn filter(settings: &LogSettings) -> EnvFilter {
+    let (text, filter) = settings
+        .filter
+        .as_deref()
+        .and_then(|f| EnvFilter::try_new(f).ok().map(|parsed| (f, parsed)))
+        .unwrap_or_else(|| {
+            (
+                settings.default_filter,
+                EnvFilter::new(settings.default_filter),
+            )
+        });
+    match QUIET_DISPATCHER.parse() {
+        Ok(quiet) if !text.contains("actix_http") => filter.add_directive(quiet),
+        _ => filter,
+    }
+}
+
 /// Installs the global subscriber writing to `output`. Call once, first thing in `main`, and
 /// keep the guard until the command ends. A `RUST_LOG` that does not parse counts as unset.
 pub fn init(settings: &LogSettings, output: Output) -> LogGuard {
-    let filter = settings
-        .filter
-        .as_deref()
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| EnvFilter::new(settings.default_filter));
+    let filter = filter(settings);
     let ansi = match output {
         Output::Stdout => std::io::stdout().is_terminal(),
         Output::Stderr => std::io::stderr().is_terminal(),
@@ -245,6 +267,74 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Queue {
         QueuedLine {
             queue: self,
             line: Vec::with_capacity(256),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// The lines a subscriber with [`filter`] of `rust_log` writes for a client's malformed
+    /// request as actix-http logs it, and for a request's failure as Palisade logs it.
+    fn logged(rust_log: Option<&str>) -> String {
+        let lines = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let writer = lines.clone();
+        let settings = LogSettings {
+            format: LogFormat::Text,
+            filter: rust_log.map(str::to_owned),
+            default_filter: "info",
+        };
+        let subscriber = tracing_subscriber::registry().with(filter(&settings)).with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || Writer(writer.clone())),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(
+                target: "actix_http::h1::dispatcher",
+                "stream error: request parse error: invalid Header provided"
+            );
+            tracing::error!(target: "palisade_api::error", "request failed");
+        });
+        String::from_utf8(lines.lock().unwrap().clone()).unwrap()
+    }
+
+    struct Writer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// By default, and under any `RUST_LOG` that does not name actix_http (one that does not
+    /// parse included), a client's malformed request leaves no ERROR line; the server's own
+    /// errors still do. Naming actix_http brings its lines back.
+    #[test]
+    fn a_clients_malformed_request_is_not_an_error_line_unless_asked_for() {
+        for rust_log in [
+            None,
+            Some("warn"),
+            Some("debug"),
+            Some("palisade_api=debug,info"),
+            Some("[bad"),
+        ] {
+            let logged = logged(rust_log);
+            assert!(logged.contains("request failed"), "{rust_log:?}: {logged}");
+            assert!(!logged.contains("stream error"), "{rust_log:?}: {logged}");
+        }
+        for rust_log in ["info,actix_http=error", "actix_http::h1=debug,info"] {
+            let logged = logged(Some(rust_log));
+            assert!(logged.contains("request failed"), "{rust_log}: {logged}");
+            assert!(logged.contains("stream error"), "{rust_log}: {logged}");
         }
     }
 }
