@@ -457,6 +457,72 @@ async fn a_worker_waiting_on_its_exhausted_shard_takes_a_connection_another_shar
     }
 }
 
+/// A transaction on `pool` that holds its connection (a statement has run in it).
+async fn holding(pool: &palisade_db::AppPool) -> TenantTx {
+    let mut tx = TenantTx::begin(pool, &ctx(OrgId::new())).await.unwrap();
+    tx.query_one("SELECT 1", &[]).await.unwrap();
+    tx
+}
+
+/// Waits until `shard` of `pool` has `n` checkouts waiting (10 s at most, then fails).
+async fn until_waiting(pool: &palisade_db::AppPool, shard: usize, n: usize) {
+    for _ in 0..2_000 {
+        if pool.shard_status()[shard].waiting >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("{n} checkouts never waited on shard {shard}");
+}
+
+#[tokio::test]
+async fn checkouts_waiting_on_an_exhausted_shard_get_its_connections_in_the_order_they_came() {
+    let db = TestDb::new().await;
+    // One connection for each of 2 workers and one for the other threads, all held: nothing
+    // idle anywhere to borrow.
+    let pool = db.app_pool_sharded(3, 2);
+    let (first, first_done, first_thread) = worker_thread(pool.clone(), holding);
+    let (shard_a, held_a) = first.recv().unwrap();
+    let (second, second_done, second_thread) = worker_thread(pool.clone(), holding);
+    let (_, held_b) = second.recv().unwrap();
+    let held_other = holding(&pool).await;
+    // Two reads on the first worker's shard (a thread that claims it stands for that worker):
+    // the second asks once the first waits.
+    let (waiters, waiters_done, waiters_thread) = worker_thread(pool.clone(), async move |pool| {
+        let order = std::cell::RefCell::new(Vec::new());
+        let first = async {
+            backend_of_a_read(pool).await;
+            order.borrow_mut().push("first");
+        };
+        let second = async {
+            until_waiting(pool, shard_a, 1).await;
+            backend_of_a_read(pool).await;
+            order.borrow_mut().push("second");
+        };
+        tokio::join!(first, second);
+        order.into_inner()
+    });
+    until_waiting(&pool, shard_a, 2).await;
+    // Not a timed assertion: the order does not depend on this pause. It is several times the
+    // slice after which a waiting checkout looks at the other shards again, which is when one
+    // that left its shard's queue to look would come back behind the second.
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    held_a.commit().await.unwrap();
+    let (shard_waiters, order) = waiters.recv().unwrap();
+    assert_eq!(shard_waiters, shard_a);
+    assert_eq!(order, ["first", "second"]);
+    held_b.commit().await.unwrap();
+    held_other.commit().await.unwrap();
+    for (done, thread) in [
+        (first_done, first_thread),
+        (second_done, second_thread),
+        (waiters_done, waiters_thread),
+    ] {
+        drop(done);
+        thread.join().unwrap();
+    }
+}
+
 /// The backends of the app's pool on `db` (its `application_name`), as the superuser sees them.
 async fn pooled_backends(su: &tokio_postgres::Client, db: &str) -> Vec<i32> {
     su.query(

@@ -417,8 +417,9 @@ pub(crate) async fn watch_pool(pool: Pool) {
 /// ([`AppPool::claim_shard`]); every other thread (startup checks, the delivery worker, tests)
 /// shares one more, small shard. A checkout takes its own shard's idle connection or opens one
 /// while the shard has room; when its shard is exhausted it borrows another shard's idle
-/// connection (a crossing, not a wait), and only when none is idle does it wait for its own,
-/// looking at the others again every 20 ms until the pool's wait runs out.
+/// connection (a crossing, not a wait), and only when none is idle does it wait for its own, in
+/// its shard's queue (first come, first served) until the pool's wait runs out, looking at the
+/// others again every 20 ms meanwhile.
 #[derive(Clone)]
 pub struct AppPool {
     /// The workers' shards, then the shard of every other thread; one pool when not sharded.
@@ -569,47 +570,44 @@ impl AppPool {
                 got => Ok(got?),
             };
         }
-        let deadline = timeouts.wait.map(|wait| tokio::time::Instant::now() + wait);
+        // This thread's shard: an idle connection, or a new one while it has room.
+        match self.shards[own].timeout_get(&now).await {
+            Err(PoolError::Timeout(TimeoutType::Wait)) => {}
+            got => return Ok(got?),
+        }
+        // Exhausted: another shard's idle connection rather than a wait.
+        if let Some(got) = self.borrow_idle(own, &now).await {
+            return got;
+        }
+        // None idle: wait for this shard's next free connection, in its queue for the whole of
+        // the pool's wait, so that checkouts waiting on a shard get its connections in the order
+        // they came; and every WAIT_SLICE look at the other shards again, to take one freed there
+        // meanwhile (leaving the queue then).
+        let wait = self.shards[own].timeout_get(&timeouts);
+        let mut wait = std::pin::pin!(wait);
         loop {
-            // This thread's shard: an idle connection, or a new one while it has room.
-            match self.shards[own].timeout_get(&now).await {
-                Err(PoolError::Timeout(TimeoutType::Wait)) => {}
-                got => return Ok(got?),
+            if let Ok(got) = tokio::time::timeout(WAIT_SLICE, wait.as_mut()).await {
+                return Ok(got?);
             }
-            // Exhausted: another shard's idle connection rather than a wait. (The status is a
-            // snapshot: should that connection be taken meanwhile, this opens one in that
-            // shard, driven by this thread.)
-            for i in (1..self.shards.len()).map(|k| (own + k) % self.shards.len()) {
-                if self.shards[i].status().available > 0 {
-                    match self.shards[i].timeout_get(&now).await {
-                        Err(PoolError::Timeout(TimeoutType::Wait)) => {}
-                        got => return Ok(got?),
-                    }
-                }
-            }
-            // None idle: wait for this shard's next free connection, but only a slice of the
-            // pool's wait at a time, so that one freed in another shard meanwhile is taken too.
-            let slice = match deadline {
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                    if left.is_zero() {
-                        return Err(
-                            PoolError::<tokio_postgres::Error>::Timeout(TimeoutType::Wait).into(),
-                        );
-                    }
-                    left.min(WAIT_SLICE)
-                }
-                None => WAIT_SLICE,
-            };
-            let waiting = Timeouts {
-                wait: Some(slice),
-                ..timeouts
-            };
-            match self.shards[own].timeout_get(&waiting).await {
-                Err(PoolError::Timeout(TimeoutType::Wait)) => {}
-                got => return Ok(got?),
+            if let Some(got) = self.borrow_idle(own, &now).await {
+                return got;
             }
         }
+    }
+
+    /// An idle connection of a shard other than `own`, if one has any. (The status is a
+    /// snapshot: should that connection be taken meanwhile, this opens one in that shard, driven
+    /// by this thread, while it has room.)
+    async fn borrow_idle(&self, own: usize, now: &Timeouts) -> Option<Result<Object, DbError>> {
+        for i in (1..self.shards.len()).map(|k| (own + k) % self.shards.len()) {
+            if self.shards[i].status().available > 0 {
+                match self.shards[i].timeout_get(now).await {
+                    Err(PoolError::Timeout(TimeoutType::Wait)) => {}
+                    got => return Some(got.map_err(DbError::from)),
+                }
+            }
+        }
+        None
     }
 
     /// Closes every idle connection (those in use are unaffected): after one was found dead,
