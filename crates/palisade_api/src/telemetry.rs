@@ -7,10 +7,11 @@
 //! response is a 5xx or took [`SlowRequest`] or longer, so a stall shows under `RUST_LOG=warn`.
 //!
 //! The span is at the ERROR level, not INFO: a span is on only where the filter lets its level
-//! through, and every line logged inside it carries its fields. At ERROR it is on under any filter
-//! that lets anything of the server through (`RUST_LOG=warn`, `error`), so the lines a quiet
-//! production keeps (a 5xx's cause, a refused webhook's reason, the request's own closing line)
-//! carry the request id that a 500's body tells the client to quote.
+//! through, and every line logged inside it carries its fields. At ERROR it is on at every level
+//! a filter sets (`RUST_LOG=warn`, `error`), so the lines a quiet production keeps (a 5xx's
+//! cause, a refused webhook's reason, the request's own closing line) carry the request id that
+//! a 500's body tells the client to quote. (A filter that names modules and leaves out this one,
+//! where the span is made, leaves it out.)
 
 use std::time::Instant;
 

@@ -27,7 +27,7 @@ use crate::configuration::LogSettings;
 pub enum LogFormat {
     /// Human-readable lines (the default).
     Text,
-    /// One JSON object per line, with the request span's fields.
+    /// One JSON object per line, with the fields of the spans it is in (`span`, `spans`).
     Json,
 }
 
@@ -43,36 +43,61 @@ pub enum Output {
 /// Lines the queue to the writer thread holds; beyond this, lines are dropped and counted.
 pub const QUEUE_LINES: usize = 16_384;
 
-/// actix-http's connection handling, which logs every connection it drops for a request it
-/// cannot read (a malformed header, a head too large, a bad `Content-Length`) as an ERROR,
-/// `stream error: request parse error: ...`, without a request id: a client's doing, not the
-/// server's, and any client could fill the error log with it. Off unless `RUST_LOG` names
-/// `actix_http` (e.g. `info,actix_http=debug`).
-pub const QUIET_DISPATCHER: &str = "actix_http::h1::dispatcher=off";
+/// Drops actix-http's ERROR line for a request it could not read: it logs every connection it
+/// closes for a malformed header, a head too large or a bad `Content-Length` (answered 400 or
+/// 431 before Palisade sees the request) as `stream error: request parse error: ...`, with no
+/// request id: a client's doing, not the server's, and any client could fill the error log with
+/// it. Its other lines (an internal error of its own, a failed write) are kept. Not installed when
+/// `RUST_LOG` names `actix_http` (e.g. `info,actix_http=debug`).
+struct QuietParseErrors;
+
+/// The target of actix-http's connection handling.
+const DISPATCHER: &str = "actix_http::h1::dispatcher";
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for QuietParseErrors {
+    fn event_enabled(
+        &self,
+        event: &tracing::Event<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        let meta = event.metadata();
+        if meta.target() != DISPATCHER || *meta.level() != tracing::Level::ERROR {
+            return true;
+        }
+        let mut parse_error = IsParseError(false);
+        event.record(&mut parse_error);
+        !parse_error.0
+    }
+}
+
+/// Whether an event's message is actix-http's line for a request it could not read.
+struct IsParseError(bool);
+
+impl tracing::field::Visit for IsParseError {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}").starts_with("stream error: request parse error");
+        }
+    }
+}
 
 /// The filter of `settings`: `RUST_LOG`, or the command's default when it is unset or does not
-/// parse, with [`QUIET_DISPATCHER`] unless it names `actix_http` itself.
-fn filter(settings: &LogSettings) -> EnvFilter {
-    let (text, filter) = settings
+/// parse; and whether [`QuietParseErrors`] applies (unless `RUST_LOG` names `actix_http`).
+fn filter(settings: &LogSettings) -> (EnvFilter, bool) {
+    match settings
         .filter
         .as_deref()
         .and_then(|f| EnvFilter::try_new(f).ok().map(|parsed| (f, parsed)))
-        .unwrap_or_else(|| {
-            (
-                settings.default_filter,
-                EnvFilter::new(settings.default_filter),
-            )
-        });
-    match QUIET_DISPATCHER.parse() {
-        Ok(quiet) if !text.contains("actix_http") => filter.add_directive(quiet),
-        _ => filter,
+    {
+        Some((text, parsed)) => (parsed, !text.contains("actix_http")),
+        None => (EnvFilter::new(settings.default_filter), true),
     }
 }
 
 /// Installs the global subscriber writing to `output`. Call once, first thing in `main`, and
 /// keep the guard until the command ends. A `RUST_LOG` that does not parse counts as unset.
 pub fn init(settings: &LogSettings, output: Output) -> LogGuard {
-    let filter = filter(settings);
+    let (filter, quiet) = filter(settings);
     let ansi = match output {
         Output::Stdout => std::io::stdout().is_terminal(),
         Output::Stderr => std::io::stderr().is_terminal(),
@@ -81,44 +106,63 @@ pub fn init(settings: &LogSettings, output: Output) -> LogGuard {
         // The server's logs: through the queue.
         Output::Stdout => {
             let queue = Queue::start();
-            install(filter, settings.format, ansi, queue.clone());
+            install(filter, quiet, settings.format, ansi, queue.clone());
             LogGuard(Some(queue))
         }
         // A command whose result is on stdout logs little, and its lines must be out before it
         // prints: straight to stderr.
         Output::Stderr => {
-            install(filter, settings.format, ansi, std::io::stderr);
+            install(filter, quiet, settings.format, ansi, std::io::stderr);
             LogGuard(None)
         }
     }
 }
 
-fn install<W>(filter: EnvFilter, format: LogFormat, ansi: bool, writer: W)
+fn install<W>(filter: EnvFilter, quiet: bool, format: LogFormat, ansi: bool, writer: W)
 where
     W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
 {
-    let registry = tracing_subscriber::registry().with(filter);
     // A second init (tests) is harmless: try_init's error is ignored on purpose.
-    let _ = match format {
-        LogFormat::Text => registry
-            .with(
+    let _ = subscriber(filter, quiet, format, ansi, writer).try_init();
+}
+
+/// The subscriber [`init`] installs. In JSON, a line has the fields of the span it was logged
+/// in (`span`) and of every span around it, outermost first (`spans`): a line logged inside a
+/// handler's own span (`login`, `signup`, ...) has the request's id, method and route only in
+/// `spans`.
+fn subscriber<W>(
+    filter: EnvFilter,
+    quiet: bool,
+    format: LogFormat,
+    ansi: bool,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(quiet.then_some(QuietParseErrors));
+    match format {
+        LogFormat::Text => Box::new(
+            registry.with(
                 tracing_subscriber::fmt::layer()
                     .with_target(false)
                     .with_writer(writer)
                     // Colours only on a terminal, so files and journald get plain text.
                     .with_ansi(ansi),
-            )
-            .try_init(),
-        LogFormat::Json => registry
-            .with(
+            ),
+        ),
+        LogFormat::Json => Box::new(
+            registry.with(
                 tracing_subscriber::fmt::layer()
                     .json()
                     .with_writer(writer)
                     .with_current_span(true)
-                    .with_span_list(false),
-            )
-            .try_init(),
-    };
+                    .with_span_list(true),
+            ),
+        ),
+    }
 }
 
 /// Flushes the queued log lines when dropped (at the end of `main`'s command).
@@ -281,25 +325,29 @@ mod tests {
     /// The lines a subscriber with [`filter`] of `rust_log` writes for a client's malformed
     /// request as actix-http logs it, and for a request's failure as Palisade logs it.
     fn logged(rust_log: Option<&str>) -> String {
-        let lines = Arc::new(Mutex::new(Vec::<u8>::new()));
-        let writer = lines.clone();
-        let settings = LogSettings {
-            format: LogFormat::Text,
-            filter: rust_log.map(str::to_owned),
-            default_filter: "info",
-        };
-        let subscriber = tracing_subscriber::registry().with(filter(&settings)).with(
-            tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_writer(move || Writer(writer.clone())),
-        );
-        tracing::subscriber::with_default(subscriber, || {
+        logged_with(rust_log, LogFormat::Text, || {
             tracing::error!(
                 target: "actix_http::h1::dispatcher",
                 "stream error: request parse error: invalid Header provided"
             );
+            tracing::error!(target: "actix_http::h1::dispatcher", "Internal server error: unexpected eof");
+            tracing::error!(target: "actix_http::h1::dispatcher", "stream error: internal error");
             tracing::error!(target: "palisade_api::error", "request failed");
-        });
+        })
+    }
+
+    /// What `log` writes through the server's subscriber in `format` with `RUST_LOG=rust_log`.
+    fn logged_with(rust_log: Option<&str>, format: LogFormat, log: impl FnOnce()) -> String {
+        let lines = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let writer = lines.clone();
+        let settings = LogSettings {
+            format,
+            filter: rust_log.map(str::to_owned),
+            default_filter: "info",
+        };
+        let (filter, quiet) = filter(&settings);
+        let subscriber = subscriber(filter, quiet, format, false, move || Writer(writer.clone()));
+        tracing::subscriber::with_default(subscriber, log);
         String::from_utf8(lines.lock().unwrap().clone()).unwrap()
     }
 
@@ -317,7 +365,7 @@ mod tests {
 
     /// By default, and under any `RUST_LOG` that does not name actix_http (one that does not
     /// parse included), a client's malformed request leaves no ERROR line; the server's own
-    /// errors still do. Naming actix_http brings its lines back.
+    /// errors, and actix-http's other errors, still do. Naming actix_http brings its line back.
     #[test]
     fn a_clients_malformed_request_is_not_an_error_line_unless_asked_for() {
         for rust_log in [
@@ -329,12 +377,44 @@ mod tests {
         ] {
             let logged = logged(rust_log);
             assert!(logged.contains("request failed"), "{rust_log:?}: {logged}");
-            assert!(!logged.contains("stream error"), "{rust_log:?}: {logged}");
+            assert!(logged.contains("unexpected eof"), "{rust_log:?}: {logged}");
+            assert!(
+                logged.contains("stream error: internal error"),
+                "{rust_log:?}: {logged}"
+            );
+            assert!(!logged.contains("parse error"), "{rust_log:?}: {logged}");
         }
         for rust_log in ["info,actix_http=error", "actix_http::h1=debug,info"] {
             let logged = logged(Some(rust_log));
             assert!(logged.contains("request failed"), "{rust_log}: {logged}");
-            assert!(logged.contains("stream error"), "{rust_log}: {logged}");
+            assert!(logged.contains("parse error"), "{rust_log}: {logged}");
         }
+    }
+
+    /// A line logged inside a handler's own span (as `#[tracing::instrument]` makes, without
+    /// fields) still carries the request's id, method and route, in text and in JSON, at the
+    /// default level.
+    #[test]
+    fn a_line_inside_a_handlers_span_carries_the_requests_fields() {
+        let log = || {
+            let request = tracing::error_span!(
+                "request",
+                request_id = %"0b6e0d9e-request",
+                http.route = %"/v1/auth/login"
+            );
+            let _request = request.enter();
+            let handler = tracing::info_span!("login");
+            let _handler = handler.enter();
+            tracing::warn!("inside the handler");
+        };
+        let text = logged_with(None, LogFormat::Text, log);
+        assert!(text.contains("request_id=0b6e0d9e-request"), "{text}");
+        let json = logged_with(None, LogFormat::Json, log);
+        let line: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+        assert_eq!(line["span"]["name"], "login", "{json}");
+        assert_eq!(line["spans"][0]["name"], "request", "{json}");
+        assert_eq!(line["spans"][0]["request_id"], "0b6e0d9e-request", "{json}");
+        assert_eq!(line["spans"][0]["http.route"], "/v1/auth/login", "{json}");
+        assert_eq!(line["fields"]["message"], "inside the handler", "{json}");
     }
 }
