@@ -486,31 +486,28 @@ async fn checkouts_waiting_on_an_exhausted_shard_get_its_connections_in_the_orde
     let (second, second_done, second_thread) = worker_thread(pool.clone(), holding);
     let (_, held_b) = second.recv().unwrap();
     let held_other = holding(&pool).await;
-    // Two reads on the first worker's shard (a thread that claims it stands for that worker):
-    // the second asks once the first waits.
+    // Three reads on the first worker's shard (a thread that claims it stands for that worker),
+    // each asking once those before it wait.
     let (waiters, waiters_done, waiters_thread) = worker_thread(pool.clone(), async move |pool| {
         let order = std::cell::RefCell::new(Vec::new());
-        let first = async {
+        let read = async |n: usize| {
+            until_waiting(pool, shard_a, n).await;
             backend_of_a_read(pool).await;
-            order.borrow_mut().push("first");
+            order.borrow_mut().push(n);
         };
-        let second = async {
-            until_waiting(pool, shard_a, 1).await;
-            backend_of_a_read(pool).await;
-            order.borrow_mut().push("second");
-        };
-        tokio::join!(first, second);
+        tokio::join!(read(0), read(1), read(2));
         order.into_inner()
     });
-    until_waiting(&pool, shard_a, 2).await;
+    until_waiting(&pool, shard_a, 3).await;
     // Not a timed assertion: the order does not depend on this pause. It is several times the
-    // slice after which a waiting checkout looks at the other shards again, which is when one
-    // that left its shard's queue to look would come back behind the second.
+    // slice after which a waiting checkout looks at the other shards again: a checkout that left
+    // its shard's queue to look would come back behind those that stayed, or in whichever order
+    // `join!` polls them.
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     held_a.commit().await.unwrap();
     let (shard_waiters, order) = waiters.recv().unwrap();
     assert_eq!(shard_waiters, shard_a);
-    assert_eq!(order, ["first", "second"]);
+    assert_eq!(order, [0, 1, 2]);
     held_b.commit().await.unwrap();
     held_other.commit().await.unwrap();
     for (done, thread) in [

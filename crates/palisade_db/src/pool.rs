@@ -584,7 +584,9 @@ impl AppPool {
     /// than a wait; when none is idle, this shard's next free connection, waiting in its queue
     /// for the whole of the pool's wait, so that checkouts waiting on a shard get its connections
     /// in the order they came; and every [`WAIT_SLICE`] meanwhile the other shards looked at
-    /// again, to take one freed there (leaving the queue then).
+    /// again, to take one freed there (leaving the queue then). Not while this shard has fewer
+    /// connections than it may: a waiter given its turn then opens one (this checkout, likely),
+    /// which leaving would throw away half made.
     async fn borrow_or_wait(
         &self,
         own: usize,
@@ -599,6 +601,10 @@ impl AppPool {
         loop {
             if let Ok(got) = tokio::time::timeout(WAIT_SLICE, wait.as_mut()).await {
                 return Ok(got?);
+            }
+            let status = self.shards[own].status();
+            if status.size < status.max_size {
+                continue;
             }
             if let Some(got) = self.borrow_idle(own, &now).await {
                 return got;
