@@ -513,7 +513,8 @@ impl PasswordHashing {
                     .unwrap_or_else(|_| Err(ApiError::internal("password hashing panicked")))
             };
             // Let go of the request's span before answering, so that the request holds its last
-            // reference: closing it writes the request's log line, on the request's thread.
+            // reference: the span is closed (its recorded fields freed) on the request's thread,
+            // after the request's log line, not on this one.
             drop(span);
             // The request may have gone (its client hung up): nobody to tell.
             let _ = done.send(outcome);

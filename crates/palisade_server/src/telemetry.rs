@@ -127,7 +127,7 @@ where
 }
 
 /// The subscriber [`init`] installs. In JSON, a line has the fields of the span it was logged
-/// in (`span`) and of every span around it, outermost first (`spans`): a line logged inside a
+/// in (`span`) and of every span it is in, outermost first (`spans`): a line logged inside a
 /// handler's own span (`login`, `signup`, ...) has the request's id, method and route only in
 /// `spans`.
 fn subscriber<W>(
