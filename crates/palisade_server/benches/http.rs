@@ -347,6 +347,8 @@ impl Bench {
             .env("PALISADE_DATA_DIR", &self.work)
             .env("PALISADE_RATE_LIMIT_LOGIN_PER_ADDRESS", unlimited)
             .env("PALISADE_RATE_LIMIT_LOGIN_PER_ACCOUNT", unlimited)
+            // No retention run (the first would start a minute in, beside the load).
+            .env("PALISADE_RETENTION_EVERY_MINUTES", "0")
             .env("RUST_LOG", "info")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
