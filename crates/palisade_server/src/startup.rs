@@ -233,8 +233,12 @@ impl Application {
                 .wrap(middleware::from_fn(palisade_api::metrics::record_requests))
                 .configure(palisade_api::configure(state.clone(), stripe.clone()))
         })
-        // On SIGINT/SIGTERM: stop accepting, let in-flight requests finish (up to 30 s).
-        .shutdown_timeout(30);
+        // A graceful stop lets in-flight requests finish for up to 30 s. Signals are
+        // `palisade serve`'s ([`stop_on_signals`]): actix-server's own handling would force
+        // a stop on SIGINT (Ctrl-C), dropping in-flight requests, and every in-process app
+        // (tests) would take the process's signals.
+        .shutdown_timeout(30)
+        .disable_signals();
         if let Some(w) = config.workers {
             server = server.workers(w);
         }
@@ -460,8 +464,9 @@ impl ServeDatabase {
 }
 
 /// `palisade serve`: starts the database (the embedded cluster, or nothing to start), prepares
-/// it, builds the application and serves until SIGINT/SIGTERM, then stops the cluster whatever
-/// happened. Blocking: runs its own actix system.
+/// it, builds the application and serves until SIGINT/SIGTERM (a graceful stop: see
+/// [`stop_on_signals`]), then stops the cluster whatever happened. Blocking: runs its own actix
+/// system.
 pub fn serve(settings: &ServeSettings) -> Result<(), BoxError> {
     let db = ServeDatabase::start(&settings.database)?;
     let result = actix_web::rt::System::new().block_on(serve_on(settings, &db));
@@ -546,6 +551,7 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
             },
         ))
     });
+    actix_web::rt::spawn(stop_on_signals(app.handle()));
     let served = app.run_until_stopped().await;
     let _ = stop_worker.send(());
     let _ = worker.await;
@@ -560,6 +566,41 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         stripe.pool().close();
     }
     Ok(())
+}
+
+/// Stops the server gracefully on SIGINT (Ctrl-C) or SIGTERM alike: no new connections, and
+/// in-flight requests finish (up to 30 s); a second signal stops it at once, dropping them.
+async fn stop_on_signals(server: ServerHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut int, mut term) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(int), Ok(term)) => (int, term),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "cannot listen for SIGINT and SIGTERM: the server stops only when killed");
+            return;
+        }
+    };
+    let signal = tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    };
+    tracing::info!(
+        signal,
+        "stopping: no new connections; in-flight requests finish (up to 30 s); a second signal stops at once"
+    );
+    let graceful = actix_web::rt::spawn({
+        let server = server.clone();
+        async move { server.stop(true).await }
+    });
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+        _ = graceful => return,
+    }
+    tracing::warn!("second signal: stopping at once; in-flight requests are dropped");
+    server.stop(false).await;
 }
 
 /// The Stripe webhook's setup: in embedded mode always (the signing secret from

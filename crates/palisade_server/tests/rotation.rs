@@ -10,13 +10,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::{BufRead, BufReader};
+#[path = "support/embedded_server.rs"]
+mod embedded_server;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use embedded_server::EmbeddedServer;
 use palisade_db::schema::{self, APP_LOGIN_ROLES};
 use palisade_db::{AppPool, PoolSettings};
 use palisade_server::configuration::UrlSetting;
@@ -249,57 +252,6 @@ async fn rotating_the_app_credential_under_load_fails_no_request() {
     .await
     .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A `palisade serve` in embedded mode over `data_dir`, until dropped (SIGTERM, then wait).
-struct EmbeddedServer {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl EmbeddedServer {
-    fn start(data_dir: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-            .env_remove("DATABASE_URL")
-            .env_remove("PALISADE_PG_PORT")
-            .env("PALISADE_DATA_DIR", data_dir)
-            .env("PALISADE_HTTP_ADDR", &addr)
-            .env("PALISADE_HTTP_WORKERS", "2")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        loop {
-            let line = lines
-                .next()
-                .expect("the server exited before listening")
-                .unwrap();
-            if line.contains("listening on") {
-                break;
-            }
-        }
-        // Keep draining its output so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, addr }
-    }
-}
-
-impl Drop for EmbeddedServer {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
 }
 
 fn secrets(data_dir: &Path) -> serde_json::Value {
