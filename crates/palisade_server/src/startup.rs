@@ -234,9 +234,9 @@ impl Application {
                 .configure(palisade_api::configure(state.clone(), stripe.clone()))
         })
         // A graceful stop lets in-flight requests finish for up to 30 s. Signals are
-        // `palisade serve`'s ([`stop_on_signals`]): actix-server's own handling would force
-        // a stop on SIGINT (Ctrl-C), dropping in-flight requests, and every in-process app
-        // (tests) would take the process's signals.
+        // `palisade serve`'s ([`StopSignals`]): actix-server's own handling would force a stop
+        // on SIGINT (Ctrl-C), dropping in-flight requests, and every in-process app (tests)
+        // would take the process's signals.
         .shutdown_timeout(30)
         .disable_signals();
         if let Some(w) = config.workers {
@@ -275,9 +275,10 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until a signal (or [`ServerHandle::stop`]) stops the server and in-flight
-    /// requests have drained; then stops the metrics server (scrapes go on while the API
-    /// drains).
+    /// Serves until [`ServerHandle::stop`] stops the server and in-flight requests have drained
+    /// (it does not listen for signals: `palisade serve` does, [`StopSignals`]); then stops the
+    /// metrics server (scrapes go on while the API drains). Dropped before, it stops the server
+    /// at once, dropping the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let metrics = self.metrics.map(|(_, server)| {
             let handle = server.handle();
@@ -465,7 +466,7 @@ impl ServeDatabase {
 
 /// `palisade serve`: starts the database (the embedded cluster, or nothing to start), prepares
 /// it, builds the application and serves until SIGINT/SIGTERM (a graceful stop: see
-/// [`stop_on_signals`]), then stops the cluster whatever happened. Blocking: runs its own actix
+/// [`StopSignals`]), then stops the cluster whatever happened. Blocking: runs its own actix
 /// system.
 pub fn serve(settings: &ServeSettings) -> Result<(), BoxError> {
     let db = ServeDatabase::start(&settings.database)?;
@@ -501,6 +502,9 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         cors: settings.cors.clone(),
         metrics_addr: settings.metrics_addr.clone(),
     };
+    // Listened for before the server listens, so that none finds the process unprepared.
+    let signals = StopSignals::listen()
+        .map_err(|e| format!("cannot listen for SIGINT, SIGTERM and SIGQUIT: {e}"))?;
     let app = Application::build(&config, pool.clone()).await?;
     let limits = &settings.rate_limits;
     tracing::info!(
@@ -551,8 +555,15 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
             },
         ))
     });
-    actix_web::rt::spawn(stop_on_signals(app.handle()));
-    let served = app.run_until_stopped().await;
+    let server = app.handle();
+    let served = tokio::select! {
+        served = app.run_until_stopped() => served,
+        // Dropping the server (the other branch) tells its workers to stop at once.
+        () = signals.stop(server) => {
+            tracing::warn!("stopped at once: the requests in flight were dropped");
+            Err(std::io::Error::other("stopped at once by a signal: the requests in flight were dropped"))
+        }
+    };
     let _ = stop_worker.send(());
     let _ = worker.await;
     let _ = stop_retention.send(());
@@ -568,39 +579,51 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
     Ok(())
 }
 
-/// Stops the server gracefully on SIGINT (Ctrl-C) or SIGTERM alike: no new connections, and
-/// in-flight requests finish (up to 30 s); a second signal stops it at once, dropping them.
-async fn stop_on_signals(server: ServerHandle) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (mut int, mut term) = match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(int), Ok(term)) => (int, term),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "cannot listen for SIGINT and SIGTERM: the server stops only when killed");
-            return;
-        }
-    };
-    let signal = tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
-    };
-    tracing::info!(
-        signal,
-        "stopping: no new connections; in-flight requests finish (up to 30 s); a second signal stops at once"
-    );
-    let graceful = actix_web::rt::spawn({
-        let server = server.clone();
-        async move { server.stop(true).await }
-    });
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-        _ = graceful => return,
+/// The signals that stop `palisade serve`. SIGINT (Ctrl-C) and SIGTERM alike stop it
+/// gracefully: no new connections, and the requests in flight finish (up to 30 s). A second one
+/// of them, or SIGQUIT, stops it at once: the requests in flight are dropped, and the command
+/// exits 1.
+struct StopSignals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Takes the three signals from now on (their default actions end the process at once).
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            quit: signal(SignalKind::quit())?,
+        })
     }
-    tracing::warn!("second signal: stopping at once; in-flight requests are dropped");
-    server.stop(false).await;
+
+    /// Stops `server` gracefully at SIGINT or SIGTERM; returns at a second one, or at SIGQUIT,
+    /// for the caller to stop it at once (by dropping it). Pending forever after a graceful
+    /// stop has been asked for and no second signal comes.
+    async fn stop(mut self, server: ServerHandle) {
+        let signal = tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.quit.recv() => return,
+        };
+        tracing::info!(
+            signal,
+            "stopping: no new connections; in-flight requests finish (up to 30 s); a second \
+             signal stops at once"
+        );
+        // actix-server acts on one stop at a time: a second `stop(false)` would wait for this
+        // one to end. The caller drops the server instead.
+        actix_web::rt::spawn(async move { server.stop(true).await });
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+            _ = self.quit.recv() => {}
+        }
+        tracing::warn!("second signal: stopping at once");
+    }
 }
 
 /// The Stripe webhook's setup: in embedded mode always (the signing secret from

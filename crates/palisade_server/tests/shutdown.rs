@@ -1,6 +1,7 @@
 //! How `palisade serve` stops: on Ctrl-C (SIGINT) as on SIGTERM, gracefully. It stops accepting
 //! connections, lets the requests in flight finish, then stops its embedded PostgreSQL and exits
-//! 0. (actix-server's own signal handling would force a stop on SIGINT, dropping them.)
+//! 0. (actix-server's own signal handling would force a stop on SIGINT, dropping them.) A second
+//! signal stops it at once: the requests in flight are not carried out, and it exits 1.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -9,94 +10,179 @@ mod embedded_server;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use embedded_server::EmbeddedServer;
 
-/// Sends one request on a connection of its own and returns the whole answer.
-fn call(addr: &str, head: &str, body: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
-}
+/// Bounds every wait of these tests, so that a server that never answers or never exits fails
+/// them instead of hanging them. Not a timed assertion: nothing here is expected to come close.
+const HANG: Duration = Duration::from_secs(120);
 
-/// A request's head, closing its connection after the answer.
-fn head(addr: &str, line: &str, token: Option<&str>, length: usize) -> String {
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    format!(
-        "{line} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\n\
-         Content-Length: {length}\r\nConnection: close\r\n\r\n"
-    )
-}
-
-#[test]
-fn ctrl_c_lets_a_request_in_flight_finish_then_stops_postgresql() {
+/// A scratch data directory for a server of its own.
+fn data_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "palisade-shutdown-{}",
         uuid::Uuid::new_v4().simple()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut server = EmbeddedServer::start(&dir);
-    let addr = server.addr.clone();
+    dir
+}
 
-    let signup = br#"{"organization_name":"Acme","name":"Ada","email":"ada@acme.example","password":"correct horse battery"}"#;
-    let answer = call(
-        &addr,
-        &head(&addr, "POST /v1/auth/signup", None, signup.len()),
-        signup,
+/// A connection to `addr` whose reads give up after [`HANG`].
+fn connect(addr: &str) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    stream
+}
+
+/// What the server sends until it closes the connection (what it sent so far if it reset it).
+fn answer(stream: &mut TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A request's head, closing its connection after the answer.
+fn head(addr: &str, line: &str, token: Option<&str>, length: usize, expect: bool) -> String {
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let expect = if expect {
+        "Expect: 100-continue\r\n"
+    } else {
+        ""
+    };
+    format!(
+        "{line} HTTP/1.1\r\nHost: {addr}\r\n{auth}{expect}Content-Type: application/json\r\n\
+         Content-Length: {length}\r\nConnection: close\r\n\r\n"
+    )
+}
+
+/// Signs up on `server` and returns the owner's token.
+fn token(server: &EmbeddedServer) -> String {
+    let body = br#"{"organization_name":"Acme","name":"Ada","email":"ada@acme.example","password":"correct horse battery"}"#;
+    let mut stream = connect(&server.addr);
+    let signup = head(
+        &server.addr,
+        "POST /v1/auth/signup",
+        None,
+        body.len(),
+        false,
     );
+    stream.write_all(signup.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let answer = answer(&mut stream);
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     let json: serde_json::Value =
         serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap();
-    let token = json["token"].as_str().unwrap().to_owned();
+    json["token"].as_str().unwrap().to_owned()
+}
 
-    // A create whose body is half sent when Ctrl-C comes: the server has its head and is reading
-    // its body.
-    let body = br#"{"name":"Grace","email":"grace@example.com"}"#;
-    let mut in_flight = TcpStream::connect(&addr).unwrap();
-    in_flight
-        .write_all(head(&addr, "POST /v1/customers", Some(&token), body.len()).as_bytes())
-        .unwrap();
-    in_flight.write_all(&body[..10]).unwrap();
-    in_flight.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    server.signal("INT");
+const CUSTOMER: &[u8] = br#"{"name":"Grace","email":"grace@example.com"}"#;
 
-    // Stopping, it accepts no new connection (waited for, 10 s at most)...
-    let mut refused = false;
-    for _ in 0..500 {
-        if TcpStream::connect(&addr).is_err() {
-            refused = true;
-            break;
-        }
+/// A create of [`CUSTOMER`] whose head is sent, with `Expect: 100-continue`: once the server
+/// answers `100 Continue` it is handling the request, waiting for its body.
+fn create_in_flight(server: &EmbeddedServer, token: &str) -> TcpStream {
+    let mut stream = connect(&server.addr);
+    let create = head(
+        &server.addr,
+        "POST /v1/customers",
+        Some(token),
+        CUSTOMER.len(),
+        true,
+    );
+    stream.write_all(create.as_bytes()).unwrap();
+    let expected = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let mut got = vec![0; expected.len()];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(got, expected, "{}", String::from_utf8_lossy(&got));
+    stream
+}
+
+/// Waits until the server, stopping, refuses new connections.
+fn until_refused(server: &EmbeddedServer) {
+    let start = Instant::now();
+    while TcpStream::connect(&server.addr).is_ok() {
+        assert!(
+            start.elapsed() < HANG,
+            "the server still accepts connections"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(refused, "the server still accepts connections after SIGINT");
-    // ...but the request in flight is answered once its body is all there.
-    in_flight.write_all(&body[10..]).unwrap();
-    let mut answer = String::new();
-    in_flight.read_to_string(&mut answer).unwrap();
+}
+
+/// Waits for the server to exit; then for its last log lines, which may still be on their way
+/// through the pipe, down to `last`.
+fn exit_status(server: &mut EmbeddedServer, last: &str) -> std::process::ExitStatus {
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > HANG {
+            let _ = server.child.kill();
+            panic!("the server did not exit\n{}", server.log());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    while !server.log().contains(last) && start.elapsed() < HANG {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    status
+}
+
+#[test]
+fn ctrl_c_lets_a_request_in_flight_finish_then_stops_postgresql() {
+    let dir = data_dir();
+    let mut server = EmbeddedServer::start(&dir);
+    let token = token(&server);
+    let mut in_flight = create_in_flight(&server, &token);
+
+    server.signal("INT");
+    until_refused(&server);
+    // Stopping, it accepts no new connection, but the request in flight is answered once its
+    // body is all there.
+    in_flight.write_all(CUSTOMER).unwrap();
+    let answer = answer(&mut in_flight);
     assert!(
         answer.starts_with("HTTP/1.1 201"),
         "{answer}\n{}",
         server.log()
     );
 
-    let status = server.child.wait().unwrap();
+    let status = exit_status(&mut server, "embedded PostgreSQL stopped");
     assert!(status.success(), "{status}\n{}", server.log());
-    // Its last lines may still be on their way through the pipe (10 s at most).
-    for _ in 0..500 {
-        if server.log().contains("embedded PostgreSQL stopped") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let log = server.log();
     assert!(log.contains("signal=\"SIGINT\""), "{log}");
     assert!(log.contains("in-flight requests finish"), "{log}");
+    assert!(log.contains("embedded PostgreSQL stopped"), "{log}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_second_ctrl_c_stops_at_once_dropping_the_request_in_flight() {
+    let dir = data_dir();
+    let mut server = EmbeddedServer::start(&dir);
+    let token = token(&server);
+    let mut in_flight = create_in_flight(&server, &token);
+
+    server.signal("INT");
+    until_refused(&server);
+    server.signal("INT");
+    // The server exits without waiting for the body (a graceful stop would wait for it, for
+    // 30 s, then exit 0)...
+    let status = exit_status(&mut server, "embedded PostgreSQL stopped");
+    assert_eq!(status.code(), Some(1), "{}", server.log());
+    // ...and the request in flight was not carried out: no answer, or 503 when its worker, not
+    // yet stopped, found the database gone first.
+    let _ = in_flight.write_all(CUSTOMER);
+    let answer = answer(&mut in_flight);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 503"),
+        "{answer}"
+    );
+    let log = server.log();
+    assert!(log.contains("second signal: stopping at once"), "{log}");
     assert!(log.contains("embedded PostgreSQL stopped"), "{log}");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
