@@ -557,6 +557,8 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
     });
     let server = app.handle();
     let served = tokio::select! {
+        // A stop that has ended wins over a second signal that comes with it.
+        biased;
         served = app.run_until_stopped() => served,
         // Dropping the server (the other branch) tells its workers to stop at once.
         () = signals.stop(server) => {
