@@ -278,7 +278,7 @@ impl Application {
     /// Serves until [`ServerHandle::stop`] stops the server and in-flight requests have drained
     /// (it does not listen for signals: `palisade serve` does, [`StopSignals`]); then stops the
     /// metrics server (scrapes go on while the API drains). Dropped before, it stops the server
-    /// at once, dropping the requests in flight.
+    /// at once, cutting off the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let metrics = self.metrics.map(|(_, server)| {
             let handle = server.handle();
@@ -562,8 +562,10 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         served = app.run_until_stopped() => served,
         // Dropping the server (the other branch) tells its workers to stop at once.
         () = signals.stop(server) => {
-            tracing::warn!("stopped at once: the requests in flight were dropped");
-            Err(std::io::Error::other("stopped at once by a signal: the requests in flight were dropped"))
+            tracing::warn!("stopped at once: the requests in flight were cut off");
+            Err(std::io::Error::other(
+                "stopped at once by a signal: the requests in flight were cut off",
+            ))
         }
     };
     let _ = stop_worker.send(());
@@ -583,8 +585,8 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
 
 /// The signals that stop `palisade serve`. SIGINT (Ctrl-C) and SIGTERM alike stop it
 /// gracefully: no new connections, and the requests in flight finish (up to 30 s). A second one
-/// of them, or SIGQUIT, stops it at once: the requests in flight are dropped, and the command
-/// exits 1.
+/// of them, or SIGQUIT, stops it at once: the requests in flight are cut off (their answers
+/// dropped; one that had already written may have taken effect), and the command exits 1.
 struct StopSignals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,

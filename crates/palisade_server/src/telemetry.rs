@@ -330,7 +330,10 @@ mod tests {
                 target: "actix_http::h1::dispatcher",
                 "stream error: request parse error: invalid Header provided"
             );
-            tracing::error!(target: "actix_http::h1::dispatcher", "Internal server error: unexpected eof");
+            tracing::error!(
+                target: "actix_http::h1::dispatcher",
+                "Internal server error: unexpected eof"
+            );
             tracing::error!(target: "actix_http::h1::dispatcher", "stream error: internal error");
             tracing::error!(target: "palisade_api::error", "request failed");
         })
