@@ -130,15 +130,22 @@ fn exit_status(server: &mut EmbeddedServer, last: &str) -> std::process::ExitSta
     status
 }
 
-#[test]
-fn ctrl_c_lets_a_request_in_flight_finish_then_stops_postgresql() {
+/// A server of its own after SIGINT, once it refuses new connections, while a create it was
+/// handling when the signal came waits for its body: its data directory, the server, and that
+/// create's connection.
+fn stopping_with_a_create_in_flight() -> (PathBuf, EmbeddedServer, TcpStream) {
     let dir = data_dir();
-    let mut server = EmbeddedServer::start(&dir);
+    let server = EmbeddedServer::start(&dir);
     let token = token(&server);
-    let mut in_flight = create_in_flight(&server, &token);
-
+    let in_flight = create_in_flight(&server, &token);
     server.signal("INT");
     until_refused(&server);
+    (dir, server, in_flight)
+}
+
+#[test]
+fn ctrl_c_lets_a_request_in_flight_finish_then_stops_postgresql() {
+    let (dir, mut server, mut in_flight) = stopping_with_a_create_in_flight();
     // Stopping, it accepts no new connection, but the request in flight is answered once its
     // body is all there.
     in_flight.write_all(CUSTOMER).unwrap();
@@ -161,13 +168,7 @@ fn ctrl_c_lets_a_request_in_flight_finish_then_stops_postgresql() {
 
 #[test]
 fn a_second_ctrl_c_stops_at_once_dropping_the_request_in_flight() {
-    let dir = data_dir();
-    let mut server = EmbeddedServer::start(&dir);
-    let token = token(&server);
-    let mut in_flight = create_in_flight(&server, &token);
-
-    server.signal("INT");
-    until_refused(&server);
+    let (dir, mut server, mut in_flight) = stopping_with_a_create_in_flight();
     server.signal("INT");
     // The server exits without waiting for the body (a graceful stop would wait for it, for
     // 30 s, then exit 0)...
