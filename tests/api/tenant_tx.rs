@@ -520,6 +520,102 @@ async fn checkouts_waiting_on_an_exhausted_shard_get_its_connections_in_the_orde
     }
 }
 
+/// [`holding`], and the backend its connection is.
+async fn holding_on_a_backend(pool: &palisade_db::AppPool) -> (TenantTx, i32) {
+    let mut tx = TenantTx::begin(pool, &ctx(OrgId::new())).await.unwrap();
+    let backend = tx
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    (tx, backend)
+}
+
+/// [`backend_of_a_read`] on a thread of its own that claims no shard (like the server's main
+/// thread, it reads on the shard every other thread shares). Awaited, not joined: the
+/// connection it reads on may be one this thread's runtime drives.
+async fn backend_of_a_read_on_another_thread(pool: &palisade_db::AppPool) -> i32 {
+    let pool = pool.clone();
+    let thread = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(backend_of_a_read(&pool))
+    });
+    tokio::task::spawn_blocking(move || thread.join().unwrap())
+        .await
+        .unwrap()
+}
+
+/// A graceful stop ends each HTTP worker, and with its runtime the connections its thread
+/// drives, as soon as the worker has no request left, so an idle worker must not end under
+/// another's request on a connection borrowed from it. Readied for the stop, the pool waits for
+/// the connections in use on a thread other than the one driving them, and from then on lends
+/// none and uses none another thread opened.
+#[tokio::test]
+async fn a_pool_readied_for_a_stop_waits_for_borrowed_connections_and_lends_no_more() {
+    let db = TestDb::new().await;
+    // One connection for each of 2 workers and one for the other threads.
+    let pool = db.app_pool_sharded(3, 2);
+    // This thread (no worker) opens the other threads' shard's connection, which another such
+    // thread then uses: one in use across threads while it reads.
+    let mine = backend_of_a_read(&pool).await;
+    assert_eq!(backend_of_a_read_on_another_thread(&pool).await, mine);
+    // The first worker holds its shard's only connection...
+    let (first, first_done, first_thread) = worker_thread(pool.clone(), holding_on_a_backend);
+    let (shard_a, (held_a, backend_a)) = first.recv().unwrap();
+    // ...the second opened one in its own shard and is done with it...
+    let (second, second_done, second_thread) =
+        worker_thread(pool.clone(), async |pool| backend_of_a_read(pool).await);
+    let (shard_b, backend_b) = second.recv().unwrap();
+    assert_eq!(pool.in_use_across_threads(), 0);
+    // ...so the first worker's next transaction borrows it. (A thread that claims the same shard
+    // stands for the first worker, whose thread is parked keeping its runtime.)
+    let (again, again_done, again_thread) = worker_thread(pool.clone(), holding_on_a_backend);
+    let (shard_again, (borrowed, backend_borrowed)) = again.recv().unwrap();
+    assert_eq!(shard_again, shard_a);
+    assert_eq!(backend_borrowed, backend_b);
+    assert_eq!(pool.in_use_across_threads(), 1);
+    // Readying for the stop waits while it is in use (not ready at once here)...
+    assert!(!pool.settle_for_stop(std::time::Duration::ZERO).await);
+    // ...and is ready once it is back.
+    borrowed.commit().await.unwrap();
+    assert_eq!(pool.in_use_across_threads(), 0);
+    // (The thread that stood for the first worker ends: the next one claims its shard.)
+    drop(again_done);
+    again_thread.join().unwrap();
+    assert!(
+        pool.settle_for_stop(std::time::Duration::from_secs(60))
+            .await
+    );
+    // From now on, the first worker's shard exhausted, a read there waits for that shard's
+    // connection rather than borrow the second worker's idle one; and when it comes back, the
+    // reading thread, which does not drive it (it stands for the first worker), closes it and
+    // opens its own.
+    let (waiter, waiter_done, waiter_thread) =
+        worker_thread(pool.clone(), async |pool| backend_of_a_read(pool).await);
+    until_waiting(&pool, shard_a, 1).await;
+    assert_eq!(pool.shard_status()[shard_b].idle, 1);
+    held_a.commit().await.unwrap();
+    let (shard_waiter, read_on) = waiter.recv().unwrap();
+    assert_eq!(shard_waiter, shard_a);
+    assert!(read_on != backend_a && read_on != backend_b, "{read_on}");
+    assert_eq!(pool.shard_status()[shard_a].size, 1);
+    assert_eq!(pool.shard_status()[shard_b].idle, 1);
+    // Nor does another thread use this thread's idle connection: it opens its own.
+    assert_ne!(backend_of_a_read_on_another_thread(&pool).await, mine);
+    assert_eq!(pool.in_use_across_threads(), 0);
+    for (done, thread) in [
+        (first_done, first_thread),
+        (second_done, second_thread),
+        (waiter_done, waiter_thread),
+    ] {
+        drop(done);
+        thread.join().unwrap();
+    }
+}
+
 /// The backends of the app's pool on `db` (its `application_name`), as the superuser sees them.
 async fn pooled_backends(su: &tokio_postgres::Client, db: &str) -> Vec<i32> {
     su.query(

@@ -18,7 +18,7 @@
 //! that cannot be read or parsed keeps the last good credential and logs an error (never the URL).
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -39,15 +39,82 @@ pub const CREDENTIAL_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A pool of this crate: deadpool over [`CredentialManager`].
 pub(crate) type Pool = managed::Pool<CredentialManager>;
-/// A pooled connection.
-pub(crate) type Object = managed::Object<CredentialManager>;
+/// A pooled connection, as deadpool hands it out.
+pub(crate) type Pooled = managed::Object<CredentialManager>;
+
+/// A connection checked out of the [`AppPool`]: deadpool's, counted while in use on a thread
+/// other than the one that drives it ([`AppPool::settle_for_stop`]). Dereferences to it.
+pub(crate) struct Object {
+    conn: Pooled,
+    /// Set while the connection is in use on a thread other than its driver's.
+    _crossing: Option<Crossing>,
+}
+
+impl Object {
+    /// The connection, out of the pool for good (closed when dropped): a dead one, or one left
+    /// in an unknown state.
+    pub(crate) fn take(this: Self) -> Conn {
+        Pooled::take(this.conn)
+    }
+}
+
+impl std::ops::Deref for Object {
+    type Target = Pooled;
+
+    fn deref(&self) -> &Pooled {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Object {
+    fn deref_mut(&mut self) -> &mut Pooled {
+        &mut self.conn
+    }
+}
+
+/// What the threads sharing an [`AppPool`] know of each other's connections.
+#[derive(Default)]
+struct Crossings {
+    /// Connections in use now on a thread other than the one that drives them.
+    in_use: AtomicUsize,
+    /// Set by [`AppPool::settle_for_stop`]: from then on a thread uses only connections it
+    /// drives.
+    stopping: AtomicBool,
+}
+
+/// One connection in use on a thread other than its driver's (counted in [`Crossings::in_use`]
+/// until dropped).
+struct Crossing(Arc<Crossings>);
+
+impl Drop for Crossing {
+    fn drop(&mut self) {
+        self.0.in_use.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The last thread number handed out ([`this_thread`]).
+static THREADS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's number, from 1.
+    static THREAD: u64 = THREADS.fetch_add(1, Ordering::Relaxed) + 1;
+}
+
+/// The calling thread's number: tells the thread that drives a connection ([`Conn::driver`])
+/// from the one using it.
+fn this_thread() -> u64 {
+    THREAD.with(|n| *n)
+}
 
 /// What a pool holds: deadpool-postgres's client (with its statement cache), the credential
-/// generation that opened it, and the statements every transaction sends, kept beside it.
-/// Dereferences to the client.
+/// generation that opened it, the thread that drives it, and the statements every transaction
+/// sends, kept beside it. Dereferences to the client.
 pub(crate) struct Conn {
     client: ClientWrapper,
     generation: u64,
+    /// The thread whose runtime runs the connection's I/O task ([`this_thread`] when it was
+    /// opened): when that runtime ends, so does the connection, whoever is using it.
+    driver: u64,
     fixed: [OnceLock<Statement>; Fixed::COUNT],
 }
 
@@ -335,6 +402,7 @@ impl managed::Manager for CredentialManager {
         Ok(Conn {
             client: ClientWrapper::new(client, task),
             generation,
+            driver: this_thread(),
             fixed: Default::default(),
         })
     }
@@ -419,7 +487,8 @@ pub(crate) async fn watch_pool(pool: Pool) {
 /// while the shard has room; when its shard is exhausted it borrows another shard's idle
 /// connection (a crossing, not a wait), and only when none is idle does it wait for its own, in
 /// its shard's queue (first come, first served) until the pool's wait runs out, looking at the
-/// others again every 20 ms meanwhile.
+/// others again every 20 ms meanwhile. A graceful stop readies the pool first
+/// ([`AppPool::settle_for_stop`]): a worker that ends ends the connections its thread drives.
 #[derive(Clone)]
 pub struct AppPool {
     /// The workers' shards, then the shard of every other thread; one pool when not sharded.
@@ -428,6 +497,9 @@ pub struct AppPool {
     claims: Arc<[AtomicUsize]>,
     /// This pool among the process's pools (a thread's claim names it).
     id: u64,
+    /// Connections in use across threads, and whether the pool is readying for its workers to
+    /// stop.
+    crossings: Arc<Crossings>,
 }
 
 /// The last pool id handed out.
@@ -503,6 +575,7 @@ impl AppPool {
             shards: shards.into(),
             claims: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
             id: POOL_IDS.fetch_add(1, Ordering::Relaxed) + 1,
+            crossings: Arc::default(),
         })
     }
 
@@ -554,7 +627,36 @@ impl AppPool {
         })
     }
 
+    /// A connection: [`AppPool::checkout`]'s, counted while it crosses threads; once the pool
+    /// is readying for its workers to stop ([`AppPool::settle_for_stop`]), only one this thread
+    /// drives (another thread's is closed, and the checkout made again).
     pub(crate) async fn get(&self) -> Result<Object, DbError> {
+        loop {
+            let conn = self.checkout().await?;
+            if conn.driver == this_thread() {
+                return Ok(Object {
+                    conn,
+                    _crossing: None,
+                });
+            }
+            // Counted before the flag is read (settle_for_stop sets the flag, then reads the
+            // count): a crossing that starts as the pool begins to settle is either seen there
+            // or refused here.
+            self.crossings.in_use.fetch_add(1, Ordering::SeqCst);
+            let crossing = Crossing(self.crossings.clone());
+            if !self.crossings.stopping.load(Ordering::SeqCst) {
+                return Ok(Object {
+                    conn,
+                    _crossing: Some(crossing),
+                });
+            }
+            drop(crossing);
+            drop(Pooled::take(conn));
+        }
+    }
+
+    /// A connection of this thread's shard, or of another when this one is exhausted.
+    async fn checkout(&self) -> Result<Pooled, DbError> {
         let own = self.own_shard();
         let timeouts = self.shards[own].timeouts();
         let now = Timeouts {
@@ -592,7 +694,7 @@ impl AppPool {
         own: usize,
         timeouts: Timeouts,
         now: Timeouts,
-    ) -> Result<Object, DbError> {
+    ) -> Result<Pooled, DbError> {
         if let Some(got) = self.borrow_idle(own, &now).await {
             return got;
         }
@@ -615,7 +717,12 @@ impl AppPool {
     /// An idle connection of a shard other than `own`, if one has any. (The status is a
     /// snapshot: should that connection be taken meanwhile, this opens one in that shard, driven
     /// by this thread, while it has room.)
-    async fn borrow_idle(&self, own: usize, now: &Timeouts) -> Option<Result<Object, DbError>> {
+    async fn borrow_idle(&self, own: usize, now: &Timeouts) -> Option<Result<Pooled, DbError>> {
+        if self.crossings.stopping.load(Ordering::Relaxed) {
+            // Another shard's connections are driven by other threads (AppPool::get would close
+            // the one taken).
+            return None;
+        }
         for i in (1..self.shards.len()).map(|k| (own + k) % self.shards.len()) {
             if self.shards[i].status().available > 0 {
                 match self.shards[i].timeout_get(now).await {
@@ -695,6 +802,36 @@ impl AppPool {
     /// Each shard's connections now (one entry when the pool is not sharded).
     pub fn shard_status(&self) -> Vec<PoolStatus> {
         self.shards.iter().map(PoolStatus::of).collect()
+    }
+
+    /// Readies the pool for its threads to end one by one, as a graceful stop ends the HTTP
+    /// workers, and waits until it is ready, at most `within`: returns whether it is.
+    ///
+    /// A connection's I/O is driven by a task on the thread that opened it, so a worker that
+    /// ends (its runtime dropped) ends its connections, also one in use on another thread: a
+    /// connection another worker borrowed from its shard (the other's request failing then, a
+    /// write with a 503), or one of the shard the other threads share. A graceful stop ends
+    /// each worker as soon as it has no request left, so one idle worker would end before a busy
+    /// one. From this call on, every checkout takes a connection its own thread drives: it
+    /// borrows none from another shard, and closes an idle one of its shard that another thread
+    /// opened (opening its own instead). This waits for the connections already in use across
+    /// threads to come back; the server stops its workers after it.
+    pub async fn settle_for_stop(&self, within: Duration) -> bool {
+        self.crossings.stopping.store(true, Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + within;
+        while self.in_use_across_threads() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
+    /// How many connections are in use now on a thread other than the one that drives them
+    /// ([`AppPool::settle_for_stop`]).
+    pub fn in_use_across_threads(&self) -> usize {
+        self.crossings.in_use.load(Ordering::SeqCst)
     }
 
     /// Closes every connection; later checkouts fail. Called on shutdown, before PostgreSQL

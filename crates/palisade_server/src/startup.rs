@@ -561,7 +561,7 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         biased;
         served = app.run_until_stopped() => served,
         // Dropping the server (the other branch) tells its workers to stop at once.
-        () = signals.stop(server) => {
+        () = signals.stop(server, pool.clone()) => {
             tracing::warn!("stopped at once: the requests in flight were cut off");
             Err(std::io::Error::other(
                 "stopped at once by a signal: the requests in flight were cut off",
@@ -582,6 +582,10 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
     }
     Ok(())
 }
+
+/// How long a graceful stop waits for the app pool to settle ([`AppPool::settle_for_stop`])
+/// before it stops the HTTP workers: as long as the workers then get to drain.
+const SETTLE_FOR_STOP: Duration = Duration::from_secs(30);
 
 /// The signals that stop `palisade serve`. SIGINT (Ctrl-C) and SIGTERM alike stop it
 /// gracefully: no new connections, and the requests in flight finish (up to 30 s). A second one
@@ -604,10 +608,12 @@ impl StopSignals {
         })
     }
 
-    /// Stops `server` gracefully at SIGINT or SIGTERM; returns at a second one, or at SIGQUIT,
-    /// for the caller to stop it at once (by dropping it). Pending forever after a graceful
-    /// stop has been asked for and no second signal comes.
-    async fn stop(mut self, server: ServerHandle) {
+    /// Stops `server` gracefully at SIGINT or SIGTERM, once `pool` has settled
+    /// ([`AppPool::settle_for_stop`]: a worker that ends ends the database connections it
+    /// drives, so none may be in use on another worker's thread then); returns at a second
+    /// signal, or at SIGQUIT, for the caller to stop it at once (by dropping it). Pending forever
+    /// after a graceful stop has been asked for and no second signal comes.
+    async fn stop(mut self, server: ServerHandle, pool: AppPool) {
         let signal = tokio::select! {
             _ = self.int.recv() => "SIGINT",
             _ = self.term.recv() => "SIGTERM",
@@ -620,7 +626,25 @@ impl StopSignals {
         );
         // actix-server acts on one stop at a time: a second `stop(false)` would wait for this
         // one to end. The caller drops the server instead.
-        actix_web::rt::spawn(async move { server.stop(true).await });
+        actix_web::rt::spawn(async move {
+            let crossing = pool.in_use_across_threads();
+            if crossing > 0 {
+                tracing::info!(
+                    connections = crossing,
+                    "waiting for the database connections in use on a thread other than the \
+                     one that drives them (up to 30 s) before stopping the workers"
+                );
+            }
+            if !pool.settle_for_stop(SETTLE_FOR_STOP).await {
+                tracing::warn!(
+                    connections = pool.in_use_across_threads(),
+                    "database connections still in use on a thread other than the one that \
+                     drives them after 30 s; stopping the workers anyway (those requests may \
+                     fail)"
+                );
+            }
+            server.stop(true).await;
+        });
         tokio::select! {
             _ = self.int.recv() => {}
             _ = self.term.recv() => {}

@@ -188,3 +188,139 @@ fn a_second_ctrl_c_stops_at_once_dropping_the_request_in_flight() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The embedded cluster's superuser on `server`'s data directory `dir`, with `run` on a runtime
+/// of its own.
+fn as_superuser<T>(
+    dir: &std::path::Path,
+    run: impl AsyncFnOnce(&tokio_postgres::Client) -> T,
+) -> T {
+    let port = std::fs::read_to_string(dir.join("pg-port")).unwrap();
+    let secrets: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("secrets.json")).unwrap()).unwrap();
+    let url = format!(
+        "postgresql://postgres:{}@127.0.0.1:{}/palisade",
+        secrets["superuser_password"].as_str().unwrap(),
+        port.trim()
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async move {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            run(&client).await
+        })
+}
+
+/// How many of the app's backends wait for a lock.
+async fn waiting_on_a_lock(su: &tokio_postgres::Client) -> i64 {
+    su.query_one(
+        "SELECT count(*) FROM pg_stat_activity \
+          WHERE application_name = 'palisade' AND wait_event_type = 'Lock'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// A graceful stop ends each worker as soon as it has no request left, and with its thread's
+/// runtime the database connections that thread drives, whoever is using them. A request on a
+/// connection its worker borrowed from an idle worker's shard still finishes: the stop waits for
+/// such connections before it stops the workers (`AppPool::settle_for_stop`); the workers then
+/// use only their own.
+#[test]
+fn ctrl_c_lets_a_request_on_a_connection_borrowed_from_an_idle_worker_finish() {
+    let dir = data_dir();
+    // Two workers with one connection each, and one for the server's other threads.
+    let mut server = EmbeddedServer::start_with(&dir, &[("PALISADE_DB_POOL_SIZE", "3")]);
+    let token = token(&server);
+    // actix-server hands connections to its workers in turn: the 1st, 3rd and 5th of these go to
+    // one worker, the 2nd and 4th to the other.
+    let mut streams: Vec<TcpStream> = (0..5).map(|_| connect(&server.addr)).collect();
+    // The second worker reads (opening its shard's connection, idle after), and is left with no
+    // client connection: idle, it would stop at once.
+    let mut read = streams.remove(1);
+    read.write_all(head(&server.addr, "GET /v1/customers", Some(&token), 0, false).as_bytes())
+        .unwrap();
+    let answer_read = answer(&mut read);
+    assert!(answer_read.starts_with("HTTP/1.1 200"), "{answer_read}");
+    drop(streams.remove(2));
+    // Creates wait on a lock the superuser takes: the first worker's three hold its own
+    // connection, and connections borrowed from the other shards, the second worker's among
+    // them (the second and third create borrow an idle connection of each other shard, in an
+    // order that depends on which shard the worker has).
+    let (locked, unlock) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let locker = {
+        let dir = dir.clone();
+        std::thread::spawn(move || {
+            as_superuser(&dir, async move |su| {
+                su.batch_execute("BEGIN; LOCK TABLE palisade.customers IN EXCLUSIVE MODE")
+                    .await
+                    .unwrap();
+                locked.send(()).unwrap();
+                tokio::task::spawn_blocking(move || released.recv())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                su.batch_execute("ROLLBACK").await.unwrap();
+            });
+        })
+    };
+    unlock.recv().unwrap();
+    for (n, stream) in streams.iter_mut().enumerate() {
+        let customer = format!(r#"{{"name":"Grace {n}","email":"grace{n}@example.com"}}"#);
+        let create = head(
+            &server.addr,
+            "POST /v1/customers",
+            Some(&token),
+            customer.len(),
+            false,
+        );
+        stream.write_all(create.as_bytes()).unwrap();
+        stream.write_all(customer.as_bytes()).unwrap();
+    }
+    as_superuser(&dir, async |su| {
+        // Two at least (the worker's own connection and the first it borrowed); a third when the
+        // shard of the server's other threads had one idle too (waited for, a while).
+        let start = Instant::now();
+        while waiting_on_a_lock(su).await < 2
+            || (waiting_on_a_lock(su).await < 3 && start.elapsed() < Duration::from_secs(2))
+        {
+            assert!(
+                start.elapsed() < HANG,
+                "the creates never waited on the lock"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    server.signal("INT");
+    // The stop waits for the borrowed connections; the second worker keeps its runtime.
+    let start = Instant::now();
+    while !server
+        .log()
+        .contains("waiting for the database connections")
+    {
+        assert!(start.elapsed() < HANG, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    release.send(()).unwrap();
+    locker.join().unwrap();
+    for stream in &mut streams {
+        let answer = answer(stream);
+        assert!(
+            answer.starts_with("HTTP/1.1 201"),
+            "{answer}\n{}",
+            server.log()
+        );
+    }
+    let status = exit_status(&mut server, "embedded PostgreSQL stopped");
+    assert!(status.success(), "{status}\n{}", server.log());
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

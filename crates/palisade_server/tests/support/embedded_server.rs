@@ -16,6 +16,11 @@ pub struct EmbeddedServer {
 
 impl EmbeddedServer {
     pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// [`EmbeddedServer::start`] with more environment variables.
+    pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -29,6 +34,7 @@ impl EmbeddedServer {
             .env("PALISADE_HTTP_ADDR", &addr)
             .env("PALISADE_HTTP_WORKERS", "2")
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
