@@ -565,6 +565,9 @@ async fn a_pool_readied_for_a_stop_waits_for_borrowed_connections_and_lends_no_m
     // The first worker holds its shard's only connection...
     let (first, first_done, first_thread) = worker_thread(pool.clone(), holding_on_a_backend);
     let (shard_a, (held_a, backend_a)) = first.recv().unwrap();
+    // (Shard 0 borrows from shard 1 before the last one, whose connection this thread drives: a
+    // borrow of that one would wait for this thread, blocked in `recv` below.)
+    assert_eq!(shard_a, 0);
     // ...the second opened one in its own shard and is done with it...
     let (second, second_done, second_thread) =
         worker_thread(pool.clone(), async |pool| backend_of_a_read(pool).await);

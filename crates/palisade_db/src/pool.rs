@@ -52,7 +52,7 @@ pub(crate) struct Object {
 
 impl Object {
     /// The connection, out of the pool for good (closed when dropped): a dead one, or one left
-    /// in an unknown state.
+    /// in an unknown state. No longer counted as crossing threads: drop it at once.
     pub(crate) fn take(this: Self) -> Conn {
         Pooled::take(this.conn)
     }
@@ -113,7 +113,10 @@ pub(crate) struct Conn {
     client: ClientWrapper,
     generation: u64,
     /// The thread whose runtime runs the connection's I/O task ([`this_thread`] when it was
-    /// opened): when that runtime ends, so does the connection, whoever is using it.
+    /// opened): when that runtime ends, so does the connection, whoever is using it. Exact on a
+    /// single-threaded runtime (each HTTP worker's, the server's main one); on a multi-threaded
+    /// one (tests) the task may run on any of its threads, and uses on the others count as
+    /// crossings ([`AppPool::settle_for_stop`] then waits for them too, needlessly).
     driver: u64,
     fixed: [OnceLock<Statement>; Fixed::COUNT],
 }
@@ -815,7 +818,8 @@ impl AppPool {
     /// one. From this call on, every checkout takes a connection its own thread drives: it
     /// borrows none from another shard, and closes an idle one of its shard that another thread
     /// opened (opening its own instead). This waits for the connections already in use across
-    /// threads to come back; the server stops its workers after it.
+    /// threads to come back; the server stops its workers after it. (It also waits for those
+    /// the server's main thread drives, which outlives the workers: needless, and brief.)
     pub async fn settle_for_stop(&self, within: Duration) -> bool {
         self.crossings.stopping.store(true, Ordering::SeqCst);
         let deadline = tokio::time::Instant::now() + within;

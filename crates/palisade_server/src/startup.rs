@@ -588,8 +588,10 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
 const SETTLE_FOR_STOP: Duration = Duration::from_secs(30);
 
 /// The signals that stop `palisade serve`. SIGINT (Ctrl-C) and SIGTERM alike stop it
-/// gracefully: no new connections, and the requests in flight finish (up to 30 s). A second one
-/// of them, or SIGQUIT, stops it at once: the requests in flight are cut off (their answers
+/// gracefully: no new connections, and the requests in flight finish (up to 30 s); first, when a
+/// request is on a database connection another worker's thread drives, the server waits for the
+/// app pool to settle (up to 30 s more, serving meanwhile). A second one of them, or SIGQUIT,
+/// stops it at once: the requests in flight are cut off (their answers
 /// dropped; one that had already written may have taken effect), and the command exits 1.
 struct StopSignals {
     int: tokio::signal::unix::Signal,
@@ -621,7 +623,7 @@ impl StopSignals {
         };
         tracing::info!(
             signal,
-            "stopping: no new connections; in-flight requests finish (up to 30 s); a second \
+            "stopping: in-flight requests finish (up to 30 s), no new connections; a second \
              signal stops at once"
         );
         // actix-server acts on one stop at a time: a second `stop(false)` would wait for this
@@ -631,16 +633,26 @@ impl StopSignals {
             if crossing > 0 {
                 tracing::info!(
                     connections = crossing,
+                    within_s = SETTLE_FOR_STOP.as_secs(),
                     "waiting for the database connections in use on a thread other than the \
-                     one that drives them (up to 30 s) before stopping the workers"
+                     one that drives them before stopping the workers (a worker that stops \
+                     ends the connections it drives); new connections are served meanwhile"
                 );
             }
-            if !pool.settle_for_stop(SETTLE_FOR_STOP).await {
+            let started = std::time::Instant::now();
+            if pool.settle_for_stop(SETTLE_FOR_STOP).await {
+                if crossing > 0 {
+                    tracing::info!(
+                        waited_ms = started.elapsed().as_millis(),
+                        "database connections settled; stopping the workers"
+                    );
+                }
+            } else {
                 tracing::warn!(
                     connections = pool.in_use_across_threads(),
+                    within_s = SETTLE_FOR_STOP.as_secs(),
                     "database connections still in use on a thread other than the one that \
-                     drives them after 30 s; stopping the workers anyway (those requests may \
-                     fail)"
+                     drives them; stopping the workers anyway (those requests may fail)"
                 );
             }
             server.stop(true).await;
