@@ -23,6 +23,7 @@
 //! - [`metrics`]: the Prometheus metrics a server counts and serves on its own address.
 
 pub mod auth;
+pub mod background;
 pub mod catch_panic;
 pub mod client_addr;
 pub mod cors;
@@ -82,6 +83,8 @@ pub struct AppState {
     /// What the server counts for Prometheus ([`metrics`]); off unless the server has a
     /// metrics address.
     pub metrics: metrics::Metrics,
+    /// Work requests leave to run after their answer, which a graceful stop lets finish.
+    pub background: background::Background,
 }
 
 /// The lifetimes of emailed links (see docs/accounts.md).

@@ -100,6 +100,7 @@ pub struct Application {
     port: u16,
     server: Server,
     metrics: Option<(u16, Server)>,
+    background: palisade_api::background::Background,
 }
 
 /// Binds `addr`, or says which address could not be bound.
@@ -180,6 +181,7 @@ impl Application {
             None => palisade_api::metrics::Metrics::off(),
         };
         let watched_pool = pool.clone();
+        let background = palisade_api::background::Background::default();
         let state = AppState {
             pool,
             tokens,
@@ -196,6 +198,7 @@ impl Application {
             number_quarantine: config.number_quarantine,
             cors: config.cors.clone(),
             metrics: metrics.clone(),
+            background: background.clone(),
         };
 
         let (listener, port) = bind(&config.http_addr)?;
@@ -257,6 +260,7 @@ impl Application {
             port,
             server,
             metrics,
+            background,
         })
     }
 
@@ -268,6 +272,14 @@ impl Application {
     /// The metrics server's bound port, when metrics are on.
     pub fn metrics_port(&self) -> Option<u16> {
         self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
+    /// The work its requests leave to run after their answers (a password reset's mail), for
+    /// the caller to wait for once the server has stopped ([`Background::finished`]).
+    ///
+    /// [`Background::finished`]: palisade_api::background::Background::finished
+    pub fn background(&self) -> palisade_api::background::Background {
+        self.background.clone()
     }
 
     /// A handle to stop the server gracefully.
@@ -556,6 +568,7 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         ))
     });
     let server = app.handle();
+    let background = app.background();
     let served = tokio::select! {
         // A stop that has ended wins over a second signal that comes with it.
         biased;
@@ -568,6 +581,9 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
             ))
         }
     };
+    if served.is_ok() {
+        finish_background(&background).await;
+    }
     let _ = stop_worker.send(());
     let _ = worker.await;
     let _ = stop_retention.send(());
@@ -581,6 +597,31 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         stripe.pool().close();
     }
     Ok(())
+}
+
+/// How long a graceful stop waits, once the HTTP server has stopped, for the work its requests
+/// left to run after their answers ([`Application::background`]).
+const FINISH_BACKGROUND: Duration = Duration::from_secs(30);
+
+/// Waits for `background` work (at most [`FINISH_BACKGROUND`]), saying so when there is any.
+async fn finish_background(background: &palisade_api::background::Background) {
+    let running = background.running();
+    if running == 0 {
+        return;
+    }
+    tracing::info!(
+        running,
+        within_s = FINISH_BACKGROUND.as_secs(),
+        "waiting for the work requests left to run after their answers (password reset mail)"
+    );
+    if background.finished(FINISH_BACKGROUND).await {
+        tracing::info!("the requests' background work is done");
+    } else {
+        tracing::warn!(
+            running = background.running(),
+            "the requests' background work did not finish in time; stopping without it"
+        );
+    }
 }
 
 /// How long a graceful stop waits for the app pool to settle ([`AppPool::settle_for_stop`])

@@ -57,20 +57,25 @@ fn head(addr: &str, line: &str, token: Option<&str>, length: usize, expect: bool
     )
 }
 
-/// Signs up on `server` and returns the owner's token.
-fn token(server: &EmbeddedServer) -> String {
-    let body = br#"{"organization_name":"Acme","name":"Ada","email":"ada@acme.example","password":"correct horse battery"}"#;
+/// The answer to a public `POST` of `body` to `path` on `server`.
+fn post(server: &EmbeddedServer, path: &str, body: &[u8]) -> String {
     let mut stream = connect(&server.addr);
-    let signup = head(
+    let request = head(
         &server.addr,
-        "POST /v1/auth/signup",
+        &format!("POST {path}"),
         None,
         body.len(),
         false,
     );
-    stream.write_all(signup.as_bytes()).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
-    let answer = answer(&mut stream);
+    answer(&mut stream)
+}
+
+/// Signs up on `server` and returns the owner's token.
+fn token(server: &EmbeddedServer) -> String {
+    let body = br#"{"organization_name":"Acme","name":"Ada","email":"ada@acme.example","password":"correct horse battery"}"#;
+    let answer = post(server, "/v1/auth/signup", body);
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     let json: serde_json::Value =
         serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap();
@@ -216,6 +221,69 @@ fn as_superuser<T>(
         })
 }
 
+/// A table locked by the superuser (`EXCLUSIVE`: reads go on, writes wait), until released.
+struct Lock {
+    release: std::sync::mpsc::Sender<()>,
+    holder: std::thread::JoinHandle<()>,
+}
+
+impl Lock {
+    /// Locks `table` of the server on data directory `dir`.
+    fn take(dir: &std::path::Path, table: &str) -> Self {
+        let (locked, until_locked) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (dir, sql) = (
+            dir.to_owned(),
+            format!("BEGIN; LOCK TABLE {table} IN EXCLUSIVE MODE"),
+        );
+        let holder = std::thread::spawn(move || {
+            as_superuser(&dir, async move |su| {
+                su.batch_execute(&sql).await.unwrap();
+                locked.send(()).unwrap();
+                tokio::task::spawn_blocking(move || released.recv())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                su.batch_execute("ROLLBACK").await.unwrap();
+            });
+        });
+        until_locked.recv().unwrap();
+        Self { release, holder }
+    }
+
+    /// Waits until `n` of the app's backends wait for a lock.
+    fn until_waited_on(&self, dir: &std::path::Path, n: i64) {
+        as_superuser(dir, async |su| {
+            let start = Instant::now();
+            while waiting_on_a_lock(su).await < n {
+                assert!(
+                    start.elapsed() < HANG,
+                    "{n} backends never waited on the lock"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+    }
+
+    fn release(self) {
+        self.release.send(()).unwrap();
+        self.holder.join().unwrap();
+    }
+}
+
+/// Waits until `server` has logged a line containing `text`.
+fn until_logged(server: &EmbeddedServer, text: &str) {
+    let start = Instant::now();
+    while !server.log().contains(text) {
+        assert!(
+            start.elapsed() < HANG,
+            "never logged {text:?}\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// How many of the app's backends wait for a lock.
 async fn waiting_on_a_lock(su: &tokio_postgres::Client) -> i64 {
     su.query_one(
@@ -253,25 +321,7 @@ fn ctrl_c_lets_a_request_on_a_connection_borrowed_from_an_idle_worker_finish() {
     // Creates wait on a lock the superuser takes: the first worker's three hold its own
     // connection and the idle connections of the two other shards, the second worker's among
     // them (borrowed in an order that depends on which shard the first worker has).
-    let (locked, unlock) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let locker = {
-        let dir = dir.clone();
-        std::thread::spawn(move || {
-            as_superuser(&dir, async move |su| {
-                su.batch_execute("BEGIN; LOCK TABLE palisade.customers IN EXCLUSIVE MODE")
-                    .await
-                    .unwrap();
-                locked.send(()).unwrap();
-                tokio::task::spawn_blocking(move || released.recv())
-                    .await
-                    .unwrap()
-                    .unwrap();
-                su.batch_execute("ROLLBACK").await.unwrap();
-            });
-        })
-    };
-    unlock.recv().unwrap();
+    let lock = Lock::take(&dir, "palisade.customers");
     for (n, stream) in streams.iter_mut().enumerate() {
         let customer = format!(r#"{{"name":"Grace {n}","email":"grace{n}@example.com"}}"#);
         let create = head(
@@ -284,31 +334,14 @@ fn ctrl_c_lets_a_request_on_a_connection_borrowed_from_an_idle_worker_finish() {
         stream.write_all(create.as_bytes()).unwrap();
         stream.write_all(customer.as_bytes()).unwrap();
     }
-    as_superuser(&dir, async |su| {
-        // All three: the pool's three connections, the idle worker's among them. (The shard of
-        // the server's other threads has its connection from the startup checks; a create that
-        // finds it in use meanwhile looks again every 20 ms.)
-        let start = Instant::now();
-        while waiting_on_a_lock(su).await < 3 {
-            assert!(
-                start.elapsed() < HANG,
-                "the creates never waited on the lock"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
+    // All three: the pool's three connections, the idle worker's among them. (The shard of the
+    // server's other threads has its connection from the startup checks; a create that finds it
+    // in use meanwhile looks again every 20 ms.)
+    lock.until_waited_on(&dir, 3);
     server.signal("INT");
     // The stop waits for the borrowed connections; the second worker keeps its runtime.
-    let start = Instant::now();
-    while !server
-        .log()
-        .contains("waiting for the database connections")
-    {
-        assert!(start.elapsed() < HANG, "{}", server.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    release.send(()).unwrap();
-    locker.join().unwrap();
+    until_logged(&server, "waiting for the database connections");
+    lock.release();
     for stream in &mut streams {
         let answer = answer(stream);
         assert!(
@@ -319,6 +352,49 @@ fn ctrl_c_lets_a_request_on_a_connection_borrowed_from_an_idle_worker_finish() {
     }
     let status = exit_status(&mut server, "embedded PostgreSQL stopped");
     assert!(status.success(), "{status}\n{}", server.log());
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A password reset's link and mail are made after its 202, in the background. A graceful stop
+/// lets that work finish: it ran on the HTTP worker that answered, and died with it (the worker
+/// stops as soon as its last client connection closes), though the answer said the link was on
+/// its way.
+#[test]
+fn ctrl_c_lets_a_password_reset_answered_before_it_mail_its_link() {
+    let dir = data_dir();
+    let mut server = EmbeddedServer::start(&dir);
+    let _owner = token(&server);
+    // The reset's link waits on a lock the superuser takes.
+    let lock = Lock::take(&dir, "palisade.password_resets");
+    let body = br#"{"email":"ada@acme.example"}"#;
+    let answer = post(&server, "/v1/auth/request-password-reset", body);
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    lock.until_waited_on(&dir, 1);
+    server.signal("INT");
+    // The HTTP server stops (nothing is in flight); the reset's work goes on.
+    until_logged(
+        &server,
+        "waiting for the work requests left to run after their answers",
+    );
+    lock.release();
+    let status = exit_status(&mut server, "embedded PostgreSQL stopped");
+    assert!(status.success(), "{status}\n{}", server.log());
+    let mails: Vec<String> = std::fs::read_dir(dir.join("outbox"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(mails.len(), 1, "{}", server.log());
+    assert!(
+        mails[0].contains("Reset your Palisade password"),
+        "{}",
+        mails[0]
+    );
+    let log = server.log();
+    assert!(
+        log.contains("the requests' background work is done"),
+        "{log}"
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -485,9 +485,11 @@ pub async fn request_password_reset(
         .password_reset
         .check(&client, Some(email.as_str()))?;
     // Everything else happens in the background, the lookup included: the answer takes the same
-    // time, and says the same, whether or not the email has an account.
+    // time, and says the same, whether or not the email has an account. (On the server's main
+    // thread, which a graceful stop keeps until it is done: crate::background.)
     let span = tracing::Span::current();
-    actix_web::rt::spawn(tracing::Instrument::instrument(
+    let background = state.background.clone();
+    background.spawn(tracing::Instrument::instrument(
         async move {
             if let Err(e) = issue_password_reset(&state, email).await {
                 tracing::error!(error = %e, "password reset not issued");
