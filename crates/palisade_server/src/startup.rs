@@ -569,12 +569,14 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
     });
     let server = app.handle();
     let background = app.background();
-    let served = tokio::select! {
+    let stop = signals.stop(server, pool.clone());
+    let mut stop = std::pin::pin!(stop);
+    let mut served = tokio::select! {
         // A stop that has ended wins over a second signal that comes with it.
         biased;
         served = app.run_until_stopped() => served,
         // Dropping the server (the other branch) tells its workers to stop at once.
-        () = signals.stop(server, pool.clone()) => {
+        () = &mut stop => {
             tracing::warn!("stopped at once: the requests in flight were cut off");
             Err(std::io::Error::other(
                 "stopped at once by a signal: the requests in flight were cut off",
@@ -582,7 +584,17 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         }
     };
     if served.is_ok() {
-        finish_background(&background).await;
+        // A second signal still stops at once.
+        tokio::select! {
+            biased;
+            () = finish_background(&background) => {}
+            () = &mut stop => {
+                tracing::warn!("stopped at once: the requests' background work was cut off");
+                served = Err(std::io::Error::other(
+                    "stopped at once by a signal: the requests' background work was cut off",
+                ));
+            }
+        }
     }
     let _ = stop_worker.send(());
     let _ = worker.await;
@@ -631,8 +643,9 @@ const SETTLE_FOR_STOP: Duration = Duration::from_secs(30);
 /// The signals that stop `palisade serve`. SIGINT (Ctrl-C) and SIGTERM alike stop it
 /// gracefully: no new connections, and the requests in flight finish (up to 30 s); first, when a
 /// request is on a database connection another worker's thread drives, the server waits for the
-/// app pool to settle (up to 30 s more, serving meanwhile). A second one of them, or SIGQUIT,
-/// stops it at once: the requests in flight are cut off (their answers
+/// app pool to settle (up to 30 s more, serving meanwhile); after, for the work requests left to
+/// run after their answers (up to 30 s more). A second one of them, or SIGQUIT, stops it at
+/// once: the requests in flight are cut off (their answers
 /// dropped; one that had already written may have taken effect), and the command exits 1.
 struct StopSignals {
     int: tokio::signal::unix::Signal,
