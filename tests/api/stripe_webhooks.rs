@@ -1109,3 +1109,84 @@ async fn a_paid_invoice_is_delivered_to_the_organizations_webhook_once() {
         "another organization's webhook hears nothing"
     );
 }
+
+/// The backends of the billing pool on `db`, as the superuser sees them.
+async fn billing_backends(su: &tokio_postgres::Client, db: &str) -> Vec<i32> {
+    su.query(
+        "SELECT pid FROM pg_stat_activity
+          WHERE datname = $1 AND application_name = 'palisade-billing' ORDER BY pid",
+        &[&db],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// A checkout for an organization that does not exist, applied through `pool`: it reads the
+/// database (on one of the pool's connections) and writes nothing.
+async fn apply_a_checkout_for_no_organization(pool: &BillingPool) {
+    let body = event(
+        &stripe_id("evt"),
+        "checkout.session.completed",
+        T0,
+        checkout(&Uuid::new_v4().to_string(), &stripe_id("cus")),
+    );
+    let event = palisade_domain::stripe::StripeEvent::parse(&body).unwrap();
+    let outcome = pool.apply_stripe_event(&event).await.unwrap();
+    assert_eq!(outcome, palisade_db::StripeOutcome::UnknownOrganization);
+}
+
+/// The HTTP workers share the billing pool, so a Stripe event is often applied on a connection
+/// another worker's thread opened and drives, which a graceful stop ends with that worker.
+/// Settled for the stop (as the app pool is), the pool uses only connections its thread drives.
+#[tokio::test]
+async fn a_billing_pool_settled_for_a_stop_uses_only_connections_its_thread_drives() {
+    let db = palisade_test_support::TestDb::new().await;
+    let billing = db.billing_pool();
+    let su = db.superuser_client().await;
+    // Another thread (a worker) applies an event: the pool's connection is opened there, and
+    // driven there while the thread keeps its runtime.
+    let (applied, on_the_other) = std::sync::mpsc::channel();
+    let (done, until_done) = std::sync::mpsc::channel::<()>();
+    let other = {
+        let billing = billing.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    apply_a_checkout_for_no_organization(&billing).await;
+                    applied.send(()).unwrap();
+                    tokio::task::spawn_blocking(move || {
+                        let _ = until_done.recv();
+                    })
+                    .await
+                    .unwrap();
+                });
+        })
+    };
+    on_the_other.recv().unwrap();
+    let opened = billing_backends(&su, &db.name).await;
+    assert_eq!(opened.len(), 1);
+    // This thread uses that connection...
+    apply_a_checkout_for_no_organization(&billing).await;
+    assert_eq!(billing_backends(&su, &db.name).await, opened);
+    assert_eq!(billing.in_use_across_threads(), 0);
+    // ...until the pool is settled for a stop: then it closes it and opens its own.
+    assert!(billing.settle_for_stop(std::time::Duration::ZERO).await);
+    apply_a_checkout_for_no_organization(&billing).await;
+    let mut now = billing_backends(&su, &db.name).await;
+    for _ in 0..500 {
+        if now.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        now = billing_backends(&su, &db.name).await;
+    }
+    assert!(now.len() == 1 && now != opened, "{opened:?} {now:?}");
+    drop(done);
+    other.join().unwrap();
+}

@@ -72,14 +72,65 @@ impl std::ops::DerefMut for Object {
     }
 }
 
-/// What the threads sharing an [`AppPool`] know of each other's connections.
+/// What the threads sharing a pool ([`AppPool`], [`crate::BillingPool`]) know of each other's
+/// connections.
 #[derive(Default)]
-struct Crossings {
+pub(crate) struct Crossings {
     /// Connections in use now on a thread other than the one that drives them.
     in_use: AtomicUsize,
     /// Set by [`AppPool::settle_for_stop`]: from then on a thread uses only connections it
     /// drives.
     stopping: AtomicBool,
+}
+
+impl Crossings {
+    /// `conn`, checked out on this thread: counted while in use when another thread drives it;
+    /// `None`, the connection closed, when that is so and the pool is settling for a stop.
+    pub(crate) fn check_out(self: &Arc<Self>, conn: Pooled) -> Option<Object> {
+        if conn.driver == this_thread() {
+            return Some(Object {
+                conn,
+                _crossing: None,
+            });
+        }
+        // Counted before the flag is read (`settle` sets the flag, then reads the count): a
+        // crossing that starts as the pool begins to settle is either seen there or refused
+        // here.
+        self.in_use.fetch_add(1, Ordering::SeqCst);
+        let crossing = Crossing(self.clone());
+        if !self.stopping() {
+            return Some(Object {
+                conn,
+                _crossing: Some(crossing),
+            });
+        }
+        drop(crossing);
+        drop(Pooled::take(conn));
+        None
+    }
+
+    /// Whether the pool is settling for a stop.
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// How many connections are in use now on a thread other than the one that drives them.
+    pub(crate) fn in_use(&self) -> usize {
+        self.in_use.load(Ordering::SeqCst)
+    }
+
+    /// [`AppPool::settle_for_stop`].
+    pub(crate) async fn settle(&self, within: Duration) -> bool {
+        self.stopping.store(true, Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + within;
+        while self.in_use() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
 }
 
 /// One connection in use on a thread other than its driver's (counted in [`Crossings::in_use`]
@@ -635,26 +686,9 @@ impl AppPool {
     /// drives (another thread's is closed, and the checkout made again).
     pub(crate) async fn get(&self) -> Result<Object, DbError> {
         loop {
-            let conn = self.checkout().await?;
-            if conn.driver == this_thread() {
-                return Ok(Object {
-                    conn,
-                    _crossing: None,
-                });
+            if let Some(conn) = self.crossings.check_out(self.checkout().await?) {
+                return Ok(conn);
             }
-            // Counted before the flag is read (settle_for_stop sets the flag, then reads the
-            // count): a crossing that starts as the pool begins to settle is either seen there
-            // or refused here.
-            self.crossings.in_use.fetch_add(1, Ordering::SeqCst);
-            let crossing = Crossing(self.crossings.clone());
-            if !self.crossings.stopping.load(Ordering::SeqCst) {
-                return Ok(Object {
-                    conn,
-                    _crossing: Some(crossing),
-                });
-            }
-            drop(crossing);
-            drop(Pooled::take(conn));
         }
     }
 
@@ -721,7 +755,7 @@ impl AppPool {
     /// snapshot: should that connection be taken meanwhile, this opens one in that shard, driven
     /// by this thread, while it has room.)
     async fn borrow_idle(&self, own: usize, now: &Timeouts) -> Option<Result<Pooled, DbError>> {
-        if self.crossings.stopping.load(Ordering::Relaxed) {
+        if self.crossings.stopping() {
             // Another shard's connections are driven by other threads (AppPool::get would close
             // the one taken).
             return None;
@@ -821,21 +855,13 @@ impl AppPool {
     /// threads to come back; the server stops its workers after it. (It also waits for those
     /// the server's main thread drives, which outlives the workers: needless, and brief.)
     pub async fn settle_for_stop(&self, within: Duration) -> bool {
-        self.crossings.stopping.store(true, Ordering::SeqCst);
-        let deadline = tokio::time::Instant::now() + within;
-        while self.in_use_across_threads() > 0 {
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        true
+        self.crossings.settle(within).await
     }
 
     /// How many connections are in use now on a thread other than the one that drives them
     /// ([`AppPool::settle_for_stop`]).
     pub fn in_use_across_threads(&self) -> usize {
-        self.crossings.in_use.load(Ordering::SeqCst)
+        self.crossings.in_use()
     }
 
     /// Closes every connection; later checkouts fail. Called on shutdown, before PostgreSQL

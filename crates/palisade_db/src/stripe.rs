@@ -28,6 +28,8 @@
 //! `client_reference_id`), and types Palisade does not handle, write nothing at all, not even the
 //! event id.
 
+use std::sync::Arc;
+
 use palisade_domain::OrgId;
 use palisade_domain::stripe::{
     CheckoutSession, Invoice, InvoiceStatus, PlanName, StripeCustomerId, StripeEvent,
@@ -38,7 +40,7 @@ use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use crate::billing::ENDED_SUBSCRIPTION_STATUSES;
-use crate::pool::{Pool, build_pool};
+use crate::pool::{Crossings, Object, Pool, build_pool};
 use crate::schema::{BILLING_ROLE, SchemaError};
 use crate::{AppPool, DbError, PoolSettings};
 
@@ -87,6 +89,8 @@ palisade_domain::str_enum! {
 pub struct BillingPool {
     pool: Pool,
     role: String,
+    /// Its connections in use on a thread other than their driver's.
+    crossings: Arc<Crossings>,
 }
 
 impl std::fmt::Debug for BillingPool {
@@ -114,7 +118,30 @@ impl BillingPool {
         Ok(Self {
             pool: build_pool(settings, BILLING_APPLICATION_NAME)?,
             role,
+            crossings: Arc::default(),
         })
+    }
+
+    /// A connection, counted while it is in use on a thread other than the one that drives it;
+    /// once the pool settles for a stop, only one this thread drives
+    /// ([`BillingPool::settle_for_stop`]).
+    async fn get(&self) -> Result<Object, DbError> {
+        loop {
+            if let Some(conn) = self.crossings.check_out(self.pool.get().await?) {
+                return Ok(conn);
+            }
+        }
+    }
+
+    /// [`AppPool::settle_for_stop`] for this pool, which the HTTP workers share: a Stripe event
+    /// is often applied on a connection another worker opened, and drives.
+    pub async fn settle_for_stop(&self, within: std::time::Duration) -> bool {
+        self.crossings.settle(within).await
+    }
+
+    /// How many connections are in use now on a thread other than the one that drives them.
+    pub fn in_use_across_threads(&self) -> usize {
+        self.crossings.in_use()
     }
 
     /// The role the pool connects as (from its URL).
@@ -263,7 +290,7 @@ impl BillingPool {
             // A session without a customer (e.g. a one-off payment): nothing to link.
             return Ok(StripeOutcome::Ignored);
         }
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.get().await?;
         let tx = conn.transaction().await?;
         let outcome = apply(&tx, event).await?;
         match outcome {

@@ -569,7 +569,11 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
     });
     let server = app.handle();
     let background = app.background();
-    let stop = signals.stop(server, pool.clone());
+    let stop = signals.stop(
+        server,
+        pool.clone(),
+        stripe.as_ref().map(|s| s.pool().clone()),
+    );
     let mut stop = std::pin::pin!(stop);
     let mut served = tokio::select! {
         // A stop that has ended wins over a second signal that comes with it.
@@ -664,12 +668,12 @@ impl StopSignals {
         })
     }
 
-    /// Stops `server` gracefully at SIGINT or SIGTERM, once `pool` has settled
+    /// Stops `server` gracefully at SIGINT or SIGTERM, once `pool` and `billing` have settled
     /// ([`AppPool::settle_for_stop`]: a worker that ends ends the database connections it
     /// drives, so none may be in use on another worker's thread then); returns at a second
     /// signal, or at SIGQUIT, for the caller to stop it at once (by dropping it). Pending forever
     /// after a graceful stop has been asked for and no second signal comes.
-    async fn stop(mut self, server: ServerHandle, pool: AppPool) {
+    async fn stop(mut self, server: ServerHandle, pool: AppPool, billing: Option<BillingPool>) {
         let signal = tokio::select! {
             _ = self.int.recv() => "SIGINT",
             _ = self.term.recv() => "SIGTERM",
@@ -683,10 +687,16 @@ impl StopSignals {
         // actix-server acts on one stop at a time: a second `stop(false)` would wait for this
         // one to end. The caller drops the server instead.
         actix_web::rt::spawn(async move {
-            let crossing = pool.in_use_across_threads();
-            if crossing > 0 {
+            let crossing = || {
+                pool.in_use_across_threads()
+                    + billing
+                        .as_ref()
+                        .map_or(0, BillingPool::in_use_across_threads)
+            };
+            let crossing_at_first = crossing();
+            if crossing_at_first > 0 {
                 tracing::info!(
-                    connections = crossing,
+                    connections = crossing_at_first,
                     within_s = SETTLE_FOR_STOP.as_secs(),
                     "waiting for the database connections in use on a thread other than the \
                      one that drives them before stopping the workers (a worker that stops \
@@ -694,8 +704,14 @@ impl StopSignals {
                 );
             }
             let started = std::time::Instant::now();
-            if pool.settle_for_stop(SETTLE_FOR_STOP).await {
-                if crossing > 0 {
+            let settled = tokio::join!(pool.settle_for_stop(SETTLE_FOR_STOP), async {
+                match &billing {
+                    Some(billing) => billing.settle_for_stop(SETTLE_FOR_STOP).await,
+                    None => true,
+                }
+            });
+            if settled == (true, true) {
+                if crossing_at_first > 0 {
                     tracing::info!(
                         waited_ms = started.elapsed().as_millis(),
                         "database connections settled; stopping the workers"
@@ -703,7 +719,7 @@ impl StopSignals {
                 }
             } else {
                 tracing::warn!(
-                    connections = pool.in_use_across_threads(),
+                    connections = crossing(),
                     within_s = SETTLE_FOR_STOP.as_secs(),
                     "database connections still in use on a thread other than the one that \
                      drives them; stopping the workers anyway (those requests may fail)"
