@@ -1114,8 +1114,8 @@ async fn a_paid_invoice_is_delivered_to_the_organizations_webhook_once() {
 async fn billing_backends(su: &tokio_postgres::Client, db: &str) -> Vec<i32> {
     su.query(
         "SELECT pid FROM pg_stat_activity
-          WHERE datname = $1 AND application_name = 'palisade-billing' ORDER BY pid",
-        &[&db],
+          WHERE datname = $1 AND application_name = $2 ORDER BY pid",
+        &[&db, &palisade_db::stripe::BILLING_APPLICATION_NAME],
     )
     .await
     .unwrap()

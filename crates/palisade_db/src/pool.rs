@@ -42,8 +42,9 @@ pub(crate) type Pool = managed::Pool<CredentialManager>;
 /// A pooled connection, as deadpool hands it out.
 pub(crate) type Pooled = managed::Object<CredentialManager>;
 
-/// A connection checked out of the [`AppPool`]: deadpool's, counted while in use on a thread
-/// other than the one that drives it ([`AppPool::settle_for_stop`]). Dereferences to it.
+/// A connection checked out of the [`AppPool`] or the [`crate::BillingPool`]: deadpool's,
+/// counted while in use on a thread other than the one that drives it
+/// ([`AppPool::settle_for_stop`]). Dereferences to it.
 pub(crate) struct Object {
     conn: Pooled,
     /// Set while the connection is in use on a thread other than its driver's.
@@ -78,7 +79,8 @@ impl std::ops::DerefMut for Object {
 pub(crate) struct Crossings {
     /// Connections in use now on a thread other than the one that drives them.
     in_use: AtomicUsize,
-    /// Set by [`AppPool::settle_for_stop`]: from then on a thread uses only connections it
+    /// Set when the pool settles for a stop ([`AppPool::settle_for_stop`],
+    /// [`crate::BillingPool::settle_for_stop`]): from then on a thread uses only connections it
     /// drives.
     stopping: AtomicBool,
 }

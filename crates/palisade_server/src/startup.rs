@@ -640,17 +640,18 @@ async fn finish_background(background: &palisade_api::background::Background) {
     }
 }
 
-/// How long a graceful stop waits for the app pool to settle ([`AppPool::settle_for_stop`])
-/// before it stops the HTTP workers: as long as the workers then get to drain.
+/// How long a graceful stop waits for the database pools to settle (the app's and the Stripe
+/// webhook's together: [`AppPool::settle_for_stop`], [`BillingPool::settle_for_stop`]) before it
+/// stops the HTTP workers: as long as the workers then get to drain.
 const SETTLE_FOR_STOP: Duration = Duration::from_secs(30);
 
 /// The signals that stop `palisade serve`. SIGINT (Ctrl-C) and SIGTERM alike stop it
 /// gracefully: no new connections, and the requests in flight finish (up to 30 s); first, when a
 /// request is on a database connection another worker's thread drives, the server waits for the
-/// app pool to settle (up to 30 s more, serving meanwhile); after, for the work requests left to
-/// run after their answers (up to 30 s more). A second one of them, or SIGQUIT, stops it at
-/// once: the requests in flight are cut off (their answers
-/// dropped; one that had already written may have taken effect), and the command exits 1.
+/// pools to settle (up to 30 s more, serving meanwhile); after, for the work requests left to run
+/// after their answers (up to 30 s more). A second one of them, or SIGQUIT, stops it at once: the
+/// requests in flight, or that work, are cut off (answers dropped; a request that had already
+/// written may have taken effect), and the command exits 1.
 struct StopSignals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,

@@ -424,8 +424,9 @@ fn a_second_ctrl_c_stops_at_once_without_the_background_work() {
     let status = exit_status(&mut server, "embedded PostgreSQL stopped");
     assert_eq!(status.code(), Some(1), "{}", server.log());
     lock.release();
-    assert!(outbox(&dir).is_empty());
     let log = server.log();
+    assert!(outbox(&dir).is_empty(), "{log}");
+    assert!(log.contains("second signal: stopping at once"), "{log}");
     assert!(log.contains("background work was cut off"), "{log}");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);

@@ -59,7 +59,8 @@ impl StripeSetup {
         }
     }
 
-    /// The billing pool (the server checks its role at startup and closes it on shutdown).
+    /// The billing pool (the server checks its role at startup, settles it before stopping the
+    /// HTTP workers, and closes it on shutdown).
     pub fn pool(&self) -> &BillingPool {
         &self.pool
     }
