@@ -846,16 +846,16 @@ impl AppPool {
     /// Readies the pool for its threads to end one by one, as a graceful stop ends the HTTP
     /// workers, and waits until it is ready, at most `within`: returns whether it is.
     ///
-    /// A connection's I/O is driven by a task on the thread that opened it, so a worker that
-    /// ends (its runtime dropped) ends its connections, also one in use on another thread: a
-    /// connection another worker borrowed from its shard (the other's request failing then, a
-    /// write with a 503), or one of the shard the other threads share. A graceful stop ends
-    /// each worker as soon as it has no request left, so one idle worker would end before a busy
-    /// one. From this call on, every checkout takes a connection its own thread drives: it
-    /// borrows none from another shard, and closes an idle one of its shard that another thread
-    /// opened (opening its own instead). This waits for the connections already in use across
-    /// threads to come back; the server stops its workers after it. (It also waits for those
-    /// the server's main thread drives, which outlives the workers: needless, and brief.)
+    /// A connection's I/O is driven by a task on the thread that opened it, so a worker that ends
+    /// (its runtime dropped) ends its connections, also one in use on another thread: a connection
+    /// another worker borrowed from its shard (the other's request failing then, a write with a
+    /// 503), or one of the shard the other threads share. A graceful stop ends each worker as soon
+    /// as it has no client connection left, so an idle worker would end before a busy one. From
+    /// this call on, every checkout takes a connection its own thread drives: it borrows none from
+    /// another shard, and closes an idle one of its shard that another thread opened (opening its
+    /// own instead). This waits for the connections already in use across threads to come back; the
+    /// server stops its workers after it. (It also waits for those the server's main thread drives,
+    /// which outlives the workers: needless, and brief.)
     pub async fn settle_for_stop(&self, within: Duration) -> bool {
         self.crossings.settle(within).await
     }
