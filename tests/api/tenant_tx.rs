@@ -549,9 +549,9 @@ async fn backend_of_a_read_on_another_thread(pool: &palisade_db::AppPool) -> i32
 }
 
 /// A graceful stop ends each HTTP worker, and with its runtime the connections its thread
-/// drives, as soon as the worker has no request left, so an idle worker must not end under
-/// another's request on a connection borrowed from it. Readied for the stop, the pool waits for
-/// the connections in use on a thread other than the one driving them, and from then on lends
+/// drives, as soon as the worker has no client connection left, so an idle worker must not end
+/// under another's request on a connection borrowed from it. Readied for the stop, the pool waits
+/// for the connections in use on a thread other than the one driving them, and from then on lends
 /// none and uses none another thread opened.
 #[tokio::test]
 async fn a_pool_readied_for_a_stop_waits_for_borrowed_connections_and_lends_no_more() {

@@ -538,8 +538,8 @@ pub(crate) async fn watch_pool(pool: Pool) {
 /// trip then crossed threads twice (the statements handed to the other thread's task, the rows
 /// handed back), two wake-ups of a thread that may be asleep. [`AppPool::sharded`] gives every
 /// worker a shard of its own, which the worker binds itself to when it starts
-/// ([`AppPool::claim_shard`]); every other thread (startup checks, the delivery worker, tests)
-/// shares one more, small shard. A checkout takes its own shard's idle connection or opens one
+/// ([`AppPool::claim_shard`]); every other thread (startup checks, the delivery worker, a
+/// password reset's background work, tests) shares one more, small shard. A checkout takes its own shard's idle connection or opens one
 /// while the shard has room; when its shard is exhausted it borrows another shard's idle
 /// connection (a crossing, not a wait), and only when none is idle does it wait for its own, in
 /// its shard's queue (first come, first served) until the pool's wait runs out, looking at the

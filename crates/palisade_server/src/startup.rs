@@ -646,10 +646,10 @@ async fn finish_background(background: &palisade_api::background::Background) {
 const SETTLE_FOR_STOP: Duration = Duration::from_secs(30);
 
 /// The signals that stop `palisade serve`. SIGINT (Ctrl-C) and SIGTERM alike stop it
-/// gracefully: no new connections, and the requests in flight finish (up to 30 s); first, when a
-/// request is on a database connection another worker's thread drives, the server waits for the
-/// pools to settle (up to 30 s more, serving meanwhile); after, for the work requests left to run
-/// after their answers (up to 30 s more). A second one of them, or SIGQUIT, stops it at once: the
+/// gracefully: no new connections, and the requests in flight finish (up to 30 s). Before that,
+/// when a request is on a database connection another worker's thread drives, the server waits
+/// for the pools to settle (up to 30 s, still serving); after it, for the work requests left to
+/// run after their answers (up to 30 s). A second one of them, or SIGQUIT, stops it at once: the
 /// requests in flight, or that work, are cut off (answers dropped; a request that had already
 /// written may have taken effect), and the command exits 1.
 struct StopSignals {
@@ -682,8 +682,7 @@ impl StopSignals {
         };
         tracing::info!(
             signal,
-            "stopping: in-flight requests finish (up to 30 s), no new connections; a second \
-             signal stops at once"
+            "stopping: in-flight requests finish (up to 30 s); a second signal stops at once"
         );
         // actix-server acts on one stop at a time: a second `stop(false)` would wait for this
         // one to end. The caller drops the server instead.

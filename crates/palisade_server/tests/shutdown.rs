@@ -297,7 +297,7 @@ async fn waiting_on_a_lock(su: &tokio_postgres::Client) -> i64 {
     .get(0)
 }
 
-/// A graceful stop ends each worker as soon as it has no request left, and with its thread's
+/// A graceful stop ends each worker as soon as it has no client connection left, and with its
 /// runtime the database connections that thread drives, whoever is using them. A request on a
 /// connection its worker borrowed from an idle worker's shard still finishes: the stop waits for
 /// such connections before it stops the workers (`AppPool::settle_for_stop`); the workers then
