@@ -116,8 +116,9 @@ fn until_refused(server: &EmbeddedServer) {
 }
 
 /// Waits for the server to exit; then for its last log lines, which may still be on their way
-/// through the pipe, down to `last`.
-fn exit_status(server: &mut EmbeddedServer, last: &str) -> std::process::ExitStatus {
+/// through the pipe, down to its last, "embedded PostgreSQL stopped".
+fn exit_status(server: &mut EmbeddedServer) -> std::process::ExitStatus {
+    let last = "embedded PostgreSQL stopped";
     let start = Instant::now();
     let status = loop {
         if let Some(status) = server.child.try_wait().unwrap() {
@@ -133,6 +134,21 @@ fn exit_status(server: &mut EmbeddedServer, last: &str) -> std::process::ExitSta
         std::thread::sleep(Duration::from_millis(20));
     }
     status
+}
+
+/// Waits for the server to exit, and checks it exited 0.
+fn exits_cleanly(server: &mut EmbeddedServer) {
+    let status = exit_status(server);
+    assert!(status.success(), "{status}\n{}", server.log());
+}
+
+/// Checks that `answer` is a 201 (with the server's log when it is not).
+fn assert_created(answer: &str, server: &EmbeddedServer) {
+    assert!(
+        answer.starts_with("HTTP/1.1 201"),
+        "{answer}\n{}",
+        server.log()
+    );
 }
 
 /// A server of its own after SIGINT, once it refuses new connections, while a create it was
@@ -154,15 +170,9 @@ fn ctrl_c_lets_a_request_in_flight_finish_then_stops_postgresql() {
     // Stopping, it accepts no new connection, but the request in flight is answered once its
     // body is all there.
     in_flight.write_all(CUSTOMER).unwrap();
-    let answer = answer(&mut in_flight);
-    assert!(
-        answer.starts_with("HTTP/1.1 201"),
-        "{answer}\n{}",
-        server.log()
-    );
+    assert_created(&answer(&mut in_flight), &server);
 
-    let status = exit_status(&mut server, "embedded PostgreSQL stopped");
-    assert!(status.success(), "{status}\n{}", server.log());
+    exits_cleanly(&mut server);
     let log = server.log();
     assert!(log.contains("signal=\"SIGINT\""), "{log}");
     assert!(log.contains("in-flight requests finish"), "{log}");
@@ -177,7 +187,7 @@ fn a_second_ctrl_c_stops_at_once_dropping_the_request_in_flight() {
     server.signal("INT");
     // The server exits without waiting for the body (a graceful stop would wait for it, for
     // 30 s, then exit 0)...
-    let status = exit_status(&mut server, "embedded PostgreSQL stopped");
+    let status = exit_status(&mut server);
     assert_eq!(status.code(), Some(1), "{}", server.log());
     // ...and the request in flight was cut off: no answer, or a 503 (seen once: its worker, not
     // yet stopped, answered after the database had stopped).
@@ -344,15 +354,9 @@ fn ctrl_c_lets_a_request_on_a_connection_borrowed_from_an_idle_worker_finish() {
     until_logged(&server, "waiting for the database connections");
     lock.release();
     for stream in &mut streams {
-        let answer = answer(stream);
-        assert!(
-            answer.starts_with("HTTP/1.1 201"),
-            "{answer}\n{}",
-            server.log()
-        );
+        assert_created(&answer(stream), &server);
     }
-    let status = exit_status(&mut server, "embedded PostgreSQL stopped");
-    assert!(status.success(), "{status}\n{}", server.log());
+    exits_cleanly(&mut server);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -397,8 +401,7 @@ fn outbox(dir: &std::path::Path) -> Vec<String> {
 fn ctrl_c_lets_a_password_reset_answered_before_it_mail_its_link() {
     let (dir, mut server, lock) = stopping_with_a_reset_in_the_background();
     lock.release();
-    let status = exit_status(&mut server, "embedded PostgreSQL stopped");
-    assert!(status.success(), "{status}\n{}", server.log());
+    exits_cleanly(&mut server);
     let mails = outbox(&dir);
     assert_eq!(mails.len(), 1, "{}", server.log());
     assert!(
@@ -421,7 +424,7 @@ fn ctrl_c_lets_a_password_reset_answered_before_it_mail_its_link() {
 fn a_second_ctrl_c_stops_at_once_without_the_background_work() {
     let (dir, mut server, lock) = stopping_with_a_reset_in_the_background();
     server.signal("INT");
-    let status = exit_status(&mut server, "embedded PostgreSQL stopped");
+    let status = exit_status(&mut server);
     assert_eq!(status.code(), Some(1), "{}", server.log());
     lock.release();
     let log = server.log();
