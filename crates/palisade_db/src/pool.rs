@@ -432,7 +432,7 @@ impl CredentialManager {
     }
 
     /// A new connection with the current credential (`Manager::create`, boxed there), its
-    /// driver spawned on this thread.
+    /// driver spawned on this thread's runtime.
     async fn open(&self) -> Result<Conn, tokio_postgres::Error> {
         self.reload();
         let (generation, config) = {
@@ -465,12 +465,15 @@ impl managed::Manager for CredentialManager {
     type Type = Conn;
     type Error = tokio_postgres::Error;
 
-    // Boxed: opening a connection (the TLS handshake, the startup, the credential) is the
-    // largest future on a checkout's path, and deadpool holds it inline in every checkout's
-    // future, which each caller's future then holds again: a handler's state, copied as it is
-    // composed and moved onto the heap per request, carried it for the rare checkout that opens
-    // a connection. Boxed, `TenantTx::begin`'s future is 1,928 bytes instead of 8,560, and the
-    // server copies about 4% fewer bytes per list request (docs/benchmarks.md, 5 December).
+    // Boxed (an allocation per connection opened, none per checkout): opening a connection (the
+    // TLS handshake and the startup) is the largest future on a checkout's path, and deadpool
+    // holds it inline in every checkout's future, which each caller's future then holds again.
+    // Boxed, `TenantTx::begin`'s future is 1,928 bytes instead of 8,560. The `tenant_tx` bench
+    // cannot see that (it builds that future in place and never copies it; tried and not kept
+    // on 4 December for that reason), but the server moves each request's handler future onto
+    // the heap, and copies about 4% fewer bytes per list request with it (docs/benchmarks.md,
+    // "instruction counts and bytes copied"): no time a run can resolve, and nothing paid on a
+    // request's path.
     async fn create(&self) -> Result<Conn, tokio_postgres::Error> {
         Box::pin(self.open()).await
     }
