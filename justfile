@@ -16,10 +16,11 @@ run:
 test:
     cargo test --workspace
 
-# Formatting and lints, as CI runs them.
+# Formatting, lints and the API docs' links, as CI runs them.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 # The supply-chain check, as CI runs it: advisories (local database), licences, bans, sources.
 deny:

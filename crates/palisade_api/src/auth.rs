@@ -172,7 +172,7 @@ fn invalid_token() -> ApiError {
 /// Argon2id hashing with OWASP's minimum parameters (m = 19 MiB, t = 2, p = 1), on threads of
 /// its own, at most `concurrency` hashes at a time: a burst of logins neither stalls the async
 /// workers nor allocates 19 MiB per waiting request, and each of the few threads allocates its
-/// 19 MiB once and reuses it for every hash ([`MEMORY`]; the blocking pool's many threads each
+/// 19 MiB once and reuses it for every hash (`MEMORY`; the blocking pool's many threads each
 /// kept an allocator arena with a 19 MiB block in it).
 /// The server runs one hash fewer than it has cores ([`PasswordHashing::default_concurrency`]),
 /// so a burst of logins always leaves a core to the other requests.
@@ -181,7 +181,7 @@ fn invalid_token() -> ApiError {
 /// the cores for requests, but a hashing thread descheduled while it held a lock a request
 /// thread also takes (waking the request's task, the job queue) stalled that request for up to
 /// a second (issue 13: reads' p99 5 to 10 times their p99 alone). What they change instead is
-/// their time slice: each asks the kernel for [`HASHING_SLICE`] ([`request_slice`]; Linux
+/// their time slice: each asks the kernel for [`HASHING_SLICE`] (`request_slice`; Linux
 /// 6.12 and later). Under EEVDF a thread with a longer slice has a later virtual deadline at
 /// the same share of the CPU, so a request's thread (the kernel's default slice: 0.7 to 2.8 ms
 /// by the number of cores) that wakes while a hash runs preempts it at once instead of waiting

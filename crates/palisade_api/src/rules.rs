@@ -2,10 +2,10 @@
 //! type that parses it (lengths, patterns, item counts, ranges), as data, from the type's own
 //! constants (`MAX_CHARS`...), so the document and the parser cannot drift apart.
 //!
-//! - [`Ruled`] gives a domain type's [`Rule`] (and a [`crate::kinds`] marker's, from its type);
-//! - [`FieldRules`] gives a body's or a query's rule per field: [`crate::resource::patch!`],
-//!   [`crate::resource::created!`] and [`crate::list::filters!`] write it from the fields'
-//!   kinds, [`field_rules!`] for the bodies and queries written by hand;
+//! - [`Ruled`] gives a domain type's [`Rule`] (and a `crate::kinds` marker's, from its type);
+//! - [`FieldRules`] gives a body's or a query's rule per field: `crate::resource::patch!`,
+//!   `crate::resource::created!` and `crate::list::filters!` write it from the fields'
+//!   kinds, `field_rules!` for the bodies and queries written by hand;
 //! - [`crate::endpoints::Doc::body`] and [`crate::endpoints::Doc::query`] require it and apply
 //!   the rules to the schemas utoipa generated (which keep their type, nullability and
 //!   description: utoipa's field attributes take literals only).
@@ -246,7 +246,7 @@ impl Rule {
     }
 }
 
-/// A domain type's (or a [`crate::kinds`] marker's) [`Rule`].
+/// A domain type's (or a `crate::kinds` marker's) [`Rule`].
 pub trait Ruled {
     /// The rule of the values the type accepts.
     fn rule() -> Rule;

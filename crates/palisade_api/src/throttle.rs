@@ -6,7 +6,7 @@
 //! logins of hashing time.
 //!
 //! Wiring a new route (one line, after its body is parsed, before any lookup or hashing):
-//! ```ignore
+//! ```text
 //! pub async fn accept(state: web::Data<AppState>, client: ClientAddr, body: crate::extract::Json<B>) -> .. {
 //!     // ... parse the body ...
 //!     state.throttles.invitation.check(&client, Some(token))?;

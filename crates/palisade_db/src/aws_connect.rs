@@ -167,7 +167,7 @@ impl crud::Insert for NewConnectCredential {
 }
 
 crate::patch_type! {
-    /// A partial update: the label only (revoking is [`revoke_credential`]).
+    /// A partial update: the label only (revoking is [`REVOKE_CREDENTIAL`]).
     pub struct ConnectCredentialPatch for ConnectCredential {
         /// New label.
         label: set ConnectLabel,

@@ -12,7 +12,7 @@
 //! passwords"). A pool's URL comes from a [`UrlSource`]: fixed, or re-read (a file, the embedded
 //! cluster's `secrets.json`) whenever the pool opens a connection and on every
 //! [`AppPool::reload_credential`]. deadpool-postgres's manager holds one fixed configuration, so
-//! the pools use their own [`CredentialManager`]: it remembers which credential (a generation
+//! the pools use their own `CredentialManager`: it remembers which credential (a generation
 //! number) opened each connection, and a connection of an older generation is closed instead of
 //! handed out again, so the previous role's sessions drain without failing a request. A source
 //! that cannot be read or parsed keeps the last good credential and logs an error (never the URL).

@@ -260,7 +260,7 @@ async fn apply_roles(client: &tokio_postgres::Client) -> Result<(), SchemaError>
 /// As a superuser: creates or updates the roles, sets their passwords (the app's on
 /// [`RolePasswords::app_role`], which gets LOGIN) and the app login roles' [`RoleLimits`], and
 /// creates `database` owned by `palisade_owner` if it does not exist. Safe to re-run. Passwords
-/// travel as SCRAM verifiers ([`set_password`]).
+/// travel as SCRAM verifiers (`set_password`).
 pub async fn bootstrap(
     superuser_url: &str,
     database: &str,

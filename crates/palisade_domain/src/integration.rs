@@ -72,7 +72,7 @@ impl IntegrationConfig {
     /// Largest magnitude of a number anywhere in it.
     pub const MAX_NUMBER: f64 = crate::json::MAX_NUMBER;
 
-    /// What a key is, as a regular expression: an identifier ([`KEY_PATTERN`]) that names no
+    /// What a key is, as a regular expression: an identifier (`KEY_PATTERN`) that names no
     /// credential (`password`, `token`...).
     pub fn key_pattern() -> String {
         format!(

@@ -50,7 +50,7 @@ pub fn format(t: OffsetDateTime) -> Option<String> {
     spell(t).map(|b| b.iter().map(|&c| char::from(c)).collect())
 }
 
-/// Serializes as [`format`] does; a year RFC 3339 cannot spell is an error.
+/// Serializes as [`format()`] does; a year RFC 3339 cannot spell is an error.
 pub fn serialize<S: Serializer>(t: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
     let Some(b) = spell(*t) else {
         return Err(serde::ser::Error::custom(
@@ -93,7 +93,7 @@ pub mod option {
     }
 }
 
-/// Whether `s` is spelled exactly as [`format`] spells a timestamp. For tests that walk a
+/// Whether `s` is spelled exactly as [`format()`] spells a timestamp. For tests that walk a
 /// response and check every timestamp in it.
 pub fn is_canonical(s: &str) -> bool {
     let b = s.as_bytes();

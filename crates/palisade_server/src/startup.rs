@@ -288,7 +288,7 @@ impl Application {
     }
 
     /// Serves until [`ServerHandle::stop`] stops the server and in-flight requests have drained
-    /// (it does not listen for signals: `palisade serve` does, [`StopSignals`]); then stops the
+    /// (it does not listen for signals: `palisade serve` does, `StopSignals`); then stops the
     /// metrics server (scrapes go on while the API drains). Dropped before, it stops the server
     /// at once, cutting off the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -478,7 +478,7 @@ impl ServeDatabase {
 
 /// `palisade serve`: starts the database (the embedded cluster, or nothing to start), prepares
 /// it, builds the application and serves until SIGINT/SIGTERM (a graceful stop: see
-/// [`StopSignals`]), then stops the cluster whatever happened. Blocking: runs its own actix
+/// `StopSignals`), then stops the cluster whatever happened. Blocking: runs its own actix
 /// system.
 pub fn serve(settings: &ServeSettings) -> Result<(), BoxError> {
     let db = ServeDatabase::start(&settings.database)?;

@@ -4,7 +4,7 @@
 //! Same shape as the inbound SMS handler ([`super::twilio`]): the signature first (the query
 //! string, where our own `message_id` / `call_id` travel, is part of the signed URL), then the
 //! fields, then the routing (a resolver function), then one provider transaction that applies
-//! the callback ([`palisade_db::twilio_status`]) and records it ([`finish`]).
+//! the callback ([`palisade_db::twilio_status`]) and records it (`finish`).
 //!
 //! What a callback does is decided by the database statement, atomically: a status only moves
 //! forward, and a call's callbacks apply in SequenceNumber order. A callback that arrives too

@@ -1,7 +1,7 @@
 //! What the email, SMS and voice campaigns have in common. Each channel declares its row with
 //! [`crate::table!`] (reading, locking, listing and deleting by id are [`crate::crud`]'s) and
-//! implements [`Campaign`] for it with [`impl_campaign!`], and declares its content and the
-//! changes to it with [`content_types!`] (the insert and update are written once, here); it
+//! implements [`Campaign`] for it with `impl_campaign!`, and declares its content and the
+//! changes to it with `content_types!` (the insert and update are written once, here); it
 //! keeps what is its own: counters and messages or calls.
 //!
 //! A create is a [`NewCampaign`] and a PATCH a [`CampaignPatch`] of the channel's content:
@@ -52,7 +52,7 @@ macro_rules! impl_campaign {
 }
 pub(crate) use impl_campaign;
 
-/// A channel's campaign content, declared with [`content_types!`]: the columns a create writes.
+/// A channel's campaign content, declared with `content_types!`: the columns a create writes.
 pub trait Content {
     /// The channel's campaign row.
     type Row: Campaign;
@@ -60,7 +60,7 @@ pub trait Content {
     fn values<'a>(&'a self, values: &mut Values<'a>);
 }
 
-/// Changes to a channel's campaign content, declared with [`content_types!`]: the columns a
+/// Changes to a channel's campaign content, declared with `content_types!`: the columns a
 /// PATCH writes.
 pub trait Edit {
     /// The channel's campaign row.

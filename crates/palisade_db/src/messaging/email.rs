@@ -27,7 +27,7 @@ crate::table! {
         subject: String,
         /// Body.
         body: String,
-        /// Status ([`CampaignStatus`]).
+        /// Status ([`CampaignStatus`](palisade_domain::CampaignStatus)).
         status: String,
         /// When it goes (or went) out, if scheduled.
         scheduled_at: Option<OffsetDateTime>,

@@ -37,7 +37,7 @@ crate::table! {
         body: String,
         /// The E.164 number it is sent from.
         from_number: String,
-        /// Status ([`CampaignStatus`]).
+        /// Status ([`CampaignStatus`](palisade_domain::CampaignStatus)).
         status: String,
         /// When it goes (or went) out, if scheduled.
         scheduled_at: Option<OffsetDateTime>,
