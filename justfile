@@ -16,7 +16,7 @@ run:
 test:
     cargo test --workspace
 
-# Formatting, lints and the API docs' links, as CI runs them.
+# Formatting, lints and the crates' rustdoc links, as CI runs them.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings

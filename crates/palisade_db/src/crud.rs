@@ -1,14 +1,19 @@
 //! What every tenant resource's queries share: reading one row by id, locking it for
 //! `If-Match`, deleting it, listing a page of it, and decoding what an insert or update
-//! returns. A resource module declares its stored row once with `table!` (the struct, its
-//! columns and its decoder), its new row with `insert_type!`, its changes with
-//! `patch_type!` and its list filters with `filter_type!`; it writes by hand only the SQL
+//! returns. A resource module declares its stored row once with [`table!`] (the struct, its
+//! columns and its decoder), its new row with [`insert_type!`], its changes with
+//! [`patch_type!`] and its list filters with [`filter_type!`]; it writes by hand only the SQL
 //! that is not one of those (a write-only secret, a statement over two tables).
 //!
-//! The statements of `table!` are constant (`concat!` at compile time); an insert or update
+//! The statements of [`table!`] are constant (`concat!` at compile time); an insert or update
 //! is put together at run time from the declared column names (never from input), the values
 //! always bound as parameters. None filters by organization: the table's policies do, inside
 //! the caller's [`TenantTx`].
+//!
+//! [`table!`]: crate::table!
+//! [`insert_type!`]: crate::insert_type!
+//! [`patch_type!`]: crate::patch_type!
+//! [`filter_type!`]: crate::filter_type!
 
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -17,7 +22,7 @@ use uuid::Uuid;
 use crate::list::{Cursor, ListQuery};
 use crate::{DbError, Page, PageRequest, TenantTx};
 
-/// A tenant table's row as the API reads it, declared with `table!`.
+/// A tenant table's row as the API reads it, declared with [`table!`](crate::table!).
 pub trait Table: Sized + Clone {
     /// The columns every query of this table returns, comma-separated.
     const COLUMNS: &'static str;
@@ -39,13 +44,15 @@ pub trait Table: Sized + Clone {
     fn cursor(&self) -> Cursor;
 }
 
-/// Reads a row's columns in the order a decoder expects them (`table!`'s `from_row`): each
+/// Reads a row's columns in the order a decoder expects them ([`table!`]'s `from_row`): each
 /// by its position when the column there has the expected name (every statement of
 /// [`Table`] selects [`Table::COLUMNS`] in order), by its name otherwise (a hand-written
 /// statement that orders them its own way). Never by position alone: a statement that swapped
 /// two text columns would otherwise decode silently wrong. Finding a column by name compares
 /// the name with every column before it: 16% of decoding a 50-row page in a profile of the
 /// `tenant_tx` bench, where this compares one name per column.
+///
+/// [`table!`]: crate::table!
 pub struct Columns<'a> {
     row: &'a Row,
     next: usize,
@@ -350,7 +357,7 @@ columns! {
         time::OffsetDateTime;
 }
 
-/// The columns and values of one `insert_type!` insert, after `id`, `$1`.
+/// The columns and values of one [`insert_type!`](crate::insert_type!) insert, after `id`, `$1`.
 pub struct Values<'a> {
     columns: String,
     params: Vec<Box<dyn ToSql + Sync + Send + 'a>>,
@@ -396,7 +403,8 @@ fn borrowed<'p>(params: &'p [Box<dyn ToSql + Sync + Send + '_>]) -> Vec<&'p (dyn
     params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect()
 }
 
-/// The assignments of one `patch_type!` update, numbered after `$1`, the row's id.
+/// The assignments of one [`patch_type!`](crate::patch_type!) update, numbered after `$1`, the
+/// row's id.
 pub struct Assignments<'a> {
     set: String,
     params: Vec<Box<dyn ToSql + Sync + Send + 'a>>,

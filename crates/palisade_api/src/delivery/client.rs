@@ -7,7 +7,7 @@
 //!
 //! A test build (cargo feature `test-delivery-targets`, which the release binary lacks) can
 //! add a test CA, name-to-address overrides and loopback addresses through
-//! [`Targets::for_tests`]; nothing at run time can.
+//! `Targets::for_tests` (present only with that feature); nothing at run time can.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

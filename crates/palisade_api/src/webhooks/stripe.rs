@@ -16,9 +16,8 @@
 //! Logs name the event id, type and outcome, and the reason of a refusal; never the body, the
 //! signature header or the secret.
 //!
-//! The billing pool and the signing secret reach this handler alone: [`crate::configure`]
-//! attaches them to this one resource (`app_data` on the resource, not the application's shared
-//! state).
+//! The billing pool and the signing secret reach this handler alone: [`register`] attaches them
+//! to this one resource (`app_data` on the resource, not the application's shared state).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
