@@ -13,9 +13,13 @@ SET LOCAL ROLE palisade_resolver;
 
 /**
  * aws_connect_credential_lookup(sha256 of a presented credential): the organization of the
- * credential with this hash, when it is not revoked; NULL otherwise (unknown or revoked: the
- * caller answers both with the same 401). Stamps last_used_at at most once a minute, so an
- * organization can see that an old credential is no longer used before revoking it.
+ * credential with this hash, when it is not revoked and its creator is still an owner or admin
+ * of that organization; NULL otherwise (unknown, revoked, or its creator removed or made a
+ * member: the caller answers all with the same 401). Removing a member, or making one a member,
+ * also revokes their credentials (DELETE and PATCH /v1/members/{id}); the creator check here is
+ * the second line, and covers credentials of members removed or demoted before that existed.
+ * Stamps last_used_at at most once a minute, so an organization can see that an old credential
+ * is no longer used before revoking it.
  */
 CREATE OR REPLACE FUNCTION palisade_private.aws_connect_credential_lookup(p_key_hash bytea)
     RETURNS uuid
@@ -25,7 +29,10 @@ CREATE OR REPLACE FUNCTION palisade_private.aws_connect_credential_lookup(p_key_
         WITH k AS (
             SELECT k.organization_id, k.id, k.last_used_at
               FROM palisade.aws_connect_credentials AS k
+              JOIN palisade.users AS u
+                ON u.organization_id = k.organization_id AND u.id = k.created_by
              WHERE k.key_hash = p_key_hash AND k.revoked_at IS NULL
+               AND u.role IN ('owner', 'admin')
         ), touched AS (
             UPDATE palisade.aws_connect_credentials AS a
                SET last_used_at = pg_catalog.now()

@@ -21,8 +21,12 @@
  *           V0146, which no policy can express: a policy has no OLD row).
  *   DELETE  nobody: credentials are revoked, not deleted, so their record (label, prefix, last
  *           use) stays until the organization is deleted. No DELETE grant either.
- * palisade_resolver reads the lookup columns of every credential and stamps last_used_at, only
- * inside palisade_private.aws_connect_credential_lookup (installed by a superuser).
+ * Removing a member, or making an owner or admin a member, revokes the credentials they created
+ * (the API does it in the same transaction, through the UPDATE above), and the lookup refuses a
+ * credential whose creator is gone or a member (026_aws_connect_resolvers.sql).
+ * palisade_resolver reads the lookup columns of every credential (with created_by, whose user
+ * must still be an owner or admin) and stamps last_used_at, only inside
+ * palisade_private.aws_connect_credential_lookup (installed by a superuser).
  */
 ALTER TABLE palisade.aws_connect_credentials ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.aws_connect_credentials FORCE ROW LEVEL SECURITY;
@@ -35,7 +39,7 @@ GRANT SELECT (organization_id, id, label, prefix, created_by, last_used_at, revo
     ON palisade.aws_connect_credentials TO palisade_app;
 GRANT INSERT ON palisade.aws_connect_credentials TO palisade_app;
 GRANT UPDATE (label, revoked_at, updated_at) ON palisade.aws_connect_credentials TO palisade_app;
-GRANT SELECT (organization_id, id, key_hash, revoked_at, last_used_at)
+GRANT SELECT (organization_id, id, key_hash, created_by, revoked_at, last_used_at)
     ON palisade.aws_connect_credentials TO palisade_resolver;
 GRANT UPDATE (last_used_at) ON palisade.aws_connect_credentials TO palisade_resolver;
 

@@ -410,6 +410,69 @@ async fn a_credential_is_shown_once_rotated_by_creating_another_and_revoked() {
     assert_eq!((calls.len(), deliveries.len()), (2, 4));
 }
 
+/// Whoever saw a credential once keeps no power through it after losing the right to make one:
+/// removing its creator, or making them a member, revokes it, and its events answer 401.
+#[actix_web::test]
+async fn a_credential_dies_when_its_creator_is_removed_or_made_a_member() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let arn = new_arn();
+    let owners_key = connect(&app, &owner, &arn).await;
+    let (demoted, removed) = (
+        app.add_user(&owner, Role::Admin).await,
+        app.add_user(&owner, Role::Admin).await,
+    );
+    let (demoted_key, demoted_id) = credential(&app, &demoted).await;
+    let (removed_key, removed_id) = credential(&app, &removed).await;
+    for (n, key) in [&demoted_key, &removed_key].into_iter().enumerate() {
+        deliver(
+            &app,
+            key,
+            &sample("INITIATED", &format!("e{n}"), "c-1", &arn),
+        )
+        .await;
+    }
+
+    let r = app
+        .patch(
+            &owner,
+            &format!("/v1/members/{}", demoted.user_id),
+            &json!({"role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .delete(&owner, &format!("/v1/members/{}", removed.user_id))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+
+    for (key, cred) in [(&demoted_key, &demoted_id), (&removed_key, &removed_id)] {
+        let r = post_event(&app, Some(key), &sample("QUEUED", "e9", "c-2", &arn)).await;
+        r.assert_error(401, "invalid_credentials");
+        let listed = app.get_ok(&owner, &format!("{CREDENTIALS}/{cred}")).await;
+        assert!(listed["revoked_at"].is_string(), "{listed}");
+    }
+    // Made an admin again, the demoted creator gets nothing back: the revocation stands.
+    let r = app
+        .patch(
+            &owner,
+            &format!("/v1/members/{}", demoted.user_id),
+            &json!({"role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = post_event(
+        &app,
+        Some(&demoted_key),
+        &sample("QUEUED", "e9", "c-2", &arn),
+    )
+    .await;
+    r.assert_error(401, "invalid_credentials");
+    // The organization's other credential is untouched.
+    deliver(&app, &owners_key, &sample("QUEUED", "e10", "c-1", &arn)).await;
+    let (calls, _, deliveries) = written(&app, &owner).await;
+    assert_eq!((calls.len(), deliveries.len()), (1, 3));
+}
+
 #[actix_web::test]
 async fn without_a_working_credential_every_event_is_the_same_401() {
     let (app, owner) = spawn_app_with_owner("Acme").await;
@@ -819,8 +882,17 @@ async fn credentials_in_sql_hashes_unreadable_revocation_final_and_resolved_by_t
     let db = palisade_test_support::TestDb::new().await;
     let c = db.app_client().await;
     let org = begin_new_organization(&c).await;
+    let (owner, admin) = (Uuid::now_v7(), Uuid::now_v7());
+    for (user, role) in [(owner, "owner"), (admin, "admin")] {
+        c.execute(
+            "INSERT INTO palisade.users (id, email, name, role, password_hash) \
+             VALUES ($1, $2, 'U', $3, 'x')",
+            &[&user, &format!("{user}@example.com"), &role],
+        )
+        .await
+        .unwrap();
+    }
     c.batch_execute("COMMIT").await.unwrap();
-    let owner = Uuid::now_v7();
     let (id, hash) = (Uuid::now_v7(), vec![7u8; 32]);
     let insert = "INSERT INTO palisade.aws_connect_credentials (id, label, prefix, key_hash, created_by) \
                   VALUES ($1, 'EventBridge', 'pcc_abcdefgh', $2, $3)";
@@ -828,6 +900,29 @@ async fn credentials_in_sql_hashes_unreadable_revocation_final_and_resolved_by_t
     let resolve = "SELECT palisade_private.aws_connect_credential_lookup($1)";
     let found: Option<Uuid> = c.query_one(resolve, &[&hash]).await.unwrap().get(0);
     assert_eq!(found, Some(org), "the resolver finds a working credential");
+
+    // A credential works only while its creator is an owner or admin of its organization,
+    // whatever its revoked_at says (the API also revokes it then; this is the second line).
+    let admins = (Uuid::now_v7(), vec![9u8; 32]);
+    execute_as(
+        &c,
+        org,
+        admin,
+        "admin",
+        insert,
+        &[&admins.0, &admins.1, &admin],
+    )
+    .await;
+    let set_role = "UPDATE palisade.users SET role = $2 WHERE id = $1";
+    for (role, expected) in [("member", None), ("admin", Some(org)), ("owner", Some(org))] {
+        execute_as(&c, org, owner, "owner", set_role, &[&admin, &role]).await;
+        let found: Option<Uuid> = c.query_one(resolve, &[&admins.1]).await.unwrap().get(0);
+        assert_eq!(found, expected, "its creator made {role}");
+    }
+    let remove = "DELETE FROM palisade.users WHERE id = $1";
+    execute_as(&c, org, owner, "owner", remove, &[&admin]).await;
+    let found: Option<Uuid> = c.query_one(resolve, &[&admins.1]).await.unwrap().get(0);
+    assert_eq!(found, None, "its creator removed");
 
     // Members mint none; nobody mints one recorded as created by someone else.
     for (role, user, created_by) in [("member", owner, owner), ("admin", Uuid::now_v7(), owner)] {

@@ -16,7 +16,7 @@
 
 use palisade_domain::{
     CallId, CallStatus, ConnectCredentialId, ConnectInstanceArn, ConnectLabel, ConversationId,
-    Direction, OrgId,
+    Direction, OrgId, UserId,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -187,9 +187,27 @@ crate::filter_type! {
 pub const REVOKE_CREDENTIAL: &str = "UPDATE palisade.aws_connect_credentials \
      SET revoked_at = coalesce(revoked_at, now()), updated_at = now() WHERE id = $1";
 
-/// The organization of the working (not revoked) credential whose SHA-256 is `key_hash`,
-/// before any tenant is known, through the resolver function (which also stamps its
-/// `last_used_at` at most once a minute). `None` for an unknown or revoked credential alike.
+/// Revokes every working credential `user` created, when the user is removed or loses the
+/// owner and admin roles (`DELETE` and `PATCH /v1/members/{id}`): a credential needs an owner or
+/// admin to make it, and outlives neither its creator nor their role (the lookup also refuses
+/// one whose creator is gone or is a member: policies/026_aws_connect_resolvers.sql). Returns
+/// how many.
+pub async fn revoke_credentials_created_by(
+    tx: &mut TenantTx,
+    user: UserId,
+) -> Result<u64, DbError> {
+    tx.execute(
+        "UPDATE palisade.aws_connect_credentials SET revoked_at = now(), updated_at = now() \
+         WHERE created_by = $1 AND revoked_at IS NULL",
+        &[&user.as_uuid()],
+    )
+    .await
+}
+
+/// The organization of the working credential (not revoked, its creator still an owner or
+/// admin there) whose SHA-256 is `key_hash`, before any tenant is known, through the resolver
+/// function (which also stamps its `last_used_at` at most once a minute). `None` for an unknown
+/// or revoked credential alike.
 pub async fn resolve_credential(
     pool: &AppPool,
     key_hash: &[u8; 32],

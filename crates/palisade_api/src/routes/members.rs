@@ -9,8 +9,10 @@
 //! Nobody adds a member here, and no endpoint takes a password for someone else: people join
 //! by invitation and choose their own password (`POST /v1/invitations`, routes/accounts.rs).
 //! A removed member's tokens stop working at once (the Tenant extractor checks the user
-//! exists), the API keys they created are revoked in the same transaction, and their pending
-//! invitations and password-reset links go with them (ON DELETE CASCADE).
+//! exists), the API keys and Amazon Connect credentials they created are revoked in the same
+//! transaction, and their pending invitations and password-reset links go with them (ON DELETE
+//! CASCADE). Demoting an owner or admin to member revokes the Connect credentials they created
+//! (their API keys stay, capped at the member role).
 
 use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
@@ -44,7 +46,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .auth(Auth::User)
         .tag("members")
         .summary("Update a member")
-        .describe("Name and role (owners and admins, with a user's session; only an owner changes an owner or makes someone owner; 409 `last_owner` for demoting the last owner)")
+        .describe("Name and role (owners and admins, with a user's session; only an owner changes an owner or makes someone owner; 409 `last_owner` for demoting the last owner). Making an owner or admin a member revokes the Amazon Connect credentials they created")
         .body::<PatchBody>()
         .ok::<Member>()
         .errors(&[403, 404, 409, 413, 415, 422]);
@@ -52,7 +54,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .auth(Auth::User)
         .tag("members")
         .summary("Remove a member")
-        .describe("Revokes the API keys the member created; their tokens, pending invitations and reset links die with their row")
+        .describe("Revokes the API keys and Amazon Connect credentials the member created; their tokens, pending invitations and reset links die with their row")
         .no_content()
         .errors(&[403, 404, 409]);
 }
@@ -143,16 +145,28 @@ pub async fn update(
     let updated = db::update(&mut tx, id, &MemberPatch { name, role })
         .await?
         .ok_or(ApiError::NotFound)?;
+    // A member cannot make Amazon Connect credentials, so keeps none made as an owner or admin.
+    let revoked = if role == Some(Role::Member) && current != Role::Member {
+        palisade_db::aws_connect::revoke_credentials_created_by(&mut tx, id).await?
+    } else {
+        0
+    };
     tx.commit().await?;
     if role.is_some_and(|r| r != current) {
-        tracing::info!(member.id = %id, from = current.as_str(), to = updated.role.as_str(), "member role changed");
+        tracing::info!(
+            member.id = %id,
+            from = current.as_str(),
+            to = updated.role.as_str(),
+            aws_connect_credentials_revoked = revoked,
+            "member role changed"
+        );
     }
     Ok(HttpResponse::Ok().json(updated))
 }
 
 /// `DELETE /v1/members/{id}` (204; owners and admins, owners only for an owner; never the last
-/// owner, not even themselves). Revokes the API keys the member created; their tokens, pending
-/// invitations and reset links die with their row.
+/// owner, not even themselves). Revokes the API keys and the Amazon Connect credentials the
+/// member created; their tokens, pending invitations and reset links die with their row.
 #[tracing::instrument(name = "remove_member", skip_all)]
 pub async fn delete(
     state: web::Data<AppState>,
@@ -175,10 +189,17 @@ pub async fn delete(
         .check(crud::lock::<Member>(&mut tx, id.as_uuid()), Member::from)
         .await?;
     let revoked = palisade_db::api_keys::revoke_created_by(&mut tx, id).await?;
+    let connect_revoked =
+        palisade_db::aws_connect::revoke_credentials_created_by(&mut tx, id).await?;
     if !crud::delete::<Member>(&mut tx, id.as_uuid()).await? {
         return Err(ApiError::NotFound);
     }
     tx.commit().await?;
-    tracing::info!(member.id = %id, api_keys_revoked = revoked, "member removed");
+    tracing::info!(
+        member.id = %id,
+        api_keys_revoked = revoked,
+        aws_connect_credentials_revoked = connect_revoked,
+        "member removed"
+    );
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,7 +5,8 @@
 //! 1. The credential: the header `X-Palisade-Connect-Key` (the EventBridge connection's API key
 //!    authorization) must be a working credential of some organization, found through
 //!    `palisade_private.aws_connect_credential_lookup` (a resolver: it returns the organization
-//!    and nothing else). Missing, malformed, unknown and revoked all answer the same 401
+//!    and nothing else; a credential whose creator was removed or made a member counts as
+//!    revoked). Missing, malformed, unknown and revoked all answer the same 401
 //!    `invalid_credentials`, before the body is parsed: nothing about instance ARNs is revealed.
 //!    (The body has been received by then, up to the provider routes' size limit: a larger one
 //!    answers 413 whatever the credential, which reveals nothing either.)
