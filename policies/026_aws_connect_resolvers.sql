@@ -37,7 +37,7 @@ CREATE OR REPLACE FUNCTION palisade_private.aws_connect_credential_lookup(p_key_
             UPDATE palisade.aws_connect_credentials AS a
                SET last_used_at = pg_catalog.now()
               FROM k
-             WHERE a.organization_id = k.organization_id AND a.id = k.id
+             WHERE a.organization_id = k.organization_id AND a.id = k.id AND a.revoked_at IS NULL
                AND (k.last_used_at IS NULL
                     OR k.last_used_at < pg_catalog.now() - pg_catalog.make_interval(mins => 1))
         )

@@ -423,7 +423,22 @@ async fn a_credential_dies_when_its_creator_is_removed_or_made_a_member() {
     );
     let (demoted_key, demoted_id) = credential(&app, &demoted).await;
     let (removed_key, removed_id) = credential(&app, &removed).await;
-    for (n, key) in [&demoted_key, &removed_key].into_iter().enumerate() {
+    let second_owner = app.add_user(&owner, Role::Owner).await;
+    let (second_owners_key, _) = credential(&app, &second_owner).await;
+    // Renaming a member, or making an owner an admin, takes nothing away.
+    for (who, patch) in [
+        (&demoted, json!({"name": "Renamed"})),
+        (&second_owner, json!({"role": "admin"})),
+    ] {
+        let r = app
+            .patch(&owner, &format!("/v1/members/{}", who.user_id), &patch)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    for (n, key) in [&demoted_key, &removed_key, &second_owners_key]
+        .into_iter()
+        .enumerate()
+    {
         deliver(
             &app,
             key,
@@ -470,7 +485,7 @@ async fn a_credential_dies_when_its_creator_is_removed_or_made_a_member() {
     // The organization's other credential is untouched.
     deliver(&app, &owners_key, &sample("QUEUED", "e10", "c-1", &arn)).await;
     let (calls, _, deliveries) = written(&app, &owner).await;
-    assert_eq!((calls.len(), deliveries.len()), (1, 3));
+    assert_eq!((calls.len(), deliveries.len()), (1, 4));
 }
 
 #[actix_web::test]

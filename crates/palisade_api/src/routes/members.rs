@@ -146,7 +146,9 @@ pub async fn update(
         .await?
         .ok_or(ApiError::NotFound)?;
     // A member cannot make Amazon Connect credentials, so keeps none made as an owner or admin.
-    let revoked = if role == Some(Role::Member) && current != Role::Member {
+    // Whatever `current` said: it was read before the row's lock, and a promotion and a
+    // credential may have come in between (revoking none is an UPDATE that matches no row).
+    let revoked = if role == Some(Role::Member) {
         palisade_db::aws_connect::revoke_credentials_created_by(&mut tx, id).await?
     } else {
         0
