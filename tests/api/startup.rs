@@ -215,6 +215,44 @@ async fn an_app_role_that_owns_a_platform_table_is_refused() {
     clean_up(db, &[&role]).await;
 }
 
+/// A database upgraded from PostgreSQL 14 or older (pg_upgrade, or a restore with its ACLs) keeps
+/// PUBLIC's CREATE on schema public: the app role could make a table of its own there and hang
+/// a trigger on it, which policies/300_chat.sql trusts. The server refuses such a role, and
+/// refuses one that owns anything anywhere; re-applying 002_no_temporary_objects.sql (`palisade
+/// install-definers`) revokes the grant.
+#[actix_web::test]
+async fn an_app_role_that_may_create_or_owns_anything_outside_palisades_schemas_is_refused() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute("GRANT CREATE ON SCHEMA public TO PUBLIC")
+        .await
+        .unwrap();
+    let msg = refusal(&db, TEST_APP_LOGIN_ROLE).await;
+    assert!(
+        msg.contains("may create objects in schema(s) public"),
+        "{msg}"
+    );
+    // What `palisade install-definers` runs.
+    schema::superuser_after_migrate(&cluster().superuser_url("postgres"), &db.name)
+        .await
+        .unwrap();
+    check_app_role(&db.app_pool(1)).await.unwrap();
+
+    let role = make_role(&db, "").await;
+    su.batch_execute(&format!(
+        "CREATE TABLE public.probe_owned (i int); ALTER TABLE public.probe_owned OWNER TO {role}"
+    ))
+    .await
+    .unwrap();
+    let msg = refusal(&db, &role).await;
+    assert!(msg.contains("owns 1 table(s)"), "{msg}");
+    assert!(!msg.contains("may create objects"), "{msg}");
+    su.batch_execute("DROP TABLE public.probe_owned")
+        .await
+        .unwrap();
+    clean_up(db, &[&role]).await;
+}
+
 #[actix_web::test]
 async fn a_superuser_app_role_is_refused() {
     let db = TestDb::new().await;

@@ -630,36 +630,36 @@ async fn check_server_version(client: &Client) -> Result<(), SchemaError> {
 }
 
 /// Refuses to start when the app pool's login role could see past row-level security: it is a
-/// superuser, has BYPASSRLS, owns anything in Palisade's schemas (`palisade`,
-/// `palisade_private`, and `palisade_platform`, where it may touch `mailgun_tokens`: owners may
-/// disable RLS and grant themselves the rest; functions included) or any SECURITY DEFINER
-/// function of the database, or is a member (directly or not) of a role that does, such as
-/// `palisade_resolver` (a member may `SET ROLE` to it). Also refuses a login role that is not a
-/// member of the group `palisade_app` (it would hold none of the app's grants), the group itself
-/// (it is NOLOGIN: the server logs in as `palisade_app_a` or `palisade_app_b`), and a server
-/// older than 15.3.
+/// superuser, has BYPASSRLS, owns anything in the database outside PostgreSQL's own schemas
+/// (in Palisade's schemas an owner may disable RLS and grant itself the rest; anywhere, a table
+/// of its own could carry a trigger that writes as one of Palisade's, which
+/// policies/300_chat.sql trusts; and any SECURITY DEFINER function runs with its owner's
+/// rights), may create objects in any schema or temporary ones (the same trigger), or is a
+/// member (directly or not) of a role that owns or bypasses, such as `palisade_resolver` (a
+/// member may `SET ROLE` to it). Also refuses a login role that is not a member of the group
+/// `palisade_app` (it would hold none of the app's grants), the group itself (it is NOLOGIN: the
+/// server logs in as `palisade_app_a` or `palisade_app_b`), and a server older than 15.3.
 pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     let conn = pool.get().await?;
     check_server_version(&conn).await?;
     let row = conn
         .query_one(
-            "WITH owners AS (
-                 -- What an owner could use to see past row-level security: Palisade's schemas,
-                 -- their tables and views (disable RLS, drop policies), their functions, and any
-                 -- SECURITY DEFINER function of this database (it runs with its owner's rights;
-                 -- palisade_resolver's read every organization's users and key hashes).
-                 SELECT n.nspowner AS owner, 'schema' AS what FROM pg_catalog.pg_namespace n
-                  WHERE n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')
+            "WITH ns AS (
+                 -- Every schema but PostgreSQL's own (pg_catalog, pg_toast, the temporary ones).
+                 SELECT n.oid, n.nspname, n.nspowner FROM pg_catalog.pg_namespace n
+                  WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+             ), owners AS (
+                 -- Whatever a role owns there: in Palisade's schemas an owner may disable RLS or
+                 -- drop a policy; a SECURITY DEFINER function runs with its owner's rights
+                 -- (palisade_resolver's read every organization's users and key hashes); and
+                 -- anywhere, a table of its own can carry a trigger (policies/300_chat.sql
+                 -- trusts triggers).
+                 SELECT ns.nspowner AS owner, 'schema' AS what FROM ns
                  UNION ALL
-                 SELECT c.relowner, 'table' FROM pg_catalog.pg_class c
-                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                 SELECT c.relowner, 'table' FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
                   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
-                    AND n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')
                  UNION ALL
-                 SELECT p.proowner, 'function' FROM pg_catalog.pg_proc p
-                   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-                  WHERE n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')
-                     OR (p.prosecdef AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_')
+                 SELECT p.proowner, 'function' FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace
              )
              SELECT r.rolname::text, r.rolsuper, r.rolbypassrls,
                     (SELECT count(*) FROM owners o WHERE o.owner = r.oid) AS owned,
@@ -670,7 +670,9 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
                     pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'TEMPORARY') AS temporary,
                     EXISTS (SELECT 1 FROM pg_catalog.pg_roles g
                              WHERE g.rolname = $1 AND g.oid <> r.oid
-                               AND pg_catalog.pg_has_role(r.oid, g.oid, 'USAGE')) AS app_member
+                               AND pg_catalog.pg_has_role(r.oid, g.oid, 'USAGE')) AS app_member,
+                    (SELECT string_agg(ns.nspname, ', ' ORDER BY ns.nspname) FROM ns
+                      WHERE pg_catalog.has_schema_privilege(r.oid, ns.oid, 'CREATE')) AS creatable
                FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
             &[&APP_ROLE],
         )
@@ -683,6 +685,7 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     let memberships: Option<String> = row.try_get(4).map_err(DbError::from)?;
     let temporary: bool = row.try_get(5).map_err(DbError::from)?;
     let app_member: bool = row.try_get(6).map_err(DbError::from)?;
+    let creatable: Option<String> = row.try_get(7).map_err(DbError::from)?;
     let mut reasons = Vec::new();
     if name == APP_ROLE {
         reasons.push(format!(
@@ -703,6 +706,13 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
                 .to_owned(),
         );
     }
+    if let Some(schemas) = creatable {
+        reasons.push(format!(
+            "may create objects in schema(s) {schemas} (a table of its own could carry a trigger \
+             that writes as one of Palisade's own; policies/002_no_temporary_objects.sql revokes \
+             CREATE on public from PUBLIC, `palisade install-definers` applies it)"
+        ));
+    }
     if superuser {
         reasons.push("is a superuser".to_owned());
     }
@@ -711,8 +721,8 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     }
     if owned > 0 {
         reasons.push(format!(
-            "owns {owned} table(s), view(s), schema(s) or function(s) of Palisade's schemas \
-             or SECURITY DEFINER function(s)"
+            "owns {owned} table(s), view(s), schema(s) or function(s) in this database (it \
+             must own nothing)"
         ));
     }
     if let Some(m) = memberships {
