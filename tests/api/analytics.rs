@@ -276,3 +276,163 @@ async fn nul_in_properties_is_refused_on_the_field() {
     let r = app.get(&a, "/v1/analytics/events").await;
     assert_eq!(r.json["data"], json!([]));
 }
+
+/// `{"n": [0, 0, ...]}` with `zeros` zeros: 12 bytes a zero as jsonb, 2 as text.
+fn zeros(zeros: usize) -> serde_json::Value {
+    json!({"n": vec![0; zeros]})
+}
+
+/// `properties` is bounded as stored too (`pg_column_size(properties) <= 8192`, sql/V0026), not
+/// only as text: an object of many small numbers under 4 KiB of text can be over 8 KiB as jsonb,
+/// and was a 500. It is refused on the field (`too_long`), for one event and by index in a
+/// batch, and nothing is stored; an object just within the bound is stored.
+#[actix_web::test]
+async fn properties_too_large_as_stored_are_refused_on_the_field_and_store_nothing() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    // 22 + 12 × 680 = 8182 bytes as jsonb; 681 zeros make 8194.
+    for (path, body, field) in [
+        (
+            "",
+            json!({"type": "x", "properties": zeros(681)}),
+            "properties",
+        ),
+        (
+            "",
+            json!({"type": "x", "properties": zeros(2044)}),
+            "properties",
+        ),
+        (
+            "/batch",
+            json!([{"type": "x"}, {"type": "x"}, {"type": "x"}, {"type": "y", "properties": zeros(2044)}]),
+            "[3].properties",
+        ),
+    ] {
+        let r = app
+            .post(&a, &format!("/v1/analytics/events{path}"), &body)
+            .await;
+        let refused = &r.json["fields"][0];
+        assert_eq!(
+            (r.status, &refused["field"], &refused["code"]),
+            (422, &json!(field), &json!("too_long")),
+            "{path}: {}",
+            r.text
+        );
+    }
+    let r = app.get(&a, "/v1/analytics/events").await;
+    assert_eq!(r.json["data"], json!([]));
+
+    let one = app
+        .create(
+            &a,
+            "/v1/analytics/events",
+            json!({"type": "x", "properties": zeros(680)}),
+        )
+        .await;
+    assert_eq!(one["properties"], zeros(680));
+    let batch = app
+        .create(
+            &a,
+            "/v1/analytics/events/batch",
+            json!([{"type": "x", "properties": zeros(680)}, {"type": "y"}]),
+        )
+        .await;
+    assert_eq!(batch["data"][0]["properties"], zeros(680));
+}
+
+/// `palisade_domain::jsonb_size`, with which `properties` and `parameters` are bounded as
+/// stored, is the size the server gives the same value sent as a write sends it
+/// (`pg_column_size` of a `jsonb` parameter): for numbers of every magnitude and scale, strings
+/// of every width, booleans, nulls, nested arrays and objects. And the bounds are the CHECKs'.
+#[actix_web::test]
+async fn jsonb_size_is_the_size_the_server_measures() {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    use serde_json::{Map, Value};
+
+    let db = palisade_test_support::TestDb::new().await;
+    let c = db.app_client().await;
+    let size = async |v: &Value| -> usize {
+        let row = c
+            .query_one("SELECT pg_column_size($1::jsonb)", &[v])
+            .await
+            .unwrap();
+        usize::try_from(row.get::<_, i32>(0)).unwrap()
+    };
+
+    let within = |x: &f64| x.is_finite() && x.abs() <= 1e300;
+    let number = prop_oneof![
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-20_000i64..20_000).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("within 1e300", within)
+            .prop_map(Value::from),
+        (1u32..100_000, -330i32..300)
+            .prop_map(|(m, e)| f64::from(m) * 10f64.powi(e))
+            .prop_filter("within 1e300", within)
+            .prop_map(Value::from),
+    ];
+    let text = any::<String>().prop_map(|s| s.replace('\0', ""));
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        number,
+        text.clone().prop_map(Value::from),
+    ];
+    let value = leaf.prop_recursive(4, 64, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            prop::collection::vec((any::<String>(), inner), 0..8).prop_map(|members| {
+                Value::Object(
+                    members
+                        .into_iter()
+                        .map(|(k, v)| (k.replace('\0', ""), v))
+                        .collect::<Map<_, _>>(),
+                )
+            }),
+        ]
+    });
+    let object = prop::collection::vec((text, value), 0..8)
+        .prop_map(|members| Value::Object(members.into_iter().collect()));
+
+    let mut values = vec![
+        json!({}),
+        json!({"n": vec![0; 681]}),
+        json!({"n": [0, -0.0, 1e300, -1e300, 1e-300, 5e-324, u64::MAX, i64::MIN, 0.1, 123.0,
+                     1e15, 1e16, 1.5e-7, 9999, 10000, 99_999_999, 1e-64, 1e-63, 1e252, 1e256]}),
+    ];
+    let mut runner = TestRunner::deterministic();
+    for _ in 0..1000 {
+        values.push(object.new_tree(&mut runner).unwrap().current());
+    }
+    for v in &values {
+        assert_eq!(palisade_domain::jsonb_size(v), size(v).await, "{v}");
+    }
+
+    for (constraint, column, bound) in [
+        (
+            palisade_db::analytics::PROPERTIES_CHECK,
+            "properties",
+            palisade_domain::EventProperties::MAX_STORED_BYTES,
+        ),
+        (
+            palisade_db::reports::PARAMETERS_CHECK,
+            "parameters",
+            palisade_domain::ReportParameters::MAX_STORED_BYTES,
+        ),
+    ] {
+        let def: String = c
+            .query_one(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1",
+                &[&constraint],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(
+            def.contains(&format!("pg_column_size({column}) <= {bound})")),
+            "{constraint}: {def}"
+        );
+    }
+}

@@ -1049,6 +1049,46 @@ async fn calls_never_answer_5xx() {
         .await;
 }
 
+/// A call recorded with an end and no answer time, then moved to `in_progress` and on: the
+/// recorded end is kept and the start never comes after it (`CHECK (ended_at >= started_at)`
+/// was a 500 here).
+#[actix_web::test]
+async fn a_call_ended_before_it_was_answered_never_answers_5xx() {
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
+    let ended = "2024-01-01T00:00:00.000000Z";
+    let call = app
+        .create(
+            &a,
+            "/v1/calls",
+            json!({"direction": "inbound", "from_number": "+14155550123",
+                   "to_number": "+14155550100", "ended_at": ended}),
+        )
+        .await;
+    assert_eq!(call["started_at"], Value::Null);
+    let item = format!("/v1/calls/{}", id(&call));
+    let r = app
+        .patch(&a, &item, &json!({"status": "in_progress"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (r.json["started_at"].as_str(), r.json["ended_at"].as_str()),
+        (Some(ended), Some(ended)),
+        "the start is the recorded end at the latest: {}",
+        r.text
+    );
+    let r = app.patch(&a, &item, &json!({"status": "completed"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (
+            r.json["ended_at"].as_str(),
+            r.json["duration_seconds"].as_i64()
+        ),
+        (Some(ended), Some(0)),
+        "{}",
+        r.text
+    );
+}
+
 #[actix_web::test]
 async fn chat_never_answers_5xx() {
     let (app, a) = spawn_app_with_owner("Fuzz").await;

@@ -264,3 +264,70 @@ async fn has_secrets_says_whether_any_secret_is_set() {
         );
     }
 }
+
+/// `config` and `secrets` are bounded by their text as jsonb prints it
+/// (`octet_length(config::text) <= 16384`, `octet_length(secrets::text) <= 65536`,
+/// sql/V0030), which is longer than the text a client sent: jsonb prints `1e300` with its 301
+/// digits and puts a space after every `:` and `,`. Such values were a 500; they are refused on
+/// the field (`too_long`) and change nothing.
+#[actix_web::test]
+async fn config_and_secrets_too_large_as_stored_are_refused_and_change_nothing() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    // 60 × 301 digits: over 16 KiB as jsonb prints it, 360 bytes as sent.
+    let big_config = json!({"limits": vec![1e300; 60]});
+    let r = app
+        .post(
+            &a,
+            "/v1/integrations",
+            &json!({"provider": "slack", "name": "s", "config": big_config}),
+        )
+        .await;
+    let refused = &r.json["fields"][0];
+    assert_eq!(
+        (r.status, &refused["field"], &refused["code"]),
+        (422, &json!("config"), &json!("too_long")),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        app.get(&a, "/v1/integrations").await.json["data"],
+        json!([])
+    );
+
+    let created = app
+        .create(
+            &a,
+            "/v1/integrations",
+            json!({"provider": "slack", "name": "s", "config": {"limits": vec![1e300; 50]},
+                   "secrets": {"token_a": "x"}}),
+        )
+        .await;
+    let path = format!("/v1/integrations/{}", created["id"].as_str().unwrap());
+    // 20 secrets filling a 64 KiB body to the byte: jsonb's text adds ": " and ", ", 39 bytes,
+    // so the stored text is over 65536.
+    let key = |i: usize| format!("key_{i:02}");
+    let mut secrets = serde_json::Map::new();
+    for i in 0..20 {
+        secrets.insert(key(i), json!("a".repeat(3250)));
+    }
+    let body_len = |s: &serde_json::Map<String, Value>| json!({"secrets": s}).to_string().len();
+    let short = palisade_api::MAX_JSON_BODY - body_len(&secrets);
+    secrets.insert(key(0), json!("a".repeat(3250 + short)));
+    assert_eq!(body_len(&secrets), palisade_api::MAX_JSON_BODY);
+    let r = app.patch(&a, &path, &json!({"secrets": secrets})).await;
+    let refused = &r.json["fields"][0];
+    assert_eq!(
+        (r.status, &refused["field"], &refused["code"]),
+        (422, &json!("secrets"), &json!("too_long")),
+        "{}",
+        r.text
+    );
+    let r = app.patch(&a, &path, &json!({"config": big_config})).await;
+    assert_eq!(
+        (r.status, &r.json["fields"][0]["field"]),
+        (422, &json!("config")),
+        "{}",
+        r.text
+    );
+    assert_eq!(app.get(&a, &path).await.json, created);
+}

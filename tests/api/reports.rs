@@ -122,3 +122,51 @@ async fn invalid_report_input_is_refused() {
     let r = app.get(&a, &path).await;
     assert_eq!(r.json, report);
 }
+
+/// `parameters` is bounded as stored too (`pg_column_size(parameters) <= 16384`, sql/V0025):
+/// 4,092 zeros are under 8 KiB of text but about 48 KiB as jsonb, and were a 500. They are
+/// refused on the field (`too_long`) by a create and by a patch, which change nothing; an
+/// object just within the bound is stored.
+#[actix_web::test]
+async fn parameters_too_large_as_stored_are_refused_and_change_nothing() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let zeros = |n: usize| json!({"n": vec![0; n]});
+    // 22 + 12 × 1363 = 16378 bytes as jsonb; 1364 zeros make 16390.
+    for n in [1364, 4092] {
+        let r = app
+            .post(
+                &a,
+                "/v1/reports",
+                &json!({"name": "r", "kind": "call_volume", "parameters": zeros(n)}),
+            )
+            .await;
+        let refused = &r.json["fields"][0];
+        assert_eq!(
+            (r.status, &refused["field"], &refused["code"]),
+            (422, &json!("parameters"), &json!("too_long")),
+            "{n}: {}",
+            r.text
+        );
+    }
+    assert_eq!(app.get(&a, "/v1/reports").await.json["data"], json!([]));
+
+    let report = app
+        .create(
+            &a,
+            "/v1/reports",
+            json!({"name": "r", "kind": "call_volume", "parameters": zeros(1363)}),
+        )
+        .await;
+    assert_eq!(report["parameters"], zeros(1363));
+    let path = format!("/v1/reports/{}", report["id"].as_str().unwrap());
+    let r = app
+        .patch(&a, &path, &json!({"parameters": zeros(4092)}))
+        .await;
+    assert_eq!(
+        (r.status, &r.json["fields"][0]["field"]),
+        (422, &json!("parameters")),
+        "{}",
+        r.text
+    );
+    assert_eq!(app.get(&a, &path).await.json, report);
+}

@@ -286,3 +286,92 @@ async fn counters_take_integers_written_with_a_zero_fraction() {
     let r = app.patch(&a, &path, &json!({"comments": 3.5})).await;
     r.assert_error(422, "validation_failed");
 }
+
+/// A time the post's status needs cannot be cleared, `published_at` like `scheduled_at`: 422
+/// `required` on the field, nothing changed (a published post's `null` was re-stamped with now).
+/// Either is cleared with a status that does not need it; a post published without a time is
+/// stamped with now.
+#[actix_web::test]
+async fn a_time_the_status_needs_cannot_be_cleared() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let account = social_account(&app, &a, "twitter", "acme").await;
+    let post = |extra: Value| {
+        let mut body = json!({"account_id": account["id"], "body": "Hello"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        app.create(&a, "/v1/social/posts", body)
+    };
+    let published =
+        post(json!({"status": "published", "published_at": "2024-05-03T09:00:00Z"})).await;
+    let scheduled =
+        post(json!({"status": "scheduled", "scheduled_at": "2030-05-03T09:00:00Z"})).await;
+    let draft = post(json!({})).await;
+    let path = |p: &Value| format!("/v1/social/posts/{}", p["id"].as_str().unwrap());
+
+    for (p, body, field) in [
+        (&published, json!({"published_at": null}), "published_at"),
+        (
+            &published,
+            json!({"published_at": null, "likes": 3}),
+            "published_at",
+        ),
+        (
+            &draft,
+            json!({"status": "published", "published_at": null}),
+            "published_at",
+        ),
+        (&scheduled, json!({"scheduled_at": null}), "scheduled_at"),
+        (
+            &draft,
+            json!({"status": "scheduled", "scheduled_at": null}),
+            "scheduled_at",
+        ),
+    ] {
+        let r = app.patch(&a, &path(p), &body).await;
+        let refused = &r.json["fields"];
+        assert_eq!(
+            (r.status, &refused[0]["field"], &refused[0]["code"]),
+            (422, &json!(field), &json!("required")),
+            "{body}: {}",
+            r.text
+        );
+        assert_eq!(
+            &app.get_ok(&a, &path(p)).await,
+            p,
+            "{body} changed the post"
+        );
+    }
+
+    let r = app
+        .patch(
+            &a,
+            &path(&published),
+            &json!({"status": "draft", "published_at": null}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.json["status"], &r.json["published_at"]),
+        (200, &json!("draft"), &Value::Null),
+        "{}",
+        r.text
+    );
+    let r = app
+        .patch(
+            &a,
+            &path(&scheduled),
+            &json!({"status": "draft", "scheduled_at": null}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.json["scheduled_at"]),
+        (200, &Value::Null),
+        "{}",
+        r.text
+    );
+    let r = app
+        .patch(&a, &path(&draft), &json!({"status": "published"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json["published_at"].is_string(), "{}", r.text);
+}

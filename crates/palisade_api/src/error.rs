@@ -439,6 +439,10 @@ mod tests {
             DbError::Client("error serializing parameter 0".into()),
             DbError::Decode("unexpected null".into()),
             server("23514"),
+            // A CHECK no family maps to its field's 422 is a bug: a 500.
+            DbError::CheckViolation {
+                constraint: "reports_parameters_check".into(),
+            },
         ] {
             let text = e.to_string();
             let resp = ApiError::from(e).error_response();

@@ -16,7 +16,8 @@
 //! - every write that commits logs one line (`created`, `updated`, `deleted`, with the
 //!   collection and the id; never a field's value);
 //! - a constraint violation becomes the error the family's [`Resource::VIOLATIONS`] lists for
-//!   it (409 for a taken unique key, 422 `not_found` for a reference outside the organization);
+//!   it (409 for a taken unique key, 422 `not_found` for a reference outside the organization,
+//!   422 `too_long` on the field for a CHECK on a JSON object's stored size);
 //! - guards ([`Resource::DELETE_GUARD`], [`Patched::GUARD`], [`Patched::check`]) refuse a write
 //!   the row's state does not allow, on the row locked in the write's transaction.
 //!
@@ -84,8 +85,8 @@ pub(crate) type DeleteGuard<Row> = fn(&Row) -> Result<(), ApiError>;
 /// A rule a row's state puts on changing it ([`Patched::GUARD`]).
 pub(crate) type PatchGuard<Patch, Row> = fn(&mut Patch, &Row) -> Result<(), ApiError>;
 
-/// A constraint the database enforces (a unique key, a composite foreign key) and the error a
-/// client gets when a write violates it. The same constraint can mean different things to
+/// A constraint the database enforces (a unique key, a composite foreign key, a CHECK) and the
+/// error a client gets when a write violates it. The same constraint can mean different things to
 /// different families (an SMS campaign naming a number it does not hold; releasing a number a
 /// campaign still uses), so each family lists its own.
 pub(crate) struct Violation {
@@ -97,8 +98,9 @@ pub(crate) struct Violation {
 }
 
 impl Violation {
-    /// A unique key (409 when taken) or a reference to another row (422 `not_found` when it is
-    /// not this organization's), violated by a create or a patch.
+    /// A unique key (409 when taken), a reference to another row (422 `not_found` when it is
+    /// not this organization's) or a CHECK (422 on its field: [`too_large_as_stored`]), violated
+    /// by a create or a patch.
     pub(crate) const fn on_write(constraint: &'static str, error: fn() -> ApiError) -> Self {
         Self {
             constraint,
@@ -124,9 +126,23 @@ pub(crate) fn write_error<R: Resource>(e: DbError) -> ApiError {
     R::VIOLATIONS
         .iter()
         .find(|v| {
-            e.is_unique_violation_of(v.constraint) || e.is_foreign_key_violation_of(v.constraint)
+            e.is_unique_violation_of(v.constraint)
+                || e.is_foreign_key_violation_of(v.constraint)
+                || e.is_check_violation_of(v.constraint)
         })
         .map_or_else(|| e.into(), |v| (v.error)())
+}
+
+/// The 422 for a JSON object whose stored form its column's CHECK refuses: `too_long` on
+/// `field`, like an object over its size as sent. The database bounds some objects by their
+/// `jsonb` size or by the text `jsonb` prints, which can exceed the text the client sent (a
+/// number takes 10 bytes or more stored; `1e300` prints as 301 digits); the CHECK is the bound.
+pub(crate) fn too_large_as_stored(field: &'static str) -> ApiError {
+    ApiError::Validation(vec![crate::error::FieldError::new(
+        field,
+        crate::error::FieldCode::TooLong,
+        "is too large as stored",
+    )])
 }
 
 /// A 409 for a unique key another row of the organization holds.

@@ -14,6 +14,10 @@ use crate::{DbError, TenantTx};
 /// this organization (missing, or another organization's).
 pub const CUSTOMER_FKEY: &str = "analytics_events_customer_fkey";
 
+/// The CHECK on `properties` (sql/V0026): an object of at most 8192 bytes as stored
+/// (`pg_column_size`).
+pub const PROPERTIES_CHECK: &str = "analytics_events_properties_check";
+
 crate::table! {
     /// An event as stored.
     pub struct Event in "palisade.analytics_events" {

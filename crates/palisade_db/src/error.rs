@@ -31,6 +31,12 @@ pub enum DbError {
         /// The constraint's name.
         constraint: String,
     },
+    /// A CHECK constraint refused the write (23514).
+    #[error("check constraint {constraint} violated")]
+    CheckViolation {
+        /// The constraint's name, e.g. `reports_parameters_check`.
+        constraint: String,
+    },
     /// Row-level security refused the write (42501 "new row violates row-level security
     /// policy"), or a privilege is missing: the acting role may not do this.
     #[error("permission denied by row-level security or privileges (table {table})")]
@@ -101,7 +107,9 @@ impl DbError {
     /// (the driver refused a parameter or a row), `decode` (a row that did not decode).
     pub fn class(&self) -> &'static str {
         match self {
-            DbError::UniqueViolation { .. } | DbError::ForeignKeyViolation { .. } => "23",
+            DbError::UniqueViolation { .. }
+            | DbError::ForeignKeyViolation { .. }
+            | DbError::CheckViolation { .. } => "23",
             DbError::PermissionDenied { .. } => "42",
             DbError::Refused(_) => "PA",
             DbError::Server { code, .. } => code
@@ -164,6 +172,11 @@ impl DbError {
     pub fn is_foreign_key_violation_of(&self, name: &str) -> bool {
         matches!(self, DbError::ForeignKeyViolation { constraint } if constraint == name)
     }
+
+    /// Whether this is the given CHECK constraint's violation.
+    pub fn is_check_violation_of(&self, name: &str) -> bool {
+        matches!(self, DbError::CheckViolation { constraint } if constraint == name)
+    }
 }
 
 impl From<tokio_postgres::Error> for DbError {
@@ -210,6 +223,8 @@ impl DbError {
             DbError::UniqueViolation { constraint }
         } else if *code == SqlState::FOREIGN_KEY_VIOLATION {
             DbError::ForeignKeyViolation { constraint }
+        } else if *code == SqlState::CHECK_VIOLATION {
+            DbError::CheckViolation { constraint }
         } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
             DbError::PermissionDenied {
                 table: db.table().unwrap_or("unknown").to_owned(),
@@ -277,6 +292,12 @@ mod tests {
                 },
                 "23",
             ),
+            (
+                DbError::CheckViolation {
+                    constraint: "k".into(),
+                },
+                "23",
+            ),
             (DbError::PermissionDenied { table: "t".into() }, "42"),
             (
                 DbError::Refused(crate::tenant_tx::Refusal::KeyRevoked),
@@ -336,6 +357,9 @@ mod tests {
         }
         for e in [
             server("23514"),
+            DbError::CheckViolation {
+                constraint: "k".into(),
+            },
             DbError::UniqueViolation {
                 constraint: "k".into(),
             },

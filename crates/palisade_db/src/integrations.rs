@@ -83,6 +83,14 @@ crate::filter_type! {
 /// The unique constraint that keeps names unique within an organization.
 pub const NAME_KEY: &str = "integrations_name_key";
 
+/// The CHECK on `config` (sql/V0030): an object whose text, as `jsonb` prints it, is at most
+/// 16384 bytes.
+pub const CONFIG_CHECK: &str = "integrations_config_check";
+
+/// The CHECK on `secrets` (sql/V0030): an object whose text, as `jsonb` prints it, is at most
+/// 65536 bytes.
+pub const SECRETS_CHECK: &str = "integrations_secrets_check";
+
 /// Creates an integration in the acting organization (owners and admins: RLS refuses others).
 impl crud::Insert for NewIntegration {
     type Row = Integration;

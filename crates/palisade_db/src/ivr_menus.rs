@@ -13,6 +13,10 @@ use crate::list::like_literal;
 /// The unique constraint that keeps menu names unique within an organization.
 pub const NAME_KEY: &str = "ivr_menus_name_key";
 
+/// The CHECK on `tree` (sql/V0022): an object of at most 65536 bytes as stored
+/// (`pg_column_size`).
+pub const TREE_CHECK: &str = "ivr_menus_tree_check";
+
 crate::table! {
     /// A menu as stored, and as clients see it.
     #[derive(serde::Serialize, utoipa::ToSchema)]

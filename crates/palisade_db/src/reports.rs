@@ -8,6 +8,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// The CHECK on `parameters` (sql/V0025): an object of at most 16384 bytes as stored
+/// (`pg_column_size`).
+pub const PARAMETERS_CHECK: &str = "reports_parameters_check";
+
 crate::table! {
     /// A report definition as stored, and as clients see it.
     #[derive(serde::Serialize, utoipa::ToSchema)]

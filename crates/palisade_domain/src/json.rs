@@ -1,6 +1,11 @@
 //! Client-supplied JSON objects stored as `jsonb`: bounded in size, key count and nesting, so
 //! one row cannot grow without limit, and free of NUL (`\u0000`), which `jsonb` cannot hold
 //! (PostgreSQL refuses it, SQLSTATE 22P05). Stored and returned as given.
+//!
+//! Size is bounded twice: as text (what the client wrote, the documented limit) and as stored,
+//! by [`jsonb_size`], the bound the column's CHECK puts on `pg_column_size`. The two differ: a
+//! one-digit number takes 10 to 13 bytes stored, so `{"n": [0, 0, ...]}` is six times
+//! larger stored than written.
 
 use serde_json::{Map, Value};
 
@@ -9,8 +14,92 @@ use crate::ParseError;
 /// Limits of one kind of object.
 struct Limits {
     max_bytes: usize,
+    max_stored_bytes: usize,
     max_keys: usize,
     max_depth: usize,
+}
+
+/// The size in bytes of the `jsonb` PostgreSQL makes of the object or array `v`, before any
+/// compression: what `pg_column_size` measures in a CHECK on a row being written. Computed
+/// from `jsonb`'s layout (PostgreSQL's `src/backend/utils/adt/jsonb_util.c`, the on-disk
+/// format, which `pg_upgrade` keeps): a 4-byte varlena header; each container aligned to 4
+/// bytes, a 4-byte header and a 4-byte entry per element (two per member: key and value),
+/// then the keys (sorted by length, then bytes) and the values; a string's UTF-8 bytes; a
+/// number aligned to 4 bytes, then its `numeric` (see `numeric_size`); `true`, `false` and
+/// `null` nothing beyond their entry. `tests/api/analytics.rs` checks it against the server.
+pub fn jsonb_size(v: &Value) -> usize {
+    let mut len = 4;
+    add_jsonb(v, &mut len);
+    len
+}
+
+fn add_jsonb(v: &Value, len: &mut usize) {
+    match v {
+        Value::Null | Value::Bool(_) => {}
+        Value::String(s) => *len += s.len(),
+        Value::Number(n) => {
+            *len = len.next_multiple_of(4);
+            // The text serde_json writes is the text the server parses.
+            *len += numeric_size(&n.to_string());
+        }
+        Value::Array(items) => {
+            *len = len.next_multiple_of(4) + 4 + 4 * items.len();
+            for item in items {
+                add_jsonb(item, len);
+            }
+        }
+        Value::Object(map) => {
+            *len = len.next_multiple_of(4) + 4 + 8 * map.len();
+            let mut members: Vec<_> = map.iter().collect();
+            members.sort_by(|(a, _), (b, _)| {
+                a.len()
+                    .cmp(&b.len())
+                    .then_with(|| a.as_bytes().cmp(b.as_bytes()))
+            });
+            *len += members.iter().map(|(k, _)| k.len()).sum::<usize>();
+            for (_, value) in members {
+                add_jsonb(value, len);
+            }
+        }
+    }
+}
+
+/// The size in bytes of the `numeric` PostgreSQL's `numeric_in` makes of the JSON number
+/// `text` (`src/backend/utils/adt/numeric.c`): a header of 6 bytes, or 8 when the display
+/// scale is over 63 or the weight outside -64..=63, then 2 bytes per base-10000 digit from
+/// the first to the last non-zero one (zero has none).
+fn numeric_size(text: &str) -> usize {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().unwrap_or(0)),
+        None => (unsigned, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = i64::try_from(int.len() + frac.len()).unwrap_or(i64::MAX);
+    let frac_digits = i64::try_from(frac.len()).unwrap_or(i64::MAX);
+    // The power of ten of the first digit written, and of each after it.
+    let first = i64::try_from(int.len()).unwrap_or(i64::MAX) - 1 + exponent;
+    let non_zero: Vec<i64> = int
+        .bytes()
+        .chain(frac.bytes())
+        .zip(0..digits)
+        .filter(|(d, _)| *d != b'0')
+        .map(|(_, i)| first - i)
+        .collect();
+    let (weight, ndigits) = match (non_zero.first(), non_zero.last()) {
+        (Some(high), Some(low)) => (
+            high.div_euclid(4),
+            high.div_euclid(4) - low.div_euclid(4) + 1,
+        ),
+        _ => (0, 0),
+    };
+    let dscale = (frac_digits - exponent).max(0);
+    let header = if dscale <= 63 && (-64..=63).contains(&weight) {
+        6
+    } else {
+        8
+    };
+    header + 2 * usize::try_from(ndigits).unwrap_or(usize::MAX / 4)
 }
 
 fn depth(v: &Value) -> usize {
@@ -88,11 +177,16 @@ fn parse_object(v: &Value, l: &Limits) -> Result<Map<String, Value>, ParseError>
     if v.to_string().len() > l.max_bytes {
         return Err(ParseError::too_long("is too large"));
     }
+    if jsonb_size(v) > l.max_stored_bytes {
+        return Err(ParseError::too_long(
+            "is too large as stored (each number takes 10 bytes or more)",
+        ));
+    }
     Ok(map.clone())
 }
 
 macro_rules! object_type {
-    ($(#[$doc:meta])* $name:ident, $bytes:expr, $keys:expr, $depth:expr) => {
+    ($(#[$doc:meta])* $name:ident, $bytes:expr, $stored:expr, $keys:expr, $depth:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Default)]
         pub struct $name(Map<String, Value>);
@@ -100,6 +194,9 @@ macro_rules! object_type {
         impl $name {
             /// Largest serialized size, in bytes.
             pub const MAX_BYTES: usize = $bytes;
+            /// Largest size as stored ([`jsonb_size`]), in bytes: the bound of the column's
+            /// CHECK on `pg_column_size`.
+            pub const MAX_STORED_BYTES: usize = $stored;
             /// Most top-level keys.
             pub const MAX_KEYS: usize = $keys;
             /// Deepest nesting (the object itself is level 1).
@@ -111,6 +208,7 @@ macro_rules! object_type {
                     v,
                     &Limits {
                         max_bytes: Self::MAX_BYTES,
+                        max_stored_bytes: Self::MAX_STORED_BYTES,
                         max_keys: Self::MAX_KEYS,
                         max_depth: Self::MAX_DEPTH,
                     },
@@ -132,6 +230,8 @@ object_type!(
     /// A saved report's parameters, e.g. `{"campaign_ids": [...], "group_by": "day"}`.
     ReportParameters,
     8 * 1024,
+    // reports_parameters_check, sql/V0025.
+    16384,
     32,
     4
 );
@@ -139,6 +239,8 @@ object_type!(
     /// An analytics event's properties, e.g. `{"path": "/pricing", "plan": "pro"}`.
     EventProperties,
     4 * 1024,
+    // analytics_events_properties_check, sql/V0026.
+    8192,
     50,
     3
 );
@@ -167,6 +269,39 @@ mod tests {
         assert!(EventProperties::parse(&json!({"k": "x".repeat(5000)})).is_err());
         let many: Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!(i))).collect();
         assert!(EventProperties::parse(&Value::Object(many)).is_err());
+    }
+
+    #[test]
+    fn the_stored_size_is_what_postgresql_15_measures() {
+        // pg_column_size('<v>'::jsonb) on PostgreSQL 15.
+        let zeros: Vec<u8> = vec![0; 2044];
+        for (v, stored) in [
+            (json!({}), 8),
+            (json!({"n": zeros}), 24550),
+            (json!({"a": 1e300}), 30),
+            (
+                json!({"a": "b", "c": [1, 2.5, 1e-300, true, null, {"x": "yy"}]}),
+                103,
+            ),
+        ] {
+            assert_eq!(jsonb_size(&v), stored, "{v}");
+        }
+    }
+
+    #[test]
+    fn objects_over_their_stored_size_are_refused_as_too_long() {
+        // 22 + 12 bytes a zero.
+        let zeros = |n: usize| json!({"n": vec![0; n]});
+        assert_eq!(jsonb_size(&zeros(680)), 8182);
+        assert!(EventProperties::parse(&zeros(680)).is_ok());
+        let refused = EventProperties::parse(&zeros(681));
+        assert_eq!(
+            refused.as_ref().map_err(ParseError::kind),
+            Err(crate::ParseKind::TooLong),
+            "{refused:?}"
+        );
+        assert!(ReportParameters::parse(&zeros(1363)).is_ok());
+        assert!(ReportParameters::parse(&zeros(1364)).is_err());
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub use ids::{
 };
 pub use integration::{IntegrationConfig, IntegrationProvider, IntegrationSecrets};
 pub use ivr::IvrMenuTree;
-pub use json::{EventProperties, ReportParameters};
+pub use json::{EventProperties, ReportParameters, jsonb_size};
 pub use kinds::{
     Capabilities, Capability, ConversationStatus, MessageSender, PostStatus, ReportKind,
     ReportSchedule, SocialNetwork,

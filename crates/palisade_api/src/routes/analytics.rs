@@ -180,13 +180,7 @@ fn parse_event(f: &mut Fields, e: &EventBody, now: OffsetDateTime) -> Option<New
     };
     let properties = match &e.properties {
         None => Some(EventProperties::default()),
-        Some(p) => match EventProperties::parse(p) {
-            Ok(p) => Some(p),
-            Err(err) => {
-                f.invalid("properties", err.reason());
-                None
-            }
-        },
+        Some(p) => f.optional_value("properties", Some(p), EventProperties::parse),
     };
     let customer_id = f.optional("customer_id", e.customer_id.as_deref(), CustomerId::parse);
     Some(NewEvent {
@@ -261,6 +255,11 @@ async fn store(
     let stored = match db::ingest(&mut tx, events).await {
         Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
             return Err(no_such("customer_id"));
+        }
+        // A backstop: EventProperties bounds the stored size as the CHECK does, item by item
+        // (so a batch names the index there).
+        Err(e) if e.is_check_violation_of(db::PROPERTIES_CHECK) => {
+            return Err(resource::too_large_as_stored("properties"));
         }
         other => other?,
     };

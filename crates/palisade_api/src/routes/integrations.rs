@@ -22,12 +22,18 @@ pub(crate) struct Integrations;
 resource::family! {
     Integrations: Integration => Integration, "/v1/integrations", "integrations", "an integration", "integrations";
     const ADMIN_WRITES: bool = true;
-    const VIOLATIONS: &'static [Violation] = &[Violation::on_write(db::NAME_KEY, || {
-        resource::taken(
-            ErrorCode::NameTaken,
-            "another integration of this organization has this name",
-        )
-    })];
+    const VIOLATIONS: &'static [Violation] = &[
+        Violation::on_write(db::NAME_KEY, || {
+            resource::taken(
+                ErrorCode::NameTaken,
+                "another integration of this organization has this name",
+            )
+        }),
+        // jsonb prints a number with all its digits (1e300: 301) and a space after each `:` and
+        // `,`: text within the bounds as sent can be over the column's as printed.
+        Violation::on_write(db::CONFIG_CHECK, || resource::too_large_as_stored("config")),
+        Violation::on_write(db::SECRETS_CHECK, || resource::too_large_as_stored("secrets")),
+    ];
 }
 
 /// Declares this family's routes (see [`crate::resource`]).

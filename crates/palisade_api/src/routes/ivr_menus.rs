@@ -17,12 +17,17 @@ pub(crate) struct IvrMenus;
 resource::family! {
     IvrMenus: IvrMenu => IvrMenu, "/v1/ivr/menus", "ivr", "an IVR menu", "IVR menus";
     const ADMIN_WRITES: bool = true;
-    const VIOLATIONS: &'static [Violation] = &[Violation::on_write(db::NAME_KEY, || {
-        resource::taken(
-            ErrorCode::NameTaken,
-            "another IVR menu of this organization has this name",
-        )
-    })];
+    const VIOLATIONS: &'static [Violation] = &[
+        Violation::on_write(db::NAME_KEY, || {
+            resource::taken(
+                ErrorCode::NameTaken,
+                "another IVR menu of this organization has this name",
+            )
+        }),
+        // A backstop: a tree within IvrMenuTree's bounds (16 KiB of text; objects and strings,
+        // at most about 2.5 times that as jsonb) stays under the column's 64 KiB.
+        Violation::on_write(db::TREE_CHECK, || resource::too_large_as_stored("tree")),
+    ];
 }
 
 /// Declares this family's routes (see [`crate::resource`]).

@@ -12,6 +12,11 @@ pub(crate) struct Reports;
 
 resource::family! {
     Reports: Report => Report, "/v1/reports", "reports", "a report", "reports";
+    // A backstop: ReportParameters bounds the stored size as the CHECK does.
+    const VIOLATIONS: &'static [resource::Violation] = &[resource::Violation::on_write(
+        palisade_db::reports::PARAMETERS_CHECK,
+        || resource::too_large_as_stored("parameters"),
+    )];
 }
 
 /// Declares this family's routes (see [`crate::resource`]).

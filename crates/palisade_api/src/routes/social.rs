@@ -203,7 +203,8 @@ impl Created for Posts {
     }
 }
 
-/// Post patch body: absent fields stay; `null` clears `scheduled_at` or `published_at`.
+/// Post patch body: absent fields stay; `null` clears `scheduled_at` or `published_at`, except
+/// the one the resulting status needs (`scheduled`, `published`): 422 `required`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = SocialPostPatch)]
@@ -260,7 +261,10 @@ impl Patched for Posts {
 }
 
 /// Edits, schedules, publishes, or updates the counters: the result is checked as a whole (see
-/// [`check_state`]), completed from the current post (locked).
+/// [`check_state`]), completed from the current post (locked). A time the resulting status needs
+/// cannot be cleared: `published_at: null` on a post that is (or becomes) published is 422
+/// `required`, as `scheduled_at: null` is on a scheduled one; only a post that *becomes*
+/// published without a time given or kept is stamped with now.
 fn merge(patch: &mut PostPatch, current: &Post) -> Result<(), ApiError> {
     let (Ok(body), Ok(status)) = (
         PostBody::parse(&current.body),
@@ -282,6 +286,12 @@ fn merge(patch: &mut PostPatch, current: &Post) -> Result<(), ApiError> {
         ],
     };
     let mut f = Fields::default();
+    if state.status == PostStatus::Published && patch.published_at == Some(None) {
+        f.required_because(
+            "published_at",
+            "is required when status is published (leave it out to keep it)",
+        );
+    }
     let merged = check_state(&mut f, state);
     f.finish()?;
     *patch = merged.into();

@@ -152,8 +152,9 @@ pub struct CallPatch {
     /// New or cleared customer.
     pub customer_id: Option<Option<CustomerId>>,
     /// A new status, different from the current one and already checked
-    /// ([`CallStatus::may_move_to`]). Moving to `in_progress` records `started_at`; moving to a
-    /// final status records `ended_at` and, for an answered call, the duration, unless known
+    /// ([`CallStatus::may_move_to`]). Moving to `in_progress` records `started_at` (now, or the
+    /// recorded `ended_at` if that is earlier); moving to a final status records `ended_at` (now,
+    /// or `started_at` if that is later) and, for an answered call, the duration, unless known
     /// (at most i32::MAX seconds, the column's limit: a start may be dated as far back as 0000).
     pub status: Option<CallStatus>,
     /// Talk time.
@@ -180,15 +181,18 @@ impl crud::Update for CallPatch {
     async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Call>, DbError> {
         let notes = self.notes.as_ref();
         let customer = self.customer_id.as_ref();
-        // In SET, column names are the row's values before this update. The ended_at of a call
-        // that started "in the future" (a client's clock) is clamped so ended_at >= started_at holds.
+        // In SET, column names are the row's values before this update. A recorded time is
+        // never moved, and a new one never breaks ended_at >= started_at: the start of a call
+        // recorded as ended (a client may give ended_at alone) is that end at the latest, as the
+        // Twilio and Amazon Connect events do; the end of a call that started "in the future" (a
+        // client's clock) is that start at the earliest.
         crud::returning_opt(
             tx,
             "UPDATE palisade.calls SET \
                  notes = CASE WHEN $2 THEN $3 ELSE notes END, \
                  customer_id = CASE WHEN $4 THEN $5 ELSE customer_id END, \
                  status = coalesce($6, status), \
-                 started_at = CASE WHEN $6 = 'in_progress' THEN coalesce(started_at, now()) ELSE started_at END, \
+                 started_at = CASE WHEN $6 = 'in_progress' THEN coalesce(started_at, least(now(), ended_at)) ELSE started_at END, \
                  ended_at = CASE WHEN $7 THEN coalesce(ended_at, greatest(started_at, now())) ELSE ended_at END, \
                  duration_seconds = coalesce($8, duration_seconds, CASE WHEN $7 AND started_at IS NOT NULL \
                      THEN least(round(extract(epoch FROM coalesce(ended_at, greatest(started_at, now())) - started_at)), 2147483647)::integer END), \
