@@ -3,9 +3,10 @@
 //! (PostgreSQL refuses it, SQLSTATE 22P05). Stored and returned as given.
 //!
 //! Size is bounded twice: as text (what the client wrote, the documented limit) and as stored,
-//! by [`jsonb_size`], the bound the column's CHECK puts on `pg_column_size`. The two differ: a
-//! one-digit number takes 10 to 13 bytes stored, so `{"n": [0, 0, ...]}` is six times
-//! larger stored than written.
+//! by [`jsonb_size`], the bound the column's CHECK puts on `pg_column_size` (of the value as
+//! written, before any compression: the CHECK runs first). The two differ: a number takes 10
+//! bytes or more stored (0 takes 10 with its entry and padding, 1 to 9 take 12 to 15), so
+//! `{"n": [0, 0, ...]}` is six times larger stored than written.
 
 use serde_json::{Map, Value};
 
@@ -179,7 +180,7 @@ fn parse_object(v: &Value, l: &Limits) -> Result<Map<String, Value>, ParseError>
     }
     if jsonb_size(v) > l.max_stored_bytes {
         return Err(ParseError::too_long(
-            "is too large as stored (each number takes 10 bytes or more)",
+            "is too large as stored (each value takes 4 bytes or more, a number 10 or more)",
         ));
     }
     Ok(map.clone())
