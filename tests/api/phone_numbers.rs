@@ -278,6 +278,27 @@ async fn organizations_browse_what_is_available_and_nothing_about_holders() {
         .map(|(n, _)| n)
         .collect();
     assert_eq!(voice, vec![stocked[0].clone(), stocked[2].clone()]);
+    // A cursor holds its filter, as every list's does: given with another, 400.
+    let first = app
+        .get_ok(&a, "/v1/phone-numbers/available?limit=1&capability=sms")
+        .await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    for other in ["", "&capability=voice"] {
+        let r = app
+            .get(
+                &a,
+                &format!("/v1/phone-numbers/available?limit=1&cursor={cursor}{other}"),
+            )
+            .await;
+        r.assert_error_at(400, "invalid_cursor", other);
+    }
+    let r = app
+        .get_ok(
+            &a,
+            &format!("/v1/phone-numbers/available?limit=1&cursor={cursor}&capability=sms"),
+        )
+        .await;
+    assert_eq!(r["data"][0]["number"], stocked[1].as_str());
     // A member may browse too; bad input is 4xx.
     let member = app.add_user(&a, Role::Member).await;
     assert_eq!(browse(&app, &member, "").await, expected);

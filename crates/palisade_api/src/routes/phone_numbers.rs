@@ -293,20 +293,32 @@ pub struct AvailablePageJson {
     next_cursor: Option<String>,
 }
 
-/// A cursor over numbers: base64url of `n1:<number>`, opaque to clients.
-fn encode_number_cursor(number: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("n1:{number}"))
+/// A cursor over numbers: base64url of `n2:<capability filter, or nothing>:<number>`, opaque to
+/// clients. Like every other list's cursor it holds its filter, so a cursor given with another
+/// filter is refused (400 `invalid_cursor`) rather than silently continuing another walk.
+fn encode_number_cursor(capability: Option<&str>, number: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("n2:{}:{number}", capability.unwrap_or("")))
 }
 
-fn decode_number_cursor(raw: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::BadRequest {
+/// The number after which the page starts, from a cursor made for `capability`.
+fn decode_number_cursor(raw: &str, capability: Option<&str>) -> Result<String, ApiError> {
+    let bad = |message: &'static str| ApiError::BadRequest {
         code: crate::error::ErrorCode::InvalidCursor,
-        message: "the cursor is not one this API returned".into(),
+        message: message.into(),
     };
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let number = text.strip_prefix("n1:").ok_or_else(bad)?;
-    PhoneNumber::parse(number).map_err(|_| bad())?;
+    let foreign = || bad("the cursor is not one this API returned");
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| foreign())?;
+    let text = String::from_utf8(bytes).map_err(|_| foreign())?;
+    let (filter, number) = text
+        .strip_prefix("n2:")
+        .and_then(|rest| rest.split_once(':'))
+        .ok_or_else(foreign)?;
+    PhoneNumber::parse(number).map_err(|_| foreign())?;
+    if filter != capability.unwrap_or("") {
+        return Err(bad(
+            "the cursor was made for another capability filter: start again without a cursor",
+        ));
+    }
     Ok(number.to_owned())
 }
 
@@ -319,11 +331,16 @@ pub async fn available(
     caller: Caller,
     q: web::Query<AvailableQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let after = q.cursor.as_deref().map(decode_number_cursor).transpose()?;
     let mut f = Fields::default();
     let capability = f.optional("capability", q.capability.as_deref(), Capability::parse);
     let limit = f.limit(q.limit.as_deref());
     f.finish()?;
+    let filter = capability.map(|c| c.as_str());
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| decode_number_cursor(c, filter))
+        .transpose()?;
     let tx = caller.begin(&state).await?;
     let page = db::available(
         tx,
@@ -346,6 +363,9 @@ pub async fn available(
                 capabilities: n.capabilities,
             })
             .collect(),
-        next_cursor: page.next.as_deref().map(encode_number_cursor),
+        next_cursor: page
+            .next
+            .as_deref()
+            .map(|n| encode_number_cursor(filter, n)),
     }))
 }
