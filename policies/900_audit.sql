@@ -29,7 +29,8 @@
  * Which roles are looked at: roles are shared by every database of the cluster, so role findings
  * are limited to roles that matter to this database: roles that own something here, are named in
  * one of its privileges, policies or settings, and roles that are members of those (they can act
- * as them). Superusers are the DBA's own and are reported, never flagged.
+ * as them) or of pg_read_all_data or pg_write_all_data (which reach every table of every
+ * database). Superusers are the DBA's own and are reported, never flagged.
  *
  * The views are security_invoker: whoever reads them reads the system catalogs with their own
  * rights (PostgreSQL lets every role read them), so palisade_auditor needs no more than the
@@ -514,7 +515,9 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  * palisade_platform: no tenant rows, but the app role's Mailgun tokens and the billing role's
  * Stripe events live there). `in_this_database`: the role owns something
  * here, is named in a privilege, policy, default privilege or setting of this database, or is a
- * member of such a role; role findings are limited to those. Findings (`reasons`, "kind: detail"):
+ * member of such a role, or of pg_read_all_data or pg_write_all_data (directly or not: they
+ * reach every table of every database); role findings are limited to those. Findings
+ * (`reasons`, "kind: detail"):
  *   bypassrls_role         BYPASSRLS on a role that is neither a superuser (the DBA's own) nor in
  *                          the allow-list (palisade_billing, for the Stripe path);
  *   member_of_bypass_role  it can SET ROLE to a superuser or BYPASSRLS role;
@@ -574,6 +577,9 @@ WITH db AS (
     UNION SELECT d.defaclrole FROM pg_catalog.pg_default_acl d
     UNION SELECT g.grantee FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) g
     UNION SELECT s.setrole FROM pg_catalog.pg_db_role_setting s, db WHERE s.setdatabase = db.oid
+    -- Predefined roles that read or write every table of every database (PostgreSQL 14 and
+    -- later): named in no ACL here, yet their members (with BYPASSRLS, every organization's rows).
+    UNION SELECT d.oid FROM pg_catalog.pg_roles d WHERE d.rolname IN ('pg_read_all_data', 'pg_write_all_data')
 ), tenant AS (
     SELECT c.oid, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p')

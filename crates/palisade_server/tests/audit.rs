@@ -675,6 +675,40 @@ async fn a_role_that_can_become_a_bypassrls_role_is_reported() {
 }
 
 #[tokio::test]
+async fn a_bypassrls_role_that_reads_through_pg_read_all_data_is_reported() {
+    // Named in no ACL of this database, yet it reads every table of every database. Its
+    // membership makes it present in every database of the cluster, the other tests' included:
+    // made in a transaction and rolled back, they never see it.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let (reader, writer, member) = (probe_role(), probe_role(), probe_role());
+    let tx = su.transaction().await.unwrap();
+    tx.batch_execute(&format!(
+        "CREATE ROLE {reader} LOGIN BYPASSRLS; GRANT pg_read_all_data TO {reader};
+         CREATE ROLE {writer} NOLOGIN BYPASSRLS; GRANT pg_write_all_data TO {writer};
+         CREATE ROLE {member} LOGIN; GRANT {writer} TO {member};"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert!(
+        has(&found, "critical", "bypassrls_role", &reader),
+        "{found:?}"
+    );
+    assert!(
+        has(&found, "critical", "bypassrls_role", &writer),
+        "{found:?}"
+    );
+    // A member of a member is present too, and can SET ROLE to the BYPASSRLS one.
+    assert!(
+        has(&found, "critical", "member_of_bypass_role", &member),
+        "{found:?}"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
 async fn column_secrecy_findings_are_reported_and_a_hand_made_classification_is_drift() {
     // policies/920_column_classification.sql classifies every column palisade_app can reach;
     // break each rule as a careless migration, grant or DBA would.
