@@ -270,20 +270,30 @@ CREATE OR REPLACE FUNCTION palisade_audit.reads_tenant_context(p_expr text) RETU
  * nothing does (e.g. USING (true)), which is a violation on a tenant table:
  *   'the acting organization'   every clause compares the tenant column with the context;
  *   'nothing (false)'           every clause is false (e.g. tenants may not write billing tables);
- *   'its resolver role'         TO one NOLOGIN role r USING (current_user = 'r'): only r's
- *                               SECURITY DEFINER functions (palisade_private) match;
+ *   'its resolver role'         TO one resolver role r USING (current_user = 'r'): only r's
+ *                               SECURITY DEFINER functions (palisade_private) match. A resolver
+ *                               role is NOLOGIN and either palisade_resolver (whose members are
+ *                               member_of_owner_role) or a role with no members that owns a
+ *                               SECURITY DEFINER function; any other role's members SET ROLE to it
+ *                               and match, so for them the policy restricts nothing;
  *   'moot: its roles bypass RLS' every role it names bypasses row-level security anyway;
  *   'restrictive'               AS RESTRICTIVE: it can only narrow what permissive ones allow;
  *   'one organization (analyst)' FOR SELECT TO one recorded analyst role (palisade_audit.analysts)
  *                               USING (<tenant column> = '<its organization>'::uuid): pinned to the
  *                               organization it was granted, whatever context it sets.
  * `context_roles`: the roles it names, other than the app role (palisade_app and the allow-listed
- * app_login_role roles), that bypass nothing and are not a resolver role in its resolver form,
- * when a clause reads the settable tenant context: each of them picks its organization itself
- * with set_config (context_policy_for_other_role).
+ * app_login_role roles), that bypass nothing and are not a resolver role (as above) in its
+ * resolver form, when a clause reads the settable tenant context: each of them picks its
+ * organization itself with set_config (context_policy_for_other_role).
  */
 CREATE VIEW palisade_audit.policies WITH (security_invoker = true) AS
-WITH p AS (
+WITH resolver AS (
+    SELECT r.oid FROM pg_catalog.pg_roles r
+     WHERE NOT r.rolcanlogin
+       AND (r.rolname = 'palisade_resolver'
+            OR (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m WHERE m.roleid = r.oid)
+                AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc f WHERE f.prosecdef AND f.proowner = r.oid)))
+), p AS (
     SELECT n.nspname::text AS schema_name, c.relname::text AS table_name, p.polname::text AS policy_name,
            CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
                          WHEN 'd' THEN 'DELETE' ELSE 'ALL' END AS command,
@@ -309,7 +319,7 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
                    AND r.rolname NOT IN (SELECT a.name FROM palisade_audit.allow_list a
                                           WHERE a.kind = 'app_login_role')
                    AND NOT (r.rolsuper OR r.rolbypassrls)
-                   AND NOT (NOT r.rolcanlogin
+                   AND NOT (r.oid IN (SELECT resolver.oid FROM resolver)
                             AND palisade_audit.scoped_to_role(p.using_expr, r.rolname)
                             AND palisade_audit.scoped_to_role(p.with_check_expr, r.rolname))
                  ORDER BY 1)
@@ -325,7 +335,7 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
                      THEN 'nothing (false)' ELSE 'the acting organization' END
          WHEN pg_catalog.cardinality(p.polroles) = 1
               AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
-                           WHERE r.oid = p.polroles[1] AND NOT r.rolcanlogin
+                           WHERE r.oid = p.polroles[1] AND r.oid IN (SELECT resolver.oid FROM resolver)
                              AND palisade_audit.scoped_to_role(p.using_expr, r.rolname)
                              AND palisade_audit.scoped_to_role(p.with_check_expr, r.rolname))
            THEN 'its resolver role'

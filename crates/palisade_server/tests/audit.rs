@@ -1609,6 +1609,77 @@ async fn a_policy_that_lets_another_role_pick_its_organization_is_critical() {
 }
 
 #[tokio::test]
+async fn a_resolver_form_policy_for_a_role_with_members_is_unscoped() {
+    // USING (current_user = '<role>') holds in that role's SECURITY DEFINER functions, and for
+    // anyone who may SET ROLE to it: a member reads every organization's customers.
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let (support, alice) = (probe_role(), probe_role());
+    su.batch_execute(&format!(
+        "CREATE ROLE {support} NOLOGIN;
+         GRANT USAGE ON SCHEMA palisade, palisade_private TO {support};
+         GRANT SELECT ON palisade.customers TO {support};
+         CREATE POLICY audit_probe_support ON palisade.customers FOR SELECT TO {support}
+             USING (current_user = '{support}');
+         CREATE POLICY audit_probe_support_context ON palisade.customers FOR SELECT TO {support}
+             USING (current_user = '{support}'
+                    AND organization_id = (SELECT palisade_private.current_org_id()));
+         CREATE ROLE {alice} LOGIN; GRANT {support} TO {alice};"
+    ))
+    .await
+    .unwrap();
+    assert_reported(&db, "unscoped_policy", "table", CUSTOMERS).await;
+    let found = ranked_violations(&su).await;
+    let unscoped = found
+        .iter()
+        .find(|v| v[1] == "unscoped_policy" && v[3] == CUSTOMERS)
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert_eq!(unscoped[0], "critical");
+    assert!(
+        unscoped[4].contains("audit_probe_support (SELECT"),
+        "{unscoped:?}"
+    );
+    // Scoped to the organization on its face, but its members set that organization themselves.
+    let context = "palisade.customers.audit_probe_support_context";
+    assert!(
+        has(&found, "critical", "context_policy_for_other_role", context),
+        "{found:?}"
+    );
+
+    // Without members, owning a SECURITY DEFINER function of its own, it is a resolver role:
+    // only that function's body matches the policy.
+    su.batch_execute(&format!(
+        "REVOKE {support} FROM {alice};
+         CREATE FUNCTION public.audit_probe_support_count() RETURNS bigint
+             LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+             AS 'SELECT count(*) FROM palisade.customers';
+         REVOKE ALL ON FUNCTION public.audit_probe_support_count() FROM PUBLIC;
+         ALTER FUNCTION public.audit_probe_support_count() OWNER TO {support};"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    assert_eq!(found, Vec::<[String; 5]>::new());
+    let restricts: String = su
+        .query_one(
+            "SELECT restricts_to FROM palisade_audit.policies WHERE policy_name = $1",
+            &[&"audit_probe_support"],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(restricts, "its resolver role");
+    su.batch_execute(
+        "DROP POLICY audit_probe_support ON palisade.customers;
+         DROP POLICY audit_probe_support_context ON palisade.customers;",
+    )
+    .await
+    .unwrap();
+    drop_role(&su, &alice).await;
+    drop_role(&su, &support).await;
+}
+
+#[tokio::test]
 async fn the_backup_role_may_only_read_and_is_noticed_when_it_can_log_in() {
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
