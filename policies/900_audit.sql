@@ -92,6 +92,8 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'ALTER VIEW <view> SET (security_invoker = true)'),
     ('secret_column_readable', 'critical', 16,
      'REVOKE SELECT ON <table> FROM palisade_app and grant SELECT column by column, without the secret'),
+    ('definer_executable_by_other_role', 'critical', 17,
+     'REVOKE EXECUTE ON FUNCTION <function> FROM <role> (or the membership that passes it on): Palisade grants each only to palisade_app, palisade_billing or palisade_owner'),
     ('rls_not_forced', 'high', 20,
      'ALTER TABLE <table> FORCE ROW LEVEL SECURITY (or run palisade migrate)'),
     ('no_tenant_column', 'high', 21,
@@ -837,7 +839,18 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
  *   definer_bypasses_rls         its owner is a superuser or has BYPASSRLS, so it sees every row;
  *   definer_wrong_owner          in one of Palisade's schemas, owned by a role other than
  *                                palisade_resolver (restored or created by the wrong role): the
- *                                resolver policies do not apply to it, and its owner's rights do.
+ *                                resolver policies do not apply to it, and its owner's rights do;
+ *   definer_executable_by_other_role  in one of Palisade's schemas, and a role other than the one
+ *                                Palisade grants EXECUTE to (the 02N_*.sql files: palisade_app,
+ *                                but palisade_billing for emit_invoice_paid and palisade_owner for
+ *                                purge_expired_records) holds EXECUTE: granted it, or a member
+ *                                (directly or not) of a role granted it; superusers and the owner
+ *                                aside. The resolvers read across organizations (any user's
+ *                                password hash by email, the organization of any key), so, like
+ *                                a copy of tenant rows, it is critical even while that role lacks
+ *                                USAGE on the schema: one GRANT away. `executable_by` lists the
+ *                                grantees; members of palisade_app (the app) or of the owner are
+ *                                the role findings app_login_member and member_of_owner_role.
  */
 CREATE VIEW palisade_audit.functions WITH (security_invoker = true) AS
 WITH f AS (
@@ -852,10 +865,27 @@ WITH f AS (
                                                 ELSE pg_catalog.pg_get_userbyid(x.grantee)::text END
                              FROM pg_catalog.aclexplode(p.proacl) x
                             WHERE x.privilege_type = 'EXECUTE' ORDER BY 1) END AS executable_by,
-           o.rolsuper OR o.rolbypassrls AS owner_bypasses_rls
+           o.rolsuper OR o.rolbypassrls AS owner_bypasses_rls,
+           CASE WHEN p.prosecdef AND n.nspname IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit')
+                THEN ARRAY(
+                    SELECT DISTINCT r.rolname::text
+                           || CASE WHEN r.oid <> x.grantee THEN ' (member of ' || pg_catalog.pg_get_userbyid(x.grantee) || ')' ELSE '' END
+                      FROM pg_catalog.aclexplode(p.proacl) x
+                      JOIN pg_catalog.pg_roles r
+                        ON r.oid = x.grantee OR pg_catalog.pg_has_role(r.oid, x.grantee, 'MEMBER')
+                     WHERE x.privilege_type = 'EXECUTE' AND x.grantee NOT IN (0, p.proowner)
+                       AND pg_catalog.pg_get_userbyid(x.grantee) <> g.palisade_grantee
+                       AND NOT r.rolsuper
+                     ORDER BY 1) END AS other_executors,
+           g.palisade_grantee
       FROM pg_catalog.pg_proc p
       JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
       JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
+      -- The one role the 02N_*.sql files grant EXECUTE on each of Palisade's definers to.
+      CROSS JOIN LATERAL (
+          SELECT CASE p.proname WHEN 'emit_invoice_paid' THEN 'palisade_billing'
+                                WHEN 'purge_expired_records' THEN 'palisade_owner'
+                                ELSE 'palisade_app' END AS palisade_grantee) AS g
      WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                         WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
@@ -880,6 +910,12 @@ SELECT f.schema_name, f.function_name, f.arguments, f.owner, f.security_definer,
           SELECT 4, CASE WHEN NOT f.owner_bypasses_rls AND f.owner <> 'palisade_resolver'
                               AND f.schema_name IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit')
                          THEN 'definer_wrong_owner: SECURITY DEFINER in a schema of Palisade''s owned by ' || f.owner || ', not palisade_resolver' END
+          UNION ALL
+          SELECT 5, CASE WHEN pg_catalog.cardinality(f.other_executors) > 0
+                         THEN 'definer_executable_by_other_role: SECURITY DEFINER in a schema of Palisade''s, and executable by '
+                              || pg_catalog.array_to_string(f.other_executors, ', ')
+                              || ', beyond ' || f.palisade_grantee || ', the role Palisade grants it to: each runs it with ' || f.owner
+                              || '''s rights, which read across organizations' END
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) END AS reasons) AS r;

@@ -1680,6 +1680,90 @@ async fn a_resolver_form_policy_for_a_role_with_members_is_unscoped() {
 }
 
 #[tokio::test]
+async fn execute_on_a_definer_beyond_the_role_palisade_grants_it_to_is_critical() {
+    // Each of Palisade's SECURITY DEFINER functions reads across organizations with the
+    // resolver's rights; the 02N_*.sql files grant each to one role. Function privileges are
+    // this database's own: the probe roles are present in no other test's database.
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let (alice, group, bob) = (probe_role(), probe_role(), probe_role());
+    su.batch_execute(&format!(
+        "CREATE ROLE {alice} LOGIN;
+         GRANT USAGE ON SCHEMA palisade_private TO {alice};
+         GRANT EXECUTE ON FUNCTION palisade_private.login_lookup(text) TO {alice};
+         CREATE ROLE {group} NOLOGIN; CREATE ROLE {bob} LOGIN; GRANT {group} TO {bob};
+         GRANT EXECUTE ON FUNCTION palisade_private.emit_invoice_paid(uuid, uuid) TO {group};
+         GRANT EXECUTE ON FUNCTION palisade_private.purge_expired_records(
+             interval, interval, interval, interval, interval, interval, interval, integer)
+             TO palisade_app;"
+    ))
+    .await
+    .unwrap();
+    const KIND: &str = "definer_executable_by_other_role";
+    let login_lookup = "palisade_private.login_lookup(p_email text)";
+    assert_reported(&db, KIND, "function", login_lookup).await;
+    let found = ranked_violations(&su).await;
+    let detail = |object: &str| {
+        let v = found
+            .iter()
+            .find(|v| v[1] == KIND && v[3].starts_with(object))
+            .unwrap_or_else(|| panic!("{object}: {found:?}"));
+        assert_eq!(v[0], "critical", "{v:?}");
+        v[4].clone()
+    };
+    // Who may run it, and the role Palisade grants it to.
+    let holders = |detail: &str, beyond: &str| -> Vec<String> {
+        let list = detail
+            .split_once("executable by ")
+            .and_then(|(_, rest)| rest.split_once(&format!(", beyond {beyond}, ")))
+            .unwrap_or_else(|| panic!("{detail}"))
+            .0;
+        list.split(", ").map(str::to_owned).collect()
+    };
+    // Granted directly.
+    assert_eq!(
+        holders(&detail(login_lookup), "palisade_app"),
+        std::slice::from_ref(&alice)
+    );
+    // Through a membership: the group granted it and its member.
+    let mut expected = vec![group.clone(), format!("{bob} (member of {group})")];
+    expected.sort();
+    assert_eq!(
+        holders(
+            &detail("palisade_private.emit_invoice_paid(p_org uuid, p_invoice_id uuid)"),
+            "palisade_billing"
+        ),
+        expected
+    );
+    // One of Palisade's own roles, on a function Palisade grants to another: the app's login
+    // roles would run retention, deleting every organization's records.
+    let purge = holders(
+        &detail("palisade_private.purge_expired_records("),
+        "palisade_owner",
+    );
+    assert!(purge.contains(&APP.to_owned()), "{purge:?}");
+    // Only those three functions.
+    assert_eq!(
+        found.iter().filter(|v| v[1] == KIND).count(),
+        3,
+        "{found:?}"
+    );
+    assert_eq!(found.len(), 3, "{found:?}");
+
+    su.batch_execute(
+        "REVOKE EXECUTE ON FUNCTION palisade_private.purge_expired_records(
+             interval, interval, interval, interval, interval, interval, interval, integer)
+             FROM palisade_app;",
+    )
+    .await
+    .unwrap();
+    drop_role(&su, &bob).await;
+    drop_role(&su, &group).await;
+    drop_role(&su, &alice).await;
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
 async fn the_backup_role_may_only_read_and_is_noticed_when_it_can_log_in() {
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
