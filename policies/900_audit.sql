@@ -94,6 +94,8 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'REVOKE SELECT ON <table> FROM palisade_app and grant SELECT column by column, without the secret'),
     ('definer_executable_by_other_role', 'critical', 17,
      'REVOKE EXECUTE ON FUNCTION <function> FROM <role> (or the membership that passes it on): Palisade grants each only to palisade_app, palisade_billing or palisade_owner'),
+    ('app_role_can_login', 'critical', 18,
+     'ALTER ROLE palisade_app NOLOGIN PASSWORD NULL: the server logs in as palisade_app_a or palisade_app_b'),
     ('rls_not_forced', 'high', 20,
      'ALTER TABLE <table> FORCE ROW LEVEL SECURITY (or run palisade migrate)'),
     ('no_tenant_column', 'high', 21,
@@ -546,6 +548,10 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *                          palisade_app and is not an allow-listed app_login_role
  *                          (palisade_app_a, palisade_app_b: 910_audit_allow_list.sql): it acts
  *                          as the app, and the app's policies trust the context it sets itself;
+ *   app_role_can_login     palisade_app itself can log in: the NOLOGIN group that holds every
+ *                          grant of the app and that every tenant policy names, so a session as it
+ *                          picks any organization with set_config (the server logs in as the
+ *                          allow-listed palisade_app_a or palisade_app_b, its members);
  *   app_login_without_guardrails  a login role that acts as the app (palisade_app when it can
  *                          log in, or a login member of it) lacks statement_timeout or
  *                          idle_in_transaction_session_timeout (ALTER ROLE ... SET, for this
@@ -826,6 +832,9 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
           SELECT 10, CASE WHEN pg_catalog.cardinality(f.analyst_excess) > 0
                           THEN 'analyst_beyond_read: a recorded analyst role may only read readable columns of tenant tables, yet holds '
                                || pg_catalog.array_to_string(f.analyst_excess, '; ') END
+          UNION ALL
+          SELECT 11, CASE WHEN f.rolname = 'palisade_app' AND f.rolcanlogin
+                          THEN 'app_role_can_login: palisade_app, the group every tenant policy names, can log in, so a session as it picks any organization with set_config(''app.current_org'', ...); the server logs in as palisade_app_a or palisade_app_b' END
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) AS reasons) AS r;

@@ -1451,6 +1451,35 @@ async fn a_login_member_of_the_app_role_is_critical_unless_it_is_the_documented_
 }
 
 #[tokio::test]
+async fn the_app_group_able_to_log_in_is_critical() {
+    // palisade_app holds every grant of the app and every tenant policy names it; a session as
+    // it sets any organization's context. The role is shared: altered in a transaction that is
+    // rolled back, the other tests never see it.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let tx = su.transaction().await.unwrap();
+    // Roles first, in the same order as the other tests that create them (no lock cycle).
+    create_app_login_pair(&tx).await;
+    tx.batch_execute("ALTER ROLE palisade_app LOGIN PASSWORD 'audit-probe'")
+        .await
+        .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert!(
+        has(&found, "critical", "app_role_can_login", APP),
+        "{found:?}"
+    );
+    // The one urgent finding: its missing guardrails are the medium one they always were.
+    assert!(
+        !found
+            .iter()
+            .any(|v| v[0] == "critical" && v[1] != "app_role_can_login"),
+        "{found:?}"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
 async fn an_app_login_role_without_timeouts_or_a_connection_limit_is_reported() {
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
