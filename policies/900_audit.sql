@@ -29,7 +29,8 @@
  * Which roles are looked at: roles are shared by every database of the cluster, so role findings
  * are limited to roles that matter to this database: roles that own something here, are named in
  * one of its privileges, policies or settings, and roles that are members of those (they can act
- * as them). Superusers are the DBA's own and are reported, never flagged.
+ * as them) or of pg_read_all_data or pg_write_all_data (which reach every table of every
+ * database). Superusers are the DBA's own and are reported, never flagged.
  *
  * The views are security_invoker: whoever reads them reads the system catalogs with their own
  * rights (PostgreSQL lets every role read them), so palisade_auditor needs no more than the
@@ -91,6 +92,10 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'ALTER VIEW <view> SET (security_invoker = true)'),
     ('secret_column_readable', 'critical', 16,
      'REVOKE SELECT ON <table> FROM palisade_app and grant SELECT column by column, without the secret'),
+    ('definer_executable_by_other_role', 'critical', 17,
+     'REVOKE EXECUTE ON FUNCTION <function> FROM <role> (or the membership that passes it on): Palisade grants each only to palisade_app, palisade_billing or palisade_owner'),
+    ('app_role_can_login', 'critical', 18,
+     'ALTER ROLE palisade_app NOLOGIN PASSWORD NULL: the server logs in as palisade_app_a or palisade_app_b'),
     ('rls_not_forced', 'high', 20,
      'ALTER TABLE <table> FORCE ROW LEVEL SECURITY (or run palisade migrate)'),
     ('no_tenant_column', 'high', 21,
@@ -269,20 +274,30 @@ CREATE OR REPLACE FUNCTION palisade_audit.reads_tenant_context(p_expr text) RETU
  * nothing does (e.g. USING (true)), which is a violation on a tenant table:
  *   'the acting organization'   every clause compares the tenant column with the context;
  *   'nothing (false)'           every clause is false (e.g. tenants may not write billing tables);
- *   'its resolver role'         TO one NOLOGIN role r USING (current_user = 'r'): only r's
- *                               SECURITY DEFINER functions (palisade_private) match;
+ *   'its resolver role'         TO one resolver role r USING (current_user = 'r'): only r's
+ *                               SECURITY DEFINER functions (palisade_private) match. A resolver
+ *                               role is NOLOGIN and either palisade_resolver (whose members are
+ *                               member_of_owner_role) or a role with no members that owns a
+ *                               SECURITY DEFINER function; any other role's members SET ROLE to it
+ *                               and match, so for them the policy restricts nothing;
  *   'moot: its roles bypass RLS' every role it names bypasses row-level security anyway;
  *   'restrictive'               AS RESTRICTIVE: it can only narrow what permissive ones allow;
  *   'one organization (analyst)' FOR SELECT TO one recorded analyst role (palisade_audit.analysts)
  *                               USING (<tenant column> = '<its organization>'::uuid): pinned to the
  *                               organization it was granted, whatever context it sets.
  * `context_roles`: the roles it names, other than the app role (palisade_app and the allow-listed
- * app_login_role roles), that bypass nothing and are not a resolver role in its resolver form,
- * when a clause reads the settable tenant context: each of them picks its organization itself
- * with set_config (context_policy_for_other_role).
+ * app_login_role roles), that bypass nothing and are not a resolver role (as above) in its
+ * resolver form, when a clause reads the settable tenant context: each of them picks its
+ * organization itself with set_config (context_policy_for_other_role).
  */
 CREATE VIEW palisade_audit.policies WITH (security_invoker = true) AS
-WITH p AS (
+WITH resolver AS (
+    SELECT r.oid FROM pg_catalog.pg_roles r
+     WHERE NOT r.rolcanlogin
+       AND (r.rolname = 'palisade_resolver'
+            OR (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m WHERE m.roleid = r.oid)
+                AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc f WHERE f.prosecdef AND f.proowner = r.oid)))
+), p AS (
     SELECT n.nspname::text AS schema_name, c.relname::text AS table_name, p.polname::text AS policy_name,
            CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
                          WHEN 'd' THEN 'DELETE' ELSE 'ALL' END AS command,
@@ -308,7 +323,7 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
                    AND r.rolname NOT IN (SELECT a.name FROM palisade_audit.allow_list a
                                           WHERE a.kind = 'app_login_role')
                    AND NOT (r.rolsuper OR r.rolbypassrls)
-                   AND NOT (NOT r.rolcanlogin
+                   AND NOT (r.oid IN (SELECT resolver.oid FROM resolver)
                             AND palisade_audit.scoped_to_role(p.using_expr, r.rolname)
                             AND palisade_audit.scoped_to_role(p.with_check_expr, r.rolname))
                  ORDER BY 1)
@@ -324,7 +339,7 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
                      THEN 'nothing (false)' ELSE 'the acting organization' END
          WHEN pg_catalog.cardinality(p.polroles) = 1
               AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
-                           WHERE r.oid = p.polroles[1] AND NOT r.rolcanlogin
+                           WHERE r.oid = p.polroles[1] AND r.oid IN (SELECT resolver.oid FROM resolver)
                              AND palisade_audit.scoped_to_role(p.using_expr, r.rolname)
                              AND palisade_audit.scoped_to_role(p.with_check_expr, r.rolname))
            THEN 'its resolver role'
@@ -514,7 +529,9 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  * palisade_platform: no tenant rows, but the app role's Mailgun tokens and the billing role's
  * Stripe events live there). `in_this_database`: the role owns something
  * here, is named in a privilege, policy, default privilege or setting of this database, or is a
- * member of such a role; role findings are limited to those. Findings (`reasons`, "kind: detail"):
+ * member of such a role, or of pg_read_all_data or pg_write_all_data (directly or not: they
+ * reach every table of every database); role findings are limited to those. Findings
+ * (`reasons`, "kind: detail"):
  *   bypassrls_role         BYPASSRLS on a role that is neither a superuser (the DBA's own) nor in
  *                          the allow-list (palisade_billing, for the Stripe path);
  *   member_of_bypass_role  it can SET ROLE to a superuser or BYPASSRLS role;
@@ -531,6 +548,10 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *                          palisade_app and is not an allow-listed app_login_role
  *                          (palisade_app_a, palisade_app_b: 910_audit_allow_list.sql): it acts
  *                          as the app, and the app's policies trust the context it sets itself;
+ *   app_role_can_login     palisade_app itself can log in: the NOLOGIN group that holds every
+ *                          grant of the app and that every tenant policy names, so a session as it
+ *                          picks any organization with set_config (the server logs in as the
+ *                          allow-listed palisade_app_a or palisade_app_b, its members);
  *   app_login_without_guardrails  a login role that acts as the app (palisade_app when it can
  *                          log in, or a login member of it) lacks statement_timeout or
  *                          idle_in_transaction_session_timeout (ALTER ROLE ... SET, for this
@@ -574,6 +595,9 @@ WITH db AS (
     UNION SELECT d.defaclrole FROM pg_catalog.pg_default_acl d
     UNION SELECT g.grantee FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) g
     UNION SELECT s.setrole FROM pg_catalog.pg_db_role_setting s, db WHERE s.setdatabase = db.oid
+    -- Predefined roles that read or write every table of every database (PostgreSQL 14 and
+    -- later): named in no ACL here, yet their members (with BYPASSRLS, every organization's rows).
+    UNION SELECT d.oid FROM pg_catalog.pg_roles d WHERE d.rolname IN ('pg_read_all_data', 'pg_write_all_data')
 ), tenant AS (
     SELECT c.oid, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p')
@@ -808,6 +832,9 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
           SELECT 10, CASE WHEN pg_catalog.cardinality(f.analyst_excess) > 0
                           THEN 'analyst_beyond_read: a recorded analyst role may only read readable columns of tenant tables, yet holds '
                                || pg_catalog.array_to_string(f.analyst_excess, '; ') END
+          UNION ALL
+          SELECT 11, CASE WHEN f.rolname = 'palisade_app' AND f.rolcanlogin
+                          THEN 'app_role_can_login: palisade_app, the group every tenant policy names, can log in, so a session as it picks any organization with set_config(''app.current_org'', ...); the server logs in as palisade_app_a or palisade_app_b' END
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) AS reasons) AS r;
@@ -821,7 +848,18 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
  *   definer_bypasses_rls         its owner is a superuser or has BYPASSRLS, so it sees every row;
  *   definer_wrong_owner          in one of Palisade's schemas, owned by a role other than
  *                                palisade_resolver (restored or created by the wrong role): the
- *                                resolver policies do not apply to it, and its owner's rights do.
+ *                                resolver policies do not apply to it, and its owner's rights do;
+ *   definer_executable_by_other_role  in one of Palisade's schemas, and a role other than the one
+ *                                Palisade grants EXECUTE to (the 02N_*.sql files: palisade_app,
+ *                                but palisade_billing for emit_invoice_paid and palisade_owner for
+ *                                purge_expired_records) holds EXECUTE: granted it, or a member
+ *                                (directly or not) of a role granted it; superusers and the owner
+ *                                aside. The resolvers read across organizations (any user's
+ *                                password hash by email, the organization of any key), so, like
+ *                                a copy of tenant rows, it is critical even while that role lacks
+ *                                USAGE on the schema: one GRANT away. `executable_by` lists the
+ *                                grantees; members of palisade_app (the app) or of the owner are
+ *                                the role findings app_login_member and member_of_owner_role.
  */
 CREATE VIEW palisade_audit.functions WITH (security_invoker = true) AS
 WITH f AS (
@@ -836,10 +874,27 @@ WITH f AS (
                                                 ELSE pg_catalog.pg_get_userbyid(x.grantee)::text END
                              FROM pg_catalog.aclexplode(p.proacl) x
                             WHERE x.privilege_type = 'EXECUTE' ORDER BY 1) END AS executable_by,
-           o.rolsuper OR o.rolbypassrls AS owner_bypasses_rls
+           o.rolsuper OR o.rolbypassrls AS owner_bypasses_rls,
+           CASE WHEN p.prosecdef AND n.nspname IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit')
+                THEN ARRAY(
+                    SELECT DISTINCT r.rolname::text
+                           || CASE WHEN r.oid <> x.grantee THEN ' (member of ' || pg_catalog.pg_get_userbyid(x.grantee) || ')' ELSE '' END
+                      FROM pg_catalog.aclexplode(p.proacl) x
+                      JOIN pg_catalog.pg_roles r
+                        ON r.oid = x.grantee OR pg_catalog.pg_has_role(r.oid, x.grantee, 'MEMBER')
+                     WHERE x.privilege_type = 'EXECUTE' AND x.grantee NOT IN (0, p.proowner)
+                       AND pg_catalog.pg_get_userbyid(x.grantee) <> g.palisade_grantee
+                       AND NOT r.rolsuper
+                     ORDER BY 1) END AS other_executors,
+           g.palisade_grantee
       FROM pg_catalog.pg_proc p
       JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
       JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
+      -- The one role the 02N_*.sql files grant EXECUTE on each of Palisade's definers to.
+      CROSS JOIN LATERAL (
+          SELECT CASE p.proname WHEN 'emit_invoice_paid' THEN 'palisade_billing'
+                                WHEN 'purge_expired_records' THEN 'palisade_owner'
+                                ELSE 'palisade_app' END AS palisade_grantee) AS g
      WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                         WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
@@ -864,6 +919,12 @@ SELECT f.schema_name, f.function_name, f.arguments, f.owner, f.security_definer,
           SELECT 4, CASE WHEN NOT f.owner_bypasses_rls AND f.owner <> 'palisade_resolver'
                               AND f.schema_name IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit')
                          THEN 'definer_wrong_owner: SECURITY DEFINER in a schema of Palisade''s owned by ' || f.owner || ', not palisade_resolver' END
+          UNION ALL
+          SELECT 5, CASE WHEN pg_catalog.cardinality(f.other_executors) > 0
+                         THEN 'definer_executable_by_other_role: SECURITY DEFINER in a schema of Palisade''s, and executable by '
+                              || pg_catalog.array_to_string(f.other_executors, ', ')
+                              || ', beyond ' || f.palisade_grantee || ', the role Palisade grants it to: each runs it with ' || f.owner
+                              || '''s rights, which read across organizations' END
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) END AS reasons) AS r;

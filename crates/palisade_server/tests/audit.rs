@@ -675,6 +675,40 @@ async fn a_role_that_can_become_a_bypassrls_role_is_reported() {
 }
 
 #[tokio::test]
+async fn a_bypassrls_role_that_reads_through_pg_read_all_data_is_reported() {
+    // Named in no ACL of this database, yet it reads every table of every database. Its
+    // membership makes it present in every database of the cluster, the other tests' included:
+    // made in a transaction and rolled back, they never see it.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let (reader, writer, member) = (probe_role(), probe_role(), probe_role());
+    let tx = su.transaction().await.unwrap();
+    tx.batch_execute(&format!(
+        "CREATE ROLE {reader} LOGIN BYPASSRLS; GRANT pg_read_all_data TO {reader};
+         CREATE ROLE {writer} NOLOGIN BYPASSRLS; GRANT pg_write_all_data TO {writer};
+         CREATE ROLE {member} LOGIN; GRANT {writer} TO {member};"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert!(
+        has(&found, "critical", "bypassrls_role", &reader),
+        "{found:?}"
+    );
+    assert!(
+        has(&found, "critical", "bypassrls_role", &writer),
+        "{found:?}"
+    );
+    // A member of a member is present too, and can SET ROLE to the BYPASSRLS one.
+    assert!(
+        has(&found, "critical", "member_of_bypass_role", &member),
+        "{found:?}"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
 async fn column_secrecy_findings_are_reported_and_a_hand_made_classification_is_drift() {
     // policies/920_column_classification.sql classifies every column palisade_app can reach;
     // break each rule as a careless migration, grant or DBA would.
@@ -1417,6 +1451,35 @@ async fn a_login_member_of_the_app_role_is_critical_unless_it_is_the_documented_
 }
 
 #[tokio::test]
+async fn the_app_group_able_to_log_in_is_critical() {
+    // palisade_app holds every grant of the app and every tenant policy names it; a session as
+    // it sets any organization's context. The role is shared: altered in a transaction that is
+    // rolled back, the other tests never see it.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let tx = su.transaction().await.unwrap();
+    // Roles first, in the same order as the other tests that create them (no lock cycle).
+    create_app_login_pair(&tx).await;
+    tx.batch_execute("ALTER ROLE palisade_app LOGIN PASSWORD 'audit-probe'")
+        .await
+        .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert!(
+        has(&found, "critical", "app_role_can_login", APP),
+        "{found:?}"
+    );
+    // The one urgent finding: its missing guardrails are the medium one they always were.
+    assert!(
+        !found
+            .iter()
+            .any(|v| v[0] == "critical" && v[1] != "app_role_can_login"),
+        "{found:?}"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
 async fn an_app_login_role_without_timeouts_or_a_connection_limit_is_reported() {
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
@@ -1572,6 +1635,161 @@ async fn a_policy_that_lets_another_role_pick_its_organization_is_critical() {
         .await
         .unwrap();
     drop_role(&su, &reporting).await;
+}
+
+#[tokio::test]
+async fn a_resolver_form_policy_for_a_role_with_members_is_unscoped() {
+    // USING (current_user = '<role>') holds in that role's SECURITY DEFINER functions, and for
+    // anyone who may SET ROLE to it: a member reads every organization's customers.
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let (support, alice) = (probe_role(), probe_role());
+    su.batch_execute(&format!(
+        "CREATE ROLE {support} NOLOGIN;
+         GRANT USAGE ON SCHEMA palisade, palisade_private TO {support};
+         GRANT SELECT ON palisade.customers TO {support};
+         CREATE POLICY audit_probe_support ON palisade.customers FOR SELECT TO {support}
+             USING (current_user = '{support}');
+         CREATE POLICY audit_probe_support_context ON palisade.customers FOR SELECT TO {support}
+             USING (current_user = '{support}'
+                    AND organization_id = (SELECT palisade_private.current_org_id()));
+         CREATE ROLE {alice} LOGIN; GRANT {support} TO {alice};"
+    ))
+    .await
+    .unwrap();
+    assert_reported(&db, "unscoped_policy", "table", CUSTOMERS).await;
+    let found = ranked_violations(&su).await;
+    let unscoped = found
+        .iter()
+        .find(|v| v[1] == "unscoped_policy" && v[3] == CUSTOMERS)
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert_eq!(unscoped[0], "critical");
+    assert!(
+        unscoped[4].contains("audit_probe_support (SELECT"),
+        "{unscoped:?}"
+    );
+    // Scoped to the organization on its face, but its members set that organization themselves.
+    let context = "palisade.customers.audit_probe_support_context";
+    assert!(
+        has(&found, "critical", "context_policy_for_other_role", context),
+        "{found:?}"
+    );
+
+    // Without members, owning a SECURITY DEFINER function of its own, it is a resolver role:
+    // only that function's body matches the policy.
+    su.batch_execute(&format!(
+        "REVOKE {support} FROM {alice};
+         CREATE FUNCTION public.audit_probe_support_count() RETURNS bigint
+             LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+             AS 'SELECT count(*) FROM palisade.customers';
+         REVOKE ALL ON FUNCTION public.audit_probe_support_count() FROM PUBLIC;
+         ALTER FUNCTION public.audit_probe_support_count() OWNER TO {support};"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    assert_eq!(found, Vec::<[String; 5]>::new());
+    let restricts: String = su
+        .query_one(
+            "SELECT restricts_to FROM palisade_audit.policies WHERE policy_name = $1",
+            &[&"audit_probe_support"],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(restricts, "its resolver role");
+    su.batch_execute(
+        "DROP POLICY audit_probe_support ON palisade.customers;
+         DROP POLICY audit_probe_support_context ON palisade.customers;",
+    )
+    .await
+    .unwrap();
+    drop_role(&su, &alice).await;
+    drop_role(&su, &support).await;
+}
+
+#[tokio::test]
+async fn execute_on_a_definer_beyond_the_role_palisade_grants_it_to_is_critical() {
+    // Each of Palisade's SECURITY DEFINER functions reads across organizations with the
+    // resolver's rights; the 02N_*.sql files grant each to one role. Function privileges are
+    // this database's own: the probe roles are present in no other test's database.
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let (alice, group, bob) = (probe_role(), probe_role(), probe_role());
+    su.batch_execute(&format!(
+        "CREATE ROLE {alice} LOGIN;
+         GRANT USAGE ON SCHEMA palisade_private TO {alice};
+         GRANT EXECUTE ON FUNCTION palisade_private.login_lookup(text) TO {alice};
+         CREATE ROLE {group} NOLOGIN; CREATE ROLE {bob} LOGIN; GRANT {group} TO {bob};
+         GRANT EXECUTE ON FUNCTION palisade_private.emit_invoice_paid(uuid, uuid) TO {group};
+         GRANT EXECUTE ON FUNCTION palisade_private.purge_expired_records(
+             interval, interval, interval, interval, interval, interval, interval, integer)
+             TO palisade_app;"
+    ))
+    .await
+    .unwrap();
+    const KIND: &str = "definer_executable_by_other_role";
+    let login_lookup = "palisade_private.login_lookup(p_email text)";
+    assert_reported(&db, KIND, "function", login_lookup).await;
+    let found = ranked_violations(&su).await;
+    let detail = |object: &str| {
+        let v = found
+            .iter()
+            .find(|v| v[1] == KIND && v[3].starts_with(object))
+            .unwrap_or_else(|| panic!("{object}: {found:?}"));
+        assert_eq!(v[0], "critical", "{v:?}");
+        v[4].clone()
+    };
+    // Who may run it, and the role Palisade grants it to.
+    let holders = |detail: &str, beyond: &str| -> Vec<String> {
+        let list = detail
+            .split_once("executable by ")
+            .and_then(|(_, rest)| rest.split_once(&format!(", beyond {beyond}, ")))
+            .unwrap_or_else(|| panic!("{detail}"))
+            .0;
+        list.split(", ").map(str::to_owned).collect()
+    };
+    // Granted directly.
+    assert_eq!(
+        holders(&detail(login_lookup), "palisade_app"),
+        std::slice::from_ref(&alice)
+    );
+    // Through a membership: the group granted it and its member.
+    let mut expected = vec![group.clone(), format!("{bob} (member of {group})")];
+    expected.sort();
+    assert_eq!(
+        holders(
+            &detail("palisade_private.emit_invoice_paid(p_org uuid, p_invoice_id uuid)"),
+            "palisade_billing"
+        ),
+        expected
+    );
+    // One of Palisade's own roles, on a function Palisade grants to another: the app's login
+    // roles would run retention, deleting every organization's records.
+    let purge = holders(
+        &detail("palisade_private.purge_expired_records("),
+        "palisade_owner",
+    );
+    assert!(purge.contains(&APP.to_owned()), "{purge:?}");
+    // Only those three functions.
+    assert_eq!(
+        found.iter().filter(|v| v[1] == KIND).count(),
+        3,
+        "{found:?}"
+    );
+    assert_eq!(found.len(), 3, "{found:?}");
+
+    su.batch_execute(
+        "REVOKE EXECUTE ON FUNCTION palisade_private.purge_expired_records(
+             interval, interval, interval, interval, interval, interval, interval, integer)
+             FROM palisade_app;",
+    )
+    .await
+    .unwrap();
+    drop_role(&su, &bob).await;
+    drop_role(&su, &group).await;
+    drop_role(&su, &alice).await;
+    assert_eq!(violations(&su).await, vec![]);
 }
 
 #[tokio::test]
