@@ -274,29 +274,28 @@ CREATE OR REPLACE FUNCTION palisade_audit.reads_tenant_context(p_expr text) RETU
  * nothing does (e.g. USING (true)), which is a violation on a tenant table:
  *   'the acting organization'   every clause compares the tenant column with the context;
  *   'nothing (false)'           every clause is false (e.g. tenants may not write billing tables);
- *   'its resolver role'         TO one resolver role r USING (current_user = 'r'): only r's
- *                               SECURITY DEFINER functions (palisade_private) match. A resolver
- *                               role is NOLOGIN and either palisade_resolver (whose members are
- *                               member_of_owner_role) or a role with no members that owns a
- *                               SECURITY DEFINER function; any other role's members SET ROLE to it
- *                               and match, so for them the policy restricts nothing;
+ *   'its resolver role'         TO palisade_resolver USING (current_user = 'palisade_resolver'):
+ *                               only its SECURITY DEFINER functions (palisade_private) match. No
+ *                               other role qualifies: another role's members SET ROLE to it and
+ *                               match, and a memberless one's definer functions may be run by
+ *                               whoever holds EXECUTE on them, wherever they are, so for any
+ *                               other role the policy restricts nothing. palisade_resolver's login
+ *                               members are member_of_owner_role, and whoever may run its definer
+ *                               functions, in any schema, definer_executable_by_other_role;
  *   'moot: its roles bypass RLS' every role it names bypasses row-level security anyway;
  *   'restrictive'               AS RESTRICTIVE: it can only narrow what permissive ones allow;
  *   'one organization (analyst)' FOR SELECT TO one recorded analyst role (palisade_audit.analysts)
  *                               USING (<tenant column> = '<its organization>'::uuid): pinned to the
  *                               organization it was granted, whatever context it sets.
  * `context_roles`: the roles it names, other than the app role (palisade_app and the allow-listed
- * app_login_role roles), that bypass nothing and are not a resolver role (as above) in its
- * resolver form, when a clause reads the settable tenant context: each of them picks its
+ * app_login_role roles), that bypass nothing and are not palisade_resolver in its resolver
+ * form, when a clause reads the settable tenant context: each of them picks its
  * organization itself with set_config (context_policy_for_other_role).
  */
 CREATE VIEW palisade_audit.policies WITH (security_invoker = true) AS
 WITH resolver AS (
     SELECT r.oid FROM pg_catalog.pg_roles r
-     WHERE NOT r.rolcanlogin
-       AND (r.rolname = 'palisade_resolver'
-            OR (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m WHERE m.roleid = r.oid)
-                AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc f WHERE f.prosecdef AND f.proowner = r.oid)))
+     WHERE r.rolname = 'palisade_resolver' AND NOT r.rolcanlogin
 ), p AS (
     SELECT n.nspname::text AS schema_name, c.relname::text AS table_name, p.polname::text AS policy_name,
            CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
@@ -849,7 +848,8 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
  *   definer_wrong_owner          in one of Palisade's schemas, owned by a role other than
  *                                palisade_resolver (restored or created by the wrong role): the
  *                                resolver policies do not apply to it, and its owner's rights do;
- *   definer_executable_by_other_role  in one of Palisade's schemas, and a role other than the one
+ *   definer_executable_by_other_role  in one of Palisade's schemas (or owned by palisade_resolver,
+ *                                wherever it is), and a role other than the one
  *                                Palisade grants EXECUTE to (the 02N_*.sql files: palisade_app,
  *                                but palisade_billing for emit_invoice_paid and palisade_owner for
  *                                purge_expired_records) holds EXECUTE: granted it, or a member
@@ -875,7 +875,9 @@ WITH f AS (
                              FROM pg_catalog.aclexplode(p.proacl) x
                             WHERE x.privilege_type = 'EXECUTE' ORDER BY 1) END AS executable_by,
            o.rolsuper OR o.rolbypassrls AS owner_bypasses_rls,
-           CASE WHEN p.prosecdef AND n.nspname IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit')
+           CASE WHEN p.prosecdef
+                     AND (n.nspname IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit')
+                          OR o.rolname = 'palisade_resolver')
                 THEN ARRAY(
                     SELECT DISTINCT r.rolname::text
                            || CASE WHEN r.oid <> x.grantee THEN ' (member of ' || pg_catalog.pg_get_userbyid(x.grantee) || ')' ELSE '' END
@@ -921,7 +923,7 @@ SELECT f.schema_name, f.function_name, f.arguments, f.owner, f.security_definer,
                          THEN 'definer_wrong_owner: SECURITY DEFINER in a schema of Palisade''s owned by ' || f.owner || ', not palisade_resolver' END
           UNION ALL
           SELECT 5, CASE WHEN pg_catalog.cardinality(f.other_executors) > 0
-                         THEN 'definer_executable_by_other_role: SECURITY DEFINER in a schema of Palisade''s, and executable by '
+                         THEN 'definer_executable_by_other_role: SECURITY DEFINER in a schema of Palisade''s or owned by palisade_resolver, and executable by '
                               || pg_catalog.array_to_string(f.other_executors, ', ')
                               || ', beyond ' || f.palisade_grantee || ', the role Palisade grants it to: each runs it with ' || f.owner
                               || '''s rights, which read across organizations' END

@@ -1675,21 +1675,26 @@ async fn a_resolver_form_policy_for_a_role_with_members_is_unscoped() {
         "{found:?}"
     );
 
-    // Without members, owning a SECURITY DEFINER function of its own, it is a resolver role:
-    // only that function's body matches the policy.
+    // Without members, owning a SECURITY DEFINER function of its own, it is still no resolver:
+    // that function runs for whoever may execute it, and nothing checks who may outside
+    // Palisade's schemas (a review found this exemption reopened the hole).
     su.batch_execute(&format!(
         "REVOKE {support} FROM {alice};
          CREATE FUNCTION public.audit_probe_support_count() RETURNS bigint
              LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
              AS 'SELECT count(*) FROM palisade.customers';
          REVOKE ALL ON FUNCTION public.audit_probe_support_count() FROM PUBLIC;
-         ALTER FUNCTION public.audit_probe_support_count() OWNER TO {support};"
+         ALTER FUNCTION public.audit_probe_support_count() OWNER TO {support};
+         GRANT EXECUTE ON FUNCTION public.audit_probe_support_count() TO {alice};"
     ))
     .await
     .unwrap();
     let found = ranked_violations(&su).await;
-    assert_eq!(found, Vec::<[String; 5]>::new());
-    let restricts: String = su
+    assert!(
+        has(&found, "critical", "unscoped_policy", CUSTOMERS),
+        "{found:?}"
+    );
+    let restricts: Option<String> = su
         .query_one(
             "SELECT restricts_to FROM palisade_audit.policies WHERE policy_name = $1",
             &[&"audit_probe_support"],
@@ -1697,13 +1702,36 @@ async fn a_resolver_form_policy_for_a_role_with_members_is_unscoped() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(restricts, "its resolver role");
+    assert_eq!(restricts, None);
     su.batch_execute(
         "DROP POLICY audit_probe_support ON palisade.customers;
-         DROP POLICY audit_probe_support_context ON palisade.customers;",
+         DROP POLICY audit_probe_support_context ON palisade.customers;
+         DROP FUNCTION public.audit_probe_support_count();",
     )
     .await
     .unwrap();
+    // palisade_resolver's own definer functions are checked wherever they are: one in public
+    // that another role may run is critical like one in palisade_private.
+    su.batch_execute(&format!(
+        "CREATE FUNCTION public.audit_probe_resolver_count() RETURNS bigint
+             LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+             AS 'SELECT 1::bigint';
+         REVOKE ALL ON FUNCTION public.audit_probe_resolver_count() FROM PUBLIC;
+         ALTER FUNCTION public.audit_probe_resolver_count() OWNER TO palisade_resolver;
+         GRANT EXECUTE ON FUNCTION public.audit_probe_resolver_count() TO {alice};"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    assert!(
+        found.iter().any(|[s, k, _, o, _]| s == "critical"
+            && k == "definer_executable_by_other_role"
+            && o.starts_with("public.audit_probe_resolver_count(")),
+        "{found:?}"
+    );
+    su.batch_execute("DROP FUNCTION public.audit_probe_resolver_count()")
+        .await
+        .unwrap();
     drop_role(&su, &alice).await;
     drop_role(&su, &support).await;
 }
