@@ -894,9 +894,12 @@ WITH f AS (
       JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
       -- The one role the 02N_*.sql files grant EXECUTE on each of Palisade's definers to.
       CROSS JOIN LATERAL (
-          SELECT CASE p.proname WHEN 'emit_invoice_paid' THEN 'palisade_billing'
-                                WHEN 'purge_expired_records' THEN 'palisade_owner'
-                                ELSE 'palisade_app' END AS palisade_grantee) AS g
+          -- By name within palisade_private only: a function of that name elsewhere gets no
+          -- exception (a cast to regprocedure would fail the view where it is not installed).
+          SELECT CASE WHEN n.nspname <> 'palisade_private' THEN 'palisade_app'
+                      WHEN p.proname = 'emit_invoice_paid' THEN 'palisade_billing'
+                      WHEN p.proname = 'purge_expired_records' THEN 'palisade_owner'
+                      ELSE 'palisade_app' END AS palisade_grantee) AS g
      WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                         WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
