@@ -885,7 +885,7 @@ WITH f AS (
                       JOIN pg_catalog.pg_roles r
                         ON r.oid = x.grantee OR pg_catalog.pg_has_role(r.oid, x.grantee, 'MEMBER')
                      WHERE x.privilege_type = 'EXECUTE' AND x.grantee NOT IN (0, p.proowner)
-                       AND pg_catalog.pg_get_userbyid(x.grantee) <> g.palisade_grantee
+                       AND pg_catalog.pg_get_userbyid(x.grantee)::text IS DISTINCT FROM g.palisade_grantee
                        AND NOT r.rolsuper
                      ORDER BY 1) END AS other_executors,
            g.palisade_grantee
@@ -894,9 +894,10 @@ WITH f AS (
       JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
       -- The one role the 02N_*.sql files grant EXECUTE on each of Palisade's definers to.
       CROSS JOIN LATERAL (
-          -- By name within palisade_private only: a function of that name elsewhere gets no
-          -- exception (a cast to regprocedure would fail the view where it is not installed).
-          SELECT CASE WHEN n.nspname <> 'palisade_private' THEN 'palisade_app'
+          -- By name within palisade_private only (a cast to regprocedure would fail the view
+          -- where it is not installed); Palisade grants no definer elsewhere, so there nobody
+          -- is excepted, palisade_app included.
+          SELECT CASE WHEN n.nspname <> 'palisade_private' THEN NULL
                       WHEN p.proname = 'emit_invoice_paid' THEN 'palisade_billing'
                       WHEN p.proname = 'purge_expired_records' THEN 'palisade_owner'
                       ELSE 'palisade_app' END AS palisade_grantee) AS g
@@ -928,7 +929,9 @@ SELECT f.schema_name, f.function_name, f.arguments, f.owner, f.security_definer,
           SELECT 5, CASE WHEN pg_catalog.cardinality(f.other_executors) > 0
                          THEN 'definer_executable_by_other_role: SECURITY DEFINER in a schema of Palisade''s or owned by palisade_resolver, and executable by '
                               || pg_catalog.array_to_string(f.other_executors, ', ')
-                              || ', beyond ' || f.palisade_grantee || ', the role Palisade grants it to: each runs it with ' || f.owner
+                              || coalesce(', beyond ' || f.palisade_grantee || ', the role Palisade grants it to',
+                                          ' (Palisade grants no SECURITY DEFINER function outside palisade_private)')
+                              || ': each runs it with ' || f.owner
                               || '''s rights, which read across organizations' END
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL

@@ -232,8 +232,10 @@ async fn an_app_role_that_may_create_or_owns_anything_outside_palisades_schemas_
         msg.contains("may create objects in schema(s) public"),
         "{msg}"
     );
-    // What `palisade install-definers` runs.
-    schema::superuser_after_migrate(&cluster().superuser_url("postgres"), &db.name)
+    // The superuser's files inside the database, which `palisade install-definers` re-applies
+    // (not the whole command: it re-applies the roles file too, which revokes every membership in
+    // palisade_resolver cluster-wide, the one another test grants a probe role at the same time).
+    schema::install_superuser_database_files(&cluster().superuser_url("postgres"), &db.name)
         .await
         .unwrap();
     check_app_role(&db.app_pool(1)).await.unwrap();
@@ -250,7 +252,46 @@ async fn an_app_role_that_may_create_or_owns_anything_outside_palisades_schemas_
     su.batch_execute("DROP TABLE public.probe_owned")
         .await
         .unwrap();
-    clean_up(db, &[&role]).await;
+    // A schema or a plain function of its own, anywhere, counts the same.
+    for (make, undo) in [
+        (
+            format!("CREATE SCHEMA probe_owned AUTHORIZATION {role}"),
+            "DROP SCHEMA probe_owned".to_owned(),
+        ),
+        (
+            format!(
+                "CREATE FUNCTION public.probe_owned() RETURNS int LANGUAGE sql AS 'SELECT 1';
+                 ALTER FUNCTION public.probe_owned() OWNER TO {role}"
+            ),
+            "DROP FUNCTION public.probe_owned()".to_owned(),
+        ),
+    ] {
+        su.batch_execute(&make).await.unwrap();
+        let msg = refusal(&db, &role).await;
+        assert!(msg.contains("owns 1 table(s)"), "{make}: {msg}");
+        su.batch_execute(&undo).await.unwrap();
+    }
+    // Creating schemas (CREATE on the database), or granting itself roles (CREATEROLE: on
+    // PostgreSQL 15, palisade_backup and its BYPASSRLS too), or belonging to a role that may.
+    let granted = format!("GRANT CREATE ON DATABASE \"{}\" TO {role}", db.name);
+    su.batch_execute(&granted).await.unwrap();
+    let msg = refusal(&db, &role).await;
+    assert!(msg.contains("may create schemas"), "{msg}");
+    su.batch_execute(&granted.replace("GRANT", "REVOKE").replace(" TO ", " FROM "))
+        .await
+        .unwrap();
+    su.batch_execute(&format!("ALTER ROLE {role} CREATEROLE"))
+        .await
+        .unwrap();
+    let msg = refusal(&db, &role).await;
+    assert!(msg.contains("has CREATEROLE"), "{msg}");
+    let member = make_role(&db, "").await;
+    su.batch_execute(&format!("GRANT {role} TO {member}"))
+        .await
+        .unwrap();
+    let msg = refusal(&db, &member).await;
+    assert!(msg.contains(&format!("member of {role}")), "{msg}");
+    clean_up(db, &[&member, &role]).await;
 }
 
 #[actix_web::test]

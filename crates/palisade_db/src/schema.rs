@@ -634,9 +634,10 @@ async fn check_server_version(client: &Client) -> Result<(), SchemaError> {
 /// (in Palisade's schemas an owner may disable RLS and grant itself the rest; anywhere, a table
 /// of its own could carry a trigger that writes as one of Palisade's, which
 /// policies/300_chat.sql trusts; and any SECURITY DEFINER function runs with its owner's
-/// rights), may create objects in any schema or temporary ones (the same trigger), or is a
-/// member (directly or not) of a role that owns or bypasses, such as `palisade_resolver` (a
-/// member may `SET ROLE` to it). Also refuses a login role that is not a member of the group
+/// rights), may create objects in any schema, schemas in the database, or temporary objects
+/// (the same trigger), has CREATEROLE (on PostgreSQL 15 it may grant itself any non-superuser
+/// role, `palisade_backup` included), or is a member (directly or not) of a role that owns,
+/// bypasses or has CREATEROLE, such as `palisade_resolver` (a member may `SET ROLE` to it). Also refuses a login role that is not a member of the group
 /// `palisade_app` (it would hold none of the app's grants), the group itself (it is NOLOGIN: the
 /// server logs in as `palisade_app_a` or `palisade_app_b`), and a server older than 15.3.
 pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
@@ -665,14 +666,16 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
                     (SELECT count(*) FROM owners o WHERE o.owner = r.oid) AS owned,
                     (SELECT string_agg(o.rolname, ', ' ORDER BY o.rolname) FROM pg_catalog.pg_roles o
                       WHERE o.oid <> r.oid AND pg_catalog.pg_has_role(r.oid, o.oid, 'MEMBER')
-                        AND (o.rolsuper OR o.rolbypassrls
+                        AND (o.rolsuper OR o.rolbypassrls OR o.rolcreaterole
                              OR EXISTS (SELECT 1 FROM owners w WHERE w.owner = o.oid))) AS risky_memberships,
                     pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'TEMPORARY') AS temporary,
                     EXISTS (SELECT 1 FROM pg_catalog.pg_roles g
                              WHERE g.rolname = $1 AND g.oid <> r.oid
                                AND pg_catalog.pg_has_role(r.oid, g.oid, 'USAGE')) AS app_member,
                     (SELECT string_agg(ns.nspname, ', ' ORDER BY ns.nspname) FROM ns
-                      WHERE pg_catalog.has_schema_privilege(r.oid, ns.oid, 'CREATE')) AS creatable
+                      WHERE pg_catalog.has_schema_privilege(r.oid, ns.oid, 'CREATE')) AS creatable,
+                    pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'CREATE') AS creates_schemas,
+                    r.rolcreaterole
                FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
             &[&APP_ROLE],
         )
@@ -686,6 +689,8 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     let temporary: bool = row.try_get(5).map_err(DbError::from)?;
     let app_member: bool = row.try_get(6).map_err(DbError::from)?;
     let creatable: Option<String> = row.try_get(7).map_err(DbError::from)?;
+    let creates_schemas: bool = row.try_get(8).map_err(DbError::from)?;
+    let createrole: bool = row.try_get(9).map_err(DbError::from)?;
     let mut reasons = Vec::new();
     if name == APP_ROLE {
         reasons.push(format!(
@@ -709,9 +714,24 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     if let Some(schemas) = creatable {
         reasons.push(format!(
             "may create objects in schema(s) {schemas} (a table of its own could carry a trigger \
-             that writes as one of Palisade's own; policies/002_no_temporary_objects.sql revokes \
-             CREATE on public from PUBLIC, `palisade install-definers` applies it)"
+             that writes as one of Palisade's own; revoke CREATE on them from it and its groups, \
+             and from PUBLIC on public: policies/002_no_temporary_objects.sql does, `palisade \
+             install-definers` applies it)"
         ));
+    }
+    if creates_schemas {
+        reasons.push(
+            "may create schemas in this database (CREATE on the database: then objects in them, \
+             the same trigger; revoke it)"
+                .to_owned(),
+        );
+    }
+    if createrole {
+        reasons.push(
+            "has CREATEROLE (on PostgreSQL 15 it may grant itself any role but a superuser, \
+             palisade_backup's BYPASSRLS included)"
+                .to_owned(),
+        );
     }
     if superuser {
         reasons.push("is a superuser".to_owned());
@@ -727,8 +747,8 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     }
     if let Some(m) = memberships {
         reasons.push(format!(
-            "is a member of {m}, which can bypass row-level security or owns what could \
-             (tables, schemas, SECURITY DEFINER functions)"
+            "is a member of {m}, which can bypass row-level security, has CREATEROLE, or owns \
+             what could (tables, schemas, functions)"
         ));
     }
     if reasons.is_empty() {
