@@ -1713,14 +1713,14 @@ async fn a_resolver_form_policy_for_a_role_with_members_is_unscoped() {
     // palisade_resolver's own definer functions are checked wherever they are: one in public
     // that another role may run is critical like one in palisade_private, and outside
     // palisade_private no role is excepted, the app's included.
-    su.batch_execute(&format!(
+    su.batch_execute(
         "CREATE FUNCTION public.audit_probe_resolver_count() RETURNS bigint
              LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
              AS 'SELECT 1::bigint';
          REVOKE ALL ON FUNCTION public.audit_probe_resolver_count() FROM PUBLIC;
          ALTER FUNCTION public.audit_probe_resolver_count() OWNER TO palisade_resolver;
-         GRANT EXECUTE ON FUNCTION public.audit_probe_resolver_count() TO palisade_app;"
-    ))
+         GRANT EXECUTE ON FUNCTION public.audit_probe_resolver_count() TO palisade_app;",
+    )
     .await
     .unwrap();
     let found = ranked_violations(&su).await;
