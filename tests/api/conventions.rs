@@ -80,19 +80,21 @@ async fn every_list_follows_the_same_query_rules() {
         assert_eq!(r.json["fields"][0]["field"], "created_before", "{path}");
         assert_eq!(r.json["fields"][0]["code"], "invalid", "{path}");
         // created_after is inclusive: the newest item's own created_at keeps it in the list.
-        if let Some(newest) = all["data"][0]["created_at"].as_str() {
-            let r = get(with_param(path, &format!("created_after={newest}"))).await;
-            assert!(
-                ids(&r.json).contains(&ids(all)[0]),
-                "{path}: created_after={newest} left out the item created then: {}",
-                r.text
-            );
-            let r = get(with_param(path, &format!("created_before={newest}"))).await;
-            assert!(
-                !ids(&r.json).contains(&ids(all)[0]),
-                "{path}: created_before={newest} kept the item created then"
-            );
-        }
+        // Every list's items carry the time its window and cursor go by, as `created_at`.
+        let newest = all["data"][0]["created_at"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path}: its items have no created_at: {all}"));
+        let r = get(with_param(path, &format!("created_after={newest}"))).await;
+        assert!(
+            ids(&r.json).contains(&ids(all)[0]),
+            "{path}: created_after={newest} left out the item created then: {}",
+            r.text
+        );
+        let r = get(with_param(path, &format!("created_before={newest}"))).await;
+        assert!(
+            !ids(&r.json).contains(&ids(all)[0]),
+            "{path}: created_before={newest} kept the item created then"
+        );
         // Another list's cursor.
         if !path.starts_with("/v1/customers") {
             let r = get(with_param(path, &format!("cursor={foreign_cursor}"))).await;

@@ -42,6 +42,11 @@ pub struct DeliveryJson {
     outcome: String,
     /// The message or call it was about.
     subject_id: Option<Uuid>,
+    /// When it was received: the time `created_after`, `created_before` and the cursor go by,
+    /// named as on every other list.
+    #[serde(with = "palisade_domain::timestamp")]
+    created_at: OffsetDateTime,
+    /// The same time as `created_at`, under the name this list gave it first.
     #[serde(with = "palisade_domain::timestamp")]
     received_at: OffsetDateTime,
 }
@@ -55,6 +60,7 @@ impl From<DeliveryRow> for DeliveryJson {
             event_key: d.event_key,
             outcome: d.outcome,
             subject_id: d.subject_id,
+            created_at: d.created_at,
             received_at: d.created_at,
         }
     }
