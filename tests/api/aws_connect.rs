@@ -296,6 +296,21 @@ async fn instances_are_registered_by_owners_and_admins_with_a_valid_arn() {
         assert_eq!(r.status, 422, "{bad}: {}", r.text);
         assert_eq!(r.json["fields"][0]["field"], field, "{bad}: {}", r.text);
     }
+    // Every bad field is named, not only the first.
+    let bad = json!({"instance_arn": new_arn(), "region": "Oregon", "label": " "});
+    let r = app.post(&owner, INSTANCES, &bad).await;
+    let fields: Vec<&str> = r.json["fields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", r.text))
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        (r.status, fields),
+        (422, vec!["region", "label"]),
+        "{}",
+        r.text
+    );
     assert_eq!(app.list_ids(&owner, INSTANCES).await, [id(&instance)]);
     // The label changes; the ARN does not.
     let r = app.patch(&owner, &path, &json!({"label": "Primary"})).await;

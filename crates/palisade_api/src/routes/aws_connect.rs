@@ -130,7 +130,8 @@ impl Created for ConnectInstances {
             body.instance_arn.as_deref(),
             ConnectInstanceArn::parse,
         );
-        f.required("region", body.region.as_deref(), |raw| {
+        // Every field is read before any is given up on, so a 422 names each bad one.
+        let region = f.required("region", body.region.as_deref(), |raw| {
             let region = AwsRegion::parse(raw)?;
             match &arn {
                 Some(arn) if arn.region() != &region => Err(palisade_domain::ParseError::new(
@@ -138,8 +139,9 @@ impl Created for ConnectInstances {
                 )),
                 _ => Ok(region),
             }
-        })?;
+        });
         let label = f.required("label", body.label.as_deref(), ConnectLabel::parse);
+        region?;
         Some(NewConnectInstance {
             instance_arn: arn?,
             label: label?,
