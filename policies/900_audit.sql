@@ -849,12 +849,12 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
  *                                palisade_resolver (restored or created by the wrong role): the
  *                                resolver policies do not apply to it, and its owner's rights do;
  *   definer_executable_by_other_role  in one of Palisade's schemas (or owned by palisade_resolver,
- *                                wherever it is), and a role other than the one
- *                                Palisade grants EXECUTE to (the 02N_*.sql files: palisade_app,
+ *                                wherever it is), and a role other than the one Palisade grants
+ *                                EXECUTE to in palisade_private (the 02N_*.sql files: palisade_app,
  *                                but palisade_billing for emit_invoice_paid and palisade_owner for
- *                                purge_expired_records) holds EXECUTE: granted it, or a member
- *                                (directly or not) of a role granted it; superusers and the owner
- *                                aside. The resolvers read across organizations (any user's
+ *                                purge_expired_records; elsewhere, none) holds EXECUTE: granted
+ *                                it, or a member (directly or not) of a role granted it;
+ *                                superusers and the owner aside. The resolvers read across organizations (any user's
  *                                password hash by email, the organization of any key), so, like
  *                                a copy of tenant rows, it is critical even while that role lacks
  *                                USAGE on the schema: one GRANT away. `executable_by` lists the

@@ -291,6 +291,18 @@ async fn an_app_role_that_may_create_or_owns_anything_outside_palisades_schemas_
         .unwrap();
     let msg = refusal(&db, &member).await;
     assert!(msg.contains(&format!("member of {role}")), "{msg}");
+    // REPLICATION (a logical stream carries every organization's rows), and the roles that read
+    // the server's files (a table's too) or run its programs.
+    su.batch_execute(&format!(
+        "ALTER ROLE {role} NOCREATEROLE REPLICATION; REVOKE {role} FROM {member};
+         GRANT pg_read_server_files TO {member}"
+    ))
+    .await
+    .unwrap();
+    let msg = refusal(&db, &role).await;
+    assert!(msg.contains("has REPLICATION"), "{msg}");
+    let msg = refusal(&db, &member).await;
+    assert!(msg.contains("member of pg_read_server_files"), "{msg}");
     clean_up(db, &[&member, &role]).await;
 }
 

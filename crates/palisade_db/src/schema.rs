@@ -636,10 +636,13 @@ async fn check_server_version(client: &Client) -> Result<(), SchemaError> {
 /// policies/300_chat.sql trusts; and any SECURITY DEFINER function runs with its owner's
 /// rights), may create objects in any schema, schemas in the database, or temporary objects
 /// (the same trigger), has CREATEROLE (on PostgreSQL 15 it may grant itself any non-superuser
-/// role, `palisade_backup` included), or is a member (directly or not) of a role that owns,
-/// bypasses or has CREATEROLE, such as `palisade_resolver` (a member may `SET ROLE` to it). Also refuses a login role that is not a member of the group
-/// `palisade_app` (it would hold none of the app's grants), the group itself (it is NOLOGIN: the
-/// server logs in as `palisade_app_a` or `palisade_app_b`), and a server older than 15.3.
+/// role, `palisade_backup` included) or REPLICATION, or is a member (directly or not) of a role
+/// that owns, bypasses or has either, or of `pg_read_server_files`, `pg_write_server_files` or
+/// `pg_execute_server_program` (files and programs of the server, tables' files included), such
+/// as `palisade_resolver` (a member may `SET ROLE` to it). Also refuses a login role that is not
+/// a member of the group `palisade_app` (it would hold none of the app's grants), the group
+/// itself (it is NOLOGIN: the server logs in as `palisade_app_a` or `palisade_app_b`), and a
+/// server older than 15.3.
 pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     let conn = pool.get().await?;
     check_server_version(&conn).await?;
@@ -666,7 +669,9 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
                     (SELECT count(*) FROM owners o WHERE o.owner = r.oid) AS owned,
                     (SELECT string_agg(o.rolname, ', ' ORDER BY o.rolname) FROM pg_catalog.pg_roles o
                       WHERE o.oid <> r.oid AND pg_catalog.pg_has_role(r.oid, o.oid, 'MEMBER')
-                        AND (o.rolsuper OR o.rolbypassrls OR o.rolcreaterole
+                        AND (o.rolsuper OR o.rolbypassrls OR o.rolcreaterole OR o.rolreplication
+                             OR o.rolname IN ('pg_read_server_files', 'pg_write_server_files',
+                                              'pg_execute_server_program')
                              OR EXISTS (SELECT 1 FROM owners w WHERE w.owner = o.oid))) AS risky_memberships,
                     pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'TEMPORARY') AS temporary,
                     EXISTS (SELECT 1 FROM pg_catalog.pg_roles g
@@ -675,7 +680,7 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
                     (SELECT string_agg(ns.nspname, ', ' ORDER BY ns.nspname) FROM ns
                       WHERE pg_catalog.has_schema_privilege(r.oid, ns.oid, 'CREATE')) AS creatable,
                     pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'CREATE') AS creates_schemas,
-                    r.rolcreaterole
+                    r.rolcreaterole, r.rolreplication
                FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
             &[&APP_ROLE],
         )
@@ -691,6 +696,7 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     let creatable: Option<String> = row.try_get(7).map_err(DbError::from)?;
     let creates_schemas: bool = row.try_get(8).map_err(DbError::from)?;
     let createrole: bool = row.try_get(9).map_err(DbError::from)?;
+    let replication: bool = row.try_get(10).map_err(DbError::from)?;
     let mut reasons = Vec::new();
     if name == APP_ROLE {
         reasons.push(format!(
@@ -721,15 +727,24 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     }
     if creates_schemas {
         reasons.push(
-            "may create schemas in this database (CREATE on the database: then objects in them, \
-             the same trigger; revoke it)"
+            "may create schemas in this database (then tables of its own in them, which could \
+             carry a trigger that writes as one of Palisade's own; revoke CREATE on the database \
+             from it, its groups and PUBLIC)"
                 .to_owned(),
         );
     }
     if createrole {
         reasons.push(
             "has CREATEROLE (on PostgreSQL 15 it may grant itself any role but a superuser, \
-             palisade_backup's BYPASSRLS included)"
+             palisade_backup included, and read every organization with that role's BYPASSRLS; \
+             ALTER ROLE ... NOCREATEROLE)"
+                .to_owned(),
+        );
+    }
+    if replication {
+        reasons.push(
+            "has REPLICATION (a logical replication stream carries every organization's rows; \
+             ALTER ROLE ... NOREPLICATION)"
                 .to_owned(),
         );
     }
@@ -747,8 +762,9 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     }
     if let Some(m) = memberships {
         reasons.push(format!(
-            "is a member of {m}, which can bypass row-level security, has CREATEROLE, or owns \
-             what could (tables, schemas, functions)"
+            "is a member of {m}, which can bypass row-level security, has CREATEROLE or \
+             REPLICATION, reads or runs the server's files and programs, or owns what could \
+             (tables, schemas, functions)"
         ));
     }
     if reasons.is_empty() {

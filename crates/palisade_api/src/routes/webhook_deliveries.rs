@@ -43,7 +43,7 @@ pub struct DeliveryJson {
     /// The message or call it was about.
     subject_id: Option<Uuid>,
     /// When it was received: the time `created_after`, `created_before` and the cursor go by,
-    /// named as on every other list.
+    /// named as on the other lists.
     #[serde(with = "palisade_domain::timestamp")]
     created_at: OffsetDateTime,
     /// The same time as `created_at`, under the name this list gave it first.
