@@ -289,6 +289,11 @@ async fn patch_null_is_refused_on_required_fields_and_clears_optional_ones() {
     }
 }
 
+/// A JSON object of `n` keys `k0`, `k1`, ..., each holding a short string.
+fn keys(n: usize) -> Value {
+    (0..n).map(|i| (format!("k{i}"), json!("v"))).collect()
+}
+
 /// 422 field codes by kind of failure: `too_long` over a length or size, `too_short` for empty
 /// text, `invalid` for format and choice; each names its field, and nothing is created.
 #[actix_web::test]
@@ -328,6 +333,31 @@ async fn field_codes_say_what_kind_of_value_was_refused() {
             "kind",
             "invalid",
         ),
+        // Objects with a key more than their type allows (each small in bytes).
+        (
+            "/v1/reports",
+            json!({"name": "r", "kind": "call_volume", "parameters": keys(33)}),
+            "parameters",
+            "too_long",
+        ),
+        (
+            "/v1/analytics/events",
+            json!({"type": "x", "properties": keys(51)}),
+            "properties",
+            "too_long",
+        ),
+        (
+            "/v1/integrations",
+            json!({"provider": "slack", "name": "s", "config": keys(51)}),
+            "config",
+            "too_long",
+        ),
+        (
+            "/v1/integrations",
+            json!({"provider": "slack", "name": "s", "secrets": keys(21)}),
+            "secrets",
+            "too_long",
+        ),
     ];
     for (path, body, field, code) in cases {
         let r = app.post(&a, path, body).await;
@@ -349,4 +379,47 @@ async fn field_codes_say_what_kind_of_value_was_refused() {
             "POST {path} {body} created something"
         );
     }
+}
+
+/// A path id that is not a UUID answers 400 `invalid_id` before the caller's role is looked at
+/// (docs/api.md: 400, then 403, then 422), on every route of the route table with an id in its
+/// path and every method: a member's request to an admin route included.
+#[actix_web::test]
+async fn a_malformed_path_id_is_400_before_the_role_on_every_route() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let member = app.member_of(&owner, palisade_domain::Role::Member).await;
+    let mut table = palisade_api::endpoints::Endpoints::default();
+    palisade_api::routes::register(&mut table, None);
+    let doc = serde_json::to_value(table.openapi()).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/v1/") || !path.contains('{') {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            let method = method.to_uppercase();
+            let body = op.get("requestBody").map(|_| json!({}));
+            for bad in ["not-a-uuid", "1", "00000000-0000-0000-0000-00000000000g"] {
+                let mut sent = String::new();
+                for (i, part) in path.split('{').enumerate() {
+                    match (i, part.split_once('}')) {
+                        (0, _) | (_, None) => sent.push_str(part),
+                        (_, Some((_, rest))) => {
+                            sent.push_str(bad);
+                            sent.push_str(rest);
+                        }
+                    }
+                }
+                let r = app
+                    .request_as(&member, &method, &sent, body.as_ref(), &[])
+                    .await;
+                r.assert_error_at(400, "invalid_id", format_args!("{method} {sent}"));
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 3 * 60,
+        "only {checked} requests: is the table empty?"
+    );
 }

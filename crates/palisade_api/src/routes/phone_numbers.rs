@@ -238,8 +238,8 @@ pub async fn delete(
     path: web::Path<String>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    tenant.require_admin()?;
     let id = resource::path_id(&path)?;
+    tenant.require_admin()?;
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
     if_match
         .check(crud::lock::<PhoneNumberRow>(&mut tx, id), |n| n)
