@@ -236,4 +236,20 @@ fn every_error_code_is_documented_and_every_documented_code_exists() {
     codes.sort_unstable();
     listed.sort_unstable();
     assert_eq!(listed, codes);
+    // The status table of "## Errors" gives every code its status.
+    let table = doc
+        .split("| status | codes | when |")
+        .nth(1)
+        .and_then(|s| s.split("\n\n").next())
+        .expect("docs/api.md has the status table");
+    let in_table: Vec<&str> = table
+        .lines()
+        .filter_map(|l| l.split('|').nth(2))
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+        .collect();
+    let missing: Vec<&&str> = codes.iter().filter(|c| !in_table.contains(c)).collect();
+    assert!(
+        missing.is_empty(),
+        "codes without a status in docs/api.md's status table: {missing:?}"
+    );
 }
