@@ -215,7 +215,15 @@ async fn an_upgrade_rewrites_the_old_spellings_of_calls_and_subscriptions() {
     )
     .await
     .unwrap();
-    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    // Roles are cluster-wide: tests/api/startup.rs's probe roles (palisade_probe_*: login members
+    // of palisade_app, one of them briefly with CREATEROLE), made by tests running beside this
+    // one, are real findings of every database while they exist. Only they are set aside.
+    let violations: Vec<_> = report
+        .violations
+        .iter()
+        .filter(|v| !(v.object_type == "role" && v.object.starts_with("palisade_probe_")))
+        .collect();
+    assert!(violations.is_empty(), "{violations:?}");
     match &report.drift {
         Drift::Checked { differences, .. } => assert!(differences.is_empty(), "{differences:?}"),
         Drift::Skipped { reason } => panic!("drift skipped: {reason}"),
