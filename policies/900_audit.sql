@@ -29,8 +29,8 @@
  * Which roles are looked at: roles are shared by every database of the cluster, so role findings
  * are limited to roles that matter to this database: roles that own something here, are named in
  * one of its privileges, policies or settings, and roles that are members of those (they can act
- * as them) or of pg_read_all_data or pg_write_all_data (which reach every table of every
- * database). Superusers are the DBA's own and are reported, never flagged.
+ * as them) or of a superuser, pg_read_all_data or pg_write_all_data (which reach every table of
+ * every database). Superusers are the DBA's own and are reported, never flagged.
  *
  * The views are security_invoker: whoever reads them reads the system catalogs with their own
  * rights (PostgreSQL lets every role read them), so palisade_auditor needs no more than the
@@ -526,14 +526,15 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  * One row per role (predefined pg_* roles left out): its attributes, the tables and views it owns
  * in this database, what it may do on each tenant table, and on each platform table (schema
  * palisade_platform: no tenant rows, but the app role's Mailgun tokens and the billing role's
- * Stripe events live there). `in_this_database`: the role owns something
- * here, is named in a privilege, policy, default privilege or setting of this database, or is a
- * member of such a role, or of pg_read_all_data or pg_write_all_data (directly or not: they
- * reach every table of every database); role findings are limited to those. Findings
+ * Stripe events live there). `in_this_database`: the role owns something here, is named in a
+ * privilege, policy, default privilege or setting of this database, is a superuser, or is a
+ * member of such a role, or of pg_read_all_data or pg_write_all_data (directly or not: they and
+ * superusers reach every table of every database); role findings are limited to those. Findings
  * (`reasons`, "kind: detail"):
  *   bypassrls_role         BYPASSRLS on a role that is neither a superuser (the DBA's own) nor in
  *                          the allow-list (palisade_billing, for the Stripe path);
- *   member_of_bypass_role  it can SET ROLE to a superuser or BYPASSRLS role;
+ *   member_of_bypass_role  it can SET ROLE to a superuser or BYPASSRLS role (a member of a
+ *                          superuser is flagged even if it holds nothing in this database);
  *   app_role_bypasses      a role that tenant policies are written for (palisade_app, a resolver
  *                          role) can bypass row-level security;
  *   app_role_owns          such a role owns (or can become the owner of) tables or schemas of
@@ -597,6 +598,11 @@ WITH db AS (
     -- Predefined roles that read or write every table of every database (PostgreSQL 14 and
     -- later): named in no ACL here, yet their members (with BYPASSRLS, every organization's rows).
     UNION SELECT d.oid FROM pg_catalog.pg_roles d WHERE d.rolname IN ('pg_read_all_data', 'pg_write_all_data')
+    -- Superusers: they read every row of every database, so a member (directly or not) that can
+    -- SET ROLE to one does too, even one that holds nothing here (member_of_bypass_role).
+    -- Superusers themselves were present already (PostgreSQL counts a superuser a member of
+    -- every role), and are never flagged.
+    UNION SELECT s.oid FROM pg_catalog.pg_roles s WHERE s.rolsuper
 ), tenant AS (
     SELECT c.oid, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p')

@@ -709,6 +709,44 @@ async fn a_bypassrls_role_that_reads_through_pg_read_all_data_is_reported() {
 }
 
 #[tokio::test]
+async fn a_member_of_a_superuser_that_holds_nothing_here_is_reported() {
+    // It can SET ROLE to the superuser and read every row of every database, yet it owns and
+    // holds nothing in this one. Superusers count as present in every database, so it is found
+    // in the other tests' databases too: made in a transaction and rolled back (both roles are
+    // gone with it), they never see it.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let (superuser, member) = (probe_role(), probe_role());
+    let tx = su.transaction().await.unwrap();
+    tx.batch_execute(&format!(
+        "CREATE ROLE {superuser} NOLOGIN SUPERUSER;
+         CREATE ROLE {member} LOGIN; GRANT {superuser} TO {member};"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert!(
+        has(&found, "critical", "member_of_bypass_role", &member),
+        "{found:?}"
+    );
+    let detail = &found.iter().find(|v| v[3] == member).unwrap()[4];
+    assert!(detail.contains(&superuser), "{detail}");
+    // The superuser itself is the DBA's own: listed, never flagged.
+    assert!(!found.iter().any(|v| v[3] == superuser), "{found:?}");
+    let listed: bool = tx
+        .query_one(
+            "SELECT in_this_database FROM palisade_audit.roles WHERE role_name = $1",
+            &[&superuser],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(listed);
+    tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
 async fn column_secrecy_findings_are_reported_and_a_hand_made_classification_is_drift() {
     // policies/920_column_classification.sql classifies every column palisade_app can reach;
     // break each rule as a careless migration, grant or DBA would.
