@@ -12,7 +12,8 @@
  *
  * Rules, checked for every role, superusers included, whatever path a table takes into schema
  * palisade (CREATE TABLE, CREATE TABLE AS, SELECT INTO, CREATE TABLE ... PARTITION OF / INHERITS /
- * LIKE, ALTER TABLE ... SET SCHEMA palisade, ATTACH PARTITION, INHERIT, RENAME):
+ * LIKE, ALTER TABLE ... SET SCHEMA palisade, ATTACH PARTITION, INHERIT, RENAME; for a foreign
+ * table, CREATE FOREIGN TABLE, IMPORT FOREIGN SCHEMA and ALTER [FOREIGN] TABLE ... SET SCHEMA):
  *   tenant_column_required  A table created in schema palisade, moved into it or altered there has
  *                           a column organization_id uuid NOT NULL (the root table
  *                           palisade.organizations: its id). Every table in that schema is a
@@ -41,6 +42,17 @@
  *   tenant_schema_fixed     Schema palisade may not be renamed, and no other schema may be renamed
  *                           to palisade (a swapped-in schema would bring tables the guard never
  *                           saw).
+ *   no_foreign_tables       No foreign table in schema palisade: none created there (CREATE
+ *                           FOREIGN TABLE, PARTITION OF included), imported into it (IMPORT
+ *                           FOREIGN SCHEMA ... INTO palisade) or moved in (ALTER [FOREIGN] TABLE
+ *                           ... SET SCHEMA palisade), and none altered there. Row-level security
+ *                           does not apply to a foreign table: PostgreSQL refuses it (on 15,
+ *                           ALTER TABLE ... ENABLE or FORCE ROW LEVEL SECURITY fails with "This
+ *                           operation is not supported for foreign tables", CREATE POLICY with
+ *                           "is not a table"), so whoever may read it reads every organization's
+ *                           rows it holds. Dropping one, or moving it out, passes. A foreign
+ *                           table elsewhere that is a partition or child of a palisade table is
+ *                           tenant_hierarchy_closed.
  * The RLS rules look at what one statement changes (the state just before it against the state
  * after it), not at the state alone.
  *
@@ -89,7 +101,10 @@ BEGIN
 END
 $fn$;
 
-/** After CREATE TABLE, CREATE TABLE AS, SELECT INTO and ALTER TABLE/INDEX/SCHEMA: the rules above. */
+/**
+ * After CREATE TABLE, CREATE TABLE AS, SELECT INTO, CREATE FOREIGN TABLE, IMPORT FOREIGN SCHEMA and
+ * ALTER TABLE/INDEX/SCHEMA/FOREIGN TABLE: the rules above.
+ */
 CREATE OR REPLACE FUNCTION palisade_guard.check_tenant_ddl() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -117,7 +132,7 @@ BEGIN
           JOIN pg_catalog.pg_class c ON c.oid = e.objid
           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND e.objsubid = 0
-           AND c.relkind IN ('r', 'p')
+           AND c.relkind IN ('r', 'p', 'f')
     LOOP
         is_alter := t.command_tag LIKE 'ALTER %';
         was := pg_catalog.substring(before, ',' || t.objid::text || ':([01][01]),');
@@ -138,6 +153,17 @@ BEGIN
                 t.qualified);
         END IF;
         CONTINUE WHEN t.relnamespace IS DISTINCT FROM tenant_schema;
+        -- A foreign table cannot have row-level security: refused whatever it has (IMPORT FOREIGN
+        -- SCHEMA lists each table twice, created then altered: one breach each).
+        IF t.relkind = 'f' THEN
+            breach := pg_catalog.format(
+                'rule no_foreign_tables: %s is a foreign table in schema palisade; row-level security does not apply to a foreign table (PostgreSQL refuses to enable it or to create a policy on one), so whoever may read it would read every organization''s rows in it',
+                t.qualified);
+            IF NOT breach = ANY (breaches) THEN
+                breaches := breaches || breach;
+            END IF;
+            CONTINUE;
+        END IF;
         col := CASE WHEN t.relname = 'organizations' THEN 'id' ELSE 'organization_id' END;
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
                         WHERE a.attrelid = t.objid AND a.attname = col AND NOT a.attisdropped
@@ -203,7 +229,8 @@ REVOKE ALL ON FUNCTION palisade_guard.remember_rls() FROM PUBLIC;
 REVOKE ALL ON FUNCTION palisade_guard.check_tenant_ddl() FROM PUBLIC;
 
 -- Re-created on every run, so that a disabled or altered trigger is put back as written here.
--- ALTER INDEX is here because `ALTER INDEX <a table> RENAME TO ...` renames a table.
+-- ALTER INDEX is here because `ALTER INDEX <a table> RENAME TO ...` renames a table. ALTER FOREIGN
+-- TABLE is not (it alters foreign tables only, which the state it remembers never holds).
 DROP EVENT TRIGGER IF EXISTS palisade_ddl_guard_before;
 CREATE EVENT TRIGGER palisade_ddl_guard_before ON ddl_command_start
     WHEN TAG IN ('ALTER TABLE', 'ALTER INDEX', 'ALTER SCHEMA')
@@ -211,5 +238,6 @@ CREATE EVENT TRIGGER palisade_ddl_guard_before ON ddl_command_start
 DROP EVENT TRIGGER IF EXISTS palisade_ddl_guard;
 CREATE EVENT TRIGGER palisade_ddl_guard ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER INDEX',
-                 'ALTER SCHEMA')
+                 'ALTER SCHEMA', 'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE',
+                 'IMPORT FOREIGN SCHEMA')
     EXECUTE FUNCTION palisade_guard.check_tenant_ddl();

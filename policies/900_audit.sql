@@ -96,6 +96,8 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'REVOKE EXECUTE ON FUNCTION <function> FROM <role> (or the membership that passes it on): Palisade grants each only to palisade_app, palisade_billing or palisade_owner'),
     ('app_role_can_login', 'critical', 18,
      'ALTER ROLE palisade_app NOLOGIN PASSWORD NULL: the server logs in as palisade_app_a or palisade_app_b'),
+    ('foreign_table_in_tenant_schema', 'critical', 19,
+     'DROP FOREIGN TABLE <table> (row-level security cannot apply to it), or move it out of schema palisade if it holds no tenant rows'),
     ('rls_not_forced', 'high', 20,
      'ALTER TABLE <table> FORCE ROW LEVEL SECURITY (or run palisade migrate)'),
     ('no_tenant_column', 'high', 21,
@@ -358,12 +360,18 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
   FROM p;
 
 /**
- * One row per table (schemas other than pg_catalog, information_schema and pg_toast). Tenant
- * tables are those of schema palisade; `category` classifies every table: tenant, platform
- * (palisade_platform: no tenant rows, each table with its own policies), palisade internal
- * (palisade_private, palisade_audit, palisade_guard) or other (outside Palisade's schemas, where
- * palisade_audit.copies looks for copies of tenant data); `ok` is false, with `reasons` (each "kind: detail"), when
- * one breaks a rule:
+ * One row per table, foreign tables included (schemas other than pg_catalog, information_schema
+ * and pg_toast). Tenant tables are those of schema palisade; `category` classifies every table:
+ * tenant, platform (palisade_platform: no tenant rows, each table with its own policies),
+ * palisade internal (palisade_private, palisade_audit, palisade_guard) or other (outside
+ * Palisade's schemas, where palisade_audit.copies looks for copies of tenant data); `ok` is false,
+ * with `reasons` (each "kind: detail"), when one breaks a rule:
+ *   foreign_table_in_tenant_schema  a foreign table in schema palisade, the only finding on it:
+ *                      row-level security does not apply to a foreign table (PostgreSQL 15
+ *                      refuses ALTER TABLE ... ENABLE ROW LEVEL SECURITY on one, "not supported
+ *                      for foreign tables", and CREATE POLICY, "is not a table"), so whoever may
+ *                      read it reads every organization's rows in it. The DDL guard refuses one
+ *                      (no_foreign_tables, 001_ddl_guard.sql) unless overridden;
  *   no_tenant_column   no organization_id uuid NOT NULL (organizations: id);
  *   rls_disabled       row-level security not enabled;
  *   rls_not_forced     not forced: the table owner would bypass the policies;
@@ -385,10 +393,11 @@ CREATE VIEW palisade_audit.tables WITH (security_invoker = true) AS
 WITH t AS (
     SELECT c.oid, n.nspname::text AS schema_name, c.relname::text AS table_name,
            palisade_audit.tenant_column(n.nspname, c.relname) AS tenant_column,
-           c.relowner, n.nspowner, c.relrowsecurity, c.relforcerowsecurity, c.relacl
+           c.relowner, n.nspowner, c.relrowsecurity, c.relforcerowsecurity, c.relacl,
+           c.relkind, n.oid AS nsp
       FROM pg_catalog.pg_class c
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+     WHERE c.relkind IN ('r', 'p', 'f') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
 ), facts AS (
     SELECT t.*,
            t.tenant_column IS NOT NULL AS is_tenant_table,
@@ -480,7 +489,25 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
        pg_catalog.cardinality(r.reasons) = 0 AS ok,
        r.reasons
   FROM facts f
-  CROSS JOIN LATERAL (SELECT CASE WHEN NOT f.is_tenant_table THEN '{}'::text[] ELSE ARRAY(
+  CROSS JOIN LATERAL (SELECT CASE WHEN NOT f.is_tenant_table THEN '{}'::text[]
+      -- Every other check is moot on a foreign table: it can have no RLS and no policy.
+      WHEN f.relkind = 'f' THEN ARRAY[pg_catalog.format(
+          'foreign_table_in_tenant_schema: a foreign table (server %s) in the tenant schema; row-level security does not apply to a foreign table, so its rows are every organization''s to whoever may read it: %s',
+          (SELECT s.srvname FROM pg_catalog.pg_foreign_table ft
+             JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver WHERE ft.ftrelid = f.oid),
+          coalesce('readable by ' || NULLIF(pg_catalog.array_to_string(ARRAY(
+              SELECT x.name FROM (
+                  SELECT r.rolname::text AS name FROM pg_catalog.pg_roles r
+                   WHERE NOT r.rolsuper AND r.rolname !~ '^pg_'
+                     AND pg_catalog.has_schema_privilege(r.oid, f.nsp, 'USAGE')
+                     AND (pg_catalog.has_table_privilege(r.oid, f.oid, 'SELECT')
+                          OR pg_catalog.has_any_column_privilege(r.oid, f.oid, 'SELECT'))
+                  UNION ALL
+                  SELECT 'PUBLIC' AS name FROM pg_catalog.aclexplode(f.relacl) g
+                   WHERE g.grantee = 0 AND g.privilege_type = 'SELECT') AS x
+               ORDER BY 1), ', '), ''),
+                   'readable by superusers only for now (one GRANT away from any role)'))]
+      ELSE ARRAY(
       SELECT x.reason FROM (
           SELECT 1, CASE WHEN NOT f.has_tenant_column
                          THEN pg_catalog.format('no_tenant_column: no column %s uuid NOT NULL', f.tenant_column) END

@@ -1029,6 +1029,209 @@ async fn the_ddl_guard_refuses_disabling_or_unforcing_rls_unless_overridden() {
     );
 }
 
+/// Runs `sql` (one string, as `psql -c` sends it) through psql as the superuser of `db`, with
+/// ON_ERROR_STOP: whether it succeeded, and psql's stderr, where the server's warnings go.
+async fn psql(db: &TestDb, sql: &str) -> (bool, String) {
+    let psql = PgBinaries::locate().unwrap().bindir().join("psql");
+    let (url, sql) = (db.superuser_url(), sql.to_owned());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(psql)
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(url)
+            .arg("-c")
+            .arg(sql)
+            .env("PGPASSWORD", TEST_PASSWORD)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A foreign-data wrapper without a handler, and a server of it: enough to create foreign tables
+/// (not to read them). Both belong to the database they are created in.
+const DUMMY_SERVER: &str = "CREATE FOREIGN DATA WRAPPER audit_dummy_fdw;
+    CREATE SERVER audit_dummy FOREIGN DATA WRAPPER audit_dummy_fdw;";
+
+#[tokio::test]
+async fn the_ddl_guard_refuses_a_foreign_table_in_the_tenant_schema_unless_overridden() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute(&format!(
+        "{DUMMY_SERVER}
+         CREATE FOREIGN TABLE public.audit_moved (organization_id uuid NOT NULL, id uuid NOT NULL)
+             SERVER audit_dummy;"
+    ))
+    .await
+    .unwrap();
+    let mut paths = vec![
+        (
+            "created there",
+            "CREATE FOREIGN TABLE palisade.audit_remote (organization_id uuid NOT NULL,
+                 id uuid NOT NULL) SERVER audit_dummy",
+            "palisade.audit_remote",
+        ),
+        (
+            "moved in with ALTER FOREIGN TABLE",
+            "ALTER FOREIGN TABLE public.audit_moved SET SCHEMA palisade",
+            "palisade.audit_moved",
+        ),
+        (
+            "moved in with ALTER TABLE",
+            "ALTER TABLE public.audit_moved SET SCHEMA palisade",
+            "palisade.audit_moved",
+        ),
+    ];
+    // IMPORT FOREIGN SCHEMA needs a wrapper that can list a remote schema: postgres_fdw
+    // (PostgreSQL's contrib), pointed back at this database.
+    let postgres_fdw: bool = su
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'postgres_fdw')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    if postgres_fdw {
+        let cfg: tokio_postgres::Config = db.superuser_url().parse().unwrap();
+        let host = match &cfg.get_hosts()[0] {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            other => panic!("{other:?}"),
+        };
+        let password = String::from_utf8_lossy(cfg.get_password().unwrap()).into_owned();
+        su.batch_execute(&format!(
+            "CREATE EXTENSION postgres_fdw;
+             CREATE SERVER audit_loopback FOREIGN DATA WRAPPER postgres_fdw
+                 OPTIONS (host '{host}', port '{}', dbname '{}');
+             CREATE USER MAPPING FOR CURRENT_USER SERVER audit_loopback
+                 OPTIONS (user '{}', password '{password}');
+             CREATE SCHEMA audit_remote_src;
+             CREATE TABLE audit_remote_src.audit_imported (organization_id uuid NOT NULL,
+                 id uuid NOT NULL);",
+            cfg.get_ports()[0],
+            db.name,
+            cfg.get_user().unwrap(),
+        ))
+        .await
+        .unwrap();
+        paths.push((
+            "imported",
+            "IMPORT FOREIGN SCHEMA audit_remote_src FROM SERVER audit_loopback INTO palisade",
+            "palisade.audit_imported",
+        ));
+    } else {
+        eprintln!("postgres_fdw is not installed: IMPORT FOREIGN SCHEMA is not tried");
+    }
+    for (path, ddl, table) in &paths {
+        let err = su.batch_execute(ddl).await.unwrap_err();
+        let msg = guard_error(&err);
+        assert!(
+            msg.contains("rule no_foreign_tables") && msg.contains(table),
+            "{path}: {msg}"
+        );
+        assert!(msg.contains("palisade.ddl_guard_override"), "{path}: {msg}");
+    }
+    // Outside the schema, as a child of a tenant table: a tenant table's child is a tenant table.
+    let err = su
+        .batch_execute(
+            "CREATE FOREIGN TABLE public.audit_child () INHERITS (palisade.customers)
+                 SERVER audit_dummy",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        guard_error(&err).contains("rule tenant_hierarchy_closed"),
+        "{}",
+        guard_error(&err)
+    );
+    let foreign_in_palisade = "SELECT count(*) FROM pg_class
+        WHERE relkind = 'f' AND relnamespace = 'palisade'::regnamespace";
+    let n: i64 = su.query_one(foreign_in_palisade, &[]).await.unwrap().get(0);
+    assert_eq!(n, 0);
+    // Under the override each passes, with a warning naming the rule (rolled back, so that the
+    // next path starts from the same state).
+    for (path, ddl, table) in &paths {
+        let (ok, stderr) = psql(
+            &db,
+            &format!(
+                "BEGIN; SET LOCAL palisade.ddl_guard_override = 'audit test: {path}'; {ddl}; ROLLBACK;"
+            ),
+        )
+        .await;
+        assert!(ok, "{path}: {stderr}");
+        assert!(
+            stderr.contains("WARNING:  palisade DDL guard overridden by")
+                && stderr.contains(&format!(
+                    "rule no_foreign_tables: {table} is a foreign table"
+                )),
+            "{path}: {stderr}"
+        );
+    }
+    // Moving one out is the fix, and passes.
+    su.batch_execute(&overriding_the_guard(
+        "ALTER FOREIGN TABLE public.audit_moved SET SCHEMA palisade",
+    ))
+    .await
+    .unwrap();
+    su.batch_execute("ALTER FOREIGN TABLE palisade.audit_moved SET SCHEMA public")
+        .await
+        .unwrap();
+    let n: i64 = su.query_one(foreign_in_palisade, &[]).await.unwrap().get(0);
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn a_foreign_table_in_the_tenant_schema_is_critical() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    const REMOTE: &str = "palisade.audit_remote";
+    su.batch_execute(&format!(
+        "{DUMMY_SERVER} {}",
+        overriding_the_guard(&format!(
+            "CREATE FOREIGN TABLE {REMOTE} (organization_id uuid NOT NULL, id uuid NOT NULL)
+                 SERVER audit_dummy"
+        ))
+    ))
+    .await
+    .unwrap();
+    // Why it cannot be fixed in place: PostgreSQL refuses row-level security on it.
+    let err = su
+        .batch_execute(&format!("ALTER TABLE {REMOTE} ENABLE ROW LEVEL SECURITY"))
+        .await
+        .unwrap_err();
+    let refusal = err.as_db_error().map(|e| e.detail().unwrap_or_default());
+    assert_eq!(
+        refusal,
+        Some("This operation is not supported for foreign tables."),
+        "{err:?}"
+    );
+    assert_reported(&db, "foreign_table_in_tenant_schema", "table", REMOTE).await;
+    let found = ranked_violations(&su).await;
+    // Its one finding: RLS, policies and indexes cannot apply to a foreign table.
+    let on_it: Vec<_> = found.iter().filter(|v| v[3] == REMOTE).collect();
+    assert_eq!(on_it.len(), 1, "{found:?}");
+    assert_eq!(on_it[0][0], "critical", "{found:?}");
+    assert!(
+        on_it[0][4].contains("server audit_dummy")
+            && on_it[0][4].contains("superusers only for now"),
+        "{found:?}"
+    );
+    // Whoever may read it is named.
+    su.batch_execute(&format!("GRANT SELECT ON {REMOTE} TO palisade_app"))
+        .await
+        .unwrap();
+    let found = ranked_violations(&su).await;
+    let detail = &found
+        .iter()
+        .find(|v| v[1] == "foreign_table_in_tenant_schema")
+        .unwrap_or_else(|| panic!("{found:?}"))[4];
+    assert!(detail.contains("readable by palisade_app"), "{detail}");
+}
+
 #[tokio::test]
 async fn the_migration_path_passes_the_guard_on_its_own_connection_only() {
     let db = TestDb::new().await;
