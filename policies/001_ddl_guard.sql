@@ -59,8 +59,10 @@
  * What the guard does not refuse, and `palisade audit` reports instead: dropping or altering a
  * policy (missing_policy, unscoped_policy for one that lets every row through, e.g. USING (true),
  * public_policy for one TO PUBLIC), GRANT ... TO PUBLIC (public_grant), a change of owner
- * (foreign_owner), views over tenant tables (view_not_security_invoker), and a disabled guard
- * (ddl_guard_missing). The policy files themselves drop and re-create policies on every apply.
+ * (foreign_owner), views over tenant tables (view_not_security_invoker), and a disabled or altered
+ * guard (ddl_guard_missing: a trigger missing, disabled, enabled for replica sessions only, or
+ * re-created on another event, with another function or with fewer tags than below). The policy
+ * files themselves drop and re-create policies on every apply.
  *
  * The conscious override: a non-empty setting palisade.ddl_guard_override, whose value says why.
  * `palisade migrate` sets it to 'palisade migrate' on its own dedicated owner connection (never
@@ -229,6 +231,8 @@ REVOKE ALL ON FUNCTION palisade_guard.remember_rls() FROM PUBLIC;
 REVOKE ALL ON FUNCTION palisade_guard.check_tenant_ddl() FROM PUBLIC;
 
 -- Re-created on every run, so that a disabled or altered trigger is put back as written here.
+-- palisade_audit.ddl_guard (900_audit.sql) repeats their events, functions and tags, and reports
+-- a trigger that differs; a test (crates/palisade_server/tests/audit.rs) keeps the two equal.
 -- ALTER INDEX is here because `ALTER INDEX <a table> RENAME TO ...` renames a table. ALTER FOREIGN
 -- TABLE is not (it alters foreign tables only, which the state it remembers never holds).
 DROP EVENT TRIGGER IF EXISTS palisade_ddl_guard_before;

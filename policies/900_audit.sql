@@ -12,7 +12,8 @@
  *                              what it may do on each tenant table, and why it is not ok.
  *   palisade_audit.functions   One row per function; SECURITY DEFINER ones are checked.
  *   palisade_audit.views       Views and materialized views that read tenant tables.
- *   palisade_audit.ddl_guard   The event triggers of the DDL guard (policies/001_ddl_guard.sql).
+ *   palisade_audit.ddl_guard   The event triggers of the DDL guard (policies/001_ddl_guard.sql),
+ *                              and whether each is as that file installs it.
  *   palisade_audit.columns     Every column palisade_app can reach, with its classification
  *                              (readable or secret: policies/920_column_classification.sql) and
  *                              what palisade_app may do with it.
@@ -1230,14 +1231,61 @@ SELECT j.schema_name, j.table_name, j.column_name, j.classification, j.reason, j
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) AS reasons) AS r;
 
-/** The DDL guard's event triggers (policies/001_ddl_guard.sql), and whether they fire. */
+/**
+ * The DDL guard's event triggers (policies/001_ddl_guard.sql): as installed, and as that file
+ * installs them (`expected_*`). `enabled`: it fires in a normal session, i.e. it is ENABLE (the
+ * default, evtenabled 'O') or ENABLE ALWAYS ('A'); DISABLE ('D') never fires, and ENABLE REPLICA
+ * ('R') fires only while session_replication_role = replica, so never for the sessions the guard
+ * is for. `problems` (empty when the trigger is intact) completes "the DDL guard is ...": not
+ * installed, disabled, enabled for replica sessions only, firing on another event, running
+ * another function, or missing some of the command tags the file gives it (a command without
+ * its tag passes unchecked; a trigger with no tag filter fires for every command, so lacks none).
+ * A superuser who re-creates a trigger by hand can get any of these wrong; `palisade bootstrap`
+ * re-creates both as written. The functions' bodies are compared by the drift check, not here.
+ * The expected tags are written twice, here and in 001_ddl_guard.sql (which runs before this
+ * schema exists, as a superuser); a test (audit.rs) fails when the two differ.
+ */
 CREATE VIEW palisade_audit.ddl_guard WITH (security_invoker = true) AS
 SELECT w.event_trigger, e.evtevent::text AS event,
-       coalesce(e.evtenabled <> 'D', false) AS enabled,
+       coalesce(e.evtenabled IN ('O', 'A'), false) AS enabled,
        CASE WHEN e.oid IS NOT NULL THEN e.evtfoid::pg_catalog.regprocedure::text END AS function,
-       e.evttags AS tags
-  FROM (VALUES ('palisade_ddl_guard_before'), ('palisade_ddl_guard')) AS w(event_trigger)
-  LEFT JOIN pg_catalog.pg_event_trigger e ON e.evtname = w.event_trigger;
+       e.evttags AS tags,
+       w.expected_event, w.expected_function, w.expected_tags,
+       p.problems
+  FROM (VALUES ('palisade_ddl_guard_before', 'ddl_command_start', 'palisade_guard.remember_rls()',
+                ARRAY['ALTER TABLE', 'ALTER INDEX', 'ALTER SCHEMA']),
+               ('palisade_ddl_guard', 'ddl_command_end', 'palisade_guard.check_tenant_ddl()',
+                ARRAY['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER INDEX',
+                      'ALTER SCHEMA', 'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE',
+                      'IMPORT FOREIGN SCHEMA'])
+       ) AS w(event_trigger, expected_event, expected_function, expected_tags)
+  LEFT JOIN pg_catalog.pg_event_trigger e ON e.evtname = w.event_trigger
+  LEFT JOIN pg_catalog.pg_proc fp ON fp.oid = e.evtfoid
+  LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fp.pronamespace
+  CROSS JOIN LATERAL (SELECT ARRAY(
+      SELECT x.problem FROM (
+          SELECT 1, CASE WHEN e.oid IS NULL THEN 'not installed in this database' END
+          UNION ALL
+          SELECT 2, CASE e.evtenabled WHEN 'D' THEN 'disabled'
+                         WHEN 'R' THEN 'enabled for replica sessions only (ENABLE REPLICA): it fires only while session_replication_role = replica, never in a normal session' END
+          UNION ALL
+          SELECT 3, CASE WHEN e.evtevent <> w.expected_event
+                         THEN 'firing on ' || e.evtevent || ' instead of ' || w.expected_event END
+          UNION ALL
+          -- By schema and name (the function takes no argument): regprocedure's text depends on
+          -- the reader's search_path.
+          SELECT 4, CASE WHEN e.oid IS NOT NULL
+                          AND fn.nspname || '.' || fp.proname || '()' IS DISTINCT FROM w.expected_function
+                         THEN 'running ' || e.evtfoid::pg_catalog.regprocedure::text || ' instead of ' || w.expected_function END
+          UNION ALL
+          SELECT 5, 'missing the command tag(s) ' || pg_catalog.string_agg(t.tag, ', ' ORDER BY t.o)
+                    || ', so those commands pass unchecked'
+            FROM pg_catalog.unnest(w.expected_tags) WITH ORDINALITY AS t(tag, o)
+           WHERE e.evttags IS NOT NULL AND NOT t.tag = ANY (e.evttags)
+          HAVING pg_catalog.count(*) > 0
+      ) AS x(o, problem)
+      WHERE x.problem IS NOT NULL
+      ORDER BY x.o) AS problems) AS p;
 
 /**
  * Every finding of the views above, one row each, most urgent first: by `rank` (from
@@ -1290,10 +1338,13 @@ SELECT coalesce(k.severity, 'critical') AS severity, x.kind, x.object_type, x.ob
        WHERE pg_catalog.cardinality(p.context_roles) > 0
       UNION ALL
       SELECT 'ddl_guard_missing' AS kind, 'event trigger' AS object_type, g.event_trigger AS object,
-             CASE WHEN g.event IS NULL THEN 'the DDL guard is not installed in this database: run palisade bootstrap (or, as a superuser, policies/001_ddl_guard.sql)'
-                  ELSE 'the DDL guard is disabled: run palisade bootstrap (or ALTER EVENT TRIGGER ' || g.event_trigger || ' ENABLE)' END AS detail
+             'the DDL guard is ' || pg_catalog.array_to_string(g.problems, '; ') || ': run palisade bootstrap ('
+             -- Installed, and its one problem is that it does not fire: ENABLE is enough.
+             || CASE WHEN g.event IS NOT NULL AND NOT g.enabled AND pg_catalog.cardinality(g.problems) = 1
+                     THEN 'or ALTER EVENT TRIGGER ' || g.event_trigger || ' ENABLE)'
+                     ELSE 'or, as a superuser, policies/001_ddl_guard.sql)' END AS detail
         FROM palisade_audit.ddl_guard g
-       WHERE NOT g.enabled
+       WHERE pg_catalog.cardinality(g.problems) > 0
   ) AS x
   LEFT JOIN palisade_audit.finding_kinds k ON k.kind = x.kind
  ORDER BY coalesce(k.rank, 0), x.object_type, x.object, x.kind, x.detail;

@@ -194,7 +194,15 @@ async fn a_fresh_database_has_no_violation_and_no_drift() {
         );
     }
     assert!(tokens.update_policies.is_none(), "{tokens:?}");
-    assert!(report.ddl_guard.iter().all(|g| g.enabled) && report.ddl_guard.len() == 2);
+    assert!(
+        report
+            .ddl_guard
+            .iter()
+            .all(|g| g.enabled && g.problems.is_empty())
+            && report.ddl_guard.len() == 2,
+        "{:?}",
+        report.ddl_guard
+    );
     let app = report
         .roles
         .iter()
@@ -1230,6 +1238,155 @@ async fn a_foreign_table_in_the_tenant_schema_is_critical() {
         .find(|v| v[1] == "foreign_table_in_tenant_schema")
         .unwrap_or_else(|| panic!("{found:?}"))[4];
     assert!(detail.contains("readable by palisade_app"), "{detail}");
+}
+
+/// The detail of the one `ddl_guard_missing` finding on `trigger`.
+async fn guard_finding(c: &Client, trigger: &str) -> String {
+    let found = ranked_violations(c).await;
+    let mine: Vec<_> = found
+        .iter()
+        .filter(|v| v[1] == "ddl_guard_missing" && v[3] == trigger)
+        .collect();
+    assert_eq!(mine.len(), 1, "{found:?}");
+    assert_eq!(mine[0][..3], ["high", "ddl_guard_missing", "event trigger"]);
+    mine[0][4].clone()
+}
+
+#[tokio::test]
+async fn a_ddl_guard_that_never_fires_or_was_re_created_differently_is_reported() {
+    // Event triggers belong to one database: this test's own.
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    const GUARD: &str = "palisade_ddl_guard";
+    // ENABLE REPLICA: it fires only while session_replication_role = replica, so never here.
+    su.batch_execute(&format!("ALTER EVENT TRIGGER {GUARD} ENABLE REPLICA"))
+        .await
+        .unwrap();
+    assert_reported(&db, "ddl_guard_missing", "event trigger", GUARD).await;
+    let detail = guard_finding(&su, GUARD).await;
+    assert!(
+        detail.contains("enabled for replica sessions only")
+            && detail.contains(&format!("ALTER EVENT TRIGGER {GUARD} ENABLE)")),
+        "{detail}"
+    );
+    let run = run_binary(&db, &["--no-drift"], false).await;
+    assert!(
+        run.stdout.contains("DISABLED (in normal sessions)"),
+        "{}",
+        run.stdout
+    );
+    // Indeed: a table the guard refuses passes.
+    su.batch_execute(
+        "CREATE TABLE palisade.audit_unguarded (id uuid); DROP TABLE palisade.audit_unguarded",
+    )
+    .await
+    .unwrap();
+    // ENABLE ALWAYS fires in every session: intact.
+    su.batch_execute(&format!("ALTER EVENT TRIGGER {GUARD} ENABLE ALWAYS"))
+        .await
+        .unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+
+    // Re-created by hand with one tag fewer, or with another function.
+    let tags: Vec<String> = su
+        .query_one(
+            "SELECT expected_tags FROM palisade_audit.ddl_guard WHERE event_trigger = $1",
+            &[&GUARD],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let quoted = |tags: &[String]| {
+        tags.iter()
+            .map(|t| format!("'{t}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (dropped, kept) = tags.split_last().unwrap();
+    su.batch_execute(&format!(
+        "DROP EVENT TRIGGER {GUARD};
+         CREATE EVENT TRIGGER {GUARD} ON ddl_command_end WHEN TAG IN ({})
+             EXECUTE FUNCTION palisade_guard.check_tenant_ddl();",
+        quoted(kept)
+    ))
+    .await
+    .unwrap();
+    assert_reported(&db, "ddl_guard_missing", "event trigger", GUARD).await;
+    let detail = guard_finding(&su, GUARD).await;
+    assert!(
+        detail.contains(&format!("missing the command tag(s) {dropped},"))
+            && detail.contains("policies/001_ddl_guard.sql"),
+        "{detail}"
+    );
+    let run = run_binary(&db, &["--no-drift"], false).await;
+    assert!(run.stdout.contains("ALTERED"), "{}", run.stdout);
+    su.batch_execute(&format!(
+        "DROP EVENT TRIGGER {GUARD};
+         CREATE EVENT TRIGGER {GUARD} ON ddl_command_end WHEN TAG IN ({})
+             EXECUTE FUNCTION palisade_guard.remember_rls();",
+        quoted(&tags)
+    ))
+    .await
+    .unwrap();
+    let detail = guard_finding(&su, GUARD).await;
+    assert!(
+        detail.contains(
+            "running palisade_guard.remember_rls() instead of palisade_guard.check_tenant_ddl()"
+        ) && !detail.contains("missing"),
+        "{detail}"
+    );
+}
+
+/// The event triggers `policies/001_ddl_guard.sql` creates: (name, event, tags, function).
+fn guard_triggers_in_001() -> Vec<(String, String, Vec<String>, String)> {
+    let sql = include_str!("../../../policies/001_ddl_guard.sql");
+    sql.split("CREATE EVENT TRIGGER ")
+        .skip(1)
+        .map(|stmt| {
+            let stmt = &stmt[..stmt.find(';').unwrap()];
+            let words: Vec<&str> = stmt.split_whitespace().collect();
+            let tags = stmt
+                .split_once("WHEN TAG IN (")
+                .and_then(|(_, rest)| rest.split_once(')'))
+                .unwrap()
+                .0
+                .split(',')
+                .map(|t| t.trim().trim_matches('\'').to_owned())
+                .collect();
+            let function = stmt.split_once("EXECUTE FUNCTION ").unwrap().1.trim();
+            (
+                words[0].to_owned(),
+                words[2].to_owned(),
+                tags,
+                function.to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_audit_expects_the_ddl_guard_that_policies_001_installs() {
+    // The audit's expectations are written apart from the file that installs the guard (which
+    // runs first, as a superuser, before schema palisade_audit exists): they must be the same.
+    let installed = guard_triggers_in_001();
+    assert_eq!(installed.len(), 2, "{installed:?}");
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let mut expected: Vec<(String, String, Vec<String>, String)> = su
+        .query(
+            "SELECT event_trigger, expected_event, expected_tags, expected_function
+               FROM palisade_audit.ddl_guard",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let mut installed = installed;
+    installed.sort();
+    expected.sort();
+    assert_eq!(expected, installed);
 }
 
 #[tokio::test]
