@@ -109,6 +109,11 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'ALTER FUNCTION <function> OWNER TO palisade_resolver (palisade install-definers re-creates Palisade''s own)'),
     ('definer_wrong_owner', 'high', 30,
      'As a superuser: ALTER FUNCTION <function> OWNER TO palisade_resolver, then palisade install-definers (a restore as palisade_owner leaves Palisade''s definers owned by it)'),
+    -- High, not critical: no row is reachable until that role acts (GRANT, then SET ROLE), and
+    -- CREATEROLE marks a role trusted to administer roles (a managed service's admin login has
+    -- it), as the owner that rls_not_forced leaves able to bypass is trusted: one safeguard fewer.
+    ('createrole_role', 'high', 31,
+     'ALTER ROLE <role> NOCREATEROLE; administer roles as a superuser (on a managed service, as the provider''s admin role)'),
     ('definer_public_execute', 'high', 24,
      'REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC'),
     ('definer_mutable_search_path', 'high', 25,
@@ -596,7 +601,20 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *   analyst_beyond_read    a recorded analyst role (palisade_audit.analysts) holds anything
  *                          beyond SELECT on readable columns of tenant tables and USAGE on schema
  *                          palisade: another privilege, SELECT on a secret or unclassified column,
- *                          a membership, ownership.
+ *                          a membership, ownership;
+ *   createrole_role        a role other than a superuser has CREATEROLE. Checked for every role
+ *                          of the cluster, whether or not it holds anything here: on PostgreSQL
+ *                          15 and older it may GRANT itself any role but a superuser
+ *                          (palisade_backup and its BYPASSRLS, palisade_owner, palisade_resolver)
+ *                          from anywhere, then connect here and read every organization. On 16
+ *                          and later CREATEROLE only administers roles it holds ADMIN OPTION on
+ *                          (it gets that on each role it creates): reported only when it holds
+ *                          ADMIN OPTION, directly or through a role it is a member of, on a role
+ *                          that is in this database or bypasses row-level security, which it may
+ *                          then grant itself or alter (e.g. give LOGIN and a password). High, not
+ *                          critical (finding_kinds says why). The server refuses an app role with
+ *                          CREATEROLE at startup; on a managed service without a superuser, the
+ *                          provider's admin login has CREATEROLE and is reported too.
  */
 CREATE VIEW palisade_audit.roles WITH (security_invoker = true) AS
 WITH db AS (
@@ -646,12 +664,26 @@ WITH db AS (
     UNION ALL
     SELECT n.nspowner, 'schema ' || n.nspname FROM pg_catalog.pg_namespace n
      WHERE n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')
+), here AS (
+    -- The roles in_this_database: present, or members (directly or not) of a present role.
+    SELECT r.oid FROM pg_catalog.pg_roles r
+     WHERE r.oid IN (SELECT p.role FROM present p)
+        OR EXISTS (SELECT 1 FROM present p
+                    WHERE p.role <> r.oid AND p.role <> 0
+                      AND pg_catalog.pg_has_role(r.oid, p.role, 'MEMBER'))
 ), facts AS (
     SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls,
-           (r.oid IN (SELECT p.role FROM present p)
-            OR EXISTS (SELECT 1 FROM present p
-                        WHERE p.role <> r.oid AND p.role <> 0
-                          AND pg_catalog.pg_has_role(r.oid, p.role, 'MEMBER'))) AS in_this_database,
+           r.oid IN (SELECT h.oid FROM here h) AS in_this_database,
+           r.rolcreaterole AND NOT r.rolsuper AS createrole,
+           -- PostgreSQL 16 and later: the roles that matter here (in this database, or bypassing
+           -- RLS) on which it holds ADMIN OPTION, directly or through a role it is a member of.
+           CASE WHEN r.rolcreaterole AND NOT r.rolsuper THEN ARRAY(
+               SELECT DISTINCT t.rolname::text
+                 FROM pg_catalog.pg_auth_members m
+                 JOIN pg_catalog.pg_roles t ON t.oid = m.roleid
+                WHERE m.admin_option AND pg_catalog.pg_has_role(r.oid, m.member, 'MEMBER')
+                  AND (t.rolsuper OR t.rolbypassrls OR t.oid IN (SELECT h.oid FROM here h))
+                ORDER BY 1) ELSE '{}'::text[] END AS createrole_admin_of,
            ARRAY(SELECT pg_catalog.pg_get_userbyid(m.roleid)::text FROM pg_catalog.pg_auth_members m
                   WHERE m.member = r.oid ORDER BY 1) AS member_of,
            CASE WHEN NOT r.rolsuper THEN ARRAY(
@@ -868,6 +900,14 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
           UNION ALL
           SELECT 11, CASE WHEN f.rolname = 'palisade_app' AND f.rolcanlogin
                           THEN 'app_role_can_login: palisade_app, the group every tenant policy names, can log in, so a session as it picks any organization with set_config(''app.current_org'', ...); the server logs in as palisade_app_a or palisade_app_b' END
+          UNION ALL
+          SELECT 12, CASE WHEN NOT f.createrole THEN NULL
+                          WHEN pg_catalog.current_setting('server_version_num')::int < 160000
+                          THEN 'createrole_role: has CREATEROLE, so on PostgreSQL 15 and older it may grant itself any role but a superuser (e.g. palisade_backup, which bypasses row-level security, or palisade_owner, which owns the tenant tables) and then read every organization''s rows; it need hold nothing in this database to do so'
+                          WHEN pg_catalog.cardinality(f.createrole_admin_of) > 0
+                          THEN 'createrole_role: has CREATEROLE and ADMIN OPTION on '
+                               || pg_catalog.array_to_string(f.createrole_admin_of, ', ')
+                               || ', so it may grant itself membership in them or alter them (e.g. give one LOGIN and a password) and act as them' END
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) AS reasons) AS r;

@@ -755,6 +755,78 @@ async fn a_member_of_a_superuser_that_holds_nothing_here_is_reported() {
 }
 
 #[tokio::test]
+async fn a_role_with_createrole_is_reported_though_it_holds_nothing_here() {
+    // On PostgreSQL 15 a CREATEROLE role may grant itself any role but a superuser, from
+    // anywhere: it is reported in every database of the cluster, so in the other tests'
+    // databases too. Made in a transaction and rolled back, they never see it (a test binary of
+    // its own would not do: each file is one, and this one's tests share its cluster).
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let version: i32 = su
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let admin = probe_role();
+    let tx = su.transaction().await.unwrap();
+    tx.batch_execute(&format!("CREATE ROLE {admin} LOGIN CREATEROLE"))
+        .await
+        .unwrap();
+    let found = ranked_violations(&tx).await;
+    let on_admin = |found: &[[String; 5]]| -> Vec<String> {
+        found
+            .iter()
+            .filter(|v| v[3] == admin)
+            .map(|v| v[1].clone())
+            .collect()
+    };
+    if version < 160000 {
+        assert_eq!(on_admin(&found), ["createrole_role"], "{found:?}");
+        assert!(has(&found, "high", "createrole_role", &admin), "{found:?}");
+        // What it can do: grant itself the backup role, and with it BYPASSRLS.
+        tx.batch_execute(&format!(
+            "SET LOCAL ROLE {admin}; GRANT palisade_backup TO {admin}; RESET ROLE;"
+        ))
+        .await
+        .unwrap();
+        let found = ranked_violations(&tx).await;
+        assert!(
+            has(&found, "critical", "member_of_bypass_role", &admin),
+            "{found:?}"
+        );
+    } else {
+        // PostgreSQL 16 and later: only over the roles it holds ADMIN OPTION on.
+        assert_eq!(on_admin(&found), Vec::<String>::new(), "{found:?}");
+        tx.batch_execute(&format!(
+            "GRANT palisade_backup TO {admin} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE"
+        ))
+        .await
+        .unwrap();
+        let found = ranked_violations(&tx).await;
+        let detail = &found
+            .iter()
+            .find(|v| v[1] == "createrole_role" && v[3] == admin)
+            .unwrap_or_else(|| panic!("{found:?}"))[4];
+        assert!(
+            detail.contains("ADMIN OPTION on palisade_backup"),
+            "{detail}"
+        );
+    }
+    // The cluster's own superuser has CREATEROLE too: it is the DBA's, never reported.
+    let superuser_createrole: bool = tx
+        .query_one(
+            "SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(superuser_createrole);
+    tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
 async fn column_secrecy_findings_are_reported_and_a_hand_made_classification_is_drift() {
     // policies/920_column_classification.sql classifies every column palisade_app can reach;
     // break each rule as a careless migration, grant or DBA would.
