@@ -80,7 +80,7 @@ SELECT k.kind, k.severity, k.rank, k.fix
     ('bypassrls_role', 'critical', 9,
      'ALTER ROLE <role> NOBYPASSRLS (only the allow-listed roles may bypass RLS)'),
     ('member_of_bypass_role', 'critical', 10,
-     'REVOKE <superuser or BYPASSRLS role> FROM <role>'),
+     'REVOKE <superuser or BYPASSRLS role> FROM <role>; a login of your own that may become a superuser: allow-list it as administrator_role, with the reason, in policies/910_audit_allow_list.sql'),
     ('member_of_owner_role', 'critical', 11,
      'REVOKE <owner role> FROM <role> (palisade_resolver has no members)'),
     ('backup_role_can_write', 'critical', 12,
@@ -110,10 +110,11 @@ SELECT k.kind, k.severity, k.rank, k.fix
     ('definer_wrong_owner', 'high', 30,
      'As a superuser: ALTER FUNCTION <function> OWNER TO palisade_resolver, then palisade install-definers (a restore as palisade_owner leaves Palisade''s definers owned by it)'),
     -- High, not critical: no row is reachable until that role acts (GRANT, then SET ROLE), and
-    -- CREATEROLE marks a role trusted to administer roles (a managed service's admin login has
-    -- it), as the owner that rls_not_forced leaves able to bypass is trusted: one safeguard fewer.
+    -- CREATEROLE marks a role trusted to administer roles, as the owner that rls_not_forced leaves
+    -- able to bypass is trusted: one safeguard fewer. A deliberate administrator (a managed
+    -- service's admin login has CREATEROLE) is allow-listed as administrator_role and not reported.
     ('createrole_role', 'high', 31,
-     'ALTER ROLE <role> NOCREATEROLE; administer roles as a superuser (on a managed service, as the provider''s admin role)'),
+     'ALTER ROLE <role> NOCREATEROLE; an administrator of your own (e.g. a managed service''s admin login): allow-list it as administrator_role, with the reason, in policies/910_audit_allow_list.sql'),
     ('definer_public_execute', 'high', 24,
      'REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC'),
     ('definer_mutable_search_path', 'high', 25,
@@ -567,7 +568,10 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *   bypassrls_role         BYPASSRLS on a role that is neither a superuser (the DBA's own) nor in
  *                          the allow-list (palisade_billing, for the Stripe path);
  *   member_of_bypass_role  it can SET ROLE to a superuser or BYPASSRLS role (a member of a
- *                          superuser is flagged even if it holds nothing in this database);
+ *                          superuser is flagged even if it holds nothing in this database). A
+ *                          role allow-listed as administrator_role (910_audit_allow_list.sql) is
+ *                          not flagged for its memberships in superusers, still for one in a
+ *                          BYPASSRLS role that is not a superuser (e.g. palisade_backup);
  *   app_role_bypasses      a role that tenant policies are written for (palisade_app, a resolver
  *                          role) can bypass row-level security;
  *   app_role_owns          such a role owns (or can become the owner of) tables or schemas of
@@ -613,8 +617,9 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *                          that is in this database or bypasses row-level security, which it may
  *                          then grant itself or alter (e.g. give LOGIN and a password). High, not
  *                          critical (finding_kinds says why). The server refuses an app role with
- *                          CREATEROLE at startup; on a managed service without a superuser, the
- *                          provider's admin login has CREATEROLE and is reported too.
+ *                          CREATEROLE at startup. A role allow-listed as administrator_role (the
+ *                          DBA's own, e.g. a managed service's admin login, which has CREATEROLE
+ *                          where there is no superuser) is not flagged; none is by default.
  */
 CREATE VIEW palisade_audit.roles WITH (security_invoker = true) AS
 WITH db AS (
@@ -671,10 +676,16 @@ WITH db AS (
         OR EXISTS (SELECT 1 FROM present p
                     WHERE p.role <> r.oid AND p.role <> 0
                       AND pg_catalog.pg_has_role(r.oid, p.role, 'MEMBER'))
+), administrator AS (
+    -- The DBA's own administrators, allow-listed as administrator_role (910_audit_allow_list.sql).
+    SELECT r.oid FROM pg_catalog.pg_roles r
+     WHERE r.rolname IN (SELECT a.name FROM palisade_audit.allow_list a WHERE a.kind = 'administrator_role')
 ), facts AS (
     SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls,
            r.oid IN (SELECT h.oid FROM here h) AS in_this_database,
-           r.rolcreaterole AND NOT r.rolsuper AS createrole,
+           -- CREATEROLE that is reported: not a superuser's, not an allow-listed administrator's.
+           r.rolcreaterole AND NOT r.rolsuper
+             AND r.oid NOT IN (SELECT a.oid FROM administrator a) AS createrole,
            -- PostgreSQL 16 and later: the roles that matter here (in this database, or bypassing
            -- RLS) on which it holds ADMIN OPTION, directly or through a role it is a member of.
            CASE WHEN r.rolcreaterole AND NOT r.rolsuper THEN ARRAY(
@@ -691,6 +702,14 @@ WITH db AS (
                 WHERE b.oid <> r.oid AND (b.rolsuper OR b.rolbypassrls)
                   AND pg_catalog.pg_has_role(r.oid, b.oid, 'MEMBER')
                 ORDER BY 1) ELSE '{}' END AS can_become_bypass_roles,
+           -- Those of them member_of_bypass_role reports: an allow-listed administrator may
+           -- become a superuser, not a BYPASSRLS role that is none (e.g. palisade_backup).
+           CASE WHEN NOT r.rolsuper THEN ARRAY(
+               SELECT b.rolname::text FROM pg_catalog.pg_roles b
+                WHERE b.oid <> r.oid AND (b.rolsuper OR b.rolbypassrls)
+                  AND pg_catalog.pg_has_role(r.oid, b.oid, 'MEMBER')
+                  AND NOT (b.rolsuper AND r.oid IN (SELECT a.oid FROM administrator a))
+                ORDER BY 1) ELSE '{}' END AS reported_bypass_roles,
            ARRAY(SELECT ns.nspname || '.' || c.relname FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
                   WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
                   ORDER BY 1) AS tables_owned,
@@ -860,9 +879,9 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
           SELECT 1, CASE WHEN f.in_this_database AND NOT f.rolsuper AND f.rolbypassrls AND NOT f.allow_listed
                          THEN 'bypassrls_role: has BYPASSRLS but is neither a superuser nor in palisade_audit.allow_list' END
           UNION ALL
-          SELECT 2, CASE WHEN f.in_this_database AND pg_catalog.cardinality(f.can_become_bypass_roles) > 0
+          SELECT 2, CASE WHEN f.in_this_database AND pg_catalog.cardinality(f.reported_bypass_roles) > 0
                          THEN 'member_of_bypass_role: can SET ROLE to '
-                              || pg_catalog.array_to_string(f.can_become_bypass_roles, ', ')
+                              || pg_catalog.array_to_string(f.reported_bypass_roles, ', ')
                               || ', which bypass(es) row-level security' END
           UNION ALL
           SELECT 3, CASE WHEN f.bound_by_tenant_policies AND (f.rolsuper OR f.rolbypassrls)

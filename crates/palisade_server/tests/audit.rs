@@ -827,6 +827,115 @@ async fn a_role_with_createrole_is_reported_though_it_holds_nothing_here() {
 }
 
 #[tokio::test]
+async fn an_allow_listed_administrator_is_not_reported_for_createrole_or_a_superuser_membership() {
+    // The DBA's own administrators: a CREATEROLE login (a managed service's admin login) and a
+    // personal login that is a member of a superuser. Both are findings of every database of the
+    // cluster: made in a transaction and rolled back (allow-list rows included).
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let version: i32 = su
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let (superuser, creator, member, backup_member) =
+        (probe_role(), probe_role(), probe_role(), probe_role());
+    let tx = su.transaction().await.unwrap();
+    tx.batch_execute(&format!(
+        "CREATE ROLE {superuser} NOLOGIN SUPERUSER;
+         CREATE ROLE {creator} LOGIN CREATEROLE;
+         CREATE ROLE {member} LOGIN; GRANT {superuser} TO {member};
+         CREATE ROLE {backup_member} LOGIN; GRANT {superuser} TO {backup_member};
+         GRANT palisade_backup TO {backup_member};"
+    ))
+    .await
+    .unwrap();
+    if version >= 160000 {
+        // PostgreSQL 16 and later: CREATEROLE is reported for the roles it holds ADMIN OPTION on.
+        tx.batch_execute(&format!(
+            "GRANT palisade_backup TO {creator} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE"
+        ))
+        .await
+        .unwrap();
+    }
+    let kinds_on = |found: &[[String; 5]], role: &str| -> Vec<String> {
+        found
+            .iter()
+            .filter(|v| v[3] == role)
+            .map(|v| v[1].clone())
+            .collect()
+    };
+    let detail_on = |found: &[[String; 5]], role: &str| -> String {
+        found
+            .iter()
+            .find(|v| v[1] == "member_of_bypass_role" && v[3] == role)
+            .unwrap_or_else(|| panic!("{found:?}"))[4]
+            .clone()
+    };
+    let found = ranked_violations(&tx).await;
+    let on_creator = kinds_on(&found, &creator);
+    assert!(on_creator.contains(&"createrole_role".into()), "{found:?}");
+    if version < 160000 {
+        assert_eq!(on_creator, ["createrole_role"], "{found:?}");
+    }
+    assert_eq!(
+        kinds_on(&found, &member),
+        ["member_of_bypass_role"],
+        "{found:?}"
+    );
+    let detail = detail_on(&found, &backup_member);
+    assert!(
+        detail.contains(&superuser) && detail.contains("palisade_backup"),
+        "{detail}"
+    );
+
+    // Allow-listed as administrators, as policies/910_audit_allow_list.sql would list them.
+    for role in [&creator, &member, &backup_member] {
+        tx.execute(
+            "INSERT INTO palisade_audit.allow_list (kind, name, reason)
+             VALUES ('administrator_role', $1, 'audit test: the DBA''s own')",
+            &[role],
+        )
+        .await
+        .unwrap();
+    }
+    let found = ranked_violations(&tx).await;
+    let on_creator = kinds_on(&found, &creator);
+    assert!(!on_creator.contains(&"createrole_role".into()), "{found:?}");
+    if version < 160000 {
+        assert_eq!(on_creator, Vec::<String>::new(), "{found:?}");
+    }
+    assert_eq!(kinds_on(&found, &member), Vec::<String>::new(), "{found:?}");
+    // Its membership in the superuser is accepted, not the one in the BYPASSRLS backup role.
+    let detail = detail_on(&found, &backup_member);
+    assert!(
+        detail.contains("palisade_backup") && !detail.contains(&superuser),
+        "{detail}"
+    );
+    // What it can do is still shown: only the finding is gone.
+    let can_bypass: bool = tx
+        .query_one(
+            "SELECT can_bypass_rls FROM palisade_audit.roles WHERE role_name = $1",
+            &[&member],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(can_bypass);
+    // Everything else is still checked: a login member of the app group acts as the app.
+    tx.batch_execute(&format!("GRANT palisade_app TO {member}"))
+        .await
+        .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert!(
+        has(&found, "critical", "app_login_member", &member),
+        "{found:?}"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
 async fn column_secrecy_findings_are_reported_and_a_hand_made_classification_is_drift() {
     // policies/920_column_classification.sql classifies every column palisade_app can reach;
     // break each rule as a careless migration, grant or DBA would.
