@@ -155,8 +155,10 @@ BEGIN
                 t.qualified);
         END IF;
         CONTINUE WHEN t.relnamespace IS DISTINCT FROM tenant_schema;
-        -- A foreign table cannot have row-level security: refused whatever it has (IMPORT FOREIGN
-        -- SCHEMA lists each table twice, created then altered: one breach each).
+        -- A foreign table cannot have row-level security: refused whatever it has, one breach
+        -- each. A foreign table with column FDW options (IMPORT FOREIGN SCHEMA gives each column
+        -- some; so may a CREATE FOREIGN TABLE by hand) is listed as created once, then altered
+        -- once per such column; the DISTINCT above leaves two rows of it.
         IF t.relkind = 'f' THEN
             breach := pg_catalog.format(
                 'rule no_foreign_tables: %s is a foreign table in schema palisade; row-level security does not apply to a foreign table (PostgreSQL refuses to enable it or to create a policy on one), so whoever may read it would read every organization''s rows in it',

@@ -27,11 +27,18 @@
  *   palisade_audit.allow_list  The deliberate exceptions (policies/910_audit_allow_list.sql).
  *   palisade_audit.column_classification  Readable or secret, per column (920_column_classification.sql).
  *
- * Which roles are looked at: roles are shared by every database of the cluster, so role findings
+ * Which roles are looked at: roles are shared by every database of the cluster, so the findings
+ * on what a role can reach from here (bypassrls_role, member_of_bypass_role, member_of_owner_role)
  * are limited to roles that matter to this database: roles that own something here, are named in
  * one of its privileges, policies or settings, and roles that are members of those (they can act
  * as them) or of a superuser, pg_read_all_data or pg_write_all_data (which reach every table of
- * every database). Superusers are the DBA's own and are reported, never flagged.
+ * every database). The other role findings are not: those about the roles Palisade names
+ * (palisade_app and its login members, palisade_backup, the recorded analysts) are checked
+ * whether or not the role holds anything here, and createrole_role on every role of the cluster
+ * (on PostgreSQL 15 CREATEROLE may grant itself any role but a superuser from anywhere).
+ * Superusers are the DBA's own and are reported, never flagged; so are the DBA's own
+ * administrators allow-listed as administrator_role, as to their CREATEROLE and their
+ * memberships in superusers (every other check applies to them).
  *
  * The views are security_invoker: whoever reads them reads the system catalogs with their own
  * rights (PostgreSQL lets every role read them), so palisade_auditor needs no more than the
@@ -563,8 +570,10 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  * Stripe events live there). `in_this_database`: the role owns something here, is named in a
  * privilege, policy, default privilege or setting of this database, is a superuser, or is a
  * member of such a role, or of pg_read_all_data or pg_write_all_data (directly or not: they and
- * superusers reach every table of every database); role findings are limited to those. Findings
- * (`reasons`, "kind: detail"):
+ * superusers reach every table of every database). bypassrls_role, member_of_bypass_role and
+ * member_of_owner_role are limited to those; the other findings look at the roles Palisade names
+ * whether or not they hold anything here, createrole_role at every role (the header says why).
+ * Findings (`reasons`, "kind: detail"):
  *   bypassrls_role         BYPASSRLS on a role that is neither a superuser (the DBA's own) nor in
  *                          the allow-list (palisade_billing, for the Stripe path);
  *   member_of_bypass_role  it can SET ROLE to a superuser or BYPASSRLS role (a member of a
@@ -651,8 +660,8 @@ WITH db AS (
     UNION SELECT d.oid FROM pg_catalog.pg_roles d WHERE d.rolname IN ('pg_read_all_data', 'pg_write_all_data')
     -- Superusers: they read every row of every database, so a member (directly or not) that can
     -- SET ROLE to one does too, even one that holds nothing here (member_of_bypass_role).
-    -- Superusers themselves were present already (PostgreSQL counts a superuser a member of
-    -- every role), and are never flagged.
+    -- Superusers themselves were in_this_database already, not always present: pg_has_role
+    -- counts a superuser a member of every role, so of any present one. They are never flagged.
     UNION SELECT s.oid FROM pg_catalog.pg_roles s WHERE s.rolsuper
 ), tenant AS (
     SELECT c.oid, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

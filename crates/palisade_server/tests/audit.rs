@@ -6,8 +6,10 @@
 //! cluster-wide and tests run in parallel: the shared palisade_* roles are never altered (making
 //! palisade_app the owner of a table changes the table, in this test's database only), and role
 //! violations use uniquely named roles that only hold privileges in their own test's database,
-//! so the role findings of other tests' databases never see them. This file is its own test
-//! process, with its own throwaway cluster.
+//! so the role findings of other tests' databases never see them. Conditions that are findings
+//! of every database of the cluster (CREATEROLE, a membership in a superuser, pg_read_all_data or
+//! pg_write_all_data) are only ever created inside a transaction that is rolled back, so no other
+//! test ever sees them. This file is its own test process, with its own throwaway cluster.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
