@@ -517,8 +517,18 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
                      AND (pg_catalog.has_table_privilege(r.oid, f.oid, 'SELECT')
                           OR pg_catalog.has_any_column_privilege(r.oid, f.oid, 'SELECT'))
                   UNION ALL
-                  SELECT 'PUBLIC' AS name FROM pg_catalog.aclexplode(f.relacl) g
-                   WHERE g.grantee = 0 AND g.privilege_type = 'SELECT') AS x
+                  -- PUBLIC, when it has both: SELECT on the table or a column of it, and USAGE on
+                  -- the schema (has_schema_privilege cannot take PUBLIC; a NULL nspacl is the
+                  -- default, which grants PUBLIC nothing on a schema).
+                  SELECT 'PUBLIC' AS name
+                   WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) g
+                                  WHERE n.oid = f.nsp AND g.grantee = 0 AND g.privilege_type = 'USAGE')
+                     AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(f.relacl) g
+                                  WHERE g.grantee = 0 AND g.privilege_type = 'SELECT'
+                                 UNION ALL
+                                 SELECT 1 FROM pg_catalog.pg_attribute a, pg_catalog.aclexplode(a.attacl) g
+                                  WHERE a.attrelid = f.oid AND NOT a.attisdropped
+                                    AND g.grantee = 0 AND g.privilege_type = 'SELECT')) AS x
                ORDER BY 1), ', '), ''),
                    'readable by superusers only for now (one GRANT away from any role)'))]
       ELSE ARRAY(
@@ -1098,7 +1108,7 @@ SELECT v.schema_name, v.view_name,
  *     out the generic id, created_at and updated_at (a partial copy, e.g. email, phone, name).
  * `copied_from` is the tenant table with the most such columns, `matched_columns` those columns.
  * `readable_by` lists the roles other than superusers that may SELECT it now (with USAGE on its
- * schema), PUBLIC included. A copy is reported whether or not anyone but the superusers can read
+ * schema), and PUBLIC when it may too (SELECT on it or a column, USAGE on the schema). A copy is reported whether or not anyone but the superusers can read
  * it yet (tenant_data_outside_rls): one GRANT, which no guard refuses, exposes every organization.
  * Materialized views over tenant tables are reported by palisade_audit.views and left out here.
  */
@@ -1149,9 +1159,17 @@ WITH tenant_col AS (
                         AND (pg_catalog.has_table_privilege(r.oid, o.oid, 'SELECT')
                              OR pg_catalog.has_any_column_privilege(r.oid, o.oid, 'SELECT'))
                      UNION ALL
-                     SELECT 'PUBLIC' AS name WHERE EXISTS (
-                         SELECT 1 FROM pg_catalog.pg_class k, pg_catalog.aclexplode(k.relacl) g
-                          WHERE k.oid = o.oid AND g.grantee = 0 AND g.privilege_type = 'SELECT')) AS x
+                     -- PUBLIC, when it has SELECT on it (or a column) and USAGE on its schema, as
+                     -- for a foreign table in palisade_audit.tables.
+                     SELECT 'PUBLIC' AS name
+                      WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) g
+                                     WHERE n.oid = o.nsp AND g.grantee = 0 AND g.privilege_type = 'USAGE')
+                        AND EXISTS (SELECT 1 FROM pg_catalog.pg_class k, pg_catalog.aclexplode(k.relacl) g
+                                     WHERE k.oid = o.oid AND g.grantee = 0 AND g.privilege_type = 'SELECT'
+                                    UNION ALL
+                                    SELECT 1 FROM pg_catalog.pg_attribute a, pg_catalog.aclexplode(a.attacl) g
+                                     WHERE a.attrelid = o.oid AND NOT a.attisdropped
+                                       AND g.grantee = 0 AND g.privilege_type = 'SELECT')) AS x
                   ORDER BY 1) AS readable_by
       FROM outside o LEFT JOIN best b ON b.oid = o.oid
 )

@@ -1421,6 +1421,34 @@ async fn a_foreign_table_in_the_tenant_schema_is_critical() {
         .find(|v| v[1] == "foreign_table_in_tenant_schema")
         .unwrap_or_else(|| panic!("{found:?}"))[4];
     assert!(detail.contains("readable by palisade_app"), "{detail}");
+    // PUBLIC is named only once it may reach the table: SELECT on it and USAGE on the schema.
+    su.batch_execute(&format!("GRANT SELECT ON {REMOTE} TO PUBLIC"))
+        .await
+        .unwrap();
+    let found = ranked_violations(&su).await;
+    let detail = &found
+        .iter()
+        .find(|v| v[1] == "foreign_table_in_tenant_schema")
+        .unwrap_or_else(|| panic!("{found:?}"))[4];
+    assert!(
+        detail.contains("palisade_app") && !detail.contains("PUBLIC"),
+        "{detail}"
+    );
+    su.batch_execute("GRANT USAGE ON SCHEMA palisade TO PUBLIC")
+        .await
+        .unwrap();
+    // SELECT on the table, or on one of its columns.
+    let to_a_column =
+        format!("REVOKE SELECT ON {REMOTE} FROM PUBLIC; GRANT SELECT (id) ON {REMOTE} TO PUBLIC");
+    for grant in ["", to_a_column.as_str()] {
+        su.batch_execute(grant).await.unwrap();
+        let found = ranked_violations(&su).await;
+        let detail = &found
+            .iter()
+            .find(|v| v[1] == "foreign_table_in_tenant_schema")
+            .unwrap_or_else(|| panic!("{found:?}"))[4];
+        assert!(detail.contains("PUBLIC"), "{grant}: {detail}");
+    }
 }
 
 /// The detail of the one `ddl_guard_missing` finding on `trigger`.
@@ -1973,6 +2001,27 @@ async fn a_copy_of_tenant_rows_outside_rls_is_the_top_finding() {
         .unwrap()
         .get(0);
     assert_eq!(platform, "platform");
+    // PUBLIC reads it once it has SELECT on it and USAGE on its schema, not before.
+    let readers = || async {
+        su.query_one(
+            "SELECT readable_by FROM palisade_audit.copies
+              WHERE schema_name = 'reporting' AND relation_name = 'contacts'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, Vec<String>>(0)
+    };
+    su.batch_execute("GRANT SELECT ON reporting.contacts TO PUBLIC")
+        .await
+        .unwrap();
+    let before = readers().await;
+    assert!(!before.contains(&"PUBLIC".into()), "{before:?}");
+    su.batch_execute("GRANT USAGE ON SCHEMA reporting TO PUBLIC")
+        .await
+        .unwrap();
+    let after = readers().await;
+    assert!(after.contains(&"PUBLIC".into()), "{after:?}");
     drop_role(&su, &reader).await;
 }
 
