@@ -1373,6 +1373,25 @@ async fn the_ddl_guard_refuses_a_foreign_table_in_the_tenant_schema_unless_overr
         .unwrap();
     let n: i64 = su.query_one(foreign_in_palisade, &[]).await.unwrap().get(0);
     assert_eq!(n, 0);
+    // Imported into another schema, the same tables pass (the copies view is what looks there).
+    if postgres_fdw {
+        su.batch_execute(
+            "CREATE SCHEMA audit_elsewhere;
+             IMPORT FOREIGN SCHEMA audit_remote_src FROM SERVER audit_loopback INTO audit_elsewhere",
+        )
+        .await
+        .unwrap();
+        let imported: i64 = su
+            .query_one(
+                "SELECT count(*) FROM pg_class
+                  WHERE relkind = 'f' AND relnamespace = 'audit_elsewhere'::regnamespace",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(imported, 1);
+    }
 }
 
 #[tokio::test]
