@@ -12,7 +12,8 @@
  *
  * Rules, checked for every role, superusers included, whatever path a table takes into schema
  * palisade (CREATE TABLE, CREATE TABLE AS, SELECT INTO, CREATE TABLE ... PARTITION OF / INHERITS /
- * LIKE, ALTER TABLE ... SET SCHEMA palisade, ATTACH PARTITION, INHERIT, RENAME):
+ * LIKE, ALTER TABLE ... SET SCHEMA palisade, ATTACH PARTITION, INHERIT, RENAME; for a foreign
+ * table, CREATE FOREIGN TABLE, IMPORT FOREIGN SCHEMA and ALTER [FOREIGN] TABLE ... SET SCHEMA):
  *   tenant_column_required  A table created in schema palisade, moved into it or altered there has
  *                           a column organization_id uuid NOT NULL (the root table
  *                           palisade.organizations: its id). Every table in that schema is a
@@ -41,14 +42,27 @@
  *   tenant_schema_fixed     Schema palisade may not be renamed, and no other schema may be renamed
  *                           to palisade (a swapped-in schema would bring tables the guard never
  *                           saw).
+ *   no_foreign_tables       No foreign table in schema palisade: none created there (CREATE
+ *                           FOREIGN TABLE, PARTITION OF included), imported into it (IMPORT
+ *                           FOREIGN SCHEMA ... INTO palisade) or moved in (ALTER [FOREIGN] TABLE
+ *                           ... SET SCHEMA palisade), and none altered there. Row-level security
+ *                           does not apply to a foreign table: PostgreSQL refuses it (on 15,
+ *                           ALTER TABLE ... ENABLE or FORCE ROW LEVEL SECURITY fails with "This
+ *                           operation is not supported for foreign tables", CREATE POLICY with
+ *                           "is not a table"), so whoever may read it reads every organization's
+ *                           rows it holds. Dropping one, or moving it out, passes. A foreign
+ *                           table elsewhere that is a partition or child of a palisade table is
+ *                           tenant_hierarchy_closed.
  * The RLS rules look at what one statement changes (the state just before it against the state
  * after it), not at the state alone.
  *
  * What the guard does not refuse, and `palisade audit` reports instead: dropping or altering a
  * policy (missing_policy, unscoped_policy for one that lets every row through, e.g. USING (true),
  * public_policy for one TO PUBLIC), GRANT ... TO PUBLIC (public_grant), a change of owner
- * (foreign_owner), views over tenant tables (view_not_security_invoker), and a disabled guard
- * (ddl_guard_missing). The policy files themselves drop and re-create policies on every apply.
+ * (foreign_owner), views over tenant tables (view_not_security_invoker), and a disabled or altered
+ * guard (ddl_guard_missing: a trigger missing, disabled, enabled for replica sessions only, or
+ * re-created on another event, with another function or with fewer tags than below). The policy
+ * files themselves drop and re-create policies on every apply.
  *
  * The conscious override: a non-empty setting palisade.ddl_guard_override, whose value says why.
  * `palisade migrate` sets it to 'palisade migrate' on its own dedicated owner connection (never
@@ -89,7 +103,10 @@ BEGIN
 END
 $fn$;
 
-/** After CREATE TABLE, CREATE TABLE AS, SELECT INTO and ALTER TABLE/INDEX/SCHEMA: the rules above. */
+/**
+ * After CREATE TABLE, CREATE TABLE AS, SELECT INTO, CREATE FOREIGN TABLE, IMPORT FOREIGN SCHEMA and
+ * ALTER TABLE/INDEX/SCHEMA/FOREIGN TABLE: the rules above.
+ */
 CREATE OR REPLACE FUNCTION palisade_guard.check_tenant_ddl() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -117,7 +134,7 @@ BEGIN
           JOIN pg_catalog.pg_class c ON c.oid = e.objid
           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND e.objsubid = 0
-           AND c.relkind IN ('r', 'p')
+           AND c.relkind IN ('r', 'p', 'f')
     LOOP
         is_alter := t.command_tag LIKE 'ALTER %';
         was := pg_catalog.substring(before, ',' || t.objid::text || ':([01][01]),');
@@ -138,6 +155,19 @@ BEGIN
                 t.qualified);
         END IF;
         CONTINUE WHEN t.relnamespace IS DISTINCT FROM tenant_schema;
+        -- A foreign table cannot have row-level security: refused whatever it has, one breach
+        -- each. A foreign table with column FDW options (IMPORT FOREIGN SCHEMA gives each column
+        -- some; so may a CREATE FOREIGN TABLE by hand) is listed as created once, then altered
+        -- once per such column; the DISTINCT above leaves two rows of it.
+        IF t.relkind = 'f' THEN
+            breach := pg_catalog.format(
+                'rule no_foreign_tables: %s is a foreign table in schema palisade; row-level security does not apply to a foreign table (PostgreSQL refuses to enable it or to create a policy on one), so whoever may read it would read every organization''s rows in it',
+                t.qualified);
+            IF NOT breach = ANY (breaches) THEN
+                breaches := breaches || breach;
+            END IF;
+            CONTINUE;
+        END IF;
         col := CASE WHEN t.relname = 'organizations' THEN 'id' ELSE 'organization_id' END;
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
                         WHERE a.attrelid = t.objid AND a.attname = col AND NOT a.attisdropped
@@ -203,7 +233,10 @@ REVOKE ALL ON FUNCTION palisade_guard.remember_rls() FROM PUBLIC;
 REVOKE ALL ON FUNCTION palisade_guard.check_tenant_ddl() FROM PUBLIC;
 
 -- Re-created on every run, so that a disabled or altered trigger is put back as written here.
--- ALTER INDEX is here because `ALTER INDEX <a table> RENAME TO ...` renames a table.
+-- palisade_audit.ddl_guard (900_audit.sql) repeats their events, functions and tags, and reports
+-- a trigger that differs; a test (crates/palisade_server/tests/audit.rs) keeps the two equal.
+-- ALTER INDEX is here because `ALTER INDEX <a table> RENAME TO ...` renames a table. ALTER FOREIGN
+-- TABLE is not (it alters foreign tables only, which the state it remembers never holds).
 DROP EVENT TRIGGER IF EXISTS palisade_ddl_guard_before;
 CREATE EVENT TRIGGER palisade_ddl_guard_before ON ddl_command_start
     WHEN TAG IN ('ALTER TABLE', 'ALTER INDEX', 'ALTER SCHEMA')
@@ -211,5 +244,6 @@ CREATE EVENT TRIGGER palisade_ddl_guard_before ON ddl_command_start
 DROP EVENT TRIGGER IF EXISTS palisade_ddl_guard;
 CREATE EVENT TRIGGER palisade_ddl_guard ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER INDEX',
-                 'ALTER SCHEMA')
+                 'ALTER SCHEMA', 'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE',
+                 'IMPORT FOREIGN SCHEMA')
     EXECUTE FUNCTION palisade_guard.check_tenant_ddl();

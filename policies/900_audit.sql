@@ -12,7 +12,8 @@
  *                              what it may do on each tenant table, and why it is not ok.
  *   palisade_audit.functions   One row per function; SECURITY DEFINER ones are checked.
  *   palisade_audit.views       Views and materialized views that read tenant tables.
- *   palisade_audit.ddl_guard   The event triggers of the DDL guard (policies/001_ddl_guard.sql).
+ *   palisade_audit.ddl_guard   The event triggers of the DDL guard (policies/001_ddl_guard.sql),
+ *                              and whether each is as that file installs it.
  *   palisade_audit.columns     Every column palisade_app can reach, with its classification
  *                              (readable or secret: policies/920_column_classification.sql) and
  *                              what palisade_app may do with it.
@@ -26,11 +27,18 @@
  *   palisade_audit.allow_list  The deliberate exceptions (policies/910_audit_allow_list.sql).
  *   palisade_audit.column_classification  Readable or secret, per column (920_column_classification.sql).
  *
- * Which roles are looked at: roles are shared by every database of the cluster, so role findings
+ * Which roles are looked at: roles are shared by every database of the cluster, so the findings
+ * on what a role can reach from here (bypassrls_role, member_of_bypass_role, member_of_owner_role)
  * are limited to roles that matter to this database: roles that own something here, are named in
  * one of its privileges, policies or settings, and roles that are members of those (they can act
- * as them) or of pg_read_all_data or pg_write_all_data (which reach every table of every
- * database). Superusers are the DBA's own and are reported, never flagged.
+ * as them) or of a superuser, pg_read_all_data or pg_write_all_data (which reach every table of
+ * every database). The other role findings are not: those about the roles Palisade names
+ * (palisade_app and its login members, palisade_backup, the recorded analysts) are checked
+ * whether or not the role holds anything here, and createrole_role on every role of the cluster
+ * (on PostgreSQL 15 CREATEROLE may grant itself any role but a superuser from anywhere).
+ * Superusers are the DBA's own and are reported, never flagged; so are the DBA's own
+ * administrators allow-listed as administrator_role, as to their CREATEROLE and their
+ * memberships in superusers (every other check applies to them).
  *
  * The views are security_invoker: whoever reads them reads the system catalogs with their own
  * rights (PostgreSQL lets every role read them), so palisade_auditor needs no more than the
@@ -79,7 +87,7 @@ SELECT k.kind, k.severity, k.rank, k.fix
     ('bypassrls_role', 'critical', 9,
      'ALTER ROLE <role> NOBYPASSRLS (only the allow-listed roles may bypass RLS)'),
     ('member_of_bypass_role', 'critical', 10,
-     'REVOKE <superuser or BYPASSRLS role> FROM <role>'),
+     'REVOKE <superuser or BYPASSRLS role> FROM <role>; a login of your own that may become a superuser: allow-list it as administrator_role, with the reason, in policies/910_audit_allow_list.sql'),
     ('member_of_owner_role', 'critical', 11,
      'REVOKE <owner role> FROM <role> (palisade_resolver has no members)'),
     ('backup_role_can_write', 'critical', 12,
@@ -96,6 +104,8 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'REVOKE EXECUTE ON FUNCTION <function> FROM <role> (or the membership that passes it on): Palisade grants each only to palisade_app, palisade_billing or palisade_owner'),
     ('app_role_can_login', 'critical', 18,
      'ALTER ROLE palisade_app NOLOGIN PASSWORD NULL: the server logs in as palisade_app_a or palisade_app_b'),
+    ('foreign_table_in_tenant_schema', 'critical', 19,
+     'DROP FOREIGN TABLE <table> (row-level security cannot apply to it), or move it out of schema palisade if it holds no tenant rows'),
     ('rls_not_forced', 'high', 20,
      'ALTER TABLE <table> FORCE ROW LEVEL SECURITY (or run palisade migrate)'),
     ('no_tenant_column', 'high', 21,
@@ -106,6 +116,12 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'ALTER FUNCTION <function> OWNER TO palisade_resolver (palisade install-definers re-creates Palisade''s own)'),
     ('definer_wrong_owner', 'high', 30,
      'As a superuser: ALTER FUNCTION <function> OWNER TO palisade_resolver, then palisade install-definers (a restore as palisade_owner leaves Palisade''s definers owned by it)'),
+    -- High, not critical: no row is reachable until that role acts (GRANT, then SET ROLE), and
+    -- CREATEROLE marks a role trusted to administer roles, as the owner that rls_not_forced leaves
+    -- able to bypass is trusted: one safeguard fewer. A deliberate administrator (a managed
+    -- service's admin login has CREATEROLE) is allow-listed as administrator_role and not reported.
+    ('createrole_role', 'high', 31,
+     'ALTER ROLE <role> NOCREATEROLE; an administrator of your own (e.g. a managed service''s admin login): allow-list it as administrator_role, with the reason, in policies/910_audit_allow_list.sql'),
     ('definer_public_execute', 'high', 24,
      'REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC'),
     ('definer_mutable_search_path', 'high', 25,
@@ -358,12 +374,18 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
   FROM p;
 
 /**
- * One row per table (schemas other than pg_catalog, information_schema and pg_toast). Tenant
- * tables are those of schema palisade; `category` classifies every table: tenant, platform
- * (palisade_platform: no tenant rows, each table with its own policies), palisade internal
- * (palisade_private, palisade_audit, palisade_guard) or other (outside Palisade's schemas, where
- * palisade_audit.copies looks for copies of tenant data); `ok` is false, with `reasons` (each "kind: detail"), when
- * one breaks a rule:
+ * One row per table, foreign tables included (schemas other than pg_catalog, information_schema
+ * and pg_toast). Tenant tables are those of schema palisade; `category` classifies every table:
+ * tenant, platform (palisade_platform: no tenant rows, each table with its own policies),
+ * palisade internal (palisade_private, palisade_audit, palisade_guard) or other (outside
+ * Palisade's schemas, where palisade_audit.copies looks for copies of tenant data); `ok` is false,
+ * with `reasons` (each "kind: detail"), when one breaks a rule:
+ *   foreign_table_in_tenant_schema  a foreign table in schema palisade, the only finding on it:
+ *                      row-level security does not apply to a foreign table (PostgreSQL 15
+ *                      refuses ALTER TABLE ... ENABLE ROW LEVEL SECURITY on one, "not supported
+ *                      for foreign tables", and CREATE POLICY, "is not a table"), so whoever may
+ *                      read it reads every organization's rows in it. The DDL guard refuses one
+ *                      (no_foreign_tables, 001_ddl_guard.sql) unless overridden;
  *   no_tenant_column   no organization_id uuid NOT NULL (organizations: id);
  *   rls_disabled       row-level security not enabled;
  *   rls_not_forced     not forced: the table owner would bypass the policies;
@@ -385,10 +407,11 @@ CREATE VIEW palisade_audit.tables WITH (security_invoker = true) AS
 WITH t AS (
     SELECT c.oid, n.nspname::text AS schema_name, c.relname::text AS table_name,
            palisade_audit.tenant_column(n.nspname, c.relname) AS tenant_column,
-           c.relowner, n.nspowner, c.relrowsecurity, c.relforcerowsecurity, c.relacl
+           c.relowner, n.nspowner, c.relrowsecurity, c.relforcerowsecurity, c.relacl,
+           c.relkind, n.oid AS nsp
       FROM pg_catalog.pg_class c
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+     WHERE c.relkind IN ('r', 'p', 'f') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
 ), facts AS (
     SELECT t.*,
            t.tenant_column IS NOT NULL AS is_tenant_table,
@@ -480,7 +503,35 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
        pg_catalog.cardinality(r.reasons) = 0 AS ok,
        r.reasons
   FROM facts f
-  CROSS JOIN LATERAL (SELECT CASE WHEN NOT f.is_tenant_table THEN '{}'::text[] ELSE ARRAY(
+  CROSS JOIN LATERAL (SELECT CASE WHEN NOT f.is_tenant_table THEN '{}'::text[]
+      -- Every other check is moot on a foreign table: it can have no RLS and no policy.
+      WHEN f.relkind = 'f' THEN ARRAY[pg_catalog.format(
+          'foreign_table_in_tenant_schema: a foreign table (server %s) in the tenant schema; row-level security does not apply to a foreign table, so its rows are every organization''s to whoever may read it: %s',
+          (SELECT s.srvname FROM pg_catalog.pg_foreign_table ft
+             JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver WHERE ft.ftrelid = f.oid),
+          coalesce('readable by ' || NULLIF(pg_catalog.array_to_string(ARRAY(
+              SELECT x.name FROM (
+                  SELECT r.rolname::text AS name FROM pg_catalog.pg_roles r
+                   WHERE NOT r.rolsuper AND r.rolname !~ '^pg_'
+                     AND pg_catalog.has_schema_privilege(r.oid, f.nsp, 'USAGE')
+                     AND (pg_catalog.has_table_privilege(r.oid, f.oid, 'SELECT')
+                          OR pg_catalog.has_any_column_privilege(r.oid, f.oid, 'SELECT'))
+                  UNION ALL
+                  -- PUBLIC, when it has both: SELECT on the table or a column of it, and USAGE on
+                  -- the schema (has_schema_privilege cannot take PUBLIC; a NULL nspacl is the
+                  -- default, which grants PUBLIC nothing on a schema).
+                  SELECT 'PUBLIC' AS name
+                   WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) g
+                                  WHERE n.oid = f.nsp AND g.grantee = 0 AND g.privilege_type = 'USAGE')
+                     AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(f.relacl) g
+                                  WHERE g.grantee = 0 AND g.privilege_type = 'SELECT'
+                                 UNION ALL
+                                 SELECT 1 FROM pg_catalog.pg_attribute a, pg_catalog.aclexplode(a.attacl) g
+                                  WHERE a.attrelid = f.oid AND NOT a.attisdropped
+                                    AND g.grantee = 0 AND g.privilege_type = 'SELECT')) AS x
+               ORDER BY 1), ', '), ''),
+                   'readable by superusers only for now (one GRANT away from any role)'))]
+      ELSE ARRAY(
       SELECT x.reason FROM (
           SELECT 1, CASE WHEN NOT f.has_tenant_column
                          THEN pg_catalog.format('no_tenant_column: no column %s uuid NOT NULL', f.tenant_column) END
@@ -526,14 +577,20 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  * One row per role (predefined pg_* roles left out): its attributes, the tables and views it owns
  * in this database, what it may do on each tenant table, and on each platform table (schema
  * palisade_platform: no tenant rows, but the app role's Mailgun tokens and the billing role's
- * Stripe events live there). `in_this_database`: the role owns something
- * here, is named in a privilege, policy, default privilege or setting of this database, or is a
- * member of such a role, or of pg_read_all_data or pg_write_all_data (directly or not: they
- * reach every table of every database); role findings are limited to those. Findings
- * (`reasons`, "kind: detail"):
+ * Stripe events live there). `in_this_database`: the role owns something here, is named in a
+ * privilege, policy, default privilege or setting of this database, is a superuser, or is a
+ * member of such a role, or of pg_read_all_data or pg_write_all_data (directly or not: they and
+ * superusers reach every table of every database). bypassrls_role, member_of_bypass_role and
+ * member_of_owner_role are limited to those; the other findings look at the roles Palisade names
+ * whether or not they hold anything here, createrole_role at every role (the header says why).
+ * Findings (`reasons`, "kind: detail"):
  *   bypassrls_role         BYPASSRLS on a role that is neither a superuser (the DBA's own) nor in
  *                          the allow-list (palisade_billing, for the Stripe path);
- *   member_of_bypass_role  it can SET ROLE to a superuser or BYPASSRLS role;
+ *   member_of_bypass_role  it can SET ROLE to a superuser or BYPASSRLS role (a member of a
+ *                          superuser is flagged even if it holds nothing in this database). A
+ *                          role allow-listed as administrator_role (910_audit_allow_list.sql) is
+ *                          not flagged for its memberships in superusers, still for one in a
+ *                          BYPASSRLS role that is not a superuser (e.g. palisade_backup);
  *   app_role_bypasses      a role that tenant policies are written for (palisade_app, a resolver
  *                          role) can bypass row-level security;
  *   app_role_owns          such a role owns (or can become the owner of) tables or schemas of
@@ -567,7 +624,21 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *   analyst_beyond_read    a recorded analyst role (palisade_audit.analysts) holds anything
  *                          beyond SELECT on readable columns of tenant tables and USAGE on schema
  *                          palisade: another privilege, SELECT on a secret or unclassified column,
- *                          a membership, ownership.
+ *                          a membership, ownership;
+ *   createrole_role        a role other than a superuser has CREATEROLE. Checked for every role
+ *                          of the cluster, whether or not it holds anything here: on PostgreSQL
+ *                          15 and older it may GRANT itself any role but a superuser
+ *                          (palisade_backup and its BYPASSRLS, palisade_owner, palisade_resolver)
+ *                          from anywhere, then connect here and read every organization. On 16
+ *                          and later CREATEROLE only administers roles it holds ADMIN OPTION on
+ *                          (it gets that on each role it creates): reported only when it holds
+ *                          ADMIN OPTION, directly or through a role it is a member of, on a role
+ *                          that is in this database or bypasses row-level security, which it may
+ *                          then grant itself or alter (e.g. give LOGIN and a password). High, not
+ *                          critical (finding_kinds says why). The server refuses an app role with
+ *                          CREATEROLE at startup. A role allow-listed as administrator_role (the
+ *                          DBA's own, e.g. a managed service's admin login, which has CREATEROLE
+ *                          where there is no superuser) is not flagged; none is by default.
  */
 CREATE VIEW palisade_audit.roles WITH (security_invoker = true) AS
 WITH db AS (
@@ -597,6 +668,11 @@ WITH db AS (
     -- Predefined roles that read or write every table of every database (PostgreSQL 14 and
     -- later): named in no ACL here, yet their members (with BYPASSRLS, every organization's rows).
     UNION SELECT d.oid FROM pg_catalog.pg_roles d WHERE d.rolname IN ('pg_read_all_data', 'pg_write_all_data')
+    -- Superusers: they read every row of every database, so a member (directly or not) that can
+    -- SET ROLE to one does too, even one that holds nothing here (member_of_bypass_role).
+    -- Superusers themselves were in_this_database already, not always present: pg_has_role
+    -- counts a superuser a member of every role, so of any present one. They are never flagged.
+    UNION SELECT s.oid FROM pg_catalog.pg_roles s WHERE s.rolsuper
 ), tenant AS (
     SELECT c.oid, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p')
@@ -612,12 +688,32 @@ WITH db AS (
     UNION ALL
     SELECT n.nspowner, 'schema ' || n.nspname FROM pg_catalog.pg_namespace n
      WHERE n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')
+), here AS (
+    -- The roles in_this_database: present, or members (directly or not) of a present role.
+    SELECT r.oid FROM pg_catalog.pg_roles r
+     WHERE r.oid IN (SELECT p.role FROM present p)
+        OR EXISTS (SELECT 1 FROM present p
+                    WHERE p.role <> r.oid AND p.role <> 0
+                      AND pg_catalog.pg_has_role(r.oid, p.role, 'MEMBER'))
+), administrator AS (
+    -- The DBA's own administrators, allow-listed as administrator_role (910_audit_allow_list.sql).
+    SELECT r.oid FROM pg_catalog.pg_roles r
+     WHERE r.rolname IN (SELECT a.name FROM palisade_audit.allow_list a WHERE a.kind = 'administrator_role')
 ), facts AS (
     SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls,
-           (r.oid IN (SELECT p.role FROM present p)
-            OR EXISTS (SELECT 1 FROM present p
-                        WHERE p.role <> r.oid AND p.role <> 0
-                          AND pg_catalog.pg_has_role(r.oid, p.role, 'MEMBER'))) AS in_this_database,
+           r.oid IN (SELECT h.oid FROM here h) AS in_this_database,
+           -- CREATEROLE that is reported: not a superuser's, not an allow-listed administrator's.
+           r.rolcreaterole AND NOT r.rolsuper
+             AND r.oid NOT IN (SELECT a.oid FROM administrator a) AS createrole,
+           -- PostgreSQL 16 and later: the roles that matter here (in this database, or bypassing
+           -- RLS) on which it holds ADMIN OPTION, directly or through a role it is a member of.
+           CASE WHEN r.rolcreaterole AND NOT r.rolsuper THEN ARRAY(
+               SELECT DISTINCT t.rolname::text
+                 FROM pg_catalog.pg_auth_members m
+                 JOIN pg_catalog.pg_roles t ON t.oid = m.roleid
+                WHERE m.admin_option AND pg_catalog.pg_has_role(r.oid, m.member, 'MEMBER')
+                  AND (t.rolsuper OR t.rolbypassrls OR t.oid IN (SELECT h.oid FROM here h))
+                ORDER BY 1) ELSE '{}'::text[] END AS createrole_admin_of,
            ARRAY(SELECT pg_catalog.pg_get_userbyid(m.roleid)::text FROM pg_catalog.pg_auth_members m
                   WHERE m.member = r.oid ORDER BY 1) AS member_of,
            CASE WHEN NOT r.rolsuper THEN ARRAY(
@@ -625,6 +721,14 @@ WITH db AS (
                 WHERE b.oid <> r.oid AND (b.rolsuper OR b.rolbypassrls)
                   AND pg_catalog.pg_has_role(r.oid, b.oid, 'MEMBER')
                 ORDER BY 1) ELSE '{}' END AS can_become_bypass_roles,
+           -- Those of them member_of_bypass_role reports: an allow-listed administrator may
+           -- become a superuser, not a BYPASSRLS role that is none (e.g. palisade_backup).
+           CASE WHEN NOT r.rolsuper THEN ARRAY(
+               SELECT b.rolname::text FROM pg_catalog.pg_roles b
+                WHERE b.oid <> r.oid AND (b.rolsuper OR b.rolbypassrls)
+                  AND pg_catalog.pg_has_role(r.oid, b.oid, 'MEMBER')
+                  AND NOT (b.rolsuper AND r.oid IN (SELECT a.oid FROM administrator a))
+                ORDER BY 1) ELSE '{}' END AS reported_bypass_roles,
            ARRAY(SELECT ns.nspname || '.' || c.relname FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
                   WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
                   ORDER BY 1) AS tables_owned,
@@ -794,9 +898,9 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
           SELECT 1, CASE WHEN f.in_this_database AND NOT f.rolsuper AND f.rolbypassrls AND NOT f.allow_listed
                          THEN 'bypassrls_role: has BYPASSRLS but is neither a superuser nor in palisade_audit.allow_list' END
           UNION ALL
-          SELECT 2, CASE WHEN f.in_this_database AND pg_catalog.cardinality(f.can_become_bypass_roles) > 0
+          SELECT 2, CASE WHEN f.in_this_database AND pg_catalog.cardinality(f.reported_bypass_roles) > 0
                          THEN 'member_of_bypass_role: can SET ROLE to '
-                              || pg_catalog.array_to_string(f.can_become_bypass_roles, ', ')
+                              || pg_catalog.array_to_string(f.reported_bypass_roles, ', ')
                               || ', which bypass(es) row-level security' END
           UNION ALL
           SELECT 3, CASE WHEN f.bound_by_tenant_policies AND (f.rolsuper OR f.rolbypassrls)
@@ -834,6 +938,14 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
           UNION ALL
           SELECT 11, CASE WHEN f.rolname = 'palisade_app' AND f.rolcanlogin
                           THEN 'app_role_can_login: palisade_app, the group every tenant policy names, can log in, so a session as it picks any organization with set_config(''app.current_org'', ...); the server logs in as palisade_app_a or palisade_app_b' END
+          UNION ALL
+          SELECT 12, CASE WHEN NOT f.createrole THEN NULL
+                          WHEN pg_catalog.current_setting('server_version_num')::int < 160000
+                          THEN 'createrole_role: has CREATEROLE, so on PostgreSQL 15 and older it may grant itself any role but a superuser (e.g. palisade_backup, which bypasses row-level security, or palisade_owner, which owns the tenant tables) and then read every organization''s rows; it need hold nothing in this database to do so'
+                          WHEN pg_catalog.cardinality(f.createrole_admin_of) > 0
+                          THEN 'createrole_role: has CREATEROLE and ADMIN OPTION on '
+                               || pg_catalog.array_to_string(f.createrole_admin_of, ', ')
+                               || ', so it may grant itself membership in them or alter them (e.g. give one LOGIN and a password) and act as them' END
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) AS reasons) AS r;
@@ -996,7 +1108,7 @@ SELECT v.schema_name, v.view_name,
  *     out the generic id, created_at and updated_at (a partial copy, e.g. email, phone, name).
  * `copied_from` is the tenant table with the most such columns, `matched_columns` those columns.
  * `readable_by` lists the roles other than superusers that may SELECT it now (with USAGE on its
- * schema), PUBLIC included. A copy is reported whether or not anyone but the superusers can read
+ * schema), and PUBLIC when it may too (SELECT on it or a column, USAGE on the schema). A copy is reported whether or not anyone but the superusers can read
  * it yet (tenant_data_outside_rls): one GRANT, which no guard refuses, exposes every organization.
  * Materialized views over tenant tables are reported by palisade_audit.views and left out here.
  */
@@ -1047,9 +1159,17 @@ WITH tenant_col AS (
                         AND (pg_catalog.has_table_privilege(r.oid, o.oid, 'SELECT')
                              OR pg_catalog.has_any_column_privilege(r.oid, o.oid, 'SELECT'))
                      UNION ALL
-                     SELECT 'PUBLIC' AS name WHERE EXISTS (
-                         SELECT 1 FROM pg_catalog.pg_class k, pg_catalog.aclexplode(k.relacl) g
-                          WHERE k.oid = o.oid AND g.grantee = 0 AND g.privilege_type = 'SELECT')) AS x
+                     -- PUBLIC, when it has SELECT on it (or a column) and USAGE on its schema, as
+                     -- for a foreign table in palisade_audit.tables.
+                     SELECT 'PUBLIC' AS name
+                      WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) g
+                                     WHERE n.oid = o.nsp AND g.grantee = 0 AND g.privilege_type = 'USAGE')
+                        AND EXISTS (SELECT 1 FROM pg_catalog.pg_class k, pg_catalog.aclexplode(k.relacl) g
+                                     WHERE k.oid = o.oid AND g.grantee = 0 AND g.privilege_type = 'SELECT'
+                                    UNION ALL
+                                    SELECT 1 FROM pg_catalog.pg_attribute a, pg_catalog.aclexplode(a.attacl) g
+                                     WHERE a.attrelid = o.oid AND NOT a.attisdropped
+                                       AND g.grantee = 0 AND g.privilege_type = 'SELECT')) AS x
                   ORDER BY 1) AS readable_by
       FROM outside o LEFT JOIN best b ON b.oid = o.oid
 )
@@ -1197,14 +1317,61 @@ SELECT j.schema_name, j.table_name, j.column_name, j.classification, j.reason, j
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) AS reasons) AS r;
 
-/** The DDL guard's event triggers (policies/001_ddl_guard.sql), and whether they fire. */
+/**
+ * The DDL guard's event triggers (policies/001_ddl_guard.sql): as installed, and as that file
+ * installs them (`expected_*`). `enabled`: it fires in a normal session, i.e. it is ENABLE (the
+ * default, evtenabled 'O') or ENABLE ALWAYS ('A'); DISABLE ('D') never fires, and ENABLE REPLICA
+ * ('R') fires only while session_replication_role = replica, so never for the sessions the guard
+ * is for. `problems` (empty when the trigger is intact) completes "the DDL guard is ...": not
+ * installed, disabled, enabled for replica sessions only, firing on another event, running
+ * another function, or missing some of the command tags the file gives it (a command without
+ * its tag passes unchecked; a trigger with no tag filter fires for every command, so lacks none).
+ * A superuser who re-creates a trigger by hand can get any of these wrong; `palisade bootstrap`
+ * re-creates both as written. The functions' bodies are compared by the drift check, not here.
+ * The expected tags are written twice, here and in 001_ddl_guard.sql (which runs before this
+ * schema exists, as a superuser); a test (audit.rs) fails when the two differ.
+ */
 CREATE VIEW palisade_audit.ddl_guard WITH (security_invoker = true) AS
 SELECT w.event_trigger, e.evtevent::text AS event,
-       coalesce(e.evtenabled <> 'D', false) AS enabled,
+       coalesce(e.evtenabled IN ('O', 'A'), false) AS enabled,
        CASE WHEN e.oid IS NOT NULL THEN e.evtfoid::pg_catalog.regprocedure::text END AS function,
-       e.evttags AS tags
-  FROM (VALUES ('palisade_ddl_guard_before'), ('palisade_ddl_guard')) AS w(event_trigger)
-  LEFT JOIN pg_catalog.pg_event_trigger e ON e.evtname = w.event_trigger;
+       e.evttags AS tags,
+       w.expected_event, w.expected_function, w.expected_tags,
+       p.problems
+  FROM (VALUES ('palisade_ddl_guard_before', 'ddl_command_start', 'palisade_guard.remember_rls()',
+                ARRAY['ALTER TABLE', 'ALTER INDEX', 'ALTER SCHEMA']),
+               ('palisade_ddl_guard', 'ddl_command_end', 'palisade_guard.check_tenant_ddl()',
+                ARRAY['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER INDEX',
+                      'ALTER SCHEMA', 'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE',
+                      'IMPORT FOREIGN SCHEMA'])
+       ) AS w(event_trigger, expected_event, expected_function, expected_tags)
+  LEFT JOIN pg_catalog.pg_event_trigger e ON e.evtname = w.event_trigger
+  LEFT JOIN pg_catalog.pg_proc fp ON fp.oid = e.evtfoid
+  LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fp.pronamespace
+  CROSS JOIN LATERAL (SELECT ARRAY(
+      SELECT x.problem FROM (
+          SELECT 1, CASE WHEN e.oid IS NULL THEN 'not installed in this database' END
+          UNION ALL
+          SELECT 2, CASE e.evtenabled WHEN 'D' THEN 'disabled'
+                         WHEN 'R' THEN 'enabled for replica sessions only (ENABLE REPLICA): it fires only while session_replication_role = replica, never in a normal session' END
+          UNION ALL
+          SELECT 3, CASE WHEN e.evtevent <> w.expected_event
+                         THEN 'firing on ' || e.evtevent || ' instead of ' || w.expected_event END
+          UNION ALL
+          -- By schema and name (the function takes no argument): regprocedure's text depends on
+          -- the reader's search_path.
+          SELECT 4, CASE WHEN e.oid IS NOT NULL
+                          AND fn.nspname || '.' || fp.proname || '()' IS DISTINCT FROM w.expected_function
+                         THEN 'running ' || e.evtfoid::pg_catalog.regprocedure::text || ' instead of ' || w.expected_function END
+          UNION ALL
+          SELECT 5, 'missing the command tag(s) ' || pg_catalog.string_agg(t.tag, ', ' ORDER BY t.o)
+                    || ', so those commands pass unchecked'
+            FROM pg_catalog.unnest(w.expected_tags) WITH ORDINALITY AS t(tag, o)
+           WHERE e.evttags IS NOT NULL AND NOT t.tag = ANY (e.evttags)
+          HAVING pg_catalog.count(*) > 0
+      ) AS x(o, problem)
+      WHERE x.problem IS NOT NULL
+      ORDER BY x.o) AS problems) AS p;
 
 /**
  * Every finding of the views above, one row each, most urgent first: by `rank` (from
@@ -1257,10 +1424,13 @@ SELECT coalesce(k.severity, 'critical') AS severity, x.kind, x.object_type, x.ob
        WHERE pg_catalog.cardinality(p.context_roles) > 0
       UNION ALL
       SELECT 'ddl_guard_missing' AS kind, 'event trigger' AS object_type, g.event_trigger AS object,
-             CASE WHEN g.event IS NULL THEN 'the DDL guard is not installed in this database: run palisade bootstrap (or, as a superuser, policies/001_ddl_guard.sql)'
-                  ELSE 'the DDL guard is disabled: run palisade bootstrap (or ALTER EVENT TRIGGER ' || g.event_trigger || ' ENABLE)' END AS detail
+             'the DDL guard is ' || pg_catalog.array_to_string(g.problems, '; ') || ': run palisade bootstrap ('
+             -- Installed, and its one problem is that it does not fire: ENABLE is enough.
+             || CASE WHEN g.event IS NOT NULL AND NOT g.enabled AND pg_catalog.cardinality(g.problems) = 1
+                     THEN 'or ALTER EVENT TRIGGER ' || g.event_trigger || ' ENABLE)'
+                     ELSE 'or, as a superuser, policies/001_ddl_guard.sql)' END AS detail
         FROM palisade_audit.ddl_guard g
-       WHERE NOT g.enabled
+       WHERE pg_catalog.cardinality(g.problems) > 0
   ) AS x
   LEFT JOIN palisade_audit.finding_kinds k ON k.kind = x.kind
  ORDER BY coalesce(k.rank, 0), x.object_type, x.object, x.kind, x.detail;

@@ -258,12 +258,18 @@ pub struct GuardRow {
     pub event_trigger: String,
     /// Its event; none when it is not installed.
     pub event: Option<String>,
-    /// Installed and not disabled.
+    /// Installed, and fires in a normal session (ENABLE or ENABLE ALWAYS; not DISABLE, not
+    /// ENABLE REPLICA).
     pub enabled: bool,
     /// Its function.
     pub function: Option<String>,
-    /// The command tags it fires for.
+    /// The command tags it fires for; none means every command.
     pub tags: Option<Vec<String>>,
+    /// How it differs from what `policies/001_ddl_guard.sql` installs, each completing "the DDL
+    /// guard is ..." (not installed, disabled, another event, function or fewer tags); empty when
+    /// intact.
+    #[serde(default)]
+    pub problems: Vec<String>,
 }
 
 /// One row of `palisade_audit.columns`: a column `palisade_app` can reach, or a classified one.

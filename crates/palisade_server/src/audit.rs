@@ -466,10 +466,11 @@ pub fn render_text(r: &AuditReport) -> String {
                 vec![
                     g.event_trigger.clone(),
                     g.event.clone().unwrap_or_else(|| "-".into()),
-                    match (&g.event, g.enabled) {
-                        (None, _) => "NOT INSTALLED".into(),
-                        (Some(_), true) => "enabled".into(),
-                        (Some(_), false) => "DISABLED".into(),
+                    match (&g.event, g.enabled, g.problems.is_empty()) {
+                        (None, ..) => "NOT INSTALLED".into(),
+                        (Some(_), true, true) => "enabled".into(),
+                        (Some(_), false, _) => "DISABLED (in normal sessions)".into(),
+                        (Some(_), true, false) => "ALTERED (see its violation)".into(),
                     },
                 ]
             })

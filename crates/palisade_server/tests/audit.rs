@@ -6,8 +6,10 @@
 //! cluster-wide and tests run in parallel: the shared palisade_* roles are never altered (making
 //! palisade_app the owner of a table changes the table, in this test's database only), and role
 //! violations use uniquely named roles that only hold privileges in their own test's database,
-//! so the role findings of other tests' databases never see them. This file is its own test
-//! process, with its own throwaway cluster.
+//! so the role findings of other tests' databases never see them. Conditions that are findings
+//! of every database of the cluster (CREATEROLE, a membership in a superuser, pg_read_all_data or
+//! pg_write_all_data) are only ever created inside a transaction that is rolled back, so no other
+//! test ever sees them. This file is its own test process, with its own throwaway cluster.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -194,7 +196,15 @@ async fn a_fresh_database_has_no_violation_and_no_drift() {
         );
     }
     assert!(tokens.update_policies.is_none(), "{tokens:?}");
-    assert!(report.ddl_guard.iter().all(|g| g.enabled) && report.ddl_guard.len() == 2);
+    assert!(
+        report
+            .ddl_guard
+            .iter()
+            .all(|g| g.enabled && g.problems.is_empty())
+            && report.ddl_guard.len() == 2,
+        "{:?}",
+        report.ddl_guard
+    );
     let app = report
         .roles
         .iter()
@@ -709,6 +719,225 @@ async fn a_bypassrls_role_that_reads_through_pg_read_all_data_is_reported() {
 }
 
 #[tokio::test]
+async fn a_member_of_a_superuser_that_holds_nothing_here_is_reported() {
+    // It can SET ROLE to the superuser and read every row of every database, yet it owns and
+    // holds nothing in this one. Superusers count as present in every database, so it is found
+    // in the other tests' databases too: made in a transaction and rolled back (both roles are
+    // gone with it), they never see it.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let (superuser, member) = (probe_role(), probe_role());
+    let tx = su.transaction().await.unwrap();
+    tx.batch_execute(&format!(
+        "CREATE ROLE {superuser} NOLOGIN SUPERUSER;
+         CREATE ROLE {member} LOGIN; GRANT {superuser} TO {member};"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert!(
+        has(&found, "critical", "member_of_bypass_role", &member),
+        "{found:?}"
+    );
+    let detail = &found.iter().find(|v| v[3] == member).unwrap()[4];
+    assert!(detail.contains(&superuser), "{detail}");
+    // The superuser itself is the DBA's own: listed, never flagged.
+    assert!(!found.iter().any(|v| v[3] == superuser), "{found:?}");
+    let listed: bool = tx
+        .query_one(
+            "SELECT in_this_database FROM palisade_audit.roles WHERE role_name = $1",
+            &[&superuser],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(listed);
+    tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
+async fn a_role_with_createrole_is_reported_though_it_holds_nothing_here() {
+    // On PostgreSQL 15 a CREATEROLE role may grant itself any role but a superuser, from
+    // anywhere: it is reported in every database of the cluster, so in the other tests'
+    // databases too. Made in a transaction and rolled back, they never see it (a test binary of
+    // its own would not do: each file is one, and this one's tests share its cluster).
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let version: i32 = su
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let admin = probe_role();
+    let tx = su.transaction().await.unwrap();
+    tx.batch_execute(&format!("CREATE ROLE {admin} LOGIN CREATEROLE"))
+        .await
+        .unwrap();
+    let found = ranked_violations(&tx).await;
+    let on_admin = |found: &[[String; 5]]| -> Vec<String> {
+        found
+            .iter()
+            .filter(|v| v[3] == admin)
+            .map(|v| v[1].clone())
+            .collect()
+    };
+    if version < 160000 {
+        assert_eq!(on_admin(&found), ["createrole_role"], "{found:?}");
+        assert!(has(&found, "high", "createrole_role", &admin), "{found:?}");
+        // What it can do: grant itself the backup role, and with it BYPASSRLS.
+        tx.batch_execute(&format!(
+            "SET LOCAL ROLE {admin}; GRANT palisade_backup TO {admin}; RESET ROLE;"
+        ))
+        .await
+        .unwrap();
+        let found = ranked_violations(&tx).await;
+        assert!(
+            has(&found, "critical", "member_of_bypass_role", &admin),
+            "{found:?}"
+        );
+    } else {
+        // PostgreSQL 16 and later: only over the roles it holds ADMIN OPTION on.
+        assert_eq!(on_admin(&found), Vec::<String>::new(), "{found:?}");
+        tx.batch_execute(&format!(
+            "GRANT palisade_backup TO {admin} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE"
+        ))
+        .await
+        .unwrap();
+        let found = ranked_violations(&tx).await;
+        let detail = &found
+            .iter()
+            .find(|v| v[1] == "createrole_role" && v[3] == admin)
+            .unwrap_or_else(|| panic!("{found:?}"))[4];
+        assert!(
+            detail.contains("ADMIN OPTION on palisade_backup"),
+            "{detail}"
+        );
+    }
+    // The cluster's own superuser has CREATEROLE too: it is the DBA's, never reported.
+    let superuser_createrole: bool = tx
+        .query_one(
+            "SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(superuser_createrole);
+    tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
+async fn an_allow_listed_administrator_is_not_reported_for_createrole_or_a_superuser_membership() {
+    // The DBA's own administrators: a CREATEROLE login (a managed service's admin login) and a
+    // personal login that is a member of a superuser. Both are findings of every database of the
+    // cluster: made in a transaction and rolled back (allow-list rows included).
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let version: i32 = su
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let (superuser, creator, member, backup_member) =
+        (probe_role(), probe_role(), probe_role(), probe_role());
+    let tx = su.transaction().await.unwrap();
+    tx.batch_execute(&format!(
+        "CREATE ROLE {superuser} NOLOGIN SUPERUSER;
+         CREATE ROLE {creator} LOGIN CREATEROLE;
+         CREATE ROLE {member} LOGIN; GRANT {superuser} TO {member};
+         CREATE ROLE {backup_member} LOGIN; GRANT {superuser} TO {backup_member};
+         GRANT palisade_backup TO {backup_member};"
+    ))
+    .await
+    .unwrap();
+    if version >= 160000 {
+        // PostgreSQL 16 and later: CREATEROLE is reported for the roles it holds ADMIN OPTION on.
+        tx.batch_execute(&format!(
+            "GRANT palisade_backup TO {creator} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE"
+        ))
+        .await
+        .unwrap();
+    }
+    let kinds_on = |found: &[[String; 5]], role: &str| -> Vec<String> {
+        found
+            .iter()
+            .filter(|v| v[3] == role)
+            .map(|v| v[1].clone())
+            .collect()
+    };
+    let detail_on = |found: &[[String; 5]], role: &str| -> String {
+        found
+            .iter()
+            .find(|v| v[1] == "member_of_bypass_role" && v[3] == role)
+            .unwrap_or_else(|| panic!("{found:?}"))[4]
+            .clone()
+    };
+    let found = ranked_violations(&tx).await;
+    let on_creator = kinds_on(&found, &creator);
+    assert!(on_creator.contains(&"createrole_role".into()), "{found:?}");
+    if version < 160000 {
+        assert_eq!(on_creator, ["createrole_role"], "{found:?}");
+    }
+    assert_eq!(
+        kinds_on(&found, &member),
+        ["member_of_bypass_role"],
+        "{found:?}"
+    );
+    let detail = detail_on(&found, &backup_member);
+    assert!(
+        detail.contains(&superuser) && detail.contains("palisade_backup"),
+        "{detail}"
+    );
+
+    // Allow-listed as administrators, as policies/910_audit_allow_list.sql would list them.
+    for role in [&creator, &member, &backup_member] {
+        tx.execute(
+            "INSERT INTO palisade_audit.allow_list (kind, name, reason)
+             VALUES ('administrator_role', $1, 'audit test: the DBA''s own')",
+            &[role],
+        )
+        .await
+        .unwrap();
+    }
+    let found = ranked_violations(&tx).await;
+    let on_creator = kinds_on(&found, &creator);
+    assert!(!on_creator.contains(&"createrole_role".into()), "{found:?}");
+    if version < 160000 {
+        assert_eq!(on_creator, Vec::<String>::new(), "{found:?}");
+    }
+    assert_eq!(kinds_on(&found, &member), Vec::<String>::new(), "{found:?}");
+    // Its membership in the superuser is accepted, not the one in the BYPASSRLS backup role.
+    let detail = detail_on(&found, &backup_member);
+    assert!(
+        detail.contains("palisade_backup") && !detail.contains(&superuser),
+        "{detail}"
+    );
+    // What it can do is still shown: only the finding is gone.
+    let can_bypass: bool = tx
+        .query_one(
+            "SELECT can_bypass_rls FROM palisade_audit.roles WHERE role_name = $1",
+            &[&member],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(can_bypass);
+    // Everything else is still checked: a login member of the app group acts as the app.
+    tx.batch_execute(&format!("GRANT palisade_app TO {member}"))
+        .await
+        .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert!(
+        has(&found, "critical", "app_login_member", &member),
+        "{found:?}"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
 async fn column_secrecy_findings_are_reported_and_a_hand_made_classification_is_drift() {
     // policies/920_column_classification.sql classifies every column palisade_app can reach;
     // break each rule as a careless migration, grant or DBA would.
@@ -989,6 +1218,405 @@ async fn the_ddl_guard_refuses_disabling_or_unforcing_rls_unless_overridden() {
         (row.get::<_, bool>(0), row.get::<_, bool>(1)),
         (false, false)
     );
+}
+
+/// Runs `sql` (one string, as `psql -c` sends it) through psql as the superuser of `db`, with
+/// ON_ERROR_STOP: whether it succeeded, and psql's stderr, where the server's warnings go.
+async fn psql(db: &TestDb, sql: &str) -> (bool, String) {
+    let psql = PgBinaries::locate().unwrap().bindir().join("psql");
+    let (url, sql) = (db.superuser_url(), sql.to_owned());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(psql)
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(url)
+            .arg("-c")
+            .arg(sql)
+            .env("PGPASSWORD", TEST_PASSWORD)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A foreign-data wrapper without a handler, and a server of it: enough to create foreign tables
+/// (not to read them). Both belong to the database they are created in.
+const DUMMY_SERVER: &str = "CREATE FOREIGN DATA WRAPPER audit_dummy_fdw;
+    CREATE SERVER audit_dummy FOREIGN DATA WRAPPER audit_dummy_fdw;";
+
+#[tokio::test]
+async fn the_ddl_guard_refuses_a_foreign_table_in_the_tenant_schema_unless_overridden() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute(&format!(
+        "{DUMMY_SERVER}
+         CREATE FOREIGN TABLE public.audit_moved (organization_id uuid NOT NULL, id uuid NOT NULL)
+             SERVER audit_dummy;"
+    ))
+    .await
+    .unwrap();
+    let mut paths = vec![
+        (
+            "created there",
+            "CREATE FOREIGN TABLE palisade.audit_remote (organization_id uuid NOT NULL,
+                 id uuid NOT NULL) SERVER audit_dummy",
+            "palisade.audit_remote",
+        ),
+        (
+            "moved in with ALTER FOREIGN TABLE",
+            "ALTER FOREIGN TABLE public.audit_moved SET SCHEMA palisade",
+            "palisade.audit_moved",
+        ),
+        (
+            "moved in with ALTER TABLE",
+            "ALTER TABLE public.audit_moved SET SCHEMA palisade",
+            "palisade.audit_moved",
+        ),
+    ];
+    // IMPORT FOREIGN SCHEMA needs a wrapper that can list a remote schema: postgres_fdw
+    // (PostgreSQL's contrib), pointed back at this database.
+    let postgres_fdw: bool = su
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'postgres_fdw')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    if postgres_fdw {
+        let cfg: tokio_postgres::Config = db.superuser_url().parse().unwrap();
+        let host = match &cfg.get_hosts()[0] {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            other => panic!("{other:?}"),
+        };
+        let password = String::from_utf8_lossy(cfg.get_password().unwrap()).into_owned();
+        su.batch_execute(&format!(
+            "CREATE EXTENSION postgres_fdw;
+             CREATE SERVER audit_loopback FOREIGN DATA WRAPPER postgres_fdw
+                 OPTIONS (host '{host}', port '{}', dbname '{}');
+             CREATE USER MAPPING FOR CURRENT_USER SERVER audit_loopback
+                 OPTIONS (user '{}', password '{password}');
+             CREATE SCHEMA audit_remote_src;
+             CREATE TABLE audit_remote_src.audit_imported (organization_id uuid NOT NULL,
+                 id uuid NOT NULL);",
+            cfg.get_ports()[0],
+            db.name,
+            cfg.get_user().unwrap(),
+        ))
+        .await
+        .unwrap();
+        paths.push((
+            "imported",
+            "IMPORT FOREIGN SCHEMA audit_remote_src FROM SERVER audit_loopback INTO palisade",
+            "palisade.audit_imported",
+        ));
+    } else {
+        eprintln!("postgres_fdw is not installed: IMPORT FOREIGN SCHEMA is not tried");
+    }
+    for (path, ddl, table) in &paths {
+        let err = su.batch_execute(ddl).await.unwrap_err();
+        let msg = guard_error(&err);
+        assert!(
+            msg.contains("rule no_foreign_tables") && msg.contains(table),
+            "{path}: {msg}"
+        );
+        assert!(msg.contains("palisade.ddl_guard_override"), "{path}: {msg}");
+    }
+    // Outside the schema, as a child of a tenant table: a tenant table's child is a tenant table.
+    let err = su
+        .batch_execute(
+            "CREATE FOREIGN TABLE public.audit_child () INHERITS (palisade.customers)
+                 SERVER audit_dummy",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        guard_error(&err).contains("rule tenant_hierarchy_closed"),
+        "{}",
+        guard_error(&err)
+    );
+    let foreign_in_palisade = "SELECT count(*) FROM pg_class
+        WHERE relkind = 'f' AND relnamespace = 'palisade'::regnamespace";
+    let n: i64 = su.query_one(foreign_in_palisade, &[]).await.unwrap().get(0);
+    assert_eq!(n, 0);
+    // Under the override each passes, with a warning naming the rule (rolled back, so that the
+    // next path starts from the same state).
+    for (path, ddl, table) in &paths {
+        let (ok, stderr) = psql(
+            &db,
+            &format!(
+                "BEGIN; SET LOCAL palisade.ddl_guard_override = 'audit test: {path}'; {ddl}; ROLLBACK;"
+            ),
+        )
+        .await;
+        assert!(ok, "{path}: {stderr}");
+        assert!(
+            stderr.contains("WARNING:  palisade DDL guard overridden by")
+                && stderr.contains(&format!(
+                    "rule no_foreign_tables: {table} is a foreign table"
+                )),
+            "{path}: {stderr}"
+        );
+    }
+    // Moving one out is the fix, and passes.
+    su.batch_execute(&overriding_the_guard(
+        "ALTER FOREIGN TABLE public.audit_moved SET SCHEMA palisade",
+    ))
+    .await
+    .unwrap();
+    su.batch_execute("ALTER FOREIGN TABLE palisade.audit_moved SET SCHEMA public")
+        .await
+        .unwrap();
+    let n: i64 = su.query_one(foreign_in_palisade, &[]).await.unwrap().get(0);
+    assert_eq!(n, 0);
+    // Imported into another schema, the same tables pass (the copies view is what looks there).
+    if postgres_fdw {
+        su.batch_execute(
+            "CREATE SCHEMA audit_elsewhere;
+             IMPORT FOREIGN SCHEMA audit_remote_src FROM SERVER audit_loopback INTO audit_elsewhere",
+        )
+        .await
+        .unwrap();
+        let imported: i64 = su
+            .query_one(
+                "SELECT count(*) FROM pg_class
+                  WHERE relkind = 'f' AND relnamespace = 'audit_elsewhere'::regnamespace",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(imported, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_foreign_table_in_the_tenant_schema_is_critical() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    const REMOTE: &str = "palisade.audit_remote";
+    su.batch_execute(&format!(
+        "{DUMMY_SERVER} {}",
+        overriding_the_guard(&format!(
+            "CREATE FOREIGN TABLE {REMOTE} (organization_id uuid NOT NULL, id uuid NOT NULL)
+                 SERVER audit_dummy"
+        ))
+    ))
+    .await
+    .unwrap();
+    // Why it cannot be fixed in place: PostgreSQL refuses row-level security on it.
+    let err = su
+        .batch_execute(&format!("ALTER TABLE {REMOTE} ENABLE ROW LEVEL SECURITY"))
+        .await
+        .unwrap_err();
+    let refusal = err.as_db_error().map(|e| e.detail().unwrap_or_default());
+    assert_eq!(
+        refusal,
+        Some("This operation is not supported for foreign tables."),
+        "{err:?}"
+    );
+    assert_reported(&db, "foreign_table_in_tenant_schema", "table", REMOTE).await;
+    let found = ranked_violations(&su).await;
+    // Its one finding: RLS, policies and indexes cannot apply to a foreign table.
+    let on_it: Vec<_> = found.iter().filter(|v| v[3] == REMOTE).collect();
+    assert_eq!(on_it.len(), 1, "{found:?}");
+    assert_eq!(on_it[0][0], "critical", "{found:?}");
+    assert!(
+        on_it[0][4].contains("server audit_dummy")
+            && on_it[0][4].contains("superusers only for now"),
+        "{found:?}"
+    );
+    // Whoever may read it is named.
+    su.batch_execute(&format!("GRANT SELECT ON {REMOTE} TO palisade_app"))
+        .await
+        .unwrap();
+    let found = ranked_violations(&su).await;
+    let detail = &found
+        .iter()
+        .find(|v| v[1] == "foreign_table_in_tenant_schema")
+        .unwrap_or_else(|| panic!("{found:?}"))[4];
+    assert!(detail.contains("readable by palisade_app"), "{detail}");
+    // PUBLIC is named only once it may reach the table: SELECT on it and USAGE on the schema.
+    su.batch_execute(&format!("GRANT SELECT ON {REMOTE} TO PUBLIC"))
+        .await
+        .unwrap();
+    let found = ranked_violations(&su).await;
+    let detail = &found
+        .iter()
+        .find(|v| v[1] == "foreign_table_in_tenant_schema")
+        .unwrap_or_else(|| panic!("{found:?}"))[4];
+    assert!(
+        detail.contains("palisade_app") && !detail.contains("PUBLIC"),
+        "{detail}"
+    );
+    su.batch_execute("GRANT USAGE ON SCHEMA palisade TO PUBLIC")
+        .await
+        .unwrap();
+    // SELECT on the table, or on one of its columns.
+    let to_a_column =
+        format!("REVOKE SELECT ON {REMOTE} FROM PUBLIC; GRANT SELECT (id) ON {REMOTE} TO PUBLIC");
+    for grant in ["", to_a_column.as_str()] {
+        su.batch_execute(grant).await.unwrap();
+        let found = ranked_violations(&su).await;
+        let detail = &found
+            .iter()
+            .find(|v| v[1] == "foreign_table_in_tenant_schema")
+            .unwrap_or_else(|| panic!("{found:?}"))[4];
+        assert!(detail.contains("PUBLIC"), "{grant}: {detail}");
+    }
+}
+
+/// The detail of the one `ddl_guard_missing` finding on `trigger`.
+async fn guard_finding(c: &Client, trigger: &str) -> String {
+    let found = ranked_violations(c).await;
+    let mine: Vec<_> = found
+        .iter()
+        .filter(|v| v[1] == "ddl_guard_missing" && v[3] == trigger)
+        .collect();
+    assert_eq!(mine.len(), 1, "{found:?}");
+    assert_eq!(mine[0][..3], ["high", "ddl_guard_missing", "event trigger"]);
+    mine[0][4].clone()
+}
+
+#[tokio::test]
+async fn a_ddl_guard_that_never_fires_or_was_re_created_differently_is_reported() {
+    // Event triggers belong to one database: this test's own.
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    const GUARD: &str = "palisade_ddl_guard";
+    // ENABLE REPLICA: it fires only while session_replication_role = replica, so never here.
+    su.batch_execute(&format!("ALTER EVENT TRIGGER {GUARD} ENABLE REPLICA"))
+        .await
+        .unwrap();
+    assert_reported(&db, "ddl_guard_missing", "event trigger", GUARD).await;
+    let detail = guard_finding(&su, GUARD).await;
+    assert!(
+        detail.contains("enabled for replica sessions only")
+            && detail.contains(&format!("ALTER EVENT TRIGGER {GUARD} ENABLE)")),
+        "{detail}"
+    );
+    let run = run_binary(&db, &["--no-drift"], false).await;
+    assert!(
+        run.stdout.contains("DISABLED (in normal sessions)"),
+        "{}",
+        run.stdout
+    );
+    // Indeed: a table the guard refuses passes.
+    su.batch_execute(
+        "CREATE TABLE palisade.audit_unguarded (id uuid); DROP TABLE palisade.audit_unguarded",
+    )
+    .await
+    .unwrap();
+    // ENABLE ALWAYS fires in every session: intact.
+    su.batch_execute(&format!("ALTER EVENT TRIGGER {GUARD} ENABLE ALWAYS"))
+        .await
+        .unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+
+    // Re-created by hand with one tag fewer, or with another function.
+    let tags: Vec<String> = su
+        .query_one(
+            "SELECT expected_tags FROM palisade_audit.ddl_guard WHERE event_trigger = $1",
+            &[&GUARD],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let quoted = |tags: &[String]| {
+        tags.iter()
+            .map(|t| format!("'{t}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (dropped, kept) = tags.split_last().unwrap();
+    su.batch_execute(&format!(
+        "DROP EVENT TRIGGER {GUARD};
+         CREATE EVENT TRIGGER {GUARD} ON ddl_command_end WHEN TAG IN ({})
+             EXECUTE FUNCTION palisade_guard.check_tenant_ddl();",
+        quoted(kept)
+    ))
+    .await
+    .unwrap();
+    assert_reported(&db, "ddl_guard_missing", "event trigger", GUARD).await;
+    let detail = guard_finding(&su, GUARD).await;
+    assert!(
+        detail.contains(&format!("missing the command tag(s) {dropped},"))
+            && detail.contains("policies/001_ddl_guard.sql"),
+        "{detail}"
+    );
+    let run = run_binary(&db, &["--no-drift"], false).await;
+    assert!(run.stdout.contains("ALTERED"), "{}", run.stdout);
+    su.batch_execute(&format!(
+        "DROP EVENT TRIGGER {GUARD};
+         CREATE EVENT TRIGGER {GUARD} ON ddl_command_end WHEN TAG IN ({})
+             EXECUTE FUNCTION palisade_guard.remember_rls();",
+        quoted(&tags)
+    ))
+    .await
+    .unwrap();
+    let detail = guard_finding(&su, GUARD).await;
+    assert!(
+        detail.contains(
+            "running palisade_guard.remember_rls() instead of palisade_guard.check_tenant_ddl()"
+        ) && !detail.contains("missing"),
+        "{detail}"
+    );
+}
+
+/// The event triggers `policies/001_ddl_guard.sql` creates: (name, event, tags, function).
+fn guard_triggers_in_001() -> Vec<(String, String, Vec<String>, String)> {
+    let sql = include_str!("../../../policies/001_ddl_guard.sql");
+    sql.split("CREATE EVENT TRIGGER ")
+        .skip(1)
+        .map(|stmt| {
+            let stmt = &stmt[..stmt.find(';').unwrap()];
+            let words: Vec<&str> = stmt.split_whitespace().collect();
+            let tags = stmt
+                .split_once("WHEN TAG IN (")
+                .and_then(|(_, rest)| rest.split_once(')'))
+                .unwrap()
+                .0
+                .split(',')
+                .map(|t| t.trim().trim_matches('\'').to_owned())
+                .collect();
+            let function = stmt.split_once("EXECUTE FUNCTION ").unwrap().1.trim();
+            (
+                words[0].to_owned(),
+                words[2].to_owned(),
+                tags,
+                function.to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_audit_expects_the_ddl_guard_that_policies_001_installs() {
+    // The audit's expectations are written apart from the file that installs the guard (which
+    // runs first, as a superuser, before schema palisade_audit exists): they must be the same.
+    let installed = guard_triggers_in_001();
+    assert_eq!(installed.len(), 2, "{installed:?}");
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let mut expected: Vec<(String, String, Vec<String>, String)> = su
+        .query(
+            "SELECT event_trigger, expected_event, expected_tags, expected_function
+               FROM palisade_audit.ddl_guard",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let mut installed = installed;
+    installed.sort();
+    expected.sort();
+    assert_eq!(expected, installed);
 }
 
 #[tokio::test]
@@ -1392,6 +2020,27 @@ async fn a_copy_of_tenant_rows_outside_rls_is_the_top_finding() {
         .unwrap()
         .get(0);
     assert_eq!(platform, "platform");
+    // PUBLIC reads it once it has SELECT on it and USAGE on its schema, not before.
+    let readers = || async {
+        su.query_one(
+            "SELECT readable_by FROM palisade_audit.copies
+              WHERE schema_name = 'reporting' AND relation_name = 'contacts'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, Vec<String>>(0)
+    };
+    su.batch_execute("GRANT SELECT ON reporting.contacts TO PUBLIC")
+        .await
+        .unwrap();
+    let before = readers().await;
+    assert!(!before.contains(&"PUBLIC".into()), "{before:?}");
+    su.batch_execute("GRANT USAGE ON SCHEMA reporting TO PUBLIC")
+        .await
+        .unwrap();
+    let after = readers().await;
+    assert!(after.contains(&"PUBLIC".into()), "{after:?}");
     drop_role(&su, &reader).await;
 }
 

@@ -207,6 +207,10 @@ const CUSTOMERS_CLOSED: &str =
     "SELECT relrowsecurity AND relforcerowsecurity AND relnamespace = 'palisade'::regnamespace
        FROM pg_class WHERE oid = 'palisade.customers'::regclass";
 
+/// A foreign-data wrapper without a handler, and a server of it: enough to create foreign tables.
+const FOREIGN_SERVER: &str = "CREATE FOREIGN DATA WRAPPER edge_dummy_fdw;
+    CREATE SERVER edge_dummy FOREIGN DATA WRAPPER edge_dummy_fdw;";
+
 const CASES: &[Case] = &[
     Case {
         name: "disable RLS (owner)",
@@ -409,6 +413,33 @@ const CASES: &[Case] = &[
         who: As::Superuser,
         sql: "ALTER SCHEMA palisade RENAME TO palisade_old",
         expect: Expect::Refused("tenant_schema_fixed"),
+    },
+    // Row-level security does not apply to a foreign table. (IMPORT FOREIGN SCHEMA needs
+    // postgres_fdw: audit.rs tries it.)
+    Case {
+        name: "foreign table in the schema (superuser)",
+        setup: FOREIGN_SERVER,
+        who: As::Superuser,
+        sql: "CREATE FOREIGN TABLE palisade.notes (organization_id uuid NOT NULL, id uuid NOT NULL)
+                  SERVER edge_dummy",
+        expect: Expect::Refused("no_foreign_tables"),
+    },
+    Case {
+        name: "foreign table moved into the schema (superuser)",
+        setup: FOREIGN_SERVER,
+        who: As::Superuser,
+        sql: "CREATE FOREIGN TABLE public.notes (organization_id uuid NOT NULL, id uuid NOT NULL)
+                  SERVER edge_dummy;
+              ALTER FOREIGN TABLE public.notes SET SCHEMA palisade;",
+        expect: Expect::Refused("no_foreign_tables"),
+    },
+    Case {
+        name: "foreign table outside the schema as a child of a tenant table (superuser)",
+        setup: FOREIGN_SERVER,
+        who: As::Superuser,
+        sql: "CREATE FOREIGN TABLE public.vip_customers () INHERITS (palisade.customers)
+                  SERVER edge_dummy",
+        expect: Expect::Refused("tenant_hierarchy_closed"),
     },
     Case {
         name: "drop a policy (owner)",
