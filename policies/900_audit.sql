@@ -625,20 +625,22 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *                          beyond SELECT on readable columns of tenant tables and USAGE on schema
  *                          palisade: another privilege, SELECT on a secret or unclassified column,
  *                          a membership, ownership;
- *   createrole_role        a role other than a superuser has CREATEROLE. Checked for every role
- *                          of the cluster, whether or not it holds anything here: on PostgreSQL
- *                          15 and older it may GRANT itself any role but a superuser
+ *   createrole_role        a role other than a superuser has CREATEROLE, or can SET ROLE to one
+ *                          that has it (a member of an allow-listed administrator included: the
+ *                          allow-list accepts the role it names, not its members). Checked for
+ *                          every role of the cluster, whether or not it holds anything here: on
+ *                          PostgreSQL 15 and older it may GRANT itself any role but a superuser
  *                          (palisade_backup and its BYPASSRLS, palisade_owner, palisade_resolver)
- *                          from anywhere, then connect here and read every organization. On 16
- *                          and later CREATEROLE only administers roles it holds ADMIN OPTION on
- *                          (it gets that on each role it creates): reported only when it holds
- *                          ADMIN OPTION, directly or through a role it is a member of, on a role
- *                          that is in this database or bypasses row-level security, which it may
- *                          then grant itself or alter (e.g. give LOGIN and a password). High, not
- *                          critical (finding_kinds says why). The server refuses an app role with
- *                          CREATEROLE at startup. A role allow-listed as administrator_role (the
- *                          DBA's own, e.g. a managed service's admin login, which has CREATEROLE
- *                          where there is no superuser) is not flagged; none is by default.
+ *                          from anywhere, then connect here and read every organization. On 16 and
+ *                          later CREATEROLE only administers roles it holds ADMIN OPTION on (it
+ *                          gets that on each role it creates): reported only when it holds ADMIN
+ *                          OPTION, directly or through a role it is a member of, on a role that is
+ *                          in this database or bypasses row-level security, which it may then grant
+ *                          itself or alter (e.g. give LOGIN and a password). High, not critical
+ *                          (finding_kinds says why). The server refuses an app role with CREATEROLE
+ *                          at startup. A role allow-listed as administrator_role (the DBA's own,
+ *                          e.g. a managed service's admin login, which has CREATEROLE where there
+ *                          is no superuser) is not flagged; none is by default.
  */
 CREATE VIEW palisade_audit.roles WITH (security_invoker = true) AS
 WITH db AS (
@@ -700,14 +702,27 @@ WITH db AS (
     SELECT r.oid FROM pg_catalog.pg_roles r
      WHERE r.rolname IN (SELECT a.name FROM palisade_audit.allow_list a WHERE a.kind = 'administrator_role')
 ), facts AS (
-    SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls,
+    SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls, r.rolcreaterole,
            r.oid IN (SELECT h.oid FROM here h) AS in_this_database,
-           -- CREATEROLE that is reported: not a superuser's, not an allow-listed administrator's.
-           r.rolcreaterole AND NOT r.rolsuper
-             AND r.oid NOT IN (SELECT a.oid FROM administrator a) AS createrole,
+           -- CREATEROLE that is reported: not a superuser's, not an allow-listed administrator's;
+           -- its own, or that of a role it can SET ROLE to (allow-listing an administrator does
+           -- not accept its members: they are not listed themselves).
+           NOT r.rolsuper AND r.oid NOT IN (SELECT a.oid FROM administrator a)
+             AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles c
+                          WHERE c.rolcreaterole AND NOT c.rolsuper
+                            AND pg_catalog.pg_has_role(r.oid, c.oid, 'MEMBER')) AS createrole,
+           -- The other roles with CREATEROLE (not superusers) that it can SET ROLE to.
+           CASE WHEN NOT r.rolsuper THEN ARRAY(
+               SELECT c.rolname::text FROM pg_catalog.pg_roles c
+                WHERE c.rolcreaterole AND NOT c.rolsuper AND c.oid <> r.oid
+                  AND pg_catalog.pg_has_role(r.oid, c.oid, 'MEMBER')
+                ORDER BY 1) ELSE '{}'::text[] END AS createrole_via,
            -- PostgreSQL 16 and later: the roles that matter here (in this database, or bypassing
            -- RLS) on which it holds ADMIN OPTION, directly or through a role it is a member of.
-           CASE WHEN r.rolcreaterole AND NOT r.rolsuper THEN ARRAY(
+           CASE WHEN NOT r.rolsuper AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles c
+                                                 WHERE c.rolcreaterole AND NOT c.rolsuper
+                                                   AND pg_catalog.pg_has_role(r.oid, c.oid, 'MEMBER'))
+           THEN ARRAY(
                SELECT DISTINCT t.rolname::text
                  FROM pg_catalog.pg_auth_members m
                  JOIN pg_catalog.pg_roles t ON t.oid = m.roleid
@@ -941,9 +956,13 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
           UNION ALL
           SELECT 12, CASE WHEN NOT f.createrole THEN NULL
                           WHEN pg_catalog.current_setting('server_version_num')::int < 160000
-                          THEN 'createrole_role: has CREATEROLE, so on PostgreSQL 15 and older it may grant itself any role but a superuser (e.g. palisade_backup, which bypasses row-level security, or palisade_owner, which owns the tenant tables) and then read every organization''s rows; it need hold nothing in this database to do so'
+                          THEN 'createrole_role: ' || CASE WHEN f.rolcreaterole THEN 'has CREATEROLE'
+                                   ELSE 'can SET ROLE to ' || pg_catalog.array_to_string(f.createrole_via, ', ') || ', which has CREATEROLE' END
+                               || ', so on PostgreSQL 15 and older it may grant itself any role but a superuser (e.g. palisade_backup, which bypasses row-level security, or palisade_owner, which owns the tenant tables) and then read every organization''s rows; it need hold nothing in this database to do so'
                           WHEN pg_catalog.cardinality(f.createrole_admin_of) > 0
-                          THEN 'createrole_role: has CREATEROLE and ADMIN OPTION on '
+                          THEN 'createrole_role: ' || CASE WHEN f.rolcreaterole THEN 'has CREATEROLE'
+                                   ELSE 'can SET ROLE to ' || pg_catalog.array_to_string(f.createrole_via, ', ') || ', which has CREATEROLE,' END
+                               || ' and ADMIN OPTION on '
                                || pg_catalog.array_to_string(f.createrole_admin_of, ', ')
                                || ', so it may grant itself membership in them or alter them (e.g. give one LOGIN and a password) and act as them' END
       ) AS x(o, reason)

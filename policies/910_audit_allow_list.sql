@@ -21,9 +21,11 @@
  *                      createrole_role, nor member_of_bypass_role for its memberships in
  *                      superusers; everything else is still checked (a membership in a BYPASSRLS
  *                      role that is not a superuser, such as palisade_backup, or in
- *                      palisade_app: app_login_member). None by default: Palisade itself needs
- *                      none (none of its roles has CREATEROLE or is a member of a superuser); a
- *                      DBA adds theirs here, through review, with the reason.
+ *                      palisade_app: app_login_member), and its members are not accepted with
+ *                      it (a role that can SET ROLE to a listed CREATEROLE role is still
+ *                      createrole_role unless listed itself). None by default: Palisade itself
+ *                      needs none (none of its roles has CREATEROLE or is a member of a
+ *                      superuser); a DBA adds theirs here, through review, with the reason.
  */
 DELETE FROM palisade_audit.allow_list;
 INSERT INTO palisade_audit.allow_list (kind, name, reason) VALUES

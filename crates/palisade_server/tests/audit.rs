@@ -840,12 +840,18 @@ async fn an_allow_listed_administrator_is_not_reported_for_createrole_or_a_super
         .await
         .unwrap()
         .get(0);
-    let (superuser, creator, member, backup_member) =
-        (probe_role(), probe_role(), probe_role(), probe_role());
+    let (superuser, creator, member, backup_member, creator_member) = (
+        probe_role(),
+        probe_role(),
+        probe_role(),
+        probe_role(),
+        probe_role(),
+    );
     let tx = su.transaction().await.unwrap();
     tx.batch_execute(&format!(
         "CREATE ROLE {superuser} NOLOGIN SUPERUSER;
          CREATE ROLE {creator} LOGIN CREATEROLE;
+         CREATE ROLE {creator_member} LOGIN; GRANT {creator} TO {creator_member};
          CREATE ROLE {member} LOGIN; GRANT {superuser} TO {member};
          CREATE ROLE {backup_member} LOGIN; GRANT {superuser} TO {backup_member};
          GRANT palisade_backup TO {backup_member};"
@@ -904,6 +910,15 @@ async fn an_allow_listed_administrator_is_not_reported_for_createrole_or_a_super
     let found = ranked_violations(&tx).await;
     let on_creator = kinds_on(&found, &creator);
     assert!(!on_creator.contains(&"createrole_role".into()), "{found:?}");
+    // The list accepts the role it names, not its members: one can still SET ROLE to it.
+    let via = found
+        .iter()
+        .find(|v| v[1] == "createrole_role" && v[3] == creator_member)
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert!(
+        via[4].contains(&format!("can SET ROLE to {creator}")),
+        "{via:?}"
+    );
     if version < 160000 {
         assert_eq!(on_creator, Vec::<String>::new(), "{found:?}");
     }
