@@ -762,8 +762,8 @@ pub(crate) async fn create_within<R: CreatedWithin>(
     path: web::Path<String>,
     body: Json<R::Body>,
 ) -> Result<HttpResponse, ApiError> {
-    may_write::<R>(&tenant)?;
     let parent = path_id(&path)?;
+    may_write::<R>(&tenant)?;
     let mut f = Fields::default();
     let new = R::parse(&body, &mut f);
     let new = f.finish_with(new)?;
