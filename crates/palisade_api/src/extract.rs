@@ -2,11 +2,13 @@
 //!
 //! - a body that cannot be parsed at all (not JSON, truncated, trailing data) or that carries a
 //!   field the request does not define answers **400** (`invalid_json`, `unknown_field`);
-//! - a parsed body whose values do not fit (a number where a string belongs, a missing field,
-//!   an unknown enum value) answers **422** `validation_failed`, the field named by its path
+//! - a parsed body whose values do not fit (a number where a string belongs, a number past
+//!   64 bits) answers **422** `validation_failed`, the field named by its path
 //!   (`recipients[3].email`) with a machine code ([`crate::error::FieldCode`]). serde stops at
-//!   the first such field, so the answer names that one only; the handlers' own checks of the
-//!   values (`crate::routes::Fields`) report every field they refuse at once;
+//!   the first such field, so the answer names that one only. Every body field is optional to
+//!   serde: missing and `null` required fields, enum values, ranges and lengths are the
+//!   handlers' own checks (`crate::routes::Fields`), which report every field they refuse at
+//!   once;
 //! - messages are ours: serde's wording (which names Rust types) never reaches a client.
 //!
 //! [`Json`] replaces `actix_web::web::Json` in every handler. It also leaves the body's SHA-256
