@@ -415,8 +415,13 @@ impl Bench {
                 .arg(self.cluster.host())
                 .arg("-p")
                 .arg(self.cluster.port().to_string())
-                .args(["-U", user, "-d", DB, "-f"])
-                .arg(&path);
+                .args(["-U", user, "-f"])
+                .arg(&path)
+                // The database is pgbench's one positional argument: its `-d` is `--debug`,
+                // which printed every statement of every transaction to stderr (tens of MB a
+                // run, read back by this process) and cut every pgbench load by about a third
+                // until 5 December 2026.
+                .arg(DB);
             if log {
                 cmd.arg("-l");
             }
@@ -426,6 +431,14 @@ impl Bench {
                 out.status.success(),
                 "pgbench {name} failed: {stdout}\n{}",
                 String::from_utf8_lossy(&out.stderr)
+            );
+            // A run prints a few lines; more means output per transaction (a debug flag, a
+            // notice), which costs pgbench and this process CPU that the cluster then lacks.
+            assert!(
+                out.stderr.len() < 16 * 1024,
+                "pgbench {name} printed {} bytes on stderr, which slows it: {}",
+                out.stderr.len(),
+                String::from_utf8_lossy(&out.stderr[..out.stderr.len().min(2000)])
             );
             (stdout.into_owned(), dir)
         };
