@@ -733,6 +733,8 @@ async fn forged_tampered_stale_or_unsigned_sendgrid_posts_are_refused_and_write_
     for (i, r) in refused.iter().enumerate() {
         assert_eq!(r.status, 401, "case {i}: {}", r.text);
         assert_eq!(r.json["error"], "invalid_signature", "case {i}");
+        // The signature is the credential: no invitation to send a bearer token.
+        assert!(r.header("www-authenticate").is_none(), "case {i}");
     }
     assert_eq!(snapshot(&app, &a).await, before, "nothing written");
 
@@ -795,6 +797,8 @@ async fn forged_stale_unsigned_or_replayed_mailgun_posts_are_refused_and_write_n
     for (i, r) in refused.iter().enumerate() {
         assert_eq!(r.status, 401, "case {i}: {}", r.text);
         assert_eq!(r.json["error"], "invalid_signature", "case {i}");
+        // The signature is the credential: no invitation to send a bearer token.
+        assert!(r.header("www-authenticate").is_none(), "case {i}");
     }
     assert_eq!(snapshot(&app, &a).await, before, "nothing written");
 
@@ -812,6 +816,7 @@ async fn forged_stale_unsigned_or_replayed_mailgun_posts_are_refused_and_write_n
         let r = mailgun_raw(&app, &body).await;
         assert_eq!(r.status, 401, "{}", r.text);
         assert_eq!(r.json["error"], "invalid_signature");
+        assert!(r.header("www-authenticate").is_none(), "a replay");
     }
     assert_eq!(snapshot(&app, &a).await, after_original, "nothing written");
 

@@ -29,7 +29,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::signature::{MAILGUN_TOLERANCE_SECS, SignatureError, verify_mailgun, verify_sendgrid};
-use super::{invalid_signature, not_configured, record_org};
+use super::{invalid_signature, not_configured, record_org, signature_refused};
 use crate::metrics::{WebhookOutcome, WebhookProvider};
 use crate::{ApiError, AppState};
 
@@ -212,10 +212,7 @@ pub async fn mailgun(
             provider = "mailgun",
             "webhook refused: its signature token was accepted before with another body (a replay), or is empty or too long"
         );
-        return Err(ApiError::Unauthorized {
-            code: crate::error::ErrorCode::InvalidSignature,
-            message: "the webhook signature is missing or does not match",
-        });
+        return Err(signature_refused());
     }
 
     let parsed: MailgunBody = serde_json::from_slice(&body)

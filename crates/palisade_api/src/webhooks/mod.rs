@@ -121,8 +121,13 @@ pub(crate) fn invalid_signature(
     reason: signature::SignatureError,
 ) -> ApiError {
     tracing::warn!(provider, %reason, "webhook refused: invalid signature");
-    // Not ApiError::Unauthorized: that one invites a bearer token (WWW-Authenticate), which
-    // would not help; the provider's signature is the credential here.
+    signature_refused()
+}
+
+/// The 401 `invalid_signature` answer itself, for a refusal the caller has logged. Not
+/// `ApiError::Unauthorized`: that one invites a bearer token (`WWW-Authenticate: Bearer`),
+/// which would not help; the provider's signature is the credential here.
+pub(crate) fn signature_refused() -> ApiError {
     ApiError::Http {
         status: StatusCode::UNAUTHORIZED,
         code: crate::error::ErrorCode::InvalidSignature,
