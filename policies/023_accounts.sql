@@ -56,10 +56,11 @@ DROP FUNCTION IF EXISTS palisade_private.enter_context(uuid, uuid, text, text);
  * returns), for the rest of the transaction only. It gives palisade_app nothing it lacked: the
  * app may set any context with set_config itself; this is the check that it sets the right one.
  *
- * It returns one row through OUT parameters, not a set (`RETURNS TABLE` with `RETURN QUERY`):
- * a set-returning PL/pgSQL function runs its RETURN QUERY through the executor into a tuple
- * store, and the check alone ran 10 to 18% fewer calls per second that way under pgbench.
- * `SELECT organization_id, user_id, role FROM enter_session(...)` reads it the same way.
+ * It returns one row through OUT parameters; until December 2026 it returned a set (`RETURNS
+ * TABLE` with `RETURN QUERY`), changed for a 10 to 18% gain that pgbench measured with its
+ * debug output on. Measured again without it (docs/benchmarks.md, 5 December), the two forms
+ * do the same in the request's pipeline (a function in FROM is put in a tuple store either
+ * way). `SELECT organization_id, user_id, role FROM enter_session(...)` reads both alike.
  */
 -- The return type changed (a set until December 2026): CREATE OR REPLACE cannot change it.
 DO $do$
