@@ -56,11 +56,10 @@ DROP FUNCTION IF EXISTS palisade_private.enter_context(uuid, uuid, text, text);
  * returns), for the rest of the transaction only. It gives palisade_app nothing it lacked: the
  * app may set any context with set_config itself; this is the check that it sets the right one.
  *
- * It returns one row through OUT parameters; until December 2026 it returned a set (`RETURNS
- * TABLE` with `RETURN QUERY`), changed for a 10 to 18% gain that pgbench measured with its
- * debug output on. Measured again without it (docs/benchmarks.md, 5 December), the two forms
- * do the same in the request's pipeline (a function in FROM is put in a tuple store either
- * way). `SELECT organization_id, user_id, role FROM enter_session(...)` reads both alike.
+ * It returns one row through OUT parameters (a set, `RETURNS TABLE` with `RETURN QUERY`, until
+ * December 2026). The change was made for a speed gain that later measurements did not show
+ * (docs/benchmarks.md, 5 December); a function in FROM goes through a tuple store either way.
+ * `SELECT organization_id, user_id, role FROM enter_session(...)` reads both forms alike.
  */
 -- The return type changed (a set until December 2026): CREATE OR REPLACE cannot change it.
 DO $do$
