@@ -152,12 +152,11 @@ async fn a_failing_statement_in_the_pipeline_leaves_the_connection_usable() {
     );
 }
 
-/// A one-statement read that fails is over with the COMMIT pipelined behind it (PostgreSQL
-/// ends an aborted transaction there): nothing is sent after it. A ROLLBACK sent on drop, as
-/// before, drew "there is no transaction in progress" into PostgreSQL's log for every refused
-/// credential and failed read.
+/// A one-statement read that fails leaves its transaction aborted (PostgreSQL skipped the COMMIT
+/// pipelined behind the failure): the drop rolls it back, once, before the connection goes back
+/// to the pool, and the next transaction gets the same connection clean.
 #[tokio::test]
-async fn a_failed_read_ends_with_its_pipelined_commit_and_nothing_after_it() {
+async fn a_failed_read_is_rolled_back_once_and_its_connection_reused_clean() {
     use palisade_db::DbError;
     use palisade_db::tenant_tx::{Credential, Refusal};
     let db = TestDb::new().await;
@@ -182,7 +181,7 @@ async fn a_failed_read_ends_with_its_pipelined_commit_and_nothing_after_it() {
     // A failed query.
     let tx = TenantTx::begin(&pool, &ctx(OrgId::new())).await.unwrap();
     assert!(tx.query_once("SELECT 1 / 0", &[]).await.is_err());
-    assert_eq!(last().await, ("COMMIT".into(), "idle".into()));
+    assert_eq!(last().await, ("ROLLBACK".into(), "idle".into()));
 
     // A refused credential (an API key no organization has).
     let credential = Credential::ApiKey { hash: [7; 32] };
@@ -193,8 +192,14 @@ async fn a_failed_read_ends_with_its_pipelined_commit_and_nothing_after_it() {
         Err(DbError::Refused(Refusal::KeyUnknown)) => {}
         other => panic!("expected the key refused, got {other:?}"),
     }
-    assert_eq!(last().await, ("COMMIT".into(), "idle".into()));
+    assert_eq!(last().await, ("ROLLBACK".into(), "idle".into()));
     assert_eq!(backend_of_a_read(&pool).await, pid, "the same connection");
+    assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
+
+    // A read that succeeds ends with its own COMMIT: nothing is sent after it.
+    let tx = TenantTx::begin(&pool, &ctx(OrgId::new())).await.unwrap();
+    tx.query_once("SELECT 1", &[]).await.unwrap();
+    assert_eq!(last().await, ("COMMIT".into(), "idle".into()));
 }
 
 #[tokio::test]
@@ -805,7 +810,7 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
     assert_eq!(customers().await, before, "no refused request wrote a row");
 
     // Not merely "nothing committed": the statement pipelined behind a refused check is never
-    // run. PostgreSQL answers it 25P02 (the transaction is aborted), whatever it would have done.
+    // run. PostgreSQL skips it (no answer at all), and the transaction is left aborted.
     let client = app.db.app_client().await;
     let begin = client.prepare("BEGIN").await.unwrap();
     let enter = client
@@ -817,19 +822,22 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
         (org.as_uuid(), Uuid::new_v4(), 0i32, "member");
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&stranger_org, &stranger_user, &version, &least];
-    // Polled in this order (biased), so sent in this order, in one pipeline.
-    let (opened, checked, after) = tokio::join!(
-        biased;
-        client.execute(&begin, &[]),
-        client.query_one(&enter, &params),
-        client.query_one(&next, &[]),
+    let ([opened, checked, after], status) = client
+        .pipeline([(&begin, &[]), (&enter, &params), (&next, &[])])
+        .await
+        .unwrap();
+    opened.unwrap().unwrap();
+    let code = checked
+        .unwrap()
+        .unwrap_err()
+        .code()
+        .map(|c| c.code().to_owned());
+    assert_eq!(code.as_deref(), Some("PA401"));
+    assert!(
+        after.is_none(),
+        "the statement after the refusal ran: {after:?}"
     );
-    opened.unwrap();
-    let code = |r: Result<tokio_postgres::Row, tokio_postgres::Error>| {
-        r.unwrap_err().code().map(|c| c.code().to_owned())
-    };
-    assert_eq!(code(checked).as_deref(), Some("PA401"));
-    assert_eq!(code(after).as_deref(), Some("25P02"));
+    assert_eq!(status, b'E', "in an aborted transaction");
     client.batch_execute("ROLLBACK").await.unwrap();
 
     // A role change takes effect at once, with the same claims.
@@ -921,117 +929,93 @@ async fn a_checked_credential_puts_whom_it_acts_for_on_the_span_once() {
     std::fs::remove_file(&path).unwrap();
 }
 
-/// A pipeline answers with its first statement's error, even when the request's task sees a
-/// later statement's error first. That happens when the connection's driver runs on another
-/// thread (a connection opened on another runtime, or borrowed from another HTTP worker's share
-/// of the pool) and delivers the answers between the polls of two of the pipeline's futures:
-/// `try_join!` then returned the query's `25P02` (the transaction the refusal aborted), and a
-/// refused API key got a 500 instead of its 401 (seen in CI as a flaky test).
-///
-/// Made deterministic here: the connection's driver runs on a thread of its own; the check
-/// (`enter_api_key` with a key nobody has) waits for an advisory lock a superuser holds; and the
-/// future of the check, whenever it is polled again (after the rest of the pipeline was sent)
-/// and still waiting, releases the lock and blocks the request's thread for a second, time for
-/// the check's refusal and the query's and the COMMIT's answers to arrive. The query's future,
-/// polled next, has its error at once.
-#[actix_web::test]
-async fn a_pipeline_answers_with_its_first_error_whichever_it_sees_first() {
-    use palisade_db::DbError;
-    use palisade_db::tenant_tx::{Refusal, in_pipeline_order};
-    use std::future::Future as _;
-
+/// The driver's pipeline (`Client::pipeline`, vendor/tokio-postgres/PALISADE.md), which every
+/// `TenantTx` sends its first statements through: each statement's rows and count, in order;
+/// one Sync, so PostgreSQL's transaction status after it; and after a failed statement, the
+/// rest skipped, not run.
+#[tokio::test]
+async fn the_drivers_pipeline_answers_each_statement_in_order_and_skips_after_a_failure() {
     let db = TestDb::new().await;
-    let (app_url, su_url) = (
-        db.url_as(palisade_test_support::TEST_APP_LOGIN_ROLE),
-        db.superuser_url(),
-    );
-    let (clients, connected) = std::sync::mpsc::channel();
-    let (release, released) = tokio::sync::oneshot::channel::<()>();
-    let (finish, finished) = tokio::sync::oneshot::channel::<()>();
-    let driver = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            // Both connections' drivers are spawned on this thread's runtime.
-            let app = palisade_db::schema::connect(&app_url).await.unwrap();
-            let su = palisade_db::schema::connect(&su_url).await.unwrap();
-            su.execute("SELECT pg_advisory_lock(7)", &[]).await.unwrap();
-            clients.send(app).unwrap();
-            released.await.unwrap();
-            su.execute("SELECT pg_advisory_unlock(7)", &[])
-                .await
-                .unwrap();
-            // Keeps driving the app connection until the test is done with it.
-            let _ = finished.await;
-        });
-    });
-    let client = connected.recv().unwrap();
-
+    let client = db.app_client().await;
     let begin = client.prepare("BEGIN").await.unwrap();
-    let check = client
-        .prepare(
-            "WITH waited AS MATERIALIZED (SELECT pg_advisory_xact_lock(7)) \
-             SELECT (palisade_private.enter_api_key($1, 'member')).role FROM waited",
-        )
+    let commit = client.prepare("COMMIT").await.unwrap();
+    let set = client
+        .prepare("SELECT set_config('app.current_role', $1, true)")
         .await
         .unwrap();
-    let query = client.prepare("SELECT 1").await.unwrap();
-    let commit = client.prepare("COMMIT").await.unwrap();
-    let unknown_key = [7u8; 32];
-    let unknown_key = unknown_key.as_slice();
-    let check_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&unknown_key];
+    let read = client
+        .prepare("SELECT current_setting('app.current_role') FROM generate_series(1, $1)")
+        .await
+        .unwrap();
+    let fail = client.prepare("SELECT 1 / $1").await.unwrap();
+    let (role, three, zero) = ("admin", 3i32, 0i32);
 
-    let check = client.query_one(&check, &check_params);
-    let mut check = std::pin::pin!(check);
-    let (mut polls, mut stalls) = (0, 0);
-    let mut release = Some(release);
-    let stalling_check = std::future::poll_fn(|cx| {
-        polls += 1;
-        let answer = check.as_mut().poll(cx);
-        if answer.is_pending() && polls == 1 {
-            // Polled again for sure: the answers could all come before the futures wait for
-            // them, and then nothing would wake this task (the check waits on the lock).
-            cx.waker().wake_by_ref();
-        }
-        // Not on the first poll: the query and the COMMIT are sent by the polls that follow it.
-        if answer.is_pending() && polls > 1 {
-            stalls += 1;
-            if let Some(release) = release.take() {
-                release.send(()).unwrap();
-            }
-            std::thread::sleep(std::time::Duration::from_secs(1));
-        }
-        answer
-    });
-    let mut query_answer = None;
-    let answer = in_pipeline_order(
-        client.execute(&begin, &[]),
-        stalling_check,
-        async {
-            let rows = client.query(&query, &[]).await;
-            query_answer = Some(rows.as_ref().map(|_| ()).map_err(|e| e.code().cloned()));
-            rows
-        },
-        client.execute(&commit, &[]),
-    )
-    .await;
-
-    assert!(
-        matches!(answer, Err(DbError::Refused(Refusal::KeyUnknown))),
-        "the check's refusal, not a later statement's error: {answer:?}"
-    );
-    // The case this test is about happened: the check was still waiting when it was polled after
-    // the rest of the pipeline had been sent, and the query failed too (the transaction was
-    // aborted by the refusal).
-    assert!(stalls >= 1, "the check was never polled while waiting");
+    // Every statement answered, in order; the COMMIT ended the transaction.
+    let ([b, s, r, c], status) = client
+        .pipeline([
+            (&begin, &[]),
+            (&set, &[&role]),
+            (&read, &[&three]),
+            (&commit, &[]),
+        ])
+        .await
+        .unwrap();
+    assert!(b.unwrap().unwrap().rows.is_empty());
+    assert_eq!(s.unwrap().unwrap().rows.len(), 1);
+    let r = r.unwrap().unwrap();
+    let roles: Vec<String> = r.rows.iter().map(|row| row.get(0)).collect();
     assert_eq!(
-        query_answer,
-        Some(Err(Some(
-            tokio_postgres::error::SqlState::IN_FAILED_SQL_TRANSACTION
-        )))
+        roles, ["admin"; 3],
+        "the setting made before it, in the same transaction"
     );
-    finish.send(()).unwrap();
-    driver.join().unwrap();
+    assert_eq!(r.rows_affected, 3);
+    c.unwrap().unwrap();
+    assert_eq!(status, b'I');
+
+    // Without COMMIT the transaction stays open, and the setting with it.
+    let ([b, s], status) = client
+        .pipeline([(&begin, &[]), (&set, &[&role])])
+        .await
+        .unwrap();
+    b.unwrap().unwrap();
+    s.unwrap().unwrap();
+    assert_eq!(status, b'T');
+    let ([r, c], status) = client
+        .pipeline([(&read, &[&three]), (&commit, &[])])
+        .await
+        .unwrap();
+    assert_eq!(r.unwrap().unwrap().rows.len(), 3);
+    c.unwrap().unwrap();
+    assert_eq!(status, b'I');
+
+    // A failure: its error, then nothing (the read and the COMMIT skipped), and the
+    // transaction aborted until a ROLLBACK.
+    let ([b, f, r, c], status) = client
+        .pipeline([
+            (&begin, &[]),
+            (&fail, &[&zero]),
+            (&read, &[&three]),
+            (&commit, &[]),
+        ])
+        .await
+        .unwrap();
+    b.unwrap().unwrap();
+    let code = f.unwrap().unwrap_err().code().cloned();
+    assert_eq!(
+        code,
+        Some(tokio_postgres::error::SqlState::DIVISION_BY_ZERO)
+    );
+    assert!(
+        r.is_none() && c.is_none(),
+        "statements after the failure ran"
+    );
+    assert_eq!(status, b'E');
+    client.batch_execute("ROLLBACK").await.unwrap();
+
+    // The setting ended with its transaction; the connection is clean.
+    let row = client
+        .query_one("SELECT current_setting('app.current_role', true)", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some(""));
 }

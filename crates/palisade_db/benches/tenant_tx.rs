@@ -5,7 +5,8 @@
 //! on the same throwaway PostgreSQL, and prints the ratio of their throughputs (a / b). Not a
 //! test: nothing here asserts a time. Two diagnostic columns split the difference:
 //!   (c) (b)'s query on the bare connections wrapped in (a)'s pipeline (BEGIN, the same three
-//!       `set_config`, COMMIT), without RLS: c/b is the cost of the extra statements;
+//!       `set_config`, COMMIT, sent as `TenantTx` sends them: `Client::pipeline`, one Sync),
+//!       without RLS: c/b is the cost of the extra statements;
 //!   (d) (a)'s SQL (the three `set_config` and the list under RLS) pipelined by hand on bare
 //!       connections of the app role, without the pool and `TenantTx`: d/c is the cost of RLS,
 //!       a/d the cost of the pool and `TenantTx`.
@@ -166,27 +167,32 @@ async fn round(
                         let p1: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
                             [&o, &u, &Role::Member.as_str()];
                         let p2: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&org];
-                        let (_, _, rows, _) = tokio::try_join!(biased;
-                            client.execute(&begin, &[]),
-                            client.execute(&setc, &p1),
-                            client.query(&stmt, &p2),
-                            client.execute(&commit, &[]),
-                        )
-                        .unwrap();
-                        decoded(&rows)
+                        // As `TenantTx` sends them: one pipeline, one Sync.
+                        let ([_, _, rows, _], _) = client
+                            .pipeline([
+                                (&begin, &[]),
+                                (&setc, &p1),
+                                (&stmt, &p2),
+                                (&commit, &[]),
+                            ])
+                            .await
+                            .unwrap();
+                        decoded(&rows.unwrap().unwrap().rows)
                     }
                     Mode::RlsBare => {
                         let (o, u) = (org.to_string(), UserId::new().to_string());
                         let p: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
                             [&o, &u, &Role::Member.as_str()];
-                        let (_, _, rows, _) = tokio::try_join!(biased;
-                            client.execute(&begin, &[]),
-                            client.execute(&setc, &p),
-                            client.query(&stmt, &[]),
-                            client.execute(&commit, &[]),
-                        )
-                        .unwrap();
-                        decoded(&rows)
+                        let ([_, _, rows, _], _) = client
+                            .pipeline([
+                                (&begin, &[]),
+                                (&setc, &p),
+                                (&stmt, &[]),
+                                (&commit, &[]),
+                            ])
+                            .await
+                            .unwrap();
+                        decoded(&rows.unwrap().unwrap().rows)
                     }
                     Mode::Plain => {
                         let rows = client.query(&stmt, &[&org]).await.unwrap();

@@ -22,28 +22,26 @@
 //!
 //! Round trips are the cost that matters. Nothing is sent when the transaction is opened:
 //! BEGIN and the context travel in the same round trip as the first query, and
-//! [`TenantTx::query_once`] adds the COMMIT too, so a one-statement read is one round trip,
-//! and one that fails (a refused credential, a failed query) ends there as well: its COMMIT
-//! ends the aborted transaction, and no ROLLBACK follows.
-//! That relies on tokio-postgres sending a request when its future is first polled: every
-//! statement is prepared *before* the pipeline starts (an unprepared statement would first
-//! wait for its own Parse round trip and could reach the server after a later statement), and
-//! the futures are polled in a fixed order ([`in_pipeline_order`]). Were the query ever to
-//! overtake the context it would fail closed (no rows), and the pool-safety test, which checks
-//! every answer of many interleaved requests, would catch it.
+//! [`TenantTx::query_once`] adds the COMMIT too, so a one-statement read is one round trip.
+//! They go as one pipeline (`Client::pipeline`, an addition to tokio-postgres:
+//! `vendor/tokio-postgres/PALISADE.md`): every statement bound, then one Sync, in one write,
+//! and PostgreSQL answers them all at once, at the Sync. (tokio-postgres alone ends each
+//! statement with its own Sync, which PostgreSQL answers with a flush of its own.) Every
+//! statement is prepared *before* the pipeline is sent (a statement's first use costs a Parse
+//! round trip of its own, with BEGIN, the context and COMMIT prepared beside it).
 //!
-//! A pipeline's answer is its first statement's error, if any ([`in_pipeline_order`]): a refused
-//! credential is a 401 or 403, never the `25P02` (transaction aborted) of the query that the
-//! refusal aborted, whichever of the two answers the request's task happens to see first.
-
-use std::future::{Ready, ready};
+//! A statement that fails (a refused credential, a failed query) makes PostgreSQL skip every
+//! one after it up to the Sync, the COMMIT included, so nothing pipelined after a refused
+//! credential runs. The pipeline's answer is its first error: a refused credential is a 401 or
+//! 403, never an error of a statement after it. The transaction is then open and aborted, and
+//! the drop rolls it back (a ROLLBACK, sent after the request has its answer, before the
+//! connection returns to the pool).
 
 use crate::pool::{Fixed, Object};
 use futures_util::FutureExt as _;
-use futures_util::future::{Either, join4};
 use palisade_domain::{OrgId, Role, TenantContext, UserId};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Row, Statement};
+use tokio_postgres::{PipelineAnswer, Row, Statement};
 use uuid::Uuid;
 
 use crate::{AppPool, DbError};
@@ -322,41 +320,6 @@ impl TenantTx {
         Ok((stmt, Some(Opening { begin, context })))
     }
 
-    /// The futures of BEGIN and of the opening statement (the context, or a credential's check),
-    /// binding `params` ([`OpeningValues::params`]): the first two of an [`in_pipeline_order`],
-    /// the statement that follows them (and the COMMIT of a one-statement read) the next, so
-    /// that all travel in one round trip, each future polled directly by the one join (no
-    /// pipeline of their own nested in it). The opening's answer is the context a checked
-    /// credential resolved to; `None` for a context the caller set.
-    /// (Joining these with `try_join!` instead would bring back a 500 for a refused credential:
-    /// `tests/api/tenant_tx.rs`, `a_pipeline_answers_with_its_first_error_whichever_it_sees_first`,
-    /// tests `in_pipeline_order` itself, not each of its callers.)
-    fn opening<'a>(
-        &self,
-        conn: &'a Object,
-        opening: &'a Opening,
-        params: Params<'a>,
-    ) -> (
-        impl Future<Output = Result<u64, tokio_postgres::Error>> + 'a,
-        impl Future<Output = Result<Option<TenantContext>, OpenError>> + 'a,
-    ) {
-        let begin = conn.execute(&opening.begin, &[]);
-        let context = match &self.actor {
-            Actor::Checked { credential, .. } => {
-                let api_key = matches!(credential, Credential::ApiKey { .. });
-                Either::Left(
-                    conn.query_one(&opening.context, params)
-                        .map(move |row| resolve(&row.map_err(OpenError::Driver)?, api_key)),
-                )
-            }
-            Actor::User(_) | Actor::Provider(_) | Actor::DeliveryWorker(_) => Either::Right(
-                conn.execute(&opening.context, params)
-                    .map(|answer| answer.map(|_| None).map_err(OpenError::Driver)),
-            ),
-        };
-        (begin, context)
-    }
-
     /// Keeps the context a checked credential resolved to (see [`TenantTx::opening`]).
     fn resolved(&mut self, ctx: Option<TenantContext>) {
         if let (
@@ -381,9 +344,15 @@ impl TenantTx {
         let mut text = ContextText::new();
         let values = OpeningValues::new(&self.actor, &mut text);
         let (bound, n) = values.params();
-        let (begin, context) = self.opening(conn, &opening, &bound[..n]);
-        let (_, ctx, rows, ()) =
-            in_pipeline_order(begin, context, conn.query(&stmt, params), nothing()).await?;
+        let ([begin, context, answer], _) = conn
+            .pipeline([
+                (&opening.begin, &[]),
+                (&opening.context, &bound[..n]),
+                (&stmt, params),
+            ])
+            .await?;
+        let ctx = opened(&self.actor, begin, context)?;
+        let rows = answered(answer)?.rows;
         self.resolved(ctx);
         Ok(rows)
     }
@@ -422,9 +391,15 @@ impl TenantTx {
         let mut text = ContextText::new();
         let values = OpeningValues::new(&self.actor, &mut text);
         let (bound, n) = values.params();
-        let (begin, context) = self.opening(conn, &opening, &bound[..n]);
-        let (_, ctx, affected, ()) =
-            in_pipeline_order(begin, context, conn.execute(&stmt, params), nothing()).await?;
+        let ([begin, context, answer], _) = conn
+            .pipeline([
+                (&opening.begin, &[]),
+                (&opening.context, &bound[..n]),
+                (&stmt, params),
+            ])
+            .await?;
+        let ctx = opened(&self.actor, begin, context)?;
+        let affected = answered(answer)?.rows_affected;
         self.resolved(ctx);
         Ok(affected)
     }
@@ -513,25 +488,24 @@ impl TenantTx {
         let mut text = ContextText::new();
         let values = OpeningValues::new(&self.actor, &mut text);
         let (bound, n) = values.params();
-        let (begin, context) = self.opening(conn, &opening, &bound[..n]);
-        // One join of the four, polled in this order (see `in_pipeline_order`).
-        let answers = join4(
-            begin,
-            context,
-            conn.query(&stmt, params),
-            conn.execute(&commit, &[]),
-        )
-        .await;
-        // A COMMIT that answered ended the transaction: committed, or rolled back when a
-        // statement sent before it failed (PostgreSQL ends an aborted transaction at COMMIT).
-        // Nothing is left to roll back on drop: a ROLLBACK sent after it would only cost a
-        // round trip and draw a "there is no transaction in progress" warning into the
-        // database's log, one per refused credential or failed read. A COMMIT that failed may
-        // not have ended it (an error at its Bind leaves the block open): the drop rolls back.
-        if answers.3.is_ok() {
+        let ([begin, context, read, commit], status) = conn
+            .pipeline([
+                (&opening.begin, &[]),
+                (&opening.context, &bound[..n]),
+                (&stmt, params),
+                (&commit, &[]),
+            ])
+            .await?;
+        // Idle at the Sync: the transaction is over, committed (or rolled back by a COMMIT that
+        // failed). Otherwise a statement failed and PostgreSQL skipped every one after it, the
+        // COMMIT included: the transaction is open and aborted, and the drop rolls it back (a
+        // ROLLBACK in an aborted transaction, so no warning in the database's log).
+        if status == b'I' {
             self.state = State::Fresh;
         }
-        let (_, ctx, rows, _) = first_error(answers)?;
+        let ctx = opened(&self.actor, begin, context)?;
+        let rows = answered(read)?.rows;
+        answered(commit)?;
         self.resolved(ctx);
         Ok((rows, self.context().copied()))
     }
@@ -543,85 +517,51 @@ impl TenantTx {
     }
 }
 
-/// Awaits the statements of a pipeline (BEGIN, the opening, a statement and the COMMIT of a
-/// one-statement read, or [`nothing`]), polled in the order they are given (each sends its
-/// statement when first polled, so they reach the server in that order), and returns the first
-/// one's error, else the second's, and so on; `Ok` with every answer when all succeeded.
-///
-/// Every answer is awaited before an error is returned, which costs nothing: they are all on
-/// their way, and come back in the order sent. What is not ordered is when the request's task
-/// *sees* them. A connection's driver may run on another thread than the request (a connection
-/// opened on another runtime, or borrowed from another HTTP worker's share of the pool), and it
-/// may deliver a later answer between the polls of two futures: `try_join!` would then return
-/// the first error it saw, such as the `25P02` of a query that a refused credential's check had
-/// aborted, a 500 where the refusal's 401 or 403 belongs. Only the error returned becomes a
-/// [`DbError`] (and is counted, [`crate::error_counter`]): a refused credential counts one
-/// refusal, not also the aborted statements after it. [`nothing`] is the fourth of a pipeline
-/// without a COMMIT.
-pub fn in_pipeline_order<A, B, C, D, E1, E2, E3, E4>(
-    first: impl Future<Output = Result<A, E1>>,
-    second: impl Future<Output = Result<B, E2>>,
-    third: impl Future<Output = Result<C, E3>>,
-    fourth: impl Future<Output = Result<D, E4>>,
-) -> impl Future<Output = Result<(A, B, C, D), DbError>>
-where
-    DbError: From<E1> + From<E2> + From<E3> + From<E4>,
-{
-    // join4 polls its futures in the order given, every time. Not an `async fn`: one would
-    // hold the futures twice (as its arguments, and again inside the join), and a request's
-    // future, copied whole each time a caller's future takes it in, grew by as much.
-    join4(first, second, third, fourth).map(first_error)
-}
-
-/// A four-statement pipeline's answers, in the order sent.
-type Answers<A, B, C, D, E1, E2, E3, E4> =
-    (Result<A, E1>, Result<B, E2>, Result<C, E3>, Result<D, E4>);
-
-/// The answers of a pipeline, all awaited, as [`in_pipeline_order`] returns them: the first
-/// statement's error, else the second's, and so on, and only that one converted into a
-/// [`DbError`]. Called directly by a caller that must look at one answer first (the pipelined
-/// read, at its COMMIT's).
-fn first_error<A, B, C, D, E1, E2, E3, E4>(
-    (a, b, c, d): Answers<A, B, C, D, E1, E2, E3, E4>,
-) -> Result<(A, B, C, D), DbError>
-where
-    DbError: From<E1> + From<E2> + From<E3> + From<E4>,
-{
-    Ok((a?, b?, c?, d?))
-}
-
-/// The last statement of a pipeline that has no COMMIT: none.
-pub fn nothing() -> Ready<Result<(), DbError>> {
-    ready(Ok(()))
-}
-
-/// Why an opening statement's future failed, kept as it came until the pipeline's first error is
-/// chosen: only that one becomes a [`DbError`] (and is counted, [`crate::error_counter`]).
-enum OpenError {
-    /// The statement failed (a refused credential, or a broken connection), or a column of its
-    /// answer did not decode.
-    Driver(tokio_postgres::Error),
-    /// Its answer named a role this code does not know.
-    UnknownRole(String),
-}
-
-impl From<OpenError> for DbError {
-    fn from(e: OpenError) -> Self {
-        match e {
-            OpenError::Driver(e) => e.into(),
-            OpenError::UnknownRole(role) => DbError::Decode(format!("unknown role {role:?}")),
-        }
+/// A pipelined statement's answer as a [`DbError`] when it failed. Converted one at a time, in
+/// the order sent, and only up to the first error: that one becomes the request's
+/// [`DbError`] (and is counted, [`crate::error_counter`]), so a refused credential counts one
+/// refusal. A statement PostgreSQL skipped (`None`) follows a failed one, whose error is
+/// returned first.
+fn answered(
+    answer: Option<Result<PipelineAnswer, tokio_postgres::Error>>,
+) -> Result<PipelineAnswer, DbError> {
+    match answer {
+        Some(answer) => Ok(answer?),
+        None => Err(DbError::Client(
+            "a pipelined statement was skipped without an error before it".into(),
+        )),
     }
+}
+
+/// The answers of BEGIN and of the opening statement (the context, or a credential's check):
+/// the context a checked credential resolved to; `None` for a context the caller set.
+fn opened(
+    actor: &Actor,
+    begin: Option<Result<PipelineAnswer, tokio_postgres::Error>>,
+    context: Option<Result<PipelineAnswer, tokio_postgres::Error>>,
+) -> Result<Option<TenantContext>, DbError> {
+    answered(begin)?;
+    let context = answered(context)?;
+    let Actor::Checked { credential, .. } = actor else {
+        return Ok(None);
+    };
+    let [row] = <[Row; 1]>::try_from(context.rows).map_err(|rows| {
+        DbError::Decode(format!(
+            "a credential's check answered {} rows, not one",
+            rows.len()
+        ))
+    })?;
+    resolve(&row, matches!(credential, Credential::ApiKey { .. }))
 }
 
 /// The context a checked credential's opening statement answered with (see
 /// [`TenantTx::begin_checked`]).
-fn resolve(row: &Row, api_key: bool) -> Result<Option<TenantContext>, OpenError> {
-    let role: &str = row.try_get("role").map_err(OpenError::Driver)?;
+fn resolve(row: &Row, api_key: bool) -> Result<Option<TenantContext>, DbError> {
+    let role: &str = row.try_get("role")?;
     let ctx = TenantContext {
-        org_id: OrgId::from_uuid(row.try_get("organization_id").map_err(OpenError::Driver)?),
-        user_id: UserId::from_uuid(row.try_get("user_id").map_err(OpenError::Driver)?),
-        role: Role::parse(role).map_err(|_| OpenError::UnknownRole(role.to_owned()))?,
+        org_id: OrgId::from_uuid(row.try_get("organization_id")?),
+        user_id: UserId::from_uuid(row.try_get("user_id")?),
+        role: Role::parse(role).map_err(|_| DbError::Decode(format!("unknown role {role:?}")))?,
     };
     // An API key's ids are recorded as soon as the check has answered, before the query's own
     // answer: a request whose query then fails still logs who it acted for. The request's span

@@ -116,8 +116,8 @@ fn pgbench_a() -> String {
 }
 
 /// A pgbench script sending, for a random organization `i`, BEGIN, `opening` (the context or the
-/// credential's check, with its `;`), `query` and COMMIT in one pipeline: one round trip, as
-/// `TenantTx` sends them.
+/// credential's check, with its `;`), `query` and COMMIT in one pipeline: one round trip and one
+/// Sync (at `\endpipeline`), as `TenantTx` sends them (`Client::pipeline`).
 fn pipelined_tx(opening: &str, query: &str) -> String {
     format!(
         "\\set i random(1, :orgs)\n\\startpipeline\nBEGIN;\n{opening}\n{query};\nCOMMIT;\n\\endpipeline\n"
