@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The supply-chain check: `cargo deny check` (advisories, licences, bans, sources; rules and
 # reasons in deny.toml) against a local copy of the RustSec advisory database, never fetched:
-# these machines cannot reach GitHub. Installs the pinned cargo-deny when it is missing.
+# these machines cannot reach GitHub. Installs the pinned cargo-deny when it is missing. Then
+# scripts/check_vendored.sh: the vendored tokio-postgres, which cargo-deny does not check.
 #
 # PALISADE_ADVISORY_DB: the database as plain files with its provenance in SOURCE (default
 # ../shared/advisory-db, beside the checkout). It is copied into a temporary git repository,
@@ -54,3 +55,5 @@ echo "advisory database: $(tr '\n' ' ' < "$PALISADE_ADVISORY_DB/SOURCE")"
 # The crates' sources (licence files) and the index, from crates.io; then nothing is fetched.
 cargo fetch --locked
 PALISADE_ADVISORY_DB_ROOT="$root" cargo deny --locked --offline check
+# The vendored tokio-postgres, which cargo-deny does not check (a path dependency).
+PALISADE_ADVISORY_DB="$PALISADE_ADVISORY_DB" bash scripts/check_vendored.sh

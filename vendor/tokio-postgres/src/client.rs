@@ -438,8 +438,12 @@ impl Client {
     /// answers the whole pipeline once. The statements are one unit: outside a transaction
     /// block they form one implicit transaction, and the first that fails makes the server skip
     /// the rest up to the Sync (their answers are `None`); inside a `BEGIN` the transaction is
-    /// then left failed (status `b'E'`) until a `ROLLBACK`. An error of the connection itself is
-    /// the `Err` of the whole call.
+    /// then left failed (status `b'E'`) until a `ROLLBACK`.
+    ///
+    /// The whole call fails, with no answers, when a statement's parameters cannot be encoded
+    /// (nothing is sent then), when the connection fails or the server answers out of protocol
+    /// (what the server did is then unknown), and when the Sync itself fails (the commit of an
+    /// implicit transaction: its statements are rolled back).
     ///
     /// Added by Palisade: PALISADE.md at the crate's root.
     pub async fn pipeline<const N: usize>(
