@@ -50,8 +50,9 @@ DROP FUNCTION IF EXISTS palisade_private.enter_context(uuid, uuid, text, text);
  *   every role): PA403 with the least role as the message;
  * - otherwise sets app.current_org, app.current_user and app.current_role (the user's role now,
  *   never the token's) transaction-locally, and returns them.
- * An exception aborts the transaction: every statement pipelined after it fails unrun, and the
- * COMMIT rolls back, so a refused credential reads and writes nothing. The settings it makes
+ * An exception aborts the transaction: PostgreSQL skips every statement pipelined after it up to
+ * the pipeline's Sync, the COMMIT included, and TenantTx rolls the transaction back, so a
+ * refused credential reads and writes nothing. The settings it makes
  * outlive the call (only the settings named in a function's SET clause are restored when it
  * returns), for the rest of the transaction only. It gives palisade_app nothing it lacked: the
  * app may set any context with set_config itself; this is the check that it sets the right one.

@@ -1012,6 +1012,42 @@ async fn the_drivers_pipeline_answers_each_statement_in_order_and_skips_after_a_
     assert_eq!(status, b'E');
     client.batch_execute("ROLLBACK").await.unwrap();
 
+    // A failure after some rows: its error, not the rows before it; outside a transaction
+    // block the statements are one implicit transaction, which the Sync rolls back.
+    let partial = client
+        .prepare("SELECT 1 / (3 - g) FROM generate_series(1, $1) g")
+        .await
+        .unwrap();
+    let five = 5i32;
+    let ([p, r], status) = client
+        .pipeline([(&partial, &[&five]), (&read, &[&three])])
+        .await
+        .unwrap();
+    assert!(p.unwrap().is_err() && r.is_none());
+    assert_eq!(status, b'I');
+
+    // A notice in the middle (a second BEGIN warns) changes no answer.
+    let ([b1, b2, r, c], status) = client
+        .pipeline([
+            (&begin, &[]),
+            (&begin, &[]),
+            (&read, &[&three]),
+            (&commit, &[]),
+        ])
+        .await
+        .unwrap();
+    b1.unwrap().unwrap();
+    b2.unwrap().unwrap();
+    c.unwrap().unwrap();
+    assert_eq!(r.unwrap().unwrap().rows.len(), 3);
+    assert_eq!(status, b'I');
+
+    // Parameters that do not fit fail the call before anything is sent; the connection goes on.
+    assert!(client.pipeline([(&read, &[])]).await.is_err());
+    let ([r], status) = client.pipeline([(&read, &[&three])]).await.unwrap();
+    assert_eq!(r.unwrap().unwrap().rows.len(), 3);
+    assert_eq!(status, b'I');
+
     // The setting ended with its transaction; the connection is clean.
     let row = client
         .query_one("SELECT current_setting('app.current_role', true)", &[])

@@ -169,12 +169,7 @@ async fn round(
                         let p2: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&org];
                         // As `TenantTx` sends them: one pipeline, one Sync.
                         let ([_, _, rows, _], _) = client
-                            .pipeline([
-                                (&begin, &[]),
-                                (&setc, &p1),
-                                (&stmt, &p2),
-                                (&commit, &[]),
-                            ])
+                            .pipeline([(&begin, &[]), (&setc, &p1), (&stmt, &p2), (&commit, &[])])
                             .await
                             .unwrap();
                         decoded(&rows.unwrap().unwrap().rows)
@@ -184,12 +179,7 @@ async fn round(
                         let p: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
                             [&o, &u, &Role::Member.as_str()];
                         let ([_, _, rows, _], _) = client
-                            .pipeline([
-                                (&begin, &[]),
-                                (&setc, &p),
-                                (&stmt, &[]),
-                                (&commit, &[]),
-                            ])
+                            .pipeline([(&begin, &[]), (&setc, &p), (&stmt, &[]), (&commit, &[])])
                             .await
                             .unwrap();
                         decoded(&rows.unwrap().unwrap().rows)

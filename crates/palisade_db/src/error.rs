@@ -60,8 +60,9 @@ pub enum DbError {
     #[error("database connection error: {0}")]
     Connection(String),
     /// The driver refused a statement's parameters or a row's columns (a type mismatch, a
-    /// missing column, an unexpected row count), or a transaction was used after it ended: a
-    /// bug, which trying again would repeat.
+    /// missing column, an unexpected row count), a pipelined statement was skipped with no
+    /// error before it, or a transaction was used after it ended: a bug, which trying again
+    /// would repeat.
     #[error("database client error: {0}")]
     Client(String),
     /// The credential a transaction was opened with was refused by its check

@@ -320,7 +320,17 @@ impl TenantTx {
         Ok((stmt, Some(Opening { begin, context })))
     }
 
-    /// Keeps the context a checked credential resolved to (see [`TenantTx::opening`]).
+    /// Marks the transaction not open when PostgreSQL reported no transaction at a pipeline's
+    /// Sync (`b'I'`): a one-statement read's COMMIT ended it, or BEGIN itself failed. Then the
+    /// drop sends no ROLLBACK (there is nothing to roll back), and a next statement opens a
+    /// transaction again, with its context.
+    fn ended_if_idle(&mut self, status: u8) {
+        if status == b'I' {
+            self.state = State::Fresh;
+        }
+    }
+
+    /// Keeps the context a checked credential resolved to (see [`opened`]).
     fn resolved(&mut self, ctx: Option<TenantContext>) {
         if let (
             Some(ctx),
@@ -344,13 +354,14 @@ impl TenantTx {
         let mut text = ContextText::new();
         let values = OpeningValues::new(&self.actor, &mut text);
         let (bound, n) = values.params();
-        let ([begin, context, answer], _) = conn
+        let ([begin, context, answer], status) = conn
             .pipeline([
                 (&opening.begin, &[]),
                 (&opening.context, &bound[..n]),
                 (&stmt, params),
             ])
             .await?;
+        self.ended_if_idle(status);
         let ctx = opened(&self.actor, begin, context)?;
         let rows = answered(answer)?.rows;
         self.resolved(ctx);
@@ -391,13 +402,14 @@ impl TenantTx {
         let mut text = ContextText::new();
         let values = OpeningValues::new(&self.actor, &mut text);
         let (bound, n) = values.params();
-        let ([begin, context, answer], _) = conn
+        let ([begin, context, answer], status) = conn
             .pipeline([
                 (&opening.begin, &[]),
                 (&opening.context, &bound[..n]),
                 (&stmt, params),
             ])
             .await?;
+        self.ended_if_idle(status);
         let ctx = opened(&self.actor, begin, context)?;
         let affected = answered(answer)?.rows_affected;
         self.resolved(ctx);
@@ -500,9 +512,7 @@ impl TenantTx {
         // failed). Otherwise a statement failed and PostgreSQL skipped every one after it, the
         // COMMIT included: the transaction is open and aborted, and the drop rolls it back (a
         // ROLLBACK in an aborted transaction, so no warning in the database's log).
-        if status == b'I' {
-            self.state = State::Fresh;
-        }
+        self.ended_if_idle(status);
         let ctx = opened(&self.actor, begin, context)?;
         let rows = answered(read)?.rows;
         answered(commit)?;
@@ -577,8 +587,8 @@ fn resolve(row: &Row, api_key: bool) -> Result<Option<TenantContext>, DbError> {
     Ok(Some(ctx))
 }
 
-/// The values an opening statement binds. They live in the frame of the pipeline that sends
-/// it, beside its futures: tokio-postgres's futures borrow their parameters.
+/// The values an opening statement binds, in the frame of the call that sends its pipeline
+/// (`Client::pipeline` borrows its parameters).
 enum OpeningValues<'a> {
     /// [`ENTER_SESSION`]'s.
     Session {
