@@ -344,13 +344,15 @@ impl TenantTx {
         }
     }
 
-    /// Runs one statement and returns its rows.
-    pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
-        let (stmt, opening) = self.prepare_first(sql).await?;
+    /// BEGIN, the opening statement and `stmt`, as one pipeline, leaving the transaction open:
+    /// `stmt`'s answer.
+    async fn open_with(
+        &mut self,
+        opening: &Opening,
+        stmt: &Statement,
+        params: Params<'_>,
+    ) -> Result<PipelineAnswer, DbError> {
         let conn = self.conn()?;
-        let Some(opening) = opening else {
-            return Ok(conn.query(&stmt, params).await?);
-        };
         let mut text = ContextText::new();
         let values = OpeningValues::new(&self.actor, &mut text);
         let (bound, n) = values.params();
@@ -358,14 +360,24 @@ impl TenantTx {
             .pipeline([
                 (&opening.begin, &[]),
                 (&opening.context, &bound[..n]),
-                (&stmt, params),
+                (stmt, params),
             ])
             .await?;
         self.ended_if_idle(status);
         let ctx = opened(&self.actor, begin, context)?;
-        let rows = answered(answer)?.rows;
+        let answer = answered(answer)?;
         self.resolved(ctx);
-        Ok(rows)
+        Ok(answer)
+    }
+
+    /// Runs one statement and returns its rows.
+    pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
+        let (stmt, opening) = self.prepare_first(sql).await?;
+        let conn = self.conn()?;
+        let Some(opening) = opening else {
+            return Ok(conn.query(&stmt, params).await?);
+        };
+        Ok(self.open_with(&opening, &stmt, params).await?.rows)
     }
 
     /// Runs one statement that returns at most one row.
@@ -399,21 +411,7 @@ impl TenantTx {
         let Some(opening) = opening else {
             return Ok(conn.execute(&stmt, params).await?);
         };
-        let mut text = ContextText::new();
-        let values = OpeningValues::new(&self.actor, &mut text);
-        let (bound, n) = values.params();
-        let ([begin, context, answer], status) = conn
-            .pipeline([
-                (&opening.begin, &[]),
-                (&opening.context, &bound[..n]),
-                (&stmt, params),
-            ])
-            .await?;
-        self.ended_if_idle(status);
-        let ctx = opened(&self.actor, begin, context)?;
-        let affected = answered(answer)?.rows_affected;
-        self.resolved(ctx);
-        Ok(affected)
+        Ok(self.open_with(&opening, &stmt, params).await?.rows_affected)
     }
 
     /// Commits. On error the transaction is over anyway (PostgreSQL rolled it back).
