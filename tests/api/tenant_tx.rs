@@ -152,11 +152,31 @@ async fn a_failing_statement_in_the_pipeline_leaves_the_connection_usable() {
     );
 }
 
-/// A one-statement read that fails leaves its transaction aborted (PostgreSQL skipped the COMMIT
-/// pipelined behind the failure): the drop rolls it back, once, before the connection goes back
-/// to the pool, and the next transaction gets the same connection clean.
+/// A pipeline that fails as a whole (here its parameters do not fit the statement, so nothing
+/// is sent) ends the transaction: its connection is closed, not reused in an unknown state, and a
+/// next statement on the same transaction fails instead of running without BEGIN and context.
 #[tokio::test]
-async fn a_failed_read_is_rolled_back_once_and_its_connection_reused_clean() {
+async fn a_pipeline_that_fails_whole_ends_the_transaction_and_closes_its_connection() {
+    let db = TestDb::new().await;
+    let pool = db.app_pool(1);
+    let pid = backend_of_a_read(&pool).await;
+    let mut tx = TenantTx::begin(&pool, &ctx(OrgId::new())).await.unwrap();
+    let none: [&(dyn tokio_postgres::types::ToSql + Sync); 0] = [];
+    assert!(tx.query("SELECT $1::int", &none).await.is_err());
+    match tx.query("SELECT 1", &[]).await {
+        Err(palisade_db::DbError::Client(m)) => assert!(m.contains("already ended"), "{m}"),
+        other => panic!("expected the transaction ended, got {other:?}"),
+    }
+    drop(tx);
+    assert_ne!(backend_of_a_read(&pool).await, pid, "a new connection");
+    assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
+}
+
+/// A one-statement read that fails leaves its transaction aborted (PostgreSQL skipped the COMMIT
+/// pipelined behind the failure): the drop rolls it back before the connection goes back to the
+/// pool, and the next transaction gets the same connection clean.
+#[tokio::test]
+async fn a_failed_read_is_rolled_back_and_its_connection_reused_clean() {
     use palisade_db::DbError;
     use palisade_db::tenant_tx::{Credential, Refusal};
     let db = TestDb::new().await;
@@ -182,6 +202,8 @@ async fn a_failed_read_is_rolled_back_once_and_its_connection_reused_clean() {
     let tx = TenantTx::begin(&pool, &ctx(OrgId::new())).await.unwrap();
     assert!(tx.query_once("SELECT 1 / 0", &[]).await.is_err());
     assert_eq!(last().await, ("ROLLBACK".into(), "idle".into()));
+    assert_eq!(backend_of_a_read(&pool).await, pid, "the same connection");
+    assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
 
     // A refused credential (an API key no organization has).
     let credential = Credential::ApiKey { hash: [7; 32] };
@@ -1012,19 +1034,39 @@ async fn the_drivers_pipeline_answers_each_statement_in_order_and_skips_after_a_
     assert_eq!(status, b'E');
     client.batch_execute("ROLLBACK").await.unwrap();
 
-    // A failure after some rows: its error, not the rows before it; outside a transaction
-    // block the statements are one implicit transaction, which the Sync rolls back.
+    // A failure after some rows: its error; outside a transaction block the statements are one
+    // implicit transaction, which the Sync rolls back (the session-level setting made before
+    // the failure with it).
+    let probe = client
+        .prepare("SELECT set_config('app.probe', 'set', false)")
+        .await
+        .unwrap();
     let partial = client
         .prepare("SELECT 1 / (3 - g) FROM generate_series(1, $1) g")
         .await
         .unwrap();
     let five = 5i32;
-    let ([p, r], status) = client
-        .pipeline([(&partial, &[&five]), (&read, &[&three])])
+    let ([s, p, r], status) = client
+        .pipeline([(&probe, &[]), (&partial, &[&five]), (&read, &[&three])])
         .await
         .unwrap();
-    assert!(p.unwrap().is_err() && r.is_none());
+    s.unwrap().unwrap();
+    let code = p.unwrap().unwrap_err().code().cloned();
+    assert_eq!(
+        code,
+        Some(tokio_postgres::error::SqlState::DIVISION_BY_ZERO)
+    );
+    assert!(r.is_none());
     assert_eq!(status, b'I');
+    let row = client
+        .query_one("SELECT current_setting('app.probe', true)", &[])
+        .await
+        .unwrap();
+    assert_ne!(
+        row.get::<_, Option<String>>(0).as_deref(),
+        Some("set"),
+        "not rolled back"
+    );
 
     // A notice in the middle (a second BEGIN warns) changes no answer.
     let ([b1, b2, r, c], status) = client

@@ -330,6 +330,18 @@ impl TenantTx {
         }
     }
 
+    /// A pipeline that failed as a whole (its parameters not encoded, so nothing sent; the
+    /// connection failed; or an answer out of protocol): what the server did is not known, so
+    /// the connection is closed rather than rolled back and reused, and the transaction is over
+    /// (a next statement fails: "transaction already ended").
+    fn lost(&mut self, e: tokio_postgres::Error) -> DbError {
+        if let Some(conn) = self.conn.take() {
+            drop(Object::take(conn));
+        }
+        self.state = State::Fresh;
+        e.into()
+    }
+
     /// Keeps the context a checked credential resolved to (see [`opened`]).
     fn resolved(&mut self, ctx: Option<TenantContext>) {
         if let (
@@ -356,13 +368,14 @@ impl TenantTx {
         let mut text = ContextText::new();
         let values = OpeningValues::new(&self.actor, &mut text);
         let (bound, n) = values.params();
-        let ([begin, context, answer], status) = conn
+        let answers = conn
             .pipeline([
                 (&opening.begin, &[]),
                 (&opening.context, &bound[..n]),
                 (stmt, params),
             ])
-            .await?;
+            .await;
+        let ([begin, context, answer], status) = answers.map_err(|e| self.lost(e))?;
         self.ended_if_idle(status);
         let ctx = opened(&self.actor, begin, context)?;
         let answer = answered(answer)?;
@@ -422,8 +435,16 @@ impl TenantTx {
         }
         let conn = self.conn()?;
         let commit = conn.prepare_fixed(Fixed::Commit).await?;
-        conn.execute(&commit, &[]).await?;
-        self.state = State::Fresh;
+        let answer = conn.execute(&commit, &[]).await;
+        // A COMMIT the server answered, even with an error, ended the transaction: the drop
+        // must not send a ROLLBACK after it.
+        if answer
+            .as_ref()
+            .map_or_else(|e| e.as_db_error().is_some(), |_| true)
+        {
+            self.state = State::Fresh;
+        }
+        answer?;
         Ok(())
     }
 
@@ -498,14 +519,15 @@ impl TenantTx {
         let mut text = ContextText::new();
         let values = OpeningValues::new(&self.actor, &mut text);
         let (bound, n) = values.params();
-        let ([begin, context, read, commit], status) = conn
+        let answers = conn
             .pipeline([
                 (&opening.begin, &[]),
                 (&opening.context, &bound[..n]),
                 (&stmt, params),
                 (&commit, &[]),
             ])
-            .await?;
+            .await;
+        let ([begin, context, read, commit], status) = answers.map_err(|e| self.lost(e))?;
         // Idle at the Sync: the transaction is over, committed (or rolled back by a COMMIT that
         // failed). Otherwise a statement failed and PostgreSQL skipped every one after it, the
         // COMMIT included: the transaction is open and aborted, and the drop rolls it back (a
