@@ -1036,7 +1036,8 @@ async fn the_drivers_pipeline_answers_each_statement_in_order_and_skips_after_a_
 
     // A failure after some rows: its error; outside a transaction block the statements are one
     // implicit transaction, which the Sync rolls back (the session-level setting made before
-    // the failure with it).
+    // the failure with it: on purpose, on this bare client of the test's own, never a pooled
+    // connection; the assertion below is that it did not survive).
     let probe = client
         .prepare("SELECT set_config('app.probe', 'set', false)")
         .await
