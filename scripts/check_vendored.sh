@@ -26,8 +26,9 @@ if [ ! -d "$PALISADE_ADVISORY_DB/crates" ]; then
     exit 1
 fi
 
-# Cargo builds tokio-postgres from vendor/ and nothing else from outside the registry and the
-# workspace: a second patched or path dependency would escape both cargo-deny and this check.
+# Cargo builds tokio-postgres from vendor/ and no other crate from a path outside the workspace:
+# a second path dependency would escape both cargo-deny and this check. (A crate from git or from
+# another registry is refused by cargo-deny's [sources], deny.toml.)
 cargo metadata --locked --format-version 1 | python3 -c '
 import json, os, sys
 meta = json.load(sys.stdin)
