@@ -19,6 +19,7 @@ mod conventions;
 mod cors;
 mod customers;
 mod db_tls;
+mod docs_names;
 mod docs_page;
 mod email_webhooks;
 mod engagement;

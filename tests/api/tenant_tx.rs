@@ -224,6 +224,56 @@ async fn a_failed_read_is_rolled_back_and_its_connection_reused_clean() {
     assert_eq!(last().await, ("COMMIT".into(), "idle".into()));
 }
 
+/// A BEGIN that fails (here PostgreSQL no longer has the connection's prepared BEGIN, as after a
+/// `DEALLOCATE` on it) fails the pipeline's statements after it too, and PostgreSQL reports no
+/// transaction at the Sync: the transaction is not open, so a next statement on it opens one again
+/// (and fails again here) instead of running outside a transaction, without its context.
+#[tokio::test]
+async fn a_failed_begin_leaves_no_transaction_and_a_next_statement_does_not_run_without_one() {
+    let db = TestDb::new().await;
+    let pool = db.app_pool(1);
+    let org = OrgId::new();
+    backend_of_a_read(&pool).await; // BEGIN prepared on the connection.
+    // Removes the only connection's prepared BEGIN from the server; the driver still has it.
+    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    let rows = tx
+        .query(
+            "SELECT name FROM pg_prepared_statements WHERE statement = 'BEGIN'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let [row] = <[_; 1]>::try_from(rows).unwrap();
+    let name: String = row.get(0);
+    assert!(
+        name.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "a driver's statement name: {name}"
+    );
+    tx.execute(&format!("DEALLOCATE {name}"), &[])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let read = "SELECT current_setting('app.current_org', true)";
+    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    for attempt in ["first", "second"] {
+        match tx.query(read, &[]).await {
+            Err(palisade_db::DbError::Server { code, .. }) => {
+                assert_eq!(code, "26000", "{attempt} statement: BEGIN is not prepared")
+            }
+            Ok(rows) => panic!(
+                "the {attempt} statement ran without BEGIN, its context read {:?}",
+                rows[0].get::<_, Option<String>>(0)
+            ),
+            Err(other) => panic!("{attempt} statement: expected BEGIN's error, got {other:?}"),
+        }
+    }
+    drop(tx);
+    // The same connection (a pool of one), left with no context.
+    assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
+    assert_eq!(pool.status().size, 1);
+}
+
 #[tokio::test]
 async fn a_row_decodes_by_column_name_whatever_order_a_statement_selects_them_in() {
     use palisade_db::crud::Table;
