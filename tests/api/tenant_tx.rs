@@ -269,9 +269,9 @@ async fn a_failed_begin_leaves_no_transaction_and_a_next_statement_does_not_run_
         }
     }
     drop(tx);
-    // The same connection (a pool of one), left with no context.
+    // The connection (the second 26000 shows it was the same one throughout) is left with no
+    // context.
     assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
-    assert_eq!(pool.status().size, 1);
 }
 
 #[tokio::test]

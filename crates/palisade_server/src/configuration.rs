@@ -780,7 +780,8 @@ fn trusted_proxies_from_lookup(
 /// Default of `PALISADE_NUMBER_QUARANTINE_DAYS`.
 pub const DEFAULT_NUMBER_QUARANTINE_DAYS: i64 = 30;
 
-/// `PALISADE_NUMBER_QUARANTINE_DAYS` (0 to 3650, default 30), read by `serve` and `numbers`.
+/// `PALISADE_NUMBER_QUARANTINE_DAYS` (0 to 3650, default 30), read by `serve`, `numbers` and
+/// `retention`.
 fn number_quarantine_from_lookup(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<time::Duration, ConfigError> {
