@@ -1,10 +1,12 @@
-//! The documentation cites tests, constraints, functions and settings by name; a name that no
-//! longer exists sends a reader (a reviewer looking for a pitfall's test, a DBA for a constraint)
-//! to nothing. Every `snake_case` word of four parts or more inside an inline code span of a
-//! current document (`a_test_name`, `palisade_private.a_function_name(...)`) must be a word of
-//! the repository's code, SQL or scripts. Fenced blocks are not read (a recipe may name its own
-//! columns), and docs/changelog.md and docs/benchmarks.md are dated history: a name there was true
-//! on its date.
+//! The documentation cites tests, constraints, functions, settings and files by name; a name that
+//! no longer exists sends a reader (a reviewer looking for a pitfall's test, a DBA for a
+//! constraint) to nothing. Every `snake_case` word of four parts or more inside an inline code
+//! span of a current document (`a_test_name`, `palisade_private.a_function_name(...)`) must be a
+//! word of the repository's code, SQL or scripts; every repository path such a span gives, and
+//! every file a relative link points at, must exist; and docs/rls-pitfalls.md must list every file
+//! that cites a pitfall by number. Fenced blocks are not read (a recipe may name its own columns),
+//! and docs/changelog.md and docs/benchmarks.md are dated history: a name there was true on its
+//! date.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -83,14 +85,47 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
 }
 
-/// The long snake names inside `text`'s inline code spans, each with the line its paragraph starts
-/// on. A span does not cross a paragraph (a blank line), so backticks are paired paragraph by
-/// paragraph; fenced blocks are skipped.
-fn cited(text: &str) -> Vec<(usize, &str)> {
-    let mut names = Vec::new();
+/// A paragraph of a document outside its fenced blocks: the line it starts on and its lines.
+struct Paragraph<'a> {
+    line: usize,
+    lines: Vec<&'a str>,
+}
+
+impl<'a> Paragraph<'a> {
+    /// The inline code spans of the paragraph, a span that wraps joined with a space. A span does
+    /// not cross a paragraph (a blank line), so backticks are paired paragraph by paragraph.
+    fn code_spans(&self) -> Vec<String> {
+        let text = self.lines.join(" ");
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The targets of its Markdown links (`[text](target)`).
+    fn link_targets(&self) -> Vec<&'a str> {
+        let mut targets = Vec::new();
+        for line in &self.lines {
+            for (at, _) in line.match_indices("](") {
+                let rest = &line[at + 2..];
+                if let Some(end) = rest.find(')') {
+                    targets.push(&rest[..end]);
+                }
+            }
+        }
+        targets
+    }
+}
+
+/// `text`'s paragraphs, fenced blocks left out (a recipe may name its own columns).
+fn paragraphs(text: &str) -> Vec<Paragraph<'_>> {
+    let mut out = Vec::new();
     let mut fenced = false;
-    // The current paragraph's first line number and lines.
-    let mut paragraph: (usize, Vec<&str>) = (0, Vec::new());
+    let mut current = Paragraph {
+        line: 0,
+        lines: Vec::new(),
+    };
     let lines = text.lines().map(Some).chain([None]); // None: the end, which ends a paragraph.
     for (n, line) in lines.enumerate() {
         let fence = line.is_some_and(|l| l.trim_start().starts_with("```"));
@@ -100,25 +135,38 @@ fn cited(text: &str) -> Vec<(usize, &str)> {
         }
         match line {
             Some(l) if !fence && !l.trim().is_empty() => {
-                if paragraph.1.is_empty() {
-                    paragraph.0 = n + 1;
+                if current.lines.is_empty() {
+                    current.line = n + 1;
                 }
-                paragraph.1.push(l);
+                current.lines.push(l);
                 continue;
             }
             _ => {}
         }
         // A blank line, a fence or the end: the paragraph so far is whole.
         fenced = fence;
-        let mut inside = false;
-        for l in paragraph.1.drain(..) {
-            for (i, stretch) in l.split('`').enumerate() {
-                inside ^= i > 0;
-                if inside {
-                    let long = words(stretch).filter(|w| is_long_snake_name(w));
-                    names.extend(long.map(|w| (paragraph.0, w)));
-                }
-            }
+        if !current.lines.is_empty() {
+            let line = current.line;
+            out.push(std::mem::replace(
+                &mut current,
+                Paragraph {
+                    line,
+                    lines: Vec::new(),
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// The long snake names inside `text`'s inline code spans, each with the line its paragraph
+/// starts on.
+fn cited(text: &str) -> Vec<(usize, String)> {
+    let mut names = Vec::new();
+    for paragraph in paragraphs(text) {
+        for span in paragraph.code_spans() {
+            let long = words(&span).filter(|w| is_long_snake_name(w));
+            names.extend(long.map(|w| (paragraph.line, w.to_owned())));
         }
     }
     names
@@ -152,7 +200,7 @@ fn a_long_name_the_docs_quote_is_a_word_of_the_code() {
         let text = std::fs::read_to_string(&doc).unwrap();
         for (line, name) in cited(&text) {
             checked += 1;
-            if !known.contains(name) && !POSTGRES_NAMES.contains(&name) {
+            if !known.contains(&name) && !POSTGRES_NAMES.contains(&name.as_str()) {
                 let doc = doc.strip_prefix(&root).unwrap().display();
                 unknown.push(format!("{doc}, the paragraph at line {line}: `{name}`"));
             }
@@ -176,15 +224,13 @@ fn a_cited_name_is_a_long_snake_word_inside_an_inline_code_span() {
                 SELECT 1 AS an_alias_of_a_recipe;\n\
                 ```\n\
                 `one_more_long_name`";
-    assert_eq!(
-        cited(text),
-        [
-            (1, "a_test_that_exists"),
-            (1, "a_schema_function_name"),
-            (1, "the_next_line_of_it"),
-            (8, "one_more_long_name")
-        ]
-    );
+    let expected = [
+        (1, "a_test_that_exists"),
+        (1, "a_schema_function_name"),
+        (1, "the_next_line_of_it"),
+        (8, "one_more_long_name"),
+    ];
+    assert_eq!(cited(text), expected.map(|(n, w)| (n, w.to_owned())));
     assert!(!is_long_snake_name("Upper_case_is_not_one"));
     assert!(!is_long_snake_name("a_double__underscore_name"));
     assert!(!is_long_snake_name("trailing_underscore_name_"));
@@ -269,4 +315,85 @@ fn a_pitfall_is_cited_by_its_number_in_any_case_and_form() {
         ),
         [2, 7, 9, 12, 14]
     );
+}
+
+/// The top-level directories a quoted repository path starts with.
+const TOP_DIRS: &[&str] = &[
+    "crates/",
+    "tests/",
+    "policies/",
+    "sql/",
+    "scripts/",
+    "docs/",
+    "vendor/",
+    ".ci/",
+];
+
+/// Every repository path a current document quotes in an inline code span (`sql/V0150_...sql`,
+/// `crates/palisade_db/src/tenant_tx.rs:42`; a pattern with `*`, `<...>` or `{...}` is not a
+/// path) exists, and so does every file a relative Markdown link of it points at.
+#[test]
+fn every_path_and_link_the_docs_give_exists() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for doc in documents(&root) {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        let name = doc.strip_prefix(&root).unwrap().display().to_string();
+        for paragraph in paragraphs(&text) {
+            for span in paragraph.code_spans() {
+                let tokens = span.split(|c: char| c.is_whitespace() || ",;()".contains(c));
+                for token in tokens {
+                    if !TOP_DIRS.iter().any(|d| token.starts_with(d))
+                        || token.contains(['*', '<', '>', '{', '}'])
+                    {
+                        continue;
+                    }
+                    // Less an anchor, a line number and a sentence's full stop.
+                    let path = token
+                        .split(['#', ':'])
+                        .next()
+                        .unwrap()
+                        .trim_end_matches('.');
+                    checked += 1;
+                    if !root.join(path).exists() {
+                        missing.push(format!("{name}:{}: `{token}`", paragraph.line));
+                    }
+                }
+            }
+            for target in paragraph.link_targets() {
+                if target.starts_with("http") || target.starts_with('#') || target.contains(':') {
+                    continue;
+                }
+                let file = target.split('#').next().unwrap();
+                checked += 1;
+                if !doc.parent().unwrap().join(file).exists() {
+                    missing.push(format!("{name}:{}: link ({target})", paragraph.line));
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 200,
+        "only {checked} paths and links found in the documents"
+    );
+    assert!(
+        missing.is_empty(),
+        "paths and links of the documents that lead nowhere:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn a_paragraph_gives_its_code_spans_and_link_targets() {
+    let text = "`sql/V0001__a.sql` and [a page](docs/x.md#part), `a span\nthat wraps` [b](http://h)\n\nnext";
+    let paragraphs = paragraphs(text);
+    assert_eq!(paragraphs.len(), 2);
+    assert_eq!(paragraphs[0].line, 1);
+    assert_eq!(paragraphs[1].line, 4);
+    assert_eq!(
+        paragraphs[0].code_spans(),
+        ["sql/V0001__a.sql", "a span that wraps"]
+    );
+    assert_eq!(paragraphs[0].link_targets(), ["docs/x.md#part", "http://h"]);
 }
