@@ -43,7 +43,7 @@ for p in meta["packages"]:
     elif p["source"] is None and p["id"] not in members:
         bad.append(p["name"] + " " + p["version"] + " from " + p["manifest_path"])
 if bad or not found:
-    sys.exit("cargo builds a crate from a path outside the workspace, or a tokio-postgres other than the vendored one: " + "; ".join(bad or ["no vendored '"$name"'"]))
+    sys.exit("cargo builds another crate from a path outside the workspace, or a tokio-postgres other than the vendored one: " + "; ".join(bad or ["no vendored '"$name"'"]))
 '
 
 work="$(mktemp -d)"

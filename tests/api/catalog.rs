@@ -53,7 +53,28 @@ async fn violations(db: &TestDb) -> Vec<String> {
                    ARRAY(SELECT ic.relname::text FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
                           WHERE i.indrelid = t.oid AND i.indisunique
                             AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid
-                                              AND a.attnum = ANY (i.indkey) AND a.attname = t.tenant_col)) AS global_uniques
+                                              AND a.attnum = ANY (i.indkey) AND a.attname = t.tenant_col)) AS global_uniques,
+                   -- columns drawing from a sequence (RLS pitfall 13: a sequence shared by every
+                   -- tenant tells each how many rows the others make): identity, serial, or a
+                   -- default calling nextval
+                   ARRAY(SELECT a.attname::text FROM pg_attribute a
+                          WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
+                            AND (a.attidentity <> ''
+                                 OR pg_get_serial_sequence(t.oid::regclass::text, a.attname) IS NOT NULL
+                                 OR EXISTS (SELECT 1 FROM pg_attrdef d
+                                             WHERE d.adrelid = t.oid AND d.adnum = a.attnum
+                                               AND pg_get_expr(d.adbin, d.adrelid) LIKE '%nextval(%'))
+                         ) AS sequence_columns,
+                   -- triggers whose function may move a row to another organization (RLS pitfall
+                   -- 9): one that assigns the tenant column (a statement of its source starting
+                   -- `NEW.organization_id :=` or `=`; a guard against a change, not a proof), or
+                   -- that runs as its owner
+                   ARRAY(SELECT tg.tgname::text FROM pg_trigger tg JOIN pg_proc f ON f.oid = tg.tgfoid
+                          WHERE tg.tgrelid = t.oid AND NOT tg.tgisinternal
+                            AND (f.prosecdef
+                                 OR f.prosrc ~* ('(^|;|\\m(then|begin|else|loop)\\M)\\s*new\\s*\\.\\s*'
+                                                 || t.tenant_col || '\\s*:?='))
+                         ) AS tenant_column_triggers
               FROM t ORDER BY t.name",
             &[],
         )
@@ -105,6 +126,24 @@ async fn violations(db: &TestDb) -> Vec<String> {
                 out.push(format!("{name}: unique key {u} without {col}"));
             }
         }
+        for column in r.get::<_, Vec<String>>(8) {
+            out.push(format!("{name}: column {column} draws from a sequence"));
+        }
+        for trigger in r.get::<_, Vec<String>>(9) {
+            out.push(format!(
+                "{name}: trigger {trigger} assigns {col} or runs as its owner"
+            ));
+        }
+    }
+    // A sequence in the tenant schema at all, whatever uses it.
+    let sequences: Vec<String> = palisade_test_support::sql::column(
+        &c,
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'palisade' AND c.relkind = 'S' ORDER BY 1",
+    )
+    .await;
+    for s in sequences {
+        out.push(format!("sequence {s} in the tenant schema"));
     }
     out
 }
@@ -130,9 +169,25 @@ async fn the_rules_catch_a_table_that_breaks_them() {
     su.batch_execute(
         "BEGIN;
          SET LOCAL palisade.ddl_guard_override = 'catalog test: tables that break the rules on purpose';
-         CREATE TABLE palisade.sloppy (id uuid PRIMARY KEY, customer_id uuid, email text UNIQUE);
+         CREATE TABLE palisade.sloppy (id uuid PRIMARY KEY, customer_id uuid, email text UNIQUE,
+             number serial, counted bigint GENERATED ALWAYS AS IDENTITY);
+         CREATE SEQUENCE palisade.sloppy_tickets;
          CREATE TABLE palisade.sloppy_child (organization_id uuid NOT NULL, id uuid,
-             customer_id uuid REFERENCES palisade.sloppy (id), PRIMARY KEY (organization_id, id));
+             customer_id uuid REFERENCES palisade.sloppy (id), PRIMARY KEY (organization_id, id),
+             ticket bigint DEFAULT nextval('palisade.sloppy_tickets'));
+         CREATE FUNCTION palisade.sloppy_move() RETURNS trigger LANGUAGE plpgsql AS
+             $$BEGIN NEW.organization_id := gen_random_uuid(); RETURN NEW; END$$;
+         CREATE TRIGGER sloppy_child_move BEFORE INSERT ON palisade.sloppy_child
+             FOR EACH ROW EXECUTE FUNCTION palisade.sloppy_move();
+         CREATE FUNCTION palisade.sloppy_as_owner() RETURNS trigger LANGUAGE plpgsql
+             SECURITY DEFINER SET search_path = '' AS $$BEGIN RETURN NEW; END$$;
+         CREATE TRIGGER sloppy_child_as_owner AFTER INSERT ON palisade.sloppy_child
+             FOR EACH ROW EXECUTE FUNCTION palisade.sloppy_as_owner();
+         CREATE FUNCTION palisade.sloppy_compares() RETURNS trigger LANGUAGE plpgsql AS
+             $$BEGIN IF NEW.organization_id = OLD.organization_id THEN RETURN NEW; END IF;
+             RETURN NULL; END$$;
+         CREATE TRIGGER sloppy_child_compares BEFORE UPDATE ON palisade.sloppy_child
+             FOR EACH ROW EXECUTE FUNCTION palisade.sloppy_compares();
          COMMIT;",
     )
     .await
@@ -147,9 +202,19 @@ async fn the_rules_catch_a_table_that_breaks_them() {
         "sloppy: unique key sloppy_email_key without organization_id",
         "sloppy: unique key sloppy_pkey without organization_id",
         "sloppy_child: foreign key sloppy_child_customer_id_fkey to a tenant table without organization_id",
+        "sloppy: column number draws from a sequence",
+        "sloppy: column counted draws from a sequence",
+        "sloppy_child: column ticket draws from a sequence",
+        "sequence sloppy_number_seq in the tenant schema",
+        "sequence sloppy_counted_seq in the tenant schema",
+        "sequence sloppy_tickets in the tenant schema",
+        "sloppy_child: trigger sloppy_child_move assigns organization_id or runs as its owner",
+        "sloppy_child: trigger sloppy_child_as_owner assigns organization_id or runs as its owner",
     ] {
         assert!(v.contains(expected), "missing {expected:?} in:\n{v}");
     }
+    // A trigger that only compares the tenant column is not reported.
+    assert!(!v.contains("sloppy_child_compares"), "{v}");
 }
 
 /// The platform tables (schema `palisade_platform`, outside the tenant schema) that

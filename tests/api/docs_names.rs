@@ -47,8 +47,9 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The files whose words a document may cite: code, SQL, scripts and the vendored driver's
-/// patch, never a document (which would vouch for itself) nor this file (whose examples would).
+/// The files whose words a document may cite: code, SQL, scripts, the vendored driver's source
+/// and its patch, never a document (which would vouch for itself) nor this file (whose examples
+/// would).
 fn sources(root: &Path) -> Vec<PathBuf> {
     let mut all = Vec::new();
     for dir in [
@@ -238,7 +239,8 @@ fn a_cited_name_is_a_long_snake_word_inside_an_inline_code_span() {
 }
 
 /// The pitfall numbers `text` cites: "pitfall 2", "RLS pitfall 14", "pitfall #2", "pitfalls 1",
-/// any case, the number on the next line after a comment marker too ("pitfall\n-- 2").
+/// any case, the number on the next line after a comment marker too ("pitfall\n-- 2"). One number
+/// a mention: "pitfalls 1 and 2" counts 1 only, so a citation names each ("pitfall 1, pitfall 2").
 fn pitfalls_cited(text: &str) -> Vec<u32> {
     let lower = text.to_ascii_lowercase();
     let mut numbers: Vec<u32> = lower
@@ -329,9 +331,33 @@ const TOP_DIRS: &[&str] = &[
     ".ci/",
 ];
 
-/// Every repository path a current document quotes in an inline code span (`sql/V0150_...sql`,
-/// `crates/palisade_db/src/tenant_tx.rs:42`; a pattern with `*`, `<...>` or `{...}` is not a
-/// path) exists, and so does every file a relative Markdown link of it points at.
+/// The repository path an inline code span's token quotes (`crates/palisade_db/src/pool.rs:42`,
+/// `docs/api.md#errors`, a sentence's full stop after it), without its line number or anchor;
+/// `None` for a token outside the repository's top directories or a pattern (`policies/02N_*.sql`,
+/// `policies/NNN_<table>.sql`, `sql/V0150_...sql`).
+fn quoted_path(token: &str) -> Option<&str> {
+    let pattern = token.contains(['*', '<', '>', '{', '}']) || token.contains("...");
+    if pattern || !TOP_DIRS.iter().any(|d| token.starts_with(d)) {
+        return None;
+    }
+    token
+        .split(['#', ':'])
+        .next()
+        .map(|p| p.trim_end_matches('.'))
+}
+
+/// The file a relative Markdown link points at, without its anchor; `None` for a link to a web
+/// address, an anchor of the same page, or another scheme (`mailto:`).
+fn link_file(target: &str) -> Option<&str> {
+    if target.starts_with('#') || target.contains(':') {
+        return None;
+    }
+    target.split('#').next()
+}
+
+/// Every repository path a current document quotes in an inline code span exists, and so does
+/// every file a relative Markdown link of it points at. A paragraph with an odd number of
+/// backticks is refused first: its spans could not be told from its prose.
 #[test]
 fn every_path_and_link_the_docs_give_exists() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -341,34 +367,34 @@ fn every_path_and_link_the_docs_give_exists() {
         let text = std::fs::read_to_string(&doc).unwrap();
         let name = doc.strip_prefix(&root).unwrap().display().to_string();
         for paragraph in paragraphs(&text) {
+            let at = format!("{name}, the paragraph at line {}", paragraph.line);
+            if paragraph
+                .lines
+                .iter()
+                .map(|l| l.matches('`').count())
+                .sum::<usize>()
+                % 2
+                == 1
+            {
+                missing.push(format!("{at}: an odd number of backticks"));
+                continue;
+            }
             for span in paragraph.code_spans() {
                 let tokens = span.split(|c: char| c.is_whitespace() || ",;()".contains(c));
-                for token in tokens {
-                    if !TOP_DIRS.iter().any(|d| token.starts_with(d))
-                        || token.contains(['*', '<', '>', '{', '}'])
-                    {
-                        continue;
-                    }
-                    // Less an anchor, a line number and a sentence's full stop.
-                    let path = token
-                        .split(['#', ':'])
-                        .next()
-                        .unwrap()
-                        .trim_end_matches('.');
+                for (token, path) in tokens.filter_map(|t| Some((t, quoted_path(t)?))) {
                     checked += 1;
                     if !root.join(path).exists() {
-                        missing.push(format!("{name}:{}: `{token}`", paragraph.line));
+                        missing.push(format!("{at}: `{token}`"));
                     }
                 }
             }
             for target in paragraph.link_targets() {
-                if target.starts_with("http") || target.starts_with('#') || target.contains(':') {
+                let Some(file) = link_file(target) else {
                     continue;
-                }
-                let file = target.split('#').next().unwrap();
+                };
                 checked += 1;
                 if !doc.parent().unwrap().join(file).exists() {
-                    missing.push(format!("{name}:{}: link ({target})", paragraph.line));
+                    missing.push(format!("{at}: link ({target})"));
                 }
             }
         }
@@ -396,4 +422,36 @@ fn a_paragraph_gives_its_code_spans_and_link_targets() {
         ["sql/V0001__a.sql", "a span that wraps"]
     );
     assert_eq!(paragraphs[0].link_targets(), ["docs/x.md#part", "http://h"]);
+}
+
+#[test]
+fn a_quoted_path_loses_its_line_anchor_and_full_stop_and_a_pattern_is_none() {
+    for (token, path) in [
+        (
+            "crates/palisade_db/src/pool.rs:42",
+            Some("crates/palisade_db/src/pool.rs"),
+        ),
+        ("docs/api.md#errors", Some("docs/api.md")),
+        ("sql/V0001__a.sql.", Some("sql/V0001__a.sql")),
+        (".ci/run", Some(".ci/run")),
+        ("policies/02N_*.sql", None),
+        ("policies/NNN_<table>.sql", None),
+        ("sql/V0150_...sql", None),
+        ("src/lib.rs", None),
+        ("palisade_private.enter_session", None),
+    ] {
+        assert_eq!(quoted_path(token), path, "{token}");
+    }
+    for (target, file) in [
+        ("dba.md#roles", Some("dba.md")),
+        (
+            "../crates/palisade_db/src/customers.rs",
+            Some("../crates/palisade_db/src/customers.rs"),
+        ),
+        ("#roles", None),
+        ("https://example.com/x", None),
+        ("mailto:someone@example.com", None),
+    ] {
+        assert_eq!(link_file(target), file, "{target}");
+    }
 }

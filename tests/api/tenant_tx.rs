@@ -269,9 +269,14 @@ async fn a_failed_begin_leaves_no_transaction_and_a_next_statement_does_not_run_
         }
     }
     drop(tx);
-    // The connection (the second 26000 shows it was the same one throughout) is left with no
-    // context.
+    // The connection goes back to the pool with no context, and is the same one: a new connection
+    // would prepare BEGIN itself, and this read would succeed.
     assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
+    let tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    match tx.query_once(read, &[]).await {
+        Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "26000"),
+        other => panic!("expected the same connection, without its BEGIN, got {other:?}"),
+    }
 }
 
 #[tokio::test]
