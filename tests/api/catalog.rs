@@ -55,25 +55,37 @@ async fn violations(db: &TestDb) -> Vec<String> {
                             AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid
                                               AND a.attnum = ANY (i.indkey) AND a.attname = t.tenant_col)) AS global_uniques,
                    -- columns drawing from a sequence (RLS pitfall 13: a sequence shared by every
-                   -- tenant tells each how many rows the others make): identity, serial, or a
-                   -- default calling nextval
+                   -- tenant tells each how many rows the others make): identity, or a default
+                   -- calling nextval (serial's)
                    ARRAY(SELECT a.attname::text FROM pg_attribute a
                           WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
                             AND (a.attidentity <> ''
-                                 OR pg_get_serial_sequence(t.oid::regclass::text, a.attname) IS NOT NULL
                                  OR EXISTS (SELECT 1 FROM pg_attrdef d
                                              WHERE d.adrelid = t.oid AND d.adnum = a.attnum
                                                AND pg_get_expr(d.adbin, d.adrelid) LIKE '%nextval(%'))
                          ) AS sequence_columns,
                    -- triggers whose function may move a row to another organization (RLS pitfall
-                   -- 9): one that assigns the tenant column (a statement of its source starting
-                   -- `NEW.organization_id :=` or `=`; a guard against a change, not a proof), or
-                   -- that runs as its owner
-                   ARRAY(SELECT tg.tgname::text FROM pg_trigger tg JOIN pg_proc f ON f.oid = tg.tgfoid
+                   -- 9), and why: it runs as its owner; it is not PL/pgSQL, so its source cannot
+                   -- be read; or its source, comments left out, assigns the tenant column
+                   -- (`NEW.organization_id :=`, a statement `NEW.organization_id = ...`, `NEW :=`
+                   -- or `= ...` as a statement, `INTO NEW`). Read from the source: a guard against
+                   -- a change, not a proof (a copy of NEW assigned and returned passes).
+                   ARRAY(SELECT tg.tgname::text || ': ' || CASE
+                                    WHEN f.prosecdef THEN 'runs as its owner'
+                                    WHEN l.lanname <> 'plpgsql' THEN 'is not PL/pgSQL, its source unread'
+                                    ELSE 'assigns the tenant column' END
+                          FROM pg_trigger tg JOIN pg_proc f ON f.oid = tg.tgfoid
+                          JOIN pg_language l ON l.oid = f.prolang
+                          CROSS JOIN LATERAL (SELECT regexp_replace(regexp_replace(f.prosrc,
+                                                 '--[^' || chr(10) || ']*', ' ', 'g'),
+                                                 '/[*].*?[*]/', ' ', 'g') AS src) AS s
                           WHERE tg.tgrelid = t.oid AND NOT tg.tgisinternal
-                            AND (f.prosecdef
-                                 OR f.prosrc ~* ('(^|;|\\m(then|begin|else|loop)\\M)\\s*new\\s*\\.\\s*'
-                                                 || t.tenant_col || '\\s*:?='))
+                            AND (f.prosecdef OR l.lanname <> 'plpgsql'
+                                 OR s.src ~* ('\\mnew\\s*[.]\\s*\"?' || t.tenant_col || '\"?\\s*:='
+                                              || '|(^|;|\\m(then|begin|else|loop)\\M)\\s*new\\s*[.]\\s*\"?'
+                                              || t.tenant_col || '\"?\\s*='
+                                              || '|(^|;|\\m(then|begin|else|loop)\\M)\\s*new\\s*:?='
+                                              || '|\\minto\\s+(strict\\s+)?new\\M'))
                          ) AS tenant_column_triggers
               FROM t ORDER BY t.name",
             &[],
@@ -130,20 +142,18 @@ async fn violations(db: &TestDb) -> Vec<String> {
             out.push(format!("{name}: column {column} draws from a sequence"));
         }
         for trigger in r.get::<_, Vec<String>>(9) {
-            out.push(format!(
-                "{name}: trigger {trigger} assigns {col} or runs as its owner"
-            ));
+            out.push(format!("{name}: trigger {trigger}"));
         }
     }
-    // A sequence in the tenant schema at all, whatever uses it.
+    // A sequence in any of Palisade's schemas, whatever uses it.
     let sequences: Vec<String> = palisade_test_support::sql::column(
         &c,
-        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = 'palisade' AND c.relkind = 'S' ORDER BY 1",
+        "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname LIKE 'palisade%' AND c.relkind = 'S' ORDER BY 1",
     )
     .await;
     for s in sequences {
-        out.push(format!("sequence {s} in the tenant schema"));
+        out.push(format!("sequence {s} in Palisade's schemas"));
     }
     out
 }
@@ -188,6 +198,25 @@ async fn the_rules_catch_a_table_that_breaks_them() {
              RETURN NULL; END$$;
          CREATE TRIGGER sloppy_child_compares BEFORE UPDATE ON palisade.sloppy_child
              FOR EACH ROW EXECUTE FUNCTION palisade.sloppy_compares();
+         CREATE FUNCTION palisade.sloppy_spaced() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN
+             PERFORM 1; -- a comment before the statement
+             IF true THEN new . organization_id = gen_random_uuid(); END IF; RETURN NEW; END$$;
+         CREATE TRIGGER sloppy_child_spaced BEFORE INSERT ON palisade.sloppy_child
+             FOR EACH ROW EXECUTE FUNCTION palisade.sloppy_spaced();
+         CREATE FUNCTION palisade.sloppy_after_comment() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN
+             PERFORM 1; /* a comment */ NEW.organization_id = gen_random_uuid(); RETURN NEW; END$$;
+         CREATE TRIGGER sloppy_child_after_comment BEFORE INSERT ON palisade.sloppy_child
+             FOR EACH ROW EXECUTE FUNCTION palisade.sloppy_after_comment();
+         CREATE FUNCTION palisade.sloppy_whole_row() RETURNS trigger LANGUAGE plpgsql AS
+             $$BEGIN NEW := OLD; RETURN NEW; END$$;
+         CREATE TRIGGER sloppy_child_whole_row BEFORE UPDATE ON palisade.sloppy_child
+             FOR EACH ROW EXECUTE FUNCTION palisade.sloppy_whole_row();
+         CREATE FUNCTION palisade.sloppy_into() RETURNS trigger LANGUAGE plpgsql AS
+             $$BEGIN SELECT gen_random_uuid() INTO NEW.organization_id; RETURN NEW; END$$;
+         CREATE TRIGGER sloppy_child_into BEFORE INSERT ON palisade.sloppy_child
+             FOR EACH ROW EXECUTE FUNCTION palisade.sloppy_into();
+         CREATE TRIGGER sloppy_child_internal BEFORE UPDATE ON palisade.sloppy_child
+             FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
          COMMIT;",
     )
     .await
@@ -205,11 +234,16 @@ async fn the_rules_catch_a_table_that_breaks_them() {
         "sloppy: column number draws from a sequence",
         "sloppy: column counted draws from a sequence",
         "sloppy_child: column ticket draws from a sequence",
-        "sequence sloppy_number_seq in the tenant schema",
-        "sequence sloppy_counted_seq in the tenant schema",
-        "sequence sloppy_tickets in the tenant schema",
-        "sloppy_child: trigger sloppy_child_move assigns organization_id or runs as its owner",
-        "sloppy_child: trigger sloppy_child_as_owner assigns organization_id or runs as its owner",
+        "sequence palisade.sloppy_number_seq in Palisade's schemas",
+        "sequence palisade.sloppy_counted_seq in Palisade's schemas",
+        "sequence palisade.sloppy_tickets in Palisade's schemas",
+        "sloppy_child: trigger sloppy_child_move: assigns the tenant column",
+        "sloppy_child: trigger sloppy_child_as_owner: runs as its owner",
+        "sloppy_child: trigger sloppy_child_spaced: assigns the tenant column",
+        "sloppy_child: trigger sloppy_child_after_comment: assigns the tenant column",
+        "sloppy_child: trigger sloppy_child_whole_row: assigns the tenant column",
+        "sloppy_child: trigger sloppy_child_into: assigns the tenant column",
+        "sloppy_child: trigger sloppy_child_internal: is not PL/pgSQL, its source unread",
     ] {
         assert!(v.contains(expected), "missing {expected:?} in:\n{v}");
     }

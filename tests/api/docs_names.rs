@@ -93,6 +93,16 @@ struct Paragraph<'a> {
 }
 
 impl<'a> Paragraph<'a> {
+    /// Its backticks pair up: with an odd number, its spans could not be told from its prose.
+    fn balanced(&self) -> bool {
+        self.lines
+            .iter()
+            .map(|l| l.matches('`').count())
+            .sum::<usize>()
+            % 2
+            == 0
+    }
+
     /// The inline code spans of the paragraph, a span that wraps joined with a space. A span does
     /// not cross a paragraph (a blank line), so backticks are paired paragraph by paragraph.
     fn code_spans(&self) -> Vec<String> {
@@ -368,14 +378,7 @@ fn every_path_and_link_the_docs_give_exists() {
         let name = doc.strip_prefix(&root).unwrap().display().to_string();
         for paragraph in paragraphs(&text) {
             let at = format!("{name}, the paragraph at line {}", paragraph.line);
-            if paragraph
-                .lines
-                .iter()
-                .map(|l| l.matches('`').count())
-                .sum::<usize>()
-                % 2
-                == 1
-            {
+            if !paragraph.balanced() {
                 missing.push(format!("{at}: an odd number of backticks"));
                 continue;
             }
@@ -422,6 +425,8 @@ fn a_paragraph_gives_its_code_spans_and_link_targets() {
         ["sql/V0001__a.sql", "a span that wraps"]
     );
     assert_eq!(paragraphs[0].link_targets(), ["docs/x.md#part", "http://h"]);
+    assert!(paragraphs[0].balanced());
+    assert!(!self::paragraphs("a `span\nand a stray ` backtick `")[0].balanced());
 }
 
 #[test]
