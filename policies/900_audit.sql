@@ -122,6 +122,11 @@ SELECT k.kind, k.severity, k.rank, k.fix
     -- service's admin login has CREATEROLE) is allow-listed as administrator_role and not reported.
     ('createrole_role', 'high', 31,
      'ALTER ROLE <role> NOCREATEROLE; an administrator of your own (e.g. a managed service''s admin login): allow-list it as administrator_role, with the reason, in policies/910_audit_allow_list.sql'),
+    -- RLS pitfall 9: a trigger runs on every write of every organization.
+    ('definer_trigger', 'high', 32,
+     'ALTER FUNCTION <function> SECURITY INVOKER: a trigger on a tenant table runs as the writer, under its row-level security'),
+    ('trigger_assigns_tenant_column', 'high', 33,
+     'Drop the trigger, or make its function leave NEW.organization_id as written (a row stays in the organization it was written in)'),
     ('definer_public_execute', 'high', 24,
      'REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC'),
     ('definer_mutable_search_path', 'high', 25,
@@ -146,8 +151,13 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'Run palisade bootstrap, or ALTER ROLE <role> SET statement_timeout / SET idle_in_transaction_session_timeout / CONNECTION LIMIT <n>'),
     ('no_tenant_index', 'medium', 45,
      'CREATE INDEX ON <table> (organization_id)'),
+    -- RLS pitfall 13: every organization would draw from the one sequence.
+    ('shared_sequence', 'medium', 46,
+     'Key the rows with UUIDs (made by the application, as Palisade''s are, or gen_random_uuid()): ALTER TABLE <table> ALTER COLUMN <column> DROP IDENTITY (or DROP DEFAULT), then DROP SEQUENCE <sequence>'),
     ('backup_role_can_login', 'low', 60,
-     'ALTER ROLE palisade_backup NOLOGIN once the backup is done')
+     'ALTER ROLE palisade_backup NOLOGIN once the backup is done'),
+    ('trigger_source_unread', 'low', 61,
+     'Read <function> by hand: it must not assign organization_id (or write the trigger function in PL/pgSQL, whose source the audit reads)')
   ) AS k(kind, severity, rank, fix);
 
 /** The column a table's rows are owned through: `id` for the root table, organization_id for the
@@ -286,6 +296,27 @@ CREATE OR REPLACE FUNCTION palisade_audit.reads_tenant_context(p_expr text) RETU
     $fn$;
 
 /**
+ * Whether a PL/pgSQL trigger function's source, comments left out, assigns the tenant column of
+ * NEW (RLS pitfall 9): `NEW.<column> :=`, a statement `NEW.<column> = ...`, a statement `NEW :=`
+ * or `NEW = ...`, or `INTO NEW` (`INTO NEW.<column>` too). Read from the source: a guard against a
+ * change, not a proof: a copy of NEW changed and returned, or a helper function that builds the
+ * row, passes. The catalog test (tests/api/catalog.rs) uses it too.
+ */
+CREATE OR REPLACE FUNCTION palisade_audit.assigns_tenant_column(p_source text, p_column name) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+        SELECT coalesce(
+            pg_catalog.regexp_replace(pg_catalog.regexp_replace(p_source, '--[^' || pg_catalog.chr(10) || ']*', ' ', 'g'),
+                                      '/[*].*?[*]/', ' ', 'g')
+            ~* ('\mnew\s*[.]\s*"?' || p_column || '"?\s*:='
+                || '|(^|;|\m(then|begin|else|loop)\M)\s*new\s*[.]\s*"?' || p_column || '"?\s*='
+                || '|(^|;|\m(then|begin|else|loop)\M)\s*new\s*:?='
+                || '|\minto\s+(strict\s+)?new\M'),
+            false)
+    $fn$;
+
+/**
  * One row per policy. `restricts_to` says what limits the rows it lets through; NULL means
  * nothing does (e.g. USING (true)), which is a violation on a tenant table:
  *   'the acting organization'   every clause compares the tenant column with the context;
@@ -401,7 +432,20 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
  *   global_unique_key  a unique key without the tenant column, not in the allow-list (a
  *                      duplicate-key error tells one tenant what another holds);
  *   public_grant       PUBLIC holds privileges on it;
- *   foreign_owner      owned by a role other than the owner of schema palisade.
+ *   foreign_owner      owned by a role other than the owner of schema palisade;
+ *   shared_sequence    a column takes its values from a sequence (an identity column, or a
+ *                      default calling nextval, as serial's does): every organization draws from
+ *                      the one sequence, so each value tells a writer how many rows the others
+ *                      wrote (RLS pitfall 13; a sequence palisade_app may use is reported in
+ *                      palisade_audit.violations too);
+ *   definer_trigger    a trigger runs a SECURITY DEFINER function: it reads and writes as the
+ *                      function's owner, not as the writer under its row-level security;
+ *   trigger_assigns_tenant_column  a trigger's PL/pgSQL function assigns the tenant column of NEW
+ *                      (palisade_audit.assigns_tenant_column, read from its source): a row may
+ *                      leave the organization it was written in, with WITH CHECK the one thing in
+ *                      the way (RLS pitfall 9);
+ *   trigger_source_unread  a trigger runs a function in another language than PL/pgSQL, whose
+ *                      source the audit cannot read for that (low: a notice).
  */
 CREATE VIEW palisade_audit.tables WITH (security_invoker = true) AS
 WITH t AS (
@@ -472,7 +516,16 @@ WITH t AS (
                                      AND a.attname = t.tenant_column)
                 ORDER BY 1) END AS unique_keys_without_tenant,
            ARRAY(SELECT DISTINCT x.privilege_type::text FROM pg_catalog.aclexplode(t.relacl) x
-                  WHERE x.grantee = 0 ORDER BY 1) AS public_privileges
+                  WHERE x.grantee = 0 ORDER BY 1) AS public_privileges,
+           CASE WHEN t.tenant_column IS NOT NULL THEN ARRAY(
+               SELECT pg_catalog.format('%I (%s)', a.attname,
+                                        CASE WHEN a.attidentity <> '' THEN 'an identity column'
+                                             ELSE 'DEFAULT ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid) END)
+                 FROM pg_catalog.pg_attribute a
+                 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
+                  AND (a.attidentity <> '' OR pg_catalog.pg_get_expr(d.adbin, d.adrelid) ~ '\mnextval\(')
+                ORDER BY a.attnum) END AS sequence_columns
       FROM t
       CROSS JOIN LATERAL (
           SELECT pg_catalog.string_agg(d.line, E'\n' ORDER BY d.line) FILTER (WHERE d.command IN ('SELECT', 'ALL')) AS select_policies,
@@ -569,6 +622,27 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
           SELECT 10, CASE WHEN f.relowner <> f.nspowner
                           THEN pg_catalog.format('foreign_owner: owned by %s, not by %s (the owner of schema palisade); its owner can drop its policies or disable row-level security',
                                                  pg_catalog.pg_get_userbyid(f.relowner), pg_catalog.pg_get_userbyid(f.nspowner)) END
+          UNION ALL
+          SELECT 11, pg_catalog.format('shared_sequence: column %s takes its values from a sequence every organization draws from, so each value tells a writer how many rows the others wrote', s.col)
+            FROM pg_catalog.unnest(f.sequence_columns) AS s(col)
+          UNION ALL
+          -- The function by schema and name: regprocedure's text depends on the reader's
+          -- search_path.
+          SELECT 12, CASE WHEN tg.prosecdef
+                          THEN pg_catalog.format('definer_trigger: trigger %I runs %I.%I, SECURITY DEFINER: it reads and writes as %s, not as the writer under its row-level security',
+                                                 tg.tgname, tg.nspname, tg.proname, pg_catalog.pg_get_userbyid(tg.proowner))
+                          WHEN tg.lanname <> 'plpgsql'
+                          THEN pg_catalog.format('trigger_source_unread: trigger %I runs %I.%I, in %s: whether it assigns %s cannot be read from its source',
+                                                 tg.tgname, tg.nspname, tg.proname, tg.lanname, f.tenant_column)
+                          WHEN palisade_audit.assigns_tenant_column(tg.prosrc, f.tenant_column)
+                          THEN pg_catalog.format('trigger_assigns_tenant_column: trigger %I runs %I.%I, whose source assigns NEW.%s: a row may leave the organization it was written in, with WITH CHECK the one thing in the way',
+                                                 tg.tgname, tg.nspname, tg.proname, f.tenant_column) END
+            FROM (SELECT g.tgname, pn.nspname, p.proname, p.proowner, p.prosecdef, l.lanname, p.prosrc
+                    FROM pg_catalog.pg_trigger g
+                    JOIN pg_catalog.pg_proc p ON p.oid = g.tgfoid
+                    JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+                    JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+                   WHERE g.tgrelid = f.oid AND NOT g.tgisinternal) AS tg
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL
       ORDER BY x.o, x.reason) END AS reasons) AS r;
@@ -1441,6 +1515,19 @@ SELECT coalesce(k.severity, 'critical') AS severity, x.kind, x.object_type, x.ob
              || ', which may set app.current_org to any organization itself (set_config); only the app role''s policies may read it' AS detail
         FROM palisade_audit.policies p
        WHERE pg_catalog.cardinality(p.context_roles) > 0
+      UNION ALL
+      -- RLS pitfall 13: a sequence that every organization may draw from or read, whatever uses
+      -- it (a column drawing from one is reported on its table, in palisade_audit.tables).
+      SELECT 'shared_sequence' AS kind, 'sequence' AS object_type, n.nspname || '.' || c.relname AS object,
+             CASE WHEN n.nspname = 'palisade'
+                  THEN 'a sequence in the tenant schema: a column or a statement drawing from it tells each organization how many values the others drew'
+                  ELSE 'palisade_app may use it (USAGE, SELECT or UPDATE): its values tell each organization how many the others drew' END AS detail
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_catalog.pg_roles app ON app.rolname = 'palisade_app'
+       WHERE c.relkind = 'S'
+         AND (n.nspname = 'palisade'
+              OR pg_catalog.has_sequence_privilege(app.oid, c.oid, 'USAGE, SELECT, UPDATE'))
       UNION ALL
       SELECT 'ddl_guard_missing' AS kind, 'event trigger' AS object_type, g.event_trigger AS object,
              'the DDL guard is ' || pg_catalog.array_to_string(g.problems, '; ') || ': run palisade bootstrap ('

@@ -66,26 +66,17 @@ async fn violations(db: &TestDb) -> Vec<String> {
                          ) AS sequence_columns,
                    -- triggers whose function may move a row to another organization (RLS pitfall
                    -- 9), and why: it runs as its owner; it is not PL/pgSQL, so its source cannot
-                   -- be read; or its source, comments left out, assigns the tenant column
-                   -- (`NEW.organization_id :=`, a statement `NEW.organization_id = ...`, `NEW :=`
-                   -- or `= ...` as a statement, `INTO NEW`). Read from the source: a guard against
-                   -- a change, not a proof (a copy of NEW assigned and returned passes).
+                   -- be read; or its source assigns the tenant column, by the audit's own reading
+                   -- (palisade_audit.assigns_tenant_column: a guard against a change, not a proof)
                    ARRAY(SELECT tg.tgname::text || ': ' || CASE
                                     WHEN f.prosecdef THEN 'runs as its owner'
                                     WHEN l.lanname <> 'plpgsql' THEN 'is not PL/pgSQL, its source unread'
                                     ELSE 'assigns the tenant column' END
                           FROM pg_trigger tg JOIN pg_proc f ON f.oid = tg.tgfoid
                           JOIN pg_language l ON l.oid = f.prolang
-                          CROSS JOIN LATERAL (SELECT regexp_replace(regexp_replace(f.prosrc,
-                                                 '--[^' || chr(10) || ']*', ' ', 'g'),
-                                                 '/[*].*?[*]/', ' ', 'g') AS src) AS s
                           WHERE tg.tgrelid = t.oid AND NOT tg.tgisinternal
                             AND (f.prosecdef OR l.lanname <> 'plpgsql'
-                                 OR s.src ~* ('\\mnew\\s*[.]\\s*\"?' || t.tenant_col || '\"?\\s*:='
-                                              || '|(^|;|\\m(then|begin|else|loop)\\M)\\s*new\\s*[.]\\s*\"?'
-                                              || t.tenant_col || '\"?\\s*='
-                                              || '|(^|;|\\m(then|begin|else|loop)\\M)\\s*new\\s*:?='
-                                              || '|\\minto\\s+(strict\\s+)?new\\M'))
+                                 OR palisade_audit.assigns_tenant_column(f.prosrc, t.tenant_col))
                          ) AS tenant_column_triggers
               FROM t ORDER BY t.name",
             &[],

@@ -2550,3 +2550,119 @@ async fn the_backup_role_may_only_read_and_is_noticed_when_it_can_log_in() {
     );
     tx.rollback().await.unwrap();
 }
+
+/// RLS pitfall 13 and pitfall 9 on a live database: a sequence every organization draws from,
+/// and triggers that write as their owner, move a row to another organization, or cannot be read.
+/// A trigger that fills its own key and refuses a move, with the assignment of
+/// organization_id in a comment, is not reported; nor is a sequence palisade_app cannot use.
+#[tokio::test]
+async fn shared_sequences_and_triggers_that_may_move_rows_are_reported() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let sql = format!(
+        "{}{}
+         CREATE FUNCTION palisade.audit_notes_as_owner() RETURNS trigger LANGUAGE plpgsql
+             SECURITY DEFINER SET search_path = '' AS $$BEGIN RETURN NEW; END$$;
+         CREATE TRIGGER audit_notes_as_owner BEFORE INSERT ON palisade.audit_notes
+             FOR EACH ROW EXECUTE FUNCTION palisade.audit_notes_as_owner();
+         CREATE FUNCTION palisade.audit_notes_move() RETURNS trigger LANGUAGE plpgsql AS
+             $$BEGIN IF true THEN NEW.organization_id = gen_random_uuid(); END IF; RETURN NEW; END$$;
+         CREATE TRIGGER audit_notes_move BEFORE INSERT ON palisade.audit_notes
+             FOR EACH ROW EXECUTE FUNCTION palisade.audit_notes_move();
+         CREATE TRIGGER audit_notes_internal BEFORE UPDATE ON palisade.audit_notes
+             FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
+         CREATE FUNCTION palisade.audit_fine_keys() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN
+             -- NEW.organization_id := gen_random_uuid(); was the bug
+             NEW.id := coalesce(NEW.id, gen_random_uuid());
+             IF TG_OP = 'UPDATE' AND NEW.organization_id IS DISTINCT FROM OLD.organization_id THEN
+                 RAISE EXCEPTION 'a row stays in its organization';
+             END IF;
+             RETURN NEW; END$$;
+         CREATE TRIGGER audit_fine_keys BEFORE INSERT OR UPDATE ON palisade.audit_fine
+             FOR EACH ROW EXECUTE FUNCTION palisade.audit_fine_keys();
+         CREATE SEQUENCE public.audit_app_counter;
+         GRANT USAGE ON SEQUENCE public.audit_app_counter TO palisade_app;
+         CREATE SEQUENCE public.audit_other_counter;",
+        tenant_table(
+            "audit_notes",
+            "organization_id, id",
+            ",\n ticket bigserial,\n counted bigint GENERATED ALWAYS AS IDENTITY",
+            ALL_COMMANDS,
+        ),
+        tenant_table("audit_fine", "organization_id, id", "", ALL_COMMANDS),
+    );
+    su.batch_execute(&sql).await.unwrap();
+    let found = ranked_violations(&su).await;
+    let on = |object: &str| -> Vec<[&str; 4]> {
+        found
+            .iter()
+            .filter(|[_, _, _, o, _]| o == object)
+            .map(|[s, k, t, _, d]| [s.as_str(), k.as_str(), t.as_str(), d.as_str()])
+            .collect()
+    };
+    let notes = on(NOTES);
+    let expected_notes: [(&str, &str, &str); 5] = [
+        (
+            "high",
+            "definer_trigger",
+            "trigger audit_notes_as_owner runs palisade.audit_notes_as_owner, SECURITY DEFINER: it reads and writes as ",
+        ),
+        (
+            "high",
+            "trigger_assigns_tenant_column",
+            "trigger audit_notes_move runs palisade.audit_notes_move, whose source assigns NEW.organization_id",
+        ),
+        ("medium", "shared_sequence", "column ticket ("),
+        ("medium", "shared_sequence", "column counted ("),
+        (
+            "low",
+            "trigger_source_unread",
+            "trigger audit_notes_internal runs pg_catalog.suppress_redundant_updates_trigger, in internal",
+        ),
+    ];
+    assert_eq!(notes.len(), expected_notes.len(), "{notes:#?}");
+    for (severity, kind, detail) in expected_notes {
+        assert!(
+            notes.iter().any(|[s, k, t, d]| *s == severity
+                && *k == kind
+                && *t == "table"
+                && d.contains(detail)),
+            "no {severity} {kind} {detail:?} on {NOTES}: {notes:#?}"
+        );
+    }
+    assert!(
+        notes.iter().any(|[_, _, _, d]| d.contains("column ticket")
+            && d.contains("DEFAULT nextval('palisade.audit_notes_ticket_seq'::regclass)")),
+        "{notes:#?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|[_, _, _, d]| d.contains("counted (an identity column)")),
+        "{notes:#?}"
+    );
+    for sequence in [
+        "palisade.audit_notes_ticket_seq",
+        "palisade.audit_notes_counted_seq",
+        "public.audit_app_counter",
+    ] {
+        assert_eq!(
+            on(sequence).iter().map(|v| &v[..3]).collect::<Vec<_>>(),
+            [&["medium", "shared_sequence", "sequence"][..]],
+            "{sequence}: {found:#?}"
+        );
+    }
+    assert_eq!(on("palisade.audit_fine"), Vec::<[&str; 4]>::new());
+    assert_eq!(on("public.audit_other_counter"), Vec::<[&str; 4]>::new());
+    // The command names them, and fails for the high ones.
+    let run = run_binary(&db, &["--no-drift"], true).await;
+    assert_eq!(run.code, i32::from(EXIT_FINDINGS), "{}", run.stderr);
+    for line in [
+        "[definer_trigger] table palisade.audit_notes:",
+        "[trigger_assigns_tenant_column] table palisade.audit_notes:",
+        "[shared_sequence] sequence public.audit_app_counter:",
+        "[trigger_source_unread] table palisade.audit_notes:",
+    ] {
+        assert!(run.stdout.contains(line), "no {line:?}:\n{}", run.stdout);
+    }
+}
