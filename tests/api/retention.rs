@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use palisade_db::retention::{self, Windows};
-use palisade_test_support::spawn_app_with_owner;
+use palisade_server::configuration::UrlSetting;
+use palisade_server::startup::url_source;
+use palisade_test_support::{TestDb, spawn_app_with_owner};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
@@ -266,4 +268,71 @@ async fn only_the_owner_may_run_it_and_never_below_the_floors() {
         matches!(&err, palisade_db::DbError::Server { code, .. } if code == "22023"),
         "{err:?}"
     );
+}
+
+/// Rows of `palisade_platform.stripe_events` with this id.
+async fn stripe_event_rows(db: &TestDb, event_id: &str) -> i64 {
+    db.superuser_client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM palisade_platform.stripe_events WHERE event_id = $1",
+            &[&event_id],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Waits for the event to be deleted: a bound for a run to happen at all (they are 100 ms
+/// apart), not a measure of its speed.
+async fn wait_until_gone(db: &TestDb, which: &str, event_id: &str) {
+    for _ in 0..1200 {
+        if stripe_event_rows(db, event_id).await == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the {which} database's expired Stripe event is still there after a minute");
+}
+
+/// The server's schedule reads the owner's URL for each run: with `DATABASE_URL_FILE`, a
+/// rewritten file (after `\password palisade_owner`) is the next run's URL, with no restart.
+/// Seen through two databases, each with an applied Stripe event past its window: the file names
+/// the first, whose event goes while the second's stays, then the second, whose event goes too.
+#[actix_web::test]
+async fn the_schedule_reads_the_owner_url_file_again_for_each_run() {
+    let first = TestDb::new().await;
+    let second = TestDb::new().await;
+    let event = "evt_scheduled_retention";
+    for db in [&first, &second] {
+        db.superuser_client()
+            .await
+            .execute(
+                "INSERT INTO palisade_platform.stripe_events (event_id, event_type, event_created, received_at)
+                 VALUES ($1, 'invoice.paid', now() - interval '31 days', now() - interval '31 days')",
+                &[&event],
+            )
+            .await
+            .unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("palisade-owner-url-{}", Uuid::new_v4()));
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("owner-url");
+    std::fs::write(&file, first.url_as("palisade_owner")).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let schedule = actix_web::rt::spawn(palisade_server::retention::run_periodically(
+        url_source(&UrlSetting::File(file.clone()), "DATABASE_URL_FILE"),
+        Windows::default(),
+        Duration::from_millis(100),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    wait_until_gone(&first, "first", event).await;
+    assert_eq!(stripe_event_rows(&second, event).await, 1);
+    std::fs::write(&file, second.url_as("palisade_owner")).unwrap();
+    wait_until_gone(&second, "second", event).await;
+    stop.send(()).unwrap();
+    schedule.await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -178,8 +178,8 @@ pub fn command() -> Command {
         ))
         .subcommand(subcommand(
             "serve",
-            "Serve the HTTP API (the default). Without DATABASE_URL, runs its own PostgreSQL \
-             cluster under PALISADE_DATA_DIR",
+            "Serve the HTTP API (the default). Without DATABASE_URL or DATABASE_URL_FILE, runs \
+             its own PostgreSQL cluster under PALISADE_DATA_DIR",
             &ServeSettings::vars(),
         ))
         .subcommand(subcommand(
@@ -225,8 +225,8 @@ pub fn command() -> Command {
                 "The DBA audit (docs/dba.md): every tenant table's protection, roles that can \
                  bypass row-level security, SECURITY DEFINER functions, views over tenant \
                  tables (the palisade_audit views), and drift of the live database from sql/ \
-                 and policies/. Reads the embedded cluster, or DATABASE_URL (a role that can \
-                 read palisade_audit); the drift check needs a superuser: \
+                 and policies/. Reads the embedded cluster, or DATABASE_URL or DATABASE_URL_FILE \
+                 (a role that can read palisade_audit); the drift check needs a superuser: \
                  PALISADE_SUPERUSER_URL, or DATABASE_URL's role.\n\n\
                  Exit status: 0 healthy, 1 violations or drift, 2 the audit could not run.",
             )
@@ -320,7 +320,7 @@ pub fn command() -> Command {
             .long_about(
                 "The platform's phone number inventory (docs/phone-numbers.md): the numbers \
                  the carrier account holds, which organizations claim from. Connects as the \
-                 owner role (DATABASE_URL, or the embedded cluster), never as the app role. \
+                 owner role (DATABASE_URL or DATABASE_URL_FILE, or the embedded cluster), never as the app role. \
                  Exit status: 0 done, 1 refused or failed, 2 usage or configuration.",
             )
             .subcommand_required(true)

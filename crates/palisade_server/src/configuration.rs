@@ -91,6 +91,7 @@ const RETENTION_SCHEDULE_VAR: Var = var("PALISADE_RETENTION_EVERY_MINUTES", "def
 #[rustfmt::skip]
 const SERVE_DATABASE_VARS: &[Var] = &[
     var("DATABASE_URL", "unset: embedded mode", "the owner role's URL (palisade_owner): migrations and policies"),
+    var("DATABASE_URL_FILE", "instead of the variable above", "a file holding the owner's URL, read at start and again for each scheduled retention run"),
     var("PALISADE_APP_DATABASE_URL", "with DATABASE_URL: this or the _FILE variant", "the app's URL, as palisade_app_a or palisade_app_b: every request"),
     var("PALISADE_APP_DATABASE_URL_FILE", "with DATABASE_URL: this or the variable above", "a file holding the app's URL, re-read for each new connection and every second (rotation)"),
     var("PALISADE_JWT_SECRET", "required with DATABASE_URL; generated in embedded mode", "the bearer tokens' HS256 secret, at least 32 bytes"),
@@ -98,10 +99,14 @@ const SERVE_DATABASE_VARS: &[Var] = &[
     var("PALISADE_BILLING_DATABASE_URL_FILE", "instead of the variable above", "a file holding the billing role's URL, re-read for each new connection"),
 ];
 #[rustfmt::skip]
-const OWNER_DATABASE_URL_VAR: Var = var("DATABASE_URL", "unset: embedded mode", "the owner role's URL (palisade_owner)");
+const OWNER_DATABASE_URL_VARS: &[Var] = &[
+    var("DATABASE_URL", "unset: embedded mode", "the owner role's URL (palisade_owner)"),
+    var("DATABASE_URL_FILE", "instead of the variable above", "a file holding the owner's URL"),
+];
 #[rustfmt::skip]
 const AUDIT_DATABASE_VARS: &[Var] = &[
     var("DATABASE_URL", "unset: embedded mode", "a role that can read palisade_audit (the owner, a superuser, palisade_auditor)"),
+    var("DATABASE_URL_FILE", "instead of the variable above", "a file holding that URL"),
     var("PALISADE_SUPERUSER_URL", "default: DATABASE_URL, if a superuser", "a superuser's URL, for the drift check"),
 ];
 #[rustfmt::skip]
@@ -347,8 +352,10 @@ command_settings!(
 /// An existing server, as `serve` uses it. URLs hold passwords: [`Secret`]s.
 #[derive(Debug, Clone)]
 pub struct ExternalDatabase {
-    /// `DATABASE_URL`: the owner role (`palisade_owner`), for migrations and policies.
-    pub owner_url: Secret,
+    /// `DATABASE_URL` or `DATABASE_URL_FILE`: the owner role (`palisade_owner`), for migrations
+    /// and policies at start and for the scheduled retention (a file is read again for each run,
+    /// so a changed owner password needs no restart).
+    pub owner_url: UrlSetting,
     /// `PALISADE_APP_DATABASE_URL` or `PALISADE_APP_DATABASE_URL_FILE`: the app's login role
     /// (`palisade_app_a` or `palisade_app_b`), for every request.
     pub app_url: UrlSetting,
@@ -367,6 +374,24 @@ pub enum UrlSetting {
     Url(Secret),
     /// A file holding it (`PALISADE_*_DATABASE_URL_FILE`), read when a connection is opened.
     File(PathBuf),
+}
+
+impl UrlSetting {
+    /// The URL now: the file read again (surrounding whitespace ignored). `variable` names the
+    /// file in errors; neither the URL nor the file's contents ever appear in one.
+    pub fn read(&self, variable: &str) -> Result<Secret, String> {
+        match self {
+            UrlSetting::Url(url) => Ok(url.clone()),
+            UrlSetting::File(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {variable} {}: {e}", path.display()))?;
+                match text.trim() {
+                    "" => Err(format!("{variable} {} is empty", path.display())),
+                    url => Ok(Secret::new(url)),
+                }
+            }
+        }
+    }
 }
 
 /// `<name>` or `<name>_FILE`, not both; `None` when neither is set.
@@ -516,16 +541,16 @@ impl ServeSettings {
 
     /// Reads settings through `get` (tests pass a map instead of the process environment).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let database = match get("DATABASE_URL") {
+        let database = match url_setting(&get, "DATABASE_URL")? {
             None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(&get)?),
             Some(owner_url) => DatabaseMode::External(ExternalDatabase {
-                owner_url: Secret::new(owner_url),
+                owner_url,
                 app_url: url_setting(&get, "PALISADE_APP_DATABASE_URL")?.ok_or_else(|| {
-                    ConfigError("DATABASE_URL is set, so PALISADE_APP_DATABASE_URL (palisade_app_a or palisade_app_b) or PALISADE_APP_DATABASE_URL_FILE must be too".into())
+                    ConfigError("DATABASE_URL (or DATABASE_URL_FILE) is set, so PALISADE_APP_DATABASE_URL (palisade_app_a or palisade_app_b) or PALISADE_APP_DATABASE_URL_FILE must be too".into())
                 })?,
                 billing_url: url_setting(&get, "PALISADE_BILLING_DATABASE_URL")?,
                 jwt_secret: get("PALISADE_JWT_SECRET").map(Secret::new)
-                    .ok_or_else(|| ConfigError("DATABASE_URL is set, so PALISADE_JWT_SECRET must be too".into()))?,
+                    .ok_or_else(|| ConfigError("DATABASE_URL (or DATABASE_URL_FILE) is set, so PALISADE_JWT_SECRET must be too".into()))?,
             }),
         };
         let stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET").map(Secret::new);
@@ -715,7 +740,8 @@ impl RetentionSettings {
     /// The variables `retention` reads.
     pub fn vars() -> Vec<Var> {
         [
-            &[OWNER_DATABASE_URL_VAR, NUMBER_QUARANTINE_VAR][..],
+            OWNER_DATABASE_URL_VARS,
+            &[NUMBER_QUARANTINE_VAR],
             RETENTION_VARS,
             EMBEDDED_VARS,
             DB_TLS_VARS,
@@ -797,14 +823,24 @@ fn number_quarantine_from_lookup(
     }
 }
 
-/// `DATABASE_URL` as the owner's URL, else the embedded cluster: what `migrate` and `numbers`
-/// connect to.
+/// `DATABASE_URL` or `DATABASE_URL_FILE` (read now: these commands connect once), else the
+/// embedded cluster.
+fn database_url_from_lookup(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<Secret>, ConfigError> {
+    url_setting(get, "DATABASE_URL")?
+        .map(|setting| setting.read("DATABASE_URL_FILE").map_err(ConfigError))
+        .transpose()
+}
+
+/// The owner's URL (`DATABASE_URL` or `DATABASE_URL_FILE`), else the embedded cluster: what
+/// `migrate`, `numbers` and `retention` connect to.
 fn owner_database_from_lookup(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<DatabaseMode<Secret>, ConfigError> {
-    Ok(match get("DATABASE_URL") {
+    Ok(match database_url_from_lookup(get)? {
         None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(get)?),
-        Some(url) => DatabaseMode::External(Secret::new(url)),
+        Some(url) => DatabaseMode::External(url),
     })
 }
 
@@ -837,7 +873,7 @@ impl MigrateSettings {
     /// The variables `migrate` reads.
     pub fn vars() -> Vec<Var> {
         [
-            &[OWNER_DATABASE_URL_VAR][..],
+            OWNER_DATABASE_URL_VARS,
             EMBEDDED_VARS,
             DB_TLS_VARS,
             LOG_VARS_INFO,
@@ -1042,8 +1078,8 @@ impl AnalystSettings {
 /// The existing server `palisade audit` reads. It needs neither the app role nor a JWT secret.
 #[derive(Debug, Clone)]
 pub struct AuditServer {
-    /// `DATABASE_URL`: a role that can read schema palisade_audit (the owner, a superuser, or a
-    /// member of palisade_auditor).
+    /// `DATABASE_URL` or `DATABASE_URL_FILE`: a role that can read schema palisade_audit (the
+    /// owner, a superuser, or a member of palisade_auditor).
     pub url: Secret,
     /// `PALISADE_SUPERUSER_URL`, for the drift check's scratch database; when unset, the drift
     /// check uses `DATABASE_URL` if its role is a superuser.
@@ -1071,10 +1107,10 @@ impl AuditSettings {
     /// Reads settings through `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self {
-            database: match get("DATABASE_URL") {
+            database: match database_url_from_lookup(&get)? {
                 None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(&get)?),
                 Some(url) => DatabaseMode::External(AuditServer {
-                    url: Secret::new(url),
+                    url,
                     superuser_url: get("PALISADE_SUPERUSER_URL").map(Secret::new),
                 }),
             },
@@ -1128,7 +1164,8 @@ impl NumbersSettings {
     /// The variables `numbers` reads.
     pub fn vars() -> Vec<Var> {
         [
-            &[OWNER_DATABASE_URL_VAR, NUMBER_QUARANTINE_VAR][..],
+            OWNER_DATABASE_URL_VARS,
+            &[NUMBER_QUARANTINE_VAR],
             EMBEDDED_VARS,
             DB_TLS_VARS,
             LOG_VARS_WARN,
@@ -1273,7 +1310,9 @@ mod tests {
         ])
         .unwrap();
         let ext = external(&ok.database);
-        assert_eq!(ext.owner_url.expose(), "postgresql://o:p@h/db");
+        assert!(
+            matches!(&ext.owner_url, UrlSetting::Url(url) if url.expose() == "postgresql://o:p@h/db")
+        );
         assert!(
             matches!(&ext.app_url, UrlSetting::Url(url) if url.expose() == "postgresql://a:p@h/db")
         );
@@ -1339,6 +1378,78 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("PALISADE_SUPERUSER_URL"), "{err}");
+    }
+
+    #[test]
+    fn the_owner_url_may_come_from_a_file_read_again_each_time() {
+        // serve keeps the file, to read it at start and for each scheduled retention run.
+        let from_file = settings(&[
+            ("DATABASE_URL_FILE", "/run/palisade/owner-url"),
+            ("PALISADE_APP_DATABASE_URL_FILE", "/run/palisade/app-url"),
+            ("PALISADE_JWT_SECRET", "x"),
+        ])
+        .unwrap();
+        assert!(
+            matches!(&external(&from_file.database).owner_url, UrlSetting::File(p) if p == Path::new("/run/palisade/owner-url"))
+        );
+        let err = settings(&[
+            ("DATABASE_URL", "postgresql://o:hunter2@h/db"),
+            ("DATABASE_URL_FILE", "/run/palisade/owner-url"),
+            ("PALISADE_APP_DATABASE_URL_FILE", "/run/palisade/app-url"),
+            ("PALISADE_JWT_SECRET", "x"),
+        ])
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            err.contains("DATABASE_URL and DATABASE_URL_FILE are both set")
+                && !err.contains("hunter2"),
+            "{err}"
+        );
+        // The file alone is not embedded mode: serve still needs the app's URL and the secret.
+        let err = settings(&[("DATABASE_URL_FILE", "/run/palisade/owner-url")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("PALISADE_APP_DATABASE_URL"), "{err}");
+
+        let dir = std::env::temp_dir().join(format!("palisade-owner-url-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("owner-url");
+        let setting = UrlSetting::File(path.clone());
+        // Missing, then empty: errors name the variable and the file, never a URL.
+        let err = setting.read("DATABASE_URL_FILE").err().unwrap();
+        assert!(err.starts_with("cannot read DATABASE_URL_FILE "), "{err}");
+        std::fs::write(&path, " \n").unwrap();
+        let err = setting.read("DATABASE_URL_FILE").err().unwrap();
+        assert!(err.ends_with("is empty"), "{err}");
+        // Read again each time: a rewritten file (a changed password) is the next read's URL.
+        std::fs::write(&path, "postgresql://o:old@h/db\n").unwrap();
+        assert_eq!(
+            setting.read("DATABASE_URL_FILE").unwrap().expose(),
+            "postgresql://o:old@h/db"
+        );
+        std::fs::write(&path, "postgresql://o:new@h/db").unwrap();
+        assert_eq!(
+            setting.read("DATABASE_URL_FILE").unwrap().expose(),
+            "postgresql://o:new@h/db"
+        );
+        // The one-shot commands read it once, when their settings are read.
+        let file = map(&[("DATABASE_URL_FILE", path.to_str().unwrap())]);
+        let s = MigrateSettings::from_lookup(|k| file.get(k).cloned()).unwrap();
+        assert!(
+            matches!(s.database, DatabaseMode::External(ref url) if url.expose() == "postgresql://o:new@h/db")
+        );
+        let s = AuditSettings::from_lookup(|k| file.get(k).cloned()).unwrap();
+        assert!(
+            matches!(s.database, DatabaseMode::External(ref a) if a.url.expose() == "postgresql://o:new@h/db")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        let err = RetentionSettings::from_lookup(|k| file.get(k).cloned())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("cannot read DATABASE_URL_FILE"), "{err}");
     }
 
     #[test]

@@ -9,8 +9,9 @@ use std::time::Duration;
 use palisade_db::retention::{self, Purged, Windows};
 use palisade_db::{DbError, schema};
 
-use crate::configuration::{DatabaseMode, RetentionSettings, Secret};
+use crate::configuration::{DatabaseMode, RetentionSettings};
 use crate::embedded::on_embedded_cluster;
+use palisade_db::UrlSource;
 
 /// The advisory lock key of a retention run ("palisade_retention" folded into an i64).
 const RETENTION_LOCK_KEY: i64 = 0x7061_6c69_7265_746e;
@@ -30,6 +31,10 @@ pub enum RetentionError {
     /// The database refused or failed; never a server message (it could quote rows).
     #[error("{0}")]
     Database(#[from] DbError),
+    /// The owner's URL could not be read (`DATABASE_URL_FILE` missing or empty); the message
+    /// names the file, never its contents.
+    #[error("{0}")]
+    Url(String),
 }
 
 /// One run over a dedicated connection to `owner_url`, under the advisory lock.
@@ -85,9 +90,10 @@ pub fn execute(settings: &RetentionSettings) -> Result<String, String> {
 
 /// The server's scheduled retention: a first run a minute after start, then one every `every`,
 /// until `stop` resolves. Logs what each run removed; a failure is logged and retried at the
-/// next round.
+/// next round. The owner's URL is read for each run (`DATABASE_URL_FILE` again: a changed owner
+/// password is picked up without a restart).
 pub async fn run_periodically(
-    owner_url: Secret,
+    owner_url: UrlSource,
     windows: Windows,
     every: Duration,
     stop: impl std::future::Future<Output = ()>,
@@ -97,7 +103,11 @@ pub async fn run_periodically(
         loop {
             tokio::time::sleep_until(next).await;
             next += every;
-            match run_once(owner_url.expose(), &windows).await {
+            let run = match owner_url.read() {
+                Ok(url) => run_once(url.expose(), &windows).await,
+                Err(e) => Err(RetentionError::Url(e)),
+            };
+            match run {
                 Ok(purged) => {
                     let total: i64 = purged.iter().map(|(_, n)| n).sum();
                     let removed: Purged = purged.into_iter().filter(|(_, n)| *n > 0).collect();

@@ -336,16 +336,9 @@ fn pool_settings(url: &UrlSource, max_size: usize) -> PoolSettings {
 pub fn url_source(setting: &UrlSetting, variable: &'static str) -> UrlSource {
     match setting {
         UrlSetting::Url(url) => UrlSource::Fixed(url.clone()),
-        UrlSetting::File(path) => {
-            let path = path.clone();
-            UrlSource::Reloading(std::sync::Arc::new(move || {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read {variable} {}: {e}", path.display()))?;
-                match text.trim() {
-                    "" => Err(format!("{variable} {} is empty", path.display())),
-                    url => Ok(Secret::new(url)),
-                }
-            }))
+        UrlSetting::File(_) => {
+            let setting = setting.clone();
+            UrlSource::Reloading(std::sync::Arc::new(move || setting.read(variable)))
         }
     }
 }
@@ -362,8 +355,9 @@ fn start_cluster(settings: &EmbeddedSettings) -> Result<EmbeddedDb, BoxError> {
 struct Database {
     /// The embedded cluster, whose superuser we hold.
     cluster: Option<EmbeddedDb>,
-    /// `palisade_owner`'s URL: migrations and policies.
-    owner_url: Secret,
+    /// `palisade_owner`'s URL: migrations and policies, and the server's scheduled retention,
+    /// which reads it again for each run (`DATABASE_URL_FILE`).
+    owner_url: UrlSource,
 }
 
 impl Database {
@@ -374,15 +368,15 @@ impl Database {
 
     fn embedded(cluster: EmbeddedDb) -> Self {
         Self {
-            owner_url: Secret::new(cluster.owner_url()),
+            owner_url: UrlSource::Fixed(Secret::new(cluster.owner_url())),
             cluster: Some(cluster),
         }
     }
 
-    fn external(owner_url: &Secret) -> Self {
+    fn external(owner_url: UrlSource) -> Self {
         Self {
             cluster: None,
-            owner_url: owner_url.clone(),
+            owner_url,
         }
     }
 
@@ -406,7 +400,7 @@ impl Database {
                 schema::disable_login(&su, idle).await?;
             }
         }
-        schema::migrate(self.owner_url.expose()).await?;
+        schema::migrate(self.owner_url.read()?.expose()).await?;
         if let Some(cluster) = &self.cluster {
             schema::install_definers(&cluster.superuser_url(), embedded::DATABASE).await?;
         }
@@ -459,7 +453,7 @@ impl ServeDatabase {
                 }
             }
             DatabaseMode::External(ext) => Self {
-                database: Database::external(&ext.owner_url),
+                database: Database::external(url_source(&ext.owner_url, "DATABASE_URL_FILE")),
                 app_url: url_source(&ext.app_url, "PALISADE_APP_DATABASE_URL_FILE"),
                 jwt_secret: ext.jwt_secret.clone(),
                 billing_url: ext
@@ -869,7 +863,7 @@ fn webhook_config(settings: &ServeSettings, db: &ServeDatabase) -> Result<Webhoo
 pub fn migrate(settings: &MigrateSettings) -> Result<(), BoxError> {
     let db = match &settings.database {
         DatabaseMode::Embedded(e) => Database::start_embedded(e)?,
-        DatabaseMode::External(owner_url) => Database::external(owner_url),
+        DatabaseMode::External(owner_url) => Database::external(owner_url.clone().into()),
     };
     let result = actix_web::rt::System::new().block_on(async {
         db.prepare().await?;

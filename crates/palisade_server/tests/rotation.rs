@@ -192,6 +192,7 @@ async fn rotating_the_app_credential_under_load_fails_no_request() {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
     cmd.arg("rotate-app-credential")
         .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_URL_FILE")
         .env("PALISADE_APP_DATABASE_URL_FILE", &url_file)
         .env("PALISADE_SUPERUSER_URL", &superuser_url)
         .env("PALISADE_ROTATE_DRAIN_TIMEOUT_SECS", "120");
@@ -297,6 +298,7 @@ async fn the_embedded_server_follows_a_rotation_without_restart_and_keeps_its_po
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
     cmd.arg("rotate-app-credential")
         .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_URL_FILE")
         .env_remove("PALISADE_APP_DATABASE_URL_FILE")
         .env("PALISADE_DATA_DIR", &data_dir);
     let out = run(cmd).await;

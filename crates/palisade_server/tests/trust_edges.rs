@@ -36,6 +36,7 @@ async fn palisade(db: &TestDb, args: &[&str]) -> (i32, String, String) {
     if args.first() == Some(&"install-definers") {
         // Configuration of the server itself is not what this command needs.
         cmd.env_remove("DATABASE_URL");
+        cmd.env_remove("DATABASE_URL_FILE");
     }
     let out = run(cmd).await;
     (out.code, out.stdout, out.stderr)

@@ -29,6 +29,7 @@ impl EmbeddedServer {
         let addr = format!("127.0.0.1:{port}");
         let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
             .env_remove("DATABASE_URL")
+            .env_remove("DATABASE_URL_FILE")
             .env_remove("PALISADE_PG_PORT")
             .env("PALISADE_DATA_DIR", data_dir)
             .env("PALISADE_HTTP_ADDR", &addr)
