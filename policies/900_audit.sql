@@ -19,8 +19,9 @@
  *                              what palisade_app may do with it.
  *   palisade_audit.copies      Tables and materialized views outside Palisade's own schemas that
  *                              hold organization_id or copy the columns of a tenant table.
- *   palisade_audit.violations  Every finding above as (severity, kind, object_type, object,
- *                              detail, fix, rank), most urgent first.
+ *   palisade_audit.violations  Every finding above, and the sequences every organization would
+ *                              share, as (severity, kind, object_type, object, detail, fix,
+ *                              rank), most urgent first.
  *   palisade_audit.finding_kinds  Every kind of finding: its severity, rank and one-line fix.
  *   palisade_audit.analysts    The read-only analyst roles and the one organization each may read
  *                              (`palisade analyst grant`; 930_analysts.sql).
@@ -126,7 +127,7 @@ SELECT k.kind, k.severity, k.rank, k.fix
     ('definer_trigger', 'high', 32,
      'ALTER FUNCTION <function> SECURITY INVOKER: a trigger on a tenant table runs as the writer, under its row-level security'),
     ('trigger_assigns_tenant_column', 'high', 33,
-     'Drop the trigger, or make its function leave NEW.organization_id as written (a row stays in the organization it was written in)'),
+     'Drop the trigger, or make its function leave the tenant column of NEW (organization_id; id on organizations) as written: a row stays in the organization it was written in'),
     ('definer_public_execute', 'high', 24,
      'REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC'),
     ('definer_mutable_search_path', 'high', 25,
@@ -153,11 +154,11 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'CREATE INDEX ON <table> (organization_id)'),
     -- RLS pitfall 13: every organization would draw from the one sequence.
     ('shared_sequence', 'medium', 46,
-     'Key the rows with UUIDs (made by the application, as Palisade''s are, or gen_random_uuid()): ALTER TABLE <table> ALTER COLUMN <column> DROP IDENTITY (or DROP DEFAULT), then DROP SEQUENCE <sequence>'),
+     'Key the rows with UUIDs (made by the application, as Palisade''s are, or gen_random_uuid()). A column: ALTER TABLE <table> ALTER COLUMN <column> DROP IDENTITY (which drops its sequence), or DROP DEFAULT then DROP SEQUENCE <sequence>. A sequence: DROP SEQUENCE <sequence>, or REVOKE ALL ON SEQUENCE <sequence> FROM <role>'),
+    ('trigger_source_unread', 'medium', 47,
+     'Read <function> by hand: it must not assign organization_id; better, write the trigger function in PL/pgSQL, whose source the audit reads'),
     ('backup_role_can_login', 'low', 60,
-     'ALTER ROLE palisade_backup NOLOGIN once the backup is done'),
-    ('trigger_source_unread', 'low', 61,
-     'Read <function> by hand: it must not assign organization_id (or write the trigger function in PL/pgSQL, whose source the audit reads)')
+     'ALTER ROLE palisade_backup NOLOGIN once the backup is done')
   ) AS k(kind, severity, rank, fix);
 
 /** The column a table's rows are owned through: `id` for the root table, organization_id for the
@@ -298,9 +299,11 @@ CREATE OR REPLACE FUNCTION palisade_audit.reads_tenant_context(p_expr text) RETU
 /**
  * Whether a PL/pgSQL trigger function's source, comments left out, assigns the tenant column of
  * NEW (RLS pitfall 9): `NEW.<column> :=`, a statement `NEW.<column> = ...`, a statement `NEW :=`
- * or `NEW = ...`, or `INTO NEW` (`INTO NEW.<column>` too). Read from the source: a guard against a
+ * or `NEW = ...`, `INTO NEW` (the whole row), or `INTO` a list of targets that holds
+ * `NEW.<column>` (`INTO NEW.updated_at` is not reported). Read from the source: a guard against a
  * change, not a proof: a copy of NEW changed and returned, or a helper function that builds the
- * row, passes. The catalog test (tests/api/catalog.rs) uses it too.
+ * row, passes; `--` inside a string or inside a block comment hides what follows it on its line.
+ * The catalog test (tests/api/catalog.rs) uses it too.
  */
 CREATE OR REPLACE FUNCTION palisade_audit.assigns_tenant_column(p_source text, p_column name) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -312,7 +315,9 @@ CREATE OR REPLACE FUNCTION palisade_audit.assigns_tenant_column(p_source text, p
             ~* ('\mnew\s*[.]\s*"?' || p_column || '"?\s*:='
                 || '|(^|;|\m(then|begin|else|loop)\M)\s*new\s*[.]\s*"?' || p_column || '"?\s*='
                 || '|(^|;|\m(then|begin|else|loop)\M)\s*new\s*:?='
-                || '|\minto\s+(strict\s+)?new\M'),
+                || '|\minto\s+(strict\s+)?new\M(?!\s*[.])'
+                || '|\minto\s+(strict\s+)?(((new\s*[.]\s*)?("[^"]*"|\w+))\s*,\s*)*new\s*[.]\s*("'
+                || p_column || '"|' || p_column || '\M)'),
             false)
     $fn$;
 
@@ -436,16 +441,19 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
  *   shared_sequence    a column takes its values from a sequence (an identity column, or a
  *                      default calling nextval, as serial's does): every organization draws from
  *                      the one sequence, so each value tells a writer how many rows the others
- *                      wrote (RLS pitfall 13; a sequence palisade_app may use is reported in
- *                      palisade_audit.violations too);
- *   definer_trigger    a trigger runs a SECURITY DEFINER function: it reads and writes as the
+ *                      wrote (RLS pitfall 13; the sequences themselves, in Palisade's schemas or
+ *                      usable by the app, are reported in palisade_audit.violations);
+ * and one finding per trigger (a partition's clone of its parent's aside), the first that applies
+ * (RLS pitfall 9):
+ *   definer_trigger    it runs a SECURITY DEFINER function: it reads and writes as the
  *                      function's owner, not as the writer under its row-level security;
- *   trigger_assigns_tenant_column  a trigger's PL/pgSQL function assigns the tenant column of NEW
+ *   trigger_source_unread  it runs a function in another language than PL/pgSQL and outside
+ *                      pg_catalog (PostgreSQL's own, e.g. suppress_redundant_updates_trigger,
+ *                      write no uuid column), whose source the audit cannot read;
+ *   trigger_assigns_tenant_column  its PL/pgSQL function assigns the tenant column of NEW
  *                      (palisade_audit.assigns_tenant_column, read from its source): a row may
- *                      leave the organization it was written in, with WITH CHECK the one thing in
- *                      the way (RLS pitfall 9);
- *   trigger_source_unread  a trigger runs a function in another language than PL/pgSQL, whose
- *                      source the audit cannot read for that (low: a notice).
+ *                      leave the organization it was written in; for the app role only WITH CHECK
+ *                      stops it, and for a role that bypasses row-level security nothing does.
  */
 CREATE VIEW palisade_audit.tables WITH (security_invoker = true) AS
 WITH t AS (
@@ -519,7 +527,9 @@ WITH t AS (
                   WHERE x.grantee = 0 ORDER BY 1) AS public_privileges,
            CASE WHEN t.tenant_column IS NOT NULL THEN ARRAY(
                SELECT pg_catalog.format('%I (%s)', a.attname,
-                                        CASE WHEN a.attidentity <> '' THEN 'an identity column'
+                                        CASE WHEN a.attidentity <> ''
+                                             THEN 'an identity column, sequence '
+                                                  || pg_catalog.pg_get_serial_sequence(pg_catalog.format('%I.%I', t.schema_name, t.table_name), a.attname)
                                              ELSE 'DEFAULT ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid) END)
                  FROM pg_catalog.pg_attribute a
                  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -631,18 +641,18 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
           SELECT 12, CASE WHEN tg.prosecdef
                           THEN pg_catalog.format('definer_trigger: trigger %I runs %I.%I, SECURITY DEFINER: it reads and writes as %s, not as the writer under its row-level security',
                                                  tg.tgname, tg.nspname, tg.proname, pg_catalog.pg_get_userbyid(tg.proowner))
-                          WHEN tg.lanname <> 'plpgsql'
+                          WHEN tg.lanname <> 'plpgsql' AND tg.nspname <> 'pg_catalog'
                           THEN pg_catalog.format('trigger_source_unread: trigger %I runs %I.%I, in %s: whether it assigns %s cannot be read from its source',
                                                  tg.tgname, tg.nspname, tg.proname, tg.lanname, f.tenant_column)
-                          WHEN palisade_audit.assigns_tenant_column(tg.prosrc, f.tenant_column)
-                          THEN pg_catalog.format('trigger_assigns_tenant_column: trigger %I runs %I.%I, whose source assigns NEW.%s: a row may leave the organization it was written in, with WITH CHECK the one thing in the way',
+                          WHEN tg.lanname = 'plpgsql' AND palisade_audit.assigns_tenant_column(tg.prosrc, f.tenant_column)
+                          THEN pg_catalog.format('trigger_assigns_tenant_column: trigger %I runs %I.%I, whose source assigns NEW.%s: a row may leave the organization it was written in (for the app role only WITH CHECK stops it; for a role that bypasses row-level security nothing does)',
                                                  tg.tgname, tg.nspname, tg.proname, f.tenant_column) END
             FROM (SELECT g.tgname, pn.nspname, p.proname, p.proowner, p.prosecdef, l.lanname, p.prosrc
                     FROM pg_catalog.pg_trigger g
                     JOIN pg_catalog.pg_proc p ON p.oid = g.tgfoid
                     JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
                     JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-                   WHERE g.tgrelid = f.oid AND NOT g.tgisinternal) AS tg
+                   WHERE g.tgrelid = f.oid AND NOT g.tgisinternal AND g.tgparentid = 0) AS tg
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL
       ORDER BY x.o, x.reason) END AS reasons) AS r;
@@ -1467,7 +1477,8 @@ SELECT w.event_trigger, e.evtevent::text AS event,
       ORDER BY x.o) AS problems) AS p;
 
 /**
- * Every finding of the views above, one row each, most urgent first: by `rank` (from
+ * Every finding of the views above, and the sequences every organization would share
+ * (shared_sequence), one row each, most urgent first: by `rank` (from
  * palisade_audit.finding_kinds, which also gives `severity` and `fix`), then object. Empty on a
  * healthy database (a low-severity notice, such as the backup role left able to log in, is listed
  * but does not fail `palisade audit`). `kind` is the stable name of the rule (see each view's
@@ -1516,18 +1527,28 @@ SELECT coalesce(k.severity, 'critical') AS severity, x.kind, x.object_type, x.ob
         FROM palisade_audit.policies p
        WHERE pg_catalog.cardinality(p.context_roles) > 0
       UNION ALL
-      -- RLS pitfall 13: a sequence that every organization may draw from or read, whatever uses
-      -- it (a column drawing from one is reported on its table, in palisade_audit.tables).
+      -- RLS pitfall 13: a sequence in Palisade's schemas (it holds none), or one that the app
+      -- (palisade_app, or a role acting as it) may draw from or read, whatever uses it; a column
+      -- drawing from one is reported on its table, in palisade_audit.tables.
       SELECT 'shared_sequence' AS kind, 'sequence' AS object_type, n.nspname || '.' || c.relname AS object,
-             CASE WHEN n.nspname = 'palisade'
-                  THEN 'a sequence in the tenant schema: a column or a statement drawing from it tells each organization how many values the others drew'
-                  ELSE 'palisade_app may use it (USAGE, SELECT or UPDATE): its values tell each organization how many the others drew' END AS detail
+             CASE WHEN pg_catalog.cardinality(u.roles) > 0
+                  THEN 'usable (USAGE, SELECT or UPDATE) by ' || pg_catalog.array_to_string(u.roles, ', ')
+                       || ', which act for every organization: its values tell each how many the others drew'
+                  ELSE 'a sequence in Palisade''s schema ' || n.nspname
+                       || ': a column or a statement drawing from it would tell each organization how many values the others drew' END AS detail
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_catalog.pg_roles app ON app.rolname = 'palisade_app'
+        CROSS JOIN LATERAL (
+            SELECT ARRAY(SELECT r.rolname::text
+                           FROM pg_catalog.pg_roles r
+                           JOIN pg_catalog.pg_roles app ON app.rolname = 'palisade_app'
+                          WHERE NOT r.rolsuper
+                            AND (r.oid = app.oid OR pg_catalog.pg_has_role(r.oid, app.oid, 'MEMBER'))
+                            AND pg_catalog.has_sequence_privilege(r.oid, c.oid, 'USAGE, SELECT, UPDATE')
+                          ORDER BY 1) AS roles) AS u
        WHERE c.relkind = 'S'
-         AND (n.nspname = 'palisade'
-              OR pg_catalog.has_sequence_privilege(app.oid, c.oid, 'USAGE, SELECT, UPDATE'))
+         AND (n.nspname IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit', 'palisade_guard')
+              OR pg_catalog.cardinality(u.roles) > 0)
       UNION ALL
       SELECT 'ddl_guard_missing' AS kind, 'event trigger' AS object_type, g.event_trigger AS object,
              'the DDL guard is ' || pg_catalog.array_to_string(g.problems, '; ') || ': run palisade bootstrap ('

@@ -65,8 +65,9 @@ async fn violations(db: &TestDb) -> Vec<String> {
                                                AND pg_get_expr(d.adbin, d.adrelid) LIKE '%nextval(%'))
                          ) AS sequence_columns,
                    -- triggers whose function may move a row to another organization (RLS pitfall
-                   -- 9), and why: it runs as its owner; it is not PL/pgSQL, so its source cannot
-                   -- be read; or its source assigns the tenant column, by the audit's own reading
+                   -- 9), and why: it runs as its owner; it is not PL/pgSQL (nor one of
+                   -- PostgreSQL's own, which write no uuid column), so its source cannot be read;
+                   -- or its source assigns the tenant column, by the audit's own reading
                    -- (palisade_audit.assigns_tenant_column: a guard against a change, not a proof)
                    ARRAY(SELECT tg.tgname::text || ': ' || CASE
                                     WHEN f.prosecdef THEN 'runs as its owner'
@@ -75,8 +76,10 @@ async fn violations(db: &TestDb) -> Vec<String> {
                           FROM pg_trigger tg JOIN pg_proc f ON f.oid = tg.tgfoid
                           JOIN pg_language l ON l.oid = f.prolang
                           WHERE tg.tgrelid = t.oid AND NOT tg.tgisinternal
-                            AND (f.prosecdef OR l.lanname <> 'plpgsql'
-                                 OR palisade_audit.assigns_tenant_column(f.prosrc, t.tenant_col))
+                            AND (f.prosecdef
+                                 OR (l.lanname <> 'plpgsql' AND f.pronamespace <> 'pg_catalog'::regnamespace)
+                                 OR (l.lanname = 'plpgsql'
+                                     AND palisade_audit.assigns_tenant_column(f.prosrc, t.tenant_col)))
                          ) AS tenant_column_triggers
               FROM t ORDER BY t.name",
             &[],
@@ -206,8 +209,22 @@ async fn the_rules_catch_a_table_that_breaks_them() {
              $$BEGIN SELECT gen_random_uuid() INTO NEW.organization_id; RETURN NEW; END$$;
          CREATE TRIGGER sloppy_child_into BEFORE INSERT ON palisade.sloppy_child
              FOR EACH ROW EXECUTE FUNCTION palisade.sloppy_into();
-         CREATE TRIGGER sloppy_child_internal BEFORE UPDATE ON palisade.sloppy_child
+         CREATE FUNCTION palisade.sloppy_into_list() RETURNS trigger LANGUAGE plpgsql AS
+             $$BEGIN SELECT now(), gen_random_uuid() INTO NEW.created_at, NEW.organization_id;
+             RETURN NEW; END$$;
+         CREATE TRIGGER sloppy_child_into_list BEFORE INSERT ON palisade.sloppy_child
+             FOR EACH ROW EXECUTE FUNCTION palisade.sloppy_into_list();
+         CREATE FUNCTION palisade.sloppy_unread() RETURNS trigger LANGUAGE internal
+             AS 'suppress_redundant_updates_trigger';
+         CREATE TRIGGER sloppy_child_unread BEFORE UPDATE ON palisade.sloppy_child
+             FOR EACH ROW EXECUTE FUNCTION palisade.sloppy_unread();
+         -- Not reported: PostgreSQL's own trigger function, and one that fills another column.
+         CREATE TRIGGER sloppy_child_builtin BEFORE UPDATE ON palisade.sloppy_child
              FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
+         CREATE FUNCTION palisade.sloppy_fills_id() RETURNS trigger LANGUAGE plpgsql AS
+             $$BEGIN SELECT gen_random_uuid() INTO NEW.id; RETURN NEW; END$$;
+         CREATE TRIGGER sloppy_child_fills_id BEFORE INSERT ON palisade.sloppy_child
+             FOR EACH ROW EXECUTE FUNCTION palisade.sloppy_fills_id();
          COMMIT;",
     )
     .await
@@ -234,12 +251,20 @@ async fn the_rules_catch_a_table_that_breaks_them() {
         "sloppy_child: trigger sloppy_child_after_comment: assigns the tenant column",
         "sloppy_child: trigger sloppy_child_whole_row: assigns the tenant column",
         "sloppy_child: trigger sloppy_child_into: assigns the tenant column",
-        "sloppy_child: trigger sloppy_child_internal: is not PL/pgSQL, its source unread",
+        "sloppy_child: trigger sloppy_child_into_list: assigns the tenant column",
+        "sloppy_child: trigger sloppy_child_unread: is not PL/pgSQL, its source unread",
     ] {
         assert!(v.contains(expected), "missing {expected:?} in:\n{v}");
     }
-    // A trigger that only compares the tenant column is not reported.
-    assert!(!v.contains("sloppy_child_compares"), "{v}");
+    // A trigger that only compares the tenant column, one that fills another, and PostgreSQL's
+    // own are not reported.
+    for quiet in [
+        "sloppy_child_compares",
+        "sloppy_child_fills_id",
+        "sloppy_child_builtin",
+    ] {
+        assert!(!v.contains(quiet), "{quiet} reported:\n{v}");
+    }
 }
 
 /// The platform tables (schema `palisade_platform`, outside the tenant schema) that

@@ -2554,7 +2554,8 @@ async fn the_backup_role_may_only_read_and_is_noticed_when_it_can_log_in() {
 /// RLS pitfall 13 and pitfall 9 on a live database: a sequence every organization draws from,
 /// and triggers that write as their owner, move a row to another organization, or cannot be read.
 /// A trigger that fills its own key and refuses a move, with the assignment of
-/// organization_id in a comment, is not reported; nor is a sequence palisade_app cannot use.
+/// organization_id in comments, is not reported, nor is PostgreSQL's own trigger function, nor a
+/// sequence the app cannot use.
 #[tokio::test]
 async fn shared_sequences_and_triggers_that_may_move_rows_are_reported() {
     let db = TestDb::new().await;
@@ -2569,11 +2570,17 @@ async fn shared_sequences_and_triggers_that_may_move_rows_are_reported() {
              $$BEGIN IF true THEN NEW.organization_id = gen_random_uuid(); END IF; RETURN NEW; END$$;
          CREATE TRIGGER audit_notes_move BEFORE INSERT ON palisade.audit_notes
              FOR EACH ROW EXECUTE FUNCTION palisade.audit_notes_move();
-         CREATE TRIGGER audit_notes_internal BEFORE UPDATE ON palisade.audit_notes
+         CREATE FUNCTION palisade.audit_notes_unread() RETURNS trigger LANGUAGE internal
+             AS 'suppress_redundant_updates_trigger';
+         CREATE TRIGGER audit_notes_unread BEFORE UPDATE ON palisade.audit_notes
+             FOR EACH ROW EXECUTE FUNCTION palisade.audit_notes_unread();
+         CREATE TRIGGER audit_fine_builtin BEFORE UPDATE ON palisade.audit_fine
              FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
          CREATE FUNCTION palisade.audit_fine_keys() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN
              -- NEW.organization_id := gen_random_uuid(); was the bug
-             NEW.id := coalesce(NEW.id, gen_random_uuid());
+             /* and so was
+                NEW.organization_id := OLD.organization_id; */
+             IF NEW.id IS NULL THEN SELECT gen_random_uuid() INTO NEW.id; END IF;
              IF TG_OP = 'UPDATE' AND NEW.organization_id IS DISTINCT FROM OLD.organization_id THEN
                  RAISE EXCEPTION 'a row stays in its organization';
              END IF;
@@ -2582,6 +2589,9 @@ async fn shared_sequences_and_triggers_that_may_move_rows_are_reported() {
              FOR EACH ROW EXECUTE FUNCTION palisade.audit_fine_keys();
          CREATE SEQUENCE public.audit_app_counter;
          GRANT USAGE ON SEQUENCE public.audit_app_counter TO palisade_app;
+         CREATE SEQUENCE public.audit_member_counter;
+         GRANT SELECT ON SEQUENCE public.audit_member_counter TO palisade_app_a;
+         CREATE SEQUENCE palisade_private.audit_private_counter;
          CREATE SEQUENCE public.audit_other_counter;",
         tenant_table(
             "audit_notes",
@@ -2615,9 +2625,9 @@ async fn shared_sequences_and_triggers_that_may_move_rows_are_reported() {
         ("medium", "shared_sequence", "column ticket ("),
         ("medium", "shared_sequence", "column counted ("),
         (
-            "low",
+            "medium",
             "trigger_source_unread",
-            "trigger audit_notes_internal runs pg_catalog.suppress_redundant_updates_trigger, in internal",
+            "trigger audit_notes_unread runs palisade.audit_notes_unread, in internal",
         ),
     ];
     assert_eq!(notes.len(), expected_notes.len(), "{notes:#?}");
@@ -2636,15 +2646,16 @@ async fn shared_sequences_and_triggers_that_may_move_rows_are_reported() {
         "{notes:#?}"
     );
     assert!(
-        notes
-            .iter()
-            .any(|[_, _, _, d]| d.contains("counted (an identity column)")),
+        notes.iter().any(|[_, _, _, d]| d
+            .contains("counted (an identity column, sequence palisade.audit_notes_counted_seq)")),
         "{notes:#?}"
     );
     for sequence in [
         "palisade.audit_notes_ticket_seq",
         "palisade.audit_notes_counted_seq",
         "public.audit_app_counter",
+        "public.audit_member_counter",
+        "palisade_private.audit_private_counter",
     ] {
         assert_eq!(
             on(sequence).iter().map(|v| &v[..3]).collect::<Vec<_>>(),
@@ -2654,7 +2665,18 @@ async fn shared_sequences_and_triggers_that_may_move_rows_are_reported() {
     }
     assert_eq!(on("palisade.audit_fine"), Vec::<[&str; 4]>::new());
     assert_eq!(on("public.audit_other_counter"), Vec::<[&str; 4]>::new());
-    // The command names them, and fails for the high ones.
+    let detail = |sequence: &str| on(sequence)[0][3].to_owned();
+    assert!(
+        detail("public.audit_member_counter")
+            .starts_with("usable (USAGE, SELECT or UPDATE) by palisade_app_a,"),
+        "{found:#?}"
+    );
+    assert!(
+        detail("palisade_private.audit_private_counter")
+            .starts_with("a sequence in Palisade's schema palisade_private:"),
+        "{found:#?}"
+    );
+    // The command names them.
     let run = run_binary(&db, &["--no-drift"], true).await;
     assert_eq!(run.code, i32::from(EXIT_FINDINGS), "{}", run.stderr);
     for line in [
