@@ -52,7 +52,7 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 base="http://127.0.0.1:$port"
 # Generous rate limits: the fuzzer sends hundreds of logins and signups from one address, and
 # the run is to measure the handlers, not their throttle (tests/api/throttling.rs covers 429).
-env -u DATABASE_URL \
+env -u DATABASE_URL -u DATABASE_URL_FILE \
     PALISADE_DATA_DIR="$work/data" \
     PALISADE_HTTP_ADDR="127.0.0.1:$port" \
     PALISADE_RATE_LIMIT_LOGIN_PER_ADDRESS=100000/min \

@@ -227,7 +227,7 @@ pub fn command() -> Command {
                  tables (the palisade_audit views), and drift of the live database from sql/ \
                  and policies/. Reads the embedded cluster, or DATABASE_URL or DATABASE_URL_FILE \
                  (a role that can read palisade_audit); the drift check needs a superuser: \
-                 PALISADE_SUPERUSER_URL, or DATABASE_URL's role.\n\n\
+                 PALISADE_SUPERUSER_URL, or that URL's role.\n\n\
                  Exit status: 0 healthy, 1 violations or drift, 2 the audit could not run.",
             )
             .arg(
@@ -320,7 +320,8 @@ pub fn command() -> Command {
             .long_about(
                 "The platform's phone number inventory (docs/phone-numbers.md): the numbers \
                  the carrier account holds, which organizations claim from. Connects as the \
-                 owner role (DATABASE_URL or DATABASE_URL_FILE, or the embedded cluster), never as the app role. \
+                 owner role (DATABASE_URL or DATABASE_URL_FILE, or the embedded cluster), \
+                 never as the app role. \
                  Exit status: 0 done, 1 refused or failed, 2 usage or configuration.",
             )
             .subcommand_required(true)

@@ -92,9 +92,9 @@ const RETENTION_SCHEDULE_VAR: Var = var("PALISADE_RETENTION_EVERY_MINUTES", "def
 const SERVE_DATABASE_VARS: &[Var] = &[
     var("DATABASE_URL", "unset: embedded mode", "the owner role's URL (palisade_owner): migrations and policies"),
     var("DATABASE_URL_FILE", "instead of the variable above", "a file holding the owner's URL, read at start and again for each scheduled retention run"),
-    var("PALISADE_APP_DATABASE_URL", "with DATABASE_URL: this or the _FILE variant", "the app's URL, as palisade_app_a or palisade_app_b: every request"),
-    var("PALISADE_APP_DATABASE_URL_FILE", "with DATABASE_URL: this or the variable above", "a file holding the app's URL, re-read for each new connection and every second (rotation)"),
-    var("PALISADE_JWT_SECRET", "required with DATABASE_URL; generated in embedded mode", "the bearer tokens' HS256 secret, at least 32 bytes"),
+    var("PALISADE_APP_DATABASE_URL", "with DATABASE_URL or its file: this or the _FILE variant", "the app's URL, as palisade_app_a or palisade_app_b: every request"),
+    var("PALISADE_APP_DATABASE_URL_FILE", "with DATABASE_URL or its file: this or the variable above", "a file holding the app's URL, re-read for each new connection and every second (rotation)"),
+    var("PALISADE_JWT_SECRET", "required with DATABASE_URL or its file; generated in embedded mode", "the bearer tokens' HS256 secret, at least 32 bytes"),
     var("PALISADE_BILLING_DATABASE_URL", "with STRIPE_WEBHOOK_SECRET, or neither", "the billing role's URL (palisade_billing): the Stripe webhook only"),
     var("PALISADE_BILLING_DATABASE_URL_FILE", "instead of the variable above", "a file holding the billing role's URL, re-read for each new connection"),
 ];
@@ -405,6 +405,13 @@ fn url_setting(
             "{name} and {file_var} are both set: set one"
         ))),
         (Some(url), None) => Ok(Some(UrlSetting::Url(Secret::new(url)))),
+        // A URL or connection string given as the file's name would be printed as a path by
+        // every error about the file: refused, naming only the variable.
+        (None, Some(path)) if path.contains("://") || path.contains('=') => {
+            Err(ConfigError(format!(
+                "{file_var} must be the path of a file holding the URL, not a URL or connection string"
+            )))
+        }
         (None, Some(path)) => Ok(Some(UrlSetting::File(PathBuf::from(path)))),
         (None, None) => Ok(None),
     }
@@ -1744,6 +1751,65 @@ mod tests {
         }
         // What is not secret still prints, so the redaction is not a blanket one.
         assert!(printed[0].contains("127.0.0.1:8080"), "{}", printed[0]);
+
+        // The owner's URL from a file: read by the one-shot commands, never printed by them.
+        let dir = std::env::temp_dir().join(format!("palisade-debug-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        let file = dir.join("owner-url");
+        std::fs::write(&file, "postgresql://o:secret-owner-file@h/db\n").unwrap();
+        let env = map(&[("DATABASE_URL_FILE", file.to_str().unwrap())]);
+        let get = |k: &str| env.get(k).cloned();
+        for text in [
+            format!("{:?}", MigrateSettings::from_lookup(get).unwrap()),
+            format!("{:?}", AuditSettings::from_lookup(get).unwrap()),
+            format!("{:?}", NumbersSettings::from_lookup(get).unwrap()),
+            format!("{:?}", RetentionSettings::from_lookup(get).unwrap()),
+        ] {
+            assert!(text.contains("<redacted>"), "{text}");
+            assert!(!text.contains("secret-owner-file"), "{text}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        // A URL given as the file's name is refused without being echoed.
+        for (variable, value) in [
+            ("DATABASE_URL_FILE", "postgresql://o:secret-misplaced@h/db"),
+            (
+                "PALISADE_APP_DATABASE_URL_FILE",
+                "host=h user=a password=secret-misplaced",
+            ),
+        ] {
+            let env = map(&[
+                ("DATABASE_URL", "postgresql://o:p@h/db"),
+                ("PALISADE_JWT_SECRET", "x"),
+                (variable, value),
+            ]);
+            let env = if variable == "DATABASE_URL_FILE" {
+                let mut env = env;
+                env.remove("DATABASE_URL");
+                env.insert(
+                    "PALISADE_APP_DATABASE_URL".into(),
+                    "postgresql://a:p@h/db".into(),
+                );
+                env
+            } else {
+                env
+            };
+            let err = ServeSettings::from_lookup(|k| env.get(k).cloned())
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                err.contains(variable)
+                    && err.contains("not a URL")
+                    && !err.contains("secret-misplaced"),
+                "{err}"
+            );
+        }
+        let env = map(&[("DATABASE_URL_FILE", "postgresql://o:secret-misplaced@h/db")]);
+        let err = MigrateSettings::from_lookup(|k| env.get(k).cloned())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!err.contains("secret-misplaced"), "{err}");
     }
 
     /// The names `read` asks for, over each environment of `envs` (so the branches of both

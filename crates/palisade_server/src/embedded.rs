@@ -1,5 +1,5 @@
-//! The embedded default: with no `DATABASE_URL`, Palisade runs a private PostgreSQL cluster
-//! from the installed server binaries.
+//! The embedded default: with neither `DATABASE_URL` nor `DATABASE_URL_FILE`, Palisade runs a
+//! private PostgreSQL cluster from the installed server binaries.
 //!
 //! Layout of `PALISADE_DATA_DIR` (default `./.palisade`):
 //! - `pgdata/`: the cluster (owned by the `postgres` OS user when Palisade runs as root);

@@ -10,8 +10,9 @@
 //!   installation steps `migrate`, `bootstrap`, `install-definers`, and
 //!   `rotate-app-credential` (through the app's URL file or the embedded `secrets.json`).
 //! - [`metrics`]: the second listener that serves Prometheus metrics on `PALISADE_METRICS_ADDR`.
-//! - [`embedded`]: the no-`DATABASE_URL` default: a private PostgreSQL cluster, bootstrapped
-//!   and migrated on every start, where it keeps its generated secrets.
+//! - [`embedded`]: the default with neither `DATABASE_URL` nor `DATABASE_URL_FILE`: a private
+//!   PostgreSQL cluster, bootstrapped and migrated on every start, where it keeps its generated
+//!   secrets.
 //! - [`audit`]: `palisade audit`, the DBA audit's command: report rendering and exit codes.
 //! - [`analyst`]: `palisade analyst grant|revoke`, read-only roles for one organization.
 //! - [`numbers`]: `palisade numbers`, the operator's path to the phone number inventory.

@@ -991,3 +991,38 @@ fn write_url_file(path: &std::path::Path, url: &Secret) -> std::io::Result<()> {
     file.sync_all()?;
     std::fs::rename(&tmp, path)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// A server given `DATABASE_URL_FILE` keeps the file, not the URL it held at start: its
+    /// scheduled retention (which reads `owner_url` for each run, tests/api/retention.rs) sees a
+    /// rewritten file.
+    #[test]
+    fn a_server_reads_the_owner_url_file_again_each_time() {
+        let dir =
+            std::env::temp_dir().join(format!("palisade-serve-owner-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        let file = dir.join("owner-url");
+        std::fs::write(&file, "postgresql://o:old@h/db").unwrap();
+        let db = ServeDatabase::start(&DatabaseMode::External(ExternalDatabase {
+            owner_url: UrlSetting::File(file.clone()),
+            app_url: UrlSetting::Url(Secret::new("postgresql://a:p@h/db")),
+            billing_url: None,
+            jwt_secret: Secret::new("x"),
+        }))
+        .unwrap();
+        assert_eq!(
+            db.database.owner_url.read().unwrap().expose(),
+            "postgresql://o:old@h/db"
+        );
+        std::fs::write(&file, "postgresql://o:new@h/db").unwrap();
+        assert_eq!(
+            db.database.owner_url.read().unwrap().expose(),
+            "postgresql://o:new@h/db"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

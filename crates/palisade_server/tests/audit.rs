@@ -31,6 +31,7 @@ async fn run_binary(db: &TestDb, args: &[&str], superuser: bool) -> Run {
     cmd.arg("audit")
         .args(args)
         .env("DATABASE_URL", db.url_as(schema::OWNER_ROLE))
+        .env_remove("DATABASE_URL_FILE")
         .env_remove("PALISADE_SUPERUSER_URL");
     if superuser {
         cmd.env(
@@ -303,6 +304,7 @@ async fn the_drift_check_needs_a_superuser_or_an_explicit_no_drift() {
     let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
         .arg("audit")
         .env("DATABASE_URL", db.superuser_url())
+        .env_remove("DATABASE_URL_FILE")
         .env_remove("PALISADE_SUPERUSER_URL")
         .output()
         .unwrap();

@@ -16,6 +16,7 @@ async fn numbers(db: &TestDb, role: &str, args: &[&str]) -> Run {
     cmd.arg("numbers")
         .args(args)
         .env("DATABASE_URL", db.url_as(role))
+        .env_remove("DATABASE_URL_FILE")
         .env("PALISADE_NUMBER_QUARANTINE_DAYS", "30");
     run(cmd).await
 }

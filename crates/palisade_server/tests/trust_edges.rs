@@ -28,6 +28,7 @@ async fn palisade(db: &TestDb, args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
     cmd.args(args)
         .env("DATABASE_URL", db.url_as(schema::OWNER_ROLE))
+        .env_remove("DATABASE_URL_FILE")
         .env(
             "PALISADE_SUPERUSER_URL",
             cluster().superuser_url("postgres"),
