@@ -266,3 +266,115 @@ async fn policies_read_the_context_once_per_statement() {
     assert!(plan.contains("InitPlan"), "no InitPlan in:\n{plan}");
     c.batch_execute("ROLLBACK").await.unwrap();
 }
+
+#[tokio::test]
+async fn copy_to_reads_only_the_tenants_rows_and_copy_from_is_refused() {
+    // RLS pitfall 10: COPY ... TO applies the SELECT policy, and COPY ... FROM is refused to a
+    // role subject to row-level security (the server never uses COPY; this holds if it ever does).
+    use futures_util::TryStreamExt;
+    let (db, c, s) = seeded().await;
+    begin_as(&c, s.a, "owner").await;
+    let chunks: Vec<_> = c
+        .copy_out("COPY palisade.customers (id, organization_id) TO STDOUT")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let text: String = chunks
+        .iter()
+        .map(|chunk| String::from_utf8(chunk.to_vec()).unwrap())
+        .collect();
+    assert_eq!(text, format!("{}\t{}\n", s.a_customer, s.a));
+    c.batch_execute("ROLLBACK").await.unwrap();
+
+    // On a connection of its own: after the refusal, tokio-postgres 0.7 takes the next
+    // statement's answer on that connection for an unexpected message.
+    let c = db.app_client().await;
+    begin_as(&c, s.a, "owner").await;
+    let err = c
+        .copy_in::<_, &'static [u8]>("COPY palisade.customers (id, name) FROM STDIN")
+        .await
+        .err()
+        .expect("COPY FROM ran under row-level security");
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::FEATURE_NOT_SUPPORTED),
+        "{err:?}"
+    );
+    // Nothing was written: another connection in the same context counts one customer.
+    let c = db.app_client().await;
+    begin_as(&c, s.a, "owner").await;
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM palisade.customers", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    c.batch_execute("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test]
+async fn pg_stats_shows_the_app_role_nothing_of_tenant_tables() {
+    // RLS pitfall 11: column statistics (most common values, histograms) are rows' values. The
+    // pg_stats view hides a table's rows from a role its row-level security applies to.
+    let (db, c, s) = seeded().await;
+    let su = db.superuser_client().await;
+    su.batch_execute("ANALYZE palisade.organizations, palisade.users, palisade.customers")
+        .await
+        .unwrap();
+    let sql = "SELECT count(*) FROM pg_stats WHERE schemaname = 'palisade'
+                 AND tablename IN ('organizations', 'users', 'customers')";
+    let seen: i64 = su.query_one(sql, &[]).await.unwrap().get(0);
+    assert!(seen > 0, "ANALYZE left no statistics to hide");
+    let app: i64 = c.query_one(sql, &[]).await.unwrap().get(0);
+    assert_eq!(app, 0, "the app role reads tenant tables' statistics");
+    begin_as(&c, s.a, "owner").await;
+    let app: i64 = c.query_one(sql, &[]).await.unwrap().get(0);
+    assert_eq!(
+        app, 0,
+        "the app role reads tenant tables' statistics in a tenant's context"
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+    // The owner neither: row-level security is forced on it.
+    let owner: i64 = db
+        .owner_client()
+        .await
+        .query_one(sql, &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(owner, 0, "the owner reads tenant tables' statistics");
+    // The billing role bypasses row-level security: it reads the statistics of the columns it
+    // may read (of organizations), as it may read their rows.
+    let billing = db.url_as("palisade_billing");
+    let (billing, connection) = tokio_postgres::connect(&billing, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let rows = billing
+        .query(
+            "SELECT DISTINCT tablename::text FROM pg_stats WHERE schemaname = 'palisade'
+               AND tablename IN ('organizations', 'users', 'customers')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let tables: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(tables, ["organizations"], "the billing role's statistics");
+    // Nor the extended statistics' values.
+    su.batch_execute(
+        "CREATE STATISTICS palisade.customers_name_email (mcv) ON name, email FROM palisade.customers;
+         ANALYZE palisade.customers",
+    )
+    .await
+    .unwrap();
+    let ext = "SELECT count(*) FROM pg_stats_ext WHERE schemaname = 'palisade'";
+    let seen: i64 = su.query_one(ext, &[]).await.unwrap().get(0);
+    assert!(seen > 0, "no extended statistics to hide");
+    let app: i64 = c.query_one(ext, &[]).await.unwrap().get(0);
+    assert_eq!(
+        app, 0,
+        "the app role reads extended statistics of a tenant table"
+    );
+}
