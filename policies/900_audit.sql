@@ -444,7 +444,8 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
  *                      wrote (RLS pitfall 13; the sequences themselves, in Palisade's schemas or
  *                      usable by the app, are reported in palisade_audit.violations);
  * and one finding per trigger (a partition's clone of its parent's aside), the first that applies
- * (RLS pitfall 9):
+ * (RLS pitfall 9); a trigger allow-listed as reviewed_trigger (910_audit_allow_list.sql) is
+ * reported only if it is a definer:
  *   definer_trigger    it runs a SECURITY DEFINER function: it reads and writes as the
  *                      function's owner, not as the writer under its row-level security;
  *   trigger_source_unread  it runs a function in another language than PL/pgSQL and outside
@@ -641,13 +642,17 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
           SELECT 12, CASE WHEN tg.prosecdef
                           THEN pg_catalog.format('definer_trigger: trigger %I runs %I.%I, SECURITY DEFINER: it reads and writes as %s, not as the writer under its row-level security',
                                                  tg.tgname, tg.nspname, tg.proname, pg_catalog.pg_get_userbyid(tg.proowner))
+                          WHEN tg.reviewed THEN NULL
                           WHEN tg.lanname <> 'plpgsql' AND tg.nspname <> 'pg_catalog'
                           THEN pg_catalog.format('trigger_source_unread: trigger %I runs %I.%I, in %s: whether it assigns %s cannot be read from its source',
                                                  tg.tgname, tg.nspname, tg.proname, tg.lanname, f.tenant_column)
                           WHEN tg.lanname = 'plpgsql' AND palisade_audit.assigns_tenant_column(tg.prosrc, f.tenant_column)
                           THEN pg_catalog.format('trigger_assigns_tenant_column: trigger %I runs %I.%I, whose source assigns NEW.%s: a row may leave the organization it was written in (for the app role only WITH CHECK stops it; for a role that bypasses row-level security nothing does)',
                                                  tg.tgname, tg.nspname, tg.proname, f.tenant_column) END
-            FROM (SELECT g.tgname, pn.nspname, p.proname, p.proowner, p.prosecdef, l.lanname, p.prosrc
+            FROM (SELECT g.tgname, pn.nspname, p.proname, p.proowner, p.prosecdef, l.lanname, p.prosrc,
+                         EXISTS (SELECT 1 FROM palisade_audit.allow_list a
+                                  WHERE a.kind = 'reviewed_trigger'
+                                    AND a.name = f.schema_name || '.' || f.table_name || '.' || g.tgname) AS reviewed
                     FROM pg_catalog.pg_trigger g
                     JOIN pg_catalog.pg_proc p ON p.oid = g.tgfoid
                     JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace

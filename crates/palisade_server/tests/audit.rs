@@ -2689,4 +2689,25 @@ async fn shared_sequences_and_triggers_that_may_move_rows_are_reported() {
     ] {
         assert!(run.stdout.contains(line), "no {line:?}:\n{}", run.stdout);
     }
+    // Reviewed by the DBA and allow-listed (as policies/910_audit_allow_list.sql would list
+    // them): the source findings go, the definer stays, being what the trigger does.
+    su.batch_execute(
+        "INSERT INTO palisade_audit.allow_list (kind, name, reason) VALUES
+             ('reviewed_trigger', 'palisade.audit_notes.audit_notes_move', 'audit test'),
+             ('reviewed_trigger', 'palisade.audit_notes.audit_notes_unread', 'audit test'),
+             ('reviewed_trigger', 'palisade.audit_notes.audit_notes_as_owner', 'audit test')",
+    )
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    let kinds: Vec<&str> = found
+        .iter()
+        .filter(|[_, _, t, o, _]| t == "table" && o == NOTES)
+        .map(|[_, k, _, _, _]| k.as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["definer_trigger", "shared_sequence", "shared_sequence"],
+        "{found:#?}"
+    );
 }
