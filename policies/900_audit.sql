@@ -300,24 +300,33 @@ CREATE OR REPLACE FUNCTION palisade_audit.reads_tenant_context(p_expr text) RETU
  * Whether a PL/pgSQL trigger function's source, comments left out, assigns the tenant column of
  * NEW (RLS pitfall 9): `NEW.<column> :=`, a statement `NEW.<column> = ...`, a statement `NEW :=`
  * or `NEW = ...`, `INTO NEW` (the whole row), or `INTO` a list of targets that holds
- * `NEW.<column>` (`INTO NEW.updated_at` is not reported). Read from the source: a guard against a
- * change, not a proof: a copy of NEW changed and returned, or a helper function that builds the
- * row, passes; `--` inside a string or inside a block comment hides what follows it on its line.
- * The catalog test (tests/api/catalog.rs) uses it too.
+ * `NEW.<column>` (`INTO NEW.updated_at` is not reported). String literals and comments are left
+ * out first, in one left-to-right pass (so neither hides code from the other). Read from the
+ * source: a guard against a change, not a proof. It misses a copy of NEW changed and returned, an
+ * alias of NEW (`r ALIAS FOR NEW`), a helper function that builds the row, and code in a
+ * dollar-quoted string or an E'' string with \' in it; it reports `NEW.<column> :=
+ * OLD.<column>`, which changes nothing (a DBA who has read such a trigger allow-lists it as
+ * reviewed_trigger, 910_audit_allow_list.sql). p_column goes into the pattern as it is: it is
+ * always id or organization_id (tenant_column). The catalog test (tests/api/catalog.rs) uses it
+ * too.
  */
 CREATE OR REPLACE FUNCTION palisade_audit.assigns_tenant_column(p_source text, p_column name) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $fn$
         SELECT coalesce(
-            pg_catalog.regexp_replace(pg_catalog.regexp_replace(p_source, '--[^' || pg_catalog.chr(10) || ']*', ' ', 'g'),
-                                      '/[*].*?[*]/', ' ', 'g')
+            -- A string literal, a line comment or a block comment, whichever starts first; the
+            -- block comment's pattern holds under the greedy matching an alternation gets.
+            pg_catalog.regexp_replace(p_source,
+                                      '''([^'']|'''')*''|--[^' || pg_catalog.chr(10) || ']*|/[*]([^*]|[*]+[^*/])*[*]+/',
+                                      ' ', 'g')
             ~* ('\mnew\s*[.]\s*"?' || p_column || '"?\s*:='
                 || '|(^|;|\m(then|begin|else|loop)\M)\s*new\s*[.]\s*"?' || p_column || '"?\s*='
                 || '|(^|;|\m(then|begin|else|loop)\M)\s*new\s*:?='
                 || '|\minto\s+(strict\s+)?new\M(?!\s*[.])'
-                || '|\minto\s+(strict\s+)?(((new\s*[.]\s*)?("[^"]*"|\w+))\s*,\s*)*new\s*[.]\s*("'
-                || p_column || '"|' || p_column || '\M)'),
+                -- INTO a list: each earlier target a name, a field (v.f) or an element (a[1]).
+                || '|\minto\s+(strict\s+)?((("[^"]*"|[\w$]+)(\s*[.]\s*("[^"]*"|[\w$]+)|\[[^]]*\])*)\s*,\s*)*'
+                || 'new\s*[.]\s*("' || p_column || '"|' || p_column || '\M)'),
             false)
     $fn$;
 
@@ -448,9 +457,10 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
  * reported only if it is a definer:
  *   definer_trigger    it runs a SECURITY DEFINER function: it reads and writes as the
  *                      function's owner, not as the writer under its row-level security;
- *   trigger_source_unread  it runs a function in another language than PL/pgSQL and outside
- *                      pg_catalog (PostgreSQL's own, e.g. suppress_redundant_updates_trigger,
- *                      write no uuid column), whose source the audit cannot read;
+ *   trigger_source_unread  it runs a function in another language than PL/pgSQL that is not
+ *                      one of PostgreSQL's own (an oid below 16384: built in, e.g.
+ *                      suppress_redundant_updates_trigger, which writes no uuid column), whose
+ *                      source the audit cannot read;
  *   trigger_assigns_tenant_column  its PL/pgSQL function assigns the tenant column of NEW
  *                      (palisade_audit.assigns_tenant_column, read from its source): a row may
  *                      leave the organization it was written in; for the app role only WITH CHECK
@@ -643,13 +653,13 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
                           THEN pg_catalog.format('definer_trigger: trigger %I runs %I.%I, SECURITY DEFINER: it reads and writes as %s, not as the writer under its row-level security',
                                                  tg.tgname, tg.nspname, tg.proname, pg_catalog.pg_get_userbyid(tg.proowner))
                           WHEN tg.reviewed THEN NULL
-                          WHEN tg.lanname <> 'plpgsql' AND tg.nspname <> 'pg_catalog'
+                          WHEN tg.lanname <> 'plpgsql' AND tg.proid >= 16384
                           THEN pg_catalog.format('trigger_source_unread: trigger %I runs %I.%I, in %s: whether it assigns %s cannot be read from its source',
                                                  tg.tgname, tg.nspname, tg.proname, tg.lanname, f.tenant_column)
                           WHEN tg.lanname = 'plpgsql' AND palisade_audit.assigns_tenant_column(tg.prosrc, f.tenant_column)
                           THEN pg_catalog.format('trigger_assigns_tenant_column: trigger %I runs %I.%I, whose source assigns NEW.%s: a row may leave the organization it was written in (for the app role only WITH CHECK stops it; for a role that bypasses row-level security nothing does)',
                                                  tg.tgname, tg.nspname, tg.proname, f.tenant_column) END
-            FROM (SELECT g.tgname, pn.nspname, p.proname, p.proowner, p.prosecdef, l.lanname, p.prosrc,
+            FROM (SELECT g.tgname, pn.nspname, p.oid AS proid, p.proname, p.proowner, p.prosecdef, l.lanname, p.prosrc,
                          EXISTS (SELECT 1 FROM palisade_audit.allow_list a
                                   WHERE a.kind = 'reviewed_trigger'
                                     AND a.name = f.schema_name || '.' || f.table_name || '.' || g.tgname) AS reviewed

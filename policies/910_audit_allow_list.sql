@@ -26,15 +26,19 @@
  *                      createrole_role unless listed itself). None by default: Palisade itself
  *                      needs none (none of its roles has CREATEROLE or is a member of a
  *                      superuser); a DBA adds theirs here, through review, with the reason.
- *   reviewed_trigger   a trigger on a tenant table, named schema.table.trigger, whose function a
- *                      DBA has read and accepts: it is then not reported
+ *   reviewed_trigger   a trigger on a tenant table, named schema.table.trigger (the names as
+ *                      they are, unquoted, case and all), whose function a DBA has read and
+ *                      accepts: it is then not reported
  *                      trigger_assigns_tenant_column (the audit's reading of the source found an
  *                      assignment of the tenant column, e.g. one copied from the parent row,
  *                      which row-level security keeps in the same organization) nor
  *                      trigger_source_unread (a function in another language, e.g. contrib's
  *                      moddatetime). Still definer_trigger if its function is SECURITY DEFINER:
  *                      that is what it does, not what its source says. None by default:
- *                      Palisade's own triggers need none, and the catalog test accepts none.
+ *                      Palisade's own triggers need none, and the catalog test accepts none. As
+ *                      with every row here, the trigger belongs in your build's migrations too:
+ *                      one added by hand is drift, which `palisade audit` reports whatever this
+ *                      list says.
  */
 DELETE FROM palisade_audit.allow_list;
 INSERT INTO palisade_audit.allow_list (kind, name, reason) VALUES
