@@ -2,7 +2,7 @@
 //! a raw connection as `palisade_app` (exactly what TenantTx sends), expect that tenant's rows;
 //! act as another, expect none; expect RLS errors on writes across tenants.
 
-use palisade_test_support::sql::begin_as;
+use palisade_test_support::sql::{begin_as, column};
 use palisade_test_support::{TestDb, Unchanged};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
@@ -331,17 +331,12 @@ async fn pg_stats_shows_the_app_role_nothing_of_tenant_tables() {
     .await
     .unwrap();
     let tables = async |client: &Client| -> Vec<String> {
-        client
-            .query(
-                "SELECT DISTINCT tablename::text FROM pg_stats WHERE schemaname = 'palisade'
-                   AND tablename IN ('organizations', 'users', 'customers') ORDER BY 1",
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
+        column(
+            client,
+            "SELECT DISTINCT tablename::text FROM pg_stats WHERE schemaname = 'palisade'
+               AND tablename IN ('organizations', 'users', 'customers') ORDER BY 1",
+        )
+        .await
     };
     let extended = async |client: &Client| -> i64 {
         client
@@ -375,28 +370,17 @@ async fn pg_stats_shows_the_app_role_nothing_of_tenant_tables() {
             .await
             .unwrap();
     tokio::spawn(connection);
-    let columns = |sql: &'static str| {
-        let billing = &billing;
-        async move {
-            let mut names: Vec<String> = billing
-                .query(sql, &[])
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            names.sort();
-            names
-        }
-    };
-    let seen = columns(
-        "SELECT attname::text FROM pg_stats WHERE schemaname = 'palisade' AND tablename = 'organizations'",
+    let seen: Vec<String> = column(
+        &billing,
+        "SELECT attname::text FROM pg_stats
+          WHERE schemaname = 'palisade' AND tablename = 'organizations' ORDER BY 1",
     )
     .await;
-    let readable = columns(
+    let readable: Vec<String> = column(
+        &billing,
         "SELECT attname::text FROM pg_attribute
           WHERE attrelid = 'palisade.organizations'::regclass AND attnum > 0 AND NOT attisdropped
-            AND has_column_privilege(attrelid, attnum, 'SELECT')",
+            AND has_column_privilege(attrelid, attnum, 'SELECT') ORDER BY 1",
     )
     .await;
     assert!(!readable.is_empty());
