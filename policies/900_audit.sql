@@ -453,8 +453,8 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
  *                      wrote (RLS pitfall 13; the sequences themselves, in Palisade's schemas or
  *                      usable by the app, are reported in palisade_audit.violations);
  * and one finding per trigger (a partition's clone of its parent's aside), the first that applies
- * (RLS pitfall 9); a trigger allow-listed as reviewed_trigger (910_audit_allow_list.sql) is
- * reported only if it is a definer:
+ * (RLS pitfall 9), a disabled one too (the detail says so: ENABLE makes it fire again); a trigger
+ * allow-listed as reviewed_trigger (910_audit_allow_list.sql) is reported only if it is a definer:
  *   definer_trigger    it runs a SECURITY DEFINER function: it reads and writes as the
  *                      function's owner, not as the writer under its row-level security;
  *   trigger_source_unread  it runs a function in another language than PL/pgSQL that is not
@@ -650,16 +650,19 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
           -- The function by schema and name: regprocedure's text depends on the reader's
           -- search_path.
           SELECT 12, CASE WHEN tg.prosecdef
-                          THEN pg_catalog.format('definer_trigger: trigger %I runs %I.%I, SECURITY DEFINER: it reads and writes as %s, not as the writer under its row-level security',
-                                                 tg.tgname, tg.nspname, tg.proname, pg_catalog.pg_get_userbyid(tg.proowner))
+                          THEN pg_catalog.format('definer_trigger: trigger %I%s runs %I.%I, SECURITY DEFINER: it reads and writes as %s, not as the writer under its row-level security',
+                                                 tg.tgname, tg.state, tg.nspname, tg.proname, pg_catalog.pg_get_userbyid(tg.proowner))
                           WHEN tg.reviewed THEN NULL
                           WHEN tg.lanname <> 'plpgsql' AND tg.proid >= 16384
-                          THEN pg_catalog.format('trigger_source_unread: trigger %I runs %I.%I, in %s: whether it assigns %s cannot be read from its source',
-                                                 tg.tgname, tg.nspname, tg.proname, tg.lanname, f.tenant_column)
+                          THEN pg_catalog.format('trigger_source_unread: trigger %I%s runs %I.%I, in %s: whether it assigns %s cannot be read from its source',
+                                                 tg.tgname, tg.state, tg.nspname, tg.proname, tg.lanname, f.tenant_column)
                           WHEN tg.lanname = 'plpgsql' AND palisade_audit.assigns_tenant_column(tg.prosrc, f.tenant_column)
-                          THEN pg_catalog.format('trigger_assigns_tenant_column: trigger %I runs %I.%I, whose source assigns NEW.%s: a row may leave the organization it was written in (for the app role only WITH CHECK stops it; for a role that bypasses row-level security nothing does)',
-                                                 tg.tgname, tg.nspname, tg.proname, f.tenant_column) END
+                          THEN pg_catalog.format('trigger_assigns_tenant_column: trigger %I%s runs %I.%I, whose source assigns NEW.%s: a row may leave the organization it was written in (for the app role only WITH CHECK stops it; for a role that bypasses row-level security nothing does)',
+                                                 tg.tgname, tg.state, tg.nspname, tg.proname, f.tenant_column) END
             FROM (SELECT g.tgname, pn.nspname, p.oid AS proid, p.proname, p.proowner, p.prosecdef, l.lanname, p.prosrc,
+                         -- Reported all the same: ENABLE TRIGGER makes it fire again.
+                         CASE g.tgenabled WHEN 'D' THEN ' (disabled now)'
+                                          WHEN 'R' THEN ' (firing in replica sessions only)' ELSE '' END AS state,
                          EXISTS (SELECT 1 FROM palisade_audit.allow_list a
                                   WHERE a.kind = 'reviewed_trigger'
                                     AND a.name = f.schema_name || '.' || f.table_name || '.' || g.tgname) AS reviewed

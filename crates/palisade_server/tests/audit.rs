@@ -2576,6 +2576,7 @@ async fn shared_sequences_and_triggers_that_may_move_rows_are_reported() {
              AS 'suppress_redundant_updates_trigger';
          CREATE TRIGGER audit_notes_unread BEFORE UPDATE ON palisade.audit_notes
              FOR EACH ROW EXECUTE FUNCTION palisade.audit_notes_unread();
+         ALTER TABLE palisade.audit_notes DISABLE TRIGGER audit_notes_unread;
          CREATE TRIGGER audit_fine_builtin BEFORE UPDATE ON palisade.audit_fine
              FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
          CREATE FUNCTION palisade.audit_fine_keys() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN
@@ -2629,7 +2630,7 @@ async fn shared_sequences_and_triggers_that_may_move_rows_are_reported() {
         (
             "medium",
             "trigger_source_unread",
-            "trigger audit_notes_unread runs palisade.audit_notes_unread, in internal",
+            "trigger audit_notes_unread (disabled now) runs palisade.audit_notes_unread, in internal",
         ),
     ];
     assert_eq!(notes.len(), expected_notes.len(), "{notes:#?}");
