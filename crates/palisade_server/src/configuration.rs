@@ -95,6 +95,7 @@ const SERVE_DATABASE_VARS: &[Var] = &[
     var("PALISADE_APP_DATABASE_URL", "with DATABASE_URL or its file: this or the _FILE variant", "the app's URL, as palisade_app_a or palisade_app_b: every request"),
     var("PALISADE_APP_DATABASE_URL_FILE", "with DATABASE_URL or its file: this or the variable above", "a file holding the app's URL, re-read for each new connection and every second (rotation)"),
     var("PALISADE_JWT_SECRET", "required with DATABASE_URL or its file; generated in embedded mode", "the bearer tokens' HS256 secret, at least 32 bytes"),
+    var("PALISADE_JWT_SECRET_FILE", "instead of the variable above", "a file holding that secret, read at start"),
     var("PALISADE_BILLING_DATABASE_URL", "with STRIPE_WEBHOOK_SECRET, or neither", "the billing role's URL (palisade_billing): the Stripe webhook only"),
     var("PALISADE_BILLING_DATABASE_URL_FILE", "instead of the variable above", "a file holding the billing role's URL, re-read for each new connection"),
 ];
@@ -119,13 +120,17 @@ const EMBEDDED_VARS: &[Var] = &[
 const WEBHOOK_VARS: &[Var] = &[
     var("PALISADE_PUBLIC_BASE_URL", "default: http://<PALISADE_HTTP_ADDR>", "what precedes /webhooks/... in the URLs providers call, and in mailed links"),
     var("TWILIO_AUTH_TOKEN", "embedded: generated; otherwise unset", "verifies X-Twilio-Signature"),
+    var("TWILIO_AUTH_TOKEN_FILE", "instead of the variable above", "a file holding it, read at start"),
     var("SENDGRID_WEBHOOK_PUBLIC_KEY", "embedded: generated; otherwise unset", "SendGrid's event webhook verification key (base64)"),
     var("MAILGUN_WEBHOOK_SIGNING_KEY", "embedded: generated; otherwise unset", "Mailgun's webhook signing key"),
+    var("MAILGUN_WEBHOOK_SIGNING_KEY_FILE", "instead of the variable above", "a file holding it, read at start"),
     var("STRIPE_WEBHOOK_SECRET", "embedded: generated; otherwise unset", "the Stripe endpoint's signing secret (whsec_...)"),
+    var("STRIPE_WEBHOOK_SECRET_FILE", "instead of the variable above", "a file holding it, read at start"),
 ];
 #[rustfmt::skip]
 const MAIL_VARS: &[Var] = &[
     var("PALISADE_SMTP_URL", "unset: written to PALISADE_DATA_DIR/outbox/", "smtps://[user:password@]host[:port], or smtp://..."),
+    var("PALISADE_SMTP_URL_FILE", "instead of the variable above", "a file holding it, read at start"),
     var("PALISADE_MAIL_FROM", "default: Palisade <palisade@localhost>", "the From address of account mail"),
     var("PALISADE_INVITATION_TTL_SECS", "default: 604800", "how long an invitation link works"),
     var("PALISADE_PASSWORD_RESET_TTL_SECS", "default: 3600", "how long a password reset link works"),
@@ -394,6 +399,32 @@ impl UrlSetting {
     }
 }
 
+/// A secret the server holds for its lifetime, given as `<name>` or as `<name>_FILE`, a file
+/// holding it (read now, a trailing newline left out), not both; `None` when neither is set.
+/// Errors name the variables, never a value, nor the file's path: a secret put in the `_FILE`
+/// variable by mistake would be that path.
+fn secret_setting(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<Option<Secret>, ConfigError> {
+    let file_var = format!("{name}_FILE");
+    match (get(name), get(&file_var)) {
+        (Some(_), Some(_)) => Err(ConfigError(format!(
+            "{name} and {file_var} are both set: set one"
+        ))),
+        (Some(value), None) => Ok(Some(Secret::new(value))),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError(format!("cannot read the file {file_var} names: {e}")))?;
+            match text.trim_end_matches(['\n', '\r']) {
+                "" => Err(ConfigError(format!("the file {file_var} names is empty"))),
+                value => Ok(Some(Secret::new(value))),
+            }
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 /// `<name>` or `<name>_FILE`, not both; `None` when neither is set.
 fn url_setting(
     get: &impl Fn(&str) -> Option<String>,
@@ -489,12 +520,12 @@ pub struct WebhookSettings {
     /// `PALISADE_PUBLIC_BASE_URL`: what precedes `/webhooks/...` in the URLs pasted into the
     /// providers' consoles, e.g. `https://api.example.com`. Default `http://<PALISADE_HTTP_ADDR>`.
     pub public_base_url: Option<String>,
-    /// `TWILIO_AUTH_TOKEN`.
+    /// `TWILIO_AUTH_TOKEN` (or `_FILE`).
     pub twilio_auth_token: Option<Secret>,
     /// `SENDGRID_WEBHOOK_PUBLIC_KEY`: the event webhook's verification key (base64, as
     /// SendGrid's console shows it). A public key: not a secret.
     pub sendgrid_public_key: Option<String>,
-    /// `MAILGUN_WEBHOOK_SIGNING_KEY`.
+    /// `MAILGUN_WEBHOOK_SIGNING_KEY` (or `_FILE`).
     pub mailgun_signing_key: Option<Secret>,
 }
 
@@ -519,9 +550,9 @@ impl WebhookSettings {
         }
         Ok(Self {
             public_base_url,
-            twilio_auth_token: get("TWILIO_AUTH_TOKEN").map(Secret::new),
+            twilio_auth_token: secret_setting(get, "TWILIO_AUTH_TOKEN")?,
             sendgrid_public_key,
-            mailgun_signing_key: get("MAILGUN_WEBHOOK_SIGNING_KEY").map(Secret::new),
+            mailgun_signing_key: secret_setting(get, "MAILGUN_WEBHOOK_SIGNING_KEY")?,
         })
     }
 }
@@ -556,11 +587,11 @@ impl ServeSettings {
                     ConfigError("DATABASE_URL (or DATABASE_URL_FILE) is set, so PALISADE_APP_DATABASE_URL (palisade_app_a or palisade_app_b) or PALISADE_APP_DATABASE_URL_FILE must be too".into())
                 })?,
                 billing_url: url_setting(&get, "PALISADE_BILLING_DATABASE_URL")?,
-                jwt_secret: get("PALISADE_JWT_SECRET").map(Secret::new)
-                    .ok_or_else(|| ConfigError("DATABASE_URL (or DATABASE_URL_FILE) is set, so PALISADE_JWT_SECRET must be too".into()))?,
+                jwt_secret: secret_setting(&get, "PALISADE_JWT_SECRET")?
+                    .ok_or_else(|| ConfigError("DATABASE_URL (or DATABASE_URL_FILE) is set, so PALISADE_JWT_SECRET (or PALISADE_JWT_SECRET_FILE) must be too".into()))?,
             }),
         };
-        let stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET").map(Secret::new);
+        let stripe_webhook_secret = secret_setting(&get, "STRIPE_WEBHOOK_SECRET")?;
         if stripe_webhook_secret.as_ref().is_some_and(|s| {
             s.expose().len() <= "whsec_".len() || !s.expose().starts_with("whsec_")
         }) {
@@ -599,7 +630,7 @@ impl ServeSettings {
             }
         };
         let mail = MailSettings {
-            smtp_url: get("PALISADE_SMTP_URL").map(Secret::new),
+            smtp_url: secret_setting(&get, "PALISADE_SMTP_URL")?,
             from: get("PALISADE_MAIL_FROM")
                 .unwrap_or_else(|| "Palisade <palisade@localhost>".into()),
             outbox_dir: data_dir(&get).join("outbox"),
@@ -1457,6 +1488,100 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("cannot read DATABASE_URL_FILE"), "{err}");
+    }
+
+    #[test]
+    fn the_servers_secrets_may_come_from_files() {
+        let dir = std::env::temp_dir().join(format!("palisade-secrets-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        let file = |name: &str, content: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, content).unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        let jwt = file("jwt", "secret-jwt-file-0123456789abcdef0123456789\n");
+        let stripe = file("stripe", "whsec_secret-stripe-file\r\n");
+        let twilio = file("twilio", "secret-twilio-file");
+        let mailgun = file("mailgun", "secret-mailgun-file\n");
+        let smtp = file("smtp", "smtps://u:secret-smtp-file@mail.example.com\n");
+        let env = map(&[
+            ("DATABASE_URL", "postgresql://o:p@h/db"),
+            ("PALISADE_APP_DATABASE_URL", "postgresql://a:p@h/db"),
+            ("PALISADE_BILLING_DATABASE_URL", "postgresql://b:p@h/db"),
+            ("PALISADE_JWT_SECRET_FILE", &jwt),
+            ("STRIPE_WEBHOOK_SECRET_FILE", &stripe),
+            ("TWILIO_AUTH_TOKEN_FILE", &twilio),
+            ("MAILGUN_WEBHOOK_SIGNING_KEY_FILE", &mailgun),
+            ("PALISADE_SMTP_URL_FILE", &smtp),
+        ]);
+        let s = ServeSettings::from_lookup(|k| env.get(k).cloned()).unwrap();
+        // Read at start, the trailing newline left out.
+        assert_eq!(
+            external(&s.database).jwt_secret.expose(),
+            "secret-jwt-file-0123456789abcdef0123456789"
+        );
+        assert_eq!(
+            s.stripe_webhook_secret.as_ref().map(Secret::expose),
+            Some("whsec_secret-stripe-file")
+        );
+        assert_eq!(
+            s.webhooks.twilio_auth_token.as_ref().map(Secret::expose),
+            Some("secret-twilio-file")
+        );
+        assert_eq!(
+            s.webhooks.mailgun_signing_key.as_ref().map(Secret::expose),
+            Some("secret-mailgun-file")
+        );
+        assert_eq!(
+            s.mail.smtp_url.as_ref().map(Secret::expose),
+            Some("smtps://u:secret-smtp-file@mail.example.com")
+        );
+        // Never printed.
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("-file"), "{printed}");
+        // Both, a missing file, an empty one: refused, naming the variables and neither a value
+        // nor the path (a secret put in the _FILE variable by mistake would be the path).
+        let with = |extra: &[(&str, &str)]| {
+            let mut env = map(&[
+                ("DATABASE_URL", "postgresql://o:p@h/db"),
+                ("PALISADE_APP_DATABASE_URL", "postgresql://a:p@h/db"),
+            ]);
+            for (k, v) in extra {
+                env.insert((*k).into(), (*v).into());
+            }
+            ServeSettings::from_lookup(|k| env.get(k).cloned())
+                .err()
+                .unwrap()
+                .to_string()
+        };
+        let err = with(&[
+            (
+                "PALISADE_JWT_SECRET",
+                "secret-jwt-both-0123456789abcdef0123",
+            ),
+            ("PALISADE_JWT_SECRET_FILE", &jwt),
+        ]);
+        assert!(
+            err.contains("PALISADE_JWT_SECRET and PALISADE_JWT_SECRET_FILE are both set")
+                && !err.contains("secret-"),
+            "{err}"
+        );
+        let err = with(&[(
+            "PALISADE_JWT_SECRET_FILE",
+            "secret-jwt-misplaced-0123456789abcdef",
+        )]);
+        assert!(
+            err.contains("cannot read the file PALISADE_JWT_SECRET_FILE names: ")
+                && !err.contains("secret-"),
+            "{err}"
+        );
+        let empty = file("empty", "\n");
+        let err = with(&[("PALISADE_JWT_SECRET_FILE", &empty)]);
+        assert!(
+            err.ends_with("the file PALISADE_JWT_SECRET_FILE names is empty"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
