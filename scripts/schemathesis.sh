@@ -53,6 +53,9 @@ base="http://127.0.0.1:$port"
 # Generous rate limits: the fuzzer sends hundreds of logins and signups from one address, and
 # the run is to measure the handlers, not their throttle (tests/api/throttling.rs covers 429).
 env -u DATABASE_URL -u DATABASE_URL_FILE \
+    -u PALISADE_SMTP_URL -u PALISADE_SMTP_URL_FILE -u STRIPE_WEBHOOK_SECRET -u STRIPE_WEBHOOK_SECRET_FILE \
+    -u TWILIO_AUTH_TOKEN -u TWILIO_AUTH_TOKEN_FILE -u MAILGUN_WEBHOOK_SIGNING_KEY \
+    -u MAILGUN_WEBHOOK_SIGNING_KEY_FILE \
     PALISADE_DATA_DIR="$work/data" \
     PALISADE_HTTP_ADDR="127.0.0.1:$port" \
     PALISADE_RATE_LIMIT_LOGIN_PER_ADDRESS=100000/min \

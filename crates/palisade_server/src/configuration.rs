@@ -400,7 +400,7 @@ impl UrlSetting {
 }
 
 /// A secret the server holds for its lifetime, given as `<name>` or as `<name>_FILE`, a file
-/// holding it (read now, a trailing newline left out), not both; `None` when neither is set.
+/// holding it (read now, trailing whitespace left out), not both; `None` when neither is set.
 /// Errors name the variables, never a value, nor the file's path: a secret put in the `_FILE`
 /// variable by mistake would be that path.
 fn secret_setting(
@@ -416,7 +416,9 @@ fn secret_setting(
         (None, Some(path)) => {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| ConfigError(format!("cannot read the file {file_var} names: {e}")))?;
-            match text.trim_end_matches(['\n', '\r']) {
+            // Trailing whitespace (a line break, a stray space) left out: a Stripe or Twilio
+            // secret with a space after it would fail every signature, with nothing to say why.
+            match text.trim_end() {
                 "" => Err(ConfigError(format!("the file {file_var} names is empty"))),
                 value => Ok(Some(Secret::new(value))),
             }
@@ -596,14 +598,14 @@ impl ServeSettings {
             s.expose().len() <= "whsec_".len() || !s.expose().starts_with("whsec_")
         }) {
             return Err(ConfigError(
-                "STRIPE_WEBHOOK_SECRET must be the endpoint's signing secret, which starts with whsec_".into(),
+                "STRIPE_WEBHOOK_SECRET (or the file STRIPE_WEBHOOK_SECRET_FILE names) must be the endpoint's signing secret, which starts with whsec_".into(),
             ));
         }
         if let DatabaseMode::External(ext) = &database
             && ext.billing_url.is_some() != stripe_webhook_secret.is_some()
         {
             return Err(ConfigError(
-                "PALISADE_BILLING_DATABASE_URL and STRIPE_WEBHOOK_SECRET go together: set both to \
+                "PALISADE_BILLING_DATABASE_URL and STRIPE_WEBHOOK_SECRET (each or its _FILE) go together: set both to \
                  serve POST /webhooks/stripe, or neither"
                     .into(),
             ));
@@ -1563,7 +1565,8 @@ mod tests {
         ]);
         assert!(
             err.contains("PALISADE_JWT_SECRET and PALISADE_JWT_SECRET_FILE are both set")
-                && !err.contains("secret-"),
+                && !err.contains("secret-")
+                && !err.contains(&jwt),
             "{err}"
         );
         let err = with(&[(
@@ -1575,12 +1578,35 @@ mod tests {
                 && !err.contains("secret-"),
             "{err}"
         );
-        let empty = file("empty", "\n");
+        // Only whitespace counts as empty.
+        let empty = file("empty", " \n\t\r\n");
         let err = with(&[("PALISADE_JWT_SECRET_FILE", &empty)]);
         assert!(
-            err.ends_with("the file PALISADE_JWT_SECRET_FILE names is empty"),
+            err.ends_with("the file PALISADE_JWT_SECRET_FILE names is empty")
+                && !err.contains(&empty),
             "{err}"
         );
+        // The other secrets are refused the same way.
+        for name in [
+            "STRIPE_WEBHOOK_SECRET",
+            "TWILIO_AUTH_TOKEN",
+            "MAILGUN_WEBHOOK_SIGNING_KEY",
+            "PALISADE_SMTP_URL",
+        ] {
+            let file_var = format!("{name}_FILE");
+            let err = with(&[
+                (
+                    "PALISADE_JWT_SECRET",
+                    "jwt-0123456789abcdef0123456789abcdef",
+                ),
+                (file_var.as_str(), "secret-misplaced"),
+            ]);
+            assert!(
+                err.contains(&format!("cannot read the file {file_var} names: "))
+                    && !err.contains("secret-"),
+                "{err}"
+            );
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -30,6 +30,16 @@ impl EmbeddedServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
             .env_remove("DATABASE_URL")
             .env_remove("DATABASE_URL_FILE")
+            // A developer's own secrets and mail server would replace the generated ones (and
+            // send real mail from the outbox tests).
+            .env_remove("PALISADE_SMTP_URL")
+            .env_remove("PALISADE_SMTP_URL_FILE")
+            .env_remove("STRIPE_WEBHOOK_SECRET")
+            .env_remove("STRIPE_WEBHOOK_SECRET_FILE")
+            .env_remove("TWILIO_AUTH_TOKEN")
+            .env_remove("TWILIO_AUTH_TOKEN_FILE")
+            .env_remove("MAILGUN_WEBHOOK_SIGNING_KEY")
+            .env_remove("MAILGUN_WEBHOOK_SIGNING_KEY_FILE")
             .env_remove("PALISADE_PG_PORT")
             .env("PALISADE_DATA_DIR", data_dir)
             .env("PALISADE_HTTP_ADDR", &addr)
