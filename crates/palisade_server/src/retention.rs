@@ -7,11 +7,10 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use palisade_db::retention::{self, Purged, Windows};
-use palisade_db::{DbError, schema};
+use palisade_db::{DbError, UrlSource, schema};
 
 use crate::configuration::{DatabaseMode, RetentionSettings};
 use crate::embedded::on_embedded_cluster;
-use palisade_db::UrlSource;
 
 /// The advisory lock key of a retention run ("palisade_retention" folded into an i64).
 const RETENTION_LOCK_KEY: i64 = 0x7061_6c69_7265_746e;
