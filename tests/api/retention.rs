@@ -270,24 +270,23 @@ async fn only_the_owner_may_run_it_and_never_below_the_floors() {
     );
 }
 
-/// Rows of `palisade_platform.stripe_events` with this id.
-async fn stripe_event_rows(db: &TestDb, event_id: &str) -> i64 {
-    db.superuser_client()
-        .await
-        .query_one(
-            "SELECT count(*) FROM palisade_platform.stripe_events WHERE event_id = $1",
-            &[&event_id],
-        )
-        .await
-        .unwrap()
-        .get(0)
+/// Rows of `palisade_platform.stripe_events` with this id, as `su` (a superuser) sees them.
+async fn stripe_event_rows(su: &Client, event_id: &str) -> i64 {
+    su.query_one(
+        "SELECT count(*) FROM palisade_platform.stripe_events WHERE event_id = $1",
+        &[&event_id],
+    )
+    .await
+    .unwrap()
+    .get(0)
 }
 
 /// Waits for the event to be deleted: a bound for a run to happen at all (they are 100 ms
 /// apart), not a measure of its speed.
 async fn wait_until_gone(db: &TestDb, which: &str, event_id: &str) {
+    let su = db.superuser_client().await;
     for _ in 0..1200 {
-        if stripe_event_rows(db, event_id).await == 0 {
+        if stripe_event_rows(&su, event_id).await == 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -329,7 +328,10 @@ async fn the_schedule_reads_the_owner_url_file_again_for_each_run() {
         },
     ));
     wait_until_gone(&first, "first", event).await;
-    assert_eq!(stripe_event_rows(&second, event).await, 1);
+    assert_eq!(
+        stripe_event_rows(&second.superuser_client().await, event).await,
+        1
+    );
     std::fs::write(&file, second.url_as("palisade_owner")).unwrap();
     wait_until_gone(&second, "second", event).await;
     stop.send(()).unwrap();
