@@ -210,4 +210,29 @@ REVOKE ALL ON FUNCTION palisade_private.change_password(text, text, timestamptz)
 GRANT EXECUTE ON FUNCTION palisade_private.change_password(text, text, timestamptz)
     TO palisade_app;
 
+/**
+ * end_sessions(now): ends every bearer token of the acting user (the transaction's
+ * app.current_org and app.current_user, set by the request's TenantTx from its verified token;
+ * never a parameter) by bumping their credential_version, and returns the new version. No row
+ * when no user is set or the user is gone. Nothing else changes: the password, pending reset
+ * links and the user's API keys stay (docs/accounts.md, "How tokens end"). The app role has no
+ * UPDATE on credential_version, so this, change_password and reset_password are the only ways
+ * it changes.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.end_sessions(p_now timestamptz)
+    RETURNS TABLE (credential_version integer)
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        UPDATE palisade.users AS u
+           SET credential_version = u.credential_version + 1,
+               updated_at = p_now
+         WHERE u.organization_id =
+                   NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid
+           AND u.id = NULLIF(pg_catalog.current_setting('app.current_user', true), '')::uuid
+        RETURNING u.credential_version
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.end_sessions(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.end_sessions(timestamptz) TO palisade_app;
+
 RESET ROLE;

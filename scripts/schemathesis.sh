@@ -118,10 +118,11 @@ generation.max-examples = ${PALISADE_SCHEMATHESIS_EXAMPLES:-25}
 generation.max-examples = ${PALISADE_SCHEMATHESIS_SCENARIOS:-200}
 EOF
 
-# The operations that end the session they are called with: a password change revokes every
-# token of the user, deleting the organization deletes the user. They run last, with the token
-# of an organization of their own, so the main run measures the API rather than its own lockout.
-session_enders=(delete_v1_organization post_v1_me_password)
+# The operations that end the session they are called with: a password change and signing out
+# everywhere revoke every token of the user, deleting the organization deletes the user. They run
+# last, with the token of an organization of their own, so the main run measures the API rather
+# than its own lockout.
+session_enders=(delete_v1_organization post_v1_me_password post_v1_me_revoke_tokens)
 seed="${PALISADE_SCHEMATHESIS_SEED:-14}"
 status=0
 token="$(signup main)"

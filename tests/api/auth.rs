@@ -22,6 +22,7 @@ fn claims_for(app_user: &palisade_test_support::Account) -> Claims {
         org: Some(app_user.org_id.parse().unwrap()),
         role: Some(Role::Owner),
         ver: 0,
+        auth_time: None,
     }
 }
 

@@ -41,6 +41,7 @@ mod preconditions;
 mod reports;
 mod retention;
 mod rls_sql;
+mod sessions;
 mod social;
 mod spellings;
 mod startup;

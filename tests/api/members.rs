@@ -265,6 +265,8 @@ async fn a_removed_users_tokens_stop_working_on_every_route() {
         ("GET", "/v1/billing/invoices"),
         ("POST", "/v1/invitations"),
         ("POST", "/v1/me/password"),
+        ("POST", "/v1/me/token"),
+        ("POST", "/v1/me/revoke-tokens"),
     ] {
         // Valid bodies: only the token is wrong (a body error could otherwise answer first).
         let body = match path {

@@ -51,6 +51,7 @@ async fn refusal(db: &TestDb, role: &str) -> String {
         http_addr: "127.0.0.1:0".into(),
         jwt_secret: TEST_JWT_SECRET.to_vec(),
         token_ttl: Duration::from_secs(60),
+        session_max: Duration::from_secs(60),
         workers: Some(1),
         slow_request: Default::default(),
         webhooks: palisade_test_support::test_webhook_config(),

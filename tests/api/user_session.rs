@@ -94,6 +94,9 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
             format!("/v1/webhooks/{webhook_id}/rotate-secret"),
             None,
         ),
+        // A key cannot renew a session (it has none) or end its creator's.
+        ("POST", "/v1/me/token".into(), None),
+        ("POST", "/v1/me/revoke-tokens".into(), None),
         // The key acts as its creator, the owner, and knows the owner's password (worst case).
         (
             "POST",
@@ -135,9 +138,10 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
     let body = json!({"name": "x", "role": "member"});
     let r = app.post(&unknown, "/v1/api-keys", &body).await;
     assert_eq!(r.status, 401, "{}", r.text);
-    // ...and a user's session does each of these things (the role rules still apply). The
-    // password change ends the session's token, so it comes last, before the deletion.
-    for (method, path, body) in &routes[..routes.len() - 2] {
+    // ...and a user's session does each of these things (the role rules still apply). Ending
+    // the session's tokens and the password change end the session's token, so they come last,
+    // before the deletion, each with a token of its own.
+    for (method, path, body) in &routes[..routes.len() - 3] {
         let r = app
             .call(method, path, Some(&owner.token), body.as_ref())
             .await;
@@ -149,10 +153,20 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
     }
     let r = app.get(&key, "/v1/customers").await;
     assert_eq!(r.status, 401, "revoked by the owner's session: {}", r.text);
-    let (method, path, body) = &routes[routes.len() - 2];
+    let (method, path, body) = &routes[routes.len() - 3];
     let r = app
         .call(method, path, Some(&owner.token), body.as_ref())
         .await;
+    assert_eq!(
+        r.status, 204,
+        "{method} {path} with the owner's session: {}",
+        r.text
+    );
+    let r = app.login(&owner.email, &owner.password).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let session = r.json["token"].as_str().unwrap().to_owned();
+    let (method, path, body) = &routes[routes.len() - 2];
+    let r = app.call(method, path, Some(&session), body.as_ref()).await;
     assert_eq!(
         r.status, 200,
         "{method} {path} with the owner's session: {}",

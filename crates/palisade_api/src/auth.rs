@@ -53,6 +53,12 @@ pub struct Claims {
     /// their password; any change ends them too.
     #[serde(default)]
     pub ver: i32,
+    /// When the user last proved who they are (unix seconds): signup, login, accepting an
+    /// invitation, or changing or resetting their password. A renewed token keeps it, and no
+    /// renewal outlives it by more than the session's maximum age. Tokens issued before this
+    /// claim existed carry none and count from their `iat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 /// Without this, serde treats a missing `Option` field as `None`; we want "missing" to be an
@@ -70,13 +76,33 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     validation: Arc<Validation>,
     ttl: Duration,
+    session_max: Duration,
+}
+
+/// A renewed token, or why there is none.
+#[derive(Debug)]
+pub enum Renewal {
+    /// A new token.
+    Renewed {
+        /// The token.
+        token: String,
+        /// The seconds it lives: the token lifetime, or less when the session's maximum age
+        /// comes first.
+        expires_in: u64,
+    },
+    /// The session has reached its maximum age: only a login continues it.
+    SessionEnded,
 }
 
 impl TokenKeys {
     /// Shortest accepted HS256 secret, in bytes (RFC 7518 3.2: at least the hash size).
     pub const MIN_SECRET_BYTES: usize = 32;
 
-    /// Keys from a secret of at least 32 bytes; tokens live `ttl`.
+    /// The default maximum age of a session (`PALISADE_SESSION_MAX_SECS`): 30 days.
+    pub const DEFAULT_SESSION_MAX: Duration = Duration::from_secs(30 * 86_400);
+
+    /// Keys from a secret of at least 32 bytes; tokens live `ttl`, and renewals end
+    /// [`TokenKeys::DEFAULT_SESSION_MAX`] after the login (see [`TokenKeys::with_session_max`]).
     pub fn new(secret: &[u8], ttl: Duration) -> Result<Self, &'static str> {
         if secret.len() < Self::MIN_SECRET_BYTES {
             return Err("the JWT secret must be at least 32 bytes");
@@ -93,12 +119,29 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret).map_err(refused)?,
             validation: Arc::new(validation),
             ttl,
+            session_max: Self::DEFAULT_SESSION_MAX.max(ttl),
         })
+    }
+
+    /// Sets how long after a login its tokens may still be renewed: no renewed token expires
+    /// later than `max` after the login. Refused when shorter than the token lifetime, which a
+    /// login's first token already has.
+    pub fn with_session_max(mut self, max: Duration) -> Result<Self, &'static str> {
+        if max < self.ttl {
+            return Err("the session's maximum age must be at least the token lifetime");
+        }
+        self.session_max = max;
+        Ok(self)
     }
 
     /// How long issued tokens live.
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// How long after a login its tokens may be renewed.
+    pub fn session_max(&self) -> Duration {
+        self.session_max
     }
 
     /// Issues a token for a user acting in their organization, valid while the user's
@@ -115,8 +158,37 @@ impl TokenKeys {
             org: Some(ctx.org_id.as_uuid()),
             role: Some(ctx.role),
             ver: credential_version,
+            auth_time: Some(now),
         };
         self.sign(&claims)
+    }
+
+    /// A new token for the session `claims` (verified) belongs to, for `ctx` (the user's current
+    /// role, checked by the caller): the same user, organization, credential version and
+    /// `auth_time`, with a new expiry, never later than the session's maximum age after
+    /// `auth_time`. The token it renews keeps working until its own expiry.
+    pub fn renew(&self, ctx: &TenantContext, claims: &Claims) -> Result<Renewal, ApiError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let auth_time = claims.auth_time.unwrap_or(claims.iat);
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2);
+        let exp = now
+            .saturating_add(secs(self.ttl))
+            .min(auth_time.saturating_add(secs(self.session_max)));
+        let Ok(expires_in @ 1..) = u64::try_from(exp.saturating_sub(now)) else {
+            return Ok(Renewal::SessionEnded);
+        };
+        let token = self.sign(&Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: ctx.user_id.as_uuid(),
+            iat: now,
+            exp,
+            org: Some(ctx.org_id.as_uuid()),
+            role: Some(ctx.role),
+            ver: claims.ver,
+            auth_time: Some(auth_time),
+        })?;
+        Ok(Renewal::Renewed { token, expires_in })
     }
 
     /// Signs arbitrary claims (tests use it to mint expired or odd tokens).
@@ -644,31 +716,34 @@ fn user_gone() -> ApiError {
     }
 }
 
+/// The session a verified token's claims name, checked in the database: its user still in the
+/// organization, with the credential version the token carries, and the role they have now.
+async fn session_of(state: &AppState, claims: &Claims) -> Result<TenantContext, ApiError> {
+    let (Some(org), Some(_issued_role)) = (claims.org, claims.role) else {
+        return Err(no_organization());
+    };
+    let org_id = OrgId::from_uuid(org);
+    let user_id = UserId::from_uuid(claims.sub);
+    let session = palisade_db::members::session(&state.pool, org_id, user_id)
+        .await?
+        .ok_or_else(|| {
+            tracing::debug!(reason = "user_gone", "bearer token refused");
+            user_gone()
+        })?;
+    if session.credential_version != claims.ver {
+        tracing::debug!(reason = "credentials_changed", "bearer token refused");
+        return Err(credentials_changed());
+    }
+    Ok(TenantContext {
+        org_id,
+        user_id,
+        role: session.role,
+    })
+}
+
 async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContext, ApiError> {
     match cred {
-        Credential::Jwt(token) => {
-            let claims = state.tokens.verify(&token)?;
-            let (Some(org), Some(_issued_role)) = (claims.org, claims.role) else {
-                return Err(no_organization());
-            };
-            let org_id = OrgId::from_uuid(org);
-            let user_id = UserId::from_uuid(claims.sub);
-            let session = palisade_db::members::session(&state.pool, org_id, user_id)
-                .await?
-                .ok_or_else(|| {
-                    tracing::debug!(reason = "user_gone", "bearer token refused");
-                    user_gone()
-                })?;
-            if session.credential_version != claims.ver {
-                tracing::debug!(reason = "credentials_changed", "bearer token refused");
-                return Err(credentials_changed());
-            }
-            Ok(TenantContext {
-                org_id,
-                user_id,
-                role: session.role,
-            })
-        }
+        Credential::Jwt(token) => session_of(state, &state.tokens.verify(&token)?).await,
         Credential::ApiKey(key) => {
             let refused = |reason: &'static str| {
                 tracing::debug!(reason, "api key refused");
@@ -691,26 +766,33 @@ async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContex
     }
 }
 
+fn record_ids(req: &HttpRequest, ctx: &TenantContext) {
+    if let Some(span) = req.extensions().get::<tracing_actix_web::RootSpan>() {
+        span.record("org.id", tracing::field::display(ctx.org_id));
+        span.record("user.id", tracing::field::display(ctx.user_id));
+    }
+}
+
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("AppState is not configured"))
+}
+
 /// Authenticates a request: its tenant, and whether a user's session or an API key did it.
 fn authenticate_request(
     req: &HttpRequest,
 ) -> LocalBoxFuture<'static, Result<(Tenant, CredentialKind), ApiError>> {
     let req = req.clone();
     Box::pin(async move {
-        let state = req
-            .app_data::<web::Data<AppState>>()
-            .cloned()
-            .ok_or_else(|| ApiError::internal("AppState is not configured"))?;
+        let state = app_state(&req)?;
         let cred = credential(&req)?;
         let kind = match cred {
             Credential::Jwt(_) => CredentialKind::UserSession,
             Credential::ApiKey(_) => CredentialKind::ApiKey,
         };
         let ctx = authenticate(&state, cred).await?;
-        if let Some(span) = req.extensions().get::<tracing_actix_web::RootSpan>() {
-            span.record("org.id", tracing::field::display(ctx.org_id));
-            span.record("user.id", tracing::field::display(ctx.user_id));
-        }
+        record_ids(&req, &ctx);
         Ok((Tenant(ctx), kind))
     })
 }
@@ -909,6 +991,46 @@ impl FromRequest for UserSession {
     }
 }
 
+/// A user's session with the claims of its bearer token: what renewing the token needs. It
+/// checks what [`UserSession`] checks (the token, then the user and credential version in the
+/// database; an API key is authenticated, then answered 403 `requires_user_session`), and keeps
+/// the verified claims.
+pub struct SessionToken {
+    /// The session's tenant, with the user's current role.
+    pub tenant: Tenant,
+    /// The token's verified claims.
+    pub claims: Claims,
+}
+
+impl FromRequest for SessionToken {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            match credential(&req)? {
+                Credential::Jwt(token) => {
+                    let claims = state.tokens.verify(&token)?;
+                    let ctx = session_of(&state, &claims).await?;
+                    record_ids(&req, &ctx);
+                    Ok(SessionToken {
+                        tenant: Tenant(ctx),
+                        claims,
+                    })
+                }
+                key @ Credential::ApiKey(_) => {
+                    let ctx = authenticate(&state, key).await?;
+                    record_ids(&req, &ctx);
+                    tracing::info!("api key refused: this route needs a user session");
+                    Err(requires_user_session())
+                }
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -935,6 +1057,29 @@ mod tests {
         assert_eq!(claims.org, Some(c.org_id.as_uuid()));
         assert_eq!(claims.sub, c.user_id.as_uuid());
         assert_eq!(claims.role, Some(Role::Admin));
+    }
+
+    #[test]
+    fn a_renewal_keeps_the_login_time_and_ends_with_the_session() {
+        let k = keys().with_session_max(Duration::from_secs(3600)).unwrap();
+        let c = ctx();
+        let first = k.verify(&k.issue(&c, 2).unwrap()).unwrap();
+        let Renewal::Renewed { token, expires_in } = k.renew(&c, &first).unwrap() else {
+            panic!("a fresh session renews");
+        };
+        assert_eq!(expires_in, 600);
+        let renewed = k.verify(&token).unwrap();
+        assert_eq!((renewed.auth_time, renewed.ver), (first.auth_time, 2));
+        // 100 s of the session left: the renewal lives 100 s.
+        let mut late = first.clone();
+        late.auth_time = Some(first.iat - 3500);
+        let Renewal::Renewed { expires_in, .. } = k.renew(&c, &late).unwrap() else {
+            panic!("100 s are left");
+        };
+        assert!((99..=100).contains(&expires_in), "{expires_in}");
+        late.auth_time = Some(first.iat - 3600);
+        assert!(matches!(k.renew(&c, &late).unwrap(), Renewal::SessionEnded));
+        assert!(keys().with_session_max(Duration::from_secs(599)).is_err());
     }
 
     #[test]

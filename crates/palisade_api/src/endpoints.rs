@@ -710,8 +710,15 @@ fn error_responses() -> Vec<(String, RefOr<Response>)> {
 }
 
 /// The tenant POSTs that take no `Idempotency-Key`: the password change (its body is a
-/// password, of which nothing is kept) and the chatbot's `ask`, which writes nothing.
-const POSTS_WITHOUT_IDEMPOTENCY: &[&str] = &["/v1/me/password", "/v1/chatbot/ask"];
+/// password, of which nothing is kept), the token renewal (a stored answer would keep a token)
+/// and the revocation of tokens (doing it twice is doing it once), and the chatbot's `ask`,
+/// which writes nothing.
+const POSTS_WITHOUT_IDEMPOTENCY: &[&str] = &[
+    "/v1/me/password",
+    "/v1/me/token",
+    "/v1/me/revoke-tokens",
+    "/v1/chatbot/ask",
+];
 
 /// The items that are one per organization, at a path without an id: `If-Match` applies to
 /// their PATCH and DELETE like an item's.

@@ -375,3 +375,17 @@ pub async fn change_password(
     row.map(|r| r.try_get("credential_version").map_err(DbError::from))
         .transpose()
 }
+
+/// Ends every bearer token of the acting user (the transaction's user, never a parameter) by
+/// bumping their credential version (`palisade_private.end_sessions`). Returns the new version,
+/// or `None` when no user is set or the user is gone.
+pub async fn end_sessions(tx: &mut TenantTx, now: OffsetDateTime) -> Result<Option<i32>, DbError> {
+    let row = tx
+        .query_opt(
+            "SELECT credential_version FROM palisade_private.end_sessions($1)",
+            &[&now],
+        )
+        .await?;
+    row.map(|r| r.try_get("credential_version").map_err(DbError::from))
+        .transpose()
+}

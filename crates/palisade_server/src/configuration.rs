@@ -72,6 +72,7 @@ const SERVER_VARS: &[Var] = &[
     var("PALISADE_METRICS_ADDR", "unset: no metrics", "where Prometheus metrics are served (GET /metrics); never the API's address"),
     var("PALISADE_HTTP_WORKERS", "default: one per core", "HTTP worker threads"),
     var("PALISADE_TOKEN_TTL_SECS", "default: 86400", "lifetime of the bearer tokens the server issues"),
+    var("PALISADE_SESSION_MAX_SECS", "default: 2592000", "no renewed token (POST /v1/me/token) expires later than this after the login; at least PALISADE_TOKEN_TTL_SECS"),
     var("PALISADE_SLOW_REQUEST_MS", "default: 5000", "a request this slow is logged as a warning (request finished slowly)"),
     var("PALISADE_DB_POOL_SIZE", "default: 16", "most palisade_app connections"),
     NUMBER_QUARANTINE_VAR,
@@ -464,6 +465,9 @@ pub struct ServeSettings {
     pub pool_size: usize,
     /// `PALISADE_TOKEN_TTL_SECS`, default 86400.
     pub token_ttl: Duration,
+    /// `PALISADE_SESSION_MAX_SECS`, default 2592000 (30 days), at least `token_ttl`: no renewed
+    /// token expires later than this after the login.
+    pub session_max: Duration,
     /// `PALISADE_SLOW_REQUEST_MS`, default 5000 (at least 1): a request that takes this long
     /// is logged as a warning.
     pub slow_request: Duration,
@@ -645,6 +649,17 @@ impl ServeSettings {
             0 => None,
             minutes => Some(Duration::from_secs(minutes.saturating_mul(60))),
         };
+        let token_ttl = Duration::from_secs(number(&get, "PALISADE_TOKEN_TTL_SECS", 86_400)?);
+        let session_max =
+            Duration::from_secs(number(&get, "PALISADE_SESSION_MAX_SECS", 2_592_000)?);
+        if session_max < token_ttl {
+            return Err(ConfigError(format!(
+                "PALISADE_SESSION_MAX_SECS ({}) must be at least PALISADE_TOKEN_TTL_SECS ({}): \
+                 a login's first token already lives that long",
+                session_max.as_secs(),
+                token_ttl.as_secs()
+            )));
+        }
         let http_addr = get("PALISADE_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
         let metrics_addr = get("PALISADE_METRICS_ADDR");
         if metrics_addr
@@ -663,7 +678,8 @@ impl ServeSettings {
             metrics_addr,
             database,
             pool_size: usize::try_from(pool_size).unwrap_or(16),
-            token_ttl: Duration::from_secs(number(&get, "PALISADE_TOKEN_TTL_SECS", 86_400)?),
+            token_ttl,
+            session_max,
             slow_request: match number(&get, "PALISADE_SLOW_REQUEST_MS", 5_000)? {
                 0 => {
                     return Err(ConfigError(
@@ -1801,6 +1817,43 @@ mod tests {
                 .to_string();
             assert!(err.contains("PALISADE_SLOW_REQUEST_MS"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_session_lasts_thirty_days_and_never_less_than_a_token() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.session_max, Duration::from_secs(30 * 86_400));
+        assert_eq!(s.token_ttl, Duration::from_secs(86_400));
+        let s = settings(&[
+            ("PALISADE_TOKEN_TTL_SECS", "600"),
+            ("PALISADE_SESSION_MAX_SECS", "600"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.token_ttl, s.session_max),
+            (Duration::from_secs(600), Duration::from_secs(600))
+        );
+        for vars in [
+            &[("PALISADE_SESSION_MAX_SECS", "86399")][..],
+            &[
+                ("PALISADE_TOKEN_TTL_SECS", "3600"),
+                ("PALISADE_SESSION_MAX_SECS", "60"),
+            ][..],
+        ] {
+            let err = settings(vars).err().unwrap().to_string();
+            assert!(
+                err.contains("PALISADE_SESSION_MAX_SECS")
+                    && err.contains("PALISADE_TOKEN_TTL_SECS"),
+                "{vars:?}: {err}"
+            );
+        }
+        let err = settings(&[("PALISADE_SESSION_MAX_SECS", "a month")])
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("PALISADE_SESSION_MAX_SECS"),
+            "{err}"
+        );
     }
 
     #[test]

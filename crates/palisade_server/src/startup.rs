@@ -65,6 +65,8 @@ pub struct AppConfig {
     pub jwt_secret: Vec<u8>,
     /// Token lifetime.
     pub token_ttl: Duration,
+    /// How long after a login its tokens may be renewed (at least `token_ttl`).
+    pub session_max: Duration,
     /// HTTP worker threads; `None` means one per core.
     pub workers: Option<usize>,
     /// A request this slow is logged as a warning (`PALISADE_SLOW_REQUEST_MS`).
@@ -138,6 +140,7 @@ impl Application {
         }
         let stripe = config.stripe.clone();
         let tokens = TokenKeys::new(&config.jwt_secret, config.token_ttl)
+            .and_then(|keys| keys.with_session_max(config.session_max))
             .map_err(|e| StartupError::Other(e.into()))?;
         let passwords = tokio::task::spawn_blocking(|| {
             PasswordHashing::new(PasswordHashing::default_concurrency())
@@ -492,6 +495,7 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         http_addr: settings.http_addr.clone(),
         jwt_secret: db.jwt_secret.expose().as_bytes().to_vec(),
         token_ttl: settings.token_ttl,
+        session_max: settings.session_max,
         workers: settings.workers,
         slow_request: palisade_api::telemetry::SlowRequest(settings.slow_request),
         webhooks: webhook_config(settings, db)?,

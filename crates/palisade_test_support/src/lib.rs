@@ -552,6 +552,7 @@ pub async fn try_spawn_app_with_pool(
         http_addr: "127.0.0.1:0".into(),
         jwt_secret: TEST_JWT_SECRET.to_vec(),
         token_ttl: Duration::from_secs(3600),
+        session_max: TokenKeys::DEFAULT_SESSION_MAX,
         workers: Some(1),
         slow_request: palisade_api::telemetry::SlowRequest::default(),
         webhooks: test_webhook_config(),

@@ -11,6 +11,11 @@
 //!   from a 409 `email_taken`; the invitation stays pending, and the inviter sees nothing new.
 //! - `POST /v1/me/password`: current and new password; every token issued before stops
 //!   working, the caller's own included, and the answer carries a fresh token.
+//! - `POST /v1/me/token`: a fresh token for the caller's session (a user's token, not an API
+//!   key), with the user's current role; no session is renewed past its maximum age after the
+//!   login (`PALISADE_SESSION_MAX_SECS`).
+//! - `POST /v1/me/revoke-tokens`: ends every token of the caller, on every device, this one
+//!   included (the credential version is bumped); the password and API keys stay.
 //! - `POST /v1/auth/request-password-reset` (public): answers 202 with the same body whether or
 //!   not the email exists; the mail (only when it does) goes out in the background, so the
 //!   answer does not wait for it. `POST /v1/auth/reset-password` (public): token and new
@@ -30,7 +35,7 @@ use uuid::Uuid;
 
 use super::auth::token_response;
 use super::{Fields, parse_id};
-use crate::auth::{Tenant, UserSession};
+use crate::auth::{Renewal, SessionToken, Tenant, UserSession};
 use crate::client_addr::ClientAddr;
 use crate::credentials::{LinkToken, link_token_hash};
 use crate::endpoints::Auth;
@@ -79,6 +84,20 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .body::<ChangePasswordBody>()
         .ok::<super::auth::TokenResponse>()
         .errors(&[403, 409, 413, 415, 422, 429]);
+    e.post("/v1/me/token", renew_token)
+        .auth(Auth::User)
+        .tag("accounts")
+        .summary("Renew your token")
+        .describe("A fresh token for this session, with your current role; the one sent keeps working until it expires. No renewal lives past the session's maximum age after the login (`PALISADE_SESSION_MAX_SECS`, default 30 days): then 401 `invalid_token`, and only a login continues")
+        .ok::<super::auth::TokenResponse>()
+        .errors(&[403]);
+    e.post("/v1/me/revoke-tokens", revoke_tokens)
+        .auth(Auth::User)
+        .tag("accounts")
+        .summary("Sign out everywhere")
+        .describe("Ends every token of yours, on every device, this one included; your password and the API keys you created stay")
+        .no_content()
+        .errors(&[403]);
 }
 
 /// A pending invitation as admins see it: never its token or hash.
@@ -447,6 +466,57 @@ pub async fn change_password(
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(token_response(&state, &tenant.0, version)?))
+}
+
+/// `POST /v1/me/token` (200 with a fresh token, `Cache-Control: no-store`): a user's token for
+/// the same session, with the user's current role (an API key: 403 `requires_user_session`).
+#[tracing::instrument(name = "renew_token", skip_all)]
+pub async fn renew_token(
+    state: web::Data<AppState>,
+    SessionToken { tenant, claims }: SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    match state.tokens.renew(&tenant.0, &claims)? {
+        Renewal::Renewed { token, expires_in } => {
+            tracing::info!(expires_in, "token renewed");
+            Ok(HttpResponse::Ok()
+                .insert_header(("cache-control", "no-store"))
+                .json(super::auth::TokenResponse::new(
+                    token, expires_in, &tenant.0,
+                )))
+        }
+        Renewal::SessionEnded => {
+            tracing::info!("token renewal refused: the session reached its maximum age");
+            Err(ApiError::Unauthorized {
+                code: crate::error::ErrorCode::InvalidToken,
+                message: "this session is too old to renew; log in again",
+            })
+        }
+    }
+}
+
+/// `POST /v1/me/revoke-tokens` (204): bumps the caller's credential version, so that every token
+/// issued to them before, on any device, answers 401 `invalid_token`
+/// (`palisade_private.end_sessions`). A user's session only: an API key answers 403
+/// `requires_user_session`, and keys are not ended by this.
+#[tracing::instrument(name = "revoke_tokens", skip_all)]
+pub async fn revoke_tokens(
+    state: web::Data<AppState>,
+    UserSession(tenant): UserSession,
+) -> Result<HttpResponse, ApiError> {
+    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let version =
+        db::end_sessions(&mut tx, state.clock.now())
+            .await?
+            .ok_or(ApiError::Unauthorized {
+                code: crate::error::ErrorCode::InvalidToken,
+                message: "this token's user no longer exists",
+            })?;
+    tx.commit().await?;
+    tracing::info!(
+        credential_version = version,
+        "every token of the user ended"
+    );
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Reset request body.

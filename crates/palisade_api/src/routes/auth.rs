@@ -78,14 +78,25 @@ pub(crate) fn token_response(
     ctx: &TenantContext,
     credential_version: i32,
 ) -> Result<TokenResponse, ApiError> {
-    Ok(TokenResponse {
-        token: state.tokens.issue(ctx, credential_version)?,
-        token_type: "Bearer",
-        expires_in: state.tokens.ttl().as_secs(),
-        organization_id: ctx.org_id.as_uuid(),
-        user_id: ctx.user_id.as_uuid(),
-        role: ctx.role,
-    })
+    Ok(TokenResponse::new(
+        state.tokens.issue(ctx, credential_version)?,
+        state.tokens.ttl().as_secs(),
+        ctx,
+    ))
+}
+
+impl TokenResponse {
+    /// The answer that hands out `token`, for `ctx`, expiring in `expires_in` seconds.
+    pub(crate) fn new(token: String, expires_in: u64, ctx: &TenantContext) -> Self {
+        Self {
+            token,
+            token_type: "Bearer",
+            expires_in,
+            organization_id: ctx.org_id.as_uuid(),
+            user_id: ctx.user_id.as_uuid(),
+            role: ctx.role,
+        }
+    }
 }
 
 /// Creates an organization and its owner, and returns a token for the owner (201).

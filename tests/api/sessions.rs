@@ -1,0 +1,250 @@
+//! A session's tokens: renewing one (`POST /v1/me/token`) and ending them all
+//! (`POST /v1/me/revoke-tokens`). docs/accounts.md, "How tokens end".
+
+use palisade_api::auth::{Claims, TokenKeys};
+use palisade_domain::Role;
+use palisade_test_support::{TestApp, spawn_app_with_owner};
+use serde_json::json;
+
+fn now() -> i64 {
+    palisade_test_support::unix_now()
+}
+
+fn claims_of(app: &TestApp, token: &str) -> Claims {
+    app.tokens.verify(token).expect("a token the app issued")
+}
+
+/// What `POST /v1/me/token` answers with `token`, and the renewed token's claims when it is 200.
+async fn renew(
+    app: &TestApp,
+    token: &str,
+) -> (palisade_test_support::TestResponse, Option<Claims>) {
+    let r = app.post(token, "/v1/me/token", &json!({})).await;
+    let claims = (r.status == 200).then(|| claims_of(app, r.json["token"].as_str().unwrap()));
+    (r, claims)
+}
+
+#[actix_web::test]
+async fn a_renewed_token_is_the_same_session_with_the_users_current_role() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let first = claims_of(&app, &admin.token);
+    let auth_time = first
+        .auth_time
+        .expect("a login's token says when the user logged in");
+    assert!((auth_time - now()).abs() < 300, "{auth_time}");
+
+    let (r, renewed) = renew(&app, &admin.token).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.json["token_type"], "Bearer");
+    assert_eq!(
+        r.json["expires_in"], 3600,
+        "the test server's token lifetime"
+    );
+    assert_eq!(r.json["organization_id"], admin.org_id);
+    assert_eq!(r.json["user_id"], admin.user_id);
+    assert_eq!(r.json["role"], "admin");
+    let renewed = renewed.unwrap();
+    assert_eq!(
+        renewed.auth_time,
+        Some(auth_time),
+        "renewing is not logging in"
+    );
+    assert_eq!(renewed.ver, first.ver);
+    assert_eq!((renewed.sub, renewed.org), (first.sub, first.org));
+    let token = r.json["token"].as_str().unwrap().to_owned();
+    let me = app.get(&token, "/v1/me").await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json["user"]["id"], admin.user_id);
+    // The token it renewed is not ended by it: tokens are not stored, so nothing could end it.
+    assert_eq!(app.get(&admin, "/v1/me").await.status, 200);
+
+    // A demotion: the renewal carries the role the user has now, not the token's.
+    let r = app
+        .patch(
+            &owner,
+            &format!("/v1/members/{}", admin.user_id),
+            &json!({"role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (r, renewed) = renew(&app, &admin.token).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["role"], "member");
+    assert_eq!(renewed.unwrap().role, Some(Role::Member));
+
+    // After a password change the earlier tokens renew nothing.
+    let r = app
+        .post(
+            &admin,
+            "/v1/me/password",
+            &json!({"current_password": admin.password, "new_password": "a renewed long password"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for old in [&admin.token, &token] {
+        let (r, _) = renew(&app, old).await;
+        r.assert_error(401, "invalid_token");
+    }
+    // ...and the change's own token starts a new session.
+    let changed = claims_of(&app, r.json["token"].as_str().unwrap());
+    assert!(changed.auth_time.unwrap() >= auth_time);
+}
+
+#[actix_web::test]
+async fn no_renewal_outlives_the_sessions_maximum_age() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let max = i64::try_from(TokenKeys::DEFAULT_SESSION_MAX.as_secs()).unwrap();
+    let signed = |auth_time: Option<i64>, iat: i64| {
+        let mut claims = claims_of(&app, &owner.token);
+        claims.iat = iat;
+        claims.exp = now() + 600;
+        claims.auth_time = auth_time;
+        app.tokens.sign(&claims).unwrap()
+    };
+
+    // A login 100 s short of the maximum age: the renewal lives 100 s, not the token lifetime.
+    let auth_time = now() - max + 100;
+    let (r, renewed) = renew(&app, &signed(Some(auth_time), now() - 10)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let expires_in = r.json["expires_in"].as_i64().unwrap();
+    assert!((1..=100).contains(&expires_in), "{expires_in}");
+    let renewed = renewed.unwrap();
+    assert_eq!(renewed.exp, auth_time + max);
+    assert_eq!(renewed.auth_time, Some(auth_time));
+    // Renewing that one again gains nothing.
+    let (r, again) = renew(&app, r.json["token"].as_str().unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(again.unwrap().exp, auth_time + max);
+
+    // A session past its maximum age renews nothing (its tokens expire by then; this one was
+    // signed to outlive it, as only the secret's holder could).
+    let (r, _) = renew(&app, &signed(Some(now() - max - 5), now() - 10)).await;
+    r.assert_error(401, "invalid_token");
+    assert!(
+        r.json["message"].as_str().unwrap().contains("log in again"),
+        "{}",
+        r.text
+    );
+
+    // A token from before the claim existed counts from when it was issued.
+    let iat = now() - max + 50;
+    let (r, renewed) = renew(&app, &signed(None, iat)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let renewed = renewed.unwrap();
+    assert_eq!((renewed.exp, renewed.auth_time), (iat + max, Some(iat)));
+}
+
+#[actix_web::test]
+async fn revoking_tokens_ends_every_token_of_the_user_and_nothing_else() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let key = app.api_key(&owner, "server", Role::Admin).await;
+    let r = app.login(&owner.email, &owner.password).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let phone = r.json["token"].as_str().unwrap().to_owned();
+    let (r, _) = renew(&app, &owner.token).await;
+    let renewed = r.json["token"].as_str().unwrap().to_owned();
+
+    let r = app.post(&phone, "/v1/me/revoke-tokens", &json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    for (what, token) in [
+        ("signup", &owner.token),
+        ("login", &phone),
+        ("renewed", &renewed),
+    ] {
+        let r = app.get(token, "/v1/me").await;
+        assert_eq!(r.status, 401, "{what}: {}", r.text);
+        assert_eq!(r.json["error"], "invalid_token", "{what}");
+        let (r, _) = renew(&app, token).await;
+        r.assert_error_at(401, "invalid_token", what);
+    }
+    // Another user's session and the owner's API key are untouched.
+    assert_eq!(app.get(&admin, "/v1/me").await.status, 200);
+    assert_eq!(app.get(&key, "/v1/customers").await.status, 200);
+    // The password still logs in, and the new session works.
+    let r = app.login(&owner.email, &owner.password).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let again = r.json["token"].as_str().unwrap();
+    assert_eq!(app.get(&again, "/v1/me").await.status, 200);
+}
+
+#[actix_web::test]
+async fn end_sessions_acts_on_the_transactions_own_user_only() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let other = app.signup("Other").await;
+    let versions = || async {
+        let c = app.db.superuser_client().await;
+        let rows = c
+            .query(
+                "SELECT id::text, credential_version FROM palisade.users ORDER BY id",
+                &[],
+            )
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i32>(1)))
+            .collect::<Vec<_>>()
+    };
+    let before = versions().await;
+    assert_eq!(before.len(), 3);
+    let c = app.db.app_client().await;
+    // No context: fail closed, nothing changes.
+    let rows = c
+        .query("SELECT * FROM palisade_private.end_sessions(now())", &[])
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+    // A user of another organization named with this one: no such user, nothing changes.
+    c.batch_execute("BEGIN").await.unwrap();
+    c.execute(
+        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
+                set_config('app.current_role', 'owner', true)",
+        &[&owner.org_id, &other.user_id],
+    )
+    .await
+    .unwrap();
+    let rows = c
+        .query("SELECT * FROM palisade_private.end_sessions(now())", &[])
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+    c.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(versions().await, before);
+    // The admin's own context bumps the admin, and no one else.
+    c.batch_execute("BEGIN").await.unwrap();
+    c.execute(
+        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
+                set_config('app.current_role', 'admin', true)",
+        &[&admin.org_id, &admin.user_id],
+    )
+    .await
+    .unwrap();
+    let version: i32 = c
+        .query_one("SELECT * FROM palisade_private.end_sessions(now())", &[])
+        .await
+        .unwrap()
+        .get(0);
+    c.batch_execute("COMMIT").await.unwrap();
+    let after = versions().await;
+    for ((id, old), (same_id, new)) in before.iter().zip(&after) {
+        assert_eq!(id, same_id);
+        let expected = if *id == admin.user_id { old + 1 } else { *old };
+        assert_eq!(*new, expected, "{id}");
+    }
+    assert!(after.contains(&(admin.user_id.clone(), version)));
+    // The app role cannot bump a version itself.
+    let err = c
+        .execute(
+            "UPDATE palisade.users SET credential_version = credential_version + 1",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+}
