@@ -248,3 +248,48 @@ async fn end_sessions_acts_on_the_transactions_own_user_only() {
         Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
     );
 }
+
+#[actix_web::test]
+async fn during_a_rotation_both_secrets_verify_and_renewals_move_to_the_new_one() {
+    use std::time::Duration;
+    // The server is in a rotation's second step: it signs with the test secret (the new one)
+    // and still accepts the tokens of the previous one.
+    let previous = [9u8; 32];
+    let app = palisade_test_support::spawn_app_configured(|c| {
+        c.jwt_verify_secret = Some(previous.to_vec());
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    let old_keys = TokenKeys::new(&previous, Duration::from_secs(3600)).unwrap();
+    let old = old_keys.sign(&claims_of(&app, &owner.token)).unwrap();
+    let me = app.get(&old, "/v1/me").await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json["user"]["id"], owner.user_id);
+    assert_eq!(app.get(&owner, "/v1/me").await.status, 200);
+    // Renewing a token of the previous secret gives one of the new secret: a client that renews
+    // moves over before the previous secret is dropped.
+    let r = app.post(&old, "/v1/me/token", &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let renewed = r.json["token"].as_str().unwrap();
+    assert!(app.tokens.verify(renewed).is_ok());
+    assert!(old_keys.verify(renewed).is_err());
+    // A third secret's token is still refused, and so is an expired one of the previous secret.
+    let third = TokenKeys::new(&[7u8; 32], Duration::from_secs(3600)).unwrap();
+    let r = app
+        .get(
+            &third.sign(&claims_of(&app, &owner.token)).unwrap(),
+            "/v1/me",
+        )
+        .await;
+    r.assert_error(401, "invalid_token");
+    let mut expired = claims_of(&app, &owner.token);
+    (expired.iat, expired.exp) = (now() - 7200, now() - 3600);
+    let r = app.get(&old_keys.sign(&expired).unwrap(), "/v1/me").await;
+    r.assert_error(401, "invalid_token");
+    // The verify secret changes no other rule: revoking ends the previous secret's tokens too.
+    let r = app.post(&owner, "/v1/me/revoke-tokens", &json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    app.get(&old, "/v1/me")
+        .await
+        .assert_error(401, "invalid_token");
+}

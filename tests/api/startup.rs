@@ -50,6 +50,7 @@ async fn refusal(db: &TestDb, role: &str) -> String {
     let config = AppConfig {
         http_addr: "127.0.0.1:0".into(),
         jwt_secret: TEST_JWT_SECRET.to_vec(),
+        jwt_verify_secret: None,
         token_ttl: Duration::from_secs(60),
         session_max: Duration::from_secs(60),
         workers: Some(1),

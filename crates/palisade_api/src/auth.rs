@@ -74,6 +74,9 @@ fn required_nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// A second secret's key, which verifies tokens and signs none (`PALISADE_JWT_VERIFY_SECRET`:
+    /// the next or the previous secret during a rotation).
+    verify_only: Option<DecodingKey>,
     validation: Arc<Validation>,
     ttl: Duration,
     session_max: Duration,
@@ -117,6 +120,7 @@ impl TokenKeys {
         Ok(Self {
             encoding: EncodingKey::from_secret(secret).map_err(refused)?,
             decoding: DecodingKey::from_secret(secret).map_err(refused)?,
+            verify_only: None,
             validation: Arc::new(validation),
             ttl,
             session_max: Self::DEFAULT_SESSION_MAX.max(ttl),
@@ -131,6 +135,20 @@ impl TokenKeys {
             return Err("the session's maximum age must be at least the token lifetime");
         }
         self.session_max = max;
+        Ok(self)
+    }
+
+    /// Also accepts the tokens `secret` signed (at least 32 bytes), and signs none with it: a
+    /// rotation's next secret, before every server signs with it, or its previous one, until the
+    /// tokens it signed have expired (docs/configuration.md, "Rotating the JWT secret"). A token
+    /// renewed is signed with the main secret.
+    pub fn with_verify_secret(mut self, secret: &[u8]) -> Result<Self, &'static str> {
+        if secret.len() < Self::MIN_SECRET_BYTES {
+            return Err("the JWT verify secret must be at least 32 bytes");
+        }
+        self.verify_only = Some(
+            DecodingKey::from_secret(secret).map_err(|_| "the JWT verify secret was refused")?,
+        );
         Ok(self)
     }
 
@@ -201,14 +219,26 @@ impl TokenKeys {
         .map_err(|e| ApiError::internal(format!("could not sign a token: {}", e.kind_name())))
     }
 
-    /// Verifies signature, algorithm, issuer, audience and expiry, and decodes the claims.
+    /// Verifies signature, algorithm, issuer, audience and expiry, and decodes the claims. A
+    /// signature the main secret refuses is tried with the verify-only one, when there is one.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| {
-                tracing::debug!(reason = e.kind_name(), "bearer token refused");
-                invalid_token()
-            })
+        let decoded = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        {
+            Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature) => {
+                match &self.verify_only {
+                    Some(key) => jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+                        .inspect(|_| {
+                            tracing::debug!("bearer token signed with the verify-only secret");
+                        }),
+                    None => Err(e),
+                }
+            }
+            decoded => decoded,
+        };
+        decoded.map(|data| data.claims).map_err(|e| {
+            tracing::debug!(reason = e.kind_name(), "bearer token refused");
+            invalid_token()
+        })
     }
 }
 
@@ -1080,6 +1110,29 @@ mod tests {
         late.auth_time = Some(first.iat - 3600);
         assert!(matches!(k.renew(&c, &late).unwrap(), Renewal::SessionEnded));
         assert!(keys().with_session_max(Duration::from_secs(599)).is_err());
+    }
+
+    #[test]
+    fn a_verify_secret_accepts_its_tokens_and_signs_none() {
+        let next = TokenKeys::new(&[8u8; 32], Duration::from_secs(600)).unwrap();
+        let third = TokenKeys::new(&[9u8; 32], Duration::from_secs(600)).unwrap();
+        let k = keys().with_verify_secret(&[8u8; 32]).unwrap();
+        let c = ctx();
+        // The other secret's tokens are accepted, the main one's too, a third's are not.
+        assert_eq!(k.verify(&next.issue(&c, 1).unwrap()).unwrap().ver, 1);
+        assert_eq!(k.verify(&k.issue(&c, 2).unwrap()).unwrap().ver, 2);
+        assert!(k.verify(&third.issue(&c, 0).unwrap()).is_err());
+        // What it issues is signed with the main secret: a server without the verify secret
+        // accepts it, the verify secret alone does not.
+        let issued = k.issue(&c, 3).unwrap();
+        assert!(keys().verify(&issued).is_ok());
+        assert!(next.verify(&issued).is_err());
+        // The other checks still apply to its tokens.
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut expired = k.verify(&issued).unwrap();
+        (expired.iat, expired.exp) = (now - 7200, now - 3600);
+        assert!(k.verify(&next.sign(&expired).unwrap()).is_err());
+        assert!(keys().with_verify_secret(b"too short").is_err());
     }
 
     #[test]

@@ -97,6 +97,8 @@ const SERVE_DATABASE_VARS: &[Var] = &[
     var("PALISADE_APP_DATABASE_URL_FILE", "with DATABASE_URL or its file: this or the variable above", "a file holding the app's URL, re-read for each new connection and every second (rotation)"),
     var("PALISADE_JWT_SECRET", "required with DATABASE_URL or its file; generated in embedded mode", "the bearer tokens' HS256 secret, at least 32 bytes"),
     var("PALISADE_JWT_SECRET_FILE", "instead of the variable above", "a file holding that secret, read at start"),
+    var("PALISADE_JWT_VERIFY_SECRET", "unset; with DATABASE_URL or its file", "a second secret that verifies tokens and signs none: a rotation's next or previous secret"),
+    var("PALISADE_JWT_VERIFY_SECRET_FILE", "instead of the variable above", "a file holding that secret, read at start"),
     var("PALISADE_BILLING_DATABASE_URL", "with STRIPE_WEBHOOK_SECRET, or neither", "the billing role's URL (palisade_billing): the Stripe webhook only"),
     var("PALISADE_BILLING_DATABASE_URL_FILE", "instead of the variable above", "a file holding the billing role's URL, re-read for each new connection"),
 ];
@@ -370,6 +372,10 @@ pub struct ExternalDatabase {
     pub billing_url: Option<UrlSetting>,
     /// `PALISADE_JWT_SECRET`: at least 32 bytes (checked at startup).
     pub jwt_secret: Secret,
+    /// `PALISADE_JWT_VERIFY_SECRET`: a second secret, at least 32 bytes, whose tokens are
+    /// accepted and which signs none (a rotation's next or previous secret); never the same as
+    /// `jwt_secret`.
+    pub jwt_verify_secret: Option<Secret>,
 }
 
 /// A database URL, given directly or as a file the server re-reads (so a rotated credential is
@@ -595,8 +601,22 @@ impl ServeSettings {
                 billing_url: url_setting(&get, "PALISADE_BILLING_DATABASE_URL")?,
                 jwt_secret: secret_setting(&get, "PALISADE_JWT_SECRET")?
                     .ok_or_else(|| ConfigError("DATABASE_URL (or DATABASE_URL_FILE) is set, so PALISADE_JWT_SECRET (or PALISADE_JWT_SECRET_FILE) must be too".into()))?,
+                jwt_verify_secret: secret_setting(&get, "PALISADE_JWT_VERIFY_SECRET")?,
             }),
         };
+        if let DatabaseMode::External(ext) = &database
+            && ext
+                .jwt_verify_secret
+                .as_ref()
+                .is_some_and(|v| v.expose() == ext.jwt_secret.expose())
+        {
+            return Err(ConfigError(
+                "PALISADE_JWT_VERIFY_SECRET is PALISADE_JWT_SECRET (each or its _FILE): during a \
+                 rotation it is the other secret, the next one or the previous one; unset it \
+                 once the rotation is over"
+                    .into(),
+            ));
+        }
         let stripe_webhook_secret = secret_setting(&get, "STRIPE_WEBHOOK_SECRET")?;
         if stripe_webhook_secret.as_ref().is_some_and(|s| {
             s.expose().len() <= "whsec_".len() || !s.expose().starts_with("whsec_")
@@ -1817,6 +1837,58 @@ mod tests {
                 .to_string();
             assert!(err.contains("PALISADE_SLOW_REQUEST_MS"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_jwt_verify_secret_is_read_and_never_the_main_secret() {
+        let base = [
+            ("DATABASE_URL", "postgresql://o:p@h/db"),
+            ("PALISADE_APP_DATABASE_URL", "postgresql://a:p@h/db"),
+            (
+                "PALISADE_JWT_SECRET",
+                "secret-main-0123456789abcdef0123456789",
+            ),
+        ];
+        let s = settings(&base).unwrap();
+        assert!(external(&s.database).jwt_verify_secret.is_none());
+        let next = [
+            &base[..],
+            &[(
+                "PALISADE_JWT_VERIFY_SECRET",
+                "secret-next-0123456789abcdef0123456789",
+            )],
+        ]
+        .concat();
+        let s = settings(&next).unwrap();
+        assert_eq!(
+            external(&s.database)
+                .jwt_verify_secret
+                .as_ref()
+                .map(Secret::expose),
+            Some("secret-next-0123456789abcdef0123456789")
+        );
+        assert!(!format!("{s:?}").contains("secret-next"));
+        let same = [
+            &base[..],
+            &[(
+                "PALISADE_JWT_VERIFY_SECRET",
+                "secret-main-0123456789abcdef0123456789",
+            )],
+        ]
+        .concat();
+        let err = settings(&same).err().unwrap().to_string();
+        assert!(
+            err.contains("PALISADE_JWT_VERIFY_SECRET is PALISADE_JWT_SECRET")
+                && !err.contains("secret-"),
+            "{err}"
+        );
+        let both = [
+            &next[..],
+            &[("PALISADE_JWT_VERIFY_SECRET_FILE", "/nonexistent/verify")],
+        ]
+        .concat();
+        let err = settings(&both).err().unwrap().to_string();
+        assert!(err.contains("are both set"), "{err}");
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub struct AppConfig {
     pub http_addr: String,
     /// HS256 secret, at least 32 bytes.
     pub jwt_secret: Vec<u8>,
+    /// A second HS256 secret that verifies tokens and signs none (a rotation's), at least 32
+    /// bytes.
+    pub jwt_verify_secret: Option<Vec<u8>>,
     /// Token lifetime.
     pub token_ttl: Duration,
     /// How long after a login its tokens may be renewed (at least `token_ttl`).
@@ -141,7 +144,17 @@ impl Application {
         let stripe = config.stripe.clone();
         let tokens = TokenKeys::new(&config.jwt_secret, config.token_ttl)
             .and_then(|keys| keys.with_session_max(config.session_max))
+            .and_then(|keys| match &config.jwt_verify_secret {
+                Some(secret) => keys.with_verify_secret(secret),
+                None => Ok(keys),
+            })
             .map_err(|e| StartupError::Other(e.into()))?;
+        if config.jwt_verify_secret.is_some() {
+            tracing::info!(
+                "bearer tokens signed with PALISADE_JWT_VERIFY_SECRET are accepted too (a \
+                 rotation); every token issued is signed with PALISADE_JWT_SECRET"
+            );
+        }
         let passwords = tokio::task::spawn_blocking(|| {
             PasswordHashing::new(PasswordHashing::default_concurrency())
         })
@@ -431,6 +444,8 @@ struct ServeDatabase {
     app_url: UrlSource,
     /// The HS256 secret of bearer tokens.
     jwt_secret: Secret,
+    /// A second secret that verifies tokens and signs none (an existing server only).
+    jwt_verify_secret: Option<Secret>,
     /// `palisade_billing`'s URL: always in embedded mode; on an existing server when Stripe is
     /// configured.
     billing_url: Option<UrlSource>,
@@ -447,6 +462,7 @@ impl ServeDatabase {
                 Self {
                     app_url: cluster.app_url_source(),
                     jwt_secret: Secret::new(cluster.secrets().jwt_secret.clone()),
+                    jwt_verify_secret: None,
                     billing_url: Some(UrlSource::Fixed(Secret::new(cluster.billing_url()))),
                     dev_webhooks: Some((
                         cluster.webhook_secrets().clone(),
@@ -459,6 +475,7 @@ impl ServeDatabase {
                 database: Database::external(url_source(&ext.owner_url, "DATABASE_URL_FILE")),
                 app_url: url_source(&ext.app_url, "PALISADE_APP_DATABASE_URL_FILE"),
                 jwt_secret: ext.jwt_secret.clone(),
+                jwt_verify_secret: ext.jwt_verify_secret.clone(),
                 billing_url: ext
                     .billing_url
                     .as_ref()
@@ -494,6 +511,10 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
     let config = AppConfig {
         http_addr: settings.http_addr.clone(),
         jwt_secret: db.jwt_secret.expose().as_bytes().to_vec(),
+        jwt_verify_secret: db
+            .jwt_verify_secret
+            .as_ref()
+            .map(|s| s.expose().as_bytes().to_vec()),
         token_ttl: settings.token_ttl,
         session_max: settings.session_max,
         workers: settings.workers,
@@ -1016,6 +1037,7 @@ mod tests {
             app_url: UrlSetting::Url(Secret::new("postgresql://a:p@h/db")),
             billing_url: None,
             jwt_secret: Secret::new("x"),
+            jwt_verify_secret: None,
         }))
         .unwrap();
         assert_eq!(

@@ -551,6 +551,7 @@ pub async fn try_spawn_app_with_pool(
     let mut config = AppConfig {
         http_addr: "127.0.0.1:0".into(),
         jwt_secret: TEST_JWT_SECRET.to_vec(),
+        jwt_verify_secret: None,
         token_ttl: Duration::from_secs(3600),
         session_max: TokenKeys::DEFAULT_SESSION_MAX,
         workers: Some(1),
