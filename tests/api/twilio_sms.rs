@@ -333,3 +333,43 @@ async fn carrier_webhooks_never_open_a_connection_that_bypasses_rls() {
     app.assert_connections_are_the_app_role("a carrier webhook")
         .await;
 }
+
+#[actix_web::test]
+async fn while_the_auth_token_is_rotated_both_tokens_sign_and_no_other() {
+    const SECONDARY: &str = "5ec0ndary0000000000000000000000a";
+    let app = palisade_test_support::spawn_app_configured(|c| {
+        c.webhooks.twilio_secondary_auth_token = Some(palisade_domain::Secret::new(SECONDARY));
+    })
+    .await;
+    let a = app.signup("Carrier").await;
+    let number = app.claim_number(&a, &["sms"]).await;
+    let path = "/webhooks/twilio/sms";
+    let url = format!("{TEST_PUBLIC_BASE_URL}{path}");
+    // Before Twilio promotes the secondary token it signs with the primary; after, with the
+    // former secondary. Both are recorded.
+    let mut sids = Vec::new();
+    for token in [TEST_TWILIO_AUTH_TOKEN, SECONDARY] {
+        let sid = unique_sid("SM");
+        let params = inbound(&sid, "+14155550100", &number, "during the rotation");
+        let r = app.twilio_signed_as(path, &params, token, &url).await;
+        assert_eq!(r.status, 200, "{token}: {}", r.text);
+        sids.push(sid);
+    }
+    assert_eq!(data(&app, &a, "/v1/sms-messages").await.len(), 2);
+    let deliveries: Vec<Value> = data(&app, &a, "/v1/webhook-deliveries").await;
+    let mut stored_sids: Vec<&str> = deliveries
+        .iter()
+        .map(|d| d["event_key"].as_str().unwrap())
+        .collect();
+    stored_sids.sort_unstable();
+    sids.sort();
+    assert_eq!(stored_sids, sids);
+    // A third token is still refused, and writes nothing.
+    let sid = unique_sid("SM");
+    let params = inbound(&sid, "+14155550100", &number, "forged");
+    let r = app
+        .twilio_signed_as(path, &params, "ffffffffffffffffffffffffffffffff", &url)
+        .await;
+    r.assert_error(401, "invalid_signature");
+    assert_eq!(data(&app, &a, "/v1/sms-messages").await.len(), 2);
+}

@@ -124,6 +124,8 @@ const WEBHOOK_VARS: &[Var] = &[
     var("PALISADE_PUBLIC_BASE_URL", "default: http://<PALISADE_HTTP_ADDR>", "what precedes /webhooks/... in the URLs providers call, and in mailed links"),
     var("TWILIO_AUTH_TOKEN", "embedded: generated; otherwise unset", "verifies X-Twilio-Signature"),
     var("TWILIO_AUTH_TOKEN_FILE", "instead of the variable above", "a file holding it, read at start"),
+    var("TWILIO_SECONDARY_AUTH_TOKEN", "unset", "the account's secondary auth token, accepted too while the token is rotated"),
+    var("TWILIO_SECONDARY_AUTH_TOKEN_FILE", "instead of the variable above", "a file holding it, read at start"),
     var("SENDGRID_WEBHOOK_PUBLIC_KEY", "embedded: generated; otherwise unset", "SendGrid's event webhook verification key (base64)"),
     var("MAILGUN_WEBHOOK_SIGNING_KEY", "embedded: generated; otherwise unset", "Mailgun's webhook signing key"),
     var("MAILGUN_WEBHOOK_SIGNING_KEY_FILE", "instead of the variable above", "a file holding it, read at start"),
@@ -534,6 +536,9 @@ pub struct WebhookSettings {
     pub public_base_url: Option<String>,
     /// `TWILIO_AUTH_TOKEN` (or `_FILE`).
     pub twilio_auth_token: Option<Secret>,
+    /// `TWILIO_SECONDARY_AUTH_TOKEN` (or `_FILE`): accepted too, during a rotation; never the
+    /// same as `twilio_auth_token`.
+    pub twilio_secondary_auth_token: Option<Secret>,
     /// `SENDGRID_WEBHOOK_PUBLIC_KEY`: the event webhook's verification key (base64, as
     /// SendGrid's console shows it). A public key: not a secret.
     pub sendgrid_public_key: Option<String>,
@@ -560,9 +565,28 @@ impl WebhookSettings {
                     .into(),
             ));
         }
+        let twilio_auth_token = secret_setting(get, "TWILIO_AUTH_TOKEN")?;
+        let twilio_secondary_auth_token = secret_setting(get, "TWILIO_SECONDARY_AUTH_TOKEN")?;
+        if twilio_secondary_auth_token.is_some() && twilio_auth_token.is_none() {
+            return Err(ConfigError(
+                "TWILIO_SECONDARY_AUTH_TOKEN is set without TWILIO_AUTH_TOKEN (each or its _FILE): \
+                 the secondary token is accepted besides the primary one, never alone"
+                    .into(),
+            ));
+        }
+        if let (Some(primary), Some(secondary)) = (&twilio_auth_token, &twilio_secondary_auth_token)
+            && primary.expose() == secondary.expose()
+        {
+            return Err(ConfigError(
+                "TWILIO_SECONDARY_AUTH_TOKEN is TWILIO_AUTH_TOKEN (each or its _FILE): it is the \
+                 account's other token during a rotation; unset it once the rotation is over"
+                    .into(),
+            ));
+        }
         Ok(Self {
             public_base_url,
-            twilio_auth_token: secret_setting(get, "TWILIO_AUTH_TOKEN")?,
+            twilio_auth_token,
+            twilio_secondary_auth_token,
             sendgrid_public_key,
             mailgun_signing_key: secret_setting(get, "MAILGUN_WEBHOOK_SIGNING_KEY")?,
         })
@@ -1836,6 +1860,39 @@ mod tests {
                 .unwrap()
                 .to_string();
             assert!(err.contains("PALISADE_SLOW_REQUEST_MS"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_twilio_secondary_token_needs_the_primary_and_is_not_it() {
+        let s = settings(&[
+            ("TWILIO_AUTH_TOKEN", "secret-primary"),
+            ("TWILIO_SECONDARY_AUTH_TOKEN", "secret-secondary"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.webhooks
+                .twilio_secondary_auth_token
+                .as_ref()
+                .map(Secret::expose),
+            Some("secret-secondary")
+        );
+        assert!(!format!("{s:?}").contains("secret-"));
+        for (vars, says) in [
+            (
+                &[("TWILIO_SECONDARY_AUTH_TOKEN", "secret-secondary")][..],
+                "without TWILIO_AUTH_TOKEN",
+            ),
+            (
+                &[
+                    ("TWILIO_AUTH_TOKEN", "secret-same"),
+                    ("TWILIO_SECONDARY_AUTH_TOKEN", "secret-same"),
+                ][..],
+                "TWILIO_SECONDARY_AUTH_TOKEN is TWILIO_AUTH_TOKEN",
+            ),
+        ] {
+            let err = settings(vars).err().unwrap().to_string();
+            assert!(err.contains(says) && !err.contains("secret-"), "{err}");
         }
     }
 

@@ -843,6 +843,13 @@ fn webhook_config(settings: &ServeSettings, db: &ServeDatabase) -> Result<Webhoo
         .twilio_auth_token
         .clone()
         .or_else(|| dev.map(|d| Secret::new(d.twilio_auth_token.clone())));
+    config.twilio_secondary_auth_token = env.twilio_secondary_auth_token.clone();
+    if config.twilio_secondary_auth_token.is_some() {
+        tracing::info!(
+            "Twilio deliveries signed with TWILIO_SECONDARY_AUTH_TOKEN are accepted too (a \
+             rotation)"
+        );
+    }
     config.mailgun_signing_key = env
         .mailgun_signing_key
         .clone()

@@ -16,6 +16,9 @@ pub struct WebhookConfig {
     pub public_base_url: String,
     /// Twilio's auth token (HMAC-SHA1 key of `X-Twilio-Signature`).
     pub twilio_auth_token: Option<Secret>,
+    /// Twilio's secondary auth token, accepted too while the account's token is rotated (Twilio
+    /// signs with its primary token, and promoting the secondary one makes it the primary).
+    pub twilio_secondary_auth_token: Option<Secret>,
     /// SendGrid's event-webhook verification key (P-256, from base64 SPKI).
     pub sendgrid_public_key: Option<SendgridKey>,
     /// Mailgun's webhook signing key (HMAC-SHA256).
@@ -28,6 +31,7 @@ impl WebhookConfig {
         Self {
             public_base_url: public_base_url.trim_end_matches('/').to_owned(),
             twilio_auth_token: None,
+            twilio_secondary_auth_token: None,
             sendgrid_public_key: None,
             mailgun_signing_key: None,
         }

@@ -38,6 +38,8 @@ impl EmbeddedServer {
             .env_remove("STRIPE_WEBHOOK_SECRET_FILE")
             .env_remove("TWILIO_AUTH_TOKEN")
             .env_remove("TWILIO_AUTH_TOKEN_FILE")
+            .env_remove("TWILIO_SECONDARY_AUTH_TOKEN")
+            .env_remove("TWILIO_SECONDARY_AUTH_TOKEN_FILE")
             .env_remove("MAILGUN_WEBHOOK_SIGNING_KEY")
             .env_remove("MAILGUN_WEBHOOK_SIGNING_KEY_FILE")
             .env_remove("PALISADE_PG_PORT")
