@@ -15,9 +15,10 @@ SET LOCAL ROLE palisade_resolver;
 /**
  * login_lookup(email): the user that logs in with this (normalised) email, with the password
  * hash to verify, the organization and role to put in the token, and the credential version the
- * token must carry (a password change or reset bumps it, ending every earlier token). At most
- * one row: the login email is unique platform-wide (see 110_users.sql). Also used, by email,
- * to find whom a password-reset request is for and to check a current password before a change.
+ * token must carry (a password change or reset, or end_sessions, bumps it, ending every earlier
+ * token). At most one row: the login email is unique platform-wide (see 110_users.sql). Also
+ * used, by email, to find whom a password-reset request is for and to check a current password
+ * before a change.
  */
 -- The result gained credential_version: a changed result type needs DROP, not CREATE OR REPLACE.
 DROP FUNCTION IF EXISTS palisade_private.login_lookup(text);

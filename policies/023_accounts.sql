@@ -19,7 +19,7 @@ DROP FUNCTION IF EXISTS palisade_private.member_role(uuid, uuid);
  * organization deleted). The Tenant extractor calls it for every bearer token (one statement):
  * a removed user's tokens stop working at once, a role change takes effect at once, and a token
  * whose `ver` claim is not the current credential_version (issued before a password change or
- * reset) is refused. It reveals nothing a valid token does not already say.
+ * reset, or before end_sessions) is refused. It reveals nothing a valid token does not already say.
  */
 CREATE OR REPLACE FUNCTION palisade_private.member_session(p_organization_id uuid, p_user_id uuid)
     RETURNS TABLE (role text, credential_version integer)
@@ -211,15 +211,23 @@ GRANT EXECUTE ON FUNCTION palisade_private.change_password(text, text, timestamp
     TO palisade_app;
 
 /**
- * end_sessions(now): ends every bearer token of the acting user (the transaction's
- * app.current_org and app.current_user, set by the request's TenantTx from its verified token;
- * never a parameter) by bumping their credential_version, and returns the new version. No row
- * when no user is set or the user is gone. Nothing else changes: the password, pending reset
- * links and the user's API keys stay (docs/accounts.md, "How tokens end"). The app role has no
- * UPDATE on credential_version, so this, change_password and reset_password are the only ways
- * it changes.
+ * end_sessions(credential version, now): ends every bearer token of the acting user (the
+ * transaction's app.current_org and app.current_user; never a parameter) by bumping their
+ * credential_version, if it is still `credential version` (the one the caller's token carries: a
+ * token a concurrent password change has just ended cannot end the change's new token), and
+ * returns the new version. No row when no user is set, the user is gone or the version moved.
+ * Nothing else changes: the password, pending reset links and the user's API keys stay
+ * (docs/accounts.md, "How tokens end"). The app role has no UPDATE on credential_version, so
+ * this, change_password and reset_password are the only ways it changes.
+ * Limits, honestly: the context does not say whether a user's token or an API key set it (a
+ * key's transaction names its creator as app.current_user), so that an API key cannot sign its
+ * creator out is the route's rule (it takes a user's session only), not this function's; and a
+ * compromised app role could set any user of an organization as the context and end their tokens
+ * (as it could remove them).
  */
-CREATE OR REPLACE FUNCTION palisade_private.end_sessions(p_now timestamptz)
+DROP FUNCTION IF EXISTS palisade_private.end_sessions(timestamptz);
+CREATE OR REPLACE FUNCTION palisade_private.end_sessions(p_credential_version integer,
+                                                         p_now timestamptz)
     RETURNS TABLE (credential_version integer)
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = ''
@@ -230,9 +238,10 @@ CREATE OR REPLACE FUNCTION palisade_private.end_sessions(p_now timestamptz)
          WHERE u.organization_id =
                    NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid
            AND u.id = NULLIF(pg_catalog.current_setting('app.current_user', true), '')::uuid
+           AND u.credential_version = p_credential_version
         RETURNING u.credential_version
     $fn$;
-REVOKE ALL ON FUNCTION palisade_private.end_sessions(timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION palisade_private.end_sessions(timestamptz) TO palisade_app;
+REVOKE ALL ON FUNCTION palisade_private.end_sessions(integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.end_sessions(integer, timestamptz) TO palisade_app;
 
 RESET ROLE;

@@ -419,7 +419,7 @@ VALUES
     ('palisade', 'users', 'password_hash', 'secret', 'The user''s argon2id password hash: an offline guessing target. Login verifies it through palisade_private.login_lookup (020_resolvers.sql), never through a tenant query.'),
     ('palisade', 'users', 'created_at', 'readable', NULL),
     ('palisade', 'users', 'updated_at', 'readable', NULL),
-    ('palisade', 'users', 'credential_version', 'readable', 'A counter bumped by a password change or reset; tokens carry it so older ones stop working. Not a credential.'),
+    ('palisade', 'users', 'credential_version', 'readable', 'A counter bumped by a password change or reset, or by signing out everywhere (end_sessions); tokens carry it so older ones stop working. Not a credential.'),
 
     -- palisade.voice_campaigns
     ('palisade', 'voice_campaigns', 'organization_id', 'readable', NULL),

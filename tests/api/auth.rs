@@ -123,12 +123,21 @@ async fn bad_tokens_answer_401() {
         ("missing claims", missing),
         ("garbage", "not.a.jwt".into()),
     ];
+    // /v1/me takes Caller; renewing and revoking read the token themselves (SessionToken).
     for (what, token) in cases {
-        let r = app.get(&token, "/v1/me").await;
-        assert_eq!(r.status, 401, "{what}: {}", r.text);
-        assert_eq!(r.json["error"], "invalid_token", "{what}");
-        assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+        for (method, path) in [
+            ("GET", "/v1/me"),
+            ("POST", "/v1/me/token"),
+            ("POST", "/v1/me/revoke-tokens"),
+        ] {
+            let r = app.call(method, path, Some(&token), None).await;
+            assert_eq!(r.status, 401, "{what}, {method} {path}: {}", r.text);
+            assert_eq!(r.json["error"], "invalid_token", "{what}, {method} {path}");
+            assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+        }
     }
+    // None of them ended the owner's session.
+    assert_eq!(app.get(&acct, "/v1/me").await.status, 200);
     let r = app.call("GET", "/v1/me", None, None).await;
     assert_eq!(r.status, 401);
     assert_eq!(r.json["error"], "unauthorized");
@@ -151,16 +160,17 @@ async fn a_token_without_an_organization_answers_403_no_organization() {
     let mut claims = claims_for(&acct);
     claims.org = None;
     claims.role = None;
-    let r = app
-        .call(
-            "GET",
-            "/v1/customers",
-            Some(&app.tokens.sign(&claims).unwrap()),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 403);
-    assert_eq!(r.json["error"], "no_organization");
+    let token = app.tokens.sign(&claims).unwrap();
+    // A route that takes Tenant, and the two that take the token's own claims (SessionToken).
+    for (method, path) in [
+        ("GET", "/v1/customers"),
+        ("POST", "/v1/me/token"),
+        ("POST", "/v1/me/revoke-tokens"),
+    ] {
+        let r = app.call(method, path, Some(&token), None).await;
+        assert_eq!(r.status, 403, "{method} {path}: {}", r.text);
+        assert_eq!(r.json["error"], "no_organization", "{method} {path}");
+    }
 }
 
 #[actix_web::test]

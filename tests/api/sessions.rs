@@ -14,6 +14,16 @@ fn claims_of(app: &TestApp, token: &str) -> Claims {
     app.tokens.verify(token).expect("a token the app issued")
 }
 
+/// `token` issued `secs` earlier (its `iat`, `exp` and `auth_time` moved back): the tokens a
+/// server issues in one second to one user are otherwise the same string.
+fn earlier(app: &TestApp, token: &str, secs: i64) -> String {
+    let mut claims = claims_of(app, token);
+    claims.iat -= secs;
+    claims.exp -= secs;
+    claims.auth_time = claims.auth_time.map(|t| t - secs);
+    app.tokens.sign(&claims).unwrap()
+}
+
 /// What `POST /v1/me/token` answers with `token`, and the renewed token's claims when it is 200.
 async fn renew(
     app: &TestApp,
@@ -28,13 +38,17 @@ async fn renew(
 async fn a_renewed_token_is_the_same_session_with_the_users_current_role() {
     let (app, owner) = spawn_app_with_owner("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
-    let first = claims_of(&app, &admin.token);
-    let auth_time = first
+    let login = claims_of(&app, &admin.token);
+    let login_time = login
         .auth_time
         .expect("a login's token says when the user logged in");
-    assert!((auth_time - now()).abs() < 300, "{auth_time}");
+    assert!((login_time - now()).abs() < 300, "{login_time}");
+    // The token to renew was issued 5 s ago, so that its renewal is another string.
+    let start = earlier(&app, &admin.token, 5);
+    let first = claims_of(&app, &start);
+    let auth_time = first.auth_time.unwrap();
 
-    let (r, renewed) = renew(&app, &admin.token).await;
+    let (r, renewed) = renew(&app, &start).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(r.json["token_type"], "Bearer");
@@ -53,12 +67,14 @@ async fn a_renewed_token_is_the_same_session_with_the_users_current_role() {
     );
     assert_eq!(renewed.ver, first.ver);
     assert_eq!((renewed.sub, renewed.org), (first.sub, first.org));
+    assert!(renewed.iat > first.iat);
     let token = r.json["token"].as_str().unwrap().to_owned();
+    assert_ne!(token, start);
     let me = app.get(&token, "/v1/me").await;
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.json["user"]["id"], admin.user_id);
     // The token it renewed is not ended by it: tokens are not stored, so nothing could end it.
-    assert_eq!(app.get(&admin, "/v1/me").await.status, 200);
+    assert_eq!(app.get(&start, "/v1/me").await.status, 200);
 
     // A demotion: the renewal carries the role the user has now, not the token's.
     let r = app
@@ -69,12 +85,12 @@ async fn a_renewed_token_is_the_same_session_with_the_users_current_role() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let (r, renewed) = renew(&app, &admin.token).await;
+    let (r, renewed) = renew(&app, &start).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["role"], "member");
     assert_eq!(renewed.unwrap().role, Some(Role::Member));
 
-    // After a password change the earlier tokens renew nothing.
+    // After a password change the earlier tokens renew nothing...
     let r = app
         .post(
             &admin,
@@ -83,15 +99,55 @@ async fn a_renewed_token_is_the_same_session_with_the_users_current_role() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    for old in [&admin.token, &token] {
+    let changed = claims_of(&app, r.json["token"].as_str().unwrap());
+    for old in [&admin.token, &start, &token] {
         let (r, _) = renew(&app, old).await;
         r.assert_error(401, "invalid_token");
     }
-    // ...and the change's own token starts a new session.
-    let changed = claims_of(&app, r.json["token"].as_str().unwrap());
-    assert!(changed.auth_time.unwrap() >= auth_time);
+    // ...and the change's own token starts a new session, at the change.
+    assert_eq!(changed.auth_time, Some(changed.iat));
+    assert!(changed.iat > auth_time);
 }
 
+#[actix_web::test]
+async fn an_expired_token_renews_nothing_even_while_it_is_still_accepted() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let mut claims = claims_of(&app, &owner.token);
+    (claims.iat, claims.exp) = (now() - 600, now() - 10);
+    let expired = app.tokens.sign(&claims).unwrap();
+    // Verification allows 30 s of clock skew past exp...
+    assert_eq!(app.get(&expired, "/v1/me").await.status, 200);
+    // ...a renewal none: it would make a new token out of an expired one.
+    let (r, _) = renew(&app, &expired).await;
+    r.assert_error(401, "invalid_token");
+    assert!(
+        r.json["message"].as_str().unwrap().contains("expired"),
+        "{}",
+        r.text
+    );
+    // Past the leeway it is refused everywhere.
+    (claims.iat, claims.exp) = (now() - 600, now() - 40);
+    let (r, _) = renew(&app, &app.tokens.sign(&claims).unwrap()).await;
+    r.assert_error(401, "invalid_token");
+}
+
+#[actix_web::test]
+async fn the_servers_session_maximum_applies() {
+    use std::time::Duration;
+    let app = palisade_test_support::spawn_app_configured(|c| {
+        c.session_max = Duration::from_secs(7200);
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    let mut claims = claims_of(&app, &owner.token);
+    let auth_time = now() - 7200 + 100;
+    claims.auth_time = Some(auth_time);
+    let (r, renewed) = renew(&app, &app.tokens.sign(&claims).unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let expires_in = r.json["expires_in"].as_i64().unwrap();
+    assert!((1..=100).contains(&expires_in), "{expires_in}");
+    assert_eq!(renewed.unwrap().exp, auth_time + 7200);
+}
 #[actix_web::test]
 async fn no_renewal_outlives_the_sessions_maximum_age() {
     let (app, owner) = spawn_app_with_owner("Acme").await;
@@ -140,36 +196,56 @@ async fn no_renewal_outlives_the_sessions_maximum_age() {
 async fn revoking_tokens_ends_every_token_of_the_user_and_nothing_else() {
     let (app, owner) = spawn_app_with_owner("Acme").await;
     let admin = app.add_user(&owner, Role::Admin).await;
+    let elsewhere = app.signup("Elsewhere").await;
     let key = app.api_key(&owner, "server", Role::Admin).await;
-    let r = app.login(&owner.email, &owner.password).await;
+    // Three devices: the signup's token, one issued a minute earlier, and that one's renewal.
+    let phone = earlier(&app, &owner.token, 60);
+    let (r, _) = renew(&app, &phone).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let phone = r.json["token"].as_str().unwrap().to_owned();
-    let (r, _) = renew(&app, &owner.token).await;
     let renewed = r.json["token"].as_str().unwrap().to_owned();
+    let tokens = [
+        ("signup", &owner.token),
+        ("phone", &phone),
+        ("renewed", &renewed),
+    ];
+    for (i, (_, a)) in tokens.iter().enumerate() {
+        for (_, b) in &tokens[i + 1..] {
+            assert_ne!(a, b, "three distinct tokens");
+        }
+    }
+    // A reset link requested before.
+    assert_eq!(app.request_password_reset(&owner.email).await.status, 202);
+    let link = app.reset_token(&owner.email, 1).await;
 
     let r = app.post(&phone, "/v1/me/revoke-tokens", &json!({})).await;
     assert_eq!(r.status, 204, "{}", r.text);
-    for (what, token) in [
-        ("signup", &owner.token),
-        ("login", &phone),
-        ("renewed", &renewed),
-    ] {
+    for (what, token) in tokens {
         let r = app.get(token, "/v1/me").await;
         assert_eq!(r.status, 401, "{what}: {}", r.text);
         assert_eq!(r.json["error"], "invalid_token", "{what}");
         let (r, _) = renew(&app, token).await;
         r.assert_error_at(401, "invalid_token", what);
+        // Ending them again ends nothing more: the token's version is gone.
+        let r = app.post(token, "/v1/me/revoke-tokens", &json!({})).await;
+        r.assert_error_at(401, "invalid_token", what);
     }
-    // Another user's session and the owner's API key are untouched.
+    // Another user's session, here and in another organization, and the owner's API key are
+    // untouched.
     assert_eq!(app.get(&admin, "/v1/me").await.status, 200);
+    assert_eq!(app.get(&elsewhere, "/v1/me").await.status, 200);
     assert_eq!(app.get(&key, "/v1/customers").await.status, 200);
     // The password still logs in, and the new session works.
     let r = app.login(&owner.email, &owner.password).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let again = r.json["token"].as_str().unwrap();
+    let again = r.json["token"].as_str().unwrap().to_owned();
     assert_eq!(app.get(&again, "/v1/me").await.status, 200);
+    // The reset link still works (it ends the new session, as every reset does).
+    let r = app
+        .reset_password(&link, "a password after the phone was lost")
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(app.get(&again, "/v1/me").await.status, 401);
 }
-
 #[actix_web::test]
 async fn end_sessions_acts_on_the_transactions_own_user_only() {
     let (app, owner) = spawn_app_with_owner("Acme").await;
@@ -193,7 +269,7 @@ async fn end_sessions_acts_on_the_transactions_own_user_only() {
     let c = app.db.app_client().await;
     // No context: fail closed, nothing changes.
     let rows = c
-        .query("SELECT * FROM palisade_private.end_sessions(now())", &[])
+        .query("SELECT * FROM palisade_private.end_sessions(0, now())", &[])
         .await
         .unwrap();
     assert!(rows.is_empty());
@@ -207,7 +283,7 @@ async fn end_sessions_acts_on_the_transactions_own_user_only() {
     .await
     .unwrap();
     let rows = c
-        .query("SELECT * FROM palisade_private.end_sessions(now())", &[])
+        .query("SELECT * FROM palisade_private.end_sessions(0, now())", &[])
         .await
         .unwrap();
     assert!(rows.is_empty());
@@ -222,8 +298,14 @@ async fn end_sessions_acts_on_the_transactions_own_user_only() {
     )
     .await
     .unwrap();
+    // A version the user no longer has (a token ended meanwhile) ends nothing.
+    let rows = c
+        .query("SELECT * FROM palisade_private.end_sessions(7, now())", &[])
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
     let version: i32 = c
-        .query_one("SELECT * FROM palisade_private.end_sessions(now())", &[])
+        .query_one("SELECT * FROM palisade_private.end_sessions(0, now())", &[])
         .await
         .unwrap()
         .get(0);

@@ -1,11 +1,13 @@
 //! Authentication: bearer JWTs, argon2id password hashing, and the [`Tenant`] extractor.
 //!
-//! Tokens are HS256 with `iss`, `aud`, `sub` (user id), `iat`, `exp`, and two claims of ours
-//! that must be present: `org` (the organization id, or null) and `role` (or null). A token
+//! Tokens are HS256 with `iss`, `aud`, `sub` (user id), `iat`, `exp`, two claims of ours that
+//! must be present, `org` (the organization id, or null) and `role` (or null), and two that may
+//! be missing in older tokens, `ver` and `auth_time` (see [`Claims`]). A token
 //! whose `org` is null authenticates a user who belongs to no organization: 403
 //! `no_organization`. Anything else wrong with a token answers 401, and so does a valid token
 //! whose user no longer exists, or whose `ver` (the user's credential version when it was
-//! issued) is no longer the user's: a password change or reset ends every earlier token. API
+//! issued) is no longer the user's: a password change or reset, or signing out everywhere, ends
+//! every earlier token. API
 //! keys (`pk_...`) are the other credential; see [`Tenant`], and [`UserSession`] for the routes
 //! a key may not use.
 
@@ -53,10 +55,10 @@ pub struct Claims {
     /// their password; any change ends them too.
     #[serde(default)]
     pub ver: i32,
-    /// When the user last proved who they are (unix seconds): signup, login, accepting an
-    /// invitation, or changing or resetting their password. A renewed token keeps it, and no
-    /// renewal outlives it by more than the session's maximum age. Tokens issued before this
-    /// claim existed carry none and count from their `iat`.
+    /// When the user last proved who they are (unix seconds): the signup, login, invitation
+    /// acceptance or password change that issued the session's first token. A renewed token
+    /// keeps it, and no renewal outlives it by more than the session's maximum age. Tokens
+    /// issued before this claim existed carry none and count from their `iat`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
 }
@@ -82,8 +84,7 @@ pub struct TokenKeys {
     session_max: Duration,
 }
 
-/// A renewed token, or why there is none.
-#[derive(Debug)]
+/// A renewed token, or why there is none. Its `Debug` leaves the token out.
 pub enum Renewal {
     /// A new token.
     Renewed {
@@ -93,8 +94,25 @@ pub enum Renewal {
         /// comes first.
         expires_in: u64,
     },
+    /// The token has expired (verification allows 30 s of clock skew past `exp`, a renewal
+    /// none): only a login continues.
+    Expired,
     /// The session has reached its maximum age: only a login continues it.
     SessionEnded,
+}
+
+impl std::fmt::Debug for Renewal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Renewed { expires_in, .. } => f
+                .debug_struct("Renewed")
+                .field("token", &"<redacted>")
+                .field("expires_in", expires_in)
+                .finish(),
+            Self::Expired => f.write_str("Expired"),
+            Self::SessionEnded => f.write_str("SessionEnded"),
+        }
+    }
 }
 
 impl TokenKeys {
@@ -105,7 +123,8 @@ impl TokenKeys {
     pub const DEFAULT_SESSION_MAX: Duration = Duration::from_secs(30 * 86_400);
 
     /// Keys from a secret of at least 32 bytes; tokens live `ttl`, and renewals end
-    /// [`TokenKeys::DEFAULT_SESSION_MAX`] after the login (see [`TokenKeys::with_session_max`]).
+    /// [`TokenKeys::DEFAULT_SESSION_MAX`] after the login, or `ttl` when that is longer (see
+    /// [`TokenKeys::with_session_max`]).
     pub fn new(secret: &[u8], ttl: Duration) -> Result<Self, &'static str> {
         if secret.len() < Self::MIN_SECRET_BYTES {
             return Err("the JWT secret must be at least 32 bytes");
@@ -184,9 +203,26 @@ impl TokenKeys {
     /// A new token for the session `claims` (verified) belongs to, for `ctx` (the user's current
     /// role, checked by the caller): the same user, organization, credential version and
     /// `auth_time`, with a new expiry, never later than the session's maximum age after
-    /// `auth_time`. The token it renews keeps working until its own expiry.
+    /// `auth_time`. The token it renews keeps working until its own expiry; an expired one
+    /// (which [`TokenKeys::verify`] accepts for 30 s of clock skew) renews nothing.
     pub fn renew(&self, ctx: &TenantContext, claims: &Claims) -> Result<Renewal, ApiError> {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.renew_at(
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+            ctx,
+            claims,
+        )
+    }
+
+    /// [`TokenKeys::renew`] at `now` (unix seconds).
+    fn renew_at(
+        &self,
+        now: i64,
+        ctx: &TenantContext,
+        claims: &Claims,
+    ) -> Result<Renewal, ApiError> {
+        if claims.exp < now {
+            return Ok(Renewal::Expired);
+        }
         let auth_time = claims.auth_time.unwrap_or(claims.iat);
         let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2);
         let exp = now
@@ -929,7 +965,8 @@ fn key_refused() -> ApiError {
 fn credentials_changed() -> ApiError {
     ApiError::Unauthorized {
         code: crate::error::ErrorCode::InvalidToken,
-        message: "this token was issued before the password last changed; log in again",
+        message: "this token has been ended (a password change, a reset or signing out \
+                  everywhere); log in again",
     }
 }
 
@@ -983,7 +1020,8 @@ pub enum CredentialKind {
 /// Routes that manage credentials take this instead of [`Tenant`], so that a leaked key cannot
 /// mint its successors or lock out the people who would revoke it: creating and revoking API
 /// keys, adding, changing and removing members (and inviting them), rotating a webhook's
-/// signing secret, deleting the organization. An API key there answers 403
+/// signing secret, deleting the organization. (Renewing a token and signing out everywhere take
+/// [`SessionToken`], which refuses keys the same way.) An API key there answers 403
 /// `requires_user_session` (after it is authenticated: an unknown or revoked key is still 401).
 ///
 /// Apply it by destructuring in the handler's arguments, so the body keeps its `tenant`:
@@ -1094,21 +1132,41 @@ mod tests {
         let k = keys().with_session_max(Duration::from_secs(3600)).unwrap();
         let c = ctx();
         let first = k.verify(&k.issue(&c, 2).unwrap()).unwrap();
-        let Renewal::Renewed { token, expires_in } = k.renew(&c, &first).unwrap() else {
-            panic!("a fresh session renews");
+        let t = first.iat;
+        let renewed_at = |now: i64, claims: &Claims| match k.renew_at(now, &c, claims).unwrap() {
+            Renewal::Renewed { token, expires_in } => Some((k.verify(&token).unwrap(), expires_in)),
+            Renewal::Expired | Renewal::SessionEnded => None,
         };
+        // A minute after the login: a full lifetime, the same login time and version.
+        let (renewed, expires_in) = renewed_at(t + 60, &first).unwrap();
         assert_eq!(expires_in, 600);
-        let renewed = k.verify(&token).unwrap();
+        assert_eq!((renewed.iat, renewed.exp), (t + 60, t + 660));
         assert_eq!((renewed.auth_time, renewed.ver), (first.auth_time, 2));
-        // 100 s of the session left: the renewal lives 100 s.
-        let mut late = first.clone();
-        late.auth_time = Some(first.iat - 3500);
-        let Renewal::Renewed { expires_in, .. } = k.renew(&c, &late).unwrap() else {
-            panic!("100 s are left");
-        };
-        assert!((99..=100).contains(&expires_in), "{expires_in}");
-        late.auth_time = Some(first.iat - 3600);
-        assert!(matches!(k.renew(&c, &late).unwrap(), Renewal::SessionEnded));
+        // A token renewed late in the session lives to its end, and so does its renewal, which
+        // gains nothing; then the session ends.
+        let mut valid = first.clone();
+        valid.exp = t + 3450;
+        let (late, expires_in) = renewed_at(t + 3400, &valid).unwrap();
+        assert_eq!((expires_in, late.exp), (200, t + 3600));
+        let (late, expires_in) = renewed_at(t + 3500, &late).unwrap();
+        assert_eq!((expires_in, late.exp), (100, t + 3600));
+        assert!(matches!(
+            k.renew_at(t + 3600, &c, &late).unwrap(),
+            Renewal::SessionEnded
+        ));
+        // An expired token renews nothing, even within verification's 30 s of leeway.
+        assert!(matches!(
+            k.renew_at(t + 601, &c, &first).unwrap(),
+            Renewal::Expired
+        ));
+        assert!(renewed_at(t + 600, &first).is_some());
+        // A token without auth_time counts from its iat.
+        let mut old = first.clone();
+        old.auth_time = None;
+        old.iat = t - 3550;
+        old.exp = t + 10;
+        let (from_iat, expires_in) = renewed_at(t, &old).unwrap();
+        assert_eq!((expires_in, from_iat.auth_time), (50, Some(t - 3550)));
         assert!(keys().with_session_max(Duration::from_secs(599)).is_err());
     }
 

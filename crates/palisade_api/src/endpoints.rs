@@ -43,7 +43,8 @@ pub enum Auth {
     Public,
     /// A user's bearer token or an API key ([`crate::auth::Tenant`]).
     Tenant,
-    /// A user's bearer token only ([`crate::auth::UserSession`]): routes that manage credentials.
+    /// A user's bearer token only ([`crate::auth::UserSession`], or [`crate::auth::SessionToken`]
+    /// where the handler needs the token's claims): routes that manage credentials.
     User,
     /// A provider's request signature, checked by the handler (`/webhooks/...`).
     Signature,
@@ -710,9 +711,9 @@ fn error_responses() -> Vec<(String, RefOr<Response>)> {
 }
 
 /// The tenant POSTs that take no `Idempotency-Key`: the password change (its body is a
-/// password, of which nothing is kept), the token renewal (a stored answer would keep a token)
-/// and the revocation of tokens (doing it twice is doing it once), and the chatbot's `ask`,
-/// which writes nothing.
+/// password, of which nothing is kept), the token renewal (a stored answer would keep a token),
+/// signing out everywhere (its retry answers 401: the first call ended the token it carries),
+/// and the chatbot's `ask`, which writes nothing.
 const POSTS_WITHOUT_IDEMPOTENCY: &[&str] = &[
     "/v1/me/password",
     "/v1/me/token",

@@ -377,13 +377,18 @@ pub async fn change_password(
 }
 
 /// Ends every bearer token of the acting user (the transaction's user, never a parameter) by
-/// bumping their credential version (`palisade_private.end_sessions`). Returns the new version,
-/// or `None` when no user is set or the user is gone.
-pub async fn end_sessions(tx: &mut TenantTx, now: OffsetDateTime) -> Result<Option<i32>, DbError> {
+/// bumping their credential version, if it is still `version`, the one the caller's token
+/// carries (`palisade_private.end_sessions`). Returns the new version, or `None` when no user is
+/// set, the user is gone or the version moved meanwhile.
+pub async fn end_sessions(
+    tx: &mut TenantTx,
+    version: i32,
+    now: OffsetDateTime,
+) -> Result<Option<i32>, DbError> {
     let row = tx
         .query_opt(
-            "SELECT credential_version FROM palisade_private.end_sessions($1)",
-            &[&now],
+            "SELECT credential_version FROM palisade_private.end_sessions($1, $2)",
+            &[&version, &now],
         )
         .await?;
     row.map(|r| r.try_get("credential_version").map_err(DbError::from))

@@ -118,7 +118,7 @@ pub struct Session {
     /// The user's role now.
     pub role: Role,
     /// The user's credential version now: a token carrying another one was issued before a
-    /// password change or reset.
+    /// password change or reset, or before the user signed out everywhere.
     pub credential_version: i32,
 }
 

@@ -116,7 +116,8 @@ pub enum Credential {
 pub enum Refusal {
     /// The token's user is no longer in the organization (removed, or the organization deleted).
     UserGone,
-    /// The token was issued before the user's password last changed or was reset.
+    /// The token was issued before the user's password last changed or was reset, or before
+    /// the user last signed out everywhere (the credential version moved).
     CredentialsChanged,
     /// No API key has this hash, or its creator no longer exists.
     KeyUnknown,

@@ -72,7 +72,7 @@ const SERVER_VARS: &[Var] = &[
     var("PALISADE_METRICS_ADDR", "unset: no metrics", "where Prometheus metrics are served (GET /metrics); never the API's address"),
     var("PALISADE_HTTP_WORKERS", "default: one per core", "HTTP worker threads"),
     var("PALISADE_TOKEN_TTL_SECS", "default: 86400", "lifetime of the bearer tokens the server issues"),
-    var("PALISADE_SESSION_MAX_SECS", "default: 2592000", "no renewed token (POST /v1/me/token) expires later than this after the login; at least PALISADE_TOKEN_TTL_SECS"),
+    var("PALISADE_SESSION_MAX_SECS", "default: 2592000, or the token lifetime when longer", "no renewed token (POST /v1/me/token) expires later than this after the login; at least PALISADE_TOKEN_TTL_SECS"),
     var("PALISADE_SLOW_REQUEST_MS", "default: 5000", "a request this slow is logged as a warning (request finished slowly)"),
     var("PALISADE_DB_POOL_SIZE", "default: 16", "most palisade_app connections"),
     NUMBER_QUARANTINE_VAR,
@@ -693,9 +693,13 @@ impl ServeSettings {
             0 => None,
             minutes => Some(Duration::from_secs(minutes.saturating_mul(60))),
         };
-        let token_ttl = Duration::from_secs(number(&get, "PALISADE_TOKEN_TTL_SECS", 86_400)?);
-        let session_max =
-            Duration::from_secs(number(&get, "PALISADE_SESSION_MAX_SECS", 2_592_000)?);
+        let token_ttl = ttl("PALISADE_TOKEN_TTL_SECS", 86_400)?;
+        // Unset: 30 days, or the token lifetime when that is longer (a longer lifetime alone
+        // still starts).
+        let session_max = match get("PALISADE_SESSION_MAX_SECS") {
+            None => Duration::from_secs(2_592_000).max(token_ttl),
+            Some(_) => ttl("PALISADE_SESSION_MAX_SECS", 2_592_000)?,
+        };
         if session_max < token_ttl {
             return Err(ConfigError(format!(
                 "PALISADE_SESSION_MAX_SECS ({}) must be at least PALISADE_TOKEN_TTL_SECS ({}): \
@@ -1983,6 +1987,16 @@ mod tests {
             err.to_string().contains("PALISADE_SESSION_MAX_SECS"),
             "{err}"
         );
+        // A token lifetime over 30 days alone: the session lasts as long as a token.
+        let s = settings(&[("PALISADE_TOKEN_TTL_SECS", "5184000")]).unwrap();
+        assert_eq!(s.session_max, Duration::from_secs(5_184_000));
+        for (name, value) in [
+            ("PALISADE_TOKEN_TTL_SECS", "0"),
+            ("PALISADE_SESSION_MAX_SECS", "0"),
+        ] {
+            let err = settings(&[(name, value)]).err().unwrap().to_string();
+            assert!(err.contains(&format!("{name} must be at least 1")), "{err}");
+        }
     }
 
     #[test]

@@ -484,6 +484,13 @@ pub async fn renew_token(
                     token, expires_in, &tenant.0,
                 )))
         }
+        Renewal::Expired => {
+            tracing::info!("token renewal refused: the token has expired");
+            Err(ApiError::Unauthorized {
+                code: crate::error::ErrorCode::InvalidToken,
+                message: "this token has expired; log in again",
+            })
+        }
         Renewal::SessionEnded => {
             tracing::info!("token renewal refused: the session reached its maximum age");
             Err(ApiError::Unauthorized {
@@ -497,20 +504,21 @@ pub async fn renew_token(
 /// `POST /v1/me/revoke-tokens` (204): bumps the caller's credential version, so that every token
 /// issued to them before, on any device, answers 401 `invalid_token`
 /// (`palisade_private.end_sessions`). A user's session only: an API key answers 403
-/// `requires_user_session`, and keys are not ended by this.
+/// `requires_user_session`, and keys are not ended by this. The bump applies only if the
+/// version is still the token's: a token ended meanwhile (a password change between the check
+/// and the statement, or a concurrent call) answers 401 and ends nothing more.
 #[tracing::instrument(name = "revoke_tokens", skip_all)]
 pub async fn revoke_tokens(
     state: web::Data<AppState>,
-    UserSession(tenant): UserSession,
+    SessionToken { tenant, claims }: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
     let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
-    let version =
-        db::end_sessions(&mut tx, state.clock.now())
-            .await?
-            .ok_or(ApiError::Unauthorized {
-                code: crate::error::ErrorCode::InvalidToken,
-                message: "this token's user no longer exists",
-            })?;
+    let version = db::end_sessions(&mut tx, claims.ver, state.clock.now())
+        .await?
+        .ok_or(ApiError::Unauthorized {
+            code: crate::error::ErrorCode::InvalidToken,
+            message: "this token has been ended, or its user no longer exists; log in again",
+        })?;
     tx.commit().await?;
     tracing::info!(
         credential_version = version,
