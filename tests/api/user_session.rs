@@ -3,7 +3,12 @@
 //! to an API key, whatever the key's role, changing nothing.
 //!
 //! THE TABLE BELOW IS THE LIST of those routes (docs/security.md repeats it). A new route that
-//! manages credentials (invitations, password change, ...) takes `UserSession` and gets a row.
+//! manages credentials (invitations, password change, ...) takes `UserSession` (or
+//! `SessionToken`), is declared `Auth::User`, and gets a row here and in docs/security.md: the
+//! test holds the table and the page equal to the operations `/openapi.json` secures with a
+//! bearer token alone.
+
+use std::collections::BTreeSet;
 
 use palisade_domain::Role;
 use palisade_test_support::{Account, KeyHeader, RawKey, TestApp, spawn_app_with_owner};
@@ -19,6 +24,59 @@ async fn snapshot(app: &TestApp, owner: &Account) -> Value {
         key.as_object_mut().unwrap().remove("last_used_at");
     }
     tables
+}
+
+/// `path` with each id segment (a UUID) written `{id}`, as the OpenAPI document writes it.
+fn template(path: &str) -> String {
+    path.split('/')
+        .map(|segment| match uuid::Uuid::parse_str(segment) {
+            Ok(_) => "{id}",
+            Err(_) => segment,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The routes of docs/security.md's table ("These routes need a user's session"): a row's first
+/// cell is `` `METHOD /path` `` or `` `METHOD`, `METHOD /path` ``.
+fn security_md_routes() -> BTreeSet<(String, String)> {
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/security.md"),
+    )
+    .unwrap();
+    let table = page
+        .split("| route | what it does |\n|---|---|\n")
+        .nth(1)
+        .expect("the table of routes that need a user's session");
+    let mut routes = BTreeSet::new();
+    for row in table.lines().take_while(|l| l.starts_with('|')) {
+        let cell = row.split('|').nth(1).unwrap().replace('`', "");
+        let path = &cell[cell.find('/').expect(row)..];
+        for method in cell[..cell.find('/').unwrap()].split([',', ' ']) {
+            if !method.is_empty() {
+                routes.insert((method.to_owned(), path.trim().to_owned()));
+            }
+        }
+    }
+    routes
+}
+
+/// The operations `/openapi.json` secures with a bearer token alone (no API key): the routes
+/// that take `UserSession` or `SessionToken`.
+async fn user_session_routes(app: &TestApp) -> BTreeSet<(String, String)> {
+    let r = app.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let bearer_only = json!([{"bearer": []}]);
+    let mut routes = BTreeSet::new();
+    for (path, item) in r.json["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if operation["security"] == bearer_only {
+                routes.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    assert!(routes.len() > 10, "{routes:?}");
+    routes
 }
 
 #[actix_web::test]
@@ -106,6 +164,16 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
         ),
         ("DELETE", "/v1/organization".into(), None),
     ];
+
+    // The table is every route the OpenAPI document reserves for a bearer token alone
+    // (`Auth::User`), and nothing else: a new such route without a row fails here.
+    let listed: BTreeSet<(String, String)> = routes
+        .iter()
+        .map(|(method, path, _)| ((*method).to_owned(), template(path)))
+        .collect();
+    let documented = user_session_routes(&app).await;
+    assert_eq!(listed, documented);
+    assert_eq!(security_md_routes(), documented, "docs/security.md's table");
 
     let before = snapshot(&app, &owner).await;
     for (method, path, body) in &routes {
