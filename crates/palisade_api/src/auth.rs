@@ -1185,11 +1185,29 @@ mod tests {
         let issued = k.issue(&c, 3).unwrap();
         assert!(keys().verify(&issued).is_ok());
         assert!(next.verify(&issued).is_err());
-        // The other checks still apply to its tokens.
+        // The other checks still apply to its tokens: expiry, audience, issuer, algorithm.
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let mut expired = k.verify(&issued).unwrap();
+        let good = k.verify(&issued).unwrap();
+        let mut expired = good.clone();
         (expired.iat, expired.exp) = (now - 7200, now - 3600);
         assert!(k.verify(&next.sign(&expired).unwrap()).is_err());
+        let mut audience = good.clone();
+        audience.aud = "someone-else".into();
+        assert!(k.verify(&next.sign(&audience).unwrap()).is_err());
+        let mut issuer = good.clone();
+        issuer.iss = "someone-else".into();
+        assert!(k.verify(&next.sign(&issuer).unwrap()).is_err());
+        let hs512 = jsonwebtoken::encode(
+            &Header::new(jsonwebtoken::Algorithm::HS512),
+            &good,
+            &EncodingKey::from_secret(&[8u8; 32]).unwrap(),
+        )
+        .unwrap();
+        assert!(k.verify(&hs512).is_err());
+        assert!(
+            k.verify(&next.sign(&good).unwrap()).is_ok(),
+            "only the changed claim refuses"
+        );
         assert!(keys().with_verify_secret(b"too short").is_err());
     }
 

@@ -501,7 +501,7 @@ mod tests {
         assert!(migrate.contains("DATABASE_URL"), "{migrate}");
         assert!(!migrate.contains("PALISADE_JWT_SECRET"), "{migrate}");
         let bootstrap = help("bootstrap --help");
-        assert!(bootstrap.contains("PALISADE_OWNER_PASSWORD [required]"));
+        assert!(bootstrap.contains("PALISADE_OWNER_PASSWORD [required: this or its file]"));
         assert!(help("audit --help").contains("0 healthy, 1 violations or drift, 2"));
         assert!(help("numbers add --help").contains("--capabilities"));
     }

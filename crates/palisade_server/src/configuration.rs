@@ -112,6 +112,7 @@ const AUDIT_DATABASE_VARS: &[Var] = &[
     var("DATABASE_URL", "unset: embedded mode", "a role that can read palisade_audit (the owner, a superuser, palisade_auditor)"),
     var("DATABASE_URL_FILE", "instead of the variable above", "a file holding that URL"),
     var("PALISADE_SUPERUSER_URL", "default: DATABASE_URL, if a superuser", "a superuser's URL, for the drift check"),
+    var("PALISADE_SUPERUSER_URL_FILE", "instead of the variable above", "a file holding that URL, read once"),
 ];
 #[rustfmt::skip]
 const EMBEDDED_VARS: &[Var] = &[
@@ -124,7 +125,7 @@ const WEBHOOK_VARS: &[Var] = &[
     var("PALISADE_PUBLIC_BASE_URL", "default: http://<PALISADE_HTTP_ADDR>", "what precedes /webhooks/... in the URLs providers call, and in mailed links"),
     var("TWILIO_AUTH_TOKEN", "embedded: generated; otherwise unset", "verifies X-Twilio-Signature"),
     var("TWILIO_AUTH_TOKEN_FILE", "instead of the variable above", "a file holding it, read at start"),
-    var("TWILIO_SECONDARY_AUTH_TOKEN", "unset", "the account's secondary auth token, accepted too while the token is rotated"),
+    var("TWILIO_SECONDARY_AUTH_TOKEN", "unset; only with TWILIO_AUTH_TOKEN", "the account's secondary auth token, accepted too while the token is rotated"),
     var("TWILIO_SECONDARY_AUTH_TOKEN_FILE", "instead of the variable above", "a file holding it, read at start"),
     var("SENDGRID_WEBHOOK_PUBLIC_KEY", "embedded: generated; otherwise unset", "SendGrid's event webhook verification key (base64)"),
     var("MAILGUN_WEBHOOK_SIGNING_KEY", "embedded: generated; otherwise unset", "Mailgun's webhook signing key"),
@@ -158,14 +159,18 @@ const RATE_LIMIT_AND_PROXY_VARS: &[Var] = &[
 ];
 #[rustfmt::skip]
 const SUPERUSER_VARS: &[Var] = &[
-    var("PALISADE_SUPERUSER_URL", "required", "a superuser's URL"),
+    var("PALISADE_SUPERUSER_URL", "required: this or its file", "a superuser's URL"),
+    var("PALISADE_SUPERUSER_URL_FILE", "instead of the variable above", "a file holding that URL, read once"),
     var("PALISADE_DATABASE_NAME", "default: palisade", "the Palisade database's name"),
 ];
 #[rustfmt::skip]
 const PASSWORD_VARS: &[Var] = &[
-    var("PALISADE_OWNER_PASSWORD", "required", "the password bootstrap sets on palisade_owner"),
-    var("PALISADE_APP_PASSWORD", "required", "the password bootstrap sets on palisade_app_a (and LOGIN)"),
-    var("PALISADE_BILLING_PASSWORD", "required", "the password bootstrap sets on palisade_billing"),
+    var("PALISADE_OWNER_PASSWORD", "required: this or its file", "the password bootstrap sets on palisade_owner"),
+    var("PALISADE_OWNER_PASSWORD_FILE", "instead of the variable above", "a file holding that password"),
+    var("PALISADE_APP_PASSWORD", "required: this or its file", "the password bootstrap sets on palisade_app_a (and LOGIN)"),
+    var("PALISADE_APP_PASSWORD_FILE", "instead of the variable above", "a file holding that password"),
+    var("PALISADE_BILLING_PASSWORD", "required: this or its file", "the password bootstrap sets on palisade_billing"),
+    var("PALISADE_BILLING_PASSWORD_FILE", "instead of the variable above", "a file holding that password"),
 ];
 #[rustfmt::skip]
 const ROLE_LIMIT_VARS: &[Var] = &[
@@ -176,7 +181,8 @@ const ROLE_LIMIT_VARS: &[Var] = &[
 #[rustfmt::skip]
 const ROTATE_VARS: &[Var] = &[
     var("PALISADE_APP_DATABASE_URL_FILE", "unset: embedded mode", "the file the servers read the app's URL from; rewritten with the new credential"),
-    var("PALISADE_SUPERUSER_URL", "required with the file", "a superuser's URL"),
+    var("PALISADE_SUPERUSER_URL", "required with the file: this or its own file", "a superuser's URL"),
+    var("PALISADE_SUPERUSER_URL_FILE", "instead of the variable above", "a file holding that URL, read once"),
     var("PALISADE_ROTATE_DRAIN_TIMEOUT_SECS", "default: 300", "how long to wait for the old role's sessions to end before giving up"),
 ];
 #[rustfmt::skip]
@@ -929,6 +935,19 @@ fn number_quarantine_from_lookup(
 
 /// `DATABASE_URL` or `DATABASE_URL_FILE` (read now: these commands connect once), else the
 /// embedded cluster.
+/// `PALISADE_SUPERUSER_URL` or `PALISADE_SUPERUSER_URL_FILE` (read once, now), not both.
+fn superuser_url_from_lookup(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<Secret>, ConfigError> {
+    url_setting(get, "PALISADE_SUPERUSER_URL")?
+        .map(|setting| {
+            setting
+                .read("PALISADE_SUPERUSER_URL_FILE")
+                .map_err(ConfigError)
+        })
+        .transpose()
+}
+
 fn database_url_from_lookup(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Secret>, ConfigError> {
@@ -1001,9 +1020,7 @@ impl SuperuserSettings {
         missing: &str,
     ) -> Result<Self, ConfigError> {
         Ok(Self {
-            url: get("PALISADE_SUPERUSER_URL")
-                .map(Secret::new)
-                .ok_or_else(|| ConfigError(missing.into()))?,
+            url: superuser_url_from_lookup(get)?.ok_or_else(|| ConfigError(missing.into()))?,
             database_name: get("PALISADE_DATABASE_NAME")
                 .unwrap_or_else(|| crate::embedded::DATABASE.into()),
         })
@@ -1069,9 +1086,8 @@ impl BootstrapSettings {
     /// Reads settings through `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &str| {
-            get(name)
-                .map(Secret::new)
-                .ok_or_else(|| ConfigError(format!("bootstrap needs {name}")))
+            secret_setting(&get, name)?
+                .ok_or_else(|| ConfigError(format!("bootstrap needs {name} (or {name}_FILE)")))
         };
         Ok(Self {
             superuser: SuperuserSettings::from_lookup(
@@ -1140,6 +1156,7 @@ impl InstallDefinersSettings {
 #[rustfmt::skip]
 const ANALYST_VARS: &[Var] = &[
     var("PALISADE_SUPERUSER_URL", "unset: embedded mode", "a superuser's URL (creating a role needs CREATEROLE)"),
+    var("PALISADE_SUPERUSER_URL_FILE", "instead of the variable above", "a file holding that URL, read once"),
     var("PALISADE_DATABASE_NAME", "default: palisade", "the Palisade database's name"),
 ];
 
@@ -1164,9 +1181,13 @@ impl AnalystSettings {
     /// Reads settings through `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self {
-            database: match get("PALISADE_SUPERUSER_URL") {
+            database: match superuser_url_from_lookup(&get)? {
                 None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(&get)?),
-                Some(_) => DatabaseMode::External(SuperuserSettings::from_lookup(&get, "")?),
+                Some(url) => DatabaseMode::External(SuperuserSettings {
+                    url,
+                    database_name: get("PALISADE_DATABASE_NAME")
+                        .unwrap_or_else(|| crate::embedded::DATABASE.into()),
+                }),
             },
             log: LogSettings::from_lookup(&get, "warn")?,
             db_tls: DbTlsSettings::from_lookup(&get),
@@ -1215,7 +1236,7 @@ impl AuditSettings {
                 None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(&get)?),
                 Some(url) => DatabaseMode::External(AuditServer {
                     url,
-                    superuser_url: get("PALISADE_SUPERUSER_URL").map(Secret::new),
+                    superuser_url: superuser_url_from_lookup(&get)?,
                 }),
             },
             log: LogSettings::from_lookup(&get, "warn")?,
@@ -1315,15 +1336,13 @@ impl RotateSettings {
             None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(&get)?),
             Some(path) => DatabaseMode::External(RotateServer {
                 url_file: PathBuf::from(path),
-                superuser_url: get("PALISADE_SUPERUSER_URL")
-                    .map(Secret::new)
-                    .ok_or_else(|| {
-                        ConfigError(
-                            "rotate-app-credential with PALISADE_APP_DATABASE_URL_FILE needs \
+                superuser_url: superuser_url_from_lookup(&get)?.ok_or_else(|| {
+                    ConfigError(
+                        "rotate-app-credential with PALISADE_APP_DATABASE_URL_FILE needs \
                          PALISADE_SUPERUSER_URL"
-                                .into(),
-                        )
-                    })?,
+                            .into(),
+                    )
+                })?,
             }),
         };
         let drain = number(&get, "PALISADE_ROTATE_DRAIN_TIMEOUT_SECS", 300)?;
@@ -1568,6 +1587,8 @@ mod tests {
         let jwt = file("jwt", "secret-jwt-file-0123456789abcdef0123456789\n");
         let stripe = file("stripe", "whsec_secret-stripe-file\r\n");
         let twilio = file("twilio", "secret-twilio-file");
+        let twilio_secondary = file("twilio-secondary", "secret-twilio-secondary-file\n");
+        let jwt_verify = file("jwt-verify", "secret-jwt-verify-file-0123456789abcdef01\n");
         let mailgun = file("mailgun", "secret-mailgun-file\n");
         let smtp = file("smtp", "smtps://u:secret-smtp-file@mail.example.com\n");
         let env = map(&[
@@ -1577,6 +1598,8 @@ mod tests {
             ("PALISADE_JWT_SECRET_FILE", &jwt),
             ("STRIPE_WEBHOOK_SECRET_FILE", &stripe),
             ("TWILIO_AUTH_TOKEN_FILE", &twilio),
+            ("TWILIO_SECONDARY_AUTH_TOKEN_FILE", &twilio_secondary),
+            ("PALISADE_JWT_VERIFY_SECRET_FILE", &jwt_verify),
             ("MAILGUN_WEBHOOK_SIGNING_KEY_FILE", &mailgun),
             ("PALISADE_SMTP_URL_FILE", &smtp),
         ]);
@@ -1593,6 +1616,20 @@ mod tests {
         assert_eq!(
             s.webhooks.twilio_auth_token.as_ref().map(Secret::expose),
             Some("secret-twilio-file")
+        );
+        assert_eq!(
+            s.webhooks
+                .twilio_secondary_auth_token
+                .as_ref()
+                .map(Secret::expose),
+            Some("secret-twilio-secondary-file")
+        );
+        assert_eq!(
+            external(&s.database)
+                .jwt_verify_secret
+                .as_ref()
+                .map(Secret::expose),
+            Some("secret-jwt-verify-file-0123456789abcdef01")
         );
         assert_eq!(
             s.webhooks.mailgun_signing_key.as_ref().map(Secret::expose),
@@ -1654,6 +1691,8 @@ mod tests {
         for name in [
             "STRIPE_WEBHOOK_SECRET",
             "TWILIO_AUTH_TOKEN",
+            "TWILIO_SECONDARY_AUTH_TOKEN",
+            "PALISADE_JWT_VERIFY_SECRET",
             "MAILGUN_WEBHOOK_SIGNING_KEY",
             "PALISADE_SMTP_URL",
         ] {
@@ -1689,6 +1728,89 @@ mod tests {
             ("STRIPE_WEBHOOK_SECRET", "x"),
         ]);
         assert!(MigrateSettings::from_lookup(|k| server_only.get(k).cloned()).is_ok());
+    }
+
+    #[test]
+    fn the_superuser_url_and_bootstraps_passwords_may_come_from_files() {
+        let dir = std::env::temp_dir().join(format!("palisade-su-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        let file = |name: &str, content: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, content).unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        let su = file("su", "postgresql://postgres:secret-su@h/postgres\n");
+        let owner = file("owner", "secret-owner\n");
+        let app = file("app", "secret-app");
+        let billing = file("billing", "secret-billing \n");
+        let env = map(&[
+            ("PALISADE_SUPERUSER_URL_FILE", &su),
+            ("PALISADE_OWNER_PASSWORD_FILE", &owner),
+            ("PALISADE_APP_PASSWORD_FILE", &app),
+            ("PALISADE_BILLING_PASSWORD_FILE", &billing),
+            ("PALISADE_APP_DATABASE_URL_FILE", "/run/palisade/app-url"),
+            ("DATABASE_URL", "postgresql://o:p@h/db"),
+        ]);
+        let get = |k: &str| env.get(k).cloned();
+        let url = "postgresql://postgres:secret-su@h/postgres";
+        let b = BootstrapSettings::from_lookup(get).unwrap();
+        assert_eq!(b.superuser.url.expose(), url);
+        assert_eq!(
+            [&b.owner_password, &b.app_password, &b.billing_password].map(Secret::expose),
+            ["secret-owner", "secret-app", "secret-billing"]
+        );
+        assert!(!format!("{b:?}").contains("secret-"));
+        let i = InstallDefinersSettings::from_lookup(get).unwrap();
+        assert_eq!(i.superuser.url.expose(), url);
+        match AnalystSettings::from_lookup(get).unwrap().database {
+            DatabaseMode::External(s) => assert_eq!(s.url.expose(), url),
+            DatabaseMode::Embedded(_) => panic!("the file names a superuser: not embedded"),
+        }
+        match AuditSettings::from_lookup(get).unwrap().database {
+            DatabaseMode::External(a) => {
+                assert_eq!(a.superuser_url.as_ref().map(Secret::expose), Some(url));
+            }
+            DatabaseMode::Embedded(_) => panic!("DATABASE_URL is set"),
+        }
+        match RotateSettings::from_lookup(get).unwrap().database {
+            DatabaseMode::External(r) => assert_eq!(r.superuser_url.expose(), url),
+            DatabaseMode::Embedded(_) => panic!("the app's URL file is set"),
+        }
+        // Both forms, a URL where the file's path belongs, a password file of whitespace: refused,
+        // naming the variable, never the value or the path.
+        let refused = |extra: &[(&str, &str)]| {
+            let mut env = env.clone();
+            for (k, v) in extra {
+                env.insert((*k).into(), (*v).into());
+            }
+            BootstrapSettings::from_lookup(|k| env.get(k).cloned())
+                .err()
+                .unwrap()
+                .to_string()
+        };
+        let err = refused(&[("PALISADE_SUPERUSER_URL", url)]);
+        assert!(
+            err.contains("are both set") && !err.contains("secret-"),
+            "{err}"
+        );
+        let err = refused(&[("PALISADE_SUPERUSER_URL_FILE", url)]);
+        assert!(
+            err.contains("PALISADE_SUPERUSER_URL_FILE must be the path")
+                && !err.contains("secret-"),
+            "{err}"
+        );
+        let blank = file("blank", " \n");
+        let err = refused(&[("PALISADE_APP_PASSWORD_FILE", &blank)]);
+        assert!(
+            err.contains("PALISADE_APP_PASSWORD_FILE names is empty") && !err.contains(&blank),
+            "{err}"
+        );
+        let err = refused(&[("PALISADE_OWNER_PASSWORD", "secret-both")]);
+        assert!(
+            err.contains("are both set") && !err.contains("secret-"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -1949,7 +2071,10 @@ mod tests {
         ]
         .concat();
         let err = settings(&both).err().unwrap().to_string();
-        assert!(err.contains("are both set"), "{err}");
+        assert!(
+            err.contains("are both set") && !err.contains("/nonexistent"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -2037,7 +2162,7 @@ mod tests {
     }
 
     /// Every secret a subcommand reads, each with a value that appears nowhere else.
-    const SECRETS: [(&str, &str); 12] = [
+    const SECRETS: [(&str, &str); 14] = [
         ("DATABASE_URL", "postgresql://o:secret-owner@h/db"),
         (
             "PALISADE_APP_DATABASE_URL",
@@ -2052,7 +2177,12 @@ mod tests {
             "secret-jwt-0123456789abcdef0123456789",
         ),
         ("STRIPE_WEBHOOK_SECRET", "whsec_secret-stripe"),
+        (
+            "PALISADE_JWT_VERIFY_SECRET",
+            "secret-jwt-verify-0123456789abcdef0123",
+        ),
         ("TWILIO_AUTH_TOKEN", "secret-twilio"),
+        ("TWILIO_SECONDARY_AUTH_TOKEN", "secret-twilio-secondary"),
         ("MAILGUN_WEBHOOK_SIGNING_KEY", "secret-mailgun"),
         (
             "PALISADE_SMTP_URL",

@@ -508,31 +508,7 @@ async fn serve_on(settings: &ServeSettings, db: &ServeDatabase) -> Result<(), Bo
         http_workers(settings.workers),
     )?;
     let stripe = stripe_setup(settings, db)?;
-    let config = AppConfig {
-        http_addr: settings.http_addr.clone(),
-        jwt_secret: db.jwt_secret.expose().as_bytes().to_vec(),
-        jwt_verify_secret: db
-            .jwt_verify_secret
-            .as_ref()
-            .map(|s| s.expose().as_bytes().to_vec()),
-        token_ttl: settings.token_ttl,
-        session_max: settings.session_max,
-        workers: settings.workers,
-        slow_request: palisade_api::telemetry::SlowRequest(settings.slow_request),
-        webhooks: webhook_config(settings, db)?,
-        stripe: stripe.clone(),
-        clock: std::sync::Arc::new(palisade_domain::SystemClock),
-        rate_limits: settings.rate_limits.clone(),
-        trusted_proxies: settings.trusted_proxies.clone(),
-        mailer: mailer(settings, db.is_embedded())?,
-        accounts: palisade_api::AccountSettings {
-            invitation_ttl: time_duration(settings.mail.invitation_ttl),
-            password_reset_ttl: time_duration(settings.mail.password_reset_ttl),
-        },
-        number_quarantine: settings.number_quarantine,
-        cors: settings.cors.clone(),
-        metrics_addr: settings.metrics_addr.clone(),
-    };
+    let config = app_config(settings, db, stripe.clone())?;
     // Listened for before the server listens, so that none finds the process unprepared.
     let signals = StopSignals::listen()
         .map_err(|e| format!("cannot listen for SIGINT, SIGTERM and SIGQUIT: {e}"))?;
@@ -795,6 +771,39 @@ fn stripe_setup(
 
 /// The account mailer: SMTP when `PALISADE_SMTP_URL` is set, else the outbox directory under
 /// the data dir (the embedded default needs no mail server). Logs which, never the URL.
+/// What the HTTP server is built with, from the settings and the database `serve` resolved.
+fn app_config(
+    settings: &ServeSettings,
+    db: &ServeDatabase,
+    stripe: Option<StripeSetup>,
+) -> Result<AppConfig, BoxError> {
+    Ok(AppConfig {
+        http_addr: settings.http_addr.clone(),
+        jwt_secret: db.jwt_secret.expose().as_bytes().to_vec(),
+        jwt_verify_secret: db
+            .jwt_verify_secret
+            .as_ref()
+            .map(|s| s.expose().as_bytes().to_vec()),
+        token_ttl: settings.token_ttl,
+        session_max: settings.session_max,
+        workers: settings.workers,
+        slow_request: palisade_api::telemetry::SlowRequest(settings.slow_request),
+        webhooks: webhook_config(settings, db)?,
+        stripe,
+        clock: std::sync::Arc::new(palisade_domain::SystemClock),
+        rate_limits: settings.rate_limits.clone(),
+        trusted_proxies: settings.trusted_proxies.clone(),
+        mailer: mailer(settings, db.is_embedded())?,
+        accounts: palisade_api::AccountSettings {
+            invitation_ttl: time_duration(settings.mail.invitation_ttl),
+            password_reset_ttl: time_duration(settings.mail.password_reset_ttl),
+        },
+        number_quarantine: settings.number_quarantine,
+        cors: settings.cors.clone(),
+        metrics_addr: settings.metrics_addr.clone(),
+    })
+}
+
 fn mailer(settings: &ServeSettings, embedded: bool) -> Result<Mailer, BoxError> {
     let mail = &settings.mail;
     match &mail.smtp_url {
@@ -1028,6 +1037,46 @@ fn write_url_file(path: &std::path::Path, url: &Secret) -> std::io::Result<()> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    /// `serve` hands the rotation secrets it read to the server it builds: the JWT verify secret
+    /// to the token keys, Twilio's secondary token to the webhooks (and the main ones beside).
+    #[test]
+    fn serve_builds_the_server_with_the_rotation_secrets() {
+        let env: std::collections::HashMap<&str, &str> = [
+            ("DATABASE_URL", "postgresql://o:p@h/db"),
+            ("PALISADE_APP_DATABASE_URL", "postgresql://a:p@h/db"),
+            (
+                "PALISADE_JWT_SECRET",
+                "jwt-main-0123456789abcdef0123456789ab",
+            ),
+            (
+                "PALISADE_JWT_VERIFY_SECRET",
+                "jwt-next-0123456789abcdef0123456789ab",
+            ),
+            ("TWILIO_AUTH_TOKEN", "twilio-primary"),
+            ("TWILIO_SECONDARY_AUTH_TOKEN", "twilio-secondary"),
+            ("PALISADE_SMTP_URL", "smtp://127.0.0.1:2525"),
+        ]
+        .into_iter()
+        .collect();
+        let settings = ServeSettings::from_lookup(|k| env.get(k).map(|v| (*v).to_owned())).unwrap();
+        let db = ServeDatabase::start(&settings.database).unwrap();
+        let config = app_config(&settings, &db, None).unwrap();
+        assert_eq!(config.jwt_secret, b"jwt-main-0123456789abcdef0123456789ab");
+        assert_eq!(
+            config.jwt_verify_secret.as_deref(),
+            Some(&b"jwt-next-0123456789abcdef0123456789ab"[..])
+        );
+        let secret = |s: &Option<Secret>| s.as_ref().map(|s| s.expose().to_owned());
+        assert_eq!(
+            secret(&config.webhooks.twilio_auth_token).as_deref(),
+            Some("twilio-primary")
+        );
+        assert_eq!(
+            secret(&config.webhooks.twilio_secondary_auth_token).as_deref(),
+            Some("twilio-secondary")
+        );
+    }
 
     /// A server given `DATABASE_URL_FILE` keeps the file, not the URL it held at start: its
     /// scheduled retention (which reads `owner_url` for each run, tests/api/retention.rs) sees a

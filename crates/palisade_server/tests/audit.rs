@@ -32,7 +32,8 @@ async fn run_binary(db: &TestDb, args: &[&str], superuser: bool) -> Run {
         .args(args)
         .env("DATABASE_URL", db.url_as(schema::OWNER_ROLE))
         .env_remove("DATABASE_URL_FILE")
-        .env_remove("PALISADE_SUPERUSER_URL");
+        .env_remove("PALISADE_SUPERUSER_URL")
+        .env_remove("PALISADE_SUPERUSER_URL_FILE");
     if superuser {
         cmd.env(
             "PALISADE_SUPERUSER_URL",
@@ -306,6 +307,7 @@ async fn the_drift_check_needs_a_superuser_or_an_explicit_no_drift() {
         .env("DATABASE_URL", db.superuser_url())
         .env_remove("DATABASE_URL_FILE")
         .env_remove("PALISADE_SUPERUSER_URL")
+        .env_remove("PALISADE_SUPERUSER_URL_FILE")
         .output()
         .unwrap();
     assert_eq!(

@@ -218,6 +218,7 @@ fn palisade(args: &[&str], vars: &[(&str, &str)]) -> std::process::Output {
         }
     }
     cmd.env_remove("PALISADE_SUPERUSER_URL");
+    cmd.env_remove("PALISADE_SUPERUSER_URL_FILE");
     cmd.envs(vars.iter().copied());
     cmd.output().expect("run palisade")
 }
@@ -407,6 +408,7 @@ fn a_default_data_dir_the_server_user_cannot_reach_moves_to_one_it_can() {
             }
         }
         cmd.env_remove("PALISADE_SUPERUSER_URL");
+        cmd.env_remove("PALISADE_SUPERUSER_URL_FILE");
         cmd.output().expect("run palisade")
     };
 
