@@ -10,13 +10,19 @@ SET LOCAL ROLE palisade_resolver;
 
 /**
  * api_key_lookup(sha256 of a presented key): the key's organization, id, the user it acts as
- * (its creator), the role it acts with, and whether it is revoked. No row when no key has this
- * hash or its creator no longer exists. The role is the key's, capped by the creator's current
- * role: an admin's key demoted with its creator acts as a member. Stamps last_used_at at most
- * once a minute per key (so a busy key costs one small write a minute, not one per request).
+ * (its creator), the role it acts with, whether it is revoked and whether it has expired (its
+ * expires_at is past, by the database's clock). No row when no key has this hash or its creator
+ * no longer exists. The role is the key's, capped by the creator's current role: an admin's key
+ * demoted with its creator acts as a member. Stamps last_used_at at most once a minute per
+ * working key (so a busy key costs one small write a minute, not one per request); a revoked or
+ * expired key is not stamped.
  */
-CREATE OR REPLACE FUNCTION palisade_private.api_key_lookup(p_key_hash bytea)
-    RETURNS TABLE (organization_id uuid, key_id uuid, user_id uuid, role text, revoked boolean)
+-- The result gained `expired` (December 2026): a changed result type needs DROP. enter_api_key
+-- (below) calls it from PL/pgSQL, which records no dependency, and is replaced in this file too.
+DROP FUNCTION IF EXISTS palisade_private.api_key_lookup(bytea);
+CREATE FUNCTION palisade_private.api_key_lookup(p_key_hash bytea)
+    RETURNS TABLE (organization_id uuid, key_id uuid, user_id uuid, role text, revoked boolean,
+                   expired boolean)
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = ''
     AS $fn$
@@ -24,6 +30,7 @@ CREATE OR REPLACE FUNCTION palisade_private.api_key_lookup(p_key_hash bytea)
             SELECT k.organization_id, k.id, k.created_by,
                    CASE WHEN u.role = 'member' THEN 'member' ELSE k.role END AS role,
                    k.revoked_at IS NOT NULL AS revoked,
+                   coalesce(k.expires_at <= pg_catalog.now(), false) AS expired,
                    k.last_used_at
               FROM palisade.api_keys AS k
               JOIN palisade.users AS u
@@ -35,6 +42,7 @@ CREATE OR REPLACE FUNCTION palisade_private.api_key_lookup(p_key_hash bytea)
             -- and a concurrent request of the same key skips the stamp rather than wait.
             SELECT l.organization_id, l.id FROM palisade.api_keys AS l, k
              WHERE l.organization_id = k.organization_id AND l.id = k.id AND NOT k.revoked
+               AND NOT k.expired
                AND (k.last_used_at IS NULL
                     OR k.last_used_at < pg_catalog.now() - pg_catalog.make_interval(mins => 1))
                FOR UPDATE OF l SKIP LOCKED
@@ -46,7 +54,7 @@ CREATE OR REPLACE FUNCTION palisade_private.api_key_lookup(p_key_hash bytea)
                AND (a.last_used_at IS NULL
                     OR a.last_used_at < pg_catalog.now() - pg_catalog.make_interval(mins => 1))
         )
-        SELECT k.organization_id, k.id, k.created_by, k.role, k.revoked FROM k
+        SELECT k.organization_id, k.id, k.created_by, k.role, k.revoked, k.expired FROM k
     $fn$;
 REVOKE ALL ON FUNCTION palisade_private.api_key_lookup(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION palisade_private.api_key_lookup(bytea) TO palisade_app;
@@ -60,6 +68,7 @@ GRANT EXECUTE ON FUNCTION palisade_private.api_key_lookup(bytea) TO palisade_app
  * the same key skip the stamp (SKIP LOCKED) instead of waiting for each other:
  * - no key with this hash, or its creator no longer exists: raises SQLSTATE PA401 'key_unknown';
  * - a revoked key: PA401 'key_revoked';
+ * - an expired key (not revoked): PA401 'key_expired';
  * - an acting role (the key's, capped by its creator's current role) below `p_least_role`:
  *   PA403 with the least role as the message;
  * - otherwise sets app.current_org (the key's organization), app.current_user (its creator) and
@@ -85,13 +94,16 @@ CREATE OR REPLACE FUNCTION palisade_private.enter_api_key(p_key_hash bytea, p_le
     DECLARE
         v_key record;
     BEGIN
-        SELECT k.organization_id, k.user_id, k.role, k.revoked INTO v_key
+        SELECT k.organization_id, k.user_id, k.role, k.revoked, k.expired INTO v_key
           FROM palisade_private.api_key_lookup(p_key_hash) AS k;
         IF NOT FOUND THEN
             RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'key_unknown';
         END IF;
         IF v_key.revoked THEN
             RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'key_revoked';
+        END IF;
+        IF v_key.expired THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'key_expired';
         END IF;
         IF (CASE v_key.role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 0 END)
            < (CASE p_least_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 4 END) THEN

@@ -11,8 +11,9 @@
  *   SELECT  every role of the organization, its own keys, every column except key_hash.
  *   INSERT  owners and admins, into their own organization, as themselves (created_by is the
  *           acting user). The key's role is admin or member (CHECK), never owner, so nobody mints
- *           beyond their own role.
- *   UPDATE  owners and admins: rename and revoke (revoked_at) their own organization's keys.
+ *           beyond their own role. An expiry (expires_at), if any, is set here and only here.
+ *   UPDATE  owners and admins: rename and revoke (revoked_at) their own organization's keys; no
+ *           UPDATE of expires_at, so nobody extends a key's lifetime.
  *   DELETE  nobody: keys are revoked, not deleted, so the record of a key (name, prefix, last
  *           use) stays until its organization is deleted. No DELETE grant either.
  * palisade_resolver reads the lookup columns of every key and stamps last_used_at, only inside
@@ -25,11 +26,12 @@ ALTER TABLE palisade.api_keys
 
 REVOKE ALL ON palisade.api_keys FROM palisade_app, palisade_resolver;
 GRANT SELECT (organization_id, id, name, role, prefix, created_by, last_used_at, revoked_at,
-              created_at, updated_at)
+              expires_at, created_at, updated_at)
     ON palisade.api_keys TO palisade_app;
 GRANT INSERT ON palisade.api_keys TO palisade_app;
 GRANT UPDATE (name, revoked_at, updated_at) ON palisade.api_keys TO palisade_app;
-GRANT SELECT (organization_id, id, key_hash, created_by, role, revoked_at, last_used_at)
+GRANT SELECT (organization_id, id, key_hash, created_by, role, revoked_at, expires_at,
+              last_used_at)
     ON palisade.api_keys TO palisade_resolver;
 GRANT UPDATE (last_used_at) ON palisade.api_keys TO palisade_resolver;
 

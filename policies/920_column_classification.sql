@@ -63,6 +63,7 @@ VALUES
     ('palisade', 'api_keys', 'created_by', 'readable', NULL),
     ('palisade', 'api_keys', 'last_used_at', 'readable', NULL),
     ('palisade', 'api_keys', 'revoked_at', 'readable', NULL),
+    ('palisade', 'api_keys', 'expires_at', 'readable', NULL),
     ('palisade', 'api_keys', 'created_at', 'readable', NULL),
     ('palisade', 'api_keys', 'updated_at', 'readable', NULL),
 

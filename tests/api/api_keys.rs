@@ -287,3 +287,120 @@ async fn a_revoked_key_stays_revoked_even_for_a_direct_update_as_the_app_role() 
         "{err:?}"
     );
 }
+
+#[actix_web::test]
+async fn a_key_with_an_expiry_works_until_then_and_answers_401_after() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let expires_at = (time::OffsetDateTime::now_utc() + time::Duration::days(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let created = app
+        .create(
+            &a,
+            "/v1/api-keys",
+            json!({"name": "contractor", "role": "admin", "expires_at": expires_at}),
+        )
+        .await;
+    let stamp = |v: &Value| {
+        time::OffsetDateTime::parse(
+            v.as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+        .unix_timestamp()
+    };
+    assert_eq!(stamp(&created["expires_at"]), stamp(&json!(expires_at)));
+    let key = RawKey(created["key"].as_str().unwrap(), Bearer);
+    let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    // Before its expiry it works, through the pipelined check (/v1/customers) and the
+    // extractor's own lookup (the export).
+    assert_eq!(app.get(&key, "/v1/customers").await.status, 200);
+    assert_eq!(app.get(&key, "/v1/organization/export").await.status, 200);
+    let listed = app.get(&a, "/v1/api-keys").await;
+    assert_eq!(listed.json["data"][0]["expires_at"], created["expires_at"]);
+    // Its expiry passes (the database's clock decides: moved back, as a superuser).
+    let su = app.db.superuser_client().await;
+    su.execute(
+        "UPDATE palisade.api_keys SET created_at = now() - interval '2 hours', \
+                expires_at = now() - interval '1 hour', last_used_at = NULL WHERE id = $1",
+        &[&id],
+    )
+    .await
+    .unwrap();
+    for path in ["/v1/customers", "/v1/organization/export", "/v1/me"] {
+        for how in KeyHeader::BOTH {
+            let r = app
+                .get(&RawKey(created["key"].as_str().unwrap(), how), path)
+                .await;
+            r.assert_error_at(401, "invalid_token", format_args!("{path} via {how:?}"));
+            assert!(
+                r.json["message"].as_str().unwrap().contains("expired"),
+                "{}",
+                r.text
+            );
+        }
+    }
+    // An expired key is not stamped as used, and stays listed, not revoked.
+    let r = app.get(&a, &format!("/v1/api-keys/{id}")).await;
+    assert_eq!(r.json["last_used_at"], Value::Null, "{}", r.text);
+    assert_eq!(r.json["revoked_at"], Value::Null);
+    // Nobody extends it: the app role has no UPDATE on expires_at.
+    let c = app.db.app_client().await;
+    palisade_test_support::sql::begin_as(&c, &a.org_id, "owner").await;
+    let err = c
+        .execute(
+            "UPDATE palisade.api_keys SET expires_at = now() + interval '1 year' WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+        "{err:?}"
+    );
+}
+
+#[actix_web::test]
+async fn an_expiry_that_is_not_a_future_time_is_refused_and_mints_nothing() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let past = (time::OffsetDateTime::now_utc() - time::Duration::minutes(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    for (what, value) in [
+        ("past", json!(past)),
+        ("not a time", json!("next tuesday")),
+        ("a number", json!(1_900_000_000)),
+    ] {
+        let r = app
+            .post(
+                &a,
+                "/v1/api-keys",
+                &json!({"name": "k", "role": "member", "expires_at": value}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{what}: {}", r.text);
+        assert_eq!(
+            r.json["fields"][0]["field"], "expires_at",
+            "{what}: {}",
+            r.text
+        );
+    }
+    // A null is no expiry.
+    let r = app
+        .post(
+            &a,
+            "/v1/api-keys",
+            &json!({"name": "k", "role": "member", "expires_at": null}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["expires_at"], Value::Null);
+    assert_eq!(
+        app.get(&a, "/v1/api-keys").await.json["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

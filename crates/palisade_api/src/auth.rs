@@ -823,6 +823,9 @@ async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContex
             if resolved.revoked {
                 return Err(refused("revoked"));
             }
+            if resolved.expired {
+                return Err(refused("expired"));
+            }
             Ok(TenantContext {
                 org_id: resolved.org_id,
                 user_id: resolved.user_id,
@@ -958,7 +961,7 @@ fn no_organization() -> ApiError {
 fn key_refused() -> ApiError {
     ApiError::Unauthorized {
         code: crate::error::ErrorCode::InvalidToken,
-        message: "the API key is malformed, unknown or revoked",
+        message: "the API key is malformed, unknown, revoked or expired",
     }
 }
 
@@ -978,7 +981,7 @@ pub(crate) fn refused(refusal: palisade_db::tenant_tx::Refusal) -> ApiError {
         R::UserGone | R::CredentialsChanged => {
             tracing::debug!(reason = refusal.as_str(), "bearer token refused");
         }
-        R::KeyUnknown | R::KeyRevoked => {
+        R::KeyUnknown | R::KeyRevoked | R::KeyExpired => {
             tracing::debug!(reason = refusal.as_str(), "api key refused");
         }
         R::Role(_) => {}
@@ -986,7 +989,7 @@ pub(crate) fn refused(refusal: palisade_db::tenant_tx::Refusal) -> ApiError {
     match refusal {
         R::UserGone => user_gone(),
         R::CredentialsChanged => credentials_changed(),
-        R::KeyUnknown | R::KeyRevoked => key_refused(),
+        R::KeyUnknown | R::KeyRevoked | R::KeyExpired => key_refused(),
         R::Role(Role::Owner) => owner_required(),
         R::Role(_) => admin_required(),
     }

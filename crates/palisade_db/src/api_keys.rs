@@ -30,6 +30,9 @@ crate::table! {
         /// When it was revoked.
         #[serde(with = "palisade_domain::timestamp::option")]
         revoked_at: Option<OffsetDateTime>,
+        /// When it stops working by itself, if it was given a lifetime; fixed at creation.
+        #[serde(with = "palisade_domain::timestamp::option")]
+        expires_at: Option<OffsetDateTime>,
         /// Creation time.
         #[serde(with = "palisade_domain::timestamp")]
         created_at: OffsetDateTime,
@@ -50,6 +53,8 @@ pub struct NewApiKey {
     pub prefix: String,
     /// SHA-256 of the whole key.
     pub key_hash: [u8; 32],
+    /// When it stops working, if ever (after its creation: the table refuses otherwise).
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 impl std::fmt::Debug for NewApiKey {
@@ -58,6 +63,7 @@ impl std::fmt::Debug for NewApiKey {
             .field("name", &self.name)
             .field("role", &self.role)
             .field("prefix", &self.prefix)
+            .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
 }
@@ -84,8 +90,8 @@ impl crud::Insert for NewApiKey {
             .ok_or_else(|| DbError::Decode("an API key is created by a user".into()))?;
         crud::returning(
             tx,
-            "INSERT INTO palisade.api_keys (id, name, role, prefix, key_hash, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO palisade.api_keys (id, name, role, prefix, key_hash, created_by, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &ApiKeyId::new().as_uuid(),
                 &self.name.as_str(),
@@ -93,11 +99,15 @@ impl crud::Insert for NewApiKey {
                 &self.prefix,
                 &self.key_hash.as_slice(),
                 &created_by,
+                &self.expires_at,
             ],
         )
         .await
     }
 }
+
+/// The CHECK that a key expires after its creation (`sql/V0165__api_key_expiry.sql`).
+pub const EXPIRES_AFTER_CREATION: &str = "api_keys_expires_after_creation";
 
 /// Revokes key `$1` (idempotent: the first revocation time stays); `DELETE /v1/api-keys/{id}`
 /// runs it instead of deleting.
@@ -127,6 +137,8 @@ pub struct ResolvedKey {
     pub role: Role,
     /// Whether it has been revoked.
     pub revoked: bool,
+    /// Whether its `expires_at` has passed (by the database's clock).
+    pub expired: bool,
 }
 
 /// Finds the key whose SHA-256 is `key_hash`, before any tenant is known, through the resolver
@@ -136,7 +148,7 @@ pub async fn resolve(pool: &AppPool, key_hash: &[u8; 32]) -> Result<Option<Resol
     let conn = pool.get().await?;
     let stmt = conn
         .prepare_cached(
-            "SELECT organization_id, key_id, user_id, role, revoked \
+            "SELECT organization_id, key_id, user_id, role, revoked, expired \
                FROM palisade_private.api_key_lookup($1)",
         )
         .await?;
@@ -149,5 +161,6 @@ pub async fn resolve(pool: &AppPool, key_hash: &[u8; 32]) -> Result<Option<Resol
         user_id: UserId::from_uuid(row.try_get("user_id")?),
         role: parse_role(row.try_get("role")?)?,
         revoked: row.try_get("revoked")?,
+        expired: row.try_get("expired")?,
     }))
 }

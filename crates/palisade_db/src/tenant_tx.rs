@@ -123,6 +123,8 @@ pub enum Refusal {
     KeyUnknown,
     /// The API key is revoked.
     KeyRevoked,
+    /// The API key's `expires_at` has passed (and it is not revoked).
+    KeyExpired,
     /// The acting role is below the one the route needs (the least role it accepts).
     Role(Role),
 }
@@ -135,6 +137,7 @@ impl Refusal {
             ("PA401", "credentials_changed") => Some(Self::CredentialsChanged),
             ("PA401", "key_unknown") => Some(Self::KeyUnknown),
             ("PA401", "key_revoked") => Some(Self::KeyRevoked),
+            ("PA401", "key_expired") => Some(Self::KeyExpired),
             ("PA403", least) => Role::parse(least).ok().map(Self::Role),
             _ => None,
         }
@@ -147,6 +150,7 @@ impl Refusal {
             Self::CredentialsChanged => "credentials_changed",
             Self::KeyUnknown => "key_unknown",
             Self::KeyRevoked => "key_revoked",
+            Self::KeyExpired => "key_expired",
             Self::Role(_) => "role",
         }
     }

@@ -7,7 +7,8 @@
 //! A key is shown once, in the 201 that mints it (`Cache-Control: no-store`). It acts for its
 //! organization with the role it was given (`admin` or `member`, never above the minter's own
 //! role, never `owner`), as the user who minted it. `DELETE` revokes: the key answers 401 from
-//! then on and stays listed with its `revoked_at`.
+//! then on and stays listed with its `revoked_at`. A key minted with `expires_at` answers 401 once
+//! that time has passed (by the database's clock); nobody can change it afterwards.
 
 use palisade_db::api_keys::{self as db, ApiKey, ApiKeyFilter, NewApiKey};
 use palisade_domain::{ApiKeyName, Role};
@@ -17,7 +18,7 @@ use super::Fields;
 use crate::ApiError;
 use crate::auth::Tenant;
 use crate::credentials::GeneratedApiKey;
-use crate::resource::{self, Created, OneTimeSecret};
+use crate::resource::{self, Created, OneTimeSecret, Violation};
 
 /// The API key family.
 pub(crate) struct ApiKeys;
@@ -27,7 +28,22 @@ resource::family! {
     const ADMIN_WRITES: bool = true;
     const USER_SESSION_WRITES: bool = true;
     const REVOKE: Option<&'static str> = Some(db::REVOKE);
+    // An expiry the API's clock found in the future but the database's (its `created_at`) did
+    // not: the same 422 as one already past.
+    const VIOLATIONS: &'static [Violation] =
+        &[Violation::on_write(db::EXPIRES_AFTER_CREATION, expiry_not_in_the_future)];
 }
+
+/// The 422 for an `expires_at` that is not in the future.
+fn expiry_not_in_the_future() -> ApiError {
+    ApiError::Validation(vec![crate::error::FieldError::new(
+        "expires_at",
+        crate::error::FieldCode::Invalid,
+        EXPIRY_IN_THE_PAST,
+    )])
+}
+
+const EXPIRY_IN_THE_PAST: &str = "must be in the future";
 
 /// Declares this family's routes (see [`crate::resource`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
@@ -58,6 +74,10 @@ pub struct CreateBody {
     /// `admin` or `member` (never `owner`), not above your own role.
     #[schema(required = true, value_type = Role)]
     role: Option<String>,
+    /// When the key stops working by itself (RFC 3339, in the future). Omitted or `null`: never.
+    /// It cannot be changed afterwards; revoke the key and mint another.
+    #[schema(format = DateTime)]
+    expires_at: Option<String>,
 }
 
 crate::rules::field_rules!(CreateBody {
@@ -85,11 +105,16 @@ impl Created for ApiKeys {
     fn parse(body: &CreateBody, f: &mut Fields) -> Option<NewApiKey> {
         let name = f.required("name", body.name.as_deref(), ApiKeyName::parse);
         let role = f.required("role", body.role.as_deref(), Role::parse_for_api_key);
+        let expires_at = f.time("expires_at", body.expires_at.as_deref());
+        if expires_at.is_some_and(|t| t <= time::OffsetDateTime::now_utc()) {
+            f.invalid("expires_at", EXPIRY_IN_THE_PAST);
+        }
         Some(NewApiKey {
             name: name?,
             role: role?,
             prefix: String::new(),
             key_hash: [0; 32],
+            expires_at,
         })
     }
 
