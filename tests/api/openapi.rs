@@ -52,6 +52,35 @@ fn every_route_is_declared_once_with_a_summary_and_no_schema_name_is_shared() {
     }
 }
 
+/// A handler that takes a user's session (`UserSession`, `SessionToken`) is declared
+/// `Auth::User`, so the document secures it with a bearer token alone, and
+/// tests/api/user_session.rs (which holds its table to those operations) calls it with an API
+/// key. Declared `Tenant`, it would escape that table. (The resource families' writers get
+/// `Auth::User` from `USER_SESSION_WRITES`; their handlers take the family's writer type.)
+#[test]
+fn a_handler_that_takes_a_users_session_is_documented_for_a_bearer_token_alone() {
+    let e = table();
+    let doc = serde_json::to_value(e.openapi()).unwrap();
+    let mut seen = 0;
+    for (method, path, extractors) in e.extractors() {
+        let takes = |name: &str| {
+            extractors
+                .split(['(', ')', ',', ' ', '<', '>'])
+                .any(|t| t == name)
+        };
+        if takes("palisade_api::auth::UserSession") || takes("palisade_api::auth::SessionToken") {
+            seen += 1;
+            let op = &doc["paths"][path][method.to_ascii_lowercase()];
+            assert_eq!(
+                op["security"],
+                serde_json::json!([{"bearer": []}]),
+                "{method} {path} takes a user's session but is not declared .auth(Auth::User)"
+            );
+        }
+    }
+    assert!(seen >= 8, "{seen}");
+}
+
 /// The document's `Idempotency-Key` and `If-Match` follow from the route's shape
 /// (`Doc`'s drop); the handlers take them as extractors. Both must agree, route by route.
 #[test]

@@ -1200,6 +1200,8 @@ mod tests {
         let mut issuer = good.clone();
         issuer.iss = "someone-else".into();
         assert!(k.verify(&next.sign(&issuer).unwrap()).is_err());
+        // (Refused before any key is tried: the algorithm is checked first, so this holds for
+        // both secrets by construction.)
         let hs512 = jsonwebtoken::encode(
             &Header::new(jsonwebtoken::Algorithm::HS512),
             &good,

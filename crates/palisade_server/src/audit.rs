@@ -67,7 +67,8 @@ pub async fn audit_database(
     } else {
         return Err(AuditError::Setup(
             "the drift check builds a scratch database from the repository, which needs a superuser: \
-             set PALISADE_SUPERUSER_URL (or connect DATABASE_URL as a superuser), \
+             set PALISADE_SUPERUSER_URL or PALISADE_SUPERUSER_URL_FILE (or connect \
+             DATABASE_URL as a superuser), \
              or pass --no-drift to check the live database only"
                 .into(),
         ));

@@ -227,7 +227,7 @@ pub fn command() -> Command {
                  tables (the palisade_audit views), and drift of the live database from sql/ \
                  and policies/. Reads the embedded cluster, or DATABASE_URL or DATABASE_URL_FILE \
                  (a role that can read palisade_audit); the drift check needs a superuser: \
-                 PALISADE_SUPERUSER_URL, or that URL's role.\n\n\
+                 PALISADE_SUPERUSER_URL (or its _FILE), or that URL's role.\n\n\
                  Exit status: 0 healthy, 1 violations or drift, 2 the audit could not run.",
             )
             .arg(
@@ -271,7 +271,8 @@ pub fn command() -> Command {
                  readable columns of every tenant table through policies pinned to that \
                  organization's id; `palisade migrate` keeps them up to date. `revoke` removes \
                  the record, the policies and the grants (not the role). Connects as a \
-                 superuser: PALISADE_SUPERUSER_URL, or the embedded cluster's. Exit status: 0 \
+                 superuser: PALISADE_SUPERUSER_URL (or its _FILE), or the embedded cluster's. \
+                 Exit status: 0 \
                  done, 1 refused or failed, 2 usage or configuration.",
             )
             .subcommand_required(true)

@@ -933,8 +933,6 @@ fn number_quarantine_from_lookup(
     }
 }
 
-/// `DATABASE_URL` or `DATABASE_URL_FILE` (read now: these commands connect once), else the
-/// embedded cluster.
 /// `PALISADE_SUPERUSER_URL` or `PALISADE_SUPERUSER_URL_FILE` (read once, now), not both.
 fn superuser_url_from_lookup(
     get: &impl Fn(&str) -> Option<String>,
@@ -948,6 +946,8 @@ fn superuser_url_from_lookup(
         .transpose()
 }
 
+/// `DATABASE_URL` or `DATABASE_URL_FILE` (read now: these commands connect once), else the
+/// embedded cluster.
 fn database_url_from_lookup(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Secret>, ConfigError> {
@@ -1092,7 +1092,7 @@ impl BootstrapSettings {
         Ok(Self {
             superuser: SuperuserSettings::from_lookup(
                 &get,
-                "bootstrap needs PALISADE_SUPERUSER_URL",
+                "bootstrap needs PALISADE_SUPERUSER_URL (or PALISADE_SUPERUSER_URL_FILE)",
             )?,
             owner_password: required("PALISADE_OWNER_PASSWORD")?,
             app_password: required("PALISADE_APP_PASSWORD")?,
@@ -1138,7 +1138,8 @@ impl InstallDefinersSettings {
         Ok(Self {
             superuser: SuperuserSettings::from_lookup(
                 &get,
-                "install-definers needs PALISADE_SUPERUSER_URL (a superuser's URL); in embedded \
+                "install-definers needs PALISADE_SUPERUSER_URL (a superuser's URL, or \
+                 PALISADE_SUPERUSER_URL_FILE); in embedded \
                  mode every start (and `palisade migrate`) already installs them",
             )?,
             log: LogSettings::from_lookup(&get, "info")?,
@@ -1339,7 +1340,7 @@ impl RotateSettings {
                 superuser_url: superuser_url_from_lookup(&get)?.ok_or_else(|| {
                     ConfigError(
                         "rotate-app-credential with PALISADE_APP_DATABASE_URL_FILE needs \
-                         PALISADE_SUPERUSER_URL"
+                         PALISADE_SUPERUSER_URL (or PALISADE_SUPERUSER_URL_FILE)"
                             .into(),
                     )
                 })?,

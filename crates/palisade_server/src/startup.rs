@@ -769,8 +769,6 @@ fn stripe_setup(
     }
 }
 
-/// The account mailer: SMTP when `PALISADE_SMTP_URL` is set, else the outbox directory under
-/// the data dir (the embedded default needs no mail server). Logs which, never the URL.
 /// What the HTTP server is built with, from the settings and the database `serve` resolved.
 fn app_config(
     settings: &ServeSettings,
@@ -804,6 +802,8 @@ fn app_config(
     })
 }
 
+/// The account mailer: SMTP when `PALISADE_SMTP_URL` is set, else the outbox directory under
+/// the data dir (the embedded default needs no mail server). Logs which, never the URL.
 fn mailer(settings: &ServeSettings, embedded: bool) -> Result<Mailer, BoxError> {
     let mail = &settings.mail;
     match &mail.smtp_url {

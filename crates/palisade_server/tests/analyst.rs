@@ -25,6 +25,7 @@ async fn palisade(db: &TestDb, args: &[&str]) -> Run {
             "PALISADE_SUPERUSER_URL",
             cluster().superuser_url("postgres"),
         )
+        .env_remove("PALISADE_SUPERUSER_URL_FILE")
         .env("PALISADE_DATABASE_NAME", &db.name)
         .env("DATABASE_URL", db.url_as(schema::OWNER_ROLE));
     run(cmd).await

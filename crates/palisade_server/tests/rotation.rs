@@ -195,6 +195,7 @@ async fn rotating_the_app_credential_under_load_fails_no_request() {
         .env_remove("DATABASE_URL_FILE")
         .env("PALISADE_APP_DATABASE_URL_FILE", &url_file)
         .env("PALISADE_SUPERUSER_URL", &superuser_url)
+        .env_remove("PALISADE_SUPERUSER_URL_FILE")
         .env("PALISADE_ROTATE_DRAIN_TIMEOUT_SECS", "120");
     let out = run(cmd).await;
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);

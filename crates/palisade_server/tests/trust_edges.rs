@@ -33,6 +33,7 @@ async fn palisade(db: &TestDb, args: &[&str]) -> (i32, String, String) {
             "PALISADE_SUPERUSER_URL",
             cluster().superuser_url("postgres"),
         )
+        .env_remove("PALISADE_SUPERUSER_URL_FILE")
         .env("PALISADE_DATABASE_NAME", &db.name);
     if args.first() == Some(&"install-definers") {
         // Configuration of the server itself is not what this command needs.
