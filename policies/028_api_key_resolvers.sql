@@ -17,10 +17,18 @@ SET LOCAL ROLE palisade_resolver;
  * working key (so a busy key costs one small write a minute, not one per request); a revoked or
  * expired key is not stamped.
  */
--- The result gained `expired` (December 2026): a changed result type needs DROP. enter_api_key
--- (below) calls it from PL/pgSQL, which records no dependency, and is replaced in this file too.
-DROP FUNCTION IF EXISTS palisade_private.api_key_lookup(bytea);
-CREATE FUNCTION palisade_private.api_key_lookup(p_key_hash bytea)
+-- The result gained `expired` (December 2026): a changed result type needs DROP, done only while
+-- the installed function lacks it. enter_api_key (below) calls it from PL/pgSQL, which records no
+-- dependency, and is replaced in this file too.
+DO $do$
+BEGIN
+    IF NOT (SELECT 'expired' = ANY (p.proargnames) FROM pg_catalog.pg_proc AS p
+             WHERE p.oid = pg_catalog.to_regprocedure('palisade_private.api_key_lookup(bytea)')) THEN
+        DROP FUNCTION palisade_private.api_key_lookup(bytea);
+    END IF;
+END
+$do$;
+CREATE OR REPLACE FUNCTION palisade_private.api_key_lookup(p_key_hash bytea)
     RETURNS TABLE (organization_id uuid, key_id uuid, user_id uuid, role text, revoked boolean,
                    expired boolean)
     LANGUAGE sql VOLATILE SECURITY DEFINER

@@ -847,6 +847,27 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
     );
     assert_eq!(resolved.unwrap().role, Role::Member);
 
+    // A revoked key and an expired one.
+    let key_hash = |k: &palisade_test_support::ApiKey| {
+        palisade_api::credentials::api_key_hash(&k.key).expect("a key's shape")
+    };
+    let revoked = app.api_key(&owner, "revoked", Role::Member).await;
+    let r = app
+        .delete(&owner, &format!("/v1/api-keys/{}", revoked.id))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let expired = app.api_key(&owner, "expired", Role::Member).await;
+    app.db
+        .superuser_client()
+        .await
+        .execute(
+            "UPDATE palisade.api_keys SET created_at = now() - interval '2 hours', \
+                    expires_at = now() - interval '1 hour' WHERE id = $1::text::uuid",
+            &[&expired.id],
+        )
+        .await
+        .unwrap();
+
     // Refused, and the write pipelined behind the check did not happen.
     let before = customers().await;
     let stranger = palisade_test_support::Account {
@@ -866,6 +887,20 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
             Credential::ApiKey { hash: [7; 32] },
             Role::Member,
             Refusal::KeyUnknown,
+        ),
+        (
+            Credential::ApiKey {
+                hash: key_hash(&revoked),
+            },
+            Role::Member,
+            Refusal::KeyRevoked,
+        ),
+        (
+            Credential::ApiKey {
+                hash: key_hash(&expired),
+            },
+            Role::Member,
+            Refusal::KeyExpired,
         ),
     ] {
         let mut tx = TenantTx::begin_checked(&app.pool, credential, least)

@@ -697,7 +697,7 @@ impl PasswordHashing {
 ///   issued with.
 /// - an API key, as `Authorization: Bearer pk_...` or `X-API-Key: pk_...` (Authorization wins
 ///   when both are sent): looked up by its SHA-256 through `palisade_db::api_keys::resolve` (one
-///   statement). Unknown, revoked, or whose creator was removed: 401 `invalid_token`. A key acts
+///   statement). Unknown, revoked, expired, or whose creator was removed: 401 `invalid_token`. A key acts
 ///   for its own organization with its own role (capped by its creator's current role), as its
 ///   creator (`user_id`).
 ///
@@ -885,9 +885,9 @@ impl FromRequest for Tenant {
 /// issuer, audience and expiry (401 `invalid_token`), its organization (a null `org` is 403
 /// `no_organization`), and an API key's shape (401). The rest is the transaction's opening
 /// statement (`palisade_db::TenantTx::begin_checked`): the same guarantees as [`Tenant`] (a
-/// removed user, a token older than the last password change, an unknown or revoked key answer
-/// 401 `invalid_token`; the role used is the one the user or key has now), without a round trip
-/// of its own. The organization and user ids are recorded on the request's span: a token's at
+/// removed user, a token older than the last password change, an unknown, revoked or expired
+/// key answer 401 `invalid_token`; the role used is the one the user or key has now), without a
+/// round trip of its own. The organization and user ids are recorded on the request's span: a token's at
 /// once (its signature is verified), an API key's once the check has answered.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller(palisade_db::tenant_tx::Credential);
@@ -1025,7 +1025,8 @@ pub enum CredentialKind {
 /// keys, adding, changing and removing members (and inviting them), rotating a webhook's
 /// signing secret, deleting the organization. (Renewing a token and signing out everywhere take
 /// [`SessionToken`], which refuses keys the same way.) An API key there answers 403
-/// `requires_user_session` (after it is authenticated: an unknown or revoked key is still 401).
+/// `requires_user_session` (after it is authenticated: an unknown, revoked or expired key is
+/// still 401).
 ///
 /// Apply it by destructuring in the handler's arguments, so the body keeps its `tenant`:
 /// ```ignore

@@ -71,8 +71,11 @@ impl std::fmt::Debug for NewApiKey {
 crate::filter_type! {
     /// List filters.
     pub struct ApiKeyFilter for ApiKey {
-        /// Only revoked (`true`) or only active (`false`) keys.
+        /// Only revoked (`true`) or only unrevoked (`false`, expired ones included) keys.
         revoked: bool => "(revoked_at IS NOT NULL) = $",
+        /// Only keys whose `expires_at` has passed (`true`, by the database's clock), or only
+        /// keys without an expiry or with one still ahead (`false`).
+        expired: bool => "coalesce(expires_at <= now(), false) = $",
     }
 }
 
@@ -106,8 +109,8 @@ impl crud::Insert for NewApiKey {
     }
 }
 
-/// The CHECK that a key expires after its creation (`sql/V0165__api_key_expiry.sql`).
-pub const EXPIRES_AFTER_CREATION: &str = "api_keys_expires_after_creation";
+/// The CHECK that a key expires after its creation (`sql/V0165__add_expires_at_to_api_keys.sql`).
+pub const EXPIRES_AFTER_CREATION: &str = "api_keys_expires_after_creation_check";
 
 /// Revokes key `$1` (idempotent: the first revocation time stays); `DELETE /v1/api-keys/{id}`
 /// runs it instead of deleting.

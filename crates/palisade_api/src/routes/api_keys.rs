@@ -8,7 +8,8 @@
 //! organization with the role it was given (`admin` or `member`, never above the minter's own
 //! role, never `owner`), as the user who minted it. `DELETE` revokes: the key answers 401 from
 //! then on and stays listed with its `revoked_at`. A key minted with `expires_at` answers 401 once
-//! that time has passed (by the database's clock); nobody can change it afterwards.
+//! that time has passed (by the database's clock); no route, and not the app role, can change it
+//! afterwards.
 
 use palisade_db::api_keys::{self as db, ApiKey, ApiKeyFilter, NewApiKey};
 use palisade_domain::{ApiKeyName, Role};
@@ -59,8 +60,11 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
 crate::list::filters! {
     /// List query string.
     ApiKeys: ListQuery => ApiKeyFilter {
-        /// `true`: only revoked keys; `false`: only working ones.
+        /// `true`: only revoked keys; `false`: only keys not revoked (expired ones included).
         revoked: Flag,
+        /// `true`: only keys whose `expires_at` has passed; `false`: only keys without an expiry
+        /// or with one ahead. `?revoked=false&expired=false` lists the keys that work.
+        expired: Flag,
     }
 }
 
@@ -134,5 +138,27 @@ impl Created for ApiKeys {
             field: "key",
             value: palisade_domain::Secret::new(generated.expose()),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table's CHECK on `expires_at` (the database's clock, when the API's ran behind) gives
+    /// the same 422 as the route's own check.
+    #[test]
+    fn an_expiry_the_table_refuses_is_a_422_on_expires_at() {
+        let refused = palisade_db::DbError::CheckViolation {
+            constraint: db::EXPIRES_AFTER_CREATION.into(),
+        };
+        match resource::write_error::<ApiKeys>(refused) {
+            ApiError::Validation(fields) => {
+                assert_eq!(fields.len(), 1);
+                assert_eq!(fields[0].field, "expires_at");
+                assert_eq!(fields[0].reason, EXPIRY_IN_THE_PAST);
+            }
+            other => panic!("expected a 422, got {other:?}"),
+        }
     }
 }
