@@ -274,14 +274,7 @@ async fn end_sessions_acts_on_the_transactions_own_user_only() {
         .unwrap();
     assert!(rows.is_empty());
     // A user of another organization named with this one: no such user, nothing changes.
-    c.batch_execute("BEGIN").await.unwrap();
-    c.execute(
-        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
-                set_config('app.current_role', 'owner', true)",
-        &[&owner.org_id, &other.user_id],
-    )
-    .await
-    .unwrap();
+    palisade_test_support::sql::begin_as_user(&c, &owner.org_id, &other.user_id, "owner").await;
     let rows = c
         .query("SELECT * FROM palisade_private.end_sessions(0, now())", &[])
         .await
@@ -290,14 +283,7 @@ async fn end_sessions_acts_on_the_transactions_own_user_only() {
     c.batch_execute("COMMIT").await.unwrap();
     assert_eq!(versions().await, before);
     // The admin's own context bumps the admin, and no one else.
-    c.batch_execute("BEGIN").await.unwrap();
-    c.execute(
-        "SELECT set_config('app.current_org', $1, true), set_config('app.current_user', $2, true), \
-                set_config('app.current_role', 'admin', true)",
-        &[&admin.org_id, &admin.user_id],
-    )
-    .await
-    .unwrap();
+    palisade_test_support::sql::begin_as_user(&c, &admin.org_id, &admin.user_id, "admin").await;
     // A version the user no longer has (a token ended meanwhile) ends nothing.
     let rows = c
         .query("SELECT * FROM palisade_private.end_sessions(7, now())", &[])
