@@ -7,9 +7,8 @@
 //! `no_organization`. Anything else wrong with a token answers 401, and so does a valid token
 //! whose user no longer exists, or whose `ver` (the user's credential version when it was
 //! issued) is no longer the user's: a password change or reset, or signing out everywhere, ends
-//! every earlier token. API
-//! keys (`pk_...`) are the other credential; see [`Tenant`], and [`UserSession`] for the routes
-//! a key may not use.
+//! every earlier token. API keys (`pk_...`) are the other credential; see [`Tenant`], and
+//! [`UserSession`] for the routes a key may not use.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -697,9 +696,9 @@ impl PasswordHashing {
 ///   issued with.
 /// - an API key, as `Authorization: Bearer pk_...` or `X-API-Key: pk_...` (Authorization wins
 ///   when both are sent): looked up by its SHA-256 through `palisade_db::api_keys::resolve` (one
-///   statement). Unknown, revoked, expired, or whose creator was removed: 401 `invalid_token`. A key acts
-///   for its own organization with its own role (capped by its creator's current role), as its
-///   creator (`user_id`).
+///   statement). Unknown, revoked, expired, or whose creator was removed: 401 `invalid_token`.
+///   A key acts for its own organization with its own role (capped by its creator's current
+///   role), as its creator (`user_id`).
 ///
 /// Routes that manage credentials take [`UserSession`] instead, which refuses API keys.
 ///
@@ -887,8 +886,8 @@ impl FromRequest for Tenant {
 /// statement (`palisade_db::TenantTx::begin_checked`): the same guarantees as [`Tenant`] (a
 /// removed user, a token older than the last password change, an unknown, revoked or expired
 /// key answer 401 `invalid_token`; the role used is the one the user or key has now), without a
-/// round trip of its own. The organization and user ids are recorded on the request's span: a token's at
-/// once (its signature is verified), an API key's once the check has answered.
+/// round trip of its own. The organization and user ids are recorded on the request's span: a
+/// token's at once (its signature is verified), an API key's once the check has answered.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller(palisade_db::tenant_tx::Credential);
 
