@@ -430,3 +430,64 @@ async fn an_expiry_that_is_not_a_future_time_is_refused_and_mints_nothing() {
         1
     );
 }
+
+#[actix_web::test]
+async fn an_upgrade_keeps_existing_keys_working_without_an_expiry() {
+    use palisade_test_support::{TestDb, spawn_app_on};
+    use std::sync::Arc;
+    // A database at V0164, before keys could expire, with an organization, its owner, an admin
+    // key of theirs, and the key lookup as the definers of that version returned it (no
+    // `expired`): the upgrade must replace a function whose result type changes.
+    let db = Arc::new(TestDb::at_version(164).await);
+    let key = palisade_api::credentials::GeneratedApiKey::generate().unwrap();
+    let (org, owner) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let c = db.superuser_client().await;
+    c.batch_execute(
+        "CREATE FUNCTION palisade_private.api_key_lookup(p_key_hash bytea) \
+           RETURNS TABLE (organization_id uuid, key_id uuid, user_id uuid, role text, \
+                          revoked boolean) \
+           LANGUAGE sql AS $$ SELECT NULL::uuid, NULL::uuid, NULL::uuid, NULL::text, \
+                                     NULL::boolean WHERE false $$; \
+         ALTER FUNCTION palisade_private.api_key_lookup(bytea) OWNER TO palisade_resolver;",
+    )
+    .await
+    .unwrap();
+    c.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Old')",
+        &[&org],
+    )
+    .await
+    .unwrap();
+    c.execute(
+        "INSERT INTO palisade.users (organization_id, id, email, name, role, password_hash) \
+         VALUES ($1, $2, $3, 'Owner', 'owner', 'not a hash')",
+        &[&org, &owner, &format!("owner-{owner}@example.com")],
+    )
+    .await
+    .unwrap();
+    c.execute(
+        "INSERT INTO palisade.api_keys (organization_id, id, name, role, prefix, key_hash, \
+                                        created_by) \
+         VALUES ($1, $2, 'old', 'admin', $3, $4, $5)",
+        &[
+            &org,
+            &uuid::Uuid::now_v7(),
+            &key.display_prefix(),
+            &key.hash().as_slice(),
+            &owner,
+        ],
+    )
+    .await
+    .unwrap();
+
+    db.upgrade().await;
+    let app = spawn_app_on(db).await;
+    let old = RawKey(key.expose(), Bearer);
+    let r = app.get(&old, "/v1/customers").await;
+    assert_eq!(r.status, 200, "the pipelined check: {}", r.text);
+    let r = app.get(&old, "/v1/organization/export").await;
+    assert_eq!(r.status, 200, "the extractor's lookup: {}", r.text);
+    let r = app.get(&old, "/v1/api-keys?expired=false").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["data"][0]["expires_at"], Value::Null, "{}", r.text);
+}

@@ -1404,12 +1404,12 @@ async fn integrations_webhooks_and_api_keys_never_answer_5xx() {
         .write(
             "POST",
             "/v1/api-keys",
-            json!({"name": "Deploy", "role": "admin"}),
+            json!({"name": "Deploy", "role": "admin", "expires_at": "2999-01-01T00:00:00Z"}),
             Unchanged::Newest("/v1/api-keys".into()),
         )
         .list("/v1/integrations", &["provider", "enabled"])
         .list("/v1/webhooks", &["enabled", "event_type"])
-        .list("/v1/api-keys", &["revoked"])
+        .list("/v1/api-keys", &["revoked", "expired"])
         .list("/v1/webhook-deliveries", &["provider", "kind", "subject_id"])
         .item(&integration_item)
         .item(&webhook_item)
