@@ -816,14 +816,17 @@ async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContex
             };
             let hash =
                 crate::credentials::api_key_hash(&key).ok_or_else(|| refused("malformed"))?;
+            // The reasons the pipelined check logs for the same refusals (`refused` below), so
+            // that one search finds them on either path.
+            use palisade_db::tenant_tx::Refusal as R;
             let resolved = palisade_db::api_keys::resolve(&state.pool, &hash)
                 .await?
-                .ok_or_else(|| refused("unknown"))?;
+                .ok_or_else(|| refused(R::KeyUnknown.as_str()))?;
             if resolved.revoked {
-                return Err(refused("revoked"));
+                return Err(refused(R::KeyRevoked.as_str()));
             }
             if resolved.expired {
-                return Err(refused("expired"));
+                return Err(refused(R::KeyExpired.as_str()));
             }
             Ok(TenantContext {
                 org_id: resolved.org_id,
