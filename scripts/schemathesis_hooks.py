@@ -51,6 +51,8 @@ def _header(case, name: str):
 STATEFUL_FIELDS = {
     # A campaign's or a post's schedule must be in the future: the clock's, not the schema's.
     ("scheduled_at", "invalid", "must be in the future"),
+    # So must an API key's expiry.
+    ("expires_at", "invalid", "must be in the future"),
     # A scheduled campaign or post needs `scheduled_at` (required only with status scheduled).
     ("scheduled_at", "required", "is required to schedule"),
     ("scheduled_at", "required", "is required when status is scheduled"),
