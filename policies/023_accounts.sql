@@ -232,12 +232,15 @@ CREATE OR REPLACE FUNCTION palisade_private.end_sessions(p_credential_version in
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = ''
     AS $fn$
+        WITH me AS (
+            SELECT NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid AS org,
+                   NULLIF(pg_catalog.current_setting('app.current_user', true), '')::uuid AS usr
+        )
         UPDATE palisade.users AS u
            SET credential_version = u.credential_version + 1,
                updated_at = p_now
-         WHERE u.organization_id =
-                   NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid
-           AND u.id = NULLIF(pg_catalog.current_setting('app.current_user', true), '')::uuid
+          FROM me
+         WHERE u.organization_id = me.org AND u.id = me.usr
            AND u.credential_version = p_credential_version
         RETURNING u.credential_version
     $fn$;
