@@ -97,6 +97,15 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
         json!({"name": format!("{marker} key"), "role": "member"}),
     )
     .await;
+    // A key with an expiry, so every view of keys (and the timestamp walk) shows one.
+    let expiring = post(
+        app,
+        acct,
+        "/v1/api-keys",
+        json!({"name": format!("{marker} expiring key"), "role": "member",
+               "expires_at": "2999-01-01T00:00:00Z"}),
+    )
+    .await;
     // Members join by invitation, with their own password.
     let email = format!("{marker}-{}@example.com", Uuid::new_v4().simple());
     let r = app.invite(acct, &email, "member").await;
@@ -133,6 +142,11 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
                 patch: json!({}),
             },
             Item {
+                path: format!("/v1/api-keys/{}", id(&expiring)),
+                writes: &["DELETE"],
+                patch: json!({}),
+            },
+            Item {
                 path: format!("/v1/members/{}", id(&member)),
                 writes: &["PATCH", "DELETE"],
                 patch: json!({"name": "changed by another tenant", "role": "admin"}),
@@ -150,6 +164,7 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
             "/v1/webhooks?event_type=customer.created".into(),
             "/v1/api-keys".into(),
             "/v1/api-keys?revoked=false".into(),
+            "/v1/api-keys?expired=false".into(),
             "/v1/members".into(),
             "/v1/members?role=member".into(),
             "/v1/organization".into(),
