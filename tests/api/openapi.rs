@@ -282,3 +282,46 @@ fn every_error_code_is_documented_and_every_documented_code_exists() {
         "codes without a status in docs/api.md's status table: {missing:?}"
     );
 }
+
+/// The `type`s of `allOf`'s members in `v` (and below it) that no value can satisfy at once:
+/// e.g. a field's enum inlined beside its description, which utoipa renders as `allOf` of a
+/// string and an object, and which code generators then fail to decode.
+fn contradictory_all_ofs(v: &Value, path: &str, found: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Array(members)) = map.get("allOf") {
+                let mut types: Vec<&Value> = members.iter().filter_map(|m| m.get("type")).collect();
+                types.dedup();
+                if types.len() > 1 {
+                    found.push(format!("{path}: {types:?}"));
+                }
+            }
+            for (k, x) in map {
+                contradictory_all_ofs(x, &format!("{path}/{k}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, x) in items.iter().enumerate() {
+                contradictory_all_ofs(x, &format!("{path}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn no_schema_in_the_document_requires_two_types_at_once() {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/api/openapi.snapshot.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let mut found = Vec::new();
+    contradictory_all_ofs(&doc, "", &mut found);
+    assert_eq!(found, Vec::<String>::new());
+    // The walk finds the shape it looks for.
+    let bad: Value = serde_json::json!({"properties": {"status": {"allOf": [
+        {"type": "string", "enum": ["a"]}, {"type": "object", "description": "d"}]}}});
+    contradictory_all_ofs(&bad, "", &mut found);
+    assert_eq!(
+        found,
+        ["/properties/status: [String(\"string\"), String(\"object\")]"]
+    );
+}

@@ -37,7 +37,7 @@ crate::table! {
         /// `pending` (an attempt is due at `next_attempt_at`), `succeeded`, `failed` (every
         /// retry failed) or `skipped` (when it came due, the endpoint was disabled or no longer
         /// subscribed to its type).
-        #[schema(value_type = DeliveryStatus, inline)]
+        #[schema(value_type = DeliveryStatus)]
         status: String,
         /// Attempts made.
         attempt_count: i32,
