@@ -18,6 +18,13 @@ SET LOCAL ROLE palisade_resolver;
  * due_outbound_webhook_deliveries(now, limit): pending deliveries whose next attempt is due at
  * `now` (the server's clock), or that were never tried, oldest first: organization and
  * delivery ids, nothing else.
+ *
+ * A never-tried delivery is queued with the database's now() as its next_attempt_at (the
+ * trigger's emit_webhook_event, a redelivery), so it is due even when the server's clock is
+ * behind the database's. The first condition on next_attempt_at is the range the partial index
+ * outbound_webhook_deliveries_due_idx is read over, and it holds every row the second admits:
+ * without it the OR made every poll (once a second, in every instance) read the whole pending
+ * backlog, every retry of an endpoint that is down included, to find nothing due.
  */
 CREATE OR REPLACE FUNCTION palisade_private.due_outbound_webhook_deliveries(p_now timestamptz, p_limit integer)
     RETURNS TABLE (organization_id uuid, delivery_id uuid)
@@ -26,7 +33,9 @@ CREATE OR REPLACE FUNCTION palisade_private.due_outbound_webhook_deliveries(p_no
     AS $fn$
         SELECT d.organization_id, d.id
           FROM palisade.outbound_webhook_deliveries AS d
-         WHERE d.status = 'pending' AND (d.next_attempt_at <= p_now OR d.attempt_count = 0)
+         WHERE d.status = 'pending'
+           AND d.next_attempt_at <= GREATEST(p_now, pg_catalog.now())
+           AND (d.next_attempt_at <= p_now OR d.attempt_count = 0)
            AND (d.leased_until IS NULL OR d.leased_until < pg_catalog.now())
          ORDER BY d.next_attempt_at, d.id
          LIMIT LEAST(GREATEST(p_limit, 0), 1000)

@@ -807,3 +807,84 @@ async fn only_real_changes_and_current_subscriptions_are_sent_and_a_redelivery_i
     assert_eq!(first.json["id"], second.json["id"]);
     assert_eq!(deliveries(&app, &a, &w).await.len(), 3);
 }
+
+/// The worker's poll, once a second in every instance, reads the due part of the pending index
+/// only: 20,000 pending retries of an endpoint that is down, none due, are not walked to find
+/// nothing. The function is SECURITY DEFINER, so it is never inlined: its body is prepared and
+/// explained as the superuser, from the catalog (so the test follows policies/027). Rows, not
+/// time: the plan's own row counts.
+#[tokio::test]
+async fn the_workers_poll_reads_only_due_deliveries_from_its_index() {
+    let db = palisade_test_support::TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ('0191c3a0-0000-7000-8000-000000000001', 'Acme');
+         INSERT INTO palisade.outbound_webhooks (organization_id, id, url, event_types, signing_secret)
+             VALUES ('0191c3a0-0000-7000-8000-000000000001', '0191c3a0-0000-7000-8000-000000000002',
+                     'https://hooks.example.com/down', ARRAY['customer.created'],
+                     'whsec_' || repeat('a', 43) || '=');
+         INSERT INTO palisade.outbound_webhook_events (organization_id, id, type, data)
+             SELECT '0191c3a0-0000-7000-8000-000000000001', gen_random_uuid(), 'customer.created', '{}'
+               FROM generate_series(1, 20000);
+         -- Every one tried once and retrying in the future; two never tried, due now.
+         INSERT INTO palisade.outbound_webhook_deliveries
+                (organization_id, webhook_id, event_id, event_type, attempt_count, next_attempt_at)
+             SELECT organization_id, '0191c3a0-0000-7000-8000-000000000002', id, type,
+                    CASE WHEN row_number() OVER () <= 2 THEN 0 ELSE 1 END,
+                    CASE WHEN row_number() OVER () <= 2 THEN now() - interval '1 second'
+                         ELSE now() + interval '5 hours' END
+               FROM palisade.outbound_webhook_events;
+         ANALYZE palisade.outbound_webhook_deliveries;",
+    )
+    .await
+    .unwrap();
+    let body: String = su
+        .query_one(
+            "SELECT prosrc FROM pg_proc WHERE oid = \
+             'palisade_private.due_outbound_webhook_deliveries(timestamptz, integer)'::regprocedure",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    // Its parameters by number, as a prepared statement names them.
+    let body = body.replace("p_now", "$1").replace("p_limit", "$2");
+    su.batch_execute(&format!("PREPARE due(timestamptz, integer) AS {body}"))
+        .await
+        .unwrap();
+    let plan: Vec<String> = su
+        .query(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE due(now(), 100)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    let due: i64 = su
+        .query_one(
+            "SELECT count(*) FROM palisade_private.due_outbound_webhook_deliveries(now(), 100)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(due, 2, "{plan}");
+    assert!(
+        plan.contains("outbound_webhook_deliveries_due_idx"),
+        "{plan}"
+    );
+    // Every row the plan reads and drops is a row it did not need: at most the two due ones
+    // (a lease check) and no walk through the 19,998 retries.
+    let removed: u64 = plan
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Rows Removed by Filter: "))
+        .map(|n| n.parse::<u64>().unwrap())
+        .sum();
+    assert!(
+        removed < 100,
+        "the poll read {removed} rows it did not need:\n{plan}"
+    );
+}
