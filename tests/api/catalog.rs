@@ -81,7 +81,28 @@ async fn violations(db: &TestDb) -> Vec<String> {
                                  OR (l.lanname <> 'plpgsql' AND f.oid >= 16384)
                                  OR (l.lanname = 'plpgsql'
                                      AND palisade_audit.assigns_tenant_column(f.prosrc, t.tenant_col)))
-                         ) AS tenant_column_triggers
+                         ) AS tenant_column_triggers,
+                   -- foreign keys with no whole (not partial) index whose leading columns are
+                   -- exactly theirs, in any order, nor a unique one on some of them only (which
+                   -- finds the one row too): deleting or re-keying a parent row then reads the
+                   -- whole referencing table, or the whole organization's part of it, in the
+                   -- deleting transaction
+                   ARRAY(SELECT k.conname::text FROM pg_constraint k
+                          WHERE k.conrelid = t.oid AND k.contype = 'f'
+                            AND NOT EXISTS (
+                                SELECT 1 FROM pg_index i
+                                 WHERE i.indrelid = t.oid AND i.indpred IS NULL
+                                   AND (SELECT array_agg(u.a ORDER BY u.a)
+                                          FROM unnest(i.indkey) WITH ORDINALITY AS u (a, o)
+                                         WHERE u.o <= cardinality(k.conkey))
+                                     = (SELECT array_agg(c.a ORDER BY c.a) FROM unnest(k.conkey) AS c (a)))
+                            AND NOT EXISTS (
+                                SELECT 1 FROM pg_index i
+                                 WHERE i.indrelid = t.oid AND i.indpred IS NULL AND i.indisunique
+                                   AND (SELECT bool_and(u.a = ANY (k.conkey))
+                                          FROM unnest(i.indkey) WITH ORDINALITY AS u (a, o)
+                                         WHERE u.o <= i.indnkeyatts))
+                         ) AS unindexed_fks
               FROM t ORDER BY t.name",
             &[],
         )
@@ -138,6 +159,11 @@ async fn violations(db: &TestDb) -> Vec<String> {
         }
         for trigger in r.get::<_, Vec<String>>(9) {
             out.push(format!("{name}: trigger {trigger}"));
+        }
+        for fk in r.get::<_, Vec<String>>(10) {
+            out.push(format!(
+                "{name}: foreign key {fk} has no index leading with its columns"
+            ));
         }
     }
     // A sequence in any of Palisade's schemas, whatever uses it.
@@ -246,6 +272,7 @@ async fn the_rules_catch_a_table_that_breaks_them() {
         "sloppy: unique key sloppy_email_key without organization_id",
         "sloppy: unique key sloppy_pkey without organization_id",
         "sloppy_child: foreign key sloppy_child_customer_id_fkey to a tenant table without organization_id",
+        "sloppy_child: foreign key sloppy_child_customer_id_fkey has no index leading with its columns",
         "sloppy: column number draws from a sequence",
         "sloppy: column counted draws from a sequence",
         "sloppy_child: column ticket draws from a sequence",
