@@ -15,11 +15,17 @@
  * column grant.
  *
  * Who may do what (as palisade_app):
- *   events      SELECT, INSERT  own organization (INSERT: any role's change emits events);
+ *   events      SELECT          own organization;
+ *               INSERT          own organization, only while a trigger runs (any role's change
+ *                               emits events through the triggers; no statement of any role
+ *                               writes one itself, so no context can forge an `invoice.paid`
+ *                               that the worker would sign);
  *               never updated, never deleted one by one (the organization's deletion cascades).
  *   deliveries  SELECT          every role of the organization (GET /v1/webhooks/{id}/deliveries);
- *               INSERT          own organization, pending and untried only (emitted, or a
- *                               redelivery: the API lets owners and admins ask for one);
+ *               INSERT          own organization, pending and untried only, and either while a
+ *                               trigger runs (emitted) or by an owner or admin (a redelivery,
+ *                               which the API also lets only them ask for): a member's or a
+ *                               provider webhook's transaction cannot queue a send;
  *               UPDATE          only the worker's transaction (an organization, NO user, the
  *                               role 'delivery_worker'): neither a signed-in user's nor a
  *                               provider webhook's transaction can mark a delivery sent or push
@@ -71,11 +77,16 @@ CREATE POLICY outbound_webhook_events_select ON palisade.outbound_webhook_events
     FOR SELECT TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id()));
 
-/** Any change of an organization may emit its events, into that organization only. */
+/**
+ * Any change of an organization may emit its events, into that organization only, and only
+ * through the triggers (pg_trigger_depth() > 0, as chat_messages' bot rows in 300_chat.sql):
+ * palisade_app owns nothing and can create no trigger, and no statement of it writes an event.
+ */
 DROP POLICY IF EXISTS outbound_webhook_events_insert ON palisade.outbound_webhook_events;
 CREATE POLICY outbound_webhook_events_insert ON palisade.outbound_webhook_events
     FOR INSERT TO palisade_app
-    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id()));
+    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
+                AND pg_catalog.pg_trigger_depth() > 0);
 
 /** Events are never changed. */
 DROP POLICY IF EXISTS outbound_webhook_events_update ON palisade.outbound_webhook_events;
@@ -96,12 +107,17 @@ CREATE POLICY outbound_webhook_deliveries_select ON palisade.outbound_webhook_de
     FOR SELECT TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id()));
 
-/** Deliveries are queued pending and untried, in the organization's own name. */
+/**
+ * Deliveries are queued pending and untried, in the organization's own name: emitted by the
+ * triggers, or a redelivery an owner or admin asked for.
+ */
 DROP POLICY IF EXISTS outbound_webhook_deliveries_insert ON palisade.outbound_webhook_deliveries;
 CREATE POLICY outbound_webhook_deliveries_insert ON palisade.outbound_webhook_deliveries
     FOR INSERT TO palisade_app
     WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
-                AND status = 'pending' AND attempt_count = 0);
+                AND status = 'pending' AND attempt_count = 0
+                AND (pg_catalog.pg_trigger_depth() > 0
+                     OR (SELECT palisade_private.current_app_role()) IN ('owner', 'admin')));
 
 /** Only the worker's transaction (an organization, no user, role 'delivery_worker') records attempts. */
 DROP POLICY IF EXISTS outbound_webhook_deliveries_update ON palisade.outbound_webhook_deliveries;

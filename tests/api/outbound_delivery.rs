@@ -888,3 +888,60 @@ async fn the_workers_poll_reads_only_due_deliveries_from_its_index() {
         "the poll read {removed} rows it did not need:\n{plan}"
     );
 }
+
+/// Only the triggers write events, so no context can forge one the worker would sign (an
+/// `invoice.paid` from a member's SQL, say); a delivery is queued by the triggers or, as a
+/// redelivery, by an owner or admin only. Every context of the organization is tried, rolled
+/// back each time.
+#[actix_web::test]
+async fn no_context_writes_an_event_itself_and_only_owners_and_admins_queue_a_delivery() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let ca = TestCa::new();
+    let r = Receiver::start(&ca, Reply::Status(200)).await;
+    register(&app, &a, &r.url(), &["customer.created", "invoice.paid"]).await;
+    // A change emits its event through the trigger, whoever makes it.
+    new_customer(&app, &a, "ada@example.com").await;
+    let c = app.db.app_client().await;
+    let forge_event = "INSERT INTO palisade.outbound_webhook_events (type, data) \
+                       VALUES ('invoice.paid', '{\"id\": \"in_forged\"}')";
+    let forge_through_emit = "SELECT palisade_private.emit_webhook_event(\
+                              palisade_private.current_org_id(), 'invoice.paid', '{\"id\": \"in_forged\"}')";
+    let queue = "INSERT INTO palisade.outbound_webhook_deliveries \
+                     (webhook_id, event_id, event_type, next_attempt_at) \
+                 SELECT webhook_id, event_id, event_type, now() \
+                   FROM palisade.outbound_webhook_deliveries LIMIT 1";
+    let user = a.user_id.as_str();
+    for (user, role, may_queue) in [
+        (user, "owner", true),
+        (user, "admin", true),
+        (user, "member", false),
+        ("", "", false),
+        ("", WORKER, false),
+    ] {
+        for sql in [forge_event, forge_through_emit] {
+            palisade_test_support::sql::begin_as_user(&c, &a.org_id, user, role).await;
+            let e = c.execute(sql, &[]).await.expect_err(sql);
+            palisade_test_support::sql::rollback(&c).await;
+            assert!(
+                palisade_test_support::sql::is_rls_refusal(&e),
+                "{role:?}: {sql}: {e:?}"
+            );
+        }
+        palisade_test_support::sql::begin_as_user(&c, &a.org_id, user, role).await;
+        let queued = c.execute(queue, &[]).await;
+        palisade_test_support::sql::rollback(&c).await;
+        match queued {
+            Ok(n) => assert!(may_queue && n == 1, "{role:?} queued {n}"),
+            Err(e) => assert!(
+                !may_queue && palisade_test_support::sql::is_rls_refusal(&e),
+                "{role:?}: {e:?}"
+            ),
+        }
+    }
+    // Nothing forged reached the worker: the one delivery is the customer's.
+    let cycle = worker(&app, &ca, &[&r]).run_once().await.expect("cycle");
+    assert_eq!(cycle.succeeded, 1);
+    let got = r.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json()["type"], "customer.created");
+}
