@@ -125,6 +125,47 @@ async fn an_allowed_origin_gets_its_preflight_and_reads_answers_and_errors() {
     .await;
     r.assert_error(401, "unauthorized");
     assert_eq!(r.header("access-control-allow-origin"), Some(APP_ORIGIN));
+    // Every header of a replayed create the page could need is exposed to it: whatever the
+    // server adds beyond the CORS-safelisted ones and the transport's own.
+    let headers = [
+        auth,
+        ("Origin", APP_ORIGIN.to_owned()),
+        ("Idempotency-Key", "cors-replay-1".to_owned()),
+        ("Content-Type", "application/json".to_owned()),
+    ];
+    let body = br#"{"name": "Ada", "email": "ada@example.com"}"#;
+    let first = request(&app.addr, "POST", "/v1/customers", &headers, Some(body)).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let replay = request(&app.addr, "POST", "/v1/customers", &headers, Some(body)).await;
+    assert_eq!(replay.header("idempotency-replayed"), Some("true"));
+    let exposed = replay
+        .header("access-control-expose-headers")
+        .unwrap()
+        .to_ascii_lowercase();
+    let exposed: Vec<&str> = exposed.split(", ").collect();
+    for (name, _) in &replay.headers {
+        let name = name.to_ascii_lowercase();
+        let safelisted_or_transport = [
+            "cache-control",
+            "content-language",
+            "content-length",
+            "content-type",
+            "expires",
+            "last-modified",
+            "pragma",
+            "date",
+            "vary",
+            "connection",
+            "transfer-encoding",
+        ];
+        if safelisted_or_transport.contains(&name.as_str()) || name.starts_with("access-control-") {
+            continue;
+        }
+        assert!(
+            exposed.contains(&name.as_str()),
+            "{name} is not exposed: {exposed:?}"
+        );
+    }
 }
 
 #[actix_web::test]

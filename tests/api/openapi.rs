@@ -177,7 +177,7 @@ async fn the_served_document_is_openapi_3_1_and_every_operation_in_it_is_served(
             })
             .collect::<Vec<_>>()
             .join("/");
-        for method in item.as_object().unwrap().keys() {
+        for (method, op) in item.as_object().unwrap() {
             let method = method.to_ascii_uppercase();
             let r = request(&app.addr, &method, &concrete, &[], None).await;
             assert_ne!(r.status, 405, "{method} {path}: {}", r.text);
@@ -186,6 +186,21 @@ async fn the_served_document_is_openapi_3_1_and_every_operation_in_it_is_served(
                 "{method} {path} is documented but not served"
             );
             probed += 1;
+            // A query string where the operation takes none: the 400 it gets is documented.
+            let takes_query = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            if !takes_query {
+                let with_query = format!("{concrete}?unexpected=1");
+                let r = request(&app.addr, &method, &with_query, &[], None).await;
+                if r.status == 400 {
+                    assert!(
+                        op["responses"]["400"].is_object(),
+                        "{method} {path} answers an undocumented 400 to a query: {}",
+                        r.text
+                    );
+                }
+            }
         }
         // A method the path does not take: 405, whose Allow lists exactly the documented ones.
         let r = request(&app.addr, "TRACE", &concrete, &[], None).await;

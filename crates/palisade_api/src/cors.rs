@@ -34,7 +34,7 @@ const METHODS: &str = "GET, POST, PATCH, DELETE";
 const REQUEST_HEADERS: &str = "Authorization, X-API-Key, Content-Type, Idempotency-Key, \
      If-Match, If-None-Match, X-Request-Id";
 /// The answer headers a page may read beyond the CORS-safelisted ones.
-const EXPOSED: &str = "X-Request-Id, ETag, Location, Retry-After";
+const EXPOSED: &str = "X-Request-Id, ETag, Location, Retry-After, Idempotency-Replayed";
 /// How long a browser may cache a preflight's answer (seconds).
 const MAX_AGE: &str = "3600";
 

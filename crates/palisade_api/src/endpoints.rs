@@ -787,12 +787,17 @@ impl Drop for Doc<'_> {
                 .build();
             ok.headers.insert("ETag".to_owned(), RefOr::T(etag));
         }
-        let has_input = {
-            let op = &self.endpoints.endpoints[self.index].operation;
-            op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty())
+        let (has_input, refuses_query) = {
+            let e = &self.endpoints.endpoints[self.index];
+            let op = &e.operation;
+            (
+                op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty()),
+                // `refuse_query` answers 400 to any query string on such a route.
+                !e.takes_query && auth != Auth::Signature,
+            )
         };
         let mut statuses = vec![500, 503];
-        if has_input {
+        if has_input || refuses_query {
             statuses.push(400);
         }
         if matches!(auth, Auth::Tenant | Auth::User | Auth::Signature) {
