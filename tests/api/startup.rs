@@ -431,3 +431,76 @@ async fn missing_or_outdated_security_definer_functions_are_refused_until_instal
         .unwrap_err();
     assert!(err.to_string().contains("needs a superuser"), "{err}");
 }
+
+/// Every start re-applies the policy files, which lock every tenant table in turn, to the end of
+/// their transaction. Behind a long transaction (pg_dump, an analyst's report) that holds one
+/// of them, `migrate` gives its attempt up after the lock timeout and rolls it back, so the
+/// tables it had locked serve requests again; it tries again, and in the end names what it
+/// waited for. Once that transaction ends, it goes through.
+#[tokio::test]
+async fn migrate_gives_way_to_a_long_transaction_and_says_what_it_waited_for() {
+    let db = TestDb::new().await;
+    let holder = db.superuser_client().await;
+    holder
+        .batch_execute("BEGIN; SELECT count(*) FROM palisade.customers;")
+        .await
+        .unwrap();
+    let mut owner = db.owner_client().await;
+    let retry = schema::LockRetry {
+        attempts: 2,
+        pause: Duration::ZERO,
+    };
+    let err = schema::migrate_with_retry(&mut owner, retry)
+        .await
+        .expect_err("the policies cannot lock customers");
+    match &err {
+        schema::SchemaError::LockTimeout(what) => {
+            assert_eq!(what, "policy file 120_customers.sql", "{err}");
+        }
+        other => panic!("not a lock timeout: {other}"),
+    }
+    assert!(err.to_string().contains("pg_blocking_pids"), "{err}");
+    // Nothing of the attempt is held: a table the policies locked before customers
+    // (organizations, 100_*) answers at once.
+    let app = db.app_client().await;
+    app.batch_execute("SET lock_timeout = '1s'").await.unwrap();
+    palisade_test_support::sql::begin_as(&app, uuid::Uuid::now_v7(), "owner").await;
+    app.query_one("SELECT count(*) FROM palisade.organizations", &[])
+        .await
+        .expect("organizations is not locked");
+    palisade_test_support::sql::rollback(&app).await;
+    // The session's lock timeout is the caller's again.
+    let timeout: String = owner
+        .query_one("SELECT current_setting('lock_timeout')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(timeout, "0");
+    holder.batch_execute("COMMIT").await.unwrap();
+    schema::migrate_with_retry(&mut owner, retry)
+        .await
+        .expect("through once the transaction ended");
+}
+
+/// A migration that fails says which one and the server's own reason (the client library's
+/// error alone says "db error").
+#[tokio::test]
+async fn a_failed_migration_names_itself_and_the_servers_reason() {
+    let db = TestDb::at_version(164).await;
+    // Something the next migration will trip on, as a hand-made change would be.
+    db.superuser_client()
+        .await
+        .batch_execute("ALTER TABLE palisade.api_keys ADD COLUMN expires_at timestamptz")
+        .await
+        .unwrap();
+    let err = schema::migrate(&db.url_as(schema::OWNER_ROLE))
+        .await
+        .expect_err("V0165 adds expires_at again");
+    let text = err.to_string();
+    assert!(matches!(err, schema::SchemaError::Migration(_)), "{text}");
+    assert!(text.contains("add_expires_at_to_api_keys"), "{text}");
+    assert!(
+        text.contains(r#"column "expires_at" of relation "api_keys" already exists"#),
+        "{text}"
+    );
+}

@@ -119,6 +119,56 @@ pub enum SchemaError {
     /// The server must not start, and this says why.
     #[error("refusing to start: {0}")]
     Refused(String),
+    /// Another session held a lock that a migration or a policy file needed, longer than
+    /// [`MIGRATE_LOCK_TIMEOUT`] on every attempt [`LockRetry`] allowed.
+    #[error(
+        "gave up waiting for a lock ({0}): another session holds it, typically a long query,          pg_dump or an analyst's transaction; find it with          SELECT pid, usename, state, xact_start, query FROM pg_stat_activity          WHERE cardinality(pg_blocking_pids(pid)) > 0 OR pid IN          (SELECT unnest(pg_blocking_pids(pid)) FROM pg_stat_activity)"
+    )]
+    LockTimeout(String),
+}
+
+/// How long one statement of [`migrate`] waits for a lock before the attempt is given up and
+/// rolled back: the policy files take ACCESS EXCLUSIVE on every tenant table, one after the
+/// other, and hold them to the end of their transaction, so a statement queued behind a long
+/// query (pg_dump, an analyst's report) would otherwise hold every table it already locked,
+/// and stall every request to them, for as long as that query runs.
+pub const MIGRATE_LOCK_TIMEOUT: &str = "2s";
+
+/// How often [`migrate`] tries again after [`MIGRATE_LOCK_TIMEOUT`], and how long it pauses
+/// in between (holding no table lock: the attempt is rolled back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockRetry {
+    /// Attempts in all (at least one is made).
+    pub attempts: u32,
+    /// The pause between two attempts.
+    pub pause: std::time::Duration,
+}
+
+impl Default for LockRetry {
+    /// 30 attempts 5 s apart: about three and a half minutes, each table unavailable to
+    /// requests for at most 2 s at a time.
+    fn default() -> Self {
+        Self {
+            attempts: 30,
+            pause: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// Whether `e`, or an error it was caused by, is PostgreSQL's `lock_timeout` (55P03).
+fn is_lock_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(tokio_postgres::Error::code)
+            == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// Passwords for the login roles, set by [`bootstrap`].
@@ -493,6 +543,20 @@ pub async fn check_definers(pool: &AppPool) -> Result<(), SchemaError> {
         .map_err(|(_, why)| SchemaError::Refused(why))
 }
 
+/// What failed in a migration, with the server's own message: the tokio-postgres error's
+/// `Display` alone says only "db error".
+fn migration_message(e: &refinery::Error) -> String {
+    match e.kind() {
+        refinery::error::Kind::Connection(what, source) => {
+            let detail = source
+                .downcast_ref::<tokio_postgres::Error>()
+                .map_or_else(|| source.to_string(), server_message);
+            format!("{what}: {detail}")
+        }
+        _ => e.to_string(),
+    }
+}
+
 /// The server's own message for a failed statement (about schema objects here, never rows).
 fn server_message(e: &tokio_postgres::Error) -> String {
     e.as_db_error()
@@ -513,6 +577,12 @@ pub async fn migrate(owner_url: &str) -> Result<(), SchemaError> {
 /// [`migrate`] on a connection of the caller's, which must act as `palisade_owner` and be
 /// dedicated to this (it gets the DDL guard override for the rest of its session).
 pub async fn migrate_with(client: &mut Client) -> Result<(), SchemaError> {
+    migrate_with_retry(client, LockRetry::default()).await
+}
+
+/// [`migrate_with`], trying `retry.attempts` times when a lock is not granted within
+/// [`MIGRATE_LOCK_TIMEOUT`].
+pub async fn migrate_with_retry(client: &mut Client, retry: LockRetry) -> Result<(), SchemaError> {
     check_server_version(client).await?;
     // The project's migrations are the reviewed path past the DDL guard: a migration creates a
     // table and enables its row-level security in later statements.
@@ -524,7 +594,31 @@ pub async fn migrate_with(client: &mut Client) -> Result<(), SchemaError> {
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK_KEY])
         .await
         .map_err(DbError::from)?;
-    let result = migrate_locked(client).await;
+    // After the advisory lock (a concurrent run is waited for, however long it takes), before
+    // any table's lock.
+    client
+        .batch_execute(&format!("SET lock_timeout = '{MIGRATE_LOCK_TIMEOUT}'"))
+        .await
+        .map_err(DbError::from)?;
+    let mut attempt = 1;
+    let result = loop {
+        match migrate_locked(client).await {
+            Err(SchemaError::LockTimeout(what)) if attempt < retry.attempts => {
+                tracing::warn!(
+                    attempt,
+                    attempts = retry.attempts,
+                    pause_ms = u64::try_from(retry.pause.as_millis()).unwrap_or(u64::MAX),
+                    "migrate waited {MIGRATE_LOCK_TIMEOUT} for a lock ({what}) that another \
+                     session holds (a long query, pg_dump, an analyst?), rolled back and will \
+                     try again"
+                );
+                tokio::time::sleep(retry.pause).await;
+                attempt += 1;
+            }
+            other => break other,
+        }
+    };
+    let _ = client.batch_execute("RESET lock_timeout").await;
     // Unlock even after a failure; closing the connection would release it too.
     let _ = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK_KEY])
@@ -576,10 +670,13 @@ async fn prepare_history(client: &Client) -> Result<(), SchemaError> {
 
 async fn migrate_locked(client: &mut Client) -> Result<(), SchemaError> {
     prepare_history(client).await?;
-    let report = runner()
-        .run_async(client)
-        .await
-        .map_err(|e| SchemaError::Migration(e.to_string()))?;
+    let report = runner().run_async(client).await.map_err(|e| {
+        if is_lock_timeout(&e) {
+            SchemaError::LockTimeout(format!("a migration: {e}"))
+        } else {
+            SchemaError::Migration(migration_message(&e))
+        }
+    })?;
     for m in report.applied_migrations() {
         tracing::info!(migration = %m, "applied migration");
     }
@@ -601,12 +698,16 @@ async fn migrate_locked(client: &mut Client) -> Result<(), SchemaError> {
 pub async fn apply_policies(client: &mut Client) -> Result<(), SchemaError> {
     let tx = client.transaction().await.map_err(DbError::from)?;
     for (file, sql) in POLICY_FILES {
-        tx.batch_execute(sql)
-            .await
-            .map_err(|e| SchemaError::Policy {
-                file,
-                message: e.to_string(),
-            })?;
+        tx.batch_execute(sql).await.map_err(|e| {
+            if is_lock_timeout(&e) {
+                SchemaError::LockTimeout(format!("policy file {file}"))
+            } else {
+                SchemaError::Policy {
+                    file,
+                    message: server_message(&e),
+                }
+            }
+        })?;
     }
     tx.commit().await.map_err(DbError::from)?;
     tracing::info!(files = POLICY_FILES.len(), "applied policies");
