@@ -204,7 +204,8 @@ impl Default for RoleLimits {
     /// attack, and holds a pooled connection meanwhile), 60 s idle in a transaction (no path holds a transaction while it waits on
     /// anything but the database: the delivery worker sends outside its transactions, argon2
     /// runs before them), 100 connections per login role (the default pool of 16 times six
-    /// server instances, with room to spare; PostgreSQL's default max_connections is 100).
+    /// server instances fits; the server's own `max_connections` must also hold each instance's
+    /// billing pool and the owner's connections: docs/configuration.md).
     fn default() -> Self {
         Self {
             statement_timeout: std::time::Duration::from_secs(30),
