@@ -425,6 +425,17 @@ impl Drop for TestDb {
                 .ok()?;
             rt.block_on(async {
                 let su = schema::connect(&url).await.ok()?;
+                // End its sessions first: a failed test may leave one idle in a transaction
+                // that holds a lock on the database itself (ALTER DATABASE ... SET), which DROP
+                // DATABASE waits for before FORCE ends anything, forever (its client's runtime
+                // is gone with the test).
+                su.execute(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+                      WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    &[&name],
+                )
+                .await
+                .ok()?;
                 su.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                     .await
                     .ok()
