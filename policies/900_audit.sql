@@ -711,7 +711,8 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *                          picks any organization with set_config (the server logs in as the
  *                          allow-listed palisade_app_a or palisade_app_b, its members);
  *   app_login_without_guardrails  a login role that acts as the app (palisade_app when it can
- *                          log in, or a login member of it) lacks statement_timeout or
+ *                          log in, or a login member of it), or palisade_billing (the Stripe
+ *                          path's, while it can log in), lacks statement_timeout or
  *                          idle_in_transaction_session_timeout (ALTER ROLE ... SET, for this
  *                          database or all of them, or ALTER DATABASE ... SET; 0 counts as
  *                          absent; a value in postgresql.conf is not visible here) or a
@@ -874,8 +875,9 @@ WITH db AS (
                           WHERE app.rolname = 'palisade_app' AND app.oid <> r.oid
                             AND pg_catalog.pg_has_role(r.oid, app.oid, 'MEMBER')) AS undocumented_app_login,
            CASE WHEN r.rolcanlogin AND NOT r.rolsuper
-                 AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles app
-                              WHERE app.rolname = 'palisade_app' AND pg_catalog.pg_has_role(r.oid, app.oid, 'MEMBER'))
+                 AND (r.rolname = 'palisade_billing'
+                      OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles app
+                                  WHERE app.rolname = 'palisade_app' AND pg_catalog.pg_has_role(r.oid, app.oid, 'MEMBER')))
                 THEN ARRAY(
                     SELECT g.name FROM (VALUES (1, 'statement_timeout'), (2, 'idle_in_transaction_session_timeout')) AS g(o, name)
                      WHERE coalesce((
@@ -1038,7 +1040,9 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
                          THEN 'app_login_member: logs in and is a member of palisade_app, so it acts as the app and picks any organization with set_config(''app.current_org'', ...); only the allow-listed app_login_role roles may' END
           UNION ALL
           SELECT 7, CASE WHEN pg_catalog.cardinality(f.missing_guardrails) > 0
-                         THEN 'app_login_without_guardrails: acts as the app without '
+                         THEN 'app_login_without_guardrails: '
+                              || CASE WHEN f.rolname = 'palisade_billing' THEN 'logs in for the Stripe path without '
+                                      ELSE 'acts as the app without ' END
                               || pg_catalog.array_to_string(f.missing_guardrails, ', ')
                               || ' (a runaway query or an abandoned transaction holds connections and locks)' END
           UNION ALL

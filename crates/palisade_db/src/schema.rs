@@ -185,8 +185,9 @@ pub struct RolePasswords {
     pub billing: String,
 }
 
-/// Guardrails on the app's login roles, set by [`bootstrap`] on both (role settings apply to the
-/// role a session logs in as, not through its groups). Defaults: [`RoleLimits::default`].
+/// Guardrails on the app's login roles, set by [`bootstrap`] on both and on [`BILLING_ROLE`]
+/// (role settings apply to the role a session logs in as, not through its groups). Defaults:
+/// [`RoleLimits::default`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RoleLimits {
     /// `statement_timeout`: a statement running longer is cancelled (SQLSTATE 57014).
@@ -250,9 +251,11 @@ pub async fn disable_login(client: &Client, role: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// As a superuser: the guardrails of [`RoleLimits`] on both of the app's login roles.
+/// As a superuser: the guardrails of [`RoleLimits`] on both of the app's login roles and on
+/// [`BILLING_ROLE`], the Stripe path's (a hung Stripe transaction would otherwise hold the
+/// organization rows it locked, and a connection, for good).
 async fn apply_role_limits(client: &Client, limits: &RoleLimits) -> Result<(), DbError> {
-    for role in APP_LOGIN_ROLES {
+    for role in APP_LOGIN_ROLES.into_iter().chain([BILLING_ROLE]) {
         let sql: String = client
             .query_one(
                 "SELECT format('ALTER ROLE %1$I SET statement_timeout = %2$L; \

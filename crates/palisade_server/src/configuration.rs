@@ -174,9 +174,9 @@ const PASSWORD_VARS: &[Var] = &[
 ];
 #[rustfmt::skip]
 const ROLE_LIMIT_VARS: &[Var] = &[
-    var("PALISADE_APP_STATEMENT_TIMEOUT_SECS", "default: 30", "statement_timeout of the app's login roles"),
-    var("PALISADE_APP_IDLE_IN_TRANSACTION_TIMEOUT_SECS", "default: 60", "idle_in_transaction_session_timeout of the app's login roles"),
-    var("PALISADE_APP_CONNECTION_LIMIT", "default: 100", "CONNECTION LIMIT of each app login role (pool size x instances must fit)"),
+    var("PALISADE_APP_STATEMENT_TIMEOUT_SECS", "default: 30", "statement_timeout of the app's login roles and palisade_billing"),
+    var("PALISADE_APP_IDLE_IN_TRANSACTION_TIMEOUT_SECS", "default: 60", "idle_in_transaction_session_timeout of the same roles"),
+    var("PALISADE_APP_CONNECTION_LIMIT", "default: 100", "CONNECTION LIMIT of each of them (pool size x instances must fit)"),
 ];
 #[rustfmt::skip]
 const ROTATE_VARS: &[Var] = &[

@@ -387,6 +387,7 @@ const VIEWS: &str = "CREATE VIEW public.audit_all_customers AS SELECT * FROM pal
 const CUSTOMERS: &str = "palisade.customers";
 const NOTES: &str = "palisade.audit_notes";
 const APP: &str = schema::APP_ROLE;
+const BILLING: &str = schema::BILLING_ROLE;
 
 /// What each breakage looks like to the audit: every one in a database of its own.
 #[tokio::test]
@@ -2220,6 +2221,28 @@ async fn an_app_login_role_without_timeouts_or_a_connection_limit_is_reported() 
     assert!(
         !found.iter().any(|v| v[3] == LOGIN || v[3] == APP),
         "{found:?}"
+    );
+    // palisade_billing, the Stripe path's login role (a member of no app role), is held to the
+    // same guardrails, which bootstrap sets on it (no finding above).
+    assert!(!found.iter().any(|v| v[3] == BILLING), "{found:?}");
+    tx.batch_execute(&format!(
+        "ALTER ROLE palisade_billing RESET idle_in_transaction_session_timeout; \
+         ALTER ROLE palisade_billing IN DATABASE \"{}\" RESET idle_in_transaction_session_timeout;",
+        db.name
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&tx).await;
+    let billing = found
+        .iter()
+        .find(|v| v[1] == "app_login_without_guardrails" && v[3] == BILLING)
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert_eq!(billing[0], "medium");
+    assert!(
+        billing[4]
+            .contains("logs in for the Stripe path without idle_in_transaction_session_timeout")
+            && !billing[4].contains("statement_timeout,"),
+        "{billing:?}"
     );
     tx.rollback().await.unwrap();
     assert_eq!(violations(&su).await, vec![]);
