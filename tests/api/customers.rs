@@ -81,8 +81,12 @@ async fn lists_and_filters_never_show_another_organizations_customers() {
     let mine = app
         .create_customer(&a, json!({"name": "Bob of A", "email": "bob@a.example"}))
         .await;
-    // Same email as B's customer: allowed, unique per organization only.
-    app.create_customer(&a, json!({"name": "Bob twin", "email": "bob@b.example"}))
+    // Same email and phone as B's customer: allowed, unique per organization only.
+    let twin = app
+        .create_customer(
+            &a,
+            json!({"name": "Bob twin", "email": "bob@b.example", "phone": "+14155550100"}),
+        )
         .await;
 
     for query in [
@@ -90,6 +94,7 @@ async fn lists_and_filters_never_show_another_organizations_customers() {
         "?name=bob",
         "?name=Bob%20of%20B",
         "?email=bob@b.example",
+        "?phone=%2B14155550100",
         "?limit=100",
     ] {
         let r = app.get(&a, &format!("/v1/customers{query}")).await;
@@ -109,6 +114,18 @@ async fn lists_and_filters_never_show_another_organizations_customers() {
     assert_eq!(r.json["data"], json!([]));
     let r = app.get(&a, "/v1/customers?email=bob@a.example").await;
     assert_eq!(r.json["data"], json!([mine]));
+    // Who is calling: the phone, exact and normalised like the stored one.
+    for phone in ["%2B14155550100", "%2B1%20415%20555%200100"] {
+        let r = app.get(&a, &format!("/v1/customers?phone={phone}")).await;
+        assert_eq!(r.json["data"], json!([twin]), "{phone}: {}", r.text);
+    }
+    let r = app.get(&a, "/v1/customers?phone=%2B14155550199").await;
+    assert_eq!(r.json["data"], json!([]));
+    // A `+` left unencoded is a space, and no phone number: 422, not an empty page.
+    for bad in ["+14155550100", "14155550100", "%2Bnot-a-number"] {
+        let r = app.get(&a, &format!("/v1/customers?phone={bad}")).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text);
+    }
 }
 
 #[actix_web::test]
@@ -174,7 +191,7 @@ async fn bad_input_gets_a_4xx_json_error_and_changes_nothing() {
         ),
         (
             "GET",
-            "/v1/customers?phone=%2B14155550123",
+            "/v1/customers?city=Paris",
             auth.clone(),
             vec![],
             400,
@@ -288,4 +305,56 @@ async fn duplicate_email_within_an_organization_is_409() {
         .await;
     assert_eq!(r.status, 409);
     assert_eq!(r.json["error"], "email_taken");
+}
+
+/// The phone lookup (who is calling) reads the organization's part of customers_org_phone_idx,
+/// not the table: 50 organizations of 400 customers, analyzed; EXPLAIN as palisade_app with one
+/// organization's context, of exactly the statement the list route runs.
+#[tokio::test]
+async fn the_phone_lookup_plan_uses_its_index_as_the_app_role() {
+    use palisade_db::crud::{self, Filter};
+    use palisade_db::customers::{Customer, CustomerFilter};
+    let db = palisade_test_support::TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute(
+        "INSERT INTO palisade.organizations (id, name)
+             SELECT gen_random_uuid(), 'org ' || g FROM generate_series(1, 50) g;
+         INSERT INTO palisade.customers (organization_id, id, name, phone)
+             SELECT o.id, gen_random_uuid(), 'customer ' || g, '+1415555' || lpad(g::text, 4, '0')
+               FROM palisade.organizations o, generate_series(1, 400) g;
+         ANALYZE palisade.organizations;
+         ANALYZE palisade.customers;",
+    )
+    .await
+    .unwrap();
+    let org: uuid::Uuid = su
+        .query_one("SELECT id FROM palisade.organizations LIMIT 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let phone = "+14155550042";
+    let filter = CustomerFilter {
+        phone: Some(palisade_domain::PhoneNumber::parse(phone).unwrap()),
+        ..CustomerFilter::default()
+    };
+    let query = filter.narrow(crud::list::<Customer>());
+    let sql = query.sql();
+    let c = db.app_client().await;
+    palisade_test_support::sql::begin_as(&c, org, "member").await;
+    let plan: Vec<String> = c
+        .query(
+            &format!("EXPLAIN {sql} ORDER BY created_at DESC, id DESC LIMIT 51"),
+            &[&phone],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let found = c.query(sql, &[&phone]).await.unwrap().len();
+    palisade_test_support::sql::rollback(&c).await;
+    let plan = plan.join("\n");
+    assert!(plan.contains("customers_org_phone_idx"), "{plan}");
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+    assert_eq!(found, 1, "one customer of the organization has {phone}");
 }

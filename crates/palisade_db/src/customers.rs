@@ -61,6 +61,8 @@ crate::filter_type! {
         /// Case-insensitive substring of the name.
         name: CustomerName => "name ILIKE '%' || $ || '%' ESCAPE '\\'"
             with |n| like_literal(n.as_str()),
+        /// Exact E.164 phone (customers_org_phone_idx serves it, newest first).
+        phone: PhoneNumber => "phone = $",
     }
 }
 

@@ -35,6 +35,9 @@ crate::list::filters! {
         email: Text<EmailAddress>,
         /// Case-insensitive substring of the name.
         name: Text<CustomerName>,
+        /// Exact E.164 phone number, like `+14155550123` (in a query string the `+` is `%2B`):
+        /// who is calling or texting.
+        phone: Text<PhoneNumber>,
     }
 }
 
