@@ -491,3 +491,47 @@ async fn an_upgrade_keeps_existing_keys_working_without_an_expiry() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["data"][0]["expires_at"], Value::Null, "{}", r.text);
 }
+
+/// After a member's account was taken over: the keys they created, and only those, listed by
+/// `?created_by=`; another organization's user, or nobody, lists none.
+#[actix_web::test]
+async fn the_keys_a_member_created_are_listed_by_created_by() {
+    let (app, owner, admin, _member) = spawn_app_with_team("Acme").await;
+    let owners = app.api_key(&owner, "owner's", Role::Admin).await.id;
+    let admins = [
+        app.api_key(&admin, "admin's 1", Role::Member).await.id,
+        app.api_key(&admin, "admin's 2", Role::Admin).await.id,
+    ];
+    let ids = |r: &palisade_test_support::TestResponse| -> Vec<String> {
+        r.json["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| palisade_test_support::id(k).to_owned())
+            .collect()
+    };
+    let r = app
+        .get(
+            &owner,
+            &format!("/v1/api-keys?created_by={}", admin.user_id),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(ids(&r), [admins[1].clone(), admins[0].clone()]);
+    let r = app
+        .get(
+            &owner,
+            &format!("/v1/api-keys?created_by={}", owner.user_id),
+        )
+        .await;
+    assert_eq!(ids(&r), [owners]);
+    let other = app.signup("Other").await;
+    for nobody in [other.user_id.clone(), uuid::Uuid::now_v7().to_string()] {
+        let r = app
+            .get(&owner, &format!("/v1/api-keys?created_by={nobody}"))
+            .await;
+        assert_eq!(ids(&r), Vec::<String>::new());
+    }
+    let r = app.get(&owner, "/v1/api-keys?created_by=me").await;
+    assert_eq!(r.status, 422, "{}", r.text);
+}

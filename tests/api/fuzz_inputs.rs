@@ -1409,7 +1409,7 @@ async fn integrations_webhooks_and_api_keys_never_answer_5xx() {
         )
         .list("/v1/integrations", &["provider", "enabled"])
         .list("/v1/webhooks", &["enabled", "event_type"])
-        .list("/v1/api-keys", &["revoked", "expired"])
+        .list("/v1/api-keys", &["revoked", "expired", "created_by"])
         .list("/v1/webhook-deliveries", &["provider", "kind", "subject_id"])
         .item(&integration_item)
         .item(&webhook_item)

@@ -76,6 +76,8 @@ crate::filter_type! {
         /// Only keys whose `expires_at` has passed (`true`, by the database's clock), or only
         /// keys without an expiry or with one still ahead (`false`).
         expired: bool => "coalesce(expires_at <= now(), false) = $",
+        /// Only keys this member created (api_keys_org_created_by_idx).
+        created_by: UserId => "created_by = $",
     }
 }
 

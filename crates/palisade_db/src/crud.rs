@@ -332,7 +332,7 @@ columns! {
         palisade_domain::AccessToken, palisade_domain::Secret;
     Uuid => |v| v.as_uuid();
         palisade_domain::CustomerId, palisade_domain::IvrMenuId, palisade_domain::VoiceCampaignId,
-        palisade_domain::SocialAccountId, palisade_domain::ConversationId;
+        palisade_domain::SocialAccountId, palisade_domain::ConversationId, palisade_domain::UserId;
     &'a serde_json::Value => |v| v.as_json();
         palisade_domain::IvrMenuTree;
     serde_json::Value => |v| v.to_value();

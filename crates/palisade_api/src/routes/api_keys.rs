@@ -12,7 +12,7 @@
 //! afterwards.
 
 use palisade_db::api_keys::{self as db, ApiKey, ApiKeyFilter, NewApiKey};
-use palisade_domain::{ApiKeyName, Role};
+use palisade_domain::{ApiKeyName, Role, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::Fields;
@@ -65,6 +65,9 @@ crate::list::filters! {
         /// `true`: only keys whose `expires_at` has passed; `false`: only keys without an expiry
         /// or with one ahead. `?revoked=false&expired=false` lists the keys that work.
         expired: Flag,
+        /// Only the keys this member created (a user's id, as `/v1/me` and the members list
+        /// give it): the keys to review after a member's account was taken over.
+        created_by: Id<UserId>,
     }
 }
 
