@@ -93,7 +93,8 @@ fn db(e: tokio_postgres::Error) -> AnalystError {
 
 /// Makes `role` an analyst of `organization`, on the database `superuser` is connected to (as a
 /// superuser): creates the role NOLOGIN if it does not exist, or adopts an existing one that is
-/// no superuser and holds no BYPASSRLS, CREATEROLE or CREATEDB; records it; applies
+/// no superuser, holds no BYPASSRLS, CREATEROLE, CREATEDB or REPLICATION and is a member of no
+/// role; records it; applies
 /// `policies/930_analysts.sql` as the owner. One transaction: all of it, or nothing. Refuses a
 /// role that is already the analyst of another organization (revoke it first).
 pub async fn grant(
@@ -142,6 +143,31 @@ pub async fn grant(
     if existing == Some(true) {
         return Err(AnalystError::Refused(format!(
             "{} is a superuser or has BYPASSRLS, CREATEROLE, CREATEDB or REPLICATION: an analyst must bypass nothing",
+            role.as_str()
+        )));
+    }
+    // A membership would lend it another role's privileges (pg_read_all_data reads every
+    // organization's rows past no policy of its own; palisade_app picks any organization), which
+    // the audit reports as analyst_beyond_read: refused here, before anything is granted.
+    let groups: Vec<String> = tx
+        .query(
+            "SELECT g.rolname::text FROM pg_catalog.pg_auth_members m
+               JOIN pg_catalog.pg_roles r ON r.oid = m.member
+               JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+              WHERE r.rolname = $1 ORDER BY 1",
+            &[&role.as_str()],
+        )
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !groups.is_empty() {
+        return Err(AnalystError::Refused(format!(
+            "{} is a member of {}: an analyst may hold only what `palisade analyst grant` gives it; \
+             revoke the memberships (REVOKE <role> FROM {}) or choose another role",
+            role.as_str(),
+            groups.join(", "),
             role.as_str()
         )));
     }

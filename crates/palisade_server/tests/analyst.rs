@@ -305,8 +305,30 @@ async fn grant_refuses_what_it_must_not_do() {
     .await;
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("must bypass nothing"), "{}", out.stderr);
+    // Nor one that is a member of another role, which would lend it that role's privileges.
+    su.batch_execute(&format!(
+        "ALTER ROLE {role} NOBYPASSRLS; GRANT pg_read_all_data TO {role}"
+    ))
+    .await
+    .unwrap();
+    let out = palisade(
+        &db,
+        &["analyst", "grant", &role, "--organization", &a.to_string()],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("is a member of pg_read_all_data"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        names(&su, "SELECT role_name FROM palisade_audit.analysts").await,
+        Vec::<String>::new(),
+        "a refused grant records nothing"
+    );
     // One organization per analyst.
-    su.batch_execute(&format!("ALTER ROLE {role} NOBYPASSRLS"))
+    su.batch_execute(&format!("REVOKE pg_read_all_data FROM {role}"))
         .await
         .unwrap();
     let out = palisade(
