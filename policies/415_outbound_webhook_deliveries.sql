@@ -22,10 +22,11 @@
  *                               that the worker would sign);
  *               never updated, never deleted one by one (the organization's deletion cascades).
  *   deliveries  SELECT          every role of the organization (GET /v1/webhooks/{id}/deliveries);
- *               INSERT          own organization, pending and untried only, and either while a
- *                               trigger runs (emitted) or by an owner or admin (a redelivery,
- *                               which the API also lets only them ask for): a member's or a
- *                               provider webhook's transaction cannot queue a send;
+ *               INSERT          own organization, pending and untried only, with its event's own
+ *                               type, and either while a trigger runs (emitted) or by an owner or
+ *                               admin (a redelivery, which the API also lets only them ask for): a
+ *                               member's or a provider webhook's transaction cannot queue a send,
+ *                               and none can relabel an event;
  *               UPDATE          only the worker's transaction (an organization, NO user, the
  *                               role 'delivery_worker'): neither a signed-in user's nor a
  *                               provider webhook's transaction can mark a delivery sent or push
@@ -109,7 +110,8 @@ CREATE POLICY outbound_webhook_deliveries_select ON palisade.outbound_webhook_de
 
 /**
  * Deliveries are queued pending and untried, in the organization's own name: emitted by the
- * triggers, or a redelivery an owner or admin asked for.
+ * triggers, or a redelivery an owner or admin asked for; and with their event's own type (the
+ * copy the list shows), so that no delivery calls a customer.created event an invoice.paid.
  */
 DROP POLICY IF EXISTS outbound_webhook_deliveries_insert ON palisade.outbound_webhook_deliveries;
 CREATE POLICY outbound_webhook_deliveries_insert ON palisade.outbound_webhook_deliveries
@@ -117,7 +119,10 @@ CREATE POLICY outbound_webhook_deliveries_insert ON palisade.outbound_webhook_de
     WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
                 AND status = 'pending' AND attempt_count = 0
                 AND (pg_catalog.pg_trigger_depth() > 0
-                     OR (SELECT palisade_private.current_app_role()) IN ('owner', 'admin')));
+                     OR (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'))
+                AND event_type = (SELECT e.type FROM palisade.outbound_webhook_events AS e
+                                   WHERE e.organization_id = outbound_webhook_deliveries.organization_id
+                                     AND e.id = outbound_webhook_deliveries.event_id));
 
 /** Only the worker's transaction (an organization, no user, role 'delivery_worker') records attempts. */
 DROP POLICY IF EXISTS outbound_webhook_deliveries_update ON palisade.outbound_webhook_deliveries;

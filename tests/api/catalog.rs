@@ -91,14 +91,15 @@ async fn violations(db: &TestDb) -> Vec<String> {
                           WHERE k.conrelid = t.oid AND k.contype = 'f'
                             AND NOT EXISTS (
                                 SELECT 1 FROM pg_index i
-                                 WHERE i.indrelid = t.oid AND i.indpred IS NULL
+                                 WHERE i.indrelid = t.oid AND i.indpred IS NULL AND i.indisvalid
                                    AND (SELECT array_agg(u.a ORDER BY u.a)
                                           FROM unnest(i.indkey) WITH ORDINALITY AS u (a, o)
-                                         WHERE u.o <= cardinality(k.conkey))
+                                         WHERE u.o <= cardinality(k.conkey) AND u.o <= i.indnkeyatts)
                                      = (SELECT array_agg(c.a ORDER BY c.a) FROM unnest(k.conkey) AS c (a)))
                             AND NOT EXISTS (
                                 SELECT 1 FROM pg_index i
-                                 WHERE i.indrelid = t.oid AND i.indpred IS NULL AND i.indisunique
+                                 WHERE i.indrelid = t.oid AND i.indpred IS NULL AND i.indisvalid
+                                   AND i.indisunique
                                    AND (SELECT bool_and(u.a = ANY (k.conkey))
                                           FROM unnest(i.indkey) WITH ORDINALITY AS u (a, o)
                                          WHERE u.o <= i.indnkeyatts))
@@ -205,7 +206,13 @@ async fn the_rules_catch_a_table_that_breaks_them() {
          CREATE SEQUENCE palisade.sloppy_tickets;
          CREATE TABLE palisade.sloppy_child (organization_id uuid NOT NULL, id uuid,
              customer_id uuid REFERENCES palisade.sloppy (id), PRIMARY KEY (organization_id, id),
-             ticket bigint DEFAULT nextval('palisade.sloppy_tickets'));
+             ticket bigint DEFAULT nextval('palisade.sloppy_tickets'),
+             other_customer_id uuid, CONSTRAINT sloppy_child_covered_fkey
+                 FOREIGN KEY (organization_id, other_customer_id)
+                 REFERENCES palisade.customers (organization_id, id));
+         -- other_customer_id only INCLUDEd: the index cannot find a customer's rows.
+         CREATE INDEX sloppy_child_org_include_idx ON palisade.sloppy_child (organization_id)
+             INCLUDE (other_customer_id);
          CREATE FUNCTION palisade.sloppy_move() RETURNS trigger LANGUAGE plpgsql AS
              $$BEGIN NEW.organization_id := gen_random_uuid(); RETURN NEW; END$$;
          CREATE TRIGGER sloppy_child_move BEFORE INSERT ON palisade.sloppy_child
@@ -273,6 +280,7 @@ async fn the_rules_catch_a_table_that_breaks_them() {
         "sloppy: unique key sloppy_pkey without organization_id",
         "sloppy_child: foreign key sloppy_child_customer_id_fkey to a tenant table without organization_id",
         "sloppy_child: foreign key sloppy_child_customer_id_fkey has no index leading with its columns",
+        "sloppy_child: foreign key sloppy_child_covered_fkey has no index leading with its columns",
         "sloppy: column number draws from a sequence",
         "sloppy: column counted draws from a sequence",
         "sloppy_child: column ticket draws from a sequence",

@@ -811,8 +811,8 @@ async fn only_real_changes_and_current_subscriptions_are_sent_and_a_redelivery_i
 /// The worker's poll, once a second in every instance, reads the due part of the pending index
 /// only: 20,000 pending retries of an endpoint that is down, none due, are not walked to find
 /// nothing. The function is SECURITY DEFINER, so it is never inlined: its body is prepared and
-/// explained as the superuser, from the catalog (so the test follows policies/027). Rows, not
-/// time: the plan's own row counts.
+/// explained as the superuser, from the catalog (so the test follows policies/027), with the
+/// generic plan a function's body gets. Rows, not time: the plan's own row counts.
 #[tokio::test]
 async fn the_workers_poll_reads_only_due_deliveries_from_its_index() {
     let db = palisade_test_support::TestDb::new().await;
@@ -849,9 +849,12 @@ async fn the_workers_poll_reads_only_due_deliveries_from_its_index() {
         .get(0);
     // Its parameters by number, as a prepared statement names them.
     let body = body.replace("p_now", "$1").replace("p_limit", "$2");
-    su.batch_execute(&format!("PREPARE due(timestamptz, integer) AS {body}"))
-        .await
-        .unwrap();
+    // A SQL function's body is planned without its arguments' values: a generic plan.
+    su.batch_execute(&format!(
+        "SET plan_cache_mode = force_generic_plan; PREPARE due(timestamptz, integer) AS {body}"
+    ))
+    .await
+    .unwrap();
     let plan: Vec<String> = su
         .query(
             "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE due(now(), 100)",
@@ -891,7 +894,7 @@ async fn the_workers_poll_reads_only_due_deliveries_from_its_index() {
 
 /// Only the triggers write events, so no context can forge one the worker would sign (an
 /// `invoice.paid` from a member's SQL, say); a delivery is queued by the triggers or, as a
-/// redelivery, by an owner or admin only. Every context of the organization is tried, rolled
+/// redelivery, by an owner or admin only, and always with its event's own type. Every context of the organization is tried, rolled
 /// back each time.
 #[actix_web::test]
 async fn no_context_writes_an_event_itself_and_only_owners_and_admins_queue_a_delivery() {
@@ -938,6 +941,21 @@ async fn no_context_writes_an_event_itself_and_only_owners_and_admins_queue_a_de
             ),
         }
     }
+    // Nor can an owner's context relabel the customer's event as another type: the worker would
+    // sign the label.
+    palisade_test_support::sql::begin_as_user(&c, &a.org_id, user, "owner").await;
+    let relabelled = c
+        .execute(
+            "INSERT INTO palisade.outbound_webhook_deliveries \
+                 (webhook_id, event_id, event_type, next_attempt_at) \
+             SELECT webhook_id, event_id, 'invoice.paid', now() \
+               FROM palisade.outbound_webhook_deliveries LIMIT 1",
+            &[],
+        )
+        .await;
+    palisade_test_support::sql::rollback(&c).await;
+    let e = relabelled.expect_err("a delivery of another type than its event's");
+    assert!(palisade_test_support::sql::is_rls_refusal(&e), "{e:?}");
     // Nothing forged reached the worker: the one delivery is the customer's.
     let cycle = worker(&app, &ca, &[&r]).run_once().await.expect("cycle");
     assert_eq!(cycle.succeeded, 1);

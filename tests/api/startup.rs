@@ -441,11 +441,21 @@ async fn missing_or_outdated_security_definer_functions_are_refused_until_instal
 async fn migrate_gives_way_to_a_long_transaction_and_says_what_it_waited_for() {
     let db = TestDb::new().await;
     let holder = db.superuser_client().await;
+    // Were migrate to wait for the lock (no timeout), this ends the holder after a minute and
+    // the test fails on the success below instead of hanging.
     holder
-        .batch_execute("BEGIN; SELECT count(*) FROM palisade.customers;")
+        .batch_execute(
+            "SET idle_in_transaction_session_timeout = '60s'; \
+             BEGIN; SELECT count(*) FROM palisade.customers;",
+        )
         .await
         .unwrap();
     let mut owner = db.owner_client().await;
+    // The caller's own lock timeout, which migrate puts back.
+    owner
+        .batch_execute("SET lock_timeout = '7s'")
+        .await
+        .unwrap();
     let retry = schema::LockRetry {
         attempts: 2,
         pause: Duration::ZERO,
@@ -475,7 +485,7 @@ async fn migrate_gives_way_to_a_long_transaction_and_says_what_it_waited_for() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(timeout, "0");
+    assert_eq!(timeout, "7s");
     holder.batch_execute("COMMIT").await.unwrap();
     schema::migrate_with_retry(&mut owner, retry)
         .await

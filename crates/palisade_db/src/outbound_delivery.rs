@@ -181,8 +181,8 @@ pub async fn claim(
     let mut tx = TenantTx::begin_for_delivery_worker(pool, due.org).await?;
     let Some(row) = tx
         .query_opt(
-            "SELECT d.webhook_id, d.event_id, d.event_type, d.attempt_count, w.url, w.enabled, \
-                    d.event_type = ANY (w.event_types) AS subscribed, e.data, e.occurred_at \
+            "SELECT d.webhook_id, d.event_id, e.type AS event_type, d.attempt_count, w.url, w.enabled, \
+                    e.type = ANY (w.event_types) AS subscribed, e.data, e.occurred_at \
              FROM palisade.outbound_webhook_deliveries AS d \
              JOIN palisade.outbound_webhooks AS w \
                ON w.organization_id = d.organization_id AND w.id = d.webhook_id \

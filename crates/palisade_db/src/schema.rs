@@ -120,9 +120,14 @@ pub enum SchemaError {
     #[error("refusing to start: {0}")]
     Refused(String),
     /// Another session held a lock that a migration or a policy file needed, longer than
-    /// [`MIGRATE_LOCK_TIMEOUT`] on every attempt [`LockRetry`] allowed.
+    /// [`MIGRATE_LOCK_TIMEOUT`] (or PostgreSQL chose this session as a deadlock's victim) on
+    /// every attempt [`LockRetry`] allowed.
     #[error(
-        "gave up waiting for a lock ({0}): another session holds it, typically a long query,          pg_dump or an analyst's transaction; find it with          SELECT pid, usename, state, xact_start, query FROM pg_stat_activity          WHERE cardinality(pg_blocking_pids(pid)) > 0 OR pid IN          (SELECT unnest(pg_blocking_pids(pid)) FROM pg_stat_activity)"
+        "gave up waiting for a lock ({0}): another session holds it, typically a long query, \
+         pg_dump or an analyst's transaction; find it with \
+         SELECT pid, usename, state, xact_start, query FROM pg_stat_activity \
+         WHERE cardinality(pg_blocking_pids(pid)) > 0 OR pid IN \
+         (SELECT unnest(pg_blocking_pids(pid)) FROM pg_stat_activity)"
     )]
     LockTimeout(String),
 }
@@ -145,8 +150,9 @@ pub struct LockRetry {
 }
 
 impl Default for LockRetry {
-    /// 30 attempts 5 s apart: about three and a half minutes, each table unavailable to
-    /// requests for at most 2 s at a time.
+    /// 30 attempts 5 s apart: about three and a half minutes. An attempt ends at its first wait
+    /// past [`MIGRATE_LOCK_TIMEOUT`], so the tables it had locked are held from requests through
+    /// that one wait (and any shorter ones before it), then released.
     fn default() -> Self {
         Self {
             attempts: 30,
@@ -155,14 +161,18 @@ impl Default for LockRetry {
     }
 }
 
-/// Whether `e`, or an error it was caused by, is PostgreSQL's `lock_timeout` (55P03).
+/// Whether `e`, or an error it was caused by, is a lock not granted: PostgreSQL's
+/// `lock_timeout` (55P03), or this session chosen as a deadlock's victim (40P01: a request may
+/// lock two tables in the other order than the policy files, and `deadlock_timeout`, 1 s by
+/// default, comes before the lock timeout). Either is worth another attempt.
 fn is_lock_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    use tokio_postgres::error::SqlState;
     let mut cur = Some(e);
     while let Some(err) = cur {
-        if err
+        if let Some(code) = err
             .downcast_ref::<tokio_postgres::Error>()
             .and_then(tokio_postgres::Error::code)
-            == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+            && (code == &SqlState::LOCK_NOT_AVAILABLE || code == &SqlState::T_R_DEADLOCK_DETECTED)
         {
             return true;
         }
@@ -598,10 +608,32 @@ pub async fn migrate_with_retry(client: &mut Client, retry: LockRetry) -> Result
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK_KEY])
         .await
         .map_err(DbError::from)?;
-    // After the advisory lock (a concurrent run is waited for, however long it takes), before
-    // any table's lock.
+    let result = migrate_with_lock_timeout(client, retry).await;
+    // Unlock even after a failure; closing the connection would release it too.
+    let _ = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK_KEY])
+        .await;
+    result
+}
+
+/// [`migrate_locked`] under [`MIGRATE_LOCK_TIMEOUT`], retried per `retry`: set after the advisory
+/// lock (a concurrent run is waited for, however long it takes) and before any table's lock,
+/// and the session's own value put back afterwards.
+async fn migrate_with_lock_timeout(
+    client: &mut Client,
+    retry: LockRetry,
+) -> Result<(), SchemaError> {
+    let before: String = client
+        .query_one("SELECT current_setting('lock_timeout')", &[])
+        .await
+        .map_err(DbError::from)?
+        .try_get(0)
+        .map_err(DbError::from)?;
     client
-        .batch_execute(&format!("SET lock_timeout = '{MIGRATE_LOCK_TIMEOUT}'"))
+        .execute(
+            "SELECT set_config('lock_timeout', $1, false)",
+            &[&MIGRATE_LOCK_TIMEOUT],
+        )
         .await
         .map_err(DbError::from)?;
     let mut attempt = 1;
@@ -622,10 +654,8 @@ pub async fn migrate_with_retry(client: &mut Client, retry: LockRetry) -> Result
             other => break other,
         }
     };
-    let _ = client.batch_execute("RESET lock_timeout").await;
-    // Unlock even after a failure; closing the connection would release it too.
     let _ = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK_KEY])
+        .execute("SELECT set_config('lock_timeout', $1, false)", &[&before])
         .await;
     result
 }
@@ -676,7 +706,7 @@ async fn migrate_locked(client: &mut Client) -> Result<(), SchemaError> {
     prepare_history(client).await?;
     let report = runner().run_async(client).await.map_err(|e| {
         if is_lock_timeout(&e) {
-            SchemaError::LockTimeout(format!("a migration: {e}"))
+            SchemaError::LockTimeout(migration_message(&e))
         } else {
             SchemaError::Migration(migration_message(&e))
         }
