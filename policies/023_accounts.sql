@@ -247,4 +247,34 @@ CREATE OR REPLACE FUNCTION palisade_private.end_sessions(p_credential_version in
 REVOKE ALL ON FUNCTION palisade_private.end_sessions(integer, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION palisade_private.end_sessions(integer, timestamptz) TO palisade_app;
 
+/**
+ * rename_self(name, now): sets the acting user's own name (the transaction's app.current_org and
+ * app.current_user; never a parameter), whatever their role: PATCH /v1/me, so that a member can
+ * correct their name without an admin. True when the user was found. Only the name: the app
+ * role's UPDATE of users is for owners and admins, and its grant (name, role) would let a
+ * member promote themselves through any policy that let them update their own row.
+ * Limits, honestly: as for end_sessions, the context does not say whether a user's token or an
+ * API key set it, so that a key cannot rename its creator is the route's rule (a user's session
+ * only).
+ */
+CREATE OR REPLACE FUNCTION palisade_private.rename_self(p_name text, p_now timestamptz)
+    RETURNS boolean
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        WITH me AS (
+            SELECT NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid AS org,
+                   NULLIF(pg_catalog.current_setting('app.current_user', true), '')::uuid AS usr
+        ), renamed AS (
+            UPDATE palisade.users AS u
+               SET name = p_name, updated_at = p_now
+              FROM me
+             WHERE u.organization_id = me.org AND u.id = me.usr
+            RETURNING 1
+        )
+        SELECT EXISTS (SELECT 1 FROM renamed)
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.rename_self(text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.rename_self(text, timestamptz) TO palisade_app;
+
 RESET ROLE;

@@ -42,7 +42,8 @@ GRANT INSERT, DELETE ON palisade.users TO palisade_app;
 GRANT UPDATE (name, role, updated_at) ON palisade.users TO palisade_app;
 GRANT SELECT (organization_id, id, email, role, password_hash, credential_version)
     ON palisade.users TO palisade_resolver;
-GRANT UPDATE (password_hash, credential_version, updated_at) ON palisade.users TO palisade_resolver;
+-- name: palisade_private.rename_self (023_accounts.sql), a user's own name only.
+GRANT UPDATE (password_hash, credential_version, name, updated_at) ON palisade.users TO palisade_resolver;
 
 /** Everyone in the organization sees its members. */
 DROP POLICY IF EXISTS users_select ON palisade.users;

@@ -652,3 +652,68 @@ async fn an_upgrade_ends_the_passwords_admins_chose_for_members_but_not_the_owne
     let r = app.login(&member_email, "the member's own password").await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+/// Any role renames itself, and only itself, and nothing else about it changes: not its role,
+/// not another user, not another organization's user (by SQL either).
+#[actix_web::test]
+async fn a_user_of_any_role_changes_their_own_name_and_nothing_else() {
+    let (app, owner, admin, member) = spawn_app_with_team("Acme").await;
+    let admin_before = app
+        .get_ok(&owner, &format!("/v1/members/{}", admin.user_id))
+        .await;
+    let r = app
+        .patch(&member, "/v1/me", &json!({"name": "  Ada Lovelace "}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["user"]["name"], "Ada Lovelace");
+    assert_eq!(r.json["user"]["role"], "member");
+    assert_eq!(r.json, app.get_ok(&member, "/v1/me").await);
+    let seen = app
+        .get_ok(&owner, &format!("/v1/members/{}", member.user_id))
+        .await;
+    assert_eq!(
+        (seen["name"].as_str(), seen["role"].as_str()),
+        (Some("Ada Lovelace"), Some("member"))
+    );
+    // An empty body changes nothing and answers the same.
+    let r = app.patch(&member, "/v1/me", &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["user"]["name"], "Ada Lovelace");
+    // Not a role, not an email; no null or empty name: refused, nothing changed.
+    for (body, status) in [
+        (json!({"role": "admin"}), 400),
+        (json!({"email": "new@example.com"}), 400),
+        (json!({"name": null}), 422),
+        (json!({"name": ""}), 422),
+        (json!({"name": "x".repeat(201)}), 422),
+    ] {
+        let r = app.patch(&member, "/v1/me", &body).await;
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+    }
+    let me = app.get_ok(&member, "/v1/me").await;
+    assert_eq!(
+        (me["user"]["name"].as_str(), me["role"].as_str()),
+        (Some("Ada Lovelace"), Some("member"))
+    );
+    assert_eq!(
+        app.get_ok(&owner, &format!("/v1/members/{}", admin.user_id))
+            .await,
+        admin_before
+    );
+    // In SQL, the function renames the context's own user only: a context naming another
+    // organization's user renames nobody.
+    let other = app.signup("Other").await;
+    let c = app.db.app_client().await;
+    palisade_test_support::sql::begin_as_user(&c, &owner.org_id, &other.user_id, "owner").await;
+    let renamed: bool = c
+        .query_one("SELECT palisade_private.rename_self('Mallory', now())", &[])
+        .await
+        .unwrap()
+        .get(0);
+    palisade_test_support::sql::rollback(&c).await;
+    assert!(!renamed);
+    assert_ne!(
+        app.get_ok(&other, "/v1/me").await["user"]["name"],
+        "Mallory"
+    );
+}

@@ -152,6 +152,12 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
             format!("/v1/webhooks/{webhook_id}/rotate-secret"),
             None,
         ),
+        // A key cannot rename its creator.
+        (
+            "PATCH",
+            "/v1/me".into(),
+            Some(json!({"name": "Renamed by a key"})),
+        ),
         // A key cannot renew a session (it has none) or end its creator's.
         ("POST", "/v1/me/token".into(), None),
         ("POST", "/v1/me/revoke-tokens".into(), None),

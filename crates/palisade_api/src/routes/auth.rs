@@ -217,14 +217,62 @@ struct MeOrganization {
 
 /// The acting user and organization, and the credential's effective role.
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let (me, ctx) = db::me(caller.begin(&state).await?).await?;
+    me_json(db::me(caller.begin(&state).await?).await?)
+}
+
+/// `PATCH /v1/me` body: absent fields stay.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MePatch)]
+pub struct MePatchBody {
+    /// Your name, 1 to 200 characters (`null` is 422: a name cannot be cleared).
+    #[serde(default, deserialize_with = "super::nullable")]
+    #[schema(value_type = String)]
+    name: Option<Option<String>>,
+}
+
+crate::rules::field_rules!(MePatchBody {
+    "name": Text<PersonName>,
+});
+
+/// `PATCH /v1/me` (200, the same body as `GET /v1/me`): changes the caller's own name, whatever
+/// their role (`palisade_private.rename_self`); a user's session only, so an API key cannot
+/// rename its creator. Nothing else about a user is theirs to change here: their role is an
+/// owner's or admin's to change, their email is their login.
+#[tracing::instrument(name = "update_me", skip_all)]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    crate::auth::UserSession(tenant): crate::auth::UserSession,
+    body: crate::extract::Json<MePatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let name =
+        crate::kinds::Field::set::<crate::kinds::Text<PersonName>>(&mut f, "name", &body.name);
+    f.finish()?;
+    let mut tx = palisade_db::TenantTx::begin(&state.pool, &tenant.0).await?;
+    if let Some(name) = &name {
+        if !palisade_db::accounts::rename_self(&mut tx, name, state.clock.now()).await? {
+            return Err(user_gone());
+        }
+        tracing::info!("user renamed themselves");
+    }
+    me_json(db::me(tx).await?)
+}
+
+fn user_gone() -> ApiError {
+    ApiError::Unauthorized {
+        code: crate::error::ErrorCode::InvalidToken,
+        message: "this token's user no longer exists",
+    }
+}
+
+/// The answer of `GET /v1/me` from what [`db::me`] read.
+fn me_json(read: (Option<db::Me>, Option<TenantContext>)) -> Result<HttpResponse, ApiError> {
+    let (me, ctx) = read;
     // The check passed, so the user existed when the statement ran: no row, or no context,
     // would mean the user is gone (removed, or the organization deleted).
     let (Some(me), Some(ctx)) = (me, ctx) else {
-        return Err(ApiError::Unauthorized {
-            code: crate::error::ErrorCode::InvalidToken,
-            message: "this token's user no longer exists",
-        });
+        return Err(user_gone());
     };
     Ok(HttpResponse::Ok().json(MeJson {
         user: MeUser {

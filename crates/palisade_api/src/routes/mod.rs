@@ -97,6 +97,14 @@ pub fn register(e: &mut Endpoints, stripe: Option<crate::webhooks::stripe::Strip
         .tag("auth")
         .summary("The caller: user, organization and the credential's effective role")
         .ok::<auth::MeJson>();
+    e.patch("/v1/me", auth::update_me)
+        .auth(Auth::User)
+        .tag("auth")
+        .summary("Change your own name")
+        .describe("Any role may; a user's session only (an API key gets 403 `requires_user_session`). Answers what `GET /v1/me` does")
+        .body::<auth::MePatchBody>()
+        .ok::<auth::MeJson>()
+        .errors(&[403, 413, 415, 422]);
     accounts::register(e);
     customers::register(e);
     messaging::register(e);
