@@ -1,6 +1,7 @@
 /**
  * Account functions: what must find a user, an invitation or a reset link before the tenant is
- * known, or change a credential that the app role may not write (see docs/accounts.md).
+ * known, or change a credential (or a user's own name) that the app role may not write (see
+ * docs/accounts.md).
  * Like 020_resolvers.sql: each is SECURITY DEFINER, owned by the NOLOGIN role palisade_resolver
  * (which reads and writes exactly the columns it needs, through its own policies in the tables'
  * files: 110_users.sql, 470_invitations.sql, 480_password_resets.sql), has `search_path = ''`,

@@ -22,8 +22,9 @@
  * the account functions of 023_accounts.sql; it changes a password (and bumps
  * credential_version, which ends every token issued before) only inside change_password (the
  * transaction's own user, whose current hash the caller must present) and reset_password (which
- * needs a valid reset token), and bumps credential_version alone only inside end_sessions (the
- * transaction's own user: signing out everywhere).
+ * needs a valid reset token), bumps credential_version alone only inside end_sessions (the
+ * transaction's own user: signing out everywhere), and changes a name only inside rename_self
+ * (the transaction's own user: PATCH /v1/me).
  * Limits, honestly: login_lookup hands the password hash to the app role (argon2 runs in the
  * server), so change_password's "current hash" check binds the app's code, not a compromised
  * app role; and INSERT lets an admin context create a user with a hash of its choosing, which
@@ -87,8 +88,8 @@ CREATE POLICY users_select_resolver ON palisade.users FOR SELECT TO palisade_res
 
 /**
  * The resolver sets a password and bumps credential_version, only inside change_password,
- * reset_password and end_sessions (023_accounts.sql); current_user is palisade_resolver only
- * while they run.
+ * reset_password and end_sessions, and sets a user's own name inside rename_self
+ * (023_accounts.sql); current_user is palisade_resolver only while they run.
  */
 DROP POLICY IF EXISTS users_update_resolver ON palisade.users;
 CREATE POLICY users_update_resolver ON palisade.users FOR UPDATE TO palisade_resolver

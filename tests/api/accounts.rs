@@ -658,6 +658,16 @@ async fn an_upgrade_ends_the_passwords_admins_chose_for_members_but_not_the_owne
 #[actix_web::test]
 async fn a_user_of_any_role_changes_their_own_name_and_nothing_else() {
     let (app, owner, admin, member) = spawn_app_with_team("Acme").await;
+    // An owner and an admin too (their own rows, through the same function).
+    for (who, name) in [(&owner, "Grace Hopper"), (&admin, "Alan Turing")] {
+        let r = app.patch(who, "/v1/me", &json!({"name": name})).await;
+        assert_eq!(
+            (r.status, &r.json["user"]["name"]),
+            (200, &json!(name)),
+            "{}",
+            r.text
+        );
+    }
     let admin_before = app
         .get_ok(&owner, &format!("/v1/members/{}", admin.user_id))
         .await;
@@ -716,4 +726,11 @@ async fn a_user_of_any_role_changes_their_own_name_and_nothing_else() {
         app.get_ok(&other, "/v1/me").await["user"]["name"],
         "Mallory"
     );
+    // No context at all: nobody (fail closed).
+    let renamed: bool = c
+        .query_one("SELECT palisade_private.rename_self('Mallory', now())", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!renamed);
 }
