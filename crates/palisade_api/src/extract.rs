@@ -29,18 +29,21 @@ use sha2::{Digest, Sha256};
 use crate::ApiError;
 use crate::error::{FieldCode, FieldError};
 
-/// A JSON request body of type `T`, read under [`crate::MAX_JSON_BODY`].
+/// A JSON request body of type `T`, read under [`crate::MAX_JSON_BODY`]: an object, unless
+/// `ARRAY` (a batch: `Json<EventBatch, true>`). serde's derive also builds a struct from an
+/// array (its fields in order), so without the check `[]` would pass for `{}` where every field
+/// is optional, as in a PATCH body.
 #[derive(Debug)]
-pub struct Json<T>(pub T);
+pub struct Json<T, const ARRAY: bool = false>(pub T);
 
-impl<T> Json<T> {
+impl<T, const ARRAY: bool> Json<T, ARRAY> {
     /// The body.
     pub fn into_inner(self) -> T {
         self.0
     }
 }
 
-impl<T> Deref for Json<T> {
+impl<T, const ARRAY: bool> Deref for Json<T, ARRAY> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.0
@@ -72,7 +75,7 @@ fn too_large() -> ApiError {
     }
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+impl<T: DeserializeOwned + 'static, const ARRAY: bool> FromRequest for Json<T, ARRAY> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
@@ -109,19 +112,36 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             }
             let digest = crate::idempotency::BodyDigest(Sha256::digest(&body).into());
             req.extensions_mut().insert(digest);
-            parse(&body).map(Json)
+            parse_body(&body, ARRAY).map(Json)
         })
     }
 }
 
-/// Parses a JSON body by the rules of this module.
+/// Parses a JSON body by the rules of this module: an object.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    parse_body(body, false)
+}
+
+/// [`parse`], or an array too when `array`.
+fn parse_body<T: DeserializeOwned>(body: &[u8], array: bool) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         classify(&path, e.into_inner())
     })?;
     de.end().map_err(|e| classify("", e))?;
+    // serde's derive also builds a struct from an array (its fields in order), so `[]` would
+    // pass for `{}` where every field is optional (PATCH bodies): a body is an object.
+    if let Some(first) = body.iter().find(|b| !b" \t\r\n".contains(b))
+        && *first != b'{'
+        && !(array && *first == b'[')
+    {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "",
+            FieldCode::InvalidType,
+            "has the wrong type: the body must be a JSON object",
+        )]));
+    }
     Ok(value)
 }
 
@@ -368,6 +388,28 @@ mod tests {
         let f = fields(parse(br#"[1, 2]"#));
         assert_eq!(f[0].1, FieldCode::InvalidType);
         assert!(!f[0].2.contains("struct"), "{f:?}");
+        // A struct whose fields are all optional is built from an empty array by serde's
+        // derive: refused all the same, as any body that is not an object.
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Patch {
+            #[allow(dead_code)]
+            #[serde(default)]
+            name: Option<String>,
+        }
+        for body in [&b"[]"[..], b" \n [ ] ", b"[null]"] {
+            let f = fields_of(parse::<Patch>(body));
+            assert_eq!(
+                f,
+                [(
+                    String::new(),
+                    FieldCode::InvalidType,
+                    "has the wrong type: the body must be a JSON object".to_owned()
+                )],
+                "{body:?}"
+            );
+        }
+        assert!(parse::<Patch>(b" {} ").is_ok());
     }
 
     #[test]

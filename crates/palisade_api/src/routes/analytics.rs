@@ -218,7 +218,8 @@ pub async fn ingest_batch(
     state: web::Data<AppState>,
     tenant: Tenant,
     idem: Idempotency,
-    body: crate::extract::Json<EventBatch>,
+    // An array body, the one the API takes.
+    body: crate::extract::Json<EventBatch, true>,
 ) -> Result<HttpResponse, ApiError> {
     let EventBatch(body) = body.into_inner();
     if body.is_empty() || body.len() > MAX_BATCH {
