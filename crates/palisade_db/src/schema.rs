@@ -165,7 +165,7 @@ impl Default for LockRetry {
 /// `lock_timeout` (55P03), or this session chosen as a deadlock's victim (40P01: a request may
 /// lock two tables in the other order than the policy files, and `deadlock_timeout`, 1 s by
 /// default, comes before the lock timeout). Either is worth another attempt.
-fn is_lock_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+fn is_lock_not_granted(e: &(dyn std::error::Error + 'static)) -> bool {
     use tokio_postgres::error::SqlState;
     let mut cur = Some(e);
     while let Some(err) = cur {
@@ -623,6 +623,9 @@ async fn migrate_with_lock_timeout(
     client: &mut Client,
     retry: LockRetry,
 ) -> Result<(), SchemaError> {
+    // Session-level (set_config's `false`): refinery opens its own transactions, so SET LOCAL
+    // cannot reach them. The connection is migrate's own, never a pooled one (see
+    // [`migrate_with`]), and the caller's value is put back below.
     let before: String = client
         .query_one("SELECT current_setting('lock_timeout')", &[])
         .await
@@ -705,7 +708,7 @@ async fn prepare_history(client: &Client) -> Result<(), SchemaError> {
 async fn migrate_locked(client: &mut Client) -> Result<(), SchemaError> {
     prepare_history(client).await?;
     let report = runner().run_async(client).await.map_err(|e| {
-        if is_lock_timeout(&e) {
+        if is_lock_not_granted(&e) {
             SchemaError::LockTimeout(migration_message(&e))
         } else {
             SchemaError::Migration(migration_message(&e))
@@ -733,7 +736,7 @@ pub async fn apply_policies(client: &mut Client) -> Result<(), SchemaError> {
     let tx = client.transaction().await.map_err(DbError::from)?;
     for (file, sql) in POLICY_FILES {
         tx.batch_execute(sql).await.map_err(|e| {
-            if is_lock_timeout(&e) {
+            if is_lock_not_granted(&e) {
                 SchemaError::LockTimeout(format!("policy file {file}"))
             } else {
                 SchemaError::Policy {

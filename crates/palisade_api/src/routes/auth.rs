@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Fields;
-use crate::auth::Caller;
+use crate::auth::{Caller, UserSession};
 use crate::client_addr::ClientAddr;
+use crate::kinds::{Field, Text};
 use crate::{ApiError, AppState};
 
 /// Signup body.
@@ -242,12 +243,11 @@ crate::rules::field_rules!(MePatchBody {
 #[tracing::instrument(name = "update_me", skip_all)]
 pub async fn update_me(
     state: web::Data<AppState>,
-    crate::auth::UserSession(tenant): crate::auth::UserSession,
+    UserSession(tenant): UserSession,
     body: crate::extract::Json<MePatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
-    let name =
-        crate::kinds::Field::set::<crate::kinds::Text<PersonName>>(&mut f, "name", &body.name);
+    let name = Field::set::<Text<PersonName>>(&mut f, "name", &body.name);
     f.finish()?;
     let mut tx = palisade_db::TenantTx::begin(&state.pool, &tenant.0).await?;
     if let Some(name) = &name {
