@@ -978,11 +978,157 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
     assert_eq!(app.pool.idle_context().await.unwrap(), ["", "", ""]);
 }
 
+/// A context resolved by an earlier statement of the request (palisade_api's `Tenant`, whose
+/// routes check the role in Rust before their transaction) is checked again by the
+/// transaction's opening statement (`TenantTx::begin_rechecked`): what changed in between (a
+/// request that committed meanwhile) refuses the transaction before its statements run, instead
+/// of letting it act once more with the old role or for a credential that has ended.
+#[actix_web::test]
+async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
+    use palisade_db::DbError;
+    use palisade_db::tenant_tx::{Credential, Refusal};
+    let (app, owner) = palisade_test_support::spawn_app_with_owner("Rechecked").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let member = app.add_user(&owner, Role::Member).await;
+    let org = OrgId::from_uuid(owner.org_id.parse().unwrap());
+    let uid = |a: &palisade_test_support::Account| UserId::from_uuid(a.user_id.parse().unwrap());
+    let session = |a: &palisade_test_support::Account| Credential::Session {
+        org_id: org,
+        user_id: uid(a),
+        version: 0,
+    };
+    let as_role = |a: &palisade_test_support::Account, role: Role| TenantContext {
+        org_id: org,
+        user_id: uid(a),
+        role,
+    };
+    let set_role = |a: &palisade_test_support::Account, role: &'static str| {
+        let id: Uuid = a.user_id.parse().unwrap();
+        let pool = app.pool.clone();
+        async move {
+            let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+            let n = tx
+                .execute(
+                    "UPDATE palisade.users SET role = $2 WHERE id = $1",
+                    &[&id, &role],
+                )
+                .await
+                .unwrap();
+            assert_eq!(n, 1);
+            tx.commit().await.unwrap();
+        }
+    };
+    const ROLE: &str = "SELECT current_setting('app.current_role')";
+    const INSERT: &str = "INSERT INTO palisade.customers (organization_id, id, name) \
+                          VALUES ((SELECT palisade_private.current_org_id()), gen_random_uuid(), 'x')";
+    let customers = || async {
+        let tx = TenantTx::begin(&app.pool, &ctx(org)).await.unwrap();
+        tx.query_once("SELECT count(*) FROM palisade.customers", &[])
+            .await
+            .unwrap()[0]
+            .get::<_, i64>(0)
+    };
+    let before = customers().await;
+
+    // Unchanged: accepted, with the context known from the start (an insert that names its
+    // creator needs it before the first answer).
+    let admin_ctx = as_role(&admin, Role::Admin);
+    let tx = TenantTx::begin_rechecked(&app.pool, session(&admin), &admin_ctx)
+        .await
+        .unwrap();
+    assert_eq!(tx.context().copied(), Some(admin_ctx));
+    let rows = tx.query_once(ROLE, &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, String>(0), "admin");
+
+    // Demoted after the context was resolved as an admin: refused, and the write pipelined
+    // behind the check never ran; by a one-statement read's path too.
+    set_role(&admin, "member").await;
+    let mut tx = TenantTx::begin_rechecked(&app.pool, session(&admin), &admin_ctx)
+        .await
+        .unwrap();
+    match tx.execute(INSERT, &[]).await {
+        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::Role(Role::Admin)),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    drop(tx);
+    let tx = TenantTx::begin_rechecked(&app.pool, session(&admin), &admin_ctx)
+        .await
+        .unwrap();
+    match tx.query_once(INSERT, &[]).await {
+        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::Role(Role::Admin)),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(customers().await, before, "the demoted admin wrote nothing");
+
+    // An owner demoted to admin: refused as an owner's context, accepted as an admin's.
+    set_role(&admin, "owner").await;
+    let owner_ctx = as_role(&admin, Role::Owner);
+    let tx = TenantTx::begin_rechecked(&app.pool, session(&admin), &owner_ctx)
+        .await
+        .unwrap();
+    tx.query_once(ROLE, &[]).await.unwrap();
+    set_role(&admin, "admin").await;
+    let tx = TenantTx::begin_rechecked(&app.pool, session(&admin), &owner_ctx)
+        .await
+        .unwrap();
+    match tx.query_once(ROLE, &[]).await {
+        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::Role(Role::Owner)),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // Promoted since: accepted, and the transaction acts with the role the user has now.
+    let member_ctx = as_role(&member, Role::Member);
+    set_role(&member, "admin").await;
+    let tx = TenantTx::begin_rechecked(&app.pool, session(&member), &member_ctx)
+        .await
+        .unwrap();
+    let rows = tx.query_once(ROLE, &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, String>(0), "admin");
+
+    // A key revoked since it was resolved, and a user removed since.
+    let key = app.api_key(&owner, "rechecked", Role::Member).await;
+    let hash = palisade_api::credentials::api_key_hash(&key.key).expect("a key's shape");
+    let key_ctx = as_role(&owner, Role::Member);
+    let tx = TenantTx::begin_rechecked(&app.pool, Credential::ApiKey { hash }, &key_ctx)
+        .await
+        .unwrap();
+    tx.query_once(ROLE, &[]).await.unwrap();
+    let r = app
+        .delete(&owner, &format!("/v1/api-keys/{}", key.id))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let tx = TenantTx::begin_rechecked(&app.pool, Credential::ApiKey { hash }, &key_ctx)
+        .await
+        .unwrap();
+    match tx.query_once(INSERT, &[]).await {
+        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::KeyRevoked),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let r = app
+        .delete(&owner, &format!("/v1/members/{}", member.user_id))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let tx = TenantTx::begin_rechecked(&app.pool, session(&member), &member_ctx)
+        .await
+        .unwrap();
+    match tx.query_once(INSERT, &[]).await {
+        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::UserGone),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        customers().await,
+        before,
+        "no refused transaction wrote a row"
+    );
+    assert_eq!(app.pool.idle_context().await.unwrap(), ["", "", ""]);
+}
+
 /// Whom a checked credential acts for is on the request's span once. A session's ids are the
 /// token's, which the HTTP layer records when it verifies the token (palisade_api's `Caller`);
 /// the check records an API key's, and not a session's again: tracing's formatter prints a field
 /// recorded twice twice, and every request line of a signed-in user carried `org.id` and
-/// `user.id` twice.
+/// `user.id` twice. A rechecked context's (`Tenant`'s) ids were recorded when it was resolved:
+/// the check records neither kind again.
 #[actix_web::test]
 async fn a_checked_credential_puts_whom_it_acts_for_on_the_span_once() {
     use palisade_db::tenant_tx::Credential;
@@ -1008,22 +1154,38 @@ async fn a_checked_credential_puts_whom_it_acts_for_on_the_span_once() {
         user_id: user,
         version: 0,
     };
-    for (credential, verified_token) in [(session, true), (Credential::ApiKey { hash }, false)] {
+    let key = Credential::ApiKey { hash };
+    let resolved = TenantContext {
+        org_id: org,
+        user_id: user,
+        role: Role::Admin,
+    };
+    // (credential, recorded by the HTTP layer before the transaction, rechecked): a rechecked
+    // context (`Tenant`'s) was recorded when the extractor resolved it, an API key's too.
+    for (credential, recorded, rechecked) in [
+        (session, true, false),
+        (key, false, false),
+        (session, true, true),
+        (key, true, true),
+    ] {
         let span = tracing::info_span!(
             "request",
             org.id = tracing::field::Empty,
             user.id = tracing::field::Empty
         );
-        if verified_token {
-            // What `Caller` records once the token's signature is verified.
+        if recorded {
+            // What `Caller` records once the token's signature is verified, and `Tenant` once
+            // it has resolved the credential.
             span.record("org.id", tracing::field::display(org));
             span.record("user.id", tracing::field::display(user));
         }
         async {
-            let tx = TenantTx::begin_checked(&app.pool, credential, Role::Member)
-                .await
-                .unwrap();
-            tx.query_once("SELECT 1", &[]).await.unwrap();
+            let tx = if rechecked {
+                TenantTx::begin_rechecked(&app.pool, credential, &resolved).await
+            } else {
+                TenantTx::begin_checked(&app.pool, credential, Role::Member).await
+            };
+            tx.unwrap().query_once("SELECT 1", &[]).await.unwrap();
             tracing::info!("answered");
         }
         .instrument(span)
@@ -1187,4 +1349,51 @@ async fn the_drivers_pipeline_answers_each_statement_in_order_and_skips_after_a_
         .await
         .unwrap();
     assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some(""));
+}
+
+/// The Rust files under `dir`, recursively.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// A handler's transaction for the request's own credential is opened by `Tenant::begin` (which
+/// checks the credential again in its opening statement, as the test above shows) or by
+/// `Caller::begin`, never by `TenantTx::begin` on the context the extractor resolved: that
+/// context may be stale by the time the transaction opens. `TenantTx::begin` (a context the
+/// caller vouches for) is left to the two paths that act for someone who sent no credential of
+/// their own, each found by a lookup of its own: accepting an invitation (as its inviter) and
+/// requesting a password reset (for the account of an email).
+#[test]
+fn the_api_opens_no_transaction_on_a_context_it_does_not_check_again() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/palisade_api/src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (at, _) in text.match_indices("TenantTx::begin(") {
+            let call: String = text[at..].chars().take_while(|&c| c != ')').collect();
+            found.push(format!(
+                "{}: {call})",
+                file.strip_prefix(&src).unwrap().display()
+            ));
+        }
+    }
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "routes/accounts.rs: TenantTx::begin(&state.pool, &found.inviter)",
+            "routes/accounts.rs: TenantTx::begin(&state.pool, &record.ctx)",
+        ],
+        "a handler opens its transaction with Tenant::begin or Caller::begin"
+    );
+    assert!(files.len() > 30, "the sources were found: {files:?}");
 }

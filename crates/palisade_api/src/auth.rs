@@ -706,10 +706,25 @@ impl PasswordHashing {
 /// the role in Rust before they start it. The others take [`Caller`], whose check travels with the
 /// handler's first statement. The organization and user ids are recorded on the
 /// request's span, so every later log line carries them; the credential itself is never logged.
+///
+/// The handler opens its transaction with [`Tenant::begin`], whose first statement checks the
+/// credential again: what the role was checked against in Rust may have changed in between (a
+/// user removed or demoted, a key revoked, by a request that committed meanwhile), and the
+/// transaction must not act on it.
 #[derive(Debug, Clone, Copy)]
-pub struct Tenant(pub TenantContext);
+pub struct Tenant(pub TenantContext, palisade_db::tenant_tx::Credential);
 
 impl Tenant {
+    /// Opens the request's transaction (`palisade_db::TenantTx::begin_rechecked`). Its first
+    /// statement checks the credential again, in the same round trip as the handler's query, and
+    /// refuses what changed since the extractor's check, before anything else runs: a user
+    /// removed or a key revoked since answers 401, as it would have at the extractor; a role
+    /// lowered below the one this request was checked with answers 403 (the handler's decisions
+    /// were made for that role). The context set is the role the user has now.
+    pub async fn begin(&self, state: &AppState) -> Result<palisade_db::TenantTx, ApiError> {
+        Ok(palisade_db::TenantTx::begin_rechecked(&state.pool, self.1, &self.0).await?)
+    }
+
     /// Refuses (403) unless the role is owner or admin.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.0.role.can_administer() {
@@ -783,7 +798,7 @@ fn user_gone() -> ApiError {
 
 /// The session a verified token's claims name, checked in the database: its user still in the
 /// organization, with the credential version the token carries, and the role they have now.
-async fn session_of(state: &AppState, claims: &Claims) -> Result<TenantContext, ApiError> {
+async fn session_of(state: &AppState, claims: &Claims) -> Result<Tenant, ApiError> {
     let (Some(org), Some(_issued_role)) = (claims.org, claims.role) else {
         return Err(no_organization());
     };
@@ -799,14 +814,21 @@ async fn session_of(state: &AppState, claims: &Claims) -> Result<TenantContext, 
         tracing::debug!(reason = "credentials_changed", "bearer token refused");
         return Err(credentials_changed());
     }
-    Ok(TenantContext {
-        org_id,
-        user_id,
-        role: session.role,
-    })
+    Ok(Tenant(
+        TenantContext {
+            org_id,
+            user_id,
+            role: session.role,
+        },
+        palisade_db::tenant_tx::Credential::Session {
+            org_id,
+            user_id,
+            version: claims.ver,
+        },
+    ))
 }
 
-async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContext, ApiError> {
+async fn authenticate(state: &AppState, cred: Credential) -> Result<Tenant, ApiError> {
     match cred {
         Credential::Jwt(token) => session_of(state, &state.tokens.verify(&token)?).await,
         Credential::ApiKey(key) => {
@@ -828,11 +850,14 @@ async fn authenticate(state: &AppState, cred: Credential) -> Result<TenantContex
             if resolved.expired {
                 return Err(refused(R::KeyExpired.as_str()));
             }
-            Ok(TenantContext {
-                org_id: resolved.org_id,
-                user_id: resolved.user_id,
-                role: resolved.role,
-            })
+            Ok(Tenant(
+                TenantContext {
+                    org_id: resolved.org_id,
+                    user_id: resolved.user_id,
+                    role: resolved.role,
+                },
+                palisade_db::tenant_tx::Credential::ApiKey { hash },
+            ))
         }
     }
 }
@@ -862,9 +887,9 @@ fn authenticate_request(
             Credential::Jwt(_) => CredentialKind::UserSession,
             Credential::ApiKey(_) => CredentialKind::ApiKey,
         };
-        let ctx = authenticate(&state, cred).await?;
-        record_ids(&req, &ctx);
-        Ok((Tenant(ctx), kind))
+        let tenant = authenticate(&state, cred).await?;
+        record_ids(&req, &tenant.0);
+        Ok((tenant, kind))
     })
 }
 
@@ -1087,16 +1112,13 @@ impl FromRequest for SessionToken {
             match credential(&req)? {
                 Credential::Jwt(token) => {
                     let claims = state.tokens.verify(&token)?;
-                    let ctx = session_of(&state, &claims).await?;
-                    record_ids(&req, &ctx);
-                    Ok(SessionToken {
-                        tenant: Tenant(ctx),
-                        claims,
-                    })
+                    let tenant = session_of(&state, &claims).await?;
+                    record_ids(&req, &tenant.0);
+                    Ok(SessionToken { tenant, claims })
                 }
                 key @ Credential::ApiKey(_) => {
-                    let ctx = authenticate(&state, key).await?;
-                    record_ids(&req, &ctx);
+                    let tenant = authenticate(&state, key).await?;
+                    record_ids(&req, &tenant.0);
                     tracing::info!("api key refused: this route needs a user session");
                     Err(requires_user_session())
                 }

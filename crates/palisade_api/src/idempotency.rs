@@ -2,11 +2,11 @@
 //!
 //! A handler takes an [`Idempotency`] argument and opens its transaction through it:
 //! ```ignore
-//! let mut tx = begin_or_replay!(idem, &state, &tenant.0); // a replay returns here
+//! let mut tx = begin_or_replay!(idem, &state, &tenant); // a replay returns here
 //! // ... the handler's statements on `tx` ...
 //! tx.commit(super::created("/v1/things", thing.id, ThingJson::from(thing))).await
 //! ```
-//! Without the header, [`Idempotency::begin`] is `TenantTx::begin` and [`IdempotentTx::commit`]
+//! Without the header, [`Idempotency::begin`] is [`crate::auth::Tenant::begin`] and [`IdempotentTx::commit`]
 //! a plain commit. With it, the transaction's first statement claims the key
 //! ([`palisade_db::idempotency::claim`]): a concurrent request with the same key waits on it
 //! until this one commits or rolls back. `commit` stores the response in the key's row and
@@ -28,6 +28,7 @@ use palisade_db::idempotency::{self as db, Claim, StoredResponse};
 use palisade_domain::TenantContext;
 use sha2::{Digest, Sha256};
 
+use crate::auth::Tenant;
 use crate::{ApiError, AppState};
 
 /// The request header that carries the key.
@@ -88,13 +89,13 @@ impl FromRequest for Idempotency {
     }
 }
 
-/// `let mut tx = begin_or_replay!(idem, &state, &tenant.0);` in a handler returning
+/// `let mut tx = begin_or_replay!(idem, &state, &tenant);` in a handler returning
 /// `Result<HttpResponse, ApiError>`: [`Idempotency::begin`], which either opens the handler's
 /// [`IdempotentTx`] or, for a replay, **returns from the handler** with the first response
 /// (as `?` returns an error).
 macro_rules! begin_or_replay {
-    ($idem:expr, $state:expr, $ctx:expr) => {
-        match $idem.begin($state, $ctx).await? {
+    ($idem:expr, $state:expr, $tenant:expr) => {
+        match $idem.begin($state, $tenant).await? {
             $crate::idempotency::Begun::Fresh(tx) => *tx,
             $crate::idempotency::Begun::Replay(first) => return Ok(first),
         }
@@ -112,16 +113,17 @@ pub enum Begun {
 }
 
 impl Idempotency {
-    /// Opens the handler's transaction for `ctx`. With a key, its first statement claims it:
+    /// Opens the handler's transaction for `tenant` ([`Tenant::begin`]). With a key, its first
+    /// statement (after the credential's check) claims it:
     /// a replay ends the transaction and answers the first response (with
     /// `Idempotency-Replayed: true`); a key used for another request answers 422
     /// `idempotency_key_reused`.
-    pub async fn begin(self, state: &AppState, ctx: &TenantContext) -> Result<Begun, ApiError> {
-        let mut tx = TenantTx::begin(&state.pool, ctx).await?;
+    pub async fn begin(self, state: &AppState, tenant: &Tenant) -> Result<Begun, ApiError> {
+        let mut tx = tenant.begin(state).await?;
         let Some(key) = self.key else {
             return Ok(Begun::Fresh(Box::new(IdempotentTx { tx, key: None })));
         };
-        let hash = fingerprint(&self.req, ctx);
+        let hash = fingerprint(&self.req, &tenant.0);
         match db::claim(&mut tx, &key, &hash, state.clock.now()).await? {
             Claim::Fresh => Ok(Begun::Fresh(Box::new(IdempotentTx { tx, key: Some(key) }))),
             Claim::Replay(first) => {

@@ -538,7 +538,7 @@ pub(crate) async fn create<R: Created>(
     let new = R::parse(&body, &mut f);
     let mut new = f.finish_with(new)?;
     let secret = R::prepare(&mut new, &tenant)?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
+    let mut tx = begin_or_replay!(idem, &state, &tenant);
     let row = crud::Insert::insert(&new, &mut tx)
         .await
         .map_err(write_error::<R>)?;
@@ -590,7 +590,7 @@ pub(crate) async fn update<R: Patched>(
     let mut f = Fields::default();
     let mut patch = R::parse(&body, &mut f);
     f.finish()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = tenant.begin(&state).await?;
     let current = locked::<R>(&mut tx, id, &if_match, R::GUARD.is_some()).await?;
     if let (Some(guard), Some(current)) = (R::GUARD, &current) {
         guard(&mut patch, current)?;
@@ -614,7 +614,7 @@ pub(crate) async fn delete<R: Resource>(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     may_write::<R>(&tenant)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = tenant.begin(&state).await?;
     let current = locked::<R>(&mut tx, id, &if_match, R::DELETE_GUARD.is_some()).await?;
     if let (Some(guard), Some(current)) = (R::DELETE_GUARD, &current) {
         guard(current)?;
@@ -767,7 +767,7 @@ pub(crate) async fn create_within<R: CreatedWithin>(
     let mut f = Fields::default();
     let new = R::parse(&body, &mut f);
     let new = f.finish_with(new)?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
+    let mut tx = begin_or_replay!(idem, &state, &tenant);
     let row = R::insert(&mut tx, parent, new).await?;
     let id = Table::cursor(&row).id;
     tx.commit(crate::routes::created(

@@ -246,6 +246,32 @@ impl TenantTx {
         })
     }
 
+    /// Checks out a connection for `ctx`, a context an earlier statement of the same request
+    /// resolved `credential` to (palisade_api's `Tenant`, for a route that needs the role in
+    /// Rust before its transaction): the opening statement checks the credential again, with
+    /// `ctx.role` as the least role, as [`TenantTx::begin_checked`] does. So the transaction
+    /// never acts on a context that went stale in between: a user removed, a token ended or a
+    /// key revoked since answers [`DbError::Refused`], and so does a role lowered below the one
+    /// the caller decided with; the context set is the role the user has now (never lower than
+    /// `ctx.role`). [`TenantTx::context`] is `ctx` from the start.
+    pub async fn begin_rechecked(
+        pool: &AppPool,
+        credential: Credential,
+        ctx: &TenantContext,
+    ) -> Result<Self, DbError> {
+        let conn = pool.get().await?;
+        Ok(Self {
+            conn: Some(conn),
+            pool: pool.clone(),
+            actor: Actor::Checked {
+                credential,
+                least: ctx.role,
+                resolved: Some(*ctx),
+            },
+            state: State::Fresh,
+        })
+    }
+
     /// The user context this transaction acts for; `None` for a provider's webhook, and for a
     /// checked credential before its first statement has answered.
     pub fn context(&self) -> Option<&TenantContext> {
@@ -577,7 +603,12 @@ fn opened(
 ) -> Result<Option<TenantContext>, DbError> {
     answered(begin)?;
     let context = answered(context)?;
-    let Actor::Checked { credential, .. } = actor else {
+    let Actor::Checked {
+        credential,
+        resolved,
+        ..
+    } = actor
+    else {
         return Ok(None);
     };
     let [row] = <[Row; 1]>::try_from(context.rows).map_err(|rows| {
@@ -586,7 +617,11 @@ fn opened(
             rows.len()
         ))
     })?;
-    resolve(&row, matches!(credential, Credential::ApiKey { .. }))
+    // A rechecked context's ids are on the span already (recorded when it was first resolved).
+    resolve(
+        &row,
+        matches!(credential, Credential::ApiKey { .. }) && resolved.is_none(),
+    )
 }
 
 /// The context a checked credential's opening statement answered with (see

@@ -207,7 +207,7 @@ pub async fn invite(
         created_at: now,
         expires_at: now + state.accounts.invitation_ttl,
     };
-    let mut tx = begin_or_replay!(idem, &state, &tenant.0);
+    let mut tx = begin_or_replay!(idem, &state, &tenant);
     let invitation = match db::create_invitation(&mut tx, &new).await {
         // Another request is inviting the same email at this very moment.
         Err(e) if e.is_unique_violation_of(INVITATION_EMAIL_KEY) => {
@@ -265,7 +265,7 @@ pub async fn list_invitations(
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
     let now = state.clock.now();
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let tx = tenant.begin(&state).await?;
     let page = db::list_invitations(tx, q.page).await?;
     Ok(q.respond(page, |i| InvitationJson::new(i, now)))
 }
@@ -279,7 +279,7 @@ pub async fn get_invitation(
     let id = parse_id(&path, InvitationId::parse)?;
     tenant.require_admin()?;
     let now = state.clock.now();
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let tx = tenant.begin(&state).await?;
     let invitation = db::get_invitation(tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -299,7 +299,7 @@ pub async fn revoke_invitation(
     let id = parse_id(&path, InvitationId::parse)?;
     tenant.require_admin()?;
     let now = state.clock.now();
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = tenant.begin(&state).await?;
     let role = db::invitation_role(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -427,7 +427,7 @@ pub async fn change_password(
         Password::parse_new,
     );
     let (current, new) = f.finish_with((current, new))?;
-    let tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let tx = tenant.begin(&state).await?;
     let (me, _) = palisade_db::auth::me(tx).await?;
     let gone = || ApiError::Unauthorized {
         code: crate::error::ErrorCode::InvalidToken,
@@ -454,7 +454,7 @@ pub async fn change_password(
         });
     }
     let new_hash = state.passwords.hash(&new).await?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = tenant.begin(&state).await?;
     let version = db::change_password(&mut tx, &record.password_hash, &new_hash, state.clock.now())
         .await?
         .ok_or(ApiError::Conflict {
@@ -512,7 +512,7 @@ pub async fn revoke_tokens(
     state: web::Data<AppState>,
     SessionToken { tenant, claims }: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = tenant.begin(&state).await?;
     let version = db::end_sessions(&mut tx, claims.ver, state.clock.now())
         .await?
         .ok_or(ApiError::Unauthorized {

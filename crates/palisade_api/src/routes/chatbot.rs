@@ -4,7 +4,6 @@
 //! database, in the transaction that stores them (`palisade_db::chatbot`, docs/chatbot.md).
 
 use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
 use palisade_db::chatbot::{self as db, Settings, SettingsPatch, defaults};
 use palisade_domain::{BotOutcome, BotText, ConfidenceThreshold, MessageBody};
 use serde::{Deserialize, Serialize};
@@ -134,7 +133,7 @@ pub async fn update(
     let mut f = Fields::default();
     let patch: SettingsPatch = <Chatbot as Patched>::parse(&body, &mut f);
     f.finish()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = tenant.begin(&state).await?;
     // The precondition is on what a GET answered: the row, or the defaults while there is none.
     let current = db::lock(&mut tx).await?;
     if_match

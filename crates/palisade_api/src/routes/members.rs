@@ -105,7 +105,7 @@ async fn begin_change(
     tenant: &Tenant,
     id: UserId,
 ) -> Result<(TenantTx, Role, Vec<Uuid>), ApiError> {
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = tenant.begin(state).await?;
     let owners = if tenant.0.role == Role::Owner {
         db::lock_owners(&mut tx).await?
     } else {

@@ -6,7 +6,6 @@
 
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpResponse, web};
-use palisade_db::TenantTx;
 use palisade_db::organization::{self as db, Organization};
 use palisade_domain::OrganizationName;
 use palisade_domain::stripe::SubscriptionStatus;
@@ -127,7 +126,7 @@ pub async fn update(
     let mut f = Fields::default();
     let name = f.required("name", body.name.as_deref(), OrganizationName::parse);
     let name = f.finish_with(name)?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = tenant.begin(&state).await?;
     if_match
         .check(db::lock(&mut tx), OrganizationJson::from)
         .await?;
@@ -147,7 +146,7 @@ pub async fn delete(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_owner()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = tenant.begin(&state).await?;
     if_match
         .check(db::lock(&mut tx), OrganizationJson::from)
         .await?;
@@ -169,7 +168,7 @@ pub async fn delete(
 #[tracing::instrument(name = "export_organization", skip_all)]
 pub async fn export(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
-    let mut tx = TenantTx::begin(&state.pool, &tenant.0).await?;
+    let mut tx = tenant.begin(&state).await?;
     let tables = db::export(&mut tx).await?;
     tx.commit().await?;
     let exported_at = OffsetDateTime::now_utc();
