@@ -157,6 +157,8 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'Key the rows with UUIDs (made by the application, as Palisade''s are, or gen_random_uuid()). A column: ALTER TABLE <table> ALTER COLUMN <column> DROP IDENTITY (which drops its sequence), or DROP DEFAULT then DROP SEQUENCE <sequence>. A sequence: DROP SEQUENCE <sequence>, or REVOKE ALL ON SEQUENCE <sequence> FROM <role>'),
     ('trigger_source_unread', 'medium', 47,
      'Read <function> by hand: it must not assign organization_id; better, write the trigger function in PL/pgSQL, whose source the audit reads'),
+    ('fk_without_index', 'medium', 48,
+     'CREATE INDEX CONCURRENTLY ON <table> (<the foreign key''s columns>), outside a transaction; then drop any INVALID index a failed build left'),
     ('backup_role_can_login', 'low', 60,
      'ALTER ROLE palisade_backup NOLOGIN once the backup is done')
   ) AS k(kind, severity, rank, fix);
@@ -443,6 +445,12 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
  *   fk_without_tenant  a foreign key to a tenant table whose columns do not pair this table's
  *                      organization_id with the parent's (FK checks bypass RLS: a single-column
  *                      key lets one tenant reference, and so detect, another tenant's rows);
+ *   fk_without_index   a foreign key of this table with no valid, whole (not partial) index whose
+ *                      leading key columns are exactly its columns, in any order, nor a unique
+ *                      one on some of them only (which finds the one row too): deleting or
+ *                      re-keying a parent row then reads the whole table, or the organization's
+ *                      part of it, in the deleting transaction, holding its locks (deleting an
+ *                      organization cascades through every such table);
  *   global_unique_key  a unique key without the tenant column, not in the allow-list (a
  *                      duplicate-key error tells one tenant what another holds);
  *   public_grant       PUBLIC holds privileges on it;
@@ -525,6 +533,29 @@ WITH t AS (
                        WHERE ca.attname = t.tenant_column
                          AND pa.attname = palisade_audit.tenant_column(rn.nspname, r.relname))
                 ORDER BY 1) END AS foreign_keys_without_tenant,
+           -- The rule of tests/api/catalog.rs: an index's leading key columns (INCLUDE columns
+           -- do not count) are the key's, in any order; or a unique index on some of them.
+           CASE WHEN t.tenant_column IS NOT NULL THEN ARRAY(
+               SELECT pg_catalog.format('%I (%s)', k.conname,
+                                        (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY c.o)
+                                           FROM pg_catalog.unnest(k.conkey) WITH ORDINALITY AS c(a, o)
+                                           JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = c.a))
+                 FROM pg_catalog.pg_constraint k
+                WHERE k.conrelid = t.oid AND k.contype = 'f'
+                  AND NOT EXISTS (
+                      SELECT 1 FROM pg_catalog.pg_index i
+                       WHERE i.indrelid = t.oid AND i.indpred IS NULL AND i.indisvalid
+                         AND (SELECT pg_catalog.array_agg(u.a ORDER BY u.a)
+                                FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY AS u(a, o)
+                               WHERE u.o <= pg_catalog.cardinality(k.conkey) AND u.o <= i.indnkeyatts)
+                             = (SELECT pg_catalog.array_agg(c.a ORDER BY c.a) FROM pg_catalog.unnest(k.conkey) AS c(a)))
+                  AND NOT EXISTS (
+                      SELECT 1 FROM pg_catalog.pg_index i
+                       WHERE i.indrelid = t.oid AND i.indpred IS NULL AND i.indisvalid AND i.indisunique
+                         AND (SELECT pg_catalog.bool_and(u.a = ANY (k.conkey))
+                                FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY AS u(a, o)
+                               WHERE u.o <= i.indnkeyatts))
+                ORDER BY k.conname) END AS foreign_keys_without_index,
            CASE WHEN t.tenant_column IS NOT NULL THEN ARRAY(
                SELECT ic.relname::text
                  FROM pg_catalog.pg_index i
@@ -632,6 +663,9 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
           UNION ALL
           SELECT 7, pg_catalog.format('fk_without_tenant: foreign key %s references a tenant table without pairing %s with the parent''s tenant column', k.name, f.tenant_column)
             FROM pg_catalog.unnest(f.foreign_keys_without_tenant) AS k(name)
+          UNION ALL
+          SELECT 7, 'fk_without_index: foreign key ' || k.name || ' has no index leading with its columns: deleting or re-keying a parent row reads this whole table (or the organization''s part of it) while it holds its locks'
+            FROM pg_catalog.unnest(f.foreign_keys_without_index) AS k(name)
           UNION ALL
           SELECT 8, pg_catalog.format('global_unique_key: unique key %s does not include %s and is not in palisade_audit.allow_list', u.name, f.tenant_column)
             FROM pg_catalog.unnest(f.unique_keys_without_tenant) AS u(name)

@@ -393,6 +393,10 @@ const BILLING: &str = schema::BILLING_ROLE;
 #[tokio::test]
 async fn each_way_of_breaking_the_database_is_reported() {
     let single_column_fk = ",\n other_org_id uuid REFERENCES palisade.organizations (id)";
+    // A composite foreign key, as the rules want, whose columns no index leads with.
+    let unindexed_fk = ",\n customer_id uuid,
+         FOREIGN KEY (organization_id, customer_id)
+             REFERENCES palisade.customers (organization_id, id) ON DELETE CASCADE";
     let cases = [
         Breakage {
             drift: &["[drift] row level security palisade.customers: differs"],
@@ -421,8 +425,19 @@ async fn each_way_of_breaking_the_database_is_reported() {
                     "organization_id, id",
                     single_column_fk,
                     ALL_COMMANDS,
-                ),
+                ) + "CREATE INDEX ON palisade.audit_notes (other_org_id);",
                 &[("fk_without_tenant", "table", NOTES)],
+            )
+        },
+        Breakage {
+            exactly: Exactly::OnTheseObjects,
+            ..Breakage::new(
+                "a foreign key no index leads with (one that has its columns after another's, \
+                 or only as INCLUDE columns, does not count), and nothing else wrong",
+                tenant_table("audit_notes", "organization_id, id", unindexed_fk, ALL_COMMANDS)
+                    + "CREATE INDEX ON palisade.audit_notes (id, organization_id, customer_id);
+                       CREATE INDEX ON palisade.audit_notes (organization_id) INCLUDE (customer_id);",
+                &[("fk_without_index", "table", NOTES)],
             )
         },
         Breakage::new(
