@@ -736,3 +736,85 @@ async fn a_user_of_any_role_changes_their_own_name_and_nothing_else() {
         .get(0);
     assert!(!renamed);
 }
+
+/// An invitation is worth its inviter's authority when it is accepted: accepting runs as the
+/// inviter, with the role `invitation_by_token` found a statement before the transaction (and
+/// before the new member's password is hashed, which takes a while). The acceptance refuses an
+/// inviter whose role is no longer that one, so an admin demoted in between cannot have their
+/// invitation accepted as an admin's (the handler then looks the invitation up again).
+#[actix_web::test]
+async fn an_invitation_is_accepted_only_with_the_role_its_inviter_has_then() {
+    use palisade_db::accounts::{self as db, AcceptError};
+    let (app, owner, admin, _member) = spawn_app_with_team("Inviters").await;
+    let email = fresh_email("stale");
+    let r = app.invite(&admin, &email, "admin").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let token = app.invitation_token(&email).await;
+    let hash = palisade_api::credentials::link_token_hash(&token).unwrap();
+    let now = palisade_domain::Clock::now(&app.clock);
+    let found = db::invitation_by_token(&app.pool, &hash, now)
+        .await
+        .unwrap()
+        .expect("the invitation");
+    assert_eq!(found.inviter.role, Role::Admin);
+
+    // Demoted after the lookup: the acceptance, acting as the admin they were, is refused.
+    let set_role = |role: &'static str| {
+        let (app, owner, admin) = (&app, &owner, &admin);
+        async move {
+            let r = app
+                .patch(
+                    owner,
+                    &format!("/v1/members/{}", admin.user_id),
+                    &json!({ "role": role }),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+    };
+    set_role("member").await;
+    let name = palisade_domain::PersonName::parse("Stale").unwrap();
+    let mut tx = palisade_db::TenantTx::begin(&app.pool, &found.inviter)
+        .await
+        .unwrap();
+    match db::accept_invitation(&mut tx, found.invitation_id, now, &name, "x").await {
+        Err(AcceptError::Invalid) => {}
+        Ok(ctx) => panic!("accepted as a demoted inviter: {ctx:?}"),
+        Err(e) => panic!("{e}"),
+    }
+    drop(tx);
+    // Through the API, looked up again: a member's invitation is worth nothing.
+    let r = app
+        .accept_invitation(&token, "Stale", "stale's own passphrase")
+        .await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")));
+    assert_eq!(
+        app.login(&email, "stale's own passphrase").await.status,
+        401
+    );
+
+    // Promoted since the lookup: refused too (the context is not the inviter's role now); the
+    // API, looking it up again, accepts it with the role the inviter has now.
+    set_role("admin").await;
+    let found = db::invitation_by_token(&app.pool, &hash, now)
+        .await
+        .unwrap()
+        .expect("the invitation");
+    set_role("owner").await;
+    let mut tx = palisade_db::TenantTx::begin(&app.pool, &found.inviter)
+        .await
+        .unwrap();
+    assert!(matches!(
+        db::accept_invitation(&mut tx, found.invitation_id, now, &name, "x").await,
+        Err(AcceptError::Invalid)
+    ));
+    drop(tx);
+    let r = app
+        .accept_invitation(&token, "Stale", "stale's own passphrase")
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        app.login(&email, "stale's own passphrase").await.status,
+        200
+    );
+}

@@ -112,6 +112,28 @@ fn idempotency_and_if_match_are_documented_exactly_where_handlers_take_them() {
     }
 }
 
+/// A handler that takes the `Tenant` extractor (or `UserSession` or a family's writer, which
+/// wrap it) may answer 409 `role_changed` (its transaction checks the credential again:
+/// `palisade_api::auth::Tenant::begin`), so the document lists a 409 for it.
+#[test]
+fn a_handler_that_checks_the_role_before_its_transaction_documents_409() {
+    let e = table();
+    let doc = serde_json::to_value(e.openapi()).unwrap();
+    let mut seen = 0;
+    for (method, path, extractors) in e.extractors() {
+        if palisade_api::endpoints::checks_role_before_its_transaction(extractors) {
+            seen += 1;
+            let op = &doc["paths"][path][method.to_ascii_lowercase()];
+            assert!(
+                op["responses"]["409"].is_object(),
+                "{method} {path} takes {extractors} but documents no 409"
+            );
+        }
+    }
+    // Members, keys, invitations, the organization, every family's create, update and delete.
+    assert!(seen >= 60, "{seen}");
+}
+
 #[test]
 fn no_route_is_registered_outside_the_table() {
     // Routes registered straight on actix would be served but not documented.

@@ -1047,7 +1047,7 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
         .await
         .unwrap();
     match tx.execute(INSERT, &[]).await {
-        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::Role(Role::Admin)),
+        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::RoleLowered(Role::Admin)),
         other => panic!("expected a refusal, got {other:?}"),
     }
     drop(tx);
@@ -1055,7 +1055,7 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
         .await
         .unwrap();
     match tx.query_once(INSERT, &[]).await {
-        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::Role(Role::Admin)),
+        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::RoleLowered(Role::Admin)),
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert_eq!(customers().await, before, "the demoted admin wrote nothing");
@@ -1072,20 +1072,50 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
         .await
         .unwrap();
     match tx.query_once(ROLE, &[]).await {
-        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::Role(Role::Owner)),
+        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::RoleLowered(Role::Owner)),
         other => panic!("expected a refusal, got {other:?}"),
     }
 
-    // Promoted since: accepted, and the transaction acts with the role the user has now.
+    // Promoted since: accepted, and the transaction acts with the role the user has now, which
+    // its context reports once the first statement has answered.
     let member_ctx = as_role(&member, Role::Member);
     set_role(&member, "admin").await;
+    let mut tx = TenantTx::begin_rechecked(&app.pool, session(&member), &member_ctx)
+        .await
+        .unwrap();
+    assert_eq!(tx.context().copied(), Some(member_ctx));
+    let rows = tx.query(ROLE, &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, String>(0), "admin");
+    assert_eq!(tx.context().map(|c| c.role), Some(Role::Admin));
+    drop(tx);
+    set_role(&member, "member").await;
+
+    // A token ended since (a password change, a reset, signing out everywhere).
+    app.db
+        .superuser_client()
+        .await
+        .execute(
+            "UPDATE palisade.users SET credential_version = credential_version + 1 \
+              WHERE id = $1::text::uuid",
+            &[&member.user_id],
+        )
+        .await
+        .unwrap();
     let tx = TenantTx::begin_rechecked(&app.pool, session(&member), &member_ctx)
         .await
         .unwrap();
-    let rows = tx.query_once(ROLE, &[]).await.unwrap();
-    assert_eq!(rows[0].get::<_, String>(0), "admin");
+    match tx.query_once(INSERT, &[]).await {
+        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::CredentialsChanged),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let session = |a: &palisade_test_support::Account, version: i32| Credential::Session {
+        org_id: org,
+        user_id: uid(a),
+        version,
+    };
 
-    // A key revoked since it was resolved, and a user removed since.
+    // A key revoked since it was resolved, one expired since, one whose creator was demoted
+    // since (a key's role is capped by its creator's), and a user removed since.
     let key = app.api_key(&owner, "rechecked", Role::Member).await;
     let hash = palisade_api::credentials::api_key_hash(&key.key).expect("a key's shape");
     let key_ctx = as_role(&owner, Role::Member);
@@ -1104,11 +1134,43 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
         Err(DbError::Refused(r)) => assert_eq!(r, Refusal::KeyRevoked),
         other => panic!("expected a refusal, got {other:?}"),
     }
+    let key = app.api_key(&admin, "expiring", Role::Admin).await;
+    let hash = palisade_api::credentials::api_key_hash(&key.key).expect("a key's shape");
+    let key_ctx = as_role(&admin, Role::Admin);
+    let tx = TenantTx::begin_rechecked(&app.pool, Credential::ApiKey { hash }, &key_ctx)
+        .await
+        .unwrap();
+    tx.query_once(ROLE, &[]).await.unwrap();
+    set_role(&admin, "member").await;
+    let tx = TenantTx::begin_rechecked(&app.pool, Credential::ApiKey { hash }, &key_ctx)
+        .await
+        .unwrap();
+    match tx.query_once(INSERT, &[]).await {
+        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::RoleLowered(Role::Admin)),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    app.db
+        .superuser_client()
+        .await
+        .execute(
+            "UPDATE palisade.api_keys SET created_at = now() - interval '2 hours', \
+                    expires_at = now() - interval '1 hour' WHERE id = $1::text::uuid",
+            &[&key.id],
+        )
+        .await
+        .unwrap();
+    let tx = TenantTx::begin_rechecked(&app.pool, Credential::ApiKey { hash }, &key_ctx)
+        .await
+        .unwrap();
+    match tx.query_once(INSERT, &[]).await {
+        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::KeyExpired),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
     let r = app
         .delete(&owner, &format!("/v1/members/{}", member.user_id))
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
-    let tx = TenantTx::begin_rechecked(&app.pool, session(&member), &member_ctx)
+    let tx = TenantTx::begin_rechecked(&app.pool, session(&member, 1), &member_ctx)
         .await
         .unwrap();
     match tx.query_once(INSERT, &[]).await {
@@ -1368,8 +1430,9 @@ fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 /// `Caller::begin`, never by `TenantTx::begin` on the context the extractor resolved: that
 /// context may be stale by the time the transaction opens. `TenantTx::begin` (a context the
 /// caller vouches for) is left to the two paths that act for someone who sent no credential of
-/// their own, each found by a lookup of its own: accepting an invitation (as its inviter) and
-/// requesting a password reset (for the account of an email).
+/// their own, each found by a lookup of its own: accepting an invitation (as its inviter, whose
+/// role the acceptance checks again: tests/api/accounts.rs) and requesting a password reset (for
+/// the account of an email, whose role it does not use).
 #[test]
 fn the_api_opens_no_transaction_on_a_context_it_does_not_check_again() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/palisade_api/src");

@@ -718,11 +718,28 @@ impl Tenant {
     /// Opens the request's transaction (`palisade_db::TenantTx::begin_rechecked`). Its first
     /// statement checks the credential again, in the same round trip as the handler's query, and
     /// refuses what changed since the extractor's check, before anything else runs: a user
-    /// removed or a key revoked since answers 401, as it would have at the extractor; a role
-    /// lowered below the one this request was checked with answers 403 (the handler's decisions
-    /// were made for that role). The context set is the role the user has now.
+    /// removed, a token ended or a key revoked or expired since answers 401, as it would have
+    /// at the extractor; a role lowered below the one this request was checked with answers 409
+    /// `role_changed` (the handler's decisions were made for that role: sent again, the request
+    /// is answered for the role the user has now). The context set is the role the user has
+    /// now.
     pub async fn begin(&self, state: &AppState) -> Result<palisade_db::TenantTx, ApiError> {
         Ok(palisade_db::TenantTx::begin_rechecked(&state.pool, self.1, &self.0).await?)
+    }
+
+    /// [`Tenant::begin`] for a handler that decides nothing by the role (changing one's own
+    /// name or password, signing out everywhere): the credential is checked again all the same,
+    /// but any role of the organization is accepted, so a role changed meanwhile does not
+    /// refuse it.
+    pub async fn begin_any_role(
+        &self,
+        state: &AppState,
+    ) -> Result<palisade_db::TenantTx, ApiError> {
+        let ctx = TenantContext {
+            role: Role::Member,
+            ..self.0
+        };
+        Ok(palisade_db::TenantTx::begin_rechecked(&state.pool, self.1, &ctx).await?)
     }
 
     /// Refuses (403) unless the role is owner or admin.
@@ -1012,6 +1029,9 @@ pub(crate) fn refused(refusal: palisade_db::tenant_tx::Refusal) -> ApiError {
             tracing::debug!(reason = refusal.as_str(), "api key refused");
         }
         R::Role(_) => {}
+        R::RoleLowered(_) => {
+            tracing::info!(reason = refusal.as_str(), "role lowered during the request");
+        }
     }
     match refusal {
         R::UserGone => user_gone(),
@@ -1019,6 +1039,11 @@ pub(crate) fn refused(refusal: palisade_db::tenant_tx::Refusal) -> ApiError {
         R::KeyUnknown | R::KeyRevoked | R::KeyExpired => key_refused(),
         R::Role(Role::Owner) => owner_required(),
         R::Role(_) => admin_required(),
+        R::RoleLowered(_) => ApiError::Conflict {
+            code: crate::error::ErrorCode::RoleChanged,
+            message: "your role in this organization changed while this request was answered, \
+                      and nothing was done; send it again",
+        },
     }
 }
 
@@ -1141,6 +1166,30 @@ mod tests {
             org_id: OrgId::new(),
             user_id: UserId::new(),
             role: Role::Admin,
+        }
+    }
+
+    /// Each refusal of a transaction's credential check answers as the same cause does at the
+    /// extractor; a role lowered after the check is a 409 to send again, not a 403.
+    #[test]
+    fn a_refused_check_answers_by_its_cause() {
+        use crate::error::ErrorCode as C;
+        use actix_web::ResponseError as _;
+        use palisade_db::tenant_tx::Refusal as R;
+        for (refusal, status, code) in [
+            (R::UserGone, 401, C::InvalidToken),
+            (R::CredentialsChanged, 401, C::InvalidToken),
+            (R::KeyUnknown, 401, C::InvalidToken),
+            (R::KeyRevoked, 401, C::InvalidToken),
+            (R::KeyExpired, 401, C::InvalidToken),
+            (R::Role(Role::Admin), 403, C::Forbidden),
+            (R::Role(Role::Owner), 403, C::Forbidden),
+            (R::RoleLowered(Role::Admin), 409, C::RoleChanged),
+            (R::RoleLowered(Role::Owner), 409, C::RoleChanged),
+        ] {
+            let e = refused(refusal);
+            assert_eq!(e.status_code().as_u16(), status, "{refusal:?}");
+            assert_eq!(e.code(), code, "{refusal:?}");
         }
     }
 

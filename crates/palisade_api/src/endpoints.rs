@@ -692,7 +692,7 @@ fn error_responses() -> Vec<(String, RefOr<Response>)> {
                 401 => "No valid credential",
                 403 => "The credential's role does not allow this",
                 404 => "Not found in this organization (another organization's id answers the same)",
-                409 => "Conflicts with this organization's data or the resource's state",
+                409 => "Conflicts with this organization's data or the resource's state; `role_changed`: the caller's role was lowered while the request was answered (nothing was done: send it again)",
                 412 => "If-Match does not match the current representation",
                 413 => "The body is too large",
                 415 => "The body is not JSON",
@@ -803,6 +803,12 @@ impl Drop for Doc<'_> {
         if matches!(auth, Auth::Tenant | Auth::User | Auth::Signature) {
             statuses.push(401);
         }
+        // A handler that checks the role before its transaction (the `Tenant` extractor, or
+        // `UserSession` and `Writer` which wrap it) answers 409 `role_changed` when the role was
+        // lowered in between (`crate::auth::Tenant::begin`).
+        if checks_role_before_its_transaction(self.endpoints.endpoints[self.index].extractors) {
+            statuses.push(409);
+        }
         let missing: Vec<u16> = statuses
             .into_iter()
             .filter(|s| {
@@ -815,6 +821,20 @@ impl Drop for Doc<'_> {
             .collect();
         self.errors(&missing);
     }
+}
+
+/// Whether a handler's extractors (`std::any::type_name` of its arguments) hold one that looks
+/// the credential up before the handler's transaction: [`crate::auth::Tenant`], or
+/// [`crate::auth::UserSession`] and the resource families' writer, which wrap it.
+pub fn checks_role_before_its_transaction(extractors: &str) -> bool {
+    extractors.split(['(', ')', ',', ' ', '<', '>']).any(|t| {
+        matches!(
+            t,
+            "palisade_api::auth::Tenant"
+                | "palisade_api::auth::UserSession"
+                | "palisade_api::resource::Writer"
+        )
+    })
 }
 
 /// The served document's JSON (`GET /openapi.json`).

@@ -111,6 +111,9 @@ palisade_domain::str_enum! {
         RecipientExists = "recipient_exists",
         /// The route needs a user's token, not an API key.
         RequiresUserSession = "requires_user_session",
+        /// The caller's role in the organization was lowered while the request was being
+        /// answered, after it was checked: nothing was done; send the request again.
+        RoleChanged = "role_changed",
         /// No credential.
         Unauthorized = "unauthorized",
         /// The database cannot be reached, is saturated or restarting; see `Retry-After`.

@@ -250,6 +250,11 @@ pub enum AcceptError {
 /// Accepts an invitation inside a transaction acting as its inviter: deletes it (single use:
 /// of two concurrent accepts, one deletes it and the other finds nothing) and creates the user
 /// with the invited email and role. Returns the new member's context. Nothing is committed.
+///
+/// The transaction's context is the inviter with the role `invitation_by_token` found, a
+/// statement earlier. The delete also requires the inviter to have that role still: an inviter
+/// demoted since (or promoted) finds [`AcceptError::Invalid`], and the caller looks the
+/// invitation up again, so it is never accepted with a role its inviter no longer has.
 pub async fn accept_invitation(
     tx: &mut TenantTx,
     id: InvitationId,
@@ -259,8 +264,11 @@ pub async fn accept_invitation(
 ) -> Result<TenantContext, AcceptError> {
     let Some(row) = tx
         .query_opt(
-            "DELETE FROM palisade.invitations WHERE id = $1 AND expires_at > $2 \
-             RETURNING email, role",
+            "DELETE FROM palisade.invitations AS i WHERE i.id = $1 AND i.expires_at > $2 \
+                AND EXISTS (SELECT 1 FROM palisade.users AS u \
+                             WHERE u.organization_id = i.organization_id AND u.id = i.invited_by \
+                               AND u.role = (SELECT palisade_private.current_app_role())) \
+             RETURNING i.email, i.role",
             &[&id.as_uuid(), &now],
         )
         .await?

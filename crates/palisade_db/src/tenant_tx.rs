@@ -127,6 +127,11 @@ pub enum Refusal {
     KeyExpired,
     /// The acting role is below the one the route needs (the least role it accepts).
     Role(Role),
+    /// The acting role is below this one, which the transaction's context already had: the
+    /// role was lowered since the context was resolved ([`TenantTx::begin_rechecked`], or a
+    /// transaction opened again after a one-statement read committed). Sending the request
+    /// again answers it for the role the user has now.
+    RoleLowered(Role),
 }
 
 impl Refusal {
@@ -152,6 +157,7 @@ impl Refusal {
             Self::KeyRevoked => "key_revoked",
             Self::KeyExpired => "key_expired",
             Self::Role(_) => "role",
+            Self::RoleLowered(_) => "role_lowered",
         }
     }
 }
@@ -252,8 +258,10 @@ impl TenantTx {
     /// `ctx.role` as the least role, as [`TenantTx::begin_checked`] does. So the transaction
     /// never acts on a context that went stale in between: a user removed, a token ended or a
     /// key revoked since answers [`DbError::Refused`], and so does a role lowered below the one
-    /// the caller decided with; the context set is the role the user has now (never lower than
-    /// `ctx.role`). [`TenantTx::context`] is `ctx` from the start.
+    /// the caller decided with ([`Refusal::RoleLowered`]). The context set is the role the user
+    /// has now (never lower than `ctx.role`); [`TenantTx::context`] is `ctx` until the first
+    /// statement has answered, then that one. A change committed after the first statement is
+    /// not seen by the statements after it, as with every credential check here.
     pub async fn begin_rechecked(
         pool: &AppPool,
         credential: Credential,
@@ -273,7 +281,8 @@ impl TenantTx {
     }
 
     /// The user context this transaction acts for; `None` for a provider's webhook, and for a
-    /// checked credential before its first statement has answered.
+    /// checked credential before its first statement has answered (a rechecked one has the
+    /// context it was resolved to until then).
     pub fn context(&self) -> Option<&TenantContext> {
         match &self.actor {
             Actor::User(ctx) => Some(ctx),
@@ -373,17 +382,12 @@ impl TenantTx {
         e.into()
     }
 
-    /// Keeps the context a checked credential resolved to (see [`opened`]).
+    /// Keeps the context a checked credential's opening statement answered with (see
+    /// [`opened`]): the role the user has now, which for a rechecked context may be higher than
+    /// the one it was resolved to.
     fn resolved(&mut self, ctx: Option<TenantContext>) {
-        if let (
-            Some(ctx),
-            Actor::Checked {
-                resolved: slot @ None,
-                ..
-            },
-        ) = (ctx, &mut self.actor)
-        {
-            *slot = Some(ctx);
+        if let (Some(ctx), Actor::Checked { resolved, .. }) = (ctx, &mut self.actor) {
+            *resolved = Some(ctx);
         }
     }
 
@@ -602,15 +606,22 @@ fn opened(
     context: Option<Result<PipelineAnswer, tokio_postgres::Error>>,
 ) -> Result<Option<TenantContext>, DbError> {
     answered(begin)?;
-    let context = answered(context)?;
     let Actor::Checked {
         credential,
         resolved,
         ..
     } = actor
     else {
+        answered(context)?;
         return Ok(None);
     };
+    let context = answered(context).map_err(|e| match (e, resolved) {
+        // The context was known with this role: it was lowered since.
+        (DbError::Refused(Refusal::Role(least)), Some(_)) => {
+            DbError::Refused(Refusal::RoleLowered(least))
+        }
+        (e, _) => e,
+    })?;
     let [row] = <[Row; 1]>::try_from(context.rows).map_err(|rows| {
         DbError::Decode(format!(
             "a credential's check answered {} rows, not one",

@@ -354,29 +354,42 @@ pub async fn accept_invitation(
     state.throttles.invitation.check(&client, Some(&token))?;
     let token_hash = link_token_hash(&token).ok_or_else(invalid_link)?;
     let now = state.clock.now();
-    let found = db::invitation_by_token(&state.pool, &token_hash, now)
-        .await?
-        .ok_or_else(|| {
-            tracing::info!("invitation link refused");
-            invalid_link()
-        })?;
+    let look_up = || async {
+        db::invitation_by_token(&state.pool, &token_hash, now)
+            .await?
+            .ok_or_else(|| {
+                tracing::info!("invitation link refused");
+                invalid_link()
+            })
+    };
+    let mut found = look_up().await?;
     let password_hash = state.passwords.hash(&password).await?;
-    let mut tx = TenantTx::begin(&state.pool, &found.inviter).await?;
-    let ctx = match db::accept_invitation(&mut tx, found.invitation_id, now, &name, &password_hash)
-        .await
-    {
-        Ok(ctx) => ctx,
-        Err(AcceptError::Invalid) => return Err(invalid_link()),
-        Err(AcceptError::EmailTaken) => {
-            tracing::info!(org.id = %found.inviter.org_id, "invitation for an email that already has an account");
-            return Err(ApiError::Conflict {
-                code: crate::error::ErrorCode::EmailTaken,
-                message: "this email already has a Palisade account, and an account belongs to \
-                          one organization; the invitation stays valid until it expires (see \
-                          docs/accounts.md)",
-            });
+    // The transaction acts as the inviter with the role just looked up; the hash took a while,
+    // and the acceptance refuses an inviter whose role changed meanwhile (Invalid): looked up
+    // once more, the invitation is accepted with the inviter's role now, or refused by it.
+    let mut again = true;
+    let (tx, ctx) = loop {
+        let mut tx = TenantTx::begin(&state.pool, &found.inviter).await?;
+        match db::accept_invitation(&mut tx, found.invitation_id, now, &name, &password_hash).await
+        {
+            Ok(ctx) => break (tx, ctx),
+            Err(AcceptError::Invalid) if again => {
+                drop(tx);
+                again = false;
+                found = look_up().await?;
+            }
+            Err(AcceptError::Invalid) => return Err(invalid_link()),
+            Err(AcceptError::EmailTaken) => {
+                tracing::info!(org.id = %found.inviter.org_id, "invitation for an email that already has an account");
+                return Err(ApiError::Conflict {
+                    code: crate::error::ErrorCode::EmailTaken,
+                    message: "this email already has a Palisade account, and an account belongs \
+                              to one organization; the invitation stays valid until it expires \
+                              (see docs/accounts.md)",
+                });
+            }
+            Err(AcceptError::Db(e)) => return Err(e.into()),
         }
-        Err(AcceptError::Db(e)) => return Err(e.into()),
     };
     tx.commit().await?;
     tracing::info!(org.id = %ctx.org_id, user.id = %ctx.user_id, invitation.id = %found.invitation_id, "invitation accepted");
@@ -427,7 +440,7 @@ pub async fn change_password(
         Password::parse_new,
     );
     let (current, new) = f.finish_with((current, new))?;
-    let tx = tenant.begin(&state).await?;
+    let tx = tenant.begin_any_role(&state).await?;
     let (me, _) = palisade_db::auth::me(tx).await?;
     let gone = || ApiError::Unauthorized {
         code: crate::error::ErrorCode::InvalidToken,
@@ -454,7 +467,7 @@ pub async fn change_password(
         });
     }
     let new_hash = state.passwords.hash(&new).await?;
-    let mut tx = tenant.begin(&state).await?;
+    let mut tx = tenant.begin_any_role(&state).await?;
     let version = db::change_password(&mut tx, &record.password_hash, &new_hash, state.clock.now())
         .await?
         .ok_or(ApiError::Conflict {
@@ -512,7 +525,7 @@ pub async fn revoke_tokens(
     state: web::Data<AppState>,
     SessionToken { tenant, claims }: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let mut tx = tenant.begin(&state).await?;
+    let mut tx = tenant.begin_any_role(&state).await?;
     let version = db::end_sessions(&mut tx, claims.ver, state.clock.now())
         .await?
         .ok_or(ApiError::Unauthorized {
