@@ -134,6 +134,58 @@ fn a_handler_that_checks_the_role_before_its_transaction_documents_409() {
     assert!(seen >= 60, "{seen}");
 }
 
+/// The response headers a client can rely on are in the document (a generated client exposes
+/// only those): `X-Request-Id` on every answer of every operation, `Retry-After` on 429 and 503,
+/// and `Idempotency-Replayed` on the success of every operation that takes an
+/// `Idempotency-Key`. (That the server sends them: `telemetry::add_request_id_header`,
+/// tests/api/throttling.rs, tests/api/cors.rs.)
+#[test]
+fn the_response_headers_clients_rely_on_are_documented() {
+    let doc = serde_json::to_value(table().openapi()).unwrap();
+    let shared = &doc["components"]["responses"];
+    let resolve = |r: &Value| -> Value {
+        match r["$ref"].as_str() {
+            Some(reference) => {
+                let name = reference.rsplit('/').next().unwrap();
+                shared[name].clone()
+            }
+            None => r.clone(),
+        }
+    };
+    let mut replayable = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let takes_key = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["name"] == "Idempotency-Key");
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let headers = &resolve(response)["headers"];
+                assert!(
+                    headers["X-Request-Id"].is_object(),
+                    "{method} {path} {status}: no X-Request-Id"
+                );
+                if status == "429" || status == "503" {
+                    assert_eq!(
+                        headers["Retry-After"]["schema"]["type"], "integer",
+                        "{method} {path} {status}: no Retry-After"
+                    );
+                }
+                if takes_key && status.starts_with('2') {
+                    replayable += 1;
+                    assert!(
+                        headers["Idempotency-Replayed"].is_object(),
+                        "{method} {path} {status}: no Idempotency-Replayed"
+                    );
+                }
+            }
+        }
+    }
+    assert!(replayable >= 20, "{replayable}");
+    assert!(shared["429"]["headers"]["Retry-After"].is_object());
+}
+
 #[test]
 fn no_route_is_registered_outside_the_table() {
     // Routes registered straight on actix would be served but not documented.

@@ -449,6 +449,27 @@ fn json_response(description: &str, schema: Option<RefOr<Schema>>) -> Response {
     }
 }
 
+/// A response header of type string (or integer), documented with `description`.
+fn response_header(description: &str, integer: bool) -> RefOr<utoipa::openapi::header::Header> {
+    let schema =
+        ObjectBuilder::new().schema_type(if integer { Type::Integer } else { Type::String });
+    RefOr::T(
+        utoipa::openapi::HeaderBuilder::new()
+            .schema(Some(schema))
+            .description(Some(description))
+            .build(),
+    )
+}
+
+/// `X-Request-Id`, on every answer (`crate::telemetry::add_request_id_header`).
+fn request_id_header() -> RefOr<utoipa::openapi::header::Header> {
+    response_header(
+        "This request's id, which every log line about it carries: quote it when reporting a \
+         problem.",
+        false,
+    )
+}
+
 fn string_schema(format: Option<KnownFormat>) -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
@@ -702,13 +723,32 @@ fn error_responses() -> Vec<(String, RefOr<Response>)> {
                 503 => "Temporarily unavailable; see Retry-After",
                 _ => "Error",
             };
-            (
-                status.to_string(),
-                RefOr::T(json_response(description, Some(schema.clone()))),
-            )
+            let mut response = json_response(description, Some(schema.clone()));
+            response
+                .headers
+                .insert(REQUEST_ID.to_owned(), request_id_header());
+            let retry_after = match status {
+                429 => Some("Seconds to wait before trying again (always sent with a 429)."),
+                503 => Some(
+                    "Seconds to wait before trying again (sent when the database is \
+                     unavailable, `unavailable`).",
+                ),
+                _ => None,
+            };
+            if let Some(description) = retry_after {
+                response
+                    .headers
+                    .insert("Retry-After".to_owned(), response_header(description, true));
+            }
+            (status.to_string(), RefOr::T(response))
         })
         .collect()
 }
+
+/// The header every answer carries.
+pub const REQUEST_ID: &str = "X-Request-Id";
+/// The header of an answer replayed for a repeated `Idempotency-Key` (`crate::idempotency`).
+pub const IDEMPOTENCY_REPLAYED: &str = "Idempotency-Replayed";
 
 /// The tenant POSTs that take no `Idempotency-Key`: the password change (its body is a
 /// password, of which nothing is kept), the token renewal (a stored answer would keep a token),
@@ -753,6 +793,19 @@ impl Drop for Doc<'_> {
                     .into(),
             );
             push_parameter(self.op(), p);
+            for (status, response) in self.op().responses.responses.iter_mut() {
+                if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+                    response.headers.insert(
+                        IDEMPOTENCY_REPLAYED.to_owned(),
+                        response_header(
+                            "`true` when this is the first response to this request's \
+                             `Idempotency-Key`, answered again (nothing was done this time); \
+                             absent otherwise.",
+                            false,
+                        ),
+                    );
+                }
+            }
             // A reused key is refused 422 `idempotency_key_reused`, even on an operation
             // whose body has no field to refuse.
             if !self.op().responses.responses.contains_key("422") {
@@ -820,6 +873,14 @@ impl Drop for Doc<'_> {
             })
             .collect();
         self.errors(&missing);
+        // Every answer carries its request id; the shared error responses declare it too.
+        for response in self.op().responses.responses.values_mut() {
+            if let RefOr::T(response) = response {
+                response
+                    .headers
+                    .insert(REQUEST_ID.to_owned(), request_id_header());
+            }
+        }
     }
 }
 
