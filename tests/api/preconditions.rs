@@ -295,3 +295,98 @@ async fn the_organization_honours_if_match_too() {
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
 }
+
+/// A GET naming the current `ETag` in `If-None-Match` answers 304 with the tag and no body, on
+/// every item and on a list (etag::add_etag); weak comparison, `*` too. A stale tag, another
+/// organization's item, or a change since, answers in full.
+#[actix_web::test]
+async fn a_get_naming_the_current_etag_answers_304_without_a_body() {
+    let (app, a) = spawn_app_with_owner("NotModified").await;
+    let seeded = seed_all(&app, &a, "inm").await;
+    let items: Vec<&Item> = seeded.items.iter().filter(|i| is_item(i)).collect();
+    assert!(items.len() >= 15, "{}", items.len());
+    let lists = ["/v1/customers?limit=2", "/v1/me", "/v1/organization"];
+    let paths: Vec<&str> = items.iter().map(|i| i.path.as_str()).chain(lists).collect();
+    for path in paths {
+        let first = get(&app, &a, path).await;
+        let tag = etag(&first);
+        let weak = format!("W/{tag}");
+        for named in [tag.as_str(), weak.as_str(), "*", &format!("{STALE}, {tag}")] {
+            let r = app
+                .call_with(
+                    "GET",
+                    path,
+                    Some(&a.token),
+                    None,
+                    &[("If-None-Match", named)],
+                )
+                .await;
+            assert_eq!(
+                r.status, 304,
+                "GET {path} If-None-Match {named}: {}",
+                r.text
+            );
+            assert_eq!(r.text, "", "GET {path}: a 304 has no body");
+            assert_eq!(r.header("etag"), Some(tag.as_str()), "GET {path}");
+            assert!(r.header("x-request-id").is_some(), "GET {path}");
+            assert!(r.header("content-type").is_none(), "GET {path}");
+        }
+        let r = app
+            .call_with(
+                "GET",
+                path,
+                Some(&a.token),
+                None,
+                &[("If-None-Match", STALE)],
+            )
+            .await;
+        assert_eq!(r.status, 200, "GET {path} with a stale tag: {}", r.text);
+        assert_eq!(r.text, first.text, "GET {path}");
+    }
+
+    // Changed since: the old tag no longer matches.
+    let item = items[0];
+    let tag = etag(&get(&app, &a, &item.path).await);
+    let r = write(&app, &a, "PATCH", item, &tag).await;
+    assert_eq!(r.status, 200, "PATCH {}: {}", item.path, r.text);
+    let r = app
+        .call_with(
+            "GET",
+            &item.path,
+            Some(&a.token),
+            None,
+            &[("If-None-Match", &tag)],
+        )
+        .await;
+    assert_eq!(
+        r.status, 200,
+        "GET {} after a change: {}",
+        item.path, r.text
+    );
+
+    // Another organization's item is missing, whatever the tag.
+    let b = app.signup("Other").await;
+    let r = app
+        .call_with(
+            "GET",
+            &item.path,
+            Some(&b.token),
+            None,
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    // A PATCH is not a conditional GET: If-None-Match does not stop or hide it.
+    let tag = etag(&get(&app, &a, &item.path).await);
+    let r = app
+        .call_with(
+            "PATCH",
+            &item.path,
+            Some(&a.token),
+            Some(&item.patch),
+            &[("If-None-Match", &tag)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

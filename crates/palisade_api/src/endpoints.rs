@@ -839,6 +839,30 @@ impl Drop for Doc<'_> {
                 ))
                 .build();
             ok.headers.insert("ETag".to_owned(), RefOr::T(etag));
+            // `crate::etag::add_etag`: a GET naming the current tag gets no body again.
+            if method == HttpMethod::Get {
+                let mut not_modified = ResponseBuilder::new()
+                    .description(
+                        "`If-None-Match` names the current `ETag`: the representation has not \
+                         changed, and is not sent again",
+                    )
+                    .build();
+                not_modified.headers.insert(
+                    "ETag".to_owned(),
+                    response_header("The current tag (the one named).", false),
+                );
+                self.op()
+                    .responses
+                    .responses
+                    .insert("304".to_owned(), RefOr::T(not_modified));
+                let p = header_parameter(
+                    "If-None-Match",
+                    "`ETag`s from earlier GETs of this URL (or `*`): when one is still current \
+                     (weak comparison), the answer is 304 with no body.",
+                    string_schema(None),
+                );
+                push_parameter(self.op(), p);
+            }
         }
         let (has_input, refuses_query) = {
             let e = &self.endpoints.endpoints[self.index];

@@ -3,7 +3,11 @@
 //! - [`add_etag`], a middleware, gives every `200` JSON answer to a `GET` or `PATCH` under
 //!   `/v1` a strong `ETag`: the first 128 bits of the SHA-256 of the body, hex, quoted. The
 //!   validator is the representation itself, so it changes exactly when what the client sees
-//!   changes (whatever changed it: a client, a provider webhook, the clock).
+//!   changes (whatever changed it: a client, a provider webhook, the clock). A `GET` whose
+//!   `If-None-Match` names that tag (weak comparison, RFC 9110 §13.1.2), or is `*`, answers
+//!   `304 Not Modified` with the tag and no body instead: the request is still served (its
+//!   reads run), and only the body is not sent again. Not for an answer marked
+//!   `Cache-Control: no-store`.
 //! - [`IfMatch`], an extractor for `PATCH` and `DELETE` handlers, checks the header against the
 //!   item's current representation **inside the write transaction**, on the row locked
 //!   `FOR UPDATE`, before the write: no concurrent change can slip between the check and the
@@ -62,6 +66,15 @@ pub async fn add_etag(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let wanted = (req.method() == Method::GET || req.method() == Method::PATCH)
         && req.path().starts_with("/v1/");
+    // Kept only when it can apply: a GET that sent one.
+    let if_none_match: Vec<HeaderValue> = if req.method() == Method::GET {
+        req.headers()
+            .get_all(header::IF_NONE_MATCH)
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
     let res = next.call(req).await?;
     if !wanted
         || res.status() != StatusCode::OK
@@ -70,15 +83,34 @@ pub async fn add_etag(
     {
         return Ok(res.map_into_boxed_body());
     }
+    let cacheable = !res
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("no-store"));
     Ok(res.map_body(|head, body| match body.try_into_bytes() {
         Ok(bytes) => {
-            if let Ok(tag) = HeaderValue::from_str(&entity_tag(&bytes)) {
-                head.headers.insert(header::ETAG, tag);
+            let tag = entity_tag(&bytes);
+            if let Ok(value) = HeaderValue::from_str(&tag) {
+                head.headers.insert(header::ETAG, value);
+            }
+            if cacheable && none_match(if_none_match.iter(), &tag) {
+                head.status = StatusCode::NOT_MODIFIED;
+                head.headers.remove(header::CONTENT_TYPE);
+                return BoxBody::new(());
             }
             BoxBody::new(bytes)
         }
         Err(body) => body.boxed(),
     }))
+}
+
+/// Whether `If-None-Match` field lines name `etag` (a strong tag, quotes included), or are `*`:
+/// the weak comparison RFC 9110 §13.1.2 asks for (`W/"x"` names `"x"`). No header: false.
+pub fn none_match<'a>(values: impl Iterator<Item = &'a HeaderValue>, etag: &str) -> bool {
+    values
+        .filter_map(|v| v.to_str().ok())
+        .any(|text| text.trim() == "*" || entity_tags(text).any(|(_, tag)| tag == etag))
 }
 
 /// The `If-Match` precondition of a request: see the module doc.
@@ -111,28 +143,28 @@ fn parse<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> Option<Condition>
 
 /// The strong entity tags of a field value (`"a", W/"b", "c"` gives `"a"` and `"c"`).
 fn strong_tags(text: &str) -> Vec<String> {
-    let mut tags = Vec::new();
+    entity_tags(text)
+        .filter(|(weak, _)| !weak)
+        .map(|(_, tag)| tag)
+        .collect()
+}
+
+/// The entity tags of a field value, in order, each as (weak, the tag without `W/`, quotes
+/// included); a malformed one ends the list (nothing after it can match).
+fn entity_tags(text: &str) -> impl Iterator<Item = (bool, String)> + '_ {
     let mut rest = text;
-    loop {
+    std::iter::from_fn(move || {
         rest = rest.trim_start_matches([' ', '\t', ',']);
-        if rest.is_empty() {
-            return tags;
-        }
         let (weak, after) = match rest.strip_prefix("W/") {
             Some(after) => (true, after),
             None => (false, rest),
         };
-        let Some(quoted) = after.strip_prefix('"') else {
-            return tags; // malformed from here on: nothing more can match
-        };
-        let Some(end) = quoted.find('"') else {
-            return tags;
-        };
-        if !weak {
-            tags.push(format!("\"{}\"", &quoted[..end]));
-        }
+        let quoted = after.strip_prefix('"')?;
+        let end = quoted.find('"')?;
+        let tag = format!("\"{}\"", &quoted[..end]);
         rest = &quoted[end + 1..];
-    }
+        Some((weak, tag))
+    })
 }
 
 impl FromRequest for IfMatch {
@@ -207,6 +239,30 @@ mod tests {
         assert_ne!(tag, entity_tag(br#"{"id":2}"#));
         // The first 128 bits of the body's SHA-256, lower-case hex (Python's hashlib agrees).
         assert_eq!(tag, "\"037c9214eef74cc3887f3a4f085b4e17\"");
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_star_matches_anything() {
+        let names = |values: &[&str], tag: &str| {
+            let values: Vec<HeaderValue> = values
+                .iter()
+                .map(|v| HeaderValue::from_str(v).unwrap())
+                .collect();
+            none_match(values.iter(), tag)
+        };
+        let tag = r#""abc""#;
+        assert!(!names(&[], tag));
+        assert!(names(&[r#""abc""#], tag));
+        assert!(names(&[r#"W/"abc""#], tag));
+        assert!(names(&[r#""x", W/"abc""#], tag));
+        assert!(names(&[r#""x""#, r#""abc""#], tag));
+        assert!(names(&[" * "], tag));
+        assert!(!names(&[r#""abcd""#, r#""ab""#], tag));
+        assert!(!names(&["abc"], tag), "unquoted is malformed");
+        assert!(
+            !names(&[r#"bad, "abc""#], tag),
+            "nothing after a malformed tag"
+        );
     }
 
     #[test]
