@@ -149,7 +149,7 @@ async fn asset(req: HttpRequest, file: web::Path<String>) -> Result<HttpResponse
 /// comparison, as RFC 9110 §13.1.2 asks for `If-None-Match`.
 fn serve(req: &HttpRequest, asset: &'static Asset) -> HttpResponse {
     let etag = asset.etag();
-    let unchanged = crate::etag::none_match(req.headers().get_all(header::IF_NONE_MATCH), &etag);
+    let unchanged = crate::etag::none_match(req.headers().get_all(header::IF_NONE_MATCH), etag);
     let mut answer = if unchanged {
         HttpResponse::NotModified()
     } else {
