@@ -1059,6 +1059,13 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert_eq!(customers().await, before, "the demoted admin wrote nothing");
+    // A handler that relied on no role (`Tenant::begin_at(.., Role::Member)`) goes ahead, as
+    // the member they are now.
+    let tx = TenantTx::begin_rechecked(&app.pool, session(&admin), &as_role(&admin, Role::Member))
+        .await
+        .unwrap();
+    let rows = tx.query_once(ROLE, &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, String>(0), "member");
 
     // An owner demoted to admin: refused as an owner's context, accepted as an admin's.
     set_role(&admin, "owner").await;
@@ -1159,6 +1166,8 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
         )
         .await
         .unwrap();
+    // (Its creator is a member by now: enter_api_key refuses an expired key before it looks at
+    // the role.)
     let tx = TenantTx::begin_rechecked(&app.pool, Credential::ApiKey { hash }, &key_ctx)
         .await
         .unwrap();

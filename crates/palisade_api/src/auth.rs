@@ -715,28 +715,29 @@ impl PasswordHashing {
 pub struct Tenant(pub TenantContext, palisade_db::tenant_tx::Credential);
 
 impl Tenant {
-    /// Opens the request's transaction (`palisade_db::TenantTx::begin_rechecked`). Its first
-    /// statement checks the credential again, in the same round trip as the handler's query, and
-    /// refuses what changed since the extractor's check, before anything else runs: a user
-    /// removed, a token ended or a key revoked or expired since answers 401, as it would have
-    /// at the extractor; a role lowered below the one this request was checked with answers 409
-    /// `role_changed` (the handler's decisions were made for that role: sent again, the request
-    /// is answered for the role the user has now). The context set is the role the user has
-    /// now.
+    /// Opens the request's transaction (`palisade_db::TenantTx::begin_rechecked`) for a handler
+    /// whose decisions depend on the exact role the extractor found (an owner's rights over
+    /// other owners, a key's role capped by its minter's). Its first statement checks the
+    /// credential again, in the same round trip as the handler's query, and refuses what
+    /// changed since the extractor's check, before anything else runs: a user removed, a token
+    /// ended or a key revoked or expired since answers 401, as it would have at the extractor;
+    /// a role lowered below that one answers 409 `role_changed` (sent again, the request is
+    /// answered for the role the user has now). The context set is the role the user has now.
     pub async fn begin(&self, state: &AppState) -> Result<palisade_db::TenantTx, ApiError> {
-        Ok(palisade_db::TenantTx::begin_rechecked(&state.pool, self.1, &self.0).await?)
+        self.begin_at(state, self.0.role).await
     }
 
-    /// [`Tenant::begin`] for a handler that decides nothing by the role (changing one's own
-    /// name or password, signing out everywhere): the credential is checked again all the same,
-    /// but any role of the organization is accepted, so a role changed meanwhile does not
-    /// refuse it.
-    pub async fn begin_any_role(
+    /// [`Tenant::begin`] for a handler that relied on no more than `least` (the role its
+    /// `require_admin` or `require_owner` asked for; [`Role::Member`] when it decided nothing
+    /// by the role): the credential is checked again all the same, and only a role now below
+    /// `least` answers 409 `role_changed`.
+    pub async fn begin_at(
         &self,
         state: &AppState,
+        least: Role,
     ) -> Result<palisade_db::TenantTx, ApiError> {
         let ctx = TenantContext {
-            role: Role::Member,
+            role: least.min(self.0.role),
             ..self.0
         };
         Ok(palisade_db::TenantTx::begin_rechecked(&state.pool, self.1, &ctx).await?)

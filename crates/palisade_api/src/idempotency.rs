@@ -89,13 +89,18 @@ impl FromRequest for Idempotency {
     }
 }
 
-/// `let mut tx = begin_or_replay!(idem, &state, &tenant);` in a handler returning
+/// `let mut tx = begin_or_replay!(idem, &state, &tenant);` (or `..., &tenant, Role::Admin)`: the
+/// least role the handler relied on, [`Tenant::begin_at`]; without it, the extractor's exact
+/// role, [`Tenant::begin`]) in a handler returning
 /// `Result<HttpResponse, ApiError>`: [`Idempotency::begin`], which either opens the handler's
 /// [`IdempotentTx`] or, for a replay, **returns from the handler** with the first response
 /// (as `?` returns an error).
 macro_rules! begin_or_replay {
     ($idem:expr, $state:expr, $tenant:expr) => {
-        match $idem.begin($state, $tenant).await? {
+        $crate::idempotency::begin_or_replay!($idem, $state, $tenant, ($tenant).0.role)
+    };
+    ($idem:expr, $state:expr, $tenant:expr, $least:expr) => {
+        match $idem.begin($state, $tenant, $least).await? {
             $crate::idempotency::Begun::Fresh(tx) => *tx,
             $crate::idempotency::Begun::Replay(first) => return Ok(first),
         }
@@ -113,13 +118,19 @@ pub enum Begun {
 }
 
 impl Idempotency {
-    /// Opens the handler's transaction for `tenant` ([`Tenant::begin`]). With a key, its first
-    /// statement (after the credential's check) claims it:
+    /// Opens the handler's transaction for `tenant`, relying on no more than the role `least`
+    /// ([`Tenant::begin_at`]). With a key, its first statement (after the credential's check)
+    /// claims it:
     /// a replay ends the transaction and answers the first response (with
     /// `Idempotency-Replayed: true`); a key used for another request answers 422
     /// `idempotency_key_reused`.
-    pub async fn begin(self, state: &AppState, tenant: &Tenant) -> Result<Begun, ApiError> {
-        let mut tx = tenant.begin(state).await?;
+    pub async fn begin(
+        self,
+        state: &AppState,
+        tenant: &Tenant,
+        least: palisade_domain::Role,
+    ) -> Result<Begun, ApiError> {
+        let mut tx = tenant.begin_at(state, least).await?;
         let Some(key) = self.key else {
             return Ok(Begun::Fresh(Box::new(IdempotentTx { tx, key: None })));
         };

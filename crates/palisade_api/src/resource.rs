@@ -456,6 +456,17 @@ impl<R: Resource> actix_web::FromRequest for Writer<R> {
     }
 }
 
+/// The least role a write of family `R` relies on, for [`Tenant::begin_at`]: the writer's own
+/// when only owners and admins write it (a family's `prepare` may decide by it: a key's role is
+/// capped by its minter's), any role otherwise (nothing is decided by it).
+fn least<R: Resource>(tenant: &Tenant) -> palisade_domain::Role {
+    if R::ADMIN_WRITES {
+        tenant.0.role
+    } else {
+        palisade_domain::Role::Member
+    }
+}
+
 fn may_write<R: Resource>(tenant: &Tenant) -> Result<(), ApiError> {
     if R::ADMIN_WRITES {
         tenant.require_admin()
@@ -538,7 +549,7 @@ pub(crate) async fn create<R: Created>(
     let new = R::parse(&body, &mut f);
     let mut new = f.finish_with(new)?;
     let secret = R::prepare(&mut new, &tenant)?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant);
+    let mut tx = begin_or_replay!(idem, &state, &tenant, least::<R>(&tenant));
     let row = crud::Insert::insert(&new, &mut tx)
         .await
         .map_err(write_error::<R>)?;
@@ -590,7 +601,7 @@ pub(crate) async fn update<R: Patched>(
     let mut f = Fields::default();
     let mut patch = R::parse(&body, &mut f);
     f.finish()?;
-    let mut tx = tenant.begin(&state).await?;
+    let mut tx = tenant.begin_at(&state, least::<R>(&tenant)).await?;
     let current = locked::<R>(&mut tx, id, &if_match, R::GUARD.is_some()).await?;
     if let (Some(guard), Some(current)) = (R::GUARD, &current) {
         guard(&mut patch, current)?;
@@ -614,7 +625,7 @@ pub(crate) async fn delete<R: Resource>(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     may_write::<R>(&tenant)?;
-    let mut tx = tenant.begin(&state).await?;
+    let mut tx = tenant.begin_at(&state, least::<R>(&tenant)).await?;
     let current = locked::<R>(&mut tx, id, &if_match, R::DELETE_GUARD.is_some()).await?;
     if let (Some(guard), Some(current)) = (R::DELETE_GUARD, &current) {
         guard(current)?;
@@ -767,7 +778,7 @@ pub(crate) async fn create_within<R: CreatedWithin>(
     let mut f = Fields::default();
     let new = R::parse(&body, &mut f);
     let new = f.finish_with(new)?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant);
+    let mut tx = begin_or_replay!(idem, &state, &tenant, least::<R>(&tenant));
     let row = R::insert(&mut tx, parent, new).await?;
     let id = Table::cursor(&row).id;
     tx.commit(crate::routes::created(

@@ -252,9 +252,10 @@ pub enum AcceptError {
 /// with the invited email and role. Returns the new member's context. Nothing is committed.
 ///
 /// The transaction's context is the inviter with the role `invitation_by_token` found, a
-/// statement earlier. The delete also requires the inviter to have that role still: an inviter
-/// demoted since (or promoted) finds [`AcceptError::Invalid`], and the caller looks the
-/// invitation up again, so it is never accepted with a role its inviter no longer has.
+/// statement earlier. The delete also requires the inviter to have that role still (as of the
+/// delete's snapshot): an inviter demoted since (or promoted) finds [`AcceptError::Invalid`], and
+/// the caller looks the invitation up again, so it is not accepted with a role its inviter had
+/// lost before the transaction began.
 pub async fn accept_invitation(
     tx: &mut TenantTx,
     id: InvitationId,

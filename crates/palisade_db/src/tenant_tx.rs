@@ -128,9 +128,8 @@ pub enum Refusal {
     /// The acting role is below the one the route needs (the least role it accepts).
     Role(Role),
     /// The acting role is below this one, which the transaction's context already had: the
-    /// role was lowered since the context was resolved ([`TenantTx::begin_rechecked`], or a
-    /// transaction opened again after a one-statement read committed). Sending the request
-    /// again answers it for the role the user has now.
+    /// role was lowered since the context was resolved ([`TenantTx::begin_rechecked`]). Sending
+    /// the request again answers it for the role the user has now.
     RoleLowered(Role),
 }
 

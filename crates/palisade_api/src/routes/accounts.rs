@@ -265,7 +265,7 @@ pub async fn list_invitations(
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
     let now = state.clock.now();
-    let tx = tenant.begin(&state).await?;
+    let tx = tenant.begin_at(&state, Role::Admin).await?;
     let page = db::list_invitations(tx, q.page).await?;
     Ok(q.respond(page, |i| InvitationJson::new(i, now)))
 }
@@ -279,7 +279,7 @@ pub async fn get_invitation(
     let id = parse_id(&path, InvitationId::parse)?;
     tenant.require_admin()?;
     let now = state.clock.now();
-    let tx = tenant.begin(&state).await?;
+    let tx = tenant.begin_at(&state, Role::Admin).await?;
     let invitation = db::get_invitation(tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -376,9 +376,16 @@ pub async fn accept_invitation(
             Err(AcceptError::Invalid) if again => {
                 drop(tx);
                 again = false;
+                tracing::info!(
+                    invitation.id = %found.invitation_id,
+                    "invitation gone or its inviter's role changed since it was looked up: looking again"
+                );
                 found = look_up().await?;
             }
-            Err(AcceptError::Invalid) => return Err(invalid_link()),
+            Err(AcceptError::Invalid) => {
+                tracing::info!(invitation.id = %found.invitation_id, "invitation refused: gone, or its inviter may no longer grant it");
+                return Err(invalid_link());
+            }
             Err(AcceptError::EmailTaken) => {
                 tracing::info!(org.id = %found.inviter.org_id, "invitation for an email that already has an account");
                 return Err(ApiError::Conflict {
@@ -440,7 +447,7 @@ pub async fn change_password(
         Password::parse_new,
     );
     let (current, new) = f.finish_with((current, new))?;
-    let tx = tenant.begin_any_role(&state).await?;
+    let tx = tenant.begin_at(&state, Role::Member).await?;
     let (me, _) = palisade_db::auth::me(tx).await?;
     let gone = || ApiError::Unauthorized {
         code: crate::error::ErrorCode::InvalidToken,
@@ -467,18 +474,20 @@ pub async fn change_password(
         });
     }
     let new_hash = state.passwords.hash(&new).await?;
-    let mut tx = tenant.begin_any_role(&state).await?;
+    let mut tx = tenant.begin_at(&state, Role::Member).await?;
     let version = db::change_password(&mut tx, &record.password_hash, &new_hash, state.clock.now())
         .await?
         .ok_or(ApiError::Conflict {
             code: crate::error::ErrorCode::PasswordChanged,
             message: "the password changed meanwhile; log in again",
         })?;
+    // The role the transaction's check found (it may have changed since the extractor's).
+    let ctx = tx.context().copied().unwrap_or(tenant.0);
     tx.commit().await?;
     tracing::info!("password changed; earlier tokens revoked");
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
-        .json(token_response(&state, &tenant.0, version)?))
+        .json(token_response(&state, &ctx, version)?))
 }
 
 /// `POST /v1/me/token` (200 with a fresh token, `Cache-Control: no-store`): a user's token for
@@ -525,7 +534,7 @@ pub async fn revoke_tokens(
     state: web::Data<AppState>,
     SessionToken { tenant, claims }: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
-    let mut tx = tenant.begin_any_role(&state).await?;
+    let mut tx = tenant.begin_at(&state, Role::Member).await?;
     let version = db::end_sessions(&mut tx, claims.ver, state.clock.now())
         .await?
         .ok_or(ApiError::Unauthorized {

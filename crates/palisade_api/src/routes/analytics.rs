@@ -252,7 +252,7 @@ async fn store(
     events: &[NewEvent],
     respond: impl FnOnce(Vec<EventJson>) -> Result<HttpResponse, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut tx = begin_or_replay!(idem, state, &tenant);
+    let mut tx = begin_or_replay!(idem, state, &tenant, palisade_domain::Role::Member);
     let stored = match db::ingest(&mut tx, events).await {
         Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
             return Err(no_such("customer_id"));

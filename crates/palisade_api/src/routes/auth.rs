@@ -249,7 +249,9 @@ pub async fn update_me(
     let mut f = Fields::default();
     let name = Field::set::<Text<PersonName>>(&mut f, "name", &body.name);
     f.finish()?;
-    let mut tx = tenant.begin_any_role(&state).await?;
+    let mut tx = tenant
+        .begin_at(&state, palisade_domain::Role::Member)
+        .await?;
     if let Some(name) = &name {
         if !palisade_db::accounts::rename_self(&mut tx, name, state.clock.now()).await? {
             return Err(user_gone());

@@ -181,7 +181,7 @@ pub async fn post_message(
     }
     let text = f.required("body", body.body.as_deref(), MessageBody::parse);
     let (sender, text) = f.finish_with((sender, text))?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant);
+    let mut tx = begin_or_replay!(idem, &state, &tenant, palisade_domain::Role::Member);
     let message = match db::post_message(&mut tx, id, sender, &text).await? {
         PostOutcome::Posted(m) => m,
         PostOutcome::NoConversation => return Err(ApiError::NotFound),

@@ -133,7 +133,9 @@ pub async fn update(
     let mut f = Fields::default();
     let patch: SettingsPatch = <Chatbot as Patched>::parse(&body, &mut f);
     f.finish()?;
-    let mut tx = tenant.begin(&state).await?;
+    let mut tx = tenant
+        .begin_at(&state, palisade_domain::Role::Admin)
+        .await?;
     // The precondition is on what a GET answered: the row, or the defaults while there is none.
     let current = db::lock(&mut tx).await?;
     if_match

@@ -126,7 +126,9 @@ pub async fn update(
     let mut f = Fields::default();
     let name = f.required("name", body.name.as_deref(), OrganizationName::parse);
     let name = f.finish_with(name)?;
-    let mut tx = tenant.begin(&state).await?;
+    let mut tx = tenant
+        .begin_at(&state, palisade_domain::Role::Admin)
+        .await?;
     if_match
         .check(db::lock(&mut tx), OrganizationJson::from)
         .await?;
@@ -168,7 +170,9 @@ pub async fn delete(
 #[tracing::instrument(name = "export_organization", skip_all)]
 pub async fn export(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
     tenant.require_admin()?;
-    let mut tx = tenant.begin(&state).await?;
+    let mut tx = tenant
+        .begin_at(&state, palisade_domain::Role::Admin)
+        .await?;
     let tables = db::export(&mut tx).await?;
     tx.commit().await?;
     let exported_at = OffsetDateTime::now_utc();

@@ -111,7 +111,7 @@ pub async fn redeliver(
     let webhook = parse_id(&webhook, WebhookId::parse)?;
     let delivery_id = resource::path_id(&delivery_id)?;
     tenant.require_admin()?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant);
+    let mut tx = begin_or_replay!(idem, &state, &tenant, palisade_domain::Role::Admin);
     let Some(endpoint) = palisade_db::crud::lock::<Webhook>(&mut tx, webhook.as_uuid()).await?
     else {
         return Err(ApiError::NotFound);
@@ -249,7 +249,7 @@ pub async fn rotate_secret(
     let id = parse_id(&path, WebhookId::parse)?;
     tenant.require_admin()?;
     let secret = new_secret()?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant);
+    let mut tx = begin_or_replay!(idem, &state, &tenant, palisade_domain::Role::Admin);
     let webhook = db::rotate_secret(&mut tx, id, &secret.value)
         .await?
         .ok_or(ApiError::NotFound)?;

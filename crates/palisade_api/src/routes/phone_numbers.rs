@@ -173,7 +173,7 @@ pub async fn create(
     let requested = parse_capabilities(&mut f, body.capabilities.as_ref());
     let ivr_menu_id = f.optional("ivr_menu_id", body.ivr_menu_id.as_deref(), IvrMenuId::parse);
     let number = f.finish_with(number)?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant);
+    let mut tx = begin_or_replay!(idem, &state, &tenant, palisade_domain::Role::Admin);
     // Dropping `tx` on any refusal below rolls the claim back with everything else.
     let Some(held) =
         db::claim(&mut tx, &number, state.clock.now(), state.number_quarantine).await?
@@ -240,7 +240,9 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = resource::path_id(&path)?;
     tenant.require_admin()?;
-    let mut tx = tenant.begin(&state).await?;
+    let mut tx = tenant
+        .begin_at(&state, palisade_domain::Role::Admin)
+        .await?;
     if_match
         .check(crud::lock::<PhoneNumberRow>(&mut tx, id), |n| n)
         .await?;
