@@ -80,8 +80,7 @@ async fn signup_validates_and_refuses_a_taken_email() {
             Some(&json!({"organization_name": "Other", "name": "B", "email": acct.email, "password": "another long password"})),
         )
         .await;
-    assert_eq!(r.status, 409);
-    assert_eq!(r.json["error"], "email_taken");
+    r.assert_taken("email_taken", "email");
 }
 
 #[actix_web::test]

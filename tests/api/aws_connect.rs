@@ -267,7 +267,7 @@ async fn instances_are_registered_by_owners_and_admins_with_a_valid_arn() {
     // Once per organization: 409, nothing added.
     app.post(&owner, INSTANCES, &body)
         .await
-        .assert_error(409, "instance_taken");
+        .assert_taken("instance_taken", "instance_arn");
     // Validation: a bad ARN, a region that is not the ARN's, a region that is no region.
     for (bad, field) in [
         (

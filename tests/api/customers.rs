@@ -303,8 +303,7 @@ async fn duplicate_email_within_an_organization_is_409() {
             &json!({"name": "Two", "email": "DUP@example.com"}),
         )
         .await;
-    assert_eq!(r.status, 409);
-    assert_eq!(r.json["error"], "email_taken");
+    r.assert_taken("email_taken", "email");
 }
 
 /// The phone lookup (who is calling) reads the organization's part of customers_org_phone_idx,

@@ -139,7 +139,7 @@ async fn validation_and_duplicate_names() {
     assert_eq!(r.status, 201);
     let path = format!("/v1/integrations/{}", r.json["id"].as_str().unwrap());
     let r = app.post(&a, "/v1/integrations", &body).await;
-    r.assert_error(409, "name_taken");
+    r.assert_taken("name_taken", "name");
     // Another organization may use the same name.
     let b = app.signup("Other").await;
     let r = app.post(&b, "/v1/integrations", &body).await;

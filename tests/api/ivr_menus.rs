@@ -25,7 +25,7 @@ async fn menus_round_trip_with_their_tree_as_given() {
     let r = app
         .post(&a, "/v1/ivr/menus", &json!({"name": "Main", "tree": tree}))
         .await;
-    r.assert_error(409, "name_taken");
+    r.assert_taken("name_taken", "name");
     let b = app.signup("Other").await;
     app.create(&b, "/v1/ivr/menus", json!({"name": "Main", "tree": tree}))
         .await;

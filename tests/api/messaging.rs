@@ -882,7 +882,7 @@ async fn calls_crud_transitions_and_filters() {
     // A call SID is unique within an organization (another organization may hold the same).
     let dup = json!({"direction": "inbound", "from_number": "+14155550123", "to_number": "+14155550100", "call_sid": "CA00000000000000000000000000000001"});
     let r = app.post(&a, "/v1/calls", &dup.clone()).await;
-    r.assert_error(409, "call_sid_taken");
+    r.assert_taken("call_sid_taken", "call_sid");
     let b = app.signup("Other").await;
     app.create(&b, "/v1/calls", dup).await;
 

@@ -43,7 +43,7 @@ async fn accounts_keep_their_tokens_write_only() {
     }
     let taken = json!({"network": "twitter", "handle": "acmehq"});
     let r = app.post(&a, "/v1/social/accounts", &taken).await;
-    r.assert_error(409, "handle_taken");
+    r.assert_taken("handle_taken", "handle");
     social_account(&app, &a, "linkedin", "acmehq").await;
     let b = app.signup("Other").await;
     social_account(&app, &b, "twitter", "acmehq").await;

@@ -182,6 +182,9 @@ pub enum FieldCode {
     TooShort,
     /// The value names a row (customer, menu, account...) this organization does not have.
     NotFound,
+    /// Another record already has this value, which must be unique (on a 409: `email_taken`,
+    /// `name_taken`, ...).
+    Taken,
 }
 
 /// An error as a client sees it.
@@ -217,6 +220,17 @@ pub enum ApiError {
     /// 404: absent, or not this organization's (indistinguishable by design).
     #[error("not found")]
     NotFound,
+    /// 409: a value that must be unique is another record's; the body names the field
+    /// (`fields`, code `taken`), so a form can show the error where it belongs.
+    #[error("{message}")]
+    Taken {
+        /// Machine-readable code (`email_taken`, `name_taken`, ...).
+        code: ErrorCode,
+        /// The field of the request's body that holds the value.
+        field: &'static str,
+        /// Human-readable explanation.
+        message: &'static str,
+    },
     /// 409: the request conflicts with existing data of this organization.
     #[error("{message}")]
     Conflict {
@@ -277,6 +291,7 @@ impl ApiError {
             | ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. }
+            | ApiError::Taken { code, .. }
             | ApiError::Http { code, .. } => *code,
             ApiError::NotFound => ErrorCode::NotFound,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
@@ -309,7 +324,8 @@ pub struct ErrorBody {
     error: &'static str,
     /// A sentence for people; it may change.
     message: String,
-    /// On 422 only: one entry per refused field.
+    /// On 422, one entry per refused field; on a 409 for a value another record already has
+    /// (`email_taken`, `name_taken`, ...), the one field that holds it (code `taken`).
     #[serde(skip_serializing_if = "Option::is_none")]
     fields: Option<Vec<FieldError>>,
 }
@@ -322,7 +338,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::Taken { .. } => StatusCode::CONFLICT,
             ApiError::Http { status, .. } => *status,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -347,6 +363,9 @@ impl ResponseError for ApiError {
         };
         let fields = match self {
             ApiError::Validation(f) => Some(f.clone()),
+            ApiError::Taken { field, message, .. } => {
+                Some(vec![FieldError::new(*field, FieldCode::Taken, *message)])
+            }
             _ => None,
         };
         let mut resp = HttpResponse::build(self.status_code());

@@ -145,9 +145,18 @@ pub(crate) fn too_large_as_stored(field: &'static str) -> ApiError {
     )])
 }
 
-/// A 409 for a unique key another row of the organization holds.
-pub(crate) fn taken(code: crate::error::ErrorCode, message: &'static str) -> ApiError {
-    ApiError::Conflict { code, message }
+/// A 409 for a unique key another row of the organization holds, naming the body's `field` that
+/// holds the value.
+pub(crate) fn taken(
+    code: crate::error::ErrorCode,
+    field: &'static str,
+    message: &'static str,
+) -> ApiError {
+    ApiError::Taken {
+        code,
+        field,
+        message,
+    }
 }
 
 /// Declares a family's [`Resource`] in one place: `family! { Type: Row => Json, "/v1/things",

@@ -32,6 +32,27 @@ impl TestResponse {
         self.assert_error_at(status, code, "");
     }
 
+    /// A 409 `code` for a value another record already has, naming `field` as the one that holds
+    /// it (`fields: [{"field": field, "code": "taken", "reason": ...}]`).
+    #[track_caller]
+    pub fn assert_taken(&self, code: &str, field: &str) {
+        self.assert_error(409, code);
+        let fields = self.json["fields"].as_array();
+        assert_eq!(fields.map(Vec::len), Some(1), "{}", self.text);
+        let only = &self.json["fields"][0];
+        assert_eq!(
+            (only["field"].as_str(), only["code"].as_str()),
+            (Some(field), Some("taken")),
+            "{}",
+            self.text
+        );
+        assert!(
+            only["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{}",
+            self.text
+        );
+    }
+
     /// [`TestResponse::assert_error`], naming the case (`context`) in the failure message.
     #[track_caller]
     pub fn assert_error_at(&self, status: u16, code: &str, context: impl std::fmt::Display) {

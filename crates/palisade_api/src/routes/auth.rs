@@ -132,8 +132,9 @@ pub async fn signup(
     let ctx = match db::signup(&state.pool, &input).await {
         Ok(ctx) => ctx,
         Err(SignupError::EmailTaken) => {
-            return Err(ApiError::Conflict {
+            return Err(ApiError::Taken {
                 code: crate::error::ErrorCode::EmailTaken,
+                field: "email",
                 message: "this email is already registered; log in instead",
             });
         }

@@ -41,6 +41,7 @@ resource::family! {
     const VIOLATIONS: &'static [Violation] = &[Violation::on_write(db::INSTANCE_ARN_KEY, || {
         resource::taken(
             ErrorCode::InstanceTaken,
+            "instance_arn",
             "this organization already registered this instance ARN",
         )
     })];

@@ -17,6 +17,7 @@ resource::family! {
     const VIOLATIONS: &'static [Violation] = &[Violation::on_write(db::EMAIL_KEY, || {
         resource::taken(
             ErrorCode::EmailTaken,
+            "email",
             "another customer of this organization has this email",
         )
     })];

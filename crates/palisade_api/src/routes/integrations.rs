@@ -26,6 +26,7 @@ resource::family! {
         Violation::on_write(db::NAME_KEY, || {
             resource::taken(
                 ErrorCode::NameTaken,
+                "name",
                 "another integration of this organization has this name",
             )
         }),

@@ -21,6 +21,7 @@ resource::family! {
         Violation::on_write(db::NAME_KEY, || {
             resource::taken(
                 ErrorCode::NameTaken,
+                "name",
                 "another IVR menu of this organization has this name",
             )
         }),

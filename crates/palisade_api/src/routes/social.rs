@@ -33,6 +33,7 @@ resource::family! {
     const VIOLATIONS: &'static [Violation] = &[Violation::on_write(db::HANDLE_KEY, || {
         resource::taken(
             ErrorCode::HandleTaken,
+            "handle",
             "this organization already has this account on this network",
         )
     })];

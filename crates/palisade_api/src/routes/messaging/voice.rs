@@ -121,6 +121,7 @@ resource::family! {
         Violation::on_write(db::CALL_SID_KEY, || {
             resource::taken(
                 crate::error::ErrorCode::CallSidTaken,
+                "call_sid",
                 "a call with this call_sid is already recorded in this organization",
             )
         }),
