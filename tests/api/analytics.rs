@@ -436,3 +436,73 @@ async fn jsonb_size_is_the_size_the_server_measures() {
         );
     }
 }
+
+/// The type filter of the event list reads its page from analytics_events_org_type_created_idx
+/// (V0166), in the page's order: nothing read and thrown away, however rare the type and however
+/// long the organization's history. 20 organizations of 3,000 events of 10 types, and 3 events
+/// of a rare type, the organization's oldest; EXPLAIN ANALYZE (row counts, no timing) as
+/// palisade_app with one organization's context, of exactly the statement the list route runs.
+#[tokio::test]
+async fn the_type_filter_reads_only_that_types_events_from_its_index() {
+    use palisade_db::analytics::{Event, EventFilter};
+    use palisade_db::crud::{self, Filter};
+    let db = palisade_test_support::TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute(
+        "INSERT INTO palisade.organizations (id, name)
+             SELECT gen_random_uuid(), 'org ' || g FROM generate_series(1, 20) g;
+         INSERT INTO palisade.analytics_events (organization_id, id, event_type, occurred_at, created_at)
+             SELECT o.id, gen_random_uuid(), 'page.viewed_' || (g % 10),
+                    now() - g * interval '1 minute', now() - g * interval '1 minute'
+               FROM palisade.organizations o, generate_series(1, 3000) g;
+         ANALYZE palisade.organizations;",
+    )
+    .await
+    .unwrap();
+    let org: Uuid = su
+        .query_one("SELECT id FROM palisade.organizations LIMIT 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    su.execute(
+        "INSERT INTO palisade.analytics_events (organization_id, id, event_type, occurred_at, created_at)
+             SELECT $1, gen_random_uuid(), 'refund.requested', now() - interval '1 year',
+                    now() - interval '1 year' - g * interval '1 second'
+               FROM generate_series(1, 3) g",
+        &[&org],
+    )
+    .await
+    .unwrap();
+    su.batch_execute("ANALYZE palisade.analytics_events")
+        .await
+        .unwrap();
+    let rare = "refund.requested";
+    let filter = EventFilter {
+        event_type: Some(palisade_domain::EventType::parse(rare).unwrap()),
+        ..EventFilter::default()
+    };
+    let query = filter.narrow(crud::list::<Event>());
+    let sql = format!("{} ORDER BY created_at DESC, id DESC LIMIT 51", query.sql());
+    let c = db.app_client().await;
+    palisade_test_support::sql::begin_as(&c, org, "member").await;
+    let plan: Vec<String> = c
+        .query(
+            &format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}"),
+            &[&rare],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let found = c.query(&sql, &[&rare]).await.unwrap().len();
+    palisade_test_support::sql::rollback(&c).await;
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("analytics_events_org_type_created_idx"),
+        "{plan}"
+    );
+    assert!(!plan.contains("Rows Removed by Filter"), "{plan}");
+    assert!(!plan.contains("Sort"), "{plan}");
+    assert_eq!(found, 3);
+}
