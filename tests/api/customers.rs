@@ -304,6 +304,16 @@ async fn duplicate_email_within_an_organization_is_409() {
         )
         .await;
     r.assert_taken("email_taken", "email");
+    // A change to another customer's email, the same.
+    let two = app
+        .create_customer(&a, json!({"name": "Two", "email": "two@example.com"}))
+        .await;
+    let path = format!("/v1/customers/{}", two["id"].as_str().unwrap());
+    let r = app
+        .patch(&a, &path, &json!({"email": "dup@example.com"}))
+        .await;
+    r.assert_taken("email_taken", "email");
+    assert_eq!(app.get(&a, &path).await.json["email"], "two@example.com");
 }
 
 /// The phone lookup (who is calling) reads the organization's part of customers_org_phone_idx,

@@ -377,6 +377,23 @@ async fn a_get_naming_the_current_etag_answers_304_without_a_body() {
         .await;
     assert_eq!(r.status, 404, "{}", r.text);
 
+    // Every answer that can be revalidated says so, and no shared cache may keep it.
+    let r = get(&app, &a, &item.path).await;
+    assert_eq!(r.header("cache-control"), Some("private, no-cache"));
+    // An answer that is never to be stored (the export: no-store) is always sent whole, and
+    // the document offers no 304 for it.
+    for path in palisade_api::endpoints::NO_STORE_GETS {
+        let r = app
+            .call_with("GET", path, Some(&a.token), None, &[("If-None-Match", "*")])
+            .await;
+        assert_eq!(r.status, 200, "GET {path}: {}", r.text);
+        assert_eq!(r.header("cache-control"), Some("no-store"), "GET {path}");
+    }
+    let r = app.get(&a, "/openapi.json").await;
+    let export = &r.json["paths"]["/v1/organization/export"]["get"];
+    assert!(export["responses"]["200"].is_object(), "{export}");
+    assert!(export["responses"]["304"].is_null(), "{export}");
+
     // A PATCH is not a conditional GET: If-None-Match does not stop or hide it.
     let tag = etag(&get(&app, &a, &item.path).await);
     let r = app

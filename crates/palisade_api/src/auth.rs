@@ -730,7 +730,8 @@ impl Tenant {
     /// [`Tenant::begin`] for a handler that relied on no more than `least` (the role its
     /// `require_admin` or `require_owner` asked for; [`Role::Member`] when it decided nothing
     /// by the role): the credential is checked again all the same, and only a role now below
-    /// `least` answers 409 `role_changed`.
+    /// `least` answers 409 `role_changed`. Not an authorization check of its own (the least
+    /// role is never above the extractor's): `require_admin`/`require_owner` are, before it.
     pub async fn begin_at(
         &self,
         state: &AppState,

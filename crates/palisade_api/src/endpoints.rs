@@ -765,6 +765,10 @@ const POSTS_WITHOUT_IDEMPOTENCY: &[&str] = &[
 /// their PATCH and DELETE like an item's.
 const SINGLETONS: &[&str] = &["/v1/organization", "/v1/chatbot/settings"];
 
+/// The GETs under `/v1` whose answer is `Cache-Control: no-store`, which `crate::etag::add_etag`
+/// always sends whole (no 304).
+pub const NO_STORE_GETS: &[&str] = &["/v1/organization/export"];
+
 impl Drop for Doc<'_> {
     /// Adds the responses every operation may give, and the headers of the shared contracts:
     /// `Idempotency-Key` and 422 on every tenant POST (`crate::idempotency`; not
@@ -840,7 +844,7 @@ impl Drop for Doc<'_> {
                 .build();
             ok.headers.insert("ETag".to_owned(), RefOr::T(etag));
             // `crate::etag::add_etag`: a GET naming the current tag gets no body again.
-            if method == HttpMethod::Get {
+            if method == HttpMethod::Get && !NO_STORE_GETS.contains(&path) {
                 let mut not_modified = ResponseBuilder::new()
                     .description(
                         "`If-None-Match` names the current `ETag`: the representation has not \

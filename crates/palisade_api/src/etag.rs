@@ -6,8 +6,10 @@
 //!   changes (whatever changed it: a client, a provider webhook, the clock). A `GET` whose
 //!   `If-None-Match` names that tag (weak comparison, RFC 9110 §13.1.2), or is `*`, answers
 //!   `304 Not Modified` with the tag and no body instead: the request is still served (its
-//!   reads run), and only the body is not sent again. Not for an answer marked
-//!   `Cache-Control: no-store`.
+//!   reads run), and only the body is not sent again. Such an answer also gets
+//!   `Cache-Control: private, no-cache` (no shared cache stores tenant data; a client
+//!   revalidates). An answer that sets its own `Cache-Control` (`no-store`: a one-time secret,
+//!   an export) is left as it is and always sent whole.
 //! - [`IfMatch`], an extractor for `PATCH` and `DELETE` handlers, checks the header against the
 //!   item's current representation **inside the write transaction**, on the row locked
 //!   `FOR UPDATE`, before the write: no concurrent change can slip between the check and the
@@ -83,21 +85,28 @@ pub async fn add_etag(
     {
         return Ok(res.map_into_boxed_body());
     }
-    let cacheable = !res
-        .headers()
-        .get(header::CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("no-store"));
+    // An answer that says how it may be cached itself (`no-store`: a one-time secret, an
+    // export) is left as it is, and always sent whole.
+    let cacheable = !res.headers().contains_key(header::CACHE_CONTROL);
     Ok(res.map_body(|head, body| match body.try_into_bytes() {
         Ok(bytes) => {
             let tag = entity_tag(&bytes);
             if let Ok(value) = HeaderValue::from_str(&tag) {
                 head.headers.insert(header::ETAG, value);
             }
-            if cacheable && none_match(if_none_match.iter(), &tag) {
-                head.status = StatusCode::NOT_MODIFIED;
-                head.headers.remove(header::CONTENT_TYPE);
-                return BoxBody::new(());
+            if cacheable {
+                // Tenant data: no shared cache may store it (a request with X-API-Key is not
+                // one RFC 9111 keeps out of shared caches by itself), and a client revalidates
+                // its copy (If-None-Match) before it uses it.
+                head.headers.insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, no-cache"),
+                );
+                if none_match(if_none_match.iter(), &tag) {
+                    head.status = StatusCode::NOT_MODIFIED;
+                    head.headers.remove(header::CONTENT_TYPE);
+                    return BoxBody::new(actix_web::body::None::new());
+                }
             }
             BoxBody::new(bytes)
         }
