@@ -296,6 +296,18 @@ async fn the_organization_honours_if_match_too() {
     assert_eq!(r.status, 204, "{}", r.text);
 }
 
+/// `GET path` as `who` with `If-None-Match: value`.
+async fn get_if_none_match(app: &TestApp, who: &Account, path: &str, value: &str) -> TestResponse {
+    app.call_with(
+        "GET",
+        path,
+        Some(&who.token),
+        None,
+        &[("If-None-Match", value)],
+    )
+    .await
+}
+
 /// A GET naming the current `ETag` in `If-None-Match` answers 304 with the tag and no body, on
 /// every item and on a list (etag::add_etag); weak comparison, `*` too. A stale tag, another
 /// organization's item, or a change since, answers in full.
@@ -312,15 +324,7 @@ async fn a_get_naming_the_current_etag_answers_304_without_a_body() {
         let tag = etag(&first);
         let weak = format!("W/{tag}");
         for named in [tag.as_str(), weak.as_str(), "*", &format!("{STALE}, {tag}")] {
-            let r = app
-                .call_with(
-                    "GET",
-                    path,
-                    Some(&a.token),
-                    None,
-                    &[("If-None-Match", named)],
-                )
-                .await;
+            let r = get_if_none_match(&app, &a, path, named).await;
             assert_eq!(
                 r.status, 304,
                 "GET {path} If-None-Match {named}: {}",
@@ -331,15 +335,7 @@ async fn a_get_naming_the_current_etag_answers_304_without_a_body() {
             assert!(r.header("x-request-id").is_some(), "GET {path}");
             assert!(r.header("content-type").is_none(), "GET {path}");
         }
-        let r = app
-            .call_with(
-                "GET",
-                path,
-                Some(&a.token),
-                None,
-                &[("If-None-Match", STALE)],
-            )
-            .await;
+        let r = get_if_none_match(&app, &a, path, STALE).await;
         assert_eq!(r.status, 200, "GET {path} with a stale tag: {}", r.text);
         assert_eq!(r.text, first.text, "GET {path}");
     }
@@ -349,15 +345,7 @@ async fn a_get_naming_the_current_etag_answers_304_without_a_body() {
     let tag = etag(&get(&app, &a, &item.path).await);
     let r = write(&app, &a, "PATCH", item, &tag).await;
     assert_eq!(r.status, 200, "PATCH {}: {}", item.path, r.text);
-    let r = app
-        .call_with(
-            "GET",
-            &item.path,
-            Some(&a.token),
-            None,
-            &[("If-None-Match", &tag)],
-        )
-        .await;
+    let r = get_if_none_match(&app, &a, &item.path, &tag).await;
     assert_eq!(
         r.status, 200,
         "GET {} after a change: {}",
@@ -366,15 +354,7 @@ async fn a_get_naming_the_current_etag_answers_304_without_a_body() {
 
     // Another organization's item is missing, whatever the tag.
     let b = app.signup("Other").await;
-    let r = app
-        .call_with(
-            "GET",
-            &item.path,
-            Some(&b.token),
-            None,
-            &[("If-None-Match", "*")],
-        )
-        .await;
+    let r = get_if_none_match(&app, &b, &item.path, "*").await;
     assert_eq!(r.status, 404, "{}", r.text);
 
     // Every answer that can be revalidated says so, and no shared cache may keep it.
@@ -383,9 +363,7 @@ async fn a_get_naming_the_current_etag_answers_304_without_a_body() {
     // An answer that is never to be stored (the export: no-store) is always sent whole, and
     // the document offers no 304 for it.
     for path in palisade_api::endpoints::NO_STORE_GETS {
-        let r = app
-            .call_with("GET", path, Some(&a.token), None, &[("If-None-Match", "*")])
-            .await;
+        let r = get_if_none_match(&app, &a, path, "*").await;
         assert_eq!(r.status, 200, "GET {path}: {}", r.text);
         assert_eq!(r.header("cache-control"), Some("no-store"), "GET {path}");
     }

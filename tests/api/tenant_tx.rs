@@ -857,16 +857,7 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     let expired = app.api_key(&owner, "expired", Role::Member).await;
-    app.db
-        .superuser_client()
-        .await
-        .execute(
-            "UPDATE palisade.api_keys SET created_at = now() - interval '2 hours', \
-                    expires_at = now() - interval '1 hour' WHERE id = $1::text::uuid",
-            &[&expired.id],
-        )
-        .await
-        .unwrap();
+    expire_key(&app, &expired.id).await;
 
     // Refused, and the write pipelined behind the check did not happen.
     let before = customers().await;
@@ -978,6 +969,30 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
     assert_eq!(app.pool.idle_context().await.unwrap(), ["", "", ""]);
 }
 
+/// Ends API key `id` an hour ago (made two hours ago), as the superuser.
+async fn expire_key(app: &palisade_test_support::TestApp, id: &str) {
+    app.db
+        .superuser_client()
+        .await
+        .execute(
+            "UPDATE palisade.api_keys SET created_at = now() - interval '2 hours', \
+                    expires_at = now() - interval '1 hour' WHERE id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .unwrap();
+}
+
+/// The refusal a checked transaction's statement answered (it must have been refused).
+fn refusal<T: std::fmt::Debug>(
+    answer: Result<T, palisade_db::DbError>,
+) -> palisade_db::tenant_tx::Refusal {
+    match answer {
+        Err(palisade_db::DbError::Refused(r)) => r,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
 /// A context resolved by an earlier statement of the request (palisade_api's `Tenant`, whose
 /// routes check the role in Rust before their transaction) is checked again by the
 /// transaction's opening statement (`TenantTx::begin_rechecked`): what changed in between (a
@@ -985,7 +1000,6 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
 /// of letting it act once more with the old role or for a credential that has ended.
 #[actix_web::test]
 async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
-    use palisade_db::DbError;
     use palisade_db::tenant_tx::{Credential, Refusal};
     let (app, owner) = palisade_test_support::spawn_app_with_owner("Rechecked").await;
     let admin = app.add_user(&owner, Role::Admin).await;
@@ -1046,18 +1060,18 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
     let mut tx = TenantTx::begin_rechecked(&app.pool, session(&admin), &admin_ctx)
         .await
         .unwrap();
-    match tx.execute(INSERT, &[]).await {
-        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::RoleLowered(Role::Admin)),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    assert_eq!(
+        refusal(tx.execute(INSERT, &[]).await),
+        Refusal::RoleLowered(Role::Admin)
+    );
     drop(tx);
     let tx = TenantTx::begin_rechecked(&app.pool, session(&admin), &admin_ctx)
         .await
         .unwrap();
-    match tx.query_once(INSERT, &[]).await {
-        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::RoleLowered(Role::Admin)),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    assert_eq!(
+        refusal(tx.query_once(INSERT, &[]).await),
+        Refusal::RoleLowered(Role::Admin)
+    );
     assert_eq!(customers().await, before, "the demoted admin wrote nothing");
     // A handler that relied on no role (`Tenant::begin_at(.., Role::Member)`) goes ahead, as
     // the member they are now.
@@ -1078,10 +1092,10 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
     let tx = TenantTx::begin_rechecked(&app.pool, session(&admin), &owner_ctx)
         .await
         .unwrap();
-    match tx.query_once(ROLE, &[]).await {
-        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::RoleLowered(Role::Owner)),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    assert_eq!(
+        refusal(tx.query_once(ROLE, &[]).await),
+        Refusal::RoleLowered(Role::Owner)
+    );
 
     // Promoted since: accepted, and the transaction acts with the role the user has now, which
     // its context reports once the first statement has answered.
@@ -1111,10 +1125,10 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
     let tx = TenantTx::begin_rechecked(&app.pool, session(&member), &member_ctx)
         .await
         .unwrap();
-    match tx.query_once(INSERT, &[]).await {
-        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::CredentialsChanged),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    assert_eq!(
+        refusal(tx.query_once(INSERT, &[]).await),
+        Refusal::CredentialsChanged
+    );
     let session = |a: &palisade_test_support::Account, version: i32| Credential::Session {
         org_id: org,
         user_id: uid(a),
@@ -1137,10 +1151,10 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
     let tx = TenantTx::begin_rechecked(&app.pool, Credential::ApiKey { hash }, &key_ctx)
         .await
         .unwrap();
-    match tx.query_once(INSERT, &[]).await {
-        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::KeyRevoked),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    assert_eq!(
+        refusal(tx.query_once(INSERT, &[]).await),
+        Refusal::KeyRevoked
+    );
     let key = app.api_key(&admin, "expiring", Role::Admin).await;
     let hash = palisade_api::credentials::api_key_hash(&key.key).expect("a key's shape");
     let key_ctx = as_role(&admin, Role::Admin);
@@ -1152,29 +1166,20 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
     let tx = TenantTx::begin_rechecked(&app.pool, Credential::ApiKey { hash }, &key_ctx)
         .await
         .unwrap();
-    match tx.query_once(INSERT, &[]).await {
-        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::RoleLowered(Role::Admin)),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
-    app.db
-        .superuser_client()
-        .await
-        .execute(
-            "UPDATE palisade.api_keys SET created_at = now() - interval '2 hours', \
-                    expires_at = now() - interval '1 hour' WHERE id = $1::text::uuid",
-            &[&key.id],
-        )
-        .await
-        .unwrap();
+    assert_eq!(
+        refusal(tx.query_once(INSERT, &[]).await),
+        Refusal::RoleLowered(Role::Admin)
+    );
+    expire_key(&app, &key.id).await;
     // (Its creator is a member by now: enter_api_key refuses an expired key before it looks at
     // the role.)
     let tx = TenantTx::begin_rechecked(&app.pool, Credential::ApiKey { hash }, &key_ctx)
         .await
         .unwrap();
-    match tx.query_once(INSERT, &[]).await {
-        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::KeyExpired),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    assert_eq!(
+        refusal(tx.query_once(INSERT, &[]).await),
+        Refusal::KeyExpired
+    );
     let r = app
         .delete(&owner, &format!("/v1/members/{}", member.user_id))
         .await;
@@ -1182,10 +1187,7 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
     let tx = TenantTx::begin_rechecked(&app.pool, session(&member, 1), &member_ctx)
         .await
         .unwrap();
-    match tx.query_once(INSERT, &[]).await {
-        Err(DbError::Refused(r)) => assert_eq!(r, Refusal::UserGone),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    assert_eq!(refusal(tx.query_once(INSERT, &[]).await), Refusal::UserGone);
     assert_eq!(
         customers().await,
         before,
