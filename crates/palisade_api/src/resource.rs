@@ -465,12 +465,22 @@ impl<R: Resource> actix_web::FromRequest for Writer<R> {
     }
 }
 
-/// The least role a write of family `R` relies on, for [`Tenant::begin_at`]: the writer's own
+/// The least role a create of family `R` relies on, for [`Tenant::begin_at`]: the writer's own
 /// when only owners and admins write it (a family's `prepare` may decide by it: a key's role is
 /// capped by its minter's), any role otherwise (nothing is decided by it).
 fn least<R: Resource>(tenant: &Tenant) -> palisade_domain::Role {
     if R::ADMIN_WRITES {
         tenant.0.role
+    } else {
+        palisade_domain::Role::Member
+    }
+}
+
+/// The least role a change or a delete of family `R` relies on: admin when only owners and admins
+/// write it (nothing more is decided by the role there), any role otherwise.
+fn least_to_change<R: Resource>() -> palisade_domain::Role {
+    if R::ADMIN_WRITES {
+        palisade_domain::Role::Admin
     } else {
         palisade_domain::Role::Member
     }
@@ -610,7 +620,7 @@ pub(crate) async fn update<R: Patched>(
     let mut f = Fields::default();
     let mut patch = R::parse(&body, &mut f);
     f.finish()?;
-    let mut tx = tenant.begin_at(&state, least::<R>(&tenant)).await?;
+    let mut tx = tenant.begin_at(&state, least_to_change::<R>()).await?;
     let current = locked::<R>(&mut tx, id, &if_match, R::GUARD.is_some()).await?;
     if let (Some(guard), Some(current)) = (R::GUARD, &current) {
         guard(&mut patch, current)?;
@@ -634,7 +644,7 @@ pub(crate) async fn delete<R: Resource>(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     may_write::<R>(&tenant)?;
-    let mut tx = tenant.begin_at(&state, least::<R>(&tenant)).await?;
+    let mut tx = tenant.begin_at(&state, least_to_change::<R>()).await?;
     let current = locked::<R>(&mut tx, id, &if_match, R::DELETE_GUARD.is_some()).await?;
     if let (Some(guard), Some(current)) = (R::DELETE_GUARD, &current) {
         guard(current)?;

@@ -207,7 +207,13 @@ pub async fn invite(
         created_at: now,
         expires_at: now + state.accounts.invitation_ttl,
     };
-    let mut tx = begin_or_replay!(idem, &state, &tenant);
+    // An owner's invitation relied on the inviter being an owner; any other, on an admin.
+    let least = if role == Role::Owner {
+        Role::Owner
+    } else {
+        Role::Admin
+    };
+    let mut tx = begin_or_replay!(idem, &state, &tenant, least);
     let invitation = match db::create_invitation(&mut tx, &new).await {
         // Another request is inviting the same email at this very moment.
         Err(e) if e.is_unique_violation_of(INVITATION_EMAIL_KEY) => {
