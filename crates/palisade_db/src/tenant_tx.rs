@@ -18,7 +18,11 @@
 //! that the user is still a member (or the key still valid) with the current credential version
 //! and a role of at least the route's, sets the context to the role the user has *now*, and
 //! returns it; or raises (SQLSTATE `PA401`/`PA403`), which aborts the transaction so that
-//! nothing pipelined after it runs. The check thus costs no round trip of its own.
+//! nothing pipelined after it runs. The check thus costs no round trip of its own. A route
+//! that needed the role before its transaction (palisade_api's `Tenant`, which looked the
+//! credential up in a statement of its own) opens with the same check again
+//! ([`TenantTx::begin_rechecked`]), so its transaction never acts on what that lookup saw if it
+//! has changed since.
 //!
 //! Round trips are the cost that matters. Nothing is sent when the transaction is opened:
 //! BEGIN and the context travel in the same round trip as the first query, and
