@@ -802,6 +802,19 @@ async fn a_read_on_a_connection_that_died_in_the_pool_is_read_again_once_on_a_ne
     assert_eq!(count, 3);
 }
 
+/// A customer written in the transaction's own organization (whatever context it has).
+const INSERT_CUSTOMER: &str = "INSERT INTO palisade.customers (organization_id, id, name) \
+     VALUES ((SELECT palisade_private.current_org_id()), gen_random_uuid(), 'x')";
+
+/// How many customers `org` has, read in a context of its own.
+async fn customer_count(pool: &palisade_db::AppPool, org: OrgId) -> i64 {
+    let tx = TenantTx::begin(pool, &ctx(org)).await.unwrap();
+    tx.query_once("SELECT count(*) FROM palisade.customers", &[])
+        .await
+        .unwrap()[0]
+        .get::<_, i64>(0)
+}
+
 /// A request's credential checked by the transaction's first statement
 /// (`TenantTx::begin_checked`): the statements pipelined after a refused check never run, the
 /// context is the user's *current* role, and the least role is enforced before anything else.
@@ -820,15 +833,7 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
     const CONTEXT: &str = "SELECT current_setting('app.current_org'), \
                                   current_setting('app.current_user'), \
                                   current_setting('app.current_role')";
-    const INSERT: &str = "INSERT INTO palisade.customers (organization_id, id, name) \
-                          VALUES ((SELECT palisade_private.current_org_id()), gen_random_uuid(), 'x')";
-    let customers = || async {
-        let tx = TenantTx::begin(&app.pool, &ctx(org)).await.unwrap();
-        tx.query_once("SELECT count(*) FROM palisade.customers", &[])
-            .await
-            .unwrap()[0]
-            .get::<_, i64>(0)
-    };
+    let customers = || customer_count(&app.pool, org);
 
     // Accepted: the context is set by the check, with the role the user has now, and reported.
     let tx = TenantTx::begin_checked(&app.pool, session(&member, 0), Role::Member)
@@ -897,7 +902,7 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
         let mut tx = TenantTx::begin_checked(&app.pool, credential, least)
             .await
             .unwrap();
-        match tx.execute(INSERT, &[]).await {
+        match tx.execute(INSERT_CUSTOMER, &[]).await {
             Err(DbError::Refused(r)) => assert_eq!(r, refusal),
             other => panic!("{refusal:?}: expected a refusal, got {other:?}"),
         }
@@ -905,7 +910,7 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
         let tx = TenantTx::begin_checked(&app.pool, credential, least)
             .await
             .unwrap();
-        match tx.query_once(INSERT, &[]).await {
+        match tx.query_once(INSERT_CUSTOMER, &[]).await {
             Err(DbError::Refused(r)) => assert_eq!(r, refusal),
             other => panic!("{refusal:?}: expected a refusal, got {other:?}"),
         }
@@ -962,7 +967,7 @@ async fn a_checked_credential_sets_the_current_context_or_stops_the_whole_pipeli
     let tx = TenantTx::begin_checked(&app.pool, session(&member, 0), Role::Member)
         .await
         .unwrap();
-    tx.query_once(INSERT, &[]).await.unwrap();
+    tx.query_once(INSERT_CUSTOMER, &[]).await.unwrap();
     assert_eq!(customers().await, before + 1);
 
     // The connections went back to the pool without a context.
@@ -1033,15 +1038,7 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
         }
     };
     const ROLE: &str = "SELECT current_setting('app.current_role')";
-    const INSERT: &str = "INSERT INTO palisade.customers (organization_id, id, name) \
-                          VALUES ((SELECT palisade_private.current_org_id()), gen_random_uuid(), 'x')";
-    let customers = || async {
-        let tx = TenantTx::begin(&app.pool, &ctx(org)).await.unwrap();
-        tx.query_once("SELECT count(*) FROM palisade.customers", &[])
-            .await
-            .unwrap()[0]
-            .get::<_, i64>(0)
-    };
+    let customers = || customer_count(&app.pool, org);
     let before = customers().await;
 
     // Unchanged: accepted, with the context known from the start (an insert that names its
@@ -1061,7 +1058,7 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
         .await
         .unwrap();
     assert_eq!(
-        refusal(tx.execute(INSERT, &[]).await),
+        refusal(tx.execute(INSERT_CUSTOMER, &[]).await),
         Refusal::RoleLowered(Role::Admin)
     );
     drop(tx);
@@ -1069,7 +1066,7 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
         .await
         .unwrap();
     assert_eq!(
-        refusal(tx.query_once(INSERT, &[]).await),
+        refusal(tx.query_once(INSERT_CUSTOMER, &[]).await),
         Refusal::RoleLowered(Role::Admin)
     );
     assert_eq!(customers().await, before, "the demoted admin wrote nothing");
@@ -1126,7 +1123,7 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
         .await
         .unwrap();
     assert_eq!(
-        refusal(tx.query_once(INSERT, &[]).await),
+        refusal(tx.query_once(INSERT_CUSTOMER, &[]).await),
         Refusal::CredentialsChanged
     );
     let session = |a: &palisade_test_support::Account, version: i32| Credential::Session {
@@ -1152,7 +1149,7 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
         .await
         .unwrap();
     assert_eq!(
-        refusal(tx.query_once(INSERT, &[]).await),
+        refusal(tx.query_once(INSERT_CUSTOMER, &[]).await),
         Refusal::KeyRevoked
     );
     let key = app.api_key(&admin, "expiring", Role::Admin).await;
@@ -1167,7 +1164,7 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
         .await
         .unwrap();
     assert_eq!(
-        refusal(tx.query_once(INSERT, &[]).await),
+        refusal(tx.query_once(INSERT_CUSTOMER, &[]).await),
         Refusal::RoleLowered(Role::Admin)
     );
     expire_key(&app, &key.id).await;
@@ -1177,7 +1174,7 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
         .await
         .unwrap();
     assert_eq!(
-        refusal(tx.query_once(INSERT, &[]).await),
+        refusal(tx.query_once(INSERT_CUSTOMER, &[]).await),
         Refusal::KeyExpired
     );
     let r = app
@@ -1187,7 +1184,10 @@ async fn a_rechecked_context_refuses_what_changed_since_it_was_resolved() {
     let tx = TenantTx::begin_rechecked(&app.pool, session(&member, 1), &member_ctx)
         .await
         .unwrap();
-    assert_eq!(refusal(tx.query_once(INSERT, &[]).await), Refusal::UserGone);
+    assert_eq!(
+        refusal(tx.query_once(INSERT_CUSTOMER, &[]).await),
+        Refusal::UserGone
+    );
     assert_eq!(
         customers().await,
         before,

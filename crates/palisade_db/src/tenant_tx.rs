@@ -192,16 +192,21 @@ enum Actor {
 pub const DELIVERY_WORKER_ROLE: &str = "delivery_worker";
 
 impl TenantTx {
-    /// Checks out a connection for `ctx`. Sends nothing yet: the first statement carries BEGIN
-    /// and the context in the same round trip.
-    pub async fn begin(pool: &AppPool, ctx: &TenantContext) -> Result<Self, DbError> {
+    /// Checks out a connection that will act for `actor`. Sends nothing yet.
+    async fn open(pool: &AppPool, actor: Actor) -> Result<Self, DbError> {
         let conn = pool.get().await?;
         Ok(Self {
             conn: Some(conn),
             pool: pool.clone(),
-            actor: Actor::User(*ctx),
+            actor,
             state: State::Fresh,
         })
+    }
+
+    /// Checks out a connection for `ctx`. Sends nothing yet: the first statement carries BEGIN
+    /// and the context in the same round trip.
+    pub async fn begin(pool: &AppPool, ctx: &TenantContext) -> Result<Self, DbError> {
+        Self::open(pool, Actor::User(*ctx)).await
     }
 
     /// Checks out a connection for a provider's webhook already routed to `org` (by a resolver
@@ -209,13 +214,7 @@ impl TenantTx {
     /// it can do what the table's policies allow any member of `org`, never owner/admin-only
     /// writes. Sends nothing yet, like [`TenantTx::begin`].
     pub async fn begin_for_provider(pool: &AppPool, org: OrgId) -> Result<Self, DbError> {
-        let conn = pool.get().await?;
-        Ok(Self {
-            conn: Some(conn),
-            pool: pool.clone(),
-            actor: Actor::Provider(org),
-            state: State::Fresh,
-        })
+        Self::open(pool, Actor::Provider(org)).await
     }
 
     /// Checks out a connection for the outbound webhook delivery worker, acting on a delivery of
@@ -223,13 +222,7 @@ impl TenantTx {
     /// of transaction may record a delivery attempt, read the endpoint's secret for a leased
     /// delivery, or disable a failing endpoint. Sends nothing yet, like [`TenantTx::begin`].
     pub async fn begin_for_delivery_worker(pool: &AppPool, org: OrgId) -> Result<Self, DbError> {
-        let conn = pool.get().await?;
-        Ok(Self {
-            conn: Some(conn),
-            pool: pool.clone(),
-            actor: Actor::DeliveryWorker(org),
-            state: State::Fresh,
-        })
+        Self::open(pool, Actor::DeliveryWorker(org)).await
     }
 
     /// Checks out a connection for a request's `credential`, whose check travels with the first
@@ -242,17 +235,15 @@ impl TenantTx {
         credential: Credential,
         least: Role,
     ) -> Result<Self, DbError> {
-        let conn = pool.get().await?;
-        Ok(Self {
-            conn: Some(conn),
-            pool: pool.clone(),
-            actor: Actor::Checked {
+        Self::open(
+            pool,
+            Actor::Checked {
                 credential,
                 least,
                 resolved: None,
             },
-            state: State::Fresh,
-        })
+        )
+        .await
     }
 
     /// Checks out a connection for `ctx`, a context an earlier statement of the same request
@@ -270,17 +261,15 @@ impl TenantTx {
         credential: Credential,
         ctx: &TenantContext,
     ) -> Result<Self, DbError> {
-        let conn = pool.get().await?;
-        Ok(Self {
-            conn: Some(conn),
-            pool: pool.clone(),
-            actor: Actor::Checked {
+        Self::open(
+            pool,
+            Actor::Checked {
                 credential,
                 least: ctx.role,
                 resolved: Some(*ctx),
             },
-            state: State::Fresh,
-        })
+        )
+        .await
     }
 
     /// The user context this transaction acts for; `None` for a provider's webhook, and for a
