@@ -423,3 +423,33 @@ async fn a_malformed_path_id_is_400_before_the_role_on_every_route() {
         "only {checked} requests: is the table empty?"
     );
 }
+
+/// The order of a write's refusals (docs/api.md, "If-Match"): a route any credential may use reads
+/// its body before its transaction checks the credential and the role, so a member's invalid body
+/// to an admin-only family is 422 and a valid one 403; a route on a user's session looks the
+/// session up first and refuses the role before the body (403 either way). Neither changes
+/// anything.
+#[actix_web::test]
+async fn a_write_reads_its_body_before_the_role_unless_it_needs_a_users_session() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let member = app.member_of(&owner, palisade_domain::Role::Member).await;
+    let menu = json!({"name": "Main", "tree": crate::engagement::menu_tree("Acme")});
+    let r = app
+        .post(&member, "/v1/ivr/menus", &json!({"name": ""}))
+        .await;
+    r.assert_error_at(422, "validation_failed", "an invalid body");
+    let r = app.post(&member, "/v1/ivr/menus", &menu).await;
+    r.assert_error_at(403, "forbidden", "a valid body");
+    for body in [json!({"name": ""}), json!({"name": "ci", "role": "member"})] {
+        let r = app.post(&member, "/v1/api-keys", &body).await;
+        r.assert_error_at(403, "forbidden", format_args!("api key {body}"));
+    }
+    assert_eq!(
+        app.get(&owner, "/v1/ivr/menus").await.json["data"],
+        json!([])
+    );
+    assert_eq!(
+        app.get(&owner, "/v1/api-keys").await.json["data"],
+        json!([])
+    );
+}

@@ -233,6 +233,64 @@ async fn the_same_key_for_another_request_is_422_and_changes_nothing() {
     assert_eq!((again.status, &again.json), (201, &first.json));
 }
 
+/// An API key's request is checked in the round trip of its first statement, which claims the
+/// key: the claim fingerprints it with the user the check found (the key's creator), from the
+/// same bytes as the previous version hashed in Rust (method, path and user, each followed by a
+/// NUL byte, then the body's SHA-256), so a key claimed before an upgrade still replays after
+/// it. Its creator's session is the same user (a replay); another user's key is not (422).
+#[actix_web::test]
+async fn an_api_keys_request_is_fingerprinted_as_its_creators() {
+    use sha2::{Digest, Sha256};
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let admin = app.member_of(&a, Role::Admin).await;
+    let owners_key = app.api_key(&a, "ci", Role::Admin).await;
+    let admins_key = app.api_key(&admin, "ci", Role::Admin).await;
+    let body = json!({"name": "Ada"});
+    let first = app
+        .request_as(
+            &owners_key,
+            "POST",
+            "/v1/customers",
+            Some(&body),
+            &[(KEY, "k")],
+        )
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let mut expected = Sha256::new();
+    for part in ["POST", "/v1/customers", a.user_id.as_str()] {
+        expected.update(part.as_bytes());
+        expected.update([0u8]);
+    }
+    expected.update(Sha256::digest(body.to_string().as_bytes()));
+    let stored: Vec<u8> = app
+        .db
+        .superuser_client()
+        .await
+        .query_one(
+            "SELECT request_hash FROM palisade.idempotency_keys \
+              WHERE organization_id::text = $1 AND key = 'k'",
+            &[&a.org_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, expected.finalize().to_vec());
+    let again = post(&app, &a, "/v1/customers", &body, "k").await;
+    assert_eq!((again.status, &again.json), (201, &first.json));
+    assert_eq!(again.header("idempotency-replayed"), Some("true"));
+    let r = app
+        .request_as(
+            &admins_key,
+            "POST",
+            "/v1/customers",
+            Some(&body),
+            &[(KEY, "k")],
+        )
+        .await;
+    r.assert_error_at(422, "idempotency_key_reused", "another user's key");
+    assert_eq!(count(&app, "customers", &a.org_id).await, 1);
+}
+
 #[actix_web::test]
 async fn another_organizations_identical_key_is_another_key() {
     let (app, a) = spawn_app_with_owner("Tenant A").await;

@@ -112,9 +112,11 @@ fn idempotency_and_if_match_are_documented_exactly_where_handlers_take_them() {
     }
 }
 
-/// A handler that takes the `Tenant` extractor (or `UserSession` or a family's writer, which
-/// wrap it) may answer 409 `role_changed` (its transaction checks the credential again:
-/// `palisade_api::auth::Tenant::begin`), so the document lists a 409 for it.
+/// A handler that takes a user's session (`UserSession`, looked up before its transaction, which
+/// checks it again: `palisade_api::auth::Tenant::begin`) may answer 409 `role_changed`, and so may
+/// the writes of a family only sessions write (`USER_SESSION_WRITES`: their writer is such a
+/// session), so the document lists a 409 for each. The routes any credential may use take
+/// `Caller`, whose only check is their transaction's, and do not answer it.
 #[test]
 fn a_handler_that_checks_the_role_before_its_transaction_documents_409() {
     let e = table();
@@ -130,8 +132,28 @@ fn a_handler_that_checks_the_role_before_its_transaction_documents_409() {
             );
         }
     }
-    // Members, keys, invitations, the organization, every family's create, update and delete.
-    assert!(seen >= 60, "{seen}");
+    // Members, invitations, the organization's deletion, a webhook's secret, /v1/me's writes.
+    assert!(seen >= 8, "{seen}");
+    for (method, path) in [
+        ("post", "/v1/api-keys"),
+        ("delete", "/v1/api-keys/{id}"),
+        ("post", "/v1/call-center/aws-connect/credentials"),
+        ("patch", "/v1/call-center/aws-connect/credentials/{id}"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert!(op["responses"]["409"].is_object(), "{method} {path}");
+    }
+    // Families any credential writes, one of them admin-only, with no 409 of their own.
+    for (method, path) in [
+        ("patch", "/v1/reports/{id}"),
+        ("delete", "/v1/reports/{id}"),
+        ("delete", "/v1/ivr/menus/{id}"),
+        ("patch", "/v1/organization"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path}");
+        assert!(op["responses"]["409"].is_null(), "{method} {path}");
+    }
 }
 
 /// The response headers a client can rely on are in the document (a generated client exposes

@@ -1471,3 +1471,138 @@ fn the_api_opens_no_transaction_on_a_context_it_does_not_check_again() {
     );
     assert!(files.len() > 30, "the sources were found: {files:?}");
 }
+
+/// What a route any credential may use sends, as `who`, with the lookups before a transaction
+/// closed: each answers as it would otherwise.
+async fn write_without_lookups(
+    app: &palisade_test_support::TestApp,
+    who: &(impl palisade_test_support::Credential + ?Sized),
+    conversation: &str,
+    idempotency_key: &str,
+) {
+    use serde_json::json;
+    let send = |method: &'static str, path: String, body: Option<serde_json::Value>| async move {
+        app.request_as(who, method, &path, body.as_ref(), &[]).await
+    };
+    let body = json!({"name": "Ada"});
+    let headers = [("Idempotency-Key", idempotency_key)];
+    let r = app
+        .request_as(who, "POST", "/v1/customers", Some(&body), &headers)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let again = app
+        .request_as(who, "POST", "/v1/customers", Some(&body), &headers)
+        .await;
+    assert_eq!((again.status, &again.json), (201, &r.json));
+    assert_eq!(again.header("idempotency-replayed"), Some("true"));
+    let customer = format!("/v1/customers/{}", r.json["id"].as_str().unwrap());
+    for (method, path, body, status) in [
+        ("PATCH", customer.clone(), Some(json!({"name": "Eve"})), 200),
+        ("DELETE", customer, None, 204),
+        (
+            "POST",
+            "/v1/ivr/menus".into(),
+            Some(json!({"name": idempotency_key, "tree": crate::engagement::menu_tree("Acme")})),
+            201,
+        ),
+        (
+            "POST",
+            format!("/v1/chat/conversations/{conversation}/messages"),
+            Some(json!({"sender": "agent", "body": "Hi"})),
+            201,
+        ),
+        (
+            "POST",
+            "/v1/analytics/events".into(),
+            Some(json!({"type": "page.viewed"})),
+            201,
+        ),
+        (
+            "PATCH",
+            "/v1/organization".into(),
+            Some(json!({"name": "Acme"})),
+            200,
+        ),
+        ("GET", "/v1/organization/export".into(), None, 200),
+        ("GET", "/v1/invitations".into(), None, 200),
+    ] {
+        let r = send(method, path.clone(), body).await;
+        assert_eq!(r.status, status, "{method} {path}: {}", r.text);
+    }
+}
+
+/// A route any credential may use checks it in its transaction's opening statement, in the round
+/// trip of its first statement (`Caller`, or a family's writer where no user's session is
+/// needed), and looks nothing up before: with the functions of those lookups closed to the app
+/// role (`palisade_private.member_session` and `api_key_lookup`, which `UserSession` calls),
+/// creates, changes, deletes, admin-only writes, an idempotent POST, the organization's rename
+/// and export answer as before, by a token and by an API key, and a member's admin-only write is
+/// still refused 403, while a route on a user's session fails.
+#[actix_web::test]
+async fn a_route_any_credential_may_use_looks_nothing_up_before_its_transaction() {
+    use serde_json::json;
+    let (app, owner) = palisade_test_support::spawn_app_with_owner("Acme").await;
+    let member = app.member_of(&owner, Role::Member).await;
+    let key = app.api_key(&owner, "ci", Role::Admin).await;
+    let conversation = app
+        .create(&owner, "/v1/chat/conversations", json!({}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let number = palisade_test_support::unique_number();
+    app.stock_numbers(&[(&number, &["sms"])]).await;
+    app.db
+        .superuser_client()
+        .await
+        .batch_execute(
+            "REVOKE EXECUTE ON FUNCTION palisade_private.member_session(uuid, uuid), \
+                                        palisade_private.api_key_lookup(bytea) \
+               FROM palisade_app",
+        )
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            &owner,
+            "/v1/api-keys",
+            &json!({"name": "next", "role": "member"}),
+        )
+        .await;
+    // Its lookup is refused, answered as the database's other refusals are.
+    r.assert_error_at(403, "forbidden", "a user's session is looked up first");
+    assert_eq!(
+        app.get(&owner, "/v1/api-keys").await.json["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    write_without_lookups(&app, &owner, &conversation, "by token").await;
+    write_without_lookups(&app, &key, &conversation, "by key").await;
+    let r = app
+        .request_as(
+            &key,
+            "POST",
+            "/v1/phone-numbers",
+            Some(&json!({"number": number})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let path = format!("/v1/phone-numbers/{}", r.json["id"].as_str().unwrap());
+    assert_eq!(app.delete(&owner, &path).await.status, 204);
+    app.assert_forbidden(
+        &member,
+        &[
+            (
+                "POST",
+                "/v1/ivr/menus",
+                Some(json!({"name": "Main", "tree": crate::engagement::menu_tree("Acme")})),
+            ),
+            ("PATCH", "/v1/organization", Some(json!({"name": "Mine"}))),
+            ("GET", "/v1/organization/export", None),
+        ],
+    )
+    .await;
+}

@@ -1,4 +1,5 @@
-//! Authentication: bearer JWTs, argon2id password hashing, and the [`Tenant`] extractor.
+//! Authentication: bearer JWTs, argon2id password hashing, and the credential extractors
+//! ([`Caller`], checked by the handler's transaction; [`UserSession`], looked up before it).
 //!
 //! Tokens are HS256 with `iss`, `aud`, `sub` (user id), `iat`, `exp`, two claims of ours that
 //! must be present, `org` (the organization id, or null) and `role` (or null), and two that may
@@ -7,8 +8,8 @@
 //! `no_organization`. Anything else wrong with a token answers 401, and so does a valid token
 //! whose user no longer exists, or whose `ver` (the user's credential version when it was
 //! issued) is no longer the user's: a password change or reset, or signing out everywhere, ends
-//! every earlier token. API keys (`pk_...`) are the other credential; see [`Tenant`], and
-//! [`UserSession`] for the routes a key may not use.
+//! every earlier token. API keys (`pk_...`) are the other credential; see [`Caller`] and
+//! [`Tenant`], and [`UserSession`] for the routes a key may not use.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -685,9 +686,13 @@ impl PasswordHashing {
     }
 }
 
-/// The authenticated tenant of a request: extract it in a handler's arguments.
+/// The authenticated tenant of a request made with a user's session, looked up before the
+/// handler's transaction: what [`UserSession`] and [`SessionToken`] yield, for the routes that
+/// manage credentials, members and the organization, which decide by the exact role in Rust (an
+/// owner's rights over other owners, a key's role capped by its minter's). Every other route
+/// takes [`Caller`], whose check travels with the handler's first statement.
 ///
-/// Accepts either credential:
+/// How either credential is looked up:
 /// - `Authorization: Bearer <jwt>`: verified, then the token's user is looked up
 ///   (`palisade_db::members::session`, one statement): a user who has been removed, or whose
 ///   organization was deleted, answers 401 `invalid_token` on every route, and so does a token
@@ -700,12 +705,11 @@ impl PasswordHashing {
 ///   A key acts for its own organization with its own role (capped by its creator's current
 ///   role), as its creator (`user_id`).
 ///
-/// Routes that manage credentials take [`UserSession`] instead, which refuses API keys.
+/// [`UserSession`] refuses an API key once it is authenticated.
 ///
-/// Either way one round trip, before the handler's own transaction: this is for routes that need
-/// the role in Rust before they start it. The others take [`Caller`], whose check travels with the
-/// handler's first statement. The organization and user ids are recorded on the
-/// request's span, so every later log line carries them; the credential itself is never logged.
+/// Either way one round trip, before the handler's own transaction. The organization and user
+/// ids are recorded on the request's span, so every later log line carries them; the credential
+/// itself is never logged.
 ///
 /// The handler opens its transaction with [`Tenant::begin`], whose first statement checks the
 /// credential again: what the role was checked against in Rust may have changed in between (a
@@ -912,16 +916,6 @@ fn authenticate_request(
     })
 }
 
-impl FromRequest for Tenant {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let auth = authenticate_request(req);
-        Box::pin(async move { auth.await.map(|(tenant, _)| tenant) })
-    }
-}
-
 /// The credential of a request, checked by the database in the same round trip as the
 /// handler's first statement: extract it in the arguments of a handler that needs no role
 /// before its transaction, and open the transaction with [`Caller::begin`] or
@@ -1074,7 +1068,7 @@ pub enum CredentialKind {
 
 /// The tenant of a request made by a person: a user's bearer token, never an API key.
 ///
-/// Routes that manage credentials take this instead of [`Tenant`], so that a leaked key cannot
+/// Routes that manage credentials take this instead of [`Caller`], so that a leaked key cannot
 /// mint its successors or lock out the people who would revoke it: creating and revoking API
 /// keys, adding, changing and removing members (and inviting them), rotating a webhook's
 /// signing secret, deleting the organization. (Renewing a token and signing out everywhere take

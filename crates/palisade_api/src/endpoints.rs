@@ -41,7 +41,7 @@ use crate::rules::FieldRules;
 pub enum Auth {
     /// Nobody needs a credential (`/healthz`, signup, login, link redemption).
     Public,
-    /// A user's bearer token or an API key ([`crate::auth::Tenant`]).
+    /// A user's bearer token or an API key ([`crate::auth::Caller`]).
     Tenant,
     /// A user's bearer token only ([`crate::auth::UserSession`], or [`crate::auth::SessionToken`]
     /// where the handler needs the token's claims): routes that manage credentials.
@@ -197,7 +197,7 @@ impl Endpoints {
     }
 
     /// Every declared `(method, path)` with its handler's extractor types, as Rust names them
-    /// (e.g. `(palisade_api::auth::Tenant, palisade_api::etag::IfMatch, ...)`).
+    /// (e.g. `(palisade_api::auth::Caller, palisade_api::etag::IfMatch, ...)`).
     pub fn extractors(&self) -> Vec<(&'static str, &'static str, &'static str)> {
         self.endpoints
             .iter()
@@ -884,9 +884,8 @@ impl Drop for Doc<'_> {
         if matches!(auth, Auth::Tenant | Auth::User | Auth::Signature) {
             statuses.push(401);
         }
-        // A handler that checks the role before its transaction (the `Tenant` extractor, or
-        // `UserSession` and `Writer` which wrap it) answers 409 `role_changed` when the role was
-        // lowered in between (`crate::auth::Tenant::begin`).
+        // A handler that checks the role before its transaction (`UserSession`) answers 409 `role_changed` when the role was lowered in between
+        // (`crate::auth::Tenant::begin`).
         if checks_role_before_its_transaction(self.endpoints.endpoints[self.index].extractors) {
             statuses.push(409);
         }
@@ -913,17 +912,14 @@ impl Drop for Doc<'_> {
 }
 
 /// Whether a handler's extractors (`std::any::type_name` of its arguments) hold one that looks
-/// the credential up before the handler's transaction: [`crate::auth::Tenant`], or
-/// [`crate::auth::UserSession`] and the resource families' writer, which wrap it.
+/// the credential up before the handler's transaction and relies on its role there:
+/// [`crate::auth::UserSession`]. (A resource family's writer takes a user's session only in the
+/// families whose writes manage credentials (`USER_SESSION_WRITES`), and their routes declare
+/// their 409 themselves; [`crate::auth::SessionToken`]'s routes rely on no role.)
 pub fn checks_role_before_its_transaction(extractors: &str) -> bool {
-    extractors.split(['(', ')', ',', ' ', '<', '>']).any(|t| {
-        matches!(
-            t,
-            "palisade_api::auth::Tenant"
-                | "palisade_api::auth::UserSession"
-                | "palisade_api::resource::Writer"
-        )
-    })
+    extractors
+        .split(['(', ')', ',', ' ', '<', '>'])
+        .any(|t| t == "palisade_api::auth::UserSession")
 }
 
 /// The served document's JSON (`GET /openapi.json`).

@@ -2,19 +2,21 @@
 //!
 //! A handler takes an [`Idempotency`] argument and opens its transaction through it:
 //! ```ignore
-//! let mut tx = begin_or_replay!(idem, &state, &tenant); // a replay returns here
+//! let mut tx = begin_or_replay!(idem, &state, caller.begin(&state).await?); // a replay returns here
 //! // ... the handler's statements on `tx` ...
 //! tx.commit(super::created("/v1/things", thing.id, ThingJson::from(thing))).await
 //! ```
-//! Without the header, [`Idempotency::begin`] is [`crate::auth::Tenant::begin`] and [`IdempotentTx::commit`]
-//! a plain commit. With it, the transaction's first statement claims the key
+//! Without the header, [`Idempotency::begin`] hands the transaction back as it is and
+//! [`IdempotentTx::commit`] is a plain commit. With it, the transaction's first statement (after
+//! its credential's check, in the same round trip) claims the key
 //! ([`palisade_db::idempotency::claim`]): a concurrent request with the same key waits on it
 //! until this one commits or rolls back. `commit` stores the response in the key's row and
 //! commits, so the key and the effect exist together or not at all. A request that fails
 //! (any 4xx or 5xx) rolls back and leaves no key: its retry runs again.
 //!
 //! The key identifies the request by a SHA-256 over its method, path, user and body (the body's
-//! digest is left in the request's extensions by [`crate::extract::Json`], as [`BodyDigest`]).
+//! digest is left in the request's extensions by [`crate::extract::Json`], as [`BodyDigest`]),
+//! computed by the claiming statement from the user its transaction's check found.
 //! The same key for another request answers 422 `idempotency_key_reused`.
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -25,10 +27,8 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::{Ready, ready};
 use palisade_db::TenantTx;
 use palisade_db::idempotency::{self as db, Claim, StoredResponse};
-use palisade_domain::TenantContext;
 use sha2::{Digest, Sha256};
 
-use crate::auth::Tenant;
 use crate::{ApiError, AppState};
 
 /// The request header that carries the key.
@@ -89,18 +89,14 @@ impl FromRequest for Idempotency {
     }
 }
 
-/// `let mut tx = begin_or_replay!(idem, &state, &tenant);` (or `..., &tenant, Role::Admin)`: the
-/// least role the handler relied on, [`Tenant::begin_at`]; without it, the extractor's exact
-/// role, [`Tenant::begin`]) in a handler returning
-/// `Result<HttpResponse, ApiError>`: [`Idempotency::begin`], which either opens the handler's
-/// [`IdempotentTx`] or, for a replay, **returns from the handler** with the first response
-/// (as `?` returns an error).
+/// `let mut tx = begin_or_replay!(idem, &state, tx);`, `tx` the handler's transaction as
+/// opened (by [`crate::auth::Caller::begin_as`] or [`crate::auth::Tenant::begin_at`]), nothing
+/// sent on it yet, in a handler returning `Result<HttpResponse, ApiError>`:
+/// [`Idempotency::begin`], which either goes on with the handler's [`IdempotentTx`] or, for a
+/// replay, **returns from the handler** with the first response (as `?` returns an error).
 macro_rules! begin_or_replay {
-    ($idem:expr, $state:expr, $tenant:expr) => {
-        $crate::idempotency::begin_or_replay!($idem, $state, $tenant, ($tenant).0.role)
-    };
-    ($idem:expr, $state:expr, $tenant:expr, $least:expr) => {
-        match $idem.begin($state, $tenant, $least).await? {
+    ($idem:expr, $state:expr, $tx:expr) => {
+        match $idem.begin($state, $tx).await? {
             $crate::idempotency::Begun::Fresh(tx) => *tx,
             $crate::idempotency::Begun::Replay(first) => return Ok(first),
         }
@@ -118,24 +114,22 @@ pub enum Begun {
 }
 
 impl Idempotency {
-    /// Opens the handler's transaction for `tenant`, relying on no more than the role `least`
-    /// ([`Tenant::begin_at`]). With a key, its first statement (after the credential's check)
-    /// claims it:
-    /// a replay ends the transaction and answers the first response (with
+    /// Goes on with the handler's transaction `tx`, opened with its credential's check and
+    /// nothing sent yet. With a key, its first statement claims it, in the round trip of the
+    /// check: a replay ends the transaction and answers the first response (with
     /// `Idempotency-Replayed: true`); a key used for another request answers 422
     /// `idempotency_key_reused`.
-    pub async fn begin(
-        self,
-        state: &AppState,
-        tenant: &Tenant,
-        least: palisade_domain::Role,
-    ) -> Result<Begun, ApiError> {
-        let mut tx = tenant.begin_at(state, least).await?;
+    pub async fn begin(self, state: &AppState, mut tx: TenantTx) -> Result<Begun, ApiError> {
         let Some(key) = self.key else {
             return Ok(Begun::Fresh(Box::new(IdempotentTx { tx, key: None })));
         };
-        let hash = fingerprint(&self.req, &tenant.0);
-        match db::claim(&mut tx, &key, &hash, state.clock.now()).await? {
+        let body = self
+            .req
+            .extensions()
+            .get::<BodyDigest>()
+            .map_or_else(|| Sha256::digest(b"").into(), |d| d.0);
+        let request = request_prefix(&self.req);
+        match db::claim(&mut tx, &key, &request, &body, state.clock.now()).await? {
             Claim::Fresh => Ok(Begun::Fresh(Box::new(IdempotentTx { tx, key: Some(key) }))),
             Claim::Replay(first) => {
                 tx.commit().await?;
@@ -153,23 +147,15 @@ impl Idempotency {
     }
 }
 
-/// SHA-256 over what makes two requests the same one: method, path, user and body.
-fn fingerprint(req: &HttpRequest, ctx: &TenantContext) -> [u8; 32] {
-    let body = req
-        .extensions()
-        .get::<BodyDigest>()
-        .map_or_else(|| Sha256::digest(b"").into(), |d| d.0);
-    let mut h = Sha256::new();
-    for part in [
-        req.method().as_str().as_bytes(),
-        req.path().as_bytes(),
-        ctx.user_id.to_string().as_bytes(),
-    ] {
-        h.update(part);
-        h.update([0u8]);
+/// What identifies a request before its caller and body, as the fingerprint takes it
+/// ([`palisade_db::idempotency::claim`]): its method and path, each followed by a NUL byte.
+fn request_prefix(req: &HttpRequest) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(req.method().as_str().len() + req.path().len() + 2);
+    for part in [req.method().as_str(), req.path()] {
+        prefix.extend_from_slice(part.as_bytes());
+        prefix.push(0);
     }
-    h.update(body);
-    h.finalize().into()
+    prefix
 }
 
 fn replay(first: StoredResponse) -> Result<HttpResponse, ApiError> {

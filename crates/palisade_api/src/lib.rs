@@ -2,9 +2,10 @@
 //!
 //! - [`error`]: [`ApiError`], the only error a handler returns; it maps to a status and a JSON
 //!   body `{"error": "snake_case_code", "message": "..."}` and logs internal causes once.
-//! - [`auth`]: JWT issuing and checking, password hashing, and the [`auth::Tenant`] extractor
-//!   that turns a bearer token or an API key into the request's tenant context, and
-//!   [`auth::UserSession`], which accepts a user's token only (routes that manage credentials).
+//! - [`auth`]: JWT issuing and checking, password hashing, and the credential extractors:
+//!   [`auth::Caller`], a bearer token or an API key that the handler's transaction checks in the
+//!   round trip of its first statement, and [`auth::UserSession`], a user's token only, looked up
+//!   before (routes that manage credentials, members and the organization).
 //! - [`throttle`]: rate limits on login, signup, password reset and invitation acceptance, per
 //!   [`client_addr::ClientAddr`] (the peer, or behind trusted proxies the forwarded client).
 //! - [`credentials`]: API keys, webhook signing secrets and link tokens, generated and shown once.

@@ -198,10 +198,15 @@ pub(crate) trait Created: Resource {
     fn parse(body: &Self::Body, f: &mut Fields) -> Option<Self::New>;
 
     /// Runs once the body is valid, before the transaction: checks what depends on the caller
-    /// (`tenant`), and generates the write-only secret of families that have one (a webhook's
-    /// signing secret, an API key), storing what is kept of it in `new`. The returned
+    /// (`session`: the tenant a user's session resolved, in a family only sessions write,
+    /// [`Resource::USER_SESSION_WRITES`]; `None` in the others, whose credential is checked by
+    /// the transaction), and generates the write-only secret of families that have one (a
+    /// webhook's signing secret, an API key), storing what is kept of it in `new`. The returned
     /// [`OneTimeSecret`] is shown in the 201 only. Default: nothing to check, no secret.
-    fn prepare(_new: &mut Self::New, _tenant: &Tenant) -> Result<Option<OneTimeSecret>, ApiError> {
+    fn prepare(
+        _new: &mut Self::New,
+        _session: Option<&Tenant>,
+    ) -> Result<Option<OneTimeSecret>, ApiError> {
         Ok(None)
     }
 }
@@ -443,9 +448,24 @@ macro_rules! body {
 }
 pub(crate) use body;
 
-/// The caller of a write of family `R`: any tenant, or only a user's session when
-/// [`Resource::USER_SESSION_WRITES`].
-pub(crate) struct Writer<R>(Tenant, std::marker::PhantomData<R>);
+/// The caller of a write of family `R`.
+///
+/// - A family any credential may write takes a [`Caller`]: the credential, and the role the
+///   write needs (admin for [`Resource::ADMIN_WRITES`], a 403 below it), are checked by the
+///   transaction's opening statement, in the round trip of the write's first statement. So a
+///   body invalid in itself answers 422 before a refused role's 403 there.
+/// - A family only a user's session writes ([`Resource::USER_SESSION_WRITES`]: the credentials
+///   it mints) takes a [`UserSession`], looked up before the handler's transaction: an API key is
+///   authenticated, then refused 403 `requires_user_session`; the role is refused (403) before
+///   the body is read; [`Created::prepare`] decides by the exact role (a key's role is capped by
+///   its minter's); and the transaction checks the credential again ([`Tenant::begin_at`], 409
+///   `role_changed` for a role lowered in between).
+pub(crate) struct Writer<R>(By, std::marker::PhantomData<R>);
+
+enum By {
+    Caller(Caller),
+    Session(Tenant),
+}
 
 impl<R: Resource> actix_web::FromRequest for Writer<R> {
     type Error = ApiError;
@@ -457,40 +477,54 @@ impl<R: Resource> actix_web::FromRequest for Writer<R> {
     ) -> Self::Future {
         if R::USER_SESSION_WRITES {
             let user = UserSession::from_request(req, payload);
-            Box::pin(async move { Ok(Writer(user.await?.0, std::marker::PhantomData)) })
+            Box::pin(
+                async move { Ok(Writer(By::Session(user.await?.0), std::marker::PhantomData)) },
+            )
         } else {
-            let tenant = Tenant::from_request(req, payload);
-            Box::pin(async move { Ok(Writer(tenant.await?, std::marker::PhantomData)) })
+            let caller = Caller::from_request(req, payload);
+            Box::pin(async move { Ok(Writer(By::Caller(caller.await?), std::marker::PhantomData)) })
         }
     }
 }
 
-/// The least role a create of family `R` relies on, for [`Tenant::begin_at`]: the writer's own
-/// when only owners and admins write it (a family's `prepare` may decide by it: a key's role is
-/// capped by its minter's), any role otherwise (nothing is decided by it).
-fn least<R: Resource>(tenant: &Tenant) -> palisade_domain::Role {
-    if R::ADMIN_WRITES {
-        tenant.0.role
-    } else {
-        palisade_domain::Role::Member
+impl<R: Resource> Writer<R> {
+    /// Refuses (403) what a user's session may not write, before the body is read; a
+    /// [`Caller`]'s role is refused by its transaction instead.
+    fn may_write(&self) -> Result<(), ApiError> {
+        match &self.0 {
+            By::Session(tenant) if R::ADMIN_WRITES => tenant.require_admin(),
+            By::Session(_) | By::Caller(_) => Ok(()),
+        }
     }
-}
 
-/// The least role a change or a delete of family `R` relies on: admin when only owners and admins
-/// write it (nothing more is decided by the role there), any role otherwise.
-fn least_to_change<R: Resource>() -> palisade_domain::Role {
-    if R::ADMIN_WRITES {
-        palisade_domain::Role::Admin
-    } else {
-        palisade_domain::Role::Member
+    /// The tenant a user's session resolved, for [`Created::prepare`]; `None` for a [`Caller`].
+    fn session(&self) -> Option<&Tenant> {
+        match &self.0 {
+            By::Session(tenant) => Some(tenant),
+            By::Caller(_) => None,
+        }
     }
-}
 
-fn may_write<R: Resource>(tenant: &Tenant) -> Result<(), ApiError> {
-    if R::ADMIN_WRITES {
-        tenant.require_admin()
-    } else {
-        Ok(())
+    /// Opens the write's transaction; nothing is sent until its first statement. A create
+    /// (`exact`) of a user's session relies on the exact role [`Created::prepare`] saw when the
+    /// family is admin-only; anything else on the role the family's writes need.
+    async fn begin(&self, state: &AppState, exact: bool) -> Result<TenantTx, ApiError> {
+        let needed = if R::ADMIN_WRITES {
+            palisade_domain::Role::Admin
+        } else {
+            palisade_domain::Role::Member
+        };
+        match &self.0 {
+            By::Caller(caller) => caller.begin_as(state, needed).await,
+            By::Session(tenant) => {
+                let least = if exact && R::ADMIN_WRITES {
+                    tenant.0.role
+                } else {
+                    needed
+                };
+                tenant.begin_at(state, least).await
+            }
+        }
     }
 }
 
@@ -506,7 +540,8 @@ pub(crate) fn path_id(raw: &str) -> Result<Uuid, ApiError> {
 /// when a violation it can meet answers it.
 fn write_errors<R: Resource>(doc: &mut Doc<'_>, deletes: bool) {
     if R::USER_SESSION_WRITES {
-        doc.auth(crate::endpoints::Auth::User);
+        // Looked up before the transaction, which checks it again (`Writer`): 409 `role_changed`.
+        doc.auth(crate::endpoints::Auth::User).errors(&[409]);
     }
     if R::ADMIN_WRITES {
         doc.describe("Owners and admins").errors(&[403]);
@@ -559,16 +594,16 @@ pub(crate) async fn list<R: Listed>(
 /// `POST <collection>` (201 with `Location`).
 pub(crate) async fn create<R: Created>(
     state: web::Data<AppState>,
-    Writer(tenant, _): Writer<R>,
+    writer: Writer<R>,
     idem: Idempotency,
     body: Json<R::Body>,
 ) -> Result<HttpResponse, ApiError> {
-    may_write::<R>(&tenant)?;
+    writer.may_write()?;
     let mut f = Fields::default();
     let new = R::parse(&body, &mut f);
     let mut new = f.finish_with(new)?;
-    let secret = R::prepare(&mut new, &tenant)?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant, least::<R>(&tenant));
+    let secret = R::prepare(&mut new, writer.session())?;
+    let mut tx = begin_or_replay!(idem, &state, writer.begin(&state, true).await?);
     let row = crud::Insert::insert(&new, &mut tx)
         .await
         .map_err(write_error::<R>)?;
@@ -610,17 +645,17 @@ pub(crate) async fn get<R: Resource>(
 /// `PATCH <item>`.
 pub(crate) async fn update<R: Patched>(
     state: web::Data<AppState>,
-    Writer(tenant, _): Writer<R>,
+    writer: Writer<R>,
     path: web::Path<String>,
     if_match: IfMatch,
     body: Json<R::Body>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
-    may_write::<R>(&tenant)?;
+    writer.may_write()?;
     let mut f = Fields::default();
     let mut patch = R::parse(&body, &mut f);
     f.finish()?;
-    let mut tx = tenant.begin_at(&state, least_to_change::<R>()).await?;
+    let mut tx = writer.begin(&state, false).await?;
     let current = locked::<R>(&mut tx, id, &if_match, R::GUARD.is_some()).await?;
     if let (Some(guard), Some(current)) = (R::GUARD, &current) {
         guard(&mut patch, current)?;
@@ -638,13 +673,13 @@ pub(crate) async fn update<R: Patched>(
 /// `DELETE <item>` (204).
 pub(crate) async fn delete<R: Resource>(
     state: web::Data<AppState>,
-    Writer(tenant, _): Writer<R>,
+    writer: Writer<R>,
     path: web::Path<String>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
-    may_write::<R>(&tenant)?;
-    let mut tx = tenant.begin_at(&state, least_to_change::<R>()).await?;
+    writer.may_write()?;
+    let mut tx = writer.begin(&state, false).await?;
     let current = locked::<R>(&mut tx, id, &if_match, R::DELETE_GUARD.is_some()).await?;
     if let (Some(guard), Some(current)) = (R::DELETE_GUARD, &current) {
         guard(current)?;
@@ -787,17 +822,17 @@ pub(crate) async fn list_within<R: Within>(
 /// `POST <nested>` (201 with `Location` under [`Resource::COLLECTION`]).
 pub(crate) async fn create_within<R: CreatedWithin>(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    writer: Writer<R>,
     idem: Idempotency,
     path: web::Path<String>,
     body: Json<R::Body>,
 ) -> Result<HttpResponse, ApiError> {
     let parent = path_id(&path)?;
-    may_write::<R>(&tenant)?;
+    writer.may_write()?;
     let mut f = Fields::default();
     let new = R::parse(&body, &mut f);
     let new = f.finish_with(new)?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant, least::<R>(&tenant));
+    let mut tx = begin_or_replay!(idem, &state, writer.begin(&state, true).await?);
     let row = R::insert(&mut tx, parent, new).await?;
     let id = Table::cursor(&row).id;
     tx.commit(crate::routes::created(

@@ -38,29 +38,52 @@ pub enum Claim {
     Reused,
 }
 
-/// Claims `key` for a request whose fingerprint is `request_hash` (SHA-256 of what identifies
-/// it), at `now`. Must be the transaction's first statement: it may wait until a concurrent
-/// request holding the same key commits or rolls back.
+/// The request's fingerprint, SHA-256 over `$2` (what identifies the request before its caller:
+/// its method and path, each followed by a NUL byte), the context's user id, a NUL byte and `$3`
+/// (its body's SHA-256). The statement computes it from the context its transaction's check
+/// set, so a request whose credential is checked in the same round trip (an API key's user is
+/// known only then) fingerprints as one checked before it. The bytes are those the API hashed in
+/// Rust before the statement did: a key claimed by a server of the previous version still
+/// replays.
+macro_rules! fingerprint {
+    () => {
+        "pg_catalog.sha256($2::bytea \
+         || pg_catalog.convert_to(pg_catalog.current_setting('app.current_user'), 'UTF8') \
+         || '\\x00'::bytea || $3::bytea)"
+    };
+}
+
+/// Claims `key` for a request at `now`, in its caller's context: `request` is its method and
+/// path, each followed by a NUL byte, and `body` its body's SHA-256 (the fingerprint above).
+/// Must be the transaction's first statement: it may wait until a concurrent request holding
+/// the same key commits or rolls back.
 pub async fn claim(
     tx: &mut TenantTx,
     key: &str,
-    request_hash: &[u8; 32],
+    request: &[u8],
+    body: &[u8; 32],
     now: OffsetDateTime,
 ) -> Result<Claim, DbError> {
     let expired_before = now - RETENTION;
+    let body = body.as_slice();
     // Two rounds at most: if the row that made the INSERT conflict is gone by the time it is
     // read (deleted by retention in between), the second INSERT takes the key.
     for _ in 0..2 {
         let taken = tx
             .query_opt(
-                "INSERT INTO palisade.idempotency_keys AS k (key, request_hash, created_at) \
-                 VALUES ($1, $2, $3) \
-                 ON CONFLICT (organization_id, key) DO UPDATE \
-                     SET request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at, \
-                         response_status = NULL, response_body = NULL, response_location = NULL \
-                     WHERE k.created_at <= $4 \
-                 RETURNING true",
-                &[&key, &request_hash.as_slice(), &now, &expired_before],
+                concat!(
+                    "INSERT INTO palisade.idempotency_keys AS k (key, request_hash, created_at) \
+                     VALUES ($1, ",
+                    fingerprint!(),
+                    ", $4) \
+                     ON CONFLICT (organization_id, key) DO UPDATE \
+                         SET request_hash = EXCLUDED.request_hash, \
+                             created_at = EXCLUDED.created_at, response_status = NULL, \
+                             response_body = NULL, response_location = NULL \
+                         WHERE k.created_at <= $5 \
+                     RETURNING true"
+                ),
+                &[&key, &request, &body, &now, &expired_before],
             )
             .await?;
         if taken.is_some() {
@@ -68,10 +91,13 @@ pub async fn claim(
         }
         let row = tx
             .query_opt(
-                "SELECT request_hash = $2 AS same, response_status, response_body, \
-                        response_location \
-                   FROM palisade.idempotency_keys WHERE key = $1",
-                &[&key, &request_hash.as_slice()],
+                concat!(
+                    "SELECT request_hash = ",
+                    fingerprint!(),
+                    " AS same, response_status, response_body, response_location \
+                       FROM palisade.idempotency_keys WHERE key = $1"
+                ),
+                &[&key, &request, &body],
             )
             .await?;
         let Some(row) = row else { continue };

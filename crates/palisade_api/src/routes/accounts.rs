@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use super::auth::token_response;
 use super::{Fields, parse_id};
-use crate::auth::{Renewal, SessionToken, Tenant, UserSession};
+use crate::auth::{Caller, Renewal, SessionToken, UserSession};
 use crate::client_addr::ClientAddr;
 use crate::credentials::{LinkToken, link_token_hash};
 use crate::endpoints::Auth;
@@ -213,7 +213,7 @@ pub async fn invite(
     } else {
         Role::Admin
     };
-    let mut tx = begin_or_replay!(idem, &state, &tenant, least);
+    let mut tx = begin_or_replay!(idem, &state, tenant.begin_at(&state, least).await?);
     let invitation = match db::create_invitation(&mut tx, &new).await {
         // Another request is inviting the same email at this very moment.
         Err(e) if e.is_unique_violation_of(INVITATION_EMAIL_KEY) => {
@@ -266,12 +266,11 @@ crate::rules::field_rules!(ListQuery {});
 /// first; `expired` says whether the link still works.
 pub async fn list_invitations(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     q: List<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    tenant.require_admin()?;
     let now = state.clock.now();
-    let tx = tenant.begin_at(&state, Role::Admin).await?;
+    let tx = caller.begin_as(&state, Role::Admin).await?;
     let page = db::list_invitations(tx, q.page).await?;
     Ok(q.respond(page, |i| InvitationJson::new(i, now)))
 }
@@ -279,13 +278,12 @@ pub async fn list_invitations(
 /// `GET /v1/invitations/{id}` (owners and admins).
 pub async fn get_invitation(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, InvitationId::parse)?;
-    tenant.require_admin()?;
     let now = state.clock.now();
-    let tx = tenant.begin_at(&state, Role::Admin).await?;
+    let tx = caller.begin_as(&state, Role::Admin).await?;
     let invitation = db::get_invitation(tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::Fields;
 use super::query_params::{format_date, no_such};
-use crate::auth::{Caller, Tenant};
+use crate::auth::Caller;
 use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::resource::{self};
 use crate::{ApiError, AppState};
@@ -195,14 +195,14 @@ fn parse_event(f: &mut Fields, e: &EventBody, now: OffsetDateTime) -> Option<New
 /// "properties"?, "customer_id"?}`; `occurred_at` defaults to now.
 pub async fn ingest(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     idem: Idempotency,
     body: crate::extract::Json<EventBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let event = parse_event(&mut f, &body, OffsetDateTime::now_utc());
     let event = f.finish_with(event)?;
-    store(&state, &tenant, idem, &[event], |mut events| {
+    store(&state, &caller, idem, &[event], |mut events| {
         let one = events
             .pop()
             .ok_or_else(|| ApiError::internal("ingest stored no event"))?;
@@ -216,7 +216,7 @@ pub async fn ingest(
 /// (`[3].type`), like a deserializer's error.
 pub async fn ingest_batch(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     idem: Idempotency,
     // An array body, the one the API takes.
     body: crate::extract::Json<EventBatch, true>,
@@ -237,7 +237,7 @@ pub async fn ingest_batch(
     if events.len() != body.len() {
         return Err(ApiError::internal("validated fields missing"));
     }
-    store(&state, &tenant, idem, &events, |data| {
+    store(&state, &caller, idem, &events, |data| {
         Ok(HttpResponse::Created().json(BatchJson { data }))
     })
     .await
@@ -247,12 +247,12 @@ pub async fn ingest_batch(
 /// response) and answers with `respond`'s response for them.
 async fn store(
     state: &AppState,
-    tenant: &Tenant,
+    caller: &Caller,
     idem: Idempotency,
     events: &[NewEvent],
     respond: impl FnOnce(Vec<EventJson>) -> Result<HttpResponse, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut tx = begin_or_replay!(idem, state, &tenant, palisade_domain::Role::Member);
+    let mut tx = begin_or_replay!(idem, state, caller.begin(state).await?);
     let stored = match db::ingest(&mut tx, events).await {
         Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
             return Err(no_such("customer_id"));

@@ -126,8 +126,16 @@ impl Created for ApiKeys {
     }
 
     /// A key never has a role above its minter's; the key is generated here and shown once (a
-    /// key never mints a key: the route takes a user's session).
-    fn prepare(new: &mut NewApiKey, tenant: &Tenant) -> Result<Option<OneTimeSecret>, ApiError> {
+    /// key never mints a key: the route takes a user's session, so `session` is its tenant).
+    fn prepare(
+        new: &mut NewApiKey,
+        session: Option<&Tenant>,
+    ) -> Result<Option<OneTimeSecret>, ApiError> {
+        let tenant = session.ok_or_else(|| {
+            ApiError::internal(
+                "minting an API key needs the minter's session (USER_SESSION_WRITES)",
+            )
+        })?;
         if new.role > tenant.0.role {
             return Err(ApiError::Forbidden {
                 code: crate::error::ErrorCode::Forbidden,

@@ -201,7 +201,7 @@ impl Created for ConnectCredentials {
     /// The credential is generated here and shown once.
     fn prepare(
         new: &mut NewConnectCredential,
-        _tenant: &Tenant,
+        _session: Option<&Tenant>,
     ) -> Result<Option<OneTimeSecret>, ApiError> {
         let generated = GeneratedApiKey::generate_connect_credential()?;
         new.prefix = generated.display_prefix();

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::query_params::no_such;
 use super::{Fields, parse_id};
-use crate::auth::Tenant;
+use crate::auth::Caller;
 use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::resource::{self, Violation, Within};
 use crate::{ApiError, AppState};
@@ -164,7 +164,7 @@ crate::rules::field_rules!(MessageBodyJson {
 /// organization's, 409 `conversation_closed` when it is closed.
 pub async fn post_message(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     idem: Idempotency,
     path: web::Path<String>,
     body: crate::extract::Json<MessageBodyJson>,
@@ -181,7 +181,7 @@ pub async fn post_message(
     }
     let text = f.required("body", body.body.as_deref(), MessageBody::parse);
     let (sender, text) = f.finish_with((sender, text))?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant, palisade_domain::Role::Member);
+    let mut tx = begin_or_replay!(idem, &state, caller.begin(&state).await?);
     let message = match db::post_message(&mut tx, id, sender, &text).await? {
         PostOutcome::Posted(m) => m,
         PostOutcome::NoConversation => return Err(ApiError::NotFound),

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Fields;
-use crate::auth::{Caller, Tenant};
+use crate::auth::Caller;
 use crate::etag::IfMatch;
 use crate::resource::{self, Patched};
 use crate::{ApiError, AppState};
@@ -125,16 +125,15 @@ pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespo
 #[tracing::instrument(name = "update_chatbot_settings", skip_all)]
 pub async fn update(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
-    tenant.require_admin()?;
     let mut f = Fields::default();
     let patch: SettingsPatch = <Chatbot as Patched>::parse(&body, &mut f);
     f.finish()?;
-    let mut tx = tenant
-        .begin_at(&state, palisade_domain::Role::Admin)
+    let mut tx = caller
+        .begin_as(&state, palisade_domain::Role::Admin)
         .await?;
     // The precondition is on what a GET answered: the row, or the defaults while there is none.
     let current = db::lock(&mut tx).await?;

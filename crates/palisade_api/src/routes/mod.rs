@@ -1,6 +1,6 @@
-//! Route table. Every `/v1` route except those under `/v1/auth` takes a [`crate::auth::Tenant`],
-//! or a [`crate::auth::UserSession`] (a user's token, never an API key) where it manages
-//! credentials.
+//! Route table. Every `/v1` route except those under `/v1/auth` takes a [`crate::auth::Caller`]
+//! (checked by its transaction), or a [`crate::auth::UserSession`] (a user's token, never an API
+//! key, looked up before) where it manages credentials, members or the organization.
 
 mod accounts;
 mod analytics;

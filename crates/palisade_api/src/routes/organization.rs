@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Fields, not_null};
-use crate::auth::{Caller, Tenant, UserSession};
+use crate::auth::{Caller, UserSession};
 use crate::endpoints::Auth;
 use crate::etag::IfMatch;
 use crate::{ApiError, AppState};
@@ -118,16 +118,15 @@ pub struct ExportJson {
 #[tracing::instrument(name = "rename_organization", skip_all)]
 pub async fn update(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     if_match: IfMatch,
     body: crate::extract::Json<PatchBody>,
 ) -> Result<HttpResponse, ApiError> {
-    tenant.require_admin()?;
     let mut f = Fields::default();
     let name = f.required("name", body.name.as_deref(), OrganizationName::parse);
     let name = f.finish_with(name)?;
-    let mut tx = tenant
-        .begin_at(&state, palisade_domain::Role::Admin)
+    let mut tx = caller
+        .begin_as(&state, palisade_domain::Role::Admin)
         .await?;
     if_match
         .check(db::lock(&mut tx), OrganizationJson::from)
@@ -168,19 +167,21 @@ pub async fn delete(
 /// (owners and admins: every row in it is one a member may read, but a bulk copy of the whole
 /// organization is an administrator's act).
 #[tracing::instrument(name = "export_organization", skip_all)]
-pub async fn export(state: web::Data<AppState>, tenant: Tenant) -> Result<HttpResponse, ApiError> {
-    tenant.require_admin()?;
-    let mut tx = tenant
-        .begin_at(&state, palisade_domain::Role::Admin)
+pub async fn export(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let mut tx = caller
+        .begin_as(&state, palisade_domain::Role::Admin)
         .await?;
     let tables = db::export(&mut tx).await?;
+    let organization_id = tx
+        .org_id()
+        .ok_or_else(|| ApiError::internal("an answered check left no organization"))?;
     tx.commit().await?;
     let exported_at = OffsetDateTime::now_utc();
     tracing::info!("organization exported");
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(ExportJson {
-            organization_id: tenant.0.org_id.as_uuid(),
+            organization_id: organization_id.as_uuid(),
             exported_at,
             tables,
         }))

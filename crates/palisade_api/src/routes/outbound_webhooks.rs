@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Fields, parse_id};
-use crate::auth::{Tenant, UserSession};
+use crate::auth::{Caller, Tenant, UserSession};
 use crate::credentials::generate_webhook_secret;
 use crate::endpoints::Auth;
 use crate::idempotency::{Idempotency, begin_or_replay};
@@ -103,15 +103,17 @@ impl Within for Deliveries {
 #[tracing::instrument(name = "redeliver_webhook", skip_all)]
 pub async fn redeliver(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     idem: Idempotency,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (webhook, delivery_id) = path.into_inner();
     let webhook = parse_id(&webhook, WebhookId::parse)?;
     let delivery_id = resource::path_id(&delivery_id)?;
-    tenant.require_admin()?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant, palisade_domain::Role::Admin);
+    let opened = caller
+        .begin_as(&state, palisade_domain::Role::Admin)
+        .await?;
+    let mut tx = begin_or_replay!(idem, &state, opened);
     let Some(endpoint) = palisade_db::crud::lock::<Webhook>(&mut tx, webhook.as_uuid()).await?
     else {
         return Err(ApiError::NotFound);
@@ -218,7 +220,10 @@ impl Created for Webhooks {
     }
 
     /// Generates the signing secret, shown in the 201 only.
-    fn prepare(new: &mut NewWebhook, _tenant: &Tenant) -> Result<Option<OneTimeSecret>, ApiError> {
+    fn prepare(
+        new: &mut NewWebhook,
+        _session: Option<&Tenant>,
+    ) -> Result<Option<OneTimeSecret>, ApiError> {
         let secret = new_secret()?;
         new.signing_secret = secret.value.clone();
         Ok(Some(secret))
@@ -249,7 +254,10 @@ pub async fn rotate_secret(
     let id = parse_id(&path, WebhookId::parse)?;
     tenant.require_admin()?;
     let secret = new_secret()?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant, palisade_domain::Role::Admin);
+    let opened = tenant
+        .begin_at(&state, palisade_domain::Role::Admin)
+        .await?;
+    let mut tx = begin_or_replay!(idem, &state, opened);
     let webhook = db::rotate_secret(&mut tx, id, &secret.value)
         .await?
         .ok_or(ApiError::NotFound)?;

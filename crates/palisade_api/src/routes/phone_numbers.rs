@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use super::Fields;
 use super::query_params::no_such;
-use crate::auth::{Caller, Tenant};
+use crate::auth::Caller;
 use crate::etag::IfMatch;
 use crate::idempotency::{Idempotency, begin_or_replay};
 use crate::resource::{self, Resource, Violation};
@@ -162,18 +162,20 @@ crate::rules::field_rules!(CreateBody {
 /// inventory. `capabilities` defaults to all the number has, and may be a subset of them.
 pub async fn create(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     idem: Idempotency,
     body: crate::extract::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    tenant.require_admin()?;
     let mut f = Fields::default();
     let number = f.required("number", body.number.as_deref(), PhoneNumber::parse);
     let label = f.optional("label", body.label.as_deref(), PhoneLabel::parse);
     let requested = parse_capabilities(&mut f, body.capabilities.as_ref());
     let ivr_menu_id = f.optional("ivr_menu_id", body.ivr_menu_id.as_deref(), IvrMenuId::parse);
     let number = f.finish_with(number)?;
-    let mut tx = begin_or_replay!(idem, &state, &tenant, palisade_domain::Role::Admin);
+    let opened = caller
+        .begin_as(&state, palisade_domain::Role::Admin)
+        .await?;
+    let mut tx = begin_or_replay!(idem, &state, opened);
     // Dropping `tx` on any refusal below rolls the claim back with everything else.
     let Some(held) =
         db::claim(&mut tx, &number, state.clock.now(), state.number_quarantine).await?
@@ -234,14 +236,13 @@ resource::patch! {
 /// quarantine; 409 `number_in_use` while an SMS campaign that may still send uses it.
 pub async fn delete(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     path: web::Path<String>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = resource::path_id(&path)?;
-    tenant.require_admin()?;
-    let mut tx = tenant
-        .begin_at(&state, palisade_domain::Role::Admin)
+    let mut tx = caller
+        .begin_as(&state, palisade_domain::Role::Admin)
         .await?;
     if_match
         .check(crud::lock::<PhoneNumberRow>(&mut tx, id), |n| n)
