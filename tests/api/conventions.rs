@@ -382,7 +382,7 @@ async fn field_codes_say_what_kind_of_value_was_refused() {
 }
 
 /// A path id that is not a UUID answers 400 `invalid_id` before the caller's role is looked at
-/// (docs/api.md: 400, then 403, then 422), on every route of the route table with an id in its
+/// (docs/api.md: 400, then 422 or 403, in the order the route takes them), on every route of the route table with an id in its
 /// path and every method: a member's request to an admin route included.
 #[actix_web::test]
 async fn a_malformed_path_id_is_400_before_the_role_on_every_route() {

@@ -1535,9 +1535,11 @@ async fn write_without_lookups(
 /// trip of its first statement (`Caller`, or a family's writer where no user's session is
 /// needed), and looks nothing up before: with the functions of those lookups closed to the app
 /// role (`palisade_private.member_session` and `api_key_lookup`, which `UserSession` calls),
-/// creates, changes, deletes, admin-only writes, an idempotent POST, the organization's rename
-/// and export answer as before, by a token and by an API key, and a member's admin-only write is
-/// still refused 403, while a route on a user's session fails.
+/// creates, changes, deletes, admin-only writes, an idempotent POST and its replay, a chat
+/// message, analytics events, the organization's rename and export and the invitations answer as
+/// before, by a token and by an API key (and a number claimed and released, the chatbot's
+/// settings, a batch of events and an invitation by the key), and a member's admin-only write is
+/// still refused 403 by the transaction's check, while a route on a user's session is refused.
 #[actix_web::test]
 async fn a_route_any_credential_may_use_looks_nothing_up_before_its_transaction() {
     use serde_json::json;
@@ -1552,6 +1554,12 @@ async fn a_route_any_credential_may_use_looks_nothing_up_before_its_transaction(
         .to_owned();
     let number = palisade_test_support::unique_number();
     app.stock_numbers(&[(&number, &["sms"])]).await;
+    let invitation = app.invite(&owner, "pending@example.com", "member").await;
+    assert_eq!(invitation.status, 201, "{}", invitation.text);
+    let invitation = format!(
+        "/v1/invitations/{}",
+        invitation.json["id"].as_str().unwrap()
+    );
     app.db
         .superuser_client()
         .await
@@ -1590,19 +1598,46 @@ async fn a_route_any_credential_may_use_looks_nothing_up_before_its_transaction(
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let path = format!("/v1/phone-numbers/{}", r.json["id"].as_str().unwrap());
-    assert_eq!(app.delete(&owner, &path).await.status, 204);
-    app.assert_forbidden(
-        &member,
-        &[
-            (
-                "POST",
-                "/v1/ivr/menus",
-                Some(json!({"name": "Main", "tree": crate::engagement::menu_tree("Acme")})),
-            ),
-            ("PATCH", "/v1/organization", Some(json!({"name": "Mine"}))),
-            ("GET", "/v1/organization/export", None),
-        ],
-    )
-    .await;
+    let number = format!("/v1/phone-numbers/{}", r.json["id"].as_str().unwrap());
+    for (method, path, body, status) in [
+        ("DELETE", number, None, 204),
+        ("GET", invitation, None, 200),
+        (
+            "PATCH",
+            "/v1/chatbot/settings".into(),
+            Some(json!({"enabled": true})),
+            200,
+        ),
+        (
+            "POST",
+            "/v1/analytics/events/batch".into(),
+            Some(json!([{"type": "a.b"}, {"type": "c.d"}])),
+            201,
+        ),
+    ] {
+        let r = app
+            .request_as(&key, method, &path, body.as_ref(), &[])
+            .await;
+        assert_eq!(r.status, status, "{method} {path}: {}", r.text);
+    }
+    // Refused by the transaction's check for its role (not by a lookup the app role may not
+    // run, which would answer 403 too, with the database's message).
+    for (method, path, body) in [
+        (
+            "POST",
+            "/v1/ivr/menus",
+            Some(json!({"name": "Main", "tree": crate::engagement::menu_tree("Acme")})),
+        ),
+        ("PATCH", "/v1/organization", Some(json!({"name": "Mine"}))),
+        ("GET", "/v1/organization/export", None),
+    ] {
+        let r = app
+            .request_as(&member, method, path, body.as_ref(), &[])
+            .await;
+        r.assert_error_at(403, "forbidden", format_args!("{method} {path}"));
+        assert_eq!(
+            r.json["message"], "this requires the owner or admin role",
+            "{method} {path}"
+        );
+    }
 }

@@ -688,9 +688,10 @@ impl PasswordHashing {
 
 /// The authenticated tenant of a request made with a user's session, looked up before the
 /// handler's transaction: what [`UserSession`] and [`SessionToken`] yield, for the routes that
-/// manage credentials, members and the organization, which decide by the exact role in Rust (an
-/// owner's rights over other owners, a key's role capped by its minter's). Every other route
-/// takes [`Caller`], whose check travels with the handler's first statement.
+/// manage credentials and members or delete the organization, which decide by the exact role in
+/// Rust (an owner's rights over other owners, a key's role capped by its minter's), and those
+/// that change a user's own account, which refuse API keys. Every other route takes [`Caller`],
+/// whose check travels with the handler's first statement.
 ///
 /// How either credential is looked up:
 /// - `Authorization: Bearer <jwt>`: verified, then the token's user is looked up

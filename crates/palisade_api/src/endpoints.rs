@@ -884,8 +884,8 @@ impl Drop for Doc<'_> {
         if matches!(auth, Auth::Tenant | Auth::User | Auth::Signature) {
             statuses.push(401);
         }
-        // A handler that checks the role before its transaction (`UserSession`) answers 409 `role_changed` when the role was lowered in between
-        // (`crate::auth::Tenant::begin`).
+        // A handler that checks the role before its transaction (`UserSession`) answers 409
+        // `role_changed` when the role was lowered in between (`crate::auth::Tenant::begin`).
         if checks_role_before_its_transaction(self.endpoints.endpoints[self.index].extractors) {
             statuses.push(409);
         }

@@ -5,7 +5,8 @@
 //! - [`auth`]: JWT issuing and checking, password hashing, and the credential extractors:
 //!   [`auth::Caller`], a bearer token or an API key that the handler's transaction checks in the
 //!   round trip of its first statement, and [`auth::UserSession`], a user's token only, looked up
-//!   before (routes that manage credentials, members and the organization).
+//!   before (routes that manage credentials and members, delete the organization or change the
+//!   user's own account).
 //! - [`throttle`]: rate limits on login, signup, password reset and invitation acceptance, per
 //!   [`client_addr::ClientAddr`] (the peer, or behind trusted proxies the forwarded client).
 //! - [`credentials`]: API keys, webhook signing secrets and link tokens, generated and shown once.

@@ -10,9 +10,12 @@
 //! - **get**: another organization's id answers 404 like a missing one (RLS hides the row);
 //! - **patch**/**delete**: `If-Match` checked against the locked row, then the write, in one
 //!   transaction;
-//! - writes of families declared [`Resource::ADMIN_WRITES`] answer 403 to a member before
-//!   reading anything (a malformed path id is 400 first, as everywhere); those declared
-//!   [`Resource::USER_SESSION_WRITES`] answer 403 `requires_user_session` to an API key;
+//! - writes of families declared [`Resource::ADMIN_WRITES`] answer 403 to a member: checked with
+//!   the credential by the write's transaction, after the body (a body invalid in itself is 422
+//!   first; a malformed path id is 400 first, as everywhere); those declared
+//!   [`Resource::USER_SESSION_WRITES`] look the user's session up before, answer 403
+//!   `requires_user_session` to an API key, and refuse a member 403 before validating the body
+//!   ([`Writer`]);
 //! - every write that commits logs one line (`created`, `updated`, `deleted`, with the
 //!   collection and the id; never a field's value);
 //! - a constraint violation becomes the error the family's [`Resource::VIOLATIONS`] lists for
@@ -457,7 +460,7 @@ pub(crate) use body;
 /// - A family only a user's session writes ([`Resource::USER_SESSION_WRITES`]: the credentials
 ///   it mints) takes a [`UserSession`], looked up before the handler's transaction: an API key is
 ///   authenticated, then refused 403 `requires_user_session`; the role is refused (403) before
-///   the body is read; [`Created::prepare`] decides by the exact role (a key's role is capped by
+///   the body is validated; [`Created::prepare`] decides by the exact role (a key's role is capped by
 ///   its minter's); and the transaction checks the credential again ([`Tenant::begin_at`], 409
 ///   `role_changed` for a role lowered in between).
 pub(crate) struct Writer<R>(By, std::marker::PhantomData<R>);
@@ -488,7 +491,7 @@ impl<R: Resource> actix_web::FromRequest for Writer<R> {
 }
 
 impl<R: Resource> Writer<R> {
-    /// Refuses (403) what a user's session may not write, before the body is read; a
+    /// Refuses (403) what a user's session may not write, before the body is validated; a
     /// [`Caller`]'s role is refused by its transaction instead.
     fn may_write(&self) -> Result<(), ApiError> {
         match &self.0 {

@@ -44,12 +44,14 @@ pub enum Claim {
 /// set, so a request whose credential is checked in the same round trip (an API key's user is
 /// known only then) fingerprints as one checked before it. The bytes are those the API hashed in
 /// Rust before the statement did: a key claimed by a server of the previous version still
-/// replays.
+/// replays. A transaction with no user (none of the API's) would get a NULL fingerprint, which
+/// the column refuses, rather than one shared by every such transaction.
 macro_rules! fingerprint {
     () => {
         "pg_catalog.sha256($2::bytea \
-         || pg_catalog.convert_to(pg_catalog.current_setting('app.current_user'), 'UTF8') \
-         || '\\x00'::bytea || $3::bytea)"
+         || pg_catalog.convert_to( \
+                NULLIF(pg_catalog.current_setting('app.current_user', true), ''), 'UTF8') \
+         || pg_catalog.decode('00', 'hex') || $3::bytea)"
     };
 }
 

@@ -8,8 +8,8 @@
 //!
 //! Nobody adds a member here, and no endpoint takes a password for someone else: people join
 //! by invitation and choose their own password (`POST /v1/invitations`, routes/accounts.rs).
-//! A removed member's tokens stop working at once (the Tenant extractor checks the user
-//! exists), the API keys and Amazon Connect credentials they created are revoked in the same
+//! A removed member's tokens stop working at once (every credential check, `enter_session` or
+//! `UserSession`'s lookup, finds the user gone), the API keys and Amazon Connect credentials they created are revoked in the same
 //! transaction, and their pending invitations and password-reset links go with them (ON DELETE
 //! CASCADE). Demoting an owner or admin to member revokes the Connect credentials they created
 //! (their API keys stay, capped at the member role).

@@ -1,6 +1,7 @@
 //! Route table. Every `/v1` route except those under `/v1/auth` takes a [`crate::auth::Caller`]
 //! (checked by its transaction), or a [`crate::auth::UserSession`] (a user's token, never an API
-//! key, looked up before) where it manages credentials, members or the organization.
+//! key, looked up before) where it manages credentials or members, deletes the organization or
+//! changes the user's own account.
 
 mod accounts;
 mod analytics;
