@@ -1641,3 +1641,57 @@ async fn a_route_any_credential_may_use_looks_nothing_up_before_its_transaction(
         );
     }
 }
+
+/// `TenantTx::commit_with_first_statement`: the statement that opens the transaction goes with
+/// BEGIN, the context and COMMIT in one pipeline, so its effect is committed when its answer
+/// comes back, before `commit` (which then sends nothing), and nothing more runs in that
+/// transaction; a statement that fails there leaves nothing and a clean connection; on a
+/// transaction already open the declaration changes nothing (the write waits for `commit`).
+#[tokio::test]
+async fn a_transaction_committed_with_its_only_statement_takes_no_other() {
+    let db = TestDb::new().await;
+    let pool = db.app_pool(2);
+    let org = seed(&pool, 1, 0).await[0].0;
+
+    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    tx.commit_with_first_statement();
+    assert_eq!(tx.execute(INSERT_CUSTOMER, &[]).await.unwrap(), 1);
+    // Committed already, seen from another connection before `commit`.
+    assert_eq!(customer_count(&pool, org).await, 1);
+    let second = tx.execute(INSERT_CUSTOMER, &[]).await.unwrap_err();
+    assert!(
+        second
+            .to_string()
+            .contains("committed with its only statement"),
+        "{second}"
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(customer_count(&pool, org).await, 1);
+
+    // A failed statement: the COMMIT after it is skipped, the drop rolls back.
+    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    tx.commit_with_first_statement();
+    let failed = tx
+        .execute(
+            "INSERT INTO palisade.customers (organization_id, id, name) \
+             VALUES ((SELECT palisade_private.current_org_id()), gen_random_uuid(), NULL)",
+            &[],
+        )
+        .await;
+    assert!(failed.is_err());
+    drop(tx);
+    assert_eq!(
+        pool.idle_context().await.unwrap(),
+        [String::new(), String::new(), String::new()]
+    );
+    assert_eq!(customer_count(&pool, org).await, 1);
+
+    // Declared once the transaction is open: the write waits for the commit.
+    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    tx.query("SELECT 1", &[]).await.unwrap();
+    tx.commit_with_first_statement();
+    assert_eq!(tx.execute(INSERT_CUSTOMER, &[]).await.unwrap(), 1);
+    assert_eq!(customer_count(&pool, org).await, 1);
+    tx.commit().await.unwrap();
+    assert_eq!(customer_count(&pool, org).await, 2);
+}

@@ -6,7 +6,8 @@
 //! - **list**: the route's filters parsed into domain types (422 with every bad field), then
 //!   one round trip reading a page newest first ([`crate::list::List`] has the page rules);
 //! - **create**: the body parsed (422 with every bad field) before any transaction; then the
-//!   transaction of its `Idempotency-Key`, the insert, and a 201 with `Location`;
+//!   transaction of its `Idempotency-Key`, the insert, and a 201 with `Location` (without a key,
+//!   BEGIN, the credential's check, the INSERT and COMMIT go in one round trip);
 //! - **get**: another organization's id answers 404 like a missing one (RLS hides the row);
 //! - **patch**/**delete**: `If-Match` checked against the locked row, then the write, in one
 //!   transaction;
@@ -607,6 +608,9 @@ pub(crate) async fn create<R: Created>(
     let mut new = f.finish_with(new)?;
     let secret = R::prepare(&mut new, writer.session())?;
     let mut tx = begin_or_replay!(idem, &state, writer.begin(&state, true).await?);
+    // The insert is the create's one statement (crud::Insert): without a key, its COMMIT goes in
+    // the same round trip; with one, the claim opened the transaction and this changes nothing.
+    tx.commit_with_first_statement();
     let row = crud::Insert::insert(&new, &mut tx)
         .await
         .map_err(write_error::<R>)?;

@@ -473,7 +473,10 @@ pub trait Filter {
 pub trait Insert {
     /// The table written.
     type Row: Table;
-    /// Inserts it in the acting organization and returns the stored row.
+    /// Inserts it in the acting organization and returns the stored row, in **one statement**:
+    /// the API's create may send COMMIT in the pipeline of that statement
+    /// ([`TenantTx::commit_with_first_statement`]), after which a second one would fail and the
+    /// first would stay committed.
     async fn insert(&self, tx: &mut TenantTx) -> Result<Self::Row, DbError>;
 }
 

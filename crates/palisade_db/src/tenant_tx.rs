@@ -71,6 +71,9 @@ enum State {
     Fresh,
     /// BEGIN sent (it may have failed): the transaction must end before the connection is reused.
     Open,
+    /// Committed in the pipeline that opened it, with its only statement
+    /// ([`TenantTx::commit_with_first_statement`]): nothing more may run in it.
+    Committed,
 }
 
 /// The statements that open a transaction: prepared with the first statement, sent with it.
@@ -93,6 +96,8 @@ pub struct TenantTx {
     pool: AppPool,
     actor: Actor,
     state: State,
+    /// [`TenantTx::commit_with_first_statement`] was called.
+    commit_with_first: bool,
 }
 
 /// A credential a request presented, as the database checks it ([`TenantTx::begin_checked`]).
@@ -200,6 +205,7 @@ impl TenantTx {
             pool: pool.clone(),
             actor,
             state: State::Fresh,
+            commit_with_first: false,
         })
     }
 
@@ -307,14 +313,33 @@ impl TenantTx {
             .ok_or_else(|| DbError::Client("transaction already ended".into()))
     }
 
+    /// Declares that the statement that opens this transaction is its only one, a write whose
+    /// answer the handler needs before it answers (a create's INSERT ... RETURNING): COMMIT is
+    /// sent in the same pipeline, so BEGIN, the context or the credential's check, the
+    /// statement and COMMIT take one round trip, and [`TenantTx::commit`] then has nothing to
+    /// send. A statement after it fails ("committed with its only statement") rather than run
+    /// outside the transaction; so the caller must know that one statement is all it sends
+    /// (a failed one leaves the transaction aborted, rolled back on drop, as always). Called
+    /// once the transaction is open already, it changes nothing: the next statement goes alone
+    /// and the commit is [`TenantTx::commit`]'s.
+    pub fn commit_with_first_statement(&mut self) {
+        self.commit_with_first = true;
+    }
+
     /// Prepares `sql` (and, when the transaction is not open yet, BEGIN and the context
     /// statement, kept beside the connection with COMMIT from its first use), and marks the
     /// transaction open: from here on the connection may be inside a transaction, whatever
     /// happens next.
     async fn prepare_first(&mut self, sql: &str) -> Result<(Statement, Option<Opening>), DbError> {
         let conn = self.conn()?;
-        if self.state == State::Open {
-            return Ok((conn.prepare_cached(sql).await?, None));
+        match self.state {
+            State::Open => return Ok((conn.prepare_cached(sql).await?, None)),
+            State::Committed => {
+                return Err(DbError::Client(
+                    "the transaction was committed with its only statement".into(),
+                ));
+            }
+            State::Fresh => {}
         }
         let opening = match &self.actor {
             Actor::Checked {
@@ -383,14 +408,19 @@ impl TenantTx {
         }
     }
 
-    /// BEGIN, the opening statement and `stmt`, as one pipeline, leaving the transaction open:
-    /// `stmt`'s answer.
+    /// BEGIN, the opening statement and `stmt`, as one pipeline, leaving the transaction open
+    /// (or, after [`TenantTx::commit_with_first_statement`], with COMMIT, committed): `stmt`'s
+    /// answer.
     async fn open_with(
         &mut self,
         opening: &Opening,
         stmt: &Statement,
         params: Params<'_>,
     ) -> Result<PipelineAnswer, DbError> {
+        if self.commit_with_first {
+            // Boxed: a handler's write, not in every read's future.
+            return Box::pin(self.open_and_commit(opening, stmt, params)).await;
+        }
         let conn = self.conn()?;
         let mut text = ContextText::new();
         let values = OpeningValues::new(&self.actor, &mut text);
@@ -406,6 +436,40 @@ impl TenantTx {
         self.ended_if_idle(status);
         let ctx = opened(&self.actor, begin, context)?;
         let answer = answered(answer)?;
+        self.resolved(ctx);
+        Ok(answer)
+    }
+
+    /// BEGIN, the opening statement, `stmt` and COMMIT as one pipeline: `stmt`'s answer, once
+    /// committed.
+    async fn open_and_commit(
+        &mut self,
+        opening: &Opening,
+        stmt: &Statement,
+        params: Params<'_>,
+    ) -> Result<PipelineAnswer, DbError> {
+        let conn = self.conn()?;
+        let commit = conn.prepare_fixed(Fixed::Commit).await?;
+        let mut text = ContextText::new();
+        let values = OpeningValues::new(&self.actor, &mut text);
+        let (bound, n) = values.params();
+        let answers = conn
+            .pipeline([
+                (&opening.begin, &[]),
+                (&opening.context, &bound[..n]),
+                (stmt, params),
+                (&commit, &[]),
+            ])
+            .await;
+        let ([begin, context, answer, commit], status) = answers.map_err(|e| self.lost(e))?;
+        // Idle at the Sync: the COMMIT ran (or BEGIN failed). Otherwise a statement failed and
+        // PostgreSQL skipped the rest, the COMMIT included: the transaction is open and aborted,
+        // and the drop rolls it back.
+        self.ended_if_idle(status);
+        let ctx = opened(&self.actor, begin, context)?;
+        let answer = answered(answer)?;
+        answered(commit)?;
+        self.state = State::Committed;
         self.resolved(ctx);
         Ok(answer)
     }
@@ -456,8 +520,9 @@ impl TenantTx {
 
     /// Commits. On error the transaction is over anyway (PostgreSQL rolled it back).
     pub async fn commit(mut self) -> Result<(), DbError> {
-        if self.state == State::Fresh {
-            // Nothing was sent: there is no transaction to end.
+        if self.state != State::Open {
+            // Nothing was sent (there is no transaction to end), or the transaction was
+            // committed with its only statement.
             return Ok(());
         }
         let conn = self.conn()?;
