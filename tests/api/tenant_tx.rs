@@ -1660,9 +1660,7 @@ async fn a_transaction_committed_with_its_only_statement_takes_no_other() {
     assert_eq!(customer_count(&pool, org).await, 1);
     let second = tx.execute(INSERT_CUSTOMER, &[]).await.unwrap_err();
     assert!(
-        second
-            .to_string()
-            .contains("committed with its only statement"),
+        second.to_string().contains("ended with its only statement"),
         "{second}"
     );
     tx.commit().await.unwrap();
@@ -1678,7 +1676,10 @@ async fn a_transaction_committed_with_its_only_statement_takes_no_other() {
             &[],
         )
         .await;
-    assert!(failed.is_err());
+    match failed {
+        Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "23502"),
+        other => panic!("not the INSERT's not-null violation: {other:?}"),
+    }
     drop(tx);
     assert_eq!(
         pool.idle_context().await.unwrap(),

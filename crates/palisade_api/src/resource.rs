@@ -7,7 +7,8 @@
 //!   one round trip reading a page newest first ([`crate::list::List`] has the page rules);
 //! - **create**: the body parsed (422 with every bad field) before any transaction; then the
 //!   transaction of its `Idempotency-Key`, the insert, and a 201 with `Location` (without a key,
-//!   BEGIN, the credential's check, the INSERT and COMMIT go in one round trip);
+//!   BEGIN, the credential's check, the INSERT and COMMIT go in one round trip, after the
+//!   session's lookup in the families only a user's session writes);
 //! - **get**: another organization's id answers 404 like a missing one (RLS hides the row);
 //! - **patch**/**delete**: `If-Match` checked against the locked row, then the write, in one
 //!   transaction;

@@ -473,10 +473,11 @@ pub trait Filter {
 pub trait Insert {
     /// The table written.
     type Row: Table;
-    /// Inserts it in the acting organization and returns the stored row, in **one statement**:
-    /// the API's create may send COMMIT in the pipeline of that statement
-    /// ([`TenantTx::commit_with_first_statement`]), after which a second one would fail and the
-    /// first would stay committed.
+    /// Inserts it in the acting organization and returns the stored row, in **one statement**
+    /// (no lock or read before it): the API's create may send COMMIT in the pipeline of that
+    /// statement ([`TenantTx::commit_with_first_statement`]), after which a second one would
+    /// fail and the first would stay committed. The row is committed once its answer is read, so
+    /// decoding it must not fail on a row the statement could return.
     async fn insert(&self, tx: &mut TenantTx) -> Result<Self::Row, DbError>;
 }
 

@@ -26,7 +26,9 @@
 //!
 //! Round trips are the cost that matters. Nothing is sent when the transaction is opened:
 //! BEGIN and the context travel in the same round trip as the first query, and
-//! [`TenantTx::query_once`] adds the COMMIT too, so a one-statement read is one round trip.
+//! [`TenantTx::query_once`] adds the COMMIT too, so a one-statement read is one round trip (and
+//! so does [`TenantTx::commit_with_first_statement`] for a one-statement write: a family's create
+//! without an `Idempotency-Key`).
 //! They go as one pipeline (`Client::pipeline`, an addition to tokio-postgres:
 //! `vendor/tokio-postgres/PALISADE.md`): every statement bound, then one Sync, in one write,
 //! and PostgreSQL answers them all at once, at the Sync. (tokio-postgres alone ends each
@@ -71,7 +73,7 @@ enum State {
     Fresh,
     /// BEGIN sent (it may have failed): the transaction must end before the connection is reused.
     Open,
-    /// Committed in the pipeline that opened it, with its only statement
+    /// Ended by the COMMIT sent in the pipeline that opened it, with its only statement
     /// ([`TenantTx::commit_with_first_statement`]): nothing more may run in it.
     Committed,
 }
@@ -86,7 +88,8 @@ struct Opening {
 /// A transaction on a pooled app-role connection, with the tenant context set
 /// transaction-locally. The only way to reach tenant tables from Rust.
 ///
-/// End it with [`TenantTx::commit`]. Dropping it without commit rolls back: a cancelled
+/// End it with [`TenantTx::commit`]. Dropping it without commit rolls back (unless it was
+/// committed with its only statement, [`TenantTx::commit_with_first_statement`]): a cancelled
 /// request leaves nothing behind, and the connection returns to the pool clean (or is closed,
 /// if the rollback cannot be sent).
 pub struct TenantTx {
@@ -317,11 +320,13 @@ impl TenantTx {
     /// answer the handler needs before it answers (a create's INSERT ... RETURNING): COMMIT is
     /// sent in the same pipeline, so BEGIN, the context or the credential's check, the
     /// statement and COMMIT take one round trip, and [`TenantTx::commit`] then has nothing to
-    /// send. A statement after it fails ("committed with its only statement") rather than run
+    /// send. A statement after it fails ("ended with its only statement") rather than run
     /// outside the transaction; so the caller must know that one statement is all it sends
-    /// (a failed one leaves the transaction aborted, rolled back on drop, as always). Called
-    /// once the transaction is open already, it changes nothing: the next statement goes alone
-    /// and the commit is [`TenantTx::commit`]'s.
+    /// (a failed one leaves the transaction aborted, rolled back on drop, as always). The
+    /// statement's effect is committed once its answer is read: an error the caller finds after
+    /// that, in decoding the answer, no longer undoes it. Called once the transaction is open
+    /// already, it changes nothing: the next statement goes alone and the commit is
+    /// [`TenantTx::commit`]'s.
     pub fn commit_with_first_statement(&mut self) {
         self.commit_with_first = true;
     }
@@ -336,7 +341,7 @@ impl TenantTx {
             State::Open => return Ok((conn.prepare_cached(sql).await?, None)),
             State::Committed => {
                 return Err(DbError::Client(
-                    "the transaction was committed with its only statement".into(),
+                    "the transaction ended with its only statement (committed with it)".into(),
                 ));
             }
             State::Fresh => {}
@@ -464,12 +469,15 @@ impl TenantTx {
         let ([begin, context, answer, commit], status) = answers.map_err(|e| self.lost(e))?;
         // Idle at the Sync: the COMMIT ran (or BEGIN failed). Otherwise a statement failed and
         // PostgreSQL skipped the rest, the COMMIT included: the transaction is open and aborted,
-        // and the drop rolls it back.
+        // and the drop rolls it back. Once the COMMIT ran, whatever it answered and whatever
+        // fails below, nothing more may run as if this were still the transaction.
         self.ended_if_idle(status);
+        if status == b'I' && commit.is_some() {
+            self.state = State::Committed;
+        }
         let ctx = opened(&self.actor, begin, context)?;
         let answer = answered(answer)?;
         answered(commit)?;
-        self.state = State::Committed;
         self.resolved(ctx);
         Ok(answer)
     }
