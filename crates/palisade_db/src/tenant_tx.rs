@@ -445,8 +445,9 @@ impl TenantTx {
         Ok(answer)
     }
 
-    /// BEGIN, the opening statement, `stmt` and COMMIT as one pipeline: `stmt`'s answer, once
-    /// committed.
+    /// BEGIN, the opening statement, `stmt` and COMMIT as one pipeline, on a transaction not yet
+    /// open (a one-statement read's, or a write's after
+    /// [`TenantTx::commit_with_first_statement`]): `stmt`'s answer, once committed.
     async fn open_and_commit(
         &mut self,
         opening: &Opening,
@@ -467,10 +468,12 @@ impl TenantTx {
             ])
             .await;
         let ([begin, context, answer, commit], status) = answers.map_err(|e| self.lost(e))?;
-        // Idle at the Sync: the COMMIT ran (or BEGIN failed). Otherwise a statement failed and
-        // PostgreSQL skipped the rest, the COMMIT included: the transaction is open and aborted,
-        // and the drop rolls it back. Once the COMMIT ran, whatever it answered and whatever
-        // fails below, nothing more may run as if this were still the transaction.
+        // Idle at the Sync: the transaction is over, committed (or rolled back by a COMMIT that
+        // failed), or BEGIN failed. Otherwise a statement failed and PostgreSQL skipped every one
+        // after it, the COMMIT included: the transaction is open and aborted, and the drop rolls
+        // it back (a ROLLBACK in an aborted transaction, so no warning in the database's log).
+        // Once the COMMIT ran, whatever it answered and whatever fails below, nothing more may
+        // run as if this were still the transaction.
         self.ended_if_idle(status);
         if status == b'I' && commit.is_some() {
             self.state = State::Committed;
@@ -613,30 +616,8 @@ impl TenantTx {
         params: Params<'_>,
     ) -> Result<(Vec<Row>, Option<TenantContext>), DbError> {
         let (stmt, opening) = self.prepare_first(sql).await?;
-        let conn = self.conn()?;
-        let commit = conn.prepare_fixed(Fixed::Commit).await?;
         let opening = opening.ok_or_else(|| DbError::Client("transaction already open".into()))?;
-        let mut text = ContextText::new();
-        let values = OpeningValues::new(&self.actor, &mut text);
-        let (bound, n) = values.params();
-        let answers = conn
-            .pipeline([
-                (&opening.begin, &[]),
-                (&opening.context, &bound[..n]),
-                (&stmt, params),
-                (&commit, &[]),
-            ])
-            .await;
-        let ([begin, context, read, commit], status) = answers.map_err(|e| self.lost(e))?;
-        // Idle at the Sync: the transaction is over, committed (or rolled back by a COMMIT that
-        // failed). Otherwise a statement failed and PostgreSQL skipped every one after it, the
-        // COMMIT included: the transaction is open and aborted, and the drop rolls it back (a
-        // ROLLBACK in an aborted transaction, so no warning in the database's log).
-        self.ended_if_idle(status);
-        let ctx = opened(&self.actor, begin, context)?;
-        let rows = answered(read)?.rows;
-        answered(commit)?;
-        self.resolved(ctx);
+        let rows = self.open_and_commit(&opening, &stmt, params).await?.rows;
         Ok((rows, self.context().copied()))
     }
 
