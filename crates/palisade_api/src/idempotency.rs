@@ -2,7 +2,8 @@
 //!
 //! A handler takes an [`Idempotency`] argument and opens its transaction through it:
 //! ```ignore
-//! let mut tx = begin_or_replay!(idem, &state, caller.begin(&state).await?); // a replay returns here
+//! // A replay returns from the handler here.
+//! let mut tx = begin_or_replay!(idem, &state, caller.begin(&state).await?);
 //! // ... the handler's statements on `tx` ...
 //! tx.commit(super::created("/v1/things", thing.id, ThingJson::from(thing))).await
 //! ```

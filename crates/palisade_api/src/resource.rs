@@ -462,9 +462,9 @@ pub(crate) use body;
 /// - A family only a user's session writes ([`Resource::USER_SESSION_WRITES`]: the credentials
 ///   it mints) takes a [`UserSession`], looked up before the handler's transaction: an API key is
 ///   authenticated, then refused 403 `requires_user_session`; the role is refused (403) before
-///   the body is validated; [`Created::prepare`] decides by the exact role (a key's role is capped by
-///   its minter's); and the transaction checks the credential again ([`Tenant::begin_at`], 409
-///   `role_changed` for a role lowered in between).
+///   the body is validated; [`Created::prepare`] decides by the exact role (a key's role is
+///   capped by its minter's); and the transaction checks the credential again
+///   ([`Tenant::begin_at`], 409 `role_changed` for a role lowered in between).
 pub(crate) struct Writer<R>(By, std::marker::PhantomData<R>);
 
 enum By {
