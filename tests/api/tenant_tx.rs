@@ -1478,6 +1478,7 @@ async fn write_without_lookups(
     app: &palisade_test_support::TestApp,
     who: &(impl palisade_test_support::Credential + ?Sized),
     conversation: &str,
+    campaign: &str,
     idempotency_key: &str,
 ) {
     use serde_json::json;
@@ -1503,6 +1504,12 @@ async fn write_without_lookups(
             "POST",
             "/v1/ivr/menus".into(),
             Some(json!({"name": idempotency_key, "tree": crate::engagement::menu_tree("Acme")})),
+            201,
+        ),
+        (
+            "POST",
+            format!("/v1/email-campaigns/{campaign}/messages"),
+            Some(json!({"to_email": format!("{}@example.com", idempotency_key.replace(' ', "-"))})),
             201,
         ),
         (
@@ -1535,8 +1542,8 @@ async fn write_without_lookups(
 /// trip of its first statement (`Caller`, or a family's writer where no user's session is
 /// needed), and looks nothing up before: with the functions of those lookups closed to the app
 /// role (`palisade_private.member_session` and `api_key_lookup`, which `UserSession` calls),
-/// creates, changes, deletes, admin-only writes, an idempotent POST and its replay, a chat
-/// message, analytics events, the organization's rename and export and the invitations answer as
+/// creates, changes, deletes, admin-only writes, an idempotent POST and its replay, a create
+/// under its parent (a campaign's message), a chat message, analytics events, the organization's rename and export and the invitations answer as
 /// before, by a token and by an API key (and a number claimed and released, the chatbot's
 /// settings, a batch of events and an invitation by the key), and a member's admin-only write is
 /// still refused 403 by the transaction's check, while a route on a user's session is refused.
@@ -1560,6 +1567,16 @@ async fn a_route_any_credential_may_use_looks_nothing_up_before_its_transaction(
         "/v1/invitations/{}",
         invitation.json["id"].as_str().unwrap()
     );
+    let campaign = app
+        .create(
+            &owner,
+            "/v1/email-campaigns",
+            json!({"name": "E", "subject": "S", "body": "B"}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     app.db
         .superuser_client()
         .await
@@ -1586,8 +1603,12 @@ async fn a_route_any_credential_may_use_looks_nothing_up_before_its_transaction(
             .len(),
         1
     );
-    write_without_lookups(&app, &owner, &conversation, "by token").await;
-    write_without_lookups(&app, &key, &conversation, "by key").await;
+    for (who, label) in [
+        (&owner as &dyn palisade_test_support::Credential, "by token"),
+        (&key, "by key"),
+    ] {
+        write_without_lookups(&app, who, &conversation, &campaign, label).await;
+    }
     let r = app
         .request_as(
             &key,
