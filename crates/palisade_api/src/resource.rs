@@ -11,7 +11,8 @@
 //!   session's lookup in the families only a user's session writes);
 //! - **get**: another organization's id answers 404 like a missing one (RLS hides the row);
 //! - **patch**/**delete**: `If-Match` checked against the locked row, then the write, in one
-//!   transaction;
+//!   transaction (without `If-Match` and a guard, BEGIN, the credential's check, the write and
+//!   COMMIT go in one round trip);
 //! - writes of families declared [`Resource::ADMIN_WRITES`] answer 403 to a member: checked with
 //!   the credential by the write's transaction, after the body (a body invalid in itself is 422
 //!   first; a malformed path id is 400 first, as everywhere); those declared
@@ -669,6 +670,9 @@ pub(crate) async fn update<R: Patched>(
         guard(&mut patch, current)?;
     }
     R::check(&mut tx, id, &patch).await?;
+    // The update is one statement (crud::Update): when nothing above was sent (no If-Match, no
+    // guard, no check that reads), it opens the transaction and its COMMIT goes with it.
+    tx.commit_with_first_statement();
     let row = crud::Update::update(&patch, &mut tx, id)
         .await
         .map_err(write_error::<R>)?
@@ -692,6 +696,8 @@ pub(crate) async fn delete<R: Resource>(
     if let (Some(guard), Some(current)) = (R::DELETE_GUARD, &current) {
         guard(current)?;
     }
+    // One statement: when nothing above was sent, its COMMIT goes in the same round trip.
+    tx.commit_with_first_statement();
     let found = match R::REVOKE {
         Some(revoke) => tx.execute(revoke, &[&id]).await? > 0,
         None => crud::delete::<R::Row>(&mut tx, id)

@@ -28,7 +28,7 @@
 //! BEGIN and the context travel in the same round trip as the first query, and
 //! [`TenantTx::query_once`] adds the COMMIT too, so a one-statement read is one round trip (and
 //! so does [`TenantTx::commit_with_first_statement`] for a one-statement write: a family's create
-//! without an `Idempotency-Key`).
+//! without an `Idempotency-Key`, a change or a delete without `If-Match` or a guard).
 //! They go as one pipeline (`Client::pipeline`, an addition to tokio-postgres:
 //! `vendor/tokio-postgres/PALISADE.md`): every statement bound, then one Sync, in one write,
 //! and PostgreSQL answers them all at once, at the Sync. (tokio-postgres alone ends each
@@ -317,7 +317,9 @@ impl TenantTx {
     }
 
     /// Declares that the statement that opens this transaction is its only one, a write whose
-    /// answer the handler needs before it answers (a create's INSERT ... RETURNING): COMMIT is
+    /// answer the handler needs before it answers (a create's INSERT ... RETURNING, a change's
+    /// UPDATE, a delete; called just before that statement, after any that may have opened the
+    /// transaction already, such as an `If-Match` lock): COMMIT is
     /// sent in the same pipeline, so BEGIN, the context or the credential's check, the
     /// statement and COMMIT take one round trip, and [`TenantTx::commit`] then has nothing to
     /// send. A statement after it fails ("ended with its only statement") rather than run
