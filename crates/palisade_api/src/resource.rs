@@ -11,8 +11,9 @@
 //!   session's lookup in the families only a user's session writes);
 //! - **get**: another organization's id answers 404 like a missing one (RLS hides the row);
 //! - **patch**/**delete**: `If-Match` checked against the locked row, then the write, in one
-//!   transaction (without `If-Match` and a guard, BEGIN, the credential's check, the write and
-//!   COMMIT go in one round trip);
+//!   transaction (when nothing is read before the write, no `If-Match`, guard or
+//!   [`Patched::check`] that reads, BEGIN, the credential's check, the write and COMMIT go in one
+//!   round trip, after the session's lookup in the families only a user's session writes);
 //! - writes of families declared [`Resource::ADMIN_WRITES`] answer 403 to a member: checked with
 //!   the credential by the write's transaction, after the body (a body invalid in itself is 422
 //!   first; a malformed path id is 400 first, as everywhere); those declared

@@ -28,7 +28,7 @@
 //! BEGIN and the context travel in the same round trip as the first query, and
 //! [`TenantTx::query_once`] adds the COMMIT too, so a one-statement read is one round trip (and
 //! so does [`TenantTx::commit_with_first_statement`] for a one-statement write: a family's create
-//! without an `Idempotency-Key`, a change or a delete without `If-Match` or a guard).
+//! without an `Idempotency-Key`, a change or a delete that reads nothing before its write).
 //! They go as one pipeline (`Client::pipeline`, an addition to tokio-postgres:
 //! `vendor/tokio-postgres/PALISADE.md`): every statement bound, then one Sync, in one write,
 //! and PostgreSQL answers them all at once, at the Sync. (tokio-postgres alone ends each
