@@ -15,9 +15,12 @@
 //!   in one round trip;
 //! - me: `GET /v1/me`'s statements, pipelined the same way (the one-round-trip target).
 //!
-//! The loads that a ratio compares (the list, `/v1/me` and the four pgbench scripts) run in
+//! The loads that a ratio compares (the list, `/v1/me`, a PATCH of a customer's name, one of
+//! eight of a random organization's oldest, a create, and the four pgbench scripts) run in
 //! BENCH_ROUNDS=7 rounds, each load once per round, the list next to P and `/v1/me` next to its
-//! SQL, in an order swapped from round to round. It prints req/s, p50, p99, the server's CPU per
+//! SQL, in an order swapped from round to round. The creates (`POST /v1/customers`) go to
+//! [`CREATE_ORGS`] organizations of their own, seeded without customers, which no other load
+//! reads: their rows, newest, would otherwise lead the list's pages. It prints req/s, p50, p99, the server's CPU per
 //! request and its memory (the medians of the rounds), then each ratio as the median of the
 //! rounds' own ratios with their range and, from 6 rounds on, the 95% confidence interval of that
 //! median (`palisade_db`'s `benches/support/stats.rs`), and calls a target met or not met only
@@ -67,6 +70,8 @@ const USER_PASSWORD: &str = "bench correct horse battery";
 /// The server's HS256 secret; the bench signs its tokens with it too.
 const JWT_SECRET: &str = "palisade-http-bench-jwt-secret-0123456789abcdef";
 const DB: &str = "palisade_bench";
+/// The organizations after the listed ones that the create load writes to (and nothing reads).
+const CREATE_ORGS: u64 = 10;
 
 // ---------------------------------------------------------------------------------------------
 // The SQL the server sends, as pgbench replays it. ONE PLACE to update when the server's
@@ -646,6 +651,8 @@ enum Body {
     Customer,
     /// The login of the owner whose email is in the choice's token slot.
     Login,
+    /// A customer's new name, the same in every request (a one-statement PATCH).
+    Rename,
 }
 
 impl Lua {
@@ -675,6 +682,7 @@ impl Lua {
                 "string.format('{\"name\":\"bench %d-%d\",\"email\":\"b%d-%d-%d-%d@bench.example\"}', tid, n, RUN, nonce, tid, n)"
             }
             Body::Login => "string.format('{\"email\":\"%s\",\"password\":\"PASSWORD\"}', c[1])",
+            Body::Rename => "'{\"name\":\"bench renamed\"}'",
         };
         let auth = match self.body {
             Body::Login => "",
@@ -1016,10 +1024,18 @@ async fn default_run() {
     let mut bench = Bench::start().await;
     eprintln!("seeding {orgs} organizations x {per_org} customers ...");
     bench.seed(1, orgs, per_org).await;
+    bench.seed(orgs + 1, orgs + CREATE_ORGS, 0).await;
     bench.analyze().await;
     let server = bench.spawn_server();
     let keys = TokenKeys::new(JWT_SECRET.as_bytes(), Duration::from_secs(86_400)).unwrap();
     let tokens: Vec<String> = (1..=orgs).map(|i| token(&keys, i)).collect();
+    let create = Lua {
+        method: "POST",
+        choices: (orgs + 1..=orgs + CREATE_ORGS)
+            .map(|i| (token(&keys, i), "/v1/customers".to_owned()))
+            .collect(),
+        body: Body::Customer,
+    };
     let with = |path: &str| -> Vec<(String, String)> {
         tokens
             .iter()
@@ -1060,7 +1076,45 @@ async fn default_run() {
     ];
     // The pairs whose ratios are the targets run back to back, their order swapped from round
     // to round.
-    const LOADS: [&str; 6] = ["list", "p", "me", "me_sql", "a", "p_checked"];
+    const LOADS: [&str; 8] = [
+        "list",
+        "p",
+        "me",
+        "me_sql",
+        "a",
+        "p_checked",
+        "patch",
+        "create",
+    ];
+    // Eight of each organization's oldest customers, far from the list's first page (a PATCH
+    // moves `updated_at`, not the list's order).
+    let renamed: Vec<(String, String)> = bench
+        .su
+        .query(
+            &format!(
+                "SELECT i, c.id FROM generate_series(1, $1::bigint) i, LATERAL (\
+                   SELECT id FROM palisade.customers WHERE organization_id = {}::uuid \
+                    ORDER BY created_at LIMIT 8) c",
+                org_sql("i")
+            ),
+            &[&(orgs as i64)],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let (i, id): (i64, uuid::Uuid) = (r.get(0), r.get(1));
+            (
+                tokens[i as usize - 1].clone(),
+                format!("/v1/customers/{id}"),
+            )
+        })
+        .collect();
+    let rename = Lua {
+        method: "PATCH",
+        choices: renamed,
+        body: Body::Rename,
+    };
     let mut per: BTreeMap<&str, Vec<Load>> = BTreeMap::new();
     let (mut list_statements, mut me_statements) = (Vec::new(), Vec::new());
     for r in 0..rounds {
@@ -1085,6 +1139,8 @@ async fn default_run() {
                     }
                     load
                 }
+                "patch" => bench.wrk(&server, &rename, c),
+                "create" => bench.wrk(&server, &create, c),
                 _ => {
                     let (_, script, user) =
                         pgbench_scripts.iter().find(|(n, _, _)| *n == name).unwrap();
@@ -1104,18 +1160,15 @@ async fn default_run() {
             "pgbench P+check: BEGIN; enter_session; list; COMMIT",
         ),
         ("me_sql", "pgbench me: /v1/me's SQL, pipelined"),
+        ("patch", "PATCH /v1/customers/{id} (random organization)"),
+        (
+            "create",
+            "POST /v1/customers (random organization of its own)",
+        ),
     ];
     for (key, label) in labels {
         row(label, &median(&per[key]));
     }
-    // After the rounds: its rows are newest first, so they would lead every list page above.
-    let create = Lua {
-        method: "POST",
-        choices: with("/v1/customers"),
-        body: Body::Customer,
-    };
-    let create = bench.wrk(&server, &create, c);
-    row("POST /v1/customers", &create);
 
     print_statements("the list", &list_statements);
     print_statements("/v1/me", &me_statements);
@@ -1156,7 +1209,8 @@ async fn default_run() {
         stats::verdict(ratios("me", "me_sql"), 0.7)
     );
     let list = median(&per["list"]).rps;
-    println!("  create / list   {:>6.2}", create.rps / list);
+    println!("  patch / list    {}", ratio("patch", "list"));
+    println!("  create / list   {}", ratio("create", "list"));
     println!("  healthz / list  {:>6.2}", healthz.rps / list);
     drop(server);
     bench.stop();
