@@ -1609,6 +1609,12 @@ async fn a_route_any_credential_may_use_looks_nothing_up_before_its_transaction(
     ] {
         write_without_lookups(&app, who, &conversation, &campaign, label).await;
     }
+    // A user's own name: a route an API key may not use, whose token its transaction checks.
+    let r = app
+        .patch(&owner, "/v1/me", &json!({"name": "Grace Hopper"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["user"]["name"], "Grace Hopper");
     let r = app
         .request_as(
             &key,

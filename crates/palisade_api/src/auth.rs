@@ -1075,7 +1075,8 @@ pub enum CredentialKind {
 /// signing secret, deleting the organization. (Renewing a token and signing out everywhere take
 /// [`SessionToken`], which refuses keys the same way.) An API key there answers 403
 /// `requires_user_session` (after it is authenticated: an unknown, revoked or expired key is
-/// still 401).
+/// still 401). (A route that only refuses keys and relies on no role, `PATCH /v1/me`, takes
+/// [`UserCaller`], checked by its transaction instead.)
 ///
 /// Apply it by destructuring in the handler's arguments, so the body keeps its `tenant`:
 /// ```ignore
@@ -1109,6 +1110,41 @@ impl FromRequest for UserSession {
                 }
             }
         })
+    }
+}
+
+/// A [`Caller`] that must be a user's session, for a route an API key may not use that decides
+/// nothing by the role (`PATCH /v1/me`): a bearer token is checked as [`Caller`] checks it, by
+/// the transaction's opening statement (no round trip of its own, so a body invalid in itself
+/// is 422 before a removed user's 401); an API key is authenticated and refused as
+/// [`UserSession`] refuses it (403 `requires_user_session`; an unknown, revoked or expired key,
+/// 401), before the body is read. A route whose handler needs the role before its transaction
+/// takes [`UserSession`].
+#[derive(Debug, Clone, Copy)]
+pub struct UserCaller(pub Caller);
+
+impl FromRequest for UserCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        use palisade_db::tenant_tx::Credential as Checked;
+        match caller(req) {
+            Ok(session @ Caller(Checked::Session { .. })) => {
+                Box::pin(std::future::ready(Ok(UserCaller(session))))
+            }
+            // An API key: authenticated, then refused, by the extractor that refuses keys.
+            Ok(Caller(Checked::ApiKey { .. })) => {
+                let refused = UserSession::from_request(req, payload);
+                Box::pin(async move {
+                    refused.await?;
+                    Err(ApiError::internal(
+                        "an API key was taken for a user's session",
+                    ))
+                })
+            }
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
     }
 }
 

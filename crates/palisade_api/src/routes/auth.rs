@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Fields;
-use crate::auth::{Caller, UserSession};
+use crate::auth::{Caller, UserCaller};
 use crate::client_addr::ClientAddr;
 use crate::kinds::{Field, Text};
 use crate::{ApiError, AppState};
@@ -240,19 +240,18 @@ crate::rules::field_rules!(MePatchBody {
 /// `PATCH /v1/me` (200, the same body as `GET /v1/me`): changes the caller's own name, whatever
 /// their role (`palisade_private.rename_self`); a user's session only, so an API key cannot
 /// rename its creator. Nothing else about a user is theirs to change here: their role is an
-/// owner's or admin's to change, their email is their login.
+/// owner's or admin's to change, their email is their login. The token is checked by the
+/// transaction's opening statement ([`UserCaller`]), with the rename.
 #[tracing::instrument(name = "update_me", skip_all)]
 pub async fn update_me(
     state: web::Data<AppState>,
-    UserSession(tenant): UserSession,
+    UserCaller(caller): UserCaller,
     body: crate::extract::Json<MePatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let name = Field::set::<Text<PersonName>>(&mut f, "name", &body.name);
     f.finish()?;
-    let mut tx = tenant
-        .begin_at(&state, palisade_domain::Role::Member)
-        .await?;
+    let mut tx = caller.begin(&state).await?;
     if let Some(name) = &name {
         if !palisade_db::accounts::rename_self(&mut tx, name, state.clock.now()).await? {
             return Err(user_gone());

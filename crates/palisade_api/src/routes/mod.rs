@@ -1,7 +1,9 @@
 //! Route table. Every `/v1` route except those under `/v1/auth` takes a [`crate::auth::Caller`]
 //! (checked by its transaction), or a [`crate::auth::UserSession`] (a user's token, never an API
 //! key, looked up before) where it manages credentials or members, deletes the organization or
-//! changes the user's own account.
+//! changes the user's own account (a [`crate::auth::SessionToken`] where it needs the token's
+//! claims; `PATCH /v1/me`, which relies on no role, a [`crate::auth::UserCaller`]: a user's
+//! token checked by its transaction).
 
 mod accounts;
 mod analytics;
