@@ -122,14 +122,18 @@ async fn bad_tokens_answer_401() {
         ("missing claims", missing),
         ("garbage", "not.a.jwt".into()),
     ];
-    // /v1/me takes Caller; renewing and revoking read the token themselves (SessionToken).
+    // /v1/me takes Caller, its PATCH UserCaller (a valid body: only the token is wrong);
+    // renewing and revoking read the token themselves (SessionToken).
+    let rename = serde_json::json!({"name": "x"});
     for (what, token) in cases {
         for (method, path) in [
             ("GET", "/v1/me"),
+            ("PATCH", "/v1/me"),
             ("POST", "/v1/me/token"),
             ("POST", "/v1/me/revoke-tokens"),
         ] {
-            let r = app.call(method, path, Some(&token), None).await;
+            let body = Some(&rename).filter(|_| method == "PATCH");
+            let r = app.call(method, path, Some(&token), body).await;
             assert_eq!(r.status, 401, "{what}, {method} {path}: {}", r.text);
             assert_eq!(r.json["error"], "invalid_token", "{what}, {method} {path}");
             assert_eq!(r.header("www-authenticate"), Some("Bearer"));
@@ -160,13 +164,17 @@ async fn a_token_without_an_organization_answers_403_no_organization() {
     claims.org = None;
     claims.role = None;
     let token = app.tokens.sign(&claims).unwrap();
-    // A route that takes Tenant, and the two that take the token's own claims (SessionToken).
+    // A route that takes Caller, one that takes UserCaller, and the two that take the token's own
+    // claims (SessionToken).
+    let rename = serde_json::json!({"name": "x"});
     for (method, path) in [
         ("GET", "/v1/customers"),
+        ("PATCH", "/v1/me"),
         ("POST", "/v1/me/token"),
         ("POST", "/v1/me/revoke-tokens"),
     ] {
-        let r = app.call(method, path, Some(&token), None).await;
+        let body = Some(&rename).filter(|_| method == "PATCH");
+        let r = app.call(method, path, Some(&token), body).await;
         assert_eq!(r.status, 403, "{method} {path}: {}", r.text);
         assert_eq!(r.json["error"], "no_organization", "{method} {path}");
     }

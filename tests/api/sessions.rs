@@ -225,6 +225,8 @@ async fn revoking_tokens_ends_every_token_of_the_user_and_nothing_else() {
         assert_eq!(r.json["error"], "invalid_token", "{what}");
         let (r, _) = renew(&app, token).await;
         r.assert_error_at(401, "invalid_token", what);
+        let r = app.patch(token, "/v1/me", &json!({"name": "x"})).await;
+        r.assert_error_at(401, "invalid_token", what);
         // Ending them again ends nothing more: the token's version is gone.
         let r = app.post(token, "/v1/me/revoke-tokens", &json!({})).await;
         r.assert_error_at(401, "invalid_token", what);

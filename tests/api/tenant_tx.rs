@@ -1546,7 +1546,9 @@ async fn write_without_lookups(
 /// under its parent (a campaign's message), a chat message, analytics events, the organization's rename and export and the invitations answer as
 /// before, by a token and by an API key (and a number claimed and released, the chatbot's
 /// settings, a batch of events and an invitation by the key), and a member's admin-only write is
-/// still refused 403 by the transaction's check, while a route on a user's session is refused.
+/// still refused 403 by the transaction's check, and `PATCH /v1/me` (`UserCaller`: a user's token
+/// only, checked by its transaction) answers by a token, while a route that looks a user's session
+/// up (`UserSession`) is refused.
 #[actix_web::test]
 async fn a_route_any_credential_may_use_looks_nothing_up_before_its_transaction() {
     use serde_json::json;

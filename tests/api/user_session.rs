@@ -4,7 +4,7 @@
 //!
 //! THE TABLE BELOW IS THE LIST of those routes (docs/security.md repeats it). A new route that
 //! manages credentials (invitations, password change, ...) takes `UserSession` (or
-//! `SessionToken`), is declared `Auth::User`, and gets a row here and in docs/security.md: the
+//! `SessionToken`, or `UserCaller`), is declared `Auth::User`, and gets a row here and in docs/security.md: the
 //! test holds the table and the page equal to the operations `/openapi.json` secures with a
 //! bearer token alone.
 
@@ -62,7 +62,7 @@ fn security_md_routes() -> BTreeSet<(String, String)> {
 }
 
 /// The operations `/openapi.json` secures with a bearer token alone (no API key): the routes
-/// that take `UserSession` or `SessionToken`.
+/// that take `UserSession`, `SessionToken` or `UserCaller`.
 async fn user_session_routes(app: &TestApp) -> BTreeSet<(String, String)> {
     let r = app.call("GET", "/openapi.json", None, None).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -212,6 +212,13 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
     let body = json!({"name": "x", "role": "member"});
     let r = app.post(&unknown, "/v1/api-keys", &body).await;
     assert_eq!(r.status, 401, "{}", r.text);
+    // (on `PATCH /v1/me` too, which its transaction checks for a token: a key is looked up, and a
+    // malformed one refused before any lookup)
+    let malformed = RawKey("pk_live_0", KeyHeader::Bearer);
+    for key in [&unknown, &malformed] {
+        let r = app.patch(key, "/v1/me", &json!({"name": "x"})).await;
+        r.assert_error_at(401, "invalid_token", "PATCH /v1/me");
+    }
     // ...and a user's session does each of these things (the role rules still apply). Ending
     // the session's tokens and the password change end the session's token, so they come last,
     // before the deletion, each with a token of its own.

@@ -1,5 +1,6 @@
 //! Authentication: bearer JWTs, argon2id password hashing, and the credential extractors
-//! ([`Caller`], checked by the handler's transaction; [`UserSession`], looked up before it).
+//! ([`Caller`], checked by the handler's transaction; [`UserSession`], looked up before it;
+//! [`UserCaller`], a user's token checked by the transaction, an API key refused).
 //!
 //! Tokens are HS256 with `iss`, `aud`, `sub` (user id), `iat`, `exp`, two claims of ours that
 //! must be present, `org` (the organization id, or null) and `role` (or null), and two that may
@@ -9,7 +10,7 @@
 //! whose user no longer exists, or whose `ver` (the user's credential version when it was
 //! issued) is no longer the user's: a password change or reset, or signing out everywhere, ends
 //! every earlier token. API keys (`pk_...`) are the other credential; see [`Caller`] and
-//! [`Tenant`], and [`UserSession`] for the routes a key may not use.
+//! [`Tenant`], and [`UserSession`] and [`UserCaller`] for the routes a key may not use.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

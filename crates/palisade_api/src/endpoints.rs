@@ -44,7 +44,8 @@ pub enum Auth {
     /// A user's bearer token or an API key ([`crate::auth::Caller`]).
     Tenant,
     /// A user's bearer token only ([`crate::auth::UserSession`], or [`crate::auth::SessionToken`]
-    /// where the handler needs the token's claims): routes that manage credentials.
+    /// where the handler needs the token's claims, or [`crate::auth::UserCaller`] where it needs
+    /// no role): routes that manage credentials or the user's own account.
     User,
     /// A provider's request signature, checked by the handler (`/webhooks/...`).
     Signature,

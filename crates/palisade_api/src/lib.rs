@@ -4,9 +4,10 @@
 //!   body `{"error": "snake_case_code", "message": "..."}` and logs internal causes once.
 //! - [`auth`]: JWT issuing and checking, password hashing, and the credential extractors:
 //!   [`auth::Caller`], a bearer token or an API key that the handler's transaction checks in the
-//!   round trip of its first statement, and [`auth::UserSession`], a user's token only, looked up
+//!   round trip of its first statement, [`auth::UserSession`], a user's token only, looked up
 //!   before (routes that manage credentials and members, delete the organization or change the
-//!   user's own account).
+//!   user's password), and [`auth::UserCaller`], a user's token only, checked by the transaction
+//!   (`PATCH /v1/me`).
 //! - [`throttle`]: rate limits on login, signup, password reset and invitation acceptance, per
 //!   [`client_addr::ClientAddr`] (the peer, or behind trusted proxies the forwarded client).
 //! - [`credentials`]: API keys, webhook signing secrets and link tokens, generated and shown once.
