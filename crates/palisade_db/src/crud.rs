@@ -489,9 +489,8 @@ pub trait Update {
     /// Applies the changes to row `id` in **one statement**; `None` when it does not exist in
     /// this organization. As with [`Insert::insert`], the API's PATCH may send COMMIT in the
     /// pipeline of that statement when nothing was sent before it (no `If-Match`, guard or check
-    /// that reads), so
-    /// a second statement would fail, and decoding the row must not fail on a row the statement
-    /// could return.
+    /// that reads), so a second statement would fail, and decoding the row must not fail on a
+    /// row the statement could return.
     async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Self::Row>, DbError>;
 }
 

@@ -20,11 +20,11 @@
 //! BENCH_ROUNDS=7 rounds, each load once per round, the list next to P and `/v1/me` next to its
 //! SQL, in an order swapped from round to round. The creates (`POST /v1/customers`) go to
 //! [`CREATE_ORGS`] organizations of their own, seeded without customers, which no other load
-//! reads: their rows, newest, would otherwise lead the list's pages. It prints req/s, p50, p99, the server's CPU per
-//! request and its memory (the medians of the rounds), then each ratio as the median of the
-//! rounds' own ratios with their range and, from 6 rounds on, the 95% confidence interval of that
-//! median (`palisade_db`'s `benches/support/stats.rs`), and calls a target met or not met only
-//! when the interval lies on one side of it. Not a test: nothing here asserts a time.
+//! reads: their rows, newest, would otherwise lead the list's pages. It prints req/s, p50, p99,
+//! the server's CPU per request and its memory (the medians of the rounds), then each ratio as
+//! the median of the rounds' own ratios with their range and, from 6 rounds on, the 95%
+//! confidence interval of that median (`palisade_db`'s `benches/support/stats.rs`), and calls a
+//! target met or not met only when the interval lies on one side of it. Not a test: nothing here asserts a time.
 //!
 //! `cargo bench -p palisade_server --bench http` (env: BENCH_ORGS=50, BENCH_PER_ORG=2000,
 //! BENCH_SECS=5, BENCH_WARMUP_SECS=1, BENCH_CONNECTIONS=16; BENCH_PALISADE_BIN runs another
