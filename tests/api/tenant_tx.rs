@@ -1671,25 +1671,26 @@ async fn a_route_any_credential_may_use_looks_nothing_up_before_its_transaction(
     }
 }
 
-/// `TenantTx::commit_with_first_statement`: the statement that opens the transaction goes with
+/// `TenantTx::commit_with_next_statement`: the statement that opens the transaction goes with
 /// BEGIN, the context and COMMIT in one pipeline, so its effect is committed when its answer
 /// comes back, before `commit` (which then sends nothing), and nothing more runs in that
-/// transaction; a statement that fails there leaves nothing and a clean connection; on a
-/// transaction already open the declaration changes nothing (the write waits for `commit`).
+/// transaction; a statement that fails there leaves nothing and a clean connection. On a
+/// transaction already open, the next statement goes with COMMIT alone: the transaction's earlier
+/// writes and its own are committed with its answer, and a failing one undoes them all.
 #[tokio::test]
-async fn a_transaction_committed_with_its_only_statement_takes_no_other() {
+async fn a_transaction_committed_with_its_last_statement_takes_no_other() {
     let db = TestDb::new().await;
     let pool = db.app_pool(2);
     let org = seed(&pool, 1, 0).await[0].0;
 
     let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
-    tx.commit_with_first_statement();
+    tx.commit_with_next_statement();
     assert_eq!(tx.execute(INSERT_CUSTOMER, &[]).await.unwrap(), 1);
     // Committed already, seen from another connection before `commit`.
     assert_eq!(customer_count(&pool, org).await, 1);
     let second = tx.execute(INSERT_CUSTOMER, &[]).await.unwrap_err();
     assert!(
-        second.to_string().contains("ended with its only statement"),
+        second.to_string().contains("ended with its last statement"),
         "{second}"
     );
     tx.commit().await.unwrap();
@@ -1697,7 +1698,7 @@ async fn a_transaction_committed_with_its_only_statement_takes_no_other() {
 
     // A failed statement: the COMMIT after it is skipped, the drop rolls back.
     let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
-    tx.commit_with_first_statement();
+    tx.commit_with_next_statement();
     let failed = tx
         .execute(
             "INSERT INTO palisade.customers (organization_id, id, name) \
@@ -1716,12 +1717,44 @@ async fn a_transaction_committed_with_its_only_statement_takes_no_other() {
     );
     assert_eq!(customer_count(&pool, org).await, 1);
 
-    // Declared once the transaction is open: the write waits for the commit.
+    // Declared once the transaction is open (here by a write of its own): the next statement and
+    // COMMIT go together, and both writes are committed with its answer.
     let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
-    tx.query("SELECT 1", &[]).await.unwrap();
-    tx.commit_with_first_statement();
-    assert_eq!(tx.execute(INSERT_CUSTOMER, &[]).await.unwrap(), 1);
+    tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
     assert_eq!(customer_count(&pool, org).await, 1);
+    tx.commit_with_next_statement();
+    // A statement with rows (`query`, as an UPDATE ... RETURNING is sent).
+    let returning = format!("{INSERT_CUSTOMER} RETURNING id");
+    assert_eq!(tx.query(&returning, &[]).await.unwrap().len(), 1);
+    assert_eq!(customer_count(&pool, org).await, 3);
+    let third = tx.query("SELECT 1", &[]).await.unwrap_err();
+    assert!(
+        third.to_string().contains("ended with its last statement"),
+        "{third}"
+    );
     tx.commit().await.unwrap();
-    assert_eq!(customer_count(&pool, org).await, 2);
+    assert_eq!(customer_count(&pool, org).await, 3);
+
+    // The same with a last statement that fails: the COMMIT is skipped, the drop rolls back the
+    // earlier write too, and the connection goes back clean.
+    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
+    tx.commit_with_next_statement();
+    let failed = tx
+        .execute(
+            "INSERT INTO palisade.customers (organization_id, id, name) \
+             VALUES ((SELECT palisade_private.current_org_id()), gen_random_uuid(), NULL)",
+            &[],
+        )
+        .await;
+    match failed {
+        Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "23502"),
+        other => panic!("not the INSERT's not-null violation: {other:?}"),
+    }
+    drop(tx);
+    assert_eq!(
+        pool.idle_context().await.unwrap(),
+        [String::new(), String::new(), String::new()]
+    );
+    assert_eq!(customer_count(&pool, org).await, 3);
 }

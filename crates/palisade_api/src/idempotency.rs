@@ -194,6 +194,15 @@ impl std::ops::DerefMut for IdempotentTx {
 }
 
 impl IdempotentTx {
+    /// [`TenantTx::commit_with_next_statement`] for a request without a key (its next statement
+    /// is its last); with one, storing the response with the key comes after it, so this does
+    /// nothing. (This method, not the transaction's, is what a handler's `tx.` finds.)
+    pub fn commit_with_next_statement(&mut self) {
+        if self.key.is_none() {
+            self.tx.commit_with_next_statement();
+        }
+    }
+
     /// Stores `response` with the key (if any) and commits; answers `response`.
     pub async fn commit(self, response: HttpResponse) -> Result<HttpResponse, ApiError> {
         self.commit_without(response, &[]).await

@@ -13,7 +13,8 @@
 //! - **patch**/**delete**: `If-Match` checked against the locked row, then the write, in one
 //!   transaction (when nothing is read before the write, no `If-Match`, guard or
 //!   [`Patched::check`] that reads, BEGIN, the credential's check, the write and COMMIT go in one
-//!   round trip, after the session's lookup in the families only a user's session writes);
+//!   round trip, after the session's lookup in the families only a user's session writes;
+//!   otherwise the write and COMMIT go in one, after the lock's);
 //! - writes of families declared [`Resource::ADMIN_WRITES`] answer 403 to a member: checked with
 //!   the credential by the write's transaction, after the body (a body invalid in itself is 422
 //!   first; a malformed path id is 400 first, as everywhere); those declared
@@ -612,8 +613,9 @@ pub(crate) async fn create<R: Created>(
     let secret = R::prepare(&mut new, writer.session())?;
     let mut tx = begin_or_replay!(idem, &state, writer.begin(&state, true).await?);
     // The insert is the create's one statement (crud::Insert): without a key, its COMMIT goes in
-    // the same round trip; with one, the claim opened the transaction and this changes nothing.
-    tx.commit_with_first_statement();
+    // the same round trip; with one, the key's stored response comes after it and this changes
+    // nothing (IdempotentTx's method).
+    tx.commit_with_next_statement();
     let row = crud::Insert::insert(&new, &mut tx)
         .await
         .map_err(write_error::<R>)?;
@@ -671,9 +673,10 @@ pub(crate) async fn update<R: Patched>(
         guard(&mut patch, current)?;
     }
     R::check(&mut tx, id, &patch).await?;
-    // The update is one statement (crud::Update): when nothing above was sent (no If-Match, no
-    // guard, no check that reads), it opens the transaction and its COMMIT goes with it.
-    tx.commit_with_first_statement();
+    // The update is one statement (crud::Update) and the last: its COMMIT goes with it, in the
+    // round trip that opens the transaction when nothing above was sent (no If-Match, no guard,
+    // no check that reads).
+    tx.commit_with_next_statement();
     let row = crud::Update::update(&patch, &mut tx, id)
         .await
         .map_err(write_error::<R>)?
@@ -697,8 +700,9 @@ pub(crate) async fn delete<R: Resource>(
     if let (Some(guard), Some(current)) = (R::DELETE_GUARD, &current) {
         guard(current)?;
     }
-    // One statement: when nothing above was sent, its COMMIT goes in the same round trip.
-    tx.commit_with_first_statement();
+    // One statement, the last: its COMMIT goes with it (with BEGIN and the check too when
+    // nothing above was sent).
+    tx.commit_with_next_statement();
     let found = match R::REVOKE {
         Some(revoke) => tx.execute(revoke, &[&id]).await? > 0,
         None => crud::delete::<R::Row>(&mut tx, id)

@@ -475,7 +475,7 @@ pub trait Insert {
     type Row: Table;
     /// Inserts it in the acting organization and returns the stored row, in **one statement**
     /// (no lock or read before it): the API's create may send COMMIT in the pipeline of that
-    /// statement ([`TenantTx::commit_with_first_statement`]), after which a second one would
+    /// statement ([`TenantTx::commit_with_next_statement`]), after which a second one would
     /// fail and the first would stay committed. The row is committed once its answer is read, so
     /// decoding it must not fail on a row the statement could return.
     async fn insert(&self, tx: &mut TenantTx) -> Result<Self::Row, DbError>;
@@ -487,10 +487,10 @@ pub trait Update {
     /// The table written.
     type Row: Table;
     /// Applies the changes to row `id` in **one statement**; `None` when it does not exist in
-    /// this organization. As with [`Insert::insert`], the API's PATCH may send COMMIT in the
-    /// pipeline of that statement when nothing was sent before it (no `If-Match`, guard or check
-    /// that reads), so a second statement would fail, and decoding the row must not fail on a
-    /// row the statement could return.
+    /// this organization. As with [`Insert::insert`], the API's PATCH sends COMMIT in the
+    /// pipeline of that statement (with BEGIN and the check when nothing was sent before it: no
+    /// `If-Match`, guard or check that reads), so a second statement would fail, and decoding the
+    /// row must not fail on a row the statement could return.
     async fn update(&self, tx: &mut TenantTx, id: Uuid) -> Result<Option<Self::Row>, DbError>;
 }
 

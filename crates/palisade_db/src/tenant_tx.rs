@@ -27,8 +27,9 @@
 //! Round trips are the cost that matters. Nothing is sent when the transaction is opened:
 //! BEGIN and the context travel in the same round trip as the first query, and
 //! [`TenantTx::query_once`] adds the COMMIT too, so a one-statement read is one round trip (and
-//! so does [`TenantTx::commit_with_first_statement`] for a one-statement write: a family's create
-//! without an `Idempotency-Key`, a change or a delete that reads nothing before its write).
+//! so does [`TenantTx::commit_with_next_statement`] for a one-statement write: a family's create
+//! without an `Idempotency-Key`, a change or a delete that reads nothing before its write; in a
+//! longer transaction it sends its last statement and COMMIT in one round trip).
 //! They go as one pipeline (`Client::pipeline`, an addition to tokio-postgres:
 //! `vendor/tokio-postgres/PALISADE.md`): every statement bound, then one Sync, in one write,
 //! and PostgreSQL answers them all at once, at the Sync. (tokio-postgres alone ends each
@@ -73,8 +74,8 @@ enum State {
     Fresh,
     /// BEGIN sent (it may have failed): the transaction must end before the connection is reused.
     Open,
-    /// Ended by the COMMIT sent in the pipeline that opened it, with its only statement
-    /// ([`TenantTx::commit_with_first_statement`]): nothing more may run in it.
+    /// Ended by the COMMIT sent in the pipeline of its last statement
+    /// ([`TenantTx::commit_with_next_statement`]): nothing more may run in it.
     Committed,
 }
 
@@ -89,7 +90,7 @@ struct Opening {
 /// transaction-locally. The only way to reach tenant tables from Rust.
 ///
 /// End it with [`TenantTx::commit`]. Dropping it without commit rolls back (unless it was
-/// committed with its only statement, [`TenantTx::commit_with_first_statement`]): a cancelled
+/// committed with its last statement, [`TenantTx::commit_with_next_statement`]): a cancelled
 /// request leaves nothing behind, and the connection returns to the pool clean (or is closed,
 /// if the rollback cannot be sent).
 pub struct TenantTx {
@@ -99,8 +100,8 @@ pub struct TenantTx {
     pool: AppPool,
     actor: Actor,
     state: State,
-    /// [`TenantTx::commit_with_first_statement`] was called.
-    commit_with_first: bool,
+    /// [`TenantTx::commit_with_next_statement`] was called.
+    commit_with_next: bool,
 }
 
 /// A credential a request presented, as the database checks it ([`TenantTx::begin_checked`]).
@@ -208,7 +209,7 @@ impl TenantTx {
             pool: pool.clone(),
             actor,
             state: State::Fresh,
-            commit_with_first: false,
+            commit_with_next: false,
         })
     }
 
@@ -316,21 +317,19 @@ impl TenantTx {
             .ok_or_else(|| DbError::Client("transaction already ended".into()))
     }
 
-    /// Declares that the statement that opens this transaction is its only one, a write whose
-    /// answer the handler needs before it answers (a create's INSERT ... RETURNING, a change's
-    /// UPDATE, a delete; called just before that statement, after any that may have opened the
-    /// transaction already, such as an `If-Match` lock): COMMIT is
-    /// sent in the same pipeline, so BEGIN, the context or the credential's check, the
-    /// statement and COMMIT take one round trip, and [`TenantTx::commit`] then has nothing to
-    /// send. A statement after it fails ("ended with its only statement") rather than run
-    /// outside the transaction; so the caller must know that one statement is all it sends
-    /// (a failed one leaves the transaction aborted, rolled back on drop, as always). The
-    /// statement's effect is committed once its answer is read: an error the caller finds after
-    /// that, in decoding the answer, no longer undoes it. Called once the transaction is open
-    /// already, it changes nothing: the next statement goes alone and the commit is
-    /// [`TenantTx::commit`]'s.
-    pub fn commit_with_first_statement(&mut self) {
-        self.commit_with_first = true;
+    /// Declares that the next statement is this transaction's last, a write whose answer the
+    /// handler needs before it answers (a create's INSERT ... RETURNING, a change's UPDATE, a
+    /// delete, an idempotency key's stored response): COMMIT is sent in the same pipeline, and
+    /// [`TenantTx::commit`] then has nothing to send. When that statement opens the transaction,
+    /// BEGIN, the context or the credential's check, the statement and COMMIT take one round
+    /// trip; after statements that opened it already (an `If-Match` lock), the statement and
+    /// COMMIT take one. A statement after it fails ("ended with its last statement") rather than
+    /// run outside the transaction; so the caller must know that nothing follows it (a failed
+    /// one leaves the transaction aborted, rolled back on drop, as always). The statement's
+    /// effect, and the transaction's, are committed once its answer is read: an error the
+    /// caller finds after that, in decoding the answer, no longer undoes them.
+    pub fn commit_with_next_statement(&mut self) {
+        self.commit_with_next = true;
     }
 
     /// Prepares `sql` (and, when the transaction is not open yet, BEGIN and the context
@@ -343,7 +342,7 @@ impl TenantTx {
             State::Open => return Ok((conn.prepare_cached(sql).await?, None)),
             State::Committed => {
                 return Err(DbError::Client(
-                    "the transaction ended with its only statement (committed with it)".into(),
+                    "the transaction ended with its last statement (committed with it)".into(),
                 ));
             }
             State::Fresh => {}
@@ -416,7 +415,7 @@ impl TenantTx {
     }
 
     /// BEGIN, the opening statement and `stmt`, as one pipeline, leaving the transaction open
-    /// (or, after [`TenantTx::commit_with_first_statement`], with COMMIT, committed): `stmt`'s
+    /// (or, after [`TenantTx::commit_with_next_statement`], with COMMIT, committed): `stmt`'s
     /// answer.
     async fn open_with(
         &mut self,
@@ -424,7 +423,7 @@ impl TenantTx {
         stmt: &Statement,
         params: Params<'_>,
     ) -> Result<PipelineAnswer, DbError> {
-        if self.commit_with_first {
+        if self.commit_with_next {
             // Boxed: a handler's write, not in every read's future.
             return Box::pin(self.open_and_commit(opening, stmt, params)).await;
         }
@@ -449,7 +448,7 @@ impl TenantTx {
 
     /// BEGIN, the opening statement, `stmt` and COMMIT as one pipeline, on a transaction not yet
     /// open (a one-statement read's, or a write's after
-    /// [`TenantTx::commit_with_first_statement`]): `stmt`'s answer, once committed.
+    /// [`TenantTx::commit_with_next_statement`]): `stmt`'s answer, once committed.
     async fn open_and_commit(
         &mut self,
         opening: &Opening,
@@ -487,12 +486,37 @@ impl TenantTx {
         Ok(answer)
     }
 
+    /// `stmt` and COMMIT as one pipeline, in a transaction already open (after
+    /// [`TenantTx::commit_with_next_statement`]): `stmt`'s answer, once committed.
+    async fn last(
+        &mut self,
+        stmt: &Statement,
+        params: Params<'_>,
+    ) -> Result<PipelineAnswer, DbError> {
+        let conn = self.conn()?;
+        let commit = conn.prepare_fixed(Fixed::Commit).await?;
+        let answers = conn.pipeline([(stmt, params), (&commit, &[])]).await;
+        let ([answer, commit], status) = answers.map_err(|e| self.lost(e))?;
+        // As in `open_and_commit`: idle at the Sync, the COMMIT ran (or failed, which ended the
+        // transaction too); otherwise the statement failed, the COMMIT was skipped, and the drop
+        // rolls the aborted transaction back.
+        self.ended_if_idle(status);
+        if status == b'I' && commit.is_some() {
+            self.state = State::Committed;
+        }
+        let answer = answered(answer)?;
+        answered(commit)?;
+        Ok(answer)
+    }
+
     /// Runs one statement and returns its rows.
     pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbError> {
         let (stmt, opening) = self.prepare_first(sql).await?;
-        let conn = self.conn()?;
         let Some(opening) = opening else {
-            return Ok(conn.query(&stmt, params).await?);
+            if self.commit_with_next {
+                return Ok(Box::pin(self.last(&stmt, params)).await?.rows);
+            }
+            return Ok(self.conn()?.query(&stmt, params).await?);
         };
         Ok(self.open_with(&opening, &stmt, params).await?.rows)
     }
@@ -524,9 +548,11 @@ impl TenantTx {
     /// `RETURNING`; rows it would return are discarded).
     pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, DbError> {
         let (stmt, opening) = self.prepare_first(sql).await?;
-        let conn = self.conn()?;
         let Some(opening) = opening else {
-            return Ok(conn.execute(&stmt, params).await?);
+            if self.commit_with_next {
+                return Ok(Box::pin(self.last(&stmt, params)).await?.rows_affected);
+            }
+            return Ok(self.conn()?.execute(&stmt, params).await?);
         };
         Ok(self.open_with(&opening, &stmt, params).await?.rows_affected)
     }
@@ -535,7 +561,7 @@ impl TenantTx {
     pub async fn commit(mut self) -> Result<(), DbError> {
         if self.state != State::Open {
             // Nothing was sent (there is no transaction to end), or the transaction was
-            // committed with its only statement.
+            // committed with its last statement.
             return Ok(());
         }
         let conn = self.conn()?;

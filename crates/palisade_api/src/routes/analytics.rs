@@ -253,8 +253,9 @@ async fn store(
     respond: impl FnOnce(Vec<EventJson>) -> Result<HttpResponse, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let mut tx = begin_or_replay!(idem, state, caller.begin(state).await?);
-    // One statement (for a batch too): without a key, its COMMIT goes in its round trip.
-    tx.commit_with_first_statement();
+    // One statement (for a batch too): without a key, its COMMIT goes in its round trip (with
+    // one, the key's stored response comes after it: IdempotentTx's method does nothing).
+    tx.commit_with_next_statement();
     let stored = match db::ingest(&mut tx, events).await {
         Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
             return Err(no_such("customer_id"));

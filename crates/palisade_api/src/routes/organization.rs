@@ -131,8 +131,9 @@ pub async fn update(
     if_match
         .check(db::lock(&mut tx), OrganizationJson::from)
         .await?;
-    // One statement: without If-Match it opens the transaction, and its COMMIT goes with it.
-    tx.commit_with_first_statement();
+    // One statement, the last: its COMMIT goes with it (and BEGIN and the check, without
+    // If-Match).
+    tx.commit_with_next_statement();
     let org = db::rename(&mut tx, &name)
         .await?
         .ok_or(ApiError::NotFound)?;
