@@ -1680,21 +1680,24 @@ async fn a_route_any_credential_may_use_looks_nothing_up_before_its_transaction(
 #[tokio::test]
 async fn a_transaction_committed_with_its_last_statement_takes_no_other() {
     let db = TestDb::new().await;
-    let pool = db.app_pool(2);
+    // One connection, so that each check of an idle connection's context is of the one the
+    // transaction used (it waits for the rollback sent on drop); counted through another pool.
+    let pool = db.app_pool(1);
+    let counts = db.app_pool(1);
     let org = seed(&pool, 1, 0).await[0].0;
 
     let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
     tx.commit_with_next_statement();
     assert_eq!(tx.execute(INSERT_CUSTOMER, &[]).await.unwrap(), 1);
     // Committed already, seen from another connection before `commit`.
-    assert_eq!(customer_count(&pool, org).await, 1);
+    assert_eq!(customer_count(&counts, org).await, 1);
     let second = tx.execute(INSERT_CUSTOMER, &[]).await.unwrap_err();
     assert!(
         second.to_string().contains("ended with its last statement"),
         "{second}"
     );
     tx.commit().await.unwrap();
-    assert_eq!(customer_count(&pool, org).await, 1);
+    assert_eq!(customer_count(&counts, org).await, 1);
 
     // A failed statement: the COMMIT after it is skipped, the drop rolls back.
     let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
@@ -1715,25 +1718,25 @@ async fn a_transaction_committed_with_its_last_statement_takes_no_other() {
         pool.idle_context().await.unwrap(),
         [String::new(), String::new(), String::new()]
     );
-    assert_eq!(customer_count(&pool, org).await, 1);
+    assert_eq!(customer_count(&counts, org).await, 1);
 
     // Declared once the transaction is open (here by a write of its own): the next statement and
     // COMMIT go together, and both writes are committed with its answer.
     let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
     tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
-    assert_eq!(customer_count(&pool, org).await, 1);
+    assert_eq!(customer_count(&counts, org).await, 1);
     tx.commit_with_next_statement();
     // A statement with rows (`query`, as an UPDATE ... RETURNING is sent).
     let returning = format!("{INSERT_CUSTOMER} RETURNING id");
     assert_eq!(tx.query(&returning, &[]).await.unwrap().len(), 1);
-    assert_eq!(customer_count(&pool, org).await, 3);
+    assert_eq!(customer_count(&counts, org).await, 3);
     let third = tx.query("SELECT 1", &[]).await.unwrap_err();
     assert!(
         third.to_string().contains("ended with its last statement"),
         "{third}"
     );
     tx.commit().await.unwrap();
-    assert_eq!(customer_count(&pool, org).await, 3);
+    assert_eq!(customer_count(&counts, org).await, 3);
 
     // The same with a last statement that fails: the COMMIT is skipped, the drop rolls back the
     // earlier write too, and the connection goes back clean.
@@ -1756,5 +1759,5 @@ async fn a_transaction_committed_with_its_last_statement_takes_no_other() {
         pool.idle_context().await.unwrap(),
         [String::new(), String::new(), String::new()]
     );
-    assert_eq!(customer_count(&pool, org).await, 3);
+    assert_eq!(customer_count(&counts, org).await, 3);
 }

@@ -131,7 +131,12 @@ impl Idempotency {
             .map_or_else(|| Sha256::digest(b"").into(), |d| d.0);
         let request = request_prefix(&self.req);
         match db::claim(&mut tx, &key, &request, &body, state.clock.now()).await? {
-            Claim::Fresh => Ok(Begun::Fresh(Box::new(IdempotentTx { tx, key: Some(key) }))),
+            Claim::Fresh => {
+                // The response is stored with the key after the handler's write: that write may
+                // not take the COMMIT with it.
+                tx.hold_commit();
+                Ok(Begun::Fresh(Box::new(IdempotentTx { tx, key: Some(key) })))
+            }
             Claim::Replay(first) => {
                 tx.commit().await?;
                 tracing::info!("idempotent request replayed");
@@ -194,15 +199,6 @@ impl std::ops::DerefMut for IdempotentTx {
 }
 
 impl IdempotentTx {
-    /// [`TenantTx::commit_with_next_statement`] for a request without a key (its next statement
-    /// is its last); with one, storing the response with the key comes after it, so this does
-    /// nothing. (This method, not the transaction's, is what a handler's `tx.` finds.)
-    pub fn commit_with_next_statement(&mut self) {
-        if self.key.is_none() {
-            self.tx.commit_with_next_statement();
-        }
-    }
-
     /// Stores `response` with the key (if any) and commits; answers `response`.
     pub async fn commit(self, response: HttpResponse) -> Result<HttpResponse, ApiError> {
         self.commit_without(response, &[]).await

@@ -14,7 +14,7 @@
 //!   transaction (when nothing is read before the write, no `If-Match`, guard or
 //!   [`Patched::check`] that reads, BEGIN, the credential's check, the write and COMMIT go in one
 //!   round trip, after the session's lookup in the families only a user's session writes;
-//!   otherwise the write and COMMIT go in one, after the lock's);
+//!   otherwise the write and COMMIT go in one, after what was sent before them);
 //! - writes of families declared [`Resource::ADMIN_WRITES`] answer 403 to a member: checked with
 //!   the credential by the write's transaction, after the body (a body invalid in itself is 422
 //!   first; a malformed path id is 400 first, as everywhere); those declared
@@ -614,7 +614,7 @@ pub(crate) async fn create<R: Created>(
     let mut tx = begin_or_replay!(idem, &state, writer.begin(&state, true).await?);
     // The insert is the create's one statement (crud::Insert): without a key, its COMMIT goes in
     // the same round trip; with one, the key's stored response comes after it and this changes
-    // nothing (IdempotentTx's method).
+    // nothing (`TenantTx::hold_commit`).
     tx.commit_with_next_statement();
     let row = crud::Insert::insert(&new, &mut tx)
         .await

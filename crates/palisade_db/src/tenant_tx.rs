@@ -91,8 +91,9 @@ struct Opening {
 ///
 /// End it with [`TenantTx::commit`]. Dropping it without commit rolls back (unless it was
 /// committed with its last statement, [`TenantTx::commit_with_next_statement`]): a cancelled
-/// request leaves nothing behind, and the connection returns to the pool clean (or is closed,
-/// if the rollback cannot be sent).
+/// request leaves nothing behind (unless it was cancelled once a pipeline with its COMMIT was
+/// sent: that COMMIT runs, and the ROLLBACK after it finds no transaction), and the connection
+/// returns to the pool clean (or is closed, if the rollback cannot be sent).
 pub struct TenantTx {
     conn: Option<Object>,
     /// Where `conn` came from: [`TenantTx::query_once`] takes another from it when `conn` was
@@ -102,6 +103,8 @@ pub struct TenantTx {
     state: State,
     /// [`TenantTx::commit_with_next_statement`] was called.
     commit_with_next: bool,
+    /// [`TenantTx::hold_commit`] was called: `commit_with_next_statement` does nothing.
+    commit_held: bool,
 }
 
 /// A credential a request presented, as the database checks it ([`TenantTx::begin_checked`]).
@@ -210,6 +213,7 @@ impl TenantTx {
             actor,
             state: State::Fresh,
             commit_with_next: false,
+            commit_held: false,
         })
     }
 
@@ -319,7 +323,7 @@ impl TenantTx {
 
     /// Declares that the next statement is this transaction's last, a write whose answer the
     /// handler needs before it answers (a create's INSERT ... RETURNING, a change's UPDATE, a
-    /// delete, an idempotency key's stored response): COMMIT is sent in the same pipeline, and
+    /// delete): COMMIT is sent in the same pipeline, and
     /// [`TenantTx::commit`] then has nothing to send. When that statement opens the transaction,
     /// BEGIN, the context or the credential's check, the statement and COMMIT take one round
     /// trip; after statements that opened it already (an `If-Match` lock), the statement and
@@ -328,8 +332,19 @@ impl TenantTx {
     /// one leaves the transaction aborted, rolled back on drop, as always). The statement's
     /// effect, and the transaction's, are committed once its answer is read: an error the
     /// caller finds after that, in decoding the answer, no longer undoes them.
+    /// Does nothing after [`TenantTx::hold_commit`].
     pub fn commit_with_next_statement(&mut self) {
-        self.commit_with_next = true;
+        if !self.commit_held {
+            self.commit_with_next = true;
+        }
+    }
+
+    /// Declares that statements of the caller's own follow whatever the handler sends (an
+    /// `Idempotency-Key`'s stored response, after the handler's write): from now on
+    /// [`TenantTx::commit_with_next_statement`] does nothing, so the handler's last statement
+    /// cannot commit the transaction before them.
+    pub fn hold_commit(&mut self) {
+        self.commit_held = true;
     }
 
     /// Prepares `sql` (and, when the transaction is not open yet, BEGIN and the context

@@ -254,7 +254,7 @@ async fn store(
 ) -> Result<HttpResponse, ApiError> {
     let mut tx = begin_or_replay!(idem, state, caller.begin(state).await?);
     // One statement (for a batch too): without a key, its COMMIT goes in its round trip (with
-    // one, the key's stored response comes after it: IdempotentTx's method does nothing).
+    // one, the key's stored response comes after it, and this does nothing: `hold_commit`).
     tx.commit_with_next_statement();
     let stored = match db::ingest(&mut tx, events).await {
         Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
