@@ -1699,27 +1699,6 @@ async fn a_transaction_committed_with_its_last_statement_takes_no_other() {
     tx.commit().await.unwrap();
     assert_eq!(customer_count(&counts, org).await, 1);
 
-    // A failed statement: the COMMIT after it is skipped, the drop rolls back.
-    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
-    tx.commit_with_next_statement();
-    let failed = tx
-        .execute(
-            "INSERT INTO palisade.customers (organization_id, id, name) \
-             VALUES ((SELECT palisade_private.current_org_id()), gen_random_uuid(), NULL)",
-            &[],
-        )
-        .await;
-    match failed {
-        Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "23502"),
-        other => panic!("not the INSERT's not-null violation: {other:?}"),
-    }
-    drop(tx);
-    assert_eq!(
-        pool.idle_context().await.unwrap(),
-        [String::new(), String::new(), String::new()]
-    );
-    assert_eq!(customer_count(&counts, org).await, 1);
-
     // Declared once the transaction is open (here by a write of its own): the next statement and
     // COMMIT go together, and both writes are committed with its answer.
     let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
@@ -1738,26 +1717,31 @@ async fn a_transaction_committed_with_its_last_statement_takes_no_other() {
     tx.commit().await.unwrap();
     assert_eq!(customer_count(&counts, org).await, 3);
 
-    // The same with a last statement that fails: the COMMIT is skipped, the drop rolls back the
-    // earlier write too, and the connection goes back clean.
-    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
-    tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
-    tx.commit_with_next_statement();
-    let failed = tx
-        .execute(
-            "INSERT INTO palisade.customers (organization_id, id, name) \
-             VALUES ((SELECT palisade_private.current_org_id()), gen_random_uuid(), NULL)",
-            &[],
-        )
-        .await;
-    match failed {
-        Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "23502"),
-        other => panic!("not the INSERT's not-null violation: {other:?}"),
+    // A last statement that fails, opening the transaction or after a write of its own: the
+    // COMMIT after it is skipped, the drop rolls back (that earlier write too), and the
+    // connection goes back clean.
+    for after_a_write in [false, true] {
+        let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+        if after_a_write {
+            tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
+        }
+        tx.commit_with_next_statement();
+        let failed = tx
+            .execute(
+                "INSERT INTO palisade.customers (organization_id, id, name) \
+                 VALUES ((SELECT palisade_private.current_org_id()), gen_random_uuid(), NULL)",
+                &[],
+            )
+            .await;
+        match failed {
+            Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "23502"),
+            other => panic!("not the INSERT's not-null violation: {other:?}"),
+        }
+        drop(tx);
+        assert_eq!(
+            pool.idle_context().await.unwrap(),
+            [String::new(), String::new(), String::new()]
+        );
+        assert_eq!(customer_count(&counts, org).await, 3);
     }
-    drop(tx);
-    assert_eq!(
-        pool.idle_context().await.unwrap(),
-        [String::new(), String::new(), String::new()]
-    );
-    assert_eq!(customer_count(&counts, org).await, 3);
 }
