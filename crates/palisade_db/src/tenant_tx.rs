@@ -323,15 +323,16 @@ impl TenantTx {
 
     /// Declares that the next statement is this transaction's last, a write whose answer the
     /// handler needs before it answers (a create's INSERT ... RETURNING, a change's UPDATE, a
-    /// delete): COMMIT is sent in the same pipeline, and
-    /// [`TenantTx::commit`] then has nothing to send. When that statement opens the transaction,
-    /// BEGIN, the context or the credential's check, the statement and COMMIT take one round
-    /// trip; after statements that opened it already (an `If-Match` lock), the statement and
-    /// COMMIT take one. A statement after it fails ("ended with its last statement") rather than
-    /// run outside the transaction; so the caller must know that nothing follows it (a failed
-    /// one leaves the transaction aborted, rolled back on drop, as always). The statement's
-    /// effect, and the transaction's, are committed once its answer is read: an error the
-    /// caller finds after that, in decoding the answer, no longer undoes them.
+    /// delete): COMMIT is sent in the same pipeline, and [`TenantTx::commit`] then has nothing
+    /// to send. When that statement opens the transaction, BEGIN, the context or the
+    /// credential's check, the statement and COMMIT take one round trip; after statements that
+    /// opened it already (an `If-Match` lock), the statement and COMMIT take one. A statement
+    /// after it fails ("ended with its last statement") rather than run outside the
+    /// transaction; so the caller must know that nothing follows it (a failed one leaves the
+    /// transaction aborted, rolled back on drop, as always). The statement's effect, and the
+    /// transaction's, are committed once its answer is read: an error the caller finds after
+    /// that, in decoding the answer, no longer undoes them.
+    ///
     /// Does nothing after [`TenantTx::hold_commit`].
     pub fn commit_with_next_statement(&mut self) {
         if !self.commit_held {
