@@ -409,6 +409,19 @@ impl TenantTx {
         }
     }
 
+    /// [`TenantTx::ended_if_idle`] after a pipeline that ended with COMMIT: when the COMMIT ran
+    /// (`commit_ran`: PostgreSQL answered it) and left no transaction, the transaction is
+    /// [`State::Committed`], whatever the COMMIT answered and whatever the caller finds after,
+    /// so nothing more runs as if it were still open. When a statement before it failed,
+    /// PostgreSQL skipped the COMMIT: the transaction stays open and aborted, and the drop rolls
+    /// it back.
+    fn ended_by_commit(&mut self, status: u8, commit_ran: bool) {
+        self.ended_if_idle(status);
+        if status == b'I' && commit_ran {
+            self.state = State::Committed;
+        }
+    }
+
     /// A pipeline that failed as a whole (its parameters not encoded, so nothing sent; the
     /// connection failed; or an answer out of protocol): what the server did is not known, so
     /// the connection is closed rather than rolled back and reused, and the transaction is over
@@ -487,14 +500,9 @@ impl TenantTx {
         let ([begin, context, answer, commit], status) = answers.map_err(|e| self.lost(e))?;
         // Idle at the Sync: the transaction is over, committed (or rolled back by a COMMIT that
         // failed), or BEGIN failed. Otherwise a statement failed and PostgreSQL skipped every one
-        // after it, the COMMIT included: the transaction is open and aborted, and the drop rolls
-        // it back (a ROLLBACK in an aborted transaction, so no warning in the database's log).
-        // Once the COMMIT ran, whatever it answered and whatever fails below, nothing more may
-        // run as if this were still the transaction.
-        self.ended_if_idle(status);
-        if status == b'I' && commit.is_some() {
-            self.state = State::Committed;
-        }
+        // after it, the COMMIT included, and the drop rolls it back (a ROLLBACK in an aborted
+        // transaction, so no warning in the database's log).
+        self.ended_by_commit(status, commit.is_some());
         let ctx = opened(&self.actor, begin, context)?;
         let answer = answered(answer)?;
         answered(commit)?;
@@ -513,13 +521,7 @@ impl TenantTx {
         let commit = conn.prepare_fixed(Fixed::Commit).await?;
         let answers = conn.pipeline([(stmt, params), (&commit, &[])]).await;
         let ([answer, commit], status) = answers.map_err(|e| self.lost(e))?;
-        // As in `open_and_commit`: idle at the Sync, the COMMIT ran (or failed, which ended the
-        // transaction too); otherwise the statement failed, the COMMIT was skipped, and the drop
-        // rolls the aborted transaction back.
-        self.ended_if_idle(status);
-        if status == b'I' && commit.is_some() {
-            self.state = State::Committed;
-        }
+        self.ended_by_commit(status, commit.is_some());
         let answer = answered(answer)?;
         answered(commit)?;
         Ok(answer)
