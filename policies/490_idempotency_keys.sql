@@ -62,3 +62,35 @@ CREATE POLICY idempotency_keys_select_resolver ON palisade.idempotency_keys FOR 
 DROP POLICY IF EXISTS idempotency_keys_delete_resolver ON palisade.idempotency_keys;
 CREATE POLICY idempotency_keys_delete_resolver ON palisade.idempotency_keys FOR DELETE TO palisade_resolver
     USING (current_user = 'palisade_resolver');
+
+/**
+ * store_idempotent_response(key, status, body, location): stores the response of the request
+ * whose transaction claimed `key` (crates/palisade_db/src/idempotency.rs, `complete`), or raises
+ * unless exactly one row took it. SECURITY INVOKER: it runs as the caller, palisade_app, under
+ * this table's policies above, and adds no privilege. It exists for its check: the request's
+ * COMMIT is sent in the same pipeline as this statement, so a row count checked in Rust would be
+ * read after that COMMIT had run; a statement that raises makes PostgreSQL skip the COMMIT, and
+ * the request's effect rolls back with it. (The claim earlier in the same transaction holds the
+ * row, so the check should never fire; if it does, the request answers 500 and the server logs
+ * "database error P0001", plpgsql's raise_exception.)
+ */
+CREATE OR REPLACE FUNCTION palisade_private.store_idempotent_response(
+    p_key text, p_status smallint, p_body text, p_location text)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+    SET search_path = ''
+    AS $fn$
+DECLARE
+    n bigint;
+BEGIN
+    UPDATE palisade.idempotency_keys
+       SET response_status = p_status, response_body = p_body, response_location = p_location
+     WHERE key = p_key;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n <> 1 THEN
+        RAISE EXCEPTION 'storing an idempotent response touched % rows', n;
+    END IF;
+END
+$fn$;
+REVOKE ALL ON FUNCTION palisade_private.store_idempotent_response(text, smallint, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.store_idempotent_response(text, smallint, text, text) TO palisade_app;

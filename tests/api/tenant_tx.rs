@@ -1745,3 +1745,80 @@ async fn a_transaction_committed_with_its_last_statement_takes_no_other() {
         assert_eq!(customer_count(&counts, org).await, 3);
     }
 }
+
+/// An `Idempotency-Key`'s path through the transaction, as palisade_api's `IdempotentTx` takes
+/// it: the key claimed first; a hold on the COMMIT, so that the handler's write cannot take it;
+/// then the stored response, which takes it. A response that finds no claimed key fails its own
+/// statement (`palisade_private.store_idempotent_response`), so the COMMIT pipelined after it is
+/// skipped and the write rolls back with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keys_stored_response_takes_the_commit_and_fails_it_without_its_key() {
+    use palisade_db::idempotency::{self, Claim, StoredResponse};
+
+    let db = TestDb::new().await;
+    // As above: one connection, the transaction's; counted through another pool.
+    let pool = db.app_pool(1);
+    let counts = db.app_pool(1);
+    let org = seed(&pool, 1, 0).await[0].0;
+    let who = ctx(org);
+    let request = b"POST\0/v1/customers\0";
+    let body = [7u8; 32];
+    let now = time::OffsetDateTime::now_utc();
+    let response = StoredResponse {
+        status: 201,
+        body: Some(r#"{"id":"1"}"#.to_owned()),
+        location: Some("/v1/customers/1".to_owned()),
+    };
+
+    // The key claimed, the handler's write held back, then the response stored with the COMMIT.
+    let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
+    let claim = idempotency::claim(&mut tx, "k1", request, &body, now).await;
+    assert_eq!(claim.unwrap(), Claim::Fresh);
+    let hold = tx.hold_commit();
+    // What a handler calls before its write: held, so no effect.
+    tx.commit_with_next_statement();
+    tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
+    assert_eq!(customer_count(&counts, org).await, 0, "the write waits");
+    tx.release_commit_to_next_statement(hold);
+    idempotency::complete(&mut tx, "k1", &response)
+        .await
+        .unwrap();
+    // Committed with the stored response, before `commit`.
+    assert_eq!(customer_count(&counts, org).await, 1);
+    let after = tx.query("SELECT 1", &[]).await.unwrap_err();
+    assert!(
+        after.to_string().contains("ended with its last statement"),
+        "{after}"
+    );
+    tx.commit().await.unwrap();
+    let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
+    let replay = idempotency::claim(&mut tx, "k1", request, &body, now).await;
+    assert_eq!(replay.unwrap(), Claim::Replay(response.clone()));
+    tx.commit().await.unwrap();
+
+    // The response stored under a key this transaction did not claim: its statement fails, the
+    // COMMIT after it is skipped, and the drop rolls back the write and the claim of "k2".
+    let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
+    let claim = idempotency::claim(&mut tx, "k2", request, &body, now).await;
+    assert_eq!(claim.unwrap(), Claim::Fresh);
+    let hold = tx.hold_commit();
+    tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
+    tx.release_commit_to_next_statement(hold);
+    match idempotency::complete(&mut tx, "k3", &response).await {
+        Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "P0001"),
+        other => panic!("not the function's exception: {other:?}"),
+    }
+    drop(tx);
+    assert_eq!(
+        pool.idle_context().await.unwrap(),
+        [String::new(), String::new(), String::new()]
+    );
+    assert_eq!(customer_count(&counts, org).await, 1);
+    let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
+    let again = idempotency::claim(&mut tx, "k2", request, &body, now).await;
+    assert_eq!(
+        again.unwrap(),
+        Claim::Fresh,
+        "the claim of k2 rolled back too"
+    );
+}

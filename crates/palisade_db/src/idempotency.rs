@@ -5,8 +5,8 @@
 //! [`claim`] is the first statement of the request's transaction. Its `INSERT ... ON CONFLICT`
 //! takes the key, or waits on the primary key while another transaction holds it: when that one
 //! commits, the key answers [`Claim::Replay`] or [`Claim::Reused`]; when it rolls back (the
-//! request failed), this one takes the key. [`complete`] stores the response just before
-//! COMMIT. A row older than [`RETENTION`] is ignored and taken over by the next request with
+//! request failed), this one takes the key. [`complete`] stores the response as the
+//! transaction's last statement, COMMIT pipelined with it. A row older than [`RETENTION`] is ignored and taken over by the next request with
 //! its key; deleting old rows is the retention command's job (issue 12).
 
 use time::OffsetDateTime;
@@ -121,7 +121,12 @@ pub async fn claim(
     ))
 }
 
-/// Stores the response of the request that [`claim`]ed `key` (call just before COMMIT).
+/// Stores the response of the request that [`claim`]ed `key`: the transaction's last statement,
+/// sent with its COMMIT when the caller declared so ([`TenantTx::commit_with_next_statement`] or
+/// [`TenantTx::release_commit_to_next_statement`]). The statement itself
+/// (`palisade_private.store_idempotent_response`, policies/490_idempotency_keys.sql) fails unless
+/// it stored the response in exactly one row, so that the COMMIT after it is skipped: a row
+/// count checked here would come after that COMMIT.
 pub async fn complete(
     tx: &mut TenantTx,
     key: &str,
@@ -129,19 +134,10 @@ pub async fn complete(
 ) -> Result<(), DbError> {
     let status = i16::try_from(response.status)
         .map_err(|_| DbError::Decode("a status code out of range".into()))?;
-    let n = tx
-        .execute(
-            "UPDATE palisade.idempotency_keys \
-                SET response_status = $2, response_body = $3, response_location = $4 \
-              WHERE key = $1",
-            &[&key, &status, &response.body, &response.location],
-        )
-        .await?;
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(DbError::Decode(format!(
-            "storing an idempotent response touched {n} rows"
-        )))
-    }
+    tx.execute(
+        "SELECT palisade_private.store_idempotent_response($1, $2, $3, $4)",
+        &[&key, &status, &response.body, &response.location],
+    )
+    .await?;
+    Ok(())
 }
