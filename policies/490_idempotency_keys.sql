@@ -65,14 +65,15 @@ CREATE POLICY idempotency_keys_delete_resolver ON palisade.idempotency_keys FOR 
 
 /**
  * store_idempotent_response(key, status, body, location): stores the response of the request
- * whose transaction claimed `key` (crates/palisade_db/src/idempotency.rs, `complete`), or raises
- * unless exactly one row took it. SECURITY INVOKER: it runs as the caller, palisade_app, under
+ * whose transaction claimed `key` (crates/palisade_db/src/idempotency.rs, `complete`) in the
+ * key's row, which that claim left without a response; raises when no such row is found (never
+ * overwrites a stored response). SECURITY INVOKER: it runs as the caller, palisade_app, under
  * this table's policies above, and adds no privilege. It exists for its check: the request's
  * COMMIT is sent in the same pipeline as this statement, so a row count checked in Rust would be
  * read after that COMMIT had run; a statement that raises makes PostgreSQL skip the COMMIT, and
- * the request's effect rolls back with it. (The claim earlier in the same transaction holds the
+ * the request's effect rolls back with it. The claim earlier in the same transaction holds the
  * row, so the check should never fire; if it does, the request answers 500 and the server logs
- * "database error P0001", plpgsql's raise_exception.)
+ * "database error P0002" (no_data_found), counted in palisade_db_errors_total as class P0.
  */
 CREATE OR REPLACE FUNCTION palisade_private.store_idempotent_response(
     p_key text, p_status smallint, p_body text, p_location text)
@@ -80,15 +81,13 @@ CREATE OR REPLACE FUNCTION palisade_private.store_idempotent_response(
     LANGUAGE plpgsql VOLATILE SECURITY INVOKER
     SET search_path = ''
     AS $fn$
-DECLARE
-    n bigint;
 BEGIN
     UPDATE palisade.idempotency_keys
        SET response_status = p_status, response_body = p_body, response_location = p_location
-     WHERE key = p_key;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    IF n <> 1 THEN
-        RAISE EXCEPTION 'storing an idempotent response touched % rows', n;
+     WHERE key = p_key AND response_status IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'no_data_found',
+            MESSAGE = 'no claimed idempotency key without a response to store this one in';
     END IF;
 END
 $fn$;

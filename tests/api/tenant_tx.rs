@@ -1744,13 +1744,43 @@ async fn a_transaction_committed_with_its_last_statement_takes_no_other() {
         );
         assert_eq!(customer_count(&counts, org).await, 3);
     }
+
+    // A one-statement read on a transaction already open (`query_once`, as `PATCH /v1/me` reads
+    // after its rename) goes with the COMMIT: it sees, and commits, the write before it; failing,
+    // it rolls that write back.
+    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
+    let rows = tx
+        .query_once("SELECT count(*) FROM palisade.customers", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 4);
+    assert_eq!(customer_count(&counts, org).await, 4);
+    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
+    match tx
+        .query_once(
+            "SELECT 1 / (count(*) - count(*)) FROM palisade.customers",
+            &[],
+        )
+        .await
+    {
+        Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "22012"),
+        other => panic!("not the read's division by zero: {other:?}"),
+    }
+    assert_eq!(
+        pool.idle_context().await.unwrap(),
+        [String::new(), String::new(), String::new()]
+    );
+    assert_eq!(customer_count(&counts, org).await, 4);
 }
 
 /// An `Idempotency-Key`'s path through the transaction, as palisade_api's `IdempotentTx` takes
-/// it: the key claimed first; a hold on the COMMIT, so that the handler's write cannot take it;
-/// then the stored response, which takes it. A response that finds no claimed key fails its own
-/// statement (`palisade_private.store_idempotent_response`), so the COMMIT pipelined after it is
-/// skipped and the write rolls back with it.
+/// it: the claim holds the COMMIT, so that the handler's write cannot take it; the stored
+/// response takes it. A response with no claimed key left to store it in (a key that has its
+/// response already, a key never claimed) fails its own statement
+/// (`palisade_private.store_idempotent_response`): the COMMIT pipelined after it is skipped, and
+/// the write and the claim roll back with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_keys_stored_response_takes_the_commit_and_fails_it_without_its_key() {
     use palisade_db::idempotency::{self, Claim, StoredResponse};
@@ -1764,23 +1794,25 @@ async fn a_keys_stored_response_takes_the_commit_and_fails_it_without_its_key() 
     let request = b"POST\0/v1/customers\0";
     let body = [7u8; 32];
     let now = time::OffsetDateTime::now_utc();
-    let response = StoredResponse {
-        status: 201,
-        body: Some(r#"{"id":"1"}"#.to_owned()),
+    let response = |status: u16| StoredResponse {
+        status,
+        body: Some(format!(r#"{{"status":{status}}}"#)),
         location: Some("/v1/customers/1".to_owned()),
     };
 
     // The key claimed, the handler's write held back, then the response stored with the COMMIT.
     let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
-    let claim = idempotency::claim(&mut tx, "k1", request, &body, now).await;
-    assert_eq!(claim.unwrap(), Claim::Fresh);
-    let hold = tx.hold_commit();
+    let Claim::Fresh(held) = idempotency::claim(&mut tx, "k1", request, &body, now)
+        .await
+        .unwrap()
+    else {
+        panic!("a new key is not fresh")
+    };
     // What a handler calls before its write: held, so no effect.
     tx.commit_with_next_statement();
     tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
     assert_eq!(customer_count(&counts, org).await, 0, "the write waits");
-    tx.release_commit_to_next_statement(hold);
-    idempotency::complete(&mut tx, "k1", &response)
+    idempotency::complete(&mut tx, held, "k1", &response(201))
         .await
         .unwrap();
     // Committed with the stored response, before `commit`.
@@ -1791,34 +1823,33 @@ async fn a_keys_stored_response_takes_the_commit_and_fails_it_without_its_key() 
         "{after}"
     );
     tx.commit().await.unwrap();
-    let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
-    let replay = idempotency::claim(&mut tx, "k1", request, &body, now).await;
-    assert_eq!(replay.unwrap(), Claim::Replay(response.clone()));
-    tx.commit().await.unwrap();
 
-    // The response stored under a key this transaction did not claim: its statement fails, the
-    // COMMIT after it is skipped, and the drop rolls back the write and the claim of "k2".
-    let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
-    let claim = idempotency::claim(&mut tx, "k2", request, &body, now).await;
-    assert_eq!(claim.unwrap(), Claim::Fresh);
-    let hold = tx.hold_commit();
-    tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
-    tx.release_commit_to_next_statement(hold);
-    match idempotency::complete(&mut tx, "k3", &response).await {
-        Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "P0001"),
-        other => panic!("not the function's exception: {other:?}"),
+    for stored_under in ["k1", "k3"] {
+        let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
+        let Claim::Fresh(held) = idempotency::claim(&mut tx, "k2", request, &body, now)
+            .await
+            .unwrap()
+        else {
+            panic!("a new key is not fresh")
+        };
+        tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
+        match idempotency::complete(&mut tx, held, stored_under, &response(200)).await {
+            Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "P0002"),
+            other => panic!("{stored_under}: not the function's exception: {other:?}"),
+        }
+        drop(tx);
+        assert_eq!(
+            pool.idle_context().await.unwrap(),
+            [String::new(), String::new(), String::new()]
+        );
+        assert_eq!(customer_count(&counts, org).await, 1, "{stored_under}");
+        // k1 keeps its first response; the claim of k2 rolled back.
+        let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
+        let replay = idempotency::claim(&mut tx, "k1", request, &body, now).await;
+        assert_eq!(replay.unwrap(), Claim::Replay(response(201)));
+        tx.commit().await.unwrap();
+        let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
+        let again = idempotency::claim(&mut tx, "k2", request, &body, now).await;
+        assert!(matches!(again.unwrap(), Claim::Fresh(_)), "{stored_under}");
     }
-    drop(tx);
-    assert_eq!(
-        pool.idle_context().await.unwrap(),
-        [String::new(), String::new(), String::new()]
-    );
-    assert_eq!(customer_count(&counts, org).await, 1);
-    let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
-    let again = idempotency::claim(&mut tx, "k2", request, &body, now).await;
-    assert_eq!(
-        again.unwrap(),
-        Claim::Fresh,
-        "the claim of k2 rolled back too"
-    );
 }

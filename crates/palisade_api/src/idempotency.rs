@@ -12,8 +12,8 @@
 //! its credential's check, in the same round trip) claims the key
 //! ([`palisade_db::idempotency::claim`]): a concurrent request with the same key waits on it
 //! until this one commits or rolls back. `commit` stores the response in the key's row and
-//! commits, in one round trip, so the key and the effect exist together or not at all. A request that fails
-//! (any 4xx or 5xx) rolls back and leaves no key: its retry runs again.
+//! commits, in one round trip, so the key and the effect exist together or not at all. A
+//! request that fails (any 4xx or 5xx) rolls back and leaves no key: its retry runs again.
 //!
 //! The key identifies the request by a SHA-256 over its method, path, user and body (the body's
 //! digest is left in the request's extensions by [`crate::extract::Json`], as [`BodyDigest`]),
@@ -27,8 +27,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::{Ready, ready};
 use palisade_db::TenantTx;
-use palisade_db::idempotency::{self as db, Claim, StoredResponse};
-use palisade_db::tenant_tx::CommitHold;
+use palisade_db::idempotency::{self as db, Claim, Held, StoredResponse};
 use sha2::{Digest, Sha256};
 
 use crate::{ApiError, AppState};
@@ -132,16 +131,12 @@ impl Idempotency {
             .map_or_else(|| Sha256::digest(b"").into(), |d| d.0);
         let request = request_prefix(&self.req);
         match db::claim(&mut tx, &key, &request, &body, state.clock.now()).await? {
-            Claim::Fresh => {
-                // The response is stored with the key after the handler's write: that write may
-                // not take the COMMIT with it. The stored response takes it instead
-                // (`commit_without`), with the hold only this type keeps.
-                let hold = tx.hold_commit();
-                Ok(Begun::Fresh(Box::new(IdempotentTx {
-                    tx,
-                    key: Some((key, hold)),
-                })))
-            }
+            // The claim holds the COMMIT until the key's response is stored (`commit_without`):
+            // the handler's write cannot take it.
+            Claim::Fresh(held) => Ok(Begun::Fresh(Box::new(IdempotentTx {
+                tx,
+                key: Some((key, held)),
+            }))),
             Claim::Replay(first) => {
                 tx.commit().await?;
                 tracing::info!("idempotent request replayed");
@@ -187,9 +182,9 @@ fn replay(first: StoredResponse) -> Result<HttpResponse, ApiError> {
 /// response with the key. Dropped without commit, it rolls back and the key goes with it.
 pub struct IdempotentTx {
     tx: TenantTx,
-    /// The key this transaction claimed, and the hold on its COMMIT that its stored response
-    /// lifts.
-    key: Option<(String, CommitHold)>,
+    /// The key this transaction claimed, and its claim, which holds the COMMIT until the
+    /// response is stored.
+    key: Option<(String, Held)>,
 }
 
 impl std::ops::Deref for IdempotentTx {
@@ -219,14 +214,13 @@ impl IdempotentTx {
         response: HttpResponse,
         secret_fields: &[&str],
     ) -> Result<HttpResponse, ApiError> {
-        let Some((key, hold)) = self.key.take() else {
+        let Some((key, held)) = self.key.take() else {
             self.tx.commit().await?;
             return Ok(response);
         };
         let (response, stored) = split(response, secret_fields)?;
         // The stored response and COMMIT in one round trip; `commit` then has nothing to send.
-        self.tx.release_commit_to_next_statement(hold);
-        db::complete(&mut self.tx, &key, &stored).await?;
+        db::complete(&mut self.tx, held, &key, &stored).await?;
         self.tx.commit().await?;
         Ok(response)
     }

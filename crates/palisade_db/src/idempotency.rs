@@ -6,11 +6,14 @@
 //! takes the key, or waits on the primary key while another transaction holds it: when that one
 //! commits, the key answers [`Claim::Replay`] or [`Claim::Reused`]; when it rolls back (the
 //! request failed), this one takes the key. [`complete`] stores the response as the
-//! transaction's last statement, COMMIT pipelined with it. A row older than [`RETENTION`] is ignored and taken over by the next request with
-//! its key; deleting old rows is the retention command's job (issue 12).
+//! transaction's last statement, COMMIT pipelined with it; until then the claim holds the
+//! COMMIT ([`Held`]), so that no statement of the request's takes it first. A row older than
+//! [`RETENTION`] is ignored and taken over by the next request with its key; deleting old rows
+//! is the retention command's job (issue 12).
 
 use time::OffsetDateTime;
 
+use crate::tenant_tx::CommitHold;
 use crate::{DbError, TenantTx};
 
 /// How long a key replays its first response.
@@ -28,14 +31,23 @@ pub struct StoredResponse {
 }
 
 /// What a key says about this request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// The key is this transaction's: do the work, then [`complete`] it before COMMIT.
-    Fresh,
+    /// The key is this transaction's: do the work, then [`complete`] it, which commits.
+    Fresh(Held),
     /// The key was used for this same request, which succeeded: answer its response.
     Replay(StoredResponse),
     /// The key was used for another request (another method, path, user or body).
     Reused,
+}
+
+/// A key this transaction claimed ([`Claim::Fresh`]), for [`complete`]. From the claim until
+/// `complete`, the transaction's COMMIT is held: [`TenantTx::commit_with_next_statement`] does
+/// nothing, so a handler's write cannot commit the transaction before the key's response is
+/// stored. Only `complete` lifts the hold (and it cannot be made or copied outside this crate).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Held {
+    hold: CommitHold,
 }
 
 /// The request's fingerprint, SHA-256 over `$2` (what identifies the request before its caller:
@@ -89,7 +101,9 @@ pub async fn claim(
             )
             .await?;
         if taken.is_some() {
-            return Ok(Claim::Fresh);
+            return Ok(Claim::Fresh(Held {
+                hold: tx.hold_commit(),
+            }));
         }
         let row = tx
             .query_opt(
@@ -121,19 +135,21 @@ pub async fn claim(
     ))
 }
 
-/// Stores the response of the request that [`claim`]ed `key`: the transaction's last statement,
-/// sent with its COMMIT when the caller declared so ([`TenantTx::commit_with_next_statement`] or
-/// [`TenantTx::release_commit_to_next_statement`]). The statement itself
-/// (`palisade_private.store_idempotent_response`, policies/490_idempotency_keys.sql) fails unless
-/// it stored the response in exactly one row, so that the COMMIT after it is skipped: a row
-/// count checked here would come after that COMMIT.
+/// Stores the response of the request whose transaction [`claim`]ed `key` (`held`, the claim's):
+/// the transaction's last statement, sent with its COMMIT, so the transaction is committed when
+/// this answers `Ok`. The statement (`palisade_private.store_idempotent_response`,
+/// policies/490_idempotency_keys.sql) fails unless it found the key's row still without a
+/// response (as this transaction's claim left it), so that the COMMIT after it is skipped and
+/// the request's effect rolls back: a row count checked here would come after that COMMIT.
 pub async fn complete(
     tx: &mut TenantTx,
+    held: Held,
     key: &str,
     response: &StoredResponse,
 ) -> Result<(), DbError> {
     let status = i16::try_from(response.status)
         .map_err(|_| DbError::Decode("a status code out of range".into()))?;
+    tx.release_commit_to_next_statement(held.hold);
     tx.execute(
         "SELECT palisade_private.store_idempotent_response($1, $2, $3, $4)",
         &[&key, &status, &response.body, &response.location],

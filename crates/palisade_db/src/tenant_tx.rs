@@ -80,12 +80,14 @@ enum State {
 }
 
 /// What [`TenantTx::hold_commit`] returns: the one way to lift the hold
-/// ([`TenantTx::release_commit_to_next_statement`]). It cannot be made outside this crate, so
-/// code that reaches a transaction without it (a handler, through `palisade_api`'s
-/// `IdempotentTx`) cannot let its own statement take the COMMIT before the holder's.
+/// ([`TenantTx::release_commit_to_next_statement`]). Neither leaves this crate: an
+/// `Idempotency-Key`'s claim keeps it inside [`crate::idempotency::Held`], which only
+/// [`crate::idempotency::complete`] spends, so code that reaches the transaction otherwise (a
+/// handler, through `palisade_api`'s `IdempotentTx`) cannot let its own statement take the
+/// COMMIT before the key's stored response.
 #[must_use = "the hold is lifted only by handing this to release_commit_to_next_statement"]
-#[derive(Debug)]
-pub struct CommitHold(());
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct CommitHold(());
 
 /// The statements that open a transaction: prepared with the first statement, sent with it.
 struct Opening {
@@ -341,7 +343,9 @@ impl TenantTx {
     /// transaction's, are committed once its answer is read: an error the caller finds after
     /// that, in decoding the answer, no longer undoes them.
     ///
-    /// Does nothing after [`TenantTx::hold_commit`], until its [`CommitHold`] is released.
+    /// Does nothing while an `Idempotency-Key` claimed by this transaction holds its COMMIT
+    /// ([`crate::idempotency::claim`]): the key's stored response takes it
+    /// ([`crate::idempotency::complete`]).
     pub fn commit_with_next_statement(&mut self) {
         if !self.commit_held {
             self.commit_with_next = true;
@@ -352,8 +356,9 @@ impl TenantTx {
     /// `Idempotency-Key`'s stored response, after the handler's write): from now on
     /// [`TenantTx::commit_with_next_statement`] does nothing, so the handler's last statement
     /// cannot commit the transaction before them. Only the holder of the returned
-    /// [`CommitHold`] can lift it, with [`TenantTx::release_commit_to_next_statement`].
-    pub fn hold_commit(&mut self) -> CommitHold {
+    /// [`CommitHold`] can lift it, with [`TenantTx::release_commit_to_next_statement`]; both are
+    /// this crate's, so that no caller of [`crate::idempotency`] can lift a key's hold.
+    pub(crate) fn hold_commit(&mut self) -> CommitHold {
         self.commit_held = true;
         CommitHold(())
     }
@@ -361,10 +366,10 @@ impl TenantTx {
     /// Lifts [`TenantTx::hold_commit`] and declares the next statement the transaction's last,
     /// as [`TenantTx::commit_with_next_statement`] does: for the statement the hold was kept for
     /// (an `Idempotency-Key`'s stored response), which then takes the COMMIT with it.
-    pub fn release_commit_to_next_statement(&mut self, hold: CommitHold) {
+    pub(crate) fn release_commit_to_next_statement(&mut self, hold: CommitHold) {
         let CommitHold(()) = hold;
         self.commit_held = false;
-        self.commit_with_next = true;
+        self.commit_with_next_statement();
     }
 
     /// Prepares `sql` (and, when the transaction is not open yet, BEGIN and the context
@@ -617,8 +622,9 @@ impl TenantTx {
     }
 
     /// A one-statement read in one round trip: BEGIN, the context, the query and COMMIT are
-    /// pipelined. On a transaction already open (`PATCH /v1/me` reads after its rename), the
-    /// query and COMMIT are pipelined, as [`TenantTx::commit_with_next_statement`] sends them.
+    /// pipelined. On a transaction already open (`PATCH /v1/me` reads after its rename, a list
+    /// under a parent after reading that the parent exists), the query and COMMIT are
+    /// pipelined, as [`TenantTx::commit_with_next_statement`] sends them.
     ///
     /// A read that opens the transaction and finds its pooled connection dead (closed, broken,
     /// or ended by the server: [`DbError::is_dead_connection`]) is sent once more on a new
@@ -649,7 +655,7 @@ impl TenantTx {
                 self.commit_with_next_statement();
                 let rows = self.query(sql, params).await?;
                 let ctx = self.context().copied();
-                // Nothing to send: the read took the COMMIT with it.
+                // Sends nothing once the read took the COMMIT with it.
                 self.commit().await?;
                 Ok((rows, ctx))
             })
