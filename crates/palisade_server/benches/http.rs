@@ -16,9 +16,10 @@
 //! - me: `GET /v1/me`'s statements, pipelined the same way (the one-round-trip target).
 //!
 //! The loads that a ratio compares (the list, `/v1/me`, a PATCH of a customer's name, one of
-//! eight of a random organization's oldest, a create, and the four pgbench scripts) run in
-//! BENCH_ROUNDS=7 rounds, each load once per round, the list next to P and `/v1/me` next to its
-//! SQL, in an order swapped from round to round. The creates (`POST /v1/customers`) go to
+//! eight of a random organization's oldest, a create, a create with an `Idempotency-Key`, and
+//! the four pgbench scripts) run in BENCH_ROUNDS=7 rounds, each load once per round, the list
+//! next to P, `/v1/me` next to its SQL and the two creates together, in an order swapped from
+//! round to round. The creates (`POST /v1/customers`) go to
 //! [`CREATE_ORGS`] organizations of their own, seeded without customers, which no other load
 //! reads: their rows, newest, would otherwise lead the list's pages. It prints req/s, p50, p99,
 //! the server's CPU per request and its memory (the medians of the rounds), then each ratio as
@@ -638,6 +639,7 @@ fn pooled_quantile<'a>(rounds: impl IntoIterator<Item = &'a Load>, q: f64) -> Op
 }
 
 /// A wrk Lua script: each request picks one of `choices` (a bearer token and a path) at random.
+#[derive(Clone)]
 struct Lua {
     method: &'static str,
     /// `(token, path)`; an empty token sends no Authorization.
@@ -645,10 +647,14 @@ struct Lua {
     body: Body,
 }
 
+#[derive(Clone, Copy)]
 enum Body {
     None,
     /// A new customer, unique in each request (so no 409).
     Customer,
+    /// [`Body::Customer`] with an `Idempotency-Key` of its own in each request (so never a
+    /// replay): the key's claim and stored response on top of the create.
+    KeyedCustomer,
     /// The login of the owner whose email is in the choice's token slot.
     Login,
     /// A customer's new name, the same in every request (a one-statement PATCH).
@@ -668,8 +674,8 @@ impl Lua {
     /// formatted once per wrk thread in `init`, and `request` only picks one: building each
     /// request in `request` (a header table and `wrk.format`) took wrk 5.9 µs of user CPU a
     /// request against 2.3 µs now (`/healthz`, 16 connections), CPU the server and PostgreSQL
-    /// need on the same two cores. Only the create, whose body is unique to each request, is
-    /// formatted when it is sent.
+    /// need on the same two cores. Only the creates, whose body (and key) is unique to each
+    /// request, are formatted when they are sent.
     fn render(&self, run: u64) -> String {
         let mut s = String::from("local choices = {\n");
         for (token, path) in &self.choices {
@@ -678,7 +684,7 @@ impl Lua {
         s.push_str("}\n");
         let body = match self.body {
             Body::None => "nil",
-            Body::Customer => {
+            Body::Customer | Body::KeyedCustomer => {
                 "string.format('{\"name\":\"bench %d-%d\",\"email\":\"b%d-%d-%d-%d@bench.example\"}', tid, n, RUN, nonce, tid, n)"
             }
             Body::Login => "string.format('{\"email\":\"%s\",\"password\":\"PASSWORD\"}', c[1])",
@@ -686,9 +692,13 @@ impl Lua {
         };
         let auth = match self.body {
             Body::Login => "",
+            Body::KeyedCustomer => {
+                "headers[\"Authorization\"] = \"Bearer \" .. c[1]\n  \
+                 headers[\"Idempotency-Key\"] = string.format('bench-%d-%d-%d-%d', RUN, nonce, tid, n)"
+            }
             _ => "if c[1] ~= \"\" then headers[\"Authorization\"] = \"Bearer \" .. c[1] end",
         };
-        let fixed = !matches!(self.body, Body::Customer);
+        let fixed = !matches!(self.body, Body::Customer | Body::KeyedCustomer);
         write!(
             s,
             r#"RUN = {run}
@@ -1036,6 +1046,10 @@ async fn default_run() {
             .collect(),
         body: Body::Customer,
     };
+    let keyed_create = Lua {
+        body: Body::KeyedCustomer,
+        ..create.clone()
+    };
     let with = |path: &str| -> Vec<(String, String)> {
         tokens
             .iter()
@@ -1075,16 +1089,17 @@ async fn default_run() {
         ("me_sql", pgbench_me(), schema::APP_LOGIN_ROLES[0]),
     ];
     // The pairs whose ratios are the targets run back to back, their order swapped from round
-    // to round.
-    const LOADS: [&str; 8] = [
+    // to round (the two creates too; the PATCH, last, alone).
+    const LOADS: [&str; 9] = [
         "list",
         "p",
         "me",
         "me_sql",
         "a",
         "p_checked",
-        "patch",
         "create",
+        "create_keyed",
+        "patch",
     ];
     // Eight of each organization's oldest customers, far from the list's first page (a PATCH
     // moves `updated_at`, not the list's order).
@@ -1119,7 +1134,12 @@ async fn default_run() {
     let (mut list_statements, mut me_statements) = (Vec::new(), Vec::new());
     for r in 0..rounds {
         for k in 0..LOADS.len() {
-            let name = LOADS[if r % 2 == 0 { k } else { k ^ 1 }];
+            let pair = k ^ 1;
+            let name = LOADS[if r % 2 == 0 || pair >= LOADS.len() {
+                k
+            } else {
+                pair
+            }];
             let load = match name {
                 // pg_stat_statements is emptied before each HTTP load and read right after it,
                 // before pgbench (which logs in as the same app role) adds its own statements.
@@ -1141,6 +1161,7 @@ async fn default_run() {
                 }
                 "patch" => bench.wrk(&server, &rename, c),
                 "create" => bench.wrk(&server, &create, c),
+                "create_keyed" => bench.wrk(&server, &keyed_create, c),
                 _ => {
                     let (_, script, user) =
                         pgbench_scripts.iter().find(|(n, _, _)| *n == name).unwrap();
@@ -1164,6 +1185,10 @@ async fn default_run() {
         (
             "create",
             "POST /v1/customers (random organization of its own)",
+        ),
+        (
+            "create_keyed",
+            "POST /v1/customers with an Idempotency-Key (the same)",
         ),
     ];
     for (key, label) in labels {
@@ -1211,6 +1236,7 @@ async fn default_run() {
     let list = median(&per["list"]).rps;
     println!("  patch / list    {}", ratio("patch", "list"));
     println!("  create / list   {}", ratio("create", "list"));
+    println!("  keyed / create  {}", ratio("create_keyed", "create"));
     println!("  healthz / list  {:>6.2}", healthz.rps / list);
     drop(server);
     bench.stop();
