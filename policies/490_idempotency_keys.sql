@@ -74,17 +74,23 @@ CREATE POLICY idempotency_keys_delete_resolver ON palisade.idempotency_keys FOR 
  * the request's effect rolls back with it. The claim earlier in the same transaction holds the
  * row, so the check should never fire; if it does, the request answers 500 and the server logs
  * "database error P0002" (no_data_found), counted in palisade_db_errors_total as class P0.
+ * No `SET search_path` clause, like the context functions (010_context_functions.sql): the
+ * operator is qualified instead, and the function runs as its caller, so a search_path could
+ * only mislead the caller itself. A SET clause costs more than its GUC save and restore here:
+ * the UPDATE fires the foreign key's check (a row this transaction inserted), whose cached plan
+ * PostgreSQL keeps per search_path, so running it under another one than the claim's INSERT made
+ * each request parse and plan that check twice (measured on 6 December 2026: 7% of PostgreSQL's
+ * time under keyed creates; docs/benchmarks.md).
  */
 CREATE OR REPLACE FUNCTION palisade_private.store_idempotent_response(
     p_key text, p_status smallint, p_body text, p_location text)
     RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY INVOKER
-    SET search_path = ''
     AS $fn$
 BEGIN
     UPDATE palisade.idempotency_keys
        SET response_status = p_status, response_body = p_body, response_location = p_location
-     WHERE key = p_key AND response_status IS NULL;
+     WHERE key OPERATOR(pg_catalog.=) p_key AND response_status IS NULL;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'no_data_found',
             MESSAGE = 'no claimed idempotency key without a response to store this one in';
