@@ -479,6 +479,8 @@ pub async fn change_password(
     }
     let new_hash = state.passwords.hash(&new).await?;
     let mut tx = tenant.begin_at(&state, Role::Member).await?;
+    // One statement, which changes nothing when it answers no row: its COMMIT goes with it.
+    tx.commit_with_next_statement();
     let version = db::change_password(&mut tx, &record.password_hash, &new_hash, state.clock.now())
         .await?
         .ok_or(ApiError::Conflict {
@@ -539,6 +541,8 @@ pub async fn revoke_tokens(
     SessionToken { tenant, claims }: SessionToken,
 ) -> Result<HttpResponse, ApiError> {
     let mut tx = tenant.begin_at(&state, Role::Member).await?;
+    // One statement, which changes nothing when it answers no row: its COMMIT goes with it.
+    tx.commit_with_next_statement();
     let version = db::end_sessions(&mut tx, claims.ver, state.clock.now())
         .await?
         .ok_or(ApiError::Unauthorized {

@@ -258,6 +258,9 @@ pub async fn rotate_secret(
         .begin_at(&state, palisade_domain::Role::Admin)
         .await?;
     let mut tx = begin_or_replay!(idem, &state, opened);
+    // One statement (a missing webhook: no row, nothing changed), its COMMIT with it; with an
+    // `Idempotency-Key`, the key's stored response takes the COMMIT instead.
+    tx.commit_with_next_statement();
     let webhook = db::rotate_secret(&mut tx, id, &secret.value)
         .await?
         .ok_or(ApiError::NotFound)?;
