@@ -77,10 +77,10 @@ CREATE POLICY idempotency_keys_delete_resolver ON palisade.idempotency_keys FOR 
  * No `SET search_path` clause, like the context functions (010_context_functions.sql): the
  * operator is qualified instead, and the function runs as its caller, so a search_path could
  * only mislead the caller itself. A SET clause costs more than its GUC save and restore here:
- * the UPDATE fires the foreign key's check (a row this transaction inserted), whose cached plan
- * PostgreSQL keeps per search_path, so running it under another one than the claim's INSERT made
- * each request parse and plan that check twice (measured on 6 December 2026: 7% of PostgreSQL's
- * time under keyed creates; docs/benchmarks.md).
+ * the UPDATE fires the foreign key's check (a row this transaction inserted), and PostgreSQL
+ * parses and plans that check's cached plan again whenever the search_path differs from the one
+ * it was planned under: run under another search_path than the claim's INSERT, which checks the
+ * same key, it was planned twice a request (measured on 6 December 2026, docs/benchmarks.md).
  */
 CREATE OR REPLACE FUNCTION palisade_private.store_idempotent_response(
     p_key text, p_status smallint, p_body text, p_location text)
