@@ -806,6 +806,16 @@ async fn a_read_on_a_connection_that_died_in_the_pool_is_read_again_once_on_a_ne
 const INSERT_CUSTOMER: &str = "INSERT INTO palisade.customers (organization_id, id, name) \
      VALUES ((SELECT palisade_private.current_org_id()), gen_random_uuid(), 'x')";
 
+/// Asserts that `tx` took its COMMIT with its last statement: a statement after it fails rather
+/// than run outside the transaction.
+async fn ended_with_its_last_statement(tx: &mut TenantTx) {
+    let after = tx.query("SELECT 1", &[]).await.unwrap_err();
+    assert!(
+        after.to_string().contains("ended with its last statement"),
+        "{after}"
+    );
+}
+
 /// How many customers `org` has, read in a context of its own.
 async fn customer_count(pool: &palisade_db::AppPool, org: OrgId) -> i64 {
     let tx = TenantTx::begin(pool, &ctx(org)).await.unwrap();
@@ -1709,11 +1719,7 @@ async fn a_transaction_committed_with_its_last_statement_takes_no_other() {
     let returning = format!("{INSERT_CUSTOMER} RETURNING id");
     assert_eq!(tx.query(&returning, &[]).await.unwrap().len(), 1);
     assert_eq!(customer_count(&counts, org).await, 3);
-    let third = tx.query("SELECT 1", &[]).await.unwrap_err();
-    assert!(
-        third.to_string().contains("ended with its last statement"),
-        "{third}"
-    );
+    ended_with_its_last_statement(&mut tx).await;
     tx.commit().await.unwrap();
     assert_eq!(customer_count(&counts, org).await, 3);
 
@@ -1817,11 +1823,7 @@ async fn a_keys_stored_response_takes_the_commit_and_fails_it_without_its_key() 
         .unwrap();
     // Committed with the stored response, before `commit`.
     assert_eq!(customer_count(&counts, org).await, 1);
-    let after = tx.query("SELECT 1", &[]).await.unwrap_err();
-    assert!(
-        after.to_string().contains("ended with its last statement"),
-        "{after}"
-    );
+    ended_with_its_last_statement(&mut tx).await;
     tx.commit().await.unwrap();
 
     for stored_under in ["k1", "k3"] {
