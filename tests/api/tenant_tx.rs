@@ -121,10 +121,7 @@ async fn dropping_without_commit_rolls_back_and_cleans_the_connection() {
         // Dropped here, as when a client disconnects mid-request.
     }
     // The only connection comes back rolled back, with no context, and nothing was written.
-    assert_eq!(
-        pool.idle_context().await.unwrap(),
-        [String::new(), String::new(), String::new()]
-    );
+    assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
     let tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
     let rows = tx
         .query_once("SELECT count(*) FROM palisade.customers", &[])
@@ -146,10 +143,7 @@ async fn a_failing_statement_in_the_pipeline_leaves_the_connection_usable() {
         .await
         .unwrap();
     assert_eq!(rows[0].get::<_, i64>(0), 2);
-    assert_eq!(
-        pool.idle_context().await.unwrap(),
-        [String::new(), String::new(), String::new()]
-    );
+    assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
 }
 
 /// A pipeline that fails as a whole (here its parameters do not fit the statement, so nothing
@@ -773,10 +767,7 @@ async fn a_read_on_a_connection_that_died_in_the_pool_is_read_again_once_on_a_ne
     let after = pooled_backends(&su, &db.name).await;
     assert_eq!(after.len(), 1, "{after:?}");
     assert!(!before.contains(&after[0]));
-    assert_eq!(
-        pool.idle_context().await.unwrap(),
-        [String::new(), String::new(), String::new()]
-    );
+    assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
 
     // A write is not sent twice: the dead connection's error is the answer.
     let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
@@ -1744,10 +1735,7 @@ async fn a_transaction_committed_with_its_last_statement_takes_no_other() {
             other => panic!("not the INSERT's not-null violation: {other:?}"),
         }
         drop(tx);
-        assert_eq!(
-            pool.idle_context().await.unwrap(),
-            [String::new(), String::new(), String::new()]
-        );
+        assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
         assert_eq!(customer_count(&counts, org).await, 3);
     }
 
@@ -1774,10 +1762,7 @@ async fn a_transaction_committed_with_its_last_statement_takes_no_other() {
         Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "22012"),
         other => panic!("not the read's division by zero: {other:?}"),
     }
-    assert_eq!(
-        pool.idle_context().await.unwrap(),
-        [String::new(), String::new(), String::new()]
-    );
+    assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
     assert_eq!(customer_count(&counts, org).await, 4);
 }
 
@@ -1840,10 +1825,7 @@ async fn a_keys_stored_response_takes_the_commit_and_fails_it_without_its_key() 
             other => panic!("{stored_under}: not the function's exception: {other:?}"),
         }
         drop(tx);
-        assert_eq!(
-            pool.idle_context().await.unwrap(),
-            [String::new(), String::new(), String::new()]
-        );
+        assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
         assert_eq!(customer_count(&counts, org).await, 1, "{stored_under}");
         // k1 keeps its first response; the claim of k2 rolled back.
         let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
