@@ -1791,14 +1791,23 @@ async fn a_keys_stored_response_takes_the_commit_and_fails_it_without_its_key() 
         location: Some("/v1/customers/1".to_owned()),
     };
 
-    // The key claimed, the handler's write held back, then the response stored with the COMMIT.
-    let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
-    let Claim::Fresh(held) = idempotency::claim(&mut tx, "k1", request, &body, now)
-        .await
-        .unwrap()
-    else {
-        panic!("a new key is not fresh")
+    // A transaction that claimed `key`, new.
+    let claimed = |key: &'static str| {
+        let (pool, who) = (&pool, &who);
+        async move {
+            let mut tx = TenantTx::begin(pool, who).await.unwrap();
+            let Claim::Fresh(held) = idempotency::claim(&mut tx, key, request, &body, now)
+                .await
+                .unwrap()
+            else {
+                panic!("{key}: a new key is not fresh")
+            };
+            (tx, held)
+        }
     };
+
+    // The key claimed, the handler's write held back, then the response stored with the COMMIT.
+    let (mut tx, held) = claimed("k1").await;
     // What a handler calls before its write: held, so no effect.
     tx.commit_with_next_statement();
     tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
@@ -1812,13 +1821,7 @@ async fn a_keys_stored_response_takes_the_commit_and_fails_it_without_its_key() 
     tx.commit().await.unwrap();
 
     for stored_under in ["k1", "k3"] {
-        let mut tx = TenantTx::begin(&pool, &who).await.unwrap();
-        let Claim::Fresh(held) = idempotency::claim(&mut tx, "k2", request, &body, now)
-            .await
-            .unwrap()
-        else {
-            panic!("a new key is not fresh")
-        };
+        let (mut tx, held) = claimed("k2").await;
         tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
         match idempotency::complete(&mut tx, held, stored_under, &response(200)).await {
             Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "P0002"),
