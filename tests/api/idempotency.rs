@@ -454,3 +454,54 @@ async fn malformed_keys_are_400_before_anything_happens() {
     let r = post(&app, &a, "/v1/customers", &body, &longest).await;
     assert_eq!(r.status, 201, "{}", r.text);
 }
+
+/// The table holds keys to the header's own rule, whatever writes them: 1 to 255 characters,
+/// each from space to `~` (`idempotency_keys_key_check`, V0130, written cheaper by V0167). A key
+/// the header refuses is refused by the table too, as the app role, with nothing written.
+#[actix_web::test]
+async fn the_table_refuses_the_keys_the_header_refuses() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let org: Uuid = a.org_id.parse().unwrap();
+    let c = app.db.app_client().await;
+    let insert = "INSERT INTO palisade.idempotency_keys (key, request_hash) VALUES ($1, $2)";
+    let hash = [0u8; 32];
+    let longest = "~".repeat(255);
+    let spaced = " a key with spaces ";
+    begin_as(&c, org, "owner").await;
+    for key in ["k", " ", "~", spaced, longest.as_str()] {
+        c.execute(insert, &[&key, &hash.as_slice()])
+            .await
+            .unwrap_or_else(|e| panic!("{key:?}: {e}"));
+    }
+    let too_long = "k".repeat(256);
+    for key in [
+        "",
+        too_long.as_str(),
+        "caf\u{e9}",
+        "tab\there",
+        "new\nline",
+        "line\n",
+        "\u{7f}",
+        "\u{1f600}",
+    ] {
+        c.batch_execute("SAVEPOINT s").await.unwrap();
+        let err = c
+            .execute(insert, &[&key, &hash.as_slice()])
+            .await
+            .expect_err(key);
+        let db = err
+            .as_db_error()
+            .unwrap_or_else(|| panic!("{key:?}: {err}"));
+        assert_eq!(
+            (db.code(), db.constraint()),
+            (
+                &tokio_postgres::error::SqlState::CHECK_VIOLATION,
+                Some("idempotency_keys_key_check")
+            ),
+            "{key:?}"
+        );
+        c.batch_execute("ROLLBACK TO SAVEPOINT s").await.unwrap();
+    }
+    c.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(count(&app, "idempotency_keys", &a.org_id).await, 5);
+}
