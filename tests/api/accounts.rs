@@ -737,6 +737,48 @@ async fn a_user_of_any_role_changes_their_own_name_and_nothing_else() {
     assert!(!renamed);
 }
 
+/// `PATCH /v1/me` renames and reads in one statement (`palisade_db::auth::rename_self`): a user
+/// removed while it runs, after its read found them but before its rename (which waits on the
+/// removal's lock), is answered as gone, not with a name that was never stored.
+#[actix_web::test]
+async fn a_rename_whose_user_is_removed_while_it_runs_answers_no_user() {
+    use palisade_domain::{OrgId, TenantContext, UserId};
+    let (app, owner, _admin, member) = spawn_app_with_team("Acme").await;
+    let ctx = TenantContext {
+        org_id: OrgId::parse(&member.org_id).unwrap(),
+        user_id: UserId::parse(&member.user_id).unwrap(),
+        role: Role::Member,
+    };
+    let remover = app.db.superuser_client().await;
+    remover.batch_execute("BEGIN").await.unwrap();
+    let removed = remover
+        .execute(
+            "DELETE FROM palisade.users WHERE id::text = $1",
+            &[&member.user_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    let tx = palisade_db::TenantTx::begin(&app.pool, &ctx).await.unwrap();
+    let name = palisade_domain::PersonName::parse("Mallory").unwrap();
+    let now = palisade_domain::Clock::now(&app.clock);
+    let release = async {
+        app.until_a_statement_waits_on_a_lock().await;
+        remover.batch_execute("COMMIT").await.unwrap();
+    };
+    let (read, ()) = tokio::join!(palisade_db::auth::rename_self(tx, &name, now), release);
+    assert_eq!(read.unwrap(), (None, Some(ctx)));
+    let r = app.get_ok(&owner, "/v1/members?limit=100").await;
+    let names: Vec<&str> = r["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&"Mallory"), "{names:?}");
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
 /// An invitation is worth its inviter's authority when it is accepted: accepting runs as the
 /// inviter, with the role `invitation_by_token` found a statement before the transaction (and
 /// before the new member's password is hashed, which takes a while). The acceptance refuses an

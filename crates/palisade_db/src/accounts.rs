@@ -403,19 +403,3 @@ pub async fn end_sessions(
     row.map(|r| r.try_get("credential_version").map_err(DbError::from))
         .transpose()
 }
-
-/// Sets the acting user's own name (`palisade_private.rename_self`: the transaction's
-/// organization and user, whatever their role). False when the user is gone.
-pub async fn rename_self(
-    tx: &mut TenantTx,
-    name: &palisade_domain::PersonName,
-    now: OffsetDateTime,
-) -> Result<bool, DbError> {
-    let row = tx
-        .query_one(
-            "SELECT palisade_private.rename_self($1, $2)",
-            &[&name.as_str(), &now],
-        )
-        .await?;
-    row.try_get(0).map_err(DbError::from)
-}

@@ -154,6 +154,38 @@ pub async fn me(tx: TenantTx) -> Result<(Option<Me>, Option<TenantContext>), DbE
     Ok((me, ctx))
 }
 
+/// What [`rename_self`] runs: [`ME`]'s row, with the name given (`$1`) in place of the one read
+/// and the user renamed (`palisade_private.rename_self`) in its select list, so once for the row
+/// found and never without one. The name is the parameter because the row is read from the
+/// statement's snapshot, taken before the function's UPDATE; the function stores it unchanged.
+pub const RENAME_SELF: &str = "SELECT u.id, u.email, $1::text AS name, u.role, u.organization_id, \
+                             o.name AS organization_name, u.created_at, \
+                             palisade_private.rename_self($1, $2) AS renamed \
+                        FROM palisade.users u JOIN palisade.organizations o ON o.id = u.organization_id \
+                       WHERE u.id = (SELECT palisade_private.current_user_id())";
+
+/// Renames the acting user (the transaction's organization and user, whatever their role:
+/// `palisade_private.rename_self`) and answers as [`me`] does, with the new name: one statement,
+/// sent with BEGIN, the context or the credential's check, and COMMIT (one round trip). No user
+/// when they are gone, whether the statement found no row or the function found none to rename
+/// (removed between the two); nothing is changed then.
+pub async fn rename_self(
+    mut tx: TenantTx,
+    name: &PersonName,
+    now: OffsetDateTime,
+) -> Result<(Option<Me>, Option<TenantContext>), DbError> {
+    tx.commit_with_next_statement();
+    let rows = tx.query(RENAME_SELF, &[&name.as_str(), &now]).await?;
+    let ctx = tx.context().copied();
+    // Sends nothing: the statement took the COMMIT with it.
+    tx.commit().await?;
+    let me = match rows.first() {
+        Some(row) if row.try_get::<_, bool>("renamed")? => Some(me_from_row(row)?),
+        _ => None,
+    };
+    Ok((me, ctx))
+}
+
 fn me_from_row(r: &Row) -> Result<Me, DbError> {
     let role: String = r.try_get("role")?;
     Ok(Me {

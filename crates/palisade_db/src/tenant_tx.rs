@@ -622,9 +622,9 @@ impl TenantTx {
     }
 
     /// A one-statement read in one round trip: BEGIN, the context, the query and COMMIT are
-    /// pipelined. On a transaction already open (`PATCH /v1/me` reads after its rename, a list
-    /// under a parent after reading that the parent exists), the query and COMMIT are
-    /// pipelined, as [`TenantTx::commit_with_next_statement`] sends them.
+    /// pipelined. On a transaction already open (a list under a parent after reading that the
+    /// parent exists), the query and COMMIT are pipelined, as
+    /// [`TenantTx::commit_with_next_statement`] sends them.
     ///
     /// A read that opens the transaction and finds its pooled connection dead (closed, broken,
     /// or ended by the server: [`DbError::is_dead_connection`]) is sent once more on a new

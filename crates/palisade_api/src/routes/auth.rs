@@ -241,7 +241,8 @@ crate::rules::field_rules!(MePatchBody {
 /// their role (`palisade_private.rename_self`); a user's session only, so an API key cannot
 /// rename its creator. Nothing else about a user is theirs to change here: their role is an
 /// owner's or admin's to change, their email is their login. The token is checked by the
-/// transaction's opening statement ([`UserCaller`]), with the rename.
+/// transaction's opening statement ([`UserCaller`]); the rename and the answer's read are one
+/// statement, sent with it and COMMIT ([`db::rename_self`]): one round trip.
 #[tracing::instrument(name = "update_me", skip_all)]
 pub async fn update_me(
     state: web::Data<AppState>,
@@ -251,14 +252,15 @@ pub async fn update_me(
     let mut f = Fields::default();
     let name = Field::set::<Text<PersonName>>(&mut f, "name", &body.name);
     f.finish()?;
-    let mut tx = caller.begin(&state).await?;
-    if let Some(name) = &name {
-        if !palisade_db::accounts::rename_self(&mut tx, name, state.clock.now()).await? {
-            return Err(user_gone());
-        }
+    let tx = caller.begin(&state).await?;
+    let Some(name) = &name else {
+        return me_json(db::me(tx).await?);
+    };
+    let read = db::rename_self(tx, name, state.clock.now()).await?;
+    if read.0.is_some() {
         tracing::info!("user renamed themselves");
     }
-    me_json(db::me(tx).await?)
+    me_json(read)
 }
 
 fn user_gone() -> ApiError {
