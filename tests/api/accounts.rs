@@ -743,7 +743,7 @@ async fn a_user_of_any_role_changes_their_own_name_and_nothing_else() {
 #[actix_web::test]
 async fn a_rename_whose_user_is_removed_while_it_runs_answers_no_user() {
     use palisade_domain::{OrgId, TenantContext, UserId};
-    let (app, owner, _admin, member) = spawn_app_with_team("Acme").await;
+    let (app, _owner, _admin, member) = spawn_app_with_team("Acme").await;
     let ctx = TenantContext {
         org_id: OrgId::parse(&member.org_id).unwrap(),
         user_id: UserId::parse(&member.user_id).unwrap(),
@@ -768,15 +768,6 @@ async fn a_rename_whose_user_is_removed_while_it_runs_answers_no_user() {
     };
     let (read, ()) = tokio::join!(palisade_db::auth::rename_self(tx, &name, now), release);
     assert_eq!(read.unwrap(), (None, Some(ctx)));
-    let r = app.get_ok(&owner, "/v1/members?limit=100").await;
-    let names: Vec<&str> = r["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
-    assert!(!names.contains(&"Mallory"), "{names:?}");
-    assert_eq!(names.len(), 2, "{names:?}");
 }
 
 /// An invitation is worth its inviter's authority when it is accepted: accepting runs as the

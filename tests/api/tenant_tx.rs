@@ -1740,8 +1740,8 @@ async fn a_transaction_committed_with_its_last_statement_takes_no_other() {
     }
 
     // A one-statement read on a transaction already open (`query_once`, as a list under a parent
-    // reads after the parent's check) goes with the COMMIT: it sees, and commits, the write before it; failing,
-    // it rolls that write back.
+    // reads after the parent's check) goes with the COMMIT: it sees, and commits, the write before
+    // it; failing, it rolls that write back.
     let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
     tx.execute(INSERT_CUSTOMER, &[]).await.unwrap();
     let rows = tx
