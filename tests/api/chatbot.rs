@@ -690,3 +690,117 @@ async fn the_bot_is_the_only_trigger_that_writes_chat_messages() {
         .collect();
     assert_eq!(writers, ["palisade_private.chatbot_on_message()"]);
 }
+
+/// The bot's functions (V0169) have no `SET search_path`, so that PostgreSQL inlines
+/// `chatbot_reply` into the statement that calls it, and the trigger's foreign key checks share
+/// the customer message's plans. So they resolve names under their caller's search_path: every
+/// function they call is named with its schema, and the one operator of operands pg_catalog has
+/// no exact match for is `OPERATOR(pg_catalog.*)`. Here a schema on the caller's search_path
+/// (`evil`, as a role able to create objects in a schema the caller searches would plant them)
+/// offers a better match for those calls (`set_bit` with integer arguments, `numeric * integer`)
+/// and exact ones for others (`char_length`, `encode`, `||`): none of them runs when a customer
+/// message is answered with an article (greeting, ids, the article's text) under that path.
+#[actix_web::test]
+async fn the_bots_functions_are_inlined_and_no_search_path_redirects_them() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let su = app.db.superuser_client().await;
+    let configured: Vec<String> = su
+        .query(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p
+              WHERE p.pronamespace = 'palisade_private'::regnamespace
+                AND p.proname IN ('uuid_v7', 'chatbot_query', 'chatbot_reply', 'chatbot_on_message')
+                AND (p.proconfig IS NOT NULL OR p.prosecdef)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(configured, Vec::<String>::new());
+    su.batch_execute(
+        "CREATE SCHEMA evil;
+         GRANT USAGE ON SCHEMA evil TO palisade_app;
+         CREATE FUNCTION evil.refuse(text) RETURNS void LANGUAGE plpgsql
+             AS $$BEGIN RAISE EXCEPTION 'evil.% ran', $1; END$$;
+         CREATE FUNCTION evil.set_bit(bytea, integer, integer) RETURNS bytea LANGUAGE sql
+             AS $$SELECT evil.refuse('set_bit'); SELECT $1$$;
+         CREATE FUNCTION evil.times(numeric, integer) RETURNS numeric LANGUAGE sql
+             AS $$SELECT evil.refuse('times'); SELECT $1$$;
+         CREATE OPERATOR evil.* (LEFTARG = numeric, RIGHTARG = integer, FUNCTION = evil.times);
+         CREATE FUNCTION evil.char_length(text) RETURNS integer LANGUAGE sql
+             AS $$SELECT evil.refuse('char_length'); SELECT 0$$;
+         CREATE FUNCTION evil.encode(bytea, text) RETURNS text LANGUAGE sql
+             AS $$SELECT evil.refuse('encode'); SELECT ''$$;
+         CREATE FUNCTION evil.cat(text, text) RETURNS text LANGUAGE sql
+             AS $$SELECT evil.refuse('cat'); SELECT ''$$;
+         CREATE OPERATOR evil.|| (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.cat);",
+    )
+    .await
+    .unwrap();
+    configure(
+        &app,
+        &owner,
+        json!({"enabled": true, "greeting": "Hello from Acme."}),
+    )
+    .await;
+    let id = article(
+        &app,
+        &owner,
+        "Resetting your password",
+        "Open the sign-in page and choose Forgot password.",
+        true,
+    )
+    .await;
+    let conv = conversation(&app, &owner).await;
+    let conversation_id = conv
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse::<uuid::Uuid>()
+        .unwrap();
+
+    let c = app.db.app_client().await;
+    palisade_test_support::sql::begin_as_user(&c, &owner.org_id, &owner.user_id, "owner").await;
+    c.batch_execute("SET LOCAL search_path = evil")
+        .await
+        .unwrap();
+    // The inlined reply's plan, as the route's statement has it: no call of the function left.
+    let plan: Vec<String> = c
+        .query(
+            "EXPLAIN SELECT * FROM palisade_private.chatbot_reply('password', 0.3, 'f', 'h')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        !plan.iter().any(|l| l.contains("Function Scan")),
+        "{plan:#?}"
+    );
+    c.execute(
+        "INSERT INTO palisade.chat_messages (id, conversation_id, sender, body) \
+         VALUES (gen_random_uuid(), $1, 'customer', 'How do I reset my password?')",
+        &[&conversation_id],
+    )
+    .await
+    .unwrap();
+    c.batch_execute("COMMIT").await.unwrap();
+
+    let messages = history(&app, &owner, &conv).await;
+    assert_eq!(senders(&messages), ["customer", "bot", "bot"]);
+    assert_eq!(messages[1]["body"], "Hello from Acme.");
+    assert_eq!(
+        (&messages[2]["body"], &messages[2]["article_id"]),
+        (
+            &json!("Resetting your password\n\nOpen the sign-in page and choose Forgot password."),
+            &json!(id)
+        )
+    );
+    for m in &messages[1..] {
+        let id: uuid::Uuid = m["id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(id.get_version_num(), 7, "{m}");
+    }
+}
