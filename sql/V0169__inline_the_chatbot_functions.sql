@@ -1,5 +1,5 @@
 -- Why: a customer message the bot answers took PostgreSQL more than twice as long as one it does
--- not (1.24 ms a transaction against 0.57), and over half of the difference went to three
+-- not (1.24 ms a transaction against 0.57), and about half of the difference went to three
 -- things the `SET search_path = ''` of V0142's functions caused:
 --   * chatbot_reply could not be inlined (PostgreSQL inlines a SQL function only without a SET
 --     clause), so its query was parsed and planned again for every message and every
@@ -13,23 +13,27 @@
 --     did before 4ec80bb, docs/benchmarks.md);
 --   * every call of the four saved and restored the setting.
 -- Measured on 6 December 2026 with pgbench (one client, a customer message whose bot reply is
--- the fallback), V0142's functions and these alternately: 800 to 820 transactions a second
--- before, 1,140 to 1,190 after, 1,760 with the bot disabled (docs/benchmarks.md, "the chatbot's
--- functions inlined").
+-- the fallback), V0142's functions and these alternately over seven rounds: about 800
+-- transactions a second before, 1,000 to 1,200 after (a median ratio of 1.39), 1,760 with the bot
+-- disabled (docs/benchmarks.md, "the chatbot's functions inlined").
 --
 -- The four run with their caller's rights and never were SECURITY DEFINER (row-level security
 -- applies inside them; policies/305_chatbot_settings.sql), so without the clause they resolve
 -- names under their caller's search_path, as the context functions of
--- policies/010_context_functions.sql do, for the same reason. Every table and function in their
--- bodies is schema-qualified (SQL's own forms, such as extract, overlay and substring, call
--- pg_catalog's by construction), and the one operator whose operands match no pg_catalog operator
--- exactly (numeric * integer, in uuid_v7) is spelled OPERATOR(pg_catalog.*). The types and the
--- other operators are pg_catalog's, which a search_path that does not name pg_catalog (none of
--- Palisade's roles' does) searches first, so an object of another schema could be chosen over
--- them only for operands it matched better, and every one here matches pg_catalog's exactly.
--- The app's roles cannot create objects anywhere (policies/001_ddl_guard.sql,
--- 002_no_temporary_objects.sql). CREATE OR REPLACE keeps their owner, their grants
--- (policies/305_chatbot_settings.sql) and the trigger; their behaviour is V0142's
+-- policies/010_context_functions.sql do, for the same reason. Every function and type in their
+-- bodies is schema-qualified (SQL's own forms, such as extract, overlay, substring and the types
+-- spelled as keywords, are pg_catalog's by construction), and so is the one operator whose
+-- operands match no pg_catalog operator exactly (numeric * integer, in uuid_v7:
+-- OPERATOR(pg_catalog.*)). The other operators are pg_catalog's, which a search_path that does not
+-- name pg_catalog searches first (no Palisade role's search_path names it), so an operator of another
+-- schema could be chosen over them only for operands it matched better, and every one here
+-- matches pg_catalog's exactly (text, integer, double precision, uuid, tsvector @@ tsquery,
+-- timestamptz + interval). Who could plant one: not the app's roles, which have only USAGE on the
+-- schemas (policies/010_context_functions.sql), no TEMPORARY (002_no_temporary_objects.sql), and
+-- are checked at every start (palisade_db::schema::check_app_role); palisade_owner, which owns
+-- these functions anyway. As with any function, a session that names pg_catalog after a schema
+-- another role can write gives that role its operators. CREATE OR REPLACE keeps their owner, their
+-- grants (policies/305_chatbot_settings.sql) and the trigger; their behaviour is V0142's
 -- (tests/api/chatbot.rs).
 
 CREATE OR REPLACE FUNCTION palisade_private.uuid_v7(p_at timestamptz) RETURNS uuid
@@ -43,7 +47,7 @@ CREATE OR REPLACE FUNCTION palisade_private.uuid_v7(p_at timestamptz) RETURNS uu
                                    FROM 3)
                                FROM 1 FOR 6),
                        52, 1), 53, 1),
-                   'hex')::uuid
+                   'hex')::pg_catalog.uuid
     $fn$;
 
 CREATE OR REPLACE FUNCTION palisade_private.chatbot_query(p_question text) RETURNS tsquery
@@ -52,8 +56,9 @@ CREATE OR REPLACE FUNCTION palisade_private.chatbot_query(p_question text) RETUR
         SELECT pg_catalog.string_agg(
                    '''' || pg_catalog.replace(pg_catalog.replace(l.lexeme, '\', '\\'), '''', '''''')
                         || '''',
-                   ' | ' ORDER BY l.lexeme)::tsquery
-          FROM pg_catalog.unnest(pg_catalog.to_tsvector('english'::regconfig, p_question)) AS l
+                   ' | ' ORDER BY l.lexeme)::pg_catalog.tsquery
+          FROM pg_catalog.unnest(pg_catalog.to_tsvector('pg_catalog.english'::pg_catalog.regconfig,
+                                                 p_question)) AS l
     $fn$;
 
 CREATE OR REPLACE FUNCTION palisade_private.chatbot_reply(
@@ -72,7 +77,7 @@ CREATE OR REPLACE FUNCTION palisade_private.chatbot_reply(
              -- again (a role that bypassed RLS would still get only the context's articles,
              -- none without a context) and lets the organization's index lead.
              WHERE a.organization_id
-                   = (SELECT NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid)
+                   = (SELECT NULLIF(pg_catalog.current_setting('app.current_org', true), '')::pg_catalog.uuid)
                AND a.published AND a.search @@ q.query
              ORDER BY 4 DESC, a.id
              LIMIT 1)
@@ -99,7 +104,7 @@ CREATE OR REPLACE FUNCTION palisade_private.chatbot_on_message() RETURNS trigger
         v_settings palisade.chatbot_settings;
         v_conversation palisade.chat_conversations;
         v_reply record;
-        v_at timestamptz := pg_catalog.clock_timestamp();
+        v_at pg_catalog.timestamptz := pg_catalog.clock_timestamp();
     BEGIN
         IF NEW.sender = 'agent' THEN
             UPDATE palisade.chat_conversations
