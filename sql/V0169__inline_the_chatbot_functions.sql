@@ -25,8 +25,8 @@
 -- spelled as keywords, are pg_catalog's by construction), and so is the one operator whose
 -- operands match no pg_catalog operator exactly (numeric * integer, in uuid_v7:
 -- OPERATOR(pg_catalog.*)). The other operators are pg_catalog's, which a search_path that does not
--- name pg_catalog searches first (no Palisade role's search_path names it), so an operator of another
--- schema could be chosen over them only for operands it matched better, and every one here
+-- name pg_catalog searches first (no Palisade role's search_path names it), so an operator of
+-- another schema could be chosen over them only for operands it matched better, and every one here
 -- matches pg_catalog's exactly (text, integer, double precision, uuid, tsvector @@ tsquery,
 -- timestamptz + interval). Who could plant one: not the app's roles, which have only USAGE on the
 -- schemas (policies/010_context_functions.sql), no TEMPORARY (002_no_temporary_objects.sql), and
@@ -77,7 +77,8 @@ CREATE OR REPLACE FUNCTION palisade_private.chatbot_reply(
              -- again (a role that bypassed RLS would still get only the context's articles,
              -- none without a context) and lets the organization's index lead.
              WHERE a.organization_id
-                   = (SELECT NULLIF(pg_catalog.current_setting('app.current_org', true), '')::pg_catalog.uuid)
+                   = (SELECT NULLIF(pg_catalog.current_setting('app.current_org', true), '')
+                                 ::pg_catalog.uuid)
                AND a.published AND a.search @@ q.query
              ORDER BY 4 DESC, a.id
              LIMIT 1)
