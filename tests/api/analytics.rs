@@ -506,3 +506,75 @@ async fn the_type_filter_reads_only_that_types_events_from_its_index() {
     assert!(!plan.contains("Sort"), "{plan}");
     assert_eq!(found, 3);
 }
+
+/// The table holds event types to the API's rule (`palisade_domain::EventType`), whatever writes
+/// them: 1 to 64 characters, a lower-case letter then lower-case letters, digits, `_` and `.`
+/// (`analytics_events_event_type_check`: V0026's, written without a bounded repetition by V0170
+/// and validated by V0171). A type outside it is refused as the app role, with nothing written.
+#[actix_web::test]
+async fn the_table_refuses_the_event_types_the_api_refuses() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let c = app.db.app_client().await;
+    let insert = "INSERT INTO palisade.analytics_events (id, event_type, occurred_at) \
+                  VALUES (gen_random_uuid(), $1, now())";
+    let longest = format!("a{}", "b.9_".repeat(15) + "xyz");
+    assert_eq!(longest.len(), 64);
+    palisade_test_support::sql::begin_as(&c, &a.org_id, "owner").await;
+    for t in [
+        "a",
+        "page.viewed",
+        "signup_completed.v2",
+        "a.",
+        longest.as_str(),
+    ] {
+        c.execute(insert, &[&t])
+            .await
+            .unwrap_or_else(|e| panic!("{t:?}: {e}"));
+    }
+    let too_long = format!("{longest}z");
+    for t in [
+        "",
+        too_long.as_str(),
+        "Page.viewed",
+        "1page",
+        "_page",
+        ".page",
+        "page-viewed",
+        "page viewed",
+        "caf\u{e9}",
+        "page\n",
+        "\npage",
+    ] {
+        c.batch_execute("SAVEPOINT s").await.unwrap();
+        let err = c.execute(insert, &[&t]).await.expect_err(t);
+        let db = err.as_db_error().unwrap_or_else(|| panic!("{t:?}: {err}"));
+        assert_eq!(
+            (db.code(), db.constraint()),
+            (
+                &tokio_postgres::error::SqlState::CHECK_VIOLATION,
+                Some("analytics_events_event_type_check")
+            ),
+            "{t:?}"
+        );
+        c.batch_execute("ROLLBACK TO SAVEPOINT s").await.unwrap();
+    }
+    c.batch_execute("COMMIT").await.unwrap();
+    let su = app.db.superuser_client().await;
+    let row = su
+        .query_one(
+            "SELECT (SELECT count(*) FROM palisade.analytics_events WHERE organization_id::text = $1), \
+                    pg_get_constraintdef(oid), convalidated \
+               FROM pg_constraint WHERE conname = 'analytics_events_event_type_check'",
+            &[&a.org_id],
+        )
+        .await
+        .unwrap();
+    let (stored, def, validated): (i64, String, bool) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(stored, 5);
+    // V0170's form, validated: no `{0,63}` for PostgreSQL's regex engine to unroll.
+    assert!(validated);
+    assert_eq!(
+        def,
+        "CHECK (((char_length(event_type) <= 64) AND (event_type ~ '^[a-z][a-z0-9_.]*$'::text)))"
+    );
+}
