@@ -8,6 +8,7 @@
 //! - every 201 carries a `Location` that reads back the created resource (checked for every
 //!   create in every test, by `TestApp::call`);
 //! - `/v1/me` reports the credential's effective role.
+//! - `HEAD` answers as `GET` without a body.
 
 use palisade_test_support::ids;
 use palisade_test_support::{TestApp, spawn_app_with_owner};
@@ -452,4 +453,59 @@ async fn a_write_reads_its_body_before_the_role_unless_it_needs_a_users_session(
         app.get(&owner, "/v1/api-keys").await.json["data"],
         json!([])
     );
+}
+
+/// `HEAD` on every `GET` route (RFC 9110 §9.3.2): the status and headers a `GET` would answer,
+/// `Content-Length` and `ETag` included (and its 304 to `If-None-Match`), and no body; errors the same way (401 without a
+/// credential, 404 for another organization's item). A path without `GET` answers it 405, and a
+/// 405's `Allow` lists `HEAD` wherever it lists `GET`.
+#[actix_web::test]
+async fn head_answers_as_get_without_a_body() {
+    use palisade_test_support::request;
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let b = app.signup("Other").await;
+    let mine = app.create_customer(&a, json!({"name": "Ada"})).await;
+    let theirs = app.create_customer(&b, json!({"name": "Eve"})).await;
+    let bearer = |token: &str| vec![("Authorization", format!("Bearer {token}"))];
+    let item = |c: &Value| format!("/v1/customers/{}", c["id"].as_str().unwrap());
+    for (path, headers, status) in [
+        ("/healthz".to_owned(), vec![], 200),
+        ("/v1/customers?limit=10".to_owned(), bearer(&a.token), 200),
+        (item(&mine), bearer(&a.token), 200),
+        ("/v1/me".to_owned(), bearer(&a.token), 200),
+        ("/v1/customers".to_owned(), vec![], 401),
+        (item(&theirs), bearer(&a.token), 404),
+    ] {
+        let get = request(&app.addr, "GET", &path, &headers, None).await;
+        let head = request(&app.addr, "HEAD", &path, &headers, None).await;
+        assert_eq!((get.status, head.status), (status, status), "{path}");
+        assert_eq!(head.text, "", "HEAD {path}");
+        assert!(!get.text.is_empty(), "GET {path}");
+        for name in [
+            "content-type",
+            "content-length",
+            "etag",
+            "cache-control",
+            "www-authenticate",
+        ] {
+            assert_eq!(head.header(name), get.header(name), "{name} of HEAD {path}");
+        }
+        assert_eq!(
+            head.header("content-length"),
+            Some(get.text.len().to_string().as_str()),
+            "{path}"
+        );
+        assert!(head.header("x-request-id").is_some(), "{path}");
+    }
+    // A HEAD that names the GET's tag: 304, as the GET would.
+    let get = request(&app.addr, "GET", &item(&mine), &bearer(&a.token), None).await;
+    let mut headers = bearer(&a.token);
+    headers.push(("If-None-Match", get.header("etag").unwrap().to_owned()));
+    let r = request(&app.addr, "HEAD", &item(&mine), &headers, None).await;
+    assert_eq!((r.status, r.header("etag")), (304, get.header("etag")));
+    let r = request(&app.addr, "HEAD", "/v1/auth/login", &[], None).await;
+    assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+    assert_eq!(r.text, "");
+    let r = request(&app.addr, "TRACE", "/v1/me", &[], None).await;
+    assert_eq!(r.header("allow"), Some("GET, HEAD, PATCH"));
 }

@@ -59,7 +59,7 @@ async fn an_allowed_origin_gets_its_preflight_and_reads_answers_and_errors() {
     assert_eq!(r.status, 204, "{}", r.text);
     assert_eq!(r.header("access-control-allow-origin"), Some(APP_ORIGIN));
     let methods = r.header("access-control-allow-methods").unwrap();
-    for m in ["GET", "POST", "PATCH", "DELETE"] {
+    for m in ["GET", "HEAD", "POST", "PATCH", "DELETE"] {
         assert!(methods.contains(m), "{methods}");
     }
     let allowed = r

@@ -276,7 +276,11 @@ async fn bad_input_gets_a_4xx_json_error_and_changes_nothing() {
         assert_eq!(r.json["error"], code, "{method} {path}: {}", r.text);
         if status == 405 {
             // RFC 9110: a 405 lists the methods the path takes.
-            assert_eq!(r.header("allow"), Some("GET, POST"), "{method} {path}");
+            assert_eq!(
+                r.header("allow"),
+                Some("GET, HEAD, POST"),
+                "{method} {path}"
+            );
         }
         assert!(r.json["message"].is_string());
     }

@@ -28,7 +28,7 @@ use crate::error::ErrorCode;
 
 /// The methods a preflight may ask for: those the API serves (there is no `PUT`). Method names
 /// are case-sensitive.
-const METHODS: &str = "GET, POST, PATCH, DELETE";
+const METHODS: &str = "GET, HEAD, POST, PATCH, DELETE";
 /// The request headers a browser app may send (the preflight's list is compared
 /// case-insensitively).
 const REQUEST_HEADERS: &str = "Authorization, X-API-Key, Content-Type, Idempotency-Key, \

@@ -77,9 +77,12 @@ pub struct Endpoints {
     clashes: Vec<String>,
 }
 
+/// A `GET` route answers `HEAD` too (RFC 9110 §9.3.2: the same status and headers, no body; actix
+/// writes no body for a HEAD request, whatever the handler returns).
 fn actix_route(method: &HttpMethod) -> actix_web::Route {
+    use actix_web::guard;
     match method {
-        HttpMethod::Get => web::get(),
+        HttpMethod::Get => web::route().guard(guard::Any(guard::Get()).or(guard::Head())),
         HttpMethod::Post => web::post(),
         HttpMethod::Put => web::put(),
         HttpMethod::Patch => web::patch(),
@@ -277,12 +280,13 @@ impl Endpoints {
         }
         for path in order {
             let mut resource = web::resource(path);
-            let allow: Vec<&'static str> = self
-                .endpoints
-                .iter()
-                .filter(|e| e.path == path)
-                .map(|e| method_name(&e.method))
-                .collect();
+            let mut allow: Vec<&'static str> = Vec::new();
+            for e in self.endpoints.iter().filter(|e| e.path == path) {
+                allow.push(method_name(&e.method));
+                if matches!(e.method, HttpMethod::Get) {
+                    allow.push("HEAD");
+                }
+            }
             let allow = allow.join(", ");
             for e in self.endpoints.iter_mut().filter(|e| e.path == path) {
                 for setup in e.resource_setup.drain(..) {

@@ -1,7 +1,7 @@
 //! `ETag` and `If-Match` (RFC 9110 §8.8.3, §13.1.1; docs/api.md, "Concurrent changes").
 //!
-//! - [`add_etag`], a middleware, gives every `200` JSON answer to a `GET` or `PATCH` under
-//!   `/v1` a strong `ETag`: the first 128 bits of the SHA-256 of the body, hex, quoted. The
+//! - [`add_etag`], a middleware, gives every `200` JSON answer to a `GET` (or `HEAD`) or `PATCH`
+//!   under `/v1` a strong `ETag`: the first 128 bits of the SHA-256 of the body, hex, quoted. The
 //!   validator is the representation itself, so it changes exactly when what the client sees
 //!   changes (whatever changed it: a client, a provider webhook, the clock). A `GET` whose
 //!   `If-None-Match` names that tag (weak comparison, RFC 9110 §13.1.2), or is `*`, answers
@@ -60,16 +60,18 @@ fn is_json(headers: &header::HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
-/// Middleware: a strong `ETag` on every `200` JSON answer to `GET` or `PATCH` under `/v1`.
+/// Middleware: a strong `ETag` on every `200` JSON answer to `GET`, `HEAD` or `PATCH` under `/v1`.
 /// Register it with `actix_web::middleware::from_fn(palisade_api::etag::add_etag)`.
 pub async fn add_etag(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let wanted = (req.method() == Method::GET || req.method() == Method::PATCH)
-        && req.path().starts_with("/v1/");
-    // Kept only when it can apply: a GET that sent one.
-    let if_none_match: Vec<HeaderValue> = if req.method() == Method::GET {
+    // A HEAD answers as its GET would (the handler builds the body; actix does not send it), so
+    // its tag, its cache directive and its 304 are the GET's.
+    let read = req.method() == Method::GET || req.method() == Method::HEAD;
+    let wanted = (read || req.method() == Method::PATCH) && req.path().starts_with("/v1/");
+    // Kept only when it can apply: a GET or HEAD that sent one.
+    let if_none_match: Vec<HeaderValue> = if read {
         req.headers()
             .get_all(header::IF_NONE_MATCH)
             .cloned()
