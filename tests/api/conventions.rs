@@ -456,9 +456,9 @@ async fn a_write_reads_its_body_before_the_role_unless_it_needs_a_users_session(
 }
 
 /// `HEAD` on every `GET` route (RFC 9110 §9.3.2): the status and headers a `GET` would answer,
-/// `Content-Length` and `ETag` included (and its 304 to `If-None-Match`), and no body; errors the same way (401 without a
-/// credential, 404 for another organization's item). A path without `GET` answers it 405, and a
-/// 405's `Allow` lists `HEAD` wherever it lists `GET`.
+/// `Content-Length` and `ETag` included (and its 304 to `If-None-Match`), and no body; errors
+/// the same way (401 without a credential, 404 for another organization's item). A path without
+/// `GET` answers it 405, and a 405's `Allow` lists `HEAD` wherever it lists `GET`.
 #[actix_web::test]
 async fn head_answers_as_get_without_a_body() {
     use palisade_test_support::request;

@@ -778,8 +778,8 @@ impl Drop for Doc<'_> {
     /// Adds the responses every operation may give, and the headers of the shared contracts:
     /// `Idempotency-Key` and 422 on every tenant POST (`crate::idempotency`; not
     /// `POSTS_WITHOUT_IDEMPOTENCY`), `If-Match` and 412 on every PATCH and DELETE of an item
-    /// (or of one of the `SINGLETONS`), `ETag` on every JSON 200 of a GET or PATCH under `/v1`
-    /// (`crate::etag`).
+    /// (or of one of the `SINGLETONS`), `ETag` on every JSON 200 of a GET (and its HEAD, which
+    /// the document does not list) or PATCH under `/v1` (`crate::etag`).
     fn drop(&mut self) {
         let auth = self.endpoints.endpoints[self.index].auth;
         let (method, path) = {

@@ -3,8 +3,8 @@
 //! - [`add_etag`], a middleware, gives every `200` JSON answer to a `GET` (or `HEAD`) or `PATCH`
 //!   under `/v1` a strong `ETag`: the first 128 bits of the SHA-256 of the body, hex, quoted. The
 //!   validator is the representation itself, so it changes exactly when what the client sees
-//!   changes (whatever changed it: a client, a provider webhook, the clock). A `GET` whose
-//!   `If-None-Match` names that tag (weak comparison, RFC 9110 §13.1.2), or is `*`, answers
+//!   changes (whatever changed it: a client, a provider webhook, the clock). A `GET` (or `HEAD`)
+//!   whose `If-None-Match` names that tag (weak comparison, RFC 9110 §13.1.2), or is `*`, answers
 //!   `304 Not Modified` with the tag and no body instead: the request is still served (its
 //!   reads run), and only the body is not sent again. Such an answer also gets
 //!   `Cache-Control: private, no-cache` (no shared cache stores tenant data; a client

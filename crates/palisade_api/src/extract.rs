@@ -117,6 +117,32 @@ impl<T: DeserializeOwned + 'static, const ARRAY: bool> FromRequest for Json<T, A
     }
 }
 
+/// A struct read from a JSON object only. serde's derive also builds a struct from an array (its
+/// fields in order): [`parse`] refuses an array body, and this refuses one where an item of the
+/// body is a struct (a batch's events: `[["page.viewed", null, null, null]]` was an event). The
+/// object's keys are read by `T`'s own derive, so unknown fields, renames and error paths are
+/// `T`'s.
+#[derive(Debug)]
+pub struct ObjectOnly<T>(pub T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Object<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Object<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Object(std::marker::PhantomData))
+            .map(ObjectOnly)
+    }
+}
+
 /// Parses a JSON body by the rules of this module: an object.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     parse_body(body, false)

@@ -121,7 +121,7 @@ crate::rules::field_rules!(EventBody {
 /// A batch body: an array of 1 to [`MAX_BATCH`] events.
 #[derive(Deserialize)]
 #[serde(transparent)]
-pub struct EventBatch(Vec<EventBody>);
+pub struct EventBatch(Vec<crate::extract::ObjectOnly<EventBody>>);
 
 impl crate::rules::FieldRules for EventBatch {
     fn field_rules() -> Vec<(&'static str, crate::rules::Rule)> {
@@ -222,6 +222,7 @@ pub async fn ingest_batch(
     body: crate::extract::Json<EventBatch, true>,
 ) -> Result<HttpResponse, ApiError> {
     let EventBatch(body) = body.into_inner();
+    let body: Vec<EventBody> = body.into_iter().map(|e| e.0).collect();
     if body.is_empty() || body.len() > MAX_BATCH {
         return Err(ApiError::invalid("events", "a batch holds 1 to 100 events"));
     }
