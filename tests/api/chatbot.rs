@@ -702,21 +702,17 @@ async fn the_bot_is_the_only_trigger_that_writes_chat_messages() {
 /// message is answered with an article (greeting, ids, the article's text) under that path.
 #[actix_web::test]
 async fn the_bots_functions_are_inlined_and_no_search_path_redirects_them() {
+    use palisade_test_support::sql::column;
     let (app, owner) = spawn_app_with_owner("Acme").await;
     let su = app.db.superuser_client().await;
-    let configured: Vec<String> = su
-        .query(
-            "SELECT p.oid::regprocedure::text FROM pg_proc p
-              WHERE p.pronamespace = 'palisade_private'::regnamespace
-                AND p.proname IN ('uuid_v7', 'chatbot_query', 'chatbot_reply', 'chatbot_on_message')
-                AND (p.proconfig IS NOT NULL OR p.prosecdef)",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let configured: Vec<String> = column(
+        &su,
+        "SELECT p.oid::regprocedure::text FROM pg_proc p
+          WHERE p.pronamespace = 'palisade_private'::regnamespace
+            AND p.proname IN ('uuid_v7', 'chatbot_query', 'chatbot_reply', 'chatbot_on_message')
+            AND (p.proconfig IS NOT NULL OR p.prosecdef)",
+    )
+    .await;
     assert_eq!(configured, Vec::<String>::new());
     su.batch_execute(
         "CREATE SCHEMA evil;
@@ -766,16 +762,11 @@ async fn the_bots_functions_are_inlined_and_no_search_path_redirects_them() {
         .await
         .unwrap();
     // The inlined reply's plan, as the route's statement has it: no call of the function left.
-    let plan: Vec<String> = c
-        .query(
-            "EXPLAIN SELECT * FROM palisade_private.chatbot_reply('password', 0.3, 'f', 'h')",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan: Vec<String> = column(
+        &c,
+        "EXPLAIN SELECT * FROM palisade_private.chatbot_reply('password', 0.3, 'f', 'h')",
+    )
+    .await;
     assert!(
         !plan.iter().any(|l| l.contains("Function Scan")),
         "{plan:#?}"

@@ -148,6 +148,39 @@ impl crate::TestApp {
     }
 }
 
+/// `insert`, run with `value` as its only parameter in a savepoint of `c`'s open transaction,
+/// is refused by the CHECK constraint `constraint` (23514, naming it); the savepoint is rolled
+/// back, so the transaction goes on.
+pub async fn assert_check_refuses(c: &Client, insert: &str, value: &str, constraint: &str) {
+    c.batch_execute("SAVEPOINT check_refuses")
+        .await
+        .expect("SAVEPOINT");
+    let err = c.execute(insert, &[&value]).await.expect_err(value);
+    let db = err
+        .as_db_error()
+        .unwrap_or_else(|| panic!("{value:?}: {err}"));
+    assert_eq!(
+        (db.code(), db.constraint()),
+        (&SqlState::CHECK_VIOLATION, Some(constraint)),
+        "{value:?}"
+    );
+    c.batch_execute("ROLLBACK TO SAVEPOINT check_refuses")
+        .await
+        .expect("ROLLBACK TO SAVEPOINT");
+}
+
+/// Constraint `name`'s definition (`pg_get_constraintdef`) and whether it is validated.
+pub async fn constraint_definition(c: &Client, name: &str) -> (String, bool) {
+    let row = c
+        .query_one(
+            "SELECT pg_get_constraintdef(oid), convalidated FROM pg_constraint WHERE conname = $1",
+            &[&name],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    (row.get(0), row.get(1))
+}
+
 /// The first column of every row `sql` (no parameters) answers on `c`, in order, collected.
 pub async fn column<T, C>(c: &Client, sql: &str) -> C
 where
