@@ -279,6 +279,7 @@ VALUES
     ('palisade', 'outbound_webhooks', 'updated_at', 'readable', NULL),
     ('palisade', 'outbound_webhooks', 'disabled_reason', 'readable', NULL),
     ('palisade', 'outbound_webhooks', 'disabled_at', 'readable', NULL),
+    ('palisade', 'outbound_webhooks', 'enabled_by', 'readable', 'The user whose access keeps the webhook enabled (sql/V0172); a user id, as api_keys.created_by.'),
 
     -- palisade.outbound_webhook_events
     ('palisade', 'outbound_webhook_events', 'organization_id', 'readable', NULL),

@@ -1,10 +1,16 @@
 //! `/v1/webhooks`: CRUD, the URL validation table, the signing secret shown once (and rotated),
-//! roles, filters and pagination.
+//! roles, filters and pagination, and who a webhook's sending depends on (`enabled_by`).
 
+use palisade_domain::Role;
+use palisade_test_support::sql::{
+    begin_as_user, begin_new_organization, execute_as, rollback, sqlstate,
+};
 use palisade_test_support::{
-    Account, TestApp, TestResponse, spawn_app_with_owner, spawn_app_with_team,
+    Account, TestApp, TestResponse, id, spawn_app_with_owner, spawn_app_with_team,
 };
 use serde_json::{Value, json};
+use tokio_postgres::error::SqlState;
+use uuid::Uuid;
 
 /// `POST /v1/webhooks` of `url` for `customer.created`, as `acct`.
 async fn post(app: &TestApp, acct: &Account, url: &str) -> TestResponse {
@@ -321,4 +327,208 @@ async fn another_organizations_webhook_cannot_be_rotated_and_filters_work() {
         .await;
     assert_eq!(ids(&r), [w1["id"].as_str().unwrap()]);
     assert_eq!(r.json["next_cursor"], Value::Null);
+}
+
+/// Invariant 7 for webhooks: where a webhook sends the organization's events was chosen on
+/// someone's authority, recorded as `enabled_by` (who created it, last changed its URL or last
+/// enabled it; a key's creator for a key). Removing that person, or making them a member,
+/// disables it in the same transaction, and no event is queued for it after; what others chose
+/// is untouched, and the person gets nothing back by being promoted again.
+#[actix_web::test]
+async fn a_webhook_is_disabled_when_whoever_enabled_it_loses_access() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let (removed, demoted, keeper) = (
+        app.add_user(&owner, Role::Admin).await,
+        app.add_user(&owner, Role::Admin).await,
+        app.add_user(&owner, Role::Admin).await,
+    );
+    let enabled_by = |w: &Value| w["enabled_by"].as_str().map(str::to_owned);
+    let patch = |who: &Account, w: &Value, body: Value| {
+        let path = format!("/v1/webhooks/{}", id(w));
+        let (app, who) = (&app, who.clone());
+        async move {
+            let r = app.patch(&who, &path, &body).await;
+            assert_eq!(r.status, 200, "{path} {body}: {}", r.text);
+            r.json
+        }
+    };
+
+    // Created by the one removed later.
+    let made = create(&app, &removed, "https://removed.example.com/made").await;
+    assert_eq!(enabled_by(&made).as_deref(), Some(removed.user_id.as_str()));
+    // Created by the keeper, then pointed elsewhere by the one removed later.
+    let repointed = create(&app, &keeper, "https://keeper.example.com/a").await;
+    let repointed = patch(
+        &removed,
+        &repointed,
+        json!({"url": "https://removed.example.com/repointed"}),
+    )
+    .await;
+    assert_eq!(
+        enabled_by(&repointed).as_deref(),
+        Some(removed.user_id.as_str())
+    );
+    // Created disabled by the owner, then enabled by the one removed later.
+    let r = app
+        .post(&owner, "/v1/webhooks", &json!({"url": "https://owner.example.com/off", "event_types": ["customer.created"], "enabled": false}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(enabled_by(&r.json).as_deref(), Some(owner.user_id.as_str()));
+    let switched_on = patch(&removed, &r.json, json!({"enabled": true})).await;
+    assert_eq!(
+        enabled_by(&switched_on).as_deref(),
+        Some(removed.user_id.as_str())
+    );
+    // The keeper's, which the one removed later only described (and set to the same URL):
+    // still the keeper's.
+    let described = create(&app, &keeper, "https://keeper.example.com/b").await;
+    let described = patch(
+        &removed,
+        &described,
+        json!({"description": "mine now?", "url": "https://keeper.example.com/b", "event_types": ["customer.created", "customer.deleted"]}),
+    )
+    .await;
+    assert_eq!(
+        enabled_by(&described).as_deref(),
+        Some(keeper.user_id.as_str())
+    );
+    // Made by the one removed later and already disabled by hand: stays as it is.
+    let off = create(&app, &removed, "https://removed.example.com/off").await;
+    let off = patch(&owner, &off, json!({"enabled": false})).await;
+    // Made with an admin API key of the one demoted later: the key's creator.
+    let key = app.api_key(&demoted, "integration", Role::Admin).await;
+    let by_key = app
+        .create(
+            &key,
+            "/v1/webhooks",
+            json!({"url": "https://demoted.example.com/key", "event_types": ["customer.created"]}),
+        )
+        .await;
+    assert_eq!(
+        enabled_by(&by_key).as_deref(),
+        Some(demoted.user_id.as_str())
+    );
+
+    let r = app
+        .patch(
+            &owner,
+            &format!("/v1/members/{}", demoted.user_id),
+            &json!({"role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .delete(&owner, &format!("/v1/members/{}", removed.user_id))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+
+    let state = |w: Value| (w["enabled"].clone(), w["disabled_reason"].clone());
+    for (w, reason) in [
+        (&made, "enabler_removed"),
+        (&repointed, "enabler_removed"),
+        (&switched_on, "enabler_removed"),
+        (&by_key, "enabler_demoted"),
+    ] {
+        let now = app.get_ok(&owner, &format!("/v1/webhooks/{}", id(w))).await;
+        assert!(now["disabled_at"].is_string(), "{now}");
+        assert_eq!(state(now), (json!(false), json!(reason)), "{}", w["url"]);
+    }
+    let now = app
+        .get_ok(&owner, &format!("/v1/webhooks/{}", id(&described)))
+        .await;
+    assert_eq!(state(now), (json!(true), Value::Null));
+    let now = app
+        .get_ok(&owner, &format!("/v1/webhooks/{}", id(&off)))
+        .await;
+    assert_eq!(state(now), (json!(false), Value::Null));
+
+    // An event now goes to the keeper's webhook only.
+    app.create(&owner, "/v1/customers", json!({"name": "Ada"}))
+        .await;
+    for (w, expected) in [
+        (&described, 1),
+        (&made, 0),
+        (&repointed, 0),
+        (&switched_on, 0),
+        (&by_key, 0),
+    ] {
+        let queued = app
+            .list_ids(&owner, &format!("/v1/webhooks/{}/deliveries", id(w)))
+            .await;
+        assert_eq!(queued.len(), expected, "{}", w["url"]);
+    }
+
+    // Made an admin again, the demoted one gets nothing back; whoever enables it answers for it.
+    let r = app
+        .patch(
+            &owner,
+            &format!("/v1/members/{}", demoted.user_id),
+            &json!({"role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let now = app
+        .get_ok(&owner, &format!("/v1/webhooks/{}", id(&by_key)))
+        .await;
+    assert_eq!(state(now), (json!(false), json!("enabler_demoted")));
+    let again = patch(&keeper, &made, json!({"enabled": true})).await;
+    assert_eq!(state(again.clone()), (json!(true), Value::Null));
+    assert_eq!(again["disabled_at"], Value::Null);
+    assert_eq!(enabled_by(&again).as_deref(), Some(keeper.user_id.as_str()));
+}
+
+/// `enabled_by` is the trigger's to write, from the transaction's user: the app role cannot set
+/// it on an INSERT (overwritten) or an UPDATE (no privilege), and a write that sets neither the
+/// URL nor `enabled` leaves it.
+#[tokio::test]
+async fn enabled_by_is_written_by_the_trigger_only() {
+    let db = palisade_test_support::TestDb::new().await;
+    let c = db.app_client().await;
+    let org = begin_new_organization(&c).await;
+    c.batch_execute("COMMIT").await.unwrap();
+    let (admin, someone) = (Uuid::now_v7(), Uuid::now_v7());
+    let id = Uuid::now_v7();
+    execute_as(
+        &c,
+        org,
+        admin,
+        "admin",
+        "INSERT INTO palisade.outbound_webhooks (id, url, event_types, signing_secret, enabled_by) \
+         VALUES ($1, 'https://hooks.example.com/', '{customer.created}', $2, $3)",
+        &[&id, &format!("whsec_{}=", "A".repeat(43)), &someone],
+    )
+    .await;
+    let read = "SELECT enabled_by FROM palisade.outbound_webhooks WHERE id = $1";
+    begin_as_user(&c, org, someone, "admin").await;
+    let found: Option<Uuid> = c.query_one(read, &[&id]).await.unwrap().get(0);
+    assert_eq!(found, Some(admin), "the INSERT's own value is overwritten");
+    let err = c
+        .execute(
+            "UPDATE palisade.outbound_webhooks SET enabled_by = $2 WHERE id = $1",
+            &[&id, &someone],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sqlstate(&err, "enabled_by"),
+        &SqlState::INSUFFICIENT_PRIVILEGE
+    );
+    rollback(&c).await;
+    execute_as(
+        &c,
+        org,
+        someone,
+        "admin",
+        "UPDATE palisade.outbound_webhooks SET description = 'd', enabled = true WHERE id = $1",
+        &[&id],
+    )
+    .await;
+    begin_as_user(&c, org, someone, "admin").await;
+    let found: Option<Uuid> = c.query_one(read, &[&id]).await.unwrap().get(0);
+    assert_eq!(
+        found,
+        Some(admin),
+        "an enabled webhook left enabled keeps its enabler"
+    );
+    rollback(&c).await;
 }

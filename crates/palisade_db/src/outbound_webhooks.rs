@@ -3,7 +3,9 @@
 //! (the policies of `policies/410_outbound_webhooks.sql` do), and none reads `signing_secret`:
 //! the app role may write it (create, rotate) but has no SELECT on it.
 
-use palisade_domain::{WebhookDescription, WebhookEvent, WebhookEvents, WebhookId, WebhookUrl};
+use palisade_domain::{
+    UserId, WebhookDescription, WebhookEvent, WebhookEvents, WebhookId, WebhookUrl,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -27,12 +29,18 @@ crate::table! {
         /// Whether deliveries are made.
         enabled: bool,
         /// Why the server disabled it, if it did: `delivery_failures` (every retry of a
-        /// delivery failed for more than 24 hours). Cleared when it is enabled again.
+        /// delivery failed for more than 24 hours), `enabler_removed` or `enabler_demoted` (the
+        /// user in `enabled_by` was removed, or made a member). Cleared when it is enabled again.
         #[schema(value_type = Option<String>, example = "delivery_failures")]
         disabled_reason: Option<String>,
         /// When the server disabled it.
         #[serde(with = "palisade_domain::timestamp::option")]
         disabled_at: Option<OffsetDateTime>,
+        /// The user on whose authority it sends where it sends: who created it, last changed
+        /// its URL or last enabled it (an API key's creator, for a key's request). Removing
+        /// that user, or making them a member, disables it. Null for a webhook created before
+        /// this was recorded (December 2026) until one of those changes.
+        enabled_by: Option<Uuid>,
         /// Always true: a webhook has a signing secret from its creation; the value is shown
         /// only in the answers that generate it (create, `rotate-secret`).
         has_signing_secret: bool,
@@ -99,6 +107,43 @@ pub async fn rotate_secret(
         "UPDATE palisade.outbound_webhooks SET signing_secret = $2, updated_at = now() \
          WHERE id = $1",
         &[&id.as_uuid(), &signing_secret.expose()],
+    )
+    .await
+}
+
+/// Why [`disable_enabled_by`] disables a webhook (its `disabled_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnablerLostAccess {
+    /// The user was removed from the organization (`enabler_removed`).
+    Removed,
+    /// The user was made a member, who cannot manage webhooks (`enabler_demoted`).
+    Demoted,
+}
+
+impl EnablerLostAccess {
+    /// The stored `disabled_reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Removed => "enabler_removed",
+            Self::Demoted => "enabler_demoted",
+        }
+    }
+}
+
+/// Disables every enabled webhook whose `enabled_by` is `user`, when the user is removed or made
+/// a member (`DELETE` and `PATCH /v1/members/{id}`): where a webhook sends the organization's
+/// events was chosen on that user's authority, which is gone. Owners and admins only (RLS).
+/// Enabling one again (an owner or admin) makes them its `enabled_by`. Returns how many.
+pub async fn disable_enabled_by(
+    tx: &mut TenantTx,
+    user: UserId,
+    why: EnablerLostAccess,
+) -> Result<u64, DbError> {
+    tx.execute(
+        "UPDATE palisade.outbound_webhooks \
+         SET enabled = false, disabled_reason = $2, disabled_at = now(), updated_at = now() \
+         WHERE enabled_by = $1 AND enabled",
+        &[&user.as_uuid(), &why.as_str()],
     )
     .await
 }

@@ -9,15 +9,17 @@
 //! Nobody adds a member here, and no endpoint takes a password for someone else: people join
 //! by invitation and choose their own password (`POST /v1/invitations`, routes/accounts.rs).
 //! A removed member's tokens stop working at once (every credential check, `enter_session` or
-//! `UserSession`'s lookup, finds the user gone), the API keys and Amazon Connect credentials they created are revoked in the same
-//! transaction, and their pending invitations and password-reset links go with them (ON DELETE
-//! CASCADE). Demoting an owner or admin to member revokes the Connect credentials they created
-//! (their API keys stay, capped at the member role).
+//! `UserSession`'s lookup, finds the user gone), the API keys and Amazon Connect credentials they
+//! created are revoked and the webhooks they enabled are disabled in the same transaction, and
+//! their pending invitations and password-reset links go with them (ON DELETE CASCADE). Demoting
+//! an owner or admin to member revokes the Connect credentials they created and disables the
+//! webhooks they enabled (their API keys stay, capped at the member role).
 
 use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::crud;
 use palisade_db::members::{self as db, Member, MemberFilter, MemberPatch};
+use palisade_db::outbound_webhooks::{self as webhooks, EnablerLostAccess};
 use palisade_domain::{PersonName, Role, UserId};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -145,13 +147,17 @@ pub async fn update(
     let updated = db::update(&mut tx, id, &MemberPatch { name, role })
         .await?
         .ok_or(ApiError::NotFound)?;
-    // A member cannot make Amazon Connect credentials, so keeps none made as an owner or admin.
-    // Whatever `current` said: it was read before the row's lock, and a promotion and a
-    // credential may have come in between (revoking none is an UPDATE that matches no row).
-    let revoked = if role == Some(Role::Member) {
-        palisade_db::aws_connect::revoke_credentials_created_by(&mut tx, id).await?
+    // A member can neither make Amazon Connect credentials nor manage webhooks, so keeps no
+    // credential made, and no webhook enabled, as an owner or admin. Whatever `current` said:
+    // it was read before the row's lock, and a promotion and a credential may have come in
+    // between (revoking none is an UPDATE that matches no row).
+    let (revoked, disabled) = if role == Some(Role::Member) {
+        (
+            palisade_db::aws_connect::revoke_credentials_created_by(&mut tx, id).await?,
+            webhooks::disable_enabled_by(&mut tx, id, EnablerLostAccess::Demoted).await?,
+        )
     } else {
-        0
+        (0, 0)
     };
     tx.commit().await?;
     if role.is_some_and(|r| r != current) {
@@ -160,6 +166,7 @@ pub async fn update(
             from = current.as_str(),
             to = updated.role.as_str(),
             aws_connect_credentials_revoked = revoked,
+            webhooks_disabled = disabled,
             "member role changed"
         );
     }
@@ -168,7 +175,8 @@ pub async fn update(
 
 /// `DELETE /v1/members/{id}` (204; owners and admins, owners only for an owner; never the last
 /// owner, not even themselves). Revokes the API keys and the Amazon Connect credentials the
-/// member created; their tokens, pending invitations and reset links die with their row.
+/// member created and disables the webhooks they enabled; their tokens, pending invitations and
+/// reset links die with their row.
 #[tracing::instrument(name = "remove_member", skip_all)]
 pub async fn delete(
     state: web::Data<AppState>,
@@ -193,6 +201,7 @@ pub async fn delete(
     let revoked = palisade_db::api_keys::revoke_created_by(&mut tx, id).await?;
     let connect_revoked =
         palisade_db::aws_connect::revoke_credentials_created_by(&mut tx, id).await?;
+    let disabled = webhooks::disable_enabled_by(&mut tx, id, EnablerLostAccess::Removed).await?;
     if !crud::delete::<Member>(&mut tx, id.as_uuid()).await? {
         return Err(ApiError::NotFound);
     }
@@ -201,6 +210,7 @@ pub async fn delete(
         member.id = %id,
         api_keys_revoked = revoked,
         aws_connect_credentials_revoked = connect_revoked,
+        webhooks_disabled = disabled,
         "member removed"
     );
     Ok(HttpResponse::NoContent().finish())
