@@ -7,13 +7,15 @@
  *           generated it, and cannot be read back through the app role afterwards.
  *   INSERT  owners and admins, into their own organization.
  *   UPDATE  owners and admins, their own organization's webhooks (including rotating the
- *           secret, which writes a new one without reading the old); cannot move them. The
- *           disabled_reason and disabled_at they may write are for removing a member or making
- *           one a member, which disables the webhooks that member enabled ('enabler_removed',
- *           'enabler_demoted'; the CHECKs of sql/V0150 and V0172 keep them consistent).
- *   enabled_by (who created the webhook, last set its URL or last enabled it: sql/V0172) is
- *           written by the trigger outbound_webhooks_enabled_by from app.current_user, never by
- *           palisade_app itself: no UPDATE grant on it, and the trigger overwrites an INSERT's.
+ *           secret, which writes a new one without reading the old); cannot move them.
+ *   enabled_by (who created the webhook, last set its URL or last enabled it: sql/V0172, V0174)
+ *           is written by the trigger outbound_webhooks_enabled_by from app.current_user, never
+ *           by palisade_app itself: no UPDATE grant on it, and the trigger overwrites an
+ *           INSERT's. The trigger also holds that user's row (FOR SHARE) and requires them to be
+ *           an owner or admin still, and writes disabled_reason 'enabler_removed' or
+ *           'enabler_demoted' when an enabled webhook whose enabled_by is gone or a member is
+ *           disabled (removing a member or making one a member does that): palisade_app writes
+ *           no disabled_reason itself.
  *   DELETE  owners and admins, their own organization's webhooks.
  * The delivery worker (its transaction: the organization, no user, role delivery_worker) changes
  * nothing here itself: it disables a persistently failing endpoint through
@@ -35,8 +37,7 @@ GRANT SELECT (organization_id, id, url, description, event_types, enabled, has_s
                disabled_reason, disabled_at, enabled_by, created_at, updated_at)
     ON palisade.outbound_webhooks TO palisade_app;
 GRANT INSERT, DELETE ON palisade.outbound_webhooks TO palisade_app;
-GRANT UPDATE (url, description, event_types, enabled, signing_secret, disabled_reason,
-              disabled_at, updated_at)
+GRANT UPDATE (url, description, event_types, enabled, signing_secret, updated_at)
     ON palisade.outbound_webhooks TO palisade_app;
 
 /** Every member of an organization sees its webhooks (without their signing secrets). */

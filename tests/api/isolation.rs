@@ -13,7 +13,7 @@
 //!   at B's parents through any composite foreign key.
 
 use futures_util::future::LocalBoxFuture;
-use palisade_test_support::sql::begin_as;
+use palisade_test_support::sql::{begin_as, begin_as_user};
 use palisade_test_support::{Account, TestApp, Unchanged, spawn_app_with_owner};
 use serde_json::{Value, json};
 use tokio_postgres::error::SqlState;
@@ -293,7 +293,8 @@ async fn the_catalog_driven_sql_matrix_holds_for_every_tenant_table() {
                 .await
                 .unwrap()
                 .get(0);
-            begin_as(&c, &a.org_id, "owner").await;
+            // As A's real owner: a trigger may check the writer (outbound_webhooks' does).
+            begin_as_user(&c, &a.org_id, &a.user_id, "owner").await;
             let err = c
                 .execute(
                     &format!("INSERT INTO palisade.{table} ({cols}) SELECT {cols} FROM jsonb_populate_record(NULL::palisade.{table}, $1)"),

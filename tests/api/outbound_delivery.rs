@@ -248,6 +248,8 @@ async fn failures_are_retried_for_over_a_day_then_the_endpoint_is_disabled() {
     assert_eq!(disabled["enabled"], false);
     assert_eq!(disabled["disabled_reason"], "delivery_failures");
     assert!(disabled["disabled_at"].is_string());
+    // The worker's disabling answers for nothing: the endpoint still names who enabled it.
+    assert_eq!(disabled["enabled_by"], json!(a.user_id));
 
     // A disabled endpoint gets no new deliveries, and no redelivery until enabled.
     new_customer(&app, &a, "bob@example.com").await;
@@ -962,4 +964,69 @@ async fn no_context_writes_an_event_itself_and_only_owners_and_admins_queue_a_de
     let got = r.received();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].json()["type"], "customer.created");
+}
+
+/// The second line behind `enabled_by` (the first: removing or demoting that user disables the
+/// webhook, tests/api/outbound_webhooks.rs): a webhook still marked enabled whose user is gone,
+/// or is a member, gets nothing sent. The state is arranged here as the superuser, as a DBA
+/// changing users in `psql` would leave it: the user's row changed, the webhook untouched. A webhook recording nobody (made before V0172) is still sent to.
+#[actix_web::test]
+async fn nothing_is_sent_for_a_user_who_is_no_longer_an_owner_or_admin() {
+    let (app, owner, admin, _member) = spawn_app_with_team("Acme").await;
+    let demoted = app.add_user(&owner, palisade_domain::Role::Admin).await;
+    let ca = TestCa::new();
+    let (gone, lowered, kept, unrecorded) = (
+        Receiver::start(&ca, Reply::Status(200)).await,
+        Receiver::start(&ca, Reply::Status(200)).await,
+        Receiver::start(&ca, Reply::Status(200)).await,
+        Receiver::start(&ca, Reply::Status(200)).await,
+    );
+    let w_gone = register(&app, &admin, &gone.url(), &["customer.created"]).await;
+    let w_lowered = register(&app, &demoted, &lowered.url(), &["customer.created"]).await;
+    register(&app, &owner, &kept.url(), &["customer.created"]).await;
+    let w_unrecorded = register(&app, &owner, &unrecorded.url(), &["customer.created"]).await;
+
+    let c = app.db.superuser_client().await;
+    for (sql, id) in [
+        (
+            "DELETE FROM palisade.users WHERE id = $1::text::uuid",
+            &admin.user_id,
+        ),
+        (
+            "UPDATE palisade.users SET role = 'member' WHERE id = $1::text::uuid",
+            &demoted.user_id,
+        ),
+        (
+            "UPDATE palisade.outbound_webhooks SET enabled_by = NULL WHERE id = $1::text::uuid",
+            &w_unrecorded["id"].as_str().unwrap().to_owned(),
+        ),
+    ] {
+        assert_eq!(c.execute(sql, &[id]).await.unwrap(), 1, "{sql}");
+    }
+    for w in [&w_gone, &w_lowered] {
+        let now = app
+            .get_ok(
+                &owner,
+                &format!("/v1/webhooks/{}", w["id"].as_str().unwrap()),
+            )
+            .await;
+        assert_eq!(now["enabled"], true, "the state a racing request leaves");
+    }
+
+    new_customer(&app, &owner, "ada@example.com").await;
+    let cycle = worker(&app, &ca, &[&gone, &lowered, &kept, &unrecorded])
+        .run_once()
+        .await
+        .expect("cycle");
+    assert_eq!((cycle.succeeded, cycle.skipped), (2, 2));
+    assert!(gone.received().is_empty() && lowered.received().is_empty());
+    assert_eq!((kept.received().len(), unrecorded.received().len()), (1, 1));
+    for w in [&w_gone, &w_lowered] {
+        let d = deliveries(&app, &owner, w).await;
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (&d[0]["status"], &d[0]["last_error"]),
+            (&json!("skipped"), &json!("endpoint_disabled"))
+        );
+    }
 }

@@ -408,6 +408,8 @@ async fn a_webhook_is_disabled_when_whoever_enabled_it_loses_access() {
         enabled_by(&by_key).as_deref(),
         Some(demoted.user_id.as_str())
     );
+    // ...and with their own session.
+    let by_session = create(&app, &demoted, "https://demoted.example.com/session").await;
 
     let r = app
         .patch(
@@ -428,6 +430,7 @@ async fn a_webhook_is_disabled_when_whoever_enabled_it_loses_access() {
         (&repointed, "enabler_removed"),
         (&switched_on, "enabler_removed"),
         (&by_key, "enabler_demoted"),
+        (&by_session, "enabler_demoted"),
     ] {
         let now = app.get_ok(&owner, &format!("/v1/webhooks/{}", id(w))).await;
         assert!(now["disabled_at"].is_string(), "{now}");
@@ -451,6 +454,7 @@ async fn a_webhook_is_disabled_when_whoever_enabled_it_loses_access() {
         (&repointed, 0),
         (&switched_on, 0),
         (&by_key, 0),
+        (&by_session, 0),
     ] {
         let queued = app
             .list_ids(&owner, &format!("/v1/webhooks/{}/deliveries", id(w)))
@@ -479,14 +483,23 @@ async fn a_webhook_is_disabled_when_whoever_enabled_it_loses_access() {
 
 /// `enabled_by` is the trigger's to write, from the transaction's user: the app role cannot set
 /// it on an INSERT (overwritten) or an UPDATE (no privilege), and a write that sets neither the
-/// URL nor `enabled` leaves it.
+/// URL nor `enabled` leaves it. Nor can it write `disabled_reason`.
 #[tokio::test]
 async fn enabled_by_is_written_by_the_trigger_only() {
     let db = palisade_test_support::TestDb::new().await;
     let c = db.app_client().await;
     let org = begin_new_organization(&c).await;
-    c.batch_execute("COMMIT").await.unwrap();
     let (admin, someone) = (Uuid::now_v7(), Uuid::now_v7());
+    for user in [admin, someone] {
+        c.execute(
+            "INSERT INTO palisade.users (id, email, name, role, password_hash) \
+             VALUES ($1, $2, 'U', 'admin', 'x')",
+            &[&user, &format!("{user}@example.com")],
+        )
+        .await
+        .unwrap();
+    }
+    c.batch_execute("COMMIT").await.unwrap();
     let id = Uuid::now_v7();
     execute_as(
         &c,
@@ -514,6 +527,22 @@ async fn enabled_by_is_written_by_the_trigger_only() {
         &SqlState::INSUFFICIENT_PRIVILEGE
     );
     rollback(&c).await;
+    // Nor the reason a webhook was disabled: the trigger and the worker's function say it.
+    begin_as_user(&c, org, admin, "admin").await;
+    let err = c
+        .execute(
+            "UPDATE palisade.outbound_webhooks \
+             SET enabled = false, disabled_reason = 'delivery_failures', disabled_at = now() \
+             WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sqlstate(&err, "disabled_reason"),
+        &SqlState::INSUFFICIENT_PRIVILEGE
+    );
+    rollback(&c).await;
     execute_as(
         &c,
         org,
@@ -531,4 +560,132 @@ async fn enabled_by_is_written_by_the_trigger_only() {
         "an enabled webhook left enabled keeps its enabler"
     );
     rollback(&c).await;
+}
+
+/// Runs `work` until it finishes or exactly one session in this database waits on a lock,
+/// whichever comes first, then runs `release` (the COMMIT the waiter waits for), and returns
+/// what `work` answered. A `work` that never waits still finishes, and its answer shows it.
+async fn release_when_it_waits<T>(
+    watcher: &tokio_postgres::Client,
+    work: impl std::future::Future<Output = T>,
+    release: impl std::future::Future<Output = ()>,
+) -> T {
+    use futures_util::future::{Either, select};
+    let (work, waits) = (Box::pin(work), Box::pin(until_one_waits(watcher)));
+    match select(work, waits).await {
+        Either::Left((answer, _)) => {
+            release.await;
+            answer
+        }
+        Either::Right(((), work)) => {
+            release.await;
+            work.await
+        }
+    }
+}
+
+/// Blocks until exactly one session of the app role in this database waits on a lock.
+async fn until_one_waits(watcher: &tokio_postgres::Client) {
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting == 1 {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A webhook write racing its writer's removal or demotion (the writer's request checked before
+/// that change committed, as a request in flight is): the trigger holds the writer's row, so a
+/// removal that comes second waits for the write and then disables what it enabled, and a write
+/// that comes second is refused (401 `user_gone` / 403 for a member) with nothing written. In
+/// SQL as the app role, so that each order is certain.
+#[actix_web::test]
+async fn a_webhook_write_racing_its_writers_removal_is_waited_for_or_refused() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let (first, second, third) = (
+        app.add_user(&owner, Role::Admin).await,
+        app.add_user(&owner, Role::Admin).await,
+        app.add_user(&owner, Role::Admin).await,
+    );
+    let mut off = Vec::new();
+    for n in 0..2 {
+        let r = app
+            .post(&owner, "/v1/webhooks", &json!({"url": format!("https://hooks.example.com/{n}"), "event_types": ["customer.created"], "enabled": false}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        off.push(Uuid::parse_str(id(&r.json)).unwrap());
+    }
+    let watcher = app.db.app_client().await;
+    let enable = "UPDATE palisade.outbound_webhooks SET enabled = true WHERE id = $1";
+
+    // 1. The write first: the removal (through the API) waits for it, then disables it.
+    let writer = app.db.app_client().await;
+    begin_as_user(&writer, &owner.org_id, &first.user_id, "admin").await;
+    assert_eq!(writer.execute(enable, &[&off[0]]).await.unwrap(), 1);
+    let member = format!("/v1/members/{}", first.user_id);
+    let commit = async { writer.batch_execute("COMMIT").await.unwrap() };
+    let r = release_when_it_waits(&watcher, app.delete(&owner, &member), commit).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let now = app
+        .get_ok(&owner, &format!("/v1/webhooks/{}", off[0]))
+        .await;
+    assert_eq!(
+        (&now["enabled"], &now["disabled_reason"], &now["enabled_by"]),
+        (
+            &json!(false),
+            &json!("enabler_removed"),
+            &json!(first.user_id)
+        ),
+    );
+
+    // 2. The removal or the demotion first, uncommitted: the write waits, then is refused.
+    for (who, change, refusal) in [
+        (
+            &second,
+            "DELETE FROM palisade.users WHERE id = $1::text::uuid",
+            "PA401",
+        ),
+        (
+            &third,
+            "UPDATE palisade.users SET role = 'member' WHERE id = $1::text::uuid",
+            "PA403",
+        ),
+    ] {
+        let remover = app.db.app_client().await;
+        begin_as_user(&remover, &owner.org_id, &owner.user_id, "owner").await;
+        assert_eq!(remover.execute(change, &[&who.user_id]).await.unwrap(), 1);
+        let writer = app.db.app_client().await;
+        begin_as_user(&writer, &owner.org_id, &who.user_id, "admin").await;
+        let webhook = off[1];
+        let write = async {
+            let answer = writer.execute(enable, &[&webhook]).await;
+            writer.batch_execute("ROLLBACK").await.unwrap();
+            answer
+        };
+        let commit = async { remover.batch_execute("COMMIT").await.unwrap() };
+        let err = release_when_it_waits(&watcher, write, commit)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.as_db_error().map(|e| e.code().code()),
+            Some(refusal),
+            "{change}: {err:?}"
+        );
+    }
+    let now = app
+        .get_ok(&owner, &format!("/v1/webhooks/{}", off[1]))
+        .await;
+    assert_eq!(
+        (&now["enabled"], &now["enabled_by"]),
+        (&json!(false), &json!(owner.user_id)),
+    );
 }

@@ -172,6 +172,13 @@ pub struct Claim {
 /// Claims `due` at `now` for one attempt, leasing it for `lease_secs` seconds of the database's
 /// clock: `None` when another worker holds it, it is no longer due, or its endpoint is disabled
 /// or no longer subscribes to its event's type (then it is settled as `skipped`).
+///
+/// An endpoint counts as disabled too when the user it answers to (`enabled_by`) is no longer
+/// an owner or admin of the organization, whatever its `enabled` says. Removing or demoting
+/// that user disables it in the same transaction (routes/members.rs), and a write of theirs
+/// racing that change waits for it or is refused (the trigger of sql/V0174); this is the second
+/// line, for whatever else changes a user's row without disabling anything (a DBA in `psql`,
+/// a future route). `enabled_by` NULL (webhooks made before V0172) is not checked.
 pub async fn claim(
     pool: &AppPool,
     due: Due,
@@ -181,7 +188,11 @@ pub async fn claim(
     let mut tx = TenantTx::begin_for_delivery_worker(pool, due.org).await?;
     let Some(row) = tx
         .query_opt(
-            "SELECT d.webhook_id, d.event_id, e.type AS event_type, d.attempt_count, w.url, w.enabled, \
+            "SELECT d.webhook_id, d.event_id, e.type AS event_type, d.attempt_count, w.url, \
+                    w.enabled AND (w.enabled_by IS NULL OR EXISTS ( \
+                        SELECT FROM palisade.users AS u \
+                         WHERE u.organization_id = w.organization_id AND u.id = w.enabled_by \
+                           AND u.role IN ('owner', 'admin'))) AS enabled, \
                     e.type = ANY (w.event_types) AS subscribed, e.data, e.occurred_at \
              FROM palisade.outbound_webhook_deliveries AS d \
              JOIN palisade.outbound_webhooks AS w \

@@ -39,7 +39,7 @@ crate::table! {
         /// The user on whose authority it sends where it sends: who created it, last changed
         /// its URL or last enabled it (an API key's creator, for a key's request). Removing
         /// that user, or making them a member, disables it. Null for a webhook created before
-        /// this was recorded (December 2026) until one of those changes.
+        /// this was recorded (migration V0172, December 2026) until one of those changes.
         enabled_by: Option<Uuid>,
         /// Always true: a webhook has a signing secret from its creation; the value is shown
         /// only in the answers that generate it (create, `rotate-secret`).
@@ -111,39 +111,29 @@ pub async fn rotate_secret(
     .await
 }
 
-/// Why [`disable_enabled_by`] disables a webhook (its `disabled_reason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EnablerLostAccess {
-    /// The user was removed from the organization (`enabler_removed`).
-    Removed,
-    /// The user was made a member, who cannot manage webhooks (`enabler_demoted`).
-    Demoted,
+/// Locks (`FOR UPDATE`) the enabled webhooks whose `enabled_by` is `user`, before a removal or
+/// a demotion to member touches the user's row (see [`disable_enabled_by`]). Owners and admins
+/// only (RLS).
+pub async fn lock_enabled_by(tx: &mut TenantTx, user: UserId) -> Result<(), DbError> {
+    tx.query(
+        "SELECT id FROM palisade.outbound_webhooks WHERE enabled_by = $1 AND enabled FOR UPDATE",
+        &[&user.as_uuid()],
+    )
+    .await?;
+    Ok(())
 }
 
-impl EnablerLostAccess {
-    /// The stored `disabled_reason`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Removed => "enabler_removed",
-            Self::Demoted => "enabler_demoted",
-        }
-    }
-}
-
-/// Disables every enabled webhook whose `enabled_by` is `user`, when the user is removed or made
-/// a member (`DELETE` and `PATCH /v1/members/{id}`): where a webhook sends the organization's
-/// events was chosen on that user's authority, which is gone. Owners and admins only (RLS).
-/// Enabling one again (an owner or admin) makes them its `enabled_by`. Returns how many.
-pub async fn disable_enabled_by(
-    tx: &mut TenantTx,
-    user: UserId,
-    why: EnablerLostAccess,
-) -> Result<u64, DbError> {
+/// Disables every enabled webhook whose `enabled_by` is `user`, once this transaction has
+/// removed the user or made them a member (`DELETE` and `PATCH /v1/members/{id}`): where a
+/// webhook sends the organization's events was chosen on that user's authority, which is gone.
+/// The trigger `outbound_webhooks_enabled_by` (sql/V0174) writes the reason from what it finds
+/// of the user (`enabler_removed`, `enabler_demoted`); palisade_app cannot write one. Owners and
+/// admins only (RLS). Enabling one again makes its enabler its `enabled_by`. Returns how many.
+pub async fn disable_enabled_by(tx: &mut TenantTx, user: UserId) -> Result<u64, DbError> {
     tx.execute(
-        "UPDATE palisade.outbound_webhooks \
-         SET enabled = false, disabled_reason = $2, disabled_at = now(), updated_at = now() \
+        "UPDATE palisade.outbound_webhooks SET enabled = false, updated_at = now() \
          WHERE enabled_by = $1 AND enabled",
-        &[&user.as_uuid(), &why.as_str()],
+        &[&user.as_uuid()],
     )
     .await
 }

@@ -19,7 +19,7 @@ use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::crud;
 use palisade_db::members::{self as db, Member, MemberFilter, MemberPatch};
-use palisade_db::outbound_webhooks::{self as webhooks, EnablerLostAccess};
+use palisade_db::outbound_webhooks as webhooks;
 use palisade_domain::{PersonName, Role, UserId};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -48,7 +48,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .auth(Auth::User)
         .tag("members")
         .summary("Update a member")
-        .describe("Name and role (owners and admins, with a user's session; only an owner changes an owner or makes someone owner; 409 `last_owner` for demoting the last owner). Making an owner or admin a member revokes the Amazon Connect credentials they created")
+        .describe("Name and role (owners and admins, with a user's session; only an owner changes an owner or makes someone owner; 409 `last_owner` for demoting the last owner). Making an owner or admin a member revokes the Amazon Connect credentials they created and disables the webhooks they enabled (`disabled_reason: enabler_demoted`)")
         .body::<PatchBody>()
         .ok::<Member>()
         .errors(&[403, 404, 409, 413, 415, 422]);
@@ -56,7 +56,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .auth(Auth::User)
         .tag("members")
         .summary("Remove a member")
-        .describe("Revokes the API keys and Amazon Connect credentials the member created; their tokens, pending invitations and reset links die with their row")
+        .describe("Revokes the API keys and Amazon Connect credentials the member created and disables the webhooks they enabled (`disabled_reason: enabler_removed`); their tokens, pending invitations and reset links die with their row")
         .no_content()
         .errors(&[403, 404, 409]);
 }
@@ -102,12 +102,21 @@ crate::rules::field_rules!(PatchBody {
 /// Opens the transaction for a change to member `id` and reads their role. An owner's transaction
 /// first locks the owner rows (see `palisade_db::members::lock_owners`) and returns their ids;
 /// an admin never changes owners, so needs no lock. `None` when the member is not here.
+///
+/// `takes_access` (a removal, or making them a member): before any user row, locks the enabled
+/// webhooks the member answers for, which the change disables after its write to the member's
+/// row. A webhook write of theirs locks the webhook, then (its trigger) their user row; taking
+/// the webhooks first here, in that same order, keeps the two from deadlocking.
 async fn begin_change(
     state: &AppState,
     tenant: &Tenant,
     id: UserId,
+    takes_access: bool,
 ) -> Result<(TenantTx, Role, Vec<Uuid>), ApiError> {
     let mut tx = tenant.begin(state).await?;
+    if takes_access {
+        webhooks::lock_enabled_by(&mut tx, id).await?;
+    }
     let owners = if tenant.0.role == Role::Owner {
         db::lock_owners(&mut tx).await?
     } else {
@@ -132,7 +141,8 @@ pub async fn update(
     let name = Field::set::<Text<PersonName>>(&mut f, "name", &body.name);
     let role = Field::set::<Choice<Role>>(&mut f, "role", &body.role);
     f.finish()?;
-    let (mut tx, current, owners) = begin_change(&state, &tenant, id).await?;
+    let (mut tx, current, owners) =
+        begin_change(&state, &tenant, id, role == Some(Role::Member)).await?;
     let touches_owner = current == Role::Owner || role == Some(Role::Owner);
     if touches_owner && tenant.0.role != Role::Owner {
         return Err(owner_only());
@@ -150,11 +160,12 @@ pub async fn update(
     // A member can neither make Amazon Connect credentials nor manage webhooks, so keeps no
     // credential made, and no webhook enabled, as an owner or admin. Whatever `current` said:
     // it was read before the row's lock, and a promotion and a credential may have come in
-    // between (revoking none is an UPDATE that matches no row).
+    // between (revoking none is an UPDATE that matches no row). After the update, which waited
+    // for any webhook write of theirs in progress: this statement sees what it committed.
     let (revoked, disabled) = if role == Some(Role::Member) {
         (
             palisade_db::aws_connect::revoke_credentials_created_by(&mut tx, id).await?,
-            webhooks::disable_enabled_by(&mut tx, id, EnablerLostAccess::Demoted).await?,
+            webhooks::disable_enabled_by(&mut tx, id).await?,
         )
     } else {
         (0, 0)
@@ -186,7 +197,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, UserId::parse)?;
     tenant.require_admin()?;
-    let (mut tx, current, owners) = begin_change(&state, &tenant, id).await?;
+    let (mut tx, current, owners) = begin_change(&state, &tenant, id, true).await?;
     if current == Role::Owner {
         if tenant.0.role != Role::Owner {
             return Err(owner_only());
@@ -201,10 +212,12 @@ pub async fn delete(
     let revoked = palisade_db::api_keys::revoke_created_by(&mut tx, id).await?;
     let connect_revoked =
         palisade_db::aws_connect::revoke_credentials_created_by(&mut tx, id).await?;
-    let disabled = webhooks::disable_enabled_by(&mut tx, id, EnablerLostAccess::Removed).await?;
     if !crud::delete::<Member>(&mut tx, id.as_uuid()).await? {
         return Err(ApiError::NotFound);
     }
+    // After the DELETE, which waited for any webhook write of theirs in progress (its trigger
+    // holds their row): this statement sees what it committed.
+    let disabled = webhooks::disable_enabled_by(&mut tx, id).await?;
     tx.commit().await?;
     tracing::info!(
         member.id = %id,
