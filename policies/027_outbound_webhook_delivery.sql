@@ -1,5 +1,6 @@
 /**
- * The outbound webhook delivery worker's three narrow paths around RLS. Same rules as
+ * The outbound webhook delivery worker's three narrow paths around RLS, the Stripe path's
+ * invoice.paid, and the lock a webhook write holds on its writer (hold_acting_user). Same rules as
  * 020_resolvers.sql: SECURITY DEFINER, owned by the NOLOGIN role palisade_resolver,
  * `search_path = ''`, EXECUTE for palisade_app only. The columns and policies they rely on are in
  * 410_outbound_webhooks.sql (`*_resolver`) and 415_outbound_webhook_deliveries.sql.
@@ -142,5 +143,31 @@ CREATE OR REPLACE FUNCTION palisade_private.emit_invoice_paid(p_org uuid, p_invo
     $fn$;
 REVOKE ALL ON FUNCTION palisade_private.emit_invoice_paid(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION palisade_private.emit_invoice_paid(uuid, uuid) TO palisade_billing;
+
+/**
+ * hold_acting_user(): locks the transaction's own user row (app.current_user in
+ * app.current_org) FOR SHARE and returns that user's role there now; NULL when there is no such
+ * user (removed meanwhile) or no context. For the trigger outbound_webhooks_enabled_by
+ * (sql/V0175): a write that makes its writer a webhook's enabled_by holds their row until it
+ * commits, so that removing them (DELETE) or making them a member (UPDATE) waits for the write
+ * and then disables what it enabled, and a write that comes after finds them gone or a member.
+ * A definer because the app's own locking read is also filtered by the users update policy
+ * (110_users.sql), which hides an owner's row from an admin's context: an owner's API key acts
+ * as an admin. It takes no parameter: it locks, and tells the role of, only the caller's own
+ * user, whom the caller's context already names.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.hold_acting_user()
+    RETURNS text
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        SELECT u.role
+          FROM palisade.users AS u
+         WHERE u.organization_id = NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid
+           AND u.id = NULLIF(pg_catalog.current_setting('app.current_user', true), '')::uuid
+           FOR SHARE
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.hold_acting_user() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.hold_acting_user() TO palisade_app;
 
 RESET ROLE;

@@ -8,14 +8,16 @@
  *   INSERT  owners and admins, into their own organization.
  *   UPDATE  owners and admins, their own organization's webhooks (including rotating the
  *           secret, which writes a new one without reading the old); cannot move them.
- *   enabled_by (who created the webhook, last set its URL or last enabled it: sql/V0172, V0174)
- *           is written by the trigger outbound_webhooks_enabled_by from app.current_user, never
- *           by palisade_app itself: no UPDATE grant on it, and the trigger overwrites an
- *           INSERT's. The trigger also holds that user's row (FOR SHARE) and requires them to be
- *           an owner or admin still, and writes disabled_reason 'enabler_removed' or
+ *   enabled_by (who created the webhook, last set its URL or last enabled it: sql/V0172, V0174,
+ *           V0175) is written by the trigger outbound_webhooks_enabled_by from app.current_user,
+ *           never by palisade_app itself: no UPDATE grant on it, and the trigger overwrites an
+ *           INSERT's. The trigger also holds that user's row (FOR SHARE, through
+ *           palisade_private.hold_acting_user, 027_outbound_webhook_delivery.sql) and requires
+ *           them to be an owner or admin still, and writes disabled_reason 'enabler_removed' or
  *           'enabler_demoted' when an enabled webhook whose enabled_by is gone or a member is
- *           disabled (removing a member or making one a member does that): palisade_app writes
- *           no disabled_reason itself.
+ *           disabled in a transaction of its organization (removing a member or making one a
+ *           member does that). palisade_app writes no disabled_reason: no UPDATE grant on it,
+ *           and the trigger clears an INSERT's.
  *   DELETE  owners and admins, their own organization's webhooks.
  * The delivery worker (its transaction: the organization, no user, role delivery_worker) changes
  * nothing here itself: it disables a persistently failing endpoint through

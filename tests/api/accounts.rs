@@ -521,22 +521,7 @@ async fn of_two_concurrent_uses_of_one_reset_link_exactly_one_changes_the_passwo
             .map(|rows| rows.len())
     });
     // Commit only once the second use is blocked behind the first (on the link's row).
-    let watcher = app.db.app_client().await;
-    loop {
-        let waiting: i64 = watcher
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                  WHERE wait_event_type = 'Lock' AND query LIKE '%reset_password%'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting == 1 {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    app.db.until_one_session_waits_on_a_lock().await;
     tx.commit().await.unwrap();
     assert_eq!(late.await.unwrap().unwrap(), 0, "the link was used twice");
 }

@@ -462,18 +462,8 @@ async fn a_credential_dies_when_its_creator_is_removed_or_made_a_member() {
         .await;
     }
 
-    let r = app
-        .patch(
-            &owner,
-            &format!("/v1/members/{}", demoted.user_id),
-            &json!({"role": "member"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = app
-        .delete(&owner, &format!("/v1/members/{}", removed.user_id))
-        .await;
-    assert_eq!(r.status, 204, "{}", r.text);
+    app.set_role(&owner, &demoted, Role::Member).await;
+    app.remove_member(&owner, &removed).await;
 
     for (key, cred) in [(&demoted_key, &demoted_id), (&removed_key, &removed_id)] {
         let r = post_event(&app, Some(key), &sample("QUEUED", "e9", "c-2", &arn)).await;
@@ -482,14 +472,7 @@ async fn a_credential_dies_when_its_creator_is_removed_or_made_a_member() {
         assert!(listed["revoked_at"].is_string(), "{listed}");
     }
     // Made an admin again, the demoted creator gets nothing back: the revocation stands.
-    let r = app
-        .patch(
-            &owner,
-            &format!("/v1/members/{}", demoted.user_id),
-            &json!({"role": "admin"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    app.set_role(&owner, &demoted, Role::Admin).await;
     let r = post_event(
         &app,
         Some(&demoted_key),

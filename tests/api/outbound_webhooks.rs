@@ -411,18 +411,8 @@ async fn a_webhook_is_disabled_when_whoever_enabled_it_loses_access() {
     // ...and with their own session.
     let by_session = create(&app, &demoted, "https://demoted.example.com/session").await;
 
-    let r = app
-        .patch(
-            &owner,
-            &format!("/v1/members/{}", demoted.user_id),
-            &json!({"role": "member"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = app
-        .delete(&owner, &format!("/v1/members/{}", removed.user_id))
-        .await;
-    assert_eq!(r.status, 204, "{}", r.text);
+    app.set_role(&owner, &demoted, Role::Member).await;
+    app.remove_member(&owner, &removed).await;
 
     let state = |w: Value| (w["enabled"].clone(), w["disabled_reason"].clone());
     for (w, reason) in [
@@ -463,14 +453,7 @@ async fn a_webhook_is_disabled_when_whoever_enabled_it_loses_access() {
     }
 
     // Made an admin again, the demoted one gets nothing back; whoever enables it answers for it.
-    let r = app
-        .patch(
-            &owner,
-            &format!("/v1/members/{}", demoted.user_id),
-            &json!({"role": "admin"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    app.set_role(&owner, &demoted, Role::Admin).await;
     let now = app
         .get_ok(&owner, &format!("/v1/webhooks/{}", id(&by_key)))
         .await;
@@ -527,7 +510,35 @@ async fn enabled_by_is_written_by_the_trigger_only() {
         &SqlState::INSUFFICIENT_PRIVILEGE
     );
     rollback(&c).await;
-    // Nor the reason a webhook was disabled: the trigger and the worker's function say it.
+    // Nor the reason a webhook was disabled: the trigger and the worker's function say it, and
+    // an INSERT's own is cleared.
+    let forged = Uuid::now_v7();
+    execute_as(
+        &c,
+        org,
+        admin,
+        "admin",
+        "INSERT INTO palisade.outbound_webhooks \
+             (id, url, event_types, signing_secret, enabled, disabled_reason, disabled_at) \
+         VALUES ($1, 'https://hooks.example.com/', '{customer.created}', $2, false, \
+                 'delivery_failures', now())",
+        &[&forged, &format!("whsec_{}=", "A".repeat(43))],
+    )
+    .await;
+    begin_as_user(&c, org, admin, "admin").await;
+    let row = c
+        .query_one(
+            "SELECT disabled_reason, disabled_at IS NULL FROM palisade.outbound_webhooks \
+             WHERE id = $1",
+            &[&forged],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, Option<String>>(0), row.get::<_, bool>(1)),
+        (None, true)
+    );
+    rollback(&c).await;
     begin_as_user(&c, org, admin, "admin").await;
     let err = c
         .execute(
@@ -562,17 +573,17 @@ async fn enabled_by_is_written_by_the_trigger_only() {
     rollback(&c).await;
 }
 
-/// Runs `work` until it finishes or exactly one session in this database waits on a lock,
+/// Runs `work` until it finishes or exactly one session of `app`'s database waits on a lock,
 /// whichever comes first, then runs `release` (the COMMIT the waiter waits for), and returns
 /// what `work` answered. A `work` that never waits still finishes, and its answer shows it.
 async fn release_when_it_waits<T>(
-    watcher: &tokio_postgres::Client,
+    app: &TestApp,
     work: impl std::future::Future<Output = T>,
     release: impl std::future::Future<Output = ()>,
 ) -> T {
     use futures_util::future::{Either, select};
-    let (work, waits) = (Box::pin(work), Box::pin(until_one_waits(watcher)));
-    match select(work, waits).await {
+    let waits = Box::pin(app.db.until_one_session_waits_on_a_lock());
+    match select(Box::pin(work), waits).await {
         Either::Left((answer, _)) => {
             release.await;
             answer
@@ -584,37 +595,20 @@ async fn release_when_it_waits<T>(
     }
 }
 
-/// Blocks until exactly one session of the app role in this database waits on a lock.
-async fn until_one_waits(watcher: &tokio_postgres::Client) {
-    loop {
-        let waiting: i64 = watcher
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting == 1 {
-            return;
-        }
-        tokio::task::yield_now().await;
-    }
-}
-
 /// A webhook write racing its writer's removal or demotion (the writer's request checked before
 /// that change committed, as a request in flight is): the trigger holds the writer's row, so a
 /// removal that comes second waits for the write and then disables what it enabled, and a write
 /// that comes second is refused (401 `user_gone` / 403 for a member) with nothing written. In
-/// SQL as the app role, so that each order is certain.
+/// SQL as the app role, so that each order is certain (the second session is released once the
+/// first waits on its lock).
 #[actix_web::test]
 async fn a_webhook_write_racing_its_writers_removal_is_waited_for_or_refused() {
     let (app, owner) = spawn_app_with_owner("Acme").await;
-    let (first, second, third) = (
+    let (first, second, third, co_owner) = (
         app.add_user(&owner, Role::Admin).await,
         app.add_user(&owner, Role::Admin).await,
         app.add_user(&owner, Role::Admin).await,
+        app.add_user(&owner, Role::Owner).await,
     );
     let mut off = Vec::new();
     for n in 0..2 {
@@ -624,7 +618,6 @@ async fn a_webhook_write_racing_its_writers_removal_is_waited_for_or_refused() {
         assert_eq!(r.status, 201, "{}", r.text);
         off.push(Uuid::parse_str(id(&r.json)).unwrap());
     }
-    let watcher = app.db.app_client().await;
     let enable = "UPDATE palisade.outbound_webhooks SET enabled = true WHERE id = $1";
 
     // 1. The write first: the removal (through the API) waits for it, then disables it.
@@ -633,7 +626,7 @@ async fn a_webhook_write_racing_its_writers_removal_is_waited_for_or_refused() {
     assert_eq!(writer.execute(enable, &[&off[0]]).await.unwrap(), 1);
     let member = format!("/v1/members/{}", first.user_id);
     let commit = async { writer.batch_execute("COMMIT").await.unwrap() };
-    let r = release_when_it_waits(&watcher, app.delete(&owner, &member), commit).await;
+    let r = release_when_it_waits(&app, app.delete(&owner, &member), commit).await;
     assert_eq!(r.status, 204, "{}", r.text);
     let now = app
         .get_ok(&owner, &format!("/v1/webhooks/{}", off[0]))
@@ -647,18 +640,15 @@ async fn a_webhook_write_racing_its_writers_removal_is_waited_for_or_refused() {
         ),
     );
 
-    // 2. The removal or the demotion first, uncommitted: the write waits, then is refused.
+    // 2. The removal or the demotion first, uncommitted: the write waits, then is refused. The
+    // last writer is an owner acting as an admin, as an owner's API key does (its role is at
+    // most admin): the lock must reach an owner's row from an admin's context too.
+    let remove = "DELETE FROM palisade.users WHERE id = $1::text::uuid";
+    let demote = "UPDATE palisade.users SET role = 'member' WHERE id = $1::text::uuid";
     for (who, change, refusal) in [
-        (
-            &second,
-            "DELETE FROM palisade.users WHERE id = $1::text::uuid",
-            "PA401",
-        ),
-        (
-            &third,
-            "UPDATE palisade.users SET role = 'member' WHERE id = $1::text::uuid",
-            "PA403",
-        ),
+        (&second, remove, "PA401"),
+        (&third, demote, "PA403"),
+        (&co_owner, remove, "PA401"),
     ] {
         let remover = app.db.app_client().await;
         begin_as_user(&remover, &owner.org_id, &owner.user_id, "owner").await;
@@ -672,7 +662,7 @@ async fn a_webhook_write_racing_its_writers_removal_is_waited_for_or_refused() {
             answer
         };
         let commit = async { remover.batch_execute("COMMIT").await.unwrap() };
-        let err = release_when_it_waits(&watcher, write, commit)
+        let err = release_when_it_waits(&app, write, commit)
             .await
             .unwrap_err();
         assert_eq!(

@@ -235,6 +235,22 @@ impl TestApp {
         }
     }
 
+    /// `PATCH /v1/members/{id}` `{"role": role}` of `who`, as `by`: must answer 200.
+    pub async fn set_role(&self, by: &Account, who: &Account, role: Role) {
+        let path = format!("/v1/members/{}", who.user_id);
+        let r = self
+            .patch(by, &path, &serde_json::json!({"role": role.as_str()}))
+            .await;
+        assert_eq!(r.status, 200, "{path} to {}: {}", role.as_str(), r.text);
+    }
+
+    /// `DELETE /v1/members/{id}` of `who`, as `by`: must answer 204.
+    pub async fn remove_member(&self, by: &Account, who: &Account) {
+        let path = format!("/v1/members/{}", who.user_id);
+        let r = self.delete(by, &path).await;
+        assert_eq!(r.status, 204, "{path}: {}", r.text);
+    }
+
     /// A person of `role` added to `owner`'s organization (by invitation, as a client would).
     pub async fn member_of(&self, owner: &Account, role: Role) -> Account {
         self.add_user(owner, role).await

@@ -378,6 +378,29 @@ impl TestDb {
             .expect("superuser connection")
     }
 
+    /// Until exactly one session of this database waits on a lock, whoever it is (a raw client's
+    /// or the server's). Bounded, so that a statement that never waits fails the test instead of
+    /// hanging it.
+    pub async fn until_one_session_waits_on_a_lock(&self) {
+        let su = self.superuser_client().await;
+        for attempt in 0.. {
+            assert!(attempt < 3000, "no session ever waited on a lock");
+            let waiting: i64 = su
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                      WHERE datname = $1 AND wait_event_type = 'Lock'",
+                    &[&self.name],
+                )
+                .await
+                .expect("count the waiting sessions")
+                .get(0);
+            if waiting == 1 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// A billing-role pool (`palisade_billing`), as the server builds it for the Stripe webhook.
     pub fn billing_pool(&self) -> BillingPool {
         BillingPool::new(&PoolSettings {

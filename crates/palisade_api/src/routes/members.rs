@@ -106,7 +106,9 @@ crate::rules::field_rules!(PatchBody {
 /// `takes_access` (a removal, or making them a member): before any user row, locks the enabled
 /// webhooks the member answers for, which the change disables after its write to the member's
 /// row. A webhook write of theirs locks the webhook, then (its trigger) their user row; taking
-/// the webhooks first here, in that same order, keeps the two from deadlocking.
+/// the webhooks first here, in that same order, keeps the two transactions from deadlocking.
+/// (Only the webhooks that are theirs when this runs: three transactions can still deadlock,
+/// docs/outbound-webhooks.md, "Known limits"; PostgreSQL aborts one, answered 503.)
 async fn begin_change(
     state: &AppState,
     tenant: &Tenant,
