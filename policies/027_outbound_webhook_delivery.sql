@@ -2,8 +2,10 @@
  * The outbound webhook delivery worker's three narrow paths around RLS, the Stripe path's
  * invoice.paid, and the lock a webhook write holds on its writer (hold_acting_user). Same rules as
  * 020_resolvers.sql: SECURITY DEFINER, owned by the NOLOGIN role palisade_resolver,
- * `search_path = ''`, EXECUTE for palisade_app only. The columns and policies they rely on are in
- * 410_outbound_webhooks.sql (`*_resolver`) and 415_outbound_webhook_deliveries.sql.
+ * `search_path = ''`, EXECUTE for palisade_app only (emit_invoice_paid: palisade_billing). The
+ * columns and policies they rely on are in 410_outbound_webhooks.sql (`*_resolver`),
+ * 415_outbound_webhook_deliveries.sql, 440_billing.sql (invoices) and 110_users.sql
+ * (hold_acting_user).
  *
  * The worker never reads across organizations itself: it asks due_outbound_webhook_deliveries
  * for (organization, delivery) ids, opens the worker's tenant transaction for each organization
@@ -154,7 +156,9 @@ GRANT EXECUTE ON FUNCTION palisade_private.emit_invoice_paid(uuid, uuid) TO pali
  * A definer because the app's own locking read is also filtered by the users update policy
  * (110_users.sql), which hides an owner's row from an admin's context: an owner's API key acts
  * as an admin. It takes no parameter: it locks, and tells the role of, only the caller's own
- * user, whom the caller's context already names.
+ * user, whom the caller's context already names. It gives palisade_app nothing it lacked: the app
+ * may set any context with set_config, reads every user's role of an organization it sets
+ * (users_select), and with an owner's context may lock any user row FOR UPDATE itself.
  */
 CREATE OR REPLACE FUNCTION palisade_private.hold_acting_user()
     RETURNS text

@@ -18,8 +18,10 @@
  * Only an owner may create an owner, change an owner, or make someone an owner: an admin's
  * writes never touch an owner row, before or after the change. (That an organization keeps at
  * least one owner is checked by the members routes, under a lock on the owner rows.)
- * palisade_resolver reads the login columns of every user, and only through login_lookup and
- * the account functions of 023_accounts.sql; it changes a password (and bumps
+ * palisade_resolver reads the login columns of every user, and only through login_lookup, the
+ * account functions of 023_accounts.sql, the API key lookups of 028_api_key_resolvers.sql and
+ * hold_acting_user (027_outbound_webhook_delivery.sql: the transaction's own user's role, under
+ * a FOR SHARE lock, for the trigger that records who a webhook answers to); it changes a password (and bumps
  * credential_version, which ends every token issued before) only inside change_password (the
  * transaction's own user, whose current hash the caller must present) and reset_password (which
  * needs a valid reset token), bumps credential_version alone only inside end_sessions (the
@@ -89,7 +91,9 @@ CREATE POLICY users_select_resolver ON palisade.users FOR SELECT TO palisade_res
 /**
  * The resolver sets a password and bumps credential_version, only inside change_password,
  * reset_password and end_sessions, and sets a user's own name inside rename_self
- * (023_accounts.sql); current_user is palisade_resolver only while they run.
+ * (023_accounts.sql); current_user is palisade_resolver only while they run. This policy also
+ * admits the FOR SHARE lock hold_acting_user (027_outbound_webhook_delivery.sql) takes on the
+ * transaction's own user row, which changes nothing.
  */
 DROP POLICY IF EXISTS users_update_resolver ON palisade.users;
 CREATE POLICY users_update_resolver ON palisade.users FOR UPDATE TO palisade_resolver

@@ -107,7 +107,8 @@ crate::rules::field_rules!(PatchBody {
 /// webhooks the member answers for, which the change disables after its write to the member's
 /// row. A webhook write of theirs locks the webhook, then (its trigger) their user row; taking
 /// the webhooks first here, in that same order, keeps the two transactions from deadlocking.
-/// (Only the webhooks that are theirs when this runs: three transactions can still deadlock,
+/// (Only the webhooks that are theirs when this runs: one that becomes theirs just after can
+/// still deadlock this with a write that holds it and waits for a user row this holds,
 /// docs/outbound-webhooks.md, "Known limits"; PostgreSQL aborts one, answered 503.)
 async fn begin_change(
     state: &AppState,
