@@ -411,6 +411,31 @@ async fn a_webhook_is_disabled_when_whoever_enabled_it_loses_access() {
     // ...and with their own session.
     let by_session = create(&app, &demoted, "https://demoted.example.com/session").await;
 
+    // Listed by whom they answer to: what an owner reviews after an account was taken over.
+    let answering = |user: &str| {
+        let path = format!("/v1/webhooks?enabled_by={user}");
+        let app = &app;
+        let owner = &owner;
+        async move {
+            let mut ids = app.list_ids(owner, &path).await;
+            ids.sort();
+            ids
+        }
+    };
+    let mut expected: Vec<String> = [&made, &repointed, &switched_on, &off]
+        .iter()
+        .map(|w| id(w).to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(answering(&removed.user_id).await, expected);
+    let mut expected = vec![id(&by_key).to_owned(), id(&by_session).to_owned()];
+    expected.sort();
+    assert_eq!(answering(&demoted.user_id).await, expected);
+    let other = app.signup("Other").await;
+    assert_eq!(answering(&other.user_id).await, Vec::<String>::new());
+    let r = app.get(&owner, "/v1/webhooks?enabled_by=me").await;
+    assert_eq!(r.status, 422, "{}", r.text);
+
     app.set_role(&owner, &demoted, Role::Member).await;
     app.remove_member(&owner, &removed).await;
 

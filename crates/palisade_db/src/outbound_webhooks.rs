@@ -92,6 +92,8 @@ crate::filter_type! {
         enabled: bool => "enabled = $",
         /// Only those subscribed to this event type.
         event_type: WebhookEvent => "$::text = ANY (event_types)",
+        /// Only those this user answers for.
+        enabled_by: UserId => "enabled_by = $",
     }
 }
 

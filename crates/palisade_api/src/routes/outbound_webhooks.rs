@@ -158,6 +158,9 @@ crate::list::filters! {
         enabled: Flag,
         /// Only webhooks that receive this event.
         event_type: Choice<WebhookEvent>,
+        /// Only the webhooks this user answers for (`enabled_by`, a user's id as `/v1/me` and
+        /// the members list give it): those to review after their account was taken over.
+        enabled_by: Id<palisade_domain::UserId>,
     }
 }
 
