@@ -704,3 +704,88 @@ async fn a_webhook_write_racing_its_writers_removal_is_waited_for_or_refused() {
         (&json!(false), &json!(owner.user_id)),
     );
 }
+
+/// An upgrade from before V0172: an existing webhook names nobody (`enabled_by: null`) and keeps
+/// working as it did; removing the admin who made it disables nothing (nobody recorded them:
+/// docs/outbound-webhooks.md says to review these); re-pointing it makes its writer its
+/// `enabled_by`, from then on disabled with them.
+#[actix_web::test]
+async fn after_an_upgrade_an_older_webhook_names_nobody_until_it_is_re_pointed() {
+    use palisade_test_support::{TestDb, spawn_app_on};
+    use std::sync::Arc;
+    let db = Arc::new(TestDb::at_version(171).await);
+    let password = "the owner's own password";
+    let hash = palisade_api::auth::PasswordHashing::new(1)
+        .unwrap()
+        .hash(&palisade_domain::Password::parse_new(password).unwrap())
+        .await
+        .unwrap();
+    let (org, owner, admin, webhook) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
+    let email = format!("owner-{}@example.com", Uuid::new_v4().simple());
+    let c = db.superuser_client().await;
+    c.batch_execute("BEGIN").await.unwrap();
+    c.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Old')",
+        &[&org],
+    )
+    .await
+    .unwrap();
+    for (id, email, role, hash) in [
+        (owner, email.clone(), "owner", hash.as_str()),
+        (admin, format!("admin-{admin}@example.com"), "admin", "x"),
+    ] {
+        c.execute(
+            "INSERT INTO palisade.users (organization_id, id, email, name, role, password_hash) \
+             VALUES ($1, $2, $3, 'U', $4, $5)",
+            &[&org, &id, &email, &role, &hash],
+        )
+        .await
+        .unwrap();
+    }
+    c.execute(
+        "INSERT INTO palisade.outbound_webhooks \
+             (organization_id, id, url, event_types, signing_secret) \
+         VALUES ($1, $2, 'https://hooks.example.com/old', '{customer.created}', $3)",
+        &[&org, &webhook, &format!("whsec_{}=", "A".repeat(43))],
+    )
+    .await
+    .unwrap();
+    c.batch_execute("COMMIT").await.unwrap();
+
+    db.upgrade().await;
+    let app = spawn_app_on(db).await;
+    let r = app.login(&email, password).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = r.json["token"].as_str().unwrap().to_owned();
+    let path = format!("/v1/webhooks/{webhook}");
+    let now = app.get_ok(token.as_str(), &path).await;
+    assert_eq!(
+        (&now["enabled"], &now["enabled_by"], &now["disabled_reason"]),
+        (&json!(true), &Value::Null, &Value::Null)
+    );
+    let r = app
+        .delete(token.as_str(), &format!("/v1/members/{admin}"))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    // Still sent to: an event is queued for it.
+    app.create(token.as_str(), "/v1/customers", json!({"name": "Ada"}))
+        .await;
+    let queued = app
+        .list_ids(token.as_str(), &format!("{path}/deliveries"))
+        .await;
+    assert_eq!(queued.len(), 1);
+    let r = app
+        .patch(
+            token.as_str(),
+            &path,
+            &json!({"url": "https://hooks.example.com/new"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["enabled_by"], json!(owner.to_string()));
+}
