@@ -565,49 +565,20 @@ async fn an_upgrade_ends_the_passwords_admins_chose_for_members_but_not_the_owne
     // signup owner (created in the organization's transaction: the same created_at) and a member
     // an admin created later with a password the admin chose.
     let db = Arc::new(TestDb::at_version(82).await);
-    let hashing = palisade_api::auth::PasswordHashing::new(1).unwrap();
     let owner_password = "the owner's own password";
     let member_password = "chosen by the admin";
-    let hash = |p: &'static str| {
-        let hashing = hashing.clone();
-        async move {
-            hashing
-                .hash(&palisade_domain::Password::parse_new(p).unwrap())
-                .await
-                .unwrap()
-        }
-    };
-    let (org, owner_id, member_id) = (
-        uuid::Uuid::now_v7(),
-        uuid::Uuid::now_v7(),
-        uuid::Uuid::now_v7(),
-    );
-    let (owner_email, member_email) = (fresh_email("owner"), fresh_email("member"));
+    let (org, _owner, owner_email) = db.insert_old_owner(owner_password).await;
+    let (member_id, member_email) = (uuid::Uuid::now_v7(), fresh_email("member"));
+    let member_hash = palisade_api::auth::PasswordHashing::new(1)
+        .unwrap()
+        .hash(&palisade_domain::Password::parse_new(member_password).unwrap())
+        .await
+        .unwrap();
     let c = db.superuser_client().await;
-    c.batch_execute("BEGIN").await.unwrap();
-    c.execute(
-        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Old')",
-        &[&org],
-    )
-    .await
-    .unwrap();
-    c.execute(
-        "INSERT INTO palisade.users (organization_id, id, email, name, role, password_hash) \
-         VALUES ($1, $2, $3, 'Owner', 'owner', $4)",
-        &[&org, &owner_id, &owner_email, &hash(owner_password).await],
-    )
-    .await
-    .unwrap();
-    c.batch_execute("COMMIT").await.unwrap();
     c.execute(
         "INSERT INTO palisade.users (organization_id, id, email, name, role, password_hash) \
          VALUES ($1, $2, $3, 'Member', 'member', $4)",
-        &[
-            &org,
-            &member_id,
-            &member_email,
-            &hash(member_password).await,
-        ],
+        &[&org, &member_id, &member_email, &member_hash],
     )
     .await
     .unwrap();

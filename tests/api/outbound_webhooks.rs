@@ -715,38 +715,16 @@ async fn after_an_upgrade_an_older_webhook_names_nobody_until_it_is_re_pointed()
     use std::sync::Arc;
     let db = Arc::new(TestDb::at_version(171).await);
     let password = "the owner's own password";
-    let hash = palisade_api::auth::PasswordHashing::new(1)
-        .unwrap()
-        .hash(&palisade_domain::Password::parse_new(password).unwrap())
-        .await
-        .unwrap();
-    let (org, owner, admin, webhook) = (
-        Uuid::now_v7(),
-        Uuid::now_v7(),
-        Uuid::now_v7(),
-        Uuid::now_v7(),
-    );
-    let email = format!("owner-{}@example.com", Uuid::new_v4().simple());
+    let (org, owner, email) = db.insert_old_owner(password).await;
+    let (admin, webhook) = (Uuid::now_v7(), Uuid::now_v7());
     let c = db.superuser_client().await;
-    c.batch_execute("BEGIN").await.unwrap();
     c.execute(
-        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Old')",
-        &[&org],
+        "INSERT INTO palisade.users (organization_id, id, email, name, role, password_hash) \
+         VALUES ($1, $2, $3, 'Admin', 'admin', 'x')",
+        &[&org, &admin, &format!("admin-{admin}@example.com")],
     )
     .await
     .unwrap();
-    for (id, email, role, hash) in [
-        (owner, email.clone(), "owner", hash.as_str()),
-        (admin, format!("admin-{admin}@example.com"), "admin", "x"),
-    ] {
-        c.execute(
-            "INSERT INTO palisade.users (organization_id, id, email, name, role, password_hash) \
-             VALUES ($1, $2, $3, 'U', $4, $5)",
-            &[&org, &id, &email, &role, &hash],
-        )
-        .await
-        .unwrap();
-    }
     c.execute(
         "INSERT INTO palisade.outbound_webhooks \
              (organization_id, id, url, event_types, signing_secret) \
@@ -755,7 +733,6 @@ async fn after_an_upgrade_an_older_webhook_names_nobody_until_it_is_re_pointed()
     )
     .await
     .unwrap();
-    c.batch_execute("COMMIT").await.unwrap();
 
     db.upgrade().await;
     let app = spawn_app_on(db).await;

@@ -99,32 +99,15 @@ async fn every_enumerated_value_the_database_accepts_is_snake_case() {
 async fn an_upgrade_rewrites_the_old_spellings_of_calls_and_subscriptions() {
     // The version before V0120.
     let db = Arc::new(TestDb::at_version(119).await);
-    let org = Uuid::now_v7();
-    let owner = Uuid::now_v7();
-    let email = format!("owner-{}@example.com", Uuid::now_v7().simple());
     let password = "the owner's own password";
-    let hash = palisade_api::auth::PasswordHashing::new(1)
-        .unwrap()
-        .hash(&palisade_domain::Password::parse_new(password).unwrap())
-        .await
-        .unwrap();
+    let (org, _owner, email) = db.insert_old_owner(password).await;
     let su = db.superuser_client().await;
-    su.batch_execute("BEGIN").await.unwrap();
     su.execute(
-        "INSERT INTO palisade.organizations (id, name, plan, plan_status) \
-         VALUES ($1, 'Old', 'free', 'canceled')",
+        "UPDATE palisade.organizations SET plan = 'free', plan_status = 'canceled' WHERE id = $1",
         &[&org],
     )
     .await
     .unwrap();
-    su.execute(
-        "INSERT INTO palisade.users (organization_id, id, email, name, role, password_hash) \
-         VALUES ($1, $2, $3, 'Owner', 'owner', $4)",
-        &[&org, &owner, &email, &hash],
-    )
-    .await
-    .unwrap();
-    su.batch_execute("COMMIT").await.unwrap();
     // One call per status, in the spellings of the time (Twilio's).
     let old_call_statuses = [
         "queued",

@@ -346,6 +346,37 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("definers: {e}"));
     }
 
+    /// For an upgrade test on a database made by [`TestDb::at_version`]: inserts, as the
+    /// superuser and in one transaction (as a signup writes them: the same `created_at`), an
+    /// organization named `Old` and its owner named `Owner`, whose password is `password`.
+    /// Returns the organization's id, the owner's id and the owner's email.
+    pub async fn insert_old_owner(&self, password: &str) -> (uuid::Uuid, uuid::Uuid, String) {
+        let hash = palisade_api::auth::PasswordHashing::new(1)
+            .expect("password hashing")
+            .hash(&palisade_domain::Password::parse_new(password).expect("a valid password"))
+            .await
+            .expect("hash the password");
+        let (org, owner) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let email = format!("owner-{}@example.com", owner.simple());
+        let su = self.superuser_client().await;
+        su.batch_execute("BEGIN").await.expect("BEGIN");
+        su.execute(
+            "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Old')",
+            &[&org],
+        )
+        .await
+        .expect("insert the organization");
+        su.execute(
+            "INSERT INTO palisade.users (organization_id, id, email, name, role, password_hash) \
+             VALUES ($1, $2, $3, 'Owner', 'owner', $4)",
+            &[&org, &owner, &email, &hash],
+        )
+        .await
+        .expect("insert the owner");
+        su.batch_execute("COMMIT").await.expect("COMMIT");
+        (org, owner, email)
+    }
+
     /// URL for a role of ours with the test password.
     pub fn url_as(&self, role: &str) -> String {
         cluster().url(role, TEST_PASSWORD, &self.name)
