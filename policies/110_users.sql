@@ -19,7 +19,8 @@
  * writes never touch an owner row, before or after the change. (That an organization keeps at
  * least one owner is checked by the members routes, under a lock on the owner rows.)
  * palisade_resolver reads the login columns of every user, and only through login_lookup, the
- * account functions of 023_accounts.sql, the API key lookups of 028_api_key_resolvers.sql and
+ * account functions of 023_accounts.sql, the API key lookups of 028_api_key_resolvers.sql, the
+ * Amazon Connect credential lookup of 026_aws_connect_resolvers.sql (its creator's role) and
  * hold_acting_user (027_outbound_webhook_delivery.sql: the transaction's own user's role, under
  * a FOR SHARE lock, for the trigger that records who a webhook answers to); it changes a password (and bumps
  * credential_version, which ends every token issued before) only inside change_password (the

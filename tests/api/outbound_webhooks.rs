@@ -411,13 +411,18 @@ async fn a_webhook_is_disabled_when_whoever_enabled_it_loses_access() {
     // ...and with their own session.
     let by_session = create(&app, &demoted, "https://demoted.example.com/session").await;
 
-    // Listed by whom they answer to: what an owner reviews after an account was taken over.
+    // Listed by whom they answer to: what an owner reviews after an account was taken over
+    // (walked one per page, so the filter holds across pages).
     let answering = |user: &str| {
-        let path = format!("/v1/webhooks?enabled_by={user}");
-        let app = &app;
-        let owner = &owner;
+        let query = format!("enabled_by={user}");
+        let (app, owner) = (&app, &owner);
         async move {
-            let mut ids = app.list_ids(owner, &path).await;
+            let mut ids: Vec<String> = app
+                .walk(owner, "/v1/webhooks", &query, 1)
+                .await
+                .iter()
+                .map(|w| id(w).to_owned())
+                .collect();
             ids.sort();
             ids
         }
@@ -431,10 +436,17 @@ async fn a_webhook_is_disabled_when_whoever_enabled_it_loses_access() {
     let mut expected = vec![id(&by_key).to_owned(), id(&by_session).to_owned()];
     expected.sort();
     assert_eq!(answering(&demoted.user_id).await, expected);
+    // Another organization's user, who has a webhook of their own there: none of Acme's.
     let other = app.signup("Other").await;
+    create(&app, &other, "https://other.example.com/").await;
     assert_eq!(answering(&other.user_id).await, Vec::<String>::new());
     let r = app.get(&owner, "/v1/webhooks?enabled_by=me").await;
-    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(
+        (r.status, &r.json["fields"][0]["field"]),
+        (422, &json!("enabled_by")),
+        "{}",
+        r.text
+    );
 
     app.set_role(&owner, &demoted, Role::Member).await;
     app.remove_member(&owner, &removed).await;
@@ -706,9 +718,9 @@ async fn a_webhook_write_racing_its_writers_removal_is_waited_for_or_refused() {
 }
 
 /// An upgrade from before V0172: an existing webhook names nobody (`enabled_by: null`) and keeps
-/// working as it did; removing the admin who made it disables nothing (nobody recorded them:
-/// docs/outbound-webhooks.md says to review these); re-pointing it makes its writer its
-/// `enabled_by`, from then on disabled with them.
+/// working as it did; removing an admin, who may have made it, disables nothing (nobody was
+/// recorded: docs/outbound-webhooks.md says to review these); re-pointing it makes its writer its
+/// `enabled_by` (what that then means: `a_webhook_is_disabled_when_whoever_enabled_it_loses_access`).
 #[actix_web::test]
 async fn after_an_upgrade_an_older_webhook_names_nobody_until_it_is_re_pointed() {
     use palisade_test_support::{TestDb, spawn_app_on};

@@ -92,7 +92,7 @@ crate::filter_type! {
         enabled: bool => "enabled = $",
         /// Only those subscribed to this event type.
         event_type: WebhookEvent => "$::text = ANY (event_types)",
-        /// Only those this user answers for.
+        /// Only those this user answers for (outbound_webhooks_org_enabled_by_idx).
         enabled_by: UserId => "enabled_by = $",
     }
 }
