@@ -176,7 +176,7 @@ pub struct Claim {
 /// An endpoint counts as disabled too when the user it answers to (`enabled_by`) is no longer
 /// an owner or admin of the organization, whatever its `enabled` says. Removing or demoting
 /// that user disables it in the same transaction (routes/members.rs), and a write of theirs
-/// racing that change waits for it or is refused (the trigger of sql/V0174); this is the second
+/// racing that change waits for it or is refused (the trigger of sql/V0175); this is the second
 /// line, for whatever else changes a user's row without disabling anything (a DBA in `psql`,
 /// a future route). `enabled_by` NULL (webhooks made before V0172) is not checked.
 pub async fn claim(

@@ -128,7 +128,7 @@ pub async fn lock_enabled_by(tx: &mut TenantTx, user: UserId) -> Result<(), DbEr
 /// Disables every enabled webhook whose `enabled_by` is `user`, once this transaction has
 /// removed the user or made them a member (`DELETE` and `PATCH /v1/members/{id}`): where a
 /// webhook sends the organization's events was chosen on that user's authority, which is gone.
-/// The trigger `outbound_webhooks_enabled_by` (sql/V0174) writes the reason from what it finds
+/// The trigger `outbound_webhooks_enabled_by` (sql/V0175) writes the reason from what it finds
 /// of the user (`enabler_removed`, `enabler_demoted`); palisade_app cannot write one. Owners and
 /// admins only (RLS). Enabling one again makes its enabler its `enabled_by`. Returns how many.
 pub async fn disable_enabled_by(tx: &mut TenantTx, user: UserId) -> Result<u64, DbError> {
