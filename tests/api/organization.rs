@@ -232,3 +232,162 @@ async fn the_export_holds_every_row_of_the_organization_none_of_another_and_no_s
     assert!(has_column("users", "email"));
     assert!(has_column("invoices", "total_cents"));
 }
+
+/// Seeds `count` customers of `org` as the superuser (a DBA's arrangement; RLS does not bind
+/// it), each with a name of `name_len` characters.
+async fn seed_customers(app: &TestApp, org: &str, count: i32, name_len: i32) {
+    let su = app.db.superuser_client().await;
+    su.execute(
+        "INSERT INTO palisade.customers (organization_id, id, name)
+              SELECT $1::text::uuid, gen_random_uuid(), left('bulk ' || g || ' ' || repeat('x', $3), $3)
+                FROM generate_series(1, $2) AS g",
+        &[&org, &count, &name_len],
+    )
+    .await
+    .unwrap();
+}
+
+/// The export is read from a cursor a batch of rows at a time (palisade_db's
+/// `EXPORT_BATCH_ROWS`, 1000), and each batch is sent as it is read: one chunk of the answer per
+/// FETCH, the whole still one JSON document with every row of the organization.
+#[actix_web::test]
+async fn a_large_export_is_sent_a_batch_at_a_time_and_whole() {
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
+    let b = app.signup("Tenant B").await;
+    seed_customers(&app, &a.org_id, 2_500, 40).await;
+    seed_customers(&app, &b.org_id, 30, 40).await;
+
+    let r = app.get(&a, "/v1/organization/export").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let expected = rows_per_table(&app, &a.org_id).await;
+    let total: i64 = expected.values().sum();
+    // One chunk per FETCH (the last, short one with the document's end), at least two.
+    let fetches = usize::try_from(total).unwrap() / 1000 + 1;
+    assert_eq!(r.chunks, Some(fetches.max(2)), "{total} rows");
+    assert!(fetches >= 3, "{total} rows");
+    let tables = r.json["tables"]
+        .as_object()
+        .expect("the export is one JSON document");
+    let exported: BTreeMap<String, i64> = tables
+        .iter()
+        .map(|(t, rows)| (t.clone(), rows.as_array().unwrap().len() as i64))
+        .collect();
+    assert_eq!(exported, expected);
+    assert_eq!(exported["customers"], 2_500);
+    assert!(
+        tables["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["organization_id"] == a.org_id.as_str())
+    );
+    assert!(!r.text.contains(&b.org_id));
+}
+
+/// Opens an export as `who` on a connection of its own and reads only the answer's head: the
+/// server stops writing once the socket's buffers are full, with the export's transaction open.
+async fn stalled_export(
+    app: &TestApp,
+    who: &palisade_test_support::Account,
+) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(app.addr.parse().unwrap()).await.unwrap();
+    let request = format!(
+        "GET /v1/organization/export HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\r\n",
+        app.addr, who.token
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the connection closed before the answer's head");
+        head.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
+}
+
+/// Until exactly `n` sessions of the test database are idle inside a transaction (an export
+/// waiting on its client). Bounded, so that a count never reached fails the test.
+async fn until_idle_in_transaction(app: &TestApp, n: i64) {
+    let su = app.db.superuser_client().await;
+    for attempt in 0.. {
+        let idle: i64 = su
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND state = 'idle in transaction'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if idle == n {
+            return;
+        }
+        assert!(
+            attempt < 3000,
+            "{idle} sessions idle in a transaction, never {n}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// An export holds a pooled connection while its client reads, so an instance sends at most
+/// two at once (`palisade_api::EXPORTS_AT_ONCE`); a third is 429 with `Retry-After`, after its
+/// credential's check (a member is still 403). A client that goes away ends its export, and so
+/// does one that keeps its connection but reads nothing for `palisade_api`'s `EXPORT_STALL` (30 s
+/// of the application's clock: the watchdog): the transaction is rolled back, and the place is
+/// free again.
+#[actix_web::test]
+async fn two_exports_run_at_once_and_a_client_that_stops_reading_frees_its_place() {
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
+    let b = app.signup("Tenant B").await;
+    // About 13 MB of JSON: more than the server's send buffer, the client's 4 kB receive buffer
+    // and actix's own write buffer hold.
+    seed_customers(&app, &a.org_id, 30_000, 200).await;
+
+    let gone = stalled_export(&app, &a).await;
+    let silent = stalled_export(&app, &a).await;
+    until_idle_in_transaction(&app, 2).await;
+
+    let r = app.get(&b, "/v1/organization/export").await;
+    r.assert_error(429, "rate_limited");
+    assert_eq!(r.header("retry-after"), Some("30"));
+    let member = app.add_user(&b, Role::Member).await;
+    app.get(&member, "/v1/organization/export")
+        .await
+        .assert_error(403, "forbidden");
+
+    // One client closes its connection: its export ends.
+    drop(gone);
+    until_idle_in_transaction(&app, 1).await;
+    let r = app.get(&b, "/v1/organization/export").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["organization_id"], b.org_id.as_str());
+
+    // The other keeps its connection open and reads nothing: the watchdog ends its export once
+    // the clock has moved past the stall limit (not before).
+    app.clock.advance(time::Duration::seconds(29));
+    // Two of the watchdog's ticks (a second each) at 29 s: the export stays. (A machine too slow
+    // to tick in that time passes this step without checking it, never fails it.)
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    until_idle_in_transaction(&app, 1).await;
+    app.clock.advance(time::Duration::seconds(2));
+    until_idle_in_transaction(&app, 0).await;
+    // Both places are free: two exports stall at once again.
+    let _again = (
+        stalled_export(&app, &a).await,
+        stalled_export(&app, &a).await,
+    );
+    until_idle_in_transaction(&app, 2).await;
+    drop(silent);
+}

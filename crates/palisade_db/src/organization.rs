@@ -77,43 +77,140 @@ pub async fn delete(tx: &mut TenantTx) -> Result<bool, DbError> {
         == 1)
 }
 
-/// Builds, from the catalog and on the server, one statement that returns
-/// `{"<table>": [<row>, ...], ...}` for every table of schema `palisade`, selecting only the
-/// columns the current role may SELECT. Identifiers are quoted by the server (`format('%I')`,
-/// `quote_ident`), never pasted by Rust. One statement means one snapshot: the export is
-/// consistent across tables. Timestamps are spelled as in every response
-/// (`palisade_domain::timestamp`: UTC, six fractional digits, `Z`), not as `to_jsonb` would
-/// (the session's offset, and only as many fractional digits as the value needs).
+/// Builds, from the catalog and on the server, the export's cursor: one statement whose rows
+/// are `(table, row)`: `table` the table's index in the list returned beside it (every table of
+/// schema `palisade` of which the current role may SELECT a column, by name), `row` one of its
+/// rows as a JSON object of only the columns the current role may SELECT. The rows come table
+/// after table in that order: a `UNION ALL` is an Append, which reads its inputs one after
+/// another (and a cursor's plan is never parallel); [`ExportCursor::fetch`] checks it.
+/// Identifiers are quoted by the server (`format('%I')`, `quote_ident`), never pasted by Rust.
+/// One statement means one snapshot, taken when the cursor is declared: the export is
+/// consistent across tables however many FETCHes read it. Timestamps are spelled as in every
+/// response (`palisade_domain::timestamp`: UTC, six fractional digits, `Z`), not as
+/// `row_to_json` would (the session's offset, and only as many fractional digits as the value
+/// needs). `row_to_json`, not `to_jsonb`: the columns keep the table's order, and no jsonb value
+/// is built.
 const BUILD_EXPORT_SQL: &str = "\
-SELECT 'SELECT jsonb_object_agg(t.name, t.rows) FROM ('
+SELECT array_agg(c.relname ORDER BY c.ordinal),
+       'DECLARE palisade_export NO SCROLL CURSOR FOR '
        || string_agg(
-            format('SELECT %L::text AS name, '
-                   '(SELECT coalesce(jsonb_agg(to_jsonb(r)), ''[]''::jsonb) '
-                   'FROM (SELECT %s FROM palisade.%I) AS r) AS rows',
-                   c.relname, c.cols, c.relname),
-            ' UNION ALL ' ORDER BY c.relname)
-       || ') AS t'
-  FROM (SELECT cl.relname::text AS relname,
-               string_agg(CASE WHEN a.atttypid = 'pg_catalog.timestamptz'::pg_catalog.regtype
-                               THEN format('pg_catalog.to_char(%1$I AT TIME ZONE ''UTC'', '
-                                           '''YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'') AS %1$I',
-                                           a.attname)
-                               ELSE quote_ident(a.attname) END,
-                          ', ' ORDER BY a.attnum) AS cols
-          FROM pg_catalog.pg_class cl
-          JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
-          JOIN pg_catalog.pg_attribute a ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
-         WHERE n.nspname = 'palisade' AND cl.relkind IN ('r', 'p') AND NOT cl.relispartition
-           AND pg_catalog.has_column_privilege(cl.oid, a.attnum, 'SELECT')
-         GROUP BY cl.relname) AS c";
+            format('SELECT %s::int4 AS t, pg_catalog.row_to_json(r.*)::text AS row '
+                   'FROM (SELECT %s FROM palisade.%I) AS r',
+                   c.ordinal, c.cols, c.relname),
+            ' UNION ALL ' ORDER BY c.ordinal)
+  FROM (SELECT t.relname, t.cols,
+               pg_catalog.row_number() OVER (ORDER BY t.relname COLLATE \"C\") - 1 AS ordinal
+          FROM (SELECT cl.relname::text AS relname,
+                       string_agg(CASE WHEN a.atttypid = 'pg_catalog.timestamptz'::pg_catalog.regtype
+                                       THEN format('pg_catalog.to_char(%1$I AT TIME ZONE ''UTC'', '
+                                                   '''YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'') AS %1$I',
+                                                   a.attname)
+                                       ELSE quote_ident(a.attname) END,
+                                  ', ' ORDER BY a.attnum) AS cols
+                  FROM pg_catalog.pg_class cl
+                  JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+                  JOIN pg_catalog.pg_attribute a
+                    ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
+                 WHERE n.nspname = 'palisade' AND cl.relkind IN ('r', 'p') AND NOT cl.relispartition
+                   AND pg_catalog.has_column_privilege(cl.oid, a.attnum, 'SELECT')
+                 GROUP BY cl.relname) AS t) AS c";
 
-/// Every row of the acting organization, per table, as JSON (see the module doc). Two round
-/// trips (build the statement, run it) inside the caller's transaction.
-pub async fn export(tx: &mut TenantTx) -> Result<serde_json::Value, DbError> {
-    let sql: Option<String> = tx.query_one(BUILD_EXPORT_SQL, &[]).await?.try_get(0)?;
-    let Some(sql) = sql else {
-        return Ok(serde_json::json!({}));
-    };
-    let tables: Option<serde_json::Value> = tx.query_one(&sql, &[]).await?.try_get(0)?;
-    Ok(tables.unwrap_or_else(|| serde_json::json!({})))
+/// Reads the export's next rows: [`EXPORT_BATCH_ROWS`] of them.
+const FETCH_EXPORT_SQL: &str = "FETCH FORWARD 1000 FROM palisade_export";
+
+/// How many rows one FETCH of the export's cursor reads: the most of an export the server holds
+/// at once (a FETCH's rows, and the chunk of the answer written from them).
+pub const EXPORT_BATCH_ROWS: usize = 1000;
+
+/// An export's statement, built from the catalog ([`ExportStatement::build`]) and not yet
+/// declared ([`ExportStatement::declare`]).
+#[derive(Debug)]
+pub struct ExportStatement {
+    /// The exported tables, by name, in the order their rows come.
+    tables: Vec<String>,
+    /// `DECLARE palisade_export ... FOR <the rows of every table>`.
+    declare: String,
+}
+
+impl ExportStatement {
+    /// Builds the cursor's statement from the catalog: one round trip, which opens the
+    /// transaction (with the credential's check). Nothing of the organization is read yet.
+    pub async fn build(tx: &mut TenantTx) -> Result<Self, DbError> {
+        let row = tx.query_one(BUILD_EXPORT_SQL, &[]).await?;
+        let tables: Option<Vec<String>> = row.try_get(0)?;
+        let declare: Option<String> = row.try_get(1)?;
+        let (Some(tables), Some(declare)) = (tables, declare) else {
+            return Err(DbError::Decode(
+                "the role may read no table of schema palisade".into(),
+            ));
+        };
+        Ok(Self { tables, declare })
+    }
+
+    /// Declares the cursor: one round trip. The export's snapshot is the DECLARE's: every change
+    /// committed before it is in the export, and none committed after it.
+    pub async fn declare(self, tx: &mut TenantTx) -> Result<ExportCursor, DbError> {
+        tx.execute(&self.declare, &[]).await?;
+        Ok(ExportCursor {
+            tables: self.tables,
+            last_table: 0,
+        })
+    }
+}
+
+/// An open export: a cursor over every row of the acting organization, in the transaction that
+/// declared it ([`ExportStatement::declare`]). Read it with [`ExportCursor::fetch`] until that returns
+/// no row, then commit the transaction (or drop it: the cursor ends with the transaction).
+#[derive(Debug)]
+pub struct ExportCursor {
+    /// The exported tables, by name, in the order their rows come.
+    tables: Vec<String>,
+    /// The index of the table of the last row fetched.
+    last_table: usize,
+}
+
+impl ExportCursor {
+    /// The exported tables, by name, in the order their rows come (a fetched row's table `i` is
+    /// `tables()[i]`). Every one is in the export, those without a row too (a table of which the
+    /// role may read no column is not one of them).
+    pub fn tables(&self) -> &[String] {
+        &self.tables
+    }
+
+    /// The next rows, at most [`EXPORT_BATCH_ROWS`], each as its table's index in
+    /// [`ExportCursor::tables`] and the text of its JSON object; none once every row was read.
+    /// A row of a table before the last one fetched is an error: the rows would no longer come
+    /// table after table, and the export could not be written as one array per table.
+    pub async fn fetch(&mut self, tx: &mut TenantTx) -> Result<Vec<(usize, String)>, DbError> {
+        let rows = tx.query(FETCH_EXPORT_SQL, &[]).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let table: i32 = row.try_get(0)?;
+            let index = usize::try_from(table)
+                .ok()
+                .filter(|t| *t < self.tables.len() && *t >= self.last_table)
+                .ok_or_else(|| {
+                    DbError::Decode(format!(
+                        "the export's rows are out of table order (table {table} after {})",
+                        self.last_table
+                    ))
+                })?;
+            self.last_table = index;
+            out.push((index, row.try_get(1)?));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fetch_reads_the_documented_batch() {
+        assert_eq!(
+            FETCH_EXPORT_SQL,
+            format!("FETCH FORWARD {EXPORT_BATCH_ROWS} FROM palisade_export")
+        );
+    }
 }

@@ -214,7 +214,8 @@ impl Default for RoleLimits {
     /// 30 s per statement (a request's statements take milliseconds; one at 30 s is a bug or an
     /// attack, and holds a pooled connection meanwhile), 60 s idle in a transaction (no path holds a transaction while it waits on
     /// anything but the database: the delivery worker sends outside its transactions, argon2
-    /// runs before them), 100 connections per login role (the default pool of 16 times six
+    /// runs before them; but the organization export, which waits on its client between
+    /// FETCHes and is ended by the server after 30 s of it), 100 connections per login role (the default pool of 16 times six
     /// server instances fits; the server's own `max_connections` must also hold each instance's
     /// billing pool and the owner's connections: docs/configuration.md).
     fn default() -> Self {

@@ -215,6 +215,9 @@ impl Application {
             cors: config.cors.clone(),
             metrics: metrics.clone(),
             background: background.clone(),
+            exports: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                palisade_api::EXPORTS_AT_ONCE,
+            )),
         };
 
         let (listener, port) = bind(&config.http_addr)?;

@@ -15,6 +15,9 @@ pub struct TestResponse {
     pub text: String,
     /// The body parsed as JSON (`Null` when it is not JSON).
     pub json: serde_json::Value,
+    /// A chunked body's chunks, the last (empty) one not counted; `None` for a body that was
+    /// not chunked (sent with its length).
+    pub chunks: Option<usize>,
 }
 
 impl TestResponse {
@@ -137,11 +140,14 @@ fn parse(raw: &[u8]) -> TestResponse {
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let mut body = raw[split + 4..].to_vec();
+    let mut chunks = None;
     if headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
     {
-        body = dechunk(&body);
+        let (whole, count) = dechunk(&body);
+        body = whole;
+        chunks = Some(count);
     }
     let text = String::from_utf8_lossy(&body).into_owned();
     let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
@@ -150,20 +156,24 @@ fn parse(raw: &[u8]) -> TestResponse {
         headers,
         text,
         json,
+        chunks,
     }
 }
 
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
+/// A chunked body's data, and how many chunks held it.
+fn dechunk(mut data: &[u8]) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
+    let mut chunks = 0;
     while let Some(pos) = data.windows(2).position(|w| w == b"\r\n") {
         let size =
             usize::from_str_radix(String::from_utf8_lossy(&data[..pos]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }
+        chunks += 1;
         let start = pos + 2;
         out.extend_from_slice(&data[start..(start + size).min(data.len())]);
         data = &data[(start + size + 2).min(data.len())..];
     }
-    out
+    (out, chunks)
 }

@@ -4,7 +4,10 @@
 //! (owners and admins), generated from the catalog under RLS and without secrets: see
 //! `palisade_db::organization`.
 
-use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use actix_web::http::header::{CACHE_CONTROL, ContentType, HeaderValue};
 use actix_web::{HttpResponse, web};
 use palisade_db::organization::{self as db, Organization};
 use palisade_domain::OrganizationName;
@@ -17,7 +20,7 @@ use super::{Fields, not_null};
 use crate::auth::{Caller, UserSession};
 use crate::endpoints::Auth;
 use crate::etag::IfMatch;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, EXPORTS_AT_ONCE};
 
 /// Declares this family's routes (see [`crate::endpoints`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
@@ -43,9 +46,9 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/organization/export", export)
         .tag("organization")
         .summary("Export every row of the organization")
-        .describe("`{\"organization_id\", \"exported_at\", \"tables\": {...}}` (owners and admins: every row in it is one a member may read, but a bulk copy of the whole organization is an administrator's act)")
+        .describe("`{\"organization_id\", \"exported_at\", \"tables\": {...}}` (owners and admins: every row in it is one a member may read, but a bulk copy of the whole organization is an administrator's act). One snapshot, streamed as it is read (chunked, no `Content-Length`): a body that does not parse as JSON is an export that failed after its answer began; ask again. A server instance sends two at once; a third is 429 with `Retry-After`. A client that reads nothing for 30 s loses its export")
         .ok::<ExportJson>()
-        .errors(&[403]);
+        .errors(&[403, 429]);
 }
 
 /// The organization as clients see it.
@@ -169,23 +172,394 @@ pub async fn delete(
 /// `GET /v1/organization/export`: `{"organization_id", "exported_at", "tables": {...}}`
 /// (owners and admins: every row in it is one a member may read, but a bulk copy of the whole
 /// organization is an administrator's act).
+///
+/// Streamed: the rows are read from a cursor ([`db::ExportCursor`]), [`db::EXPORT_BATCH_ROWS`]
+/// at a time, and each batch is written as soon as it is read, so the server holds one batch of
+/// an export at once, however large the organization. The transaction (and its pooled
+/// connection) lasts until the last row is written: at most [`EXPORTS_AT_ONCE`] exports run at
+/// once on an instance, and another is asked to retry (429), after its credential's check; a
+/// client that reads nothing for [`EXPORT_STALL`] loses its export (the watchdog,
+/// [`ExportStream::watch`]). The credential is checked, the cursor declared and the first batch
+/// read before the answer begins, so those failures are answered as errors; a failure after
+/// that can only cut the body short, and is logged: a body that is not whole JSON is an export
+/// that failed.
 #[tracing::instrument(name = "export_organization", skip_all)]
 pub async fn export(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mut tx = caller
         .begin_as(&state, palisade_domain::Role::Admin)
         .await?;
-    let tables = db::export(&mut tx).await?;
+    let statement = db::ExportStatement::build(&mut tx).await?;
+    // After the credential's check (a refused credential is 401 or 403, never 429), before the
+    // cursor is planned. A refusal rolls the transaction back.
+    let Ok(permit) = state.exports.clone().try_acquire_owned() else {
+        tracing::info!("export refused: {EXPORTS_AT_ONCE} already running on this instance");
+        return Err(ApiError::rate_limited(EXPORT_RETRY_AFTER));
+    };
     let organization_id = tx
         .org_id()
         .ok_or_else(|| ApiError::internal("an answered check left no organization"))?;
-    tx.commit().await?;
+    // Before the cursor's snapshot: every change committed before this time is in the export.
     let exported_at = OffsetDateTime::now_utc();
-    tracing::info!("organization exported");
+    let mut cursor = statement.declare(&mut tx).await?;
+    let first = cursor.fetch(&mut tx).await?;
+    let mut writer = ExportWriter::new(cursor.tables().to_vec());
+    let mut head = writer.head(organization_id.as_uuid(), exported_at)?;
+    writer.rows(&first, &mut head).map_err(ApiError::internal)?;
+    let stream = ExportStream {
+        held: Rc::new(RefCell::new(Some(Held {
+            tx,
+            _permit: permit,
+        }))),
+        progress: Rc::new(Cell::new(state.clock.now())),
+        clock: state.clock.clone(),
+        cursor,
+        writer,
+        first: Some(head),
+        rows: first.len(),
+        ended: first.len() < db::EXPORT_BATCH_ROWS,
+        done: false,
+        span: tracing::Span::current(),
+    };
+    actix_web::rt::spawn(stream.watch());
     Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
         .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .json(ExportJson {
-            organization_id: organization_id.as_uuid(),
-            exported_at,
+        .streaming(futures_util::stream::unfold(stream, ExportStream::next)))
+}
+
+/// The `Retry-After` of an export refused because [`EXPORTS_AT_ONCE`] are running.
+const EXPORT_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long an export's client may read nothing (the body not asked for its next chunk, by the
+/// application's clock) before the watchdog ends the export: its transaction rolled back, its
+/// connection back to the pool, its place among [`EXPORTS_AT_ONCE`] free. Shorter than the app
+/// role's default `idle_in_transaction_session_timeout` (60 s), which would end the session but
+/// neither the place nor the pooled connection: actix-http has no timeout on writing an answer,
+/// and does not poll a body its client does not read.
+pub const EXPORT_STALL: time::Duration = time::Duration::seconds(30);
+
+/// What an export holds while it is sent: taken by whichever ends it, the body at its end (or on
+/// a failure), or the watchdog when its client stalls.
+struct Held {
+    /// The export's transaction, with its cursor; committed once the last row is written,
+    /// rolled back by its drop otherwise.
+    tx: palisade_db::TenantTx,
+    /// The export's place among [`EXPORTS_AT_ONCE`].
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// An export being sent: what [`export`]'s streamed body reads from.
+struct ExportStream {
+    /// The transaction and the place; `None` while a FETCH runs (the body holds them then), and
+    /// once the export ended. On the worker's thread only (the body and its watchdog).
+    held: Rc<RefCell<Option<Held>>>,
+    /// When the body last gave out a chunk ([`Self::clock`]).
+    progress: Rc<Cell<OffsetDateTime>>,
+    clock: palisade_domain::SharedClock,
+    cursor: db::ExportCursor,
+    writer: ExportWriter,
+    /// The answer's beginning and first batch, not yet sent.
+    first: Option<Vec<u8>>,
+    /// Rows written so far.
+    rows: usize,
+    /// Every row was read (a FETCH returned fewer than a batch): the next chunk closes the JSON
+    /// and is the last.
+    ended: bool,
+    /// The body ended, whole or cut short: nothing more to send.
+    done: bool,
+    /// The request's span, for the lines logged while the body is sent.
+    span: tracing::Span,
+}
+
+/// Why an export's body was cut short (logged; the client sees the connection end early).
+#[derive(Debug, thiserror::Error)]
+#[error("the export failed after its answer began")]
+struct ExportCut;
+
+type Chunk = Option<(Result<web::Bytes, ExportCut>, ExportStream)>;
+
+impl ExportStream {
+    /// The body's next chunk: the head and first batch, then one per FETCH, the last of them with
+    /// the JSON's end once the transaction committed; `None` after it, or after a failure (an
+    /// `Err`, which ends the answer early). Never an empty chunk (which chunked encoding would
+    /// read as the body's end): the last one holds at least `]}}`.
+    async fn next(mut self) -> Chunk {
+        if let Some(first) = self.first.take() {
+            self.progress.set(self.clock.now());
+            return Some((Ok(first.into()), self));
+        }
+        if self.done {
+            return None;
+        }
+        let taken = self.held.borrow_mut().take();
+        let Some(mut held) = taken else {
+            // The watchdog ended it (and said so) while its client read nothing.
+            return self.cut(None);
+        };
+        let mut chunk = Vec::new();
+        if !self.ended {
+            let batch = match self.cursor.fetch(&mut held.tx).await {
+                Ok(batch) => batch,
+                Err(e) => return self.cut(Some(&e.to_string())),
+            };
+            self.rows += batch.len();
+            // A short batch is the last: no FETCH to learn that none is left.
+            self.ended = batch.len() < db::EXPORT_BATCH_ROWS;
+            if let Err(e) = self.writer.rows(&batch, &mut chunk) {
+                return self.cut(Some(&e.to_string()));
+            }
+            if !self.ended {
+                *self.held.borrow_mut() = Some(held);
+                self.progress.set(self.clock.now());
+                return Some((Ok(chunk.into()), self));
+            }
+        }
+        // The last rows, if any, and the JSON's end, in one chunk once the transaction committed
+        // (the place is given back after it, with `held`).
+        if let Err(e) = held.tx.commit().await {
+            return self.cut(Some(&e.to_string()));
+        }
+        if let Err(e) = self.writer.finish(&mut chunk) {
+            return self.cut(Some(&e.to_string()));
+        }
+        self.done = true;
+        self.span.in_scope(|| {
+            tracing::info!(rows = self.rows, "organization exported");
+        });
+        Some((Ok(chunk.into()), self))
+    }
+
+    /// Ends the body early: after `error` (a [`palisade_db::DbError`]'s text, which holds no
+    /// secret and no row), logged here; or, with `None`, after the watchdog ended the export
+    /// (and logged it). The transaction, if still held, rolls back with its drop.
+    fn cut(mut self, error: Option<&str>) -> Chunk {
+        self.done = true;
+        if let Some(error) = error {
+            self.span.in_scope(|| {
+                tracing::error!(
+                    error,
+                    rows = self.rows,
+                    "the export failed after its answer began; its body is cut short"
+                );
+            });
+        }
+        Some((Err(ExportCut), self))
+    }
+
+    /// The watchdog, spawned on the worker beside the body: once a second, when the body has
+    /// given out no chunk for [`EXPORT_STALL`] (its client reads nothing), it takes what the
+    /// export holds and drops it: the transaction rolls back, and the connection and the place
+    /// are free. Ends with the body. A body that is polled again afterwards is cut short.
+    fn watch(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let held = Rc::downgrade(&self.held);
+        let progress = Rc::downgrade(&self.progress);
+        let clock = self.clock.clone();
+        let span = self.span.clone();
+        async move {
+            loop {
+                actix_web::rt::time::sleep(std::time::Duration::from_secs(1)).await;
+                let (Some(held), Some(progress)) = (held.upgrade(), progress.upgrade()) else {
+                    return;
+                };
+                if clock.now() - progress.get() < EXPORT_STALL {
+                    continue;
+                }
+                // `None` while a FETCH runs (the body is being read) or once the export ended.
+                let taken = held.borrow_mut().take();
+                if let Some(stalled) = taken {
+                    drop(stalled);
+                    span.in_scope(|| {
+                        tracing::warn!(
+                            stall_secs = EXPORT_STALL.whole_seconds(),
+                            "the export's client read nothing for too long: the export is ended, its connection and place given back"
+                        );
+                    });
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ExportStream {
+    /// A body dropped before its end (its client went away, or the server is stopping): the
+    /// transaction rolls back with the drop of `held`; said once, as the request's own line is
+    /// long written.
+    fn drop(&mut self) {
+        if !self.done && self.held.borrow().is_some() {
+            self.span.in_scope(|| {
+                tracing::info!(
+                    rows = self.rows,
+                    "the export's client went away before its end"
+                );
+            });
+        }
+    }
+}
+
+/// Writes an export's JSON from its cursor's rows: `{"organization_id": .., "exported_at": ..,
+/// "tables": {"<table>": [<row>, ...], ...}}`, every table of the cursor in its order, those
+/// without a row as `[]`. The rows are PostgreSQL's own JSON text (`row_to_json`), written as
+/// they are.
+#[derive(Debug)]
+struct ExportWriter {
+    tables: Vec<String>,
+    /// How many tables' arrays were opened (`"<table>": [`): the one being written is the last.
+    opened: usize,
+    /// The open array has a row (the next one needs a comma).
+    has_row: bool,
+}
+
+impl ExportWriter {
+    fn new(tables: Vec<String>) -> Self {
+        Self {
             tables,
-        }))
+            opened: 0,
+            has_row: false,
+        }
+    }
+
+    /// The answer up to its first table: `{"organization_id":..,"exported_at":..,"tables":{`.
+    fn head(
+        &self,
+        organization_id: Uuid,
+        exported_at: OffsetDateTime,
+    ) -> Result<Vec<u8>, ApiError> {
+        let mut head = serde_json::to_vec(&ExportJson {
+            organization_id,
+            exported_at,
+            tables: serde_json::Value::Object(serde_json::Map::new()),
+        })
+        .map_err(ApiError::internal)?;
+        // `..."tables":{}}` without its last two bytes: the tables' object left open.
+        if !head.ends_with(b"{}}") {
+            return Err(ApiError::internal(
+                "the export's head does not end with its tables",
+            ));
+        }
+        head.truncate(head.len() - 2);
+        Ok(head)
+    }
+
+    /// Writes `rows` (each its table's index and its JSON text, tables in order, as
+    /// [`db::ExportCursor::fetch`] returns them) to `out`, opening each table's array in turn.
+    fn rows(
+        &mut self,
+        rows: &[(usize, String)],
+        out: &mut Vec<u8>,
+    ) -> Result<(), serde_json::Error> {
+        for (table, row) in rows {
+            while self.opened <= *table {
+                self.open_next(out)?;
+            }
+            if self.has_row {
+                out.push(b',');
+            }
+            out.extend_from_slice(row.as_bytes());
+            self.has_row = true;
+        }
+        Ok(())
+    }
+
+    /// Closes the open array, writes the remaining tables as `[]`, and closes the answer.
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        while self.opened < self.tables.len() {
+            self.open_next(out)?;
+        }
+        if self.opened > 0 {
+            out.push(b']');
+        }
+        out.extend_from_slice(b"}}");
+        Ok(())
+    }
+
+    /// Closes the open array (if any) and opens the next table's.
+    fn open_next(&mut self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        if self.opened > 0 {
+            out.extend_from_slice(b"],");
+        }
+        let name = &self.tables[self.opened];
+        // A table's name is an identifier of the catalog; serde escapes it as any string.
+        serde_json::to_writer(&mut *out, name)?;
+        out.extend_from_slice(b":[");
+        self.opened += 1;
+        self.has_row = false;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the writer writes for `tables` and the fetched `batches`, parsed; and its text.
+    fn written(tables: &[&str], batches: &[&[(usize, &str)]]) -> (serde_json::Value, String) {
+        let mut writer = ExportWriter::new(tables.iter().map(|t| (*t).to_owned()).collect());
+        let at = OffsetDateTime::from_unix_timestamp(1_700_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let mut out = writer.head(Uuid::nil(), at).unwrap_or_default();
+        for batch in batches {
+            let batch: Vec<(usize, String)> =
+                batch.iter().map(|(t, r)| (*t, (*r).to_owned())).collect();
+            assert!(writer.rows(&batch, &mut out).is_ok());
+        }
+        assert!(writer.finish(&mut out).is_ok());
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let json =
+            serde_json::from_slice(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+        (json, text)
+    }
+
+    #[test]
+    fn every_table_is_written_in_order_those_without_rows_as_empty_arrays() {
+        let (json, text) = written(
+            &["a", "b", "c", "d\"e", "f"],
+            &[
+                &[(1, r#"{"id":1}"#), (1, r#"{"id":2}"#)],
+                &[(1, r#"{"id":3}"#), (3, r#"{"x":"y"}"#)],
+                &[],
+            ],
+        );
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "organization_id": "00000000-0000-0000-0000-000000000000",
+                "exported_at": "2023-11-14T22:13:20.000000Z",
+                "tables": {
+                    "a": [],
+                    "b": [{"id": 1}, {"id": 2}, {"id": 3}],
+                    "c": [],
+                    "d\"e": [{"x": "y"}],
+                    "f": [],
+                }
+            })
+        );
+        // Each table once, in the cursor's order (a parsed object would hide a repeated key).
+        let at = |name: &str| {
+            assert_eq!(text.matches(name).count(), 1, "{name} in {text}");
+            text.find(name)
+        };
+        let places: Vec<_> = [
+            r#""a":["#,
+            r#""b":["#,
+            r#""c":["#,
+            r#""d\"e":["#,
+            r#""f":["#,
+        ]
+        .into_iter()
+        .map(at)
+        .collect();
+        assert!(places.is_sorted(), "{text}");
+        assert!(text.ends_with("]}}"), "{text}");
+    }
+
+    #[test]
+    fn an_organization_without_rows_is_every_table_empty() {
+        let (json, _) = written(&["a", "b"], &[]);
+        assert_eq!(json["tables"], serde_json::json!({"a": [], "b": []}));
+        let (json, _) = written(&["a", "b"], &[&[(0, "{}")]]);
+        assert_eq!(json["tables"], serde_json::json!({"a": [{}], "b": []}));
+        let (json, _) = written(&["a", "b"], &[&[(1, "{}")]]);
+        assert_eq!(json["tables"], serde_json::json!({"a": [], "b": [{}]}));
+    }
 }
