@@ -35,6 +35,7 @@ pub mod delivery;
 pub mod endpoints;
 pub mod error;
 pub mod etag;
+pub mod exports;
 pub mod extract;
 pub mod idempotency;
 pub(crate) mod kinds;
@@ -88,15 +89,9 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// Work requests leave to run after their answer, which a graceful stop lets finish.
     pub background: background::Background,
-    /// The organization exports running on this instance, at most [`EXPORTS_AT_ONCE`]: each
-    /// holds a pooled connection while its client reads it.
-    pub exports: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The organization exports running on this instance ([`exports`]).
+    pub exports: std::sync::Arc<exports::Exports>,
 }
-
-/// How many organization exports (`GET /v1/organization/export`) an instance sends at once:
-/// each holds a pooled connection, and its transaction, for as long as its client reads the
-/// streamed body. Another is answered 429 with `Retry-After`.
-pub const EXPORTS_AT_ONCE: usize = 2;
 
 /// The lifetimes of emailed links (see docs/accounts.md).
 #[derive(Debug, Clone, Copy)]

@@ -77,10 +77,11 @@ pub async fn delete(tx: &mut TenantTx) -> Result<bool, DbError> {
         == 1)
 }
 
-/// Builds, from the catalog and on the server, the export's cursor: one statement whose rows
-/// are `(table, row)`: `table` the table's index in the list returned beside it (every table of
-/// schema `palisade` of which the current role may SELECT a column, by name), `row` one of its
-/// rows as a JSON object of only the columns the current role may SELECT. The rows come table
+/// Builds, from the catalog and on the server, the export's cursor (with the list of its tables,
+/// and the transaction's start, `now()`): one statement whose rows are `(table, row)`: `table`
+/// the table's index in the list returned beside it (every table of schema `palisade` of which
+/// the current role may SELECT a column, by name), `row` one of its rows as a JSON object of only
+/// the columns the current role may SELECT. The rows come table
 /// after table in that order: a `UNION ALL` is an Append, which reads its inputs one after
 /// another (and a cursor's plan is never parallel); [`ExportCursor::fetch`] checks it.
 /// Identifiers are quoted by the server (`format('%I')`, `quote_ident`), never pasted by Rust.
@@ -97,7 +98,8 @@ SELECT array_agg(c.relname ORDER BY c.ordinal),
             format('SELECT %s::int4 AS t, pg_catalog.row_to_json(r.*)::text AS row '
                    'FROM (SELECT %s FROM palisade.%I) AS r',
                    c.ordinal, c.cols, c.relname),
-            ' UNION ALL ' ORDER BY c.ordinal)
+            ' UNION ALL ' ORDER BY c.ordinal),
+       pg_catalog.now()
   FROM (SELECT t.relname, t.cols,
                pg_catalog.row_number() OVER (ORDER BY t.relname COLLATE \"C\") - 1 AS ordinal
           FROM (SELECT cl.relname::text AS relname,
@@ -130,6 +132,8 @@ pub struct ExportStatement {
     tables: Vec<String>,
     /// `DECLARE palisade_export ... FOR <the rows of every table>`.
     declare: String,
+    /// When the transaction began, by the database's clock: before the cursor's snapshot.
+    began_at: OffsetDateTime,
 }
 
 impl ExportStatement {
@@ -139,12 +143,24 @@ impl ExportStatement {
         let row = tx.query_one(BUILD_EXPORT_SQL, &[]).await?;
         let tables: Option<Vec<String>> = row.try_get(0)?;
         let declare: Option<String> = row.try_get(1)?;
+        let began_at: OffsetDateTime = row.try_get(2)?;
         let (Some(tables), Some(declare)) = (tables, declare) else {
             return Err(DbError::Decode(
                 "the role may read no table of schema palisade".into(),
             ));
         };
-        Ok(Self { tables, declare })
+        Ok(Self {
+            tables,
+            declare,
+            began_at,
+        })
+    }
+
+    /// When the export's transaction began, by the database's clock (`now()`, the clock of
+    /// every `created_at` and `updated_at`): every change committed before it is in the export,
+    /// whose snapshot is taken after it ([`ExportStatement::declare`]).
+    pub fn began_at(&self) -> OffsetDateTime {
+        self.began_at
     }
 
     /// Declares the cursor: one round trip. The export's snapshot is the DECLARE's: every change

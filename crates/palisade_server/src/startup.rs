@@ -215,9 +215,7 @@ impl Application {
             cors: config.cors.clone(),
             metrics: metrics.clone(),
             background: background.clone(),
-            exports: std::sync::Arc::new(tokio::sync::Semaphore::new(
-                palisade_api::EXPORTS_AT_ONCE,
-            )),
+            exports: std::sync::Arc::default(),
         };
 
         let (listener, port) = bind(&config.http_addr)?;

@@ -15,9 +15,9 @@ pub struct TestResponse {
     pub text: String,
     /// The body parsed as JSON (`Null` when it is not JSON).
     pub json: serde_json::Value,
-    /// A chunked body's chunks, the last (empty) one not counted; `None` for a body that was
-    /// not chunked (sent with its length).
-    pub chunks: Option<usize>,
+    /// A chunked body's chunks, by size, the last (empty) one left out; `None` for a body that
+    /// was not chunked (sent with its length).
+    pub chunks: Option<Vec<usize>>,
 }
 
 impl TestResponse {
@@ -145,9 +145,9 @@ fn parse(raw: &[u8]) -> TestResponse {
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
     {
-        let (whole, count) = dechunk(&body);
+        let (whole, sizes) = dechunk(&body);
         body = whole;
-        chunks = Some(count);
+        chunks = Some(sizes);
     }
     let text = String::from_utf8_lossy(&body).into_owned();
     let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
@@ -160,17 +160,17 @@ fn parse(raw: &[u8]) -> TestResponse {
     }
 }
 
-/// A chunked body's data, and how many chunks held it.
-fn dechunk(mut data: &[u8]) -> (Vec<u8>, usize) {
+/// A chunked body's data, and the sizes of the chunks that held it.
+fn dechunk(mut data: &[u8]) -> (Vec<u8>, Vec<usize>) {
     let mut out = Vec::new();
-    let mut chunks = 0;
+    let mut chunks = Vec::new();
     while let Some(pos) = data.windows(2).position(|w| w == b"\r\n") {
         let size =
             usize::from_str_radix(String::from_utf8_lossy(&data[..pos]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }
-        chunks += 1;
+        chunks.push(size);
         let start = pos + 2;
         out.extend_from_slice(&data[start..(start + size).min(data.len())]);
         data = &data[(start + size + 2).min(data.len())..];

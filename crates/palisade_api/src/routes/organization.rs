@@ -7,8 +7,9 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use actix_web::http::Method;
 use actix_web::http::header::{CACHE_CONTROL, ContentType, HeaderValue};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use palisade_db::organization::{self as db, Organization};
 use palisade_domain::OrganizationName;
 use palisade_domain::stripe::SubscriptionStatus;
@@ -20,7 +21,8 @@ use super::{Fields, not_null};
 use crate::auth::{Caller, UserSession};
 use crate::endpoints::Auth;
 use crate::etag::IfMatch;
-use crate::{ApiError, AppState, EXPORTS_AT_ONCE};
+use crate::exports::EXPORTS_AT_ONCE;
+use crate::{ApiError, AppState};
 
 /// Declares this family's routes (see [`crate::endpoints`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
@@ -46,7 +48,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/organization/export", export)
         .tag("organization")
         .summary("Export every row of the organization")
-        .describe("`{\"organization_id\", \"exported_at\", \"tables\": {...}}` (owners and admins: every row in it is one a member may read, but a bulk copy of the whole organization is an administrator's act). One snapshot, streamed as it is read (chunked, no `Content-Length`): a body that does not parse as JSON is an export that failed after its answer began; ask again. A server instance sends two at once; a third is 429 with `Retry-After`. A client that reads nothing for 30 s loses its export")
+        .describe("`{\"organization_id\", \"exported_at\", \"tables\": {...}}` (owners and admins: every row in it is one a member may read, but a bulk copy of the whole organization is an administrator's act). One snapshot; above 999 rows, streamed as it is read (chunked, no `Content-Length`): a body that does not parse as JSON is an export that failed after its answer began; ask again. A server instance streams two at once and one per organization; another is 429 with `Retry-After`. A client that reads nothing for 30 s loses its export, and none runs longer than 3 minutes")
         .ok::<ExportJson>()
         .errors(&[403, 429]);
 }
@@ -173,100 +175,160 @@ pub async fn delete(
 /// (owners and admins: every row in it is one a member may read, but a bulk copy of the whole
 /// organization is an administrator's act).
 ///
-/// Streamed: the rows are read from a cursor ([`db::ExportCursor`]), [`db::EXPORT_BATCH_ROWS`]
-/// at a time, and each batch is written as soon as it is read, so the server holds one batch of
-/// an export at once, however large the organization. The transaction (and its pooled
-/// connection) lasts until the last row is written: at most [`EXPORTS_AT_ONCE`] exports run at
-/// once on an instance, and another is asked to retry (429), after its credential's check; a
-/// client that reads nothing for [`EXPORT_STALL`] loses its export (the watchdog,
-/// [`ExportStream::watch`]). The credential is checked, the cursor declared and the first batch
-/// read before the answer begins, so those failures are answered as errors; a failure after
-/// that can only cut the body short, and is logged: a body that is not whole JSON is an export
-/// that failed.
+/// The rows are read from a cursor ([`db::ExportCursor`]), [`db::EXPORT_BATCH_ROWS`] at a time.
+/// An export of one batch (most organizations) is committed and answered whole. A larger one
+/// is streamed: each batch is written as soon as it is read and given to actix in slices of
+/// [`EXPORT_SLICE`] bytes, so the server holds one batch of an export at once, however large the
+/// organization. Its transaction (and pooled connection) lasts until the last row is written:
+/// an instance runs [`EXPORTS_AT_ONCE`] at once and one per organization (429 otherwise, after
+/// the credential's check); the watchdog ([`ExportStream::watch`]) ends one whose client reads
+/// nothing for [`EXPORT_STALL`] or that runs longer than [`EXPORT_LONGEST`]. The credential is
+/// checked, the cursor declared and the first batch read before the answer begins, so those
+/// failures are answered as errors; a failure after that can only cut the body short, and is
+/// logged: a body that is not whole JSON is an export that failed. A `HEAD` is answered after
+/// the credential's check, without reading a row or taking a place.
 #[tracing::instrument(name = "export_organization", skip_all)]
-pub async fn export(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
     let mut tx = caller
         .begin_as(&state, palisade_domain::Role::Admin)
         .await?;
     let statement = db::ExportStatement::build(&mut tx).await?;
-    // After the credential's check (a refused credential is 401 or 403, never 429), before the
-    // cursor is planned. A refusal rolls the transaction back.
-    let Ok(permit) = state.exports.clone().try_acquire_owned() else {
-        tracing::info!("export refused: {EXPORTS_AT_ONCE} already running on this instance");
-        return Err(ApiError::rate_limited(EXPORT_RETRY_AFTER));
-    };
     let organization_id = tx
         .org_id()
         .ok_or_else(|| ApiError::internal("an answered check left no organization"))?;
-    // Before the cursor's snapshot: every change committed before this time is in the export.
-    let exported_at = OffsetDateTime::now_utc();
+    let mut answer = HttpResponse::Ok();
+    answer
+        .content_type(ContentType::json())
+        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    if req.method() == Method::HEAD {
+        tx.commit().await?;
+        // Framed as a streamed GET is (chunked, no length); actix sends no body to a HEAD.
+        return Ok(answer.streaming(futures_util::stream::empty::<Result<web::Bytes, ExportCut>>()));
+    }
+    // After the credential's check (a refused credential is 401 or 403, never 429), before the
+    // cursor is planned. A refusal rolls the transaction back.
+    let Some(place) = state.exports.try_start(organization_id) else {
+        tracing::info!(
+            "export refused: {EXPORTS_AT_ONCE} already running on this instance, or one of this organization's"
+        );
+        return Err(ApiError::rate_limited(EXPORT_RETRY_AFTER));
+    };
+    let exported_at = statement.began_at();
     let mut cursor = statement.declare(&mut tx).await?;
     let first = cursor.fetch(&mut tx).await?;
     let mut writer = ExportWriter::new(cursor.tables().to_vec());
     let mut head = writer.head(organization_id.as_uuid(), exported_at)?;
     writer.rows(&first, &mut head).map_err(ApiError::internal)?;
+    if first.len() < db::EXPORT_BATCH_ROWS {
+        // Every row in one batch: committed, and the place given back, before the answer.
+        tx.commit().await?;
+        drop(place);
+        writer.finish(&mut head).map_err(ApiError::internal)?;
+        tracing::info!(rows = first.len(), "organization exported");
+        return Ok(answer.body(head));
+    }
+    let now = state.clock.now();
     let stream = ExportStream {
-        held: Rc::new(RefCell::new(Some(Held {
-            tx,
-            _permit: permit,
-        }))),
-        progress: Rc::new(Cell::new(state.clock.now())),
+        shared: Rc::new(Shared {
+            held: RefCell::new(Some(Held { tx, _place: place })),
+            progress: Cell::new(now),
+            finished: Cell::new(false),
+            ended_by_watchdog: Cell::new(false),
+        }),
         clock: state.clock.clone(),
+        began: now,
         cursor,
         writer,
-        first: Some(head),
+        pending: head.into(),
         rows: first.len(),
-        ended: first.len() < db::EXPORT_BATCH_ROWS,
-        done: false,
+        ended: false,
         span: tracing::Span::current(),
     };
     actix_web::rt::spawn(stream.watch());
-    Ok(HttpResponse::Ok()
-        .content_type(ContentType::json())
-        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .streaming(futures_util::stream::unfold(stream, ExportStream::next)))
+    Ok(answer.streaming(futures_util::stream::unfold(stream, ExportStream::next)))
 }
 
-/// The `Retry-After` of an export refused because [`EXPORTS_AT_ONCE`] are running.
+/// The `Retry-After` of an export refused for want of a place ([`crate::exports`]).
 const EXPORT_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// How long an export's client may read nothing (the body not asked for its next chunk, by the
-/// application's clock) before the watchdog ends the export: its transaction rolled back, its
-/// connection back to the pool, its place among [`EXPORTS_AT_ONCE`] free. Shorter than the app
-/// role's default `idle_in_transaction_session_timeout` (60 s), which would end the session but
-/// neither the place nor the pooled connection: actix-http has no timeout on writing an answer,
-/// and does not poll a body its client does not read.
+/// The most of an export given to actix at once. actix-http asks a body for more only once its
+/// write buffer is under 32 KiB, so a slice this size goes out soon after the client reads,
+/// each one is progress the watchdog sees, and a stalled client's connection holds no more than
+/// about this much of the export.
+pub const EXPORT_SLICE: usize = 16 * 1024;
+
+/// How long an export's client may read nothing (no slice asked for, by the application's clock)
+/// before the watchdog ends the export: its transaction rolled back, its connection back to the
+/// pool, its place free. Shorter than the app role's default
+/// `idle_in_transaction_session_timeout` (60 s), which would end the session but neither the
+/// place nor the pooled connection: actix-http has no timeout on writing an answer, and does not
+/// poll a body its client does not read.
 pub const EXPORT_STALL: time::Duration = time::Duration::seconds(30);
 
+/// The longest an export may run, however steadily its client reads: its transaction holds
+/// ACCESS SHARE on every table and keeps its snapshot, so it delays a server start's `migrate`
+/// (which gives up after about 3.5 minutes: docs/dba.md) and vacuum.
+pub const EXPORT_LONGEST: time::Duration = time::Duration::minutes(3);
+
+/// Whether the watchdog ends an export begun at `began`, whose body last gave out a slice at
+/// `progress`, at `now`; and why, for its log line.
+fn watchdog_verdict(
+    now: OffsetDateTime,
+    began: OffsetDateTime,
+    progress: OffsetDateTime,
+) -> Option<&'static str> {
+    if now - progress >= EXPORT_STALL {
+        Some("its client read nothing for 30 s")
+    } else if now - began >= EXPORT_LONGEST {
+        Some("it ran for 3 minutes, the longest an export may")
+    } else {
+        None
+    }
+}
+
 /// What an export holds while it is sent: taken by whichever ends it, the body at its end (or on
-/// a failure), or the watchdog when its client stalls.
+/// a failure), or the watchdog.
 struct Held {
     /// The export's transaction, with its cursor; committed once the last row is written,
     /// rolled back by its drop otherwise.
     tx: palisade_db::TenantTx,
-    /// The export's place among [`EXPORTS_AT_ONCE`].
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    /// The export's place ([`crate::exports`]), given back after the transaction ends.
+    _place: crate::exports::ExportPlace,
 }
 
-/// An export being sent: what [`export`]'s streamed body reads from.
+/// What an export's body and its watchdog share, on the worker's thread (the watchdog is
+/// spawned there with `actix_web::rt::spawn`, and the body is polled there).
+struct Shared {
+    /// The transaction and the place; `None` while a FETCH or the COMMIT runs (the body holds
+    /// them then), and once the export ended.
+    held: RefCell<Option<Held>>,
+    /// When the body last gave out a slice (the application's clock).
+    progress: Cell<OffsetDateTime>,
+    /// The body ended, whole or cut short: the watchdog has nothing left to do.
+    finished: Cell<bool>,
+    /// The watchdog ended the export (and said so).
+    ended_by_watchdog: Cell<bool>,
+}
+
+/// A streamed export: what [`export`]'s body reads from.
 struct ExportStream {
-    /// The transaction and the place; `None` while a FETCH runs (the body holds them then), and
-    /// once the export ended. On the worker's thread only (the body and its watchdog).
-    held: Rc<RefCell<Option<Held>>>,
-    /// When the body last gave out a chunk ([`Self::clock`]).
-    progress: Rc<Cell<OffsetDateTime>>,
+    shared: Rc<Shared>,
     clock: palisade_domain::SharedClock,
+    /// When the answer began (the application's clock), for [`EXPORT_LONGEST`].
+    began: OffsetDateTime,
     cursor: db::ExportCursor,
     writer: ExportWriter,
-    /// The answer's beginning and first batch, not yet sent.
-    first: Option<Vec<u8>>,
+    /// What is left to give out of the text written last (the head and first batch, then one
+    /// batch's), in slices of at most [`EXPORT_SLICE`].
+    pending: web::Bytes,
     /// Rows written so far.
     rows: usize,
-    /// Every row was read (a FETCH returned fewer than a batch): the next chunk closes the JSON
-    /// and is the last.
+    /// Every row was read (a FETCH returned fewer than a batch): the JSON is closed.
     ended: bool,
-    /// The body ended, whole or cut short: nothing more to send.
-    done: bool,
     /// The request's span, for the lines logged while the body is sent.
     span: tracing::Span,
 }
@@ -279,61 +341,70 @@ struct ExportCut;
 type Chunk = Option<(Result<web::Bytes, ExportCut>, ExportStream)>;
 
 impl ExportStream {
-    /// The body's next chunk: the head and first batch, then one per FETCH, the last of them with
-    /// the JSON's end once the transaction committed; `None` after it, or after a failure (an
-    /// `Err`, which ends the answer early). Never an empty chunk (which chunked encoding would
-    /// read as the body's end): the last one holds at least `]}}`.
+    /// The body's next slice: of the text written last while some is left; then, after the next
+    /// FETCH, of its batch (the last one with the JSON's end, once the transaction committed);
+    /// `None` after the end, or after a failure (an `Err`, which ends the answer early). Never
+    /// an empty slice, which chunked encoding would read as the body's end.
     async fn next(mut self) -> Chunk {
-        if let Some(first) = self.first.take() {
-            self.progress.set(self.clock.now());
-            return Some((Ok(first.into()), self));
+        if self.pending.is_empty() {
+            if self.ended || self.shared.finished.get() {
+                self.shared.finished.set(true);
+                return None;
+            }
+            if let Err(error) = self.write_next_batch().await {
+                return self.cut(error);
+            }
         }
-        if self.done {
-            return None;
-        }
-        let taken = self.held.borrow_mut().take();
+        let slice = self.pending.split_to(self.pending.len().min(EXPORT_SLICE));
+        self.shared.progress.set(self.clock.now());
+        Some((Ok(slice), self))
+    }
+
+    /// Reads the next batch into [`Self::pending`], with the JSON's end (after the COMMIT) when
+    /// it is the last. `Err` with what to log (`None` when the watchdog ended the export and
+    /// said so).
+    async fn write_next_batch(&mut self) -> Result<(), Option<String>> {
+        let taken = self.shared.held.borrow_mut().take();
         let Some(mut held) = taken else {
-            // The watchdog ended it (and said so) while its client read nothing.
-            return self.cut(None);
+            return Err(None);
         };
-        let mut chunk = Vec::new();
+        let batch = self
+            .cursor
+            .fetch(&mut held.tx)
+            .await
+            .map_err(|e| Some(e.to_string()))?;
+        self.rows += batch.len();
+        // A short batch is the last: no FETCH to learn that none is left.
+        self.ended = batch.len() < db::EXPORT_BATCH_ROWS;
+        let mut text = Vec::new();
+        self.writer
+            .rows(&batch, &mut text)
+            .map_err(|e| Some(e.to_string()))?;
         if !self.ended {
-            let batch = match self.cursor.fetch(&mut held.tx).await {
-                Ok(batch) => batch,
-                Err(e) => return self.cut(Some(&e.to_string())),
-            };
-            self.rows += batch.len();
-            // A short batch is the last: no FETCH to learn that none is left.
-            self.ended = batch.len() < db::EXPORT_BATCH_ROWS;
-            if let Err(e) = self.writer.rows(&batch, &mut chunk) {
-                return self.cut(Some(&e.to_string()));
-            }
-            if !self.ended {
-                *self.held.borrow_mut() = Some(held);
-                self.progress.set(self.clock.now());
-                return Some((Ok(chunk.into()), self));
-            }
+            *self.shared.held.borrow_mut() = Some(held);
+        } else {
+            let Held { tx, _place } = held;
+            tx.commit().await.map_err(|e| Some(e.to_string()))?;
+            drop(_place);
+            // Nothing is held any more: the watchdog stops, and a client that goes away from
+            // here on has had every row written for it.
+            self.shared.finished.set(true);
+            self.writer
+                .finish(&mut text)
+                .map_err(|e| Some(e.to_string()))?;
+            self.span.in_scope(|| {
+                tracing::info!(rows = self.rows, "organization exported");
+            });
         }
-        // The last rows, if any, and the JSON's end, in one chunk once the transaction committed
-        // (the place is given back after it, with `held`).
-        if let Err(e) = held.tx.commit().await {
-            return self.cut(Some(&e.to_string()));
-        }
-        if let Err(e) = self.writer.finish(&mut chunk) {
-            return self.cut(Some(&e.to_string()));
-        }
-        self.done = true;
-        self.span.in_scope(|| {
-            tracing::info!(rows = self.rows, "organization exported");
-        });
-        Some((Ok(chunk.into()), self))
+        self.pending = text.into();
+        Ok(())
     }
 
     /// Ends the body early: after `error` (a [`palisade_db::DbError`]'s text, which holds no
     /// secret and no row), logged here; or, with `None`, after the watchdog ended the export
     /// (and logged it). The transaction, if still held, rolls back with its drop.
-    fn cut(mut self, error: Option<&str>) -> Chunk {
-        self.done = true;
+    fn cut(self, error: Option<String>) -> Chunk {
+        self.shared.finished.set(true);
         if let Some(error) = error {
             self.span.in_scope(|| {
                 tracing::error!(
@@ -346,32 +417,36 @@ impl ExportStream {
         Some((Err(ExportCut), self))
     }
 
-    /// The watchdog, spawned on the worker beside the body: once a second, when the body has
-    /// given out no chunk for [`EXPORT_STALL`] (its client reads nothing), it takes what the
-    /// export holds and drops it: the transaction rolls back, and the connection and the place
-    /// are free. Ends with the body. A body that is polled again afterwards is cut short.
+    /// The watchdog, spawned on the worker beside the body: once a second, it asks
+    /// [`watchdog_verdict`] whether the export has stalled or run too long, and if so takes what
+    /// the export holds and drops it (the transaction rolls back, and the connection and the
+    /// place are free); while a FETCH or the COMMIT runs, it asks again a second later. It ends
+    /// with the body, or once it ended the export; a body polled again afterwards is cut short.
     fn watch(&self) -> impl std::future::Future<Output = ()> + 'static {
-        let held = Rc::downgrade(&self.held);
-        let progress = Rc::downgrade(&self.progress);
+        let shared = Rc::downgrade(&self.shared);
         let clock = self.clock.clone();
+        let began = self.began;
         let span = self.span.clone();
         async move {
             loop {
                 actix_web::rt::time::sleep(std::time::Duration::from_secs(1)).await;
-                let (Some(held), Some(progress)) = (held.upgrade(), progress.upgrade()) else {
+                let Some(shared) = shared.upgrade() else {
                     return;
                 };
-                if clock.now() - progress.get() < EXPORT_STALL {
-                    continue;
+                if shared.finished.get() {
+                    return;
                 }
-                // `None` while a FETCH runs (the body is being read) or once the export ended.
-                let taken = held.borrow_mut().take();
-                if let Some(stalled) = taken {
-                    drop(stalled);
+                let Some(why) = watchdog_verdict(clock.now(), began, shared.progress.get()) else {
+                    continue;
+                };
+                let taken = shared.held.borrow_mut().take();
+                if let Some(held) = taken {
+                    shared.ended_by_watchdog.set(true);
+                    drop(held);
                     span.in_scope(|| {
                         tracing::warn!(
-                            stall_secs = EXPORT_STALL.whole_seconds(),
-                            "the export's client read nothing for too long: the export is ended, its connection and place given back"
+                            why,
+                            "the export is ended before its last row: its connection and place are given back"
                         );
                     });
                     return;
@@ -383,14 +458,15 @@ impl ExportStream {
 
 impl Drop for ExportStream {
     /// A body dropped before its end (its client went away, or the server is stopping): the
-    /// transaction rolls back with the drop of `held`; said once, as the request's own line is
-    /// long written.
+    /// transaction, wherever it is, rolls back with its drop; said once, as the request's own
+    /// line is long written.
     fn drop(&mut self) {
-        if !self.done && self.held.borrow().is_some() {
+        if !self.shared.finished.get() && !self.shared.ended_by_watchdog.get() {
+            self.shared.finished.set(true);
             self.span.in_scope(|| {
                 tracing::info!(
                     rows = self.rows,
-                    "the export's client went away before its end"
+                    "the export's answer was dropped before its end (its client went away, or the server is stopping)"
                 );
             });
         }
@@ -551,6 +627,22 @@ mod tests {
         .collect();
         assert!(places.is_sorted(), "{text}");
         assert!(text.ends_with("]}}"), "{text}");
+    }
+
+    #[test]
+    fn the_watchdog_ends_an_export_stalled_for_30_s_or_running_for_3_minutes() {
+        let began = OffsetDateTime::UNIX_EPOCH;
+        let at = |secs: i64| began + time::Duration::seconds(secs);
+        // Read steadily: kept until 3 minutes, however recent the progress.
+        assert_eq!(watchdog_verdict(at(179), began, at(179)), None);
+        assert!(
+            watchdog_verdict(at(180), began, at(180)).is_some_and(|why| why.contains("3 minutes"))
+        );
+        // Stalled: kept for 29 s, ended at 30.
+        assert_eq!(watchdog_verdict(at(60 + 29), began, at(60)), None);
+        assert!(
+            watchdog_verdict(at(60 + 30), began, at(60)).is_some_and(|why| why.contains("30 s"))
+        );
     }
 
     #[test]
