@@ -78,7 +78,8 @@ pub async fn delete(tx: &mut TenantTx) -> Result<bool, DbError> {
 }
 
 /// Builds, from the catalog and on the server, the export's cursor (with the list of its tables,
-/// and the transaction's start, `now()`): one statement whose rows are `(table, row)`: `table`
+/// and the transaction's start, `now()`; and sets the transaction's
+/// `idle_in_transaction_session_timeout` to `$1`, a number of milliseconds): one statement whose rows are `(table, row)`: `table`
 /// the table's index in the list returned beside it (every table of schema `palisade` of which
 /// the current role may SELECT a column, by name), `row` one of its rows as a JSON object of only
 /// the columns the current role may SELECT. The rows come table
@@ -99,7 +100,8 @@ SELECT array_agg(c.relname ORDER BY c.ordinal),
                    'FROM (SELECT %s FROM palisade.%I) AS r',
                    c.ordinal, c.cols, c.relname),
             ' UNION ALL ' ORDER BY c.ordinal),
-       pg_catalog.now()
+       pg_catalog.now(),
+       pg_catalog.set_config('idle_in_transaction_session_timeout', $1::text, true)
   FROM (SELECT t.relname, t.cols,
                pg_catalog.row_number() OVER (ORDER BY t.relname COLLATE \"C\") - 1 AS ordinal
           FROM (SELECT cl.relname::text AS relname,
@@ -139,8 +141,18 @@ pub struct ExportStatement {
 impl ExportStatement {
     /// Builds the cursor's statement from the catalog: one round trip, which opens the
     /// transaction (with the credential's check). Nothing of the organization is read yet.
-    pub async fn build(tx: &mut TenantTx) -> Result<Self, DbError> {
-        let row = tx.query_one(BUILD_EXPORT_SQL, &[]).await?;
+    ///
+    /// The transaction waits on the export's client between FETCHes, so its
+    /// `idle_in_transaction_session_timeout` (the app role's, 60 s by default) becomes
+    /// `idle_timeout`, transaction-locally (`set_config(..., true)`): the caller ends an export
+    /// that waits too long itself, and a client reading one batch slowly is not cut short
+    /// meanwhile.
+    pub async fn build(
+        tx: &mut TenantTx,
+        idle_timeout: std::time::Duration,
+    ) -> Result<Self, DbError> {
+        let idle_ms = idle_timeout.as_millis().to_string();
+        let row = tx.query_one(BUILD_EXPORT_SQL, &[&idle_ms]).await?;
         let tables: Option<Vec<String>> = row.try_get(0)?;
         let declare: Option<String> = row.try_get(1)?;
         let began_at: OffsetDateTime = row.try_get(2)?;

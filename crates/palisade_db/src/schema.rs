@@ -215,7 +215,8 @@ impl Default for RoleLimits {
     /// attack, and holds a pooled connection meanwhile), 60 s idle in a transaction (no path holds a transaction while it waits on
     /// anything but the database: the delivery worker sends outside its transactions, argon2
     /// runs before them; but the organization export, which waits on its client between
-    /// FETCHes and is ended by the server after 30 s of it, or 3 minutes in all), 100 connections per login role (the default pool of 16 times six
+    /// FETCHes, sets its own transaction's timeout and is ended by the server within 3
+    /// minutes), 100 connections per login role (the default pool of 16 times six
     /// server instances fits; the server's own `max_connections` must also hold each instance's
     /// billing pool and the owner's connections: docs/configuration.md).
     fn default() -> Self {

@@ -48,7 +48,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/organization/export", export)
         .tag("organization")
         .summary("Export every row of the organization")
-        .describe("`{\"organization_id\", \"exported_at\", \"tables\": {...}}` (owners and admins: every row in it is one a member may read, but a bulk copy of the whole organization is an administrator's act). One snapshot; above 999 rows, streamed as it is read (chunked, no `Content-Length`): a body that does not parse as JSON is an export that failed after its answer began; ask again. A server instance streams two at once and one per organization; another is 429 with `Retry-After`. A client that reads nothing for 30 s loses its export, and none runs longer than 3 minutes")
+        .describe("`{\"organization_id\", \"exported_at\", \"tables\": {...}}` (owners and admins: every row in it is one a member may read, but a bulk copy of the whole organization is an administrator's act). One snapshot; above 999 rows, streamed as it is read (chunked, no `Content-Length`): a body that does not parse as JSON is an export that failed after its answer began; ask again. A server instance runs two exports at once and one per organization; while they run, another is 429 with `Retry-After`. A client that reads nothing for 30 s loses its export, and none runs longer than 3 minutes")
         .ok::<ExportJson>()
         .errors(&[403, 429]);
 }
@@ -193,10 +193,12 @@ pub async fn export(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
+    // What [`EXPORT_LONGEST`] counts from.
+    let began = state.clock.now();
     let mut tx = caller
         .begin_as(&state, palisade_domain::Role::Admin)
         .await?;
-    let statement = db::ExportStatement::build(&mut tx).await?;
+    let statement = db::ExportStatement::build(&mut tx, EXPORT_IDLE_TIMEOUT).await?;
     let organization_id = tx
         .org_id()
         .ok_or_else(|| ApiError::internal("an answered check left no organization"))?;
@@ -206,7 +208,8 @@ pub async fn export(
         .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")));
     if req.method() == Method::HEAD {
         tx.commit().await?;
-        // Framed as a streamed GET is (chunked, no length); actix sends no body to a HEAD.
+        // Framed as a streamed GET is (chunked, no length, no `ETag`), whatever the size of the
+        // export a GET would send; actix sends no body to a HEAD.
         return Ok(answer.streaming(futures_util::stream::empty::<Result<web::Bytes, ExportCut>>()));
     }
     // After the credential's check (a refused credential is 401 or 403, never 429), before the
@@ -231,21 +234,21 @@ pub async fn export(
         tracing::info!(rows = first.len(), "organization exported");
         return Ok(answer.body(head));
     }
-    let now = state.clock.now();
     let stream = ExportStream {
         shared: Rc::new(Shared {
             held: RefCell::new(Some(Held { tx, _place: place })),
-            progress: Cell::new(now),
+            pending: RefCell::new(head.into()),
+            progress: Cell::new(state.clock.now()),
             finished: Cell::new(false),
-            ended_by_watchdog: Cell::new(false),
+            ended_early: Cell::new(false),
         }),
         clock: state.clock.clone(),
-        began: now,
+        began,
         cursor,
         writer,
-        pending: head.into(),
         rows: first.len(),
         ended: false,
+        closed: false,
         span: tracing::Span::current(),
     };
     actix_web::rt::spawn(stream.watch());
@@ -256,9 +259,10 @@ pub async fn export(
 const EXPORT_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The most of an export given to actix at once. actix-http asks a body for more only once its
-/// write buffer is under 32 KiB, so a slice this size goes out soon after the client reads,
-/// each one is progress the watchdog sees, and a stalled client's connection holds no more than
-/// about this much of the export.
+/// write buffer is under 32 KiB, so a slice this size goes out soon after the client reads, and
+/// each one is progress the watchdog sees. Once the watchdog ended an export (and dropped what
+/// was left of its batch), a stalled client's connection holds only what actix and the kernel
+/// had buffered for it.
 pub const EXPORT_SLICE: usize = 16 * 1024;
 
 /// How long an export's client may read nothing (no slice asked for, by the application's clock)
@@ -269,9 +273,17 @@ pub const EXPORT_SLICE: usize = 16 * 1024;
 /// poll a body its client does not read.
 pub const EXPORT_STALL: time::Duration = time::Duration::seconds(30);
 
-/// The longest an export may run, however steadily its client reads: its transaction holds
-/// ACCESS SHARE on every table and keeps its snapshot, so it delays a server start's `migrate`
-/// (which gives up after about 3.5 minutes: docs/dba.md) and vacuum.
+/// The export's transaction's `idle_in_transaction_session_timeout`, in place of the app role's
+/// (60 s by default): longer than [`EXPORT_LONGEST`], so that the watchdog ends an export, and
+/// a client that reads one batch slowly (the session idle meanwhile) is not cut short by the
+/// database first. A backstop still, should the server lose the connection's other end.
+const EXPORT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(200);
+
+/// The longest an export may run, however steadily its client reads, counted from the request's
+/// start: its transaction holds ACCESS SHARE on every table and keeps its snapshot, so it
+/// delays a server start's `migrate` (which gives up after about 3.5 minutes: docs/dba.md) and
+/// vacuum. Checked by the watchdog and before every FETCH; a FETCH or the COMMIT already running
+/// is not interrupted.
 pub const EXPORT_LONGEST: time::Duration = time::Duration::minutes(3);
 
 /// Whether the watchdog ends an export begun at `began`, whose body last gave out a slice at
@@ -306,29 +318,55 @@ struct Shared {
     /// The transaction and the place; `None` while a FETCH or the COMMIT runs (the body holds
     /// them then), and once the export ended.
     held: RefCell<Option<Held>>,
+    /// What is left to give out of the text written last (the head and first batch, then one
+    /// batch's), in slices of at most [`EXPORT_SLICE`]; emptied by the watchdog when it ends the
+    /// export.
+    pending: RefCell<web::Bytes>,
     /// When the body last gave out a slice (the application's clock).
     progress: Cell<OffsetDateTime>,
-    /// The body ended, whole or cut short: the watchdog has nothing left to do.
+    /// Every row was written and committed, or the body ended: the watchdog has nothing left to
+    /// do.
     finished: Cell<bool>,
-    /// The watchdog ended the export (and said so).
-    ended_by_watchdog: Cell<bool>,
+    /// The export was ended before its end for running too long or stalling (and said so).
+    ended_early: Cell<bool>,
+}
+
+impl Shared {
+    /// Ends the export before its end, `why` (from [`watchdog_verdict`]): what it holds is
+    /// dropped (the transaction rolls back; the connection and the place are free), and so is
+    /// what was left of its batch. `false`, doing nothing, while a FETCH or the COMMIT runs.
+    fn end_early(&self, why: &str, span: &tracing::Span) -> bool {
+        let taken = self.held.borrow_mut().take();
+        let Some(held) = taken else {
+            return false;
+        };
+        self.ended_early.set(true);
+        drop(held);
+        *self.pending.borrow_mut() = web::Bytes::new();
+        span.in_scope(|| {
+            tracing::warn!(
+                why,
+                "the export is ended before its last row: its connection and place are given back"
+            );
+        });
+        true
+    }
 }
 
 /// A streamed export: what [`export`]'s body reads from.
 struct ExportStream {
     shared: Rc<Shared>,
     clock: palisade_domain::SharedClock,
-    /// When the answer began (the application's clock), for [`EXPORT_LONGEST`].
+    /// When the request began (the application's clock), for [`EXPORT_LONGEST`].
     began: OffsetDateTime,
     cursor: db::ExportCursor,
     writer: ExportWriter,
-    /// What is left to give out of the text written last (the head and first batch, then one
-    /// batch's), in slices of at most [`EXPORT_SLICE`].
-    pending: web::Bytes,
     /// Rows written so far.
     rows: usize,
     /// Every row was read (a FETCH returned fewer than a batch): the JSON is closed.
     ended: bool,
+    /// The body ended: its last slice given out, or cut short (an `Err`).
+    closed: bool,
     /// The request's span, for the lines logged while the body is sent.
     span: tracing::Span,
 }
@@ -346,16 +384,31 @@ impl ExportStream {
     /// `None` after the end, or after a failure (an `Err`, which ends the answer early). Never
     /// an empty slice, which chunked encoding would read as the body's end.
     async fn next(mut self) -> Chunk {
-        if self.pending.is_empty() {
-            if self.ended || self.shared.finished.get() {
-                self.shared.finished.set(true);
+        if self.closed {
+            return None;
+        }
+        if self.shared.pending.borrow().is_empty() {
+            if self.ended {
+                self.closed = true;
+                self.span.in_scope(|| {
+                    tracing::info!(rows = self.rows, "organization exported");
+                });
                 return None;
             }
             if let Err(error) = self.write_next_batch().await {
                 return self.cut(error);
             }
         }
-        let slice = self.pending.split_to(self.pending.len().min(EXPORT_SLICE));
+        let slice = {
+            let mut pending = self.shared.pending.borrow_mut();
+            let len = pending.len().min(EXPORT_SLICE);
+            pending.split_to(len)
+        };
+        if slice.is_empty() {
+            // The watchdog ended the export between the FETCH and here (it cannot: both run on
+            // this thread, and nothing awaits in between); never an empty chunk all the same.
+            return self.cut(None);
+        }
         self.shared.progress.set(self.clock.now());
         Some((Ok(slice), self))
     }
@@ -364,6 +417,12 @@ impl ExportStream {
     /// it is the last. `Err` with what to log (`None` when the watchdog ended the export and
     /// said so).
     async fn write_next_batch(&mut self) -> Result<(), Option<String>> {
+        if self.clock.now() - self.began >= EXPORT_LONGEST {
+            // A client fast enough that the watchdog's ticks keep finding a FETCH running.
+            if let Some(why) = watchdog_verdict(self.clock.now(), self.began, self.clock.now()) {
+                self.shared.end_early(why, &self.span);
+            }
+        }
         let taken = self.shared.held.borrow_mut().take();
         let Some(mut held) = taken else {
             return Err(None);
@@ -386,24 +445,21 @@ impl ExportStream {
             let Held { tx, _place } = held;
             tx.commit().await.map_err(|e| Some(e.to_string()))?;
             drop(_place);
-            // Nothing is held any more: the watchdog stops, and a client that goes away from
-            // here on has had every row written for it.
+            // Nothing is held any more: the watchdog stops.
             self.shared.finished.set(true);
             self.writer
                 .finish(&mut text)
                 .map_err(|e| Some(e.to_string()))?;
-            self.span.in_scope(|| {
-                tracing::info!(rows = self.rows, "organization exported");
-            });
         }
-        self.pending = text.into();
+        *self.shared.pending.borrow_mut() = text.into();
         Ok(())
     }
 
     /// Ends the body early: after `error` (a [`palisade_db::DbError`]'s text, which holds no
     /// secret and no row), logged here; or, with `None`, after the watchdog ended the export
     /// (and logged it). The transaction, if still held, rolls back with its drop.
-    fn cut(self, error: Option<String>) -> Chunk {
+    fn cut(mut self, error: Option<String>) -> Chunk {
+        self.closed = true;
         self.shared.finished.set(true);
         if let Some(error) = error {
             self.span.in_scope(|| {
@@ -439,16 +495,7 @@ impl ExportStream {
                 let Some(why) = watchdog_verdict(clock.now(), began, shared.progress.get()) else {
                     continue;
                 };
-                let taken = shared.held.borrow_mut().take();
-                if let Some(held) = taken {
-                    shared.ended_by_watchdog.set(true);
-                    drop(held);
-                    span.in_scope(|| {
-                        tracing::warn!(
-                            why,
-                            "the export is ended before its last row: its connection and place are given back"
-                        );
-                    });
+                if shared.end_early(why, &span) {
                     return;
                 }
             }
@@ -461,7 +508,7 @@ impl Drop for ExportStream {
     /// transaction, wherever it is, rolls back with its drop; said once, as the request's own
     /// line is long written.
     fn drop(&mut self) {
-        if !self.shared.finished.get() && !self.shared.ended_by_watchdog.get() {
+        if !self.closed && !self.shared.ended_early.get() {
             self.shared.finished.set(true);
             self.span.in_scope(|| {
                 tracing::info!(
