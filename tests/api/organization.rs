@@ -422,3 +422,42 @@ async fn two_exports_run_at_once_and_a_client_that_stops_reading_frees_its_place
     until_exports_wait(&app, 2).await;
     drop(silent);
 }
+
+/// The export's transaction waits on its client between FETCHes, so it sets its own
+/// `idle_in_transaction_session_timeout` (200 s in the server) instead of the app role's; only
+/// for itself: committed or rolled back, the pooled connection has the role's again.
+#[tokio::test]
+async fn the_exports_idle_timeout_is_its_transactions_own() {
+    use palisade_db::TenantTx;
+    use palisade_db::organization::ExportStatement;
+    use palisade_domain::{OrgId, TenantContext, UserId};
+
+    let db = palisade_test_support::TestDb::new().await;
+    // One connection: every transaction below runs on the same one.
+    let pool = db.app_pool(1);
+    let ctx = TenantContext {
+        org_id: OrgId::new(),
+        user_id: UserId::new(),
+        role: Role::Owner,
+    };
+    let show = "SHOW idle_in_transaction_session_timeout";
+    let tx = TenantTx::begin(&pool, &ctx).await.unwrap();
+    let roles: String = tx.query_once(show, &[]).await.unwrap()[0].get(0);
+    assert_ne!(roles, "200s");
+    for commit in [true, false] {
+        let mut tx = TenantTx::begin(&pool, &ctx).await.unwrap();
+        ExportStatement::build(&mut tx, std::time::Duration::from_secs(200))
+            .await
+            .unwrap();
+        let inside: String = tx.query_one(show, &[]).await.unwrap().get(0);
+        assert_eq!(inside, "200s");
+        if commit {
+            tx.commit().await.unwrap();
+        } else {
+            drop(tx);
+        }
+        let tx = TenantTx::begin(&pool, &ctx).await.unwrap();
+        let after: String = tx.query_once(show, &[]).await.unwrap()[0].get(0);
+        assert_eq!(after, roles, "committed: {commit}");
+    }
+}

@@ -267,10 +267,10 @@ pub const EXPORT_SLICE: usize = 16 * 1024;
 
 /// How long an export's client may read nothing (no slice asked for, by the application's clock)
 /// before the watchdog ends the export: its transaction rolled back, its connection back to the
-/// pool, its place free. Shorter than the app role's default
-/// `idle_in_transaction_session_timeout` (60 s), which would end the session but neither the
-/// place nor the pooled connection: actix-http has no timeout on writing an answer, and does not
-/// poll a body its client does not read.
+/// pool, its place free. The database's `idle_in_transaction_session_timeout` could not do it:
+/// it would end the session but neither the place nor the pooled connection, since actix-http
+/// has no timeout on writing an answer, and does not poll a body its client does not read (and
+/// the export's transaction sets its own, [`EXPORT_IDLE_TIMEOUT`], longer than this).
 pub const EXPORT_STALL: time::Duration = time::Duration::seconds(30);
 
 /// The export's transaction's `idle_in_transaction_session_timeout`, in place of the app role's
@@ -286,6 +286,9 @@ const EXPORT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// is not interrupted.
 pub const EXPORT_LONGEST: time::Duration = time::Duration::minutes(3);
 
+/// Why an export that ran for [`EXPORT_LONGEST`] is ended (its log line).
+const RAN_TOO_LONG: &str = "it ran for 3 minutes, the longest an export may";
+
 /// Whether the watchdog ends an export begun at `began`, whose body last gave out a slice at
 /// `progress`, at `now`; and why, for its log line.
 fn watchdog_verdict(
@@ -296,7 +299,7 @@ fn watchdog_verdict(
     if now - progress >= EXPORT_STALL {
         Some("its client read nothing for 30 s")
     } else if now - began >= EXPORT_LONGEST {
-        Some("it ran for 3 minutes, the longest an export may")
+        Some(RAN_TOO_LONG)
     } else {
         None
     }
@@ -405,23 +408,22 @@ impl ExportStream {
             pending.split_to(len)
         };
         if slice.is_empty() {
-            // The watchdog ended the export between the FETCH and here (it cannot: both run on
-            // this thread, and nothing awaits in between); never an empty chunk all the same.
-            return self.cut(None);
+            // Not reached: a write leaves text to give out, and the watchdog, which empties it,
+            // runs on this thread and cannot between the write and here. Never an empty chunk.
+            return self.cut(Some("nothing to send after a batch was written".to_owned()));
         }
         self.shared.progress.set(self.clock.now());
         Some((Ok(slice), self))
     }
 
-    /// Reads the next batch into [`Self::pending`], with the JSON's end (after the COMMIT) when
+    /// Reads the next batch into [`Shared::pending`], with the JSON's end (after the COMMIT) when
     /// it is the last. `Err` with what to log (`None` when the watchdog ended the export and
     /// said so).
     async fn write_next_batch(&mut self) -> Result<(), Option<String>> {
         if self.clock.now() - self.began >= EXPORT_LONGEST {
             // A client fast enough that the watchdog's ticks keep finding a FETCH running.
-            if let Some(why) = watchdog_verdict(self.clock.now(), self.began, self.clock.now()) {
-                self.shared.end_early(why, &self.span);
-            }
+            self.shared.end_early(RAN_TOO_LONG, &self.span);
+            return Err(None);
         }
         let taken = self.shared.held.borrow_mut().take();
         let Some(mut held) = taken else {
