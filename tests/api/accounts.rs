@@ -807,3 +807,29 @@ async fn an_invitation_is_accepted_only_with_the_role_its_inviter_has_then() {
         200
     );
 }
+
+/// An invitation's address that the mail server cannot take (not ASCII, and the server has no
+/// SMTPUTF8, as the tests' has not; the fuzz found one with a zero-width space) is refused 422
+/// naming `email`, with nothing created: sending it again would fail alike, so it is not the
+/// 503 of a mail server that is down.
+#[actix_web::test]
+async fn an_invitation_to_an_address_the_mail_server_cannot_take_is_422_and_creates_nothing() {
+    let (app, owner) = palisade_test_support::spawn_app_with_owner("Unmailable").await;
+    for email in ["adé@example.com", "\u{200b}ada@example.com"] {
+        let r = app.invite(&owner, email, "member").await;
+        r.assert_error(422, "validation_failed");
+        assert_eq!(r.json["fields"][0]["field"], "email", "{}", r.text);
+    }
+    let listed = app.get(&owner, "/v1/invitations").await;
+    assert_eq!(
+        listed.json["data"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        listed.text
+    );
+    // An ASCII address is mailed as before.
+    assert_eq!(
+        app.invite(&owner, "ada@example.com", "member").await.status,
+        201
+    );
+}

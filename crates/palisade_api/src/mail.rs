@@ -53,9 +53,14 @@ pub struct MailConfigError(String);
 /// Why a message could not be sent. The cause is for logs (it names no recipient or content).
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    /// The message could not be built (a bad address).
+    /// The message could not be built.
     #[error("could not build the message: {0}")]
     Build(String),
+    /// The recipient's address cannot be mailed, however often it is tried: the mail library
+    /// refuses it, or it is not ASCII and the SMTP server does not take such addresses
+    /// (SMTPUTF8, RFC 6531).
+    #[error("the address cannot be mailed: {0}")]
+    Unmailable(String),
     /// The SMTP server refused or could not be reached.
     #[error("SMTP delivery failed: {0}")]
     Smtp(String),
@@ -199,7 +204,7 @@ impl Mailer {
             .to
             .as_str()
             .parse()
-            .map_err(|e: lettre::address::AddressError| MailError::Build(e.to_string()))?;
+            .map_err(|e: lettre::address::AddressError| MailError::Unmailable(e.to_string()))?;
         Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -215,9 +220,16 @@ impl Mailer {
         let message = self.build(&mail)?;
         match &self.transport {
             Transport::Smtp(smtp) => {
-                smtp.send(message)
-                    .await
-                    .map_err(|e| MailError::Smtp(e.to_string()))?;
+                smtp.send(message).await.map_err(|e| {
+                    // lettre refuses, before any command, an address that is not ASCII when the
+                    // server has no SMTPUTF8 (a client error; its others are about the
+                    // connection, and come whatever the address).
+                    if e.is_client() && !mail.to.as_str().is_ascii() {
+                        MailError::Unmailable(e.to_string())
+                    } else {
+                        MailError::Smtp(e.to_string())
+                    }
+                })?;
                 tracing::info!(subject = %mail.subject, "mail handed to the SMTP server");
             }
             Transport::Outbox(dir) => {

@@ -244,9 +244,20 @@ pub async fn invite(
             expires = rfc3339(new.expires_at),
         ),
     };
-    if let Err(e) = state.mailer.send(mail).await {
-        tracing::error!(error = %e, "invitation mail not sent");
-        return Err(mail_unavailable());
+    match state.mailer.send(mail).await {
+        Ok(()) => {}
+        Err(e @ crate::mail::MailError::Unmailable(_)) => {
+            // The address, not the mail server: sending it again would fail alike.
+            tracing::info!(error = %e, "invitation refused: its address cannot be mailed");
+            return Err(ApiError::invalid(
+                "email",
+                "cannot be mailed: the mail server refuses this address; use one of ASCII characters",
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "invitation mail not sent");
+            return Err(mail_unavailable());
+        }
     }
     let id = invitation.id;
     let created = super::created("/v1/invitations", id, InvitationJson::new(invitation, now));
