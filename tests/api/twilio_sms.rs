@@ -373,3 +373,46 @@ async fn while_the_auth_token_is_rotated_both_tokens_sign_and_no_other() {
     r.assert_error(401, "invalid_signature");
     assert_eq!(data(&app, &a, "/v1/sms-messages").await.len(), 2);
 }
+
+/// A provider delivery over its route's size limit is refused 413 in the JSON error body, like
+/// every refusal (the fuzz found a Twilio status callback answered in plain text), before its
+/// signature is looked at; so is one that declares more than the limit.
+#[actix_web::test]
+async fn a_delivery_over_its_size_limit_is_413_in_the_json_error_body() {
+    let app = palisade_test_support::spawn_app().await;
+    for (path, content_type, limit) in [
+        (
+            "/webhooks/twilio/sms",
+            "application/x-www-form-urlencoded",
+            64 * 1024,
+        ),
+        (
+            "/webhooks/twilio/voice/status",
+            "application/x-www-form-urlencoded",
+            64 * 1024,
+        ),
+        ("/webhooks/email/mailgun", "application/json", 1024 * 1024),
+    ] {
+        let body = vec![b'a'; limit + 1];
+        let r = palisade_test_support::request(
+            &app.addr,
+            "POST",
+            path,
+            &[("Content-Type", content_type.to_owned())],
+            Some(&body),
+        )
+        .await;
+        r.assert_error_at(413, "payload_too_large", path);
+        let body = vec![b'a'; limit];
+        let r = palisade_test_support::request(
+            &app.addr,
+            "POST",
+            path,
+            &[("Content-Type", content_type.to_owned())],
+            Some(&body),
+        )
+        .await;
+        assert_ne!(r.status, 413, "{path}: at the limit");
+        assert!(r.json["error"].is_string(), "{path}: {}", r.text);
+    }
+}

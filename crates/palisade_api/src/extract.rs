@@ -50,6 +50,40 @@ impl<T, const ARRAY: bool> Deref for Json<T, ARRAY> {
     }
 }
 
+/// A provider webhook's raw body, up to its route's `web::PayloadConfig` limit: `web::Bytes`
+/// with its refusals answered as every error is, in the JSON error body: 413
+/// `payload_too_large` past the limit (declared or sent), 400 `invalid_body` when it cannot be
+/// read. (`web::Bytes` alone answers those in plain text.)
+pub struct RawBody(pub actix_web::web::Bytes);
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let bytes = actix_web::web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            bytes.await.map(RawBody).map_err(|e| {
+                if matches!(
+                    e.as_error::<actix_web::error::PayloadError>(),
+                    Some(actix_web::error::PayloadError::Overflow)
+                ) {
+                    ApiError::Http {
+                        status: StatusCode::PAYLOAD_TOO_LARGE,
+                        code: crate::error::ErrorCode::PayloadTooLarge,
+                        message: "the request body is larger than this route accepts".to_owned(),
+                    }
+                } else {
+                    ApiError::BadRequest {
+                        code: crate::error::ErrorCode::InvalidBody,
+                        message: "the request body could not be read".to_owned(),
+                    }
+                }
+            })
+        })
+    }
+}
+
 fn is_json(req: &HttpRequest) -> bool {
     let Some(ct) = req.headers().get(header::CONTENT_TYPE) else {
         return false;

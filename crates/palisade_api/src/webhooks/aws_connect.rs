@@ -184,7 +184,7 @@ fn ignored(state: &AppState, id: &str, why: &'static str) -> HttpResponse {
 pub async fn events(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    crate::extract::RawBody(body): crate::extract::RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let hash = req
         .headers()

@@ -87,7 +87,7 @@ fn check_fresh(timestamp: &str, now: i64, tolerance: i64) -> Result<(), Signatur
 /// and the events already recorded are not applied twice).
 pub async fn sendgrid(
     state: web::Data<AppState>,
-    body: web::Bytes,
+    crate::extract::RawBody(body): crate::extract::RawBody,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let key = state
@@ -167,7 +167,7 @@ fn text(v: Option<&Value>) -> Option<String> {
 /// "event-data": {...}}`); Mailgun's legacy form-encoded webhooks are not supported.
 pub async fn mailgun(
     state: web::Data<AppState>,
-    body: web::Bytes,
+    crate::extract::RawBody(body): crate::extract::RawBody,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let key = state

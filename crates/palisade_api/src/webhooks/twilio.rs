@@ -121,7 +121,7 @@ pub fn verified_form(
 pub async fn sms_inbound(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    crate::extract::RawBody(body): crate::extract::RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let form = verified_form(&state, &req, &body)?;
     let sid = form.sid("MessageSid")?;

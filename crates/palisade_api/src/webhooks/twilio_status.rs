@@ -162,7 +162,7 @@ async fn record_and_answer(
 pub async fn sms_status(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    crate::extract::RawBody(body): crate::extract::RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let form = verified_form(&state, &req, &body)?;
     let message_id = our_id(&req, "message_id")?;
@@ -293,7 +293,7 @@ async fn route_call(
 pub async fn voice_status(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    crate::extract::RawBody(body): crate::extract::RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let form = verified_form(&state, &req, &body)?;
     let call_id = our_id(&req, "call_id")?;
