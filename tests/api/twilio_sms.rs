@@ -374,6 +374,24 @@ async fn while_the_auth_token_is_rotated_both_tokens_sign_and_no_other() {
     assert_eq!(data(&app, &a, "/v1/sms-messages").await.len(), 2);
 }
 
+/// Posts `len` bytes to a provider route, unsigned.
+async fn post_bytes(
+    app: &palisade_test_support::TestApp,
+    path: &str,
+    content_type: &str,
+    len: usize,
+) -> palisade_test_support::TestResponse {
+    let body = vec![b'a'; len];
+    palisade_test_support::request(
+        &app.addr,
+        "POST",
+        path,
+        &[("Content-Type", content_type.to_owned())],
+        Some(&body),
+    )
+    .await
+}
+
 /// A provider delivery over its route's size limit is refused 413 in the JSON error body, like
 /// every refusal (the fuzz found a Twilio status callback answered in plain text), before its
 /// signature is looked at; so is one that declares more than the limit.
@@ -393,25 +411,10 @@ async fn a_delivery_over_its_size_limit_is_413_in_the_json_error_body() {
         ),
         ("/webhooks/email/mailgun", "application/json", 1024 * 1024),
     ] {
-        let body = vec![b'a'; limit + 1];
-        let r = palisade_test_support::request(
-            &app.addr,
-            "POST",
-            path,
-            &[("Content-Type", content_type.to_owned())],
-            Some(&body),
-        )
-        .await;
-        r.assert_error_at(413, "payload_too_large", path);
-        let body = vec![b'a'; limit];
-        let r = palisade_test_support::request(
-            &app.addr,
-            "POST",
-            path,
-            &[("Content-Type", content_type.to_owned())],
-            Some(&body),
-        )
-        .await;
+        post_bytes(&app, path, content_type, limit + 1)
+            .await
+            .assert_error_at(413, "payload_too_large", path);
+        let r = post_bytes(&app, path, content_type, limit).await;
         assert_ne!(r.status, 413, "{path}: at the limit");
         assert!(r.json["error"].is_string(), "{path}: {}", r.text);
     }
