@@ -166,6 +166,72 @@ async fn a_pipeline_that_fails_whole_ends_the_transaction_and_closes_its_connect
     assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
 }
 
+/// A transaction dropped on a runtime that then stops before the ROLLBACK it spawned has run
+/// (a worker ending) must not hand its connection back to the pool inside the transaction, with
+/// its tenant's context set and its writes pending for the next request to commit. Here the
+/// connection is driven by this test's runtime, so it outlives the one the transaction ran on.
+#[tokio::test]
+async fn a_transaction_dropped_as_its_runtime_stops_never_goes_back_to_the_pool_open() {
+    let db = TestDb::new().await;
+    let pool = db.app_pool(1);
+    let orgs = seed(&pool, 1, 0).await;
+    let org = orgs[0].0;
+    // The pool's only connection, opened (and driven) here.
+    let pid = backend_of_a_read(&pool).await;
+    let on_other_runtime = pool.clone();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let backend: i32 = runtime.block_on(async {
+            let mut tx = TenantTx::begin(&on_other_runtime, &ctx(org)).await.unwrap();
+            (NewCustomer {
+                name: CustomerName::parse("pending").unwrap(),
+                email: None,
+                phone: None,
+            })
+            .insert(&mut tx)
+            .await
+            .unwrap();
+            let backend = tx
+                .query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .unwrap()
+                .get(0);
+            // Spawns the ROLLBACK on this runtime, which returns before running it...
+            drop(tx);
+            backend
+        });
+        // ... and stops here, dropping it unrun.
+        drop(runtime);
+        backend
+    });
+    let backend = tokio::task::spawn_blocking(move || thread.join().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        backend, pid,
+        "the transaction ran on this runtime's connection"
+    );
+    assert_eq!(
+        pool.idle_context().await.unwrap(),
+        ["", "", ""],
+        "the next checkout is outside any transaction"
+    );
+    assert_ne!(backend_of_a_read(&pool).await, pid, "a new connection");
+    let tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    let rows = tx
+        .query_once("SELECT count(*) FROM palisade.customers", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows[0].get::<_, i64>(0),
+        0,
+        "the insert was never committed"
+    );
+}
+
 /// A one-statement read that fails leaves its transaction aborted (PostgreSQL skipped the COMMIT
 /// pipelined behind the failure): the drop rolls it back before the connection goes back to the
 /// pool, and the next transaction gets the same connection clean.

@@ -896,15 +896,33 @@ impl Drop for TenantTx {
         // The connection may be inside a transaction (with this tenant's context set). It must
         // not reach the next request that way: roll back before it returns to the pool, or
         // close it (the server then rolls back) when no runtime is left to send the ROLLBACK.
+        let mut unsettled = Unsettled(Some(conn));
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
+                // A runtime that stops (a worker ending) drops the task unrun or mid-ROLLBACK,
+                // and with it `unsettled`, which closes the connection.
                 handle.spawn(async move {
-                    if conn.batch_execute("ROLLBACK").await.is_err() {
-                        drop(Object::take(conn));
+                    if let Some(conn) = &unsettled.0
+                        && conn.batch_execute("ROLLBACK").await.is_ok()
+                    {
+                        // Rolled back: back to the pool.
+                        drop(unsettled.0.take());
                     }
                 });
             }
-            Err(_) => drop(Object::take(conn)),
+            Err(_) => drop(unsettled),
+        }
+    }
+}
+
+/// A connection that may be inside a transaction: closed when dropped (out of the pool for good,
+/// and the server rolls back), unless taken out once it is known to be outside one.
+struct Unsettled(Option<Object>);
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(Object::take(conn));
         }
     }
 }
