@@ -469,7 +469,7 @@ pub async fn change_password(
         message: "this token's user no longer exists",
     };
     let me = me.ok_or_else(gone)?;
-    let email = EmailAddress::parse(&me.email)
+    let email = EmailAddress::parse_existing(&me.email)
         .map_err(|_| ApiError::internal("a stored login email does not parse"))?;
     // The current password is guessable like a login: it counts against the same limits.
     state.throttles.login.check(&client, Some(email.as_str()))?;
@@ -597,7 +597,7 @@ pub async fn request_password_reset(
     body: crate::extract::Json<ResetRequestBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
-    let email = f.required("email", body.email.as_deref(), EmailAddress::parse);
+    let email = f.required("email", body.email.as_deref(), EmailAddress::parse_existing);
     let email = f.finish_with(email)?;
     state
         .throttles

@@ -165,7 +165,7 @@ pub async fn login(
     let (email_raw, password) = f.finish_with((email_raw, password))?;
     state.throttles.login.check(&client, Some(&email_raw))?;
     // A malformed email cannot belong to anyone; treat it as unknown rather than say so.
-    let record = match EmailAddress::parse(&email_raw) {
+    let record = match EmailAddress::parse_existing(&email_raw) {
         Ok(email) => db::login_lookup(&state.pool, &email).await?,
         Err(_) => None,
     };
