@@ -835,15 +835,43 @@ async fn an_invitation_to_an_address_the_mail_server_cannot_take_is_422_and_crea
     );
 }
 
+/// docs/dba.md's query for the addresses that hold an invisible character: its pattern, and the
+/// whole query.
+fn invisible_emails_query() -> (String, String) {
+    let dba = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/dba.md")).unwrap();
+    let start = "WITH invisible (pattern) AS (VALUES ('";
+    let (_, rest) = dba
+        .split_once(&format!("```sql\n{start}"))
+        .expect("dba.md's query for invisible emails");
+    let (pattern, rest) = rest.split_once("'))").unwrap();
+    let (query, _) = rest.split_once("```").unwrap();
+    (pattern.to_owned(), format!("{start}{pattern}')){query}"))
+}
+
+/// The kinds docs/dba.md's query finds on `app`'s database, sorted.
+async fn invisible_emails_found(app: &TestApp) -> Vec<String> {
+    let (_, query) = invisible_emails_query();
+    let su = app.db.superuser_client().await;
+    let mut kinds: Vec<String> = su
+        .query(&query, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    kinds.sort();
+    kinds
+}
+
 /// Emails are unique across the platform, so an address with an invisible character in it (a
 /// zero-width space, a right-to-left override, a byte-order mark) would be an account, an
 /// invitation or a customer that looks exactly like another and is not. A new address refuses
-/// them: 422 naming `email`, nothing created. An account stored with one before that rule (made
-/// here by the superuser) still logs in, has its reset request answered and changes its
-/// password: those look an address up, they do not make one.
+/// them: 422 naming `email`, nothing created. What was stored with one before that rule (made
+/// here by the superuser) is looked up, not made: the account still logs in, has its reset
+/// request answered and changes its password; the customer is found by `?email=` and added to a
+/// campaign by its id. An invitation stored with one opens nothing: it would make the account.
 #[actix_web::test]
-async fn a_new_email_with_an_invisible_character_is_422_and_an_account_that_has_one_still_signs_in()
-{
+async fn a_new_email_with_an_invisible_character_is_422_and_one_stored_is_still_found() {
     let (app, owner) = spawn_app_with_owner("Lookalike").await;
     let lookalike = owner.email.replacen('@', "\u{200b}@", 1);
     let refused = |r: palisade_test_support::TestResponse, what: &str| {
@@ -903,6 +931,7 @@ async fn a_new_email_with_an_invisible_character_is_422_and_an_account_that_has_
     )
     .await
     .unwrap();
+    assert_eq!(invisible_emails_found(&app).await, ["user"]);
     let r = app.login(&lookalike, &owner.password).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let token = r.json["token"].as_str().unwrap().to_owned();
@@ -923,18 +952,100 @@ async fn a_new_email_with_an_invisible_character_is_422_and_an_account_that_has_
             .status,
         200
     );
+
+    // A customer stored with one: found by the filter, added to a campaign by id, and a PATCH
+    // that sends the address back is a new address given, refused.
+    let (app, owner) = spawn_app_with_owner("Stored lookalikes").await;
+    let su = app.db.superuser_client().await;
+    let customer = app
+        .create(
+            &owner,
+            "/v1/customers",
+            json!({"name": "Ada", "email": "ada@example.com"}),
+        )
+        .await;
+    let customer_id: uuid::Uuid = customer["id"].as_str().unwrap().parse().unwrap();
+    let stored = "ada\u{200b}@example.com";
+    su.execute(
+        "UPDATE palisade.customers SET email = $1 WHERE id = $2",
+        &[&stored, &customer_id],
+    )
+    .await
+    .unwrap();
+    let found = app
+        .get(&owner, "/v1/customers?email=ada%E2%80%8B%40example.com")
+        .await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(found.json["data"][0]["email"], stored, "{}", found.text);
+    assert_eq!(found.json["data"].as_array().map(Vec::len), Some(1));
+    let campaign = app
+        .create(
+            &owner,
+            "/v1/email-campaigns",
+            json!({"name": "Spring", "subject": "Hello", "body": "Hello."}),
+        )
+        .await;
+    let recipient = app
+        .create(
+            &owner,
+            &format!(
+                "/v1/email-campaigns/{}/messages",
+                campaign["id"].as_str().unwrap()
+            ),
+            json!({"customer_id": customer["id"]}),
+        )
+        .await;
+    assert_eq!(recipient["to_email"], stored);
+    refused(
+        app.patch(
+            &owner,
+            &format!("/v1/customers/{customer_id}"),
+            &json!({"email": stored}),
+        )
+        .await,
+        "customer patch",
+    );
+
+    // An invitation stored with one is refused at acceptance, and makes no account.
+    assert_eq!(
+        app.invite(&owner, "bob@example.com", "member").await.status,
+        201
+    );
+    let token = app.invitation_token("bob@example.com").await;
+    let bob = "bob\u{200b}@example.com";
+    su.execute(
+        "UPDATE palisade.invitations SET email = $1 WHERE email = 'bob@example.com'",
+        &[&bob],
+    )
+    .await
+    .unwrap();
+    app.accept_invitation(&token, "Bob", "bob's own long password")
+        .await
+        .assert_error(400, "invalid_link");
+    app.login(bob, "bob's own long password")
+        .await
+        .assert_error(401, "invalid_credentials");
+    let pending = app.get(&owner, "/v1/invitations").await;
+    assert_eq!(pending.json["data"][0]["email"], bob, "{}", pending.text);
+    assert_eq!(
+        invisible_emails_found(&app).await,
+        ["customer", "email recipient", "invitation"]
+    );
 }
 
-/// docs/dba.md's query for the accounts whose email holds an invisible character matches, in
-/// PostgreSQL, exactly the code points a new address refuses as invisible.
+/// docs/dba.md's query for the addresses that hold an invisible character runs, and its pattern
+/// matches, in PostgreSQL, exactly the code points a new address refuses as invisible.
 #[tokio::test]
 async fn the_dba_query_for_invisible_emails_finds_what_a_new_email_refuses() {
-    let dba = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/dba.md")).unwrap();
-    let (_, rest) = dba
-        .split_once(" WHERE email ~ '")
-        .expect("dba.md's query for invisible emails");
-    let (pattern, _) = rest.split_once("';").unwrap();
+    let (pattern, query) = invisible_emails_query();
     let db = palisade_test_support::TestDb::new().await;
+    let found = db
+        .superuser_client()
+        .await
+        .query(&query, &[])
+        .await
+        .unwrap();
+    assert!(found.is_empty(), "a new database has no such address");
     let c = db.app_client().await;
     let matched: Vec<u32> = c
         .query(

@@ -380,7 +380,7 @@ macro_rules! described_elsewhere {
         })*
     };
 }
-described_elsewhere!(d::EmailAddress, d::WebhookUrl);
+described_elsewhere!(d::EmailAddress, d::EmailLookup, d::WebhookUrl);
 
 /// A string schema of `rule`.
 fn string(rule: &Rule) -> Schema {

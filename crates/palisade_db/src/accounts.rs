@@ -242,6 +242,10 @@ pub enum AcceptError {
     /// The email already logs in somewhere (it is unique platform-wide).
     #[error("email already registered")]
     EmailTaken,
+    /// The invited email is one a new account may not have: an invitation made before
+    /// [`EmailAddress::parse`] refused invisible characters.
+    #[error("invited email refused")]
+    AddressRefused,
     /// Anything else.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -277,6 +281,9 @@ pub async fn accept_invitation(
         return Err(AcceptError::Invalid);
     };
     let email: String = row.try_get("email").map_err(DbError::from)?;
+    if EmailAddress::parse(&email).is_err() {
+        return Err(AcceptError::AddressRefused);
+    }
     let role = parse_role(row.try_get("role").map_err(DbError::from)?)?;
     let user_id = UserId::new();
     let inserted = tx

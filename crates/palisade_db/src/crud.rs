@@ -313,7 +313,8 @@ macro_rules! columns {
 
 columns! {
     &'a str => |v| v.as_str();
-        palisade_domain::CustomerName, palisade_domain::EmailAddress, palisade_domain::PhoneNumber,
+        palisade_domain::CustomerName, palisade_domain::EmailAddress, palisade_domain::EmailLookup,
+        palisade_domain::PhoneNumber,
         palisade_domain::ConversationSubject, palisade_domain::ConversationStatus,
         palisade_domain::ReportName, palisade_domain::ReportKind, palisade_domain::ReportSchedule,
         palisade_domain::IvrMenuName, palisade_domain::ArticleTitle, palisade_domain::ArticleBody,

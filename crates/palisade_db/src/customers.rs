@@ -2,7 +2,7 @@
 //! and deleting are [`crate::crud`]'s. None of them filters by organization: the policies of
 //! `policies/120_customers.sql` do, and `organization_id` defaults to the context on insert.
 
-use palisade_domain::{CustomerName, EmailAddress, PhoneNumber};
+use palisade_domain::{CustomerName, EmailAddress, EmailLookup, PhoneNumber};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -57,7 +57,7 @@ crate::filter_type! {
     /// List filters.
     pub struct CustomerFilter for Customer {
         /// Exact (normalised) email.
-        email: EmailAddress => "email = $",
+        email: EmailLookup => "email = $",
         /// Case-insensitive substring of the name.
         name: CustomerName => "name ILIKE '%' || $ || '%' ESCAPE '\\'"
             with |n| like_literal(n.as_str()),

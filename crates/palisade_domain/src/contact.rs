@@ -57,12 +57,30 @@ impl EmailAddress {
     }
 }
 
+/// An address given to find one already stored (the customer list's `?email=`):
+/// [`EmailAddress::parse_existing`]'s rules, so that a customer stored with an invisible
+/// character can be found, and corrected.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EmailLookup(EmailAddress);
+
+impl EmailLookup {
+    /// Parses and normalises an address to look up.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        EmailAddress::parse_existing(s).map(Self)
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
 /// Whether `c` is invisible: a format character (general category Cf: zero-width spaces and
 /// joiners, bidirectional controls, the byte-order mark, tags) or a default-ignorable code point
 /// (variation selectors, Hangul fillers and the like), which renderers draw as nothing.
 ///
-/// The union of `\p{Cf}` and `\p{Default_Ignorable_Code_Point}` as of Unicode 17.0 (the same
-/// ranges since 14.0), listed here rather than taken from a crate for one table.
+/// The union of `\p{Cf}` and `\p{Default_Ignorable_Code_Point}` as of Unicode 17.0, listed
+/// here rather than taken from a crate for one table.
 fn is_invisible(c: char) -> bool {
     matches!(
         c,

@@ -26,7 +26,7 @@ pub mod timestamp;
 pub use aws_connect::{AwsRegion, ConnectInstanceArn, ConnectLabel};
 pub use chatbot::{BotOutcome, BotText, ConfidenceThreshold, HandoffReason};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
-pub use contact::{EmailAddress, PhoneNumber};
+pub use contact::{EmailAddress, EmailLookup, PhoneNumber};
 pub use email_events::{EmailEvent, EmailTracking, StagesReached, email_status_rank};
 pub use ids::{
     AnalyticsEventId, ApiKeyId, ArticleId, CallId, ConnectCredentialId, ConnectInstanceId,
@@ -87,6 +87,7 @@ pub(crate) use parse_with_inherent;
 
 parse_with_inherent!(
     EmailAddress,
+    EmailLookup,
     PhoneNumber,
     SocialHandle,
     EventType,

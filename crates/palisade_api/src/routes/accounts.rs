@@ -410,6 +410,12 @@ pub async fn accept_invitation(
                               (see docs/accounts.md)",
                 });
             }
+            Err(AcceptError::AddressRefused) => {
+                // Its transaction is dropped: the invitation stays, until it expires or is
+                // revoked, and opens nothing.
+                tracing::warn!(org.id = %found.inviter.org_id, invitation.id = %found.invitation_id, "invitation refused: its email holds an invisible character (made before such emails were refused)");
+                return Err(invalid_link());
+            }
             Err(AcceptError::Db(e)) => return Err(e.into()),
         }
     };

@@ -4,7 +4,7 @@
 //! family's own: its filters, its bodies and their parsing, and its one constraint.
 
 use palisade_db::customers::{self as db, Customer, CustomerFilter, CustomerPatch, NewCustomer};
-use palisade_domain::{CustomerName, EmailAddress, PhoneNumber};
+use palisade_domain::{CustomerName, EmailAddress, EmailLookup, PhoneNumber};
 
 use crate::error::ErrorCode;
 use crate::resource::{self, Violation};
@@ -33,7 +33,7 @@ crate::list::filters! {
     Customers: ListQuery => CustomerFilter {
         /// Exact email (normalised).
         #[param(format = Email)]
-        email: Text<EmailAddress>,
+        email: Text<EmailLookup>,
         /// Case-insensitive substring of the name.
         name: Text<CustomerName>,
         /// Exact E.164 phone number, like `+14155550123` (in a query string the `+` is `%2B`):

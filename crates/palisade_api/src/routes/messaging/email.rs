@@ -215,6 +215,7 @@ impl Within for EmailMessages {
 const TO_EMAIL: RecipientAddress<EmailAddress> = RecipientAddress {
     field: "to_email",
     parse: EmailAddress::parse,
+    stored: EmailAddress::parse_existing,
     contact: |c| c.email,
     missing: "is required: the customer has no email",
 };

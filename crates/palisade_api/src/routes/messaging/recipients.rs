@@ -22,6 +22,10 @@ pub(super) struct RecipientAddress<A> {
     pub(super) field: &'static str,
     /// Parses it.
     pub(super) parse: fn(&str) -> Result<A, ParseError>,
+    /// Parses the customer's stored address: an address already stored, not a new one (an email
+    /// stored before [`palisade_domain::EmailAddress::parse`] refused invisible characters is
+    /// taken as it is).
+    pub(super) stored: fn(&str) -> Result<A, ParseError>,
     /// The customer's address for this channel, if known.
     pub(super) contact: fn(CustomerContact) -> Option<String>,
     /// The 422 reason when the customer has none.
@@ -78,7 +82,7 @@ impl<A> RecipientAddress<A> {
                         self.missing,
                     )])
                 })?;
-                (self.parse)(&raw).map_err(ApiError::internal)?
+                (self.stored)(&raw).map_err(ApiError::internal)?
             }
             (None, None) => return Err(ApiError::internal("validated fields missing")),
         };

@@ -235,6 +235,7 @@ impl Within for SmsMessages {
 const TO_NUMBER: RecipientAddress<PhoneNumber> = RecipientAddress {
     field: "to_number",
     parse: PhoneNumber::parse,
+    stored: PhoneNumber::parse,
     contact: |c| c.phone,
     missing: "is required: the customer has no phone",
 };
