@@ -12,9 +12,9 @@ pub struct EmailAddress(String);
 impl EmailAddress {
     /// Parses and normalises an address given for something new: an account, an invitation, a
     /// customer, a recipient. Besides [`EmailAddress::parse_existing`]'s rules it refuses
-    /// invisible characters ([`is_invisible`]): emails are unique across the platform, and
-    /// `ada\u{200b}@example.com` would otherwise be an account, or an invitation, that looks
-    /// exactly like `ada@example.com` and is another.
+    /// invisible characters (format characters and default-ignorable code points, Unicode 17.0):
+    /// emails are unique across the platform, and `ada\u{200b}@example.com` would otherwise be an
+    /// account, or an invitation, that looks exactly like `ada@example.com` and is another.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let email = Self::parse_existing(s)?;
         if email.0.chars().any(is_invisible) {
