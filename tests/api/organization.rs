@@ -461,3 +461,71 @@ async fn the_exports_idle_timeout_is_its_transactions_own() {
         assert_eq!(after, roles, "committed: {commit}");
     }
 }
+
+/// A deletion that runs out of its time (here 1 s, made to wait on a customer's row a superuser
+/// holds) is 503 `deletion_timed_out` without `Retry-After` (sending it again would fail alike),
+/// and deletes nothing. Once nothing holds the row, the same deletion goes through. Its
+/// `statement_timeout` is its transaction's own: the pool's one connection has the role's again
+/// after either.
+#[actix_web::test]
+async fn a_deletion_that_runs_out_of_time_is_503_and_deletes_nothing() {
+    let db = std::sync::Arc::new(palisade_test_support::TestDb::new().await);
+    let app = palisade_test_support::try_spawn_app_on_configured(
+        db,
+        1,
+        |_| None,
+        |c| {
+            c.organization_deletion_timeout = std::time::Duration::from_secs(1);
+        },
+    )
+    .await
+    .unwrap();
+    let owner = app.signup("Large").await;
+    let customer = app
+        .create(&owner, "/v1/customers", json!({"name": "Ada"}))
+        .await;
+    let customer_id: uuid::Uuid = customer["id"].as_str().unwrap().parse().unwrap();
+    let mut su = app.db.superuser_client().await;
+    let holding = su.transaction().await.unwrap();
+    holding
+        .execute(
+            "SELECT 1 FROM palisade.customers WHERE id = $1 FOR UPDATE",
+            &[&customer_id],
+        )
+        .await
+        .unwrap();
+    let r = app.delete(&owner, "/v1/organization").await;
+    r.assert_error(503, "deletion_timed_out");
+    assert_eq!(r.header("retry-after"), None, "{:?}", r.headers);
+    assert!(r.text.contains("within 1 s"), "{}", r.text);
+    holding.rollback().await.unwrap();
+
+    // The pool's only connection, back from the deletion: the role's statement timeout.
+    let ctx = palisade_domain::TenantContext {
+        org_id: palisade_domain::OrgId::from_uuid(owner.org_id.parse().unwrap()),
+        user_id: palisade_domain::UserId::from_uuid(owner.user_id.parse().unwrap()),
+        role: Role::Owner,
+    };
+    let statement_timeout = async || -> String {
+        let tx = palisade_db::TenantTx::begin(&app.pool, &ctx).await.unwrap();
+        tx.query_once("SHOW statement_timeout", &[]).await.unwrap()[0].get(0)
+    };
+    assert_eq!(statement_timeout().await, "30s");
+
+    assert_eq!(app.get(&owner, "/v1/organization").await.status, 200);
+    assert_eq!(
+        app.list_ids(&owner, "/v1/customers").await,
+        [customer["id"].as_str().unwrap()]
+    );
+    assert_eq!(app.delete(&owner, "/v1/organization").await.status, 204);
+    assert_eq!(
+        statement_timeout().await,
+        "30s",
+        "after a deletion committed too"
+    );
+    assert_eq!(
+        app.login(&owner.email, &owner.password).await.status,
+        401,
+        "the organization and its owner are gone"
+    );
+}

@@ -28,6 +28,9 @@ palisade_domain::str_enum! {
         WebhookDisabled = "webhook_disabled",
         /// The conversation is closed; reopen it to post.
         ConversationClosed = "conversation_closed",
+        /// Deleting the organization did not finish in time; nothing was deleted (the operators
+        /// delete an organization that large).
+        DeletionTimedOut = "deletion_timed_out",
         /// A query parameter is given more than once.
         DuplicateParameter = "duplicate_parameter",
         /// The email is already used (a customer of this organization, or an account).

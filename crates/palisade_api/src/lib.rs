@@ -91,7 +91,17 @@ pub struct AppState {
     pub background: background::Background,
     /// The organization exports running on this instance ([`exports`]).
     pub exports: std::sync::Arc<exports::Exports>,
+    /// How long the statements of `DELETE /v1/organization` may run:
+    /// [`ORGANIZATION_DELETION_LONGEST`] in a server; the tests shorten it.
+    pub organization_deletion_timeout: std::time::Duration,
 }
+
+/// How long the statements of `DELETE /v1/organization` may run in a server (its transaction's
+/// own `statement_timeout`, in place of the app role's 30 s): the cascade that deletes a large
+/// organization is one statement. Three minutes, like an export's longest: the transaction
+/// holds locks that a server start's `migrate` waits behind (docs/dba.md, "Deleting a large
+/// organization", which gives the measure: about 30 s per million customers with two rows each).
+pub const ORGANIZATION_DELETION_LONGEST: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// The lifetimes of emailed links (see docs/accounts.md).
 #[derive(Debug, Clone, Copy)]

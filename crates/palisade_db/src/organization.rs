@@ -64,7 +64,19 @@ pub async fn rename(
 
 /// Deletes the acting organization and, by cascade, every row of it in every table. `false`
 /// when nothing was deleted (not the owner: RLS hides the row from the DELETE).
-pub async fn delete(tx: &mut TenantTx) -> Result<bool, DbError> {
+///
+/// The cascade is one statement, and a large organization's runs longer than the role's
+/// `statement_timeout` (30 s: about a million customers with two rows each of their own), so the
+/// transaction's statements may run for `longest` instead: `statement_timeout` set
+/// transaction-locally (`set_config(..., true)`), gone with the transaction. Past it the
+/// statement fails with SQLSTATE 57014 and nothing is deleted.
+pub async fn delete(tx: &mut TenantTx, longest: std::time::Duration) -> Result<bool, DbError> {
+    let timeout = format!("{}ms", longest.as_millis());
+    tx.execute(
+        "SELECT pg_catalog.set_config('statement_timeout', $1, true)",
+        &[&timeout],
+    )
+    .await?;
     let id = tx
         .org_id()
         .ok_or_else(|| {

@@ -98,6 +98,10 @@ pub struct AppConfig {
     /// `PALISADE_METRICS_ADDR`: `host:port` of the Prometheus metrics (`GET /metrics`), never
     /// the API's own address; port 0 picks a free one. `None`: no metrics.
     pub metrics_addr: Option<String>,
+    /// How long the statements of `DELETE /v1/organization` may run
+    /// ([`palisade_api::ORGANIZATION_DELETION_LONGEST`]; not a setting: the tests
+    /// shorten it).
+    pub organization_deletion_timeout: std::time::Duration,
 }
 
 /// A bound, not yet running HTTP server (and its metrics server, when configured).
@@ -216,6 +220,7 @@ impl Application {
             metrics: metrics.clone(),
             background: background.clone(),
             exports: std::sync::Arc::default(),
+            organization_deletion_timeout: config.organization_deletion_timeout,
         };
 
         let (listener, port) = bind(&config.http_addr)?;
@@ -800,6 +805,7 @@ fn app_config(
         number_quarantine: settings.number_quarantine,
         cors: settings.cors.clone(),
         metrics_addr: settings.metrics_addr.clone(),
+        organization_deletion_timeout: palisade_api::ORGANIZATION_DELETION_LONGEST,
     })
 }
 

@@ -1729,6 +1729,7 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
     .unwrap();
     let psql = PgBinaries::locate().unwrap().bindir().join("psql");
     let mut as_org_block_seen = false;
+    let mut deletion_block_seen = false;
     for block in dba_recipes() {
         let url = db.superuser_url();
         let org = a.to_string();
@@ -1766,18 +1767,35 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
             assert!(stdout.contains("customer of org A"), "{block}\n{stdout}");
             assert!(!stdout.contains("customer of org B"), "{block}\n{stdout}");
         }
+        if block.contains("DELETE FROM palisade.organizations WHERE id = :'org'") {
+            deletion_block_seen = true;
+            assert!(stdout.contains("Org A"), "{block}\n{stdout}");
+            let left: Vec<String> = su
+                .query("SELECT name FROM palisade.customers ORDER BY name", &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert_eq!(left, ["customer of org B"], "org A deleted, and only it");
+        }
     }
     assert!(
         as_org_block_seen,
         "docs/dba.md lost its act-as-an-organization recipe"
     );
-    // The session-scoped recipes left nothing behind (ROLLBACK).
+    assert!(
+        deletion_block_seen,
+        "docs/dba.md lost its recipe for deleting a large organization"
+    );
+    // The session-scoped recipes left nothing behind (ROLLBACK); the deletion's took org A's
+    // customer, and no recipe after it wrote one.
     let n: i64 = su
         .query_one("SELECT count(*) FROM palisade.customers", &[])
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 2);
+    assert_eq!(n, 1);
 }
 
 /// The policy file of the audit views, as this binary embeds it.

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use actix_web::http::Method;
 use actix_web::http::header::{CACHE_CONTROL, ContentType, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use palisade_db::DbError;
 use palisade_db::organization::{self as db, Organization};
 use palisade_domain::OrganizationName;
 use palisade_domain::stripe::SubscriptionStatus;
@@ -159,7 +160,23 @@ pub async fn delete(
     if_match
         .check(db::lock(&mut tx), OrganizationJson::from)
         .await?;
-    if !db::delete(&mut tx).await? {
+    let deleted = match db::delete(&mut tx, state.organization_deletion_timeout).await {
+        Err(DbError::Server { code, .. }) if code == "57014" => {
+            let secs = state.organization_deletion_timeout.as_secs();
+            tracing::warn!(org.id = %tenant.0.org_id, timeout_secs = secs, "organization not deleted: its deletion ran out of time (the operators can delete it: docs/dba.md)");
+            return Err(ApiError::Http {
+                status: actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                code: crate::error::ErrorCode::DeletionTimedOut,
+                message: format!(
+                    "the organization was not deleted: its deletion did not finish within {secs} s, \
+                     so nothing was deleted; the operators delete an organization this large \
+                     (docs/dba.md, \"Deleting a large organization\")"
+                ),
+            });
+        }
+        other => other?,
+    };
+    if !deleted {
         return Err(ApiError::NotFound);
     }
     // Its phone numbers went back to the inventory with it (the cascade): quarantined from now,
