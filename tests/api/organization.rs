@@ -363,7 +363,7 @@ async fn until_exports_wait(app: &TestApp, n: i64) {
 }
 
 /// An export holds a pooled connection while its client reads, so an instance sends at most
-/// two at once (`palisade_api::exports::EXPORTS_AT_ONCE`) and one per organization; another is
+/// two at once (`palisade_api::places::EXPORTS_AT_ONCE`) and one per organization; another is
 /// 429 with `Retry-After`, after its credential's check (a member is still 403), and a `HEAD`
 /// takes no place. A client that goes away ends its export, and so does one that keeps its
 /// connection but reads nothing for `EXPORT_STALL` (30 s of the application's clock: the
@@ -475,7 +475,7 @@ async fn a_deletion_that_runs_out_of_time_is_503_and_deletes_nothing() {
         1,
         |_| None,
         |c| {
-            c.organization_deletion_timeout = std::time::Duration::from_secs(1);
+            c.organization_deletion.longest = std::time::Duration::from_secs(1);
         },
     )
     .await
@@ -528,4 +528,134 @@ async fn a_deletion_that_runs_out_of_time_is_503_and_deletes_nothing() {
         401,
         "the organization and its owner are gone"
     );
+}
+
+/// The backend of the organization deletion that `holder`'s transaction blocks, once it waits.
+async fn deletion_blocked_by(db: &palisade_test_support::TestDb, holder: i32) -> i32 {
+    let su = db.superuser_client().await;
+    for attempt in 0.. {
+        assert!(attempt < 3000, "no deletion ever waited on the held row");
+        let found = su
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity \
+                  WHERE query LIKE 'DELETE FROM palisade.organizations%' \
+                    AND $1 = ANY (pg_catalog.pg_blocking_pids(pid))",
+                &[&holder],
+            )
+            .await
+            .unwrap();
+        if let Some(row) = found {
+            return row.get(0);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    unreachable!()
+}
+
+/// A superuser transaction holding `customer`'s row, and its backend.
+async fn holding_a_customer(
+    db: &palisade_test_support::TestDb,
+    customer: &Value,
+) -> (tokio_postgres::Client, i32) {
+    let su = db.superuser_client().await;
+    su.batch_execute("BEGIN").await.unwrap();
+    let id: uuid::Uuid = customer["id"].as_str().unwrap().parse().unwrap();
+    su.execute(
+        "SELECT 1 FROM palisade.customers WHERE id = $1 FOR UPDATE",
+        &[&id],
+    )
+    .await
+    .unwrap();
+    let pid = su
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    (su, pid)
+}
+
+/// Each deletion holds a pooled connection while it runs (minutes, for a large organization):
+/// an instance runs two at once and one per organization, and refuses others 429 with
+/// `Retry-After: 30`. One an operator cancels (`pg_cancel_backend`) is the ordinary 503
+/// `unavailable` with `Retry-After: 1`, not `deletion_timed_out`, and deletes nothing; so is one
+/// that waited past its lock wait for a row another transaction holds.
+#[actix_web::test]
+async fn deletions_are_two_at_once_and_a_cancelled_or_blocked_one_is_an_ordinary_503() {
+    let db = std::sync::Arc::new(palisade_test_support::TestDb::new().await);
+    let app = palisade_test_support::try_spawn_app_on_configured(
+        db,
+        4,
+        |_| None,
+        |c| {
+            c.organization_deletion.longest = std::time::Duration::from_secs(600);
+            c.organization_deletion.lock_wait = std::time::Duration::from_secs(600);
+        },
+    )
+    .await
+    .unwrap();
+    let (a, b, c) = (
+        app.signup("A").await,
+        app.signup("B").await,
+        app.signup("C").await,
+    );
+    let mut held = Vec::new();
+    for owner in [&a, &b] {
+        let customer = app
+            .create(owner, "/v1/customers", json!({"name": "Ada"}))
+            .await;
+        held.push(holding_a_customer(&app.db, &customer).await);
+    }
+    let (app, a2, b2) = (std::sync::Arc::new(app), a.clone(), b.clone());
+    let deleting = |owner: Account| {
+        let app = app.clone();
+        actix_web::rt::spawn(async move { app.delete(&owner, "/v1/organization").await })
+    };
+    let deleting_a = deleting(a2);
+    let a_backend = deletion_blocked_by(&app.db, held[0].1).await;
+    let deleting_b = deleting(b2);
+    deletion_blocked_by(&app.db, held[1].1).await;
+
+    for (owner, why) in [(&a, "one per organization"), (&c, "two at once")] {
+        let r = app.delete(owner, "/v1/organization").await;
+        r.assert_error_at(429, "rate_limited", why);
+        assert_eq!(r.header("retry-after"), Some("30"), "{why}");
+    }
+
+    // An operator cancels A's: an ordinary 503, A still there.
+    let su = app.db.superuser_client().await;
+    su.execute("SELECT pg_cancel_backend($1)", &[&a_backend])
+        .await
+        .unwrap();
+    let r = deleting_a.await.unwrap();
+    r.assert_error(503, "unavailable");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(app.get(&a, "/v1/organization").await.status, 200);
+
+    // B's, once its row is free, goes through; A's place is free again for C.
+    held[1].0.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(deleting_b.await.unwrap().status, 204);
+    assert_eq!(app.delete(&c, "/v1/organization").await.status, 204);
+    held[0].0.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(app.delete(&a, "/v1/organization").await.status, 204);
+
+    // Waiting past the lock wait: an ordinary 503, nothing deleted.
+    let app = palisade_test_support::try_spawn_app_on_configured(
+        std::sync::Arc::new(palisade_test_support::TestDb::new().await),
+        2,
+        |_| None,
+        |c| c.organization_deletion.lock_wait = std::time::Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+    let owner = app.signup("Busy").await;
+    let customer = app
+        .create(&owner, "/v1/customers", json!({"name": "Ada"}))
+        .await;
+    let (holder, _) = holding_a_customer(&app.db, &customer).await;
+    let r = app.delete(&owner, "/v1/organization").await;
+    r.assert_error(503, "unavailable");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    holder.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(app.get(&owner, "/v1/organization").await.status, 200);
+    assert_eq!(app.delete(&owner, "/v1/organization").await.status, 204);
 }

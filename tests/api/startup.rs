@@ -69,7 +69,7 @@ async fn refusal(db: &TestDb, role: &str) -> String {
         number_quarantine: palisade_test_support::TEST_NUMBER_QUARANTINE,
         cors: palisade_api::cors::CorsOrigins::none(),
         metrics_addr: None,
-        organization_deletion_timeout: palisade_api::ORGANIZATION_DELETION_LONGEST,
+        organization_deletion: palisade_api::DeletionLimits::default(),
     };
     match Application::build(&config, pool_as(db, role)).await {
         Ok(_) => panic!("the server started with app role {role}"),

@@ -35,13 +35,13 @@ pub mod delivery;
 pub mod endpoints;
 pub mod error;
 pub mod etag;
-pub mod exports;
 pub mod extract;
 pub mod idempotency;
 pub(crate) mod kinds;
 pub mod list;
 pub mod mail;
 pub mod metrics;
+pub mod places;
 pub(crate) mod resource;
 pub mod routes;
 pub mod rules;
@@ -89,19 +89,38 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// Work requests leave to run after their answer, which a graceful stop lets finish.
     pub background: background::Background,
-    /// The organization exports running on this instance ([`exports`]).
-    pub exports: std::sync::Arc<exports::Exports>,
-    /// How long the statements of `DELETE /v1/organization` may run:
-    /// [`ORGANIZATION_DELETION_LONGEST`] in a server; the tests shorten it.
-    pub organization_deletion_timeout: std::time::Duration,
+    /// The organization exports running on this instance ([`places`]).
+    pub exports: std::sync::Arc<places::Places>,
+    /// The organization deletions running on this instance ([`places`]).
+    pub deletions: std::sync::Arc<places::Places>,
+    /// How long `DELETE /v1/organization` may run and wait for a lock
+    /// ([`DeletionLimits::default`] in a server; the tests shorten them).
+    pub organization_deletion: DeletionLimits,
 }
 
-/// How long the statements of `DELETE /v1/organization` may run in a server (its transaction's
-/// own `statement_timeout`, in place of the app role's 30 s): the cascade that deletes a large
-/// organization is one statement. Three minutes, like an export's longest: the transaction
-/// holds locks that a server start's `migrate` waits behind (docs/dba.md, "Deleting a large
-/// organization", which gives the measure: about 30 s per million customers with two rows each).
-pub const ORGANIZATION_DELETION_LONGEST: std::time::Duration = std::time::Duration::from_secs(180);
+/// How long `DELETE /v1/organization`'s statements may run, and wait for one lock: its
+/// transaction's own `statement_timeout` and `lock_timeout`, in place of the app role's
+/// (`palisade_db::organization::limit_deletion`).
+#[derive(Debug, Clone, Copy)]
+pub struct DeletionLimits {
+    /// The cascade that deletes a large organization is one statement: 3 minutes by default,
+    /// like an export's longest, since the transaction holds locks that a server start's
+    /// `migrate` waits behind (docs/dba.md, "Deleting a large organization", which gives the
+    /// measure: 30 to 37 s per million customers with two rows each).
+    pub longest: std::time::Duration,
+    /// A row another transaction is writing is waited for this long (5 s by default), then the
+    /// deletion gives up, nothing deleted, answered 503 `unavailable` with `Retry-After`.
+    pub lock_wait: std::time::Duration,
+}
+
+impl Default for DeletionLimits {
+    fn default() -> Self {
+        Self {
+            longest: std::time::Duration::from_secs(180),
+            lock_wait: std::time::Duration::from_secs(5),
+        }
+    }
+}
 
 /// The lifetimes of emailed links (see docs/accounts.md).
 #[derive(Debug, Clone, Copy)]

@@ -62,21 +62,36 @@ pub async fn rename(
     .await
 }
 
-/// Deletes the acting organization and, by cascade, every row of it in every table. `false`
-/// when nothing was deleted (not the owner: RLS hides the row from the DELETE).
+/// Before [`delete`]: the transaction's later statements may run for `longest` and wait for a
+/// lock for `lock_wait` (`statement_timeout` and `lock_timeout`, set transaction-locally with
+/// `set_config(..., true)`, gone with the transaction).
 ///
 /// The cascade is one statement, and a large organization's runs longer than the role's
-/// `statement_timeout` (30 s: about a million customers with two rows each of their own), so the
-/// transaction's statements may run for `longest` instead: `statement_timeout` set
-/// transaction-locally (`set_config(..., true)`), gone with the transaction. Past it the
-/// statement fails with SQLSTATE 57014 and nothing is deleted.
-pub async fn delete(tx: &mut TenantTx, longest: std::time::Duration) -> Result<bool, DbError> {
-    let timeout = format!("{}ms", longest.as_millis());
+/// `statement_timeout` (30 s: about a million customers with two rows each of their own). Past
+/// `longest` the statement fails with SQLSTATE 57014, past `lock_wait` on one lock (a row
+/// another transaction is writing) with 55P03; either way nothing is deleted.
+pub async fn limit_deletion(
+    tx: &mut TenantTx,
+    longest: std::time::Duration,
+    lock_wait: std::time::Duration,
+) -> Result<(), DbError> {
+    let (longest, lock_wait) = (
+        format!("{}ms", longest.as_millis()),
+        format!("{}ms", lock_wait.as_millis()),
+    );
     tx.execute(
-        "SELECT pg_catalog.set_config('statement_timeout', $1, true)",
-        &[&timeout],
+        "SELECT pg_catalog.set_config('statement_timeout', $1, true), \
+                pg_catalog.set_config('lock_timeout', $2, true)",
+        &[&longest, &lock_wait],
     )
     .await?;
+    Ok(())
+}
+
+/// Deletes the acting organization and, by cascade, every row of it in every table. `false`
+/// when nothing was deleted (not the owner: RLS hides the row from the DELETE). See
+/// [`limit_deletion`].
+pub async fn delete(tx: &mut TenantTx) -> Result<bool, DbError> {
     let id = tx
         .org_id()
         .ok_or_else(|| {

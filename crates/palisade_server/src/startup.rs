@@ -98,10 +98,9 @@ pub struct AppConfig {
     /// `PALISADE_METRICS_ADDR`: `host:port` of the Prometheus metrics (`GET /metrics`), never
     /// the API's own address; port 0 picks a free one. `None`: no metrics.
     pub metrics_addr: Option<String>,
-    /// How long the statements of `DELETE /v1/organization` may run
-    /// ([`palisade_api::ORGANIZATION_DELETION_LONGEST`]; not a setting: the tests
-    /// shorten it).
-    pub organization_deletion_timeout: std::time::Duration,
+    /// How long `DELETE /v1/organization` may run and wait for a lock (the defaults; not a
+    /// setting: the tests shorten them).
+    pub organization_deletion: palisade_api::DeletionLimits,
 }
 
 /// A bound, not yet running HTTP server (and its metrics server, when configured).
@@ -219,8 +218,13 @@ impl Application {
             cors: config.cors.clone(),
             metrics: metrics.clone(),
             background: background.clone(),
-            exports: std::sync::Arc::default(),
-            organization_deletion_timeout: config.organization_deletion_timeout,
+            exports: std::sync::Arc::new(palisade_api::places::Places::new(
+                palisade_api::places::EXPORTS_AT_ONCE,
+            )),
+            deletions: std::sync::Arc::new(palisade_api::places::Places::new(
+                palisade_api::places::DELETIONS_AT_ONCE,
+            )),
+            organization_deletion: config.organization_deletion,
         };
 
         let (listener, port) = bind(&config.http_addr)?;
@@ -805,7 +809,7 @@ fn app_config(
         number_quarantine: settings.number_quarantine,
         cors: settings.cors.clone(),
         metrics_addr: settings.metrics_addr.clone(),
-        organization_deletion_timeout: palisade_api::ORGANIZATION_DELETION_LONGEST,
+        organization_deletion: palisade_api::DeletionLimits::default(),
     })
 }
 

@@ -1745,6 +1745,7 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
             Command::new(psql)
                 .args(["-X", "-v", "ON_ERROR_STOP=1", "-v"])
                 .arg(format!("org={org}"))
+                .args(["-v", "org_name=Org A"])
                 .arg("-d")
                 .arg(url)
                 .arg("-f")
@@ -1770,6 +1771,7 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
         if block.contains("DELETE FROM palisade.organizations WHERE id = :'org'") {
             deletion_block_seen = true;
             assert!(stdout.contains("Org A"), "{block}\n{stdout}");
+            assert!(stdout.contains("DELETE 1"), "{block}\n{stdout}");
             let left: Vec<String> = su
                 .query("SELECT name FROM palisade.customers ORDER BY name", &[])
                 .await

@@ -632,7 +632,7 @@ pub async fn try_spawn_app_with_pool(
         number_quarantine: TEST_NUMBER_QUARANTINE,
         cors: palisade_api::cors::CorsOrigins::none(),
         metrics_addr: None,
-        organization_deletion_timeout: palisade_api::ORGANIZATION_DELETION_LONGEST,
+        organization_deletion: palisade_api::DeletionLimits::default(),
     };
     configure(&mut config);
     let app = Application::build(&config, pool.clone()).await?;

@@ -22,7 +22,7 @@ use super::{Fields, not_null};
 use crate::auth::{Caller, UserSession};
 use crate::endpoints::Auth;
 use crate::etag::IfMatch;
-use crate::exports::EXPORTS_AT_ONCE;
+use crate::places::{DELETIONS_AT_ONCE, EXPORTS_AT_ONCE};
 use crate::{ApiError, AppState};
 
 /// Declares this family's routes (see [`crate::endpoints`]).
@@ -149,6 +149,13 @@ pub async fn update(
 
 /// `DELETE /v1/organization` (204; the owner only, with a user's session, never an API key). Irreversible: every row of the
 /// organization goes, and every token and key of it stops working.
+///
+/// The cascade is one statement, which may run for [`crate::DeletionLimits`]'s `longest`
+/// ([`db::limit_deletion`]) and holds a pooled connection meanwhile: an instance runs
+/// [`DELETIONS_AT_ONCE`] at once and one per organization (429 otherwise, after the credential's
+/// check). One that runs out of its time is 503 `deletion_timed_out` (no `Retry-After`: it would
+/// run out again); one that waited too long for a row another transaction holds, or that an
+/// operator cancelled, is the ordinary 503 `unavailable` with `Retry-After`.
 #[tracing::instrument(name = "delete_organization", skip_all)]
 pub async fn delete(
     state: web::Data<AppState>,
@@ -156,13 +163,27 @@ pub async fn delete(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_owner()?;
+    let limits = state.organization_deletion;
+    let longest = limits.longest;
     let mut tx = tenant.begin(&state).await?;
     if_match
         .check(db::lock(&mut tx), OrganizationJson::from)
         .await?;
-    let deleted = match db::delete(&mut tx, state.organization_deletion_timeout).await {
-        Err(DbError::Server { code, .. }) if code == "57014" => {
-            let secs = state.organization_deletion_timeout.as_secs();
+    // The transaction's first statement unless If-Match locked the row: the credential is
+    // checked with it, so a refused one is 401 or 403, never 429.
+    db::limit_deletion(&mut tx, longest, limits.lock_wait).await?;
+    let Some(_place) = state.deletions.try_start(tenant.0.org_id) else {
+        tracing::info!(
+            "deletion refused: {DELETIONS_AT_ONCE} already running on this instance, or one of this organization's"
+        );
+        return Err(ApiError::rate_limited(DELETION_RETRY_AFTER));
+    };
+    let began = std::time::Instant::now();
+    let deleted = match db::delete(&mut tx).await {
+        // 57014 is also a cancel (`pg_cancel_backend`): only one at the end of the time allowed
+        // is the deletion running out of it.
+        Err(DbError::Server { code, .. }) if code == "57014" && began.elapsed() >= longest => {
+            let secs = longest.as_secs();
             tracing::warn!(org.id = %tenant.0.org_id, timeout_secs = secs, "organization not deleted: its deletion ran out of time (the operators can delete it: docs/dba.md)");
             return Err(ApiError::Http {
                 status: actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -173,6 +194,10 @@ pub async fn delete(
                      (docs/dba.md, \"Deleting a large organization\")"
                 ),
             });
+        }
+        // A row another transaction held past the lock wait: a retry may find it free.
+        Err(DbError::Server { code, table }) if code == "55P03" => {
+            return Err(ApiError::Unavailable(DbError::Server { code, table }));
         }
         other => other?,
     };
@@ -187,6 +212,9 @@ pub async fn delete(
     tracing::warn!(org.id = %tenant.0.org_id, "organization deleted");
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The `Retry-After` of a deletion refused for want of a place ([`crate::places`]).
+const DELETION_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `GET /v1/organization/export`: `{"organization_id", "exported_at", "tables": {...}}`
 /// (owners and admins: every row in it is one a member may read, but a bulk copy of the whole
@@ -329,7 +357,7 @@ struct Held {
     /// rolled back by its drop otherwise.
     tx: palisade_db::TenantTx,
     /// The export's place ([`crate::exports`]), given back after the transaction ends.
-    _place: crate::exports::ExportPlace,
+    _place: crate::places::Place,
 }
 
 /// What an export's body and its watchdog share, on the worker's thread (the watchdog is

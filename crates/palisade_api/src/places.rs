@@ -1,8 +1,10 @@
-//! The organization exports running on this instance (`GET /v1/organization/export`, streamed:
-//! `routes::organization`). Each holds a pooled connection, and a transaction with locks and a
-//! snapshot, for as long as its client reads it, so an instance runs at most
-//! [`EXPORTS_AT_ONCE`], and at most one per organization: a caller without a place is answered
-//! 429 with `Retry-After`. State is per instance (in memory), like the rate limits.
+//! The long organization-wide operations running on this instance, each holding a pooled
+//! connection and a transaction with locks for a long while: exports (`GET
+//! /v1/organization/export`, streamed for as long as the client reads) and deletions (`DELETE
+//! /v1/organization`, a cascade that may run for minutes). An instance runs at most a few of
+//! each at once ([`EXPORTS_AT_ONCE`], [`DELETIONS_AT_ONCE`]) and one per organization: a caller
+//! without a place is answered 429 with `Retry-After`. State is per instance (in memory), like
+//! the rate limits.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -11,39 +13,51 @@ use palisade_domain::OrgId;
 /// How many organization exports an instance sends at once.
 pub const EXPORTS_AT_ONCE: usize = 2;
 
-/// The organizations whose export is running on this instance.
-#[derive(Debug, Default)]
-pub struct Exports {
+/// How many organization deletions an instance runs at once.
+pub const DELETIONS_AT_ONCE: usize = 2;
+
+/// The organizations for which one kind of operation is running on this instance.
+#[derive(Debug)]
+pub struct Places {
+    at_once: usize,
     running: Mutex<Vec<OrgId>>,
 }
 
-impl Exports {
-    /// A place for an export of `org`: `None` when [`EXPORTS_AT_ONCE`] are running, or one of
-    /// `org`'s is. Held until the [`ExportPlace`] is dropped.
-    pub fn try_start(self: &Arc<Self>, org: OrgId) -> Option<ExportPlace> {
+impl Places {
+    /// Room for `at_once` operations at once, one per organization.
+    pub fn new(at_once: usize) -> Self {
+        Self {
+            at_once,
+            running: Mutex::default(),
+        }
+    }
+
+    /// A place for an operation on `org`: `None` when as many as this kind allows are running,
+    /// or one on `org` is. Held until the [`Place`] is dropped.
+    pub fn try_start(self: &Arc<Self>, org: OrgId) -> Option<Place> {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        if running.len() >= EXPORTS_AT_ONCE || running.contains(&org) {
+        if running.len() >= self.at_once || running.contains(&org) {
             return None;
         }
         running.push(org);
-        Some(ExportPlace {
-            exports: Arc::clone(self),
+        Some(Place {
+            places: Arc::clone(self),
             org,
         })
     }
 }
 
-/// A running export's place ([`Exports::try_start`]), given back when dropped.
+/// A running operation's place ([`Places::try_start`]), given back when dropped.
 #[derive(Debug)]
-pub struct ExportPlace {
-    exports: Arc<Exports>,
+pub struct Place {
+    places: Arc<Places>,
     org: OrgId,
 }
 
-impl Drop for ExportPlace {
+impl Drop for Place {
     fn drop(&mut self) {
         let mut running = self
-            .exports
+            .places
             .running
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
@@ -59,7 +73,7 @@ mod tests {
 
     #[test]
     fn two_at_once_one_per_organization_and_a_dropped_place_is_free_again() {
-        let exports = Arc::new(Exports::default());
+        let exports = Arc::new(Places::new(2));
         let (a, b, c) = (OrgId::new(), OrgId::new(), OrgId::new());
         let first = exports.try_start(a);
         assert!(first.is_some());
