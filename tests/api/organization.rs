@@ -587,8 +587,8 @@ async fn deletions_are_two_at_once_and_a_cancelled_or_blocked_one_is_an_ordinary
         4,
         |_| None,
         |c| {
-            c.organization_deletion.longest = std::time::Duration::from_secs(600);
-            c.organization_deletion.lock_wait = std::time::Duration::from_secs(600);
+            c.organization_deletion.longest = std::time::Duration::from_secs(60);
+            c.organization_deletion.lock_wait = std::time::Duration::from_secs(60);
         },
     )
     .await
@@ -620,6 +620,26 @@ async fn deletions_are_two_at_once_and_a_cancelled_or_blocked_one_is_an_ordinary
         r.assert_error_at(429, "rate_limited", why);
         assert_eq!(r.header("retry-after"), Some("30"), "{why}");
     }
+    // With If-Match too: refused at once, not left waiting on the row A's deletion holds.
+    let r = palisade_test_support::request(
+        &app.addr,
+        "DELETE",
+        "/v1/organization",
+        &[
+            ("Authorization", format!("Bearer {}", a.token)),
+            ("If-Match", "*".to_owned()),
+        ],
+        None,
+    )
+    .await;
+    r.assert_error_at(429, "rate_limited", "If-Match");
+    // B's client gives up (its connection closed): the DELETE still runs in PostgreSQL, and so
+    // B's deletion keeps its place.
+    deleting_b.abort();
+    for _ in 0..20 {
+        let r = app.delete(&b, "/v1/organization").await;
+        r.assert_error_at(429, "rate_limited", "B's client gone, its deletion running");
+    }
 
     // An operator cancels A's: an ordinary 503, A still there.
     let su = app.db.superuser_client().await;
@@ -631,9 +651,25 @@ async fn deletions_are_two_at_once_and_a_cancelled_or_blocked_one_is_an_ordinary
     assert_eq!(r.header("retry-after"), Some("1"));
     assert_eq!(app.get(&a, "/v1/organization").await.status, 200);
 
-    // B's, once its row is free, goes through; A's place is free again for C.
+    // B's, once its row is free, goes through to its end, its client gone; A's place is free
+    // again for C.
     held[1].0.batch_execute("ROLLBACK").await.unwrap();
-    assert_eq!(deleting_b.await.unwrap().status, 204);
+    let b_id: uuid::Uuid = b.org_id.parse().unwrap();
+    for attempt in 0.. {
+        assert!(attempt < 3000, "B's deletion never committed");
+        let left: i64 = su
+            .query_one(
+                "SELECT count(*) FROM palisade.organizations WHERE id = $1",
+                &[&b_id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     assert_eq!(app.delete(&c, "/v1/organization").await.status, 204);
     held[0].0.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(app.delete(&a, "/v1/organization").await.status, 204);

@@ -140,14 +140,16 @@ impl DbError {
 
     /// Whether trying again later may succeed: no connection to be had, a dead one
     /// ([`DbError::is_dead_connection`]), a transaction that lost a race (serialization failure
-    /// 40001, deadlock 40P01), or any other operator intervention (class 57, e.g. 57014: the
-    /// statement timeout, or a DBA's `pg_cancel_backend`). Constraint, permission, client and
-    /// decode errors would fail again. The API answers these 503 with `Retry-After`.
+    /// 40001, deadlock 40P01, a lock another transaction held past the `lock_timeout` 55P03:
+    /// only an organization's deletion sets one), or any other operator intervention (class 57,
+    /// e.g. 57014: the statement timeout, or a DBA's `pg_cancel_backend`). Constraint,
+    /// permission, client and decode errors would fail again. The API answers these 503 with
+    /// `Retry-After`.
     pub fn is_transient(&self) -> bool {
         self.is_dead_connection()
             || matches!(self, DbError::Unavailable(_))
             || matches!(self, DbError::Server { code, .. }
-                if code == "40001" || code == "40P01" || code.starts_with("57"))
+                if code == "40001" || code == "40P01" || code == "55P03" || code.starts_with("57"))
     }
 
     /// Whether the connection itself is gone: closed or broken, or ended by the server (57P01
@@ -338,6 +340,7 @@ mod tests {
             DbError::Connection("closed".into()),
             server("40001"),
             server("40P01"),
+            server("55P03"),
             server("57P01"),
             server("57P02"),
             server("57P03"),

@@ -1728,24 +1728,23 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
     .await
     .unwrap();
     let psql = PgBinaries::locate().unwrap().bindir().join("psql");
-    let mut as_org_block_seen = false;
-    let mut deletion_block_seen = false;
-    for block in dba_recipes() {
-        let url = db.superuser_url();
-        let org = a.to_string();
-        let sql = block.clone();
-        let psql = psql.clone();
+    // Runs `sql` through psql as docs/dba.md's recipes are run, with `:org` org A and
+    // `:org_name` `org_name`: its success and what it printed.
+    let run = async |sql: &str, org_name: &str| {
+        let (url, org, psql) = (db.superuser_url(), a.to_string(), psql.clone());
+        let org_name = org_name.to_owned();
         let file = std::env::temp_dir().join(format!(
             "palisade-dba-recipe-{}.sql",
             uuid::Uuid::new_v4().simple()
         ));
-        std::fs::write(&file, &sql).unwrap();
+        std::fs::write(&file, sql).unwrap();
         let script = file.clone();
         let out = tokio::task::spawn_blocking(move || {
             Command::new(psql)
                 .args(["-X", "-v", "ON_ERROR_STOP=1", "-v"])
                 .arg(format!("org={org}"))
-                .args(["-v", "org_name=Org A"])
+                .arg("-v")
+                .arg(format!("org_name={org_name}"))
                 .arg("-d")
                 .arg(url)
                 .arg("-f")
@@ -1757,11 +1756,25 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
         .unwrap()
         .unwrap();
         let _ = std::fs::remove_file(&file);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
+        (
             out.status.success(),
-            "recipe failed:\n{block}\nstdout:\n{stdout}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let mut as_org_block_seen = false;
+    let mut deletion_block_seen = false;
+    for block in dba_recipes() {
+        if block.contains("DELETE FROM palisade.organizations WHERE id = :'org'") {
+            // The name guards the id: with another organization's name, nothing is deleted.
+            let (ok, stdout, stderr) = run(&block, "Org B").await;
+            assert!(ok, "{block}\n{stdout}\n{stderr}");
+            assert!(stdout.contains("DELETE 0"), "{block}\n{stdout}");
+        }
+        let (ok, stdout, stderr) = run(&block, "Org A").await;
+        assert!(
+            ok,
+            "recipe failed:\n{block}\nstdout:\n{stdout}\nstderr:\n{stderr}"
         );
         if block.contains("SET LOCAL ROLE palisade_app") {
             as_org_block_seen = true;

@@ -43,9 +43,9 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .auth(Auth::User)
         .tag("organization")
         .summary("Delete the organization and everything in it")
-        .describe("Irreversible: every row of the organization goes, and every token and key of it stops working (the owner only, with a user's session)")
+        .describe("Irreversible: every row of the organization goes, and every token and key of it stops working (the owner only, with a user's session). One transaction, all or nothing, which may run for 3 minutes; 503 `deletion_timed_out` when it ran out of them (nothing deleted; the operators delete an organization that large), 429 while two deletions run on the server or one of this organization's")
         .no_content()
-        .errors(&[403, 404]);
+        .errors(&[403, 404, 429]);
     e.get("/v1/organization/export", export)
         .tag("organization")
         .summary("Export every row of the organization")
@@ -153,9 +153,10 @@ pub async fn update(
 /// The cascade is one statement, which may run for [`crate::DeletionLimits`]'s `longest`
 /// ([`db::limit_deletion`]) and holds a pooled connection meanwhile: an instance runs
 /// [`DELETIONS_AT_ONCE`] at once and one per organization (429 otherwise, after the credential's
-/// check). One that runs out of its time is 503 `deletion_timed_out` (no `Retry-After`: it would
-/// run out again); one that waited too long for a row another transaction holds, or that an
-/// operator cancelled, is the ordinary 503 `unavailable` with `Retry-After`.
+/// check), each held to its end. One that runs out of its time
+/// is 503 `deletion_timed_out` (no `Retry-After`: it would run out again); one that waited too
+/// long for a row another transaction holds (the `If-Match` lock too), or that an operator
+/// cancelled, is the ordinary 503 `unavailable` with `Retry-After`.
 #[tracing::instrument(name = "delete_organization", skip_all)]
 pub async fn delete(
     state: web::Data<AppState>,
@@ -164,52 +165,54 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     tenant.require_owner()?;
     let limits = state.organization_deletion;
-    let longest = limits.longest;
     let mut tx = tenant.begin(&state).await?;
-    if_match
-        .check(db::lock(&mut tx), OrganizationJson::from)
-        .await?;
-    // The transaction's first statement unless If-Match locked the row: the credential is
-    // checked with it, so a refused one is 401 or 403, never 429.
-    db::limit_deletion(&mut tx, longest, limits.lock_wait).await?;
-    let Some(_place) = state.deletions.try_start(tenant.0.org_id) else {
+    // The transaction's first statement: the credential is checked with it, so a refused one is
+    // 401 or 403, never 429.
+    db::limit_deletion(&mut tx, limits.longest, limits.lock_wait).await?;
+    let org = tenant.0.org_id;
+    // Held to the deletion's end: actix-web keeps running a handler whose client went away
+    // (`deletions_are_two_at_once_...` closes one), as PostgreSQL keeps running the DELETE.
+    let Some(_place) = state.deletions.try_start(org) else {
         tracing::info!(
             "deletion refused: {DELETIONS_AT_ONCE} already running on this instance, or one of this organization's"
         );
         return Err(ApiError::rate_limited(DELETION_RETRY_AFTER));
     };
+    if_match
+        .check(db::lock(&mut tx), OrganizationJson::from)
+        .await?;
     let began = std::time::Instant::now();
     let deleted = match db::delete(&mut tx).await {
-        // 57014 is also a cancel (`pg_cancel_backend`): only one at the end of the time allowed
-        // is the deletion running out of it.
-        Err(DbError::Server { code, .. }) if code == "57014" && began.elapsed() >= longest => {
-            let secs = longest.as_secs();
-            tracing::warn!(org.id = %tenant.0.org_id, timeout_secs = secs, "organization not deleted: its deletion ran out of time (the operators can delete it: docs/dba.md)");
+        // 57014 is also a cancel (`pg_cancel_backend`): only one at the end of the time
+        // allowed is the deletion running out of it. (A lock waited for past the lock wait,
+        // 55P03, is an ordinary 503 with `Retry-After`.)
+        Err(DbError::Server { code, .. })
+            if code == "57014" && began.elapsed() >= limits.longest =>
+        {
+            let secs = limits.longest.as_secs();
+            tracing::warn!(org.id = %org, timeout_secs = secs, "organization not deleted: its deletion ran out of time (the operators can delete it: docs/dba.md)");
             return Err(ApiError::Http {
                 status: actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
                 code: crate::error::ErrorCode::DeletionTimedOut,
                 message: format!(
-                    "the organization was not deleted: its deletion did not finish within {secs} s, \
-                     so nothing was deleted; the operators delete an organization this large \
-                     (docs/dba.md, \"Deleting a large organization\")"
+                    "the organization was not deleted: its deletion did not finish within \
+                     {secs} s, so nothing was deleted; the operators delete an organization \
+                     this large (docs/dba.md, \"Deleting a large organization\")"
                 ),
             });
-        }
-        // A row another transaction held past the lock wait: a retry may find it free.
-        Err(DbError::Server { code, table }) if code == "55P03" => {
-            return Err(ApiError::Unavailable(DbError::Server { code, table }));
         }
         other => other?,
     };
     if !deleted {
         return Err(ApiError::NotFound);
     }
-    // Its phone numbers went back to the inventory with it (the cascade): quarantined from now,
-    // by the application's clock, so nobody else takes over its customers' replies at once.
+    // Its phone numbers went back to the inventory with it (the cascade): quarantined from
+    // now, by the application's clock, so nobody else takes over its customers' replies at
+    // once.
     palisade_db::phone_numbers::quarantine_deleted_organization_numbers(&mut tx, state.clock.now())
         .await?;
     tx.commit().await?;
-    tracing::warn!(org.id = %tenant.0.org_id, "organization deleted");
+    tracing::warn!(org.id = %org, "organization deleted");
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -300,7 +303,7 @@ pub async fn export(
     Ok(answer.streaming(futures_util::stream::unfold(stream, ExportStream::next)))
 }
 
-/// The `Retry-After` of an export refused for want of a place ([`crate::exports`]).
+/// The `Retry-After` of an export refused for want of a place ([`crate::places`]).
 const EXPORT_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The most of an export given to actix at once. actix-http asks a body for more only once its
@@ -356,7 +359,8 @@ struct Held {
     /// The export's transaction, with its cursor; committed once the last row is written,
     /// rolled back by its drop otherwise.
     tx: palisade_db::TenantTx,
-    /// The export's place ([`crate::exports`]), given back after the transaction ends.
+    /// The export's place ([`crate::places`]), given back when the stream is dropped (for one
+    /// ended early, with its ROLLBACK only begun).
     _place: crate::places::Place,
 }
 
