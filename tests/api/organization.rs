@@ -484,21 +484,12 @@ async fn a_deletion_that_runs_out_of_time_is_503_and_deletes_nothing() {
     let customer = app
         .create(&owner, "/v1/customers", json!({"name": "Ada"}))
         .await;
-    let customer_id: uuid::Uuid = customer["id"].as_str().unwrap().parse().unwrap();
-    let mut su = app.db.superuser_client().await;
-    let holding = su.transaction().await.unwrap();
-    holding
-        .execute(
-            "SELECT 1 FROM palisade.customers WHERE id = $1 FOR UPDATE",
-            &[&customer_id],
-        )
-        .await
-        .unwrap();
+    let (holder, _) = holding_a_customer(&app.db, &customer).await;
     let r = app.delete(&owner, "/v1/organization").await;
     r.assert_error(503, "deletion_timed_out");
     assert_eq!(r.header("retry-after"), None, "{:?}", r.headers);
     assert!(r.text.contains("within 1 s"), "{}", r.text);
-    holding.rollback().await.unwrap();
+    holder.batch_execute("ROLLBACK").await.unwrap();
 
     // The pool's only connection, back from the deletion: the role's statement timeout.
     let ctx = palisade_domain::TenantContext {

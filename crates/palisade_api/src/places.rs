@@ -73,26 +73,26 @@ mod tests {
 
     #[test]
     fn two_at_once_one_per_organization_and_a_dropped_place_is_free_again() {
-        let exports = Arc::new(Places::new(2));
+        let places = Arc::new(Places::new(2));
         let (a, b, c) = (OrgId::new(), OrgId::new(), OrgId::new());
-        let first = exports.try_start(a);
+        let first = places.try_start(a);
         assert!(first.is_some());
         assert!(
-            exports.try_start(a).is_none(),
+            places.try_start(a).is_none(),
             "a second of one organization"
         );
-        let second = exports.try_start(b);
+        let second = places.try_start(b);
         assert!(second.is_some());
-        assert!(exports.try_start(c).is_none(), "a third at once");
+        assert!(places.try_start(c).is_none(), "a third at once");
         drop(first);
-        let third = exports.try_start(c);
+        let third = places.try_start(c);
         assert!(third.is_some(), "a's place, given back");
-        assert!(exports.try_start(a).is_none(), "b's and c's run");
+        assert!(places.try_start(a).is_none(), "b's and c's run");
         drop((second, third));
-        let last = exports.try_start(a);
+        let last = places.try_start(a);
         assert!(last.is_some());
-        assert_eq!(exports.running.lock().map(|r| r.len()).unwrap_or(0), 1);
+        assert_eq!(places.running.lock().map(|r| r.len()).unwrap_or(0), 1);
         drop(last);
-        assert_eq!(exports.running.lock().map(|r| r.len()).unwrap_or(9), 0);
+        assert_eq!(places.running.lock().map(|r| r.len()).unwrap_or(9), 0);
     }
 }
