@@ -132,6 +132,16 @@ VALUES
     ('palisade', 'customers', 'phone', 'readable', NULL),
     ('palisade', 'customers', 'created_at', 'readable', NULL),
     ('palisade', 'customers', 'updated_at', 'readable', NULL),
+    ('palisade', 'customers', 'change_xid', 'readable',
+     'the id of the transaction that last wrote the row: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
+
+    -- palisade.deleted_rows
+    ('palisade', 'deleted_rows', 'organization_id', 'readable', NULL),
+    ('palisade', 'deleted_rows', 'resource', 'readable', NULL),
+    ('palisade', 'deleted_rows', 'row_id', 'readable', NULL),
+    ('palisade', 'deleted_rows', 'change_xid', 'readable',
+     'the id of the deleting transaction: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
+    ('palisade', 'deleted_rows', 'deleted_at', 'readable', NULL),
 
     -- palisade.email_campaigns
     ('palisade', 'email_campaigns', 'organization_id', 'readable', NULL),

@@ -101,6 +101,12 @@ async fn seed_customers(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
         .await;
     assert_eq!(c.status, 201, "{}", c.text);
     let id = c.json["id"].as_str().unwrap();
+    // A customer deleted, so that palisade.deleted_rows holds a row too.
+    let gone = app
+        .create_customer(acct, json!({"name": format!("{marker} deleted customer")}))
+        .await;
+    let gone = format!("/v1/customers/{}", gone["id"].as_str().unwrap());
+    assert_eq!(app.delete(acct, &gone).await.status, 204);
     Seeded {
         items: vec![Item {
             path: format!("/v1/customers/{id}"),

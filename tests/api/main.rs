@@ -46,6 +46,7 @@ mod social;
 mod spellings;
 mod startup;
 mod stripe_webhooks;
+mod sync;
 mod tenant_domain;
 mod tenant_tx;
 mod throttling;

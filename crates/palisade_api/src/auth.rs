@@ -83,6 +83,8 @@ pub struct TokenKeys {
     validation: Arc<Validation>,
     ttl: Duration,
     session_max: Duration,
+    /// The changes feed's token keys, derived from the same secrets.
+    sync: crate::sync_token::SyncKeys,
 }
 
 /// A renewed token, or why there is none. Its `Debug` leaves the token out.
@@ -144,6 +146,7 @@ impl TokenKeys {
             validation: Arc::new(validation),
             ttl,
             session_max: Self::DEFAULT_SESSION_MAX.max(ttl),
+            sync: crate::sync_token::SyncKeys::new(secret)?,
         })
     }
 
@@ -169,7 +172,14 @@ impl TokenKeys {
         self.verify_only = Some(
             DecodingKey::from_secret(secret).map_err(|_| "the JWT verify secret was refused")?,
         );
+        self.sync = self.sync.with_opening_only(secret)?;
         Ok(self)
+    }
+
+    /// The keys of the changes feed's sync tokens ([`crate::sync_token`]), derived from the
+    /// same secrets: the signing secret's seals and opens, the verify-only secret's opens.
+    pub fn sync(&self) -> &crate::sync_token::SyncKeys {
+        &self.sync
     }
 
     /// How long issued tokens live.

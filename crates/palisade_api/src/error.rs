@@ -117,6 +117,8 @@ palisade_domain::str_enum! {
         /// The caller's role in the organization was lowered while the request was being
         /// answered, after it was checked: nothing was done; send the request again.
         RoleChanged = "role_changed",
+        /// The changes feed's `since` token does not open here: sync again from the start.
+        SyncTokenExpired = "sync_token_expired",
         /// No credential.
         Unauthorized = "unauthorized",
         /// The database cannot be reached, is saturated or restarting; see `Retry-After`.

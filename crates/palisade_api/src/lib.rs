@@ -45,6 +45,7 @@ pub mod places;
 pub(crate) mod resource;
 pub mod routes;
 pub mod rules;
+pub mod sync_token;
 pub mod telemetry;
 pub mod throttle;
 pub mod webhooks;

@@ -6,7 +6,9 @@
 //! password hash, integration credentials, webhook signing secrets, social access tokens, API key
 //! hashes: every column classified secret in `policies/920_column_classification.sql`) are
 //! exactly the columns the app role has no SELECT grant on, so they cannot be in it; and it runs
-//! under RLS like any tenant query, so it cannot contain another organization's rows.
+//! under RLS like any tenant query, so it cannot contain another organization's rows. Columns of
+//! type `xid8` (the transaction ids the changes feed reads, `customers.change_xid`) are left
+//! out: they count every organization's transactions (RLS pitfall 13's shared counter).
 
 use palisade_domain::OrganizationName;
 use time::OffsetDateTime;
@@ -144,6 +146,7 @@ SELECT array_agg(c.relname ORDER BY c.ordinal),
                     ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
                  WHERE n.nspname = 'palisade' AND cl.relkind IN ('r', 'p') AND NOT cl.relispartition
                    AND pg_catalog.has_column_privilege(cl.oid, a.attnum, 'SELECT')
+                   AND a.atttypid <> 'pg_catalog.xid8'::pg_catalog.regtype
                  GROUP BY cl.relname) AS t) AS c";
 
 /// Reads the export's next rows: [`EXPORT_BATCH_ROWS`] of them.

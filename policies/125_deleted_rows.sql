@@ -1,0 +1,45 @@
+/**
+ * palisade.deleted_rows: what an organization deleted from a synced table (customers), so that
+ * the next incremental sync (GET /v1/customers/changes) tells its clients (V0177; docs/api.md
+ * "Incremental sync"). A row says which row went (`resource`, `row_id`), in which transaction
+ * (`change_xid`) and when; never what it held.
+ *
+ * Who may do what (as palisade_app, inside a tenant transaction):
+ *   SELECT  every role of the organization: the ids it deleted, which its clients had seen.
+ *   INSERT  the synced table's delete trigger (palisade_private.customer_changed), running as the
+ *           deleting role: into its own organization only, and only the three columns it names
+ *           (the transaction id and the time are the defaults, never the writer's).
+ *   UPDATE  nobody: a record of a deletion does not change. No UPDATE grant either.
+ *   DELETE  nobody through the app: the records go with their organization (ON DELETE CASCADE,
+ *           run as the table's owner). No DELETE grant either.
+ * No organization set: nothing visible, nothing writable.
+ */
+ALTER TABLE palisade.deleted_rows ENABLE ROW LEVEL SECURITY;
+ALTER TABLE palisade.deleted_rows FORCE ROW LEVEL SECURITY;
+ALTER TABLE palisade.deleted_rows
+    ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
+
+REVOKE ALL ON palisade.deleted_rows FROM palisade_app;
+GRANT SELECT ON palisade.deleted_rows TO palisade_app;
+GRANT INSERT (organization_id, resource, row_id) ON palisade.deleted_rows TO palisade_app;
+
+/** Every role of an organization reads what it deleted. */
+DROP POLICY IF EXISTS deleted_rows_select ON palisade.deleted_rows;
+CREATE POLICY deleted_rows_select ON palisade.deleted_rows FOR SELECT TO palisade_app
+    USING (organization_id = (SELECT palisade_private.current_org_id()));
+
+/** A deletion is recorded in the deleting organization only. */
+DROP POLICY IF EXISTS deleted_rows_insert ON palisade.deleted_rows;
+CREATE POLICY deleted_rows_insert ON palisade.deleted_rows FOR INSERT TO palisade_app
+    WITH CHECK (organization_id = (SELECT palisade_private.current_org_id()));
+
+/** Records are never changed (see above). */
+DROP POLICY IF EXISTS deleted_rows_update ON palisade.deleted_rows;
+CREATE POLICY deleted_rows_update ON palisade.deleted_rows FOR UPDATE TO palisade_app
+    USING (false)
+    WITH CHECK (false);
+
+/** Records are never deleted by the app (see above). */
+DROP POLICY IF EXISTS deleted_rows_delete ON palisade.deleted_rows;
+CREATE POLICY deleted_rows_delete ON palisade.deleted_rows FOR DELETE TO palisade_app
+    USING (false);
