@@ -201,6 +201,37 @@ async fn an_app_role_with_bypassrls_is_refused() {
 }
 
 #[actix_web::test]
+async fn an_app_role_that_may_not_run_the_sync_functions_is_refused() {
+    let db = TestDb::new().await;
+    let role = make_role(&db, "").await;
+    // Function privileges are the database's own (pg_proc): this revoke touches no other test.
+    let su = db.superuser_client().await;
+    su.batch_execute(
+        "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_system() FROM PUBLIC;
+         REVOKE EXECUTE ON FUNCTION pg_catalog.pg_walfile_name(pg_lsn) FROM PUBLIC;",
+    )
+    .await
+    .unwrap();
+    let msg = refusal(&db, &role).await;
+    assert!(
+        msg.contains("refusing to start")
+            && msg.contains(
+                "may not execute pg_catalog.pg_control_system(), pg_catalog.pg_walfile_name(pg_lsn)"
+            ),
+        "{msg}"
+    );
+    // Given back to PUBLIC, the same role passes (the refusal was the functions').
+    su.batch_execute(
+        "GRANT EXECUTE ON FUNCTION pg_catalog.pg_control_system() TO PUBLIC;
+         GRANT EXECUTE ON FUNCTION pg_catalog.pg_walfile_name(pg_lsn) TO PUBLIC;",
+    )
+    .await
+    .unwrap();
+    check_app_role(&pool_as(&db, &role)).await.unwrap();
+    clean_up(db, &[&role]).await;
+}
+
+#[actix_web::test]
 async fn an_app_role_that_owns_a_platform_table_is_refused() {
     // palisade_app may touch palisade_platform.mailgun_tokens; owning it (or anything in that
     // schema) would let it disable row-level security there and grant itself the rest.

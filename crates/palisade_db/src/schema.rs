@@ -769,6 +769,20 @@ async fn check_server_version(client: &Client) -> Result<(), SchemaError> {
     Ok(())
 }
 
+/// The functions of `pg_catalog` the app role runs besides the everyday ones: the customers'
+/// change stamp (V0177's trigger) and the changes feed (`customers::changes`). PostgreSQL grants
+/// them to PUBLIC; a database that revoked them would answer every customer write or sync 500,
+/// so [`check_app_role`] refuses to start instead.
+pub const SYNC_FUNCTIONS: [&str; 7] = [
+    "pg_catalog.pg_current_xact_id()",
+    "pg_catalog.pg_current_snapshot()",
+    "pg_catalog.pg_snapshot_xmin(pg_snapshot)",
+    "pg_catalog.pg_snapshot_xmax(pg_snapshot)",
+    "pg_catalog.pg_control_system()",
+    "pg_catalog.pg_current_wal_lsn()",
+    "pg_catalog.pg_walfile_name(pg_lsn)",
+];
+
 /// Refuses to start when the app pool's login role could see past row-level security: it is a
 /// superuser, has BYPASSRLS, owns anything in the database outside PostgreSQL's own schemas
 /// (in Palisade's schemas an owner may disable RLS and grant itself the rest; anywhere, a table
@@ -781,8 +795,8 @@ async fn check_server_version(client: &Client) -> Result<(), SchemaError> {
 /// `pg_execute_server_program` (files and programs of the server, tables' files included), such
 /// as `palisade_resolver` (a member may `SET ROLE` to it). Also refuses a login role that is not
 /// a member of the group `palisade_app` (it would hold none of the app's grants), the group
-/// itself (it is NOLOGIN: the server logs in as `palisade_app_a` or `palisade_app_b`), and a
-/// server older than 15.3.
+/// itself (it is NOLOGIN: the server logs in as `palisade_app_a` or `palisade_app_b`), a role
+/// that may not execute one of [`SYNC_FUNCTIONS`], and a server older than 15.3.
 pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     let conn = pool.get().await?;
     check_server_version(&conn).await?;
@@ -820,9 +834,11 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
                     (SELECT string_agg(ns.nspname, ', ' ORDER BY ns.nspname) FROM ns
                       WHERE pg_catalog.has_schema_privilege(r.oid, ns.oid, 'CREATE')) AS creatable,
                     pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'CREATE') AS creates_schemas,
-                    r.rolcreaterole, r.rolreplication
+                    r.rolcreaterole, r.rolreplication,
+                    (SELECT string_agg(f, ', ' ORDER BY f) FROM pg_catalog.unnest($2::text[]) AS f
+                      WHERE NOT pg_catalog.has_function_privilege(r.oid, f, 'EXECUTE')) AS unexecutable
                FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
-            &[&APP_ROLE],
+            &[&APP_ROLE, &SYNC_FUNCTIONS.as_slice()],
         )
         .await
         .map_err(DbError::from)?;
@@ -837,6 +853,7 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     let creates_schemas: bool = row.try_get(8).map_err(DbError::from)?;
     let createrole: bool = row.try_get(9).map_err(DbError::from)?;
     let replication: bool = row.try_get(10).map_err(DbError::from)?;
+    let unexecutable: Option<String> = row.try_get(11).map_err(DbError::from)?;
     let mut reasons = Vec::new();
     if name == APP_ROLE {
         reasons.push(format!(
@@ -887,6 +904,13 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
              ALTER ROLE ... NOREPLICATION)"
                 .to_owned(),
         );
+    }
+    if let Some(functions) = unexecutable {
+        reasons.push(format!(
+            "may not execute {functions} (PostgreSQL grants them to PUBLIC; the customers' \
+             change stamps and the incremental sync call them: GRANT EXECUTE on them to \
+             {APP_ROLE})"
+        ));
     }
     if superuser {
         reasons.push("is a superuser".to_owned());
