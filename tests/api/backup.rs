@@ -302,15 +302,10 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
             before >= 2,
             "{db}: {before} restored rows ahead of the counter"
         );
-        let guide =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/dba.md")).unwrap();
-        let reset = guide
-            .split("```sql")
-            .skip(1)
-            .map(|block| block.split("```").next().unwrap())
-            .find(|block| block.contains("session_replication_role"))
-            .expect("docs/dba.md has the sync reset");
-        restored.batch_execute(reset).await.unwrap();
+        restored
+            .batch_execute(&crate::sync::dba_sync_reset())
+            .await
+            .unwrap();
         let after: i64 = restored.query_one(future, &[]).await.unwrap().get(0);
         assert_eq!(after, 0, "{db}: the reset left rows ahead of the counter");
     }

@@ -512,15 +512,20 @@ async fn a_token_names_its_database_and_a_restored_row_waits_for_the_dba_reset()
     );
 
     // docs/dba.md's step 4, as written there, puts it first again.
+    su.batch_execute(&dba_sync_reset()).await.unwrap();
+    let again = sync(&app, &a.token, None, 100).await;
+    assert_eq!(again.changed_ids(), BTreeSet::from([restored]));
+}
+
+/// The sync reset of docs/dba.md's restore procedure (step 4), as the guide writes it.
+pub fn dba_sync_reset() -> String {
     let guide =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/dba.md")).unwrap();
-    let reset = guide
+    guide
         .split("```sql")
         .skip(1)
         .map(|block| block.split("```").next().unwrap())
         .find(|block| block.contains("session_replication_role"))
-        .expect("docs/dba.md has the sync reset");
-    su.batch_execute(reset).await.unwrap();
-    let again = sync(&app, &a.token, None, 100).await;
-    assert_eq!(again.changed_ids(), BTreeSet::from([restored]));
+        .expect("docs/dba.md has the sync reset")
+        .to_owned()
 }
