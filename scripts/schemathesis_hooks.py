@@ -119,6 +119,15 @@ def filter_failure(context, failure, case, response) -> bool:
     # refused (400 invalid_cursor), as docs/api.md says.
     if response.status_code == 400 and code == "invalid_cursor" and "cursor" in (case.query or {}):
         return False
+    # A sync token is sealed by the API and bound to its organization and database: a made-up one
+    # does not open, and answers 410 sync_token_expired (a sync from the start), as docs/api.md
+    # says.
+    if (
+        response.status_code == 410
+        and code == "sync_token_expired"
+        and "since" in (case.query or {})
+    ):
+        return False
     # If-None-Match naming the current ETag (or `*`) answers 304 with no body, by design
     # (crates/palisade_api/src/etag.rs): the client already holds the representation.
     if response.status_code == 304 and _header(case, "If-None-Match") is not None:
