@@ -20,6 +20,8 @@ ALTER TABLE palisade.deleted_rows
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
 REVOKE ALL ON palisade.deleted_rows FROM palisade_app;
+-- Table-wide: no column here is secret (each is classified readable in
+-- 920_column_classification.sql); change_xid never reaches a client as it is (docs/dba.md).
 GRANT SELECT ON palisade.deleted_rows TO palisade_app;
 GRANT INSERT (organization_id, resource, row_id) ON palisade.deleted_rows TO palisade_app;
 

@@ -189,10 +189,8 @@ impl SyncKeys {
     pub fn seal(&self, resource: &str, token: &SyncToken) -> Result<String, ApiError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(ApiError::internal)?;
-        let mut sealed = Vec::with_capacity(SEALED_LEN);
-        sealed.extend_from_slice(&nonce);
-        sealed.extend_from_slice(&encode(token));
-        let mut in_out = sealed.split_off(NONCE_LEN);
+        let mut in_out = Vec::with_capacity(PLAIN_LEN + 16);
+        in_out.extend_from_slice(&encode(token));
         self.sealing
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
@@ -200,8 +198,7 @@ impl SyncKeys {
                 &mut in_out,
             )
             .map_err(|_| ApiError::internal("a sync token could not be sealed"))?;
-        sealed.extend_from_slice(&in_out);
-        Ok(URL_SAFE_NO_PAD.encode(sealed))
+        Ok(URL_SAFE_NO_PAD.encode([&nonce[..], &in_out].concat()))
     }
 
     /// Opens a token sealed for `resource` by [`SyncKeys::seal`] under either key; `None` for
