@@ -1,14 +1,16 @@
 /**
- * palisade.deleted_rows: what an organization deleted from a synced table (customers), so that
- * the next incremental sync (GET /v1/customers/changes) tells its clients (V0177; docs/api.md
- * "Incremental sync"). A row says which row went (`resource`, `row_id`), in which transaction
+ * palisade.deleted_rows: what an organization deleted from a synced table (customers,
+ * kb_articles, chat_conversations, calls, sms_messages), so that the next incremental sync
+ * (GET <collection>/changes) tells its clients (V0177, V0178; docs/api.md "Incremental sync"). A
+ * row says which row went (`resource`, the table's name, and `row_id`), in which transaction
  * (`change_xid`) and when; never what it held.
  *
  * Who may do what (as palisade_app, inside a tenant transaction):
  *   SELECT  every role of the organization: the ids it deleted, which its clients had seen.
- *   INSERT  the synced table's delete trigger (palisade_private.customer_changed), running as the
- *           deleting role: into its own organization only, and only the three columns it names
- *           (the transaction id and the time are the defaults, never the writer's).
+ *   INSERT  the synced table's delete trigger (palisade_private.customer_changed for customers,
+ *           palisade_private.record_deletion for the others), running as the deleting role:
+ *           into its own organization only, and only the three columns it names (the
+ *           transaction id and the time are the defaults, never the writer's).
  *   UPDATE  nobody: a record of a deletion does not change. No UPDATE grant either.
  *   DELETE  nobody through the app: the records go with their organization (ON DELETE CASCADE,
  *           run as the table's owner). No DELETE grant either.

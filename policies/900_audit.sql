@@ -1264,7 +1264,8 @@ SELECT v.schema_name, v.view_name,
  * palisade.customers` as a superuser is the typical case. The heuristic, deliberately simple:
  *   - it has a column named organization_id (of any type): the tenant key itself; or
  *   - at least 3 of its columns have the name and type of columns of one tenant table, leaving
- *     out the generic id, created_at and updated_at (a partial copy, e.g. email, phone, name).
+ *     out the generic id, created_at, updated_at and change_xid (a partial copy, e.g. email,
+ *     phone, name).
  * `copied_from` is the tenant table with the most such columns, `matched_columns` those columns.
  * `readable_by` lists the roles other than superusers that may SELECT it now (with USAGE on its
  * schema), and PUBLIC when it may too (SELECT on it or a column, USAGE on the schema). A copy is reported whether or not anyone but the superusers can read
@@ -1278,7 +1279,7 @@ WITH tenant_col AS (
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
      WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p')
-       AND a.attname NOT IN ('id', 'created_at', 'updated_at')
+       AND a.attname NOT IN ('id', 'created_at', 'updated_at', 'change_xid')
 ), outside AS (
     SELECT c.oid, n.oid AS nsp, n.nspname::text AS schema_name, c.relname::text AS relation_name, c.relkind,
            pg_catalog.pg_get_userbyid(c.relowner)::text AS owner

@@ -88,6 +88,8 @@ VALUES
     ('palisade', 'calls', 'agent_arn', 'readable', NULL),
     ('palisade', 'calls', 'created_at', 'readable', NULL),
     ('palisade', 'calls', 'updated_at', 'readable', NULL),
+    ('palisade', 'calls', 'change_xid', 'readable',
+     'the id of the transaction that last wrote the row: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
 
     -- palisade.chat_conversations
     ('palisade', 'chat_conversations', 'organization_id', 'readable', NULL),
@@ -99,6 +101,8 @@ VALUES
     ('palisade', 'chat_conversations', 'connect_instance_id', 'readable', NULL),
     ('palisade', 'chat_conversations', 'created_at', 'readable', NULL),
     ('palisade', 'chat_conversations', 'updated_at', 'readable', NULL),
+    ('palisade', 'chat_conversations', 'change_xid', 'readable',
+     'the id of the transaction that last wrote the row: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
     ('palisade', 'chat_conversations', 'handed_off_at', 'readable', NULL),
     ('palisade', 'chat_conversations', 'handoff_reason', 'readable', NULL),
 
@@ -266,6 +270,8 @@ VALUES
     ('palisade', 'kb_articles', 'search', 'readable', NULL),
     ('palisade', 'kb_articles', 'created_at', 'readable', NULL),
     ('palisade', 'kb_articles', 'updated_at', 'readable', NULL),
+    ('palisade', 'kb_articles', 'change_xid', 'readable',
+     'the id of the transaction that last wrote the row: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
 
     -- palisade.organizations
     ('palisade', 'organizations', 'id', 'readable', NULL),
@@ -378,6 +384,8 @@ VALUES
     ('palisade', 'sms_messages', 'received_at', 'readable', NULL),
     ('palisade', 'sms_messages', 'created_at', 'readable', NULL),
     ('palisade', 'sms_messages', 'updated_at', 'readable', NULL),
+    ('palisade', 'sms_messages', 'change_xid', 'readable',
+     'the id of the transaction that last wrote the row: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
 
     -- palisade.social_accounts
     ('palisade', 'social_accounts', 'organization_id', 'readable', NULL),

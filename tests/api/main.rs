@@ -47,6 +47,7 @@ mod spellings;
 mod startup;
 mod stripe_webhooks;
 mod sync;
+mod sync_families;
 mod tenant_domain;
 mod tenant_tx;
 mod throttling;

@@ -14,19 +14,19 @@ use palisade_test_support::sql::begin_as_user;
 use palisade_test_support::{Account, TestApp, spawn_app_with_owner};
 use serde_json::{Value, json};
 
-const CHANGES: &str = "/v1/customers/changes";
+pub(crate) const CHANGES: &str = "/v1/customers/changes";
 
 /// What one sync read, page by page to the end.
 #[derive(Debug, Default)]
-struct Synced {
-    changed: Vec<Value>,
-    deleted: BTreeSet<String>,
-    pages: usize,
-    next_since: String,
+pub(crate) struct Synced {
+    pub(crate) changed: Vec<Value>,
+    pub(crate) deleted: BTreeSet<String>,
+    pub(crate) pages: usize,
+    pub(crate) next_since: String,
 }
 
 impl Synced {
-    fn changed_ids(&self) -> BTreeSet<String> {
+    pub(crate) fn changed_ids(&self) -> BTreeSet<String> {
         self.changed
             .iter()
             .map(|c| c["id"].as_str().unwrap().to_owned())
@@ -34,14 +34,25 @@ impl Synced {
     }
 }
 
-/// Reads the feed from `since` (None: from the start) until `has_more` is false.
+/// Reads the customers' feed from `since` (None: from the start) until `has_more` is false.
 async fn sync(app: &TestApp, credential: &str, since: Option<&str>, limit: u16) -> Synced {
+    sync_feed(app, credential, CHANGES, since, limit).await
+}
+
+/// Reads `feed` from `since` (None: from the start) until `has_more` is false.
+pub(crate) async fn sync_feed(
+    app: &TestApp,
+    credential: &str,
+    feed: &str,
+    since: Option<&str>,
+    limit: u16,
+) -> Synced {
     let mut out = Synced::default();
     let mut since = since.map(str::to_owned);
     loop {
         let path = match &since {
-            None => format!("{CHANGES}?limit={limit}"),
-            Some(s) => format!("{CHANGES}?limit={limit}&since={s}"),
+            None => format!("{feed}?limit={limit}"),
+            Some(s) => format!("{feed}?limit={limit}&since={s}"),
         };
         let r = app.call("GET", &path, Some(credential), None).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -403,7 +414,7 @@ async fn a_token_of_another_database_history_or_ahead_of_the_database_answers_41
             since,
             horizon: since,
             ceiling: u64::MAX / 2,
-            after: palisade_db::customers::ChangePosition::from_xid(since),
+            after: palisade_db::sync::ChangePosition::from_xid(since),
         },
         ..token
     };

@@ -678,6 +678,55 @@ impl Doc<'_> {
         )
     }
 
+    /// 200 with a page of a changes feed of `T` (docs/api.md, "Incremental sync"):
+    /// `{"changed": [T], "deleted": [D], "next_since": string, "has_more": boolean}`, `D` being
+    /// what is said of a deleted row.
+    pub fn changes<T: ToSchema, D: ToSchema>(&mut self) -> &mut Self {
+        let item = self.endpoints.add_schema_of::<T>();
+        let deleted = self.endpoints.add_schema_of::<D>();
+        let page: Schema = ObjectBuilder::new()
+            .property(
+                "changed",
+                ArrayBuilder::new().items(item).description(Some(
+                    "Created or changed since `since` (every one in a sync from the start), as \
+                     they are now.",
+                )),
+            )
+            .required("changed")
+            .property(
+                "deleted",
+                ArrayBuilder::new().items(deleted).description(Some(
+                    "Deleted since `since` (none in a sync from the start).",
+                )),
+            )
+            .required("deleted")
+            .property(
+                "next_since",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some(
+                        "Pass as `since` for the next page while `has_more`; after the last page, \
+                     keep it for the next sync. Opaque.",
+                    )),
+            )
+            .required("next_since")
+            .property(
+                "has_more",
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .description(Some("Whether another page follows.")),
+            )
+            .required("has_more")
+            .into();
+        self.respond(
+            "200",
+            json_response(
+                "A page of changes, in the order they were made",
+                Some(RefOr::T(page)),
+            ),
+        )
+    }
+
     /// 204 with no body.
     pub fn no_content(&mut self) -> &mut Self {
         self.respond("204", json_response("Done; no body", None))

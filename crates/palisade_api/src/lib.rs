@@ -28,6 +28,7 @@
 pub mod auth;
 pub mod background;
 pub mod catch_panic;
+pub(crate) mod changes;
 pub mod client_addr;
 pub mod cors;
 pub mod credentials;

@@ -1,7 +1,7 @@
 //! The changes feed's sync tokens (docs/api.md, "Incremental sync"): where a client's copy of a
 //! resource stands, sealed so that a client can neither read nor make one.
 //!
-//! A token holds transaction ids (`palisade_db::customers::ChangePosition`), and a transaction id
+//! A token holds transaction ids (`palisade_db::sync::ChangePosition`), and a transaction id
 //! is a counter of the whole cluster: given as it is, two syncs a minute apart would tell any
 //! tenant how many transactions every other organization ran in that minute (the shared
 //! sequence of RLS pitfall 13). So a token is sealed with ChaCha20-Poly1305 under a key derived
@@ -26,7 +26,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use palisade_db::customers::{ChangePosition, Epoch};
+use palisade_db::sync::{ChangePosition, Epoch};
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::hkdf::{HKDF_SHA256, Salt};
 use std::sync::Arc;
@@ -56,7 +56,7 @@ pub enum SyncState {
 }
 
 /// What the database said of the moment a page was read
-/// (`palisade_db::customers::ChangesPage`).
+/// (`palisade_db::sync::ChangesPage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Moment {
     /// The oldest transaction still running.

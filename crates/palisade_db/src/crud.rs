@@ -26,6 +26,8 @@ use crate::{DbError, Page, PageRequest, TenantTx};
 pub trait Table: Sized + Clone {
     /// The columns every query of this table returns, comma-separated.
     const COLUMNS: &'static str;
+    /// [`Table::COLUMNS`], each prefixed `t.` (a statement that joins the table as `t`).
+    const QUALIFIED_COLUMNS: &'static str;
     /// `SELECT <columns> FROM <table> WHERE id = $1`.
     const GET: &'static str;
     /// [`Table::GET`] `FOR UPDATE`.
@@ -110,6 +112,8 @@ macro_rules! table {
 
         impl $crate::crud::Table for $name {
             const COLUMNS: &'static str = concat!("id" $(, ", ", stringify!($field))+);
+            const QUALIFIED_COLUMNS: &'static str =
+                concat!("t.id" $(, ", t.", stringify!($field))+);
             const GET: &'static str = concat!(
                 "SELECT id" $(, ", ", stringify!($field))+, " FROM ", $table, " WHERE id = $1"
             );

@@ -67,6 +67,7 @@ pub mod rotation;
 pub mod schema;
 pub mod social;
 pub mod stripe;
+pub mod sync;
 pub mod tenant_tx;
 pub mod tls;
 pub mod twilio_status;

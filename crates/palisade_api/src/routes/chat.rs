@@ -33,6 +33,10 @@ resource::family! {
     })];
 }
 
+impl crate::changes::Synced for Conversations {
+    const CHANGES: &'static str = "/v1/chat/conversations/changes";
+}
+
 /// A conversation's messages (listed by [`crate::resource`]; posted here).
 pub(crate) struct Messages;
 
@@ -41,8 +45,10 @@ resource::family! {
     Messages: Message => MessageJson, "/v1/chat/conversations/{id}/messages", "chat", "a message", "messages";
 }
 
-/// Declares this family's routes (see [`crate::resource`]).
+/// Declares this family's routes (see [`crate::resource`] and, for the conversations' changes
+/// feed declared before the item routes whose `{id}` would take its path, [`crate::changes`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    crate::changes::changes_route::<Conversations>(e);
     resource::list_route::<Conversations>(e);
     resource::create_route::<Conversations>(e)
         .summary("Open a conversation")

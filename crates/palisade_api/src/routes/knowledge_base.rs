@@ -14,8 +14,14 @@ resource::family! {
     Articles: Article => Article, "/v1/knowledge-base/articles", "knowledge-base", "a knowledge base article", "knowledge base articles";
 }
 
-/// Declares this family's routes (see [`crate::resource`]).
+impl crate::changes::Synced for Articles {
+    const CHANGES: &'static str = "/v1/knowledge-base/articles/changes";
+}
+
+/// Declares this family's routes (see [`crate::resource`] and, for the changes feed declared
+/// before the item routes whose `{id}` would take its path, [`crate::changes`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    crate::changes::changes_route::<Articles>(e);
     resource::list_route::<Articles>(e)
         .summary("List or search knowledge base articles")
         .describe("Newest first, search results included (they are filtered, not ranked)");

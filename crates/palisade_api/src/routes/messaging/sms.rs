@@ -44,6 +44,7 @@ pub(super) fn register(e: &mut Endpoints) {
     resource::create_within_route::<SmsMessages>(e)
         .summary("Add a recipient to an SMS campaign")
         .describe("Adds a queued outbound message, from the campaign's number with its text, to a draft or scheduled campaign");
+    crate::changes::changes_route::<SmsMessages>(e);
     resource::list_route::<SmsMessages>(e)
         .describe("Every SMS, inbound and outbound, newest first");
     resource::get_route::<SmsMessages>(e);
@@ -195,8 +196,13 @@ impl Patched for Campaigns<SmsCampaign> {
     }
 }
 
-/// SMS messages: `/v1/sms-messages`, and each campaign's under its path.
+/// SMS messages: `/v1/sms-messages`, each campaign's under its path, and their changes feed
+/// ([`crate::changes`]).
 pub(crate) struct SmsMessages;
+
+impl crate::changes::Synced for SmsMessages {
+    const CHANGES: &'static str = "/v1/sms-messages/changes";
+}
 
 resource::family! {
     SmsMessages: SmsMessage => SmsMessage, "/v1/sms-messages", "messaging", "an SMS message", "SMS messages";

@@ -29,6 +29,7 @@ pub(super) fn register(e: &mut Endpoints) {
         "Content while draft or scheduled; status along the allowed transitions (409 otherwise)",
         "Its calls stay, unlinked; 409 `campaign_not_deletable` while sending or once sent",
     );
+    crate::changes::changes_route::<Calls>(e);
     resource::list_route::<Calls>(e);
     resource::create_route::<Calls>(e)
         .summary("Record a call")
@@ -106,8 +107,12 @@ impl Patched for Campaigns<VoiceCampaign> {
     }
 }
 
-/// Calls: `/v1/calls`.
+/// Calls: `/v1/calls`, and their changes feed ([`crate::changes`]).
 pub(crate) struct Calls;
+
+impl crate::changes::Synced for Calls {
+    const CHANGES: &'static str = "/v1/calls/changes";
+}
 
 resource::family! {
     Calls: Call => Call, "/v1/calls", "messaging", "a call", "calls";

@@ -1,0 +1,348 @@
+//! The changes feeds of the families synced besides customers (V0178): knowledge base articles,
+//! chat conversations, calls and SMS messages. Each is the customers' feed (tests/api/sync.rs
+//! tests its paging, its horizon and its tokens in depth) over another table, so these check
+//! what is each table's own: that its writes are stamped, that its deletions are recorded
+//! (by a cascade too), that a row comes as its item route shows it, and that a token is good
+//! on its own feed only, for its own organization only.
+//!
+//! As in tests/api/sync.rs, a sync may send a change twice, never miss one: these assert what
+//! a sync must contain and must not, and the exact contents only of a sync from the start.
+
+use std::collections::BTreeSet;
+
+use palisade_domain::Role;
+use palisade_test_support::{Account, TestApp, spawn_app_with_owner};
+use serde_json::{Value, json};
+
+use crate::sync::{CHANGES as CUSTOMER_CHANGES, sync_feed};
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("an id").to_owned()
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Each row of `synced`, as its item route `<collection>/<id>` shows it now.
+async fn as_shown(app: &TestApp, a: &Account, collection: &str, synced: &[Value]) {
+    for row in synced {
+        let shown = app.get_ok(a, &format!("{collection}/{}", id(row))).await;
+        assert_eq!(row, &shown, "{collection}");
+    }
+}
+
+/// A sync from the start of `collection`'s feed reads exactly `ids`, a row a page, each as its
+/// item route shows it, and deletes nothing. Returns the token of the next sync.
+async fn from_the_start(app: &TestApp, a: &Account, collection: &str, ids: &[&str]) -> String {
+    let feed = format!("{collection}/changes");
+    let first = sync_feed(app, &a.token, &feed, None, 1).await;
+    assert_eq!(first.changed_ids(), set(ids), "{feed}");
+    assert_eq!(
+        first.changed.len(),
+        ids.len(),
+        "{feed}: {:?}",
+        first.changed
+    );
+    assert_eq!(first.pages, ids.len(), "{feed}");
+    assert!(first.deleted.is_empty(), "{feed}");
+    as_shown(app, a, collection, &first.changed).await;
+    first.next_since
+}
+
+/// The next sync of `collection`'s feed from `since` reads `changed` (as shown now) and
+/// `deleted`, and neither of them as the other. Returns the token of the sync after it.
+async fn next(
+    app: &TestApp,
+    a: &Account,
+    collection: &str,
+    since: &str,
+    changed: &[&str],
+    deleted: &[&str],
+) -> String {
+    let feed = format!("{collection}/changes");
+    let sync = sync_feed(app, &a.token, &feed, Some(since), 100).await;
+    assert!(
+        sync.changed_ids().is_superset(&set(changed)),
+        "{feed}: {:?}",
+        sync.changed
+    );
+    assert!(
+        sync.deleted.is_superset(&set(deleted)),
+        "{feed}: {:?}",
+        sync.deleted
+    );
+    assert!(sync.changed_ids().is_disjoint(&set(deleted)), "{feed}");
+    assert!(sync.deleted.is_disjoint(&set(changed)), "{feed}");
+    let fresh: Vec<Value> = sync
+        .changed
+        .into_iter()
+        .filter(|row| changed.contains(&id(row).as_str()))
+        .collect();
+    as_shown(app, a, collection, &fresh).await;
+    sync.next_since
+}
+
+/// A token of `collection`'s feed opens there only, and for `a`'s organization only: on the
+/// customers' feed, and the customers' token on this one, 410; `b` with `a`'s token, 410, and
+/// `b`'s own sync from the start sees none of `a`'s rows, `a_ids`.
+async fn tokens_stay_home(
+    app: &TestApp,
+    a: &Account,
+    b: &Account,
+    collection: &str,
+    since: &str,
+    a_ids: &[&str],
+) {
+    let feed = format!("{collection}/changes");
+    let customers = sync_feed(app, &a.token, CUSTOMER_CHANGES, None, 100).await;
+    for (path, token, who) in [
+        (CUSTOMER_CHANGES, since, a),
+        (feed.as_str(), customers.next_since.as_str(), a),
+        (feed.as_str(), since, b),
+    ] {
+        let r = app
+            .call(
+                "GET",
+                &format!("{path}?since={token}"),
+                Some(&who.token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (410, Some("sync_token_expired")),
+            "{path}: {}",
+            r.text
+        );
+    }
+    let theirs = sync_feed(app, &b.token, &feed, None, 100).await;
+    assert!(theirs.changed_ids().is_disjoint(&set(a_ids)), "{feed}");
+}
+
+async fn delete(app: &TestApp, a: &Account, path: &str) {
+    let r = app.delete(a, path).await;
+    assert_eq!(r.status, 204, "DELETE {path}: {}", r.text);
+}
+
+async fn patch(app: &TestApp, a: &Account, path: &str, body: Value) {
+    let r = app.patch(a, path, &body).await;
+    assert_eq!(r.status, 200, "PATCH {path}: {}", r.text);
+}
+
+#[actix_web::test]
+async fn knowledge_base_articles_sync_with_their_changes_and_deletions() {
+    const ARTICLES: &str = "/v1/knowledge-base/articles";
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let b = app.signup("Other").await;
+    let one = id(&app
+        .create(&a, ARTICLES, json!({"title": "One", "body": "First"}))
+        .await);
+    let two = id(&app
+        .create(&a, ARTICLES, json!({"title": "Two", "body": "Second"}))
+        .await);
+    let since = from_the_start(&app, &a, ARTICLES, &[&one, &two]).await;
+
+    patch(
+        &app,
+        &a,
+        &format!("{ARTICLES}/{one}"),
+        json!({"published": true}),
+    )
+    .await;
+    delete(&app, &a, &format!("{ARTICLES}/{two}")).await;
+    let three = id(&app
+        .create(&a, ARTICLES, json!({"title": "Three", "body": "Third"}))
+        .await);
+    let since = next(&app, &a, ARTICLES, &since, &[&one, &three], &[&two]).await;
+
+    // An API key syncs too (a member's), from the same token.
+    let key = app.api_key(&a, "mobile", Role::Member).await;
+    let r = app
+        .call(
+            "GET",
+            &format!("{ARTICLES}/changes?since={since}"),
+            Some(&key.key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    tokens_stay_home(&app, &a, &b, ARTICLES, &since, &[&one, &three]).await;
+}
+
+#[actix_web::test]
+async fn chat_conversations_sync_with_their_changes_and_deletions() {
+    const CONVERSATIONS: &str = "/v1/chat/conversations";
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let b = app.signup("Other").await;
+    let one = id(&app
+        .create(&a, CONVERSATIONS, json!({"subject": "Billing"}))
+        .await);
+    let two = id(&app.create(&a, CONVERSATIONS, json!({})).await);
+    let since = from_the_start(&app, &a, CONVERSATIONS, &[&one, &two]).await;
+
+    patch(
+        &app,
+        &a,
+        &format!("{CONVERSATIONS}/{one}"),
+        json!({"status": "closed"}),
+    )
+    .await;
+    delete(&app, &a, &format!("{CONVERSATIONS}/{two}")).await;
+    let since = next(&app, &a, CONVERSATIONS, &since, &[&one], &[&two]).await;
+    tokens_stay_home(&app, &a, &b, CONVERSATIONS, &since, &[&one]).await;
+}
+
+#[actix_web::test]
+async fn calls_sync_with_their_changes_and_deletions() {
+    const CALLS: &str = "/v1/calls";
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let b = app.signup("Other").await;
+    let number = app.claim_number(&a, &["voice"]).await;
+    let inbound =
+        |from: &str| json!({"direction": "inbound", "from_number": from, "to_number": number});
+    let one = id(&app.create(&a, CALLS, inbound("+14155550101")).await);
+    let two = id(&app.create(&a, CALLS, inbound("+14155550102")).await);
+    let since = from_the_start(&app, &a, CALLS, &[&one, &two]).await;
+
+    patch(
+        &app,
+        &a,
+        &format!("{CALLS}/{one}"),
+        json!({"notes": "called back"}),
+    )
+    .await;
+    delete(&app, &a, &format!("{CALLS}/{two}")).await;
+    let since = next(&app, &a, CALLS, &since, &[&one], &[&two]).await;
+    tokens_stay_home(&app, &a, &b, CALLS, &since, &[&one]).await;
+}
+
+#[actix_web::test]
+async fn sms_messages_sync_and_a_campaigns_deletion_deletes_its_messages_from_the_copy() {
+    const MESSAGES: &str = "/v1/sms-messages";
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let b = app.signup("Other").await;
+    let number = app.claim_number(&a, &["sms"]).await;
+    let campaign = id(&app
+        .create(
+            &a,
+            "/v1/sms-campaigns",
+            json!({"name": "Spring", "body": "Hello", "from_number": number}),
+        )
+        .await);
+    let mut messages = Vec::new();
+    for n in 0..3 {
+        let customer = id(&app
+            .create_customer(
+                &a,
+                json!({"name": format!("Customer {n}"), "phone": format!("+1415555020{n}")}),
+            )
+            .await);
+        messages.push(id(&app
+            .create(
+                &a,
+                &format!("/v1/sms-campaigns/{campaign}/messages"),
+                json!({"customer_id": customer}),
+            )
+            .await));
+    }
+    let [one, two, three] = [&messages[0], &messages[1], &messages[2]];
+    let since = from_the_start(&app, &a, MESSAGES, &[one, two, three]).await;
+
+    // One recipient removed; the server's own writes (an inbound SMS from the carrier, a
+    // status callback) are changes like a client's.
+    delete(&app, &a, &format!("{MESSAGES}/{one}")).await;
+    let sid = crate::twilio_sms::unique_sid("SM");
+    let inbound = [
+        ("MessageSid", sid.as_str()),
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("From", "+14155550300"),
+        ("To", number.as_str()),
+        ("Body", "Hi"),
+        ("NumMedia", "0"),
+    ];
+    let r = app.twilio("/webhooks/twilio/sms", &inbound).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let received = app.get_ok(&a, &format!("{MESSAGES}?limit=1")).await["data"][0].clone();
+    assert_eq!(received["direction"], "inbound", "{received}");
+    let received = id(&received);
+    let since = next(&app, &a, MESSAGES, &since, &[&received], &[one]).await;
+    let sent = crate::twilio_sms::unique_sid("SM");
+    let status = [
+        ("MessageSid", sent.as_str()),
+        ("SmsSid", sent.as_str()),
+        ("MessageStatus", "sent"),
+        ("SmsStatus", "sent"),
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("From", number.as_str()),
+        ("To", "+14155550201"),
+        ("ApiVersion", "2010-04-01"),
+    ];
+    let r = app
+        .twilio(
+            &format!("/webhooks/twilio/sms/status?message_id={two}"),
+            &status,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        app.get_ok(&a, &format!("{MESSAGES}/{two}")).await["status"],
+        "sent"
+    );
+    let since = next(&app, &a, MESSAGES, &since, &[two], &[]).await;
+
+    // The draft campaign deleted with its two recipients left (ON DELETE CASCADE): both are
+    // deleted from the copy.
+    delete(&app, &a, &format!("/v1/sms-campaigns/{campaign}")).await;
+    let since = next(&app, &a, MESSAGES, &since, &[], &[two, three]).await;
+    tokens_stay_home(
+        &app,
+        &a,
+        &b,
+        MESSAGES,
+        &since,
+        &[one, two, three, &received],
+    )
+    .await;
+}
+
+/// The synced tables are the ones docs/dba.md's restore step 4 resets: a table given a
+/// `change_xid` without its line there would keep a restored cluster's ids, and its feed would
+/// answer 500 after every restore.
+#[actix_web::test]
+async fn the_dba_sync_reset_names_every_synced_table() {
+    let (app, _a) = spawn_app_with_owner("Acme").await;
+    let su = app.db.superuser_client().await;
+    let tables: Vec<String> = su
+        .query(
+            "SELECT c.relname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'palisade' AND a.attname = 'change_xid' AND c.relkind = 'r'
+                AND NOT a.attisdropped AND c.relname <> 'deleted_rows'
+              ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            "calls",
+            "chat_conversations",
+            "customers",
+            "kb_articles",
+            "sms_messages"
+        ]
+    );
+    let reset = crate::sync::dba_sync_reset();
+    for table in &tables {
+        assert!(
+            reset.contains(&format!("UPDATE palisade.{table} SET change_xid = '0'")),
+            "docs/dba.md's sync reset does not name {table}"
+        );
+    }
+    assert!(reset.contains("DELETE FROM palisade.deleted_rows"));
+}
