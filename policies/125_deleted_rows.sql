@@ -8,7 +8,7 @@
  * Who may do what (as palisade_app, inside a tenant transaction):
  *   SELECT  every role of the organization: the ids it deleted, which its clients had seen.
  *   INSERT  the synced table's delete trigger (palisade_private.customer_changed for customers,
- *           palisade_private.record_deletion for the others), running as the deleting role:
+ *           palisade_private.record_deletions for the others), running as the deleting role:
  *           into its own organization only, and only the three columns it names (the
  *           transaction id and the time are the defaults, never the writer's).
  *   UPDATE  nobody: a record of a deletion does not change. No UPDATE grant either.

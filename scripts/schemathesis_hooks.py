@@ -119,7 +119,7 @@ def filter_failure(context, failure, case, response) -> bool:
     # refused (400 invalid_cursor), as docs/api.md says.
     if response.status_code == 400 and code == "invalid_cursor" and "cursor" in (case.query or {}):
         return False
-    # A sync token is sealed by the API and bound to its organization and database: a made-up one
+    # A sync token is sealed by the API and bound to its feed, organization and database: a made-up one
     # does not open, and answers 410 sync_token_expired (a sync from the start), as docs/api.md
     # says.
     if (

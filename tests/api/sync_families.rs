@@ -199,10 +199,22 @@ async fn calls_sync_with_their_changes_and_deletions() {
     let (app, a) = spawn_app_with_owner("Acme").await;
     let b = app.signup("Other").await;
     let number = app.claim_number(&a, &["voice"]).await;
-    let inbound =
-        |from: &str| json!({"direction": "inbound", "from_number": from, "to_number": number});
-    let one = id(&app.create(&a, CALLS, inbound("+14155550101")).await);
-    let two = id(&app.create(&a, CALLS, inbound("+14155550102")).await);
+    let sid = crate::twilio_sms::unique_sid("CA");
+    let one = id(&app
+        .create(
+            &a,
+            CALLS,
+            json!({"direction": "inbound", "from_number": "+14155550101", "to_number": number,
+                   "call_sid": sid}),
+        )
+        .await);
+    let two = id(&app
+        .create(
+            &a,
+            CALLS,
+            json!({"direction": "inbound", "from_number": "+14155550102", "to_number": number}),
+        )
+        .await);
     let since = from_the_start(&app, &a, CALLS, &[&one, &two]).await;
 
     patch(
@@ -214,6 +226,33 @@ async fn calls_sync_with_their_changes_and_deletions() {
     .await;
     delete(&app, &a, &format!("{CALLS}/{two}")).await;
     let since = next(&app, &a, CALLS, &since, &[&one], &[&two]).await;
+
+    // The carrier's status callback is a change like a client's.
+    let status = [
+        ("CallSid", sid.as_str()),
+        ("CallStatus", "completed"),
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("Direction", "inbound"),
+        ("From", "+14155550101"),
+        ("To", number.as_str()),
+        ("ApiVersion", "2010-04-01"),
+        ("CallbackSource", "call-progress-events"),
+        ("SequenceNumber", "0"),
+        ("Timestamp", "Mon, 16 Aug 2010 03:45:01 +0000"),
+        ("CallDuration", "42"),
+    ];
+    let r = app
+        .twilio(
+            &format!("/webhooks/twilio/voice/status?call_id={one}"),
+            &status,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        app.get_ok(&a, &format!("{CALLS}/{one}")).await["status"],
+        "completed"
+    );
+    let since = next(&app, &a, CALLS, &since, &[&one], &[]).await;
     tokens_stay_home(&app, &a, &b, CALLS, &since, &[&one]).await;
 }
 
@@ -306,11 +345,14 @@ async fn sms_messages_sync_and_a_campaigns_deletion_deletes_its_messages_from_th
     .await;
 }
 
-/// The synced tables are the ones docs/dba.md's restore step 4 resets: a table given a
-/// `change_xid` without its line there would keep a restored cluster's ids, and its feed would
-/// answer 500 after every restore.
+/// Every synced table (one with a `change_xid`) has what its feed needs, and is one docs/dba.md's
+/// restore step 4 resets: the stamping trigger (or its rows' stamps would stay at their insert),
+/// a delete trigger recording deletions under its name, which `deleted_rows` accepts (or its
+/// deletions would never be heard of, or would fail), the feed's index; and its line in the
+/// reset (or it would keep a restored cluster's ids, and its feed would answer 500 after every
+/// restore).
 #[actix_web::test]
-async fn the_dba_sync_reset_names_every_synced_table() {
+async fn every_synced_table_is_stamped_records_its_deletions_and_is_reset_after_a_restore() {
     let (app, _a) = spawn_app_with_owner("Acme").await;
     let su = app.db.superuser_client().await;
     let tables: Vec<String> = su
@@ -337,6 +379,36 @@ async fn the_dba_sync_reset_names_every_synced_table() {
             "sms_messages"
         ]
     );
+    for table in &tables {
+        let row = su
+            .query_one(
+                "SELECT
+                   (SELECT count(*) FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+                     WHERE t.tgrelid = c.oid AND p.proname = 'stamp_change_xid'
+                       AND t.tgenabled = 'O'
+                       AND t.tgtype & (2 | 4 | 16) = (2 | 4 | 16)),
+                   (SELECT count(*) FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+                     WHERE t.tgrelid = c.oid AND t.tgenabled = 'O' AND t.tgtype & 8 = 8
+                       AND p.proname IN ('record_deletions', 'customer_changed')),
+                   (SELECT count(*) FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid
+                     WHERE i.indrelid = c.oid AND x.relname = c.relname || '_org_change_idx'),
+                   (SELECT pg_get_constraintdef(k.oid) FROM pg_constraint k
+                     WHERE k.conname = 'deleted_rows_resource_check')
+                      LIKE '%' || c.relname || '%'
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = 'palisade' AND c.relname = $1",
+                &[table],
+            )
+            .await
+            .unwrap();
+        let (stamp, deletion, index, resource): (i64, i64, i64, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        assert_eq!(
+            (stamp, deletion, index, resource),
+            (1, 1, 1, true),
+            "{table}: stamping trigger, deletion trigger, feed index, deleted_rows resource"
+        );
+    }
     let reset = crate::sync::dba_sync_reset();
     for table in &tables {
         assert!(

@@ -7,7 +7,7 @@
 //! hashes: every column classified secret in `policies/920_column_classification.sql`) are
 //! exactly the columns the app role has no SELECT grant on, so they cannot be in it; and it runs
 //! under RLS like any tenant query, so it cannot contain another organization's rows. Columns of
-//! type `xid8` (the transaction ids the changes feed reads, `customers.change_xid`) are left
+//! type `xid8` (the transaction ids the changes feeds read, the synced tables' `change_xid`) are left
 //! out: they count every organization's transactions (RLS pitfall 13's shared counter).
 
 use palisade_domain::OrganizationName;

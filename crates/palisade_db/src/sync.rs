@@ -92,7 +92,9 @@ pub struct ChangesPage<T> {
 
 /// The changes feed's one statement for table `{table}`, whose columns, each prefixed `t.`,
 /// are `{columns}`: the row's columns first (where its decoder looks for them), then the
-/// change's position and kind, then the snapshot's horizon and ceiling and the epoch. Up to `$4`
+/// change's position and kind, then the snapshot's horizon and ceiling and the epoch, each
+/// named `sync_...` so that no column of a synced table (a `deleted_at` of its own) is read in
+/// its place (a column is read by the first of its name). Up to `$4`
 /// rows and deletion records of resource `$6` after the position `($1, $2)` in
 /// `(change_xid, id)` order, below the ceiling `$5` when given (a later page of a sync),
 /// deletion records only when `$3`. Always one row at least: an empty page is one row of NULLs
@@ -104,14 +106,15 @@ fn changes_sql(table: &str, columns: &str) -> String {
     format!(
         "\
 SELECT {columns},
-       c.change_xid::text AS change_xid, c.deleted, c.deleted_at, c.row_id,
-       s.horizon, s.ceiling, s.system, s.walfile, s.database
-  FROM (SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text AS horizon,
-               pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text AS ceiling,
-               (SELECT x.system_identifier FROM pg_catalog.pg_control_system() AS x) AS system,
-               pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()) AS walfile,
+       c.change_xid::text AS sync_change_xid, c.deleted AS sync_deleted,
+       c.deleted_at AS sync_deleted_at, c.row_id AS sync_row_id,
+       s.sync_horizon, s.sync_ceiling, s.sync_system, s.sync_walfile, s.sync_database
+  FROM (SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text AS sync_horizon,
+               pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text AS sync_ceiling,
+               (SELECT x.system_identifier FROM pg_catalog.pg_control_system() AS x) AS sync_system,
+               pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()) AS sync_walfile,
                (SELECT d.oid FROM pg_catalog.pg_database AS d
-                 WHERE d.datname = pg_catalog.current_database())::int8 AS database) AS s
+                 WHERE d.datname = pg_catalog.current_database())::int8 AS sync_database) AS s
   LEFT JOIN (
       (SELECT change_xid, false AS deleted, NULL::timestamptz AS deleted_at, id AS row_id
          FROM {table}
@@ -160,33 +163,33 @@ pub async fn changes<T: Table>(
     let first = rows
         .first()
         .ok_or_else(|| DbError::Client("the changes feed returned no row".into()))?;
-    let horizon = parse_xid(&first.try_get::<_, String>("horizon")?)?;
-    let ceiling = parse_xid(&first.try_get::<_, String>("ceiling")?)?;
+    let horizon = parse_xid(&first.try_get::<_, String>("sync_horizon")?)?;
+    let ceiling = parse_xid(&first.try_get::<_, String>("sync_ceiling")?)?;
     let epoch = Epoch {
         // A bigint in SQL, an unsigned number in the control file: kept as its bits.
-        system: first.try_get::<_, i64>("system")?.cast_unsigned(),
+        system: first.try_get::<_, i64>("sync_system")?.cast_unsigned(),
         timeline: first
-            .try_get::<_, String>("walfile")?
+            .try_get::<_, String>("sync_walfile")?
             .get(..8)
             .and_then(|hex| u32::from_str_radix(hex, 16).ok())
             .ok_or_else(|| DbError::Client("a WAL file name without a timeline".into()))?,
-        database: u32::try_from(first.try_get::<_, i64>("database")?)
+        database: u32::try_from(first.try_get::<_, i64>("sync_database")?)
             .map_err(|_| DbError::Client("a database oid out of range".into()))?,
     };
     let mut changes = Vec::with_capacity(rows.len());
     for row in &rows {
-        let Some(xid) = row.try_get::<_, Option<String>>("change_xid")? else {
+        let Some(xid) = row.try_get::<_, Option<String>>("sync_change_xid")? else {
             continue;
         };
-        let id: Uuid = row.try_get("row_id")?;
+        let id: Uuid = row.try_get("sync_row_id")?;
         let position = ChangePosition {
             xid: parse_xid(&xid)?,
             id,
         };
-        let change = if row.try_get::<_, bool>("deleted")? {
+        let change = if row.try_get::<_, bool>("sync_deleted")? {
             Change::Deleted {
                 id,
-                deleted_at: row.try_get("deleted_at")?,
+                deleted_at: row.try_get("sync_deleted_at")?,
             }
         } else {
             Change::Changed(T::from_row(row)?)
