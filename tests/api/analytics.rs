@@ -58,7 +58,7 @@ async fn events_are_ingested_listed_and_summed_per_day() {
     assert_eq!(
         r.json,
         json!({
-            "from": "2024-05-01", "to": "2024-05-02",
+            "from": "2024-05-01", "to": "2024-05-02", "tz": "UTC",
             "data": [
                 {"day": "2024-05-01", "type": "page.viewed", "count": 2},
                 {"day": "2024-05-02", "type": "page.viewed", "count": 1},
@@ -594,4 +594,119 @@ async fn the_table_refuses_the_event_types_the_api_refuses() {
             true
         )
     );
+}
+
+/// `tz` counts the days in a time zone, daylight saving included: the days' bounds and each
+/// event's day are the zone's. Around New York's change to summer time (10 March 2024, 02:00
+/// local, 07:00 UTC), an event at 03:59 UTC on 11 March is still the 10th there (EDT, UTC-4) and
+/// one at 04:00 UTC is the 11th: a bound computed with the winter offset (UTC-5) would count it.
+#[actix_web::test]
+async fn a_summary_counts_the_days_of_its_time_zone() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    for at in [
+        "2024-03-09T04:30:00Z", // 8 March, 23:30 in New York (EST)
+        "2024-03-10T06:30:00Z", // 10 March, 01:30 EST, before the change
+        "2024-03-11T03:59:00Z", // 10 March, 23:59 EDT
+        "2024-03-11T04:00:00Z", // 11 March, 00:00 EDT
+    ] {
+        app.create(
+            &a,
+            "/v1/analytics/events",
+            json!({"type": "page.viewed", "occurred_at": at}),
+        )
+        .await;
+    }
+    let summary = |tz: &str| {
+        let (app, a) = (&app, &a);
+        let path = format!("/v1/analytics/summary?from=2024-03-08&to=2024-03-10{tz}");
+        async move {
+            let r = app.get(a, &path).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.text);
+            r.json
+        }
+    };
+    let day = |d: &str, n: i64| json!({"day": d, "type": "page.viewed", "count": n});
+    let new_york = summary("&tz=America/New_York").await;
+    assert_eq!(new_york["tz"], "America/New_York");
+    assert_eq!(
+        new_york["data"],
+        json!([day("2024-03-08", 1), day("2024-03-10", 2)])
+    );
+    assert_eq!(
+        new_york["totals"],
+        json!([{"type": "page.viewed", "count": 3}])
+    );
+    // Any case, answered as the database spells it; UTC as without tz.
+    let utc = summary("").await;
+    assert_eq!(summary("&tz=UTC").await, utc);
+    assert_eq!(utc["tz"], "UTC");
+    assert_eq!(
+        utc["data"],
+        json!([day("2024-03-09", 1), day("2024-03-10", 1)])
+    );
+    assert_eq!(summary("&tz=america/new_york").await, new_york);
+    // Tokyo (UTC+9, no summer time): each event a day later than in New York.
+    assert_eq!(
+        summary("&tz=Asia/Tokyo").await["data"],
+        json!([day("2024-03-09", 1), day("2024-03-10", 1)])
+    );
+
+    // Not a zone name the database lists: an abbreviation, a POSIX specification (PostgreSQL
+    // would read `UTC+3` as three hours west of UTC), a made-up or overlong name.
+    for tz in ["PST", "UTC%2B3", "Mars/Olympus_Mons", "", &"A".repeat(65)] {
+        let r = app.get(&a, &format!("/v1/analytics/summary?tz={tz}")).await;
+        assert_eq!(
+            (r.status, &r.json["fields"][0]["field"]),
+            (422, &json!("tz")),
+            "{tz}: {}",
+            r.text
+        );
+        let r = app.get(&a, &format!("/v1/social/analytics?tz={tz}")).await;
+        assert_eq!(
+            (r.status, &r.json["fields"][0]["field"]),
+            (422, &json!("tz"))
+        );
+    }
+
+    // Without `to`, the last day is today in the zone, as the database says it is; the range is
+    // checked against it.
+    let su = app.db.superuser_client().await;
+    let today = || async {
+        let row = su
+            .query_one(
+                "SELECT to_char((now() AT TIME ZONE 'Pacific/Kiritimati')::date, 'YYYY-MM-DD')",
+                &[],
+            )
+            .await
+            .unwrap();
+        row.get::<_, String>(0)
+    };
+    let before = today().await;
+    let r = app
+        .get(&a, "/v1/analytics/summary?tz=Pacific/Kiritimati")
+        .await;
+    let after = today().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let to = r.json["to"].as_str().unwrap().to_owned();
+    assert!(to == before || to == after, "{to}: {before} or {after}");
+    for (query, reason) in [
+        ("from=9999-12-31", "must not be after to"),
+        ("from=2020-01-01", "the range is at most 366 days"),
+    ] {
+        for route in ["/v1/analytics/summary", "/v1/social/analytics"] {
+            let r = app
+                .get(&a, &format!("{route}?{query}&tz=Pacific/Kiritimati"))
+                .await;
+            assert_eq!(
+                (
+                    r.status,
+                    &r.json["fields"][0]["field"],
+                    &r.json["fields"][0]["reason"]
+                ),
+                (422, &json!("from"), &json!(reason)),
+                "{route}?{query}: {}",
+                r.text
+            );
+        }
+    }
 }

@@ -147,7 +147,7 @@ async fn posts_follow_their_status_rules_and_add_up_in_the_analytics() {
     assert_eq!(
         r.json,
         json!({
-            "from": "2024-05-01", "to": "2024-05-31",
+            "from": "2024-05-01", "to": "2024-05-31", "tz": "UTC",
             "networks": [
                 {"network": "linkedin", "posts": 1, "likes": 0, "shares": 0, "comments": 4, "impressions": 40},
                 {"network": "twitter", "posts": 2, "likes": 15, "shares": 2, "comments": 1, "impressions": 400}
@@ -374,4 +374,50 @@ async fn a_time_the_status_needs_cannot_be_cleared() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.json["published_at"].is_string(), "{}", r.text);
+}
+
+/// `tz` counts the days in a time zone: a post published at 23:30 UTC on 31 May is 1 June in
+/// Tokyo (UTC+9) and still 31 May in New York; one at 23:30 UTC on 30 April is 1 May in Tokyo.
+#[actix_web::test]
+async fn the_analytics_count_the_days_of_their_time_zone() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let account = app
+        .create(
+            &a,
+            "/v1/social/accounts",
+            json!({"network": "twitter", "handle": "acme"}),
+        )
+        .await;
+    for (at, likes) in [("2024-05-31T23:30:00Z", 1), ("2024-04-30T23:30:00Z", 10)] {
+        app.create(
+            &a,
+            "/v1/social/posts",
+            json!({"account_id": account["id"], "body": "x", "status": "published",
+                   "published_at": at, "likes": likes}),
+        )
+        .await;
+    }
+    for (tz, posts, likes) in [
+        ("UTC", 1, 1),
+        ("America/New_York", 1, 1),
+        ("Asia/Tokyo", 1, 10),
+    ] {
+        let r = app
+            .get(
+                &a,
+                &format!("/v1/social/analytics?from=2024-05-01&to=2024-05-31&tz={tz}"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{tz}: {}", r.text);
+        assert_eq!(
+            (
+                &r.json["tz"],
+                &r.json["networks"][0]["posts"],
+                &r.json["networks"][0]["likes"]
+            ),
+            (&json!(tz), &json!(posts), &json!(likes)),
+            "{tz}: {}",
+            r.text
+        );
+    }
 }

@@ -49,6 +49,7 @@ pub mod rules;
 pub mod sync_token;
 pub mod telemetry;
 pub mod throttle;
+pub mod time_zones;
 pub mod webhooks;
 
 pub use error::ApiError;
@@ -98,6 +99,8 @@ pub struct AppState {
     /// How long `DELETE /v1/organization` may run and wait for a lock
     /// ([`DeletionLimits::default`] in a server; the tests shorten them).
     pub organization_deletion: DeletionLimits,
+    /// The time zones a summary's days may be counted in, read from the database once.
+    pub time_zones: std::sync::Arc<time_zones::TimeZones>,
 }
 
 /// How long `DELETE /v1/organization`'s statements may run, and wait for one lock: its

@@ -65,10 +65,10 @@ crate::filter_type! {
     }
 }
 
-/// Events of one type on one day (UTC).
+/// Events of one type on one day (in the summary's time zone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayCount {
-    /// The day, in UTC.
+    /// The day.
     pub day: Date,
     /// The type.
     pub event_type: String,
@@ -107,35 +107,60 @@ pub async fn ingest(tx: &mut TenantTx, events: &[NewEvent]) -> Result<Vec<Event>
     Ok(out)
 }
 
-/// Counts of events per UTC day and type with `from <= occurred_at < until` (no upper bound
-/// when `until` is `None`), by day then type. Ends the transaction (one round trip).
+/// Counts of events per day (in `days.zone`) and type over `days` (see
+/// [`crate::days::Days`]), by day then type, with the days the database resolved and whether
+/// they form a range a summary reads (nothing is counted when they do not). Ends the transaction
+/// (one round trip).
 pub async fn summary(
     tx: TenantTx,
-    from: OffsetDateTime,
-    until: Option<OffsetDateTime>,
+    days: crate::days::Days<'_>,
     event_type: Option<&EventType>,
-) -> Result<Vec<DayCount>, DbError> {
-    const ALL: &str = "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, event_type, count(*) AS n \
-         FROM palisade.analytics_events WHERE occurred_at >= $1 AND occurred_at < coalesce($2::timestamptz, 'infinity') \
-         GROUP BY 1, 2 ORDER BY 1, 2";
-    const ONE_TYPE: &str = "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, event_type, count(*) AS n \
-         FROM palisade.analytics_events WHERE occurred_at >= $1 AND occurred_at < coalesce($2::timestamptz, 'infinity') \
-           AND event_type = $3 \
-         GROUP BY 1, 2 ORDER BY 1, 2";
+) -> Result<(crate::days::Window, bool, Vec<DayCount>), DbError> {
+    // The window is one row; the counts are joined to it, so that an empty range still answers
+    // its days. A type given or not is two statements, each planned for its own index.
+    let sql = |type_filter: &str| {
+        format!(
+            "WITH {window}
+             SELECT w.from_day, w.to_day, w.valid, c.day, c.event_type, c.n
+               FROM w
+               LEFT JOIN LATERAL (
+                   SELECT (e.occurred_at AT TIME ZONE $3::text)::date AS day, e.event_type,
+                          count(*) AS n
+                     FROM palisade.analytics_events AS e
+                    WHERE w.valid AND e.occurred_at >= w.start_at AND e.occurred_at < w.end_at
+                          {type_filter}
+                    GROUP BY 1, 2) AS c ON true
+              ORDER BY c.day, c.event_type",
+            window = crate::days::WINDOW,
+        )
+    };
     let rows = match event_type {
-        None => tx.query_once(ALL, &[&from, &until]).await?,
-        Some(t) => {
-            tx.query_once(ONE_TYPE, &[&from, &until, &t.as_str()])
+        None => {
+            tx.query_once(&sql(""), &[&days.from, &days.to, &days.zone])
                 .await?
         }
+        Some(t) => {
+            tx.query_once(
+                &sql("AND e.event_type = $4"),
+                &[&days.from, &days.to, &days.zone, &t.as_str()],
+            )
+            .await?
+        }
     };
-    rows.iter()
-        .map(|r| {
-            Ok(DayCount {
-                day: r.try_get("day")?,
+    let first = rows
+        .first()
+        .ok_or_else(|| DbError::Client("the summary returned no row".into()))?;
+    let (window, valid) = crate::days::window(first)?;
+    let mut counts = Vec::with_capacity(rows.len());
+    for r in &rows {
+        // The one row of an empty range has no day.
+        if let Some(day) = r.try_get::<_, Option<Date>>("day")? {
+            counts.push(DayCount {
+                day,
                 event_type: r.try_get("event_type")?,
                 count: r.try_get("n")?,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok((window, valid, counts))
 }

@@ -44,6 +44,7 @@ pub mod chat;
 pub mod chatbot;
 pub mod crud;
 pub mod customers;
+pub mod days;
 pub mod email_events;
 mod error;
 pub mod idempotency;

@@ -281,48 +281,70 @@ pub struct AccountTotals {
     pub counters: [i64; 4],
 }
 
-/// Totals per account of posts published with `from <= published_at < until` (no upper bound
-/// when `until` is `None`), optionally for one network or one account, ordered by network then
-/// handle. Counters are client-set up to i64::MAX each, so their totals saturate at i64::MAX.
+/// Totals per account of posts published on `days` (see [`crate::days::Days`]),
+/// optionally for one network or one account, ordered by network then handle, with the days the
+/// database resolved and whether they form a range a summary reads (nothing is counted when they
+/// do not). Counters are client-set up to i64::MAX each, so their totals saturate at i64::MAX.
 /// Ends the transaction.
 pub async fn engagement(
     tx: TenantTx,
-    from: OffsetDateTime,
-    until: Option<OffsetDateTime>,
+    days: crate::days::Days<'_>,
     network: Option<SocialNetwork>,
     account_id: Option<SocialAccountId>,
-) -> Result<Vec<AccountTotals>, DbError> {
-    // The join follows the composite foreign key (both sides already filtered by RLS).
-    const SQL: &str = "SELECT a.id, a.network, a.handle, count(*) AS posts, \
-             least(sum(p.likes), 9223372036854775807)::bigint AS likes, \
-             least(sum(p.shares), 9223372036854775807)::bigint AS shares, \
-             least(sum(p.comments), 9223372036854775807)::bigint AS comments, \
-             least(sum(p.impressions), 9223372036854775807)::bigint AS impressions \
-         FROM palisade.social_posts p \
-         JOIN palisade.social_accounts a \
-           ON a.organization_id = p.organization_id AND a.id = p.account_id \
-         WHERE p.status = 'published' AND p.published_at >= $1 AND p.published_at < coalesce($2::timestamptz, 'infinity') \
-           AND a.network = coalesce($3, a.network) AND a.id = coalesce($4, a.id) \
-         GROUP BY a.id, a.network, a.handle ORDER BY a.network, a.handle";
+) -> Result<(crate::days::Window, bool, Vec<AccountTotals>), DbError> {
+    // The window is one row; the totals are joined to it, so that an empty range still answers
+    // its days. The join of posts and accounts follows the composite foreign key (both sides
+    // already filtered by RLS).
+    let sql = format!(
+        "WITH {window}
+         SELECT w.from_day, w.to_day, w.valid, t.*
+           FROM w
+           LEFT JOIN LATERAL (
+               SELECT a.id, a.network, a.handle, count(*) AS posts,
+                      least(sum(p.likes), 9223372036854775807)::bigint AS likes,
+                      least(sum(p.shares), 9223372036854775807)::bigint AS shares,
+                      least(sum(p.comments), 9223372036854775807)::bigint AS comments,
+                      least(sum(p.impressions), 9223372036854775807)::bigint AS impressions
+                 FROM palisade.social_posts p
+                 JOIN palisade.social_accounts a
+                   ON a.organization_id = p.organization_id AND a.id = p.account_id
+                WHERE w.valid AND p.status = 'published'
+                  AND p.published_at >= w.start_at AND p.published_at < w.end_at
+                  AND a.network = coalesce($4, a.network) AND a.id = coalesce($5, a.id)
+                GROUP BY a.id, a.network, a.handle) AS t ON true
+          ORDER BY t.network, t.handle",
+        window = crate::days::WINDOW,
+    );
     let network = network.map(SocialNetwork::as_str);
     let account = account_id.map(|a| a.as_uuid());
     let rows = tx
-        .query_once(SQL, &[&from, &until, &network, &account])
+        .query_once(
+            &sql,
+            &[&days.from, &days.to, &days.zone, &network, &account],
+        )
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AccountTotals {
-                account_id: r.try_get("id")?,
-                network: r.try_get("network")?,
-                handle: r.try_get("handle")?,
-                posts: r.try_get("posts")?,
-                counters: [
-                    r.try_get("likes")?,
-                    r.try_get("shares")?,
-                    r.try_get("comments")?,
-                    r.try_get("impressions")?,
-                ],
-            })
-        })
-        .collect()
+    let first = rows
+        .first()
+        .ok_or_else(|| DbError::Client("the engagement summary returned no row".into()))?;
+    let (window, valid) = crate::days::window(first)?;
+    let mut totals = Vec::with_capacity(rows.len());
+    for r in &rows {
+        // The one row of an empty range has no account.
+        let Some(account_id) = r.try_get::<_, Option<Uuid>>("id")? else {
+            continue;
+        };
+        totals.push(AccountTotals {
+            account_id,
+            network: r.try_get("network")?,
+            handle: r.try_get("handle")?,
+            posts: r.try_get("posts")?,
+            counters: [
+                r.try_get("likes")?,
+                r.try_get("shares")?,
+                r.try_get("comments")?,
+                r.try_get("impressions")?,
+            ],
+        });
+    }
+    Ok((window, valid, totals))
 }

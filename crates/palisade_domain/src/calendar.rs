@@ -7,7 +7,7 @@
 //! is checked (the `time` crate panics past ±9999).
 
 use time::macros::date;
-use time::{Date, Duration, OffsetDateTime, Time, UtcOffset};
+use time::{Date, Duration, OffsetDateTime, UtcOffset};
 
 use crate::ParseError;
 
@@ -33,18 +33,6 @@ pub fn day(d: Date) -> Result<Date, ParseError> {
     } else {
         Err(ParseError::new("must be between 0000-01-01 and 9999-12-31"))
     }
-}
-
-/// The instants of the days `from` to `to` (inclusive) as a half-open range: `from` at 00:00
-/// UTC to the day after `to` at 00:00 UTC. `None` when `to` is the last day kept, whose
-/// following midnight (year 10000) is past what can be written: the range is then open-ended.
-pub fn day_instants(from: Date, to: Date) -> (OffsetDateTime, Option<OffsetDateTime>) {
-    let start = from.with_time(Time::MIDNIGHT).assume_utc();
-    let end = to
-        .next_day()
-        .filter(|d| *d <= LAST_DAY)
-        .map(|d| d.with_time(Time::MIDNIGHT).assume_utc());
-    (start, end)
 }
 
 /// `days` days before `d`, but not before the first day kept.
@@ -82,18 +70,7 @@ mod tests {
     }
 
     #[test]
-    fn day_ranges_end_at_the_next_midnight_or_stay_open_at_the_last_day() {
-        assert_eq!(
-            day_instants(date!(2024 - 05 - 01), date!(2024 - 05 - 31)),
-            (
-                datetime!(2024-05-01 00:00 UTC),
-                Some(datetime!(2024-06-01 00:00 UTC))
-            )
-        );
-        assert_eq!(
-            day_instants(date!(9999 - 12 - 01), LAST_DAY),
-            (datetime!(9999-12-01 00:00 UTC), None)
-        );
+    fn the_days_before_a_day_stop_at_the_first_day_kept() {
         assert_eq!(days_before(date!(0000 - 01 - 10), 29), FIRST_DAY);
         assert_eq!(
             days_before(date!(2024 - 05 - 30), 29),

@@ -225,6 +225,7 @@ impl Application {
                 palisade_api::places::DELETIONS_AT_ONCE,
             )),
             organization_deletion: config.organization_deletion,
+            time_zones: std::sync::Arc::default(),
         };
 
         let (listener, port) = bind(&config.http_addr)?;

@@ -56,7 +56,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/analytics/summary", summary)
         .tag("analytics")
         .summary("Count events per day and type")
-        .describe("Events per UTC day and type with `occurred_at` in the inclusive range of days (default: the 30 days ending today; at most 366), `{\"from\", \"to\", \"data\": [{\"day\", \"type\", \"count\"}], \"totals\": [{\"type\", \"count\"}]}`")
+        .describe("Events per day (in `tz`, default UTC) and type with `occurred_at` in the inclusive range of days (default: the 30 days ending today in `tz`; at most 366), `{\"from\", \"to\", \"tz\", \"data\": [{\"day\", \"type\", \"count\"}], \"totals\": [{\"type\", \"count\"}]}`")
         .query::<SummaryQuery>()
         .ok::<SummaryJson>()
         .errors(&[422]);
@@ -289,15 +289,18 @@ crate::list::filters! {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryQuery {
-    /// First UTC day (inclusive); default: 29 days before `to`.
+    /// First day (inclusive) in `tz`; default: 29 days before `to`.
     #[param(format = Date)]
     from: Option<String>,
-    /// Last UTC day (inclusive); default: today. At most 366 days after `from`.
+    /// Last day (inclusive) in `tz`; default: today in `tz`. At most 366 days after `from`.
     #[param(format = Date)]
     to: Option<String>,
     /// Only this event type.
     #[serde(rename = "type")]
     event_type: Option<String>,
+    /// The time zone the days are in, by its name in the database's time zone database
+    /// (`Europe/Paris`, `America/New_York`; any case); default `UTC`.
+    tz: Option<String>,
 }
 
 crate::rules::field_rules!(SummaryQuery {
@@ -314,13 +317,15 @@ pub struct SummaryJson {
     /// Last day counted (inclusive).
     #[schema(format = Date)]
     to: String,
+    /// The time zone of the days, as the database spells it.
+    tz: String,
     /// Per day and type, days ascending; days and types without events are absent.
     data: Vec<DayCountJson>,
     /// Per type over the whole range, by type.
     totals: Vec<TypeCountJson>,
 }
 
-/// Events of one type on one UTC day.
+/// Events of one type on one day (in the summary's time zone).
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = AnalyticsDayCount)]
 pub struct DayCountJson {
@@ -340,9 +345,10 @@ pub struct TypeCountJson {
     count: i64,
 }
 
-/// `GET /v1/analytics/summary?from=YYYY-MM-DD&to=YYYY-MM-DD&type=`: events per UTC day and type
-/// with `occurred_at` in the inclusive range of days (default: the 30 days ending today; at
-/// most 366), `{"from", "to", "data": [{"day", "type", "count"}], "totals": [{"type", "count"}]}`.
+/// `GET /v1/analytics/summary?from=YYYY-MM-DD&to=YYYY-MM-DD&type=&tz=`: events per day (in `tz`,
+/// default UTC) and type with `occurred_at` in the inclusive range of days (default: the 30
+/// days ending today; at most 366), `{"from", "to", "tz", "data": [{"day", "type", "count"}],
+/// "totals": [{"type", "count"}]}`.
 pub async fn summary(
     state: web::Data<AppState>,
     caller: Caller,
@@ -351,9 +357,17 @@ pub async fn summary(
     let mut f = Fields::default();
     let range = f.day_range(q.from.as_deref(), q.to.as_deref());
     let event_type = f.optional("type", q.event_type.as_deref(), EventType::parse);
-    let range = f.finish_with(range)?;
+    let zone = state
+        .time_zones
+        .resolve(&state.pool, q.tz.as_deref())
+        .await?;
+    let zone = f.time_zone(zone);
+    let (range, zone) = f.finish_with((range, zone))?;
     let tx = caller.begin(&state).await?;
-    let counts = db::summary(tx, range.start, range.end, event_type.as_ref()).await?;
+    let (days, valid, counts) = db::summary(tx, range.in_zone(&zone), event_type.as_ref()).await?;
+    if !valid {
+        return Err(crate::routes::fields::day_range_refused(days.from, days.to));
+    }
     let mut totals: Vec<(String, i64)> = Vec::new();
     for c in &counts {
         match totals.iter_mut().find(|(t, _)| *t == c.event_type) {
@@ -363,8 +377,9 @@ pub async fn summary(
     }
     totals.sort();
     Ok(HttpResponse::Ok().json(SummaryJson {
-        from: format_date(range.from),
-        to: format_date(range.to),
+        from: format_date(days.from),
+        to: format_date(days.to),
+        tz: zone,
         data: counts
             .iter()
             .map(|c| DayCountJson {

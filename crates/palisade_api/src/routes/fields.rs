@@ -10,16 +10,36 @@ use time::{Date, OffsetDateTime};
 use super::Fields;
 use crate::error::{FieldCode, FieldError};
 
-/// An inclusive range of UTC days and the instants it covers (see [`Fields::day_range`]).
+/// The inclusive range of days a summary asked for (see [`Fields::day_range`]): `to` absent is
+/// today in the summary's time zone, which the database resolves (`palisade_db::days`).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct DayRange {
-    /// The first day.
-    pub from: Date,
-    /// The last day.
-    pub to: Date,
-    /// The first day's midnight.
-    pub start: OffsetDateTime,
-    /// The midnight after the last day; `None` after 9999-12-31 (open-ended).
-    pub end: Option<OffsetDateTime>,
+    /// The first day; absent only when `to` is too (then the 29 days before today).
+    pub from: Option<Date>,
+    /// The last day; absent: today.
+    pub to: Option<Date>,
+}
+
+impl DayRange {
+    /// The days to read in `zone`.
+    pub(crate) fn in_zone(self, zone: &str) -> palisade_db::days::Days<'_> {
+        palisade_db::days::Days {
+            from: self.from,
+            to: self.to,
+            zone,
+        }
+    }
+}
+
+/// The 422 for a range of days that is not one a summary reads: `from` after `to`, or more
+/// than 366 days. [`Fields::day_range`] refuses such a range when both ends are given; the
+/// database, when `to` is today in the summary's zone (`palisade_db::days::WINDOW`).
+pub(crate) fn day_range_refused(from: Date, to: Date) -> crate::ApiError {
+    let mut f = Fields::default();
+    f.check_day_range(from, to);
+    f.finish()
+        .err()
+        .unwrap_or_else(|| crate::ApiError::internal("a day range refused and not refusable"))
 }
 
 impl Fields {
@@ -89,34 +109,53 @@ impl Fields {
         }
     }
 
-    /// An inclusive range of UTC days, `from` and `to` (dates between 0000-01-01 and
-    /// 9999-12-31), as the half-open range of instants from `from` 00:00 to the midnight after
-    /// `to` (`None`, open-ended, after 9999-12-31: see [`calendar::day_instants`]). Defaults to
-    /// the 30 days ending today (never before 0000-01-01); at most 366 days.
+    /// An inclusive range of days, `from` and `to` (dates between 0000-01-01 and 9999-12-31),
+    /// in the summary's time zone. Defaults to the 30 days ending today (never before
+    /// 0000-01-01); at most 366 days. Without `to`, today is the zone's, which only the
+    /// database knows: it checks the range then ([`day_range_refused`]).
     pub(crate) fn day_range(&mut self, from: Option<&str>, to: Option<&str>) -> Option<DayRange> {
         let to_day = match to {
-            Some(_) => self.date("to", to)?,
-            None => OffsetDateTime::now_utc().date(),
+            Some(_) => Some(self.date("to", to)?),
+            None => None,
         };
         let from_day = match from {
-            Some(_) => self.date("from", from)?,
-            None => calendar::days_before(to_day, 29),
+            Some(_) => Some(self.date("from", from)?),
+            None => to_day.map(|to| calendar::days_before(to, 29)),
         };
-        if from_day > to_day {
-            self.invalid("from", "must not be after to");
+        if let (Some(from), Some(to)) = (from_day, to_day)
+            && !self.check_day_range(from, to)
+        {
             return None;
         }
-        if (to_day - from_day).whole_days() >= 366 {
-            self.invalid("from", "the range is at most 366 days");
-            return None;
-        }
-        let (start, end) = calendar::day_instants(from_day, to_day);
         Some(DayRange {
             from: from_day,
             to: to_day,
-            start,
-            end,
         })
+    }
+
+    /// Whether `from`..=`to` is a range a summary reads, recording why not.
+    fn check_day_range(&mut self, from: Date, to: Date) -> bool {
+        if from > to {
+            self.invalid("from", "must not be after to");
+            return false;
+        }
+        if (to - from).whole_days() >= 366 {
+            self.invalid("from", "the range is at most 366 days");
+            return false;
+        }
+        true
+    }
+
+    /// The time zone `tz` named, as [`crate::time_zones::TimeZones::resolve`] found it
+    /// (`None`: the database knows no zone of that name).
+    pub(crate) fn time_zone(&mut self, resolved: Option<String>) -> Option<String> {
+        if resolved.is_none() {
+            self.invalid(
+                "tz",
+                "must be a time zone name the database knows, like Europe/Paris or UTC",
+            );
+        }
+        resolved
     }
 
     /// A value parsed by a domain type (absent is fine).

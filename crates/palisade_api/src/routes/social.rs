@@ -70,7 +70,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/social/analytics", analytics)
         .tag("social")
         .summary("Post engagement per network and account")
-        .describe("Posts published in the inclusive range of UTC days (default: the 30 days ending today; at most 366) and their engagement, per network and per account: `{\"from\", \"to\", \"networks\": [{network, posts, likes, shares, comments, impressions}], \"accounts\": [{account_id, network, handle, posts, likes, ...}]}`")
+        .describe("Posts published in the inclusive range of days in `tz` (default UTC; the 30 days ending today in `tz` by default; at most 366) and their engagement, per network and per account: `{\"from\", \"to\", \"tz\", \"networks\": [{network, posts, likes, shares, comments, impressions}], \"accounts\": [{account_id, network, handle, posts, likes, ...}]}`")
         .query::<AnalyticsQuery>()
         .ok::<AnalyticsJson>()
         .errors(&[422]);
@@ -303,16 +303,19 @@ fn merge(patch: &mut PostPatch, current: &Post) -> Result<(), ApiError> {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsQuery {
-    /// First UTC day (inclusive); default: 29 days before `to`.
+    /// First day (inclusive) in `tz`; default: 29 days before `to`.
     #[param(format = Date)]
     from: Option<String>,
-    /// Last UTC day (inclusive); default: today. At most 366 days after `from`.
+    /// Last day (inclusive) in `tz`; default: today in `tz`. At most 366 days after `from`.
     #[param(format = Date)]
     to: Option<String>,
     #[param(value_type = Option<SocialNetwork>, inline)]
     network: Option<String>,
     #[param(format = Uuid)]
     account_id: Option<String>,
+    /// The time zone the days are in, by its name in the database's time zone database
+    /// (`Europe/Paris`, `America/New_York`; any case); default `UTC`.
+    tz: Option<String>,
 }
 
 crate::rules::field_rules!(AnalyticsQuery {});
@@ -327,6 +330,8 @@ pub struct AnalyticsJson {
     /// Last day counted (inclusive).
     #[schema(format = Date)]
     to: String,
+    /// The time zone of the days, as the database spells it.
+    tz: String,
     /// Per network, networks with published posts only.
     networks: Vec<NetworkEngagementJson>,
     /// Per account with published posts, by network then handle.
@@ -378,10 +383,10 @@ pub struct AccountEngagementJson {
     engagement: EngagementJson,
 }
 
-/// `GET /v1/social/analytics?from=YYYY-MM-DD&to=YYYY-MM-DD&network=&account_id=`: posts
-/// published in the inclusive range of UTC days (default: the 30 days ending today; at most
-/// 366) and their engagement, per network and per account:
-/// `{"from", "to", "networks": [{network, posts, likes, shares, comments, impressions}],
+/// `GET /v1/social/analytics?from=YYYY-MM-DD&to=YYYY-MM-DD&network=&account_id=&tz=`: posts
+/// published in the inclusive range of days in `tz` (default UTC; the 30 days ending today
+/// there by default; at most 366) and their engagement, per network and per account:
+/// `{"from", "to", "tz", "networks": [{network, posts, likes, shares, comments, impressions}],
 ///   "accounts": [{account_id, network, handle, posts, likes, ...}]}`.
 pub async fn analytics(
     state: web::Data<AppState>,
@@ -396,9 +401,18 @@ pub async fn analytics(
         q.account_id.as_deref(),
         SocialAccountId::parse,
     );
-    let range = f.finish_with(range)?;
+    let zone = state
+        .time_zones
+        .resolve(&state.pool, q.tz.as_deref())
+        .await?;
+    let zone = f.time_zone(zone);
+    let (range, zone) = f.finish_with((range, zone))?;
     let tx = caller.begin(&state).await?;
-    let accounts = db::engagement(tx, range.start, range.end, network, account_id).await?;
+    let (days, valid, accounts) =
+        db::engagement(tx, range.in_zone(&zone), network, account_id).await?;
+    if !valid {
+        return Err(crate::routes::fields::day_range_refused(days.from, days.to));
+    }
     let mut networks: Vec<(String, i64, [i64; 4])> = Vec::new();
     for a in &accounts {
         let i = match networks.iter().position(|(n, _, _)| *n == a.network) {
@@ -432,8 +446,9 @@ pub async fn analytics(
         })
         .collect();
     Ok(HttpResponse::Ok().json(AnalyticsJson {
-        from: format_date(range.from),
-        to: format_date(range.to),
+        from: format_date(days.from),
+        to: format_date(days.to),
+        tz: zone,
         networks,
         accounts,
     }))
