@@ -604,10 +604,14 @@ async fn the_table_refuses_the_event_types_the_api_refuses() {
 async fn a_summary_counts_the_days_of_its_time_zone() {
     let (app, a) = spawn_app_with_owner("Acme").await;
     for at in [
-        "2024-03-09T04:30:00Z", // 8 March, 23:30 in New York (EST)
-        "2024-03-10T06:30:00Z", // 10 March, 01:30 EST, before the change
-        "2024-03-11T03:59:00Z", // 10 March, 23:59 EDT
+        "2024-03-08T16:00:00Z", // 8 March, 11:00 in New York (EST); 9 March, 01:00 in Tokyo
+        "2024-03-09T04:30:00Z", // 8 March, 23:30 in New York; 9 March in Tokyo
+        "2024-03-10T06:30:00Z", // 10 March, 01:30 EST, before the change; 10 March in Tokyo
+        "2024-03-11T03:59:00Z", // 10 March, 23:59 EDT; 11 March in Tokyo
         "2024-03-11T04:00:00Z", // 11 March, 00:00 EDT
+        // Havana turns its clocks back at 01:00 on 3 November 2024: 00:00 to 01:00 happens
+        // twice, and this is the first 00:30 (UTC-4), already 3 November there.
+        "2024-11-03T04:30:00Z",
     ] {
         app.create(
             &a,
@@ -616,87 +620,140 @@ async fn a_summary_counts_the_days_of_its_time_zone() {
         )
         .await;
     }
-    let summary = |tz: &str| {
+    let summary = |query: &str| {
         let (app, a) = (&app, &a);
-        let path = format!("/v1/analytics/summary?from=2024-03-08&to=2024-03-10{tz}");
+        let path = format!("/v1/analytics/summary?{query}");
         async move {
             let r = app.get(a, &path).await;
             assert_eq!(r.status, 200, "{path}: {}", r.text);
             r.json
         }
     };
+    let march = |tz: &str| format!("from=2024-03-08&to=2024-03-10{tz}");
     let day = |d: &str, n: i64| json!({"day": d, "type": "page.viewed", "count": n});
-    let new_york = summary("&tz=America/New_York").await;
+    let new_york = summary(&march("&tz=America/New_York")).await;
     assert_eq!(new_york["tz"], "America/New_York");
     assert_eq!(
         new_york["data"],
-        json!([day("2024-03-08", 1), day("2024-03-10", 2)])
+        json!([day("2024-03-08", 2), day("2024-03-10", 2)])
     );
     assert_eq!(
         new_york["totals"],
-        json!([{"type": "page.viewed", "count": 3}])
+        json!([{"type": "page.viewed", "count": 4}])
     );
     // Any case, answered as the database spells it; UTC as without tz.
-    let utc = summary("").await;
-    assert_eq!(summary("&tz=UTC").await, utc);
+    let utc = summary(&march("")).await;
+    assert_eq!(summary(&march("&tz=UTC")).await, utc);
     assert_eq!(utc["tz"], "UTC");
     assert_eq!(
         utc["data"],
-        json!([day("2024-03-09", 1), day("2024-03-10", 1)])
+        json!([
+            day("2024-03-08", 1),
+            day("2024-03-09", 1),
+            day("2024-03-10", 1)
+        ])
     );
-    assert_eq!(summary("&tz=america/new_york").await, new_york);
-    // Tokyo (UTC+9, no summer time): each event a day later than in New York.
+    assert_eq!(summary(&march("&tz=america/new_york")).await, new_york);
+    // Tokyo (UTC+9, no summer time).
     assert_eq!(
-        summary("&tz=Asia/Tokyo").await["data"],
-        json!([day("2024-03-09", 1), day("2024-03-10", 1)])
+        summary(&march("&tz=Asia/Tokyo")).await["data"],
+        json!([day("2024-03-09", 2), day("2024-03-10", 1)])
+    );
+    // Havana's doubled midnight: the first 00:30 of 3 November is the 3rd, never the 2nd.
+    let havana = |from: &str, to: &str| format!("from={from}&to={to}&tz=America/Havana");
+    assert_eq!(
+        summary(&havana("2024-11-01", "2024-11-02")).await["data"],
+        json!([])
+    );
+    assert_eq!(
+        summary(&havana("2024-11-03", "2024-11-03")).await["data"],
+        json!([day("2024-11-03", 1)])
     );
 
-    // Not a zone name the database lists: an abbreviation, a POSIX specification (PostgreSQL
-    // would read `UTC+3` as three hours west of UTC), a made-up or overlong name.
-    for tz in ["PST", "UTC%2B3", "Mars/Olympus_Mons", "", &"A".repeat(65)] {
-        let r = app.get(&a, &format!("/v1/analytics/summary?tz={tz}")).await;
-        assert_eq!(
-            (r.status, &r.json["fields"][0]["field"]),
-            (422, &json!("tz")),
-            "{tz}: {}",
-            r.text
-        );
-        let r = app.get(&a, &format!("/v1/social/analytics?tz={tz}")).await;
-        assert_eq!(
-            (r.status, &r.json["fields"][0]["field"]),
-            (422, &json!("tz"))
-        );
-    }
-
-    // Without `to`, the last day is today in the zone, as the database says it is; the range is
-    // checked against it.
-    let su = app.db.superuser_client().await;
-    let today = || async {
-        let row = su
-            .query_one(
-                "SELECT to_char((now() AT TIME ZONE 'Pacific/Kiritimati')::date, 'YYYY-MM-DD')",
-                &[],
-            )
-            .await
-            .unwrap();
-        row.get::<_, String>(0)
-    };
-    let before = today().await;
-    let r = app
-        .get(&a, "/v1/analytics/summary?tz=Pacific/Kiritimati")
-        .await;
-    let after = today().await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let to = r.json["to"].as_str().unwrap().to_owned();
-    assert!(to == before || to == after, "{to}: {before} or {after}");
-    for (query, reason) in [
-        ("from=9999-12-31", "must not be after to"),
-        ("from=2020-01-01", "the range is at most 366 days"),
+    // Not a zone name a summary may use: an abbreviation (`CET`, listed as a zone too, would be
+    // read as the abbreviation, never summer time), a POSIX specification (PostgreSQL would read
+    // `UTC+3` as three hours west of UTC), the server's own zone, a made-up or overlong name.
+    for tz in [
+        "PST",
+        "CET",
+        "cet",
+        "UTC%2B3",
+        "localtime",
+        "Mars/Olympus_Mons",
+        "",
+        &"A".repeat(65),
     ] {
         for route in ["/v1/analytics/summary", "/v1/social/analytics"] {
-            let r = app
-                .get(&a, &format!("{route}?{query}&tz=Pacific/Kiritimati"))
-                .await;
+            let r = app.get(&a, &format!("{route}?tz={tz}&from=May")).await;
+            assert_eq!(
+                (r.status, &r.json["fields"]),
+                (
+                    422,
+                    &json!([
+                        {"field": "from", "code": "invalid", "reason": "must be a date, like 2024-05-01"},
+                        {"field": "tz", "code": "invalid", "reason": "must be a time zone name the database knows, like Europe/Paris or UTC"}
+                    ])
+                ),
+                "{route} {tz}: {}",
+                r.text
+            );
+        }
+    }
+    assert_eq!(
+        summary(&march("&tz=Europe/Paris")).await["tz"],
+        "Europe/Paris"
+    );
+
+    // Without `to`, the last day is today in the zone, as the database says it is: on one side
+    // of the date line or the other, it is not today in UTC, whatever the hour.
+    let su = app.db.superuser_client().await;
+    let today = |zone: &'static str| {
+        let su = &su;
+        async move {
+            let row = su
+                .query_one(
+                    "SELECT to_char((now() AT TIME ZONE $1)::date, 'YYYY-MM-DD')",
+                    &[&zone],
+                )
+                .await
+                .unwrap();
+            row.get::<_, String>(0)
+        }
+    };
+    for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
+        let before = today(zone).await;
+        let r = summary(&format!("tz={zone}")).await;
+        let after = today(zone).await;
+        let to = r["to"].as_str().unwrap().to_owned();
+        assert!(
+            to == before || to == after,
+            "{zone}: {to}, not {before} or {after}"
+        );
+    }
+    // A `from` wrong in any zone is refused with the other fields; one wrong in the zone only,
+    // once the database has said which day it is there: tomorrow in UTC is after today in Pago
+    // Pago (UTC-11), and 366 days before yesterday in UTC more than 366 before today in
+    // Kiritimati (UTC+14).
+    let utc_today = time::OffsetDateTime::now_utc().date();
+    let tomorrow = utc_today.next_day().unwrap();
+    let long_ago = utc_today - time::Duration::days(366);
+    for (query, reason) in [
+        ("from=9999-12-31".to_owned(), "must not be after to"),
+        (
+            "from=2020-01-01".to_owned(),
+            "the range is at most 366 days",
+        ),
+        (
+            format!("from={tomorrow}&tz=Pacific/Pago_Pago"),
+            "must not be after to",
+        ),
+        (
+            format!("from={long_ago}&tz=Pacific/Kiritimati"),
+            "the range is at most 366 days",
+        ),
+    ] {
+        for route in ["/v1/analytics/summary", "/v1/social/analytics"] {
+            let r = app.get(&a, &format!("{route}?{query}")).await;
             assert_eq!(
                 (
                     r.status,

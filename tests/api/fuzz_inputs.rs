@@ -1339,13 +1339,16 @@ async fn analytics_and_social_never_answer_5xx() {
             "/v1/analytics/events",
             &["type", "customer_id", "occurred_after", "occurred_before", "created_after", "created_before"],
         )
-        .list("/v1/analytics/summary", &["from", "to", "type"])
+        .list("/v1/analytics/summary", &["from", "to", "type", "tz"])
         .list("/v1/social/accounts", &["network", "handle", "created_after", "created_before"])
         .list(
             "/v1/social/posts",
             &["account_id", "status", "created_after", "created_before"],
         )
-        .list("/v1/social/analytics", &["from", "to", "network", "account_id"])
+        .list(
+            "/v1/social/analytics",
+            &["from", "to", "network", "account_id", "tz"],
+        )
         .item(&account_item)
         .item(&post_item)
         .fuzz()

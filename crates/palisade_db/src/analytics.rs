@@ -127,11 +127,12 @@ pub async fn summary(
                    SELECT (e.occurred_at AT TIME ZONE $3::text)::date AS day, e.event_type,
                           count(*) AS n
                      FROM palisade.analytics_events AS e
-                    WHERE w.valid AND e.occurred_at >= w.start_at AND e.occurred_at < w.end_at
+                    WHERE w.valid AND {in_days}
                           {type_filter}
                     GROUP BY 1, 2) AS c ON true
               ORDER BY c.day, c.event_type",
             window = crate::days::WINDOW,
+            in_days = crate::days::in_days("e.occurred_at"),
         )
     };
     let rows = match event_type {

@@ -32,18 +32,31 @@ pub struct Window {
 }
 
 /// The common table expression `w(from_day, to_day, start_at, end_at, valid)` of a statement
-/// whose `$1`, `$2` and `$3` are [`Days::from`], [`Days::to`] and [`Days::zone`]: the days, the
-/// instants from the first day's midnight to the midnight after the last (in the zone: a day of
-/// a daylight-saving change is 23 or 25 hours long), and whether the range is one a summary
-/// reads (`from_day <= to_day`, at most 366 days). A statement reads nothing when it is not, and
-/// the caller refuses it ([`Window`]).
+/// whose `$1`, `$2` and `$3` are [`Days::from`], [`Days::to`] and [`Days::zone`]: the days;
+/// instants that hold them, from the midnight of the day before the first to the midnight two
+/// days after the last, for an index to read (a statement keeps the instants whose day in the
+/// zone, `(t AT TIME ZONE $3)::date`, is one of the days: [`in_days`]); and whether the range is
+/// one a summary reads (`from_day <= to_day`, at most 366 days). A statement reads nothing when
+/// it is not, and the caller refuses it ([`Window`]). The bounds are a day wider than the days
+/// because a midnight is not always one instant: where clocks go back at midnight (Havana,
+/// the Azores), 00:00 happens twice and `AT TIME ZONE` takes the second, while the hour before
+/// it is already that day.
 pub(crate) const WINDOW: &str = "\
 w AS (SELECT f.from_day, r.to_day,
-             (f.from_day::timestamp AT TIME ZONE $3::text) AS start_at,
-             ((r.to_day + 1)::timestamp AT TIME ZONE $3::text) AS end_at,
+             ((f.from_day - 1)::timestamp AT TIME ZONE $3::text) AS start_at,
+             ((r.to_day + 2)::timestamp AT TIME ZONE $3::text) AS end_at,
              f.from_day <= r.to_day AND r.to_day - f.from_day < 366 AS valid
         FROM (SELECT coalesce($2::date, (pg_catalog.now() AT TIME ZONE $3::text)::date) AS to_day) AS r,
              LATERAL (SELECT coalesce($1::date, r.to_day - 29) AS from_day) AS f)";
+
+/// The filter of a statement built on [`WINDOW`] that keeps the instants `instant` (an
+/// expression) on one of its days in the zone, beside the bounds that let it read an index.
+pub(crate) fn in_days(instant: &str) -> String {
+    format!(
+        "{instant} >= w.start_at AND {instant} < w.end_at \
+         AND ({instant} AT TIME ZONE $3::text)::date BETWEEN w.from_day AND w.to_day"
+    )
+}
 
 /// Reads [`Window`] and its `valid` flag from a row of a statement built on [`WINDOW`] (its
 /// columns `from_day`, `to_day`, `valid`).
@@ -57,14 +70,29 @@ pub(crate) fn window(row: &tokio_postgres::Row) -> Result<(Window, bool), DbErro
     ))
 }
 
-/// Every time zone name the database knows (`pg_timezone_names`, some 1,200 on Debian's
-/// PostgreSQL, `posix/` aliases included; zones with leap seconds are not listed, as PostgreSQL
-/// cannot use them). Read before any tenant is known, from the catalog: it takes PostgreSQL 40
-/// to 140 ms (it reads every zone file), so the API reads it once.
+/// The time zone names a summary may count its days in: those the database knows
+/// (`pg_timezone_names`, some 1,200 on Debian's PostgreSQL, `posix/` aliases included; zones
+/// with leap seconds are not listed, as PostgreSQL cannot use them), but for
+/// - the names that are also abbreviations (`CET`, `EET`, `EST`, `GMT`, `MET`, `MST`, `WET`,
+///   ...: `pg_timezone_abbrevs`), which `AT TIME ZONE` reads as the abbreviation, a fixed offset
+///   without daylight saving (`CET` in July is UTC+1 where Europe/Paris is UTC+2), UTC excepted
+///   (the same either way);
+/// - `localtime` (whatever zone the server runs in), `posixrules` and `Factory`.
+///
+/// Read before any tenant is known, from the catalog: it takes PostgreSQL 40 to 140 ms (it
+/// reads every zone file), so the API reads it once. The abbreviations are the server's
+/// `timezone_abbreviations` setting's (`Default` unless an operator changed it).
 pub async fn time_zone_names(pool: &AppPool) -> Result<Vec<String>, DbError> {
     let conn = pool.get().await?;
     let rows = conn
-        .query("SELECT name FROM pg_catalog.pg_timezone_names", &[])
+        .query(
+            "SELECT n.name FROM pg_catalog.pg_timezone_names AS n
+              WHERE n.name NOT IN ('localtime', 'posixrules', 'Factory')
+                AND (n.name = 'UTC'
+                     OR NOT EXISTS (SELECT FROM pg_catalog.pg_timezone_abbrevs AS a
+                                     WHERE pg_catalog.lower(a.abbrev) = pg_catalog.lower(n.name)))",
+            &[],
+        )
         .await?;
     rows.iter()
         .map(|r| r.try_get::<_, String>(0).map_err(DbError::from))

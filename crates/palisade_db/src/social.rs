@@ -308,12 +308,12 @@ pub async fn engagement(
                  FROM palisade.social_posts p
                  JOIN palisade.social_accounts a
                    ON a.organization_id = p.organization_id AND a.id = p.account_id
-                WHERE w.valid AND p.status = 'published'
-                  AND p.published_at >= w.start_at AND p.published_at < w.end_at
+                WHERE w.valid AND p.status = 'published' AND {in_days}
                   AND a.network = coalesce($4, a.network) AND a.id = coalesce($5, a.id)
                 GROUP BY a.id, a.network, a.handle) AS t ON true
           ORDER BY t.network, t.handle",
         window = crate::days::WINDOW,
+        in_days = crate::days::in_days("p.published_at"),
     );
     let network = network.map(SocialNetwork::as_str);
     let account = account_id.map(|a| a.as_uuid());

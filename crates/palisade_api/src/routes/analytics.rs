@@ -299,7 +299,9 @@ pub struct SummaryQuery {
     #[serde(rename = "type")]
     event_type: Option<String>,
     /// The time zone the days are in, by its name in the database's time zone database
-    /// (`Europe/Paris`, `America/New_York`; any case); default `UTC`.
+    /// (`Europe/Paris`, `America/New_York`; any case); default `UTC`. Not an abbreviation
+    /// (`CET`, `PST`) nor a POSIX specification (`UTC+3`).
+    #[param(max_length = 64)]
     tz: Option<String>,
 }
 

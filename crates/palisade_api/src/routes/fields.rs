@@ -112,7 +112,9 @@ impl Fields {
     /// An inclusive range of days, `from` and `to` (dates between 0000-01-01 and 9999-12-31),
     /// in the summary's time zone. Defaults to the 30 days ending today (never before
     /// 0000-01-01); at most 366 days. Without `to`, today is the zone's, which only the
-    /// database knows: it checks the range then ([`day_range_refused`]).
+    /// database knows: a `from` that is wrong whatever the zone is refused here with the other
+    /// fields (today anywhere is within a day of today in UTC); one that is wrong in some zones
+    /// only, by the database ([`day_range_refused`]).
     pub(crate) fn day_range(&mut self, from: Option<&str>, to: Option<&str>) -> Option<DayRange> {
         let to_day = match to {
             Some(_) => Some(self.date("to", to)?),
@@ -122,10 +124,27 @@ impl Fields {
             Some(_) => Some(self.date("from", from)?),
             None => to_day.map(|to| calendar::days_before(to, 29)),
         };
-        if let (Some(from), Some(to)) = (from_day, to_day)
-            && !self.check_day_range(from, to)
-        {
-            return None;
+        match (from_day, to_day) {
+            (Some(from), Some(to)) => {
+                if !self.check_day_range(from, to) {
+                    return None;
+                }
+            }
+            (Some(from), None) => {
+                // Today in any zone is within a day of today in UTC.
+                let today = OffsetDateTime::now_utc().date();
+                let latest = today.next_day().unwrap_or(today);
+                let earliest = today.previous_day().unwrap_or(today);
+                if from > latest {
+                    self.invalid("from", "must not be after to");
+                    return None;
+                }
+                if (earliest - from).whole_days() >= 366 {
+                    self.invalid("from", "the range is at most 366 days");
+                    return None;
+                }
+            }
+            (None, _) => {}
         }
         Some(DayRange {
             from: from_day,
