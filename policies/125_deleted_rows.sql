@@ -1,7 +1,8 @@
 /**
  * palisade.deleted_rows: what an organization deleted from a synced table (customers,
- * kb_articles, chat_conversations, calls, sms_messages), so that the next incremental sync
- * (GET <collection>/changes) tells its clients (V0177, V0178; docs/api.md "Incremental sync"). A
+ * kb_articles, chat_conversations, chat_messages, calls, sms_messages), so that the next
+ * incremental sync (GET <collection>/changes) tells its clients (V0177 to V0179; docs/api.md
+ * "Incremental sync"). A
  * row says which row went (`resource`, the table's name, and `row_id`), in which transaction
  * (`change_xid`) and when; never what it held.
  *

@@ -114,6 +114,8 @@ VALUES
     ('palisade', 'chat_messages', 'body', 'readable', NULL),
     ('palisade', 'chat_messages', 'created_at', 'readable', NULL),
     ('palisade', 'chat_messages', 'updated_at', 'readable', NULL),
+    ('palisade', 'chat_messages', 'change_xid', 'readable',
+     'the id of the transaction that last wrote the row: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
     ('palisade', 'chat_messages', 'article_id', 'readable', NULL),
     ('palisade', 'chat_messages', 'score', 'readable', NULL),
 

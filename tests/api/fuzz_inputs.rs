@@ -889,6 +889,12 @@ async fn customers_never_answer_5xx() {
             Unchanged::Item(item.clone()),
         )
         .list("/v1/customers", &["email", "name", "phone"])
+        .list("/v1/customers/changes", &["since"])
+        .list("/v1/knowledge-base/articles/changes", &["since"])
+        .list("/v1/chat/conversations/changes", &["since"])
+        .list("/v1/chat/messages/changes", &["since"])
+        .list("/v1/calls/changes", &["since"])
+        .list("/v1/sms-messages/changes", &["since"])
         .item(&item)
         .fuzz()
         .await;

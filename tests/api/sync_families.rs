@@ -1,9 +1,10 @@
-//! The changes feeds of the families synced besides customers (V0178): knowledge base articles,
-//! chat conversations, calls and SMS messages. Each is the customers' feed (tests/api/sync.rs
-//! tests its paging, its horizon and its tokens in depth) over another table, so these check
-//! what is each table's own: that its writes are stamped, that its deletions are recorded
-//! (by a cascade too), that a row comes as its item route shows it, and that a token is good
-//! on its own feed only, for its own organization only.
+//! The changes feeds of the families synced besides customers (V0178, V0179): knowledge base
+//! articles, chat conversations and their messages, calls and SMS messages. Each is the
+//! customers' feed (tests/api/sync.rs tests its paging, its horizon and its tokens in depth)
+//! over another table, so these check what is each table's own: that its writes are stamped,
+//! that its deletions are recorded (by a cascade too), that a row comes as its item route (or
+//! its list) shows it, and that a token is good on its own feed only, for its own organization
+//! only.
 //!
 //! As in tests/api/sync.rs, a sync may send a change twice, never miss one: these assert what
 //! a sync must contain and must not, and the exact contents only of a sync from the start.
@@ -194,6 +195,67 @@ async fn chat_conversations_sync_with_their_changes_and_deletions() {
 }
 
 #[actix_web::test]
+async fn chat_messages_sync_across_conversations_and_go_with_their_conversation() {
+    const CONVERSATIONS: &str = "/v1/chat/conversations";
+    const FEED: &str = "/v1/chat/messages/changes";
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let b = app.signup("Other").await;
+    let post = |conversation: String, body: &'static str| {
+        let (app, a) = (&app, &a);
+        async move {
+            id(&app
+                .create(
+                    a,
+                    &format!("{CONVERSATIONS}/{conversation}/messages"),
+                    json!({"sender": "agent", "body": body}),
+                )
+                .await)
+        }
+    };
+    let one = id(&app
+        .create(&a, CONVERSATIONS, json!({"subject": "One"}))
+        .await);
+    let two = id(&app
+        .create(&a, CONVERSATIONS, json!({"subject": "Two"}))
+        .await);
+    let m1 = post(one.clone(), "Hello").await;
+    let m2 = post(two.clone(), "Hi").await;
+
+    // From the start: every conversation's messages, each as its conversation lists it.
+    let first = sync_feed(&app, &a.token, FEED, None, 1).await;
+    assert_eq!(first.changed_ids(), set(&[&m1, &m2]));
+    assert_eq!(first.changed.len(), 2);
+    assert!(first.deleted.is_empty());
+    for message in &first.changed {
+        let conversation = message["conversation_id"].as_str().unwrap();
+        let listed = app
+            .get_ok(&a, &format!("{CONVERSATIONS}/{conversation}/messages"))
+            .await;
+        assert!(
+            listed["data"].as_array().unwrap().contains(message),
+            "{message} not as listed: {listed}"
+        );
+    }
+
+    // A new message, and a conversation deleted with its message.
+    let m3 = post(one.clone(), "Still there?").await;
+    delete(&app, &a, &format!("{CONVERSATIONS}/{two}")).await;
+    let next = sync_feed(&app, &a.token, FEED, Some(&first.next_since), 100).await;
+    assert!(next.changed_ids().contains(&m3), "{:?}", next.changed);
+    assert!(next.deleted.contains(&m2), "{:?}", next.deleted);
+    assert!(!next.changed_ids().contains(&m2));
+    tokens_stay_home(
+        &app,
+        &a,
+        &b,
+        "/v1/chat/messages",
+        &next.next_since,
+        &[&m1, &m3],
+    )
+    .await;
+}
+
+#[actix_web::test]
 async fn calls_sync_with_their_changes_and_deletions() {
     const CALLS: &str = "/v1/calls";
     let (app, a) = spawn_app_with_owner("Acme").await;
@@ -374,6 +436,7 @@ async fn every_synced_table_is_stamped_records_its_deletions_and_is_reset_after_
         [
             "calls",
             "chat_conversations",
+            "chat_messages",
             "customers",
             "kb_articles",
             "sms_messages"

@@ -37,8 +37,13 @@ impl crate::changes::Synced for Conversations {
     const CHANGES: &'static str = "/v1/chat/conversations/changes";
 }
 
-/// A conversation's messages (listed by [`crate::resource`]; posted here).
+/// A conversation's messages (listed by [`crate::resource`]; posted here), and every
+/// conversation's messages' changes feed ([`crate::changes`]).
 pub(crate) struct Messages;
+
+impl crate::changes::Synced for Messages {
+    const CHANGES: &'static str = "/v1/chat/messages/changes";
+}
 
 // No item route is declared: messages are read through their conversation's list.
 resource::family! {
@@ -49,6 +54,14 @@ resource::family! {
 /// feed declared before the item routes whose `{id}` would take its path, [`crate::changes`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     crate::changes::changes_route::<Conversations>(e);
+    crate::changes::changes_route::<Messages>(e).describe(
+        "Incremental sync of every conversation's messages (docs/api.md, \"Incremental sync\"): \
+         without `since`, every message of the organization, a page at a time; with the \
+         `next_since` of the last page of a sync, the messages posted or changed since (a bot \
+         answer's `article_id` cleared when its article is deleted) and the ids of those deleted \
+         (with their conversation). A token not good here answers 410 `sync_token_expired`: \
+         sync again from the start.",
+    );
     resource::list_route::<Conversations>(e);
     resource::create_route::<Conversations>(e)
         .summary("Open a conversation")
