@@ -31,8 +31,19 @@
  *                                         must run it with the server's value): a number whose
  *                                         quarantine has ended forgets which organization
  *                                         released it. The number stays in the inventory.
+ *   deleted_rows             deleted_at   floor 2 days: the server refuses a sync token whose
+ *                                         sync began more than the window less a day ago (the
+ *                                         server's PALISADE_RETAIN_DELETION_RECORDS_DAYS;
+ *                                         whoever runs retention must run it with the server's
+ *                                         value), so every token it accepts finds the deletion
+ *                                         records since it began.
  */
 SET LOCAL ROLE palisade_resolver;
+
+-- The signature before deletion records were kept for a window only (V0180); CREATE OR REPLACE
+-- would add an overload beside it.
+DROP FUNCTION IF EXISTS palisade_private.purge_expired_records(
+    interval, interval, interval, interval, interval, interval, interval, integer);
 
 CREATE OR REPLACE FUNCTION palisade_private.purge_expired_records(
     p_webhook_deliveries interval,
@@ -42,6 +53,7 @@ CREATE OR REPLACE FUNCTION palisade_private.purge_expired_records(
     p_expired_links interval,
     p_idempotency_keys interval,
     p_number_quarantine interval,
+    p_deletion_records interval,
     p_batch integer)
     RETURNS TABLE (record text, affected bigint)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -59,10 +71,11 @@ BEGIN
        OR p_expired_links IS NULL OR p_expired_links < interval '0'
        OR p_idempotency_keys IS NULL OR p_idempotency_keys < interval '24 hours'
        OR p_number_quarantine IS NULL OR p_number_quarantine < interval '0'
+       OR p_deletion_records IS NULL OR p_deletion_records < interval '2 days'
        OR p_batch IS NULL OR p_batch < 1 THEN
         RAISE EXCEPTION 'retention window below its floor'
             USING ERRCODE = '22023',
-                  HINT = 'Floors: webhook deliveries 2 days, Mailgun tokens 10 minutes, Stripe events 4 days, outbound webhook events 2 days, idempotency keys 24 hours; batch at least 1.';
+                  HINT = 'Floors: webhook deliveries 2 days, Mailgun tokens 10 minutes, Stripe events 4 days, outbound webhook events 2 days, idempotency keys 24 hours, deletion records 2 days; batch at least 1.';
     END IF;
 
     -- Each statement repeats its age test on the row it deletes, not only in the subquery that
@@ -154,11 +167,23 @@ BEGIN
                 LIMIT p_batch);
     GET DIAGNOSTICS n = ROW_COUNT;
     record := 'number_quarantines'; affected := n; RETURN NEXT;
+
+    DELETE FROM palisade.deleted_rows AS t
+     WHERE t.deleted_at < pg_catalog.now() - p_deletion_records
+       AND (t.organization_id, t.resource, t.change_xid, t.row_id) IN (
+               SELECT d.organization_id, d.resource, d.change_xid, d.row_id
+                 FROM palisade.deleted_rows AS d
+                WHERE d.deleted_at < pg_catalog.now() - p_deletion_records
+                LIMIT p_batch);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    record := 'deleted_rows'; affected := n; RETURN NEXT;
 END
 $fn$;
 REVOKE ALL ON FUNCTION palisade_private.purge_expired_records(
-    interval, interval, interval, interval, interval, interval, interval, integer) FROM PUBLIC;
+    interval, interval, interval, interval, interval, interval, interval, interval, integer)
+    FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION palisade_private.purge_expired_records(
-    interval, interval, interval, interval, interval, interval, interval, integer) TO palisade_owner;
+    interval, interval, interval, interval, interval, interval, interval, interval, integer)
+    TO palisade_owner;
 
 RESET ROLE;

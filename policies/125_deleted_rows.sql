@@ -14,7 +14,11 @@
  *           transaction id and the time are the defaults, never the writer's).
  *   UPDATE  nobody: a record of a deletion does not change. No UPDATE grant either.
  *   DELETE  nobody through the app: the records go with their organization (ON DELETE CASCADE,
- *           run as the table's owner). No DELETE grant either.
+ *           run as the table's owner), and once past their window with retention
+ *           (029_retention.sql, as palisade_resolver: the resolver policies below). No DELETE
+ *           grant either.
+ * palisade_resolver (retention's owner) reads and deletes records past their window, in every
+ * organization; nothing else.
  * No organization set: nothing visible, nothing writable.
  */
 ALTER TABLE palisade.deleted_rows ENABLE ROW LEVEL SECURITY;
@@ -22,11 +26,13 @@ ALTER TABLE palisade.deleted_rows FORCE ROW LEVEL SECURITY;
 ALTER TABLE palisade.deleted_rows
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
-REVOKE ALL ON palisade.deleted_rows FROM palisade_app;
+REVOKE ALL ON palisade.deleted_rows FROM palisade_app, palisade_resolver;
 -- Table-wide: no column here is secret (each is classified readable in
 -- 920_column_classification.sql); change_xid never reaches a client as it is (docs/dba.md).
 GRANT SELECT ON palisade.deleted_rows TO palisade_app;
 GRANT INSERT (organization_id, resource, row_id) ON palisade.deleted_rows TO palisade_app;
+GRANT SELECT (organization_id, resource, change_xid, row_id, deleted_at), DELETE
+    ON palisade.deleted_rows TO palisade_resolver;
 
 /** Every role of an organization reads what it deleted. */
 DROP POLICY IF EXISTS deleted_rows_select ON palisade.deleted_rows;
@@ -48,3 +54,15 @@ CREATE POLICY deleted_rows_update ON palisade.deleted_rows FOR UPDATE TO palisad
 DROP POLICY IF EXISTS deleted_rows_delete ON palisade.deleted_rows;
 CREATE POLICY deleted_rows_delete ON palisade.deleted_rows FOR DELETE TO palisade_app
     USING (false);
+
+/**
+ * Retention (029_retention.sql): the resolver reads and deletes records past their window, only
+ * inside its SECURITY DEFINER function (palisade_resolver is NOLOGIN; its one way in is that
+ * function, which only palisade_owner may execute).
+ */
+DROP POLICY IF EXISTS deleted_rows_select_resolver ON palisade.deleted_rows;
+CREATE POLICY deleted_rows_select_resolver ON palisade.deleted_rows FOR SELECT TO palisade_resolver
+    USING (current_user = 'palisade_resolver');
+DROP POLICY IF EXISTS deleted_rows_delete_resolver ON palisade.deleted_rows;
+CREATE POLICY deleted_rows_delete_resolver ON palisade.deleted_rows FOR DELETE TO palisade_resolver
+    USING (current_user = 'palisade_resolver');

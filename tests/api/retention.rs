@@ -48,6 +48,11 @@ const AGED: &[(&str, &str, &str)] = &[
         "organization_id",
         "received_at = now() - interval '31 days'",
     ),
+    (
+        "palisade.deleted_rows",
+        "organization_id",
+        "deleted_at = now() - interval '91 days'",
+    ),
 ];
 
 async fn count(su: &Client, table: &str, column: &str, org: &str) -> i64 {

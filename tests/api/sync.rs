@@ -540,3 +540,58 @@ pub fn dba_sync_reset() -> String {
         .expect("docs/dba.md has the sync reset")
         .to_owned()
 }
+
+/// The deletion records are kept for a window (`PALISADE_RETAIN_DELETION_RECORDS_DAYS`, 90 days
+/// by default), so a token whose sync began before it, less a day (89 days here, by the server's
+/// clock), answers 410: the records it needs may be gone. One just within the window is good,
+/// and the sync it reads gives a token of its own time. A sync from the start needs no record:
+/// its tokens never grow too old. An API key syncs here, as a session would expire.
+#[actix_web::test]
+async fn a_token_older_than_the_deletion_records_window_answers_410() {
+    use time::Duration;
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let key = app
+        .api_key(&a, "sync", palisade_domain::Role::Member)
+        .await
+        .key;
+    create(&app, &a, "one").await;
+    create(&app, &a, "two").await;
+    let started = palisade_domain::Clock::now(&app.clock).unix_timestamp();
+    let first = sync(&app, &key, None, 100).await;
+    let token = opened(&app, &first.next_since);
+    assert_eq!((token.since_at, token.horizon_at), (started, 0));
+    // Halfway through a sync from the start.
+    let paging = app
+        .call("GET", &format!("{CHANGES}?limit=1"), Some(&key), None)
+        .await;
+    assert_eq!(paging.json["has_more"], json!(true), "{}", paging.text);
+    let paging = paging.json["next_since"].as_str().unwrap().to_owned();
+
+    app.clock.advance(Duration::days(89));
+    let within = sync(&app, &key, Some(&first.next_since), 100).await;
+    assert_eq!(
+        opened(&app, &within.next_since).since_at,
+        started + Duration::days(89).whole_seconds()
+    );
+    app.clock.advance(Duration::seconds(1));
+    let r = app
+        .call(
+            "GET",
+            &format!("{CHANGES}?since={}", first.next_since),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (410, Some("sync_token_expired")),
+        "{}",
+        r.text
+    );
+    // The token of the sync made within the window is a day old, and good.
+    sync(&app, &key, Some(&within.next_since), 100).await;
+    // A sync from the start, 1,000 days on, pages on.
+    app.clock.advance(Duration::days(1_000));
+    let rest = sync(&app, &key, Some(&paging), 1).await;
+    assert_eq!(rest.changed.len(), 1, "{:?}", rest.changed);
+}

@@ -109,6 +109,14 @@ async fn changes<R: Synced>(
                 .ok_or_else(sync_token_expired)?,
         ),
     };
+    // A token whose sync began before the deletion records' window may need records that are
+    // gone: refused before any read.
+    let now = state.clock.now().unix_timestamp();
+    if let Some(t) = &token
+        && t.too_old(now - state.sync_token_age.whole_seconds())
+    {
+        return Err(sync_token_expired());
+    }
     let before = token.map_or(SyncState::START, |t| t.state);
     let (since, after, ceiling) = before.reads();
     let tx = caller.begin(&state).await?;
@@ -119,7 +127,7 @@ async fn changes<R: Synced>(
         .organization
         .ok_or_else(|| ApiError::internal("a checked read left no organization"))?
         .as_uuid();
-    let now = Moment {
+    let moment = Moment {
         horizon: page.horizon,
         ceiling: page.ceiling,
     };
@@ -128,7 +136,7 @@ async fn changes<R: Synced>(
     // One of another history, or holding ids this database has not given out yet, is refused
     // before the client trusts a page read past changes it would then never see.
     if let Some(t) = token
-        && (t.organization != organization || t.epoch != page.epoch || !before.fits(now))
+        && (t.organization != organization || t.epoch != page.epoch || !before.fits(moment))
     {
         if t.organization == organization {
             tracing::info!(
@@ -152,13 +160,16 @@ async fn changes<R: Synced>(
             at.xid
         )));
     }
-    let next = before.after_page(now, page.changes.last().map(|(at, _)| *at), page.more);
+    let next = before.after_page(moment, page.changes.last().map(|(at, _)| *at), page.more);
+    let (since_at, horizon_at) = SyncToken::times_after(token.as_ref(), now, next);
     let next_since = state.tokens.sync().seal(
         R::CHANGES,
         &SyncToken {
             organization,
             epoch: page.epoch,
             state: next,
+            since_at,
+            horizon_at,
         },
     )?;
     let mut changed = Vec::with_capacity(page.changes.len());
@@ -182,7 +193,8 @@ fn sync_token_expired() -> ApiError {
         status: actix_web::http::StatusCode::GONE,
         code: ErrorCode::SyncTokenExpired,
         message: "this sync token is not good here (another organization's or another feed's, \
-                  altered, sealed under a JWT secret since rotated away, or from before a \
+                  altered, of an earlier format, sealed under a JWT secret since rotated away, \
+                  from a sync begun before the deletion records' window, or from before a \
                   restore or failover of the database): replace the copy with a sync from the \
                   start, without since"
             .into(),

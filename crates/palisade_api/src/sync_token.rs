@@ -5,7 +5,7 @@
 //! is a counter of the whole cluster: given as it is, two syncs a minute apart would tell any
 //! tenant how many transactions every other organization ran in that minute (the shared
 //! sequence of RLS pitfall 13). So a token is sealed with ChaCha20-Poly1305 under a key derived
-//! (HKDF-SHA256) from the JWT signing secret, with a random nonce: it is 147 characters of
+//! (HKDF-SHA256) from the JWT signing secret, with a random nonce: it is 168 characters of
 //! base64url that say nothing, and changing one character makes it a token that does not open.
 //! Inside:
 //! - the organization it was issued to, checked against the organization the request's
@@ -17,12 +17,16 @@
 //!   replica's promotion may take the counter back below ids the token holds (later changes
 //!   would then be given ids the sync has passed) or bring back rows the sync had passed;
 //! - the sync's state ([`SyncState`]), which must also fit what the database has given out
-//!   ([`SyncState::fits`]: a counter behind the token, which the epoch did not show).
+//!   ([`SyncState::fits`]: a counter behind the token, which the epoch did not show);
+//! - when its sync began ([`SyncToken::since_at`]): the deletion records are kept for a window
+//!   only (`PALISADE_RETAIN_DELETION_RECORDS_DAYS`), so a token whose sync began before the
+//!   window, less a day, may need records that are gone ([`SyncToken::too_old`]).
 //!
-//! A token that does not open (not one of ours, another organization's or resource's, or sealed
-//! under a JWT secret since rotated away: the verify-only secret's key still opens the old ones
-//! during a rotation), or whose epoch or state does not fit, answers 410 `sync_token_expired`:
-//! the client replaces its copy with a sync from the start.
+//! A token that does not open (not one of ours, another organization's or resource's, of an
+//! earlier format, or sealed under a JWT secret since rotated away: the verify-only secret's key
+//! still opens the old ones during a rotation), whose epoch or state does not fit, or that is too
+//! old, answers 410 `sync_token_expired`: the client replaces its copy with a sync from the
+//! start.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -128,7 +132,8 @@ impl SyncState {
     }
 }
 
-/// A token's contents: its organization, the database history its ids belong to, and its state.
+/// A token's contents: its organization, the database history its ids belong to, its state, and
+/// when the positions it holds were read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncToken {
     /// The organization the token was issued to.
@@ -137,13 +142,47 @@ pub struct SyncToken {
     pub epoch: Epoch,
     /// Where its sync stands.
     pub state: SyncState,
+    /// When the state's `since` was read (Unix seconds, by the server's clock): the first page
+    /// of the sync before. 0 for a sync from the start, which needs no deletion record.
+    pub since_at: i64,
+    /// When a sync that is paging read its first page (its `horizon`, the next sync's `since`);
+    /// 0 otherwise.
+    pub horizon_at: i64,
 }
 
-/// The token format's version, the first byte sealed.
-const VERSION: u8 = 1;
+impl SyncToken {
+    /// Whether the token's sync began before `oldest` (Unix seconds): the deletion records it
+    /// needs may be gone. A sync from the start is never too old.
+    pub fn too_old(&self, oldest: i64) -> bool {
+        let since = match self.state {
+            SyncState::Since(since) | SyncState::Paging { since, .. } => since,
+        };
+        since > 0 && self.since_at < oldest
+    }
+
+    /// The times of the token after a page read at `now` (Unix seconds) whose state is `next`:
+    /// a first page's time is its horizon's, which the next sync starts from.
+    pub fn times_after(token: Option<&SyncToken>, now: i64, next: SyncState) -> (i64, i64) {
+        let (since_at, horizon_at) = match token {
+            None => (0, now),
+            Some(t) => match t.state {
+                SyncState::Since(_) => (t.since_at, now),
+                SyncState::Paging { .. } => (t.since_at, t.horizon_at),
+            },
+        };
+        match next {
+            SyncState::Since(_) => (horizon_at, 0),
+            SyncState::Paging { .. } => (since_at, horizon_at),
+        }
+    }
+}
+
+/// The token format's version, the first byte sealed. Version 1 (without the times) no longer
+/// opens: its client syncs again from the start, once.
+const VERSION: u8 = 2;
 /// Version, kind, organization, the epoch's system, timeline and database, since, horizon,
-/// ceiling, the position's xid and id.
-const PLAIN_LEN: usize = 1 + 1 + 16 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 16;
+/// ceiling, the position's xid and id, since_at, horizon_at.
+const PLAIN_LEN: usize = 1 + 1 + 16 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 16 + 8 + 8;
 /// What a token decodes to: the nonce, the sealed state and its tag.
 const SEALED_LEN: usize = NONCE_LEN + PLAIN_LEN + 16;
 
@@ -249,6 +288,8 @@ fn encode(token: &SyncToken) -> [u8; PLAIN_LEN] {
     out[50..58].copy_from_slice(&ceiling.to_be_bytes());
     out[58..66].copy_from_slice(&after.xid.to_be_bytes());
     out[66..82].copy_from_slice(after.id.as_bytes());
+    out[82..90].copy_from_slice(&token.since_at.to_be_bytes());
+    out[90..98].copy_from_slice(&token.horizon_at.to_be_bytes());
     out
 }
 
@@ -258,6 +299,7 @@ fn decode(plain: &[u8]) -> Option<SyncToken> {
     }
     let u64_at = |at: usize| plain[at..at + 8].try_into().ok().map(u64::from_be_bytes);
     let u32_at = |at: usize| plain[at..at + 4].try_into().ok().map(u32::from_be_bytes);
+    let i64_at = |at: usize| plain[at..at + 8].try_into().ok().map(i64::from_be_bytes);
     let organization = Uuid::from_slice(&plain[2..18]).ok()?;
     let epoch = Epoch {
         system: u64_at(18)?,
@@ -282,6 +324,8 @@ fn decode(plain: &[u8]) -> Option<SyncToken> {
         organization,
         epoch,
         state,
+        since_at: i64_at(82)?,
+        horizon_at: i64_at(90)?,
     })
 }
 
@@ -311,6 +355,8 @@ mod tests {
                     id: Uuid::now_v7(),
                 },
             },
+            since_at: 1_764_000_000,
+            horizon_at: 1_764_086_400,
         }
     }
 
@@ -327,10 +373,12 @@ mod tests {
                     database: u32::MAX,
                 },
                 state: SyncState::Since(123_456_789),
+                since_at: -1,
+                horizon_at: i64::MAX,
             },
         ] {
             let raw = keys.seal("/v1/customers", &token)?;
-            assert_eq!(raw.len(), 147);
+            assert_eq!(raw.len(), 168);
             assert_eq!(keys.open("/v1/customers", &raw), Some(token));
             // Nothing of the state in the clear, and a new nonce each time.
             let bytes = URL_SAFE_NO_PAD.decode(&raw).map_err(ApiError::internal)?;
@@ -452,5 +500,52 @@ mod tests {
             !forged.fits(moment(1_000, 2_000)),
             "a position at the ceiling"
         );
+    }
+
+    #[test]
+    fn a_token_is_as_old_as_its_sync_and_one_from_the_start_never_too_old() {
+        let token = |state: SyncState, since_at: i64, horizon_at: i64| SyncToken {
+            organization: Uuid::nil(),
+            epoch: EPOCH,
+            state,
+            since_at,
+            horizon_at,
+        };
+        // A sync from the start: its first page's time becomes the horizon's, then the next
+        // sync's since_at, while it pages and after.
+        let next = SyncState::START.after_page(moment(100, 110), Some(at(60)), true);
+        assert_eq!(SyncToken::times_after(None, 1_000, next), (0, 1_000));
+        let paging = token(next, 0, 1_000);
+        let end = next.after_page(moment(130, 150), Some(at(105)), false);
+        assert_eq!(
+            SyncToken::times_after(Some(&paging), 2_000, end),
+            (1_000, 0)
+        );
+        // A later sync: pages keep its since_at, and the next starts at its first page's time.
+        let since = token(SyncState::Since(100), 1_000, 0);
+        let next = since
+            .state
+            .after_page(moment(200, 210), Some(at(150)), true);
+        assert_eq!(
+            SyncToken::times_after(Some(&since), 5_000, next),
+            (1_000, 5_000)
+        );
+        let end = next.after_page(moment(220, 230), None, false);
+        assert_eq!(
+            SyncToken::times_after(Some(&token(next, 1_000, 5_000)), 6_000, end),
+            (5_000, 0)
+        );
+        // One page to the end at once.
+        let end = since
+            .state
+            .after_page(moment(200, 210), Some(at(150)), false);
+        assert_eq!(SyncToken::times_after(Some(&since), 5_000, end), (5_000, 0));
+        // Too old: a sync begun before the oldest time, paging or not; never one from the start.
+        assert!(since.too_old(1_001));
+        assert!(!since.too_old(1_000));
+        assert!(token(next, 1_000, 5_000).too_old(1_001));
+        assert!(!token(SyncState::START, 0, 0).too_old(i64::MAX));
+        let first_pages = SyncState::START.after_page(moment(100, 110), Some(at(60)), true);
+        assert!(!token(first_pages, 0, 1_000).too_old(i64::MAX));
     }
 }

@@ -29,6 +29,10 @@ pub struct Windows {
     /// The phone number quarantine (the server's `PALISADE_NUMBER_QUARANTINE_DAYS`): a number
     /// released longer ago than this forgets which organization released it.
     pub number_quarantine: Duration,
+    /// The incremental sync's deletion records (`palisade.deleted_rows`). The server refuses a
+    /// sync token whose sync began longer ago than this less a day ([`Windows::sync_token_age`]),
+    /// so that every token it accepts finds the records since.
+    pub deletion_records: Duration,
 }
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -36,7 +40,7 @@ const DAY: Duration = Duration::from_secs(86_400);
 impl Default for Windows {
     /// The defaults: 30 days of webhook deliveries, Stripe event ids and outbound events; one
     /// day of Mailgun tokens; expired links 7 days after their expiry; idempotency keys 2 days;
-    /// a 30-day number quarantine (the server's default).
+    /// a 30-day number quarantine (the server's default); deletion records 90 days.
     fn default() -> Self {
         Self {
             webhook_deliveries: DAY * 30,
@@ -46,15 +50,24 @@ impl Default for Windows {
             expired_links: DAY * 7,
             idempotency_keys: DAY * 2,
             number_quarantine: DAY * 30,
+            deletion_records: DAY * 90,
         }
     }
 }
 
 impl Windows {
+    /// The oldest a sync token's sync may have begun for the server to accept it: the
+    /// deletion records' window less a day, a margin for a deletion whose transaction began
+    /// (its `deleted_at`) before a sync and committed after it.
+    pub fn sync_token_age(&self) -> Duration {
+        self.deletion_records.saturating_sub(DAY)
+    }
+
     /// The floors of `purge_expired_records` (each longer than what still needs the record:
     /// providers' retries, the replay guard, the idempotency horizon), as (name, window, floor).
-    pub fn floors(&self) -> [(&'static str, Duration, Duration); 5] {
+    pub fn floors(&self) -> [(&'static str, Duration, Duration); 6] {
         [
+            ("deletion records", self.deletion_records, DAY * 2),
             ("webhook deliveries", self.webhook_deliveries, DAY * 2),
             (
                 "Mailgun tokens",
@@ -119,7 +132,7 @@ pub async fn purge_in_batches(
             "SELECT record, affected FROM palisade_private.purge_expired_records(
                  make_interval(secs => $1), make_interval(secs => $2), make_interval(secs => $3),
                  make_interval(secs => $4), make_interval(secs => $5), make_interval(secs => $6),
-                 make_interval(secs => $7), $8)",
+                 make_interval(secs => $7), make_interval(secs => $8), $9)",
         )
         .await?;
     let secs = |d: Duration| d.as_secs_f64();
@@ -137,6 +150,7 @@ pub async fn purge_in_batches(
                     &secs(w.expired_links),
                     &secs(w.idempotency_keys),
                     &secs(w.number_quarantine),
+                    &secs(w.deletion_records),
                     &batch,
                 ],
             )

@@ -2491,7 +2491,7 @@ async fn execute_on_a_definer_beyond_the_role_palisade_grants_it_to_is_critical(
          CREATE ROLE {group} NOLOGIN; CREATE ROLE {bob} LOGIN; GRANT {group} TO {bob};
          GRANT EXECUTE ON FUNCTION palisade_private.emit_invoice_paid(uuid, uuid) TO {group};
          GRANT EXECUTE ON FUNCTION palisade_private.purge_expired_records(
-             interval, interval, interval, interval, interval, interval, interval, integer)
+             interval, interval, interval, interval, interval, interval, interval, interval, integer)
              TO palisade_app;"
     ))
     .await
@@ -2549,7 +2549,7 @@ async fn execute_on_a_definer_beyond_the_role_palisade_grants_it_to_is_critical(
 
     su.batch_execute(
         "REVOKE EXECUTE ON FUNCTION palisade_private.purge_expired_records(
-             interval, interval, interval, interval, interval, interval, interval, integer)
+             interval, interval, interval, interval, interval, interval, interval, interval, integer)
              FROM palisade_app;",
     )
     .await
