@@ -703,6 +703,11 @@ async fn a_summary_counts_the_days_of_its_time_zone() {
         summary(&march("&tz=Europe/Paris")).await["tz"],
         "Europe/Paris"
     );
+    // GMT, UCT and Zulu are abbreviations too, but UTC either way: accepted.
+    for tz in ["GMT", "UCT", "Zulu"] {
+        let r = summary(&march(&format!("&tz={tz}"))).await;
+        assert_eq!((&r["tz"], &r["data"]), (&json!(tz), &utc["data"]));
+    }
 
     // Without `to`, the last day is today in the zone, as the database says it is: on one side
     // of the date line or the other, it is not today in UTC, whatever the hour.
@@ -728,6 +733,21 @@ async fn a_summary_counts_the_days_of_its_time_zone() {
         assert!(
             to == before || to == after,
             "{zone}: {to}, not {before} or {after}"
+        );
+        // Today there is a good `from` there, whichever day it is in UTC (the check before the
+        // read allows a day either side of UTC's; a check at UTC's today would refuse
+        // Kiritimati's between 10:00 and 24:00 UTC).
+        let r = app
+            .get(
+                &a,
+                &format!("/v1/analytics/summary?from={before}&tz={zone}"),
+            )
+            .await;
+        let now = today(zone).await;
+        assert!(
+            r.status == 200 || now != before,
+            "from={before} (today in {zone}): {}",
+            r.text
         );
     }
     // A `from` wrong in any zone is refused with the other fields; one wrong in the zone only,

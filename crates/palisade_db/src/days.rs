@@ -75,9 +75,10 @@ pub(crate) fn window(row: &tokio_postgres::Row) -> Result<(Window, bool), DbErro
 /// with leap seconds are not listed, as PostgreSQL cannot use them), but for
 /// - the names that are also abbreviations (`CET`, `EET`, `EST`, `GMT`, `MET`, `MST`, `WET`,
 ///   ...: `pg_timezone_abbrevs`), which `AT TIME ZONE` reads as the abbreviation, a fixed offset
-///   without daylight saving (`CET` in July is UTC+1 where Europe/Paris is UTC+2), UTC excepted
-///   (the same either way);
-/// - `localtime` (whatever zone the server runs in), `posixrules` and `Factory`.
+///   without daylight saving (`CET` in July is UTC+1 where Europe/Paris is UTC+2), but for
+///   `UTC`, `GMT`, `UCT` and `Zulu` (UTC either way);
+/// - `localtime` (whatever zone the server runs in), `posixrules` and `Factory`, and their
+///   `posix/` aliases.
 ///
 /// Read before any tenant is known, from the catalog: it takes PostgreSQL 40 to 140 ms (it
 /// reads every zone file), so the API reads it once. The abbreviations are the server's
@@ -87,8 +88,8 @@ pub async fn time_zone_names(pool: &AppPool) -> Result<Vec<String>, DbError> {
     let rows = conn
         .query(
             "SELECT n.name FROM pg_catalog.pg_timezone_names AS n
-              WHERE n.name NOT IN ('localtime', 'posixrules', 'Factory')
-                AND (n.name = 'UTC'
+              WHERE n.name !~ '(^|/)(localtime|posixrules|Factory)$'
+                AND (n.name IN ('UTC', 'GMT', 'UCT', 'Zulu')
                      OR NOT EXISTS (SELECT FROM pg_catalog.pg_timezone_abbrevs AS a
                                      WHERE pg_catalog.lower(a.abbrev) = pg_catalog.lower(n.name)))",
             &[],

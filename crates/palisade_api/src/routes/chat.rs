@@ -57,10 +57,9 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     crate::changes::changes_route::<Messages>(e).describe(
         "Incremental sync of every conversation's messages (docs/api.md, \"Incremental sync\"): \
          without `since`, every message of the organization, a page at a time; with the \
-         `next_since` of the last page of a sync, the messages posted or changed since (a bot \
-         answer's `article_id` cleared when its article is deleted) and the ids of those deleted \
-         (with their conversation). A token not good here answers 410 `sync_token_expired`: \
-         sync again from the start.",
+         `next_since` of the last page of a sync, the messages posted or changed since and the \
+         ids of those deleted (a conversation's messages are deleted with it). A token not good \
+         here answers 410 `sync_token_expired`: sync again from the start.",
     );
     resource::list_route::<Conversations>(e);
     resource::create_route::<Conversations>(e)
