@@ -68,6 +68,10 @@ STATEFUL_FIELDS = {
     # `from` and `to` of an analytics range: `from` not after `to`, at most 366 days apart.
     ("from", "invalid", "the range is at most 366 days"),
     ("from", "invalid", "must not be after to"),
+    # A summary's `tz` is checked against the names of the database's own time zone database
+    # (pg_timezone_names, less those PostgreSQL would read as abbreviations), which the schema
+    # cannot list: a made-up one is refused, as docs/api.md says.
+    ("tz", "invalid", "must be a time zone name the database knows"),
     # A nested list's filter naming another parent than the path's (campaign_id, webhook_id).
     (None, "invalid", "is given by the path"),
     # A reference to a row that must exist in this organization (a customer, a menu...).
