@@ -31,12 +31,11 @@
  *                                         must run it with the server's value): a number whose
  *                                         quarantine has ended forgets which organization
  *                                         released it. The number stays in the inventory.
- *   deleted_rows             deleted_at   floor 2 days: the server refuses a sync token whose
- *                                         sync began more than the window less a day ago (the
- *                                         server's PALISADE_RETAIN_DELETION_RECORDS_DAYS;
- *                                         whoever runs retention must run it with the server's
- *                                         value), so every token it accepts finds the deletion
- *                                         records since it began.
+ *   deleted_rows             deleted_at   floor 90 days: the server refuses a sync token whose
+ *                                         sync began more than 89 days ago (a fixed age,
+ *                                         palisade_db::retention::SYNC_TOKEN_AGE), so every
+ *                                         token it accepts finds the deletion records since it
+ *                                         began, whatever window each run is given.
  */
 SET LOCAL ROLE palisade_resolver;
 
@@ -71,11 +70,11 @@ BEGIN
        OR p_expired_links IS NULL OR p_expired_links < interval '0'
        OR p_idempotency_keys IS NULL OR p_idempotency_keys < interval '24 hours'
        OR p_number_quarantine IS NULL OR p_number_quarantine < interval '0'
-       OR p_deletion_records IS NULL OR p_deletion_records < interval '2 days'
+       OR p_deletion_records IS NULL OR p_deletion_records < interval '90 days'
        OR p_batch IS NULL OR p_batch < 1 THEN
         RAISE EXCEPTION 'retention window below its floor'
             USING ERRCODE = '22023',
-                  HINT = 'Floors: webhook deliveries 2 days, Mailgun tokens 10 minutes, Stripe events 4 days, outbound webhook events 2 days, idempotency keys 24 hours, deletion records 2 days; batch at least 1.';
+                  HINT = 'Floors: webhook deliveries 2 days, Mailgun tokens 10 minutes, Stripe events 4 days, outbound webhook events 2 days, idempotency keys 24 hours, deletion records 90 days; batch at least 1.';
     END IF;
 
     -- Each statement repeats its age test on the row it deletes, not only in the subquery that

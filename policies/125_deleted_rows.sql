@@ -56,9 +56,9 @@ CREATE POLICY deleted_rows_delete ON palisade.deleted_rows FOR DELETE TO palisad
     USING (false);
 
 /**
- * Retention (029_retention.sql): the resolver reads and deletes records past their window, only
- * inside its SECURITY DEFINER function (palisade_resolver is NOLOGIN; its one way in is that
- * function, which only palisade_owner may execute).
+ * Retention (029_retention.sql): the resolver reads and deletes records past their window,
+ * inside palisade_private.purge_expired_records, which only palisade_owner may execute
+ * (`palisade retention` and the server's scheduled run).
  */
 DROP POLICY IF EXISTS deleted_rows_select_resolver ON palisade.deleted_rows;
 CREATE POLICY deleted_rows_select_resolver ON palisade.deleted_rows FOR SELECT TO palisade_resolver

@@ -1,6 +1,6 @@
--- Why: deletion records are kept for a window (PALISADE_RETAIN_DELETION_RECORDS_DAYS, default
--- 90 days), then retention deletes them (policies/029_retention.sql), and the server refuses a
--- sync token whose sync began before that window, less a day (docs/api.md "Incremental sync").
+-- Why: deletion records are kept for a window (PALISADE_RETAIN_DELETION_RECORDS_DAYS, 90 days
+-- or more), then retention deletes them (policies/029_retention.sql), and the server refuses a
+-- sync token whose sync began more than 89 days ago (docs/api.md "Incremental sync").
 -- Retention picks its batches by age: this index serves it, as V0155's serve the other records.
 -- A plain CREATE INDEX blocks the deletions of synced rows while it builds; where deletion
 -- records are many, build it first with CREATE INDEX CONCURRENTLY IF NOT EXISTS and the same

@@ -70,7 +70,6 @@ async fn refusal(db: &TestDb, role: &str) -> String {
         cors: palisade_api::cors::CorsOrigins::none(),
         metrics_addr: None,
         organization_deletion: palisade_api::DeletionLimits::default(),
-        sync_token_age: time::Duration::days(89),
     };
     match Application::build(&config, pool_as(db, role)).await {
         Ok(_) => panic!("the server started with app role {role}"),

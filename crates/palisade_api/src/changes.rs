@@ -77,10 +77,10 @@ pub(crate) fn changes_route<R: Synced>(e: &mut Endpoints) -> Doc<'_> {
              of a sync: the {many} created or changed since, as they are now, and the ids of \
              those deleted. Page on with each page's `next_since` while `has_more`; keep the \
              last page's. A change is never missed, and may be sent again. A token that is not \
-             good here (another organization's or another feed's, altered, sealed before the \
-             server's JWT secret was rotated away, or from before a restore, a point-in-time \
-             recovery or a failover) answers 410 `sync_token_expired`: replace the copy with a \
-             sync from the start.",
+             good here (another organization's or another feed's, altered, of an earlier format, \
+             sealed before the server's JWT secret was rotated away, of a sync begun more than \
+             89 days ago, or from before a restore, a point-in-time recovery or a failover) \
+             answers 410 `sync_token_expired`: replace the copy with a sync from the start.",
             many = R::MANY
         ))
         .query::<ChangesQuery>()
@@ -110,10 +110,14 @@ async fn changes<R: Synced>(
         ),
     };
     // A token whose sync began before the deletion records' window may need records that are
-    // gone: refused before any read.
+    // gone: refused before any read. The age is fixed, and the window may not be shorter than
+    // it and a day (`palisade_db::retention::SYNC_TOKEN_AGE`), so no setting can make the
+    // feed accept a token whose records retention may have removed.
     let now = state.clock.now().unix_timestamp();
+    let oldest = i64::try_from(palisade_db::retention::SYNC_TOKEN_AGE.as_secs())
+        .map_or(i64::MIN, |age| now - age);
     if let Some(t) = &token
-        && t.too_old(now - state.sync_token_age.whole_seconds())
+        && t.too_old(oldest)
     {
         return Err(sync_token_expired());
     }

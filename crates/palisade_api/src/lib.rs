@@ -101,10 +101,6 @@ pub struct AppState {
     pub organization_deletion: DeletionLimits,
     /// The time zones a summary's days may be counted in, read from the database once.
     pub time_zones: std::sync::Arc<time_zones::TimeZones>,
-    /// The oldest a sync token's sync may have begun (by [`Self::clock`]) for a changes feed to
-    /// accept it: the deletion records' retention window less a day
-    /// (`palisade_db::retention::Windows::sync_token_age`).
-    pub sync_token_age: time::Duration,
 }
 
 /// How long `DELETE /v1/organization`'s statements may run, and wait for one lock: its

@@ -29,13 +29,22 @@ pub struct Windows {
     /// The phone number quarantine (the server's `PALISADE_NUMBER_QUARANTINE_DAYS`): a number
     /// released longer ago than this forgets which organization released it.
     pub number_quarantine: Duration,
-    /// The incremental sync's deletion records (`palisade.deleted_rows`). The server refuses a
-    /// sync token whose sync began longer ago than this less a day ([`Windows::sync_token_age`]),
-    /// so that every token it accepts finds the records since.
+    /// The incremental sync's deletion records (`palisade.deleted_rows`): at least
+    /// [`SYNC_TOKEN_AGE`] and a day, so that every sync token the server accepts finds the
+    /// records since its sync began.
     pub deletion_records: Duration,
 }
 
 const DAY: Duration = Duration::from_secs(86_400);
+
+/// The oldest a sync token's sync may have begun (by the server's clock) for a changes feed to
+/// accept it: 89 days. Fixed, not a setting: the deletion records' window may be longer, never
+/// shorter than this and a day (its floor, here and in `purge_expired_records`), so that
+/// raising, lowering or mismatching `PALISADE_RETAIN_DELETION_RECORDS_DAYS` between the servers
+/// and a `palisade retention` run can never make a feed accept a token whose records are gone.
+/// The day's margin is for a deletion whose transaction began (its `deleted_at`) before a sync
+/// and committed after it, and for clocks a little apart.
+pub const SYNC_TOKEN_AGE: Duration = Duration::from_secs(86_400 * 89);
 
 impl Default for Windows {
     /// The defaults: 30 days of webhook deliveries, Stripe event ids and outbound events; one
@@ -56,18 +65,11 @@ impl Default for Windows {
 }
 
 impl Windows {
-    /// The oldest a sync token's sync may have begun for the server to accept it: the
-    /// deletion records' window less a day, a margin for a deletion whose transaction began
-    /// (its `deleted_at`) before a sync and committed after it.
-    pub fn sync_token_age(&self) -> Duration {
-        self.deletion_records.saturating_sub(DAY)
-    }
-
     /// The floors of `purge_expired_records` (each longer than what still needs the record:
     /// providers' retries, the replay guard, the idempotency horizon), as (name, window, floor).
     pub fn floors(&self) -> [(&'static str, Duration, Duration); 6] {
         [
-            ("deletion records", self.deletion_records, DAY * 2),
+            ("deletion records", self.deletion_records, DAY * 90),
             ("webhook deliveries", self.webhook_deliveries, DAY * 2),
             (
                 "Mailgun tokens",

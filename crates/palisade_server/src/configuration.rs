@@ -86,7 +86,7 @@ const RETENTION_VARS: &[Var] = &[
     var("PALISADE_RETAIN_OUTBOUND_WEBHOOK_EVENTS_DAYS", "default: 30", "days an outbound webhook event and its deliveries are kept, once none is pending (at least 2)"),
     var("PALISADE_RETAIN_EXPIRED_LINKS_DAYS", "default: 7", "days an expired invitation or password reset is kept after its expiry"),
     var("PALISADE_RETAIN_IDEMPOTENCY_KEYS_DAYS", "default: 2", "days a stored Idempotency-Key response is kept (at least 1)"),
-    var("PALISADE_RETAIN_DELETION_RECORDS_DAYS", "default: 90", "days the incremental sync's record of a deleted row is kept (at least 2); a sync token whose sync began longer ago, less a day, answers 410"),
+    var("PALISADE_RETAIN_DELETION_RECORDS_DAYS", "default: 90", "days the incremental sync's record of a deleted row is kept (at least 90: a sync token is good for 89 days)"),
 ];
 #[rustfmt::skip]
 const RETENTION_SCHEDULE_VAR: Var = var("PALISADE_RETENTION_EVERY_MINUTES", "default: 60", "how often the server runs retention (0: never, run `palisade retention` instead)");
@@ -2404,16 +2404,19 @@ mod tests {
         );
         assert!(settings(&[("PALISADE_RETAIN_IDEMPOTENCY_KEYS_DAYS", "0")]).is_err());
         assert_eq!(defaults.deletion_records, day * 90);
-        assert_eq!(defaults.sync_token_age(), day * 89);
-        let set = settings(&[("PALISADE_RETAIN_DELETION_RECORDS_DAYS", "2")])
+        assert_eq!(
+            defaults.deletion_records,
+            palisade_db::retention::SYNC_TOKEN_AGE + day
+        );
+        let set = settings(&[("PALISADE_RETAIN_DELETION_RECORDS_DAYS", "365")])
             .unwrap()
             .windows;
-        assert_eq!((set.deletion_records, set.sync_token_age()), (day * 2, day));
-        let refused = settings(&[("PALISADE_RETAIN_DELETION_RECORDS_DAYS", "1")])
+        assert_eq!(set.deletion_records, day * 365);
+        let refused = settings(&[("PALISADE_RETAIN_DELETION_RECORDS_DAYS", "89")])
             .unwrap_err()
             .to_string();
         assert!(
-            refused.contains("deletion records") && refused.contains("2 day"),
+            refused.contains("deletion records") && refused.contains("90 day"),
             "{refused}"
         );
         assert!(settings(&[("PALISADE_RETAIN_WEBHOOK_DELIVERIES_DAYS", "a month")]).is_err());

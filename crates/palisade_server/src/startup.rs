@@ -101,9 +101,6 @@ pub struct AppConfig {
     /// How long `DELETE /v1/organization` may run and wait for a lock (the defaults; not a
     /// setting: the tests shorten them).
     pub organization_deletion: palisade_api::DeletionLimits,
-    /// The oldest a sync token's sync may have begun: `PALISADE_RETAIN_DELETION_RECORDS_DAYS`
-    /// less a day.
-    pub sync_token_age: time::Duration,
 }
 
 /// A bound, not yet running HTTP server (and its metrics server, when configured).
@@ -229,7 +226,6 @@ impl Application {
             )),
             organization_deletion: config.organization_deletion,
             time_zones: std::sync::Arc::default(),
-            sync_token_age: config.sync_token_age,
         };
 
         let (listener, port) = bind(&config.http_addr)?;
@@ -815,7 +811,6 @@ fn app_config(
         cors: settings.cors.clone(),
         metrics_addr: settings.metrics_addr.clone(),
         organization_deletion: palisade_api::DeletionLimits::default(),
-        sync_token_age: time_duration(settings.retention.sync_token_age()),
     })
 }
 

@@ -633,7 +633,6 @@ pub async fn try_spawn_app_with_pool(
         cors: palisade_api::cors::CorsOrigins::none(),
         metrics_addr: None,
         organization_deletion: palisade_api::DeletionLimits::default(),
-        sync_token_age: time::Duration::days(89),
     };
     configure(&mut config);
     let app = Application::build(&config, pool.clone()).await?;
