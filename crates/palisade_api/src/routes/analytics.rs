@@ -359,11 +359,7 @@ pub async fn summary(
     let mut f = Fields::default();
     let range = f.day_range(q.from.as_deref(), q.to.as_deref());
     let event_type = f.optional("type", q.event_type.as_deref(), EventType::parse);
-    let zone = state
-        .time_zones
-        .resolve(&state.pool, q.tz.as_deref())
-        .await?;
-    let zone = f.time_zone(zone);
+    let zone = f.time_zone(&state, q.tz.as_deref()).await?;
     let (range, zone) = f.finish_with((range, zone))?;
     let tx = caller.begin(&state).await?;
     let (days, valid, counts) = db::summary(tx, range.in_zone(&zone), event_type.as_ref()).await?;

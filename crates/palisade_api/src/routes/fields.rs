@@ -165,16 +165,22 @@ impl Fields {
         true
     }
 
-    /// The time zone `tz` named, as [`crate::time_zones::TimeZones::resolve`] found it
-    /// (`None`: the database knows no zone of that name).
-    pub(crate) fn time_zone(&mut self, resolved: Option<String>) -> Option<String> {
+    /// The time zone `tz` names, as the database spells it
+    /// ([`crate::time_zones::TimeZones::resolve`]; UTC when absent), recording a refusal when it
+    /// is not one a summary may use. Fails only when the database's names cannot be read.
+    pub(crate) async fn time_zone(
+        &mut self,
+        state: &crate::AppState,
+        raw: Option<&str>,
+    ) -> Result<Option<String>, crate::ApiError> {
+        let resolved = state.time_zones.resolve(&state.pool, raw).await?;
         if resolved.is_none() {
             self.invalid(
                 "tz",
                 "must be a time zone name the database knows, like Europe/Paris or UTC",
             );
         }
-        resolved
+        Ok(resolved)
     }
 
     /// A value parsed by a domain type (absent is fine).

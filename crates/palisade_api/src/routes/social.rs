@@ -403,11 +403,7 @@ pub async fn analytics(
         q.account_id.as_deref(),
         SocialAccountId::parse,
     );
-    let zone = state
-        .time_zones
-        .resolve(&state.pool, q.tz.as_deref())
-        .await?;
-    let zone = f.time_zone(zone);
+    let zone = f.time_zone(&state, q.tz.as_deref()).await?;
     let (range, zone) = f.finish_with((range, zone))?;
     let tx = caller.begin(&state).await?;
     let (days, valid, accounts) =
