@@ -2,9 +2,9 @@
  * palisade.deleted_rows: what an organization deleted from a synced table (customers,
  * kb_articles, chat_conversations, chat_messages, calls, sms_messages), so that the next
  * incremental sync (GET <collection>/changes) tells its clients (V0177 to V0179; docs/api.md
- * "Incremental sync"). A
- * row says which row went (`resource`, the table's name, and `row_id`), in which transaction
- * (`change_xid`) and when; never what it held.
+ * "Incremental sync"). A row says which row went (`resource`, the table's name, and `row_id`),
+ * in which transaction (`change_xid`) and when; never what it held. Kept for a window of 90 days
+ * or more (retention, below).
  *
  * Who may do what (as palisade_app, inside a tenant transaction):
  *   SELECT  every role of the organization: the ids it deleted, which its clients had seen.
