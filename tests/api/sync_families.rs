@@ -481,3 +481,57 @@ async fn every_synced_table_is_stamped_records_its_deletions_and_is_reset_after_
     }
     assert!(reset.contains("DELETE FROM palisade.deleted_rows"));
 }
+
+/// The bot's messages are in the messages' feed like anyone's, and its answer comes again when
+/// the article it quoted is deleted (`article_id` cleared by the foreign key: an update).
+#[actix_web::test]
+async fn a_bot_answer_comes_again_when_the_article_it_quoted_is_deleted() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let article = id(&app
+        .create(
+            &a,
+            "/v1/knowledge-base/articles",
+            json!({"title": "Reset your password", "published": true,
+                   "body": "Open Settings, then choose Reset password."}),
+        )
+        .await);
+    let r = app
+        .patch(
+            &a,
+            "/v1/chatbot/settings",
+            &json!({"enabled": true, "confidence_threshold": 0.3}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let conversation = id(&app.create(&a, "/v1/chat/conversations", json!({})).await);
+    app.create(
+        &a,
+        &format!("/v1/chat/conversations/{conversation}/messages"),
+        json!({"sender": "customer", "body": "How do I reset my password?"}),
+    )
+    .await;
+    let first = sync_feed(&app, &a.token, "/v1/chat/messages/changes", None, 100).await;
+    let answer = first
+        .changed
+        .iter()
+        .find(|m| m["sender"] == "bot" && m["article_id"] == article.as_str())
+        .unwrap_or_else(|| panic!("no bot answer quoting the article: {:?}", first.changed))
+        .clone();
+
+    delete(&app, &a, &format!("/v1/knowledge-base/articles/{article}")).await;
+    let next = sync_feed(
+        &app,
+        &a.token,
+        "/v1/chat/messages/changes",
+        Some(&first.next_since),
+        100,
+    )
+    .await;
+    let again = next
+        .changed
+        .iter()
+        .find(|m| m["id"] == answer["id"])
+        .unwrap_or_else(|| panic!("the answer did not come again: {:?}", next.changed));
+    assert_eq!(again["article_id"], json!(null));
+    assert_eq!(again["body"], answer["body"]);
+}
