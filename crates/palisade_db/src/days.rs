@@ -49,8 +49,9 @@ w AS (SELECT f.from_day, r.to_day,
         FROM (SELECT coalesce($2::date, (pg_catalog.now() AT TIME ZONE $3::text)::date) AS to_day) AS r,
              LATERAL (SELECT coalesce($1::date, r.to_day - 29) AS from_day) AS f)";
 
-/// The filter of a statement built on [`WINDOW`] that keeps the instants `instant` (an
-/// expression) on one of its days in the zone, beside the bounds that let it read an index.
+/// The filter of a statement built on [`WINDOW`] that keeps the instants `instant` (a column
+/// the statement's own code names, never input; the zone is the bound `$3`) on one of its days
+/// in the zone, beside the bounds that let it read an index.
 pub(crate) fn in_days(instant: &str) -> String {
     format!(
         "{instant} >= w.start_at AND {instant} < w.end_at \

@@ -102,7 +102,9 @@ pub struct ChangesPage<T> {
 /// but the snapshot's figures. Each side reads its own index (`<table>_org_change_idx`,
 /// `deleted_rows_pkey`) from the position, the changed rows are read back by id; the policies
 /// narrow all three to the organization. `pg_control_system` reads the cluster's control file
-/// (8 KiB).
+/// (8 KiB). Only the row type's [`Table::TABLE`] and [`Table::QUALIFIED_COLUMNS`], constants
+/// of its `table!` declaration, are written into the text (as [`crate::crud`] writes its
+/// statements); every value is a bound parameter.
 fn changes_sql(table: &str, columns: &str) -> String {
     format!(
         "\
