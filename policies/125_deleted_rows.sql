@@ -1,7 +1,8 @@
 /**
  * palisade.deleted_rows: what an organization deleted from a synced table (customers,
- * kb_articles, chat_conversations, chat_messages, calls, sms_messages), so that the next
- * incremental sync (GET <collection>/changes) tells its clients (V0177 to V0179; docs/api.md
+ * kb_articles, chat_conversations, chat_messages, calls, sms_messages, email_campaigns,
+ * email_messages, sms_campaigns, voice_campaigns, social_posts, ivr_menus), so that the next
+ * incremental sync (GET <collection>/changes) tells its clients (V0177 to V0181; docs/api.md
  * "Incremental sync"). A row says which row went (`resource`, the table's name, and `row_id`),
  * in which transaction (`change_xid`) and when; never what it held. Kept for a window of 90 days
  * or more (retention, below).

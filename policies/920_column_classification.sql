@@ -165,6 +165,8 @@ VALUES
     ('palisade', 'email_campaigns', 'failed_count', 'readable', NULL),
     ('palisade', 'email_campaigns', 'created_at', 'readable', NULL),
     ('palisade', 'email_campaigns', 'updated_at', 'readable', NULL),
+    ('palisade', 'email_campaigns', 'change_xid', 'readable',
+     'the id of the transaction that last wrote the row: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
 
     -- palisade.email_messages
     ('palisade', 'email_messages', 'organization_id', 'readable', NULL),
@@ -181,6 +183,8 @@ VALUES
     ('palisade', 'email_messages', 'failed_at', 'readable', NULL),
     ('palisade', 'email_messages', 'created_at', 'readable', NULL),
     ('palisade', 'email_messages', 'updated_at', 'readable', NULL),
+    ('palisade', 'email_messages', 'change_xid', 'readable',
+     'the id of the transaction that last wrote the row: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
 
     -- palisade.idempotency_keys
     ('palisade', 'idempotency_keys', 'organization_id', 'readable', NULL),
@@ -261,6 +265,8 @@ VALUES
     ('palisade', 'ivr_menus', 'tree', 'readable', NULL),
     ('palisade', 'ivr_menus', 'created_at', 'readable', NULL),
     ('palisade', 'ivr_menus', 'updated_at', 'readable', NULL),
+    ('palisade', 'ivr_menus', 'change_xid', 'readable',
+     'the id of the transaction that last wrote the row: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
 
     -- palisade.kb_articles
     ('palisade', 'kb_articles', 'organization_id', 'readable', NULL),
@@ -366,6 +372,8 @@ VALUES
     ('palisade', 'sms_campaigns', 'failed_count', 'readable', NULL),
     ('palisade', 'sms_campaigns', 'created_at', 'readable', NULL),
     ('palisade', 'sms_campaigns', 'updated_at', 'readable', NULL),
+    ('palisade', 'sms_campaigns', 'change_xid', 'readable',
+     'the id of the transaction that last wrote the row: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
     ('palisade', 'sms_campaigns', 'active_from_number', 'readable', 'Generated: from_number while the campaign can still send, checked against the organization''s own numbers (V0070).'),
 
     -- palisade.sms_messages
@@ -413,6 +421,8 @@ VALUES
     ('palisade', 'social_posts', 'impressions', 'readable', NULL),
     ('palisade', 'social_posts', 'created_at', 'readable', NULL),
     ('palisade', 'social_posts', 'updated_at', 'readable', NULL),
+    ('palisade', 'social_posts', 'change_xid', 'readable',
+     'the id of the transaction that last wrote the row: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
 
     -- palisade.subscriptions
     ('palisade', 'subscriptions', 'organization_id', 'readable', NULL),
@@ -452,6 +462,8 @@ VALUES
     ('palisade', 'voice_campaigns', 'scheduled_at', 'readable', NULL),
     ('palisade', 'voice_campaigns', 'created_at', 'readable', NULL),
     ('palisade', 'voice_campaigns', 'updated_at', 'readable', NULL),
+    ('palisade', 'voice_campaigns', 'change_xid', 'readable',
+     'the id of the transaction that last wrote the row: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
 
     -- palisade.webhook_deliveries
     ('palisade', 'webhook_deliveries', 'organization_id', 'readable', NULL),

@@ -895,6 +895,12 @@ async fn customers_never_answer_5xx() {
         .list("/v1/chat/messages/changes", &["since"])
         .list("/v1/calls/changes", &["since"])
         .list("/v1/sms-messages/changes", &["since"])
+        .list("/v1/email-campaigns/changes", &["since"])
+        .list("/v1/email-messages/changes", &["since"])
+        .list("/v1/sms-campaigns/changes", &["since"])
+        .list("/v1/voice-campaigns/changes", &["since"])
+        .list("/v1/social/posts/changes", &["since"])
+        .list("/v1/ivr/menus/changes", &["since"])
         .item(&item)
         .fuzz()
         .await;

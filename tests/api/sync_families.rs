@@ -1,5 +1,6 @@
-//! The changes feeds of the families synced besides customers (V0178, V0179): knowledge base
-//! articles, chat conversations and their messages, calls and SMS messages. Each is the
+//! The changes feeds of the families synced besides customers (V0178, V0179, V0181): knowledge
+//! base articles, chat conversations and their messages, calls, SMS and email messages, the
+//! campaigns of every channel, social posts and IVR menus. Each is the
 //! customers' feed (tests/api/sync.rs tests its paging, its horizon and its tokens in depth)
 //! over another table, so these check what is each table's own: that its writes are stamped,
 //! that its deletions are recorded (by a cascade too), that a row comes as its item route (or
@@ -407,6 +408,217 @@ async fn sms_messages_sync_and_a_campaigns_deletion_deletes_its_messages_from_th
     .await;
 }
 
+#[actix_web::test]
+async fn email_campaigns_and_their_messages_sync_and_a_providers_event_changes_both() {
+    const CAMPAIGNS: &str = "/v1/email-campaigns";
+    const MESSAGES: &str = "/v1/email-messages";
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let b = app.signup("Other").await;
+    let campaign = id(&app
+        .create(
+            &a,
+            CAMPAIGNS,
+            json!({"name": "Spring", "subject": "Hello", "body": "Dear customer"}),
+        )
+        .await);
+    let mut messages = Vec::new();
+    for n in 0..3 {
+        messages.push(id(&app
+            .create(
+                &a,
+                &format!("{CAMPAIGNS}/{campaign}/messages"),
+                json!({"to_email": format!("reader{n}@example.com")}),
+            )
+            .await));
+    }
+    let [one, two, three] = [&messages[0], &messages[1], &messages[2]];
+    let campaigns_since = from_the_start(&app, &a, CAMPAIGNS, &[&campaign]).await;
+    let messages_since = from_the_start(&app, &a, MESSAGES, &[one, two, three]).await;
+
+    // The provider's event moves the message and its campaign's counters: a change of each,
+    // which the next syncs read as the item routes show them now.
+    let t = time::OffsetDateTime::now_utc().unix_timestamp() - 60;
+    let r = crate::email_webhooks::sendgrid(
+        &app,
+        &json!([crate::email_webhooks::sg(
+            "delivered",
+            &format!("sg{}", uuid::Uuid::new_v4().simple()),
+            t,
+            Some(one),
+            Some("SYNCMSGID01"),
+        )]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        app.get_ok(&a, &format!("{CAMPAIGNS}/{campaign}")).await["counts"]["delivered"],
+        1
+    );
+    delete(&app, &a, &format!("{MESSAGES}/{two}")).await;
+    let campaigns_since = next(&app, &a, CAMPAIGNS, &campaigns_since, &[&campaign], &[]).await;
+    let messages_since = next(&app, &a, MESSAGES, &messages_since, &[one], &[two]).await;
+
+    // The draft campaign deleted with its recipients left (ON DELETE CASCADE): all of them are
+    // deleted from the copies.
+    delete(&app, &a, &format!("{CAMPAIGNS}/{campaign}")).await;
+    let campaigns_since = next(&app, &a, CAMPAIGNS, &campaigns_since, &[], &[&campaign]).await;
+    let messages_since = next(&app, &a, MESSAGES, &messages_since, &[], &[one, three]).await;
+    tokens_stay_home(&app, &a, &b, CAMPAIGNS, &campaigns_since, &[&campaign]).await;
+    tokens_stay_home(&app, &a, &b, MESSAGES, &messages_since, &[one, two, three]).await;
+}
+
+#[actix_web::test]
+async fn sms_and_voice_campaigns_sync_and_a_carriers_callback_changes_the_campaign() {
+    const SMS: &str = "/v1/sms-campaigns";
+    const VOICE: &str = "/v1/voice-campaigns";
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let b = app.signup("Other").await;
+    let number = app.claim_number(&a, &["sms", "voice"]).await;
+    let sms = id(&app
+        .create(
+            &a,
+            SMS,
+            json!({"name": "Spring", "body": "Hello", "from_number": number}),
+        )
+        .await);
+    let customer = id(&app
+        .create_customer(&a, json!({"name": "Ada", "phone": "+14155550250"}))
+        .await);
+    let message = id(&app
+        .create(
+            &a,
+            &format!("{SMS}/{sms}/messages"),
+            json!({"customer_id": customer}),
+        )
+        .await);
+    let calls = id(&app.create(&a, VOICE, json!({"name": "Renewals"})).await);
+    let other = id(&app.create(&a, VOICE, json!({"name": "Survey"})).await);
+    let sms_since = from_the_start(&app, &a, SMS, &[&sms]).await;
+    let voice_since = from_the_start(&app, &a, VOICE, &[&calls, &other]).await;
+
+    // The carrier's status callback for one of the campaign's messages moves its counters.
+    let sid = crate::twilio_sms::unique_sid("SM");
+    let status = [
+        ("MessageSid", sid.as_str()),
+        ("SmsSid", sid.as_str()),
+        ("MessageStatus", "sent"),
+        ("SmsStatus", "sent"),
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("From", number.as_str()),
+        ("To", "+14155550250"),
+        ("ApiVersion", "2010-04-01"),
+    ];
+    let r = app
+        .twilio(
+            &format!("/webhooks/twilio/sms/status?message_id={message}"),
+            &status,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        app.get_ok(&a, &format!("{SMS}/{sms}")).await["counts"]["sent"],
+        1
+    );
+    let sms_since = next(&app, &a, SMS, &sms_since, &[&sms], &[]).await;
+
+    patch(
+        &app,
+        &a,
+        &format!("{VOICE}/{calls}"),
+        json!({"script": "Your plan renews soon."}),
+    )
+    .await;
+    delete(&app, &a, &format!("{VOICE}/{other}")).await;
+    let voice_since = next(&app, &a, VOICE, &voice_since, &[&calls], &[&other]).await;
+    tokens_stay_home(&app, &a, &b, SMS, &sms_since, &[&sms]).await;
+    tokens_stay_home(&app, &a, &b, VOICE, &voice_since, &[&calls]).await;
+}
+
+#[actix_web::test]
+async fn social_posts_sync_and_go_with_their_account() {
+    const POSTS: &str = "/v1/social/posts";
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let b = app.signup("Other").await;
+    let twitter = id(&crate::social::social_account(&app, &a, "twitter", "acme").await);
+    let linkedin = id(&crate::social::social_account(&app, &a, "linkedin", "acme-inc").await);
+    let one = id(&app
+        .create(
+            &a,
+            POSTS,
+            json!({"account_id": twitter, "body": "Coming soon"}),
+        )
+        .await);
+    let two = id(&app
+        .create(
+            &a,
+            POSTS,
+            json!({"account_id": linkedin, "body": "We are hiring"}),
+        )
+        .await);
+    let three = id(&app
+        .create(
+            &a,
+            POSTS,
+            json!({"account_id": linkedin, "body": "Our new office"}),
+        )
+        .await);
+    let since = from_the_start(&app, &a, POSTS, &[&one, &two, &three]).await;
+
+    patch(
+        &app,
+        &a,
+        &format!("{POSTS}/{one}"),
+        json!({"body": "Out now"}),
+    )
+    .await;
+    delete(&app, &a, &format!("{POSTS}/{two}")).await;
+    let since = next(&app, &a, POSTS, &since, &[&one], &[&two]).await;
+
+    // Disconnecting an account deletes its posts: each comes as deleted.
+    delete(&app, &a, &format!("/v1/social/accounts/{linkedin}")).await;
+    let since = next(&app, &a, POSTS, &since, &[], &[&three]).await;
+    tokens_stay_home(&app, &a, &b, POSTS, &since, &[&one]).await;
+}
+
+#[actix_web::test]
+async fn ivr_menus_sync_for_every_role() {
+    const MENUS: &str = "/v1/ivr/menus";
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let b = app.signup("Other").await;
+    let tree = crate::engagement::menu_tree("Acme");
+    let main = id(&app
+        .create(&a, MENUS, json!({"name": "Main", "tree": tree}))
+        .await);
+    let night = id(&app
+        .create(&a, MENUS, json!({"name": "Night", "tree": tree}))
+        .await);
+    let since = from_the_start(&app, &a, MENUS, &[&main, &night]).await;
+
+    patch(
+        &app,
+        &a,
+        &format!("{MENUS}/{main}"),
+        json!({"tree": crate::engagement::menu_tree("Acme Inc")}),
+    )
+    .await;
+    delete(&app, &a, &format!("{MENUS}/{night}")).await;
+    let since = next(&app, &a, MENUS, &since, &[&main], &[&night]).await;
+
+    // Only owners and admins write menus; a member's API key reads them, and syncs from the
+    // same token.
+    let key = app.api_key(&a, "phones", Role::Member).await;
+    let r = app
+        .call(
+            "GET",
+            &format!("{MENUS}/changes?since={since}"),
+            Some(&key.key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    tokens_stay_home(&app, &a, &b, MENUS, &since, &[&main]).await;
+}
+
 /// Every synced table (one with a `change_xid`) has what its feed needs, and is one docs/dba.md's
 /// restore step 4 resets: the stamping trigger (or its rows' stamps would stay at their insert),
 /// a delete trigger recording deletions under its name, which `deleted_rows` accepts (or its
@@ -438,8 +650,14 @@ async fn every_synced_table_is_stamped_records_its_deletions_and_is_reset_after_
             "chat_conversations",
             "chat_messages",
             "customers",
+            "email_campaigns",
+            "email_messages",
+            "ivr_menus",
             "kb_articles",
-            "sms_messages"
+            "sms_campaigns",
+            "sms_messages",
+            "social_posts",
+            "voice_campaigns"
         ]
     );
     for table in &tables {

@@ -2,7 +2,7 @@
 //! "Incremental sync"): a page of the organization's rows of the family in the order they were
 //! last written, and the ids of those deleted, with the token of what follows
 //! ([`crate::sync_token`]). One round trip, the credential's check included. The database side
-//! is `palisade_db::sync`; which tables are synced, the migrations' (V0177 to V0179).
+//! is `palisade_db::sync`; which tables are synced, the migrations' (V0177 to V0181).
 
 use actix_web::{HttpResponse, web};
 use palisade_db::crud::Table;

@@ -772,8 +772,8 @@ async fn check_server_version(client: &Client) -> Result<(), SchemaError> {
 /// The functions of `pg_catalog` the app role runs besides the everyday ones: the synced
 /// tables' change stamp (V0177's trigger) and the changes feed ([`crate::sync::changes`]).
 /// PostgreSQL grants them to PUBLIC; a database that revoked them would answer every write to a
-/// synced table (customers, articles, conversations, calls, SMS messages) or sync 500, so
-/// [`check_app_role`] refuses to start instead.
+/// synced table (customers, articles, chat, calls, messages, campaigns, posts, menus) or sync
+/// 500, so [`check_app_role`] refuses to start instead.
 pub const SYNC_FUNCTIONS: [&str; 7] = [
     "pg_catalog.pg_current_xact_id()",
     "pg_catalog.pg_current_snapshot()",

@@ -1,7 +1,7 @@
 //! The changes feed of a synced family (docs/api.md, "Incremental sync"): its rows in the order
 //! of their last change, and its deletion records, after a position in that order. Which
-//! families are synced is the migrations' (V0177 for customers, V0178 and V0179 for the
-//! others): each synced table has a `change_xid` stamped by
+//! families are synced is the migrations' (V0177 for customers, V0178, V0179 and V0181 for
+//! the others): each synced table has a `change_xid` stamped by
 //! `palisade_private.stamp_change_xid()`, an index on `(organization_id, change_xid, id)` and a
 //! delete trigger that records the deletion in `palisade.deleted_rows` under the table's name.
 //! Nothing here filters by organization: the policies of the table and of

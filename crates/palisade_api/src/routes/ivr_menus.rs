@@ -14,6 +14,10 @@ use crate::resource::{self, Violation};
 /// The IVR menu family.
 pub(crate) struct IvrMenus;
 
+impl crate::changes::Synced for IvrMenus {
+    const CHANGES: &'static str = "/v1/ivr/menus/changes";
+}
+
 resource::family! {
     IvrMenus: IvrMenu => IvrMenu, "/v1/ivr/menus", "ivr", "an IVR menu", "IVR menus";
     const ADMIN_WRITES: bool = true;
@@ -33,6 +37,7 @@ resource::family! {
 
 /// Declares this family's routes (see [`crate::resource`]).
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
+    crate::changes::changes_route::<IvrMenus>(e);
     resource::list_route::<IvrMenus>(e)
         .describe("Newest first; `name` is a case-insensitive substring");
     resource::create_route::<IvrMenus>(e);

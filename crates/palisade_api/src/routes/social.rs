@@ -42,6 +42,10 @@ resource::family! {
 /// The social post family.
 pub(crate) struct Posts;
 
+impl crate::changes::Synced for Posts {
+    const CHANGES: &'static str = "/v1/social/posts/changes";
+}
+
 resource::family! {
     Posts: Post => Post, "/v1/social/posts", "social", "a social post", "social posts";
     const VIOLATIONS: &'static [Violation] = &[Violation::on_write(db::ACCOUNT_FKEY, || {
@@ -62,6 +66,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     resource::delete_route::<Accounts>(e)
         .summary("Disconnect a social account")
         .describe("Disconnects it and deletes its posts");
+    crate::changes::changes_route::<Posts>(e);
     resource::list_route::<Posts>(e);
     resource::create_route::<Posts>(e).describe("`status` defaults to `draft`, counters to 0");
     resource::get_route::<Posts>(e);

@@ -101,8 +101,10 @@ pub(super) use campaign_bodies;
 pub(super) fn routes<C>(e: &mut Endpoints, update: &str, delete: &str)
 where
     C: Campaign + 'static,
-    Campaigns<C>: Resource<Row = C> + Created + Patched,
+    Campaigns<C>: Resource<Row = C> + Created + Patched + crate::changes::Synced,
 {
+    // The changes feed first: the item routes' `{id}` would take its path.
+    crate::changes::changes_route::<Campaigns<C>>(e);
     resource::list_route::<Campaigns<C>>(e);
     resource::create_route::<Campaigns<C>>(e)
         .describe("A draft, or scheduled with a future `scheduled_at`");

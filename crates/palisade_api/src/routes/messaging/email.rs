@@ -42,6 +42,7 @@ pub(super) fn register(e: &mut Endpoints) {
     resource::create_within_route::<EmailMessages>(e)
         .summary("Add a recipient to an email campaign")
         .describe("Adds a queued recipient to a draft or scheduled campaign");
+    crate::changes::changes_route::<EmailMessages>(e);
     resource::list_route::<EmailMessages>(e).describe("Every campaign's messages, newest first");
     resource::get_route::<EmailMessages>(e);
     resource::delete_route::<EmailMessages>(e)
@@ -101,6 +102,10 @@ impl From<EmailCampaign> for CampaignJson {
             updated_at: c.updated_at,
         }
     }
+}
+
+impl crate::changes::Synced for Campaigns<EmailCampaign> {
+    const CHANGES: &'static str = "/v1/email-campaigns/changes";
 }
 
 resource::family! {
@@ -179,8 +184,13 @@ impl Patched for Campaigns<EmailCampaign> {
     }
 }
 
-/// Email messages: `/v1/email-messages`, and each campaign's under its path.
+/// Email messages: `/v1/email-messages`, each campaign's under its path, and their changes
+/// feed ([`crate::changes`]).
 pub(crate) struct EmailMessages;
+
+impl crate::changes::Synced for EmailMessages {
+    const CHANGES: &'static str = "/v1/email-messages/changes";
+}
 
 resource::family! {
     EmailMessages: EmailMessage => EmailMessage, "/v1/email-messages", "messaging", "an email message", "email messages";

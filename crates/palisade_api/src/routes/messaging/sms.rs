@@ -110,6 +110,10 @@ impl From<SmsCampaign> for CampaignJson {
     }
 }
 
+impl crate::changes::Synced for Campaigns<SmsCampaign> {
+    const CHANGES: &'static str = "/v1/sms-campaigns/changes";
+}
+
 resource::family! {
     Campaigns<SmsCampaign>: SmsCampaign => CampaignJson, "/v1/sms-campaigns", "messaging", "an SMS campaign", "SMS campaigns";
     const VIOLATIONS: &'static [Violation] = &[

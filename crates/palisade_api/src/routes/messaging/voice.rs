@@ -41,6 +41,10 @@ pub(super) fn register(e: &mut Endpoints) {
     resource::delete_route::<Calls>(e);
 }
 
+impl crate::changes::Synced for Campaigns<VoiceCampaign> {
+    const CHANGES: &'static str = "/v1/voice-campaigns/changes";
+}
+
 resource::family! {
     Campaigns<VoiceCampaign>: VoiceCampaign => VoiceCampaign, "/v1/voice-campaigns", "messaging", "a voice campaign", "voice campaigns";
     const DELETE_GUARD: Option<DeleteGuard<VoiceCampaign>> = Some(campaign::deletable);
