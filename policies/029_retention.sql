@@ -35,7 +35,13 @@
  *                                         sync began more than 89 days ago (a fixed age,
  *                                         palisade_db::retention::SYNC_TOKEN_AGE), so every
  *                                         token it accepts finds the deletion records since it
- *                                         began, whatever window each run is given.
+ *                                         began, whatever window each run is given. Each
+ *                                         organization whose records go keeps the newest
+ *                                         transaction id among them
+ *                                         (palisade.pruned_deletion_records, V0182), and a feed
+ *                                         refuses a token at or before it: that holds whatever
+ *                                         the clocks, and however long a deleting transaction
+ *                                         stayed open.
  */
 SET LOCAL ROLE palisade_resolver;
 
@@ -167,14 +173,31 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     record := 'number_quarantines'; affected := n; RETURN NEXT;
 
-    DELETE FROM palisade.deleted_rows AS t
-     WHERE t.deleted_at < pg_catalog.now() - p_deletion_records
-       AND (t.organization_id, t.resource, t.change_xid, t.row_id) IN (
-               SELECT d.organization_id, d.resource, d.change_xid, d.row_id
-                 FROM palisade.deleted_rows AS d
-                WHERE d.deleted_at < pg_catalog.now() - p_deletion_records
-                LIMIT p_batch);
-    GET DIAGNOSTICS n = ROW_COUNT;
+    -- Each organization whose records go keeps the newest transaction id among them, in the
+    -- same statement (palisade.pruned_deletion_records, never moved back): a feed refuses a
+    -- token at or before it, whatever the clocks say (V0182). xid8 has no max() before
+    -- PostgreSQL 16: DISTINCT ON picks it.
+    WITH gone AS (
+        DELETE FROM palisade.deleted_rows AS t
+         WHERE t.deleted_at < pg_catalog.now() - p_deletion_records
+           AND (t.organization_id, t.resource, t.change_xid, t.row_id) IN (
+                   SELECT d.organization_id, d.resource, d.change_xid, d.row_id
+                     FROM palisade.deleted_rows AS d
+                    WHERE d.deleted_at < pg_catalog.now() - p_deletion_records
+                    LIMIT p_batch)
+        RETURNING t.organization_id, t.change_xid
+    ), newest AS (
+        SELECT DISTINCT ON (g.organization_id) g.organization_id, g.change_xid
+          FROM gone AS g
+         ORDER BY g.organization_id, g.change_xid DESC
+    ), marked AS (
+        INSERT INTO palisade.pruned_deletion_records AS p (organization_id, pruned_xid)
+        SELECT w.organization_id, w.change_xid FROM newest AS w
+        ON CONFLICT (organization_id) DO UPDATE
+           SET pruned_xid = GREATEST(p.pruned_xid, EXCLUDED.pruned_xid),
+               pruned_at = pg_catalog.now()
+    )
+    SELECT pg_catalog.count(*) INTO n FROM gone;
     record := 'deleted_rows'; affected := n; RETURN NEXT;
 END
 $fn$;

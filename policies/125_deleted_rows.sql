@@ -19,7 +19,8 @@
  *           (029_retention.sql, as palisade_resolver: the resolver policies below). No DELETE
  *           grant either.
  * palisade_resolver (retention's owner) reads and deletes records past their window, in every
- * organization; nothing else.
+ * organization; nothing else. How far it went, per organization, is
+ * palisade.pruned_deletion_records (126_pruned_deletion_records.sql).
  * No organization set: nothing visible, nothing writable.
  */
 ALTER TABLE palisade.deleted_rows ENABLE ROW LEVEL SECURITY;

@@ -149,6 +149,12 @@ VALUES
      'the id of the deleting transaction: a cluster-wide counter, so never sent to a client as it is (the changes feed seals it in its tokens; the export leaves xid8 columns out)'),
     ('palisade', 'deleted_rows', 'deleted_at', 'readable', NULL),
 
+    -- palisade.pruned_deletion_records
+    ('palisade', 'pruned_deletion_records', 'organization_id', 'readable', NULL),
+    ('palisade', 'pruned_deletion_records', 'pruned_xid', 'readable',
+     'the newest deleting transaction among the deletion records retention removed: a cluster-wide counter, so never sent to a client as it is (the changes feed compares it with its tokens; the export leaves xid8 columns out)'),
+    ('palisade', 'pruned_deletion_records', 'pruned_at', 'readable', NULL),
+
     -- palisade.email_campaigns
     ('palisade', 'email_campaigns', 'organization_id', 'readable', NULL),
     ('palisade', 'email_campaigns', 'id', 'readable', NULL),

@@ -107,6 +107,19 @@ async fn seed_customers(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
         .await;
     let gone = format!("/v1/customers/{}", gone["id"].as_str().unwrap());
     assert_eq!(app.delete(acct, &gone).await.status, 204);
+    // How far retention removed the organization's deletion records: only retention writes it
+    // (policies/126_pruned_deletion_records.sql), so the superuser stands in for it, with a
+    // transaction id below any of the organization's.
+    app.db
+        .superuser_client()
+        .await
+        .execute(
+            "INSERT INTO palisade.pruned_deletion_records (organization_id, pruned_xid)
+             VALUES ($1::text::uuid, '1') ON CONFLICT (organization_id) DO NOTHING",
+            &[&acct.org_id],
+        )
+        .await
+        .unwrap();
     Seeded {
         items: vec![Item {
             path: format!("/v1/customers/{id}"),

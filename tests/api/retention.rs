@@ -157,6 +157,17 @@ async fn a_run_removes_exactly_the_records_past_their_window() {
         v
     };
 
+    // The newest of A's deletion records, which retention keeps as how far it went.
+    let newest_of_a: String = su
+        .query_one(
+            "SELECT max(change_xid::text::numeric)::text FROM palisade.deleted_rows
+              WHERE organization_id::text = $1",
+            &[&a.org_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
     // Batches of one row: the run repeats until nothing is left, and adds up.
     let owner = app.db.owner_client().await;
     let purged = retention::purge_in_batches(&owner, &Windows::default(), 1)
@@ -234,9 +245,50 @@ async fn a_run_removes_exactly_the_records_past_their_window() {
     );
     assert_eq!(removed("number_quarantines"), 1);
 
+    // How far it went: A's newest removed record (the seeder's stand-in, 1, moved forward);
+    // B's, whose records all stay, as seeded.
+    assert_eq!(
+        pruned_marks(&su, &a.org_id, &b.org_id).await,
+        [newest_of_a.clone(), "1".to_owned()]
+    );
+
     // Nothing left past its window: a second run removes nothing.
     let again = retention::purge(&owner, &Windows::default()).await.unwrap();
     assert!(again.iter().all(|(_, n)| *n == 0), "{again:?}");
+
+    // An old record of an older transaction, removed later, never moves the mark back.
+    su.execute(
+        "INSERT INTO palisade.deleted_rows (organization_id, resource, row_id, change_xid, deleted_at)
+         VALUES ($1::text::uuid, 'customers', gen_random_uuid(), '2', now() - interval '91 days')",
+        &[&a.org_id],
+    )
+    .await
+    .unwrap();
+    let late = retention::purge(&owner, &Windows::default()).await.unwrap();
+    assert!(late.contains(&("deleted_rows".to_owned(), 1)), "{late:?}");
+    assert_eq!(
+        pruned_marks(&su, &a.org_id, &b.org_id).await,
+        [newest_of_a, "1".to_owned()]
+    );
+}
+
+/// `palisade.pruned_deletion_records`' marks of `a` and `b`, in that order (read as the
+/// superuser).
+async fn pruned_marks(su: &Client, a: &str, b: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for org in [a, b] {
+        out.push(
+            su.query_one(
+                "SELECT pruned_xid::text FROM palisade.pruned_deletion_records
+                  WHERE organization_id::text = $1",
+                &[&org],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("no mark for {org}: {e}"))
+            .get(0),
+        );
+    }
+    out
 }
 
 #[actix_web::test]

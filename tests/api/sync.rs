@@ -595,3 +595,109 @@ async fn a_token_older_than_the_deletion_records_window_answers_410() {
     let rest = sync(&app, &key, Some(&paging), 1).await;
     assert_eq!(rest.changed.len(), 1, "{:?}", rest.changed);
 }
+
+/// Retention records, per organization, the newest deleting transaction among the records it
+/// removed, and a feed refuses a token at or before it whatever the server's clock says: a
+/// deletion whose transaction stayed open for days is dated by its start, and a server's clock
+/// may be behind the database's, so the token's age alone would accept it. A token past it, and
+/// another organization's, stay good.
+#[actix_web::test]
+async fn a_token_needing_a_deletion_record_retention_removed_answers_410_whatever_the_clock() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let b = app.signup("Other").await;
+    let one = create(&app, &a, "one").await;
+    let two = create(&app, &a, "two").await;
+    let theirs = create(&app, &b, "theirs").await;
+    let before = sync(&app, &a.token, None, 100).await.next_since;
+    let theirs_before = sync(&app, &b.token, None, 100).await.next_since;
+    for (who, id) in [(&a, &one), (&b, &theirs)] {
+        let r = app.delete(who, &format!("/v1/customers/{id}")).await;
+        assert_eq!(r.status, 204, "{}", r.text);
+    }
+    let su = app.db.superuser_client().await;
+    let removed_xid = |id: String| {
+        let su = &su;
+        async move {
+            let xid: String = su
+                .query_one(
+                    "SELECT change_xid::text FROM palisade.deleted_rows WHERE row_id = $1::text::uuid",
+                    &[&id],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            xid.parse::<u64>().unwrap()
+        }
+    };
+    let gone = removed_xid(one.clone()).await;
+    // A token of a sync whose first page was read once every transaction up to that deletion
+    // had ended (the horizon waits for any transaction of the cluster still running).
+    let mut after = None;
+    for _ in 0..1_000 {
+        let token = sync(&app, &a.token, None, 100).await.next_since;
+        match opened(&app, &token).state {
+            palisade_api::sync_token::SyncState::Since(h) if h > gone => {
+                after = Some(token);
+                break;
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+    let after = after.expect("the horizon passed the deletion");
+    let r = app.delete(&a, &format!("/v1/customers/{two}")).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+
+    // Only A's first record goes: made old as if its transaction had begun 91 days ago.
+    su.execute(
+        "UPDATE palisade.deleted_rows SET deleted_at = now() - interval '91 days'
+          WHERE row_id = $1::text::uuid",
+        &[&one],
+    )
+    .await
+    .unwrap();
+    let owner = app.db.owner_client().await;
+    let purged = palisade_db::retention::purge(&owner, &Default::default())
+        .await
+        .unwrap();
+    assert!(
+        purged.contains(&("deleted_rows".to_owned(), 1)),
+        "{purged:?}"
+    );
+    let marks: Vec<(String, String)> = su
+        .query(
+            "SELECT organization_id::text, pruned_xid::text FROM palisade.pruned_deletion_records
+              WHERE organization_id::text IN ($1, $2)",
+            &[&a.org_id, &b.org_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(marks, [(a.org_id.clone(), gone.to_string())]);
+
+    // The token from before the removed deletion: fresh by the clock, refused.
+    let r = app
+        .call(
+            "GET",
+            &format!("{CHANGES}?since={before}"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (410, Some("sync_token_expired")),
+        "{}",
+        r.text
+    );
+    // The token from after it reads the deletion that followed; B's token is untouched.
+    let next = sync(&app, &a.token, Some(&after), 100).await;
+    assert!(next.deleted.contains(&two), "{:?}", next.deleted);
+    let theirs_next = sync(&app, &b.token, Some(&theirs_before), 100).await;
+    assert!(
+        theirs_next.deleted.contains(&theirs),
+        "{:?}",
+        theirs_next.deleted
+    );
+}

@@ -698,6 +698,7 @@ async fn every_synced_table_is_stamped_records_its_deletions_and_is_reset_after_
         );
     }
     assert!(reset.contains("DELETE FROM palisade.deleted_rows"));
+    assert!(reset.contains("DELETE FROM palisade.pruned_deletion_records"));
 }
 
 /// The bot's messages are in the messages' feed like anyone's, and its answer comes again when

@@ -79,8 +79,8 @@ pub(crate) fn changes_route<R: Synced>(e: &mut Endpoints) -> Doc<'_> {
              last page's. A change is never missed, and may be sent again. A token that is not \
              good here (another organization's or another feed's, altered, of an earlier format, \
              sealed before the server's JWT secret was rotated away, of a sync begun more than \
-             89 days ago, or from before a restore, a point-in-time recovery or a failover) \
-             answers 410 `sync_token_expired`: replace the copy with a sync from the start.",
+             89 days ago or needing deletion records retention has removed, or from before a \
+             restore, a point-in-time recovery or a failover) answers 410 `sync_token_expired`: replace the copy with a sync from the start.",
             many = R::MANY
         ))
         .query::<ChangesQuery>()
@@ -151,6 +151,20 @@ async fn changes<R: Synced>(
         }
         return Err(sync_token_expired());
     }
+    // Retention removed deletion records up to `pruned`: a sync that reads deletions after a
+    // position at or before it may miss some. The age check above cannot see this when a
+    // deleting transaction stayed open longer than its margin, or when this server's clock is
+    // behind the database's; the transaction ids do.
+    if since > 0
+        && let Some(pruned) = page.pruned
+        && after.xid <= pruned
+    {
+        tracing::info!(
+            resource = R::COLLECTION,
+            "a sync token older than the deletion records retention removed refused"
+        );
+        return Err(sync_token_expired());
+    }
     // A row the snapshot sees was written below its ceiling, unless it came from another
     // cluster's history as it was (a logical restore keeps the old ids, and the new cluster
     // counts from its own start): its position would be beyond what every later page may read.
@@ -198,7 +212,7 @@ fn sync_token_expired() -> ApiError {
         code: ErrorCode::SyncTokenExpired,
         message: "this sync token is not good here (another organization's or another feed's, \
                   altered, of an earlier format, sealed under a JWT secret since rotated away, \
-                  from a sync begun before the deletion records' window, or from before a \
+                  from a sync older than the deletion records it needs, or from before a \
                   restore or failover of the database): replace the copy with a sync from the \
                   start, without since"
             .into(),

@@ -89,11 +89,17 @@ pub struct ChangesPage<T> {
     /// The organization whose rows were read: the transaction's, which for an API key only its
     /// opening check resolves.
     pub organization: Option<palisade_domain::OrgId>,
+    /// The newest transaction id among the organization's deletion records that retention has
+    /// removed (`palisade.pruned_deletion_records`), if it has removed any: a sync whose
+    /// position is at or before it may have lost records after its position, and must start
+    /// again.
+    pub pruned: Option<u64>,
 }
 
 /// The changes feed's one statement for table `{table}`, whose columns, each prefixed `t.`,
 /// are `{columns}`: the row's columns first (where its decoder looks for them), then the
-/// change's position and kind, then the snapshot's horizon and ceiling and the epoch, each
+/// change's position and kind, then the snapshot's horizon and ceiling, the epoch and how far
+/// retention removed the organization's deletion records, each
 /// named `sync_...` so that no column of a synced table (a `deleted_at` of its own) is read in
 /// its place (a column is read by the first of its name). Up to `$4`
 /// rows and deletion records of resource `$6` after the position `($1, $2)` in
@@ -111,13 +117,16 @@ fn changes_sql(table: &str, columns: &str) -> String {
 SELECT {columns},
        c.change_xid::text AS sync_change_xid, c.deleted AS sync_deleted,
        c.deleted_at AS sync_deleted_at, c.row_id AS sync_row_id,
-       s.sync_horizon, s.sync_ceiling, s.sync_system, s.sync_walfile, s.sync_database
+       s.sync_horizon, s.sync_ceiling, s.sync_system, s.sync_walfile, s.sync_database,
+       s.sync_pruned
   FROM (SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text AS sync_horizon,
                pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text AS sync_ceiling,
                (SELECT x.system_identifier FROM pg_catalog.pg_control_system() AS x) AS sync_system,
                pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()) AS sync_walfile,
                (SELECT d.oid FROM pg_catalog.pg_database AS d
-                 WHERE d.datname = pg_catalog.current_database())::int8 AS sync_database) AS s
+                 WHERE d.datname = pg_catalog.current_database())::int8 AS sync_database,
+               (SELECT p.pruned_xid::text FROM palisade.pruned_deletion_records AS p)
+                 AS sync_pruned) AS s
   LEFT JOIN (
       (SELECT change_xid, false AS deleted, NULL::timestamptz AS deleted_at, id AS row_id
          FROM {table}
@@ -179,6 +188,10 @@ pub async fn changes<T: Table>(
         database: u32::try_from(first.try_get::<_, i64>("sync_database")?)
             .map_err(|_| DbError::Client("a database oid out of range".into()))?,
     };
+    let pruned = first
+        .try_get::<_, Option<String>>("sync_pruned")?
+        .map(|x| parse_xid(&x))
+        .transpose()?;
     let mut changes = Vec::with_capacity(rows.len());
     for row in &rows {
         let Some(xid) = row.try_get::<_, Option<String>>("sync_change_xid")? else {
@@ -208,6 +221,7 @@ pub async fn changes<T: Table>(
         ceiling,
         epoch,
         organization: context.map(|c| c.org_id),
+        pruned,
     })
 }
 
