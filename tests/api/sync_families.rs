@@ -532,6 +532,31 @@ async fn sms_and_voice_campaigns_sync_and_a_carriers_callback_changes_the_campai
     let voice_since = next(&app, &a, VOICE, &voice_since, &[&calls], &[&other]).await;
     tokens_stay_home(&app, &a, &b, SMS, &sms_since, &[&sms]).await;
     tokens_stay_home(&app, &a, &b, VOICE, &voice_since, &[&calls]).await;
+    // The channels share their code, not their tokens.
+    let email_since = sync_feed(&app, &a.token, "/v1/email-campaigns/changes", None, 100)
+        .await
+        .next_since;
+    for (feed, token) in [
+        (VOICE, &sms_since),
+        (SMS, &voice_since),
+        ("/v1/email-campaigns", &sms_since),
+        (SMS, &email_since),
+    ] {
+        let r = app
+            .call(
+                "GET",
+                &format!("{feed}/changes?since={token}"),
+                Some(&a.token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (410, Some("sync_token_expired")),
+            "{feed}: {}",
+            r.text
+        );
+    }
 }
 
 #[actix_web::test]
@@ -604,18 +629,15 @@ async fn ivr_menus_sync_for_every_role() {
     delete(&app, &a, &format!("{MENUS}/{night}")).await;
     let since = next(&app, &a, MENUS, &since, &[&main], &[&night]).await;
 
-    // Only owners and admins write menus; a member's API key reads them, and syncs from the
-    // same token.
+    // Only owners and admins write menus; a member's API key reads every one of them from the
+    // start, as shown, and syncs on from the owner's token.
     let key = app.api_key(&a, "phones", Role::Member).await;
-    let r = app
-        .call(
-            "GET",
-            &format!("{MENUS}/changes?since={since}"),
-            Some(&key.key),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    let feed = format!("{MENUS}/changes");
+    let theirs = sync_feed(&app, &key.key, &feed, None, 100).await;
+    assert_eq!(theirs.changed_ids(), set(&[&main]));
+    as_shown(&app, &a, MENUS, &theirs.changed).await;
+    let on = sync_feed(&app, &key.key, &feed, Some(&since), 100).await;
+    assert!(on.deleted.is_empty(), "{:?}", on.deleted);
     tokens_stay_home(&app, &a, &b, MENUS, &since, &[&main]).await;
 }
 
