@@ -68,6 +68,7 @@ DECLARE
     n bigint;
     v_orgs uuid[];
     v_ids uuid[];
+    v_lock_timeout text;
 BEGIN
     IF p_webhook_deliveries IS NULL OR p_webhook_deliveries < interval '2 days'
        OR p_mailgun_tokens IS NULL OR p_mailgun_tokens < interval '10 minutes'
@@ -177,27 +178,40 @@ BEGIN
     -- same statement (palisade.pruned_deletion_records, never moved back): a feed refuses a
     -- token at or before it, whatever the clocks say (V0182). xid8 has no max() before
     -- PostgreSQL 16: DISTINCT ON picks it.
-    WITH gone AS (
-        DELETE FROM palisade.deleted_rows AS t
-         WHERE t.deleted_at < pg_catalog.now() - p_deletion_records
-           AND (t.organization_id, t.resource, t.change_xid, t.row_id) IN (
-                   SELECT d.organization_id, d.resource, d.change_xid, d.row_id
-                     FROM palisade.deleted_rows AS d
-                    WHERE d.deleted_at < pg_catalog.now() - p_deletion_records
-                    LIMIT p_batch)
-        RETURNING t.organization_id, t.change_xid
-    ), newest AS (
-        SELECT DISTINCT ON (g.organization_id) g.organization_id, g.change_xid
-          FROM gone AS g
-         ORDER BY g.organization_id, g.change_xid DESC
-    ), marked AS (
-        INSERT INTO palisade.pruned_deletion_records AS p (organization_id, pruned_xid)
-        SELECT w.organization_id, w.change_xid FROM newest AS w
-        ON CONFLICT (organization_id) DO UPDATE
-           SET pruned_xid = GREATEST(p.pruned_xid, EXCLUDED.pruned_xid),
-               pruned_at = pg_catalog.now()
-    )
-    SELECT pg_catalog.count(*) INTO n FROM gone;
+    -- Beside an organization's deletion, this statement and the deletion's cascade take the
+    -- same rows in opposite orders (the records, then the organization's row for the mark's
+    -- foreign key; the organization's row, then its records), and would deadlock, with the
+    -- deletion as the likely victim. So this step waits 50 ms at most for a lock, then leaves
+    -- its batch, untouched (the subtransaction rolls back and frees the deletion's way), to the
+    -- next run.
+    v_lock_timeout := pg_catalog.current_setting('lock_timeout');
+    PERFORM pg_catalog.set_config('lock_timeout', '50ms', true);
+    BEGIN
+        WITH gone AS (
+            DELETE FROM palisade.deleted_rows AS t
+             WHERE t.deleted_at < pg_catalog.now() - p_deletion_records
+               AND (t.organization_id, t.resource, t.change_xid, t.row_id) IN (
+                       SELECT d.organization_id, d.resource, d.change_xid, d.row_id
+                         FROM palisade.deleted_rows AS d
+                        WHERE d.deleted_at < pg_catalog.now() - p_deletion_records
+                        LIMIT p_batch)
+            RETURNING t.organization_id, t.change_xid
+        ), newest AS (
+            SELECT DISTINCT ON (g.organization_id) g.organization_id, g.change_xid
+              FROM gone AS g
+             ORDER BY g.organization_id, g.change_xid DESC
+        ), marked AS (
+            INSERT INTO palisade.pruned_deletion_records AS p (organization_id, pruned_xid)
+            SELECT w.organization_id, w.change_xid FROM newest AS w
+            ON CONFLICT (organization_id) DO UPDATE
+               SET pruned_xid = GREATEST(p.pruned_xid, EXCLUDED.pruned_xid),
+                   pruned_at = pg_catalog.now()
+        )
+        SELECT pg_catalog.count(*) INTO n FROM gone;
+    EXCEPTION WHEN lock_not_available OR foreign_key_violation THEN
+        n := 0;
+    END;
+    PERFORM pg_catalog.set_config('lock_timeout', v_lock_timeout, true);
     record := 'deleted_rows'; affected := n; RETURN NEXT;
 END
 $fn$;

@@ -17,6 +17,6 @@ CREATE TABLE palisade.pruned_deletion_records (
     organization_id uuid PRIMARY KEY REFERENCES palisade.organizations (id) ON DELETE CASCADE,
     -- The newest (highest) change_xid of the organization's deletion records retention removed.
     pruned_xid xid8 NOT NULL,
-    -- When retention last moved it.
+    -- When retention last removed a record of the organization.
     pruned_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );

@@ -395,3 +395,60 @@ async fn the_schedule_reads_the_owner_url_file_again_for_each_run() {
     schedule.await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Beside an organization's deletion (which holds the organization's row, then deletes its
+/// deletion records), retention's removal of those records would take the same locks in the
+/// other order and deadlock with it. It waits 50 ms at most, then leaves them, untouched, to its
+/// next run: the run ends, and the next one, once the organization's row is free, removes them.
+#[actix_web::test]
+async fn retention_steps_aside_from_an_organization_being_deleted() {
+    let (app, a) = spawn_app_with_owner("retention-aside").await;
+    let customer = app
+        .create_customer(&a, serde_json::json!({"name": "Gone"}))
+        .await;
+    let path = format!("/v1/customers/{}", customer["id"].as_str().unwrap());
+    assert_eq!(app.delete(&a, &path).await.status, 204);
+    let su = app.db.superuser_client().await;
+    su.execute(
+        "UPDATE palisade.deleted_rows SET deleted_at = now() - interval '91 days'
+          WHERE organization_id::text = $1",
+        &[&a.org_id],
+    )
+    .await
+    .unwrap();
+    // The organization's row, held as its deletion holds it (FOR UPDATE), on another session.
+    let deleting = app.db.superuser_client().await;
+    deleting
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM palisade.organizations WHERE id = '{}' FOR UPDATE",
+            a.org_id
+        ))
+        .await
+        .unwrap();
+    let owner = app.db.owner_client().await;
+    let purged = retention::purge(&owner, &Windows::default()).await.unwrap();
+    assert!(
+        purged.contains(&("deleted_rows".to_owned(), 0)),
+        "{purged:?}"
+    );
+    assert_eq!(
+        count(&su, "palisade.deleted_rows", "organization_id", &a.org_id).await,
+        1
+    );
+    deleting.batch_execute("ROLLBACK").await.unwrap();
+    let purged = retention::purge(&owner, &Windows::default()).await.unwrap();
+    assert!(
+        purged.contains(&("deleted_rows".to_owned(), 1)),
+        "{purged:?}"
+    );
+    assert_eq!(
+        count(
+            &su,
+            "palisade.pruned_deletion_records",
+            "organization_id",
+            &a.org_id
+        )
+        .await,
+        1
+    );
+}

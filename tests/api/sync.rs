@@ -599,8 +599,8 @@ async fn a_token_older_than_the_deletion_records_window_answers_410() {
 /// Retention records, per organization, the newest deleting transaction among the records it
 /// removed, and a feed refuses a token at or before it whatever the server's clock says: a
 /// deletion whose transaction stayed open for days is dated by its start, and a server's clock
-/// may be behind the database's, so the token's age alone would accept it. A token past it, and
-/// another organization's, stay good.
+/// may be behind the database's, so the token's age alone would accept it. A token past it (a
+/// sync that had paged beyond the removed record), and another organization's, stay good.
 #[actix_web::test]
 async fn a_token_needing_a_deletion_record_retention_removed_answers_410_whatever_the_clock() {
     let (app, a) = spawn_app_with_owner("Acme").await;
@@ -630,20 +630,45 @@ async fn a_token_needing_a_deletion_record_retention_removed_answers_410_whateve
         }
     };
     let gone = removed_xid(one.clone()).await;
-    // A token of a sync whose first page was read once every transaction up to that deletion
-    // had ended (the horizon waits for any transaction of the cluster still running).
-    let mut after = None;
-    for _ in 0..1_000 {
-        let token = sync(&app, &a.token, None, 100).await.next_since;
-        match opened(&app, &token).state {
-            palisade_api::sync_token::SyncState::Since(h) if h > gone => {
-                after = Some(token);
-                break;
-            }
-            _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+    // Two customers written after the deletion. A sync from `before`, a change a page, reads the
+    // deletion, then `three` (and `two` first, if a transaction elsewhere in the cluster held
+    // `before`'s horizon back): its token after `three`'s page is past the deletion, whatever
+    // transaction still runs.
+    let three = create(&app, &a, "three").await;
+    let four = create(&app, &a, "four").await;
+    let page = |since: String| {
+        let (app, a) = (&app, &a);
+        async move {
+            let r = app
+                .call(
+                    "GET",
+                    &format!("{CHANGES}?limit=1&since={since}"),
+                    Some(&a.token),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.json
+        }
+    };
+    let (mut at_deletion, mut after) = (None, None);
+    let mut since = before.clone();
+    for _ in 0..4 {
+        let p = page(since).await;
+        since = p["next_since"].as_str().unwrap().to_owned();
+        if p["deleted"][0]["id"] == json!(one) {
+            at_deletion = Some(since.clone());
+        }
+        if p["changed"][0]["id"] == json!(three) {
+            after = Some(since.clone());
+            break;
         }
     }
-    let after = after.expect("the horizon passed the deletion");
+    let (at_deletion, after) = (at_deletion.expect("the deletion"), after.expect("three"));
+    match opened(&app, &after).state {
+        palisade_api::sync_token::SyncState::Paging { after: at, .. } => assert!(at.xid > gone),
+        other => panic!("not a paging token: {other:?}"),
+    }
     let r = app.delete(&a, &format!("/v1/customers/{two}")).await;
     assert_eq!(r.status, 204, "{}", r.text);
 
@@ -691,9 +716,19 @@ async fn a_token_needing_a_deletion_record_retention_removed_answers_410_whateve
         "{}",
         r.text
     );
-    // The token from after it reads the deletion that followed; B's token is untouched.
-    let next = sync(&app, &a.token, Some(&after), 100).await;
-    assert!(next.deleted.contains(&two), "{:?}", next.deleted);
+    // So is the token of the page that read it, whose position is the removed deletion itself.
+    let r = app
+        .call(
+            "GET",
+            &format!("{CHANGES}?since={at_deletion}"),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 410, "{}", r.text);
+    // The sync that had paged past it reads on; B's token is untouched.
+    let rest = sync(&app, &a.token, Some(&after), 100).await;
+    assert!(rest.changed_ids().contains(&four), "{:?}", rest.changed);
     let theirs_next = sync(&app, &b.token, Some(&theirs_before), 100).await;
     assert!(
         theirs_next.deleted.contains(&theirs),
