@@ -4,7 +4,8 @@
  * docs/accounts.md).
  * Like 020_resolvers.sql: each is SECURITY DEFINER, owned by the NOLOGIN role palisade_resolver
  * (which reads and writes exactly the columns it needs, through its own policies in the tables'
- * files: 110_users.sql, 470_invitations.sql, 480_password_resets.sql), has `search_path = ''`,
+ * files: 110_users.sql, 470_invitations.sql, 480_password_resets.sql,
+ * 485_email_verifications.sql), has `search_path = ''`,
  * fully qualified names, and is executable by palisade_app only, never by PUBLIC. Every lookup by
  * a token hash happens in here: palisade_app cannot read a token_hash column.
  */
@@ -138,8 +139,9 @@ GRANT EXECUTE ON FUNCTION palisade_private.invitation_by_token(bytea, timestampt
  * link and sets the password, in one statement. When a reset with this token hash exists and
  * has not expired at `now`, every pending reset of that user is deleted (the link is single-use,
  * and older links die with it), the password hash replaced and credential_version bumped (every
- * token issued before stops working); returns the user's organization and id. No row otherwise
- * (unknown, expired or already used, alike), and nothing changes.
+ * token issued before stops working), and the user's email address counts as verified (the link
+ * went to it: their pending verification is deleted); returns the user's organization and id. No
+ * row otherwise (unknown, expired or already used, alike), and nothing changes.
  */
 CREATE OR REPLACE FUNCTION palisade_private.reset_password(p_token_hash bytea, p_now timestamptz,
                                                            p_password_hash text)
@@ -158,6 +160,10 @@ CREATE OR REPLACE FUNCTION palisade_private.reset_password(p_token_hash bytea, p
              USING consumed AS c
              WHERE r.organization_id = c.organization_id AND r.user_id = c.user_id
                AND r.token_hash <> p_token_hash
+        ), verified AS (
+            DELETE FROM palisade.email_verifications AS v
+             USING consumed AS c
+             WHERE v.organization_id = c.organization_id AND v.user_id = c.user_id
         )
         UPDATE palisade.users AS u
            SET password_hash = p_password_hash,
@@ -169,6 +175,26 @@ CREATE OR REPLACE FUNCTION palisade_private.reset_password(p_token_hash bytea, p
     $fn$;
 REVOKE ALL ON FUNCTION palisade_private.reset_password(bytea, timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION palisade_private.reset_password(bytea, timestamptz, text) TO palisade_app;
+
+/**
+ * verify_email(sha256 of the link's token, now): consumes an email verification link. When a
+ * verification with this token hash exists and its link has not expired at `now`, it is deleted
+ * (the user's address is verified from then on) and its user's organization and id returned. No
+ * row otherwise (unknown, expired, replaced by a newer link or already used, alike), and nothing
+ * changes. Of two concurrent uses of one link, the second waits for the first's delete and finds
+ * nothing.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.verify_email(p_token_hash bytea, p_now timestamptz)
+    RETURNS TABLE (organization_id uuid, user_id uuid)
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        DELETE FROM palisade.email_verifications AS v
+         WHERE v.token_hash = p_token_hash AND v.expires_at > p_now
+        RETURNING v.organization_id, v.user_id
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.verify_email(bytea, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.verify_email(bytea, timestamptz) TO palisade_app;
 
 /**
  * change_password(current hash, new hash, now): replaces the password of the acting user (the

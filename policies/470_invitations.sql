@@ -6,7 +6,8 @@
  *           grant): who is invited, with which role, by whom, until when. Members see nothing:
  *           an invitation names someone who is not a member yet.
  *   INSERT  owners and admins, into their own organization, as themselves (invited_by is the
- *           acting user); only an owner invites an owner.
+ *           acting user), once their own email address is verified
+ *           (485_email_verifications.sql); only an owner invites an owner.
  *   UPDATE  nobody: inviting the same email again deletes the old invitation and inserts a new
  *           one (a new token). No UPDATE grant either.
  *   DELETE  owners and admins (revoking; only an owner revokes an owner's invitation). Accepting
@@ -44,7 +45,12 @@ CREATE POLICY invitations_insert ON palisade.invitations FOR INSERT TO palisade_
     WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
                 AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin')
                 AND invited_by = (SELECT palisade_private.current_user_id())
-                AND (role <> 'owner' OR (SELECT palisade_private.current_app_role()) = 'owner'));
+                AND (role <> 'owner' OR (SELECT palisade_private.current_app_role()) = 'owner')
+                -- An inviter whose own address is not verified yet sends no mail to others
+                -- (485_email_verifications.sql: they see their own row).
+                AND NOT EXISTS (SELECT 1 FROM palisade.email_verifications AS v
+                                 WHERE v.organization_id = (SELECT palisade_private.current_org_id())
+                                   AND v.user_id = (SELECT palisade_private.current_user_id())));
 
 /** Invitations are never changed in place (see above). */
 DROP POLICY IF EXISTS invitations_update ON palisade.invitations;

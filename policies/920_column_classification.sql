@@ -335,6 +335,14 @@ VALUES
     ('palisade', 'outbound_webhook_deliveries', 'created_at', 'readable', NULL),
     ('palisade', 'outbound_webhook_deliveries', 'updated_at', 'readable', NULL),
 
+    -- palisade.email_verifications
+    ('palisade', 'email_verifications', 'organization_id', 'readable', NULL),
+    ('palisade', 'email_verifications', 'id', 'readable', NULL),
+    ('palisade', 'email_verifications', 'user_id', 'readable', NULL),
+    ('palisade', 'email_verifications', 'created_at', 'readable', NULL),
+    ('palisade', 'email_verifications', 'expires_at', 'readable', NULL),
+    ('palisade', 'email_verifications', 'token_hash', 'secret', 'SHA-256 of the single-use email verification link token: whoever can match it verifies the user''s address. Looked up only by palisade_private.verify_email (023_accounts.sql).'),
+
     -- palisade.password_resets
     ('palisade', 'password_resets', 'organization_id', 'readable', NULL),
     ('palisade', 'password_resets', 'id', 'readable', NULL),

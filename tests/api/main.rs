@@ -21,6 +21,7 @@ mod customers;
 mod db_tls;
 mod docs_names;
 mod docs_page;
+mod email_verification;
 mod email_webhooks;
 mod engagement;
 mod fuzz_inputs;

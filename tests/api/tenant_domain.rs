@@ -120,6 +120,23 @@ pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let member = json!({"id": r.json["user_id"]});
+    // A pending email verification (palisade.email_verifications). Only a signup makes one, and
+    // the seeded owners verified theirs (an unverified owner may not invite): the superuser
+    // stands in for a signup's, on the member, with a hash nobody holds. No code path gives an
+    // invited member one; the isolation tests need a row of each organization, not its history.
+    app.db
+        .superuser_client()
+        .await
+        .execute(
+            "INSERT INTO palisade.email_verifications
+                    (organization_id, id, user_id, token_hash, created_at, expires_at)
+             VALUES ($1::text::uuid, gen_random_uuid(), $2::text::uuid,
+                     sha256(gen_random_uuid()::text::bytea),
+                     now(), now() + interval '1 day')",
+            &[&acct.org_id, &member["id"].as_str().unwrap()],
+        )
+        .await
+        .unwrap();
     let billing = billing_client(app).await;
     insert_subscription(&billing, &acct.org_id, "active", "pro").await;
     let invoice = insert_invoice(&billing, &acct.org_id, "paid", &format!("{marker}-0001")).await;

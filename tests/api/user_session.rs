@@ -158,6 +158,9 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
             "/v1/me".into(),
             Some(json!({"name": "Renamed by a key"})),
         ),
+        // Nor mail its creator a verification link (the owner's address is verified: their
+        // session gets 409 `email_already_verified`, below).
+        ("POST", "/v1/me/verify-email".into(), None),
         // A key cannot renew a session (it has none) or end its creator's.
         ("POST", "/v1/me/token".into(), None),
         ("POST", "/v1/me/revoke-tokens".into(), None),
@@ -226,6 +229,10 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
         let r = app
             .call(method, path, Some(&owner.token), body.as_ref())
             .await;
+        if path == "/v1/me/verify-email" {
+            r.assert_error_at(409, "email_already_verified", path);
+            continue;
+        }
         assert!(
             (200..300).contains(&r.status),
             "{method} {path} with the owner's session: {}",

@@ -945,6 +945,15 @@ fn authenticate_request(
 pub struct Caller(palisade_db::tenant_tx::Credential);
 
 impl Caller {
+    /// The user a bearer token names (verified by its signature, not yet by the database);
+    /// `None` for an API key, whose user only the transaction's opening check resolves.
+    pub fn session_user(&self) -> Option<palisade_domain::UserId> {
+        match self.0 {
+            palisade_db::tenant_tx::Credential::Session { user_id, .. } => Some(user_id),
+            palisade_db::tenant_tx::Credential::ApiKey { .. } => None,
+        }
+    }
+
     /// Opens the request's transaction, for any role.
     pub async fn begin(&self, state: &AppState) -> Result<palisade_db::TenantTx, ApiError> {
         self.begin_as(state, Role::Member).await

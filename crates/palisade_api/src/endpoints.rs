@@ -808,11 +808,14 @@ pub const IDEMPOTENCY_REPLAYED: &str = "Idempotency-Replayed";
 /// The tenant POSTs that take no `Idempotency-Key`: the password change (its body is a
 /// password, of which nothing is kept), the token renewal (a stored answer would keep a token),
 /// signing out everywhere (its retry answers 401: the first call ended the token it carries),
-/// and the chatbot's `ask`, which writes nothing.
+/// a new email verification link (a retry mails another link, which replaces the last; a stored
+/// answer would mail nothing while the link it spoke of was lost), and the chatbot's `ask`,
+/// which writes nothing.
 const POSTS_WITHOUT_IDEMPOTENCY: &[&str] = &[
     "/v1/me/password",
     "/v1/me/token",
     "/v1/me/revoke-tokens",
+    "/v1/me/verify-email",
     "/v1/chatbot/ask",
 ];
 

@@ -33,6 +33,10 @@ palisade_domain::str_enum! {
         DeletionTimedOut = "deletion_timed_out",
         /// A query parameter is given more than once.
         DuplicateParameter = "duplicate_parameter",
+        /// The caller's email address is verified already: there is no link to send.
+        EmailAlreadyVerified = "email_already_verified",
+        /// The caller's own email address is not verified yet (the link mailed at signup).
+        EmailNotVerified = "email_not_verified",
         /// The email is already used (a customer of this organization, or an account).
         EmailTaken = "email_taken",
         /// The credential's role does not allow this.
@@ -63,7 +67,7 @@ palisade_domain::str_enum! {
         InvalidIdempotencyKey = "invalid_idempotency_key",
         /// The body is not JSON.
         InvalidJson = "invalid_json",
-        /// An invitation or reset link that is unknown, expired or used.
+        /// An invitation, reset or email verification link that is unknown, expired or used.
         InvalidLink = "invalid_link",
         /// A path parameter that cannot be read.
         InvalidPath = "invalid_path",

@@ -134,6 +134,9 @@ pub struct AccountSettings {
     pub invitation_ttl: time::Duration,
     /// How long a password-reset link works (`PALISADE_PASSWORD_RESET_TTL_SECS`, default 1 hour).
     pub password_reset_ttl: time::Duration,
+    /// How long an email verification link works (`PALISADE_EMAIL_VERIFICATION_TTL_SECS`,
+    /// default 3 days).
+    pub email_verification_ttl: time::Duration,
 }
 
 impl Default for AccountSettings {
@@ -141,6 +144,7 @@ impl Default for AccountSettings {
         Self {
             invitation_ttl: time::Duration::days(7),
             password_reset_ttl: time::Duration::hours(1),
+            email_verification_ttl: time::Duration::days(3),
         }
     }
 }

@@ -345,6 +345,68 @@ pub async fn create_password_reset(
     Ok(())
 }
 
+/// Replaces the acting user's email verification link (the transaction's user, never a
+/// parameter; policies/485_email_verifications.sql) and returns the address to mail it to.
+/// `None` when they have none: their address is verified already.
+pub async fn renew_email_verification(
+    tx: &mut TenantTx,
+    token_hash: &[u8; 32],
+    created_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+) -> Result<Option<String>, DbError> {
+    let row = tx
+        .query_opt(
+            "UPDATE palisade.email_verifications AS v \
+                SET token_hash = $1, created_at = $2, expires_at = $3 \
+               FROM palisade.users AS u \
+              WHERE v.user_id = (SELECT palisade_private.current_user_id()) \
+                AND u.organization_id = v.organization_id AND u.id = v.user_id \
+             RETURNING u.email",
+            &[&token_hash.as_slice(), &created_at, &expires_at],
+        )
+        .await?;
+    row.map(|r| r.try_get("email").map_err(DbError::from))
+        .transpose()
+}
+
+/// Whether the acting user's email address is verified (they have no pending verification).
+pub async fn email_verified(tx: &mut TenantTx) -> Result<bool, DbError> {
+    let row = tx
+        .query_one(
+            "SELECT NOT EXISTS (SELECT 1 FROM palisade.email_verifications \
+                                 WHERE user_id = (SELECT palisade_private.current_user_id()))",
+            &[],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Consumes an email verification link by the SHA-256 of its token (valid at `now`:
+/// `palisade_private.verify_email`, one statement). Returns whose address it verified, or `None`
+/// when the link is unknown, expired, replaced or used.
+pub async fn verify_email(
+    pool: &AppPool,
+    token_hash: &[u8; 32],
+    now: OffsetDateTime,
+) -> Result<Option<(OrgId, UserId)>, DbError> {
+    let conn = pool.get().await?;
+    let stmt = conn
+        .prepare_cached(
+            "SELECT organization_id, user_id FROM palisade_private.verify_email($1, $2)",
+        )
+        .await?;
+    let row = conn
+        .query_opt(&stmt, &[&token_hash.as_slice(), &now])
+        .await?;
+    row.map(|r| -> Result<_, DbError> {
+        Ok((
+            OrgId::from_uuid(r.try_get("organization_id")?),
+            UserId::from_uuid(r.try_get("user_id")?),
+        ))
+    })
+    .transpose()
+}
+
 /// Consumes a reset link by the SHA-256 of its token (valid at `now`) and sets the password
 /// (`palisade_private.reset_password`, one statement). Returns whose password it was, or
 /// `None` when the link is unknown, expired or used.

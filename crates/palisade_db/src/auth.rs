@@ -25,6 +25,12 @@ pub struct NewSignup {
     pub email: EmailAddress,
     /// The owner's password, as a PHC string (argon2id).
     pub password_hash: String,
+    /// The SHA-256 of the token of the link that verifies the owner's email address.
+    pub verification_hash: [u8; 32],
+    /// When the signup happens (the link's creation).
+    pub now: OffsetDateTime,
+    /// Until when the link works.
+    pub verification_expires_at: OffsetDateTime,
 }
 
 /// Why signup failed.
@@ -69,6 +75,20 @@ pub async fn signup(pool: &AppPool, input: &NewSignup) -> Result<TenantContext, 
         }
         other => other?,
     };
+    // The owner's address is unverified until its link is opened
+    // (policies/485_email_verifications.sql).
+    tx.execute(
+        "INSERT INTO palisade.email_verifications (id, user_id, token_hash, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &Uuid::now_v7(),
+            &ctx.user_id.as_uuid(),
+            &input.verification_hash.as_slice(),
+            &input.now,
+            &input.verification_expires_at,
+        ],
+    )
+    .await?;
     tx.commit().await?;
     Ok(ctx)
 }
@@ -137,11 +157,16 @@ pub struct Me {
     pub organization_name: String,
     /// When the user was created.
     pub created_at: OffsetDateTime,
+    /// Whether their email address is verified (no pending verification).
+    pub email_verified: bool,
 }
 
 /// What [`me`] runs: the acting user (from the transaction's context) and their organization.
 pub const ME: &str = "SELECT u.id, u.email, u.name, u.role, u.organization_id, \
-                             o.name AS organization_name, u.created_at \
+                             o.name AS organization_name, u.created_at, \
+                             NOT EXISTS (SELECT 1 FROM palisade.email_verifications v \
+                                          WHERE v.organization_id = u.organization_id \
+                                            AND v.user_id = u.id) AS email_verified \
                         FROM palisade.users u JOIN palisade.organizations o ON o.id = u.organization_id \
                        WHERE u.id = (SELECT palisade_private.current_user_id())";
 
@@ -160,6 +185,9 @@ pub async fn me(tx: TenantTx) -> Result<(Option<Me>, Option<TenantContext>), DbE
 /// statement's snapshot, taken before the function's UPDATE; the function stores it unchanged.
 pub const RENAME_SELF: &str = "SELECT u.id, u.email, $1::text AS name, u.role, u.organization_id, \
                              o.name AS organization_name, u.created_at, \
+                             NOT EXISTS (SELECT 1 FROM palisade.email_verifications v \
+                                          WHERE v.organization_id = u.organization_id \
+                                            AND v.user_id = u.id) AS email_verified, \
                              palisade_private.rename_self($1, $2) AS renamed \
                         FROM palisade.users u JOIN palisade.organizations o ON o.id = u.organization_id \
                        WHERE u.id = (SELECT palisade_private.current_user_id())";
@@ -196,5 +224,6 @@ fn me_from_row(r: &Row) -> Result<Me, DbError> {
         organization_id: r.try_get("organization_id")?,
         organization_name: r.try_get("organization_name")?,
         created_at: r.try_get("created_at")?,
+        email_verified: r.try_get("email_verified")?,
     })
 }

@@ -141,6 +141,7 @@ const MAIL_VARS: &[Var] = &[
     var("PALISADE_MAIL_FROM", "default: Palisade <palisade@localhost>", "the From address of account mail"),
     var("PALISADE_INVITATION_TTL_SECS", "default: 604800", "how long an invitation link works"),
     var("PALISADE_PASSWORD_RESET_TTL_SECS", "default: 3600", "how long a password reset link works"),
+    var("PALISADE_EMAIL_VERIFICATION_TTL_SECS", "default: 259200", "how long an email verification link works"),
 ];
 /// A limit is `N/UNIT[,burst=B]`, `UNIT` one of `s`, `min`, `h`.
 #[rustfmt::skip]
@@ -532,6 +533,8 @@ pub struct MailSettings {
     pub invitation_ttl: Duration,
     /// `PALISADE_PASSWORD_RESET_TTL_SECS`, default 1 hour.
     pub password_reset_ttl: Duration,
+    /// `PALISADE_EMAIL_VERIFICATION_TTL_SECS`, default 3 days.
+    pub email_verification_ttl: Duration,
 }
 
 /// The carrier and email webhooks' settings. In the embedded default, each secret left unset
@@ -693,6 +696,7 @@ impl ServeSettings {
             outbox_dir: data_dir(&get).join("outbox"),
             invitation_ttl: ttl("PALISADE_INVITATION_TTL_SECS", 7 * 86_400)?,
             password_reset_ttl: ttl("PALISADE_PASSWORD_RESET_TTL_SECS", 3_600)?,
+            email_verification_ttl: ttl("PALISADE_EMAIL_VERIFICATION_TTL_SECS", 3 * 86_400)?,
         };
         let number_quarantine = number_quarantine_from_lookup(&get)?;
         let retention = retention_from_lookup(&get)?;
@@ -1410,6 +1414,10 @@ mod tests {
         assert_eq!(s.mail.outbox_dir, Path::new("/var/tmp/p/outbox"));
         assert_eq!(s.mail.invitation_ttl, Duration::from_secs(7 * 86_400));
         assert_eq!(s.mail.password_reset_ttl, Duration::from_secs(3_600));
+        assert_eq!(
+            s.mail.email_verification_ttl,
+            Duration::from_secs(3 * 86_400)
+        );
         let s = settings(&[
             ("PALISADE_SMTP_URL", "smtp://relay:2525"),
             ("PALISADE_PASSWORD_RESET_TTL_SECS", "600"),
@@ -1422,6 +1430,7 @@ mod tests {
         assert_eq!(s.mail.password_reset_ttl, Duration::from_secs(600));
         assert!(settings(&[("PALISADE_INVITATION_TTL_SECS", "0")]).is_err());
         assert!(settings(&[("PALISADE_INVITATION_TTL_SECS", "a week")]).is_err());
+        assert!(settings(&[("PALISADE_EMAIL_VERIFICATION_TTL_SECS", "0")]).is_err());
     }
 
     #[test]

@@ -806,6 +806,7 @@ fn app_config(
         accounts: palisade_api::AccountSettings {
             invitation_ttl: time_duration(settings.mail.invitation_ttl),
             password_reset_ttl: time_duration(settings.mail.password_reset_ttl),
+            email_verification_ttl: time_duration(settings.mail.email_verification_ttl),
         },
         number_quarantine: settings.number_quarantine,
         cors: settings.cors.clone(),

@@ -865,8 +865,30 @@ impl TestApp {
         .await
     }
 
-    /// Signs up a new organization named `org`, with a unique owner email.
+    /// Signs up a new organization named `org`, with a unique owner email, and verifies that
+    /// email as its owner would: with the link of the mail signup sent.
     pub async fn signup(&self, org: &str) -> Account {
+        let account = self.signup_unverified(org).await;
+        let token = self
+            .last_mail_to(&account.email)
+            .await
+            .link_token("/verify-email")
+            .expect("a verification link in the signup mail");
+        let body = serde_json::json!({ "token": token });
+        let r = self
+            .call("POST", "/v1/auth/verify-email", None, Some(&body))
+            .await;
+        assert_eq!(
+            r.status, 204,
+            "verifying the owner's email failed: {}",
+            r.text
+        );
+        account
+    }
+
+    /// Signs up a new organization named `org`, with a unique owner email left unverified (the
+    /// verification mail is sent; nobody opens it).
+    pub async fn signup_unverified(&self, org: &str) -> Account {
         let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
         let password = "correct horse battery staple".to_owned();
         let body = serde_json::json!({"organization_name": org, "name": "Owner", "email": email, "password": password});
@@ -954,11 +976,30 @@ impl TestApp {
             .await
     }
 
-    /// The token of the reset link in mail number `nth` (1-based) to `email`, waiting for it.
+    /// The token of the reset link in the `nth` (1-based) mail to `email` that holds one,
+    /// waiting for it (a signup's verification mail may have come first).
     pub async fn reset_token(&self, email: &str, nth: usize) -> String {
-        self.smtp.wait_for(email, nth).await[nth - 1]
+        self.nth_mail_with_link(email, "/reset-password", nth)
+            .await
             .link_token("/reset-password")
             .expect("a reset link in the mail")
+    }
+
+    /// The `nth` (1-based) mail to `email` holding a link to `path`, waiting for it.
+    pub async fn nth_mail_with_link(&self, email: &str, path: &str, nth: usize) -> ReceivedMail {
+        let mut count = nth;
+        loop {
+            let all = self.smtp.wait_for(email, count).await;
+            let mut with: Vec<ReceivedMail> = all
+                .iter()
+                .filter(|m| m.link_token(path).is_some())
+                .cloned()
+                .collect();
+            if with.len() >= nth {
+                return with.swap_remove(nth - 1);
+            }
+            count = all.len() + 1;
+        }
     }
 
     /// `POST /v1/auth/reset-password`.

@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use super::auth::token_response;
 use super::{Fields, parse_id};
-use crate::auth::{Caller, Renewal, SessionToken, UserSession};
+use crate::auth::{Caller, Renewal, SessionToken, UserCaller, UserSession};
 use crate::client_addr::ClientAddr;
 use crate::credentials::{LinkToken, link_token_hash};
 use crate::endpoints::Auth;
@@ -91,6 +91,13 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .describe("A fresh token for this session, with your current role; the one sent keeps working until it expires. No renewal lives past the session's maximum age after the login (`PALISADE_SESSION_MAX_SECS`, default 30 days): then 401 `invalid_token`, and only a login continues")
         .ok::<super::auth::TokenResponse>()
         .errors(&[403]);
+    e.post("/v1/me/verify-email", resend_email_verification)
+        .auth(Auth::User)
+        .tag("accounts")
+        .summary("Mail a new email verification link")
+        .describe("A new link to verify your address, replacing the previous one; 409 `email_already_verified` when it is verified already")
+        .returns::<VerificationSentJson>(202, "Accepted")
+        .errors(&[403, 409, 429]);
     e.post("/v1/me/revoke-tokens", revoke_tokens)
         .auth(Auth::User)
         .tag("accounts")
@@ -214,6 +221,13 @@ pub async fn invite(
         Role::Admin
     };
     let mut tx = begin_or_replay!(idem, &state, tenant.begin_at(&state, least).await?);
+    // An unverified address sends nobody mail (the invitations' policy refuses it too).
+    if !db::email_verified(&mut tx).await? {
+        return Err(ApiError::Forbidden {
+            code: crate::error::ErrorCode::EmailNotVerified,
+            message: "verify your own email address first: open the link mailed to it at signup, or ask for a new one (POST /v1/me/verify-email)",
+        });
+    }
     let invitation = match db::create_invitation(&mut tx, &new).await {
         // Another request is inviting the same email at this very moment.
         Err(e) if e.is_unique_violation_of(INVITATION_EMAIL_KEY) => {
@@ -716,5 +730,129 @@ pub async fn reset_password(
             invalid_link()
         })?;
     tracing::info!(org.id = %org, user.id = %user, "password reset; earlier tokens revoked");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The mail carrying an email verification link (signup's, or a new one asked for).
+pub(crate) fn verification_mail(
+    state: &AppState,
+    to: EmailAddress,
+    token: &LinkToken,
+    expires_at: OffsetDateTime,
+) -> OutgoingMail {
+    OutgoingMail {
+        to,
+        subject: "Verify your email address for Palisade".into(),
+        text: format!(
+            "Hello,\n\nThis address was used to create a Palisade account. To confirm that it is \
+             yours, open this link. It works once, until {expires}:\n\n\
+             {base}/verify-email#token={token}\n\nIf the link does not open, your page asks for \
+             this code:\n\n{token}\n\nIf you did not create this account, ignore this message, \
+             or reset the account's password with this address: the account is then yours.\n",
+            expires = rfc3339(expires_at),
+            base = state.webhooks.public_base_url,
+            token = token.expose(),
+        ),
+    }
+}
+
+/// The answer to a verification link asked for again.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = EmailVerificationSent)]
+pub struct VerificationSentJson {
+    message: &'static str,
+}
+
+/// `POST /v1/me/verify-email` (202; a user's session): mails the caller a new verification link,
+/// which replaces the previous one; 409 `email_already_verified` when there is nothing to verify.
+/// The mail goes out before the commit: a 202 means it went out, and a failed send changes
+/// nothing (the previous link still works).
+#[tracing::instrument(name = "resend_email_verification", skip_all)]
+pub async fn resend_email_verification(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    UserCaller(caller): UserCaller,
+) -> Result<HttpResponse, ApiError> {
+    // A user's session (UserCaller): the token names its user.
+    let user = caller.session_user().map(|u| u.to_string());
+    state
+        .throttles
+        .password_reset
+        .check(&client, user.as_deref())?;
+    let token = LinkToken::generate()?;
+    let now = state.clock.now();
+    let expires_at = now + state.accounts.email_verification_ttl;
+    let mut tx = caller.begin(&state).await?;
+    let Some(address) =
+        db::renew_email_verification(&mut tx, &token.hash(), now, expires_at).await?
+    else {
+        return Err(ApiError::Conflict {
+            code: crate::error::ErrorCode::EmailAlreadyVerified,
+            message: "your email address is verified already",
+        });
+    };
+    let to = EmailAddress::parse_existing(&address)
+        .map_err(|_| ApiError::internal("a stored login email that does not parse"))?;
+    match state
+        .mailer
+        .send(verification_mail(&state, to, &token, expires_at))
+        .await
+    {
+        Ok(()) => {}
+        Err(e @ crate::mail::MailError::Unmailable(_)) => {
+            // The address, not the mail server: sending it again would fail alike.
+            tracing::info!(error = %e, "email verification refused: the address cannot be mailed");
+            return Err(ApiError::invalid(
+                "email",
+                "cannot be mailed: the mail server refuses your address",
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "email verification mail not sent");
+            return Err(mail_unavailable());
+        }
+    }
+    tx.commit().await?;
+    tracing::info!("email verification link sent again");
+    Ok(HttpResponse::Accepted().json(VerificationSentJson {
+        message: "a new link is on its way to your address; the previous one no longer works",
+    }))
+}
+
+/// Verification body.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = EmailVerification)]
+pub struct VerifyEmailBody {
+    /// The code of the verification link (after `#token=`).
+    #[schema(required = true, value_type = String)]
+    token: Option<String>,
+}
+
+crate::rules::field_rules!(VerifyEmailBody {});
+
+/// `POST /v1/auth/verify-email` (public; 204): consumes the link and verifies its user's
+/// address; 400 `invalid_link` when the link is unknown, expired, replaced or used.
+#[tracing::instrument(name = "verify_email", skip_all)]
+pub async fn verify_email(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    body: crate::extract::Json<VerifyEmailBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = Fields::default();
+    let token = f.required("token", body.token.as_deref(), |s| Ok(s.to_owned()));
+    let token = f.finish_with(token)?;
+    state
+        .throttles
+        .password_reset
+        .check(&client, Some(&token))?;
+    let token_hash = link_token_hash(&token).ok_or_else(invalid_link)?;
+    let (org, user) = db::verify_email(&state.pool, &token_hash, state.clock.now())
+        .await?
+        .ok_or_else(|| {
+            tracing::info!("email verification link refused");
+            invalid_link()
+        })?;
+    tracing::info!(org.id = %org, user.id = %user, "email address verified");
     Ok(HttpResponse::NoContent().finish())
 }
