@@ -151,11 +151,12 @@ def filter_failure(context, failure, case, response) -> bool:
         and _header(case, "Idempotency-Key") is not None
     ):
         return False
-    # Invitation and password-reset tokens are only ever mailed by the API: a made-up one is
-    # refused (invalid_link), whatever its shape.
+    # Invitation, password-reset and email verification tokens are only ever mailed by the API:
+    # a made-up one is refused (invalid_link), whatever its shape.
     if code == "invalid_link" and case.operation.path in (
         "/v1/auth/accept-invitation",
         "/v1/auth/reset-password",
+        "/v1/auth/verify-email",
     ):
         return False
     # A call's or a message's `from_number` must be one of the organization's phone numbers
