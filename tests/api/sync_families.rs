@@ -542,20 +542,14 @@ async fn sms_and_voice_campaigns_sync_and_a_carriers_callback_changes_the_campai
         ("/v1/email-campaigns", &sms_since),
         (SMS, &email_since),
     ] {
-        let r = app
-            .call(
-                "GET",
-                &format!("{feed}/changes?since={token}"),
-                Some(&a.token),
-                None,
-            )
-            .await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (410, Some("sync_token_expired")),
-            "{feed}: {}",
-            r.text
-        );
+        app.call(
+            "GET",
+            &format!("{feed}/changes?since={token}"),
+            Some(&a.token),
+            None,
+        )
+        .await
+        .assert_error_at(410, "sync_token_expired", feed);
     }
 }
 
