@@ -82,11 +82,13 @@ curl -fsS "$base/readyz" >/dev/null
 
 # A token of a new organization's owner, whose address is verified as its owner would verify
 # it: with the link of the mail signup wrote to the outbox (in the background: waited for).
+# Each step returns on failure (`set -e` does not reach into a command substitution), and each
+# caller assigns the token first, so that a failed signup stops the script.
 signup() {
     local token link
     token="$(curl -fsS "$base/v1/auth/signup" -H 'content-type: application/json' \
         -d "{\"organization_name\":\"Fuzz $1\",\"name\":\"Fuzzer\",\"email\":\"fuzz-$1@example.com\",\"password\":\"correct horse battery staple\"}" |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')" || return 1
     link="$(python3 - "$work/data/outbox" "fuzz-$1@example.com" <<'PY'
 import email, pathlib, re, sys, time
 outbox, to = pathlib.Path(sys.argv[1]), sys.argv[2]
@@ -102,9 +104,9 @@ for _ in range(100):
     time.sleep(0.1)
 sys.exit(f"no verification mail to {to} in {outbox}")
 PY
-)"
+)" || return 1
     curl -fsS "$base/v1/auth/verify-email" -H 'content-type: application/json' \
-        -d "{\"token\":\"$link\"}" >/dev/null
+        -d "{\"token\":\"$link\"}" >/dev/null || return 1
     echo "$token"
 }
 
@@ -176,7 +178,8 @@ done
 # Each with an organization of its own: one that ended a shared token would leave the others
 # nothing but 401 to answer.
 for op in "${session_enders[@]}"; do
-    run "$(signup "last-$op")" "last-$op" "$seed" --include-operation-id="$op" || status=1
+    own="$(signup "last-$op")"
+    run "$own" "last-$op" "$seed" --include-operation-id="$op" || status=1
 done
 # Kept for reading after the run (the work directory goes), with the server's log.
 mkdir -p "$target_dir/schemathesis"

@@ -143,13 +143,15 @@ async fn a_password_reset_or_an_invitation_verifies_the_address_it_went_to() {
         .assert_error_at(409, "email_already_verified", "a member's");
 }
 
-/// Only the link verifies. As the app role, acting for the unverified owner, a transaction can
-/// neither read the link's hash, nor delete the pending verification, nor move it to another user,
-/// nor invite anyone (the invitations' policy, whatever the API checks first: the same row passes
+/// No other user can verify an address, and the app role, acting for the unverified owner,
+/// cannot read the link's hash, delete the pending verification, move it to another user, or
+/// invite anyone (the invitations' policy, whatever the API checks first: the same row passes
 /// once the owner is verified). No other user, an admin of another organization included, can
-/// give someone a pending verification, or see or move the owner's.
+/// give someone a pending verification, or see or move the owner's. (The server itself, which
+/// mints the links, could replace the owner's link with one it knows: it is trusted with every
+/// credential, docs/accounts.md.)
 #[actix_web::test]
-async fn no_other_user_can_verify_and_the_app_role_cannot_skip_the_link() {
+async fn no_other_user_can_verify_and_the_app_role_cannot_read_delete_or_move_a_verification() {
     let app = spawn_app().await;
     let owner = app.signup_unverified("Acme").await;
     let other = app.signup("Other").await;

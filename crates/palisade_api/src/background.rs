@@ -1,5 +1,6 @@
 //! Work a request leaves to run after its answer (a password reset's lookup, link and mail:
-//! `routes::accounts::request_password_reset`), and that a graceful stop lets finish.
+//! `routes::accounts::request_password_reset`; a signup's verification mail:
+//! `routes::auth::signup`), and that a graceful stop lets finish.
 //!
 //! Spawned on an HTTP worker, such work would die with the worker: a graceful stop ends each
 //! worker, and every task on its runtime, as soon as it has no client connection left, so a reset

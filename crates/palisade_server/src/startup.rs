@@ -634,7 +634,7 @@ async fn finish_background(background: &palisade_api::background::Background) {
     tracing::info!(
         running,
         within_s = FINISH_BACKGROUND.as_secs(),
-        "waiting for the work requests left to run after their answers (password reset mail)"
+        "waiting for the work requests left to run after their answers (password reset and signup mail)"
     );
     if background.finished(FINISH_BACKGROUND).await {
         tracing::info!("the requests' background work is done");

@@ -97,7 +97,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .summary("Mail a new email verification link")
         .describe("A new link to verify your address, replacing the previous one; 409 `email_already_verified` when it is verified already")
         .returns::<VerificationSentJson>(202, "Accepted")
-        .errors(&[403, 409, 429]);
+        .errors(&[403, 409, 422, 429]);
     e.post("/v1/me/revoke-tokens", revoke_tokens)
         .auth(Auth::User)
         .tag("accounts")
