@@ -1,5 +1,5 @@
-//! Credentials that belong to their person (docs/accounts.md): invitations, password change and
-//! password reset.
+//! Credentials that belong to their person (docs/accounts.md): invitations, password change,
+//! password reset and email verification.
 //!
 //! - `GET|POST /v1/invitations`, `GET|DELETE /v1/invitations/{id}` (owners and admins; only an owner
 //!   invites an owner or revokes an owner's invitation): an invitation is emailed as a
@@ -20,6 +20,9 @@
 //!   not the email exists; the mail (only when it does) goes out in the background, so the
 //!   answer does not wait for it. `POST /v1/auth/reset-password` (public): token and new
 //!   password; single use, and every token issued before stops working.
+//! - `POST /v1/auth/verify-email` (public): the token of the link signup mailed; verifies the
+//!   address (single use). `POST /v1/me/verify-email`: mails the caller a new link, replacing the
+//!   last. An unverified user may not invite (`invite`, and the invitations' policy).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
