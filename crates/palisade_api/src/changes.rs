@@ -80,7 +80,8 @@ pub(crate) fn changes_route<R: Synced>(e: &mut Endpoints) -> Doc<'_> {
              good here (another organization's or another feed's, altered, of an earlier format, \
              sealed before the server's JWT secret was rotated away, of a sync begun more than \
              89 days ago or needing deletion records retention has removed, or from before a \
-             restore, a point-in-time recovery or a failover) answers 410 `sync_token_expired`: replace the copy with a sync from the start.",
+             restore, a point-in-time recovery or a failover) answers 410 \
+             `sync_token_expired`: replace the copy with a sync from the start.",
             many = R::MANY
         ))
         .query::<ChangesQuery>()

@@ -99,15 +99,15 @@ pub struct ChangesPage<T> {
 /// The changes feed's one statement for table `{table}`, whose columns, each prefixed `t.`,
 /// are `{columns}`: the row's columns first (where its decoder looks for them), then the
 /// change's position and kind, then the snapshot's horizon and ceiling, the epoch and how far
-/// retention removed the organization's deletion records, each
-/// named `sync_...` so that no column of a synced table (a `deleted_at` of its own) is read in
-/// its place (a column is read by the first of its name). Up to `$4`
-/// rows and deletion records of resource `$6` after the position `($1, $2)` in
-/// `(change_xid, id)` order, below the ceiling `$5` when given (a later page of a sync),
-/// deletion records only when `$3`. Always one row at least: an empty page is one row of NULLs
-/// but the snapshot's figures. Each side reads its own index (`<table>_org_change_idx`,
-/// `deleted_rows_pkey`) from the position, the changed rows are read back by id; the policies
-/// narrow all three to the organization. `pg_control_system` reads the cluster's control file
+/// retention removed the organization's deletion records, each named `sync_...` so that no
+/// column of a synced table (a `deleted_at` of its own) is read in its place (a column is read
+/// by the first of its name). Up to `$4` rows and deletion records of resource `$6` after the
+/// position `($1, $2)` in `(change_xid, id)` order, below the ceiling `$5` when given (a later
+/// page of a sync), deletion records only when `$3`. Always one row at least: an empty page is
+/// one row of NULLs but the snapshot's figures. Each side reads its own index
+/// (`<table>_org_change_idx`, `deleted_rows_pkey`) from the position, the changed rows are read
+/// back by id; the policies narrow all four (the mark of `pruned_deletion_records` too: one row
+/// at most, the organization's) to the organization. `pg_control_system` reads the cluster's control file
 /// (8 KiB). Only the row type's [`Table::TABLE`] and [`Table::QUALIFIED_COLUMNS`], constants
 /// of its `table!` declaration, are written into the text (as [`crate::crud`] writes its
 /// statements); every value is a bound parameter.

@@ -406,11 +406,7 @@ fn ctrl_c_lets_a_password_reset_answered_before_it_mail_its_link() {
     exits_cleanly(&mut server);
     let mails = reset_mails(&dir);
     assert_eq!(mails.len(), 1, "{}", server.log());
-    assert!(
-        mails[0].contains("reset-password#"),
-        "{}",
-        mails[0]
-    );
+    assert!(mails[0].contains("reset-password#"), "{}", mails[0]);
     let log = server.log();
     assert!(
         log.contains("the requests' background work is done"),
