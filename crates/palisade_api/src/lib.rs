@@ -11,7 +11,8 @@
 //! - [`throttle`]: rate limits on login, signup, password reset and invitation acceptance, per
 //!   [`client_addr::ClientAddr`] (the peer, or behind trusted proxies the forwarded client).
 //! - [`credentials`]: API keys, webhook signing secrets and link tokens, generated and shown once.
-//! - [`mail`]: the [`mail::Mailer`] that sends account mail (invitations, password resets).
+//! - [`mail`]: the [`mail::Mailer`] that sends account mail (invitations, password resets,
+//!   email verifications).
 //! - [`endpoints`]: the route table. Every route is declared once there, with its OpenAPI
 //!   operation; actix's routes and `/openapi.json` are both built from it.
 //! - [`routes`]: the handlers, one module per family with its `register`. Each opens a
@@ -78,7 +79,7 @@ pub struct AppState {
     pub throttles: std::sync::Arc<throttle::Throttles>,
     /// Whose forwarding header names the client (see [`client_addr`]); none by default.
     pub trusted_proxies: std::sync::Arc<client_addr::TrustedProxies>,
-    /// Sends account mail (invitations, password resets).
+    /// Sends account mail (invitations, password resets, email verifications).
     pub mailer: mail::Mailer,
     /// How long emailed links live.
     pub accounts: AccountSettings,

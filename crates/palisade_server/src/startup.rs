@@ -831,14 +831,14 @@ fn mailer(settings: &ServeSettings, embedded: bool) -> Result<Mailer, BoxError> 
             if embedded {
                 tracing::info!(
                     outbox = %dir.display(),
-                    "account mail (invitations, password resets) is written to this directory, \
-                     one .eml file per message (set PALISADE_SMTP_URL to send it)"
+                    "account mail (invitations, password resets, email verifications) is written \
+                     to this directory, one .eml file per message (set PALISADE_SMTP_URL to send it)"
                 );
             } else {
                 tracing::warn!(
                     outbox = %dir.display(),
-                    "PALISADE_SMTP_URL is not set: account mail (invitations, password resets) \
-                     is written to this directory, not sent"
+                    "PALISADE_SMTP_URL is not set: account mail (invitations, password resets, \
+                     email verifications) is written to this directory, not sent"
                 );
             }
             Ok(mailer)
