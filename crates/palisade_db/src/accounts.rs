@@ -381,6 +381,18 @@ pub async fn email_verified(tx: &mut TenantTx) -> Result<bool, DbError> {
     Ok(row.try_get(0)?)
 }
 
+/// The `(organization_id, user_id)` a consuming definer returned (`verify_email`,
+/// `reset_password`), if it consumed a link.
+fn whose(row: Option<tokio_postgres::Row>) -> Result<Option<(OrgId, UserId)>, DbError> {
+    row.map(|r| -> Result<_, DbError> {
+        Ok((
+            OrgId::from_uuid(r.try_get("organization_id")?),
+            UserId::from_uuid(r.try_get("user_id")?),
+        ))
+    })
+    .transpose()
+}
+
 /// Consumes an email verification link by the SHA-256 of its token (valid at `now`:
 /// `palisade_private.verify_email`, one statement). Returns whose address it verified, or `None`
 /// when the link is unknown, expired, replaced or used.
@@ -398,13 +410,7 @@ pub async fn verify_email(
     let row = conn
         .query_opt(&stmt, &[&token_hash.as_slice(), &now])
         .await?;
-    row.map(|r| -> Result<_, DbError> {
-        Ok((
-            OrgId::from_uuid(r.try_get("organization_id")?),
-            UserId::from_uuid(r.try_get("user_id")?),
-        ))
-    })
-    .transpose()
+    whose(row)
 }
 
 /// Consumes a reset link by the SHA-256 of its token (valid at `now`) and sets the password
@@ -425,13 +431,7 @@ pub async fn reset_password(
     let row = conn
         .query_opt(&stmt, &[&token_hash.as_slice(), &now, &password_hash])
         .await?;
-    row.map(|r| -> Result<_, DbError> {
-        Ok((
-            OrgId::from_uuid(r.try_get("organization_id")?),
-            UserId::from_uuid(r.try_get("user_id")?),
-        ))
-    })
-    .transpose()
+    whose(row)
 }
 
 /// Replaces the acting user's password (the transaction's user, never a parameter) if their
