@@ -15,7 +15,10 @@
  * Who may do what (as palisade_app, inside a tenant transaction):
  *   SELECT  every role of the organization, its own credentials, every column except key_hash.
  *   INSERT  owners and admins, into their own organization, as themselves (created_by is the
- *           acting user).
+ *           acting user), once their own email address is verified
+ *           (485_email_verifications.sql): a credential made with an address taken by someone
+ *           else would outlive the password reset with which its mailbox's holder takes the
+ *           account back.
  *   UPDATE  owners and admins: relabel and revoke (revoked_at) their own organization's
  *           credentials; a revoked one stays revoked (trigger aws_connect_credentials_stay_revoked,
  *           V0146, which no policy can express: a policy has no OLD row).
@@ -53,7 +56,11 @@ DROP POLICY IF EXISTS aws_connect_credentials_insert ON palisade.aws_connect_cre
 CREATE POLICY aws_connect_credentials_insert ON palisade.aws_connect_credentials FOR INSERT TO palisade_app
     WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
                 AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin')
-                AND created_by = (SELECT palisade_private.current_user_id()));
+                AND created_by = (SELECT palisade_private.current_user_id())
+                -- The minter sees their own pending verification (485_email_verifications.sql).
+                AND NOT EXISTS (SELECT 1 FROM palisade.email_verifications AS v
+                                 WHERE v.organization_id = (SELECT palisade_private.current_org_id())
+                                   AND v.user_id = (SELECT palisade_private.current_user_id())));
 
 /** Owners and admins relabel and revoke their own organization's credentials, and keep them there. */
 DROP POLICY IF EXISTS aws_connect_credentials_update ON palisade.aws_connect_credentials;

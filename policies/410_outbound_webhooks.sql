@@ -5,7 +5,10 @@
  *   SELECT  every role of the organization, its own webhooks, every column except
  *           `signing_secret` (column grant): the secret is shown once, in the response that
  *           generated it, and cannot be read back through the app role afterwards.
- *   INSERT  owners and admins, into their own organization.
+ *   INSERT  owners and admins, into their own organization, once their own email address is
+ *           verified (an API key's: its creator's; 485_email_verifications.sql): an address
+ *           taken by someone else sends the organization's events nowhere after its mailbox's
+ *           holder takes the account back with a password reset.
  *   UPDATE  owners and admins, their own organization's webhooks (including rotating the
  *           secret, which writes a new one without reading the old); cannot move them.
  *   enabled_by (who created the webhook, last set its URL or last enabled it: sql/V0172, V0174,
@@ -47,11 +50,15 @@ DROP POLICY IF EXISTS outbound_webhooks_select ON palisade.outbound_webhooks;
 CREATE POLICY outbound_webhooks_select ON palisade.outbound_webhooks FOR SELECT TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id()));
 
-/** Owners and admins register webhooks for their own organization. */
+/** Owners and admins whose address is verified register webhooks for their own organization. */
 DROP POLICY IF EXISTS outbound_webhooks_insert ON palisade.outbound_webhooks;
 CREATE POLICY outbound_webhooks_insert ON palisade.outbound_webhooks FOR INSERT TO palisade_app
     WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
-                AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin'));
+                AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin')
+                -- The acting user (an API key's creator) sees their own pending verification.
+                AND NOT EXISTS (SELECT 1 FROM palisade.email_verifications AS v
+                                 WHERE v.organization_id = (SELECT palisade_private.current_org_id())
+                                   AND v.user_id = (SELECT palisade_private.current_user_id())));
 
 /** Owners and admins change their own organization's webhooks and keep them there. */
 DROP POLICY IF EXISTS outbound_webhooks_update ON palisade.outbound_webhooks;

@@ -10,7 +10,10 @@
  * Who may do what (as palisade_app, inside a tenant transaction):
  *   SELECT  every role of the organization, its own keys, every column except key_hash.
  *   INSERT  owners and admins, into their own organization, as themselves (created_by is the
- *           acting user). The key's role is admin or member (CHECK), never owner, so nobody mints
+ *           acting user), once their own email address is verified
+ *           (485_email_verifications.sql): a key made with an address taken by someone else
+ *           would outlive the password reset with which its mailbox's holder takes the account
+ *           back. The key's role is admin or member (CHECK), never owner, so nobody mints
  *           beyond their own role. An expiry (expires_at), if any, is set here and only here.
  *   UPDATE  owners and admins: rename and revoke (revoked_at) their own organization's keys; no
  *           UPDATE of expires_at, so nobody extends a key's lifetime.
@@ -40,12 +43,19 @@ DROP POLICY IF EXISTS api_keys_select ON palisade.api_keys;
 CREATE POLICY api_keys_select ON palisade.api_keys FOR SELECT TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id()));
 
-/** Owners and admins mint keys for their own organization, recorded as created by themselves. */
+/**
+ * Owners and admins whose address is verified mint keys for their own organization, recorded as
+ * created by themselves.
+ */
 DROP POLICY IF EXISTS api_keys_insert ON palisade.api_keys;
 CREATE POLICY api_keys_insert ON palisade.api_keys FOR INSERT TO palisade_app
     WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
                 AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin')
-                AND created_by = (SELECT palisade_private.current_user_id()));
+                AND created_by = (SELECT palisade_private.current_user_id())
+                -- The minter sees their own pending verification (485_email_verifications.sql).
+                AND NOT EXISTS (SELECT 1 FROM palisade.email_verifications AS v
+                                 WHERE v.organization_id = (SELECT palisade_private.current_org_id())
+                                   AND v.user_id = (SELECT palisade_private.current_user_id())));
 
 /**
  * Owners and admins rename and revoke their own organization's keys, and keep them there. A

@@ -15,6 +15,10 @@
  *           reset: palisade_private.reset_password, 023_accounts.sql), as palisade_resolver. The
  *           row also goes with its user (ON DELETE CASCADE, run as the table's owner). No DELETE
  *           grant either.
+ * Read by the INSERT policies of invitations (470), outbound webhooks (410), API keys (420) and
+ * Amazon Connect credentials (260): a user with a row invites nobody and makes no webhook, key
+ * or credential, in their own transaction or an API key's they made (it names them as
+ * app.current_user).
  */
 ALTER TABLE palisade.email_verifications ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.email_verifications FORCE ROW LEVEL SECURITY;

@@ -224,6 +224,7 @@ async fn the_column_rules_catch_a_new_column_a_readable_secret_a_rename_and_a_co
 
 /// `Authorization`-free signup with a chosen password (the harness's `signup` uses a fixed one).
 async fn signup_with_password(app: &TestApp, password: &str) -> (String, String) {
+    let email = format!("planted-{}@example.com", Uuid::new_v4().simple());
     let r = app
         .call(
             "POST",
@@ -232,12 +233,14 @@ async fn signup_with_password(app: &TestApp, password: &str) -> (String, String)
             Some(&json!({
                 "organization_name": "Planted",
                 "name": "Owner",
-                "email": format!("planted-{}@example.com", Uuid::new_v4().simple()),
+                "email": email,
                 "password": password,
             })),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
+    // Verified, as the owner would: an unverified owner makes no webhook or key.
+    app.verify_signup_email(&email).await;
     (
         r.json["token"].as_str().unwrap().to_owned(),
         r.json["organization_id"].as_str().unwrap().to_owned(),

@@ -1,6 +1,7 @@
 //! Verifying an email address (docs/accounts.md, "Verifying an email address"): signup mails
-//! the owner a single-use link; until it is opened the owner works but may not invite anyone,
-//! in the API and in the invitations' policy. A new link replaces the old; a password reset (its
+//! the owner a single-use link; until it is opened the owner works but may not invite anyone or
+//! make an API key, an Amazon Connect credential or an outbound webhook, in the API and in those
+//! tables' policies. A new link replaces the old; a password reset (its
 //! link went to the same address) and an accepted invitation verify too. Only the link's owner
 //! verifies: the app role can neither read a link's hash nor delete a pending verification.
 
@@ -83,6 +84,51 @@ async fn signup_mails_a_link_and_the_owner_invites_only_once_it_is_opened() {
     );
 }
 
+/// An address taken by someone else: the squatter makes nothing that outlives the password reset
+/// with which the mailbox's holder takes the account back. No API key, no outbound webhook, no
+/// Amazon Connect credential (nothing written, and the reset ends every token); the verified
+/// holder then makes each.
+#[actix_web::test]
+async fn an_unverified_owner_makes_no_key_webhook_or_credential_so_a_reset_leaves_no_way_in() {
+    let app = spawn_app().await;
+    let squatter = app.signup_unverified("Acme").await;
+    let key = json!({ "name": "ci", "role": "admin" });
+    let hook =
+        json!({ "url": "https://hooks.example.com/in", "event_types": ["customer.created"] });
+    let credential = json!({ "label": "EventBridge" });
+    let creates = [
+        ("/v1/api-keys", &key),
+        ("/v1/webhooks", &hook),
+        ("/v1/call-center/aws-connect/credentials", &credential),
+    ];
+    for (path, body) in creates {
+        app.call("POST", path, Some(&squatter.token), Some(body))
+            .await
+            .assert_error_at(403, "email_not_verified", path);
+        let listed = app.get_ok(&squatter, path).await;
+        assert_eq!(listed["data"], json!([]), "{path}: {listed}");
+    }
+
+    // The mailbox's holder resets the password: the squatter's session ends, and the holder,
+    // verified by the reset, makes what the squatter could not.
+    app.request_password_reset(&squatter.email).await;
+    let reset = app.reset_token(&squatter.email, 1).await;
+    let r = app
+        .reset_password(&reset, "the holder's own password")
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = app.get(&squatter.token, "/v1/me").await;
+    assert_eq!(r.status, 401, "the squatter's session: {}", r.text);
+    let r = app
+        .login(&squatter.email, "the holder's own password")
+        .await;
+    let holder = r.json["token"].as_str().expect("token").to_owned();
+    for (path, body) in creates {
+        let r = app.call("POST", path, Some(&holder), Some(body)).await;
+        assert_eq!(r.status, 201, "{path}: {}", r.text);
+    }
+}
+
 #[actix_web::test]
 async fn a_new_link_replaces_the_last_and_a_link_expires() {
     let app = spawn_app().await;
@@ -145,9 +191,11 @@ async fn a_password_reset_or_an_invitation_verifies_the_address_it_went_to() {
 
 /// No other user can verify an address, and the app role, acting for the unverified owner,
 /// cannot read the link's hash, delete the pending verification, move it to another user, or
-/// invite anyone (the invitations' policy, whatever the API checks first: the same row passes
-/// once the owner is verified). No other user, an admin of another organization included, can
-/// give someone a pending verification, or see or move the owner's. (The server itself, which
+/// invite anyone, mint an API key or an Amazon Connect credential, or register a webhook (those
+/// tables' INSERT policies, whatever the API checks first; an API key's transaction, acting as
+/// admin for its creator, alike: the same rows pass once the owner is verified). No other user,
+/// an admin of another organization included, can give someone a pending verification, or see
+/// or move the owner's. (The server itself, which
 /// mints the links, could replace the owner's link with one it knows: it is trusted with every
 /// credential, docs/accounts.md.)
 #[actix_web::test]
@@ -194,9 +242,38 @@ async fn no_other_user_can_verify_and_the_app_role_cannot_read_delete_or_move_a_
                           (id, email, role, invited_by, token_hash, created_at, expires_at)
                    VALUES (gen_random_uuid(), 'friend@example.com', 'member', $1::text::uuid,
                            sha256('x'), now(), now() + interval '1 day')";
-    begin_as_user(&c, &owner.org_id, &owner.user_id, "owner").await;
-    refused("an unverified owner invited someone")(c.execute(invite, &[&owner.user_id]).await);
-    c.batch_execute("ROLLBACK").await.unwrap();
+    let mint = "INSERT INTO palisade.api_keys (id, name, role, prefix, key_hash, created_by)
+                 VALUES (gen_random_uuid(), 'k', 'admin', 'pk_abcdefgh', sha256('k'), $1::text::uuid)";
+    let hook = "INSERT INTO palisade.outbound_webhooks (id, url, event_types, signing_secret)
+                 VALUES (gen_random_uuid(), 'https://hooks.example.com/', '{customer.created}',
+                         'whsec_' || repeat('A', 43) || '=')";
+    let credential = "INSERT INTO palisade.aws_connect_credentials
+                              (id, label, prefix, key_hash, created_by)
+                       VALUES (gen_random_uuid(), 'c', 'pcc_abcdefgh', sha256('c'),
+                               $1::text::uuid)";
+    let writes: [(&str, &[&(dyn tokio_postgres::types::ToSql + Sync)], &str); 4] = [
+        (invite, &[&owner.user_id], "invited someone"),
+        (mint, &[&owner.user_id], "minted an API key"),
+        (hook, &[], "registered a webhook"),
+        (
+            credential,
+            &[&owner.user_id],
+            "minted an Amazon Connect credential",
+        ),
+    ];
+    for (sql, params, what) in writes {
+        for role in ["owner", "admin"] {
+            begin_as_user(&c, &owner.org_id, &owner.user_id, role).await;
+            let r = c.execute(sql, params).await;
+            c.batch_execute("ROLLBACK").await.unwrap();
+            let err = r.expect_err(what);
+            assert_eq!(
+                err.code(),
+                Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+                "unverified, as {role}, {what}: {err}"
+            );
+        }
+    }
 
     // Another organization's admin can give its own member no pending verification, and sees
     // and moves none of the owner's.
@@ -229,11 +306,18 @@ async fn no_other_user_can_verify_and_the_app_role_cannot_read_delete_or_move_a_
     assert_eq!((seen, moved), (0, 0));
     assert!(!verified(&app, &owner.token).await);
 
-    // Verified by the link, the owner's identical row passes the policy.
+    // Verified by the link, the owner's identical rows pass the policies.
     let r = verify(&app, &link(&app, &owner, 1).await).await;
     assert_eq!(r.status, 204, "{}", r.text);
-    begin_as_user(&c, &owner.org_id, &owner.user_id, "owner").await;
-    let inserted = c.execute(invite, &[&owner.user_id]).await;
-    c.batch_execute("ROLLBACK").await.unwrap();
-    assert_eq!(inserted.expect("a verified owner invites"), 1);
+    for (sql, params, what) in writes {
+        for role in ["owner", "admin"] {
+            begin_as_user(&c, &owner.org_id, &owner.user_id, role).await;
+            let inserted = c.execute(sql, params).await;
+            c.batch_execute("ROLLBACK").await.unwrap();
+            assert_eq!(
+                inserted.unwrap_or_else(|e| panic!("verified, as {role}, {what}: {e:?}")),
+                1
+            );
+        }
+    }
 }

@@ -279,6 +279,15 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, FieldCode::Invalid, reason)])
     }
 
+    /// The 403 for a caller whose own email address is not verified yet, where that is required
+    /// (an invitation, an API key, an outbound webhook: docs/accounts.md).
+    pub fn email_not_verified() -> Self {
+        ApiError::Forbidden {
+            code: ErrorCode::EmailNotVerified,
+            message: "verify your own email address first: open the link mailed to it at signup, or ask for a new one (POST /v1/me/verify-email)",
+        }
+    }
+
     /// A 500 from any error; its `Display` is logged, so it must not hold secrets.
     pub fn internal(e: impl std::fmt::Display) -> Self {
         ApiError::Internal(e.to_string())

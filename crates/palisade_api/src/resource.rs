@@ -205,6 +205,14 @@ pub(crate) trait Created: Resource {
     /// Parses the body, recording each bad field in `f`; `None` only when `f` has errors.
     fn parse(body: &Self::Body, f: &mut Fields) -> Option<Self::New>;
 
+    /// Whether only a user whose own email address is verified creates one (or an API key that
+    /// user made): 403 `email_not_verified` otherwise, checked in the transaction before the
+    /// insert, which the family's INSERT policy refuses too. For what keeps access, or sends the
+    /// organization's data out, after the account's password is reset: an address taken by
+    /// someone else, whom its mailbox's holder turns out with a reset, leaves nothing of the
+    /// kind behind (docs/accounts.md, "Verifying an email address").
+    const VERIFIED_CREATOR: bool = false;
+
     /// Runs once the body is valid, before the transaction: checks what depends on the caller
     /// (`session`: the tenant a user's session resolved, in a family only sessions write,
     /// [`Resource::USER_SESSION_WRITES`]; `None` in the others, whose credential is checked by
@@ -612,6 +620,9 @@ pub(crate) async fn create<R: Created>(
     let mut new = f.finish_with(new)?;
     let secret = R::prepare(&mut new, writer.session())?;
     let mut tx = begin_or_replay!(idem, &state, writer.begin(&state, true).await?);
+    if R::VERIFIED_CREATOR && !palisade_db::accounts::email_verified(&mut tx).await? {
+        return Err(ApiError::email_not_verified());
+    }
     // The insert is the create's one statement (crud::Insert): without a key, its COMMIT goes in
     // the same round trip; with one, the key's stored response comes after it and this changes
     // nothing (`TenantTx::hold_commit`).

@@ -226,10 +226,7 @@ pub async fn invite(
     let mut tx = begin_or_replay!(idem, &state, tenant.begin_at(&state, least).await?);
     // An unverified address sends nobody mail (the invitations' policy refuses it too).
     if !db::email_verified(&mut tx).await? {
-        return Err(ApiError::Forbidden {
-            code: crate::error::ErrorCode::EmailNotVerified,
-            message: "verify your own email address first: open the link mailed to it at signup, or ask for a new one (POST /v1/me/verify-email)",
-        });
+        return Err(ApiError::email_not_verified());
     }
     let invitation = match db::create_invitation(&mut tx, &new).await {
         // Another request is inviting the same email at this very moment.

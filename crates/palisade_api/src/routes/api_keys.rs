@@ -50,7 +50,7 @@ const EXPIRY_IN_THE_PAST: &str = "must be in the future";
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     resource::list_route::<ApiKeys>(e);
     resource::create_route::<ApiKeys>(e)
-        .describe("Owners and admins, with a user's session; the key is in this answer only")
+        .describe("Owners and admins whose own email address is verified (403 `email_not_verified` otherwise), with a user's session; the key is in this answer only")
         .created::<WithKey>();
     resource::get_route::<ApiKeys>(e);
     resource::delete_route::<ApiKeys>(e)
@@ -108,6 +108,7 @@ struct WithKey {
 impl Created for ApiKeys {
     type Body = CreateBody;
     type New = NewApiKey;
+    const VERIFIED_CREATOR: bool = true;
 
     fn parse(body: &CreateBody, f: &mut Fields) -> Option<NewApiKey> {
         let name = f.required("name", body.name.as_deref(), ApiKeyName::parse);

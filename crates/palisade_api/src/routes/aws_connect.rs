@@ -73,7 +73,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     );
     resource::list_route::<ConnectCredentials>(e).describe("Newest first; never the credential");
     resource::create_route::<ConnectCredentials>(e)
-        .describe("Owners and admins, with a user's session; the credential is in this answer only")
+        .describe("Owners and admins whose own email address is verified (403 `email_not_verified` otherwise), with a user's session; the credential is in this answer only")
         .created::<WithKey>();
     resource::get_route::<ConnectCredentials>(e);
     resource::update_route::<ConnectCredentials>(e)
@@ -188,6 +188,7 @@ struct WithKey {
 impl Created for ConnectCredentials {
     type Body = CredentialCreateBody;
     type New = NewConnectCredential;
+    const VERIFIED_CREATOR: bool = true;
 
     fn parse(body: &CredentialCreateBody, f: &mut Fields) -> Option<NewConnectCredential> {
         let label = f.required("label", body.label.as_deref(), ConnectLabel::parse);

@@ -38,7 +38,7 @@ resource::family! {
 pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     resource::list_route::<Webhooks>(e);
     resource::create_route::<Webhooks>(e)
-        .describe("Owners and admins; the answer carries `signing_secret`, shown this once")
+        .describe("Owners and admins whose own email address is verified (403 `email_not_verified` otherwise; an API key: its creator's); the answer carries `signing_secret`, shown this once")
         .created::<WithSecret>();
     resource::get_route::<Webhooks>(e);
     resource::update_route::<Webhooks>(e);
@@ -198,6 +198,7 @@ fn event_types(f: &mut Fields, names: &[String]) -> Option<WebhookEvents> {
 impl Created for Webhooks {
     type Body = CreateBody;
     type New = NewWebhook;
+    const VERIFIED_CREATOR: bool = true;
 
     fn parse(body: &CreateBody, f: &mut Fields) -> Option<NewWebhook> {
         let url = f.required("url", body.url.as_deref(), WebhookUrl::parse);
