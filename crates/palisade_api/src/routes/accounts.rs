@@ -22,7 +22,9 @@
 //!   password; single use, and every token issued before stops working.
 //! - `POST /v1/auth/verify-email` (public): the token of the link signup mailed; verifies the
 //!   address (single use). `POST /v1/me/verify-email`: mails the caller a new link, replacing the
-//!   last. An unverified user may not invite (`invite`, and the invitations' policy).
+//!   last. An unverified user may not invite (`invite`, and the invitations' policy), nor make
+//!   an API key, an outbound webhook or an Amazon Connect credential
+//!   (`resource::Created::VERIFIED_CREATOR`, and those tables' policies).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};

@@ -238,7 +238,8 @@ struct MeUser {
     role: palisade_domain::Role,
     /// Whether the user's address is verified: by its link (mailed at signup), by a password
     /// reset (its link went to the address), or by joining through an invitation. Until then
-    /// the user may not invite anyone.
+    /// the user may not invite anyone or make an API key, an outbound webhook or an Amazon
+    /// Connect credential.
     email_verified: bool,
     #[serde(with = "palisade_domain::timestamp")]
     created_at: time::OffsetDateTime,
