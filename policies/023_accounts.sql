@@ -197,6 +197,55 @@ REVOKE ALL ON FUNCTION palisade_private.verify_email(bytea, timestamptz) FROM PU
 GRANT EXECUTE ON FUNCTION palisade_private.verify_email(bytea, timestamptz) TO palisade_app;
 
 /**
+ * hold_verified_self(credential version): whether the acting user's email address is verified
+ * (app.current_org and app.current_user), after locking their row FOR SHARE until the
+ * transaction ends. For the writes an unverified user may not make (an invitation, an API key,
+ * an outbound webhook, an Amazon Connect credential: 485_email_verifications.sql), before them.
+ * - `p_credential_version`: the version of the token the transaction's opening statement
+ *   checked (enter_session), NULL for an API key's transaction. A version other than the row's
+ *   raises PA401 'credentials_changed', and no such user PA401 'user_gone', as enter_session
+ *   does.
+ * The lock is why: a password reset (reset_password) or change, or signing out everywhere,
+ *   updates the row, so it cannot commit between this check and the write that relies on it,
+ *   and one that committed after the opening statement's check is seen here (the lock reads
+ *   the row's newest version). Without it, a reset committing between the opening statement
+ *   and the write let a token issued before it write as a verified user: a squatter's session,
+ *   ended by the reset with which the mailbox's holder took the account back, could still mint
+ *   a key that outlived it. The verification is read by a statement after the lock, which sees
+ *   what committed before it.
+ * It gives palisade_app nothing it lacked: it reads the caller's own row and pending
+ * verification, which the app reads under its policies, and locks only that row, as
+ * hold_acting_user does (027_outbound_webhook_delivery.sql; a definer for the same reason: an
+ * owner's API key acts as an admin, whose locking read the users update policy filters).
+ */
+CREATE OR REPLACE FUNCTION palisade_private.hold_verified_self(p_credential_version integer)
+    RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+    DECLARE
+        v_org uuid := NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid;
+        v_user uuid := NULLIF(pg_catalog.current_setting('app.current_user', true), '')::uuid;
+        v_version integer;
+    BEGIN
+        SELECT u.credential_version INTO v_version
+          FROM palisade.users AS u
+         WHERE u.organization_id = v_org AND u.id = v_user
+           FOR SHARE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'user_gone';
+        END IF;
+        IF p_credential_version IS NOT NULL AND v_version <> p_credential_version THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'credentials_changed';
+        END IF;
+        RETURN NOT EXISTS (SELECT 1 FROM palisade.email_verifications AS v
+                            WHERE v.organization_id = v_org AND v.user_id = v_user);
+    END
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.hold_verified_self(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.hold_verified_self(integer) TO palisade_app;
+
+/**
  * change_password(current hash, new hash, now): replaces the password of the acting user (the
  * transaction's app.current_org and app.current_user, set by the request's TenantTx from its
  * verified token; never a parameter) if their stored hash is still `current hash` (the caller

@@ -5,10 +5,11 @@
  *   SELECT  every role of the organization, its own webhooks, every column except
  *           `signing_secret` (column grant): the secret is shown once, in the response that
  *           generated it, and cannot be read back through the app role afterwards.
- *   INSERT  owners and admins, into their own organization, once their own email address is
- *           verified (an API key's: its creator's; 485_email_verifications.sql): an address
- *           taken by someone else sends the organization's events nowhere after its mailbox's
- *           holder takes the account back with a password reset.
+ *   INSERT  owners and admins, into their own organization, as a user (never a context with no
+ *           user), once their own email address is verified (an API key's: its creator's;
+ *           485_email_verifications.sql): an address taken by someone else sends the
+ *           organization's events nowhere after its mailbox's holder takes the account back
+ *           with a password reset.
  *   UPDATE  owners and admins, their own organization's webhooks (including rotating the
  *           secret, which writes a new one without reading the old); cannot move them.
  *   enabled_by (who created the webhook, last set its URL or last enabled it: sql/V0172, V0174,
@@ -55,7 +56,9 @@ DROP POLICY IF EXISTS outbound_webhooks_insert ON palisade.outbound_webhooks;
 CREATE POLICY outbound_webhooks_insert ON palisade.outbound_webhooks FOR INSERT TO palisade_app
     WITH CHECK (organization_id = (SELECT palisade_private.current_org_id())
                 AND (SELECT palisade_private.current_app_role()) IN ('owner', 'admin')
-                -- The acting user (an API key's creator) sees their own pending verification.
+                -- A user (an API key's creator), who sees their own pending verification: a
+                -- context with a role and no user, which the app never sets, would find none.
+                AND (SELECT palisade_private.current_user_id()) IS NOT NULL
                 AND NOT EXISTS (SELECT 1 FROM palisade.email_verifications AS v
                                  WHERE v.organization_id = (SELECT palisade_private.current_org_id())
                                    AND v.user_id = (SELECT palisade_private.current_user_id())));

@@ -18,7 +18,9 @@
  * Read by the INSERT policies of invitations (470), outbound webhooks (410), API keys (420) and
  * Amazon Connect credentials (260): a user with a row invites nobody and makes no webhook, key
  * or credential, in their own transaction or an API key's they made (it names them as
- * app.current_user).
+ * app.current_user). The API checks first through palisade_private.hold_verified_self
+ * (023_accounts.sql), which holds the user's row so that a password reset, which deletes the
+ * row, cannot commit between a request's check of its token and its write.
  */
 ALTER TABLE palisade.email_verifications ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.email_verifications FORCE ROW LEVEL SECURITY;

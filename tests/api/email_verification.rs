@@ -129,6 +129,78 @@ async fn an_unverified_owner_makes_no_key_webhook_or_credential_so_a_reset_leave
     }
 }
 
+/// The check holds the user's row (`palisade_private.hold_verified_self`): a password reset that
+/// commits after a request's opening check, while the request waits to check the verification,
+/// refuses the request's token (401), and nothing is made. Without the hold, the reset could
+/// commit between the check of the token and the write: a squatter's session, ended by that
+/// reset, would mint a key as a verified user.
+#[actix_web::test]
+async fn a_reset_committing_after_the_opening_check_refuses_the_write() {
+    let app = spawn_app().await;
+    let squatter = app.signup_unverified("Acme").await;
+    app.request_password_reset(&squatter.email).await;
+    let reset = app.reset_token(&squatter.email, 1).await;
+
+    // The holder's reset, open: the user's row updated (a new credential version), the pending
+    // verification deleted, not committed yet.
+    let holder = app.db.app_client().await;
+    holder.batch_execute("BEGIN").await.unwrap();
+    let consumed = holder
+        .query(
+            "SELECT * FROM palisade_private.reset_password(sha256(convert_to($1, 'UTF8')), now(), 'x')",
+            &[&reset],
+        )
+        .await
+        .unwrap();
+    assert_eq!(consumed.len(), 1, "the reset link was not consumed");
+
+    // The squatter's request: its opening check reads the committed row (the old version) and
+    // passes; the verification check waits for the reset's row lock. Then the reset commits.
+    let watcher = app.db.superuser_client().await;
+    let key = json!({ "name": "ci", "role": "admin" });
+    let create = app.call("POST", "/v1/api-keys", Some(&squatter.token), Some(&key));
+    let commit_once_it_waits = async {
+        for _ in 0..2000 {
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                      WHERE wait_event_type = 'Lock' AND query LIKE '%hold_verified_self%'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        holder.batch_execute("COMMIT").await.unwrap();
+    };
+    let (r, ()) = tokio::join!(create, commit_once_it_waits);
+    r.assert_error_at(
+        401,
+        "invalid_token",
+        "a key minted with a token the reset ended",
+    );
+
+    let r = app.get(&squatter.token, "/v1/me").await;
+    assert_eq!(
+        r.status, 401,
+        "the squatter's session after the reset: {}",
+        r.text
+    );
+    let keys: i64 = watcher
+        .query_one(
+            "SELECT count(*) FROM palisade.api_keys WHERE organization_id = $1::text::uuid",
+            &[&squatter.org_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(keys, 0, "a key was minted");
+}
+
 #[actix_web::test]
 async fn a_new_link_replaces_the_last_and_a_link_expires() {
     let app = spawn_app().await;

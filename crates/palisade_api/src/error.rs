@@ -280,7 +280,8 @@ impl ApiError {
     }
 
     /// The 403 for a caller whose own email address is not verified yet, where that is required
-    /// (an invitation, an API key, an outbound webhook: docs/accounts.md).
+    /// (an invitation, an API key, an outbound webhook, an Amazon Connect credential:
+    /// docs/accounts.md).
     pub fn email_not_verified() -> Self {
         ApiError::Forbidden {
             code: ErrorCode::EmailNotVerified,

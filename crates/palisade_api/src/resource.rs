@@ -207,7 +207,8 @@ pub(crate) trait Created: Resource {
 
     /// Whether only a user whose own email address is verified creates one (or an API key that
     /// user made): 403 `email_not_verified` otherwise, checked in the transaction before the
-    /// insert, which the family's INSERT policy refuses too. For what keeps access, or sends the
+    /// insert, holding the user's row (`palisade_db::accounts::hold_verified_self`: a password
+    /// reset cannot slip in between), and the family's INSERT policy refuses the row too. For what keeps access, or sends the
     /// organization's data out, after the account's password is reset: an address taken by
     /// someone else, whom its mailbox's holder turns out with a reset, leaves nothing of the
     /// kind behind (docs/accounts.md, "Verifying an email address").
@@ -620,7 +621,7 @@ pub(crate) async fn create<R: Created>(
     let mut new = f.finish_with(new)?;
     let secret = R::prepare(&mut new, writer.session())?;
     let mut tx = begin_or_replay!(idem, &state, writer.begin(&state, true).await?);
-    if R::VERIFIED_CREATOR && !palisade_db::accounts::email_verified(&mut tx).await? {
+    if R::VERIFIED_CREATOR && !palisade_db::accounts::hold_verified_self(&mut tx).await? {
         return Err(ApiError::email_not_verified());
     }
     // The insert is the create's one statement (crud::Insert): without a key, its COMMIT goes in

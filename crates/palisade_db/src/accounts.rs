@@ -369,13 +369,18 @@ pub async fn renew_email_verification(
         .transpose()
 }
 
-/// Whether the acting user's email address is verified (they have no pending verification).
-pub async fn email_verified(tx: &mut TenantTx) -> Result<bool, DbError> {
+/// Whether the acting user's email address is verified (they have no pending verification),
+/// holding their row until the transaction ends (`palisade_private.hold_verified_self`,
+/// policies/023_accounts.sql): a password reset or change, or signing out everywhere, cannot
+/// commit between this answer and the write that relies on it, and one that committed since the
+/// transaction's opening check refuses the token here ([`DbError::Refused`], a 401). For the
+/// writes an unverified user may not make, before them.
+pub async fn hold_verified_self(tx: &mut TenantTx) -> Result<bool, DbError> {
+    let version = tx.session_version();
     let row = tx
         .query_one(
-            "SELECT NOT EXISTS (SELECT 1 FROM palisade.email_verifications \
-                                 WHERE user_id = (SELECT palisade_private.current_user_id()))",
-            &[],
+            "SELECT palisade_private.hold_verified_self($1)",
+            &[&version],
         )
         .await?;
     Ok(row.try_get(0)?)

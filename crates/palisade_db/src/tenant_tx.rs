@@ -307,6 +307,18 @@ impl TenantTx {
         }
     }
 
+    /// The credential version (`ver`) of the bearer token this transaction's opening statement
+    /// checks; `None` for an API key's transaction and one whose context was set unchecked.
+    pub fn session_version(&self) -> Option<i32> {
+        match &self.actor {
+            Actor::Checked {
+                credential: Credential::Session { version, .. },
+                ..
+            } => Some(*version),
+            _ => None,
+        }
+    }
+
     /// The organization whose rows this transaction sees; `None` for an API key before the first
     /// statement has answered (a bearer token's organization is known from its claims).
     pub fn org_id(&self) -> Option<OrgId> {

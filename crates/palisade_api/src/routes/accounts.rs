@@ -227,7 +227,7 @@ pub async fn invite(
     };
     let mut tx = begin_or_replay!(idem, &state, tenant.begin_at(&state, least).await?);
     // An unverified address sends nobody mail (the invitations' policy refuses it too).
-    if !db::email_verified(&mut tx).await? {
+    if !db::hold_verified_self(&mut tx).await? {
         return Err(ApiError::email_not_verified());
     }
     let invitation = match db::create_invitation(&mut tx, &new).await {
