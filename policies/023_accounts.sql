@@ -177,12 +177,18 @@ REVOKE ALL ON FUNCTION palisade_private.reset_password(bytea, timestamptz, text)
 GRANT EXECUTE ON FUNCTION palisade_private.reset_password(bytea, timestamptz, text) TO palisade_app;
 
 /**
- * verify_email(sha256 of the link's token, now): consumes an email verification link. When a
- * verification with this token hash exists and its link has not expired at `now`, it is deleted
- * (the user's address is verified from then on) and its user's organization and id returned. No
- * row otherwise (unknown, expired, replaced by a newer link or already used, alike), and nothing
- * changes. Of two concurrent uses of one link, the second waits for the first's delete and finds
- * nothing.
+ * verify_email(sha256 of the link's token, now): consumes the acting user's email verification
+ * link (app.current_org and app.current_user: a signed-in user's transaction, whose token its
+ * opening statement checked). When that user's verification has this token hash and its link has
+ * not expired at `now`, it is deleted (the address is verified from then on) and the user's
+ * organization and id returned. No row otherwise (unknown, expired, replaced by a newer link,
+ * already used, or another user's, alike), and nothing changes. Of two concurrent uses of one
+ * link, the second waits for the first's delete and finds nothing.
+ * Why the user's session as well as the link: verifying says that whoever knows the account's
+ * password also holds the mailbox. With the link alone, the mailbox's holder opening it would
+ * confirm an account someone else made with their address, the squatter's password and
+ * sessions included, who could then make what outlives a password reset
+ * (485_email_verifications.sql).
  */
 CREATE OR REPLACE FUNCTION palisade_private.verify_email(p_token_hash bytea, p_now timestamptz)
     RETURNS TABLE (organization_id uuid, user_id uuid)
@@ -191,6 +197,8 @@ CREATE OR REPLACE FUNCTION palisade_private.verify_email(p_token_hash bytea, p_n
     AS $fn$
         DELETE FROM palisade.email_verifications AS v
          WHERE v.token_hash = p_token_hash AND v.expires_at > p_now
+           AND v.organization_id = NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid
+           AND v.user_id = NULLIF(pg_catalog.current_setting('app.current_user', true), '')::uuid
         RETURNING v.organization_id, v.user_id
     $fn$;
 REVOKE ALL ON FUNCTION palisade_private.verify_email(bytea, timestamptz) FROM PUBLIC;

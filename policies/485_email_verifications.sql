@@ -69,8 +69,9 @@ CREATE POLICY email_verifications_delete ON palisade.email_verifications FOR DEL
     USING (false);
 
 /**
- * The resolver consumes a verification by its token hash, inside verify_email, and a user's
- * verification with their password reset, inside reset_password (023_accounts.sql).
+ * The resolver consumes the acting user's verification by its token hash, inside verify_email,
+ * and a user's verification with their password reset, inside reset_password; it reads whether
+ * the acting user has one inside hold_verified_self (023_accounts.sql).
  */
 DROP POLICY IF EXISTS email_verifications_select_resolver ON palisade.email_verifications;
 CREATE POLICY email_verifications_select_resolver ON palisade.email_verifications FOR SELECT

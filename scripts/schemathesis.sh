@@ -105,8 +105,8 @@ for _ in range(100):
 sys.exit(f"no verification mail to {to} in {outbox}")
 PY
 )" || return 1
-    curl -fsS "$base/v1/auth/verify-email" -H 'content-type: application/json' \
-        -d "{\"token\":\"$link\"}" >/dev/null || return 1
+    curl -fsS "$base/v1/me/confirm-email" -H 'content-type: application/json' \
+        -H "authorization: Bearer $token" -d "{\"token\":\"$link\"}" >/dev/null || return 1
     echo "$token"
 }
 

@@ -156,7 +156,7 @@ def filter_failure(context, failure, case, response) -> bool:
     if code == "invalid_link" and case.operation.path in (
         "/v1/auth/accept-invitation",
         "/v1/auth/reset-password",
-        "/v1/auth/verify-email",
+        "/v1/me/confirm-email",
     ):
         return False
     # A call's or a message's `from_number` must be one of the organization's phone numbers

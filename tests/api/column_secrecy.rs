@@ -240,9 +240,10 @@ async fn signup_with_password(app: &TestApp, password: &str) -> (String, String)
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     // Verified, as the owner would: an unverified owner makes no webhook or key.
-    app.verify_signup_email(&email).await;
+    let token = r.json["token"].as_str().unwrap().to_owned();
+    app.verify_signup_email(&token, &email).await;
     (
-        r.json["token"].as_str().unwrap().to_owned(),
+        token,
         r.json["organization_id"].as_str().unwrap().to_owned(),
     )
 }

@@ -1,9 +1,10 @@
 //! Verifying an email address (docs/accounts.md, "Verifying an email address"): signup mails
-//! the owner a single-use link; until it is opened the owner works but may not invite anyone or
-//! make an API key, an Amazon Connect credential or an outbound webhook, in the API and in those
-//! tables' policies. A new link replaces the old; a password reset (its
-//! link went to the same address) and an accepted invitation verify too. Only the link's owner
-//! verifies: the app role can neither read a link's hash nor delete a pending verification.
+//! the owner a single-use link, which verifies with the account's own session; until then the
+//! owner works but may not invite anyone or make an API key, an Amazon Connect credential or an
+//! outbound webhook, in the API and in those tables' policies. A new link replaces the old; a
+//! password reset (its link went to the same address) and an accepted invitation verify too.
+//! Only the link's owner verifies: the app role can neither read a link's hash nor delete a
+//! pending verification.
 
 use palisade_test_support::sql::begin_as_user;
 use palisade_test_support::{Account, TestApp, TestResponse, spawn_app};
@@ -26,11 +27,12 @@ async fn link(app: &TestApp, who: &Account, nth: usize) -> String {
         .expect("a verification link")
 }
 
-async fn verify(app: &TestApp, token: &str) -> TestResponse {
+/// `POST /v1/me/confirm-email` with the link's `token`, signed in with `session`.
+async fn verify(app: &TestApp, session: &str, token: &str) -> TestResponse {
     app.call(
         "POST",
-        "/v1/auth/verify-email",
-        None,
+        "/v1/me/confirm-email",
+        Some(session),
         Some(&json!({ "token": token })),
     )
     .await
@@ -63,19 +65,41 @@ async fn signup_mails_a_link_and_the_owner_invites_only_once_it_is_opened() {
     assert_eq!(listed["data"], json!([]), "{listed}");
     assert!(app.smtp.messages_to("friend@example.com").is_empty());
 
+    // The link verifies only with the account's own session: not without one, not with another
+    // user's (who would be verifying nothing of theirs), and a made-up link is 400.
     let token = link(&app, &owner, 1).await;
-    let r = verify(&app, &token).await;
-    assert_eq!(r.status, 204, "{}", r.text);
-    assert!(verified(&app, &owner.token).await);
-    let r = app.invite(&owner, "friend@example.com", "member").await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    // Single use; a made-up link is the same 400.
-    verify(&app, &token)
-        .await
-        .assert_error_at(400, "invalid_link", "the link again");
-    verify(&app, "not-a-link")
+    let r = app
+        .call(
+            "POST",
+            "/v1/me/confirm-email",
+            None,
+            Some(&json!({ "token": token })),
+        )
+        .await;
+    assert_eq!(r.status, 401, "without a session: {}", r.text);
+    let stranger = app.signup_unverified("Other").await;
+    verify(&app, &stranger.token, &token).await.assert_error_at(
+        400,
+        "invalid_link",
+        "another user's session",
+    );
+    assert!(!verified(&app, &owner.token).await);
+    verify(&app, &owner.token, "not-a-link")
         .await
         .assert_error_at(400, "invalid_link", "a made-up link");
+
+    let r = verify(&app, &owner.token, &token).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(verified(&app, &owner.token).await);
+    assert!(!verified(&app, &stranger.token).await);
+    let r = app.invite(&owner, "friend@example.com", "member").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // Single use: sent again (a retry), it says there is nothing left to verify.
+    verify(&app, &owner.token, &token).await.assert_error_at(
+        409,
+        "email_already_verified",
+        "the link again",
+    );
     // Verified: nothing to send.
     resend(&app, &owner.token).await.assert_error_at(
         409,
@@ -210,23 +234,25 @@ async fn a_new_link_replaces_the_last_and_a_link_expires() {
     assert_eq!(r.status, 202, "{}", r.text);
     let second = link(&app, &owner, 2).await;
     assert_ne!(first, second);
-    verify(&app, &first)
-        .await
-        .assert_error_at(400, "invalid_link", "the replaced link");
+    verify(&app, &owner.token, &first).await.assert_error_at(
+        400,
+        "invalid_link",
+        "the replaced link",
+    );
 
     // Three days on, the second link is dead too; a third, asked for then, works.
     app.clock
         .advance(time::Duration::days(3) + time::Duration::seconds(1));
-    verify(&app, &second)
-        .await
-        .assert_error_at(400, "invalid_link", "an expired link");
     let r = app.login(&owner.email, &owner.password).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let session = r.json["token"].as_str().unwrap().to_owned();
+    verify(&app, &session, &second)
+        .await
+        .assert_error_at(400, "invalid_link", "an expired link");
     assert!(!verified(&app, &session).await);
     let r = resend(&app, &session).await;
     assert_eq!(r.status, 202, "{}", r.text);
-    let r = verify(&app, &link(&app, &owner, 3).await).await;
+    let r = verify(&app, &session, &link(&app, &owner, 3).await).await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert!(verified(&app, &session).await);
 }
@@ -245,9 +271,11 @@ async fn a_password_reset_or_an_invitation_verifies_the_address_it_went_to() {
     let r = app.login(&owner.email, "a brand new long password").await;
     let session = r.json["token"].as_str().unwrap().to_owned();
     assert!(verified(&app, &session).await);
-    verify(&app, &unopened)
-        .await
-        .assert_error_at(400, "invalid_link", "the link after the reset");
+    verify(&app, &session, &unopened).await.assert_error_at(
+        409,
+        "email_already_verified",
+        "the link after the reset",
+    );
 
     // Joining through an invitation: the link went to the member's address.
     let owner = Account {
@@ -379,7 +407,7 @@ async fn no_other_user_can_verify_and_the_app_role_cannot_read_delete_or_move_a_
     assert!(!verified(&app, &owner.token).await);
 
     // Verified by the link, the owner's identical rows pass the policies.
-    let r = verify(&app, &link(&app, &owner, 1).await).await;
+    let r = verify(&app, &owner.token, &link(&app, &owner, 1).await).await;
     assert_eq!(r.status, 204, "{}", r.text);
     for (sql, params, what) in writes {
         for role in ["owner", "admin"] {

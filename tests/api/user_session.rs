@@ -161,6 +161,12 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
         // Nor mail its creator a verification link (the owner's address is verified: their
         // session gets 409 `email_already_verified`, below).
         ("POST", "/v1/me/verify-email".into(), None),
+        // Nor confirm one (a well-formed link the owner, verified, has no use for: 409 below).
+        (
+            "POST",
+            "/v1/me/confirm-email".into(),
+            Some(json!({"token": "A".repeat(43)})),
+        ),
         // A key cannot renew a session (it has none) or end its creator's.
         ("POST", "/v1/me/token".into(), None),
         ("POST", "/v1/me/revoke-tokens".into(), None),
@@ -229,7 +235,7 @@ async fn an_admin_api_key_cannot_manage_credentials_members_or_the_organization(
         let r = app
             .call(method, path, Some(&owner.token), body.as_ref())
             .await;
-        if path == "/v1/me/verify-email" {
+        if path == "/v1/me/verify-email" || path == "/v1/me/confirm-email" {
             r.assert_error_at(409, "email_already_verified", path);
             continue;
         }

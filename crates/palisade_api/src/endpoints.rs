@@ -809,13 +809,15 @@ pub const IDEMPOTENCY_REPLAYED: &str = "Idempotency-Replayed";
 /// password, of which nothing is kept), the token renewal (a stored answer would keep a token),
 /// signing out everywhere (its retry answers 401: the first call ended the token it carries),
 /// a new email verification link (a retry mails another link, which replaces the last; a stored
-/// answer would mail nothing while the link it spoke of was lost), and the chatbot's `ask`,
-/// which writes nothing.
+/// answer would mail nothing while the link it spoke of was lost), confirming one (a retry after
+/// it was consumed answers 409 `email_already_verified`, which says it is done), and the
+/// chatbot's `ask`, which writes nothing.
 const POSTS_WITHOUT_IDEMPOTENCY: &[&str] = &[
     "/v1/me/password",
     "/v1/me/token",
     "/v1/me/revoke-tokens",
     "/v1/me/verify-email",
+    "/v1/me/confirm-email",
     "/v1/chatbot/ask",
 ];
 

@@ -386,36 +386,50 @@ pub async fn hold_verified_self(tx: &mut TenantTx) -> Result<bool, DbError> {
     Ok(row.try_get(0)?)
 }
 
-/// The `(organization_id, user_id)` a consuming definer returned (`verify_email`,
-/// `reset_password`), if it consumed a link.
-fn whose(row: Option<tokio_postgres::Row>) -> Result<Option<(OrgId, UserId)>, DbError> {
-    row.map(|r| -> Result<_, DbError> {
-        Ok((
-            OrgId::from_uuid(r.try_get("organization_id")?),
-            UserId::from_uuid(r.try_get("user_id")?),
-        ))
-    })
-    .transpose()
+/// What a verification link did for the signed-in user who presented it ([`verify_email`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The link was theirs and valid: their address is verified from now on.
+    Verified,
+    /// It consumed nothing, and their address is verified already (by this link before, a
+    /// reset, or an invitation).
+    AlreadyVerified,
+    /// It consumed nothing: unknown, expired, replaced, used, or another user's.
+    InvalidLink,
 }
 
-/// Consumes an email verification link by the SHA-256 of its token (valid at `now`:
-/// `palisade_private.verify_email`, one statement). Returns whose address it verified, or `None`
-/// when the link is unknown, expired, replaced or used.
+/// Consumes the acting user's email verification link by the SHA-256 of its token (valid at
+/// `now`: `palisade_private.verify_email`, which consumes only the transaction's own user's
+/// link), in one statement with BEGIN, the token's check and COMMIT (one round trip).
 pub async fn verify_email(
-    pool: &AppPool,
+    tx: TenantTx,
     token_hash: &[u8; 32],
     now: OffsetDateTime,
-) -> Result<Option<(OrgId, UserId)>, DbError> {
-    let conn = pool.get().await?;
-    let stmt = conn
-        .prepare_cached(
-            "SELECT organization_id, user_id FROM palisade_private.verify_email($1, $2)",
+) -> Result<Verification, DbError> {
+    // The NOT EXISTS reads the statement's snapshot, before the function's delete: it is read
+    // only when the function consumed nothing.
+    let rows = tx
+        .query_once(
+            "SELECT (SELECT count(*) FROM palisade_private.verify_email($1, $2)) > 0 AS consumed, \
+                    NOT EXISTS (SELECT 1 FROM palisade.email_verifications \
+                                 WHERE user_id = (SELECT palisade_private.current_user_id())) \
+                      AS verified",
+            &[&token_hash.as_slice(), &now],
         )
         .await?;
-    let row = conn
-        .query_opt(&stmt, &[&token_hash.as_slice(), &now])
-        .await?;
-    whose(row)
+    let row = rows
+        .first()
+        .ok_or_else(|| DbError::Decode("verify_email answered no row".into()))?;
+    Ok(
+        match (
+            row.try_get("consumed")?,
+            row.try_get::<_, bool>("verified")?,
+        ) {
+            (true, _) => Verification::Verified,
+            (false, true) => Verification::AlreadyVerified,
+            (false, false) => Verification::InvalidLink,
+        },
+    )
 }
 
 /// Consumes a reset link by the SHA-256 of its token (valid at `now`) and sets the password
@@ -436,7 +450,13 @@ pub async fn reset_password(
     let row = conn
         .query_opt(&stmt, &[&token_hash.as_slice(), &now, &password_hash])
         .await?;
-    whose(row)
+    row.map(|r| -> Result<_, DbError> {
+        Ok((
+            OrgId::from_uuid(r.try_get("organization_id")?),
+            UserId::from_uuid(r.try_get("user_id")?),
+        ))
+    })
+    .transpose()
 }
 
 /// Replaces the acting user's password (the transaction's user, never a parameter) if their

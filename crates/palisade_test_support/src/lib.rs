@@ -869,13 +869,14 @@ impl TestApp {
     /// email as its owner would: with the link of the mail signup sent.
     pub async fn signup(&self, org: &str) -> Account {
         let account = self.signup_unverified(org).await;
-        self.verify_signup_email(&account.email).await;
+        self.verify_signup_email(&account.token, &account.email)
+            .await;
         account
     }
 
-    /// Verifies `email` as its owner would after signing up: with the link of the last mail sent
-    /// to it, which must be signup's (or a newer verification link).
-    pub async fn verify_signup_email(&self, email: &str) {
+    /// Verifies `email` as its owner would after signing up, signed in with `session`: with the
+    /// link of the last mail sent to it, which must be signup's (or a newer verification link).
+    pub async fn verify_signup_email(&self, session: &str, email: &str) {
         let token = self
             .last_mail_to(email)
             .await
@@ -883,7 +884,7 @@ impl TestApp {
             .expect("a verification link in the signup mail");
         let body = serde_json::json!({ "token": token });
         let r = self
-            .call("POST", "/v1/auth/verify-email", None, Some(&body))
+            .call("POST", "/v1/me/confirm-email", Some(session), Some(&body))
             .await;
         assert_eq!(
             r.status, 204,

@@ -20,9 +20,9 @@
 //!   not the email exists; the mail (only when it does) goes out in the background, so the
 //!   answer does not wait for it. `POST /v1/auth/reset-password` (public): token and new
 //!   password; single use, and every token issued before stops working.
-//! - `POST /v1/auth/verify-email` (public): the token of the link signup mailed; verifies the
-//!   address (single use). `POST /v1/me/verify-email`: mails the caller a new link, replacing the
-//!   last. An unverified user may not invite (`invite`, and the invitations' policy), nor make
+//! - `POST /v1/me/confirm-email` (a user's session): the token of the link signup mailed, sent
+//!   with the account's own session; verifies the address (single use). `POST
+//!   /v1/me/verify-email`: mails the caller a new link, replacing the last. An unverified user may not invite (`invite`, and the invitations' policy), nor make
 //!   an API key, an outbound webhook or an Amazon Connect credential
 //!   (`resource::Created::VERIFIED_CREATOR`, and those tables' policies).
 
@@ -103,6 +103,14 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .describe("A new link to verify your address, replacing the previous one; 409 `email_already_verified` when it is verified already")
         .returns::<VerificationSentJson>(202, "Accepted")
         .errors(&[403, 409, 422, 429]);
+    e.post("/v1/me/confirm-email", confirm_email)
+        .auth(Auth::User)
+        .tag("accounts")
+        .summary("Verify your email address with its link")
+        .describe("The code of the link mailed to you, sent with your own session: the link alone verifies nothing (400 `invalid_link` for another user's); 409 `email_already_verified` when there is nothing left to verify")
+        .body::<VerifyEmailBody>()
+        .no_content()
+        .errors(&[403, 409, 413, 415, 422, 429]);
     e.post("/v1/me/revoke-tokens", revoke_tokens)
         .auth(Auth::User)
         .tag("accounts")
@@ -746,8 +754,9 @@ pub(crate) fn verification_mail(
         to,
         subject: "Verify your email address for Palisade".into(),
         text: format!(
-            "Hello,\n\nThis address was used to create a Palisade account. To confirm that it is \
-             yours, open this link. It works once, until {expires}:\n\n\
+            "Hello,\n\nThis address was used to create a Palisade account. If you created it, \
+             open this link and sign in to it to confirm that the address is yours. It works \
+             once, until {expires}:\n\n\
              {base}/verify-email#token={token}\n\nIf the link does not open, your page asks for \
              this code:\n\n{token}\n\nIf you did not create this account, ignore this message, \
              or reset the account's password with this address: the account is then yours.\n",
@@ -833,28 +842,41 @@ pub struct VerifyEmailBody {
 
 crate::rules::field_rules!(VerifyEmailBody {});
 
-/// `POST /v1/auth/verify-email` (public; 204): consumes the link and verifies its user's
-/// address; 400 `invalid_link` when the link is unknown, expired, replaced or used.
-#[tracing::instrument(name = "verify_email", skip_all)]
-pub async fn verify_email(
+/// `POST /v1/me/confirm-email` (a user's session; 204): consumes the caller's own verification
+/// link and verifies their address; 400 `invalid_link` when the link is unknown, expired,
+/// replaced, used or another user's, 409 `email_already_verified` when it consumed nothing and
+/// there is nothing to verify. The session as well as the link: verified means that whoever knows
+/// the password also holds the mailbox (`palisade_private.verify_email`).
+#[tracing::instrument(name = "confirm_email", skip_all)]
+pub async fn confirm_email(
     state: web::Data<AppState>,
     client: ClientAddr,
+    UserCaller(caller): UserCaller,
     body: crate::extract::Json<VerifyEmailBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = Fields::default();
     let token = f.required("token", body.token.as_deref(), |s| Ok(s.to_owned()));
     let token = f.finish_with(token)?;
+    // A user's session (UserCaller): the token names its user.
+    let user = caller.session_user().map(|u| u.to_string());
     state
         .throttles
         .password_reset
-        .check(&client, Some(&token))?;
+        .check(&client, user.as_deref())?;
     let token_hash = link_token_hash(&token).ok_or_else(invalid_link)?;
-    let (org, user) = db::verify_email(&state.pool, &token_hash, state.clock.now())
-        .await?
-        .ok_or_else(|| {
+    let tx = caller.begin(&state).await?;
+    match db::verify_email(tx, &token_hash, state.clock.now()).await? {
+        db::Verification::Verified => {
+            tracing::info!("email address verified");
+            Ok(HttpResponse::NoContent().finish())
+        }
+        db::Verification::AlreadyVerified => Err(ApiError::Conflict {
+            code: crate::error::ErrorCode::EmailAlreadyVerified,
+            message: "your email address is verified already",
+        }),
+        db::Verification::InvalidLink => {
             tracing::info!("email verification link refused");
-            invalid_link()
-        })?;
-    tracing::info!(org.id = %org, user.id = %user, "email address verified");
-    Ok(HttpResponse::NoContent().finish())
+            Err(invalid_link())
+        }
+    }
 }

@@ -89,13 +89,6 @@ pub fn register(e: &mut Endpoints, stripe: Option<crate::webhooks::stripe::Strip
     .body::<accounts::ResetRequestBody>()
     .returns::<accounts::ResetRequestedJson>(202, "Accepted")
     .errors(&[413, 415, 422, 429]);
-    e.post("/v1/auth/verify-email", accounts::verify_email)
-        .auth(Auth::Public)
-        .tag("accounts")
-        .summary("Verify your email address with its link")
-        .body::<accounts::VerifyEmailBody>()
-        .no_content()
-        .errors(&[413, 415, 422, 429]);
     e.post("/v1/auth/reset-password", accounts::reset_password)
         .auth(Auth::Public)
         .tag("accounts")
