@@ -93,8 +93,9 @@ CREATE POLICY users_select_resolver ON palisade.users FOR SELECT TO palisade_res
  * The resolver sets a password and bumps credential_version, only inside change_password,
  * reset_password and end_sessions, and sets a user's own name inside rename_self
  * (023_accounts.sql); current_user is palisade_resolver only while they run. This policy also
- * admits the FOR SHARE lock hold_acting_user (027_outbound_webhook_delivery.sql) takes on the
- * transaction's own user row, which changes nothing.
+ * admits the FOR SHARE lock hold_acting_user (027_outbound_webhook_delivery.sql) and
+ * hold_verified_self (023_accounts.sql) take on the transaction's own user row, which changes
+ * nothing.
  */
 DROP POLICY IF EXISTS users_update_resolver ON palisade.users;
 CREATE POLICY users_update_resolver ON palisade.users FOR UPDATE TO palisade_resolver

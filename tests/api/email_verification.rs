@@ -153,11 +153,14 @@ async fn an_unverified_owner_makes_no_key_webhook_or_credential_so_a_reset_leave
     }
 }
 
-/// The check holds the user's row (`palisade_private.hold_verified_self`): a password reset that
-/// commits after a request's opening check, while the request waits to check the verification,
-/// refuses the request's token (401), and nothing is made. Without the hold, the reset could
-/// commit between the check of the token and the write: a squatter's session, ended by that
-/// reset, would mint a key as a verified user.
+/// The check holds the user's row (`palisade_private.hold_verified_self`) and reads the token's
+/// credential version again under that lock: a password reset that commits after a request's
+/// opening check (here: the check passes while the reset is open, and the hold waits for it)
+/// refuses the request's token (401), and nothing is made. A check that read the verification
+/// without the lock could have passed a token the reset had ended, had the reset committed
+/// between the opening check and it: a squatter's session minting a key as a verified user.
+/// (Without the lock the request never waits, and this test fails there; with the lock and
+/// without the version's re-check, the key is minted: 201.)
 #[actix_web::test]
 async fn a_reset_committing_after_the_opening_check_refuses_the_write() {
     let app = spawn_app().await;
@@ -180,25 +183,11 @@ async fn a_reset_committing_after_the_opening_check_refuses_the_write() {
 
     // The squatter's request: its opening check reads the committed row (the old version) and
     // passes; the verification check waits for the reset's row lock. Then the reset commits.
-    let watcher = app.db.superuser_client().await;
     let key = json!({ "name": "ci", "role": "admin" });
     let create = app.call("POST", "/v1/api-keys", Some(&squatter.token), Some(&key));
     let commit_once_it_waits = async {
-        for _ in 0..2000 {
-            let waiting: i64 = watcher
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity
-                      WHERE wait_event_type = 'Lock' AND query LIKE '%hold_verified_self%'",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if waiting > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        // Asserts that the request waits (bounded), on this test's database only.
+        app.db.until_one_session_waits_on_a_lock().await;
         holder.batch_execute("COMMIT").await.unwrap();
     };
     let (r, ()) = tokio::join!(create, commit_once_it_waits);
@@ -214,6 +203,7 @@ async fn a_reset_committing_after_the_opening_check_refuses_the_write() {
         "the squatter's session after the reset: {}",
         r.text
     );
+    let watcher = app.db.superuser_client().await;
     let keys: i64 = watcher
         .query_one(
             "SELECT count(*) FROM palisade.api_keys WHERE organization_id = $1::text::uuid",
@@ -252,8 +242,28 @@ async fn a_new_link_replaces_the_last_and_a_link_expires() {
     assert!(!verified(&app, &session).await);
     let r = resend(&app, &session).await;
     assert_eq!(r.status, 202, "{}", r.text);
-    let r = verify(&app, &session, &link(&app, &owner, 3).await).await;
-    assert_eq!(r.status, 204, "{}", r.text);
+    // Sent twice at once (a double click, a retry while the first is under way): one verifies,
+    // the other says it is done, however they interleave.
+    let third = link(&app, &owner, 3).await;
+    let (a, b) = tokio::join!(
+        verify(&app, &session, &third),
+        verify(&app, &session, &third)
+    );
+    let mut answers = [
+        (a.status, a.json["error"].as_str().map(str::to_owned)),
+        (b.status, b.json["error"].as_str().map(str::to_owned)),
+    ];
+    answers.sort();
+    assert_eq!(
+        answers,
+        [
+            (204, None),
+            (409, Some("email_already_verified".to_owned()))
+        ],
+        "{} / {}",
+        a.text,
+        b.text
+    );
     assert!(verified(&app, &session).await);
 }
 
@@ -373,6 +383,34 @@ async fn no_other_user_can_verify_and_the_app_role_cannot_read_delete_or_move_a_
                 "unverified, as {role}, {what}: {err}"
             );
         }
+    }
+
+    // A context with a role and no user (which the app never sets) registers no webhook, and
+    // the verification check finds no user to hold.
+    for (sql, expected, what) in [
+        (hook, "42501", "a webhook with no user"),
+        (
+            "SELECT palisade_private.hold_verified_self(NULL)",
+            "PA401",
+            "a verification check with no user",
+        ),
+    ] {
+        c.batch_execute("BEGIN").await.unwrap();
+        c.execute(
+            "SELECT set_config('app.current_org', $1, true), \
+                    set_config('app.current_role', 'owner', true)",
+            &[&owner.org_id],
+        )
+        .await
+        .unwrap();
+        let r = c.execute(sql, &[]).await;
+        c.batch_execute("ROLLBACK").await.unwrap();
+        let err = r.expect_err(what);
+        assert_eq!(
+            err.code().map(SqlState::code),
+            Some(expected),
+            "{what}: {err:?}"
+        );
     }
 
     // Another organization's admin can give its own member no pending verification, and sees

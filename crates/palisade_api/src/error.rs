@@ -285,7 +285,7 @@ impl ApiError {
     pub fn email_not_verified() -> Self {
         ApiError::Forbidden {
             code: ErrorCode::EmailNotVerified,
-            message: "verify your own email address first: open the link mailed to it at signup, or ask for a new one (POST /v1/me/verify-email)",
+            message: "verify your own email address first: open the link mailed to it at signup while signed in, or ask for a new one (POST /v1/me/verify-email)",
         }
     }
 

@@ -391,45 +391,50 @@ pub async fn hold_verified_self(tx: &mut TenantTx) -> Result<bool, DbError> {
 pub enum Verification {
     /// The link was theirs and valid: their address is verified from now on.
     Verified,
-    /// It consumed nothing, and their address is verified already (by this link before, a
-    /// reset, or an invitation).
+    /// It consumed nothing, and their address is verified (by this link before, a concurrent
+    /// use of it, a reset, or an invitation), whatever the link was.
     AlreadyVerified,
-    /// It consumed nothing: unknown, expired, replaced, used, or another user's.
+    /// It consumed nothing and their address is not verified: unknown, expired, replaced, or
+    /// another user's.
     InvalidLink,
 }
 
 /// Consumes the acting user's email verification link by the SHA-256 of its token (valid at
 /// `now`: `palisade_private.verify_email`, which consumes only the transaction's own user's
-/// link), in one statement with BEGIN, the token's check and COMMIT (one round trip).
+/// link), then commits. When it consumed nothing, a second statement reads whether the user is
+/// verified: a statement of its own, so that it sees what committed while the first waited (a
+/// concurrent use of the same link, a reset), which the first statement's snapshot did not.
 pub async fn verify_email(
-    tx: TenantTx,
+    mut tx: TenantTx,
     token_hash: &[u8; 32],
     now: OffsetDateTime,
 ) -> Result<Verification, DbError> {
-    // The NOT EXISTS reads the statement's snapshot, before the function's delete: it is read
-    // only when the function consumed nothing.
-    let rows = tx
-        .query_once(
-            "SELECT (SELECT count(*) FROM palisade_private.verify_email($1, $2)) > 0 AS consumed, \
-                    NOT EXISTS (SELECT 1 FROM palisade.email_verifications \
-                                 WHERE user_id = (SELECT palisade_private.current_user_id())) \
-                      AS verified",
+    let consumed: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM palisade_private.verify_email($1, $2)",
             &[&token_hash.as_slice(), &now],
         )
-        .await?;
-    let row = rows
-        .first()
-        .ok_or_else(|| DbError::Decode("verify_email answered no row".into()))?;
-    Ok(
-        match (
-            row.try_get("consumed")?,
-            row.try_get::<_, bool>("verified")?,
-        ) {
-            (true, _) => Verification::Verified,
-            (false, true) => Verification::AlreadyVerified,
-            (false, false) => Verification::InvalidLink,
-        },
-    )
+        .await?
+        .try_get(0)?;
+    let answer = if consumed > 0 {
+        Verification::Verified
+    } else {
+        let verified: bool = tx
+            .query_one(
+                "SELECT NOT EXISTS (SELECT 1 FROM palisade.email_verifications \
+                                     WHERE user_id = (SELECT palisade_private.current_user_id()))",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        if verified {
+            Verification::AlreadyVerified
+        } else {
+            Verification::InvalidLink
+        }
+    };
+    tx.commit().await?;
+    Ok(answer)
 }
 
 /// Consumes a reset link by the SHA-256 of its token (valid at `now`) and sets the password

@@ -137,7 +137,8 @@ pub enum Credential {
 }
 
 /// Why the opening check refused a credential (SQLSTATE `PA401` or `PA403`, with the reason as
-/// the message): the transaction was aborted before anything else in it ran.
+/// the message): the transaction was aborted before anything else in it ran. A later check may
+/// raise the same (see [`DbError::Refused`]): then the transaction is aborted there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     /// The token's user is no longer in the organization (removed, or the organization deleted).
@@ -279,7 +280,8 @@ impl TenantTx {
     /// the caller decided with ([`Refusal::RoleLowered`]). The context set is the role the user
     /// has now (never lower than `ctx.role`); [`TenantTx::context`] is `ctx` until the first
     /// statement has answered, then that one. A change committed after the first statement is
-    /// not seen by the statements after it, as with every credential check here.
+    /// not seen by the statements after it, as with every credential check here, except where a
+    /// write checks again holding the user's row (`crate::accounts::hold_verified_self`).
     pub async fn begin_rechecked(
         pool: &AppPool,
         credential: Credential,

@@ -107,7 +107,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .auth(Auth::User)
         .tag("accounts")
         .summary("Verify your email address with its link")
-        .describe("The code of the link mailed to you, sent with your own session: the link alone verifies nothing (400 `invalid_link` for another user's); 409 `email_already_verified` when there is nothing left to verify")
+        .describe("The code of the link mailed to you, sent with your own session: the link alone verifies nothing (400 `invalid_link` for another user's while yours is unverified); 409 `email_already_verified` once your address is verified, whatever the link")
         .body::<VerifyEmailBody>()
         .no_content()
         .errors(&[403, 409, 413, 415, 422, 429]);
@@ -843,9 +843,9 @@ pub struct VerifyEmailBody {
 crate::rules::field_rules!(VerifyEmailBody {});
 
 /// `POST /v1/me/confirm-email` (a user's session; 204): consumes the caller's own verification
-/// link and verifies their address; 400 `invalid_link` when the link is unknown, expired,
-/// replaced, used or another user's, 409 `email_already_verified` when it consumed nothing and
-/// there is nothing to verify. The session as well as the link: verified means that whoever knows
+/// link and verifies their address; when it consumed nothing, 409 `email_already_verified` if
+/// the caller's address is verified (whatever the link), else 400 `invalid_link` (unknown,
+/// expired, replaced, used or another user's). The session as well as the link: verified means that whoever knows
 /// the password also holds the mailbox (`palisade_private.verify_email`).
 #[tracing::instrument(name = "confirm_email", skip_all)]
 pub async fn confirm_email(
