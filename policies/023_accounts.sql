@@ -213,6 +213,10 @@ GRANT EXECUTE ON FUNCTION palisade_private.verify_email(bytea, timestamptz) TO p
  *   checked (enter_session), NULL for an API key's transaction. A version other than the row's
  *   raises PA401 'credentials_changed', and no such user PA401 'user_gone', as enter_session
  *   does.
+ * - a user whose role is now below the transaction's (app.current_role, which the opening
+ *   statement set: the user's role then, or an API key's) raises PA403 with that role as the
+ *   message, as enter_session does for a least role: demoted since, they may not make what the
+ *   role they had allowed (and their demotion, which revokes what they made, would miss it).
  * The lock is why: a password reset (reset_password) or change, or signing out everywhere,
  *   updates the row, so it cannot commit between this check and the write that relies on it,
  *   and one that committed after the opening statement's check is seen here (the lock reads
@@ -234,9 +238,11 @@ CREATE OR REPLACE FUNCTION palisade_private.hold_verified_self(p_credential_vers
     DECLARE
         v_org uuid := NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid;
         v_user uuid := NULLIF(pg_catalog.current_setting('app.current_user', true), '')::uuid;
+        v_acting text := NULLIF(pg_catalog.current_setting('app.current_role', true), '');
         v_version integer;
+        v_role text;
     BEGIN
-        SELECT u.credential_version INTO v_version
+        SELECT u.credential_version, u.role INTO v_version, v_role
           FROM palisade.users AS u
          WHERE u.organization_id = v_org AND u.id = v_user
            FOR SHARE;
@@ -245,6 +251,10 @@ CREATE OR REPLACE FUNCTION palisade_private.hold_verified_self(p_credential_vers
         END IF;
         IF p_credential_version IS NOT NULL AND v_version <> p_credential_version THEN
             RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'credentials_changed';
+        END IF;
+        IF (CASE v_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 0 END)
+           < (CASE v_acting WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 4 END) THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA403', MESSAGE = coalesce(v_acting, 'owner');
         END IF;
         RETURN NOT EXISTS (SELECT 1 FROM palisade.email_verifications AS v
                             WHERE v.organization_id = v_org AND v.user_id = v_user);

@@ -215,6 +215,42 @@ async fn a_reset_committing_after_the_opening_check_refuses_the_write() {
     assert_eq!(keys, 0, "a key was minted");
 }
 
+/// The same hold reads the user's role again: an admin demoted after a request's opening check
+/// (the demotion open while the check passes, the hold waiting for it) mints no key (403), which
+/// their demotion, which revokes what they made, would have missed had it committed first.
+#[actix_web::test]
+async fn a_demotion_committing_after_the_opening_check_refuses_the_write() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, palisade_domain::Role::Admin).await;
+
+    let demoter = app.db.app_client().await;
+    begin_as_user(&demoter, &owner.org_id, &owner.user_id, "owner").await;
+    let demoted = demoter
+        .execute(
+            "UPDATE palisade.users SET role = 'member' WHERE id = $1::text::uuid",
+            &[&admin.user_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(demoted, 1);
+
+    let key = json!({ "name": "ci", "role": "admin" });
+    let create = app.call("POST", "/v1/api-keys", Some(&admin.token), Some(&key));
+    let commit_once_it_waits = async {
+        app.db.until_one_session_waits_on_a_lock().await;
+        demoter.batch_execute("COMMIT").await.unwrap();
+    };
+    let (r, ()) = tokio::join!(create, commit_once_it_waits);
+    r.assert_error_at(
+        403,
+        "forbidden",
+        "a key minted by an admin demoted meanwhile",
+    );
+    let keys = app.get_ok(&owner, "/v1/api-keys").await;
+    assert_eq!(keys["data"], json!([]), "{keys}");
+}
+
 #[actix_web::test]
 async fn a_new_link_replaces_the_last_and_a_link_expires() {
     let app = spawn_app().await;
