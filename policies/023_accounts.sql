@@ -205,32 +205,36 @@ REVOKE ALL ON FUNCTION palisade_private.verify_email(bytea, timestamptz) FROM PU
 GRANT EXECUTE ON FUNCTION palisade_private.verify_email(bytea, timestamptz) TO palisade_app;
 
 /**
- * hold_verified_self(credential version): whether the acting user's email address is verified
- * (app.current_org and app.current_user), after locking their row FOR SHARE until the
+ * hold_verified_self(credential version, least role): whether the acting user's email address is
+ * verified (app.current_org and app.current_user), after locking their row FOR SHARE until the
  * transaction ends. For the writes an unverified user may not make (an invitation, an API key,
  * an outbound webhook, an Amazon Connect credential: 485_email_verifications.sql), before them.
  * - `p_credential_version`: the version of the token the transaction's opening statement
  *   checked (enter_session), NULL for an API key's transaction. A version other than the row's
  *   raises PA401 'credentials_changed', and no such user PA401 'user_gone', as enter_session
  *   does.
- * - a user whose role is now below the transaction's (app.current_role, which the opening
- *   statement set: the user's role then, or an API key's) raises PA403 with that role as the
- *   message, as enter_session does for a least role: demoted since, they may not make what the
- *   role they had allowed (and their demotion, which revokes what they made, would miss it).
- * The lock is why: a password reset (reset_password) or change, or signing out everywhere,
- *   updates the row, so it cannot commit between this check and the write that relies on it,
- *   and one that committed after the opening statement's check is seen here (the lock reads
- *   the row's newest version). Without it, a reset committing between the opening statement
- *   and the write let a token issued before it write as a verified user: a squatter's session,
- *   ended by the reset with which the mailbox's holder took the account back, could still mint
- *   a key that outlived it. The verification is read by a statement after the lock, which sees
- *   what committed before it.
+ * - `p_least_role`: the least role the request was decided for (the one its opening statement
+ *   checked; NULL: none). A user whose role is now below it raises PA409 with it as the
+ *   message: the role was lowered during the request (the API's 409 `role_changed`, as for a
+ *   lowering its opening statement finds), so nothing decided for the higher role is carried
+ *   out for the lower one. (One thing that closes: an Amazon Connect credential minted in that
+ *   window escaped the revocation that a demotion to member makes.)
+ * The lock is why: a password reset (reset_password) or change, signing out everywhere, a role
+ *   change or a removal updates or deletes the row, so it cannot commit between this check and
+ *   the write that relies on it, and one that committed after the opening statement's check is
+ *   seen here (the lock reads the row's newest version). Without it, a reset committing between
+ *   the opening statement and the write let a token issued before it write as a verified user:
+ *   a squatter's session, ended by the reset with which the mailbox's holder took the account
+ *   back, could still mint a key that outlived it. The verification is read by a statement
+ *   after the lock, which sees what committed before it.
  * It gives palisade_app nothing it lacked: it reads the caller's own row and pending
  * verification, which the app reads under its policies, and locks only that row, as
  * hold_acting_user does (027_outbound_webhook_delivery.sql; a definer for the same reason: an
  * owner's API key acts as an admin, whose locking read the users update policy filters).
  */
-CREATE OR REPLACE FUNCTION palisade_private.hold_verified_self(p_credential_version integer)
+DROP FUNCTION IF EXISTS palisade_private.hold_verified_self(integer);
+CREATE OR REPLACE FUNCTION palisade_private.hold_verified_self(p_credential_version integer,
+                                                               p_least_role text)
     RETURNS boolean
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = ''
@@ -238,7 +242,6 @@ CREATE OR REPLACE FUNCTION palisade_private.hold_verified_self(p_credential_vers
     DECLARE
         v_org uuid := NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid;
         v_user uuid := NULLIF(pg_catalog.current_setting('app.current_user', true), '')::uuid;
-        v_acting text := NULLIF(pg_catalog.current_setting('app.current_role', true), '');
         v_version integer;
         v_role text;
     BEGIN
@@ -252,16 +255,17 @@ CREATE OR REPLACE FUNCTION palisade_private.hold_verified_self(p_credential_vers
         IF p_credential_version IS NOT NULL AND v_version <> p_credential_version THEN
             RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'credentials_changed';
         END IF;
-        IF (CASE v_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 0 END)
-           < (CASE v_acting WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 4 END) THEN
-            RAISE EXCEPTION USING ERRCODE = 'PA403', MESSAGE = coalesce(v_acting, 'owner');
+        IF p_least_role IS NOT NULL
+           AND (CASE v_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 0 END)
+               < (CASE p_least_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 4 END) THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA409', MESSAGE = p_least_role;
         END IF;
         RETURN NOT EXISTS (SELECT 1 FROM palisade.email_verifications AS v
                             WHERE v.organization_id = v_org AND v.user_id = v_user);
     END
     $fn$;
-REVOKE ALL ON FUNCTION palisade_private.hold_verified_self(integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION palisade_private.hold_verified_self(integer) TO palisade_app;
+REVOKE ALL ON FUNCTION palisade_private.hold_verified_self(integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.hold_verified_self(integer, text) TO palisade_app;
 
 /**
  * change_password(current hash, new hash, now): replaces the password of the acting user (the

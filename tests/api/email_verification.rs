@@ -216,8 +216,9 @@ async fn a_reset_committing_after_the_opening_check_refuses_the_write() {
 }
 
 /// The same hold reads the user's role again: an admin demoted after a request's opening check
-/// (the demotion open while the check passes, the hold waiting for it) mints no key (403), which
-/// their demotion, which revokes what they made, would have missed had it committed first.
+/// (the demotion open while the check passes, the hold waiting for it) mints no key: 409
+/// `role_changed`, as when the opening check finds the role lowered (the request was decided
+/// for the role they had; sent again, it is answered for the one they have).
 #[actix_web::test]
 async fn a_demotion_committing_after_the_opening_check_refuses_the_write() {
     let app = spawn_app().await;
@@ -243,8 +244,8 @@ async fn a_demotion_committing_after_the_opening_check_refuses_the_write() {
     };
     let (r, ()) = tokio::join!(create, commit_once_it_waits);
     r.assert_error_at(
-        403,
-        "forbidden",
+        409,
+        "role_changed",
         "a key minted by an admin demoted meanwhile",
     );
     let keys = app.get_ok(&owner, "/v1/api-keys").await;
@@ -426,7 +427,7 @@ async fn no_other_user_can_verify_and_the_app_role_cannot_read_delete_or_move_a_
     for (sql, expected, what) in [
         (hook, "42501", "a webhook with no user"),
         (
-            "SELECT palisade_private.hold_verified_self(NULL)",
+            "SELECT palisade_private.hold_verified_self(NULL, NULL)",
             "PA401",
             "a verification check with no user",
         ),

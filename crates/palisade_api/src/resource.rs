@@ -208,9 +208,10 @@ pub(crate) trait Created: Resource {
     /// Whether only a user whose own email address is verified creates one (or an API key that
     /// user made): 403 `email_not_verified` otherwise, checked in the transaction before the
     /// insert, holding the user's row (`palisade_db::accounts::hold_verified_self`: a password
-    /// reset cannot slip in between), and the family's INSERT policy refuses the row too. For what keeps access, or sends the
-    /// organization's data out, after the account's password is reset: an address taken by
-    /// someone else, whom its mailbox's holder turns out with a reset, leaves nothing of the
+    /// reset or a demotion cannot slip in between), and the family's INSERT policy refuses the
+    /// row too. For what keeps access, or sends the organization's data out, after the
+    /// account's password is reset: an address taken by someone else, whom its mailbox's holder
+    /// turns out with a reset, leaves nothing of the
     /// kind behind (docs/accounts.md, "Verifying an email address").
     const VERIFIED_CREATOR: bool = false;
 
@@ -754,6 +755,10 @@ pub(crate) fn create_route<R: Created>(e: &mut Endpoints) -> Doc<'_> {
         .created::<R::Json>()
         .errors(&[413, 415, 422]);
     write_errors::<R>(&mut doc, false);
+    if R::VERIFIED_CREATOR {
+        // 403 `email_not_verified`; 409 `role_changed` from the check's hold.
+        doc.errors(&[403, 409]);
+    }
     doc
 }
 

@@ -371,16 +371,19 @@ pub async fn renew_email_verification(
 
 /// Whether the acting user's email address is verified (they have no pending verification),
 /// holding their row until the transaction ends (`palisade_private.hold_verified_self`,
-/// policies/023_accounts.sql): a password reset or change, or signing out everywhere, cannot
-/// commit between this answer and the write that relies on it, and one that committed since the
-/// transaction's opening check refuses the token here ([`DbError::Refused`], a 401). For the
-/// writes an unverified user may not make, before them.
+/// policies/023_accounts.sql), for the writes an unverified user may not make, before them. The
+/// row held, a password reset or change, signing out everywhere, a role change or a removal
+/// cannot commit between this answer and the write; one that committed since the transaction's
+/// opening check is refused here as that check would have: [`DbError::Refused`], a 401 for a
+/// token it ended or a user gone, [`crate::tenant_tx::Refusal::RoleLowered`] (409
+/// `role_changed`) for a role now below the one the request was decided for.
 pub async fn hold_verified_self(tx: &mut TenantTx) -> Result<bool, DbError> {
     let version = tx.session_version();
+    let least = tx.least_role().map(Role::as_str);
     let row = tx
         .query_one(
-            "SELECT palisade_private.hold_verified_self($1)",
-            &[&version],
+            "SELECT palisade_private.hold_verified_self($1, $2)",
+            &[&version, &least],
         )
         .await?;
     Ok(row.try_get(0)?)

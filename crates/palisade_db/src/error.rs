@@ -68,8 +68,8 @@ pub enum DbError {
     /// The credential a transaction was opened with was refused by its check
     /// ([`crate::TenantTx::begin_checked`]); nothing else in the transaction ran. Also raised
     /// by a later statement whose trigger found the acting user removed or no longer an owner
-    /// or admin (`outbound_webhooks_enabled_by`, sql/V0175), or whose check found the token's
-    /// credential version moved or its user gone since the opening check
+    /// or admin (`outbound_webhooks_enabled_by`, sql/V0175), or whose check found, since the
+    /// opening check, the token's credential version moved, its user gone or their role lowered
     /// (`palisade_private.hold_verified_self`, [`crate::accounts::hold_verified_self`]): the
     /// transaction is aborted and nothing of it is kept.
     #[error("credential refused: {}", .0.as_str())]

@@ -155,7 +155,9 @@ pub enum Refusal {
     /// The acting role is below the one the route needs (the least role it accepts).
     Role(Role),
     /// The acting role is below this one, which the transaction's context already had: the
-    /// role was lowered since the context was resolved ([`TenantTx::begin_rechecked`]). Sending
+    /// role was lowered since the context was resolved ([`TenantTx::begin_rechecked`]), or,
+    /// found by a later check holding the user's row, since the opening check
+    /// ([`crate::accounts::hold_verified_self`]). Sending
     /// the request again answers it for the role the user has now.
     RoleLowered(Role),
 }
@@ -170,6 +172,9 @@ impl Refusal {
             ("PA401", "key_revoked") => Some(Self::KeyRevoked),
             ("PA401", "key_expired") => Some(Self::KeyExpired),
             ("PA403", least) => Role::parse(least).ok().map(Self::Role),
+            // A later check found the role lowered below the one the request was decided for
+            // (`palisade_private.hold_verified_self`).
+            ("PA409", least) => Role::parse(least).ok().map(Self::RoleLowered),
             _ => None,
         }
     }
@@ -317,6 +322,15 @@ impl TenantTx {
                 credential: Credential::Session { version, .. },
                 ..
             } => Some(*version),
+            _ => None,
+        }
+    }
+
+    /// The least role this transaction's opening statement checks (the one the request was
+    /// decided for); `None` for one whose context was set unchecked.
+    pub fn least_role(&self) -> Option<Role> {
+        match &self.actor {
+            Actor::Checked { least, .. } => Some(*least),
             _ => None,
         }
     }
