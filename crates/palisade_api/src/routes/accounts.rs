@@ -845,8 +845,8 @@ crate::rules::field_rules!(VerifyEmailBody {});
 /// `POST /v1/me/confirm-email` (a user's session; 204): consumes the caller's own verification
 /// link and verifies their address; when it consumed nothing, 409 `email_already_verified` if
 /// the caller's address is verified (whatever the link), else 400 `invalid_link` (unknown,
-/// expired, replaced, used or another user's). The session as well as the link: verified means that whoever knows
-/// the password also holds the mailbox (`palisade_private.verify_email`).
+/// expired, replaced or another user's). The session as well as the link: verified means that
+/// whoever knows the password also holds the mailbox (`palisade_private.verify_email`).
 #[tracing::instrument(name = "confirm_email", skip_all)]
 pub async fn confirm_email(
     state: web::Data<AppState>,
