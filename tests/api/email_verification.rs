@@ -218,7 +218,8 @@ async fn a_reset_committing_after_the_opening_check_refuses_the_write() {
 /// The same hold reads the user's role again: an admin demoted after a request's opening check
 /// (the demotion open while the check passes, the hold waiting for it) mints no key: 409
 /// `role_changed`, as when the opening check finds the role lowered (the request was decided
-/// for the role they had; sent again, it is answered for the one they have).
+/// for the role they had; sent again, it is answered for the one they have). A demotion that
+/// leaves the role the request needed refuses nothing.
 #[actix_web::test]
 async fn a_demotion_committing_after_the_opening_check_refuses_the_write() {
     let app = spawn_app().await;
@@ -250,6 +251,29 @@ async fn a_demotion_committing_after_the_opening_check_refuses_the_write() {
     );
     let keys = app.get_ok(&owner, "/v1/api-keys").await;
     assert_eq!(keys["data"], json!([]), "{keys}");
+
+    // The check is against the role the request needed, not the one the user had: an owner
+    // made an admin meanwhile still invites a member (which an admin may do).
+    let second = app.add_user(&owner, palisade_domain::Role::Owner).await;
+    begin_as_user(&demoter, &owner.org_id, &owner.user_id, "owner").await;
+    demoter
+        .execute(
+            "UPDATE palisade.users SET role = 'admin' WHERE id = $1::text::uuid",
+            &[&second.user_id],
+        )
+        .await
+        .unwrap();
+    let invite = app.invite(&second, "friend@example.com", "member");
+    let commit_once_it_waits = async {
+        app.db.until_one_session_waits_on_a_lock().await;
+        demoter.batch_execute("COMMIT").await.unwrap();
+    };
+    let (r, ()) = tokio::join!(invite, commit_once_it_waits);
+    assert_eq!(
+        r.status, 201,
+        "an owner made an admin meanwhile: {}",
+        r.text
+    );
 }
 
 #[actix_web::test]

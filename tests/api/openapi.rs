@@ -119,7 +119,9 @@ fn idempotency_and_if_match_are_documented_exactly_where_handlers_take_them() {
 /// checks it again: `palisade_api::auth::Tenant::begin`) may answer 409 `role_changed`, and so may
 /// the writes of a family only sessions write (`USER_SESSION_WRITES`: their writer is such a
 /// session), so the document lists a 409 for each. The routes any credential may use take
-/// `Caller`, whose only check is their transaction's, and do not answer it.
+/// `Caller`, whose only check is their transaction's, and do not answer it, but for the creates
+/// of a family whose creator must be verified (`POST /v1/webhooks`: the check holds the user's
+/// row and finds a demotion since the transaction's opening statement).
 #[test]
 fn a_handler_that_checks_the_role_before_its_transaction_documents_409() {
     let e = table();

@@ -374,9 +374,10 @@ pub async fn renew_email_verification(
 /// policies/023_accounts.sql), for the writes an unverified user may not make, before them. The
 /// row held, a password reset or change, signing out everywhere, a role change or a removal
 /// cannot commit between this answer and the write; one that committed since the transaction's
-/// opening check is refused here as that check would have: [`DbError::Refused`], a 401 for a
-/// token it ended or a user gone, [`crate::tenant_tx::Refusal::RoleLowered`] (409
-/// `role_changed`) for a role now below the one the request was decided for.
+/// opening check is refused here: [`DbError::Refused`], a 401 for a token it ended or a user
+/// gone, [`crate::tenant_tx::Refusal::RoleLowered`] (409 `role_changed`) for a role now below
+/// the one the request was decided for (the least role its opening check asked for; for an API
+/// key, its creator's row is read, not the key).
 pub async fn hold_verified_self(tx: &mut TenantTx) -> Result<bool, DbError> {
     let version = tx.session_version();
     let least = tx.least_role().map(Role::as_str);

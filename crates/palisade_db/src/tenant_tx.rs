@@ -138,7 +138,8 @@ pub enum Credential {
 
 /// Why the opening check refused a credential (SQLSTATE `PA401` or `PA403`, with the reason as
 /// the message): the transaction was aborted before anything else in it ran. A later check may
-/// raise the same (see [`DbError::Refused`]): then the transaction is aborted there.
+/// raise the same, or `PA409` for a role lowered since (see [`DbError::Refused`]): then the
+/// transaction is aborted there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     /// The token's user is no longer in the organization (removed, or the organization deleted).
@@ -952,5 +953,29 @@ impl Drop for Unsettled {
         if let Some(conn) = self.0.take() {
             drop(Object::take(conn));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The opening check's refusals, and a later check's role lowered (`PA409`), read from the
+    /// server's SQLSTATE and message; anything else is no refusal.
+    #[test]
+    fn a_refusal_is_read_from_its_sqlstate_and_message() {
+        let read = Refusal::from_server;
+        assert_eq!(
+            read("PA401", "credentials_changed"),
+            Some(Refusal::CredentialsChanged)
+        );
+        assert_eq!(read("PA403", "admin"), Some(Refusal::Role(Role::Admin)));
+        assert_eq!(
+            read("PA409", "owner"),
+            Some(Refusal::RoleLowered(Role::Owner))
+        );
+        assert_eq!(read("PA409", "nobody"), None);
+        assert_eq!(read("PA401", "something_else"), None);
+        assert_eq!(read("23505", "admin"), None);
     }
 }
