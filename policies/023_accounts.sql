@@ -215,9 +215,8 @@ GRANT EXECUTE ON FUNCTION palisade_private.verify_email(bytea, timestamptz) TO p
  *   does.
  * - `p_least_role`: the least role the request was decided for (the one its opening statement
  *   checked; NULL: none). A user whose role is now below it raises PA409 with it as the
- *   message: the role was lowered during the request (the API's 409 `role_changed`, as for a
- *   lowering its opening statement finds), so nothing decided for the higher role is carried
- *   out for the lower one. (One thing that closes: an Amazon Connect credential minted in that
+ *   message: the role was lowered during the request (the API's 409 `role_changed`), so
+ *   nothing decided for the higher role is carried out for the lower one. (One thing that closes: an Amazon Connect credential minted in that
  *   window escaped the revocation that a demotion to member makes.)
  * The lock is why: a password reset (reset_password) or change, signing out everywhere, a role
  *   change or a removal updates or deletes the row, so it cannot commit between this check and

@@ -211,8 +211,8 @@ pub(crate) trait Created: Resource {
     /// reset or a demotion cannot slip in between), and the family's INSERT policy refuses the
     /// row too. For what keeps access, or sends the organization's data out, after the
     /// account's password is reset: an address taken by someone else, whom its mailbox's holder
-    /// turns out with a reset, leaves nothing of the
-    /// kind behind (docs/accounts.md, "Verifying an email address").
+    /// turns out with a reset, leaves nothing of the kind behind (docs/accounts.md, "Verifying
+    /// an email address").
     const VERIFIED_CREATOR: bool = false;
 
     /// Runs once the body is valid, before the transaction: checks what depends on the caller

@@ -158,8 +158,8 @@ pub enum Refusal {
     /// The acting role is below this one, which the transaction's context already had: the
     /// role was lowered since the context was resolved ([`TenantTx::begin_rechecked`]), or,
     /// found by a later check holding the user's row, since the opening check
-    /// ([`crate::accounts::hold_verified_self`]). Sending
-    /// the request again answers it for the role the user has now.
+    /// ([`crate::accounts::hold_verified_self`]). Sending the request again answers it for the
+    /// role the user has now.
     RoleLowered(Role),
 }
 

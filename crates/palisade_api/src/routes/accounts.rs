@@ -22,9 +22,10 @@
 //!   password; single use, and every token issued before stops working.
 //! - `POST /v1/me/confirm-email` (a user's session): the token of the link signup mailed, sent
 //!   with the account's own session; verifies the address (single use). `POST
-//!   /v1/me/verify-email`: mails the caller a new link, replacing the last. An unverified user may not invite (`invite`, and the invitations' policy), nor make
-//!   an API key, an outbound webhook or an Amazon Connect credential
-//!   (`resource::Created::VERIFIED_CREATOR`, and those tables' policies).
+//!   /v1/me/verify-email`: mails the caller a new link, replacing the last. An unverified user
+//!   may not invite (`invite`, and the invitations' policy), nor make an API key, an outbound
+//!   webhook or an Amazon Connect credential (`resource::Created::VERIFIED_CREATOR`, and those
+//!   tables' policies); each of those checks holds the user's row (`db::hold_verified_self`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
