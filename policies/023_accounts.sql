@@ -197,8 +197,8 @@ CREATE OR REPLACE FUNCTION palisade_private.verify_email(p_token_hash bytea, p_n
     AS $fn$
         DELETE FROM palisade.email_verifications AS v
          WHERE v.token_hash = p_token_hash AND v.expires_at > p_now
-           AND v.organization_id = NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid
-           AND v.user_id = NULLIF(pg_catalog.current_setting('app.current_user', true), '')::uuid
+           AND v.organization_id = (SELECT NULLIF(pg_catalog.current_setting('app.current_org', true), '')::uuid)
+           AND v.user_id = (SELECT NULLIF(pg_catalog.current_setting('app.current_user', true), '')::uuid)
         RETURNING v.organization_id, v.user_id
     $fn$;
 REVOKE ALL ON FUNCTION palisade_private.verify_email(bytea, timestamptz) FROM PUBLIC;

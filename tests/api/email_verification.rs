@@ -38,6 +38,13 @@ async fn verify(app: &TestApp, session: &str, token: &str) -> TestResponse {
     .await
 }
 
+/// Commits `open`'s transaction once a session of this test's database waits on a lock (the
+/// request held up by it; asserted, bounded).
+async fn commit_once_a_request_waits(app: &TestApp, open: &tokio_postgres::Client) {
+    app.db.until_one_session_waits_on_a_lock().await;
+    open.batch_execute("COMMIT").await.unwrap();
+}
+
 async fn resend(app: &TestApp, who: &str) -> TestResponse {
     app.call("POST", "/v1/me/verify-email", Some(who), None)
         .await
@@ -185,12 +192,7 @@ async fn a_reset_committing_after_the_opening_check_refuses_the_write() {
     // passes; the verification check waits for the reset's row lock. Then the reset commits.
     let key = json!({ "name": "ci", "role": "admin" });
     let create = app.call("POST", "/v1/api-keys", Some(&squatter.token), Some(&key));
-    let commit_once_it_waits = async {
-        // Asserts that the request waits (bounded), on this test's database only.
-        app.db.until_one_session_waits_on_a_lock().await;
-        holder.batch_execute("COMMIT").await.unwrap();
-    };
-    let (r, ()) = tokio::join!(create, commit_once_it_waits);
+    let (r, ()) = tokio::join!(create, commit_once_a_request_waits(&app, &holder));
     r.assert_error_at(
         401,
         "invalid_token",
@@ -239,11 +241,7 @@ async fn a_demotion_committing_after_the_opening_check_refuses_the_write() {
 
     let key = json!({ "name": "ci", "role": "admin" });
     let create = app.call("POST", "/v1/api-keys", Some(&admin.token), Some(&key));
-    let commit_once_it_waits = async {
-        app.db.until_one_session_waits_on_a_lock().await;
-        demoter.batch_execute("COMMIT").await.unwrap();
-    };
-    let (r, ()) = tokio::join!(create, commit_once_it_waits);
+    let (r, ()) = tokio::join!(create, commit_once_a_request_waits(&app, &demoter));
     r.assert_error_at(
         409,
         "role_changed",
@@ -264,11 +262,7 @@ async fn a_demotion_committing_after_the_opening_check_refuses_the_write() {
         .await
         .unwrap();
     let invite = app.invite(&second, "friend@example.com", "member");
-    let commit_once_it_waits = async {
-        app.db.until_one_session_waits_on_a_lock().await;
-        demoter.batch_execute("COMMIT").await.unwrap();
-    };
-    let (r, ()) = tokio::join!(invite, commit_once_it_waits);
+    let (r, ()) = tokio::join!(invite, commit_once_a_request_waits(&app, &demoter));
     assert_eq!(
         r.status, 201,
         "an owner made an admin meanwhile: {}",
