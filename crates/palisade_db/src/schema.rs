@@ -582,10 +582,29 @@ fn server_message(e: &tokio_postgres::Error) -> String {
 /// As `palisade_owner`: applies pending migrations from `sql/`, then re-applies the owner's files
 /// of `policies/` ([`POLICY_FILES`]: not the superuser's `00N` files, not the SECURITY DEFINER
 /// `02N` files, which [`install_definers`] applies) in one transaction. Concurrent runs wait for
-/// each other. Logs a warning when the definer functions are missing or outdated.
+/// each other. Logs a warning when the definer functions were installed from other files (an
+/// upgrade: the superuser's `palisade install-definers` is due).
 pub async fn migrate(owner_url: &str) -> Result<(), SchemaError> {
     // A dedicated connection, closed afterwards: the DDL guard override set below must never
     // reach a pooled connection.
+    let mut client = connect(owner_url).await?;
+    migrate_with(&mut client).await?;
+    // The owner cannot install the SECURITY DEFINER files (a superuser does): say so if they
+    // are behind, without failing the migration. None at all is the normal state of a new
+    // database (or one from before the superuser installed them) at this point: not worth more
+    // than a debug line.
+    match definers_state(&client).await? {
+        Ok(()) => {}
+        Err((true, why)) => tracing::warn!("{why}"),
+        Err((false, why)) => tracing::debug!("{why}"),
+    }
+    Ok(())
+}
+
+/// [`migrate`] for a caller that installs the SECURITY DEFINER files right after it (embedded
+/// mode, the test clusters): no word on their state, which is about to change. (An embedded
+/// start after an upgrade warned that `palisade install-definers` was due, then ran it.)
+pub async fn migrate_before_installing_definers(owner_url: &str) -> Result<(), SchemaError> {
     let mut client = connect(owner_url).await?;
     migrate_with(&mut client).await
 }
@@ -719,17 +738,7 @@ async fn migrate_locked(client: &mut Client) -> Result<(), SchemaError> {
     for m in report.applied_migrations() {
         tracing::info!(migration = %m, "applied migration");
     }
-    apply_policies(client).await?;
-    // The owner cannot install the SECURITY DEFINER files (a superuser does): say so if they
-    // are behind, without failing the migration. None at all is the normal state of a new
-    // database (or one from before the superuser installed them) at this point, and embedded
-    // mode installs them next: not worth more than a debug line.
-    match definers_state(client).await? {
-        Ok(()) => {}
-        Err((true, why)) => tracing::warn!("{why}"),
-        Err((false, why)) => tracing::debug!("{why}"),
-    }
-    Ok(())
+    apply_policies(client).await
 }
 
 /// Re-applies the owner's files of `policies/` ([`POLICY_FILES`]) in one transaction: either every

@@ -427,9 +427,12 @@ impl Database {
                 schema::disable_login(&su, idle).await?;
             }
         }
-        schema::migrate(self.owner_url.read()?.expose()).await?;
+        let owner_url = self.owner_url.read()?;
         if let Some(cluster) = &self.cluster {
+            schema::migrate_before_installing_definers(owner_url.expose()).await?;
             schema::install_definers(&cluster.superuser_url(), embedded::DATABASE).await?;
+        } else {
+            schema::migrate(owner_url.expose()).await?;
         }
         Ok(())
     }

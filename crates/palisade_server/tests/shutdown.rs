@@ -2,6 +2,7 @@
 //! connections, lets the requests in flight finish, then stops its embedded PostgreSQL and exits
 //! 0. (actix-server's own signal handling would force a stop on SIGINT, dropping them.) A second
 //! signal stops it at once: the requests in flight are not carried out, and it exits 1.
+//! Also what the next start on the same data says.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -429,6 +430,48 @@ fn a_second_ctrl_c_stops_at_once_without_the_background_work() {
     assert!(reset_mails(&dir).is_empty(), "{log}");
     assert!(log.contains("second signal: stopping at once"), "{log}");
     assert!(log.contains("background work was cut off"), "{log}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The next start on a data directory left by a version whose SECURITY DEFINER files differ
+/// installs this version's, as every embedded start does, and says so: not a warning that
+/// `palisade install-definers` is due (an operator's step on their own server, which embedded
+/// mode has just done for them; the warning came first, in the log of every embedded upgrade).
+#[test]
+fn an_embedded_start_after_an_upgrade_installs_the_definers_without_asking_for_it() {
+    let dir = data_dir();
+    let mut server = EmbeddedServer::start(&dir);
+    assert!(
+        server
+            .log()
+            .contains("installed the SECURITY DEFINER functions"),
+        "{}",
+        server.log()
+    );
+    // As a cluster that an older version prepared.
+    as_superuser(&dir, async |su| {
+        su.batch_execute(
+            "BEGIN; SET LOCAL ROLE palisade_resolver;
+             CREATE OR REPLACE FUNCTION palisade_private.definer_files_digest() RETURNS text
+                 LANGUAGE sql IMMUTABLE SET search_path = '' AS $$ SELECT 'an older version'::text $$;
+             COMMIT;",
+        )
+        .await
+        .unwrap();
+    });
+    server.signal("TERM");
+    exits_cleanly(&mut server);
+    drop(server);
+
+    let server = EmbeddedServer::start(&dir);
+    let log = server.log();
+    assert!(
+        log.contains("installed the SECURITY DEFINER functions"),
+        "{log}"
+    );
+    assert!(!log.contains("install-definers"), "{log}");
+    assert!(!log.contains("WARN"), "{log}");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

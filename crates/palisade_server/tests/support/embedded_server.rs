@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 pub struct EmbeddedServer {
     pub child: std::process::Child,
     pub addr: String,
-    /// Its log lines (stdout) since it listened.
+    /// Its log lines (stdout), those before it listened included.
     lines: Arc<Mutex<Vec<String>>>,
 }
 
@@ -54,17 +54,22 @@ impl EmbeddedServer {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
+        let mut before = Vec::new();
         loop {
             let line = lines
                 .next()
-                .expect("the server exited before listening")
+                .unwrap_or_else(|| {
+                    panic!("the server exited before listening\n{}", before.join("\n"))
+                })
                 .unwrap();
-            if line.contains("listening on") {
+            let listening = line.contains("listening on");
+            before.push(line);
+            if listening {
                 break;
             }
         }
         // Keep reading its output, so that it never blocks on a full pipe, and keep it.
-        let kept = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::new(Mutex::new(before));
         let sink = Arc::clone(&kept);
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
