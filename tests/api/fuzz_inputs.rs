@@ -1873,7 +1873,7 @@ async fn signed_stripe_events_never_answer_5xx() {
         "checkout.session.completed",
         json!({"id": "cs_test_1", "object": "checkout.session", "mode": "subscription",
                "status": "complete", "payment_status": "paid", "client_reference_id": a.org_id,
-               "customer": customer, "subscription": "sub_1",
+               "metadata": {"organization_id": a.org_id}, "customer": customer, "subscription": "sub_1",
                "customer_details": {"email": "billing@acme.example", "name": "Acme"}}),
     );
     // Linked first, so that subscription and invoice events reach the organization.

@@ -33,10 +33,13 @@ fn event(id: &str, event_type: &str, created: i64, object: Value) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A completed Checkout Session created as docs/webhooks.md says: `client_reference_id` and the
+/// session's own `metadata.organization_id` both name `org`.
 fn checkout(org: &str, customer: &str) -> Value {
     json!({
         "id": stripe_id("cs_test"), "object": "checkout.session", "mode": "subscription",
         "status": "complete", "payment_status": "paid", "client_reference_id": org,
+        "metadata": {"organization_id": org},
         "customer": customer, "subscription": stripe_id("sub"),
         "customer_details": {"email": "billing@acme.example", "name": "Acme Billing"}
     })
@@ -708,8 +711,8 @@ async fn an_event_for_one_organizations_customer_never_changes_another() {
     assert_eq!(r.status, 500, "{}", r.text);
     assert_eq!(stored_customer(&app, &a).await, Some(cus_a.clone()));
     assert_eq!(stored_customer(&app, &b).await, Some(cus_b.clone()));
-    // A checkout naming A with a brand-new customer (client_reference_id is all that names A,
-    // and anyone opening a Payment Link can set it) does not take A's billing away.
+    // A checkout naming A with a brand-new customer (a session created for A without its
+    // `customer`) does not take A's billing away.
     let r = app
         .stripe_webhook(&event(
             &stripe_id("evt"),
@@ -741,6 +744,127 @@ async fn an_event_for_one_organizations_customer_never_changes_another() {
     assert_eq!(r.status, 500, "{}", r.text);
     assert_eq!(recorded_events(&app, Some(&id)).await, 0);
     assert_eq!(billing_view(&app, &b).await, b_before);
+}
+
+/// `client_reference_id` alone binds nothing: whoever opens a Payment Link or a pricing table
+/// may set it (`?client_reference_id=`), and anyone who knows an organization's id (any member,
+/// a former one included) could otherwise bind an organization without a customer to a Stripe
+/// customer of theirs. The session's own `metadata.organization_id`, which only its creator
+/// sets, must say the same.
+#[actix_web::test]
+async fn a_checkout_whose_own_metadata_does_not_name_its_organization_binds_nothing() {
+    let (app, v) = spawn_app_with_owner("Victim").await;
+    let other = app.signup("Other").await;
+    for metadata in [
+        Value::Null,
+        json!({}),
+        json!({"organization_id": other.org_id}),
+        json!({"organization_id": "not an id"}),
+        json!({"organization_id": 7}),
+    ] {
+        let mut object = checkout(&v.org_id, &stripe_id("cus"));
+        object["metadata"] = metadata;
+        deliver(&app, "checkout.session.completed", T0, object).await;
+    }
+    // Nor does the metadata alone.
+    let mut object = checkout(&v.org_id, &stripe_id("cus"));
+    object["client_reference_id"] = Value::Null;
+    deliver(&app, "checkout.session.completed", T0, object).await;
+    assert_eq!(stored_customer(&app, &v).await, None);
+    assert_eq!(stored_customer(&app, &other).await, None);
+    assert_eq!(recorded_events(&app, None).await, 0, "nothing recorded");
+
+    // Created as the docs say, it binds.
+    let customer = stripe_id("cus");
+    deliver(
+        &app,
+        "checkout.session.completed",
+        T0,
+        checkout(&v.org_id, &customer),
+    )
+    .await;
+    assert_eq!(stored_customer(&app, &v).await, Some(customer));
+}
+
+/// Two events linking one new customer to two organizations at the same time (a checkout for
+/// one, a subscription naming the other in its metadata) run one after the other: the customer
+/// ends up with exactly one organization. (Each used to find it free before the other committed,
+/// and both kept it: every later event of that customer was refused as ambiguous.) Both wait
+/// after their lookups, on the dedupe table that a superuser holds, until both are under way.
+#[actix_web::test]
+async fn one_new_customer_linked_to_two_organizations_at_once_ends_with_one() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let b = app.signup("Other").await;
+    let customer = stripe_id("cus");
+    let mut subscription_naming_b = subscription(&stripe_id("sub"), &customer, "active", "pro", 1);
+    subscription_naming_b["metadata"] = json!({"organization_id": b.org_id});
+    let checkout_for_a = event(
+        &stripe_id("evt"),
+        "checkout.session.completed",
+        T0,
+        checkout(&a.org_id, &customer),
+    );
+    let subscription_for_b = event(
+        &stripe_id("evt"),
+        "customer.subscription.created",
+        T0,
+        subscription_naming_b,
+    );
+
+    let su = app.db.superuser_client().await;
+    su.batch_execute("BEGIN; LOCK TABLE palisade_platform.stripe_events IN SHARE MODE")
+        .await
+        .unwrap();
+    let release = async {
+        let watcher = app.db.superuser_client().await;
+        for attempt in 0.. {
+            assert!(attempt < 3000, "the two events never both waited");
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                      WHERE datname = $1 AND wait_event_type = 'Lock'",
+                    &[&app.db.name],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waiting == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        su.batch_execute("COMMIT").await.unwrap();
+    };
+    let (first, second, ()) = tokio::join!(
+        app.stripe_webhook(&checkout_for_a),
+        app.stripe_webhook(&subscription_for_b),
+        release
+    );
+    let holders: i64 = app
+        .db
+        .superuser_client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM palisade.organizations WHERE stripe_customer_id = $1",
+            &[&customer],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        holders, 1,
+        "checkout: {} {}; subscription: {} {}",
+        first.status, first.text, second.status, second.text
+    );
+    // Whichever came first keeps it: the subscription applies to the customer's organization
+    // (its metadata moves no customer), or the checkout is refused for a customer taken.
+    match stored_customer(&app, &a).await {
+        Some(_) => assert_eq!((first.status, second.status), (200, 200)),
+        None => {
+            assert_eq!(stored_customer(&app, &b).await, Some(customer));
+            assert_eq!((first.status, second.status), (500, 200));
+        }
+    }
 }
 
 #[actix_web::test]

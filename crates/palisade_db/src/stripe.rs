@@ -4,11 +4,15 @@
 //! What one Stripe event does, in one transaction ([`BillingPool::apply_stripe_event`]):
 //! 1. find the organization and lock its row (`FOR NO KEY UPDATE`, so events of one organization
 //!    apply one at a time): `checkout.session.completed` by `client_reference_id` (the
-//!    organization id Palisade puts on the Checkout Sessions it creates), every other handled type
+//!    organization id Palisade puts on the Checkout Sessions it creates), when the session's own
+//!    `metadata.organization_id` says the same (anyone opening a Payment Link may set
+//!    `client_reference_id`; only the session's creator sets its metadata), every other handled type
 //!    by the Stripe customer id stored on the organization, which must match exactly one, or,
 //!    when none has it yet, the organization named by the object's `metadata.organization_id`
 //!    (Stripe may send a subscription or invoice event before the checkout), which then gets the
-//!    customer if it has no other;
+//!    customer if it has no other. Before the organizations are read, a transaction-level advisory
+//!    lock on the customer id: two events linking one new customer to two organizations at
+//!    once run one after the other, and the second finds the customer taken;
 //! 2. record the event id in `palisade_platform.stripe_events` (`ON CONFLICT DO NOTHING`): taken
 //!    means a duplicate, and nothing else is written. Concurrent duplicates queue on the primary
 //!    key (and on the organization's row lock), so exactly one applies;
@@ -64,6 +68,11 @@ palisade_domain::str_enum! {
         /// `checkout.session.completed` whose `client_reference_id` names no organization:
         /// nothing written.
         UnknownOrganization = "unknown_organization",
+        /// `checkout.session.completed` whose `client_reference_id` the session's own
+        /// `metadata.organization_id` does not confirm (a session made from a Payment Link or a
+        /// pricing table, whose visitor may set `client_reference_id`, or one created without
+        /// that metadata): nothing written.
+        UnconfirmedOrganization = "unconfirmed_organization",
         /// More than one organization has this Stripe customer: nothing written. A data problem
         /// an operator must fix; the handler answers 500 so that Stripe keeps retrying meanwhile.
         AmbiguousCustomer = "ambiguous_customer",
@@ -377,8 +386,8 @@ async fn apply(tx: &Transaction<'_>, event: &StripeEvent) -> Result<StripeOutcom
     }
 }
 
-/// The organization named by the session's `client_reference_id`, locked, if the session's
-/// customer can be linked to it.
+/// The organization named by the session's `client_reference_id` and confirmed by its
+/// `metadata.organization_id`, locked, if the session's customer can be linked to it.
 async fn checkout_target(tx: &Transaction<'_>, c: &CheckoutSession) -> Result<Target, DbError> {
     let (Some(org), Some(customer)) = (c.organization_id, &c.customer) else {
         return Ok(Target::Not(match c.customer {
@@ -386,7 +395,15 @@ async fn checkout_target(tx: &Transaction<'_>, c: &CheckoutSession) -> Result<Ta
             Some(_) => StripeOutcome::UnknownOrganization,
         }));
     };
+    // Whoever opens a Payment Link may set `client_reference_id`: alone, it would let anyone
+    // who knows an organization's id (any member, past ones included) bind an organization
+    // without a customer to a Stripe customer of theirs, whose subscription and invoices would
+    // then be written to it, and whose later events of its own would be refused.
+    if c.metadata_organization_id != Some(org) {
+        return Ok(Target::Not(StripeOutcome::UnconfirmedOrganization));
+    }
     let org = org.as_uuid();
+    lock_customer(tx, customer).await?;
     let found = tx
         .query_opt(
             "SELECT stripe_customer_id FROM palisade.organizations WHERE id = $1 FOR NO KEY UPDATE",
@@ -416,6 +433,24 @@ async fn checkout_target(tx: &Transaction<'_>, c: &CheckoutSession) -> Result<Ta
     })
 }
 
+/// Takes a transaction-level advisory lock on `customer` (its own key space: the two-key
+/// form, class [`CUSTOMER_LOCK_CLASS`]). Every event that may link a customer takes it before
+/// reading who holds it: the organizations' row locks alone do not serialise two events
+/// linking one new customer to two different organizations, which then both committed, and
+/// every later event of that customer was refused as ambiguous. A hash collision only makes
+/// two customers' events wait for each other.
+async fn lock_customer(tx: &Transaction<'_>, customer: &StripeCustomerId) -> Result<(), DbError> {
+    tx.execute(
+        "SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2))",
+        &[&CUSTOMER_LOCK_CLASS, &customer.as_str()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The first key of [`lock_customer`]'s advisory locks ("St").
+const CUSTOMER_LOCK_CLASS: i32 = 0x5374;
+
 /// The one organization whose `stripe_customer_id` is `customer`, locked. When none has it yet
 /// and the object names an organization in its metadata (`metadata.organization_id`, set by
 /// Palisade when it creates the subscription through Checkout), that organization, if it exists
@@ -426,6 +461,7 @@ async fn customer_target(
     customer: &StripeCustomerId,
     named: Option<OrgId>,
 ) -> Result<Target, DbError> {
+    lock_customer(tx, customer).await?;
     let rows = tx
         .query(
             "SELECT id FROM palisade.organizations WHERE stripe_customer_id = $1 \

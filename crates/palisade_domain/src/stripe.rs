@@ -298,8 +298,14 @@ impl StripeEventKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutSession {
     /// `client_reference_id`, which Palisade sets to the organization's id when it creates the
-    /// session. `None` when absent or not a UUID (a session Palisade did not create).
+    /// session. `None` when absent or not a UUID (a session Palisade did not create). Alone it
+    /// proves nothing: whoever opens a Payment Link or a pricing table may set it
+    /// (`?client_reference_id=`).
     pub organization_id: Option<OrgId>,
+    /// The session's own `metadata.organization_id` when it is an organization id. Only the
+    /// session's creator sets a session's metadata (the platform's server, with its secret key),
+    /// so this is what confirms [`Self::organization_id`].
+    pub metadata_organization_id: Option<OrgId>,
     /// The Stripe customer the session created or used; `None` for sessions without one.
     pub customer: Option<StripeCustomerId>,
 }
@@ -426,6 +432,8 @@ struct RawCheckoutSession {
     client_reference_id: Option<String>,
     #[serde(default)]
     customer: Option<Expandable>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
 }
 
 #[derive(Deserialize)]
@@ -641,6 +649,7 @@ fn checkout_session(raw: RawCheckoutSession) -> Result<CheckoutSession, StripeEv
             .client_reference_id
             .as_deref()
             .and_then(|r| OrgId::parse(r).ok()),
+        metadata_organization_id: metadata_org(raw.metadata.as_ref()),
         customer: raw
             .customer
             .map(|c| StripeCustomerId::parse(c.id()))
@@ -997,13 +1006,14 @@ mod tests {
             "checkout.session.completed",
             json!({"id": "cs_test_1", "object": "checkout.session", "mode": "subscription",
                    "client_reference_id": org.to_string(), "customer": "cus_New1",
-                   "subscription": "sub_New1"}),
+                   "subscription": "sub_New1", "metadata": {"organization_id": org.to_string()}}),
         );
         let StripeEventKind::CheckoutSessionCompleted(c) = StripeEvent::parse(&body).unwrap().kind
         else {
             panic!()
         };
         assert_eq!(c.organization_id, Some(org));
+        assert_eq!(c.metadata_organization_id, Some(org));
         assert_eq!(c.customer.unwrap().as_str(), "cus_New1");
         let foreign = event(
             "checkout.session.completed",
@@ -1014,7 +1024,10 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!((c.organization_id, c.customer), (None, None));
+        assert_eq!(
+            (c.organization_id, c.metadata_organization_id, c.customer),
+            (None, None, None)
+        );
     }
 
     #[test]

@@ -412,7 +412,8 @@ async fn the_billing_pool_reads_a_new_password_from_its_file_without_a_restart()
     let checkout = serde_json::json!({
         "id": format!("cs_test_{}", uuid::Uuid::new_v4().simple()), "object": "checkout.session",
         "mode": "subscription", "status": "complete", "payment_status": "paid",
-        "client_reference_id": owner.org_id, "customer": customer,
+        "client_reference_id": owner.org_id, "metadata": {"organization_id": owner.org_id},
+        "customer": customer,
         "subscription": format!("sub_{}", uuid::Uuid::new_v4().simple()),
         "customer_details": {"email": "billing@acme.example", "name": "Acme Billing"}
     });

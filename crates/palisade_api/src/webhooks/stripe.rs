@@ -130,7 +130,8 @@ fn counted_as(outcome: StripeOutcome) -> WebhookOutcome {
         StripeOutcome::Duplicate => WebhookOutcome::Duplicate,
         StripeOutcome::Ignored
         | StripeOutcome::UnknownCustomer
-        | StripeOutcome::UnknownOrganization => WebhookOutcome::Ignored,
+        | StripeOutcome::UnknownOrganization
+        | StripeOutcome::UnconfirmedOrganization => WebhookOutcome::Ignored,
         StripeOutcome::AmbiguousCustomer | StripeOutcome::CustomerConflict => {
             WebhookOutcome::Failed
         }
@@ -195,6 +196,10 @@ pub async fn receive(
         StripeOutcome::UnknownCustomer | StripeOutcome::UnknownOrganization => {
             tracing::warn!(stripe.event_id = %event_id, stripe.event_type = %event_type,
                 outcome = outcome.as_str(), "Stripe event for no known organization: acknowledged, nothing written");
+        }
+        StripeOutcome::UnconfirmedOrganization => {
+            tracing::warn!(stripe.event_id = %event_id, stripe.event_type = %event_type,
+                outcome = outcome.as_str(), "Stripe checkout whose client_reference_id its metadata.organization_id does not confirm (a Payment Link's visitor may set it; create sessions with both): acknowledged, nothing written");
         }
         StripeOutcome::AmbiguousCustomer | StripeOutcome::CustomerConflict => {
             return Err(ApiError::internal(format!(
