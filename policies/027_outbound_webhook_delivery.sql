@@ -18,33 +18,75 @@
 SET LOCAL ROLE palisade_resolver;
 
 /**
- * due_outbound_webhook_deliveries(now, limit): pending deliveries whose next attempt is due at
- * `now` (the server's clock), or that were never tried, oldest first: organization and
- * delivery ids, nothing else.
+ * due_outbound_webhook_deliveries(now, limit, per organization): pending deliveries whose next
+ * attempt is due at `now` (the server's clock), or that were never tried, not leased: at most
+ * `per organization` of each organization's, its oldest, and of those at most `limit`, taken in
+ * turns: every organization's oldest first (the oldest of those first), then every
+ * organization's second, and so on. Organization and delivery ids, nothing else.
  *
- * A never-tried delivery is queued with the database's now() as its next_attempt_at (the
- * trigger's emit_webhook_event, a redelivery), so it is due even when the server's clock is
- * behind the database's. The first condition on next_attempt_at is the range the partial index
- * outbound_webhook_deliveries_due_idx is read over, and it holds every row the second admits:
- * without it the OR made every poll (once a second, in every instance) read the whole pending
- * backlog, every retry of an endpoint that is down included, to find nothing due.
+ * Why turns: taken oldest first across organizations, the due rows of one organization whose
+ * endpoint answers slowly or not at all (up to the worker's timeout an attempt), fed by a steady
+ * stream of its own changes, came first in every batch, and held back every other
+ * organization's deliveries for as long as that backlog lasted: hours, days. Now one
+ * organization's deliveries fill at most `per organization` places of a batch, and another's
+ * oldest is in the first turn.
+ *
+ * How it reads (the partial index outbound_webhook_deliveries_org_due_idx, sql/V0184): `orgs`
+ * walks the organizations that have pending deliveries, one index probe each (a loose index
+ * scan: not their rows); for each, the range of its due rows, in order, up to `per
+ * organization`. A never-tried delivery is queued with the database's now() as its
+ * next_attempt_at (the trigger's emit_webhook_event, a redelivery), so it is due even when the
+ * server's clock is behind the database's. The first condition on next_attempt_at bounds the
+ * range, and it holds every row the second admits: without it the OR made every poll (once a
+ * second, in every instance) read the whole pending backlog, every retry of an endpoint that is
+ * down included, to find nothing due.
  */
-CREATE OR REPLACE FUNCTION palisade_private.due_outbound_webhook_deliveries(p_now timestamptz, p_limit integer)
+DROP FUNCTION IF EXISTS palisade_private.due_outbound_webhook_deliveries(timestamptz, integer);
+CREATE OR REPLACE FUNCTION palisade_private.due_outbound_webhook_deliveries(p_now timestamptz,
+                                                                            p_limit integer,
+                                                                            p_per_organization integer)
     RETURNS TABLE (organization_id uuid, delivery_id uuid)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = ''
     AS $fn$
-        SELECT d.organization_id, d.id
-          FROM palisade.outbound_webhook_deliveries AS d
-         WHERE d.status = 'pending'
-           AND d.next_attempt_at <= GREATEST(p_now, pg_catalog.now())
-           AND (d.next_attempt_at <= p_now OR d.attempt_count = 0)
-           AND (d.leased_until IS NULL OR d.leased_until < pg_catalog.now())
-         ORDER BY d.next_attempt_at, d.id
+        WITH RECURSIVE orgs AS (
+            (SELECT d.organization_id
+               FROM palisade.outbound_webhook_deliveries AS d
+              WHERE d.status = 'pending'
+              ORDER BY d.organization_id
+              LIMIT 1)
+            UNION ALL
+            SELECT (SELECT d.organization_id
+                      FROM palisade.outbound_webhook_deliveries AS d
+                     WHERE d.status = 'pending' AND d.organization_id > o.organization_id
+                     ORDER BY d.organization_id
+                     LIMIT 1)
+              FROM orgs AS o
+             WHERE o.organization_id IS NOT NULL
+        ), due AS (
+            SELECT f.organization_id, f.id, f.next_attempt_at,
+                   pg_catalog.row_number() OVER (PARTITION BY f.organization_id
+                                                 ORDER BY f.next_attempt_at, f.id) AS turn
+              FROM orgs AS o
+             CROSS JOIN LATERAL (
+                 SELECT d.organization_id, d.id, d.next_attempt_at
+                   FROM palisade.outbound_webhook_deliveries AS d
+                  WHERE d.organization_id = o.organization_id
+                    AND d.status = 'pending'
+                    AND d.next_attempt_at <= GREATEST(p_now, pg_catalog.now())
+                    AND (d.next_attempt_at <= p_now OR d.attempt_count = 0)
+                    AND (d.leased_until IS NULL OR d.leased_until < pg_catalog.now())
+                  ORDER BY d.next_attempt_at, d.id
+                  LIMIT LEAST(GREATEST(p_per_organization, 0), 1000)
+             ) AS f
+        )
+        SELECT due.organization_id, due.id
+          FROM due
+         ORDER BY due.turn, due.next_attempt_at, due.id
          LIMIT LEAST(GREATEST(p_limit, 0), 1000)
     $fn$;
-REVOKE ALL ON FUNCTION palisade_private.due_outbound_webhook_deliveries(timestamptz, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION palisade_private.due_outbound_webhook_deliveries(timestamptz, integer) TO palisade_app;
+REVOKE ALL ON FUNCTION palisade_private.due_outbound_webhook_deliveries(timestamptz, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.due_outbound_webhook_deliveries(timestamptz, integer, integer) TO palisade_app;
 
 /**
  * outbound_webhook_secret(delivery): the signing secret of the endpoint this delivery goes to,

@@ -369,11 +369,17 @@ async fn workers_running_side_by_side_send_each_delivery_once() {
         worker(&app, &ca, &[&r]),
         worker(&app, &ca, &[&r]),
     );
-    let (c1, c2, c3) = tokio::join!(w1.run_once(), w2.run_once(), w3.run_once());
-    let sent: usize = [c1, c2, c3]
-        .iter()
-        .map(|c| c.as_ref().map(|c| c.succeeded).unwrap_or(0))
-        .sum();
+    // A cycle takes up to 8 of an organization's deliveries: side by side, until none is left.
+    let mut sent = 0;
+    for round in 0.. {
+        assert!(round < 12, "still sending after {round} rounds");
+        let (c1, c2, c3) = tokio::join!(w1.run_once(), w2.run_once(), w3.run_once());
+        let cycles = [c1, c2, c3].map(|c| c.expect("cycle"));
+        if cycles.iter().all(|c| c.attempts() == 0) {
+            break;
+        }
+        sent += cycles.iter().map(|c| c.succeeded).sum::<usize>();
+    }
     assert_eq!(sent, 12);
     let ids: std::collections::HashSet<String> = r
         .received()
@@ -810,6 +816,63 @@ async fn only_real_changes_and_current_subscriptions_are_sent_and_a_redelivery_i
     assert_eq!(deliveries(&app, &a, &w).await.len(), 3);
 }
 
+/// One organization's backlog does not hold back another's deliveries: a cycle takes at most 8
+/// of an organization's due deliveries, in turns with the others'. Here 150 of A's are due, all
+/// older than B's one (taken oldest first across organizations, as before, a cycle's 100 were
+/// all A's, and B's waited for as long as A's backlog lasted: with an endpoint that answers
+/// slowly, and a steady stream of A's changes, for ever).
+#[actix_web::test]
+async fn one_organizations_backlog_does_not_hold_back_anothers_deliveries() {
+    let (app, a) = spawn_app_with_owner("Busy").await;
+    let b = app.signup("Other").await;
+    let ca = TestCa::new();
+    let (ra, rb) = (
+        Receiver::start(&ca, Reply::Status(200)).await,
+        Receiver::start(&ca, Reply::Status(200)).await,
+    );
+    let wa = register(&app, &a, &ra.url(), &["customer.created"]).await;
+    register(&app, &b, &rb.url(), &["customer.created"]).await;
+    // A's backlog, queued a minute ago (as the triggers would have: events, then deliveries).
+    app.db
+        .superuser_client()
+        .await
+        .execute(
+            "WITH e AS (
+                 INSERT INTO palisade.outbound_webhook_events (organization_id, id, type, data)
+                 SELECT $1::text::uuid, gen_random_uuid(), 'customer.created', '{}'
+                   FROM generate_series(1, 150)
+                 RETURNING organization_id, id, type)
+             INSERT INTO palisade.outbound_webhook_deliveries
+                    (organization_id, webhook_id, event_id, event_type, next_attempt_at)
+             SELECT organization_id, $2::text::uuid, id, type, now() - interval '1 minute' FROM e",
+            &[&a.org_id, &wa["id"].as_str().unwrap_or_default()],
+        )
+        .await
+        .unwrap();
+    new_customer(&app, &b, "ada@example.com").await;
+
+    // In turns: B's oldest comes with A's oldest, before A's second, whatever their ages.
+    let now = palisade_domain::Clock::now(&app.clock);
+    let due = palisade_db::outbound_delivery::due(&app.pool, now, 5, 8)
+        .await
+        .unwrap();
+    let orgs: Vec<String> = due.iter().map(|d| d.org.to_string()).collect();
+    assert_eq!(orgs.len(), 5);
+    assert_eq!(
+        orgs[..2].iter().filter(|o| **o == b.org_id).count(),
+        1,
+        "{orgs:?}"
+    );
+
+    let cycle = worker(&app, &ca, &[&ra, &rb])
+        .run_once()
+        .await
+        .expect("cycle");
+    assert_eq!(rb.received().len(), 1, "B's delivery waited behind A's");
+    assert_eq!(ra.received().len(), 8, "A's share of the cycle");
+    assert_eq!((cycle.succeeded, cycle.retrying), (9, 0));
+}
+
 /// The worker's poll, once a second in every instance, reads the due part of the pending index
 /// only: 20,000 pending retries of an endpoint that is down, none due, are not walked to find
 /// nothing. The function is SECURITY DEFINER, so it is never inlined: its body is prepared and
@@ -843,23 +906,26 @@ async fn the_workers_poll_reads_only_due_deliveries_from_its_index() {
     let body: String = su
         .query_one(
             "SELECT prosrc FROM pg_proc WHERE oid = \
-             'palisade_private.due_outbound_webhook_deliveries(timestamptz, integer)'::regprocedure",
+             'palisade_private.due_outbound_webhook_deliveries(timestamptz, integer, integer)'::regprocedure",
             &[],
         )
         .await
         .unwrap()
         .get(0);
     // Its parameters by number, as a prepared statement names them.
-    let body = body.replace("p_now", "$1").replace("p_limit", "$2");
+    let body = body
+        .replace("p_now", "$1")
+        .replace("p_limit", "$2")
+        .replace("p_per_organization", "$3");
     // A SQL function's body is planned without its arguments' values: a generic plan.
     su.batch_execute(&format!(
-        "SET plan_cache_mode = force_generic_plan; PREPARE due(timestamptz, integer) AS {body}"
+        "SET plan_cache_mode = force_generic_plan; PREPARE due(timestamptz, integer, integer) AS {body}"
     ))
     .await
     .unwrap();
     let plan: Vec<String> = su
         .query(
-            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE due(now(), 100)",
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE due(now(), 100, 8)",
             &[],
         )
         .await
@@ -870,7 +936,7 @@ async fn the_workers_poll_reads_only_due_deliveries_from_its_index() {
     let plan = plan.join("\n");
     let due: i64 = su
         .query_one(
-            "SELECT count(*) FROM palisade_private.due_outbound_webhook_deliveries(now(), 100)",
+            "SELECT count(*) FROM palisade_private.due_outbound_webhook_deliveries(now(), 100, 8)",
             &[],
         )
         .await
@@ -878,7 +944,7 @@ async fn the_workers_poll_reads_only_due_deliveries_from_its_index() {
         .get(0);
     assert_eq!(due, 2, "{plan}");
     assert!(
-        plan.contains("outbound_webhook_deliveries_due_idx"),
+        plan.contains("outbound_webhook_deliveries_org_due_idx"),
         "{plan}"
     );
     // Every row the plan reads and drops is a row it did not need: at most the two due ones

@@ -124,16 +124,26 @@ pub struct Due {
     pub delivery_id: Uuid,
 }
 
-/// Up to `limit` deliveries due at `now`, oldest first, across organizations (ids only).
-pub async fn due(pool: &AppPool, now: OffsetDateTime, limit: i32) -> Result<Vec<Due>, DbError> {
+/// Up to `limit` deliveries due at `now`, across organizations (ids only), at most
+/// `per_organization` of each one's, oldest first, taken in turns: every organization's oldest
+/// first, then every one's second, and so on (`palisade_private.due_outbound_webhook_deliveries`:
+/// one organization's backlog does not hold back another's deliveries).
+pub async fn due(
+    pool: &AppPool,
+    now: OffsetDateTime,
+    limit: i32,
+    per_organization: i32,
+) -> Result<Vec<Due>, DbError> {
     let conn = pool.get().await?;
     let stmt = conn
         .prepare_cached(
             "SELECT organization_id, delivery_id \
-             FROM palisade_private.due_outbound_webhook_deliveries($1, $2)",
+             FROM palisade_private.due_outbound_webhook_deliveries($1, $2, $3)",
         )
         .await?;
-    let rows = conn.query(&stmt, &[&now, &limit]).await?;
+    let rows = conn
+        .query(&stmt, &[&now, &limit, &per_organization])
+        .await?;
     rows.iter()
         .map(|r| {
             Ok(Due {

@@ -39,9 +39,14 @@ pub const RETRY_DELAYS: [time::Duration; 7] = [
 /// How long a claim holds a delivery (on the database's clock): longer than an attempt can take.
 pub const LEASE: Duration = Duration::from_secs(60);
 
-/// Deliveries claimed per cycle, and sent at once.
+/// Deliveries taken per cycle, and sent at once.
 const BATCH: i32 = 100;
 const CONCURRENCY: usize = 8;
+/// Of one organization's due deliveries, those taken per cycle: as many as are sent at once. So
+/// an organization whose endpoint answers slowly or not at all (up to the client's timeout an
+/// attempt) holds a cycle up for about one timeout, not for its whole backlog, and every other
+/// organization's oldest due delivery is among the first of every cycle.
+const PER_ORGANIZATION: i32 = CONCURRENCY as i32;
 
 /// How often an idle worker looks for due deliveries.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -100,10 +105,11 @@ impl DeliveryWorker {
         }
     }
 
-    /// One cycle: claims the deliveries due now (up to 100) and sends them, 8 at a time.
+    /// One cycle: claims the deliveries due now (up to 100, up to 8 of each organization's, in
+    /// turns: [`db::due`]) and sends them, 8 at a time.
     pub async fn run_once(&self) -> Result<Cycle, DbError> {
         let now = self.clock.now();
-        let due = db::due(&self.pool, now, BATCH).await?;
+        let due = db::due(&self.pool, now, BATCH, PER_ORGANIZATION).await?;
         let outcomes: Vec<Result<Option<Outcome>, DbError>> = futures_util::stream::iter(due)
             .map(|d| self.deliver(d))
             .buffer_unordered(CONCURRENCY)
@@ -121,7 +127,9 @@ impl DeliveryWorker {
         Ok(cycle)
     }
 
-    /// Runs cycles until `stop` resolves: at once again after a full batch, else after
+    /// Runs cycles until `stop` resolves: at once again after a cycle that made an attempt or
+    /// took a full batch (one organization's backlog comes [`PER_ORGANIZATION`] at a time, so
+    /// waiting after every batch short of full would slow it to that many a second), else after
     /// [`POLL_INTERVAL`]. A database error is logged (its kind, never its text's data) and the
     /// next cycle tries again. `stop` interrupts a cycle too: what it had claimed and not
     /// recorded is due again when its lease ends (at-least-once).
@@ -142,7 +150,7 @@ impl DeliveryWorker {
                             "outbound webhook deliveries"
                         );
                     }
-                    c.attempts() + c.skipped >= BATCH as usize
+                    c.attempts() > 0 || c.skipped >= BATCH as usize
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "outbound webhook delivery cycle failed");
