@@ -1,7 +1,8 @@
 /**
  * palisade.webhook_deliveries: one row per carrier or email-provider webhook delivery, written by
  * the webhook handler in the same transaction as the delivery's effect, after a resolver
- * function (021_webhook_resolvers.sql) has routed it to this organization. The unique key
+ * function has routed it to this organization (021_webhook_resolvers.sql; an Amazon Connect
+ * event, by its credential: 026_aws_connect_resolvers.sql). The unique key
  * (organization_id, provider, kind, event_key) turns a retried or concurrent duplicate into a
  * no-op. event_key per kind:
  *
@@ -9,6 +10,7 @@
  *   sms.status    MessageSid ":" MessageStatus       (Twilio's own dedupe advice)
  *   voice.status  CallSid ":" SequenceNumber          (CallSid ":" CallStatus without one)
  *   email.event   SendGrid sg_event_id, Mailgun event-data id
+ *   connect.contact  the EventBridge event id of an Amazon Connect contact event
  *
  * Who may do what (as palisade_app):
  *   - every role of the organization reads its deliveries (GET /v1/webhook-deliveries): the

@@ -1,8 +1,10 @@
 //! Credentials the server generates and shows exactly once: API keys, Amazon Connect event
-//! credentials, webhook signing secrets,
-//! and the tokens of emailed links (invitations, password resets). Both are 32 bytes from the operating system's CSPRNG, base64url-encoded behind a
-//! recognisable prefix (`pk_`, `whsec_`), so they can be told apart from JWTs and found by
-//! secret scanners. Neither is ever logged; their `Debug` is redacted.
+//! credentials, webhook signing secrets, and the tokens of emailed links (invitations, password
+//! resets, email verifications). Each is 32 bytes from the operating system's CSPRNG. API keys
+//! and Connect credentials are base64url (unpadded) behind a recognisable prefix (`pk_`,
+//! `pcc_`), so they can be told apart from JWTs and found by secret scanners; a webhook secret
+//! is standard base64, padded, behind `whsec_`, as the Standard Webhooks libraries read it; a
+//! link's token is bare base64url. None is ever logged; their `Debug` is redacted.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -121,7 +123,8 @@ pub fn generate_webhook_secret() -> Result<String, ApiError> {
     ))
 }
 
-/// The token of an emailed single-use link (an invitation or a password reset): base64url of
+/// The token of an emailed single-use link (an invitation, a password reset or an email
+/// verification): base64url of
 /// 32 random bytes. The link carries it; the database keeps only its SHA-256.
 pub struct LinkToken {
     token: String,
