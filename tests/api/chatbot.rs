@@ -173,6 +173,54 @@ async fn settings_default_to_a_disabled_bot_and_only_owners_and_admins_change_th
     assert_eq!(app.get_ok(&owner, SETTINGS).await, now);
 }
 
+/// Before the first change there is no row to lock: the precondition is on the defaults. Of two
+/// first changes holding the defaults' tag, the second waits for the first's row, then checks
+/// its tag against that row: 412, nothing changed. (Checked before its insert, on the defaults,
+/// both passed, and the second overwrote a change it had never seen.)
+#[actix_web::test]
+async fn a_first_change_made_meanwhile_fails_the_defaults_tag() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let defaults = app.get(&owner.token, SETTINGS).await;
+    let tag = defaults.header("etag").expect("an ETag").to_owned();
+    let other = app.db.app_client().await;
+    palisade_test_support::sql::begin_as(&other, &owner.org_id, "owner").await;
+    other
+        .execute(
+            "INSERT INTO palisade.chatbot_settings (id, greeting) VALUES ($1, 'Meanwhile')",
+            &[&uuid::Uuid::now_v7()],
+        )
+        .await
+        .unwrap();
+    let commit = async {
+        app.until_a_statement_waits_on_a_lock().await;
+        other.batch_execute("COMMIT").await.unwrap();
+    };
+    let (body, headers) = (json!({"enabled": true}), [("If-Match", tag.as_str())]);
+    let patch = app.call_with("PATCH", SETTINGS, Some(&owner.token), Some(&body), &headers);
+    let (r, ()) = tokio::join!(patch, commit);
+    r.assert_error(412, "precondition_failed");
+    let now = app.get_ok(&owner, SETTINGS).await;
+    assert_eq!(
+        (&now["greeting"], &now["enabled"]),
+        (&json!("Meanwhile"), &json!(false))
+    );
+
+    // With no change meanwhile, the defaults' tag is the one to send.
+    let (app, owner) = spawn_app_with_owner("Globex").await;
+    let defaults = app.get(&owner.token, SETTINGS).await;
+    let tag = defaults.header("etag").expect("an ETag").to_owned();
+    let r = app
+        .call_with(
+            "PATCH",
+            SETTINGS,
+            Some(&owner.token),
+            Some(&json!({"enabled": true})),
+            &[("If-Match", tag.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
 #[actix_web::test]
 async fn invalid_settings_are_refused_naming_the_field_and_change_nothing() {
     let (app, owner) = spawn_app_with_owner("Acme").await;

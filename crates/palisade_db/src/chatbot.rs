@@ -85,16 +85,33 @@ pub async fn lock(tx: &mut TenantTx) -> Result<Option<Settings>, DbError> {
     row.as_ref().map(Settings::from_row).transpose()
 }
 
-/// Writes the defaults row if the organization has none (a concurrent first change may have
-/// written it: then nothing), then returns the row locked. Owners and admins only (policies).
-pub async fn lock_or_create(tx: &mut TenantTx) -> Result<Option<Settings>, DbError> {
-    tx.execute(
-        "INSERT INTO palisade.chatbot_settings (id) VALUES ($1) \
-         ON CONFLICT (organization_id) DO NOTHING",
-        &[&Uuid::now_v7()],
-    )
-    .await?;
-    lock(tx).await
+/// The settings row as a change finds it, locked until the transaction ends.
+#[derive(Debug)]
+pub struct Locked {
+    /// The row (`None`: the policies hid it, which only a member's transaction sees).
+    pub row: Option<Settings>,
+    /// Whether this transaction wrote it, with the defaults: there was none before, so what a
+    /// client saw was the defaults.
+    pub created: bool,
+}
+
+/// Writes the defaults row if the organization has none, then returns the row locked. Of two
+/// concurrent first changes, the second's insert waits for the first's and then writes nothing:
+/// it finds the first's row (`created: false`), which its precondition must be checked
+/// against. Owners and admins only (policies).
+pub async fn lock_or_create(tx: &mut TenantTx) -> Result<Locked, DbError> {
+    let created = tx
+        .execute(
+            "INSERT INTO palisade.chatbot_settings (id) VALUES ($1) \
+             ON CONFLICT (organization_id) DO NOTHING",
+            &[&Uuid::now_v7()],
+        )
+        .await?
+        == 1;
+    Ok(Locked {
+        row: lock(tx).await?,
+        created,
+    })
 }
 
 /// What the bot would say to a question ([`reply`]).

@@ -135,14 +135,17 @@ pub async fn update(
     let mut tx = caller
         .begin_as(&state, palisade_domain::Role::Admin)
         .await?;
-    // The precondition is on what a GET answered: the row, or the defaults while there is none.
-    let current = db::lock(&mut tx).await?;
-    if_match
-        .check(async { Ok(Some(SettingsJson::of(current))) }, |j| j)
-        .await?;
-    let row = db::lock_or_create(&mut tx)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    // The precondition is on what a GET answered: the row, or the defaults while there was none
+    // (this transaction just wrote it). Checked after the insert, whose wait for a concurrent
+    // first change makes it see that change: checked before, both passed on the defaults.
+    let locked = db::lock_or_create(&mut tx).await?;
+    let row = locked.row.ok_or(ApiError::NotFound)?;
+    let seen = if locked.created {
+        SettingsJson::defaults()
+    } else {
+        SettingsJson::from(row.clone())
+    };
+    if_match.check(async { Ok(Some(seen)) }, |j| j).await?;
     let row = palisade_db::crud::Update::update(&patch, &mut tx, row.id)
         .await?
         .ok_or(ApiError::NotFound)?;
