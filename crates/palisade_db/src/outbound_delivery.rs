@@ -179,9 +179,22 @@ pub struct Claim {
     pub secret: Secret,
 }
 
+/// What [`claim`] did with a due delivery.
+#[derive(Debug)]
+pub enum Claimed {
+    /// Leased for an attempt, which the worker makes.
+    Attempt(Claim),
+    /// Settled as `skipped`: its endpoint is disabled or no longer subscribes to its event's
+    /// type. Progress, like an attempt: the delivery is not due again.
+    Skipped,
+    /// Left alone: another worker holds it, or it is no longer due.
+    NotTaken,
+}
+
 /// Claims `due` at `now` for one attempt, leasing it for `lease_secs` seconds of the database's
-/// clock: `None` when another worker holds it, it is no longer due, or its endpoint is disabled
-/// or no longer subscribes to its event's type (then it is settled as `skipped`).
+/// clock ([`Claimed::Attempt`]); or settles it as `skipped` when its endpoint is disabled or no
+/// longer subscribes to its event's type ([`Claimed::Skipped`]); or leaves it when another
+/// worker holds it or it is no longer due ([`Claimed::NotTaken`]).
 ///
 /// An endpoint counts as disabled too when the user it answers to (`enabled_by`) is no longer
 /// an owner or admin of the organization, whatever its `enabled` says. Removing or demoting
@@ -194,7 +207,7 @@ pub async fn claim(
     due: Due,
     now: OffsetDateTime,
     lease_secs: f64,
-) -> Result<Option<Claim>, DbError> {
+) -> Result<Claimed, DbError> {
     let mut tx = TenantTx::begin_for_delivery_worker(pool, due.org).await?;
     let Some(row) = tx
         .query_opt(
@@ -217,7 +230,7 @@ pub async fn claim(
         )
         .await?
     else {
-        return Ok(None);
+        return Ok(Claimed::NotTaken);
     };
     let skipped = if !row.try_get::<_, bool>("enabled")? {
         Some(DeliveryError::EndpointDisabled)
@@ -236,7 +249,7 @@ pub async fn claim(
         )
         .await?;
         tx.commit().await?;
-        return Ok(None);
+        return Ok(Claimed::Skipped);
     }
     let attempt = row.try_get::<_, i32>("attempt_count")? + 1;
     tx.execute(
@@ -258,7 +271,7 @@ pub async fn claim(
         DbError::Decode("the claimed delivery's signing secret was not returned".into())
     })?;
     tx.commit().await?;
-    Ok(Some(Claim {
+    Ok(Claimed::Attempt(Claim {
         org: due.org,
         delivery_id: due.delivery_id,
         attempt,

@@ -602,7 +602,7 @@ pub async fn migrate(owner_url: &str) -> Result<(), SchemaError> {
 }
 
 /// [`migrate`] for a caller that installs the SECURITY DEFINER files right after it (embedded
-/// mode, the test clusters): no word on their state, which is about to change. (An embedded
+/// mode): no word on their state, which is about to change. (An embedded
 /// start after an upgrade warned that `palisade install-definers` was due, then ran it.)
 pub async fn migrate_before_installing_definers(owner_url: &str) -> Result<(), SchemaError> {
     let mut client = connect(owner_url).await?;

@@ -60,14 +60,25 @@ pub struct Cycle {
     pub retrying: usize,
     /// Deliveries that failed for good.
     pub failed: usize,
-    /// Due deliveries another worker held, or whose endpoint was disabled.
+    /// Due deliveries settled as `skipped` (their endpoint was disabled or no longer
+    /// subscribes to their type).
     pub skipped: usize,
+    /// Due deliveries left alone: another worker held them, or they were no longer due.
+    pub passed: usize,
 }
 
 impl Cycle {
     /// Attempts made.
     pub fn attempts(&self) -> usize {
         self.succeeded + self.retrying + self.failed
+    }
+
+    /// Whether to run the next cycle at once rather than after [`POLL_INTERVAL`]: this one made
+    /// progress (an attempt, or a delivery settled as skipped: a disabled endpoint's backlog,
+    /// 8 an organization a cycle, would otherwise drain at 8 a second and hold back its
+    /// organization's other endpoints), or found a full batch held by other workers.
+    pub fn more_may_be_due(&self) -> bool {
+        self.attempts() + self.skipped > 0 || self.passed >= BATCH as usize
     }
 }
 
@@ -93,6 +104,8 @@ enum Outcome {
     Succeeded,
     Retrying,
     Failed,
+    Skipped,
+    Passed,
 }
 
 impl DeliveryWorker {
@@ -110,7 +123,7 @@ impl DeliveryWorker {
     pub async fn run_once(&self) -> Result<Cycle, DbError> {
         let now = self.clock.now();
         let due = db::due(&self.pool, now, BATCH, PER_ORGANIZATION).await?;
-        let outcomes: Vec<Result<Option<Outcome>, DbError>> = futures_util::stream::iter(due)
+        let outcomes: Vec<Result<Outcome, DbError>> = futures_util::stream::iter(due)
             .map(|d| self.deliver(d))
             .buffer_unordered(CONCURRENCY)
             .collect()
@@ -118,17 +131,18 @@ impl DeliveryWorker {
         let mut cycle = Cycle::default();
         for o in outcomes {
             match o? {
-                Some(Outcome::Succeeded) => cycle.succeeded += 1,
-                Some(Outcome::Retrying) => cycle.retrying += 1,
-                Some(Outcome::Failed) => cycle.failed += 1,
-                None => cycle.skipped += 1,
+                Outcome::Succeeded => cycle.succeeded += 1,
+                Outcome::Retrying => cycle.retrying += 1,
+                Outcome::Failed => cycle.failed += 1,
+                Outcome::Skipped => cycle.skipped += 1,
+                Outcome::Passed => cycle.passed += 1,
             }
         }
         Ok(cycle)
     }
 
     /// Runs cycles until `stop` resolves: at once again after a cycle that made an attempt or
-    /// took a full batch (one organization's backlog comes [`PER_ORGANIZATION`] at a time, so
+    /// settled a delivery as skipped, or found a full batch held by other workers (one organization's backlog comes [`PER_ORGANIZATION`] at a time, so
     /// waiting after every batch short of full would slow it to that many a second), else after
     /// [`POLL_INTERVAL`]. A database error is logged (its kind, never its text's data) and the
     /// next cycle tries again. `stop` interrupts a cycle too: what it had claimed and not
@@ -150,7 +164,7 @@ impl DeliveryWorker {
                             "outbound webhook deliveries"
                         );
                     }
-                    c.attempts() > 0 || c.skipped >= BATCH as usize
+                    c.more_may_be_due()
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "outbound webhook delivery cycle failed");
@@ -167,10 +181,12 @@ impl DeliveryWorker {
         }
     }
 
-    async fn deliver(&self, due: Due) -> Result<Option<Outcome>, DbError> {
+    async fn deliver(&self, due: Due) -> Result<Outcome, DbError> {
         let now = self.clock.now();
-        let Some(claim) = db::claim(&self.pool, due, now, LEASE.as_secs_f64()).await? else {
-            return Ok(None);
+        let claim = match db::claim(&self.pool, due, now, LEASE.as_secs_f64()).await? {
+            db::Claimed::Attempt(claim) => claim,
+            db::Claimed::Skipped => return Ok(Outcome::Skipped),
+            db::Claimed::NotTaken => return Ok(Outcome::Passed),
         };
         let attempt = self.send(&claim, now).await;
         let next = match (attempt.error, RETRY_DELAYS.get(claim.attempt as usize - 1)) {
@@ -201,7 +217,7 @@ impl DeliveryWorker {
                 "outbound webhook disabled after every retry of a delivery failed"
             );
         }
-        Ok(Some(outcome))
+        Ok(outcome)
     }
 
     /// Signs and sends one attempt of `claim`.
@@ -252,5 +268,32 @@ impl DeliveryWorker {
                 error: Some(error),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cycle_that_made_progress_is_followed_at_once() {
+        let idle = Cycle::default();
+        assert!(!idle.more_may_be_due());
+        for busy in [
+            Cycle {
+                retrying: 1,
+                ..idle
+            },
+            Cycle { skipped: 1, ..idle },
+            Cycle {
+                passed: BATCH as usize,
+                ..idle
+            },
+        ] {
+            assert!(busy.more_may_be_due(), "{busy:?}");
+        }
+        // Deliveries other workers hold, short of a full batch: poll later.
+        let held = Cycle { passed: 8, ..idle };
+        assert!(!held.more_may_be_due());
     }
 }
