@@ -100,7 +100,7 @@ SELECT k.kind, k.severity, k.rank, k.fix
     ('view_not_security_invoker', 'critical', 15,
      'ALTER VIEW <view> SET (security_invoker = true)'),
     ('secret_column_readable', 'critical', 16,
-     'REVOKE SELECT ON <table> FROM palisade_app and grant SELECT column by column, without the secret'),
+     'REVOKE SELECT ON <table> FROM palisade_app (or the login role it was granted to) and grant SELECT column by column, without the secret'),
     ('definer_executable_by_other_role', 'critical', 17,
      'REVOKE EXECUTE ON FUNCTION <function> FROM <role> (or the membership that passes it on): Palisade grants each only to palisade_app, palisade_billing or palisade_owner'),
     ('app_role_can_login', 'critical', 18,
@@ -560,10 +560,13 @@ WITH t AS (
                SELECT ic.relname::text
                  FROM pg_catalog.pg_index i
                  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-                WHERE i.indrelid = t.oid AND i.indisunique
-                  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                                   WHERE a.attrelid = t.oid AND a.attnum = ANY (i.indkey)
-                                     AND a.attname = t.tenant_column)
+                WHERE i.indrelid = t.oid AND (i.indisunique OR i.indisexclusion)
+                  -- among its key columns: an INCLUDE column does not make the key per tenant
+                  AND NOT EXISTS (SELECT 1
+                                    FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY AS u(a, o)
+                                    JOIN pg_catalog.pg_attribute a
+                                      ON a.attrelid = t.oid AND a.attnum = u.a
+                                   WHERE u.o <= i.indnkeyatts AND a.attname = t.tenant_column)
                 ORDER BY 1) END AS unique_keys_without_tenant,
            ARRAY(SELECT DISTINCT x.privilege_type::text FROM pg_catalog.aclexplode(t.relacl) x
                   WHERE x.grantee = 0 ORDER BY 1) AS public_privileges,
@@ -1356,9 +1359,11 @@ SELECT c.schema_name, c.relation_name,
 /**
  * One row per column that palisade_app can reach, and per classified column
  * (palisade_audit.column_classification, written by policies/920_column_classification.sql).
- * palisade_app reaches a column when it holds any privilege on its table or on one of the
- * table's columns (directly, through membership, or through PUBLIC), in any schema but the
- * system ones; then every column of that table counts. `app_privileges` lists what palisade_app
+ * palisade_app reaches a column when it, or a role acting as it (a non-superuser member: its
+ * login roles), holds any privilege on its table or on one of the table's columns (directly,
+ * through membership, or through PUBLIC), in any schema but the system ones; then every column
+ * of that table counts. Here "palisade_app may" means any of those roles may: a grant made by
+ * hand to palisade_app_a is checked as one made to palisade_app. `app_privileges` lists what palisade_app
  * may do with the column (table-wide privileges included); `derived_from_secret` the secret
  * columns it is computed from (a generated column's expression; for a view that reads its
  * tables as its owner, or a materialized view, every secret column it reads). Findings:
@@ -1373,7 +1378,11 @@ SELECT c.schema_name, c.relation_name,
  */
 CREATE VIEW palisade_audit.columns WITH (security_invoker = true) AS
 WITH app AS (
-    SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = 'palisade_app'
+    -- palisade_app, and every role acting as it (its login roles, palisade_app_a and _b): a
+    -- grant made to a login role is the app's as much as one made to the group.
+    SELECT r.oid FROM pg_catalog.pg_roles g, pg_catalog.pg_roles r
+     WHERE g.rolname = 'palisade_app'
+       AND (r.oid = g.oid OR (NOT r.rolsuper AND pg_catalog.pg_has_role(r.oid, g.oid, 'MEMBER')))
 ), rel AS (
     SELECT c.oid, n.nspname::text AS schema_name, c.relname::text AS table_name, c.relkind,
            c.relkind = 'm' OR (c.relkind = 'v' AND NOT EXISTS (
@@ -1382,24 +1391,26 @@ WITH app AS (
                   AND pg_catalog.lower(o.option_value) IN ('true', 'on', 'yes', '1'))) AS reads_as_owner
       FROM pg_catalog.pg_class c
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      CROSS JOIN app
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
        AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
-       AND (pg_catalog.has_table_privilege(app.oid, c.oid,
-                'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
-            OR pg_catalog.has_any_column_privilege(app.oid, c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))
+       AND EXISTS (SELECT 1 FROM app
+                    WHERE pg_catalog.has_table_privilege(app.oid, c.oid,
+                              'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                       OR pg_catalog.has_any_column_privilege(app.oid, c.oid,
+                              'SELECT, INSERT, UPDATE, REFERENCES'))
 ), col AS (
     SELECT rel.oid, rel.schema_name, rel.table_name, rel.relkind, rel.reads_as_owner,
            a.attnum, a.attname::text AS column_name, a.attgenerated,
            ARRAY(SELECT v.priv
                    FROM (VALUES (1, 'SELECT'), (2, 'INSERT'), (3, 'UPDATE'), (4, 'REFERENCES')) AS v(o, priv)
-                  WHERE pg_catalog.has_column_privilege(app.oid, rel.oid, a.attnum, v.priv)
+                  WHERE EXISTS (SELECT 1 FROM app
+                                 WHERE pg_catalog.has_column_privilege(app.oid, rel.oid, a.attnum, v.priv))
                   UNION ALL
                  SELECT v.priv
                    FROM (VALUES (5, 'DELETE'), (6, 'TRUNCATE'), (7, 'TRIGGER')) AS v(o, priv)
-                  WHERE pg_catalog.has_table_privilege(app.oid, rel.oid, v.priv)) AS app_privileges
+                  WHERE EXISTS (SELECT 1 FROM app
+                                 WHERE pg_catalog.has_table_privilege(app.oid, rel.oid, v.priv))) AS app_privileges
       FROM rel
-      CROSS JOIN app
       JOIN pg_catalog.pg_attribute a ON a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped
 ), secret AS (
     SELECT a.attrelid, a.attnum, cc.schema_name || '.' || cc.table_name || '.' || cc.column_name AS name

@@ -49,11 +49,13 @@ async fn violations(db: &TestDb) -> Vec<String> {
                             AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid
                                               AND a.attnum = ANY (k.conkey) AND a.attname = 'organization_id')
                          ) AS bad_fks,
-                   -- unique constraints and unique indexes without the tenant column
+                   -- unique and exclusion constraints and unique indexes without the tenant
+                   -- column among their key columns (an INCLUDE column is not one)
                    ARRAY(SELECT ic.relname::text FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-                          WHERE i.indrelid = t.oid AND i.indisunique
-                            AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid
-                                              AND a.attnum = ANY (i.indkey) AND a.attname = t.tenant_col)) AS global_uniques,
+                          WHERE i.indrelid = t.oid AND (i.indisunique OR i.indisexclusion)
+                            AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey) WITH ORDINALITY AS u(a, o)
+                                              JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = u.a
+                                             WHERE u.o <= i.indnkeyatts AND a.attname = t.tenant_col)) AS global_uniques,
                    -- columns drawing from a sequence (RLS pitfall 13: a sequence shared by every
                    -- tenant tells each how many rows the others make): identity, or a default
                    -- calling nextval (serial's)
@@ -210,6 +212,12 @@ async fn the_rules_catch_a_table_that_breaks_them() {
              other_customer_id uuid, CONSTRAINT sloppy_child_covered_fkey
                  FOREIGN KEY (organization_id, other_customer_id)
                  REFERENCES palisade.customers (organization_id, id));
+         -- Uniqueness across tenants in other forms: the tenant column only INCLUDEd, and an
+         -- exclusion constraint.
+         ALTER TABLE palisade.sloppy_child ADD CONSTRAINT sloppy_child_ticket_key UNIQUE (ticket)
+             INCLUDE (organization_id);
+         ALTER TABLE palisade.sloppy_child ADD COLUMN code text,
+             ADD CONSTRAINT sloppy_child_code_excl EXCLUDE USING hash (code WITH =);
          -- other_customer_id only INCLUDEd: the index cannot find a customer's rows.
          CREATE INDEX sloppy_child_org_include_idx ON palisade.sloppy_child (organization_id)
              INCLUDE (other_customer_id);
@@ -278,6 +286,8 @@ async fn the_rules_catch_a_table_that_breaks_them() {
         "sloppy: no index leading with organization_id",
         "sloppy: unique key sloppy_email_key without organization_id",
         "sloppy: unique key sloppy_pkey without organization_id",
+        "sloppy_child: unique key sloppy_child_ticket_key without organization_id",
+        "sloppy_child: unique key sloppy_child_code_excl without organization_id",
         "sloppy_child: foreign key sloppy_child_customer_id_fkey to a tenant table without organization_id",
         "sloppy_child: foreign key sloppy_child_customer_id_fkey has no index leading with its columns",
         "sloppy_child: foreign key sloppy_child_covered_fkey has no index leading with its columns",

@@ -233,6 +233,28 @@ async fn the_export_holds_every_row_of_the_organization_none_of_another_and_no_s
     assert!(has_column("invoices", "total_cents"));
 }
 
+/// The export's columns are those `palisade_app` may read (which the audit classifies), not
+/// whatever its login role was granted besides: a grant to `palisade_app_a` by hand (the audit
+/// reports it) puts no secret in the export.
+#[actix_web::test]
+async fn a_grant_to_the_login_role_puts_no_secret_in_the_export() {
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
+    let su = app.db.superuser_client().await;
+    su.batch_execute(&format!(
+        "GRANT SELECT ON palisade.users TO {}",
+        palisade_test_support::TEST_APP_LOGIN_ROLE
+    ))
+    .await
+    .unwrap();
+    let r = app.get(&a, "/v1/organization/export").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let users = r.json["tables"]["users"].as_array().unwrap();
+    assert_eq!(users.len(), 1);
+    assert!(users[0].get("email").is_some(), "{}", users[0]);
+    assert!(users[0].get("password_hash").is_none(), "{}", users[0]);
+    assert!(!r.text.contains("argon2"));
+}
+
 /// Seeds `count` customers of `org` as the superuser (a DBA's arrangement; RLS does not bind
 /// it), each with a name of `name_len` characters.
 async fn seed_customers(app: &TestApp, org: &str, count: i32, name_len: i32) {

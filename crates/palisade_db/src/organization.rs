@@ -110,8 +110,10 @@ pub async fn delete(tx: &mut TenantTx) -> Result<bool, DbError> {
 /// and the transaction's start, `now()`; and sets the transaction's
 /// `idle_in_transaction_session_timeout` to `$1`, a number of milliseconds): one statement whose rows are `(table, row)`: `table`
 /// the table's index in the list returned beside it (every table of schema `palisade` of which
-/// the current role may SELECT a column, by name), `row` one of its rows as a JSON object of only
-/// the columns the current role may SELECT. The rows come table
+/// the role `palisade_app` may SELECT a column, by name), `row` one of its rows as a JSON object
+/// of only the columns `palisade_app` may SELECT: the group role's grants, which the audit
+/// classifies, not the login role's, which may hold more (a grant made to `palisade_app_a` by
+/// hand put `users.password_hash` in every export). The rows come table
 /// after table in that order: a `UNION ALL` is an Append, which reads its inputs one after
 /// another (and a cursor's plan is never parallel); [`ExportCursor::fetch`] checks it.
 /// Identifiers are quoted by the server (`format('%I')`, `quote_ident`), never pasted by Rust.
@@ -145,7 +147,7 @@ SELECT array_agg(c.relname ORDER BY c.ordinal),
                   JOIN pg_catalog.pg_attribute a
                     ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
                  WHERE n.nspname = 'palisade' AND cl.relkind IN ('r', 'p') AND NOT cl.relispartition
-                   AND pg_catalog.has_column_privilege(cl.oid, a.attnum, 'SELECT')
+                   AND pg_catalog.has_column_privilege('palisade_app', cl.oid, a.attnum, 'SELECT')
                    AND a.atttypid <> 'pg_catalog.xid8'::pg_catalog.regtype
                  GROUP BY cl.relname) AS t) AS c";
 

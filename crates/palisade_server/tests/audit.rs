@@ -21,7 +21,7 @@ use palisade_db::schema;
 use palisade_pg_embedded::PgBinaries;
 use palisade_server::audit::{EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, audit_database};
 use palisade_test_support::command::{Run, audit_violations as violations, run};
-use palisade_test_support::{TEST_PASSWORD, TestDb, cluster};
+use palisade_test_support::{TEST_APP_LOGIN_ROLE, TEST_PASSWORD, TestDb, cluster};
 use tokio_postgres::Client;
 
 /// Runs the built `palisade audit` with DATABASE_URL = the owner of `db` and, unless
@@ -443,6 +443,18 @@ async fn each_way_of_breaking_the_database_is_reported() {
         Breakage::new(
             "a global unique key",
             "CREATE UNIQUE INDEX customers_phone_key ON palisade.customers (phone)",
+            &[("global_unique_key", "table", CUSTOMERS)],
+        ),
+        Breakage::new(
+            "a global unique key with the tenant column only INCLUDEd",
+            "ALTER TABLE palisade.customers ADD CONSTRAINT customers_phone_key UNIQUE (phone) \
+             INCLUDE (organization_id)",
+            &[("global_unique_key", "table", CUSTOMERS)],
+        ),
+        Breakage::new(
+            "a global exclusion constraint (uniqueness by another name)",
+            "ALTER TABLE palisade.customers ADD CONSTRAINT customers_phone_excl \
+             EXCLUDE USING hash (phone WITH =)",
             &[("global_unique_key", "table", CUSTOMERS)],
         ),
         Breakage {
@@ -969,6 +981,34 @@ async fn an_allow_listed_administrator_is_not_reported_for_createrole_or_a_super
         "{found:?}"
     );
     tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+/// A grant made to an app login role (`palisade_app_a`, as a DBA debugging with it might) is the
+/// app's as much as one made to `palisade_app`: the column audit checks every role acting as the
+/// app, and a secret column granted so is reported. (Only `palisade_app`'s grants were checked,
+/// and the export, which followed the login role's, then held every user's password hash.)
+#[tokio::test]
+async fn a_secret_column_granted_to_an_app_login_role_is_reported() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute(&format!(
+        "GRANT SELECT ON palisade.users TO {TEST_APP_LOGIN_ROLE}"
+    ))
+    .await
+    .unwrap();
+    let found = violations(&su).await;
+    assert!(
+        found.iter().any(|(k, t, o)| k == "secret_column_readable"
+            && t == "column"
+            && o == "palisade.users.password_hash"),
+        "{found:?}"
+    );
+    su.batch_execute(&format!(
+        "REVOKE SELECT ON palisade.users FROM {TEST_APP_LOGIN_ROLE}"
+    ))
+    .await
+    .unwrap();
     assert_eq!(violations(&su).await, vec![]);
 }
 
