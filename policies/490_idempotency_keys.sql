@@ -13,6 +13,10 @@
  *     older than 24 hours is the retention command's job (issue 12).
  * Responses that carried a secret (an API key, a webhook signing secret) are stored without
  * it. No organization set: nothing visible, nothing writable.
+ * The request's fingerprint, `request_hash`, is written by palisade_app but never read by it: a
+ * retry's is compared through palisade_private.idempotency_request_matches (024_idempotency.sql),
+ * since a SHA-256 of a body that carried a write-only secret (an integration's `secrets`) would
+ * let whoever reads it test guesses of that secret offline.
  */
 ALTER TABLE palisade.idempotency_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.idempotency_keys FORCE ROW LEVEL SECURITY;
@@ -20,8 +24,11 @@ ALTER TABLE palisade.idempotency_keys
     ALTER COLUMN organization_id SET DEFAULT palisade_private.current_org_id();
 
 REVOKE ALL ON palisade.idempotency_keys FROM palisade_app, palisade_resolver;
-GRANT SELECT, INSERT, UPDATE ON palisade.idempotency_keys TO palisade_app;
-GRANT SELECT (organization_id, key, created_at), DELETE ON palisade.idempotency_keys TO palisade_resolver;
+GRANT SELECT (organization_id, key, response_status, response_body, response_location, created_at),
+      INSERT, UPDATE
+   ON palisade.idempotency_keys TO palisade_app;
+GRANT SELECT (organization_id, key, request_hash, created_at), DELETE
+   ON palisade.idempotency_keys TO palisade_resolver;
 
 /** A user's transaction reads its organization's keys (to replay or refuse a retry). */
 DROP POLICY IF EXISTS idempotency_keys_select ON palisade.idempotency_keys;
@@ -54,7 +61,8 @@ CREATE POLICY idempotency_keys_delete ON palisade.idempotency_keys FOR DELETE TO
 /**
  * Retention (029_retention.sql): the resolver reads and deletes keys past their window, only
  * inside palisade_private.purge_expired_records, which `palisade retention` and the server's
- * scheduled run call as palisade_owner.
+ * scheduled run call as palisade_owner. And it reads one key's fingerprint of the caller's own
+ * organization inside palisade_private.idempotency_request_matches (024_idempotency.sql).
  */
 DROP POLICY IF EXISTS idempotency_keys_select_resolver ON palisade.idempotency_keys;
 CREATE POLICY idempotency_keys_select_resolver ON palisade.idempotency_keys FOR SELECT TO palisade_resolver

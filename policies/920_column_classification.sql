@@ -195,7 +195,7 @@ VALUES
     -- palisade.idempotency_keys
     ('palisade', 'idempotency_keys', 'organization_id', 'readable', NULL),
     ('palisade', 'idempotency_keys', 'key', 'readable', 'The client''s Idempotency-Key: a label the client chose for one request, not a credential (it only replays a response to the organization that sent it).'),
-    ('palisade', 'idempotency_keys', 'request_hash', 'readable', 'SHA-256 of the method, path, user id and body the key was first used for, to tell a retry from a reuse; password bodies (POST /v1/me/password) never take a key.'),
+    ('palisade', 'idempotency_keys', 'request_hash', 'secret', 'SHA-256 of the method, path, user id and body the key was first used for: a body may carry a write-only secret (an integration''s secrets, a social account''s access token), which it would let a reader guess offline; compared only through palisade_private.idempotency_request_matches.'),
     ('palisade', 'idempotency_keys', 'response_status', 'readable', NULL),
     ('palisade', 'idempotency_keys', 'response_body', 'readable', 'The first response, stored without the secret a few responses carry once (an API key, a webhook signing secret).'),
     ('palisade', 'idempotency_keys', 'response_location', 'readable', NULL),

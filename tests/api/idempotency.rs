@@ -503,3 +503,54 @@ async fn the_table_refuses_the_keys_the_header_refuses() {
         )
     );
 }
+
+/// The stored fingerprint is a SHA-256 of the request's body, and a body may carry a secret
+/// that is written once and never shown (an integration's `secrets`): palisade_app cannot read
+/// it back (a retry's is compared by `palisade_private.idempotency_request_matches`), so neither
+/// the export nor any query can hand it out to test guesses of that secret against. Retries
+/// still replay, and another body under the same key is still refused.
+#[actix_web::test]
+async fn the_stored_fingerprint_is_never_read_back() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let body = json!({"provider": "hubspot", "name": "HubSpot",
+                      "secrets": {"private_app_token": "a guessable password"}});
+    let first = post(&app, &a, "/v1/integrations", &body, "k").await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let again = post(&app, &a, "/v1/integrations", &body, "k").await;
+    assert_eq!((again.status, &again.json), (201, &first.json));
+    assert_eq!(again.header("idempotency-replayed"), Some("true"));
+    let mut guess = body.clone();
+    guess["secrets"]["private_app_token"] = json!("another guess");
+    post(&app, &a, "/v1/integrations", &guess, "k")
+        .await
+        .assert_error_at(422, "idempotency_key_reused", "another body");
+
+    let c = app.db.app_client().await;
+    begin_as(&c, &a.org_id, "owner").await;
+    for sql in [
+        "SELECT request_hash FROM palisade.idempotency_keys",
+        "SELECT 1 FROM palisade.idempotency_keys WHERE request_hash IS NOT NULL",
+        "SELECT k FROM palisade.idempotency_keys k",
+    ] {
+        c.batch_execute("SAVEPOINT s").await.unwrap();
+        let err = c.query(sql, &[]).await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{sql}"
+        );
+        c.batch_execute("ROLLBACK TO SAVEPOINT s").await.unwrap();
+    }
+    let keys: i64 = c
+        .query_one("SELECT count(*) FROM palisade.idempotency_keys", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(keys, 1);
+    let export = app.get(&a, "/v1/organization/export").await;
+    let rows = export.json["tables"]["idempotency_keys"]
+        .as_array()
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].get("request_hash").is_none(), "{}", rows[0]);
+}

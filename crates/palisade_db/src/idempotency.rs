@@ -91,7 +91,9 @@ pub async fn claim(
                     fingerprint!(),
                     ", $4) \
                      ON CONFLICT (organization_id, key) DO UPDATE \
-                         SET request_hash = EXCLUDED.request_hash, \
+                         SET request_hash = ",
+                    fingerprint!(),
+                    ", \
                              created_at = EXCLUDED.created_at, response_status = NULL, \
                              response_body = NULL, response_location = NULL \
                          WHERE k.created_at <= $5 \
@@ -107,18 +109,20 @@ pub async fn claim(
         }
         let row = tx
             .query_opt(
-                concat!(
-                    "SELECT request_hash = ",
-                    fingerprint!(),
-                    " AS same, response_status, response_body, response_location \
-                       FROM palisade.idempotency_keys WHERE key = $1"
-                ),
+                // The fingerprint is compared by a definer: palisade_app may not read it
+                // (policies/024_idempotency.sql).
+                "SELECT palisade_private.idempotency_request_matches($1, $2, $3) AS same, \
+                        response_status, response_body, response_location \
+                   FROM palisade.idempotency_keys WHERE key = $1",
                 &[&key, &request, &body],
             )
             .await?;
         let Some(row) = row else { continue };
-        if !row.try_get::<_, bool>("same")? {
-            return Ok(Claim::Reused);
+        match row.try_get::<_, Option<bool>>("same")? {
+            Some(true) => {}
+            Some(false) => return Ok(Claim::Reused),
+            // Gone between the two reads (retention): take the key.
+            None => continue,
         }
         let status: Option<i16> = row.try_get("response_status")?;
         let status = status
