@@ -99,7 +99,35 @@ async fn a_batch_is_all_or_nothing_and_foreign_customers_answer_like_missing_one
         let r = app.post(&a, "/v1/analytics/events/batch", &body).await;
         answers.push(r);
     }
-    palisade_test_support::assert_foreign_like_missing(&answers[0], &answers[1], "customer_id");
+    palisade_test_support::assert_foreign_like_missing(&answers[0], &answers[1], "[1].customer_id");
+    // The first item whose customer is not the organization's is the one named.
+    let a_cust = app.create_customer(&a, json!({"name": "Ada"})).await;
+    let body = json!([
+        {"type": "ok", "customer_id": a_cust["id"]},
+        {"type": "ok"},
+        {"type": "ok", "customer_id": b_cust["id"]},
+        {"type": "ok", "customer_id": Uuid::now_v7().to_string()},
+    ]);
+    let r = app.post(&a, "/v1/analytics/events/batch", &body).await;
+    assert_eq!(
+        (r.status, &r.json["fields"]),
+        (
+            422,
+            &json!([{"field": "[2].customer_id", "code": "not_found",
+                     "reason": "does not exist in this organization"}])
+        ),
+        "{}",
+        r.text
+    );
+    // A single event's is named without an index.
+    let r = app
+        .post(
+            &a,
+            "/v1/analytics/events",
+            &json!({"type": "ok", "customer_id": b_cust["id"]}),
+        )
+        .await;
+    assert_eq!(r.json["fields"][0]["field"], "customer_id", "{}", r.text);
 
     let too_many: Vec<_> = (0..101).map(|_| json!({"type": "x"})).collect();
     // (route, body, the refused field and its code)

@@ -107,6 +107,33 @@ pub async fn ingest(tx: &mut TenantTx, events: &[NewEvent]) -> Result<Vec<Event>
     Ok(out)
 }
 
+/// Of `events`, the index of the first whose customer the acting organization does not have
+/// (missing, or another organization's: row-level security hides both alike), for naming it
+/// after [`ingest`] failed on the customer's foreign key. `None` when every one is there now.
+/// Ends the transaction.
+pub async fn first_missing_customer(
+    tx: TenantTx,
+    events: &[NewEvent],
+) -> Result<Option<usize>, DbError> {
+    let wanted: Vec<Uuid> = events
+        .iter()
+        .filter_map(|e| e.customer_id.map(|c| c.as_uuid()))
+        .collect();
+    let rows = tx
+        .query_once(
+            "SELECT id FROM palisade.customers WHERE id = ANY ($1::uuid[])",
+            &[&wanted],
+        )
+        .await?;
+    let found = rows
+        .iter()
+        .map(|r| r.try_get::<_, Uuid>(0))
+        .collect::<Result<std::collections::HashSet<_>, _>>()?;
+    Ok(events
+        .iter()
+        .position(|e| e.customer_id.is_some_and(|c| !found.contains(&c.as_uuid()))))
+}
+
 /// Counts of events per day (in `days.zone`) and type over `days` (see
 /// [`crate::days::Days`]), by day then type, with the days the database resolved and whether
 /// they form a range a summary reads (nothing is counted when they do not). Ends the transaction

@@ -26,7 +26,8 @@ crate::table! {
         /// Its parameters: the object given, as given.
         #[schema(value_type = Object)]
         parameters: Value,
-        /// How often it runs for its subscribers; `null`: not scheduled.
+        /// The schedule stored with the definition (`null`: none). Stored only: nothing runs
+        /// reports yet.
         #[schema(value_type = Option<ReportSchedule>)]
         schedule: Option<String>,
         /// Creation time.

@@ -202,7 +202,7 @@ pub async fn ingest(
     let mut f = Fields::default();
     let event = parse_event(&mut f, &body, OffsetDateTime::now_utc());
     let event = f.finish_with(event)?;
-    store(&state, &caller, idem, &[event], |mut events| {
+    store(&state, &caller, idem, &[event], false, |mut events| {
         let one = events
             .pop()
             .ok_or_else(|| ApiError::internal("ingest stored no event"))?;
@@ -213,7 +213,7 @@ pub async fn ingest(
 
 /// `POST /v1/analytics/events/batch` (201 `{"data": [...]}` in the same order): an array of 1 to
 /// [`MAX_BATCH`] events, stored all or none; a refused field is named with its item's index
-/// (`[3].type`), like a deserializer's error.
+/// (`[3].type`, `[3].customer_id`), like a deserializer's error.
 pub async fn ingest_batch(
     state: web::Data<AppState>,
     caller: Caller,
@@ -238,19 +238,21 @@ pub async fn ingest_batch(
     if events.len() != body.len() {
         return Err(ApiError::internal("validated fields missing"));
     }
-    store(&state, &caller, idem, &events, |data| {
+    store(&state, &caller, idem, &events, true, |data| {
         Ok(HttpResponse::Created().json(BatchJson { data }))
     })
     .await
 }
 
 /// Stores parsed events in one transaction (a replayed `Idempotency-Key` answers the first
-/// response) and answers with `respond`'s response for them.
+/// response) and answers with `respond`'s response for them. For a `batch`, a customer that
+/// does not exist in the organization is named with its item's index (`[3].customer_id`).
 async fn store(
     state: &AppState,
     caller: &Caller,
     idem: Idempotency,
     events: &[NewEvent],
+    batch: bool,
     respond: impl FnOnce(Vec<EventJson>) -> Result<HttpResponse, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let mut tx = begin_or_replay!(idem, state, caller.begin(state).await?);
@@ -259,7 +261,24 @@ async fn store(
     tx.commit_with_next_statement();
     let stored = match db::ingest(&mut tx, events).await {
         Err(e) if e.is_foreign_key_violation_of(db::CUSTOMER_FKEY) => {
-            return Err(no_such("customer_id"));
+            drop(tx);
+            // Which one, for a batch: read in a transaction of its own (this one is aborted).
+            let index = if batch {
+                db::first_missing_customer(caller.begin(state).await?, events).await?
+            } else {
+                None
+            };
+            return Err(match index {
+                Some(i) => ApiError::Validation(vec![
+                    crate::error::FieldError::new(
+                        "customer_id",
+                        crate::error::FieldCode::NotFound,
+                        "does not exist in this organization",
+                    )
+                    .in_item(i),
+                ]),
+                None => no_such("customer_id"),
+            });
         }
         // A backstop: EventProperties bounds the stored size as the CHECK does, item by item
         // (so a batch names the index there).
