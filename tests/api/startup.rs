@@ -441,14 +441,9 @@ async fn missing_or_outdated_security_definer_functions_are_refused_until_instal
     install().await.unwrap();
     schema::check_definers(&db.app_pool(1)).await.unwrap();
     // As after an upgrade whose definer files changed.
-    su.batch_execute(
-        "BEGIN; SET LOCAL ROLE palisade_resolver;
-         CREATE OR REPLACE FUNCTION palisade_private.definer_files_digest() RETURNS text
-             LANGUAGE sql IMMUTABLE SET search_path = '' AS $$ SELECT 'an older version'::text $$;
-         COMMIT;",
-    )
-    .await
-    .unwrap();
+    su.batch_execute(palisade_test_support::DEFINERS_OF_AN_OLDER_VERSION)
+        .await
+        .unwrap();
     let msg = refusal(&db, TEST_APP_LOGIN_ROLE).await;
     assert!(
         msg.contains("not the ones of this version") && msg.contains("palisade install-definers"),

@@ -816,23 +816,7 @@ async fn one_new_customer_linked_to_two_organizations_at_once_ends_with_one() {
         .await
         .unwrap();
     let release = async {
-        let watcher = app.db.superuser_client().await;
-        for attempt in 0.. {
-            assert!(attempt < 3000, "the two events never both waited");
-            let waiting: i64 = watcher
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity \
-                      WHERE datname = $1 AND wait_event_type = 'Lock'",
-                    &[&app.db.name],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if waiting == 2 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        app.db.until_sessions_wait_on_a_lock(2).await;
         su.batch_execute("COMMIT").await.unwrap();
     };
     let (first, second, ()) = tokio::join!(

@@ -451,14 +451,9 @@ fn an_embedded_start_after_an_upgrade_installs_the_definers_without_asking_for_i
     );
     // As a cluster that an older version prepared.
     as_superuser(&dir, async |su| {
-        su.batch_execute(
-            "BEGIN; SET LOCAL ROLE palisade_resolver;
-             CREATE OR REPLACE FUNCTION palisade_private.definer_files_digest() RETURNS text
-                 LANGUAGE sql IMMUTABLE SET search_path = '' AS $$ SELECT 'an older version'::text $$;
-             COMMIT;",
-        )
-        .await
-        .unwrap();
+        su.batch_execute(palisade_test_support::DEFINERS_OF_AN_OLDER_VERSION)
+            .await
+            .unwrap();
     });
     server.signal("TERM");
     exits_cleanly(&mut server);

@@ -109,6 +109,14 @@ pub const TEST_JWT_SECRET: &[u8] = b"palisade-test-jwt-secret-32-bytes-long!!";
 /// The Stripe webhook signing secret test apps use.
 pub const TEST_STRIPE_WEBHOOK_SECRET: &str = "whsec_palisade_test_stripe_secret";
 
+/// For a superuser: makes the database's SECURITY DEFINER functions look installed by another
+/// version (their digest function answers another digest), as after an upgrade whose
+/// `policies/02N_*.sql` changed and before `palisade install-definers`.
+pub const DEFINERS_OF_AN_OLDER_VERSION: &str = "BEGIN; SET LOCAL ROLE palisade_resolver;
+     CREATE OR REPLACE FUNCTION palisade_private.definer_files_digest() RETURNS text
+         LANGUAGE sql IMMUTABLE SET search_path = '' AS $$ SELECT 'an older version'::text $$;
+     COMMIT;";
+
 /// A `Stripe-Signature` header for `body` as Stripe builds it: `t=<timestamp>,v1=<hex
 /// HMAC-SHA256 of "{t}.{body}" keyed with the whole whsec_ string>`.
 pub fn stripe_signature_header(secret: &str, timestamp: i64, body: &[u8]) -> String {
@@ -413,9 +421,17 @@ impl TestDb {
     /// or the server's). Bounded, so that a statement that never waits fails the test instead of
     /// hanging it.
     pub async fn until_one_session_waits_on_a_lock(&self) {
+        self.until_sessions_wait_on_a_lock(1).await;
+    }
+
+    /// Until exactly `n` sessions of this database wait on a lock ([`Self::until_one_session_waits_on_a_lock`]).
+    pub async fn until_sessions_wait_on_a_lock(&self, n: i64) {
         let su = self.superuser_client().await;
         for attempt in 0.. {
-            assert!(attempt < 3000, "no session ever waited on a lock");
+            assert!(
+                attempt < 3000,
+                "{n} sessions never waited on a lock at once"
+            );
             let waiting: i64 = su
                 .query_one(
                     "SELECT count(*) FROM pg_stat_activity \
@@ -425,7 +441,7 @@ impl TestDb {
                 .await
                 .expect("count the waiting sessions")
                 .get(0);
-            if waiting == 1 {
+            if waiting == n {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

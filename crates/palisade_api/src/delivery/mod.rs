@@ -141,9 +141,9 @@ impl DeliveryWorker {
         Ok(cycle)
     }
 
-    /// Runs cycles until `stop` resolves: at once again after a cycle that made an attempt or
-    /// settled a delivery as skipped, or found a full batch held by other workers (one organization's backlog comes [`PER_ORGANIZATION`] at a time, so
-    /// waiting after every batch short of full would slow it to that many a second), else after
+    /// Runs cycles until `stop` resolves: at once again after a cycle that made progress
+    /// ([`Cycle::more_may_be_due`]: one organization's backlog comes 8 deliveries a cycle, so
+    /// waiting after every batch short of full would slow it to 8 a second), else after
     /// [`POLL_INTERVAL`]. A database error is logged (its kind, never its text's data) and the
     /// next cycle tries again. `stop` interrupts a cycle too: what it had claimed and not
     /// recorded is due again when its lease ends (at-least-once).
