@@ -7,18 +7,7 @@
 -- replaces the index on next_attempt_at alone, which nothing else reads.
 -- A plain CREATE INDEX blocks writes to outbound_webhook_deliveries (every change that emits an
 -- event) while it builds; where that table is large, build it first with CREATE INDEX
--- CONCURRENTLY IF NOT EXISTS and the same definition (docs/changelog.md). A concurrent build
--- that failed leaves an invalid index of that name, which IF NOT EXISTS would keep: it is
--- dropped and built again here.
-DO $do$
-BEGIN
-    IF EXISTS (SELECT FROM pg_catalog.pg_index AS i
-                WHERE i.indexrelid = pg_catalog.to_regclass('palisade.outbound_webhook_deliveries_org_due_idx')
-                  AND NOT i.indisvalid) THEN
-        DROP INDEX palisade.outbound_webhook_deliveries_org_due_idx;
-    END IF;
-END
-$do$;
+-- CONCURRENTLY IF NOT EXISTS and the same definition (docs/changelog.md).
 CREATE INDEX IF NOT EXISTS outbound_webhook_deliveries_org_due_idx
     ON palisade.outbound_webhook_deliveries (organization_id, next_attempt_at, id)
     WHERE status = 'pending';

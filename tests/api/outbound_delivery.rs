@@ -882,6 +882,48 @@ async fn one_organizations_backlog_does_not_hold_back_anothers_deliveries() {
     assert_eq!((cycle.succeeded, cycle.retrying), (9, 0));
 }
 
+/// A disabled endpoint's due backlog is settled as skipped in one claim, not 8 a cycle: one at a
+/// time, it took every place of its organization's in each cycle and held back its other
+/// endpoints' deliveries for as many cycles, each as long as the slowest attempt anywhere.
+#[actix_web::test]
+async fn a_disabled_endpoints_backlog_is_skipped_at_once() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let ca = TestCa::new();
+    let (r1, r2) = (
+        Receiver::start(&ca, Reply::Status(200)).await,
+        Receiver::start(&ca, Reply::Status(200)).await,
+    );
+    let w1 = register(&app, &a, &r1.url(), &["customer.created"]).await;
+    for i in 0..20 {
+        new_customer(&app, &a, &format!("c{i}@example.com")).await;
+    }
+    let path = format!("/v1/webhooks/{}", w1["id"].as_str().unwrap_or_default());
+    let r = app.patch(&a, &path, &json!({"enabled": false})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let w2 = register(&app, &a, &r2.url(), &["customer.created"]).await;
+    new_customer(&app, &a, "late@example.com").await;
+
+    let worker = worker(&app, &ca, &[&r1, &r2]);
+    let first = worker.run_once().await.expect("cycle");
+    assert_eq!(first.attempts(), 0, "{first:?}");
+    let second = worker.run_once().await.expect("cycle");
+    assert_eq!(
+        (second.succeeded, r2.received().len()),
+        (1, 1),
+        "{second:?}"
+    );
+    assert!(r1.received().is_empty());
+    let skipped = deliveries(&app, &a, &w1).await;
+    assert_eq!(skipped.len(), 20);
+    assert!(
+        skipped
+            .iter()
+            .all(|d| d["status"] == "skipped" && d["last_error"] == "endpoint_disabled"),
+        "{skipped:?}"
+    );
+    assert_eq!(deliveries(&app, &a, &w2).await[0]["status"], "succeeded");
+}
+
 /// The worker's poll, once a second in every instance, reads the due part of the pending index
 /// only: 20,000 pending retries of an endpoint that is down, none due, are not walked to find
 /// nothing; and of an organization's 20,000 due deliveries it reads the 8 it takes, in order,

@@ -121,7 +121,8 @@ pub async fn claim(
         match row.try_get::<_, Option<bool>>("same")? {
             Some(true) => {}
             Some(false) => return Ok(Claim::Reused),
-            // Gone between the two reads (retention): take the key.
+            // Not expected: the function reads the row the SELECT found, in the same snapshot
+            // and under the same conditions. Try the claim again rather than misreport.
             None => continue,
         }
         let status: Option<i16> = row.try_get("response_status")?;

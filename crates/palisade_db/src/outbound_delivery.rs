@@ -248,6 +248,27 @@ pub async fn claim(
             &[&due.delivery_id, &reason.as_str()],
         )
         .await?;
+        if reason == DeliveryError::EndpointDisabled {
+            // Every other delivery of the endpoint that is due now goes the same way, in this
+            // claim: one at a time, a disabled endpoint's backlog took 8 places of every cycle
+            // of its organization's, and held its other endpoints' deliveries back for as many
+            // cycles (each as long as its slowest attempt, anywhere). Those another worker holds
+            // are left to it.
+            let webhook: Uuid = row.try_get("webhook_id")?;
+            tx.execute(
+                "UPDATE palisade.outbound_webhook_deliveries AS d \
+                 SET status = 'skipped', next_attempt_at = NULL, leased_until = NULL, \
+                     last_error = $3, updated_at = now() \
+                 WHERE d.id IN ( \
+                     SELECT p.id FROM palisade.outbound_webhook_deliveries AS p \
+                      WHERE p.webhook_id = $1 AND p.status = 'pending' \
+                        AND (p.next_attempt_at <= $2 OR p.attempt_count = 0) \
+                        AND (p.leased_until IS NULL OR p.leased_until < now()) \
+                        FOR UPDATE SKIP LOCKED)",
+                &[&webhook, &now, &reason.as_str()],
+            )
+            .await?;
+        }
         tx.commit().await?;
         return Ok(Claimed::Skipped);
     }

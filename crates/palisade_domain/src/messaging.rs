@@ -26,14 +26,16 @@ crate::str_enum! {
 }
 
 impl CampaignStatus {
-    /// Whether the campaign's content (name, texts, schedule, recipients) may still change:
-    /// only before anything has gone out.
+    /// Whether the campaign's content (name, texts, schedule) may still change and recipients
+    /// be added: only before anything has gone out. (A recipient still queued may be removed
+    /// whatever the status: a message's own rule.)
     pub fn is_editable(self) -> bool {
         matches!(self, CampaignStatus::Draft | CampaignStatus::Scheduled)
     }
 
     /// Whether the campaign may be deleted (with its recipients): not while it is going out,
-    /// and not once sent (the record of what went out stays; cancel instead).
+    /// and not once sent. A cancelled one may, with every recipient, those it went out to
+    /// included: keeping that record means keeping the cancelled campaign.
     pub fn is_deletable(self) -> bool {
         matches!(
             self,

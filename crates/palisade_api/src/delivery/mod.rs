@@ -74,9 +74,8 @@ impl Cycle {
     }
 
     /// Whether to run the next cycle at once rather than after [`POLL_INTERVAL`]: this one made
-    /// progress (an attempt, or a delivery settled as skipped: a disabled endpoint's backlog,
-    /// 8 an organization a cycle, would otherwise drain at 8 a second and hold back its
-    /// organization's other endpoints), or found a full batch held by other workers.
+    /// progress (an attempt, or a delivery settled as skipped), or found a full batch held by
+    /// other workers.
     pub fn more_may_be_due(&self) -> bool {
         self.attempts() + self.skipped > 0 || self.passed >= BATCH as usize
     }

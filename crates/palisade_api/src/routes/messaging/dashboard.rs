@@ -140,9 +140,7 @@ pub async fn stats(
     let sms_sent = sum_where(&c.sms_messages, |s| s.counts_as_sent());
     let sms_delivered = sum_where(&c.sms_messages, |s| s.counts_as_delivered());
     let calls_total: i64 = c.calls.iter().map(|(_, n)| n).sum();
-    // Integer arithmetic, so the figure is exact: hundredths of a minute, rounded half up.
-    let centi_minutes = (c.call_seconds * 100 + 30) / 60;
-    let total_call_minutes = centi_minutes as f64 / 100.0;
+    let total_call_minutes = centi_minutes(c.call_seconds) as f64 / 100.0;
 
     Ok(HttpResponse::Ok().json(StatsJson {
         email: EmailStatsJson {
@@ -167,4 +165,26 @@ pub async fn stats(
             total_call_minutes,
         },
     }))
+}
+
+/// Hundredths of a minute in `seconds`, rounded half up: integer arithmetic, so the figure is
+/// exact, and saturating, so a total past what fits stops at its maximum as the other totals do
+/// (each call's duration is bounded, their sum is not: overflowing, it wrapped to a negative
+/// figure, or panicked in a debug build).
+fn centi_minutes(seconds: i64) -> i64 {
+    seconds.saturating_mul(100).saturating_add(30) / 60
+}
+
+#[cfg(test)]
+mod tests {
+    use super::centi_minutes;
+
+    #[test]
+    fn call_minutes_round_half_up_and_saturate() {
+        assert_eq!(centi_minutes(0), 0);
+        assert_eq!(centi_minutes(90), 150);
+        assert_eq!(centi_minutes(1), 2); // 1.67 hundredths, rounded up
+        assert_eq!(centi_minutes(i64::MAX / 50), i64::MAX / 60);
+        assert_eq!(centi_minutes(i64::MAX), i64::MAX / 60);
+    }
 }

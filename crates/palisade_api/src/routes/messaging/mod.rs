@@ -3,8 +3,9 @@
 //! Every organization role (owner, admin, member) reads and writes all of these, like
 //! customers: running campaigns and logging calls is members' everyday work, and nothing here
 //! configures the organization. What a client may change is governed by statuses instead:
-//! - a campaign's content (name, texts, schedule, recipients) only while it is `draft` or
-//!   `scheduled`; its status only along [`CampaignStatus::client_may_move_to`] (409 otherwise);
+//! - a campaign's content (name, texts, schedule) and new recipients only while it is `draft`
+//!   or `scheduled` (a recipient still queued may be removed at any time, see below); its
+//!   status only along [`CampaignStatus::client_may_move_to`] (409 otherwise);
 //!   `scheduled` needs a `scheduled_at` in the future; deletion only when
 //!   [`CampaignStatus::is_deletable`];
 //! - a message is deleted only while `queued`;
