@@ -58,6 +58,8 @@ async fn an_allowed_origin_gets_its_preflight_and_reads_answers_and_errors() {
     .await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert_eq!(r.header("access-control-allow-origin"), Some(APP_ORIGIN));
+    // Every response carries its request id, a preflight's too.
+    assert!(r.header("x-request-id").is_some(), "{:?}", r.headers);
     let methods = r.header("access-control-allow-methods").unwrap();
     for m in ["GET", "HEAD", "POST", "PATCH", "DELETE"] {
         assert!(methods.contains(m), "{methods}");

@@ -146,7 +146,10 @@ impl TrustedProxies {
     }
 
     /// The hops of the configured header, left to right (repeated header lines concatenated in
-    /// order, as RFC 9110 combines them); `None` for a hop that is not an address.
+    /// order, as RFC 9110 combines them); `None` for a hop that is not an address. A line is
+    /// split on its commas as bytes: a hop a client wrote with a byte that is not visible ASCII
+    /// is that hop's `None`, and leaves the hops that proxies appended after it readable (a
+    /// line refused whole made the trusted proxy stand for every such client).
     fn hops(&self, headers: &HeaderMap) -> Vec<Option<IpAddr>> {
         let name = match self.header {
             ForwardedHeader::XForwardedFor => "x-forwarded-for",
@@ -154,11 +157,18 @@ impl TrustedProxies {
         };
         let mut hops = Vec::new();
         for value in headers.get_all(name) {
-            let Ok(value) = value.to_str() else {
-                hops.push(None);
-                continue;
-            };
-            for element in value.split(',') {
+            for element in value.as_bytes().split(|b| *b == b',') {
+                let Ok(element) = std::str::from_utf8(element) else {
+                    hops.push(None);
+                    continue;
+                };
+                if !element
+                    .bytes()
+                    .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+                {
+                    hops.push(None);
+                    continue;
+                }
                 hops.push(match self.header {
                     ForwardedHeader::XForwardedFor => parse_node(element),
                     ForwardedHeader::Forwarded => element
@@ -322,6 +332,17 @@ mod tests {
         assert_eq!(
             t.client_address(Some(ip("10.0.0.1")), &h),
             Some(ip("10.0.0.2"))
+        );
+        // A client's hop of bytes that are not visible ASCII, in the line a proxy appended the
+        // client's real address to: that address is still read.
+        let mut h = HeaderMap::new();
+        h.append(
+            HeaderName::from_static("x-forwarded-for"),
+            HeaderValue::from_bytes(b"\x80\xff, 203.0.113.7").unwrap(),
+        );
+        assert_eq!(
+            t.client_address(Some(ip("10.0.0.1")), &h),
+            Some(ip("203.0.113.7"))
         );
     }
 

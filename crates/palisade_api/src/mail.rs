@@ -50,7 +50,8 @@ impl std::fmt::Debug for OutgoingMail {
 #[error("{0}")]
 pub struct MailConfigError(String);
 
-/// Why a message could not be sent. The cause is for logs (it names no recipient or content).
+/// Why a message could not be sent. The cause is for logs, and never content; a mail server's
+/// refusal, quoted as the mail library gives it, may name the recipient's address.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     /// The message could not be built.

@@ -251,13 +251,14 @@ impl Application {
                 .app_data(slow_request)
                 // Innermost: a panicking handler's 500 still gets the request id and the log line.
                 .wrap(middleware::from_fn(palisade_api::catch_panic::catch_panic))
+                .wrap(actix_web::middleware::from_fn(palisade_api::etag::add_etag))
+                // Inside the logger: a preflight answered here still has its log line.
+                .wrap(actix_web::middleware::from_fn(palisade_api::cors::cors))
+                // Outside CORS: a preflight it answers (204 or 403) has its request id too.
                 .wrap_fn(|req, srv| {
                     let fut = srv.call(req);
                     async move { fut.await.map(add_request_id_header) }
                 })
-                .wrap(actix_web::middleware::from_fn(palisade_api::etag::add_etag))
-                // Inside the logger: a preflight answered here still has its log line.
-                .wrap(actix_web::middleware::from_fn(palisade_api::cors::cors))
                 .wrap(TracingLogger::<PalisadeRootSpan>::new())
                 // Outermost: the time and the status of the whole answer, as the client gets it.
                 .wrap(middleware::from_fn(palisade_api::metrics::record_requests))
