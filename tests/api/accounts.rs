@@ -1075,3 +1075,49 @@ async fn the_dba_query_for_invisible_emails_finds_what_a_new_email_refuses() {
     );
     assert_eq!(matched, refused);
 }
+
+/// Mailed links point at the front end (`PALISADE_APP_BASE_URL`) when it is set, and at the
+/// public base URL otherwise; the webhooks' URL, which Twilio's signatures are checked against,
+/// stays the public one.
+#[actix_web::test]
+async fn mailed_links_start_with_the_app_base_url() {
+    const APP: &str = "https://app.palisade.test";
+    let app = palisade_test_support::spawn_app_configured(|c| {
+        c.accounts.app_base_url = Some(APP.to_owned());
+    })
+    .await;
+    let owner = app.signup_unverified("Acme").await;
+    let mail = app
+        .nth_mail_with_link(&owner.email, "/verify-email", 1)
+        .await;
+    assert!(
+        mail.text().contains(&format!("{APP}/verify-email#token=")),
+        "{}",
+        mail.text()
+    );
+    app.verify_signup_email(&owner.token, &owner.email).await;
+    let invitee = fresh_email("invitee");
+    assert_eq!(app.invite(&owner, &invitee, "member").await.status, 201);
+    let mail = app.last_mail_to(&invitee).await;
+    assert!(
+        mail.text()
+            .contains(&format!("{APP}/accept-invitation#token=")),
+        "{}",
+        mail.text()
+    );
+    app.request_password_reset(&owner.email).await;
+    let mail = app
+        .nth_mail_with_link(&owner.email, "/reset-password", 1)
+        .await;
+    assert!(
+        mail.text()
+            .contains(&format!("{APP}/reset-password#token=")),
+        "{}",
+        mail.text()
+    );
+    assert!(
+        !mail
+            .text()
+            .contains(palisade_test_support::TEST_PUBLIC_BASE_URL)
+    );
+}

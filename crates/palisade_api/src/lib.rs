@@ -104,6 +104,17 @@ pub struct AppState {
     pub time_zones: std::sync::Arc<time_zones::TimeZones>,
 }
 
+impl AppState {
+    /// What the links of account mail start with: [`AccountSettings::app_base_url`], else the
+    /// public base URL.
+    pub fn link_base(&self) -> &str {
+        self.accounts
+            .app_base_url
+            .as_deref()
+            .unwrap_or(&self.webhooks.public_base_url)
+    }
+}
+
 /// How long `DELETE /v1/organization`'s statements may run, and wait for one lock: its
 /// transaction's own `statement_timeout` and `lock_timeout`, in place of the app role's
 /// (`palisade_db::organization::limit_deletion`).
@@ -128,8 +139,8 @@ impl Default for DeletionLimits {
     }
 }
 
-/// The lifetimes of emailed links (see docs/accounts.md).
-#[derive(Debug, Clone, Copy)]
+/// The lifetimes of emailed links, and where they point (see docs/accounts.md).
+#[derive(Debug, Clone)]
 pub struct AccountSettings {
     /// How long an invitation link works (`PALISADE_INVITATION_TTL_SECS`, default 7 days).
     pub invitation_ttl: time::Duration,
@@ -138,6 +149,9 @@ pub struct AccountSettings {
     /// How long an email verification link works (`PALISADE_EMAIL_VERIFICATION_TTL_SECS`,
     /// default 3 days).
     pub email_verification_ttl: time::Duration,
+    /// What the links of account mail start with (`PALISADE_APP_BASE_URL`: the front end's
+    /// pages); `None`: the public base URL ([`webhooks::WebhookConfig::public_base_url`]).
+    pub app_base_url: Option<String>,
 }
 
 impl Default for AccountSettings {
@@ -146,6 +160,7 @@ impl Default for AccountSettings {
             invitation_ttl: time::Duration::days(7),
             password_reset_ttl: time::Duration::hours(1),
             email_verification_ttl: time::Duration::days(3),
+            app_base_url: None,
         }
     }
 }

@@ -123,7 +123,7 @@ const EMBEDDED_VARS: &[Var] = &[
 ];
 #[rustfmt::skip]
 const WEBHOOK_VARS: &[Var] = &[
-    var("PALISADE_PUBLIC_BASE_URL", "default: http://<PALISADE_HTTP_ADDR>", "what precedes /webhooks/... in the URLs providers call, and in mailed links"),
+    var("PALISADE_PUBLIC_BASE_URL", "default: http://<PALISADE_HTTP_ADDR>", "what precedes /webhooks/... in the URLs providers call (and mailed links, without PALISADE_APP_BASE_URL)"),
     var("TWILIO_AUTH_TOKEN", "embedded: generated; otherwise unset", "verifies X-Twilio-Signature"),
     var("TWILIO_AUTH_TOKEN_FILE", "instead of the variable above", "a file holding it, read at start"),
     var("TWILIO_SECONDARY_AUTH_TOKEN", "unset; only with TWILIO_AUTH_TOKEN", "the account's secondary auth token, accepted too while the token is rotated"),
@@ -139,6 +139,7 @@ const MAIL_VARS: &[Var] = &[
     var("PALISADE_SMTP_URL", "unset: written to PALISADE_DATA_DIR/outbox/", "smtps://[user:password@]host[:port], or smtp://..."),
     var("PALISADE_SMTP_URL_FILE", "instead of the variable above", "a file holding it, read at start"),
     var("PALISADE_MAIL_FROM", "default: Palisade <palisade@localhost>", "the From address of account mail"),
+    var("PALISADE_APP_BASE_URL", "default: PALISADE_PUBLIC_BASE_URL", "what mailed links start with: the front end that serves /accept-invitation, /reset-password, /verify-email"),
     var("PALISADE_INVITATION_TTL_SECS", "default: 604800", "how long an invitation link works"),
     var("PALISADE_PASSWORD_RESET_TTL_SECS", "default: 3600", "how long a password reset link works"),
     var("PALISADE_EMAIL_VERIFICATION_TTL_SECS", "default: 259200", "how long an email verification link works"),
@@ -535,6 +536,9 @@ pub struct MailSettings {
     pub password_reset_ttl: Duration,
     /// `PALISADE_EMAIL_VERIFICATION_TTL_SECS`, default 3 days.
     pub email_verification_ttl: Duration,
+    /// `PALISADE_APP_BASE_URL`: what the links of account mail start with (the front end's
+    /// pages), when the front end is not at `PALISADE_PUBLIC_BASE_URL`; unset: that URL.
+    pub app_base_url: Option<String>,
 }
 
 /// The carrier and email webhooks' settings. In the embedded default, each secret left unset
@@ -697,6 +701,14 @@ impl ServeSettings {
             invitation_ttl: ttl("PALISADE_INVITATION_TTL_SECS", 7 * 86_400)?,
             password_reset_ttl: ttl("PALISADE_PASSWORD_RESET_TTL_SECS", 3_600)?,
             email_verification_ttl: ttl("PALISADE_EMAIL_VERIFICATION_TTL_SECS", 3 * 86_400)?,
+            app_base_url: match get("PALISADE_APP_BASE_URL") {
+                Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+                    return Err(ConfigError(
+                        "PALISADE_APP_BASE_URL must start with https:// (or http://)".into(),
+                    ));
+                }
+                url => url.map(|u| u.trim_end_matches('/').to_owned()),
+            },
         };
         let number_quarantine = number_quarantine_from_lookup(&get)?;
         let retention = retention_from_lookup(&get)?;
@@ -1431,6 +1443,12 @@ mod tests {
         assert!(settings(&[("PALISADE_INVITATION_TTL_SECS", "0")]).is_err());
         assert!(settings(&[("PALISADE_INVITATION_TTL_SECS", "a week")]).is_err());
         assert!(settings(&[("PALISADE_EMAIL_VERIFICATION_TTL_SECS", "0")]).is_err());
+        assert!(settings(&[("PALISADE_APP_BASE_URL", "app.example.com")]).is_err());
+        let s = settings(&[("PALISADE_APP_BASE_URL", "https://app.example.com/")]).unwrap();
+        assert_eq!(
+            s.mail.app_base_url.as_deref(),
+            Some("https://app.example.com")
+        );
     }
 
     #[test]

@@ -253,7 +253,7 @@ pub async fn invite(
     // Sent before the commit: a 201 means the mail went out; a failed send changes nothing.
     let link = format!(
         "{}/accept-invitation#token={}",
-        state.webhooks.public_base_url,
+        state.link_base(),
         token.expose()
     );
     let mail = OutgoingMail {
@@ -675,7 +675,7 @@ async fn issue_password_reset(state: &AppState, email: EmailAddress) -> Result<(
              open, your page asks for this code:\n\n{token}\n\nIf it was not you, \
              ignore this message: your password stays as it is.\n",
             expires = rfc3339(expires_at),
-            base = state.webhooks.public_base_url,
+            base = state.link_base(),
             token = token.expose(),
         ),
     };
@@ -762,7 +762,7 @@ pub(crate) fn verification_mail(
              this code:\n\n{token}\n\nIf you did not create this account, ignore this message, \
              or reset the account's password with this address: the account is then yours.\n",
             expires = rfc3339(expires_at),
-            base = state.webhooks.public_base_url,
+            base = state.link_base(),
             token = token.expose(),
         ),
     }
