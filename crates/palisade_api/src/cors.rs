@@ -188,8 +188,31 @@ pub async fn cors(
         resp.headers_mut().append(header::VARY, vary);
         return Ok(req.into_response(resp));
     }
-    let mut res = next.call(req).await?.map_into_boxed_body();
-    let headers = res.headers_mut();
+    match next.call(req).await {
+        Ok(res) => {
+            let mut res = res.map_into_boxed_body();
+            add_cors_headers(res.headers_mut(), allowed, origin, vary);
+            Ok(res)
+        }
+        // An answer inner layers give as an error (catch_panic's 500, which holds no request to
+        // answer with): it gets the headers too, or a browser page could not read it, nor the
+        // request id it says to quote.
+        Err(e) => {
+            let mut resp = e.error_response();
+            add_cors_headers(resp.headers_mut(), allowed, origin, vary);
+            Err(actix_web::error::InternalError::from_response(e, resp).into())
+        }
+    }
+}
+
+/// What an answer to an allowed origin carries (`Access-Control-Allow-Origin`, the exposed
+/// headers), and what every answer to a cross-origin request carries (`Vary: Origin`).
+fn add_cors_headers(
+    headers: &mut actix_web::http::header::HeaderMap,
+    allowed: bool,
+    origin: HeaderValue,
+    vary: HeaderValue,
+) {
     if allowed {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(
@@ -198,7 +221,6 @@ pub async fn cors(
         );
     }
     headers.append(header::VARY, vary);
-    Ok(res)
 }
 
 #[cfg(test)]
@@ -244,5 +266,48 @@ mod tests {
         ] {
             assert!(!o.allows(&HeaderValue::from_static(other)), "{other}");
         }
+    }
+
+    async fn boom() -> HttpResponse {
+        panic!("boom");
+    }
+
+    /// A panicking handler's 500 (an error, not a response, out of catch_panic) carries the
+    /// CORS headers too, so a page of an allowed origin can read it and its request id.
+    #[actix_web::test]
+    async fn a_panics_500_carries_the_cors_headers() {
+        use actix_web::middleware::from_fn;
+        use actix_web::{App, test};
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(
+                    CorsOrigins::parse("https://app.example.com").unwrap(),
+                ))
+                .wrap(from_fn(crate::catch_panic::catch_panic))
+                .wrap(from_fn(cors))
+                .route("/v1/boom", web::get().to(boom)),
+        )
+        .await;
+        let req = test::TestRequest::get()
+            .uri("/v1/boom")
+            .insert_header((header::ORIGIN, "https://app.example.com"))
+            .to_request();
+        let res = test::try_call_service(&app, req)
+            .await
+            .map(|r| r.into_parts().1)
+            .unwrap_or_else(|e| e.error_response());
+        assert_eq!(res.status(), 500);
+        assert_eq!(
+            res.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+            Some(&HeaderValue::from_static("https://app.example.com"))
+        );
+        assert!(
+            res.headers()
+                .contains_key(header::ACCESS_CONTROL_EXPOSE_HEADERS)
+        );
+        assert_eq!(
+            res.headers().get(header::VARY),
+            Some(&HeaderValue::from_static("Origin"))
+        );
     }
 }

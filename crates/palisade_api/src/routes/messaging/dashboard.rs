@@ -168,9 +168,9 @@ pub async fn stats(
 }
 
 /// Hundredths of a minute in `seconds`, rounded half up: integer arithmetic, so the figure is
-/// exact, and saturating, so a total past what fits stops at its maximum as the other totals do
-/// (each call's duration is bounded, their sum is not: overflowing, it wrapped to a negative
-/// figure, or panicked in a debug build).
+/// exact, and saturating, so a total past what fits stops at its maximum (each call's duration
+/// is bounded, their sum is not: overflowing, it wrapped to a negative figure, or panicked in a
+/// debug build).
 fn centi_minutes(seconds: i64) -> i64 {
     seconds.saturating_mul(100).saturating_add(30) / 60
 }
