@@ -958,6 +958,75 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
 mod tests {
     use super::*;
 
+    /// `sql/landed.sha256` (`sha256sum` format, checked by `sha256sum -c` too) holds the digest of
+    /// every migration as it landed. refinery refuses to migrate a database whose applied files
+    /// differ from the binary's, but only one that applied them: a fresh database, as every test
+    /// and CI uses, would take an edited migration silently. So an edit fails here, and the only
+    /// way past is a changed line in the manifest, which a review sees as what it is.
+    #[test]
+    #[allow(clippy::expect_used)]
+    fn no_landed_migration_is_edited_and_each_one_is_in_the_manifest() {
+        use sha2::Digest;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sql");
+        let manifest =
+            std::fs::read_to_string(dir.join("landed.sha256")).expect("sql/landed.sha256");
+        let mut landed = std::collections::BTreeMap::new();
+        let mut previous = String::new();
+        for line in manifest.lines() {
+            let (digest, file) = line
+                .split_once("  ")
+                .unwrap_or_else(|| panic!("sql/landed.sha256: not `<sha256>  <file>`: {line:?}"));
+            assert!(
+                digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+                "sql/landed.sha256: {line:?}"
+            );
+            assert!(
+                *file > *previous,
+                "sql/landed.sha256: {file} is out of order or repeated"
+            );
+            previous = file.to_owned();
+            landed.insert(file.to_owned(), digest.to_ascii_lowercase());
+        }
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("sql/") {
+            let name = entry.expect("an entry of sql/").file_name();
+            let name = name.into_string().expect("a UTF-8 file name in sql/");
+            if name.ends_with(".sql") {
+                files.push(name);
+            }
+        }
+        files.sort_unstable();
+        for file in &files {
+            let digest: String =
+                sha2::Sha256::digest(std::fs::read(dir.join(file)).expect("a file of sql/"))
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+            match landed.remove(file) {
+                Some(was) => assert_eq!(
+                    was, digest,
+                    "sql/{file} changed after it landed: restore it and add a new migration instead"
+                ),
+                None => panic!(
+                    "sql/{file} is not in sql/landed.sha256: once it is final, add the line \
+                     `{digest}  {file}` (`cd sql && sha256sum {file} >> landed.sha256`)"
+                ),
+            }
+        }
+        assert!(
+            landed.is_empty(),
+            "landed migrations missing from sql/: {:?}",
+            landed.keys().collect::<Vec<_>>()
+        );
+        // refinery embeds the same files: none is a name it would skip.
+        let embedded = embedded::migrations::runner().get_migrations().len();
+        assert_eq!(
+            embedded,
+            files.len(),
+            "a file in sql/ that refinery does not embed"
+        );
+    }
+
     #[test]
     fn every_policy_file_is_embedded_in_order() {
         let names: Vec<&str> = POLICY_FILES.iter().map(|(n, _)| *n).collect();
