@@ -820,11 +820,11 @@ async fn forged_stale_unsigned_or_replayed_mailgun_posts_are_refused_and_write_n
     }
     assert_eq!(snapshot(&app, &a).await, after_original, "nothing written");
 
-    // Signed, but event-data unusable: 400, nothing written.
+    // Signed, but event-data unusable: 406 (which Mailgun does not retry), nothing written.
     for bad in [json!("delivered"), json!(null), json!([1])] {
         let body = mailgun_body(TEST_MAILGUN_SIGNING_KEY, unix_now(), &unique("tok"), &bad);
         let r = mailgun_raw(&app, &body).await;
-        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.status, 406, "{}", r.text);
         assert_eq!(r.json["error"], "invalid_payload");
     }
     assert_eq!(snapshot(&app, &a).await, after_original);

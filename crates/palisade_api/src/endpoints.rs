@@ -759,7 +759,7 @@ impl Doc<'_> {
 /// The shared error responses, by status (`#/components/responses/<status>`).
 fn error_responses() -> Vec<(String, RefOr<Response>)> {
     let schema = RefOr::Ref(Ref::from_schema_name("Error"));
-    [400u16, 401, 403, 404, 409, 410, 412, 413, 415, 422, 429, 500, 503]
+    [400u16, 401, 403, 404, 406, 409, 410, 412, 413, 415, 422, 429, 500, 503]
         .into_iter()
         .map(|status| {
             let description = match status {
@@ -767,6 +767,7 @@ fn error_responses() -> Vec<(String, RefOr<Response>)> {
                 401 => "No valid credential",
                 403 => "The credential's role does not allow this",
                 404 => "Not found in this organization (another organization's id answers the same)",
+                406 => "A provider's signed delivery that cannot be used as it is (Mailgun does not retry a 406)",
                 409 => "Conflicts with this organization's data or the resource's state; `role_changed`: the caller's role was lowered while the request was answered (nothing was done: send it again)",
                 410 => "The sync token is not good here (`sync_token_expired`): replace the copy with a sync from the start",
                 412 => "If-Match does not match the current representation",

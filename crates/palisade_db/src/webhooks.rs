@@ -64,11 +64,12 @@ palisade_domain::str_enum! {
     pub enum Outcome {
         /// It advanced the row it is about (its status, timestamps or provider id).
         Applied = "applied",
-        /// It did not advance the row's status: older than what we had (e.g. "sent" after
-        /// "delivered"), or an event that moves no status (an email deferral). An email event
-        /// still adds its analytics event, and an SMS or call callback may still record the SID
-        /// (then it is `Applied`). The migration's comment says "changed nothing"; this is the
-        /// precise rule.
+        /// It changed nothing on its row: an SMS or call callback that neither advanced the
+        /// status (older than what we had, e.g. "sent" after "delivered") nor recorded the SID;
+        /// an email event that changed neither the status, a stage's time (a late "delivered"
+        /// after "opened" still dates `delivered_at`: `Applied`) nor the provider id, such as a
+        /// deferral or a second open; an Amazon Connect event whose status the call did not take.
+        /// An email event still adds its analytics event.
         Stale = "stale",
     }
 }

@@ -66,6 +66,19 @@ fn invalid_payload(provider: &'static str, message: &str) -> ApiError {
     }
 }
 
+/// [`invalid_payload`] for Mailgun, as 406: Mailgun retries every other answer but a 2xx for
+/// hours, and the same signed body would be refused alike each time.
+fn mailgun_unusable(message: &str) -> ApiError {
+    match invalid_payload("mailgun", message) {
+        ApiError::BadRequest { code, message } => ApiError::Http {
+            status: actix_web::http::StatusCode::NOT_ACCEPTABLE,
+            code,
+            message,
+        },
+        other => other,
+    }
+}
+
 fn now_unix() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -83,8 +96,8 @@ fn check_fresh(timestamp: &str, now: i64, tolerance: i64) -> Result<(), Signatur
 }
 
 /// `POST /webhooks/email/sendgrid`: a batch (JSON array) of SendGrid events. 200 once every
-/// event is applied or skipped; 500 if the database fails part-way (SendGrid retries the batch,
-/// and the events already recorded are not applied twice).
+/// event is applied or skipped; 503 `unavailable` if the database fails part-way with a transient
+/// error (SendGrid retries the batch, and the events already recorded are not applied twice).
 pub async fn sendgrid(
     state: web::Data<AppState>,
     crate::extract::RawBody(body): crate::extract::RawBody,
@@ -216,7 +229,7 @@ pub async fn mailgun(
     }
 
     let parsed: MailgunBody = serde_json::from_slice(&body)
-        .map_err(|_| invalid_payload("mailgun", "event-data is missing or not a JSON object"))?;
+        .map_err(|_| mailgun_unusable("event-data is missing or not a JSON object"))?;
     let outcome = match mailgun_event(&parsed.event_data, OffsetDateTime::now_utc()) {
         Some(event) => apply_one(&state, Some(&req), &event).await?,
         None => WebhookOutcome::Ignored,

@@ -95,7 +95,9 @@ pub fn register(e: &mut Endpoints) {
     provider_route(e, twilio("/webhooks/twilio/sms/status", "Twilio: an SMS status callback", ACK), twilio_status::sms_status);
     provider_route(e, twilio("/webhooks/twilio/voice/status", "Twilio: a voice call status callback", ACK), twilio_status::voice_status);
     provider_route(e, email("/webhooks/email/sendgrid", "SendGrid: a batch of event webhook events", "SendGrid's signed event array"), email_events::sendgrid);
-    provider_route(e, email("/webhooks/email/mailgun", "Mailgun: one event", "Mailgun's signed event"), email_events::mailgun);
+    provider_route(e, email("/webhooks/email/mailgun", "Mailgun: one event", "Mailgun's signed event"), email_events::mailgun)
+        .errors(&[406])
+        .describe("A signed event that cannot be used as it is answers 406 `invalid_payload`, which Mailgun does not retry (docs/webhooks.md).");
     provider_route(e, ProviderRoute { path: "/webhooks/aws-connect/events", summary: "Amazon Connect: one contact event from an EventBridge API destination", content_type: JSON, body: "The EventBridge event, as AWS sends it", max_body: MAX_CONNECT_BODY, ack: ACK }, aws_connect::events)
         .describe("Authenticated by the organization's credential in `X-Palisade-Connect-Key` (401 `invalid_credentials` otherwise, before the body is read); see docs/aws-connect.md.");
 }
