@@ -24,7 +24,10 @@
  *                      role, not through the group, so `palisade bootstrap` sets them on both.
  *                      The server refuses to start as a role that is a superuser, has
  *                      BYPASSRLS, owns anything, is not a member of palisade_app, or is a member
- *                      of a role that owns or bypasses.
+ *                      (directly, or through palisade_app) of any other role: a policy written
+ *                      for a role applies to its members, and permissive policies add up, so
+ *                      a membership in an analyst role would show that organization's rows to
+ *                      every request.
  *   palisade_billing   LOGIN, BYPASSRLS. The Stripe webhook path only (POST /webhooks/stripe,
  *                      through palisade_db::BillingPool, whose only operations are Stripe's), with
  *                      grants on billing tables only (440_billing.sql) and on its dedupe table
@@ -105,19 +108,42 @@ ALTER ROLE palisade_billing SET row_security = off;
 ALTER ROLE palisade_backup SET default_transaction_read_only = on;
 
 /**
+ * The memberships revoked below are revoked grant by grant: from PostgreSQL 16 one membership may
+ * be granted several times, by different grantors (a role holding ADMIN OPTION on it), and
+ * REVOKE without GRANTED BY revokes only the one the current role (here a superuser: the bootstrap
+ * superuser's) granted, leaving the others with a warning. So each pg_auth_members row is revoked
+ * GRANTED BY its own grantor, with CASCADE (grants that depended on it go too). PostgreSQL 15 and
+ * older keep one row per membership, which any REVOKE by a superuser removes, and may keep the OID
+ * of a grantor since dropped: GRANTED BY is left out there.
+ */
+CREATE OR REPLACE FUNCTION pg_temp.revoke_membership(m pg_catalog.pg_auth_members) RETURNS void
+LANGUAGE plpgsql AS $revoke$
+BEGIN
+    IF pg_catalog.current_setting('server_version_num')::int >= 160000 THEN
+        EXECUTE pg_catalog.format('REVOKE %I FROM %I GRANTED BY %I CASCADE',
+            pg_catalog.pg_get_userbyid(m.roleid), pg_catalog.pg_get_userbyid(m.member),
+            pg_catalog.pg_get_userbyid(m.grantor));
+    ELSE
+        EXECUTE pg_catalog.format('REVOKE %I FROM %I',
+            pg_catalog.pg_get_userbyid(m.roleid), pg_catalog.pg_get_userbyid(m.member));
+    END IF;
+END
+$revoke$;
+
+/**
  * palisade_resolver has no members. Before this rule the owner was one (so that policy files could
  * SET ROLE to it); re-running this file on such a database revokes that, and any other direct
  * membership someone granted by hand.
  */
 DO $no_resolver_members$
 DECLARE
-    member name;
+    granted pg_catalog.pg_auth_members;
 BEGIN
-    FOR member IN
-        SELECT pg_catalog.pg_get_userbyid(m.member) FROM pg_catalog.pg_auth_members m
+    FOR granted IN
+        SELECT m.* FROM pg_catalog.pg_auth_members m
          WHERE m.roleid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = 'palisade_resolver')
     LOOP
-        EXECUTE pg_catalog.format('REVOKE palisade_resolver FROM %I', member);
+        PERFORM pg_temp.revoke_membership(granted);
     END LOOP;
 END
 $no_resolver_members$;
@@ -128,37 +154,38 @@ $no_resolver_members$;
  */
 DO $backup_member_of_nothing$
 DECLARE
-    grp name;
+    granted pg_catalog.pg_auth_members;
 BEGIN
-    FOR grp IN
-        SELECT pg_catalog.pg_get_userbyid(m.roleid) FROM pg_catalog.pg_auth_members m
+    FOR granted IN
+        SELECT m.* FROM pg_catalog.pg_auth_members m
          WHERE m.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = 'palisade_backup')
     LOOP
-        EXECUTE pg_catalog.format('REVOKE %I FROM palisade_backup', grp);
+        PERFORM pg_temp.revoke_membership(granted);
     END LOOP;
 END
 $backup_member_of_nothing$;
 
 /**
- * palisade_app_a and palisade_app_b are members of palisade_app and of nothing else: a membership
- * granted by hand (say, of a role that owns tables) would reach every request, so re-running this
- * file revokes it (the server also refuses to start with one that owns or bypasses).
+ * palisade_app_a and palisade_app_b are members of palisade_app and of nothing else, and
+ * palisade_app is a member of nothing: a membership granted by hand would reach every request (a
+ * role that owns tables could disable RLS; a policy written for an analyst role applies to its
+ * members and adds up with palisade_app's, so every request would also read that analyst's
+ * organization). Re-running this file revokes it; the server refuses to start with one.
  */
 GRANT palisade_app TO palisade_app_a;
 GRANT palisade_app TO palisade_app_b;
-DO $app_login_memberships$
+DO $app_memberships$
 DECLARE
-    granted record;
+    granted pg_catalog.pg_auth_members;
 BEGIN
     FOR granted IN
-        SELECT pg_catalog.pg_get_userbyid(m.roleid) AS role_name,
-               pg_catalog.pg_get_userbyid(m.member) AS member_name
-          FROM pg_catalog.pg_auth_members m
-         WHERE m.member IN (SELECT oid FROM pg_catalog.pg_roles
-                             WHERE rolname IN ('palisade_app_a', 'palisade_app_b'))
-           AND m.roleid <> (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = 'palisade_app')
+        SELECT m.* FROM pg_catalog.pg_auth_members m
+         WHERE m.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = 'palisade_app')
+            OR (m.member IN (SELECT oid FROM pg_catalog.pg_roles
+                              WHERE rolname IN ('palisade_app_a', 'palisade_app_b'))
+                AND m.roleid <> (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = 'palisade_app'))
     LOOP
-        EXECUTE pg_catalog.format('REVOKE %I FROM %I', granted.role_name, granted.member_name);
+        PERFORM pg_temp.revoke_membership(granted);
     END LOOP;
 END
-$app_login_memberships$;
+$app_memberships$;

@@ -32,8 +32,8 @@
  * on what a role can reach from here (bypassrls_role, member_of_bypass_role, member_of_owner_role)
  * are limited to roles that matter to this database: roles that own something here, are named in
  * one of its privileges, policies or settings, and roles that are members of those (they can act
- * as them) or of a superuser, pg_read_all_data or pg_write_all_data (which reach every table of
- * every database). The other role findings are not: those about the roles Palisade names
+ * as them) or of a superuser, a REPLICATION role, a server-files role, pg_read_all_data or
+ * pg_write_all_data (which reach every table of every database). The other role findings are not: those about the roles Palisade names
  * (palisade_app and its login members, palisade_backup, the recorded analysts) are checked
  * whether or not the role holds anything here, and createrole_role on every role of the cluster
  * (on PostgreSQL 15 CREATEROLE may grant itself any role but a superuser from anywhere).
@@ -107,38 +107,42 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'ALTER ROLE palisade_app NOLOGIN PASSWORD NULL: the server logs in as palisade_app_a or palisade_app_b'),
     ('foreign_table_in_tenant_schema', 'critical', 19,
      'DROP FOREIGN TABLE <table> (row-level security cannot apply to it), or move it out of schema palisade if it holds no tenant rows'),
-    ('rls_not_forced', 'high', 20,
+    ('policies_add_up', 'critical', 20,
+     'REVOKE <role> FROM <member> for the memberships that join them: palisade_app is a member of nothing, its login roles of palisade_app only, and each analyst role of nothing'),
+    ('replication_role', 'critical', 21,
+     'ALTER ROLE <role> NOREPLICATION; a standby''s or physical backup''s login of your own: allow-list it as administrator_role, with the reason, in policies/910_audit_allow_list.sql'),
+    ('rls_not_forced', 'high', 22,
      'ALTER TABLE <table> FORCE ROW LEVEL SECURITY (or run palisade migrate)'),
-    ('no_tenant_column', 'high', 21,
+    ('no_tenant_column', 'high', 23,
      'Add organization_id uuid NOT NULL REFERENCES palisade.organizations, or move the table out of schema palisade'),
-    ('foreign_owner', 'high', 22,
+    ('foreign_owner', 'high', 24,
      'ALTER TABLE <table> OWNER TO palisade_owner'),
-    ('definer_bypasses_rls', 'high', 23,
+    ('definer_bypasses_rls', 'high', 25,
      'ALTER FUNCTION <function> OWNER TO palisade_resolver (palisade install-definers re-creates Palisade''s own)'),
-    ('definer_wrong_owner', 'high', 30,
+    ('definer_wrong_owner', 'high', 32,
      'As a superuser: ALTER FUNCTION <function> OWNER TO palisade_resolver, then palisade install-definers (a restore as palisade_owner leaves Palisade''s definers owned by it)'),
     -- High, not critical: no row is reachable until that role acts (GRANT, then SET ROLE), and
     -- CREATEROLE marks a role trusted to administer roles, as the owner that rls_not_forced leaves
     -- able to bypass is trusted: one safeguard fewer. A deliberate administrator (a managed
     -- service's admin login has CREATEROLE) is allow-listed as administrator_role and not reported.
-    ('createrole_role', 'high', 31,
+    ('createrole_role', 'high', 33,
      'ALTER ROLE <role> NOCREATEROLE; an administrator of your own (e.g. a managed service''s admin login): allow-list it as administrator_role, with the reason, in policies/910_audit_allow_list.sql'),
     -- RLS pitfall 9: a trigger runs on every write of every organization.
-    ('definer_trigger', 'high', 32,
+    ('definer_trigger', 'high', 34,
      'ALTER FUNCTION <function> SECURITY INVOKER: a trigger on a tenant table runs as the writer, under its row-level security'),
-    ('trigger_assigns_tenant_column', 'high', 33,
+    ('trigger_assigns_tenant_column', 'high', 35,
      'Drop the trigger, or make its function leave the tenant column of NEW (organization_id; id on organizations) as written: a row stays in the organization it was written in'),
-    ('definer_public_execute', 'high', 24,
+    ('definer_public_execute', 'high', 26,
      'REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC'),
-    ('definer_mutable_search_path', 'high', 25,
+    ('definer_mutable_search_path', 'high', 27,
      'ALTER FUNCTION <function> SET search_path = '''''),
-    ('fk_without_tenant', 'high', 26,
+    ('fk_without_tenant', 'high', 28,
      'Make the foreign key (organization_id, <column>) reference the parent''s (organization_id, id)'),
-    ('public_grant', 'high', 27,
+    ('public_grant', 'high', 29,
      'REVOKE ALL ON <table> FROM PUBLIC'),
-    ('secret_derived_column', 'high', 28,
+    ('secret_derived_column', 'high', 30,
      'Classify the column secret in policies/920_column_classification.sql, or give the reason it reveals nothing'),
-    ('ddl_guard_missing', 'high', 29,
+    ('ddl_guard_missing', 'high', 31,
      'Run palisade bootstrap (or, as a superuser, policies/001_ddl_guard.sql)'),
     ('global_unique_key', 'medium', 40,
      'Include organization_id in the unique key, or allow-list it with the reason in policies/910_audit_allow_list.sql'),
@@ -717,19 +721,32 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  * in this database, what it may do on each tenant table, and on each platform table (schema
  * palisade_platform: no tenant rows, but the app role's Mailgun tokens and the billing role's
  * Stripe events live there). `in_this_database`: the role owns something here, is named in a
- * privilege, policy, default privilege or setting of this database, is a superuser, or is a
- * member of such a role, or of pg_read_all_data or pg_write_all_data (directly or not: they and
- * superusers reach every table of every database). bypassrls_role, member_of_bypass_role and
+ * privilege, policy, default privilege or setting of this database, is a superuser, has
+ * REPLICATION or is one of the server-files roles (pg_read_server_files, pg_write_server_files,
+ * pg_execute_server_program), or is a member of such a role, or of pg_read_all_data or
+ * pg_write_all_data (directly or not: they, superusers, REPLICATION and the server's files reach
+ * every table of every database). bypassrls_role, member_of_bypass_role and
  * member_of_owner_role are limited to those; the other findings look at the roles Palisade names
  * whether or not they hold anything here, createrole_role at every role (the header says why).
  * Findings (`reasons`, "kind: detail"):
  *   bypassrls_role         BYPASSRLS on a role that is neither a superuser (the DBA's own) nor in
  *                          the allow-list (palisade_billing, for the Stripe path);
- *   member_of_bypass_role  it can SET ROLE to a superuser or BYPASSRLS role (a member of a
- *                          superuser is flagged even if it holds nothing in this database). A
- *                          role allow-listed as administrator_role (910_audit_allow_list.sql) is
- *                          not flagged for its memberships in superusers, still for one in a
- *                          BYPASSRLS role that is not a superuser (e.g. palisade_backup);
+ *   member_of_bypass_role  it can SET ROLE to a role that reads below row-level security: a
+ *                          superuser, a BYPASSRLS or REPLICATION role (with SET ROLE to one, a
+ *                          logical slot's changes), or a server-files role (a member of one of
+ *                          these is flagged even if it holds nothing in this database). A role
+ *                          allow-listed as administrator_role (910_audit_allow_list.sql) is not
+ *                          flagged for these memberships, still for one in a BYPASSRLS role that
+ *                          is not a superuser (e.g. palisade_backup);
+ *   replication_role       a role other than a superuser or an allow-listed administrator_role has
+ *                          REPLICATION: a base backup (pg_basebackup) or a logical replication
+ *                          slot reads every organization's rows below row-level security. A
+ *                          standby's or physical backup's login is the DBA's own: allow-list it;
+ *   policies_add_up        the permissive tenant policies of two or more roles apply to one role
+ *                          (it is, or is a member of, each; superusers aside), and permissive
+ *                          policies add up: it reads the rows each may. E.g. palisade_app granted
+ *                          an analyst role: every request would also read that analyst's
+ *                          organization (the server refuses such an app role at startup);
  *   app_role_bypasses      a role that tenant policies are written for (palisade_app, a resolver
  *                          role) can bypass row-level security;
  *   app_role_owns          such a role owns (or can become the owner of) tables or schemas of
@@ -758,13 +775,14 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *                          beyond SELECT on tables and sequences, USAGE on schemas and CONNECT on
  *                          the database: another privilege or a grant option, EXECUTE granted on
  *                          a SECURITY DEFINER function, ownership, a membership, SUPERUSER,
- *                          CREATEROLE or CREATEDB. Checked whether or not it holds anything here;
+ *                          CREATEROLE, CREATEDB or REPLICATION. Checked whether or not it holds
+ *                          anything here;
  *   backup_role_can_login  palisade_backup can log in: it should be NOLOGIN except during a
  *                          backup (low: a notice, not a failure);
  *   analyst_beyond_read    a recorded analyst role (palisade_audit.analysts) holds anything
  *                          beyond SELECT on readable columns of tenant tables and USAGE on schema
  *                          palisade: another privilege, SELECT on a secret or unclassified column,
- *                          a membership, ownership;
+ *                          a membership, ownership, REPLICATION;
  *   createrole_role        a role other than a superuser has CREATEROLE, or can SET ROLE to one
  *                          that has it (a member of an allow-listed administrator included: the
  *                          allow-list accepts the role it names, not its members). Checked for
@@ -815,6 +833,12 @@ WITH db AS (
     -- Superusers themselves were in_this_database already, not always present: pg_has_role
     -- counts a superuser a member of every role, so of any present one. They are never flagged.
     UNION SELECT s.oid FROM pg_catalog.pg_roles s WHERE s.rolsuper
+    -- Roles with REPLICATION (a base backup or a logical replication slot carries every row below
+    -- row-level security), and the predefined roles that read or write the server's files (a
+    -- table's too) or run its programs: like superusers, they reach every database.
+    UNION SELECT d.oid FROM pg_catalog.pg_roles d
+     WHERE d.rolreplication
+        OR d.rolname IN ('pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program')
 ), tenant AS (
     SELECT c.oid, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = 'palisade' AND c.relkind IN ('r', 'p')
@@ -842,7 +866,7 @@ WITH db AS (
     SELECT r.oid FROM pg_catalog.pg_roles r
      WHERE r.rolname IN (SELECT a.name FROM palisade_audit.allow_list a WHERE a.kind = 'administrator_role')
 ), facts AS (
-    SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls, r.rolcreaterole,
+    SELECT r.oid, r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolreplication,
            r.oid IN (SELECT h.oid FROM here h) AS in_this_database,
            -- CREATEROLE that is reported: not a superuser's, not an allow-listed administrator's;
            -- its own, or that of a role it can SET ROLE to (allow-listing an administrator does
@@ -871,19 +895,42 @@ WITH db AS (
                 ORDER BY 1) ELSE '{}'::text[] END AS createrole_admin_of,
            ARRAY(SELECT pg_catalog.pg_get_userbyid(m.roleid)::text FROM pg_catalog.pg_auth_members m
                   WHERE m.member = r.oid ORDER BY 1) AS member_of,
+           -- The roles it can SET ROLE to that read below row-level security: superusers,
+           -- BYPASSRLS, REPLICATION (SET ROLE to one, then a logical slot's changes), and the
+           -- server-files roles.
            CASE WHEN NOT r.rolsuper THEN ARRAY(
                SELECT b.rolname::text FROM pg_catalog.pg_roles b
-                WHERE b.oid <> r.oid AND (b.rolsuper OR b.rolbypassrls)
+                WHERE b.oid <> r.oid
+                  AND (b.rolsuper OR b.rolbypassrls OR b.rolreplication
+                       OR b.rolname IN ('pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program'))
                   AND pg_catalog.pg_has_role(r.oid, b.oid, 'MEMBER')
                 ORDER BY 1) ELSE '{}' END AS can_become_bypass_roles,
            -- Those of them member_of_bypass_role reports: an allow-listed administrator may
-           -- become a superuser, not a BYPASSRLS role that is none (e.g. palisade_backup).
+           -- become any of them but a BYPASSRLS role that is no superuser (e.g. palisade_backup).
            CASE WHEN NOT r.rolsuper THEN ARRAY(
                SELECT b.rolname::text FROM pg_catalog.pg_roles b
-                WHERE b.oid <> r.oid AND (b.rolsuper OR b.rolbypassrls)
+                WHERE b.oid <> r.oid
+                  AND (b.rolsuper OR b.rolbypassrls OR b.rolreplication
+                       OR b.rolname IN ('pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program'))
                   AND pg_catalog.pg_has_role(r.oid, b.oid, 'MEMBER')
-                  AND NOT (b.rolsuper AND r.oid IN (SELECT a.oid FROM administrator a))
+                  AND NOT (r.oid IN (SELECT a.oid FROM administrator a)
+                           AND NOT (b.rolbypassrls AND NOT b.rolsuper))
                 ORDER BY 1) ELSE '{}' END AS reported_bypass_roles,
+           -- REPLICATION of its own that is reported: not a superuser's, not an allow-listed
+           -- administrator's (a standby's or a physical backup's login).
+           r.rolreplication AND NOT r.rolsuper
+             AND r.oid NOT IN (SELECT a.oid FROM administrator a) AS replication,
+           -- The roles whose permissive tenant policies apply to it (itself, or a role it is a
+           -- member of, directly or not). Permissive policies add up: with two, it reads the rows
+           -- each may (palisade_app granted an analyst role: every request also reads that
+           -- analyst's organization).
+           CASE WHEN NOT r.rolsuper THEN ARRAY(
+               SELECT DISTINCT pg_catalog.pg_get_userbyid(x.role)::text
+                 FROM pg_catalog.pg_policy p JOIN tenant t ON t.oid = p.polrelid,
+                      pg_catalog.unnest(p.polroles) AS x(role)
+                WHERE p.polpermissive AND x.role <> 0
+                  AND pg_catalog.pg_has_role(r.oid, x.role, 'MEMBER')
+                ORDER BY 1) ELSE '{}'::text[] END AS policy_roles,
            ARRAY(SELECT ns.nspname || '.' || c.relname FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
                   WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
                   ORDER BY 1) AS tables_owned,
@@ -934,11 +981,12 @@ WITH db AS (
                    SELECT 1 AS o, 'SUPERUSER' AS what WHERE r.rolsuper
                    UNION ALL SELECT 2 AS o, 'CREATEROLE' AS what WHERE r.rolcreaterole
                    UNION ALL SELECT 3 AS o, 'CREATEDB' AS what WHERE r.rolcreatedb
+                   UNION ALL SELECT 4 AS o, 'REPLICATION' AS what WHERE r.rolreplication
                    UNION ALL
-                   SELECT 4, 'member of ' || pg_catalog.string_agg(pg_catalog.pg_get_userbyid(m.roleid)::text, ', ' ORDER BY pg_catalog.pg_get_userbyid(m.roleid)::text)
+                   SELECT 5, 'member of ' || pg_catalog.string_agg(pg_catalog.pg_get_userbyid(m.roleid)::text, ', ' ORDER BY pg_catalog.pg_get_userbyid(m.roleid)::text)
                      FROM pg_catalog.pg_auth_members m WHERE m.member = r.oid HAVING pg_catalog.count(*) > 0
                    UNION ALL
-                   SELECT 5, 'owns ' || pg_catalog.string_agg(o.name, ', ' ORDER BY o.name) FROM (
+                   SELECT 6, 'owns ' || pg_catalog.string_agg(o.name, ', ' ORDER BY o.name) FROM (
                        SELECT ns.nspname || '.' || c.relname AS name FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace
                         WHERE c.relowner = r.oid
                        UNION ALL SELECT 'schema ' || ns.nspname FROM ns WHERE ns.nspowner = r.oid
@@ -947,7 +995,7 @@ WITH db AS (
                        UNION ALL SELECT 'database ' || pg_catalog.current_database() FROM db WHERE db.datdba = r.oid) AS o
                    HAVING pg_catalog.count(*) > 0
                    UNION ALL
-                   SELECT 6, pg_catalog.string_agg(DISTINCT g.what, ', ') FROM (
+                   SELECT 7, pg_catalog.string_agg(DISTINCT g.what, ', ') FROM (
                        SELECT x.privilege_type || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
                               || ' on ' || ns.nspname || '.' || c.relname AS what
                          FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace, pg_catalog.aclexplode(c.relacl) x
@@ -976,7 +1024,9 @@ WITH db AS (
                ) AS x ORDER BY x.o) ELSE '{}'::text[] END AS backup_excess,
            CASE WHEN r.rolname IN (SELECT a.role_name FROM palisade_audit.analysts a) THEN ARRAY(
                SELECT x.what FROM (
-                   SELECT 1 AS o, 'member of ' || pg_catalog.string_agg(pg_catalog.pg_get_userbyid(m.roleid)::text, ', ' ORDER BY pg_catalog.pg_get_userbyid(m.roleid)::text) AS what
+                   SELECT 0 AS o, 'REPLICATION' AS what WHERE r.rolreplication
+                   UNION ALL
+                   SELECT 1, 'member of ' || pg_catalog.string_agg(pg_catalog.pg_get_userbyid(m.roleid)::text, ', ' ORDER BY pg_catalog.pg_get_userbyid(m.roleid)::text)
                      FROM pg_catalog.pg_auth_members m WHERE m.member = r.oid HAVING pg_catalog.count(*) > 0
                    UNION ALL
                    SELECT 2, 'owns ' || pg_catalog.string_agg(ns.nspname || '.' || c.relname, ', ' ORDER BY c.relname)
@@ -1011,7 +1061,8 @@ WITH db AS (
 )
 SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS is_superuser,
        f.rolbypassrls AS bypass_rls,
-       (f.rolsuper OR f.rolbypassrls OR pg_catalog.cardinality(f.can_become_bypass_roles) > 0) AS can_bypass_rls,
+       (f.rolsuper OR f.rolbypassrls OR f.rolreplication
+        OR pg_catalog.cardinality(f.can_become_bypass_roles) > 0) AS can_bypass_rls,
        f.in_this_database, f.member_of, f.can_become_bypass_roles,
        f.tables_owned, f.tenant_objects_owned, f.can_become_owner_roles,
        CASE WHEN f.rolsuper THEN 'all (superuser)'
@@ -1057,7 +1108,7 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
           SELECT 2, CASE WHEN f.in_this_database AND pg_catalog.cardinality(f.reported_bypass_roles) > 0
                          THEN 'member_of_bypass_role: can SET ROLE to '
                               || pg_catalog.array_to_string(f.reported_bypass_roles, ', ')
-                              || ', which bypass(es) row-level security' END
+                              || ', which bypass(es) row-level security (superuser, BYPASSRLS, REPLICATION, or the server''s files)' END
           UNION ALL
           SELECT 3, CASE WHEN f.bound_by_tenant_policies AND (f.rolsuper OR f.rolbypassrls)
                          THEN 'app_role_bypasses: tenant policies are written for this role, but it is a superuser or has BYPASSRLS' END
@@ -1096,6 +1147,14 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
           UNION ALL
           SELECT 11, CASE WHEN f.rolname = 'palisade_app' AND f.rolcanlogin
                           THEN 'app_role_can_login: palisade_app, the group every tenant policy names, can log in, so a session as it picks any organization with set_config(''app.current_org'', ...); the server logs in as palisade_app_a or palisade_app_b' END
+          UNION ALL
+          SELECT 13, CASE WHEN pg_catalog.cardinality(f.policy_roles) > 1
+                          THEN 'policies_add_up: the tenant policies of '
+                               || pg_catalog.array_to_string(f.policy_roles, ', ')
+                               || ' all apply to it (it is, or is a member of, each), and permissive policies add up: it reads the rows each of them may; revoke the memberships that join them' END
+          UNION ALL
+          SELECT 14, CASE WHEN f.replication
+                          THEN 'replication_role: has REPLICATION, so a base backup (pg_basebackup) or a logical replication slot carries every organization''s rows below row-level security; a standby''s or physical backup''s login of your own: allow-list it as administrator_role' END
           UNION ALL
           SELECT 12, CASE WHEN NOT f.createrole THEN NULL
                           WHEN pg_catalog.current_setting('server_version_num')::int < 160000

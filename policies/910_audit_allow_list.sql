@@ -11,15 +11,17 @@
  *   app_login_role     a login role that may be a member of palisade_app (act as the app). Any
  *                      other login member is reported (app_login_member): it could set the
  *                      tenant context itself and read any organization.
- *   administrator_role a role of the DBA's own that may administer roles (CREATEROLE) or become
- *                      a superuser (a member of one): e.g. a personal login after GRANT postgres
+ *   administrator_role a role of the DBA's own that may administer roles (CREATEROLE), become
+ *                      a superuser (a member of one) or replicate (REPLICATION: a standby's or a
+ *                      physical backup's login): e.g. a personal login after GRANT postgres
  *                      TO alice, or, on a managed service without a real superuser, the
- *                      provider's admin login, which has CREATEROLE. Either can reach every
+ *                      provider's admin login, which has CREATEROLE. Each can reach every
  *                      organization's rows (on PostgreSQL 15 a CREATEROLE role may grant itself
  *                      palisade_backup; a member of a superuser may SET ROLE to it), so listing
  *                      one says it is trusted as a superuser is. It is then not reported
- *                      createrole_role, nor member_of_bypass_role for its memberships in
- *                      superusers; everything else is still checked (a membership in a BYPASSRLS
+ *                      createrole_role nor replication_role, nor member_of_bypass_role for its
+ *                      memberships in superusers, REPLICATION roles or the server-files roles;
+ *                      everything else is still checked (a membership in a BYPASSRLS
  *                      role that is not a superuser, such as palisade_backup, or in
  *                      palisade_app: app_login_member), and its members are not accepted with
  *                      it (a role that can SET ROLE to a listed CREATEROLE role is still

@@ -341,6 +341,47 @@ async fn an_app_role_that_may_create_or_owns_anything_outside_palisades_schemas_
 }
 
 #[actix_web::test]
+async fn an_app_role_that_is_a_member_of_any_other_role_is_refused() {
+    // A policy written for a role applies to its members, and permissive policies add up: a
+    // membership in an analyst role (crates/palisade_server/tests/analyst.rs shows the leak)
+    // would show that organization's rows to every request. Any role but the group,
+    // directly or through a role in between, even one that holds nothing.
+    let db = TestDb::new().await;
+    let role = make_role(&db, "").await;
+    let (held, middle) = (
+        format!("palisade_probe_{}", uuid::Uuid::new_v4().simple()),
+        format!("palisade_probe_{}", uuid::Uuid::new_v4().simple()),
+    );
+    let su = db.superuser_client().await;
+    su.batch_execute(&format!(
+        "CREATE ROLE {held} NOLOGIN; CREATE ROLE {middle} NOLOGIN; GRANT {held} TO {role}"
+    ))
+    .await
+    .unwrap();
+    let msg = refusal(&db, &role).await;
+    assert!(
+        msg.contains(&format!("is a member of {held} besides palisade_app")),
+        "{msg}"
+    );
+    su.batch_execute(&format!(
+        "REVOKE {held} FROM {role}; GRANT {held} TO {middle}; GRANT {middle} TO {role}"
+    ))
+    .await
+    .unwrap();
+    let msg = refusal(&db, &role).await;
+    assert!(
+        msg.contains(&format!("{held}, {middle} besides palisade_app"))
+            || msg.contains(&format!("{middle}, {held} besides palisade_app")),
+        "{msg}"
+    );
+    su.batch_execute(&format!("REVOKE {middle} FROM {role}"))
+        .await
+        .unwrap();
+    check_app_role(&pool_as(&db, &role)).await.unwrap();
+    clean_up(db, &[&role, &middle, &held]).await;
+}
+
+#[actix_web::test]
 async fn a_superuser_app_role_is_refused() {
     let db = TestDb::new().await;
     let role = make_role(&db, "SUPERUSER").await;

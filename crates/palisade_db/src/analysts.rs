@@ -171,6 +171,38 @@ pub async fn grant(
             role.as_str()
         )));
     }
+    // Its policies will apply to its members too, and permissive policies add up: a member that
+    // is also the app (palisade_app, a login member of it) or another analyst would read this
+    // organization beside its own (every request would). The audit reports it as
+    // policies_add_up; refused here, before anything is granted.
+    let joined: Vec<String> = tx
+        .query(
+            "SELECT m.rolname::text FROM pg_catalog.pg_roles m, pg_catalog.pg_roles a
+              WHERE a.rolname = $1 AND m.oid <> a.oid AND NOT m.rolsuper
+                AND pg_catalog.pg_has_role(m.oid, a.oid, 'MEMBER')
+                AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles o
+                             WHERE o.oid <> a.oid
+                               AND (o.rolname = 'palisade_app'
+                                    OR o.rolname IN (SELECT x.role_name FROM palisade_audit.analysts x))
+                               AND pg_catalog.pg_has_role(m.oid, o.oid, 'MEMBER'))
+              ORDER BY 1",
+            &[&role.as_str()],
+        )
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !joined.is_empty() {
+        return Err(AnalystError::Refused(format!(
+            "{} has member(s) {} that are also the app or another analyst: its policies would \
+             apply to them too, beside their own (permissive policies add up); revoke {} from \
+             them or choose another role",
+            role.as_str(),
+            joined.join(", "),
+            role.as_str()
+        )));
+    }
     if existing.is_none() {
         let create: String = tx
             .query_one(

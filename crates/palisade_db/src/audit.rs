@@ -181,13 +181,15 @@ pub struct RoleRow {
     pub is_superuser: bool,
     /// BYPASSRLS.
     pub bypass_rls: bool,
-    /// Superuser, BYPASSRLS, or can SET ROLE to such a role.
+    /// Superuser, BYPASSRLS or REPLICATION, or can SET ROLE to a role that reads below
+    /// row-level security (those, or a server-files role).
     pub can_bypass_rls: bool,
     /// Owns or is granted something here, or is a member of a role that is.
     pub in_this_database: bool,
     /// Direct memberships.
     pub member_of: Vec<String>,
-    /// Superuser or BYPASSRLS roles it can SET ROLE to.
+    /// The roles it can SET ROLE to that read below row-level security: superusers, BYPASSRLS or
+    /// REPLICATION roles, the server-files roles.
     pub can_become_bypass_roles: Vec<String>,
     /// Login roles only: `palisade_resolver` and other owners of tenant tables or SECURITY
     /// DEFINER functions it can SET ROLE to (`member_of_owner_role` when not empty).

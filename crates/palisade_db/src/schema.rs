@@ -803,8 +803,11 @@ pub const SYNC_FUNCTIONS: [&str; 7] = [
 /// role, `palisade_backup` included) or REPLICATION, or is a member (directly or not) of a role
 /// that owns, bypasses or has either, or of `pg_read_server_files`, `pg_write_server_files` or
 /// `pg_execute_server_program` (files and programs of the server, tables' files included), such
-/// as `palisade_resolver` (a member may `SET ROLE` to it). Also refuses a login role that is not
-/// a member of the group `palisade_app` (it would hold none of the app's grants), the group
+/// as `palisade_resolver` (a member may `SET ROLE` to it), or of any role but `palisade_app`,
+/// directly or through it (a policy written for a role applies to its members, and permissive
+/// policies add up: an analyst role's would show its organization to every request). Also refuses
+/// a login role that is not a member of the group `palisade_app` (it would hold none of the
+/// app's grants), the group
 /// itself (it is NOLOGIN: the server logs in as `palisade_app_a` or `palisade_app_b`), a role
 /// that may not execute one of [`SYNC_FUNCTIONS`], and a server older than 15.3.
 pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
@@ -846,7 +849,11 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
                     pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'CREATE') AS creates_schemas,
                     r.rolcreaterole, r.rolreplication,
                     (SELECT string_agg(f, ', ' ORDER BY f) FROM pg_catalog.unnest($2::text[]) AS f
-                      WHERE NOT pg_catalog.has_function_privilege(r.oid, f, 'EXECUTE')) AS unexecutable
+                      WHERE NOT pg_catalog.has_function_privilege(r.oid, f, 'EXECUTE')) AS unexecutable,
+                    -- Any other role it is a member of, directly or through the group.
+                    (SELECT string_agg(o.rolname, ', ' ORDER BY o.rolname) FROM pg_catalog.pg_roles o
+                      WHERE o.oid <> r.oid AND o.rolname <> $1
+                        AND pg_catalog.pg_has_role(r.oid, o.oid, 'MEMBER')) AS other_memberships
                FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
             &[&APP_ROLE, &SYNC_FUNCTIONS.as_slice()],
         )
@@ -864,6 +871,7 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     let createrole: bool = row.try_get(9).map_err(DbError::from)?;
     let replication: bool = row.try_get(10).map_err(DbError::from)?;
     let unexecutable: Option<String> = row.try_get(11).map_err(DbError::from)?;
+    let other_memberships: Option<String> = row.try_get(12).map_err(DbError::from)?;
     let mut reasons = Vec::new();
     if name == APP_ROLE {
         reasons.push(format!(
@@ -939,6 +947,14 @@ pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
             "is a member of {m}, which can bypass row-level security, has CREATEROLE or \
              REPLICATION, reads or runs the server's files and programs, or owns what could \
              (tables, schemas, functions)"
+        ));
+    }
+    if let Some(m) = other_memberships {
+        reasons.push(format!(
+            "is a member of {m} besides {APP_ROLE} (directly or through {APP_ROLE}): a policy \
+             written for a role applies to its members, and permissive policies add up, so an \
+             analyst role's would show its organization's rows to every request; REVOKE each \
+             from it and from {APP_ROLE} (re-running policies/000_roles.sql does)"
         ));
     }
     if reasons.is_empty() {

@@ -177,8 +177,9 @@ impl BillingPool {
 
     /// Refuses to start unless the billing URL's role is a safe `palisade_billing`: that very
     /// role (the one BYPASSRLS role the audit allows), able to log in, BYPASSRLS (it writes
-    /// every organization's billing rows), not a superuser or a member of one (its grants must
-    /// confine it), owning nothing in Palisade's schemas, and with no privilege on any tenant
+    /// every organization's billing rows), not a superuser or a member of one, without REPLICATION
+    /// or a membership that gives it or the server's files (its grants must confine it: a base
+    /// backup or a logical slot reads every table), owning nothing in Palisade's schemas, and with no privilege on any tenant
     /// table beyond billing: `subscriptions`, `invoices`, and `organizations`' `id` and billing
     /// columns; nor on a platform table other than its own `stripe_events` (a BYPASSRLS role
     /// that could delete from `mailgun_tokens` could reopen Mailgun replays).
@@ -198,7 +199,7 @@ impl BillingPool {
         let conn = via.get().await?;
         let row = conn
             .query_opt(
-                "WITH r AS (SELECT oid, rolname, rolsuper, rolbypassrls, rolcanlogin
+                "WITH r AS (SELECT oid, rolname, rolsuper, rolbypassrls, rolcanlogin, rolreplication
                               FROM pg_catalog.pg_roles WHERE rolname = $1),
                       tenant AS (SELECT c.oid, c.relname FROM pg_catalog.pg_class c
                                    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -211,9 +212,13 @@ impl BillingPool {
                       + (SELECT count(*) FROM pg_catalog.pg_namespace n
                           WHERE n.nspowner = r.oid
                             AND n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')) AS owned,
-                        EXISTS (SELECT 1 FROM pg_catalog.pg_roles s
-                                 WHERE s.rolsuper AND s.oid <> r.oid
-                                   AND pg_catalog.pg_has_role(r.oid, s.oid, 'MEMBER')) AS member_of_superuser,
+                        r.rolreplication
+                        OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles s
+                                    WHERE (s.rolsuper OR s.rolreplication
+                                           OR s.rolname IN ('pg_read_server_files', 'pg_write_server_files',
+                                                            'pg_execute_server_program'))
+                                      AND s.oid <> r.oid
+                                      AND pg_catalog.pg_has_role(r.oid, s.oid, 'MEMBER')) AS beyond_grants,
                         ARRAY(SELECT t.relname::text FROM tenant t
                                WHERE t.relname NOT IN ('subscriptions', 'invoices', 'organizations')
                                  AND (pg_catalog.has_table_privilege(r.oid, t.oid,
@@ -254,11 +259,15 @@ impl BillingPool {
         let get_bool = |i: usize| row.try_get::<_, bool>(i).map_err(DbError::from);
         let (superuser, bypass, login) = (get_bool(0)?, get_bool(1)?, get_bool(2)?);
         let owned: i64 = row.try_get(3).map_err(DbError::from)?;
-        let member_of_superuser = get_bool(4)?;
+        let beyond_grants = get_bool(4)?;
         let beyond: Vec<String> = row.try_get(5).map_err(DbError::from)?;
         let mut reasons = Vec::new();
-        if superuser || member_of_superuser {
-            reasons.push("is (or can become) a superuser, so no grant confines it".to_owned());
+        if superuser || beyond_grants {
+            reasons.push(
+                "is (or can become) a superuser, or has (or can become a role with) REPLICATION \
+                 or the server's files, so no grant confines it"
+                    .to_owned(),
+            );
         }
         if !bypass {
             reasons.push("lacks BYPASSRLS, so it cannot write billing rows".to_owned());

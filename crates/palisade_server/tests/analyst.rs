@@ -372,3 +372,117 @@ async fn grant_refuses_what_it_must_not_do() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_analyst_role_joined_to_the_app_or_to_another_analyst_is_reported_and_refused() {
+    // A policy written for a role applies to its members, and permissive policies add up.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let (a, b) = seed(&su).await;
+    let (of_a, of_b) = (analyst_role(), analyst_role());
+    for (role, org) in [(&of_a, a), (&of_b, b)] {
+        let out = palisade(
+            &db,
+            &["analyst", "grant", role, "--organization", &org.to_string()],
+        )
+        .await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    audit_passes(&db, "two analysts").await;
+
+    // The app group made a member of A's analyst: every request, whatever organization it acts
+    // for, also reads A's rows. Cluster-wide, so inside a transaction that is rolled back (the
+    // other tests of this cluster never see it; the server's startup check, which refuses it,
+    // is tested in tests/api/startup.rs).
+    let tx = su.transaction().await.unwrap();
+    tx.batch_execute(&format!(
+        "GRANT {of_a} TO palisade_app;
+         SET LOCAL ROLE {};",
+        palisade_test_support::TEST_APP_LOGIN_ROLE
+    ))
+    .await
+    .unwrap();
+    tx.execute(
+        "SELECT set_config('app.current_org', $1, true)",
+        &[&b.to_string()],
+    )
+    .await
+    .unwrap();
+    let seen: Vec<String> = tx
+        .query("SELECT name FROM palisade.customers ORDER BY name", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        seen,
+        ["customer of A", "customer of B"],
+        "the leak it reports"
+    );
+    tx.batch_execute("RESET ROLE").await.unwrap();
+    let found: Vec<(String, String)> = tx
+        .query(
+            "SELECT kind, object FROM palisade_audit.violations WHERE severity = 'critical'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for app in [
+        "palisade_app",
+        schema::APP_LOGIN_ROLES[0],
+        schema::APP_LOGIN_ROLES[1],
+    ] {
+        assert!(
+            found.contains(&("policies_add_up".to_owned(), app.to_owned())),
+            "{app}: {found:?}"
+        );
+    }
+    tx.rollback().await.unwrap();
+    audit_passes(&db, "after the rollback").await;
+
+    // A login of B's analyst that is also given A's: it reads both. Reported; and `analyst grant`
+    // refuses to adopt a role whose member is already another analyst (or the app).
+    let person = analyst_role();
+    su.batch_execute(&format!(
+        "CREATE ROLE {person} NOLOGIN; GRANT {of_b} TO {person}; GRANT {of_a} TO {person}"
+    ))
+    .await
+    .unwrap();
+    let found = violations(&su).await;
+    assert!(
+        found
+            .iter()
+            .any(|(k, _, o)| k == "policies_add_up" && *o == person),
+        "{found:?}"
+    );
+    let third = analyst_role();
+    su.batch_execute(&format!(
+        "REVOKE {of_a} FROM {person}; CREATE ROLE {third} NOLOGIN; GRANT {third} TO {person}"
+    ))
+    .await
+    .unwrap();
+    let out = palisade(
+        &db,
+        &["analyst", "grant", &third, "--organization", &a.to_string()],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&person) && out.stderr.contains("another analyst"),
+        "{}",
+        out.stderr
+    );
+    for role in [&of_a, &of_b] {
+        let out = palisade(&db, &["analyst", "revoke", role]).await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    su.batch_execute(&format!(
+        "DROP ROLE {person}; DROP ROLE {third}; DROP ROLE {of_a}; DROP ROLE {of_b}"
+    ))
+    .await
+    .unwrap();
+}

@@ -789,6 +789,72 @@ async fn a_member_of_a_superuser_that_holds_nothing_here_is_reported() {
 }
 
 #[tokio::test]
+async fn replication_and_the_server_files_roles_are_reported_though_they_hold_nothing_here() {
+    // A REPLICATION login reads every row below row-level security (pg_basebackup, a logical
+    // slot), and so does a role that may SET ROLE to one, or to a role that reads or writes the
+    // server's files or runs its programs. Cluster-wide: made in a transaction and rolled back.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let (replicator, member, files, administrator) =
+        (probe_role(), probe_role(), probe_role(), probe_role());
+    let tx = su.transaction().await.unwrap();
+    tx.batch_execute(&format!(
+        "CREATE ROLE {replicator} LOGIN REPLICATION;
+         CREATE ROLE {member} LOGIN; GRANT {replicator} TO {member};
+         CREATE ROLE {files} LOGIN; GRANT pg_execute_server_program TO {files};
+         CREATE ROLE {administrator} LOGIN REPLICATION; GRANT pg_read_server_files TO {administrator};"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert!(
+        has(&found, "critical", "replication_role", &replicator),
+        "{found:?}"
+    );
+    for (role, via) in [
+        (&member, replicator.as_str()),
+        (&files, "pg_execute_server_program"),
+    ] {
+        assert!(
+            found.iter().any(|[s, k, _, o, d]| s == "critical"
+                && k == "member_of_bypass_role"
+                && o == role
+                && d.contains(via)),
+            "{role}: {found:?}"
+        );
+    }
+    assert!(has(&found, "critical", "replication_role", &administrator));
+    assert!(has(
+        &found,
+        "critical",
+        "member_of_bypass_role",
+        &administrator
+    ));
+    // A standby's or physical backup's login of the DBA's own: allow-listed as an administrator.
+    tx.execute(
+        "INSERT INTO palisade_audit.allow_list (kind, name, reason)
+         VALUES ('administrator_role', $1, 'the standby''s login')",
+        &[&administrator],
+    )
+    .await
+    .unwrap();
+    let found = ranked_violations(&tx).await;
+    assert!(!found.iter().any(|v| v[3] == administrator), "{found:?}");
+    assert!(has(&found, "critical", "replication_role", &replicator));
+    let can_bypass: bool = tx
+        .query_one(
+            "SELECT can_bypass_rls FROM palisade_audit.roles WHERE role_name = $1",
+            &[&replicator],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(can_bypass);
+    tx.rollback().await.unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
 async fn a_role_with_createrole_is_reported_though_it_holds_nothing_here() {
     // On PostgreSQL 15 a CREATEROLE role may grant itself any role but a superuser, from
     // anywhere: it is reported in every database of the cluster, so in the other tests'
@@ -2627,7 +2693,8 @@ async fn the_backup_role_may_only_read_and_is_noticed_when_it_can_log_in() {
     assert_eq!(ranked_violations(&tx).await, Vec::<[String; 5]>::new());
     tx.batch_execute(
         "GRANT INSERT ON palisade.customers TO palisade_backup;
-         GRANT palisade_auditor TO palisade_backup;",
+         GRANT palisade_auditor TO palisade_backup;
+         ALTER ROLE palisade_backup REPLICATION;",
     )
     .await
     .unwrap();
@@ -2647,13 +2714,14 @@ async fn the_backup_role_may_only_read_and_is_noticed_when_it_can_log_in() {
     );
     assert!(
         write[4].contains("member of palisade_auditor")
-            && write[4].contains("INSERT on palisade.customers"),
+            && write[4].contains("INSERT on palisade.customers")
+            && write[4].contains("REPLICATION"),
         "{write:?}"
     );
     tx.batch_execute(
         "REVOKE INSERT ON palisade.customers FROM palisade_backup;
          REVOKE palisade_auditor FROM palisade_backup;
-         ALTER ROLE palisade_backup LOGIN;",
+         ALTER ROLE palisade_backup LOGIN NOREPLICATION;",
     )
     .await
     .unwrap();

@@ -489,6 +489,8 @@ async fn the_billing_pool_reads_a_new_password_from_its_file_without_a_restart()
 
 #[actix_web::test]
 async fn re_applying_the_roles_keeps_the_app_login_roles_members_of_the_group_only() {
+    // The group itself is a member of nothing: a policy written for a role applies to its
+    // members, and permissive policies add up.
     let _roles = SHARED_ROLES.lock().await;
     let db = TestDb::new().await;
     let su = db.superuser_client().await;
@@ -496,7 +498,7 @@ async fn re_applying_the_roles_keeps_the_app_login_roles_members_of_the_group_on
         su.query(
             "SELECT pg_get_userbyid(m.member)::text, pg_get_userbyid(m.roleid)::text
                FROM pg_auth_members m
-              WHERE pg_get_userbyid(m.member) IN ('palisade_app_a', 'palisade_app_b')
+              WHERE pg_get_userbyid(m.member) IN ('palisade_app', 'palisade_app_a', 'palisade_app_b')
               ORDER BY 1, 2",
             &[],
         )
@@ -511,12 +513,50 @@ async fn re_applying_the_roles_keeps_the_app_login_roles_members_of_the_group_on
         ("palisade_app_b".to_owned(), "palisade_app".to_owned()),
     ];
     assert_eq!(memberships().await, expected);
-    // A membership granted by hand (here a harmless one) and the group's taken away.
+    // Memberships granted by hand (here harmless ones), one of them the group's, and the
+    // group's taken away.
     su.batch_execute(
-        "GRANT palisade_auditor TO palisade_app_b; REVOKE palisade_app FROM palisade_app_a",
+        "GRANT palisade_auditor TO palisade_app_b; GRANT palisade_auditor TO palisade_app;
+         REVOKE palisade_app FROM palisade_app_a",
     )
     .await
     .unwrap();
     su.batch_execute(schema::ROLES_SQL).await.unwrap();
     assert_eq!(memberships().await, expected);
+}
+
+#[actix_web::test]
+async fn the_billing_check_refuses_replication_and_the_server_files_roles() {
+    // A base backup or a logical slot (REPLICATION), or the server's files, read every table
+    // whatever the billing role's grants. The shared role is altered, so under SHARED_ROLES and
+    // undone before the assertions.
+    let _roles = SHARED_ROLES.lock().await;
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let billing = db.billing_pool();
+    billing.check_role(&db.app_pool(1)).await.unwrap();
+    let role = schema::BILLING_ROLE;
+    for (make, undo) in [
+        (
+            format!("ALTER ROLE {role} REPLICATION"),
+            format!("ALTER ROLE {role} NOREPLICATION"),
+        ),
+        (
+            format!("GRANT pg_read_server_files TO {role}"),
+            format!("REVOKE pg_read_server_files FROM {role}"),
+        ),
+    ] {
+        su.batch_execute(&make).await.unwrap();
+        let checked = billing.check_role(&db.app_pool(1)).await;
+        su.batch_execute(&undo).await.unwrap();
+        let err = checked
+            .err()
+            .unwrap_or_else(|| panic!("{make}: the billing check passed"))
+            .to_string();
+        assert!(
+            err.contains("REPLICATION or the server's files"),
+            "{make}: {err}"
+        );
+    }
+    billing.check_role(&db.app_pool(1)).await.unwrap();
 }
