@@ -34,7 +34,8 @@
  *                      palisade_platform.stripe_events (450_stripe_events.sql). row_security = off
  *                      makes it fail loudly (instead of silently seeing nothing) if it ever loses
  *                      BYPASSRLS. The server refuses to start Stripe with a billing role that is a
- *                      superuser or holds privileges on any other tenant table.
+ *                      superuser, has REPLICATION or the server's files (or may SET ROLE to a
+ *                      role that has), or holds privileges on any other tenant table.
  *   palisade_resolver  NOLOGIN. Owns the few SECURITY DEFINER functions that must find a row before
  *                      a tenant is known (login by email, API keys, member sessions, the
  *                      organization of a webhook delivery), or touch platform data for a tenant

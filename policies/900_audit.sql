@@ -38,8 +38,9 @@
  * whether or not the role holds anything here, and createrole_role on every role of the cluster
  * (on PostgreSQL 15 CREATEROLE may grant itself any role but a superuser from anywhere).
  * Superusers are the DBA's own and are reported, never flagged; so are the DBA's own
- * administrators allow-listed as administrator_role, as to their CREATEROLE and their
- * memberships in superusers (every other check applies to them).
+ * administrators allow-listed as administrator_role, as to their CREATEROLE and REPLICATION and
+ * their memberships in superusers, REPLICATION roles and the server-files roles (every other
+ * check applies to them). replication_role and policies_add_up look at every role of the cluster.
  *
  * The views are security_invoker: whoever reads them reads the system catalogs with their own
  * rights (PostgreSQL lets every role read them), so palisade_auditor needs no more than the
@@ -738,8 +739,9 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *                          allow-listed as administrator_role (910_audit_allow_list.sql) is not
  *                          flagged for these memberships, still for one in a BYPASSRLS role that
  *                          is not a superuser (e.g. palisade_backup);
- *   replication_role       a role other than a superuser or an allow-listed administrator_role has
- *                          REPLICATION: a base backup (pg_basebackup) or a logical replication
+ *   replication_role       a login role other than a superuser or an allow-listed
+ *                          administrator_role has REPLICATION (a NOLOGIN one is reached through
+ *                          its members: member_of_bypass_role): a base backup (pg_basebackup) or a logical replication
  *                          slot reads every organization's rows below row-level security. A
  *                          standby's or physical backup's login is the DBA's own: allow-list it;
  *   policies_add_up        the permissive tenant policies of two or more roles apply to one role
@@ -916,9 +918,10 @@ WITH db AS (
                   AND NOT (r.oid IN (SELECT a.oid FROM administrator a)
                            AND NOT (b.rolbypassrls AND NOT b.rolsuper))
                 ORDER BY 1) ELSE '{}' END AS reported_bypass_roles,
-           -- REPLICATION of its own that is reported: not a superuser's, not an allow-listed
-           -- administrator's (a standby's or a physical backup's login).
-           r.rolreplication AND NOT r.rolsuper
+           -- REPLICATION of its own that is reported: a login's (a NOLOGIN role with it is reached
+           -- only through its members, which member_of_bypass_role reports), not a superuser's,
+           -- not an allow-listed administrator's (a standby's or a physical backup's login).
+           r.rolreplication AND r.rolcanlogin AND NOT r.rolsuper
              AND r.oid NOT IN (SELECT a.oid FROM administrator a) AS replication,
            -- The roles whose permissive tenant policies apply to it (itself, or a role it is a
            -- member of, directly or not). Permissive policies add up: with two, it reads the rows

@@ -93,8 +93,9 @@ fn db(e: tokio_postgres::Error) -> AnalystError {
 
 /// Makes `role` an analyst of `organization`, on the database `superuser` is connected to (as a
 /// superuser): creates the role NOLOGIN if it does not exist, or adopts an existing one that is
-/// no superuser, holds no BYPASSRLS, CREATEROLE, CREATEDB or REPLICATION and is a member of no
-/// role; records it; applies
+/// no superuser, holds no BYPASSRLS, CREATEROLE, CREATEDB or REPLICATION, is a member of no role,
+/// and has no member that is also the app or another analyst (its policies would apply to that
+/// member beside the member's own); records it; applies
 /// `policies/930_analysts.sql` as the owner. One transaction: all of it, or nothing. Refuses a
 /// role that is already the analyst of another organization (revoke it first).
 pub async fn grant(

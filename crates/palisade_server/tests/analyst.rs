@@ -476,6 +476,25 @@ async fn an_analyst_role_joined_to_the_app_or_to_another_analyst_is_reported_and
         "{}",
         out.stderr
     );
+    // Nor one whose member is the app: here a NOLOGIN member of palisade_app (a login one would
+    // be app_login_member in every database of this cluster).
+    let acting = analyst_role();
+    su.batch_execute(&format!(
+        "REVOKE {third} FROM {person}; CREATE ROLE {acting} NOLOGIN;
+         GRANT palisade_app TO {acting}; GRANT {third} TO {acting}"
+    ))
+    .await
+    .unwrap();
+    let out = palisade(
+        &db,
+        &["analyst", "grant", &third, "--organization", &a.to_string()],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stderr.contains(&acting), "{}", out.stderr);
+    su.batch_execute(&format!("DROP ROLE {acting}"))
+        .await
+        .unwrap();
     for role in [&of_a, &of_b] {
         let out = palisade(&db, &["analyst", "revoke", role]).await;
         assert_eq!(out.code, 0, "{}", out.stderr);

@@ -795,11 +795,17 @@ async fn replication_and_the_server_files_roles_are_reported_though_they_hold_no
     // server's files or runs its programs. Cluster-wide: made in a transaction and rolled back.
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
-    let (replicator, member, files, administrator) =
-        (probe_role(), probe_role(), probe_role(), probe_role());
+    let (replicator, member, files, administrator, unreached) = (
+        probe_role(),
+        probe_role(),
+        probe_role(),
+        probe_role(),
+        probe_role(),
+    );
     let tx = su.transaction().await.unwrap();
     tx.batch_execute(&format!(
         "CREATE ROLE {replicator} LOGIN REPLICATION;
+         CREATE ROLE {unreached} NOLOGIN REPLICATION;
          CREATE ROLE {member} LOGIN; GRANT {replicator} TO {member};
          CREATE ROLE {files} LOGIN; GRANT pg_execute_server_program TO {files};
          CREATE ROLE {administrator} LOGIN REPLICATION; GRANT pg_read_server_files TO {administrator};"
@@ -830,6 +836,9 @@ async fn replication_and_the_server_files_roles_are_reported_though_they_hold_no
         "member_of_bypass_role",
         &administrator
     ));
+    // A NOLOGIN one that nobody is a member of reaches nothing (a managed service's own may be
+    // such): not reported until a member can SET ROLE to it.
+    assert!(!found.iter().any(|v| v[3] == unreached), "{found:?}");
     // A standby's or physical backup's login of the DBA's own: allow-listed as an administrator.
     tx.execute(
         "INSERT INTO palisade_audit.allow_list (kind, name, reason)
