@@ -1300,13 +1300,16 @@ async fn a_checked_credential_puts_whom_it_acts_for_on_the_span_once() {
         user_id: user,
         role: Role::Admin,
     };
-    // (credential, recorded by the HTTP layer before the transaction, rechecked): a rechecked
-    // context (`Tenant`'s) was recorded when the extractor resolved it, an API key's too.
-    for (credential, recorded, rechecked) in [
-        (session, true, false),
-        (key, false, false),
-        (session, true, true),
-        (key, true, true),
+    // (credential, recorded by the HTTP layer before the transaction, rechecked, in a handler's
+    // span): a rechecked context (`Tenant`'s) was recorded when the extractor resolved it, an
+    // API key's too. A handler may run in a span of its own (`#[tracing::instrument]`), which
+    // declares no ids: `Caller` hands the request's span over, and the key's ids go there.
+    for (credential, recorded, rechecked, in_handler) in [
+        (session, true, false, false),
+        (key, false, false, false),
+        (session, true, true, false),
+        (key, true, true, false),
+        (key, false, false, true),
     ] {
         let span = tracing::info_span!(
             "request",
@@ -1319,13 +1322,29 @@ async fn a_checked_credential_puts_whom_it_acts_for_on_the_span_once() {
             span.record("org.id", tracing::field::display(org));
             span.record("user.id", tracing::field::display(user));
         }
+        let request = span.clone();
         async {
             let tx = if rechecked {
                 TenantTx::begin_rechecked(&app.pool, credential, &resolved).await
+            } else if in_handler {
+                async {
+                    TenantTx::begin_checked_for(&app.pool, credential, Role::Member, &request).await
+                }
+                .instrument(tracing::info_span!("handler"))
+                .await
             } else {
                 TenantTx::begin_checked(&app.pool, credential, Role::Member).await
             };
-            tx.unwrap().query_once("SELECT 1", &[]).await.unwrap();
+            let tx = tx.unwrap();
+            if in_handler {
+                let handler = tracing::info_span!("handler");
+                tx.query_once("SELECT 1", &[])
+                    .instrument(handler)
+                    .await
+                    .unwrap();
+            } else {
+                tx.query_once("SELECT 1", &[]).await.unwrap();
+            }
             tracing::info!("answered");
         }
         .instrument(span)

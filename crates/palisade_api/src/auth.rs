@@ -863,9 +863,17 @@ async fn session_of(state: &AppState, claims: &Claims) -> Result<Tenant, ApiErro
     ))
 }
 
-async fn authenticate(state: &AppState, cred: Credential) -> Result<Tenant, ApiError> {
+async fn authenticate(
+    state: &AppState,
+    req: &HttpRequest,
+    cred: Credential,
+) -> Result<Tenant, ApiError> {
     match cred {
-        Credential::Jwt(token) => session_of(state, &state.tokens.verify(&token)?).await,
+        Credential::Jwt(token) => {
+            let claims = state.tokens.verify(&token)?;
+            record_claims(req, &claims);
+            session_of(state, &claims).await
+        }
         Credential::ApiKey(key) => {
             let refused = |reason: &'static str| {
                 tracing::debug!(reason, "api key refused");
@@ -885,22 +893,38 @@ async fn authenticate(state: &AppState, cred: Credential) -> Result<Tenant, ApiE
             if resolved.expired {
                 return Err(refused(R::KeyExpired.as_str()));
             }
+            let ctx = TenantContext {
+                org_id: resolved.org_id,
+                user_id: resolved.user_id,
+                role: resolved.role,
+            };
+            record_ids(req, &ctx);
             Ok(Tenant(
-                TenantContext {
-                    org_id: resolved.org_id,
-                    user_id: resolved.user_id,
-                    role: resolved.role,
-                },
+                ctx,
                 palisade_db::tenant_tx::Credential::ApiKey { hash },
             ))
         }
     }
 }
 
+/// Records whom a request acts for on its span (once: recorded twice, tracing's formatter prints a
+/// field twice on the request's line).
 fn record_ids(req: &HttpRequest, ctx: &TenantContext) {
     if let Some(span) = req.extensions().get::<tracing_actix_web::RootSpan>() {
         span.record("org.id", tracing::field::display(ctx.org_id));
         span.record("user.id", tracing::field::display(ctx.user_id));
+    }
+}
+
+/// Records a bearer token's organization and user on the request's span as soon as its
+/// signature is verified, before the database checks the session: a refused token (a removed
+/// user, a changed password) still logs whose it was.
+fn record_claims(req: &HttpRequest, claims: &Claims) {
+    if let Some(span) = req.extensions().get::<tracing_actix_web::RootSpan>() {
+        if let Some(org) = claims.org {
+            span.record("org.id", tracing::field::display(org));
+        }
+        span.record("user.id", tracing::field::display(claims.sub));
     }
 }
 
@@ -922,8 +946,7 @@ fn authenticate_request(
             Credential::Jwt(_) => CredentialKind::UserSession,
             Credential::ApiKey(_) => CredentialKind::ApiKey,
         };
-        let tenant = authenticate(&state, cred).await?;
-        record_ids(&req, &tenant.0);
+        let tenant = authenticate(&state, &req, cred).await?;
         Ok((tenant, kind))
     })
 }
@@ -941,8 +964,13 @@ fn authenticate_request(
 /// key answer 401 `invalid_token`; the role used is the one the user or key has now), without a
 /// round trip of its own. The organization and user ids are recorded on the request's span: a
 /// token's at once (its signature is verified), an API key's once the check has answered.
-#[derive(Debug, Clone, Copy)]
-pub struct Caller(palisade_db::tenant_tx::Credential);
+#[derive(Debug, Clone)]
+pub struct Caller(
+    palisade_db::tenant_tx::Credential,
+    /// The request's span, which an API key's ids are recorded on (a handler may run in a span
+    /// of its own, which would drop them).
+    tracing::Span,
+);
 
 impl Caller {
     /// The user a bearer token names (verified by its signature, not yet by the database);
@@ -966,7 +994,7 @@ impl Caller {
         state: &AppState,
         least: Role,
     ) -> Result<palisade_db::TenantTx, ApiError> {
-        Ok(palisade_db::TenantTx::begin_checked(&state.pool, self.0, least).await?)
+        Ok(palisade_db::TenantTx::begin_checked_for(&state.pool, self.0, least, &self.1).await?)
     }
 }
 
@@ -992,22 +1020,26 @@ fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
             };
             // The signature is verified: the ids are the token's, and a refused request (a
             // removed user, a role too low) still logs whose token it was.
-            if let Some(span) = req.extensions().get::<tracing_actix_web::RootSpan>() {
-                span.record("org.id", tracing::field::display(org));
-                span.record("user.id", tracing::field::display(claims.sub));
-            }
-            Ok(Caller(Checked::Session {
-                org_id: OrgId::from_uuid(org),
-                user_id: UserId::from_uuid(claims.sub),
-                version: claims.ver,
-            }))
+            record_claims(req, &claims);
+            Ok(Caller(
+                Checked::Session {
+                    org_id: OrgId::from_uuid(org),
+                    user_id: UserId::from_uuid(claims.sub),
+                    version: claims.ver,
+                },
+                tracing::Span::none(),
+            ))
         }
         Credential::ApiKey(key) => {
             let hash = crate::credentials::api_key_hash(&key).ok_or_else(|| {
                 tracing::debug!(reason = "malformed", "api key refused");
                 key_refused()
             })?;
-            Ok(Caller(Checked::ApiKey { hash }))
+            let span = req
+                .extensions()
+                .get::<tracing_actix_web::RootSpan>()
+                .map_or_else(tracing::Span::current, |root| (**root).clone());
+            Ok(Caller(Checked::ApiKey { hash }, span))
         }
     }
 }
@@ -1140,7 +1172,7 @@ impl FromRequest for UserSession {
 /// [`UserSession`] refuses it (403 `requires_user_session`; an unknown, revoked or expired key,
 /// 401), before the body is read. A route whose handler needs the role before its transaction
 /// takes [`UserSession`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct UserCaller(pub Caller);
 
 impl FromRequest for UserCaller {
@@ -1150,11 +1182,11 @@ impl FromRequest for UserCaller {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         use palisade_db::tenant_tx::Credential as Checked;
         match caller(req) {
-            Ok(session @ Caller(Checked::Session { .. })) => {
+            Ok(session @ Caller(Checked::Session { .. }, _)) => {
                 Box::pin(std::future::ready(Ok(UserCaller(session))))
             }
             // An API key: authenticated, then refused, by the extractor that refuses keys.
-            Ok(Caller(Checked::ApiKey { .. })) => {
+            Ok(Caller(Checked::ApiKey { .. }, _)) => {
                 let refused = UserSession::from_request(req, payload);
                 Box::pin(async move {
                     refused.await?;
@@ -1190,13 +1222,12 @@ impl FromRequest for SessionToken {
             match credential(&req)? {
                 Credential::Jwt(token) => {
                     let claims = state.tokens.verify(&token)?;
+                    record_claims(&req, &claims);
                     let tenant = session_of(&state, &claims).await?;
-                    record_ids(&req, &tenant.0);
                     Ok(SessionToken { tenant, claims })
                 }
                 key @ Credential::ApiKey(_) => {
-                    let tenant = authenticate(&state, key).await?;
-                    record_ids(&req, &tenant.0);
+                    authenticate(&state, &req, key).await?;
                     tracing::info!("api key refused: this route needs a user session");
                     Err(requires_user_session())
                 }

@@ -325,10 +325,21 @@ impl From<DbError> for ApiError {
         match e {
             e if e.is_transient() => ApiError::Unavailable(e),
             DbError::Refused(refusal) => crate::auth::refused(refusal),
-            DbError::PermissionDenied { .. } => ApiError::Forbidden {
-                code: crate::error::ErrorCode::Forbidden,
-                message: "your role in this organization does not allow this",
-            },
+            DbError::PermissionDenied { table } => {
+                // The handlers refuse a role before the database would (RLS pitfall 8): a 42501
+                // that reaches here is a missing grant, a handler that skipped its role check, or
+                // a policy's WITH CHECK refusing a row. Answered as a role refusal, logged as what
+                // it is.
+                tracing::warn!(
+                    table,
+                    sqlstate = "42501",
+                    "the database refused the statement (a privilege, or a policy's WITH CHECK)"
+                );
+                ApiError::Forbidden {
+                    code: crate::error::ErrorCode::Forbidden,
+                    message: "your role in this organization does not allow this",
+                }
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -453,6 +464,26 @@ mod tests {
             code: code.into(),
             table: None,
         }
+    }
+
+    #[test]
+    fn a_permission_the_database_refused_answers_403_and_is_logged_with_its_table() {
+        let lines = crate::telemetry::tests::Lines::default();
+        let _guard = tracing::subscriber::set_default(crate::telemetry::tests::subscriber(
+            &lines,
+            tracing::Level::WARN,
+        ));
+        let e = ApiError::from(DbError::PermissionDenied {
+            table: "outbound_webhooks".into(),
+        });
+        assert_eq!(e.status_code(), StatusCode::FORBIDDEN);
+        let logged = lines.take();
+        assert!(
+            logged.contains("WARN")
+                && logged.contains("table=\"outbound_webhooks\"")
+                && logged.contains("42501"),
+            "{logged}"
+        );
     }
 
     #[test]

@@ -116,7 +116,7 @@ pub(crate) fn set_request_id_header(headers: &mut HeaderMap, id: Option<RequestI
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
@@ -128,7 +128,7 @@ mod tests {
 
     /// The log lines written while it is the thread's subscriber.
     #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
+    pub(crate) struct Lines(Arc<Mutex<Vec<u8>>>);
 
     impl std::io::Write for Lines {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -141,7 +141,7 @@ mod tests {
     }
 
     impl Lines {
-        fn take(&self) -> String {
+        pub(crate) fn take(&self) -> String {
             String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
         }
     }
@@ -176,7 +176,7 @@ mod tests {
     }
 
     /// A subscriber writing to `lines` that lets through `level` and above, as `RUST_LOG` does.
-    fn subscriber(lines: &Lines, level: tracing::Level) -> impl tracing::Subscriber {
+    pub(crate) fn subscriber(lines: &Lines, level: tracing::Level) -> impl tracing::Subscriber {
         let writer = lines.clone();
         tracing_subscriber::fmt()
             .with_max_level(level)

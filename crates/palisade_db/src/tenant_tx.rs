@@ -195,7 +195,7 @@ impl Refusal {
 }
 
 /// Who a transaction acts for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Actor {
     /// A signed-in user (bearer token or API key) of the organization.
     User(TenantContext),
@@ -214,6 +214,8 @@ enum Actor {
         credential: Credential,
         least: Role,
         resolved: Option<TenantContext>,
+        /// Where an API key's ids are recorded once its check has answered: the request's span.
+        record_on: Option<tracing::Span>,
     },
 }
 
@@ -266,12 +268,27 @@ impl TenantTx {
         credential: Credential,
         least: Role,
     ) -> Result<Self, DbError> {
+        Self::begin_checked_for(pool, credential, least, &tracing::Span::current()).await
+    }
+
+    /// [`TenantTx::begin_checked`], recording an API key's organization and user ids on `span`
+    /// (the request's own, which declares `org.id` and `user.id`) once its check has answered,
+    /// rather than on the span current then: a handler may run in a span of its own, on which
+    /// the ids would be dropped.
+    pub async fn begin_checked_for(
+        pool: &AppPool,
+        credential: Credential,
+        least: Role,
+        span: &tracing::Span,
+    ) -> Result<Self, DbError> {
+        let record_on = matches!(credential, Credential::ApiKey { .. }).then(|| span.clone());
         Self::open(
             pool,
             Actor::Checked {
                 credential,
                 least,
                 resolved: None,
+                record_on,
             },
         )
         .await
@@ -299,6 +316,7 @@ impl TenantTx {
                 credential,
                 least: ctx.role,
                 resolved: Some(*ctx),
+                record_on: None,
             },
         )
         .await
@@ -756,8 +774,8 @@ fn opened(
 ) -> Result<Option<TenantContext>, DbError> {
     answered(begin)?;
     let Actor::Checked {
-        credential,
         resolved,
+        record_on,
         ..
     } = actor
     else {
@@ -778,15 +796,12 @@ fn opened(
         ))
     })?;
     // A rechecked context's ids are on the span already (recorded when it was first resolved).
-    resolve(
-        &row,
-        matches!(credential, Credential::ApiKey { .. }) && resolved.is_none(),
-    )
+    resolve(&row, record_on.as_ref().filter(|_| resolved.is_none()))
 }
 
 /// The context a checked credential's opening statement answered with (see
 /// [`TenantTx::begin_checked`]).
-fn resolve(row: &Row, api_key: bool) -> Result<Option<TenantContext>, DbError> {
+fn resolve(row: &Row, record_on: Option<&tracing::Span>) -> Result<Option<TenantContext>, DbError> {
     let role: &str = row.try_get("role")?;
     let ctx = TenantContext {
         org_id: OrgId::from_uuid(row.try_get("organization_id")?),
@@ -795,12 +810,11 @@ fn resolve(row: &Row, api_key: bool) -> Result<Option<TenantContext>, DbError> {
     };
     // An API key's ids are recorded as soon as the check has answered, before the query's own
     // answer: a request whose query then fails still logs who it acted for. The request's span
-    // (tracing-actix-web's root span, current in a handler) declares these fields. A session's
-    // are the token's, which the HTTP layer recorded when it verified the token (palisade_api's
-    // `Caller`): recorded again, tracing's formatter would print each twice on the request's
-    // line.
-    if api_key {
-        let span = tracing::Span::current();
+    // (tracing-actix-web's root span, which palisade_api's `Caller` hands over; a span without
+    // these fields drops them) declares them. A session's are the token's, which the HTTP layer
+    // recorded when it verified the token (`Caller`): recorded again, tracing's formatter would
+    // print each twice on the request's line.
+    if let Some(span) = record_on {
         span.record("org.id", tracing::field::display(ctx.org_id));
         span.record("user.id", tracing::field::display(ctx.user_id));
     }
