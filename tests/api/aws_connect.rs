@@ -560,16 +560,67 @@ async fn events_the_organization_does_not_record_are_acknowledged_and_write_noth
         .remove("contactId");
     let mut bad_time = sample("INITIATED", "e9", "c-1", &arn);
     bad_time["detail"]["initiationTimestamp"] = json!("yesterday");
+    // RFC 3339, but in the year 10000 once in UTC (it answered 500: the time crate panicked).
+    let mut past_9999 = sample("INITIATED", "e10", "c-1", &arn);
+    past_9999["detail"]["initiationTimestamp"] = json!("9999-12-31T23:59:59-01:00");
     for body in [
         b"not json".to_vec(),
         b"[]".to_vec(),
         no_contact.to_string().into_bytes(),
         bad_time.to_string().into_bytes(),
+        past_9999.to_string().into_bytes(),
     ] {
         let r = post_raw(&app, Some(&key), &body).await;
         r.assert_error(400, "invalid_payload");
     }
     assert_nothing_written(&app, &owner).await;
+}
+
+/// An event whose id, contact id, previous contact id, instance, queue or agent ARN holds a
+/// control character answers 400 `invalid_payload` and writes nothing (docs/aws-connect.md, "The
+/// events route"). A NUL answered 500 (PostgreSQL refuses it in text, SQLSTATE 22021), which
+/// EventBridge retries for a day; the other control characters were written.
+#[actix_web::test]
+async fn an_id_or_arn_with_a_control_character_is_refused_and_writes_nothing() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let arn = new_arn();
+    let key = connect(&app, &owner, &arn).await;
+    for bad in ["\u{0}", "\u{1b}", "\u{85}"] {
+        let mut transfer = sample("INITIATED", "e4", "c-1", &arn);
+        transfer["detail"]["initiationMethod"] = json!("TRANSFER");
+        transfer["detail"]["previousContactId"] = json!(format!("c-{bad}0"));
+        let mut queued = sample("QUEUED", "e5", "c-1", &arn);
+        queued["detail"]["queueInfo"]["queueArn"] = json!(format!("{arn}/queue/{bad}"));
+        let mut agent = sample("CONNECTED_TO_AGENT", "e6", "c-1", &arn);
+        agent["detail"]["agentInfo"]["agentArn"] = json!(format!("{arn}/agent/{bad}"));
+        for event in [
+            sample("INITIATED", &format!("e{bad}1"), "c-1", &arn),
+            sample("INITIATED", "e2", &format!("c-{bad}1"), &arn),
+            sample("INITIATED", "e3", "c-1", &format!("{arn}{bad}")),
+            // On a channel we do not record, too: the event cannot be read.
+            on_channel(
+                sample("INITIATED", "e3", "c-1", &format!("{arn}{bad}")),
+                "TASK",
+            ),
+            transfer,
+            queued,
+            agent,
+        ] {
+            let r = post_event(&app, Some(&key), &event).await;
+            assert_eq!(r.status, 400, "{event}: {}", r.text);
+            r.assert_error(400, "invalid_payload");
+        }
+    }
+    assert_nothing_written(&app, &owner).await;
+    // The same events without it are applied.
+    deliver(&app, &key, &sample("INITIATED", "e1", "c-1", &arn)).await;
+    let mut queued = sample("QUEUED", "e5", "c-1", &arn);
+    queued["detail"]["queueInfo"]["queueArn"] = json!(format!("{arn}/queue/q"));
+    deliver(&app, &key, &queued).await;
+    assert_eq!(
+        the_call(&app, &owner).await["queue_arn"],
+        format!("{arn}/queue/q")
+    );
 }
 
 #[actix_web::test]

@@ -688,6 +688,164 @@ async fn ask_writes_nothing() {
     assert_eq!(before, after);
 }
 
+/// A question as long as a message may be (4000 characters): "warranty" three times and
+/// "refund" twice, then about 660 distinct made-up words, each once.
+fn long_question() -> String {
+    let letter = |i: usize| char::from(b'a' + u8::try_from(i % 26).unwrap());
+    let mut q = String::from("warranty refund warranty refund warranty");
+    for i in 0.. {
+        let word = format!(" zq{}{}{}", letter(i / 676), letter(i / 26), letter(i));
+        if q.len() + word.len() > 4000 {
+            break;
+        }
+        q.push_str(&word);
+    }
+    q.push_str(&"x".repeat(4000 - q.len()));
+    assert_eq!(q.chars().count(), 4000);
+    q
+}
+
+/// The lexemes of a tsquery's text (`'a' | 'b'`), sorted.
+fn query_lexemes(query: &str) -> Vec<String> {
+    let mut lexemes: Vec<String> = query
+        .split(" | ")
+        .map(|l| l.trim_matches('\'').to_owned())
+        .collect();
+    lexemes.sort();
+    lexemes
+}
+
+/// The bot's search keeps at most 32 lexemes of a question (V0186): ts_rank_cd's cost grows
+/// faster than the query's terms, and a 4000-character question of distinct words ORed every one
+/// of them (over 600), which held a connection for seconds per article ranked. The 32 are the
+/// question's most frequent, then the first in byte order: deterministic. A short question keeps
+/// every word.
+#[actix_web::test]
+async fn a_long_question_searches_its_32_most_frequent_words() {
+    let (app, _owner) = spawn_app_with_owner("Acme").await;
+    let c = app.db.app_client().await;
+    let question = long_question();
+    let row = c
+        .query_one(
+            "SELECT palisade_private.chatbot_query($1)::text,
+                    pg_catalog.numnode(palisade_private.chatbot_query($1))",
+            &[&question],
+        )
+        .await
+        .unwrap();
+    let (query, nodes): (String, i32) = (row.get(0), row.get(1));
+    // 32 lexemes ORed: 32 operands and 31 operators.
+    assert_eq!(nodes, 63, "{query}");
+    // The question's lexemes, each with how often it occurs, most frequent first, then in byte
+    // order: the query is the first 32.
+    let mut all: Vec<(i32, String)> = c
+        .query(
+            "SELECT cardinality(l.positions), l.lexeme
+               FROM unnest(to_tsvector('english', $1)) AS l",
+            &[&question],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(all.len() > 600, "{}", all.len());
+    all.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    assert_eq!(
+        (&all[0], &all[1]),
+        (&(3, "warranti".to_owned()), &(2, "refund".to_owned()))
+    );
+    let mut expected: Vec<String> = all.into_iter().take(32).map(|(_, l)| l).collect();
+    expected.sort();
+    assert_eq!(query_lexemes(&query), expected);
+
+    // A short question's query is every lexeme, as before.
+    let short: String = c
+        .query_one(
+            "SELECT palisade_private.chatbot_query('How do I reset my password?')::text",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(short, "'password' | 'reset'");
+}
+
+/// At most 50 articles are ranked by ts_rank_cd (V0186): of the published articles that match,
+/// the 50 that the cheaper ts_rank scores best. Here 61 match, and the best is still found, for
+/// a question of 4000 characters (ask and a customer message) and for a short one; the plan
+/// shows ts_rank_cd computed for 50 rows, not 61.
+#[actix_web::test]
+async fn a_4000_character_question_is_answered_and_at_most_50_articles_are_ranked() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    configure(&app, &owner, json!({"enabled": true})).await;
+    let warranty = article(
+        &app,
+        &owner,
+        "Warranty and refunds",
+        "The warranty lasts two years. A refund takes five days.",
+        true,
+    )
+    .await;
+    let c = app.db.app_client().await;
+    palisade_test_support::sql::execute_as(
+        &c,
+        &owner.org_id,
+        &owner.user_id,
+        "owner",
+        "INSERT INTO palisade.kb_articles (organization_id, id, title, body, published)
+         SELECT (SELECT palisade_private.current_org_id()), gen_random_uuid(), 'Note ' || i,
+                'Ask us about a refund.', true
+           FROM generate_series(1, 60) AS i",
+        &[],
+    )
+    .await;
+
+    let question = long_question();
+    for q in [question.as_str(), "Can I get a refund?"] {
+        let asked = ask(&app, &owner, q).await;
+        assert_eq!(
+            (&asked["outcome"], &asked["article"]["id"]),
+            (&json!("answer"), &json!(warranty)),
+            "{asked}"
+        );
+    }
+    let conv = conversation(&app, &owner).await;
+    let all = say(&app, &owner, &conv, "customer", &question).await;
+    assert_eq!(senders(&all), ["customer", "bot"]);
+    assert_eq!(all[1]["article_id"], warranty.as_str());
+
+    // The plan of the ranking: every node that carries ts_rank_cd's score has at most 50 rows.
+    palisade_test_support::sql::begin_as_user(&c, &owner.org_id, &owner.user_id, "owner").await;
+    let plan: Value = c
+        .query_one(
+            &format!(
+                "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF, FORMAT JSON)
+                 SELECT * FROM palisade_private.chatbot_reply('{question}', 0.3, 'f', 'h')"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    palisade_test_support::sql::rollback(&c).await;
+    fn ranked(node: &Value, out: &mut Vec<i64>) {
+        let outputs = node["Output"].as_array().into_iter().flatten();
+        if outputs
+            .filter_map(Value::as_str)
+            .any(|o| o.contains("ts_rank_cd("))
+        {
+            out.push(node["Actual Rows"].as_i64().unwrap());
+        }
+        for child in node["Plans"].as_array().into_iter().flatten() {
+            ranked(child, out);
+        }
+    }
+    let mut rows = Vec::new();
+    ranked(&plan[0]["Plan"], &mut rows);
+    assert_eq!(rows.iter().max(), Some(&50), "{rows:?}: {plan:#}");
+}
+
 /// The isolation seeder: settings, a published article and a conversation the bot greeted and
 /// answered from it (a bot message with its article set, for the composite foreign key).
 pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
@@ -745,9 +903,10 @@ async fn the_bot_is_the_only_trigger_that_writes_chat_messages() {
 /// function they call is named with its schema, and the one operator of operands pg_catalog has
 /// no exact match for is `OPERATOR(pg_catalog.*)`. Here a schema on the caller's search_path
 /// (`evil`, as a role able to create objects in a schema the caller searches would plant them)
-/// offers a better match for those calls (`set_bit` with integer arguments, `numeric * integer`)
-/// and exact ones for others (`char_length`, `encode`, `||`): none of them runs when a customer
-/// message is answered with an article (greeting, ids, the article's text) under that path.
+/// offers a better match for those calls (`set_bit` with integer arguments, `numeric * integer`,
+/// `cardinality` of V0186's `smallint[]` positions) and exact ones for others (`char_length`,
+/// `encode`, `||`): none of them runs when a customer message is answered with an article
+/// (greeting, ids, the article's text) under that path.
 #[actix_web::test]
 async fn the_bots_functions_are_inlined_and_no_search_path_redirects_them() {
     use palisade_test_support::sql::column;
@@ -772,6 +931,8 @@ async fn the_bots_functions_are_inlined_and_no_search_path_redirects_them() {
          CREATE FUNCTION evil.times(numeric, integer) RETURNS numeric LANGUAGE sql
              AS $$SELECT evil.refuse('times'); SELECT $1$$;
          CREATE OPERATOR evil.* (LEFTARG = numeric, RIGHTARG = integer, FUNCTION = evil.times);
+         CREATE FUNCTION evil.cardinality(smallint[]) RETURNS integer LANGUAGE sql
+             AS $$SELECT evil.refuse('cardinality'); SELECT 0$$;
          CREATE FUNCTION evil.char_length(text) RETURNS integer LANGUAGE sql
              AS $$SELECT evil.refuse('char_length'); SELECT 0$$;
          CREATE FUNCTION evil.encode(bytea, text) RETURNS text LANGUAGE sql

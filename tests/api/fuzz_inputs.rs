@@ -1532,6 +1532,8 @@ enum Route {
     Sendgrid,
     Mailgun,
     Stripe,
+    /// Amazon Connect's events route, with this credential in `X-Palisade-Connect-Key`.
+    AwsConnect(String),
 }
 
 /// One delivery the fuzz aims at: a route, and the fields (forms) or body (JSON) it accepts.
@@ -1662,6 +1664,21 @@ impl Deliveries {
             Route::Stripe => {
                 let r = self.app.stripe_webhook(json_body.as_bytes()).await;
                 (format!("stripe {json_body}"), r)
+            }
+            Route::AwsConnect(key) => {
+                let headers = [
+                    ("Content-Type", "application/json".to_owned()),
+                    ("X-Palisade-Connect-Key", key.clone()),
+                ];
+                let r = request(
+                    &self.app.addr,
+                    "POST",
+                    "/webhooks/aws-connect/events",
+                    &headers,
+                    Some(json_body.as_bytes()),
+                )
+                .await;
+                (format!("aws-connect {json_body}"), r)
             }
         };
         answered(&what, &r)
@@ -1909,6 +1926,60 @@ async fn signed_stripe_events_never_answer_5xx() {
                        "hosted_invoice_url": "https://invoice.stripe.com/i/acct_1/test",
                        "customer_email": "billing@acme.example"}),
             ),
+        ),
+    ];
+    Deliveries { app, deliveries }.fuzz().await;
+}
+
+#[actix_web::test]
+async fn amazon_connect_events_never_answer_5xx() {
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
+    let arn = format!(
+        "arn:aws:connect:us-west-2:123456789012:instance/{}",
+        Uuid::new_v4()
+    );
+    app.create(
+        &a,
+        "/v1/call-center/aws-connect/instances",
+        json!({"instance_arn": arn, "region": "us-west-2", "label": "Main"}),
+    )
+    .await;
+    let key = app
+        .create(
+            &a,
+            "/v1/call-center/aws-connect/credentials",
+            json!({"label": "EventBridge"}),
+        )
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Shaped like AWS's samples (tests/api/aws_connect.rs): a voice contact that names every
+    // field the route reads, and a chat contact.
+    let event = |detail: Value| {
+        json!({"version": "0", "id": UNIQUE, "detail-type": "Amazon Connect Contact Event",
+               "source": "aws.connect", "account": "123456789012", "time": "2021-08-04T17:43:48Z",
+               "region": "us-west-2", "resources": [arn], "detail": detail})
+    };
+    let deliveries = vec![
+        json_delivery(
+            Route::AwsConnect(key.clone()),
+            event(json!({
+                "eventType": "DISCONNECTED", "contactId": UNIQUE, "previousContactId": "c-0",
+                "channel": "VOICE", "instanceArn": arn, "initiationMethod": "TRANSFER",
+                "initiationTimestamp": "2021-08-04T17:17:53.000Z",
+                "connectedToSystemTimestamp": "2021-08-04T17:17:55.000Z",
+                "disconnectTimestamp": "2021-08-04T17:18:37.000Z",
+                "queueInfo": {"queueType": "STANDARD", "queueArn": format!("{arn}/queue/q-1")},
+                "agentInfo": {"agentArn": format!("{arn}/agent/a-1")}
+            })),
+        ),
+        json_delivery(
+            Route::AwsConnect(key),
+            event(json!({
+                "eventType": "INITIATED", "contactId": UNIQUE, "channel": "CHAT",
+                "instanceArn": arn, "initiationMethod": "API"
+            })),
         ),
     ];
     Deliveries { app, deliveries }.fuzz().await;

@@ -12,8 +12,11 @@
 //!    answers 413 whatever the credential, which reveals nothing either.)
 //! 2. The body: an EventBridge event (`id`, `source`, `detail-type`, `detail`). Not JSON, or a
 //!    contact event without its contact id, channel, instance ARN or event type, or with a
-//!    timestamp that is not RFC 3339: 400 `invalid_payload`, nothing written. Another `source`
-//!    or `detail-type`: 200, nothing written.
+//!    timestamp that is not RFC 3339 in the UTC years 0000 to 9999, or an event whose id,
+//!    contact id, previous contact id, instance, queue or agent ARN holds a control character
+//!    (PostgreSQL refuses a NUL in text, which would answer 500, and EventBridge retries a 5xx
+//!    for a day): 400 `invalid_payload`, nothing written. Another `source` or `detail-type`:
+//!    200, nothing written.
 //! 3. The organization's provider transaction (RLS): the event's `detail.instanceArn` must be
 //!    one of the organization's registered instances, else 200 and nothing written. Then the
 //!    event is applied ([`palisade_db::aws_connect`]) and recorded by its EventBridge `id`
@@ -46,7 +49,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::aws_connect::{self as db, ContactApplied, ContactDirection, VoiceContact};
 use palisade_db::webhooks::{Delivery, DeliveryKind, Outcome, Provider};
-use palisade_domain::{CallStatus, Direction};
+use palisade_domain::{CallStatus, Direction, calendar};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -124,12 +127,22 @@ fn refused(message: &'static str) -> ApiError {
     }
 }
 
-/// An optional RFC 3339 timestamp; Connect's placeholder for "not yet" (the epoch, e.g.
+/// Whether `s` holds a control character (`char::is_control`: NUL, which PostgreSQL refuses in
+/// text, and the others). No id or ARN Amazon Connect sends has one.
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+/// An optional RFC 3339 timestamp in the UTC years 0000 to 9999 (an offset can move a written
+/// 9999-12-31 past them, and the `time` crate panics converting it to UTC for PostgreSQL:
+/// [`calendar::instant`]); Connect's placeholder for "not yet" (the epoch, e.g.
 /// `1970-01-01T00:00:00.001Z` in its CONTACT_DATA_UPDATED sample) reads as absent.
 fn timestamp(raw: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {
     let Some(raw) = raw else { return Ok(None) };
     let t = OffsetDateTime::parse(raw, &Rfc3339)
-        .map_err(|_| refused("a timestamp of the event is not RFC 3339"))?;
+        .ok()
+        .and_then(|t| calendar::instant(t).ok())
+        .ok_or_else(|| refused("a timestamp of the event is not RFC 3339 in years 0000 to 9999"))?;
     Ok((t.unix_timestamp() > 86_400).then_some(t))
 }
 
@@ -200,8 +213,10 @@ pub async fn events(
     let envelope: Envelope = serde_json::from_slice(&body)
         .map_err(|_| refused("the body is not an EventBridge event"))?;
     // The id is checked first: it is logged below, whatever the event.
-    if envelope.id.is_empty() || envelope.id.chars().count() > 300 {
-        return Err(refused("the event id must be 1 to 300 characters"));
+    if envelope.id.is_empty() || envelope.id.chars().count() > 300 || has_control(&envelope.id) {
+        return Err(refused(
+            "the event id must be 1 to 300 characters, none a control character",
+        ));
     }
     if envelope.source != "aws.connect" || envelope.detail_type != CONTACT_EVENT {
         return Ok(ignored(
@@ -212,15 +227,46 @@ pub async fn events(
     }
     let detail: Detail = serde_json::from_value(envelope.detail)
         .map_err(|_| refused("the event's detail is not a contact event"))?;
-    if detail.contact_id.is_empty() || detail.contact_id.chars().count() > 256 {
-        return Err(refused("the contactId must be 1 to 256 characters"));
+    if detail.contact_id.is_empty()
+        || detail.contact_id.chars().count() > 256
+        || has_control(&detail.contact_id)
+    {
+        return Err(refused(
+            "the contactId must be 1 to 256 characters, none a control character",
+        ));
+    }
+    let queue_arn = detail.queue_info.and_then(|q| q.queue_arn);
+    let agent_arn = detail.agent_info.and_then(|a| a.agent_arn);
+    // Each of these reaches PostgreSQL as text: the instance ARN whatever its length (a long
+    // one matches no instance), the others unless their length drops them below.
+    for (value, message) in [
+        (
+            Some(detail.instance_arn.as_str()),
+            "the instanceArn holds a control character",
+        ),
+        (
+            detail.previous_contact_id.as_deref(),
+            "the previousContactId holds a control character",
+        ),
+        (
+            queue_arn.as_deref(),
+            "the queueInfo.queueArn holds a control character",
+        ),
+        (
+            agent_arn.as_deref(),
+            "the agentInfo.agentArn holds a control character",
+        ),
+    ] {
+        if value.is_some_and(has_control) {
+            return Err(refused(message));
+        }
     }
     let started_at = timestamp(detail.initiation_timestamp.as_deref())?
         .or(timestamp(detail.connected_to_system_timestamp.as_deref())?);
     let ended_at = timestamp(detail.disconnect_timestamp.as_deref())?;
     let arn_of = |s: Option<String>| s.filter(|a| (1..=2048).contains(&a.chars().count()));
-    let queue_arn = arn_of(detail.queue_info.and_then(|q| q.queue_arn));
-    let agent_arn = arn_of(detail.agent_info.and_then(|a| a.agent_arn));
+    let queue_arn = arn_of(queue_arn);
+    let agent_arn = arn_of(agent_arn);
     let previous = detail
         .previous_contact_id
         .filter(|p| (1..=256).contains(&p.chars().count()));
