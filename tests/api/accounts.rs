@@ -277,6 +277,64 @@ async fn only_owners_and_admins_invite_and_only_owners_invite_owners() {
     );
 }
 
+/// Inviting an email again replaces its pending invitation, but an admin may not replace an
+/// owner's (as they may not revoke one): 403, and the owner's invitation and link stay. The
+/// invitations' DELETE policy hides an owner's invitation from an admin, so without the check
+/// the new row met the old one's unique key: a 409 telling them to retry, which never helped.
+#[actix_web::test]
+async fn only_an_owner_replaces_an_owners_invitation() {
+    let (app, owner, admin, _member) = spawn_app_with_team("Acme").await;
+    let email = fresh_email("e");
+    let r = app.invite(&owner, &email, "owner").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let path = format!("/v1/invitations/{}", r.json["id"].as_str().unwrap());
+    let token = app.invitation_token(&email).await;
+    let before = app.get(&owner, "/v1/invitations").await;
+
+    for role in ["admin", "member"] {
+        let r = app.invite(&admin, &email, role).await;
+        assert_eq!(error_of(&r), (403, Some("forbidden")), "{role}: {}", r.text);
+        assert_eq!(
+            r.json["message"], "only an owner may replace an owner's invitation",
+            "{}",
+            r.text
+        );
+    }
+    // Expired, it is still the owner's to replace.
+    app.clock.advance(Duration::days(8));
+    let r = app.invite(&admin, &email, "admin").await;
+    assert_eq!(error_of(&r), (403, Some("forbidden")), "{}", r.text);
+    app.clock.advance(-Duration::days(8));
+    let after = app.get(&owner, "/v1/invitations").await;
+    assert_eq!(before.text, after.text);
+    assert_eq!(app.invitation_token(&email).await, token, "no new mail");
+
+    // An owner replaces it, with any role: a new link, the old one dead.
+    let r = app.invite(&owner, &email, "admin").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(app.get(&owner, &path).await.status, 404);
+    let list = app.get(&owner, "/v1/invitations").await;
+    assert_eq!(list.json["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list.json["data"][0]["role"], "admin");
+    let new_token = app.invitation_token(&email).await;
+    assert_ne!(new_token, token);
+    let r = app
+        .accept_invitation(&token, "E", "a good passphrase")
+        .await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")));
+    // And an admin replaces an admin's invitation, whoever sent it.
+    let r = app.invite(&admin, &email, "member").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .accept_invitation(
+            &app.invitation_token(&email).await,
+            "E",
+            "a good passphrase",
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
 #[actix_web::test]
 async fn the_inviter_cannot_tell_whether_an_email_already_has_an_account() {
     let (app, owner) = spawn_app_with_owner("Acme").await;
@@ -779,6 +837,10 @@ async fn an_invitation_is_accepted_only_with_the_role_its_inviter_has_then() {
         .accept_invitation(&token, "Stale", "stale's own passphrase")
         .await;
     assert_eq!(error_of(&r), (400, Some("invalid_link")));
+    // Still listed, and not `expired`: that says only whether `expires_at` has passed.
+    let list = app.get(&owner, "/v1/invitations").await;
+    assert_eq!(list.json["data"][0]["email"], email.as_str());
+    assert_eq!(list.json["data"][0]["expired"], false);
     assert_eq!(
         app.login(&email, "stale's own passphrase").await.status,
         401

@@ -81,21 +81,47 @@ fn invitation_from_row(r: &Row) -> Result<Invitation, DbError> {
     })
 }
 
+/// What [`create_invitation`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invited {
+    /// Stored, replacing the pending invitation of that email if there was one.
+    Stored(Invitation),
+    /// Nothing: that email has an owner's invitation, which only an owner replaces (as only an
+    /// owner revokes one), and the acting user is not an owner.
+    OwnersInvitationKept,
+}
+
 /// Stores an invitation from the acting user, replacing a pending one for the same email (its
-/// link stops working). Owners and admins only; only an owner invites an owner (RLS).
-pub async fn create_invitation(
-    tx: &mut TenantTx,
-    new: &NewInvitation,
-) -> Result<Invitation, DbError> {
+/// link stops working), expired or not. Owners and admins only; only an owner invites an owner
+/// or replaces an owner's invitation (RLS).
+///
+/// The DELETE policy hides an owner's invitation from an admin: the DELETE's statement reads
+/// which of the email's invitations it left, and one left is an owner's, which answers
+/// [`Invited::OwnersInvitationKept`] before the INSERT could meet it on the email's unique key.
+/// An invitation of that email inserted concurrently, which neither sees, still meets it there
+/// ([`INVITATION_EMAIL_KEY`]): sent again, the request finds it.
+pub async fn create_invitation(tx: &mut TenantTx, new: &NewInvitation) -> Result<Invited, DbError> {
     let inviter = tx
         .context()
         .map(|c| c.user_id.as_uuid())
         .ok_or_else(|| DbError::Decode("an invitation needs a user context".into()))?;
-    tx.execute(
-        "DELETE FROM palisade.invitations WHERE email = $1",
-        &[&new.email.as_str()],
-    )
-    .await?;
+    // The outer SELECT sees the statement's snapshot, without the CTE's deletions: an owner's
+    // invitation it finds that the DELETE did not take, for a role other than owner, is one the
+    // policy kept from them. (One a concurrent request deleted first is not taken either: an
+    // owner replaced an owner's invitation meanwhile, and the 403 is an answer of that moment.)
+    let kept = tx
+        .query_opt(
+            "WITH gone AS (DELETE FROM palisade.invitations WHERE email = $1 RETURNING id) \
+             SELECT 1 FROM palisade.invitations \
+              WHERE email = $1 AND role = 'owner' AND id NOT IN (SELECT id FROM gone) \
+                AND (SELECT palisade_private.current_app_role()) <> 'owner' \
+              LIMIT 1",
+            &[&new.email.as_str()],
+        )
+        .await?;
+    if kept.is_some() {
+        return Ok(Invited::OwnersInvitationKept);
+    }
     let row = tx
         .query_one(
             concat!(
@@ -115,7 +141,7 @@ pub async fn create_invitation(
             ],
         )
         .await?;
-    invitation_from_row(&row)
+    Ok(Invited::Stored(invitation_from_row(&row)?))
 }
 
 /// One page of the organization's pending invitations (expired ones included, until revoked or
