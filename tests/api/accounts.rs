@@ -586,6 +586,59 @@ async fn of_two_concurrent_uses_of_one_reset_link_exactly_one_changes_the_passwo
     assert_eq!(late.await.unwrap().unwrap(), 0, "the link was used twice");
 }
 
+/// Only the newest reset link of a user works, even of two requests at once: each request's
+/// transaction first takes an advisory lock on the user, so the second's DELETE runs after the
+/// first's commit and withdraws its link. Here the first is held after its DELETE (its link's
+/// foreign key check waits for the user's row, locked FOR UPDATE by this test) and released
+/// once the second waits too: on the advisory lock; without it, after its own DELETE, which had
+/// deleted nothing, and both links stayed.
+#[actix_web::test]
+async fn of_two_concurrent_reset_requests_only_one_link_stays() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let su = app.db.superuser_client().await;
+    su.batch_execute(&format!(
+        "BEGIN; SELECT 1 FROM palisade.users WHERE id = '{}' FOR UPDATE",
+        owner.user_id
+    ))
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        // Answered at once: the link is made in the background.
+        assert_eq!(app.request_password_reset(&owner.email).await.status, 202);
+    }
+    app.db.until_sessions_wait_on_a_lock(2).await;
+    su.batch_execute("COMMIT").await.unwrap();
+    let mailed = [
+        app.reset_token(&owner.email, 1).await,
+        app.reset_token(&owner.email, 2).await,
+    ];
+    let stored: Vec<Vec<u8>> = su
+        .query(
+            "SELECT token_hash FROM palisade.password_resets WHERE user_id = $1::text::uuid",
+            &[&owner.user_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(stored.len(), 1, "two working links");
+    // The withdrawn one is refused; the one that stays works.
+    let (kept, withdrawn): (Vec<&String>, Vec<&String>) = mailed.iter().partition(|t| {
+        palisade_api::credentials::link_token_hash(t)
+            .unwrap()
+            .as_slice()
+            == stored[0]
+    });
+    assert_eq!((kept.len(), withdrawn.len()), (1, 1));
+    let r = app
+        .reset_password(withdrawn[0], "a new long password")
+        .await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")), "{}", r.text);
+    let r = app.reset_password(kept[0], "a new long password").await;
+    assert_eq!(r.status, 204, "{}", r.text);
+}
+
 #[actix_web::test]
 async fn changing_a_password_drops_pending_reset_links_and_acts_only_on_the_acting_user() {
     let (app, owner) = spawn_app_with_owner("Acme").await;
