@@ -277,6 +277,64 @@ async fn only_owners_and_admins_invite_and_only_owners_invite_owners() {
     );
 }
 
+/// Inviting an email again replaces its pending invitation, but an admin may not replace an
+/// owner's (as they may not revoke one): 403, and the owner's invitation and link stay. The
+/// invitations' DELETE policy hides an owner's invitation from an admin, so without the check
+/// the new row met the old one's unique key: a 409 telling them to retry, which never helped.
+#[actix_web::test]
+async fn only_an_owner_replaces_an_owners_invitation() {
+    let (app, owner, admin, _member) = spawn_app_with_team("Acme").await;
+    let email = fresh_email("e");
+    let r = app.invite(&owner, &email, "owner").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let path = format!("/v1/invitations/{}", r.json["id"].as_str().unwrap());
+    let token = app.invitation_token(&email).await;
+    let before = app.get(&owner, "/v1/invitations").await;
+
+    for role in ["admin", "member"] {
+        let r = app.invite(&admin, &email, role).await;
+        assert_eq!(error_of(&r), (403, Some("forbidden")), "{role}: {}", r.text);
+        assert_eq!(
+            r.json["message"], "only an owner may replace an owner's invitation",
+            "{}",
+            r.text
+        );
+    }
+    // Expired, it is still the owner's to replace.
+    app.clock.advance(Duration::days(8));
+    let r = app.invite(&admin, &email, "admin").await;
+    assert_eq!(error_of(&r), (403, Some("forbidden")), "{}", r.text);
+    app.clock.advance(-Duration::days(8));
+    let after = app.get(&owner, "/v1/invitations").await;
+    assert_eq!(before.text, after.text);
+    assert_eq!(app.invitation_token(&email).await, token, "no new mail");
+
+    // An owner replaces it, with any role: a new link, the old one dead.
+    let r = app.invite(&owner, &email, "admin").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(app.get(&owner, &path).await.status, 404);
+    let list = app.get(&owner, "/v1/invitations").await;
+    assert_eq!(list.json["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list.json["data"][0]["role"], "admin");
+    let new_token = app.invitation_token(&email).await;
+    assert_ne!(new_token, token);
+    let r = app
+        .accept_invitation(&token, "E", "a good passphrase")
+        .await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")));
+    // And an admin replaces an admin's invitation, whoever sent it.
+    let r = app.invite(&admin, &email, "member").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .accept_invitation(
+            &app.invitation_token(&email).await,
+            "E",
+            "a good passphrase",
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
 #[actix_web::test]
 async fn the_inviter_cannot_tell_whether_an_email_already_has_an_account() {
     let (app, owner) = spawn_app_with_owner("Acme").await;
@@ -526,6 +584,59 @@ async fn of_two_concurrent_uses_of_one_reset_link_exactly_one_changes_the_passwo
     app.db.until_one_session_waits_on_a_lock().await;
     tx.commit().await.unwrap();
     assert_eq!(late.await.unwrap().unwrap(), 0, "the link was used twice");
+}
+
+/// Only the newest reset link of a user works, even of two requests at once: each request's
+/// transaction first takes an advisory lock on the user, so the second's DELETE runs after the
+/// first's commit and withdraws its link. Here the first is held after its DELETE (its link's
+/// foreign key check waits for the user's row, locked FOR UPDATE by this test) and released
+/// once the second waits too: on the advisory lock; without it, after its own DELETE, which had
+/// deleted nothing, and both links stayed.
+#[actix_web::test]
+async fn of_two_concurrent_reset_requests_only_one_link_stays() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let su = app.db.superuser_client().await;
+    su.batch_execute(&format!(
+        "BEGIN; SELECT 1 FROM palisade.users WHERE id = '{}' FOR UPDATE",
+        owner.user_id
+    ))
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        // Answered at once: the link is made in the background.
+        assert_eq!(app.request_password_reset(&owner.email).await.status, 202);
+    }
+    app.db.until_sessions_wait_on_a_lock(2).await;
+    su.batch_execute("COMMIT").await.unwrap();
+    let mailed = [
+        app.reset_token(&owner.email, 1).await,
+        app.reset_token(&owner.email, 2).await,
+    ];
+    let stored: Vec<Vec<u8>> = su
+        .query(
+            "SELECT token_hash FROM palisade.password_resets WHERE user_id = $1::text::uuid",
+            &[&owner.user_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(stored.len(), 1, "two working links");
+    // The withdrawn one is refused; the one that stays works.
+    let (kept, withdrawn): (Vec<&String>, Vec<&String>) = mailed.iter().partition(|t| {
+        palisade_api::credentials::link_token_hash(t)
+            .unwrap()
+            .as_slice()
+            == stored[0]
+    });
+    assert_eq!((kept.len(), withdrawn.len()), (1, 1));
+    let r = app
+        .reset_password(withdrawn[0], "a new long password")
+        .await;
+    assert_eq!(error_of(&r), (400, Some("invalid_link")), "{}", r.text);
+    let r = app.reset_password(kept[0], "a new long password").await;
+    assert_eq!(r.status, 204, "{}", r.text);
 }
 
 #[actix_web::test]
@@ -779,6 +890,10 @@ async fn an_invitation_is_accepted_only_with_the_role_its_inviter_has_then() {
         .accept_invitation(&token, "Stale", "stale's own passphrase")
         .await;
     assert_eq!(error_of(&r), (400, Some("invalid_link")));
+    // Still listed, and not `expired`: that says only whether `expires_at` has passed.
+    let list = app.get(&owner, "/v1/invitations").await;
+    assert_eq!(list.json["data"][0]["email"], email.as_str());
+    assert_eq!(list.json["data"][0]["expired"], false);
     assert_eq!(
         app.login(&email, "stale's own passphrase").await.status,
         401

@@ -3,7 +3,9 @@
 //! tokens stop working on every route.
 
 use palisade_domain::Role;
-use palisade_test_support::{fields, spawn_app, spawn_app_with_owner, spawn_app_with_team};
+use palisade_test_support::{
+    fields, request, spawn_app, spawn_app_with_owner, spawn_app_with_team,
+};
 use serde_json::json;
 
 #[actix_web::test]
@@ -302,4 +304,65 @@ async fn a_removed_users_tokens_stop_working_on_every_route() {
     // The old token names the old user id, which is gone for good.
     let r = app.get(&admin, "/v1/me").await;
     assert_eq!(r.status, 401);
+}
+
+/// An API key or an Amazon Connect credential minted while its creator is being removed is
+/// revoked by the removal. The mint holds its creator's row (`hold_verified_self`) until it
+/// commits; here it is held open after its INSERT (the key's foreign key check waits for the
+/// organization's row, which this test locks FOR UPDATE), and the removal, sent then, without
+/// `If-Match`, waits at its DELETE of the row for the mint to commit. The removal revoked
+/// before that DELETE, when the new key was not committed: it stayed `revoked_at: null`, listed
+/// as working though its creator was gone. Now it revokes after the DELETE, which sees it.
+#[actix_web::test]
+async fn a_credential_minted_while_its_creator_is_removed_is_revoked() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    for (path, body) in [
+        ("/v1/api-keys", json!({"name": "ci", "role": "member"})),
+        (
+            "/v1/call-center/aws-connect/credentials",
+            json!({"label": "EventBridge"}),
+        ),
+    ] {
+        let admin = app.add_user(&owner, Role::Admin).await;
+        let su = app.db.superuser_client().await;
+        su.batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM palisade.organizations WHERE id = '{}' FOR UPDATE",
+            owner.org_id
+        ))
+        .await
+        .unwrap();
+        // Sent raw: `app.post` reads a 201's Location with the same token, which the removal
+        // may have ended by then.
+        let headers = [
+            ("Authorization", format!("Bearer {}", admin.token)),
+            ("Content-Type", "application/json".to_owned()),
+        ];
+        let body = body.to_string();
+        let minted = request(&app.addr, "POST", path, &headers, Some(body.as_bytes()));
+        let member = format!("/v1/members/{}", admin.user_id);
+        let removed = async {
+            app.db.until_one_session_waits_on_a_lock().await;
+            let removal = app.delete(&owner, &member);
+            let release = async {
+                app.db.until_sessions_wait_on_a_lock(2).await;
+                su.batch_execute("COMMIT").await.unwrap();
+            };
+            tokio::join!(removal, release).0
+        };
+        let (minted, removed) = tokio::join!(minted, removed);
+        assert_eq!(minted.status, 201, "{path}: {}", minted.text);
+        assert_eq!(removed.status, 204, "{path}: {}", removed.text);
+        let r = app
+            .get(
+                &owner,
+                &format!("{path}/{}", minted.json["id"].as_str().unwrap()),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        assert!(
+            r.json["revoked_at"].is_string(),
+            "{path}: minted while its creator was removed, not revoked: {}",
+            r.text
+        );
+    }
 }

@@ -433,6 +433,60 @@ async fn capabilities_are_bounded_by_what_the_carrier_gives_the_number() {
     assert_eq!(r.status, 422, "{}", r.text);
 }
 
+/// docs/phone-numbers.md, "Capabilities given again change the inventory only": narrowing a
+/// held number in the inventory leaves the holder's set, by which inbound calls are still
+/// routed; the holder's PATCH restating it is refused, and one to the new set narrows it.
+#[actix_web::test]
+async fn narrowing_a_held_number_in_the_inventory_leaves_the_holders_set_until_it_patches() {
+    let (app, a) = spawn_app_with_owner("A").await;
+    let number = unique_number();
+    app.stock_numbers(&[(&number, &["sms", "voice"])]).await;
+    let n = app
+        .create(&a, "/v1/phone-numbers", json!({"number": number}))
+        .await;
+    let path = format!("/v1/phone-numbers/{}", id(&n));
+    app.stock_numbers(&[(&number, &["sms"])]).await;
+    let routed = || async {
+        let c = app.db.app_client().await;
+        let org: Option<Uuid> = c
+            .query_one(
+                "SELECT palisade_private.webhook_org_for_number($1, 'voice')",
+                &[&number],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        org.map(|o| o.to_string())
+    };
+
+    assert_eq!(
+        app.get_ok(&a, &path).await["capabilities"],
+        json!(["sms", "voice"])
+    );
+    assert_eq!(
+        routed().await,
+        Some(a.org_id.clone()),
+        "calls still routed to the holder"
+    );
+    let r = app
+        .patch(
+            &a,
+            &path,
+            &json!({"label": "Main", "capabilities": ["sms", "voice"]}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.json["fields"][0]["field"], "capabilities", "{}", r.text);
+    let r = app.patch(&a, &path, &json!({"label": "Main"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .patch(&a, &path, &json!({"capabilities": ["sms"]}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["capabilities"], json!(["sms"]));
+    assert_eq!(routed().await, None);
+}
+
 #[actix_web::test]
 async fn the_database_refuses_a_number_the_inventory_does_not_assign() {
     let (app, a) = spawn_app_with_owner("A").await;

@@ -81,21 +81,47 @@ fn invitation_from_row(r: &Row) -> Result<Invitation, DbError> {
     })
 }
 
+/// What [`create_invitation`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invited {
+    /// Stored, replacing the pending invitation of that email if there was one.
+    Stored(Invitation),
+    /// Nothing: that email has an owner's invitation, which only an owner replaces (as only an
+    /// owner revokes one), and the acting user is not an owner.
+    OwnersInvitationKept,
+}
+
 /// Stores an invitation from the acting user, replacing a pending one for the same email (its
-/// link stops working). Owners and admins only; only an owner invites an owner (RLS).
-pub async fn create_invitation(
-    tx: &mut TenantTx,
-    new: &NewInvitation,
-) -> Result<Invitation, DbError> {
+/// link stops working), expired or not. Owners and admins only; only an owner invites an owner
+/// or replaces an owner's invitation (RLS).
+///
+/// The DELETE policy hides an owner's invitation from an admin: the DELETE's statement reads
+/// which of the email's invitations it left, and one left is an owner's, which answers
+/// [`Invited::OwnersInvitationKept`] before the INSERT could meet it on the email's unique key.
+/// An invitation of that email inserted concurrently, which neither sees, still meets it there
+/// ([`INVITATION_EMAIL_KEY`]): sent again, the request finds it.
+pub async fn create_invitation(tx: &mut TenantTx, new: &NewInvitation) -> Result<Invited, DbError> {
     let inviter = tx
         .context()
         .map(|c| c.user_id.as_uuid())
         .ok_or_else(|| DbError::Decode("an invitation needs a user context".into()))?;
-    tx.execute(
-        "DELETE FROM palisade.invitations WHERE email = $1",
-        &[&new.email.as_str()],
-    )
-    .await?;
+    // The outer SELECT sees the statement's snapshot, without the CTE's deletions: an owner's
+    // invitation it finds that the DELETE did not take, for a role other than owner, is one the
+    // policy kept from them. (One a concurrent request deleted first is not taken either: an
+    // owner replaced an owner's invitation meanwhile, and the 403 is an answer of that moment.)
+    let kept = tx
+        .query_opt(
+            "WITH gone AS (DELETE FROM palisade.invitations WHERE email = $1 RETURNING id) \
+             SELECT 1 FROM palisade.invitations \
+              WHERE email = $1 AND role = 'owner' AND id NOT IN (SELECT id FROM gone) \
+                AND (SELECT palisade_private.current_app_role()) <> 'owner' \
+              LIMIT 1",
+            &[&new.email.as_str()],
+        )
+        .await?;
+    if kept.is_some() {
+        return Ok(Invited::OwnersInvitationKept);
+    }
     let row = tx
         .query_one(
             concat!(
@@ -115,7 +141,7 @@ pub async fn create_invitation(
             ],
         )
         .await?;
-    invitation_from_row(&row)
+    Ok(Invited::Stored(invitation_from_row(&row)?))
 }
 
 /// One page of the organization's pending invitations (expired ones included, until revoked or
@@ -315,6 +341,13 @@ pub async fn accept_invitation(
 
 /// Opens a password reset for the acting user (the transaction acts as them): withdraws their
 /// pending resets (only the newest link works) and stores the new one.
+///
+/// Two requests for one user at once would each delete what they saw (nothing new) and each
+/// insert a link: two working links. So the transaction first takes an advisory lock on the
+/// user ([`RESET_LOCK_CLASS`], the two-key form: its own key space), held until it ends; the
+/// second waits for the first's commit, and its DELETE, a statement of its own after the wait,
+/// sees the first's link and withdraws it. A hash collision only makes two users' requests
+/// wait for each other (the lock says nothing to either: no rows are read by it).
 pub async fn create_password_reset(
     tx: &mut TenantTx,
     token_hash: &[u8; 32],
@@ -325,6 +358,11 @@ pub async fn create_password_reset(
         .context()
         .map(|c| c.user_id.as_uuid())
         .ok_or_else(|| DbError::Decode("a password reset needs a user context".into()))?;
+    tx.execute(
+        "SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2::uuid::text))",
+        &[&RESET_LOCK_CLASS, &user],
+    )
+    .await?;
     tx.execute(
         "DELETE FROM palisade.password_resets WHERE user_id = $1",
         &[&user],
@@ -344,6 +382,10 @@ pub async fn create_password_reset(
     .await?;
     Ok(())
 }
+
+/// The first key of [`create_password_reset`]'s advisory locks ("Pr"); the second is the
+/// `hashtext` of the user's id.
+pub const RESET_LOCK_CLASS: i32 = 0x5072;
 
 /// Replaces the acting user's email verification link (the transaction's user, never a
 /// parameter; policies/485_email_verifications.sql) and returns the address to mail it to.

@@ -272,6 +272,16 @@ mod tests {
         assert!(EventProperties::parse(&Value::Object(many)).is_err());
     }
 
+    /// docs/api.md: only the top-level keys are identifiers and counted; a nested object's are
+    /// bounded by the sizes alone.
+    #[test]
+    fn only_top_level_keys_are_checked_and_counted() {
+        let many: Map<String, Value> = (0..40).map(|i| (format!("k {i}"), json!(i))).collect();
+        let nested = json!({ "filters": Value::Object(many.clone()) });
+        assert!(ReportParameters::parse(&nested).is_ok());
+        assert!(ReportParameters::parse(&Value::Object(many)).is_err());
+    }
+
     #[test]
     fn the_stored_size_is_what_postgresql_15_measures() {
         // pg_column_size('<v>'::jsonb) on PostgreSQL 15.

@@ -31,7 +31,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use palisade_db::TenantTx;
 use palisade_db::accounts::{
-    self as db, AcceptError, INVITATION_EMAIL_KEY, Invitation, NewInvitation,
+    self as db, AcceptError, INVITATION_EMAIL_KEY, Invitation, Invited, NewInvitation,
 };
 use palisade_domain::{EmailAddress, InvitationId, Password, PersonName, Role};
 use serde::{Deserialize, Serialize};
@@ -56,7 +56,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/invitations", list_invitations)
         .tag("accounts")
         .summary("List invitations")
-        .describe("Pending invitations, newest first; `expired` says whether the link still works")
+        .describe("Pending invitations, newest first; `expired` says only whether `expires_at` has passed: a link also stops working (400 `invalid_link`) once its inviter may no longer invite that role: demoted to member, or no longer an owner for an owner's invitation")
         .list_query::<ListQuery>()
         .list::<InvitationJson>()
         .errors(&[403, 422]);
@@ -65,7 +65,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .tag("accounts")
         .summary("Invite someone by email")
         .describe(
-            "Inviting an email with a pending invitation replaces it (the old link stops working)",
+            "Inviting an email with a pending invitation, expired or not, replaces it (the old link stops working); only an owner replaces an owner's invitation (403 `forbidden`, as for revoking it)",
         )
         .body::<InviteBody>()
         .created::<InvitationJson>()
@@ -136,7 +136,9 @@ pub struct InvitationJson {
     created_at: OffsetDateTime,
     #[serde(with = "palisade_domain::timestamp")]
     expires_at: OffsetDateTime,
-    /// Whether the link no longer works (`expires_at` has passed).
+    /// Whether `expires_at` has passed, nothing more: a link also stops working once its
+    /// inviter may no longer invite that role (demoted to member, or no longer an owner for an
+    /// owner's invitation).
     expired: bool,
 }
 
@@ -203,7 +205,8 @@ crate::rules::field_rules!(InviteBody {
 });
 
 /// `POST /v1/invitations` (201; owners and admins, owners only for an owner). Inviting an
-/// email with a pending invitation replaces it (the old link stops working).
+/// email with a pending invitation replaces it (the old link stops working); only an owner
+/// replaces an owner's invitation, as only an owner revokes one (403).
 #[tracing::instrument(name = "invite_member", skip_all)]
 pub async fn invite(
     state: web::Data<AppState>,
@@ -240,6 +243,14 @@ pub async fn invite(
         return Err(ApiError::email_not_verified());
     }
     let invitation = match db::create_invitation(&mut tx, &new).await {
+        Ok(Invited::Stored(invitation)) => invitation,
+        // As only an owner revokes an owner's invitation.
+        Ok(Invited::OwnersInvitationKept) => {
+            return Err(ApiError::Forbidden {
+                code: crate::error::ErrorCode::Forbidden,
+                message: "only an owner may replace an owner's invitation",
+            });
+        }
         // Another request is inviting the same email at this very moment.
         Err(e) if e.is_unique_violation_of(INVITATION_EMAIL_KEY) => {
             return Err(ApiError::Conflict {
@@ -247,7 +258,7 @@ pub async fn invite(
                 message: "this email is being invited by another request; list invitations and retry",
             });
         }
-        other => other?,
+        Err(e) => return Err(e.into()),
     };
     let organization = db::organization_name(&mut tx).await?;
     // Sent before the commit: a 201 means the mail went out; a failed send changes nothing.
@@ -299,7 +310,8 @@ pub struct ListQuery {}
 crate::rules::field_rules!(ListQuery {});
 
 /// `GET /v1/invitations?limit=&cursor=` (owners and admins): pending invitations, newest
-/// first; `expired` says whether the link still works.
+/// first; `expired` says whether `expires_at` has passed, nothing more: accepting also refuses
+/// an invitation whose inviter may no longer invite that role (see `accept_invitation`).
 pub async fn list_invitations(
     state: web::Data<AppState>,
     caller: Caller,

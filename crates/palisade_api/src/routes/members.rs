@@ -212,14 +212,17 @@ pub async fn delete(
     if_match
         .check(crud::lock::<Member>(&mut tx, id.as_uuid()), Member::from)
         .await?;
-    let revoked = palisade_db::api_keys::revoke_created_by(&mut tx, id).await?;
-    let connect_revoked =
-        palisade_db::aws_connect::revoke_credentials_created_by(&mut tx, id).await?;
     if !crud::delete::<Member>(&mut tx, id.as_uuid()).await? {
         return Err(ApiError::NotFound);
     }
-    // After the DELETE, which waited for any webhook write of theirs in progress (its trigger
-    // holds their row): this statement sees what it committed.
+    // After the DELETE, which waited for any credential mint or webhook write of theirs in
+    // progress (each holds their row: `hold_verified_self`, the webhooks' trigger): these
+    // statements see what it committed. Before it, a key minted at that moment was not
+    // committed yet, and stayed unrevoked. `created_by` and `enabled_by` are no foreign keys:
+    // the rows outlive their user.
+    let revoked = palisade_db::api_keys::revoke_created_by(&mut tx, id).await?;
+    let connect_revoked =
+        palisade_db::aws_connect::revoke_credentials_created_by(&mut tx, id).await?;
     let disabled = webhooks::disable_enabled_by(&mut tx, id).await?;
     tx.commit().await?;
     tracing::info!(
