@@ -316,6 +316,12 @@ async fn only_the_server_writes_bot_messages() {
             palisade_test_support::sql::is_rls_refusal(&err),
             "{sql}: {err:?}"
         );
+        // As the server classifies it (and logs it): the refused table named.
+        assert!(
+            matches!(palisade_db::DbError::from(err),
+                palisade_db::DbError::PermissionDenied { table } if table == "chat_messages"),
+            "{sql}"
+        );
     }
 
     // A bot message from before the rule (written as the database owner would have) stays.

@@ -1328,7 +1328,7 @@ async fn a_checked_credential_puts_whom_it_acts_for_on_the_span_once() {
                 TenantTx::begin_rechecked(&app.pool, credential, &resolved).await
             } else if in_handler {
                 async {
-                    TenantTx::begin_checked_for(&app.pool, credential, Role::Member, &request).await
+                    TenantTx::begin_checked_for(&app.pool, credential, Role::Member, request).await
                 }
                 .instrument(tracing::info_span!("handler"))
                 .await

@@ -967,9 +967,10 @@ fn authenticate_request(
 #[derive(Debug, Clone)]
 pub struct Caller(
     palisade_db::tenant_tx::Credential,
-    /// The request's span, which an API key's ids are recorded on (a handler may run in a span
-    /// of its own, which would drop them).
-    tracing::Span,
+    /// The request's span, which an API key's ids are recorded on by the first transaction (a
+    /// handler may run in a span of its own, which would drop them); taken by it, so that a
+    /// second transaction of the same request does not record them again.
+    std::cell::RefCell<Option<tracing::Span>>,
 );
 
 impl Caller {
@@ -994,7 +995,12 @@ impl Caller {
         state: &AppState,
         least: Role,
     ) -> Result<palisade_db::TenantTx, ApiError> {
-        Ok(palisade_db::TenantTx::begin_checked_for(&state.pool, self.0, least, &self.1).await?)
+        let span = self
+            .1
+            .borrow_mut()
+            .take()
+            .unwrap_or_else(tracing::Span::none);
+        Ok(palisade_db::TenantTx::begin_checked_for(&state.pool, self.0, least, span).await?)
     }
 }
 
@@ -1027,7 +1033,7 @@ fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
                     user_id: UserId::from_uuid(claims.sub),
                     version: claims.ver,
                 },
-                tracing::Span::none(),
+                std::cell::RefCell::new(None),
             ))
         }
         Credential::ApiKey(key) => {
@@ -1039,7 +1045,10 @@ fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
                 .extensions()
                 .get::<tracing_actix_web::RootSpan>()
                 .map_or_else(tracing::Span::current, |root| (**root).clone());
-            Ok(Caller(Checked::ApiKey { hash }, span))
+            Ok(Caller(
+                Checked::ApiKey { hash },
+                std::cell::RefCell::new(Some(span)),
+            ))
         }
     }
 }

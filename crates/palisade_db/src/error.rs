@@ -39,9 +39,10 @@ pub enum DbError {
     },
     /// Row-level security refused the write (42501 "new row violates row-level security
     /// policy"), or a privilege is missing: the acting role may not do this.
-    #[error("permission denied by row-level security or privileges (table {table})")]
+    #[error("permission denied by row-level security or privileges (on {table})")]
     PermissionDenied {
-        /// The table, when the server named it.
+        /// What was refused, as the server's message names it: a table's name, or `function
+        /// <name>`, `schema <name>`, ...; `unknown` otherwise.
         table: String,
     },
     /// Any other error the server reported.
@@ -235,7 +236,11 @@ impl DbError {
             DbError::CheckViolation { constraint }
         } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
             DbError::PermissionDenied {
-                table: db.table().unwrap_or("unknown").to_owned(),
+                table: db
+                    .table()
+                    .map(str::to_owned)
+                    .or_else(|| denied_object(db.message()))
+                    .unwrap_or_else(|| "unknown".to_owned()),
             }
         } else {
             DbError::Server {
@@ -244,6 +249,21 @@ impl DbError {
             }
         }
     }
+}
+
+/// What a 42501 refused, from its message: PostgreSQL sets no table field on one. Its two forms
+/// name objects only, never a row's values: "permission denied for table x" (or function,
+/// schema, sequence, ...: kept as "function x") and "new row violates row-level security policy
+/// [\"p\"] for table \"x\"". Anything else (the DDL guard's own 42501s) is `None`.
+fn denied_object(message: &str) -> Option<String> {
+    if !message.starts_with("permission denied for ")
+        && !message.starts_with("new row violates row-level security policy")
+    {
+        return None;
+    }
+    let (_, object) = message.rsplit_once(" for ")?;
+    let object = object.strip_prefix("table ").unwrap_or(object);
+    Some(object.chars().filter(|c| *c != '"').take(200).collect())
 }
 
 /// A client-side error in words. tokio-postgres's `Display` leaves out the cause, which for a
@@ -333,6 +353,28 @@ mod tests {
         assert_eq!(e.class(), "unavailable");
         // Other tests of this process may count theirs meanwhile: at least this one.
         assert!(count() > before);
+    }
+
+    #[test]
+    fn a_42501_names_what_it_refused_from_its_message_and_nothing_else() {
+        for (message, named) in [
+            ("permission denied for table customers", Some("customers")),
+            (
+                "permission denied for function palisade_private.purge_expired_records",
+                Some("function palisade_private.purge_expired_records"),
+            ),
+            (
+                "new row violates row-level security policy for table \"chat_messages\"",
+                Some("chat_messages"),
+            ),
+            (
+                "new row violates row-level security policy \"p\" for table \"chat_messages\"",
+                Some("chat_messages"),
+            ),
+            ("the DDL guard refuses this", None),
+        ] {
+            assert_eq!(denied_object(message).as_deref(), named, "{message}");
+        }
     }
 
     #[test]

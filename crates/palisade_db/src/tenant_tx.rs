@@ -268,20 +268,21 @@ impl TenantTx {
         credential: Credential,
         least: Role,
     ) -> Result<Self, DbError> {
-        Self::begin_checked_for(pool, credential, least, &tracing::Span::current()).await
+        Self::begin_checked_for(pool, credential, least, tracing::Span::current()).await
     }
 
     /// [`TenantTx::begin_checked`], recording an API key's organization and user ids on `span`
     /// (the request's own, which declares `org.id` and `user.id`) once its check has answered,
     /// rather than on the span current then: a handler may run in a span of its own, on which
-    /// the ids would be dropped.
+    /// the ids would be dropped. [`tracing::Span::none`] records nothing (they are on the
+    /// request's span already: recorded twice, tracing's formatter prints them twice).
     pub async fn begin_checked_for(
         pool: &AppPool,
         credential: Credential,
         least: Role,
-        span: &tracing::Span,
+        span: tracing::Span,
     ) -> Result<Self, DbError> {
-        let record_on = matches!(credential, Credential::ApiKey { .. }).then(|| span.clone());
+        let record_on = matches!(credential, Credential::ApiKey { .. }).then_some(span);
         Self::open(
             pool,
             Actor::Checked {
