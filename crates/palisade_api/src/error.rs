@@ -81,7 +81,8 @@ palisade_domain::str_enum! {
         InvalidStatusTransition = "invalid_status_transition",
         /// A bearer token or API key that is not (or no longer) valid.
         InvalidToken = "invalid_token",
-        /// That email has a pending invitation.
+        /// Another request was inviting that email at the same moment (a pending invitation is
+        /// replaced, or refused 403 when it is an owner's and the caller is not).
         InvitationPending = "invitation_pending",
         /// The organization's last owner cannot be demoted or removed.
         LastOwner = "last_owner",

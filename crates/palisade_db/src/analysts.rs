@@ -91,6 +91,21 @@ fn db(e: tokio_postgres::Error) -> AnalystError {
     AnalystError::Db(DbError::from(e))
 }
 
+/// The role names `sql` (one `$1`: `role`'s name) answers, in its order.
+async fn role_names(
+    tx: &tokio_postgres::Transaction<'_>,
+    sql: &str,
+    role: &AnalystRole,
+) -> Result<Vec<String>, AnalystError> {
+    Ok(tx
+        .query(sql, &[&role.as_str()])
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
 /// Makes `role` an analyst of `organization`, on the database `superuser` is connected to (as a
 /// superuser): creates the role NOLOGIN if it does not exist, or adopts an existing one that is
 /// no superuser, holds no BYPASSRLS, CREATEROLE, CREATEDB or REPLICATION, is a member of no role,
@@ -150,19 +165,15 @@ pub async fn grant(
     // A membership would lend it another role's privileges (pg_read_all_data reads every
     // organization's rows past no policy of its own; palisade_app picks any organization), which
     // the audit reports as analyst_beyond_read: refused here, before anything is granted.
-    let groups: Vec<String> = tx
-        .query(
-            "SELECT g.rolname::text FROM pg_catalog.pg_auth_members m
-               JOIN pg_catalog.pg_roles r ON r.oid = m.member
-               JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
-              WHERE r.rolname = $1 ORDER BY 1",
-            &[&role.as_str()],
-        )
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let groups = role_names(
+        &tx,
+        "SELECT g.rolname::text FROM pg_catalog.pg_auth_members m
+           JOIN pg_catalog.pg_roles r ON r.oid = m.member
+           JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+          WHERE r.rolname = $1 ORDER BY 1",
+        role,
+    )
+    .await?;
     if !groups.is_empty() {
         return Err(AnalystError::Refused(format!(
             "{} is a member of {}: an analyst may hold only what `palisade analyst grant` gives it; \
@@ -176,24 +187,20 @@ pub async fn grant(
     // is also the app (palisade_app, a login member of it) or another analyst would read this
     // organization beside its own (every request would). The audit reports it as
     // policies_add_up; refused here, before anything is granted.
-    let joined: Vec<String> = tx
-        .query(
-            "SELECT m.rolname::text FROM pg_catalog.pg_roles m, pg_catalog.pg_roles a
-              WHERE a.rolname = $1 AND m.oid <> a.oid AND NOT m.rolsuper
-                AND pg_catalog.pg_has_role(m.oid, a.oid, 'MEMBER')
-                AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles o
-                             WHERE o.oid <> a.oid
-                               AND (o.rolname = 'palisade_app'
-                                    OR o.rolname IN (SELECT x.role_name FROM palisade_audit.analysts x))
-                               AND pg_catalog.pg_has_role(m.oid, o.oid, 'MEMBER'))
-              ORDER BY 1",
-            &[&role.as_str()],
-        )
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let joined = role_names(
+        &tx,
+        "SELECT m.rolname::text FROM pg_catalog.pg_roles m, pg_catalog.pg_roles a
+          WHERE a.rolname = $1 AND m.oid <> a.oid AND NOT m.rolsuper
+            AND pg_catalog.pg_has_role(m.oid, a.oid, 'MEMBER')
+            AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles o
+                         WHERE o.oid <> a.oid
+                           AND (o.rolname = 'palisade_app'
+                                OR o.rolname IN (SELECT x.role_name FROM palisade_audit.analysts x))
+                           AND pg_catalog.pg_has_role(m.oid, o.oid, 'MEMBER'))
+          ORDER BY 1",
+        role,
+    )
+    .await?;
     if !joined.is_empty() {
         return Err(AnalystError::Refused(format!(
             "{} has member(s) {} that are also the app or another analyst: its policies would \
