@@ -344,7 +344,7 @@ pub async fn accept_invitation(
 ///
 /// Two requests for one user at once would each delete what they saw (nothing new) and each
 /// insert a link: two working links. So the transaction first takes an advisory lock on the
-/// user ([`RESET_LOCK_CLASS`], the two-key form: its own key space), held until it ends; the
+/// user (`lock::XACT_LOCK`, class `lock::PASSWORD_RESET_CLASS`), held until it ends; the
 /// second waits for the first's commit, and its DELETE, a statement of its own after the wait,
 /// sees the first's link and withdraws it. A hash collision only makes two users' requests
 /// wait for each other (the lock says nothing to either: no rows are read by it).
@@ -359,8 +359,8 @@ pub async fn create_password_reset(
         .map(|c| c.user_id.as_uuid())
         .ok_or_else(|| DbError::Decode("a password reset needs a user context".into()))?;
     tx.execute(
-        "SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2::uuid::text))",
-        &[&RESET_LOCK_CLASS, &user],
+        crate::lock::XACT_LOCK,
+        &[&crate::lock::PASSWORD_RESET_CLASS, &user.to_string()],
     )
     .await?;
     tx.execute(
@@ -382,10 +382,6 @@ pub async fn create_password_reset(
     .await?;
     Ok(())
 }
-
-/// The first key of [`create_password_reset`]'s advisory locks ("Pr"); the second is the
-/// `hashtext` of the user's id.
-pub const RESET_LOCK_CLASS: i32 = 0x5072;
 
 /// Replaces the acting user's email verification link (the transaction's user, never a
 /// parameter; policies/485_email_verifications.sql) and returns the address to mail it to.

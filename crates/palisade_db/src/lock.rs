@@ -8,6 +8,19 @@ use uuid::Uuid;
 
 use crate::{DbError, TenantTx};
 
+/// Takes a transaction-level advisory lock, in PostgreSQL's two-key form (a key space of its
+/// own, apart from the one-key locks of `migrate` and retention): `$1` is one of the classes
+/// below, `$2` the text whose `hashtext` is the second key. Held until the transaction ends; a
+/// hash collision only makes two holders wait for each other.
+pub(crate) const XACT_LOCK: &str =
+    "SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2))";
+
+/// [`XACT_LOCK`]'s class for a Stripe customer being linked ("St"; `crate::stripe`).
+pub(crate) const STRIPE_CUSTOMER_CLASS: i32 = 0x5374;
+/// [`XACT_LOCK`]'s class for a user's password reset links ("Pr";
+/// [`crate::accounts::create_password_reset`]).
+pub(crate) const PASSWORD_RESET_CLASS: i32 = 0x5072;
+
 /// Runs `select_by_id` (a statement reading one row by `id = $1`, as the item's GET does) with
 /// `FOR UPDATE`, and decodes the row. `None` when the row is not visible to this organization
 /// (or to the acting role's UPDATE policy: locking applies it too).
@@ -20,4 +33,14 @@ pub async fn for_update<T>(
     let sql = format!("{select_by_id} FOR UPDATE");
     let row = tx.query_opt(&sql, &[&id]).await?;
     row.as_ref().map(decode).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_advisory_lock_class_is_its_own() {
+        assert_ne!(STRIPE_CUSTOMER_CLASS, PASSWORD_RESET_CLASS);
+    }
 }

@@ -442,23 +442,20 @@ async fn checkout_target(tx: &Transaction<'_>, c: &CheckoutSession) -> Result<Ta
     })
 }
 
-/// Takes a transaction-level advisory lock on `customer` (its own key space: the two-key
-/// form, class [`CUSTOMER_LOCK_CLASS`]). Every event that may link a customer takes it before
+/// Takes a transaction-level advisory lock on `customer` ([`crate::lock::XACT_LOCK`], class
+/// [`crate::lock::STRIPE_CUSTOMER_CLASS`]). Every event that may link a customer takes it before
 /// reading who holds it: the organizations' row locks alone do not serialise two events
 /// linking one new customer to two different organizations, which then both committed, and
 /// every later event of that customer was refused as ambiguous. A hash collision only makes
 /// two customers' events wait for each other.
 async fn lock_customer(tx: &Transaction<'_>, customer: &StripeCustomerId) -> Result<(), DbError> {
     tx.execute(
-        "SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2))",
-        &[&CUSTOMER_LOCK_CLASS, &customer.as_str()],
+        crate::lock::XACT_LOCK,
+        &[&crate::lock::STRIPE_CUSTOMER_CLASS, &customer.as_str()],
     )
     .await?;
     Ok(())
 }
-
-/// The first key of [`lock_customer`]'s advisory locks ("St").
-const CUSTOMER_LOCK_CLASS: i32 = 0x5374;
 
 /// The one organization whose `stripe_customer_id` is `customer`, locked. When none has it yet
 /// and the object names an organization in its metadata (`metadata.organization_id`, set by
