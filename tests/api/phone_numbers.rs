@@ -176,7 +176,7 @@ async fn a_number_that_is_not_available_answers_the_same_whatever_the_reason() {
         ("unknown to the inventory", unique_number()),
         ("held by another organization", held_by_b.clone()),
         ("quarantined by another organization", released_by_b.clone()),
-        ("already this organization's", own),
+        ("already this organization's", own.clone()),
     ] {
         let r = app.claim(&a, &number).await;
         assert_eq!((r.status, &r.json), (409, &unavailable()), "{why}");
@@ -184,6 +184,10 @@ async fn a_number_that_is_not_available_answers_the_same_whatever_the_reason() {
             !r.text.contains(&b.org_id) && !r.text.contains("secret"),
             "{why}"
         );
+        // The same when it asks for capabilities the number lacks: no 422 telling them.
+        let wider = json!({"number": number, "capabilities": ["sms", "voice"]});
+        let r = app.post(&a, "/v1/phone-numbers", &wider).await;
+        assert_eq!((r.status, &r.json), (409, &unavailable()), "{why}, wider");
     }
 
     // A's lists and lookups still show nothing of B's number, and nothing changed for B.
@@ -416,6 +420,8 @@ async fn capabilities_are_bounded_by_what_the_carrier_gives_the_number() {
         None,
         "the refused claim rolled back"
     );
+    let r = app.get(&a, "/v1/phone-numbers").await;
+    assert_eq!(r.json["data"], json!([]), "and its row with it");
     let n = app
         .create(
             &a,

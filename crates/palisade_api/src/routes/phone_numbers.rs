@@ -182,10 +182,15 @@ pub async fn create(
     else {
         return Err(number_unavailable());
     };
-    let capabilities = match requested {
-        Some(c) if c.within(&held) => c,
-        Some(_) => return Err(capabilities_not_supported()),
-        None => Capabilities::parse(&held).map_err(|e| ApiError::internal(e.reason()))?,
+    let all = || Capabilities::parse(&held).map_err(|e| ApiError::internal(e.reason()));
+    // Capabilities beyond the number's are refused after the insert: a number this
+    // organization already holds (the claim returns its capabilities too) must answer the
+    // insert's 409 `number_unavailable` like any other unavailable number, not a 422 that
+    // tells which capabilities it has.
+    let (capabilities, beyond) = match requested {
+        Some(c) if c.within(&held) => (c, false),
+        Some(_) => (all()?, true),
+        None => (all()?, false),
     };
     let new = NewPhoneNumber {
         number,
@@ -197,6 +202,9 @@ pub async fn create(
         .insert(&mut tx)
         .await
         .map_err(resource::write_error::<PhoneNumbers>)?;
+    if beyond {
+        return Err(capabilities_not_supported());
+    }
     tx.commit(super::created(
         PhoneNumbers::COLLECTION,
         created.id,
