@@ -181,6 +181,7 @@ async fn post_event(app: &TestApp, key: Option<&str>, event: &Value) -> TestResp
 async fn deliver(app: &TestApp, key: &str, event: &Value) {
     let r = post_event(app, Some(key), event).await;
     assert_eq!(r.status, 200, "{}: {}", event["id"], r.text);
+    crate::openapi::assert_ok_as_documented(EVENTS, &r);
 }
 
 /// Registers `arn` for `acct` and creates a credential: returns the credential.

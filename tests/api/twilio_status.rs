@@ -52,8 +52,13 @@ async fn sms_callback(
     sid: &str,
     status: &str,
 ) -> TestResponse {
-    app.twilio(&sms_path(message_id), &sms_params(sid, status))
-        .await
+    let r = app
+        .twilio(&sms_path(message_id), &sms_params(sid, status))
+        .await;
+    if r.status == 200 {
+        crate::openapi::assert_ok_as_documented("/webhooks/twilio/sms/status", &r);
+    }
+    r
 }
 
 /// The fields of a call status callback, as Twilio sends them (SequenceNumber and Timestamp
@@ -95,7 +100,11 @@ async fn call_callback(
     params.push(("SequenceNumber", seq));
     params.push(("Timestamp", timestamp));
     params.extend_from_slice(extra);
-    app.twilio(&voice_path(call_id), &params).await
+    let r = app.twilio(&voice_path(call_id), &params).await;
+    if r.status == 200 {
+        crate::openapi::assert_ok_as_documented("/webhooks/twilio/voice/status", &r);
+    }
+    r
 }
 
 /// One inbound call's voice status callbacks (without our id), from `from` to `to`.

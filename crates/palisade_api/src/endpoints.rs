@@ -741,6 +741,12 @@ impl Doc<'_> {
         self.respond(&status.to_string(), response)
     }
 
+    /// A `status` answer with no body (and no `Content-Type`).
+    pub fn empty(&mut self, status: u16, description: &str) -> &mut Self {
+        let response = ResponseBuilder::new().description(description).build();
+        self.respond(&status.to_string(), response)
+    }
+
     /// Error statuses this operation may answer besides the ones every operation may (400, 401
     /// where it needs a credential, 500, 503), each with the error body.
     pub fn errors(&mut self, statuses: &[u16]) -> &mut Self {

@@ -49,20 +49,27 @@ const MAX_CONNECT_BODY: usize = 256 * 1024;
 const MAX_EMAIL_BODY: usize = 1024 * 1024;
 
 /// One provider route: signed, not a tenant's, the raw body of `content_type` up to
-/// `max_body` bytes, acknowledged by a 200 with an empty body: `ack` is its content type and
-/// description.
+/// `max_body` bytes, acknowledged by a 200 as `ack` says.
 struct ProviderRoute {
     path: &'static str,
     summary: &'static str,
     content_type: &'static str,
     body: &'static str,
     max_body: usize,
-    ack: (&'static str, &'static str),
+    ack: Ack,
+}
+
+/// How a provider route acknowledges what it accepted (the provider reads the status only).
+#[derive(Clone, Copy)]
+enum Ack {
+    /// A 200 with no body and no `Content-Type` (`HttpResponse::Ok().finish()`).
+    Empty,
+    /// A 200 with an empty TwiML document, `text/xml` (Twilio reads a reply in it).
+    Twiml,
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const JSON: &str = "application/json";
-const ACK: (&str, &str) = ("text/plain", "Acknowledged");
 
 fn provider_route<F, Args>(
     e: &mut Endpoints,
@@ -79,8 +86,11 @@ where
         .tag("provider-webhooks")
         .summary(r.summary)
         .raw_body(r.content_type, r.body)
-        .resource(move |res| res.app_data(web::PayloadConfig::new(r.max_body)))
-        .plain(200, r.ack.0, r.ack.1);
+        .resource(move |res| res.app_data(web::PayloadConfig::new(r.max_body)));
+    match r.ack {
+        Ack::Empty => doc.empty(200, "Acknowledged (no body)"),
+        Ack::Twiml => doc.plain(200, "text/xml", "Empty TwiML"),
+    };
     doc
 }
 
@@ -89,16 +99,16 @@ where
 #[rustfmt::skip]
 pub fn register(e: &mut Endpoints) {
     let twilio = |path, summary, ack| ProviderRoute { path, summary, content_type: FORM, body: "Twilio's form fields", max_body: MAX_TWILIO_BODY, ack };
-    let email = |path, summary, body| ProviderRoute { path, summary, content_type: JSON, body, max_body: MAX_EMAIL_BODY, ack: ACK };
-    provider_route(e, twilio("/webhooks/twilio/sms", "Twilio: an inbound SMS", ("text/xml", "Empty TwiML")), twilio::sms_inbound)
+    let email = |path, summary, body| ProviderRoute { path, summary, content_type: JSON, body, max_body: MAX_EMAIL_BODY, ack: Ack::Empty };
+    provider_route(e, twilio("/webhooks/twilio/sms", "Twilio: an inbound SMS", Ack::Twiml), twilio::sms_inbound)
         .describe("Signed with `X-Twilio-Signature`; routed by the `To` number (docs/webhooks.md).");
-    provider_route(e, twilio("/webhooks/twilio/sms/status", "Twilio: an SMS status callback", ACK), twilio_status::sms_status);
-    provider_route(e, twilio("/webhooks/twilio/voice/status", "Twilio: a voice call status callback", ACK), twilio_status::voice_status);
+    provider_route(e, twilio("/webhooks/twilio/sms/status", "Twilio: an SMS status callback", Ack::Twiml), twilio_status::sms_status);
+    provider_route(e, twilio("/webhooks/twilio/voice/status", "Twilio: a voice call status callback", Ack::Twiml), twilio_status::voice_status);
     provider_route(e, email("/webhooks/email/sendgrid", "SendGrid: a batch of event webhook events", "SendGrid's signed event array"), email_events::sendgrid);
     provider_route(e, email("/webhooks/email/mailgun", "Mailgun: one event", "Mailgun's signed event"), email_events::mailgun)
         .errors(&[406])
         .describe("A signed event that cannot be used as it is answers 406 `invalid_payload`, which Mailgun does not retry (docs/webhooks.md).");
-    provider_route(e, ProviderRoute { path: "/webhooks/aws-connect/events", summary: "Amazon Connect: one contact event from an EventBridge API destination", content_type: JSON, body: "The EventBridge event, as AWS sends it", max_body: MAX_CONNECT_BODY, ack: ACK }, aws_connect::events)
+    provider_route(e, ProviderRoute { path: "/webhooks/aws-connect/events", summary: "Amazon Connect: one contact event from an EventBridge API destination", content_type: JSON, body: "The EventBridge event, as AWS sends it", max_body: MAX_CONNECT_BODY, ack: Ack::Empty }, aws_connect::events)
         .describe("Authenticated by the organization's credential in `X-Palisade-Connect-Key` (401 `invalid_credentials` otherwise, before the body is read); see docs/aws-connect.md.");
 }
 
