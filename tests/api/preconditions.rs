@@ -45,15 +45,46 @@ async fn write(
     item: &Item,
     if_match: &str,
 ) -> TestResponse {
+    write_if(app, who, method, item, "If-Match", if_match).await
+}
+
+/// A PATCH or DELETE of `item` with one precondition header.
+async fn write_if(
+    app: &TestApp,
+    who: &Account,
+    method: &str,
+    item: &Item,
+    header: &str,
+    value: &str,
+) -> TestResponse {
     let body = (method == "PATCH").then_some(&item.patch);
     app.call_with(
         method,
         &item.path,
         Some(&who.token),
         body,
-        &[("If-Match", if_match)],
+        &[(header, value)],
     )
     .await
+}
+
+/// `If-None-Match` naming `item`'s current tag (also weakly, in a list) or `*` fails a write
+/// of it (RFC 9110 §13.1.2: 412, not performed), and changes nothing.
+async fn if_none_match_refuses(app: &TestApp, who: &Account, method: &str, item: &Item) {
+    let before = get(app, who, &item.path).await;
+    let tag = etag(&before);
+    for value in [tag.clone(), format!("\"0\", W/{tag}"), "*".to_owned()] {
+        let r = write_if(app, who, method, item, "If-None-Match", &value).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (412, Some("precondition_failed")),
+            "{method} {} If-None-Match: {value}: {}",
+            item.path,
+            r.text
+        );
+        let now = get(app, who, &item.path).await;
+        assert_eq!(now.text, before.text, "{method} {}", item.path);
+    }
 }
 
 #[actix_web::test]
@@ -72,6 +103,7 @@ async fn every_item_has_an_etag_and_a_stale_if_match_changes_nothing() {
         if !item.writes.contains(&"PATCH") {
             continue;
         }
+        if_none_match_refuses(&app, &a, "PATCH", item).await;
         let r = write(&app, &a, "PATCH", item, STALE).await;
         assert_eq!(
             (r.status, r.json["error"].as_str()),
@@ -111,6 +143,7 @@ async fn every_item_has_an_etag_and_a_stale_if_match_changes_nothing() {
         if !item.writes.contains(&"DELETE") {
             continue;
         }
+        if_none_match_refuses(&app, &a, "DELETE", item).await;
         let before = get(&app, &a, &item.path).await;
         let r = write(&app, &a, "DELETE", item, STALE).await;
         assert_eq!(r.status, 412, "DELETE {}: {}", item.path, r.text);
@@ -372,15 +405,15 @@ async fn a_get_naming_the_current_etag_answers_304_without_a_body() {
     assert!(export["responses"]["200"].is_object(), "{export}");
     assert!(export["responses"]["304"].is_null(), "{export}");
 
-    // A PATCH is not a conditional GET: If-None-Match does not stop or hide it.
-    let tag = etag(&get(&app, &a, &item.path).await);
+    // A write whose If-None-Match names a tag the item no longer has ("only if it changed
+    // since"): it changed, so the write goes through.
     let r = app
         .call_with(
             "PATCH",
             &item.path,
             Some(&a.token),
             Some(&item.patch),
-            &[("If-None-Match", &tag)],
+            &[("If-None-Match", STALE)],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);

@@ -776,7 +776,7 @@ fn error_responses() -> Vec<(String, RefOr<Response>)> {
                 406 => "A provider's signed delivery that cannot be used as it is (Mailgun does not retry a 406)",
                 409 => "Conflicts with this organization's data or the resource's state; `role_changed`: the caller's role was lowered while the request was answered (nothing was done: send it again)",
                 410 => "The sync token is not good here (`sync_token_expired`): replace the copy with a sync from the start",
-                412 => "If-Match does not match the current representation",
+                412 => "A precondition failed (nothing was changed): `If-Match` does not match the current representation, or `If-None-Match` does (or is `*`)",
                 413 => "The body is too large",
                 415 => "The body is not JSON",
                 422 => "Some fields are invalid (see `fields`)",
@@ -839,7 +839,7 @@ pub const NO_STORE_GETS: &[&str] = &["/v1/organization/export"];
 impl Drop for Doc<'_> {
     /// Adds the responses every operation may give, and the headers of the shared contracts:
     /// `Idempotency-Key` and 422 on every tenant POST (`crate::idempotency`; not
-    /// `POSTS_WITHOUT_IDEMPOTENCY`), `If-Match` and 412 on every PATCH and DELETE of an item
+    /// `POSTS_WITHOUT_IDEMPOTENCY`), `If-Match`, `If-None-Match` and 412 on every PATCH and DELETE of an item
     /// (or of one of the `SINGLETONS`), `ETag` on every JSON 200 of a GET (and its HEAD, which
     /// the document does not list) or PATCH under `/v1` (`crate::etag`).
     fn drop(&mut self) {
@@ -889,6 +889,14 @@ impl Drop for Doc<'_> {
                 "If-Match",
                 "An `ETag` from a GET (or `*`): the change applies only if the resource still \
                  has it, else 412 `precondition_failed` and nothing changes.",
+                string_schema(None),
+            );
+            push_parameter(self.op(), p);
+            let p = header_parameter(
+                "If-None-Match",
+                "`ETag`s (or `*`): the change applies only if the resource has none of them \
+                 (RFC 9110 §13.1.2: only if it changed since), else 412 `precondition_failed` \
+                 and nothing changes.",
                 string_schema(None),
             );
             push_parameter(self.op(), p);

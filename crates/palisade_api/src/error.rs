@@ -111,7 +111,7 @@ palisade_domain::str_enum! {
         PasswordChanged = "password_changed",
         /// The body is larger than the route accepts.
         PayloadTooLarge = "payload_too_large",
-        /// `If-Match` does not match the current representation.
+        /// `If-Match` does not match the current representation, or `If-None-Match` does.
         PreconditionFailed = "precondition_failed",
         /// Too many attempts; see `Retry-After`.
         RateLimited = "rate_limited",

@@ -10,12 +10,16 @@
 //!   `Cache-Control: private, no-cache` (no shared cache stores tenant data; a client
 //!   revalidates). An answer that sets its own `Cache-Control` (`no-store`: a one-time secret,
 //!   an export) is left as it is and always sent whole.
-//! - [`IfMatch`], an extractor for `PATCH` and `DELETE` handlers, checks the header against the
-//!   item's current representation **inside the write transaction**, on the row locked
-//!   `FOR UPDATE`, before the write: no concurrent change can slip between the check and the
-//!   write. `*` matches any existing item; a list matches when one of its (strong) tags does; a
-//!   weak or malformed tag matches nothing. No match: 412 `precondition_failed`, nothing
-//!   changed. Without the header nothing is checked (and nothing extra is locked).
+//! - [`IfMatch`], an extractor for `PATCH` and `DELETE` handlers, checks `If-Match` and
+//!   `If-None-Match` against the item's current representation **inside the write
+//!   transaction**, on the row locked `FOR UPDATE`, before the write: no concurrent change can
+//!   slip between the check and the write. `If-Match`: `*` matches any existing item; a list
+//!   matches when one of its (strong) tags does; a weak or malformed tag matches nothing.
+//!   `If-None-Match` (RFC 9110 §13.1.2: "only if it changed"): `*` or a tag naming the current
+//!   one (weak comparison) fails it. A failed condition: 412 `precondition_failed`, nothing
+//!   changed. Without either header nothing is checked (and nothing extra is locked). Neither
+//!   is evaluated on a `POST` (a create: the conditions are about an item, which does not exist
+//!   yet) nor `If-Match` on a `GET`, which changes nothing (docs/api.md).
 //!
 //! In a handler, after opening the transaction and before the write:
 //! ```ignore
@@ -124,9 +128,14 @@ pub fn none_match<'a>(values: impl Iterator<Item = &'a HeaderValue>, etag: &str)
         .any(|text| text.trim() == "*" || entity_tags(text).any(|(_, tag)| tag == etag))
 }
 
-/// The `If-Match` precondition of a request: see the module doc.
+/// The `If-Match` and `If-None-Match` preconditions of a write: see the module doc.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IfMatch(Option<Condition>);
+pub struct IfMatch {
+    /// `If-Match`, strong tags only.
+    matching: Option<Condition>,
+    /// `If-None-Match`, every tag (compared weakly: `W/"x"` names `"x"`).
+    none_match: Option<Condition>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Condition {
@@ -139,6 +148,21 @@ enum Condition {
 
 /// Parses every `If-Match` field line into one condition (`None`: no header).
 fn parse<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> Option<Condition> {
+    parse_with(values, strong_tags)
+}
+
+/// Parses every `If-None-Match` field line into one condition, weak tags kept without their
+/// `W/` (`None`: no header).
+fn parse_none_match<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> Option<Condition> {
+    parse_with(values, |text| {
+        entity_tags(text).map(|(_, tag)| tag).collect()
+    })
+}
+
+fn parse_with<'a>(
+    values: impl Iterator<Item = &'a HeaderValue>,
+    tags_of: impl Fn(&str) -> Vec<String>,
+) -> Option<Condition> {
     let mut tags = Vec::new();
     let mut any_header = false;
     for value in values {
@@ -147,7 +171,7 @@ fn parse<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> Option<Condition>
         if text.trim() == "*" {
             return Some(Condition::Any);
         }
-        tags.extend(strong_tags(text));
+        tags.extend(tags_of(text));
     }
     any_header.then_some(Condition::Tags(tags))
 }
@@ -183,48 +207,71 @@ impl FromRequest for IfMatch {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(IfMatch(parse(req.headers().get_all(header::IF_MATCH)))))
+        let headers = req.headers();
+        ready(Ok(IfMatch {
+            matching: parse(headers.get_all(header::IF_MATCH)),
+            none_match: parse_none_match(headers.get_all(header::IF_NONE_MATCH)),
+        }))
     }
 }
 
-fn precondition_failed() -> ApiError {
+fn precondition_failed(message: &str) -> ApiError {
     ApiError::Http {
         status: StatusCode::PRECONDITION_FAILED,
         code: crate::error::ErrorCode::PreconditionFailed,
-        message: "If-Match does not match this resource's current ETag; read it again".to_owned(),
+        message: message.to_owned(),
     }
 }
 
 impl IfMatch {
-    /// Whether the request sent `If-Match`.
+    /// Whether the request sent `If-Match` or `If-None-Match`.
     pub fn is_present(&self) -> bool {
-        self.0.is_some()
+        self.matching.is_some() || self.none_match.is_some()
     }
 
-    /// Checks the precondition inside the write transaction, before the write. `current`
-    /// reads the item `FOR UPDATE` (it is only run when the header was sent); `representation`
-    /// builds the body a GET of it answers. A missing item answers 404 (RFC 9110 §13.2.1: the
-    /// precondition is not evaluated when the answer would not be 2xx anyway), a mismatch 412.
+    /// Checks the preconditions inside the write transaction, before the write, `If-Match`
+    /// first (RFC 9110 §13.2.2). `current` reads the item `FOR UPDATE` (it is only run when a
+    /// header was sent); `representation` builds the body a GET of it answers. A missing item
+    /// answers 404 (RFC 9110 §13.2.1: the preconditions are not evaluated when the answer would
+    /// not be 2xx anyway), a failed condition 412.
     pub async fn check<T, J: Serialize>(
         &self,
         current: impl Future<Output = Result<Option<T>, DbError>>,
         representation: impl FnOnce(T) -> J,
     ) -> Result<(), ApiError> {
-        let Some(condition) = &self.0 else {
+        if !self.is_present() {
             return Ok(());
-        };
-        let item = current.await?.ok_or(ApiError::NotFound)?;
-        let tags = match condition {
-            Condition::Any => return Ok(()),
-            Condition::Tags(tags) => tags,
-        };
-        let body = serde_json::to_vec(&representation(item)).map_err(ApiError::internal)?;
-        let tag = entity_tag(&body);
-        if tags.contains(&tag) {
-            Ok(())
-        } else {
-            Err(precondition_failed())
         }
+        let item = current.await?.ok_or(ApiError::NotFound)?;
+        let any = |c: &Option<Condition>| matches!(c, Some(Condition::Any));
+        if any(&self.none_match) {
+            return Err(precondition_failed(
+                "If-None-Match: * and this resource exists; nothing was changed",
+            ));
+        }
+        let tag = match (&self.matching, &self.none_match) {
+            (Some(Condition::Tags(_)), _) | (_, Some(Condition::Tags(_))) => {
+                let body = serde_json::to_vec(&representation(item)).map_err(ApiError::internal)?;
+                entity_tag(&body)
+            }
+            _ => return Ok(()),
+        };
+        if let Some(Condition::Tags(tags)) = &self.matching
+            && !tags.contains(&tag)
+        {
+            return Err(precondition_failed(
+                "If-Match does not match this resource's current ETag; read it again",
+            ));
+        }
+        if let Some(Condition::Tags(tags)) = &self.none_match
+            && tags.contains(&tag)
+        {
+            return Err(precondition_failed(
+                "If-None-Match names this resource's current ETag: it has not changed; \
+                 nothing was changed",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -232,6 +279,64 @@ impl IfMatch {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn if_match(matching: Option<Condition>) -> IfMatch {
+        IfMatch {
+            matching,
+            none_match: None,
+        }
+    }
+
+    fn status(r: Result<(), ApiError>) -> Option<StatusCode> {
+        r.err().map(|e| actix_web::ResponseError::status_code(&e))
+    }
+
+    #[actix_web::test]
+    async fn if_none_match_on_a_write_fails_for_the_current_tag_or_star() {
+        let body = serde_json::json!({"id": 1});
+        let tag = entity_tag(&serde_json::to_vec(&body).unwrap());
+        let current = || async { Ok::<_, DbError>(Some(body.clone())) };
+        let none_match = |values: &[&str]| {
+            let values: Vec<HeaderValue> = values
+                .iter()
+                .map(|v| HeaderValue::from_str(v).unwrap())
+                .collect();
+            IfMatch {
+                matching: None,
+                none_match: parse_none_match(values.iter()),
+            }
+        };
+        let weak = format!("W/{tag}");
+        let failed = Some(StatusCode::PRECONDITION_FAILED);
+        for values in [
+            vec![tag.as_str()],
+            vec![weak.as_str()],
+            vec![r#""0""#, &tag],
+            vec!["*"],
+        ] {
+            let r = none_match(&values).check(current(), |v| v).await;
+            assert_eq!(status(r), failed, "{values:?}");
+        }
+        for values in [vec![r#""0""#], vec!["garbage"]] {
+            let r = none_match(&values).check(current(), |v| v).await;
+            assert_eq!(status(r), None, "{values:?}");
+        }
+        // A missing item answers 404 whatever the condition.
+        let missing = async { Ok::<Option<serde_json::Value>, DbError>(None) };
+        let r = none_match(&["*"]).check(missing, |v| v).await;
+        assert_eq!(status(r), Some(StatusCode::NOT_FOUND));
+        // Both headers: both must hold.
+        let both = IfMatch {
+            matching: Some(Condition::Tags(vec![tag.clone()])),
+            none_match: Some(Condition::Tags(vec![tag.clone()])),
+        };
+        assert_eq!(status(both.check(current(), |v| v).await), failed);
+        let both = IfMatch {
+            matching: Some(Condition::Tags(vec![tag.clone()])),
+            none_match: Some(Condition::Tags(vec![r#""0""#.into()])),
+        };
+        assert_eq!(status(both.check(current(), |v| v).await), None);
+    }
 
     fn condition(values: &[&str]) -> Option<Condition> {
         let values: Vec<HeaderValue> = values
@@ -298,23 +403,23 @@ mod tests {
         let body = serde_json::json!({"id": 1, "name": "a"});
         let tag = entity_tag(&serde_json::to_vec(&body).unwrap());
         let current = || async { Ok::<_, DbError>(Some(body.clone())) };
-        let matching = IfMatch(Some(Condition::Tags(vec![tag])));
+        let matching = if_match(Some(Condition::Tags(vec![tag.clone()])));
         assert!(matching.check(current(), |v| v).await.is_ok());
-        let stale = IfMatch(Some(Condition::Tags(vec![r#""0""#.into()])));
+        let stale = if_match(Some(Condition::Tags(vec![r#""0""#.into()])));
         let err = stale.check(current(), |v| v).await.unwrap_err();
         assert_eq!(
             actix_web::ResponseError::status_code(&err),
             StatusCode::PRECONDITION_FAILED
         );
         assert!(
-            IfMatch(Some(Condition::Any))
+            if_match(Some(Condition::Any))
                 .check(current(), |v| v)
                 .await
                 .is_ok()
         );
         let missing = async { Ok::<Option<serde_json::Value>, DbError>(None) };
         assert!(matches!(
-            IfMatch(Some(Condition::Any)).check(missing, |v| v).await,
+            if_match(Some(Condition::Any)).check(missing, |v| v).await,
             Err(ApiError::NotFound)
         ));
         // No header: the read is not even run.
@@ -324,6 +429,6 @@ mod tests {
             }
             Ok::<Option<serde_json::Value>, DbError>(None)
         };
-        assert!(IfMatch(None).check(never, |v| v).await.is_ok());
+        assert!(if_match(None).check(never, |v| v).await.is_ok());
     }
 }
