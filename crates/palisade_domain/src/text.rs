@@ -132,9 +132,14 @@ impl Tag {
 
     /// Parses one tag.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let t = parse_text(s, Self::MAX_CHARS, Lines::One)
-            .map_err(|_| ParseError::new("tags are 1 to 50 characters of text"))?;
-        Ok(Self(t.to_lowercase()))
+        let refused = || ParseError::new("tags are 1 to 50 characters of text");
+        let t = parse_text(s, Self::MAX_CHARS, Lines::One).map_err(|_| refused())?;
+        // Counted again lower-cased, as stored: some characters grow (`İ` is `i̇`, two).
+        let lower = t.to_lowercase();
+        if lower.chars().count() > Self::MAX_CHARS {
+            return Err(refused());
+        }
+        Ok(Self(lower))
     }
 
     /// The normalised tag.
@@ -292,6 +297,9 @@ mod tests {
         assert!(Tags::parse(&["".into()]).is_err());
         assert!(Tags::parse(&vec!["x".to_owned(); 21]).is_err());
         assert!(Tags::parse(&["a".repeat(51)]).is_err());
+        // Bounded as stored: `İ` lower-cases to two characters.
+        assert!(Tags::parse(&["\u{130}".repeat(50)]).is_err());
+        assert!(Tags::parse(&["\u{130}".repeat(25)]).is_ok());
     }
 
     #[test]
