@@ -727,6 +727,31 @@ async fn a_summary_counts_the_days_of_its_time_zone() {
             );
         }
     }
+    // Both dates wrong: both named in one 422. And `to` 366 days after `from` is one day too
+    // many (366 days in all at most), as the document says.
+    for route in ["/v1/analytics/summary", "/v1/social/analytics"] {
+        let r = app
+            .get(&a, &format!("{route}?from=2024-13-01&to=nope"))
+            .await;
+        let fields: Vec<&str> = r.json["fields"]
+            .as_array()
+            .map(|f| f.iter().filter_map(|f| f["field"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            (r.status, fields),
+            (422, vec!["to", "from"]),
+            "{route}: {}",
+            r.text
+        );
+        let r = app
+            .get(&a, &format!("{route}?from=2024-01-01&to=2025-01-01"))
+            .await;
+        assert_eq!(r.status, 422, "{route}: {}", r.text);
+        let r = app
+            .get(&a, &format!("{route}?from=2024-01-02&to=2025-01-01"))
+            .await;
+        assert_eq!(r.status, 200, "{route}: {}", r.text);
+    }
     assert_eq!(
         summary(&march("&tz=Europe/Paris")).await["tz"],
         "Europe/Paris"

@@ -116,12 +116,15 @@ impl Fields {
     /// fields (today anywhere is within a day of today in UTC); one that is wrong in some zones
     /// only, by the database ([`day_range_refused`]).
     pub(crate) fn day_range(&mut self, from: Option<&str>, to: Option<&str>) -> Option<DayRange> {
-        let to_day = match to {
-            Some(_) => Some(self.date("to", to)?),
-            None => None,
-        };
-        let from_day = match from {
-            Some(_) => Some(self.date("from", from)?),
+        // Both read before either refusal returns, so one 422 names both.
+        let to_day = to.map(|_| self.date("to", to));
+        let from_given = from.map(|_| self.date("from", from));
+        if matches!(to_day, Some(None)) || matches!(from_given, Some(None)) {
+            return None;
+        }
+        let to_day = to_day.flatten();
+        let from_day = match from_given {
+            Some(from) => from,
             None => to_day.map(|to| calendar::days_before(to, 29)),
         };
         match (from_day, to_day) {

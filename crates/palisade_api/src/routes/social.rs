@@ -311,7 +311,8 @@ pub struct AnalyticsQuery {
     /// First day (inclusive) in `tz`; default: 29 days before `to`.
     #[param(format = Date)]
     from: Option<String>,
-    /// Last day (inclusive) in `tz`; default: today in `tz`. At most 366 days after `from`.
+    /// Last day (inclusive) in `tz`; default: today in `tz`. At most 365 days after `from` (366
+    /// days in all).
     #[param(format = Date)]
     to: Option<String>,
     #[param(value_type = Option<SocialNetwork>, inline)]
