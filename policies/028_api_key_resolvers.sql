@@ -68,6 +68,30 @@ REVOKE ALL ON FUNCTION palisade_private.api_key_lookup(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION palisade_private.api_key_lookup(bytea) TO palisade_app;
 
 /**
+ * api_key_find(sha256 of a presented key): api_key_lookup's answer without its stamp, so without
+ * a lock on the key's row. For enter_api_key_long: a transaction that holds the stamp's lock
+ * until it ends would make the key's revocation (and its creator's removal, which revokes it)
+ * wait for it.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.api_key_find(p_key_hash bytea)
+    RETURNS TABLE (organization_id uuid, key_id uuid, user_id uuid, role text, revoked boolean,
+                   expired boolean)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+        SELECT k.organization_id, k.id, k.created_by,
+               CASE WHEN u.role = 'member' THEN 'member' ELSE k.role END,
+               k.revoked_at IS NOT NULL,
+               coalesce(k.expires_at <= pg_catalog.now(), false)
+          FROM palisade.api_keys AS k
+          JOIN palisade.users AS u
+            ON u.organization_id = k.organization_id AND u.id = k.created_by
+         WHERE k.key_hash = p_key_hash
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.api_key_find(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.api_key_find(bytea) TO palisade_app;
+
+/**
  * enter_api_key(sha256 of a presented key, least role): the first statement of a tenant
  * transaction opened with an API key, in the same round trip as BEGIN and the request's query,
  * like enter_session (023_accounts.sql) for a user's token. It makes api_key_lookup's check
@@ -127,5 +151,50 @@ CREATE OR REPLACE FUNCTION palisade_private.enter_api_key(p_key_hash bytea, p_le
     $fn$;
 REVOKE ALL ON FUNCTION palisade_private.enter_api_key(bytea, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION palisade_private.enter_api_key(bytea, text) TO palisade_app;
+
+/**
+ * enter_api_key_long(sha256 of a presented key, least role): enter_api_key for a transaction
+ * that may last minutes (the organization's export streams for up to 3): the same checks,
+ * refusals and context, through api_key_find, which stamps nothing and locks no row. The
+ * stamp's lock would last as long as the transaction: the key's revocation, and its creator's
+ * removal, would wait for it (and answer 503 after their own statement timeout). The caller
+ * stamps the key beforehand, with api_key_lookup in a statement of its own
+ * (`palisade_db::TenantTx::begin_checked_long`). Kept beside enter_api_key rather than a flag of
+ * it: every other request's opening statement stays one PL/pgSQL call.
+ */
+CREATE OR REPLACE FUNCTION palisade_private.enter_api_key_long(p_key_hash bytea, p_least_role text,
+                                                              OUT organization_id uuid,
+                                                              OUT user_id uuid, OUT role text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = ''
+    AS $fn$
+    DECLARE
+        v_key record;
+    BEGIN
+        SELECT k.organization_id, k.user_id, k.role, k.revoked, k.expired INTO v_key
+          FROM palisade_private.api_key_find(p_key_hash) AS k;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'key_unknown';
+        END IF;
+        IF v_key.revoked THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'key_revoked';
+        END IF;
+        IF v_key.expired THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA401', MESSAGE = 'key_expired';
+        END IF;
+        IF (CASE v_key.role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 0 END)
+           < (CASE p_least_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 ELSE 4 END) THEN
+            RAISE EXCEPTION USING ERRCODE = 'PA403', MESSAGE = p_least_role;
+        END IF;
+        PERFORM pg_catalog.set_config('app.current_org', v_key.organization_id::text, true),
+                pg_catalog.set_config('app.current_user', v_key.user_id::text, true),
+                pg_catalog.set_config('app.current_role', v_key.role, true);
+        organization_id := v_key.organization_id;
+        user_id := v_key.user_id;
+        role := v_key.role;
+    END
+    $fn$;
+REVOKE ALL ON FUNCTION palisade_private.enter_api_key_long(bytea, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION palisade_private.enter_api_key_long(bytea, text) TO palisade_app;
 
 RESET ROLE;

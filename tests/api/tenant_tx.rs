@@ -1055,6 +1055,95 @@ async fn expire_key(app: &palisade_test_support::TestApp, id: &str) {
         .unwrap();
 }
 
+/// A transaction that may last minutes, opened with an API key (the export:
+/// `TenantTx::begin_checked_long`), holds no lock on the key's row: revoking the key, and
+/// removing its creator (which revokes it), go through while it is open, where an ordinary
+/// opening check's stamp would make them wait for it (and answer 503 after their statement
+/// timeout). The key is stamped all the same, before the transaction, and the long check
+/// refuses what the ordinary one does.
+#[actix_web::test]
+async fn a_long_transaction_with_an_api_key_lets_the_key_be_revoked_meanwhile() {
+    use palisade_db::tenant_tx::{Credential, Refusal};
+    let (app, owner) = palisade_test_support::spawn_app_with_owner("Long").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let su = app.db.superuser_client().await;
+    let stamped = |id: String| {
+        let su = &su;
+        async move {
+            su.query_one(
+                "SELECT last_used_at IS NOT NULL FROM palisade.api_keys WHERE id = $1::text::uuid",
+                &[&id],
+            )
+            .await
+            .unwrap()
+            .get::<_, bool>(0)
+        }
+    };
+    for (creator, end) in [(&owner, "revoke"), (&admin, "remove")] {
+        let key = app.api_key(creator, end, Role::Admin).await;
+        let hash = palisade_api::credentials::api_key_hash(&key.key).expect("a key's shape");
+        let credential = Credential::ApiKey { hash };
+        assert!(!stamped(key.id.clone()).await);
+        let mut tx =
+            TenantTx::begin_checked_long(&app.pool, credential, Role::Admin, tracing::Span::none())
+                .await
+                .unwrap();
+        assert!(stamped(key.id.clone()).await, "{end}: stamped beforehand");
+        // As if that stamp were a minute old: an opening check that stamps would stamp (and
+        // lock) now.
+        su.execute(
+            "UPDATE palisade.api_keys SET last_used_at = NULL WHERE id = $1::text::uuid",
+            &[&key.id],
+        )
+        .await
+        .unwrap();
+        tx.query("SELECT count(*) FROM palisade.customers", &[])
+            .await
+            .unwrap();
+        assert!(
+            !stamped(key.id.clone()).await,
+            "{end}: not stamped by the check"
+        );
+        let path = match end {
+            "revoke" => format!("/v1/api-keys/{}", key.id),
+            _ => format!("/v1/members/{}", admin.user_id),
+        };
+        let r = app.delete(&owner, &path).await;
+        assert_eq!(
+            r.status, 204,
+            "{end} while the transaction is open: {}",
+            r.text
+        );
+        tx.commit().await.unwrap();
+        let tx =
+            TenantTx::begin_checked_long(&app.pool, credential, Role::Admin, tracing::Span::none())
+                .await
+                .unwrap();
+        let refused = refusal(tx.query_once("SELECT 1", &[]).await);
+        let expected = match end {
+            "revoke" => Refusal::KeyRevoked,
+            // Its creator's row is gone: no key is found for the hash.
+            _ => Refusal::KeyUnknown,
+        };
+        assert_eq!(refused, expected, "{end}");
+    }
+    // The role is checked as by the ordinary check.
+    let member_key = app.api_key(&owner, "member", Role::Member).await;
+    let hash = palisade_api::credentials::api_key_hash(&member_key.key).expect("a key's shape");
+    let tx = TenantTx::begin_checked_long(
+        &app.pool,
+        Credential::ApiKey { hash },
+        Role::Admin,
+        tracing::Span::none(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        refusal(tx.query_once("SELECT 1", &[]).await),
+        Refusal::Role(Role::Admin)
+    );
+}
+
 /// The refusal a checked transaction's statement answered (it must have been refused).
 fn refusal<T: std::fmt::Debug>(
     answer: Result<T, palisade_db::DbError>,
@@ -1626,7 +1715,9 @@ async fn write_without_lookups(
 
 /// A route any credential may use checks it in its transaction's opening statement, in the round
 /// trip of its first statement (`Caller`, or a family's writer where no user's session is
-/// needed), and looks nothing up before: with the functions of those lookups closed to the app
+/// needed), and looks nothing up before (the export stamps an API key's last use before its
+/// long transaction, a write whose failure is logged and ignored: `TenantTx::begin_checked_long`):
+/// with the functions of those lookups closed to the app
 /// role (`palisade_private.member_session` and `api_key_lookup`, which `UserSession` calls),
 /// creates, changes, deletes, admin-only writes, an idempotent POST and its replay, a create
 /// under its parent (a campaign's message), a chat message, analytics events, the organization's rename and export and the invitations answer as

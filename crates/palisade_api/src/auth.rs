@@ -1002,6 +1002,22 @@ impl Caller {
             .unwrap_or_else(tracing::Span::none);
         Ok(palisade_db::TenantTx::begin_checked_for(&state.pool, self.0, least, span).await?)
     }
+
+    /// [`Caller::begin_as`] for a transaction that may last minutes (the export): an API key is
+    /// stamped first and checked without its stamp's row lock, so revoking it meanwhile does
+    /// not wait for the transaction ([`palisade_db::TenantTx::begin_checked_long`]).
+    pub async fn begin_long_as(
+        &self,
+        state: &AppState,
+        least: Role,
+    ) -> Result<palisade_db::TenantTx, ApiError> {
+        let span = self
+            .1
+            .borrow_mut()
+            .take()
+            .unwrap_or_else(tracing::Span::none);
+        Ok(palisade_db::TenantTx::begin_checked_long(&state.pool, self.0, least, span).await?)
+    }
 }
 
 impl FromRequest for Caller {

@@ -186,11 +186,13 @@ pub(crate) enum Fixed {
     EnterSession,
     /// An API key's check ([`crate::tenant_tx::ENTER_API_KEY`]).
     EnterApiKey,
+    /// An API key's check for a long transaction ([`crate::tenant_tx::ENTER_API_KEY_LONG`]).
+    EnterApiKeyLong,
 }
 
 impl Fixed {
-    /// How many there are (a connection's slots): `EnterApiKey` stays the last variant.
-    const COUNT: usize = Self::EnterApiKey as usize + 1;
+    /// How many there are (a connection's slots): `EnterApiKeyLong` stays the last variant.
+    const COUNT: usize = Self::EnterApiKeyLong as usize + 1;
 
     /// The statement's SQL.
     pub(crate) fn sql(self) -> &'static str {
@@ -200,6 +202,7 @@ impl Fixed {
             Self::SetContext => crate::tenant_tx::SET_CONTEXT,
             Self::EnterSession => crate::tenant_tx::ENTER_SESSION,
             Self::EnterApiKey => crate::tenant_tx::ENTER_API_KEY,
+            Self::EnterApiKeyLong => crate::tenant_tx::ENTER_API_KEY_LONG,
         }
     }
 }

@@ -64,6 +64,10 @@ pub const ENTER_SESSION: &str = "SELECT organization_id, user_id, role \
 /// The opening statement of a transaction for an API key (by its SHA-256).
 pub const ENTER_API_KEY: &str = "SELECT organization_id, user_id, role \
                                    FROM palisade_private.enter_api_key($1, $2)";
+/// [`ENTER_API_KEY`] for a transaction that may last ([`TenantTx::begin_checked_long`]): the
+/// same check, without the `last_used_at` stamp whose row lock would last as long.
+pub const ENTER_API_KEY_LONG: &str = "SELECT organization_id, user_id, role \
+                                   FROM palisade_private.enter_api_key_long($1, $2)";
 
 /// Query parameters, as tokio-postgres takes them.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -216,6 +220,8 @@ enum Actor {
         resolved: Option<TenantContext>,
         /// Where an API key's ids are recorded once its check has answered: the request's span.
         record_on: Option<tracing::Span>,
+        /// Opened by [`TenantTx::begin_checked_long`]: an API key is checked without its stamp.
+        long: bool,
     },
 }
 
@@ -290,6 +296,40 @@ impl TenantTx {
                 least,
                 resolved: None,
                 record_on,
+                long: false,
+            },
+        )
+        .await
+    }
+
+    /// [`TenantTx::begin_checked_for`] for a transaction that may last minutes (the export). An
+    /// API key's opening check stamps its `last_used_at` holding the key's row until the
+    /// transaction ends, and that row is what revoking the key (or removing its creator) updates:
+    /// they would wait for this transaction. So here the key is stamped first, in a statement
+    /// of its own on another connection (committed at once; not a check: its answer is not
+    /// relied on, and its failure is logged and ignored), and the opening statement checks it
+    /// without a stamp (`enter_api_key_long`): the same refusals, no lock. A bearer token's
+    /// check locks nothing either way.
+    pub async fn begin_checked_long(
+        pool: &AppPool,
+        credential: Credential,
+        least: Role,
+        span: tracing::Span,
+    ) -> Result<Self, DbError> {
+        if let Credential::ApiKey { hash } = &credential
+            && let Err(e) = crate::api_keys::resolve(pool, hash).await
+        {
+            tracing::warn!(error = %e, "could not stamp the API key's last use");
+        }
+        let record_on = matches!(credential, Credential::ApiKey { .. }).then_some(span);
+        Self::open(
+            pool,
+            Actor::Checked {
+                credential,
+                least,
+                resolved: None,
+                record_on,
+                long: true,
             },
         )
         .await
@@ -318,6 +358,7 @@ impl TenantTx {
                 least: ctx.role,
                 resolved: Some(*ctx),
                 record_on: None,
+                long: false,
             },
         )
         .await
@@ -442,8 +483,14 @@ impl TenantTx {
             } => Fixed::EnterSession,
             Actor::Checked {
                 credential: Credential::ApiKey { .. },
+                long: false,
                 ..
             } => Fixed::EnterApiKey,
+            Actor::Checked {
+                credential: Credential::ApiKey { .. },
+                long: true,
+                ..
+            } => Fixed::EnterApiKeyLong,
             Actor::User(_) | Actor::Provider(_) | Actor::DeliveryWorker(_) => Fixed::SetContext,
         };
         let (begin, context, stmt) = match (conn.fixed(Fixed::Begin), conn.fixed(opening)) {

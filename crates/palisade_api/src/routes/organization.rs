@@ -243,8 +243,9 @@ pub async fn export(
 ) -> Result<HttpResponse, ApiError> {
     // What [`EXPORT_LONGEST`] counts from.
     let began = state.clock.now();
+    // Long: revoking the key meanwhile must not wait for it (`Caller::begin_long_as`).
     let mut tx = caller
-        .begin_as(&state, palisade_domain::Role::Admin)
+        .begin_long_as(&state, palisade_domain::Role::Admin)
         .await?;
     let statement = db::ExportStatement::build(&mut tx, EXPORT_IDLE_TIMEOUT).await?;
     let organization_id = tx
