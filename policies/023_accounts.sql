@@ -136,24 +136,53 @@ GRANT EXECUTE ON FUNCTION palisade_private.invitation_by_token(bytea, timestampt
 
 /**
  * reset_password(sha256 of the link's token, now, new password hash): consumes a password-reset
- * link and sets the password, in one statement. When a reset with this token hash exists and
+ * link and sets the password. When a reset with this token hash exists and
  * has not expired at `now`, every pending reset of that user is deleted (the link is single-use,
  * and older links die with it), the password hash replaced and credential_version bumped (every
  * token issued before stops working), and the user's email address counts as verified (the link
  * went to it: their pending verification is deleted); returns the user's organization and id. No
- * row otherwise (unknown, expired or already used, alike), and nothing changes.
+ * row otherwise (unknown, expired or already used, alike, or the user removed), and nothing
+ * changes.
+ * The user's row is locked (FOR NO KEY UPDATE) before any link is deleted, as the removal of the
+ * user (DELETE of their row, then its cascade to their links and verification) and a reset
+ * request (crates/palisade_db/src/accounts.rs, create_password_reset) lock theirs first: deleting
+ * the link first, then updating the row, deadlocked (40P01) with a removal that had deleted the
+ * row between the two and waited for the link. The link is found first without a lock (its row
+ * names the user); the statement that consumes it runs after the lock, with a snapshot of its own.
  */
 CREATE OR REPLACE FUNCTION palisade_private.reset_password(p_token_hash bytea, p_now timestamptz,
                                                            p_password_hash text)
     RETURNS TABLE (organization_id uuid, user_id uuid)
-    LANGUAGE sql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = ''
     AS $fn$
+    DECLARE
+        v_org uuid;
+        v_user uuid;
+    BEGIN
+        SELECT r.organization_id, r.user_id INTO v_org, v_user
+          FROM palisade.password_resets AS r
+         WHERE r.token_hash = p_token_hash AND r.expires_at > p_now
+         LIMIT 1;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+        -- Waits for a removal, a password change or another use of a link of this user; a
+        -- removal committed meanwhile leaves no row (and no link) to act on.
+        PERFORM 1 FROM palisade.users AS u
+          WHERE u.organization_id = v_org AND u.id = v_user
+            FOR NO KEY UPDATE;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
         -- The DELETE of the link's own row decides: of two concurrent uses of one link, the
-        -- second waits for the first, finds the row gone, consumes nothing and changes nothing.
+        -- second waits for the first (on the user's row), finds the link gone, consumes nothing
+        -- and changes nothing.
+        RETURN QUERY
         WITH consumed AS (
             DELETE FROM palisade.password_resets AS r
              WHERE r.token_hash = p_token_hash AND r.expires_at > p_now
+               AND r.organization_id = v_org AND r.user_id = v_user
             RETURNING r.organization_id, r.user_id
         ), older AS (
             DELETE FROM palisade.password_resets AS r
@@ -171,7 +200,8 @@ CREATE OR REPLACE FUNCTION palisade_private.reset_password(p_token_hash bytea, p
                updated_at = p_now
           FROM consumed AS c
          WHERE u.organization_id = c.organization_id AND u.id = c.user_id
-        RETURNING u.organization_id, u.id
+        RETURNING u.organization_id, u.id;
+    END
     $fn$;
 REVOKE ALL ON FUNCTION palisade_private.reset_password(bytea, timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION palisade_private.reset_password(bytea, timestamptz, text) TO palisade_app;

@@ -95,7 +95,8 @@ CREATE POLICY users_select_resolver ON palisade.users FOR SELECT TO palisade_res
  * (023_accounts.sql); current_user is palisade_resolver only while they run. This policy also
  * admits the FOR SHARE lock hold_acting_user (027_outbound_webhook_delivery.sql) and
  * hold_verified_self (023_accounts.sql) take on the transaction's own user row, which changes
- * nothing.
+ * nothing, and the FOR NO KEY UPDATE lock reset_password takes on the link's user row before
+ * it consumes the link (the row its UPDATE then changes).
  */
 DROP POLICY IF EXISTS users_update_resolver ON palisade.users;
 CREATE POLICY users_update_resolver ON palisade.users FOR UPDATE TO palisade_resolver

@@ -639,6 +639,242 @@ async fn of_two_concurrent_reset_requests_only_one_link_stays() {
     assert_eq!(r.status, 204, "{}", r.text);
 }
 
+/// The queries of the sessions that the waiting session whose query starts with `waiter`
+/// waits for (`pg_blocking_pids`).
+async fn blockers_of(app: &TestApp, waiter: &str) -> Vec<String> {
+    let su = app.db.superuser_client().await;
+    su.query(
+        "SELECT b.query FROM pg_stat_activity AS w \
+           CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(w.pid)) AS p(pid) \
+           JOIN pg_stat_activity AS b ON b.pid = p.pid \
+          WHERE w.datname = current_database() AND w.wait_event_type = 'Lock' \
+            AND starts_with(w.query, $1)",
+        &[&waiter],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// The reset links of `user` left in the database.
+async fn reset_links_of(app: &TestApp, user: &str) -> i64 {
+    let su = app.db.superuser_client().await;
+    su.query_one(
+        "SELECT count(*) FROM palisade.password_resets WHERE user_id = $1::text::uuid",
+        &[&user],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// `who` has a pending reset link (mailed), and an invitation of theirs pending that `su`
+/// locks in a transaction it leaves open: a removal of `who` deletes their row, then waits in
+/// its cascade on the invitation (whose foreign key's trigger fires before the reset links', by
+/// name), before it reaches their links. Returns the link's token.
+async fn pending_link_and_removal_held(
+    app: &TestApp,
+    who: &Account,
+    su: &tokio_postgres::Client,
+) -> String {
+    assert_eq!(app.request_password_reset(&who.email).await.status, 202);
+    let token = app.reset_token(&who.email, 1).await;
+    let r = app.invite(who, &fresh_email("held"), "member").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    su.batch_execute(&format!(
+        "BEGIN; SELECT 1 FROM palisade.invitations WHERE invited_by = '{}' FOR UPDATE",
+        who.user_id
+    ))
+    .await
+    .unwrap();
+    token
+}
+
+/// A reset request and the removal of its user at once, the removal first: the removal holds
+/// the user's row (deleted) and is held in its cascade before the user's links; the request's
+/// INSERT (before it touches any link) waits for it, then finds the user gone and stores
+/// nothing. With the withdrawing DELETE first, the request held the old link and waited for the
+/// user's row while the removal, holding the row, waited for the link: 40P01.
+#[actix_web::test]
+async fn a_reset_request_waits_for_its_users_removal_and_stores_nothing() {
+    use palisade_domain::{OrgId, TenantContext, UserId};
+    let (app, owner, admin, _member) = spawn_app_with_team("Acme").await;
+    let su = app.db.superuser_client().await;
+    pending_link_and_removal_held(&app, &admin, &su).await;
+    let ctx = TenantContext {
+        org_id: OrgId::parse(&admin.org_id).unwrap(),
+        user_id: UserId::parse(&admin.user_id).unwrap(),
+        role: Role::Admin,
+    };
+    let path = format!("/v1/members/{}", admin.user_id);
+    let removal = app.delete(&owner, &path);
+    let reset = async {
+        app.db.until_one_session_waits_on_a_lock().await;
+        let mut tx = palisade_db::TenantTx::begin(&app.pool, &ctx).await.unwrap();
+        let now = palisade_domain::Clock::now(&app.clock);
+        let created = palisade_db::accounts::create_password_reset(
+            &mut tx,
+            &[7; 32],
+            now,
+            now + Duration::hours(1),
+        )
+        .await;
+        if matches!(created, Ok(true)) {
+            tx.commit().await.unwrap();
+        }
+        created
+    };
+    let steps = async {
+        app.db.until_sessions_wait_on_a_lock(2).await;
+        let blockers = blockers_of(&app, "INSERT INTO palisade.password_resets").await;
+        assert_eq!(blockers.len(), 1, "{blockers:?}");
+        assert!(
+            blockers[0].starts_with("DELETE FROM palisade.users"),
+            "{blockers:?}"
+        );
+        su.batch_execute("COMMIT").await.unwrap();
+    };
+    let (removed, created, ()) = tokio::join!(removal, reset, steps);
+    assert_eq!(removed.status, 204, "{}", removed.text);
+    assert!(!created.unwrap(), "a link was stored for a removed user");
+    assert_eq!(reset_links_of(&app, &admin.user_id).await, 0);
+}
+
+/// A reset request and the removal of its user at once, the request first: its INSERT holds
+/// the user's row (`FOR KEY SHARE`, the foreign key's check) before it withdraws the old link,
+/// held here by this test; the removal's DELETE of the row waits for the request, and once the
+/// request has committed deletes its new link with the user. With the withdrawing DELETE first,
+/// the removal took the row and waited in its cascade for the link (queued behind the request,
+/// which waited for this test), and the request, given the link, went on to wait for the row:
+/// 40P01.
+#[actix_web::test]
+async fn a_removal_waits_for_a_reset_request_of_its_user_then_deletes_the_new_link() {
+    use palisade_domain::{OrgId, TenantContext, UserId};
+    let (app, owner, admin, _member) = spawn_app_with_team("Acme").await;
+    assert_eq!(app.request_password_reset(&admin.email).await.status, 202);
+    app.reset_token(&admin.email, 1).await;
+    let su = app.db.superuser_client().await;
+    su.batch_execute(&format!(
+        "BEGIN; SELECT 1 FROM palisade.password_resets WHERE user_id = '{}' FOR UPDATE",
+        admin.user_id
+    ))
+    .await
+    .unwrap();
+    let ctx = TenantContext {
+        org_id: OrgId::parse(&admin.org_id).unwrap(),
+        user_id: UserId::parse(&admin.user_id).unwrap(),
+        role: Role::Admin,
+    };
+    let reset = async {
+        let mut tx = palisade_db::TenantTx::begin(&app.pool, &ctx).await.unwrap();
+        let now = palisade_domain::Clock::now(&app.clock);
+        let created = palisade_db::accounts::create_password_reset(
+            &mut tx,
+            &[7; 32],
+            now,
+            now + Duration::hours(1),
+        )
+        .await;
+        if matches!(created, Ok(true)) {
+            tx.commit().await.unwrap();
+        }
+        created
+    };
+    let path = format!("/v1/members/{}", admin.user_id);
+    let removal = async {
+        app.db.until_one_session_waits_on_a_lock().await;
+        app.delete(&owner, &path).await
+    };
+    let steps = async {
+        app.db.until_sessions_wait_on_a_lock(2).await;
+        let blockers = blockers_of(&app, "DELETE FROM palisade.users").await;
+        assert_eq!(blockers.len(), 1, "{blockers:?}");
+        assert!(
+            blockers[0].starts_with("DELETE FROM palisade.password_resets"),
+            "the removal waits for the reset request: {blockers:?}"
+        );
+        su.batch_execute("COMMIT").await.unwrap();
+    };
+    let (created, removed, ()) = tokio::join!(reset, removal, steps);
+    assert!(created.unwrap(), "the user was there when the request ran");
+    assert_eq!(removed.status, 204, "{}", removed.text);
+    assert_eq!(reset_links_of(&app, &admin.user_id).await, 0);
+}
+
+/// [`palisade_db::accounts::create_password_reset`] relies on the order in which a reset
+/// link's foreign keys are checked (their triggers fire by name): the organization's row, then
+/// the user's, as an organization's deletion takes them (its row, then its users' by cascade).
+/// The other way round, a request holding the user's row would wait for the organization's
+/// while the deletion, holding that, waited for the user's.
+#[actix_web::test]
+async fn a_reset_links_foreign_keys_lock_the_organization_before_the_user() {
+    let app = palisade_test_support::spawn_app().await;
+    let su = app.db.superuser_client().await;
+    let order: Vec<String> = su
+        .query(
+            "SELECT c.conname::text FROM pg_trigger AS t \
+               JOIN pg_constraint AS c ON c.oid = t.tgconstraint \
+              WHERE t.tgrelid = 'palisade.password_resets'::regclass \
+                AND t.tgfoid = 'pg_catalog.\"RI_FKey_check_ins\"'::regproc \
+              ORDER BY t.tgname",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "password_resets_organization_id_fkey",
+            "password_resets_user_id_fkey"
+        ]
+    );
+}
+
+/// A reset link used while its user is removed: `reset_password` locks the user's row before it
+/// deletes the link, so it waits for the removal (held here in its cascade, after the row,
+/// before the links), then finds the user gone and changes nothing. Deleting the link first, it
+/// held the link and waited for the row that the removal held while waiting for the link: 40P01.
+#[actix_web::test]
+async fn a_reset_link_used_while_its_user_is_removed_waits_and_consumes_nothing() {
+    let (app, owner, admin, _member) = spawn_app_with_team("Acme").await;
+    let su = app.db.superuser_client().await;
+    let token = pending_link_and_removal_held(&app, &admin, &su).await;
+    let hash = palisade_api::credentials::link_token_hash(&token).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let user = app.db.app_client().await;
+    let path = format!("/v1/members/{}", admin.user_id);
+    let removal = app.delete(&owner, &path);
+    let reset = async {
+        app.db.until_one_session_waits_on_a_lock().await;
+        user.query(
+            "SELECT user_id FROM palisade_private.reset_password($1, $2, $3)",
+            &[&&hash[..], &now, &"$argon2id$new"],
+        )
+        .await
+        .map(|rows| rows.len())
+    };
+    let steps = async {
+        app.db.until_sessions_wait_on_a_lock(2).await;
+        let blockers =
+            blockers_of(&app, "SELECT user_id FROM palisade_private.reset_password").await;
+        assert_eq!(blockers.len(), 1, "{blockers:?}");
+        assert!(
+            blockers[0].starts_with("DELETE FROM palisade.users"),
+            "{blockers:?}"
+        );
+        su.batch_execute("COMMIT").await.unwrap();
+    };
+    let (removed, used, ()) = tokio::join!(removal, reset, steps);
+    assert_eq!(removed.status, 204, "{}", removed.text);
+    assert_eq!(used.unwrap(), 0, "a removed user's link changed a password");
+    assert_eq!(reset_links_of(&app, &admin.user_id).await, 0);
+}
+
 #[actix_web::test]
 async fn changing_a_password_drops_pending_reset_links_and_acts_only_on_the_acting_user() {
     let (app, owner) = spawn_app_with_owner("Acme").await;

@@ -1,7 +1,7 @@
 //! The chatbot (docs/chatbot.md): `/v1/chatbot/settings` (defaults, roles, validation), the bot
 //! answering customer messages from the organization's own published articles in the same
 //! transaction, the hand-off below the threshold and after an agent's reply, the fallback,
-//! `POST /v1/chatbot/ask` (writes nothing), and another organization's articles never used
+//! `POST /v1/chatbot/ask` (writes nothing; limited per organization), and another organization's articles never used
 //! whatever the words. Its isolation seeder is [`seed`].
 
 use palisade_test_support::sql::assert_members_read_and_only_admins_write;
@@ -1003,4 +1003,53 @@ async fn the_bots_functions_are_inlined_and_no_search_path_redirects_them() {
         let id: uuid::Uuid = m["id"].as_str().unwrap().parse().unwrap();
         assert_eq!(id.get_version_num(), 7, "{m}");
     }
+}
+
+/// `POST /v1/chatbot/ask` (a search costing the shared database) is limited per organization,
+/// all its users and API keys together: past the limit, 429 `rate_limited` with `Retry-After`
+/// and the JSON error; another organization's calls still answer 200; a credential refused
+/// answers 401, not 429 (the limit is checked after it); the app's clock moving on by
+/// `Retry-After` lets the organization in again.
+#[actix_web::test]
+async fn asking_is_limited_per_organization() {
+    use palisade_api::throttle::Limit;
+    use palisade_domain::Role;
+    let app = palisade_test_support::spawn_app_configured(|c| {
+        c.rate_limits.chatbot_ask = Limit::parse("3/min").unwrap();
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    let member = app.add_user(&owner, Role::Member).await;
+    let key = app.api_key(&admin, "asker", Role::Member).await;
+    let other = app.signup("Globex").await;
+    let body = json!({"question": "how do I reset my password"});
+    for who in [&owner, &member] {
+        let r = app.post(who, "/v1/chatbot/ask", &body).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let r = app.post(&key, "/v1/chatbot/ask", &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The fourth call within the minute, by any of them: refused, one interval (60 s / 3).
+    for who in [&owner, &admin] {
+        let r = app.post(who, "/v1/chatbot/ask", &body).await;
+        assert_eq!(r.status, 429, "{}", r.text);
+        assert_eq!(r.json["error"], "rate_limited", "{}", r.text);
+        assert!(
+            r.json["message"].as_str().unwrap().contains("retry"),
+            "{}",
+            r.text
+        );
+        assert_eq!(r.header("retry-after"), Some("20"));
+    }
+    // Another organization has its own budget.
+    let r = app.post(&other, "/v1/chatbot/ask", &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // A credential refused is 401 before the limit is looked at.
+    app.remove_member(&owner, &member).await;
+    let r = app.post(&member, "/v1/chatbot/ask", &body).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    app.clock.advance(time::Duration::seconds(20));
+    let r = app.post(&owner, "/v1/chatbot/ask", &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
 }

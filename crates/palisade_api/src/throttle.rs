@@ -5,6 +5,12 @@
 //! before any database lookup or argon2 hash, so a flood neither guesses nor starves real
 //! logins of hashing time.
 //!
+//! And on a tenant route whose every call costs the shared database: `POST /v1/chatbot/ask`
+//! (a full-text search, up to about half a second of a database core), limited per
+//! organization ([`OrgThrottle`]), so that one organization's calls never spend another's
+//! budget. Its check comes after the credential's (the transaction's first statement: the
+//! organization is the one the database verified) and before the search.
+//!
 //! Wiring a new route (one line, after its body is parsed, before any lookup or hashing):
 //! ```text
 //! pub async fn accept(state: web::Data<AppState>, client: ClientAddr, body: crate::extract::Json<B>) -> .. {
@@ -35,7 +41,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
-use palisade_domain::SharedClock;
+use palisade_domain::{OrgId, SharedClock};
 use sha2::{Digest, Sha256};
 
 use crate::ApiError;
@@ -144,6 +150,8 @@ pub struct RateLimits {
     pub password_reset: ActionLimits,
     /// Accepting an invitation.
     pub invitation: ActionLimits,
+    /// `POST /v1/chatbot/ask`, per organization.
+    pub chatbot_ask: Limit,
     /// Most keys one limiter remembers at once.
     pub max_keys: usize,
 }
@@ -177,6 +185,7 @@ impl Default for RateLimits {
                 per_address: limit(30, 3600, 30),
                 per_account: limit(10, 3600, 10),
             },
+            chatbot_ask: limit(30, 60, 30),
             max_keys: 100_000,
         }
     }
@@ -194,6 +203,7 @@ impl RateLimits {
             signup: high,
             password_reset: high,
             invitation: high,
+            chatbot_ask: high.per_account,
             max_keys: 100_000,
         }
     }
@@ -308,6 +318,36 @@ impl Throttle {
     }
 }
 
+/// One limit per organization, for a tenant route whose calls cost the shared database.
+pub struct OrgThrottle {
+    action: &'static str,
+    per_organization: Bounded<OrgId>,
+}
+
+impl OrgThrottle {
+    fn new(action: &'static str, limit: Limit, clock: &GovernorClock, max: usize) -> Self {
+        Self {
+            action,
+            per_organization: Bounded::new(limit, clock.clone(), max),
+        }
+    }
+
+    /// Admits one call of `org` (an organization the credential's check found, never one a
+    /// client named), or answers 429 `rate_limited` with `Retry-After`.
+    pub fn check(&self, org: OrgId) -> Result<(), ApiError> {
+        self.per_organization.check(&org).map_err(|wait| {
+            tracing::warn!(
+                action = self.action,
+                scope = "organization",
+                org.id = %org,
+                retry_after_ms = wait.as_millis() as u64,
+                "call throttled"
+            );
+            ApiError::rate_limited(wait)
+        })
+    }
+}
+
 fn account_key(account: &str) -> [u8; 32] {
     Sha256::digest(account.trim().to_lowercase().as_bytes()).into()
 }
@@ -322,6 +362,8 @@ pub struct Throttles {
     pub password_reset: Throttle,
     /// Invitation acceptance.
     pub invitation: Throttle,
+    /// `POST /v1/chatbot/ask`, per organization.
+    pub chatbot_ask: OrgThrottle,
 }
 
 impl Throttles {
@@ -334,6 +376,7 @@ impl Throttles {
             signup: Throttle::new("signup", limits.signup, &clock, max),
             password_reset: Throttle::new("password_reset", limits.password_reset, &clock, max),
             invitation: Throttle::new("invitation", limits.invitation, &clock, max),
+            chatbot_ask: OrgThrottle::new("chatbot_ask", limits.chatbot_ask, &clock, max),
         }
     }
 }

@@ -339,8 +339,10 @@ pub async fn accept_invitation(
     })
 }
 
-/// Opens a password reset for the acting user (the transaction acts as them): withdraws their
-/// pending resets (only the newest link works) and stores the new one.
+/// Opens a password reset for the acting user (the transaction acts as them): stores the new
+/// link and withdraws their other pending resets (only the newest link works). `false` when
+/// the user (or their organization) is gone: removed since the request looked them up, the
+/// removal committed first; nothing is stored then, and the transaction is spent (drop it).
 ///
 /// Two requests for one user at once would each delete what they saw (nothing new) and each
 /// insert a link: two working links. So the transaction first takes an advisory lock on the
@@ -348,12 +350,23 @@ pub async fn accept_invitation(
 /// second waits for the first's commit, and its DELETE, a statement of its own after the wait,
 /// sees the first's link and withdraws it. A hash collision only makes two users' requests
 /// wait for each other (the lock says nothing to either: no rows are read by it).
+///
+/// The INSERT comes before the DELETE so that the user's row is locked before any link is: its
+/// foreign key checks take the organization's row, then the user's (`FOR KEY SHARE`; the
+/// constraints' triggers fire in that order, by name), as the removal of the user (`DELETE`
+/// of their row, then its cascade to their links) and the organization's deletion (its row,
+/// then its users', then their links) do. With the DELETE first, a removal between the two
+/// statements held the user's row and waited for the old link's, which this held while it
+/// waited for the user's row: a deadlock (40P01), one of the two failed. Now whichever takes
+/// the user's row first goes on and the other waits for its commit: a removal committed first
+/// leaves this INSERT a foreign key violation (`false`), one that came second deletes the new
+/// link with the user.
 pub async fn create_password_reset(
     tx: &mut TenantTx,
     token_hash: &[u8; 32],
     created_at: OffsetDateTime,
     expires_at: OffsetDateTime,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
     let user = tx
         .context()
         .map(|c| c.user_id.as_uuid())
@@ -363,25 +376,41 @@ pub async fn create_password_reset(
         &[&crate::lock::PASSWORD_RESET_CLASS, &user.to_string()],
     )
     .await?;
+    let id = Uuid::now_v7();
+    let inserted = tx
+        .execute(
+            "INSERT INTO palisade.password_resets (id, user_id, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &id,
+                &user,
+                &token_hash.as_slice(),
+                &created_at,
+                &expires_at,
+            ],
+        )
+        .await;
+    match inserted {
+        Err(e)
+            if e.is_foreign_key_violation_of(PASSWORD_RESET_USER_KEY)
+                || e.is_foreign_key_violation_of(PASSWORD_RESET_ORGANIZATION_KEY) =>
+        {
+            return Ok(false);
+        }
+        other => other?,
+    };
     tx.execute(
-        "DELETE FROM palisade.password_resets WHERE user_id = $1",
-        &[&user],
+        "DELETE FROM palisade.password_resets WHERE user_id = $1 AND id <> $2",
+        &[&user, &id],
     )
     .await?;
-    tx.execute(
-        "INSERT INTO palisade.password_resets (id, user_id, token_hash, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-        &[
-            &Uuid::now_v7(),
-            &user,
-            &token_hash.as_slice(),
-            &created_at,
-            &expires_at,
-        ],
-    )
-    .await?;
-    Ok(())
+    Ok(true)
 }
+
+/// The foreign key of a reset link to its user (sql/V0081__create_password_resets.sql).
+const PASSWORD_RESET_USER_KEY: &str = "password_resets_user_id_fkey";
+/// The foreign key of a reset link to its organization.
+const PASSWORD_RESET_ORGANIZATION_KEY: &str = "password_resets_organization_id_fkey";
 
 /// Replaces the acting user's email verification link (the transaction's user, never a
 /// parameter; policies/485_email_verifications.sql) and returns the address to mail it to.

@@ -155,7 +155,8 @@ const RATE_LIMIT_AND_PROXY_VARS: &[Var] = &[
     var("PALISADE_RATE_LIMIT_PASSWORD_RESET_PER_ACCOUNT", "default: 5/h", "password reset attempts per email or token"),
     var("PALISADE_RATE_LIMIT_INVITATION_PER_ADDRESS", "default: 30/h", "invitation acceptances per client address"),
     var("PALISADE_RATE_LIMIT_INVITATION_PER_ACCOUNT", "default: 10/h", "acceptance attempts per invitation"),
-    var("PALISADE_RATE_LIMIT_MAX_KEYS", "default: 100000", "most addresses or accounts one limiter remembers"),
+    var("PALISADE_RATE_LIMIT_CHATBOT_ASK_PER_ORGANIZATION", "default: 30/min", "POST /v1/chatbot/ask calls per organization"),
+    var("PALISADE_RATE_LIMIT_MAX_KEYS", "default: 100000", "most addresses, accounts or organizations one limiter remembers"),
     var("PALISADE_TRUSTED_PROXIES", "default: none (the TCP peer is the client)", "proxies (addresses, CIDR networks) whose forwarding header names the client"),
     var("PALISADE_TRUSTED_PROXY_HEADER", "default: x-forwarded-for", "the header they write: x-forwarded-for or forwarded"),
     var("PALISADE_CORS_ALLOWED_ORIGINS", "default: none (no CORS header)", "origins (https://app.example.com, comma-separated) browser apps may call /v1 from"),
@@ -498,8 +499,8 @@ pub struct ServeSettings {
     /// `PALISADE_NUMBER_QUARANTINE_DAYS`, default 30: how long a released phone number stays
     /// reserved for the organization that released it before anyone else may claim it.
     pub number_quarantine: time::Duration,
-    /// `PALISADE_RATE_LIMIT_*`: limits on login, signup, password reset and invitation
-    /// acceptance (defaults: [`RateLimits::default`], listed in docs/configuration.md).
+    /// `PALISADE_RATE_LIMIT_*`: limits on login, signup, password reset, invitation
+    /// acceptance and the chatbot's test route (defaults: [`RateLimits::default`], listed in docs/configuration.md).
     pub rate_limits: RateLimits,
     /// `PALISADE_TRUSTED_PROXIES` and `PALISADE_TRUSTED_PROXY_HEADER`: whose forwarding header
     /// names the client. Default: none, the TCP peer is the client.
@@ -882,8 +883,9 @@ impl RetentionSettings {
     }
 }
 
-/// `PALISADE_RATE_LIMIT_<ACTION>_PER_<ADDRESS|ACCOUNT>` (`10/min`, `30/min,burst=10`, `5/h`)
-/// and `PALISADE_RATE_LIMIT_MAX_KEYS`; each one unset keeps its default.
+/// `PALISADE_RATE_LIMIT_<ACTION>_PER_<ADDRESS|ACCOUNT>` (`10/min`, `30/min,burst=10`, `5/h`),
+/// `PALISADE_RATE_LIMIT_CHATBOT_ASK_PER_ORGANIZATION` and `PALISADE_RATE_LIMIT_MAX_KEYS`; each
+/// one unset keeps its default.
 fn rate_limits_from_lookup(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<RateLimits, ConfigError> {
@@ -907,11 +909,20 @@ fn rate_limits_from_lookup(
             ConfigError("PALISADE_RATE_LIMIT_MAX_KEYS must be a whole number above 0".into())
         })?,
     };
+    let chatbot_ask = match get("PALISADE_RATE_LIMIT_CHATBOT_ASK_PER_ORGANIZATION") {
+        None => defaults.chatbot_ask,
+        Some(v) => Limit::parse(&v).map_err(|e| {
+            ConfigError(format!(
+                "PALISADE_RATE_LIMIT_CHATBOT_ASK_PER_ORGANIZATION: {e}"
+            ))
+        })?,
+    };
     Ok(RateLimits {
         login: action("LOGIN", defaults.login)?,
         signup: action("SIGNUP", defaults.signup)?,
         password_reset: action("PASSWORD_RESET", defaults.password_reset)?,
         invitation: action("INVITATION", defaults.invitation)?,
+        chatbot_ask,
         max_keys,
     })
 }
@@ -2169,9 +2180,11 @@ mod tests {
             s.rate_limits.login.per_address.to_string(),
             "30/min,burst=30"
         );
+        assert_eq!(s.rate_limits.chatbot_ask.to_string(), "30/min,burst=30");
         assert!(s.trusted_proxies.is_empty());
         let s = settings(&[
             ("PALISADE_RATE_LIMIT_LOGIN_PER_ACCOUNT", "3/min,burst=2"),
+            ("PALISADE_RATE_LIMIT_CHATBOT_ASK_PER_ORGANIZATION", "5/s"),
             ("PALISADE_RATE_LIMIT_INVITATION_PER_ADDRESS", "100/h"),
             ("PALISADE_RATE_LIMIT_MAX_KEYS", "5000"),
             ("PALISADE_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
@@ -2188,6 +2201,7 @@ mod tests {
             "100/h,burst=100"
         );
         assert_eq!(s.rate_limits.max_keys, 5000);
+        assert_eq!(s.rate_limits.chatbot_ask.to_string(), "5/s,burst=5");
         assert_eq!(
             s.trusted_proxies,
             TrustedProxies::parse("10.0.0.0/8,127.0.0.1", ForwardedHeader::Forwarded).unwrap()

@@ -674,7 +674,11 @@ async fn issue_password_reset(state: &AppState, email: EmailAddress) -> Result<(
     let now = state.clock.now();
     let expires_at = now + state.accounts.password_reset_ttl;
     let mut tx = TenantTx::begin(&state.pool, &record.ctx).await?;
-    db::create_password_reset(&mut tx, &token.hash(), now, expires_at).await?;
+    if !db::create_password_reset(&mut tx, &token.hash(), now, expires_at).await? {
+        // Removed (or their organization deleted) since the lookup: as for an unknown email.
+        tracing::info!(org.id = %record.ctx.org_id, user.id = %record.ctx.user_id, "password reset requested for a user removed meanwhile");
+        return Ok(());
+    }
     tx.commit().await?;
     tracing::info!(org.id = %record.ctx.org_id, user.id = %record.ctx.user_id, "password reset requested");
     let mail = OutgoingMail {

@@ -44,10 +44,10 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.post("/v1/chatbot/ask", ask)
         .tag("chatbot")
         .summary("Ask the chatbot without a conversation")
-        .describe("What the bot would answer to `question` with the current settings (the best published article, its score, the threshold, whether it would hand off); writes nothing, so it takes no `Idempotency-Key`")
+        .describe("What the bot would answer to `question` with the current settings (the best published article, its score, the threshold, whether it would hand off); writes nothing, so it takes no `Idempotency-Key`. Limited per organization (`PALISADE_RATE_LIMIT_CHATBOT_ASK_PER_ORGANIZATION`, default 30 a minute): 429 `rate_limited` with `Retry-After`")
         .body::<AskBody>()
         .ok::<AskJson>()
-        .errors(&[413, 415, 422]);
+        .errors(&[413, 415, 422, 429]);
 }
 
 /// The chatbot settings as clients see them.
@@ -198,7 +198,8 @@ pub struct AskJson {
     reply: String,
 }
 
-/// `POST /v1/chatbot/ask` (every role; writes nothing).
+/// `POST /v1/chatbot/ask` (every role; writes nothing; limited per organization:
+/// [`crate::throttle::OrgThrottle`], 429 `rate_limited` with `Retry-After`).
 pub async fn ask(
     state: web::Data<AppState>,
     caller: Caller,
@@ -209,6 +210,14 @@ pub async fn ask(
     let question = f.finish_with(question)?;
     let mut tx = caller.begin(&state).await?;
     let settings = SettingsJson::of(db::read(&mut tx).await?);
+    // After the credential's check (the first statement), before the search: a refused
+    // credential is 401 or 403, never 429, and the budget spent is the verified organization's.
+    let org = tx.org_id().ok_or_else(|| {
+        palisade_db::DbError::Decode(
+            "the organization is not known after the first statement".into(),
+        )
+    })?;
+    state.throttles.chatbot_ask.check(org)?;
     let reply = db::reply(
         &mut tx,
         &question,
