@@ -3,7 +3,7 @@
  *
  * Allow-listed global unique key: api_keys_key_hash_key UNIQUE (key_hash). A request presents
  * its key before its organization is known, so the key must name one row platform-wide; the
- * lookup goes through palisade_private.api_key_lookup (028_api_key_resolvers.sql), never through a tenant's view.
+ * lookup goes through palisade_private.api_key_lookup or api_key_find (028_api_key_resolvers.sql), never through a tenant's view.
  * What it reveals: nothing. The hash is SHA-256 of `pk_` + 32 random bytes, so a collision with
  * another tenant's key cannot be provoked, and palisade_app cannot even read the hash column.
  *
@@ -19,8 +19,9 @@
  *           UPDATE of expires_at, so nobody extends a key's lifetime.
  *   DELETE  nobody: keys are revoked, not deleted, so the record of a key (name, prefix, last
  *           use) stays until its organization is deleted. No DELETE grant either.
- * palisade_resolver reads the lookup columns of every key and stamps last_used_at, only inside
- * palisade_private.api_key_lookup (028_api_key_resolvers.sql, installed by a superuser).
+ * palisade_resolver reads the lookup columns of every key, only inside
+ * palisade_private.api_key_lookup, which also stamps last_used_at, and api_key_find, which does
+ * not (028_api_key_resolvers.sql, installed by a superuser).
  */
 ALTER TABLE palisade.api_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.api_keys FORCE ROW LEVEL SECURITY;

@@ -59,7 +59,7 @@ VALUES
     ('palisade', 'api_keys', 'name', 'readable', NULL),
     ('palisade', 'api_keys', 'role', 'readable', NULL),
     ('palisade', 'api_keys', 'prefix', 'readable', 'The key''s first 11 characters (pk_ and 8 of its 43 random ones), shown to tell keys apart; the other 208 random bits stay unknown.'),
-    ('palisade', 'api_keys', 'key_hash', 'secret', 'SHA-256 of an API key, which authenticates as its creator: the key is found by it only through palisade_private.api_key_lookup (028_api_key_resolvers.sql).'),
+    ('palisade', 'api_keys', 'key_hash', 'secret', 'SHA-256 of an API key, which authenticates as its creator: the key is found by it only through palisade_private.api_key_lookup and api_key_find (028_api_key_resolvers.sql).'),
     ('palisade', 'api_keys', 'created_by', 'readable', NULL),
     ('palisade', 'api_keys', 'last_used_at', 'readable', NULL),
     ('palisade', 'api_keys', 'revoked_at', 'readable', NULL),

@@ -336,13 +336,18 @@ async fn stalled_export(
     app: &TestApp,
     who: &palisade_test_support::Account,
 ) -> tokio::net::TcpStream {
+    stalled_export_as(app, &who.token).await
+}
+
+/// [`stalled_export`] with `bearer` (a user's token or an API key) as the credential.
+async fn stalled_export_as(app: &TestApp, bearer: &str) -> tokio::net::TcpStream {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stream = socket.connect(app.addr.parse().unwrap()).await.unwrap();
     let request = format!(
         "GET /v1/organization/export HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\r\n",
-        app.addr, who.token
+        app.addr, bearer
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut head = Vec::new();
@@ -358,6 +363,33 @@ async fn stalled_export(
         String::from_utf8_lossy(&head)
     );
     stream
+}
+
+/// An export made with an API key holds nothing that revoking the key, or removing its creator,
+/// waits for, while it streams with its transaction open (`Caller::begin_long_as`: the key is
+/// stamped before, and checked without a lock; with the ordinary check, its stamp's row lock
+/// lasts the whole export, and the revocation answers 503 after its statement timeout). The
+/// export already running goes on; the key's next request is 401.
+#[actix_web::test]
+async fn an_api_keys_export_under_way_does_not_hold_off_its_revocation() {
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
+    let admin = app.add_user(&a, Role::Admin).await;
+    seed_customers(&app, &a.org_id, 30_000, 200).await;
+    for (creator, end) in [(&a, "revoke"), (&admin, "remove")] {
+        let key = app.api_key(creator, end, Role::Admin).await;
+        let stream = stalled_export_as(&app, &key.key).await;
+        until_exports_wait(&app, 1).await;
+        let path = match end {
+            "revoke" => format!("/v1/api-keys/{}", key.id),
+            _ => format!("/v1/members/{}", admin.user_id),
+        };
+        let r = app.delete(&a, &path).await;
+        assert_eq!(r.status, 204, "{end} during the export: {}", r.text);
+        let r = app.get(&key, "/v1/customers?limit=1").await;
+        assert_eq!(r.status, 401, "{end}: {}", r.text);
+        drop(stream);
+        until_exports_wait(&app, 0).await;
+    }
 }
 
 /// Until exactly `n` exports are waiting on their client: sessions of the test database idle
