@@ -94,9 +94,13 @@ fn filter(settings: &LogSettings) -> (EnvFilter, bool) {
     }
 }
 
-/// Installs the global subscriber writing to `output`. Call once, first thing in `main`, and
-/// keep the guard until the command ends. A `RUST_LOG` that does not parse counts as unset.
+/// Installs the global subscriber writing to `output`, and the panic hook that logs a panic
+/// through it ([`palisade_api::catch_panic::log_panic`]: its location and thread, in the span it
+/// happened in, never its message) instead of printing the message to stderr. Call once, first
+/// thing in `main`, and keep the guard until the command ends. A `RUST_LOG` that does not parse
+/// counts as unset.
 pub fn init(settings: &LogSettings, output: Output) -> LogGuard {
+    std::panic::set_hook(Box::new(palisade_api::catch_panic::log_panic));
     let (filter, quiet) = filter(settings);
     let ansi = match output {
         Output::Stdout => std::io::stdout().is_terminal(),

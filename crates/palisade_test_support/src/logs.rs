@@ -20,6 +20,9 @@
 //! span) are not kept. A request's lines are all logged by the time its response's head is
 //! sent (its closing line is logged then), except what a streamed body logs while it is sent.
 //!
+//! A panic is logged by the server's hook ([`palisade_api::catch_panic::log_panic`]) into both,
+//! and then printed by the test harness's own hook as before.
+//!
 //! A test that installs its own subscriber for its thread (`tracing::subscriber::set_default`)
 //! still sees its own; what is logged on that thread then goes to neither output here.
 
@@ -79,6 +82,13 @@ pub(crate) fn install() {
             .with_target("palisade", LevelFilter::DEBUG);
         let for_tests = format_layer(LogFormat::Text, false, || LineWriter(Vec::new()))
             .with_filter(captured_levels);
+        // The server's panic hook, as `palisade serve` installs it, then the test harness's
+        // (which prints the message of a failing test's assertion).
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            palisade_api::catch_panic::log_panic(info);
+            previous(info);
+        }));
         tracing_subscriber::registry()
             .with(for_humans)
             .with(for_tests)
