@@ -194,3 +194,56 @@ async fn no_line_of_a_request_holds_the_secret_it_carried() {
     let rotated = r.json["signing_secret"].as_str().unwrap().to_owned();
     holds_none(&r, &[&secret, &rotated], "a webhook's rotation");
 }
+
+/// Ends the app's connections to its database (the pool opens new ones, with the database's
+/// settings as they are now).
+async fn end_app_connections(app: &TestApp) {
+    app.db
+        .superuser_client()
+        .await
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND usename = 'palisade_app_a'",
+            &[],
+        )
+        .await
+        .unwrap();
+}
+
+/// `/readyz` finding a tenant context on an idle pooled connection (here every new connection
+/// has one: the database's default, as a DBA's `ALTER DATABASE ... SET` would give it) answers
+/// 500 and says so in one error line, beside the request's own.
+#[actix_web::test]
+async fn readyz_logs_a_leaked_context_once() {
+    let app = palisade_test_support::spawn_app().await;
+    app.db
+        .superuser_client()
+        .await
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET app.current_org = '00000000-0000-0000-0000-000000000001'",
+            app.db.name
+        ))
+        .await
+        .unwrap();
+    end_app_connections(&app).await;
+    // A connection the pool has not yet seen closed answers 503 once (57P01) and is discarded.
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        let r = app.call("GET", "/readyz", None, None).await;
+        if r.status == 500 {
+            answers.push(r);
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.text);
+    }
+    let r = answers.pop().expect("no 500 from /readyz");
+    let lines = logs::of(&r);
+    let errors: Vec<&String> = lines.iter().filter(|l| l.contains(" ERROR ")).collect();
+    assert_eq!(errors.len(), 1, "{lines:#?}");
+    assert!(
+        errors[0].contains("request failed")
+            && errors[0].contains("an idle pooled connection still carries a tenant context"),
+        "{lines:#?}"
+    );
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+}
