@@ -1352,3 +1352,44 @@ async fn the_same_mailgun_event_five_times_in_a_row_and_five_at_once_has_one_eff
     assert_eq!(data(&app, &a, "/v1/webhook-deliveries").await.len(), 2);
     assert_eq!(data(&app, &a, "/v1/analytics/events").await.len(), 2);
 }
+
+/// A SendGrid event the database refuses for good (here the app role lost INSERT on the
+/// deliveries table, in this test's database) is skipped, and its error line names its
+/// organization and its message (a batch's request line names no organization), never more.
+#[actix_web::test]
+async fn a_skipped_sendgrid_event_is_logged_with_its_organization_and_message() {
+    let (app, a) = spawn_app_with_owner("Sender").await;
+    let (_, msgs) = campaign(&app, &a, 1).await;
+    let m = id(&msgs[0]);
+    app.db
+        .superuser_client()
+        .await
+        .batch_execute("REVOKE INSERT ON palisade.webhook_deliveries FROM palisade_app")
+        .await
+        .unwrap();
+    let r = sendgrid(
+        &app,
+        &json!([sg(
+            "delivered",
+            &unique("sg"),
+            base_time(),
+            Some(m),
+            Some("SKIPPED1")
+        )]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let lines = palisade_test_support::logs::of(&r);
+    let skipped: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("email event not applied"))
+        .collect();
+    assert_eq!(skipped.len(), 1, "{lines:#?}");
+    for field in [
+        format!("org.id={}", a.org_id),
+        format!("message_id={m}"),
+        "provider_message_id=\"SKIPPED1".to_owned(),
+    ] {
+        assert!(skipped[0].contains(&field), "{field}: {}", skipped[0]);
+    }
+}

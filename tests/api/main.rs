@@ -30,6 +30,7 @@ mod integrations;
 mod isolation;
 mod ivr_menus;
 mod knowledge_base;
+mod logs;
 mod members;
 mod messaging;
 mod metrics;

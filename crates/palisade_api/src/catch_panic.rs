@@ -4,8 +4,16 @@
 //! Left alone, a panic unwinds out of the request's task: the client sees its connection closed
 //! with no answer at all, and a provider webhook retries. [`catch_panic`] catches it around the
 //! rest of the service chain and answers like any other internal error, with the
-//! `X-Request-Id` header; the cause is logged once, at error level, in the request's span. The
-//! server registers it innermost (see `palisade_server::startup`), inside the request span.
+//! `X-Request-Id` header, logged as one (`request failed`, at error level, in the request's
+//! span). The server registers it innermost (see `palisade_server::startup`), inside the request
+//! span.
+//!
+//! Where it panicked is logged by the panic hook, [`log_panic`], which the server installs with
+//! its subscriber (`palisade_server::telemetry::init`): the default hook wrote the panic's
+//! message raw to stderr, outside the log, without the request id. Neither line holds the panic's
+//! message (its payload): it can hold values, a secret or a tenant's data among them (`unwrap` on
+//! an error prints the error, `expect(&format!(..))` whatever was formatted). The location
+//! (file, line, column) finds the code.
 //!
 //! The answer goes out as an error carrying a ready response: building a `ServiceResponse`
 //! needs the `HttpRequest`, and a clone of it kept across the call would make actix's router
@@ -38,20 +46,33 @@ pub async fn catch_panic<B: MessageBody>(
     let request_id = req.extensions().get::<RequestId>().copied();
     match AssertUnwindSafe(next.call(req)).catch_unwind().await {
         Ok(answer) => answer,
-        Err(panic) => {
-            // A panic's message is the code's own words (a bug report), never request data.
-            let cause = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".to_owned());
-            // Logs the cause, here, inside the request's span.
-            let mut response =
-                ApiError::internal(format!("a handler panicked: {cause}")).error_response();
+        Err(_) => {
+            // Not the payload (see the module doc): the hook logged where, just before.
+            let mut response = ApiError::internal(
+                "a handler panicked (where: the line `panicked` before this one)",
+            )
+            .error_response();
             set_request_id_header(response.headers_mut(), request_id);
             Err(InternalError::from_response("a handler panicked", response).into())
         }
     }
+}
+
+/// The panic hook: logs a panic at error level through `tracing`, in the span current where it
+/// happened (a handler's panic: inside its request's span, so the line carries the request id),
+/// with the thread's name and the location, never the payload (see the module doc). Installed by
+/// the server in place of the default hook, which printed the payload to stderr.
+pub fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let location = info.location().map_or_else(
+        || "unknown".to_owned(),
+        |l| format!("{}:{}:{}", l.file(), l.line(), l.column()),
+    );
+    let thread = std::thread::current();
+    tracing::error!(
+        panic.location = %location,
+        thread = thread.name().unwrap_or("unnamed"),
+        "panicked (the panic's message is not logged: it may hold values)"
+    );
 }
 
 #[cfg(test)]
@@ -59,6 +80,7 @@ pub async fn catch_panic<B: MessageBody>(
 mod tests {
     use std::io::{Read, Write};
 
+    use actix_web::http::header::HeaderMap;
     use actix_web::middleware::from_fn;
     use actix_web::{App, HttpResponse, HttpServer, test, web};
     use tracing_actix_web::TracingLogger;
@@ -144,6 +166,82 @@ mod tests {
         );
         assert!(answers[1].starts_with("HTTP/1.1 200"), "{}", answers[1]);
         assert!(answers[1].ends_with("fine"), "{}", answers[1]);
+    }
+
+    /// What the handler `/leaks` panics with: a value that must not reach the log.
+    const LEAKED: &str = "hunter2-the-password";
+
+    async fn leaks() -> HttpResponse {
+        // As `unwrap` on an error that holds a value panics.
+        let result: Result<(), String> = Err(format!("bad password {LEAKED}"));
+        match result {
+            Ok(()) => HttpResponse::Ok().finish(),
+            Err(e) => panic!("called `Result::unwrap()` on an `Err` value: {e:?}"),
+        }
+    }
+
+    /// As the server stacks it, with the server's hook (chained to the previous one, so that
+    /// other tests' panics still print): a panicking handler leaves a `panicked` line with its
+    /// location and the request's id, and the request's `request failed`, neither with the
+    /// panic's message.
+    #[actix_web::test]
+    async fn a_panic_is_logged_with_its_location_and_request_id_and_without_its_message() {
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        // A second subscriber, alive for the process. With one alone, tracing-core caches a
+        // callsite's interest from the subscriber of whichever thread hits it first: another
+        // test's thread without one (the tests beside this one panic too, and answer `request
+        // failed`) would turn these callsites off here. With two, it asks every subscriber.
+        static SECOND: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+        SECOND.get_or_init(|| tracing::Dispatch::new(tracing_subscriber::registry()));
+        HOOK.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                log_panic(info);
+                previous(info);
+            }));
+        });
+        let lines = crate::telemetry::tests::Lines::default();
+        let _guard = tracing::subscriber::set_default(crate::telemetry::tests::subscriber(
+            &lines,
+            tracing::Level::ERROR,
+        ));
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(catch_panic))
+                .wrap(TracingLogger::<PalisadeRootSpan>::new())
+                .route("/leaks", web::get().to(leaks)),
+        )
+        .await;
+        let head = |status: actix_web::http::StatusCode, headers: &HeaderMap| {
+            let id = headers.get(crate::telemetry::REQUEST_ID_HEADER).unwrap();
+            (status, id.to_str().unwrap().to_owned())
+        };
+        let (status, id) =
+            match test::try_call_service(&app, test::TestRequest::get().uri("/leaks").to_request())
+                .await
+            {
+                Ok(r) => head(r.status(), r.headers()),
+                Err(e) => {
+                    let r = e.error_response();
+                    head(r.status(), r.headers())
+                }
+            };
+        assert_eq!(status, 500);
+        let logged = lines.take();
+        let panicked: Vec<&str> = logged.lines().filter(|l| l.contains("panicked")).collect();
+        assert_eq!(panicked.len(), 2, "{logged}");
+        assert!(
+            panicked[0].contains("ERROR")
+                && panicked[0].contains("panic.location=crates/palisade_api/src/catch_panic.rs:")
+                && panicked[0].contains(&format!("request_id={id}")),
+            "{logged}"
+        );
+        assert!(
+            panicked[1].contains("request failed")
+                && panicked[1].contains(&format!("request_id={id}")),
+            "{logged}"
+        );
+        assert!(!logged.contains(LEAKED), "{logged}");
     }
 
     /// Reads one response with a `content-length` body off a kept-alive connection.

@@ -233,7 +233,7 @@ fn read_secrets(path: &Path) -> Result<Secrets, EmbeddedError> {
     let mut secrets: Secrets = serde_json::from_slice(&bytes).map_err(|e| EmbeddedError::Io {
         what: "cannot parse",
         path: path.to_owned(),
-        source: std::io::Error::other(e.to_string()),
+        source: unreadable_json(&e),
     })?;
     secrets.upgrade().map_err(|source| EmbeddedError::Io {
         what: "cannot upgrade",
@@ -241,6 +241,20 @@ fn read_secrets(path: &Path) -> Result<Secrets, EmbeddedError> {
         source,
     })?;
     Ok(secrets)
+}
+
+/// What is wrong with a secrets file's JSON, without any of its values: serde_json's own message
+/// can quote one (`invalid type: integer `12345678`, expected a string`, for a numeric
+/// password), and this one is printed and logged. Its kind and position only.
+fn unreadable_json(e: &serde_json::Error) -> std::io::Error {
+    use serde_json::error::Category;
+    let kind = match e.classify() {
+        Category::Io => "it could not be read",
+        Category::Syntax => "it is not valid JSON",
+        Category::Eof => "it ends before its JSON does",
+        Category::Data => "a value has the wrong type, or a field is missing",
+    };
+    std::io::Error::other(format!("{kind} (line {}, column {})", e.line(), e.column()))
 }
 
 /// The app's URL as `secrets.json` says now, read again for each new connection: how a running
@@ -349,7 +363,7 @@ fn load_or_create<T: Serialize + serde::de::DeserializeOwned>(
             let mut secrets: T = serde_json::from_slice(&bytes).map_err(|e| {
                 io(
                     "cannot parse (delete it only together with pgdata/)",
-                    std::io::Error::other(e.to_string()),
+                    unreadable_json(&e),
                 )
             })?;
             if upgrade(&mut secrets).map_err(|e| io("cannot generate secrets for", e))? {
@@ -853,6 +867,45 @@ mod tests {
         let fresh =
             load_or_create(&dir.join("new.json"), Secrets::generate, Secrets::upgrade).unwrap();
         assert_eq!(fresh.app_role, APP_LOGIN_ROLES[0]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A malformed secrets file is refused with the kind of fault and where it is, never with a
+    /// value of it (serde_json's message quoted a numeric password, or a file that is a string).
+    #[test]
+    fn a_malformed_secrets_file_is_refused_without_its_values() {
+        let dir = scratch_dir("malformed");
+        let path = dir.join("secrets.json");
+        for (body, kind) in [
+            (
+                r#"{"superuser_password": 31415926535, "twilio_auth_token": 31415926535, "owner_password": "ow", "app_password": "ap", "billing_password": "bi", "jwt_secret": "jw"}"#,
+                "wrong type",
+            ),
+            (r#""31415926535""#, "wrong type"),
+            (r#"{"owner_password": "31415926535" "#, "ends before"),
+            (r#"{"owner_password" "31415926535"}"#, "not valid JSON"),
+        ] {
+            fs::write(&path, body).unwrap();
+            for refused in [
+                read_secrets(&path).unwrap_err().to_string(),
+                load_or_create(&path, Secrets::generate, Secrets::upgrade)
+                    .unwrap_err()
+                    .to_string(),
+                load_or_create(
+                    &path,
+                    || Ok(WebhookDevSecrets::default()),
+                    |_: &mut WebhookDevSecrets| Ok(false),
+                )
+                .unwrap_err()
+                .to_string(),
+            ] {
+                assert!(!refused.contains("31415926535"), "{body}: {refused}");
+                assert!(
+                    refused.contains(kind) && refused.contains("(line 1, column "),
+                    "{body}: {refused}"
+                );
+            }
+        }
         fs::remove_dir_all(&dir).unwrap();
     }
 

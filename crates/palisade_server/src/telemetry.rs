@@ -94,9 +94,13 @@ fn filter(settings: &LogSettings) -> (EnvFilter, bool) {
     }
 }
 
-/// Installs the global subscriber writing to `output`. Call once, first thing in `main`, and
-/// keep the guard until the command ends. A `RUST_LOG` that does not parse counts as unset.
+/// Installs the global subscriber writing to `output`, and the panic hook that logs a panic
+/// through it ([`palisade_api::catch_panic::log_panic`]: its location and thread, in the span it
+/// happened in, never its message) instead of printing the message to stderr. Call once, first
+/// thing in `main`, and keep the guard until the command ends. A `RUST_LOG` that does not parse
+/// counts as unset.
 pub fn init(settings: &LogSettings, output: Output) -> LogGuard {
+    std::panic::set_hook(Box::new(palisade_api::catch_panic::log_panic));
     let (filter, quiet) = filter(settings);
     let ansi = match output {
         Output::Stdout => std::io::stdout().is_terminal(),
@@ -126,10 +130,7 @@ where
     let _ = subscriber(filter, quiet, format, ansi, writer).try_init();
 }
 
-/// The subscriber [`init`] installs. In JSON, a line has the fields of the span it was logged
-/// in (`span`) and of every span it is in, outermost first (`spans`): a line logged inside a
-/// handler's own span (`login`, `signup`, ...) has the request's id, method and route only in
-/// `spans`.
+/// The subscriber [`init`] installs: [`format_layer`] behind the filter.
 fn subscriber<W>(
     filter: EnvFilter,
     quiet: bool,
@@ -140,27 +141,48 @@ fn subscriber<W>(
 where
     W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
 {
-    let registry = tracing_subscriber::registry()
-        .with(filter)
-        .with(quiet.then_some(QuietParseErrors));
+    Box::new(
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(quiet.then_some(QuietParseErrors))
+            .with(format_layer(format, ansi, writer)),
+    )
+}
+
+/// The layer that formats the server's lines in `format` and writes them to `writer`: the one
+/// [`init`] installs, and the one the test harness captures a test server's lines with (so a
+/// test reads them exactly as an operator would). In JSON, a line has the fields of the span it
+/// was logged in (`span`) and of every span it is in, outermost first (`spans`): a line logged
+/// inside a handler's own span (`login`, `signup`, ...) has the request's id, method and route
+/// only in `spans`.
+///
+/// In text, span fields are kept (formatted) in the span's extensions under the type of the
+/// layer's field formatter, `DefaultFields`: another text layer beside this one on the same
+/// subscriber must format its fields with a type of its own, or each layer appends each recorded
+/// field to the same text and every line prints it twice.
+pub fn format_layer<S, W>(
+    format: LogFormat,
+    ansi: bool,
+    writer: W,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     match format {
         LogFormat::Text => Box::new(
-            registry.with(
-                tracing_subscriber::fmt::layer()
-                    .with_target(false)
-                    .with_writer(writer)
-                    // Colours only on a terminal, so files and journald get plain text.
-                    .with_ansi(ansi),
-            ),
+            tracing_subscriber::fmt::layer()
+                .with_target(false)
+                .with_writer(writer)
+                // Colours only on a terminal, so files and journald get plain text.
+                .with_ansi(ansi),
         ),
         LogFormat::Json => Box::new(
-            registry.with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(writer)
-                    .with_current_span(true)
-                    .with_span_list(true),
-            ),
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(writer)
+                .with_current_span(true)
+                .with_span_list(true),
         ),
     }
 }

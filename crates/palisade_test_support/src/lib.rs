@@ -15,6 +15,9 @@
 //!   server of its own on 127.0.0.1 ([`smtp::SmtpServer`]); tests read the links out of the
 //!   mail it received ([`TestApp::last_mail_to`]). Members join by invitation
 //!   ([`TestApp::add_user`], [`TestApp::invite`], [`TestApp::accept_invitation`]).
+//! - What the apps log goes to the failing test's output for humans, and is captured by request
+//!   for tests: [`logs::of`] gives the lines one response's request left, formatted as
+//!   `palisade serve` prints them.
 //!
 //! Roles are cluster-wide, so tests share `palisade_owner`, `palisade_app_a` (the app's login
 //! role, a member of the group `palisade_app`) and `palisade_billing` (with fixed test passwords)
@@ -26,6 +29,7 @@
 mod caller;
 pub mod command;
 mod http;
+pub mod logs;
 pub mod receiver;
 mod server_db;
 pub mod smtp;
@@ -556,24 +560,11 @@ fn test_stripe_setup(db: &TestDb) -> Option<StripeSetup> {
     ))
 }
 
-/// Sends what test servers log to the output of the test that started them, which the test
-/// harness shows only when that test fails: a failing status then comes with the server's
-/// reason (e.g. `request failed` and the error), not just the response's generic body. Warnings
-/// and errors by default; `RUST_LOG` (an `EnvFilter`) chooses otherwise. Installed once per
-/// test process, as the global default: a test that installs its own subscriber for its thread
-/// (`tracing::subscriber::set_default`) still sees its own.
+/// Installs the test process's subscriber, once: the server's lines go to the output of the
+/// test that logged them (as `RUST_LOG` filters, warnings and errors by default) and into the
+/// capture [`logs::of`] reads (see [`logs`]).
 fn log_to_test_output() {
-    static INSTALLED: std::sync::Once = std::sync::Once::new();
-    INSTALLED.call_once(|| {
-        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-        // Fails only when another global subscriber is already installed: that one then logs.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .with_ansi(false)
-            .try_init();
-    });
+    logs::install();
 }
 
 /// The application that started, or the test stops saying why it did not.

@@ -46,8 +46,10 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         .await
         .map_err(ApiError::Unavailable)?;
     if idle.iter().any(|s| !s.is_empty()) {
-        tracing::error!("an idle pooled connection still carries a tenant context");
-        return Err(ApiError::internal("tenant context leaked into the pool"));
+        // Logged once, as the 500's cause (`request failed`).
+        return Err(ApiError::internal(
+            "an idle pooled connection still carries a tenant context",
+        ));
     }
     let pool = state.pool.status();
     Ok(HttpResponse::Ok().json(ReadyJson {

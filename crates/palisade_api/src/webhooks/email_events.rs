@@ -128,14 +128,18 @@ pub async fn sendgrid(
             Ok(outcome) => state.metrics.webhook(WebhookProvider::Sendgrid, outcome),
             // The database is unreachable or the transaction lost a race: answer 5xx so that
             // SendGrid retries the batch (what was applied is recorded, so it is skipped then).
-            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(failed) if failed.error.is_transient() => return Err(failed.into()),
             // Anything else would fail again on every retry and hold back the events after it
-            // until SendGrid gives up: log it (ids only) and go on with the batch.
-            Err(e) => {
+            // until SendGrid gives up: log it (ids only: the organization, which a batch's
+            // request line cannot carry, and the message's) and go on with the batch.
+            Err(NotApplied { error, org }) => {
                 tracing::error!(
                     provider = "sendgrid",
                     event = event.event_id,
-                    error = %e,
+                    org.id = org.map(tracing::field::display),
+                    message_id = event.message_id.map(tracing::field::display),
+                    provider_message_id = event.provider_message_id,
+                    error = %error,
                     "email event not applied, skipped so the rest of its batch is not retried forever"
                 );
                 state
@@ -238,6 +242,19 @@ pub async fn mailgun(
     Ok(HttpResponse::Ok().finish())
 }
 
+/// An event that could not be applied: the database's error, and the organization the event
+/// was routed to (`None` when it failed before), for the line that reports it.
+struct NotApplied {
+    error: DbError,
+    org: Option<palisade_domain::OrgId>,
+}
+
+impl From<NotApplied> for ApiError {
+    fn from(failed: NotApplied) -> Self {
+        failed.error.into()
+    }
+}
+
 /// Routes one event, applies it in its organization's provider transaction and records it;
 /// says what came of it (applied, stale, duplicate or ignored), for the caller to count.
 /// `req` is given when the request carries one event only, to put its organization on the
@@ -246,14 +263,27 @@ async fn apply_one(
     state: &AppState,
     req: Option<&HttpRequest>,
     event: &ProviderEmailEvent<'_>,
-) -> Result<WebhookOutcome, DbError> {
-    let provider = event.provider.as_str();
+) -> Result<WebhookOutcome, NotApplied> {
     let org = if event.message_id.is_none() && event.provider_message_id.is_none() {
         None
     } else {
         webhooks::resolve_email_message(&state.pool, event.message_id, event.provider_message_id)
-            .await?
+            .await
+            .map_err(|error| NotApplied { error, org: None })?
     };
+    apply_routed(state, req, org, event)
+        .await
+        .map_err(|error| NotApplied { error, org })
+}
+
+/// [`apply_one`] once the event is routed (`org`: `None` when it is not).
+async fn apply_routed(
+    state: &AppState,
+    req: Option<&HttpRequest>,
+    org: Option<palisade_domain::OrgId>,
+    event: &ProviderEmailEvent<'_>,
+) -> Result<WebhookOutcome, DbError> {
+    let provider = event.provider.as_str();
     let Some(org) = org else {
         tracing::warn!(
             provider,

@@ -1,0 +1,249 @@
+//! What the server logs about a request, read through the harness's capture
+//! (`palisade_test_support::logs`), formatted as `palisade serve` prints it: whom the request
+//! acted for (once, on its closing line), a refusal of the database's at warn naming what it
+//! refused, and never a secret the request carried.
+
+use palisade_domain::Role;
+use palisade_test_support::{Account, TestApp, TestResponse, logs, spawn_app_with_owner};
+use serde_json::json;
+use uuid::Uuid;
+
+/// The request's closing line (`request finished`), which carries its span's fields.
+fn request_line(r: &TestResponse) -> String {
+    let lines = logs::of(r);
+    let closing: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("request finished"))
+        .collect();
+    assert_eq!(closing.len(), 1, "{lines:#?}");
+    closing[0].clone()
+}
+
+/// Asserts that `line` names the organization `org` and the user `user`, each once.
+fn names_once(line: &str, org: &str, user: &str) {
+    assert_eq!(line.matches("org.id=").count(), 1, "{line}");
+    assert_eq!(line.matches("user.id=").count(), 1, "{line}");
+    assert!(line.contains(&format!("org.id={org}")), "{line}");
+    assert!(line.contains(&format!("user.id={user}")), "{line}");
+}
+
+/// An API key's ids are on the request's line once, on a route whose handler runs in a span of
+/// its own (the export, `#[tracing::instrument]`) and on one that does not.
+#[actix_web::test]
+async fn an_api_keys_ids_are_on_its_request_line_once() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let key = app.api_key(&owner, "exporter", Role::Admin).await;
+    for path in ["/v1/organization/export", "/v1/customers"] {
+        let r = app.get(&key, path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        let line = request_line(&r);
+        assert!(line.contains(&format!("http.route={path}")), "{line}");
+        names_once(&line, &owner.org_id, &owner.user_id);
+    }
+}
+
+/// A bearer token whose user was removed is refused by the database (401), on the routes that
+/// need a user's session and on the others; the request's line still says whose token it was,
+/// once.
+#[actix_web::test]
+async fn a_removed_users_refused_token_still_logs_whose_it_was() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let admin = app.add_user(&owner, Role::Admin).await;
+    app.remove_member(&owner, &admin).await;
+    for (method, path, body) in [
+        // `SessionToken`, `UserSession`, `UserCaller` (checked by its transaction), `Caller`.
+        ("POST", "/v1/me/token", None),
+        ("POST", "/v1/me/revoke-tokens", None),
+        (
+            "POST",
+            "/v1/me/password",
+            Some(
+                json!({"current_password": admin.password, "new_password": "a ghost's passphrase"}),
+            ),
+        ),
+        ("PATCH", "/v1/me", Some(json!({"name": "ghost"}))),
+        ("GET", "/v1/customers", None),
+    ] {
+        let r = app
+            .call(method, path, Some(&admin.token), body.as_ref())
+            .await;
+        assert_eq!(r.status, 401, "{method} {path}: {}", r.text);
+        names_once(&request_line(&r), &admin.org_id, &admin.user_id);
+    }
+}
+
+/// A statement the database refuses for want of a privilege (a DBA's mistake: here the app role
+/// loses INSERT on customers, in this test's database) answers 403 and leaves one warn line,
+/// which names the table and the SQLSTATE, beside the request's own line.
+#[actix_web::test]
+async fn a_privilege_the_database_refused_is_one_warn_line_naming_the_table() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    app.db
+        .superuser_client()
+        .await
+        .batch_execute("REVOKE INSERT ON palisade.customers FROM palisade_app")
+        .await
+        .unwrap();
+    let r = app
+        .post(&owner, "/v1/customers", &json!({"name": "Ada"}))
+        .await;
+    r.assert_error(403, "forbidden");
+    let lines = logs::of(&r);
+    let warnings: Vec<&String> = lines.iter().filter(|l| l.contains(" WARN ")).collect();
+    assert_eq!(warnings.len(), 1, "{lines:#?}");
+    assert!(
+        warnings[0].contains("table=\"customers\"") && warnings[0].contains("42501"),
+        "{lines:#?}"
+    );
+    names_once(&request_line(&r), &owner.org_id, &owner.user_id);
+}
+
+/// The analytics batch whose customer is missing opens a second transaction (to name the
+/// item): an API key's ids are recorded by the first only, so its line names them once.
+#[actix_web::test]
+async fn the_analytics_batchs_second_transaction_does_not_log_the_ids_again() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let key = app.api_key(&owner, "ingest", Role::Member).await;
+    let body = json!([{"type": "ok"}, {"type": "ok", "customer_id": Uuid::now_v7()}]);
+    let r = app.post(&key, "/v1/analytics/events/batch", &body).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(
+        r.json["fields"][0]["field"], "[1].customer_id",
+        "{}",
+        r.text
+    );
+    names_once(&request_line(&r), &owner.org_id, &owner.user_id);
+}
+
+/// Asserts that no line of `r`'s request holds any of `secrets`, and that it left lines (a
+/// request with none would pass vacuously).
+fn holds_none(r: &TestResponse, secrets: &[&str], what: &str) {
+    let lines = logs::of(r);
+    assert!(!lines.is_empty(), "{what}: no line");
+    for line in &lines {
+        for secret in secrets {
+            assert!(!line.contains(secret), "{what}: {line}");
+        }
+    }
+}
+
+/// No line of a request that carries a secret holds it: a login's password (right or wrong), a
+/// password change's two, a session token, an API key (in either header), a webhook's signing
+/// secret as it is created and rotated.
+#[actix_web::test]
+async fn no_line_of_a_request_holds_the_secret_it_carried() {
+    let (app, owner): (TestApp, Account) = spawn_app_with_owner("Acme").await;
+    let r = app.login(&owner.email, &owner.password).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    holds_none(&r, &[&owner.password], "login");
+    let wrong = "not the password, but close";
+    let r = app.login(&owner.email, wrong).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    holds_none(&r, &[wrong], "a wrong login");
+
+    let new_password = "a new passphrase for the log test";
+    let r = app
+        .post(
+            &owner,
+            "/v1/me/password",
+            &json!({"current_password": owner.password, "new_password": new_password}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    holds_none(
+        &r,
+        &[&owner.password, new_password, &owner.token],
+        "password change",
+    );
+    let owner = Account {
+        token: r.json["token"].as_str().unwrap().to_owned(),
+        ..owner
+    };
+
+    let key = app.api_key(&owner, "server", Role::Admin).await;
+    for header in palisade_test_support::KeyHeader::BOTH {
+        let r = app.get(&key.in_header(header), "/v1/customers").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        holds_none(&r, &[&key.key], "an API key");
+    }
+    // A key refused (revoked) is not logged either.
+    let r = app
+        .delete(&owner, &format!("/v1/api-keys/{}", key.id))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = app.get(&key, "/v1/customers").await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    holds_none(&r, &[&key.key], "a revoked API key");
+
+    let r = app
+        .post(
+            &owner,
+            "/v1/webhooks",
+            &json!({"url": "https://hooks.example.com/in", "event_types": ["customer.created"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let secret = r.json["signing_secret"].as_str().unwrap().to_owned();
+    holds_none(&r, &[&secret, &owner.token], "a webhook's creation");
+    let path = format!(
+        "/v1/webhooks/{}/rotate-secret",
+        r.json["id"].as_str().unwrap()
+    );
+    let r = app.call("POST", &path, Some(&owner.token), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rotated = r.json["signing_secret"].as_str().unwrap().to_owned();
+    holds_none(&r, &[&secret, &rotated], "a webhook's rotation");
+}
+
+/// Ends the app's connections to its database (the pool opens new ones, with the database's
+/// settings as they are now).
+async fn end_app_connections(app: &TestApp) {
+    app.db
+        .superuser_client()
+        .await
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND usename = 'palisade_app_a'",
+            &[],
+        )
+        .await
+        .unwrap();
+}
+
+/// `/readyz` finding a tenant context on an idle pooled connection (here every new connection
+/// has one: the database's default, as a DBA's `ALTER DATABASE ... SET` would give it) answers
+/// 500 and says so in one error line, beside the request's own.
+#[actix_web::test]
+async fn readyz_logs_a_leaked_context_once() {
+    let app = palisade_test_support::spawn_app().await;
+    app.db
+        .superuser_client()
+        .await
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET app.current_org = '00000000-0000-0000-0000-000000000001'",
+            app.db.name
+        ))
+        .await
+        .unwrap();
+    end_app_connections(&app).await;
+    // A connection the pool has not yet seen closed answers 503 once (57P01) and is discarded.
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        let r = app.call("GET", "/readyz", None, None).await;
+        if r.status == 500 {
+            answers.push(r);
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.text);
+    }
+    let r = answers.pop().expect("no 500 from /readyz");
+    let lines = logs::of(&r);
+    let errors: Vec<&String> = lines.iter().filter(|l| l.contains(" ERROR ")).collect();
+    assert_eq!(errors.len(), 1, "{lines:#?}");
+    assert!(
+        errors[0].contains("request failed")
+            && errors[0].contains("an idle pooled connection still carries a tenant context"),
+        "{lines:#?}"
+    );
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+}
