@@ -28,7 +28,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use palisade_api::webhooks::signature::SendgridDevSigner;
 use palisade_db::UrlSource;
 use palisade_db::schema::{APP_LOGIN_ROLES, RolePasswords};
-use palisade_pg_embedded::{ClusterOptions, LaunchError, PgBinaries, RunningCluster};
+use palisade_pg_embedded::{ClusterOptions, LaunchError, PgBinaries, RunningCluster, local_url};
 use serde::{Deserialize, Serialize};
 
 use crate::configuration::{EmbeddedSettings, Secret};
@@ -215,11 +215,7 @@ impl Secrets {
     }
 
     fn app_url(&self, port: u16) -> String {
-        format!(
-            "postgresql://{}:{}@127.0.0.1:{port}/{DATABASE}",
-            self.app_role(),
-            self.app_password
-        )
+        local_url(port, self.app_role(), &self.app_password, DATABASE)
     }
 }
 
@@ -435,21 +431,25 @@ impl AttachedDb {
         Ok(Some(Self { port, secrets }))
     }
 
-    /// The superuser's URL (the generated passwords are URL-safe base64).
+    /// The superuser's URL. Percent-encoded, as every URL here: the generated passwords are
+    /// URL-safe base64, but an operator may change one by hand in `secrets.json`
+    /// (docs/dba.md, "Rotating passwords").
     pub fn superuser_url(&self) -> String {
-        format!(
-            "postgresql://{SUPERUSER}:{}@127.0.0.1:{}/postgres",
-            self.secrets.superuser_password, self.port
+        local_url(
+            self.port,
+            SUPERUSER,
+            &self.secrets.superuser_password,
+            "postgres",
         )
     }
 
     /// The owner role's URL to the Palisade database.
     pub fn owner_url(&self) -> String {
-        format!(
-            "postgresql://{}:{}@127.0.0.1:{}/{DATABASE}",
+        local_url(
+            self.port,
             palisade_db::schema::OWNER_ROLE,
-            self.secrets.owner_password,
-            self.port
+            &self.secrets.owner_password,
+            DATABASE,
         )
     }
 
@@ -1032,5 +1032,34 @@ mod tests {
         assert_eq!(ready, Some(port));
         drop(listener);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn hand_edited_passwords_round_trip_through_the_attached_urls() {
+        // docs/dba.md lets an operator change a password in secrets.json by hand.
+        let odd = "p@ss%41/#?";
+        let mut secrets = test_secrets(odd);
+        secrets.superuser_password = odd.into();
+        secrets.app_password = odd.into();
+        let attached = AttachedDb {
+            port: 54321,
+            secrets,
+        };
+        for (url, user, db) in [
+            (
+                attached.owner_url(),
+                palisade_db::schema::OWNER_ROLE,
+                DATABASE,
+            ),
+            (attached.superuser_url(), SUPERUSER, "postgres"),
+            (attached.app_url(), APP_LOGIN_ROLES[0], DATABASE),
+        ] {
+            let config = palisade_db::DbConfig::parse(&url).unwrap();
+            let pg = config.pg();
+            assert_eq!(pg.get_password(), Some(odd.as_bytes()), "{user}");
+            assert_eq!(pg.get_user(), Some(user));
+            assert_eq!(pg.get_dbname(), Some(db));
+            assert_eq!(pg.get_ports(), [54321]);
+        }
     }
 }
