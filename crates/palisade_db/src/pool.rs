@@ -1,5 +1,6 @@
 //! Connection pools. Each pool connects as exactly one database role at a time; the app pool's
-//! role is checked at startup ([`crate::schema::check_app_role`]).
+//! role is checked at startup ([`crate::schema::check_app_role`]), and so is any role it is
+//! given later, before it is used ([`crate::schema::check_app_role_on`]).
 //!
 //! Handlers never receive a raw connection: the app pool is only usable through
 //! [`crate::TenantTx`] and the narrow pre-tenant functions of [`crate::auth`]. The billing
@@ -15,7 +16,11 @@
 //! the pools use their own `CredentialManager`: it remembers which credential (a generation
 //! number) opened each connection, and a connection of an older generation is closed instead of
 //! handed out again, so the previous role's sessions drain without failing a request. A source
-//! that cannot be read or parsed keeps the last good credential and logs an error (never the URL).
+//! that cannot be read or parsed keeps the last good credential and logs an error (never the URL);
+//! so does, for the app pool, a new URL that does not log in or whose role the startup check would
+//! refuse (a superuser's, the owner's, a login role given BYPASSRLS or a membership), checked on
+//! a connection of its own before the pool adopts it: the startup check alone would let a wrong
+//! file take every request past row-level security until a restart.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -324,15 +329,43 @@ struct Current {
     config: DbConfig,
 }
 
-/// deadpool's manager for Palisade's pools: connects with the current credential of a
-/// [`UrlSource`], and refuses to recycle a connection opened with an older one.
-pub(crate) struct CredentialManager {
+/// What a pool checks of a changed credential before adopting it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Vetting {
+    /// Nothing beyond its URL parsing (the billing pool: its role is checked at startup).
+    None,
+    /// [`crate::schema::check_app_role_on`], on a connection of the new URL: a URL file or a
+    /// `secrets.json` that names a superuser, the owner, the backup role, or a login role given
+    /// BYPASSRLS or a membership since startup would otherwise take every request past
+    /// row-level security until a restart.
+    AppRole,
+}
+
+/// `application_name` of the connection that checks a new app credential before the pool adopts
+/// it ([`AppPool::reload_credential`]): not one of the pool's.
+pub const CREDENTIAL_CHECK_APPLICATION_NAME: &str = "palisade-credential-check";
+
+/// A pool's credential, shared by its shards: the source, the credential new connections use,
+/// and what became of the last changes read.
+pub(crate) struct Credentials {
     source: UrlSource,
     application_name: &'static str,
     connect_timeout: Duration,
+    vetting: Vetting,
     current: Mutex<Current>,
     /// The last reload error logged, so a bad file is reported once, not every second.
     last_error: Mutex<Option<String>>,
+    /// The last URL [`Credentials::vetting`] refused: a connection opened meanwhile does not
+    /// check it again (only the watcher's reload does, in case the role was fixed).
+    refused: Mutex<Option<Secret>>,
+    /// Held while a changed URL is checked, so that concurrent opens check it once.
+    checking: tokio::sync::Mutex<()>,
+}
+
+/// deadpool's manager for Palisade's pools: connects with the current credential of a
+/// [`UrlSource`], and refuses to recycle a connection opened with an older one.
+pub(crate) struct CredentialManager {
+    credentials: Arc<Credentials>,
 }
 
 /// The URL's configuration, its `sslmode` and CA file included ([`crate::tls`]).
@@ -358,25 +391,33 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-impl CredentialManager {
-    fn new(
-        source: UrlSource,
+impl Credentials {
+    /// The credential of `settings`, read now. Fails when it cannot be read or parsed (there is
+    /// no previous one to keep); not checked here (at startup the server checks the pool's role
+    /// itself, [`crate::schema::check_app_role`]).
+    pub(crate) fn new(
+        settings: &PoolSettings,
         application_name: &'static str,
-        connect_timeout: Duration,
-    ) -> Result<Self, DbError> {
+        vetting: Vetting,
+    ) -> Result<Arc<Self>, DbError> {
+        let source = settings.url.clone();
+        let connect_timeout = settings.wait_timeout;
         let url = source.read().map_err(DbError::Unavailable)?;
         let config = parse(&url, application_name, connect_timeout)?;
-        Ok(Self {
+        Ok(Arc::new(Self {
             source,
             application_name,
             connect_timeout,
+            vetting,
             current: Mutex::new(Current {
                 generation: 0,
                 url,
                 config,
             }),
             last_error: Mutex::new(None),
-        })
+            refused: Mutex::new(None),
+            checking: tokio::sync::Mutex::new(()),
+        }))
     }
 
     /// The role new connections log in as.
@@ -390,8 +431,10 @@ impl CredentialManager {
     }
 
     /// Reads a reloading source again. A changed, valid URL becomes the current credential (a
-    /// new generation); an unreadable or unparsable one is logged once and ignored.
-    fn reload(&self) {
+    /// new generation) once its role passes the pool's [`Vetting`]; an unreadable, unparsable
+    /// or refused one is logged once and ignored. A refused URL is checked again only when
+    /// `recheck` (the watcher's reloads, every second), not on every connection opened.
+    async fn reload(&self, recheck: bool) {
         let UrlSource::Reloading(read) = &self.source else {
             return;
         };
@@ -399,7 +442,7 @@ impl CredentialManager {
             Ok(url) => url,
             Err(why) => return self.report(why),
         };
-        if lock(&self.current).url.expose() == url.expose() {
+        if self.is_current_url(&url) {
             *lock(&self.last_error) = None;
             return;
         }
@@ -407,6 +450,24 @@ impl CredentialManager {
             Ok(config) => config,
             Err(e) => return self.report(e.to_string()),
         };
+        if self.vetting == Vetting::AppRole {
+            let _turn = self.checking.lock().await;
+            // Adopted or refused by another open meanwhile.
+            if self.is_current_url(&url) {
+                return;
+            }
+            let refused = lock(&self.refused)
+                .as_ref()
+                .is_some_and(|r| r.expose() == url.expose());
+            if refused && !recheck {
+                return;
+            }
+            if let Err(why) = vet_app_role(&config).await {
+                *lock(&self.refused) = Some(url);
+                return self.report(why);
+            }
+            *lock(&self.refused) = None;
+        }
         *lock(&self.last_error) = None;
         let role = config.pg().get_user().unwrap_or_default().to_owned();
         let mut current = lock(&self.current);
@@ -422,6 +483,11 @@ impl CredentialManager {
         );
     }
 
+    /// Whether `url` is the current credential's.
+    fn is_current_url(&self, url: &Secret) -> bool {
+        lock(&self.current).url.expose() == url.expose()
+    }
+
     fn report(&self, why: String) {
         let mut last = lock(&self.last_error);
         if last.as_deref() != Some(why.as_str()) {
@@ -434,12 +500,42 @@ impl CredentialManager {
         }
     }
 
+    /// Whether `conn` was opened with the current credential.
+    fn is_current(&self, conn: &Conn) -> bool {
+        conn.generation == lock(&self.current).generation
+    }
+}
+
+/// [`Vetting::AppRole`]: whether the role of `config` is one the app pool may log in as
+/// ([`crate::schema::check_app_role_on`]), on a connection of its own; `Err` says why not (never
+/// the URL).
+async fn vet_app_role(config: &DbConfig) -> Result<(), String> {
+    let mut config = config.clone();
+    config
+        .pg_mut()
+        .application_name(CREDENTIAL_CHECK_APPLICATION_NAME);
+    let client = config
+        .connect_client()
+        .await
+        .map_err(|e| format!("the new credential does not log in: {e}"))?;
+    crate::schema::check_app_role_on(&client)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+impl CredentialManager {
+    /// The role new connections log in as.
+    fn role(&self) -> String {
+        self.credentials.role()
+    }
+
     /// A new connection with the current credential (`Manager::create`, boxed there), its
     /// driver spawned on this thread's runtime.
     async fn open(&self) -> Result<Conn, tokio_postgres::Error> {
-        self.reload();
+        let credentials = &self.credentials;
+        credentials.reload(false).await;
         let (generation, config) = {
-            let current = lock(&self.current);
+            let current = lock(&credentials.current);
             (current.generation, current.config.clone())
         };
         let (client, connection) = config.connect().await?;
@@ -460,7 +556,7 @@ impl CredentialManager {
 
     /// Whether `conn` was opened with the current credential.
     fn is_current(&self, conn: &Conn) -> bool {
-        conn.generation == lock(&self.current).generation
+        self.credentials.is_current(conn)
     }
 }
 
@@ -501,17 +597,14 @@ impl managed::Manager for CredentialManager {
     }
 }
 
-/// Builds a pool for one role. Connects lazily. `application_name` tells the pools apart in
+/// Builds a pool (or one shard of one) of `credentials`, at most `settings.max_size`
+/// connections. Connects lazily. The credentials' `application_name` tells the pools apart in
 /// `pg_stat_activity` (`palisade` for the app pool, `palisade-billing` for Stripe's).
 pub(crate) fn build_pool(
     settings: &PoolSettings,
-    application_name: &'static str,
+    credentials: Arc<Credentials>,
 ) -> Result<Pool, DbError> {
-    let manager = CredentialManager::new(
-        settings.url.clone(),
-        application_name,
-        settings.wait_timeout,
-    )?;
+    let manager = CredentialManager { credentials };
     Pool::builder(manager)
         .max_size(settings.max_size)
         // The connection that came back last goes out first. deadpool's default (FIFO) hands
@@ -528,22 +621,31 @@ pub(crate) fn build_pool(
         .map_err(|e| DbError::Unavailable(e.to_string()))
 }
 
-/// Re-reads a pool's credential and closes its idle connections of an older one.
-fn reload_pool(pool: &Pool) {
-    let manager = pool.manager();
-    manager.reload();
-    pool.retain(|client, _| manager.is_current(client));
+/// Re-reads the credential of `shards` (the shards of one pool, which share it) and closes their
+/// idle connections of an older one.
+async fn reload_shards(shards: &[Pool]) {
+    let Some(first) = shards.first() else {
+        return;
+    };
+    first.manager().credentials.reload(true).await;
+    for shard in shards {
+        let manager = shard.manager();
+        shard.retain(|client, _| manager.is_current(client));
+    }
 }
 
-/// [`reload_pool`] every [`CREDENTIAL_RELOAD_INTERVAL`] until the pool is closed; returns at
+/// [`reload_shards`] every [`CREDENTIAL_RELOAD_INTERVAL`] until the pool is closed; returns at
 /// once for a fixed URL.
-pub(crate) async fn watch_pool(pool: Pool) {
-    if matches!(pool.manager().source, UrlSource::Fixed(_)) {
+pub(crate) async fn watch_pool(shards: &[Pool]) {
+    let Some(first) = shards.first() else {
+        return;
+    };
+    if matches!(first.manager().credentials.source, UrlSource::Fixed(_)) {
         return;
     }
-    while !pool.is_closed() {
+    while !first.is_closed() {
         tokio::time::sleep(CREDENTIAL_RELOAD_INTERVAL).await;
-        reload_pool(&pool);
+        reload_shards(shards).await;
     }
 }
 
@@ -605,7 +707,13 @@ impl AppPool {
     /// Builds the pool; no connection is made until one is needed. Fails when the URL cannot be
     /// read or parsed (at startup there is no previous credential to keep).
     pub fn new(settings: &PoolSettings) -> Result<Self, DbError> {
-        Self::from_shards(vec![build_pool(settings, APP_APPLICATION_NAME)?])
+        Self::from_shards(vec![build_pool(settings, Self::credentials(settings)?)?])
+    }
+
+    /// The credential of an app pool's shards: a changed one is adopted only once its role
+    /// passes [`crate::schema::check_app_role_on`].
+    fn credentials(settings: &PoolSettings) -> Result<Arc<Credentials>, DbError> {
+        Credentials::new(settings, APP_APPLICATION_NAME, Vetting::AppRole)
     }
 
     /// [`AppPool::new`] split into a shard for each of `workers` threads that will
@@ -622,6 +730,7 @@ impl AppPool {
             (settings.max_size - others) / workers,
             (settings.max_size - others) % workers,
         );
+        let credentials = Self::credentials(settings)?;
         let mut shards = Vec::with_capacity(workers + 1);
         for i in 0..workers {
             let max_size = each + usize::from(i < extra);
@@ -630,7 +739,7 @@ impl AppPool {
                     max_size,
                     ..settings.clone()
                 },
-                APP_APPLICATION_NAME,
+                credentials.clone(),
             )?);
         }
         shards.push(build_pool(
@@ -638,7 +747,7 @@ impl AppPool {
                 max_size: others,
                 ..settings.clone()
             },
-            APP_APPLICATION_NAME,
+            credentials,
         )?);
         Self::from_shards(shards)
     }
@@ -804,26 +913,23 @@ impl AppPool {
         self.shards[0].manager().role()
     }
 
-    /// Re-reads a reloading credential now: a changed one is used by every connection opened
-    /// from now on, idle connections of the previous one are closed at once, and those in use
-    /// when they come back. A no-op for a fixed URL.
-    pub fn reload_credential(&self) {
-        for shard in self.shards.iter() {
-            reload_pool(shard);
-        }
+    /// Re-reads a reloading credential now: a changed one whose role passes
+    /// [`crate::schema::check_app_role_on`] (checked on a connection of its own,
+    /// `application_name` [`CREDENTIAL_CHECK_APPLICATION_NAME`]) is used by every connection
+    /// opened from now on, idle connections of the previous one are closed at once, and those in
+    /// use when they come back. One that cannot be read, parsed or logged in with, or whose role
+    /// is refused, is logged (never the URL) and the previous credential kept. A no-op for a
+    /// fixed URL.
+    pub async fn reload_credential(&self) {
+        reload_shards(&self.shards).await;
     }
 
-    /// Re-reads the credential every [`CREDENTIAL_RELOAD_INTERVAL`] until the pool is closed, so
-    /// the previous role's idle sessions end even when no new connection is needed. Returns at
-    /// once for a fixed URL. The server spawns it next to the HTTP server.
+    /// [`AppPool::reload_credential`] every [`CREDENTIAL_RELOAD_INTERVAL`] until the pool is
+    /// closed, so the previous role's idle sessions end even when no new connection is needed,
+    /// and a refused credential is checked again (its role may have been fixed). Returns at once
+    /// for a fixed URL. The server spawns it next to the HTTP server.
     pub async fn watch_credential(self) {
-        if matches!(self.shards[0].manager().source, UrlSource::Fixed(_)) {
-            return;
-        }
-        while !self.shards[0].is_closed() {
-            tokio::time::sleep(CREDENTIAL_RELOAD_INTERVAL).await;
-            self.reload_credential();
-        }
+        watch_pool(&self.shards).await;
     }
 
     /// The tenant settings a pooled connection carries between transactions, as

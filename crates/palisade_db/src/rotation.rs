@@ -6,7 +6,10 @@
 //! members of the group `palisade_app` that holds every grant; exactly one is active.
 //! [`rotate_app_login`], as a superuser:
 //! 1. gives the idle role a new random password (sent as a SCRAM verifier, so no log line holds
-//!    it) and LOGIN, and checks that it logs in;
+//!    it) and LOGIN, and checks that it logs in and that row-level security binds it
+//!    ([`crate::schema::check_app_role_on`], the server's startup check: a superuser, BYPASSRLS
+//!    or a membership given to the idle role since it was last used would otherwise reach every
+//!    server without a restart); if not, disables it again and publishes nothing;
 //! 2. publishes the new URL through the caller (`publish`: the file the servers read, or the
 //!    embedded cluster's `secrets.json`); servers re-read it for each new connection and at least
 //!    every second, and close their connections of the old role as they come back to the pool
@@ -22,8 +25,8 @@ use palisade_domain::Secret;
 
 use crate::DbError;
 use crate::schema::{
-    APP_LOGIN_ROLES, SchemaError, connect, connect_to, disable_login, other_app_login_role,
-    set_password,
+    APP_LOGIN_ROLES, SchemaError, check_app_role_on, connect, connect_to, disable_login,
+    other_app_login_role, set_password,
 };
 
 /// How often the drain is checked.
@@ -113,13 +116,24 @@ pub async fn rotate_app_login(
     let password = random_password()?;
     set_password(&su, new_role, password.expose(), true).await?;
     let new_url = url_with_credential(current_url.expose(), new_role, &password)?;
-    // Before any server is pointed at it: the new credential works from where they connect.
-    drop(connect(new_url.expose()).await.map_err(|e| {
-        SchemaError::Refused(format!(
-            "the new credential of {new_role} does not log in ({e}); nothing was published and \
-             {old_role} is unchanged"
-        ))
-    })?);
+    // Before any server is pointed at it: the new credential works from where they connect,
+    // and its role is one the servers may use (the servers check it again before adopting it).
+    let checked = match connect(new_url.expose()).await {
+        Ok(client) => check_app_role_on(&client).await.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("it does not log in ({e})")),
+    };
+    if let Err(why) = checked {
+        // Nobody knows its password; as before the rotation, it cannot log in.
+        let disabled = disable_login(&su, new_role).await;
+        return Err(SchemaError::Refused(format!(
+            "the new credential of {new_role} was not published: {why}. The servers still use \
+             {old_role}, which is unchanged{}",
+            match disabled {
+                Ok(()) => format!("; {new_role} was disabled again (NOLOGIN)"),
+                Err(e) => format!("; disabling {new_role} again failed ({e})"),
+            }
+        )));
+    }
     let credential = NewCredential {
         role: new_role,
         password,

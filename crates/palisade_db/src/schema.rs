@@ -810,9 +810,18 @@ pub const SYNC_FUNCTIONS: [&str; 7] = [
 /// app's grants), the group
 /// itself (it is NOLOGIN: the server logs in as `palisade_app_a` or `palisade_app_b`), a role
 /// that may not execute one of [`SYNC_FUNCTIONS`], and a server older than 15.3.
+///
+/// At startup, on a connection of the pool; [`check_app_role_on`] is the same check on a given
+/// connection, which a pool runs on the new URL before adopting a changed credential and
+/// [`crate::rotation::rotate_app_login`] before publishing one.
 pub async fn check_app_role(pool: &AppPool) -> Result<(), SchemaError> {
     let conn = pool.get().await?;
-    check_server_version(&conn).await?;
+    check_app_role_on(&conn).await
+}
+
+/// [`check_app_role`] on `conn`, a connection as the login role to check, to the app's database.
+pub async fn check_app_role_on(conn: &Client) -> Result<(), SchemaError> {
+    check_server_version(conn).await?;
     let row = conn
         .query_one(
             "WITH ns AS (

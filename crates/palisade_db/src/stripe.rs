@@ -44,7 +44,7 @@ use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use crate::billing::ENDED_SUBSCRIPTION_STATUSES;
-use crate::pool::{Crossings, Object, Pool, build_pool};
+use crate::pool::{Credentials, Crossings, Object, Pool, Vetting, build_pool};
 use crate::schema::{BILLING_ROLE, SchemaError};
 use crate::{AppPool, DbError, PoolSettings};
 
@@ -125,7 +125,10 @@ impl BillingPool {
             .ok_or_else(|| DbError::Unavailable("the billing database URL names no user".into()))?
             .to_owned();
         Ok(Self {
-            pool: build_pool(settings, BILLING_APPLICATION_NAME)?,
+            pool: build_pool(
+                settings,
+                Credentials::new(settings, BILLING_APPLICATION_NAME, Vetting::None)?,
+            )?,
             role,
             crossings: Arc::default(),
         })
@@ -162,7 +165,7 @@ impl BillingPool {
     /// opened with a replaced one (as [`AppPool::watch_credential`]); returns at once for a
     /// fixed URL. The server spawns it when Stripe is configured.
     pub async fn watch_credential(self) {
-        crate::pool::watch_pool(self.pool).await;
+        crate::pool::watch_pool(std::slice::from_ref(&self.pool)).await;
     }
 
     /// Closes every connection; later events fail with "unavailable". Called on shutdown.

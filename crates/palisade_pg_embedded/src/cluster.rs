@@ -224,15 +224,9 @@ impl RunningCluster {
     }
 
     /// `postgresql://USER:PASSWORD@127.0.0.1:PORT/DBNAME`, with user, password and database
-    /// name percent-encoded.
+    /// name percent-encoded ([`local_url`] on this cluster's port).
     pub fn url(&self, user: &str, password: &str, dbname: &str) -> String {
-        format!(
-            "postgresql://{}:{}@{HOST}:{}/{}",
-            percent_encode(user),
-            percent_encode(password),
-            self.port,
-            percent_encode(dbname)
-        )
+        local_url(self.port, user, password, dbname)
     }
 
     /// Stops the server cleanly (fast shutdown) and waits for it to exit; an ephemeral
@@ -718,6 +712,18 @@ fn tail(text: &str, secret: &str) -> String {
     } else {
         tail.replace(secret, "<redacted>")
     }
+}
+
+/// `postgresql://USER:PASSWORD@127.0.0.1:PORT/DBNAME` for a cluster on `port`, with user,
+/// password and database name percent-encoded: a password may hold `@`, `%`, `/`, `?` or `#`
+/// (a hand-edited one), which would otherwise end the user information or the URL early.
+pub fn local_url(port: u16, user: &str, password: &str, dbname: &str) -> String {
+    format!(
+        "postgresql://{}:{}@{HOST}:{port}/{}",
+        percent_encode(user),
+        percent_encode(password),
+        percent_encode(dbname)
+    )
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.

@@ -17,6 +17,6 @@ mod error;
 mod os_user;
 
 pub use binaries::{MIN_SERVER_VERSION, PgBinaries};
-pub use cluster::{ClusterOptions, RunningCluster, ephemeral_dir};
+pub use cluster::{ClusterOptions, RunningCluster, ephemeral_dir, local_url};
 pub use error::LaunchError;
 pub use os_user::{blocked_for_server_user, give_to_server_user};

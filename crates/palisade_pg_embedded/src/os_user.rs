@@ -80,12 +80,27 @@ fn parse_passwd(passwd: &str, name: &str) -> Option<ServerUser> {
     })
 }
 
+/// The variables of ours that the server's programs get ([`server_side`]): where programs and
+/// shared libraries are, the locale (`LC_*` too) and the time zone.
+const KEPT_ENV: [&str; 6] = ["PATH", "LD_LIBRARY_PATH", "LANG", "LANGUAGE", "TZ", "TZDIR"];
+
+/// Whether [`server_side`] passes the variable `key` on.
+fn kept_env(key: &std::ffi::OsStr) -> bool {
+    let key = key.as_encoded_bytes();
+    key.starts_with(b"LC_") || KEPT_ENV.iter().any(|k| k.as_bytes() == key)
+}
+
 /// Prepares a command that must run on the server's side: as `user` if given, from `/` (our
-/// working directory may be unreadable to that user), and without our `PG*` variables
-/// (`PGSSLMODE`, `PGOPTIONS`, ... would otherwise leak into the programs).
+/// working directory may be unreadable to that user), and with none of our environment but
+/// [`KEPT_ENV`] and `LC_*` (the caller adds what the program needs). As root the programs run as
+/// the `postgres` OS user, who may read `/proc/<pid>/environ` of each, and so may any database
+/// superuser (`pg_read_file`): the server's secrets (`PALISADE_SMTP_URL`, the providers' keys, a
+/// cloud's credentials) must not be there; nor our `PG*` variables (`PGSSLMODE`, `PGOPTIONS`,
+/// ...), which would change what the programs do.
 pub(crate) fn server_side(cmd: &mut Command, user: Option<&ServerUser>) {
     cmd.current_dir("/");
-    scrub_pg_env(cmd);
+    cmd.env_clear();
+    cmd.envs(std::env::vars_os().filter(|(key, _)| kept_env(key)));
     if let Some(user) = user {
         // std also calls setgroups(0) when dropping from root, so only `gid` remains.
         cmd.uid(user.uid).gid(user.gid);

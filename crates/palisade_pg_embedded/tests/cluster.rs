@@ -179,6 +179,47 @@ fn taken_fixed_port_fails_with_log_tail() {
 }
 
 #[test]
+fn the_server_gets_none_of_the_launchers_environment_but_locale_time_zone_and_paths() {
+    // As root the server runs as the postgres OS user, who may read its environment, and a
+    // database superuser can run a program with it (as here): the launching process's secrets
+    // must not be in it. This process's own variables stand for them (HOME, cargo's CARGO_*, a
+    // developer's secrets). (`/proc/<backend>/environ` would not show it: PostgreSQL writes
+    // its process title over that memory.)
+    let bins = bins();
+    let cluster = RunningCluster::start(
+        &bins,
+        options(ephemeral_dir("palisade-pg-env").unwrap(), true),
+    )
+    .unwrap();
+    let names = psql(
+        &bins,
+        cluster.port(),
+        "CREATE TEMPORARY TABLE e (name text); \
+         COPY e FROM PROGRAM 'env | cut -d= -f1'; \
+         SELECT string_agg(name, ',') FROM e",
+    );
+    cluster.stop().unwrap();
+    let server: Vec<&str> = names.split(',').collect();
+    assert!(server.contains(&"PGDATA"), "{server:?}");
+    let kept = |n: &str| {
+        n.starts_with("LC_")
+            || ["PATH", "LD_LIBRARY_PATH", "LANG", "LANGUAGE", "TZ", "TZDIR"].contains(&n)
+            // What the watchdog shell sets itself.
+            || ["PWD", "OLDPWD", "SHLVL", "_"].contains(&n)
+    };
+    let ours: Vec<String> = env::vars_os()
+        .map(|(k, _)| k.to_string_lossy().into_owned())
+        .filter(|n| !kept(n))
+        .collect();
+    assert!(!ours.is_empty(), "no variable of this process to look for");
+    let leaked: Vec<&String> = ours
+        .iter()
+        .filter(|n| server.contains(&n.as_str()))
+        .collect();
+    assert!(leaked.is_empty(), "the server inherited {leaked:?}");
+}
+
+#[test]
 fn ephemeral_cluster_refuses_a_non_empty_directory() {
     let data_dir = ephemeral_dir("palisade-pg-nonempty").unwrap();
     fs::create_dir(&data_dir).unwrap();

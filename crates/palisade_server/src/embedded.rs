@@ -28,7 +28,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use palisade_api::webhooks::signature::SendgridDevSigner;
 use palisade_db::UrlSource;
 use palisade_db::schema::{APP_LOGIN_ROLES, RolePasswords};
-use palisade_pg_embedded::{ClusterOptions, LaunchError, PgBinaries, RunningCluster};
+use palisade_pg_embedded::{ClusterOptions, LaunchError, PgBinaries, RunningCluster, local_url};
 use serde::{Deserialize, Serialize};
 
 use crate::configuration::{EmbeddedSettings, Secret};
@@ -215,11 +215,7 @@ impl Secrets {
     }
 
     fn app_url(&self, port: u16) -> String {
-        format!(
-            "postgresql://{}:{}@127.0.0.1:{port}/{DATABASE}",
-            self.app_role(),
-            self.app_password
-        )
+        local_url(port, self.app_role(), &self.app_password, DATABASE)
     }
 }
 
@@ -422,50 +418,86 @@ pub struct AttachedDb {
 
 impl AttachedDb {
     /// The cluster under `settings.data_dir` if its server is up: `pgdata/postmaster.pid` names
-    /// its port and something accepts connections there. `None` when it is not running.
+    /// a live process whose working directory is that `pgdata` (read in `/proc/<pid>/cwd`: on
+    /// Linux, as the cluster's OS user or root; elsewhere never), says it is `ready`, and names
+    /// its port, where something accepts connections. `None` otherwise.
+    ///
+    /// The superuser's and the owner's passwords are sent to that port, so a port alone is not
+    /// enough: after an unclean stop, `postmaster.pid` stays behind, and any local user could
+    /// listen on the port it names and ask for the password in clear text (the embedded
+    /// cluster asks for SCRAM, which never sends it, but the driver answers whatever the server
+    /// asks for). A live postmaster in that data directory holds its port, so nobody else can
+    /// listen there.
     pub fn find(settings: &EmbeddedSettings) -> Result<Option<Self>, EmbeddedError> {
-        let pid_file = settings.data_dir.join("pgdata").join("postmaster.pid");
-        let Ok(text) = fs::read_to_string(&pid_file) else {
+        let pgdata = settings.data_dir.join("pgdata");
+        let Ok(text) = fs::read_to_string(pgdata.join("postmaster.pid")) else {
             return Ok(None);
         };
-        // Line 4 of postmaster.pid is the port.
-        let Some(port) = text
-            .lines()
-            .nth(3)
-            .and_then(|l| l.trim().parse::<u16>().ok())
-        else {
-            return Ok(None);
+        let Some(port) = running_postmaster_port(&text, &pgdata) else {
+            return Ok(None); // A stale file: the server is not running.
         };
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         if std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_err() {
-            return Ok(None); // A stale file: the server is not running.
+            return Ok(None);
         }
         let path = settings.data_dir.join("secrets.json");
         let secrets = read_secrets(&path)?;
         Ok(Some(Self { port, secrets }))
     }
 
-    /// The superuser's URL (the generated passwords are URL-safe base64).
+    /// The superuser's URL. Percent-encoded, as every URL here: the generated passwords are
+    /// URL-safe base64, but an operator may change one by hand in `secrets.json`
+    /// (docs/dba.md, "Rotating passwords").
     pub fn superuser_url(&self) -> String {
-        format!(
-            "postgresql://{SUPERUSER}:{}@127.0.0.1:{}/postgres",
-            self.secrets.superuser_password, self.port
+        local_url(
+            self.port,
+            SUPERUSER,
+            &self.secrets.superuser_password,
+            "postgres",
         )
     }
 
     /// The owner role's URL to the Palisade database.
     pub fn owner_url(&self) -> String {
-        format!(
-            "postgresql://{}:{}@127.0.0.1:{}/{DATABASE}",
+        local_url(
+            self.port,
             palisade_db::schema::OWNER_ROLE,
-            self.secrets.owner_password,
-            self.port
+            &self.secrets.owner_password,
+            DATABASE,
         )
     }
 
     /// The app's active login role's URL to the Palisade database.
     pub fn app_url(&self) -> String {
         self.secrets.app_url(self.port)
+    }
+}
+
+/// The port of the postmaster that `postmaster.pid` (its text, `pid_file`) describes, if that
+/// postmaster is running in `pgdata` and ready. The file's lines: 1 the pid, 4 the port, 8 the
+/// status (`ready`, `starting`, `stopping`, `standby`: PostgreSQL's `pidfile.h`).
+fn running_postmaster_port(pid_file: &str, pgdata: &Path) -> Option<u16> {
+    let lines: Vec<&str> = pid_file.lines().map(str::trim).collect();
+    let pid = lines.first()?.parse::<u32>().ok().filter(|p| *p > 0)?;
+    let port = lines.get(3)?.parse::<u16>().ok().filter(|p| *p > 0)?;
+    if *lines.get(7)? != "ready" || !postmaster_runs_in(pid, pgdata) {
+        return None;
+    }
+    Some(port)
+}
+
+/// Whether process `pid` is alive and its working directory is `pgdata` (a postmaster changes
+/// into its data directory at start, and nobody but its OS user, or root, may enter it: mode
+/// 0700). Read from `/proc/<pid>/cwd`, which only that user and root may read: so a command run
+/// as another user, or on a system without `/proc` (Palisade's embedded mode runs on Linux),
+/// never attaches, and starting the cluster itself then fails on PostgreSQL's lock instead.
+fn postmaster_runs_in(pid: u32, pgdata: &Path) -> bool {
+    let Ok(cwd) = fs::read_link(format!("/proc/{pid}/cwd")) else {
+        return false;
+    };
+    match (fs::canonicalize(&cwd), fs::canonicalize(pgdata)) {
+        (Ok(cwd), Ok(pgdata)) => cwd == pgdata,
+        _ => false,
     }
 }
 
@@ -981,5 +1013,106 @@ mod tests {
         );
         assert!(!path.with_extension("json.tmp").exists());
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn test_secrets(owner_password: &str) -> Secrets {
+        Secrets {
+            superuser_password: "su-pw".into(),
+            owner_password: owner_password.into(),
+            app_role: APP_LOGIN_ROLES[0].into(),
+            app_password: "app-pw".into(),
+            billing_password: "billing-pw".into(),
+            jwt_secret: "jwt".into(),
+        }
+    }
+
+    /// A data directory with a cluster's files but no cluster: `PG_VERSION`, `secrets.json`,
+    /// and a `postmaster.pid` naming `pid`, `port` and `status`.
+    fn fake_cluster(dir: &Path, pid: u32, port: u16, status: &str) -> EmbeddedSettings {
+        let pgdata = dir.join("pgdata");
+        fs::create_dir_all(&pgdata).unwrap();
+        fs::write(pgdata.join("PG_VERSION"), "17\n").unwrap();
+        let secrets = dir.join("secrets.json");
+        if !secrets.exists() {
+            write_secrets(&secrets, &test_secrets("owner-pw"), true).unwrap();
+        }
+        fs::write(
+            pgdata.join("postmaster.pid"),
+            format!(
+                "{pid}\n{}\n1765000000\n{port}\n\n127.0.0.1\n  1234567         8\n{status:<8}\n",
+                pgdata.display()
+            ),
+        )
+        .unwrap();
+        EmbeddedSettings {
+            data_dir: dir.to_owned(),
+            data_dir_is_default: false,
+            pg_port: None,
+        }
+    }
+
+    #[test]
+    fn a_postmaster_pid_left_behind_is_not_attached_to_whoever_listens_on_its_port() {
+        // After an unclean stop, postmaster.pid names a dead pid and a port anyone may listen
+        // on: the owner's and superuser's passwords must not be sent there.
+        let dir = scratch_dir("attach");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let dead = gone.id();
+        gone.wait().unwrap();
+        let settings = fake_cluster(&dir, dead, port, "ready");
+        assert!(AttachedDb::find(&settings).unwrap().is_none(), "a dead pid");
+        // A live process, but not one in this data directory (this test's).
+        let settings = fake_cluster(&dir, std::process::id(), port, "ready");
+        assert!(
+            AttachedDb::find(&settings).unwrap().is_none(),
+            "another process"
+        );
+        // A live process in the data directory, as a postmaster is: attached once ready.
+        let mut inside = std::process::Command::new("sleep")
+            .arg("60")
+            .current_dir(dir.join("pgdata"))
+            .spawn()
+            .unwrap();
+        let settings = fake_cluster(&dir, inside.id(), port, "starting");
+        let starting = AttachedDb::find(&settings).unwrap().is_none();
+        let settings = fake_cluster(&dir, inside.id(), port, "ready");
+        let ready = AttachedDb::find(&settings).unwrap().map(|a| a.port);
+        inside.kill().unwrap();
+        inside.wait().unwrap();
+        assert!(starting, "a postmaster not ready yet");
+        assert_eq!(ready, Some(port));
+        drop(listener);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn hand_edited_passwords_round_trip_through_the_attached_urls() {
+        // docs/dba.md lets an operator change a password in secrets.json by hand.
+        let odd = "p@ss%41/#?";
+        let mut secrets = test_secrets(odd);
+        secrets.superuser_password = odd.into();
+        secrets.app_password = odd.into();
+        let attached = AttachedDb {
+            port: 54321,
+            secrets,
+        };
+        for (url, user, db) in [
+            (
+                attached.owner_url(),
+                palisade_db::schema::OWNER_ROLE,
+                DATABASE,
+            ),
+            (attached.superuser_url(), SUPERUSER, "postgres"),
+            (attached.app_url(), APP_LOGIN_ROLES[0], DATABASE),
+        ] {
+            let config = palisade_db::DbConfig::parse(&url).unwrap();
+            let pg = config.pg();
+            assert_eq!(pg.get_password(), Some(odd.as_bytes()), "{user}");
+            assert_eq!(pg.get_user(), Some(user));
+            assert_eq!(pg.get_dbname(), Some(db));
+            assert_eq!(pg.get_ports(), [54321]);
+        }
     }
 }

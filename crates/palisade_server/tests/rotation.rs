@@ -222,10 +222,10 @@ async fn rotating_the_app_credential_under_load_fails_no_request() {
 
     // 3. A file that does not parse: the server keeps the last good credential and serves.
     write_file(&url_file, "this is not a URL\n");
-    app.pool.reload_credential();
+    app.pool.reload_credential().await;
     load.until_more(200).await;
     write_file(&url_file, "");
-    app.pool.reload_credential();
+    app.pool.reload_credential().await;
     load.until_more(200).await;
 
     load.stop.store(true, Ordering::SeqCst);
@@ -253,6 +253,120 @@ async fn rotating_the_app_credential_under_load_fails_no_request() {
     ))
     .await
     .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Whether `role` may log in.
+async fn can_log_in(su: &tokio_postgres::Client, role: &str) -> bool {
+    su.query_one(
+        "SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = $1",
+        &[&role],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+#[actix_web::test]
+async fn a_rotation_to_a_login_role_that_bypasses_rls_is_refused_and_publishes_nothing() {
+    // The idle login role given BYPASSRLS while nobody used it: the servers must never be pointed
+    // at it. The shared role is altered, so under SHARED_ROLES, and the harness's state restored
+    // before the assertions.
+    let _roles = SHARED_ROLES.lock().await;
+    let db = TestDb::new().await;
+    let dir = scratch_dir("refused");
+    let url_file = dir.join("app-database-url");
+    let first_url = db.url_as(TEST_APP_LOGIN_ROLE);
+    write_file(&url_file, &format!("{first_url}\n"));
+    let (active, idle) = (APP_LOGIN_ROLES[0], APP_LOGIN_ROLES[1]);
+    assert_eq!(TEST_APP_LOGIN_ROLE, active);
+    let su = db.superuser_client().await;
+    su.batch_execute(&format!("ALTER ROLE {idle} BYPASSRLS"))
+        .await
+        .unwrap();
+    let rotated = rotate_url_file(
+        &cluster().superuser_url("postgres"),
+        &url_file,
+        Duration::from_secs(30),
+    )
+    .await;
+    let idle_can_log_in = can_log_in(&su, idle).await;
+    su.batch_execute(&format!(
+        "ALTER ROLE {idle} NOBYPASSRLS NOLOGIN PASSWORD NULL; ALTER ROLE {active} LOGIN PASSWORD '{}'",
+        palisade_test_support::TEST_PASSWORD
+    ))
+    .await
+    .unwrap();
+    let err = match rotated {
+        Ok(r) => panic!("the rotation passed: {r:?}"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("has BYPASSRLS"), "{err}");
+    assert!(err.contains("not published"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&url_file).unwrap(),
+        format!("{first_url}\n")
+    );
+    assert!(!idle_can_log_in, "{idle} was left able to log in");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[actix_web::test]
+async fn a_superuser_url_in_the_url_file_is_not_adopted_and_rls_still_binds() {
+    // A wrong file (here the superuser's URL) must not take a running server past row-level
+    // security: the pool checks the new role before adopting it, as the server does at startup.
+    // Logs in as the shared login role, which the other tests here rotate: under SHARED_ROLES.
+    let _roles = SHARED_ROLES.lock().await;
+    let db = Arc::new(TestDb::new().await);
+    let dir = scratch_dir("superuser");
+    let url_file = dir.join("app-database-url");
+    write_file(&url_file, &db.url_as(TEST_APP_LOGIN_ROLE));
+    let pool = AppPool::new(&PoolSettings {
+        url: url_source(
+            &UrlSetting::File(url_file.clone()),
+            "PALISADE_APP_DATABASE_URL_FILE",
+        ),
+        max_size: 4,
+        wait_timeout: Duration::from_secs(30),
+    })
+    .unwrap();
+    let app = try_spawn_app_with_pool(Arc::clone(&db), pool, |_| None, |_| {})
+        .await
+        .unwrap();
+    let acme = app.signup("Acme").await;
+    let globex = app.signup("Globex").await;
+    let customer = app
+        .create_customer(
+            &acme,
+            serde_json::json!({"name": "Ada", "email": "ada@acme.example"}),
+        )
+        .await;
+    let id = customer["id"].as_str().unwrap();
+
+    write_file(&url_file, &db.superuser_url());
+    app.pool.reload_credential().await;
+    assert_eq!(app.pool.login_role(), TEST_APP_LOGIN_ROLE);
+    // Adopted, the superuser's URL would have closed the idle connections, and the requests
+    // below would run on new ones as the superuser, whom no policy binds.
+    let r = app
+        .call("GET", "/v1/customers", Some(&globex.token), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["data"], serde_json::json!([]), "{}", r.text);
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/customers/{id}"),
+            Some(&globex.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let su = db.superuser_client().await;
+    let roles = app_session_roles(&su, &db.name).await;
+    assert!(!roles.is_empty());
+    assert!(roles.iter().all(|r| r == TEST_APP_LOGIN_ROLE), "{roles:?}");
+    drop(app);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
