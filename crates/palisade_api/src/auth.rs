@@ -995,12 +995,17 @@ impl Caller {
         state: &AppState,
         least: Role,
     ) -> Result<palisade_db::TenantTx, ApiError> {
-        let span = self
-            .1
+        let span = self.take_span();
+        Ok(palisade_db::TenantTx::begin_checked_for(&state.pool, self.0, least, span).await?)
+    }
+
+    /// The request's span, for the first transaction to record an API key's ids on (later
+    /// ones get none: the ids are recorded once).
+    fn take_span(&self) -> tracing::Span {
+        self.1
             .borrow_mut()
             .take()
-            .unwrap_or_else(tracing::Span::none);
-        Ok(palisade_db::TenantTx::begin_checked_for(&state.pool, self.0, least, span).await?)
+            .unwrap_or_else(tracing::Span::none)
     }
 
     /// [`Caller::begin_as`] for a transaction that may last minutes (the export): an API key is
@@ -1011,11 +1016,7 @@ impl Caller {
         state: &AppState,
         least: Role,
     ) -> Result<palisade_db::TenantTx, ApiError> {
-        let span = self
-            .1
-            .borrow_mut()
-            .take()
-            .unwrap_or_else(tracing::Span::none);
+        let span = self.take_span();
         Ok(palisade_db::TenantTx::begin_checked_long(&state.pool, self.0, least, span).await?)
     }
 }

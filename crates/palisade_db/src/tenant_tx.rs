@@ -288,6 +288,16 @@ impl TenantTx {
         least: Role,
         span: tracing::Span,
     ) -> Result<Self, DbError> {
+        Self::open_checked(pool, credential, least, span, false).await
+    }
+
+    async fn open_checked(
+        pool: &AppPool,
+        credential: Credential,
+        least: Role,
+        span: tracing::Span,
+        long: bool,
+    ) -> Result<Self, DbError> {
         let record_on = matches!(credential, Credential::ApiKey { .. }).then_some(span);
         Self::open(
             pool,
@@ -296,7 +306,7 @@ impl TenantTx {
                 least,
                 resolved: None,
                 record_on,
-                long: false,
+                long,
             },
         )
         .await
@@ -321,18 +331,7 @@ impl TenantTx {
         {
             tracing::warn!(error = %e, "could not stamp the API key's last use");
         }
-        let record_on = matches!(credential, Credential::ApiKey { .. }).then_some(span);
-        Self::open(
-            pool,
-            Actor::Checked {
-                credential,
-                least,
-                resolved: None,
-                record_on,
-                long: true,
-            },
-        )
-        .await
+        Self::open_checked(pool, credential, least, span, true).await
     }
 
     /// Checks out a connection for `ctx`, a context an earlier statement of the same request
