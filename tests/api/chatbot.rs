@@ -150,6 +150,55 @@ async fn settings_default_to_a_disabled_bot_and_only_owners_and_admins_change_th
     r.assert_error(412, "precondition_failed");
     let now = app.get_ok(&owner, SETTINGS).await;
     assert_eq!(now["enabled"], true);
+    // If-None-Match naming the current tag, or `*` (the settings always exist, as defaults
+    // until first changed): 412, nothing changed.
+    let tag = app
+        .get(&owner, SETTINGS)
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    for value in [tag.as_str(), "*"] {
+        let r = app
+            .call_with(
+                "PATCH",
+                SETTINGS,
+                Some(&owner.token),
+                Some(&json!({"enabled": false})),
+                &[("If-None-Match", value)],
+            )
+            .await;
+        r.assert_error(412, "precondition_failed");
+        assert_eq!(
+            app.get_ok(&owner, SETTINGS).await,
+            now,
+            "If-None-Match: {value}"
+        );
+    }
+    // Before its first change too: the row the PATCH created to lock is rolled back with it.
+    let fresh = app.signup("Fresh").await;
+    let r = app
+        .call_with(
+            "PATCH",
+            SETTINGS,
+            Some(&fresh.token),
+            Some(&json!({"enabled": true})),
+            &[("If-None-Match", "*")],
+        )
+        .await;
+    r.assert_error(412, "precondition_failed");
+    let rows: i64 = app
+        .db
+        .superuser_client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM palisade.chatbot_settings WHERE organization_id::text = $1",
+            &[&fresh.org_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "the first PATCH's row rolled back");
 
     let su = app.db.superuser_client().await;
     let id: uuid::Uuid = su

@@ -309,6 +309,26 @@ async fn the_organization_honours_if_match_too() {
     let r = rename(STALE.to_owned()).await;
     assert_eq!(r.status, 412, "{}", r.text);
     assert_eq!(get(&app, &a, "/v1/organization").await.text, first.text);
+    // If-None-Match naming the current tag, or `*`: 412 too, on a rename and a deletion.
+    for value in [tag.as_str(), "*"] {
+        let headers = [("If-None-Match", value)];
+        let body = json!({"name": "Acme Ltd"});
+        let r = app
+            .call_with(
+                "PATCH",
+                "/v1/organization",
+                Some(&a.token),
+                Some(&body),
+                &headers,
+            )
+            .await;
+        assert_eq!(r.status, 412, "PATCH If-None-Match: {value}: {}", r.text);
+        let r = app
+            .call_with("DELETE", "/v1/organization", Some(&a.token), None, &headers)
+            .await;
+        assert_eq!(r.status, 412, "DELETE If-None-Match: {value}: {}", r.text);
+        assert_eq!(get(&app, &a, "/v1/organization").await.text, first.text);
+    }
     let r = rename(tag.clone()).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let renamed = etag(&r);
