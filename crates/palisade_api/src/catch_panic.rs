@@ -68,11 +68,21 @@ pub fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
         |l| format!("{}:{}:{}", l.file(), l.line(), l.column()),
     );
     let thread = std::thread::current();
-    tracing::error!(
-        panic.location = %location,
-        thread = thread.name().unwrap_or("unnamed"),
-        "panicked (the panic's message is not logged: it may hold values)"
-    );
+    let thread = thread.name().unwrap_or("unnamed");
+    if tracing::enabled!(tracing::Level::ERROR) {
+        tracing::error!(
+            panic.location = %location,
+            thread,
+            "panicked (the panic's message is not logged: it may hold values)"
+        );
+    } else {
+        // A `RUST_LOG` that names other modules only would hide the panic altogether (this
+        // hook replaced the default one, which printed it): the same fixed words on stderr.
+        eprintln!(
+            "panicked at {location} on thread {thread} (the panic's message is not printed: it \
+             may hold values; RUST_LOG leaves out palisade_api's error lines)"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -358,7 +358,8 @@ pub(crate) struct Credentials {
     /// The last URL [`Credentials::vetting`] refused: a connection opened meanwhile does not
     /// check it again (only the watcher's reload does, in case the role was fixed).
     refused: Mutex<Option<Secret>>,
-    /// Held while a changed URL is checked, so that concurrent opens check it once.
+    /// Held while a changed URL is checked, so that it is checked once at a time. A connection
+    /// being opened never waits for it ([`Credentials::reload`]).
     checking: tokio::sync::Mutex<()>,
 }
 
@@ -433,7 +434,10 @@ impl Credentials {
     /// Reads a reloading source again. A changed, valid URL becomes the current credential (a
     /// new generation) once its role passes the pool's [`Vetting`]; an unreadable, unparsable
     /// or refused one is logged once and ignored. A refused URL is checked again only when
-    /// `recheck` (the watcher's reloads, every second), not on every connection opened.
+    /// `recheck` (the watcher's reloads, every second), not on every connection opened. A
+    /// connection being opened (not `recheck`) never waits for a check another is making: it
+    /// logs in with the current credential, so that a URL whose check hangs (a host that drops
+    /// packets, up to the connect timeout each second) holds no connection up.
     async fn reload(&self, recheck: bool) {
         let UrlSource::Reloading(read) = &self.source else {
             return;
@@ -451,15 +455,24 @@ impl Credentials {
             Err(e) => return self.report(e.to_string()),
         };
         if self.vetting == Vetting::AppRole {
-            let _turn = self.checking.lock().await;
-            // Adopted or refused by another open meanwhile.
-            if self.is_current_url(&url) {
+            let refused = || {
+                lock(&self.refused)
+                    .as_ref()
+                    .is_some_and(|r| r.expose() == url.expose())
+            };
+            if refused() && !recheck {
                 return;
             }
-            let refused = lock(&self.refused)
-                .as_ref()
-                .is_some_and(|r| r.expose() == url.expose());
-            if refused && !recheck {
+            let _turn = if recheck {
+                self.checking.lock().await
+            } else {
+                match self.checking.try_lock() {
+                    Ok(turn) => turn,
+                    Err(_) => return, // Being checked: the current credential meanwhile.
+                }
+            };
+            // Adopted or refused by another meanwhile.
+            if self.is_current_url(&url) || (refused() && !recheck) {
                 return;
             }
             if let Err(why) = vet_app_role(&config).await {
@@ -996,5 +1009,51 @@ impl AppPool {
         for shard in self.shards.iter() {
             shard.close();
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt as _;
+
+    /// A connection being opened does not wait for the check of a changed URL that another
+    /// (the watcher) is making: with that check hanging (a server that never answers the
+    /// startup message), the open's reload returns at once, and the credential is unchanged.
+    #[tokio::test]
+    async fn an_open_never_waits_for_a_check_under_way() {
+        // Accepts (the kernel's backlog) and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let first = Secret::new("postgresql://palisade_app_a:pw@127.0.0.1:1/palisade");
+        let changed = Secret::new(format!(
+            "postgresql://palisade_app_b:pw@127.0.0.1:{port}/palisade"
+        ));
+        let now = Arc::new(Mutex::new(first.clone()));
+        let read = {
+            let now = Arc::clone(&now);
+            move || Ok(lock(&now).clone())
+        };
+        let settings = PoolSettings {
+            url: UrlSource::Reloading(Arc::new(read)),
+            max_size: 1,
+            wait_timeout: Duration::from_secs(3600),
+        };
+        let credentials = Credentials::new(&settings, "test", Vetting::AppRole).unwrap();
+        *lock(&now) = changed;
+        let watcher = credentials.reload(true);
+        futures_util::pin_mut!(watcher);
+        assert!(
+            watcher.as_mut().now_or_never().is_none(),
+            "the watcher's check waits on the silent server"
+        );
+        assert_eq!(
+            credentials.reload(false).now_or_never(),
+            Some(()),
+            "an open's reload waited for the check"
+        );
+        assert_eq!(credentials.role(), "palisade_app_a");
+        drop(silent);
     }
 }

@@ -480,25 +480,91 @@ fn running_postmaster_port(pid_file: &str, pgdata: &Path) -> Option<u16> {
     let lines: Vec<&str> = pid_file.lines().map(str::trim).collect();
     let pid = lines.first()?.parse::<u32>().ok().filter(|p| *p > 0)?;
     let port = lines.get(3)?.parse::<u16>().ok().filter(|p| *p > 0)?;
-    if *lines.get(7)? != "ready" || !postmaster_runs_in(pid, pgdata) {
+    if *lines.get(7)? != "ready" || !postmaster_runs_in(pid, port, pgdata) {
         return None;
     }
     Some(port)
 }
 
-/// Whether process `pid` is alive and its working directory is `pgdata` (a postmaster changes
-/// into its data directory at start, and nobody but its OS user, or root, may enter it: mode
-/// 0700). Read from `/proc/<pid>/cwd`, which only that user and root may read: so a command run
-/// as another user, or on a system without `/proc` (Palisade's embedded mode runs on Linux),
-/// never attaches, and starting the cluster itself then fails on PostgreSQL's lock instead.
-fn postmaster_runs_in(pid: u32, pgdata: &Path) -> bool {
-    let Ok(cwd) = fs::read_link(format!("/proc/{pid}/cwd")) else {
-        return false;
+/// Whether `postmaster.pid` (its text) names a process that is alive, whether or not it could be
+/// verified as this cluster's postmaster.
+fn names_a_live_process(pid_file: &str) -> bool {
+    pid_file
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse::<u32>().ok())
+        .is_some_and(|pid| pid > 0 && Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// Whether process `pid` is alive and the postmaster of `pgdata`, listening on `port`. Its
+/// working directory is `pgdata` (a postmaster changes into its data directory at start, and
+/// nobody but its OS user, or root, may enter it: mode 0700), read from `/proc/<pid>/cwd`; that
+/// link is readable by the process's OS user, and by root only with `CAP_SYS_PTRACE`, which a
+/// container's root lacks by default. Where it cannot be read for that reason (permission
+/// denied), the process must instead run as the OS user that owns `pgdata`, and so must the
+/// socket listening on `127.0.0.1:port` (`/proc/<pid>` and `/proc/net/tcp`, readable by all):
+/// another local user can own neither. On a system without `/proc` (Palisade's embedded mode
+/// runs on Linux) nothing is verified: the command never attaches, and starting the cluster
+/// itself then fails on PostgreSQL's lock instead.
+fn postmaster_runs_in(pid: u32, port: u16, pgdata: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let observed = Observed {
+        cwd: fs::read_link(format!("/proc/{pid}/cwd")).and_then(fs::canonicalize),
+        process_uid: fs::metadata(format!("/proc/{pid}")).map(|m| m.uid()).ok(),
+        listener_uid: fs::read_to_string("/proc/net/tcp")
+            .ok()
+            .and_then(|table| loopback_listener_uid(&table, port)),
     };
-    match (fs::canonicalize(&cwd), fs::canonicalize(pgdata)) {
-        (Ok(cwd), Ok(pgdata)) => cwd == pgdata,
-        _ => false,
+    match fs::metadata(pgdata).and_then(|m| Ok((m.uid(), fs::canonicalize(pgdata)?))) {
+        Ok((owner, pgdata)) => observed.is_postmaster_of(&pgdata, owner),
+        Err(_) => false,
     }
+}
+
+/// What `/proc` says of a process and of the socket on its port ([`postmaster_runs_in`]).
+struct Observed {
+    /// `/proc/<pid>/cwd`, resolved.
+    cwd: std::io::Result<PathBuf>,
+    /// The owner of `/proc/<pid>`: `None` when the process is gone.
+    process_uid: Option<u32>,
+    /// The owner of the socket listening on `127.0.0.1:<port>` (or every address).
+    listener_uid: Option<u32>,
+}
+
+impl Observed {
+    fn is_postmaster_of(&self, pgdata: &Path, owner_uid: u32) -> bool {
+        if self.process_uid.is_none() {
+            return false; // Gone: a stale file.
+        }
+        match &self.cwd {
+            Ok(cwd) => cwd == pgdata,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                self.process_uid == Some(owner_uid) && self.listener_uid == Some(owner_uid)
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// The uid of the socket in `table` (the text of `/proc/net/tcp`) listening on port `port` of
+/// 127.0.0.1 or of every address. Its lines: `sl local_address rem_address st ... uid ...`, the
+/// address as the kernel holds it (network order, printed as a native number) and the port in
+/// hex, `st` 0A for LISTEN.
+fn loopback_listener_uid(table: &str, port: u16) -> Option<u32> {
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (addr, local_port) = fields.get(1)?.split_once(':')?;
+        let addr = u32::from_str_radix(addr, 16).ok()?;
+        let ip = std::net::Ipv4Addr::from(addr.to_ne_bytes());
+        let listening = *fields.get(3)? == "0A"
+            && u16::from_str_radix(local_port, 16).ok()? == port
+            && (ip.is_loopback() || ip.is_unspecified());
+        if listening {
+            fields.get(7)?.parse().ok()
+        } else {
+            None
+        }
+    })
 }
 
 /// How the operator commands (`audit`, `numbers`) reach an embedded cluster.
@@ -607,6 +673,17 @@ pub fn rotate(
         write_secrets(path, &secrets, false).map_err(|e| e.to_string())
     };
     let Some(attached) = AttachedDb::find(settings).map_err(|e| e.to_string())? else {
+        // A live process that could not be verified as the postmaster: never assume the server
+        // is stopped (the rotation would wait for a start that is not coming, and the password
+        // it replaces would keep working).
+        let pid_file = settings.data_dir.join("pgdata").join("postmaster.pid");
+        if fs::read_to_string(&pid_file).is_ok_and(|text| names_a_live_process(&text)) {
+            return Err(format!(
+                "{} names a running process that could not be verified as this cluster's \
+                 postmaster (run this command as root or as the cluster's OS user); nothing changed",
+                pid_file.display()
+            ));
+        }
         let secrets = read_secrets(&path).map_err(|e| e.to_string())?;
         let new_role = palisade_db::schema::other_app_login_role(secrets.app_role())
             .unwrap_or(APP_LOGIN_ROLES[0]);
@@ -1083,8 +1160,59 @@ mod tests {
         inside.wait().unwrap();
         assert!(starting, "a postmaster not ready yet");
         assert_eq!(ready, Some(port));
+        // A live process that cannot be verified as the postmaster: a rotation does not take
+        // the server for stopped (it would change secrets.json only, for a start not coming).
+        let settings = fake_cluster(&dir, std::process::id(), port, "ready");
+        let before = fs::read(dir.join("secrets.json")).unwrap();
+        let refused = rotate(&settings, std::time::Duration::from_secs(1))
+            .err()
+            .expect("refused");
+        assert!(refused.contains("could not be verified"), "{refused}");
+        assert_eq!(fs::read(dir.join("secrets.json")).unwrap(), before);
         drop(listener);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn where_the_cwd_cannot_be_read_the_process_and_its_socket_must_be_the_data_owners() {
+        // Root without CAP_SYS_PTRACE (a container's) cannot read another user's cwd link.
+        let pgdata = Path::new("/data/pgdata");
+        let denied = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let seen = |cwd, process_uid, listener_uid| Observed {
+            cwd,
+            process_uid,
+            listener_uid,
+        };
+        assert!(seen(Err(denied()), Some(105), Some(105)).is_postmaster_of(pgdata, 105));
+        // A local user listening on the port of a postmaster.pid left behind, whatever process
+        // now has its pid.
+        assert!(!seen(Err(denied()), Some(105), Some(1000)).is_postmaster_of(pgdata, 105));
+        assert!(!seen(Err(denied()), Some(1000), Some(1000)).is_postmaster_of(pgdata, 105));
+        assert!(!seen(Err(denied()), Some(105), None).is_postmaster_of(pgdata, 105));
+        assert!(!seen(Err(denied()), None, Some(105)).is_postmaster_of(pgdata, 105));
+        // Readable: the directory decides.
+        assert!(seen(Ok(pgdata.into()), Some(1), None).is_postmaster_of(pgdata, 105));
+        assert!(!seen(Ok("/tmp".into()), Some(105), Some(105)).is_postmaster_of(pgdata, 105));
+        let gone = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert!(!seen(Err(gone()), Some(105), Some(105)).is_postmaster_of(pgdata, 105));
+    }
+
+    #[test]
+    fn the_loopback_listener_of_a_port_is_read_from_proc_net_tcp() {
+        use std::os::unix::fs::MetadataExt as _;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let table = fs::read_to_string("/proc/net/tcp").unwrap();
+        let me = fs::metadata("/proc/self").unwrap().uid();
+        assert_eq!(loopback_listener_uid(&table, port), Some(me));
+        drop(listener);
+        let table = fs::read_to_string("/proc/net/tcp").unwrap();
+        assert_eq!(loopback_listener_uid(&table, port), None);
+        // The kernel's format, by hand: 127.0.0.1:5432 listening as uid 105, and a connection
+        // (not listening) on another port as uid 0.
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   105        0 1 1 0 100 0 0 10 0\n   1: 0100007F:1539 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 20 4 30 10 -1\n";
+        assert_eq!(loopback_listener_uid(table, 5432), Some(105));
+        assert_eq!(loopback_listener_uid(table, 5433), None);
     }
 
     #[test]

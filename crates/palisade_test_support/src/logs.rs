@@ -18,7 +18,9 @@
 //! [`LINES_PER_REQUEST`] each (a request's later lines are replaced by one saying how many were
 //! dropped). Lines logged outside any request (startup, a background task not in a request's
 //! span) are not kept. A request's lines are all logged by the time its response's head is
-//! sent (its closing line is logged then), except what a streamed body logs while it is sent.
+//! sent (its closing line is logged then), except what a streamed body logs while it is sent,
+//! and what work the request left running after its answer logs in its span (signup's and a
+//! password reset request's mail, and a reset request's lookup): a test of those waits for them.
 //!
 //! A panic is logged by the server's hook ([`palisade_api::catch_panic::log_panic`]) into both,
 //! and then printed by the test harness's own hook as before.
