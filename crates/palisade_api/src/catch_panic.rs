@@ -78,7 +78,10 @@ pub fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
     } else {
         // A `RUST_LOG` that names other modules only would hide the panic altogether (this
         // hook replaced the default one, which printed it): the same fixed words on stderr.
-        eprintln!(
+        // Not `eprintln!`, which panics (here: aborts) when stderr is a closed pipe.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
             "panicked at {location} on thread {thread} (the panic's message is not printed: it \
              may hold values; RUST_LOG leaves out palisade_api's error lines)"
         );

@@ -436,8 +436,10 @@ impl Credentials {
     /// or refused one is logged once and ignored. A refused URL is checked again only when
     /// `recheck` (the watcher's reloads, every second), not on every connection opened. A
     /// connection being opened (not `recheck`) never waits for a check another is making: it
-    /// logs in with the current credential, so that a URL whose check hangs (a host that drops
-    /// packets, up to the connect timeout each second) holds no connection up.
+    /// logs in with the current credential. One that finds no check under way makes it itself,
+    /// and waits for it: a URL whose check hangs (a host that drops packets) holds that open up
+    /// to the connect timeout, which is the pool's create timeout too (the checkout then answers
+    /// unavailable), until the watcher's check has refused it.
     async fn reload(&self, recheck: bool) {
         let UrlSource::Reloading(read) = &self.source else {
             return;

@@ -418,9 +418,10 @@ pub struct AttachedDb {
 
 impl AttachedDb {
     /// The cluster under `settings.data_dir` if its server is up: `pgdata/postmaster.pid` names
-    /// a live process whose working directory is that `pgdata` (read in `/proc/<pid>/cwd`: on
-    /// Linux, as the cluster's OS user or root; elsewhere never), says it is `ready`, and names
-    /// its port, where something accepts connections. `None` otherwise.
+    /// a live process that is that `pgdata`'s postmaster (`postmaster_runs_in`: its working
+    /// directory, or where that cannot be read, its and its port's socket's owner; on Linux,
+    /// elsewhere never), says it is `ready`, and names its port, where something accepts
+    /// connections. `None` otherwise.
     ///
     /// The superuser's and the owner's passwords are sent to that port, so a port alone is not
     /// enough: after an unclean stop, `postmaster.pid` stays behind, and any local user could
@@ -486,14 +487,26 @@ fn running_postmaster_port(pid_file: &str, pgdata: &Path) -> Option<u16> {
     Some(port)
 }
 
-/// Whether `postmaster.pid` (its text) names a process that is alive, whether or not it could be
-/// verified as this cluster's postmaster.
-fn names_a_live_process(pid_file: &str) -> bool {
-    pid_file
+/// Whether `postmaster.pid` (its text) names a live process of `pgdata`'s owner that could not
+/// be verified as its postmaster nor ruled out: its working directory cannot be read (a
+/// container's root without `CAP_SYS_PTRACE`) and the socket on its port is not that user's.
+/// A process found elsewhere, of another user, or gone, is not one (a stale file).
+fn names_an_unverifiable_process(pid_file: &str, pgdata: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Some(pid) = pid_file
         .lines()
         .next()
         .and_then(|l| l.trim().parse::<u32>().ok())
-        .is_some_and(|pid| pid > 0 && Path::new(&format!("/proc/{pid}")).exists())
+        .filter(|pid| *pid > 0)
+    else {
+        return false;
+    };
+    let observed = Observed {
+        cwd: fs::read_link(format!("/proc/{pid}/cwd")).and_then(fs::canonicalize),
+        process_uid: fs::metadata(format!("/proc/{pid}")).map(|m| m.uid()).ok(),
+        listener_uid: None,
+    };
+    fs::metadata(pgdata).is_ok_and(|m| observed.is_unverifiable(m.uid()))
 }
 
 /// Whether process `pid` is alive and the postmaster of `pgdata`, listening on `port`. Its
@@ -532,6 +545,12 @@ struct Observed {
 }
 
 impl Observed {
+    /// A live process of `owner_uid` whose working directory cannot be read.
+    fn is_unverifiable(&self, owner_uid: u32) -> bool {
+        self.process_uid == Some(owner_uid)
+            && matches!(&self.cwd, Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied)
+    }
+
     fn is_postmaster_of(&self, pgdata: &Path, owner_uid: u32) -> bool {
         if self.process_uid.is_none() {
             return false; // Gone: a stale file.
@@ -547,7 +566,9 @@ impl Observed {
 }
 
 /// The uid of the socket in `table` (the text of `/proc/net/tcp`) listening on port `port` of
-/// 127.0.0.1 or of every address. Its lines: `sl local_address rem_address st ... uid ...`, the
+/// 127.0.0.1 (the embedded cluster's `listen_addresses`, and where the commands connect) or of
+/// every address. Not another loopback address: anyone may listen on `127.0.0.2:<port>` beside
+/// the postmaster, listed before it. Its lines: `sl local_address rem_address st ... uid ...`, the
 /// address as the kernel holds it (network order, printed as a native number) and the port in
 /// hex, `st` 0A for LISTEN.
 fn loopback_listener_uid(table: &str, port: u16) -> Option<u32> {
@@ -558,7 +579,7 @@ fn loopback_listener_uid(table: &str, port: u16) -> Option<u32> {
         let ip = std::net::Ipv4Addr::from(addr.to_ne_bytes());
         let listening = *fields.get(3)? == "0A"
             && u16::from_str_radix(local_port, 16).ok()? == port
-            && (ip.is_loopback() || ip.is_unspecified());
+            && (ip == std::net::Ipv4Addr::LOCALHOST || ip.is_unspecified());
         if listening {
             fields.get(7)?.parse().ok()
         } else {
@@ -673,14 +694,18 @@ pub fn rotate(
         write_secrets(path, &secrets, false).map_err(|e| e.to_string())
     };
     let Some(attached) = AttachedDb::find(settings).map_err(|e| e.to_string())? else {
-        // A live process that could not be verified as the postmaster: never assume the server
-        // is stopped (the rotation would wait for a start that is not coming, and the password
-        // it replaces would keep working).
-        let pid_file = settings.data_dir.join("pgdata").join("postmaster.pid");
-        if fs::read_to_string(&pid_file).is_ok_and(|text| names_a_live_process(&text)) {
+        // A live process that could be the postmaster but could not be verified: never assume
+        // the server is stopped (the rotation would wait for a start that is not coming, and
+        // the password it replaces would keep working).
+        let pgdata = settings.data_dir.join("pgdata");
+        let pid_file = pgdata.join("postmaster.pid");
+        if fs::read_to_string(&pid_file)
+            .is_ok_and(|text| names_an_unverifiable_process(&text, &pgdata))
+        {
             return Err(format!(
-                "{} names a running process that could not be verified as this cluster's \
-                 postmaster (run this command as root or as the cluster's OS user); nothing changed",
+                "{} names a running process of the cluster's OS user that could not be verified \
+                 as its postmaster (run this command as that user, or as root with \
+                 CAP_SYS_PTRACE); nothing changed",
                 pid_file.display()
             ));
         }
@@ -1160,15 +1185,14 @@ mod tests {
         inside.wait().unwrap();
         assert!(starting, "a postmaster not ready yet");
         assert_eq!(ready, Some(port));
-        // A live process that cannot be verified as the postmaster: a rotation does not take
-        // the server for stopped (it would change secrets.json only, for a start not coming).
+        // A live process found elsewhere (a pid reused after a crash): a stale file, and the
+        // rotation is for the next start. (One that cannot be verified makes it refuse: below.)
         let settings = fake_cluster(&dir, std::process::id(), port, "ready");
-        let before = fs::read(dir.join("secrets.json")).unwrap();
-        let refused = rotate(&settings, std::time::Duration::from_secs(1))
-            .err()
-            .expect("refused");
-        assert!(refused.contains("could not be verified"), "{refused}");
-        assert_eq!(fs::read(dir.join("secrets.json")).unwrap(), before);
+        let rotated = rotate(&settings, std::time::Duration::from_secs(1));
+        assert!(
+            matches!(rotated, Ok(EmbeddedRotation::AtNextStart { .. })),
+            "a stale file"
+        );
         drop(listener);
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -1195,6 +1219,12 @@ mod tests {
         assert!(!seen(Ok("/tmp".into()), Some(105), Some(105)).is_postmaster_of(pgdata, 105));
         let gone = || std::io::Error::from(std::io::ErrorKind::NotFound);
         assert!(!seen(Err(gone()), Some(105), Some(105)).is_postmaster_of(pgdata, 105));
+        // What makes a rotation refuse rather than take the server for stopped: the data
+        // owner's live process, unverified.
+        assert!(seen(Err(denied()), Some(105), Some(1000)).is_unverifiable(105));
+        assert!(!seen(Err(denied()), Some(1000), None).is_unverifiable(105));
+        assert!(!seen(Ok("/tmp".into()), Some(105), None).is_unverifiable(105));
+        assert!(!seen(Err(denied()), None, None).is_unverifiable(105));
     }
 
     #[test]
@@ -1213,6 +1243,17 @@ mod tests {
         let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   105        0 1 1 0 100 0 0 10 0\n   1: 0100007F:1539 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 20 4 30 10 -1\n";
         assert_eq!(loopback_listener_uid(table, 5432), Some(105));
         assert_eq!(loopback_listener_uid(table, 5433), None);
+        // Another user listening on 127.0.0.45 at the same port, listed first: not the one.
+        let crowded = format!(
+            "{}   2: 2D00007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 3 1 0 100 0 0 10 0\n{}",
+            table.lines().next().unwrap().to_owned() + "\n",
+            table.lines().skip(1).collect::<Vec<_>>().join("\n")
+        );
+        assert_eq!(
+            loopback_listener_uid(&crowded, 5432),
+            Some(105),
+            "{crowded}"
+        );
     }
 
     #[test]
