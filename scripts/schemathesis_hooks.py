@@ -136,11 +136,13 @@ def filter_failure(context, failure, case, response) -> bool:
     # (crates/palisade_api/src/etag.rs): the client already holds the representation.
     if response.status_code == 304 and _header(case, "If-None-Match") is not None:
         return False
-    # If-Match must carry the resource's current ETag: a made-up one is 412, by design.
+    # If-Match must carry the resource's current ETag: a made-up one is 412, by design. And a
+    # write whose If-None-Match is `*` (the item exists) or names its current ETag is 412 too
+    # (RFC 9110 §13.1.2; crates/palisade_api/src/etag.rs).
     if (
         response.status_code == 412
         and code == "precondition_failed"
-        and _header(case, "If-Match") is not None
+        and (_header(case, "If-Match") is not None or _header(case, "If-None-Match") is not None)
     ):
         return False
     # The same Idempotency-Key with another request is refused by design (docs/api.md); the
