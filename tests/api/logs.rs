@@ -211,7 +211,8 @@ async fn end_app_connections(app: &TestApp) {
 }
 
 /// `/readyz` finding a tenant context on an idle pooled connection (here every new connection
-/// has one: the database's default, as a DBA's `ALTER DATABASE ... SET` would give it) answers
+/// has one: the default of this test's own database, planted as a DBA's `ALTER DATABASE ...
+/// SET` would: the leak `/readyz` exists to catch, never something the server does) answers
 /// 500 and says so in one error line, beside the request's own.
 #[actix_web::test]
 async fn readyz_logs_a_leaked_context_once() {

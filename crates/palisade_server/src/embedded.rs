@@ -501,12 +501,7 @@ fn names_an_unverifiable_process(pid_file: &str, pgdata: &Path) -> bool {
     else {
         return false;
     };
-    let observed = Observed {
-        cwd: fs::read_link(format!("/proc/{pid}/cwd")).and_then(fs::canonicalize),
-        process_uid: fs::metadata(format!("/proc/{pid}")).map(|m| m.uid()).ok(),
-        listener_uid: None,
-    };
-    fs::metadata(pgdata).is_ok_and(|m| observed.is_unverifiable(m.uid()))
+    fs::metadata(pgdata).is_ok_and(|m| Observed::of(pid, None).is_unverifiable(m.uid()))
 }
 
 /// Whether process `pid` is alive and the postmaster of `pgdata`, listening on `port`. Its
@@ -521,13 +516,7 @@ fn names_an_unverifiable_process(pid_file: &str, pgdata: &Path) -> bool {
 /// itself then fails on PostgreSQL's lock instead.
 fn postmaster_runs_in(pid: u32, port: u16, pgdata: &Path) -> bool {
     use std::os::unix::fs::MetadataExt as _;
-    let observed = Observed {
-        cwd: fs::read_link(format!("/proc/{pid}/cwd")).and_then(fs::canonicalize),
-        process_uid: fs::metadata(format!("/proc/{pid}")).map(|m| m.uid()).ok(),
-        listener_uid: fs::read_to_string("/proc/net/tcp")
-            .ok()
-            .and_then(|table| loopback_listener_uid(&table, port)),
-    };
+    let observed = Observed::of(pid, Some(port));
     match fs::metadata(pgdata).and_then(|m| Ok((m.uid(), fs::canonicalize(pgdata)?))) {
         Ok((owner, pgdata)) => observed.is_postmaster_of(&pgdata, owner),
         Err(_) => false,
@@ -545,6 +534,19 @@ struct Observed {
 }
 
 impl Observed {
+    /// What `/proc` says now of process `pid`, and of the socket listening on `port` if given.
+    fn of(pid: u32, port: Option<u16>) -> Self {
+        use std::os::unix::fs::MetadataExt as _;
+        Self {
+            cwd: fs::read_link(format!("/proc/{pid}/cwd")).and_then(fs::canonicalize),
+            process_uid: fs::metadata(format!("/proc/{pid}")).map(|m| m.uid()).ok(),
+            listener_uid: port.and_then(|port| {
+                let table = fs::read_to_string("/proc/net/tcp").ok()?;
+                loopback_listener_uid(&table, port)
+            }),
+        }
+    }
+
     /// A live process of `owner_uid` whose working directory cannot be read.
     fn is_unverifiable(&self, owner_uid: u32) -> bool {
         self.process_uid == Some(owner_uid)
