@@ -36,7 +36,7 @@ CREATE POLICY calls_update ON palisade.calls FOR UPDATE TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id()))
     WITH CHECK (organization_id = (SELECT palisade_private.current_org_id()));
 
-/** Every role deletes its own organization's calls (the API adds status rules on top). */
+/** Every role deletes its own organization's calls, whatever their status (no status rule in the API either). */
 DROP POLICY IF EXISTS calls_delete ON palisade.calls;
 CREATE POLICY calls_delete ON palisade.calls FOR DELETE TO palisade_app
     USING (organization_id = (SELECT palisade_private.current_org_id()));

@@ -72,8 +72,9 @@ pub(crate) fn changes_route<R: Synced>(e: &mut Endpoints) -> Doc<'_> {
             R::MANY
         ))
         .describe(&format!(
-            "Incremental sync (docs/api.md, \"Incremental sync\"). Without `since`: every one of \
-             the organization's {many}, a page at a time. With the `next_since` of the last page \
+            "Incremental sync (docs/api.md, \"Incremental sync\"). Without `since`: the \
+             organization's {many} as of the first page, a page at a time (one changed while \
+             the sync pages, before the sync reached it, comes in the next sync instead). With the `next_since` of the last page \
              of a sync: the {many} created or changed since, as they are now, and the ids of \
              those deleted. Page on with each page's `next_since` while `has_more`; keep the \
              last page's. A change is never missed, and may be sent again. A token that is not \
