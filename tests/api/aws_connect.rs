@@ -531,6 +531,24 @@ async fn without_a_working_credential_every_event_is_the_same_401() {
     assert_nothing_written(&app, &owner).await;
 }
 
+/// An event over the route's 256 KiB is 413 with or without a working credential (the body's
+/// size is checked as it is read, before the credential; docs/aws-connect.md), and writes
+/// nothing; the document lists the 413.
+#[actix_web::test]
+async fn an_event_over_the_size_limit_is_413_whatever_the_credential() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let key = connect(&app, &owner, &new_arn()).await;
+    let huge = vec![b' '; 256 * 1024 + 1];
+    for presented in [Some(key.as_str()), None] {
+        let r = post_raw(&app, presented, &huge).await;
+        r.assert_error_at(413, "payload_too_large", format_args!("{presented:?}"));
+        crate::openapi::assert_status_documented(EVENTS, &r);
+    }
+    let r = post_raw(&app, None, &[b' '; 256 * 1024]).await;
+    r.assert_error(401, "invalid_credentials");
+    assert_nothing_written(&app, &owner).await;
+}
+
 #[actix_web::test]
 async fn events_the_organization_does_not_record_are_acknowledged_and_write_nothing() {
     let (app, owner) = spawn_app_with_owner("Acme").await;

@@ -47,6 +47,21 @@ pub(crate) fn assert_ok_as_documented(path: &str, r: &TestResponse) {
     }
 }
 
+/// Asserts that the document lists `r`'s status among `POST path`'s responses: for answers
+/// Schemathesis cannot provoke on the provider routes (an unsigned request never reaches their
+/// size limit's 413 on Stripe's route, nor a signed one its 200).
+pub(crate) fn assert_status_documented(path: &str, r: &TestResponse) {
+    let document: Value = serde_json::from_str(&palisade_api::endpoints::document_json(&table()))
+        .expect("the document is JSON");
+    let responses = &document["paths"][path]["post"]["responses"];
+    assert!(
+        responses[r.status.to_string()].is_object(),
+        "POST {path} answered {} undocumented (documented: {:?})",
+        r.status,
+        responses.as_object().map(|o| o.keys().collect::<Vec<_>>())
+    );
+}
+
 #[test]
 fn every_route_is_declared_once_with_a_summary_and_no_schema_name_is_shared() {
     let e = table();

@@ -1073,6 +1073,7 @@ async fn only_post_is_routed_and_bodies_are_bounded() {
     let huge = vec![b' '; palisade_api::webhooks::stripe::MAX_STRIPE_BODY + 1];
     let r = app.stripe_webhook(&huge).await;
     r.assert_error(413, "payload_too_large");
+    crate::openapi::assert_status_documented("/webhooks/stripe", &r);
 }
 
 #[actix_web::test]

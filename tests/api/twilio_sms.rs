@@ -405,15 +405,21 @@ async fn a_delivery_over_its_size_limit_is_413_in_the_json_error_body() {
             64 * 1024,
         ),
         (
+            "/webhooks/twilio/sms/status",
+            "application/x-www-form-urlencoded",
+            64 * 1024,
+        ),
+        (
             "/webhooks/twilio/voice/status",
             "application/x-www-form-urlencoded",
             64 * 1024,
         ),
         ("/webhooks/email/mailgun", "application/json", 1024 * 1024),
+        ("/webhooks/email/sendgrid", "application/json", 1024 * 1024),
     ] {
-        post_bytes(&app, path, content_type, limit + 1)
-            .await
-            .assert_error_at(413, "payload_too_large", path);
+        let r = post_bytes(&app, path, content_type, limit + 1).await;
+        r.assert_error_at(413, "payload_too_large", path);
+        crate::openapi::assert_status_documented(path, &r);
         let r = post_bytes(&app, path, content_type, limit).await;
         assert_ne!(r.status, 413, "{path}: at the limit");
         assert!(r.json["error"].is_string(), "{path}: {}", r.text);

@@ -624,7 +624,9 @@ impl Doc<'_> {
                 .required(Some(Required::True))
                 .build(),
         ));
-        self
+        // Every raw body is read up to its route's limit: 413 past it (`extract::RawBody`,
+        // Stripe's own reader).
+        self.errors(&[413])
     }
 
     /// `status` with a JSON body of type `T`.

@@ -109,7 +109,7 @@ pub fn register(e: &mut Endpoints) {
         .errors(&[406])
         .describe("A signed event that cannot be used as it is answers 406 `invalid_payload`, which Mailgun does not retry (docs/webhooks.md).");
     provider_route(e, ProviderRoute { path: "/webhooks/aws-connect/events", summary: "Amazon Connect: one contact event from an EventBridge API destination", content_type: JSON, body: "The EventBridge event, as AWS sends it", max_body: MAX_CONNECT_BODY, ack: Ack::Empty }, aws_connect::events)
-        .describe("Authenticated by the organization's credential in `X-Palisade-Connect-Key` (401 `invalid_credentials` otherwise, before the body is read); see docs/aws-connect.md.");
+        .describe("Authenticated by the organization's credential in `X-Palisade-Connect-Key` (401 `invalid_credentials` otherwise, before the body is parsed; a body over the size limit is 413 first); see docs/aws-connect.md.");
 }
 
 // --- shared by the provider handlers ------------------------------------------------------
