@@ -50,17 +50,19 @@ impl CorsOrigins {
 
     /// A comma-separated list of origins, each `http(s)://host[:port]` as a browser sends it
     /// (no path, not even `/`; no user, query or fragment; no wildcard). Host names are
-    /// compared in lower case and a default port is dropped, as browsers spell them.
+    /// compared in lower case and a default port is dropped, as browsers spell them. An error
+    /// names the entry by its position, never its value (docs/configuration.md).
     pub fn parse(list: &str) -> Result<Self, String> {
         let mut origins = Vec::new();
-        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let items = list.split(',').map(str::trim).filter(|s| !s.is_empty());
+        for (n, item) in (1..).zip(items) {
             if item.contains('*') {
                 return Err(format!(
-                    "{item:?}: wildcards are not accepted; list each origin"
+                    "entry {n}: wildcards are not accepted; list each origin"
                 ));
             }
             let url = url::Url::parse(item)
-                .map_err(|_| format!("{item:?} is not an origin like https://app.example.com"))?;
+                .map_err(|_| format!("entry {n} is not an origin like https://app.example.com"))?;
             let plain = url.username().is_empty()
                 && url.password().is_none()
                 && url.query().is_none()
@@ -69,7 +71,7 @@ impl CorsOrigins {
                 && !item.ends_with('/');
             if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !plain {
                 return Err(format!(
-                    "{item:?} is not an origin: write scheme://host[:port], e.g. https://app.example.com"
+                    "entry {n} is not an origin: write scheme://host[:port], e.g. https://app.example.com"
                 ));
             }
             let origin = url.origin().ascii_serialization();
@@ -251,6 +253,11 @@ mod tests {
             "null",
         ] {
             assert!(CorsOrigins::parse(bad).is_err(), "{bad}");
+            // Named by its position, not its value (another host than the message's example).
+            let bad = bad.replace("app.example.com", "shop.example.net");
+            let err = CorsOrigins::parse(&format!("https://ok.example.com, {bad}")).unwrap_err();
+            assert!(err.starts_with("entry 2"), "{bad}: {err}");
+            assert!(!err.contains(&bad), "{bad}: {err}");
         }
     }
 

@@ -252,7 +252,8 @@ pub fn command() -> Command {
             .long_about(
                 "Deletes, across every organization, the append-only records past their window \
                  (webhook deliveries, Mailgun tokens, Stripe event ids, finished outbound webhook \
-                 events, expired invitations and password resets, idempotency keys) and clears \
+                 events, expired invitations and password resets, idempotency keys, the incremental \
+                 sync's deletion records) and clears \
                  ended phone number quarantines, through palisade_private.purge_expired_records \
                  as the owner role, in short batches; prints what it removed. The server does \
                  the same every PALISADE_RETENTION_EVERY_MINUTES (docs/dba.md#retention).",

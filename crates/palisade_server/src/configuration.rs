@@ -457,16 +457,21 @@ fn url_setting(
             "{name} and {file_var} are both set: set one"
         ))),
         (Some(url), None) => Ok(Some(UrlSetting::Url(Secret::new(url)))),
-        // A URL or connection string given as the file's name would be printed as a path by
-        // every error about the file: refused, naming only the variable.
-        (None, Some(path)) if path.contains("://") || path.contains('=') => {
-            Err(ConfigError(format!(
-                "{file_var} must be the path of a file holding the URL, not a URL or connection string"
-            )))
-        }
-        (None, Some(path)) => Ok(Some(UrlSetting::File(PathBuf::from(path)))),
+        (None, Some(path)) => Ok(Some(UrlSetting::File(url_file_path(&file_var, path)?))),
         (None, None) => Ok(None),
     }
+}
+
+/// The path a URL file variable (`file_var`) holds. A URL or connection string given as the
+/// file's name would be printed as a path by every error about the file: refused, naming only
+/// the variable.
+fn url_file_path(file_var: &str, path: String) -> Result<PathBuf, ConfigError> {
+    if path.contains("://") || path.contains('=') {
+        return Err(ConfigError(format!(
+            "{file_var} must be the path of a file holding the URL, not a URL or connection string"
+        )));
+    }
+    Ok(PathBuf::from(path))
 }
 
 /// Everything `palisade serve` needs.
@@ -762,11 +767,14 @@ impl ServeSettings {
             },
             workers: match get("PALISADE_HTTP_WORKERS") {
                 None => None,
-                Some(_) => Some(
-                    usize::try_from(number(&get, "PALISADE_HTTP_WORKERS", 1)?)
-                        .unwrap_or(1)
-                        .max(1),
-                ),
+                Some(_) => match number(&get, "PALISADE_HTTP_WORKERS", 1)? {
+                    0 => {
+                        return Err(ConfigError(
+                            "PALISADE_HTTP_WORKERS must be at least 1".into(),
+                        ));
+                    }
+                    n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                },
             },
             webhooks,
             stripe_webhook_secret,
@@ -1368,7 +1376,7 @@ impl RotateSettings {
         let database = match get("PALISADE_APP_DATABASE_URL_FILE") {
             None => DatabaseMode::Embedded(EmbeddedSettings::from_lookup(&get)?),
             Some(path) => DatabaseMode::External(RotateServer {
-                url_file: PathBuf::from(path),
+                url_file: url_file_path("PALISADE_APP_DATABASE_URL_FILE", path)?,
                 superuser_url: superuser_url_from_lookup(&get)?.ok_or_else(|| {
                     ConfigError(
                         "rotate-app-credential with PALISADE_APP_DATABASE_URL_FILE needs \
@@ -2162,6 +2170,7 @@ mod tests {
         for (name, value) in [
             ("PALISADE_TOKEN_TTL_SECS", "0"),
             ("PALISADE_SESSION_MAX_SECS", "0"),
+            ("PALISADE_HTTP_WORKERS", "0"),
         ] {
             let err = settings(&[(name, value)]).err().unwrap().to_string();
             assert!(err.contains(&format!("{name} must be at least 1")), "{err}");
@@ -2334,6 +2343,30 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(!err.contains("secret-misplaced"), "{err}");
+        // rotate-app-credential reads the app's URL file too (it printed the URL as the path of
+        // a file it could not read).
+        for value in [
+            "postgresql://a:secret-misplaced@h/db",
+            "host=h user=a password=secret-misplaced",
+        ] {
+            let env = map(&[
+                (
+                    "PALISADE_SUPERUSER_URL",
+                    "postgresql://postgres:p@h/postgres",
+                ),
+                ("PALISADE_APP_DATABASE_URL_FILE", value),
+            ]);
+            let err = RotateSettings::from_lookup(|k| env.get(k).cloned())
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                err.contains("PALISADE_APP_DATABASE_URL_FILE")
+                    && err.contains("not a URL")
+                    && !err.contains("secret-misplaced"),
+                "{err}"
+            );
+        }
     }
 
     /// The names `read` asks for, over each environment of `envs` (so the branches of both

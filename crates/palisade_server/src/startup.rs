@@ -1028,13 +1028,18 @@ pub async fn rotate_url_file(
     .await?)
 }
 
-/// Replaces `path` with `url` atomically: a temporary file beside it (with the mode of the file
-/// it replaces, 0600 if that cannot be read), then a rename, so a server never reads half a URL.
-/// The new file belongs to whoever runs this: run it as the file's owner.
+/// Replaces `path` with `url` atomically: a temporary file beside it (with the mode, owner and
+/// group of the file it replaces; 0600 and the caller's if that cannot be read), then a rename,
+/// so a server never reads half a URL. Only root may give the file to another owner, and a user
+/// only to a group of its own: run as the file's owner in a group it is not in, the new file
+/// keeps the owner and takes that user's group (docs/dba.md).
 fn write_url_file(path: &std::path::Path, url: &Secret) -> std::io::Result<()> {
     use std::io::Write as _;
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    let mode = std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o777);
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+    let old = std::fs::metadata(path).ok();
+    let mode = old
+        .as_ref()
+        .map_or(0o600, |m| m.permissions().mode() & 0o777);
     let mut name = path.file_name().unwrap_or_default().to_owned();
     name.push(".rotating");
     let tmp = path.with_file_name(name);
@@ -1044,6 +1049,14 @@ fn write_url_file(path: &std::path::Path, url: &Secret) -> std::io::Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(&tmp)?;
+    if let Some(old) = &old {
+        // The servers may read the file through its group (root:palisade 0640): a new file of
+        // the caller's group would lock them out, and the rotation's drain would never end.
+        // What the caller may not change stays the caller's (EPERM), as before.
+        if std::os::unix::fs::fchown(&file, Some(old.uid()), Some(old.gid())).is_err() {
+            let _ = std::os::unix::fs::fchown(&file, None, Some(old.gid()));
+        }
+    }
     file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     file.write_all(url.expose().as_bytes())?;
     file.write_all(b"\n")?;
@@ -1122,6 +1135,36 @@ mod tests {
         assert_eq!(
             db.database.owner_url.read().unwrap().expose(),
             "postgresql://o:new@h/db"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The rotation's new URL file keeps the replaced file's mode, owner and group: servers
+    /// reading it through its group (root:palisade 0640) still can. Run as root (as here and in
+    /// CI), the file is given to another owner and group than the caller's first; run as another
+    /// user, it keeps that user's own, which is still what the assertion compares.
+    #[test]
+    fn a_rotated_url_file_keeps_its_mode_owner_and_group() {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        let dir =
+            std::env::temp_dir().join(format!("palisade-rotate-file-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        let file = dir.join("app-url");
+        std::fs::write(&file, "postgresql://a:old@h/db\n").unwrap();
+        if std::fs::metadata("/proc/self").unwrap().uid() == 0 {
+            std::os::unix::fs::chown(&file, Some(1), Some(1)).unwrap();
+        }
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let before = std::fs::metadata(&file).unwrap();
+        write_url_file(&file, &Secret::new("postgresql://b:new@h/db")).unwrap();
+        let after = std::fs::metadata(&file).unwrap();
+        assert_eq!(
+            (after.uid(), after.gid(), after.permissions().mode() & 0o777),
+            (before.uid(), before.gid(), 0o640)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "postgresql://b:new@h/db\n"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
