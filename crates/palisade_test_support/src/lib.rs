@@ -20,8 +20,8 @@
 //!   `palisade serve` prints them.
 //!
 //! Roles are cluster-wide, so tests share `palisade_owner`, `palisade_app_a` (the app's login
-//! role, a member of the group `palisade_app`) and `palisade_billing` (with fixed test passwords)
-//! and must never alter them (the rotation test runs in a process of its own); a test that needs
+//! role, a member of the group `palisade_app`) and `palisade_billing` (with the process's random
+//! [`test_password`]) and must never alter them (the rotation test runs in a process of its own); a test that needs
 //! a differently privileged role creates its own, uniquely named.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a harness failure should stop the test loudly
@@ -97,8 +97,38 @@ pub fn unique_number() -> String {
 /// The phone number quarantine of test servers: the default, 30 days.
 pub const TEST_NUMBER_QUARANTINE: time::Duration = time::Duration::days(30);
 
-/// Password of every login role in test clusters. Test servers only.
-pub const TEST_PASSWORD: &str = "palisade-test-password";
+/// The password of the harness's login roles (`palisade_owner`, [`TEST_APP_LOGIN_ROLE`],
+/// `palisade_billing`) and of its throwaway cluster's superuser: random, made once per test
+/// process, never written down (any local user can reach the cluster's port, and the superuser
+/// runs `COPY ... TO PROGRAM` as the developer's OS user). On a server named by
+/// `TEST_DATABASE_URL`, which test processes share, it is derived from the superuser password that
+/// URL gives, so that they all set the same one (`shared_server_role_password`).
+pub fn test_password() -> &'static str {
+    &cluster().role_password
+}
+
+/// A new random password (32 random bytes, hex: nothing to quote or percent-encode), for a
+/// cluster or a role a test creates itself. Never a fixed one: a test cluster listens on
+/// 127.0.0.1, where every local user can try it.
+pub fn random_password() -> String {
+    palisade_db::rotation::random_password()
+        .expect("randomness for a password")
+        .expose()
+        .to_owned()
+}
+
+/// The password the harness gives the shared roles on a server named by `TEST_DATABASE_URL`: a
+/// digest of the superuser password it was given, the same in every test process that shares the
+/// server (each bootstraps the roles, which sets their password) and known to no one without that
+/// password. A server whose superuser needs none gives them one anyone can compute; such a server
+/// lets anyone in anyway.
+fn shared_server_role_password(superuser_password: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(format!("palisade test roles\n{superuser_password}"))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 /// The app's login role in test clusters (the active one of the two, a member of `palisade_app`).
 pub const TEST_APP_LOGIN_ROLE: &str = schema::APP_LOGIN_ROLES[0];
 /// The guardrails test clusters bootstrap the app's login roles with: the defaults, but a
@@ -151,6 +181,7 @@ pub struct TestCluster {
     port: u16,
     superuser: String,
     superuser_password: String,
+    role_password: String,
     template: String,
     // Keeps the embedded cluster alive for the whole process (statics are never dropped; the
     // launcher stops the server when the process exits).
@@ -170,6 +201,21 @@ impl TestCluster {
     pub fn superuser_url(&self, db: &str) -> String {
         self.url(&self.superuser, &self.superuser_password, db)
     }
+
+    /// The superuser's URL to `db` without its password, for a command such as `psql`, which is
+    /// given the password in `PGPASSWORD` ([`TestCluster::superuser_password`]): a command's
+    /// arguments are readable by every local user (`/proc/<pid>/cmdline`).
+    pub fn superuser_url_without_password(&self, db: &str) -> String {
+        format!(
+            "postgresql://{}@{}:{}/{db}",
+            self.superuser, self.host, self.port
+        )
+    }
+
+    /// The superuser's password, for `PGPASSWORD`.
+    pub fn superuser_password(&self) -> &str {
+        &self.superuser_password
+    }
 }
 
 static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
@@ -187,7 +233,7 @@ pub fn cluster() -> &'static TestCluster {
 
 fn init_cluster() -> TestCluster {
     let template = format!("palisade_tmpl_{}", uuid::Uuid::new_v4().simple());
-    let (host, port, superuser, superuser_password, cluster) =
+    let (host, port, superuser, superuser_password, role_password, cluster) =
         match std::env::var("TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => {
                 let cfg: tokio_postgres::Config = url
@@ -206,9 +252,11 @@ fn init_cluster() -> TestCluster {
                     .get_password()
                     .map(|p| String::from_utf8_lossy(p).into_owned())
                     .unwrap_or_default();
-                (host, port, user, password, None)
+                let role_password = shared_server_role_password(&password);
+                (host, port, user, password, role_password, None)
             }
             _ => {
+                let password = random_password();
                 let bins = PgBinaries::locate().unwrap_or_else(|e| panic!("{e}"));
                 let cluster = RunningCluster::start(
                     &bins,
@@ -216,7 +264,7 @@ fn init_cluster() -> TestCluster {
                         data_dir: ephemeral_dir("palisade-test").expect("temp dir"),
                         port: None,
                         superuser: "postgres".into(),
-                        superuser_password: TEST_PASSWORD.into(),
+                        superuser_password: password.clone(),
                         ephemeral: true,
                         settings: vec![("max_connections".into(), "400".into())],
                     },
@@ -226,7 +274,8 @@ fn init_cluster() -> TestCluster {
                     cluster.host().to_owned(),
                     cluster.port(),
                     "postgres".to_owned(),
-                    TEST_PASSWORD.to_owned(),
+                    password.clone(),
+                    password,
                     Some(cluster),
                 )
             }
@@ -236,6 +285,7 @@ fn init_cluster() -> TestCluster {
         port,
         superuser,
         superuser_password,
+        role_password,
         template,
         _cluster: cluster,
     };
@@ -245,10 +295,10 @@ fn init_cluster() -> TestCluster {
         .expect("runtime");
     rt.block_on(async {
         let passwords = RolePasswords {
-            owner: TEST_PASSWORD.into(),
-            app: TEST_PASSWORD.into(),
+            owner: c.role_password.clone(),
+            app: c.role_password.clone(),
             app_role: TEST_APP_LOGIN_ROLE,
-            billing: TEST_PASSWORD.into(),
+            billing: c.role_password.clone(),
         };
         schema::bootstrap(
             &c.superuser_url("postgres"),
@@ -258,7 +308,7 @@ fn init_cluster() -> TestCluster {
         )
         .await
         .unwrap_or_else(|e| panic!("bootstrap: {e}"));
-        schema::migrate(&c.url(schema::OWNER_ROLE, TEST_PASSWORD, &c.template))
+        schema::migrate(&c.url(schema::OWNER_ROLE, &c.role_password, &c.template))
             .await
             .unwrap_or_else(|e| panic!("migrate: {e}"));
         // As in production: the SECURITY DEFINER files, by the superuser, after migrations.
@@ -273,6 +323,8 @@ fn init_cluster() -> TestCluster {
 pub struct TestDb {
     /// The database name.
     pub name: String,
+    /// Roles the test created, dropped after the database ([`TestDb::drop_role_with_it`]).
+    roles: std::sync::Mutex<Vec<String>>,
 }
 
 impl TestDb {
@@ -310,7 +362,10 @@ impl TestDb {
         ))
         .await
         .expect("revoke temporary");
-        Self { name }
+        Self {
+            name,
+            roles: Default::default(),
+        }
     }
 
     /// A new database migrated only up to migration `version` (the superuser's files first,
@@ -329,7 +384,10 @@ impl TestDb {
         ))
         .await
         .unwrap_or_else(|e| panic!("create upgrade database: {e}"));
-        let db = Self { name };
+        let db = Self {
+            name,
+            roles: Default::default(),
+        };
         schema::install_superuser_database_files(&su_url, &db.name)
             .await
             .unwrap_or_else(|e| panic!("superuser files: {e}"));
@@ -389,9 +447,20 @@ impl TestDb {
         (org, owner, email)
     }
 
-    /// URL for a role of ours with the test password.
+    /// Drops `role` (a role the test created) when this database is dropped, right after it (a
+    /// role with privileges in a database cannot be dropped before it), even when the test fails:
+    /// roles are cluster-wide, and a probe role left behind (a superuser, a BYPASSRLS member of
+    /// `palisade_app`) would outlive the test on a shared server (`TEST_DATABASE_URL`).
+    pub fn drop_role_with_it(&self, role: &str) {
+        self.roles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(role.to_owned());
+    }
+
+    /// URL for a role of ours with the test password ([`test_password`]).
     pub fn url_as(&self, role: &str) -> String {
-        cluster().url(role, TEST_PASSWORD, &self.name)
+        cluster().url(role, test_password(), &self.name)
     }
 
     /// URL for the superuser.
@@ -490,6 +559,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
+        let roles = std::mem::take(self.roles.get_mut().unwrap_or_else(|e| e.into_inner()));
         let url = cluster().superuser_url("postgres");
         // Drop from a plain thread: the test's runtime may be shutting down.
         let _ = std::thread::spawn(move || {
@@ -512,7 +582,13 @@ impl Drop for TestDb {
                 .ok()?;
                 su.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                     .await
-                    .ok()
+                    .ok()?;
+                for role in &roles {
+                    let _ = su
+                        .batch_execute(&format!("DROP ROLE IF EXISTS \"{role}\""))
+                        .await;
+                }
+                Some(())
             })
         })
         .join();
