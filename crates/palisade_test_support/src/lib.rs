@@ -6,6 +6,10 @@
 //!   removed when the test process exits, however it exits.
 //! - Migrations and policies are applied once, to a template database; each test gets its own
 //!   database copied from it ([`TestDb::new`], `CREATE DATABASE ... TEMPLATE`), dropped after.
+//!   The template itself is never dropped ([`cluster`] is a static, and statics are not dropped):
+//!   a throwaway cluster takes it along when it goes, but a `TEST_DATABASE_URL` server keeps one
+//!   `palisade_tmpl_<uuid>` per test process that ran (docs/testing.md gives the SQL that drops
+//!   them).
 //! - [`spawn_app`] serves the real application on 127.0.0.1 port 0 over that database, with the
 //!   Stripe webhook configured: a billing pool as `palisade_billing` and
 //!   [`TEST_STRIPE_WEBHOOK_SECRET`]; [`stripe_signature_header`] signs a body as Stripe does.
@@ -232,6 +236,7 @@ pub fn cluster() -> &'static TestCluster {
 }
 
 fn init_cluster() -> TestCluster {
+    // Never dropped: on a TEST_DATABASE_URL server it outlives the process (module doc).
     let template = format!("palisade_tmpl_{}", uuid::Uuid::new_v4().simple());
     let (host, port, superuser, superuser_password, role_password, cluster) =
         match std::env::var("TEST_DATABASE_URL") {
