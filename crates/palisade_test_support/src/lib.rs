@@ -179,10 +179,65 @@ pub fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
+/// Where the test server is, and the connection parameters the URL naming it gave: every role's
+/// URL is built from it ([`ServerAddress::url`]), the parts that change percent-encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ServerAddress {
+    /// The hosts and ports, as the URL wrote them (`127.0.0.1:5432`, `[::1]:5433`, `a,b:6432`).
+    hosts: String,
+    /// The parameters (`sslmode=require&sslrootcert=...`), as the URL wrote them, less any
+    /// `user`, `password` or `dbname` (they would override what [`ServerAddress::url`] sets);
+    /// empty when none.
+    params: String,
+}
+
+impl ServerAddress {
+    /// From a `postgresql://` (or `postgres://`) URL, split as tokio-postgres splits it: the
+    /// credentials end at the first `@`, the hosts at `/` or `?`, the database name at `?`.
+    fn parse(url: &str) -> Option<Self> {
+        let rest = url
+            .strip_prefix("postgresql://")
+            .or_else(|| url.strip_prefix("postgres://"))?;
+        let rest = rest
+            .split_once('@')
+            .map_or(rest, |(_credentials, rest)| rest);
+        let hosts_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (hosts, rest) = rest.split_at(hosts_end);
+        let params = rest.split_once('?').map_or("", |(_path, query)| query);
+        let params = params
+            .split('&')
+            .filter(|param| {
+                let key = param.split_once('=').map_or(*param, |(key, _)| key);
+                !param.is_empty() && !["user", "password", "dbname"].contains(&key)
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        Some(Self {
+            hosts: hosts.to_owned(),
+            params,
+        })
+    }
+
+    /// A URL for `user`, with `password` if any, to `db` on this server, with its parameters.
+    fn url(&self, user: &str, password: Option<&str>, db: &str) -> String {
+        let password = password.map_or(String::new(), |p| format!(":{}", percent_encode(p)));
+        let params = if self.params.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", self.params)
+        };
+        format!(
+            "postgresql://{}{password}@{}/{}{params}",
+            percent_encode(user),
+            self.hosts,
+            percent_encode(db)
+        )
+    }
+}
+
 /// The process-wide test server.
 pub struct TestCluster {
-    host: String,
-    port: u16,
+    address: ServerAddress,
     superuser: String,
     superuser_password: String,
     role_password: String,
@@ -193,12 +248,10 @@ pub struct TestCluster {
 }
 
 impl TestCluster {
-    /// A URL for `user` (with `password`) to `db` on the test server.
+    /// A URL for `user` (with `password`) to `db` on the test server: user, password and database
+    /// percent-encoded, with the parameters `TEST_DATABASE_URL` gave (`sslmode`...).
     pub fn url(&self, user: &str, password: &str, db: &str) -> String {
-        format!(
-            "postgresql://{user}:{password}@{}:{}/{db}",
-            self.host, self.port
-        )
+        self.address.url(user, Some(password), db)
     }
 
     /// The superuser's URL to `db`.
@@ -210,10 +263,7 @@ impl TestCluster {
     /// given the password in `PGPASSWORD` ([`TestCluster::superuser_password`]): a command's
     /// arguments are readable by every local user (`/proc/<pid>/cmdline`).
     pub fn superuser_url_without_password(&self, db: &str) -> String {
-        format!(
-            "postgresql://{}@{}:{}/{db}",
-            self.superuser, self.host, self.port
-        )
+        self.address.url(&self.superuser, None, db)
     }
 
     /// The superuser's password, for `PGPASSWORD`.
@@ -238,17 +288,20 @@ pub fn cluster() -> &'static TestCluster {
 fn init_cluster() -> TestCluster {
     // Never dropped: on a TEST_DATABASE_URL server it outlives the process (module doc).
     let template = format!("palisade_tmpl_{}", uuid::Uuid::new_v4().simple());
-    let (host, port, superuser, superuser_password, role_password, cluster) =
+    let (address, superuser, superuser_password, role_password, cluster) =
         match std::env::var("TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => {
                 let cfg: tokio_postgres::Config = url
                     .parse()
                     .expect("TEST_DATABASE_URL is not a PostgreSQL URL");
-                let host = match cfg.get_hosts().first() {
-                    Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-                    _ => panic!("TEST_DATABASE_URL must name a TCP host"),
-                };
-                let port = cfg.get_ports().first().copied().unwrap_or(5432);
+                if !matches!(
+                    cfg.get_hosts().first(),
+                    Some(tokio_postgres::config::Host::Tcp(_))
+                ) {
+                    panic!("TEST_DATABASE_URL must name a TCP host");
+                }
+                let address = ServerAddress::parse(&url)
+                    .expect("TEST_DATABASE_URL must be a postgresql:// URL");
                 let user = cfg
                     .get_user()
                     .expect("TEST_DATABASE_URL must name a superuser")
@@ -258,7 +311,7 @@ fn init_cluster() -> TestCluster {
                     .map(|p| String::from_utf8_lossy(p).into_owned())
                     .unwrap_or_default();
                 let role_password = shared_server_role_password(&password);
-                (host, port, user, password, role_password, None)
+                (address, user, password, role_password, None)
             }
             _ => {
                 let password = random_password();
@@ -276,8 +329,10 @@ fn init_cluster() -> TestCluster {
                 )
                 .unwrap_or_else(|e| panic!("{e}"));
                 (
-                    cluster.host().to_owned(),
-                    cluster.port(),
+                    ServerAddress {
+                        hosts: format!("{}:{}", cluster.host(), cluster.port()),
+                        params: String::new(),
+                    },
                     "postgres".to_owned(),
                     password.clone(),
                     password,
@@ -286,8 +341,7 @@ fn init_cluster() -> TestCluster {
             }
         };
     let c = TestCluster {
-        host,
-        port,
+        address,
         superuser,
         superuser_password,
         role_password,
@@ -1188,5 +1242,63 @@ impl Drop for TestApp {
         // Sends the stop command; the workers drain and exit on their own.
         drop(self.handle.stop(false));
         self.pool.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_postgres::config::{Host, SslMode};
+
+    #[test]
+    fn a_password_that_needs_encoding_and_the_given_parameters_survive_a_role_url() {
+        let given = "postgresql://su:p%40ss%2F%23%3F%3A@db.test:6543/postgres\
+                     ?sslmode=require&user=other&application_name=tests&dbname=other";
+        let cfg: tokio_postgres::Config = given.parse().unwrap();
+        let password = String::from_utf8_lossy(cfg.get_password().unwrap()).into_owned();
+        assert_eq!(password, "p@ss/#?:");
+        let address = ServerAddress::parse(given).unwrap();
+        let url = address.url("palisade_app_a", Some(&password), "palisade_test_1");
+        let built: tokio_postgres::Config = url.parse().unwrap();
+        assert_eq!(built.get_user(), Some("palisade_app_a"));
+        assert_eq!(built.get_password(), Some(&b"p@ss/#?:"[..]));
+        assert_eq!(built.get_dbname(), Some("palisade_test_1"));
+        assert_eq!(built.get_hosts(), [Host::Tcp("db.test".into())]);
+        assert_eq!(built.get_ports(), [6543]);
+        assert_eq!(built.get_ssl_mode(), SslMode::Require);
+        assert_eq!(built.get_application_name(), Some("tests"));
+        // And palisade's own parser, which every harness connection goes through.
+        palisade_db::DbConfig::parse(&url).unwrap();
+
+        let without = address.url("postgres", None, "postgres");
+        assert_eq!(
+            without,
+            "postgresql://postgres@db.test:6543/postgres?sslmode=require&application_name=tests"
+        );
+        let built: tokio_postgres::Config = without.parse().unwrap();
+        assert_eq!(built.get_password(), None);
+    }
+
+    #[test]
+    fn an_address_keeps_the_hosts_as_written_and_may_have_no_parameters() {
+        for (given, hosts, params) in [
+            ("postgres://u:p@127.0.0.1:5432/db", "127.0.0.1:5432", ""),
+            ("postgresql://u@[::1]:5433", "[::1]:5433", ""),
+            (
+                "postgresql://a,b:6432?sslmode=disable",
+                "a,b:6432",
+                "sslmode=disable",
+            ),
+        ] {
+            assert_eq!(
+                ServerAddress::parse(given),
+                Some(ServerAddress {
+                    hosts: hosts.into(),
+                    params: params.into()
+                }),
+                "{given}"
+            );
+        }
+        assert_eq!(ServerAddress::parse("host=h user=u"), None);
     }
 }
