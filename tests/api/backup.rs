@@ -44,7 +44,7 @@ async fn contents(c: &Client) -> Vec<(String, i64, String)> {
 /// `pg_restore` of `dump` into `db` as the superuser, as docs/dba.md writes it.
 async fn restore(bins: &PgBinaries, cluster: &RunningCluster, db: &str, dump: &Path) {
     let mut cmd = Command::new(bins.bindir().join("pg_restore"));
-    cmd.env("PGPASSWORD", SUPERUSER_PASSWORD)
+    cmd.env("PGPASSWORD", superuser_password())
         .args([
             "--host",
             cluster.host(),
@@ -58,8 +58,19 @@ async fn restore(bins: &PgBinaries, cluster: &RunningCluster, db: &str, dump: &P
     assert_eq!(r.code, 0, "pg_restore into {db}: {}", r.stderr);
 }
 
-const SUPERUSER_PASSWORD: &str = "restore-cluster-superuser";
-const BACKUP_PASSWORD: &str = "backup-role-test-password";
+/// The restore cluster's superuser password, and the one the backup role logs in with on the
+/// test server while the dump runs (a BYPASSRLS role): random, made once per process, as every
+/// password of a cluster on 127.0.0.1, where any local user can try it.
+fn superuser_password() -> &'static str {
+    static PASSWORD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PASSWORD.get_or_init(palisade_test_support::random_password)
+}
+
+/// The backup role's password while it may log in ([`superuser_password`] says why random).
+fn backup_password() -> &'static str {
+    static PASSWORD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PASSWORD.get_or_init(palisade_test_support::random_password)
+}
 
 #[actix_web::test]
 async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_audits_clean() {
@@ -114,8 +125,9 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
 
     // The operator enables the backup role for the backup, and disables it afterwards.
     su.batch_execute(&format!(
-        "ALTER ROLE {} LOGIN PASSWORD '{BACKUP_PASSWORD}'",
-        schema::BACKUP_ROLE
+        "ALTER ROLE {} LOGIN PASSWORD '{}'",
+        schema::BACKUP_ROLE,
+        backup_password()
     ))
     .await
     .unwrap();
@@ -141,7 +153,7 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
         other => panic!("the test server is not on TCP: {other:?}"),
     };
     let mut cmd = Command::new(bins.bindir().join("pg_dump"));
-    cmd.env("PGPASSWORD", BACKUP_PASSWORD)
+    cmd.env("PGPASSWORD", backup_password())
         .args(["--host", &host, "--port", &port])
         .args(["--username", schema::BACKUP_ROLE, "--dbname", &app.db.name])
         .args([
@@ -157,8 +169,9 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
     // pool's check nor the Stripe path's accepts it.
     let as_backup = palisade_db::PoolSettings {
         url: palisade_domain::Secret::new(format!(
-            "postgresql://{}:{BACKUP_PASSWORD}@{host}:{port}/{}",
+            "postgresql://{}:{}@{host}:{port}/{}",
             schema::BACKUP_ROLE,
+            backup_password(),
             app.db.name
         ))
         .into(),
@@ -207,18 +220,18 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
             data_dir,
             port: None,
             superuser: "postgres".into(),
-            superuser_password: SUPERUSER_PASSWORD.into(),
+            superuser_password: superuser_password().into(),
             ephemeral: true,
             settings: vec![],
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let su_url = cluster.url("postgres", SUPERUSER_PASSWORD, "postgres");
+    let su_url = cluster.url("postgres", superuser_password(), "postgres");
     let passwords = schema::RolePasswords {
-        owner: "restored-owner".into(),
-        app: "restored-app".into(),
+        owner: palisade_test_support::random_password(),
+        app: palisade_test_support::random_password(),
         app_role: schema::APP_LOGIN_ROLES[0],
-        billing: "restored-billing".into(),
+        billing: palisade_test_support::random_password(),
     };
 
     // 1. Into a database bootstrapped first (roles, database, DDL guard), then the definers.
@@ -253,7 +266,7 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
         .unwrap_or_else(|e| panic!("install-definers: {e}"));
 
     for db in ["bootstrapped", "bare"] {
-        let mut restored = schema::connect(&cluster.url("postgres", SUPERUSER_PASSWORD, db))
+        let mut restored = schema::connect(&cluster.url("postgres", superuser_password(), db))
             .await
             .unwrap();
         assert_eq!(

@@ -14,7 +14,12 @@ use palisade_pg_embedded::{
 };
 use palisade_test_support::receiver::TestCa;
 
-const PASSWORD: &str = "tls-test-superuser";
+/// The cluster's superuser and roles' password: random, made once per process (a fixed one in
+/// the repository would let any local user in over 127.0.0.1).
+fn password() -> &'static str {
+    static PASSWORD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PASSWORD.get_or_init(palisade_test_support::random_password)
+}
 
 /// A cluster with `ssl = on`, and the CA files a client may name.
 struct TlsCluster {
@@ -52,7 +57,7 @@ impl TlsCluster {
                 data_dir,
                 port: None,
                 superuser: "postgres".into(),
-                superuser_password: PASSWORD.into(),
+                superuser_password: password().into(),
                 ephemeral: true,
                 settings: vec![
                     ("ssl".into(), "on".into()),
@@ -72,7 +77,8 @@ impl TlsCluster {
     /// The superuser's URL to `host`, with `query` (`sslmode=...&...`).
     fn url(&self, host: &str, query: &str) -> String {
         format!(
-            "postgresql://postgres:{PASSWORD}@{host}:{}/postgres?{query}",
+            "postgresql://postgres:{}@{host}:{}/postgres?{query}",
+            password(),
             self.cluster.port()
         )
     }
@@ -96,7 +102,7 @@ async fn refused(url: &str) -> String {
     match ssl(url).await {
         Ok(ssl) => panic!("connected (ssl = {ssl}) where a refusal was expected"),
         Err(e) => {
-            assert!(!e.contains(PASSWORD), "the error shows the password: {e}");
+            assert!(!e.contains(password()), "the error shows the password: {e}");
             e
         }
     }
@@ -119,9 +125,10 @@ async fn every_sslmode_does_what_libpq_says_against_a_tls_server() {
     assert_eq!(ssl(&full("localhost", &ca)).await, Ok(true));
     // The same as a key=value connection string.
     let kv = format!(
-        "host=localhost port={} user=postgres password={PASSWORD} dbname=postgres \
+        "host=localhost port={} user=postgres password={} dbname=postgres \
          sslmode=verify-full sslrootcert='{ca}'",
-        c.cluster.port()
+        c.cluster.port(),
+        password()
     );
     assert_eq!(ssl(&kv).await, Ok(true));
     // The certificate is for localhost, not for 127.0.0.1.
@@ -192,7 +199,7 @@ async fn every_sslmode_does_what_libpq_says_against_a_tls_server() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("is not signed by the CA in"), "{e}");
-    assert!(!e.contains(PASSWORD), "{e}");
+    assert!(!e.contains(password()), "{e}");
     // A CA file that is not there stops the pool from being built, naming the setting.
     let e = AppPool::new(&PoolSettings {
         url: Secret::new(full("localhost", "/nonexistent/ca.pem")).into(),
@@ -206,7 +213,7 @@ async fn every_sslmode_does_what_libpq_says_against_a_tls_server() {
         e.contains("sslrootcert in the database URL (/nonexistent/ca.pem): cannot be read"),
         "{e}"
     );
-    assert!(!e.contains(PASSWORD), "{e}");
+    assert!(!e.contains(password()), "{e}");
 
     c.cluster.stop().unwrap();
 }

@@ -25,6 +25,7 @@ mod email_verification;
 mod email_webhooks;
 mod engagement;
 mod fuzz_inputs;
+mod harness;
 mod idempotency;
 mod integrations;
 mod isolation;

@@ -5,14 +5,26 @@ use std::time::Duration;
 use palisade_db::schema::{self, check_app_role};
 use palisade_db::{AppPool, PoolSettings};
 use palisade_server::startup::{AppConfig, Application};
-use palisade_test_support::{TEST_APP_LOGIN_ROLE, TEST_JWT_SECRET, TEST_PASSWORD, TestDb, cluster};
+use palisade_test_support::{TEST_APP_LOGIN_ROLE, TEST_JWT_SECRET, TestDb, cluster, test_password};
 
-/// Creates a login role of its own (roles are cluster-wide; never alter the shared ones).
-async fn make_role(db: &TestDb, attrs: &str) -> String {
+/// A new probe role's name, dropped with `db` even when the test fails: roles are cluster-wide,
+/// and a BYPASSRLS member of palisade_app (or a superuser) left behind would be a real finding for
+/// `palisade audit` on any other database of a shared test server (TEST_DATABASE_URL), and a way
+/// in.
+fn probe_name(db: &TestDb) -> String {
     let name = format!("palisade_probe_{}", uuid::Uuid::new_v4().simple());
+    db.drop_role_with_it(&name);
+    name
+}
+
+/// Creates a login role of its own (roles are cluster-wide; never alter the shared ones), with
+/// the process's random test password.
+async fn make_role(db: &TestDb, attrs: &str) -> String {
+    let name = probe_name(db);
     let su = db.superuser_client().await;
     su.batch_execute(&format!(
-        "CREATE ROLE {name} LOGIN PASSWORD '{TEST_PASSWORD}' {attrs}"
+        "CREATE ROLE {name} LOGIN PASSWORD '{}' {attrs}",
+        test_password()
     ))
     .await
     .unwrap();
@@ -22,24 +34,9 @@ async fn make_role(db: &TestDb, attrs: &str) -> String {
     name
 }
 
-/// Drops the test's database, then its probe roles: roles are cluster-wide, and a BYPASSRLS
-/// member of palisade_app left behind would be a real finding for `palisade audit` on any other
-/// database of a shared test server (TEST_DATABASE_URL).
-async fn clean_up(db: TestDb, roles: &[&str]) {
-    drop(db);
-    let su = schema::connect(&cluster().superuser_url("postgres"))
-        .await
-        .unwrap();
-    for role in roles {
-        su.batch_execute(&format!("DROP ROLE IF EXISTS {role}"))
-            .await
-            .unwrap();
-    }
-}
-
 fn pool_as(db: &TestDb, role: &str) -> AppPool {
     AppPool::new(&PoolSettings {
-        url: palisade_domain::Secret::new(cluster().url(role, TEST_PASSWORD, &db.name)).into(),
+        url: palisade_domain::Secret::new(cluster().url(role, test_password(), &db.name)).into(),
         max_size: 1,
         wait_timeout: Duration::from_secs(10),
     })
@@ -172,11 +169,12 @@ async fn the_app_group_cannot_log_in_and_both_login_roles_are_plain_members_with
 async fn a_login_role_outside_the_app_group_is_refused() {
     // It would hold none of the app's grants: every request would fail. Said at startup instead.
     let db = TestDb::new().await;
-    let role = format!("palisade_probe_{}", uuid::Uuid::new_v4().simple());
+    let role = probe_name(&db);
     db.superuser_client()
         .await
         .batch_execute(&format!(
-            "CREATE ROLE {role} LOGIN PASSWORD '{TEST_PASSWORD}'"
+            "CREATE ROLE {role} LOGIN PASSWORD '{}'",
+            test_password()
         ))
         .await
         .unwrap();
@@ -185,7 +183,6 @@ async fn a_login_role_outside_the_app_group_is_refused() {
         msg.contains("refusing to start") && msg.contains("is not a member of palisade_app"),
         "{msg}"
     );
-    clean_up(db, &[&role]).await;
 }
 
 #[actix_web::test]
@@ -197,7 +194,6 @@ async fn an_app_role_with_bypassrls_is_refused() {
         msg.contains("refusing to start") && msg.contains("BYPASSRLS"),
         "{msg}"
     );
-    clean_up(db, &[&role]).await;
 }
 
 #[actix_web::test]
@@ -228,7 +224,6 @@ async fn an_app_role_that_may_not_run_the_sync_functions_is_refused() {
     .await
     .unwrap();
     check_app_role(&pool_as(&db, &role)).await.unwrap();
-    clean_up(db, &[&role]).await;
 }
 
 #[actix_web::test]
@@ -246,7 +241,6 @@ async fn an_app_role_that_owns_a_platform_table_is_refused() {
         .unwrap();
     let msg = refusal(&db, &role).await;
     assert!(msg.contains("owns 1 table(s)"), "{msg}");
-    clean_up(db, &[&role]).await;
 }
 
 /// A database upgraded from PostgreSQL 14 or older (pg_upgrade, or a restore with its ACLs) keeps
@@ -337,7 +331,6 @@ async fn an_app_role_that_may_create_or_owns_anything_outside_palisades_schemas_
     assert!(msg.contains("has REPLICATION"), "{msg}");
     let msg = refusal(&db, &member).await;
     assert!(msg.contains("member of pg_read_server_files"), "{msg}");
-    clean_up(db, &[&member, &role]).await;
 }
 
 #[actix_web::test]
@@ -348,10 +341,7 @@ async fn an_app_role_that_is_a_member_of_any_other_role_is_refused() {
     // directly or through a role in between, even one that holds nothing.
     let db = TestDb::new().await;
     let role = make_role(&db, "").await;
-    let (held, middle) = (
-        format!("palisade_probe_{}", uuid::Uuid::new_v4().simple()),
-        format!("palisade_probe_{}", uuid::Uuid::new_v4().simple()),
-    );
+    let (held, middle) = (probe_name(&db), probe_name(&db));
     let su = db.superuser_client().await;
     su.batch_execute(&format!(
         "CREATE ROLE {held} NOLOGIN; CREATE ROLE {middle} NOLOGIN; GRANT {held} TO {role}"
@@ -378,7 +368,6 @@ async fn an_app_role_that_is_a_member_of_any_other_role_is_refused() {
         .await
         .unwrap();
     check_app_role(&pool_as(&db, &role)).await.unwrap();
-    clean_up(db, &[&role, &middle, &held]).await;
 }
 
 #[actix_web::test]
@@ -387,7 +376,6 @@ async fn a_superuser_app_role_is_refused() {
     let role = make_role(&db, "SUPERUSER").await;
     let msg = refusal(&db, &role).await;
     assert!(msg.contains("superuser"), "{msg}");
-    clean_up(db, &[&role]).await;
 }
 
 #[actix_web::test]
@@ -407,7 +395,6 @@ async fn an_app_role_that_owns_a_tenant_table_or_can_become_the_owner_is_refused
         .unwrap();
     let msg = refusal(&db, &member).await;
     assert!(msg.contains("member of palisade_owner"), "{msg}");
-    clean_up(db, &[&role, &member]).await;
 }
 
 #[actix_web::test]
@@ -427,7 +414,7 @@ async fn an_app_role_that_can_become_the_resolver_is_refused() {
         "{msg}"
     );
     // Through a NOLOGIN role in between, too.
-    let middle = format!("palisade_probe_{}", uuid::Uuid::new_v4().simple());
+    let middle = probe_name(&db);
     let member = make_role(&db, "").await;
     db.superuser_client()
         .await
@@ -438,7 +425,6 @@ async fn an_app_role_that_can_become_the_resolver_is_refused() {
         .unwrap();
     let msg = refusal(&db, &member).await;
     assert!(msg.contains("palisade_resolver"), "{msg}");
-    clean_up(db, &[&role, &member, &middle]).await;
 }
 
 #[actix_web::test]
@@ -461,7 +447,6 @@ async fn an_app_role_that_owns_a_security_definer_function_is_refused() {
         .batch_execute("DROP FUNCTION public.probe_definer()")
         .await
         .unwrap();
-    clean_up(db, &[&role]).await;
 }
 
 #[actix_web::test]

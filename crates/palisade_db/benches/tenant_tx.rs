@@ -39,7 +39,18 @@ use uuid::Uuid;
 #[path = "support/stats.rs"]
 mod stats;
 
-const PASSWORD: &str = "bench-password";
+/// Every database role's password in the throwaway cluster: random, made once per run (a fixed
+/// one in the repository would let any local user in over 127.0.0.1, as the superuser or as the
+/// BYPASSRLS `palisade_bench_plain`).
+fn password() -> &'static str {
+    static PASSWORD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PASSWORD.get_or_init(|| {
+        palisade_db::rotation::random_password()
+            .unwrap()
+            .expose()
+            .to_owned()
+    })
+}
 /// (a)'s list as `crud::list_page` writes it, for (d).
 const RLS_QUERY: &str = "SELECT id, name, email, phone, created_at, updated_at FROM palisade.customers \
      WHERE true ORDER BY created_at DESC, id DESC LIMIT 51";
@@ -310,7 +321,7 @@ async fn run() {
                 data_dir: ephemeral_dir("palisade-bench").unwrap(),
                 port: None,
                 superuser: "postgres".into(),
-                superuser_password: PASSWORD.into(),
+                superuser_password: password().into(),
                 ephemeral: true,
                 settings: vec![
                     ("shared_buffers".into(), "256MB".into()),
@@ -324,35 +335,36 @@ async fn run() {
     .unwrap();
     let db = "palisade_bench";
     let passwords = RolePasswords {
-        owner: PASSWORD.into(),
-        app: PASSWORD.into(),
+        owner: password().into(),
+        app: password().into(),
         app_role: schema::APP_LOGIN_ROLES[0],
-        billing: PASSWORD.into(),
+        billing: password().into(),
     };
     let limits = schema::RoleLimits {
         connection_limit: 300,
         ..schema::RoleLimits::default()
     };
     schema::bootstrap(
-        &cluster.url("postgres", PASSWORD, "postgres"),
+        &cluster.url("postgres", password(), "postgres"),
         db,
         &passwords,
         &limits,
     )
     .await
     .unwrap();
-    schema::migrate(&cluster.url("palisade_owner", PASSWORD, db))
+    schema::migrate(&cluster.url("palisade_owner", password(), db))
         .await
         .unwrap();
-    schema::install_definers(&cluster.url("postgres", PASSWORD, "postgres"), db)
+    schema::install_definers(&cluster.url("postgres", password(), "postgres"), db)
         .await
         .unwrap();
 
     // Seed as the superuser (which bypasses RLS), then a plain reader role without RLS.
-    let su = schema::connect(&cluster.url("postgres", PASSWORD, db))
+    let su = schema::connect(&cluster.url("postgres", password(), db))
         .await
         .unwrap();
     eprintln!("seeding {n_orgs} organizations x {per_org} customers ...");
+    let pw = password();
     su.batch_execute(&format!(
         "INSERT INTO palisade.organizations (id, name) SELECT gen_random_uuid(), 'org ' || g FROM generate_series(1, {n_orgs}) g;
          INSERT INTO palisade.customers (organization_id, id, name, email, created_at)
@@ -361,7 +373,7 @@ async fn run() {
              FROM palisade.organizations o, generate_series(1, {per_org}) g;
          ANALYZE;
          DROP ROLE IF EXISTS palisade_bench_plain;
-         CREATE ROLE palisade_bench_plain LOGIN BYPASSRLS PASSWORD '{PASSWORD}';
+         CREATE ROLE palisade_bench_plain LOGIN BYPASSRLS PASSWORD '{pw}';
          GRANT USAGE ON SCHEMA palisade TO palisade_bench_plain;
          GRANT SELECT ON palisade.customers TO palisade_bench_plain;"
     ))
@@ -382,7 +394,7 @@ async fn run() {
         .get(0);
 
     let pool = AppPool::new(&PoolSettings {
-        url: palisade_domain::Secret::new(cluster.url(schema::APP_LOGIN_ROLES[0], PASSWORD, db))
+        url: palisade_domain::Secret::new(cluster.url(schema::APP_LOGIN_ROLES[0], password(), db))
             .into(),
         max_size: max_c,
         wait_timeout: Duration::from_secs(30),
@@ -394,12 +406,12 @@ async fn run() {
     };
     for _ in 0..max_c {
         bare.plain.push(Arc::new(
-            schema::connect(&cluster.url("palisade_bench_plain", PASSWORD, db))
+            schema::connect(&cluster.url("palisade_bench_plain", password(), db))
                 .await
                 .unwrap(),
         ));
         bare.app.push(Arc::new(
-            schema::connect(&cluster.url(schema::APP_LOGIN_ROLES[0], PASSWORD, db))
+            schema::connect(&cluster.url(schema::APP_LOGIN_ROLES[0], password(), db))
                 .await
                 .unwrap(),
         ));

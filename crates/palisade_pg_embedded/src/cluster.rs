@@ -612,18 +612,33 @@ fn initdb(
 struct SecretFile(PathBuf);
 
 impl SecretFile {
+    /// Creates it in `dir` under a new random name. Not a predictable one: `dir` is the temp
+    /// directory (or, as root, the data directory's parent), where other users may create files,
+    /// and one who made `.palisade-pwfile-<pid>-0` and its like first made every initdb fail.
     fn create(dir: &Path, secret: &str, user: Option<&ServerUser>) -> Result<Self, LaunchError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(".palisade-pwfile-{}-{count}", process::id()));
+        let mut attempts = 0;
+        let (path, mut file) = loop {
+            let path = dir.join(format!(".palisade-pwfile-{}", random_hex()?));
+            // create_new: never follow or reuse something already there.
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(file) => break (path, file),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => {
+                    attempts += 1;
+                }
+                Err(e) => {
+                    return Err(io_context(format!(
+                        "writing password file {}",
+                        path.display()
+                    ))(e));
+                }
+            }
+        };
         let context = || format!("writing password file {}", path.display());
-        // create_new: never follow or reuse something already there.
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io_context(context()))?;
         let secret_file = Self(path.clone()); // From here on, deleted even on error.
         if let Some(user) = user {
             chown(&path, Some(user.uid), Some(user.gid)).map_err(io_context(context()))?;
@@ -631,6 +646,15 @@ impl SecretFile {
         writeln!(file, "{secret}").map_err(io_context(context()))?;
         Ok(secret_file)
     }
+}
+
+/// 16 random bytes from the kernel, hex.
+fn random_hex() -> Result<String, LaunchError> {
+    let mut bytes = [0u8; 16];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(io_context("reading /dev/urandom"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl Drop for SecretFile {
@@ -780,6 +804,33 @@ mod tests {
             .unwrap();
         assert_eq!(read_tail(&log, start, "x"), "FATAL: new run");
         fs::remove_dir_all(&parent).unwrap();
+    }
+
+    #[test]
+    fn the_password_file_takes_a_name_no_one_could_have_taken_first() {
+        // Another user of the temp directory creates the names the file used to get
+        // (`.palisade-pwfile-<pid>-<count>`) before this process's first initdb.
+        let dir = ephemeral_dir("palisade-pwfile-test").unwrap();
+        let dir = dir.parent().unwrap();
+        for count in 0..256 {
+            fs::write(
+                dir.join(format!(".palisade-pwfile-{}-{count}", process::id())),
+                "squatted",
+            )
+            .unwrap();
+        }
+        let a = SecretFile::create(dir, "s3cret", None).unwrap();
+        let b = SecretFile::create(dir, "s3cret", None).unwrap();
+        assert_ne!(a.0, b.0);
+        assert_eq!(fs::read_to_string(&a.0).unwrap(), "s3cret\n");
+        assert_eq!(
+            fs::metadata(&a.0).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let path = a.0.clone();
+        drop(a);
+        assert!(!path.exists());
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -17,7 +17,19 @@ use palisade_pg_embedded::{
 };
 
 const SUPERUSER: &str = "palisade_su";
-const PASSWORD: &str = "s3cret pw:@/";
+/// The clusters' superuser password: characters a URL must encode, then 16 random bytes (hex)
+/// made once per process. Never a fixed one: the clusters listen on 127.0.0.1, where any local
+/// user can try it.
+fn password() -> &'static str {
+    static PASSWORD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PASSWORD.get_or_init(|| {
+        let mut random = [0u8; 16];
+        std::io::Read::read_exact(&mut fs::File::open("/dev/urandom").unwrap(), &mut random)
+            .unwrap();
+        let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        format!("s3cret pw:@/{hex}")
+    })
+}
 /// Set in the child process of `killed_owner_process_stops_server`.
 const OWNER_ENV: &str = "PALISADE_PG_TEST_OWNER";
 const OWNER_READY: &str = "PALISADE_OWNER_READY";
@@ -31,7 +43,7 @@ fn options(data_dir: PathBuf, ephemeral: bool) -> ClusterOptions {
         data_dir,
         port: None,
         superuser: SUPERUSER.into(),
-        superuser_password: PASSWORD.into(),
+        superuser_password: password().into(),
         ephemeral,
         settings: vec![("max_connections".into(), "20".into())],
     }
@@ -61,7 +73,7 @@ fn try_psql(bins: &PgBinaries, port: u16, password: &str, sql: &str) -> Output {
 
 /// Like [`try_psql`] with the right password; returns the unaligned output.
 fn psql(bins: &PgBinaries, port: u16, sql: &str) -> String {
-    let out = try_psql(bins, port, PASSWORD, sql);
+    let out = try_psql(bins, port, password(), sql);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "psql {sql:?} failed: {stderr}");
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
@@ -115,8 +127,11 @@ fn ephemeral_cluster_serves_and_is_removed_on_stop() {
     assert_eq!(psql(&bins, port, "show fsync"), "off");
     assert_eq!(psql(&bins, port, "show max_connections"), "20");
     assert_eq!(
-        cluster.url(SUPERUSER, PASSWORD, "postgres"),
-        format!("postgresql://palisade_su:s3cret%20pw%3A%40%2F@127.0.0.1:{port}/postgres")
+        cluster.url(SUPERUSER, password(), "postgres"),
+        format!(
+            "postgresql://palisade_su:s3cret%20pw%3A%40%2F{}@127.0.0.1:{port}/postgres",
+            &password()["s3cret pw:@/".len()..]
+        )
     );
 
     cluster.stop().unwrap();
@@ -148,7 +163,7 @@ fn persistent_cluster_keeps_data_across_restarts() {
     let msg = err.to_string();
     assert!(matches!(err, LaunchError::StartFailed { .. }), "{msg}");
     assert!(msg.contains("postmaster.pid"), "{msg}");
-    assert!(!msg.contains(PASSWORD), "{msg}");
+    assert!(!msg.contains(password()), "{msg}");
     // ... and did not disturb the first one.
     assert_eq!(
         psql(&bins, cluster.port(), "select count(*) from kept"),

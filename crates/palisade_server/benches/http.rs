@@ -64,8 +64,18 @@ use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral
 #[path = "../../palisade_db/benches/support/stats.rs"]
 mod stats;
 
-/// Every database role's password in the throwaway cluster.
-const PASSWORD: &str = "bench-password";
+/// Every database role's password in the throwaway cluster: random, made once per run (a fixed
+/// one in the repository would let any local user in over 127.0.0.1, as the superuser or as the
+/// BYPASSRLS `palisade_bench_plain`).
+fn password() -> &'static str {
+    static PASSWORD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PASSWORD.get_or_init(|| {
+        palisade_db::rotation::random_password()
+            .unwrap()
+            .expose()
+            .to_owned()
+    })
+}
 /// Every seeded owner's login password (hashed once, stored for all).
 const USER_PASSWORD: &str = "bench correct horse battery";
 /// The server's HS256 secret; the bench signs its tokens with it too.
@@ -208,7 +218,7 @@ impl Bench {
                     data_dir: ephemeral_dir("palisade-bench-http").unwrap(),
                     port: None,
                     superuser: "postgres".into(),
-                    superuser_password: PASSWORD.into(),
+                    superuser_password: password().into(),
                     ephemeral: true,
                     settings: vec![
                         ("shared_buffers".into(), "256MB".into()),
@@ -231,29 +241,30 @@ impl Bench {
         let work = cluster.data_dir().parent().unwrap().join("work");
         std::fs::create_dir_all(&work).unwrap();
         let passwords = RolePasswords {
-            owner: PASSWORD.into(),
-            app: PASSWORD.into(),
+            owner: password().into(),
+            app: password().into(),
             app_role: schema::APP_LOGIN_ROLES[0],
-            billing: PASSWORD.into(),
+            billing: password().into(),
         };
         let limits = schema::RoleLimits {
             connection_limit: 300,
             ..schema::RoleLimits::default()
         };
-        let su_url = cluster.url("postgres", PASSWORD, "postgres");
+        let su_url = cluster.url("postgres", password(), "postgres");
         schema::bootstrap(&su_url, DB, &passwords, &limits)
             .await
             .unwrap();
-        schema::migrate(&cluster.url("palisade_owner", PASSWORD, DB))
+        schema::migrate(&cluster.url("palisade_owner", password(), DB))
             .await
             .unwrap();
         schema::install_definers(&su_url, DB).await.unwrap();
-        let su = schema::connect(&cluster.url("postgres", PASSWORD, DB))
+        let su = schema::connect(&cluster.url("postgres", password(), DB))
             .await
             .unwrap();
+        let pw = password();
         su.batch_execute(&format!(
             "CREATE EXTENSION pg_stat_statements;
-             CREATE ROLE palisade_bench_plain LOGIN BYPASSRLS PASSWORD '{PASSWORD}';
+             CREATE ROLE palisade_bench_plain LOGIN BYPASSRLS PASSWORD '{pw}';
              GRANT USAGE ON SCHEMA palisade TO palisade_bench_plain;
              GRANT SELECT ON palisade.customers TO palisade_bench_plain;"
         ))
@@ -342,11 +353,11 @@ impl Bench {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env(
                 "DATABASE_URL",
-                self.cluster.url("palisade_owner", PASSWORD, DB),
+                self.cluster.url("palisade_owner", password(), DB),
             )
             .env(
                 "PALISADE_APP_DATABASE_URL",
-                self.cluster.url(schema::APP_LOGIN_ROLES[0], PASSWORD, DB),
+                self.cluster.url(schema::APP_LOGIN_ROLES[0], password(), DB),
             )
             .env("PALISADE_JWT_SECRET", JWT_SECRET)
             .env("PALISADE_HTTP_ADDR", format!("127.0.0.1:{port}"))
@@ -409,7 +420,7 @@ impl Bench {
             std::fs::create_dir_all(&dir).unwrap();
             let mut cmd = Command::new(self.bins.bindir().join("pgbench"));
             cmd.current_dir(&dir)
-                .env("PGPASSWORD", PASSWORD)
+                .env("PGPASSWORD", password())
                 .args(["-n", "-M", "prepared", "-j", "2"])
                 .arg("-c")
                 .arg(self.connections.to_string())

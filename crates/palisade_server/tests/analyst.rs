@@ -11,7 +11,7 @@ use std::process::Command;
 
 use palisade_db::schema;
 use palisade_test_support::command::{Run, audit_violations as violations, run};
-use palisade_test_support::{TEST_PASSWORD, TestDb, cluster};
+use palisade_test_support::{TestDb, cluster, test_password};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
@@ -130,7 +130,8 @@ async fn an_analyst_reads_one_organization_only_cannot_write_and_the_audit_calls
 
     // The operator lets the analyst log in.
     su.batch_execute(&format!(
-        "ALTER ROLE {role} LOGIN PASSWORD '{TEST_PASSWORD}'"
+        "ALTER ROLE {role} LOGIN PASSWORD '{}'",
+        test_password()
     ))
     .await
     .unwrap();

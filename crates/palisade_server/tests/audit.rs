@@ -21,7 +21,7 @@ use palisade_db::schema;
 use palisade_pg_embedded::PgBinaries;
 use palisade_server::audit::{EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, audit_database};
 use palisade_test_support::command::{Run, audit_violations as violations, run};
-use palisade_test_support::{TEST_APP_LOGIN_ROLE, TEST_PASSWORD, TestDb, cluster};
+use palisade_test_support::{TEST_APP_LOGIN_ROLE, TestDb, cluster};
 use tokio_postgres::Client;
 
 /// Runs the built `palisade audit` with DATABASE_URL = the owner of `db` and, unless
@@ -1374,14 +1374,18 @@ async fn the_ddl_guard_refuses_disabling_or_unforcing_rls_unless_overridden() {
 /// ON_ERROR_STOP: whether it succeeded, and psql's stderr, where the server's warnings go.
 async fn psql(db: &TestDb, sql: &str) -> (bool, String) {
     let psql = PgBinaries::locate().unwrap().bindir().join("psql");
-    let (url, sql) = (db.superuser_url(), sql.to_owned());
+    // The password in PGPASSWORD, not in the URL: psql's arguments are world-readable.
+    let (url, sql) = (
+        cluster().superuser_url_without_password(&db.name),
+        sql.to_owned(),
+    );
     let out = tokio::task::spawn_blocking(move || {
         Command::new(psql)
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
             .arg(url)
             .arg("-c")
             .arg(sql)
-            .env("PGPASSWORD", TEST_PASSWORD)
+            .env("PGPASSWORD", cluster().superuser_password())
             .output()
     })
     .await
@@ -1846,7 +1850,11 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
     // Runs `sql` through psql as docs/dba.md's recipes are run, with `:org` org A and
     // `:org_name` `org_name`: its success and what it printed.
     let run = async |sql: &str, org_name: &str| {
-        let (url, org, psql) = (db.superuser_url(), a.to_string(), psql.clone());
+        let (url, org, psql) = (
+            cluster().superuser_url_without_password(&db.name),
+            a.to_string(),
+            psql.clone(),
+        );
         let org_name = org_name.to_owned();
         let file = std::env::temp_dir().join(format!(
             "palisade-dba-recipe-{}.sql",
@@ -1864,7 +1872,7 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
                 .arg(url)
                 .arg("-f")
                 .arg(&script)
-                .env("PGPASSWORD", TEST_PASSWORD)
+                .env("PGPASSWORD", cluster().superuser_password())
                 .output()
         })
         .await

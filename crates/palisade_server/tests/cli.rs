@@ -244,7 +244,7 @@ async fn migrate_needs_only_the_owner_url() {
         "{stdout}"
     );
     assert!(
-        !stdout.contains(palisade_test_support::TEST_PASSWORD),
+        !stdout.contains(palisade_test_support::test_password()),
         "{stdout}"
     );
 }
@@ -364,7 +364,7 @@ async fn the_database_ca_file_is_checked_at_startup_and_sslmode_reaches_migrate(
     assert_eq!(require.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("server does not support TLS"), "{stderr}");
     assert!(
-        !stderr.contains(palisade_test_support::TEST_PASSWORD),
+        !stderr.contains(palisade_test_support::test_password()),
         "{stderr}"
     );
     assert_eq!(

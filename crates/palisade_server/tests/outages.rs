@@ -18,7 +18,12 @@ use palisade_db::schema::{self, RolePasswords};
 use palisade_pg_embedded::{ClusterOptions, PgBinaries, RunningCluster, ephemeral_dir};
 use palisade_test_support::{TestResponse, request};
 
-const PASSWORD: &str = "outage-test-password";
+/// The cluster's superuser and roles' password: random, made once per process (a fixed one in
+/// the repository would let any local user in over 127.0.0.1).
+fn password() -> &'static str {
+    static PASSWORD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PASSWORD.get_or_init(palisade_test_support::random_password)
+}
 const DB: &str = "palisade";
 const JWT_SECRET: &str = "outage-test-jwt-secret-of-at-least-32-bytes";
 
@@ -27,7 +32,7 @@ fn options(data_dir: &Path, port: Option<u16>) -> ClusterOptions {
         data_dir: data_dir.to_owned(),
         port,
         superuser: "postgres".into(),
-        superuser_password: PASSWORD.into(),
+        superuser_password: password().into(),
         ephemeral: false,
         settings: vec![],
     }
@@ -73,11 +78,11 @@ impl Server {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env(
                 "DATABASE_URL",
-                cluster.url(schema::OWNER_ROLE, PASSWORD, DB),
+                cluster.url(schema::OWNER_ROLE, password(), DB),
             )
             .env(
                 "PALISADE_APP_DATABASE_URL",
-                cluster.url(schema::APP_LOGIN_ROLES[0], PASSWORD, DB),
+                cluster.url(schema::APP_LOGIN_ROLES[0], password(), DB),
             )
             .env("PALISADE_JWT_SECRET", JWT_SECRET)
             .env("PALISADE_HTTP_ADDR", &addr)
@@ -224,17 +229,17 @@ async fn outages_answer_503_with_retry_after_and_lose_no_acknowledged_write() {
     let work = data_dir.parent().unwrap().to_owned();
     let cluster = start_cluster(&data_dir, None).await;
     let port = cluster.port();
-    let su_url = cluster.url("postgres", PASSWORD, "postgres");
+    let su_url = cluster.url("postgres", password(), "postgres");
     let passwords = RolePasswords {
-        owner: PASSWORD.into(),
-        app: PASSWORD.into(),
+        owner: password().into(),
+        app: password().into(),
         app_role: schema::APP_LOGIN_ROLES[0],
-        billing: PASSWORD.into(),
+        billing: password().into(),
     };
     schema::bootstrap(&su_url, DB, &passwords, &schema::RoleLimits::default())
         .await
         .unwrap();
-    schema::migrate(&cluster.url(schema::OWNER_ROLE, PASSWORD, DB))
+    schema::migrate(&cluster.url(schema::OWNER_ROLE, password(), DB))
         .await
         .unwrap();
     schema::install_definers(&su_url, DB).await.unwrap();
@@ -256,7 +261,7 @@ async fn outages_answer_503_with_retry_after_and_lose_no_acknowledged_write() {
 
     // 1. The app's backends ended under load (a DBA's pg_terminate_backend, an OOM kill),
     //    several times.
-    let su = schema::connect(&cluster.url("postgres", PASSWORD, DB))
+    let su = schema::connect(&cluster.url("postgres", password(), DB))
         .await
         .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -307,7 +312,7 @@ async fn outages_answer_503_with_retry_after_and_lose_no_acknowledged_write() {
     );
 
     // Every acknowledged create is there.
-    let su = schema::connect(&cluster.url("postgres", PASSWORD, DB))
+    let su = schema::connect(&cluster.url("postgres", password(), DB))
         .await
         .unwrap();
     let stored = customer_ids(&su).await;
@@ -316,7 +321,7 @@ async fn outages_answer_503_with_retry_after_and_lose_no_acknowledged_write() {
     }
     let log = server.log();
     assert!(
-        !log.contains(PASSWORD),
+        !log.contains(password()),
         "a database password in the server's log"
     );
     drop(server);

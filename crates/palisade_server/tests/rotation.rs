@@ -249,7 +249,7 @@ async fn rotating_the_app_credential_under_load_fails_no_request() {
     // Back to the harness's state for the other tests of this process.
     su.batch_execute(&format!(
         "ALTER ROLE palisade_app_a LOGIN PASSWORD '{}'; ALTER ROLE palisade_app_b NOLOGIN PASSWORD NULL",
-        palisade_test_support::TEST_PASSWORD
+        palisade_test_support::test_password()
     ))
     .await
     .unwrap();
@@ -293,7 +293,7 @@ async fn a_rotation_to_a_login_role_that_bypasses_rls_is_refused_and_publishes_n
     let idle_can_log_in = can_log_in(&su, idle).await;
     su.batch_execute(&format!(
         "ALTER ROLE {idle} NOBYPASSRLS NOLOGIN PASSWORD NULL; ALTER ROLE {active} LOGIN PASSWORD '{}'",
-        palisade_test_support::TEST_PASSWORD
+        palisade_test_support::test_password()
     ))
     .await
     .unwrap();
@@ -537,16 +537,14 @@ async fn the_billing_pool_reads_a_new_password_from_its_file_without_a_restart()
     assert_eq!(r.status, 200, "{}", r.text);
 
     let su = db.superuser_client().await;
+    let rotated_password = palisade_test_support::random_password();
     su.batch_execute(&format!(
-        "ALTER ROLE {} PASSWORD 'palisade-rotated-billing-password'",
+        "ALTER ROLE {} PASSWORD '{rotated_password}'",
         schema::BILLING_ROLE
     ))
     .await
     .unwrap();
-    let new_url = old_url.replace(
-        palisade_test_support::TEST_PASSWORD,
-        "palisade-rotated-billing-password",
-    );
+    let new_url = old_url.replace(palisade_test_support::test_password(), &rotated_password);
     write_file(&url_file, &new_url);
     // The server re-reads the file and closes its idle billing connection of the old URL.
     for attempt in 0.. {
@@ -594,7 +592,7 @@ async fn the_billing_pool_reads_a_new_password_from_its_file_without_a_restart()
     su.batch_execute(&format!(
         "ALTER ROLE {} PASSWORD '{}'",
         schema::BILLING_ROLE,
-        palisade_test_support::TEST_PASSWORD
+        palisade_test_support::test_password()
     ))
     .await
     .unwrap();

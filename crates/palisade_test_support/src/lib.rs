@@ -6,6 +6,10 @@
 //!   removed when the test process exits, however it exits.
 //! - Migrations and policies are applied once, to a template database; each test gets its own
 //!   database copied from it ([`TestDb::new`], `CREATE DATABASE ... TEMPLATE`), dropped after.
+//!   The template itself is never dropped ([`cluster`] is a static, and statics are not dropped):
+//!   a throwaway cluster takes it along when it goes, but a `TEST_DATABASE_URL` server keeps one
+//!   `palisade_tmpl_<uuid>` per test process that ran (docs/testing.md gives the SQL that drops
+//!   them).
 //! - [`spawn_app`] serves the real application on 127.0.0.1 port 0 over that database, with the
 //!   Stripe webhook configured: a billing pool as `palisade_billing` and
 //!   [`TEST_STRIPE_WEBHOOK_SECRET`]; [`stripe_signature_header`] signs a body as Stripe does.
@@ -20,8 +24,8 @@
 //!   `palisade serve` prints them.
 //!
 //! Roles are cluster-wide, so tests share `palisade_owner`, `palisade_app_a` (the app's login
-//! role, a member of the group `palisade_app`) and `palisade_billing` (with fixed test passwords)
-//! and must never alter them (the rotation test runs in a process of its own); a test that needs
+//! role, a member of the group `palisade_app`) and `palisade_billing` (with the process's random
+//! [`test_password`]) and must never alter them (the rotation test runs in a process of its own); a test that needs
 //! a differently privileged role creates its own, uniquely named.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a harness failure should stop the test loudly
@@ -97,8 +101,38 @@ pub fn unique_number() -> String {
 /// The phone number quarantine of test servers: the default, 30 days.
 pub const TEST_NUMBER_QUARANTINE: time::Duration = time::Duration::days(30);
 
-/// Password of every login role in test clusters. Test servers only.
-pub const TEST_PASSWORD: &str = "palisade-test-password";
+/// The password of the harness's login roles (`palisade_owner`, [`TEST_APP_LOGIN_ROLE`],
+/// `palisade_billing`) and of its throwaway cluster's superuser: random, made once per test
+/// process, never written down (any local user can reach the cluster's port, and the superuser
+/// runs `COPY ... TO PROGRAM` as the developer's OS user). On a server named by
+/// `TEST_DATABASE_URL`, which test processes share, it is derived from the superuser password that
+/// URL gives, so that they all set the same one (`shared_server_role_password`).
+pub fn test_password() -> &'static str {
+    &cluster().role_password
+}
+
+/// A new random password (32 random bytes, hex: nothing to quote or percent-encode), for a
+/// cluster or a role a test creates itself. Never a fixed one: a test cluster listens on
+/// 127.0.0.1, where every local user can try it.
+pub fn random_password() -> String {
+    palisade_db::rotation::random_password()
+        .expect("randomness for a password")
+        .expose()
+        .to_owned()
+}
+
+/// The password the harness gives the shared roles on a server named by `TEST_DATABASE_URL`: a
+/// digest of the superuser password it was given, the same in every test process that shares the
+/// server (each bootstraps the roles, which sets their password) and known to no one without that
+/// password. A server whose superuser needs none gives them one anyone can compute; such a server
+/// lets anyone in anyway.
+fn shared_server_role_password(superuser_password: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(format!("palisade test roles\n{superuser_password}"))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 /// The app's login role in test clusters (the active one of the two, a member of `palisade_app`).
 pub const TEST_APP_LOGIN_ROLE: &str = schema::APP_LOGIN_ROLES[0];
 /// The guardrails test clusters bootstrap the app's login roles with: the defaults, but a
@@ -145,12 +179,68 @@ pub fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
+/// Where the test server is, and the connection parameters the URL naming it gave: every role's
+/// URL is built from it ([`ServerAddress::url`]), the parts that change percent-encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ServerAddress {
+    /// The hosts and ports, as the URL wrote them (`127.0.0.1:5432`, `[::1]:5433`, `a,b:6432`).
+    hosts: String,
+    /// The parameters (`sslmode=require&sslrootcert=...`), as the URL wrote them, less any
+    /// `user`, `password` or `dbname` (they would override what [`ServerAddress::url`] sets);
+    /// empty when none.
+    params: String,
+}
+
+impl ServerAddress {
+    /// From a `postgresql://` (or `postgres://`) URL, split as tokio-postgres splits it: the
+    /// credentials end at the first `@`, the hosts at `/` or `?`, the database name at `?`.
+    fn parse(url: &str) -> Option<Self> {
+        let rest = url
+            .strip_prefix("postgresql://")
+            .or_else(|| url.strip_prefix("postgres://"))?;
+        let rest = rest
+            .split_once('@')
+            .map_or(rest, |(_credentials, rest)| rest);
+        let hosts_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (hosts, rest) = rest.split_at(hosts_end);
+        let params = rest.split_once('?').map_or("", |(_path, query)| query);
+        let params = params
+            .split('&')
+            .filter(|param| {
+                let key = param.split_once('=').map_or(*param, |(key, _)| key);
+                !param.is_empty() && !["user", "password", "dbname"].contains(&key)
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        Some(Self {
+            hosts: hosts.to_owned(),
+            params,
+        })
+    }
+
+    /// A URL for `user`, with `password` if any, to `db` on this server, with its parameters.
+    fn url(&self, user: &str, password: Option<&str>, db: &str) -> String {
+        let password = password.map_or(String::new(), |p| format!(":{}", percent_encode(p)));
+        let params = if self.params.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", self.params)
+        };
+        format!(
+            "postgresql://{}{password}@{}/{}{params}",
+            percent_encode(user),
+            self.hosts,
+            percent_encode(db)
+        )
+    }
+}
+
 /// The process-wide test server.
 pub struct TestCluster {
-    host: String,
-    port: u16,
+    address: ServerAddress,
     superuser: String,
     superuser_password: String,
+    role_password: String,
     template: String,
     // Keeps the embedded cluster alive for the whole process (statics are never dropped; the
     // launcher stops the server when the process exits).
@@ -158,17 +248,27 @@ pub struct TestCluster {
 }
 
 impl TestCluster {
-    /// A URL for `user` (with `password`) to `db` on the test server.
+    /// A URL for `user` (with `password`) to `db` on the test server: user, password and database
+    /// percent-encoded, with the parameters `TEST_DATABASE_URL` gave (`sslmode`...).
     pub fn url(&self, user: &str, password: &str, db: &str) -> String {
-        format!(
-            "postgresql://{user}:{password}@{}:{}/{db}",
-            self.host, self.port
-        )
+        self.address.url(user, Some(password), db)
     }
 
     /// The superuser's URL to `db`.
     pub fn superuser_url(&self, db: &str) -> String {
         self.url(&self.superuser, &self.superuser_password, db)
+    }
+
+    /// The superuser's URL to `db` without its password, for a command such as `psql`, which is
+    /// given the password in `PGPASSWORD` ([`TestCluster::superuser_password`]): a command's
+    /// arguments are readable by every local user (`/proc/<pid>/cmdline`).
+    pub fn superuser_url_without_password(&self, db: &str) -> String {
+        self.address.url(&self.superuser, None, db)
+    }
+
+    /// The superuser's password, for `PGPASSWORD`.
+    pub fn superuser_password(&self) -> &str {
+        &self.superuser_password
     }
 }
 
@@ -186,18 +286,22 @@ pub fn cluster() -> &'static TestCluster {
 }
 
 fn init_cluster() -> TestCluster {
+    // Never dropped: on a TEST_DATABASE_URL server it outlives the process (module doc).
     let template = format!("palisade_tmpl_{}", uuid::Uuid::new_v4().simple());
-    let (host, port, superuser, superuser_password, cluster) =
+    let (address, superuser, superuser_password, role_password, cluster) =
         match std::env::var("TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => {
                 let cfg: tokio_postgres::Config = url
                     .parse()
                     .expect("TEST_DATABASE_URL is not a PostgreSQL URL");
-                let host = match cfg.get_hosts().first() {
-                    Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-                    _ => panic!("TEST_DATABASE_URL must name a TCP host"),
-                };
-                let port = cfg.get_ports().first().copied().unwrap_or(5432);
+                if !matches!(
+                    cfg.get_hosts().first(),
+                    Some(tokio_postgres::config::Host::Tcp(_))
+                ) {
+                    panic!("TEST_DATABASE_URL must name a TCP host");
+                }
+                let address = ServerAddress::parse(&url)
+                    .expect("TEST_DATABASE_URL must be a postgresql:// URL");
                 let user = cfg
                     .get_user()
                     .expect("TEST_DATABASE_URL must name a superuser")
@@ -206,9 +310,11 @@ fn init_cluster() -> TestCluster {
                     .get_password()
                     .map(|p| String::from_utf8_lossy(p).into_owned())
                     .unwrap_or_default();
-                (host, port, user, password, None)
+                let role_password = shared_server_role_password(&password);
+                (address, user, password, role_password, None)
             }
             _ => {
+                let password = random_password();
                 let bins = PgBinaries::locate().unwrap_or_else(|e| panic!("{e}"));
                 let cluster = RunningCluster::start(
                     &bins,
@@ -216,26 +322,29 @@ fn init_cluster() -> TestCluster {
                         data_dir: ephemeral_dir("palisade-test").expect("temp dir"),
                         port: None,
                         superuser: "postgres".into(),
-                        superuser_password: TEST_PASSWORD.into(),
+                        superuser_password: password.clone(),
                         ephemeral: true,
                         settings: vec![("max_connections".into(), "400".into())],
                     },
                 )
                 .unwrap_or_else(|e| panic!("{e}"));
                 (
-                    cluster.host().to_owned(),
-                    cluster.port(),
+                    ServerAddress {
+                        hosts: format!("{}:{}", cluster.host(), cluster.port()),
+                        params: String::new(),
+                    },
                     "postgres".to_owned(),
-                    TEST_PASSWORD.to_owned(),
+                    password.clone(),
+                    password,
                     Some(cluster),
                 )
             }
         };
     let c = TestCluster {
-        host,
-        port,
+        address,
         superuser,
         superuser_password,
+        role_password,
         template,
         _cluster: cluster,
     };
@@ -245,10 +354,10 @@ fn init_cluster() -> TestCluster {
         .expect("runtime");
     rt.block_on(async {
         let passwords = RolePasswords {
-            owner: TEST_PASSWORD.into(),
-            app: TEST_PASSWORD.into(),
+            owner: c.role_password.clone(),
+            app: c.role_password.clone(),
             app_role: TEST_APP_LOGIN_ROLE,
-            billing: TEST_PASSWORD.into(),
+            billing: c.role_password.clone(),
         };
         schema::bootstrap(
             &c.superuser_url("postgres"),
@@ -258,7 +367,7 @@ fn init_cluster() -> TestCluster {
         )
         .await
         .unwrap_or_else(|e| panic!("bootstrap: {e}"));
-        schema::migrate(&c.url(schema::OWNER_ROLE, TEST_PASSWORD, &c.template))
+        schema::migrate(&c.url(schema::OWNER_ROLE, &c.role_password, &c.template))
             .await
             .unwrap_or_else(|e| panic!("migrate: {e}"));
         // As in production: the SECURITY DEFINER files, by the superuser, after migrations.
@@ -273,6 +382,8 @@ fn init_cluster() -> TestCluster {
 pub struct TestDb {
     /// The database name.
     pub name: String,
+    /// Roles the test created, dropped after the database ([`TestDb::drop_role_with_it`]).
+    roles: std::sync::Mutex<Vec<String>>,
 }
 
 impl TestDb {
@@ -310,7 +421,10 @@ impl TestDb {
         ))
         .await
         .expect("revoke temporary");
-        Self { name }
+        Self {
+            name,
+            roles: Default::default(),
+        }
     }
 
     /// A new database migrated only up to migration `version` (the superuser's files first,
@@ -329,7 +443,10 @@ impl TestDb {
         ))
         .await
         .unwrap_or_else(|e| panic!("create upgrade database: {e}"));
-        let db = Self { name };
+        let db = Self {
+            name,
+            roles: Default::default(),
+        };
         schema::install_superuser_database_files(&su_url, &db.name)
             .await
             .unwrap_or_else(|e| panic!("superuser files: {e}"));
@@ -389,9 +506,20 @@ impl TestDb {
         (org, owner, email)
     }
 
-    /// URL for a role of ours with the test password.
+    /// Drops `role` (a role the test created) when this database is dropped, right after it (a
+    /// role with privileges in a database cannot be dropped before it), even when the test fails:
+    /// roles are cluster-wide, and a probe role left behind (a superuser, a BYPASSRLS member of
+    /// `palisade_app`) would outlive the test on a shared server (`TEST_DATABASE_URL`).
+    pub fn drop_role_with_it(&self, role: &str) {
+        self.roles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(role.to_owned());
+    }
+
+    /// URL for a role of ours with the test password ([`test_password`]).
     pub fn url_as(&self, role: &str) -> String {
-        cluster().url(role, TEST_PASSWORD, &self.name)
+        cluster().url(role, test_password(), &self.name)
     }
 
     /// URL for the superuser.
@@ -490,6 +618,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
+        let roles = std::mem::take(self.roles.get_mut().unwrap_or_else(|e| e.into_inner()));
         let url = cluster().superuser_url("postgres");
         // Drop from a plain thread: the test's runtime may be shutting down.
         let _ = std::thread::spawn(move || {
@@ -512,7 +641,13 @@ impl Drop for TestDb {
                 .ok()?;
                 su.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                     .await
-                    .ok()
+                    .ok()?;
+                for role in &roles {
+                    let _ = su
+                        .batch_execute(&format!("DROP ROLE IF EXISTS \"{role}\""))
+                        .await;
+                }
+                Some(())
             })
         })
         .join();
@@ -1107,5 +1242,63 @@ impl Drop for TestApp {
         // Sends the stop command; the workers drain and exit on their own.
         drop(self.handle.stop(false));
         self.pool.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_postgres::config::{Host, SslMode};
+
+    #[test]
+    fn a_password_that_needs_encoding_and_the_given_parameters_survive_a_role_url() {
+        let given = "postgresql://su:p%40ss%2F%23%3F%3A@db.test:6543/postgres\
+                     ?sslmode=require&user=other&application_name=tests&dbname=other";
+        let cfg: tokio_postgres::Config = given.parse().unwrap();
+        let password = String::from_utf8_lossy(cfg.get_password().unwrap()).into_owned();
+        assert_eq!(password, "p@ss/#?:");
+        let address = ServerAddress::parse(given).unwrap();
+        let url = address.url("palisade_app_a", Some(&password), "palisade_test_1");
+        let built: tokio_postgres::Config = url.parse().unwrap();
+        assert_eq!(built.get_user(), Some("palisade_app_a"));
+        assert_eq!(built.get_password(), Some(&b"p@ss/#?:"[..]));
+        assert_eq!(built.get_dbname(), Some("palisade_test_1"));
+        assert_eq!(built.get_hosts(), [Host::Tcp("db.test".into())]);
+        assert_eq!(built.get_ports(), [6543]);
+        assert_eq!(built.get_ssl_mode(), SslMode::Require);
+        assert_eq!(built.get_application_name(), Some("tests"));
+        // And palisade's own parser, which every harness connection goes through.
+        palisade_db::DbConfig::parse(&url).unwrap();
+
+        let without = address.url("postgres", None, "postgres");
+        assert_eq!(
+            without,
+            "postgresql://postgres@db.test:6543/postgres?sslmode=require&application_name=tests"
+        );
+        let built: tokio_postgres::Config = without.parse().unwrap();
+        assert_eq!(built.get_password(), None);
+    }
+
+    #[test]
+    fn an_address_keeps_the_hosts_as_written_and_may_have_no_parameters() {
+        for (given, hosts, params) in [
+            ("postgres://u:p@127.0.0.1:5432/db", "127.0.0.1:5432", ""),
+            ("postgresql://u@[::1]:5433", "[::1]:5433", ""),
+            (
+                "postgresql://a,b:6432?sslmode=disable",
+                "a,b:6432",
+                "sslmode=disable",
+            ),
+        ] {
+            assert_eq!(
+                ServerAddress::parse(given),
+                Some(ServerAddress {
+                    hosts: hosts.into(),
+                    params: params.into()
+                }),
+                "{given}"
+            );
+        }
+        assert_eq!(ServerAddress::parse("host=h user=u"), None);
     }
 }
