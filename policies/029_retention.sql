@@ -28,6 +28,9 @@
  *   invitations,             expires_at   floor 0: an expired link opens nothing.
  *   password_resets
  *   idempotency_keys         created_at   floor 24 hours: the server honours a key for 24 h.
+ *                                         Kept 25 hours at least, whatever the window: the
+ *                                         server's clock wrote created_at, and the hour is a
+ *                                         margin for it running behind the database's.
  *   phone number quarantine  released_at  the quarantine length itself (the server's
  *                                         PALISADE_NUMBER_QUARANTINE_DAYS; whoever runs retention
  *                                         must run it with the server's value): a number whose
@@ -199,12 +202,17 @@ BEGIN
     END;
     record := 'password_resets'; affected := n; RETURN NEXT;
 
+    -- Never before 25 hours: the server honours a key 24 hours by its own clock, which wrote
+    -- created_at; the hour is a margin for that clock behind the database's (at the floor, a
+    -- day, a key gone earlier would let a retry the server still replays act twice).
     BEGIN
         DELETE FROM palisade.idempotency_keys AS t
-         WHERE t.created_at < pg_catalog.now() - p_idempotency_keys
+         WHERE t.created_at < pg_catalog.now()
+                              - GREATEST(p_idempotency_keys, interval '25 hours')
            AND (t.organization_id, t.key) IN (
                    SELECT k.organization_id, k.key FROM palisade.idempotency_keys AS k
-                    WHERE k.created_at < pg_catalog.now() - p_idempotency_keys
+                    WHERE k.created_at < pg_catalog.now()
+                                         - GREATEST(p_idempotency_keys, interval '25 hours')
                     LIMIT p_batch);
         GET DIAGNOSTICS n = ROW_COUNT;
     EXCEPTION WHEN lock_not_available THEN

@@ -589,3 +589,47 @@ async fn retention_steps_aside_from_the_rows_an_organization_s_deletion_holds() 
         }
     }
 }
+
+/// The server honours an `Idempotency-Key` for 24 hours by its own clock, which wrote the key's
+/// `created_at`; retention measures on the database's. At the window's floor, a day, a key is
+/// still kept 25 hours: the hour is a margin for the server's clock running behind the
+/// database's, so a retry the server would still replay never finds its key gone (and acts
+/// twice). A key past 25 hours goes.
+#[actix_web::test]
+async fn an_idempotency_key_outlives_the_day_it_is_honoured_by_an_hour() {
+    let (app, a) = spawn_app_with_owner("retention-idempotency").await;
+    let su = app.db.superuser_client().await;
+    su.execute(
+        "INSERT INTO palisade.idempotency_keys
+                (organization_id, key, request_hash, response_status, created_at)
+         VALUES ($1::text::uuid, 'within-the-margin', decode(repeat('00', 32), 'hex'), 201,
+                 now() - interval '24 hours 30 minutes'),
+                ($1::text::uuid, 'past-the-margin', decode(repeat('00', 32), 'hex'), 201,
+                 now() - interval '25 hours 30 minutes')",
+        &[&a.org_id],
+    )
+    .await
+    .unwrap();
+    let at_the_floor = Windows {
+        idempotency_keys: Duration::from_secs(86_400),
+        ..Windows::default()
+    };
+    assert_eq!(at_the_floor.check(), Ok(()));
+    let owner = app.db.owner_client().await;
+    let purged = retention::purge(&owner, &at_the_floor).await.unwrap();
+    assert!(
+        purged.contains(&("idempotency_keys".to_owned(), 1)),
+        "{purged:?}"
+    );
+    let left: Vec<String> = su
+        .query(
+            "SELECT key FROM palisade.idempotency_keys WHERE organization_id::text = $1",
+            &[&a.org_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, ["within-the-margin"]);
+}
