@@ -453,3 +453,183 @@ async fn retention_steps_aside_from_an_organization_being_deleted() {
         1
     );
 }
+
+/// Ages every record of `org` past its window, and settles its outbound deliveries (the tests
+/// run no delivery worker: they stay pending, which keeps their events), as the superuser.
+async fn age_and_settle(su: &Client, org: &str) {
+    for (table, column, aged) in AGED {
+        su.execute(
+            &format!("UPDATE {table} SET {aged} WHERE {column}::text = $1"),
+            &[&org],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("age {table}: {e}"));
+    }
+    su.execute(
+        "UPDATE palisade.outbound_webhook_deliveries
+            SET status = 'succeeded', next_attempt_at = NULL, leased_until = NULL
+          WHERE organization_id::text = $1",
+        &[&org],
+    )
+    .await
+    .unwrap();
+}
+
+/// Runs retention to the end, failing if it has not ended after a minute: a bound for a run
+/// that waits for another transaction's locks, not a measure of its speed.
+async fn purge_unless_blocked(owner: &Client) -> retention::Purged {
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        retention::purge(owner, &Windows::default()),
+    )
+    .await
+    .expect("retention waited for the rows the organization's deletion holds")
+    .unwrap()
+}
+
+/// An organization's deletion is one DELETE whose cascade takes the organization's rows table
+/// by table, in another order than retention's steps: retention would come to wait for rows the
+/// deletion had deleted while the deletion waited for rows retention had, a deadlock. Every
+/// step waits 50 ms at most, then leaves its batch, untouched, to the next run. Here a
+/// transaction holds A's rows as the deletion's cascade holds them midway (deleted,
+/// uncommitted), first A's outbound webhooks with their deliveries (retention's events step
+/// waits there in its own cascade to the deliveries, on rows it did not pick), then A's
+/// carrier webhook deliveries, invitations, password resets and idempotency keys. The run ends;
+/// the held steps count 0 and keep A's and B's old rows (one batch); every other step removes
+/// both organizations' old rows; once the transaction has ended, the next run removes the rest.
+#[actix_web::test]
+async fn retention_steps_aside_from_the_rows_an_organization_s_deletion_holds() {
+    // (the tables whose rows of A the deletion holds, the tables of the steps that wait).
+    let deleted_directly = [
+        "palisade.webhook_deliveries",
+        "palisade.invitations",
+        "palisade.password_resets",
+        "palisade.idempotency_keys",
+    ];
+    let cases: [(&[&str], &[&str]); 2] = [
+        (
+            &["palisade.outbound_webhooks"],
+            &["palisade.outbound_webhook_events"],
+        ),
+        (&deleted_directly, &deleted_directly),
+    ];
+    for (held, steps) in cases {
+        let (app, a) = spawn_app_with_owner("retention-held-a").await;
+        let b = app.signup("retention-held-b").await;
+        seed_all(&app, &a, "retention-held-a").await;
+        seed_all(&app, &b, "retention-held-b").await;
+        let su = app.db.superuser_client().await;
+        for org in [&a.org_id, &b.org_id] {
+            age_and_settle(&su, org).await;
+        }
+        let mut before = Vec::new();
+        for table in steps {
+            let counts = (
+                count(&su, table, "organization_id", &a.org_id).await,
+                count(&su, table, "organization_id", &b.org_id).await,
+            );
+            assert!(counts.0 > 0 && counts.1 > 0, "{table}: nothing to keep");
+            before.push(counts);
+        }
+
+        let deleting = app.db.superuser_client().await;
+        deleting.batch_execute("BEGIN").await.unwrap();
+        for table in held {
+            deleting
+                .execute(
+                    &format!("DELETE FROM {table} WHERE organization_id::text = $1"),
+                    &[&a.org_id],
+                )
+                .await
+                .unwrap();
+        }
+        let owner = app.db.owner_client().await;
+        let purged = purge_unless_blocked(&owner).await;
+        for (i, table) in steps.iter().enumerate() {
+            let record = table.rsplit('.').next().unwrap();
+            assert!(
+                purged.contains(&(record.to_owned(), 0)),
+                "{record}: {purged:?}"
+            );
+            let after = (
+                count(&su, table, "organization_id", &a.org_id).await,
+                count(&su, table, "organization_id", &b.org_id).await,
+            );
+            assert_eq!(after, before[i], "{table}: a held step removed rows");
+        }
+        for (table, column, _) in AGED {
+            if steps.contains(table) {
+                continue;
+            }
+            for org in [&a.org_id, &b.org_id] {
+                assert_eq!(
+                    count(&su, table, column, org).await,
+                    0,
+                    "{table}: the other steps go on"
+                );
+            }
+        }
+
+        deleting.batch_execute("ROLLBACK").await.unwrap();
+        let purged = purge_unless_blocked(&owner).await;
+        for (i, table) in steps.iter().enumerate() {
+            let record = table.rsplit('.').next().unwrap();
+            let (a_before, b_before) = before[i];
+            assert!(
+                purged.contains(&(record.to_owned(), a_before + b_before)),
+                "{record}: {purged:?}"
+            );
+            for org in [&a.org_id, &b.org_id] {
+                assert_eq!(
+                    count(&su, table, "organization_id", org).await,
+                    0,
+                    "{table}"
+                );
+            }
+        }
+    }
+}
+
+/// The server honours an `Idempotency-Key` for 24 hours by its own clock, which wrote the key's
+/// `created_at`; retention measures on the database's. At the window's floor, a day, a key is
+/// still kept 25 hours: the hour is a margin for the server's clock running behind the
+/// database's, so a retry the server would still replay never finds its key gone (and acts
+/// twice). A key past 25 hours goes.
+#[actix_web::test]
+async fn an_idempotency_key_outlives_the_day_it_is_honoured_by_an_hour() {
+    let (app, a) = spawn_app_with_owner("retention-idempotency").await;
+    let su = app.db.superuser_client().await;
+    su.execute(
+        "INSERT INTO palisade.idempotency_keys
+                (organization_id, key, request_hash, response_status, created_at)
+         VALUES ($1::text::uuid, 'within-the-margin', decode(repeat('00', 32), 'hex'), 201,
+                 now() - interval '24 hours 30 minutes'),
+                ($1::text::uuid, 'past-the-margin', decode(repeat('00', 32), 'hex'), 201,
+                 now() - interval '25 hours 30 minutes')",
+        &[&a.org_id],
+    )
+    .await
+    .unwrap();
+    let at_the_floor = Windows {
+        idempotency_keys: Duration::from_secs(86_400),
+        ..Windows::default()
+    };
+    assert_eq!(at_the_floor.check(), Ok(()));
+    let owner = app.db.owner_client().await;
+    let purged = retention::purge(&owner, &at_the_floor).await.unwrap();
+    assert!(
+        purged.contains(&("idempotency_keys".to_owned(), 1)),
+        "{purged:?}"
+    );
+    let left: Vec<String> = su
+        .query(
+            "SELECT key FROM palisade.idempotency_keys WHERE organization_id::text = $1",
+            &[&a.org_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, ["within-the-margin"]);
+}

@@ -24,7 +24,9 @@ pub struct Windows {
     pub outbound_webhook_events: Duration,
     /// Invitations and password resets, counted from their expiry.
     pub expired_links: Duration,
-    /// Stored first responses to `Idempotency-Key`s.
+    /// Stored first responses to `Idempotency-Key`s; whatever this says, kept 25 hours at least
+    /// (`purge_expired_records`): the server honours a key 24 hours by its own clock, which
+    /// wrote its `created_at`, and the hour is a margin for that clock behind the database's.
     pub idempotency_keys: Duration,
     /// The phone number quarantine (the server's `PALISADE_NUMBER_QUARANTINE_DAYS`): a number
     /// released longer ago than this forgets which organization released it.
