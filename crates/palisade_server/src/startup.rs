@@ -1043,10 +1043,17 @@ fn write_url_file(path: &std::path::Path, url: &Secret) -> std::io::Result<()> {
     let mut name = path.file_name().unwrap_or_default().to_owned();
     name.push(".rotating");
     let tmp = path.with_file_name(name);
+    // A new file, never one found there: whoever may write to the directory (the servers' own
+    // user, in the layout of docs/dba.md) could have left a symlink at that name, which opening
+    // it would follow (and chown and fill the file it names, as root). `remove_file` removes a
+    // link, not its target; `create_new` (O_EXCL) refuses one planted after it.
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(&tmp)?;
     if let Some(old) = &old {
@@ -1161,6 +1168,42 @@ mod tests {
         assert_eq!(
             (after.uid(), after.gid(), after.permissions().mode() & 0o777),
             (before.uid(), before.gid(), 0o640)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "postgresql://b:new@h/db\n"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A symlink left at the temporary file's name (by whoever may write to the directory) is
+    /// not followed: the file it names keeps its content, owner and mode, and the URL file is a
+    /// regular file of its own.
+    #[test]
+    fn a_rotation_follows_no_link_left_at_its_temporary_name() {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        let dir =
+            std::env::temp_dir().join(format!("palisade-rotate-link-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        let file = dir.join("app-url");
+        std::fs::write(&file, "postgresql://a:old@h/db\n").unwrap();
+        let other = dir.join("other");
+        std::fs::write(&other, "keep").unwrap();
+        std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let before = std::fs::metadata(&other).unwrap();
+        std::os::unix::fs::symlink(&other, dir.join("app-url.rotating")).unwrap();
+        write_url_file(&file, &Secret::new("postgresql://b:new@h/db")).unwrap();
+        let after = std::fs::metadata(&other).unwrap();
+        assert_eq!(std::fs::read_to_string(&other).unwrap(), "keep");
+        assert_eq!(
+            (after.uid(), after.gid(), after.permissions().mode() & 0o777),
+            (before.uid(), before.gid(), 0o644)
+        );
+        assert!(
+            std::fs::symlink_metadata(&file)
+                .unwrap()
+                .file_type()
+                .is_file()
         );
         assert_eq!(
             std::fs::read_to_string(&file).unwrap(),
