@@ -147,7 +147,8 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
     // The restore cluster's data directory; its (ephemeral) parent holds the dump and goes with it.
     let data_dir = ephemeral_dir("palisade-restore").expect("temp dir");
     let dump = data_dir.parent().expect("parent").join("palisade.dump");
-    let cfg: tokio_postgres::Config = app.db.superuser_url().parse().unwrap();
+    let parsed = palisade_db::DbConfig::parse(&app.db.superuser_url()).unwrap();
+    let cfg = parsed.pg();
     let (host, port) = match (cfg.get_hosts().first(), cfg.get_ports().first()) {
         (Some(tokio_postgres::config::Host::Tcp(h)), Some(p)) => (h.clone(), p.to_string()),
         other => panic!("the test server is not on TCP: {other:?}"),

@@ -1442,7 +1442,8 @@ async fn the_ddl_guard_refuses_a_foreign_table_in_the_tenant_schema_unless_overr
         .unwrap()
         .get(0);
     if postgres_fdw {
-        let cfg: tokio_postgres::Config = db.superuser_url().parse().unwrap();
+        let parsed = palisade_db::DbConfig::parse(&db.superuser_url()).unwrap();
+        let cfg = parsed.pg();
         let host = match &cfg.get_hosts()[0] {
             tokio_postgres::config::Host::Tcp(h) => h.clone(),
             other => panic!("{other:?}"),

@@ -341,15 +341,17 @@ async fn the_database_ca_file_is_checked_at_startup_and_sslmode_reaches_migrate(
     )
     .unwrap();
     let ca = ca_file.display().to_string();
+    // The harness's URLs keep TEST_DATABASE_URL's own parameters: add to them.
+    let join = if owner_url.contains('?') { '&' } else { '?' };
     let out = tokio::task::spawn_blocking(move || {
         let require = palisade(
             &["migrate"],
-            &[("DATABASE_URL", &format!("{owner_url}?sslmode=require"))],
+            &[("DATABASE_URL", &format!("{owner_url}{join}sslmode=require"))],
         );
         let prefer = palisade(
             &["migrate"],
             &[
-                ("DATABASE_URL", &format!("{owner_url}?sslmode=prefer")),
+                ("DATABASE_URL", &format!("{owner_url}{join}sslmode=prefer")),
                 ("PALISADE_DB_SSLROOTCERT", &ca),
             ],
         );

@@ -291,9 +291,11 @@ fn init_cluster() -> TestCluster {
     let (address, superuser, superuser_password, role_password, cluster) =
         match std::env::var("TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => {
-                let cfg: tokio_postgres::Config = url
-                    .parse()
+                // Parsed as the server parses a URL (DbConfig: libpq's sslmode verify-ca and
+                // verify-full, sslrootcert), which tokio-postgres's own parser refuses.
+                let parsed = palisade_db::DbConfig::parse(&url)
                     .expect("TEST_DATABASE_URL is not a PostgreSQL URL");
+                let cfg = parsed.pg();
                 if !matches!(
                     cfg.get_hosts().first(),
                     Some(tokio_postgres::config::Host::Tcp(_))
