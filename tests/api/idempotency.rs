@@ -160,6 +160,23 @@ async fn every_tenant_post_replays_its_first_response_and_acts_once() {
             "/v1/invitations".into(),
             json!({"email": "new@example.com", "role": "member"}),
         ),
+        (
+            "/v1/call-center/aws-connect/instances".into(),
+            json!({
+                "instance_arn": format!(
+                    "arn:aws:connect:us-west-2:123456789012:instance/{}",
+                    uuid::Uuid::new_v4()
+                ),
+                "region": "us-west-2",
+                "label": "Main"
+            }),
+        ),
+        // Its `key` is shown once: the replay leaves it out (the stored response is readable
+        // by analysts: policies/920_column_classification.sql).
+        (
+            "/v1/call-center/aws-connect/credentials".into(),
+            json!({"label": "EventBridge"}),
+        ),
     ];
     for (n, (path, body)) in routes.iter().enumerate() {
         let key = format!("retry {n}");
