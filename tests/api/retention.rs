@@ -99,7 +99,16 @@ async fn a_run_removes_exactly_the_records_past_their_window() {
             "{table}: nothing of B to keep"
         );
     }
-    // One of A's old events still has a pending delivery: it stays, with its deliveries.
+    // A's deliveries settled (no delivery worker runs here: they were all pending, and every
+    // event stayed), but one: its event stays, with its deliveries.
+    su.execute(
+        "UPDATE palisade.outbound_webhook_deliveries
+            SET status = 'succeeded', next_attempt_at = NULL, leased_until = NULL
+          WHERE organization_id::text = $1",
+        &[&a.org_id],
+    )
+    .await
+    .unwrap();
     let kept_event: Uuid = su
         .query_one(
             "UPDATE palisade.outbound_webhook_deliveries
@@ -193,6 +202,11 @@ async fn a_run_removes_exactly_the_records_past_their_window() {
             assert_eq!(
                 left, events_with_pending,
                 "{table}: events with a pending delivery stay"
+            );
+            assert!(
+                a_before[i] > left,
+                "{table}: no settled event of A to remove ({left} of {})",
+                a_before[i]
             );
         } else {
             assert_eq!(left, 0, "{table}: A's old rows are still there");
