@@ -34,7 +34,7 @@
  * one of its privileges, policies or settings, and roles that are members of those (they can act
  * as them) or of a superuser, a REPLICATION role, a server-files role, pg_read_all_data or
  * pg_write_all_data (which reach every table of every database). The other role findings are not: those about the roles Palisade names
- * (palisade_app and its login members, palisade_backup, the recorded analysts) are checked
+ * (palisade_app and its login members, palisade_backup, palisade_billing, the recorded analysts) are checked
  * whether or not the role holds anything here, and createrole_role on every role of the cluster
  * (on PostgreSQL 15 CREATEROLE may grant itself any role but a superuser from anywhere).
  * Superusers are the DBA's own and are reported, never flagged; so are the DBA's own
@@ -96,54 +96,56 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'REVOKE from palisade_backup everything but SELECT on tables and sequences and USAGE on schemas, and its memberships'),
     ('analyst_beyond_read', 'critical', 13,
      'palisade analyst revoke <role>, then palisade analyst grant <role> --organization <uuid> again'),
-    ('materialized_view_over_tenant_table', 'critical', 14,
+    ('billing_role_beyond_billing', 'critical', 14,
+     'REVOKE from palisade_billing what it holds beyond billing (REVOKE ALL ON <table> FROM palisade_billing, REVOKE <role> FROM palisade_billing, ALTER ... OWNER TO palisade_owner), then palisade migrate (it re-grants the billing tables)'),
+    ('materialized_view_over_tenant_table', 'critical', 15,
      'DROP MATERIALIZED VIEW <view>; use a view WITH (security_invoker = true) instead'),
-    ('view_not_security_invoker', 'critical', 15,
+    ('view_not_security_invoker', 'critical', 16,
      'ALTER VIEW <view> SET (security_invoker = true)'),
-    ('secret_column_readable', 'critical', 16,
+    ('secret_column_readable', 'critical', 17,
      'REVOKE SELECT ON <table> FROM palisade_app (or the login role it was granted to) and grant SELECT column by column, without the secret'),
-    ('definer_executable_by_other_role', 'critical', 17,
+    ('definer_executable_by_other_role', 'critical', 18,
      'REVOKE EXECUTE ON FUNCTION <function> FROM <role> (or the membership that passes it on): Palisade grants each only to palisade_app, palisade_billing or palisade_owner'),
-    ('app_role_can_login', 'critical', 18,
+    ('app_role_can_login', 'critical', 19,
      'ALTER ROLE palisade_app NOLOGIN PASSWORD NULL: the server logs in as palisade_app_a or palisade_app_b'),
-    ('foreign_table_in_tenant_schema', 'critical', 19,
+    ('foreign_table_in_tenant_schema', 'critical', 20,
      'DROP FOREIGN TABLE <table> (row-level security cannot apply to it), or move it out of schema palisade if it holds no tenant rows'),
-    ('policies_add_up', 'critical', 20,
+    ('policies_add_up', 'critical', 21,
      'REVOKE <role> FROM <member> for the memberships that join them: palisade_app is a member of nothing, its login roles of palisade_app only, and each analyst role of nothing'),
-    ('replication_role', 'critical', 21,
+    ('replication_role', 'critical', 22,
      'ALTER ROLE <role> NOREPLICATION; a standby''s or physical backup''s login of your own: allow-list it as administrator_role, with the reason, in policies/910_audit_allow_list.sql'),
-    ('rls_not_forced', 'high', 22,
+    ('rls_not_forced', 'high', 23,
      'ALTER TABLE <table> FORCE ROW LEVEL SECURITY (or run palisade migrate)'),
-    ('no_tenant_column', 'high', 23,
+    ('no_tenant_column', 'high', 24,
      'Add organization_id uuid NOT NULL REFERENCES palisade.organizations, or move the table out of schema palisade'),
-    ('foreign_owner', 'high', 24,
+    ('foreign_owner', 'high', 25,
      'ALTER TABLE <table> OWNER TO palisade_owner'),
-    ('definer_bypasses_rls', 'high', 25,
+    ('definer_bypasses_rls', 'high', 26,
      'ALTER FUNCTION <function> OWNER TO palisade_resolver (palisade install-definers re-creates Palisade''s own)'),
-    ('definer_wrong_owner', 'high', 32,
+    ('definer_wrong_owner', 'high', 33,
      'As a superuser: ALTER FUNCTION <function> OWNER TO palisade_resolver, then palisade install-definers (a restore as palisade_owner leaves Palisade''s definers owned by it)'),
     -- High, not critical: no row is reachable until that role acts (GRANT, then SET ROLE), and
     -- CREATEROLE marks a role trusted to administer roles, as the owner that rls_not_forced leaves
     -- able to bypass is trusted: one safeguard fewer. A deliberate administrator (a managed
     -- service's admin login has CREATEROLE) is allow-listed as administrator_role and not reported.
-    ('createrole_role', 'high', 33,
+    ('createrole_role', 'high', 34,
      'ALTER ROLE <role> NOCREATEROLE; an administrator of your own (e.g. a managed service''s admin login): allow-list it as administrator_role, with the reason, in policies/910_audit_allow_list.sql'),
     -- RLS pitfall 9: a trigger runs on every write of every organization.
-    ('definer_trigger', 'high', 34,
+    ('definer_trigger', 'high', 35,
      'ALTER FUNCTION <function> SECURITY INVOKER: a trigger on a tenant table runs as the writer, under its row-level security'),
-    ('trigger_assigns_tenant_column', 'high', 35,
+    ('trigger_assigns_tenant_column', 'high', 36,
      'Drop the trigger, or make its function leave the tenant column of NEW (organization_id; id on organizations) as written: a row stays in the organization it was written in'),
-    ('definer_public_execute', 'high', 26,
+    ('definer_public_execute', 'high', 27,
      'REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC'),
-    ('definer_mutable_search_path', 'high', 27,
+    ('definer_mutable_search_path', 'high', 28,
      'ALTER FUNCTION <function> SET search_path = '''''),
-    ('fk_without_tenant', 'high', 28,
+    ('fk_without_tenant', 'high', 29,
      'Make the foreign key (organization_id, <column>) reference the parent''s (organization_id, id)'),
-    ('public_grant', 'high', 29,
+    ('public_grant', 'high', 30,
      'REVOKE ALL ON <table> FROM PUBLIC'),
-    ('secret_derived_column', 'high', 30,
+    ('secret_derived_column', 'high', 31,
      'Classify the column secret in policies/920_column_classification.sql, or give the reason it reveals nothing'),
-    ('ddl_guard_missing', 'high', 31,
+    ('ddl_guard_missing', 'high', 32,
      'Run palisade bootstrap (or, as a superuser, policies/001_ddl_guard.sql)'),
     ('global_unique_key', 'medium', 40,
      'Include organization_id in the unique key, or allow-list it with the reason in policies/910_audit_allow_list.sql'),
@@ -731,7 +733,9 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  * whether or not they hold anything here, createrole_role at every role (the header says why).
  * Findings (`reasons`, "kind: detail"):
  *   bypassrls_role         BYPASSRLS on a role that is neither a superuser (the DBA's own) nor in
- *                          the allow-list (palisade_billing, for the Stripe path);
+ *                          the allow-list (palisade_billing, for the Stripe path, and
+ *                          palisade_backup: what each may reach is billing_role_beyond_billing and
+ *                          backup_role_can_write);
  *   member_of_bypass_role  it can SET ROLE to a role that reads below row-level security: a
  *                          superuser, a BYPASSRLS or REPLICATION role (with SET ROLE to one, a
  *                          logical slot's changes), or a server-files role (a member of one of
@@ -785,6 +789,16 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *                          beyond SELECT on readable columns of tenant tables and USAGE on schema
  *                          palisade: another privilege, SELECT on a secret or unclassified column,
  *                          a membership, ownership, REPLICATION;
+ *   billing_role_beyond_billing  palisade_billing (BYPASSRLS, allow-listed for the Stripe path)
+ *                          may reach what BillingPool::check_role refuses at startup: a privilege
+ *                          on a tenant relation other than subscriptions and invoices, on a column
+ *                          of organizations other than id and its billing columns, INSERT, DELETE,
+ *                          TRUNCATE or TRIGGER on organizations, or on a platform relation other
+ *                          than stripe_events; granted, or inherited (from a role it is a member
+ *                          of, pg_read_all_data and pg_write_all_data included); or it is a member
+ *                          of any role, or owns something in Palisade's schemas. Checked whether
+ *                          or not it holds anything here; BYPASSRLS itself is allow-listed, so
+ *                          bypassrls_role says nothing of it;
  *   createrole_role        a role other than a superuser has CREATEROLE, or can SET ROLE to one
  *                          that has it (a member of an allow-listed administrator included: the
  *                          allow-list accepts the role it names, not its members). Checked for
@@ -1058,7 +1072,51 @@ WITH db AS (
                          FROM db, pg_catalog.aclexplode(db.datacl) x
                         WHERE x.grantee = r.oid AND (x.privilege_type <> 'CONNECT' OR x.is_grantable)) AS g
                    HAVING pg_catalog.count(*) > 0
-               ) AS x ORDER BY x.o) ELSE '{}'::text[] END AS analyst_excess
+               ) AS x ORDER BY x.o) ELSE '{}'::text[] END AS analyst_excess,
+           -- What BillingPool::check_role (palisade_db's stripe.rs) refuses beyond billing, read
+           -- with has_table_privilege and has_column_privilege, so a privilege it inherits counts
+           -- (from any role it is a member of, pg_read_all_data and pg_write_all_data included),
+           -- and every membership, which lends it that role's privileges: with BYPASSRLS, each
+           -- reaches every organization's rows. Its REPLICATION, superuser and server-files
+           -- memberships are replication_role and member_of_bypass_role.
+           CASE WHEN r.rolname = 'palisade_billing' THEN ARRAY(
+               SELECT x.what FROM (
+                   SELECT 1 AS o, 'is a member of ' || pg_catalog.string_agg(pg_catalog.pg_get_userbyid(m.roleid)::text, ', ' ORDER BY pg_catalog.pg_get_userbyid(m.roleid)::text) AS what
+                     FROM pg_catalog.pg_auth_members m WHERE m.member = r.oid HAVING pg_catalog.count(*) > 0
+                   UNION ALL
+                   SELECT 2, 'owns ' || pg_catalog.string_agg(o.name, ', ' ORDER BY o.name)
+                     FROM tenant_objects o WHERE o.owner = r.oid HAVING pg_catalog.count(*) > 0
+                   UNION ALL
+                   SELECT 3, 'holds privileges on ' || pg_catalog.string_agg(b.name, ', ' ORDER BY b.name) FROM (
+                       -- A tenant relation other than the billing tables, or a platform one
+                       -- other than its own stripe_events: any privilege, on it or a column.
+                       SELECT n.nspname || '.' || c.relname AS name
+                         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                        WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                          AND ((n.nspname = 'palisade' AND c.relname NOT IN ('subscriptions', 'invoices', 'organizations'))
+                               OR (n.nspname = 'palisade_platform' AND c.relname <> 'stripe_events'))
+                          AND (pg_catalog.has_table_privilege(r.oid, c.oid,
+                                   'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                               OR pg_catalog.has_any_column_privilege(r.oid, c.oid,
+                                   'SELECT, INSERT, UPDATE, REFERENCES'))
+                       UNION ALL
+                       -- organizations: its id and billing columns only, and no row added or removed.
+                       SELECT 'palisade.organizations.' || a.attname
+                         FROM pg_catalog.pg_attribute a
+                         JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+                         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'palisade' AND c.relname = 'organizations'
+                          AND a.attnum > 0 AND NOT a.attisdropped
+                          AND a.attname NOT IN ('id', 'stripe_customer_id', 'plan', 'plan_status')
+                          AND pg_catalog.has_column_privilege(r.oid, c.oid, a.attnum,
+                                  'SELECT, INSERT, UPDATE, REFERENCES')
+                       UNION ALL
+                       SELECT 'palisade.organizations (INSERT, DELETE, TRUNCATE or TRIGGER)'
+                         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'palisade' AND c.relname = 'organizations'
+                          AND pg_catalog.has_table_privilege(r.oid, c.oid, 'INSERT, DELETE, TRUNCATE, TRIGGER')) AS b
+                   HAVING pg_catalog.count(*) > 0
+               ) AS x ORDER BY x.o) ELSE '{}'::text[] END AS billing_excess
       FROM pg_catalog.pg_roles r
      WHERE r.rolname !~ '^pg_'
 )
@@ -1147,6 +1205,11 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
           SELECT 10, CASE WHEN pg_catalog.cardinality(f.analyst_excess) > 0
                           THEN 'analyst_beyond_read: a recorded analyst role may only read readable columns of tenant tables, yet holds '
                                || pg_catalog.array_to_string(f.analyst_excess, '; ') END
+          UNION ALL
+          SELECT 15, CASE WHEN pg_catalog.cardinality(f.billing_excess) > 0
+                          THEN 'billing_role_beyond_billing: the billing role bypasses row-level security and may only reach the billing tables (subscriptions, invoices, the id and billing columns of organizations, palisade_platform.stripe_events), yet '
+                               || pg_catalog.array_to_string(f.billing_excess, '; ')
+                               || ' (with BYPASSRLS, every organization''s rows of whatever it reaches)' END
           UNION ALL
           SELECT 11, CASE WHEN f.rolname = 'palisade_app' AND f.rolcanlogin
                           THEN 'app_role_can_login: palisade_app, the group every tenant policy names, can log in, so a session as it picks any organization with set_config(''app.current_org'', ...); the server logs in as palisade_app_a or palisade_app_b' END

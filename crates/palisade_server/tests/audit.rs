@@ -688,16 +688,103 @@ async fn a_second_bypassrls_role_is_reported() {
     .await
     .unwrap();
     assert_reported(&db, "bypassrls_role", "role", &role).await;
-    // The allow-listed billing role is not reported, even once it holds grants here.
-    su.batch_execute("GRANT SELECT ON palisade.organizations TO palisade_billing")
-        .await
-        .unwrap();
+    // The allow-listed billing role is not bypassrls_role; what it may reach is
+    // billing_role_beyond_billing (the next test).
     let found = violations(&su).await;
     assert!(
         !found.iter().any(|(_, _, o)| o == schema::BILLING_ROLE),
         "{found:?}"
     );
     drop_role(&su, &role).await;
+}
+
+#[tokio::test]
+async fn the_billing_role_reaching_beyond_billing_is_critical() {
+    // palisade_billing is allow-listed for its BYPASSRLS, so whatever else it reaches, it reaches
+    // for every organization: what BillingPool::check_role refuses at startup, the audit reports.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    su.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Org A'), ($2, 'Org B')",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    su.execute(
+        "INSERT INTO palisade.customers (organization_id, id, name) VALUES
+             ($1, gen_random_uuid(), 'customer of org A'), ($2, gen_random_uuid(), 'customer of org B')",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    // A grant here (this database only): every column of organizations, names included.
+    su.batch_execute("GRANT SELECT ON palisade.organizations TO palisade_billing")
+        .await
+        .unwrap();
+    assert_reported(&db, "billing_role_beyond_billing", "role", BILLING).await;
+    let detail: String = su
+        .query_one(
+            "SELECT detail FROM palisade_audit.violations WHERE kind = 'billing_role_beyond_billing'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(detail.contains("palisade.organizations.name"), "{detail}");
+    // Back to 440_billing.sql's column grants: nothing to report.
+    su.batch_execute(
+        "REVOKE SELECT ON palisade.organizations FROM palisade_billing;
+         GRANT SELECT (id, stripe_customer_id, plan, plan_status) ON palisade.organizations
+             TO palisade_billing;",
+    )
+    .await
+    .unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+    // Memberships are cluster-wide: each made in a transaction and rolled back, so the other
+    // tests' databases never see them. pg_read_all_data is named in no ACL here, yet with
+    // BYPASSRLS it reads every organization's customers.
+    let reader = probe_role();
+    for (membership, reached) in [
+        (
+            "GRANT pg_read_all_data TO palisade_billing".to_owned(),
+            "is a member of pg_read_all_data",
+        ),
+        // An analyst-like role: SELECT on customers, lent to billing by the membership.
+        (
+            format!(
+                "CREATE ROLE {reader} NOLOGIN; GRANT USAGE ON SCHEMA palisade TO {reader};
+                 GRANT SELECT (organization_id, id, name) ON palisade.customers TO {reader};
+                 GRANT {reader} TO palisade_billing"
+            ),
+            "palisade.customers",
+        ),
+    ] {
+        let tx = su.transaction().await.unwrap();
+        tx.batch_execute(&membership).await.unwrap();
+        let found = ranked_violations(&tx).await;
+        assert!(
+            found.iter().any(|[s, k, _, o, d]| s == "critical"
+                && k == "billing_role_beyond_billing"
+                && o == BILLING
+                && d.contains(reached)),
+            "{membership}: {found:?}"
+        );
+        // The leak it reports.
+        tx.batch_execute("SET LOCAL ROLE palisade_billing")
+            .await
+            .unwrap();
+        let seen: Vec<String> = tx
+            .query("SELECT name FROM palisade.customers ORDER BY name", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(seen, ["customer of org A", "customer of org B"]);
+        tx.rollback().await.unwrap();
+    }
+    assert_eq!(violations(&su).await, vec![]);
 }
 
 #[tokio::test]
