@@ -142,7 +142,7 @@ SELECT k.kind, k.severity, k.rank, k.fix
     ('fk_without_tenant', 'high', 29,
      'Make the foreign key (organization_id, <column>) reference the parent''s (organization_id, id)'),
     ('public_grant', 'high', 30,
-     'REVOKE ALL ON <table> FROM PUBLIC'),
+     'REVOKE ALL ON <table> FROM PUBLIC (column grants go with it); a schema: REVOKE ALL ON SCHEMA <schema> FROM PUBLIC'),
     ('secret_derived_column', 'high', 31,
      'Classify the column secret in policies/920_column_classification.sql, or give the reason it reveals nothing'),
     ('ddl_guard_missing', 'high', 32,
@@ -460,7 +460,10 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
  *                      organization cascades through every such table);
  *   global_unique_key  a unique key without the tenant column, not in the allow-list (a
  *                      duplicate-key error tells one tenant what another holds);
- *   public_grant       PUBLIC holds privileges on it;
+ *   public_grant       PUBLIC holds privileges on it or on a column of it (shown as
+ *                      `SELECT (email)`); PUBLIC's privileges on the schemas palisade,
+ *                      palisade_private and palisade_platform are public_grant on the schema, in
+ *                      palisade_audit.violations;
  *   foreign_owner      owned by a role other than the owner of schema palisade;
  *   shared_sequence    a column takes its values from a sequence (an identity column, or a
  *                      default calling nextval, as serial's does): every organization draws from
@@ -575,8 +578,20 @@ WITH t AS (
                                       ON a.attrelid = t.oid AND a.attnum = u.a
                                    WHERE u.o <= i.indnkeyatts AND a.attname = t.tenant_column)
                 ORDER BY 1) END AS unique_keys_without_tenant,
-           ARRAY(SELECT DISTINCT x.privilege_type::text FROM pg_catalog.aclexplode(t.relacl) x
-                  WHERE x.grantee = 0 ORDER BY 1) AS public_privileges,
+           -- On the table (SELECT), then on columns, each privilege with its columns
+           -- (SELECT (email)): a column grant reaches its column as a table grant would.
+           ARRAY(SELECT g.what FROM (
+                     SELECT DISTINCT 1 AS o, x.privilege_type::text AS what
+                       FROM pg_catalog.aclexplode(t.relacl) x WHERE x.grantee = 0
+                     UNION ALL
+                     SELECT 2, c.privilege_type || ' ('
+                               || pg_catalog.string_agg(pg_catalog.quote_ident(c.attname), ', ' ORDER BY c.attnum) || ')'
+                       FROM (SELECT DISTINCT a.attnum, a.attname, x.privilege_type::text AS privilege_type
+                               FROM pg_catalog.pg_attribute a, pg_catalog.aclexplode(a.attacl) x
+                              WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
+                                AND x.grantee = 0) AS c
+                      GROUP BY c.privilege_type) AS g
+                  ORDER BY g.o, g.what) AS public_privileges,
            CASE WHEN t.tenant_column IS NOT NULL THEN ARRAY(
                SELECT pg_catalog.format('%I (%s)', a.attname,
                                         CASE WHEN a.attidentity <> ''
@@ -1670,8 +1685,8 @@ SELECT w.event_trigger, e.evtevent::text AS event,
       ORDER BY x.o) AS problems) AS p;
 
 /**
- * Every finding of the views above, and the sequences every organization would share
- * (shared_sequence), one row each, most urgent first: by `rank` (from
+ * Every finding of the views above, the sequences every organization would share
+ * (shared_sequence) and PUBLIC's privileges on Palisade's schemas (public_grant), one row each, most urgent first: by `rank` (from
  * palisade_audit.finding_kinds, which also gives `severity` and `fix`), then object. Empty on a
  * healthy database (a low-severity notice, such as the backup role left able to log in, is listed
  * but does not fail `palisade audit`). `kind` is the stable name of the rule (see each view's
@@ -1742,6 +1757,17 @@ SELECT coalesce(k.severity, 'critical') AS severity, x.kind, x.object_type, x.ob
        WHERE c.relkind = 'S'
          AND (n.nspname IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit', 'palisade_guard')
               OR pg_catalog.cardinality(u.roles) > 0)
+      UNION ALL
+      -- PUBLIC on a schema of Palisade's that holds tenant or platform rows (Palisade grants
+      -- PUBLIC nothing there): USAGE lets every role, present and future, reach what it or PUBLIC
+      -- is granted in it (a column granted to PUBLIC needs nothing more); CREATE lets it add
+      -- objects beside Palisade's.
+      SELECT 'public_grant' AS kind, 'schema' AS object_type, n.nspname::text AS object,
+             'PUBLIC holds ' || pg_catalog.string_agg(DISTINCT x.privilege_type, ', ')
+             || ' on it: every role, present and future, may use what it holds wherever it has a privilege there' AS detail
+        FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) x
+       WHERE n.nspname IN ('palisade', 'palisade_private', 'palisade_platform') AND x.grantee = 0
+       GROUP BY n.nspname
       UNION ALL
       SELECT 'ddl_guard_missing' AS kind, 'event trigger' AS object_type, g.event_trigger AS object,
              'the DDL guard is ' || pg_catalog.array_to_string(g.problems, '; ') || ': run palisade bootstrap ('

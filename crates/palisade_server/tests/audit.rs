@@ -531,6 +531,20 @@ async fn each_way_of_breaking_the_database_is_reported() {
                 ("ddl_guard_missing", "event trigger", "palisade_ddl_guard"),
             ],
         ),
+        Breakage {
+            exactly: Exactly::InTheDatabase,
+            ..Breakage::new(
+                "a column granted to PUBLIC, and USAGE on the tenant schema (the billing role, \
+                 PUBLIC too, then reads every organization's email addresses)",
+                "GRANT SELECT (email) ON palisade.customers TO PUBLIC;
+                 GRANT USAGE ON SCHEMA palisade TO PUBLIC;",
+                &[
+                    ("public_grant", "table", CUSTOMERS),
+                    ("public_grant", "schema", "palisade"),
+                    ("billing_role_beyond_billing", "role", BILLING),
+                ],
+            )
+        },
     ];
     // Each in a database of its own, one after the other: run all at once, ten audits (each
     // building its scratch database for the drift check) lost their superuser connections.
@@ -583,6 +597,36 @@ async fn check(b: Breakage) {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_public_grant_names_the_columns_it_opens() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute(
+        "GRANT SELECT (email, name), UPDATE (email) ON palisade.customers TO PUBLIC;
+         GRANT INSERT ON palisade.customers TO PUBLIC;",
+    )
+    .await
+    .unwrap();
+    let detail: String = su
+        .query_one(
+            "SELECT detail FROM palisade_audit.violations
+              WHERE kind = 'public_grant' AND object = 'palisade.customers'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        detail,
+        "PUBLIC holds INSERT, SELECT (name, email), UPDATE (email)"
+    );
+    // The fix the audit gives takes the column grants too.
+    su.batch_execute("REVOKE ALL ON palisade.customers FROM PUBLIC")
+        .await
+        .unwrap();
+    assert_eq!(violations(&su).await, vec![]);
 }
 
 #[tokio::test]
