@@ -105,7 +105,7 @@ SELECT k.kind, k.severity, k.rank, k.fix
     ('secret_column_readable', 'critical', 17,
      'REVOKE SELECT ON <table> FROM palisade_app (or the login role it was granted to) and grant SELECT column by column, without the secret'),
     ('definer_executable_by_other_role', 'critical', 18,
-     'REVOKE EXECUTE ON FUNCTION <function> FROM <role> (or the membership that passes it on): Palisade grants each only to palisade_app, palisade_billing or palisade_owner'),
+     'REVOKE EXECUTE ON FUNCTION <function> FROM <role> (or the membership that passes it on): Palisade grants each only to palisade_app, palisade_billing or palisade_owner; one owned by the app or an analyst: DROP FUNCTION <function>'),
     ('app_role_can_login', 'critical', 19,
      'ALTER ROLE palisade_app NOLOGIN PASSWORD NULL: the server logs in as palisade_app_a or palisade_app_b'),
     ('foreign_table_in_tenant_schema', 'critical', 20,
@@ -770,9 +770,12 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *                          organization (the server refuses such an app role at startup);
  *   app_role_bypasses      a role that tenant policies are written for (palisade_app, a resolver
  *                          role) can bypass row-level security;
- *   app_role_owns          such a role owns (or can become the owner of) tables or schemas of
- *                          palisade / palisade_private / palisade_platform: an owner can disable
- *                          RLS and drop policies;
+ *   app_role_owns          such a role owns (or can become the owner of) tables, schemas or
+ *                          functions of palisade / palisade_private / palisade_platform, or a
+ *                          SECURITY DEFINER function in any schema; or a role with palisade_app's
+ *                          privileges (its login roles) owns one itself: an owner can disable
+ *                          RLS and drop policies, redefine a function the policies call, and a
+ *                          definer runs under the owner's policies for whoever may execute it;
  *   member_of_owner_role   a login role (superusers aside) is a member, directly or not, of
  *                          palisade_resolver or of another role that owns tenant tables or
  *                          SECURITY DEFINER functions: it can SET ROLE to it and act as their
@@ -878,13 +881,24 @@ WITH db AS (
      WHERE n.nspname = 'palisade_platform' AND c.relkind IN ('r', 'p')
 ), tenant_objects AS (
     -- What an owner could use to switch row-level security off: Palisade's protected schemas
-    -- and what is in them.
+    -- and what is in them, functions included (an owner may redefine one the policies call,
+    -- such as current_org_id); and a SECURITY DEFINER function anywhere, which runs with its
+    -- owner's rights (its policies, its tenant context) for whoever may execute it.
     SELECT c.relowner AS owner, n.nspname || '.' || c.relname AS name
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname IN ('palisade', 'palisade_private', 'palisade_platform') AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
     UNION ALL
     SELECT n.nspowner, 'schema ' || n.nspname FROM pg_catalog.pg_namespace n
      WHERE n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')
+    UNION ALL
+    SELECT p.proowner, 'function ' || n.nspname || '.' || p.proname
+                       || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')'
+      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     -- palisade_resolver owns Palisade's definers by design (000_roles.sql; its policies are
+     -- in the resolver form, and who may run them is definer_executable_by_other_role's).
+     WHERE pg_catalog.pg_get_userbyid(p.proowner) <> 'palisade_resolver'
+       AND (n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')
+            OR (p.prosecdef AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'))
 ), here AS (
     -- The roles in_this_database: present, or members (directly or not) of a present role.
     SELECT r.oid FROM pg_catalog.pg_roles r
@@ -984,6 +998,12 @@ WITH db AS (
            (r.rolname = 'palisade_app'
             OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p JOIN tenant t ON t.oid = p.polrelid
                         WHERE p.polpermissive AND r.oid = ANY (p.polroles))) AS bound_by_tenant_policies,
+           -- It has palisade_app's privileges (palisade_app, its login roles): what it owns, it
+           -- owns as the app.
+           NOT r.rolsuper
+             AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles app
+                          WHERE app.rolname = 'palisade_app'
+                            AND pg_catalog.pg_has_role(r.oid, app.oid, 'USAGE')) AS acts_as_app,
            r.rolname IN (SELECT a.name FROM palisade_audit.allow_list a WHERE a.kind = 'bypassrls_role') AS allow_listed,
            r.rolcanlogin AND NOT r.rolsuper
              AND r.rolname NOT IN (SELECT a.name FROM palisade_audit.allow_list a WHERE a.kind = 'app_login_role')
@@ -1193,7 +1213,13 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
                           AND pg_catalog.cardinality(f.tenant_objects_owned || f.tenant_objects_owned_via_membership) > 0
                          THEN 'app_role_owns: tenant policies are written for this role, but it owns '
                               || pg_catalog.array_to_string(f.tenant_objects_owned || f.tenant_objects_owned_via_membership, ', ')
-                              || ' (an owner can disable row-level security and drop policies)' END
+                              || ' (an owner can disable row-level security and drop policies, redefine a function they call, or let others run a SECURITY DEFINER function under them)'
+                         -- A login role of the app: what it owns itself (what it can become the
+                         -- owner of through palisade_app is reported on palisade_app).
+                         WHEN f.acts_as_app AND pg_catalog.cardinality(f.tenant_objects_owned) > 0
+                         THEN 'app_role_owns: acts as palisade_app (it has its privileges), but owns '
+                              || pg_catalog.array_to_string(f.tenant_objects_owned, ', ')
+                              || ' (an owner can disable row-level security and drop policies, redefine a function they call, or let others run a SECURITY DEFINER function as the app)' END
           UNION ALL
           SELECT 5, CASE WHEN f.in_this_database AND pg_catalog.cardinality(f.can_become_owner_roles) > 0
                          THEN 'member_of_owner_role: logs in and can SET ROLE to '
@@ -1274,9 +1300,31 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
  *                                USAGE on the schema: one GRANT away. `executable_by` lists the
  *                                grantees; members of palisade_app (the app) or of the owner are
  *                                the role findings app_login_member and member_of_owner_role.
+ *                                And in any schema, one whose owner (no superuser) has the
+ *                                privileges of palisade_app (the app, its login roles) or of a
+ *                                recorded analyst, when a role other than its owner (PUBLIC
+ *                                included) may execute it: it runs under the app's policies, which
+ *                                trust the organization the caller sets (set_config), or under the
+ *                                analyst's; Palisade owns no definer so (its owner also gets
+ *                                app_role_owns).
  */
 CREATE VIEW palisade_audit.functions WITH (security_invoker = true) AS
-WITH f AS (
+-- The role whose privileges and tenant policies each role has, superusers aside (their definers
+-- are definer_bypasses_rls): palisade_app (the role is the app, or one of its login roles), else
+-- a recorded analyst. Once per role, not per function: pg_has_role over every function took
+-- seconds.
+WITH acting AS MATERIALIZED (
+    SELECT o.oid, a.acts_as
+      FROM pg_catalog.pg_roles o
+      CROSS JOIN LATERAL (
+          SELECT t.rolname::text AS acts_as FROM pg_catalog.pg_roles t
+           WHERE (t.rolname = 'palisade_app'
+                  OR t.rolname IN (SELECT x.role_name FROM palisade_audit.analysts x))
+             AND pg_catalog.pg_has_role(o.oid, t.oid, 'USAGE')
+           ORDER BY t.rolname = 'palisade_app' DESC, t.rolname
+           LIMIT 1) AS a
+     WHERE NOT o.rolsuper
+), f AS (
     SELECT p.oid, n.nspname::text AS schema_name, p.proname::text AS function_name,
            pg_catalog.pg_get_function_identity_arguments(p.oid) AS arguments,
            pg_catalog.pg_get_userbyid(p.proowner)::text AS owner, p.prosecdef AS security_definer,
@@ -1289,23 +1337,33 @@ WITH f AS (
                              FROM pg_catalog.aclexplode(p.proacl) x
                             WHERE x.privilege_type = 'EXECUTE' ORDER BY 1) END AS executable_by,
            o.rolsuper OR o.rolbypassrls AS owner_bypasses_rls,
+           w.acts_as,
            CASE WHEN p.prosecdef
                      AND (n.nspname IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit')
-                          OR o.rolname = 'palisade_resolver')
+                          OR o.rolname = 'palisade_resolver' OR w.acts_as IS NOT NULL)
                 THEN ARRAY(
-                    SELECT DISTINCT r.rolname::text
-                           || CASE WHEN r.oid <> x.grantee THEN ' (member of ' || pg_catalog.pg_get_userbyid(x.grantee) || ')' ELSE '' END
-                      FROM pg_catalog.aclexplode(p.proacl) x
-                      JOIN pg_catalog.pg_roles r
-                        ON r.oid = x.grantee OR pg_catalog.pg_has_role(r.oid, x.grantee, 'MEMBER')
-                     WHERE x.privilege_type = 'EXECUTE' AND x.grantee NOT IN (0, p.proowner)
-                       AND pg_catalog.pg_get_userbyid(x.grantee)::text IS DISTINCT FROM g.palisade_grantee
-                       AND NOT r.rolsuper
-                     ORDER BY 1) END AS other_executors,
+                    SELECT e.name FROM (
+                        SELECT DISTINCT r.rolname::text
+                               || CASE WHEN r.oid <> x.grantee THEN ' (member of ' || pg_catalog.pg_get_userbyid(x.grantee) || ')' ELSE '' END AS name
+                          FROM pg_catalog.aclexplode(p.proacl) x
+                          JOIN pg_catalog.pg_roles r
+                            ON r.oid = x.grantee OR pg_catalog.pg_has_role(r.oid, x.grantee, 'MEMBER')
+                         WHERE x.privilege_type = 'EXECUTE' AND x.grantee NOT IN (0, p.proowner)
+                           AND pg_catalog.pg_get_userbyid(x.grantee)::text IS DISTINCT FROM g.palisade_grantee
+                           AND NOT r.rolsuper AND r.oid <> p.proowner
+                        UNION ALL
+                        -- One run as the app or an analyst: by PUBLIC too (a NULL proacl is the
+                        -- default, EXECUTE for PUBLIC), every role present and future.
+                        SELECT 'PUBLIC' AS name
+                         WHERE w.acts_as IS NOT NULL
+                           AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) x
+                                        WHERE x.grantee = 0 AND x.privilege_type = 'EXECUTE')) AS e
+                     ORDER BY e.name) END AS other_executors,
            g.palisade_grantee
       FROM pg_catalog.pg_proc p
       JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
       JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
+      LEFT JOIN acting w ON w.oid = p.proowner
       -- The one role the 02N_*.sql files grant EXECUTE on each of Palisade's definers to.
       CROSS JOIN LATERAL (
           -- By name within palisade_private only (a cast to regprocedure would fail the view
@@ -1340,8 +1398,16 @@ SELECT f.schema_name, f.function_name, f.arguments, f.owner, f.security_definer,
                               AND f.schema_name IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit')
                          THEN 'definer_wrong_owner: SECURITY DEFINER in a schema of Palisade''s owned by ' || f.owner || ', not palisade_resolver' END
           UNION ALL
-          SELECT 5, CASE WHEN pg_catalog.cardinality(f.other_executors) > 0
-                         THEN 'definer_executable_by_other_role: SECURITY DEFINER in a schema of Palisade''s or owned by palisade_resolver, and executable by '
+          SELECT 5, CASE WHEN pg_catalog.cardinality(f.other_executors) = 0 THEN NULL
+                         WHEN f.acts_as IS NOT NULL
+                         THEN 'definer_executable_by_other_role: SECURITY DEFINER owned by ' || f.owner
+                              || CASE WHEN f.owner <> f.acts_as THEN ', which has the privileges of ' || f.acts_as ELSE '' END
+                              || ', and executable by ' || pg_catalog.array_to_string(f.other_executors, ', ')
+                              || ': each runs it under ' || f.acts_as || '''s policies, '
+                              || CASE WHEN f.acts_as = 'palisade_app'
+                                      THEN 'which trust the organization a session sets itself (set_config(''app.current_org'', ...)): any organization''s rows'
+                                      ELSE 'and reads that analyst''s organization''s rows' END
+                         ELSE 'definer_executable_by_other_role: SECURITY DEFINER in a schema of Palisade''s or owned by palisade_resolver, and executable by '
                               || pg_catalog.array_to_string(f.other_executors, ', ')
                               || coalesce(', beyond ' || f.palisade_grantee || ', the role Palisade grants it to',
                                           ' (Palisade grants no SECURITY DEFINER function outside palisade_private)')

@@ -2807,6 +2807,127 @@ async fn execute_on_a_definer_beyond_the_role_palisade_grants_it_to_is_critical(
 }
 
 #[tokio::test]
+async fn a_definer_owned_by_the_app_is_critical_in_any_schema() {
+    // A SECURITY DEFINER function outside Palisade's schemas, owned by an app login role: it runs
+    // under the app's policies, which trust the organization the caller sets, so whoever may
+    // execute it reads any organization. Ownership and function privileges are this database's
+    // own; the probe role is present in no other test's database.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    su.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Org A'), ($2, 'Org B')",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    su.execute(
+        "INSERT INTO palisade.customers (organization_id, id, name) VALUES
+             ($1, gen_random_uuid(), 'customer of org A'), ($2, gen_random_uuid(), 'customer of org B')",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    let bob = probe_role();
+    let login = schema::APP_LOGIN_ROLES[0];
+    su.batch_execute(&format!(
+        "CREATE ROLE {bob} NOLOGIN;
+         CREATE SCHEMA reporting;
+         CREATE FUNCTION reporting.customer_names() RETURNS SETOF text
+             LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+             AS 'SELECT name FROM palisade.customers ORDER BY name';
+         REVOKE ALL ON FUNCTION reporting.customer_names() FROM PUBLIC;
+         ALTER FUNCTION reporting.customer_names() OWNER TO {login};
+         GRANT USAGE ON SCHEMA reporting TO {bob};
+         GRANT EXECUTE ON FUNCTION reporting.customer_names() TO {bob};"
+    ))
+    .await
+    .unwrap();
+    // The leak: bob picks organization B, then A.
+    for (org, name) in [(b, "customer of org B"), (a, "customer of org A")] {
+        let tx = su.transaction().await.unwrap();
+        tx.batch_execute(&format!("SET LOCAL ROLE {bob}"))
+            .await
+            .unwrap();
+        tx.execute(
+            "SELECT set_config('app.current_org', $1, true)",
+            &[&org.to_string()],
+        )
+        .await
+        .unwrap();
+        let seen: Vec<String> = tx
+            .query("SELECT reporting.customer_names()", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(seen, [name]);
+        tx.rollback().await.unwrap();
+    }
+    let function = "reporting.customer_names()";
+    assert_reported(
+        &db,
+        "definer_executable_by_other_role",
+        "function",
+        function,
+    )
+    .await;
+    let found = ranked_violations(&su).await;
+    let v = found
+        .iter()
+        .find(|v| v[1] == "definer_executable_by_other_role" && v[3] == function)
+        .unwrap();
+    assert_eq!(v[0], "critical", "{v:?}");
+    assert!(
+        v[4].contains(&format!("executable by {bob}:")) && v[4].contains("palisade_app"),
+        "{v:?}"
+    );
+    // Its owner owns it as the app.
+    assert!(has(&found, "critical", "app_role_owns", login), "{found:?}");
+    // Owned by palisade_app itself and left executable by PUBLIC (the default): PUBLIC is named.
+    su.batch_execute(
+        "CREATE FUNCTION reporting.customer_count() RETURNS bigint
+             LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+             AS 'SELECT count(*) FROM palisade.customers';
+         ALTER FUNCTION reporting.customer_count() OWNER TO palisade_app;",
+    )
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    assert!(
+        found.iter().any(|[s, k, _, o, d]| s == "critical"
+            && k == "definer_executable_by_other_role"
+            && o == "reporting.customer_count()"
+            && d.contains("executable by PUBLIC")),
+        "{found:?}"
+    );
+    assert!(has(&found, "critical", "app_role_owns", APP), "{found:?}");
+    // Executable by its owner alone: nothing but the ownership.
+    su.batch_execute(
+        "DROP FUNCTION reporting.customer_count();
+         REVOKE EXECUTE ON FUNCTION reporting.customer_names() FROM {bob};"
+            .replace("{bob}", &bob)
+            .as_str(),
+    )
+    .await
+    .unwrap();
+    let found = violations(&su).await;
+    assert_eq!(
+        found,
+        [(
+            "app_role_owns".to_owned(),
+            "role".to_owned(),
+            login.to_owned()
+        )]
+    );
+    su.batch_execute("DROP SCHEMA reporting CASCADE")
+        .await
+        .unwrap();
+    drop_role(&su, &bob).await;
+}
+
+#[tokio::test]
 async fn the_backup_role_may_only_read_and_is_noticed_when_it_can_log_in() {
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
