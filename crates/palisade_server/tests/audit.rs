@@ -1973,6 +1973,29 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
     )
     .await
     .unwrap();
+    // A role with settings for every database (palisade_billing: row_security, from
+    // policies/000_roles.sql) and for this one too, as the guide allows: the monitoring recipe
+    // aggregated the two rows' arrays and failed ("cannot accumulate arrays of different
+    // dimensionality"). This database's own, dropped with it.
+    let cluster_wide: i64 = su
+        .query_one(
+            "SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+              WHERE r.rolname = 'palisade_billing' AND s.setdatabase = 0",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        cluster_wide, 1,
+        "palisade_billing has no setting for every database"
+    );
+    su.batch_execute(&format!(
+        "ALTER ROLE palisade_billing IN DATABASE \"{}\" SET statement_timeout = '10s'",
+        db.name
+    ))
+    .await
+    .unwrap();
     let psql = PgBinaries::locate().unwrap().bindir().join("psql");
     // Runs `sql` through psql as docs/dba.md's recipes are run, with `:org` org A and
     // `:org_name` `org_name`: its success and what it printed.
@@ -2009,6 +2032,7 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
         )
     };
     let mut as_org_block_seen = false;
+    let mut settings_block_seen = false;
     let mut deletion_block_seen = false;
     for block in dba_recipes() {
         if block.contains("DELETE FROM palisade.organizations WHERE id = :'org'") {
@@ -2022,6 +2046,13 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
             ok,
             "recipe failed:\n{block}\nstdout:\n{stdout}\nstderr:\n{stderr}"
         );
+        if block.contains("pg_db_role_setting") {
+            settings_block_seen = true;
+            assert!(
+                stdout.contains("statement_timeout=10s (this database)"),
+                "{block}\n{stdout}"
+            );
+        }
         if block.contains("SET LOCAL ROLE palisade_app") {
             as_org_block_seen = true;
             assert!(stdout.contains("customer of org A"), "{block}\n{stdout}");
@@ -2041,6 +2072,10 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
             assert_eq!(left, ["customer of org B"], "org A deleted, and only it");
         }
     }
+    assert!(
+        settings_block_seen,
+        "docs/dba.md lost its recipe for the roles' settings"
+    );
     assert!(
         as_org_block_seen,
         "docs/dba.md lost its act-as-an-organization recipe"
