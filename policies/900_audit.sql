@@ -34,7 +34,7 @@
  * one of its privileges, policies or settings, and roles that are members of those (they can act
  * as them) or of a superuser, a REPLICATION role, a server-files role, pg_read_all_data or
  * pg_write_all_data (which reach every table of every database). The other role findings are not: those about the roles Palisade names
- * (palisade_app and its login members, palisade_backup, the recorded analysts) are checked
+ * (palisade_app and its login members, palisade_backup, palisade_billing, the recorded analysts) are checked
  * whether or not the role holds anything here, and createrole_role on every role of the cluster
  * (on PostgreSQL 15 CREATEROLE may grant itself any role but a superuser from anywhere).
  * Superusers are the DBA's own and are reported, never flagged; so are the DBA's own
@@ -96,54 +96,56 @@ SELECT k.kind, k.severity, k.rank, k.fix
      'REVOKE from palisade_backup everything but SELECT on tables and sequences and USAGE on schemas, and its memberships'),
     ('analyst_beyond_read', 'critical', 13,
      'palisade analyst revoke <role>, then palisade analyst grant <role> --organization <uuid> again'),
-    ('materialized_view_over_tenant_table', 'critical', 14,
+    ('billing_role_beyond_billing', 'critical', 14,
+     'REVOKE from palisade_billing what it holds beyond billing (REVOKE ALL ON <table> FROM palisade_billing, REVOKE <role> FROM palisade_billing, ALTER ... OWNER TO palisade_owner), then palisade migrate (it re-grants the billing tables)'),
+    ('materialized_view_over_tenant_table', 'critical', 15,
      'DROP MATERIALIZED VIEW <view>; use a view WITH (security_invoker = true) instead'),
-    ('view_not_security_invoker', 'critical', 15,
+    ('view_not_security_invoker', 'critical', 16,
      'ALTER VIEW <view> SET (security_invoker = true)'),
-    ('secret_column_readable', 'critical', 16,
+    ('secret_column_readable', 'critical', 17,
      'REVOKE SELECT ON <table> FROM palisade_app (or the login role it was granted to) and grant SELECT column by column, without the secret'),
-    ('definer_executable_by_other_role', 'critical', 17,
-     'REVOKE EXECUTE ON FUNCTION <function> FROM <role> (or the membership that passes it on): Palisade grants each only to palisade_app, palisade_billing or palisade_owner'),
-    ('app_role_can_login', 'critical', 18,
+    ('definer_executable_by_other_role', 'critical', 18,
+     'REVOKE EXECUTE ON FUNCTION <function> FROM <role> (or the membership that passes it on): Palisade grants each only to palisade_app, palisade_billing or palisade_owner; one owned by the app or an analyst: DROP FUNCTION <function>'),
+    ('app_role_can_login', 'critical', 19,
      'ALTER ROLE palisade_app NOLOGIN PASSWORD NULL: the server logs in as palisade_app_a or palisade_app_b'),
-    ('foreign_table_in_tenant_schema', 'critical', 19,
+    ('foreign_table_in_tenant_schema', 'critical', 20,
      'DROP FOREIGN TABLE <table> (row-level security cannot apply to it), or move it out of schema palisade if it holds no tenant rows'),
-    ('policies_add_up', 'critical', 20,
+    ('policies_add_up', 'critical', 21,
      'REVOKE <role> FROM <member> for the memberships that join them: palisade_app is a member of nothing, its login roles of palisade_app only, and each analyst role of nothing'),
-    ('replication_role', 'critical', 21,
+    ('replication_role', 'critical', 22,
      'ALTER ROLE <role> NOREPLICATION; a standby''s or physical backup''s login of your own: allow-list it as administrator_role, with the reason, in policies/910_audit_allow_list.sql'),
-    ('rls_not_forced', 'high', 22,
+    ('rls_not_forced', 'high', 23,
      'ALTER TABLE <table> FORCE ROW LEVEL SECURITY (or run palisade migrate)'),
-    ('no_tenant_column', 'high', 23,
+    ('no_tenant_column', 'high', 24,
      'Add organization_id uuid NOT NULL REFERENCES palisade.organizations, or move the table out of schema palisade'),
-    ('foreign_owner', 'high', 24,
+    ('foreign_owner', 'high', 25,
      'ALTER TABLE <table> OWNER TO palisade_owner'),
-    ('definer_bypasses_rls', 'high', 25,
+    ('definer_bypasses_rls', 'high', 26,
      'ALTER FUNCTION <function> OWNER TO palisade_resolver (palisade install-definers re-creates Palisade''s own)'),
-    ('definer_wrong_owner', 'high', 32,
+    ('definer_wrong_owner', 'high', 33,
      'As a superuser: ALTER FUNCTION <function> OWNER TO palisade_resolver, then palisade install-definers (a restore as palisade_owner leaves Palisade''s definers owned by it)'),
     -- High, not critical: no row is reachable until that role acts (GRANT, then SET ROLE), and
     -- CREATEROLE marks a role trusted to administer roles, as the owner that rls_not_forced leaves
     -- able to bypass is trusted: one safeguard fewer. A deliberate administrator (a managed
     -- service's admin login has CREATEROLE) is allow-listed as administrator_role and not reported.
-    ('createrole_role', 'high', 33,
+    ('createrole_role', 'high', 34,
      'ALTER ROLE <role> NOCREATEROLE; an administrator of your own (e.g. a managed service''s admin login): allow-list it as administrator_role, with the reason, in policies/910_audit_allow_list.sql'),
     -- RLS pitfall 9: a trigger runs on every write of every organization.
-    ('definer_trigger', 'high', 34,
+    ('definer_trigger', 'high', 35,
      'ALTER FUNCTION <function> SECURITY INVOKER: a trigger on a tenant table runs as the writer, under its row-level security'),
-    ('trigger_assigns_tenant_column', 'high', 35,
+    ('trigger_assigns_tenant_column', 'high', 36,
      'Drop the trigger, or make its function leave the tenant column of NEW (organization_id; id on organizations) as written: a row stays in the organization it was written in'),
-    ('definer_public_execute', 'high', 26,
+    ('definer_public_execute', 'high', 27,
      'REVOKE EXECUTE ON FUNCTION <function> FROM PUBLIC'),
-    ('definer_mutable_search_path', 'high', 27,
+    ('definer_mutable_search_path', 'high', 28,
      'ALTER FUNCTION <function> SET search_path = '''''),
-    ('fk_without_tenant', 'high', 28,
+    ('fk_without_tenant', 'high', 29,
      'Make the foreign key (organization_id, <column>) reference the parent''s (organization_id, id)'),
-    ('public_grant', 'high', 29,
-     'REVOKE ALL ON <table> FROM PUBLIC'),
-    ('secret_derived_column', 'high', 30,
+    ('public_grant', 'high', 30,
+     'REVOKE ALL ON <table> FROM PUBLIC (column grants go with it); a schema: REVOKE ALL ON SCHEMA <schema> FROM PUBLIC'),
+    ('secret_derived_column', 'high', 31,
      'Classify the column secret in policies/920_column_classification.sql, or give the reason it reveals nothing'),
-    ('ddl_guard_missing', 'high', 31,
+    ('ddl_guard_missing', 'high', 32,
      'Run palisade bootstrap (or, as a superuser, policies/001_ddl_guard.sql)'),
     ('global_unique_key', 'medium', 40,
      'Include organization_id in the unique key, or allow-list it with the reason in policies/910_audit_allow_list.sql'),
@@ -458,7 +460,10 @@ SELECT p.schema_name, p.table_name, p.policy_name, p.command, p.permissive, p.ro
  *                      organization cascades through every such table);
  *   global_unique_key  a unique key without the tenant column, not in the allow-list (a
  *                      duplicate-key error tells one tenant what another holds);
- *   public_grant       PUBLIC holds privileges on it;
+ *   public_grant       PUBLIC holds privileges on it or on a column of it (shown as
+ *                      `SELECT (email)`); PUBLIC's privileges on the schemas palisade,
+ *                      palisade_private and palisade_platform are public_grant on the schema, in
+ *                      palisade_audit.violations;
  *   foreign_owner      owned by a role other than the owner of schema palisade;
  *   shared_sequence    a column takes its values from a sequence (an identity column, or a
  *                      default calling nextval, as serial's does): every organization draws from
@@ -573,8 +578,20 @@ WITH t AS (
                                       ON a.attrelid = t.oid AND a.attnum = u.a
                                    WHERE u.o <= i.indnkeyatts AND a.attname = t.tenant_column)
                 ORDER BY 1) END AS unique_keys_without_tenant,
-           ARRAY(SELECT DISTINCT x.privilege_type::text FROM pg_catalog.aclexplode(t.relacl) x
-                  WHERE x.grantee = 0 ORDER BY 1) AS public_privileges,
+           -- On the table (SELECT), then on columns, each privilege with its columns
+           -- (SELECT (email)): a column grant reaches its column as a table grant would.
+           ARRAY(SELECT g.what FROM (
+                     SELECT DISTINCT 1 AS o, x.privilege_type::text AS what
+                       FROM pg_catalog.aclexplode(t.relacl) x WHERE x.grantee = 0
+                     UNION ALL
+                     SELECT 2, c.privilege_type || ' ('
+                               || pg_catalog.string_agg(pg_catalog.quote_ident(c.attname), ', ' ORDER BY c.attnum) || ')'
+                       FROM (SELECT DISTINCT a.attnum, a.attname, x.privilege_type::text AS privilege_type
+                               FROM pg_catalog.pg_attribute a, pg_catalog.aclexplode(a.attacl) x
+                              WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
+                                AND x.grantee = 0) AS c
+                      GROUP BY c.privilege_type) AS g
+                  ORDER BY g.o, g.what) AS public_privileges,
            CASE WHEN t.tenant_column IS NOT NULL THEN ARRAY(
                SELECT pg_catalog.format('%I (%s)', a.attname,
                                         CASE WHEN a.attidentity <> ''
@@ -731,7 +748,9 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  * whether or not they hold anything here, createrole_role at every role (the header says why).
  * Findings (`reasons`, "kind: detail"):
  *   bypassrls_role         BYPASSRLS on a role that is neither a superuser (the DBA's own) nor in
- *                          the allow-list (palisade_billing, for the Stripe path);
+ *                          the allow-list (palisade_billing, for the Stripe path, and
+ *                          palisade_backup: what each may reach is billing_role_beyond_billing and
+ *                          backup_role_can_write);
  *   member_of_bypass_role  it can SET ROLE to a role that reads below row-level security: a
  *                          superuser, a BYPASSRLS or REPLICATION role (with SET ROLE to one, a
  *                          logical slot's changes), or a server-files role (a member of one of
@@ -751,9 +770,12 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *                          organization (the server refuses such an app role at startup);
  *   app_role_bypasses      a role that tenant policies are written for (palisade_app, a resolver
  *                          role) can bypass row-level security;
- *   app_role_owns          such a role owns (or can become the owner of) tables or schemas of
- *                          palisade / palisade_private / palisade_platform: an owner can disable
- *                          RLS and drop policies;
+ *   app_role_owns          such a role owns (or can become the owner of) tables, schemas or
+ *                          functions of palisade / palisade_private / palisade_platform, or a
+ *                          SECURITY DEFINER function in any schema; or a role with palisade_app's
+ *                          privileges (its login roles) owns one itself: an owner can disable
+ *                          RLS and drop policies, redefine a function the policies call, and a
+ *                          definer runs under the owner's policies for whoever may execute it;
  *   member_of_owner_role   a login role (superusers aside) is a member, directly or not, of
  *                          palisade_resolver or of another role that owns tenant tables or
  *                          SECURITY DEFINER functions: it can SET ROLE to it and act as their
@@ -785,6 +807,16 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *                          beyond SELECT on readable columns of tenant tables and USAGE on schema
  *                          palisade: another privilege, SELECT on a secret or unclassified column,
  *                          a membership, ownership, REPLICATION;
+ *   billing_role_beyond_billing  palisade_billing (BYPASSRLS, allow-listed for the Stripe path)
+ *                          may reach what BillingPool::check_role refuses at startup: a privilege
+ *                          on a tenant relation other than subscriptions and invoices, on a column
+ *                          of organizations other than id and its billing columns, INSERT, DELETE,
+ *                          TRUNCATE or TRIGGER on organizations, or on a platform relation other
+ *                          than stripe_events; granted, or inherited (from a role it is a member
+ *                          of, pg_read_all_data and pg_write_all_data included); or it is a member
+ *                          of any role, or owns something in Palisade's schemas. Checked whether
+ *                          or not it holds anything here; BYPASSRLS itself is allow-listed, so
+ *                          bypassrls_role says nothing of it;
  *   createrole_role        a role other than a superuser has CREATEROLE, or can SET ROLE to one
  *                          that has it (a member of an allow-listed administrator included: the
  *                          allow-list accepts the role it names, not its members). Checked for
@@ -849,13 +881,24 @@ WITH db AS (
      WHERE n.nspname = 'palisade_platform' AND c.relkind IN ('r', 'p')
 ), tenant_objects AS (
     -- What an owner could use to switch row-level security off: Palisade's protected schemas
-    -- and what is in them.
+    -- and what is in them, functions included (an owner may redefine one the policies call,
+    -- such as current_org_id); and a SECURITY DEFINER function anywhere, which runs with its
+    -- owner's rights (its policies, its tenant context) for whoever may execute it.
     SELECT c.relowner AS owner, n.nspname || '.' || c.relname AS name
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname IN ('palisade', 'palisade_private', 'palisade_platform') AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
     UNION ALL
     SELECT n.nspowner, 'schema ' || n.nspname FROM pg_catalog.pg_namespace n
      WHERE n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')
+    UNION ALL
+    SELECT p.proowner, 'function ' || n.nspname || '.' || p.proname
+                       || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')'
+      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     -- palisade_resolver owns Palisade's definers by design (000_roles.sql; its policies are
+     -- in the resolver form, and who may run them is definer_executable_by_other_role's).
+     WHERE pg_catalog.pg_get_userbyid(p.proowner) <> 'palisade_resolver'
+       AND (n.nspname IN ('palisade', 'palisade_private', 'palisade_platform')
+            OR (p.prosecdef AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'))
 ), here AS (
     -- The roles in_this_database: present, or members (directly or not) of a present role.
     SELECT r.oid FROM pg_catalog.pg_roles r
@@ -955,6 +998,12 @@ WITH db AS (
            (r.rolname = 'palisade_app'
             OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p JOIN tenant t ON t.oid = p.polrelid
                         WHERE p.polpermissive AND r.oid = ANY (p.polroles))) AS bound_by_tenant_policies,
+           -- It has palisade_app's privileges (palisade_app, its login roles): what it owns, it
+           -- owns as the app.
+           NOT r.rolsuper
+             AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles app
+                          WHERE app.rolname = 'palisade_app'
+                            AND pg_catalog.pg_has_role(r.oid, app.oid, 'USAGE')) AS acts_as_app,
            r.rolname IN (SELECT a.name FROM palisade_audit.allow_list a WHERE a.kind = 'bypassrls_role') AS allow_listed,
            r.rolcanlogin AND NOT r.rolsuper
              AND r.rolname NOT IN (SELECT a.name FROM palisade_audit.allow_list a WHERE a.kind = 'app_login_role')
@@ -1058,7 +1107,51 @@ WITH db AS (
                          FROM db, pg_catalog.aclexplode(db.datacl) x
                         WHERE x.grantee = r.oid AND (x.privilege_type <> 'CONNECT' OR x.is_grantable)) AS g
                    HAVING pg_catalog.count(*) > 0
-               ) AS x ORDER BY x.o) ELSE '{}'::text[] END AS analyst_excess
+               ) AS x ORDER BY x.o) ELSE '{}'::text[] END AS analyst_excess,
+           -- What BillingPool::check_role (palisade_db's stripe.rs) refuses beyond billing, read
+           -- with has_table_privilege and has_column_privilege, so a privilege it inherits counts
+           -- (from any role it is a member of, pg_read_all_data and pg_write_all_data included),
+           -- and every membership, which lends it that role's privileges: with BYPASSRLS, each
+           -- reaches every organization's rows. Its REPLICATION, superuser and server-files
+           -- memberships are replication_role and member_of_bypass_role.
+           CASE WHEN r.rolname = 'palisade_billing' THEN ARRAY(
+               SELECT x.what FROM (
+                   SELECT 1 AS o, 'is a member of ' || pg_catalog.string_agg(pg_catalog.pg_get_userbyid(m.roleid)::text, ', ' ORDER BY pg_catalog.pg_get_userbyid(m.roleid)::text) AS what
+                     FROM pg_catalog.pg_auth_members m WHERE m.member = r.oid HAVING pg_catalog.count(*) > 0
+                   UNION ALL
+                   SELECT 2, 'owns ' || pg_catalog.string_agg(o.name, ', ' ORDER BY o.name)
+                     FROM tenant_objects o WHERE o.owner = r.oid HAVING pg_catalog.count(*) > 0
+                   UNION ALL
+                   SELECT 3, 'holds privileges on ' || pg_catalog.string_agg(b.name, ', ' ORDER BY b.name) FROM (
+                       -- A tenant relation other than the billing tables, or a platform one
+                       -- other than its own stripe_events: any privilege, on it or a column.
+                       SELECT n.nspname || '.' || c.relname AS name
+                         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                        WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                          AND ((n.nspname = 'palisade' AND c.relname NOT IN ('subscriptions', 'invoices', 'organizations'))
+                               OR (n.nspname = 'palisade_platform' AND c.relname <> 'stripe_events'))
+                          AND (pg_catalog.has_table_privilege(r.oid, c.oid,
+                                   'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                               OR pg_catalog.has_any_column_privilege(r.oid, c.oid,
+                                   'SELECT, INSERT, UPDATE, REFERENCES'))
+                       UNION ALL
+                       -- organizations: its id and billing columns only, and no row added or removed.
+                       SELECT 'palisade.organizations.' || a.attname
+                         FROM pg_catalog.pg_attribute a
+                         JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+                         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'palisade' AND c.relname = 'organizations'
+                          AND a.attnum > 0 AND NOT a.attisdropped
+                          AND a.attname NOT IN ('id', 'stripe_customer_id', 'plan', 'plan_status')
+                          AND pg_catalog.has_column_privilege(r.oid, c.oid, a.attnum,
+                                  'SELECT, INSERT, UPDATE, REFERENCES')
+                       UNION ALL
+                       SELECT 'palisade.organizations (INSERT, DELETE, TRUNCATE or TRIGGER)'
+                         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'palisade' AND c.relname = 'organizations'
+                          AND pg_catalog.has_table_privilege(r.oid, c.oid, 'INSERT, DELETE, TRUNCATE, TRIGGER')) AS b
+                   HAVING pg_catalog.count(*) > 0
+               ) AS x ORDER BY x.o) ELSE '{}'::text[] END AS billing_excess
       FROM pg_catalog.pg_roles r
      WHERE r.rolname !~ '^pg_'
 )
@@ -1120,7 +1213,13 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
                           AND pg_catalog.cardinality(f.tenant_objects_owned || f.tenant_objects_owned_via_membership) > 0
                          THEN 'app_role_owns: tenant policies are written for this role, but it owns '
                               || pg_catalog.array_to_string(f.tenant_objects_owned || f.tenant_objects_owned_via_membership, ', ')
-                              || ' (an owner can disable row-level security and drop policies)' END
+                              || ' (an owner can disable row-level security and drop policies, redefine a function they call, or let others run a SECURITY DEFINER function under them)'
+                         -- A login role of the app: what it owns itself (what it can become the
+                         -- owner of through palisade_app is reported on palisade_app).
+                         WHEN f.acts_as_app AND pg_catalog.cardinality(f.tenant_objects_owned) > 0
+                         THEN 'app_role_owns: acts as palisade_app (it has its privileges), but owns '
+                              || pg_catalog.array_to_string(f.tenant_objects_owned, ', ')
+                              || ' (an owner can disable row-level security and drop policies, redefine a function they call, or let others run a SECURITY DEFINER function as the app)' END
           UNION ALL
           SELECT 5, CASE WHEN f.in_this_database AND pg_catalog.cardinality(f.can_become_owner_roles) > 0
                          THEN 'member_of_owner_role: logs in and can SET ROLE to '
@@ -1147,6 +1246,11 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
           SELECT 10, CASE WHEN pg_catalog.cardinality(f.analyst_excess) > 0
                           THEN 'analyst_beyond_read: a recorded analyst role may only read readable columns of tenant tables, yet holds '
                                || pg_catalog.array_to_string(f.analyst_excess, '; ') END
+          UNION ALL
+          SELECT 15, CASE WHEN pg_catalog.cardinality(f.billing_excess) > 0
+                          THEN 'billing_role_beyond_billing: the billing role bypasses row-level security and may only reach the billing tables (subscriptions, invoices, the id and billing columns of organizations, palisade_platform.stripe_events), yet '
+                               || pg_catalog.array_to_string(f.billing_excess, '; ')
+                               || ' (with BYPASSRLS, every organization''s rows of whatever it reaches)' END
           UNION ALL
           SELECT 11, CASE WHEN f.rolname = 'palisade_app' AND f.rolcanlogin
                           THEN 'app_role_can_login: palisade_app, the group every tenant policy names, can log in, so a session as it picks any organization with set_config(''app.current_org'', ...); the server logs in as palisade_app_a or palisade_app_b' END
@@ -1196,9 +1300,31 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
  *                                USAGE on the schema: one GRANT away. `executable_by` lists the
  *                                grantees; members of palisade_app (the app) or of the owner are
  *                                the role findings app_login_member and member_of_owner_role.
+ *                                And in any schema, one whose owner (no superuser) has the
+ *                                privileges of palisade_app (the app, its login roles) or of a
+ *                                recorded analyst, when a role other than its owner (PUBLIC
+ *                                included) may execute it: it runs under the app's policies, which
+ *                                trust the organization the caller sets (set_config), or under the
+ *                                analyst's; Palisade owns no definer so (its owner also gets
+ *                                app_role_owns).
  */
 CREATE VIEW palisade_audit.functions WITH (security_invoker = true) AS
-WITH f AS (
+-- The role whose privileges and tenant policies each role has, superusers aside (their definers
+-- are definer_bypasses_rls): palisade_app (the role is the app, or one of its login roles), else
+-- a recorded analyst. Once per role, not per function: pg_has_role over every function took
+-- seconds.
+WITH acting AS MATERIALIZED (
+    SELECT o.oid, a.acts_as
+      FROM pg_catalog.pg_roles o
+      CROSS JOIN LATERAL (
+          SELECT t.rolname::text AS acts_as FROM pg_catalog.pg_roles t
+           WHERE (t.rolname = 'palisade_app'
+                  OR t.rolname IN (SELECT x.role_name FROM palisade_audit.analysts x))
+             AND pg_catalog.pg_has_role(o.oid, t.oid, 'USAGE')
+           ORDER BY t.rolname = 'palisade_app' DESC, t.rolname
+           LIMIT 1) AS a
+     WHERE NOT o.rolsuper
+), f AS (
     SELECT p.oid, n.nspname::text AS schema_name, p.proname::text AS function_name,
            pg_catalog.pg_get_function_identity_arguments(p.oid) AS arguments,
            pg_catalog.pg_get_userbyid(p.proowner)::text AS owner, p.prosecdef AS security_definer,
@@ -1211,23 +1337,33 @@ WITH f AS (
                              FROM pg_catalog.aclexplode(p.proacl) x
                             WHERE x.privilege_type = 'EXECUTE' ORDER BY 1) END AS executable_by,
            o.rolsuper OR o.rolbypassrls AS owner_bypasses_rls,
+           w.acts_as,
            CASE WHEN p.prosecdef
                      AND (n.nspname IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit')
-                          OR o.rolname = 'palisade_resolver')
+                          OR o.rolname = 'palisade_resolver' OR w.acts_as IS NOT NULL)
                 THEN ARRAY(
-                    SELECT DISTINCT r.rolname::text
-                           || CASE WHEN r.oid <> x.grantee THEN ' (member of ' || pg_catalog.pg_get_userbyid(x.grantee) || ')' ELSE '' END
-                      FROM pg_catalog.aclexplode(p.proacl) x
-                      JOIN pg_catalog.pg_roles r
-                        ON r.oid = x.grantee OR pg_catalog.pg_has_role(r.oid, x.grantee, 'MEMBER')
-                     WHERE x.privilege_type = 'EXECUTE' AND x.grantee NOT IN (0, p.proowner)
-                       AND pg_catalog.pg_get_userbyid(x.grantee)::text IS DISTINCT FROM g.palisade_grantee
-                       AND NOT r.rolsuper
-                     ORDER BY 1) END AS other_executors,
+                    SELECT e.name FROM (
+                        SELECT DISTINCT r.rolname::text
+                               || CASE WHEN r.oid <> x.grantee THEN ' (member of ' || pg_catalog.pg_get_userbyid(x.grantee) || ')' ELSE '' END AS name
+                          FROM pg_catalog.aclexplode(p.proacl) x
+                          JOIN pg_catalog.pg_roles r
+                            ON r.oid = x.grantee OR pg_catalog.pg_has_role(r.oid, x.grantee, 'MEMBER')
+                         WHERE x.privilege_type = 'EXECUTE' AND x.grantee NOT IN (0, p.proowner)
+                           AND pg_catalog.pg_get_userbyid(x.grantee)::text IS DISTINCT FROM g.palisade_grantee
+                           AND NOT r.rolsuper AND r.oid <> p.proowner
+                        UNION ALL
+                        -- One run as the app or an analyst: by PUBLIC too (a NULL proacl is the
+                        -- default, EXECUTE for PUBLIC), every role present and future.
+                        SELECT 'PUBLIC' AS name
+                         WHERE w.acts_as IS NOT NULL
+                           AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) x
+                                        WHERE x.grantee = 0 AND x.privilege_type = 'EXECUTE')) AS e
+                     ORDER BY e.name) END AS other_executors,
            g.palisade_grantee
       FROM pg_catalog.pg_proc p
       JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
       JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
+      LEFT JOIN acting w ON w.oid = p.proowner
       -- The one role the 02N_*.sql files grant EXECUTE on each of Palisade's definers to.
       CROSS JOIN LATERAL (
           -- By name within palisade_private only (a cast to regprocedure would fail the view
@@ -1262,8 +1398,16 @@ SELECT f.schema_name, f.function_name, f.arguments, f.owner, f.security_definer,
                               AND f.schema_name IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit')
                          THEN 'definer_wrong_owner: SECURITY DEFINER in a schema of Palisade''s owned by ' || f.owner || ', not palisade_resolver' END
           UNION ALL
-          SELECT 5, CASE WHEN pg_catalog.cardinality(f.other_executors) > 0
-                         THEN 'definer_executable_by_other_role: SECURITY DEFINER in a schema of Palisade''s or owned by palisade_resolver, and executable by '
+          SELECT 5, CASE WHEN pg_catalog.cardinality(f.other_executors) = 0 THEN NULL
+                         WHEN f.acts_as IS NOT NULL
+                         THEN 'definer_executable_by_other_role: SECURITY DEFINER owned by ' || f.owner
+                              || CASE WHEN f.owner <> f.acts_as THEN ', which has the privileges of ' || f.acts_as ELSE '' END
+                              || ', and executable by ' || pg_catalog.array_to_string(f.other_executors, ', ')
+                              || ': each runs it under ' || f.acts_as || '''s policies, '
+                              || CASE WHEN f.acts_as = 'palisade_app'
+                                      THEN 'which trust the organization a session sets itself (set_config(''app.current_org'', ...)): any organization''s rows'
+                                      ELSE 'and reads that analyst''s organization''s rows' END
+                         ELSE 'definer_executable_by_other_role: SECURITY DEFINER in a schema of Palisade''s or owned by palisade_resolver, and executable by '
                               || pg_catalog.array_to_string(f.other_executors, ', ')
                               || coalesce(', beyond ' || f.palisade_grantee || ', the role Palisade grants it to',
                                           ' (Palisade grants no SECURITY DEFINER function outside palisade_private)')
@@ -1607,8 +1751,8 @@ SELECT w.event_trigger, e.evtevent::text AS event,
       ORDER BY x.o) AS problems) AS p;
 
 /**
- * Every finding of the views above, and the sequences every organization would share
- * (shared_sequence), one row each, most urgent first: by `rank` (from
+ * Every finding of the views above, the sequences every organization would share
+ * (shared_sequence) and PUBLIC's privileges on Palisade's schemas (public_grant), one row each, most urgent first: by `rank` (from
  * palisade_audit.finding_kinds, which also gives `severity` and `fix`), then object. Empty on a
  * healthy database (a low-severity notice, such as the backup role left able to log in, is listed
  * but does not fail `palisade audit`). `kind` is the stable name of the rule (see each view's
@@ -1679,6 +1823,17 @@ SELECT coalesce(k.severity, 'critical') AS severity, x.kind, x.object_type, x.ob
        WHERE c.relkind = 'S'
          AND (n.nspname IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit', 'palisade_guard')
               OR pg_catalog.cardinality(u.roles) > 0)
+      UNION ALL
+      -- PUBLIC on a schema of Palisade's that holds tenant or platform rows (Palisade grants
+      -- PUBLIC nothing there): USAGE lets every role, present and future, reach what it or PUBLIC
+      -- is granted in it (a column granted to PUBLIC needs nothing more); CREATE lets it add
+      -- objects beside Palisade's.
+      SELECT 'public_grant' AS kind, 'schema' AS object_type, n.nspname::text AS object,
+             'PUBLIC holds ' || pg_catalog.string_agg(DISTINCT x.privilege_type, ', ')
+             || ' on it: every role, present and future, may use what it holds wherever it has a privilege there' AS detail
+        FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) x
+       WHERE n.nspname IN ('palisade', 'palisade_private', 'palisade_platform') AND x.grantee = 0
+       GROUP BY n.nspname
       UNION ALL
       SELECT 'ddl_guard_missing' AS kind, 'event trigger' AS object_type, g.event_trigger AS object,
              'the DDL guard is ' || pg_catalog.array_to_string(g.problems, '; ') || ': run palisade bootstrap ('

@@ -110,7 +110,8 @@ async fn role_names(
 /// superuser): creates the role NOLOGIN if it does not exist, or adopts an existing one that is
 /// no superuser, holds no BYPASSRLS, CREATEROLE, CREATEDB or REPLICATION, is a member of no role,
 /// and has no member that is also the app or another analyst (its policies would apply to that
-/// member beside the member's own); records it; applies
+/// member beside the member's own) or bypasses row-level security (its grants would show that
+/// member every organization's rows); records it; applies
 /// `policies/930_analysts.sql` as the owner. One transaction: all of it, or nothing. Refuses a
 /// role that is already the analyst of another organization (revoke it first).
 pub async fn grant(
@@ -186,26 +187,32 @@ pub async fn grant(
     // Its policies will apply to its members too, and permissive policies add up: a member that
     // is also the app (palisade_app, a login member of it) or another analyst would read this
     // organization beside its own (every request would). The audit reports it as
-    // policies_add_up; refused here, before anything is granted.
+    // policies_add_up. A member that bypasses row-level security (palisade_billing,
+    // palisade_backup) would read, through the grants made here, every organization's rows of
+    // those tables (the audit: billing_role_beyond_billing, backup_role_can_write). Superusers
+    // are left out: every role counts them as members, and they read every row anyway. Refused
+    // here, before anything is granted.
     let joined = role_names(
         &tx,
         "SELECT m.rolname::text FROM pg_catalog.pg_roles m, pg_catalog.pg_roles a
           WHERE a.rolname = $1 AND m.oid <> a.oid AND NOT m.rolsuper
             AND pg_catalog.pg_has_role(m.oid, a.oid, 'MEMBER')
-            AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles o
-                         WHERE o.oid <> a.oid
-                           AND (o.rolname = 'palisade_app'
-                                OR o.rolname IN (SELECT x.role_name FROM palisade_audit.analysts x))
-                           AND pg_catalog.pg_has_role(m.oid, o.oid, 'MEMBER'))
+            AND (m.rolbypassrls
+                 OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles o
+                             WHERE o.oid <> a.oid
+                               AND (o.rolname = 'palisade_app'
+                                    OR o.rolname IN (SELECT x.role_name FROM palisade_audit.analysts x))
+                               AND pg_catalog.pg_has_role(m.oid, o.oid, 'MEMBER')))
           ORDER BY 1",
         role,
     )
     .await?;
     if !joined.is_empty() {
         return Err(AnalystError::Refused(format!(
-            "{} has member(s) {} that are also the app or another analyst: its policies would \
-             apply to them too, beside their own (permissive policies add up); revoke {} from \
-             them or choose another role",
+            "{} has member(s) {} that are also the app or another analyst, or bypass row-level \
+             security: its policies and grants would apply to them too, beside their own \
+             (permissive policies add up; BYPASSRLS reads every organization's rows); revoke {} \
+             from them or choose another role",
             role.as_str(),
             joined.join(", "),
             role.as_str()

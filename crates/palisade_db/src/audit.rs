@@ -162,7 +162,7 @@ pub struct TableRow {
     pub foreign_keys_without_tenant: Option<Vec<String>>,
     /// Unique keys without the tenant column (allow-listed or not).
     pub unique_keys_without_tenant: Option<Vec<String>>,
-    /// Privileges PUBLIC holds.
+    /// Privileges PUBLIC holds: on the table (`SELECT`), then on columns (`SELECT (email)`).
     pub public_privileges: Vec<String>,
     /// No reasons.
     pub ok: bool,
@@ -196,7 +196,9 @@ pub struct RoleRow {
     pub can_become_owner_roles: Vec<String>,
     /// Tables and views of this database it owns (any schema but the system ones).
     pub tables_owned: Vec<String>,
-    /// Tables, views and schemas of `palisade`/`palisade_private`/`palisade_platform` it owns.
+    /// Tables, views, schemas and functions of `palisade`/`palisade_private`/`palisade_platform`
+    /// it owns, and SECURITY DEFINER functions anywhere (`palisade_resolver`'s functions aside:
+    /// it owns Palisade's definers).
     pub tenant_objects_owned: Vec<String>,
     /// What it may do on each tenant table, e.g. `customers: SELECT INSERT; users: SELECT(some columns)`.
     pub tenant_privileges: Option<String>,

@@ -493,7 +493,27 @@ async fn an_analyst_role_joined_to_the_app_or_to_another_analyst_is_reported_and
     .await;
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stderr.contains(&acting), "{}", out.stderr);
-    su.batch_execute(&format!("DROP ROLE {acting}"))
+    // Nor one whose member bypasses row-level security (as palisade_billing does): the grants
+    // would show that member every organization's rows. A NOLOGIN role of this test's own,
+    // holding nothing in any database, so no other test's audit sees it.
+    let bypasser = analyst_role();
+    su.batch_execute(&format!(
+        "DROP ROLE {acting}; CREATE ROLE {bypasser} NOLOGIN BYPASSRLS; GRANT {third} TO {bypasser}"
+    ))
+    .await
+    .unwrap();
+    let out = palisade(
+        &db,
+        &["analyst", "grant", &third, "--organization", &a.to_string()],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&bypasser) && out.stderr.contains("bypass row-level security"),
+        "{}",
+        out.stderr
+    );
+    su.batch_execute(&format!("DROP ROLE {bypasser}"))
         .await
         .unwrap();
     for role in [&of_a, &of_b] {

@@ -531,6 +531,20 @@ async fn each_way_of_breaking_the_database_is_reported() {
                 ("ddl_guard_missing", "event trigger", "palisade_ddl_guard"),
             ],
         ),
+        Breakage {
+            exactly: Exactly::InTheDatabase,
+            ..Breakage::new(
+                "a column granted to PUBLIC, and USAGE on the tenant schema (the billing role, \
+                 PUBLIC too, then reads every organization's email addresses)",
+                "GRANT SELECT (email) ON palisade.customers TO PUBLIC;
+                 GRANT USAGE ON SCHEMA palisade TO PUBLIC;",
+                &[
+                    ("public_grant", "table", CUSTOMERS),
+                    ("public_grant", "schema", "palisade"),
+                    ("billing_role_beyond_billing", "role", BILLING),
+                ],
+            )
+        },
     ];
     // Each in a database of its own, one after the other: run all at once, ten audits (each
     // building its scratch database for the drift check) lost their superuser connections.
@@ -583,6 +597,36 @@ async fn check(b: Breakage) {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_public_grant_names_the_columns_it_opens() {
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    su.batch_execute(
+        "GRANT SELECT (email, name), UPDATE (email) ON palisade.customers TO PUBLIC;
+         GRANT INSERT ON palisade.customers TO PUBLIC;",
+    )
+    .await
+    .unwrap();
+    let detail: String = su
+        .query_one(
+            "SELECT detail FROM palisade_audit.violations
+              WHERE kind = 'public_grant' AND object = 'palisade.customers'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        detail,
+        "PUBLIC holds INSERT, SELECT (name, email), UPDATE (email)"
+    );
+    // The fix the audit gives takes the column grants too.
+    su.batch_execute("REVOKE ALL ON palisade.customers FROM PUBLIC")
+        .await
+        .unwrap();
+    assert_eq!(violations(&su).await, vec![]);
 }
 
 #[tokio::test]
@@ -688,16 +732,103 @@ async fn a_second_bypassrls_role_is_reported() {
     .await
     .unwrap();
     assert_reported(&db, "bypassrls_role", "role", &role).await;
-    // The allow-listed billing role is not reported, even once it holds grants here.
-    su.batch_execute("GRANT SELECT ON palisade.organizations TO palisade_billing")
-        .await
-        .unwrap();
+    // The allow-listed billing role is not bypassrls_role; what it may reach is
+    // billing_role_beyond_billing (the next test).
     let found = violations(&su).await;
     assert!(
         !found.iter().any(|(_, _, o)| o == schema::BILLING_ROLE),
         "{found:?}"
     );
     drop_role(&su, &role).await;
+}
+
+#[tokio::test]
+async fn the_billing_role_reaching_beyond_billing_is_critical() {
+    // palisade_billing is allow-listed for its BYPASSRLS, so whatever else it reaches, it reaches
+    // for every organization: what BillingPool::check_role refuses at startup, the audit reports.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    su.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Org A'), ($2, 'Org B')",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    su.execute(
+        "INSERT INTO palisade.customers (organization_id, id, name) VALUES
+             ($1, gen_random_uuid(), 'customer of org A'), ($2, gen_random_uuid(), 'customer of org B')",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    // A grant here (this database only): every column of organizations, names included.
+    su.batch_execute("GRANT SELECT ON palisade.organizations TO palisade_billing")
+        .await
+        .unwrap();
+    assert_reported(&db, "billing_role_beyond_billing", "role", BILLING).await;
+    let detail: String = su
+        .query_one(
+            "SELECT detail FROM palisade_audit.violations WHERE kind = 'billing_role_beyond_billing'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(detail.contains("palisade.organizations.name"), "{detail}");
+    // Back to 440_billing.sql's column grants: nothing to report.
+    su.batch_execute(
+        "REVOKE SELECT ON palisade.organizations FROM palisade_billing;
+         GRANT SELECT (id, stripe_customer_id, plan, plan_status) ON palisade.organizations
+             TO palisade_billing;",
+    )
+    .await
+    .unwrap();
+    assert_eq!(violations(&su).await, vec![]);
+    // Memberships are cluster-wide: each made in a transaction and rolled back, so the other
+    // tests' databases never see them. pg_read_all_data is named in no ACL here, yet with
+    // BYPASSRLS it reads every organization's customers.
+    let reader = probe_role();
+    for (membership, reached) in [
+        (
+            "GRANT pg_read_all_data TO palisade_billing".to_owned(),
+            "is a member of pg_read_all_data",
+        ),
+        // An analyst-like role: SELECT on customers, lent to billing by the membership.
+        (
+            format!(
+                "CREATE ROLE {reader} NOLOGIN; GRANT USAGE ON SCHEMA palisade TO {reader};
+                 GRANT SELECT (organization_id, id, name) ON palisade.customers TO {reader};
+                 GRANT {reader} TO palisade_billing"
+            ),
+            "palisade.customers",
+        ),
+    ] {
+        let tx = su.transaction().await.unwrap();
+        tx.batch_execute(&membership).await.unwrap();
+        let found = ranked_violations(&tx).await;
+        assert!(
+            found.iter().any(|[s, k, _, o, d]| s == "critical"
+                && k == "billing_role_beyond_billing"
+                && o == BILLING
+                && d.contains(reached)),
+            "{membership}: {found:?}"
+        );
+        // The leak it reports.
+        tx.batch_execute("SET LOCAL ROLE palisade_billing")
+            .await
+            .unwrap();
+        let seen: Vec<String> = tx
+            .query("SELECT name FROM palisade.customers ORDER BY name", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(seen, ["customer of org A", "customer of org B"]);
+        tx.rollback().await.unwrap();
+    }
+    assert_eq!(violations(&su).await, vec![]);
 }
 
 #[tokio::test]
@@ -1847,6 +1978,29 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
     )
     .await
     .unwrap();
+    // A role with settings for every database (palisade_billing: row_security, from
+    // policies/000_roles.sql) and for this one too, as the guide allows: the monitoring recipe
+    // aggregated the two rows' arrays and failed ("cannot accumulate arrays of different
+    // dimensionality"). This database's own, dropped with it.
+    let cluster_wide: i64 = su
+        .query_one(
+            "SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+              WHERE r.rolname = 'palisade_billing' AND s.setdatabase = 0",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        cluster_wide, 1,
+        "palisade_billing has no setting for every database"
+    );
+    su.batch_execute(&format!(
+        "ALTER ROLE palisade_billing IN DATABASE \"{}\" SET statement_timeout = '10s'",
+        db.name
+    ))
+    .await
+    .unwrap();
     let psql = PgBinaries::locate().unwrap().bindir().join("psql");
     // Runs `sql` through psql as docs/dba.md's recipes are run, with `:org` org A and
     // `:org_name` `org_name`: its success and what it printed.
@@ -1887,6 +2041,7 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
         )
     };
     let mut as_org_block_seen = false;
+    let mut settings_block_seen = false;
     let mut deletion_block_seen = false;
     for block in dba_recipes() {
         if block.contains("DELETE FROM palisade.organizations WHERE id = :'org'") {
@@ -1900,6 +2055,13 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
             ok,
             "recipe failed:\n{block}\nstdout:\n{stdout}\nstderr:\n{stderr}"
         );
+        if block.contains("pg_db_role_setting") {
+            settings_block_seen = true;
+            assert!(
+                stdout.contains("statement_timeout=10s (this database)"),
+                "{block}\n{stdout}"
+            );
+        }
         if block.contains("SET LOCAL ROLE palisade_app") {
             as_org_block_seen = true;
             assert!(stdout.contains("customer of org A"), "{block}\n{stdout}");
@@ -1919,6 +2081,10 @@ async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
             assert_eq!(left, ["customer of org B"], "org A deleted, and only it");
         }
     }
+    assert!(
+        settings_block_seen,
+        "docs/dba.md lost its recipe for the roles' settings"
+    );
     assert!(
         as_org_block_seen,
         "docs/dba.md lost its act-as-an-organization recipe"
@@ -2682,6 +2848,127 @@ async fn execute_on_a_definer_beyond_the_role_palisade_grants_it_to_is_critical(
     drop_role(&su, &group).await;
     drop_role(&su, &alice).await;
     assert_eq!(violations(&su).await, vec![]);
+}
+
+#[tokio::test]
+async fn a_definer_owned_by_the_app_is_critical_in_any_schema() {
+    // A SECURITY DEFINER function outside Palisade's schemas, owned by an app login role: it runs
+    // under the app's policies, which trust the organization the caller sets, so whoever may
+    // execute it reads any organization. Ownership and function privileges are this database's
+    // own; the probe role is present in no other test's database.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    su.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Org A'), ($2, 'Org B')",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    su.execute(
+        "INSERT INTO palisade.customers (organization_id, id, name) VALUES
+             ($1, gen_random_uuid(), 'customer of org A'), ($2, gen_random_uuid(), 'customer of org B')",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    let bob = probe_role();
+    let login = schema::APP_LOGIN_ROLES[0];
+    su.batch_execute(&format!(
+        "CREATE ROLE {bob} NOLOGIN;
+         CREATE SCHEMA reporting;
+         CREATE FUNCTION reporting.customer_names() RETURNS SETOF text
+             LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+             AS 'SELECT name FROM palisade.customers ORDER BY name';
+         REVOKE ALL ON FUNCTION reporting.customer_names() FROM PUBLIC;
+         ALTER FUNCTION reporting.customer_names() OWNER TO {login};
+         GRANT USAGE ON SCHEMA reporting TO {bob};
+         GRANT EXECUTE ON FUNCTION reporting.customer_names() TO {bob};"
+    ))
+    .await
+    .unwrap();
+    // The leak: bob picks organization B, then A.
+    for (org, name) in [(b, "customer of org B"), (a, "customer of org A")] {
+        let tx = su.transaction().await.unwrap();
+        tx.batch_execute(&format!("SET LOCAL ROLE {bob}"))
+            .await
+            .unwrap();
+        tx.execute(
+            "SELECT set_config('app.current_org', $1, true)",
+            &[&org.to_string()],
+        )
+        .await
+        .unwrap();
+        let seen: Vec<String> = tx
+            .query("SELECT reporting.customer_names()", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(seen, [name]);
+        tx.rollback().await.unwrap();
+    }
+    let function = "reporting.customer_names()";
+    assert_reported(
+        &db,
+        "definer_executable_by_other_role",
+        "function",
+        function,
+    )
+    .await;
+    let found = ranked_violations(&su).await;
+    let v = found
+        .iter()
+        .find(|v| v[1] == "definer_executable_by_other_role" && v[3] == function)
+        .unwrap();
+    assert_eq!(v[0], "critical", "{v:?}");
+    assert!(
+        v[4].contains(&format!("executable by {bob}:")) && v[4].contains("palisade_app"),
+        "{v:?}"
+    );
+    // Its owner owns it as the app.
+    assert!(has(&found, "critical", "app_role_owns", login), "{found:?}");
+    // Owned by palisade_app itself and left executable by PUBLIC (the default): PUBLIC is named.
+    su.batch_execute(
+        "CREATE FUNCTION reporting.customer_count() RETURNS bigint
+             LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+             AS 'SELECT count(*) FROM palisade.customers';
+         ALTER FUNCTION reporting.customer_count() OWNER TO palisade_app;",
+    )
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    assert!(
+        found.iter().any(|[s, k, _, o, d]| s == "critical"
+            && k == "definer_executable_by_other_role"
+            && o == "reporting.customer_count()"
+            && d.contains("executable by PUBLIC")),
+        "{found:?}"
+    );
+    assert!(has(&found, "critical", "app_role_owns", APP), "{found:?}");
+    // Executable by its owner alone: nothing but the ownership.
+    su.batch_execute(
+        "DROP FUNCTION reporting.customer_count();
+         REVOKE EXECUTE ON FUNCTION reporting.customer_names() FROM {bob};"
+            .replace("{bob}", &bob)
+            .as_str(),
+    )
+    .await
+    .unwrap();
+    let found = violations(&su).await;
+    assert_eq!(
+        found,
+        [(
+            "app_role_owns".to_owned(),
+            "role".to_owned(),
+            login.to_owned()
+        )]
+    );
+    su.batch_execute("DROP SCHEMA reporting CASCADE")
+        .await
+        .unwrap();
+    drop_role(&su, &bob).await;
 }
 
 #[tokio::test]
