@@ -85,7 +85,7 @@ SELECT k.kind, k.severity, k.rank, k.fix
     ('app_role_bypasses', 'critical', 7,
      'ALTER ROLE <role> NOSUPERUSER NOBYPASSRLS'),
     ('app_role_owns', 'critical', 8,
-     'ALTER ... OWNER TO palisade_owner for each object it owns, or revoke the membership that makes it an owner'),
+     'a function: DROP FUNCTION it (given to palisade_owner, a SECURITY DEFINER one would run as the owner of every tenant table); anything else: ALTER ... OWNER TO palisade_owner; or revoke the membership that makes it an owner'),
     ('bypassrls_role', 'critical', 9,
      'ALTER ROLE <role> NOBYPASSRLS (only the allow-listed roles may bypass RLS)'),
     ('member_of_bypass_role', 'critical', 10,
@@ -813,8 +813,13 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *                          of organizations other than id and its billing columns, INSERT, DELETE,
  *                          TRUNCATE or TRIGGER on organizations, or on a platform relation other
  *                          than stripe_events; granted, or inherited (from a role it is a member
- *                          of, pg_read_all_data and pg_write_all_data included); or it is a member
- *                          of any role, or owns something in Palisade's schemas. Checked whether
+ *                          of, pg_read_all_data and pg_write_all_data included). Stricter than
+ *                          that check: it is also reported as a member of any role (startup
+ *                          refuses only memberships leading to a superuser, REPLICATION or the
+ *                          server-files roles) and as the owner of a function in Palisade's
+ *                          schemas or a SECURITY DEFINER one anywhere. Laxer on one point: a
+ *                          sequence or composite type it owns in them is not reported (startup
+ *                          refuses it; a table it owns there is foreign_owner). Checked whether
  *                          or not it holds anything here; BYPASSRLS itself is allow-listed, so
  *                          bypassrls_role says nothing of it;
  *   createrole_role        a role other than a superuser has CREATEROLE, or can SET ROLE to one
@@ -1306,7 +1311,8 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
  *                                included) may execute it: it runs under the app's policies, which
  *                                trust the organization the caller sets (set_config), or under the
  *                                analyst's; Palisade owns no definer so (its owner also gets
- *                                app_role_owns).
+ *                                app_role_owns when it is the app, a login role of it or the
+ *                                analyst role itself, not a person granted the analyst role).
  */
 CREATE VIEW palisade_audit.functions WITH (security_invoker = true) AS
 -- The role whose privileges and tenant policies each role has, superusers aside (their definers
