@@ -1151,7 +1151,9 @@ WITH db AS (
                           AND pg_catalog.has_column_privilege(r.oid, c.oid, a.attnum,
                                   'SELECT, INSERT, UPDATE, REFERENCES')
                        UNION ALL
-                       SELECT 'palisade.organizations (INSERT, DELETE, TRUNCATE or TRIGGER)'
+                       -- Named (AS name) like the first branch: an unnamed column deparses
+                       -- without AS, which a dump restores as "AS text" (drift after a restore).
+                       SELECT 'palisade.organizations (INSERT, DELETE, TRUNCATE or TRIGGER)' AS name
                          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                         WHERE n.nspname = 'palisade' AND c.relname = 'organizations'
                           AND pg_catalog.has_table_privilege(r.oid, c.oid, 'INSERT, DELETE, TRUNCATE, TRIGGER')) AS b
