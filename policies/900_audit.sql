@@ -105,7 +105,7 @@ SELECT k.kind, k.severity, k.rank, k.fix
     ('secret_column_readable', 'critical', 17,
      'REVOKE SELECT ON <table> FROM palisade_app (or the login role it was granted to) and grant SELECT column by column, without the secret'),
     ('definer_executable_by_other_role', 'critical', 18,
-     'REVOKE EXECUTE ON FUNCTION <function> FROM <role> (or the membership that passes it on): Palisade grants each only to palisade_app, palisade_billing or palisade_owner; one owned by the app or an analyst: DROP FUNCTION <function>'),
+     'REVOKE EXECUTE ON FUNCTION <function> FROM <role> (or the membership that passes it on): Palisade grants each only to palisade_app, palisade_billing or palisade_owner; one owned by the app, an analyst or palisade_owner: DROP FUNCTION <function>'),
     ('app_role_can_login', 'critical', 19,
      'ALTER ROLE palisade_app NOLOGIN PASSWORD NULL: the server logs in as palisade_app_a or palisade_app_b'),
     ('foreign_table_in_tenant_schema', 'critical', 20,
@@ -1295,8 +1295,9 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
  *   definer_wrong_owner          in one of Palisade's schemas, owned by a role other than
  *                                palisade_resolver (restored or created by the wrong role): the
  *                                resolver policies do not apply to it, and its owner's rights do;
- *   definer_executable_by_other_role  in one of Palisade's schemas (or owned by palisade_resolver,
- *                                wherever it is), and a role other than the one Palisade grants
+ *   definer_executable_by_other_role  in one of Palisade's schemas (or owned by palisade_resolver
+ *                                or palisade_owner, wherever it is; one of the owner's outside
+ *                                Palisade's schemas, executable by PUBLIC, names PUBLIC), and a role other than the one Palisade grants
  *                                EXECUTE to in palisade_private (the 02N_*.sql files: palisade_app,
  *                                but palisade_billing for emit_invoice_paid and palisade_owner for
  *                                purge_expired_records; elsewhere, none) holds EXECUTE: granted
@@ -1348,7 +1349,7 @@ WITH acting AS MATERIALIZED (
            w.acts_as,
            CASE WHEN p.prosecdef
                      AND (n.nspname IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit')
-                          OR o.rolname = 'palisade_resolver' OR w.acts_as IS NOT NULL)
+                          OR o.rolname IN ('palisade_resolver', 'palisade_owner') OR w.acts_as IS NOT NULL)
                 THEN ARRAY(
                     SELECT e.name FROM (
                         SELECT DISTINCT r.rolname::text
@@ -1360,10 +1361,14 @@ WITH acting AS MATERIALIZED (
                            AND pg_catalog.pg_get_userbyid(x.grantee)::text IS DISTINCT FROM g.palisade_grantee
                            AND NOT r.rolsuper AND r.oid <> p.proowner
                         UNION ALL
-                        -- One run as the app or an analyst: by PUBLIC too (a NULL proacl is the
-                        -- default, EXECUTE for PUBLIC), every role present and future.
+                        -- One run as the app, an analyst or (outside Palisade's schemas, where
+                        -- it is definer_wrong_owner) the owner of every tenant table: by PUBLIC
+                        -- too (a NULL proacl is the default, EXECUTE for PUBLIC), every role
+                        -- present and future.
                         SELECT 'PUBLIC' AS name
-                         WHERE w.acts_as IS NOT NULL
+                         WHERE (w.acts_as IS NOT NULL
+                                OR (o.rolname = 'palisade_owner'
+                                    AND n.nspname NOT IN ('palisade', 'palisade_private', 'palisade_platform', 'palisade_audit')))
                            AND EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) x
                                         WHERE x.grantee = 0 AND x.privilege_type = 'EXECUTE')) AS e
                      ORDER BY e.name) END AS other_executors,
@@ -1415,12 +1420,14 @@ SELECT f.schema_name, f.function_name, f.arguments, f.owner, f.security_definer,
                               || CASE WHEN f.acts_as = 'palisade_app'
                                       THEN 'which trust the organization a session sets itself (set_config(''app.current_org'', ...)): any organization''s rows'
                                       ELSE 'and reads that analyst''s organization''s rows' END
-                         ELSE 'definer_executable_by_other_role: SECURITY DEFINER in a schema of Palisade''s or owned by palisade_resolver, and executable by '
+                         ELSE 'definer_executable_by_other_role: SECURITY DEFINER in a schema of Palisade''s or owned by palisade_resolver or palisade_owner, and executable by '
                               || pg_catalog.array_to_string(f.other_executors, ', ')
                               || coalesce(', beyond ' || f.palisade_grantee || ', the role Palisade grants it to',
                                           ' (Palisade grants no SECURITY DEFINER function outside palisade_private)')
                               || ': each runs it with ' || f.owner
-                              || '''s rights, which read across organizations' END
+                              || CASE WHEN f.owner = 'palisade_owner'
+                                      THEN '''s rights, which own every tenant table (its policies, row-level security and grants)'
+                                      ELSE '''s rights, which read across organizations' END END
       ) AS x(o, reason)
       WHERE x.reason IS NOT NULL
       ORDER BY x.o) END AS reasons) AS r;

@@ -2972,6 +2972,68 @@ async fn a_definer_owned_by_the_app_is_critical_in_any_schema() {
 }
 
 #[tokio::test]
+async fn a_definer_owned_by_the_owner_is_critical_in_any_schema_when_others_may_run_it() {
+    // The owner owns every tenant table: a definer of its own, with a dynamic statement, lets its
+    // caller change their policies and grants (the DDL guard covers neither). Outside Palisade's
+    // schemas too. The probe role is present in no other test's database.
+    let db = TestDb::new().await;
+    let su = db.superuser_client().await;
+    let bob = probe_role();
+    let owner = schema::OWNER_ROLE;
+    su.batch_execute(&format!(
+        "CREATE ROLE {bob} NOLOGIN;
+         CREATE SCHEMA reporting;
+         CREATE FUNCTION reporting.run_as_owner(statement text) RETURNS void
+             LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
+             AS 'BEGIN EXECUTE statement; END';
+         REVOKE ALL ON FUNCTION reporting.run_as_owner(text) FROM PUBLIC;
+         ALTER FUNCTION reporting.run_as_owner(text) OWNER TO {owner};
+         GRANT USAGE ON SCHEMA reporting TO {bob};
+         GRANT EXECUTE ON FUNCTION reporting.run_as_owner(text) TO {bob};"
+    ))
+    .await
+    .unwrap();
+    let function = "reporting.run_as_owner(statement text)";
+    let found = ranked_violations(&su).await;
+    let v = found
+        .iter()
+        .find(|v| v[1] == "definer_executable_by_other_role" && v[3] == function)
+        .unwrap_or_else(|| panic!("{found:?}"));
+    assert_eq!(v[0], "critical", "{v:?}");
+    assert!(
+        v[4].contains(&format!("executable by {bob}")) && v[4].contains("own every tenant table"),
+        "{v:?}"
+    );
+    // Left executable by PUBLIC (the default): PUBLIC is named.
+    su.batch_execute(&format!(
+        "REVOKE EXECUTE ON FUNCTION reporting.run_as_owner(text) FROM {bob};
+         GRANT EXECUTE ON FUNCTION reporting.run_as_owner(text) TO PUBLIC;"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    assert!(
+        found.iter().any(|[s, k, _, o, d]| s == "critical"
+            && k == "definer_executable_by_other_role"
+            && o == function
+            && d.contains("executable by PUBLIC")),
+        "{found:?}"
+    );
+    // Executable by the owner alone: nothing.
+    su.batch_execute("REVOKE EXECUTE ON FUNCTION reporting.run_as_owner(text) FROM PUBLIC")
+        .await
+        .unwrap();
+    assert_eq!(
+        violations(&su).await,
+        Vec::<(String, String, String)>::new()
+    );
+    su.batch_execute("DROP SCHEMA reporting CASCADE")
+        .await
+        .unwrap();
+    drop_role(&su, &bob).await;
+}
+
+#[tokio::test]
 async fn the_backup_role_may_only_read_and_is_noticed_when_it_can_log_in() {
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
