@@ -1297,7 +1297,8 @@ SELECT f.rolname::text AS role_name, f.rolcanlogin AS can_login, f.rolsuper AS i
  *                                resolver policies do not apply to it, and its owner's rights do;
  *   definer_executable_by_other_role  in one of Palisade's schemas (or owned by palisade_resolver
  *                                or palisade_owner, wherever it is; one of the owner's outside
- *                                Palisade's schemas, executable by PUBLIC, names PUBLIC), and a role other than the one Palisade grants
+ *                                Palisade's schemas, executable by PUBLIC, names PUBLIC), and a
+ *                                role other than the one Palisade grants
  *                                EXECUTE to in palisade_private (the 02N_*.sql files: palisade_app,
  *                                but palisade_billing for emit_invoice_paid and palisade_owner for
  *                                purge_expired_records; elsewhere, none) holds EXECUTE: granted
@@ -1361,10 +1362,10 @@ WITH acting AS MATERIALIZED (
                            AND pg_catalog.pg_get_userbyid(x.grantee)::text IS DISTINCT FROM g.palisade_grantee
                            AND NOT r.rolsuper AND r.oid <> p.proowner
                         UNION ALL
-                        -- One run as the app, an analyst or (outside Palisade's schemas, where
-                        -- it is definer_wrong_owner) the owner of every tenant table: by PUBLIC
-                        -- too (a NULL proacl is the default, EXECUTE for PUBLIC), every role
-                        -- present and future.
+                        -- One run as the app, an analyst or the owner of every tenant table
+                        -- (outside Palisade's schemas: inside them the owner's definer is
+                        -- definer_wrong_owner): by PUBLIC too (a NULL proacl is the default,
+                        -- EXECUTE for PUBLIC), every role present and future.
                         SELECT 'PUBLIC' AS name
                          WHERE (w.acts_as IS NOT NULL
                                 OR (o.rolname = 'palisade_owner'
