@@ -748,20 +748,7 @@ async fn the_billing_role_reaching_beyond_billing_is_critical() {
     // for every organization: what BillingPool::check_role refuses at startup, the audit reports.
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
-    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
-    su.execute(
-        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Org A'), ($2, 'Org B')",
-        &[&a, &b],
-    )
-    .await
-    .unwrap();
-    su.execute(
-        "INSERT INTO palisade.customers (organization_id, id, name) VALUES
-             ($1, gen_random_uuid(), 'customer of org A'), ($2, gen_random_uuid(), 'customer of org B')",
-        &[&a, &b],
-    )
-    .await
-    .unwrap();
+    two_organizations(&su).await;
     // A grant here (this database only): every column of organizations, names included.
     su.batch_execute("GRANT SELECT ON palisade.organizations TO palisade_billing")
         .await
@@ -1964,20 +1951,7 @@ fn dba_recipes() -> Vec<String> {
 async fn the_psql_recipes_of_the_dba_guide_work_as_written() {
     let db = TestDb::new().await;
     let su = db.superuser_client().await;
-    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
-    su.execute(
-        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Org A'), ($2, 'Org B')",
-        &[&a, &b],
-    )
-    .await
-    .unwrap();
-    su.execute(
-        "INSERT INTO palisade.customers (organization_id, id, name) VALUES
-             ($1, gen_random_uuid(), 'customer of org A'), ($2, gen_random_uuid(), 'customer of org B')",
-        &[&a, &b],
-    )
-    .await
-    .unwrap();
+    let (a, _) = two_organizations(&su).await;
     // A role with settings for every database (palisade_billing: row_security, from
     // policies/000_roles.sql) and for this one too, as the guide allows: the monitoring recipe
     // aggregated the two rows' arrays and failed ("cannot accumulate arrays of different
@@ -2138,6 +2112,26 @@ fn kinds_the_views_can_produce() -> std::collections::BTreeSet<String> {
 }
 
 /// (severity, kind, object_type, object, detail) of every violation, most urgent first.
+/// Organizations A and B, with one customer each ("customer of org A", "customer of org B"),
+/// written as `su`: (A, B).
+async fn two_organizations(su: &Client) -> (uuid::Uuid, uuid::Uuid) {
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    su.execute(
+        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Org A'), ($2, 'Org B')",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    su.execute(
+        "INSERT INTO palisade.customers (organization_id, id, name) VALUES
+             ($1, gen_random_uuid(), 'customer of org A'), ($2, gen_random_uuid(), 'customer of org B')",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    (a, b)
+}
+
 async fn ranked_violations(c: &impl tokio_postgres::GenericClient) -> Vec<[String; 5]> {
     c.query(
         "SELECT severity, kind, object_type, object, detail FROM palisade_audit.violations",
@@ -2858,20 +2852,7 @@ async fn a_definer_owned_by_the_app_is_critical_in_any_schema() {
     // own; the probe role is present in no other test's database.
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
-    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
-    su.execute(
-        "INSERT INTO palisade.organizations (id, name) VALUES ($1, 'Org A'), ($2, 'Org B')",
-        &[&a, &b],
-    )
-    .await
-    .unwrap();
-    su.execute(
-        "INSERT INTO palisade.customers (organization_id, id, name) VALUES
-             ($1, gen_random_uuid(), 'customer of org A'), ($2, gen_random_uuid(), 'customer of org B')",
-        &[&a, &b],
-    )
-    .await
-    .unwrap();
+    let (a, b) = two_organizations(&su).await;
     let bob = probe_role();
     let login = schema::APP_LOGIN_ROLES[0];
     su.batch_execute(&format!(
