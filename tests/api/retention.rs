@@ -489,16 +489,17 @@ async fn age_and_settle(su: &Client, org: &str) {
     .unwrap();
 }
 
-/// Runs retention to the end, failing if it has not ended after a minute: a bound for a run
-/// that waits for another transaction's locks, not a measure of its speed.
-async fn purge_unless_blocked(owner: &Client) -> retention::Purged {
+/// Runs retention to the end, failing if it has not ended after a minute (a bound for a run
+/// that waits for another transaction's locks, not a measure of its speed) or if it fails; the
+/// failure names `held`, what the other transaction holds.
+async fn purge_unless_blocked(owner: &Client, held: &str) -> retention::Purged {
     tokio::time::timeout(
         Duration::from_secs(60),
         retention::purge(owner, &Windows::default()),
     )
     .await
-    .expect("retention waited for the rows the organization's deletion holds")
-    .unwrap()
+    .unwrap_or_else(|_| panic!("{held}: retention waited for the rows held"))
+    .unwrap_or_else(|e| panic!("{held}: retention failed: {e:?}"))
 }
 
 /// An organization's deletion is one DELETE whose cascade takes the organization's rows table
@@ -558,7 +559,7 @@ async fn retention_steps_aside_from_the_rows_an_organization_s_deletion_holds() 
                 .unwrap();
         }
         let owner = app.db.owner_client().await;
-        let purged = purge_unless_blocked(&owner).await;
+        let purged = purge_unless_blocked(&owner, &steps.join(", ")).await;
         for (i, table) in steps.iter().enumerate() {
             let record = table.rsplit('.').next().unwrap();
             assert!(
@@ -585,7 +586,7 @@ async fn retention_steps_aside_from_the_rows_an_organization_s_deletion_holds() 
         }
 
         deleting.batch_execute("ROLLBACK").await.unwrap();
-        let purged = purge_unless_blocked(&owner).await;
+        let purged = purge_unless_blocked(&owner, &steps.join(", ")).await;
         for (i, table) in steps.iter().enumerate() {
             let record = table.rsplit('.').next().unwrap();
             let (a_before, b_before) = before[i];
@@ -601,6 +602,95 @@ async fn retention_steps_aside_from_the_rows_an_organization_s_deletion_holds() 
                 );
             }
         }
+    }
+}
+
+/// The one count `sql` answers, as `su`.
+async fn rows(su: &Client, sql: &str) -> i64 {
+    su.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// The steps over platform rows step aside from a held row as the others do, their batch left
+/// untouched to the next run. Each case: the step's record, two rows past their window (of A
+/// and B, or of nobody), the statement of a transaction that holds one of them, how that
+/// transaction ends, and the count of the rows still to go. A Stripe event is held by its
+/// organization's deletion, whose cascade sets its `organization_id` to NULL (the event id is
+/// kept, so that a late retry is still a duplicate): once the deletion has committed, the next
+/// run removes it like any other. A Mailgun token is held by the webhook's sweep of expired
+/// tokens, a number whose quarantine has ended by a claim of it: both transactions roll back,
+/// and the next run removes the token, or clears the quarantine.
+#[actix_web::test]
+async fn retention_steps_aside_from_a_held_stripe_event_mailgun_token_or_quarantine() {
+    let cases = [
+        (
+            "stripe_events",
+            "INSERT INTO palisade_platform.stripe_events
+                    (event_id, event_type, event_created, organization_id, received_at)
+             VALUES ('evt_held_a', 'invoice.paid', now(), $1::text::uuid, now() - interval '31 days'),
+                    ('evt_held_b', 'invoice.paid', now(), $2::text::uuid, now() - interval '31 days')",
+            "DELETE FROM palisade.organizations WHERE id::text = $1",
+            "COMMIT",
+            "SELECT count(*) FROM palisade_platform.stripe_events
+              WHERE event_id IN ('evt_held_a', 'evt_held_b')",
+        ),
+        (
+            "mailgun_tokens",
+            "INSERT INTO palisade_platform.mailgun_tokens (token, body_sha256, accepted_at)
+             SELECT t, decode(repeat('00', 32), 'hex'), now() - interval '2 days'
+               FROM unnest(ARRAY['held-token-' || $1, 'held-token-' || $2]) AS t",
+            "DELETE FROM palisade_platform.mailgun_tokens WHERE token = 'held-token-' || $1",
+            "ROLLBACK",
+            "SELECT count(*) FROM palisade_platform.mailgun_tokens WHERE token LIKE 'held-token-%'",
+        ),
+        (
+            "number_quarantines",
+            "INSERT INTO palisade_platform.phone_number_inventory
+                    (number, capabilities, released_by_org_id, released_at)
+             VALUES ('+15550009911', '{sms}', $1::text::uuid, now() - interval '31 days'),
+                    ('+15550009912', '{sms}', $2::text::uuid, now() - interval '31 days')",
+            "UPDATE palisade_platform.phone_number_inventory
+                SET holder_org_id = $1::text::uuid, released_by_org_id = NULL, released_at = NULL
+              WHERE number = '+15550009912'",
+            "ROLLBACK",
+            "SELECT count(*) FROM palisade_platform.phone_number_inventory
+              WHERE number IN ('+15550009911', '+15550009912') AND released_at IS NOT NULL",
+        ),
+    ];
+    for (record, seed, hold, end, left) in cases {
+        let (app, a) = spawn_app_with_owner("retention-platform-a").await;
+        let b = app.signup("retention-platform-b").await;
+        let su = app.db.superuser_client().await;
+        su.execute(seed, &[&a.org_id, &b.org_id])
+            .await
+            .unwrap_or_else(|e| panic!("{record}: seed: {e}"));
+        assert_eq!(rows(&su, left).await, 2, "{record}");
+
+        let holding = app.db.superuser_client().await;
+        holding.batch_execute("BEGIN").await.unwrap();
+        let held = holding
+            .execute(hold, &[&a.org_id])
+            .await
+            .unwrap_or_else(|e| panic!("{record}: hold: {e}"));
+        assert!(held > 0, "{record}: nothing held");
+        let owner = app.db.owner_client().await;
+        let purged = purge_unless_blocked(&owner, record).await;
+        assert!(
+            purged.contains(&(record.to_owned(), 0)),
+            "{record}: {purged:?}"
+        );
+        assert_eq!(
+            rows(&su, left).await,
+            2,
+            "{record}: a held step removed rows"
+        );
+
+        holding.batch_execute(end).await.unwrap();
+        let purged = purge_unless_blocked(&owner, record).await;
+        assert!(
+            purged.contains(&(record.to_owned(), 2)),
+            "{record}: {purged:?}"
+        );
+        assert_eq!(rows(&su, left).await, 0, "{record}");
     }
 }
 
