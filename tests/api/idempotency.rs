@@ -85,6 +85,21 @@ async fn every_tenant_post_replays_its_first_response_and_acts_once() {
         json!({"url": "https://hooks.example.com/a", "event_types": ["customer.created"]}),
     )
     .await;
+    // A delivery of the webhook's, settled (no delivery worker runs here): its redelivery
+    // queues a new one.
+    post_plain("/v1/customers", json!({"name": "Delivered"})).await;
+    let su = app.db.superuser_client().await;
+    let delivery: Uuid = su
+        .query_one(
+            "UPDATE palisade.outbound_webhook_deliveries
+                SET status = 'succeeded', next_attempt_at = NULL, leased_until = NULL
+              WHERE webhook_id::text = $1
+              RETURNING id",
+            &[&hook],
+        )
+        .await
+        .unwrap()
+        .get(0);
 
     let routes: Vec<(String, Value)> = vec![
         ("/v1/customers".into(), json!({"name": "Ada"})),
@@ -152,6 +167,11 @@ async fn every_tenant_post_replays_its_first_response_and_acts_once() {
             json!({"url": "https://hooks.example.com/b", "event_types": ["invoice.paid"]}),
         ),
         (format!("/v1/webhooks/{hook}/rotate-secret"), Value::Null),
+        // 202 with the new delivery; its replay queues none.
+        (
+            format!("/v1/webhooks/{hook}/deliveries/{delivery}/redeliver"),
+            Value::Null,
+        ),
         (
             "/v1/api-keys".into(),
             json!({"name": "K", "role": "member"}),
@@ -185,7 +205,7 @@ async fn every_tenant_post_replays_its_first_response_and_acts_once() {
         let send = || app.call_with("POST", path, Some(&a.token), body, &headers);
         let first = send().await;
         assert!(
-            first.status == 200 || first.status == 201,
+            [200, 201, 202].contains(&first.status),
             "{path}: {}",
             first.text
         );
@@ -207,6 +227,44 @@ async fn every_tenant_post_replays_its_first_response_and_acts_once() {
     }
     // The invitation was mailed once.
     assert_eq!(app.smtp.messages_to("new@example.com").len(), 1);
+
+    // The redelivery's own delivery attempted since (the event's deliveries all settled): a
+    // retry with its key still replays, and queues no other delivery.
+    let redeliver = routes
+        .iter()
+        .position(|(path, _)| path.ends_with("/redeliver"))
+        .unwrap();
+    let deliveries = "SELECT count(*) FROM palisade.outbound_webhook_deliveries
+                       WHERE webhook_id::text = $1";
+    su.execute(
+        "UPDATE palisade.outbound_webhook_deliveries
+            SET status = 'failed', attempt_count = 1, next_attempt_at = NULL,
+                leased_until = NULL
+          WHERE webhook_id::text = $1 AND status = 'pending'",
+        &[&hook],
+    )
+    .await
+    .unwrap();
+    let before: i64 = su.query_one(deliveries, &[&hook]).await.unwrap().get(0);
+    let key = format!("retry {redeliver}");
+    let again = app
+        .call_with(
+            "POST",
+            &routes[redeliver].0,
+            Some(&a.token),
+            None,
+            &[(KEY, key.as_str())],
+        )
+        .await;
+    let after: i64 = su.query_one(deliveries, &[&hook]).await.unwrap().get(0);
+    assert_eq!(
+        after, before,
+        "a retried redelivery queued another delivery"
+    );
+    assert_eq!(
+        (again.status, again.header("idempotency-replayed")),
+        (202, Some("true"))
+    );
 }
 
 #[actix_web::test]
