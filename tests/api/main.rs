@@ -19,6 +19,7 @@ mod conventions;
 mod cors;
 mod customers;
 mod db_tls;
+mod docs_filters;
 mod docs_names;
 mod docs_page;
 mod email_verification;
