@@ -3014,6 +3014,118 @@ async fn a_definer_owned_by_the_owner_is_critical_in_any_schema_when_others_may_
 }
 
 #[tokio::test]
+async fn a_definer_owned_by_an_analyst_is_critical_in_any_schema() {
+    // A SECURITY DEFINER function outside Palisade's schemas, owned by a recorded analyst role (or
+    // by a role granted it): it runs under the analyst's grants and policies, so whoever may
+    // execute it reads the analyst's organization, with no grant of their own. Ownership and
+    // function privileges are this database's own; the probe roles hold nothing in any other.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let (a, b) = two_organizations(&su).await;
+    let analyst = format!(
+        "analyst_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    );
+    db.drop_role_with_it(&analyst);
+    // As `palisade analyst grant` makes it.
+    palisade_db::analysts::grant(
+        &mut su,
+        &palisade_db::analysts::AnalystRole::parse(&analyst).unwrap(),
+        a,
+    )
+    .await
+    .unwrap();
+    let (bob, carol) = (probe_role(&db), probe_role(&db));
+    su.batch_execute(&format!(
+        "CREATE ROLE {bob} NOLOGIN;
+         CREATE SCHEMA reporting;
+         CREATE FUNCTION reporting.customer_names() RETURNS SETOF text
+             LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+             AS 'SELECT name FROM palisade.customers ORDER BY name';
+         REVOKE ALL ON FUNCTION reporting.customer_names() FROM PUBLIC;
+         ALTER FUNCTION reporting.customer_names() OWNER TO {analyst};
+         GRANT USAGE ON SCHEMA reporting TO {bob};
+         GRANT EXECUTE ON FUNCTION reporting.customer_names() TO {bob};"
+    ))
+    .await
+    .unwrap();
+    // The leak: bob, who may read no customer, reads organization A's through it, whatever
+    // organization it sets.
+    for org in [a, b] {
+        let tx = su.transaction().await.unwrap();
+        tx.batch_execute(&format!("SET LOCAL ROLE {bob}"))
+            .await
+            .unwrap();
+        tx.execute(
+            "SELECT set_config('app.current_org', $1, true)",
+            &[&org.to_string()],
+        )
+        .await
+        .unwrap();
+        let seen: Vec<String> = tx
+            .query("SELECT reporting.customer_names()", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(seen, ["customer of org A"]);
+        tx.rollback().await.unwrap();
+    }
+    let function = "reporting.customer_names()";
+    assert_reported(
+        &db,
+        "definer_executable_by_other_role",
+        "function",
+        function,
+    )
+    .await;
+    let found = ranked_violations(&su).await;
+    let v = found
+        .iter()
+        .find(|v| v[1] == "definer_executable_by_other_role" && v[3] == function)
+        .unwrap();
+    assert_eq!(v[0], "critical", "{v:?}");
+    assert!(
+        v[4].contains(&format!("executable by {bob}:"))
+            && v[4].contains(&format!("under {analyst}'s policies"))
+            && v[4].contains("that analyst's organization"),
+        "{v:?}"
+    );
+    // Owned by a role granted the analyst role instead: it has the analyst's privileges, and so
+    // does the function.
+    su.batch_execute(&format!(
+        "CREATE ROLE {carol} NOLOGIN; GRANT {analyst} TO {carol};
+         ALTER FUNCTION reporting.customer_names() OWNER TO {carol};"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    assert!(
+        found.iter().any(|[s, k, _, o, d]| s == "critical"
+            && k == "definer_executable_by_other_role"
+            && o == function
+            && d.contains(&format!(
+                "owned by {carol}, which has the privileges of {analyst}"
+            ))),
+        "{found:?}"
+    );
+    // Executable by its owner alone: no finding on the function.
+    su.batch_execute(&format!(
+        "REVOKE EXECUTE ON FUNCTION reporting.customer_names() FROM {bob}"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    assert!(!found.iter().any(|v| v[3] == function), "{found:?}");
+    su.batch_execute(&format!(
+        "DROP SCHEMA reporting CASCADE; REVOKE {analyst} FROM {carol}"
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
 async fn the_backup_role_may_only_read_and_is_noticed_when_it_can_log_in() {
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
