@@ -9,6 +9,8 @@
 //!   app's role and password from it again for every new connection, so `palisade
 //!   rotate-app-credential` switches a running server over ([`rotate`]). A file written before
 //!   `app_role` existed gets `palisade_app_a`.
+//! - `secrets.lock`: empty; its lock ([`SecretsLock`]) keeps a rotation from changing the app's
+//!   credential while a start applies `secrets.json` to the cluster.
 //! - `pg-port`: the cluster's port, kept across restarts (docs/configuration.md, "Embedded
 //!   mode").
 //! - `webhook-secrets.json` (mode 0600): development secrets of the webhook providers
@@ -251,6 +253,52 @@ fn unreadable_json(e: &serde_json::Error) -> std::io::Error {
         Category::Data => "a value has the wrong type, or a field is missing",
     };
     std::io::Error::other(format!("{kind} (line {}, column {})", e.line(), e.column()))
+}
+
+/// Where [`SecretsLock`] is taken, inside the data directory.
+const SECRETS_LOCK: &str = "secrets.lock";
+
+/// The lock (`flock`, exclusive) of `secrets.lock` in the data directory, released when dropped
+/// or when its process ends. A start holds it from reading the login roles' passwords in
+/// `secrets.json` until it has applied them (bootstrap, the other login role disabled:
+/// [`role_passwords_held`]), `palisade rotate-app-credential` for its whole run ([`rotate`]),
+/// which refuses while another process holds it. Without it, a rotation between the two
+/// changed the file a start had read: the start gave LOGIN to the role it had read and disabled
+/// the other, which its pool then read from the file, and `serve` exited.
+pub struct SecretsLock {
+    _file: fs::File,
+}
+
+/// Opens (creating it, mode 0600) the data directory's `secrets.lock`.
+fn open_secrets_lock(data_dir: &Path) -> Result<fs::File, EmbeddedError> {
+    let path = data_dir.join(SECRETS_LOCK);
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|source| EmbeddedError::Io {
+            what: "cannot open",
+            path,
+            source,
+        })
+}
+
+/// The login roles' passwords as `secrets.json` in `data_dir` says now, read under
+/// [`SecretsLock`], which the caller holds until it has applied them. Blocking: waits for a
+/// rotation under way to end.
+pub fn role_passwords_held(data_dir: &Path) -> Result<(RolePasswords, SecretsLock), EmbeddedError> {
+    let file = open_secrets_lock(data_dir)?;
+    file.lock().map_err(|source| EmbeddedError::Io {
+        what: "cannot lock",
+        path: data_dir.join(SECRETS_LOCK),
+        source,
+    })?;
+    let held = SecretsLock { _file: file };
+    let secrets = read_secrets(&data_dir.join("secrets.json"))?;
+    Ok((secrets.role_passwords(), held))
 }
 
 /// The app's URL as `secrets.json` says now, read again for each new connection: how a running
@@ -688,6 +736,27 @@ pub fn rotate(
     drain_timeout: std::time::Duration,
 ) -> Result<EmbeddedRotation, String> {
     let path = settings.data_dir.join("secrets.json");
+    // Read first: a data directory without one is refused as before, and nothing is created.
+    read_secrets(&path).map_err(|e| e.to_string())?;
+    let lock = open_secrets_lock(&settings.data_dir).map_err(|e| e.to_string())?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            return Err(format!(
+                "another palisade process holds {}: a start applying secrets.json to the cluster, \
+                 or another rotation; nothing changed (run this again once the server listens)",
+                settings.data_dir.join(SECRETS_LOCK).display()
+            ));
+        }
+        Err(fs::TryLockError::Error(e)) => {
+            return Err(format!(
+                "cannot lock {}: {e}",
+                settings.data_dir.join(SECRETS_LOCK).display()
+            ));
+        }
+    }
+    // Held until this function returns: no start reads the passwords in between.
+    let _held = SecretsLock { _file: lock };
     let publish = |path: &Path, role: &str, password: &str| -> Result<(), String> {
         // Read again and change only the two fields: nothing else in the file is touched.
         let mut secrets = read_secrets(path).map_err(|e| e.to_string())?;
@@ -801,7 +870,8 @@ impl EmbeddedDb {
         })
     }
 
-    /// The generated secrets.
+    /// The generated secrets, as the start read them. The app's role and password may have been
+    /// rotated since: [`role_passwords_held`] and [`EmbeddedDb::app_url_source`] read the file.
     pub fn secrets(&self) -> &Secrets {
         &self.secrets
     }
@@ -844,6 +914,11 @@ impl EmbeddedDb {
             &self.secrets.billing_password,
             DATABASE,
         )
+    }
+
+    /// The data directory (`secrets.json`, `secrets.lock`, `pgdata/`).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// Where the passwords and the JWT secret are kept (the webhook secrets are in

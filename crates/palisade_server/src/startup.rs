@@ -413,7 +413,14 @@ impl Database {
     /// install-definers` is the superuser's step, and the server refuses to start without it.
     async fn prepare(&self) -> Result<(), BoxError> {
         if let Some(cluster) = &self.cluster {
-            let passwords = cluster.secrets().role_passwords();
+            // `secrets.json` as it is now, not as the cluster's start read it: a rotation run
+            // before the cluster was ready rewrote it for this start, and the pool logs in with
+            // what the file says. Held until the roles are set (a rotation refuses meanwhile).
+            let data_dir = cluster.data_dir().to_owned();
+            let (passwords, _held) =
+                tokio::task::spawn_blocking(move || embedded::role_passwords_held(&data_dir))
+                    .await
+                    .map_err(|e| format!("reading secrets.json: {e}"))??;
             schema::bootstrap(
                 &cluster.superuser_url(),
                 embedded::DATABASE,
@@ -1143,6 +1150,70 @@ mod tests {
             db.database.owner_url.read().unwrap().expose(),
             "postgresql://o:new@h/db"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A start applies `secrets.json` as it is when it bootstraps, not as its cluster's start
+    /// read it: a rotation in between (here live, the cluster being ready; one run before it
+    /// was ready rewrites the file the same way) left the pool reading a role the bootstrap had
+    /// just disabled, and `serve` exited. While a start holds the file's lock, a rotation
+    /// refuses and changes nothing.
+    #[test]
+    fn a_start_applies_a_rotation_made_after_its_cluster_read_the_secrets() {
+        let dir =
+            std::env::temp_dir().join(format!("palisade-start-rotate-{}", uuid::Uuid::new_v4()));
+        let settings = EmbeddedSettings {
+            data_dir: dir.clone(),
+            data_dir_is_default: false,
+            pg_port: None,
+        };
+        let rotate = |settings: &EmbeddedSettings| {
+            let settings = settings.clone();
+            std::thread::spawn(move || embedded::rotate(&settings, Duration::from_secs(30)))
+                .join()
+                .unwrap()
+        };
+        let secrets = || -> serde_json::Value {
+            serde_json::from_slice(&std::fs::read(dir.join("secrets.json")).unwrap()).unwrap()
+        };
+        let rt = actix_web::rt::System::new();
+        // The first start: the roles and the database.
+        let db = Database::start_embedded(&settings).unwrap();
+        rt.block_on(db.prepare()).unwrap();
+        db.stop();
+
+        let db = Database::start_embedded(&settings).unwrap();
+        let before = secrets();
+        let held = embedded::role_passwords_held(&dir).unwrap();
+        let refused = rotate(&settings).err().unwrap();
+        assert!(
+            refused.contains("another palisade process holds"),
+            "{refused}"
+        );
+        assert_eq!(secrets(), before, "a refused rotation changed secrets.json");
+        drop(held);
+        let rotated = rotate(&settings).unwrap();
+        assert!(matches!(rotated, embedded::EmbeddedRotation::Live(_)));
+        let after = secrets();
+        assert_ne!(after["app_role"], before["app_role"]);
+
+        rt.block_on(db.prepare()).unwrap();
+        let cluster = db.cluster.as_ref().unwrap();
+        let app_url = cluster.app_url_source().read().unwrap();
+        let role: String = rt
+            .block_on(async {
+                let client = schema::connect(app_url.expose())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let row = client
+                    .query_one("SELECT current_user::text", &[])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                row.try_get::<_, String>(0).map_err(|e| e.to_string())
+            })
+            .expect("the pool's credential logs in after the start");
+        assert_eq!(role, after["app_role"].as_str().unwrap());
+        db.stop();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

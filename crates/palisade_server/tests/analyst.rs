@@ -31,9 +31,14 @@ async fn palisade(db: &TestDb, args: &[&str]) -> Run {
     run(cmd).await
 }
 
-/// A role name of this test's own (at most 40 characters).
-fn analyst_role() -> String {
-    format!("analyst_{}", &Uuid::new_v4().simple().to_string()[..16])
+/// A role name of this test's own (at most 40 characters), dropped with `db` even when the test
+/// fails ([`TestDb::drop_role_with_it`]): roles are cluster-wide, and one left behind would
+/// outlive the test on a shared server (`TEST_DATABASE_URL`). A test that ends well drops its
+/// roles itself, after `analyst revoke`: that the drop succeeds shows the revoke left no grant.
+fn analyst_role(db: &TestDb) -> String {
+    let name = format!("analyst_{}", &Uuid::new_v4().simple().to_string()[..16]);
+    db.drop_role_with_it(&name);
+    name
 }
 
 /// Two organizations, each with a customer and a user (whose password hash is a secret).
@@ -101,7 +106,7 @@ async fn an_analyst_reads_one_organization_only_cannot_write_and_the_audit_calls
     let db = TestDb::new().await;
     let su = db.superuser_client().await;
     let (a, b) = seed(&su).await;
-    let role = analyst_role();
+    let role = analyst_role(&db);
 
     let out = palisade(
         &db,
@@ -271,7 +276,7 @@ async fn grant_refuses_what_it_must_not_do() {
     let db = TestDb::new().await;
     let su = db.superuser_client().await;
     let (a, b) = seed(&su).await;
-    let role = analyst_role();
+    let role = analyst_role(&db);
     // An organization that does not exist.
     let out = palisade(
         &db,
@@ -380,7 +385,7 @@ async fn an_analyst_role_joined_to_the_app_or_to_another_analyst_is_reported_and
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
     let (a, b) = seed(&su).await;
-    let (of_a, of_b) = (analyst_role(), analyst_role());
+    let (of_a, of_b) = (analyst_role(&db), analyst_role(&db));
     for (role, org) in [(&of_a, a), (&of_b, b)] {
         let out = palisade(
             &db,
@@ -447,7 +452,7 @@ async fn an_analyst_role_joined_to_the_app_or_to_another_analyst_is_reported_and
 
     // A login of B's analyst that is also given A's: it reads both. Reported; and `analyst grant`
     // refuses to adopt a role whose member is already another analyst (or the app).
-    let person = analyst_role();
+    let person = analyst_role(&db);
     su.batch_execute(&format!(
         "CREATE ROLE {person} NOLOGIN; GRANT {of_b} TO {person}; GRANT {of_a} TO {person}"
     ))
@@ -460,7 +465,7 @@ async fn an_analyst_role_joined_to_the_app_or_to_another_analyst_is_reported_and
             .any(|(k, _, o)| k == "policies_add_up" && *o == person),
         "{found:?}"
     );
-    let third = analyst_role();
+    let third = analyst_role(&db);
     su.batch_execute(&format!(
         "REVOKE {of_a} FROM {person}; CREATE ROLE {third} NOLOGIN; GRANT {third} TO {person}"
     ))
@@ -479,7 +484,7 @@ async fn an_analyst_role_joined_to_the_app_or_to_another_analyst_is_reported_and
     );
     // Nor one whose member is the app: here a NOLOGIN member of palisade_app (a login one would
     // be app_login_member in every database of this cluster).
-    let acting = analyst_role();
+    let acting = analyst_role(&db);
     su.batch_execute(&format!(
         "REVOKE {third} FROM {person}; CREATE ROLE {acting} NOLOGIN;
          GRANT palisade_app TO {acting}; GRANT {third} TO {acting}"
@@ -496,7 +501,7 @@ async fn an_analyst_role_joined_to_the_app_or_to_another_analyst_is_reported_and
     // Nor one whose member bypasses row-level security (as palisade_billing does): the grants
     // would show that member every organization's rows. A NOLOGIN role of this test's own,
     // holding nothing in any database, so no other test's audit sees it.
-    let bypasser = analyst_role();
+    let bypasser = analyst_role(&db);
     su.batch_execute(&format!(
         "DROP ROLE {acting}; CREATE ROLE {bypasser} NOLOGIN BYPASSRLS; GRANT {third} TO {bypasser}"
     ))

@@ -120,11 +120,19 @@ fn tenant_table(name: &str, primary_key: &str, extra_columns: &str, commands: &[
 
 const ALL_COMMANDS: &[&str] = &["SELECT", "INSERT", "UPDATE", "DELETE"];
 
-/// A uniquely named role of this test's own, dropped with `drop_role`.
-fn probe_role() -> String {
-    format!("palisade_audit_probe_{}", uuid::Uuid::new_v4().simple())
+/// A uniquely named role of this test's own, dropped with `db` even when the test fails
+/// ([`TestDb::drop_role_with_it`]): roles are cluster-wide, and a probe role left behind (a
+/// BYPASSRLS login, a member of a superuser) would outlive the test on a shared server
+/// (`TEST_DATABASE_URL`). One made inside a transaction that is rolled back needs nothing, but
+/// is registered all the same.
+fn probe_role(db: &TestDb) -> String {
+    let name = format!("palisade_audit_probe_{}", uuid::Uuid::new_v4().simple());
+    db.drop_role_with_it(&name);
+    name
 }
 
+/// Drops `role` before the test's end, where what follows needs it gone (its database's
+/// objects and grants of it first). Cleanup alone is [`probe_role`]'s.
 async fn drop_role(c: &Client, role: &str) {
     c.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
         .await
@@ -724,7 +732,7 @@ async fn a_policy_changed_to_using_true_is_reported() {
 async fn a_second_bypassrls_role_is_reported() {
     let db = TestDb::new().await;
     let su = db.superuser_client().await;
-    let role = probe_role();
+    let role = probe_role(&db);
     su.batch_execute(&format!(
         "CREATE ROLE {role} LOGIN BYPASSRLS; GRANT USAGE ON SCHEMA palisade TO {role};
          GRANT SELECT ON palisade.customers TO {role};"
@@ -739,7 +747,6 @@ async fn a_second_bypassrls_role_is_reported() {
         !found.iter().any(|(_, _, o)| o == schema::BILLING_ROLE),
         "{found:?}"
     );
-    drop_role(&su, &role).await;
 }
 
 #[tokio::test]
@@ -775,7 +782,7 @@ async fn the_billing_role_reaching_beyond_billing_is_critical() {
     // Memberships are cluster-wide: each made in a transaction and rolled back, so the other
     // tests' databases never see them. pg_read_all_data is named in no ACL here, yet with
     // BYPASSRLS it reads every organization's customers.
-    let reader = probe_role();
+    let reader = probe_role(&db);
     for (membership, reached) in [
         (
             "GRANT pg_read_all_data TO palisade_billing".to_owned(),
@@ -822,7 +829,7 @@ async fn the_billing_role_reaching_beyond_billing_is_critical() {
 async fn a_role_that_can_become_a_bypassrls_role_is_reported() {
     let db = TestDb::new().await;
     let su = db.superuser_client().await;
-    let (member, bypass) = (probe_role(), probe_role());
+    let (member, bypass) = (probe_role(&db), probe_role(&db));
     su.batch_execute(&format!(
         "CREATE ROLE {bypass} NOLOGIN BYPASSRLS; CREATE ROLE {member} LOGIN;
          GRANT SELECT ON palisade.customers TO {member}; GRANT {bypass} TO {member};"
@@ -830,8 +837,6 @@ async fn a_role_that_can_become_a_bypassrls_role_is_reported() {
     .await
     .unwrap();
     assert_reported(&db, "member_of_bypass_role", "role", &member).await;
-    drop_role(&su, &member).await;
-    drop_role(&su, &bypass).await;
 }
 
 #[tokio::test]
@@ -841,7 +846,7 @@ async fn a_bypassrls_role_that_reads_through_pg_read_all_data_is_reported() {
     // made in a transaction and rolled back, they never see it.
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
-    let (reader, writer, member) = (probe_role(), probe_role(), probe_role());
+    let (reader, writer, member) = (probe_role(&db), probe_role(&db), probe_role(&db));
     let tx = su.transaction().await.unwrap();
     tx.batch_execute(&format!(
         "CREATE ROLE {reader} LOGIN BYPASSRLS; GRANT pg_read_all_data TO {reader};
@@ -876,7 +881,7 @@ async fn a_member_of_a_superuser_that_holds_nothing_here_is_reported() {
     // gone with it), they never see it.
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
-    let (superuser, member) = (probe_role(), probe_role());
+    let (superuser, member) = (probe_role(&db), probe_role(&db));
     let tx = su.transaction().await.unwrap();
     tx.batch_execute(&format!(
         "CREATE ROLE {superuser} NOLOGIN SUPERUSER;
@@ -914,11 +919,11 @@ async fn replication_and_the_server_files_roles_are_reported_though_they_hold_no
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
     let (replicator, member, files, administrator, unreached) = (
-        probe_role(),
-        probe_role(),
-        probe_role(),
-        probe_role(),
-        probe_role(),
+        probe_role(&db),
+        probe_role(&db),
+        probe_role(&db),
+        probe_role(&db),
+        probe_role(&db),
     );
     let tx = su.transaction().await.unwrap();
     tx.batch_execute(&format!(
@@ -994,7 +999,7 @@ async fn a_role_with_createrole_is_reported_though_it_holds_nothing_here() {
         .await
         .unwrap()
         .get(0);
-    let admin = probe_role();
+    let admin = probe_role(&db);
     let tx = su.transaction().await.unwrap();
     tx.batch_execute(&format!("CREATE ROLE {admin} LOGIN CREATEROLE"))
         .await
@@ -1066,11 +1071,11 @@ async fn an_allow_listed_administrator_is_not_reported_for_createrole_or_a_super
         .unwrap()
         .get(0);
     let (superuser, creator, member, backup_member, creator_member) = (
-        probe_role(),
-        probe_role(),
-        probe_role(),
-        probe_role(),
-        probe_role(),
+        probe_role(&db),
+        probe_role(&db),
+        probe_role(&db),
+        probe_role(&db),
+        probe_role(&db),
     );
     let tx = su.transaction().await.unwrap();
     tx.batch_execute(&format!(
@@ -1285,7 +1290,7 @@ async fn drift_sees_what_policies_do_not_touch() {
     // Re-applying policies/ would leave these in place; a reference database shows them.
     let db = TestDb::new().await;
     let su = db.superuser_client().await;
-    let role = probe_role();
+    let role = probe_role(&db);
     su.batch_execute(&format!(
         "CREATE ROLE {role} NOLOGIN;
          GRANT SELECT ON palisade.customers TO {role};
@@ -1321,7 +1326,6 @@ async fn drift_sees_what_policies_do_not_touch() {
         grants.live.as_deref().unwrap().contains(&role),
         "{grants:?}"
     );
-    drop_role(&su, &role).await;
 }
 
 #[tokio::test]
@@ -2326,7 +2330,7 @@ async fn a_copy_of_tenant_rows_outside_rls_is_the_top_finding() {
 
     // A partial copy (no organization_id, three tenant columns), readable by a role: reported,
     // naming the reader. A table that only shares the generic columns is not.
-    let reader = probe_role();
+    let reader = probe_role(&db);
     su.batch_execute(&format!(
         "CREATE TABLE reporting.contacts AS SELECT name, email, phone FROM palisade.customers;
          CREATE TABLE reporting.notes (id uuid, created_at timestamptz, body text);
@@ -2393,7 +2397,6 @@ async fn a_copy_of_tenant_rows_outside_rls_is_the_top_finding() {
         .unwrap();
     let after = readers().await;
     assert!(after.contains(&"PUBLIC".into()), "{after:?}");
-    drop_role(&su, &reader).await;
 }
 
 /// Role changes are cluster-wide: made inside a transaction of the superuser's and rolled back,
@@ -2420,7 +2423,7 @@ async fn create_app_login_pair(tx: &tokio_postgres::Transaction<'_>) {
 async fn a_login_member_of_the_app_role_is_critical_unless_it_is_the_documented_pair() {
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
-    let (person, group) = (probe_role(), probe_role());
+    let (person, group) = (probe_role(&db), probe_role(&db));
     let tx = su.transaction().await.unwrap();
     create_app_login_pair(&tx).await;
     tx.batch_execute(&format!(
@@ -2589,6 +2592,7 @@ async fn a_policy_that_lets_another_role_pick_its_organization_is_critical() {
         "reporting_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..16]
     );
+    db.drop_role_with_it(&reporting);
     su.batch_execute(&format!(
         "CREATE ROLE {reporting};
          GRANT USAGE ON SCHEMA palisade, palisade_private TO {reporting};
@@ -2657,7 +2661,6 @@ async fn a_policy_that_lets_another_role_pick_its_organization_is_critical() {
     su.batch_execute("DROP POLICY audit_probe_pinned ON palisade.customers")
         .await
         .unwrap();
-    drop_role(&su, &reporting).await;
 }
 
 #[tokio::test]
@@ -2666,7 +2669,7 @@ async fn a_resolver_form_policy_for_a_role_with_members_is_unscoped() {
     // anyone who may SET ROLE to it: a member reads every organization's customers.
     let db = TestDb::new().await;
     let su = db.superuser_client().await;
-    let (support, alice) = (probe_role(), probe_role());
+    let (support, alice) = (probe_role(&db), probe_role(&db));
     su.batch_execute(&format!(
         "CREATE ROLE {support} NOLOGIN;
          GRANT USAGE ON SCHEMA palisade, palisade_private TO {support};
@@ -2756,8 +2759,6 @@ async fn a_resolver_form_policy_for_a_role_with_members_is_unscoped() {
     su.batch_execute("DROP FUNCTION public.audit_probe_resolver_count()")
         .await
         .unwrap();
-    drop_role(&su, &alice).await;
-    drop_role(&su, &support).await;
 }
 
 #[tokio::test]
@@ -2767,7 +2768,7 @@ async fn execute_on_a_definer_beyond_the_role_palisade_grants_it_to_is_critical(
     // this database's own: the probe roles are present in no other test's database.
     let db = TestDb::new().await;
     let su = db.superuser_client().await;
-    let (alice, group, bob) = (probe_role(), probe_role(), probe_role());
+    let (alice, group, bob) = (probe_role(&db), probe_role(&db), probe_role(&db));
     su.batch_execute(&format!(
         "CREATE ROLE {alice} LOGIN;
          GRANT USAGE ON SCHEMA palisade_private TO {alice};
@@ -2853,7 +2854,7 @@ async fn a_definer_owned_by_the_app_is_critical_in_any_schema() {
     let db = TestDb::new().await;
     let mut su = db.superuser_client().await;
     let (a, b) = two_organizations(&su).await;
-    let bob = probe_role();
+    let bob = probe_role(&db);
     let login = schema::APP_LOGIN_ROLES[0];
     su.batch_execute(&format!(
         "CREATE ROLE {bob} NOLOGIN;
@@ -2949,7 +2950,6 @@ async fn a_definer_owned_by_the_app_is_critical_in_any_schema() {
     su.batch_execute("DROP SCHEMA reporting CASCADE")
         .await
         .unwrap();
-    drop_role(&su, &bob).await;
 }
 
 #[tokio::test]
@@ -2959,7 +2959,7 @@ async fn a_definer_owned_by_the_owner_is_critical_in_any_schema_when_others_may_
     // schemas too. The probe role is present in no other test's database.
     let db = TestDb::new().await;
     let su = db.superuser_client().await;
-    let bob = probe_role();
+    let bob = probe_role(&db);
     let owner = schema::OWNER_ROLE;
     su.batch_execute(&format!(
         "CREATE ROLE {bob} NOLOGIN;
@@ -3011,7 +3011,118 @@ async fn a_definer_owned_by_the_owner_is_critical_in_any_schema_when_others_may_
     su.batch_execute("DROP SCHEMA reporting CASCADE")
         .await
         .unwrap();
-    drop_role(&su, &bob).await;
+}
+
+#[tokio::test]
+async fn a_definer_owned_by_an_analyst_is_critical_in_any_schema() {
+    // A SECURITY DEFINER function outside Palisade's schemas, owned by a recorded analyst role (or
+    // by a role granted it): it runs under the analyst's grants and policies, so whoever may
+    // execute it reads the analyst's organization, with no grant of their own. Ownership and
+    // function privileges are this database's own; the probe roles hold nothing in any other.
+    let db = TestDb::new().await;
+    let mut su = db.superuser_client().await;
+    let (a, b) = two_organizations(&su).await;
+    let analyst = format!(
+        "analyst_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    );
+    db.drop_role_with_it(&analyst);
+    // As `palisade analyst grant` makes it.
+    palisade_db::analysts::grant(
+        &mut su,
+        &palisade_db::analysts::AnalystRole::parse(&analyst).unwrap(),
+        a,
+    )
+    .await
+    .unwrap();
+    let (bob, carol) = (probe_role(&db), probe_role(&db));
+    su.batch_execute(&format!(
+        "CREATE ROLE {bob} NOLOGIN;
+         CREATE SCHEMA reporting;
+         CREATE FUNCTION reporting.customer_names() RETURNS SETOF text
+             LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+             AS 'SELECT name FROM palisade.customers ORDER BY name';
+         REVOKE ALL ON FUNCTION reporting.customer_names() FROM PUBLIC;
+         ALTER FUNCTION reporting.customer_names() OWNER TO {analyst};
+         GRANT USAGE ON SCHEMA reporting TO {bob};
+         GRANT EXECUTE ON FUNCTION reporting.customer_names() TO {bob};"
+    ))
+    .await
+    .unwrap();
+    // The leak: bob, who may read no customer, reads organization A's through it, whatever
+    // organization it sets.
+    for org in [a, b] {
+        let tx = su.transaction().await.unwrap();
+        tx.batch_execute(&format!("SET LOCAL ROLE {bob}"))
+            .await
+            .unwrap();
+        tx.execute(
+            "SELECT set_config('app.current_org', $1, true)",
+            &[&org.to_string()],
+        )
+        .await
+        .unwrap();
+        let seen: Vec<String> = tx
+            .query("SELECT reporting.customer_names()", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(seen, ["customer of org A"]);
+        tx.rollback().await.unwrap();
+    }
+    let function = "reporting.customer_names()";
+    assert_reported(
+        &db,
+        "definer_executable_by_other_role",
+        "function",
+        function,
+    )
+    .await;
+    let found = ranked_violations(&su).await;
+    let v = found
+        .iter()
+        .find(|v| v[1] == "definer_executable_by_other_role" && v[3] == function)
+        .unwrap();
+    assert_eq!(v[0], "critical", "{v:?}");
+    assert!(
+        v[4].contains(&format!("executable by {bob}:"))
+            && v[4].contains(&format!("under {analyst}'s policies"))
+            && v[4].contains("that analyst's organization"),
+        "{v:?}"
+    );
+    // Owned by a role granted the analyst role instead: it has the analyst's privileges, and so
+    // does the function.
+    su.batch_execute(&format!(
+        "CREATE ROLE {carol} NOLOGIN; GRANT {analyst} TO {carol};
+         ALTER FUNCTION reporting.customer_names() OWNER TO {carol};"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    assert!(
+        found.iter().any(|[s, k, _, o, d]| s == "critical"
+            && k == "definer_executable_by_other_role"
+            && o == function
+            && d.contains(&format!(
+                "owned by {carol}, which has the privileges of {analyst}"
+            ))),
+        "{found:?}"
+    );
+    // Executable by its owner alone: no finding on the function.
+    su.batch_execute(&format!(
+        "REVOKE EXECUTE ON FUNCTION reporting.customer_names() FROM {bob}"
+    ))
+    .await
+    .unwrap();
+    let found = ranked_violations(&su).await;
+    assert!(!found.iter().any(|v| v[3] == function), "{found:?}");
+    su.batch_execute(&format!(
+        "DROP SCHEMA reporting CASCADE; REVOKE {analyst} FROM {carol}"
+    ))
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

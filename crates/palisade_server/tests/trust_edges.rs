@@ -156,6 +156,9 @@ async fn no_login_role_can_become_the_resolver() {
         format!("palisade_probe_{}", uuid::Uuid::new_v4().simple()),
         format!("palisade_probe_{}", uuid::Uuid::new_v4().simple()),
     );
+    // Dropped with the database even when an assertion below fails (roles are cluster-wide).
+    db.drop_role_with_it(&login);
+    db.drop_role_with_it(&middle);
     su.batch_execute(&format!(
         "CREATE ROLE {middle} NOLOGIN; CREATE ROLE {login} LOGIN;
          GRANT palisade_resolver TO {middle}; GRANT {middle} TO {login};"
