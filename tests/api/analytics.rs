@@ -85,6 +85,78 @@ async fn events_are_ingested_listed_and_summed_per_day() {
     );
 }
 
+/// Types are free-form, so a summary without `type` counts at most 1,000 of them over its range:
+/// one holding more answers 422 `required` on `type` (before, every row was read and summed
+/// on the worker thread, however many types a member had ingested), and one type of the same
+/// range still answers. Exactly 1,000 types answer in full.
+#[actix_web::test]
+async fn a_summary_without_a_type_counts_at_most_1000_types() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let ingest = |types: Vec<String>, at: &'static str| {
+        let (app, a) = (&app, &a);
+        async move {
+            // A batch holds at most 100 events.
+            for chunk in types.chunks(100) {
+                let batch: Vec<_> = chunk
+                    .iter()
+                    .map(|t| json!({"type": t, "occurred_at": at}))
+                    .collect();
+                app.create(a, "/v1/analytics/events/batch", json!(batch))
+                    .await;
+            }
+        }
+    };
+    let types = |range: std::ops::Range<usize>| range.map(|i| format!("t{i:04}")).collect();
+    ingest(types(0..1000), "2024-05-01T12:00:00Z").await;
+    ingest(types(1000..1001), "2024-05-02T12:00:00Z").await;
+    let summary = |query: &'static str| app.get(&a, query);
+
+    // Day one: exactly 1,000 types, counted in full.
+    let r = summary("/v1/analytics/summary?from=2024-05-01&to=2024-05-01").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let totals = r.json["totals"].as_array().unwrap();
+    assert_eq!(
+        (totals.len(), r.json["data"].as_array().unwrap().len()),
+        (1000, 1000)
+    );
+    assert_eq!(totals[999], json!({"type": "t0999", "count": 1}));
+    // Both days: 1,001 types on 1,001 rows (fewer than 2 days times 1,000).
+    let too_many = |r: &palisade_test_support::TestResponse| {
+        assert_eq!(
+            (
+                r.status,
+                &r.json["fields"][0]["field"],
+                &r.json["fields"][0]["code"]
+            ),
+            (422, &json!("type"), &json!("required")),
+            "{}",
+            r.json["fields"]
+        );
+    };
+    too_many(&summary("/v1/analytics/summary?from=2024-05-01&to=2024-05-02").await);
+    // One type of the same range answers.
+    let r = summary("/v1/analytics/summary?from=2024-05-01&to=2024-05-02&type=t1000").await;
+    assert_eq!(
+        (r.status, &r.json["totals"]),
+        (200, &json!([{"type": "t1000", "count": 1}])),
+        "{}",
+        r.text
+    );
+    // Day one with a 1,001st type: more rows than one day holds for 1,000 types.
+    ingest(types(1001..1002), "2024-05-01T13:00:00Z").await;
+    too_many(&summary("/v1/analytics/summary?from=2024-05-01&to=2024-05-01").await);
+    let r = summary("/v1/analytics/summary?from=2024-05-01&to=2024-05-01&type=t0005").await;
+    assert_eq!(
+        (r.status, &r.json["data"]),
+        (
+            200,
+            &json!([{"day": "2024-05-01", "type": "t0005", "count": 1}])
+        ),
+        "{}",
+        r.text
+    );
+}
+
 #[actix_web::test]
 async fn a_batch_is_all_or_nothing_and_foreign_customers_answer_like_missing_ones() {
     let (app, a) = spawn_app_with_owner("A").await;

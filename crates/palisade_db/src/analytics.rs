@@ -134,15 +134,37 @@ pub async fn first_missing_customer(
         .position(|e| e.customer_id.is_some_and(|c| !found.contains(&c.as_uuid()))))
 }
 
+/// The most event types a summary counts over its range without a type filter. Types are
+/// free-form, so without a bound one summary could read and answer any number of rows; past it,
+/// [`summary`] counts nothing ([`Counted::TooManyTypes`]) and the client names a type.
+pub const SUMMARY_MAX_TYPES: usize = 1_000;
+
+/// What [`summary`] counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counted {
+    /// The counts.
+    Counts {
+        /// Per day and type, by day then type (the database's order).
+        days: Vec<DayCount>,
+        /// Per type over the range, by type (Rust's order of `String`s).
+        totals: Vec<(String, i64)>,
+    },
+    /// The range holds more than [`SUMMARY_MAX_TYPES`] types: nothing counted.
+    TooManyTypes,
+}
+
 /// Counts of events per day (in `days.zone`) and type over `days` (see
-/// [`crate::days::Days`]), by day then type, with the days the database resolved and whether
-/// they form a range a summary reads (nothing is counted when they do not). Ends the transaction
-/// (one round trip).
+/// [`crate::days::Days`]), by day then type, and per type over the range, with the days the
+/// database resolved and whether they form a range a summary reads (nothing is counted when they
+/// do not). More than [`SUMMARY_MAX_TYPES`] types in the range is [`Counted::TooManyTypes`]: the
+/// database sends at most one row more than the days times that bound (a range with more rows
+/// holds more types, as each type has at most one row a day). Ends the transaction (one round
+/// trip).
 pub async fn summary(
     tx: TenantTx,
     days: crate::days::Days<'_>,
     event_type: Option<&EventType>,
-) -> Result<(crate::days::Window, bool, Vec<DayCount>), DbError> {
+) -> Result<(crate::days::Window, bool, Counted), DbError> {
     // The window is one row; the counts are joined to it, so that an empty range still answers
     // its days. A type given or not is two statements, each planned for its own index.
     let sql = |type_filter: &str| {
@@ -157,9 +179,14 @@ pub async fn summary(
                     WHERE w.valid AND {in_days}
                           {type_filter}
                     GROUP BY 1, 2) AS c ON true
-              ORDER BY c.day, c.event_type",
+              ORDER BY c.day, c.event_type
+              LIMIT (SELECT CASE WHEN w.valid
+                                 THEN (w.to_day - w.from_day + 1)::bigint * {max} + 1
+                                 ELSE 1 END
+                       FROM w)",
             window = crate::days::WINDOW,
             in_days = crate::days::in_days("e.occurred_at"),
+            max = SUMMARY_MAX_TYPES,
         )
     };
     let rows = match event_type {
@@ -179,16 +206,36 @@ pub async fn summary(
         .first()
         .ok_or_else(|| DbError::Client("the summary returned no row".into()))?;
     let (window, valid) = crate::days::window(first)?;
+    // Each type has at most one row a day: more rows than the days times the bound is more
+    // types than the bound (and the rows past it were never sent).
+    let day_count = usize::try_from((window.to - window.from).whole_days() + 1).unwrap_or(0);
+    if valid && rows.len() > day_count.saturating_mul(SUMMARY_MAX_TYPES) {
+        return Ok((window, valid, Counted::TooManyTypes));
+    }
     let mut counts = Vec::with_capacity(rows.len());
+    let mut totals = std::collections::BTreeMap::<String, i64>::new();
     for r in &rows {
         // The one row of an empty range has no day.
         if let Some(day) = r.try_get::<_, Option<Date>>("day")? {
+            let event_type: String = r.try_get("event_type")?;
+            let count: i64 = r.try_get("n")?;
+            *totals.entry(event_type.clone()).or_default() += count;
             counts.push(DayCount {
                 day,
-                event_type: r.try_get("event_type")?,
-                count: r.try_get("n")?,
+                event_type,
+                count,
             });
         }
     }
-    Ok((window, valid, counts))
+    if totals.len() > SUMMARY_MAX_TYPES {
+        return Ok((window, valid, Counted::TooManyTypes));
+    }
+    Ok((
+        window,
+        valid,
+        Counted::Counts {
+            days: counts,
+            totals: totals.into_iter().collect(),
+        },
+    ))
 }

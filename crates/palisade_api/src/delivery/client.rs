@@ -26,6 +26,10 @@ use url::{Host, Url};
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The most of an answer read: its status line and headers.
 pub const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+/// The most time one address of several is given to accept a connection before the next is
+/// tried (the last gets what remains of the attempt): an address that silently drops
+/// connections would otherwise take the whole attempt, and every retry the same way.
+pub const CONNECT_PER_ADDRESS: Duration = Duration::from_secs(3);
 
 /// Where deliveries may go and which certificates are trusted.
 #[derive(Clone)]
@@ -139,11 +143,11 @@ pub struct Sent {
 /// POSTs `body` with `headers` to `url` (an `https://` URL), within [`ATTEMPT_TIMEOUT`].
 pub async fn post(targets: &Targets, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Sent {
     let start = Instant::now();
-    let result =
-        match tokio::time::timeout(targets.timeout, attempt(targets, url, headers, body)).await {
-            Ok(r) => r,
-            Err(_) => Err(DeliveryError::Timeout),
-        };
+    let attempt = attempt(targets, url, headers, body, start + targets.timeout);
+    let result = match tokio::time::timeout(targets.timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(DeliveryError::Timeout),
+    };
     Sent {
         result,
         elapsed: start.elapsed(),
@@ -155,6 +159,7 @@ async fn attempt(
     url: &str,
     headers: &[(&str, &str)],
     body: &[u8],
+    deadline: Instant,
 ) -> Result<Answer, DeliveryError> {
     // Registration validated the URL; it is checked again, as stored, before anything is sent.
     let url = Url::parse(url).map_err(|_| DeliveryError::Protocol)?;
@@ -175,7 +180,7 @@ async fn attempt(
     if public.is_empty() {
         return Err(DeliveryError::NonPublicAddress);
     }
-    let tcp = connect(&public).await?;
+    let tcp = connect(&public, deadline).await?;
     let server_name = ServerName::try_from(name.clone()).map_err(|_| DeliveryError::Tls)?;
     let mut tls = targets
         .tls
@@ -213,10 +218,20 @@ async fn attempt(
     read_status(&mut tls).await
 }
 
-/// Connects to the first address that accepts.
-async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, DeliveryError> {
-    for addr in addrs {
-        if let Ok(s) = TcpStream::connect(addr).await {
+/// Connects to the first address that accepts, in turn: each but the last within
+/// [`CONNECT_PER_ADDRESS`] (or what remains before `deadline`, if less); the last until the
+/// attempt's own deadline ends it.
+async fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, DeliveryError> {
+    for (i, addr) in addrs.iter().enumerate() {
+        let connected = if i + 1 < addrs.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::time::timeout(left.min(CONNECT_PER_ADDRESS), TcpStream::connect(addr))
+                .await
+                .ok()
+        } else {
+            Some(TcpStream::connect(addr).await)
+        };
+        if let Some(Ok(s)) = connected {
             return Ok(s);
         }
     }
@@ -298,6 +313,34 @@ mod tests {
             read_status(&mut endless.as_slice()).await.err(),
             Some(DeliveryError::ResponseTooLarge)
         );
+    }
+
+    /// An address that silently drops connections no longer takes the whole attempt: the next
+    /// one is tried and connects (before, the attempt's deadline ended it, every retry alike).
+    /// The address: a loopback listener with a backlog of 0 whose accept queue is full, so that
+    /// Linux drops further SYNs.
+    #[tokio::test]
+    async fn an_address_that_drops_connections_gives_way_to_the_next() -> std::io::Result<()> {
+        let silent = tokio::net::TcpSocket::new_v4()?;
+        silent.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let silent = silent.listen(0)?;
+        let dropping = silent.local_addr()?;
+        let _queued = TcpStream::connect(dropping).await?;
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(dropping))
+                .await
+                .is_err(),
+            "the full listener answered a connection: the test proves nothing here"
+        );
+        let live = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let deadline = Instant::now() + ATTEMPT_TIMEOUT;
+        let connected = tokio::time::timeout_at(
+            deadline.into(),
+            connect(&[dropping, live.local_addr()?], deadline),
+        )
+        .await;
+        assert!(matches!(connected, Ok(Ok(_))), "{connected:?}");
+        Ok(())
     }
 
     #[tokio::test]

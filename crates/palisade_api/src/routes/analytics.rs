@@ -56,7 +56,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/analytics/summary", summary)
         .tag("analytics")
         .summary("Count events per day and type")
-        .describe("Events per day (in `tz`, default UTC) and type with `occurred_at` in the inclusive range of days (default: the 30 days ending today in `tz`; at most 366), `{\"from\", \"to\", \"tz\", \"data\": [{\"day\", \"type\", \"count\"}], \"totals\": [{\"type\", \"count\"}]}`")
+        .describe("Events per day (in `tz`, default UTC) and type with `occurred_at` in the inclusive range of days (default: the 30 days ending today in `tz`; at most 366), `{\"from\", \"to\", \"tz\", \"data\": [{\"day\", \"type\", \"count\"}], \"totals\": [{\"type\", \"count\"}]}`. Without `type`, a range holding more than 1,000 event types is refused (422 `required` on `type`)")
         .query::<SummaryQuery>()
         .ok::<SummaryJson>()
         .errors(&[422]);
@@ -367,10 +367,24 @@ pub struct TypeCountJson {
     count: i64,
 }
 
+/// 422 `required` on `type`: the range holds more types than a summary counts without one
+/// ([`db::SUMMARY_MAX_TYPES`]).
+fn too_many_types() -> ApiError {
+    ApiError::Validation(vec![crate::error::FieldError::new(
+        "type",
+        crate::error::FieldCode::Required,
+        format!(
+            "is required when the range holds more than {} event types",
+            db::SUMMARY_MAX_TYPES
+        ),
+    )])
+}
+
 /// `GET /v1/analytics/summary?from=YYYY-MM-DD&to=YYYY-MM-DD&type=&tz=`: events per day (in `tz`,
 /// default UTC) and type with `occurred_at` in the inclusive range of days (default: the 30
 /// days ending today; at most 366), `{"from", "to", "tz", "data": [{"day", "type", "count"}],
-/// "totals": [{"type", "count"}]}`.
+/// "totals": [{"type", "count"}]}`. Without `type`, a range holding more than
+/// [`db::SUMMARY_MAX_TYPES`] types is a 422 naming `type`.
 pub async fn summary(
     state: web::Data<AppState>,
     caller: Caller,
@@ -382,27 +396,23 @@ pub async fn summary(
     let zone = f.time_zone(&state, q.tz.as_deref()).await?;
     let (range, zone) = f.finish_with((range, zone))?;
     let tx = caller.begin(&state).await?;
-    let (days, valid, counts) = db::summary(tx, range.in_zone(&zone), event_type.as_ref()).await?;
+    let (days, valid, counted) = db::summary(tx, range.in_zone(&zone), event_type.as_ref()).await?;
     if !valid {
         return Err(crate::routes::fields::day_range_refused(days.from, days.to));
     }
-    let mut totals: Vec<(String, i64)> = Vec::new();
-    for c in &counts {
-        match totals.iter_mut().find(|(t, _)| *t == c.event_type) {
-            Some((_, n)) => *n += c.count,
-            None => totals.push((c.event_type.clone(), c.count)),
-        }
-    }
-    totals.sort();
+    let (counts, totals) = match counted {
+        db::Counted::Counts { days, totals } => (days, totals),
+        db::Counted::TooManyTypes => return Err(too_many_types()),
+    };
     Ok(HttpResponse::Ok().json(SummaryJson {
         from: format_date(days.from),
         to: format_date(days.to),
         tz: zone,
         data: counts
-            .iter()
+            .into_iter()
             .map(|c| DayCountJson {
                 day: format_date(c.day),
-                event_type: c.event_type.clone(),
+                event_type: c.event_type,
                 count: c.count,
             })
             .collect(),

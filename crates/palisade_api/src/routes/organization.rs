@@ -49,7 +49,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
     e.get("/v1/organization/export", export)
         .tag("organization")
         .summary("Export every row of the organization")
-        .describe("`{\"organization_id\", \"exported_at\", \"tables\": {...}}` (owners and admins: every row in it is one a member may read, but a bulk copy of the whole organization is an administrator's act). One snapshot; above 999 rows, streamed as it is read (chunked, no `Content-Length`): a body that does not parse as JSON is an export that failed after its answer began; ask again. A server instance runs two exports at once and one per organization; while they run, another is 429 with `Retry-After`. A client that reads nothing for 30 s loses its export, and none runs longer than 3 minutes")
+        .describe("`{\"organization_id\", \"exported_at\", \"tables\": {...}}` (owners and admins only: every row an owner or admin of the organization may read, invitations and every member's password resets and email verifications among them, but never a secret column). One snapshot; above 999 rows, streamed as it is read (chunked, no `Content-Length`): a body that does not parse as JSON is an export that failed after its answer began; ask again. A server instance runs two exports at once and one per organization; while they run, another is 429 with `Retry-After`. A client that reads nothing for 30 s loses its export, and none runs longer than 3 minutes")
         .ok::<ExportJson>()
         .errors(&[403, 429]);
 }
@@ -220,8 +220,9 @@ pub async fn delete(
 const DELETION_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `GET /v1/organization/export`: `{"organization_id", "exported_at", "tables": {...}}`
-/// (owners and admins: every row in it is one a member may read, but a bulk copy of the whole
-/// organization is an administrator's act).
+/// (owners and admins only: every row an owner or admin of the organization may read,
+/// invitations and every member's password resets and email verifications among them, but never
+/// a secret column: [`db`]'s module doc).
 ///
 /// The rows are read from a cursor ([`db::ExportCursor`]), [`db::EXPORT_BATCH_ROWS`] at a time.
 /// An export of one batch (most organizations) is committed and answered whole. A larger one

@@ -60,7 +60,7 @@ pub(crate) fn register(e: &mut crate::endpoints::Endpoints) {
         .auth(Auth::User)
         .tag("webhooks")
         .summary("Rotate a webhook's signing secret")
-        .describe("Owners and admins, with a user's session; the old secret stops being used at once, the new one is in this answer only")
+        .describe("Owners and admins, with a user's session; the new secret signs from the next delivery attempt (one already under way may still go out signed with the old secret, within its 15 s) and is in this answer only")
         .ok::<WithSecret>()
         .errors(&[403, 404]);
 }
@@ -246,8 +246,10 @@ resource::patch! {
 }
 
 /// `POST /v1/webhooks/{id}/rotate-secret` (200 with the new `signing_secret`, shown this once;
-/// the old one stops being used at once; owners and admins, with a user's session: a leaked API
-/// key cannot take over a receiver's secret).
+/// it signs from the next delivery attempt: one claimed before the rotation committed read the
+/// old secret then, and may still send with it, within [`crate::delivery::client::ATTEMPT_TIMEOUT`];
+/// owners and admins, with a user's session: a leaked API key cannot take over a receiver's
+/// secret).
 #[tracing::instrument(name = "rotate_webhook_secret", skip_all)]
 pub async fn rotate_secret(
     state: web::Data<AppState>,
