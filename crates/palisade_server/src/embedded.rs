@@ -286,19 +286,58 @@ fn open_secrets_lock(data_dir: &Path) -> Result<fs::File, EmbeddedError> {
         })
 }
 
+/// Takes [`SecretsLock`] in `data_dir`. Blocking: waits for the process holding it (a rotation
+/// under way, or another start) to end or let go, saying so in a log line first (a rotation
+/// suspended with its lock held would otherwise leave a start waiting without a word).
+fn lock_secrets(data_dir: &Path) -> Result<SecretsLock, EmbeddedError> {
+    let path = data_dir.join(SECRETS_LOCK);
+    let file = open_secrets_lock(data_dir)?;
+    let failed = |source| EmbeddedError::Io {
+        what: "cannot lock",
+        path: path.clone(),
+        source,
+    };
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            tracing::warn!(
+                path = %path.display(),
+                "waiting for the lock of secrets.json: another palisade process holds it (a rotate-app-credential under way, or another start)"
+            );
+            file.lock().map_err(failed)?;
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(failed(e)),
+    }
+    Ok(SecretsLock { _file: file })
+}
+
 /// The login roles' passwords as `secrets.json` in `data_dir` says now, read under
 /// [`SecretsLock`], which the caller holds until it has applied them. Blocking: waits for a
 /// rotation under way to end.
 pub fn role_passwords_held(data_dir: &Path) -> Result<(RolePasswords, SecretsLock), EmbeddedError> {
-    let file = open_secrets_lock(data_dir)?;
-    file.lock().map_err(|source| EmbeddedError::Io {
-        what: "cannot lock",
-        path: data_dir.join(SECRETS_LOCK),
-        source,
-    })?;
-    let held = SecretsLock { _file: file };
+    let held = lock_secrets(data_dir)?;
     let secrets = read_secrets(&data_dir.join("secrets.json"))?;
     Ok((secrets.role_passwords(), held))
+}
+
+/// The data directory's two secrets files, created on the first start, or completed for this
+/// version, under [`SecretsLock`]: a rotation writes `secrets.json` under it too, so the two
+/// never replace each other's file (a rotation's role lost to an upgrade's rewrite of what it
+/// read before) nor share the temporary file beside it.
+fn load_secrets_files(data_dir: &Path) -> Result<(Secrets, WebhookDevSecrets), EmbeddedError> {
+    let held = lock_secrets(data_dir)?;
+    let secrets = load_or_create(
+        &data_dir.join("secrets.json"),
+        Secrets::generate,
+        Secrets::upgrade,
+    )?;
+    let webhook_secrets = load_or_create(
+        &data_dir.join("webhook-secrets.json"),
+        WebhookDevSecrets::generate,
+        WebhookDevSecrets::fill_missing,
+    )?;
+    drop(held);
+    Ok((secrets, webhook_secrets))
 }
 
 /// The app's URL as `secrets.json` says now, read again for each new connection: how a running
@@ -755,8 +794,20 @@ pub fn rotate(
             ));
         }
     }
-    // Held until this function returns: no start reads the passwords in between.
-    let _held = SecretsLock { _file: lock };
+    // Held until the rotation has ended: no start reads the passwords in between.
+    let held = SecretsLock { _file: lock };
+    let rotated = rotate_holding(settings, &path, drain_timeout, &held);
+    drop(held);
+    rotated
+}
+
+/// [`rotate`]'s work, once it holds [`SecretsLock`] (`_held`, which it must hold throughout).
+fn rotate_holding(
+    settings: &EmbeddedSettings,
+    path: &Path,
+    drain_timeout: std::time::Duration,
+    _held: &SecretsLock,
+) -> Result<EmbeddedRotation, String> {
     let publish = |path: &Path, role: &str, password: &str| -> Result<(), String> {
         // Read again and change only the two fields: nothing else in the file is touched.
         let mut secrets = read_secrets(path).map_err(|e| e.to_string())?;
@@ -780,11 +831,11 @@ pub fn rotate(
                 pid_file.display()
             ));
         }
-        let secrets = read_secrets(&path).map_err(|e| e.to_string())?;
+        let secrets = read_secrets(path).map_err(|e| e.to_string())?;
         let new_role = palisade_db::schema::other_app_login_role(secrets.app_role())
             .unwrap_or(APP_LOGIN_ROLES[0]);
         let password = palisade_db::rotation::random_password().map_err(|e| e.to_string())?;
-        publish(&path, new_role, password.expose())?;
+        publish(path, new_role, password.expose())?;
         return Ok(EmbeddedRotation::AtNextStart { new_role });
     };
     let current = Secret::new(attached.app_url());
@@ -793,7 +844,7 @@ pub fn rotate(
             &attached.superuser_url(),
             DATABASE,
             &current,
-            |new| publish(&path, new.role, new.password.expose()),
+            |new| publish(path, new.role, new.password.expose()),
             drain_timeout,
         ))
         .map(EmbeddedRotation::Live)
@@ -832,16 +883,7 @@ impl EmbeddedDb {
                 source,
             }
         })?;
-        let secrets = load_or_create(
-            &data_dir.join("secrets.json"),
-            Secrets::generate,
-            Secrets::upgrade,
-        )?;
-        let webhook_secrets = load_or_create(
-            &data_dir.join("webhook-secrets.json"),
-            WebhookDevSecrets::generate,
-            WebhookDevSecrets::fill_missing,
-        )?;
+        let (secrets, webhook_secrets) = load_secrets_files(&data_dir)?;
         // The binaries of the data directory's own major release (PG_VERSION), or a refusal
         // that says what to do.
         let bins = PgBinaries::locate_for(&data_dir.join("pgdata"))?;
@@ -958,6 +1000,40 @@ mod tests {
             std::env::temp_dir().join(format!("palisade-{name}-{}-{nanos}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_start_loads_its_secrets_files_only_once_a_rotation_has_let_go_of_the_lock() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = scratch_dir("secrets-lock");
+        let (first, _) = load_secrets_files(&dir).unwrap();
+        // Held as `rotate` holds it.
+        let held = lock_secrets(&dir).unwrap();
+        let lock_file = fs::metadata(dir.join(SECRETS_LOCK)).unwrap();
+        let inode = format!(":{} ", lock_file.ino());
+        let loader = std::thread::spawn({
+            let dir = dir.clone();
+            move || load_secrets_files(&dir).map(|(secrets, _)| secrets.app_role)
+        });
+        // Until Linux lists the loader as blocked on that lock (`->` in /proc/locks); the loader
+        // ending first is the failure: it read and could rewrite the file under the rotation.
+        loop {
+            assert!(
+                !loader.is_finished(),
+                "a start loaded secrets.json while a rotation held its lock"
+            );
+            let locks = fs::read_to_string("/proc/locks").unwrap();
+            if locks
+                .lines()
+                .any(|l| l.contains("->") && l.contains("FLOCK") && l.contains(&inode))
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        drop(held);
+        assert_eq!(loader.join().unwrap().unwrap(), first.app_role);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -417,7 +417,7 @@ impl Database {
             // before the cluster was ready rewrote it for this start, and the pool logs in with
             // what the file says. Held until the roles are set (a rotation refuses meanwhile).
             let data_dir = cluster.data_dir().to_owned();
-            let (passwords, _held) =
+            let (passwords, held) =
                 tokio::task::spawn_blocking(move || embedded::role_passwords_held(&data_dir))
                     .await
                     .map_err(|e| format!("reading secrets.json: {e}"))??;
@@ -434,6 +434,8 @@ impl Database {
                 let su = schema::connect(&cluster.superuser_url()).await?;
                 schema::disable_login(&su, idle).await?;
             }
+            // Only now: the roles are as the passwords read say.
+            drop(held);
         }
         let owner_url = self.owner_url.read()?;
         if let Some(cluster) = &self.cluster {
