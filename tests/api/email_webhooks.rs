@@ -1202,6 +1202,72 @@ async fn an_event_changes_only_its_own_organization() {
     assert_eq!(r.status, 404);
 }
 
+/// The first event with a provider id while another transaction gives that id to another
+/// message of the organization and has not committed yet (another event, or the sender): the
+/// event's write waits on the unique key for it, and once it commits the message keeps none
+/// and the event still applies, for both providers: 200, recorded, counted, nothing skipped.
+#[actix_web::test]
+async fn adopting_a_provider_id_another_message_takes_at_the_same_moment_keeps_none() {
+    let (app, a) = spawn_app_with_owner("Sender").await;
+    let (c, msgs) = campaign(&app, &a, 4).await;
+    let t = base_time();
+    let su = app.db.superuser_client().await;
+    for (provider, (holder, adopter)) in ["sendgrid", "mailgun"]
+        .into_iter()
+        .zip([(id(&msgs[0]), id(&msgs[1])), (id(&msgs[2]), id(&msgs[3]))])
+    {
+        let (taken, event_id) = (unique("TAKEN"), unique("ev"));
+        su.batch_execute("BEGIN").await.unwrap();
+        su.execute(
+            "UPDATE palisade.email_messages SET provider_message_id = $2 WHERE id = $1",
+            &[&Uuid::parse_str(holder).unwrap(), &taken],
+        )
+        .await
+        .unwrap();
+        let post = async {
+            if provider == "sendgrid" {
+                let e = sg("processed", &event_id, t, Some(adopter), Some(&taken));
+                sendgrid(&app, &json!([e])).await
+            } else {
+                let e = mg(
+                    "accepted",
+                    &event_id,
+                    t,
+                    Some(adopter),
+                    Some(&taken),
+                    json!({}),
+                );
+                mailgun(&app, &e).await
+            }
+        };
+        let commit = async {
+            // Until the event's write waits on the uncommitted holder's unique key entry.
+            app.until_a_statement_waits_on_a_lock().await;
+            su.batch_execute("COMMIT").await.unwrap();
+        };
+        let (r, ()) = tokio::join!(post, commit);
+        assert_eq!(r.status, 200, "{provider}: {}", r.text);
+        let got = message(&app, &a, adopter).await;
+        assert_eq!(
+            (got["status"].as_str(), &got["provider_message_id"]),
+            (Some("sent"), &Value::Null),
+            "{provider}"
+        );
+        let held = message(&app, &a, holder).await;
+        assert_eq!(held["provider_message_id"].as_str(), Some(taken.as_str()));
+        assert_eq!(
+            outcome(&app, &a, &event_id).await.as_deref(),
+            Some("applied"),
+            "{provider}"
+        );
+        assert_eq!(analytics_of(&app, &a, "email.sent", adopter).await.len(), 1);
+    }
+    assert_eq!(
+        campaign_counts(&app, &a, id(&c)).await,
+        counts(2, 0, 0, 0, 0, 0)
+    );
+}
+
 #[actix_web::test]
 async fn a_mixed_batch_lands_in_each_organization_and_never_bypasses_rls() {
     let (app, a) = spawn_app_with_owner("Sender A").await;
