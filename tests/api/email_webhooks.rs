@@ -1268,6 +1268,87 @@ async fn adopting_a_provider_id_another_message_takes_at_the_same_moment_keeps_n
     );
 }
 
+/// Control characters and whitespace in an event's ids (webhooks.md, "Malformed but signed
+/// deliveries"): an event id holding a control character skips the event; our message id and
+/// the provider's are read without surrounding whitespace, and one still holding a control
+/// character is ignored, so the event is routed by the other id, or skipped when neither is
+/// left.
+#[actix_web::test]
+async fn an_id_with_control_characters_is_ignored_and_an_event_id_with_them_skips_the_event() {
+    let (app, a) = spawn_app_with_owner("Sender").await;
+    let (_, msgs) = campaign(&app, &a, 4).await;
+    let m: Vec<&str> = msgs.iter().map(id).collect();
+    set_provider_id(&app, &a, m[1], "HELD1").await;
+    let t = base_time();
+    let with_control = |s: &str| format!("{}\u{1}{}", &s[..8], &s[8..]);
+    let ev: Vec<String> = (0..5).map(|_| unique("sg")).collect();
+    let mut bad_provider = sg("processed", &ev[2], t, Some(m[2]), None);
+    bad_provider["sg_message_id"] = json!("BAD\u{1}ID.filterdrecv-1");
+    let batch = json!([
+        // Our id with a trailing newline: read without it.
+        sg("processed", &ev[0], t, Some(&format!("{}\n", m[0])), None),
+        // Our id with a control character inside: ignored, routed by the provider id.
+        sg(
+            "processed",
+            &ev[1],
+            t,
+            Some(&with_control(m[1])),
+            Some("HELD1")
+        ),
+        // The provider id with one: ignored (not adopted), routed by our id.
+        bad_provider,
+        // The event id with one: skipped.
+        sg("delivered", &format!("{}\u{1}", ev[3]), t, Some(m[2]), None),
+        // Both message ids unusable: skipped.
+        sg(
+            "delivered",
+            &ev[4],
+            t,
+            Some(&with_control(m[2])),
+            Some("NO\u{7f}")
+        ),
+    ]);
+    let r = sendgrid(&app, &batch).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for (i, status, provider_id) in [
+        (0, "sent", Value::Null),
+        (1, "sent", json!("HELD1")),
+        (2, "sent", Value::Null),
+    ] {
+        let got = message(&app, &a, m[i]).await;
+        assert_eq!(
+            (got["status"].as_str(), &got["provider_message_id"]),
+            (Some(status), &provider_id),
+            "message {i}"
+        );
+        assert_eq!(outcome(&app, &a, &ev[i]).await.as_deref(), Some("applied"));
+    }
+    assert_eq!(data(&app, &a, "/v1/webhook-deliveries").await.len(), 3);
+
+    // Mailgun alike: our id padded with whitespace, the provider id with a control character.
+    let e = mg(
+        "accepted",
+        &unique("mg"),
+        t,
+        Some(&format!(" {}\r\n", m[3])),
+        Some("X\u{1}Y"),
+        json!({}),
+    );
+    let r = mailgun(&app, &e).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = message(&app, &a, m[3]).await;
+    assert_eq!(
+        (got["status"].as_str(), &got["provider_message_id"]),
+        (Some("sent"), &Value::Null)
+    );
+    let mut e = mg("delivered", &unique("mg"), t, Some(m[3]), None, json!({}));
+    e["id"] = json!("mg\u{1}");
+    let r = mailgun(&app, &e).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(message(&app, &a, m[3]).await["status"], "sent");
+    assert_eq!(data(&app, &a, "/v1/webhook-deliveries").await.len(), 4);
+}
+
 #[actix_web::test]
 async fn a_mixed_batch_lands_in_each_organization_and_never_bypasses_rls() {
     let (app, a) = spawn_app_with_owner("Sender A").await;
