@@ -2,7 +2,9 @@
 
 use palisade_api::auth::Claims;
 use palisade_domain::Role;
-use palisade_test_support::{TestApp, fields, spawn_app, spawn_app_with_owner};
+use palisade_test_support::{
+    TestApp, TestResponse, fields, request, spawn_app, spawn_app_with_owner,
+};
 use serde_json::json;
 
 fn now() -> i64 {
@@ -199,4 +201,104 @@ async fn added_users_log_in_with_their_role() {
     assert_eq!(status, 200);
     assert_eq!(me["user"]["role"], "member");
     assert_eq!(me["organization"]["id"], owner.org_id);
+}
+
+/// Every answer that carries a token or a secret says `Cache-Control: no-store` (RFC 6749
+/// section 5.1 for tokens): no cache, shared or the client's own, may keep it. The answers are
+/// found in the OpenAPI document (a `Token`, or a schema `...WithKey` or `...WithSecret`), so a
+/// new one fails here until it is exercised.
+#[actix_web::test]
+async fn every_answer_carrying_a_token_or_a_secret_is_never_stored() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let document = request(&app.addr, "GET", "/openapi.json", &[], None)
+        .await
+        .json;
+    let mut carrying = Vec::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for answer in operation["responses"].as_object().into_iter().flatten() {
+                let schema = answer.1["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .unwrap_or_default();
+                let name = schema.trim_start_matches("#/components/schemas/");
+                if name == "Token" || name.ends_with("WithKey") || name.ends_with("WithSecret") {
+                    carrying.push(format!("{} {path} {}", method.to_uppercase(), answer.0));
+                }
+            }
+        }
+    }
+    carrying.sort();
+
+    let mut answered = Vec::new();
+    let mut check = |what: &str, r: &TestResponse| {
+        assert!(r.status == 200 || r.status == 201, "{what}: {}", r.text);
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{what}");
+        answered.push(format!("{what} {}", r.status));
+    };
+    let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
+    let signup = json!({"organization_name": "Other", "name": "Owner", "email": email,
+                        "password": "correct horse battery staple"});
+    let r = app
+        .call("POST", "/v1/auth/signup", None, Some(&signup))
+        .await;
+    check("POST /v1/auth/signup", &r);
+    let r = app.login(&owner.email, &owner.password).await;
+    check("POST /v1/auth/login", &r);
+    let invitee = format!("invitee-{}@example.com", uuid::Uuid::new_v4().simple());
+    assert_eq!(app.invite(&owner, &invitee, "admin").await.status, 201);
+    let token = app.invitation_token(&invitee).await;
+    let r = app
+        .accept_invitation(&token, "Ada", "ada's own passphrase")
+        .await;
+    check("POST /v1/auth/accept-invitation", &r);
+    let r = app
+        .call("POST", "/v1/me/token", Some(&owner.token), None)
+        .await;
+    check("POST /v1/me/token", &r);
+    let r = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&owner.token),
+            Some(&json!({"name": "CI", "role": "member"})),
+        )
+        .await;
+    check("POST /v1/api-keys", &r);
+    let r = app
+        .call(
+            "POST",
+            "/v1/call-center/aws-connect/credentials",
+            Some(&owner.token),
+            Some(&json!({"label": "EventBridge"})),
+        )
+        .await;
+    check("POST /v1/call-center/aws-connect/credentials", &r);
+    let r = app
+        .call(
+            "POST",
+            "/v1/webhooks",
+            Some(&owner.token),
+            Some(&json!({"url": "https://hooks.example.com/in", "event_types": ["invoice.paid"]})),
+        )
+        .await;
+    check("POST /v1/webhooks", &r);
+    let rotate = format!(
+        "/v1/webhooks/{}/rotate-secret",
+        r.json["id"].as_str().unwrap()
+    );
+    let r = app.call("POST", &rotate, Some(&owner.token), None).await;
+    check("POST /v1/webhooks/{id}/rotate-secret", &r);
+    // Last: it ends the owner's other tokens.
+    let r = app
+        .call(
+            "POST",
+            "/v1/me/password",
+            Some(&owner.token),
+            Some(&json!({"current_password": owner.password,
+                         "new_password": "a brand new passphrase"})),
+        )
+        .await;
+    check("POST /v1/me/password", &r);
+    answered.sort();
+    assert_eq!(answered, carrying);
 }

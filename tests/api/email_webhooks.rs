@@ -1202,6 +1202,153 @@ async fn an_event_changes_only_its_own_organization() {
     assert_eq!(r.status, 404);
 }
 
+/// The first event with a provider id while another transaction gives that id to another
+/// message of the organization and has not committed yet (another event, or the sender): the
+/// event's write waits on the unique key for it, and once it commits the message keeps none
+/// and the event still applies, for both providers: 200, recorded, counted, nothing skipped.
+#[actix_web::test]
+async fn adopting_a_provider_id_another_message_takes_at_the_same_moment_keeps_none() {
+    let (app, a) = spawn_app_with_owner("Sender").await;
+    let (c, msgs) = campaign(&app, &a, 4).await;
+    let t = base_time();
+    let su = app.db.superuser_client().await;
+    for (provider, (holder, adopter)) in ["sendgrid", "mailgun"]
+        .into_iter()
+        .zip([(id(&msgs[0]), id(&msgs[1])), (id(&msgs[2]), id(&msgs[3]))])
+    {
+        let (taken, event_id) = (unique("TAKEN"), unique("ev"));
+        su.batch_execute("BEGIN").await.unwrap();
+        su.execute(
+            "UPDATE palisade.email_messages SET provider_message_id = $2 WHERE id = $1",
+            &[&Uuid::parse_str(holder).unwrap(), &taken],
+        )
+        .await
+        .unwrap();
+        let post = async {
+            if provider == "sendgrid" {
+                let e = sg("processed", &event_id, t, Some(adopter), Some(&taken));
+                sendgrid(&app, &json!([e])).await
+            } else {
+                let e = mg(
+                    "accepted",
+                    &event_id,
+                    t,
+                    Some(adopter),
+                    Some(&taken),
+                    json!({}),
+                );
+                mailgun(&app, &e).await
+            }
+        };
+        let commit = async {
+            // Until the event's write waits on the uncommitted holder's unique key entry.
+            app.until_a_statement_waits_on_a_lock().await;
+            su.batch_execute("COMMIT").await.unwrap();
+        };
+        let (r, ()) = tokio::join!(post, commit);
+        assert_eq!(r.status, 200, "{provider}: {}", r.text);
+        let got = message(&app, &a, adopter).await;
+        assert_eq!(
+            (got["status"].as_str(), &got["provider_message_id"]),
+            (Some("sent"), &Value::Null),
+            "{provider}"
+        );
+        let held = message(&app, &a, holder).await;
+        assert_eq!(held["provider_message_id"].as_str(), Some(taken.as_str()));
+        assert_eq!(
+            outcome(&app, &a, &event_id).await.as_deref(),
+            Some("applied"),
+            "{provider}"
+        );
+        assert_eq!(analytics_of(&app, &a, "email.sent", adopter).await.len(), 1);
+    }
+    assert_eq!(
+        campaign_counts(&app, &a, id(&c)).await,
+        counts(2, 0, 0, 0, 0, 0)
+    );
+}
+
+/// Control characters and whitespace in an event's ids (webhooks.md, "Malformed but signed
+/// deliveries"): an event id holding a control character skips the event; our message id and
+/// the provider's are read without surrounding whitespace, and one still holding a control
+/// character is ignored, so the event is routed by the other id, or skipped when neither is
+/// left.
+#[actix_web::test]
+async fn an_id_with_control_characters_is_ignored_and_an_event_id_with_them_skips_the_event() {
+    let (app, a) = spawn_app_with_owner("Sender").await;
+    let (_, msgs) = campaign(&app, &a, 4).await;
+    let m: Vec<&str> = msgs.iter().map(id).collect();
+    set_provider_id(&app, &a, m[1], "HELD1").await;
+    let t = base_time();
+    let with_control = |s: &str| format!("{}\u{1}{}", &s[..8], &s[8..]);
+    let ev: Vec<String> = (0..5).map(|_| unique("sg")).collect();
+    let mut bad_provider = sg("processed", &ev[2], t, Some(m[2]), None);
+    bad_provider["sg_message_id"] = json!("BAD\u{1}ID.filterdrecv-1");
+    let batch = json!([
+        // Our id with a trailing newline: read without it.
+        sg("processed", &ev[0], t, Some(&format!("{}\n", m[0])), None),
+        // Our id with a control character inside: ignored, routed by the provider id.
+        sg(
+            "processed",
+            &ev[1],
+            t,
+            Some(&with_control(m[1])),
+            Some("HELD1")
+        ),
+        // The provider id with one: ignored (not adopted), routed by our id.
+        bad_provider,
+        // The event id with one: skipped.
+        sg("delivered", &format!("{}\u{1}", ev[3]), t, Some(m[2]), None),
+        // Both message ids unusable: skipped.
+        sg(
+            "delivered",
+            &ev[4],
+            t,
+            Some(&with_control(m[2])),
+            Some("NO\u{7f}")
+        ),
+    ]);
+    let r = sendgrid(&app, &batch).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for (i, status, provider_id) in [
+        (0, "sent", Value::Null),
+        (1, "sent", json!("HELD1")),
+        (2, "sent", Value::Null),
+    ] {
+        let got = message(&app, &a, m[i]).await;
+        assert_eq!(
+            (got["status"].as_str(), &got["provider_message_id"]),
+            (Some(status), &provider_id),
+            "message {i}"
+        );
+        assert_eq!(outcome(&app, &a, &ev[i]).await.as_deref(), Some("applied"));
+    }
+    assert_eq!(data(&app, &a, "/v1/webhook-deliveries").await.len(), 3);
+
+    // Mailgun alike: our id padded with whitespace, the provider id with a control character.
+    let e = mg(
+        "accepted",
+        &unique("mg"),
+        t,
+        Some(&format!(" {}\r\n", m[3])),
+        Some("X\u{1}Y"),
+        json!({}),
+    );
+    let r = mailgun(&app, &e).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = message(&app, &a, m[3]).await;
+    assert_eq!(
+        (got["status"].as_str(), &got["provider_message_id"]),
+        (Some("sent"), &Value::Null)
+    );
+    let mut e = mg("delivered", &unique("mg"), t, Some(m[3]), None, json!({}));
+    e["id"] = json!("mg\u{1}");
+    let r = mailgun(&app, &e).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(message(&app, &a, m[3]).await["status"], "sent");
+    assert_eq!(data(&app, &a, "/v1/webhook-deliveries").await.len(), 4);
+}
+
 #[actix_web::test]
 async fn a_mixed_batch_lands_in_each_organization_and_never_bypasses_rls() {
     let (app, a) = spawn_app_with_owner("Sender A").await;

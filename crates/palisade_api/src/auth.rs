@@ -59,7 +59,9 @@ pub struct Claims {
     /// When the user last proved who they are (unix seconds): the signup, login, invitation
     /// acceptance or password change that issued the session's first token. A renewed token
     /// keeps it, and no renewal outlives it by more than the session's maximum age. Tokens
-    /// issued before this claim existed carry none and count from their `iat`.
+    /// issued before this claim existed carry none and count from their `iat`. A renewal
+    /// counts from no later than the token's `iat` and the renewal itself (no token Palisade
+    /// issued claims later: one that does was forged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
 }
@@ -234,7 +236,15 @@ impl TokenKeys {
         if claims.exp < now {
             return Ok(Renewal::Expired);
         }
-        let auth_time = claims.auth_time.unwrap_or(claims.iat);
+        // No token Palisade issued claims a login after its own `iat`, or an `iat` to come: a
+        // token that does was forged (with a leaked secret, say), and would otherwise renew
+        // forever. Counted from no later than now, its renewals end within the session's
+        // maximum age, as for any other token.
+        let auth_time = claims
+            .auth_time
+            .unwrap_or(claims.iat)
+            .min(claims.iat)
+            .min(now);
         let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2);
         let exp = now
             .saturating_add(secs(self.ttl))
@@ -1355,6 +1365,39 @@ mod tests {
         let (from_iat, expires_in) = renewed_at(t, &old).unwrap();
         assert_eq!((expires_in, from_iat.auth_time), (50, Some(t - 3550)));
         assert!(keys().with_session_max(Duration::from_secs(599)).is_err());
+    }
+
+    /// A token claiming a login after its own issue, or issued in the future (forged: no token
+    /// Palisade issued does), renews as if its login were no later than both its `iat` and the
+    /// renewal: the renewals end within the session's maximum age.
+    #[test]
+    fn a_login_time_to_come_renews_no_longer_than_a_session() {
+        let k = keys().with_session_max(Duration::from_secs(3600)).unwrap();
+        let c = ctx();
+        let first = k.verify(&k.issue(&c, 2).unwrap()).unwrap();
+        let t = first.iat;
+        let century = 100 * 365 * 86_400;
+        let mut later_login = first.clone();
+        later_login.auth_time = Some(t + century);
+        later_login.exp = t + century;
+        let mut issued_later = later_login.clone();
+        issued_later.auth_time = None;
+        issued_later.iat = t + century;
+        for (forged, login) in [(&later_login, t), (&issued_later, t + 60)] {
+            let Renewal::Renewed { token, .. } = k.renew_at(t + 60, &c, forged).unwrap() else {
+                panic!("not renewed");
+            };
+            let renewed = k.verify(&token).unwrap();
+            assert_eq!(renewed.auth_time, Some(login));
+            assert_eq!(renewed.exp, t + 660);
+            // Renewed again and again, within its lifetime each time: the session still ends.
+            let mut valid = renewed.clone();
+            valid.exp = login + 3650;
+            assert!(matches!(
+                k.renew_at(login + 3600, &c, &valid).unwrap(),
+                Renewal::SessionEnded
+            ));
+        }
     }
 
     #[test]

@@ -140,34 +140,11 @@ pub async fn apply(
         message.provider_message_id.is_none() && event.provider_message_id.is_some();
     let mut changed = next != message.tracking;
     if changed || adopt_provider_id {
-        let row = tx
-            .query_one(
-                "UPDATE palisade.email_messages SET \
-                     status = $2, sent_at = $3, delivered_at = $4, opened_at = $5, \
-                     clicked_at = $6, failed_at = $7, \
-                     provider_message_id = CASE \
-                         WHEN provider_message_id IS NULL AND $8::text IS NOT NULL \
-                          AND NOT EXISTS (SELECT 1 FROM palisade.email_messages o \
-                                           WHERE o.provider_message_id = $8) \
-                         THEN $8 ELSE provider_message_id END, \
-                     updated_at = now() \
-                 WHERE id = $1 \
-                 RETURNING provider_message_id",
-                &[
-                    &message.id,
-                    &next.status.as_str(),
-                    &next.sent_at,
-                    &next.delivered_at,
-                    &next.opened_at,
-                    &next.clicked_at,
-                    &next.failed_at,
-                    &event.provider_message_id,
-                ],
-            )
-            .await?;
-        let provider_id: Option<String> = row.try_get(0)?;
-        // Another message of this organization may already hold that provider id (the unique
-        // key): then this one keeps none rather than failing the delivery.
+        let provider_id = if adopt_provider_id {
+            adopt(tx, &message, &next, event.provider_message_id).await?
+        } else {
+            update_message(tx, &message, &next, None).await?
+        };
         changed |= provider_id != message.provider_message_id;
     }
     if reached.any() {
@@ -182,6 +159,70 @@ pub async fn apply(
             Outcome::Stale
         },
     }))
+}
+
+/// [`update_message`] giving the message `provider_id` when no other message of the
+/// organization holds it (the unique key `email_messages_provider_message_id_key`); the
+/// message's provider id after it. When another one does, this message keeps none rather than
+/// failing the delivery, and the event still applies.
+///
+/// The statement's `NOT EXISTS` only sees what was committed when it started: another
+/// transaction that gave the same id to another message and has not committed (a second event
+/// with a suffix of its own, or the sender) is not in it, so the write then waits on the unique
+/// index for that transaction and fails with the key's violation (23505) once it commits. So
+/// the write runs in a savepoint and, on that violation, is redone without the id.
+async fn adopt(
+    tx: &mut TenantTx,
+    message: &LockedMessage,
+    next: &EmailTracking,
+    provider_id: Option<&str>,
+) -> Result<Option<String>, DbError> {
+    tx.execute("SAVEPOINT adopt_provider_id", &[]).await?;
+    match update_message(tx, message, next, provider_id).await {
+        Err(e) if e.is_unique_violation_of("email_messages_provider_message_id_key") => {
+            tx.execute("ROLLBACK TO SAVEPOINT adopt_provider_id", &[])
+                .await?;
+            update_message(tx, message, next, None).await
+        }
+        result => result,
+    }
+}
+
+/// Writes `next` on the message, and `provider_id` as its provider id when it has none and no
+/// other message of the organization has it in the statement's snapshot; the message's
+/// provider id after the write.
+async fn update_message(
+    tx: &mut TenantTx,
+    message: &LockedMessage,
+    next: &EmailTracking,
+    provider_id: Option<&str>,
+) -> Result<Option<String>, DbError> {
+    let row = tx
+        .query_one(
+            "UPDATE palisade.email_messages SET \
+                 status = $2, sent_at = $3, delivered_at = $4, opened_at = $5, \
+                 clicked_at = $6, failed_at = $7, \
+                 provider_message_id = CASE \
+                     WHEN provider_message_id IS NULL AND $8::text IS NOT NULL \
+                      AND NOT EXISTS (SELECT 1 FROM palisade.email_messages o \
+                                       WHERE o.provider_message_id = $8) \
+                     THEN $8 ELSE provider_message_id END, \
+                 updated_at = now() \
+             WHERE id = $1 \
+             RETURNING provider_message_id",
+            &[
+                &message.id,
+                &next.status.as_str(),
+                &next.sent_at,
+                &next.delivered_at,
+                &next.opened_at,
+                &next.clicked_at,
+                &next.failed_at,
+                &provider_id,
+            ],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
 }
 
 async fn bump_campaign_counters(

@@ -459,11 +459,12 @@ pub async fn accept_invitation(
     tx.commit().await?;
     tracing::info!(org.id = %ctx.org_id, user.id = %ctx.user_id, invitation.id = %found.invitation_id, "invitation accepted");
     // The created resource is the new member (this caller).
-    Ok(super::created(
-        "/v1/members",
-        ctx.user_id,
-        token_response(&state, &ctx, 0)?,
-    ))
+    let mut answer = HttpResponse::Created();
+    answer.insert_header((
+        actix_web::http::header::LOCATION,
+        format!("/v1/members/{}", ctx.user_id),
+    ));
+    Ok(token_response(&state, &ctx, 0)?.answer(answer))
 }
 
 /// Password change body.
@@ -545,9 +546,7 @@ pub async fn change_password(
     let ctx = tx.context().copied().unwrap_or(tenant.0);
     tx.commit().await?;
     tracing::info!("password changed; earlier tokens revoked");
-    Ok(HttpResponse::Ok()
-        .insert_header(("cache-control", "no-store"))
-        .json(token_response(&state, &ctx, version)?))
+    Ok(token_response(&state, &ctx, version)?.answer(HttpResponse::Ok()))
 }
 
 /// `POST /v1/me/token` (200 with a fresh token, `Cache-Control: no-store`): a user's token for
@@ -560,11 +559,10 @@ pub async fn renew_token(
     match state.tokens.renew(&tenant.0, &claims)? {
         Renewal::Renewed { token, expires_in } => {
             tracing::info!(expires_in, "token renewed");
-            Ok(HttpResponse::Ok()
-                .insert_header(("cache-control", "no-store"))
-                .json(super::auth::TokenResponse::new(
-                    token, expires_in, &tenant.0,
-                )))
+            Ok(
+                super::auth::TokenResponse::new(token, expires_in, &tenant.0)
+                    .answer(HttpResponse::Ok()),
+            )
         }
         Renewal::Expired => {
             tracing::info!("token renewal refused: the token has expired");

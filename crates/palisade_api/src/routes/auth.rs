@@ -88,6 +88,18 @@ pub(crate) fn token_response(
 }
 
 impl TokenResponse {
+    /// `answer` carrying this token, with `Cache-Control: no-store`: no cache may keep an
+    /// answer that carries a token (RFC 6749 section 5.1), as none may keep a one-time secret
+    /// ([`crate::resource::with_secret`]). Every answer that hands out a token is made here.
+    pub(crate) fn answer(self, mut answer: actix_web::HttpResponseBuilder) -> HttpResponse {
+        answer
+            .insert_header((
+                actix_web::http::header::CACHE_CONTROL,
+                actix_web::http::header::HeaderValue::from_static("no-store"),
+            ))
+            .json(self)
+    }
+
     /// The answer that hands out `token`, for `ctx`, expiring in `expires_in` seconds.
     pub(crate) fn new(token: String, expires_in: u64, ctx: &TenantContext) -> Self {
         Self {
@@ -171,9 +183,9 @@ pub async fn signup(
         span,
     ));
     // The created resource is the organization (one per caller: its URL has no id).
-    Ok(HttpResponse::Created()
-        .insert_header((actix_web::http::header::LOCATION, "/v1/organization"))
-        .json(token_response(&state, &ctx, 0)?))
+    let mut answer = HttpResponse::Created();
+    answer.insert_header((actix_web::http::header::LOCATION, "/v1/organization"));
+    Ok(token_response(&state, &ctx, 0)?.answer(answer))
 }
 
 /// Exchanges email and password for a token. An unknown email and a wrong password answer the
@@ -206,7 +218,7 @@ pub async fn login(
     match (ok, ctx) {
         (true, Some((ctx, version))) => {
             tracing::info!(org.id = %ctx.org_id, user.id = %ctx.user_id, "login succeeded");
-            Ok(HttpResponse::Ok().json(token_response(&state, &ctx, version)?))
+            Ok(token_response(&state, &ctx, version)?.answer(HttpResponse::Ok()))
         }
         _ => {
             tracing::info!("login refused");
