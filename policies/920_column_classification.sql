@@ -292,7 +292,7 @@ VALUES
     ('palisade', 'organizations', 'name', 'readable', NULL),
     ('palisade', 'organizations', 'created_at', 'readable', NULL),
     ('palisade', 'organizations', 'updated_at', 'readable', NULL),
-    ('palisade', 'organizations', 'stripe_customer_id', 'readable', 'An identifier at Stripe, not a credential: nothing can be done with it without Palisade''s Stripe keys.'),
+    ('palisade', 'organizations', 'stripe_customer_id', 'readable', 'An identifier at Stripe, not a credential: nothing can be done with it without the platform''s Stripe secret key, which Palisade does not hold.'),
     ('palisade', 'organizations', 'plan', 'readable', NULL),
     ('palisade', 'organizations', 'plan_status', 'readable', NULL),
 

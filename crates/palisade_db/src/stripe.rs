@@ -4,7 +4,8 @@
 //! What one Stripe event does, in one transaction ([`BillingPool::apply_stripe_event`]):
 //! 1. find the organization and lock its row (`FOR NO KEY UPDATE`, so events of one organization
 //!    apply one at a time): `checkout.session.completed` by `client_reference_id` (the
-//!    organization id Palisade puts on the Checkout Sessions it creates), when the session's own
+//!    organization id the platform's server puts on the Checkout Sessions it creates: Palisade has
+//!    no Stripe client), when the session's own
 //!    `metadata.organization_id` says the same (anyone opening a Payment Link may set
 //!    `client_reference_id`; only the session's creator sets its metadata), every other handled type
 //!    by the Stripe customer id stored on the organization, which must match exactly one, or,
@@ -182,7 +183,8 @@ impl BillingPool {
     /// role (the one BYPASSRLS role the audit allows), able to log in, BYPASSRLS (it writes
     /// every organization's billing rows), not a superuser or a member of one, without REPLICATION
     /// or a membership that gives it or the server's files (its grants must confine it: a base
-    /// backup or a logical slot reads every table), owning nothing in Palisade's schemas, and with no privilege on any tenant
+    /// backup or a logical slot reads every table), owning no relation or schema in Palisade's schemas (functions
+    /// and types are not counted here; the audit's `billing_role_beyond_billing` counts functions), and with no privilege on any tenant
     /// table beyond billing: `subscriptions`, `invoices`, and `organizations`' `id` and billing
     /// columns; nor on a platform table other than its own `stripe_events` (a BYPASSRLS role
     /// that could delete from `mailgun_tokens` could reopen Mailgun replays).
@@ -462,7 +464,7 @@ async fn lock_customer(tx: &Transaction<'_>, customer: &StripeCustomerId) -> Res
 
 /// The one organization whose `stripe_customer_id` is `customer`, locked. When none has it yet
 /// and the object names an organization in its metadata (`metadata.organization_id`, set by
-/// Palisade when it creates the subscription through Checkout), that organization, if it exists
+/// the platform's server when it creates the subscription through Checkout), that organization, if it exists
 /// and is linked to no other customer: the event arrived before `checkout.session.completed`
 /// (Stripe does not order its events), so it links the customer itself.
 async fn customer_target(

@@ -297,8 +297,9 @@ impl StripeEventKind {
 /// The part of a completed Checkout Session that Palisade uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutSession {
-    /// `client_reference_id`, which Palisade sets to the organization's id when it creates the
-    /// session. `None` when absent or not a UUID (a session Palisade did not create). Alone it
+    /// `client_reference_id`, which the platform's server (not Palisade: it has no Stripe client)
+    /// sets to the organization's id when it creates the session. `None` when absent or not a
+    /// UUID (a session created otherwise). Alone it
     /// proves nothing: whoever opens a Payment Link or a pricing table may set it
     /// (`?client_reference_id=`).
     pub organization_id: Option<OrgId>,
@@ -317,8 +318,8 @@ pub struct Subscription {
     pub id: StripeSubscriptionId,
     /// Whose subscription: routes the event to an organization.
     pub customer: StripeCustomerId,
-    /// `metadata.organization_id`, which Palisade sets on the subscription it creates through
-    /// Checkout (`subscription_data.metadata`): routes an event that arrives before
+    /// `metadata.organization_id`, which the platform's server sets on the subscription it
+    /// creates through Checkout (`subscription_data.metadata`): routes an event that arrives before
     /// `checkout.session.completed` has linked the customer. `None` when absent or not a UUID.
     pub organization_id: Option<OrgId>,
     /// Its status (Stripe's `canceled` is [`SubscriptionStatus::Cancelled`]).
