@@ -1010,14 +1010,21 @@ mod tests {
         // Held as `rotate` holds it.
         let held = lock_secrets(&dir).unwrap();
         let lock_file = fs::metadata(dir.join(SECRETS_LOCK)).unwrap();
-        let inode = format!(":{} ", lock_file.ino());
+        // How /proc/locks names the file: the device's major and minor numbers (in hex) and
+        // the inode.
+        let dev = lock_file.dev();
+        let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0x0000_0fff);
+        let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0x0000_00ff);
+        let file_id = format!(" {major:02x}:{minor:02x}:{} ", lock_file.ino());
         let loader = std::thread::spawn({
             let dir = dir.clone();
             move || load_secrets_files(&dir).map(|(secrets, _)| secrets.app_role)
         });
         // Until Linux lists the loader as blocked on that lock (`->` in /proc/locks); the loader
-        // ending first is the failure: it read and could rewrite the file under the rotation.
-        loop {
+        // ending first is the failure: it read and could rewrite the file under the rotation. A
+        // file system whose blocked flocks are not listed there (NFS) fails after a minute
+        // rather than hang.
+        for polled in 0.. {
             assert!(
                 !loader.is_finished(),
                 "a start loaded secrets.json while a rotation held its lock"
@@ -1025,10 +1032,14 @@ mod tests {
             let locks = fs::read_to_string("/proc/locks").unwrap();
             if locks
                 .lines()
-                .any(|l| l.contains("->") && l.contains("FLOCK") && l.contains(&inode))
+                .any(|l| l.contains("->") && l.contains("FLOCK") && l.contains(&file_id))
             {
                 break;
             }
+            assert!(
+                polled < 6_000,
+                "no waiter on{file_id}listed in /proc/locks:\n{locks}"
+            );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         drop(held);
