@@ -147,6 +147,63 @@ async fn billing_view(app: &TestApp, account: &Account) -> Value {
     })
 }
 
+/// The organization's `updated_at` moves when the Stripe path changes its plan or plan status
+/// (V0187's trigger: the billing role has no privilege on the column), and only then.
+#[actix_web::test]
+async fn a_plan_change_moves_the_organizations_updated_at_and_nothing_else_does() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let stamp = || async {
+        let r = app.get(&a, "/v1/organization").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let at = r.json["updated_at"].as_str().unwrap().to_owned();
+        (r.json["plan"].clone(), r.json["plan_status"].clone(), at)
+    };
+    let (_, _, signed_up) = stamp().await;
+
+    let customer = link_customer(&app, &a).await;
+    let (plan, status, linked) = stamp().await;
+    assert_eq!((plan, status), (json!("free"), Value::Null));
+    assert_eq!(linked, signed_up, "a checkout alone changes no plan");
+
+    let sub_id = stripe_id("sub");
+    deliver(
+        &app,
+        "customer.subscription.created",
+        T0 + 1,
+        subscription(&sub_id, &customer, "active", "pro", 3),
+    )
+    .await;
+    let (plan, status, subscribed) = stamp().await;
+    assert_eq!((plan, status), (json!("pro"), json!("active")));
+    assert!(
+        subscribed > linked,
+        "the plan changed and updated_at stayed {linked} (now {subscribed})"
+    );
+
+    // A later event that leaves the plan and its status as they are stamps nothing.
+    deliver(
+        &app,
+        "customer.subscription.updated",
+        T0 + 2,
+        subscription(&sub_id, &customer, "active", "pro", 4),
+    )
+    .await;
+    let (plan, status, again) = stamp().await;
+    assert_eq!((plan, status), (json!("pro"), json!("active")));
+    assert_eq!(again, subscribed, "the plan did not change");
+
+    deliver(
+        &app,
+        "customer.subscription.updated",
+        T0 + 3,
+        subscription(&sub_id, &customer, "past_due", "pro", 4),
+    )
+    .await;
+    let (_, status, past_due) = stamp().await;
+    assert_eq!(status, json!("past_due"));
+    assert!(past_due > subscribed, "the plan's status changed");
+}
+
 #[actix_web::test]
 async fn each_handled_event_type_is_accepted_and_has_its_effect() {
     let (app, a) = spawn_app_with_owner("Acme").await;
