@@ -115,6 +115,29 @@ async fn the_analytics_batchs_second_transaction_does_not_log_the_ids_again() {
     names_once(&request_line(&r), &owner.org_id, &owner.user_id);
 }
 
+/// An error answer's closing line carries its `error` code, as the body does; a success's
+/// carries none.
+#[actix_web::test]
+async fn an_error_answers_closing_line_carries_its_code() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let r = app
+        .call("GET", "/v1/customers", Some("not.a.token"), None)
+        .await;
+    r.assert_error(401, "invalid_token");
+    let line = request_line(&r);
+    assert!(line.contains("error=\"invalid_token\""), "{line}");
+    let r = app
+        .post(&owner, "/v1/customers", &json!({"name": " "}))
+        .await;
+    r.assert_error(422, "validation_failed");
+    let line = request_line(&r);
+    assert!(line.contains("error=\"validation_failed\""), "{line}");
+    let r = app.get(&owner, "/v1/customers").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let line = request_line(&r);
+    assert!(!line.contains("error="), "{line}");
+}
+
 /// Asserts that no line of `r`'s request holds any of `secrets`, and that it left lines (a
 /// request with none would pass vacuously).
 fn holds_none(r: &TestResponse, secrets: &[&str], what: &str) {
