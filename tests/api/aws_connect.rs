@@ -38,7 +38,12 @@ fn new_arn() -> String {
 /// and the data model's fields for that point of the contact (no agent yet; no queue yet at
 /// INITIATED). Timestamps follow one contact: initiated 17:17:53, in queue 17:17:58, with an
 /// agent 17:18:09, disconnected 17:18:37.
-fn sample(event_type: &str, event_id: &str, contact_id: &str, instance_arn: &str) -> Value {
+pub(crate) fn sample(
+    event_type: &str,
+    event_id: &str,
+    contact_id: &str,
+    instance_arn: &str,
+) -> Value {
     let instance_id = instance_arn.rsplit('/').next().unwrap();
     let queue_arn = format!("{instance_arn}/queue/12345678-1234-1234-1234-123456789012");
     let agent_arn = format!("{instance_arn}/agent/12345678-1234-1234-1234-123456789012");
@@ -173,7 +178,7 @@ async fn post_raw(app: &TestApp, key: Option<&str>, body: &[u8]) -> TestResponse
     request(&app.addr, "POST", EVENTS, &headers, Some(body)).await
 }
 
-async fn post_event(app: &TestApp, key: Option<&str>, event: &Value) -> TestResponse {
+pub(crate) async fn post_event(app: &TestApp, key: Option<&str>, event: &Value) -> TestResponse {
     post_raw(app, key, event.to_string().as_bytes()).await
 }
 
