@@ -389,7 +389,7 @@ fn arn_in(partition: &str, region: &str) -> String {
 /// An ARN over 256 characters or a region over 32 is 422 `too_long` naming it, and nothing is
 /// created. Unbounded, an ARN of a 3000-letter partition made a key over PostgreSQL's limit for
 /// the btree of `aws_connect_instances_instance_arn_key` (SQLSTATE 54000): a 500 and an ERROR
-/// line. The table holds every writer to the same bounds (V0187, validated by V0188).
+/// line. The table holds every writer to the same bounds (V0188, validated by V0189).
 #[actix_web::test]
 async fn an_arn_or_a_region_over_its_bound_is_422_and_creates_nothing() {
     let (app, owner) = spawn_app_with_owner("Acme").await;
@@ -450,8 +450,8 @@ async fn an_arn_or_a_region_over_its_bound_is_422_and_creates_nothing() {
 }
 
 /// The table refuses, as the app role, an ARN over 256 characters and a region over 32
-/// (`aws_connect_instances_instance_arn_length_check`, `..._region_length_check`, V0187,
-/// validated by V0188), whatever writes them: not a btree's 54000.
+/// (`aws_connect_instances_instance_arn_length_check`, `..._region_length_check`, V0188,
+/// validated by V0189), whatever writes them: not a btree's 54000.
 #[tokio::test]
 async fn the_table_refuses_an_arn_or_a_region_over_its_bound() {
     use palisade_test_support::sql::{assert_check_refuses, constraint_definition};

@@ -18,7 +18,7 @@ pub struct AwsRegion(String);
 
 impl AwsRegion {
     /// The longest region name accepted. AWS's longest are 14 characters (`ap-southeast-1`,
-    /// `ap-northeast-1`); `sql/V0187__bound_aws_connect_arns_and_regions.sql` holds the table to
+    /// `ap-northeast-1`); `sql/V0188__bound_aws_connect_arns_and_regions.sql` holds the table to
     /// the same bound.
     pub const MAX_CHARS: usize = 32;
 
@@ -60,7 +60,7 @@ fn is_region(s: &str) -> bool {
 /// partition is `aws` or `aws-<words>` (`aws-us-gov`, `aws-cn`, `aws-iso-b`), the region an
 /// [`AwsRegion`], the whole at most [`ConnectInstanceArn::MAX_CHARS`] characters. Exactly what
 /// the CHECKs of `sql/V0145__create_aws_connect_instances.sql` and
-/// `sql/V0187__bound_aws_connect_arns_and_regions.sql` accept.
+/// `sql/V0188__bound_aws_connect_arns_and_regions.sql` accept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectInstanceArn {
     arn: String,

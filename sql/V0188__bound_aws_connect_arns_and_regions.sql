@@ -8,8 +8,8 @@
 -- characters, its longest region name 14), and the table holds every writer to the same bounds.
 --
 -- Added NOT VALID, like V0170 and V0172, so that this migration only changes the catalog under
--- its ACCESS EXCLUSIVE lock; V0188 validates them without blocking reads or writes
--- (docs/adding-a-resource.md). A row over either bound names no instance AWS has; V0188 fails
+-- its ACCESS EXCLUSIVE lock; V0189 validates them without blocking reads or writes
+-- (docs/adding-a-resource.md). A row over either bound names no instance AWS has; V0189 fails
 -- on one (docs/changelog.md, Operators, says how to find it before upgrading).
 ALTER TABLE palisade.aws_connect_instances
     ADD CONSTRAINT aws_connect_instances_instance_arn_length_check
