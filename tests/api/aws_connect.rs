@@ -38,7 +38,12 @@ fn new_arn() -> String {
 /// and the data model's fields for that point of the contact (no agent yet; no queue yet at
 /// INITIATED). Timestamps follow one contact: initiated 17:17:53, in queue 17:17:58, with an
 /// agent 17:18:09, disconnected 17:18:37.
-fn sample(event_type: &str, event_id: &str, contact_id: &str, instance_arn: &str) -> Value {
+pub(crate) fn sample(
+    event_type: &str,
+    event_id: &str,
+    contact_id: &str,
+    instance_arn: &str,
+) -> Value {
     let instance_id = instance_arn.rsplit('/').next().unwrap();
     let queue_arn = format!("{instance_arn}/queue/12345678-1234-1234-1234-123456789012");
     let agent_arn = format!("{instance_arn}/agent/12345678-1234-1234-1234-123456789012");
@@ -173,7 +178,7 @@ async fn post_raw(app: &TestApp, key: Option<&str>, body: &[u8]) -> TestResponse
     request(&app.addr, "POST", EVENTS, &headers, Some(body)).await
 }
 
-async fn post_event(app: &TestApp, key: Option<&str>, event: &Value) -> TestResponse {
+pub(crate) async fn post_event(app: &TestApp, key: Option<&str>, event: &Value) -> TestResponse {
     post_raw(app, key, event.to_string().as_bytes()).await
 }
 
@@ -357,6 +362,143 @@ async fn instances_are_registered_by_owners_and_admins_with_a_valid_arn() {
         app.get_ok(&other_app_acct, &their_path).await["label"],
         "Main"
     );
+}
+
+/// `n` lowercase letters that do not repeat in a pattern (a xorshift generator): PostgreSQL
+/// compresses a run of one letter below its btree limit, it cannot compress these.
+fn letters(n: usize) -> String {
+    let mut x: u32 = 0x9e37_79b9;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect()
+}
+
+/// An instance ARN in partition `aws-<partition>` and region `region`.
+fn arn_in(partition: &str, region: &str) -> String {
+    format!(
+        "arn:aws-{partition}:connect:{region}:123456789012:instance/{}",
+        Uuid::new_v4()
+    )
+}
+
+/// An ARN over 256 characters or a region over 32 is 422 `too_long` naming it, and nothing is
+/// created. Unbounded, an ARN of a 3000-letter partition made a key over PostgreSQL's limit for
+/// the btree of `aws_connect_instances_instance_arn_key` (SQLSTATE 54000): a 500 and an ERROR
+/// line. The table holds every writer to the same bounds (V0188, validated by V0189).
+#[actix_web::test]
+async fn an_arn_or_a_region_over_its_bound_is_422_and_creates_nothing() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let long_region = format!("us-{}-1", letters(40));
+    let at_256 = arn_in(
+        &"q".repeat(256 - arn_in("", "us-east-1").len()),
+        "us-east-1",
+    );
+    assert_eq!(at_256.len(), 256);
+    for (body, refused) in [
+        (
+            json!({"instance_arn": arn_in(&letters(3000), "us-east-1"), "region": "us-east-1", "label": "x"}),
+            vec![("instance_arn", "too_long")],
+        ),
+        (
+            json!({"instance_arn": at_256.replacen("aws-q", "aws-qq", 1), "region": "us-east-1", "label": "x"}),
+            vec![("instance_arn", "too_long")],
+        ),
+        (
+            json!({"instance_arn": new_arn(), "region": format!("us-{}-1", letters(3000)), "label": "x"}),
+            vec![("region", "too_long")],
+        ),
+        // An ARN within its bound whose region is over its own: no region, so no ARN.
+        (
+            json!({"instance_arn": arn_in("us-gov", &long_region), "region": long_region, "label": "x"}),
+            vec![("instance_arn", "invalid"), ("region", "too_long")],
+        ),
+    ] {
+        let r = app.post(&owner, INSTANCES, &body).await;
+        let fields: Vec<(&str, &str)> = r.json["fields"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}: {}", r.status, r.text))
+            .iter()
+            .map(|f| (f["field"].as_str().unwrap(), f["code"].as_str().unwrap()))
+            .collect();
+        assert_eq!((r.status, fields), (422, refused), "{}", r.text);
+    }
+    assert!(app.list_ids(&owner, INSTANCES).await.is_empty());
+    // At the bounds, taken.
+    let region_32 = format!("us-{}-1", "z".repeat(27));
+    assert_eq!(region_32.len(), 32);
+    for (arn, region) in [
+        (at_256.as_str(), "us-east-1"),
+        (&arn_in("us-gov", &region_32), region_32.as_str()),
+    ] {
+        app.create(
+            &owner,
+            INSTANCES,
+            json!({"instance_arn": arn, "region": region, "label": "x"}),
+        )
+        .await;
+    }
+    assert_eq!(app.list_ids(&owner, INSTANCES).await.len(), 2);
+    let r = app
+        .get(&owner, &format!("{INSTANCES}?region={long_region}"))
+        .await;
+    r.assert_error(422, "validation_failed");
+}
+
+/// The table refuses, as the app role, an ARN over 256 characters and a region over 32
+/// (`aws_connect_instances_instance_arn_length_check`, `..._region_length_check`, V0188,
+/// validated by V0189), whatever writes them: not a btree's 54000.
+#[tokio::test]
+async fn the_table_refuses_an_arn_or_a_region_over_its_bound() {
+    use palisade_test_support::sql::{assert_check_refuses, constraint_definition};
+    let db = palisade_test_support::TestDb::new().await;
+    let c = db.app_client().await;
+    let org = begin_new_organization(&c).await;
+    c.batch_execute("COMMIT").await.unwrap();
+    begin_as(&c, org, "owner").await;
+    let insert_arn = "INSERT INTO palisade.aws_connect_instances (id, instance_arn, region, label) \
+                      VALUES (gen_random_uuid(), $1, 'us-east-1', 'Main')";
+    let over = arn_in(&letters(3000), "us-east-1");
+    assert_check_refuses(
+        &c,
+        insert_arn,
+        &over,
+        "aws_connect_instances_instance_arn_length_check",
+    )
+    .await;
+    let insert_region = "INSERT INTO palisade.aws_connect_instances \
+                         (id, instance_arn, region, label) \
+                         VALUES (gen_random_uuid(), 'arn:aws:connect:' || $1 \
+                                 || ':123456789012:instance/12345678-1234-1234-1234-123456789012', \
+                                 $1, 'Main')";
+    assert_check_refuses(
+        &c,
+        insert_region,
+        &format!("us-{}-1", letters(40)),
+        "aws_connect_instances_region_length_check",
+    )
+    .await;
+    rollback(&c).await;
+    let su = db.superuser_client().await;
+    for (name, definition) in [
+        (
+            "aws_connect_instances_instance_arn_length_check",
+            "CHECK ((char_length(instance_arn) <= 256))",
+        ),
+        (
+            "aws_connect_instances_region_length_check",
+            "CHECK ((char_length(region) <= 32))",
+        ),
+    ] {
+        assert_eq!(
+            constraint_definition(&su, name).await,
+            (definition.to_owned(), true)
+        );
+    }
 }
 
 #[actix_web::test]

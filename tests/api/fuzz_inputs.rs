@@ -1434,6 +1434,60 @@ async fn integrations_webhooks_and_api_keys_never_answer_5xx() {
         .await;
 }
 
+/// The Amazon Connect instances and credentials. (A well-formed ARN of a 3000-letter partition,
+/// which answered 500 before the ARN had a bound, takes a structure no generated text has: that
+/// case is `aws_connect::an_arn_or_a_region_over_its_bound_is_422_and_creates_nothing`.)
+#[actix_web::test]
+async fn amazon_connect_instances_and_credentials_never_answer_5xx() {
+    let (app, a) = spawn_app_with_owner("Fuzz").await;
+    let arn = |id: Uuid| format!("arn:aws:connect:us-west-2:123456789012:instance/{id}");
+    let instances = "/v1/call-center/aws-connect/instances";
+    let credentials = "/v1/call-center/aws-connect/credentials";
+    let instance = id(&app
+        .create(
+            &a,
+            instances,
+            json!({"instance_arn": arn(Uuid::new_v4()), "region": "us-west-2", "label": "Main"}),
+        )
+        .await);
+    let credential = id(&app
+        .create(&a, credentials, json!({"label": "EventBridge"}))
+        .await);
+    let instance_item = format!("{instances}/{instance}");
+    let credential_item = format!("{credentials}/{credential}");
+    Family::new(app, &a)
+        .write(
+            "POST",
+            instances,
+            json!({"instance_arn": arn(Uuid::new_v4()), "region": "us-west-2", "label": "Second"}),
+            Unchanged::Newest(instances.into()),
+        )
+        .write(
+            "PATCH",
+            &instance_item,
+            json!({"label": "Primary"}),
+            Unchanged::Item(instance_item.clone()),
+        )
+        .write(
+            "POST",
+            credentials,
+            json!({"label": "Another"}),
+            Unchanged::Newest(credentials.into()),
+        )
+        .write(
+            "PATCH",
+            &credential_item,
+            json!({"label": "Renamed"}),
+            Unchanged::Item(credential_item.clone()),
+        )
+        .list(instances, &["region", "created_after", "created_before"])
+        .list(credentials, &["revoked"])
+        .item(&instance_item)
+        .item(&credential_item)
+        .fuzz()
+        .await;
+}
+
 #[actix_web::test]
 async fn members_invitations_organization_and_accounts_never_answer_5xx() {
     let (app, a) = spawn_app_with_owner("Fuzz").await;

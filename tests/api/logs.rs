@@ -115,6 +115,29 @@ async fn the_analytics_batchs_second_transaction_does_not_log_the_ids_again() {
     names_once(&request_line(&r), &owner.org_id, &owner.user_id);
 }
 
+/// An error answer's closing line carries its `error` code, as the body does; a success's
+/// carries none.
+#[actix_web::test]
+async fn an_error_answers_closing_line_carries_its_code() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let r = app
+        .call("GET", "/v1/customers", Some("not.a.token"), None)
+        .await;
+    r.assert_error(401, "invalid_token");
+    let line = request_line(&r);
+    assert!(line.contains("error=\"invalid_token\""), "{line}");
+    let r = app
+        .post(&owner, "/v1/customers", &json!({"name": " "}))
+        .await;
+    r.assert_error(422, "validation_failed");
+    let line = request_line(&r);
+    assert!(line.contains("error=\"validation_failed\""), "{line}");
+    let r = app.get(&owner, "/v1/customers").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let line = request_line(&r);
+    assert!(!line.contains("error="), "{line}");
+}
+
 /// Asserts that no line of `r`'s request holds any of `secrets`, and that it left lines (a
 /// request with none would pass vacuously).
 fn holds_none(r: &TestResponse, secrets: &[&str], what: &str) {
@@ -129,7 +152,11 @@ fn holds_none(r: &TestResponse, secrets: &[&str], what: &str) {
 
 /// No line of a request that carries a secret holds it: a login's password (right or wrong), a
 /// password change's two, a session token, an API key (in either header), a webhook's signing
-/// secret as it is created and rotated.
+/// secret as it is created and rotated; signup's password and the verification token it mails,
+/// that token confirmed (and a wrong one), an invitation's token as it is made, accepted and
+/// refused once used, with the invitee's password; a reset's token as it is asked for and used,
+/// with the new password (and a used token refused); an Amazon Connect credential in its 201 and
+/// in `X-Palisade-Connect-Key` (accepted, unknown, revoked).
 #[actix_web::test]
 async fn no_line_of_a_request_holds_the_secret_it_carried() {
     let (app, owner): (TestApp, Account) = spawn_app_with_owner("Acme").await;
@@ -193,6 +220,127 @@ async fn no_line_of_a_request_holds_the_secret_it_carried() {
     assert_eq!(r.status, 200, "{}", r.text);
     let rotated = r.json["signing_secret"].as_str().unwrap().to_owned();
     holds_none(&r, &[&secret, &rotated], "a webhook's rotation");
+
+    // Signup's password, the session it hands out and the verification token it mails.
+    let email = format!("logs-{}@example.com", Uuid::new_v4().simple());
+    let password = "a signup passphrase for the log test";
+    let r = app
+        .call(
+            "POST",
+            "/v1/auth/signup",
+            None,
+            Some(&json!({"organization_name": "Logs", "name": "Ada", "email": email, "password": password})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let session = r.json["token"].as_str().unwrap().to_owned();
+    let verification = app
+        .last_mail_to(&email)
+        .await
+        .link_token("/verify-email")
+        .expect("a verification link");
+    holds_none(&r, &[password, &session, &verification], "signup");
+    let wrong = "a-verification-token-that-is-not-the-one";
+    for (token, status) in [(wrong, 400), (verification.as_str(), 204)] {
+        let r = app
+            .call(
+                "POST",
+                "/v1/me/confirm-email",
+                Some(&session),
+                Some(&json!({ "token": token })),
+            )
+            .await;
+        assert_eq!(r.status, status, "{}", r.text);
+        holds_none(&r, &[token, &session], "an email's confirmation");
+    }
+
+    // An invitation's token, as it is made, accepted and refused once used; the invitee's
+    // password and the session they get.
+    let invitee = format!("invitee-{}@example.com", Uuid::new_v4().simple());
+    let r = app.invite(&owner, &invitee, "member").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let invitation = app.invitation_token(&invitee).await;
+    holds_none(&r, &[&invitation], "an invitation");
+    let invitee_password = "an invitee's passphrase for the log test";
+    let r = app
+        .accept_invitation(&invitation, "Invitee", invitee_password)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let invitee_session = r.json["token"].as_str().unwrap().to_owned();
+    holds_none(
+        &r,
+        &[&invitation, invitee_password, &invitee_session],
+        "accepting an invitation",
+    );
+    let r = app
+        .accept_invitation(&invitation, "Invitee", invitee_password)
+        .await;
+    assert!((400..500).contains(&r.status), "{}", r.text);
+    holds_none(
+        &r,
+        &[&invitation, invitee_password],
+        "a used invitation refused",
+    );
+
+    // An Amazon Connect credential in its 201, then in X-Palisade-Connect-Key: accepted,
+    // unknown, revoked.
+    let arn = format!(
+        "arn:aws:connect:us-west-2:123456789012:instance/{}",
+        Uuid::new_v4()
+    );
+    app.create(
+        &owner,
+        "/v1/call-center/aws-connect/instances",
+        json!({"instance_arn": arn, "region": "us-west-2", "label": "Main"}),
+    )
+    .await;
+    let r = app
+        .post(
+            &owner,
+            "/v1/call-center/aws-connect/credentials",
+            &json!({"label": "EventBridge"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let credential = r.json["key"].as_str().unwrap().to_owned();
+    holds_none(&r, &[&credential], "a Connect credential's creation");
+    let credential_item = format!(
+        "/v1/call-center/aws-connect/credentials/{}",
+        r.json["id"].as_str().unwrap()
+    );
+    let event = crate::aws_connect::sample("INITIATED", "e-logs", "c-logs", &arn);
+    let r = crate::aws_connect::post_event(&app, Some(&credential), &event).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    holds_none(&r, &[&credential], "a Connect event");
+    let unknown = credential.replace(&credential[credential.len() - 6..], "zzzzzz");
+    let r = crate::aws_connect::post_event(&app, Some(&unknown), &event).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    holds_none(
+        &r,
+        &[&unknown],
+        "a Connect event with an unknown credential",
+    );
+    assert_eq!(app.delete(&owner, &credential_item).await.status, 204);
+    let r = crate::aws_connect::post_event(&app, Some(&credential), &event).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    holds_none(
+        &r,
+        &[&credential],
+        "a Connect event with a revoked credential",
+    );
+
+    // A reset's token as it is asked for and used, with the new password, and the used token
+    // refused. (Last: a reset ends the owner's sessions.)
+    let r = app.request_password_reset(&owner.email).await;
+    assert!((200..300).contains(&r.status), "{}", r.text);
+    let reset = app.reset_token(&owner.email, 1).await;
+    holds_none(&r, &[&reset], "a reset's request");
+    let reset_password = "a reset passphrase for the log test";
+    for ok in [true, false] {
+        let r = app.reset_password(&reset, reset_password).await;
+        assert_eq!(r.status < 300, ok, "{}", r.text);
+        holds_none(&r, &[&reset, reset_password], "a password reset");
+    }
 }
 
 /// Ends the app's connections to its database (the pool opens new ones, with the database's

@@ -660,7 +660,10 @@ impl Ruled for d::WebhookEvents {
 
 impl Ruled for d::AwsRegion {
     fn rule() -> Rule {
-        Rule::pattern(REGION)
+        Rule {
+            max_length: Some(d::AwsRegion::MAX_CHARS),
+            ..Rule::pattern(REGION)
+        }
     }
 }
 
@@ -670,10 +673,13 @@ const REGION: &str = "^[a-z]{2}(?:-[a-z]+)+-[0-9]$";
 impl Ruled for d::ConnectInstanceArn {
     fn rule() -> Rule {
         let region = &REGION[1..REGION.len() - 1];
-        Rule::pattern(format!(
-            "^arn:aws(?:-[a-z]+)*:connect:{region}:[0-9]{{12}}:instance/\
-             [0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$"
-        ))
+        Rule {
+            max_length: Some(d::ConnectInstanceArn::MAX_CHARS),
+            ..Rule::pattern(format!(
+                "^arn:aws(?:-[a-z]+)*:connect:{region}:[0-9]{{12}}:instance/\
+                 [0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$"
+            ))
+        }
     }
 }
 

@@ -2,8 +2,10 @@
 //!
 //! Each request gets a span with its request id, method and route template (never the query
 //! string, which can hold filter values), and, once the bearer token is verified, `org.id` and
-//! `user.id`. One line is logged when the request ends, with status and latency; errors add
-//! their code. Bodies, tokens and passwords never appear. The line is a warning when the
+//! `user.id`. One line is logged when the request ends, with status and latency; an error
+//! answer adds its `error` code (`invalid_token`, `validation_failed`: the [`ApiError`]'s, a
+//! `&'static str`, nothing allocated, and nothing when the answer is no [`ApiError`]'s). Bodies,
+//! tokens and passwords never appear. The line is a warning when the
 //! response is a 5xx or took [`SlowRequest`] or longer, so a stall shows under `RUST_LOG=warn`.
 //!
 //! The span is at the ERROR level, not INFO: a span is on only where the filter lets its level
@@ -21,6 +23,8 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage};
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
+
+use crate::ApiError;
 
 /// The response header that echoes the request id, so a client can quote it in a bug report.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -64,8 +68,11 @@ impl RootSpanBuilder for PalisadeRootSpan {
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         let _entered = span.enter();
+        // The answer's `error` code, when an `ApiError` made it (None records nothing).
+        let code = |e: &Error| e.as_error::<ApiError>().map(|e| e.code().as_str());
         match outcome {
             Ok(resp) => {
+                let error = resp.response().error().and_then(code);
                 let status = resp.status().as_u16();
                 span.record("http.status_code", status);
                 let request = resp.request();
@@ -84,15 +91,16 @@ impl RootSpanBuilder for PalisadeRootSpan {
                 } else if latency >= slow.0 {
                     "request finished slowly"
                 } else {
-                    tracing::info!(status, latency_ms, "request finished");
+                    tracing::info!(status, latency_ms, error, "request finished");
                     return;
                 };
-                tracing::warn!(status, latency_ms, "{message}");
+                tracing::warn!(status, latency_ms, error, "{message}");
             }
             Err(e) => {
                 let status = e.as_response_error().status_code().as_u16();
                 span.record("http.status_code", status);
-                tracing::warn!(status, "request failed before a response was built");
+                let error = code(e);
+                tracing::warn!(status, error, "request failed before a response was built");
             }
         }
     }

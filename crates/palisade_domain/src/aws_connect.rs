@@ -12,13 +12,21 @@ text_type!(
 );
 
 /// An AWS region name (`us-east-1`, `eu-west-2`, `us-gov-west-1`): two letters, one or more
-/// words, a digit, joined by hyphens.
+/// words, a digit, joined by hyphens; at most [`AwsRegion::MAX_CHARS`] characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsRegion(String);
 
 impl AwsRegion {
+    /// The longest region name accepted. AWS's longest are 14 characters (`ap-southeast-1`,
+    /// `ap-northeast-1`); `sql/V0188__bound_aws_connect_arns_and_regions.sql` holds the table to
+    /// the same bound.
+    pub const MAX_CHARS: usize = 32;
+
     /// Parses a region name (exact: no trimming, lowercase only).
     pub fn parse(s: &str) -> Result<Self, ParseError> {
+        if s.chars().nth(Self::MAX_CHARS).is_some() {
+            return Err(ParseError::too_long("is too long (at most 32 characters)"));
+        }
         if is_region(s) {
             Ok(Self(s.to_owned()))
         } else {
@@ -49,8 +57,10 @@ fn is_region(s: &str) -> bool {
 
 /// An Amazon Connect instance ARN:
 /// `arn:<partition>:connect:<region>:<12-digit account>:instance/<lowercase UUID>`, where the
-/// partition is `aws` or `aws-<words>` (`aws-us-gov`, `aws-cn`). Exactly what
-/// `sql/V0145__create_aws_connect_instances.sql`'s CHECK accepts.
+/// partition is `aws` or `aws-<words>` (`aws-us-gov`, `aws-cn`, `aws-iso-b`), the region an
+/// [`AwsRegion`], the whole at most [`ConnectInstanceArn::MAX_CHARS`] characters. Exactly what
+/// the CHECKs of `sql/V0145__create_aws_connect_instances.sql` and
+/// `sql/V0188__bound_aws_connect_arns_and_regions.sql` accept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectInstanceArn {
     arn: String,
@@ -58,8 +68,17 @@ pub struct ConnectInstanceArn {
 }
 
 impl ConnectInstanceArn {
+    /// The longest ARN accepted. A real instance ARN is about 90 characters (AWS's longest
+    /// partition, `aws-us-gov`, is 10, its longest region 14); unbounded, a long partition made
+    /// a key over PostgreSQL's limit for the btree of `aws_connect_instances_instance_arn_key`
+    /// (SQLSTATE 54000: a 500 where a 422 was due).
+    pub const MAX_CHARS: usize = 256;
+
     /// Parses an instance ARN (exact: no trimming).
     pub fn parse(s: &str) -> Result<Self, ParseError> {
+        if s.chars().nth(Self::MAX_CHARS).is_some() {
+            return Err(ParseError::too_long("is too long (at most 256 characters)"));
+        }
         const BAD: ParseError = ParseError::new(
             "must be an Amazon Connect instance ARN: arn:aws:connect:<region>:<account>:instance/<id>",
         );
@@ -106,6 +125,7 @@ crate::parse_with_inherent!(AwsRegion, ConnectInstanceArn);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ParseKind;
 
     const GOOD: &str =
         "arn:aws:connect:us-west-2:123456789012:instance/12345678-1234-1234-1234-123456789012";
@@ -161,5 +181,36 @@ mod tests {
         ] {
             assert!(AwsRegion::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// The bounds: an ARN of 256 characters and a region of 32 are taken, one more is refused
+    /// as too long (unbounded, a long partition made a key over PostgreSQL's btree limit).
+    #[test]
+    fn lengths() {
+        let arn = |partition_words: usize, region_words: usize| {
+            format!(
+                "arn:aws-{}:connect:us-{}-1:123456789012:instance/12345678-1234-1234-1234-123456789012",
+                "q".repeat(partition_words),
+                "z".repeat(region_words)
+            )
+        };
+        let longest = arn(256 - arn(0, 1).len(), 1);
+        assert_eq!(longest.len(), ConnectInstanceArn::MAX_CHARS);
+        assert!(ConnectInstanceArn::parse(&longest).is_ok());
+        let over = arn(256 - arn(0, 1).len() + 1, 1);
+        assert_eq!(
+            ConnectInstanceArn::parse(&over).map_err(|e| e.kind()),
+            Err(ParseKind::TooLong)
+        );
+        let region = |words: usize| format!("us-{}-1", "z".repeat(words));
+        assert_eq!(region(27).len(), AwsRegion::MAX_CHARS);
+        assert!(AwsRegion::parse(&region(27)).is_ok());
+        assert!(ConnectInstanceArn::parse(&arn(1, 27)).is_ok());
+        assert_eq!(
+            AwsRegion::parse(&region(28)).map_err(|e| e.kind()),
+            Err(ParseKind::TooLong)
+        );
+        // Within an ARN, a region over its bound is no region: the ARN is refused.
+        assert!(ConnectInstanceArn::parse(&arn(1, 28)).is_err());
     }
 }
