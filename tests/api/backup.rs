@@ -115,6 +115,8 @@ async fn a_dump_by_the_backup_role_restores_every_row_into_a_new_cluster_and_aud
         "backup_analyst_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
+    // A role is the server's, not the test database's: dropped after the test, pass or fail.
+    app.db.drop_role_with_it(&analyst);
     {
         let mut su_db = app.db.superuser_client().await;
         let role = palisade_db::analysts::AnalystRole::parse(&analyst).unwrap();
