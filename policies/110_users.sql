@@ -30,8 +30,9 @@
  * (the transaction's own user: PATCH /v1/me).
  * Limits, honestly: login_lookup hands the password hash to the app role (argon2 runs in the
  * server), so change_password's "current hash" check binds the app's code, not a compromised
- * app role; and INSERT lets an admin context create a user with a hash of its choosing, which
- * only the invitation acceptance path does (routes/accounts.rs).
+ * app role; and INSERT lets an owner or admin context create a user with a hash of its choosing,
+ * which only signup (as the new organization's owner, crates/palisade_db/src/auth.rs) and the
+ * invitation acceptance path (as the inviter, routes/accounts.rs) do.
  */
 ALTER TABLE palisade.users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.users FORCE ROW LEVEL SECURITY;

@@ -5,8 +5,9 @@
  * (phone_numbers_inventory_fkey, sql/V0070; claims go through policies/022), so no write here,
  * even a direct INSERT, can take a number nobody assigned (docs/phone-numbers.md).
  *
- * The one global unique key of the tenant domain: phone_numbers_number_key UNIQUE (number),
- * allow-listed in tests/api/catalog.rs. Why it is needed: an inbound SMS or call names only the
+ * A global unique key of the tenant domain: phone_numbers_number_key UNIQUE (number), one of the
+ * four allow-listed in policies/910_audit_allow_list.sql (tests/api/catalog.rs reads the list
+ * back). Why it is needed: an inbound SMS or call names only the
  * number it was sent to, and it must route to exactly one organization (the webhook resolvers
  * of 021_webhook_resolvers.sql find the organization from the number, before any tenant is
  * known). What it reveals: nothing the API answers: a claim goes through

@@ -13,10 +13,14 @@
  *                     460_mailgun_tokens.sql. USAGE alone reaches no table: this file revokes
  *                     every privilege on stripe_events from it, and without a policy for it, RLS
  *                     would show it no row anyway.)
+ *   palisade_resolver SELECT (event_id, received_at) and DELETE, with a policy for each that
+ *                     admits only itself: retention removes the ids past their window, only inside
+ *                     palisade_private.purge_expired_records (below).
  *   PUBLIC            nothing.
  *
- * Row-level security is enabled and forced with no policy: only a BYPASSRLS role
- * (palisade_billing) or a superuser sees rows, so a stray grant to another role exposes nothing.
+ * Row-level security is enabled and forced, with the resolver's two retention policies only:
+ * besides the resolver, only a BYPASSRLS role (palisade_billing) or a superuser sees rows, so a
+ * stray grant to another role exposes nothing.
  * ON DELETE SET NULL from palisade.organizations runs as the table owner and is unaffected.
  */
 -- Schema privileges of PUBLIC and palisade_billing; palisade_app's are 460_mailgun_tokens.sql's.
