@@ -2845,6 +2845,48 @@ async fn execute_on_a_definer_beyond_the_role_palisade_grants_it_to_is_critical(
     assert_eq!(violations(&su).await, vec![]);
 }
 
+/// `reporting.customer_names()`: a SECURITY DEFINER function outside Palisade's schemas that
+/// lists the customers its owner may read, owned by `owner`, and executable by a new role `bob`
+/// (and no one else).
+async fn customer_names_definer(su: &Client, owner: &str, bob: &str) {
+    su.batch_execute(&format!(
+        "CREATE ROLE {bob} NOLOGIN;
+         CREATE SCHEMA reporting;
+         CREATE FUNCTION reporting.customer_names() RETURNS SETOF text
+             LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+             AS 'SELECT name FROM palisade.customers ORDER BY name';
+         REVOKE ALL ON FUNCTION reporting.customer_names() FROM PUBLIC;
+         ALTER FUNCTION reporting.customer_names() OWNER TO {owner};
+         GRANT USAGE ON SCHEMA reporting TO {bob};
+         GRANT EXECUTE ON FUNCTION reporting.customer_names() TO {bob};"
+    ))
+    .await
+    .unwrap();
+}
+
+/// What `reporting.customer_names()` answers `role` with `org` as its organization.
+async fn customer_names_as(su: &mut Client, role: &str, org: uuid::Uuid) -> Vec<String> {
+    let tx = su.transaction().await.unwrap();
+    tx.batch_execute(&format!("SET LOCAL ROLE {role}"))
+        .await
+        .unwrap();
+    tx.execute(
+        "SELECT set_config('app.current_org', $1, true)",
+        &[&org.to_string()],
+    )
+    .await
+    .unwrap();
+    let seen = tx
+        .query("SELECT reporting.customer_names()", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tx.rollback().await.unwrap();
+    seen
+}
+
 #[tokio::test]
 async fn a_definer_owned_by_the_app_is_critical_in_any_schema() {
     // A SECURITY DEFINER function outside Palisade's schemas, owned by an app login role: it runs
@@ -2856,40 +2898,10 @@ async fn a_definer_owned_by_the_app_is_critical_in_any_schema() {
     let (a, b) = two_organizations(&su).await;
     let bob = probe_role(&db);
     let login = schema::APP_LOGIN_ROLES[0];
-    su.batch_execute(&format!(
-        "CREATE ROLE {bob} NOLOGIN;
-         CREATE SCHEMA reporting;
-         CREATE FUNCTION reporting.customer_names() RETURNS SETOF text
-             LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
-             AS 'SELECT name FROM palisade.customers ORDER BY name';
-         REVOKE ALL ON FUNCTION reporting.customer_names() FROM PUBLIC;
-         ALTER FUNCTION reporting.customer_names() OWNER TO {login};
-         GRANT USAGE ON SCHEMA reporting TO {bob};
-         GRANT EXECUTE ON FUNCTION reporting.customer_names() TO {bob};"
-    ))
-    .await
-    .unwrap();
+    customer_names_definer(&su, login, &bob).await;
     // The leak: bob picks organization B, then A.
     for (org, name) in [(b, "customer of org B"), (a, "customer of org A")] {
-        let tx = su.transaction().await.unwrap();
-        tx.batch_execute(&format!("SET LOCAL ROLE {bob}"))
-            .await
-            .unwrap();
-        tx.execute(
-            "SELECT set_config('app.current_org', $1, true)",
-            &[&org.to_string()],
-        )
-        .await
-        .unwrap();
-        let seen: Vec<String> = tx
-            .query("SELECT reporting.customer_names()", &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        assert_eq!(seen, [name]);
-        tx.rollback().await.unwrap();
+        assert_eq!(customer_names_as(&mut su, &bob, org).await, [name]);
     }
     let function = "reporting.customer_names()";
     assert_reported(
@@ -3036,41 +3048,14 @@ async fn a_definer_owned_by_an_analyst_is_critical_in_any_schema() {
     .await
     .unwrap();
     let (bob, carol) = (probe_role(&db), probe_role(&db));
-    su.batch_execute(&format!(
-        "CREATE ROLE {bob} NOLOGIN;
-         CREATE SCHEMA reporting;
-         CREATE FUNCTION reporting.customer_names() RETURNS SETOF text
-             LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
-             AS 'SELECT name FROM palisade.customers ORDER BY name';
-         REVOKE ALL ON FUNCTION reporting.customer_names() FROM PUBLIC;
-         ALTER FUNCTION reporting.customer_names() OWNER TO {analyst};
-         GRANT USAGE ON SCHEMA reporting TO {bob};
-         GRANT EXECUTE ON FUNCTION reporting.customer_names() TO {bob};"
-    ))
-    .await
-    .unwrap();
+    customer_names_definer(&su, &analyst, &bob).await;
     // The leak: bob, who may read no customer, reads organization A's through it, whatever
     // organization it sets.
     for org in [a, b] {
-        let tx = su.transaction().await.unwrap();
-        tx.batch_execute(&format!("SET LOCAL ROLE {bob}"))
-            .await
-            .unwrap();
-        tx.execute(
-            "SELECT set_config('app.current_org', $1, true)",
-            &[&org.to_string()],
-        )
-        .await
-        .unwrap();
-        let seen: Vec<String> = tx
-            .query("SELECT reporting.customer_names()", &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        assert_eq!(seen, ["customer of org A"]);
-        tx.rollback().await.unwrap();
+        assert_eq!(
+            customer_names_as(&mut su, &bob, org).await,
+            ["customer of org A"]
+        );
     }
     let function = "reporting.customer_names()";
     assert_reported(
