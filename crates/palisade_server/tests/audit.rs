@@ -2864,6 +2864,24 @@ async fn customer_names_definer(su: &Client, owner: &str, bob: &str) {
     .unwrap();
 }
 
+/// The critical `definer_executable_by_other_role` finding on `function`, which the built
+/// `palisade audit` reports too, and every finding (ranked) beside it.
+async fn critical_definer_finding(
+    db: &TestDb,
+    su: &Client,
+    function: &str,
+) -> (Vec<[String; 5]>, [String; 5]) {
+    assert_reported(db, "definer_executable_by_other_role", "function", function).await;
+    let found = ranked_violations(su).await;
+    let v = found
+        .iter()
+        .find(|v| v[1] == "definer_executable_by_other_role" && v[3] == function)
+        .unwrap_or_else(|| panic!("{found:?}"))
+        .clone();
+    assert_eq!(v[0], "critical", "{v:?}");
+    (found, v)
+}
+
 /// What `reporting.customer_names()` answers `role` with `org` as its organization.
 async fn customer_names_as(su: &mut Client, role: &str, org: uuid::Uuid) -> Vec<String> {
     let tx = su.transaction().await.unwrap();
@@ -2904,19 +2922,7 @@ async fn a_definer_owned_by_the_app_is_critical_in_any_schema() {
         assert_eq!(customer_names_as(&mut su, &bob, org).await, [name]);
     }
     let function = "reporting.customer_names()";
-    assert_reported(
-        &db,
-        "definer_executable_by_other_role",
-        "function",
-        function,
-    )
-    .await;
-    let found = ranked_violations(&su).await;
-    let v = found
-        .iter()
-        .find(|v| v[1] == "definer_executable_by_other_role" && v[3] == function)
-        .unwrap();
-    assert_eq!(v[0], "critical", "{v:?}");
+    let (found, v) = critical_definer_finding(&db, &su, function).await;
     assert!(
         v[4].contains(&format!("executable by {bob}:")) && v[4].contains("palisade_app"),
         "{v:?}"
@@ -3058,19 +3064,7 @@ async fn a_definer_owned_by_an_analyst_is_critical_in_any_schema() {
         );
     }
     let function = "reporting.customer_names()";
-    assert_reported(
-        &db,
-        "definer_executable_by_other_role",
-        "function",
-        function,
-    )
-    .await;
-    let found = ranked_violations(&su).await;
-    let v = found
-        .iter()
-        .find(|v| v[1] == "definer_executable_by_other_role" && v[3] == function)
-        .unwrap();
-    assert_eq!(v[0], "critical", "{v:?}");
+    let (_, v) = critical_definer_finding(&db, &su, function).await;
     assert!(
         v[4].contains(&format!("executable by {bob}:"))
             && v[4].contains(&format!("under {analyst}'s policies"))
