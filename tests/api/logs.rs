@@ -4,7 +4,9 @@
 //! refused, and never a secret the request carried.
 
 use palisade_domain::Role;
-use palisade_test_support::{Account, TestApp, TestResponse, logs, spawn_app_with_owner};
+use palisade_test_support::{
+    Account, TestApp, TestResponse, logs, request, spawn_app_configured, spawn_app_with_owner,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -132,10 +134,36 @@ async fn an_error_answers_closing_line_carries_its_code() {
     r.assert_error(422, "validation_failed");
     let line = request_line(&r);
     assert!(line.contains("error=\"validation_failed\""), "{line}");
+    // Answers made from an error outside a handler's return: a 405, a refused CORS preflight.
+    let r = app
+        .call("PUT", "/v1/customers", Some(&owner.token), None)
+        .await;
+    r.assert_error(405, "method_not_allowed");
+    let line = request_line(&r);
+    assert!(line.contains("error=\"method_not_allowed\""), "{line}");
     let r = app.get(&owner, "/v1/customers").await;
     assert_eq!(r.status, 200, "{}", r.text);
     let line = request_line(&r);
     assert!(!line.contains("error="), "{line}");
+
+    let app = spawn_app_configured(|c| {
+        c.cors = palisade_api::cors::CorsOrigins::parse("https://app.example.com").unwrap();
+    })
+    .await;
+    let r = request(
+        &app.addr,
+        "OPTIONS",
+        "/v1/customers",
+        &[
+            ("Origin", "https://evil.example".to_owned()),
+            ("Access-Control-Request-Method", "GET".to_owned()),
+        ],
+        None,
+    )
+    .await;
+    r.assert_error(403, "origin_not_allowed");
+    let line = request_line(&r);
+    assert!(line.contains("error=\"origin_not_allowed\""), "{line}");
 }
 
 /// Asserts that no line of `r`'s request holds any of `secrets`, and that it left lines (a

@@ -21,7 +21,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, ResponseError, web};
+use actix_web::{Error, HttpResponse, web};
 
 use crate::ApiError;
 use crate::error::ErrorCode;
@@ -155,21 +155,21 @@ pub async fn cors(
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
     {
         // A preflight: answered here, never by a route.
+        // A refusal is made from the error, which the answer carries: the request's log line and
+        // metrics read its code there.
         let mut resp = if !allowed {
             tracing::info!(origin = ?origin, "CORS preflight from an origin not allowed");
-            ApiError::Forbidden {
+            HttpResponse::from_error(ApiError::Forbidden {
                 code: ErrorCode::OriginNotAllowed,
                 message: "this origin may not call the API from a browser; the operator lists \
                           the allowed ones in PALISADE_CORS_ALLOWED_ORIGINS",
-            }
-            .error_response()
+            })
         } else if !method_allowed(&req) || !headers_allowed(&req) {
-            ApiError::Forbidden {
+            HttpResponse::from_error(ApiError::Forbidden {
                 code: ErrorCode::OriginNotAllowed,
                 message: "the preflight asks for a method or a header the API does not accept \
                           from browsers",
-            }
-            .error_response()
+            })
         } else {
             let mut ok = HttpResponse::NoContent();
             ok.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
@@ -188,7 +188,8 @@ pub async fn cors(
             ok.finish()
         };
         resp.headers_mut().append(header::VARY, vary);
-        return Ok(req.into_response(resp));
+        // Not `req.into_response`, which converts the answer and drops the error it carries.
+        return Ok(ServiceResponse::new(req.into_parts().0, resp));
     }
     match next.call(req).await {
         Ok(res) => {

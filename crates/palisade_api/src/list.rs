@@ -14,7 +14,7 @@
 //! only moves the starting point of a list the tenant may read anyway.
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::future::{Ready, ready};
@@ -65,9 +65,9 @@ impl<F> List<F> {
             Ok(()) => HttpResponse::Ok()
                 .content_type(actix_web::http::header::ContentType::json())
                 .body(body),
-            Err(e) => {
-                ApiError::internal(format!("a list page did not serialize: {e}")).error_response()
-            }
+            Err(e) => HttpResponse::from_error(ApiError::internal(format!(
+                "a list page did not serialize: {e}"
+            ))),
         }
     }
 

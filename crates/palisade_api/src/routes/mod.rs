@@ -150,7 +150,9 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 /// 405 `method_not_allowed`, with the `Allow` header RFC 9110 requires: `allow` lists the
 /// path's methods (`GET, POST`).
 pub(crate) fn method_not_allowed(allow: &str) -> HttpResponse {
-    let mut response = actix_web::ResponseError::error_response(&ApiError::Http {
+    // Made from the error, which the answer carries: the request's log line and metrics read
+    // its code there.
+    let mut response = HttpResponse::from_error(ApiError::Http {
         status: actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
         code: crate::error::ErrorCode::MethodNotAllowed,
         message: "this method is not allowed on this resource".into(),
