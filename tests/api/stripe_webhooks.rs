@@ -204,6 +204,69 @@ async fn a_plan_change_moves_the_organizations_updated_at_and_nothing_else_does(
     assert!(past_due > subscribed, "the plan's status changed");
 }
 
+/// A plan change that waited (here on another event of its customer, whose lock a superuser
+/// holds) while an owner renamed the organization stamps a time after the rename's: its
+/// transaction began first, and `now()` alone set `updated_at` back (V0190).
+#[actix_web::test]
+async fn a_plan_change_that_waited_never_sets_updated_at_back() {
+    let (app, a) = spawn_app_with_owner("Acme").await;
+    let customer = link_customer(&app, &a).await;
+    let su = app.db.superuser_client().await;
+    su.batch_execute("BEGIN").await.unwrap();
+    // palisade_db::lock::XACT_LOCK with STRIPE_CUSTOMER_CLASS (0x5374), as the event takes it.
+    su.execute(
+        "SELECT pg_advisory_xact_lock(21364, hashtext($1))",
+        &[&customer],
+    )
+    .await
+    .unwrap();
+    let body = event(
+        &stripe_id("evt"),
+        "customer.subscription.created",
+        T0 + 1,
+        subscription(&stripe_id("sub"), &customer, "active", "pro", 3),
+    );
+    let post = app.stripe_webhook(&body);
+    let rename = async {
+        // Until the event waits on the lock (its transaction has begun), then a rename commits.
+        for attempt in 0.. {
+            assert!(
+                attempt < 3000,
+                "the event never waited on its customer's lock"
+            );
+            let waiting: i64 = su
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                      WHERE datname = current_database() AND application_name = $1 \
+                        AND wait_event_type = 'Lock'",
+                    &[&palisade_db::stripe::BILLING_APPLICATION_NAME],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let r = app
+            .patch(&a, "/v1/organization", &json!({"name": "Acme Renamed"}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        su.batch_execute("COMMIT").await.unwrap();
+        r.json["updated_at"].as_str().unwrap().to_owned()
+    };
+    let (r, renamed) = tokio::join!(post, rename);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let org = app.get(&a, "/v1/organization").await;
+    assert_eq!(org.json["plan"], "pro");
+    let stamped = org.json["updated_at"].as_str().unwrap();
+    assert!(
+        stamped > renamed.as_str(),
+        "the plan change stamped {stamped}, before the rename's {renamed}"
+    );
+}
+
 #[actix_web::test]
 async fn each_handled_event_type_is_accepted_and_has_its_effect() {
     let (app, a) = spawn_app_with_owner("Acme").await;
