@@ -6,7 +6,8 @@
  * Who may do what:
  *   palisade_billing  USAGE on the schema; SELECT and INSERT on the table: it inserts each event id
  *                     with ON CONFLICT DO NOTHING in the transaction that applies the event, and
- *                     reads them. No UPDATE or DELETE: a recorded event stays recorded.
+ *                     reads them. No UPDATE or DELETE: a recorded event stays recorded until
+ *                     retention removes it (palisade_resolver, below).
  *   palisade_app      nothing on this table: tenant requests and carrier/email webhooks never touch
  *                     Stripe events. (It has USAGE on the schema, for its one platform table
  *                     palisade_platform.mailgun_tokens: granted and explained in

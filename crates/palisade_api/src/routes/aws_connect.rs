@@ -104,7 +104,8 @@ crate::list::filters! {
 #[schema(as = ConnectInstanceCreate)]
 pub struct InstanceCreateBody {
     /// `arn:aws:connect:<region>:<12-digit account>:instance/<instance id>` (also `aws-us-gov`,
-    /// `aws-cn`, ... partitions), at most 256 characters.
+    /// `aws-cn`, ... partitions), at most 256 characters; its region, too, at most 32 (422
+    /// `invalid` otherwise).
     #[schema(required = true, value_type = String)]
     instance_arn: Option<String>,
     /// The ARN's region (e.g. `us-east-1`), at most 32 characters: 422 when it is not the ARN's.
