@@ -228,27 +228,9 @@ async fn a_plan_change_that_waited_never_sets_updated_at_back() {
     );
     let post = app.stripe_webhook(&body);
     let rename = async {
-        // Until the event waits on the lock (its transaction has begun), then a rename commits.
-        for attempt in 0.. {
-            assert!(
-                attempt < 3000,
-                "the event never waited on its customer's lock"
-            );
-            let waiting: i64 = su
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity \
-                      WHERE datname = current_database() AND application_name = $1 \
-                        AND wait_event_type = 'Lock'",
-                    &[&palisade_db::stripe::BILLING_APPLICATION_NAME],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if waiting > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        // Until the event waits on the lock (its transaction has begun: the one session of this
+        // database that waits), then a rename commits.
+        app.db.until_one_session_waits_on_a_lock().await;
         let r = app
             .patch(&a, "/v1/organization", &json!({"name": "Acme Renamed"}))
             .await;
