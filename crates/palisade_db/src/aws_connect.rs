@@ -70,7 +70,7 @@ impl crud::Insert for NewConnectInstance {
             &[
                 &palisade_domain::ConnectInstanceId::new().as_uuid(),
                 &self.instance_arn.as_str(),
-                &self.instance_arn.region().as_str(),
+                &self.instance_arn.region(),
                 &self.label.as_str(),
             ],
         )

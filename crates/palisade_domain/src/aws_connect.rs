@@ -57,14 +57,17 @@ fn is_region(s: &str) -> bool {
 
 /// An Amazon Connect instance ARN:
 /// `arn:<partition>:connect:<region>:<12-digit account>:instance/<lowercase UUID>`, where the
-/// partition is `aws` or `aws-<words>` (`aws-us-gov`, `aws-cn`, `aws-iso-b`), the region an
-/// [`AwsRegion`], the whole at most [`ConnectInstanceArn::MAX_CHARS`] characters. Exactly what
-/// the CHECKs of `sql/V0145__create_aws_connect_instances.sql` and
-/// `sql/V0188__bound_aws_connect_arns_and_regions.sql` accept.
+/// partition is `aws` or `aws-<words>` (`aws-us-gov`, `aws-cn`, `aws-iso-b`), the region shaped
+/// as an [`AwsRegion`] (its length bounded by the whole's only: a registration also gives the
+/// region, an [`AwsRegion`] that must be this one, so a longer one is refused there, on
+/// `region`), the whole at most [`ConnectInstanceArn::MAX_CHARS`] characters. Exactly what the
+/// CHECKs of `sql/V0145__create_aws_connect_instances.sql` and
+/// `sql/V0188__bound_aws_connect_arns_and_regions.sql` accept on `instance_arn`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectInstanceArn {
     arn: String,
-    region: AwsRegion,
+    /// Where the region starts and ends in `arn`.
+    region: std::ops::Range<usize>,
 }
 
 impl ConnectInstanceArn {
@@ -98,11 +101,11 @@ impl ConnectInstanceArn {
         let id_ok = resource.strip_prefix("instance/").is_some_and(|id| {
             uuid::Uuid::try_parse(id).is_ok_and(|u| u.hyphenated().to_string() == id)
         });
-        let region = AwsRegion::parse(region).map_err(|_| BAD)?;
-        if partition_ok && account_ok && id_ok {
+        if partition_ok && account_ok && id_ok && is_region(region) {
+            let start = "arn:".len() + partition.len() + ":connect:".len();
             Ok(Self {
                 arn: s.to_owned(),
-                region,
+                region: start..start + region.len(),
             })
         } else {
             Err(BAD)
@@ -114,9 +117,9 @@ impl ConnectInstanceArn {
         &self.arn
     }
 
-    /// The region the ARN names.
-    pub fn region(&self) -> &AwsRegion {
-        &self.region
+    /// The region the ARN names (shaped as an [`AwsRegion`], not bounded as one).
+    pub fn region(&self) -> &str {
+        &self.arn[self.region.clone()]
     }
 }
 
@@ -134,7 +137,7 @@ mod tests {
     fn accepts_instance_arns_of_every_partition() {
         let parsed = ConnectInstanceArn::parse(GOOD);
         assert_eq!(
-            parsed.as_ref().map(|a| (a.as_str(), a.region().as_str())),
+            parsed.as_ref().map(|a| (a.as_str(), a.region())),
             Ok((GOOD, "us-west-2"))
         );
         for ok in [
@@ -210,7 +213,11 @@ mod tests {
             AwsRegion::parse(&region(28)).map_err(|e| e.kind()),
             Err(ParseKind::TooLong)
         );
-        // Within an ARN, a region over its bound is no region: the ARN is refused.
-        assert!(ConnectInstanceArn::parse(&arn(1, 28)).is_err());
+        // Within an ARN, a region over its bound is bounded by the ARN's only (a registration
+        // refuses it on `region`, which must be this region and an AwsRegion).
+        assert_eq!(
+            ConnectInstanceArn::parse(&arn(1, 28)).map(|a| a.region().to_owned()),
+            Ok(region(28))
+        );
     }
 }

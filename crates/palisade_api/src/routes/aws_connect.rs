@@ -104,8 +104,7 @@ crate::list::filters! {
 #[schema(as = ConnectInstanceCreate)]
 pub struct InstanceCreateBody {
     /// `arn:aws:connect:<region>:<12-digit account>:instance/<instance id>` (also `aws-us-gov`,
-    /// `aws-cn`, ... partitions), at most 256 characters; its region, too, at most 32 (422
-    /// `invalid` otherwise).
+    /// `aws-cn`, ... partitions), at most 256 characters; its region is `region`'s.
     #[schema(required = true, value_type = String)]
     instance_arn: Option<String>,
     /// The ARN's region (e.g. `us-east-1`), at most 32 characters: 422 when it is not the ARN's.
@@ -136,9 +135,9 @@ impl Created for ConnectInstances {
         let region = f.required("region", body.region.as_deref(), |raw| {
             let region = AwsRegion::parse(raw)?;
             match &arn {
-                Some(arn) if arn.region() != &region => Err(palisade_domain::ParseError::new(
-                    "must be the region of instance_arn",
-                )),
+                Some(arn) if arn.region() != region.as_str() => Err(
+                    palisade_domain::ParseError::new("must be the region of instance_arn"),
+                ),
                 _ => Ok(region),
             }
         });
