@@ -15,8 +15,8 @@
 //! ([`crate::webhooks::record`], keyed by the EventBridge event id) rolls a repeated event back.
 
 use palisade_domain::{
-    CallId, CallStatus, ConnectCredentialId, ConnectInstanceArn, ConnectLabel, ConversationId,
-    Direction, OrgId, UserId,
+    AwsRegion, CallId, CallStatus, ConnectCredentialId, ConnectInstanceArn, ConnectLabel,
+    ConversationId, Direction, OrgId, UserId,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -50,11 +50,15 @@ crate::table! {
     }
 }
 
-/// An instance to register (its region is the ARN's, checked by the caller and the table).
+/// An instance to register.
 #[derive(Debug, Clone)]
 pub struct NewConnectInstance {
     /// The instance ARN.
     pub instance_arn: ConnectInstanceArn,
+    /// Its region: the ARN's (checked by the caller, and by the table's `region_matches_arn`),
+    /// as an [`AwsRegion`] (at most 32 characters: an ARN's own region is bounded by the ARN's
+    /// length only).
+    pub region: AwsRegion,
     /// Display label.
     pub label: ConnectLabel,
 }
@@ -70,7 +74,7 @@ impl crud::Insert for NewConnectInstance {
             &[
                 &palisade_domain::ConnectInstanceId::new().as_uuid(),
                 &self.instance_arn.as_str(),
-                &self.instance_arn.region(),
+                &self.region.as_str(),
                 &self.label.as_str(),
             ],
         )

@@ -142,9 +142,9 @@ impl Created for ConnectInstances {
             }
         });
         let label = f.required("label", body.label.as_deref(), ConnectLabel::parse);
-        region?;
         Some(NewConnectInstance {
             instance_arn: arn?,
+            region: region?,
             label: label?,
         })
     }
