@@ -140,11 +140,21 @@ mod tests {
             parsed.as_ref().map(|a| (a.as_str(), a.region())),
             Ok((GOOD, "us-west-2"))
         );
-        for ok in [
-            "arn:aws-us-gov:connect:us-gov-west-1:123456789012:instance/12345678-1234-1234-1234-123456789012",
-            "arn:aws-cn:connect:cn-north-1:123456789012:instance/12345678-1234-1234-1234-123456789012",
+        for (ok, region) in [
+            (
+                "arn:aws-us-gov:connect:us-gov-west-1:123456789012:instance/12345678-1234-1234-1234-123456789012",
+                "us-gov-west-1",
+            ),
+            (
+                "arn:aws-cn:connect:cn-north-1:123456789012:instance/12345678-1234-1234-1234-123456789012",
+                "cn-north-1",
+            ),
         ] {
-            assert!(ConnectInstanceArn::parse(ok).is_ok(), "{ok}");
+            assert_eq!(
+                ConnectInstanceArn::parse(ok).map(|a| a.region().to_owned()),
+                Ok(region.to_owned()),
+                "{ok}"
+            );
         }
     }
 
