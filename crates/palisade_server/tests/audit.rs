@@ -2115,7 +2115,6 @@ fn kinds_the_views_can_produce() -> std::collections::BTreeSet<String> {
     kinds
 }
 
-/// (severity, kind, object_type, object, detail) of every violation, most urgent first.
 /// Organizations A and B, with one customer each ("customer of org A", "customer of org B"),
 /// written as `su`: (A, B).
 async fn two_organizations(su: &Client) -> (uuid::Uuid, uuid::Uuid) {
@@ -2136,6 +2135,7 @@ async fn two_organizations(su: &Client) -> (uuid::Uuid, uuid::Uuid) {
     (a, b)
 }
 
+/// (severity, kind, object_type, object, detail) of every violation, most urgent first.
 async fn ranked_violations(c: &impl tokio_postgres::GenericClient) -> Vec<[String; 5]> {
     c.query(
         "SELECT severity, kind, object_type, object, detail FROM palisade_audit.violations",
