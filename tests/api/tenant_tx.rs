@@ -339,6 +339,90 @@ async fn a_failed_begin_leaves_no_transaction_and_a_next_statement_does_not_run_
     }
 }
 
+/// A COMMIT that PostgreSQL refuses before it runs (here at its Bind: the connection's prepared
+/// COMMIT is gone, as a cancel taking effect first would refuse it too) leaves the transaction
+/// block aborted, not ended: the drop must roll it back. Were the error taken for the end of the
+/// transaction, the connection would go back to the pool inside an aborted block, and every next
+/// statement on it would fail with 25P02 until something rolled it back.
+#[tokio::test]
+async fn a_commit_refused_before_it_runs_is_rolled_back_before_the_connection_is_reused() {
+    let db = TestDb::new().await;
+    let pool = db.app_pool(1);
+    let org = OrgId::new();
+    backend_of_a_read(&pool).await; // COMMIT prepared on the connection.
+    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    let rows = tx
+        .query(
+            "SELECT name FROM pg_prepared_statements WHERE statement = 'COMMIT'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let [row] = <[_; 1]>::try_from(rows).unwrap();
+    let name: String = row.get(0);
+    assert!(
+        name.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "a driver's statement name: {name}"
+    );
+    tx.execute(&format!("DEALLOCATE {name}"), &[])
+        .await
+        .unwrap();
+    match tx.commit().await {
+        Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "26000"),
+        other => panic!("expected COMMIT's Bind to fail with 26000, got {other:?}"),
+    }
+    // The only connection comes back out of any transaction: a statement on it runs.
+    assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
+}
+
+/// A request dropped while its statement is still running on the server (a client gone, a
+/// handler's future dropped mid-await): the statement's UPDATE waits on a row another session
+/// holds, and the transaction is dropped before PostgreSQL answers. The connection must not go
+/// back to the pool inside that transaction, under that organization's context: its ROLLBACK
+/// runs after the statement, before the next checkout, and the write is undone.
+#[tokio::test]
+async fn a_transaction_dropped_while_its_statement_waits_on_the_server_is_rolled_back() {
+    let db = TestDb::new().await;
+    let pool = db.app_pool(1);
+    let orgs = seed(&pool, 1, 1).await;
+    let (org, ids) = &orgs[0];
+    let id = ids[0];
+    let su = db.superuser_client().await;
+    su.batch_execute("BEGIN").await.unwrap();
+    su.execute(
+        "SELECT 1 FROM palisade.customers WHERE id = $1 FOR UPDATE",
+        &[&id],
+    )
+    .await
+    .unwrap();
+
+    let mut tx = TenantTx::begin(&pool, &ctx(*org)).await.unwrap();
+    {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
+        let update = tx.execute(
+            "UPDATE palisade.customers SET name = 'dropped' WHERE id = $1",
+            &params,
+        );
+        tokio::select! {
+            answer = update => panic!("the UPDATE ended while the row was locked: {answer:?}"),
+            () = db.until_one_session_waits_on_a_lock() => {}
+        }
+        // The statement's future is dropped here, unanswered.
+    }
+    drop(tx);
+    su.batch_execute("COMMIT").await.unwrap();
+
+    // The one connection, once free, carries no context and no open transaction ...
+    assert_eq!(pool.idle_context().await.unwrap(), ["", "", ""]);
+    // ... and the UPDATE, which ran once the lock was released, was rolled back.
+    let tx = TenantTx::begin(&pool, &ctx(*org)).await.unwrap();
+    let rows = tx
+        .query_once("SELECT name FROM palisade.customers WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, String>(0), "c0-0");
+}
+
 #[tokio::test]
 async fn a_row_decodes_by_column_name_whatever_order_a_statement_selects_them_in() {
     use palisade_db::crud::Table;

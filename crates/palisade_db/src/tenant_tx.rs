@@ -693,7 +693,10 @@ impl TenantTx {
         Ok(self.open_with(&opening, &stmt, params).await?.rows_affected)
     }
 
-    /// Commits. On error the transaction is over anyway (PostgreSQL rolled it back).
+    /// Commits. On an error the transaction is over too: either COMMIT ran and PostgreSQL
+    /// rolled the transaction back (a deferred constraint), or it never ran (refused at its
+    /// Bind: its prepared statement gone, a cancel taking effect first) and the drop rolls the
+    /// transaction back before the connection goes back to the pool.
     pub async fn commit(mut self) -> Result<(), DbError> {
         if self.state != State::Open {
             // Nothing was sent (there is no transaction to end), or the transaction was
@@ -702,16 +705,15 @@ impl TenantTx {
         }
         let conn = self.conn()?;
         let commit = conn.prepare_fixed(Fixed::Commit).await?;
-        let answer = conn.execute(&commit, &[]).await;
-        // A COMMIT the server answered, even with an error, ended the transaction: the drop
-        // must not send a ROLLBACK after it.
-        if answer
-            .as_ref()
-            .map_or_else(|e| e.as_db_error().is_some(), |_| true)
-        {
-            self.state = State::Fresh;
-        }
-        answer?;
+        // Sent as a pipeline of one for the transaction status PostgreSQL reports at its Sync
+        // (one round trip, as `execute`): an error does not tell whether COMMIT ran. Only a
+        // status of no transaction means it did; an aborted one (`E`: COMMIT refused before it
+        // ran) leaves the transaction open, for the drop's ROLLBACK, so the connection does not
+        // go back to the pool inside an aborted transaction block.
+        let answers = conn.pipeline([(&commit, &[])]).await;
+        let ([answer], status) = answers.map_err(|e| self.lost(e))?;
+        self.ended_by_commit(status, answer.is_some());
+        answered(answer)?;
         Ok(())
     }
 
