@@ -9,7 +9,9 @@
  * so it configures the organization, like phone numbers and IVR menus). The handler refuses
  * members with 403 first; these policies refuse them again. The contact-event webhook reads the
  * instances inside its provider transaction (an organization, no user): the SELECT policy
- * admits it like any reader of the organization. Nothing of another organization is visible or
+ * admits it like any reader of the organization. It reads without a lock: a row lock (FOR KEY
+ * SHARE) passes the UPDATE policy too, which that transaction does not, so an instance deleted
+ * while an event is applied is caught at the event's insert instead (its foreign key fails). Nothing of another organization is visible or
  * writable. No organization set: nothing visible, nothing writable.
  */
 ALTER TABLE palisade.aws_connect_instances ENABLE ROW LEVEL SECURITY;

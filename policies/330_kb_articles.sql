@@ -3,7 +3,10 @@
  * published flag) and their full-text search.
  *
  * Who may do what: every role of the organization reads, writes and searches its own
- * articles; nothing of another organization is visible or writable.
+ * articles; nothing of another organization is visible or writable. The chatbot's trigger holds
+ * the article it answers with (FOR KEY SHARE, V0191), as the role that posted the customer's
+ * message: a row lock needs UPDATE privilege and passes the UPDATE policy as well as the SELECT
+ * one, so both must keep admitting every role.
  *
  * Search under RLS, measured. The planner only evaluates a query's own condition before the
  * policy's when the condition's operator is LEAKPROOF; tsvector @@ tsquery is not, so

@@ -1028,6 +1028,48 @@ async fn a_chat_contact_becomes_a_conversation_closed_on_disconnect() {
     assert_eq!(deliveries.len(), 4);
 }
 
+/// An event whose instance is deleted while the event is applied is acknowledged and writes
+/// nothing, as an event of an instance the organization never registered. The delete here has
+/// run but not committed when the event arrives, and commits while the event waits for it. The
+/// instance was read without a lock (a lock would need the instances' UPDATE policy, owners and
+/// admins only), so it was still found, and the call's or conversation's foreign key check
+/// failed once the delete committed (23503: 500, and EventBridge's retry, finding no instance,
+/// dropped the event).
+#[actix_web::test]
+async fn an_event_of_an_instance_deleted_meanwhile_is_acknowledged_and_writes_nothing() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let su = app.db.superuser_client().await;
+    for channel in ["VOICE", "CHAT"] {
+        let arn = new_arn();
+        let key = connect(&app, &owner, &arn).await;
+        let instance = data(&app, &owner, INSTANCES)
+            .await
+            .into_iter()
+            .find(|i| i["instance_arn"] == arn.as_str())
+            .unwrap();
+        let instance: Uuid = id(&instance).parse().unwrap();
+        su.batch_execute("BEGIN").await.unwrap();
+        su.execute(
+            "DELETE FROM palisade.aws_connect_instances WHERE id = $1",
+            &[&instance],
+        )
+        .await
+        .unwrap();
+        let event = on_channel(
+            sample("INITIATED", &format!("e-{channel}"), "c-1", &arn),
+            channel,
+        );
+        let commit = async {
+            app.db.until_one_session_waits_on_a_lock().await;
+            su.batch_execute("COMMIT").await.unwrap();
+        };
+        let (r, ()) = tokio::join!(post_event(&app, Some(&key), &event), commit);
+        assert_eq!(r.status, 200, "{channel}: {}", r.text);
+    }
+    assert_nothing_written(&app, &owner).await;
+    assert!(data(&app, &owner, INSTANCES).await.is_empty());
+}
+
 /// The isolation seeder: an instance, a credential, a call and a conversation from events.
 pub async fn seed(app: &TestApp, acct: &Account, marker: &str) -> Seeded {
     let arn = new_arn();

@@ -471,6 +471,79 @@ async fn the_bot_answers_with_the_best_published_article_of_its_organization() {
     );
 }
 
+/// An article deleted while the bot answers with it is neither quoted nor referred to: the reply
+/// is computed again without it (the next best article, or the hand-off when none is left). The
+/// delete here has run but not committed when the customer's message arrives, and commits while
+/// the bot waits for it. The bot read the article without a lock, so it was still found, and the
+/// reply's foreign key check failed once the delete committed (23503: 500, and the customer's
+/// message was not stored either).
+#[actix_web::test]
+async fn an_article_deleted_while_the_bot_answers_with_it_is_not_used() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let best = article(
+        &app,
+        &owner,
+        "Reset your password",
+        "Open Settings, then choose Reset password.",
+        true,
+    )
+    .await;
+    let next = article(
+        &app,
+        &owner,
+        "Passwords",
+        "A password must be twelve characters long.",
+        true,
+    )
+    .await;
+    configure(
+        &app,
+        &owner,
+        json!({"enabled": true, "confidence_threshold": 0.01}),
+    )
+    .await;
+    let question = "How do I reset my password?";
+    assert_eq!(ask(&app, &owner, question).await["article"]["id"], best);
+    let su = app.db.superuser_client().await;
+    let conv = conversation(&app, &owner).await;
+    for (deleted, answered_with) in [(&best, json!(next)), (&next, Value::Null)] {
+        let article: uuid::Uuid = deleted.parse().unwrap();
+        su.batch_execute("BEGIN").await.unwrap();
+        su.execute(
+            "DELETE FROM palisade.kb_articles WHERE id = $1",
+            &[&article],
+        )
+        .await
+        .unwrap();
+        let commit = async {
+            app.db.until_one_session_waits_on_a_lock().await;
+            su.batch_execute("COMMIT").await.unwrap();
+        };
+        let (path, body) = (
+            format!("{conv}/messages"),
+            json!({"sender": "customer", "body": question}),
+        );
+        let (r, ()) = tokio::join!(app.post(&owner, &path, &body), commit);
+        assert_eq!(r.status, 201, "{}", r.text);
+        let reply = history(&app, &owner, &conv).await.pop().unwrap();
+        assert_eq!(
+            (&reply["sender"], &reply["article_id"]),
+            (&json!("bot"), &answered_with)
+        );
+        if answered_with.is_null() {
+            // No article left: the hand-off, without an article or a score.
+            assert_eq!(reply["score"], Value::Null);
+            let c = app.get_ok(&owner, &conv).await;
+            assert_eq!(c["handoff_reason"], "low_confidence");
+        } else {
+            assert!(
+                reply["body"].as_str().unwrap().starts_with("Passwords\n\n"),
+                "{reply}"
+            );
+        }
+    }
+}
+
 #[actix_web::test]
 async fn below_the_threshold_the_bot_hands_over_and_then_stays_silent() {
     let (app, owner) = spawn_app_with_owner("Acme").await;

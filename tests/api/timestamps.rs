@@ -1,10 +1,11 @@
 //! Every timestamp a client sees has one spelling, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (RFC 3339,
 //! UTC, six fractional digits): in every item and view the isolation seeders reach, in
-//! `/v1/organization`, and in the export, which PostgreSQL writes itself.
+//! `/v1/organization`, and in the export, which PostgreSQL writes itself (the same as the API's,
+//! from the year 0000 to 9999).
 
 use palisade_domain::timestamp::is_canonical;
 use palisade_test_support::spawn_app_with_owner;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::isolation::seed_all;
 
@@ -114,6 +115,56 @@ async fn every_timestamp_a_client_sees_is_utc_with_six_fractional_digits() {
         "{seen_in_responses} timestamps in {} responses",
         paths.len()
     );
+}
+
+/// The export spells each instant the API keeps as the API does, at the ends of its years
+/// included: PostgreSQL's `to_char` printed the year 0000 (its 1 BC) as `0001`, so a call
+/// started at 0000-02-29 was exported a year later, on a day that year does not have.
+#[actix_web::test]
+async fn the_export_spells_every_instant_as_the_api_does_from_0000_to_9999() {
+    let (app, a) = spawn_app_with_owner("Tenant A").await;
+    let mut answered = std::collections::BTreeMap::new();
+    for at in [
+        "0000-01-01T00:00:00Z",
+        "0000-02-29T12:00:00Z",
+        "0000-12-31T23:59:59.999999Z",
+        "0001-01-01T00:00:00Z",
+        "2024-05-01T09:30:00.12+02:00",
+        "9999-12-31T23:59:59.999999Z",
+    ] {
+        let call = app
+            .create(
+                &a,
+                "/v1/calls",
+                json!({"direction": "inbound", "from_number": "+14155550123",
+                       "to_number": "+14155550124", "status": "ringing", "started_at": at}),
+            )
+            .await;
+        let id = call["id"].as_str().unwrap().to_owned();
+        let got = app.get_ok(&a, &format!("/v1/calls/{id}")).await;
+        answered.insert(id, got["started_at"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        answered
+            .values()
+            .any(|t| t == "0000-02-29T12:00:00.000000Z"),
+        "{answered:?}"
+    );
+
+    let r = app.get(&a, "/v1/organization/export").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let exported: std::collections::BTreeMap<String, String> = r.json["tables"]["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["id"].as_str().unwrap().to_owned(),
+                row["started_at"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(exported, answered);
 }
 
 #[test]

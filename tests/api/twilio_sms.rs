@@ -108,6 +108,47 @@ async fn an_inbound_sms_lands_in_the_numbers_organization_and_nowhere_else() {
     assert_eq!(r.status, 404);
 }
 
+/// A customer deleted while an inbound SMS is stored is not linked to it: the next oldest customer
+/// with the sender's phone is, or none. The delete here has run but not committed when the SMS
+/// arrives, and commits while the SMS waits for it. The customer was read without a lock, so it
+/// was still found, and the insert's foreign key check failed once the delete committed (23503:
+/// 500, and the message was lost if Twilio gave up).
+#[actix_web::test]
+async fn a_customer_deleted_meanwhile_is_not_linked_to_an_inbound_sms() {
+    let (app, a) = spawn_app_with_owner("Carrier A").await;
+    let number = app.claim_number(&a, &["sms"]).await;
+    let phone = "+14155550123";
+    let oldest = app
+        .create_customer(&a, json!({"name": "Ada", "phone": phone}))
+        .await;
+    let next = app
+        .create_customer(&a, json!({"name": "Bea", "phone": phone}))
+        .await;
+    let su = app.db.superuser_client().await;
+    for (deleted, linked, body) in [
+        (&oldest, next["id"].clone(), "first"),
+        (&next, Value::Null, "second"),
+    ] {
+        let id: Uuid = deleted["id"].as_str().unwrap().parse().unwrap();
+        su.batch_execute("BEGIN").await.unwrap();
+        su.execute("DELETE FROM palisade.customers WHERE id = $1", &[&id])
+            .await
+            .unwrap();
+        let sid = unique_sid("SM");
+        let params = inbound(&sid, phone, &number, body);
+        let commit = async {
+            app.db.until_one_session_waits_on_a_lock().await;
+            su.batch_execute("COMMIT").await.unwrap();
+        };
+        let (r, ()) = tokio::join!(app.twilio("/webhooks/twilio/sms", &params), commit);
+        assert_eq!(r.status, 200, "{body}: {}", r.text);
+        assert!(r.text.contains("<Response/>"), "{}", r.text);
+        let msgs = data(&app, &a, "/v1/sms-messages?direction=inbound").await;
+        let m = msgs.iter().find(|m| m["body"] == body).unwrap();
+        assert_eq!(m["customer_id"], linked, "{body}");
+    }
+}
+
 #[actix_web::test]
 async fn unsigned_tampered_or_misaddressed_deliveries_are_refused_and_write_nothing() {
     let (app, a) = spawn_app_with_owner("Carrier").await;

@@ -225,6 +225,12 @@ pub async fn resolve_credential(
 }
 
 /// The id of this organization's instance with this ARN, if it registered one.
+///
+/// Read without a lock: a row lock (`FOR KEY SHARE`) must pass the instances' UPDATE policy,
+/// which admits owners and admins only (`policies/255_aws_connect_instances.sql`), and the
+/// contact-event webhook's transaction has no role, so a locked read would find no instance at
+/// all. An instance deleted by a transaction that commits after this read is caught at the
+/// event's insert instead ([`is_instance_gone`]).
 pub async fn instance_by_arn(tx: &mut TenantTx, arn: &str) -> Result<Option<Uuid>, DbError> {
     let row = tx
         .query_opt(
@@ -233,6 +239,16 @@ pub async fn instance_by_arn(tx: &mut TenantTx, arn: &str) -> Result<Option<Uuid
         )
         .await?;
     Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// Whether `e` is [`apply_voice`]'s or [`apply_chat`]'s refusal of the instance it was given:
+/// the instance [`instance_by_arn`] found was deleted by a transaction that committed while the
+/// insert's foreign key check waited for it (`calls_connect_instance_fkey`,
+/// `chat_conversations_connect_instance_fkey`, SQLSTATE 23503). The event is then one of an
+/// instance the organization no longer has; the transaction has failed, and is rolled back.
+pub fn is_instance_gone(e: &DbError) -> bool {
+    e.is_foreign_key_violation_of("calls_connect_instance_fkey")
+        || e.is_foreign_key_violation_of("chat_conversations_connect_instance_fkey")
 }
 
 /// How a voice contact's call gets its direction.

@@ -121,8 +121,12 @@ pub async fn delete(tx: &mut TenantTx) -> Result<bool, DbError> {
 /// consistent across tables however many FETCHes read it. Timestamps are spelled as in every
 /// response (`palisade_domain::timestamp`: UTC, six fractional digits, `Z`), not as
 /// `row_to_json` would (the session's offset, and only as many fractional digits as the value
-/// needs). `row_to_json`, not `to_jsonb`: the columns keep the table's order, and no jsonb value
-/// is built.
+/// needs), for every instant the API keeps (the UTC years 0000 to 9999:
+/// `palisade_domain::calendar`). PostgreSQL counts years as historians do, with no year 0: the
+/// year 0000 is its 1 BC, which `to_char`'s `YYYY` prints `0001`, so an instant before
+/// 0001-01-01 gets `0000` written in its place (no earlier year can be stored through the API).
+/// `row_to_json`, not `to_jsonb`: the columns keep the table's order, and no jsonb value is
+/// built.
 const BUILD_EXPORT_SQL: &str = "\
 SELECT array_agg(c.relname ORDER BY c.ordinal),
        'DECLARE palisade_export NO SCROLL CURSOR FOR '
@@ -137,8 +141,11 @@ SELECT array_agg(c.relname ORDER BY c.ordinal),
                pg_catalog.row_number() OVER (ORDER BY t.relname COLLATE \"C\") - 1 AS ordinal
           FROM (SELECT cl.relname::text AS relname,
                        string_agg(CASE WHEN a.atttypid = 'pg_catalog.timestamptz'::pg_catalog.regtype
-                                       THEN format('pg_catalog.to_char(%1$I AT TIME ZONE ''UTC'', '
-                                                   '''YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'') AS %1$I',
+                                       THEN format('CASE WHEN %1$I < ''0001-01-01 00:00:00+00''::pg_catalog.timestamptz '
+                                                   'THEN ''0000'' || pg_catalog.to_char(%1$I AT TIME ZONE ''UTC'', '
+                                                   '''-MM-DD\"T\"HH24:MI:SS.US\"Z\"'') '
+                                                   'ELSE pg_catalog.to_char(%1$I AT TIME ZONE ''UTC'', '
+                                                   '''YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'') END AS %1$I',
                                                    a.attname)
                                        ELSE quote_ident(a.attname) END,
                                   ', ' ORDER BY a.attnum) AS cols

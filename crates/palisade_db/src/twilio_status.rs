@@ -26,6 +26,7 @@ use palisade_domain::{CallId, CallStatus, Direction, PhoneNumber, SmsStatus};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::webhooks::customer_by_phone;
 use crate::{DbError, TenantTx};
 
 /// The unique key a callback can collide with when it records an SMS's carrier SID.
@@ -221,19 +222,22 @@ pub struct CarrierCall<'a> {
 
 /// Records a call Twilio reports and this organization does not have yet (status `queued`,
 /// the callback then advances it), linked to the oldest customer whose phone is the other
-/// party's. Does nothing when a call with this SID is already recorded here (including by a
-/// concurrent callback: the insert waits for its transaction).
+/// party's (`webhooks::customer_by_phone!`: one deleted meanwhile is not linked). Does nothing
+/// when a call with this SID is already recorded here (including by a concurrent callback: the
+/// insert waits for its transaction).
 pub async fn record_carrier_call(tx: &mut TenantTx, call: &CarrierCall<'_>) -> Result<(), DbError> {
     let other_party = match call.direction {
         Direction::Inbound => call.from,
         Direction::Outbound => call.to,
     };
     tx.execute(
-        "INSERT INTO palisade.calls (id, direction, from_number, to_number, call_sid, status, customer_id) \
-         VALUES ($1, $2, $3, $4, $5, 'queued', \
-                 (SELECT c.id FROM palisade.customers AS c WHERE c.phone = $6 \
-                   ORDER BY c.created_at, c.id LIMIT 1)) \
-         ON CONFLICT (organization_id, call_sid) DO NOTHING",
+        concat!(
+            "INSERT INTO palisade.calls \
+                    (id, direction, from_number, to_number, call_sid, status, customer_id) \
+             VALUES ($1, $2, $3, $4, $5, 'queued', ",
+            customer_by_phone!("$6"),
+            ") ON CONFLICT (organization_id, call_sid) DO NOTHING"
+        ),
         &[
             &CallId::new().as_uuid(),
             &call.direction.as_str(),
@@ -245,6 +249,16 @@ pub async fn record_carrier_call(tx: &mut TenantTx, call: &CarrierCall<'_>) -> R
     )
     .await?;
     Ok(())
+}
+
+/// Whether `e` is [`record_carrier_call`]'s refusal of an outbound call whose `from_number` is
+/// not one of the organization's numbers with the `voice` capability (V0070's trigger
+/// `calls_from_number_owned_insert`, which raises 23503 naming `calls_from_number_owned`): the
+/// number routed the callback, outside the transaction, and was released or lost `voice` before
+/// the insert. The transaction has failed, and is rolled back; routed again, the callback finds
+/// the number nobody's.
+pub fn is_number_not_ours(e: &DbError) -> bool {
+    e.is_foreign_key_violation_of("calls_from_number_owned")
 }
 
 /// Applies a voice status callback to the call it is about (see the module doc). It applies

@@ -294,22 +294,51 @@ pub struct InboundSms<'a> {
     pub body: &'a str,
 }
 
+/// The subquery that links a carrier's message or call to a customer: the id of the
+/// organization's oldest customer whose phone is the parameter `$phone` (`"$2"`), or NULL.
+///
+/// `FOR KEY SHARE`: the row found is held until the transaction ends, as the foreign key's own
+/// check would hold it, but before the insert refers to it. Without it, a customer deleted by a
+/// transaction that had not committed when the subquery read it was still found, the insert's
+/// foreign key check then waited for that transaction and, once it committed, failed (23503:
+/// the delivery answered 500). With it the subquery waits there instead and, under READ
+/// COMMITTED, skips a row deleted meanwhile: `LIMIT` sits above the lock (Limit, LockRows,
+/// Sort), so the next oldest customer with that phone is taken, or none (NULL). PostgreSQL's
+/// SELECT page ("The Locking Clause"): a row locked after the query's snapshot changed under it
+/// is not returned if it no longer satisfies the query, and with `LIMIT` locking stops once
+/// enough rows have been returned; a deleted row is skipped alike (PostgreSQL 15, measured, and
+/// `twilio_sms::a_customer_deleted_meanwhile_is_not_linked_to_an_inbound_sms`). A lock needs
+/// UPDATE privilege and passes the UPDATE policy too: `policies/120_customers.sql` gives the app
+/// role both for its own organization's customers (whatever the role, a provider's transaction
+/// included).
+macro_rules! customer_by_phone {
+    ($phone:literal) => {
+        concat!(
+            "(SELECT c.id FROM palisade.customers AS c WHERE c.phone = ",
+            $phone,
+            " ORDER BY c.created_at, c.id LIMIT 1 FOR KEY SHARE)"
+        )
+    };
+}
+pub(crate) use customer_by_phone;
+
 /// Stores an inbound SMS for the transaction's organization, linked to the oldest customer
-/// whose phone is the sender's. `None` when a message with this SID is already stored (a
-/// duplicate delivery).
+/// whose phone is the sender's (`customer_by_phone!`: one deleted meanwhile is not linked).
+/// `None` when a message with this SID is already stored (a duplicate delivery).
 pub async fn insert_inbound_sms(
     tx: &mut TenantTx,
     sms: &InboundSms<'_>,
 ) -> Result<Option<Uuid>, DbError> {
     let rows = tx
         .query(
-            "INSERT INTO palisade.sms_messages \
-                    (id, direction, from_number, to_number, body, status, carrier_sid, received_at, customer_id) \
-             VALUES ($1, 'inbound', $2, $3, $4, 'received', $5, now(), \
-                     (SELECT c.id FROM palisade.customers c WHERE c.phone = $2 \
-                       ORDER BY c.created_at, c.id LIMIT 1)) \
-             ON CONFLICT (organization_id, carrier_sid) DO NOTHING \
-             RETURNING id",
+            concat!(
+                "INSERT INTO palisade.sms_messages \
+                        (id, direction, from_number, to_number, body, status, carrier_sid, \
+                         received_at, customer_id) \
+                 VALUES ($1, 'inbound', $2, $3, $4, 'received', $5, now(), ",
+                customer_by_phone!("$2"),
+                ") ON CONFLICT (organization_id, carrier_sid) DO NOTHING RETURNING id"
+            ),
             &[
                 &palisade_domain::SmsMessageId::new().as_uuid(),
                 &sms.from,

@@ -18,7 +18,8 @@
 //!    for a day): 400 `invalid_payload`, nothing written. Another `source` or `detail-type`:
 //!    200, nothing written.
 //! 3. The organization's provider transaction (RLS): the event's `detail.instanceArn` must be
-//!    one of the organization's registered instances, else 200 and nothing written. Then the
+//!    one of the organization's registered instances, else 200 and nothing written (so too when
+//!    the instance is deleted while the event is applied: [`db::is_instance_gone`]). Then the
 //!    event is applied ([`palisade_db::aws_connect`]) and recorded by its EventBridge `id`
 //!    (`webhook_deliveries`, provider `aws_connect`, kind `connect.contact`), in one
 //!    transaction: a repeated event (EventBridge retries) changes nothing more.
@@ -327,11 +328,24 @@ pub async fn events(
                     agent_arn: agent_arn.as_deref(),
                 },
             )
-            .await?
+            .await
         }
         Effect::Chat(closes) => {
-            db::apply_chat(&mut tx, instance_id, &detail.contact_id, closes).await?
+            db::apply_chat(&mut tx, instance_id, &detail.contact_id, closes).await
         }
+    };
+    let applied = match applied {
+        // Deleted since it was found, by a transaction that committed while the insert waited
+        // for it: the event is one of an instance the organization no longer has.
+        Err(e) if db::is_instance_gone(&e) => {
+            drop(tx);
+            return Ok(ignored(
+                &state,
+                &envelope.id,
+                "an instance this organization deleted meanwhile",
+            ));
+        }
+        applied => applied?,
     };
     let (outcome, subject) = match applied {
         ContactApplied::Applied(id) => (Outcome::Applied, id),

@@ -286,7 +286,10 @@ async fn route_call(
 /// caller's), with the `voice` capability; the call is found there by CallSid, or recorded
 /// (the numbers are globally unique, a CallSid is not: a call row another organization made up
 /// with the same CallSid is never reached this way). When neither number is an organization's,
-/// the CallSid alone routes it if exactly one organization holds it.
+/// the CallSid alone routes it if exactly one organization holds it. A number is routed outside
+/// the organization's transaction: an outbound call's number released (or stripped of `voice`)
+/// before the call is recorded makes the insert fail ([`twilio_status::is_number_not_ours`]),
+/// and the callback is routed once more, by then without that number.
 ///
 /// Applied in SequenceNumber order (an older callback after a newer one is `stale`), never
 /// backwards in status. Recorded as `CallSid:SequenceNumber` (`CallSid:CallStatus` without one).
@@ -325,29 +328,42 @@ pub async fn voice_status(
     // cannot be stored.
     let from = form.get("From").and_then(|f| PhoneNumber::parse(f).ok());
     let to = form.get("To").and_then(|t| PhoneNumber::parse(t).ok());
-    let Some(route) = route_call(&state, &form, call_id, sid, from.as_ref(), to.as_ref()).await?
-    else {
-        tracing::warn!(
-            call_sid = sid,
-            call_id = call_id.map(tracing::field::display),
-            "voice status callback ignored: no organization has this call or its numbers"
-        );
-        return Ok(ignored(&state));
-    };
-    record_org(&req, route.org);
-    let mut tx = TenantTx::begin_for_provider(&state.pool, route.org).await?;
-    if let (Some(direction), Some(from), Some(to)) = (route.create, from.as_ref(), to.as_ref()) {
-        twilio_status::record_carrier_call(
-            &mut tx,
-            &CarrierCall {
+    let mut routed_again = false;
+    let (route, mut tx) = loop {
+        let Some(route) =
+            route_call(&state, &form, call_id, sid, from.as_ref(), to.as_ref()).await?
+        else {
+            tracing::warn!(
+                call_sid = sid,
+                call_id = call_id.map(tracing::field::display),
+                "voice status callback ignored: no organization has this call or its numbers"
+            );
+            return Ok(ignored(&state));
+        };
+        record_org(&req, route.org);
+        let mut tx = TenantTx::begin_for_provider(&state.pool, route.org).await?;
+        if let (Some(direction), Some(from), Some(to)) = (route.create, from.as_ref(), to.as_ref())
+        {
+            let call = CarrierCall {
                 direction,
                 from,
                 to,
                 sid,
-            },
-        )
-        .await?;
-    }
+            };
+            match twilio_status::record_carrier_call(&mut tx, &call).await {
+                // The outbound call's number was released, or lost `voice`, after it routed the
+                // callback (outside this transaction): routed again, it is nobody's, and the
+                // CallSid alone routes the callback, as for any number no longer ours.
+                Err(e) if !routed_again && twilio_status::is_number_not_ours(&e) => {
+                    drop(tx);
+                    routed_again = true;
+                    continue;
+                }
+                recorded => recorded?,
+            }
+        }
+        break (route, tx);
+    };
     let applied = twilio_status::apply_call_status(
         &mut tx,
         route.target,
