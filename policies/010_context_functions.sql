@@ -16,9 +16,28 @@
  * call, 1.02 with a 95% interval of 0.99 to 1.08, over 20 rounds). They are plain STABLE SQL
  * functions, not SECURITY DEFINER: they read only the caller's own settings.
  * They deliberately have no `SET search_path` clause: a function with a SET clause cannot be
- * inlined, and its per-call GUC save/restore measurably slowed every tenant query. Every name in
- * their bodies is schema-qualified (pg_catalog.*) instead, so the caller's search_path cannot
- * redirect them.
+ * inlined, and its per-call GUC save/restore measurably slowed every tenant query. Instead, every
+ * function and type in their bodies is schema-qualified (pg_catalog.current_setting,
+ * pg_catalog.uuid, pg_catalog.text; the cast to uuid is found by its types, not by name).
+ *
+ * One name is not, and cannot be: the `=` that NULLIF compares with. NULLIF(a, b) is
+ * `CASE WHEN a = b THEN NULL ELSE a END`, SQL has no way to qualify its operator, and PostgreSQL
+ * resolves that `=` (text = text) through the caller's search_path when it inlines or runs the
+ * body. Written without NULLIF, the body would either read the setting twice
+ * (`CASE WHEN s OPERATOR(pg_catalog.=) '' ...` with `s` spelled out in both places) or need a FROM
+ * clause, which stops inlining: both add cost to every request. The `=` is safe as it is:
+ *   - NULLIF returns NULL or its first argument unchanged, whatever `=` answers. An operator put
+ *     in its place could only make these functions return NULL (no rows: fail closed), raise an
+ *     error, or return the caller's own setting, which the caller may set anyway; never another
+ *     organization's id. And it would run as the caller (these are not SECURITY DEFINER).
+ *   - pg_catalog is searched before every schema of the search_path unless a session names it
+ *     later, and the server never sets a search_path.
+ *   - palisade_app can create nothing to put there: no CREATE on any schema, no TEMPORARY
+ *     (002_no_temporary_objects.sql; operators are never looked up in pg_temp anyway), and the
+ *     server refuses to start if it could (schema::check_app_role). Only a role that may already
+ *     do far worse (the owner, a superuser) could create a shadowing operator.
+ * tests/api/rls_sql.rs (a_shadowing_equals_operator_only_closes_the_context) plants one, first
+ * in the app role's search_path, and finds no other organization's row.
  */
 GRANT USAGE ON SCHEMA palisade TO palisade_app, palisade_resolver;
 GRANT USAGE ON SCHEMA palisade_private TO palisade_app;

@@ -9,13 +9,26 @@
  * Who may do what:
  *   palisade_app      SELECT its own organization's subscriptions and invoices. INSERT,
  *                     UPDATE and DELETE: no grant, and policies that are explicitly false.
- *   palisade_billing  SELECT, INSERT, UPDATE on subscriptions and invoices (no DELETE: Stripe
- *                     voids, it does not delete); on organizations, SELECT of the id and the
+ *   palisade_billing  SELECT and INSERT on subscriptions and invoices, and UPDATE of the
+ *                     columns its upserts set (crates/palisade_db/src/stripe.rs, the ON CONFLICT
+ *                     ... DO UPDATE SET lists), never of organization_id, id, the Stripe id the
+ *                     row is upserted by (stripe_subscription_id, stripe_invoice_id) or
+ *                     created_at: with BYPASSRLS, a table-wide UPDATE would let a bug or an
+ *                     injected statement on the Stripe path move a subscription or an invoice to
+ *                     another organization. No DELETE, TRUNCATE, REFERENCES or TRIGGER (Stripe
+ *                     voids, it does not delete). On organizations, SELECT of the id and the
  *                     billing columns (to find an organization by customer id) and UPDATE of the
  *                     billing columns only. Nothing on any other tenant table: its BYPASSRLS is
  *                     confined by grants, so it cannot read a tenant's customers, users or keys.
  *                     (Outside the tenant schema it also records the Stripe event ids it applied
  *                     in palisade_platform.stripe_events: 450_stripe_events.sql.)
+ *                     BillingPool::check_role refuses to start, and the audit reports
+ *                     billing_role_beyond_billing, when it holds more than this.
+ *
+ * INSERT ... ON CONFLICT DO UPDATE needs UPDATE only on the columns its SET names, and SELECT on
+ * the columns it reads: the conflict target (and the arbiter constraint's columns), those read
+ * in SET and WHERE, and RETURNING's (PostgreSQL's INSERT page). The SELECT is table-wide: the
+ * billing role reads every billing row anyway.
  */
 GRANT USAGE ON SCHEMA palisade TO palisade_billing;
 
@@ -30,7 +43,13 @@ ALTER TABLE palisade.subscriptions FORCE ROW LEVEL SECURITY;
 
 REVOKE ALL ON palisade.subscriptions FROM palisade_app, palisade_billing;
 GRANT SELECT ON palisade.subscriptions TO palisade_app;
-GRANT SELECT, INSERT, UPDATE ON palisade.subscriptions TO palisade_billing;
+GRANT SELECT, INSERT ON palisade.subscriptions TO palisade_billing;
+-- The upsert's SET list, SUBSCRIPTION_UPDATED_COLUMNS in crates/palisade_db/src/stripe.rs: a
+-- test there holds the upsert to that list, and tests/api/stripe_webhooks.rs these grants.
+GRANT UPDATE (status, plan, stripe_price_id, quantity, unit_amount_cents, currency,
+              current_period_start, current_period_end, cancel_at_period_end, cancelled_at,
+              stripe_updated_at, updated_at)
+    ON palisade.subscriptions TO palisade_billing;
 
 /** Every member of an organization sees its subscriptions. */
 DROP POLICY IF EXISTS subscriptions_select ON palisade.subscriptions;
@@ -60,7 +79,12 @@ ALTER TABLE palisade.invoices FORCE ROW LEVEL SECURITY;
 
 REVOKE ALL ON palisade.invoices FROM palisade_app, palisade_billing, palisade_resolver;
 GRANT SELECT ON palisade.invoices TO palisade_app;
-GRANT SELECT, INSERT, UPDATE ON palisade.invoices TO palisade_billing;
+GRANT SELECT, INSERT ON palisade.invoices TO palisade_billing;
+-- The upsert's SET list, INVOICE_UPDATED_COLUMNS in crates/palisade_db/src/stripe.rs (as above).
+GRANT UPDATE (stripe_subscription_id, number, status, currency, subtotal_cents, total_cents,
+              amount_due_cents, amount_paid_cents, period_start, period_end, due_at, paid_at,
+              hosted_invoice_url, stripe_updated_at, updated_at)
+    ON palisade.invoices TO palisade_billing;
 
 /** Every member of an organization sees its invoices. */
 DROP POLICY IF EXISTS invoices_select ON palisade.invoices;

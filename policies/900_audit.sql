@@ -811,8 +811,12 @@ SELECT f.schema_name, f.table_name, f.is_tenant_table,
  *                          may reach what BillingPool::check_role refuses at startup: a privilege
  *                          on a tenant relation other than subscriptions and invoices, on a column
  *                          of organizations other than id and its billing columns, INSERT, DELETE,
- *                          TRUNCATE or TRIGGER on organizations, or on a platform relation other
- *                          than stripe_events; granted, or inherited (from a role it is a member
+ *                          TRUNCATE or TRIGGER on organizations, UPDATE of a column of
+ *                          subscriptions or invoices that the Stripe path's upserts do not set
+ *                          (organization_id, id, the row's Stripe id, created_at: a table-wide
+ *                          UPDATE moves a row to another organization), DELETE, TRUNCATE,
+ *                          REFERENCES or TRIGGER on those two, or a privilege on a platform
+ *                          relation other than stripe_events; granted, or inherited (from a role it is a member
  *                          of, pg_read_all_data and pg_write_all_data included). Stricter than
  *                          that check: it is also reported as a member of any role (startup
  *                          refuses only memberships leading to a superuser, REPLICATION or the
@@ -1150,6 +1154,34 @@ WITH db AS (
                           AND a.attname NOT IN ('id', 'stripe_customer_id', 'plan', 'plan_status')
                           AND pg_catalog.has_column_privilege(r.oid, c.oid, a.attnum,
                                   'SELECT, INSERT, UPDATE, REFERENCES')
+                       UNION ALL
+                       -- subscriptions and invoices: UPDATE of the columns the Stripe path's
+                       -- upserts set only (palisade_db's stripe.rs, SUBSCRIPTION_UPDATED_COLUMNS
+                       -- and INVOICE_UPDATED_COLUMNS; 440_billing.sql grants them): never of
+                       -- organization_id, which would move a row to another organization.
+                       SELECT 'palisade.' || c.relname || '.' || a.attname || ' (UPDATE)' AS name
+                         FROM pg_catalog.pg_attribute a
+                         JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+                         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'palisade' AND c.relname IN ('subscriptions', 'invoices')
+                          AND a.attnum > 0 AND NOT a.attisdropped
+                          AND a.attname <> ALL (CASE c.relname
+                                WHEN 'subscriptions' THEN ARRAY['status', 'plan', 'stripe_price_id',
+                                    'quantity', 'unit_amount_cents', 'currency', 'current_period_start',
+                                    'current_period_end', 'cancel_at_period_end', 'cancelled_at',
+                                    'stripe_updated_at', 'updated_at']::pg_catalog.name[]
+                                ELSE ARRAY['stripe_subscription_id', 'number', 'status', 'currency',
+                                    'subtotal_cents', 'total_cents', 'amount_due_cents',
+                                    'amount_paid_cents', 'period_start', 'period_end', 'due_at',
+                                    'paid_at', 'hosted_invoice_url', 'stripe_updated_at',
+                                    'updated_at']::pg_catalog.name[] END)
+                          AND pg_catalog.has_column_privilege(r.oid, c.oid, a.attnum, 'UPDATE')
+                       UNION ALL
+                       SELECT 'palisade.' || c.relname || ' (DELETE, TRUNCATE, REFERENCES or TRIGGER)' AS name
+                         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'palisade' AND c.relname IN ('subscriptions', 'invoices')
+                          AND (pg_catalog.has_table_privilege(r.oid, c.oid, 'DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                               OR pg_catalog.has_any_column_privilege(r.oid, c.oid, 'REFERENCES'))
                        UNION ALL
                        -- Named (AS name) like the first branch: an unnamed column deparses
                        -- without AS, which a dump restores as "AS text" (drift after a restore).

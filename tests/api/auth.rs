@@ -5,7 +5,7 @@ use palisade_domain::Role;
 use palisade_test_support::{
     TestApp, TestResponse, fields, request, spawn_app, spawn_app_with_owner,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -203,36 +203,62 @@ async fn added_users_log_in_with_their_role() {
     assert_eq!(me["organization"]["id"], owner.org_id);
 }
 
-/// Every answer that carries a token or a secret says `Cache-Control: no-store` (RFC 6749
-/// section 5.1 for tokens): no cache, shared or the client's own, may keep it. The answers are
-/// found in the OpenAPI document (a `Token`, or a schema `...WithKey` or `...WithSecret`), so a
-/// new one fails here until it is exercised.
+/// Every answer that carries a token or a secret is never stored: `Cache-Control: no-store` and
+/// `Pragma: no-cache` (RFC 6749 section 5.1 for tokens): no cache, shared or the client's own,
+/// may keep it. The answers are found in the OpenAPI document in two ways that must agree: the
+/// answers that declare those two headers, and the answers whose body has a secret property
+/// (format `password`, however deep in the schemas it refers to), which the names of the
+/// schemas (`Token`, `...WithKey`, `...WithSecret`) must not outrun. So a new secret-bearing
+/// answer, whatever its name, fails here until it declares the headers and is exercised below.
 #[actix_web::test]
 async fn every_answer_carrying_a_token_or_a_secret_is_never_stored() {
     let (app, owner) = spawn_app_with_owner("Acme").await;
     let document = request(&app.addr, "GET", "/openapi.json", &[], None)
         .await
         .json;
-    let mut carrying = Vec::new();
+    let schemas = &document["components"]["schemas"];
+    let (mut carrying, mut secret_bearing, mut named) = (Vec::new(), Vec::new(), Vec::new());
     for (path, operations) in document["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {
-            for answer in operation["responses"].as_object().into_iter().flatten() {
-                let schema = answer.1["content"]["application/json"]["schema"]["$ref"]
+            for (status, answer) in operation["responses"].as_object().into_iter().flatten() {
+                let what = format!("{} {path} {status}", method.to_uppercase());
+                let headers = &answer["headers"];
+                let declares =
+                    |name: &str, value: &str| headers[name]["schema"]["enum"] == json!([value]);
+                if declares("Cache-Control", "no-store") && declares("Pragma", "no-cache") {
+                    carrying.push(what.clone());
+                }
+                let schema = &answer["content"]["application/json"]["schema"];
+                if status.starts_with('2') && has_secret_property(schemas, schema, &mut Vec::new())
+                {
+                    secret_bearing.push(what.clone());
+                }
+                let name = schema["$ref"]
                     .as_str()
-                    .unwrap_or_default();
-                let name = schema.trim_start_matches("#/components/schemas/");
+                    .unwrap_or_default()
+                    .trim_start_matches("#/components/schemas/");
                 if name == "Token" || name.ends_with("WithKey") || name.ends_with("WithSecret") {
-                    carrying.push(format!("{} {path} {}", method.to_uppercase(), answer.0));
+                    named.push(what);
                 }
             }
         }
     }
     carrying.sort();
+    assert_eq!(
+        carrying, secret_bearing,
+        "declared never stored / secret-bearing"
+    );
+    assert!(
+        named.iter().all(|n| carrying.contains(n)),
+        "{named:?} not all in {carrying:?}"
+    );
+    assert!(carrying.len() >= 9, "{carrying:?}");
 
     let mut answered = Vec::new();
     let mut check = |what: &str, r: &TestResponse| {
         assert!(r.status == 200 || r.status == 201, "{what}: {}", r.text);
         assert_eq!(r.header("cache-control"), Some("no-store"), "{what}");
+        assert_eq!(r.header("pragma"), Some("no-cache"), "{what}");
         answered.push(format!("{what} {}", r.status));
     };
     let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
@@ -301,4 +327,28 @@ async fn every_answer_carrying_a_token_or_a_secret_is_never_stored() {
     check("POST /v1/me/password", &r);
     answered.sort();
     assert_eq!(answered, carrying);
+}
+
+/// Whether `schema` (of the OpenAPI document whose component schemas are `schemas`) has a
+/// property of format `password` (a secret: a token, a key), in itself, its `allOf`, `oneOf` or
+/// `anyOf` parts, its items, its properties, or the component schemas it refers to (`seen`:
+/// those already followed).
+fn has_secret_property(schemas: &Value, schema: &Value, seen: &mut Vec<String>) -> bool {
+    if let Some(name) = schema["$ref"].as_str() {
+        let name = name.trim_start_matches("#/components/schemas/").to_owned();
+        if seen.contains(&name) {
+            return false;
+        }
+        seen.push(name.clone());
+        return has_secret_property(schemas, &schemas[name.as_str()], seen);
+    }
+    let parts = ["allOf", "oneOf", "anyOf"]
+        .iter()
+        .flat_map(|k| schema[*k].as_array().into_iter().flatten());
+    let properties = schema["properties"].as_object().into_iter().flatten();
+    properties.clone().any(|(_, p)| p["format"] == "password")
+        || parts
+            .chain(properties.map(|(_, p)| p))
+            .chain(std::iter::once(&schema["items"]).filter(|i| !i.is_null()))
+            .any(|part| has_secret_property(schemas, part, seen))
 }

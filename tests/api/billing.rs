@@ -51,12 +51,13 @@ async fn invoices_list_filter_page_and_are_read_only() {
     let (app, a) = spawn_app_with_owner("Acme").await;
     let b = app.signup("Other").await;
     let billing = billing_client(&app).await;
+    // created_at is set by the database alone: not even the billing role may change it.
+    let su = app.db.superuser_client().await;
     let mut ids = Vec::new();
     for (i, status) in ["paid", "paid", "open", "void"].iter().enumerate() {
         let id = insert_invoice(&billing, &a.org_id, status, &format!("A-{i}")).await;
         // Spread creation over four days, oldest first.
-        billing
-            .execute(
+        su.execute(
                 "UPDATE palisade.invoices SET created_at = timestamptz '2024-05-01T00:00:00Z' + make_interval(days => $2) \
                  WHERE id = $1",
                 &[&id, &(i as i32)],

@@ -391,3 +391,75 @@ async fn pg_stats_shows_the_app_role_nothing_of_tenant_tables() {
     assert_eq!(tables(&billing).await, ["organizations"]);
     assert_eq!(extended(&billing).await, 0);
 }
+
+/// policies/010_context_functions.sql: the one name its helpers do not qualify is NULLIF's `=`,
+/// which PostgreSQL resolves through the caller's search_path. A shadowing `=` (text, text),
+/// planted by a superuser (the app role can create none) and put first in the app role's
+/// search_path, only closes the context: NULL (no rows) or an error, never another
+/// organization's rows.
+#[tokio::test]
+async fn a_shadowing_equals_operator_only_closes_the_context() {
+    let (db, c, s) = seeded().await;
+    let su = db.superuser_client().await;
+    let shadow = |function: &str| {
+        format!(
+            "DROP OPERATOR IF EXISTS shadow.= (text, text);
+             CREATE OPERATOR shadow.= (LEFTARG = text, RIGHTARG = text, FUNCTION = shadow.{function});"
+        )
+    };
+    su.batch_execute(&format!(
+        "CREATE SCHEMA shadow;
+         GRANT USAGE ON SCHEMA shadow TO palisade_app;
+         CREATE FUNCTION shadow.always(text, text) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
+         CREATE FUNCTION shadow.never(text, text) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT false';
+         {}",
+        shadow("always")
+    ))
+    .await
+    .unwrap();
+    c.batch_execute("SET search_path = shadow, pg_catalog")
+        .await
+        .unwrap();
+    let orgs_seen = |org: Uuid| {
+        let c = &c;
+        async move {
+            begin_as(c, org, "owner").await;
+            let seen = c
+                .query("SELECT organization_id FROM palisade.customers", &[])
+                .await
+                .map(|rows| rows.iter().map(|r| r.get(0)).collect::<Vec<Uuid>>());
+            c.batch_execute("ROLLBACK").await.unwrap();
+            seen
+        }
+    };
+
+    // `=` always true: NULLIF always gives NULL, so no organization is acting and no row shows.
+    let shadowed: bool = c
+        .query_one("SELECT 'a'::text = 'b'::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(shadowed, "the shadowing operator is the one found");
+    for org in [s.a, s.b] {
+        assert_eq!(orgs_seen(org).await.unwrap(), Vec::<Uuid>::new());
+    }
+
+    // `=` always false: NULLIF gives the setting as it is: each organization's own rows, and
+    // with none set (''), the cast to uuid fails.
+    su.batch_execute(&shadow("never")).await.unwrap();
+    for org in [s.a, s.b] {
+        assert_eq!(orgs_seen(org).await.unwrap(), [org]);
+    }
+    c.batch_execute("SELECT set_config('app.current_org', '', false)")
+        .await
+        .unwrap();
+    let err = c
+        .query("SELECT organization_id FROM palisade.customers", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::INVALID_TEXT_REPRESENTATION),
+        "{err:?}"
+    );
+}

@@ -1024,6 +1024,20 @@ async fn the_billing_role_reaches_billing_and_nothing_else() {
             "DELETE FROM palisade.organizations",
             "DELETE FROM palisade.subscriptions",
             "DELETE FROM palisade.invoices",
+            "TRUNCATE palisade.subscriptions",
+            "TRUNCATE palisade.invoices",
+            // What its upserts never set: a subscription or an invoice cannot be moved to
+            // another organization, nor renamed.
+            "UPDATE palisade.subscriptions SET organization_id = gen_random_uuid()",
+            "UPDATE palisade.subscriptions SET id = gen_random_uuid()",
+            "UPDATE palisade.subscriptions SET stripe_subscription_id = 'sub_Moved'",
+            "UPDATE palisade.subscriptions SET created_at = now()",
+            "UPDATE palisade.invoices SET organization_id = gen_random_uuid()",
+            "UPDATE palisade.invoices SET id = gen_random_uuid()",
+            "UPDATE palisade.invoices SET stripe_invoice_id = 'in_Moved'",
+            "UPDATE palisade.invoices SET created_at = now()",
+            "INSERT INTO palisade.invoices AS i SELECT * FROM palisade.invoices \
+             ON CONFLICT (organization_id, stripe_invoice_id) DO UPDATE SET organization_id = i.organization_id",
             "UPDATE palisade_platform.stripe_events SET event_type = 'x.y'",
             "DELETE FROM palisade_platform.stripe_events",
             "SELECT palisade_private.current_org_id()",
@@ -1046,6 +1060,31 @@ async fn the_billing_role_reaches_billing_and_nothing_else() {
         "SELECT count(*) FROM palisade_platform.stripe_events",
     ] {
         billing.execute(sql, &[]).await.unwrap();
+    }
+    // It may UPDATE exactly the columns its upserts set.
+    for (table, columns) in [
+        (
+            "subscriptions",
+            palisade_db::stripe::SUBSCRIPTION_UPDATED_COLUMNS,
+        ),
+        ("invoices", palisade_db::stripe::INVOICE_UPDATED_COLUMNS),
+    ] {
+        let mut updatable: Vec<String> = billing
+            .query(
+                "SELECT attname::text FROM pg_attribute \
+                  WHERE attrelid = ('palisade.' || $1)::regclass AND attnum > 0 \
+                    AND NOT attisdropped AND has_column_privilege(attrelid, attnum, 'UPDATE')",
+                &[&table],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        updatable.sort();
+        let mut expected: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+        expected.sort();
+        assert_eq!(updatable, expected, "{table}");
     }
     // The app role cannot see the dedupe table at all.
     let app_client = app.db.app_client().await;
@@ -1165,6 +1204,57 @@ async fn the_server_refuses_a_billing_role_with_privileges_on_the_mailgun_tokens
         err.contains("beyond billing on palisade_platform.mailgun_tokens"),
         "{err}"
     );
+}
+
+#[actix_web::test]
+async fn the_server_refuses_a_billing_role_that_may_update_any_column_of_subscriptions_or_invoices()
+{
+    // Grants in this test's database only: the shared role itself is not altered.
+    let db = palisade_test_support::TestDb::new().await;
+    let billing = db.billing_pool();
+    let su = db.superuser_client().await;
+    for (grant, refused) in [
+        (
+            "GRANT UPDATE ON palisade.subscriptions TO palisade_billing",
+            "subscriptions.organization_id (update)",
+        ),
+        (
+            "GRANT UPDATE (organization_id) ON palisade.invoices TO palisade_billing",
+            "invoices.organization_id (update)",
+        ),
+        (
+            "GRANT DELETE ON palisade.invoices TO palisade_billing",
+            "invoices (delete, truncate, references or trigger)",
+        ),
+    ] {
+        billing.check_role(&db.app_pool(1)).await.unwrap();
+        su.batch_execute(grant).await.unwrap();
+        let err = billing
+            .check_role(&db.app_pool(1))
+            .await
+            .expect_err(grant)
+            .to_string();
+        assert!(err.contains(refused), "{grant}: {err}");
+        // The id is reported as well as organization_id; the columns it may update are not.
+        if grant.contains("subscriptions") {
+            assert!(err.contains("subscriptions.id (update)"), "{err}");
+            assert!(!err.contains("subscriptions.status"), "{err}");
+        }
+        // Back to policies/440_billing.sql's grants.
+        su.batch_execute(
+            "REVOKE UPDATE, DELETE ON palisade.subscriptions, palisade.invoices FROM palisade_billing",
+        )
+        .await
+        .unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let policy = std::fs::read_to_string(root.join("policies/440_billing.sql")).unwrap();
+        db.owner_client()
+            .await
+            .batch_execute(&policy)
+            .await
+            .unwrap();
+    }
+    billing.check_role(&db.app_pool(1)).await.unwrap();
 }
 
 #[actix_web::test]

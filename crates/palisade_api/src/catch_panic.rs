@@ -15,10 +15,11 @@
 //! an error prints the error, `expect(&format!(..))` whatever was formatted). The location
 //! (file, line, column) finds the code.
 //!
-//! The answer goes out as an error carrying a ready response: building a `ServiceResponse`
-//! needs the `HttpRequest`, and a clone of it kept across the call would make actix's router
-//! panic (it mutates the request in place, which it may only do while it holds the only
-//! reference).
+//! The answer goes out as an error carrying a ready response ([`BuiltAnswer`], which keeps its
+//! `internal_error` code for the request's closing log line and the metrics): building a
+//! `ServiceResponse` needs the `HttpRequest`, and a clone of it kept across the call would make
+//! actix's router panic (it mutates the request in place, which it may only do while it holds
+//! the only reference).
 //!
 //! Catching is sound here: the request's own state (its transaction included, which rolls back
 //! when dropped) is dropped with the panicked future; what requests share is either immutable,
@@ -29,13 +30,13 @@ use std::panic::AssertUnwindSafe;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::error::InternalError;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, ResponseError};
 use futures_util::FutureExt;
 use tracing_actix_web::RequestId;
 
 use crate::ApiError;
+use crate::error::BuiltAnswer;
 use crate::telemetry::set_request_id_header;
 
 /// The middleware: `App::new().wrap(actix_web::middleware::from_fn(catch_panic))`.
@@ -48,12 +49,12 @@ pub async fn catch_panic<B: MessageBody>(
         Ok(answer) => answer,
         Err(_) => {
             // Not the payload (see the module doc): the hook logged where, just before.
-            let mut response = ApiError::internal(
+            let error = ApiError::internal(
                 "a handler panicked (where: the line `panicked` before this one)",
-            )
-            .error_response();
+            );
+            let mut response = error.error_response();
             set_request_id_header(response.headers_mut(), request_id);
-            Err(InternalError::from_response("a handler panicked", response).into())
+            Err(BuiltAnswer::new(Some(error.code()), response).into())
         }
     }
 }
@@ -255,6 +256,57 @@ mod tests {
             "{logged}"
         );
         assert!(!logged.contains(LEAKED), "{logged}");
+    }
+
+    /// A panic's 500 is an error answer like any other: its request's closing line carries its
+    /// code, `error="internal_error"`, with or without the CORS layer between (which carries
+    /// the answer on, with its headers), as the server stacks them.
+    #[actix_web::test]
+    async fn a_panics_closing_line_carries_its_error_code() {
+        // As in the test above: a second subscriber, so this thread's callsites stay on.
+        static SECOND: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+        SECOND.get_or_init(|| tracing::Dispatch::new(tracing_subscriber::registry()));
+        let lines = crate::telemetry::tests::Lines::default();
+        let _guard = tracing::subscriber::set_default(crate::telemetry::tests::subscriber(
+            &lines,
+            tracing::Level::WARN,
+        ));
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(
+                    crate::cors::CorsOrigins::parse("https://app.example.com").unwrap(),
+                ))
+                .wrap(from_fn(catch_panic))
+                .wrap(from_fn(crate::cors::cors))
+                .wrap(TracingLogger::<PalisadeRootSpan>::new())
+                .route("/v1/boom", web::get().to(boom)),
+        )
+        .await;
+        for origin in [None, Some("https://app.example.com")] {
+            let mut req = test::TestRequest::get().uri("/v1/boom");
+            if let Some(origin) = origin {
+                req = req.insert_header((actix_web::http::header::ORIGIN, origin));
+            }
+            let res = test::try_call_service(&app, req.to_request())
+                .await
+                .map(|r| r.into_parts().1.map_into_boxed_body())
+                .unwrap_or_else(|e| e.error_response());
+            assert_eq!(res.status(), 500, "{origin:?}");
+            let body = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["error"], "internal_error", "{origin:?}");
+            let logged = lines.take();
+            let closing: Vec<&str> = logged
+                .lines()
+                .filter(|l| l.contains("request failed before a response was built"))
+                .collect();
+            assert_eq!(closing.len(), 1, "{origin:?}: {logged}");
+            assert!(
+                closing[0].contains("status=500")
+                    && closing[0].contains(r#"error="internal_error""#),
+                "{origin:?}: {logged}"
+            );
+        }
     }
 
     /// Reads one response with a `content-length` body off a kept-alive connection.

@@ -199,11 +199,12 @@ pub async fn cors(
         }
         // An answer inner layers give as an error (catch_panic's 500, which holds no request to
         // answer with): it gets the headers too, or a browser page could not read it, nor the
-        // request id it says to quote.
+        // request id it says to quote. Its code goes with it, for the log line and the metrics.
         Err(e) => {
+            let code = crate::error::error_code(&e);
             let mut resp = e.error_response();
             add_cors_headers(resp.headers_mut(), allowed, origin, vary);
-            Err(actix_web::error::InternalError::from_response(e, resp).into())
+            Err(crate::error::BuiltAnswer::new(code, resp).into())
         }
     }
 }

@@ -466,6 +466,54 @@ fn response_header(description: &str, integer: bool) -> RefOr<utoipa::openapi::h
     )
 }
 
+/// Whether a response body's schema has a property of format `password`: a secret (a token, a
+/// key, a signing secret), which only an answer that no cache may keep carries
+/// (`crate::resource::never_stored`). Its own properties and those of its `allOf` parts (a
+/// `...WithKey` is the row's schema, referred to, and the secret's property), not the schemas
+/// it refers to.
+pub fn carries_secret(schema: &RefOr<Schema>) -> bool {
+    match schema {
+        RefOr::T(Schema::Object(o)) => o.properties.values().any(|p| {
+            matches!(p, RefOr::T(Schema::Object(p))
+                if matches!(p.format, Some(SchemaFormat::KnownFormat(KnownFormat::Password))))
+        }),
+        RefOr::T(Schema::AllOf(a)) => a.items.iter().any(carries_secret),
+        _ => false,
+    }
+}
+
+/// The headers of an answer that carries a secret (`crate::resource::never_stored`), declared
+/// on `response`: `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 section 5.1).
+fn document_never_stored(response: &mut Response) {
+    for (name, value, description) in [
+        (
+            "Cache-Control",
+            "no-store",
+            "`no-store`: this answer carries a secret, which no cache, shared or the client's \
+             own, may keep (RFC 6749 section 5.1).",
+        ),
+        (
+            "Pragma",
+            "no-cache",
+            "`no-cache`, for HTTP/1.0 caches, which know no `Cache-Control` (RFC 6749 section \
+             5.1).",
+        ),
+    ] {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([value]));
+        response.headers.insert(
+            name.to_owned(),
+            RefOr::T(
+                utoipa::openapi::HeaderBuilder::new()
+                    .schema(Some(schema))
+                    .description(Some(description))
+                    .build(),
+            ),
+        );
+    }
+}
+
 /// `X-Request-Id`, on every answer (`crate::telemetry::add_request_id_header`).
 fn request_id_header() -> RefOr<utoipa::openapi::header::Header> {
     response_header(
@@ -629,13 +677,15 @@ impl Doc<'_> {
         self.errors(&[413])
     }
 
-    /// `status` with a JSON body of type `T`.
+    /// `status` with a JSON body of type `T` (documented as never stored when `T` carries a
+    /// secret: [`carries_secret`]).
     pub fn returns<T: ToSchema>(&mut self, status: u16, description: &str) -> &mut Self {
         let schema = self.endpoints.add_schema_of::<T>();
-        self.respond(
-            &status.to_string(),
-            json_response(description, Some(schema)),
-        )
+        let mut response = json_response(description, Some(schema));
+        if carries_secret(&T::schema()) {
+            document_never_stored(&mut response);
+        }
+        self.respond(&status.to_string(), response)
     }
 
     /// 200 with `T`.
@@ -643,10 +693,14 @@ impl Doc<'_> {
         self.returns::<T>(200, "OK")
     }
 
-    /// 201 with `T` and a `Location` header (the created resource's URL).
+    /// 201 with `T` and a `Location` header (the created resource's URL); documented as never
+    /// stored when `T` carries a secret ([`carries_secret`]).
     pub fn created<T: ToSchema>(&mut self) -> &mut Self {
         let schema = self.endpoints.add_schema_of::<T>();
         let mut response = json_response("Created", Some(schema));
+        if carries_secret(&T::schema()) {
+            document_never_stored(&mut response);
+        }
         response.headers.insert(
             "Location".to_owned(),
             RefOr::T(

@@ -417,6 +417,74 @@ impl ResponseError for ApiError {
     }
 }
 
+/// An error answer already built, carried as an [`actix_web::Error`] by a middleware that has no
+/// request left to build a `ServiceResponse` with: `crate::catch_panic`'s 500, and the CORS
+/// headers `crate::cors` adds to such an answer. It keeps the answer's `error` code, which the
+/// request's closing log line and the metrics read as they read an [`ApiError`]'s
+/// ([`error_code`]). (actix-web's `InternalError::from_response` carries a response too, but
+/// keeps nothing a reader could ask it for.)
+pub struct BuiltAnswer {
+    code: Option<ErrorCode>,
+    status: StatusCode,
+    response: std::cell::RefCell<Option<HttpResponse>>,
+}
+
+impl BuiltAnswer {
+    /// `response`, answered as the error whose code is `code` (`None`: the answer has none).
+    pub fn new(code: Option<ErrorCode>, response: HttpResponse) -> Self {
+        Self {
+            code,
+            status: response.status(),
+            response: std::cell::RefCell::new(Some(response)),
+        }
+    }
+
+    /// The `error` code of the answer's body.
+    pub fn code(&self) -> Option<ErrorCode> {
+        self.code
+    }
+}
+
+impl std::fmt::Debug for BuiltAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltAnswer")
+            .field("code", &self.code)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Display for BuiltAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "{} answered {}", self.status, code.as_str()),
+            None => write!(f, "{} answered", self.status),
+        }
+    }
+}
+
+impl ResponseError for BuiltAnswer {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The answer it carries; asked again (actix asks once), its status alone.
+    fn error_response(&self) -> HttpResponse {
+        self.response
+            .borrow_mut()
+            .take()
+            .unwrap_or_else(|| HttpResponse::new(self.status))
+    }
+}
+
+/// The `error` code of the answer `e` makes: an [`ApiError`]'s, or a [`BuiltAnswer`]'s; `None`
+/// for any other error (actix's own, which Palisade's handlers and extractors replace).
+pub fn error_code(e: &actix_web::Error) -> Option<ErrorCode> {
+    e.as_error::<ApiError>()
+        .map(ApiError::code)
+        .or_else(|| e.as_error::<BuiltAnswer>().and_then(BuiltAnswer::code))
+}
+
 /// Path parameters that fail to parse answer 400 (ids are parsed by handlers; this is a backstop).
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_err: PathError, _req| {

@@ -32,7 +32,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::ApiError;
 use crate::auth::PasswordHashing;
 use crate::error::ErrorCode;
 
@@ -412,7 +411,7 @@ pub async fn record_requests<B: MessageBody>(
     // The template of the route the path matches (the router's table, before routing).
     let route = req.match_pattern();
     let answer = next.call(req).await;
-    let api_code = |e: &Error| e.as_error::<ApiError>().map(ApiError::code);
+    let api_code = crate::error::error_code;
     let (status, code) = match &answer {
         Ok(res) => (res.status(), res.response().error().and_then(api_code)),
         Err(e) => (e.as_response_error().status_code(), api_code(e)),

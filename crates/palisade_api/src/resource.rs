@@ -257,19 +257,30 @@ impl Serialize for OneTimeSecret {
     }
 }
 
-/// An answer showing `secret` once: `item`'s fields then the secret's, and
-/// `Cache-Control: no-store`. Commit it with `commit_without(response, &[secret.field])`.
+/// An answer showing `secret` once: `item`'s fields then the secret's, never stored
+/// ([`never_stored`]). Commit it with `commit_without(response, &[secret.field])`.
 pub(crate) fn with_secret(
-    mut response: actix_web::HttpResponseBuilder,
+    response: actix_web::HttpResponseBuilder,
     item: impl Serialize,
     secret: &OneTimeSecret,
 ) -> HttpResponse {
+    never_stored(response).json(WithSecret { item, secret })
+}
+
+/// `response` with the headers of an answer carrying a secret (a one-time secret, a token):
+/// `Cache-Control: no-store`, so that no cache, shared or the client's own, keeps it, and
+/// `Pragma: no-cache` for HTTP/1.0 caches (RFC 6749 section 5.1 asks both of every answer
+/// carrying a token). The OpenAPI document declares them on every answer whose schema has a
+/// secret property (`crate::endpoints::carries_secret`). Every such answer is made through here:
+/// [`with_secret`] and `TokenResponse::answer`.
+pub(crate) fn never_stored(
+    mut response: actix_web::HttpResponseBuilder,
+) -> actix_web::HttpResponseBuilder {
+    use actix_web::http::header::{CACHE_CONTROL, HeaderValue, PRAGMA};
     response
-        .insert_header((
-            actix_web::http::header::CACHE_CONTROL,
-            actix_web::http::header::HeaderValue::from_static("no-store"),
-        ))
-        .json(WithSecret { item, secret })
+        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((PRAGMA, HeaderValue::from_static("no-cache")));
+    response
 }
 
 /// A family with a patch route.

@@ -3,8 +3,10 @@
 //! Each request gets a span with its request id, method and route template (never the query
 //! string, which can hold filter values), and, once the bearer token is verified, `org.id` and
 //! `user.id`. One line is logged when the request ends, with status and latency; an error
-//! answer adds its `error` code (`invalid_token`, `validation_failed`: the [`ApiError`]'s, a
-//! `&'static str`, nothing allocated, and nothing when the answer is no [`ApiError`]'s). Bodies,
+//! answer adds its `error` code (`invalid_token`, `validation_failed`: the [`crate::ApiError`]'s, or a
+//! panic's `internal_error`, which `crate::catch_panic` keeps in its
+//! [`crate::error::BuiltAnswer`]; a `&'static str`, nothing allocated, and nothing when the
+//! answer is neither's). Bodies,
 //! tokens and passwords never appear. The line is a warning when the
 //! response is a 5xx or took [`SlowRequest`] or longer, so a stall shows under `RUST_LOG=warn`.
 //!
@@ -23,8 +25,6 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage};
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
-
-use crate::ApiError;
 
 /// The response header that echoes the request id, so a client can quote it in a bug report.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -68,8 +68,9 @@ impl RootSpanBuilder for PalisadeRootSpan {
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         let _entered = span.enter();
-        // The answer's `error` code, when an `ApiError` made it (None records nothing).
-        let code = |e: &Error| e.as_error::<ApiError>().map(|e| e.code().as_str());
+        // The answer's `error` code (None records nothing): an `ApiError`'s, or that of an answer
+        // a middleware built (a panic's 500).
+        let code = |e: &Error| crate::error::error_code(e).map(|c| c.as_str());
         match outcome {
             Ok(resp) => {
                 let error = resp.response().error().and_then(code);

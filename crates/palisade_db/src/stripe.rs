@@ -52,6 +52,48 @@ use crate::{AppPool, DbError, PoolSettings};
 /// `application_name` of the billing pool's connections (visible in `pg_stat_activity`).
 pub const BILLING_APPLICATION_NAME: &str = "palisade-billing";
 
+/// The columns of `palisade.subscriptions` the billing role may UPDATE: exactly the ones
+/// the subscription upsert sets on a conflict (a unit test keeps the two in step), which
+/// `policies/440_billing.sql` grants column by column. Not `organization_id`, `id`,
+/// `stripe_subscription_id` or `created_at`: with BYPASSRLS, an UPDATE of those could move a
+/// subscription to another organization. [`BillingPool::check_role`] refuses an UPDATE of any
+/// other column.
+pub const SUBSCRIPTION_UPDATED_COLUMNS: &[&str] = &[
+    "status",
+    "plan",
+    "stripe_price_id",
+    "quantity",
+    "unit_amount_cents",
+    "currency",
+    "current_period_start",
+    "current_period_end",
+    "cancel_at_period_end",
+    "cancelled_at",
+    "stripe_updated_at",
+    "updated_at",
+];
+
+/// The columns of `palisade.invoices` the billing role may UPDATE: those the invoice upsert
+/// sets on a conflict (as [`SUBSCRIPTION_UPDATED_COLUMNS`]). Not `organization_id`, `id`,
+/// `stripe_invoice_id` or `created_at`.
+pub const INVOICE_UPDATED_COLUMNS: &[&str] = &[
+    "stripe_subscription_id",
+    "number",
+    "status",
+    "currency",
+    "subtotal_cents",
+    "total_cents",
+    "amount_due_cents",
+    "amount_paid_cents",
+    "period_start",
+    "period_end",
+    "due_at",
+    "paid_at",
+    "hosted_invoice_url",
+    "stripe_updated_at",
+    "updated_at",
+];
+
 palisade_domain::str_enum! {
     /// What [`BillingPool::apply_stripe_event`] did. Every outcome but the errors is answered
     /// 2xx: Stripe must stop retrying. Its spelling is a stable name for logs.
@@ -187,7 +229,10 @@ impl BillingPool {
     /// and types are not counted here; the audit's `billing_role_beyond_billing` counts functions), and with no privilege on any tenant
     /// table beyond billing: `subscriptions`, `invoices`, and `organizations`' `id` and billing
     /// columns; nor on a platform table other than its own `stripe_events` (a BYPASSRLS role
-    /// that could delete from `mailgun_tokens` could reopen Mailgun replays).
+    /// that could delete from `mailgun_tokens` could reopen Mailgun replays). On
+    /// `subscriptions` and `invoices`, no UPDATE of a column its upserts do not set
+    /// ([`SUBSCRIPTION_UPDATED_COLUMNS`], [`INVOICE_UPDATED_COLUMNS`]: a table-wide UPDATE
+    /// could move a row to another organization), and no DELETE, TRUNCATE, REFERENCES or TRIGGER.
     ///
     /// It reads the catalogs **through the app pool** (every role may read them), so startup
     /// opens no billing connection: one exists only once a Stripe event arrived, which the tests
@@ -241,6 +286,21 @@ impl BillingPool {
                      || CASE WHEN pg_catalog.has_table_privilege(r.oid, 'palisade.organizations',
                                       'INSERT, DELETE, TRUNCATE, TRIGGER')
                              THEN ARRAY['organizations (insert, delete or truncate)'] ELSE '{}' END
+                     || ARRAY(SELECT t.relname::text || '.' || a.attname::text || ' (update)'
+                                FROM tenant t JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid
+                               WHERE t.relname IN ('subscriptions', 'invoices')
+                                 AND a.attnum > 0 AND NOT a.attisdropped
+                                 AND a.attname::text <> ALL (CASE t.relname WHEN 'subscriptions'
+                                                             THEN $2::text[] ELSE $3::text[] END)
+                                 AND pg_catalog.has_column_privilege(r.oid, t.oid, a.attnum, 'UPDATE')
+                               ORDER BY 1)
+                     || ARRAY(SELECT t.relname::text || ' (delete, truncate, references or trigger)'
+                                FROM tenant t
+                               WHERE t.relname IN ('subscriptions', 'invoices')
+                                 AND (pg_catalog.has_table_privilege(r.oid, t.oid,
+                                          'DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                                      OR pg_catalog.has_any_column_privilege(r.oid, t.oid, 'REFERENCES'))
+                               ORDER BY 1)
                      || ARRAY(SELECT 'palisade_platform.' || c.relname::text FROM pg_catalog.pg_class c
                                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                                WHERE n.nspname = 'palisade_platform' AND c.relname <> 'stripe_events'
@@ -252,7 +312,11 @@ impl BillingPool {
                                ORDER BY 1)
                         AS beyond_billing
                    FROM r",
-                &[&self.role],
+                &[
+                    &self.role,
+                    &SUBSCRIPTION_UPDATED_COLUMNS,
+                    &INVOICE_UPDATED_COLUMNS,
+                ],
             )
             .await
             .map_err(DbError::from)?;
@@ -506,6 +570,48 @@ async fn customer_target(
     })
 }
 
+/// Inserts a subscription, or updates it (the columns of [`SUBSCRIPTION_UPDATED_COLUMNS`]) unless
+/// the stored row is newer or in a status it must keep (module docs).
+const UPSERT_SUBSCRIPTION: &str = "INSERT INTO palisade.subscriptions AS s (organization_id, id, stripe_subscription_id, \
+         status, plan, stripe_price_id, quantity, unit_amount_cents, currency, \
+         current_period_start, current_period_end, cancel_at_period_end, cancelled_at, \
+         stripe_updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+     ON CONFLICT (organization_id, stripe_subscription_id) DO UPDATE SET \
+         status = EXCLUDED.status, plan = EXCLUDED.plan, \
+         stripe_price_id = EXCLUDED.stripe_price_id, quantity = EXCLUDED.quantity, \
+         unit_amount_cents = EXCLUDED.unit_amount_cents, currency = EXCLUDED.currency, \
+         current_period_start = EXCLUDED.current_period_start, \
+         current_period_end = EXCLUDED.current_period_end, \
+         cancel_at_period_end = EXCLUDED.cancel_at_period_end, \
+         cancelled_at = EXCLUDED.cancelled_at, \
+         stripe_updated_at = EXCLUDED.stripe_updated_at, updated_at = now() \
+     WHERE s.stripe_updated_at <= EXCLUDED.stripe_updated_at \
+       AND (s.status <> ALL ($15) OR s.status = EXCLUDED.status) \
+       AND (EXCLUDED.status <> 'incomplete' OR s.status = 'incomplete') \
+     RETURNING s.id";
+
+/// Inserts an invoice, or updates it (the columns of [`INVOICE_UPDATED_COLUMNS`]) unless the
+/// stored row is newer or final (module docs).
+const UPSERT_INVOICE: &str = "INSERT INTO palisade.invoices AS i (organization_id, id, stripe_invoice_id, \
+         stripe_subscription_id, number, status, currency, subtotal_cents, total_cents, \
+         amount_due_cents, amount_paid_cents, period_start, period_end, due_at, paid_at, \
+         hosted_invoice_url, stripe_updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+     ON CONFLICT (organization_id, stripe_invoice_id) DO UPDATE SET \
+         stripe_subscription_id = EXCLUDED.stripe_subscription_id, \
+         number = EXCLUDED.number, status = EXCLUDED.status, \
+         currency = EXCLUDED.currency, subtotal_cents = EXCLUDED.subtotal_cents, \
+         total_cents = EXCLUDED.total_cents, amount_due_cents = EXCLUDED.amount_due_cents, \
+         amount_paid_cents = EXCLUDED.amount_paid_cents, \
+         period_start = EXCLUDED.period_start, period_end = EXCLUDED.period_end, \
+         due_at = EXCLUDED.due_at, paid_at = EXCLUDED.paid_at, \
+         hosted_invoice_url = EXCLUDED.hosted_invoice_url, \
+         stripe_updated_at = EXCLUDED.stripe_updated_at, updated_at = now() \
+     WHERE i.stripe_updated_at <= EXCLUDED.stripe_updated_at \
+       AND (i.status <> ALL ($18) OR i.status = EXCLUDED.status) \
+     RETURNING i.id";
+
 /// Inserts or updates the subscription unless the stored row is newer (module docs), then
 /// brings the organization's plan in step. `Stale` when the row was left alone.
 async fn upsert_subscription(
@@ -520,24 +626,7 @@ async fn upsert_subscription(
         .collect();
     let written = tx
         .query_opt(
-            "INSERT INTO palisade.subscriptions AS s (organization_id, id, stripe_subscription_id, \
-                 status, plan, stripe_price_id, quantity, unit_amount_cents, currency, \
-                 current_period_start, current_period_end, cancel_at_period_end, cancelled_at, \
-                 stripe_updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (organization_id, stripe_subscription_id) DO UPDATE SET \
-                 status = EXCLUDED.status, plan = EXCLUDED.plan, \
-                 stripe_price_id = EXCLUDED.stripe_price_id, quantity = EXCLUDED.quantity, \
-                 unit_amount_cents = EXCLUDED.unit_amount_cents, currency = EXCLUDED.currency, \
-                 current_period_start = EXCLUDED.current_period_start, \
-                 current_period_end = EXCLUDED.current_period_end, \
-                 cancel_at_period_end = EXCLUDED.cancel_at_period_end, \
-                 cancelled_at = EXCLUDED.cancelled_at, \
-                 stripe_updated_at = EXCLUDED.stripe_updated_at, updated_at = now() \
-             WHERE s.stripe_updated_at <= EXCLUDED.stripe_updated_at \
-               AND (s.status <> ALL ($15) OR s.status = EXCLUDED.status) \
-               AND (EXCLUDED.status <> 'incomplete' OR s.status = 'incomplete') \
-             RETURNING s.id",
+            UPSERT_SUBSCRIPTION,
             &[
                 &org,
                 &Uuid::now_v7(),
@@ -592,24 +681,7 @@ async fn upsert_invoice(
     let final_statuses: Vec<&str> = InvoiceStatus::FINAL.iter().map(|s| s.as_str()).collect();
     let written = tx
         .query_opt(
-            "INSERT INTO palisade.invoices AS i (organization_id, id, stripe_invoice_id, \
-                 stripe_subscription_id, number, status, currency, subtotal_cents, total_cents, \
-                 amount_due_cents, amount_paid_cents, period_start, period_end, due_at, paid_at, \
-                 hosted_invoice_url, stripe_updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-             ON CONFLICT (organization_id, stripe_invoice_id) DO UPDATE SET \
-                 stripe_subscription_id = EXCLUDED.stripe_subscription_id, \
-                 number = EXCLUDED.number, status = EXCLUDED.status, \
-                 currency = EXCLUDED.currency, subtotal_cents = EXCLUDED.subtotal_cents, \
-                 total_cents = EXCLUDED.total_cents, amount_due_cents = EXCLUDED.amount_due_cents, \
-                 amount_paid_cents = EXCLUDED.amount_paid_cents, \
-                 period_start = EXCLUDED.period_start, period_end = EXCLUDED.period_end, \
-                 due_at = EXCLUDED.due_at, paid_at = EXCLUDED.paid_at, \
-                 hosted_invoice_url = EXCLUDED.hosted_invoice_url, \
-                 stripe_updated_at = EXCLUDED.stripe_updated_at, updated_at = now() \
-             WHERE i.stripe_updated_at <= EXCLUDED.stripe_updated_at \
-               AND (i.status <> ALL ($18) OR i.status = EXCLUDED.status) \
-             RETURNING i.id",
+            UPSERT_INVOICE,
             &[
                 &org,
                 &Uuid::now_v7(),
@@ -637,4 +709,37 @@ async fn upsert_invoice(
     } else {
         StripeOutcome::Stale
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// The columns an upsert's `DO UPDATE SET` assigns, in order.
+    fn set_columns(upsert: &str) -> Vec<&str> {
+        let (_, set) = upsert.split_once("DO UPDATE SET").unwrap();
+        let (set, _) = set.split_once(" WHERE ").unwrap();
+        set.split(',')
+            .map(|a| a.split_once('=').unwrap().0.trim())
+            .collect()
+    }
+
+    /// What the billing role may UPDATE (policies/440_billing.sql grants, check_role holds it
+    /// to) is what the upserts set: a column set but not granted would fail every such event
+    /// with 42501; one granted but not set is reach the Stripe path does not need.
+    #[test]
+    fn the_updatable_columns_are_those_the_upserts_set() {
+        assert_eq!(
+            set_columns(UPSERT_SUBSCRIPTION),
+            SUBSCRIPTION_UPDATED_COLUMNS
+        );
+        assert_eq!(set_columns(UPSERT_INVOICE), INVOICE_UPDATED_COLUMNS);
+        for never in ["organization_id", "id", "created_at"] {
+            assert!(!SUBSCRIPTION_UPDATED_COLUMNS.contains(&never), "{never}");
+            assert!(!INVOICE_UPDATED_COLUMNS.contains(&never), "{never}");
+        }
+        assert!(!SUBSCRIPTION_UPDATED_COLUMNS.contains(&"stripe_subscription_id"));
+        assert!(!INVOICE_UPDATED_COLUMNS.contains(&"stripe_invoice_id"));
+    }
 }

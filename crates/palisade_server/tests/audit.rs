@@ -822,6 +822,38 @@ async fn the_billing_role_reaching_beyond_billing_is_critical() {
         assert_eq!(seen, ["customer of org A", "customer of org B"]);
         tx.rollback().await.unwrap();
     }
+    // On its own tables, UPDATE of the columns its upserts set only (440_billing.sql): a
+    // table-wide UPDATE, as that file granted before, lets it move a subscription or an invoice
+    // to another organization. Each grant in a transaction, rolled back.
+    for (grant, reached) in [
+        (
+            "GRANT UPDATE ON palisade.subscriptions TO palisade_billing",
+            "palisade.subscriptions.organization_id (UPDATE)",
+        ),
+        (
+            "GRANT UPDATE (organization_id) ON palisade.invoices TO palisade_billing",
+            "palisade.invoices.organization_id (UPDATE)",
+        ),
+        (
+            "GRANT TRUNCATE ON palisade.invoices TO palisade_billing",
+            "palisade.invoices (DELETE, TRUNCATE, REFERENCES or TRIGGER)",
+        ),
+    ] {
+        let tx = su.transaction().await.unwrap();
+        tx.batch_execute(grant).await.unwrap();
+        let found = ranked_violations(&tx).await;
+        let detail = found
+            .iter()
+            .find(|[s, k, _, o, _]| {
+                s == "critical" && k == "billing_role_beyond_billing" && o == BILLING
+            })
+            .map(|[.., d]| d.clone())
+            .unwrap_or_else(|| panic!("{grant}: {found:?}"));
+        assert!(detail.contains(reached), "{grant}: {detail}");
+        // The columns the upserts set are its own: not reported.
+        assert!(!detail.contains(".status"), "{grant}: {detail}");
+        tx.rollback().await.unwrap();
+    }
     assert_eq!(violations(&su).await, vec![]);
 }
 

@@ -63,6 +63,7 @@ crate::rules::field_rules!(LoginBody {
 #[schema(as = Token)]
 pub(crate) struct TokenResponse {
     /// Send as `Authorization: Bearer <token>`.
+    #[schema(format = Password)]
     token: String,
     /// Always `Bearer`.
     token_type: &'static str,
@@ -88,16 +89,12 @@ pub(crate) fn token_response(
 }
 
 impl TokenResponse {
-    /// `answer` carrying this token, with `Cache-Control: no-store`: no cache may keep an
-    /// answer that carries a token (RFC 6749 section 5.1), as none may keep a one-time secret
+    /// `answer` carrying this token, never stored (`Cache-Control: no-store`, `Pragma:
+    /// no-cache`: [`crate::resource::never_stored`]): no cache may keep an answer that carries a
+    /// token (RFC 6749 section 5.1), as none may keep a one-time secret
     /// ([`crate::resource::with_secret`]). Every answer that hands out a token is made here.
-    pub(crate) fn answer(self, mut answer: actix_web::HttpResponseBuilder) -> HttpResponse {
-        answer
-            .insert_header((
-                actix_web::http::header::CACHE_CONTROL,
-                actix_web::http::header::HeaderValue::from_static("no-store"),
-            ))
-            .json(self)
+    pub(crate) fn answer(self, answer: actix_web::HttpResponseBuilder) -> HttpResponse {
+        crate::resource::never_stored(answer).json(self)
     }
 
     /// The answer that hands out `token`, for `ctx`, expiring in `expires_in` seconds.

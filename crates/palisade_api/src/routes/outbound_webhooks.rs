@@ -140,7 +140,7 @@ struct WithSecret {
     webhook: Webhook,
     /// Signs every delivery; shown in this answer only. Absent from a replay under the same
     /// `Idempotency-Key` (`Idempotency-Replayed: true`): it is not kept.
-    #[schema(required = false)]
+    #[schema(required = false, format = Password)]
     signing_secret: String,
 }
 
