@@ -6,13 +6,6 @@
  * organization reads and writes its own customers; nothing of another organization is visible
  * or writable, and a row cannot be moved to another organization. organization_id defaults to
  * the context, so inserts never name it. No organization set: nothing visible, nothing writable.
- *
- * The carrier webhooks (a provider transaction: an organization, no user, no role) link an
- * inbound SMS or a new call to a customer with a locking read (FOR KEY SHARE:
- * customer_by_phone! in crates/palisade_db/src/webhooks.rs), so that a customer deleted meanwhile
- * is skipped rather than failing the insert. A row lock needs UPDATE privilege and passes the
- * UPDATE policy as well as the SELECT one: both must keep admitting every role, that
- * transaction included, or the lock finds no customer.
  */
 ALTER TABLE palisade.customers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE palisade.customers FORCE ROW LEVEL SECURITY;

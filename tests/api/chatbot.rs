@@ -599,7 +599,7 @@ async fn below_the_threshold_the_bot_hands_over_and_then_stays_silent() {
 #[actix_web::test]
 async fn an_agent_reply_stops_the_bot_and_a_disabled_bot_says_nothing() {
     let (app, owner, _admin, member) = spawn_app_with_team("Acme").await;
-    article(
+    let hours = article(
         &app,
         &owner,
         "Opening hours",
@@ -635,6 +635,10 @@ async fn an_agent_reply_stops_the_bot_and_a_disabled_bot_says_nothing() {
     )
     .await;
     assert_eq!(senders(&all), ["customer", "customer", "bot"]);
+    // The answer quotes the article and refers to it: the bot holds it (FOR KEY SHARE, V0191),
+    // which passes kb_articles' UPDATE policy for a member's message too. Were that policy
+    // narrowed to admins, the lock would find no article and the bot would hand off instead.
+    assert_eq!(all[2]["article_id"], hours.as_str(), "{all:?}");
     let all = say(&app, &member, &conv, "agent", "Anything else?").await;
     assert_eq!(senders(&all), ["customer", "customer", "bot", "agent"]);
     let c = app.get_ok(&member, &conv).await;

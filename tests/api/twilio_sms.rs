@@ -110,9 +110,10 @@ async fn an_inbound_sms_lands_in_the_numbers_organization_and_nowhere_else() {
 
 /// A customer deleted while an inbound SMS is stored is not linked to it: the next oldest customer
 /// with the sender's phone is, or none. The delete here has run but not committed when the SMS
-/// arrives, and commits while the SMS waits for it. The customer was read without a lock, so it
-/// was still found, and the insert's foreign key check failed once the delete committed (23503:
-/// 500, and the message was lost if Twilio gave up).
+/// arrives, and commits while the SMS waits for it. The customer is read without a lock (see
+/// `customer_by_phone!`), so it is still found, and the insert's foreign key check fails once the
+/// delete commits (23503): the delivery's transaction runs again and links the next oldest (before
+/// stop 64 it answered 500, and the message was lost if Twilio gave up).
 #[actix_web::test]
 async fn a_customer_deleted_meanwhile_is_not_linked_to_an_inbound_sms() {
     let (app, a) = spawn_app_with_owner("Carrier A").await;

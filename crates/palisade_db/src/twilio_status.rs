@@ -222,7 +222,8 @@ pub struct CarrierCall<'a> {
 
 /// Records a call Twilio reports and this organization does not have yet (status `queued`,
 /// the callback then advances it), linked to the oldest customer whose phone is the other
-/// party's (`webhooks::customer_by_phone!`: one deleted meanwhile is not linked). Does nothing
+/// party's (`webhooks::customer_by_phone!`; one deleted meanwhile fails the insert:
+/// [`crate::webhooks::is_customer_gone`]). Does nothing
 /// when a call with this SID is already recorded here (including by a concurrent callback: the
 /// insert waits for its transaction).
 pub async fn record_carrier_call(tx: &mut TenantTx, call: &CarrierCall<'_>) -> Result<(), DbError> {
@@ -249,16 +250,6 @@ pub async fn record_carrier_call(tx: &mut TenantTx, call: &CarrierCall<'_>) -> R
     )
     .await?;
     Ok(())
-}
-
-/// Whether `e` is [`record_carrier_call`]'s refusal of an outbound call whose `from_number` is
-/// not one of the organization's numbers with the `voice` capability (V0070's trigger
-/// `calls_from_number_owned_insert`, which raises 23503 naming `calls_from_number_owned`): the
-/// number routed the callback, outside the transaction, and was released or lost `voice` before
-/// the insert. The transaction has failed, and is rolled back; routed again, the callback finds
-/// the number nobody's.
-pub fn is_number_not_ours(e: &DbError) -> bool {
-    e.is_foreign_key_violation_of("calls_from_number_owned")
 }
 
 /// Applies a voice status callback to the call it is about (see the module doc). It applies

@@ -297,33 +297,39 @@ pub struct InboundSms<'a> {
 /// The subquery that links a carrier's message or call to a customer: the id of the
 /// organization's oldest customer whose phone is the parameter `$phone` (`"$2"`), or NULL.
 ///
-/// `FOR KEY SHARE`: the row found is held until the transaction ends, as the foreign key's own
-/// check would hold it, but before the insert refers to it. Without it, a customer deleted by a
-/// transaction that had not committed when the subquery read it was still found, the insert's
-/// foreign key check then waited for that transaction and, once it committed, failed (23503:
-/// the delivery answered 500). With it the subquery waits there instead and, under READ
-/// COMMITTED, skips a row deleted meanwhile: `LIMIT` sits above the lock (Limit, LockRows,
-/// Sort), so the next oldest customer with that phone is taken, or none (NULL). PostgreSQL's
-/// SELECT page ("The Locking Clause"): a row locked after the query's snapshot changed under it
-/// is not returned if it no longer satisfies the query, and with `LIMIT` locking stops once
-/// enough rows have been returned; a deleted row is skipped alike (PostgreSQL 15, measured, and
-/// `twilio_sms::a_customer_deleted_meanwhile_is_not_linked_to_an_inbound_sms`). A lock needs
-/// UPDATE privilege and passes the UPDATE policy too: `policies/120_customers.sql` gives the app
-/// role both for its own organization's customers (whatever the role, a provider's transaction
-/// included).
+/// No lock: the insert's foreign key checks lock the organization, then the customer, in that
+/// order, as every write of the organization's rows does, which an organization's deletion
+/// (the organization's row, then its customers) cannot deadlock with. A locking read here
+/// (`FOR KEY SHARE`) would lock the customer first: a deletion under way would then wait on that
+/// customer while the webhook waits on the organization, and PostgreSQL would abort one of the
+/// two (stop 64's review r3). So a customer deleted by a transaction that had not committed when
+/// the subquery read it is still found, and the insert's foreign key check, having waited for
+/// that transaction, fails ([`is_customer_gone`]): the caller runs the transaction again, and
+/// the subquery then finds the next oldest customer with that phone, or none.
 macro_rules! customer_by_phone {
     ($phone:literal) => {
         concat!(
             "(SELECT c.id FROM palisade.customers AS c WHERE c.phone = ",
             $phone,
-            " ORDER BY c.created_at, c.id LIMIT 1 FOR KEY SHARE)"
+            " ORDER BY c.created_at, c.id LIMIT 1)"
         )
     };
 }
 pub(crate) use customer_by_phone;
 
+/// Whether `e` is an insert's refusal of the customer `customer_by_phone!` found (an inbound
+/// SMS's or a new call's, SQLSTATE 23503 on `sms_messages_customer_fkey` or
+/// `calls_customer_fkey`): the customer was deleted by a transaction that committed while the
+/// foreign key check waited for it. The transaction has failed, and is rolled back; run again,
+/// it no longer finds that customer.
+pub fn is_customer_gone(e: &DbError) -> bool {
+    e.is_foreign_key_violation_of(crate::messaging::sms::CUSTOMER_FKEY)
+        || e.is_foreign_key_violation_of(crate::messaging::voice::CUSTOMER_FKEY)
+}
+
 /// Stores an inbound SMS for the transaction's organization, linked to the oldest customer
-/// whose phone is the sender's (`customer_by_phone!`: one deleted meanwhile is not linked).
+/// whose phone is the sender's (`customer_by_phone!`; one deleted meanwhile fails the insert:
+/// [`is_customer_gone`]).
 /// `None` when a message with this SID is already stored (a duplicate delivery).
 pub async fn insert_inbound_sms(
     tx: &mut TenantTx,

@@ -165,17 +165,26 @@ pub async fn sms_inbound(
         return Ok(ignored(&state));
     };
     record_org(&req, org);
-    let mut tx = TenantTx::begin_for_provider(&state.pool, org).await?;
-    let inserted = webhooks::insert_inbound_sms(
-        &mut tx,
-        &InboundSms {
-            sid,
-            from: from.as_str(),
-            to: to.as_str(),
-            body: body_text.as_str(),
-        },
-    )
-    .await?;
+    let sms = InboundSms {
+        sid,
+        from: from.as_str(),
+        to: to.as_str(),
+        body: body_text.as_str(),
+    };
+    let mut attempts = 0;
+    let (tx, inserted) = loop {
+        let mut tx = TenantTx::begin_for_provider(&state.pool, org).await?;
+        match webhooks::insert_inbound_sms(&mut tx, &sms).await {
+            // The customer it linked was deleted by a transaction that committed while the
+            // insert waited for it: run again, it links the next oldest customer with that
+            // phone, or none. Bounded: a customer deleted each time.
+            Err(e) if attempts < 2 && webhooks::is_customer_gone(&e) => {
+                drop(tx);
+                attempts += 1;
+            }
+            inserted => break (tx, inserted?),
+        }
+    };
     let Some(message_id) = inserted else {
         // This organization already holds a message with this SID: a duplicate delivery.
         drop(tx);

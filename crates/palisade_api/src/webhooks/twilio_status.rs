@@ -286,10 +286,7 @@ async fn route_call(
 /// caller's), with the `voice` capability; the call is found there by CallSid, or recorded
 /// (the numbers are globally unique, a CallSid is not: a call row another organization made up
 /// with the same CallSid is never reached this way). When neither number is an organization's,
-/// the CallSid alone routes it if exactly one organization holds it. A number is routed outside
-/// the organization's transaction: an outbound call's number released (or stripped of `voice`)
-/// before the call is recorded makes the insert fail ([`twilio_status::is_number_not_ours`]),
-/// and the callback is routed once more, by then without that number.
+/// the CallSid alone routes it if exactly one organization holds it.
 ///
 /// Applied in SequenceNumber order (an older callback after a newer one is `stale`), never
 /// backwards in status. Recorded as `CallSid:SequenceNumber` (`CallSid:CallStatus` without one).
@@ -328,7 +325,7 @@ pub async fn voice_status(
     // cannot be stored.
     let from = form.get("From").and_then(|f| PhoneNumber::parse(f).ok());
     let to = form.get("To").and_then(|t| PhoneNumber::parse(t).ok());
-    let mut routed_again = false;
+    let mut attempts = 0;
     let (route, mut tx) = loop {
         let Some(route) =
             route_call(&state, &form, call_id, sid, from.as_ref(), to.as_ref()).await?
@@ -351,12 +348,12 @@ pub async fn voice_status(
                 sid,
             };
             match twilio_status::record_carrier_call(&mut tx, &call).await {
-                // The outbound call's number was released, or lost `voice`, after it routed the
-                // callback (outside this transaction): routed again, it is nobody's, and the
-                // CallSid alone routes the callback, as for any number no longer ours.
-                Err(e) if !routed_again && twilio_status::is_number_not_ours(&e) => {
+                // The customer it linked was deleted by a transaction that committed while the
+                // insert waited for it: run again (routed again too), it links the next oldest
+                // customer with that phone, or none. Bounded: a customer deleted each time.
+                Err(e) if attempts < 2 && webhooks::is_customer_gone(&e) => {
                     drop(tx);
-                    routed_again = true;
+                    attempts += 1;
                     continue;
                 }
                 recorded => recorded?,
