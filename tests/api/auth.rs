@@ -207,7 +207,8 @@ async fn added_users_log_in_with_their_role() {
 /// `Pragma: no-cache` (RFC 6749 section 5.1 for tokens): no cache, shared or the client's own,
 /// may keep it. The answers are found in the OpenAPI document in two ways that must agree: the
 /// answers that declare those two headers, and the answers whose body has a secret property
-/// (format `password`, however deep in the schemas it refers to), which the names of the
+/// (marked `x-palisade-secret`, however deep in the schemas it refers to; never format
+/// `password`, which generated clients mask), which the names of the
 /// schemas (`Token`, `...WithKey`, `...WithSecret`) must not outrun. So a new secret-bearing
 /// answer, whatever its name, fails here until it declares the headers and is exercised below.
 #[actix_web::test]
@@ -330,7 +331,7 @@ async fn every_answer_carrying_a_token_or_a_secret_is_never_stored() {
 }
 
 /// Whether `schema` (of the OpenAPI document whose component schemas are `schemas`) has a
-/// property of format `password` (a secret: a token, a key), in itself, its `allOf`, `oneOf` or
+/// property marked `x-palisade-secret` (a secret: a token, a key), in itself, its `allOf`, `oneOf` or
 /// `anyOf` parts, its items, its properties, or the component schemas it refers to (`seen`:
 /// those already followed).
 fn has_secret_property(schemas: &Value, schema: &Value, seen: &mut Vec<String>) -> bool {
@@ -346,7 +347,13 @@ fn has_secret_property(schemas: &Value, schema: &Value, seen: &mut Vec<String>) 
         .iter()
         .flat_map(|k| schema[*k].as_array().into_iter().flatten());
     let properties = schema["properties"].as_object().into_iter().flatten();
-    properties.clone().any(|(_, p)| p["format"] == "password")
+    properties.clone().any(|(_, p)| {
+        assert_ne!(
+            p["format"], "password",
+            "a response property of format password: generated clients mask it (use x-palisade-secret)"
+        );
+        p["x-palisade-secret"] == true
+    })
         || parts
             .chain(properties.map(|(_, p)| p))
             .chain(std::iter::once(&schema["items"]).filter(|i| !i.is_null()))

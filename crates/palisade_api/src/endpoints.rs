@@ -466,16 +466,24 @@ fn response_header(description: &str, integer: bool) -> RefOr<utoipa::openapi::h
     )
 }
 
-/// Whether a response body's schema has a property of format `password`: a secret (a token, a
-/// key, a signing secret), which only an answer that no cache may keep carries
-/// (`crate::resource::never_stored`). Its own properties and those of its `allOf` parts (a
-/// `...WithKey` is the row's schema, referred to, and the secret's property), not the schemas
-/// it refers to.
+/// The OpenAPI extension that marks a response property as a secret (a token, a key, a signing
+/// secret): `#[schema(extensions(("x-palisade-secret" = json!(true))))]` on the field. Not
+/// `format: password`, which request bodies use for what a client types: code generators map
+/// that format to masked types (datamodel-code-generator's pydantic `SecretStr`, which prints
+/// and serializes as `**********`), so a generated client would send `Bearer **********` or lose
+/// a key shown once (review r4, stop 64).
+pub const SECRET_EXTENSION: &str = "x-palisade-secret";
+
+/// Whether a response body's schema has a property marked as a secret ([`SECRET_EXTENSION`]),
+/// which only an answer that no cache may keep carries (`crate::resource::never_stored`). Its
+/// own properties and those of its `allOf` parts (a `...WithKey` is the row's schema, referred
+/// to, and the secret's property), not the schemas it refers to.
 pub fn carries_secret(schema: &RefOr<Schema>) -> bool {
     match schema {
         RefOr::T(Schema::Object(o)) => o.properties.values().any(|p| {
             matches!(p, RefOr::T(Schema::Object(p))
-                if matches!(p.format, Some(SchemaFormat::KnownFormat(KnownFormat::Password))))
+                if p.extensions.as_ref().and_then(|e| e.get(SECRET_EXTENSION))
+                    == Some(&serde_json::Value::Bool(true)))
         }),
         RefOr::T(Schema::AllOf(a)) => a.items.iter().any(carries_secret),
         _ => false,

@@ -101,7 +101,7 @@ struct WithKey {
     api_key: ApiKey,
     /// The key itself (`pk_...`), shown this once: send it as `x-api-key`. Absent from a
     /// replay under the same `Idempotency-Key` (`Idempotency-Replayed: true`): it is not kept.
-    #[schema(required = false, format = Password)]
+    #[schema(required = false, extensions(("x-palisade-secret" = json!(true))))]
     key: String,
 }
 

@@ -63,7 +63,7 @@ crate::rules::field_rules!(LoginBody {
 #[schema(as = Token)]
 pub(crate) struct TokenResponse {
     /// Send as `Authorization: Bearer <token>`.
-    #[schema(format = Password)]
+    #[schema(extensions(("x-palisade-secret" = json!(true))))]
     token: String,
     /// Always `Bearer`.
     token_type: &'static str,

@@ -181,7 +181,7 @@ struct WithKey {
     /// The credential itself (`pcc_...`), shown this once: the value of the EventBridge
     /// connection's API key header `X-Palisade-Connect-Key`. Absent from a replay under the
     /// same `Idempotency-Key` (`Idempotency-Replayed: true`): it is not kept.
-    #[schema(required = false, format = Password)]
+    #[schema(required = false, extensions(("x-palisade-secret" = json!(true))))]
     key: String,
 }
 

@@ -140,7 +140,7 @@ struct WithSecret {
     webhook: Webhook,
     /// Signs every delivery; shown in this answer only. Absent from a replay under the same
     /// `Idempotency-Key` (`Idempotency-Replayed: true`): it is not kept.
-    #[schema(required = false, format = Password)]
+    #[schema(required = false, extensions(("x-palisade-secret" = json!(true))))]
     signing_secret: String,
 }
 
