@@ -854,6 +854,57 @@ async fn the_billing_role_reaching_beyond_billing_is_critical() {
         assert!(!detail.contains(".status"), "{grant}: {detail}");
         tx.rollback().await.unwrap();
     }
+    // The audit's lists of those columns (900_audit.sql) are the server's own
+    // (palisade_db::stripe's, which the startup check takes): a table-wide UPDATE is reported
+    // on exactly every other column. A column dropped from the upserts but left in the audit's
+    // list would go unreported here while the startup check refused it (review r4).
+    for (table, updated) in [
+        (
+            "subscriptions",
+            palisade_db::stripe::SUBSCRIPTION_UPDATED_COLUMNS,
+        ),
+        ("invoices", palisade_db::stripe::INVOICE_UPDATED_COLUMNS),
+    ] {
+        let tx = su.transaction().await.unwrap();
+        tx.batch_execute(&format!(
+            "GRANT UPDATE ON palisade.{table} TO palisade_billing"
+        ))
+        .await
+        .unwrap();
+        let found = ranked_violations(&tx).await;
+        let detail = found
+            .iter()
+            .find(|[s, k, _, o, _]| {
+                s == "critical" && k == "billing_role_beyond_billing" && o == BILLING
+            })
+            .map(|[.., d]| d.clone())
+            .unwrap_or_else(|| panic!("{table}: {found:?}"));
+        let prefix = format!("palisade.{table}.");
+        let mut reported: Vec<String> = detail
+            .match_indices(&prefix)
+            .filter_map(|(i, _)| {
+                let rest = &detail[i + prefix.len()..];
+                rest.find(" (UPDATE)").map(|end| rest[..end].to_owned())
+            })
+            .collect();
+        reported.sort();
+        let mut expected: Vec<String> = tx
+            .query(
+                "SELECT a.attname::text FROM pg_catalog.pg_attribute a \
+                  WHERE a.attrelid = ('palisade.' || $1)::regclass AND a.attnum > 0 \
+                    AND NOT a.attisdropped",
+                &[&table],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .filter(|c| !updated.contains(&c.as_str()))
+            .collect();
+        expected.sort();
+        assert_eq!(reported, expected, "{table}: {detail}");
+        tx.rollback().await.unwrap();
+    }
     assert_eq!(violations(&su).await, vec![]);
 }
 
