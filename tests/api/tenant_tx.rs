@@ -284,22 +284,14 @@ async fn a_failed_read_is_rolled_back_and_its_connection_reused_clean() {
     assert_eq!(last().await, ("COMMIT".into(), "idle".into()));
 }
 
-/// A BEGIN that fails (here PostgreSQL no longer has the connection's prepared BEGIN, as after a
-/// `DEALLOCATE` on it) fails the pipeline's statements after it too, and PostgreSQL reports no
-/// transaction at the Sync: the transaction is not open, so a next statement on it opens one again
-/// (and fails again here) instead of running outside a transaction, without its context.
-#[tokio::test]
-async fn a_failed_begin_leaves_no_transaction_and_a_next_statement_does_not_run_without_one() {
-    let db = TestDb::new().await;
-    let pool = db.app_pool(1);
-    let org = OrgId::new();
-    backend_of_a_read(&pool).await; // BEGIN prepared on the connection.
-    // Removes the only connection's prepared BEGIN from the server; the driver still has it.
-    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+/// Removes from the server the prepared statement of `tx`'s connection whose text is `statement`
+/// (`BEGIN`, `COMMIT`), which the driver still believes prepared: its next use fails at its Bind
+/// (26000).
+async fn deallocate_on_the_server(tx: &mut TenantTx, statement: &str) {
     let rows = tx
         .query(
-            "SELECT name FROM pg_prepared_statements WHERE statement = 'BEGIN'",
-            &[],
+            "SELECT name FROM pg_prepared_statements WHERE statement = $1",
+            &[&statement],
         )
         .await
         .unwrap();
@@ -312,6 +304,21 @@ async fn a_failed_begin_leaves_no_transaction_and_a_next_statement_does_not_run_
     tx.execute(&format!("DEALLOCATE {name}"), &[])
         .await
         .unwrap();
+}
+
+/// A BEGIN that fails (here PostgreSQL no longer has the connection's prepared BEGIN, as after a
+/// `DEALLOCATE` on it) fails the pipeline's statements after it too, and PostgreSQL reports no
+/// transaction at the Sync: the transaction is not open, so a next statement on it opens one again
+/// (and fails again here) instead of running outside a transaction, without its context.
+#[tokio::test]
+async fn a_failed_begin_leaves_no_transaction_and_a_next_statement_does_not_run_without_one() {
+    let db = TestDb::new().await;
+    let pool = db.app_pool(1);
+    let org = OrgId::new();
+    backend_of_a_read(&pool).await; // BEGIN prepared on the connection.
+    // Removes the only connection's prepared BEGIN from the server; the driver still has it.
+    let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
+    deallocate_on_the_server(&mut tx, "BEGIN").await;
     tx.commit().await.unwrap();
 
     let read = "SELECT current_setting('app.current_org', true)";
@@ -351,22 +358,7 @@ async fn a_commit_refused_before_it_runs_is_rolled_back_before_the_connection_is
     let org = OrgId::new();
     backend_of_a_read(&pool).await; // COMMIT prepared on the connection.
     let mut tx = TenantTx::begin(&pool, &ctx(org)).await.unwrap();
-    let rows = tx
-        .query(
-            "SELECT name FROM pg_prepared_statements WHERE statement = 'COMMIT'",
-            &[],
-        )
-        .await
-        .unwrap();
-    let [row] = <[_; 1]>::try_from(rows).unwrap();
-    let name: String = row.get(0);
-    assert!(
-        name.bytes().all(|b| b.is_ascii_alphanumeric()),
-        "a driver's statement name: {name}"
-    );
-    tx.execute(&format!("DEALLOCATE {name}"), &[])
-        .await
-        .unwrap();
+    deallocate_on_the_server(&mut tx, "COMMIT").await;
     match tx.commit().await {
         Err(palisade_db::DbError::Server { code, .. }) => assert_eq!(code, "26000"),
         other => panic!("expected COMMIT's Bind to fail with 26000, got {other:?}"),

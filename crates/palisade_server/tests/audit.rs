@@ -749,6 +749,19 @@ async fn a_second_bypassrls_role_is_reported() {
     );
 }
 
+/// The detail of the critical `billing_role_beyond_billing` finding on the billing role, which
+/// must be reported (`what`: the grant or table under test, for the failure's message).
+async fn billing_finding(client: &impl tokio_postgres::GenericClient, what: &str) -> String {
+    let found = ranked_violations(client).await;
+    found
+        .iter()
+        .find(|[s, k, _, o, _]| {
+            s == "critical" && k == "billing_role_beyond_billing" && o == BILLING
+        })
+        .map(|[.., d]| d.clone())
+        .unwrap_or_else(|| panic!("{what}: {found:?}"))
+}
+
 #[tokio::test]
 async fn the_billing_role_reaching_beyond_billing_is_critical() {
     // palisade_billing is allow-listed for its BYPASSRLS, so whatever else it reaches, it reaches
@@ -841,14 +854,7 @@ async fn the_billing_role_reaching_beyond_billing_is_critical() {
     ] {
         let tx = su.transaction().await.unwrap();
         tx.batch_execute(grant).await.unwrap();
-        let found = ranked_violations(&tx).await;
-        let detail = found
-            .iter()
-            .find(|[s, k, _, o, _]| {
-                s == "critical" && k == "billing_role_beyond_billing" && o == BILLING
-            })
-            .map(|[.., d]| d.clone())
-            .unwrap_or_else(|| panic!("{grant}: {found:?}"));
+        let detail = billing_finding(&tx, grant).await;
         assert!(detail.contains(reached), "{grant}: {detail}");
         // The columns the upserts set are its own: not reported.
         assert!(!detail.contains(".status"), "{grant}: {detail}");
@@ -871,14 +877,7 @@ async fn the_billing_role_reaching_beyond_billing_is_critical() {
         ))
         .await
         .unwrap();
-        let found = ranked_violations(&tx).await;
-        let detail = found
-            .iter()
-            .find(|[s, k, _, o, _]| {
-                s == "critical" && k == "billing_role_beyond_billing" && o == BILLING
-            })
-            .map(|[.., d]| d.clone())
-            .unwrap_or_else(|| panic!("{table}: {found:?}"));
+        let detail = billing_finding(&tx, table).await;
         let prefix = format!("palisade.{table}.");
         let mut reported: Vec<String> = detail
             .match_indices(&prefix)
