@@ -9,8 +9,8 @@
 -- check would, but before the reply refers to it). An article deleted meanwhile is not found
 -- once the deleting transaction commits, and the reply is computed again, by a statement that no
 -- longer sees that article: the next best article, or the hand-off. At most three times; should
--- a third article vanish as well, the conversation is handed over (the hand-off message), as when
--- no article answers well enough: a deleted article is never quoted. The lock
+-- a third article vanish as well, the reply is the third one's text without its article_id and
+-- score, as a reply whose article is deleted afterwards is kept (ON DELETE SET NULL). The lock
 -- needs UPDATE privilege and passes kb_articles' UPDATE policy, which admit every role of the
 -- organization (policies/330_kb_articles.sql), as its SELECT policy does. It holds off only a
 -- DELETE of that article (or a change of its key) until the message's transaction ends, which
@@ -36,8 +36,6 @@ CREATE OR REPLACE FUNCTION palisade_private.chatbot_on_message() RETURNS trigger
         v_reply record;
         v_article pg_catalog.uuid;
         v_score double precision;
-        v_body text;
-        v_outcome text;
         v_at pg_catalog.timestamptz := pg_catalog.clock_timestamp();
     BEGIN
         IF NEW.sender = 'agent' THEN
@@ -89,20 +87,12 @@ CREATE OR REPLACE FUNCTION palisade_private.chatbot_on_message() RETURNS trigger
                 EXIT;
             END IF;
         END LOOP;
-        v_body := v_reply.reply;
-        v_outcome := v_reply.outcome;
-        IF v_outcome = 'answer' AND v_article IS NULL THEN
-            -- Each of the three articles found was deleted meanwhile: the conversation is handed
-            -- over, as when no article answers well enough, rather than quote a deleted one.
-            v_body := v_settings.handoff_message;
-            v_outcome := 'handoff';
-        END IF;
         INSERT INTO palisade.chat_messages
             (organization_id, id, conversation_id, sender, body, article_id, score, created_at,
              updated_at)
         VALUES (NEW.organization_id, palisade_private.uuid_v7(v_at), NEW.conversation_id, 'bot',
-                v_body, v_article, v_score, v_at, v_at);
-        IF v_outcome = 'handoff' THEN
+                v_reply.reply, v_article, v_score, v_at, v_at);
+        IF v_reply.outcome = 'handoff' THEN
             UPDATE palisade.chat_conversations
                SET handed_off_at = pg_catalog.now(), handoff_reason = 'low_confidence'
              WHERE organization_id = NEW.organization_id AND id = NEW.conversation_id;
