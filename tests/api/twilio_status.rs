@@ -988,6 +988,83 @@ async fn outbound_calls_are_routed_by_call_id_or_by_our_calling_number() {
     assert!(data(&app, &b, "/v1/calls").await.is_empty());
 }
 
+/// An outbound call's number released after it routed a callback, before the callback records
+/// the call: the callback is routed again, by its CallSid alone (as for any number no longer
+/// ours): applied to the call when the organization has it, else acknowledged without a write.
+/// The insert's trigger refused the call (`calls_from_number_owned`, 23503: 500). To release
+/// the number at that moment, the callback's insert is held on a lock of the calls table (`SHARE`:
+/// reads pass, so the callback still routes by the number; releasing a number writes no call).
+#[actix_web::test]
+async fn a_number_released_while_its_callback_is_applied_routes_it_by_its_call_sid() {
+    let (app, a) = spawn_app_with_owner("Caller").await;
+    let callee = "+14155550188";
+    let customer = app
+        .create_customer(&a, json!({"name": "Callee", "phone": callee}))
+        .await;
+    let su = app.db.superuser_client().await;
+    let ts = "Wed, 15 Jul 2020 10:00:00 +0000";
+    for recorded_first in [true, false] {
+        let number = app.claim_number(&a, &["voice"]).await;
+        let sid = unique_sid("CA");
+        let callback = |status: &'static str, seq: &'static str| {
+            let (app, sid, number) = (&app, sid.clone(), number.clone());
+            async move {
+                call_callback(
+                    app,
+                    None,
+                    &sid,
+                    status,
+                    seq,
+                    ts,
+                    "outbound-api",
+                    &number,
+                    callee,
+                    &[],
+                )
+                .await
+            }
+        };
+        if recorded_first {
+            assert_twiml(&callback("initiated", "0").await);
+        }
+        let number_id = number_id(&app, &a, &number).await;
+        su.batch_execute("BEGIN; LOCK TABLE palisade.calls IN SHARE MODE")
+            .await
+            .unwrap();
+        let release = async {
+            app.db.until_one_session_waits_on_a_lock().await;
+            let r = app
+                .delete(&a, &format!("/v1/phone-numbers/{number_id}"))
+                .await;
+            assert_eq!(r.status, 204, "{}", r.text);
+            su.batch_execute("ROLLBACK").await.unwrap();
+        };
+        let (r, ()) = tokio::join!(callback("ringing", "1"), release);
+        assert_twiml(&r);
+        let calls: Vec<Value> = data(&app, &a, "/v1/calls")
+            .await
+            .into_iter()
+            .filter(|c| c["call_sid"] == sid.as_str())
+            .collect();
+        if recorded_first {
+            assert_eq!(calls.len(), 1, "{calls:?}");
+            assert_eq!(
+                (&calls[0]["status"], &calls[0]["customer_id"]),
+                (&json!("ringing"), &customer["id"])
+            );
+        } else {
+            assert!(calls.is_empty(), "{calls:?}");
+        }
+    }
+}
+
+/// The id of `acct`'s phone number `number`.
+async fn number_id(app: &TestApp, acct: &Account, number: &str) -> String {
+    let numbers = data(app, acct, "/v1/phone-numbers").await;
+    let n = numbers.iter().find(|n| n["number"] == number).unwrap();
+    id(n).to_owned()
+}
+
 /// A customer deleted while a new call's callback records the call is not linked to it. The
 /// delete here has run but not committed when the callback arrives, and commits while the
 /// callback waits for it. The customer is read without a lock (see `customer_by_phone!`), so it is

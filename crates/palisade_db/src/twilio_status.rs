@@ -252,6 +252,16 @@ pub async fn record_carrier_call(tx: &mut TenantTx, call: &CarrierCall<'_>) -> R
     Ok(())
 }
 
+/// Whether `e` is [`record_carrier_call`]'s refusal of an outbound call whose `from_number` is
+/// not one of the organization's numbers with the `voice` capability (V0070's trigger
+/// `calls_from_number_owned_insert`, which raises 23503 naming `calls_from_number_owned`): the
+/// number routed the callback, outside the transaction, and was released or lost `voice` before
+/// the insert. The transaction has failed, and is rolled back; routed again, the callback finds
+/// the number nobody's.
+pub fn is_number_not_ours(e: &DbError) -> bool {
+    e.is_foreign_key_violation_of("calls_from_number_owned")
+}
+
 /// Applies a voice status callback to the call it is about (see the module doc). It applies
 /// when its SequenceNumber is newer than the last applied one (or either is unknown), its
 /// status is not behind the stored one ([`CALL_RANK`]), and the call is not already over with

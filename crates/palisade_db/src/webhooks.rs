@@ -297,15 +297,19 @@ pub struct InboundSms<'a> {
 /// The subquery that links a carrier's message or call to a customer: the id of the
 /// organization's oldest customer whose phone is the parameter `$phone` (`"$2"`), or NULL.
 ///
-/// No lock: the insert's foreign key checks lock the organization, then the customer, in that
-/// order, as every write of the organization's rows does, which an organization's deletion
-/// (the organization's row, then its customers) cannot deadlock with. A locking read here
-/// (`FOR KEY SHARE`) would lock the customer first: a deletion under way would then wait on that
-/// customer while the webhook waits on the organization, and PostgreSQL would abort one of the
-/// two (stop 64's review r3). So a customer deleted by a transaction that had not committed when
-/// the subquery read it is still found, and the insert's foreign key check, having waited for
-/// that transaction, fails ([`is_customer_gone`]): the caller runs the transaction again, and
-/// the subquery then finds the next oldest customer with that phone, or none.
+/// No lock. A locking read here (`FOR KEY SHARE`) would lock the customer before the insert's
+/// foreign key checks lock the organization: an organization's deletion under way (its row, then
+/// its customers) would then wait on that customer while the webhook waits on the organization,
+/// and PostgreSQL would abort one of the two (stop 64's review r3). Without it the two checks
+/// lock them in the order PostgreSQL fires their triggers, which is by the triggers' names
+/// (`RI_ConstraintTrigger_c_<trigger oid>`): the organization's first in a database the
+/// migrations built, but not necessarily after a restore or `pg_upgrade`, which recreate the
+/// constraints in name order (customer before organization): there the same deadlock can
+/// happen, as before this stop (review r5; left open). A customer deleted by a transaction that
+/// had not committed when the subquery read it is still found, and the insert's foreign key check,
+/// having waited for that transaction, fails ([`is_customer_gone`]): the caller runs the
+/// transaction again, and the subquery then finds the next oldest customer with that phone, or
+/// none.
 macro_rules! customer_by_phone {
     ($phone:literal) => {
         concat!(

@@ -286,7 +286,10 @@ async fn route_call(
 /// caller's), with the `voice` capability; the call is found there by CallSid, or recorded
 /// (the numbers are globally unique, a CallSid is not: a call row another organization made up
 /// with the same CallSid is never reached this way). When neither number is an organization's,
-/// the CallSid alone routes it if exactly one organization holds it.
+/// the CallSid alone routes it if exactly one organization holds it. A number is routed outside
+/// the organization's transaction: an outbound call's number released (or stripped of `voice`)
+/// before the call is recorded makes the insert fail ([`twilio_status::is_number_not_ours`]),
+/// and the callback is routed again, by then without that number.
 ///
 /// Applied in SequenceNumber order (an older callback after a newer one is `stale`), never
 /// backwards in status. Recorded as `CallSid:SequenceNumber` (`CallSid:CallStatus` without one).
@@ -350,8 +353,15 @@ pub async fn voice_status(
             match twilio_status::record_carrier_call(&mut tx, &call).await {
                 // The customer it linked was deleted by a transaction that committed while the
                 // insert waited for it: run again (routed again too), it links the next oldest
-                // customer with that phone, or none. Bounded: a customer deleted each time.
-                Err(e) if attempts < 2 && webhooks::is_customer_gone(&e) => {
+                // customer with that phone, or none. Or the outbound call's number was released,
+                // or lost `voice`, after it routed the callback (outside this transaction):
+                // routed again, it is nobody's, and the CallSid alone routes the callback, as for
+                // any number no longer ours. Bounded: a customer deleted each time.
+                Err(e)
+                    if attempts < 2
+                        && (webhooks::is_customer_gone(&e)
+                            || twilio_status::is_number_not_ours(&e)) =>
+                {
                     drop(tx);
                     attempts += 1;
                     continue;
