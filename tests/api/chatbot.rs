@@ -544,6 +544,100 @@ async fn an_article_deleted_while_the_bot_answers_with_it_is_not_used() {
     }
 }
 
+/// Should every article the bot finds vanish in turn (each one's deletion committing while the bot
+/// waits on its lock), it tries three and then hands the conversation over with the hand-off
+/// message, rather than store the third one's text without its article (V0192). Three deletes
+/// are held uncommitted; each is committed once the bot waits on it (`pg_blocking_pids`: a
+/// count of waiting sessions could still see the wait just released).
+#[actix_web::test]
+async fn three_articles_deleted_in_turn_while_the_bot_answers_hand_the_conversation_over() {
+    let (app, owner) = spawn_app_with_owner("Acme").await;
+    let mut articles = Vec::new();
+    for (title, body) in [
+        (
+            "Reset your password",
+            "Open Settings, then choose Reset password.",
+        ),
+        ("Passwords", "A password must be twelve characters long."),
+        ("Password rules", "Change your password every year."),
+    ] {
+        articles.push(article(&app, &owner, title, body, true).await);
+    }
+    let handoff = "Passing you to a person.";
+    configure(
+        &app,
+        &owner,
+        json!({"enabled": true, "confidence_threshold": 0.01, "handoff_message": handoff}),
+    )
+    .await;
+    let question = "How do I reset my password?";
+    let mut deleting = Vec::new();
+    for a in &articles {
+        let su = app.db.superuser_client().await;
+        let id: uuid::Uuid = a.parse().unwrap();
+        su.batch_execute("BEGIN").await.unwrap();
+        su.execute("DELETE FROM palisade.kb_articles WHERE id = $1", &[&id])
+            .await
+            .unwrap();
+        let pid: i32 = su
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        deleting.push((pid, su));
+    }
+    let conv = conversation(&app, &owner).await;
+    let commits = async {
+        let watcher = app.db.superuser_client().await;
+        for _ in 0..3 {
+            let pids: Vec<i32> = deleting.iter().map(|(pid, _)| *pid).collect();
+            let mut blocking = None;
+            for _ in 0..3000 {
+                let rows = watcher
+                    .query(
+                        "SELECT b FROM pg_catalog.pg_stat_activity AS a, \
+                                unnest(pg_catalog.pg_blocking_pids(a.pid)) AS b \
+                          WHERE b = ANY($1)",
+                        &[&pids],
+                    )
+                    .await
+                    .unwrap();
+                if let Some(row) = rows.first() {
+                    blocking = Some(row.get::<_, i32>(0));
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            let blocking = blocking.expect("the bot never waited on a deleted article");
+            let at = deleting
+                .iter()
+                .position(|(pid, _)| *pid == blocking)
+                .unwrap();
+            let (_, su) = deleting.remove(at);
+            su.batch_execute("COMMIT").await.unwrap();
+        }
+    };
+    let (path, body) = (
+        format!("{conv}/messages"),
+        json!({"sender": "customer", "body": question}),
+    );
+    let (r, ()) = tokio::join!(app.post(&owner, &path, &body), commits);
+    assert_eq!(r.status, 201, "{}", r.text);
+    let reply = history(&app, &owner, &conv).await.pop().unwrap();
+    assert_eq!(
+        (
+            &reply["sender"],
+            &reply["body"],
+            &reply["article_id"],
+            &reply["score"]
+        ),
+        (&json!("bot"), &json!(handoff), &Value::Null, &Value::Null),
+        "{reply}"
+    );
+    let c = app.get_ok(&owner, &conv).await;
+    assert_eq!(c["handoff_reason"], "low_confidence");
+}
+
 #[actix_web::test]
 async fn below_the_threshold_the_bot_hands_over_and_then_stays_silent() {
     let (app, owner) = spawn_app_with_owner("Acme").await;

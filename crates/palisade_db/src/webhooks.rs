@@ -302,8 +302,9 @@ pub struct InboundSms<'a> {
 /// its customers) would then wait on that customer while the webhook waits on the organization,
 /// and PostgreSQL would abort one of the two (stop 64's review r3). Without it the two checks
 /// lock them in the order PostgreSQL fires their triggers, which is by the triggers' names
-/// (`RI_ConstraintTrigger_c_<trigger oid>`): the organization's first in a database the
-/// migrations built, but not necessarily after a restore or `pg_upgrade`, which recreate the
+/// (`RI_ConstraintTrigger_c_<trigger oid>`, compared as text): usually the organization's first
+/// in a database the migrations built (not when the oids cross a power of ten between the two
+/// constraints), and not necessarily after a restore or `pg_upgrade`, which recreate the
 /// constraints in name order (customer before organization): there the same deadlock can
 /// happen, as before this stop (review r5; left open). A customer deleted by a transaction that
 /// had not committed when the subquery read it is still found, and the insert's foreign key check,
