@@ -306,7 +306,7 @@ pub struct InboundSms<'a> {
 /// in a database the migrations built (not when the oids cross a power of ten between the two
 /// constraints), and not necessarily after a restore or `pg_upgrade`, which recreate the
 /// constraints in name order (customer before organization): there the same deadlock can
-/// happen, as before this stop (review r5; left open). A customer deleted by a transaction that
+/// happen (stop 64's review r5; not fixed). A customer deleted by a transaction that
 /// had not committed when the subquery read it is still found, and the insert's foreign key check,
 /// having waited for that transaction, fails ([`is_customer_gone`]): the caller runs the
 /// transaction again, and the subquery then finds the next oldest customer with that phone, or
