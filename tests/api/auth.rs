@@ -333,7 +333,7 @@ async fn every_answer_carrying_a_token_or_a_secret_is_never_stored() {
 /// Whether `schema` (of the OpenAPI document whose component schemas are `schemas`) has a
 /// property marked `x-palisade-secret` (a secret: a token, a key), in itself, its `allOf`, `oneOf` or
 /// `anyOf` parts, its items, its properties, or the component schemas it refers to (`seen`:
-/// those already followed).
+/// those already followed). Panics on a property of format `password` met on the way.
 fn has_secret_property(schemas: &Value, schema: &Value, seen: &mut Vec<String>) -> bool {
     if let Some(name) = schema["$ref"].as_str() {
         let name = name.trim_start_matches("#/components/schemas/").to_owned();
@@ -347,15 +347,21 @@ fn has_secret_property(schemas: &Value, schema: &Value, seen: &mut Vec<String>) 
         .iter()
         .flat_map(|k| schema[*k].as_array().into_iter().flatten());
     let properties = schema["properties"].as_object().into_iter().flatten();
-    properties.clone().any(|(_, p)| {
+    // Every property and part is visited (no short cut at the first secret found), so that a
+    // property of format `password` anywhere in a 2xx body fails the test.
+    let mut found = false;
+    for (_, p) in properties.clone() {
         assert_ne!(
             p["format"], "password",
             "a response property of format password: generated clients mask it (use x-palisade-secret)"
         );
-        p["x-palisade-secret"] == true
-    })
-        || parts
-            .chain(properties.map(|(_, p)| p))
-            .chain(std::iter::once(&schema["items"]).filter(|i| !i.is_null()))
-            .any(|part| has_secret_property(schemas, part, seen))
+        found |= p["x-palisade-secret"] == true;
+    }
+    for part in parts
+        .chain(properties.map(|(_, p)| p))
+        .chain(std::iter::once(&schema["items"]).filter(|i| !i.is_null()))
+    {
+        found |= has_secret_property(schemas, part, seen);
+    }
+    found
 }
