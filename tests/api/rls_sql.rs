@@ -450,7 +450,9 @@ async fn a_shadowing_equals_operator_only_closes_the_context() {
     for org in [s.a, s.b] {
         assert_eq!(orgs_seen(org).await.unwrap(), [org]);
     }
-    c.batch_execute("SELECT set_config('app.current_org', '', false)")
+    // No organization set, transaction-local as every context is (this client is the test's
+    // own, not a pooled one, but the pattern is the same).
+    c.batch_execute("BEGIN; SELECT set_config('app.current_org', '', true)")
         .await
         .unwrap();
     let err = c
@@ -462,4 +464,5 @@ async fn a_shadowing_equals_operator_only_closes_the_context() {
         Some(&SqlState::INVALID_TEXT_REPRESENTATION),
         "{err:?}"
     );
+    c.batch_execute("ROLLBACK").await.unwrap();
 }
